@@ -1,0 +1,201 @@
+//! Validation of the model: everything the schema needs is decided here, at compile time,
+//! so that the generated schema is always valid.
+
+use proc_macro2::Span;
+use syn::{Expr, ExprLit, ExprUnary, Lit, UnOp};
+
+use crate::attr::{Errors, Field, Kind, Model};
+
+/// A default literal, checked against its column type.
+#[derive(Debug, Clone)]
+pub(crate) enum DefaultValue {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Text(String),
+}
+
+fn valid_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        Err("a name cannot be empty")
+    } else if name.len() > 64 {
+        Err("a name has at most 64 characters")
+    } else if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Err("a name holds only ASCII letters, digits and '_'")
+    } else if name.as_bytes()[0].is_ascii_digit() {
+        Err("a name cannot start with a digit")
+    } else {
+        Ok(())
+    }
+}
+
+fn int_range(name: &str) -> (i128, i128) {
+    match name {
+        "i8" => (i8::MIN.into(), i8::MAX.into()),
+        "i16" => (i16::MIN.into(), i16::MAX.into()),
+        "i32" => (i32::MIN.into(), i32::MAX.into()),
+        "i64" => (i64::MIN.into(), i64::MAX.into()),
+        "u8" => (0, u8::MAX.into()),
+        "u16" => (0, u16::MAX.into()),
+        "u32" => (0, u32::MAX.into()),
+        _ => (0, i64::MAX.into()),
+    }
+}
+
+/// Reads a literal, possibly negated: `3`, `-1`, `2.5`, `"x"`, `true`.
+fn literal(expr: &Expr) -> Option<(bool, &Lit)> {
+    match expr {
+        Expr::Lit(ExprLit { lit, .. }) => Some((false, lit)),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr,
+            ..
+        }) => match &**expr {
+            Expr::Lit(ExprLit { lit, .. }) => Some((true, lit)),
+            _ => None,
+        },
+        Expr::Group(g) => literal(&g.expr),
+        _ => None,
+    }
+}
+
+/// Checks a field's default against its type.
+pub(crate) fn default_value(f: &Field) -> syn::Result<Option<DefaultValue>> {
+    let Some(d) = &f.default else { return Ok(None) };
+    let err = |msg: String| syn::Error::new_spanned(&d.expr, msg);
+    let type_name = quote::ToTokens::to_token_stream(&f.ty).to_string();
+    match &f.kind {
+        Kind::Int(_) | Kind::Float | Kind::Bool | Kind::Text => {}
+        Kind::Json | Kind::Unsupported(_) => {
+            return Err(err(
+                "a default is only supported on integer, float, bool and String columns".into(),
+            ))
+        }
+    }
+    let Some((neg, lit)) = literal(&d.expr) else {
+        return Err(err(
+            "default must be a literal (`0`, `-1`, `2.5`, `\"text\"`, `true`)".into(),
+        ));
+    };
+    let value = match (&f.kind, lit, neg) {
+        (Kind::Int(name), Lit::Int(i), neg) => {
+            let v: i128 = i.base10_parse()?;
+            let v = if neg { -v } else { v };
+            let (lo, hi) = int_range(name);
+            if v < lo || v > hi {
+                return Err(err(format!("default {v} does not fit {name}")));
+            }
+            DefaultValue::Int(v as i64)
+        }
+        (Kind::Float, Lit::Float(x), neg) => {
+            let v: f64 = x.base10_parse()?;
+            DefaultValue::Float(if neg { -v } else { v })
+        }
+        (Kind::Float, Lit::Int(i), neg) => {
+            let v: i64 = i.base10_parse()?;
+            DefaultValue::Float(if neg { -(v as f64) } else { v as f64 })
+        }
+        (Kind::Bool, Lit::Bool(b), false) => DefaultValue::Bool(b.value),
+        (Kind::Text, Lit::Str(s), false) => DefaultValue::Text(s.value()),
+        _ => {
+            return Err(err(format!(
+                "this default literal does not fit the column type `{type_name}`"
+            )))
+        }
+    };
+    Ok(Some(value))
+}
+
+pub(crate) fn check(model: &Model, errors: &mut Errors) {
+    if let Err(reason) = valid_name(&model.table) {
+        errors.push(syn::Error::new(
+            model.table_span,
+            format!("invalid table name {:?}: {reason}", model.table),
+        ));
+    }
+    let keys: Vec<&Field> = model
+        .fields
+        .iter()
+        .filter(|f| f.primary_key.is_some())
+        .collect();
+    if keys.is_empty() {
+        errors.push(syn::Error::new(
+            model.ident.span(),
+            "no primary key: mark exactly one field #[column(primary_key)]",
+        ));
+    }
+    for extra in keys.iter().skip(1) {
+        let span = extra.primary_key.unwrap_or_else(Span::call_site);
+        errors.push(syn::Error::new(
+            span,
+            format!(
+                "a second primary key: `{}` is already the primary key; a table has exactly one",
+                keys[0].name
+            ),
+        ));
+    }
+    for (i, f) in model.fields.iter().enumerate() {
+        if let Err(reason) = valid_name(&f.name) {
+            errors.push(syn::Error::new(
+                f.name_span,
+                format!("invalid column name {:?}: {reason}", f.name),
+            ));
+        }
+        if model.fields[..i].iter().any(|o| o.name == f.name) {
+            errors.push(syn::Error::new(
+                f.name_span,
+                format!("column `{}` appears twice", f.name),
+            ));
+        }
+        if let Kind::Unsupported(name) = &f.kind {
+            let suggest = if name == "usize" { "u64" } else { "i64" };
+            errors.push(syn::Error::new_spanned(
+                &f.ty,
+                format!(
+                    "{name} is not supported: its width depends on the platform; use {suggest}"
+                ),
+            ));
+        }
+        if let Some(span) = f.primary_key {
+            if f.nullable {
+                errors.push(syn::Error::new(span, "a primary key cannot be an Option"));
+            } else if !matches!(f.kind, Kind::Int(_) | Kind::Text) {
+                errors.push(syn::Error::new(
+                    span,
+                    "a primary key must be an integer (auto-increment) or a String",
+                ));
+            }
+            for (flag, name) in [(f.unique, "unique"), (f.index, "index")] {
+                if let Some(s) = flag {
+                    errors.push(syn::Error::new(
+                        s,
+                        format!(
+                            "`{name}` is redundant on the primary key, which is unique and indexed"
+                        ),
+                    ));
+                }
+            }
+        }
+        for (flag, name) in [(f.unique, "unique"), (f.index, "index")] {
+            if let Some(s) = flag {
+                if !f.kind.indexable() {
+                    errors.push(syn::Error::new(
+                        s,
+                        format!(
+                            "`{name}` needs an indexable column type (integer, float, bool or String); this field is stored as json"
+                        ),
+                    ));
+                }
+            }
+        }
+        if let (Some(u), Some(_)) = (f.unique, f.index) {
+            errors.push(syn::Error::new(
+                u,
+                "`unique` already keeps an index; drop `index`",
+            ));
+        }
+        if let Err(e) = default_value(f) {
+            errors.push(e);
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Code generation: the `tabula::Table` implementation, inside `const _: () = { ... };`,
+//! with fully qualified paths only.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+
+use crate::attr::{Kind, Model};
+use crate::check::{default_value, DefaultValue};
+
+pub(crate) fn generate(m: &Model) -> TokenStream {
+    let ident = &m.ident;
+    let table = &m.table;
+    let p = quote!(::tabula::__private);
+    let pk = m.fields.iter().find(|f| f.primary_key.is_some());
+    let (key_ty, key_ident) = match pk {
+        Some(f) => (&f.ty, &f.ident),
+        None => return quote!(),
+    };
+
+    let columns = m.fields.iter().map(|f| {
+        let name = &f.name;
+        let ty = &f.ty;
+        let (col_type, nullable) = if f.kind == Kind::Json {
+            let nullable = f.nullable;
+            (quote!(#p::ColumnType::Json), quote!(#nullable))
+        } else {
+            (
+                quote!(<#ty as #p::ColumnValue>::TYPE),
+                quote!(<#ty as #p::ColumnValue>::NULLABLE),
+            )
+        };
+        let primary_key = f.primary_key.is_some();
+        let unique = f.unique.is_some();
+        let index = f.index.is_some();
+        let default = match default_value(f).ok().flatten() {
+            None => quote!(::core::option::Option::None),
+            Some(DefaultValue::Int(v)) => {
+                let v = Literal::i64_suffixed(v);
+                quote!(::core::option::Option::Some(#p::Value::Int(#v)))
+            }
+            Some(DefaultValue::Float(v)) => {
+                let v = Literal::f64_suffixed(v);
+                quote!(::core::option::Option::Some(#p::Value::Float(#v)))
+            }
+            Some(DefaultValue::Bool(v)) => {
+                quote!(::core::option::Option::Some(#p::Value::Bool(#v)))
+            }
+            Some(DefaultValue::Text(v)) => quote!(::core::option::Option::Some(
+                #p::Value::Text(::std::string::String::from(#v))
+            )),
+        };
+        quote! {{
+            let mut c = #p::Column::new(#name, #col_type);
+            c.nullable = #nullable;
+            c.primary_key = #primary_key;
+            c.unique = #unique;
+            c.index = #index;
+            c.default = #default;
+            c
+        }}
+    });
+
+    let column_arms = m
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.kind != Kind::Json)
+        .map(|(i, f)| {
+            let fi = &f.ident;
+            quote!(#i => #p::ColumnValue::value_ref(&self.#fi),)
+        });
+
+    let checks = m.fields.iter().map(|f| {
+        let fi = &f.ident;
+        let name = &f.name;
+        if f.kind == Kind::Json {
+            let to = if f.nullable {
+                quote!(json_opt_to_value)
+            } else {
+                quote!(json_to_value)
+            };
+            quote!(#p::#to(#table, #name, &self.#fi)?;)
+        } else {
+            quote!(#p::check_field(#table, #name, &self.#fi)?;)
+        }
+    });
+
+    let to_values = m.fields.iter().map(|f| {
+        let fi = &f.ident;
+        let name = &f.name;
+        if f.kind == Kind::Json {
+            let to = if f.nullable {
+                quote!(json_opt_to_value)
+            } else {
+                quote!(json_to_value)
+            };
+            quote!(#p::#to(#table, #name, &self.#fi)?,)
+        } else {
+            quote!(#p::ColumnValue::to_value(&self.#fi),)
+        }
+    });
+
+    let from_values = m.fields.iter().map(|f| {
+        let fi = &f.ident;
+        let name = &f.name;
+        let ty = &f.ty;
+        let next = quote!(values.next().unwrap_or(#p::Value::Null));
+        if f.kind == Kind::Json {
+            if f.nullable {
+                quote!(#fi: #p::json_opt_from_value(#table, #name, #next)?,)
+            } else {
+                quote!(#fi: #p::json_from_value::<#ty>(#table, #name, #next)?,)
+            }
+        } else {
+            quote!(#fi: #p::field::<#ty>(#table, #name, #next)?,)
+        }
+    });
+
+    quote! {
+        const _: () = {
+            impl ::tabula::Table for #ident {
+                type Key = #key_ty;
+
+                fn schema() -> &'static #p::Schema {
+                    static SCHEMA: #p::OnceLock<#p::Schema> = #p::OnceLock::new();
+                    SCHEMA.get_or_init(|| {
+                        #p::build_schema(#table, ::std::vec![#(#columns),*])
+                    })
+                }
+
+                #[inline]
+                fn column(&self, col: usize) -> #p::ValueRef<'_> {
+                    match col {
+                        #(#column_arms)*
+                        _ => #p::ValueRef::Null,
+                    }
+                }
+
+                fn set_primary_key(&mut self, key: i64) {
+                    #p::ColumnValue::set_key(&mut self.#key_ident, key)
+                }
+
+                fn check(&self) -> #p::Result<()> {
+                    #(#checks)*
+                    ::core::result::Result::Ok(())
+                }
+
+                fn to_values(&self) -> #p::Result<::std::vec::Vec<#p::Value>> {
+                    ::core::result::Result::Ok(::std::vec![#(#to_values)*])
+                }
+
+                fn from_values(values: ::std::vec::Vec<#p::Value>) -> #p::Result<Self> {
+                    let mut values = values.into_iter();
+                    ::core::result::Result::Ok(#ident { #(#from_values)* })
+                }
+            }
+        };
+    }
+}

@@ -1,0 +1,174 @@
+//! The one error type of tabula.
+
+use std::path::PathBuf;
+
+use crate::value::Value;
+
+/// Every failure tabula reports.
+///
+/// Messages name the table, the column and the value involved, so that a log line is
+/// enough to find the row at fault. A failed write changes nothing: not memory, not disk.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A unique column (or the primary key) already holds this value in another row.
+    #[error("unique constraint {table}.{column} violated by {value}")]
+    UniqueViolation {
+        /// The table written to.
+        table: String,
+        /// The unique column (or primary key).
+        column: String,
+        /// The duplicated value.
+        value: Value,
+    },
+    /// A column that is not nullable was given no value or `null`.
+    #[error("{table}.{column} cannot be null")]
+    NotNull {
+        /// The table written to.
+        table: String,
+        /// The NOT NULL column.
+        column: String,
+    },
+    /// A value does not fit the type of its column.
+    #[error("{table}.{column} is {expected}, which cannot hold {value}")]
+    TypeMismatch {
+        /// The table written to or queried.
+        table: String,
+        /// The column.
+        column: String,
+        /// The column's type, as written in the schema (`u8`, `text`, ...).
+        expected: String,
+        /// The value that was refused.
+        value: Value,
+    },
+    /// No table of this name exists.
+    #[error("no table named {table:?}")]
+    UnknownTable {
+        /// The name that was asked for.
+        table: String,
+    },
+    /// A table has no column of this name.
+    #[error("table {table} has no column {column:?}")]
+    UnknownColumn {
+        /// The table.
+        table: String,
+        /// The name that was asked for.
+        column: String,
+    },
+    /// A column was used in a way its type does not allow (ordering by a `json` column, ...).
+    #[error("{table}.{column}: {reason}")]
+    InvalidColumnUse {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// What is not allowed.
+        reason: String,
+    },
+    /// An update tried to change a row's primary key; delete and insert instead.
+    #[error("update of {table} would change the primary key {column} from {old} to {new}; delete the row and insert it under the new key instead")]
+    PrimaryKeyChanged {
+        /// The table.
+        table: String,
+        /// The primary-key column.
+        column: String,
+        /// The key before the update.
+        old: Value,
+        /// The key the update produced.
+        new: Value,
+    },
+    /// The auto-increment counter of a table cannot produce another key of its column type.
+    #[error("auto-increment key of {table}.{column} is exhausted after {last}")]
+    KeyExhausted {
+        /// The table.
+        table: String,
+        /// The primary-key column.
+        column: String,
+        /// The last key handed out.
+        last: i64,
+    },
+    /// The schema of a Rust type does not match the table already registered or stored.
+    #[error("schema of table {table} does not match: {reason}")]
+    SchemaMismatch {
+        /// The table.
+        table: String,
+        /// Which columns differ and how.
+        reason: String,
+    },
+    /// A table or column name is not allowed.
+    #[error("invalid name {name:?}: {reason}")]
+    InvalidName {
+        /// The refused name.
+        name: String,
+        /// What a name may hold.
+        reason: String,
+    },
+    /// A foreign key points at a row that does not exist, or a referenced row is still in use.
+    #[error("foreign key {table}.{column} -> {references}: {reason} (value {value})")]
+    ForeignKey {
+        /// The referencing table.
+        table: String,
+        /// The referencing column.
+        column: String,
+        /// The referenced table.
+        references: String,
+        /// The key involved.
+        value: Value,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A plain table handle was used on the thread that is running a transaction of the same
+    /// database; inside `Database::transaction` use the handles from `tx.table::<T>()`.
+    #[error("table {table} was used through a plain handle inside a transaction of the same database; use tx.table() inside Database::transaction")]
+    InTransaction {
+        /// The table.
+        table: String,
+    },
+    /// A transaction's table was used from inside one of its own closures (a filter that
+    /// writes, say) while that table was busy; finish the first call, then make the second.
+    #[error("a transaction's table was used from inside a closure of another call on it; finish that call first")]
+    Reentrant,
+    /// A stored file is damaged.
+    #[error("{file}:{line}: corrupt: {reason}")]
+    Corrupt {
+        /// The file.
+        file: PathBuf,
+        /// The 1-based line (0 when the whole file is at fault).
+        line: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A file-system operation failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another process (or another `Database` in this one) has the directory open.
+    #[error("database {path} is locked by another open Database")]
+    Locked {
+        /// The database directory.
+        path: PathBuf,
+    },
+    /// A JSON document could not be read or written.
+    #[error("JSON error in {context}: {source}")]
+    Json {
+        /// What was being read or written.
+        context: String,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The database refuses writes after an earlier failure left durability unknown.
+    #[error("database is read-only until reopened: {reason}")]
+    Poisoned {
+        /// The failure that caused it.
+        reason: String,
+    },
+}
+
+/// The result type of every fallible tabula call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,251 @@
+//! The `Table` trait that `#[derive(Table)]` implements, and the row kinds a table stores.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+use crate::value::{Value, ValueRef};
+
+/// A Rust type stored as the rows of one table. Implement it with `#[derive(Table)]`; the
+/// methods are generated and rarely called by hand.
+///
+/// ```
+/// use tabula::{Database, Table};
+///
+/// #[derive(Table, Debug, Clone, PartialEq)]
+/// struct Course {
+///     #[column(primary_key)]
+///     id: u64,
+///     #[column(unique)]
+///     code: String,
+///     title: String,
+///     #[column(default = 3)]
+///     credits: u8,
+/// }
+///
+/// let db = Database::in_memory();
+/// let courses = db.table::<Course>()?;
+/// let id = courses.insert(Course { id: 0, code: "CS101".into(), title: "Intro".into(), credits: 4 })?;
+/// assert_eq!(courses.get(id)?.unwrap().code, "CS101");
+/// assert_eq!(Course::schema().table, "course");
+/// # Ok::<(), tabula::Error>(())
+/// ```
+pub trait Table: Clone + Send + Sync + Sized + 'static {
+    /// The Rust type of the primary-key field, which `insert` returns.
+    type Key: crate::column::ColumnValue;
+
+    /// The table's schema, built once.
+    fn schema() -> &'static Schema;
+
+    /// Borrows column `col` (schema order). `json` columns answer `Null`: they are never
+    /// compared, indexed or ordered by, and [`Table::to_values`] gives their text.
+    fn column(&self, col: usize) -> ValueRef<'_>;
+
+    /// Writes an auto-increment key into the primary-key field.
+    fn set_primary_key(&mut self, key: i64);
+
+    /// Checks what the Rust type cannot promise: a `u64` above `i64::MAX`, a `json` field
+    /// that does not serialize.
+    fn check(&self) -> Result<()>;
+
+    /// The row as values in schema order.
+    fn to_values(&self) -> Result<Vec<Value>>;
+
+    /// Builds a row from values in schema order, already checked against the schema.
+    fn from_values(values: Vec<Value>) -> Result<Self>;
+}
+
+/// What a table stores per row: a user type, or `DynRow` for tables reached only through the
+/// dynamic API. Everything in `table` and `query` is generic over it.
+pub(crate) trait Record: Clone + Send + Sync + 'static {
+    fn col(&self, col: usize) -> ValueRef<'_>;
+    fn set_key(&mut self, pk: usize, key: i64);
+    fn check_row(&self, schema: &Schema) -> Result<()>;
+    fn values(&self) -> Result<Vec<Value>>;
+    fn from_row(schema: &Schema, values: Vec<Value>) -> Result<Self>;
+}
+
+impl<T: Table> Record for T {
+    #[inline]
+    fn col(&self, col: usize) -> ValueRef<'_> {
+        self.column(col)
+    }
+    fn set_key(&mut self, _pk: usize, key: i64) {
+        self.set_primary_key(key)
+    }
+    fn check_row(&self, _schema: &Schema) -> Result<()> {
+        self.check()
+    }
+    fn values(&self) -> Result<Vec<Value>> {
+        self.to_values()
+    }
+    fn from_row(_schema: &Schema, values: Vec<Value>) -> Result<Self> {
+        T::from_values(values)
+    }
+}
+
+/// A row of a table that has no Rust type attached: values in schema order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DynRow(pub(crate) Box<[Value]>);
+
+impl Record for DynRow {
+    #[inline]
+    fn col(&self, col: usize) -> ValueRef<'_> {
+        self.0[col].as_ref()
+    }
+    fn set_key(&mut self, pk: usize, key: i64) {
+        self.0[pk] = Value::Int(key);
+    }
+    fn check_row(&self, schema: &Schema) -> Result<()> {
+        if self.0.len() != schema.columns.len() {
+            return Err(Error::SchemaMismatch {
+                table: schema.table.clone(),
+                reason: format!(
+                    "row has {} values for {} columns",
+                    self.0.len(),
+                    schema.columns.len()
+                ),
+            });
+        }
+        for (i, v) in self.0.iter().enumerate() {
+            schema.check(i, v.as_ref())?;
+        }
+        Ok(())
+    }
+    fn values(&self) -> Result<Vec<Value>> {
+        Ok(self.0.to_vec())
+    }
+    fn from_row(schema: &Schema, values: Vec<Value>) -> Result<Self> {
+        let row = DynRow(values.into_boxed_slice());
+        row.check_row(schema)?;
+        Ok(row)
+    }
+}
+
+/// A row of the dynamic API: column names with their values, in schema order when it comes
+/// out of a table, in any order when it goes in. Build one with [`row!`](crate::row).
+///
+/// ```
+/// let r = tabula::row! { "name" => "Bob", "year" => 2023 };
+/// assert_eq!(r.get("year"), Some(&tabula::Value::Int(2023)));
+/// assert_eq!(r.get("gpa"), None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Row {
+    names: Arc<[String]>,
+    values: Vec<Value>,
+}
+
+impl Row {
+    /// An empty row.
+    pub fn new() -> Self {
+        Row::default()
+    }
+
+    /// Builds a row from names and values.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<Value>,
+    {
+        let (names, values): (Vec<String>, Vec<Value>) =
+            pairs.into_iter().map(|(k, v)| (k.into(), v.into())).unzip();
+        Row {
+            names: names.into(),
+            values,
+        }
+    }
+
+    pub(crate) fn with_names(names: Arc<[String]>, values: Vec<Value>) -> Self {
+        Row { names, values }
+    }
+
+    /// Adds or replaces a column's value.
+    pub fn set(&mut self, name: &str, value: impl Into<Value>) {
+        let value = value.into();
+        match self.names.iter().position(|n| n == name) {
+            Some(i) => self.values[i] = value,
+            None => {
+                let mut names = self.names.to_vec();
+                names.push(name.to_owned());
+                self.names = names.into();
+                self.values.push(value);
+            }
+        }
+    }
+
+    /// The value of a column, if the row has it.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| &self.values[i])
+    }
+
+    /// The column names, in order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The values, in the order of [`Row::names`].
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    /// Pairs of name and value.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.names.iter().map(String::as_str).zip(&self.values)
+    }
+
+    /// The number of columns.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// True when the row has no columns.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Converts to a JSON object.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(
+            self.iter()
+                .map(|(k, v)| (k.to_owned(), serde_json::to_value(v).unwrap_or_default()))
+                .collect(),
+        )
+    }
+}
+
+impl std::ops::Index<&str> for Row {
+    type Output = Value;
+    /// The value of a column; `Value::Null` when the row has no such column.
+    fn index(&self, name: &str) -> &Value {
+        static NULL: Value = Value::Null;
+        self.get(name).unwrap_or(&NULL)
+    }
+}
+
+impl fmt::Display for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, (k, v)) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{k}: {v}")?;
+        }
+        f.write_str("}")
+    }
+}
+
+/// Builds a [`Row`] for the dynamic API: `row! { "name" => "Bob", "year" => 2023 }`.
+#[macro_export]
+macro_rules! row {
+    () => { $crate::Row::new() };
+    ($($name:expr => $value:expr),+ $(,)?) => {
+        $crate::Row::from_pairs([$((::std::string::String::from($name), $crate::Value::from($value))),+])
+    };
+}

@@ -1,0 +1,590 @@
+//! Column types, `Schema`, and the validation of values against a column.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::value::{Value, ValueRef};
+
+/// The stored type of a column. Every integer width is kept so that the dynamic API refuses
+/// `300` for a `u8` column exactly as the Rust type would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    /// `bool`
+    Bool,
+    /// `i8`
+    I8,
+    /// `i16`
+    I16,
+    /// `i32`
+    I32,
+    /// `i64`
+    I64,
+    /// `u8`
+    U8,
+    /// `u16`
+    U16,
+    /// `u32`
+    U32,
+    /// `u64` (values above `i64::MAX` are refused)
+    U64,
+    /// `f32`
+    F32,
+    /// `f64`
+    F64,
+    /// `String`
+    Text,
+    /// Any other serde type, stored as its JSON text; cannot be indexed or ordered by.
+    Json,
+}
+
+impl ColumnType {
+    /// The name used in schema files and messages (`u32`, `text`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::Bool => "bool",
+            ColumnType::I8 => "i8",
+            ColumnType::I16 => "i16",
+            ColumnType::I32 => "i32",
+            ColumnType::I64 => "i64",
+            ColumnType::U8 => "u8",
+            ColumnType::U16 => "u16",
+            ColumnType::U32 => "u32",
+            ColumnType::U64 => "u64",
+            ColumnType::F32 => "f32",
+            ColumnType::F64 => "f64",
+            ColumnType::Text => "text",
+            ColumnType::Json => "json",
+        }
+    }
+
+    /// The inclusive range of an integer type, `None` for other types.
+    pub fn int_range(self) -> Option<(i64, i64)> {
+        Some(match self {
+            ColumnType::I8 => (i8::MIN.into(), i8::MAX.into()),
+            ColumnType::I16 => (i16::MIN.into(), i16::MAX.into()),
+            ColumnType::I32 => (i32::MIN.into(), i32::MAX.into()),
+            ColumnType::I64 => (i64::MIN, i64::MAX),
+            ColumnType::U8 => (0, u8::MAX.into()),
+            ColumnType::U16 => (0, u16::MAX.into()),
+            ColumnType::U32 => (0, u32::MAX.into()),
+            ColumnType::U64 => (0, i64::MAX),
+            _ => return None,
+        })
+    }
+
+    /// True for the integer types.
+    pub fn is_int(self) -> bool {
+        self.int_range().is_some()
+    }
+
+    /// True for `f32` and `f64`.
+    pub fn is_float(self) -> bool {
+        matches!(self, ColumnType::F32 | ColumnType::F64)
+    }
+
+    /// Whether an index (or `order_by`) can use this type: everything but `json`.
+    pub fn is_indexable(self) -> bool {
+        self != ColumnType::Json
+    }
+
+    /// Converts `value` to this type when that loses nothing: `3` into a float column,
+    /// `3.0` into an integer column, `300` into `u16`. Returns `None` when it would lose
+    /// information (`3.5` into an integer, `300` into `u8`, `2^60` into `f64`) or the kinds
+    /// differ. `Null` is returned as is; nullability is the column's business.
+    pub fn coerce(self, value: Value) -> Option<Value> {
+        match (self, value) {
+            (_, Value::Null) => Some(Value::Null),
+            (ColumnType::Bool, v @ Value::Bool(_)) => Some(v),
+            (ColumnType::Text, v @ Value::Text(_)) => Some(v),
+            (ColumnType::Json, Value::Text(t)) => serde_json::from_str::<serde_json::Value>(&t)
+                .ok()
+                .map(|_| Value::Text(t)),
+            (t, Value::Int(i)) if t.is_int() => {
+                let (lo, hi) = t.int_range()?;
+                (lo..=hi).contains(&i).then_some(Value::Int(i))
+            }
+            (t, Value::Float(f)) if t.is_int() => {
+                let (lo, hi) = t.int_range()?;
+                let exact = f.fract() == 0.0 && f >= lo as f64 && f <= hi as f64;
+                // `hi as f64` rounds up for i64/u64; the cast back checks the edge exactly.
+                (exact && (f as i64) as f64 == f).then_some(Value::Int(f as i64))
+            }
+            (ColumnType::F64, v @ Value::Float(_)) => Some(v),
+            (ColumnType::F32, Value::Float(f)) => {
+                // An f32 column keeps what f32 can represent; a literal like 0.1 is accepted
+                // and stored as the nearest f32, as the Rust field would.
+                (f.is_nan() || f.is_infinite() || (f as f32).is_finite())
+                    .then(|| Value::Float(f64::from(f as f32)))
+            }
+            (t, Value::Int(i)) if t.is_float() => {
+                let limit = if t == ColumnType::F32 {
+                    1i64 << 24
+                } else {
+                    1i64 << 53
+                };
+                (i.unsigned_abs() <= limit as u64).then_some(Value::Float(i as f64))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a borrowed value already has this type's representation (used to check rows
+    /// produced by generated code without copying them).
+    pub fn accepts(self, value: ValueRef<'_>) -> bool {
+        match (self, value) {
+            (_, ValueRef::Null) => true,
+            (ColumnType::Bool, ValueRef::Bool(_)) => true,
+            (ColumnType::Text | ColumnType::Json, ValueRef::Text(_)) => true,
+            (t, ValueRef::Int(i)) if t.is_int() => {
+                t.int_range().is_some_and(|(lo, hi)| (lo..=hi).contains(&i))
+            }
+            (ColumnType::F32 | ColumnType::F64, ValueRef::Float(_)) => true,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What deleting a referenced row does to the rows that reference it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDelete {
+    /// Deleting a referenced row fails and changes nothing (the default).
+    #[default]
+    Restrict,
+    /// Referencing rows are deleted in the same commit.
+    Cascade,
+    /// Referencing columns (nullable ones only) are set to null in the same commit.
+    SetNull,
+}
+
+/// A foreign key: this column holds primary keys of another table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignKey {
+    /// The referenced table.
+    pub table: String,
+    /// What deleting a referenced row does.
+    #[serde(default)]
+    pub on_delete: OnDelete,
+}
+
+/// One column of a [`Schema`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    /// The column's name (the field name, or its `#[column(name = "...")]`).
+    pub name: String,
+    /// The stored type.
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+    /// Whether the column may hold null (`Option<T>` fields).
+    #[serde(default)]
+    pub nullable: bool,
+    /// The value used when a row arrives without this column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+    /// Whether this is the primary key.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub primary_key: bool,
+    /// Whether values must be unique (a unique index serves it).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unique: bool,
+    /// Whether a non-unique ordered index is kept.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub index: bool,
+    /// The table this column references, if it is a foreign key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub references: Option<ForeignKey>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl Column {
+    /// A NOT NULL column of type `ty` with no constraints.
+    pub fn new(name: impl Into<String>, ty: ColumnType) -> Self {
+        Column {
+            name: name.into(),
+            ty,
+            nullable: false,
+            default: None,
+            primary_key: false,
+            unique: false,
+            index: false,
+            references: None,
+        }
+    }
+
+    /// Marks the column as the primary key.
+    pub fn primary_key(mut self) -> Self {
+        self.primary_key = true;
+        self
+    }
+
+    /// Marks the column as nullable.
+    pub fn nullable(mut self) -> Self {
+        self.nullable = true;
+        self
+    }
+
+    /// Marks the column unique.
+    pub fn unique(mut self) -> Self {
+        self.unique = true;
+        self
+    }
+
+    /// Gives the column a non-unique ordered index.
+    pub fn indexed(mut self) -> Self {
+        self.index = true;
+        self
+    }
+
+    /// Sets the value used when a row arrives without this column.
+    pub fn default_value(mut self, value: impl Into<Value>) -> Self {
+        self.default = Some(value.into());
+        self
+    }
+
+    /// Whether an ordered index is kept for this column (primary key, unique, or `index`).
+    pub fn has_ordered_index(&self) -> bool {
+        self.unique || self.index
+    }
+}
+
+/// The shape of a table: its name and columns, with types, nullability, defaults,
+/// constraints and indexes. `#[derive(Table)]` produces one; the dynamic API, the schema
+/// files and the checks on every write use it.
+///
+/// ```
+/// use tabula::{Column, ColumnType, Schema};
+/// let schema = Schema::new(
+///     "courses",
+///     vec![
+///         Column::new("id", ColumnType::U64).primary_key(),
+///         Column::new("code", ColumnType::Text).unique(),
+///         Column::new("credits", ColumnType::U8).default_value(3),
+///     ],
+/// )
+/// .unwrap();
+/// assert_eq!(schema.primary_key_column().name, "id");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    /// The table's name.
+    pub table: String,
+    /// The columns, in declaration order.
+    pub columns: Vec<Column>,
+    #[serde(skip)]
+    pk: usize,
+}
+
+/// The longest table or column name accepted.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Checks a table or column name: 1 to 64 ASCII letters, digits or `_`, not starting with a
+/// digit. Such a name is safe as a file name on every platform.
+pub fn check_name(name: &str) -> Result<()> {
+    let reason = if name.is_empty() {
+        Some("a name cannot be empty")
+    } else if name.len() > MAX_NAME_LEN {
+        Some("a name has at most 64 characters")
+    } else if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Some("a name holds only ASCII letters, digits and '_'")
+    } else if name.as_bytes()[0].is_ascii_digit() {
+        Some("a name cannot start with a digit")
+    } else {
+        None
+    };
+    match reason {
+        Some(r) => Err(Error::InvalidName {
+            name: name.to_owned(),
+            reason: r.to_owned(),
+        }),
+        None => Ok(()),
+    }
+}
+
+impl Schema {
+    /// Builds and checks a schema: valid unique names, exactly one primary key of integer or
+    /// text type, not nullable, defaults that fit their columns, no index on `json` columns.
+    pub fn new(table: impl Into<String>, columns: Vec<Column>) -> Result<Self> {
+        let mut s = Schema {
+            table: table.into(),
+            columns,
+            pk: 0,
+        };
+        s.finish()?;
+        Ok(s)
+    }
+
+    /// Re-checks a schema read from a file and rebuilds its derived fields.
+    pub fn finish(&mut self) -> Result<()> {
+        check_name(&self.table)?;
+        let mismatch = |reason: String| Error::SchemaMismatch {
+            table: self.table.clone(),
+            reason,
+        };
+        let mut pk = None;
+        for (i, c) in self.columns.iter_mut().enumerate() {
+            check_name(&c.name)?;
+            if c.primary_key {
+                if pk.is_some() {
+                    return Err(mismatch("more than one primary key".into()));
+                }
+                if !(c.ty.is_int() || c.ty == ColumnType::Text) || c.nullable {
+                    return Err(mismatch(format!(
+                        "primary key {} must be a non-nullable integer or text, not {}{}",
+                        c.name,
+                        if c.nullable { "nullable " } else { "" },
+                        c.ty
+                    )));
+                }
+                // The primary key has its own hash map; a second index would only cost memory.
+                c.unique = false;
+                c.index = false;
+                pk = Some(i);
+            }
+            if c.has_ordered_index() && !c.ty.is_indexable() {
+                return Err(mismatch(format!(
+                    "column {} of type json cannot be indexed",
+                    c.name
+                )));
+            }
+            if let Some(d) = c.default.take() {
+                match c.ty.coerce(d.clone()) {
+                    Some(v) if !v.is_null() || c.nullable => c.default = Some(v),
+                    _ => {
+                        return Err(mismatch(format!(
+                            "default {d} does not fit column {} of type {}",
+                            c.name, c.ty
+                        )))
+                    }
+                }
+            }
+        }
+        for (i, c) in self.columns.iter().enumerate() {
+            if self.columns[..i].iter().any(|o| o.name == c.name) {
+                return Err(mismatch(format!("column {} appears twice", c.name)));
+            }
+        }
+        self.pk = pk.ok_or_else(|| mismatch("no primary key".into()))?;
+        Ok(())
+    }
+
+    /// The position of the primary-key column.
+    pub fn primary_key(&self) -> usize {
+        self.pk
+    }
+
+    /// The primary-key column.
+    pub fn primary_key_column(&self) -> &Column {
+        &self.columns[self.pk]
+    }
+
+    /// Whether the primary key is an integer that auto-increments when given as 0.
+    pub fn auto_increment(&self) -> bool {
+        self.primary_key_column().ty.is_int()
+    }
+
+    /// The position of a column by name.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// The position of a column by name, or `Error::UnknownColumn`.
+    pub fn column_index(&self, name: &str) -> Result<usize> {
+        self.position(name).ok_or_else(|| Error::UnknownColumn {
+            table: self.table.clone(),
+            column: name.to_owned(),
+        })
+    }
+
+    /// Converts `value` for column `col` (see [`ColumnType::coerce`]) and checks
+    /// nullability, naming the table, column and value on failure.
+    pub fn coerce(&self, col: usize, value: Value) -> Result<Value> {
+        let c = &self.columns[col];
+        if value.is_null() {
+            if c.nullable {
+                return Ok(Value::Null);
+            }
+            return Err(Error::NotNull {
+                table: self.table.clone(),
+                column: c.name.clone(),
+            });
+        }
+        let shown = value.clone();
+        c.ty.coerce(value)
+            .ok_or_else(|| self.type_mismatch(col, shown))
+    }
+
+    /// Checks a borrowed value that claims to be of column `col`'s type.
+    pub fn check(&self, col: usize, value: ValueRef<'_>) -> Result<()> {
+        let c = &self.columns[col];
+        if value.is_null() {
+            if c.nullable {
+                return Ok(());
+            }
+            return Err(Error::NotNull {
+                table: self.table.clone(),
+                column: c.name.clone(),
+            });
+        }
+        if c.ty.accepts(value) {
+            Ok(())
+        } else {
+            Err(self.type_mismatch(col, value.to_owned()))
+        }
+    }
+
+    pub(crate) fn type_mismatch(&self, col: usize, value: Value) -> Error {
+        let c = &self.columns[col];
+        Error::TypeMismatch {
+            table: self.table.clone(),
+            column: c.name.clone(),
+            expected: c.ty.name().to_owned(),
+            value,
+        }
+    }
+
+    /// Compares two schemas column by column, describing every difference.
+    pub fn differences(&self, other: &Schema) -> Vec<String> {
+        let mut out = Vec::new();
+        for c in &self.columns {
+            match other.columns.iter().find(|o| o.name == c.name) {
+                None => out.push(format!(
+                    "column {} is missing from the other schema",
+                    c.name
+                )),
+                Some(o) if o != c => out.push(format!(
+                    "column {} differs: {} vs {}",
+                    c.name,
+                    describe(c),
+                    describe(o)
+                )),
+                Some(_) => {}
+            }
+        }
+        for o in &other.columns {
+            if self.position(&o.name).is_none() {
+                out.push(format!("column {} is new in the other schema", o.name));
+            }
+        }
+        if out.is_empty()
+            && self
+                .columns
+                .iter()
+                .map(|c| &c.name)
+                .ne(other.columns.iter().map(|c| &c.name))
+        {
+            out.push("columns are in a different order".into());
+        }
+        out
+    }
+}
+
+fn describe(c: &Column) -> String {
+    let mut s = c.ty.name().to_owned();
+    if c.nullable {
+        s.push_str(" nullable");
+    }
+    if c.primary_key {
+        s.push_str(" primary_key");
+    }
+    if c.unique {
+        s.push_str(" unique");
+    }
+    if c.index {
+        s.push_str(" index");
+    }
+    if let Some(d) = &c.default {
+        s.push_str(&format!(" default={d}"));
+    }
+    if let Some(r) = &c.references {
+        s.push_str(&format!(" references={}", r.table));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coercions_are_lossless_only() {
+        assert_eq!(
+            ColumnType::F64.coerce(Value::Int(3)),
+            Some(Value::Float(3.0))
+        );
+        assert_eq!(
+            ColumnType::I32.coerce(Value::Float(3.0)),
+            Some(Value::Int(3))
+        );
+        assert_eq!(ColumnType::I32.coerce(Value::Float(3.5)), None);
+        assert_eq!(ColumnType::U8.coerce(Value::Int(300)), None);
+        assert_eq!(ColumnType::U8.coerce(Value::Int(-1)), None);
+        assert_eq!(
+            ColumnType::U16.coerce(Value::Int(300)),
+            Some(Value::Int(300))
+        );
+        assert_eq!(ColumnType::F64.coerce(Value::Int(1 << 60)), None);
+        assert_eq!(ColumnType::I64.coerce(Value::Float(9.3e18)), None);
+        assert_eq!(ColumnType::Text.coerce(Value::Int(1)), None);
+        assert_eq!(ColumnType::Bool.coerce(Value::Int(1)), None);
+        assert_eq!(
+            ColumnType::Json.coerce(Value::from("{\"a\":1}")),
+            Some(Value::from("{\"a\":1}"))
+        );
+        assert_eq!(ColumnType::Json.coerce(Value::from("{nope")), None);
+    }
+
+    #[test]
+    fn schema_checks_names_and_keys() {
+        let ok = vec![Column::new("id", ColumnType::U64).primary_key()];
+        assert!(Schema::new("t", ok.clone()).is_ok());
+        assert!(matches!(
+            Schema::new("../x", ok.clone()),
+            Err(Error::InvalidName { .. })
+        ));
+        assert!(matches!(
+            Schema::new("1t", ok),
+            Err(Error::InvalidName { .. })
+        ));
+        let none = vec![Column::new("id", ColumnType::U64)];
+        assert!(matches!(
+            Schema::new("t", none),
+            Err(Error::SchemaMismatch { .. })
+        ));
+        let float_pk = vec![Column::new("id", ColumnType::F64).primary_key()];
+        assert!(Schema::new("t", float_pk).is_err());
+        let bad_default = vec![
+            Column::new("id", ColumnType::U64).primary_key(),
+            Column::new("n", ColumnType::U8).default_value(1000),
+        ];
+        assert!(Schema::new("t", bad_default).is_err());
+    }
+
+    #[test]
+    fn schema_json_is_readable() {
+        let s = Schema::new(
+            "t",
+            vec![
+                Column::new("id", ColumnType::U64).primary_key(),
+                Column::new("gpa", ColumnType::F64).default_value(0.0),
+            ],
+        )
+        .unwrap();
+        let j = serde_json::to_string(&s).unwrap();
+        assert!(j.contains(r#""type":"u64""#), "{j}");
+        let mut back: Schema = serde_json::from_str(&j).unwrap();
+        back.finish().unwrap();
+        assert_eq!(back, s);
+    }
+}

@@ -1,0 +1,313 @@
+//! The `select()` builder shared by every table handle.
+
+use std::cell::Ref;
+use std::ops::{Bound, Deref, RangeBounds};
+use std::sync::{Arc, RwLockReadGuard};
+
+use crate::db::Database;
+use crate::error::{Error, Result};
+use crate::query::{self, Plan, QuerySpec};
+use crate::record::{Row, Table};
+use crate::registry::State;
+use crate::schema::Schema;
+use crate::table::TableData;
+use crate::txn::TxCore;
+use crate::value::Value;
+
+/// Where a handle reads from: the database (taking its read lock) or a transaction.
+#[derive(Clone, Copy)]
+pub(crate) enum Src<'a> {
+    Db(&'a Database),
+    Tx(&'a dyn TxCore),
+}
+
+pub(crate) enum StateGuard<'a> {
+    Db(RwLockReadGuard<'a, State>),
+    Tx(Ref<'a, State>),
+}
+
+impl Deref for StateGuard<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        match self {
+            StateGuard::Db(g) => g,
+            StateGuard::Tx(g) => g,
+        }
+    }
+}
+
+impl<'a> Src<'a> {
+    pub(crate) fn state(&self, table: &str) -> Result<StateGuard<'a>> {
+        match *self {
+            Src::Db(db) => db.read_state(table).map(StateGuard::Db),
+            Src::Tx(tx) => tx.state().map(StateGuard::Tx),
+        }
+    }
+}
+
+/// The typed table at `idx`.
+pub(crate) fn typed<T: Table>(st: &State, idx: usize) -> Result<&TableData<T>> {
+    st.tables
+        .get(idx)
+        .and_then(|t| t.as_any().downcast_ref::<TableData<T>>())
+        .ok_or_else(|| detached::<T>())
+}
+
+pub(crate) fn detached<T: Table>() -> Error {
+    Error::SchemaMismatch {
+        table: T::schema().table.clone(),
+        reason: format!(
+            "the table is not attached to {}",
+            std::any::type_name::<T>()
+        ),
+    }
+}
+
+/// A query being built: column predicates, closure filters, order, window. Finish it with
+/// [`all`](Select::all), [`first`](Select::first), [`count`](Select::count),
+/// [`keys`](Select::keys) or [`explain`](Select::explain).
+///
+/// `where_eq` and `where_range` can be served by the primary key, a unique column or an
+/// `index` column; `filter` runs a closure on each row reached. Results come in primary-key
+/// order unless ordered; rows with equal sort keys come in primary-key order. Floats order
+/// by [`f64::total_cmp`] (NaN after `+inf`); nulls sort first (last when descending) and
+/// never match a range.
+///
+/// A column name that does not exist, or a value that does not fit its column, makes the
+/// terminal call fail with `Error::UnknownColumn` or `Error::TypeMismatch`.
+pub struct Select<'a, R> {
+    src: Src<'a>,
+    idx: usize,
+    schema: &'a Schema,
+    names: Option<Arc<[String]>>,
+    spec: QuerySpec<'a, R>,
+    error: Option<Error>,
+}
+
+impl<R> std::fmt::Debug for Select<'_, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Select")
+            .field("table", &self.schema.table)
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, R> Select<'a, R> {
+    pub(crate) fn new(
+        src: Src<'a>,
+        idx: usize,
+        schema: &'a Schema,
+        names: Option<Arc<[String]>>,
+    ) -> Self {
+        Select {
+            src,
+            idx,
+            schema,
+            names,
+            spec: QuerySpec::default(),
+            error: None,
+        }
+    }
+
+    fn note(&mut self, r: Result<()>) {
+        if let Err(e) = r {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    /// Keeps rows for which `f` returns true. Runs on every row the access path reaches.
+    pub fn filter(mut self, f: impl Fn(&R) -> bool + 'a) -> Self {
+        self.spec.filters.push(Box::new(f));
+        self
+    }
+
+    /// Keeps rows whose `column` equals `value` (`Value::Null` matches null). Served by the
+    /// primary key, a unique column or an index when there is one.
+    pub fn where_eq(mut self, column: &str, value: impl Into<Value>) -> Self {
+        let r = self.spec.add_eq(self.schema, column, value.into());
+        self.note(r);
+        self
+    }
+
+    /// Keeps rows whose `column` lies in `range` (`3.0..=4.0`, `2018..2020`, `..x`). Served by
+    /// an index when the column has one. Nulls never match.
+    pub fn where_range<V: Into<Value> + Clone>(
+        mut self,
+        column: &str,
+        range: impl RangeBounds<V>,
+    ) -> Self {
+        let conv = |b: Bound<&V>| match b {
+            Bound::Included(v) => Bound::Included(v.clone().into()),
+            Bound::Excluded(v) => Bound::Excluded(v.clone().into()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let (lo, hi) = (conv(range.start_bound()), conv(range.end_bound()));
+        let r = self.spec.add_range(self.schema, column, lo, hi);
+        self.note(r);
+        self
+    }
+
+    /// Orders by `"col"` (ascending) or `"-col"` (descending); further calls add tie-breakers.
+    pub fn order_by(mut self, key: &str) -> Self {
+        let r = self.spec.add_order(self.schema, key);
+        self.note(r);
+        self
+    }
+
+    /// Returns at most `n` rows.
+    pub fn limit(mut self, n: usize) -> Self {
+        self.spec.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` rows of the result.
+    pub fn offset(mut self, n: usize) -> Self {
+        self.spec.offset = n;
+        self
+    }
+
+    fn ready(&mut self) -> Result<()> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<'a, T: Table> Select<'a, T> {
+    fn with<O>(
+        mut self,
+        f: impl FnOnce(&TableData<T>, &QuerySpec<'a, T>) -> Result<O>,
+    ) -> Result<O> {
+        self.ready()?;
+        let st = self.src.state(&self.schema.table)?;
+        let t = typed::<T>(&st, self.idx)?;
+        f(t, &self.spec)
+    }
+
+    /// Every matching row.
+    pub fn all(self) -> Result<Vec<T>> {
+        self.with(|t, q| {
+            Ok(query::run(t, q)
+                .into_iter()
+                .filter_map(|s| t.row(s).cloned())
+                .collect())
+        })
+    }
+
+    /// The first matching row, if any.
+    pub fn first(self) -> Result<Option<T>> {
+        let mut s = self;
+        s.spec.limit = Some(s.spec.limit.map_or(1, |l| l.min(1)));
+        Ok(s.all()?.into_iter().next())
+    }
+
+    /// The number of matching rows (within limit and offset, if set).
+    pub fn count(self) -> Result<usize> {
+        self.with(|t, q| Ok(query::count(t, q)))
+    }
+
+    /// The primary keys of the matching rows.
+    pub fn keys(self) -> Result<Vec<T::Key>> {
+        self.with(|t, q| {
+            let pk = t.schema.primary_key();
+            query::run(t, q)
+                .into_iter()
+                .filter_map(|s| t.row(s))
+                .map(|r| {
+                    crate::column::field::<T::Key>(
+                        &t.schema.table,
+                        &t.schema.columns[pk].name,
+                        r.column(pk).to_owned(),
+                    )
+                })
+                .collect()
+        })
+    }
+
+    /// Runs `f` on every matching row in order without cloning any, and returns how many
+    /// there were.
+    pub fn for_each(self, mut f: impl FnMut(&T)) -> Result<usize> {
+        self.with(|t, q| {
+            let slots = query::run(t, q);
+            for &s in &slots {
+                if let Some(r) = t.row(s) {
+                    f(r);
+                }
+            }
+            Ok(slots.len())
+        })
+    }
+
+    /// The plan the query would run: which index or scan, and how it orders.
+    ///
+    /// ```
+    /// use tabula::{Access, Database, Table};
+    /// #[derive(Table, Clone, Debug)]
+    /// struct Item { #[column(primary_key)] id: u64, #[column(index)] kind: u32 }
+    /// let db = Database::in_memory();
+    /// let items = db.table::<Item>()?;
+    /// let plan = items.select().where_eq("kind", 3).explain()?;
+    /// assert_eq!(plan.access, Access::IndexRange { column: "kind".into() });
+    /// assert_eq!(plan.to_string(), "item: index range on kind, sort");
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn explain(self) -> Result<Plan> {
+        self.with(|t, q| Ok(query::explain(t, q)))
+    }
+}
+
+impl<'a> Select<'a, Row> {
+    fn with_dyn<O>(
+        mut self,
+        f: impl FnOnce(&dyn crate::registry::AnyTable, &QuerySpec<'a, Row>, &Arc<[String]>) -> Result<O>,
+    ) -> Result<O> {
+        self.ready()?;
+        let names = self
+            .names
+            .clone()
+            .unwrap_or_else(|| column_names(self.schema));
+        let st = self.src.state(&self.schema.table)?;
+        let t = st.tables.get(self.idx).ok_or_else(|| Error::UnknownTable {
+            table: self.schema.table.clone(),
+        })?;
+        f(&**t, &self.spec, &names)
+    }
+
+    /// Every matching row.
+    pub fn all(self) -> Result<Vec<Row>> {
+        self.with_dyn(|t, q, names| {
+            Ok(t.dyn_select(q, names)?
+                .into_iter()
+                .map(|v| Row::with_names(names.clone(), v))
+                .collect())
+        })
+    }
+
+    /// The first matching row, if any.
+    pub fn first(self) -> Result<Option<Row>> {
+        let mut s = self;
+        s.spec.limit = Some(s.spec.limit.map_or(1, |l| l.min(1)));
+        Ok(s.all()?.into_iter().next())
+    }
+
+    /// The number of matching rows (within limit and offset, if set).
+    pub fn count(self) -> Result<usize> {
+        self.with_dyn(|t, q, names| t.dyn_count(q, names))
+    }
+
+    /// The primary keys of the matching rows.
+    pub fn keys(self) -> Result<Vec<Value>> {
+        self.with_dyn(|t, q, names| t.dyn_keys(q, names))
+    }
+
+    /// The plan the query would run.
+    pub fn explain(self) -> Result<Plan> {
+        self.with_dyn(|t, q, names| Ok(t.dyn_explain(q, names)))
+    }
+}
+
+pub(crate) fn column_names(schema: &Schema) -> Arc<[String]> {
+    schema.columns.iter().map(|c| c.name.clone()).collect()
+}

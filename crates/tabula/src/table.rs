@@ -1,0 +1,671 @@
+//! The rows of one table in memory, with its primary-key map, unique and ordered indexes,
+//! auto-increment counter and constraint checks. No I/O and no locking happen here.
+//!
+//! Rows live in a slab (`Vec<Option<R>>`); indexes refer to slots. While every insert
+//! carries a key above all existing keys (the auto-increment case), slot order is key order
+//! and scans need no sorting; otherwise a sorted slot list is built on the next ordered read.
+//! Every change is written to an undo journal so that a statement or a transaction can be
+//! rolled back exactly; committing clears it.
+
+use std::cmp::Ordering;
+use std::sync::{Arc, OnceLock};
+
+use crate::error::{Error, Result};
+use crate::index::{HashIndex, OrderedIndex, ValueHasher};
+use crate::record::Record;
+use crate::schema::Schema;
+use crate::value::{Value, ValueRef};
+
+/// One change, kept until commit so that it can be undone.
+#[derive(Debug, Clone)]
+enum Undo<R> {
+    Insert { slot: u32 },
+    Replace { slot: u32, old: R },
+    Delete { slot: u32, old: R },
+}
+
+/// A point in the undo journal to roll back to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mark {
+    undo_len: usize,
+    next_key: i64,
+    in_order: bool,
+}
+
+/// What a committed transaction did to one table, as physical row images: the keys that no
+/// longer exist, and the final image of every row written. Applying it twice gives the same
+/// state; it is what the write-ahead log records.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct TableChanges {
+    pub(crate) deletes: Vec<Value>,
+    pub(crate) puts: Vec<Vec<Value>>,
+}
+
+pub(crate) struct TableData<R> {
+    pub(crate) schema: Arc<Schema>,
+    rows: Vec<Option<R>>,
+    live: usize,
+    hasher: ValueHasher,
+    pk: HashIndex,
+    uniques: Vec<HashIndex>,
+    ordered: Vec<OrderedIndex>,
+    /// The next auto-increment key; never goes down, so a key is never handed out twice.
+    next_key: i64,
+    /// True while live rows in slot order are in ascending key order.
+    in_order: bool,
+    /// Live slots sorted by key, built on demand while `in_order` is false.
+    order_cache: OnceLock<Vec<u32>>,
+    undo: Vec<Undo<R>>,
+}
+
+impl<R> std::fmt::Debug for TableData<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableData")
+            .field("table", &self.schema.table)
+            .field("rows", &self.live)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Record> TableData<R> {
+    pub(crate) fn new(schema: Arc<Schema>) -> Self {
+        let pk = HashIndex::new(schema.primary_key());
+        let uniques = (0..schema.columns.len())
+            .filter(|&c| schema.columns[c].unique)
+            .map(HashIndex::new)
+            .collect();
+        let ordered = (0..schema.columns.len())
+            .filter(|&c| schema.columns[c].has_ordered_index())
+            .map(OrderedIndex::new)
+            .collect();
+        TableData {
+            schema,
+            rows: Vec::new(),
+            live: 0,
+            hasher: ValueHasher::default(),
+            pk,
+            uniques,
+            ordered,
+            next_key: 1,
+            in_order: true,
+            order_cache: OnceLock::new(),
+            undo: Vec::new(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.live
+    }
+
+    pub(crate) fn next_key(&self) -> i64 {
+        self.next_key
+    }
+
+    /// Raises the auto-increment counter (a stored counter, or a key seen in a log).
+    pub(crate) fn bump_next_key(&mut self, next: i64) {
+        self.next_key = self.next_key.max(next);
+    }
+
+    #[inline]
+    pub(crate) fn row(&self, slot: u32) -> Option<&R> {
+        self.rows.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    /// The slot of the row with this (already coerced) key.
+    #[inline]
+    pub(crate) fn find_key(&self, key: ValueRef<'_>) -> Option<u32> {
+        self.pk.find(&self.hasher, &self.rows, key)
+    }
+
+    /// The slot of the row holding `v` in unique column `col`, if `col` is unique.
+    pub(crate) fn find_unique(&self, col: usize, v: ValueRef<'_>) -> Option<Option<u32>> {
+        if col == self.schema.primary_key() {
+            return Some(self.find_key(v));
+        }
+        self.uniques
+            .iter()
+            .find(|u| u.col == col)
+            .map(|u| u.find(&self.hasher, &self.rows, v))
+    }
+
+    pub(crate) fn ordered_index(&self, col: usize) -> Option<&OrderedIndex> {
+        self.ordered.iter().find(|o| o.col == col)
+    }
+
+    /// Live slots in primary-key order.
+    pub(crate) fn slots_in_key_order(&self) -> Box<dyn DoubleEndedIterator<Item = u32> + '_> {
+        if self.in_order {
+            Box::new(
+                self.rows
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.is_some())
+                    .map(|(s, _)| s as u32),
+            )
+        } else {
+            let sorted = self.order_cache.get_or_init(|| {
+                let mut v: Vec<u32> = (0..self.rows.len() as u32)
+                    .filter(|&s| self.rows[s as usize].is_some())
+                    .collect();
+                v.sort_unstable_by(|&a, &b| self.cmp_keys(a, b));
+                v
+            });
+            Box::new(sorted.iter().copied())
+        }
+    }
+
+    /// Live rows in primary-key order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &R)> + '_ {
+        self.slots_in_key_order()
+            .filter_map(|s| self.row(s).map(|r| (s, r)))
+    }
+
+    /// Compares two live slots by primary key.
+    #[inline]
+    pub(crate) fn cmp_keys(&self, a: u32, b: u32) -> Ordering {
+        let pk = self.schema.primary_key();
+        match (self.row(a), self.row(b)) {
+            (Some(x), Some(y)) => x.col(pk).total_cmp(y.col(pk)),
+            _ => a.cmp(&b),
+        }
+    }
+
+    pub(crate) fn mark(&self) -> Mark {
+        Mark {
+            undo_len: self.undo.len(),
+            next_key: self.next_key,
+            in_order: self.in_order,
+        }
+    }
+
+    fn table_name(&self) -> &str {
+        &self.schema.table
+    }
+
+    fn unique_violation(&self, col: usize, v: ValueRef<'_>) -> Error {
+        Error::UniqueViolation {
+            table: self.table_name().to_owned(),
+            column: self.schema.columns[col].name.clone(),
+            value: v.to_owned(),
+        }
+    }
+
+    /// Assigns an auto-increment key when the row's integer key is 0.
+    fn assign_key(&mut self, row: &mut R) -> Result<()> {
+        let pk = self.schema.primary_key();
+        if let ValueRef::Int(0) = row.col(pk) {
+            let ty = self.schema.columns[pk].ty;
+            let (_, max) = ty.int_range().unwrap_or((0, i64::MAX));
+            if self.next_key > max || self.next_key < 1 {
+                return Err(Error::KeyExhausted {
+                    table: self.table_name().to_owned(),
+                    column: self.schema.columns[pk].name.clone(),
+                    last: self.next_key - 1,
+                });
+            }
+            row.set_key(pk, self.next_key);
+        }
+        Ok(())
+    }
+
+    /// Checks the unique columns of `row` against every row but `except`.
+    fn check_uniques(&self, row: &R, except: Option<u32>) -> Result<()> {
+        for u in &self.uniques {
+            let v = row.col(u.col);
+            if let Some(s) = u.find(&self.hasher, &self.rows, v) {
+                if Some(s) != except {
+                    return Err(self.unique_violation(u.col, v));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn index_slot(&mut self, slot: u32) {
+        let Some(row) = self.rows[slot as usize].as_ref() else {
+            return;
+        };
+        for o in &mut self.ordered {
+            o.insert(row.col(o.col).to_owned(), slot);
+        }
+        self.pk.insert(&self.hasher, &self.rows, slot);
+        for u in &mut self.uniques {
+            u.insert(&self.hasher, &self.rows, slot);
+        }
+    }
+
+    fn unindex_slot(&mut self, slot: u32) {
+        let Some(row) = self.rows[slot as usize].as_ref() else {
+            return;
+        };
+        for o in &mut self.ordered {
+            o.remove(row.col(o.col).to_owned(), slot);
+        }
+        self.pk.remove(&self.hasher, &self.rows, slot);
+        for u in &mut self.uniques {
+            u.remove(&self.hasher, &self.rows, slot);
+        }
+    }
+
+    fn changed(&mut self) {
+        if !self.in_order {
+            self.order_cache = OnceLock::new();
+        }
+    }
+
+    /// Inserts a new row; fails with `UniqueViolation` if its key exists. Returns the key.
+    pub(crate) fn insert(&mut self, mut row: R) -> Result<Value> {
+        row.check_row(&self.schema)?;
+        self.assign_key(&mut row)?;
+        let pk = self.schema.primary_key();
+        let key = row.col(pk);
+        if self.find_key(key).is_some() {
+            return Err(self.unique_violation(pk, key));
+        }
+        self.check_uniques(&row, None)?;
+        let key = key.to_owned();
+        if let Value::Int(k) = key {
+            self.next_key = self.next_key.max(k.saturating_add(1));
+        }
+        if self.in_order {
+            // The last live row holds the greatest key. Dead slots at the tail are trimmed at
+            // commit, so only a transaction that deleted the tail has many to skip; past a
+            // few, assume disorder (correct, merely slower to scan).
+            let last = self.rows.iter().rev().take(64).find_map(Option::as_ref);
+            let tail_dead = last.is_none() && self.rows.len() > 64;
+            if tail_dead
+                || last.is_some_and(|l| l.col(pk).total_cmp(key.as_ref()) != Ordering::Less)
+            {
+                self.in_order = false;
+            }
+        }
+        let slot = u32::try_from(self.rows.len()).map_err(|_| Error::KeyExhausted {
+            table: self.table_name().to_owned(),
+            column: "(row slots)".into(),
+            last: i64::from(u32::MAX),
+        })?;
+        self.rows.push(Some(row));
+        self.index_slot(slot);
+        self.live += 1;
+        self.undo.push(Undo::Insert { slot });
+        self.changed();
+        Ok(key)
+    }
+
+    /// Replaces the row at `slot` with `new`, which must keep the primary key.
+    pub(crate) fn replace(&mut self, slot: u32, new: R) -> Result<()> {
+        new.check_row(&self.schema)?;
+        let pk = self.schema.primary_key();
+        let Some(old) = self.row(slot) else {
+            return Ok(());
+        };
+        if old.col(pk) != new.col(pk) {
+            return Err(Error::PrimaryKeyChanged {
+                table: self.table_name().to_owned(),
+                column: self.schema.columns[pk].name.clone(),
+                old: old.col(pk).to_owned(),
+                new: new.col(pk).to_owned(),
+            });
+        }
+        self.check_uniques(&new, Some(slot))?;
+        self.replace_unchecked(slot, new);
+        Ok(())
+    }
+
+    fn replace_unchecked(&mut self, slot: u32, new: R) {
+        let s = slot as usize;
+        // Unique hash indexes locate entries through the row, so they are updated while the
+        // row they hash is in place; ordered indexes compare owned values.
+        for u in &mut self.uniques {
+            let (Some(old), nv) = (self.rows[s].as_ref(), new.col(u.col)) else {
+                continue;
+            };
+            if old.col(u.col) != nv {
+                u.remove(&self.hasher, &self.rows, slot);
+            }
+        }
+        for o in &mut self.ordered {
+            if let Some(old) = self.rows[s].as_ref() {
+                let (ov, nv) = (old.col(o.col), new.col(o.col));
+                if ov != nv || ov.kind() != nv.kind() {
+                    o.remove(ov.to_owned(), slot);
+                    o.insert(nv.to_owned(), slot);
+                }
+            }
+        }
+        let old = self.rows[s].replace(new);
+        let Some(old) = old else { return };
+        for u in &mut self.uniques {
+            let nv = self.rows[s].as_ref().map(|r| r.col(u.col));
+            if nv.is_some_and(|nv| old.col(u.col) != nv) {
+                u.insert(&self.hasher, &self.rows, slot);
+            }
+        }
+        self.undo.push(Undo::Replace { slot, old });
+        self.changed();
+    }
+
+    /// Removes the row at `slot`, returning whether there was one.
+    pub(crate) fn remove(&mut self, slot: u32) -> bool {
+        if self.row(slot).is_none() {
+            return false;
+        }
+        self.unindex_slot(slot);
+        let Some(old) = self.rows[slot as usize].take() else {
+            return false;
+        };
+        self.live -= 1;
+        self.undo.push(Undo::Delete { slot, old });
+        self.changed();
+        true
+    }
+
+    /// Undoes every change after `mark`, newest first.
+    pub(crate) fn rollback_to(&mut self, mark: Mark) {
+        while self.undo.len() > mark.undo_len {
+            let Some(entry) = self.undo.pop() else { break };
+            match entry {
+                Undo::Insert { slot } => {
+                    self.unindex_slot(slot);
+                    if self.rows[slot as usize].take().is_some() {
+                        self.live -= 1;
+                    }
+                    if slot as usize + 1 == self.rows.len() {
+                        self.rows.pop();
+                    }
+                }
+                Undo::Replace { slot, old } => {
+                    self.replace_unchecked(slot, old);
+                    // replace_unchecked journaled the undo itself; drop that entry.
+                    self.undo.pop();
+                }
+                Undo::Delete { slot, old } => {
+                    self.rows[slot as usize] = Some(old);
+                    self.live += 1;
+                    self.index_slot(slot);
+                }
+            }
+        }
+        self.next_key = mark.next_key;
+        self.in_order = mark.in_order;
+        self.order_cache = OnceLock::new();
+    }
+
+    /// What the pending (uncommitted) changes amount to, as physical row images.
+    pub(crate) fn changes(&self) -> Result<TableChanges> {
+        let mut changes = TableChanges::default();
+        let pk = self.schema.primary_key();
+        let mut seen = hashbrown::HashSet::new();
+        let mut deleted = Vec::new();
+        for entry in &self.undo {
+            let (slot, old) = match entry {
+                Undo::Insert { slot } => (*slot, None),
+                Undo::Replace { slot, old } | Undo::Delete { slot, old } => (*slot, Some(old)),
+            };
+            if let Some(old) = old {
+                deleted.push(old.col(pk).to_owned());
+            }
+            if seen.insert(slot) {
+                if let Some(r) = self.row(slot) {
+                    changes.puts.push(r.values()?);
+                }
+            }
+        }
+        deleted.sort();
+        deleted.dedup();
+        changes.deletes = deleted
+            .into_iter()
+            .filter(|k| self.find_key(k.as_ref()).is_none())
+            .collect();
+        Ok(changes)
+    }
+
+    /// Makes the pending changes permanent: clears the undo journal and tidies the slab.
+    pub(crate) fn commit(&mut self) {
+        self.undo.clear();
+        self.trim();
+    }
+
+    /// Drops dead slots at the tail and, when more than half the slab is dead, rebuilds it
+    /// in key order. Only called with an empty undo journal, since it renumbers slots.
+    fn trim(&mut self) {
+        while matches!(self.rows.last(), Some(None)) {
+            self.rows.pop();
+        }
+        let dead = self.rows.len() - self.live;
+        if dead > 1024 && dead > self.live {
+            self.rebuild();
+        }
+    }
+
+    /// Lays the rows out again in key order and rebuilds every index.
+    pub(crate) fn rebuild(&mut self) {
+        let order: Vec<u32> = self.slots_in_key_order().collect();
+        let mut old = std::mem::take(&mut self.rows);
+        self.rows = order.iter().map(|&s| old[s as usize].take()).collect();
+        self.in_order = true;
+        self.order_cache = OnceLock::new();
+        self.pk.clear();
+        for u in &mut self.uniques {
+            u.clear();
+        }
+        for o in &mut self.ordered {
+            o.clear();
+        }
+        let n = self.rows.len();
+        self.pk.reserve(&self.hasher, &self.rows, n);
+        for slot in 0..n as u32 {
+            self.index_slot(slot);
+        }
+    }
+
+    /// Applies committed changes (from a log) without journaling: removes every key the
+    /// changes touch, then inserts the final images, so a replay never trips over an
+    /// intermediate state of the transaction.
+    pub(crate) fn apply_changes(&mut self, changes: &TableChanges) -> Result<()> {
+        let pk = self.schema.primary_key();
+        for key in changes.deletes.iter() {
+            if let Some(s) = self.find_key(key.as_ref()) {
+                self.remove(s);
+            }
+        }
+        let mut images = Vec::with_capacity(changes.puts.len());
+        for values in &changes.puts {
+            let row = R::from_row(&self.schema, values.clone())?;
+            if let Some(s) = self.find_key(row.col(pk)) {
+                self.remove(s);
+            }
+            images.push(row);
+        }
+        for row in images {
+            self.insert(row)?;
+        }
+        self.undo.clear();
+        self.trim();
+        Ok(())
+    }
+
+    /// Converts every row to another row kind (a dynamic table becoming typed).
+    pub(crate) fn convert<S: Record>(&self) -> Result<TableData<S>> {
+        let mut out = TableData::<S>::new(self.schema.clone());
+        out.rows.reserve(self.live);
+        for (_, r) in self.iter() {
+            out.insert(S::from_row(&self.schema, r.values()?)?)?;
+        }
+        out.undo.clear();
+        out.next_key = out.next_key.max(self.next_key);
+        Ok(out)
+    }
+
+    /// Checks that every index agrees with the rows (used by tests).
+    #[cfg(test)]
+    pub(crate) fn check_invariants(&self) {
+        let live = self.rows.iter().filter(|r| r.is_some()).count();
+        assert_eq!(live, self.live);
+        assert_eq!(self.pk.len(), live);
+        for u in &self.uniques {
+            let non_null = self
+                .rows
+                .iter()
+                .flatten()
+                .filter(|r| !r.col(u.col).is_null())
+                .count();
+            assert_eq!(u.len(), non_null);
+        }
+        for o in &self.ordered {
+            assert_eq!(o.len(), live);
+        }
+        for (s, r) in self.rows.iter().enumerate() {
+            if let Some(r) = r {
+                assert_eq!(
+                    self.find_key(r.col(self.schema.primary_key())),
+                    Some(s as u32)
+                );
+            }
+        }
+        let keys: Vec<Value> = self
+            .iter()
+            .map(|(_, r)| r.col(self.schema.primary_key()).to_owned())
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::DynRow;
+    use crate::schema::{Column, ColumnType};
+
+    fn table() -> TableData<DynRow> {
+        let schema = Schema::new(
+            "t",
+            vec![
+                Column::new("id", ColumnType::U64).primary_key(),
+                Column::new("email", ColumnType::Text).unique(),
+                Column::new("year", ColumnType::U32).indexed(),
+            ],
+        )
+        .unwrap();
+        TableData::new(Arc::new(schema))
+    }
+
+    fn row(id: i64, email: &str, year: i64) -> DynRow {
+        DynRow(vec![Value::Int(id), Value::from(email), Value::Int(year)].into())
+    }
+
+    #[test]
+    fn insert_assigns_keys_and_checks_uniques() {
+        let mut t = table();
+        assert_eq!(t.insert(row(0, "a", 1)).unwrap(), Value::Int(1));
+        assert_eq!(t.insert(row(10, "b", 1)).unwrap(), Value::Int(10));
+        assert_eq!(t.insert(row(0, "c", 1)).unwrap(), Value::Int(11));
+        let e = t.insert(row(0, "a", 2)).unwrap_err();
+        assert_eq!(e.to_string(), "unique constraint t.email violated by \"a\"");
+        assert!(matches!(
+            t.insert(row(10, "z", 2)),
+            Err(Error::UniqueViolation { .. })
+        ));
+        t.check_invariants();
+    }
+
+    #[test]
+    fn rollback_restores_rows_indexes_and_counter() {
+        let mut t = table();
+        t.insert(row(0, "a", 1)).unwrap();
+        t.insert(row(0, "b", 2)).unwrap();
+        t.commit();
+        let mark = t.mark();
+        t.remove(0);
+        let s = t.find_key(ValueRef::Int(2)).unwrap();
+        t.replace(s, row(2, "a", 5)).unwrap();
+        t.insert(row(0, "c", 3)).unwrap();
+        t.rollback_to(mark);
+        t.check_invariants();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.find_unique(1, ValueRef::Text("a")), Some(Some(0)));
+        assert_eq!(t.next_key(), 3);
+    }
+
+    #[test]
+    fn out_of_order_keys_still_iterate_in_key_order() {
+        let mut t = table();
+        for (k, e) in [(5, "a"), (2, "b"), (9, "c"), (1, "d")] {
+            t.insert(row(k, e, 0)).unwrap();
+        }
+        let keys: Vec<_> = t.iter().map(|(_, r)| r.0[0].clone()).collect();
+        assert_eq!(keys, [1, 2, 5, 9].map(Value::Int));
+        t.commit();
+        t.rebuild();
+        t.check_invariants();
+    }
+
+    #[test]
+    fn commit_reports_final_images_and_deleted_keys() {
+        let mut t = table();
+        t.insert(row(0, "a", 1)).unwrap();
+        t.insert(row(0, "b", 1)).unwrap();
+        t.commit();
+        t.replace(0, row(1, "x", 1)).unwrap();
+        t.replace(1, row(2, "a", 1)).unwrap();
+        t.replace(0, row(1, "y", 1)).unwrap();
+        t.remove(1);
+        let ch = t.changes().unwrap();
+        t.commit();
+        assert_eq!(ch.deletes, vec![Value::Int(2)]);
+        assert_eq!(
+            ch.puts,
+            vec![vec![Value::Int(1), Value::from("y"), Value::Int(1)]]
+        );
+    }
+
+    #[test]
+    fn replaying_changes_twice_gives_the_same_state() {
+        let mut t = table();
+        t.insert(row(0, "a", 1)).unwrap();
+        t.insert(row(0, "b", 1)).unwrap();
+        t.commit();
+        let mut replica = table();
+        replica.apply_changes(&t.changes_of_all()).unwrap();
+        // Swap the unique values of the two rows: an intermediate state would collide.
+        t.replace(0, row(1, "x", 1)).unwrap();
+        t.replace(1, row(2, "a", 2)).unwrap();
+        t.replace(0, row(1, "b", 3)).unwrap();
+        t.insert(row(0, "c", 4)).unwrap();
+        t.remove(2);
+        t.insert(row(0, "d", 4)).unwrap();
+        let ch = t.changes().unwrap();
+        t.commit();
+        replica.apply_changes(&ch).unwrap();
+        replica.apply_changes(&ch).unwrap();
+        replica.bump_next_key(4);
+        replica.check_invariants();
+        let dump = |t: &TableData<DynRow>| t.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>();
+        assert_eq!(dump(&replica), dump(&t));
+        assert_eq!(replica.insert(row(0, "e", 0)).unwrap(), Value::Int(5));
+    }
+
+    impl TableData<DynRow> {
+        fn changes_of_all(&self) -> TableChanges {
+            TableChanges {
+                deletes: Vec::new(),
+                puts: self.iter().map(|(_, r)| r.0.to_vec()).collect(),
+            }
+        }
+    }
+
+    #[test]
+    fn many_deletes_compact_the_slab() {
+        let mut t = table();
+        for i in 0..5000 {
+            t.insert(row(0, &format!("e{i}"), i % 7)).unwrap();
+        }
+        t.commit();
+        for s in 0..4000 {
+            t.remove(s);
+        }
+        t.commit();
+        assert_eq!(t.rows.len(), 1000);
+        t.check_invariants();
+    }
+}

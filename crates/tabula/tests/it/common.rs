@@ -1,0 +1,55 @@
+//! Tables shared by the tests: the seed's student/course/registration story.
+
+use serde::{Deserialize, Serialize};
+use tabula::{Database, Table, TableHandle};
+
+#[derive(Table, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[table(name = "students")]
+pub struct Student {
+    #[column(primary_key)]
+    pub id: u64,
+    pub name: String,
+    #[column(unique)]
+    pub email: String,
+    #[column(index)]
+    pub year: u32,
+    #[column(default = 0.0)]
+    pub gpa: f64,
+    pub advisor: Option<String>,
+}
+
+pub fn student(name: &str, year: u32, gpa: f64) -> Student {
+    Student {
+        id: 0,
+        name: name.into(),
+        email: format!("{}@uni.edu", name.to_lowercase()),
+        year,
+        gpa,
+        advisor: None,
+    }
+}
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "courses")]
+pub struct Course {
+    #[column(primary_key)]
+    pub code: String,
+    pub title: String,
+    #[column(default = 3)]
+    pub credits: u8,
+}
+
+/// A database with five students.
+pub fn school() -> (Database, TableHandle<Student>) {
+    let db = Database::in_memory();
+    let s = db.table::<Student>().unwrap();
+    s.insert_many([
+        student("Alice", 2024, 3.8),
+        student("Bob", 2023, 3.1),
+        student("Cara", 2024, 3.6),
+        student("Dan", 2022, 2.4),
+        student("Eve", 2023, 3.9),
+    ])
+    .unwrap();
+    (db, s)
+}

@@ -1,0 +1,109 @@
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use tabula::{Database, Table, TableHandle};
+
+#[derive(Table, Debug, Clone)]
+struct Account {
+    #[column(primary_key)]
+    id: u64,
+    balance: i64,
+}
+
+fn is_shareable<T: Clone + Send + Sync + 'static>() {}
+
+#[test]
+fn handles_are_clone_send_sync_static() {
+    is_shareable::<Database>();
+    is_shareable::<TableHandle<Account>>();
+    is_shareable::<tabula::DynTable>();
+}
+
+/// Writers move money between accounts in transactions; readers keep summing all balances.
+/// A reader that saw half a transaction would see a different total.
+#[test]
+fn readers_never_see_half_a_transaction() {
+    let db = Database::in_memory();
+    let accounts = db.table::<Account>().unwrap();
+    accounts
+        .insert_many((1..=20).map(|id| Account { id, balance: 100 }))
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..2u64 {
+        let db = db.clone();
+        writers.push(thread::spawn(move || {
+            for i in 0..300u64 {
+                let from = (i * 7 + w) % 20 + 1;
+                let to = (i * 13 + 3 * w) % 20 + 1;
+                db.transaction(|tx| {
+                    let a = tx.table::<Account>()?;
+                    a.update(|x| x.id == from, |x| x.balance -= 5)?;
+                    a.update(|x| x.id == to, |x| x.balance += 5)?;
+                    Ok(())
+                })
+                .unwrap();
+            }
+        }));
+    }
+    let mut readers = Vec::new();
+    for _ in 0..2 {
+        let accounts = accounts.clone();
+        let stop = stop.clone();
+        readers.push(thread::spawn(move || {
+            let mut reads = 0u64;
+            while !stop.load(Ordering::Relaxed) || reads < 10 {
+                let total: i64 = accounts
+                    .select()
+                    .all()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.balance)
+                    .sum();
+                assert_eq!(total, 2000, "a reader saw half a transaction");
+                reads += 1;
+            }
+            reads
+        }));
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        assert!(r.join().unwrap() >= 10);
+    }
+    let total: i64 = accounts
+        .select()
+        .all()
+        .unwrap()
+        .iter()
+        .map(|a| a.balance)
+        .sum();
+    assert_eq!(total, 2000);
+}
+
+#[test]
+fn concurrent_inserts_get_distinct_keys() {
+    let db = Database::in_memory();
+    let t = db.table::<Account>().unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let t = t.clone();
+            thread::spawn(move || {
+                (0..250)
+                    .map(|_| t.insert(Account { id: 0, balance: 1 }).unwrap())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut keys: Vec<u64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), 1000);
+    assert_eq!(t.count().unwrap(), 1000);
+}

@@ -1,0 +1,251 @@
+use tabula::{Database, Error, Table};
+
+use crate::common::{school, student, Course, Student};
+
+#[test]
+fn auto_increment_and_explicit_keys() {
+    let db = Database::in_memory();
+    let s = db.table::<Student>().unwrap();
+    assert_eq!(s.insert(student("A", 2024, 3.0)).unwrap(), 1);
+    let mut b = student("B", 2024, 3.0);
+    b.id = 10;
+    assert_eq!(s.insert(b).unwrap(), 10);
+    assert_eq!(s.insert(student("C", 2024, 3.0)).unwrap(), 11);
+    // Deleting the last row does not make its key come back.
+    assert!(s.delete_key(11u64).unwrap());
+    assert_eq!(s.insert(student("D", 2024, 3.0)).unwrap(), 12);
+}
+
+#[test]
+fn duplicate_keys_and_unique_values_are_refused_and_change_nothing() {
+    let (_db, s) = school();
+    let mut dup = student("Zed", 2020, 1.0);
+    dup.id = 2;
+    let e = s.insert(dup).unwrap_err();
+    assert_eq!(e.to_string(), "unique constraint students.id violated by 2");
+    let e = s.insert(student("Alice", 2020, 1.0)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        r#"unique constraint students.email violated by "alice@uni.edu""#
+    );
+    assert_eq!(s.count().unwrap(), 5);
+    // The failed insert did not use up a key.
+    assert_eq!(s.insert(student("Fay", 2020, 1.0)).unwrap(), 6);
+}
+
+#[test]
+fn insert_many_is_atomic() {
+    let (_db, s) = school();
+    let e = s
+        .insert_many([student("New", 2020, 1.0), student("Bob", 2020, 1.0)])
+        .unwrap_err();
+    assert!(matches!(e, Error::UniqueViolation { .. }));
+    assert_eq!(s.count().unwrap(), 5);
+    assert!(s.get_by("email", "new@uni.edu").unwrap().is_none());
+}
+
+#[test]
+fn update_breaking_a_constraint_changes_nothing() {
+    let (_db, s) = school();
+    let before = s.select().all().unwrap();
+    let e = s
+        .update(|x| x.year == 2023, |x| x.email = "same@uni.edu".into())
+        .unwrap_err();
+    assert!(matches!(e, Error::UniqueViolation { .. }), "{e}");
+    assert_eq!(s.select().all().unwrap(), before);
+    assert!(s.get_by("email", "same@uni.edu").unwrap().is_none());
+    assert_eq!(
+        s.get_by("email", "bob@uni.edu").unwrap().unwrap().name,
+        "Bob"
+    );
+}
+
+#[test]
+fn update_cannot_change_the_primary_key() {
+    let (_db, s) = school();
+    let e = s.update(|x| x.name == "Bob", |x| x.id = 77).unwrap_err();
+    assert!(matches!(e, Error::PrimaryKeyChanged { .. }), "{e}");
+    assert!(e.to_string().contains("from 2 to 77"), "{e}");
+    assert_eq!(s.get(2u64).unwrap().unwrap().name, "Bob");
+    assert!(s.get(77u64).unwrap().is_none());
+}
+
+#[test]
+fn update_moves_unique_values_and_indexes() {
+    let (_db, s) = school();
+    assert_eq!(
+        s.update(|x| x.name == "Bob", |x| x.email = "robert@uni.edu".into())
+            .unwrap(),
+        1
+    );
+    assert!(s.get_by("email", "bob@uni.edu").unwrap().is_none());
+    assert_eq!(s.get_by("email", "robert@uni.edu").unwrap().unwrap().id, 2);
+    // The old value is free again.
+    s.insert(student("Bob", 2020, 1.0)).unwrap();
+    assert_eq!(s.update(|x| x.year == 2024, |x| x.year = 2030).unwrap(), 2);
+    assert_eq!(s.select().where_eq("year", 2030).count().unwrap(), 2);
+    assert_eq!(s.select().where_eq("year", 2024).count().unwrap(), 0);
+}
+
+#[test]
+fn upsert_inserts_or_replaces() {
+    let (_db, s) = school();
+    let mut b = s.get(2u64).unwrap().unwrap();
+    b.gpa = 4.0;
+    assert_eq!(s.upsert(b.clone()).unwrap(), 2);
+    assert_eq!(s.get(2u64).unwrap().unwrap(), b);
+    let mut n = student("Neo", 2021, 2.0);
+    n.id = 50;
+    assert_eq!(s.upsert(n).unwrap(), 50);
+    assert_eq!(s.upsert(student("Zoe", 2021, 2.0)).unwrap(), 51);
+    // An upsert that would steal another row's unique value fails.
+    let mut steal = s.get(2u64).unwrap().unwrap();
+    steal.email = "alice@uni.edu".into();
+    assert!(matches!(
+        s.upsert(steal),
+        Err(Error::UniqueViolation { .. })
+    ));
+    assert_eq!(s.count().unwrap(), 7);
+}
+
+#[test]
+fn delete_and_delete_key() {
+    let (_db, s) = school();
+    assert_eq!(s.delete(|x| x.gpa < 3.2).unwrap(), 2);
+    assert_eq!(s.count().unwrap(), 3);
+    assert!(!s.delete_key(2u64).unwrap());
+    assert!(s.delete_key(1u64).unwrap());
+    assert_eq!(s.select().keys().unwrap(), vec![3, 5]);
+    assert!(s.get_by("email", "alice@uni.edu").unwrap().is_none());
+}
+
+#[test]
+fn text_primary_keys_must_be_given() {
+    let db = Database::in_memory();
+    let c = db.table::<Course>().unwrap();
+    let key = c
+        .insert(Course {
+            code: "CS101".into(),
+            title: "Intro".into(),
+            credits: 4,
+        })
+        .unwrap();
+    assert_eq!(key, "CS101");
+    let e = c
+        .insert(Course {
+            code: "CS101".into(),
+            title: "Again".into(),
+            credits: 4,
+        })
+        .unwrap_err();
+    assert!(matches!(e, Error::UniqueViolation { .. }));
+    // Out-of-order text keys still come back in key order.
+    for code in ["MA200", "AB100", "ZZ999"] {
+        c.insert(Course {
+            code: code.into(),
+            title: code.into(),
+            credits: 3,
+        })
+        .unwrap();
+    }
+    assert_eq!(
+        c.select().keys().unwrap(),
+        ["AB100", "CS101", "MA200", "ZZ999"]
+    );
+    assert_eq!(
+        c.select().order_by("-code").limit(1).keys().unwrap(),
+        ["ZZ999"]
+    );
+}
+
+#[test]
+fn u64_above_i64_max_is_refused_not_wrapped() {
+    #[derive(Table, Clone, Debug)]
+    struct Big {
+        #[column(primary_key)]
+        id: u64,
+        n: u64,
+    }
+    let db = Database::in_memory();
+    let t = db.table::<Big>().unwrap();
+    let e = t.insert(Big { id: 0, n: u64::MAX }).unwrap_err();
+    assert!(matches!(e, Error::TypeMismatch { .. }), "{e}");
+    assert!(e.to_string().contains("18446744073709551615"), "{e}");
+    let e = t.insert(Big { id: u64::MAX, n: 1 }).unwrap_err();
+    assert!(matches!(e, Error::TypeMismatch { .. }), "{e}");
+    assert_eq!(t.count().unwrap(), 0);
+}
+
+#[test]
+fn small_key_types_run_out_cleanly() {
+    #[derive(Table, Clone, Debug)]
+    struct Tiny {
+        #[column(primary_key)]
+        id: u8,
+    }
+    let db = Database::in_memory();
+    let t = db.table::<Tiny>().unwrap();
+    t.insert(Tiny { id: 255 }).unwrap();
+    let e = t.insert(Tiny { id: 0 }).unwrap_err();
+    assert!(matches!(e, Error::KeyExhausted { .. }), "{e}");
+}
+
+#[test]
+fn schema_mismatch_is_reported_with_columns() {
+    mod v2 {
+        use tabula::Table;
+        #[derive(Table, Clone, Debug)]
+        #[table(name = "students")]
+        pub struct Student {
+            #[column(primary_key)]
+            pub id: u64,
+            pub name: i32,
+        }
+    }
+    let (db, _s) = school();
+    let e = db.table::<v2::Student>().unwrap_err();
+    assert!(matches!(e, Error::SchemaMismatch { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(msg.contains("column name differs"), "{msg}");
+    assert!(msg.contains("column email is missing"), "{msg}");
+}
+
+#[test]
+fn json_columns_round_trip_but_cannot_be_ordered() {
+    #[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+    struct Address {
+        city: String,
+        zip: u32,
+    }
+    #[derive(Table, Clone, Debug, PartialEq)]
+    struct Person {
+        #[column(primary_key)]
+        id: u64,
+        home: Address,
+        tags: Vec<String>,
+        work: Option<Address>,
+    }
+    let db = Database::in_memory();
+    let t = db.table::<Person>().unwrap();
+    let p = Person {
+        id: 0,
+        home: Address {
+            city: "Oslo".into(),
+            zip: 150,
+        },
+        tags: vec!["a".into()],
+        work: None,
+    };
+    let id = t.insert(p.clone()).unwrap();
+    assert_eq!(t.get(id).unwrap().unwrap(), Person { id, ..p });
+    let e = t.select().order_by("home").all().unwrap_err();
+    assert!(matches!(e, Error::InvalidColumnUse { .. }), "{e}");
+    let d = db.dyn_table("person").unwrap();
+    let row = d.get(id).unwrap().unwrap();
+    assert_eq!(
+        row["home"],
+        tabula::Value::from(r#"{"city":"Oslo","zip":150}"#)
+    );
+    assert_eq!(row["work"], tabula::Value::Null);
+    assert_eq!(Person::schema().columns[1].ty, tabula::ColumnType::Json);
+}

@@ -1,0 +1,238 @@
+use tabula::{Access, Error, OrderStrategy, Value};
+
+use crate::common::{school, student};
+
+fn names(v: Vec<crate::common::Student>) -> Vec<String> {
+    v.into_iter().map(|s| s.name).collect()
+}
+
+#[test]
+fn select_defaults_to_key_order() {
+    let (_db, s) = school();
+    assert_eq!(
+        names(s.select().all().unwrap()),
+        ["Alice", "Bob", "Cara", "Dan", "Eve"]
+    );
+    assert_eq!(s.select().keys().unwrap(), vec![1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn filter_order_limit_offset() {
+    let (_db, s) = school();
+    let top = s
+        .select()
+        .filter(|x| x.gpa > 3.5)
+        .order_by("-gpa")
+        .all()
+        .unwrap();
+    assert_eq!(names(top), ["Eve", "Alice", "Cara"]);
+    let page = s
+        .select()
+        .order_by("name")
+        .limit(2)
+        .offset(1)
+        .all()
+        .unwrap();
+    assert_eq!(names(page), ["Bob", "Cara"]);
+    assert_eq!(
+        s.select().order_by("-gpa").first().unwrap().unwrap().name,
+        "Eve"
+    );
+    assert_eq!(s.select().filter(|x| x.year == 2023).count().unwrap(), 2);
+    assert_eq!(s.select().offset(10).all().unwrap(), vec![]);
+    assert_eq!(s.select().limit(0).count().unwrap(), 0);
+}
+
+#[test]
+fn multi_key_order_breaks_ties_in_order() {
+    let (_db, s) = school();
+    let v = s.select().order_by("-year").order_by("gpa").all().unwrap();
+    assert_eq!(names(v), ["Cara", "Alice", "Bob", "Eve", "Dan"]);
+    // Ties beyond the order keys come in key order.
+    let v = s.select().order_by("year").all().unwrap();
+    assert_eq!(names(v), ["Dan", "Bob", "Eve", "Alice", "Cara"]);
+    let v = s.select().order_by("-year").limit(3).all().unwrap();
+    assert_eq!(names(v), ["Alice", "Cara", "Bob"]);
+}
+
+#[test]
+fn where_eq_and_range_use_indexes() {
+    let (_db, s) = school();
+    let plan = s.select().where_eq("year", 2024).explain().unwrap();
+    assert_eq!(
+        plan.access,
+        Access::IndexRange {
+            column: "year".into()
+        }
+    );
+    assert_eq!(
+        names(s.select().where_eq("year", 2024).all().unwrap()),
+        ["Alice", "Cara"]
+    );
+
+    let plan = s
+        .select()
+        .where_eq("email", "bob@uni.edu")
+        .explain()
+        .unwrap();
+    assert_eq!(
+        plan.access,
+        Access::UniqueIndex {
+            column: "email".into()
+        }
+    );
+    let plan = s.select().where_eq("id", 3).explain().unwrap();
+    assert_eq!(
+        plan.access,
+        Access::PrimaryKey {
+            column: "id".into()
+        }
+    );
+
+    let r = s
+        .select()
+        .where_range("year", 2023..=2024)
+        .order_by("-gpa")
+        .all()
+        .unwrap();
+    assert_eq!(names(r), ["Eve", "Alice", "Cara", "Bob"]);
+    let r = s.select().where_range("year", 2023..2024).all().unwrap();
+    assert_eq!(names(r), ["Bob", "Eve"]);
+
+    // A predicate on a column without an index is a scan.
+    let plan = s.select().where_range("gpa", 3.0..=4.0).explain().unwrap();
+    assert_eq!(plan.access, Access::FullScan);
+    assert_eq!(s.select().where_range("gpa", 3.0..=4.0).count().unwrap(), 4);
+    // An integer bound on a float column and a float bound on an integer column both work.
+    assert_eq!(s.select().where_range("gpa", 3..4).count().unwrap(), 4);
+    assert_eq!(
+        s.select()
+            .where_range("year", 2022.5..2023.5)
+            .count()
+            .unwrap(),
+        2
+    );
+}
+
+#[test]
+fn order_by_indexed_column_with_limit_walks_the_index() {
+    let (_db, s) = school();
+    let plan = s.select().order_by("-year").limit(2).explain().unwrap();
+    assert_eq!(
+        plan.order,
+        OrderStrategy::IndexOrder {
+            column: "year".into()
+        }
+    );
+    let plan = s.select().order_by("-gpa").limit(2).explain().unwrap();
+    assert_eq!(plan.order, OrderStrategy::TopK { k: 2 });
+    let plan = s
+        .select()
+        .order_by("-gpa")
+        .limit(2)
+        .offset(3)
+        .explain()
+        .unwrap();
+    assert_eq!(plan.order, OrderStrategy::TopK { k: 5 });
+    let plan = s.select().order_by("gpa").explain().unwrap();
+    assert_eq!(plan.order, OrderStrategy::Sort);
+    assert_eq!(plan.to_string(), "students: full scan, sort");
+}
+
+#[test]
+fn unknown_columns_and_bad_values_are_errors() {
+    let (_db, s) = school();
+    let e = s.select().order_by("-height").all().unwrap_err();
+    assert!(
+        matches!(&e, Error::UnknownColumn { column, .. } if column == "height"),
+        "{e}"
+    );
+    assert_eq!(e.to_string(), "table students has no column \"height\"");
+    let e = s.select().where_eq("year", "soon").all().unwrap_err();
+    assert!(matches!(e, Error::TypeMismatch { .. }), "{e}");
+    let e = s.select().where_range("nope", 1..2).count().unwrap_err();
+    assert!(matches!(e, Error::UnknownColumn { .. }));
+    let e = s.get_by("name", "Bob").unwrap_err();
+    assert!(matches!(e, Error::InvalidColumnUse { .. }), "{e}");
+}
+
+#[test]
+fn get_and_get_by() {
+    let (_db, s) = school();
+    assert_eq!(s.get(2u64).unwrap().unwrap().name, "Bob");
+    assert_eq!(s.get(99u64).unwrap(), None);
+    assert_eq!(s.get_by("email", "cara@uni.edu").unwrap().unwrap().id, 3);
+    assert_eq!(s.get_by("email", "zed@uni.edu").unwrap(), None);
+    assert!(matches!(s.get("x"), Err(Error::TypeMismatch { .. })));
+}
+
+#[test]
+fn nulls_sort_first_and_never_match_ranges() {
+    let (_db, s) = school();
+    s.update(|x| x.name == "Bob", |x| x.advisor = Some("Turing".into()))
+        .unwrap();
+    let v = s.select().order_by("advisor").order_by("id").all().unwrap();
+    assert_eq!(v.last().unwrap().name, "Bob");
+    assert_eq!(
+        s.select().where_eq("advisor", Value::Null).count().unwrap(),
+        4
+    );
+    assert_eq!(s.select().where_range("advisor", .."Z").count().unwrap(), 1);
+}
+
+#[test]
+fn floats_order_totally_with_nan_last() {
+    let (_db, s) = school();
+    s.insert(student("Nan", 2020, f64::NAN)).unwrap();
+    s.insert(student("Inf", 2020, f64::INFINITY)).unwrap();
+    let v = s.select().order_by("-gpa").limit(2).all().unwrap();
+    assert_eq!(names(v), ["Nan", "Inf"]);
+}
+
+#[test]
+fn large_table_top_k_and_index_walk_agree_with_sorting() {
+    let db = tabula::Database::in_memory();
+    let s = db.table::<crate::common::Student>().unwrap();
+    let rows = (0..3000u32).map(|i| {
+        let mut st = student(
+            &format!("S{i}"),
+            2015 + (i * 7) % 10,
+            f64::from((i * 37) % 400) / 100.0,
+        );
+        st.email = format!("s{i}@uni.edu");
+        st
+    });
+    s.insert_many(rows).unwrap();
+    let all = s.select().all().unwrap();
+    let mut sorted = all.clone();
+    sorted.sort_by(|a, b| b.gpa.total_cmp(&a.gpa).then(a.id.cmp(&b.id)));
+    assert_eq!(
+        s.select().order_by("-gpa").limit(10).all().unwrap(),
+        sorted[..10].to_vec()
+    );
+    let mut by_year = all.clone();
+    by_year.sort_by(|a, b| {
+        b.year
+            .cmp(&a.year)
+            .then(a.gpa.total_cmp(&b.gpa))
+            .then(a.id.cmp(&b.id))
+    });
+    let got = s
+        .select()
+        .order_by("-year")
+        .order_by("gpa")
+        .limit(25)
+        .offset(5)
+        .all()
+        .unwrap();
+    assert_eq!(got, by_year[5..30].to_vec());
+    let in_range: Vec<_> = all
+        .iter()
+        .filter(|x| (2018..=2019).contains(&x.year))
+        .cloned()
+        .collect();
+    assert_eq!(
+        s.select().where_range("year", 2018..=2019).all().unwrap(),
+        in_range
+    );
+}

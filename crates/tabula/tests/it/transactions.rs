@@ -1,0 +1,135 @@
+use tabula::{Error, Value};
+
+use crate::common::{school, student, Course, Student};
+
+#[test]
+fn transaction_commits_across_tables() {
+    let (db, s) = school();
+    let courses = db.table::<Course>().unwrap();
+    db.transaction(|tx| {
+        let st = tx.table::<Student>()?;
+        let c = tx.table::<Course>()?;
+        st.insert(student("Tx", 2020, 2.0))?;
+        c.insert(Course {
+            code: "TX1".into(),
+            title: "Tx".into(),
+            credits: 1,
+        })?;
+        // Reads inside see the transaction's own writes.
+        assert_eq!(st.count()?, 6);
+        assert!(st.get_by("email", "tx@uni.edu")?.is_some());
+        assert_eq!(st.select().where_eq("year", 2020).count()?, 1);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(s.count().unwrap(), 6);
+    assert_eq!(courses.count().unwrap(), 1);
+}
+
+#[test]
+fn an_error_rolls_everything_back() {
+    let (db, s) = school();
+    let before = s.select().all().unwrap();
+    let r: Result<(), Error> = db.transaction(|tx| {
+        let st = tx.table::<Student>()?;
+        st.insert(student("Gone", 2020, 2.0))?;
+        st.update(|x| x.year == 2024, |x| x.gpa = 0.0)?;
+        st.delete(|x| x.name == "Bob")?;
+        tx.table::<Course>()?.insert(Course {
+            code: "X".into(),
+            title: "X".into(),
+            credits: 1,
+        })?;
+        Err(Error::UnknownTable {
+            table: "stop".into(),
+        })
+    });
+    assert!(r.is_err());
+    assert_eq!(s.select().all().unwrap(), before);
+    assert_eq!(db.table::<Course>().unwrap().count().unwrap(), 0);
+    // Keys handed out inside the rolled-back transaction are handed out again.
+    assert_eq!(s.insert(student("Next", 2020, 1.0)).unwrap(), 6);
+}
+
+#[test]
+fn a_panic_rolls_everything_back_and_keeps_unwinding() {
+    let (db, s) = school();
+    let db2 = db.clone();
+    let r = std::panic::catch_unwind(move || {
+        let _ = db2.transaction(|tx| -> Result<(), Error> {
+            tx.table::<Student>()?.insert(student("Panic", 2020, 2.0))?;
+            panic!("boom");
+        });
+    });
+    assert!(r.is_err());
+    assert_eq!(s.count().unwrap(), 5);
+    // The database is still usable.
+    s.insert(student("After", 2020, 2.0)).unwrap();
+}
+
+#[test]
+fn a_failed_statement_inside_a_transaction_changes_nothing_and_the_rest_commits() {
+    let (db, s) = school();
+    db.transaction(|tx| {
+        let st = tx.table::<Student>()?;
+        st.insert(student("Ok1", 2020, 2.0))?;
+        let e = st.insert_many([student("Ok2", 2020, 2.0), student("Bob", 2020, 2.0)]);
+        assert!(matches!(e, Err(Error::UniqueViolation { .. })));
+        assert_eq!(st.count()?, 6);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(s.count().unwrap(), 6);
+    assert!(s.get_by("email", "ok2@uni.edu").unwrap().is_none());
+}
+
+#[test]
+fn plain_handles_inside_a_transaction_get_a_clear_error() {
+    let (db, s) = school();
+    let r = db.transaction(|_tx| s.count());
+    assert!(matches!(r, Err(Error::InTransaction { .. })), "{r:?}");
+    let r = db.transaction(|_tx| db.transaction(|_| Ok(())));
+    assert!(matches!(r, Err(Error::InTransaction { .. })));
+}
+
+#[test]
+fn dynamic_handles_inside_transactions() {
+    let (db, s) = school();
+    db.transaction(|tx| {
+        let t = tx.dyn_table("students")?;
+        t.insert(tabula::row! { "name" => "Dyn", "email" => "dyn@uni.edu", "year" => 2020 })?;
+        assert_eq!(t.count()?, 6);
+        let typed = tx.table::<Student>()?;
+        assert_eq!(
+            typed.get_by("email", "dyn@uni.edu")?.map(|x| x.year),
+            Some(2020)
+        );
+        assert_eq!(t.delete(|r| r["name"] == Value::from("Dan"))?, 1);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(s.count().unwrap(), 5);
+}
+
+#[test]
+fn closures_may_read_other_tables_of_the_transaction() {
+    let (db, s) = school();
+    db.table::<Course>().unwrap();
+    db.transaction(|tx| {
+        let c = tx.table::<Course>()?;
+        c.insert(Course {
+            code: "A".into(),
+            title: "A".into(),
+            credits: 2,
+        })?;
+        let st = tx.table::<Student>()?;
+        let credits = c.get("A")?.map_or(0, |c| c.credits);
+        st.update(
+            |x| c.count().unwrap_or(0) > 0 && x.year == 2024,
+            |x| x.gpa += f64::from(credits),
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(s.get(1u64).unwrap().unwrap().gpa, 5.8);
+}
