@@ -1,6 +1,7 @@
-//! The seed's story: students, courses and registrations, with the queries a registrar asks.
+//! The seed's story: students, courses and registrations, with the queries a registrar asks,
+//! kept durable in `./data/university` and read back after a reopen.
 //!
-//! Run it with `cargo run --release --example university`.
+//! Run it with `cargo run --release --example university`. Each run starts the story afresh.
 
 use tabula::{Database, Table};
 
@@ -72,8 +73,12 @@ fn heading(title: &str) {
     println!("\n== {title}");
 }
 
-fn main() -> Result<(), tabula::Error> {
-    let db = Database::in_memory();
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::path::Path::new("data/university");
+    if path.exists() {
+        std::fs::remove_dir_all(path)?;
+    }
+    let db = Database::open(path)?;
     let students = db.table::<Student>()?;
     let courses = db.table::<Course>()?;
     let registrations = db.table::<Registration>()?;
@@ -295,5 +300,20 @@ fn main() -> Result<(), tabula::Error> {
         registrations.count()?
     );
 
+    heading("15. On disk: checkpoint, close, reopen");
+    db.checkpoint()?;
+    println!("{}", db.stats()?);
+    db.close()?;
+    let db = Database::open(path)?;
+    let students = db.table::<Student>()?;
+    let top = students.select().order_by("-gpa").first()?;
+    println!(
+        "\n  reopened {}: {} students; best is {}",
+        path.display(),
+        students.count()?,
+        top.map_or_else(|| "nobody".to_string(), |s| s.name)
+    );
+    println!("  try: head -3 {}/data/students.records", path.display());
+    db.close()?;
     Ok(())
 }

@@ -162,6 +162,12 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// The database was closed with [`Database::close`](crate::Database::close).
+    #[error("database {path} is closed")]
+    Closed {
+        /// The database directory (empty for an in-memory database).
+        path: PathBuf,
+    },
     /// The database refuses writes after an earlier failure left durability unknown.
     #[error("database is read-only until reopened: {reason}")]
     Poisoned {

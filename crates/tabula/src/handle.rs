@@ -343,6 +343,11 @@ impl<'db> Transaction<'db> {
 
     /// A dynamic handle on an existing table inside this transaction.
     pub fn dyn_table(&self, name: &str) -> Result<TxDynTable<'_>> {
+        {
+            let mut st = self.state_mut()?;
+            let idx = st.index_of(name)?;
+            crate::db::persist::ensure_loaded(self.shared, &mut st, idx)?;
+        }
         let st = self.state()?;
         let idx = st.index_of(name)?;
         let schema = st.tables[idx].schema().clone();
@@ -355,11 +360,11 @@ impl<'db> Transaction<'db> {
     }
 
     pub(crate) fn register<T: Table>(&self) -> Result<usize> {
-        self.state_mut()?.register::<T>()
+        crate::db::persist::attach::<T>(self.shared, &mut *self.state_mut()?)
     }
 
     pub(crate) fn create(&self, schema: Schema) -> Result<usize> {
-        self.state_mut()?.create(schema)
+        crate::db::persist::create(self.shared, &mut *self.state_mut()?, schema)
     }
 }
 

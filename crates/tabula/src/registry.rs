@@ -14,10 +14,6 @@ use crate::table::{Mark, TableChanges, TableData};
 use crate::value::Value;
 
 /// A table as the database sees it, whatever its row kind.
-#[expect(
-    dead_code,
-    reason = "the write-ahead log of the persistence layer reads these"
-)]
 pub(crate) trait AnyTable: Send + Sync {
     fn schema(&self) -> &Arc<Schema>;
     /// The Rust type attached, `None` for a dynamic table.
@@ -30,8 +26,6 @@ pub(crate) trait AnyTable: Send + Sync {
     fn rollback_to(&mut self, mark: Mark);
     fn changes(&self) -> Result<TableChanges>;
     fn commit(&mut self);
-    fn apply_changes(&mut self, changes: &TableChanges) -> Result<()>;
-    fn bump_next_key(&mut self, next: i64);
     /// Every row as values, in key order.
     fn dump(&self) -> Result<Vec<Vec<Value>>>;
     /// Turns a dynamic table into a typed one (`T` chosen by the caller's closure).
@@ -104,12 +98,6 @@ impl<R: Record> AnyTable for TableData<R> {
     }
     fn commit(&mut self) {
         TableData::commit(self)
-    }
-    fn apply_changes(&mut self, changes: &TableChanges) -> Result<()> {
-        TableData::apply_changes(self, changes)
-    }
-    fn bump_next_key(&mut self, next: i64) {
-        TableData::bump_next_key(self, next)
     }
     fn dump(&self) -> Result<Vec<Vec<Value>>> {
         self.iter().map(|(_, r)| r.values()).collect()
@@ -221,10 +209,37 @@ pub(crate) fn coerce_key(schema: &Schema, key: Value) -> Result<Value> {
         .ok_or_else(|| schema.type_mismatch(pk, shown))
 }
 
+/// What the database knows about a table beyond its rows: whether its snapshot is loaded,
+/// log records waiting to be replayed on load, and whether it changed since the last
+/// checkpoint. Tables of an in-memory database are always loaded.
+#[derive(Debug)]
+pub(crate) struct TableMeta {
+    pub(crate) loaded: bool,
+    pub(crate) dirty: bool,
+    pub(crate) pending: Vec<(u64, crate::storage::wal::RawTableOps)>,
+    pub(crate) entry: Option<crate::storage::manifest::TableEntry>,
+    pub(crate) schema_crc32c: String,
+    pub(crate) migrations: Vec<crate::storage::Migration>,
+}
+
+impl Default for TableMeta {
+    fn default() -> Self {
+        TableMeta {
+            loaded: true,
+            dirty: true,
+            pending: Vec::new(),
+            entry: None,
+            schema_crc32c: String::new(),
+            migrations: Vec::new(),
+        }
+    }
+}
+
 /// Every table of a database, by position (handles keep the position) and by name.
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) tables: Vec<Box<dyn AnyTable>>,
+    pub(crate) meta: Vec<TableMeta>,
     pub(crate) by_name: HashMap<String, usize>,
 }
 
@@ -244,6 +259,7 @@ impl State {
             let idx = self.tables.len();
             self.tables
                 .push(Box::new(TableData::<T>::new(Arc::new(schema.clone()))));
+            self.meta.push(TableMeta::default());
             self.by_name.insert(schema.table.clone(), idx);
             return Ok(idx);
         };
@@ -303,10 +319,24 @@ impl State {
                 reason: diffs.join("; "),
             });
         }
+        Ok(self.push_dyn(schema, TableMeta::default()))
+    }
+
+    /// Adds a dynamic table.
+    pub(crate) fn push_dyn(&mut self, schema: Schema, meta: TableMeta) -> usize {
         let idx = self.tables.len();
         self.by_name.insert(schema.table.clone(), idx);
         self.tables
             .push(Box::new(TableData::<DynRow>::new(Arc::new(schema))));
-        Ok(idx)
+        self.meta.push(meta);
+        idx
+    }
+
+    /// Removes the table added last (a creation whose schema file could not be written).
+    pub(crate) fn pop(&mut self) {
+        if let Some(t) = self.tables.pop() {
+            self.by_name.remove(&t.schema().table);
+            self.meta.pop();
+        }
     }
 }

@@ -41,6 +41,12 @@ pub(crate) struct TableChanges {
     pub(crate) puts: Vec<Vec<Value>>,
 }
 
+impl TableChanges {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.deletes.is_empty() && self.puts.is_empty()
+    }
+}
+
 pub(crate) struct TableData<R> {
     pub(crate) schema: Arc<Schema>,
     rows: Vec<Option<R>>,
@@ -462,7 +468,7 @@ impl<R: Record> TableData<R> {
     /// Applies committed changes (from a log) without journaling: removes every key the
     /// changes touch, then inserts the final images, so a replay never trips over an
     /// intermediate state of the transaction.
-    pub(crate) fn apply_changes(&mut self, changes: &TableChanges) -> Result<()> {
+    pub(crate) fn apply_changes(&mut self, changes: TableChanges) -> Result<()> {
         let pk = self.schema.primary_key();
         for key in changes.deletes.iter() {
             if let Some(s) = self.find_key(key.as_ref()) {
@@ -470,8 +476,9 @@ impl<R: Record> TableData<R> {
             }
         }
         let mut images = Vec::with_capacity(changes.puts.len());
-        for values in &changes.puts {
-            let row = R::from_row(&self.schema, values.clone())?;
+        self.rows.reserve(changes.puts.len());
+        for values in changes.puts {
+            let row = R::from_row(&self.schema, values)?;
             if let Some(s) = self.find_key(row.col(pk)) {
                 self.remove(s);
             }
@@ -626,7 +633,7 @@ mod tests {
         t.insert(row(0, "b", 1)).unwrap();
         t.commit();
         let mut replica = table();
-        replica.apply_changes(&t.changes_of_all()).unwrap();
+        replica.apply_changes(t.changes_of_all()).unwrap();
         // Swap the unique values of the two rows: an intermediate state would collide.
         t.replace(0, row(1, "x", 1)).unwrap();
         t.replace(1, row(2, "a", 2)).unwrap();
@@ -636,8 +643,8 @@ mod tests {
         t.insert(row(0, "d", 4)).unwrap();
         let ch = t.changes().unwrap();
         t.commit();
-        replica.apply_changes(&ch).unwrap();
-        replica.apply_changes(&ch).unwrap();
+        replica.apply_changes(ch.clone()).unwrap();
+        replica.apply_changes(ch).unwrap();
         replica.bump_next_key(4);
         replica.check_invariants();
         let dump = |t: &TableData<DynRow>| t.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>();

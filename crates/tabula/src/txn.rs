@@ -57,6 +57,7 @@ pub(crate) trait TxCore {
 /// [`Transaction::table`] and [`Transaction::dyn_table`]; everything written through them
 /// commits together when the closure returns `Ok`, and nothing does otherwise.
 pub struct Transaction<'db> {
+    pub(crate) shared: &'db crate::db::Shared,
     pub(crate) state: RefCell<RwLockWriteGuard<'db, State>>,
     /// The first mark of every table written, in the order first written.
     pub(crate) marks: RefCell<Vec<(usize, Mark)>>,

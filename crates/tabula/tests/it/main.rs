@@ -3,8 +3,12 @@
 mod common;
 mod concurrency;
 mod constraints;
+mod crash;
 mod dynamic;
+mod exchange;
 mod model;
+mod persistence;
 mod queries;
+mod recovery;
 mod transactions;
 mod ui;

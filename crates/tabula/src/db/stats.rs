@@ -1,0 +1,241 @@
+//! `Database::stats`: rows, bytes on disk per file kind, the log since the last checkpoint,
+//! archived segments.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::PoisonError;
+
+use serde::Serialize;
+
+use crate::db::Database;
+use crate::error::Result;
+
+/// Statistics about a database and its files; `Display` prints a readable table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Stats {
+    /// The directory (`None` for an in-memory database).
+    pub path: Option<PathBuf>,
+    /// One entry per table, by name.
+    pub tables: Vec<TableStats>,
+    /// Bytes in `wal/transaction.log` (records since the last checkpoint).
+    pub wal_bytes: u64,
+    /// Records in `wal/transaction.log`.
+    pub wal_records: u64,
+    /// The LSN of the last commit.
+    pub last_lsn: u64,
+    /// The LSN the last checkpoint covers.
+    pub checkpoint_lsn: u64,
+    /// Archived log segments, oldest first.
+    pub archived: Vec<ArchivedSegment>,
+    /// Bytes of `manifest.json`.
+    pub manifest_bytes: u64,
+    /// Every file above, added up.
+    pub total_bytes: u64,
+}
+
+/// Statistics about one table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct TableStats {
+    /// The table's name.
+    pub name: String,
+    /// Rows now (for a table not loaded yet: rows at the last checkpoint).
+    pub rows: u64,
+    /// Whether the table's data is in memory.
+    pub loaded: bool,
+    /// Log records waiting to be replayed when the table is loaded.
+    pub pending_records: u64,
+    /// Bytes of `data/<table>.records`.
+    pub snapshot_bytes: u64,
+    /// Bytes of `schema/<table>.schema.json`.
+    pub schema_bytes: u64,
+    /// Indexed columns: the primary key, unique columns, `index` columns.
+    pub indexes: Vec<String>,
+}
+
+/// An archived log segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArchivedSegment {
+    /// Its path.
+    pub path: PathBuf,
+    /// The last LSN it holds.
+    pub last_lsn: u64,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+impl Database {
+    /// Rows per table, bytes on disk per file kind, the log since the last checkpoint,
+    /// archived segments and the total.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use tabula::{Database, Table};
+    /// #[derive(Table, Clone, Debug)]
+    /// struct Note { #[column(primary_key)] id: u64, text: String }
+    /// let db = Database::open(dir.path().join("db"))?;
+    /// db.table::<Note>()?.insert(Note { id: 0, text: "hello".into() })?;
+    /// let stats = db.stats()?;
+    /// assert_eq!(stats.tables[0].rows, 1);
+    /// assert_eq!(stats.wal_records, 1);
+    /// println!("{stats}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stats(&self) -> Result<Stats> {
+        let st = self.read_state("")?;
+        let storage = self.shared.storage.as_ref();
+        let mut tables = Vec::new();
+        for (idx, t) in st.tables.iter().enumerate() {
+            let schema = t.schema();
+            let meta = &st.meta[idx];
+            let rows = if meta.loaded {
+                t.len() as u64
+            } else {
+                meta.entry.as_ref().map_or(0, |e| e.rows)
+            };
+            let indexes = schema
+                .columns
+                .iter()
+                .filter(|c| c.primary_key || c.unique || c.index)
+                .map(|c| c.name.clone())
+                .collect();
+            let (snapshot_bytes, schema_bytes) = storage.map_or((0, 0), |s| {
+                (
+                    s.file_len(&s.layout.records(&schema.table)),
+                    s.file_len(&s.layout.schema(&schema.table)),
+                )
+            });
+            tables.push(TableStats {
+                name: schema.table.clone(),
+                rows,
+                loaded: meta.loaded,
+                pending_records: meta.pending.len() as u64,
+                snapshot_bytes,
+                schema_bytes,
+                indexes,
+            });
+        }
+        tables.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut stats = Stats {
+            path: storage.map(|s| s.layout.root.clone()),
+            tables,
+            wal_bytes: 0,
+            wal_records: 0,
+            last_lsn: 0,
+            checkpoint_lsn: 0,
+            archived: Vec::new(),
+            manifest_bytes: 0,
+            total_bytes: 0,
+        };
+        if let Some(s) = storage {
+            let (bytes, records) = s.wal.size();
+            stats.wal_bytes = bytes;
+            stats.wal_records = records;
+            stats.last_lsn = s.wal.last_lsn();
+            stats.checkpoint_lsn = s
+                .manifest
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .lsn;
+            let mut archived: Vec<ArchivedSegment> = s
+                .archives()?
+                .into_iter()
+                .map(|(last_lsn, path, bytes)| ArchivedSegment {
+                    path,
+                    last_lsn,
+                    bytes,
+                })
+                .collect();
+            archived.sort_by_key(|a| a.last_lsn);
+            stats.archived = archived;
+            stats.manifest_bytes = s.file_len(&s.layout.manifest());
+        }
+        stats.total_bytes = stats.wal_bytes
+            + stats.manifest_bytes
+            + stats.archived.iter().map(|a| a.bytes).sum::<u64>()
+            + stats
+                .tables
+                .iter()
+                .map(|t| t.snapshot_bytes + t.schema_bytes)
+                .sum::<u64>();
+        Ok(stats)
+    }
+}
+
+/// `1.2 MiB`, `512 B`.
+pub(crate) fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if v < 1024.0 {
+            break;
+        }
+        v /= 1024.0;
+        unit = u;
+    }
+    format!("{v:.1} {unit}")
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.path {
+            Some(p) => writeln!(f, "database {}", p.display())?,
+            None => writeln!(f, "in-memory database")?,
+        }
+        let w = self
+            .tables
+            .iter()
+            .map(|t| t.name.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        writeln!(
+            f,
+            "{:<w$}  {:>10}  {:>10}  {:>9}  {:<7}  indexes",
+            "table", "rows", "snapshot", "schema", "loaded"
+        )?;
+        for t in &self.tables {
+            let loaded = if t.loaded {
+                "yes".to_string()
+            } else if t.pending_records > 0 {
+                format!("no (+{} log records)", t.pending_records)
+            } else {
+                "no".to_string()
+            };
+            writeln!(
+                f,
+                "{:<w$}  {:>10}  {:>10}  {:>9}  {:<7}  {}",
+                t.name,
+                t.rows,
+                human_bytes(t.snapshot_bytes),
+                human_bytes(t.schema_bytes),
+                loaded,
+                t.indexes.join(", ")
+            )?;
+        }
+        if self.path.is_some() {
+            writeln!(
+                f,
+                "write-ahead log: {} in {} records since checkpoint at LSN {} (last LSN {})",
+                human_bytes(self.wal_bytes),
+                self.wal_records,
+                self.checkpoint_lsn,
+                self.last_lsn
+            )?;
+            let archived: u64 = self.archived.iter().map(|a| a.bytes).sum();
+            writeln!(
+                f,
+                "archived segments: {} ({})",
+                self.archived.len(),
+                human_bytes(archived)
+            )?;
+            write!(f, "total on disk: {}", human_bytes(self.total_bytes))?;
+        }
+        Ok(())
+    }
+}

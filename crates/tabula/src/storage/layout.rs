@@ -1,0 +1,76 @@
+//! Where each file of a database directory lives.
+//!
+//! ```text
+//! <dir>/manifest.json                 last completed checkpoint
+//! <dir>/LOCK                          held while a process has the database open
+//! <dir>/schema/<table>.schema.json    one per table
+//! <dir>/data/<table>.records          snapshot, JSON Lines
+//! <dir>/wal/transaction.log           current write-ahead log
+//! <dir>/wal/transaction.<lsn>.log     archived segments (<lsn>: the last LSN they hold)
+//! ```
+
+use std::path::{Path, PathBuf};
+
+/// The suffix of a file being written before it is renamed into place.
+pub(crate) const TMP: &str = ".tmp";
+
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    pub(crate) root: PathBuf,
+}
+
+impl Layout {
+    pub(crate) fn new(root: &Path) -> Self {
+        Layout {
+            root: root.to_path_buf(),
+        }
+    }
+    pub(crate) fn manifest(&self) -> PathBuf {
+        self.root.join("manifest.json")
+    }
+    pub(crate) fn lock(&self) -> PathBuf {
+        self.root.join("LOCK")
+    }
+    pub(crate) fn schema_dir(&self) -> PathBuf {
+        self.root.join("schema")
+    }
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        self.root.join("data")
+    }
+    pub(crate) fn wal_dir(&self) -> PathBuf {
+        self.root.join("wal")
+    }
+    pub(crate) fn schema(&self, table: &str) -> PathBuf {
+        self.schema_dir().join(format!("{table}.schema.json"))
+    }
+    pub(crate) fn records(&self, table: &str) -> PathBuf {
+        self.data_dir().join(format!("{table}.records"))
+    }
+    pub(crate) fn wal(&self) -> PathBuf {
+        self.wal_dir().join("transaction.log")
+    }
+    pub(crate) fn archived_wal(&self, last_lsn: u64) -> PathBuf {
+        self.wal_dir()
+            .join(format!("transaction.{last_lsn:020}.log"))
+    }
+    pub(crate) fn tmp(path: &Path) -> PathBuf {
+        let mut s = path.as_os_str().to_owned();
+        s.push(TMP);
+        PathBuf::from(s)
+    }
+
+    /// The table a schema file names, if `path` is one.
+    pub(crate) fn table_of_schema(path: &Path) -> Option<String> {
+        let name = path.file_name()?.to_str()?;
+        name.strip_suffix(".schema.json").map(str::to_owned)
+    }
+
+    /// The last LSN an archived segment holds, if `path` is one.
+    pub(crate) fn archived_lsn(path: &Path) -> Option<u64> {
+        let name = path.file_name()?.to_str()?;
+        name.strip_prefix("transaction.")?
+            .strip_suffix(".log")?
+            .parse()
+            .ok()
+    }
+}

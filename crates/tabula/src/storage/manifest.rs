@@ -1,0 +1,46 @@
+//! `manifest.json`: the last completed checkpoint. Writing it is the commit point of a
+//! checkpoint; it names the LSN the snapshots include and each snapshot's checksum.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The format version written in the manifest and schema files.
+pub(crate) const FORMAT: u32 = 1;
+
+/// One table as of the last checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TableEntry {
+    /// Rows in the snapshot.
+    pub(crate) rows: u64,
+    /// The next auto-increment key (never reused, even after deleting the last row).
+    pub(crate) next_key: i64,
+    /// crc32c of `data/<table>.records`, 8 hex digits.
+    pub(crate) snapshot_crc32c: String,
+    /// Length of the snapshot in bytes.
+    pub(crate) snapshot_bytes: u64,
+    /// crc32c of `schema/<table>.schema.json`, 8 hex digits.
+    pub(crate) schema_crc32c: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Manifest {
+    pub(crate) format: u32,
+    /// Every log record up to this LSN is in the snapshots.
+    pub(crate) lsn: u64,
+    pub(crate) tables: BTreeMap<String, TableEntry>,
+}
+
+impl Default for Manifest {
+    fn default() -> Self {
+        Manifest {
+            format: FORMAT,
+            lsn: 0,
+            tables: BTreeMap::new(),
+        }
+    }
+}
+
+pub(crate) fn crc_hex(bytes: &[u8]) -> String {
+    format!("{:08x}", crc32c::crc32c(bytes))
+}

@@ -1,0 +1,86 @@
+//! Snapshots: `data/<table>.records`, JSON Lines, exactly one row object per line.
+
+use std::path::Path;
+
+use crate::error::Result;
+use crate::schema::Schema;
+use crate::storage::codec::{corrupt, decode_row, RowCodec};
+use crate::value::Value;
+
+/// Encodes rows (schema order) as JSON Lines.
+pub(crate) fn encode(schema: &Schema, rows: &[Vec<Value>]) -> Vec<u8> {
+    let codec = RowCodec::new(schema);
+    let mut out = Vec::with_capacity(rows.len() * 64);
+    for r in rows {
+        codec.encode(schema, r, &mut out);
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Parses a snapshot, in parallel chunks when it is large enough for that to pay.
+pub(crate) fn decode(path: &Path, schema: &Schema, bytes: &[u8]) -> Result<Vec<Vec<Value>>> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64
+            + 1;
+        corrupt(path, line, "not UTF-8")
+    })?;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 || text.len() < (1 << 20) {
+        return decode_chunk(path, schema, text, 0);
+    }
+    // Split at line boundaries into one chunk per thread.
+    let mut bounds = vec![0usize];
+    for i in 1..threads {
+        let target = text.len() * i / threads;
+        let cut = text[target..]
+            .find('\n')
+            .map_or(text.len(), |p| target + p + 1);
+        if cut > *bounds.last().unwrap_or(&0) && cut < text.len() {
+            bounds.push(cut);
+        }
+    }
+    bounds.push(text.len());
+    let chunks: Vec<(&str, u64)> = bounds
+        .windows(2)
+        .map(|w| {
+            let first_line = text[..w[0]].bytes().filter(|&b| b == b'\n').count() as u64;
+            (&text[w[0]..w[1]], first_line)
+        })
+        .collect();
+    let results: Vec<Result<Vec<Vec<Value>>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|&(chunk, first)| s.spawn(move || decode_chunk(path, schema, chunk, first)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(corrupt(path, 0, "a parser thread panicked")))
+            })
+            .collect()
+    });
+    let mut rows = Vec::new();
+    for r in results {
+        rows.extend(r?);
+    }
+    Ok(rows)
+}
+
+fn decode_chunk(path: &Path, schema: &Schema, text: &str, first: u64) -> Result<Vec<Vec<Value>>> {
+    let mut rows = Vec::with_capacity(text.len() / 64);
+    for (i, line) in text.split_terminator('\n').enumerate() {
+        let no = first + i as u64 + 1;
+        if line.is_empty() {
+            return Err(corrupt(path, no, "empty line"));
+        }
+        rows.push(decode_row(schema, line).map_err(|e| corrupt(path, no, e))?);
+    }
+    Ok(rows)
+}

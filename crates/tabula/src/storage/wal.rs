@@ -1,0 +1,541 @@
+//! The write-ahead log: one committed transaction per line,
+//! `<crc32c of the JSON, 8 hex digits> <json>\n`, where the JSON is
+//! `{"lsn":N,"tables":[{"table":"t","next_key":K,"put":[{row},...],"delete":[key,...]}]}`.
+//!
+//! `put` holds the final image of every row the transaction wrote and `delete` the keys that no
+//! longer exist, so replaying a line twice gives the same state. A line is the unit of
+//! atomicity: recovery drops an unfinished (unterminated, checksum-failing or zero-filled)
+//! last line, and refuses a damaged line followed by good ones.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+use crate::storage::codec::{corrupt, RowCodec};
+use crate::storage::fs::{AppendFile, FileSync};
+use crate::table::TableChanges;
+use crate::value::Value;
+
+/// The largest log line accepted, written or read (256 MiB): a bound on what recovery will
+/// try to parse, and on one transaction.
+pub(crate) const MAX_RECORD: usize = 256 << 20;
+
+/// How `Database::open` treats a damaged write-ahead log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Recovery {
+    /// Any damaged line, even an unfinished last one, fails the open with `Error::Corrupt`.
+    Strict,
+    /// An unfinished last commit is dropped (with a warning) and cut off before the next
+    /// append; a damaged line followed by good ones fails the open with `Error::Corrupt`.
+    #[default]
+    TolerateTail,
+    /// Every line that can be read is kept; damaged lines are dropped and reported in
+    /// [`Database::recovery_report`](crate::Database::recovery_report).
+    Salvage,
+}
+
+/// One table's part of a log record, rows still undecoded.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RawTableOps {
+    pub(crate) table: String,
+    #[serde(default)]
+    pub(crate) next_key: Option<i64>,
+    #[serde(default)]
+    pub(crate) put: Vec<Box<RawValue>>,
+    #[serde(default)]
+    pub(crate) delete: Vec<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RawRecord {
+    pub(crate) lsn: u64,
+    pub(crate) tables: Vec<RawTableOps>,
+}
+
+/// A line recovery dropped, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedRecord {
+    /// The 1-based line in `wal/transaction.log`.
+    pub line: u64,
+    /// Why it could not be used.
+    pub reason: String,
+}
+
+/// What a scan of the log found.
+#[derive(Debug)]
+pub(crate) struct Scan {
+    /// Good records after the checkpoint LSN, with their line numbers.
+    pub(crate) records: Vec<(u64, RawRecord)>,
+    /// Every line dropped.
+    pub(crate) dropped: Vec<DroppedRecord>,
+    /// Bytes up to the end of the last good line: what stays when the tail is cut.
+    pub(crate) valid_len: u64,
+    /// The last LSN in the log (or the checkpoint's LSN when it has none after it).
+    pub(crate) last_lsn: u64,
+    /// Whether a damaged line sits before a good one (only kept in salvage mode).
+    pub(crate) damaged_middle: bool,
+}
+
+/// Encodes one table's changes into a record's `tables` entry.
+pub(crate) fn encode_table(
+    schema: &Schema,
+    codec: &RowCodec,
+    changes: &TableChanges,
+    next_key: Option<i64>,
+    out: &mut Vec<u8>,
+) {
+    out.extend_from_slice(b"{\"table\":");
+    let _ = serde_json::to_writer(&mut *out, &schema.table);
+    if let Some(k) = next_key {
+        out.extend_from_slice(b",\"next_key\":");
+        out.extend_from_slice(itoa::Buffer::new().format(k).as_bytes());
+    }
+    out.extend_from_slice(b",\"put\":[");
+    for (i, row) in changes.puts.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        codec.encode(schema, row, out);
+    }
+    out.extend_from_slice(b"],\"delete\":[");
+    for (i, k) in changes.deletes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        crate::storage::codec::encode_value(k, false, out);
+    }
+    out.extend_from_slice(b"]}");
+}
+
+/// Wraps a record's JSON (`{"lsn":..,"tables":[..]}`) into a checksummed line.
+pub(crate) fn frame(json: &[u8]) -> Vec<u8> {
+    let mut line = Vec::with_capacity(json.len() + 10);
+    line.extend_from_slice(format!("{:08x} ", crc32c::crc32c(json)).as_bytes());
+    line.extend_from_slice(json);
+    line.push(b'\n');
+    line
+}
+
+/// Checks one line (without its newline) and parses it.
+pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<RawRecord, String> {
+    if line.len() > MAX_RECORD {
+        return Err(format!(
+            "line of {} bytes exceeds the {} byte cap",
+            line.len(),
+            MAX_RECORD
+        ));
+    }
+    if line.iter().all(|&b| b == 0) {
+        return Err("zero-filled line".into());
+    }
+    if line.len() < 10 || line[8] != b' ' {
+        return Err("not a `<crc32c> <json>` line".into());
+    }
+    let crc = std::str::from_utf8(&line[..8])
+        .ok()
+        .and_then(|h| u32::from_str_radix(h, 16).ok())
+        .ok_or("checksum is not 8 hex digits")?;
+    let json = &line[9..];
+    let actual = crc32c::crc32c(json);
+    if actual != crc {
+        return Err(format!(
+            "checksum mismatch: line says {crc:08x}, content is {actual:08x}"
+        ));
+    }
+    serde_json::from_slice(json).map_err(|e| format!("bad record: {e}"))
+}
+
+/// Reads the log, classifying each line; see [`Recovery`] for what is fatal.
+pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) -> Result<Scan> {
+    let mut lines: Vec<(u64, usize, std::result::Result<RawRecord, String>)> = Vec::new();
+    let mut start = 0usize;
+    let mut no = 0u64;
+    while start < bytes.len() {
+        no += 1;
+        let (end, next, terminated) = match bytes[start..].iter().position(|&b| b == b'\n') {
+            Some(i) => (start + i, start + i + 1, true),
+            None => (bytes.len(), bytes.len(), false),
+        };
+        let parsed = if terminated {
+            parse_line(&bytes[start..end])
+        } else {
+            Err("unterminated line (an unfinished commit)".into())
+        };
+        lines.push((no, next, parsed));
+        start = next;
+    }
+    let last_good = lines.iter().rposition(|(_, _, r)| r.is_ok());
+    let mut out = Scan {
+        records: Vec::new(),
+        dropped: Vec::new(),
+        valid_len: 0,
+        last_lsn: after_lsn,
+        damaged_middle: false,
+    };
+    for (i, (no, end, parsed)) in lines.into_iter().enumerate() {
+        match parsed {
+            Ok(rec) => {
+                out.valid_len = end as u64;
+                if rec.lsn <= after_lsn {
+                    continue;
+                }
+                if rec.lsn != out.last_lsn + 1 {
+                    let reason = format!(
+                        "LSN {} follows {}: records are missing",
+                        rec.lsn, out.last_lsn
+                    );
+                    if mode == Recovery::Salvage {
+                        out.dropped.push(DroppedRecord { line: no, reason });
+                        out.damaged_middle = true;
+                        continue;
+                    }
+                    return Err(corrupt(path, no, reason));
+                }
+                out.last_lsn = rec.lsn;
+                out.records.push((no, rec));
+            }
+            Err(reason) => {
+                let in_middle = last_good.is_some_and(|g| i < g);
+                if mode == Recovery::Strict || (in_middle && mode == Recovery::TolerateTail) {
+                    let reason = if in_middle {
+                        format!("{reason}, followed by good records")
+                    } else {
+                        reason
+                    };
+                    return Err(corrupt(path, no, reason));
+                }
+                if in_middle {
+                    out.damaged_middle = true;
+                } else {
+                    tracing::warn!(file = %path.display(), line = no, %reason,
+                        "dropping an unfinished commit at the end of the write-ahead log");
+                }
+                out.dropped.push(DroppedRecord { line: no, reason });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes a record's part for one table, now that its schema is known.
+pub(crate) fn decode_ops(
+    path: &Path,
+    line: u64,
+    schema: &Schema,
+    ops: &RawTableOps,
+) -> Result<TableChanges> {
+    let puts = ops
+        .put
+        .iter()
+        .map(|raw| {
+            crate::storage::codec::decode_row(schema, raw.get())
+                .map_err(|e| corrupt(path, line, format!("table {}: {e}", schema.table)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let deletes = ops
+        .delete
+        .iter()
+        .map(|k| {
+            crate::storage::codec::decode_key(schema, k.clone())
+                .map_err(|e| corrupt(path, line, format!("table {}: {e}", schema.table)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(TableChanges { deletes, puts })
+}
+
+/// Whether commits wait for stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// A commit returns once its log line is on stable storage (fdatasync); commits from
+    /// several threads share one fsync (group commit). The default.
+    #[default]
+    Immediate,
+    /// A commit returns once its log line is written to the operating system: it survives a
+    /// crash of the process, not of the machine. [`Database::close`](crate::Database::close)
+    /// and checkpoints still fsync.
+    Buffered,
+}
+
+struct Appender {
+    file: Box<dyn AppendFile>,
+    len: u64,
+    records: u64,
+}
+
+struct SyncState {
+    syncer: Box<dyn FileSync>,
+    syncing: bool,
+    failure: Option<String>,
+}
+
+/// Appends records and makes them durable, sharing fsyncs between concurrent committers.
+pub(crate) struct WalWriter {
+    appender: Mutex<Appender>,
+    sync: Mutex<SyncState>,
+    synced_cv: Condvar,
+    /// The LSN of the last line written to the file.
+    written: AtomicU64,
+    /// The LSN of the last line known to be on stable storage.
+    synced: AtomicU64,
+    pub(crate) durability: Durability,
+}
+
+impl std::fmt::Debug for WalWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalWriter")
+            .field("written", &self.written.load(Ordering::Relaxed))
+            .field("synced", &self.synced.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl WalWriter {
+    pub(crate) fn new(
+        file: Box<dyn AppendFile>,
+        len: u64,
+        records: u64,
+        last_lsn: u64,
+        durability: Durability,
+    ) -> std::io::Result<Self> {
+        let syncer = file.syncer()?;
+        Ok(WalWriter {
+            appender: Mutex::new(Appender { file, len, records }),
+            sync: Mutex::new(SyncState {
+                syncer,
+                syncing: false,
+                failure: None,
+            }),
+            synced_cv: Condvar::new(),
+            written: AtomicU64::new(last_lsn),
+            synced: AtomicU64::new(last_lsn),
+            durability,
+        })
+    }
+
+    pub(crate) fn last_lsn(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
+    }
+
+    /// Bytes and records in the current log file.
+    pub(crate) fn size(&self) -> (u64, u64) {
+        let a = lock(&self.appender);
+        (a.len, a.records)
+    }
+
+    pub(crate) fn failure(&self) -> Option<String> {
+        lock(&self.sync).failure.clone()
+    }
+
+    /// Refuses every further write (a rotation left the log unusable).
+    pub(crate) fn poison_for(&self, reason: String) {
+        self.poison(reason)
+    }
+
+    fn poison(&self, reason: String) {
+        let mut s = lock(&self.sync);
+        s.failure.get_or_insert(reason);
+        self.synced_cv.notify_all();
+    }
+
+    /// Writes one record (built by `body`, given its LSN) and returns the LSN. Called with the
+    /// database's write lock held, so LSNs are handed out in commit order. On failure the
+    /// file is cut back to where it was; if even that fails, the log refuses all writes.
+    pub(crate) fn append(&self, path: &Path, body: impl FnOnce(u64) -> Vec<u8>) -> Result<u64> {
+        if let Some(reason) = self.failure() {
+            return Err(Error::Poisoned { reason });
+        }
+        let lsn = self.written.load(Ordering::Acquire) + 1;
+        let line = frame(&body(lsn));
+        if line.len() > MAX_RECORD {
+            return Err(Error::InvalidColumnUse {
+                table: "(transaction)".into(),
+                column: "(all)".into(),
+                reason: format!(
+                    "one transaction's log record would be {} bytes, above the {} byte cap; split it",
+                    line.len(),
+                    MAX_RECORD
+                ),
+            });
+        }
+        let mut a = lock(&self.appender);
+        if let Err(e) = a.file.append(&line) {
+            let before = a.len;
+            if let Err(e2) = a.file.truncate(before) {
+                drop(a);
+                self.poison(format!(
+                    "could not cut a failed append from {}: {e2}",
+                    path.display()
+                ));
+            }
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source: e,
+            });
+        }
+        a.len += line.len() as u64;
+        a.records += 1;
+        self.written.store(lsn, Ordering::Release);
+        Ok(lsn)
+    }
+
+    /// Waits until `lsn` is on stable storage, doing the fsync if no other thread is. A failed
+    /// fsync is never retried: the log refuses all further writes until the database is
+    /// reopened (the page cache may have dropped the data it failed to write).
+    pub(crate) fn wait_durable(&self, path: &Path, lsn: u64) -> Result<()> {
+        if self.synced.load(Ordering::Acquire) >= lsn {
+            return Ok(());
+        }
+        let mut s = lock(&self.sync);
+        loop {
+            if let Some(reason) = &s.failure {
+                return Err(Error::Poisoned {
+                    reason: reason.clone(),
+                });
+            }
+            if self.synced.load(Ordering::Acquire) >= lsn {
+                return Ok(());
+            }
+            if s.syncing {
+                s = self
+                    .synced_cv
+                    .wait(s)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            s.syncing = true;
+            let target = self.written.load(Ordering::Acquire);
+            let r = s.syncer.sync_data();
+            s.syncing = false;
+            match r {
+                Ok(()) => {
+                    self.synced.fetch_max(target, Ordering::AcqRel);
+                }
+                Err(e) => {
+                    let reason = format!("fsync of {} failed: {e}", path.display());
+                    tracing::error!(%reason, "write-ahead log is read-only until reopened");
+                    s.failure = Some(reason.clone());
+                    self.synced_cv.notify_all();
+                    return Err(Error::Io {
+                        path: path.to_path_buf(),
+                        source: e,
+                    });
+                }
+            }
+            self.synced_cv.notify_all();
+        }
+    }
+
+    /// Waits until everything written is durable (in both modes).
+    pub(crate) fn sync_all(&self, path: &Path) -> Result<()> {
+        self.wait_durable(path, self.written.load(Ordering::Acquire))
+    }
+
+    /// Whether a reader must wait before seeing the current state (Immediate mode with a
+    /// commit whose fsync is still in flight).
+    pub(crate) fn must_wait(&self) -> bool {
+        self.durability == Durability::Immediate
+            && self.synced.load(Ordering::Acquire) < self.written.load(Ordering::Acquire)
+    }
+
+    /// Replaces the log file (after rotation) with an empty one.
+    pub(crate) fn reset(&self, file: Box<dyn AppendFile>) -> std::io::Result<()> {
+        let syncer = file.syncer()?;
+        let mut a = lock(&self.appender);
+        *a = Appender {
+            file,
+            len: 0,
+            records: 0,
+        };
+        lock(&self.sync).syncer = syncer;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(lsn: u64) -> Vec<u8> {
+        frame(format!(r#"{{"lsn":{lsn},"tables":[]}}"#).as_bytes())
+    }
+
+    fn log(n: u64) -> Vec<u8> {
+        (1..=n).flat_map(line).collect()
+    }
+
+    #[test]
+    fn good_log_scans_fully() {
+        let s = scan(Path::new("w"), &log(3), Recovery::Strict, 0).unwrap();
+        assert_eq!(s.records.len(), 3);
+        assert_eq!(s.last_lsn, 3);
+        assert_eq!(s.valid_len, log(3).len() as u64);
+        let s = scan(Path::new("w"), &log(3), Recovery::Strict, 2).unwrap();
+        assert_eq!(s.records.len(), 1);
+    }
+
+    #[test]
+    fn every_truncation_of_the_last_line_is_a_tail() {
+        let full = log(3);
+        let two = log(2).len();
+        for cut in two..full.len() {
+            let s = scan(Path::new("w"), &full[..cut], Recovery::TolerateTail, 0).unwrap();
+            assert_eq!(s.records.len(), 2, "cut at {cut}");
+            assert_eq!(s.valid_len, two as u64);
+            assert_eq!(s.dropped.len(), usize::from(cut > two));
+            if cut > two {
+                assert!(scan(Path::new("w"), &full[..cut], Recovery::Strict, 0).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn zeros_and_garbage_at_the_end_are_a_tail() {
+        let mut b = log(2);
+        b.extend_from_slice(&[0u8; 4096]);
+        let s = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap();
+        assert_eq!(s.records.len(), 2);
+        let mut b = log(2);
+        b.extend_from_slice(b"garbage\nmore garbage\n\x00\x01");
+        let s = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap();
+        assert_eq!(s.records.len(), 2);
+        assert_eq!(s.dropped.len(), 3);
+    }
+
+    #[test]
+    fn a_flipped_byte_in_the_middle_is_corruption() {
+        let mut b = log(3);
+        let at = line(1).len() + 20;
+        b[at] ^= 0x20;
+        let e = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap_err();
+        match e {
+            Error::Corrupt { line, reason, .. } => {
+                assert_eq!(line, 2);
+                assert!(reason.contains("followed by good records"), "{reason}");
+            }
+            other => panic!("{other}"),
+        }
+        let s = scan(Path::new("w"), &b, Recovery::Salvage, 0).unwrap();
+        // Salvage keeps line 1, drops line 2, and line 3 no longer follows: dropped too.
+        assert_eq!(s.records.len(), 1);
+        assert_eq!(s.dropped.len(), 2);
+        assert!(s.damaged_middle);
+    }
+
+    #[test]
+    fn lsn_gaps_are_corruption() {
+        let mut b = line(1);
+        b.extend(line(3));
+        assert!(scan(Path::new("w"), &b, Recovery::TolerateTail, 0).is_err());
+        // A log that starts after the checkpoint plus one has lost records.
+        assert!(scan(Path::new("w"), &line(5), Recovery::TolerateTail, 3).is_err());
+    }
+}

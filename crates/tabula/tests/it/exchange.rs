@@ -1,0 +1,91 @@
+//! Export and import: round trips, and hostile or colliding documents that change nothing.
+
+use std::fs;
+
+use tabula::{Database, Error};
+
+use crate::common::{school, student, Course, Student};
+
+#[test]
+fn export_then_import_into_a_new_database() {
+    let (db, s) = school();
+    db.table::<Course>()
+        .unwrap()
+        .insert(Course {
+            code: "C1".into(),
+            title: "One".into(),
+            credits: 3,
+        })
+        .unwrap();
+    s.update(
+        |x| x.name == "Bob",
+        |x| x.advisor = Some("Dr. \"Q\"".into()),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("backup.json");
+    db.export_json(&file).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(doc["format"], "tabula-export");
+    assert_eq!(doc["tables"].as_array().unwrap().len(), 2);
+
+    let other = Database::open(dir.path().join("db")).unwrap();
+    assert_eq!(other.import_json(&file).unwrap(), 6);
+    let s2 = other.table::<Student>().unwrap();
+    assert_eq!(s2.select().all().unwrap(), s.select().all().unwrap());
+    assert_eq!(other.table::<Course>().unwrap().count().unwrap(), 1);
+    // Importing again collides with every key: an error, and nothing changes.
+    let e = other.import_json(&file).unwrap_err();
+    assert!(matches!(e, Error::UniqueViolation { .. }), "{e}");
+    assert_eq!(s2.count().unwrap(), 5);
+    // New keys still continue after the imported ones.
+    assert_eq!(s2.insert(student("New", 2020, 1.0)).unwrap(), 6);
+}
+
+fn import_str(db: &Database, text: &[u8]) -> Result<usize, Error> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.json");
+    fs::write(&file, text).unwrap();
+    db.import_json(&file)
+}
+
+#[test]
+fn hostile_documents_get_clear_errors_and_change_nothing() {
+    let (db, s) = school();
+    let schema = r#"{"table":"students","columns":[{"name":"id","type":"u64","primary_key":true},{"name":"name","type":"text"},{"name":"email","type":"text","unique":true},{"name":"year","type":"u32","index":true},{"name":"gpa","type":"f64","default":0.0},{"name":"advisor","type":"text","nullable":true}]}"#;
+    let doc = |rows: &str| {
+        format!(
+            r#"{{"format":"tabula-export","version":1,"tables":[{{"schema":{schema},"rows":[{rows}]}}]}}"#
+        )
+    };
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("not json", b"hello".to_vec()),
+        ("deep nesting", deep.into_bytes()),
+        ("invalid utf-8", b"{\"format\":\"tabula-export\xff\"}".to_vec()),
+        ("wrong format", br#"{"format":"other","version":1,"tables":[]}"#.to_vec()),
+        ("huge number", doc(r#"{"id":99,"name":"H","email":"h@x","year":1e400}"#).into_bytes()),
+        ("u64 beyond i64", doc(r#"{"id":18446744073709551615,"name":"H","email":"h@x","year":1}"#).into_bytes()),
+        ("wrong type", doc(r#"{"id":99,"name":5,"email":"h@x","year":1}"#).into_bytes()),
+        ("unknown column", doc(r#"{"id":99,"name":"H","email":"h@x","year":1,"x":1}"#).into_bytes()),
+        ("duplicate inside", doc(r#"{"id":98,"name":"H","email":"h@x","year":1},{"id":99,"name":"I","email":"h@x","year":1}"#).into_bytes()),
+        ("collides with existing", doc(r#"{"id":99,"name":"H","email":"alice@uni.edu","year":1}"#).into_bytes()),
+        ("bad table name", br#"{"format":"tabula-export","version":1,"tables":[{"schema":{"table":"../etc","columns":[{"name":"id","type":"u64","primary_key":true}]},"rows":[]}]}"#.to_vec()),
+    ];
+    for (what, text) in cases {
+        let e = import_str(&db, &text).unwrap_err();
+        let msg = e.to_string();
+        assert!(!msg.is_empty(), "{what}");
+        assert_eq!(s.count().unwrap(), 5, "{what}: {msg}");
+    }
+    assert_eq!(db.table_names().unwrap(), ["students"]);
+    // A document that creates a new table and then fails creates nothing.
+    let two = format!(
+        r#"{{"format":"tabula-export","version":1,"tables":[{{"schema":{{"table":"extra","columns":[{{"name":"id","type":"u64","primary_key":true}}]}},"rows":[{{"id":1}}]}},{{"schema":{schema},"rows":[{{"id":1,"name":"X","email":"x@x","year":1}}]}}]}}"#
+    );
+    assert!(matches!(
+        import_str(&db, two.as_bytes()),
+        Err(Error::UniqueViolation { .. })
+    ));
+    assert_eq!(db.table_names().unwrap(), ["students"]);
+}

@@ -1,0 +1,333 @@
+use std::fs;
+
+use tabula::{Database, Durability, Error};
+
+use crate::common::{student, Course, Student};
+
+fn seed(db: &Database) {
+    let s = db.table::<Student>().unwrap();
+    s.insert_many([student("Alice", 2024, 3.8), student("Bob", 2023, 3.1)])
+        .unwrap();
+    s.insert(student("Cara", 2024, 3.6)).unwrap();
+    s.update(|x| x.name == "Bob", |x| x.gpa = 3.3).unwrap();
+    s.delete(|x| x.name == "Cara").unwrap();
+}
+
+#[test]
+fn rows_survive_reopen_with_and_without_checkpoint() {
+    for durability in [Durability::Immediate, Durability::Buffered] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let db = Database::builder()
+            .durability(durability)
+            .open(&path)
+            .unwrap();
+        seed(&db);
+        db.close().unwrap();
+        let db = Database::open(&path).unwrap();
+        let s = db.table::<Student>().unwrap();
+        let names: Vec<_> = s
+            .select()
+            .all()
+            .unwrap()
+            .into_iter()
+            .map(|x| (x.id, x.name, x.gpa))
+            .collect();
+        assert_eq!(
+            names,
+            vec![(1, "Alice".into(), 3.8), (2, "Bob".into(), 3.3)]
+        );
+        db.checkpoint().unwrap();
+        s.insert(student("Dan", 2022, 2.0)).unwrap();
+        drop(s);
+        drop(db);
+        let db = Database::open(&path).unwrap();
+        let s = db.table::<Student>().unwrap();
+        assert_eq!(s.count().unwrap(), 3);
+        assert_eq!(s.get_by("email", "dan@uni.edu").unwrap().unwrap().id, 4);
+    }
+}
+
+#[test]
+fn files_are_readable_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    seed(&db);
+    let wal = fs::read_to_string(path.join("wal/transaction.log")).unwrap();
+    let lines: Vec<&str> = wal.lines().collect();
+    assert_eq!(lines.len(), 4);
+    let (crc, json) = lines[0].split_once(' ').unwrap();
+    assert_eq!(crc.len(), 8);
+    assert_eq!(format!("{:08x}", crc32c::crc32c(json.as_bytes())), crc);
+    let rec: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(rec["lsn"], 1);
+    assert_eq!(rec["tables"][0]["table"], "students");
+    assert_eq!(rec["tables"][0]["put"][0]["email"], "alice@uni.edu");
+    db.checkpoint().unwrap();
+    let schema: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(path.join("schema/students.schema.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(schema["table"], "students");
+    assert_eq!(schema["columns"][2]["unique"], true);
+    assert_eq!(schema["columns"][4]["default"], 0.0);
+    let records = fs::read_to_string(path.join("data/students.records")).unwrap();
+    let rows: Vec<serde_json::Value> = records
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["name"], "Bob");
+    assert_eq!(rows[1]["advisor"], serde_json::Value::Null);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(path.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["lsn"], 4);
+    assert_eq!(manifest["tables"]["students"]["rows"], 2);
+    assert_eq!(
+        fs::read_to_string(path.join("wal/transaction.log")).unwrap(),
+        ""
+    );
+    assert!(path
+        .join("wal/transaction.00000000000000000004.log")
+        .exists());
+}
+
+#[test]
+fn checkpoints_rotate_and_prune_archives() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::builder().keep_archived(2).open(&path).unwrap();
+    let s = db.table::<Student>().unwrap();
+    for i in 0..5 {
+        s.insert(student(&format!("S{i}"), 2020, 1.0)).unwrap();
+        db.checkpoint().unwrap();
+    }
+    // A checkpoint with nothing new archives nothing.
+    db.checkpoint().unwrap();
+    let stats = db.stats().unwrap();
+    assert_eq!(stats.archived.len(), 2);
+    assert_eq!(
+        stats
+            .archived
+            .iter()
+            .map(|a| a.last_lsn)
+            .collect::<Vec<_>>(),
+        vec![4, 5]
+    );
+    assert_eq!(stats.wal_records, 0);
+    assert_eq!(stats.checkpoint_lsn, 5);
+    let text = stats.to_string();
+    assert!(text.contains("students"), "{text}");
+    assert!(text.contains("archived segments: 2"), "{text}");
+}
+
+#[test]
+fn tables_load_only_when_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        seed(&db);
+        db.checkpoint().unwrap();
+        db.table::<Course>()
+            .unwrap()
+            .insert(Course {
+                code: "C1".into(),
+                title: "T".into(),
+                credits: 3,
+            })
+            .unwrap();
+    }
+    let db = Database::open(&path).unwrap();
+    let stats = db.stats().unwrap();
+    let by_name = |n: &str| stats.tables.iter().find(|t| t.name == n).unwrap().clone();
+    assert!(!by_name("students").loaded);
+    assert_eq!(by_name("students").rows, 2);
+    assert!(!by_name("courses").loaded);
+    assert_eq!(by_name("courses").pending_records, 1);
+    assert_eq!(db.table::<Course>().unwrap().count().unwrap(), 1);
+    let stats = db.stats().unwrap();
+    assert!(
+        stats
+            .tables
+            .iter()
+            .find(|t| t.name == "courses")
+            .unwrap()
+            .loaded
+    );
+    assert!(
+        !stats
+            .tables
+            .iter()
+            .find(|t| t.name == "students")
+            .unwrap()
+            .loaded
+    );
+    // The dynamic API loads too.
+    assert_eq!(db.dyn_table("students").unwrap().count().unwrap(), 2);
+}
+
+#[test]
+fn keys_are_never_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        let s = db.table::<Student>().unwrap();
+        s.insert(student("A", 2020, 1.0)).unwrap();
+        s.insert(student("B", 2020, 1.0)).unwrap();
+        assert!(s.delete_key(2u64).unwrap());
+        // Inserted and deleted in one transaction: only the counter remembers key 3.
+        db.transaction(|tx| {
+            let t = tx.table::<Student>()?;
+            let k = t.insert(student("C", 2020, 1.0))?;
+            t.delete_key(k)?;
+            Ok(())
+        })
+        .unwrap();
+    }
+    let db = Database::open(&path).unwrap();
+    let s = db.table::<Student>().unwrap();
+    assert_eq!(s.insert(student("D", 2020, 1.0)).unwrap(), 4);
+    s.delete_key(4u64).unwrap();
+    db.checkpoint().unwrap();
+    drop(s);
+    drop(db);
+    let db = Database::open(&path).unwrap();
+    assert_eq!(
+        db.table::<Student>()
+            .unwrap()
+            .insert(student("E", 2020, 1.0))
+            .unwrap(),
+        5
+    );
+}
+
+#[test]
+fn a_second_open_is_locked_until_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    let e = Database::open(&path).unwrap_err();
+    assert!(matches!(e, Error::Locked { .. }), "{e}");
+    db.close().unwrap();
+    assert!(matches!(db.table::<Student>(), Err(Error::Closed { .. })));
+    let db2 = Database::open(&path).unwrap();
+    drop(db2);
+    Database::open(&path).unwrap();
+}
+
+#[test]
+fn compatible_schema_changes_migrate_and_others_are_refused() {
+    mod v2 {
+        use tabula::Table;
+        #[derive(Table, Debug, Clone, PartialEq)]
+        #[table(name = "students")]
+        pub struct Student {
+            #[column(primary_key)]
+            pub id: u64,
+            pub name: String,
+            #[column(unique)]
+            pub email: String,
+            #[column(index)]
+            pub year: u32,
+            #[column(default = 0.0)]
+            pub gpa: f64,
+            pub advisor: Option<String>,
+            pub nickname: Option<String>,
+            #[column(default = 120)]
+            pub credits_needed: u16,
+        }
+    }
+    mod bad {
+        use tabula::Table;
+        #[derive(Table, Debug, Clone, PartialEq)]
+        #[table(name = "students")]
+        pub struct Student {
+            #[column(primary_key)]
+            pub id: u64,
+            pub name: String,
+            #[column(unique)]
+            pub email: String,
+            #[column(index)]
+            pub year: u32,
+            #[column(default = 0.0)]
+            pub gpa: f64,
+            pub advisor: Option<String>,
+            pub required: String,
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        seed(&db);
+    }
+    {
+        let db = Database::open(&path).unwrap();
+        let e = db.table::<bad::Student>().unwrap_err();
+        assert!(matches!(e, Error::SchemaMismatch { .. }), "{e}");
+        assert!(e.to_string().contains("required"), "{e}");
+        let s = db.table::<v2::Student>().unwrap();
+        let bob = s.get(2u64).unwrap().unwrap();
+        assert_eq!((bob.nickname, bob.credits_needed), (None, 120));
+        s.update(|x| x.id == 2, |x| x.nickname = Some("Bobby".into()))
+            .unwrap();
+        let file = fs::read_to_string(path.join("schema/students.schema.json")).unwrap();
+        assert!(file.contains("added column nickname"), "{file}");
+    }
+    let db = Database::open(&path).unwrap();
+    let s = db.table::<v2::Student>().unwrap();
+    assert_eq!(
+        s.get(2u64).unwrap().unwrap().nickname.as_deref(),
+        Some("Bobby")
+    );
+    // The old struct no longer matches.
+    assert!(matches!(
+        db.table::<Student>(),
+        Err(Error::SchemaMismatch { .. })
+    ));
+}
+
+#[test]
+fn dynamic_tables_persist() {
+    use tabula::{row, Column, ColumnType, Schema, Value};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        let t = db
+            .create_table(
+                Schema::new(
+                    "readings",
+                    vec![
+                        Column::new("id", ColumnType::I64).primary_key(),
+                        Column::new("value", ColumnType::F64),
+                    ],
+                )
+                .unwrap(),
+            )
+            .unwrap();
+        t.insert(row! { "value" => f64::NAN }).unwrap();
+        t.insert(row! { "value" => f64::NEG_INFINITY }).unwrap();
+        t.insert(row! { "value" => 0.1 + 0.2 }).unwrap();
+    }
+    let db = Database::open(&path).unwrap();
+    let t = db.dyn_table("readings").unwrap();
+    let v: Vec<Value> = t
+        .select()
+        .all()
+        .unwrap()
+        .iter()
+        .map(|r| r["value"].clone())
+        .collect();
+    assert!(v[0].as_f64().unwrap().is_nan());
+    assert_eq!(v[1], Value::Float(f64::NEG_INFINITY));
+    assert_eq!(v[2], Value::Float(0.1 + 0.2));
+    let escape = Schema::new(
+        "etc/../x",
+        vec![Column::new("id", ColumnType::I64).primary_key()],
+    );
+    assert!(matches!(escape, Err(Error::InvalidName { .. })));
+}

@@ -1,0 +1,170 @@
+//! Damaged write-ahead logs, snapshots and leftovers: what open keeps, drops and refuses.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use tabula::{Database, Error, Recovery};
+
+use crate::common::{student, Student};
+
+/// A database with four commits in its log (no checkpoint); returns its path.
+fn four_commits(dir: &Path) -> PathBuf {
+    let path = dir.join("db");
+    let db = Database::open(&path).unwrap();
+    let s = db.table::<Student>().unwrap();
+    for (i, n) in ["A", "B", "C", "D"].iter().enumerate() {
+        s.insert(student(n, 2020 + i as u32, 1.0)).unwrap();
+    }
+    path
+}
+
+fn names(path: &Path) -> Vec<String> {
+    let db = Database::open(path).unwrap();
+    let v = db.table::<Student>().unwrap().select().all().unwrap();
+    v.into_iter().map(|s| s.name).collect()
+}
+
+#[test]
+fn truncating_the_last_record_at_every_byte_keeps_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = four_commits(dir.path());
+    let wal = path.join("wal/transaction.log");
+    let full = fs::read(&wal).unwrap();
+    let last_start = full[..full.len() - 1]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap()
+        + 1;
+    for cut in last_start..full.len() {
+        fs::write(&wal, &full[..cut]).unwrap();
+        assert_eq!(names(&path), ["A", "B", "C"], "cut at {cut}");
+        // The tail was cut off, so the next commit starts on a clean line.
+        assert_eq!(fs::read(&wal).unwrap().len(), last_start);
+    }
+    fs::write(&wal, &full).unwrap();
+    assert_eq!(names(&path), ["A", "B", "C", "D"]);
+}
+
+#[test]
+fn zeros_and_garbage_at_the_end_are_dropped_and_writing_goes_on() {
+    for junk in [
+        vec![0u8; 8192],
+        b"9f3a2b1c {\"lsn\":5,\"tab".to_vec(),
+        b"\xff\xfe garbage\n\n\x00".to_vec(),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = four_commits(dir.path());
+        let wal = path.join("wal/transaction.log");
+        let mut bytes = fs::read(&wal).unwrap();
+        bytes.extend_from_slice(&junk);
+        fs::write(&wal, &bytes).unwrap();
+        {
+            let db = Database::open(&path).unwrap();
+            assert!(!db.recovery_report().is_empty());
+            db.table::<Student>()
+                .unwrap()
+                .insert(student("E", 2020, 1.0))
+                .unwrap();
+        }
+        assert_eq!(names(&path), ["A", "B", "C", "D", "E"]);
+        let strict = Database::builder().recovery(Recovery::Strict).open(&path);
+        assert!(strict.is_ok(), "the log is clean again");
+    }
+}
+
+#[test]
+fn strict_mode_refuses_even_an_unfinished_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = four_commits(dir.path());
+    let wal = path.join("wal/transaction.log");
+    let bytes = fs::read(&wal).unwrap();
+    fs::write(&wal, &bytes[..bytes.len() - 3]).unwrap();
+    let e = Database::builder()
+        .recovery(Recovery::Strict)
+        .open(&path)
+        .unwrap_err();
+    assert!(matches!(e, Error::Corrupt { line: 4, .. }), "{e}");
+}
+
+#[test]
+fn a_flipped_byte_in_a_middle_record_is_corruption_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = four_commits(dir.path());
+    let wal = path.join("wal/transaction.log");
+    let mut bytes = fs::read(&wal).unwrap();
+    let second = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let pos = second + 40;
+    bytes[pos] = if bytes[pos] == b'x' { b'y' } else { b'x' };
+    fs::write(&wal, &bytes).unwrap();
+    let e = Database::open(&path).unwrap_err();
+    match &e {
+        Error::Corrupt { file, line, reason } => {
+            assert!(file.ends_with("wal/transaction.log"));
+            assert_eq!(*line, 2);
+            assert!(reason.contains("checksum"), "{reason}");
+        }
+        other => panic!("{other}"),
+    }
+    assert!(e.to_string().contains("transaction.log:2"), "{e}");
+    // Salvage keeps what can be read, reports the rest, and leaves a clean directory.
+    {
+        let db = Database::builder()
+            .recovery(Recovery::Salvage)
+            .open(&path)
+            .unwrap();
+        let report = db.recovery_report();
+        assert_eq!(
+            report.iter().map(|d| d.line).collect::<Vec<_>>(),
+            vec![2, 3, 4]
+        );
+        assert_eq!(db.table::<Student>().unwrap().count().unwrap(), 1);
+    }
+    assert_eq!(names(&path), ["A"]);
+}
+
+#[test]
+fn a_damaged_snapshot_is_refused_on_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = four_commits(dir.path());
+    {
+        let db = Database::open(&path).unwrap();
+        db.table::<Student>().unwrap();
+        db.checkpoint().unwrap();
+    }
+    let records = path.join("data/students.records");
+    let text = fs::read_to_string(&records)
+        .unwrap()
+        .replace("\"B\"", "\"Z\"");
+    fs::write(&records, text).unwrap();
+    let db = Database::open(&path).unwrap();
+    let e = db.table::<Student>().unwrap_err();
+    assert!(matches!(e, Error::Corrupt { .. }), "{e}");
+    assert!(e.to_string().contains("students.records"), "{e}");
+}
+
+#[test]
+fn leftover_temporary_files_are_removed_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = four_commits(dir.path());
+    fs::write(path.join("data/students.records.tmp"), "half a snapshot").unwrap();
+    fs::write(path.join("manifest.json.tmp"), "{").unwrap();
+    assert_eq!(names(&path).len(), 4);
+    assert!(!path.join("data/students.records.tmp").exists());
+    assert!(!path.join("manifest.json.tmp").exists());
+}
+
+#[test]
+fn a_committed_but_unrenamed_snapshot_is_finished_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = four_commits(dir.path());
+    {
+        let db = Database::open(&path).unwrap();
+        db.table::<Student>().unwrap();
+        db.checkpoint().unwrap();
+    }
+    // Simulate a crash after the manifest was committed, before the snapshot's rename.
+    let records = path.join("data/students.records");
+    fs::rename(&records, path.join("data/students.records.tmp")).unwrap();
+    assert_eq!(names(&path), ["A", "B", "C", "D"]);
+    assert!(records.exists());
+}
