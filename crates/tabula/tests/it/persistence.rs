@@ -331,3 +331,61 @@ fn dynamic_tables_persist() {
     );
     assert!(matches!(escape, Err(Error::InvalidName { .. })));
 }
+
+#[test]
+fn the_log_checkpoints_itself_past_its_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::builder()
+        .auto_checkpoint_bytes(Some(4096))
+        .open(&path)
+        .unwrap();
+    let s = db.table::<Student>().unwrap();
+    for i in 0..60 {
+        s.insert(student(&format!("Student{i}"), 2020, 1.0))
+            .unwrap();
+    }
+    let stats = db.stats().unwrap();
+    assert!(stats.checkpoint_lsn > 0, "{stats}");
+    assert!(stats.wal_bytes < 4096 + 512, "{stats}");
+    drop(s);
+    drop(db);
+    assert_eq!(
+        Database::open(&path)
+            .unwrap()
+            .table::<Student>()
+            .unwrap()
+            .count()
+            .unwrap(),
+        60
+    );
+}
+
+#[test]
+fn concurrent_durable_commits_all_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        let s = db.table::<Student>().unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        s.insert(student(&format!("T{t}x{i}"), 2020, 1.0)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let stats = db.stats().unwrap();
+        assert_eq!(stats.wal_records, 200);
+        assert_eq!(stats.last_lsn, 200);
+    }
+    let db = Database::open(&path).unwrap();
+    let keys = db.table::<Student>().unwrap().select().keys().unwrap();
+    assert_eq!(keys, (1..=200).collect::<Vec<u64>>());
+}
