@@ -234,6 +234,20 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn every_float_round_trips_bit_for_bit(bits in proptest::prelude::any::<u64>()) {
+            let s = schema();
+            let f = f64::from_bits(bits);
+            let row = vec![Value::Int(1), Value::from("x"), Value::Float(f), Value::Null, Value::Null];
+            let mut out = Vec::new();
+            RowCodec::new(&s).encode(&s, &row, &mut out);
+            let back = decode_row(&s, std::str::from_utf8(&out).unwrap()).unwrap();
+            let g = back[2].as_f64().unwrap();
+            proptest::prop_assert!(g.to_bits() == f.to_bits() || (f.is_nan() && g.is_nan()), "{} -> {}", f, g);
+        }
+    }
+
     #[test]
     fn readable_and_defaulted() {
         let s = schema();

@@ -1,0 +1,136 @@
+//! tabula, typed rows, in memory or in a directory with `Immediate` durability.
+
+use std::path::PathBuf;
+
+use tabula::{Database, Table, TableHandle};
+
+use super::{Res, System};
+use crate::workload::{Digest, Row};
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "students")]
+pub struct Student {
+    #[column(primary_key)]
+    pub id: u64,
+    pub name: String,
+    #[column(unique)]
+    pub email: String,
+    pub gpa: f64,
+    #[column(index)]
+    pub year: u32,
+}
+
+fn to_row(s: &Student) -> Row {
+    Row {
+        id: s.id,
+        name: s.name.clone(),
+        email: s.email.clone(),
+        gpa: s.gpa,
+        year: s.year,
+    }
+}
+
+fn from_row(r: &Row) -> Student {
+    Student {
+        id: r.id,
+        name: r.name.clone(),
+        email: r.email.clone(),
+        gpa: r.gpa,
+        year: r.year,
+    }
+}
+
+pub struct TabulaSys {
+    path: Option<PathBuf>,
+    db: Database,
+    t: TableHandle<Student>,
+}
+
+impl TabulaSys {
+    pub fn new(path: Option<PathBuf>) -> Res<Self> {
+        let db = match &path {
+            Some(p) => Database::builder().auto_checkpoint_bytes(None).open(p)?,
+            None => Database::in_memory(),
+        };
+        let t = db.table::<Student>()?;
+        Ok(TabulaSys { path, db, t })
+    }
+}
+
+impl System for TabulaSys {
+    fn insert_bulk(&mut self, rows: &[Row]) -> Res<()> {
+        self.t.insert_many(rows.iter().map(from_row))?;
+        Ok(())
+    }
+    fn get_pk(&mut self, ids: &[u64]) -> Res<u64> {
+        let mut acc = 0;
+        for &id in ids {
+            if let Some(s) = self.t.get(id)? {
+                acc = crate::workload::fold(acc, &to_row(&s));
+            }
+        }
+        Ok(acc)
+    }
+    fn get_unique(&mut self, emails: &[String]) -> Res<u64> {
+        let mut acc = 0;
+        for e in emails {
+            if let Some(s) = self.t.get_by("email", e.as_str())? {
+                acc = crate::workload::fold(acc, &to_row(&s));
+            }
+        }
+        Ok(acc)
+    }
+    fn scan_filter(&mut self) -> Res<(u64, u64)> {
+        let v = self.t.select().filter(|s| s.gpa > 3.5).all()?;
+        Ok((v.len() as u64, v.iter().map(|s| s.id).sum()))
+    }
+    fn top10(&mut self) -> Res<Vec<u64>> {
+        Ok(self.t.select().order_by("-gpa").limit(10).keys()?)
+    }
+    fn range_year(&mut self) -> Res<(u64, u64)> {
+        let v = self.t.select().where_range("year", 2018..=2019).all()?;
+        Ok((v.len() as u64, v.iter().map(|s| s.id).sum()))
+    }
+    fn update_10pct(&mut self) -> Res<u64> {
+        Ok(self.t.update(|s| s.id % 10 == 0, |s| s.gpa += 0.01)? as u64)
+    }
+    fn delete_10pct(&mut self) -> Res<u64> {
+        Ok(self.t.delete(|s| s.id % 10 == 1)? as u64)
+    }
+    fn read_all(&mut self) -> Res<(u64, u64)> {
+        let mut d = Digest::default();
+        let n = self.t.select().for_each(|s| d.add(&to_row(s)))?;
+        Ok((n as u64, d.value()))
+    }
+    fn durable(&self) -> bool {
+        self.path.is_some()
+    }
+    fn commit_durable(&mut self, rows: &[Row], threads: usize) -> Res<()> {
+        let chunk = rows.len().div_ceil(threads);
+        std::thread::scope(|s| -> Res<()> {
+            let handles: Vec<_> = rows
+                .chunks(chunk)
+                .map(|part| {
+                    let t = self.t.clone();
+                    s.spawn(move || -> Result<(), tabula::Error> {
+                        for r in part {
+                            t.insert(from_row(r))?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().map_err(|_| "a committer panicked")??;
+            }
+            Ok(())
+        })
+    }
+    fn reopen(&mut self) -> Res<()> {
+        let Some(p) = &self.path else { return Ok(()) };
+        self.db.close()?;
+        self.db = Database::builder().auto_checkpoint_bytes(None).open(p)?;
+        self.t = self.db.table::<Student>()?;
+        Ok(())
+    }
+}
