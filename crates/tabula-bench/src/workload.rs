@@ -89,7 +89,11 @@ impl Digest {
     }
 }
 
-/// Folds a lookup result into a check value (sum of ids and years).
-pub fn fold(acc: u64, r: &Row) -> u64 {
-    acc.wrapping_add(r.id).wrapping_add(u64::from(r.year) << 20)
+/// Folds a looked-up row into a check value. Every system reads the row in its cheapest
+/// natural form (borrowed where its API allows) and folds the same fields, strings included.
+pub fn fold(acc: u64, id: u64, name: &str, email: &str, year: u32) -> u64 {
+    acc.wrapping_add(id)
+        .wrapping_add(u64::from(year) << 20)
+        .wrapping_add((name.len() as u64) << 40)
+        .wrapping_add((email.len() as u64) << 48)
 }

@@ -188,12 +188,7 @@ pub(crate) fn check(model: &Model, errors: &mut Errors) {
                 }
             }
         }
-        if let (Some(u), Some(_)) = (f.unique, f.index) {
-            errors.push(syn::Error::new(
-                u,
-                "`unique` already keeps an index; drop `index`",
-            ));
-        }
+
         if let Err(e) = default_value(f) {
             errors.push(e);
         }

@@ -15,8 +15,9 @@ use proc_macro::TokenStream;
 ///
 /// Struct attribute: `#[table(name = "...")]` (default: the struct name in snake_case).
 /// Field attribute, all in one `#[column(...)]`: `primary_key` (exactly one; integer keys
-/// auto-increment when inserted as 0), `unique`, `index`, `default = <literal>`,
-/// `name = "..."`. `Option<T>` fields are nullable; fields of types other than the integers,
+/// auto-increment when inserted as 0), `unique` (a hash index: uniqueness and equality
+/// lookups), `index` (an ordered index: ranges and ordering; combine with `unique` for both),
+/// `default = <literal>`, `name = "..."`. `Option<T>` fields are nullable; fields of types other than the integers,
 /// `f32`, `f64`, `bool` and `String` are stored as `json` (they must implement serde's
 /// `Serialize` and `Deserialize`) and cannot be indexed.
 #[proc_macro_derive(Table, attributes(table, column))]

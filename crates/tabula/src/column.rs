@@ -120,13 +120,17 @@ impl<T: ColumnValue> ColumnValue for Option<T> {
 
 /// Converts one stored value back into a field, naming the column on failure.
 pub fn field<T: ColumnValue>(table: &str, column: &str, v: Value) -> Result<T> {
-    let shown = v.clone();
-    T::from_value(v).ok_or_else(|| Error::TypeMismatch {
+    let mismatch = |value: Value| Error::TypeMismatch {
         table: table.to_owned(),
         column: column.to_owned(),
         expected: T::TYPE.name().to_owned(),
-        value: shown,
-    })
+        value,
+    };
+    // Checked by reference first, so that the value need not be copied for the message.
+    if !(T::TYPE.accepts(v.as_ref()) && (T::NULLABLE || !v.is_null())) {
+        return Err(mismatch(v));
+    }
+    T::from_value(v).ok_or_else(|| mismatch(Value::Text("(unconvertible value)".into())))
 }
 
 /// Checks a field that the Rust type cannot bound (a `u64` above `i64::MAX`).

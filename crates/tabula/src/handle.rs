@@ -61,6 +61,37 @@ fn get_by<T: Table>(src: Src<'_>, idx: usize, column: &str, value: Value) -> Res
         .cloned())
 }
 
+fn get_with<T: Table, O>(
+    src: Src<'_>,
+    idx: usize,
+    key: Value,
+    f: impl FnOnce(&T) -> O,
+) -> Result<Option<O>> {
+    let schema = T::schema();
+    let key = coerce_key(schema, key)?;
+    let st = src.state(&schema.table)?;
+    let t = typed::<T>(&st, idx)?;
+    Ok(t.find_key(key.as_ref()).and_then(|s| t.row(s)).map(f))
+}
+
+fn get_by_with<T: Table, O>(
+    src: Src<'_>,
+    idx: usize,
+    column: &str,
+    value: Value,
+    f: impl FnOnce(&T) -> O,
+) -> Result<Option<O>> {
+    let schema = T::schema();
+    let col = unique_column(schema, column)?;
+    let value = schema.coerce(col, value)?;
+    let st = src.state(&schema.table)?;
+    let t = typed::<T>(&st, idx)?;
+    Ok(t.find_unique(col, value.as_ref())
+        .flatten()
+        .and_then(|s| t.row(s))
+        .map(f))
+}
+
 fn count<T: Table>(src: Src<'_>, idx: usize) -> Result<usize> {
     let st = src.state(&T::schema().table)?;
     Ok(typed::<T>(&st, idx)?.len())
@@ -150,6 +181,27 @@ macro_rules! typed_reads {
         /// The row holding `value` in a unique column (or the primary key).
         pub fn get_by(&self, column: &str, value: impl Into<Value>) -> Result<Option<T>> {
             get_by::<T>(self.src(), self.idx, column, value.into())
+        }
+
+        /// Runs `f` on the row with this primary key without copying it, and returns what
+        /// `f` returns (`None` if there is no such row). `f` runs under the table's read
+        /// lock: keep it short, and use no plain handle of this database inside it.
+        pub fn get_with<O>(
+            &self,
+            key: impl Into<Value>,
+            f: impl FnOnce(&T) -> O,
+        ) -> Result<Option<O>> {
+            get_with::<T, O>(self.src(), self.idx, key.into(), f)
+        }
+
+        /// [`get_by`](Self::get_by) without copying the row: runs `f` on it.
+        pub fn get_by_with<O>(
+            &self,
+            column: &str,
+            value: impl Into<Value>,
+            f: impl FnOnce(&T) -> O,
+        ) -> Result<Option<O>> {
+            get_by_with::<T, O>(self.src(), self.idx, column, value.into(), f)
         }
 
         /// Starts a query; see [`Select`].

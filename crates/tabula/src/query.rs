@@ -415,7 +415,7 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
                 Path::Index(i) => bounds(&q.preds[i]),
                 _ => (Bound::Unbounded, Bound::Unbounded),
             };
-            let it: Box<dyn Iterator<Item = (&Value, u32)>> = match (&path, desc) {
+            let it: Box<dyn Iterator<Item = (ValueRef<'_>, u32)>> = match (&path, desc) {
                 (Path::Index(_), false) => Box::new(index.range(&lo, &hi)),
                 (Path::Index(_), true) => Box::new(index.range(&lo, &hi).rev()),
                 (_, false) => Box::new(index.iter()),
@@ -445,7 +445,12 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
                 Ord_::TopK(k) => top_k(candidates.filter(|&s| matches(s)), k, cmp),
                 _ => {
                     let mut v: Vec<u32> = candidates.filter(|&s| matches(s)).collect();
-                    v.sort_by(cmp);
+                    if q.order.is_empty() && t.slots_in_order() {
+                        // Slot order is key order: sort the numbers, not the rows.
+                        v.sort_unstable();
+                    } else {
+                        v.sort_by(cmp);
+                    }
                     v
                 }
             }
@@ -475,13 +480,13 @@ fn bounds(p: &Pred) -> (Bound<Value>, Bound<Value>) {
 fn index_walk<'i, R: Record>(
     t: &TableData<R>,
     q: &QuerySpec<'_, R>,
-    it: Box<dyn Iterator<Item = (&'i Value, u32)> + 'i>,
+    it: Box<dyn Iterator<Item = (ValueRef<'i>, u32)> + 'i>,
     matches: &dyn Fn(u32) -> bool,
     window: Option<usize>,
 ) -> Vec<u32> {
     let mut out = Vec::new();
     let mut group: Vec<u32> = Vec::new();
-    let mut group_value: Option<&Value> = None;
+    let mut group_value: Option<ValueRef<'i>> = None;
     let flush = |group: &mut Vec<u32>, out: &mut Vec<u32>| {
         if group.len() > 1 {
             group.sort_by(|&a, &b| compare(t, &q.order[1..], a, b));

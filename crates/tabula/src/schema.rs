@@ -193,10 +193,10 @@ pub struct Column {
     /// Whether this is the primary key.
     #[serde(default, skip_serializing_if = "is_false")]
     pub primary_key: bool,
-    /// Whether values must be unique (a unique index serves it).
+    /// Whether values must be unique (a hash index serves it and equality lookups).
     #[serde(default, skip_serializing_if = "is_false")]
     pub unique: bool,
-    /// Whether a non-unique ordered index is kept.
+    /// Whether an ordered index is kept (ranges and ordering without a sort).
     #[serde(default, skip_serializing_if = "is_false")]
     pub index: bool,
     /// The table this column references, if it is a foreign key.
@@ -253,9 +253,11 @@ impl Column {
         self
     }
 
-    /// Whether an ordered index is kept for this column (primary key, unique, or `index`).
+    /// Whether an ordered index (ranges, `order_by` without sorting) is kept for this column:
+    /// `index` columns. A `unique` column has a hash index for equality and uniqueness; mark
+    /// it `unique` and `index` to have both.
     pub fn has_ordered_index(&self) -> bool {
-        self.unique || self.index
+        self.index
     }
 }
 
@@ -352,7 +354,7 @@ impl Schema {
                 c.index = false;
                 pk = Some(i);
             }
-            if c.has_ordered_index() && !c.ty.is_indexable() {
+            if (c.unique || c.index) && !c.ty.is_indexable() {
                 return Err(mismatch(format!(
                     "column {} of type json cannot be indexed",
                     c.name
@@ -419,6 +421,10 @@ impl Schema {
                 table: self.table.clone(),
                 column: c.name.clone(),
             });
+        }
+        // Most values already have their column's representation: no copy, no conversion.
+        if c.ty.accepts(value.as_ref()) && !matches!(c.ty, ColumnType::F32 | ColumnType::Json) {
+            return Ok(value);
         }
         let shown = value.clone();
         c.ty.coerce(value)

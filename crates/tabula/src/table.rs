@@ -16,12 +16,13 @@ use crate::record::Record;
 use crate::schema::Schema;
 use crate::value::{Value, ValueRef};
 
-/// One change, kept until commit so that it can be undone.
-#[derive(Debug, Clone)]
-enum Undo<R> {
+/// One change, kept until commit so that it can be undone. Replaced and deleted rows wait
+/// in `TableData::olds`, so an entry is 8 bytes whatever the row type.
+#[derive(Debug, Clone, Copy)]
+enum Undo {
     Insert { slot: u32 },
-    Replace { slot: u32, old: R },
-    Delete { slot: u32, old: R },
+    Replace { slot: u32 },
+    Delete { slot: u32 },
 }
 
 /// A point in the undo journal to roll back to.
@@ -61,7 +62,11 @@ pub(crate) struct TableData<R> {
     in_order: bool,
     /// Live slots sorted by key, built on demand while `in_order` is false.
     order_cache: OnceLock<Vec<u32>>,
-    undo: Vec<Undo<R>>,
+    undo: Vec<Undo>,
+    /// The old rows of `Undo::Replace` and `Undo::Delete` entries, in journal order.
+    olds: Vec<R>,
+    /// Hashes of the unique columns of the row being inserted (reused, not reallocated).
+    scratch: Vec<u64>,
 }
 
 impl<R> std::fmt::Debug for TableData<R> {
@@ -82,7 +87,7 @@ impl<R: Record> TableData<R> {
             .collect();
         let ordered = (0..schema.columns.len())
             .filter(|&c| schema.columns[c].has_ordered_index())
-            .map(OrderedIndex::new)
+            .map(|c| OrderedIndex::new(c, schema.columns[c].ty))
             .collect();
         TableData {
             schema,
@@ -96,6 +101,17 @@ impl<R: Record> TableData<R> {
             in_order: true,
             order_cache: OnceLock::new(),
             undo: Vec::new(),
+            olds: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Makes room for `n` more rows, so a bulk insert does not rehash or regrow.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.rows.reserve(n);
+        self.pk.reserve(&self.hasher, &self.rows, n);
+        for u in &mut self.uniques {
+            u.reserve(&self.hasher, &self.rows, n);
         }
     }
 
@@ -176,6 +192,11 @@ impl<R: Record> TableData<R> {
         }
     }
 
+    /// Whether live rows in slot order are in key order.
+    pub(crate) fn slots_in_order(&self) -> bool {
+        self.in_order
+    }
+
     pub(crate) fn mark(&self) -> Mark {
         Mark {
             undo_len: self.undo.len(),
@@ -232,7 +253,7 @@ impl<R: Record> TableData<R> {
             return;
         };
         for o in &mut self.ordered {
-            o.insert(row.col(o.col).to_owned(), slot);
+            o.insert(row.col(o.col), slot);
         }
         self.pk.insert(&self.hasher, &self.rows, slot);
         for u in &mut self.uniques {
@@ -245,7 +266,7 @@ impl<R: Record> TableData<R> {
             return;
         };
         for o in &mut self.ordered {
-            o.remove(row.col(o.col).to_owned(), slot);
+            o.remove(row.col(o.col), slot);
         }
         self.pk.remove(&self.hasher, &self.rows, slot);
         for u in &mut self.uniques {
@@ -265,10 +286,24 @@ impl<R: Record> TableData<R> {
         self.assign_key(&mut row)?;
         let pk = self.schema.primary_key();
         let key = row.col(pk);
-        if self.find_key(key).is_some() {
+        let key_hash = self.hasher.hash(key);
+        if self.pk.find_hashed(key_hash, &self.rows, key).is_some() {
             return Err(self.unique_violation(pk, key));
         }
-        self.check_uniques(&row, None)?;
+        // Each unique value is hashed once, for the check and for the index.
+        self.scratch.clear();
+        for u in &self.uniques {
+            let v = row.col(u.col);
+            if v.is_null() {
+                self.scratch.push(0);
+                continue;
+            }
+            let h = self.hasher.hash(v);
+            if u.find_hashed(h, &self.rows, v).is_some() {
+                return Err(self.unique_violation(u.col, v));
+            }
+            self.scratch.push(h);
+        }
         let key = key.to_owned();
         if let Value::Int(k) = key {
             self.next_key = self.next_key.max(k.saturating_add(1));
@@ -291,7 +326,19 @@ impl<R: Record> TableData<R> {
             last: i64::from(u32::MAX),
         })?;
         self.rows.push(Some(row));
-        self.index_slot(slot);
+        let Some(row) = self.rows[slot as usize].as_ref() else {
+            return Ok(key);
+        };
+        for o in &mut self.ordered {
+            o.insert(row.col(o.col), slot);
+        }
+        self.pk
+            .insert_hashed(&self.hasher, key_hash, &self.rows, slot);
+        for (u, &h) in self.uniques.iter_mut().zip(&self.scratch) {
+            if !row.col(u.col).is_null() {
+                u.insert_hashed(&self.hasher, h, &self.rows, slot);
+            }
+        }
         self.live += 1;
         self.undo.push(Undo::Insert { slot });
         self.changed();
@@ -334,8 +381,8 @@ impl<R: Record> TableData<R> {
             if let Some(old) = self.rows[s].as_ref() {
                 let (ov, nv) = (old.col(o.col), new.col(o.col));
                 if ov != nv || ov.kind() != nv.kind() {
-                    o.remove(ov.to_owned(), slot);
-                    o.insert(nv.to_owned(), slot);
+                    o.remove(ov, slot);
+                    o.insert(nv, slot);
                 }
             }
         }
@@ -347,7 +394,8 @@ impl<R: Record> TableData<R> {
                 u.insert(&self.hasher, &self.rows, slot);
             }
         }
-        self.undo.push(Undo::Replace { slot, old });
+        self.undo.push(Undo::Replace { slot });
+        self.olds.push(old);
         self.changed();
     }
 
@@ -361,7 +409,8 @@ impl<R: Record> TableData<R> {
             return false;
         };
         self.live -= 1;
-        self.undo.push(Undo::Delete { slot, old });
+        self.undo.push(Undo::Delete { slot });
+        self.olds.push(old);
         self.changed();
         true
     }
@@ -380,12 +429,15 @@ impl<R: Record> TableData<R> {
                         self.rows.pop();
                     }
                 }
-                Undo::Replace { slot, old } => {
+                Undo::Replace { slot } => {
+                    let Some(old) = self.olds.pop() else { continue };
                     self.replace_unchecked(slot, old);
                     // replace_unchecked journaled the undo itself; drop that entry.
                     self.undo.pop();
+                    self.olds.pop();
                 }
-                Undo::Delete { slot, old } => {
+                Undo::Delete { slot } => {
+                    let Some(old) = self.olds.pop() else { continue };
                     self.rows[slot as usize] = Some(old);
                     self.live += 1;
                     self.index_slot(slot);
@@ -403,10 +455,11 @@ impl<R: Record> TableData<R> {
         let pk = self.schema.primary_key();
         let mut seen = hashbrown::HashSet::new();
         let mut deleted = Vec::new();
+        let mut olds = self.olds.iter();
         for entry in &self.undo {
-            let (slot, old) = match entry {
-                Undo::Insert { slot } => (*slot, None),
-                Undo::Replace { slot, old } | Undo::Delete { slot, old } => (*slot, Some(old)),
+            let (slot, old) = match *entry {
+                Undo::Insert { slot } => (slot, None),
+                Undo::Replace { slot } | Undo::Delete { slot } => (slot, olds.next()),
             };
             if let Some(old) = old {
                 deleted.push(old.col(pk).to_owned());
@@ -429,6 +482,7 @@ impl<R: Record> TableData<R> {
     /// Makes the pending changes permanent: clears the undo journal and tidies the slab.
     pub(crate) fn commit(&mut self) {
         self.undo.clear();
+        self.olds.clear();
         self.trim();
     }
 
@@ -484,22 +538,33 @@ impl<R: Record> TableData<R> {
             }
             images.push(row);
         }
+        self.reserve(images.len());
         for row in images {
             self.insert(row)?;
         }
-        self.undo.clear();
-        self.trim();
+        self.commit();
+        Ok(())
+    }
+
+    /// Fills an empty table with rows read from a snapshot, checking every constraint.
+    pub(crate) fn load_rows(&mut self, rows: Vec<Vec<Value>>) -> Result<()> {
+        self.reserve(rows.len());
+        for values in rows {
+            let row = R::from_row(&self.schema, values)?;
+            self.insert(row)?;
+        }
+        self.commit();
         Ok(())
     }
 
     /// Converts every row to another row kind (a dynamic table becoming typed).
     pub(crate) fn convert<S: Record>(&self) -> Result<TableData<S>> {
         let mut out = TableData::<S>::new(self.schema.clone());
-        out.rows.reserve(self.live);
+        out.reserve(self.live);
         for (_, r) in self.iter() {
             out.insert(S::from_row(&self.schema, r.values()?)?)?;
         }
-        out.undo.clear();
+        out.commit();
         out.next_key = out.next_key.max(self.next_key);
         Ok(out)
     }

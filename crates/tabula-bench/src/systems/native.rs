@@ -103,7 +103,7 @@ impl System for Native {
         let mut acc = 0;
         for &id in ids {
             if let Some(s) = r.get().primary::<StudentN>(id)? {
-                acc = crate::workload::fold(acc, &to_row(&s));
+                acc = crate::workload::fold(acc, s.id, &s.name, &s.email, s.year);
             }
         }
         Ok(acc)
@@ -116,7 +116,7 @@ impl System for Native {
                 .get()
                 .secondary::<StudentN>(StudentNKey::email, e.as_str())?
             {
-                acc = crate::workload::fold(acc, &to_row(&s));
+                acc = crate::workload::fold(acc, s.id, &s.name, &s.email, s.year);
             }
         }
         Ok(acc)

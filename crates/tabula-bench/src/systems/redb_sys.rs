@@ -85,7 +85,8 @@ impl System for Redb {
         let mut acc = 0;
         for &id in ids {
             if let Some(v) = main.get(id)? {
-                acc = crate::workload::fold(acc, &to_row(id, v.value()));
+                let (name, email, _, year) = v.value();
+                acc = crate::workload::fold(acc, id, name, email, year);
             }
         }
         Ok(acc)
@@ -99,7 +100,8 @@ impl System for Redb {
             if let Some(id) = email.get(e.as_str())? {
                 let id = id.value();
                 if let Some(v) = main.get(id)? {
-                    acc = crate::workload::fold(acc, &to_row(id, v.value()));
+                    let (name, email, _, year) = v.value();
+                    acc = crate::workload::fold(acc, id, name, email, year);
                 }
             }
         }

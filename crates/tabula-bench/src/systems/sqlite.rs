@@ -37,6 +37,15 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     })
 }
 
+/// Folds a row read through borrowed column references (no String copies).
+fn fold_ref(acc: u64, r: &rusqlite::Row<'_>) -> Res<u64> {
+    let id = r.get::<_, i64>(0)? as u64;
+    let name = r.get_ref(1)?.as_str()?;
+    let email = r.get_ref(2)?.as_str()?;
+    let year = r.get::<_, i64>(4)? as u32;
+    Ok(crate::workload::fold(acc, id, name, email, year))
+}
+
 impl Sqlite {
     pub fn new(path: Option<PathBuf>) -> Res<Self> {
         let conn = connect(&path)?;
@@ -73,7 +82,7 @@ impl System for Sqlite {
         for &id in ids {
             let mut rows = st.query(params![id as i64])?;
             if let Some(r) = rows.next()? {
-                acc = crate::workload::fold(acc, &row(r)?);
+                acc = fold_ref(acc, r)?;
             }
         }
         Ok(acc)
@@ -86,7 +95,7 @@ impl System for Sqlite {
         for e in emails {
             let mut rows = st.query(params![e])?;
             if let Some(r) = rows.next()? {
-                acc = crate::workload::fold(acc, &row(r)?);
+                acc = fold_ref(acc, r)?;
             }
         }
         Ok(acc)

@@ -65,8 +65,9 @@ impl System for TabulaSys {
     fn get_pk(&mut self, ids: &[u64]) -> Res<u64> {
         let mut acc = 0;
         for &id in ids {
-            if let Some(s) = self.t.get(id)? {
-                acc = crate::workload::fold(acc, &to_row(&s));
+            let f = |s: &Student| crate::workload::fold(acc, s.id, &s.name, &s.email, s.year);
+            if let Some(v) = self.t.get_with(id, f)? {
+                acc = v;
             }
         }
         Ok(acc)
@@ -74,8 +75,9 @@ impl System for TabulaSys {
     fn get_unique(&mut self, emails: &[String]) -> Res<u64> {
         let mut acc = 0;
         for e in emails {
-            if let Some(s) = self.t.get_by("email", e.as_str())? {
-                acc = crate::workload::fold(acc, &to_row(&s));
+            let f = |s: &Student| crate::workload::fold(acc, s.id, &s.name, &s.email, s.year);
+            if let Some(v) = self.t.get_by_with("email", e.as_str(), f)? {
+                acc = v;
             }
         }
         Ok(acc)

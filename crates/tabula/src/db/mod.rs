@@ -423,15 +423,25 @@ impl Database {
         self.checkpoint()
     }
 
-    /// Makes every commit durable and releases the directory's lock. Every clone of this
+    /// Checkpoints if anything changed since the last checkpoint (so the next open reads
+    /// snapshots, not the log, as SQLite checkpoints its WAL when its last connection closes),
+    /// makes every commit durable and releases the directory's lock. Every clone of this
     /// handle is closed with it: later calls return `Error::Closed`. Dropping the last clone
-    /// also releases the lock (with `Buffered` durability, without the final fsync).
+    /// also releases the lock, without the checkpoint (and, with `Buffered` durability,
+    /// without the final fsync); nothing committed is lost either way.
     pub fn close(&self) -> Result<()> {
-        let _st = self.write_state()?;
+        let mut st = self.write_state()?;
+        let checkpoint = match &self.shared.storage {
+            Some(_) if st.meta.iter().any(|m| m.dirty || !m.pending.is_empty()) => {
+                persist::checkpoint(&self.shared, &mut st)
+            }
+            _ => Ok(()),
+        };
         self.shared.closed.store(true, Ordering::Release);
-        match &self.shared.storage {
+        let closed = match &self.shared.storage {
             Some(s) => s.close(),
             None => Ok(()),
-        }
+        };
+        checkpoint.and(closed)
     }
 }

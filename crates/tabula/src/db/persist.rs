@@ -6,7 +6,7 @@ use std::sync::{Arc, PoisonError};
 
 use crate::db::{Database, Shared};
 use crate::error::{Error, Result};
-use crate::record::{DynRow, Table};
+use crate::record::{DynRow, Record, Table};
 use crate::registry::{State, TableMeta};
 use crate::schema::Schema;
 use crate::storage::codec::{corrupt, RowCodec};
@@ -65,7 +65,7 @@ pub(crate) fn open(fs: Arc<dyn FileSystem>, root: &Path, options: Options) -> Re
     Ok(db)
 }
 
-/// Loads a table's snapshot and replays its pending log records, once.
+/// Loads a table's snapshot and replays its pending log records, once, as dynamic rows.
 pub(crate) fn ensure_loaded(shared: &Shared, st: &mut State, idx: usize) -> Result<()> {
     let Some(meta) = st.meta.get(idx) else {
         return Err(Error::UnknownTable {
@@ -75,23 +75,31 @@ pub(crate) fn ensure_loaded(shared: &Shared, st: &mut State, idx: usize) -> Resu
     if meta.loaded {
         return Ok(());
     }
-    let Some(storage) = &shared.storage else {
-        return Ok(());
-    };
+    let t = load::<DynRow>(shared, st, idx)?;
+    st.tables[idx] = Box::new(t);
+    st.meta[idx].loaded = true;
+    Ok(())
+}
+
+/// Reads table `idx` from disk into rows of kind `R`: the snapshot (verified against the
+/// manifest), then the log records waiting for it.
+fn load<R: Record>(shared: &Shared, st: &mut State, idx: usize) -> Result<TableData<R>> {
     let schema = st.tables[idx].schema().clone();
+    let mut t = TableData::<R>::new(schema.clone());
+    let Some(storage) = &shared.storage else {
+        return Ok(t);
+    };
+    let meta = &mut st.meta[idx];
     let snapshot_path = storage.layout.records(&schema.table);
+    let started = std::time::Instant::now();
     let rows = storage.load_snapshot(&schema, meta.entry.as_ref())?;
-    let mut t = TableData::<DynRow>::new(schema.clone());
-    t.apply_changes(TableChanges {
-        deletes: Vec::new(),
-        puts: rows,
-    })
-    .map_err(|e| corrupt(&snapshot_path, 0, e.to_string()))?;
+    let n = rows.len();
+    t.load_rows(rows)
+        .map_err(|e| corrupt(&snapshot_path, 0, e.to_string()))?;
     if let Some(e) = &meta.entry {
         t.bump_next_key(e.next_key);
     }
     let wal_path = storage.layout.wal();
-    let meta = &mut st.meta[idx];
     for (line, ops) in meta.pending.drain(..) {
         let changes = decode_ops(&wal_path, line, &schema, &ops)?;
         t.apply_changes(changes)
@@ -100,10 +108,9 @@ pub(crate) fn ensure_loaded(shared: &Shared, st: &mut State, idx: usize) -> Resu
             t.bump_next_key(k);
         }
     }
-    meta.loaded = true;
-    st.tables[idx] = Box::new(t);
-    tracing::debug!(table = %schema.table, rows = st.tables[idx].len(), "loaded table");
-    Ok(())
+    tracing::debug!(table = %schema.table, snapshot_rows = n, rows = t.len(),
+        elapsed = ?started.elapsed(), "loaded table");
+    Ok(t)
 }
 
 /// Whether `new` only adds nullable or defaulted columns to `old` (and may change indexes
@@ -193,6 +200,13 @@ fn migrate(shared: &Shared, st: &mut State, idx: usize, new: &Schema) -> Result<
 pub(crate) fn attach<T: Table>(shared: &Shared, st: &mut State) -> Result<usize> {
     let schema = T::schema();
     if let Some(&idx) = st.by_name.get(&schema.table) {
+        if !st.meta[idx].loaded && st.tables[idx].schema().differences(schema).is_empty() {
+            // Same schema: read the rows straight into the user's type.
+            let t = load::<T>(shared, st, idx)?;
+            st.tables[idx] = Box::new(t);
+            st.meta[idx].loaded = true;
+            return Ok(idx);
+        }
         ensure_loaded(shared, st, idx)?;
         let existing = st.tables[idx].schema().clone();
         let same = existing.differences(schema).is_empty();

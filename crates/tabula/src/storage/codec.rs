@@ -140,9 +140,16 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
         self,
         mut map: A,
     ) -> std::result::Result<Self::Value, A::Error> {
-        let mut out = vec![None; self.schema.columns.len()];
+        let columns = &self.schema.columns;
+        let mut out = vec![None; columns.len()];
+        let mut guess = 0;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let Some(i) = self.schema.position(&key) else {
+            // Keys usually come in schema order (tabula writes them so): try the next one first.
+            let found = match columns.get(guess) {
+                Some(c) if c.name == *key => Some(guess),
+                _ => self.schema.position(&key),
+            };
+            let Some(i) = found else {
                 return Err(serde::de::Error::custom(format!(
                     "table {} has no column {key:?}",
                     self.schema.table
@@ -163,6 +170,7 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
                     "column {key:?} appears twice"
                 )));
             }
+            guess = i + 1;
         }
         Ok(out)
     }

@@ -119,12 +119,7 @@ impl Storage {
             fs.create_dir_all(&dir).map_err(io(&dir))?;
         }
         let lock_path = layout.lock();
-        let lock = fs
-            .try_lock(&lock_path)
-            .map_err(io(&lock_path))?
-            .ok_or_else(|| Error::Locked {
-                path: layout.root.clone(),
-            })?;
+        let lock = Self::lock(&*fs, &lock_path, &layout.root)?;
 
         let manifest_path = layout.manifest();
         let manifest: Manifest = if fs.exists(&manifest_path) {
@@ -241,6 +236,28 @@ impl Storage {
             needs_checkpoint: scan.damaged_middle,
         };
         Ok((storage, tables.into_values().collect()))
+    }
+
+    /// Takes the directory's lock. A lock that is held is asked for again for a short while
+    /// (at most a quarter of a second) before `Error::Locked`: between `fork` and `exec`, a
+    /// child process of *this* process briefly shares every open file, and with it a lock
+    /// its parent has just released. A real second holder keeps the lock and is reported.
+    fn lock(fs: &dyn FileSystem, path: &Path, root: &Path) -> Result<Box<dyn DirLock>> {
+        let mut wait = std::time::Duration::from_millis(1);
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            if let Some(lock) = fs.try_lock(path).map_err(io(path))? {
+                return Ok(lock);
+            }
+            if waited >= std::time::Duration::from_millis(250) {
+                return Err(Error::Locked {
+                    path: root.to_path_buf(),
+                });
+            }
+            std::thread::sleep(wait);
+            waited += wait;
+            wait = (wait * 2).min(std::time::Duration::from_millis(50));
+        }
     }
 
     /// A crash during a checkpoint leaves `.tmp` files. A snapshot whose temporary file

@@ -236,3 +236,62 @@ fn large_table_top_k_and_index_walk_agree_with_sorting() {
         in_range
     );
 }
+
+#[test]
+fn unique_columns_range_through_an_index_only_when_asked() {
+    use tabula::{Database, Table};
+    #[derive(Table, Clone, Debug)]
+    struct Code {
+        #[column(primary_key)]
+        id: u64,
+        #[column(unique)]
+        plain: String,
+        #[column(unique, index)]
+        ranged: String,
+    }
+    let db = Database::in_memory();
+    let t = db.table::<Code>().unwrap();
+    for c in ["b", "a", "d", "c"] {
+        t.insert(Code {
+            id: 0,
+            plain: c.into(),
+            ranged: c.into(),
+        })
+        .unwrap();
+    }
+    let plan = t
+        .select()
+        .where_range("plain", "b"..="c")
+        .explain()
+        .unwrap();
+    assert_eq!(plan.access, Access::FullScan);
+    let plan = t
+        .select()
+        .where_range("ranged", "b"..="c")
+        .explain()
+        .unwrap();
+    assert_eq!(
+        plan.access,
+        Access::IndexRange {
+            column: "ranged".into()
+        }
+    );
+    let plan = t.select().where_eq("ranged", "d").explain().unwrap();
+    assert_eq!(
+        plan.access,
+        Access::UniqueIndex {
+            column: "ranged".into()
+        }
+    );
+    let got = t
+        .select()
+        .where_range("ranged", "b"..="c")
+        .order_by("-ranged")
+        .keys()
+        .unwrap();
+    assert_eq!(got, [4, 1]);
+    assert_eq!(
+        t.select().where_range("plain", "b"..="c").keys().unwrap(),
+        [1, 4]
+    );
+}
