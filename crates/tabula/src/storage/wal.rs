@@ -9,7 +9,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -263,25 +263,46 @@ pub enum Durability {
 
 struct Appender {
     file: Box<dyn AppendFile>,
+    /// Bytes in the file.
     len: u64,
-    records: u64,
+}
+
+/// Lines committed but not yet handed to the file (`Immediate` mode): the next fsync leader
+/// writes them all with one `write` and one `fdatasync`.
+#[derive(Default)]
+struct Pending {
+    buf: Vec<u8>,
+    last_lsn: u64,
 }
 
 struct SyncState {
-    syncer: Box<dyn FileSync>,
+    syncer: Arc<dyn FileSync>,
     syncing: bool,
     failure: Option<String>,
 }
 
-/// Appends records and makes them durable, sharing fsyncs between concurrent committers.
+/// Appends records and makes them durable, sharing writes and fsyncs between concurrent
+/// committers (group commit).
+///
+/// With `Immediate` durability a commit queues its line (under the database's write lock, so
+/// lines queue in LSN order) and then waits outside that lock. One waiter at a time becomes
+/// the leader: it takes every queued line, writes them with one `write`, fsyncs once, and
+/// wakes everyone its fsync covered. No lock that committers need is held during the I/O.
+/// With `Buffered` durability each commit writes its line at once and nobody fsyncs.
 pub(crate) struct WalWriter {
     appender: Mutex<Appender>,
+    pending: Mutex<Pending>,
     sync: Mutex<SyncState>,
     synced_cv: Condvar,
-    /// The LSN of the last line written to the file.
+    /// The LSN of the last line committed (queued or written).
     written: AtomicU64,
     /// The LSN of the last line known to be on stable storage.
     synced: AtomicU64,
+    /// Bytes and records committed to this log file, queued lines included.
+    bytes: AtomicU64,
+    records: AtomicU64,
+    /// Set once a write or fsync failed: the log refuses everything until reopened.
+    poisoned: std::sync::atomic::AtomicBool,
     pub(crate) durability: Durability,
 }
 
@@ -306,9 +327,10 @@ impl WalWriter {
         last_lsn: u64,
         durability: Durability,
     ) -> std::io::Result<Self> {
-        let syncer = file.syncer()?;
+        let syncer: Arc<dyn FileSync> = Arc::from(file.syncer()?);
         Ok(WalWriter {
-            appender: Mutex::new(Appender { file, len, records }),
+            appender: Mutex::new(Appender { file, len }),
+            pending: Mutex::new(Pending::default()),
             sync: Mutex::new(SyncState {
                 syncer,
                 syncing: false,
@@ -317,6 +339,9 @@ impl WalWriter {
             synced_cv: Condvar::new(),
             written: AtomicU64::new(last_lsn),
             synced: AtomicU64::new(last_lsn),
+            bytes: AtomicU64::new(len),
+            records: AtomicU64::new(records),
+            poisoned: std::sync::atomic::AtomicBool::new(false),
             durability,
         })
     }
@@ -325,13 +350,18 @@ impl WalWriter {
         self.written.load(Ordering::Acquire)
     }
 
-    /// Bytes and records in the current log file.
+    /// Bytes and records in the current log file (queued lines included).
     pub(crate) fn size(&self) -> (u64, u64) {
-        let a = lock(&self.appender);
-        (a.len, a.records)
+        (
+            self.bytes.load(Ordering::Acquire),
+            self.records.load(Ordering::Acquire),
+        )
     }
 
     pub(crate) fn failure(&self) -> Option<String> {
+        if !self.poisoned.load(Ordering::Acquire) {
+            return None;
+        }
         lock(&self.sync).failure.clone()
     }
 
@@ -343,12 +373,16 @@ impl WalWriter {
     fn poison(&self, reason: String) {
         let mut s = lock(&self.sync);
         s.failure.get_or_insert(reason);
+        self.poisoned.store(true, Ordering::Release);
         self.synced_cv.notify_all();
     }
 
-    /// Writes one record (built by `body`, given its LSN) and returns the LSN. Called with the
-    /// database's write lock held, so LSNs are handed out in commit order. On failure the
-    /// file is cut back to where it was; if even that fails, the log refuses all writes.
+    /// Commits one record (built by `body`, given its LSN) and returns the LSN. Called with
+    /// the database's write lock held, so LSNs are handed out in commit order.
+    ///
+    /// `Immediate`: the line is queued for the next fsync leader. `Buffered`: it is written
+    /// now; if the write fails the file is cut back to where it was (and if even that fails,
+    /// the log refuses all writes).
     pub(crate) fn append(&self, path: &Path, body: impl FnOnce(u64) -> Vec<u8>) -> Result<u64> {
         if let Some(reason) = self.failure() {
             return Err(Error::Poisoned { reason });
@@ -366,30 +400,62 @@ impl WalWriter {
                 ),
             });
         }
-        let mut a = lock(&self.appender);
-        if let Err(e) = a.file.append(&line) {
-            let before = a.len;
-            if let Err(e2) = a.file.truncate(before) {
-                drop(a);
-                self.poison(format!(
-                    "could not cut a failed append from {}: {e2}",
-                    path.display()
-                ));
+        match self.durability {
+            Durability::Immediate => {
+                let mut p = lock(&self.pending);
+                p.buf.extend_from_slice(&line);
+                p.last_lsn = lsn;
             }
-            return Err(Error::Io {
-                path: path.to_path_buf(),
-                source: e,
-            });
+            Durability::Buffered => {
+                let mut a = lock(&self.appender);
+                if let Err(e) = a.file.append(&line) {
+                    let before = a.len;
+                    if let Err(e2) = a.file.truncate(before) {
+                        drop(a);
+                        self.poison(format!(
+                            "could not cut a failed append from {}: {e2}",
+                            path.display()
+                        ));
+                    }
+                    return Err(Error::Io {
+                        path: path.to_path_buf(),
+                        source: e,
+                    });
+                }
+                a.len += line.len() as u64;
+            }
         }
-        a.len += line.len() as u64;
-        a.records += 1;
+        self.bytes.fetch_add(line.len() as u64, Ordering::AcqRel);
+        self.records.fetch_add(1, Ordering::AcqRel);
         self.written.store(lsn, Ordering::Release);
         Ok(lsn)
     }
 
-    /// Waits until `lsn` is on stable storage, doing the fsync if no other thread is. A failed
-    /// fsync is never retried: the log refuses all further writes until the database is
-    /// reopened (the page cache may have dropped the data it failed to write).
+    /// Writes the queued lines and fsyncs: the leader's work. Returns the LSN now durable.
+    fn flush(&self) -> std::io::Result<u64> {
+        let batch = std::mem::take(&mut *lock(&self.pending));
+        let target = match self.durability {
+            // Queued lines are all in the batch; the fsync covers exactly them.
+            Durability::Immediate => batch.last_lsn,
+            // Lines are in the file as soon as they are committed.
+            Durability::Buffered => self.written.load(Ordering::Acquire),
+        };
+        if !batch.buf.is_empty() {
+            let mut a = lock(&self.appender);
+            a.file.append(&batch.buf)?;
+            a.len += batch.buf.len() as u64;
+        }
+        // The syncer is replaced only at rotation, with the database's write lock held and
+        // nothing left to sync; cloning the Arc keeps the mutex free during the fsync.
+        let syncer = Arc::clone(&lock(&self.sync).syncer);
+        syncer.sync_data()?;
+        Ok(target)
+    }
+
+    /// Waits until `lsn` is on stable storage, writing and fsyncing as the leader if no
+    /// other thread is. A failed write or fsync is never retried: the log refuses everything
+    /// until the database is reopened (the page cache may have dropped what it failed to
+    /// write).
     pub(crate) fn wait_durable(&self, path: &Path, lsn: u64) -> Result<()> {
         if self.synced.load(Ordering::Acquire) >= lsn {
             return Ok(());
@@ -412,17 +478,19 @@ impl WalWriter {
                 continue;
             }
             s.syncing = true;
-            let target = self.written.load(Ordering::Acquire);
-            let r = s.syncer.sync_data();
+            drop(s);
+            let r = self.flush();
+            s = lock(&self.sync);
             s.syncing = false;
             match r {
-                Ok(()) => {
+                Ok(target) => {
                     self.synced.fetch_max(target, Ordering::AcqRel);
                 }
                 Err(e) => {
-                    let reason = format!("fsync of {} failed: {e}", path.display());
+                    let reason = format!("writing or fsyncing {} failed: {e}", path.display());
                     tracing::error!(%reason, "write-ahead log is read-only until reopened");
-                    s.failure = Some(reason.clone());
+                    s.failure = Some(reason);
+                    self.poisoned.store(true, Ordering::Release);
                     self.synced_cv.notify_all();
                     return Err(Error::Io {
                         path: path.to_path_buf(),
@@ -434,28 +502,27 @@ impl WalWriter {
         }
     }
 
-    /// Waits until everything written is durable (in both modes).
+    /// Waits until everything committed is durable (in both modes).
     pub(crate) fn sync_all(&self, path: &Path) -> Result<()> {
         self.wait_durable(path, self.written.load(Ordering::Acquire))
     }
 
-    /// Whether a reader must wait before seeing the current state (Immediate mode with a
-    /// commit whose fsync is still in flight).
+    /// Whether a reader must wait before seeing the current state (`Immediate` mode with a
+    /// commit whose fsync is still to come).
     pub(crate) fn must_wait(&self) -> bool {
         self.durability == Durability::Immediate
             && self.synced.load(Ordering::Acquire) < self.written.load(Ordering::Acquire)
     }
 
-    /// Replaces the log file (after rotation) with an empty one.
+    /// Replaces the log file (after rotation) with an empty one. Called with everything
+    /// committed already durable and the database's write lock held.
     pub(crate) fn reset(&self, file: Box<dyn AppendFile>) -> std::io::Result<()> {
-        let syncer = file.syncer()?;
+        let syncer: Arc<dyn FileSync> = Arc::from(file.syncer()?);
         let mut a = lock(&self.appender);
-        *a = Appender {
-            file,
-            len: 0,
-            records: 0,
-        };
+        *a = Appender { file, len: 0 };
         lock(&self.sync).syncer = syncer;
+        self.bytes.store(0, Ordering::Release);
+        self.records.store(0, Ordering::Release);
         Ok(())
     }
 }
