@@ -107,13 +107,13 @@ fn insert_many<T: Table>(
     idx: usize,
     rows: impl IntoIterator<Item = T>,
 ) -> Result<Vec<T::Key>> {
-    let keys = statement(tx, idx, |t| {
+    statement(tx, idx, |t| {
         let t = typed_mut::<T>(t)?;
-        rows.into_iter()
-            .map(|r| t.insert(r))
+        let rows = rows.into_iter();
+        t.reserve(rows.size_hint().0);
+        rows.map(|r| t.insert(r).and_then(to_key::<T>))
             .collect::<Result<Vec<_>>>()
-    })?;
-    keys.into_iter().map(to_key::<T>).collect()
+    })
 }
 
 fn upsert_row<T: Table>(tx: &dyn TxCore, idx: usize, row: T) -> Result<T::Key> {

@@ -392,8 +392,8 @@ impl Storage {
         next_key: i64,
         schema_crc32c: String,
     ) -> Result<StagedSnapshot> {
-        let bytes = snapshot::encode(schema, rows);
         let tmp = Layout::tmp(&self.layout.records(&schema.table));
+        let bytes = snapshot::encode(&tmp, schema, rows)?;
         self.fs.write_synced(&tmp, &bytes).map_err(io(&tmp))?;
         Ok(StagedSnapshot {
             table: schema.table.clone(),

@@ -7,15 +7,38 @@ use crate::schema::Schema;
 use crate::storage::codec::{corrupt, decode_row, RowCodec};
 use crate::value::Value;
 
-/// Encodes rows (schema order) as JSON Lines.
-pub(crate) fn encode(schema: &Schema, rows: &[Vec<Value>]) -> Vec<u8> {
+/// Encodes rows (schema order) as JSON Lines, in parallel chunks when there are many.
+pub(crate) fn encode(path: &Path, schema: &Schema, rows: &[Vec<Value>]) -> Result<Vec<u8>> {
     let codec = RowCodec::new(schema);
-    let mut out = Vec::with_capacity(rows.len() * 64);
-    for r in rows {
-        codec.encode(schema, r, &mut out);
-        out.push(b'\n');
+    let encode_chunk = |chunk: &[Vec<Value>]| {
+        let mut out = Vec::with_capacity(chunk.len() * 64);
+        for r in chunk {
+            codec.encode(schema, r, &mut out);
+            out.push(b'\n');
+        }
+        out
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 || rows.len() < 20_000 {
+        return Ok(encode_chunk(rows));
     }
-    out
+    let parts: Vec<Option<Vec<u8>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = rows
+            .chunks(rows.len().div_ceil(threads))
+            .map(|chunk| s.spawn(move || encode_chunk(chunk)))
+            .collect();
+        handles.into_iter().map(|h| h.join().ok()).collect()
+    });
+    // A snapshot missing a chunk must never be committed: fail the checkpoint instead.
+    let parts: Option<Vec<Vec<u8>>> = parts.into_iter().collect();
+    parts
+        .map(|p| p.concat())
+        .ok_or_else(|| crate::error::Error::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other("a snapshot encoder thread panicked"),
+        })
 }
 
 /// Parses a snapshot, in parallel chunks when it is large enough for that to pay.
