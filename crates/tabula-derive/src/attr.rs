@@ -47,6 +47,10 @@ pub(crate) struct Field {
     pub(crate) unique: Option<Span>,
     pub(crate) index: Option<Span>,
     pub(crate) default: Option<Default>,
+    /// `references = "<table>"`, with its span.
+    pub(crate) references: Option<(String, Span)>,
+    /// `on_delete = "restrict" | "cascade" | "set_null"`, with its span.
+    pub(crate) on_delete: Option<(String, Span)>,
 }
 
 /// The whole table.
@@ -59,7 +63,7 @@ pub(crate) struct Model {
 }
 
 const TABLE_KEYS: &str = "name";
-const COLUMN_KEYS: &str = "primary_key, unique, index, default, name";
+const COLUMN_KEYS: &str = "primary_key, unique, index, default, name, references, on_delete";
 
 /// Collects errors so that every one is reported, not only the first.
 #[derive(Default)]
@@ -236,6 +240,8 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<(Model, Errors)> {
             unique: None,
             index: None,
             default: None,
+            references: None,
+            on_delete: None,
         };
         let mut renamed = false;
         for attr in &f.attrs {
@@ -266,6 +272,22 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<(Model, Errors)> {
                         ));
                     } else {
                         field.default = Some(Default { expr });
+                    }
+                } else if p.is_ident("references") || p.is_ident("on_delete") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    let slot = if p.is_ident("references") {
+                        &mut field.references
+                    } else {
+                        &mut field.on_delete
+                    };
+                    if slot.is_some() {
+                        let key = p.get_ident().map(ToString::to_string).unwrap_or_default();
+                        errors.push(syn::Error::new_spanned(
+                            p,
+                            format!("duplicate column attribute `{key}`"),
+                        ));
+                    } else {
+                        *slot = Some((lit.value(), lit.span()));
                     }
                 } else if p.is_ident("name") {
                     let lit: LitStr = meta.value()?.parse()?;

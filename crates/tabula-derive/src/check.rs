@@ -192,5 +192,39 @@ pub(crate) fn check(model: &Model, errors: &mut Errors) {
         if let Err(e) = default_value(f) {
             errors.push(e);
         }
+        if let Some((table, span)) = &f.references {
+            if let Err(reason) = valid_name(table) {
+                errors.push(syn::Error::new(
+                    *span,
+                    format!("invalid table name {table:?}: {reason}"),
+                ));
+            }
+            if !matches!(f.kind, Kind::Int(_) | Kind::Text) {
+                errors.push(syn::Error::new(
+                    *span,
+                    "a foreign key must be an integer or String column, like the key it references",
+                ));
+            }
+        }
+        if let Some((action, span)) = &f.on_delete {
+            match action.as_str() {
+                "restrict" | "cascade" => {}
+                "set_null" if !f.nullable => errors.push(syn::Error::new(
+                    *span,
+                    "on_delete = \"set_null\" needs a nullable column: make the field an Option",
+                )),
+                "set_null" => {}
+                other => errors.push(syn::Error::new(
+                    *span,
+                    format!("unknown on_delete action {other:?}; expected one of: restrict, cascade, set_null"),
+                )),
+            }
+            if f.references.is_none() {
+                errors.push(syn::Error::new(
+                    *span,
+                    "on_delete needs references = \"<table>\" on the same column",
+                ));
+            }
+        }
     }
 }

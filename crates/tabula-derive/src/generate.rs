@@ -32,6 +32,20 @@ pub(crate) fn generate(m: &Model) -> TokenStream {
         let primary_key = f.primary_key.is_some();
         let unique = f.unique.is_some();
         let index = f.index.is_some();
+        let references = match &f.references {
+            Some((table, _)) => {
+                let action = match f.on_delete.as_ref().map(|(a, _)| a.as_str()) {
+                    Some("cascade") => quote!(#p::OnDelete::Cascade),
+                    Some("set_null") => quote!(#p::OnDelete::SetNull),
+                    _ => quote!(#p::OnDelete::Restrict),
+                };
+                quote!(::core::option::Option::Some(#p::ForeignKey {
+                    table: ::std::string::String::from(#table),
+                    on_delete: #action,
+                }))
+            }
+            None => quote!(::core::option::Option::None),
+        };
         let default = match default_value(f).ok().flatten() {
             None => quote!(::core::option::Option::None),
             Some(DefaultValue::Int(v)) => {
@@ -56,6 +70,7 @@ pub(crate) fn generate(m: &Model) -> TokenStream {
             c.unique = #unique;
             c.index = #index;
             c.default = #default;
+            c.references = #references;
             c
         }}
     });
@@ -116,6 +131,21 @@ pub(crate) fn generate(m: &Model) -> TokenStream {
         }
     });
 
+    let set_arms = m.fields.iter().enumerate().map(|(i, f)| {
+        let fi = &f.ident;
+        let name = &f.name;
+        let ty = &f.ty;
+        if f.kind == Kind::Json {
+            if f.nullable {
+                quote!(#i => self.#fi = #p::json_opt_from_value(#table, #name, value)?,)
+            } else {
+                quote!(#i => self.#fi = #p::json_from_value::<#ty>(#table, #name, value)?,)
+            }
+        } else {
+            quote!(#i => self.#fi = #p::field::<#ty>(#table, #name, value)?,)
+        }
+    });
+
     quote! {
         const _: () = {
             impl ::tabula::Table for #ident {
@@ -134,6 +164,14 @@ pub(crate) fn generate(m: &Model) -> TokenStream {
                         #(#column_arms)*
                         _ => #p::ValueRef::Null,
                     }
+                }
+
+                fn set_column(&mut self, col: usize, value: #p::Value) -> #p::Result<()> {
+                    match col {
+                        #(#set_arms)*
+                        _ => {}
+                    }
+                    ::core::result::Result::Ok(())
                 }
 
                 fn set_primary_key(&mut self, key: i64) {

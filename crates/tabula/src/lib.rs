@@ -47,11 +47,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod aggregate;
 mod column;
 mod db;
 mod error;
 mod handle;
 mod index;
+mod join;
 mod query;
 mod record;
 mod registry;
@@ -62,13 +64,15 @@ mod table;
 mod txn;
 mod value;
 
+pub use aggregate::{Agg, Group};
 pub use db::{ArchivedSegment, Builder, Database, Stats, TableStats};
 pub use error::{Error, Result};
 pub use handle::{DynTable, TableHandle, TxDynTable, TxTable};
+pub use join::{Join, JoinPlan, JoinStrategy};
 pub use query::{Access, OrderStrategy, Plan};
 pub use record::{Row, Table};
 pub use schema::{check_name, Column, ColumnType, ForeignKey, OnDelete, Schema, MAX_NAME_LEN};
-pub use select::Select;
+pub use select::{GroupBy, Select};
 pub use storage::wal::{DroppedRecord, Durability, Recovery};
 pub use tabula_derive::Table;
 pub use txn::Transaction;
@@ -82,7 +86,7 @@ pub mod __private {
         ColumnValue,
     };
     pub use crate::error::{Error, Result};
-    pub use crate::schema::{Column, ColumnType, Schema};
+    pub use crate::schema::{Column, ColumnType, ForeignKey, OnDelete, Schema};
     pub use crate::value::{Value, ValueRef};
     pub use std::sync::OnceLock;
 

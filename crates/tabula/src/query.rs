@@ -572,6 +572,11 @@ where
     heap
 }
 
+/// Whether a row passes a query's predicates and filters (ignoring its order and window).
+pub(crate) fn matches_spec<R: Record>(q: &QuerySpec<'_, R>, r: &R) -> bool {
+    q.preds.iter().all(|p| p.matches(r.col(p.col()))) && q.filters.iter().all(|f| f(r))
+}
+
 /// Counts matching rows without building a result when no window or order needs one.
 pub(crate) fn count<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> usize {
     if q.preds.is_empty() && q.filters.is_empty() && q.limit.is_none() && q.offset == 0 {

@@ -45,6 +45,10 @@ pub trait Table: Clone + Send + Sync + Sized + 'static {
     /// Writes an auto-increment key into the primary-key field.
     fn set_primary_key(&mut self, key: i64);
 
+    /// Sets column `col` (schema order) from a value already checked against the schema
+    /// (used by `on_delete = "set_null"`).
+    fn set_column(&mut self, col: usize, value: Value) -> Result<()>;
+
     /// Checks what the Rust type cannot promise: a `u64` above `i64::MAX`, a `json` field
     /// that does not serialize.
     fn check(&self) -> Result<()>;
@@ -61,6 +65,7 @@ pub trait Table: Clone + Send + Sync + Sized + 'static {
 pub(crate) trait Record: Clone + Send + Sync + 'static {
     fn col(&self, col: usize) -> ValueRef<'_>;
     fn set_key(&mut self, pk: usize, key: i64);
+    fn set_col(&mut self, col: usize, value: Value) -> Result<()>;
     fn check_row(&self, schema: &Schema) -> Result<()>;
     fn values(&self) -> Result<Vec<Value>>;
     fn from_row(schema: &Schema, values: Vec<Value>) -> Result<Self>;
@@ -73,6 +78,9 @@ impl<T: Table> Record for T {
     }
     fn set_key(&mut self, _pk: usize, key: i64) {
         self.set_primary_key(key)
+    }
+    fn set_col(&mut self, col: usize, value: Value) -> Result<()> {
+        self.set_column(col, value)
     }
     fn check_row(&self, _schema: &Schema) -> Result<()> {
         self.check()
@@ -96,6 +104,12 @@ impl Record for DynRow {
     }
     fn set_key(&mut self, pk: usize, key: i64) {
         self.0[pk] = Value::Int(key);
+    }
+    fn set_col(&mut self, col: usize, value: Value) -> Result<()> {
+        if let Some(v) = self.0.get_mut(col) {
+            *v = value;
+        }
+        Ok(())
     }
     fn check_row(&self, schema: &Schema) -> Result<()> {
         if self.0.len() != schema.columns.len() {

@@ -41,6 +41,12 @@ pub(crate) trait AnyTable: Send + Sync {
     /// Replaces the rows with these keys by the given images (same keys).
     fn dyn_replace(&mut self, rows: Vec<Vec<Value>>) -> Result<usize>;
     fn dyn_delete_keys(&mut self, keys: &[Value]) -> Result<usize>;
+    fn written_since(&self, mark: Mark) -> (Vec<u32>, Vec<Value>);
+    fn col_value(&self, slot: u32, col: usize) -> Value;
+    fn has_key(&self, key: &Value) -> bool;
+    fn slots_where(&self, col: usize, v: &Value) -> Vec<u32>;
+    fn key_at(&self, slot: u32) -> Value;
+    fn set_at(&mut self, slot: u32, col: usize, v: Value) -> Result<()>;
 }
 
 /// Wraps closure filters over `Row` as filters over the table's own row kind.
@@ -162,6 +168,25 @@ impl<R: Record> AnyTable for TableData<R> {
             }
         }
         Ok(n)
+    }
+    fn written_since(&self, mark: Mark) -> (Vec<u32>, Vec<Value>) {
+        TableData::written_since(self, mark)
+    }
+    fn col_value(&self, slot: u32, col: usize) -> Value {
+        self.row(slot)
+            .map_or(Value::Null, |r| r.col(col).to_owned())
+    }
+    fn has_key(&self, key: &Value) -> bool {
+        self.find_key(key.as_ref()).is_some()
+    }
+    fn slots_where(&self, col: usize, v: &Value) -> Vec<u32> {
+        TableData::slots_where(self, col, v)
+    }
+    fn key_at(&self, slot: u32) -> Value {
+        self.col_value(slot, self.schema.primary_key())
+    }
+    fn set_at(&mut self, slot: u32, col: usize, v: Value) -> Result<()> {
+        TableData::set_at(self, slot, col, v)
     }
     fn dyn_delete_keys(&mut self, keys: &[Value]) -> Result<usize> {
         let mut n = 0;

@@ -235,6 +235,15 @@ impl Column {
         self
     }
 
+    /// Makes the column a foreign key to `table`'s primary key.
+    pub fn references(mut self, table: impl Into<String>, on_delete: OnDelete) -> Self {
+        self.references = Some(ForeignKey {
+            table: table.into(),
+            on_delete,
+        });
+        self
+    }
+
     /// Marks the column unique.
     pub fn unique(mut self) -> Self {
         self.unique = true;
@@ -257,7 +266,8 @@ impl Column {
     /// `index` columns. A `unique` column has a hash index for equality and uniqueness; mark
     /// it `unique` and `index` to have both.
     pub fn has_ordered_index(&self) -> bool {
-        self.index
+        // A foreign key gets one automatically: deletes find dependents through it.
+        self.index || self.references.is_some()
     }
 }
 
@@ -353,6 +363,21 @@ impl Schema {
                 c.unique = false;
                 c.index = false;
                 pk = Some(i);
+            }
+            if let Some(fk) = &c.references {
+                check_name(&fk.table)?;
+                if !(c.ty.is_int() || c.ty == ColumnType::Text) {
+                    return Err(mismatch(format!(
+                        "foreign key {} must be an integer or text column, not {}",
+                        c.name, c.ty
+                    )));
+                }
+                if fk.on_delete == OnDelete::SetNull && !c.nullable {
+                    return Err(mismatch(format!(
+                        "foreign key {} has on_delete set_null but is not nullable",
+                        c.name
+                    )));
+                }
             }
             if (c.unique || c.index) && !c.ty.is_indexable() {
                 return Err(mismatch(format!(

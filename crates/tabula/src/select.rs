@@ -4,6 +4,7 @@ use std::cell::Ref;
 use std::ops::{Bound, Deref, RangeBounds};
 use std::sync::{Arc, RwLockReadGuard};
 
+use crate::aggregate::{self, Agg, Group};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::query::{self, Plan, QuerySpec};
@@ -167,6 +168,12 @@ impl<'a, R> Select<'a, R> {
         self
     }
 
+    /// The parts a join needs: where to read, which table, and the resolved query.
+    pub(crate) fn parts(mut self) -> Result<(Src<'a>, usize, QuerySpec<'a, R>)> {
+        self.ready()?;
+        Ok((self.src, self.idx, self.spec))
+    }
+
     fn ready(&mut self) -> Result<()> {
         match self.error.take() {
             Some(e) => Err(e),
@@ -310,4 +317,142 @@ impl<'a> Select<'a, Row> {
 
 pub(crate) fn column_names(schema: &Schema) -> Arc<[String]> {
     schema.columns.iter().map(|c| c.name.clone()).collect()
+}
+
+impl<'a, T: Table> Select<'a, T> {
+    /// Computes several aggregates over the selected rows at once (no row is cloned).
+    ///
+    /// ```
+    /// use tabula::{Agg, Database, Table, Value};
+    /// #[derive(Table, Clone, Debug)]
+    /// struct Sale { #[column(primary_key)] id: u64, #[column(index)] region: String, amount: i64 }
+    /// let db = Database::in_memory();
+    /// let sales = db.table::<Sale>()?;
+    /// sales.insert_many([("n", 5), ("s", 7), ("n", 10)].map(|(r, a)| Sale { id: 0, region: r.into(), amount: a }))?;
+    /// let all = sales.select().aggregate([Agg::count(), Agg::sum("amount"), Agg::max("amount")])?;
+    /// assert_eq!(all, vec![Value::Int(3), Value::Int(22), Value::Int(10)]);
+    /// let per_region = sales.select().group_by("region").aggregate([Agg::avg("amount")])?;
+    /// assert_eq!(per_region[0].key, Value::from("n"));
+    /// assert_eq!(per_region[0].values, vec![Value::Float(7.5)]);
+    /// assert_eq!(sales.select().where_eq("region", "s").sum("amount")?, Value::Int(7));
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn aggregate(self, aggs: impl IntoIterator<Item = Agg<'a, T>>) -> Result<Vec<Value>> {
+        let aggs: Vec<Agg<'a, T>> = aggs.into_iter().collect();
+        self.with(|t, q| {
+            let plans = aggregate::resolve(&t.schema, &aggs)?;
+            let mut acc = aggregate::GroupAcc::new(&plans, &t.schema);
+            for s in query::run(t, q) {
+                if let Some(r) = t.row(s) {
+                    acc.add(&plans, r);
+                }
+            }
+            Ok(acc.finish((), &plans).values)
+        })
+    }
+
+    fn one(self, agg: Agg<'a, T>) -> Result<Value> {
+        Ok(self.aggregate([agg])?.pop().unwrap_or(Value::Null))
+    }
+
+    /// The sum of a numeric column over the selected rows (`Null` if none has a value).
+    pub fn sum(self, column: &str) -> Result<Value> {
+        self.one(Agg::sum(column))
+    }
+
+    /// The mean of a numeric column over the selected rows (`Null` if none has a value).
+    pub fn avg(self, column: &str) -> Result<Value> {
+        self.one(Agg::avg(column))
+    }
+
+    /// The smallest value of a column over the selected rows.
+    pub fn min(self, column: &str) -> Result<Value> {
+        self.one(Agg::min(column))
+    }
+
+    /// The largest value of a column over the selected rows.
+    pub fn max(self, column: &str) -> Result<Value> {
+        self.one(Agg::max(column))
+    }
+
+    /// The sum of `f` over the selected rows.
+    pub fn sum_by(self, f: impl Fn(&T) -> f64 + 'a) -> Result<f64> {
+        Ok(self.one(Agg::sum_by(f))?.as_f64().unwrap_or(0.0))
+    }
+
+    /// The mean of `f` over the selected rows (`None` if there are none).
+    pub fn avg_by(self, f: impl Fn(&T) -> f64 + 'a) -> Result<Option<f64>> {
+        Ok(self.one(Agg::avg_by(f))?.as_f64())
+    }
+
+    /// The smallest `f` over the selected rows.
+    pub fn min_by<V: Into<Value>>(self, f: impl Fn(&T) -> V + 'a) -> Result<Value> {
+        self.one(Agg::min_by(f))
+    }
+
+    /// The largest `f` over the selected rows.
+    pub fn max_by<V: Into<Value>>(self, f: impl Fn(&T) -> V + 'a) -> Result<Value> {
+        self.one(Agg::max_by(f))
+    }
+
+    /// Groups the selected rows by a column; finish with [`GroupBy::aggregate`] or
+    /// [`GroupBy::count`]. Groups come in key order (nulls first).
+    pub fn group_by(mut self, column: &str) -> GroupBy<'a, T, Value> {
+        let col = match self.schema.column_index(column) {
+            Ok(c) => c,
+            Err(e) => {
+                self.error.get_or_insert(e);
+                0
+            }
+        };
+        GroupBy {
+            select: self,
+            key: Box::new(move |r: &T| r.column(col).to_owned()),
+        }
+    }
+
+    /// Groups the selected rows by a key computed from each row.
+    pub fn group_by_key<K: Ord>(self, key: impl Fn(&T) -> K + 'a) -> GroupBy<'a, T, K> {
+        GroupBy {
+            select: self,
+            key: Box::new(key),
+        }
+    }
+}
+
+/// Selected rows grouped by a key, from [`Select::group_by`] or [`Select::group_by_key`].
+pub struct GroupBy<'a, T, K> {
+    select: Select<'a, T>,
+    key: Box<dyn Fn(&T) -> K + 'a>,
+}
+
+impl<T, K> std::fmt::Debug for GroupBy<'_, T, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupBy")
+            .field("select", &self.select)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, T: Table, K: Ord> GroupBy<'a, T, K> {
+    /// Each group's key, row count and the aggregates asked for, in key order.
+    pub fn aggregate(self, aggs: impl IntoIterator<Item = Agg<'a, T>>) -> Result<Vec<Group<K>>> {
+        let aggs: Vec<Agg<'a, T>> = aggs.into_iter().collect();
+        let key = self.key;
+        self.select.with(|t, q| {
+            let plans = aggregate::resolve(&t.schema, &aggs)?;
+            let slots = query::run(t, q);
+            let rows = slots.iter().filter_map(|&s| t.row(s)).map(|r| (key(r), r));
+            Ok(aggregate::group(rows, &plans, &t.schema))
+        })
+    }
+
+    /// Each group's key with its number of rows, in key order.
+    pub fn count(self) -> Result<Vec<(K, usize)>> {
+        Ok(self
+            .aggregate([])?
+            .into_iter()
+            .map(|g| (g.key, g.count))
+            .collect())
+    }
 }

@@ -449,6 +449,69 @@ impl<R: Record> TableData<R> {
         self.order_cache = OnceLock::new();
     }
 
+    /// Since `mark`: the slots inserted or replaced that still hold a row, and the keys of
+    /// rows deleted that no longer exist. Foreign keys are checked on these at commit.
+    pub(crate) fn written_since(&self, mark: Mark) -> (Vec<u32>, Vec<Value>) {
+        let pk = self.schema.primary_key();
+        let olds_before = self.undo[..mark.undo_len.min(self.undo.len())]
+            .iter()
+            .filter(|u| !matches!(u, Undo::Insert { .. }))
+            .count();
+        let mut olds = self.olds[olds_before.min(self.olds.len())..].iter();
+        let mut slots = Vec::new();
+        let mut deleted = Vec::new();
+        for entry in &self.undo[mark.undo_len.min(self.undo.len())..] {
+            match *entry {
+                Undo::Insert { slot } | Undo::Replace { slot } => {
+                    if matches!(entry, Undo::Replace { .. }) {
+                        olds.next();
+                    }
+                    if self.row(slot).is_some() {
+                        slots.push(slot);
+                    }
+                }
+                Undo::Delete { .. } => {
+                    if let Some(old) = olds.next() {
+                        let k = old.col(pk);
+                        if self.find_key(k).is_none() {
+                            deleted.push(k.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        slots.sort_unstable();
+        slots.dedup();
+        (slots, deleted)
+    }
+
+    /// Slots whose column `col` equals `v`, through its ordered index (or a scan).
+    pub(crate) fn slots_where(&self, col: usize, v: &Value) -> Vec<u32> {
+        match self.ordered_index(col) {
+            Some(ix) => ix
+                .range(
+                    &std::ops::Bound::Included(v.clone()),
+                    &std::ops::Bound::Included(v.clone()),
+                )
+                .map(|(_, s)| s)
+                .collect(),
+            None => self
+                .iter()
+                .filter(|(_, r)| r.col(col) == v.as_ref())
+                .map(|(s, _)| s)
+                .collect(),
+        }
+    }
+
+    /// Sets column `col` of the row at `slot` (journaled, constraints checked).
+    pub(crate) fn set_at(&mut self, slot: u32, col: usize, v: Value) -> Result<()> {
+        let Some(mut row) = self.row(slot).cloned() else {
+            return Ok(());
+        };
+        row.set_col(col, v)?;
+        self.replace(slot, row)
+    }
+
     /// What the pending (uncommitted) changes amount to, as physical row images.
     pub(crate) fn changes(&self) -> Result<TableChanges> {
         let mut changes = TableChanges::default();

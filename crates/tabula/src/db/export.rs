@@ -141,7 +141,10 @@ impl Database {
             }
         }
         let total: usize = tables.iter().map(|(_, r)| r.len()).sum();
-        self.transaction(|tx| {
+        // Tables created for the import; removed again if it fails, even at commit (when
+        // foreign keys are checked).
+        let created_outside = std::cell::RefCell::new(Vec::new());
+        let outcome = self.transaction(|tx| {
             let mut created = Vec::new();
             let result = (|| {
                 for (schema, rows) in &tables {
@@ -164,9 +167,19 @@ impl Database {
             if result.is_err() {
                 tx.rollback();
                 persist::drop_created(tx.shared, &mut tx.state.borrow_mut(), &created);
+            } else {
+                *created_outside.borrow_mut() = created;
             }
             result
-        })?;
+        });
+        if let Err(e) = outcome {
+            let created = created_outside.into_inner();
+            if !created.is_empty() {
+                let mut st = self.write_state()?;
+                persist::drop_created(&self.shared, &mut st, &created);
+            }
+            return Err(e);
+        }
         Ok(total)
     }
 }

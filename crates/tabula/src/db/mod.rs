@@ -6,6 +6,7 @@ mod export;
 #[cfg(test)]
 mod fault_tests;
 pub(crate) mod persist;
+mod relations;
 mod stats;
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};

@@ -260,6 +260,7 @@ pub(crate) fn create(shared: &Shared, st: &mut State, schema: Schema) -> Result<
 /// changed), then makes them permanent in memory. Returns the record's LSN. On error nothing
 /// is committed and the caller rolls back.
 pub(crate) fn commit(shared: &Shared, tx: &Transaction<'_>) -> Result<Option<u64>> {
+    crate::db::relations::enforce(shared, tx)?;
     let written = tx.written();
     let mut st = tx.state.borrow_mut();
     let mut lsn = None;

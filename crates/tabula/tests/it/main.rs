@@ -10,5 +10,6 @@ mod model;
 mod persistence;
 mod queries;
 mod recovery;
+mod relations;
 mod transactions;
 mod ui;

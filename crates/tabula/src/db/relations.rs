@@ -1,0 +1,154 @@
+//! Foreign keys, enforced when a transaction commits.
+//!
+//! Checking at commit (deferred, as SQL's `DEFERRABLE INITIALLY DEFERRED`) lets one
+//! transaction insert a row and its parent in either order. A commit first applies the
+//! delete actions of every parent row the transaction removed (`cascade` deletes the rows
+//! that reference it, `set_null` clears their column, `restrict` fails the commit), repeating
+//! until nothing more follows (cascade chains, cycles of references), then checks that every
+//! row the transaction inserted or changed references a row that exists. A failure rolls the
+//! whole transaction back. Parents are found through the primary-key map, dependents through
+//! the ordered index every foreign-key column has.
+
+use std::collections::HashSet;
+
+use crate::db::persist::ensure_loaded;
+use crate::db::Shared;
+use crate::error::{Error, Result};
+use crate::registry::State;
+use crate::schema::OnDelete;
+use crate::txn::{Transaction, TxCore};
+use crate::value::Value;
+
+/// One foreign key: (child table, column, parent table name, action).
+type Edge = (usize, usize, String, OnDelete);
+
+fn edges(st: &State) -> Vec<Edge> {
+    let mut out = Vec::new();
+    for (idx, t) in st.tables.iter().enumerate() {
+        for (col, c) in t.schema().columns.iter().enumerate() {
+            if let Some(fk) = &c.references {
+                out.push((idx, col, fk.table.clone(), fk.on_delete));
+            }
+        }
+    }
+    out
+}
+
+fn fk_error(
+    st: &State,
+    child: usize,
+    col: usize,
+    parent: &str,
+    value: Value,
+    reason: String,
+) -> Error {
+    let s = st.tables[child].schema();
+    Error::ForeignKey {
+        table: s.table.clone(),
+        column: s.columns[col].name.clone(),
+        references: parent.to_owned(),
+        value,
+        reason,
+    }
+}
+
+/// Applies delete actions and checks references for everything `tx` wrote.
+pub(crate) fn enforce(shared: &Shared, tx: &Transaction<'_>) -> Result<()> {
+    let all_edges = edges(&tx.state.borrow());
+    if all_edges.is_empty() {
+        return Ok(());
+    }
+    let mut processed: HashSet<(usize, Value)> = HashSet::new();
+    loop {
+        let mut acted = false;
+        let marks = tx.marks.borrow().clone();
+        for (parent, mark) in marks {
+            let (parent_name, deleted) = {
+                let st = tx.state.borrow();
+                let t = &st.tables[parent];
+                (t.schema().table.clone(), t.written_since(mark).1)
+            };
+            for key in deleted {
+                if !processed.insert((parent, key.clone())) {
+                    continue;
+                }
+                for (child, col, _, action) in all_edges.iter().filter(|e| e.2 == parent_name) {
+                    let mut st = tx.state.borrow_mut();
+                    ensure_loaded(shared, &mut st, *child)?;
+                    let slots = st.tables[*child].slots_where(*col, &key);
+                    if slots.is_empty() {
+                        continue;
+                    }
+                    match action {
+                        OnDelete::Restrict => {
+                            let reason = format!(
+                                "cannot delete {parent_name} {key}: {} row(s) of {} still reference it",
+                                slots.len(),
+                                st.tables[*child].schema().table
+                            );
+                            return Err(fk_error(&st, *child, *col, &parent_name, key, reason));
+                        }
+                        OnDelete::Cascade => {
+                            let mark = st.tables[*child].mark();
+                            tx.touch(*child, mark);
+                            let keys: Vec<Value> =
+                                slots.iter().map(|&s| st.tables[*child].key_at(s)).collect();
+                            st.tables[*child].dyn_delete_keys(&keys)?;
+                        }
+                        OnDelete::SetNull => {
+                            let mark = st.tables[*child].mark();
+                            tx.touch(*child, mark);
+                            for s in slots {
+                                st.tables[*child].set_at(s, *col, Value::Null)?;
+                            }
+                        }
+                    }
+                    acted = true;
+                }
+            }
+        }
+        if !acted {
+            break;
+        }
+    }
+    // Every row written must reference a row that exists.
+    let marks = tx.marks.borrow().clone();
+    let mut st = tx.state.borrow_mut();
+    for (child, mark) in marks {
+        let refs: Vec<(usize, String)> = all_edges
+            .iter()
+            .filter(|e| e.0 == child)
+            .map(|e| (e.1, e.2.clone()))
+            .collect();
+        if refs.is_empty() {
+            continue;
+        }
+        let (slots, _) = st.tables[child].written_since(mark);
+        for (col, parent_name) in refs {
+            let Some(&parent) = st.by_name.get(&parent_name) else {
+                let v = slots
+                    .first()
+                    .map_or(Value::Null, |&s| st.tables[child].col_value(s, col));
+                let reason = format!("table {parent_name} does not exist");
+                return Err(fk_error(&st, child, col, &parent_name, v, reason));
+            };
+            ensure_loaded(shared, &mut st, parent)?;
+            let parent_schema = st.tables[parent].schema().clone();
+            for &s in &slots {
+                let v = st.tables[child].col_value(s, col);
+                if v.is_null() {
+                    continue;
+                }
+                let found = match parent_schema.coerce(parent_schema.primary_key(), v.clone()) {
+                    Ok(k) => st.tables[parent].has_key(&k),
+                    Err(_) => false,
+                };
+                if !found {
+                    let reason = format!("no row of {parent_name} has this key");
+                    return Err(fk_error(&st, child, col, &parent_name, v, reason));
+                }
+            }
+        }
+    }
+    Ok(())
+}
