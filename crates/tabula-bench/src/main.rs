@@ -5,8 +5,10 @@
 //!
 //! ```text
 //! cargo run --release -p tabula-bench -- [--rows N] [--runs K] [--systems a,b,...] [--json FILE]
+//! cargo run --release -p tabula-bench -- --relations [--runs K]
 //! ```
 
+mod relations;
 mod systems;
 mod workload;
 
@@ -139,6 +141,7 @@ struct Args {
     systems: Vec<String>,
     json: Option<String>,
     child: Option<String>,
+    relations: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -148,6 +151,7 @@ fn parse_args() -> Result<Args, String> {
         systems: systems::ALL.iter().map(|s| s.to_string()).collect(),
         json: None,
         child: None,
+        relations: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -163,6 +167,7 @@ fn parse_args() -> Result<Args, String> {
             "--systems" => a.systems = val()?.split(',').map(str::to_owned).collect(),
             "--json" => a.json = Some(val()?),
             "--child" => a.child = Some(val()?),
+            "--relations" => a.relations = true,
             "-h" | "--help" => {
                 return Err(format!(
                     "usage: tabula-bench [--rows N] [--runs K] [--systems {}] [--json FILE]",
@@ -183,6 +188,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.relations {
+        return match relations::run(args.runs) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("tabula-bench: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if let Some(system) = &args.child {
         return match child(system, args.rows) {
             Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 //!
 //! Run it with `cargo run --release --example university`. Each run starts the story afresh.
 
-use tabula::{Database, Table};
+use tabula::{Agg, Database, Table};
 
 #[derive(Table, Debug, Clone, PartialEq)]
 #[table(name = "students")]
@@ -39,9 +39,9 @@ pub struct Course {
 pub struct Registration {
     #[column(primary_key)]
     pub id: u64,
-    #[column(index)]
+    #[column(references = "students", on_delete = "cascade")]
     pub student_id: u64,
-    #[column(index)]
+    #[column(references = "courses")]
     pub course_id: u64,
     pub semester: String,
     pub grade: Option<f64>,
@@ -215,34 +215,77 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .count()?
     );
 
-    heading("9. Alice's registrations");
-    let alice = students.get_by("email", "alice.johnson@university.edu")?;
-    if let Some(alice) = alice {
-        for r in registrations
+    heading("9. Alice's courses (a join along registrations.course_id)");
+    if let Some(alice) = students.get_by("email", "alice.johnson@university.edu")? {
+        let q = registrations
             .select()
             .where_eq("student_id", alice.id)
-            .all()?
-        {
-            if let Some(c) = courses.get(r.course_id)? {
-                let grade = r
-                    .grade
-                    .map_or("in progress".to_string(), |g| format!("{g:.1}"));
-                println!("  {:<8} {:<28} {}", c.code, c.title, grade);
-            }
+            .join::<Course>("course_id");
+        for (r, c) in q.order_by("courses.code").all()? {
+            let grade = r
+                .grade
+                .map_or("in progress".to_string(), |g| format!("{g:.1}"));
+            println!("  {:<8} {:<28} {}", c.code, c.title, grade);
         }
     }
 
-    heading("10. Students taking CS101");
+    heading("10. Students taking CS101, best GPA first (a join along student_id)");
     if let Some(cs101) = courses.get_by("code", "CS101")? {
-        for r in registrations
-            .select()
-            .where_eq("course_id", cs101.id)
-            .all()?
-        {
-            if let Some(s) = students.get(r.student_id)? {
-                println!("  {}", s.name);
-            }
+        let q = || {
+            registrations
+                .select()
+                .where_eq("course_id", cs101.id)
+                .join::<Student>("student_id")
+        };
+        println!("  plan: {}", q().explain()?);
+        for (_, s) in q().order_by("-students.gpa").all()? {
+            println!("  {} ({:.1})", s.name, s.gpa);
         }
+    }
+
+    heading("10b. Students per course (group by registrations.course_id)");
+    for (course_id, n) in registrations.select().group_by("course_id").count()? {
+        let course = course_id
+            .as_i64()
+            .and_then(|id| courses.get(id).ok().flatten());
+        println!(
+            "  {:<8} {n}",
+            course.map_or_else(|| course_id.to_string(), |c| c.code)
+        );
+    }
+
+    heading("10c. Average GPA per year");
+    for g in students
+        .select()
+        .group_by("year")
+        .aggregate([Agg::avg("gpa"), Agg::max("gpa")])?
+    {
+        let avg = g.values[0].as_f64().unwrap_or(0.0);
+        println!(
+            "  {}: {} students, average {avg:.2}, best {}",
+            g.key, g.count, g.values[1]
+        );
+    }
+
+    heading("10d. Each student's courses (students joined to their registrations)");
+    let mut lines: Vec<(String, Vec<String>)> = Vec::new();
+    let all_courses = courses.select().all()?;
+    let code = |id: u64| {
+        all_courses
+            .iter()
+            .find(|c| c.id == id)
+            .map_or("?".into(), |c| c.code.clone())
+    };
+    students
+        .select()
+        .order_by("name")
+        .join_on::<Registration>("id", "student_id")
+        .for_each(|s, r| match lines.last_mut() {
+            Some((name, codes)) if *name == s.name => codes.push(code(r.course_id)),
+            _ => lines.push((s.name.clone(), vec![code(r.course_id)])),
+        })?;
+    for (name, codes) in lines {
+        println!("  {:<14} {}", name, codes.join(", "));
     }
 
     heading("11. Page 2 of the student list by name, 3 per page");
@@ -284,16 +327,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("  still {} students", students.count()?);
 
-    heading("14. Delete: students with a GPA below 2.0, with their registrations");
-    db.transaction(|tx| {
-        let s = tx.table::<Student>()?;
-        let r = tx.table::<Registration>()?;
-        let leaving = s.select().filter(|s| s.gpa < 2.0).keys()?;
-        let dropped = r.delete(|r| leaving.contains(&r.student_id))?;
-        let removed = s.delete(|s| s.gpa < 2.0)?;
-        println!("  removed {removed} student(s) and {dropped} registration(s)");
-        Ok(())
-    })?;
+    heading("14. Delete: students with a GPA below 2.0 (their registrations cascade)");
+    let before = registrations.count()?;
+    let removed = students.delete(|s| s.gpa < 2.0)?;
+    println!(
+        "  removed {removed} student(s) and {} registration(s)",
+        before - registrations.count()?
+    );
+    match courses.delete(|c| c.code == "CS101") {
+        Ok(_) => println!("  unexpectedly deleted CS101"),
+        Err(e) => println!("  deleting CS101 is refused while students take it:\n    {e}"),
+    }
     println!(
         "  {} students, {} registrations remain",
         students.count()?,

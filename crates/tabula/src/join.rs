@@ -284,6 +284,13 @@ impl<'a, T: Table, U: Table> Join<'a, T, U> {
             _ => None,
         };
         let rschema = U::schema();
+        let (lty, rty) = (
+            T::schema().columns[self.left_col].ty,
+            rschema.columns[rcol_pos].ty,
+        );
+        // Integer against integer or text against text compare as they are; other pairs are
+        // converted to the right column's type (3 against 3.0) first.
+        let same_kind = (lty.is_int() && rty.is_int()) || (lty == rty && !lty.is_float());
         let mut pairs = Vec::new();
         for ls in query::run(lt, &spec) {
             let Some(lrow) = lt.row(ls) else { continue };
@@ -291,9 +298,17 @@ impl<'a, T: Table, U: Table> Join<'a, T, U> {
             if v.is_null() {
                 continue;
             }
-            // The probe in the right column's type (a u32 key against a u64 column, ...).
-            let Ok(probe) = rschema.coerce(rcol_pos, v.to_owned()) else {
-                continue;
+            let converted;
+            let probe = if same_kind {
+                v
+            } else {
+                match rschema.coerce(rcol_pos, v.to_owned()) {
+                    Ok(p) => {
+                        converted = p;
+                        converted.as_ref()
+                    }
+                    Err(_) => continue,
+                }
             };
             let mut push = |rs: u32| {
                 if let Some(rrow) = rt.row(rs) {
@@ -304,12 +319,12 @@ impl<'a, T: Table, U: Table> Join<'a, T, U> {
             };
             match (&strategy, &hash) {
                 (_, Some(m)) => {
-                    if let Some(slots) = m.get(&probe) {
+                    if let Some(slots) = m.get(&probe.to_owned()) {
                         slots.iter().copied().for_each(&mut push);
                     }
                 }
                 (JoinStrategy::PrimaryKeyLookup, _) | (JoinStrategy::UniqueLookup { .. }, _) => {
-                    if let Some(Some(rs)) = rt.find_unique(rcol_pos, probe.as_ref()) {
+                    if let Some(Some(rs)) = rt.find_unique(rcol_pos, probe) {
                         if right_ok(rs) {
                             push(rs);
                         }
@@ -317,7 +332,7 @@ impl<'a, T: Table, U: Table> Join<'a, T, U> {
                 }
                 _ => {
                     if let Some(ix) = rt.ordered_index(rcol_pos) {
-                        let b = Bound::Included(probe.clone());
+                        let b = Bound::Included(probe.to_owned());
                         for (_, rs) in ix.range(&b, &b) {
                             if right_ok(rs) {
                                 push(rs);
