@@ -55,6 +55,15 @@ pub enum Error {
         /// The name that was asked for.
         column: String,
     },
+    /// A SQL expression (`tabula query --where`, `Select::where_sql`) could not be parsed or
+    /// does not fit the table.
+    #[error("invalid expression {expression:?}: {reason}")]
+    InvalidExpression {
+        /// The expression as written.
+        expression: String,
+        /// What is wrong, with the line and column where the parser saw it.
+        reason: String,
+    },
     /// A column was used in a way its type does not allow (ordering by a `json` column, ...).
     #[error("{table}.{column}: {reason}")]
     InvalidColumnUse {

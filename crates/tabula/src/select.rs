@@ -15,6 +15,24 @@ use crate::table::TableData;
 use crate::txn::TxCore;
 use crate::value::Value;
 
+/// Rows a SQL condition can be evaluated on: typed rows and dynamic [`Row`]s.
+pub trait SqlRow {
+    /// Whether the row satisfies `c`.
+    fn satisfies(&self, c: &crate::expr::Condition) -> bool;
+}
+
+impl<T: Table> SqlRow for T {
+    fn satisfies(&self, c: &crate::expr::Condition) -> bool {
+        c.matches_with(&|i| self.column(i))
+    }
+}
+
+impl SqlRow for Row {
+    fn satisfies(&self, c: &crate::expr::Condition) -> bool {
+        c.matches(self.values())
+    }
+}
+
 /// Where a handle reads from: the database (taking its read lock) or a transaction.
 #[derive(Clone, Copy)]
 pub(crate) enum Src<'a> {
@@ -146,6 +164,34 @@ impl<'a, R> Select<'a, R> {
         let (lo, hi) = (conv(range.start_bound()), conv(range.end_bound()));
         let r = self.spec.add_range(self.schema, column, lo, hi);
         self.note(r);
+        self
+    }
+
+    /// Keeps rows satisfying a SQL boolean expression (see [`Condition`](crate::Condition)):
+    /// `"gpa > 3.5 AND year IN (2023, 2024)"`. Top-level `AND` terms on columns are also
+    /// given to the planner, so indexes serve them.
+    pub fn where_sql(mut self, expression: &str) -> Self
+    where
+        R: SqlRow,
+    {
+        match crate::expr::Condition::parse(self.schema, expression) {
+            Ok(c) => {
+                for (col, lo, hi) in c.pushdown() {
+                    let name = self.schema.columns[col].name.clone();
+                    let r = match (lo, hi) {
+                        (Bound::Included(a), Bound::Included(b)) if a == b => {
+                            self.spec.add_eq(self.schema, &name, a)
+                        }
+                        (lo, hi) => self.spec.add_range(self.schema, &name, lo, hi),
+                    };
+                    self.note(r);
+                }
+                self.spec
+                    .filters
+                    .push(Box::new(move |r: &R| r.satisfies(&c)));
+            }
+            Err(e) => self.note(Err(e)),
+        }
         self
     }
 

@@ -217,10 +217,12 @@ impl Database {
     /// The log lines recovery dropped when this database was opened (an unfinished last
     /// commit; in salvage mode, every damaged line).
     pub fn recovery_report(&self) -> Vec<DroppedRecord> {
-        self.shared
-            .storage
-            .as_ref()
-            .map_or_else(Vec::new, |s| s.dropped.clone())
+        self.shared.storage.as_ref().map_or_else(Vec::new, |s| {
+            s.dropped
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        })
     }
 
     fn check_open(&self) -> Result<()> {

@@ -92,10 +92,26 @@ fn load<R: Record>(shared: &Shared, st: &mut State, idx: usize) -> Result<TableD
     let meta = &mut st.meta[idx];
     let snapshot_path = storage.layout.records(&schema.table);
     let started = std::time::Instant::now();
-    let rows = storage.load_snapshot(&schema, meta.entry.as_ref())?;
-    let n = rows.len();
-    t.load_rows(rows)
-        .map_err(|e| corrupt(&snapshot_path, 0, e.to_string()))?;
+    let n;
+    if storage.options.recovery == crate::storage::wal::Recovery::Salvage && meta.entry.is_some() {
+        // Keep every readable row that fits the table's constraints; report the rest, and
+        // rewrite the snapshot at the next checkpoint.
+        let rows = storage.salvage_snapshot(&schema);
+        n = rows.len();
+        for (line, values) in rows {
+            let r = R::from_row(&schema, values).and_then(|row| t.insert(row));
+            if let Err(e) = r {
+                storage.report(&snapshot_path, line, e.to_string());
+            }
+        }
+        t.commit();
+        meta.dirty = true;
+    } else {
+        let rows = storage.load_snapshot(&schema, meta.entry.as_ref())?;
+        n = rows.len();
+        t.load_rows(rows)
+            .map_err(|e| corrupt(&snapshot_path, 0, e.to_string()))?;
+    }
     if let Some(e) = &meta.entry {
         t.bump_next_key(e.next_key);
     }

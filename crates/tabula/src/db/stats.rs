@@ -97,7 +97,7 @@ impl Database {
             let indexes = schema
                 .columns
                 .iter()
-                .filter(|c| c.primary_key || c.unique || c.index)
+                .filter(|c| c.primary_key || c.unique || c.has_ordered_index())
                 .map(|c| c.name.clone())
                 .collect();
             let (snapshot_bytes, schema_bytes) = storage.map_or((0, 0), |s| {

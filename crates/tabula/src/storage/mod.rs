@@ -7,6 +7,7 @@ pub(crate) mod fs;
 pub(crate) mod layout;
 pub(crate) mod manifest;
 pub(crate) mod snapshot;
+pub(crate) mod verify;
 pub(crate) mod wal;
 
 use std::collections::BTreeMap;
@@ -75,7 +76,7 @@ pub(crate) struct Storage {
     pub(crate) options: Options,
     lock: Mutex<Option<Box<dyn DirLock>>>,
     pub(crate) manifest: Mutex<Manifest>,
-    pub(crate) dropped: Vec<DroppedRecord>,
+    pub(crate) dropped: Mutex<Vec<DroppedRecord>>,
     /// Salvage mode dropped a damaged record before good ones: a checkpoint must rewrite the
     /// directory before it is consistent again.
     pub(crate) needs_checkpoint: bool,
@@ -232,7 +233,7 @@ impl Storage {
             options,
             lock: Mutex::new(Some(lock)),
             manifest: Mutex::new(manifest),
-            dropped: scan.dropped,
+            dropped: Mutex::new(scan.dropped),
             needs_checkpoint: scan.damaged_middle,
         };
         Ok((storage, tables.into_values().collect()))
@@ -382,6 +383,47 @@ impl Storage {
             ));
         }
         Ok(rows)
+    }
+
+    /// Salvage mode: every line of a snapshot that parses, with its line number, whatever the
+    /// checksum says; what cannot be read is reported and dropped.
+    pub(crate) fn salvage_snapshot(&self, schema: &Schema) -> Vec<(u64, Vec<Value>)> {
+        let path = self.layout.records(&schema.table);
+        let bytes = match self.fs.read(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                self.report(&path, 0, format!("unreadable snapshot: {e}"));
+                return Vec::new();
+            }
+        };
+        let mut rows = Vec::new();
+        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            let no = i as u64 + 1;
+            match std::str::from_utf8(line)
+                .map_err(|e| e.to_string())
+                .and_then(|t| codec::decode_row(schema, t))
+            {
+                Ok(v) => rows.push((no, v)),
+                Err(reason) => self.report(&path, no, reason),
+            }
+        }
+        rows
+    }
+
+    /// Adds a dropped record to the recovery report.
+    pub(crate) fn report(&self, file: &Path, line: u64, reason: String) {
+        tracing::warn!(file = %file.display(), line, %reason, "salvage dropped a record");
+        self.dropped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(DroppedRecord {
+                file: file.to_path_buf(),
+                line,
+                reason,
+            });
     }
 
     /// Writes a snapshot to its temporary file (step one of a checkpoint).

@@ -60,7 +60,9 @@ pub(crate) struct RawRecord {
 /// A line recovery dropped, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DroppedRecord {
-    /// The 1-based line in `wal/transaction.log`.
+    /// The file it was in (`wal/transaction.log`, or a snapshot in salvage mode).
+    pub file: std::path::PathBuf,
+    /// The 1-based line (0 when the whole file was unreadable).
     pub line: u64,
     /// Why it could not be used.
     pub reason: String,
@@ -190,7 +192,11 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
                         rec.lsn, out.last_lsn
                     );
                     if mode == Recovery::Salvage {
-                        out.dropped.push(DroppedRecord { line: no, reason });
+                        out.dropped.push(DroppedRecord {
+                            file: path.to_path_buf(),
+                            line: no,
+                            reason,
+                        });
                         out.damaged_middle = true;
                         continue;
                     }
@@ -215,7 +221,11 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
                     tracing::warn!(file = %path.display(), line = no, %reason,
                         "dropping an unfinished commit at the end of the write-ahead log");
                 }
-                out.dropped.push(DroppedRecord { line: no, reason });
+                out.dropped.push(DroppedRecord {
+                    file: path.to_path_buf(),
+                    line: no,
+                    reason,
+                });
             }
         }
     }

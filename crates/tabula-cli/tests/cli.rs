@@ -1,0 +1,393 @@
+//! End-to-end tests: the built `tabula` binary against directories made by the library.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tabula::{Database, Table};
+
+fn tabula(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args(args)
+        .output()
+        .expect("run tabula")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn demo() -> (tempfile::TempDir, PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("uni");
+    let p = path.to_str().unwrap().to_owned();
+    let o = tabula(&["demo", &p]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("7 students, 5 courses and 12 registrations"));
+    (dir, path, p)
+}
+
+#[test]
+fn inspect_and_query() {
+    let (_d, _path, p) = demo();
+    let o = tabula(&["tables", &p]);
+    assert!(o.status.success());
+    let t = text(&o);
+    assert!(
+        t.contains("students") && t.contains("registrations") && t.contains("id, email, year"),
+        "{t}"
+    );
+    let o = tabula(&["schema", &p, "registrations"]);
+    assert!(
+        text(&o).contains("references courses (restrict)"),
+        "{}",
+        text(&o)
+    );
+    let o = tabula(&[
+        "query",
+        &p,
+        "students",
+        "--where",
+        "gpa > 3.5 AND year = 2024",
+        "--order-by",
+        "-gpa",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Carol White", "Alice Johnson"]);
+    let o = tabula(&[
+        "query",
+        &p,
+        "students",
+        "--where",
+        "advisor IS NULL",
+        "--columns",
+        "name",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "name\nDavid Brown\nFrank Miller\n"
+    );
+    let o = tabula(&[
+        "query",
+        &p,
+        "students",
+        "--where",
+        "name LIKE 'A%' OR year IN (2022)",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 2);
+    let o = tabula(&[
+        "query",
+        &p,
+        "students",
+        "--where",
+        "gpa BETWEEN 3 AND 3.6 AND NOT (year = 2023)",
+        "--order-by",
+        "name",
+        "--limit",
+        "1",
+        "--offset",
+        "0",
+        "--format",
+        "csv",
+        "--columns",
+        "name",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "name\nGrace Lee\n");
+    // The planner serves an indexed column through its index.
+    let o = tabula(&[
+        "query",
+        &p,
+        "students",
+        "--where",
+        "year = 2024 AND gpa > 3",
+        "--explain",
+    ]);
+    assert!(text(&o).contains("index range on year"), "{}", text(&o));
+    let o = tabula(&[
+        "query",
+        &p,
+        "students",
+        "--order-by",
+        "-gpa",
+        "--limit",
+        "2",
+    ]);
+    assert!(text(&o).contains("2 row(s)"), "{}", text(&o));
+}
+
+#[test]
+fn bad_expressions_and_values_get_clear_errors_and_change_nothing() {
+    let (_d, _path, p) = demo();
+    let o = tabula(&["query", &p, "students", "--where", "gpa >"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("Column: 6"), "{}", text(&o));
+    let o = tabula(&["query", &p, "students", "--where", "height > 3"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("no column \"height\""), "{}", text(&o));
+    let o = tabula(&["query", &p, "students", "--where", "year = 'soon'"]);
+    assert!(text(&o).contains("cannot hold \"soon\""), "{}", text(&o));
+    let o = tabula(&[
+        "insert",
+        &p,
+        "students",
+        "{\"name\":\"X\",\"email\":\"x@u\",\"year\":\"2020\"}",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("students.year is u32"), "{}", text(&o));
+    let o = tabula(&["insert", &p, "students", "not json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = tabula(&[
+        "update",
+        &p,
+        "students",
+        "--where",
+        "year = 2024",
+        "--set",
+        "gpa=high",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = tabula(&["delete", &p, "courses", "--where", "code = 'CS101'"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("foreign key"), "{}", text(&o));
+    let o = tabula(&["query", &p, "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = tabula(&[
+        "query",
+        &p,
+        "students",
+        "--format",
+        "csv",
+        "--columns",
+        "name",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).lines().count(),
+        8,
+        "nothing changed"
+    );
+    let o = tabula(&["tables", "/nonexistent/db"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(tabula(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn change_rows() {
+    let (_d, _path, p) = demo();
+    let o = tabula(&[
+        "insert",
+        &p,
+        "courses",
+        "{\"code\":\"CS301\",\"title\":\"Compilers\"}",
+        "{\"code\":\"CS302\",\"title\":\"Databases\",\"credits\":4}",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("inserted 2 row(s)"));
+    let o = tabula(&[
+        "update",
+        &p,
+        "students",
+        "--where",
+        "name = 'Bob Smith'",
+        "--set",
+        "gpa=3.4",
+        "--set",
+        "advisor='Dr. Knuth'",
+    ]);
+    assert!(text(&o).contains("updated 1 row(s)"), "{}", text(&o));
+    let o = tabula(&["delete", &p, "students", "--where", "gpa < 2.0"]);
+    assert!(text(&o).contains("deleted 1 row(s)"), "{}", text(&o));
+    let o = tabula(&[
+        "query",
+        &p,
+        "students",
+        "--where",
+        "name = 'Bob Smith'",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["gpa"], 3.4);
+    assert_eq!(v[0]["advisor"], "Dr. Knuth");
+    // The cascade removed the deleted student's registration.
+    let o = tabula(&[
+        "query",
+        &p,
+        "registrations",
+        "--where",
+        "student_id = 6",
+        "--format",
+        "csv",
+        "--columns",
+        "id",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "id\n");
+    let o = tabula(&[
+        "query",
+        &p,
+        "courses",
+        "--where",
+        "code = 'CS301'",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["credits"], 3, "default filled");
+}
+
+#[test]
+fn stats_checkpoint_export_import_wal() {
+    let (d, path, p) = demo();
+    let o = tabula(&["stats", &p]);
+    assert!(text(&o).contains("total on disk"), "{}", text(&o));
+    let o = tabula(&["stats", &p, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["tables"].as_array().unwrap().len(), 3);
+    // Commits the library leaves in the log show in `tabula wal`.
+    {
+        #[derive(Table, Clone, Debug)]
+        #[table(name = "notes")]
+        struct Note {
+            #[column(primary_key)]
+            id: u64,
+            text: String,
+        }
+        let db = Database::open(&path).unwrap();
+        db.table::<Note>()
+            .unwrap()
+            .insert(Note {
+                id: 0,
+                text: "a".into(),
+            })
+            .unwrap();
+    }
+    let o = tabula(&["wal", &p, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["tables"][0][0], "notes");
+    assert_eq!(v[0]["lsn"], 2);
+    let o = tabula(&["checkpoint", &p]);
+    assert!(text(&o).contains("checkpoint at LSN 2"), "{}", text(&o));
+    let file = d.path().join("backup.json");
+    let f = file.to_str().unwrap();
+    assert!(tabula(&["export", &p, f]).status.success());
+    let other = d.path().join("other");
+    std::fs::create_dir_all(other.join("wal")).unwrap();
+    let o = tabula(&["import", other.to_str().unwrap(), f]);
+    assert!(text(&o).contains("imported 25 row(s)"), "{}", text(&o));
+    let o = tabula(&["import", other.to_str().unwrap(), f]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a second import collides and changes nothing"
+    );
+}
+
+fn corrupt(path: &Path) {
+    // A snapshot line that is not JSON, and a flipped byte in the middle of the log.
+    let records = path.join("data/students.records");
+    let mut text = std::fs::read_to_string(&records).unwrap();
+    text = text.replacen("{\"id\":2,", "{\"id\":2,,", 1);
+    std::fs::write(&records, text).unwrap();
+    let wal = path.join("wal/transaction.log");
+    let mut bytes = std::fs::read(&wal).unwrap();
+    let second = bytes.iter().position(|&b| b == b'\n').unwrap() + 20;
+    bytes[second] ^= 0x01;
+    std::fs::write(&wal, bytes).unwrap();
+}
+
+#[test]
+fn verify_finds_damage_and_repair_fixes_it_with_a_backup() {
+    let (d, path, p) = demo();
+    // Three commits in the log after the demo's checkpoint.
+    for i in 0..3 {
+        let o = tabula(&[
+            "insert",
+            &p,
+            "courses",
+            &format!("{{\"code\":\"X{i}\",\"title\":\"T\"}}"),
+        ]);
+        assert!(o.status.success());
+    }
+    {
+        // Leave the last inserts in the log: write through the library without closing.
+        let db = Database::open(&path).unwrap();
+        let t = db.dyn_table("courses").unwrap();
+        for i in 0..3 {
+            t.insert(tabula::row! { "code" => format!("Y{i}"), "title" => "T" })
+                .unwrap();
+        }
+    }
+    let original_records = std::fs::read(path.join("data/students.records")).unwrap();
+    corrupt(&path);
+    let damaged_records = std::fs::read(path.join("data/students.records")).unwrap();
+    assert_ne!(original_records, damaged_records);
+    let o = tabula(&["verify", &p]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("students.records:2:"), "{t}");
+    assert!(t.contains("transaction.log:2:"), "{t}");
+    let o = tabula(&["verify", &p, "--format", "json"]);
+    let problems: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(problems.as_array().unwrap().len() >= 2);
+
+    let o = tabula(&["repair", &p]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("backed up"), "{t}");
+    assert!(t.contains("dropped"), "{t}");
+    assert!(t.contains("verifies clean"), "{t}");
+    assert_eq!(tabula(&["verify", &p]).status.code(), Some(0));
+    // The backup holds the damaged originals, byte for byte.
+    let backup = std::fs::read_dir(d.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().starts_with("uni.backup-"))
+        .expect("a backup folder")
+        .path();
+    assert_eq!(
+        std::fs::read(backup.join("data/students.records")).unwrap(),
+        damaged_records
+    );
+    assert!(backup.join("wal/transaction.log").exists());
+    // What could be read is still there: six of seven students.
+    let o = tabula(&[
+        "query",
+        &p,
+        "students",
+        "--format",
+        "csv",
+        "--columns",
+        "id",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 7);
+    // A clean directory needs no repair.
+    let o = tabula(&["repair", &p]);
+    assert!(text(&o).contains("nothing to repair"));
+}
+
+#[test]
+fn help_has_examples() {
+    let o = tabula(&["--help"]);
+    assert!(text(&o).contains("Examples:"));
+    for cmd in [
+        "query", "insert", "update", "delete", "demo", "tables", "schema",
+    ] {
+        let o = tabula(&[cmd, "--help"]);
+        assert!(text(&o).contains("Example"), "{cmd}: {}", text(&o));
+    }
+}

@@ -1,0 +1,319 @@
+//! `verify`: reads every file of a database directory without changing any, and reports
+//! every problem with its file and line: checksums, LSN continuity, schema/record agreement,
+//! primary-key, unique and NOT NULL constraints, leftover temporary files.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::record::DynRow;
+use crate::schema::Schema;
+use crate::storage::codec::decode_row;
+use crate::storage::fs::{FileSystem, StdFs};
+use crate::storage::layout::{Layout, TMP};
+use crate::storage::manifest::{crc_hex, Manifest};
+use crate::storage::wal::{self, Recovery};
+use crate::storage::SchemaFile;
+use crate::table::TableData;
+
+/// One problem `verify` found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// The file at fault.
+    pub file: PathBuf,
+    /// The 1-based line, or 0 when the whole file is at fault.
+    pub line: u64,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+        } else {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        }
+    }
+}
+
+/// Checks every file of the database directory at `path` and returns every problem found
+/// (empty when the directory is sound). Nothing is changed. Run it while no process has the
+/// database open: a database being written can look inconsistent between two writes.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use tabula::{Database, Table};
+/// #[derive(Table, Clone, Debug)]
+/// struct Note { #[column(primary_key)] id: u64, text: String }
+/// let path = dir.path().join("db");
+/// let db = Database::open(&path)?;
+/// db.table::<Note>()?.insert(Note { id: 0, text: "hi".into() })?;
+/// db.close()?;
+/// assert!(tabula::verify(&path)?.is_empty());
+/// std::fs::write(path.join("data/note.records"), "{\"id\":1,\"text\":\"changed\"}\n")?;
+/// let problems = tabula::verify(&path)?;
+/// assert!(problems[0].to_string().contains("note.records"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn verify(path: impl AsRef<Path>) -> Result<Vec<Problem>> {
+    verify_with(&StdFs, path.as_ref())
+}
+
+pub(crate) fn verify_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<Problem>> {
+    let layout = Layout::new(root);
+    let mut problems = Vec::new();
+    let mut report = |file: &Path, line: u64, message: String| {
+        problems.push(Problem {
+            file: file.to_path_buf(),
+            line,
+            message,
+        })
+    };
+    if !fs.exists(root) {
+        return Err(Error::Io {
+            path: root.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no database directory here"),
+        });
+    }
+    let read = |p: &Path| {
+        fs.read(p).map_err(|e| Error::Io {
+            path: p.to_path_buf(),
+            source: e,
+        })
+    };
+
+    let manifest_path = layout.manifest();
+    let manifest: Manifest = if fs.exists(&manifest_path) {
+        match serde_json::from_slice(&read(&manifest_path)?) {
+            Ok(m) => m,
+            Err(e) => {
+                report(
+                    &manifest_path,
+                    e.line() as u64,
+                    format!("unreadable manifest: {e}"),
+                );
+                Manifest::default()
+            }
+        }
+    } else {
+        Manifest::default()
+    };
+
+    for dir in [
+        layout.root.clone(),
+        layout.schema_dir(),
+        layout.data_dir(),
+        layout.wal_dir(),
+    ] {
+        if let Ok(list) = fs.list(&dir) {
+            for p in list {
+                if p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.ends_with(TMP))
+                {
+                    report(
+                        &p,
+                        0,
+                        "leftover temporary file of an interrupted write".into(),
+                    );
+                }
+            }
+        }
+    }
+
+    // Schemas.
+    let mut schemas: BTreeMap<String, Schema> = BTreeMap::new();
+    for p in fs.list(&layout.schema_dir()).unwrap_or_default() {
+        let Some(name) = Layout::table_of_schema(&p) else {
+            continue;
+        };
+        let bytes = read(&p)?;
+        let mut file: SchemaFile = match serde_json::from_slice(&bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                report(&p, e.line() as u64, format!("unreadable schema: {e}"));
+                continue;
+            }
+        };
+        if let Err(e) = file.schema.finish() {
+            report(&p, 0, format!("invalid schema: {e}"));
+            continue;
+        }
+        if file.schema.table != name {
+            report(&p, 0, format!("names table {:?}", file.schema.table));
+        }
+        if let Some(entry) = manifest.tables.get(&name) {
+            let migrated = file.migrations.iter().any(|m| m.lsn >= manifest.lsn);
+            if entry.schema_crc32c != crc_hex(&bytes) && !migrated {
+                report(
+                    &p,
+                    0,
+                    format!(
+                        "checksum {} does not match the manifest's {}",
+                        crc_hex(&bytes),
+                        entry.schema_crc32c
+                    ),
+                );
+            }
+        }
+        schemas.insert(name, file.schema);
+    }
+
+    // Snapshots: checksum, every line, constraints.
+    for (name, entry) in &manifest.tables {
+        let Some(schema) = schemas.get(name) else {
+            report(
+                &layout.schema(name),
+                0,
+                "listed in the manifest but missing".into(),
+            );
+            continue;
+        };
+        let p = layout.records(name);
+        let bytes = match fs.read(&p) {
+            Ok(b) => b,
+            Err(e) => {
+                report(&p, 0, format!("cannot read the snapshot: {e}"));
+                continue;
+            }
+        };
+        if crc_hex(&bytes) != entry.snapshot_crc32c || bytes.len() as u64 != entry.snapshot_bytes {
+            report(
+                &p,
+                0,
+                format!(
+                    "checksum {} ({} bytes) does not match the manifest's {} ({} bytes)",
+                    crc_hex(&bytes),
+                    bytes.len(),
+                    entry.snapshot_crc32c,
+                    entry.snapshot_bytes
+                ),
+            );
+        }
+        let mut table = TableData::<DynRow>::new(std::sync::Arc::new(schema.clone()));
+        let mut rows = 0u64;
+        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            if line.is_empty() && i > 0 {
+                continue;
+            }
+            let no = i as u64 + 1;
+            let text = match std::str::from_utf8(line) {
+                Ok(t) => t,
+                Err(_) => {
+                    report(&p, no, "not UTF-8".into());
+                    continue;
+                }
+            };
+            match decode_row(schema, text) {
+                Ok(values) => {
+                    rows += 1;
+                    if let Err(e) = table.insert(DynRow(values.into_boxed_slice())) {
+                        report(&p, no, e.to_string());
+                    }
+                }
+                Err(e) => report(&p, no, e),
+            }
+        }
+        if rows != entry.rows {
+            report(
+                &p,
+                0,
+                format!("{rows} readable rows, the manifest says {}", entry.rows),
+            );
+        }
+    }
+    for p in fs.list(&layout.data_dir()).unwrap_or_default() {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if let Some(t) = name.strip_suffix(".records") {
+            if !manifest.tables.contains_key(t) {
+                report(
+                    &p,
+                    0,
+                    "snapshot of a table the manifest does not list".into(),
+                );
+            }
+        }
+    }
+
+    // The log: every line, LSN continuity, tables and rows.
+    let wal_path = layout.wal();
+    if fs.exists(&wal_path) {
+        let bytes = read(&wal_path)?;
+        match wal::scan(&wal_path, &bytes, Recovery::Salvage, manifest.lsn) {
+            Ok(scan) => {
+                for d in scan.dropped {
+                    report(&wal_path, d.line, d.reason);
+                }
+                for (line, rec) in &scan.records {
+                    for ops in &rec.tables {
+                        match schemas.get(&ops.table) {
+                            None => {
+                                report(&wal_path, *line, format!("unknown table {:?}", ops.table))
+                            }
+                            Some(s) => {
+                                if let Err(e) = wal::decode_ops(&wal_path, *line, s, ops) {
+                                    report(&wal_path, *line, e.to_string());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => report(&wal_path, 0, e.to_string()),
+        }
+    }
+    Ok(problems)
+}
+
+/// One line of `wal/transaction.log`, as `tabula wal` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LogRecord {
+    /// The 1-based line.
+    pub line: u64,
+    /// The record's LSN (0 for a damaged line).
+    pub lsn: u64,
+    /// Per table: name, rows written, keys deleted.
+    pub tables: Vec<(String, usize, usize)>,
+    /// Why the line cannot be used, if it cannot.
+    pub problem: Option<String>,
+}
+
+/// Lists the records of the current write-ahead log of the database at `path`, damaged
+/// lines included (with the reason), without changing anything.
+pub fn log_records(path: impl AsRef<Path>) -> Result<Vec<LogRecord>> {
+    let layout = Layout::new(path.as_ref());
+    let wal_path = layout.wal();
+    let bytes = StdFs.read(&wal_path).map_err(|e| Error::Io {
+        path: wal_path.clone(),
+        source: e,
+    })?;
+    let mut out = Vec::new();
+    for (i, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+        let no = i as u64 + 1;
+        let parsed = match line.strip_suffix(b"\n") {
+            Some(l) => wal::parse_line(l),
+            None => Err("unterminated line (an unfinished commit)".to_string()),
+        };
+        out.push(match parsed {
+            Ok(rec) => LogRecord {
+                line: no,
+                lsn: rec.lsn,
+                tables: rec
+                    .tables
+                    .iter()
+                    .map(|t| (t.table.clone(), t.put.len(), t.delete.len()))
+                    .collect(),
+                problem: None,
+            },
+            Err(reason) => LogRecord {
+                line: no,
+                lsn: 0,
+                tables: Vec::new(),
+                problem: Some(reason),
+            },
+        });
+    }
+    Ok(out)
+}
