@@ -36,6 +36,9 @@ Exit codes: 0 ok, 1 problems found, 2 usage or I/O errors.";
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Output format: a table for people, or json/jsonl/csv for scripts (every command).
+    #[arg(long, value_enum, default_value_t, global = true)]
+    format: Format,
 }
 
 #[derive(Subcommand)]
@@ -49,19 +52,10 @@ enum Command {
     },
     /// List tables with their row counts and sizes.
     #[command(after_help = "Example:\n  tabula tables data/university --format json")]
-    Tables {
-        dir: PathBuf,
-        #[arg(long, value_enum, default_value_t)]
-        format: Format,
-    },
+    Tables { dir: PathBuf },
     /// Show a table's schema.
     #[command(after_help = "Example:\n  tabula schema data/university students")]
-    Schema {
-        dir: PathBuf,
-        table: String,
-        #[arg(long, value_enum, default_value_t)]
-        format: Format,
-    },
+    Schema { dir: PathBuf, table: String },
     /// Select rows with a SQL condition, order, window and column choice.
     #[command(
         after_help = "Examples:\n  tabula query data/university students --where \"year IN (2023, 2024) AND advisor IS NOT NULL\"\n  tabula query data/university students --order-by -gpa,name --limit 3 --format json\n  tabula query data/university students --where \"year = 2024\" --explain"
@@ -82,8 +76,6 @@ enum Command {
         /// Columns to print, comma-separated (default: all).
         #[arg(long)]
         columns: Option<String>,
-        #[arg(long, value_enum, default_value_t)]
-        format: Format,
         /// Print the query plan instead of the rows.
         #[arg(long)]
         explain: bool,
@@ -122,31 +114,30 @@ enum Command {
         filter: String,
     },
     /// Rows, bytes on disk per file kind, the log, archived segments.
-    Stats {
-        dir: PathBuf,
-        #[arg(long, value_enum, default_value_t)]
-        format: Format,
-    },
+    #[command(after_help = "Example:\n  tabula stats data/university --format json")]
+    Stats { dir: PathBuf },
     /// Write snapshots of changed tables and archive the write-ahead log.
+    #[command(after_help = "Example:\n  tabula checkpoint data/university")]
     Checkpoint { dir: PathBuf },
     /// Write every table to one JSON document.
+    #[command(after_help = "Example:\n  tabula export data/university backup.json")]
     Export { dir: PathBuf, file: PathBuf },
     /// Read a JSON document written by `export`: everything, or nothing.
+    #[command(after_help = "Example:\n  tabula import data/copy backup.json")]
     Import { dir: PathBuf, file: PathBuf },
     /// Read every file; report every problem with its file and line (exit 1 if any).
-    Verify {
-        dir: PathBuf,
-        #[arg(long, value_enum, default_value_t)]
-        format: Format,
-    },
+    #[command(
+        after_help = "Example:\n  tabula verify data/university || tabula repair data/university"
+    )]
+    Verify { dir: PathBuf },
     /// Salvage what can be read; back up every file first; report exactly what was dropped.
+    #[command(
+        after_help = "Example:\n  tabula repair data/university   # originals go to data/university.backup-<time>"
+    )]
     Repair { dir: PathBuf },
     /// List the records of the write-ahead log.
-    Wal {
-        dir: PathBuf,
-        #[arg(long, value_enum, default_value_t)]
-        format: Format,
-    },
+    #[command(after_help = "Example:\n  tabula wal data/university --format json")]
+    Wal { dir: PathBuf },
 }
 
 fn open(dir: &Path) -> anyhow::Result<Database> {
@@ -208,9 +199,16 @@ fn parse_set(s: &str) -> anyhow::Result<(String, Value)> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let format = cli.format;
+    let json = format != Format::Table;
     match cli.command {
         Command::Demo { dir } => {
             let (s, c, r) = demo::create(&dir)?;
+            if json {
+                let v = serde_json::json!({"path": dir, "students": s, "courses": c, "registrations": r});
+                println!("{v}");
+                return Ok(ExitCode::SUCCESS);
+            }
             println!(
                 "Created {} with {s} students, {c} courses and {r} registrations.",
                 dir.display()
@@ -224,7 +222,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("  tabula verify {d}");
             println!("  cat {d}/wal/transaction.log | cut -c1-120");
         }
-        Command::Tables { dir, format } => {
+        Command::Tables { dir } => {
             let db = open(&dir)?;
             let stats = db.stats()?;
             if format == Format::Table {
@@ -253,7 +251,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&stats.tables)?);
             }
         }
-        Command::Schema { dir, table, format } => {
+        Command::Schema { dir, table } => {
             let db = open(&dir)?;
             let schema = db.schema(&table)?;
             if format == Format::Table {
@@ -311,7 +309,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             limit,
             offset,
             columns,
-            format,
             explain,
         } => {
             let db = open(&dir)?;
@@ -357,14 +354,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let t = db.dyn_table(&table)?;
             let keys = t.insert_many(parsed)?;
             db.close()?;
-            println!(
-                "inserted {} row(s) into {table}: keys {}",
-                keys.len(),
-                keys.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"table": table, "inserted": keys.len(), "keys": keys})
+                );
+            } else {
+                let shown: Vec<String> = keys.iter().map(ToString::to_string).collect();
+                println!(
+                    "inserted {} row(s) into {table}: keys {}",
+                    keys.len(),
+                    shown.join(", ")
+                );
+            }
         }
         Command::Update {
             dir,
@@ -391,7 +393,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
             )?;
             db.close()?;
-            println!("updated {n} row(s) of {table}");
+            if json {
+                println!("{}", serde_json::json!({"table": table, "updated": n}));
+            } else {
+                println!("updated {n} row(s) of {table}");
+            }
         }
         Command::Delete { dir, table, filter } => {
             let db = open(&dir)?;
@@ -399,9 +405,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cond = Condition::parse(t.schema(), &filter)?;
             let n = t.delete(|r| cond.matches(r.values()))?;
             db.close()?;
-            println!("deleted {n} row(s) from {table}");
+            if json {
+                println!("{}", serde_json::json!({"table": table, "deleted": n}));
+            } else {
+                println!("deleted {n} row(s) from {table}");
+            }
         }
-        Command::Stats { dir, format } => {
+        Command::Stats { dir } => {
             let db = open(&dir)?;
             let stats = db.stats()?;
             if format == Format::Table {
@@ -416,22 +426,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db.checkpoint()?;
             finish(pb);
             let s = db.stats()?;
-            println!(
-                "checkpoint at LSN {}; {} archived segment(s)",
-                s.checkpoint_lsn,
-                s.archived.len()
-            );
+            if json {
+                let v = serde_json::json!({"checkpoint_lsn": s.checkpoint_lsn, "archived": s.archived.len()});
+                println!("{v}");
+            } else {
+                println!(
+                    "checkpoint at LSN {}; {} archived segment(s)",
+                    s.checkpoint_lsn,
+                    s.archived.len()
+                );
+            }
         }
         Command::Export { dir, file } => {
             let db = open(&dir)?;
             let pb = spinner("exporting");
             db.export_json(&file)?;
             finish(pb);
-            println!(
-                "exported {} table(s) to {}",
-                db.table_names()?.len(),
-                file.display()
-            );
+            let n = db.table_names()?.len();
+            if json {
+                println!("{}", serde_json::json!({"file": file, "tables": n}));
+            } else {
+                println!("exported {n} table(s) to {}", file.display());
+            }
         }
         Command::Import { dir, file } => {
             let db = open(&dir)?;
@@ -440,9 +456,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             finish(pb);
             let n = n?;
             db.close()?;
-            println!("imported {n} row(s) from {}", file.display());
+            if json {
+                println!("{}", serde_json::json!({"file": file, "rows": n}));
+            } else {
+                println!("imported {n} row(s) from {}", file.display());
+            }
         }
-        Command::Verify { dir, format } => {
+        Command::Verify { dir } => {
             let problems = tabula::verify(&dir)?;
             if format == Format::Table {
                 for p in &problems {
@@ -466,8 +486,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             });
         }
-        Command::Repair { dir } => return repair(&dir),
-        Command::Wal { dir, format } => {
+        Command::Repair { dir } => return repair(&dir, json),
+        Command::Wal { dir } => {
             let records = tabula::log_records(&dir)?;
             if format == Format::Table {
                 let rows: Vec<Vec<String>> = records
@@ -525,15 +545,29 @@ fn backup(dir: &Path, backup: &Path) -> anyhow::Result<usize> {
     Ok(n)
 }
 
-fn repair(dir: &Path) -> anyhow::Result<ExitCode> {
+fn repair(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let problems = tabula::verify(dir)?;
+    let say = |line: String| {
+        if !json {
+            println!("{line}");
+        }
+    };
     if problems.is_empty() {
-        println!("{}: no problems found; nothing to repair", dir.display());
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"problems": [], "repaired": false, "clean": true})
+            );
+        }
+        say(format!(
+            "{}: no problems found; nothing to repair",
+            dir.display()
+        ));
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} problem(s) found:", problems.len());
+    say(format!("{} problem(s) found:", problems.len()));
     for p in &problems {
-        println!("  {p}");
+        say(format!("  {p}"));
     }
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -543,7 +577,7 @@ fn repair(dir: &Path) -> anyhow::Result<ExitCode> {
         .map_or_else(|| "db".into(), |n| n.to_string_lossy().into_owned());
     let backup_dir = dir.with_file_name(format!("{name}.backup-{stamp}"));
     let n = backup(dir, &backup_dir)?;
-    println!("backed up {n} file(s) to {}", backup_dir.display());
+    say(format!("backed up {n} file(s) to {}", backup_dir.display()));
     let db = Database::builder().recovery(Recovery::Salvage).open(dir)?;
     for t in db.table_names()? {
         db.dyn_table(&t)?;
@@ -552,23 +586,41 @@ fn repair(dir: &Path) -> anyhow::Result<ExitCode> {
     let dropped = db.recovery_report();
     db.close()?;
     if dropped.is_empty() {
-        println!("nothing had to be dropped");
+        say("nothing had to be dropped".into());
     } else {
-        println!("dropped {} record(s):", dropped.len());
+        say(format!("dropped {} record(s):", dropped.len()));
         for d in &dropped {
-            println!("  {}:{}: {}", d.file.display(), d.line, d.reason);
+            say(format!("  {}:{}: {}", d.file.display(), d.line, d.reason));
         }
     }
     let after = tabula::verify(dir)?;
-    if after.is_empty() {
+    if json {
+        let dropped: Vec<serde_json::Value> = dropped
+            .iter()
+            .map(|d| serde_json::json!({"file": d.file, "line": d.line, "reason": d.reason}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "problems": problems,
+                "backup": backup_dir,
+                "dropped": dropped,
+                "still_wrong": after,
+                "clean": after.is_empty(),
+            }))?
+        );
+    } else if after.is_empty() {
         println!("{} verifies clean", dir.display());
-        Ok(ExitCode::SUCCESS)
     } else {
         for p in &after {
             println!("still wrong: {p}");
         }
-        Ok(ExitCode::from(1))
     }
+    Ok(if after.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn main() -> ExitCode {

@@ -199,6 +199,19 @@ fn change_rows() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("inserted 2 row(s)"));
     let o = tabula(&[
+        "--format",
+        "json",
+        "update",
+        &p,
+        "courses",
+        "--where",
+        "code = 'CS302'",
+        "--set",
+        "credits=5",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["updated"], 1);
+    let o = tabula(&[
         "update",
         &p,
         "students",
@@ -284,7 +297,9 @@ fn stats_checkpoint_export_import_wal() {
     assert!(text(&o).contains("checkpoint at LSN 2"), "{}", text(&o));
     let file = d.path().join("backup.json");
     let f = file.to_str().unwrap();
-    assert!(tabula(&["export", &p, f]).status.success());
+    let o = tabula(&["export", &p, f, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["tables"], 4);
     let other = d.path().join("other");
     std::fs::create_dir_all(other.join("wal")).unwrap();
     let o = tabula(&["import", other.to_str().unwrap(), f]);
@@ -378,6 +393,9 @@ fn verify_finds_damage_and_repair_fixes_it_with_a_backup() {
     // A clean directory needs no repair.
     let o = tabula(&["repair", &p]);
     assert!(text(&o).contains("nothing to repair"));
+    let o = tabula(&["repair", &p, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["clean"], true);
 }
 
 #[test]
