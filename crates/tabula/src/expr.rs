@@ -9,7 +9,7 @@
 use std::cmp::Ordering;
 use std::ops::Bound;
 
-use sqlparser::ast::{BinaryOperator, Expr, InTarget, UnaryOperator, Value as SqlValue};
+use sqlparser::ast::{BinaryOperator, Expr, InTarget, Spanned, UnaryOperator, Value as SqlValue};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
@@ -69,6 +69,20 @@ fn bad(text: &str, reason: impl Into<String>) -> Error {
         expression: text.to_owned(),
         reason: reason.into(),
     }
+}
+
+/// An error about part `e` of the expression, saying where that part starts.
+fn bad_at(text: &str, e: &Expr, reason: impl Into<String>) -> Error {
+    let at = e.span().start;
+    bad(
+        text,
+        format!(
+            "{} at Line: {}, Column: {}",
+            reason.into(),
+            at.line,
+            at.column
+        ),
+    )
 }
 
 impl Condition {
@@ -191,13 +205,13 @@ fn literal(text: &str, e: &Expr) -> Result<Value> {
                 .parse::<i64>()
                 .map(Value::Int)
                 .or_else(|_| n.parse::<f64>().map(Value::Float))
-                .map_err(|_| bad(text, format!("{n} is not a number"))),
+                .map_err(|_| bad_at(text, e, format!("{n} is not a number"))),
             SqlValue::SingleQuotedString(s) | SqlValue::DoubleQuotedString(s) => {
                 Ok(Value::Text(s.clone()))
             }
             SqlValue::Boolean(b) => Ok(Value::Bool(*b)),
             SqlValue::Null => Ok(Value::Null),
-            other => Err(bad(text, format!("unsupported literal {other}"))),
+            other => Err(bad_at(text, e, format!("unsupported literal {other}"))),
         },
         Expr::UnaryOp {
             op: UnaryOperator::Minus,
@@ -205,7 +219,7 @@ fn literal(text: &str, e: &Expr) -> Result<Value> {
         } => match literal(text, expr)? {
             Value::Int(i) => Ok(Value::Int(-i)),
             Value::Float(f) => Ok(Value::Float(-f)),
-            _ => Err(bad(text, format!("cannot negate {expr}"))),
+            _ => Err(bad_at(text, e, format!("cannot negate {expr}"))),
         },
         Expr::Nested(inner) => literal(text, inner),
         other => Err(bad(
@@ -258,7 +272,7 @@ fn flip(op: Cmp) -> Cmp {
 
 fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
     let col_of = |x: &Expr| -> Result<usize> {
-        column(schema, text, x)?.ok_or_else(|| bad(text, format!("{x} is not a column")))
+        column(schema, text, x)?.ok_or_else(|| bad_at(text, x, format!("{x} is not a column")))
     };
     Ok(match e {
         Expr::Nested(inner) => compile(schema, text, inner)?,
@@ -284,7 +298,7 @@ fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
         } => Node::Not(Box::new(compile(schema, text, expr)?)),
         Expr::BinaryOp { left, op, right } => {
             let Some(op) = cmp_op(op) else {
-                return Err(bad(text, format!("unsupported operator {op} in {e}")));
+                return Err(bad_at(text, e, format!("unsupported operator {op} in {e}")));
             };
             match (column(schema, text, left)?, column(schema, text, right)?) {
                 (Some(a), Some(b)) => Node::Columns(a, op, b),
@@ -292,7 +306,7 @@ fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
                 (None, Some(b)) => {
                     Node::Compare(b, flip(op), fit(schema, b, literal(text, left)?)?)
                 }
-                (None, None) => return Err(bad(text, format!("{e} compares no column"))),
+                (None, None) => return Err(bad_at(text, e, format!("{e} compares no column"))),
             }
         }
         Expr::IsNull(x) => Node::IsNull(col_of(x)?, false),
@@ -348,7 +362,13 @@ fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
                 *negated,
             )
         }
-        other => return Err(bad(text, format!("unsupported expression {other}"))),
+        other => {
+            return Err(bad_at(
+                text,
+                other,
+                format!("unsupported expression {other}"),
+            ))
+        }
     })
 }
 
@@ -508,6 +528,11 @@ mod tests {
         assert!(err("year = 'soon'").contains("cannot hold"));
         assert!(err("gpa > 3 extra").contains("unexpected"));
         assert!(err("gpa + 1").contains("unsupported"));
+        assert!(
+            err("year = 2020 AND gpa >> 3").contains("Column: 17"),
+            "{}",
+            err("year = 2020 AND gpa >> 3")
+        );
     }
 
     #[test]
