@@ -28,14 +28,6 @@ fn to_key<T: Table>(v: Value) -> Result<T::Key> {
     field::<T::Key>(&s.table, &s.primary_key_column().name, v)
 }
 
-fn get<T: Table>(src: Src<'_>, idx: usize, key: Value) -> Result<Option<T>> {
-    let schema = T::schema();
-    let key = coerce_key(schema, key)?;
-    let st = src.state(&schema.table)?;
-    let t = typed::<T>(&st, idx)?;
-    Ok(t.find_key(key.as_ref()).and_then(|s| t.row(s)).cloned())
-}
-
 fn unique_column(schema: &Schema, column: &str) -> Result<usize> {
     let col = schema.column_index(column)?;
     let c = &schema.columns[col];
@@ -47,18 +39,6 @@ fn unique_column(schema: &Schema, column: &str) -> Result<usize> {
         });
     }
     Ok(col)
-}
-
-fn get_by<T: Table>(src: Src<'_>, idx: usize, column: &str, value: Value) -> Result<Option<T>> {
-    let schema = T::schema();
-    let col = unique_column(schema, column)?;
-    let value = schema.coerce(col, value)?;
-    let st = src.state(&schema.table)?;
-    let t = typed::<T>(&st, idx)?;
-    Ok(t.find_unique(col, value.as_ref())
-        .flatten()
-        .and_then(|s| t.row(s))
-        .cloned())
 }
 
 fn get_with<T: Table, O>(
@@ -175,12 +155,12 @@ macro_rules! typed_reads {
     () => {
         /// The row with this primary key.
         pub fn get(&self, key: impl Into<Value>) -> Result<Option<T>> {
-            get::<T>(self.src(), self.idx, key.into())
+            get_with::<T, T>(self.src(), self.idx, key.into(), T::clone)
         }
 
         /// The row holding `value` in a unique column (or the primary key).
         pub fn get_by(&self, column: &str, value: impl Into<Value>) -> Result<Option<T>> {
-            get_by::<T>(self.src(), self.idx, column, value.into())
+            get_by_with::<T, T>(self.src(), self.idx, column, value.into(), T::clone)
         }
 
         /// Runs `f` on the row with this primary key without copying it, and returns what

@@ -40,6 +40,25 @@ pub trait System {
     fn reopen(&mut self) -> Res<()>;
 }
 
+/// Runs `commit` over `rows` split evenly between `threads` threads at once (the durable
+/// commit phases); the first error wins.
+pub fn in_threads<F>(rows: &[Row], threads: usize, commit: F) -> Res<()>
+where
+    F: Fn(&[Row]) -> Result<(), String> + Sync,
+{
+    let chunk = rows.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|s| -> Res<()> {
+        let handles: Vec<_> = rows
+            .chunks(chunk)
+            .map(|part| s.spawn(|| commit(part)))
+            .collect();
+        for h in handles {
+            h.join().map_err(|_| "a committer panicked")??;
+        }
+        Ok(())
+    })
+}
+
 /// The systems the harness knows, in report order.
 pub const ALL: &[&str] = &[
     "tabula-mem",

@@ -196,26 +196,13 @@ impl System for Native {
         self.path.is_some()
     }
     fn commit_durable(&mut self, rows: &[Row], threads: usize) -> Res<()> {
-        let chunk = rows.len().div_ceil(threads);
         let db = self.db()?;
-        std::thread::scope(|s| -> Res<()> {
-            let handles: Vec<_> = rows
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || -> Result<(), String> {
-                        for r in part {
-                            let rw = db.rw_transaction().map_err(|e| e.to_string())?;
-                            rw.insert(from_row(r)).map_err(|e| e.to_string())?;
-                            rw.commit().map_err(|e| e.to_string())?;
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            for h in handles {
-                h.join().map_err(|_| "a committer panicked")??;
-            }
-            Ok(())
+        super::in_threads(rows, threads, |part| {
+            part.iter().try_for_each(|r| {
+                let rw = db.rw_transaction().map_err(|e| e.to_string())?;
+                rw.insert(from_row(r)).map_err(|e| e.to_string())?;
+                rw.commit().map_err(|e| e.to_string())
+            })
         })
     }
     fn reopen(&mut self) -> Res<()> {

@@ -206,25 +206,12 @@ impl System for Redb {
         self.path.is_some()
     }
     fn commit_durable(&mut self, rows: &[Row], threads: usize) -> Res<()> {
-        let chunk = rows.len().div_ceil(threads);
         let this = &*self;
-        std::thread::scope(|s| -> Res<()> {
-            let handles: Vec<_> = rows
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || -> Result<(), String> {
-                        for r in part {
-                            this.insert_rows(std::slice::from_ref(r))
-                                .map_err(|e| e.to_string())?;
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            for h in handles {
-                h.join().map_err(|_| "a committer panicked")??;
-            }
-            Ok(())
+        super::in_threads(rows, threads, |part| {
+            part.iter().try_for_each(|r| {
+                this.insert_rows(std::slice::from_ref(r))
+                    .map_err(|e| e.to_string())
+            })
         })
     }
     fn reopen(&mut self) -> Res<()> {

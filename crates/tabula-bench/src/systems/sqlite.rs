@@ -2,7 +2,6 @@
 //! `synchronous=FULL`. Prepared statements, a UNIQUE index on email, an index on year.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use rusqlite::{params, Connection};
 
@@ -151,36 +150,20 @@ impl System for Sqlite {
     }
     fn commit_durable(&mut self, rows: &[Row], threads: usize) -> Res<()> {
         // One connection per thread, as SQLite is used from several threads.
-        let chunk = rows.len().div_ceil(threads);
-        let path = self.path.clone();
-        let errors = Mutex::new(Vec::new());
-        std::thread::scope(|s| {
-            for part in rows.chunks(chunk) {
-                let path = path.clone();
-                let errors = &errors;
-                s.spawn(move || {
-                    let r = (|| -> Res<()> {
-                        let conn = connect(&path)?;
-                        let mut st = conn.prepare(
-                            "INSERT INTO students (id, name, email, gpa, year) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        )?;
-                        for r in part {
-                            st.execute(params![r.id as i64, r.name, r.email, r.gpa, r.year])?;
-                        }
-                        Ok(())
-                    })();
-                    if let Err(e) = r {
-                        errors.lock().unwrap_or_else(|p| p.into_inner()).push(e.to_string());
-                    }
-                });
-            }
-        });
-        let errors = errors.into_inner().unwrap_or_default();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors.join("; ").into())
-        }
+        let path = &self.path;
+        super::in_threads(rows, threads, |part| {
+            let conn = connect(path).map_err(|e| e.to_string())?;
+            let mut st = conn
+                .prepare(
+                    "INSERT INTO students (id, name, email, gpa, year) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(|e| e.to_string())?;
+            part.iter().try_for_each(|r| {
+                st.execute(params![r.id as i64, r.name, r.email, r.gpa, r.year])
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        })
     }
     fn reopen(&mut self) -> Res<()> {
         if self.path.is_none() {

@@ -108,24 +108,10 @@ impl System for TabulaSys {
         self.path.is_some()
     }
     fn commit_durable(&mut self, rows: &[Row], threads: usize) -> Res<()> {
-        let chunk = rows.len().div_ceil(threads);
-        std::thread::scope(|s| -> Res<()> {
-            let handles: Vec<_> = rows
-                .chunks(chunk)
-                .map(|part| {
-                    let t = self.t.clone();
-                    s.spawn(move || -> Result<(), tabula::Error> {
-                        for r in part {
-                            t.insert(from_row(r))?;
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            for h in handles {
-                h.join().map_err(|_| "a committer panicked")??;
-            }
-            Ok(())
+        let t = &self.t;
+        super::in_threads(rows, threads, |part| {
+            part.iter()
+                .try_for_each(|r| t.insert(from_row(r)).map(|_| ()).map_err(|e| e.to_string()))
         })
     }
     fn reopen(&mut self) -> Res<()> {
