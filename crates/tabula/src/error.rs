@@ -133,6 +133,14 @@ pub enum Error {
         /// The table.
         table: String,
     },
+    /// A plain table handle was used inside a closure (a filter, a `for_each`, a `get_with`)
+    /// that runs while the same database is being read on this thread. Taking the read lock
+    /// again could wait forever behind a waiting writer; collect what the closure needs first.
+    #[error("table {table} was read through a plain handle inside a closure that is already reading the same database; collect the rows first, or read inside Database::transaction")]
+    NestedRead {
+        /// The table.
+        table: String,
+    },
     /// A transaction's table was used from inside one of its own closures (a filter that
     /// writes, say) while that table was busy; finish the first call, then make the second.
     #[error("a transaction's table was used from inside a closure of another call on it; finish that call first")]

@@ -2,7 +2,7 @@
 
 use std::cell::Ref;
 use std::ops::{Bound, Deref, RangeBounds};
-use std::sync::{Arc, RwLockReadGuard};
+use std::sync::Arc;
 
 use crate::aggregate::{self, Agg, Group};
 use crate::db::Database;
@@ -41,7 +41,7 @@ pub(crate) enum Src<'a> {
 }
 
 pub(crate) enum StateGuard<'a> {
-    Db(RwLockReadGuard<'a, State>),
+    Db(crate::db::ReadState<'a>),
     Tx(Ref<'a, State>),
 }
 

@@ -16,11 +16,41 @@ use crate::table::Mark;
 thread_local! {
     /// Ids of the databases whose write lock this thread holds.
     static WRITING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    /// Ids of the databases whose read lock this thread holds (a plain-handle read in
+    /// progress, with the user's closures running inside it).
+    static READING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Whether this thread holds the write lock of database `id`.
 pub(crate) fn writing(id: u64) -> bool {
     WRITING.with(|w| w.borrow().contains(&id))
+}
+
+/// Whether this thread holds the read lock of database `id`.
+pub(crate) fn reading(id: u64) -> bool {
+    READING.with(|r| r.borrow().contains(&id))
+}
+
+/// Records, for as long as it lives, that this thread holds database `id`'s read lock.
+#[derive(Debug)]
+pub(crate) struct ReadingGuard(u64);
+
+impl ReadingGuard {
+    pub(crate) fn new(id: u64) -> Self {
+        READING.with(|r| r.borrow_mut().push(id));
+        ReadingGuard(id)
+    }
+}
+
+impl Drop for ReadingGuard {
+    fn drop(&mut self) {
+        READING.with(|r| {
+            let mut r = r.borrow_mut();
+            if let Some(i) = r.iter().rposition(|&x| x == self.0) {
+                r.remove(i);
+            }
+        });
+    }
 }
 
 /// Records, for as long as it lives, that this thread holds database `id`'s write lock.

@@ -28,6 +28,19 @@ pub use stats::{ArchivedSegment, Stats, TableStats};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The read lock of a database, marked as held by this thread while it lives.
+pub(crate) struct ReadState<'a> {
+    guard: RwLockReadGuard<'a, State>,
+    _marker: txn::ReadingGuard,
+}
+
+impl std::ops::Deref for ReadState<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
 /// An embedded table database. Cloning it is cheap: every clone is a handle to the same
 /// tables, and it can be sent to and shared between threads.
 ///
@@ -247,23 +260,38 @@ impl Database {
 
     /// The read lock. With `Immediate` durability a reader first waits for the fsync of a
     /// commit already applied in memory, so it never sees a commit that is not yet durable.
-    pub(crate) fn read_state(&self, table: &str) -> Result<RwLockReadGuard<'_, State>> {
+    pub(crate) fn read_state(&self, table: &str) -> Result<ReadState<'_>> {
         self.check_thread(table)?;
+        if txn::reading(self.id()) {
+            return Err(Error::NestedRead {
+                table: table.to_owned(),
+            });
+        }
         let guard = self
             .shared
             .state
             .read()
             .unwrap_or_else(PoisonError::into_inner);
+        let marker = txn::ReadingGuard::new(self.id());
         if let Some(s) = &self.shared.storage {
             if s.wal.must_wait() {
                 s.wal.sync_all(&s.layout.wal())?;
             }
         }
-        Ok(guard)
+        Ok(ReadState {
+            guard,
+            _marker: marker,
+        })
     }
 
     pub(crate) fn write_state(&self) -> Result<RwLockWriteGuard<'_, State>> {
         self.check_thread("")?;
+        if txn::reading(self.id()) {
+            // This thread's own read lock would make the write lock wait forever.
+            return Err(Error::NestedRead {
+                table: "(a write)".into(),
+            });
+        }
         Ok(self
             .shared
             .state

@@ -133,3 +133,33 @@ fn closures_may_read_other_tables_of_the_transaction() {
     .unwrap();
     assert_eq!(s.get(1u64).unwrap().unwrap().gpa, 5.8);
 }
+
+#[test]
+fn plain_handles_inside_a_reading_closure_get_a_clear_error_not_a_deadlock() {
+    let (db, s) = school();
+    let courses = db.table::<Course>().unwrap();
+    // A writer waiting on another thread is what would turn a nested read into a deadlock.
+    let nested = s
+        .select()
+        .filter(|_| matches!(courses.count(), Err(Error::NestedRead { .. })))
+        .count()
+        .unwrap();
+    assert_eq!(nested, 5, "every nested read was refused");
+    let nested_write = s
+        .select()
+        .filter(|x| {
+            let c = Course {
+                code: format!("C{}", x.id),
+                title: "t".into(),
+                credits: 1,
+            };
+            matches!(courses.insert(c), Err(Error::NestedRead { .. }))
+        })
+        .count()
+        .unwrap();
+    assert_eq!(nested_write, 5);
+    assert_eq!(courses.count().unwrap(), 0);
+    // Reading first and then looking up is fine.
+    let ids = s.select().keys().unwrap();
+    assert!(ids.iter().all(|&id| s.get(id).unwrap().is_some()));
+}
