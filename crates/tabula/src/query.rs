@@ -442,6 +442,14 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
             };
             let cmp = |a: &u32, b: &u32| compare(t, &q.order, *a, *b);
             match ord {
+                Ord_::TopK(k) if q.order.len() == 1 && k <= 64 => {
+                    if q.preds.is_empty() && q.filters.is_empty() {
+                        // Candidates are live slots already: nothing to check per row.
+                        top_k_one_key(t, q.order[0], candidates, k)
+                    } else {
+                        top_k_one_key(t, q.order[0], candidates.filter(|&s| matches(s)), k)
+                    }
+                }
                 Ord_::TopK(k) => top_k(candidates.filter(|&s| matches(s)), k, cmp),
                 _ => {
                     let mut v: Vec<u32> = candidates.filter(|&s| matches(s)).collect();
@@ -575,6 +583,54 @@ where
 /// Whether a row passes a query's predicates and filters (ignoring its order and window).
 pub(crate) fn matches_spec<R: Record>(q: &QuerySpec<'_, R>, r: &R) -> bool {
     q.preds.iter().all(|p| p.matches(r.col(p.col()))) && q.filters.iter().all(|f| f(r))
+}
+
+/// [`top_k`] for a single order key: the worst kept row's key is cached, so a candidate is
+/// rejected after reading only its own row (the common case once the heap is full).
+fn top_k_one_key<R: Record>(
+    t: &TableData<R>,
+    (col, desc): (usize, bool),
+    items: impl Iterator<Item = u32>,
+    k: usize,
+) -> Vec<u32> {
+    let key = |s: u32| t.row(s).map_or(ValueRef::Null, |r| r.col(col));
+    // `better(a, b)`: a sorts strictly before b (ties: by primary key, which `compare` does).
+    let order = |a: ValueRef<'_>, b: ValueRef<'_>| {
+        let o = a.total_cmp(b);
+        if desc {
+            o.reverse()
+        } else {
+            o
+        }
+    };
+    let full_cmp = |a: &u32, b: &u32| compare(t, &[(col, desc)], *a, *b);
+    let mut kept: Vec<u32> = Vec::with_capacity(k.min(1 << 16));
+    let mut worst: Option<(u32, ValueRef<'_>)> = None;
+    for s in items {
+        if kept.len() < k {
+            kept.push(s);
+            if kept.len() == k {
+                kept.sort_by(full_cmp);
+                worst = kept.last().map(|&w| (w, key(w)));
+            }
+            continue;
+        }
+        let Some((w, wkey)) = worst else { break };
+        match order(key(s), wkey) {
+            Ordering::Greater => continue,
+            Ordering::Equal if full_cmp(&s, &w) != Ordering::Less => continue,
+            _ => {}
+        }
+        // Better than the worst kept: insert in order, drop the worst.
+        let at = kept.partition_point(|x| full_cmp(x, &s) == Ordering::Less);
+        kept.insert(at, s);
+        kept.pop();
+        worst = kept.last().map(|&w| (w, key(w)));
+    }
+    if kept.len() < k {
+        kept.sort_by(full_cmp);
+    }
+    kept
 }
 
 /// Counts matching rows without building a result when no window or order needs one.
