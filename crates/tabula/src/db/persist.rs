@@ -11,7 +11,6 @@ use crate::registry::{State, TableMeta};
 use crate::schema::Schema;
 use crate::storage::codec::{corrupt, RowCodec};
 use crate::storage::fs::FileSystem;
-use crate::storage::manifest::crc_hex;
 use crate::storage::wal::{decode_ops, encode_table};
 use crate::storage::{Migration, Options, Storage};
 use crate::table::{TableChanges, TableData};
@@ -22,35 +21,13 @@ use crate::txn::Transaction;
 pub(crate) fn open(fs: Arc<dyn FileSystem>, root: &Path, options: Options) -> Result<Database> {
     let (storage, recovered) = Storage::open(fs.clone(), root, options)?;
     let mut state = State::default();
-    let manifest_lsn = storage
-        .manifest
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .lsn;
     for t in recovered {
-        let schema_path = storage.layout.schema(&t.schema.table);
-        let bytes = fs.read(&schema_path).map_err(|e| Error::Io {
-            path: schema_path.clone(),
-            source: e,
-        })?;
-        let schema_crc32c = crc_hex(&bytes);
-        if let Some(entry) = &t.entry {
-            // A migration after the last checkpoint explains a newer schema file.
-            let migrated_since = t.migrations.iter().any(|m| m.lsn >= manifest_lsn);
-            if entry.schema_crc32c != schema_crc32c && !migrated_since {
-                return Err(corrupt(
-                    &schema_path,
-                    0,
-                    "checksum does not match the manifest",
-                ));
-            }
-        }
         let meta = TableMeta {
             loaded: false,
             dirty: t.entry.is_none() || !t.pending.is_empty(),
             pending: t.pending,
             entry: t.entry,
-            schema_crc32c,
+            schema_crc32c: t.schema_crc32c,
             migrations: t.migrations,
         };
         state.push_dyn(t.schema, meta);

@@ -44,3 +44,23 @@ impl Default for Manifest {
 pub(crate) fn crc_hex(bytes: &[u8]) -> String {
     format!("{:08x}", crc32c::crc32c(bytes))
 }
+
+/// Why a schema file's bytes disagree with the manifest's entry for its table, if they do.
+/// A migration recorded at or after the checkpoint's LSN explains a newer file: the crash
+/// came between the schema file's replacement and the migration's checkpoint.
+pub(crate) fn schema_disagreement(
+    entry: Option<&TableEntry>,
+    bytes: &[u8],
+    migrations: &[crate::storage::Migration],
+    manifest_lsn: u64,
+) -> Option<String> {
+    let entry = entry?;
+    let crc = crc_hex(bytes);
+    let migrated_since = migrations.iter().any(|m| m.lsn >= manifest_lsn);
+    (entry.schema_crc32c != crc && !migrated_since).then(|| {
+        format!(
+            "checksum {crc} does not match the manifest's {}",
+            entry.schema_crc32c
+        )
+    })
+}

@@ -21,7 +21,7 @@ use crate::schema::Schema;
 use crate::storage::codec::corrupt;
 use crate::storage::fs::{DirLock, FileSystem};
 use crate::storage::layout::Layout;
-use crate::storage::manifest::{crc_hex, Manifest, TableEntry, FORMAT};
+use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry, FORMAT};
 use crate::storage::wal::{DroppedRecord, Durability, RawTableOps, Recovery, WalWriter};
 use crate::value::Value;
 
@@ -57,6 +57,8 @@ pub(crate) struct Options {
 #[derive(Debug)]
 pub(crate) struct RecoveredTable {
     pub(crate) schema: Schema,
+    /// crc32c of the schema file as read.
+    pub(crate) schema_crc32c: String,
     pub(crate) migrations: Vec<Migration>,
     pub(crate) entry: Option<TableEntry>,
     pub(crate) pending: Vec<(u64, RawTableOps)>,
@@ -158,23 +160,16 @@ impl Storage {
                 ));
             }
             let entry = manifest.tables.get(&name).cloned();
-            if let Some(e) = &entry {
-                if e.schema_crc32c != crc_hex(&bytes) {
-                    return Err(corrupt(
-                        &path,
-                        0,
-                        format!(
-                            "checksum {} does not match the manifest's {}",
-                            crc_hex(&bytes),
-                            e.schema_crc32c
-                        ),
-                    ));
-                }
+            if let Some(reason) =
+                schema_disagreement(entry.as_ref(), &bytes, &file.migrations, manifest.lsn)
+            {
+                return Err(corrupt(&path, 0, reason));
             }
             tables.insert(
                 name,
                 RecoveredTable {
                     schema: file.schema,
+                    schema_crc32c: crc_hex(&bytes),
                     migrations: file.migrations,
                     entry,
                     pending: Vec::new(),

@@ -12,7 +12,7 @@ use crate::schema::Schema;
 use crate::storage::codec::decode_row;
 use crate::storage::fs::{FileSystem, StdFs};
 use crate::storage::layout::{Layout, TMP};
-use crate::storage::manifest::{crc_hex, Manifest};
+use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest};
 use crate::storage::wal::{self, Recovery};
 use crate::storage::SchemaFile;
 use crate::table::TableData;
@@ -144,19 +144,9 @@ pub(crate) fn verify_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<Proble
         if file.schema.table != name {
             report(&p, 0, format!("names table {:?}", file.schema.table));
         }
-        if let Some(entry) = manifest.tables.get(&name) {
-            let migrated = file.migrations.iter().any(|m| m.lsn >= manifest.lsn);
-            if entry.schema_crc32c != crc_hex(&bytes) && !migrated {
-                report(
-                    &p,
-                    0,
-                    format!(
-                        "checksum {} does not match the manifest's {}",
-                        crc_hex(&bytes),
-                        entry.schema_crc32c
-                    ),
-                );
-            }
+        let entry = manifest.tables.get(&name);
+        if let Some(reason) = schema_disagreement(entry, &bytes, &file.migrations, manifest.lsn) {
+            report(&p, 0, reason);
         }
         schemas.insert(name, file.schema);
     }

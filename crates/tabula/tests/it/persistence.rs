@@ -389,3 +389,48 @@ fn concurrent_durable_commits_all_survive() {
     let keys = db.table::<Student>().unwrap().select().keys().unwrap();
     assert_eq!(keys, (1..=200).collect::<Vec<u64>>());
 }
+
+#[test]
+fn a_crash_between_a_migration_and_its_checkpoint_still_opens() {
+    mod v2 {
+        use tabula::Table;
+        #[derive(Table, Debug, Clone, PartialEq)]
+        #[table(name = "students")]
+        pub struct Student {
+            #[column(primary_key)]
+            pub id: u64,
+            pub name: String,
+            #[column(unique)]
+            pub email: String,
+            #[column(index)]
+            pub year: u32,
+            #[column(default = 0.0)]
+            pub gpa: f64,
+            pub advisor: Option<String>,
+            pub nickname: Option<String>,
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        seed(&db);
+        db.close().unwrap();
+    }
+    let manifest = fs::read(path.join("manifest.json")).unwrap();
+    let records = fs::read(path.join("data/students.records")).unwrap();
+    {
+        let db = Database::open(&path).unwrap();
+        db.table::<v2::Student>().unwrap();
+    }
+    // The migrated schema file is in place; the migration's checkpoint never committed.
+    fs::write(path.join("manifest.json"), manifest).unwrap();
+    fs::write(path.join("data/students.records"), records).unwrap();
+    let db = Database::open(&path).unwrap();
+    let s = db.table::<v2::Student>().unwrap();
+    assert_eq!(s.count().unwrap(), 2);
+    assert_eq!(s.get(2u64).unwrap().unwrap().nickname, None);
+    drop(s);
+    db.close().unwrap();
+    assert!(tabula::verify(&path).unwrap().is_empty());
+}
