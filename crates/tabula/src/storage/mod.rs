@@ -307,17 +307,7 @@ impl Storage {
 
     /// Writes a file atomically: temporary file, fsync, rename, fsync of the directory.
     pub(crate) fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<()> {
-        let tmp = Layout::tmp(path);
-        self.fs.write_synced(&tmp, bytes).map_err(io(&tmp))?;
-        if let Err(e) = self.fs.rename(&tmp, path) {
-            let _ = self.fs.remove(&tmp);
-            return Err(Error::Io {
-                path: path.to_path_buf(),
-                source: e,
-            });
-        }
-        let dir = path.parent().unwrap_or(&self.layout.root);
-        self.fs.sync_dir(dir).map_err(io(dir))
+        write_atomic_with(&*self.fs, path, bytes)
     }
 
     /// Writes a table's schema file; returns its bytes' checksum. For a new table, a failure
@@ -392,15 +382,8 @@ impl Storage {
             }
         };
         let mut rows = Vec::new();
-        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-            if line.is_empty() {
-                continue;
-            }
-            let no = i as u64 + 1;
-            match std::str::from_utf8(line)
-                .map_err(|e| e.to_string())
-                .and_then(|t| codec::decode_row(schema, t))
-            {
+        for (no, row) in snapshot::decode_lines(schema, &bytes) {
+            match row {
                 Ok(v) => rows.push((no, v)),
                 Err(reason) => self.report(&path, no, reason),
             }
@@ -578,8 +561,8 @@ impl Storage {
     }
 }
 
-/// Writes a file atomically (temporary file, fsync, rename, fsync of its directory) outside a
-/// database directory: exports.
+/// Writes a file atomically: temporary file, fsync, rename, fsync of its directory. Used for
+/// the files of a database directory and for exports.
 pub(crate) fn write_atomic_with(fs: &dyn FileSystem, path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = Layout::tmp(path);
     fs.write_synced(&tmp, bytes).map_err(io(&tmp))?;

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::record::DynRow;
 use crate::schema::Schema;
-use crate::storage::codec::decode_row;
 use crate::storage::fs::{FileSystem, StdFs};
 use crate::storage::layout::{Layout, TMP};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest};
+use crate::storage::snapshot::decode_lines;
 use crate::storage::wal::{self, Recovery};
 use crate::storage::SchemaFile;
 use crate::table::TableData;
@@ -184,19 +184,8 @@ pub(crate) fn verify_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<Proble
         }
         let mut table = TableData::<DynRow>::new(std::sync::Arc::new(schema.clone()));
         let mut rows = 0u64;
-        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-            if line.is_empty() && i > 0 {
-                continue;
-            }
-            let no = i as u64 + 1;
-            let text = match std::str::from_utf8(line) {
-                Ok(t) => t,
-                Err(_) => {
-                    report(&p, no, "not UTF-8".into());
-                    continue;
-                }
-            };
-            match decode_row(schema, text) {
+        for (no, row) in decode_lines(schema, &bytes) {
+            match row {
                 Ok(values) => {
                     rows += 1;
                     if let Err(e) = table.insert(DynRow(values.into_boxed_slice())) {
