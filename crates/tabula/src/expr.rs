@@ -187,15 +187,7 @@ fn column(schema: &Schema, text: &str, e: &Expr) -> Result<Option<usize>> {
         Expr::Nested(inner) => return column(schema, text, inner),
         _ => return Ok(None),
     };
-    let col = schema.column_index(&name)?;
-    if !schema.columns[col].ty.is_indexable() {
-        return Err(Error::InvalidColumnUse {
-            table: schema.table.clone(),
-            column: name,
-            reason: "json columns cannot be compared".into(),
-        });
-    }
-    Ok(Some(col))
+    schema.comparable_column(&name, "compared").map(Some)
 }
 
 fn literal(text: &str, e: &Expr) -> Result<Value> {

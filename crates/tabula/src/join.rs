@@ -128,15 +128,7 @@ impl<'a, T: Table> Select<'a, T> {
 }
 
 fn comparable(schema: &Schema, name: &str) -> Result<usize> {
-    let col = schema.column_index(name)?;
-    if !schema.columns[col].ty.is_indexable() {
-        return Err(Error::InvalidColumnUse {
-            table: schema.table.clone(),
-            column: name.to_owned(),
-            reason: "json columns cannot be joined on".into(),
-        });
-    }
-    Ok(col)
+    schema.comparable_column(name, "joined on")
 }
 
 impl<'a, T: Table, U: Table> Join<'a, T, U> {

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::ops::Bound;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::record::Record;
 use crate::schema::Schema;
 use crate::table::TableData;
@@ -141,15 +141,7 @@ impl<'a, R> QuerySpec<'a, R> {
 }
 
 fn comparable_column(schema: &Schema, name: &str) -> Result<usize> {
-    let col = schema.column_index(name)?;
-    if !schema.columns[col].ty.is_indexable() {
-        return Err(Error::InvalidColumnUse {
-            table: schema.table.clone(),
-            column: name.to_owned(),
-            reason: "json columns cannot be compared or ordered by".into(),
-        });
-    }
-    Ok(col)
+    schema.comparable_column(name, "compared or ordered by")
 }
 
 fn coerce_probe(schema: &Schema, col: usize, v: Value) -> Result<Value> {

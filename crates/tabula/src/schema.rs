@@ -434,6 +434,20 @@ impl Schema {
         })
     }
 
+    /// The position of a column that values can be compared with (any type but `json`);
+    /// `purpose` completes the message otherwise: "json columns cannot be {purpose}".
+    pub(crate) fn comparable_column(&self, name: &str, purpose: &str) -> Result<usize> {
+        let col = self.column_index(name)?;
+        if !self.columns[col].ty.is_indexable() {
+            return Err(Error::InvalidColumnUse {
+                table: self.table.clone(),
+                column: name.to_owned(),
+                reason: format!("json columns cannot be {purpose}"),
+            });
+        }
+        Ok(col)
+    }
+
     /// Converts `value` for column `col` (see [`ColumnType::coerce`]) and checks
     /// nullability, naming the table, column and value on failure.
     pub fn coerce(&self, col: usize, value: Value) -> Result<Value> {
