@@ -8,10 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// An open file that is appended to (the write-ahead log).
-pub(crate) trait AppendFile: Send + Sync {
-    fn append(&mut self, data: &[u8]) -> io::Result<()>;
-    /// Cuts the file to `len` bytes (drops a partly written line).
+/// An open log file (the write-ahead log), written at chosen offsets: the log is
+/// preallocated with zeros and records overwrite them, so most fsyncs need not update the
+/// file's size.
+pub(crate) trait LogFile: Send + Sync {
+    /// Writes all of `data` at byte `offset`.
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()>;
+    /// Cuts the file to `len` bytes (drops a partly written line or unused preallocation).
     fn truncate(&mut self, len: u64) -> io::Result<()>;
     /// A second handle that can fsync the file while appends go on through this one.
     fn syncer(&self) -> io::Result<Box<dyn FileSync>>;
@@ -40,8 +43,8 @@ pub(crate) trait FileSystem:
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// Fsyncs a directory, making creates and renames in it durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
-    /// Opens `path` for appending, creating it if missing.
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>>;
+    /// Opens `path` for writing at offsets, creating it if missing, keeping its contents.
+    fn open_log(&self, path: &Path) -> io::Result<Box<dyn LogFile>>;
     /// Takes an exclusive lock on `path`; `None` if another holder has it.
     fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn DirLock>>>;
 }
@@ -50,11 +53,20 @@ pub(crate) trait FileSystem:
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct StdFs;
 
-struct StdAppend(File);
+struct StdLog(File);
 
-impl AppendFile for StdAppend {
-    fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        self.0.write_all(data)
+impl LogFile for StdLog {
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::FileExt::write_all_at(&self.0, data, offset)
+        }
+        #[cfg(not(unix))]
+        {
+            use std::io::{Seek, SeekFrom};
+            self.0.seek(SeekFrom::Start(offset))?;
+            self.0.write_all(data)
+        }
     }
     fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.0.set_len(len)
@@ -119,9 +131,13 @@ impl FileSystem for StdFs {
             Ok(())
         }
     }
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>> {
-        let f = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Box::new(StdAppend(f)))
+    fn open_log(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        Ok(Box::new(StdLog(f)))
     }
     fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn DirLock>>> {
         let f = OpenOptions::new()
@@ -138,7 +154,7 @@ impl FileSystem for StdFs {
 }
 
 /// A file system that fails the N-th mutating call (write, fsync, rename, create, remove,
-/// truncate, append) with an I/O error, counting from 1; `0` never fails. Reads never fail.
+/// truncate, log write) with an I/O error, counting from 1; `0` never fails. Reads never fail.
 #[derive(Clone)]
 pub(crate) struct FaultyFs {
     inner: StdFs,
@@ -189,15 +205,15 @@ impl FaultyFs {
     }
 }
 
-struct FaultyAppend {
-    inner: Box<dyn AppendFile>,
+struct FaultyLog {
+    inner: Box<dyn LogFile>,
     fs: FaultyFs,
 }
 
-impl AppendFile for FaultyAppend {
-    fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        self.fs.tick("append")?;
-        self.inner.append(data)
+impl LogFile for FaultyLog {
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.fs.tick("log write")?;
+        self.inner.write_at(offset, data)
     }
     fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.fs.tick("truncate")?;
@@ -256,10 +272,10 @@ impl FileSystem for FaultyFs {
         self.tick("sync_dir")?;
         self.inner.sync_dir(dir)
     }
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>> {
+    fn open_log(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
         self.tick("open")?;
-        Ok(Box::new(FaultyAppend {
-            inner: self.inner.open_append(path)?,
+        Ok(Box::new(FaultyLog {
+            inner: self.inner.open_log(path)?,
             fs: self.clone(),
         }))
     }

@@ -208,7 +208,7 @@ impl Storage {
                 t.pending.push((line, ops));
             }
         }
-        let mut file = fs.open_append(&wal_path).map_err(io(&wal_path))?;
+        let mut file = fs.open_log(&wal_path).map_err(io(&wal_path))?;
         if scan.valid_len < bytes.len() as u64 {
             // Cut the unfinished tail so the next append starts on a line boundary.
             file.truncate(scan.valid_len).map_err(io(&wal_path))?;
@@ -498,11 +498,10 @@ impl Storage {
         }
         let current = self.layout.wal();
         let archived = self.layout.archived_wal(lsn);
+        // An archived segment holds its records and nothing else (no preallocated zeros).
+        self.wal.trim().map_err(io(&current))?;
         self.fs.rename(&current, &archived).map_err(io(&current))?;
-        let reopened = self
-            .fs
-            .open_append(&current)
-            .and_then(|f| self.wal.reset(f));
+        let reopened = self.fs.open_log(&current).and_then(|f| self.wal.reset(f));
         if let Err(e) = reopened {
             // Appends would go to the archived file: refuse writes until reopened.
             self.wal
@@ -552,12 +551,32 @@ impl Storage {
 
     /// Flushes the log and releases the lock.
     pub(crate) fn close(&self) -> Result<()> {
-        let r = self.wal.sync_all(&self.layout.wal());
+        let wal = self.layout.wal();
+        let r = self
+            .wal
+            .sync_all(&wal)
+            .and_then(|()| self.wal.trim().map_err(io(&wal)));
         self.lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         r
+    }
+}
+
+impl Drop for Storage {
+    /// A clean drop leaves the log without its preallocated zeros, as `close` does. Only while
+    /// this process still holds the lock: after `close` the directory may be another's.
+    fn drop(&mut self) {
+        let held = self
+            .lock
+            .get_mut()
+            .map_or_else(|e| e.into_inner().is_some(), |l| l.is_some());
+        if held {
+            if let Err(e) = self.wal.trim() {
+                tracing::warn!(error = %e, "could not cut the preallocated end of the log");
+            }
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use serde_json::value::RawValue;
 use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::storage::codec::{corrupt, RowCodec};
-use crate::storage::fs::{AppendFile, FileSync};
+use crate::storage::fs::{FileSync, LogFile};
 use crate::table::TableChanges;
 use crate::value::Value;
 
@@ -158,6 +158,10 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
     let mut start = 0usize;
     let mut no = 0u64;
     while start < bytes.len() {
+        if bytes[start] == 0 && bytes[start..].iter().all(|&b| b == 0) {
+            // Preallocated space that no commit has reached yet: the end of the log.
+            break;
+        }
         no += 1;
         let (end, next, terminated) = match bytes[start..].iter().position(|&b| b == b'\n') {
             Some(i) => (start + i, start + i + 1, true),
@@ -271,10 +275,35 @@ pub enum Durability {
     Buffered,
 }
 
+/// How far past its last record the log is filled with zeros ahead of time. Overwriting
+/// zeros that are already on disk lets `fdatasync` skip the file-size update an append needs
+/// (measured here on ext4: ~85 µs instead of ~135 µs per commit); the scanner reads zeros at
+/// a line start as the end of the log, and checkpoints and reopening cut them off.
+const PREALLOCATE: usize = 1 << 20;
+
 struct Appender {
-    file: Box<dyn AppendFile>,
-    /// Bytes in the file.
+    file: Box<dyn LogFile>,
+    /// Bytes of records in the file.
     len: u64,
+    /// Bytes in the file: records, then zeros.
+    allocated: u64,
+}
+
+impl Appender {
+    /// Writes `buf` (whole lines) after the last record, with one write call. When it does
+    /// not fit in the preallocated zeros, it is written with the next stretch of zeros after
+    /// it (appended to `buf` in place, so nothing is copied).
+    fn write(&mut self, mut buf: Vec<u8>) -> std::io::Result<()> {
+        let n = buf.len() as u64;
+        if self.len + n > self.allocated {
+            buf.resize(buf.len() + PREALLOCATE, 0);
+        }
+        let at = self.len;
+        self.file.write_at(at, &buf)?;
+        self.allocated = self.allocated.max(at + buf.len() as u64);
+        self.len = at + n;
+        Ok(())
+    }
 }
 
 /// Lines committed but not yet handed to the file (`Immediate` mode): the next fsync leader
@@ -331,7 +360,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl WalWriter {
     pub(crate) fn new(
-        file: Box<dyn AppendFile>,
+        file: Box<dyn LogFile>,
         len: u64,
         records: u64,
         last_lsn: u64,
@@ -339,7 +368,11 @@ impl WalWriter {
     ) -> std::io::Result<Self> {
         let syncer: Arc<dyn FileSync> = Arc::from(file.syncer()?);
         Ok(WalWriter {
-            appender: Mutex::new(Appender { file, len }),
+            appender: Mutex::new(Appender {
+                file,
+                len,
+                allocated: len,
+            }),
             pending: Mutex::new(Pending::default()),
             sync: Mutex::new(SyncState {
                 syncer,
@@ -410,6 +443,7 @@ impl WalWriter {
                 ),
             });
         }
+        let n = line.len() as u64;
         match self.durability {
             Durability::Immediate => {
                 let mut p = lock(&self.pending);
@@ -418,8 +452,9 @@ impl WalWriter {
             }
             Durability::Buffered => {
                 let mut a = lock(&self.appender);
-                if let Err(e) = a.file.append(&line) {
+                if let Err(e) = a.write(line) {
                     let before = a.len;
+                    a.allocated = before;
                     if let Err(e2) = a.file.truncate(before) {
                         drop(a);
                         self.poison(format!(
@@ -432,10 +467,9 @@ impl WalWriter {
                         source: e,
                     });
                 }
-                a.len += line.len() as u64;
             }
         }
-        self.bytes.fetch_add(line.len() as u64, Ordering::AcqRel);
+        self.bytes.fetch_add(n, Ordering::AcqRel);
         self.records.fetch_add(1, Ordering::AcqRel);
         self.written.store(lsn, Ordering::Release);
         Ok(lsn)
@@ -451,9 +485,7 @@ impl WalWriter {
             Durability::Buffered => self.written.load(Ordering::Acquire),
         };
         if !batch.buf.is_empty() {
-            let mut a = lock(&self.appender);
-            a.file.append(&batch.buf)?;
-            a.len += batch.buf.len() as u64;
+            lock(&self.appender).write(batch.buf)?;
         }
         // The syncer is replaced only at rotation, with the database's write lock held and
         // nothing left to sync; cloning the Arc keeps the mutex free during the fsync.
@@ -524,12 +556,29 @@ impl WalWriter {
             && self.synced.load(Ordering::Acquire) < self.written.load(Ordering::Acquire)
     }
 
+    /// Cuts the preallocated zeros off the end of the log, so the file holds its records and
+    /// nothing else (before it is archived). Called with the database's write lock held and
+    /// everything committed durable.
+    pub(crate) fn trim(&self) -> std::io::Result<()> {
+        let mut a = lock(&self.appender);
+        if a.allocated > a.len {
+            let len = a.len;
+            a.file.truncate(len)?;
+            a.allocated = len;
+        }
+        Ok(())
+    }
+
     /// Replaces the log file (after rotation) with an empty one. Called with everything
     /// committed already durable and the database's write lock held.
-    pub(crate) fn reset(&self, file: Box<dyn AppendFile>) -> std::io::Result<()> {
+    pub(crate) fn reset(&self, file: Box<dyn LogFile>) -> std::io::Result<()> {
         let syncer: Arc<dyn FileSync> = Arc::from(file.syncer()?);
         let mut a = lock(&self.appender);
-        *a = Appender { file, len: 0 };
+        *a = Appender {
+            file,
+            len: 0,
+            allocated: 0,
+        };
         lock(&self.sync).syncer = syncer;
         self.bytes.store(0, Ordering::Release);
         self.records.store(0, Ordering::Release);
@@ -576,10 +625,26 @@ mod tests {
 
     #[test]
     fn zeros_and_garbage_at_the_end_are_a_tail() {
+        // Preallocated zeros are the clean end of the log: nothing dropped, even in strict mode.
         let mut b = log(2);
         b.extend_from_slice(&[0u8; 4096]);
-        let s = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap();
+        let s = scan(Path::new("w"), &b, Recovery::Strict, 0).unwrap();
         assert_eq!(s.records.len(), 2);
+        assert!(s.dropped.is_empty());
+        assert_eq!(s.valid_len, log(2).len() as u64);
+        // A commit torn inside the zeros (part of its line reached the disk) is a tail.
+        let mut b = log(2);
+        b.extend_from_slice(&[0u8; 100]);
+        b.extend_from_slice(&line(3)[..20]);
+        b.extend_from_slice(&[0u8; 100]);
+        let s = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap();
+        assert_eq!((s.records.len(), s.dropped.len()), (2, 1));
+        assert!(scan(Path::new("w"), &b, Recovery::Strict, 0).is_err());
+        let mut b = log(2);
+        b.extend_from_slice(&line(3)[..20]);
+        b.extend_from_slice(&[0u8; 100]);
+        let s = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap();
+        assert_eq!((s.records.len(), s.dropped.len()), (2, 1));
         let mut b = log(2);
         b.extend_from_slice(b"garbage\nmore garbage\n\x00\x01");
         let s = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap();

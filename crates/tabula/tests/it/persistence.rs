@@ -55,7 +55,10 @@ fn files_are_readable_json() {
     let db = Database::open(&path).unwrap();
     seed(&db);
     let wal = fs::read_to_string(path.join("wal/transaction.log")).unwrap();
-    let lines: Vec<&str> = wal.lines().collect();
+    // While the database is open the log ends in preallocated zeros (cut off at close).
+    let log = wal.trim_end_matches('\0');
+    assert!(wal.len() > log.len());
+    let lines: Vec<&str> = log.lines().collect();
     assert_eq!(lines.len(), 4);
     let (crc, json) = lines[0].split_once(' ').unwrap();
     assert_eq!(crc.len(), 8);
@@ -88,9 +91,17 @@ fn files_are_readable_json() {
         fs::read_to_string(path.join("wal/transaction.log")).unwrap(),
         ""
     );
-    assert!(path
-        .join("wal/transaction.00000000000000000004.log")
-        .exists());
+    // The archived segment holds its four records and nothing else.
+    let archived =
+        fs::read_to_string(path.join("wal/transaction.00000000000000000004.log")).unwrap();
+    assert_eq!(archived, log);
+    // Dropping the database cuts the preallocated zeros off the current log too.
+    let s = db.table::<Student>().unwrap();
+    s.insert(student("Eve", 2021, 3.0)).unwrap();
+    drop(s);
+    drop(db);
+    let wal = fs::read_to_string(path.join("wal/transaction.log")).unwrap();
+    assert!(!wal.contains('\0') && wal.lines().count() == 1, "{wal:?}");
 }
 
 #[test]

@@ -60,7 +60,9 @@ fn zeros_and_garbage_at_the_end_are_dropped_and_writing_goes_on() {
         fs::write(&wal, &bytes).unwrap();
         {
             let db = Database::open(&path).unwrap();
-            assert!(!db.recovery_report().is_empty());
+            // Zeros alone are preallocated space a crash left behind, not damage.
+            let only_zeros = junk.iter().all(|&b| b == 0);
+            assert_eq!(db.recovery_report().is_empty(), only_zeros);
             db.table::<Student>()
                 .unwrap()
                 .insert(student("E", 2020, 1.0))
