@@ -402,6 +402,8 @@ impl Database {
     /// # Ok::<(), tabula::Error>(())
     /// ```
     pub fn transaction<O>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<O>) -> Result<O> {
+        // Counted from before the lock is taken, so an fsync leader can wait for this commit.
+        let committer = self.shared.storage.as_ref().map(|s| s.wal.committer());
         let guard = self.write_state()?;
         let writing = WritingGuard::new(self.id());
         let tx = Transaction {
@@ -431,10 +433,11 @@ impl Database {
         };
         drop(tx);
         drop(writing);
+        drop(committer);
         let (out, lsn) = result?;
         if let (Some(lsn), Some(storage)) = (lsn, &self.shared.storage) {
             if storage.wal.durability == Durability::Immediate {
-                storage.wal.wait_durable(&storage.layout.wal(), lsn)?;
+                storage.wal.wait_durable(&storage.layout.wal(), lsn, true)?;
             }
             persist::maybe_auto_checkpoint(self)?;
         }
