@@ -236,12 +236,16 @@ impl<R: Record> TableData<R> {
     }
 
     /// Checks the unique columns of `row` against every row but `except`.
-    fn check_uniques(&self, row: &R, except: Option<u32>) -> Result<()> {
+    /// Checks the unique columns whose value `new` changes from `old` (the row at `slot`):
+    /// an unchanged value already owns its entry, so only changed ones can collide.
+    fn check_changed_uniques(&self, old: &R, new: &R, slot: u32) -> Result<()> {
         for u in &self.uniques {
-            let v = row.col(u.col);
-            if let Some(s) = u.find(&self.hasher, &self.rows, v) {
-                if Some(s) != except {
-                    return Err(self.unique_violation(u.col, v));
+            let v = new.col(u.col);
+            if old.col(u.col) != v {
+                if let Some(s) = u.find(&self.hasher, &self.rows, v) {
+                    if s != slot {
+                        return Err(self.unique_violation(u.col, v));
+                    }
                 }
             }
         }
@@ -360,7 +364,7 @@ impl<R: Record> TableData<R> {
                 new: new.col(pk).to_owned(),
             });
         }
-        self.check_uniques(&new, Some(slot))?;
+        self.check_changed_uniques(old, &new, slot)?;
         self.replace_unchecked(slot, new);
         Ok(())
     }

@@ -142,6 +142,7 @@ impl<'a> ValueRef<'a> {
     }
 
     /// The total order described on [`Value`].
+    #[inline]
     pub fn total_cmp(self, other: ValueRef<'_>) -> Ordering {
         match (self, other) {
             (ValueRef::Int(a), ValueRef::Int(b)) => a.cmp(&b),

@@ -85,6 +85,23 @@ fn update_moves_unique_values_and_indexes() {
     assert_eq!(s.update(|x| x.year == 2024, |x| x.year = 2030).unwrap(), 2);
     assert_eq!(s.select().where_eq("year", 2030).count().unwrap(), 2);
     assert_eq!(s.select().where_eq("year", 2024).count().unwrap(), 0);
+    // A changed value that another row holds is refused, and the statement changes nothing;
+    // rows whose unique value stays the same pass.
+    let before = s.select().all().unwrap();
+    let e = s
+        .update(
+            |x| x.id <= 3,
+            |x| {
+                x.gpa += 1.0;
+                if x.id == 3 {
+                    x.email = "robert@uni.edu".into();
+                }
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::UniqueViolation { .. }), "{e}");
+    assert!(e.to_string().contains("robert@uni.edu"), "{e}");
+    assert_eq!(s.select().all().unwrap(), before);
 }
 
 #[test]
