@@ -133,17 +133,25 @@ pub fn field<T: ColumnValue>(table: &str, column: &str, v: Value) -> Result<T> {
     T::from_value(v).ok_or_else(|| mismatch(Value::Text("(unconvertible value)".into())))
 }
 
-/// Checks a field that the Rust type cannot bound (a `u64` above `i64::MAX`).
+/// Checks a field that the Rust type cannot bound (a `u64` above `i64::MAX`). Called for
+/// every field of every row written, so the check inlines and the error path does not.
+#[inline]
 pub fn check_field<T: ColumnValue>(table: &str, column: &str, v: &T) -> Result<()> {
     if v.fits() {
         Ok(())
     } else {
-        Err(Error::TypeMismatch {
-            table: table.to_owned(),
-            column: column.to_owned(),
-            expected: T::TYPE.name().to_owned(),
-            value: Value::Text(format!("{} (above i64::MAX)", display_unsigned(v))),
-        })
+        Err(out_of_range(table, column, v))
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn out_of_range<T: ColumnValue>(table: &str, column: &str, v: &T) -> Error {
+    Error::TypeMismatch {
+        table: table.to_owned(),
+        column: column.to_owned(),
+        expected: T::TYPE.name().to_owned(),
+        value: Value::Text(format!("{} (above i64::MAX)", display_unsigned(v))),
     }
 }
 

@@ -1,13 +1,17 @@
 //! Indexes over the rows of one table. They store slots (positions in the table's row slab),
 //! never copies of rows: the primary-key and unique indexes are hash tables of slots that
-//! hash and compare through the rows themselves; the ordered index keeps `(value, slot)`.
+//! hash and compare through the rows themselves; the ordered index maps each value to its
+//! set of slots (see [`crate::posting`]).
 
-use std::collections::BTreeSet;
+use std::borrow::Borrow;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::ops::Bound;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
+use crate::posting::{Handle, Postings};
 use crate::record::Record;
 use crate::schema::ColumnType;
 use crate::value::{Value, ValueRef};
@@ -154,46 +158,31 @@ impl Ord for TotalF64 {
 }
 
 /// The keys of an ordered index, stored in the column's own type so that comparisons are
-/// plain integer, float or string comparisons.
+/// plain integer, float or string comparisons; each maps to its value's set of slots.
 #[derive(Debug, Clone)]
 enum Keys {
-    Int(BTreeSet<(i64, u32)>),
-    Float(BTreeSet<(TotalF64, u32)>),
-    Text(BTreeSet<(Box<str>, u32)>),
-    Bool(BTreeSet<(bool, u32)>),
+    Int(BTreeMap<i64, Handle>),
+    Float(BTreeMap<TotalF64, Handle>),
+    Text(BTreeMap<Box<str>, Handle>),
+    Bool(BTreeMap<bool, Handle>),
 }
 
-/// An ordered index of one column: `(value, slot)` pairs, so equal values keep a stable
-/// order and ranges are a B-tree walk. Nulls are kept apart: they sort first, and range and
-/// equality lookups on a non-null value never see them.
+/// An ordered index of one column: each value with the set of slots holding it, so equal
+/// values come out in slot order and ranges are a B-tree walk. Nulls are kept apart: they
+/// sort first, and range and equality lookups on a non-null value never see them.
 #[derive(Debug, Clone)]
 pub(crate) struct OrderedIndex {
     pub(crate) col: usize,
     keys: Keys,
+    postings: Postings,
     nulls: BTreeSet<u32>,
 }
 
 /// Bounds mapped into one key type: `None` when the range is empty.
-type KeyRange<K> = Option<(Bound<(K, u32)>, Bound<(K, u32)>)>;
+type KeyRange<K> = Option<(Bound<K>, Bound<K>)>;
 
-fn lower<K: Clone>(b: Bound<K>) -> Bound<(K, u32)> {
-    match b {
-        Bound::Included(k) => Bound::Included((k, 0)),
-        Bound::Excluded(k) => Bound::Excluded((k, u32::MAX)),
-        Bound::Unbounded => Bound::Unbounded,
-    }
-}
-
-fn upper<K: Clone>(b: Bound<K>) -> Bound<(K, u32)> {
-    match b {
-        Bound::Included(k) => Bound::Included((k, u32::MAX)),
-        Bound::Excluded(k) => Bound::Excluded((k, 0)),
-        Bound::Unbounded => Bound::Unbounded,
-    }
-}
-
-/// Whether a pair of bounds selects nothing (`BTreeSet::range` panics on those).
-fn empty<K: Ord>(lo: &Bound<(K, u32)>, hi: &Bound<(K, u32)>) -> bool {
+/// Whether a pair of bounds selects nothing (`BTreeMap::range` panics on those).
+fn empty<K: Ord>(lo: &Bound<K>, hi: &Bound<K>) -> bool {
     match (lo, hi) {
         (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
             a > b
@@ -201,6 +190,34 @@ fn empty<K: Ord>(lo: &Bound<(K, u32)>, hi: &Bound<(K, u32)>) -> bool {
                     && (matches!(lo, Bound::Excluded(_)) || matches!(hi, Bound::Excluded(_))))
         }
         _ => false,
+    }
+}
+
+/// Adds `slot` under `key`.
+fn put<K: Ord>(map: &mut BTreeMap<K, Handle>, postings: &mut Postings, key: K, slot: u32) {
+    match map.entry(key) {
+        Entry::Vacant(e) => {
+            e.insert(postings.single(slot));
+        }
+        Entry::Occupied(mut e) => {
+            let h = postings.insert(*e.get(), slot);
+            *e.get_mut() = h;
+        }
+    }
+}
+
+/// Removes `slot` from under `key` (and the key, once no slot holds it).
+fn take<K, Q>(map: &mut BTreeMap<K, Handle>, postings: &mut Postings, key: &Q, slot: u32)
+where
+    K: Ord + Borrow<Q>,
+    Q: Ord + ?Sized,
+{
+    let Some(h) = map.get_mut(key) else { return };
+    match postings.remove(*h, slot) {
+        Some(left) => *h = left,
+        None => {
+            map.remove(key);
+        }
     }
 }
 
@@ -282,8 +299,8 @@ fn bool_bound(b: &Bound<Value>) -> Result<Bound<bool>, ()> {
     })
 }
 
-fn key_range<K: Ord + Clone>(lo: Result<Bound<K>, ()>, hi: Result<Bound<K>, ()>) -> KeyRange<K> {
-    let (lo, hi) = (lower(lo.ok()?), upper(hi.ok()?));
+fn key_range<K: Ord>(lo: Result<Bound<K>, ()>, hi: Result<Bound<K>, ()>) -> KeyRange<K> {
+    let (lo, hi) = (lo.ok()?, hi.ok()?);
     (!empty(&lo, &hi)).then_some((lo, hi))
 }
 
@@ -292,106 +309,117 @@ type Walk<'a> = Box<dyn DoubleEndedIterator<Item = (ValueRef<'a>, u32)> + 'a>;
 impl OrderedIndex {
     pub(crate) fn new(col: usize, ty: ColumnType) -> Self {
         let keys = if ty.is_int() {
-            Keys::Int(BTreeSet::new())
+            Keys::Int(BTreeMap::new())
         } else if ty.is_float() {
-            Keys::Float(BTreeSet::new())
+            Keys::Float(BTreeMap::new())
         } else if ty == ColumnType::Bool {
-            Keys::Bool(BTreeSet::new())
+            Keys::Bool(BTreeMap::new())
         } else {
-            Keys::Text(BTreeSet::new())
+            Keys::Text(BTreeMap::new())
         };
         OrderedIndex {
             col,
             keys,
+            postings: Postings::default(),
             nulls: BTreeSet::new(),
         }
     }
 
     pub(crate) fn insert(&mut self, v: ValueRef<'_>, slot: u32) {
+        let p = &mut self.postings;
         match (&mut self.keys, v) {
             (_, ValueRef::Null) => {
                 self.nulls.insert(slot);
             }
-            (Keys::Int(s), ValueRef::Int(i)) => {
-                s.insert((i, slot));
-            }
-            (Keys::Float(s), ValueRef::Float(f)) => {
-                s.insert((TotalF64(f), slot));
-            }
-            (Keys::Text(s), ValueRef::Text(t)) => {
-                s.insert((Box::from(t), slot));
-            }
-            (Keys::Bool(s), ValueRef::Bool(b)) => {
-                s.insert((b, slot));
-            }
+            (Keys::Int(m), ValueRef::Int(i)) => put(m, p, i, slot),
+            (Keys::Float(m), ValueRef::Float(f)) => put(m, p, TotalF64(f), slot),
+            (Keys::Text(m), ValueRef::Text(t)) => match m.get_mut(t) {
+                // Only a value new to the index is copied into it.
+                Some(h) => *h = p.insert(*h, slot),
+                None => {
+                    m.insert(Box::from(t), p.single(slot));
+                }
+            },
+            (Keys::Bool(m), ValueRef::Bool(b)) => put(m, p, b, slot),
             // Rows are checked against the schema before they reach an index.
             _ => {}
         }
     }
 
     pub(crate) fn remove(&mut self, v: ValueRef<'_>, slot: u32) {
+        let p = &mut self.postings;
         match (&mut self.keys, v) {
             (_, ValueRef::Null) => {
                 self.nulls.remove(&slot);
             }
-            (Keys::Int(s), ValueRef::Int(i)) => {
-                s.remove(&(i, slot));
-            }
-            (Keys::Float(s), ValueRef::Float(f)) => {
-                s.remove(&(TotalF64(f), slot));
-            }
-            (Keys::Text(s), ValueRef::Text(t)) => {
-                s.remove(&(Box::from(t), slot));
-            }
-            (Keys::Bool(s), ValueRef::Bool(b)) => {
-                s.remove(&(b, slot));
-            }
+            (Keys::Int(m), ValueRef::Int(i)) => take(m, p, &i, slot),
+            (Keys::Float(m), ValueRef::Float(f)) => take(m, p, &TotalF64(f), slot),
+            (Keys::Text(m), ValueRef::Text(t)) => take(m, p, t, slot),
+            (Keys::Bool(m), ValueRef::Bool(b)) => take(m, p, &b, slot),
             _ => {}
         }
     }
 
     pub(crate) fn clear(&mut self) {
         self.nulls.clear();
+        self.postings.clear();
         match &mut self.keys {
-            Keys::Int(s) => s.clear(),
-            Keys::Float(s) => s.clear(),
-            Keys::Text(s) => s.clear(),
-            Keys::Bool(s) => s.clear(),
+            Keys::Int(m) => m.clear(),
+            Keys::Float(m) => m.clear(),
+            Keys::Text(m) => m.clear(),
+            Keys::Bool(m) => m.clear(),
         }
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
+        let p = &self.postings;
+        let sum = |hs: &mut dyn Iterator<Item = &Handle>| hs.map(|&h| p.len(h)).sum::<usize>();
         self.nulls.len()
             + match &self.keys {
-                Keys::Int(s) => s.len(),
-                Keys::Float(s) => s.len(),
-                Keys::Text(s) => s.len(),
-                Keys::Bool(s) => s.len(),
+                Keys::Int(m) => sum(&mut m.values()),
+                Keys::Float(m) => sum(&mut m.values()),
+                Keys::Text(m) => sum(&mut m.values()),
+                Keys::Bool(m) => sum(&mut m.values()),
             }
     }
 
-    /// Slots whose value lies within the bounds, in value order. Nulls never match a bound;
-    /// `Null` as both bounds (an equality on null) walks the nulls.
+    /// Slots whose value lies within the bounds, in value order (equal values in slot
+    /// order). Nulls never match a bound; `Null` as both bounds (an equality on null) walks
+    /// the nulls.
     pub(crate) fn range<'a>(&'a self, lo: &Bound<Value>, hi: &Bound<Value>) -> Walk<'a> {
         if let (Bound::Included(Value::Null), Bound::Included(Value::Null)) = (lo, hi) {
             return Box::new(self.nulls.iter().map(|&s| (ValueRef::Null, s)));
         }
+        let p = &self.postings;
         match &self.keys {
-            Keys::Int(s) => match key_range(int_bound(lo, true), int_bound(hi, false)) {
-                Some(r) => Box::new(s.range(r).map(|&(k, s)| (ValueRef::Int(k), s))),
+            Keys::Int(m) => match key_range(int_bound(lo, true), int_bound(hi, false)) {
+                Some(r) => Box::new(
+                    m.range(r)
+                        .flat_map(move |(&k, &h)| p.iter(h).map(move |s| (ValueRef::Int(k), s))),
+                ),
                 None => Box::new(std::iter::empty()),
             },
-            Keys::Float(s) => match key_range(float_bound(lo), float_bound(hi)) {
-                Some(r) => Box::new(s.range(r).map(|&(k, s)| (ValueRef::Float(k.0), s))),
+            Keys::Float(m) => {
+                match key_range(float_bound(lo), float_bound(hi)) {
+                    Some(r) => Box::new(m.range(r).flat_map(move |(&k, &h)| {
+                        p.iter(h).map(move |s| (ValueRef::Float(k.0), s))
+                    })),
+                    None => Box::new(std::iter::empty()),
+                }
+            }
+            Keys::Text(m) => match key_range(text_bound(lo), text_bound(hi)) {
+                Some(r) => Box::new(
+                    m.range::<Box<str>, _>(r)
+                        .flat_map(move |(k, &h)| p.iter(h).map(move |s| (ValueRef::Text(k), s))),
+                ),
                 None => Box::new(std::iter::empty()),
             },
-            Keys::Text(s) => match key_range(text_bound(lo), text_bound(hi)) {
-                Some(r) => Box::new(s.range(r).map(|(k, s)| (ValueRef::Text(k), *s))),
-                None => Box::new(std::iter::empty()),
-            },
-            Keys::Bool(s) => match key_range(bool_bound(lo), bool_bound(hi)) {
-                Some(r) => Box::new(s.range(r).map(|&(k, s)| (ValueRef::Bool(k), s))),
+            Keys::Bool(m) => match key_range(bool_bound(lo), bool_bound(hi)) {
+                Some(r) => Box::new(
+                    m.range(r)
+                        .flat_map(move |(&k, &h)| p.iter(h).map(move |s| (ValueRef::Bool(k), s))),
+                ),
                 None => Box::new(std::iter::empty()),
             },
         }
@@ -400,13 +428,33 @@ impl OrderedIndex {
     /// Every entry in value order, nulls first.
     pub(crate) fn iter(&self) -> Walk<'_> {
         let nulls = self.nulls.iter().map(|&s| (ValueRef::Null, s));
+        let p = &self.postings;
         match &self.keys {
-            Keys::Int(s) => Box::new(nulls.chain(s.iter().map(|&(k, s)| (ValueRef::Int(k), s)))),
-            Keys::Float(s) => {
-                Box::new(nulls.chain(s.iter().map(|&(k, s)| (ValueRef::Float(k.0), s))))
+            Keys::Int(m) => Box::new(
+                nulls.chain(
+                    m.iter()
+                        .flat_map(move |(&k, &h)| p.iter(h).map(move |s| (ValueRef::Int(k), s))),
+                ),
+            ),
+            Keys::Float(m) => {
+                Box::new(nulls.chain(
+                    m.iter().flat_map(move |(&k, &h)| {
+                        p.iter(h).map(move |s| (ValueRef::Float(k.0), s))
+                    }),
+                ))
             }
-            Keys::Text(s) => Box::new(nulls.chain(s.iter().map(|(k, s)| (ValueRef::Text(k), *s)))),
-            Keys::Bool(s) => Box::new(nulls.chain(s.iter().map(|&(k, s)| (ValueRef::Bool(k), s)))),
+            Keys::Text(m) => Box::new(
+                nulls.chain(
+                    m.iter()
+                        .flat_map(move |(k, &h)| p.iter(h).map(move |s| (ValueRef::Text(k), s))),
+                ),
+            ),
+            Keys::Bool(m) => Box::new(
+                nulls.chain(
+                    m.iter()
+                        .flat_map(move |(&k, &h)| p.iter(h).map(move |s| (ValueRef::Bool(k), s))),
+                ),
+            ),
         }
     }
 }

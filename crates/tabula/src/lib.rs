@@ -55,6 +55,7 @@ mod expr;
 mod handle;
 mod index;
 mod join;
+mod posting;
 mod query;
 mod record;
 mod registry;
