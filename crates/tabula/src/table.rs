@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
-use crate::index::{HashIndex, OrderedIndex, ValueHasher};
+use crate::index::{HashIndex, KeyIndex, OrderedIndex, ValueHasher, MAX_KEY_GAP};
 use crate::record::Record;
 use crate::schema::Schema;
 use crate::value::{Value, ValueRef};
@@ -53,7 +53,7 @@ pub(crate) struct TableData<R> {
     rows: Vec<Option<R>>,
     live: usize,
     hasher: ValueHasher,
-    pk: HashIndex,
+    pk: KeyIndex,
     uniques: Vec<HashIndex>,
     ordered: Vec<OrderedIndex>,
     /// The next auto-increment key; never goes down, so a key is never handed out twice.
@@ -80,7 +80,8 @@ impl<R> std::fmt::Debug for TableData<R> {
 
 impl<R: Record> TableData<R> {
     pub(crate) fn new(schema: Arc<Schema>) -> Self {
-        let pk = HashIndex::new(schema.primary_key());
+        let pk_col = schema.primary_key();
+        let pk = KeyIndex::new(pk_col, schema.columns[pk_col].ty);
         let uniques = (0..schema.columns.len())
             .filter(|&c| schema.columns[c].unique)
             .map(HashIndex::new)
@@ -259,7 +260,10 @@ impl<R: Record> TableData<R> {
         for o in &mut self.ordered {
             o.insert(row.col(o.col), slot);
         }
-        self.pk.insert(&self.hasher, &self.rows, slot);
+        let hash = self
+            .pk
+            .hash(&self.hasher, row.col(self.schema.primary_key()));
+        self.pk.insert(&self.hasher, hash, &self.rows, slot);
         for u in &mut self.uniques {
             u.insert(&self.hasher, &self.rows, slot);
         }
@@ -290,7 +294,7 @@ impl<R: Record> TableData<R> {
         self.assign_key(&mut row)?;
         let pk = self.schema.primary_key();
         let key = row.col(pk);
-        let key_hash = self.hasher.hash(key);
+        let key_hash = self.pk.hash(&self.hasher, key);
         if self.pk.find_hashed(key_hash, &self.rows, key).is_some() {
             return Err(self.unique_violation(pk, key));
         }
@@ -312,32 +316,46 @@ impl<R: Record> TableData<R> {
         if let Value::Int(k) = key {
             self.next_key = self.next_key.max(k.saturating_add(1));
         }
-        if self.in_order {
-            // The last live row holds the greatest key. Dead slots at the tail are trimmed at
-            // commit, so only a transaction that deleted the tail has many to skip; past a
-            // few, assume disorder (correct, merely slower to scan).
-            let last = self.rows.iter().rev().take(64).find_map(Option::as_ref);
-            let tail_dead = last.is_none() && self.rows.len() > 64;
-            if tail_dead
-                || last.is_some_and(|l| l.col(pk).total_cmp(key.as_ref()) != Ordering::Less)
-            {
-                self.in_order = false;
-            }
-        }
-        let slot = u32::try_from(self.rows.len()).map_err(|_| Error::KeyExhausted {
+        // The row goes at the end of the slab, or where a dense key index puts it: a dead
+        // slot in the middle (the check above found no live row there), or a little past the
+        // end. Slot order stays key order either way.
+        let len = self.rows.len();
+        let dead = len - self.live;
+        let max_gap = MAX_KEY_GAP.min((self.live / 4 + MAX_KEY_GAP).saturating_sub(dead));
+        let at = match self.pk.dense_slot(key.as_ref(), len, max_gap) {
+            Some(at) if at >= len || self.rows[at].is_none() => at,
+            _ => len,
+        };
+        let slot = u32::try_from(at).map_err(|_| Error::KeyExhausted {
             table: self.table_name().to_owned(),
             column: "(row slots)".into(),
             last: i64::from(u32::MAX),
         })?;
-        self.rows.push(Some(row));
+        if at < len {
+            self.rows[at] = Some(row);
+        } else {
+            if self.in_order {
+                // The last live row holds the greatest key. Dead slots at the tail are trimmed
+                // at commit, so only a transaction that deleted the tail has many to skip;
+                // past a few, assume disorder (correct, merely slower to scan).
+                let last = self.rows.iter().rev().take(64).find_map(Option::as_ref);
+                let tail_dead = last.is_none() && self.rows.len() > 64;
+                if tail_dead
+                    || last.is_some_and(|l| l.col(pk).total_cmp(key.as_ref()) != Ordering::Less)
+                {
+                    self.in_order = false;
+                }
+            }
+            self.rows.resize_with(at, || None);
+            self.rows.push(Some(row));
+        }
         let Some(row) = self.rows[slot as usize].as_ref() else {
             return Ok(key);
         };
         for o in &mut self.ordered {
             o.insert(row.col(o.col), slot);
         }
-        self.pk
-            .insert_hashed(&self.hasher, key_hash, &self.rows, slot);
+        self.pk.insert(&self.hasher, key_hash, &self.rows, slot);
         for (u, &h) in self.uniques.iter_mut().zip(&self.scratch) {
             if !row.col(u.col).is_null() {
                 u.insert_hashed(&self.hasher, h, &self.rows, slot);
@@ -572,7 +590,8 @@ impl<R: Record> TableData<R> {
         self.rows = order.iter().map(|&s| old[s as usize].take()).collect();
         self.in_order = true;
         self.order_cache = OnceLock::new();
-        self.pk.clear();
+        self.pk
+            .clear(self.schema.columns[self.schema.primary_key()].ty);
         for u in &mut self.uniques {
             u.clear();
         }
@@ -683,7 +702,13 @@ impl<R: Record> TableData<R> {
     pub(crate) fn check_invariants(&self) {
         let live = self.rows.iter().filter(|r| r.is_some()).count();
         assert_eq!(live, self.live);
-        assert_eq!(self.pk.len(), live);
+        assert_eq!(self.pk.len(&self.rows), live);
+        let pk = self.schema.primary_key();
+        for (s, r) in self.rows.iter().enumerate() {
+            if let Some(r) = r {
+                assert_eq!(self.find_key(r.col(pk)), Some(s as u32), "key of slot {s}");
+            }
+        }
         for u in &self.uniques {
             let non_null = self
                 .rows
@@ -766,6 +791,79 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert_eq!(t.find_unique(1, ValueRef::Text("a")), Some(Some(0)));
         assert_eq!(t.next_key(), 3);
+    }
+
+    #[test]
+    fn dense_integer_keys_need_no_hash_index() {
+        let mut t = table();
+        for i in 1..=100 {
+            t.insert(row(i, &format!("e{i}"), i % 3)).unwrap();
+        }
+        t.commit();
+        assert!(t.pk.is_dense());
+        assert_eq!(t.find_key(ValueRef::Int(42)), Some(41));
+        assert_eq!(t.find_key(ValueRef::Int(0)), None);
+        assert_eq!(t.find_key(ValueRef::Int(101)), None);
+        assert_eq!(t.find_key(ValueRef::Int(-5)), None);
+        // Deleting leaves holes; a deleted key comes back into its own slot.
+        let s = t.find_key(ValueRef::Int(50)).unwrap();
+        t.remove(s);
+        assert_eq!(t.find_key(ValueRef::Int(50)), None);
+        t.insert(row(50, "again", 0)).unwrap();
+        assert_eq!(t.find_key(ValueRef::Int(50)), Some(49));
+        // A duplicate is still refused, a small gap ahead is padded, auto keys follow on.
+        assert!(matches!(
+            t.insert(row(7, "x", 0)),
+            Err(Error::UniqueViolation { .. })
+        ));
+        t.insert(row(110, "gap", 0)).unwrap();
+        assert_eq!(t.insert(row(0, "auto", 0)).unwrap(), Value::Int(111));
+        assert!(t.pk.is_dense());
+        t.check_invariants();
+        // Rolling back keeps it right, and so does a rebuild.
+        let mark = t.mark();
+        t.insert(row(112, "r", 0)).unwrap();
+        t.rollback_to(mark);
+        t.commit();
+        t.check_invariants();
+        let keys: Vec<_> = t.iter().map(|(_, r)| r.0[0].clone()).collect();
+        let mut want: Vec<i64> = (1..=100).collect();
+        want.extend([110, 111]);
+        assert_eq!(keys, want.into_iter().map(Value::Int).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn keys_off_their_dense_position_switch_to_hashing() {
+        for keys in [vec![1, 2, 500], vec![10, 11, 3], vec![7, 6]] {
+            let mut t = table();
+            for (i, &k) in keys.iter().enumerate() {
+                t.insert(row(k, &format!("e{i}"), 0)).unwrap();
+            }
+            assert!(!t.pk.is_dense(), "{keys:?}");
+            t.check_invariants();
+            for &k in &keys {
+                assert!(t.find_key(ValueRef::Int(k)).is_some());
+            }
+            assert!(matches!(
+                t.insert(row(keys[0], "dup", 0)),
+                Err(Error::UniqueViolation { .. })
+            ));
+            // A rebuild of keys in order with holes hashes from the first hole on.
+            t.commit();
+            t.rebuild();
+            t.check_invariants();
+        }
+        // Many padded gaps in one transaction stop padding at a quarter of the rows.
+        let mut t = table();
+        for i in 0..100 {
+            t.insert(row(1 + i * 60, &format!("e{i}"), 0)).unwrap();
+        }
+        assert!(
+            t.rows.len() <= 100 + 100 / 4 + 2 * MAX_KEY_GAP,
+            "{}",
+            t.rows.len()
+        );
+        t.check_invariants();
     }
 
     #[test]
