@@ -10,11 +10,12 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::query::QuerySpec;
 use crate::record::{Row, Table};
+use crate::registry::State;
 use crate::registry::{coerce_key, upsert, AnyTable};
 use crate::schema::Schema;
 use crate::select::{column_names, detached, typed, Select, Src};
 use crate::table::TableData;
-use crate::txn::{statement, Transaction, TxCore};
+use crate::txn::{statement, ReadTransaction, Transaction, TxCore};
 use crate::value::Value;
 
 fn typed_mut<T: Table>(t: &mut dyn AnyTable) -> Result<&mut TableData<T>> {
@@ -151,7 +152,7 @@ fn delete_key<T: Table>(tx: &dyn TxCore, idx: usize, key: Value) -> Result<bool>
     })
 }
 
-macro_rules! typed_reads {
+macro_rules! typed_lookups {
     () => {
         /// The row with this primary key.
         pub fn get(&self, key: impl Into<Value>) -> Result<Option<T>> {
@@ -183,7 +184,11 @@ macro_rules! typed_reads {
         ) -> Result<Option<O>> {
             get_by_with::<T, O>(self.src(), self.idx, column, value.into(), f)
         }
+    };
+}
 
+macro_rules! typed_queries {
+    () => {
         /// Starts a query; see [`Select`].
         pub fn select(&self) -> Select<'_, T> {
             Select::new(self.src(), self.idx, T::schema(), None)
@@ -198,6 +203,13 @@ macro_rules! typed_reads {
         pub fn schema(&self) -> &'static Schema {
             T::schema()
         }
+    };
+}
+
+macro_rules! typed_reads {
+    () => {
+        typed_lookups!();
+        typed_queries!();
     };
 }
 
@@ -359,6 +371,121 @@ impl<'t, T: Table> TxTable<'t, T> {
     /// See [`TableHandle::delete_key`].
     pub fn delete_key(&self, key: impl Into<Value>) -> Result<bool> {
         delete_key::<T>(self.tx, self.idx, key.into())
+    }
+}
+
+/// A typed table inside a read transaction, from [`ReadTransaction::table`] or
+/// [`TableHandle::read`]. Every read through it sees the same committed state and takes no
+/// lock of its own.
+pub struct ReadTable<'r, T> {
+    state: &'r State,
+    idx: usize,
+    /// Resolved once, so a lookup goes straight to the table.
+    table: &'r TableData<T>,
+}
+
+impl<T> Clone for ReadTable<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for ReadTable<'_, T> {}
+
+impl<T: Table> std::fmt::Debug for ReadTable<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadTable")
+            .field("table", &T::schema().table)
+            .finish()
+    }
+}
+
+impl<'r, T: Table> ReadTable<'r, T> {
+    fn src(&self) -> Src<'r> {
+        Src::Read(self.state)
+    }
+
+    /// The row with this primary key.
+    pub fn get(&self, key: impl Into<Value>) -> Result<Option<T>> {
+        self.get_with(key, T::clone)
+    }
+
+    /// The row holding `value` in a unique column (or the primary key).
+    pub fn get_by(&self, column: &str, value: impl Into<Value>) -> Result<Option<T>> {
+        self.get_by_with(column, value, T::clone)
+    }
+
+    /// Runs `f` on the row with this primary key without copying it, and returns what `f`
+    /// returns (`None` if there is no such row).
+    #[inline]
+    pub fn get_with<O>(&self, key: impl Into<Value>, f: impl FnOnce(&T) -> O) -> Result<Option<O>> {
+        let key = coerce_key(T::schema(), key.into())?;
+        let t = self.table;
+        Ok(t.find_key(key.as_ref()).and_then(|s| t.row(s)).map(f))
+    }
+
+    /// [`get_by`](Self::get_by) without copying the row: runs `f` on it.
+    #[inline]
+    pub fn get_by_with<O>(
+        &self,
+        column: &str,
+        value: impl Into<Value>,
+        f: impl FnOnce(&T) -> O,
+    ) -> Result<Option<O>> {
+        let schema = T::schema();
+        let col = unique_column(schema, column)?;
+        let value = schema.coerce(col, value.into())?;
+        let t = self.table;
+        Ok(t.find_unique(col, value.as_ref())
+            .flatten()
+            .and_then(|s| t.row(s))
+            .map(f))
+    }
+
+    typed_queries!();
+}
+
+impl<'db> ReadTransaction<'db> {
+    /// The table of `handle`, read inside this transaction. The handle must come from the
+    /// same database.
+    pub fn table<T: Table>(&self, handle: &TableHandle<T>) -> Result<ReadTable<'_, T>> {
+        if handle.db.id() != self.db.id() {
+            return Err(Error::SchemaMismatch {
+                table: T::schema().table.clone(),
+                reason: "the handle belongs to another database".into(),
+            });
+        }
+        Ok(ReadTable {
+            state: &self.state,
+            idx: handle.idx,
+            table: typed::<T>(&self.state, handle.idx)?,
+        })
+    }
+}
+
+impl<T: Table> TableHandle<T> {
+    /// Runs `f` with this table in a read transaction (see [`Database::read`]): the read lock
+    /// is taken once for everything `f` reads, and every read sees the same state.
+    ///
+    /// ```
+    /// use tabula::{Database, Table};
+    /// #[derive(Table, Clone, Debug)]
+    /// struct Item { #[column(primary_key)] id: u64, #[column(unique)] sku: String }
+    ///
+    /// let db = Database::in_memory();
+    /// let items = db.table::<Item>()?;
+    /// items.insert_many((1..=3).map(|id| Item { id, sku: format!("sku-{id}") }))?;
+    /// let found = items.read(|t| {
+    ///     let mut n = 0;
+    ///     for sku in ["sku-1", "sku-3", "sku-9"] {
+    ///         n += usize::from(t.get_by_with("sku", sku, |_| ())?.is_some());
+    ///     }
+    ///     Ok(n)
+    /// })?;
+    /// assert_eq!(found, 2);
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn read<O>(&self, f: impl FnOnce(ReadTable<'_, T>) -> Result<O>) -> Result<O> {
+        self.db.read(|r| f(r.table(self)?))
     }
 }
 

@@ -70,7 +70,7 @@ pub use aggregate::{Agg, Group};
 pub use db::{ArchivedSegment, Builder, Database, Stats, TableStats};
 pub use error::{Error, Result};
 pub use expr::Condition;
-pub use handle::{DynTable, TableHandle, TxDynTable, TxTable};
+pub use handle::{DynTable, ReadTable, TableHandle, TxDynTable, TxTable};
 pub use join::{Join, JoinPlan, JoinStrategy};
 pub use query::{Access, OrderStrategy, Plan};
 pub use record::{Row, Table};
@@ -79,7 +79,7 @@ pub use select::{GroupBy, Select, SqlRow};
 pub use storage::verify::{log_records, verify, LogRecord, Problem};
 pub use storage::wal::{DroppedRecord, Durability, Recovery};
 pub use tabula_derive::Table;
-pub use txn::Transaction;
+pub use txn::{ReadTransaction, Transaction};
 pub use value::{Value, ValueRef};
 
 /// What generated code needs; not part of the public API.

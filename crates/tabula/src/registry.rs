@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::query::{self, Plan, QuerySpec};
 use crate::record::{DynRow, Record, Row, Table};
-use crate::schema::Schema;
+use crate::schema::{ColumnType, Schema};
 use crate::table::{Mark, TableChanges, TableData};
 use crate::value::Value;
 
@@ -225,12 +225,17 @@ pub(crate) fn upsert<R: Record>(t: &mut TableData<R>, row: R) -> Result<Value> {
 }
 
 /// Converts a key given by the user to the primary key's type.
+#[inline]
 pub(crate) fn coerce_key(schema: &Schema, key: Value) -> Result<Value> {
     let pk = schema.primary_key();
+    let ty = schema.columns[pk].ty;
+    // A key already in its column's representation (the usual case) is used as it is; only a
+    // conversion keeps a copy, for the error message.
+    if ty.accepts(key.as_ref()) && !matches!(ty, ColumnType::F32 | ColumnType::Json) {
+        return Ok(key);
+    }
     let shown = key.clone();
-    schema.columns[pk]
-        .ty
-        .coerce(key)
+    ty.coerce(key)
         .ok_or_else(|| schema.type_mismatch(pk, shown))
 }
 

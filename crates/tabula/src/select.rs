@@ -38,11 +38,14 @@ impl SqlRow for Row {
 pub(crate) enum Src<'a> {
     Db(&'a Database),
     Tx(&'a dyn TxCore),
+    /// A read transaction: the read lock is already held.
+    Read(&'a State),
 }
 
 pub(crate) enum StateGuard<'a> {
     Db(crate::db::ReadState<'a>),
     Tx(Ref<'a, State>),
+    Read(&'a State),
 }
 
 impl Deref for StateGuard<'_> {
@@ -51,6 +54,7 @@ impl Deref for StateGuard<'_> {
         match self {
             StateGuard::Db(g) => g,
             StateGuard::Tx(g) => g,
+            StateGuard::Read(s) => s,
         }
     }
 }
@@ -60,6 +64,7 @@ impl<'a> Src<'a> {
         match *self {
             Src::Db(db) => db.read_state(table).map(StateGuard::Db),
             Src::Tx(tx) => tx.state().map(StateGuard::Tx),
+            Src::Read(s) => Ok(StateGuard::Read(s)),
         }
     }
 }

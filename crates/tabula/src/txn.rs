@@ -82,6 +82,22 @@ pub(crate) trait TxCore {
     fn touch(&self, idx: usize, mark: Mark);
 }
 
+/// A read transaction: the argument of the closure given to
+/// [`Database::read`](crate::Database::read). Tables read through it (see
+/// [`ReadTransaction::table`]) all show the same committed state, and no read inside takes a
+/// lock of its own, so a loop of lookups runs at the speed of the lookups. Writers wait until
+/// the closure returns; other readers do not.
+pub struct ReadTransaction<'db> {
+    pub(crate) db: &'db crate::db::Database,
+    pub(crate) state: crate::db::ReadState<'db>,
+}
+
+impl std::fmt::Debug for ReadTransaction<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadTransaction").finish_non_exhaustive()
+    }
+}
+
 /// A transaction in progress: the argument of the closure given to
 /// [`Database::transaction`](crate::Database::transaction). Get table handles from it with
 /// [`Transaction::table`] and [`Transaction::dyn_table`]; everything written through them

@@ -62,25 +62,30 @@ impl System for TabulaSys {
         self.t.insert_many(rows.iter().map(from_row))?;
         Ok(())
     }
+    // One read transaction for all the lookups, as redb's side uses one `begin_read`.
     fn get_pk(&mut self, ids: &[u64]) -> Res<u64> {
-        let mut acc = 0;
-        for &id in ids {
-            let f = |s: &Student| crate::workload::fold(acc, s.id, &s.name, &s.email, s.year);
-            if let Some(v) = self.t.get_with(id, f)? {
-                acc = v;
+        Ok(self.t.read(|t| {
+            let mut acc = 0;
+            for &id in ids {
+                let f = |s: &Student| crate::workload::fold(acc, s.id, &s.name, &s.email, s.year);
+                if let Some(v) = t.get_with(id, f)? {
+                    acc = v;
+                }
             }
-        }
-        Ok(acc)
+            Ok(acc)
+        })?)
     }
     fn get_unique(&mut self, emails: &[String]) -> Res<u64> {
-        let mut acc = 0;
-        for e in emails {
-            let f = |s: &Student| crate::workload::fold(acc, s.id, &s.name, &s.email, s.year);
-            if let Some(v) = self.t.get_by_with("email", e.as_str(), f)? {
-                acc = v;
+        Ok(self.t.read(|t| {
+            let mut acc = 0;
+            for e in emails {
+                let f = |s: &Student| crate::workload::fold(acc, s.id, &s.name, &s.email, s.year);
+                if let Some(v) = t.get_by_with("email", e.as_str(), f)? {
+                    acc = v;
+                }
             }
-        }
-        Ok(acc)
+            Ok(acc)
+        })?)
     }
     fn scan_filter(&mut self) -> Res<(u64, u64)> {
         let v = self.t.select().filter(|s| s.gpa > 3.5).all()?;

@@ -22,7 +22,7 @@ use crate::schema::Schema;
 use crate::storage::fs::{FileSystem, StdFs};
 use crate::storage::wal::{DroppedRecord, Durability, Recovery};
 use crate::storage::{Options, Storage};
-use crate::txn::{self, Transaction, WritingGuard};
+use crate::txn::{self, ReadTransaction, Transaction, WritingGuard};
 
 pub use stats::{ArchivedSegment, Stats, TableStats};
 
@@ -442,6 +442,35 @@ impl Database {
             persist::maybe_auto_checkpoint(self)?;
         }
         Ok(out)
+    }
+
+    /// Runs `f` in a read transaction: every table read through it shows the same committed
+    /// state, and the reads inside take no lock of their own (the read lock is taken once,
+    /// here). Writers wait until `f` returns; other readers run alongside. A plain handle used
+    /// inside `f` returns `Error::NestedRead`: read through the transaction instead.
+    ///
+    /// ```
+    /// use tabula::{Database, Table};
+    /// #[derive(Table, Clone, Debug)]
+    /// struct Account { #[column(primary_key)] id: u64, balance: i64 }
+    ///
+    /// let db = Database::in_memory();
+    /// let accounts = db.table::<Account>()?;
+    /// accounts.insert_many((1..=100).map(|id| Account { id, balance: 10 }))?;
+    /// let total: i64 = db.read(|r| {
+    ///     let a = r.table(&accounts)?;
+    ///     let mut sum = 0;
+    ///     for id in 1..=100u64 {
+    ///         sum += a.get_with(id, |x| x.balance)?.unwrap_or(0);
+    ///     }
+    ///     Ok(sum)
+    /// })?;
+    /// assert_eq!(total, 1000);
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn read<O>(&self, f: impl FnOnce(&ReadTransaction<'_>) -> Result<O>) -> Result<O> {
+        let state = self.read_state("(read transaction)")?;
+        f(&ReadTransaction { db: self, state })
     }
 
     /// Writes a snapshot of every table changed since the last checkpoint, commits them with

@@ -1,4 +1,4 @@
-use tabula::{Error, Value};
+use tabula::{Database, Error, Value};
 
 use crate::common::{school, student, Course, Student};
 
@@ -162,4 +162,39 @@ fn plain_handles_inside_a_reading_closure_get_a_clear_error_not_a_deadlock() {
     // Reading first and then looking up is fine.
     let ids = s.select().keys().unwrap();
     assert!(ids.iter().all(|&id| s.get(id).unwrap().is_some()));
+}
+
+#[test]
+fn a_read_transaction_sees_one_state_and_keeps_writers_out() {
+    let db = Database::in_memory();
+    let s = db.table::<Student>().unwrap();
+    for (n, y) in [("Ann", 2020), ("Bo", 2021), ("Cy", 2021)] {
+        s.insert(student(n, y, 3.0)).unwrap();
+    }
+    let writer = {
+        let s = s.clone();
+        std::thread::spawn(move || s.insert(student("Dee", 2022, 2.0)).map(|_| ()))
+    };
+    let seen = db
+        .read(|r| {
+            let t = r.table(&s)?;
+            let before = t.count()?;
+            // Give the writer every chance to get in; it must wait for this closure.
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert_eq!(t.count()?, before);
+            assert_eq!(t.get(2u64)?.map(|x| x.name), Some("Bo".into()));
+            assert_eq!(t.get_by_with("email", "cy@uni.edu", |x| x.id)?, Some(3));
+            assert_eq!(t.select().where_eq("year", 2021).count()?, 2);
+            // A plain handle on this thread would wait for the lock held here: refused.
+            assert!(matches!(s.count(), Err(Error::NestedRead { .. })));
+            Ok(before)
+        })
+        .unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(seen == 3 || seen == 4);
+    assert_eq!(s.count().unwrap(), 4);
+    // The per-table form, and a handle from another database is refused.
+    assert_eq!(s.read(|t| t.count()).unwrap(), 4);
+    let other = Database::in_memory().table::<Student>().unwrap();
+    assert!(db.read(|r| r.table(&other).map(|_| ())).is_err());
 }
