@@ -109,7 +109,7 @@ fn update<T: Table>(
     mut mutate: impl FnMut(&mut T),
 ) -> Result<usize> {
     // Matching rows are copied out first so that the closures run with the table free.
-    let matched: Vec<(u32, T)> = {
+    let mut changed: Vec<(u32, T)> = {
         let st = tx.state()?;
         let t = typed::<T>(&st, idx)?;
         t.iter()
@@ -117,10 +117,8 @@ fn update<T: Table>(
             .map(|(s, r)| (s, r.clone()))
             .collect()
     };
-    let mut changed = Vec::with_capacity(matched.len());
-    for (slot, mut row) in matched {
-        mutate(&mut row);
-        changed.push((slot, row));
+    for (_, row) in &mut changed {
+        mutate(row);
     }
     let n = changed.len();
     statement(tx, idx, |t| {
