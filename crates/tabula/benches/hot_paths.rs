@@ -65,6 +65,21 @@ fn benches(c: &mut Criterion) {
             t.get(black_box(k)).expect("get")
         })
     });
+    c.bench_function("1000 get_with in one read transaction", |b| {
+        b.iter(|| {
+            t.read(|r| {
+                let mut sum = 0u64;
+                for _ in 0..1000 {
+                    k = (k + 7919) % N + 1;
+                    sum += r
+                        .get_with(black_box(k), |s| u64::from(s.year))?
+                        .unwrap_or(0);
+                }
+                Ok(sum)
+            })
+            .expect("read")
+        })
+    });
     let emails: Vec<String> = (1..=N).map(|i| format!("s{i}@uni.edu")).collect();
     c.bench_function("get_by_with unique email", |b| {
         b.iter(|| {
