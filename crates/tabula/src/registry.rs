@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 use crate::query::{self, Plan, QuerySpec};
 use crate::record::{DynRow, Record, Row, Table};
 use crate::schema::{ColumnType, Schema};
-use crate::table::{Mark, TableChanges, TableData};
+use crate::storage::codec::RowCodec;
+use crate::storage::wal;
+use crate::table::{Mark, TableData};
 use crate::value::Value;
 
 /// A table as the database sees it, whatever its row kind.
@@ -24,7 +26,10 @@ pub(crate) trait AnyTable: Send + Sync {
     fn next_key(&self) -> i64;
     fn mark(&self) -> Mark;
     fn rollback_to(&mut self, mark: Mark);
-    fn changes(&self) -> Result<TableChanges>;
+    fn has_changes(&self) -> bool;
+    /// Appends the pending changes as the table's entry of a log record (see
+    /// [`crate::storage::wal::begin_table`]), one row at a time.
+    fn encode_changes(&self, out: &mut Vec<u8>) -> Result<()>;
     fn commit(&mut self);
     /// Every row as values, in key order.
     fn dump(&self) -> Result<Vec<Vec<Value>>>;
@@ -99,8 +104,25 @@ impl<R: Record> AnyTable for TableData<R> {
     fn rollback_to(&mut self, mark: Mark) {
         TableData::rollback_to(self, mark)
     }
-    fn changes(&self) -> Result<TableChanges> {
-        TableData::changes(self)
+    fn has_changes(&self) -> bool {
+        TableData::has_changes(self)
+    }
+    fn encode_changes(&self, out: &mut Vec<u8>) -> Result<()> {
+        let schema = &self.schema;
+        let codec = RowCodec::new(schema);
+        let next_key = schema.auto_increment().then(|| TableData::next_key(self));
+        wal::begin_table(schema, next_key, out);
+        let mut first = true;
+        let deletes = self.for_each_change(|r| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            codec.encode(schema, &r.values()?, out);
+            Ok(())
+        })?;
+        wal::end_table(&deletes, out);
+        Ok(())
     }
     fn commit(&mut self) {
         TableData::commit(self)

@@ -42,12 +42,6 @@ pub(crate) struct TableChanges {
     pub(crate) puts: Vec<Vec<Value>>,
 }
 
-impl TableChanges {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.deletes.is_empty() && self.puts.is_empty()
-    }
-}
-
 pub(crate) struct TableData<R> {
     pub(crate) schema: Arc<Schema>,
     rows: Vec<Option<R>>,
@@ -534,9 +528,19 @@ impl<R: Record> TableData<R> {
         self.replace(slot, row)
     }
 
-    /// What the pending (uncommitted) changes amount to, as physical row images.
-    pub(crate) fn changes(&self) -> Result<TableChanges> {
-        let mut changes = TableChanges::default();
+    /// Whether anything is pending (every journal entry leaves a row image or a deleted key).
+    pub(crate) fn has_changes(&self) -> bool {
+        !self.undo.is_empty()
+    }
+
+    /// Walks the pending (uncommitted) changes as physical row images: calls `put` with the
+    /// final image of every row written (once each, in journal order) and returns the keys
+    /// deleted that no row holds now. Rows are handed out one by one, so a caller encoding
+    /// them never holds a copy of the whole transaction.
+    pub(crate) fn for_each_change(
+        &self,
+        mut put: impl FnMut(&R) -> Result<()>,
+    ) -> Result<Vec<Value>> {
         let pk = self.schema.primary_key();
         let mut seen = hashbrown::HashSet::new();
         let mut deleted = Vec::new();
@@ -551,17 +555,27 @@ impl<R: Record> TableData<R> {
             }
             if seen.insert(slot) {
                 if let Some(r) = self.row(slot) {
-                    changes.puts.push(r.values()?);
+                    put(r)?;
                 }
             }
         }
         deleted.sort();
         deleted.dedup();
-        changes.deletes = deleted
+        Ok(deleted
             .into_iter()
             .filter(|k| self.find_key(k.as_ref()).is_none())
-            .collect();
-        Ok(changes)
+            .collect())
+    }
+
+    /// The pending changes, collected (tests compare them whole).
+    #[cfg(test)]
+    pub(crate) fn changes(&self) -> Result<TableChanges> {
+        let mut puts = Vec::new();
+        let deletes = self.for_each_change(|r| {
+            puts.push(r.values()?);
+            Ok(())
+        })?;
+        Ok(TableChanges { deletes, puts })
     }
 
     /// Makes the pending changes permanent: clears the undo journal and tidies the slab.

@@ -9,9 +9,9 @@ use crate::error::{Error, Result};
 use crate::record::{DynRow, Record, Table};
 use crate::registry::{State, TableMeta};
 use crate::schema::Schema;
-use crate::storage::codec::{corrupt, RowCodec};
+use crate::storage::codec::corrupt;
 use crate::storage::fs::FileSystem;
-use crate::storage::wal::{decode_ops, encode_table};
+use crate::storage::wal::decode_ops;
 use crate::storage::{Migration, Options, Storage};
 use crate::table::{TableChanges, TableData};
 use crate::txn::Transaction;
@@ -258,34 +258,30 @@ pub(crate) fn commit(shared: &Shared, tx: &Transaction<'_>) -> Result<Option<u64
     let mut st = tx.state.borrow_mut();
     let mut lsn = None;
     if let Some(storage) = &shared.storage {
-        let mut parts = Vec::new();
-        for &idx in &written {
-            let changes = st.tables[idx].changes()?;
-            if !changes.is_empty() {
-                parts.push((idx, changes));
-            }
-        }
+        let parts: Vec<usize> = written
+            .iter()
+            .copied()
+            .filter(|&idx| st.tables[idx].has_changes())
+            .collect();
         if !parts.is_empty() {
             let wal_path = storage.layout.wal();
             let tables = &st.tables;
-            let n = storage.wal.append(&wal_path, |lsn| {
-                let mut json = Vec::with_capacity(256);
+            // Rows are encoded straight into the log line, one at a time: a big transaction
+            // costs its line, not a second copy of its rows as values.
+            let n = storage.wal.append(&wal_path, |lsn, json| {
                 json.extend_from_slice(b"{\"lsn\":");
                 json.extend_from_slice(itoa::Buffer::new().format(lsn).as_bytes());
                 json.extend_from_slice(b",\"tables\":[");
-                for (i, (idx, changes)) in parts.iter().enumerate() {
+                for (i, idx) in parts.iter().enumerate() {
                     if i > 0 {
                         json.push(b',');
                     }
-                    let t = &tables[*idx];
-                    let schema = t.schema();
-                    let next_key = schema.auto_increment().then(|| t.next_key());
-                    encode_table(schema, &RowCodec::new(schema), changes, next_key, &mut json);
+                    tables[*idx].encode_changes(json)?;
                 }
                 json.extend_from_slice(b"]}");
-                json
+                Ok(())
             })?;
-            for (idx, _) in &parts {
+            for idx in &parts {
                 st.meta[*idx].dirty = true;
             }
             lsn = Some(n);

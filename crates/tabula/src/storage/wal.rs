@@ -17,7 +17,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
 use crate::schema::Schema;
-use crate::storage::codec::{corrupt, RowCodec};
+use crate::storage::codec::corrupt;
 use crate::storage::fs::{FileSync, LogFile};
 use crate::table::TableChanges;
 use crate::value::Value;
@@ -84,14 +84,9 @@ pub(crate) struct Scan {
     pub(crate) damaged_middle: bool,
 }
 
-/// Encodes one table's changes into a record's `tables` entry.
-pub(crate) fn encode_table(
-    schema: &Schema,
-    codec: &RowCodec,
-    changes: &TableChanges,
-    next_key: Option<i64>,
-    out: &mut Vec<u8>,
-) {
+/// Starts one table's entry of a record's `tables` list, up to its first `put` row: rows
+/// follow, comma-separated, then [`end_table`].
+pub(crate) fn begin_table(schema: &Schema, next_key: Option<i64>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"table\":");
     let _ = serde_json::to_writer(&mut *out, &schema.table);
     if let Some(k) = next_key {
@@ -99,14 +94,12 @@ pub(crate) fn encode_table(
         out.extend_from_slice(itoa::Buffer::new().format(k).as_bytes());
     }
     out.extend_from_slice(b",\"put\":[");
-    for (i, row) in changes.puts.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        codec.encode(schema, row, out);
-    }
+}
+
+/// Ends a table's entry begun by [`begin_table`] with the keys it deleted.
+pub(crate) fn end_table(deletes: &[Value], out: &mut Vec<u8>) {
     out.extend_from_slice(b"],\"delete\":[");
-    for (i, k) in changes.deletes.iter().enumerate() {
+    for (i, k) in deletes.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -115,12 +108,23 @@ pub(crate) fn encode_table(
     out.extend_from_slice(b"]}");
 }
 
-/// Wraps a record's JSON (`{"lsn":..,"tables":[..]}`) into a checksummed line.
-pub(crate) fn frame(json: &[u8]) -> Vec<u8> {
-    let mut line = Vec::with_capacity(json.len() + 10);
-    line.extend_from_slice(format!("{:08x} ", crc32c::crc32c(json)).as_bytes());
-    line.extend_from_slice(json);
+/// The bytes before a record's JSON on its line: the checksum, filled in by [`seal`].
+pub(crate) const LINE_PREFIX: &[u8] = b"00000000 ";
+
+/// Finishes a line built as [`LINE_PREFIX`] then the record's JSON: writes the JSON's
+/// crc32c into the prefix and ends the line. Built in place, so a big record is never copied.
+pub(crate) fn seal(line: &mut Vec<u8>) {
+    let crc = crc32c::crc32c(&line[LINE_PREFIX.len()..]);
+    line[..8].copy_from_slice(format!("{crc:08x}").as_bytes());
     line.push(b'\n');
+}
+
+/// Wraps a record's JSON (`{"lsn":..,"tables":[..]}`) into a checksummed line.
+#[cfg(test)]
+pub(crate) fn frame(json: &[u8]) -> Vec<u8> {
+    let mut line = LINE_PREFIX.to_vec();
+    line.extend_from_slice(json);
+    seal(&mut line);
     line
 }
 
@@ -451,12 +455,19 @@ impl WalWriter {
     /// `Immediate`: the line is queued for the next fsync leader. `Buffered`: it is written
     /// now; if the write fails the file is cut back to where it was (and if even that fails,
     /// the log refuses all writes).
-    pub(crate) fn append(&self, path: &Path, body: impl FnOnce(u64) -> Vec<u8>) -> Result<u64> {
+    pub(crate) fn append(
+        &self,
+        path: &Path,
+        body: impl FnOnce(u64, &mut Vec<u8>) -> Result<()>,
+    ) -> Result<u64> {
         if let Some(reason) = self.failure() {
             return Err(Error::Poisoned { reason });
         }
         let lsn = self.written.load(Ordering::Acquire) + 1;
-        let line = frame(&body(lsn));
+        let mut line = Vec::with_capacity(256);
+        line.extend_from_slice(LINE_PREFIX);
+        body(lsn, &mut line)?;
+        seal(&mut line);
         if line.len() > MAX_RECORD {
             return Err(Error::InvalidColumnUse {
                 table: "(transaction)".into(),
@@ -472,7 +483,13 @@ impl WalWriter {
         match self.durability {
             Durability::Immediate => {
                 let mut p = lock(&self.pending);
-                p.buf.extend_from_slice(&line);
+                if p.buf.is_empty() {
+                    // The usual case, and the one that matters for a big transaction: the
+                    // line becomes the queue instead of being copied into it.
+                    p.buf = line;
+                } else {
+                    p.buf.extend_from_slice(&line);
+                }
                 p.last_lsn = lsn;
                 p.count += 1;
             }
