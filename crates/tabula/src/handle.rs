@@ -211,6 +211,27 @@ macro_rules! typed_reads {
     };
 }
 
+/// `Clone`, `Copy` and `Debug` (naming the table) for a handle that borrows its
+/// transaction.
+macro_rules! borrowed_handle_impls {
+    ($handle:ident) => {
+        impl<T> Clone for $handle<'_, T> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+        impl<T> Copy for $handle<'_, T> {}
+
+        impl<T: Table> std::fmt::Debug for $handle<'_, T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($handle))
+                    .field("table", &T::schema().table)
+                    .finish()
+            }
+        }
+    };
+}
+
 /// A handle on a typed table, from [`Database::table`]. Cheap to clone, `Send + Sync +
 /// 'static`: keep it in a server's state. Every write is its own atomic commit.
 ///
@@ -319,20 +340,7 @@ pub struct TxTable<'t, T> {
     _rows: PhantomData<fn() -> T>,
 }
 
-impl<T> Clone for TxTable<'_, T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<T> Copy for TxTable<'_, T> {}
-
-impl<T: Table> std::fmt::Debug for TxTable<'_, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TxTable")
-            .field("table", &T::schema().table)
-            .finish()
-    }
-}
+borrowed_handle_impls!(TxTable);
 
 impl<'t, T: Table> TxTable<'t, T> {
     fn src(&self) -> Src<'t> {
@@ -382,20 +390,7 @@ pub struct ReadTable<'r, T> {
     table: &'r TableData<T>,
 }
 
-impl<T> Clone for ReadTable<'_, T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<T> Copy for ReadTable<'_, T> {}
-
-impl<T: Table> std::fmt::Debug for ReadTable<'_, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadTable")
-            .field("table", &T::schema().table)
-            .finish()
-    }
-}
+borrowed_handle_impls!(ReadTable);
 
 impl<'r, T: Table> ReadTable<'r, T> {
     fn src(&self) -> Src<'r> {

@@ -142,7 +142,8 @@ impl HashIndex {
 /// anywhere), the key is the position and there is no hash table at all: a lookup is one
 /// read of the row instead of a hash probe and then the row, and an insert writes no index
 /// entry. The first row that breaks the rule (a text key, a key far out of order) builds the
-/// hash index, once.
+/// hash index, once: a pause proportional to the table (about 100 ms for 1M rows here) on
+/// that one insert.
 #[derive(Debug, Clone)]
 pub(crate) enum KeyIndex {
     /// Row with key `k` at slot `k - base`; `base` is set by the first row.
@@ -153,10 +154,19 @@ pub(crate) enum KeyIndex {
     Hashed(HashIndex),
 }
 
-/// How far ahead of the slab's end a key may land and still keep [`KeyIndex::Dense`]: the
-/// slots in between are left empty (each costs one row's size), so the table also caps the
-/// empty slots it will hold for this at a quarter of its rows.
+/// How far ahead of the slab's end a key may land and still keep [`KeyIndex::Dense`], at
+/// least: the slots in between are left empty (each costs one row's size) until the keys
+/// that belong there arrive, as they do when several threads insert interleaved runs of
+/// keys. Large tables allow a gap of 1/128 of their rows; the table also caps the empty
+/// slots it will hold for this at a quarter of its rows.
 pub(crate) const MAX_KEY_GAP: usize = 64;
+
+/// The largest gap a table of `live` rows, `dead` of its slots empty, pads to stay dense.
+pub(crate) fn max_key_gap(live: usize, dead: usize) -> usize {
+    MAX_KEY_GAP
+        .max(live / 128)
+        .min((live / 4 + MAX_KEY_GAP).saturating_sub(dead))
+}
 
 impl KeyIndex {
     pub(crate) fn new(col: usize, ty: ColumnType) -> Self {

@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
-use crate::index::{HashIndex, KeyIndex, OrderedIndex, ValueHasher, MAX_KEY_GAP};
+use crate::index::{max_key_gap, HashIndex, KeyIndex, OrderedIndex, ValueHasher};
 use crate::record::Record;
 use crate::schema::Schema;
 use crate::value::{Value, ValueRef};
@@ -315,7 +315,7 @@ impl<R: Record> TableData<R> {
         // end. Slot order stays key order either way.
         let len = self.rows.len();
         let dead = len - self.live;
-        let max_gap = MAX_KEY_GAP.min((self.live / 4 + MAX_KEY_GAP).saturating_sub(dead));
+        let max_gap = max_key_gap(self.live, dead);
         let at = match self.pk.dense_slot(key.as_ref(), len, max_gap) {
             Some(at) if at >= len || self.rows[at].is_none() => at,
             _ => len,
@@ -847,6 +847,27 @@ mod tests {
     }
 
     #[test]
+    fn interleaved_runs_of_keys_stay_dense() {
+        // As when four threads each insert their own run of 250 keys after 100k rows.
+        let mut t = table();
+        let n = 100_000i64;
+        for i in 1..=n {
+            t.insert(row(i, &format!("e{i}"), 0)).unwrap();
+        }
+        t.commit();
+        for i in 0..250 {
+            for run in [3i64, 0, 2, 1] {
+                let k = n + 1 + run * 250 + i;
+                t.insert(row(k, &format!("e{k}"), 1)).unwrap();
+            }
+        }
+        t.commit();
+        assert!(t.pk.is_dense());
+        assert_eq!(t.rows.len(), (n + 1000) as usize);
+        t.check_invariants();
+    }
+
+    #[test]
     fn keys_off_their_dense_position_switch_to_hashing() {
         for keys in [vec![1, 2, 500], vec![10, 11, 3], vec![7, 6]] {
             let mut t = table();
@@ -873,7 +894,7 @@ mod tests {
             t.insert(row(1 + i * 60, &format!("e{i}"), 0)).unwrap();
         }
         assert!(
-            t.rows.len() <= 100 + 100 / 4 + 2 * MAX_KEY_GAP,
+            t.rows.len() <= 100 + 100 / 4 + 2 * crate::index::MAX_KEY_GAP,
             "{}",
             t.rows.len()
         );
