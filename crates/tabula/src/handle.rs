@@ -412,8 +412,7 @@ impl<'r, T: Table> ReadTable<'r, T> {
     #[inline]
     pub fn get_with<O>(&self, key: impl Into<Value>, f: impl FnOnce(&T) -> O) -> Result<Option<O>> {
         let key = coerce_key(T::schema(), key.into())?;
-        let t = self.table;
-        Ok(t.find_key(key.as_ref()).and_then(|s| t.row(s)).map(f))
+        Ok(self.table.row_by_key(key.as_ref()).map(f))
     }
 
     /// [`get_by`](Self::get_by) without copying the row: runs `f` on it.

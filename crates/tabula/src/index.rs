@@ -195,6 +195,15 @@ impl KeyIndex {
         (slot <= len + max_gap && slot < u32::MAX as usize).then_some(slot)
     }
 
+    /// The base of a dense index that has one.
+    #[inline]
+    pub(crate) fn dense_base(&self) -> Option<i64> {
+        match self {
+            KeyIndex::Dense { base, .. } => *base,
+            KeyIndex::Hashed(_) => None,
+        }
+    }
+
     /// The hash of `key` when the index hashes, so an insert computes it once.
     #[inline]
     pub(crate) fn hash(&self, h: &ValueHasher, key: ValueRef<'_>) -> u64 {
