@@ -278,7 +278,8 @@ pub(crate) fn commit(shared: &Shared, tx: &Transaction<'_>) -> Result<Option<u64
                     }
                     tables[*idx].encode_changes(json)?;
                 }
-                json.extend_from_slice(b"]}");
+                // The closing brace comes with the record's batch (see `WalWriter::append`).
+                json.push(b']');
                 Ok(())
             })?;
             for idx in &parts {

@@ -56,6 +56,10 @@ pub(crate) struct RawTableOps {
 pub(crate) struct RawRecord {
     pub(crate) lsn: u64,
     pub(crate) tables: Vec<RawTableOps>,
+    /// The LSN of the first record written to the file in the same write call (a group
+    /// commit writes several at once). Absent in logs written before it was recorded.
+    #[serde(default)]
+    pub(crate) batch: Option<u64>,
 }
 
 /// A line recovery dropped, and why.
@@ -108,6 +112,15 @@ pub(crate) fn end_table(deletes: &[Value], out: &mut Vec<u8>) {
     out.extend_from_slice(b"]}");
 }
 
+/// Ends a record whose body (`{"lsn":..,"tables":[..]`) is in `line`: adds its batch (the
+/// first LSN of the write call it goes out in), the closing brace, the checksum and the newline.
+fn close_record(line: &mut Vec<u8>, batch: u64) {
+    line.extend_from_slice(b",\"batch\":");
+    line.extend_from_slice(itoa::Buffer::new().format(batch).as_bytes());
+    line.push(b'}');
+    seal(line);
+}
+
 /// The bytes before a record's JSON on its line: the checksum, filled in by [`seal`].
 pub(crate) const LINE_PREFIX: &[u8] = b"00000000 ";
 
@@ -157,6 +170,43 @@ pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<RawRecord, String> 
     serde_json::from_slice(json).map_err(|e| format!("bad record: {e}"))
 }
 
+/// A damaged line followed by good ones is corruption, unless it and everything after it
+/// went to the file in one write call, which a crash can tear in any order (the log is
+/// preallocated, so the disk may keep a later sector of the write and lose an earlier one).
+/// Then the whole write was an unfinished group commit: none of it was acknowledged, since
+/// a write's records are acknowledged only after its fsync, and the next write starts only
+/// after that. Each record names the first LSN of its write (`batch`), so: if every good
+/// record after the first damaged line was written in a batch that began at or before the
+/// damaged line, everything from the damaged line on becomes a tail.
+fn torn_last_write(lines: &mut [(u64, usize, std::result::Result<RawRecord, String>)], after: u64) {
+    let Some(first_bad) = lines.iter().position(|(_, _, r)| r.is_err()) else {
+        return;
+    };
+    let prev = lines[..first_bad]
+        .iter()
+        .rev()
+        .find_map(|(_, _, r)| r.as_ref().ok())
+        .map_or(after, |r| r.lsn.max(after));
+    let mut goods = lines[first_bad..]
+        .iter()
+        .filter_map(|(_, _, r)| r.as_ref().ok())
+        .peekable();
+    if goods.peek().is_none()
+        || !goods.all(|r| r.batch.is_some_and(|b| b <= prev.saturating_add(1)))
+    {
+        return;
+    }
+    for (_, _, r) in &mut lines[first_bad..] {
+        if let Ok(rec) = r {
+            *r = Err(format!(
+                "record {} was written in one go with a damaged record before it \
+                 (a torn last write)",
+                rec.lsn
+            ));
+        }
+    }
+}
+
 /// Reads the log, classifying each line; see [`Recovery`] for what is fatal.
 pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) -> Result<Scan> {
     let mut lines: Vec<(u64, usize, std::result::Result<RawRecord, String>)> = Vec::new();
@@ -180,6 +230,7 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
         lines.push((no, next, parsed));
         start = next;
     }
+    torn_last_write(&mut lines, after_lsn);
     let last_good = lines.iter().rposition(|(_, _, r)| r.is_ok());
     let mut out = Scan {
         records: Vec::new(),
@@ -325,6 +376,8 @@ impl Appender {
 #[derive(Default)]
 struct Pending {
     buf: Vec<u8>,
+    /// The LSN of the first line in `buf` (the `batch` of every line queued behind it).
+    first_lsn: u64,
     last_lsn: u64,
     /// Lines in `buf`.
     count: usize,
@@ -449,8 +502,10 @@ impl WalWriter {
         self.synced_cv.notify_all();
     }
 
-    /// Commits one record (built by `body`, given its LSN) and returns the LSN. Called with
-    /// the database's write lock held, so LSNs are handed out in commit order.
+    /// Commits one record and returns its LSN. `body`, given the LSN, writes the record's
+    /// JSON without its closing brace (`{"lsn":..,"tables":[..]`); the batch field, the brace
+    /// and the checksum are added here. Called with the database's write lock held, so LSNs
+    /// are handed out in commit order.
     ///
     /// `Immediate`: the line is queued for the next fsync leader. `Buffered`: it is written
     /// now; if the write fails the file is cut back to where it was (and if even that fails,
@@ -467,26 +522,32 @@ impl WalWriter {
         let mut line = Vec::with_capacity(256);
         line.extend_from_slice(LINE_PREFIX);
         body(lsn, &mut line)?;
-        seal(&mut line);
-        if line.len() > MAX_RECORD {
+        // Room for `,"batch":<lsn>}` and the newline.
+        if line.len() + 32 > MAX_RECORD {
             return Err(Error::InvalidColumnUse {
                 table: "(transaction)".into(),
                 column: "(all)".into(),
                 reason: format!(
                     "one transaction's log record would be {} bytes, above the {} byte cap; split it",
-                    line.len(),
+                    line.len() + 32,
                     MAX_RECORD
                 ),
             });
         }
-        let n = line.len() as u64;
+        let n;
         match self.durability {
             Durability::Immediate => {
+                // The line's batch is known only once it is queued: the queue it joins is
+                // written with one write call.
                 let mut p = lock(&self.pending);
+                let batch = if p.buf.is_empty() { lsn } else { p.first_lsn };
+                close_record(&mut line, batch);
+                n = line.len() as u64;
                 if p.buf.is_empty() {
                     // The usual case, and the one that matters for a big transaction: the
                     // line becomes the queue instead of being copied into it.
                     p.buf = line;
+                    p.first_lsn = lsn;
                 } else {
                     p.buf.extend_from_slice(&line);
                 }
@@ -494,6 +555,8 @@ impl WalWriter {
                 p.count += 1;
             }
             Durability::Buffered => {
+                close_record(&mut line, lsn);
+                n = line.len() as u64;
                 let mut a = lock(&self.appender);
                 if let Err(e) = a.write(line) {
                     let before = a.len;
@@ -798,6 +861,68 @@ mod tests {
         assert_eq!(s.records.len(), 1);
         assert_eq!(s.dropped.len(), 2);
         assert!(s.damaged_middle);
+    }
+
+    /// A record written in a write call that began with record `batch`.
+    fn line_in(lsn: u64, batch: u64) -> Vec<u8> {
+        frame(format!(r#"{{"lsn":{lsn},"tables":[],"batch":{batch}}}"#).as_bytes())
+    }
+
+    /// Damages (zeroes) a stretch of `line`, as a lost sector would.
+    fn damaged(mut line: Vec<u8>) -> Vec<u8> {
+        line[3..12].fill(0);
+        line
+    }
+
+    #[test]
+    fn a_torn_last_write_is_a_tail_even_with_good_records_after_the_damage() {
+        // Records 1 and 2 each went out alone; 3, 4 and 5 in one write that a crash tore:
+        // 3 lost a sector, 4 and 5 made it.
+        let mut b = line_in(1, 1);
+        b.extend(line_in(2, 2));
+        b.extend(damaged(line_in(3, 3)));
+        b.extend(line_in(4, 3));
+        b.extend(line_in(5, 3));
+        b.extend_from_slice(&[0u8; 512]);
+        let s = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap();
+        assert_eq!(s.records.len(), 2);
+        assert_eq!(s.last_lsn, 2);
+        assert_eq!(s.dropped.len(), 3);
+        assert!(!s.damaged_middle);
+        assert_eq!(
+            s.valid_len,
+            (line_in(1, 1).len() + line_in(2, 2).len()) as u64
+        );
+        assert!(scan(Path::new("w"), &b, Recovery::Strict, 0).is_err());
+        // The write may have begun before the damage: 2 went out with 3, 4 and 5.
+        let mut b = line_in(1, 1);
+        b.extend(line_in(2, 2));
+        b.extend(damaged(line_in(3, 2)));
+        b.extend(line_in(4, 2));
+        let s = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap();
+        assert_eq!((s.records.len(), s.dropped.len()), (2, 2));
+    }
+
+    #[test]
+    fn damage_before_a_later_write_is_corruption() {
+        // 3 went out alone and was fsynced before 4's write began: its damage is not a crash.
+        let mut b = line_in(1, 1);
+        b.extend(line_in(2, 2));
+        b.extend(damaged(line_in(3, 3)));
+        b.extend(line_in(4, 4));
+        let e = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap_err();
+        assert!(matches!(e, Error::Corrupt { line: 3, .. }), "{e}");
+        // Likewise when only some of the records after it share its write.
+        let mut b = line_in(1, 1);
+        b.extend(damaged(line_in(2, 2)));
+        b.extend(line_in(3, 2));
+        b.extend(line_in(4, 4));
+        assert!(scan(Path::new("w"), &b, Recovery::TolerateTail, 0).is_err());
+        // And records without a batch (older logs) keep the strict rule.
+        let mut b = line(1);
+        b.extend(damaged(line(2)));
+        b.extend(line(3));
+        assert!(scan(Path::new("w"), &b, Recovery::TolerateTail, 0).is_err());
     }
 
     #[test]

@@ -395,6 +395,17 @@ fn concurrent_durable_commits_all_survive() {
         let stats = db.stats().unwrap();
         assert_eq!(stats.wal_records, 200);
         assert_eq!(stats.last_lsn, 200);
+        // Every record names the first record of the write call it went out in: a group
+        // starts with itself, and the records behind it in the group name the same first one.
+        let wal = fs::read_to_string(path.join("wal/transaction.log")).unwrap();
+        let mut prev_batch = 0;
+        for l in wal.trim_end_matches('\0').lines() {
+            let rec: serde_json::Value =
+                serde_json::from_str(l.split_once(' ').unwrap().1).unwrap();
+            let (lsn, batch) = (rec["lsn"].as_u64().unwrap(), rec["batch"].as_u64().unwrap());
+            assert!(batch == lsn || (batch < lsn && batch == prev_batch), "{l}");
+            prev_batch = batch;
+        }
     }
     let db = Database::open(&path).unwrap();
     let keys = db.table::<Student>().unwrap().select().keys().unwrap();
