@@ -62,15 +62,24 @@ fn get_by_with<T: Table, O>(
     value: Value,
     f: impl FnOnce(&T) -> O,
 ) -> Result<Option<O>> {
+    let (col, value) = unique_lookup::<T>(column, value)?;
+    let st = src.state(&T::schema().table)?;
+    Ok(row_by_unique(typed::<T>(&st, idx)?, col, &value).map(f))
+}
+
+/// A lookup by a unique column, checked and coerced before any lock is taken.
+#[inline]
+fn unique_lookup<T: Table>(column: &str, value: Value) -> Result<(usize, Value)> {
     let schema = T::schema();
     let col = unique_column(schema, column)?;
-    let value = schema.coerce(col, value)?;
-    let st = src.state(&schema.table)?;
-    let t = typed::<T>(&st, idx)?;
-    Ok(t.find_unique(col, value.as_ref())
+    Ok((col, schema.coerce(col, value)?))
+}
+
+#[inline]
+fn row_by_unique<'t, T: Table>(t: &'t TableData<T>, col: usize, value: &Value) -> Option<&'t T> {
+    t.find_unique(col, value.as_ref())
         .flatten()
         .and_then(|s| t.row(s))
-        .map(f))
 }
 
 fn count<T: Table>(src: Src<'_>, idx: usize) -> Result<usize> {
@@ -423,14 +432,8 @@ impl<'r, T: Table> ReadTable<'r, T> {
         value: impl Into<Value>,
         f: impl FnOnce(&T) -> O,
     ) -> Result<Option<O>> {
-        let schema = T::schema();
-        let col = unique_column(schema, column)?;
-        let value = schema.coerce(col, value.into())?;
-        let t = self.table;
-        Ok(t.find_unique(col, value.as_ref())
-            .flatten()
-            .and_then(|s| t.row(s))
-            .map(f))
+        let (col, value) = unique_lookup::<T>(column, value.into())?;
+        Ok(row_by_unique(self.table, col, &value).map(f))
     }
 
     typed_queries!();

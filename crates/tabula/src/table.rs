@@ -29,6 +29,8 @@ enum Undo {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Mark {
     undo_len: usize,
+    /// Slots in the slab: the ones added since (all empty again once rolled back) go.
+    rows_len: usize,
     next_key: i64,
     in_order: bool,
 }
@@ -207,6 +209,7 @@ impl<R: Record> TableData<R> {
     pub(crate) fn mark(&self) -> Mark {
         Mark {
             undo_len: self.undo.len(),
+            rows_len: self.rows.len(),
             next_key: self.next_key,
             in_order: self.in_order,
         }
@@ -449,12 +452,11 @@ impl<R: Record> TableData<R> {
             let Some(entry) = self.undo.pop() else { break };
             match entry {
                 Undo::Insert { slot } => {
+                    // The slot stays (a dense key may have reused a slot that a delete,
+                    // further back in the journal, still needs); new slots go below.
                     self.unindex_slot(slot);
                     if self.rows[slot as usize].take().is_some() {
                         self.live -= 1;
-                    }
-                    if slot as usize + 1 == self.rows.len() {
-                        self.rows.pop();
                     }
                 }
                 Undo::Replace { slot } => {
@@ -471,6 +473,10 @@ impl<R: Record> TableData<R> {
                     self.index_slot(slot);
                 }
             }
+        }
+        // Slots added since the mark (inserts and their padding) are all empty now.
+        while self.rows.len() > mark.rows_len && matches!(self.rows.last(), Some(None)) {
+            self.rows.pop();
         }
         self.next_key = mark.next_key;
         self.in_order = mark.in_order;
@@ -859,6 +865,26 @@ mod tests {
         let mut want: Vec<i64> = (1..=100).collect();
         want.extend([110, 111]);
         assert_eq!(keys, want.into_iter().map(Value::Int).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn rolling_back_a_reinsert_into_a_deleted_slot_restores_the_deleted_row() {
+        // Found by the model test: the last row is deleted and its key inserted again (into
+        // the same slot, the key index being dense), then everything is rolled back.
+        let mut t = table();
+        t.insert(row(0, "a", 0)).unwrap();
+        t.insert(row(11, "b", 3)).unwrap();
+        t.commit();
+        let mark = t.mark();
+        let s = t.find_key(ValueRef::Int(11)).unwrap();
+        t.remove(s);
+        t.insert(row(11, "c", 0)).unwrap();
+        t.insert(row(30, "d", 0)).unwrap();
+        t.rollback_to(mark);
+        t.check_invariants();
+        assert_eq!(t.rows.len(), 11, "slots added since the mark are gone");
+        let s = t.find_key(ValueRef::Int(11)).unwrap();
+        assert_eq!(t.row(s).unwrap().0[1], Value::from("b"));
     }
 
     #[test]
