@@ -8,6 +8,7 @@
 //! rolled back exactly; committing clears it.
 
 use std::cmp::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
@@ -17,12 +18,22 @@ use crate::schema::Schema;
 use crate::value::{Value, ValueRef};
 
 /// One change, kept until commit so that it can be undone. Replaced and deleted rows wait
-/// in `TableData::olds`, so an entry is 8 bytes whatever the row type.
+/// in `TableData::olds`, so an entry is 12 bytes whatever the row type.
 #[derive(Debug, Clone, Copy)]
 enum Undo {
-    Insert { slot: u32 },
-    Replace { slot: u32 },
-    Delete { slot: u32 },
+    /// Rows inserted into `count` consecutive slots from `first`: a bulk insert is one entry.
+    /// An entry grows only while no mark was taken after it (see `TableData::undo_floor`),
+    /// so rolling back to a mark never splits one.
+    Insert {
+        first: u32,
+        count: u32,
+    },
+    Replace {
+        slot: u32,
+    },
+    Delete {
+        slot: u32,
+    },
 }
 
 /// A point in the undo journal to roll back to.
@@ -59,6 +70,8 @@ pub(crate) struct TableData<R> {
     /// Live slots sorted by key, built on demand while `in_order` is false.
     order_cache: OnceLock<Vec<u32>>,
     undo: Vec<Undo>,
+    /// Journal entries below this index may not grow: a mark was taken after them.
+    undo_floor: AtomicUsize,
     /// The old rows of `Undo::Replace` and `Undo::Delete` entries, in journal order.
     olds: Vec<R>,
     /// Hashes of the unique columns of the row being inserted (reused, not reallocated).
@@ -98,6 +111,7 @@ impl<R: Record> TableData<R> {
             in_order: true,
             order_cache: OnceLock::new(),
             undo: Vec::new(),
+            undo_floor: AtomicUsize::new(0),
             olds: Vec::new(),
             scratch: Vec::new(),
         }
@@ -207,6 +221,8 @@ impl<R: Record> TableData<R> {
     }
 
     pub(crate) fn mark(&self) -> Mark {
+        self.undo_floor
+            .store(self.undo.len(), AtomicOrdering::Relaxed);
         Mark {
             undo_len: self.undo.len(),
             rows_len: self.rows.len(),
@@ -371,7 +387,19 @@ impl<R: Record> TableData<R> {
             }
         }
         self.live += 1;
-        self.undo.push(Undo::Insert { slot });
+        let floor = *self.undo_floor.get_mut();
+        let len = self.undo.len();
+        match self.undo.last_mut() {
+            Some(Undo::Insert { first, count })
+                if len > floor && first.checked_add(*count) == Some(slot) =>
+            {
+                *count += 1;
+            }
+            _ => self.undo.push(Undo::Insert {
+                first: slot,
+                count: 1,
+            }),
+        }
         self.changed();
         Ok(key)
     }
@@ -451,12 +479,14 @@ impl<R: Record> TableData<R> {
         while self.undo.len() > mark.undo_len {
             let Some(entry) = self.undo.pop() else { break };
             match entry {
-                Undo::Insert { slot } => {
-                    // The slot stays (a dense key may have reused a slot that a delete,
+                Undo::Insert { first, count } => {
+                    // The slots stay (a dense key may have reused a slot that a delete,
                     // further back in the journal, still needs); new slots go below.
-                    self.unindex_slot(slot);
-                    if self.rows[slot as usize].take().is_some() {
-                        self.live -= 1;
+                    for slot in (first..first + count).rev() {
+                        self.unindex_slot(slot);
+                        if self.rows[slot as usize].take().is_some() {
+                            self.live -= 1;
+                        }
                     }
                 }
                 Undo::Replace { slot } => {
@@ -478,6 +508,7 @@ impl<R: Record> TableData<R> {
         while self.rows.len() > mark.rows_len && matches!(self.rows.last(), Some(None)) {
             self.rows.pop();
         }
+        *self.undo_floor.get_mut() = self.undo.len();
         self.next_key = mark.next_key;
         self.in_order = mark.in_order;
         self.order_cache = OnceLock::new();
@@ -496,10 +527,11 @@ impl<R: Record> TableData<R> {
         let mut deleted = Vec::new();
         for entry in &self.undo[mark.undo_len.min(self.undo.len())..] {
             match *entry {
-                Undo::Insert { slot } | Undo::Replace { slot } => {
-                    if matches!(entry, Undo::Replace { .. }) {
-                        olds.next();
-                    }
+                Undo::Insert { first, count } => {
+                    slots.extend((first..first + count).filter(|&s| self.row(s).is_some()));
+                }
+                Undo::Replace { slot } => {
+                    olds.next();
                     if self.row(slot).is_some() {
                         slots.push(slot);
                     }
@@ -564,16 +596,18 @@ impl<R: Record> TableData<R> {
         let mut deleted = Vec::new();
         let mut olds = self.olds.iter();
         for entry in &self.undo {
-            let (slot, old) = match *entry {
-                Undo::Insert { slot } => (slot, None),
-                Undo::Replace { slot } | Undo::Delete { slot } => (slot, olds.next()),
+            let (slots, old) = match *entry {
+                Undo::Insert { first, count } => (first..first + count, None),
+                Undo::Replace { slot } | Undo::Delete { slot } => (slot..slot + 1, olds.next()),
             };
             if let Some(old) = old {
                 deleted.push(old.col(pk).to_owned());
             }
-            if seen.insert(slot) {
-                if let Some(r) = self.row(slot) {
-                    put(r)?;
+            for slot in slots {
+                if seen.insert(slot) {
+                    if let Some(r) = self.row(slot) {
+                        put(r)?;
+                    }
                 }
             }
         }
@@ -599,6 +633,7 @@ impl<R: Record> TableData<R> {
     /// Makes the pending changes permanent: clears the undo journal and tidies the slab.
     pub(crate) fn commit(&mut self) {
         self.undo.clear();
+        *self.undo_floor.get_mut() = 0;
         self.olds.clear();
         self.trim();
     }
