@@ -370,14 +370,14 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
         Path::Key(i) | Path::Unique(i) | Path::Index(i) => Some(i),
         Path::Scan => None,
     };
-    let matches = |slot: u32| -> bool {
-        let Some(r) = t.row(slot) else { return false };
+    let row_ok = |r: &R| -> bool {
         q.preds
             .iter()
             .enumerate()
             .all(|(i, p)| Some(i) == served || p.matches(r.col(p.col())))
             && q.filters.iter().all(|f| f(r))
     };
+    let matches = |slot: u32| -> bool { t.row(slot).is_some_and(row_ok) };
     let window = q.limit.map(|l| l.saturating_add(q.offset));
     let mut out: Vec<u32> = match (p.path, p.ord) {
         (Path::Key(i), _) | (Path::Unique(i), _) => {
@@ -416,40 +416,48 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
             index_walk(t, q, it, &matches, window)
         }
         (path, ord) => {
-            let candidates: Box<dyn Iterator<Item = u32>> = match path {
-                Path::Index(i) => {
-                    let Some(index) = t.ordered_index(q.preds[i].col()) else {
-                        return Vec::new();
-                    };
-                    let (lo, hi) = bounds(&q.preds[i]);
-                    Box::new(
-                        index
-                            .range(&lo, &hi)
-                            .map(|(_, s)| s)
-                            .collect::<Vec<_>>()
-                            .into_iter(),
-                    )
-                }
-                _ => t.slots_in_key_order(),
+            // A full scan of a table whose slot order is key order walks the slab itself: one
+            // read per row and no per-row dispatch; otherwise the index range or the sorted
+            // slot list. Either way the matching slots come out in key order.
+            let slab_scan = !matches!(path, Path::Index(_)) && t.slots_in_order();
+            let found: Box<dyn Iterator<Item = u32> + '_> = if slab_scan {
+                Box::new(t.slab().filter(|(_, r)| row_ok(r)).map(|(s, _)| s))
+            } else if let Path::Index(i) = path {
+                let Some(index) = t.ordered_index(q.preds[i].col()) else {
+                    return Vec::new();
+                };
+                let (lo, hi) = bounds(&q.preds[i]);
+                let slots: Vec<u32> = index.range(&lo, &hi).map(|(_, s)| s).collect();
+                Box::new(slots.into_iter().filter(move |&s| matches(s)))
+            } else {
+                Box::new(t.slots_in_key_order().filter(move |&s| matches(s)))
             };
             let cmp = |a: &u32, b: &u32| compare(t, &q.order, *a, *b);
             match ord {
                 Ord_::TopK(k) if q.order.len() == 1 && k <= 64 => {
-                    if q.preds.is_empty() && q.filters.is_empty() {
-                        // Candidates are live slots already: nothing to check per row.
-                        top_k_one_key(t, q.order[0], candidates, k)
+                    if q.preds.is_empty() && q.filters.is_empty() && !matches!(path, Path::Index(_))
+                    {
+                        // Every live row is a candidate, and ties are settled by key whatever
+                        // the order rows come in: walk the slab.
+                        top_k_one_key(t, q.order[0], t.slab(), k)
                     } else {
-                        top_k_one_key(t, q.order[0], candidates.filter(|&s| matches(s)), k)
+                        let rows = found.filter_map(|s| t.row(s).map(|r| (s, r)));
+                        top_k_one_key(t, q.order[0], rows, k)
                     }
                 }
-                Ord_::TopK(k) => top_k(candidates.filter(|&s| matches(s)), k, cmp),
+                Ord_::TopK(k) => top_k(found, k, cmp),
                 _ => {
-                    let mut v: Vec<u32> = candidates.filter(|&s| matches(s)).collect();
-                    if q.order.is_empty() && t.slots_in_order() {
-                        // Slot order is key order: sort the numbers, not the rows.
-                        v.sort_unstable();
-                    } else {
+                    let mut v: Vec<u32> = found.collect();
+                    if !q.order.is_empty() {
                         v.sort_by(cmp);
+                    } else if matches!(path, Path::Index(_)) {
+                        // Index order is value order; results come in key order.
+                        if t.slots_in_order() {
+                            // Slot order is key order: sort the numbers, not the rows.
+                            v.sort_unstable();
+                        } else {
+                            v.sort_by(cmp);
+                        }
                     }
                     v
                 }
@@ -579,16 +587,21 @@ pub(crate) fn matches_spec<R: Record>(q: &QuerySpec<'_, R>, r: &R) -> bool {
 
 /// [`top_k`] for a single order key: the worst kept row's key is cached, so a candidate is
 /// rejected after reading only its own row (the common case once the heap is full).
-fn top_k_one_key<R: Record>(
-    t: &TableData<R>,
+fn top_k_one_key<'t, R: Record>(
+    t: &'t TableData<R>,
     (col, desc): (usize, bool),
-    items: impl Iterator<Item = u32>,
+    items: impl Iterator<Item = (u32, &'t R)>,
     k: usize,
 ) -> Vec<u32> {
     let key = |s: u32| t.row(s).map_or(ValueRef::Null, |r| r.col(col));
     // `better(a, b)`: a sorts strictly before b (ties: by primary key, which `compare` does).
     let order = |a: ValueRef<'_>, b: ValueRef<'_>| {
-        let o = a.total_cmp(b);
+        // The common column types compare inline: this runs once per row scanned.
+        let o = match (a, b) {
+            (ValueRef::Float(x), ValueRef::Float(y)) => x.total_cmp(&y),
+            (ValueRef::Int(x), ValueRef::Int(y)) => x.cmp(&y),
+            _ => a.total_cmp(b),
+        };
         if desc {
             o.reverse()
         } else {
@@ -598,7 +611,7 @@ fn top_k_one_key<R: Record>(
     let full_cmp = |a: &u32, b: &u32| compare(t, &[(col, desc)], *a, *b);
     let mut kept: Vec<u32> = Vec::with_capacity(k.min(1 << 16));
     let mut worst: Option<(u32, ValueRef<'_>)> = None;
-    for s in items {
+    for (s, row) in items {
         if kept.len() < k {
             kept.push(s);
             if kept.len() == k {
@@ -608,7 +621,7 @@ fn top_k_one_key<R: Record>(
             continue;
         }
         let Some((w, wkey)) = worst else { break };
-        match order(key(s), wkey) {
+        match order(row.col(col), wkey) {
             Ordering::Greater => continue,
             Ordering::Equal if full_cmp(&s, &w) != Ordering::Less => continue,
             _ => {}

@@ -201,8 +201,28 @@ impl<R: Record> TableData<R> {
 
     /// Live rows in primary-key order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &R)> + '_ {
-        self.slots_in_key_order()
-            .filter_map(|s| self.row(s).map(|r| (s, r)))
+        // While slot order is key order, walk the slab itself (no per-row dispatch or second
+        // lookup); otherwise the sorted slot list.
+        let (slab, sorted) = if self.in_order {
+            (Some(self.slab()), None)
+        } else {
+            let sorted = self
+                .slots_in_key_order()
+                .filter_map(|s| self.row(s).map(|r| (s, r)));
+            (None, Some(sorted))
+        };
+        slab.into_iter()
+            .flatten()
+            .chain(sorted.into_iter().flatten())
+    }
+
+    /// Live rows in slot order, which is key order only while `in_order`.
+    #[inline]
+    pub(crate) fn slab(&self) -> impl Iterator<Item = (u32, &R)> + '_ {
+        self.rows
+            .iter()
+            .enumerate()
+            .filter_map(|(s, r)| r.as_ref().map(|r| (s as u32, r)))
     }
 
     /// Compares two live slots by primary key.
