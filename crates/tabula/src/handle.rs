@@ -16,7 +16,7 @@ use crate::schema::Schema;
 use crate::select::{column_names, detached, typed, Select, Src};
 use crate::table::TableData;
 use crate::txn::{statement, ReadTransaction, Transaction, TxCore};
-use crate::value::Value;
+use crate::value::{Value, ValueRef};
 
 fn typed_mut<T: Table>(t: &mut dyn AnyTable) -> Result<&mut TableData<T>> {
     t.as_any_mut()
@@ -397,6 +397,8 @@ pub struct ReadTable<'r, T> {
     idx: usize,
     /// Resolved once, so a lookup goes straight to the table.
     table: &'r TableData<T>,
+    /// The values an integer primary key can hold: an integer key in range needs no coercion.
+    int_key: Option<(i64, i64)>,
 }
 
 borrowed_handle_impls!(ReadTable);
@@ -420,7 +422,15 @@ impl<'r, T: Table> ReadTable<'r, T> {
     /// returns (`None` if there is no such row).
     #[inline]
     pub fn get_with<O>(&self, key: impl Into<Value>, f: impl FnOnce(&T) -> O) -> Result<Option<O>> {
-        let key = coerce_key(T::schema(), key.into())?;
+        let key = key.into();
+        // The usual case takes no call between the key and the row, so a loop of lookups
+        // overlaps their cache misses.
+        if let (Value::Int(k), Some((lo, hi))) = (&key, self.int_key) {
+            if (lo..=hi).contains(k) {
+                return Ok(self.table.row_by_key(ValueRef::Int(*k)).map(f));
+            }
+        }
+        let key = coerce_key(T::schema(), key)?;
         Ok(self.table.row_by_key(key.as_ref()).map(f))
     }
 
@@ -449,10 +459,12 @@ impl<'db> ReadTransaction<'db> {
                 reason: "the handle belongs to another database".into(),
             });
         }
+        let schema = T::schema();
         Ok(ReadTable {
             state: &self.state,
             idx: handle.idx,
             table: typed::<T>(&self.state, handle.idx)?,
+            int_key: schema.columns[schema.primary_key()].ty.int_range(),
         })
     }
 }

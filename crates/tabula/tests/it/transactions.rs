@@ -183,6 +183,14 @@ fn a_read_transaction_sees_one_state_and_keeps_writers_out() {
             std::thread::sleep(std::time::Duration::from_millis(50));
             assert_eq!(t.count()?, before);
             assert_eq!(t.get(2u64)?.map(|x| x.name), Some("Bo".into()));
+            // Keys are checked as on a plain handle: coerced when lossless, refused otherwise.
+            assert_eq!(t.get_with(2.0, |x| x.id)?, Some(2));
+            assert_eq!(t.get_with(99u64, |x| x.id)?, None);
+            assert!(matches!(
+                t.get_with(-1i64, |x| x.id),
+                Err(Error::TypeMismatch { .. })
+            ));
+            assert!(t.get_with("2", |x| x.id).is_err());
             assert_eq!(t.get_by_with("email", "cy@uni.edu", |x| x.id)?, Some(3));
             assert_eq!(t.select().where_eq("year", 2021).count()?, 2);
             // A plain handle on this thread would wait for the lock held here: refused.
