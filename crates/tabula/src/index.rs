@@ -154,6 +154,12 @@ pub(crate) enum KeyIndex {
     Hashed(HashIndex),
 }
 
+/// The slot of key `k` in a dense key index with this base, if it can have one.
+#[inline]
+pub(crate) fn dense_position(base: i64, k: i64) -> Option<usize> {
+    usize::try_from(k.checked_sub(base)?).ok()
+}
+
 /// How far ahead of the slab's end a key may land and still keep [`KeyIndex::Dense`], at
 /// least: the slots in between are left empty (each costs one row's size) until the keys
 /// that belong there arrive, as they do when several threads insert interleaved runs of
@@ -191,7 +197,7 @@ impl KeyIndex {
         };
         let ValueRef::Int(k) = key else { return None };
         let Some(base) = base else { return Some(len) };
-        let slot = usize::try_from(k.checked_sub(*base)?).ok()?;
+        let slot = dense_position(*base, k)?;
         (slot <= len + max_gap && slot < u32::MAX as usize).then_some(slot)
     }
 
@@ -251,7 +257,7 @@ impl KeyIndex {
             return None;
         };
         let ValueRef::Int(k) = key else { return None };
-        let slot = usize::try_from(k.checked_sub(*base)?).ok()?;
+        let slot = dense_position(*base, k)?;
         rows.get(slot)?
             .as_ref()
             .filter(|r| r.col(*col) == key)

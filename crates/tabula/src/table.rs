@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
-use crate::index::{max_key_gap, HashIndex, KeyIndex, OrderedIndex, ValueHasher};
+use crate::index::{dense_position, max_key_gap, HashIndex, KeyIndex, OrderedIndex, ValueHasher};
 use crate::record::Record;
 use crate::schema::Schema;
 use crate::value::{Value, ValueRef};
@@ -155,7 +155,7 @@ impl<R: Record> TableData<R> {
     #[inline]
     pub(crate) fn row_by_key(&self, key: ValueRef<'_>) -> Option<&R> {
         if let (Some(base), ValueRef::Int(k)) = (self.pk.dense_base(), key) {
-            let slot = usize::try_from(k.wrapping_sub(base)).ok()?;
+            let slot = dense_position(base, k)?;
             // Every live row sits at its key's slot (see `KeyIndex::Dense`).
             return self.rows.get(slot)?.as_ref();
         }
