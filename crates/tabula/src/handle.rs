@@ -8,11 +8,12 @@ use std::sync::Arc;
 use crate::column::field;
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::lookup::{IntoLookup, Lookup};
 use crate::query::QuerySpec;
 use crate::record::{Row, Table};
 use crate::registry::State;
 use crate::registry::{coerce_key, upsert, AnyTable};
-use crate::schema::Schema;
+use crate::schema::{ColumnType, Schema};
 use crate::select::{column_names, detached, typed, Select, Src};
 use crate::table::TableData;
 use crate::txn::{statement, ReadTransaction, Transaction, TxCore};
@@ -29,23 +30,32 @@ fn to_key<T: Table>(v: Value) -> Result<T::Key> {
     field::<T::Key>(&s.table, &s.primary_key_column().name, v)
 }
 
+/// The position of unique column `column` (or the primary key). Inlined: it runs before every
+/// lookup by a unique value.
+#[inline(always)]
 fn unique_column(schema: &Schema, column: &str) -> Result<usize> {
-    let col = schema.column_index(column)?;
-    let c = &schema.columns[col];
-    if !(c.unique || c.primary_key) {
-        return Err(Error::InvalidColumnUse {
-            table: schema.table.clone(),
-            column: column.to_owned(),
-            reason: "get_by needs a unique column; use select().where_eq() for others".into(),
-        });
+    match schema.position(column) {
+        Some(col) if schema.columns[col].unique || schema.columns[col].primary_key => Ok(col),
+        _ => Err(not_unique(schema, column)),
     }
-    Ok(col)
+}
+
+#[cold]
+fn not_unique(schema: &Schema, column: &str) -> Error {
+    if let Err(e) = schema.column_index(column) {
+        return e;
+    }
+    Error::InvalidColumnUse {
+        table: schema.table.clone(),
+        column: column.to_owned(),
+        reason: "get_by needs a unique column; use select().where_eq() for others".into(),
+    }
 }
 
 fn get_with<T: Table, O>(
     src: Src<'_>,
     idx: usize,
-    key: Value,
+    key: Lookup<'_>,
     f: impl FnOnce(&T) -> O,
 ) -> Result<Option<O>> {
     let schema = T::schema();
@@ -59,7 +69,7 @@ fn get_by_with<T: Table, O>(
     src: Src<'_>,
     idx: usize,
     column: &str,
-    value: Value,
+    value: Lookup<'_>,
     f: impl FnOnce(&T) -> O,
 ) -> Result<Option<O>> {
     let (col, value) = unique_lookup::<T>(column, value)?;
@@ -69,14 +79,18 @@ fn get_by_with<T: Table, O>(
 
 /// A lookup by a unique column, checked and coerced before any lock is taken.
 #[inline]
-fn unique_lookup<T: Table>(column: &str, value: Value) -> Result<(usize, Value)> {
+fn unique_lookup<'v, T: Table>(column: &str, value: Lookup<'v>) -> Result<(usize, Lookup<'v>)> {
     let schema = T::schema();
     let col = unique_column(schema, column)?;
-    Ok((col, schema.coerce(col, value)?))
+    Ok((col, schema.coerce_lookup(col, value)?))
 }
 
 #[inline]
-fn row_by_unique<'t, T: Table>(t: &'t TableData<T>, col: usize, value: &Value) -> Option<&'t T> {
+fn row_by_unique<'t, T: Table>(
+    t: &'t TableData<T>,
+    col: usize,
+    value: &Lookup<'_>,
+) -> Option<&'t T> {
     t.find_unique(col, value.as_ref())
         .flatten()
         .and_then(|s| t.row(s))
@@ -151,7 +165,7 @@ fn delete<T: Table>(tx: &dyn TxCore, idx: usize, pred: impl Fn(&T) -> bool) -> R
     })
 }
 
-fn delete_key<T: Table>(tx: &dyn TxCore, idx: usize, key: Value) -> Result<bool> {
+fn delete_key<T: Table>(tx: &dyn TxCore, idx: usize, key: Lookup<'_>) -> Result<bool> {
     let key = coerce_key(T::schema(), key)?;
     statement(tx, idx, |t| {
         let t = typed_mut::<T>(t)?;
@@ -162,34 +176,34 @@ fn delete_key<T: Table>(tx: &dyn TxCore, idx: usize, key: Value) -> Result<bool>
 macro_rules! typed_lookups {
     () => {
         /// The row with this primary key.
-        pub fn get(&self, key: impl Into<Value>) -> Result<Option<T>> {
-            get_with::<T, T>(self.src(), self.idx, key.into(), T::clone)
+        pub fn get<'k>(&self, key: impl IntoLookup<'k>) -> Result<Option<T>> {
+            get_with::<T, T>(self.src(), self.idx, key.into_lookup(), T::clone)
         }
 
         /// The row holding `value` in a unique column (or the primary key).
-        pub fn get_by(&self, column: &str, value: impl Into<Value>) -> Result<Option<T>> {
-            get_by_with::<T, T>(self.src(), self.idx, column, value.into(), T::clone)
+        pub fn get_by<'v>(&self, column: &str, value: impl IntoLookup<'v>) -> Result<Option<T>> {
+            get_by_with::<T, T>(self.src(), self.idx, column, value.into_lookup(), T::clone)
         }
 
         /// Runs `f` on the row with this primary key without copying it, and returns what
         /// `f` returns (`None` if there is no such row). `f` runs under the table's read
         /// lock: keep it short, and use no plain handle of this database inside it.
-        pub fn get_with<O>(
+        pub fn get_with<'k, O>(
             &self,
-            key: impl Into<Value>,
+            key: impl IntoLookup<'k>,
             f: impl FnOnce(&T) -> O,
         ) -> Result<Option<O>> {
-            get_with::<T, O>(self.src(), self.idx, key.into(), f)
+            get_with::<T, O>(self.src(), self.idx, key.into_lookup(), f)
         }
 
         /// [`get_by`](Self::get_by) without copying the row: runs `f` on it.
-        pub fn get_by_with<O>(
+        pub fn get_by_with<'v, O>(
             &self,
             column: &str,
-            value: impl Into<Value>,
+            value: impl IntoLookup<'v>,
             f: impl FnOnce(&T) -> O,
         ) -> Result<Option<O>> {
-            get_by_with::<T, O>(self.src(), self.idx, column, value.into(), f)
+            get_by_with::<T, O>(self.src(), self.idx, column, value.into_lookup(), f)
         }
     };
 }
@@ -330,8 +344,8 @@ impl<T: Table> TableHandle<T> {
     }
 
     /// Deletes the row with this key; returns whether there was one.
-    pub fn delete_key(&self, key: impl Into<Value>) -> Result<bool> {
-        let key = key.into();
+    pub fn delete_key<'k>(&self, key: impl IntoLookup<'k>) -> Result<bool> {
+        let key = key.into_lookup();
         self.db.transaction(|tx| delete_key::<T>(tx, self.idx, key))
     }
 
@@ -384,8 +398,8 @@ impl<'t, T: Table> TxTable<'t, T> {
     }
 
     /// See [`TableHandle::delete_key`].
-    pub fn delete_key(&self, key: impl Into<Value>) -> Result<bool> {
-        delete_key::<T>(self.tx, self.idx, key.into())
+    pub fn delete_key<'k>(&self, key: impl IntoLookup<'k>) -> Result<bool> {
+        delete_key::<T>(self.tx, self.idx, key.into_lookup())
     }
 }
 
@@ -409,25 +423,29 @@ impl<'r, T: Table> ReadTable<'r, T> {
     }
 
     /// The row with this primary key.
-    pub fn get(&self, key: impl Into<Value>) -> Result<Option<T>> {
+    pub fn get<'k>(&self, key: impl IntoLookup<'k>) -> Result<Option<T>> {
         self.get_with(key, T::clone)
     }
 
     /// The row holding `value` in a unique column (or the primary key).
-    pub fn get_by(&self, column: &str, value: impl Into<Value>) -> Result<Option<T>> {
+    pub fn get_by<'v>(&self, column: &str, value: impl IntoLookup<'v>) -> Result<Option<T>> {
         self.get_by_with(column, value, T::clone)
     }
 
     /// Runs `f` on the row with this primary key without copying it, and returns what `f`
     /// returns (`None` if there is no such row).
     #[inline]
-    pub fn get_with<O>(&self, key: impl Into<Value>, f: impl FnOnce(&T) -> O) -> Result<Option<O>> {
-        let key = key.into();
+    pub fn get_with<'k, O>(
+        &self,
+        key: impl IntoLookup<'k>,
+        f: impl FnOnce(&T) -> O,
+    ) -> Result<Option<O>> {
+        let key = key.into_lookup();
         // The usual case takes no call between the key and the row, so a loop of lookups
         // overlaps their cache misses.
-        if let (Value::Int(k), Some((lo, hi))) = (&key, self.int_key) {
-            if (lo..=hi).contains(k) {
-                return Ok(self.table.row_by_key(ValueRef::Int(*k)).map(f));
+        if let (ValueRef::Int(k), Some((lo, hi))) = (key.as_ref(), self.int_key) {
+            if (lo..=hi).contains(&k) {
+                return Ok(self.table.row_by_key(ValueRef::Int(k)).map(f));
             }
         }
         let key = coerce_key(T::schema(), key)?;
@@ -436,13 +454,22 @@ impl<'r, T: Table> ReadTable<'r, T> {
 
     /// [`get_by`](Self::get_by) without copying the row: runs `f` on it.
     #[inline]
-    pub fn get_by_with<O>(
+    pub fn get_by_with<'v, O>(
         &self,
         column: &str,
-        value: impl Into<Value>,
+        value: impl IntoLookup<'v>,
         f: impl FnOnce(&T) -> O,
     ) -> Result<Option<O>> {
-        let (col, value) = unique_lookup::<T>(column, value.into())?;
+        let schema = T::schema();
+        let value = value.into_lookup();
+        let col = unique_column(schema, column)?;
+        // Text by text, the usual unique lookup: no conversion and no call in the way.
+        if let (ValueRef::Text(text), ColumnType::Text) = (value.as_ref(), schema.columns[col].ty) {
+            if let Some(row) = self.table.row_by_unique_text(col, text) {
+                return Ok(row.map(f));
+            }
+        }
+        let value = schema.coerce_lookup(col, value)?;
         Ok(row_by_unique(self.table, col, &value).map(f))
     }
 
@@ -616,16 +643,18 @@ macro_rules! dyn_reads {
         }
 
         /// The row with this primary key.
-        pub fn get(&self, key: impl Into<Value>) -> Result<Option<Row>> {
+        pub fn get<'k>(&self, key: impl IntoLookup<'k>) -> Result<Option<Row>> {
             let st = self.src().state(&self.schema.table)?;
-            let values = st.tables[self.idx].dyn_get(&key.into())?;
+            let values = st.tables[self.idx].dyn_get(key.into_lookup())?;
             Ok(values.map(|v| Row::with_names(self.names.clone(), v)))
         }
 
         /// The row holding `value` in a unique column (or the primary key).
-        pub fn get_by(&self, column: &str, value: impl Into<Value>) -> Result<Option<Row>> {
+        pub fn get_by<'v>(&self, column: &str, value: impl IntoLookup<'v>) -> Result<Option<Row>> {
             unique_column(&self.schema, column)?;
-            self.select().where_eq(column, value).first()
+            self.select()
+                .where_eq(column, value.into_lookup().into_value())
+                .first()
         }
 
         /// Starts a query; see [`Select`].
@@ -737,8 +766,8 @@ impl DynTable {
     }
 
     /// Deletes the row with this key; returns whether there was one.
-    pub fn delete_key(&self, key: impl Into<Value>) -> Result<bool> {
-        let key = coerce_key(&self.schema, key.into())?;
+    pub fn delete_key<'k>(&self, key: impl IntoLookup<'k>) -> Result<bool> {
+        let key = coerce_key(&self.schema, key.into_lookup())?.into_value();
         self.db
             .transaction(|tx| {
                 statement(tx, self.idx, |t| {
@@ -807,8 +836,8 @@ impl<'t> TxDynTable<'t> {
     }
 
     /// See [`DynTable::delete_key`].
-    pub fn delete_key(&self, key: impl Into<Value>) -> Result<bool> {
-        let key = coerce_key(&self.schema, key.into())?;
+    pub fn delete_key<'k>(&self, key: impl IntoLookup<'k>) -> Result<bool> {
+        let key = coerce_key(&self.schema, key.into_lookup())?.into_value();
         statement(self.tx, self.idx, |t| {
             t.dyn_delete_keys(std::slice::from_ref(&key))
         })

@@ -22,6 +22,7 @@ pub(crate) struct ValueHasher(DefaultHashBuilder);
 
 struct Hashed<'a>(ValueRef<'a>);
 impl Hash for Hashed<'_> {
+    #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.0.hash_into(state)
     }
@@ -31,6 +32,17 @@ impl ValueHasher {
     #[inline]
     pub(crate) fn hash(&self, v: ValueRef<'_>) -> u64 {
         self.0.hash_one(Hashed(v))
+    }
+
+    /// [`ValueHasher::hash`] of a text value, inlined.
+    #[inline(always)]
+    pub(crate) fn hash_text(&self, text: &str) -> u64 {
+        // What `ValueRef::hash_into` writes for text.
+        let mut h = self.0.build_hasher();
+        h.write_u8(4);
+        h.write(text.as_bytes());
+        h.write_u8(0xff);
+        h.finish()
     }
 }
 
@@ -75,6 +87,25 @@ impl HashIndex {
         self.table
             .find(hash, |&s| {
                 rows[s as usize].as_ref().is_some_and(|r| r.col(col) == v)
+            })
+            .copied()
+    }
+
+    /// [`HashIndex::find`] for a text value in a text column, inlined whole so that a loop of
+    /// lookups keeps several in flight.
+    #[inline(always)]
+    pub(crate) fn find_text<R: Record>(
+        &self,
+        h: &ValueHasher,
+        rows: &[Option<R>],
+        text: &str,
+    ) -> Option<u32> {
+        let col = self.col;
+        self.table
+            .find(h.hash_text(text), |&s| {
+                rows[s as usize]
+                    .as_ref()
+                    .is_some_and(|r| matches!(r.col(col), ValueRef::Text(t) if t == text))
             })
             .copied()
     }
@@ -666,6 +697,14 @@ impl OrderedIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_hash_matches_value_hash() {
+        let h = ValueHasher::default();
+        for t in ["", "a", "s123@uni.edu", "ünï"] {
+            assert_eq!(h.hash_text(t), h.hash(ValueRef::Text(t)));
+        }
+    }
 
     #[test]
     fn int_ranges_round_float_bounds_inwards() {

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::lookup::Lookup;
 use crate::query::{self, Plan, QuerySpec};
 use crate::record::{DynRow, Record, Row, Table};
 use crate::schema::{ColumnType, Schema};
@@ -38,7 +39,7 @@ pub(crate) trait AnyTable: Send + Sync {
 
     fn dyn_insert(&mut self, values: Vec<Value>) -> Result<Value>;
     fn dyn_upsert(&mut self, values: Vec<Value>) -> Result<Value>;
-    fn dyn_get(&self, key: &Value) -> Result<Option<Vec<Value>>>;
+    fn dyn_get(&self, key: Lookup<'_>) -> Result<Option<Vec<Value>>>;
     fn dyn_select(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<Vec<Vec<Value>>>;
     fn dyn_explain(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Plan;
     fn dyn_count(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<usize>;
@@ -149,8 +150,8 @@ impl<R: Record> AnyTable for TableData<R> {
         let row = R::from_row(&self.schema, values)?;
         upsert(self, row)
     }
-    fn dyn_get(&self, key: &Value) -> Result<Option<Vec<Value>>> {
-        let key = coerce_key(&self.schema, key.clone())?;
+    fn dyn_get(&self, key: Lookup<'_>) -> Result<Option<Vec<Value>>> {
+        let key = coerce_key(&self.schema, key)?;
         self.find_key(key.as_ref())
             .and_then(|s| self.row(s))
             .map(Record::values)
@@ -248,7 +249,7 @@ pub(crate) fn upsert<R: Record>(t: &mut TableData<R>, row: R) -> Result<Value> {
 
 /// Converts a key given by the user to the primary key's type.
 #[inline]
-pub(crate) fn coerce_key(schema: &Schema, key: Value) -> Result<Value> {
+pub(crate) fn coerce_key<'a>(schema: &Schema, key: Lookup<'a>) -> Result<Lookup<'a>> {
     let pk = schema.primary_key();
     let ty = schema.columns[pk].ty;
     // A key already in its column's representation (the usual case) is used as it is; only a
@@ -256,8 +257,10 @@ pub(crate) fn coerce_key(schema: &Schema, key: Value) -> Result<Value> {
     if ty.accepts(key.as_ref()) && !matches!(ty, ColumnType::F32 | ColumnType::Json) {
         return Ok(key);
     }
+    let key = key.into_value();
     let shown = key.clone();
     ty.coerce(key)
+        .map(Lookup::owned)
         .ok_or_else(|| schema.type_mismatch(pk, shown))
 }
 

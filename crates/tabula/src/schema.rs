@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::lookup::Lookup;
 use crate::value::{Value, ValueRef};
 
 /// The stored type of a column. Every integer width is kept so that the dynamic API refuses
@@ -422,11 +423,13 @@ impl Schema {
     }
 
     /// The position of a column by name.
+    #[inline]
     pub fn position(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }
 
     /// The position of a column by name, or `Error::UnknownColumn`.
+    #[inline]
     pub fn column_index(&self, name: &str) -> Result<usize> {
         self.position(name).ok_or_else(|| Error::UnknownColumn {
             table: self.table.clone(),
@@ -468,6 +471,18 @@ impl Schema {
         let shown = value.clone();
         c.ty.coerce(value)
             .ok_or_else(|| self.type_mismatch(col, shown))
+    }
+
+    /// [`Schema::coerce`] for a lookup key: a key already in its column's representation
+    /// (the usual case) stays as it is, borrowed or not.
+    #[inline]
+    pub(crate) fn coerce_lookup<'a>(&self, col: usize, key: Lookup<'a>) -> Result<Lookup<'a>> {
+        let ty = self.columns[col].ty;
+        let v = key.as_ref();
+        if !v.is_null() && ty.accepts(v) && !matches!(ty, ColumnType::F32 | ColumnType::Json) {
+            return Ok(key);
+        }
+        self.coerce(col, key.into_value()).map(Lookup::owned)
     }
 
     /// Checks a borrowed value that claims to be of column `col`'s type.

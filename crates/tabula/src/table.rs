@@ -163,6 +163,7 @@ impl<R: Record> TableData<R> {
     }
 
     /// The slot of the row holding `v` in unique column `col`, if `col` is unique.
+    #[inline]
     pub(crate) fn find_unique(&self, col: usize, v: ValueRef<'_>) -> Option<Option<u32>> {
         if col == self.schema.primary_key() {
             return Some(self.find_key(v));
@@ -171,6 +172,17 @@ impl<R: Record> TableData<R> {
             .iter()
             .find(|u| u.col == col)
             .map(|u| u.find(&self.hasher, &self.rows, v))
+    }
+
+    /// The row holding `text` in unique text column `col` (not the primary key), with the
+    /// whole probe inlined (see [`HashIndex::find_text`]).
+    #[inline(always)]
+    pub(crate) fn row_by_unique_text(&self, col: usize, text: &str) -> Option<Option<&R>> {
+        let u = self.uniques.iter().find(|u| u.col == col)?;
+        Some(
+            u.find_text(&self.hasher, &self.rows, text)
+                .and_then(|s| self.rows[s as usize].as_ref()),
+        )
     }
 
     pub(crate) fn ordered_index(&self, col: usize) -> Option<&OrderedIndex> {

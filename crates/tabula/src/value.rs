@@ -157,6 +157,7 @@ impl<'a> ValueRef<'a> {
 
     /// Feeds this value to a hasher consistently with [`ValueRef::total_cmp`] equality for
     /// values of one column type (an integral float hashes like the integer).
+    #[inline]
     pub fn hash_into<H: Hasher>(self, state: &mut H) {
         match self {
             ValueRef::Null => state.write_u8(0),
@@ -246,8 +247,14 @@ impl Hash for Value {
     }
 }
 impl PartialEq for ValueRef<'_> {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
-        self.total_cmp(*other) == Ordering::Equal
+        // Same-kind text and integers (what index probes compare) need no ordering.
+        match (self, other) {
+            (ValueRef::Text(a), ValueRef::Text(b)) => a == b,
+            (ValueRef::Int(a), ValueRef::Int(b)) => a == b,
+            _ => self.total_cmp(*other) == Ordering::Equal,
+        }
     }
 }
 

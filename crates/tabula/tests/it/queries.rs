@@ -166,6 +166,61 @@ fn get_and_get_by() {
     assert!(matches!(s.get("x"), Err(Error::TypeMismatch { .. })));
 }
 
+/// Every form a key can be given in finds the same row, on a plain handle and in a read
+/// transaction (whose text lookups take a borrowed fast path), and bad keys are refused the
+/// same way on both.
+#[test]
+fn lookups_accept_every_key_form_alike() {
+    let (_db, s) = school();
+    let email = String::from("cara@uni.edu");
+    let as_value = Value::from("cara@uni.edu");
+    let plain = [
+        s.get_by("email", "cara@uni.edu").unwrap(),
+        s.get_by("email", &email).unwrap(),
+        s.get_by("email", email.clone()).unwrap(),
+        s.get_by("email", &as_value).unwrap(),
+        s.get_by("email", as_value.clone()).unwrap(),
+        s.get_by("email", Some("cara@uni.edu")).unwrap(),
+        s.get_by("id", 3u8).unwrap(),
+        s.get_by("id", 3.0).unwrap(),
+    ];
+    for found in &plain {
+        assert_eq!(found.as_ref().map(|x| x.id), Some(3));
+    }
+    s.read(|t| {
+        assert_eq!(t.get_by_with("email", "cara@uni.edu", |x| x.id)?, Some(3));
+        assert_eq!(t.get_by_with("email", &email, |x| x.id)?, Some(3));
+        assert_eq!(t.get_by_with("email", as_value.clone(), |x| x.id)?, Some(3));
+        assert_eq!(t.get_by_with("id", 3i64, |x| x.id)?, Some(3));
+        assert_eq!(t.get_by_with("email", "cara@uni.ed", |x| x.id)?, None);
+        assert_eq!(t.get_by("email", "zed@uni.edu")?, None);
+        // Wrong kinds, nulls in a NOT NULL column, non-unique and unknown columns.
+        let e = t.get_by("email", 5).unwrap_err();
+        assert!(
+            matches!(&e, Error::TypeMismatch { table, column, .. } if table == "students" && column == "email"),
+            "{e}"
+        );
+        assert!(e.to_string().contains('5'), "{e}");
+        assert!(matches!(t.get_by("email", None::<&str>), Err(Error::NotNull { .. })));
+        assert!(matches!(t.get_by("name", "Bob"), Err(Error::InvalidColumnUse { .. })));
+        assert!(matches!(t.get_by("mail", "x"), Err(Error::UnknownColumn { .. })));
+        Ok(())
+    })
+    .unwrap();
+    assert!(matches!(
+        s.get_by("email", 5),
+        Err(Error::TypeMismatch { .. })
+    ));
+    assert!(matches!(
+        s.get_by("mail", "x"),
+        Err(Error::UnknownColumn { .. })
+    ));
+    assert!(matches!(s.get(u64::MAX), Err(Error::TypeMismatch { .. })));
+    let three = Value::Int(3);
+    assert!(s.delete_key(&three).unwrap());
+    assert_eq!(s.get_by("email", "cara@uni.edu").unwrap(), None);
+}
+
 #[test]
 fn nulls_sort_first_and_never_match_ranges() {
     let (_db, s) = school();
