@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::column::field;
+use crate::copy::copy_tagged;
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::lookup::{IntoLookup, Lookup};
@@ -132,14 +133,13 @@ fn update<T: Table>(
     mut mutate: impl FnMut(&mut T),
 ) -> Result<usize> {
     // Matching rows are copied out first so that the closures run with the table free.
-    let mut changed: Vec<(u32, T)> = {
+    let mut changed: Vec<(u32, T)> = Vec::new();
+    {
         let st = tx.state()?;
         let t = typed::<T>(&st, idx)?;
-        t.iter()
-            .filter(|(_, r)| pred(r))
-            .map(|(s, r)| (s, r.clone()))
-            .collect()
-    };
+        let found = t.iter().filter(|(_, r)| pred(r));
+        copy_tagged(&t.schema, found, |s, r| changed.push((s, r)));
+    }
     for (_, row) in &mut changed {
         mutate(row);
     }

