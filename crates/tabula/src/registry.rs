@@ -12,7 +12,7 @@ use crate::query::{self, Plan, QuerySpec};
 use crate::record::{DynRow, Record, Row, Table};
 use crate::schema::{ColumnType, Schema};
 use crate::storage::codec::RowCodec;
-use crate::storage::wal;
+use crate::storage::{snapshot, wal};
 use crate::table::{Mark, TableData};
 use crate::value::Value;
 
@@ -34,6 +34,9 @@ pub(crate) trait AnyTable: Send + Sync {
     fn commit(&mut self);
     /// Every row as values, in key order.
     fn dump(&self) -> Result<Vec<Vec<Value>>>;
+    /// The table's snapshot (every row in key order, as JSON Lines); `path` names it in
+    /// errors.
+    fn encode_snapshot(&self, path: &std::path::Path) -> Result<snapshot::Encoded>;
     /// Turns a dynamic table into a typed one (`T` chosen by the caller's closure).
     fn take_dyn(self: Box<Self>) -> std::result::Result<TableData<DynRow>, Box<dyn AnyTable>>;
 
@@ -119,8 +122,7 @@ impl<R: Record> AnyTable for TableData<R> {
                 out.push(b',');
             }
             first = false;
-            codec.encode(schema, &r.values()?, out);
-            Ok(())
+            encode_row(&codec, schema, r, out)
         })?;
         wal::end_table(&deletes, out);
         Ok(())
@@ -130,6 +132,12 @@ impl<R: Record> AnyTable for TableData<R> {
     }
     fn dump(&self) -> Result<Vec<Vec<Value>>> {
         self.iter().map(|(_, r)| r.values()).collect()
+    }
+    fn encode_snapshot(&self, path: &std::path::Path) -> Result<snapshot::Encoded> {
+        let schema = &self.schema;
+        let codec = RowCodec::new(schema);
+        let rows: Vec<&R> = self.iter().map(|(_, r)| r).collect();
+        snapshot::encode(path, &rows, |r, out| encode_row(&codec, schema, *r, out))
     }
     fn take_dyn(self: Box<Self>) -> std::result::Result<TableData<DynRow>, Box<dyn AnyTable>> {
         let any: Box<dyn Any> = self;
@@ -245,6 +253,23 @@ pub(crate) fn upsert<R: Record>(t: &mut TableData<R>, row: R) -> Result<Value> {
         }
         None => t.insert(row),
     }
+}
+
+/// Appends a row as one JSON object: straight from its borrowed columns when the schema
+/// allows (no copies), through its values otherwise.
+#[inline]
+fn encode_row<R: Record>(
+    codec: &RowCodec,
+    schema: &Schema,
+    r: &R,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    if codec.borrowable() {
+        codec.encode_borrowed(|i| r.col(i), out);
+    } else {
+        codec.encode(schema, &r.values()?, out);
+    }
+    Ok(())
 }
 
 /// Converts a key given by the user to the primary key's type.

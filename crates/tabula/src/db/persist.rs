@@ -335,14 +335,20 @@ pub(crate) fn checkpoint(shared: &Shared, st: &mut State) -> Result<()> {
             continue;
         }
         let t = &st.tables[idx];
-        let rows = match t.dump() {
+        let path = storage.layout.records(&t.schema().table);
+        let snapshot = match t.encode_snapshot(&path) {
             Ok(r) => r,
             Err(e) => {
                 storage.discard_staged(&staged);
                 return Err(e);
             }
         };
-        match storage.stage_snapshot(t.schema(), &rows, t.next_key(), meta.schema_crc32c.clone()) {
+        match storage.stage_snapshot(
+            t.schema(),
+            &snapshot,
+            t.next_key(),
+            meta.schema_crc32c.clone(),
+        ) {
             Ok(s) => {
                 manifest.tables.insert(s.table.clone(), s.entry.clone());
                 staged.push(s);

@@ -408,19 +408,19 @@ impl Storage {
     pub(crate) fn stage_snapshot(
         &self,
         schema: &Schema,
-        rows: &[Vec<Value>],
+        snapshot: &snapshot::Encoded,
         next_key: i64,
         schema_crc32c: String,
     ) -> Result<StagedSnapshot> {
         let tmp = Layout::tmp(&self.layout.records(&schema.table));
-        let bytes = snapshot::encode(&tmp, schema, rows)?;
-        self.fs.write_synced(&tmp, &bytes).map_err(io(&tmp))?;
+        let bytes = &snapshot.bytes;
+        self.fs.write_synced(&tmp, bytes).map_err(io(&tmp))?;
         Ok(StagedSnapshot {
             table: schema.table.clone(),
             entry: TableEntry {
-                rows: rows.len() as u64,
+                rows: snapshot.rows,
                 next_key,
-                snapshot_crc32c: crc_hex(&bytes),
+                snapshot_crc32c: crc_hex(bytes),
                 snapshot_bytes: bytes.len() as u64,
                 schema_crc32c,
             },

@@ -4,41 +4,58 @@ use std::path::Path;
 
 use crate::error::Result;
 use crate::schema::Schema;
-use crate::storage::codec::{corrupt, decode_row, RowCodec};
+use crate::storage::codec::{corrupt, decode_row};
 use crate::value::Value;
 
-/// Encodes rows (schema order) as JSON Lines, in parallel chunks when there are many.
-pub(crate) fn encode(path: &Path, schema: &Schema, rows: &[Vec<Value>]) -> Result<Vec<u8>> {
-    let codec = RowCodec::new(schema);
-    let encode_chunk = |chunk: &[Vec<Value>]| {
+/// A snapshot's bytes and the number of rows (lines) in them.
+pub(crate) struct Encoded {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) rows: u64,
+}
+
+/// Encodes `rows` as JSON Lines, in parallel chunks when there are many: `row` appends one
+/// row's JSON object. `path` names the snapshot in errors.
+pub(crate) fn encode<T: Sync>(
+    path: &Path,
+    rows: &[T],
+    row: impl Fn(&T, &mut Vec<u8>) -> Result<()> + Sync,
+) -> Result<Encoded> {
+    let encode_chunk = |chunk: &[T]| -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(chunk.len() * 64);
         for r in chunk {
-            codec.encode(schema, r, &mut out);
+            row(r, &mut out)?;
             out.push(b'\n');
         }
-        out
+        Ok(out)
     };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    if threads < 2 || rows.len() < 20_000 {
-        return Ok(encode_chunk(rows));
-    }
-    let parts: Vec<Option<Vec<u8>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = rows
-            .chunks(rows.len().div_ceil(threads))
-            .map(|chunk| s.spawn(move || encode_chunk(chunk)))
-            .collect();
-        handles.into_iter().map(|h| h.join().ok()).collect()
-    });
-    // A snapshot missing a chunk must never be committed: fail the checkpoint instead.
-    let parts: Option<Vec<Vec<u8>>> = parts.into_iter().collect();
-    parts
-        .map(|p| p.concat())
-        .ok_or_else(|| crate::error::Error::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::other("a snapshot encoder thread panicked"),
-        })
+    let bytes = if threads < 2 || rows.len() < 20_000 {
+        encode_chunk(rows)?
+    } else {
+        let parts: Vec<Option<Result<Vec<u8>>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = rows
+                .chunks(rows.len().div_ceil(threads))
+                .map(|chunk| s.spawn(move || encode_chunk(chunk)))
+                .collect();
+            handles.into_iter().map(|h| h.join().ok()).collect()
+        });
+        // A snapshot missing a chunk must never be committed: fail the checkpoint instead.
+        let mut bytes = Vec::with_capacity(rows.len() * 64);
+        for part in parts {
+            let part = part.ok_or_else(|| crate::error::Error::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other("a snapshot encoder thread panicked"),
+            })?;
+            bytes.extend_from_slice(&part?);
+        }
+        bytes
+    };
+    Ok(Encoded {
+        bytes,
+        rows: rows.len() as u64,
+    })
 }
 
 /// Parses a snapshot, in parallel chunks when it is large enough for that to pay.
