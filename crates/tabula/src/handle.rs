@@ -133,23 +133,22 @@ fn update<T: Table>(
     mut mutate: impl FnMut(&mut T),
 ) -> Result<usize> {
     // Matching rows are copied out first so that the closures run with the table free.
-    let mut changed: Vec<(u32, T)> = Vec::new();
+    let mut slots: Vec<u32> = Vec::new();
+    let mut rows: Vec<T> = Vec::new();
     {
         let st = tx.state()?;
         let t = typed::<T>(&st, idx)?;
         let found = t.iter().filter(|(_, r)| pred(r));
-        copy_tagged(&t.schema, found, |s, r| changed.push((s, r)));
+        copy_tagged(&t.schema, found, |s, r| {
+            slots.push(s);
+            rows.push(r);
+        });
     }
-    for (_, row) in &mut changed {
+    for row in &mut rows {
         mutate(row);
     }
-    let n = changed.len();
-    statement(tx, idx, |t| {
-        let t = typed_mut::<T>(t)?;
-        changed
-            .into_iter()
-            .try_for_each(|(slot, row)| t.replace(slot, row))
-    })?;
+    let n = rows.len();
+    statement(tx, idx, |t| typed_mut::<T>(t)?.replace_many(&slots, rows))?;
     Ok(n)
 }
 

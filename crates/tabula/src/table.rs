@@ -443,10 +443,50 @@ impl<R: Record> TableData<R> {
 
     /// Replaces the row at `slot` with `new`, which must keep the primary key.
     pub(crate) fn replace(&mut self, slot: u32, new: R) -> Result<()> {
+        if self.check_replace(slot, &new)? {
+            self.replace_unchecked(slot, new);
+        }
+        Ok(())
+    }
+
+    /// Replaces the row at each of `slots` by the row at the same position of `rows`, as
+    /// [`TableData::replace`] does one by one. The replaced rows are journalled in `rows`'
+    /// own memory, which becomes the journal's when that is empty: a large update then
+    /// touches no fresh memory for its journal (each fresh page costs a page fault). On an
+    /// error the rows replaced so far stay journalled, for the statement's rollback.
+    pub(crate) fn replace_many(&mut self, slots: &[u32], mut rows: Vec<R>) -> Result<()> {
+        // `rows[..done]` hold the rows replaced so far, in journal order.
+        let mut done = 0;
+        let mut failed = None;
+        for i in 0..slots.len().min(rows.len()) {
+            match self.check_replace(slots[i], &rows[i]) {
+                Ok(true) => {
+                    self.swap_in(slots[i], &mut rows[i]);
+                    rows.swap(done, i);
+                    done += 1;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        rows.truncate(done);
+        if self.olds.is_empty() && self.olds.capacity() < rows.len() {
+            self.olds = rows;
+        } else {
+            self.olds.append(&mut rows);
+        }
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// Checks that `new` may replace the row at `slot`: false if there is none.
+    fn check_replace(&self, slot: u32, new: &R) -> Result<bool> {
         new.check_row(&self.schema)?;
         let pk = self.schema.primary_key();
         let Some(old) = self.row(slot) else {
-            return Ok(());
+            return Ok(false);
         };
         if old.col(pk) != new.col(pk) {
             return Err(Error::PrimaryKeyChanged {
@@ -456,13 +496,24 @@ impl<R: Record> TableData<R> {
                 new: new.col(pk).to_owned(),
             });
         }
-        self.check_changed_uniques(old, &new, slot)?;
-        self.replace_unchecked(slot, new);
-        Ok(())
+        self.check_changed_uniques(old, new, slot)?;
+        Ok(true)
     }
 
-    fn replace_unchecked(&mut self, slot: u32, new: R) {
+    fn replace_unchecked(&mut self, slot: u32, mut new: R) {
+        if self.swap_in(slot, &mut new) {
+            self.olds.push(new);
+        }
+    }
+
+    /// Puts `new` in place of the live row at `slot`, updating the indexes and journalling
+    /// the replacement; the old row comes back in `new`, and the caller journals it in
+    /// `olds`. False (and nothing done) if the slot is empty.
+    fn swap_in(&mut self, slot: u32, new: &mut R) -> bool {
         let s = slot as usize;
+        if self.rows.get(s).is_none_or(Option::is_none) {
+            return false;
+        }
         // Unique hash indexes locate entries through the row, so they are updated while the
         // row they hash is in place; ordered indexes compare owned values.
         for u in &mut self.uniques {
@@ -482,8 +533,11 @@ impl<R: Record> TableData<R> {
                 }
             }
         }
-        let old = self.rows[s].replace(new);
-        let Some(old) = old else { return };
+        let Some(row) = self.rows[s].as_mut() else {
+            return false;
+        };
+        std::mem::swap(row, new);
+        let old = &*new;
         for u in &mut self.uniques {
             let nv = self.rows[s].as_ref().map(|r| r.col(u.col));
             if nv.is_some_and(|nv| old.col(u.col) != nv) {
@@ -491,8 +545,8 @@ impl<R: Record> TableData<R> {
             }
         }
         self.undo.push(Undo::Replace { slot });
-        self.olds.push(old);
         self.changed();
+        true
     }
 
     /// Removes the row at `slot`, returning whether there was one.
@@ -1125,6 +1179,14 @@ mod model_tests {
         Reinsert {
             year: i64,
         },
+        /// Sets `year` on every row whose key is a multiple of `every`, in one
+        /// `replace_many`, as a statement; `bad` (if some) makes the row at that position
+        /// change its key, which fails the statement after the rows before it were replaced.
+        SetYears {
+            every: i64,
+            year: i64,
+            bad: Option<usize>,
+        },
         Mark,
         Rollback,
         Commit,
@@ -1138,6 +1200,8 @@ mod model_tests {
             3 => prop_oneof![1..40i64, 1..400i64].prop_map(|key| Op::Delete { key }),
             1 => Just(Op::DeleteLast),
             2 => (0..4i64).prop_map(|year| Op::Reinsert { year }),
+            2 => (1..4i64, 0..4i64, proptest::option::of(0..6usize))
+                .prop_map(|(every, year, bad)| Op::SetYears { every, year, bad }),
             1 => Just(Op::Mark),
             1 => Just(Op::Rollback),
             1 => Just(Op::Commit),
@@ -1202,6 +1266,40 @@ mod model_tests {
                             prop_assert_eq!(r.is_ok(), !model.contains_key(&k));
                             model.entry(k).or_insert(year);
                             next = next.max(k + 1);
+                        }
+                    }
+                    Op::SetYears { every, year, bad } => {
+                        let found: Vec<(u32, DynRow)> = t
+                            .iter()
+                            .filter(|(_, r)| matches!(r.0[0], Value::Int(k) if k % every == 0))
+                            .map(|(s, r)| (s, r.clone()))
+                            .collect();
+                        let bad = bad.filter(|&b| b < found.len());
+                        let (slots, rows): (Vec<u32>, Vec<DynRow>) = found
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, (s, mut r))| {
+                                r.0[1] = Value::Int(year);
+                                if Some(i) == bad {
+                                    r.0[0] = Value::Int(-1);
+                                }
+                                (s, r)
+                            })
+                            .unzip();
+                        let m = t.mark();
+                        match t.replace_many(&slots, rows) {
+                            Ok(()) => {
+                                prop_assert!(bad.is_none());
+                                for (k, y) in model.iter_mut() {
+                                    if k % every == 0 {
+                                        *y = year;
+                                    }
+                                }
+                            }
+                            Err(e) => {
+                                prop_assert!(bad.is_some(), "{}", e);
+                                t.rollback_to(m);
+                            }
                         }
                     }
                     Op::Mark => marks.push((t.mark(), model.clone(), next)),
