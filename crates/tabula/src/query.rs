@@ -436,7 +436,7 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
                     {
                         // Every live row is a candidate, and ties are settled by key whatever
                         // the order rows come in: walk the slab.
-                        top_k_one_key(t, q.order[0], t.slab(), k)
+                        top_k_slab(t, q.order[0], k)
                     } else {
                         let rows = found.filter_map(|s| t.row(s).map(|r| (s, r)));
                         top_k_one_key(t, q.order[0], rows, k)
@@ -643,6 +643,37 @@ where
 /// Whether a row passes a query's predicates and filters (ignoring its order and window).
 pub(crate) fn matches_spec<R: Record>(q: &QuerySpec<'_, R>, r: &R) -> bool {
     q.preds.iter().all(|p| p.matches(r.col(p.col()))) && q.filters.iter().all(|f| f(r))
+}
+
+/// Tables with at least this many slots are scanned on two threads by [`top_k_slab`].
+const PARALLEL_SCAN_SLOTS: usize = 1 << 16;
+
+/// The top `k` of every live row by one key. A large table's slab is scanned in two halves
+/// on two threads: such a scan is bound by memory bandwidth, which one core does not use up
+/// (200k rows: 1.1 ms on one core). The result is the same as one scan's: the top `k` of
+/// both halves' top `k`, ordered by the same total order (ties by primary key).
+fn top_k_slab<R: Record>(t: &TableData<R>, key: (usize, bool), k: usize) -> Vec<u32> {
+    let n = t.slot_count();
+    let parallel = n >= PARALLEL_SCAN_SLOTS
+        && std::thread::available_parallelism().is_ok_and(|p| p.get() >= 2);
+    if !parallel {
+        return top_k_one_key(t, key, t.slab(), k);
+    }
+    let mid = n / 2;
+    let (first, second) = std::thread::scope(|s| {
+        let second = s.spawn(|| top_k_one_key(t, key, t.slab_range(mid..n), k));
+        let first = top_k_one_key(t, key, t.slab_range(0..mid), k);
+        (first, second.join())
+    });
+    let Ok(second) = second else {
+        // The scan calls no user code; should the thread die anyway, scan on this one.
+        return top_k_one_key(t, key, t.slab(), k);
+    };
+    let mut both = first;
+    both.extend(second);
+    both.sort_by(|a, b| compare(t, &[key], *a, *b));
+    both.truncate(k);
+    both
 }
 
 /// [`top_k`] for a single order key: the worst kept row's key is cached, so a candidate is

@@ -237,6 +237,19 @@ impl<R: Record> TableData<R> {
             .filter_map(|(s, r)| r.as_ref().map(|r| (s as u32, r)))
     }
 
+    /// Live rows of the slots in `range` (clamped to the slab), in slot order.
+    pub(crate) fn slab_range(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl Iterator<Item = (u32, &R)> + '_ {
+        let end = range.end.min(self.rows.len());
+        let start = range.start.min(end);
+        self.rows[start..end]
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, r)| r.as_ref().map(|r| ((start + i) as u32, r)))
+    }
+
     /// Compares two live slots by primary key.
     #[inline]
     pub(crate) fn cmp_keys(&self, a: u32, b: u32) -> Ordering {

@@ -244,6 +244,43 @@ fn floats_order_totally_with_nan_last() {
     assert_eq!(names(v), ["Nan", "Inf"]);
 }
 
+/// A table large enough to be scanned on two threads gives the top k a single scan gives:
+/// ties (many here) across the halves settle by key, deleted rows stay out.
+#[test]
+fn top_k_of_a_table_scanned_in_halves_agrees_with_sorting() {
+    let db = tabula::Database::in_memory();
+    let s = db.table::<crate::common::Student>().unwrap();
+    let rows = (0..70_000u32).map(|i| {
+        // The best of each order lies in one half only: 4.00 in the second, 0.00 in the first.
+        let gpa = f64::from((i * 37) % 400 + u32::from(i >= 40_000)) / 100.0;
+        let mut st = student("S", 2020, gpa);
+        st.email = format!("s{i}@uni.edu");
+        st
+    });
+    s.insert_many(rows).unwrap();
+    // Remove some of the best rows from both halves.
+    s.delete(|x| (x.gpa == 4.0 || x.gpa == 0.0) && x.id % 3 == 0)
+        .unwrap();
+    let mut all = s.select().all().unwrap();
+    for (order, k) in [("-gpa", 25), ("gpa", 7), ("-gpa", 1)] {
+        all.sort_by(|a, b| {
+            let o = a.gpa.total_cmp(&b.gpa);
+            let o = if order.starts_with('-') {
+                o.reverse()
+            } else {
+                o
+            };
+            o.then(a.id.cmp(&b.id))
+        });
+        let want: Vec<u64> = all[..k].iter().map(|x| x.id).collect();
+        assert_eq!(
+            s.select().order_by(order).limit(k).keys().unwrap(),
+            want,
+            "{order} {k}"
+        );
+    }
+}
+
 #[test]
 fn large_table_top_k_and_index_walk_agree_with_sorting() {
     let db = tabula::Database::in_memory();
