@@ -128,11 +128,21 @@ fn column_value(schema: &Schema, col: usize, v: Value) -> std::result::Result<Va
 /// Decodes one JSON object into values in schema order. Missing columns take their default
 /// (or null); unknown keys and values that do not fit are errors.
 pub(crate) fn decode_row(schema: &Schema, text: &str) -> std::result::Result<Vec<Value>, String> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let slots = RowSeed { schema }
-        .deserialize(&mut de)
-        .map_err(|e| e.to_string())?;
-    de.end().map_err(|e| e.to_string())?;
+    // The rows tabula writes take the direct path; any other line goes through serde_json.
+    if let Some(mut values) = super::plain_row::decode(schema, text) {
+        for (i, v) in values.iter_mut().enumerate() {
+            let ty = schema.columns[i].ty;
+            // Most values are already in their column's representation: nothing to convert.
+            let ready = !v.is_null()
+                && ty.accepts(v.as_ref())
+                && !matches!(ty, ColumnType::F32 | ColumnType::Json);
+            if !ready {
+                *v = column_value(schema, i, std::mem::take(v))?;
+            }
+        }
+        return Ok(values);
+    }
+    let slots = decode_row_serde(schema, text)?;
     let pk = schema.primary_key();
     slots
         .into_iter()
@@ -150,6 +160,19 @@ pub(crate) fn decode_row(schema: &Schema, text: &str) -> std::result::Result<Vec
             }
         })
         .collect()
+}
+
+/// A row's values by column, as `serde_json` reads them (`None`: the key was absent).
+pub(crate) fn decode_row_serde(
+    schema: &Schema,
+    text: &str,
+) -> std::result::Result<Vec<Option<Value>>, String> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let slots = RowSeed { schema }
+        .deserialize(&mut de)
+        .map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(slots)
 }
 
 struct RowSeed<'a> {

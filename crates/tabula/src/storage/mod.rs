@@ -6,6 +6,7 @@ pub(crate) mod codec;
 pub(crate) mod fs;
 pub(crate) mod layout;
 pub(crate) mod manifest;
+pub(crate) mod plain_row;
 pub(crate) mod snapshot;
 pub(crate) mod verify;
 pub(crate) mod wal;
