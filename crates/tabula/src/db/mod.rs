@@ -272,6 +272,8 @@ impl Database {
             .state
             .read()
             .unwrap_or_else(PoisonError::into_inner);
+        // `close` may have emptied the state while this call waited for the lock.
+        self.check_open()?;
         let marker = txn::ReadingGuard::new(self.id());
         if let Some(s) = &self.shared.storage {
             if s.wal.must_wait() {
@@ -292,11 +294,14 @@ impl Database {
                 table: "(a write)".into(),
             });
         }
-        Ok(self
+        let guard = self
             .shared
             .state
             .write()
-            .unwrap_or_else(PoisonError::into_inner))
+            .unwrap_or_else(PoisonError::into_inner);
+        // `close` may have emptied the state while this call waited for the lock.
+        self.check_open()?;
+        Ok(guard)
     }
 
     /// The table for `T`: created if new (with its schema file, for a persistent database),
@@ -491,7 +496,8 @@ impl Database {
     /// makes every commit durable and releases the directory's lock. Every clone of this
     /// handle is closed with it: later calls return `Error::Closed`. Dropping the last clone
     /// also releases the lock, without the checkpoint (and, with `Buffered` durability,
-    /// without the final fsync); nothing committed is lost either way.
+    /// without the final fsync); nothing committed is lost either way. The rows' memory is
+    /// released here, not when the last handle goes: nothing can reach them any more.
     pub fn close(&self) -> Result<()> {
         let mut st = self.write_state()?;
         let checkpoint = match &self.shared.storage {
@@ -505,6 +511,10 @@ impl Database {
             Some(s) => s.close(),
             None => Ok(()),
         };
+        // Every call now returns `Error::Closed` (the lock holders check after locking), so
+        // the rows are unreachable: free them now, so that a database opened next (the same
+        // directory, say) reuses this memory instead of faulting in fresh pages.
+        drop(std::mem::take(&mut *st));
         checkpoint.and(closed)
     }
 }

@@ -229,6 +229,47 @@ fn a_second_open_is_locked_until_close() {
     Database::open(&path).unwrap();
 }
 
+/// close() frees the rows; every handle, old or new, then says so, and readers racing the
+/// close see either the rows or `Error::Closed`, never a half-emptied database.
+#[test]
+fn after_close_every_call_is_refused() {
+    for dir in [Some(tempfile::tempdir().unwrap()), None] {
+        let db = match &dir {
+            Some(d) => Database::open(d.path().join("db")).unwrap(),
+            None => Database::in_memory(),
+        };
+        let s = db.table::<Student>().unwrap();
+        s.insert_many((0..2000).map(|i| {
+            let mut x = student("S", 2020, 3.0);
+            x.email = format!("s{i}@uni.edu");
+            x
+        }))
+        .unwrap();
+        let reader = {
+            let s = s.clone();
+            std::thread::spawn(move || loop {
+                match s.select().where_eq("year", 2020).count() {
+                    Ok(n) => assert_eq!(n, 2000),
+                    Err(Error::Closed { .. }) => break,
+                    Err(e) => panic!("{e}"),
+                }
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        db.close().unwrap();
+        reader.join().unwrap();
+        let closed = |e: Error| assert!(matches!(e, Error::Closed { .. }), "{e}");
+        closed(s.count().unwrap_err());
+        closed(s.get(1u64).unwrap_err());
+        closed(s.insert(student("Late", 2020, 1.0)).unwrap_err());
+        closed(s.select().all().unwrap_err());
+        closed(s.read(|t| t.count()).unwrap_err());
+        closed(db.transaction(|_| Ok(())).unwrap_err());
+        closed(db.dyn_table("students").unwrap_err());
+        closed(db.close().unwrap_err());
+    }
+}
+
 #[test]
 fn compatible_schema_changes_migrate_and_others_are_refused() {
     mod v2 {
