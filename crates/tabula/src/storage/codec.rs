@@ -102,6 +102,13 @@ fn encode_ref(v: ValueRef<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(if f > 0.0 { b"\"inf\"" } else { b"\"-inf\"" })
         }
         ValueRef::Float(f) => out.extend_from_slice(ryu::Buffer::new().format_finite(f).as_bytes()),
+        // Most text needs no escaping: copied as it is, between quotes.
+        ValueRef::Text(s) if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) => {
+            out.reserve(s.len() + 2);
+            out.push(b'"');
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'"');
+        }
         ValueRef::Text(s) => {
             // Writing a str into a Vec cannot fail.
             let _ = serde_json::to_writer(&mut *out, s);
@@ -267,6 +274,28 @@ mod tests {
             ],
         )
         .unwrap()
+    }
+
+    /// Text is written exactly as serde_json writes it, escaped or not.
+    #[test]
+    fn text_is_written_as_serde_json_writes_it() {
+        for t in [
+            "",
+            "plain",
+            "é ü 漢 \u{7f}",
+            "q\"",
+            "b\\",
+            "nl\n",
+            "\u{0}\u{1f}",
+            "end\t",
+        ] {
+            let mut out = Vec::new();
+            encode_ref(ValueRef::Text(t), &mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(t).unwrap()
+            );
+        }
     }
 
     /// Rows written from borrowed columns are byte for byte the rows written from values.

@@ -37,8 +37,8 @@ pub(crate) trait FileSystem:
     fn exists(&self, path: &Path) -> bool;
     fn len(&self, path: &Path) -> io::Result<u64>;
     fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
-    /// Creates or truncates `path`, writes `data`, fsyncs the file.
-    fn write_synced(&self, path: &Path, data: &[u8]) -> io::Result<()>;
+    /// Creates or truncates `path`, writes `parts` one after the other, fsyncs the file.
+    fn write_synced(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()>;
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// Fsyncs a directory, making creates and renames in it durable.
@@ -108,9 +108,11 @@ impl FileSystem for StdFs {
         out.sort();
         Ok(out)
     }
-    fn write_synced(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+    fn write_synced(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
         let mut f = File::create(path)?;
-        f.write_all(data)?;
+        for part in parts {
+            f.write_all(part)?;
+        }
         f.sync_all()
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -256,9 +258,9 @@ impl FileSystem for FaultyFs {
     fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
         self.inner.list(dir)
     }
-    fn write_synced(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+    fn write_synced(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
         self.tick("write")?;
-        self.inner.write_synced(path, data)
+        self.inner.write_synced(path, parts)
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         self.tick("rename")?;

@@ -414,15 +414,16 @@ impl Storage {
         schema_crc32c: String,
     ) -> Result<StagedSnapshot> {
         let tmp = Layout::tmp(&self.layout.records(&schema.table));
-        let bytes = &snapshot.bytes;
-        self.fs.write_synced(&tmp, bytes).map_err(io(&tmp))?;
+        let parts: Vec<&[u8]> = snapshot.parts.iter().map(Vec::as_slice).collect();
+        self.fs.write_synced(&tmp, &parts).map_err(io(&tmp))?;
+        let crc = parts.iter().fold(0, |crc, p| crc32c::crc32c_append(crc, p));
         Ok(StagedSnapshot {
             table: schema.table.clone(),
             entry: TableEntry {
                 rows: snapshot.rows,
                 next_key,
-                snapshot_crc32c: crc_hex(bytes),
-                snapshot_bytes: bytes.len() as u64,
+                snapshot_crc32c: format!("{crc:08x}"),
+                snapshot_bytes: parts.iter().map(|p| p.len() as u64).sum(),
                 schema_crc32c,
             },
         })
@@ -469,7 +470,7 @@ impl Storage {
             .map_err(before_commit)?;
         bytes.push(b'\n');
         self.fs
-            .write_synced(&tmp, &bytes)
+            .write_synced(&tmp, &[&bytes])
             .map_err(io(&tmp))
             .map_err(before_commit)?;
         self.fs
@@ -585,7 +586,7 @@ impl Drop for Storage {
 /// the files of a database directory and for exports.
 pub(crate) fn write_atomic_with(fs: &dyn FileSystem, path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = Layout::tmp(path);
-    fs.write_synced(&tmp, bytes).map_err(io(&tmp))?;
+    fs.write_synced(&tmp, &[bytes]).map_err(io(&tmp))?;
     if let Err(e) = fs.rename(&tmp, path) {
         let _ = fs.remove(&tmp);
         return Err(Error::Io {

@@ -7,9 +7,10 @@ use crate::schema::Schema;
 use crate::storage::codec::{corrupt, decode_row};
 use crate::value::Value;
 
-/// A snapshot's bytes and the number of rows (lines) in them.
+/// A snapshot's bytes, in consecutive parts (one per encoder thread, written one after the
+/// other: joining them would copy the whole snapshot into fresh memory), and its row count.
 pub(crate) struct Encoded {
-    pub(crate) bytes: Vec<u8>,
+    pub(crate) parts: Vec<Vec<u8>>,
     pub(crate) rows: u64,
 }
 
@@ -31,8 +32,8 @@ pub(crate) fn encode<T: Sync>(
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    let bytes = if threads < 2 || rows.len() < 20_000 {
-        encode_chunk(rows)?
+    let parts = if threads < 2 || rows.len() < 20_000 {
+        vec![encode_chunk(rows)?]
     } else {
         let parts: Vec<Option<Result<Vec<u8>>>> = std::thread::scope(|s| {
             let handles: Vec<_> = rows
@@ -42,18 +43,18 @@ pub(crate) fn encode<T: Sync>(
             handles.into_iter().map(|h| h.join().ok()).collect()
         });
         // A snapshot missing a chunk must never be committed: fail the checkpoint instead.
-        let mut bytes = Vec::with_capacity(rows.len() * 64);
-        for part in parts {
-            let part = part.ok_or_else(|| crate::error::Error::Io {
-                path: path.to_path_buf(),
-                source: std::io::Error::other("a snapshot encoder thread panicked"),
-            })?;
-            bytes.extend_from_slice(&part?);
-        }
-        bytes
+        parts
+            .into_iter()
+            .map(|part| {
+                part.ok_or_else(|| crate::error::Error::Io {
+                    path: path.to_path_buf(),
+                    source: std::io::Error::other("a snapshot encoder thread panicked"),
+                })?
+            })
+            .collect::<Result<Vec<_>>>()?
     };
     Ok(Encoded {
-        bytes,
+        parts,
         rows: rows.len() as u64,
     })
 }
