@@ -803,53 +803,13 @@ impl<R: Record> TableData<R> {
         Ok(())
     }
 
-    /// Fills an empty table with rows read from a snapshot, checking every constraint.
-    pub(crate) fn load_rows(&mut self, rows: Vec<Vec<Value>>) -> Result<()> {
-        self.reserve(rows.len());
-        // Converting values to the row type is independent per row: do it on every core,
-        // then index on one.
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8);
-        if threads < 2 || rows.len() < 20_000 {
-            for values in rows {
-                let row = R::from_row(&self.schema, values)?;
+    /// Fills an empty table with rows (a snapshot's, in chunks in key order), checking every
+    /// constraint as an insert does, and commits.
+    pub(crate) fn load_rows(&mut self, chunks: Vec<Vec<R>>) -> Result<()> {
+        self.reserve(chunks.iter().map(Vec::len).sum());
+        for chunk in chunks {
+            for row in chunk {
                 self.insert(row)?;
-            }
-        } else {
-            let schema = &self.schema;
-            let size = rows.len().div_ceil(threads);
-            let mut rows = rows;
-            let mut chunks = Vec::new();
-            while rows.len() > size {
-                let tail = rows.split_off(rows.len() - size);
-                chunks.push(tail);
-            }
-            chunks.push(rows);
-            chunks.reverse();
-            let converted: Vec<Result<Vec<R>>> = std::thread::scope(|s| {
-                let handles: Vec<_> = chunks
-                    .into_iter()
-                    .map(|chunk| {
-                        s.spawn(move || chunk.into_iter().map(|v| R::from_row(schema, v)).collect())
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            Err(Error::SchemaMismatch {
-                                table: schema.table.clone(),
-                                reason: "a row conversion thread panicked".into(),
-                            })
-                        })
-                    })
-                    .collect()
-            });
-            for part in converted {
-                for row in part? {
-                    self.insert(row)?;
-                }
             }
         }
         self.commit();

@@ -84,9 +84,11 @@ fn load<R: Record>(shared: &Shared, st: &mut State, idx: usize) -> Result<TableD
         t.commit();
         meta.dirty = true;
     } else {
-        let rows = storage.load_snapshot(&schema, meta.entry.as_ref())?;
-        n = rows.len();
-        t.load_rows(rows)
+        // Rows are converted to their type as they are parsed, on the parser threads.
+        let convert = |values| R::from_row(&schema, values).map_err(|e| e.to_string());
+        let chunks = storage.load_snapshot(&schema, meta.entry.as_ref(), &convert)?;
+        n = chunks.iter().map(Vec::len).sum();
+        t.load_rows(chunks)
             .map_err(|e| corrupt(&snapshot_path, 0, e.to_string()))?;
     }
     if let Some(e) = &meta.entry {

@@ -336,12 +336,15 @@ impl Storage {
         Ok(crc_hex(&bytes))
     }
 
-    /// Reads and verifies a table's snapshot (empty if the table has none yet).
-    pub(crate) fn load_snapshot(
+    /// Reads and verifies a table's snapshot (empty if the table has none yet), converting
+    /// each row as it is read; the rows come in file order, in chunks (see
+    /// [`snapshot::decode`]).
+    pub(crate) fn load_snapshot<T: Send>(
         &self,
         schema: &Schema,
         entry: Option<&TableEntry>,
-    ) -> Result<Vec<Vec<Value>>> {
+        convert: snapshot::Convert<'_, T>,
+    ) -> Result<Vec<Vec<T>>> {
         let Some(entry) = entry else {
             return Ok(Vec::new());
         };
@@ -360,15 +363,16 @@ impl Storage {
                 ),
             ));
         }
-        let rows = snapshot::decode(&path, schema, &bytes)?;
-        if rows.len() as u64 != entry.rows {
+        let chunks = snapshot::decode(&path, schema, &bytes, convert)?;
+        let rows: usize = chunks.iter().map(Vec::len).sum();
+        if rows as u64 != entry.rows {
             return Err(corrupt(
                 &path,
                 0,
-                format!("{} rows, the manifest says {}", rows.len(), entry.rows),
+                format!("{rows} rows, the manifest says {}", entry.rows),
             ));
         }
-        Ok(rows)
+        Ok(chunks)
     }
 
     /// Salvage mode: every line of a snapshot that parses, with its line number, whatever the

@@ -59,8 +59,19 @@ pub(crate) fn encode<T: Sync>(
     })
 }
 
-/// Parses a snapshot, in parallel chunks when it is large enough for that to pay.
-pub(crate) fn decode(path: &Path, schema: &Schema, bytes: &[u8]) -> Result<Vec<Vec<Value>>> {
+/// Turns one decoded row (values in schema order) into what the caller keeps.
+pub(crate) type Convert<'c, T> = &'c (dyn Fn(Vec<Value>) -> std::result::Result<T, String> + Sync);
+
+/// Parses a snapshot, in parallel chunks when it is large enough for that to pay, converting
+/// each row as it is read: the rows come back in file order, as one `Vec` per chunk (joining
+/// them, or keeping every row's values until all are read, would copy the table through
+/// fresh memory, a page fault per 4 KiB).
+pub(crate) fn decode<T: Send>(
+    path: &Path,
+    schema: &Schema,
+    bytes: &[u8],
+    convert: Convert<'_, T>,
+) -> Result<Vec<Vec<T>>> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()]
             .iter()
@@ -73,7 +84,7 @@ pub(crate) fn decode(path: &Path, schema: &Schema, bytes: &[u8]) -> Result<Vec<V
         .map_or(1, |n| n.get())
         .min(8);
     if threads < 2 || text.len() < (1 << 20) {
-        return decode_chunk(path, schema, text, 0);
+        return Ok(vec![decode_chunk(path, schema, text, 0, convert)?]);
     }
     // Split at line boundaries into one chunk per thread.
     let mut bounds = vec![0usize];
@@ -94,10 +105,12 @@ pub(crate) fn decode(path: &Path, schema: &Schema, bytes: &[u8]) -> Result<Vec<V
             (&text[w[0]..w[1]], first_line)
         })
         .collect();
-    let results: Vec<Result<Vec<Vec<Value>>>> = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let handles: Vec<_> = chunks
             .iter()
-            .map(|&(chunk, first)| s.spawn(move || decode_chunk(path, schema, chunk, first)))
+            .map(|&(chunk, first)| {
+                s.spawn(move || decode_chunk(path, schema, chunk, first, convert))
+            })
             .collect();
         handles
             .into_iter()
@@ -106,22 +119,24 @@ pub(crate) fn decode(path: &Path, schema: &Schema, bytes: &[u8]) -> Result<Vec<V
                     .unwrap_or_else(|_| Err(corrupt(path, 0, "a parser thread panicked")))
             })
             .collect()
-    });
-    let mut rows = Vec::new();
-    for r in results {
-        rows.extend(r?);
-    }
-    Ok(rows)
+    })
 }
 
-fn decode_chunk(path: &Path, schema: &Schema, text: &str, first: u64) -> Result<Vec<Vec<Value>>> {
+fn decode_chunk<T>(
+    path: &Path,
+    schema: &Schema,
+    text: &str,
+    first: u64,
+    convert: Convert<'_, T>,
+) -> Result<Vec<T>> {
     let mut rows = Vec::with_capacity(text.len() / 64);
     for (i, line) in text.split_terminator('\n').enumerate() {
         let no = first + i as u64 + 1;
         if line.is_empty() {
             return Err(corrupt(path, no, "empty line"));
         }
-        rows.push(decode_row(schema, line).map_err(|e| corrupt(path, no, e))?);
+        let row = decode_row(schema, line).and_then(convert);
+        rows.push(row.map_err(|e| corrupt(path, no, e))?);
     }
     Ok(rows)
 }
