@@ -88,6 +88,33 @@ fn benches(c: &mut Criterion) {
                 .expect("get_by")
         })
     });
+    c.bench_function("1000 get_by_with email in one read transaction", |b| {
+        b.iter(|| {
+            t.read(|r| {
+                let mut sum = 0u64;
+                for _ in 0..1000 {
+                    k = (k + 7919) % N + 1;
+                    let email = emails[(k - 1) as usize].as_str();
+                    sum += r
+                        .get_by_with("email", black_box(email), |s| s.id)?
+                        .unwrap_or(0);
+                }
+                Ok(sum)
+            })
+            .expect("read")
+        })
+    });
+    c.bench_function("scan filter all (copies rows)", |b| {
+        b.iter(|| t.select().filter(|s| s.gpa > 3.5).all().expect("all"))
+    });
+    c.bench_function("range year all (copies rows)", |b| {
+        b.iter(|| {
+            t.select()
+                .where_range("year", 2018..=2019)
+                .all()
+                .expect("all")
+        })
+    });
     c.bench_function("scan filter count", |b| {
         b.iter(|| t.select().filter(|s| s.gpa > 3.5).count().expect("count"))
     });
@@ -112,5 +139,38 @@ fn benches(c: &mut Criterion) {
     });
 }
 
+/// A checkpoint of 50k rows (encode, write, fsync) and loading them back.
+fn durable(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).expect("open");
+        let t = db.table::<Student>().expect("table");
+        t.insert_many((1..=N).map(student)).expect("seed");
+        let mut k = 0u64;
+        c.bench_function("checkpoint 50k rows", |b| {
+            b.iter(|| {
+                k = k % N + 1;
+                t.update(|s| s.id == k, |s| s.gpa += 0.0).expect("dirty");
+                db.checkpoint().expect("checkpoint")
+            })
+        });
+        db.close().expect("close");
+    }
+    c.bench_function("open and load 50k rows", |b| {
+        b.iter(|| {
+            let db = Database::open(&path).expect("open");
+            let n = db
+                .table::<Student>()
+                .expect("table")
+                .count()
+                .expect("count");
+            db.close().expect("close");
+            n
+        })
+    });
+}
+
+criterion_group!(name = durable_paths; config = Criterion::default().sample_size(10); targets = durable);
 criterion_group!(name = hot; config = Criterion::default().sample_size(20); targets = benches);
-criterion_main!(hot);
+criterion_main!(hot, durable_paths);
