@@ -165,3 +165,65 @@ pub(crate) fn decode_lines(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Column, ColumnType};
+
+    fn schema() -> Schema {
+        Schema::new(
+            "t",
+            vec![
+                Column::new("id", ColumnType::I64).primary_key(),
+                Column::new("name", ColumnType::Text),
+            ],
+        )
+        .unwrap()
+    }
+
+    /// Enough lines (over 1 MiB) to be parsed on several threads.
+    fn lines(n: i64) -> String {
+        (1..=n)
+            .map(|i| format!("{{\"id\":{i},\"name\":\"row number {i} of the snapshot\"}}\n"))
+            .collect()
+    }
+
+    fn ids(schema: &Schema, text: &str) -> Result<Vec<i64>> {
+        let convert = |v: Vec<Value>| v[0].as_i64().ok_or_else(|| "no id".to_owned());
+        let chunks = decode(Path::new("t.records"), schema, text.as_bytes(), &convert)?;
+        Ok(chunks.into_iter().flatten().collect())
+    }
+
+    #[test]
+    fn chunks_parsed_in_parallel_come_in_file_order() {
+        let s = schema();
+        let text = lines(30_000);
+        assert!(text.len() > 1 << 20);
+        assert_eq!(ids(&s, &text).unwrap(), (1..=30_000).collect::<Vec<_>>());
+        assert_eq!(ids(&s, &lines(3)).unwrap(), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn a_bad_line_in_any_chunk_is_named() {
+        let s = schema();
+        for bad in [1u64, 17_001, 30_000] {
+            let text: String = lines(30_000)
+                .lines()
+                .enumerate()
+                .map(|(i, l)| {
+                    if i as u64 + 1 == bad {
+                        "{\"id\":\"x\"}\n".to_owned()
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect();
+            let e = ids(&s, &text).unwrap_err();
+            assert!(
+                matches!(&e, crate::error::Error::Corrupt { line, .. } if *line == bad),
+                "{bad}: {e}"
+            );
+        }
+    }
+}
