@@ -133,17 +133,17 @@ fn update<T: Table>(
     mut mutate: impl FnMut(&mut T),
 ) -> Result<usize> {
     // Matching rows are copied out first so that the closures run with the table free.
-    let mut slots: Vec<u32> = Vec::new();
-    let mut rows: Vec<T> = Vec::new();
-    {
+    // The slots first, then the copies into memory of the exact size: a growing `Vec` of
+    // rows would be copied on each doubling, into fresh memory.
+    let (slots, mut rows) = {
         let st = tx.state()?;
         let t = typed::<T>(&st, idx)?;
-        let found = t.iter().filter(|(_, r)| pred(r));
-        copy_tagged(&t.schema, found, |s, r| {
-            slots.push(s);
-            rows.push(r);
-        });
-    }
+        let slots: Vec<u32> = t.iter().filter(|(_, r)| pred(r)).map(|(s, _)| s).collect();
+        let mut rows: Vec<T> = Vec::with_capacity(slots.len());
+        let found = slots.iter().filter_map(|&s| t.row(s).map(|r| ((), r)));
+        copy_tagged(&t.schema, found, |(), r| rows.push(r));
+        (slots, rows)
+    };
     for row in &mut rows {
         mutate(row);
     }
