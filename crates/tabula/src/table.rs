@@ -231,13 +231,11 @@ impl<R: Record> TableData<R> {
     /// Live rows in slot order, which is key order only while `in_order`.
     #[inline]
     pub(crate) fn slab(&self) -> impl Iterator<Item = (u32, &R)> + '_ {
-        self.rows
-            .iter()
-            .enumerate()
-            .filter_map(|(s, r)| r.as_ref().map(|r| (s as u32, r)))
+        self.slab_range(0..self.rows.len())
     }
 
     /// Live rows of the slots in `range` (clamped to the slab), in slot order.
+    #[inline]
     pub(crate) fn slab_range(
         &self,
         range: std::ops::Range<usize>,
@@ -260,12 +258,12 @@ impl<R: Record> TableData<R> {
         }
     }
 
-    /// Whether live rows in slot order are in key order.
     /// The number of slots, live or not: every slot number is below it.
     pub(crate) fn slot_count(&self) -> usize {
         self.rows.len()
     }
 
+    /// Whether live rows in slot order are in key order.
     pub(crate) fn slots_in_order(&self) -> bool {
         self.in_order
     }
