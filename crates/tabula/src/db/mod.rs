@@ -512,8 +512,8 @@ impl Database {
             None => Ok(()),
         };
         // Every call now returns `Error::Closed` (the lock holders check after locking), so
-        // the rows are unreachable: free them now, so that a database opened next (the same
-        // directory, say) reuses this memory instead of faulting in fresh pages.
+        // the rows are unreachable: free them now, or a closed database whose handles live on
+        // (in a server's state, say) would keep all its memory.
         drop(std::mem::take(&mut *st));
         checkpoint.and(closed)
     }
