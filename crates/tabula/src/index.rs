@@ -37,11 +37,8 @@ impl ValueHasher {
     /// [`ValueHasher::hash`] of a text value, inlined.
     #[inline(always)]
     pub(crate) fn hash_text(&self, text: &str) -> u64 {
-        // What `ValueRef::hash_into` writes for text.
         let mut h = self.0.build_hasher();
-        h.write_u8(4);
-        h.write(text.as_bytes());
-        h.write_u8(0xff);
+        crate::value::hash_text_into(text, &mut h);
         h.finish()
     }
 }

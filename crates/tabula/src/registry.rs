@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::lookup::Lookup;
 use crate::query::{self, Plan, QuerySpec};
 use crate::record::{DynRow, Record, Row, Table};
-use crate::schema::{ColumnType, Schema};
+use crate::schema::Schema;
 use crate::storage::codec::RowCodec;
 use crate::storage::{snapshot, wal};
 use crate::table::{Mark, TableData};
@@ -279,7 +279,7 @@ pub(crate) fn coerce_key<'a>(schema: &Schema, key: Lookup<'a>) -> Result<Lookup<
     let ty = schema.columns[pk].ty;
     // A key already in its column's representation (the usual case) is used as it is; only a
     // conversion keeps a copy, for the error message.
-    if ty.accepts(key.as_ref()) && !matches!(ty, ColumnType::F32 | ColumnType::Json) {
+    if ty.keeps(key.as_ref()) {
         return Ok(key);
     }
     let key = key.into_value();

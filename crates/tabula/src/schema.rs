@@ -132,6 +132,14 @@ impl ColumnType {
         }
     }
 
+    /// Whether [`ColumnType::coerce`] would return `value` as it is: it has this type's
+    /// representation and the type converts nothing (`f32` rounds floats, `json` parses text).
+    /// The usual case, so a key or a decoded value is checked without being copied.
+    #[inline]
+    pub(crate) fn keeps(self, value: ValueRef<'_>) -> bool {
+        self.accepts(value) && !matches!(self, ColumnType::F32 | ColumnType::Json)
+    }
+
     /// Whether a borrowed value already has this type's representation (used to check rows
     /// produced by generated code without copying them).
     pub fn accepts(self, value: ValueRef<'_>) -> bool {
@@ -465,7 +473,7 @@ impl Schema {
             });
         }
         // Most values already have their column's representation: no copy, no conversion.
-        if c.ty.accepts(value.as_ref()) && !matches!(c.ty, ColumnType::F32 | ColumnType::Json) {
+        if c.ty.keeps(value.as_ref()) {
             return Ok(value);
         }
         let shown = value.clone();
@@ -479,7 +487,7 @@ impl Schema {
     pub(crate) fn coerce_lookup<'a>(&self, col: usize, key: Lookup<'a>) -> Result<Lookup<'a>> {
         let ty = self.columns[col].ty;
         let v = key.as_ref();
-        if !v.is_null() && ty.accepts(v) && !matches!(ty, ColumnType::F32 | ColumnType::Json) {
+        if !v.is_null() && ty.keeps(v) {
             return Ok(key);
         }
         self.coerce(col, key.into_value()).map(Lookup::owned)

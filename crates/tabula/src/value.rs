@@ -182,13 +182,18 @@ impl<'a> ValueRef<'a> {
                     state.write_u64(f.to_bits());
                 }
             }
-            ValueRef::Text(s) => {
-                state.write_u8(4);
-                state.write(s.as_bytes());
-                state.write_u8(0xff);
-            }
+            ValueRef::Text(s) => hash_text_into(s, state),
         }
     }
+}
+
+/// What [`ValueRef::hash_into`] feeds a hasher for text; index probes by text call it
+/// directly.
+#[inline(always)]
+pub(crate) fn hash_text_into<H: Hasher>(s: &str, state: &mut H) {
+    state.write_u8(4);
+    state.write(s.as_bytes());
+    state.write_u8(0xff);
 }
 
 /// Compares an integer with a float exactly (no rounding of large integers).

@@ -138,12 +138,8 @@ pub(crate) fn decode_row(schema: &Schema, text: &str) -> std::result::Result<Vec
     // The rows tabula writes take the direct path; any other line goes through serde_json.
     if let Some(mut values) = super::plain_row::decode(schema, text) {
         for (i, v) in values.iter_mut().enumerate() {
-            let ty = schema.columns[i].ty;
             // Most values are already in their column's representation: nothing to convert.
-            let ready = !v.is_null()
-                && ty.accepts(v.as_ref())
-                && !matches!(ty, ColumnType::F32 | ColumnType::Json);
-            if !ready {
+            if v.is_null() || !schema.columns[i].ty.keeps(v.as_ref()) {
                 *v = column_value(schema, i, std::mem::take(v))?;
             }
         }

@@ -42,7 +42,13 @@ impl Default for Manifest {
 }
 
 pub(crate) fn crc_hex(bytes: &[u8]) -> String {
-    format!("{:08x}", crc32c::crc32c(bytes))
+    crc_hex_parts(&[bytes])
+}
+
+/// [`crc_hex`] of the bytes of `parts` one after the other.
+pub(crate) fn crc_hex_parts(parts: &[&[u8]]) -> String {
+    let crc = parts.iter().fold(0, |crc, p| crc32c::crc32c_append(crc, p));
+    format!("{crc:08x}")
 }
 
 /// Why a schema file's bytes disagree with the manifest's entry for its table, if they do.

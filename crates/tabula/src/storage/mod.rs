@@ -22,7 +22,9 @@ use crate::schema::Schema;
 use crate::storage::codec::corrupt;
 use crate::storage::fs::{DirLock, FileSystem};
 use crate::storage::layout::Layout;
-use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry, FORMAT};
+use crate::storage::manifest::{
+    crc_hex, crc_hex_parts, schema_disagreement, Manifest, TableEntry, FORMAT,
+};
 use crate::storage::wal::{DroppedRecord, Durability, RawTableOps, Recovery, WalWriter};
 use crate::value::Value;
 
@@ -420,13 +422,12 @@ impl Storage {
         let tmp = Layout::tmp(&self.layout.records(&schema.table));
         let parts: Vec<&[u8]> = snapshot.parts.iter().map(Vec::as_slice).collect();
         self.fs.write_synced(&tmp, &parts).map_err(io(&tmp))?;
-        let crc = parts.iter().fold(0, |crc, p| crc32c::crc32c_append(crc, p));
         Ok(StagedSnapshot {
             table: schema.table.clone(),
             entry: TableEntry {
                 rows: snapshot.rows,
                 next_key,
-                snapshot_crc32c: format!("{crc:08x}"),
+                snapshot_crc32c: crc_hex_parts(&parts),
                 snapshot_bytes: parts.iter().map(|p| p.len() as u64).sum(),
                 schema_crc32c,
             },
