@@ -1,6 +1,6 @@
 //! The one error type of tabula.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::value::Value;
 
@@ -64,7 +64,8 @@ pub enum Error {
         /// What is wrong, with the line and column where the parser saw it.
         reason: String,
     },
-    /// A column was used in a way its type does not allow (ordering by a `json` column, ...).
+    /// A column was used in a way it does not allow: ordering by a `json` column, `get_by` on
+    /// a column that is not unique, the sum of a text column.
     #[error("{table}.{column}: {reason}")]
     InvalidColumnUse {
         /// The table.
@@ -133,6 +134,45 @@ pub enum Error {
         /// The table.
         table: String,
     },
+    /// A table whose stored schema differs from its Rust type was attached inside a
+    /// transaction. Migrating a stored table rewrites its files and cannot be undone, so it
+    /// never runs inside a transaction: call `db.table::<T>()` before the transaction.
+    #[error("table {table} needs a schema migration ({changes}), which cannot run inside a transaction; call db.table::<T>() before the transaction")]
+    MigrationInTransaction {
+        /// The table.
+        table: String,
+        /// What the migration would change.
+        changes: String,
+    },
+    /// A handle from one database was used with another (a `TableHandle` given to the
+    /// `ReadTransaction` of a different `Database`).
+    #[error("the handle on table {table} belongs to another database")]
+    WrongDatabase {
+        /// The handle's table.
+        table: String,
+    },
+    /// One transaction's changes would make a write-ahead log record larger than the log
+    /// accepts; split the transaction.
+    #[error("one transaction's log record would be {bytes} bytes, above the {limit} byte limit; split the transaction")]
+    TransactionTooLarge {
+        /// The size the record would have.
+        bytes: u64,
+        /// The largest record the log accepts.
+        limit: u64,
+    },
+    /// A table has as many rows as it can address (`u32::MAX` slots).
+    #[error("table {table} is full: it cannot hold more than {limit} rows")]
+    TableFull {
+        /// The table.
+        table: String,
+        /// The most rows a table holds.
+        limit: u64,
+    },
+    /// A transaction's closure gave up with an error of the caller's own, made with
+    /// [`Error::abort`]; it is this error's [`source`](std::error::Error::source) and can be
+    /// downcast back to its type.
+    #[error("transaction aborted: {0}")]
+    Aborted(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// A plain table handle was used inside a closure (a filter, a `for_each`, a `get_with`)
     /// that runs while the same database is being read on this thread. Taking the read lock
     /// again could wait forever behind a waiting writer; collect what the closure needs first.
@@ -191,6 +231,60 @@ pub enum Error {
         /// The failure that caused it.
         reason: String,
     },
+}
+
+impl Error {
+    /// Aborts a transaction with the caller's own error: return `Err(Error::abort(e))` from
+    /// the closure given to [`Database::transaction`](crate::Database::transaction). The
+    /// transaction rolls back and returns [`Error::Aborted`], whose `source()` is `e`.
+    ///
+    /// ```
+    /// use tabula::{Database, Error, Table};
+    /// #[derive(Table, Clone, Debug)]
+    /// struct Account { #[column(primary_key)] id: u64, balance: i64 }
+    ///
+    /// #[derive(Debug)]
+    /// struct Overdrawn(i64);
+    /// impl std::fmt::Display for Overdrawn {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         write!(f, "balance would be {}", self.0)
+    ///     }
+    /// }
+    /// impl std::error::Error for Overdrawn {}
+    ///
+    /// let db = Database::in_memory();
+    /// let err = db
+    ///     .transaction(|tx| {
+    ///         let a = tx.table::<Account>()?;
+    ///         a.insert(Account { id: 1, balance: -5 })?;
+    ///         Err::<(), _>(Error::abort(Overdrawn(-5)))
+    ///     })
+    ///     .unwrap_err();
+    /// let cause = std::error::Error::source(&err).unwrap();
+    /// assert_eq!(cause.downcast_ref::<Overdrawn>().unwrap().0, -5);
+    /// assert_eq!(db.table::<Account>()?.count()?, 0);
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn abort(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Error {
+        Error::Aborted(error.into())
+    }
+
+    /// `Error::Corrupt` for `file` at 1-based `line` (0: the whole file).
+    pub(crate) fn corrupt(file: &Path, line: u64, reason: impl Into<String>) -> Error {
+        Error::Corrupt {
+            file: file.to_path_buf(),
+            line,
+            reason: reason.into(),
+        }
+    }
+
+    /// `Error::Io` for `path`.
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }
 
 /// The result type of every fallible tabula call.

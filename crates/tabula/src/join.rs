@@ -11,10 +11,10 @@ use std::fmt;
 use std::ops::Bound;
 
 use crate::error::{Error, Result};
-use crate::query::{self, Plan, QuerySpec};
+use crate::query::{self, order_key, window, FirstError, Plan, QuerySpec};
 use crate::record::{Record, Table};
 use crate::schema::Schema;
-use crate::select::{typed, Select};
+use crate::select::Select;
 use crate::table::TableData;
 use crate::value::Value;
 
@@ -86,7 +86,7 @@ pub struct Join<'a, T, U> {
     order: Vec<(Side, usize, bool)>,
     limit: Option<usize>,
     offset: usize,
-    error: Option<Error>,
+    error: FirstError,
 }
 
 impl<T, U> fmt::Debug for Join<'_, T, U> {
@@ -133,14 +133,14 @@ fn comparable(schema: &Schema, name: &str) -> Result<usize> {
 
 impl<'a, T: Table, U: Table> Join<'a, T, U> {
     fn new(left: Select<'a, T>, left_column: &str, right_column: Option<&str>) -> Self {
-        let mut error = None;
+        let mut error = FirstError::default();
         let left_col = comparable(T::schema(), left_column).unwrap_or_else(|e| {
-            error = Some(e);
+            error.note(Err(e));
             0
         });
         let right_col = right_column.map(|c| {
             comparable(U::schema(), c).unwrap_or_else(|e| {
-                error.get_or_insert(e);
+                error.note(Err(e));
                 0
             })
         });
@@ -158,9 +158,7 @@ impl<'a, T: Table, U: Table> Join<'a, T, U> {
     }
 
     fn note(&mut self, r: Result<()>) {
-        if let Err(e) = r {
-            self.error.get_or_insert(e);
-        }
+        self.error.note(r);
     }
 
     /// Keeps pairs whose right row passes `f`.
@@ -186,10 +184,7 @@ impl<'a, T: Table, U: Table> Join<'a, T, U> {
     /// table name (`"-students.gpa"`) when both sides have the column. An unqualified name is
     /// looked up on the left first.
     pub fn order_by(mut self, key: &str) -> Self {
-        let (desc, name) = match key.strip_prefix('-') {
-            Some(n) => (true, n),
-            None => (false, key),
-        };
+        let (name, desc) = order_key(key);
         let (ls, rs) = (T::schema(), U::schema());
         let resolved = match name.split_once('.') {
             Some((t, c)) if t == ls.table => comparable(ls, c).map(|c| (Side::Left, c)),
@@ -204,9 +199,7 @@ impl<'a, T: Table, U: Table> Join<'a, T, U> {
         };
         match resolved {
             Ok((side, col)) => self.order.push((side, col, desc)),
-            Err(e) => {
-                self.error.get_or_insert(e);
-            }
+            Err(e) => self.error.note(Err(e)),
         }
         self
     }
@@ -246,14 +239,12 @@ impl<'a, T: Table, U: Table> Join<'a, T, U> {
         mut self,
         f: impl FnOnce(&TableData<T>, &TableData<U>, Vec<(u32, u32)>) -> Result<O>,
     ) -> Result<O> {
-        if let Some(e) = self.error.take() {
-            return Err(e);
-        }
+        self.error.take()?;
         let (src, idx, spec) = self.left.parts()?;
         let st = src.state(&T::schema().table)?;
-        let lt = typed::<T>(&st, idx)?;
+        let lt = st.typed::<T>(idx)?;
         let right_idx = st.index_of(&U::schema().table)?;
-        let rt = typed::<U>(&st, right_idx)?;
+        let rt = st.typed::<U>(right_idx)?;
         let (strategy, rcol) = Self::strategy(self.right_col, rt);
         let rpk = U::schema().primary_key();
         let rcol_pos = rcol.unwrap_or(rpk);
@@ -359,11 +350,7 @@ impl<'a, T: Table, U: Table> Join<'a, T, U> {
                 Ordering::Equal
             });
         }
-        let start = self.offset.min(pairs.len());
-        pairs.drain(..start);
-        if let Some(l) = self.limit {
-            pairs.truncate(l);
-        }
+        window(&mut pairs, self.offset, self.limit);
         f(lt, rt, pairs)
     }
 
@@ -396,14 +383,12 @@ impl<'a, T: Table, U: Table> Join<'a, T, U> {
 
     /// The plan: the left query's, and how the right side is reached.
     pub fn explain(mut self) -> Result<JoinPlan> {
-        if let Some(e) = self.error.take() {
-            return Err(e);
-        }
+        self.error.take()?;
         let right_name = U::schema().table.clone();
         let (src, idx, spec) = self.left.parts()?;
         let st = src.state(&T::schema().table)?;
-        let lt = typed::<T>(&st, idx)?;
-        let rt = typed::<U>(&st, st.index_of(&right_name)?)?;
+        let lt = st.typed::<T>(idx)?;
+        let rt = st.typed::<U>(st.index_of(&right_name)?)?;
         let (strategy, _) = Self::strategy(self.right_col, rt);
         Ok(JoinPlan {
             left: query::explain(lt, &spec),

@@ -47,29 +47,45 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod aggregate;
+// The modules by layer, lowest first. A module uses modules of its own layer and of the
+// layers before it, never of a later one, and no modules use each other in a circle (the
+// `layers` test in `tests/it` checks both); see docs/ARCHITECTURE.md.
+
+// Values, schemas, and what a row is.
 mod column;
-mod copy;
-mod db;
 mod error;
 mod expr;
-mod handle;
-mod index;
-mod join;
 mod lookup;
-mod posting;
-mod query;
 mod record;
-mod registry;
 mod schema;
-mod select;
-mod storage;
-mod table;
-mod txn;
 mod value;
 
+// Files: the only module that touches the file system. It knows schemas and values, not
+// tables.
+mod storage;
+
+// One table in memory, its indexes, and queries over it: no I/O, no locking.
+mod aggregate;
+mod copy;
+mod index;
+mod query;
+mod table;
+
+// The shared state: loading, write transactions and their commits, checkpoints, migrations.
+mod engine;
+
+// What users hold: queries, joins and handles over the engine, and transactions.
+mod handle;
+mod join;
+mod select;
+mod txn;
+
+// The facade; nothing inside the library uses it.
+mod db;
+
 pub use aggregate::{Agg, Group};
-pub use db::{ArchivedSegment, Builder, Database, Stats, TableStats};
+pub use db::{Builder, Database};
+pub use engine::{ArchivedSegment, Stats, TableStats};
 pub use error::{Error, Result};
 pub use expr::Condition;
 pub use handle::{DynTable, ReadTable, TableHandle, TxDynTable, TxTable};
@@ -79,11 +95,20 @@ pub use query::{Access, OrderStrategy, Plan};
 pub use record::{Row, Table};
 pub use schema::{check_name, Column, ColumnType, ForeignKey, OnDelete, Schema, MAX_NAME_LEN};
 pub use select::{GroupBy, Select, SqlRow};
-pub use storage::verify::{log_records, verify, LogRecord, Problem};
-pub use storage::wal::{DroppedRecord, Durability, Recovery};
+pub use storage::verify::{verify, Problem};
+pub use storage::wal::{log_records, DroppedRecord, Durability, LogRecord, Recovery};
 pub use tabula_derive::Table;
 pub use txn::{ReadTransaction, Transaction};
 pub use value::{Value, ValueRef};
+
+/// Tools for testing what a database does when its disk fails or loses power: the
+/// in-memory [`FaultyFs`](testing::FaultyFs), given to
+/// [`Builder::file_system`](crate::Builder::file_system). Only with the `testing` feature;
+/// release builds do not contain it.
+#[cfg(any(test, feature = "testing"))]
+pub mod testing {
+    pub use crate::storage::faulty::FaultyFs;
+}
 
 /// What generated code needs; not part of the public API.
 #[doc(hidden)]

@@ -176,6 +176,31 @@ impl Row {
         Row { names, values }
     }
 
+    /// The row's values in `schema`'s order: unknown columns are refused, missing ones take
+    /// their default (or null, or 0 for an auto-increment key), every value is coerced.
+    pub(crate) fn resolve(&self, schema: &Schema) -> Result<Vec<Value>> {
+        for name in self.names() {
+            schema.column_index(name)?;
+        }
+        let pk = schema.primary_key();
+        schema
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let v = match self.get(&c.name) {
+                    Some(v) => v.clone(),
+                    None => match &c.default {
+                        Some(d) => d.clone(),
+                        None if i == pk && c.ty.is_int() => Value::Int(0),
+                        None => Value::Null,
+                    },
+                };
+                schema.coerce(i, v)
+            })
+            .collect()
+    }
+
     /// Adds or replaces a column's value.
     pub fn set(&mut self, name: &str, value: impl Into<Value>) {
         let value = value.into();

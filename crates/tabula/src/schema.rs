@@ -493,6 +493,23 @@ impl Schema {
         self.coerce(col, key.into_value()).map(Lookup::owned)
     }
 
+    /// Converts a key given by the user to the primary key's type. A key already in its
+    /// column's representation (the usual case) is used as it is; only a conversion keeps a
+    /// copy, for the error message.
+    #[inline]
+    pub(crate) fn coerce_key<'a>(&self, key: Lookup<'a>) -> Result<Lookup<'a>> {
+        let pk = self.primary_key();
+        let ty = self.columns[pk].ty;
+        if ty.keeps(key.as_ref()) {
+            return Ok(key);
+        }
+        let key = key.into_value();
+        let shown = key.clone();
+        ty.coerce(key)
+            .map(Lookup::owned)
+            .ok_or_else(|| self.type_mismatch(pk, shown))
+    }
+
     /// Checks a borrowed value that claims to be of column `col`'s type.
     pub fn check(&self, col: usize, value: ValueRef<'_>) -> Result<()> {
         let c = &self.columns[col];

@@ -1,18 +1,16 @@
 //! The `select()` builder shared by every table handle.
 
-use std::cell::Ref;
-use std::ops::{Bound, Deref, RangeBounds};
+use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
 use crate::aggregate::{self, Agg, Group};
-use crate::db::Database;
-use crate::error::{Error, Result};
-use crate::query::{self, Plan, QuerySpec};
+use crate::engine::any_table::AnyTable;
+use crate::engine::source::Source;
+use crate::error::Result;
+use crate::query::{self, FirstError, Plan, QuerySpec};
 use crate::record::{Row, Table};
-use crate::registry::State;
 use crate::schema::Schema;
 use crate::table::TableData;
-use crate::txn::TxCore;
 use crate::value::Value;
 
 /// Rows a SQL condition can be evaluated on: typed rows and dynamic [`Row`]s.
@@ -33,60 +31,6 @@ impl SqlRow for Row {
     }
 }
 
-/// Where a handle reads from: the database (taking its read lock) or a transaction.
-#[derive(Clone, Copy)]
-pub(crate) enum Src<'a> {
-    Db(&'a Database),
-    Tx(&'a dyn TxCore),
-    /// A read transaction: the read lock is already held.
-    Read(&'a State),
-}
-
-pub(crate) enum StateGuard<'a> {
-    Db(crate::db::ReadState<'a>),
-    Tx(Ref<'a, State>),
-    Read(&'a State),
-}
-
-impl Deref for StateGuard<'_> {
-    type Target = State;
-    fn deref(&self) -> &State {
-        match self {
-            StateGuard::Db(g) => g,
-            StateGuard::Tx(g) => g,
-            StateGuard::Read(s) => s,
-        }
-    }
-}
-
-impl<'a> Src<'a> {
-    pub(crate) fn state(&self, table: &str) -> Result<StateGuard<'a>> {
-        match *self {
-            Src::Db(db) => db.read_state(table).map(StateGuard::Db),
-            Src::Tx(tx) => tx.state().map(StateGuard::Tx),
-            Src::Read(s) => Ok(StateGuard::Read(s)),
-        }
-    }
-}
-
-/// The typed table at `idx`.
-pub(crate) fn typed<T: Table>(st: &State, idx: usize) -> Result<&TableData<T>> {
-    st.tables
-        .get(idx)
-        .and_then(|t| t.as_any().downcast_ref::<TableData<T>>())
-        .ok_or_else(|| detached::<T>())
-}
-
-pub(crate) fn detached<T: Table>() -> Error {
-    Error::SchemaMismatch {
-        table: T::schema().table.clone(),
-        reason: format!(
-            "the table is not attached to {}",
-            std::any::type_name::<T>()
-        ),
-    }
-}
-
 /// A query being built: column predicates, closure filters, order, window. Finish it with
 /// [`all`](Select::all), [`first`](Select::first), [`count`](Select::count),
 /// [`keys`](Select::keys) or [`explain`](Select::explain).
@@ -100,12 +44,12 @@ pub(crate) fn detached<T: Table>() -> Error {
 /// A column name that does not exist, or a value that does not fit its column, makes the
 /// terminal call fail with `Error::UnknownColumn` or `Error::TypeMismatch`.
 pub struct Select<'a, R> {
-    src: Src<'a>,
+    src: &'a dyn Source,
     idx: usize,
     schema: &'a Schema,
     names: Option<Arc<[String]>>,
     spec: QuerySpec<'a, R>,
-    error: Option<Error>,
+    error: FirstError,
 }
 
 impl<R> std::fmt::Debug for Select<'_, R> {
@@ -119,7 +63,7 @@ impl<R> std::fmt::Debug for Select<'_, R> {
 
 impl<'a, R> Select<'a, R> {
     pub(crate) fn new(
-        src: Src<'a>,
+        src: &'a dyn Source,
         idx: usize,
         schema: &'a Schema,
         names: Option<Arc<[String]>>,
@@ -130,14 +74,12 @@ impl<'a, R> Select<'a, R> {
             schema,
             names,
             spec: QuerySpec::default(),
-            error: None,
+            error: FirstError::default(),
         }
     }
 
     fn note(&mut self, r: Result<()>) {
-        if let Err(e) = r {
-            self.error.get_or_insert(e);
-        }
+        self.error.note(r);
     }
 
     /// Keeps rows for which `f` returns true. Runs on every row the access path reaches.
@@ -220,16 +162,13 @@ impl<'a, R> Select<'a, R> {
     }
 
     /// The parts a join needs: where to read, which table, and the resolved query.
-    pub(crate) fn parts(mut self) -> Result<(Src<'a>, usize, QuerySpec<'a, R>)> {
+    pub(crate) fn parts(mut self) -> Result<(&'a dyn Source, usize, QuerySpec<'a, R>)> {
         self.ready()?;
         Ok((self.src, self.idx, self.spec))
     }
 
     fn ready(&mut self) -> Result<()> {
-        match self.error.take() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        self.error.take()
     }
 }
 
@@ -240,7 +179,7 @@ impl<'a, T: Table> Select<'a, T> {
     ) -> Result<O> {
         self.ready()?;
         let st = self.src.state(&self.schema.table)?;
-        let t = typed::<T>(&st, self.idx)?;
+        let t = st.typed::<T>(self.idx)?;
         f(t, &self.spec)
     }
 
@@ -314,7 +253,7 @@ impl<'a, T: Table> Select<'a, T> {
 impl<'a> Select<'a, Row> {
     fn with_dyn<O>(
         mut self,
-        f: impl FnOnce(&dyn crate::registry::AnyTable, &QuerySpec<'a, Row>, &Arc<[String]>) -> Result<O>,
+        f: impl FnOnce(&dyn AnyTable, &QuerySpec<'a, Row>, &Arc<[String]>) -> Result<O>,
     ) -> Result<O> {
         self.ready()?;
         let names = self
@@ -322,10 +261,7 @@ impl<'a> Select<'a, Row> {
             .clone()
             .unwrap_or_else(|| column_names(self.schema));
         let st = self.src.state(&self.schema.table)?;
-        let t = st.tables.get(self.idx).ok_or_else(|| Error::UnknownTable {
-            table: self.schema.table.clone(),
-        })?;
-        f(&**t, &self.spec, &names)
+        f(st.table(self.idx)?, &self.spec, &names)
     }
 
     /// Every matching row.
@@ -447,7 +383,7 @@ impl<'a, T: Table> Select<'a, T> {
         let col = match self.schema.column_index(column) {
             Ok(c) => c,
             Err(e) => {
-                self.error.get_or_insert(e);
+                self.error.note(Err(e));
                 0
             }
         };

@@ -1,85 +1,48 @@
-//! Transactions: one writer at a time holds the database's state; every statement is
-//! journaled so that it (or the whole transaction) rolls back exactly.
-//!
-//! A transaction holds the write lock from its start to its end, so other threads never see
-//! half of it. Closures the user passes in (filters, predicates, the transaction body) run
-//! while that lock is held; a plain table handle used on the same thread would wait for a
-//! lock its own thread holds, so handles detect this and answer `Error::InTransaction`.
+//! Transactions as users see them: [`Transaction`], the argument of
+//! [`Database::transaction`](crate::Database::transaction)'s closure, and
+//! [`ReadTransaction`], the argument of [`Database::read`](crate::Database::read)'s. Both
+//! hand out table handles; the work is the engine's.
 
-use std::cell::{Ref, RefCell, RefMut};
-use std::sync::RwLockWriteGuard;
-
+use crate::engine::source::{ReadGuard, Source};
+use crate::engine::write::WriteTx;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::registry::{AnyTable, State};
-use crate::table::Mark;
+use crate::handle::{ReadTable, TableHandle, TxDynTable, TxTable};
+use crate::record::Table;
 
-thread_local! {
-    /// Ids of the databases whose write lock this thread holds.
-    static WRITING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
-    /// Ids of the databases whose read lock this thread holds (a plain-handle read in
-    /// progress, with the user's closures running inside it).
-    static READING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+/// A transaction in progress: the argument of the closure given to
+/// [`Database::transaction`](crate::Database::transaction). Get table handles from it with
+/// [`Transaction::table`] and [`Transaction::dyn_table`]; everything written through them
+/// commits together when the closure returns `Ok`, and nothing does otherwise.
+///
+/// A table created through it (the first `table::<T>()` of a new table) is part of the
+/// transaction: it exists only if the transaction commits. A stored table whose schema
+/// needs a migration cannot be attached inside a transaction
+/// (`Error::MigrationInTransaction`): call `db.table::<T>()` before it.
+pub struct Transaction<'db> {
+    pub(crate) tx: WriteTx<'db>,
 }
 
-/// Whether this thread holds the write lock of database `id`.
-pub(crate) fn writing(id: u64) -> bool {
-    WRITING.with(|w| w.borrow().contains(&id))
-}
-
-/// Whether this thread holds the read lock of database `id`.
-pub(crate) fn reading(id: u64) -> bool {
-    READING.with(|r| r.borrow().contains(&id))
-}
-
-/// Records, for as long as it lives, that this thread holds database `id`'s read lock.
-#[derive(Debug)]
-pub(crate) struct ReadingGuard(u64);
-
-impl ReadingGuard {
-    pub(crate) fn new(id: u64) -> Self {
-        READING.with(|r| r.borrow_mut().push(id));
-        ReadingGuard(id)
+impl std::fmt::Debug for Transaction<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.tx.fmt(f)
     }
 }
 
-impl Drop for ReadingGuard {
-    fn drop(&mut self) {
-        READING.with(|r| {
-            let mut r = r.borrow_mut();
-            if let Some(i) = r.iter().rposition(|&x| x == self.0) {
-                r.remove(i);
-            }
-        });
+impl Transaction<'_> {
+    /// The typed table for `T` inside this transaction (created with it if new).
+    pub fn table<T: Table>(&self) -> Result<TxTable<'_, T>> {
+        let idx = self.tx.attach::<T>()?;
+        Ok(TxTable::new(&self.tx, idx))
     }
-}
 
-/// Records, for as long as it lives, that this thread holds database `id`'s write lock.
-#[derive(Debug)]
-pub(crate) struct WritingGuard(u64);
-
-impl WritingGuard {
-    pub(crate) fn new(id: u64) -> Self {
-        WRITING.with(|w| w.borrow_mut().push(id));
-        WritingGuard(id)
+    /// A dynamic handle on an existing table inside this transaction.
+    pub fn dyn_table(&self, name: &str) -> Result<TxDynTable<'_>> {
+        let idx = self.tx.state(name)?.index_of(name)?;
+        self.tx.load(idx)?;
+        let schema = self.tx.state(name)?.table(idx)?.schema().clone();
+        Ok(TxDynTable::new(&self.tx, idx, schema))
     }
-}
-
-impl Drop for WritingGuard {
-    fn drop(&mut self) {
-        WRITING.with(|w| {
-            let mut w = w.borrow_mut();
-            if let Some(i) = w.iter().rposition(|&x| x == self.0) {
-                w.remove(i);
-            }
-        });
-    }
-}
-
-/// What table handles inside a transaction need from it, without its lifetime.
-pub(crate) trait TxCore {
-    fn state(&self) -> Result<Ref<'_, State>>;
-    fn state_mut(&self) -> Result<RefMut<'_, State>>;
-    fn touch(&self, idx: usize, mark: Mark);
 }
 
 /// A read transaction: the argument of the closure given to
@@ -88,8 +51,8 @@ pub(crate) trait TxCore {
 /// lock of its own, so a loop of lookups runs at the speed of the lookups. Writers wait until
 /// the closure returns; other readers do not.
 pub struct ReadTransaction<'db> {
-    pub(crate) db: &'db crate::db::Database,
-    pub(crate) state: crate::db::ReadState<'db>,
+    engine: &'db Engine,
+    state: ReadGuard<'db>,
 }
 
 impl std::fmt::Debug for ReadTransaction<'_> {
@@ -98,87 +61,23 @@ impl std::fmt::Debug for ReadTransaction<'_> {
     }
 }
 
-/// A transaction in progress: the argument of the closure given to
-/// [`Database::transaction`](crate::Database::transaction). Get table handles from it with
-/// [`Transaction::table`] and [`Transaction::dyn_table`]; everything written through them
-/// commits together when the closure returns `Ok`, and nothing does otherwise.
-pub struct Transaction<'db> {
-    pub(crate) shared: &'db crate::db::Shared,
-    pub(crate) state: RefCell<RwLockWriteGuard<'db, State>>,
-    /// The first mark of every table written, in the order first written.
-    pub(crate) marks: RefCell<Vec<(usize, Mark)>>,
-}
+impl<'db> ReadTransaction<'db> {
+    pub(crate) fn new(engine: &'db Engine) -> Result<Self> {
+        Ok(ReadTransaction {
+            engine,
+            state: engine.read_state("(read transaction)")?,
+        })
+    }
 
-impl std::fmt::Debug for Transaction<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transaction")
-            .field("tables_written", &self.marks.borrow().len())
-            .finish()
-    }
-}
-
-impl TxCore for Transaction<'_> {
-    fn state(&self) -> Result<Ref<'_, State>> {
-        self.state
-            .try_borrow()
-            .map(|g| Ref::map(g, |g| &**g))
-            .map_err(|_| reentrant())
-    }
-    fn state_mut(&self) -> Result<RefMut<'_, State>> {
-        self.state
-            .try_borrow_mut()
-            .map(|g| RefMut::map(g, |g| &mut **g))
-            .map_err(|_| reentrant())
-    }
-    fn touch(&self, idx: usize, mark: Mark) {
-        let mut marks = self.marks.borrow_mut();
-        if !marks.iter().any(|(i, _)| *i == idx) {
-            marks.push((idx, mark));
+    /// The table of `handle`, read inside this transaction. The handle must come from the
+    /// same database (`Error::WrongDatabase` otherwise).
+    pub fn table<T: Table>(&self, handle: &TableHandle<T>) -> Result<ReadTable<'_, T>> {
+        let (db, idx) = handle.place();
+        if db != self.engine.id {
+            return Err(Error::WrongDatabase {
+                table: T::schema().table.clone(),
+            });
         }
-    }
-}
-
-fn reentrant() -> Error {
-    Error::Reentrant
-}
-
-impl Transaction<'_> {
-    /// Undoes everything written in this transaction.
-    pub(crate) fn rollback(&self) {
-        let marks = std::mem::take(&mut *self.marks.borrow_mut());
-        if let Ok(mut st) = self.state.try_borrow_mut() {
-            for (idx, mark) in marks.into_iter().rev() {
-                st.tables[idx].rollback_to(mark);
-            }
-        }
-    }
-
-    /// The tables written, with the state they need committed.
-    pub(crate) fn written(&self) -> Vec<usize> {
-        self.marks.borrow().iter().map(|(i, _)| *i).collect()
-    }
-}
-
-/// Runs one statement on table `idx`: on error, the statement's own changes are undone and
-/// the transaction goes on as before it.
-pub(crate) fn statement<O>(
-    tx: &dyn TxCore,
-    idx: usize,
-    f: impl FnOnce(&mut dyn AnyTable) -> Result<O>,
-) -> Result<O> {
-    let mut st = tx.state_mut()?;
-    let t = st.tables.get_mut(idx).ok_or_else(|| Error::UnknownTable {
-        table: format!("#{idx}"),
-    })?;
-    let mark = t.mark();
-    match f(&mut **t) {
-        Ok(o) => {
-            tx.touch(idx, mark);
-            Ok(o)
-        }
-        Err(e) => {
-            t.rollback_to(mark);
-            Err(e)
-        }
+        ReadTable::new(&self.state, idx)
     }
 }

@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::schema::{ColumnType, Schema};
 use crate::value::{Value, ValueRef};
 
@@ -38,6 +38,7 @@ impl RowCodec {
 
     /// Whether [`RowCodec::encode_borrowed`] can write rows of this schema: a `json` column
     /// has no borrowed form in a typed row, so such rows go through their values.
+    #[cfg(test)]
     pub(crate) fn borrowable(&self) -> bool {
         self.borrowable
     }
@@ -59,6 +60,25 @@ impl RowCodec {
             encode_ref(col(i), out);
         }
         out.push(b'}');
+    }
+
+    /// Appends a row as one JSON object: from its borrowed columns (`col(i)` for column `i`)
+    /// when the schema allows, copying nothing; otherwise from its values (a typed row has no
+    /// borrowed form of a `json` column).
+    #[inline]
+    pub(crate) fn encode_row<'r>(
+        &self,
+        schema: &Schema,
+        col: impl Fn(usize) -> ValueRef<'r>,
+        values: impl FnOnce() -> Result<Vec<Value>>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        if self.borrowable {
+            self.encode_borrowed(col, out);
+        } else {
+            self.encode(schema, &values()?, out);
+        }
+        Ok(())
     }
 
     /// Appends `values` (schema order) as one JSON object, without a newline.
@@ -242,15 +262,6 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
 pub(crate) fn decode_key(schema: &Schema, v: Value) -> Result<Value> {
     let pk = schema.primary_key();
     schema.coerce(pk, v)
-}
-
-/// A corrupt-file error.
-pub(crate) fn corrupt(file: &std::path::Path, line: u64, reason: impl Into<String>) -> Error {
-    Error::Corrupt {
-        file: file.to_path_buf(),
-        line,
-        reason: reason.into(),
-    }
 }
 
 #[cfg(test)]

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::schema::Schema;
-use crate::storage::codec::{corrupt, decode_row};
+use crate::storage::codec::decode_row;
 use crate::value::Value;
 
 /// A snapshot's bytes, in consecutive parts (one per encoder thread, written one after the
@@ -15,9 +15,9 @@ pub(crate) struct Encoded {
 }
 
 /// Encodes `rows` as JSON Lines, in parallel chunks when there are many: `row` appends one
-/// row's JSON object. `path` names the snapshot in errors.
+/// row's JSON object. A panic in `row` (a `json` column's `Serialize`, which is the user's
+/// code) goes on unwinding in the caller's thread.
 pub(crate) fn encode<T: Sync>(
-    path: &Path,
     rows: &[T],
     row: impl Fn(&T, &mut Vec<u8>) -> Result<()> + Sync,
 ) -> Result<Encoded> {
@@ -35,23 +35,19 @@ pub(crate) fn encode<T: Sync>(
     let parts = if threads < 2 || rows.len() < 20_000 {
         vec![encode_chunk(rows)?]
     } else {
-        let parts: Vec<Option<Result<Vec<u8>>>> = std::thread::scope(|s| {
+        std::thread::scope(|s| {
             let handles: Vec<_> = rows
                 .chunks(rows.len().div_ceil(threads))
                 .map(|chunk| s.spawn(move || encode_chunk(chunk)))
                 .collect();
-            handles.into_iter().map(|h| h.join().ok()).collect()
-        });
-        // A snapshot missing a chunk must never be committed: fail the checkpoint instead.
-        parts
-            .into_iter()
-            .map(|part| {
-                part.ok_or_else(|| crate::error::Error::Io {
-                    path: path.to_path_buf(),
-                    source: std::io::Error::other("a snapshot encoder thread panicked"),
-                })?
-            })
-            .collect::<Result<Vec<_>>>()?
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect::<Result<Vec<_>>>()
+        })?
     };
     Ok(Encoded {
         parts,
@@ -65,7 +61,8 @@ pub(crate) type Convert<'c, T> = &'c (dyn Fn(Vec<Value>) -> std::result::Result<
 /// Parses a snapshot, in parallel chunks when it is large enough for that to pay, converting
 /// each row as it is read: the rows come back in file order, as one `Vec` per chunk (joining
 /// them, or keeping every row's values until all are read, would copy the table through
-/// fresh memory, a page fault per 4 KiB).
+/// fresh memory, a page fault per 4 KiB). A panic in `convert` (a `json` column's
+/// `Deserialize`, the user's code) goes on unwinding in the caller's thread.
 pub(crate) fn decode<T: Send>(
     path: &Path,
     schema: &Schema,
@@ -78,7 +75,7 @@ pub(crate) fn decode<T: Send>(
             .filter(|&&b| b == b'\n')
             .count() as u64
             + 1;
-        corrupt(path, line, "not UTF-8")
+        Error::corrupt(path, line, "not UTF-8")
     })?;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -116,7 +113,7 @@ pub(crate) fn decode<T: Send>(
             .into_iter()
             .map(|h| {
                 h.join()
-                    .unwrap_or_else(|_| Err(corrupt(path, 0, "a parser thread panicked")))
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
             .collect()
     })
@@ -133,10 +130,10 @@ fn decode_chunk<T>(
     for (i, line) in text.split_terminator('\n').enumerate() {
         let no = first + i as u64 + 1;
         if line.is_empty() {
-            return Err(corrupt(path, no, "empty line"));
+            return Err(Error::corrupt(path, no, "empty line"));
         }
         let row = decode_row(schema, line).and_then(convert);
-        rows.push(row.map_err(|e| corrupt(path, no, e))?);
+        rows.push(row.map_err(|e| Error::corrupt(path, no, e))?);
     }
     Ok(rows)
 }
@@ -221,7 +218,7 @@ mod tests {
                 .collect();
             let e = ids(&s, &text).unwrap_err();
             assert!(
-                matches!(&e, crate::error::Error::Corrupt { line, .. } if *line == bad),
+                matches!(&e, Error::Corrupt { line, .. } if *line == bad),
                 "{bad}: {e}"
             );
         }

@@ -2,20 +2,20 @@
 //! every problem with its file and line: checksums, LSN continuity, schema/record agreement,
 //! primary-key, unique and NOT NULL constraints, leftover temporary files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::record::DynRow;
 use crate::schema::Schema;
 use crate::storage::fs::{FileSystem, StdFs};
 use crate::storage::layout::{Layout, TMP};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest};
 use crate::storage::snapshot::decode_lines;
-use crate::storage::wal::{self, Recovery};
+use crate::storage::wal::decode::decode_ops;
+use crate::storage::wal::scan::{scan, Recovery};
 use crate::storage::SchemaFile;
-use crate::table::TableData;
+use crate::value::Value;
 
 /// One problem `verify` found.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -72,17 +72,12 @@ pub(crate) fn verify_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<Proble
         })
     };
     if !fs.exists(root) {
-        return Err(Error::Io {
-            path: root.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no database directory here"),
-        });
+        return Err(Error::io(
+            root,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no database directory here"),
+        ));
     }
-    let read = |p: &Path| {
-        fs.read(p).map_err(|e| Error::Io {
-            path: p.to_path_buf(),
-            source: e,
-        })
-    };
+    let read = |p: &Path| fs.read(p).map_err(|e| Error::io(p, e));
 
     let manifest_path = layout.manifest();
     let manifest: Manifest = if fs.exists(&manifest_path) {
@@ -182,13 +177,13 @@ pub(crate) fn verify_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<Proble
                 ),
             );
         }
-        let mut table = TableData::<DynRow>::new(std::sync::Arc::new(schema.clone()));
+        let mut keys = UniqueKeys::new(schema);
         let mut rows = 0u64;
         for (no, row) in decode_lines(schema, &bytes) {
             match row {
                 Ok(values) => {
                     rows += 1;
-                    if let Err(e) = table.insert(DynRow(values.into_boxed_slice())) {
+                    if let Err(e) = keys.add(&values) {
                         report(&p, no, e.to_string());
                     }
                 }
@@ -216,23 +211,48 @@ pub(crate) fn verify_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<Proble
         }
     }
 
-    // The log: every line, LSN continuity, tables and rows.
+    // The log: every line, LSN continuity, tables created and rows.
     let wal_path = layout.wal();
     if fs.exists(&wal_path) {
         let bytes = read(&wal_path)?;
-        match wal::scan(&wal_path, &bytes, Recovery::Salvage, manifest.lsn) {
+        match scan(&wal_path, &bytes, Recovery::Salvage, manifest.lsn) {
             Ok(scan) => {
                 for d in scan.dropped {
                     report(&wal_path, d.line, d.reason);
                 }
                 for (line, rec) in &scan.records {
                     for ops in &rec.tables {
+                        if let Some(created) = &ops.create {
+                            let mut created = created.clone();
+                            match created.finish() {
+                                Err(e) => {
+                                    report(&wal_path, *line, format!("invalid schema: {e}"));
+                                    continue;
+                                }
+                                Ok(()) => {
+                                    let stored = schemas.entry(ops.table.clone());
+                                    let s = stored.or_insert_with(|| created.clone());
+                                    let diffs = s.differences(&created);
+                                    if !diffs.is_empty() {
+                                        report(
+                                            &wal_path,
+                                            *line,
+                                            format!(
+                                                "creates table {} unlike its schema file: {}",
+                                                ops.table,
+                                                diffs.join("; ")
+                                            ),
+                                        );
+                                    }
+                                }
+                            }
+                        }
                         match schemas.get(&ops.table) {
                             None => {
                                 report(&wal_path, *line, format!("unknown table {:?}", ops.table))
                             }
                             Some(s) => {
-                                if let Err(e) = wal::decode_ops(&wal_path, *line, s, ops) {
+                                if let Err(e) = decode_ops(&wal_path, *line, s, ops) {
                                     report(&wal_path, *line, e.to_string());
                                 }
                             }
@@ -246,53 +266,46 @@ pub(crate) fn verify_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<Proble
     Ok(problems)
 }
 
-/// One line of `wal/transaction.log`, as `tabula wal` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct LogRecord {
-    /// The 1-based line.
-    pub line: u64,
-    /// The record's LSN (0 for a damaged line).
-    pub lsn: u64,
-    /// Per table: name, rows written, keys deleted.
-    pub tables: Vec<(String, usize, usize)>,
-    /// Why the line cannot be used, if it cannot.
-    pub problem: Option<String>,
+/// The primary-key and unique values seen so far in one snapshot: a second row holding one
+/// is reported as the insert that loads it would report it.
+struct UniqueKeys<'s> {
+    schema: &'s Schema,
+    /// Per checked column (the primary key first, then unique columns): its position and the
+    /// values seen.
+    seen: Vec<(usize, HashSet<Value>)>,
 }
 
-/// Lists the records of the current write-ahead log of the database at `path`, damaged
-/// lines included (with the reason), without changing anything.
-pub fn log_records(path: impl AsRef<Path>) -> Result<Vec<LogRecord>> {
-    let layout = Layout::new(path.as_ref());
-    let wal_path = layout.wal();
-    let bytes = StdFs.read(&wal_path).map_err(|e| Error::Io {
-        path: wal_path.clone(),
-        source: e,
-    })?;
-    let mut out = Vec::new();
-    for (i, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
-        let no = i as u64 + 1;
-        let parsed = match line.strip_suffix(b"\n") {
-            Some(l) => wal::parse_line(l),
-            None => Err("unterminated line (an unfinished commit)".to_string()),
-        };
-        out.push(match parsed {
-            Ok(rec) => LogRecord {
-                line: no,
-                lsn: rec.lsn,
-                tables: rec
-                    .tables
-                    .iter()
-                    .map(|t| (t.table.clone(), t.put.len(), t.delete.len()))
-                    .collect(),
-                problem: None,
-            },
-            Err(reason) => LogRecord {
-                line: no,
-                lsn: 0,
-                tables: Vec::new(),
-                problem: Some(reason),
-            },
-        });
+impl<'s> UniqueKeys<'s> {
+    fn new(schema: &'s Schema) -> Self {
+        let pk = schema.primary_key();
+        let seen = std::iter::once(pk)
+            .chain((0..schema.columns.len()).filter(|&c| schema.columns[c].unique && c != pk))
+            .map(|c| (c, HashSet::new()))
+            .collect();
+        UniqueKeys { schema, seen }
     }
-    Ok(out)
+
+    /// Records a row's values; a value some earlier row holds is `Error::UniqueViolation`
+    /// (nulls never collide).
+    fn add(&mut self, values: &[Value]) -> Result<()> {
+        for (col, seen) in &self.seen {
+            let v = &values[*col];
+            if v.is_null() {
+                continue;
+            }
+            if seen.contains(v) {
+                return Err(Error::UniqueViolation {
+                    table: self.schema.table.clone(),
+                    column: self.schema.columns[*col].name.clone(),
+                    value: v.clone(),
+                });
+            }
+        }
+        for (col, seen) in &mut self.seen {
+            if !values[*col].is_null() {
+                seen.insert(values[*col].clone());
+            }
+        }
+        Ok(())
+    }
 }

@@ -6,6 +6,7 @@ mod constraints;
 mod crash;
 mod dynamic;
 mod exchange;
+mod layers;
 mod model;
 mod persistence;
 mod queries;

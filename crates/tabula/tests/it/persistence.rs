@@ -59,14 +59,19 @@ fn files_are_readable_json() {
     let log = wal.trim_end_matches('\0');
     assert!(wal.len() > log.len());
     let lines: Vec<&str> = log.lines().collect();
-    assert_eq!(lines.len(), 4);
-    let (crc, json) = lines[0].split_once(' ').unwrap();
+    // The table's creation, then the four commits of `seed`.
+    assert_eq!(lines.len(), 5);
+    let (crc, json) = lines[1].split_once(' ').unwrap();
     assert_eq!(crc.len(), 8);
     assert_eq!(format!("{:08x}", crc32c::crc32c(json.as_bytes())), crc);
     let rec: serde_json::Value = serde_json::from_str(json).unwrap();
-    assert_eq!(rec["lsn"], 1);
+    assert_eq!(rec["lsn"], 2);
     assert_eq!(rec["tables"][0]["table"], "students");
     assert_eq!(rec["tables"][0]["put"][0]["email"], "alice@uni.edu");
+    let created: serde_json::Value =
+        serde_json::from_str(lines[0].split_once(' ').unwrap().1).unwrap();
+    assert_eq!(created["tables"][0]["create"]["table"], "students");
+    assert_eq!(created["tables"][0]["put"], serde_json::json!([]));
     db.checkpoint().unwrap();
     let schema: serde_json::Value = serde_json::from_str(
         &fs::read_to_string(path.join("schema/students.schema.json")).unwrap(),
@@ -85,15 +90,15 @@ fn files_are_readable_json() {
     assert_eq!(rows[1]["advisor"], serde_json::Value::Null);
     let manifest: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(path.join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(manifest["lsn"], 4);
+    assert_eq!(manifest["lsn"], 5);
     assert_eq!(manifest["tables"]["students"]["rows"], 2);
     assert_eq!(
         fs::read_to_string(path.join("wal/transaction.log")).unwrap(),
         ""
     );
-    // The archived segment holds its four records and nothing else.
+    // The archived segment holds its five records and nothing else.
     let archived =
-        fs::read_to_string(path.join("wal/transaction.00000000000000000004.log")).unwrap();
+        fs::read_to_string(path.join("wal/transaction.00000000000000000005.log")).unwrap();
     assert_eq!(archived, log);
     // Dropping the database cuts the preallocated zeros off the current log too.
     let s = db.table::<Student>().unwrap();
@@ -124,10 +129,10 @@ fn checkpoints_rotate_and_prune_archives() {
             .iter()
             .map(|a| a.last_lsn)
             .collect::<Vec<_>>(),
-        vec![4, 5]
+        vec![5, 6]
     );
     assert_eq!(stats.wal_records, 0);
-    assert_eq!(stats.checkpoint_lsn, 5);
+    assert_eq!(stats.checkpoint_lsn, 6);
     let text = stats.to_string();
     assert!(text.contains("students"), "{text}");
     assert!(text.contains("archived segments: 2"), "{text}");
@@ -156,7 +161,8 @@ fn tables_load_only_when_used() {
     assert!(!by_name("students").loaded);
     assert_eq!(by_name("students").rows, 2);
     assert!(!by_name("courses").loaded);
-    assert_eq!(by_name("courses").pending_records, 1);
+    // Its creation and its one row.
+    assert_eq!(by_name("courses").pending_records, 2);
     assert_eq!(db.table::<Course>().unwrap().count().unwrap(), 1);
     let stats = db.stats().unwrap();
     assert!(
@@ -434,8 +440,9 @@ fn concurrent_durable_commits_all_survive() {
             t.join().unwrap();
         }
         let stats = db.stats().unwrap();
-        assert_eq!(stats.wal_records, 200);
-        assert_eq!(stats.last_lsn, 200);
+        // The table's creation, then 200 inserts.
+        assert_eq!(stats.wal_records, 201);
+        assert_eq!(stats.last_lsn, 201);
         // Every record names the first record of the write call it went out in: a group
         // starts with itself, and the records behind it in the group name the same first one.
         let wal = fs::read_to_string(path.join("wal/transaction.log")).unwrap();

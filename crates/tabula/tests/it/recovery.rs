@@ -7,11 +7,13 @@ use tabula::{Database, Error, Recovery};
 
 use crate::common::{student, Student};
 
-/// A database with four commits in its log (no checkpoint); returns its path.
+/// A database whose log holds four commits (one row each) after the checkpoint that
+/// followed the table's creation; returns its path.
 fn four_commits(dir: &Path) -> PathBuf {
     let path = dir.join("db");
     let db = Database::open(&path).unwrap();
     let s = db.table::<Student>().unwrap();
+    db.checkpoint().unwrap();
     for (i, n) in ["A", "B", "C", "D"].iter().enumerate() {
         s.insert(student(n, 2020 + i as u32, 1.0)).unwrap();
     }

@@ -11,12 +11,12 @@
 
 use std::collections::HashSet;
 
-use crate::db::persist::ensure_loaded;
-use crate::db::Shared;
+use crate::engine::load::ensure_loaded;
+use crate::engine::source::TxCore;
+use crate::engine::state::State;
+use crate::engine::write::WriteTx;
 use crate::error::{Error, Result};
-use crate::registry::State;
 use crate::schema::OnDelete;
-use crate::txn::{Transaction, TxCore};
 use crate::value::Value;
 
 /// One foreign key: (child table, column, parent table name, action).
@@ -53,18 +53,18 @@ fn fk_error(
 }
 
 /// Applies delete actions and checks references for everything `tx` wrote.
-pub(crate) fn enforce(shared: &Shared, tx: &Transaction<'_>) -> Result<()> {
-    let all_edges = edges(&tx.state.borrow());
+pub(crate) fn enforce(tx: &WriteTx<'_>) -> Result<()> {
+    let storage = tx.engine().storage.as_ref();
+    let all_edges = edges(&*tx.state_mut()?);
     if all_edges.is_empty() {
         return Ok(());
     }
     let mut processed: HashSet<(usize, Value)> = HashSet::new();
     loop {
         let mut acted = false;
-        let marks = tx.marks.borrow().clone();
-        for (parent, mark) in marks {
+        for (parent, mark) in tx.marks() {
             let (parent_name, deleted) = {
-                let st = tx.state.borrow();
+                let st = tx.state_mut()?;
                 let t = &st.tables[parent];
                 (t.schema().table.clone(), t.written_since(mark).1)
             };
@@ -73,8 +73,8 @@ pub(crate) fn enforce(shared: &Shared, tx: &Transaction<'_>) -> Result<()> {
                     continue;
                 }
                 for (child, col, _, action) in all_edges.iter().filter(|e| e.2 == parent_name) {
-                    let mut st = tx.state.borrow_mut();
-                    ensure_loaded(shared, &mut st, *child)?;
+                    let mut st = tx.state_mut()?;
+                    ensure_loaded(storage, &mut st, *child)?;
                     let slots = st.tables[*child].slots_where(*col, &key);
                     if slots.is_empty() {
                         continue;
@@ -112,8 +112,8 @@ pub(crate) fn enforce(shared: &Shared, tx: &Transaction<'_>) -> Result<()> {
         }
     }
     // Every row written must reference a row that exists.
-    let marks = tx.marks.borrow().clone();
-    let mut st = tx.state.borrow_mut();
+    let marks = tx.marks();
+    let mut st = tx.state_mut()?;
     for (child, mark) in marks {
         let refs: Vec<(usize, String)> = all_edges
             .iter()
@@ -132,7 +132,7 @@ pub(crate) fn enforce(shared: &Shared, tx: &Transaction<'_>) -> Result<()> {
                 let reason = format!("table {parent_name} does not exist");
                 return Err(fk_error(&st, child, col, &parent_name, v, reason));
             };
-            ensure_loaded(shared, &mut st, parent)?;
+            ensure_loaded(storage, &mut st, parent)?;
             let parent_schema = st.tables[parent].schema().clone();
             for &s in &slots {
                 let v = st.tables[child].col_value(s, col);

@@ -7,7 +7,7 @@ use std::sync::PoisonError;
 
 use serde::Serialize;
 
-use crate::db::Database;
+use crate::engine::Engine;
 use crate::error::Result;
 
 /// Statistics about a database and its files; `Display` prints a readable table.
@@ -65,26 +65,12 @@ pub struct ArchivedSegment {
     pub bytes: u64,
 }
 
-impl Database {
+impl Engine {
     /// Rows per table, bytes on disk per file kind, the log since the last checkpoint,
     /// archived segments and the total.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// use tabula::{Database, Table};
-    /// #[derive(Table, Clone, Debug)]
-    /// struct Note { #[column(primary_key)] id: u64, text: String }
-    /// let db = Database::open(dir.path().join("db"))?;
-    /// db.table::<Note>()?.insert(Note { id: 0, text: "hello".into() })?;
-    /// let stats = db.stats()?;
-    /// assert_eq!(stats.tables[0].rows, 1);
-    /// assert_eq!(stats.wal_records, 1);
-    /// println!("{stats}");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn stats(&self) -> Result<Stats> {
+    pub(crate) fn stats(&self) -> Result<Stats> {
         let st = self.read_state("")?;
-        let storage = self.shared.storage.as_ref();
+        let storage = self.storage.as_ref();
         let mut tables = Vec::new();
         for (idx, t) in st.tables.iter().enumerate() {
             let schema = t.schema();

@@ -1,0 +1,355 @@
+//! `Database`: the handle users hold, a thin facade over the engine. Nothing inside the
+//! library imports this module.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::engine::{Engine, Stats};
+use crate::error::Result;
+use crate::handle::{DynTable, TableHandle};
+use crate::record::Table;
+use crate::schema::Schema;
+use crate::storage::fs::{FileSystem, StdFs};
+use crate::storage::wal::{DroppedRecord, Durability, Recovery};
+use crate::storage::Options;
+use crate::txn::{ReadTransaction, Transaction};
+
+/// An embedded table database. Cloning it is cheap: every clone is a handle to the same
+/// tables, and it can be sent to and shared between threads.
+///
+/// ```
+/// use tabula::{Database, Table};
+///
+/// #[derive(Table, Debug, Clone, PartialEq)]
+/// #[table(name = "students")]
+/// struct Student {
+///     #[column(primary_key)]
+///     id: u64,
+///     name: String,
+///     #[column(unique)]
+///     email: String,
+///     #[column(index)]
+///     year: u32,
+///     #[column(default = 0.0)]
+///     gpa: f64,
+///     advisor: Option<String>,
+/// }
+///
+/// let db = Database::in_memory();
+/// let students = db.table::<Student>()?;
+/// for (name, year, gpa) in [("Alice", 2024, 3.8), ("Bob", 2023, 3.1), ("Cara", 2024, 3.6)] {
+///     let email = format!("{}@uni.edu", name.to_lowercase());
+///     students.insert(Student { id: 0, name: name.into(), email, year, gpa, advisor: None })?;
+/// }
+/// let best = students.select().where_eq("year", 2024).order_by("-gpa").first()?;
+/// assert_eq!(best.unwrap().name, "Alice");
+/// assert_eq!(students.count()?, 3);
+/// # Ok::<(), tabula::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Database {
+    engine: Arc<Engine>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.engine.fmt(f)
+    }
+}
+
+/// Settings for opening a database directory; see [`Database::builder`].
+#[derive(Clone)]
+pub struct Builder {
+    durability: Durability,
+    recovery: Recovery,
+    keep_archived: usize,
+    auto_checkpoint_bytes: Option<u64>,
+    fs: Option<Arc<dyn FileSystem>>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("durability", &self.durability)
+            .field("recovery", &self.recovery)
+            .field("keep_archived", &self.keep_archived)
+            .field("auto_checkpoint_bytes", &self.auto_checkpoint_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            durability: Durability::Immediate,
+            recovery: Recovery::TolerateTail,
+            keep_archived: 10,
+            auto_checkpoint_bytes: Some(64 << 20),
+            fs: None,
+        }
+    }
+}
+
+impl Builder {
+    /// When a commit returns: after its log line is on stable storage (`Immediate`, the
+    /// default) or once it is written to the operating system (`Buffered`).
+    pub fn durability(mut self, d: Durability) -> Self {
+        self.durability = d;
+        self
+    }
+
+    /// How a damaged write-ahead log is treated on open (default: `TolerateTail`).
+    pub fn recovery(mut self, r: Recovery) -> Self {
+        self.recovery = r;
+        self
+    }
+
+    /// How many archived log segments a checkpoint keeps (default 10).
+    pub fn keep_archived(mut self, n: usize) -> Self {
+        self.keep_archived = n;
+        self
+    }
+
+    /// Checkpoint automatically once the log passes this many bytes (default 64 MiB);
+    /// `None` checkpoints only when asked.
+    pub fn auto_checkpoint_bytes(mut self, bytes: Option<u64>) -> Self {
+        self.auto_checkpoint_bytes = bytes;
+        self
+    }
+
+    /// Opens the database on `fs`, an in-memory file system that fails chosen calls or loses
+    /// power (for tests; with the `testing` feature only).
+    #[cfg(any(test, feature = "testing"))]
+    pub fn file_system(mut self, fs: crate::storage::faulty::FaultyFs) -> Self {
+        self.fs = Some(Arc::new(fs.bound()));
+        self
+    }
+
+    /// Opens (creating if needed) the database directory at `path`.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<Database> {
+        let options = Options {
+            durability: self.durability,
+            recovery: self.recovery,
+            keep_archived: self.keep_archived,
+            auto_checkpoint_bytes: self.auto_checkpoint_bytes,
+        };
+        let fs = self.fs.unwrap_or_else(|| Arc::new(StdFs));
+        let engine = Engine::open(fs, path.as_ref(), options)?;
+        Ok(Database { engine })
+    }
+}
+
+impl Database {
+    /// A database that lives in memory only: no files at all.
+    pub fn in_memory() -> Database {
+        Database {
+            engine: Engine::in_memory(),
+        }
+    }
+
+    /// Opens (creating if needed) a database directory with the default settings: durable
+    /// commits, an unfinished last commit dropped on recovery, automatic checkpoints.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("university");
+    /// use tabula::{Database, Table};
+    /// #[derive(Table, Clone, Debug)]
+    /// struct Note { #[column(primary_key)] id: u64, text: String }
+    ///
+    /// let db = Database::open(&path)?;
+    /// db.table::<Note>()?.insert(Note { id: 0, text: "kept".into() })?;
+    /// db.close()?;
+    ///
+    /// let db = Database::open(&path)?;
+    /// assert_eq!(db.table::<Note>()?.get(1u64)?.unwrap().text, "kept");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<Database> {
+        Builder::default().open(path)
+    }
+
+    /// Settings for [`open`](Database::open): durability, recovery mode, archived segments
+    /// kept, automatic checkpoints.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The directory of a persistent database.
+    pub fn path(&self) -> Option<&Path> {
+        self.engine.path()
+    }
+
+    /// The log lines recovery dropped when this database was opened (an unfinished last
+    /// commit; in salvage mode, every damaged line).
+    pub fn recovery_report(&self) -> Vec<DroppedRecord> {
+        self.engine.recovery_report()
+    }
+
+    /// The table for `T`: created if new (in a transaction of its own, its schema file
+    /// written once that commit is durable), loaded from disk on first use, attached if it
+    /// exists with the same schema.
+    ///
+    /// A stored table whose schema differs only by new nullable or defaulted columns is
+    /// migrated (recorded in its schema file); any other difference is
+    /// `Error::SchemaMismatch` naming the columns.
+    pub fn table<T: Table>(&self) -> Result<TableHandle<T>> {
+        let idx = self.engine.attach::<T>()?;
+        Ok(TableHandle::new(self.engine.clone(), idx))
+    }
+
+    /// A schema-driven handle on an existing table, with rows of [`Value`](crate::Value).
+    pub fn dyn_table(&self, name: &str) -> Result<DynTable> {
+        let (idx, schema) = self.engine.dyn_table(name)?;
+        Ok(DynTable::new(self.engine.clone(), idx, schema))
+    }
+
+    /// Creates a table from a schema (for tools and imports), or returns the existing table
+    /// if its schema is the same.
+    pub fn create_table(&self, schema: Schema) -> Result<DynTable> {
+        let mut schema = schema;
+        schema.finish()?;
+        let (idx, schema) = self.engine.create_table(schema)?;
+        Ok(DynTable::new(self.engine.clone(), idx, schema))
+    }
+
+    /// The names of every table, sorted.
+    pub fn table_names(&self) -> Result<Vec<String>> {
+        self.engine.table_names()
+    }
+
+    /// The schema of a table.
+    pub fn schema(&self, table: &str) -> Result<Schema> {
+        self.engine.schema(table)
+    }
+
+    /// Runs `f` as one transaction across any tables: if it returns `Ok`, everything it wrote
+    /// is committed at once (as one line of the write-ahead log, for a persistent database);
+    /// if it returns `Err` or panics, nothing it wrote remains, tables it created included
+    /// (a panic goes on unwinding after the rollback). To give up with an error of your own,
+    /// return `Err(Error::abort(e))`: the transaction returns `Error::Aborted`, whose
+    /// `source()` is `e`.
+    ///
+    /// Inside, reads through the transaction's handles see its own writes. Other threads see
+    /// the state before it or after it, never part of it. A statement that fails inside the
+    /// transaction changes nothing and leaves the transaction usable. A plain handle used on
+    /// the thread running the transaction returns `Error::InTransaction`.
+    ///
+    /// ```
+    /// use tabula::{Database, Error, Table};
+    /// #[derive(Table, Clone, Debug)]
+    /// struct Account { #[column(primary_key)] id: u64, balance: i64 }
+    ///
+    /// let db = Database::in_memory();
+    /// let accounts = db.table::<Account>()?;
+    /// accounts.insert_many(vec![Account { id: 1, balance: 100 }, Account { id: 2, balance: 0 }])?;
+    /// let moved = db.transaction(|tx| {
+    ///     let a = tx.table::<Account>()?;
+    ///     a.update(|x| x.id == 1, |x| x.balance -= 150)?;
+    ///     a.update(|x| x.id == 2, |x| x.balance += 150)?;
+    ///     if a.get(1u64)?.map_or(0, |x| x.balance) < 0 {
+    ///         return Err(Error::abort("account 1 would be overdrawn"));
+    ///     }
+    ///     Ok(())
+    /// });
+    /// assert!(matches!(moved, Err(Error::Aborted(_))));
+    /// assert_eq!(accounts.get(1u64)?.unwrap().balance, 100);
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn transaction<O>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<O>) -> Result<O> {
+        let tx = Transaction {
+            tx: self.engine.begin("(transaction)")?,
+        };
+        let outcome = catch_unwind(AssertUnwindSafe(|| f(&tx)));
+        self.engine.finish(tx.tx, outcome)
+    }
+
+    /// Runs `f` in a read transaction: every table read through it shows the same committed
+    /// state, and the reads inside take no lock of their own (the read lock is taken once,
+    /// here). Writers wait until `f` returns; other readers run alongside. A plain handle used
+    /// inside `f` returns `Error::NestedRead`: read through the transaction instead.
+    ///
+    /// ```
+    /// use tabula::{Database, Table};
+    /// #[derive(Table, Clone, Debug)]
+    /// struct Account { #[column(primary_key)] id: u64, balance: i64 }
+    ///
+    /// let db = Database::in_memory();
+    /// let accounts = db.table::<Account>()?;
+    /// accounts.insert_many((1..=100).map(|id| Account { id, balance: 10 }))?;
+    /// let total: i64 = db.read(|r| {
+    ///     let a = r.table(&accounts)?;
+    ///     let mut sum = 0;
+    ///     for id in 1..=100u64 {
+    ///         sum += a.get_with(id, |x| x.balance)?.unwrap_or(0);
+    ///     }
+    ///     Ok(sum)
+    /// })?;
+    /// assert_eq!(total, 1000);
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn read<O>(&self, f: impl FnOnce(&ReadTransaction<'_>) -> Result<O>) -> Result<O> {
+        f(&ReadTransaction::new(&self.engine)?)
+    }
+
+    /// Writes a snapshot of every table changed since the last checkpoint, commits them with
+    /// the manifest, and archives the write-ahead log. Afterwards opening the database reads
+    /// the snapshots and an empty log. Only committed rows are written. Does nothing for an
+    /// in-memory database.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.engine.checkpoint()
+    }
+
+    /// Another name for [`checkpoint`](Database::checkpoint), as the seed called it.
+    pub fn save(&self) -> Result<()> {
+        self.checkpoint()
+    }
+
+    /// Writes every table's schema and rows to one JSON document at `path`, atomically (a
+    /// temporary file renamed into place). The document is one consistent state of every
+    /// table: commits made while it is written are wholly in it or wholly out of it.
+    pub fn export_json(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.engine.export_json(path.as_ref())
+    }
+
+    /// Reads a document written by [`export_json`](Database::export_json): creates the tables
+    /// that are missing, validates every row, and inserts everything in one transaction, or
+    /// nothing. A malformed document, a table whose schema differs from the existing one, a
+    /// key or unique value that collides with an existing row, or a value that does not fit
+    /// its column is an error that changes nothing. Returns the number of rows inserted.
+    pub fn import_json(&self, path: impl AsRef<Path>) -> Result<usize> {
+        self.engine.import_json(path.as_ref())
+    }
+
+    /// Rows per table, bytes on disk per file kind, the log since the last checkpoint,
+    /// archived segments and the total.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use tabula::{Database, Table};
+    /// #[derive(Table, Clone, Debug)]
+    /// struct Note { #[column(primary_key)] id: u64, text: String }
+    /// let db = Database::open(dir.path().join("db"))?;
+    /// db.table::<Note>()?.insert(Note { id: 0, text: "hello".into() })?;
+    /// let stats = db.stats()?;
+    /// assert_eq!(stats.tables[0].rows, 1);
+    /// assert_eq!(stats.wal_records, 2); // the table's creation, then the insert
+    /// println!("{stats}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stats(&self) -> Result<Stats> {
+        self.engine.stats()
+    }
+
+    /// Checkpoints if anything changed since the last checkpoint (so the next open reads
+    /// snapshots, not the log, as SQLite checkpoints its WAL when its last connection closes),
+    /// makes every commit durable and releases the directory's lock. Every clone of this
+    /// handle is closed with it: later calls return `Error::Closed`. Dropping the last clone
+    /// also releases the lock, without the checkpoint (and, with `Buffered` durability,
+    /// without the final fsync); nothing committed is lost either way. The rows' memory is
+    /// released here, not when the last handle goes: nothing can reach them any more.
+    pub fn close(&self) -> Result<()> {
+        self.engine.close()
+    }
+}

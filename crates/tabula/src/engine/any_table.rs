@@ -1,0 +1,233 @@
+//! The tables of one database behind one object-safe trait, so that typed tables (rows are
+//! the user's struct) and dynamic tables (rows of `Value`) sit side by side, and the dynamic
+//! API reaches either. The in-memory table hands out rows and changes; the encodings of the
+//! log and of snapshots are `storage`'s, called here with each row's borrowed columns.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::lookup::Lookup;
+use crate::query::{self, Plan, QuerySpec};
+use crate::record::{DynRow, Record, Row};
+use crate::schema::Schema;
+use crate::storage::codec::RowCodec;
+use crate::storage::snapshot;
+use crate::storage::wal::line::{begin_table, end_table};
+use crate::table::{Mark, TableData};
+use crate::value::Value;
+
+/// A table as the database sees it, whatever its row kind.
+pub(crate) trait AnyTable: Send + Sync {
+    fn schema(&self) -> &Arc<Schema>;
+    /// The Rust type attached, `None` for a dynamic table.
+    fn rust_type(&self) -> Option<&'static str>;
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+    fn len(&self) -> usize;
+    fn next_key(&self) -> i64;
+    fn mark(&self) -> Mark;
+    fn rollback_to(&mut self, mark: Mark);
+    fn has_changes(&self) -> bool;
+    /// Appends the pending changes as the table's entry of a log record, one row at a time;
+    /// `create` records the table's creation with them.
+    fn encode_changes(&self, create: bool, out: &mut Vec<u8>) -> Result<()>;
+    fn commit(&mut self);
+    /// Every row as values, in key order.
+    fn dump(&self) -> Result<Vec<Vec<Value>>>;
+    /// The table's snapshot: every row in key order, as JSON Lines.
+    fn encode_snapshot(&self) -> Result<snapshot::Encoded>;
+    /// Appends every row in key order as JSON objects, each after a newline and all but the
+    /// first after a comma: the items of an export's `rows` array.
+    fn encode_rows(&self, out: &mut Vec<u8>) -> Result<()>;
+
+    fn dyn_insert(&mut self, values: Vec<Value>) -> Result<Value>;
+    fn dyn_upsert(&mut self, values: Vec<Value>) -> Result<Value>;
+    fn dyn_get(&self, key: Lookup<'_>) -> Result<Option<Vec<Value>>>;
+    fn dyn_select(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<Vec<Vec<Value>>>;
+    fn dyn_explain(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Plan;
+    fn dyn_count(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<usize>;
+    fn dyn_keys(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<Vec<Value>>;
+    /// Replaces the rows with these keys by the given images (same keys).
+    fn dyn_replace(&mut self, rows: Vec<Vec<Value>>) -> Result<usize>;
+    fn dyn_delete_keys(&mut self, keys: &[Value]) -> Result<usize>;
+    fn written_since(&self, mark: Mark) -> (Vec<u32>, Vec<Value>);
+    fn col_value(&self, slot: u32, col: usize) -> Value;
+    fn has_key(&self, key: &Value) -> bool;
+    fn slots_where(&self, col: usize, v: &Value) -> Vec<u32>;
+    fn key_at(&self, slot: u32) -> Value;
+    fn set_at(&mut self, slot: u32, col: usize, v: Value) -> Result<()>;
+}
+
+/// Wraps closure filters over `Row` as filters over the table's own row kind.
+fn typed_spec<'a, R: Record>(
+    q: &'a QuerySpec<'a, Row>,
+    names: &'a Arc<[String]>,
+) -> QuerySpec<'a, R> {
+    QuerySpec {
+        preds: q.preds.clone(),
+        filters: q
+            .filters
+            .iter()
+            .map(|f| {
+                let f: Box<dyn Fn(&R) -> bool + 'a> = Box::new(move |r: &R| {
+                    r.values()
+                        .is_ok_and(|v| f(&Row::with_names(names.clone(), v)))
+                });
+                f
+            })
+            .collect(),
+        order: q.order.clone(),
+        limit: q.limit,
+        offset: q.offset,
+    }
+}
+
+impl<R: Record> AnyTable for TableData<R> {
+    fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
+    fn rust_type(&self) -> Option<&'static str> {
+        let name = std::any::type_name::<R>();
+        (name != std::any::type_name::<DynRow>()).then_some(name)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+    fn len(&self) -> usize {
+        TableData::len(self)
+    }
+    fn next_key(&self) -> i64 {
+        TableData::next_key(self)
+    }
+    fn mark(&self) -> Mark {
+        TableData::mark(self)
+    }
+    fn rollback_to(&mut self, mark: Mark) {
+        TableData::rollback_to(self, mark)
+    }
+    fn has_changes(&self) -> bool {
+        TableData::has_changes(self)
+    }
+    fn encode_changes(&self, create: bool, out: &mut Vec<u8>) -> Result<()> {
+        let schema = &self.schema;
+        let codec = RowCodec::new(schema);
+        let next_key = schema.auto_increment().then(|| TableData::next_key(self));
+        begin_table(schema, create, next_key, out)?;
+        let mut first = true;
+        let deletes = self.for_each_change(|r| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            codec.encode_row(schema, |i| r.col(i), || r.values(), out)
+        })?;
+        end_table(&deletes, out);
+        Ok(())
+    }
+    fn commit(&mut self) {
+        TableData::commit(self)
+    }
+    fn dump(&self) -> Result<Vec<Vec<Value>>> {
+        self.iter().map(|(_, r)| r.values()).collect()
+    }
+    fn encode_snapshot(&self) -> Result<snapshot::Encoded> {
+        let schema = &self.schema;
+        let codec = RowCodec::new(schema);
+        let rows: Vec<&R> = self.iter().map(|(_, r)| r).collect();
+        snapshot::encode(&rows, |r, out| {
+            codec.encode_row(schema, |i| r.col(i), || r.values(), out)
+        })
+    }
+    fn encode_rows(&self, out: &mut Vec<u8>) -> Result<()> {
+        let schema = &self.schema;
+        let codec = RowCodec::new(schema);
+        for (i, (_, r)) in self.iter().enumerate() {
+            out.extend_from_slice(if i > 0 { b",\n" } else { b"\n" });
+            codec.encode_row(schema, |c| r.col(c), || r.values(), out)?;
+        }
+        Ok(())
+    }
+
+    fn dyn_insert(&mut self, values: Vec<Value>) -> Result<Value> {
+        let row = R::from_row(&self.schema, values)?;
+        self.insert(row)
+    }
+    fn dyn_upsert(&mut self, values: Vec<Value>) -> Result<Value> {
+        let row = R::from_row(&self.schema, values)?;
+        self.upsert(row)
+    }
+    fn dyn_get(&self, key: Lookup<'_>) -> Result<Option<Vec<Value>>> {
+        let key = self.schema.coerce_key(key)?;
+        self.find_key(key.as_ref())
+            .and_then(|s| self.row(s))
+            .map(Record::values)
+            .transpose()
+    }
+    fn dyn_select(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<Vec<Vec<Value>>> {
+        let spec = typed_spec::<R>(q, names);
+        query::run(self, &spec)
+            .into_iter()
+            .filter_map(|s| self.row(s))
+            .map(R::values)
+            .collect()
+    }
+    fn dyn_explain(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Plan {
+        query::explain(self, &typed_spec::<R>(q, names))
+    }
+    fn dyn_count(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<usize> {
+        Ok(query::count(self, &typed_spec::<R>(q, names)))
+    }
+    fn dyn_keys(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<Vec<Value>> {
+        let pk = self.schema.primary_key();
+        let spec = typed_spec::<R>(q, names);
+        Ok(query::run(self, &spec)
+            .into_iter()
+            .filter_map(|s| self.row(s))
+            .map(|r| r.col(pk).to_owned())
+            .collect())
+    }
+    fn dyn_replace(&mut self, rows: Vec<Vec<Value>>) -> Result<usize> {
+        let pk = self.schema.primary_key();
+        let mut n = 0;
+        for values in rows {
+            let row = R::from_row(&self.schema, values)?;
+            if let Some(slot) = self.find_key(row.col(pk)) {
+                self.replace(slot, row)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+    fn written_since(&self, mark: Mark) -> (Vec<u32>, Vec<Value>) {
+        TableData::written_since(self, mark)
+    }
+    fn col_value(&self, slot: u32, col: usize) -> Value {
+        self.row(slot)
+            .map_or(Value::Null, |r| r.col(col).to_owned())
+    }
+    fn has_key(&self, key: &Value) -> bool {
+        self.find_key(key.as_ref()).is_some()
+    }
+    fn slots_where(&self, col: usize, v: &Value) -> Vec<u32> {
+        TableData::slots_where(self, col, v)
+    }
+    fn key_at(&self, slot: u32) -> Value {
+        self.col_value(slot, self.schema.primary_key())
+    }
+    fn set_at(&mut self, slot: u32, col: usize, v: Value) -> Result<()> {
+        TableData::set_at(self, slot, col, v)
+    }
+    fn dyn_delete_keys(&mut self, keys: &[Value]) -> Result<usize> {
+        let mut n = 0;
+        for k in keys {
+            if let Some(s) = self.find_key(k.as_ref()) {
+                n += usize::from(self.remove(s));
+            }
+        }
+        Ok(n)
+    }
+}

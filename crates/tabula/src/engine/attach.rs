@@ -1,0 +1,226 @@
+//! Finding the table for a Rust type or a schema: attaching to a stored table (loading it,
+//! straight into the type when the schemas agree), migrating a stored table whose schema
+//! only gained nullable or defaulted columns, or creating a new one.
+//!
+//! Creating a table is part of a transaction: it exists only if that commits, and its log
+//! line carries the creation. Migrating rewrites the table's files and cannot be rolled
+//! back, so it runs only outside transactions, under the write lock with nothing
+//! uncommitted in the state.
+
+use std::sync::Arc;
+
+use crate::engine::any_table::AnyTable;
+use crate::engine::load::{ensure_loaded, load_as};
+use crate::engine::source::{Source, TxCore};
+use crate::engine::state::State;
+use crate::engine::write::WriteTx;
+use crate::engine::{checkpoint, Engine};
+use crate::error::{Error, Result};
+use crate::record::{DynRow, Row, Table};
+use crate::schema::Schema;
+use crate::storage::{Migration, Storage};
+use crate::table::TableData;
+
+/// What attaching `new` to a stored table of schema `old` takes: `Ok(None)` nothing (the
+/// same schema), `Ok(Some(changes))` a migration (only nullable or defaulted columns added;
+/// indexes and defaults may change), `Err` a schema mismatch naming what differs.
+fn migration(old: &Schema, new: &Schema) -> Result<Option<Vec<String>>> {
+    if old.differences(new).is_empty() {
+        return Ok(None);
+    }
+    let mut added = Vec::new();
+    let mut problems = Vec::new();
+    for o in &old.columns {
+        match new.columns.iter().find(|n| n.name == o.name) {
+            None => problems.push(format!("column {} was removed", o.name)),
+            Some(n) if n.ty != o.ty => problems.push(format!(
+                "column {} changed type from {} to {}",
+                o.name, o.ty, n.ty
+            )),
+            Some(n) if n.nullable != o.nullable => {
+                problems.push(format!("column {} changed nullability", o.name))
+            }
+            Some(n) if n.primary_key != o.primary_key => {
+                problems.push(format!("column {} changed primary key", o.name))
+            }
+            Some(_) => {}
+        }
+    }
+    for n in &new.columns {
+        if old.position(&n.name).is_none() {
+            if n.nullable || n.default.is_some() {
+                added.push(format!(
+                    "added column {} ({})",
+                    n.name,
+                    if n.nullable { "nullable" } else { "defaulted" }
+                ));
+            } else {
+                problems.push(format!(
+                    "new column {} is neither nullable nor defaulted",
+                    n.name
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(Some(added))
+    } else {
+        Err(Error::SchemaMismatch {
+            table: new.table.clone(),
+            reason: problems.join("; "),
+        })
+    }
+}
+
+/// Rebuilds loaded table `idx` under the compatible schema `new`. The schema file, with the
+/// migration recorded, is the commit point: it is written before memory changes, and a
+/// failure to write it changes nothing. The checkpoint that follows (so that no log record
+/// spans two schemas) is not needed for correctness: records logged under the old schema
+/// read back under the new one, whose added columns take their defaults.
+fn migrate(
+    storage: Option<&Storage>,
+    st: &mut State,
+    idx: usize,
+    new: &Schema,
+    changes: Vec<String>,
+) -> Result<()> {
+    let old = st.tables[idx].schema().clone();
+    let names: Arc<[String]> = old.columns.iter().map(|c| c.name.clone()).collect();
+    let images = st.tables[idx]
+        .dump()?
+        .into_iter()
+        .map(|values| Row::with_names(names.clone(), values).resolve(new))
+        .collect::<Result<Vec<_>>>()?;
+    let mut table = TableData::<DynRow>::new(Arc::new(new.clone()));
+    table.apply_changes(&[], images)?;
+    table.bump_next_key(st.tables[idx].next_key());
+    let mut migrations = st.meta[idx].migrations.clone();
+    if let Some(storage) = storage {
+        let lsn = storage.wal.last_lsn();
+        migrations.extend(changes.iter().map(|c| Migration {
+            lsn,
+            change: c.clone(),
+        }));
+        let crc = storage.write_schema(new, &migrations)?;
+        st.meta[idx].schema_crc32c = crc;
+        st.meta[idx].schema_on_disk = true;
+        tracing::info!(table = %new.table, changes = ?changes, "migrated schema");
+    }
+    st.tables[idx] = Box::new(table);
+    st.meta[idx].migrations = migrations;
+    st.meta[idx].dirty = true;
+    if let Some(storage) = storage {
+        if let Err(e) = checkpoint::checkpoint(storage, st) {
+            tracing::warn!(table = %new.table, error = %e,
+                "checkpoint after a migration failed; the migration stands");
+        }
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// The position of the table for `T`, outside any transaction: attached if it exists
+    /// (loaded, migrated if its stored schema only lacks nullable or defaulted columns),
+    /// created (as a transaction of its own) if not.
+    pub(crate) fn attach<T: Table>(&self) -> Result<usize> {
+        let schema = T::schema();
+        let name = &schema.table;
+        {
+            let st = self.state(name)?;
+            if let Some(&idx) = st.by_name.get(name) {
+                if st.tables[idx].as_any().is::<TableData<T>>() {
+                    return Ok(idx);
+                }
+            }
+        }
+        {
+            let mut st = self.write_state(name)?;
+            if let Some(idx) = st.by_name.get(name).copied() {
+                let storage = self.storage.as_ref();
+                if same_schema(&*st.tables[idx], schema) {
+                    // Same schema: read the rows straight into the user's type.
+                    load_as::<T>(storage, &mut st, idx)?;
+                } else {
+                    ensure_loaded(storage, &mut st, idx)?;
+                    let existing = st.tables[idx].schema().clone();
+                    if st.tables[idx].rust_type().is_none() {
+                        if let Some(changes) = migration(&existing, schema)? {
+                            migrate(storage, &mut st, idx, schema, changes)?;
+                        }
+                    }
+                }
+                st.attach_type::<T>(idx)?;
+                return Ok(idx);
+            }
+        }
+        self.write(name, |tx| tx.attach::<T>())
+    }
+
+    /// Creates a dynamic table from a schema (as a transaction of its own), or finds the
+    /// existing table of the same schema.
+    pub(crate) fn create_table(&self, schema: Schema) -> Result<(usize, Arc<Schema>)> {
+        let name = schema.table.clone();
+        self.write(&name, |tx| {
+            let idx = tx.create(schema)?;
+            let st = tx.state(&name)?;
+            Ok((idx, st.table(idx)?.schema().clone()))
+        })
+    }
+}
+
+fn same_schema(t: &dyn AnyTable, schema: &Schema) -> bool {
+    t.schema().differences(schema).is_empty()
+}
+
+impl WriteTx<'_> {
+    /// The position of the table for `T` inside this transaction: attached if it exists,
+    /// created (with the transaction) if not. A stored table whose schema needs a migration
+    /// is `Error::MigrationInTransaction`.
+    pub(crate) fn attach<T: Table>(&self) -> Result<usize> {
+        let schema = T::schema();
+        let storage = self.engine().storage.as_ref();
+        let mut st = self.state_mut()?;
+        let Some(idx) = st.by_name.get(&schema.table).copied() else {
+            let idx = st.push_typed::<T>();
+            self.note_created(idx);
+            return Ok(idx);
+        };
+        if same_schema(&*st.tables[idx], schema) {
+            load_as::<T>(storage, &mut st, idx)?;
+        } else {
+            ensure_loaded(storage, &mut st, idx)?;
+            let existing = st.tables[idx].schema().clone();
+            if st.tables[idx].rust_type().is_none() {
+                if let Some(changes) = migration(&existing, schema)? {
+                    return Err(Error::MigrationInTransaction {
+                        table: schema.table.clone(),
+                        changes: changes.join("; "),
+                    });
+                }
+            }
+        }
+        st.attach_type::<T>(idx)?;
+        Ok(idx)
+    }
+
+    /// Creates a dynamic table from a (finished) schema inside this transaction, or finds
+    /// the existing table of the same schema (loading it).
+    pub(crate) fn create(&self, schema: Schema) -> Result<usize> {
+        let storage = self.engine().storage.as_ref();
+        let mut st = self.state_mut()?;
+        if let Some(idx) = st.by_name.get(&schema.table).copied() {
+            ensure_loaded(storage, &mut st, idx)?;
+            let diffs = st.tables[idx].schema().differences(&schema);
+            if !diffs.is_empty() {
+                return Err(Error::SchemaMismatch {
+                    table: schema.table,
+                    reason: diffs.join("; "),
+                });
+            }
+            return Ok(idx);
+        }
+        let idx = st.push_dyn(schema, crate::engine::state::TableMeta::created());
+        self.note_created(idx);
+        Ok(idx)
+    }
+}

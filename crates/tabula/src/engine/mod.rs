@@ -1,0 +1,241 @@
+//! The engine: the shared state of one database (its tables, behind one lock) and, for a
+//! database directory, its storage. It owns everything that changes state: loading tables,
+//! running write transactions and committing them (foreign keys, the log, memory),
+//! attaching and migrating tables, checkpoints, export and import. It knows nothing of
+//! handles: the layers above reach it through [`Engine`]'s methods and the traits in
+//! [`source`].
+//!
+//! One `RwLock` guards the state today: readers share it, a write transaction holds it from
+//! its first statement to its commit. The next step (see `docs/ARCHITECTURE.md`) is to keep
+//! committed versions instead, so that a reader pins one and never waits for a writer; every
+//! read already goes through [`source::Source::state`], which is where a pinned version will
+//! be handed out.
+
+pub(crate) mod any_table;
+mod attach;
+mod checkpoint;
+mod exchange;
+mod foreign_keys;
+pub(crate) mod load;
+pub(crate) mod source;
+pub(crate) mod state;
+mod stats;
+pub(crate) mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
+
+use crate::engine::source::{reading, writing, ReadGuard, ReadingMark, Source, StateRef};
+use crate::engine::state::{State, TableMeta};
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+use crate::storage::fs::FileSystem;
+use crate::storage::wal::DroppedRecord;
+use crate::storage::{Options, Storage};
+
+pub use stats::{ArchivedSegment, Stats, TableStats};
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// One database's state and storage, shared by every clone of its `Database` and by every
+/// handle on its tables.
+pub(crate) struct Engine {
+    /// Tells databases apart (handles check they are used with their own).
+    pub(crate) id: u64,
+    state: RwLock<State>,
+    pub(crate) storage: Option<Storage>,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Database");
+        d.field("id", &self.id);
+        if let Some(s) = &self.storage {
+            d.field("path", &s.layout.root);
+        }
+        d.finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    fn new(state: State, storage: Option<Storage>) -> Arc<Engine> {
+        Arc::new(Engine {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            state: RwLock::new(state),
+            storage,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// A database with no files at all.
+    pub(crate) fn in_memory() -> Arc<Engine> {
+        Engine::new(State::default(), None)
+    }
+
+    /// Opens a directory: the lock, the manifest, the schemas and the log are read now;
+    /// table data waits until a table is first used.
+    pub(crate) fn open(
+        fs: Arc<dyn FileSystem>,
+        root: &Path,
+        options: Options,
+    ) -> Result<Arc<Engine>> {
+        let (storage, recovered) = Storage::open(fs, root, options)?;
+        let mut state = State::default();
+        for t in recovered {
+            let meta = TableMeta {
+                loaded: false,
+                dirty: t.entry.is_none() || !t.pending.is_empty(),
+                pending: t.pending,
+                entry: t.entry,
+                schema_on_disk: t.schema_on_disk,
+                schema_crc32c: t.schema_crc32c,
+                migrations: t.migrations,
+            };
+            state.push_dyn(t.schema, meta);
+        }
+        let needs_checkpoint = storage.needs_checkpoint;
+        let engine = Engine::new(state, Some(storage));
+        if needs_checkpoint {
+            // Salvage dropped a damaged record in the middle of the log: write what was kept
+            // as snapshots and start a clean log, so the directory is consistent again.
+            engine.checkpoint()?;
+        }
+        Ok(engine)
+    }
+
+    /// The directory of a persistent database.
+    pub(crate) fn path(&self) -> Option<&Path> {
+        self.storage.as_ref().map(|s| s.layout.root.as_path())
+    }
+
+    /// The log lines recovery dropped when this database was opened.
+    pub(crate) fn recovery_report(&self) -> Vec<DroppedRecord> {
+        self.storage.as_ref().map_or_else(Vec::new, |s| {
+            s.dropped
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        })
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed {
+                path: self.path().map_or_else(PathBuf::new, Path::to_path_buf),
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses a plain-handle call made on the thread that holds this database's write lock
+    /// (it would wait for itself forever).
+    fn check_thread(&self, table: &str) -> Result<()> {
+        if writing(self.id) {
+            return Err(Error::InTransaction {
+                table: table.to_owned(),
+            });
+        }
+        self.check_open()
+    }
+
+    /// The read lock, for one plain-handle call on `table`. With `Immediate` durability a
+    /// reader first waits for the fsync of a commit already applied in memory, so it never
+    /// sees a commit that is not yet durable.
+    pub(crate) fn read_state(&self, table: &str) -> Result<ReadGuard<'_>> {
+        self.check_thread(table)?;
+        if reading(self.id) {
+            return Err(Error::NestedRead {
+                table: table.to_owned(),
+            });
+        }
+        let guard = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        // `close` may have emptied the state while this call waited for the lock.
+        self.check_open()?;
+        let mark = ReadingMark::new(self.id);
+        if let Some(s) = &self.storage {
+            if s.wal.must_wait() {
+                s.wal.sync_all(&s.layout.wal())?;
+            }
+        }
+        Ok(ReadGuard { guard, _mark: mark })
+    }
+
+    /// The write lock, outside any transaction: nothing uncommitted is in the state while
+    /// it is held (loading, migrating, checkpointing and closing run under it). `table`
+    /// names what it is taken for, in errors.
+    pub(crate) fn write_state(&self, table: &str) -> Result<RwLockWriteGuard<'_, State>> {
+        self.check_thread(table)?;
+        if reading(self.id) {
+            // This thread's own read lock would make the write lock wait forever.
+            return Err(Error::NestedRead {
+                table: table.to_owned(),
+            });
+        }
+        let guard = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        // `close` may have emptied the state while this call waited for the lock.
+        self.check_open()?;
+        Ok(guard)
+    }
+
+    /// The names of every table, sorted.
+    pub(crate) fn table_names(&self) -> Result<Vec<String>> {
+        let st = self.read_state("")?;
+        let mut names: Vec<String> = st.by_name.keys().cloned().collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The schema of a table.
+    pub(crate) fn schema(&self, table: &str) -> Result<Schema> {
+        let st = self.read_state(table)?;
+        let idx = st.index_of(table)?;
+        Ok((**st.tables[idx].schema()).clone())
+    }
+
+    /// Loads table `name` if needed; its position and schema.
+    pub(crate) fn dyn_table(&self, name: &str) -> Result<(usize, Arc<Schema>)> {
+        {
+            let st = self.read_state(name)?;
+            let idx = st.index_of(name)?;
+            if st.meta[idx].loaded {
+                return Ok((idx, st.tables[idx].schema().clone()));
+            }
+        }
+        let mut st = self.write_state(name)?;
+        let idx = st.index_of(name)?;
+        load::ensure_loaded(self.storage.as_ref(), &mut st, idx)?;
+        Ok((idx, st.tables[idx].schema().clone()))
+    }
+
+    /// Checkpoints if anything changed since the last checkpoint, makes every commit durable
+    /// and releases the directory's lock; every later call is `Error::Closed`. The rows'
+    /// memory is freed: nothing can reach them any more.
+    pub(crate) fn close(&self) -> Result<()> {
+        let mut st = self.write_state("(close)")?;
+        let checkpoint = match &self.storage {
+            Some(s) if st.meta.iter().any(|m| m.dirty || !m.pending.is_empty()) => {
+                checkpoint::checkpoint(s, &mut st)
+            }
+            _ => Ok(()),
+        };
+        self.closed.store(true, Ordering::Release);
+        let closed = match &self.storage {
+            Some(s) => s.close(),
+            None => Ok(()),
+        };
+        // Every call now returns `Error::Closed` (the lock holders check after locking), so
+        // the rows are unreachable: free them now, or a closed database whose handles live on
+        // (in a server's state, say) would keep all its memory.
+        drop(std::mem::take(&mut *st));
+        checkpoint.and(closed)
+    }
+}
+
+/// A plain handle reads the engine's committed state under the read lock, one call at a time.
+impl Source for Engine {
+    fn state(&self, table: &str) -> Result<StateRef<'_>> {
+        self.read_state(table).map(StateRef::Locked)
+    }
+}

@@ -1,0 +1,166 @@
+//! How the layers above the engine reach a state: [`Source`], the one small trait through
+//! which `select`, `join` and every handle get a state to read (implemented by the engine
+//! for plain handles, by a write transaction, and by a read transaction's pinned state), and
+//! [`TxCore`], what a handle inside a write transaction needs to change it.
+//!
+//! The engine guards its state with one lock. A closure the user passes in (a filter, a
+//! transaction body) runs while this thread holds it, so a plain handle used there would
+//! wait for its own thread forever: the thread marks below let such a call fail at once
+//! with `Error::InTransaction` or `Error::NestedRead` instead.
+
+use std::cell::{Ref, RefCell, RefMut};
+use std::ops::Deref;
+use std::sync::RwLockReadGuard;
+
+use crate::engine::any_table::AnyTable;
+use crate::engine::state::State;
+use crate::error::{Error, Result};
+use crate::table::Mark;
+
+thread_local! {
+    /// Ids of the engines whose write lock this thread holds.
+    static WRITING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    /// Ids of the engines whose read lock this thread holds (a plain-handle read in
+    /// progress, with the user's closures running inside it).
+    static READING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether this thread holds the write lock of engine `id`.
+pub(crate) fn writing(id: u64) -> bool {
+    WRITING.with(|w| w.borrow().contains(&id))
+}
+
+/// Whether this thread holds the read lock of engine `id`.
+pub(crate) fn reading(id: u64) -> bool {
+    READING.with(|r| r.borrow().contains(&id))
+}
+
+fn unmark(marks: &'static std::thread::LocalKey<RefCell<Vec<u64>>>, id: u64) {
+    marks.with(|m| {
+        let mut m = m.borrow_mut();
+        if let Some(i) = m.iter().rposition(|&x| x == id) {
+            m.remove(i);
+        }
+    });
+}
+
+/// Records, for as long as it lives, that this thread holds engine `id`'s read lock.
+#[derive(Debug)]
+pub(crate) struct ReadingMark(u64);
+
+impl ReadingMark {
+    pub(crate) fn new(id: u64) -> Self {
+        READING.with(|r| r.borrow_mut().push(id));
+        ReadingMark(id)
+    }
+}
+
+impl Drop for ReadingMark {
+    fn drop(&mut self) {
+        unmark(&READING, self.0);
+    }
+}
+
+/// Records, for as long as it lives, that this thread holds engine `id`'s write lock.
+#[derive(Debug)]
+pub(crate) struct WritingMark(u64);
+
+impl WritingMark {
+    pub(crate) fn new(id: u64) -> Self {
+        WRITING.with(|w| w.borrow_mut().push(id));
+        WritingMark(id)
+    }
+}
+
+impl Drop for WritingMark {
+    fn drop(&mut self) {
+        unmark(&WRITING, self.0);
+    }
+}
+
+/// The engine's read lock, marked as held by this thread while it lives.
+pub(crate) struct ReadGuard<'a> {
+    pub(crate) guard: RwLockReadGuard<'a, State>,
+    pub(crate) _mark: ReadingMark,
+}
+
+impl Deref for ReadGuard<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
+/// A state to read, however it is held.
+pub(crate) enum StateRef<'a> {
+    /// A plain handle's read: the read lock, for this one call.
+    Locked(ReadGuard<'a>),
+    /// A write transaction's own state, its writes included.
+    InTransaction(Ref<'a, State>),
+    /// A read transaction's state, locked once for all its reads.
+    Pinned(&'a State),
+}
+
+impl Deref for StateRef<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        match self {
+            StateRef::Locked(g) => g,
+            StateRef::InTransaction(g) => g,
+            StateRef::Pinned(s) => s,
+        }
+    }
+}
+
+/// Where a handle, a query or a join reads from.
+pub(crate) trait Source {
+    /// The state to read for one call on `table` (named in errors).
+    fn state(&self, table: &str) -> Result<StateRef<'_>>;
+}
+
+/// A read transaction's state is read as it is.
+impl Source for State {
+    fn state(&self, _table: &str) -> Result<StateRef<'_>> {
+        Ok(StateRef::Pinned(self))
+    }
+}
+
+/// What a table handle inside a write transaction needs from it.
+pub(crate) trait TxCore: Source {
+    /// The transaction's state, to change.
+    fn state_mut(&self) -> Result<RefMut<'_, State>>;
+    /// Records that table `idx` is written from `mark` on (kept only the first time).
+    fn touch(&self, idx: usize, mark: Mark);
+}
+
+/// Runs one statement on table `idx` of a transaction: on error, the statement's own
+/// changes are undone and the transaction goes on as before it.
+pub(crate) fn statement<O>(
+    tx: &dyn TxCore,
+    idx: usize,
+    f: impl FnOnce(&mut dyn AnyTable) -> Result<O>,
+) -> Result<O> {
+    let mut st = tx.state_mut()?;
+    let t = st.table_mut(idx)?;
+    let mark = t.mark();
+    match f(t) {
+        Ok(o) => {
+            tx.touch(idx, mark);
+            Ok(o)
+        }
+        Err(e) => {
+            t.rollback_to(mark);
+            Err(e)
+        }
+    }
+}
+
+/// A transaction's table used from inside one of its own closures.
+pub(crate) fn reentrant(_: std::cell::BorrowError) -> Error {
+    Error::Reentrant
+}
+
+/// [`reentrant`] for a mutable borrow.
+pub(crate) fn reentrant_mut(_: std::cell::BorrowMutError) -> Error {
+    Error::Reentrant
+}

@@ -1,0 +1,263 @@
+//! Write transactions. One at a time holds the engine's state, from its first statement to
+//! its commit; every statement is journalled, so a statement or the whole transaction rolls
+//! back exactly. A commit enforces foreign keys, appends the transaction's one log line
+//! (its changes, and the creation of every table it created), then makes the changes
+//! permanent in memory; with `Immediate` durability it returns once the line is on stable
+//! storage. A table created in a transaction exists only if it commits.
+
+use std::cell::{Ref, RefCell, RefMut};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::RwLockWriteGuard;
+
+use crate::engine::source::{reentrant, reentrant_mut, Source, StateRef, TxCore, WritingMark};
+use crate::engine::state::State;
+use crate::engine::{checkpoint, foreign_keys, load, Engine};
+use crate::error::Result;
+use crate::storage::wal::line::{begin_record, end_tables};
+use crate::storage::wal::writer::Committer;
+use crate::storage::wal::Durability;
+use crate::table::Mark;
+
+/// A write transaction in progress: the state, held, and what it has written. Begun by
+/// [`Engine::begin`] and ended by [`Engine::finish`] (or both through [`Engine::write`]).
+pub(crate) struct WriteTx<'e> {
+    engine: &'e Engine,
+    // Fields drop in order: the lock first, then this thread's mark of holding it, then the
+    // count of transactions under way (an fsync leader may be waiting for it to fall).
+    state: RefCell<RwLockWriteGuard<'e, State>>,
+    _mark: WritingMark,
+    _committer: Option<Committer<'e>>,
+    /// The first mark of every table written, in the order first written.
+    marks: RefCell<Vec<(usize, Mark)>>,
+    /// Tables this transaction created, in order (they are the last in the state).
+    created: RefCell<Vec<usize>>,
+}
+
+/// What a commit did: the log record's LSN (if it wrote one), and whether it created tables.
+struct Committed {
+    lsn: Option<u64>,
+    created: bool,
+}
+
+impl Source for WriteTx<'_> {
+    fn state(&self, _table: &str) -> Result<StateRef<'_>> {
+        let st = self.state.try_borrow().map_err(reentrant)?;
+        Ok(StateRef::InTransaction(Ref::map(st, |g| &**g)))
+    }
+}
+
+impl TxCore for WriteTx<'_> {
+    fn state_mut(&self) -> Result<RefMut<'_, State>> {
+        let st = self.state.try_borrow_mut().map_err(reentrant_mut)?;
+        Ok(RefMut::map(st, |g| &mut **g))
+    }
+    fn touch(&self, idx: usize, mark: Mark) {
+        let mut marks = self.marks.borrow_mut();
+        if !marks.iter().any(|(i, _)| *i == idx) {
+            marks.push((idx, mark));
+        }
+    }
+}
+
+impl std::fmt::Debug for WriteTx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("tables_written", &self.marks.borrow().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'e> WriteTx<'e> {
+    /// The engine this transaction writes to.
+    pub(crate) fn engine(&self) -> &'e Engine {
+        self.engine
+    }
+
+    /// The tables written so far, with their first marks.
+    pub(crate) fn marks(&self) -> Vec<(usize, Mark)> {
+        self.marks.borrow().clone()
+    }
+
+    /// Loads table `idx` if it is not yet in memory (its committed rows; not a change).
+    pub(crate) fn load(&self, idx: usize) -> Result<()> {
+        load::ensure_loaded(self.engine.storage.as_ref(), &mut *self.state_mut()?, idx)
+    }
+
+    /// Records that table `idx` was created by this transaction.
+    pub(crate) fn note_created(&self, idx: usize) {
+        self.created.borrow_mut().push(idx);
+    }
+
+    /// Undoes everything written in this transaction, and removes the tables it created.
+    fn rollback(&self) {
+        let marks = std::mem::take(&mut *self.marks.borrow_mut());
+        let created = std::mem::take(&mut *self.created.borrow_mut());
+        if let Ok(mut st) = self.state.try_borrow_mut() {
+            for (idx, mark) in marks.into_iter().rev() {
+                st.tables[idx].rollback_to(mark);
+            }
+            for idx in created.into_iter().rev() {
+                debug_assert_eq!(idx + 1, st.tables.len(), "created tables are the last");
+                st.pop();
+            }
+        }
+    }
+
+    /// Commits: foreign keys, then one log record (if there is a log and anything to log),
+    /// then memory. On error nothing is committed and the caller rolls back.
+    fn commit(&self) -> Result<Committed> {
+        foreign_keys::enforce(self)?;
+        let written: Vec<usize> = self.marks.borrow().iter().map(|(i, _)| *i).collect();
+        let created = self.created.borrow().clone();
+        let mut st = self.state.borrow_mut();
+        let mut lsn = None;
+        if let Some(storage) = &self.engine.storage {
+            // A created table's entry carries its schema, with or without rows.
+            let mut parts: Vec<(usize, bool)> = created.iter().map(|&idx| (idx, true)).collect();
+            parts.extend(
+                written
+                    .iter()
+                    .filter(|&&idx| !created.contains(&idx) && st.tables[idx].has_changes())
+                    .map(|&idx| (idx, false)),
+            );
+            if !parts.is_empty() {
+                let wal_path = storage.layout.wal();
+                let tables = &st.tables;
+                // Rows are encoded straight into the log line, one at a time: a big
+                // transaction costs its line, not a second copy of its rows as values.
+                let n = storage.wal.append(&wal_path, |lsn, json| {
+                    begin_record(lsn, json);
+                    for (i, &(idx, create)) in parts.iter().enumerate() {
+                        if i > 0 {
+                            json.push(b',');
+                        }
+                        tables[idx].encode_changes(create, json)?;
+                    }
+                    end_tables(json);
+                    Ok(())
+                })?;
+                for &(idx, _) in &parts {
+                    st.meta[idx].dirty = true;
+                }
+                lsn = Some(n);
+            }
+        }
+        for idx in written.into_iter().chain(created.iter().copied()) {
+            st.tables[idx].commit();
+        }
+        // Committed: a later rollback (there is none) must not remove them.
+        self.created.borrow_mut().clear();
+        Ok(Committed {
+            lsn,
+            created: !created.is_empty(),
+        })
+    }
+}
+
+impl Engine {
+    /// Begins a write transaction: waits for the write lock. `table` names what the
+    /// transaction is for, in errors.
+    pub(crate) fn begin(&self, table: &str) -> Result<WriteTx<'_>> {
+        // Counted from before the lock is taken, so an fsync leader can wait for this commit.
+        let committer = self.storage.as_ref().map(|s| s.wal.committer());
+        let guard = self.write_state(table)?;
+        Ok(WriteTx {
+            engine: self,
+            state: RefCell::new(guard),
+            _mark: WritingMark::new(self.id),
+            _committer: committer,
+            marks: RefCell::new(Vec::new()),
+            created: RefCell::new(Vec::new()),
+        })
+    }
+
+    /// Ends a transaction begun by [`Engine::begin`]: if the work done in it (`outcome`)
+    /// returned `Ok`, everything it wrote commits at once; if it returned `Err` or panicked,
+    /// nothing it wrote remains (a panic goes on unwinding after the rollback). With
+    /// `Immediate` durability a commit returns once its log line is on stable storage.
+    pub(crate) fn finish<O>(
+        &self,
+        tx: WriteTx<'_>,
+        outcome: std::thread::Result<Result<O>>,
+    ) -> Result<O> {
+        let result = match outcome {
+            Ok(Ok(out)) => match tx.commit() {
+                Ok(committed) => Ok((out, committed)),
+                Err(e) => {
+                    tx.rollback();
+                    Err(e)
+                }
+            },
+            Ok(Err(e)) => {
+                tx.rollback();
+                Err(e)
+            }
+            Err(panic) => {
+                tx.rollback();
+                drop(tx);
+                resume_unwind(panic);
+            }
+        };
+        // Other transactions may start: a commit's fsync waits outside the lock, shared with
+        // theirs (group commit).
+        drop(tx);
+        let (out, committed) = result?;
+        if let (Some(lsn), Some(storage)) = (committed.lsn, &self.storage) {
+            if storage.wal.durability == Durability::Immediate {
+                storage.wal.wait_durable(&storage.layout.wal(), lsn, true)?;
+            }
+            if committed.created {
+                self.write_new_schema_files();
+            }
+            self.maybe_auto_checkpoint();
+        }
+        Ok(out)
+    }
+
+    /// Runs `f` as one write transaction (see [`Engine::finish`]).
+    pub(crate) fn write<O>(
+        &self,
+        table: &str,
+        f: impl FnOnce(&WriteTx<'_>) -> Result<O>,
+    ) -> Result<O> {
+        let tx = self.begin(table)?;
+        let outcome = catch_unwind(AssertUnwindSafe(|| f(&tx)));
+        self.finish(tx, outcome)
+    }
+
+    /// Writes the schema file of every table whose creation has committed. A creation
+    /// commits with its transaction's log line, and the file follows only once that line is
+    /// durable: a file for a creation that a crash undid would bring the table back. The
+    /// commit stands whatever happens here, so a failure is logged, and the next checkpoint
+    /// (which writes missing schema files first) tries again.
+    fn write_new_schema_files(&self) {
+        let Some(storage) = &self.storage else {
+            return;
+        };
+        let written = storage
+            .wal
+            .sync_all(&storage.layout.wal())
+            .and_then(|()| self.write_state("(schema files)"))
+            .and_then(|mut st| checkpoint::write_schema_files(storage, &mut st));
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "a new table's schema file was not written; the next checkpoint writes it");
+        }
+    }
+
+    /// Checkpoints when the log has grown past the configured size. The commit that called
+    /// it stands whatever happens here, so a failure is logged; the next commit tries again.
+    fn maybe_auto_checkpoint(&self) {
+        let Some(storage) = &self.storage else {
+            return;
+        };
+        let Some(limit) = storage.options.auto_checkpoint_bytes else {
+            return;
+        };
+        if storage.wal.size().0 < limit {
+            return;
+        }
+        if let Err(e) = self.checkpoint() {
+            tracing::warn!(error = %e, "automatic checkpoint failed; the next commit tries again");
+        }
+    }
+}

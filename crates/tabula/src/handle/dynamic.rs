@@ -1,0 +1,330 @@
+//! Dynamic table handles: schema-driven, rows of [`Value`] ([`Row`]), for tools, imports
+//! and tables without a Rust type.
+
+use std::sync::Arc;
+
+use crate::engine::source::{statement, Source, TxCore};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::handle::read::unique_column;
+use crate::lookup::IntoLookup;
+use crate::query::QuerySpec;
+use crate::record::Row;
+use crate::schema::Schema;
+use crate::select::{column_names, Select};
+use crate::value::Value;
+
+/// What a dynamic handle knows of its table.
+#[derive(Clone)]
+struct DynParts {
+    idx: usize,
+    schema: Arc<Schema>,
+    names: Arc<[String]>,
+}
+
+impl DynParts {
+    fn new(idx: usize, schema: Arc<Schema>) -> Self {
+        DynParts {
+            idx,
+            names: column_names(&schema),
+            schema,
+        }
+    }
+
+    fn get(&self, src: &dyn Source, key: crate::lookup::Lookup<'_>) -> Result<Option<Row>> {
+        let st = src.state(&self.schema.table)?;
+        let values = st.table(self.idx)?.dyn_get(key)?;
+        Ok(values.map(|v| Row::with_names(self.names.clone(), v)))
+    }
+
+    fn get_by<'a>(
+        &'a self,
+        src: &'a dyn Source,
+        column: &str,
+        value: crate::lookup::Lookup<'_>,
+    ) -> Result<Option<Row>> {
+        unique_column(&self.schema, column)?;
+        self.select(src)
+            .where_eq(column, value.into_value())
+            .first()
+    }
+
+    fn select<'a>(&'a self, src: &'a dyn Source) -> Select<'a, Row> {
+        Select::new(src, self.idx, &self.schema, Some(self.names.clone()))
+    }
+
+    fn count(&self, src: &dyn Source) -> Result<usize> {
+        let st = src.state(&self.schema.table)?;
+        Ok(st.table(self.idx)?.len())
+    }
+
+    fn insert(&self, tx: &dyn TxCore, row: &Row) -> Result<Value> {
+        let values = row.resolve(&self.schema)?;
+        statement(tx, self.idx, |t| t.dyn_insert(values))
+    }
+
+    fn insert_many(&self, tx: &dyn TxCore, values: Vec<Vec<Value>>) -> Result<Vec<Value>> {
+        statement(tx, self.idx, |t| {
+            values.into_iter().map(|v| t.dyn_insert(v)).collect()
+        })
+    }
+
+    fn upsert(&self, tx: &dyn TxCore, row: &Row) -> Result<Value> {
+        let values = row.resolve(&self.schema)?;
+        statement(tx, self.idx, |t| t.dyn_upsert(values))
+    }
+
+    fn update(
+        &self,
+        tx: &dyn TxCore,
+        pred: &dyn Fn(&Row) -> bool,
+        mutate: &mut dyn FnMut(&mut Row),
+    ) -> Result<usize> {
+        let matched = {
+            let st = tx.state(&self.schema.table)?;
+            let mut q = QuerySpec::<Row>::default();
+            q.filters.push(Box::new(pred));
+            st.table(self.idx)?.dyn_select(&q, &self.names)?
+        };
+        let pk = self.schema.primary_key();
+        let mut images = Vec::with_capacity(matched.len());
+        for values in matched {
+            let old_key = values[pk].clone();
+            let mut row = Row::with_names(self.names.clone(), values);
+            mutate(&mut row);
+            let new = row.resolve(&self.schema)?;
+            if new[pk] != old_key {
+                return Err(Error::PrimaryKeyChanged {
+                    table: self.schema.table.clone(),
+                    column: self.schema.columns[pk].name.clone(),
+                    old: old_key,
+                    new: new[pk].clone(),
+                });
+            }
+            images.push(new);
+        }
+        statement(tx, self.idx, |t| t.dyn_replace(images))
+    }
+
+    fn delete(&self, tx: &dyn TxCore, pred: &dyn Fn(&Row) -> bool) -> Result<usize> {
+        let keys = {
+            let st = tx.state(&self.schema.table)?;
+            let mut q = QuerySpec::<Row>::default();
+            q.filters.push(Box::new(pred));
+            st.table(self.idx)?.dyn_keys(&q, &self.names)?
+        };
+        statement(tx, self.idx, |t| t.dyn_delete_keys(&keys))
+    }
+
+    fn delete_key(&self, tx: &dyn TxCore, key: &Value) -> Result<bool> {
+        statement(tx, self.idx, |t| {
+            t.dyn_delete_keys(std::slice::from_ref(key))
+        })
+        .map(|n| n > 0)
+    }
+
+    fn coerce_key<'k>(&self, key: impl IntoLookup<'k>) -> Result<Value> {
+        Ok(self.schema.coerce_key(key.into_lookup())?.into_value())
+    }
+}
+
+/// A schema-driven handle on any table, with rows of [`Value`] ([`Row`]), from
+/// [`Database::dyn_table`](crate::Database::dyn_table). Writes are validated at run time: a
+/// wrong type is `Error::TypeMismatch`, a missing NOT NULL column `Error::NotNull`, an unknown
+/// column `Error::UnknownColumn`; defaults are filled in; lossless coercions (3 into a float
+/// column) are accepted and lossy ones (3.5 into an integer, 300 into a `u8`) refused.
+///
+/// ```
+/// use tabula::{row, Column, ColumnType, Database, Error, Schema, Value};
+/// let db = Database::in_memory();
+/// let t = db.create_table(Schema::new("people", vec![
+///     Column::new("id", ColumnType::U64).primary_key(),
+///     Column::new("name", ColumnType::Text),
+///     Column::new("score", ColumnType::F64).default_value(0.0),
+/// ])?)?;
+/// let id = t.insert(row! { "name" => "Bob", "score" => 3 })?;
+/// assert_eq!(t.get(id)?.unwrap()["score"], Value::Float(3.0));
+/// let err = t.insert(row! { "name" => 5 }).unwrap_err();
+/// assert!(matches!(err, Error::TypeMismatch { .. }));
+/// # Ok::<(), tabula::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct DynTable {
+    engine: Arc<Engine>,
+    parts: DynParts,
+}
+
+impl std::fmt::Debug for DynTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynTable")
+            .field("table", &self.parts.schema.table)
+            .finish()
+    }
+}
+
+impl DynTable {
+    pub(crate) fn new(engine: Arc<Engine>, idx: usize, schema: Arc<Schema>) -> Self {
+        DynTable {
+            engine,
+            parts: DynParts::new(idx, schema),
+        }
+    }
+
+    fn write<O>(&self, f: impl FnOnce(&dyn TxCore) -> Result<O>) -> Result<O> {
+        self.engine.write(&self.parts.schema.table, |tx| f(tx))
+    }
+
+    /// The table's schema.
+    pub fn schema(&self) -> &Schema {
+        &self.parts.schema
+    }
+
+    /// The row with this primary key.
+    pub fn get<'k>(&self, key: impl IntoLookup<'k>) -> Result<Option<Row>> {
+        self.parts.get(&*self.engine, key.into_lookup())
+    }
+
+    /// The row holding `value` in a unique column (or the primary key).
+    pub fn get_by<'v>(&self, column: &str, value: impl IntoLookup<'v>) -> Result<Option<Row>> {
+        self.parts
+            .get_by(&*self.engine, column, value.into_lookup())
+    }
+
+    /// Starts a query; see [`Select`].
+    pub fn select(&self) -> Select<'_, Row> {
+        self.parts.select(&*self.engine)
+    }
+
+    /// The number of rows.
+    pub fn count(&self) -> Result<usize> {
+        self.parts.count(&*self.engine)
+    }
+
+    /// Inserts a row and returns its key.
+    pub fn insert(&self, row: Row) -> Result<Value> {
+        self.write(|tx| self.parts.insert(tx, &row))
+    }
+
+    /// Inserts many rows as one atomic commit.
+    pub fn insert_many(&self, rows: impl IntoIterator<Item = Row>) -> Result<Vec<Value>> {
+        let values: Vec<Vec<Value>> = rows
+            .into_iter()
+            .map(|r| r.resolve(&self.parts.schema))
+            .collect::<Result<_>>()?;
+        self.write(|tx| self.parts.insert_many(tx, values))
+    }
+
+    /// Inserts the row, or replaces the row with the same primary key.
+    pub fn upsert(&self, row: Row) -> Result<Value> {
+        self.write(|tx| self.parts.upsert(tx, &row))
+    }
+
+    /// Applies `mutate` to every row matching `pred`; atomic; returns rows matched.
+    pub fn update(
+        &self,
+        pred: impl Fn(&Row) -> bool,
+        mut mutate: impl FnMut(&mut Row),
+    ) -> Result<usize> {
+        self.write(|tx| self.parts.update(tx, &pred, &mut mutate))
+    }
+
+    /// Deletes every row matching `pred`; returns how many.
+    pub fn delete(&self, pred: impl Fn(&Row) -> bool) -> Result<usize> {
+        self.write(|tx| self.parts.delete(tx, &pred))
+    }
+
+    /// Deletes the row with this key; returns whether there was one.
+    pub fn delete_key<'k>(&self, key: impl IntoLookup<'k>) -> Result<bool> {
+        let key = self.parts.coerce_key(key)?;
+        self.write(|tx| self.parts.delete_key(tx, &key))
+    }
+}
+
+/// A dynamic table handle inside a transaction, from
+/// [`Transaction::dyn_table`](crate::Transaction::dyn_table).
+#[derive(Clone)]
+pub struct TxDynTable<'t> {
+    tx: &'t dyn TxCore,
+    parts: DynParts,
+}
+
+impl std::fmt::Debug for TxDynTable<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TxDynTable")
+            .field("table", &self.parts.schema.table)
+            .finish()
+    }
+}
+
+impl<'t> TxDynTable<'t> {
+    pub(crate) fn new(tx: &'t dyn TxCore, idx: usize, schema: Arc<Schema>) -> Self {
+        TxDynTable {
+            tx,
+            parts: DynParts::new(idx, schema),
+        }
+    }
+
+    /// The table's schema.
+    pub fn schema(&self) -> &Schema {
+        &self.parts.schema
+    }
+
+    /// See [`DynTable::get`].
+    pub fn get<'k>(&self, key: impl IntoLookup<'k>) -> Result<Option<Row>> {
+        self.parts.get(self.tx, key.into_lookup())
+    }
+
+    /// See [`DynTable::get_by`].
+    pub fn get_by<'v>(&self, column: &str, value: impl IntoLookup<'v>) -> Result<Option<Row>> {
+        self.parts.get_by(self.tx, column, value.into_lookup())
+    }
+
+    /// See [`DynTable::select`].
+    pub fn select(&self) -> Select<'_, Row> {
+        self.parts.select(self.tx)
+    }
+
+    /// See [`DynTable::count`].
+    pub fn count(&self) -> Result<usize> {
+        self.parts.count(self.tx)
+    }
+
+    /// See [`DynTable::insert`].
+    pub fn insert(&self, row: Row) -> Result<Value> {
+        self.parts.insert(self.tx, &row)
+    }
+
+    /// See [`DynTable::insert_many`].
+    pub fn insert_many(&self, rows: impl IntoIterator<Item = Row>) -> Result<Vec<Value>> {
+        let values: Vec<Vec<Value>> = rows
+            .into_iter()
+            .map(|r| r.resolve(&self.parts.schema))
+            .collect::<Result<_>>()?;
+        self.parts.insert_many(self.tx, values)
+    }
+
+    /// See [`DynTable::upsert`].
+    pub fn upsert(&self, row: Row) -> Result<Value> {
+        self.parts.upsert(self.tx, &row)
+    }
+
+    /// See [`DynTable::update`].
+    pub fn update(
+        &self,
+        pred: impl Fn(&Row) -> bool,
+        mut mutate: impl FnMut(&mut Row),
+    ) -> Result<usize> {
+        self.parts.update(self.tx, &pred, &mut mutate)
+    }
+
+    /// See [`DynTable::delete`].
+    pub fn delete(&self, pred: impl Fn(&Row) -> bool) -> Result<usize> {
+        self.parts.delete(self.tx, &pred)
+    }
+
+    /// See [`DynTable::delete_key`].
+    pub fn delete_key<'k>(&self, key: impl IntoLookup<'k>) -> Result<bool> {
+        let key = self.parts.coerce_key(key)?;
+        self.parts.delete_key(self.tx, &key)
+    }
+}

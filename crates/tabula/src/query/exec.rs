@@ -1,0 +1,289 @@
+//! Running a planned query over one table: the access path the plan chose, the residual
+//! predicates and filters, the order (an index walk, the one top-k, or a sort) and the window.
+
+use std::cmp::Ordering;
+use std::ops::Bound;
+
+use crate::copy::copy_rows;
+use crate::query::plan::{choose, Ord_, Path};
+use crate::query::top_k::{top_k, top_k_slab, PARALLEL_SCAN_SLOTS};
+use crate::query::{Pred, QuerySpec};
+use crate::record::Record;
+use crate::table::TableData;
+use crate::value::{Value, ValueRef};
+
+/// Runs the query, returning the slots of the result rows in result order.
+pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32> {
+    let p = choose(t, q);
+    let served = match p.path {
+        Path::Key(i) | Path::Unique(i) | Path::Index(i) => Some(i),
+        Path::Scan => None,
+    };
+    let row_ok = |r: &R| row_ok(q, served, r);
+    // An index holds only live slots: with nothing else to check, its slots need no row.
+    let only_served = served.is_some() && q.preds.len() == 1 && q.filters.is_empty();
+    let matches = |slot: u32| -> bool { only_served || t.row(slot).is_some_and(row_ok) };
+    let window = q.limit.map(|l| l.saturating_add(q.offset));
+    let mut out: Vec<u32> = match (p.path, p.ord) {
+        (Path::Key(i), _) | (Path::Unique(i), _) => {
+            let Pred::Eq { col, value } = &q.preds[i] else {
+                return Vec::new();
+            };
+            let slot = t.find_unique(*col, value.as_ref()).flatten();
+            slot.filter(|&s| matches(s)).into_iter().collect()
+        }
+        (Path::Scan, Ord_::Key { desc }) => {
+            let it = t.slots_in_key_order();
+            let it: Box<dyn Iterator<Item = u32>> = if desc { Box::new(it.rev()) } else { it };
+            let mut out = Vec::new();
+            for s in it.filter(|&s| matches(s)) {
+                out.push(s);
+                if window.is_some_and(|w| out.len() >= w) {
+                    break;
+                }
+            }
+            out
+        }
+        (path, Ord_::Index { col, desc }) => {
+            let Some(index) = t.ordered_index(col) else {
+                return Vec::new();
+            };
+            let (lo, hi) = match path {
+                Path::Index(i) => bounds(&q.preds[i]),
+                _ => (Bound::Unbounded, Bound::Unbounded),
+            };
+            let it: Box<dyn Iterator<Item = (ValueRef<'_>, u32)>> = match (&path, desc) {
+                (Path::Index(_), false) => Box::new(index.range(&lo, &hi)),
+                (Path::Index(_), true) => Box::new(index.range(&lo, &hi).rev()),
+                (_, false) => Box::new(index.iter()),
+                (_, true) => Box::new(index.iter().rev()),
+            };
+            index_walk(t, q, it, &matches, window)
+        }
+        (path, ord) => {
+            // A full scan of a table whose slot order is key order walks the slab itself: one
+            // read per row and no per-row dispatch; otherwise the index range or the sorted
+            // slot list. Either way the matching rows come out in key order.
+            let slab_scan = !matches!(path, Path::Index(_)) && t.slots_in_order();
+            let found: Box<dyn Iterator<Item = (u32, &R)> + '_> = if slab_scan {
+                Box::new(t.slab().filter(|(_, r)| row_ok(r)))
+            } else if let Path::Index(i) = path {
+                let Some(index) = t.ordered_index(q.preds[i].col()) else {
+                    return Vec::new();
+                };
+                let (lo, hi) = bounds(&q.preds[i]);
+                let slots: Vec<u32> = index.range(&lo, &hi).map(|(_, s)| s).collect();
+                let rows = slots.into_iter().filter(move |&s| matches(s));
+                Box::new(rows.filter_map(|s| t.row(s).map(|r| (s, r))))
+            } else {
+                let rows = t.slots_in_key_order().filter(move |&s| matches(s));
+                Box::new(rows.filter_map(|s| t.row(s).map(|r| (s, r))))
+            };
+            match ord {
+                Ord_::TopK(k) => {
+                    // An unordered query with a window keeps its first rows in key order.
+                    let by_key = [(t.schema.primary_key(), false)];
+                    let order = if q.order.is_empty() {
+                        &by_key[..]
+                    } else {
+                        &q.order[..]
+                    };
+                    if q.preds.is_empty() && q.filters.is_empty() && !matches!(path, Path::Index(_))
+                    {
+                        // Every live row is a candidate, and ties are settled by key whatever
+                        // the order rows come in: walk the slab.
+                        top_k_slab(t, order, k, PARALLEL_SCAN_SLOTS)
+                    } else {
+                        top_k(t, order, k, found)
+                    }
+                }
+                _ => {
+                    let mut v: Vec<u32> = found.map(|(s, _)| s).collect();
+                    if !q.order.is_empty() {
+                        v.sort_by(|&a, &b| compare(t, &q.order, a, b));
+                    } else if matches!(path, Path::Index(_)) {
+                        // Index order is value order; results come in key order.
+                        if t.slots_in_order() {
+                            // Slot order is key order: sort the numbers, not the rows.
+                            sort_slots(&mut v, t.slot_count());
+                        } else {
+                            v.sort_by(|&a, &b| t.cmp_keys(a, b));
+                        }
+                    }
+                    v
+                }
+            }
+        }
+    };
+    super::window(&mut out, q.offset, q.limit);
+    out
+}
+
+/// Whether a row passes every predicate but the one the access path serves, and every
+/// filter.
+#[inline]
+fn row_ok<R: Record>(q: &QuerySpec<'_, R>, served: Option<usize>, r: &R) -> bool {
+    q.preds
+        .iter()
+        .enumerate()
+        .all(|(i, p)| Some(i) == served || p.matches(r.col(p.col())))
+        && q.filters.iter().all(|f| f(r))
+}
+
+/// Copies of the matching rows, in the query's order: [`run`] then a copy of each row, except
+/// for a plain scan in key order, which copies each matching row as it passes (the row is in
+/// cache then; a second pass would miss on it again).
+pub(crate) fn rows<R: Record + Clone>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<R> {
+    let p = choose(t, q);
+    if let (Path::Scan, Ord_::Key { desc: false }) = (p.path, p.ord) {
+        if t.slots_in_order() {
+            let found = t
+                .slab()
+                .map(|(_, r)| r)
+                .filter(|r| row_ok(q, None, r))
+                .skip(q.offset);
+            let mut out = Vec::new();
+            match q.limit {
+                Some(l) => copy_rows(&t.schema, found.take(l), &mut out),
+                None => copy_rows(&t.schema, found, &mut out),
+            }
+            return out;
+        }
+    }
+    let slots = run(t, q);
+    let mut out = Vec::with_capacity(slots.len());
+    copy_rows(
+        &t.schema,
+        slots.into_iter().filter_map(|s| t.row(s)),
+        &mut out,
+    );
+    out
+}
+
+/// Sorts distinct slot numbers below `slots`: through a bitset when they are many (an index
+/// range over a large part of the table), which costs a bit per slot instead of a
+/// comparison sort.
+fn sort_slots(v: &mut Vec<u32>, slots: usize) {
+    if v.len() < 1024 || v.len() * 16 < slots {
+        v.sort_unstable();
+        return;
+    }
+    let mut bits = vec![0u64; slots.div_ceil(64)];
+    for &s in v.iter() {
+        bits[s as usize / 64] |= 1 << (s % 64);
+    }
+    v.clear();
+    for (w, &word) in bits.iter().enumerate() {
+        let mut word = word;
+        while word != 0 {
+            v.push((w * 64) as u32 + word.trailing_zeros());
+            word &= word - 1;
+        }
+    }
+}
+
+/// The bounds an index walk covers for a predicate.
+fn bounds(p: &Pred) -> (Bound<Value>, Bound<Value>) {
+    match p {
+        Pred::Eq { value, .. } => (
+            Bound::Included(value.clone()),
+            Bound::Included(value.clone()),
+        ),
+        Pred::Range { lo, hi, .. } => (lo.clone(), hi.clone()),
+    }
+}
+
+/// Walks an index in order, emitting groups of equal first-key values sorted by the rest of
+/// the order keys (then primary key), and stops once `window` rows are out.
+fn index_walk<'i, R: Record>(
+    t: &TableData<R>,
+    q: &QuerySpec<'_, R>,
+    it: Box<dyn Iterator<Item = (ValueRef<'i>, u32)> + 'i>,
+    matches: &dyn Fn(u32) -> bool,
+    window: Option<usize>,
+) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut group: Vec<u32> = Vec::new();
+    let mut group_value: Option<ValueRef<'i>> = None;
+    let flush = |group: &mut Vec<u32>, out: &mut Vec<u32>| {
+        if group.len() > 1 {
+            group.sort_by(|&a, &b| compare(t, &q.order[1..], a, b));
+        }
+        out.append(group);
+    };
+    for (v, slot) in it {
+        if group_value.is_some_and(|g| g != v) {
+            flush(&mut group, &mut out);
+            if window.is_some_and(|w| out.len() >= w) {
+                return out;
+            }
+        }
+        group_value = Some(v);
+        if matches(slot) {
+            group.push(slot);
+        }
+    }
+    flush(&mut group, &mut out);
+    out
+}
+
+/// Compares two rows by the order keys, then by primary key.
+#[inline]
+pub(crate) fn compare<R: Record>(
+    t: &TableData<R>,
+    order: &[(usize, bool)],
+    a: u32,
+    b: u32,
+) -> Ordering {
+    let (Some(x), Some(y)) = (t.row(a), t.row(b)) else {
+        return a.cmp(&b);
+    };
+    for &(col, desc) in order {
+        let o = x.col(col).total_cmp(y.col(col));
+        if o != Ordering::Equal {
+            return if desc { o.reverse() } else { o };
+        }
+    }
+    t.cmp_keys(a, b)
+}
+
+/// Whether a row passes a query's predicates and filters (ignoring its order and window).
+pub(crate) fn matches_spec<R: Record>(q: &QuerySpec<'_, R>, r: &R) -> bool {
+    q.preds.iter().all(|p| p.matches(r.col(p.col()))) && q.filters.iter().all(|f| f(r))
+}
+
+/// Counts matching rows without building a result when no window or order needs one.
+pub(crate) fn count<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> usize {
+    if q.preds.is_empty() && q.filters.is_empty() && q.limit.is_none() && q.offset == 0 {
+        return t.len();
+    }
+    run(t, q).len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_slots_orders_few_and_many_alike() {
+        for (n, slots) in [
+            (10usize, 100usize),
+            (5000, 6000),
+            (5000, 1 << 20),
+            (4096, 4096),
+        ] {
+            // Distinct slots below `slots`, scrambled.
+            let mut v: Vec<u32> = (0..n as u64)
+                .map(|i| ((i * 2_654_435_761) % slots as u64) as u32)
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            let want = v.clone();
+            v.reverse();
+            let third = v.len() / 3;
+            v.rotate_left(third);
+            sort_slots(&mut v, slots);
+            assert_eq!(v, want, "{n} of {slots}");
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Queries over one table: the resolved query ([`QuerySpec`]: column predicates, closure
+//! filters, order keys, window), its planning ([`plan`]), its execution ([`exec`]) and the
+//! one top-k ([`top_k`]). Nothing here mutates a table.
+
+pub(crate) mod exec;
+pub(crate) mod plan;
+pub(crate) mod top_k;
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::ops::Bound;
+
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+use crate::value::{Value, ValueRef};
+
+pub(crate) use exec::{count, matches_spec, rows, run};
+pub(crate) use plan::explain;
+pub use plan::{Access, OrderStrategy, Plan};
+
+/// A column predicate, resolved against the schema and coerced to the column's type.
+#[derive(Debug, Clone)]
+pub(crate) enum Pred {
+    Eq {
+        col: usize,
+        value: Value,
+    },
+    Range {
+        col: usize,
+        lo: Bound<Value>,
+        hi: Bound<Value>,
+    },
+}
+
+impl Pred {
+    pub(crate) fn col(&self) -> usize {
+        match self {
+            Pred::Eq { col, .. } | Pred::Range { col, .. } => *col,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn matches(&self, v: ValueRef<'_>) -> bool {
+        match self {
+            Pred::Eq { value, .. } => v.total_cmp(value.as_ref()) == Ordering::Equal,
+            Pred::Range { lo, hi, .. } => {
+                if v.is_null() {
+                    return false;
+                }
+                let above = match lo {
+                    Bound::Included(b) => v.total_cmp(b.as_ref()) != Ordering::Less,
+                    Bound::Excluded(b) => v.total_cmp(b.as_ref()) == Ordering::Greater,
+                    Bound::Unbounded => true,
+                };
+                above
+                    && match hi {
+                        Bound::Included(b) => v.total_cmp(b.as_ref()) != Ordering::Greater,
+                        Bound::Excluded(b) => v.total_cmp(b.as_ref()) == Ordering::Less,
+                        Bound::Unbounded => true,
+                    }
+            }
+        }
+    }
+}
+
+/// A closure filter over rows of kind `R`.
+pub(crate) type Filter<'a, R> = Box<dyn Fn(&R) -> bool + 'a>;
+
+/// A resolved query: predicates, closure filters, order keys `(column, descending)`, and
+/// the window.
+pub(crate) struct QuerySpec<'a, R> {
+    pub(crate) preds: Vec<Pred>,
+    pub(crate) filters: Vec<Filter<'a, R>>,
+    pub(crate) order: Vec<(usize, bool)>,
+    pub(crate) limit: Option<usize>,
+    pub(crate) offset: usize,
+}
+
+impl<R> Default for QuerySpec<'_, R> {
+    fn default() -> Self {
+        QuerySpec {
+            preds: Vec::new(),
+            filters: Vec::new(),
+            order: Vec::new(),
+            limit: None,
+            offset: 0,
+        }
+    }
+}
+
+impl<R> fmt::Debug for QuerySpec<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QuerySpec")
+            .field("preds", &self.preds)
+            .field("filters", &self.filters.len())
+            .field("order", &self.order)
+            .field("limit", &self.limit)
+            .field("offset", &self.offset)
+            .finish()
+    }
+}
+
+impl<'a, R> QuerySpec<'a, R> {
+    /// Resolves `where_eq(column, value)`.
+    pub(crate) fn add_eq(&mut self, schema: &Schema, column: &str, value: Value) -> Result<()> {
+        let col = comparable_column(schema, column)?;
+        let value = if value.is_null() {
+            Value::Null
+        } else {
+            coerce_probe(schema, col, value)?
+        };
+        self.preds.push(Pred::Eq { col, value });
+        Ok(())
+    }
+
+    /// Resolves `where_range(column, lo..hi)`.
+    pub(crate) fn add_range(
+        &mut self,
+        schema: &Schema,
+        column: &str,
+        lo: Bound<Value>,
+        hi: Bound<Value>,
+    ) -> Result<()> {
+        let col = comparable_column(schema, column)?;
+        let conv = |b: Bound<Value>| -> Result<Bound<Value>> {
+            Ok(match b {
+                Bound::Included(v) => Bound::Included(coerce_bound(schema, col, v)?),
+                Bound::Excluded(v) => Bound::Excluded(coerce_bound(schema, col, v)?),
+                Bound::Unbounded => Bound::Unbounded,
+            })
+        };
+        let (lo, hi) = (conv(lo)?, conv(hi)?);
+        self.preds.push(Pred::Range { col, lo, hi });
+        Ok(())
+    }
+
+    /// Resolves `order_by("col")` / `order_by("-col")`.
+    pub(crate) fn add_order(&mut self, schema: &Schema, key: &str) -> Result<()> {
+        let (name, desc) = order_key(key);
+        let col = comparable_column(schema, name)?;
+        self.order.push((col, desc));
+        Ok(())
+    }
+}
+
+fn comparable_column(schema: &Schema, name: &str) -> Result<usize> {
+    schema.comparable_column(name, "compared or ordered by")
+}
+
+fn coerce_probe(schema: &Schema, col: usize, v: Value) -> Result<Value> {
+    let shown = v.clone();
+    schema.columns[col]
+        .ty
+        .coerce(v)
+        .ok_or_else(|| schema.type_mismatch(col, shown))
+}
+
+/// Range bounds may be any number for a numeric column (`gpa` between 3 and 4, `year` below
+/// 2020.5): an integer column compares numerically against a float bound.
+fn coerce_bound(schema: &Schema, col: usize, v: Value) -> Result<Value> {
+    let ty = schema.columns[col].ty;
+    match &v {
+        Value::Int(_) | Value::Float(_) if ty.is_int() || ty.is_float() => Ok(v),
+        _ => coerce_probe(schema, col, v),
+    }
+}
+
+/// Splits an order key into its column and direction: `"-gpa"` descending, `"gpa"` or
+/// `"+gpa"` ascending.
+pub(crate) fn order_key(key: &str) -> (&str, bool) {
+    match key.strip_prefix('-') {
+        Some(name) => (name, true),
+        None => (key.strip_prefix('+').unwrap_or(key), false),
+    }
+}
+
+/// Cuts a result in query order to its window: skips `offset` items, keeps at most `limit`.
+pub(crate) fn window<T>(items: &mut Vec<T>, offset: usize, limit: Option<usize>) {
+    let start = offset.min(items.len());
+    items.drain(..start);
+    if let Some(l) = limit {
+        items.truncate(l);
+    }
+}
+
+/// The first error of a builder (a query, a join) whose calls cannot fail one by one: the
+/// terminal call reports it.
+#[derive(Debug, Default)]
+pub(crate) struct FirstError(Option<Error>);
+
+impl FirstError {
+    /// Keeps `r`'s error unless an earlier one is kept.
+    pub(crate) fn note(&mut self, r: Result<()>) {
+        if let Err(e) = r {
+            self.0.get_or_insert(e);
+        }
+    }
+
+    /// The error kept, if any (and forgets it).
+    pub(crate) fn take(&mut self) -> Result<()> {
+        match self.0.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_predicates_skip_nulls() {
+        let p = Pred::Range {
+            col: 0,
+            lo: Bound::Unbounded,
+            hi: Bound::Included(Value::Int(3)),
+        };
+        assert!(p.matches(ValueRef::Int(2)));
+        assert!(!p.matches(ValueRef::Null));
+        assert!(!p.matches(ValueRef::Int(4)));
+        let e = Pred::Eq {
+            col: 0,
+            value: Value::Null,
+        };
+        assert!(e.matches(ValueRef::Null));
+    }
+
+    #[test]
+    fn order_keys_and_windows() {
+        assert_eq!(order_key("-gpa"), ("gpa", true));
+        assert_eq!(order_key("+gpa"), ("gpa", false));
+        assert_eq!(order_key("gpa"), ("gpa", false));
+        let mut v: Vec<u32> = (0..10).collect();
+        window(&mut v, 3, Some(4));
+        assert_eq!(v, [3, 4, 5, 6]);
+        window(&mut v, 9, None);
+        assert!(v.is_empty());
+    }
+}

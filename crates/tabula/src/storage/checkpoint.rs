@@ -1,0 +1,166 @@
+//! A checkpoint's file work: snapshots staged in temporary files, the manifest written as
+//! the commit point, the snapshots renamed into place, and the log rotated into an archived
+//! segment. Which tables to snapshot, and from what rows, is the engine's business.
+
+use std::path::PathBuf;
+use std::sync::PoisonError;
+
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+use crate::storage::layout::Layout;
+use crate::storage::manifest::{crc_hex_parts, Manifest, TableEntry};
+use crate::storage::{snapshot, Storage};
+
+/// A snapshot written to its temporary file, waiting for the manifest to commit it.
+#[derive(Debug)]
+pub(crate) struct StagedSnapshot {
+    pub(crate) table: String,
+    pub(crate) entry: TableEntry,
+}
+
+impl Storage {
+    /// Writes a snapshot to its temporary file (step one of a checkpoint).
+    pub(crate) fn stage_snapshot(
+        &self,
+        schema: &Schema,
+        snapshot: &snapshot::Encoded,
+        next_key: i64,
+        schema_crc32c: String,
+    ) -> Result<StagedSnapshot> {
+        let tmp = Layout::tmp(&self.layout.records(&schema.table));
+        let parts: Vec<&[u8]> = snapshot.parts.iter().map(Vec::as_slice).collect();
+        self.fs
+            .write_synced(&tmp, &parts)
+            .map_err(|e| Error::io(&tmp, e))?;
+        Ok(StagedSnapshot {
+            table: schema.table.clone(),
+            entry: TableEntry {
+                rows: snapshot.rows,
+                next_key,
+                snapshot_crc32c: crc_hex_parts(&parts),
+                snapshot_bytes: parts.iter().map(|p| p.len() as u64).sum(),
+                schema_crc32c,
+            },
+        })
+    }
+
+    /// Removes staged temporary snapshots after a failed checkpoint (best effort: the next
+    /// open removes any that remain).
+    pub(crate) fn discard_staged(&self, staged: &[StagedSnapshot]) {
+        for s in staged {
+            let _ = self.fs.remove(&Layout::tmp(&self.layout.records(&s.table)));
+        }
+    }
+
+    /// Commits a checkpoint: the manifest (the commit point), then the snapshots' renames,
+    /// then the log's rotation into an archived segment.
+    ///
+    /// Until the manifest's rename, a failure discards the staged snapshots (the old
+    /// checkpoint stands). After it, they are kept whatever happens: the new manifest may be
+    /// on disk and point at them, and the next open finishes or removes them.
+    pub(crate) fn commit_checkpoint(
+        &self,
+        manifest: Manifest,
+        staged: &[StagedSnapshot],
+    ) -> Result<()> {
+        let data = self.layout.data_dir();
+        let path = self.layout.manifest();
+        let tmp = Layout::tmp(&path);
+        let before_commit = |e: Error| {
+            self.discard_staged(staged);
+            let _ = self.fs.remove(&tmp);
+            e
+        };
+        if !staged.is_empty() {
+            self.fs
+                .sync_dir(&data)
+                .map_err(|e| Error::io(&data, e))
+                .map_err(before_commit)?;
+        }
+        let mut bytes = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| Error::Json {
+                context: "manifest".into(),
+                source: e,
+            })
+            .map_err(before_commit)?;
+        bytes.push(b'\n');
+        self.fs
+            .write_synced(&tmp, &[&bytes])
+            .map_err(|e| Error::io(&tmp, e))
+            .map_err(before_commit)?;
+        self.fs
+            .rename(&tmp, &path)
+            .map_err(|e| Error::io(&path, e))
+            .map_err(before_commit)?;
+        self.fs
+            .sync_dir(&self.layout.root)
+            .map_err(|e| Error::io(&self.layout.root, e))?;
+        let lsn = manifest.lsn;
+        *self.manifest.lock().unwrap_or_else(PoisonError::into_inner) = manifest;
+        // Committed. A failure from here on leaves files the next open completes.
+        for s in staged {
+            let fin = self.layout.records(&s.table);
+            self.fs
+                .rename(&Layout::tmp(&fin), &fin)
+                .map_err(|e| Error::io(&fin, e))?;
+        }
+        if !staged.is_empty() {
+            self.fs.sync_dir(&data).map_err(|e| Error::io(&data, e))?;
+        }
+        self.rotate_wal(lsn)
+    }
+
+    fn rotate_wal(&self, lsn: u64) -> Result<()> {
+        let (_, records) = self.wal.size();
+        if records == 0 {
+            return Ok(());
+        }
+        let current = self.layout.wal();
+        let archived = self.layout.archived_wal(lsn);
+        // An archived segment holds its records and nothing else (no preallocated zeros).
+        self.wal.trim().map_err(|e| Error::io(&current, e))?;
+        self.fs
+            .rename(&current, &archived)
+            .map_err(|e| Error::io(&current, e))?;
+        let reopened = self.fs.open_log(&current).and_then(|f| self.wal.reset(f));
+        if let Err(e) = reopened {
+            // Appends would go to the archived file: refuse writes until reopened.
+            self.wal
+                .poison_for(format!("could not start a new log after rotation: {e}"));
+            return Err(Error::io(&current, e));
+        }
+        let wal_dir = self.layout.wal_dir();
+        self.fs
+            .sync_dir(&wal_dir)
+            .map_err(|e| Error::io(&wal_dir, e))?;
+        self.prune_archives()
+    }
+
+    /// Keeps the newest `keep_archived` archived segments.
+    fn prune_archives(&self) -> Result<()> {
+        let mut archives = self.archives()?;
+        let keep = self.options.keep_archived;
+        if archives.len() <= keep {
+            return Ok(());
+        }
+        archives.sort_by_key(|(lsn, _, _)| *lsn);
+        let remove = archives.len() - keep;
+        for (_, path, _) in archives.into_iter().take(remove) {
+            self.fs.remove(&path).map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Archived segments: (last LSN, path, bytes).
+    pub(crate) fn archives(&self) -> Result<Vec<(u64, PathBuf, u64)>> {
+        let dir = self.layout.wal_dir();
+        let mut out = Vec::new();
+        for path in self.fs.list(&dir).map_err(|e| Error::io(&dir, e))? {
+            if let Some(lsn) = Layout::archived_lsn(&path) {
+                let len = self.fs.len(&path).unwrap_or(0);
+                out.push((lsn, path, len));
+            }
+        }
+        Ok(out)
+    }
+}

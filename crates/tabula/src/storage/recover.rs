@@ -1,0 +1,332 @@
+//! Opening a database directory: the lock, an interrupted checkpoint finished or undone, the
+//! manifest and schema files read and checked, and the log scanned and grouped by table.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+use crate::storage::fs::{DirLock, FileSystem};
+use crate::storage::layout::{self, Layout};
+use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry, FORMAT};
+use crate::storage::wal::line::RawTableOps;
+use crate::storage::wal::scan::scan;
+use crate::storage::wal::writer::WalWriter;
+use crate::storage::{Migration, Options, SchemaFile, Storage};
+
+/// What recovery found for one table: its schema, and log operations to replay on load.
+#[derive(Debug)]
+pub(crate) struct RecoveredTable {
+    pub(crate) schema: Schema,
+    /// crc32c of the schema file as read (empty when it has none yet).
+    pub(crate) schema_crc32c: String,
+    /// Whether `schema/<table>.schema.json` exists. A table created since the last
+    /// checkpoint may be known only from the log record that created it.
+    pub(crate) schema_on_disk: bool,
+    pub(crate) migrations: Vec<Migration>,
+    pub(crate) entry: Option<TableEntry>,
+    pub(crate) pending: Vec<(u64, RawTableOps)>,
+}
+
+/// Parses a JSON file, naming it on failure.
+fn parse_json<T: for<'de> Deserialize<'de>>(path: &Path, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| Error::corrupt(path, e.line() as u64, e.to_string()))
+}
+
+impl Storage {
+    /// Opens (creating if needed) the directory: takes the lock, finishes or discards an
+    /// interrupted checkpoint, reads the manifest and schemas, and scans the log.
+    pub(crate) fn open(
+        fs: Arc<dyn FileSystem>,
+        root: &Path,
+        options: Options,
+    ) -> Result<(Storage, Vec<RecoveredTable>)> {
+        let layout = Layout::new(root);
+        create_dirs(&*fs, &layout)?;
+        let lock_path = layout.lock();
+        let lock = take_lock(&*fs, &lock_path, &layout.root)?;
+
+        let manifest_path = layout.manifest();
+        let manifest: Manifest = if fs.exists(&manifest_path) {
+            let bytes = fs
+                .read(&manifest_path)
+                .map_err(|e| Error::io(&manifest_path, e))?;
+            parse_json(&manifest_path, &bytes)?
+        } else {
+            Manifest::default()
+        };
+        if manifest.format != FORMAT {
+            return Err(Error::corrupt(
+                &manifest_path,
+                0,
+                format!("unknown format {}", manifest.format),
+            ));
+        }
+        finish_interrupted_checkpoint(&*fs, &layout, &manifest)?;
+        let mut tables = read_schemas(&*fs, &layout, &manifest)?;
+
+        // The log: records after the checkpoint, grouped by table; a record may create one.
+        let wal_path = layout.wal();
+        let bytes = if fs.exists(&wal_path) {
+            fs.read(&wal_path).map_err(|e| Error::io(&wal_path, e))?
+        } else {
+            Vec::new()
+        };
+        let scan = scan(&wal_path, &bytes, options.recovery, manifest.lsn)?;
+        let mut records = 0u64;
+        for (line, rec) in scan.records {
+            records += 1;
+            for mut ops in rec.tables {
+                if let Some(created) = ops.create.take() {
+                    recover_creation(&mut tables, created, &wal_path, line, rec.lsn)?;
+                }
+                let Some(t) = tables.get_mut(&ops.table) else {
+                    return Err(Error::corrupt(
+                        &wal_path,
+                        line,
+                        format!("unknown table {:?}", ops.table),
+                    ));
+                };
+                t.pending.push((line, ops));
+            }
+        }
+        let new_log = !fs.exists(&wal_path);
+        let mut file = fs
+            .open_log(&wal_path)
+            .map_err(|e| Error::io(&wal_path, e))?;
+        if new_log {
+            // The log's name must be durable before a commit's fsync can make it count.
+            let dir = layout.wal_dir();
+            fs.sync_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        if scan.valid_len < bytes.len() as u64 {
+            // Cut the unfinished tail so the next append starts on a line boundary.
+            file.truncate(scan.valid_len)
+                .map_err(|e| Error::io(&wal_path, e))?;
+        }
+        let wal = WalWriter::new(
+            file,
+            scan.valid_len,
+            records,
+            scan.last_lsn,
+            options.durability,
+        )
+        .map_err(|e| Error::io(&wal_path, e))?;
+        let storage = Storage {
+            fs,
+            layout,
+            wal,
+            options,
+            lock: Mutex::new(Some(lock)),
+            manifest: Mutex::new(manifest),
+            dropped: Mutex::new(scan.dropped),
+            needs_checkpoint: scan.damaged_middle,
+        };
+        Ok((storage, tables.into_values().collect()))
+    }
+}
+
+/// Creates the directory and its subdirectories where missing, and makes their names
+/// durable (a directory is only found again after a power loss if its parent was fsynced).
+fn create_dirs(fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
+    let root_existed = fs.exists(&layout.root);
+    fs.create_dir_all(&layout.root)
+        .map_err(|e| Error::io(&layout.root, e))?;
+    if !root_existed {
+        if let Some(parent) = layout.root.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs.sync_dir(parent).map_err(|e| Error::io(parent, e))?;
+        }
+    }
+    let mut created = !root_existed;
+    for dir in [layout.schema_dir(), layout.data_dir(), layout.wal_dir()] {
+        if !fs.exists(&dir) {
+            fs.create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            created = true;
+        }
+    }
+    if created {
+        fs.sync_dir(&layout.root)
+            .map_err(|e| Error::io(&layout.root, e))?;
+    }
+    Ok(())
+}
+
+/// Takes the directory's lock. A lock that is held is asked for again for a short while
+/// (at most a quarter of a second) before `Error::Locked`: between `fork` and `exec`, a
+/// child process of *this* process briefly shares every open file, and with it a lock its
+/// parent has just released. A real second holder keeps the lock and is reported.
+fn take_lock(fs: &dyn FileSystem, path: &Path, root: &Path) -> Result<Box<dyn DirLock>> {
+    let mut wait = std::time::Duration::from_millis(1);
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        if let Some(lock) = fs.try_lock(path).map_err(|e| Error::io(path, e))? {
+            return Ok(lock);
+        }
+        if waited >= std::time::Duration::from_millis(250) {
+            return Err(Error::Locked {
+                path: root.to_path_buf(),
+            });
+        }
+        std::thread::sleep(wait);
+        waited += wait;
+        wait = (wait * 2).min(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A crash during a checkpoint leaves `.tmp` files. A snapshot whose temporary file matches
+/// the manifest was committed but not yet renamed: finish it. Every other temporary file
+/// belongs to a checkpoint that never committed (or to an atomic write that never
+/// finished): remove it.
+fn finish_interrupted_checkpoint(
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    manifest: &Manifest,
+) -> Result<()> {
+    for dir in [
+        layout.root.clone(),
+        layout.schema_dir(),
+        layout.data_dir(),
+        layout.wal_dir(),
+    ] {
+        let mut changed = false;
+        for path in fs.list(&dir).map_err(|e| Error::io(&dir, e))? {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Some(final_name) = name.strip_suffix(layout::TMP) else {
+                continue;
+            };
+            let final_path = dir.join(final_name);
+            let table = final_name.strip_suffix(".records");
+            let committed = match table.and_then(|t| manifest.tables.get(t)) {
+                Some(entry) if dir == layout.data_dir() => {
+                    let bytes = fs.read(&path).map_err(|e| Error::io(&path, e))?;
+                    crc_hex(&bytes) == entry.snapshot_crc32c
+                        && bytes.len() as u64 == entry.snapshot_bytes
+                }
+                _ => false,
+            };
+            if committed {
+                tracing::info!(file = %final_path.display(), "finishing an interrupted checkpoint");
+                fs.rename(&path, &final_path)
+                    .map_err(|e| Error::io(&path, e))?;
+            } else {
+                tracing::info!(file = %path.display(), "removing a leftover temporary file");
+                fs.remove(&path).map_err(|e| Error::io(&path, e))?;
+            }
+            changed = true;
+        }
+        if changed {
+            fs.sync_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Every schema file, checked against the manifest where it lists the table; every table
+/// the manifest lists must have one.
+fn read_schemas(
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    manifest: &Manifest,
+) -> Result<BTreeMap<String, RecoveredTable>> {
+    let mut tables = BTreeMap::new();
+    let schema_dir = layout.schema_dir();
+    for path in fs
+        .list(&schema_dir)
+        .map_err(|e| Error::io(&schema_dir, e))?
+    {
+        let Some(name) = Layout::table_of_schema(&path) else {
+            continue;
+        };
+        let bytes = fs.read(&path).map_err(|e| Error::io(&path, e))?;
+        let mut file: SchemaFile = parse_json(&path, &bytes)?;
+        file.schema
+            .finish()
+            .map_err(|e| Error::corrupt(&path, 0, e.to_string()))?;
+        if file.schema.table != name {
+            return Err(Error::corrupt(
+                &path,
+                0,
+                format!("names table {:?}", file.schema.table),
+            ));
+        }
+        let entry = manifest.tables.get(&name).cloned();
+        if let Some(reason) =
+            schema_disagreement(entry.as_ref(), &bytes, &file.migrations, manifest.lsn)
+        {
+            return Err(Error::corrupt(&path, 0, reason));
+        }
+        tables.insert(
+            name,
+            RecoveredTable {
+                schema: file.schema,
+                schema_crc32c: crc_hex(&bytes),
+                schema_on_disk: true,
+                migrations: file.migrations,
+                entry,
+                pending: Vec::new(),
+            },
+        );
+    }
+    for name in manifest.tables.keys() {
+        if !tables.contains_key(name) {
+            return Err(Error::corrupt(
+                &layout.schema(name),
+                0,
+                "listed in the manifest but missing",
+            ));
+        }
+    }
+    Ok(tables)
+}
+
+/// A log record (`lsn`, on `line`) created a table: it is new, or its schema file (written
+/// once the creation was durable) must say the same, unless a migration recorded since
+/// explains the difference (a crash came between the migration's schema file and its
+/// checkpoint).
+fn recover_creation(
+    tables: &mut BTreeMap<String, RecoveredTable>,
+    mut created: Schema,
+    wal_path: &Path,
+    line: u64,
+    lsn: u64,
+) -> Result<()> {
+    created
+        .finish()
+        .map_err(|e| Error::corrupt(wal_path, line, format!("invalid schema: {e}")))?;
+    match tables.get(&created.table) {
+        Some(t) => {
+            let diffs = t.schema.differences(&created);
+            let migrated_since = t.migrations.iter().any(|m| m.lsn >= lsn);
+            if !diffs.is_empty() && !migrated_since {
+                return Err(Error::corrupt(
+                    wal_path,
+                    line,
+                    format!(
+                        "creates table {} unlike its schema file: {}",
+                        created.table,
+                        diffs.join("; ")
+                    ),
+                ));
+            }
+        }
+        None => {
+            tables.insert(
+                created.table.clone(),
+                RecoveredTable {
+                    schema: created,
+                    schema_crc32c: String::new(),
+                    schema_on_disk: false,
+                    migrations: Vec::new(),
+                    entry: None,
+                    pending: Vec::new(),
+                },
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! One line of the log: how a record is written (built in place, then sealed with its
+//! checksum) and how a line is checked and parsed back.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::schema::Schema;
+use crate::storage::codec::encode_value;
+use crate::storage::wal::MAX_RECORD;
+use crate::value::Value;
+
+/// One table's part of a log record, rows still undecoded.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RawTableOps {
+    pub(crate) table: String,
+    /// The table's schema, on the record of the transaction that created it.
+    #[serde(default)]
+    pub(crate) create: Option<Schema>,
+    #[serde(default)]
+    pub(crate) next_key: Option<i64>,
+    #[serde(default)]
+    pub(crate) put: Vec<Box<RawValue>>,
+    #[serde(default)]
+    pub(crate) delete: Vec<Value>,
+}
+
+/// A parsed log record.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RawRecord {
+    pub(crate) lsn: u64,
+    pub(crate) tables: Vec<RawTableOps>,
+    /// The LSN of the first record written to the file in the same write call (a group
+    /// commit writes several at once). Absent in logs written before it was recorded.
+    #[serde(default)]
+    pub(crate) batch: Option<u64>,
+}
+
+/// The bytes before a record's JSON on its line: the checksum, filled in by [`seal`].
+pub(crate) const LINE_PREFIX: &[u8] = b"00000000 ";
+
+/// Starts a record's JSON: `{"lsn":N,"tables":[`. Table entries follow, comma-separated,
+/// then [`end_tables`].
+pub(crate) fn begin_record(lsn: u64, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"lsn\":");
+    out.extend_from_slice(itoa::Buffer::new().format(lsn).as_bytes());
+    out.extend_from_slice(b",\"tables\":[");
+}
+
+/// Ends a record's list of tables. The closing brace comes with the record's batch (see
+/// [`close_record`]).
+pub(crate) fn end_tables(out: &mut Vec<u8>) {
+    out.push(b']');
+}
+
+/// Starts one table's entry of a record's `tables` list, up to its first `put` row: rows
+/// follow, comma-separated, then [`end_table`]. `create` is the schema of a table the
+/// transaction created.
+pub(crate) fn begin_table(
+    schema: &Schema,
+    create: bool,
+    next_key: Option<i64>,
+    out: &mut Vec<u8>,
+) -> crate::error::Result<()> {
+    out.extend_from_slice(b"{\"table\":");
+    // Serializing a string or a schema into a Vec cannot fail; the error is kept for form.
+    serde_json::to_writer(&mut *out, &schema.table).map_err(|e| json_error(schema, e))?;
+    if create {
+        out.extend_from_slice(b",\"create\":");
+        serde_json::to_writer(&mut *out, schema).map_err(|e| json_error(schema, e))?;
+    }
+    if let Some(k) = next_key {
+        out.extend_from_slice(b",\"next_key\":");
+        out.extend_from_slice(itoa::Buffer::new().format(k).as_bytes());
+    }
+    out.extend_from_slice(b",\"put\":[");
+    Ok(())
+}
+
+fn json_error(schema: &Schema, e: serde_json::Error) -> crate::error::Error {
+    crate::error::Error::Json {
+        context: format!("log record of table {}", schema.table),
+        source: e,
+    }
+}
+
+/// Ends a table's entry begun by [`begin_table`] with the keys it deleted.
+pub(crate) fn end_table(deletes: &[Value], out: &mut Vec<u8>) {
+    out.extend_from_slice(b"],\"delete\":[");
+    for (i, k) in deletes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        encode_value(k, false, out);
+    }
+    out.extend_from_slice(b"]}");
+}
+
+/// Ends a record whose body (`{"lsn":..,"tables":[..]`) is in `line`: adds its batch (the
+/// first LSN of the write call it goes out in), the closing brace, the checksum and the
+/// newline.
+pub(crate) fn close_record(line: &mut Vec<u8>, batch: u64) {
+    line.extend_from_slice(b",\"batch\":");
+    line.extend_from_slice(itoa::Buffer::new().format(batch).as_bytes());
+    line.push(b'}');
+    seal(line);
+}
+
+/// Finishes a line built as [`LINE_PREFIX`] then the record's JSON: writes the JSON's
+/// crc32c into the prefix and ends the line. Built in place, so a big record is never copied.
+pub(crate) fn seal(line: &mut Vec<u8>) {
+    let crc = crc32c::crc32c(&line[LINE_PREFIX.len()..]);
+    line[..8].copy_from_slice(format!("{crc:08x}").as_bytes());
+    line.push(b'\n');
+}
+
+/// Wraps a record's JSON (`{"lsn":..,"tables":[..]}`) into a checksummed line.
+#[cfg(test)]
+pub(crate) fn frame(json: &[u8]) -> Vec<u8> {
+    let mut line = LINE_PREFIX.to_vec();
+    line.extend_from_slice(json);
+    seal(&mut line);
+    line
+}
+
+/// Checks one line (without its newline) and parses it.
+pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<RawRecord, String> {
+    if line.len() > MAX_RECORD {
+        return Err(format!(
+            "line of {} bytes exceeds the {} byte cap",
+            line.len(),
+            MAX_RECORD
+        ));
+    }
+    if line.iter().all(|&b| b == 0) {
+        return Err("zero-filled line".into());
+    }
+    if line.len() < 10 || line[8] != b' ' {
+        return Err("not a `<crc32c> <json>` line".into());
+    }
+    let crc = std::str::from_utf8(&line[..8])
+        .ok()
+        .and_then(|h| u32::from_str_radix(h, 16).ok())
+        .ok_or("checksum is not 8 hex digits")?;
+    let json = &line[9..];
+    let actual = crc32c::crc32c(json);
+    if actual != crc {
+        return Err(format!(
+            "checksum mismatch: line says {crc:08x}, content is {actual:08x}"
+        ));
+    }
+    serde_json::from_slice(json).map_err(|e| format!("bad record: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Column, ColumnType};
+
+    #[test]
+    fn a_record_with_a_created_table_reads_back() {
+        let schema = Schema::new(
+            "notes",
+            vec![
+                Column::new("id", ColumnType::U64).primary_key(),
+                Column::new("text", ColumnType::Text),
+            ],
+        )
+        .unwrap();
+        let mut line = LINE_PREFIX.to_vec();
+        begin_record(7, &mut line);
+        begin_table(&schema, true, Some(2), &mut line).unwrap();
+        line.extend_from_slice(br#"{"id":1,"text":"a"}"#);
+        end_table(&[Value::Int(4)], &mut line);
+        end_tables(&mut line);
+        close_record(&mut line, 7);
+        let rec = parse_line(&line[..line.len() - 1]).unwrap();
+        assert_eq!((rec.lsn, rec.batch), (7, Some(7)));
+        let t = &rec.tables[0];
+        let mut created = t.create.clone().unwrap();
+        created.finish().unwrap();
+        assert_eq!(created, schema);
+        assert_eq!((t.next_key, t.put.len()), (Some(2), 1));
+        assert_eq!(t.delete, vec![Value::Int(4)]);
+        // A flipped byte fails the checksum.
+        let mut bad = line.clone();
+        bad[20] ^= 1;
+        assert!(parse_line(&bad[..bad.len() - 1])
+            .unwrap_err()
+            .contains("checksum mismatch"));
+    }
+}

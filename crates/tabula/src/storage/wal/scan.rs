@@ -1,0 +1,358 @@
+//! The recovery scan: reads a log, classifies every line, and decides what is an unfinished
+//! last write (dropped) and what is damage (an error, unless salvaging). Opening a database,
+//! `verify` and `tabula wal` all read a log through [`lines`], so they agree on where it
+//! ends and on what is wrong with it.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::storage::wal::line::{parse_line, RawRecord};
+
+/// How `Database::open` treats a damaged write-ahead log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Recovery {
+    /// Any damaged line, even an unfinished last one, fails the open with `Error::Corrupt`.
+    Strict,
+    /// An unfinished last commit is dropped (with a warning) and cut off before the next
+    /// append; a damaged line followed by good ones fails the open with `Error::Corrupt`.
+    #[default]
+    TolerateTail,
+    /// Every line that can be read is kept; damaged lines are dropped and reported in
+    /// [`Database::recovery_report`](crate::Database::recovery_report).
+    Salvage,
+}
+
+/// A line recovery dropped, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedRecord {
+    /// The file it was in (`wal/transaction.log`, or a snapshot in salvage mode).
+    pub file: PathBuf,
+    /// The 1-based line (0 when the whole file was unreadable).
+    pub line: u64,
+    /// Why it could not be used.
+    pub reason: String,
+}
+
+/// One line of a log, classified.
+#[derive(Debug)]
+pub(crate) struct ScannedLine {
+    /// The 1-based line number.
+    pub(crate) no: u64,
+    /// The byte just after the line (after its newline).
+    pub(crate) end: usize,
+    /// The record, or why the line cannot be used.
+    pub(crate) parsed: std::result::Result<RawRecord, String>,
+}
+
+/// Splits a log into lines and checks each. Zeros where a line would start are the end of
+/// the log (preallocated space no commit has reached); an unterminated last line is an
+/// unfinished commit; and good records written in one go with a damaged one before them are
+/// marked as part of that torn write (see [`torn_last_write`]). `after_lsn` is the LSN the
+/// last checkpoint covers.
+pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
+    let mut lines = Vec::new();
+    let mut start = 0usize;
+    let mut no = 0u64;
+    while start < bytes.len() {
+        if bytes[start] == 0 && bytes[start..].iter().all(|&b| b == 0) {
+            break;
+        }
+        no += 1;
+        let (end, next, terminated) = match bytes[start..].iter().position(|&b| b == b'\n') {
+            Some(i) => (start + i, start + i + 1, true),
+            None => (bytes.len(), bytes.len(), false),
+        };
+        let parsed = if terminated {
+            parse_line(&bytes[start..end])
+        } else {
+            Err("unterminated line (an unfinished commit)".into())
+        };
+        lines.push(ScannedLine {
+            no,
+            end: next,
+            parsed,
+        });
+        start = next;
+    }
+    torn_last_write(&mut lines, after_lsn);
+    lines
+}
+
+/// A damaged line followed by good ones is corruption, unless it and everything after it
+/// went to the file in one write call, which a crash can tear in any order (the log is
+/// preallocated, so the disk may keep a later sector of the write and lose an earlier one).
+/// Then the whole write was an unfinished group commit: none of it was acknowledged, since
+/// a write's records are acknowledged only after its fsync, and the next write starts only
+/// after that. Each record names the first LSN of its write (`batch`), so: if every good
+/// record after the first damaged line was written in a batch that began at or before the
+/// damaged line, everything from the damaged line on becomes a tail.
+fn torn_last_write(lines: &mut [ScannedLine], after: u64) {
+    let Some(first_bad) = lines.iter().position(|l| l.parsed.is_err()) else {
+        return;
+    };
+    let prev = lines[..first_bad]
+        .iter()
+        .rev()
+        .find_map(|l| l.parsed.as_ref().ok())
+        .map_or(after, |r| r.lsn.max(after));
+    let mut goods = lines[first_bad..]
+        .iter()
+        .filter_map(|l| l.parsed.as_ref().ok())
+        .peekable();
+    if goods.peek().is_none()
+        || !goods.all(|r| r.batch.is_some_and(|b| b <= prev.saturating_add(1)))
+    {
+        return;
+    }
+    for l in &mut lines[first_bad..] {
+        if let Ok(rec) = &l.parsed {
+            l.parsed = Err(format!(
+                "record {} was written in one go with a damaged record before it \
+                 (a torn last write)",
+                rec.lsn
+            ));
+        }
+    }
+}
+
+/// What a scan of the log found.
+#[derive(Debug)]
+pub(crate) struct Scan {
+    /// Good records after the checkpoint LSN, with their line numbers.
+    pub(crate) records: Vec<(u64, RawRecord)>,
+    /// Every line dropped.
+    pub(crate) dropped: Vec<DroppedRecord>,
+    /// Bytes up to the end of the last good line: what stays when the tail is cut.
+    pub(crate) valid_len: u64,
+    /// The last LSN in the log (or the checkpoint's LSN when it has none after it).
+    pub(crate) last_lsn: u64,
+    /// Whether a damaged line sits before a good one (only kept in salvage mode).
+    pub(crate) damaged_middle: bool,
+}
+
+/// Reads the log, classifying each line; see [`Recovery`] for what is fatal.
+pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) -> Result<Scan> {
+    let lines = lines(bytes, after_lsn);
+    let last_good = lines.iter().rposition(|l| l.parsed.is_ok());
+    let mut out = Scan {
+        records: Vec::new(),
+        dropped: Vec::new(),
+        valid_len: 0,
+        last_lsn: after_lsn,
+        damaged_middle: false,
+    };
+    let dropped = |no: u64, reason: String| DroppedRecord {
+        file: path.to_path_buf(),
+        line: no,
+        reason,
+    };
+    for (i, l) in lines.into_iter().enumerate() {
+        match l.parsed {
+            Ok(rec) => {
+                out.valid_len = l.end as u64;
+                if rec.lsn <= after_lsn {
+                    continue;
+                }
+                if rec.lsn != out.last_lsn + 1 {
+                    let reason = format!(
+                        "LSN {} follows {}: records are missing",
+                        rec.lsn, out.last_lsn
+                    );
+                    if mode == Recovery::Salvage {
+                        out.dropped.push(dropped(l.no, reason));
+                        out.damaged_middle = true;
+                        continue;
+                    }
+                    return Err(Error::corrupt(path, l.no, reason));
+                }
+                out.last_lsn = rec.lsn;
+                out.records.push((l.no, rec));
+            }
+            Err(reason) => {
+                let in_middle = last_good.is_some_and(|g| i < g);
+                if mode == Recovery::Strict || (in_middle && mode == Recovery::TolerateTail) {
+                    let reason = if in_middle {
+                        format!("{reason}, followed by good records")
+                    } else {
+                        reason
+                    };
+                    return Err(Error::corrupt(path, l.no, reason));
+                }
+                if in_middle {
+                    out.damaged_middle = true;
+                } else {
+                    tracing::warn!(file = %path.display(), line = l.no, %reason,
+                        "dropping an unfinished commit at the end of the write-ahead log");
+                }
+                out.dropped.push(dropped(l.no, reason));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::wal::line::frame;
+
+    fn line(lsn: u64) -> Vec<u8> {
+        frame(format!(r#"{{"lsn":{lsn},"tables":[]}}"#).as_bytes())
+    }
+
+    fn log(n: u64) -> Vec<u8> {
+        (1..=n).flat_map(line).collect()
+    }
+
+    #[test]
+    fn good_log_scans_fully() {
+        let s = scan(Path::new("w"), &log(3), Recovery::Strict, 0).unwrap();
+        assert_eq!(s.records.len(), 3);
+        assert_eq!(s.last_lsn, 3);
+        assert_eq!(s.valid_len, log(3).len() as u64);
+        let s = scan(Path::new("w"), &log(3), Recovery::Strict, 2).unwrap();
+        assert_eq!(s.records.len(), 1);
+    }
+
+    #[test]
+    fn every_truncation_of_the_last_line_is_a_tail() {
+        let full = log(3);
+        let two = log(2).len();
+        for cut in two..full.len() {
+            let s = scan(Path::new("w"), &full[..cut], Recovery::TolerateTail, 0).unwrap();
+            assert_eq!(s.records.len(), 2, "cut at {cut}");
+            assert_eq!(s.valid_len, two as u64);
+            assert_eq!(s.dropped.len(), usize::from(cut > two));
+            if cut > two {
+                let e = scan(Path::new("w"), &full[..cut], Recovery::Strict, 0).unwrap_err();
+                assert!(matches!(e, Error::Corrupt { line: 3, .. }), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn zeros_and_garbage_at_the_end_are_a_tail() {
+        // Preallocated zeros are the clean end of the log: nothing dropped, even in strict mode.
+        let mut b = log(2);
+        b.extend_from_slice(&[0u8; 4096]);
+        let s = scan(Path::new("w"), &b, Recovery::Strict, 0).unwrap();
+        assert_eq!(s.records.len(), 2);
+        assert!(s.dropped.is_empty());
+        assert_eq!(s.valid_len, log(2).len() as u64);
+        // A commit torn inside the zeros (part of its line reached the disk) is a tail.
+        let mut b = log(2);
+        b.extend_from_slice(&[0u8; 100]);
+        b.extend_from_slice(&line(3)[..20]);
+        b.extend_from_slice(&[0u8; 100]);
+        let s = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap();
+        assert_eq!((s.records.len(), s.dropped.len()), (2, 1));
+        let e = scan(Path::new("w"), &b, Recovery::Strict, 0).unwrap_err();
+        assert!(matches!(e, Error::Corrupt { line: 3, .. }), "{e}");
+        let mut b = log(2);
+        b.extend_from_slice(&line(3)[..20]);
+        b.extend_from_slice(&[0u8; 100]);
+        let s = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap();
+        assert_eq!((s.records.len(), s.dropped.len()), (2, 1));
+        let mut b = log(2);
+        b.extend_from_slice(b"garbage\nmore garbage\n\x00\x01");
+        let s = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap();
+        assert_eq!(s.records.len(), 2);
+        assert_eq!(s.dropped.len(), 3);
+    }
+
+    #[test]
+    fn a_flipped_byte_in_the_middle_is_corruption() {
+        let mut b = log(3);
+        let at = line(1).len() + 20;
+        b[at] ^= 0x20;
+        let e = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap_err();
+        match e {
+            Error::Corrupt { line, reason, .. } => {
+                assert_eq!(line, 2);
+                assert!(reason.contains("followed by good records"), "{reason}");
+            }
+            other => panic!("{other}"),
+        }
+        let s = scan(Path::new("w"), &b, Recovery::Salvage, 0).unwrap();
+        // Salvage keeps line 1, drops line 2, and line 3 no longer follows: dropped too.
+        assert_eq!(s.records.len(), 1);
+        assert_eq!(s.dropped.len(), 2);
+        assert!(s.damaged_middle);
+    }
+
+    /// A record written in a write call that began with record `batch`.
+    fn line_in(lsn: u64, batch: u64) -> Vec<u8> {
+        frame(format!(r#"{{"lsn":{lsn},"tables":[],"batch":{batch}}}"#).as_bytes())
+    }
+
+    /// Damages (zeroes) a stretch of `line`, as a lost sector would.
+    fn damaged(mut line: Vec<u8>) -> Vec<u8> {
+        line[3..12].fill(0);
+        line
+    }
+
+    #[test]
+    fn a_torn_last_write_is_a_tail_even_with_good_records_after_the_damage() {
+        // Records 1 and 2 each went out alone; 3, 4 and 5 in one write that a crash tore:
+        // 3 lost a sector, 4 and 5 made it.
+        let mut b = line_in(1, 1);
+        b.extend(line_in(2, 2));
+        b.extend(damaged(line_in(3, 3)));
+        b.extend(line_in(4, 3));
+        b.extend(line_in(5, 3));
+        b.extend_from_slice(&[0u8; 512]);
+        let s = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap();
+        assert_eq!(s.records.len(), 2);
+        assert_eq!(s.last_lsn, 2);
+        assert_eq!(s.dropped.len(), 3);
+        assert!(!s.damaged_middle);
+        assert_eq!(
+            s.valid_len,
+            (line_in(1, 1).len() + line_in(2, 2).len()) as u64
+        );
+        let e = scan(Path::new("w"), &b, Recovery::Strict, 0).unwrap_err();
+        assert!(matches!(e, Error::Corrupt { line: 3, .. }), "{e}");
+        // The write may have begun before the damage: 2 went out with 3, 4 and 5.
+        let mut b = line_in(1, 1);
+        b.extend(line_in(2, 2));
+        b.extend(damaged(line_in(3, 2)));
+        b.extend(line_in(4, 2));
+        let s = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap();
+        assert_eq!((s.records.len(), s.dropped.len()), (2, 2));
+    }
+
+    #[test]
+    fn damage_before_a_later_write_is_corruption() {
+        // 3 went out alone and was fsynced before 4's write began: its damage is not a crash.
+        let mut b = line_in(1, 1);
+        b.extend(line_in(2, 2));
+        b.extend(damaged(line_in(3, 3)));
+        b.extend(line_in(4, 4));
+        let e = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap_err();
+        assert!(matches!(e, Error::Corrupt { line: 3, .. }), "{e}");
+        // Likewise when only some of the records after it share its write.
+        let mut b = line_in(1, 1);
+        b.extend(damaged(line_in(2, 2)));
+        b.extend(line_in(3, 2));
+        b.extend(line_in(4, 4));
+        let e = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap_err();
+        assert!(matches!(e, Error::Corrupt { line: 2, .. }), "{e}");
+        // And records without a batch (older logs) keep the strict rule.
+        let mut b = line(1);
+        b.extend(damaged(line(2)));
+        b.extend(line(3));
+        let e = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap_err();
+        assert!(matches!(e, Error::Corrupt { line: 2, .. }), "{e}");
+    }
+
+    #[test]
+    fn lsn_gaps_are_corruption() {
+        let mut b = line(1);
+        b.extend(line(3));
+        let e = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap_err();
+        assert!(matches!(e, Error::Corrupt { line: 2, .. }), "{e}");
+        // A log that starts after the checkpoint plus one has lost records.
+        let e = scan(Path::new("w"), &line(5), Recovery::TolerateTail, 3).unwrap_err();
+        assert!(matches!(e, Error::Corrupt { line: 1, .. }), "{e}");
+    }
+}

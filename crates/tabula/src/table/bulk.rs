@@ -1,0 +1,127 @@
+//! Whole-table work: room for a bulk insert, loading a snapshot, replaying committed log
+//! changes, compacting and rebuilding the slab, and converting the row kind.
+
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::OnceLock;
+
+use crate::error::Result;
+use crate::record::Record;
+use crate::table::TableData;
+use crate::value::Value;
+
+impl<R: Record> TableData<R> {
+    /// Makes room for `n` more rows, so a bulk insert does not rehash or regrow.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.rows.reserve(n);
+        self.pk.reserve(&self.hasher, &self.rows, n);
+        for u in &mut self.uniques {
+            u.reserve(&self.hasher, &self.rows, n);
+        }
+    }
+
+    /// Drops dead slots at the tail and, when more than half the slab is dead, rebuilds it
+    /// in key order. Only called with an empty undo journal, since it renumbers slots.
+    pub(super) fn trim(&mut self) {
+        while matches!(self.rows.last(), Some(None)) {
+            self.rows.pop();
+        }
+        let dead = self.rows.len() - self.live;
+        if dead > 1024 && dead > self.live {
+            self.rebuild();
+        }
+    }
+
+    /// Lays the rows out again in key order and rebuilds every index.
+    pub(crate) fn rebuild(&mut self) {
+        let order: Vec<u32> = self.slots_in_key_order().collect();
+        let mut old = std::mem::take(&mut self.rows);
+        self.rows = order.iter().map(|&s| old[s as usize].take()).collect();
+        self.in_order = true;
+        self.order_cache = OnceLock::new();
+        self.pk
+            .clear(self.schema.columns[self.schema.primary_key()].ty);
+        for u in &mut self.uniques {
+            u.clear();
+        }
+        for o in &mut self.ordered {
+            o.clear();
+        }
+        let n = self.rows.len();
+        self.pk.reserve(&self.hasher, &self.rows, n);
+        for slot in 0..n as u32 {
+            self.index_slot(slot);
+        }
+    }
+
+    /// Applies a committed transaction's changes (from a log: the keys it deleted and the
+    /// final images of the rows it wrote, values in schema order) without journaling:
+    /// removes every key the changes touch, then inserts the final images, so a replay never
+    /// trips over an intermediate state of the transaction.
+    pub(crate) fn apply_changes(&mut self, deletes: &[Value], puts: Vec<Vec<Value>>) -> Result<()> {
+        let pk = self.schema.primary_key();
+        for key in deletes {
+            if let Some(s) = self.find_key(key.as_ref()) {
+                self.remove(s);
+            }
+        }
+        let mut images = Vec::with_capacity(puts.len());
+        self.rows.reserve(puts.len());
+        for values in puts {
+            let row = R::from_row(&self.schema, values)?;
+            if let Some(s) = self.find_key(row.col(pk)) {
+                self.remove(s);
+            }
+            images.push(row);
+        }
+        self.reserve(images.len());
+        for row in images {
+            self.insert(row)?;
+        }
+        self.commit();
+        Ok(())
+    }
+
+    /// Fills an empty table with rows (a snapshot's, in chunks in key order), checking every
+    /// constraint as an insert does, and commits.
+    pub(crate) fn load_rows(&mut self, chunks: Vec<Vec<R>>) -> Result<()> {
+        self.reserve(chunks.iter().map(Vec::len).sum());
+        for chunk in chunks {
+            for row in chunk {
+                self.insert(row)?;
+            }
+        }
+        self.commit();
+        Ok(())
+    }
+
+    /// The same table with its rows as another row kind (a dynamic table becoming typed),
+    /// slot for slot: its indexes, its order and its undo journal carry over unchanged, so a
+    /// transaction that wrote the table before the conversion still rolls back exactly. The
+    /// indexes hash and compare through the rows' columns, which both kinds give alike (only
+    /// `json` columns differ, and those are never indexed).
+    pub(crate) fn convert<S: Record>(&self) -> Result<TableData<S>> {
+        let to_s = |r: &R| S::from_row(&self.schema, r.values()?);
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| r.as_ref().map(to_s).transpose())
+            .collect::<Result<Vec<_>>>()?;
+        let olds = self.olds.iter().map(to_s).collect::<Result<Vec<_>>>()?;
+        Ok(TableData {
+            schema: self.schema.clone(),
+            rows,
+            live: self.live,
+            hasher: self.hasher.clone(),
+            pk: self.pk.clone(),
+            uniques: self.uniques.clone(),
+            ordered: self.ordered.clone(),
+            next_key: self.next_key,
+            in_order: self.in_order,
+            order_cache: OnceLock::new(),
+            undo: self.undo.clone(),
+            undo_floor: AtomicUsize::new(self.undo_floor.load(AtomicOrdering::Relaxed)),
+            olds,
+            scratch: Vec::new(),
+        })
+    }
+}

@@ -1,0 +1,270 @@
+//! Changes to the rows (insert, replace, remove) with the upkeep of every index, each
+//! journalled so that it can be undone.
+
+use std::cmp::Ordering;
+use std::sync::OnceLock;
+
+use crate::error::{Error, Result};
+use crate::index::max_key_gap;
+use crate::record::Record;
+use crate::table::{TableData, Undo};
+use crate::value::{Value, ValueRef};
+
+impl<R: Record> TableData<R> {
+    pub(super) fn index_slot(&mut self, slot: u32) {
+        let Some(row) = self.rows[slot as usize].as_ref() else {
+            return;
+        };
+        for o in &mut self.ordered {
+            o.insert(row.col(o.col), slot);
+        }
+        let hash = self
+            .pk
+            .hash(&self.hasher, row.col(self.schema.primary_key()));
+        self.pk.insert(&self.hasher, hash, &self.rows, slot);
+        for u in &mut self.uniques {
+            u.insert(&self.hasher, &self.rows, slot);
+        }
+    }
+
+    pub(super) fn unindex_slot(&mut self, slot: u32) {
+        let Some(row) = self.rows[slot as usize].as_ref() else {
+            return;
+        };
+        for o in &mut self.ordered {
+            o.remove(row.col(o.col), slot);
+        }
+        self.pk.remove(&self.hasher, &self.rows, slot);
+        for u in &mut self.uniques {
+            u.remove(&self.hasher, &self.rows, slot);
+        }
+    }
+
+    pub(super) fn changed(&mut self) {
+        if !self.in_order {
+            self.order_cache = OnceLock::new();
+        }
+    }
+
+    /// Inserts a new row; fails with `UniqueViolation` if its key exists. Returns the key.
+    pub(crate) fn insert(&mut self, mut row: R) -> Result<Value> {
+        row.check_row(&self.schema)?;
+        self.assign_key(&mut row)?;
+        let pk = self.schema.primary_key();
+        let key = row.col(pk);
+        let key_hash = self.pk.hash(&self.hasher, key);
+        if self.pk.find_hashed(key_hash, &self.rows, key).is_some() {
+            return Err(self.unique_violation(pk, key));
+        }
+        // Each unique value is hashed once, for the check and for the index.
+        self.scratch.clear();
+        for u in &self.uniques {
+            let v = row.col(u.col);
+            if v.is_null() {
+                self.scratch.push(0);
+                continue;
+            }
+            let h = self.hasher.hash(v);
+            if u.find_hashed(h, &self.rows, v).is_some() {
+                return Err(self.unique_violation(u.col, v));
+            }
+            self.scratch.push(h);
+        }
+        let key = key.to_owned();
+        if let Value::Int(k) = key {
+            self.next_key = self.next_key.max(k.saturating_add(1));
+        }
+        // The row goes at the end of the slab, or where a dense key index puts it: a dead
+        // slot in the middle (the check above found no live row there), or a little past the
+        // end. Slot order stays key order either way.
+        let len = self.rows.len();
+        let dead = len - self.live;
+        let max_gap = max_key_gap(self.live, dead);
+        let at = match self.pk.dense_slot(key.as_ref(), len, max_gap) {
+            Some(at) if at >= len || self.rows[at].is_none() => at,
+            _ => len,
+        };
+        let slot = u32::try_from(at).map_err(|_| Error::KeyExhausted {
+            table: self.table_name().to_owned(),
+            column: "(row slots)".into(),
+            last: i64::from(u32::MAX),
+        })?;
+        if at < len {
+            self.rows[at] = Some(row);
+        } else {
+            if self.in_order {
+                // The last live row holds the greatest key. Dead slots at the tail are trimmed
+                // at commit, so only a transaction that deleted the tail has many to skip;
+                // past a few, assume disorder (correct, merely slower to scan).
+                let last = self.rows.iter().rev().take(64).find_map(Option::as_ref);
+                let tail_dead = last.is_none() && self.rows.len() > 64;
+                if tail_dead
+                    || last.is_some_and(|l| l.col(pk).total_cmp(key.as_ref()) != Ordering::Less)
+                {
+                    self.in_order = false;
+                }
+            }
+            self.rows.resize_with(at, || None);
+            self.rows.push(Some(row));
+        }
+        let Some(row) = self.rows[slot as usize].as_ref() else {
+            return Ok(key);
+        };
+        for o in &mut self.ordered {
+            o.insert(row.col(o.col), slot);
+        }
+        self.pk.insert(&self.hasher, key_hash, &self.rows, slot);
+        for (u, &h) in self.uniques.iter_mut().zip(&self.scratch) {
+            if !row.col(u.col).is_null() {
+                u.insert_hashed(&self.hasher, h, &self.rows, slot);
+            }
+        }
+        self.live += 1;
+        let floor = *self.undo_floor.get_mut();
+        let len = self.undo.len();
+        match self.undo.last_mut() {
+            Some(Undo::Insert { first, count })
+                if len > floor && first.checked_add(*count) == Some(slot) =>
+            {
+                *count += 1;
+            }
+            _ => self.undo.push(Undo::Insert {
+                first: slot,
+                count: 1,
+            }),
+        }
+        self.changed();
+        Ok(key)
+    }
+
+    /// Inserts `row`, or replaces the row with the same key. Returns the key.
+    pub(crate) fn upsert(&mut self, row: R) -> Result<Value> {
+        let pk = self.schema.primary_key();
+        if let ValueRef::Int(0) = row.col(pk) {
+            return self.insert(row);
+        }
+        row.check_row(&self.schema)?;
+        match self.find_key(row.col(pk)) {
+            Some(slot) => {
+                let key = row.col(pk).to_owned();
+                self.replace(slot, row)?;
+                Ok(key)
+            }
+            None => self.insert(row),
+        }
+    }
+
+    /// Replaces the row at `slot` with `new`, which must keep the primary key.
+    pub(crate) fn replace(&mut self, slot: u32, new: R) -> Result<()> {
+        if self.check_replace(slot, &new)? {
+            self.replace_unchecked(slot, new);
+        }
+        Ok(())
+    }
+
+    /// Replaces the row at each of `slots` by the row at the same position of `rows`, as
+    /// [`TableData::replace`] does one by one. The replaced rows are journalled in `rows`'
+    /// own memory, which becomes the journal's when that is empty: a large update then
+    /// touches no fresh memory for its journal (each fresh page costs a page fault). On an
+    /// error the rows replaced so far stay journalled, for the statement's rollback.
+    pub(crate) fn replace_many(&mut self, slots: &[u32], mut rows: Vec<R>) -> Result<()> {
+        // `rows[..done]` hold the rows replaced so far, in journal order.
+        let mut done = 0;
+        let mut failed = None;
+        for i in 0..slots.len().min(rows.len()) {
+            match self.check_replace(slots[i], &rows[i]) {
+                Ok(true) => {
+                    self.swap_in(slots[i], &mut rows[i]);
+                    rows.swap(done, i);
+                    done += 1;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        rows.truncate(done);
+        if self.olds.is_empty() && self.olds.capacity() < rows.len() {
+            self.olds = rows;
+        } else {
+            self.olds.append(&mut rows);
+        }
+        failed.map_or(Ok(()), Err)
+    }
+
+    pub(super) fn replace_unchecked(&mut self, slot: u32, mut new: R) {
+        if self.swap_in(slot, &mut new) {
+            self.olds.push(new);
+        }
+    }
+
+    /// Puts `new` in place of the live row at `slot`, updating the indexes and journalling
+    /// the replacement; the old row comes back in `new`, and the caller journals it in
+    /// `olds`. False (and nothing done) if the slot is empty.
+    pub(super) fn swap_in(&mut self, slot: u32, new: &mut R) -> bool {
+        let s = slot as usize;
+        if self.rows.get(s).is_none_or(Option::is_none) {
+            return false;
+        }
+        // Unique hash indexes locate entries through the row, so they are updated while the
+        // row they hash is in place; ordered indexes compare owned values.
+        for u in &mut self.uniques {
+            let (Some(old), nv) = (self.rows[s].as_ref(), new.col(u.col)) else {
+                continue;
+            };
+            if old.col(u.col) != nv {
+                u.remove(&self.hasher, &self.rows, slot);
+            }
+        }
+        for o in &mut self.ordered {
+            if let Some(old) = self.rows[s].as_ref() {
+                let (ov, nv) = (old.col(o.col), new.col(o.col));
+                if ov != nv || ov.kind() != nv.kind() {
+                    o.remove(ov, slot);
+                    o.insert(nv, slot);
+                }
+            }
+        }
+        let Some(row) = self.rows[s].as_mut() else {
+            return false;
+        };
+        std::mem::swap(row, new);
+        let old = &*new;
+        for u in &mut self.uniques {
+            let nv = self.rows[s].as_ref().map(|r| r.col(u.col));
+            if nv.is_some_and(|nv| old.col(u.col) != nv) {
+                u.insert(&self.hasher, &self.rows, slot);
+            }
+        }
+        self.undo.push(Undo::Replace { slot });
+        self.changed();
+        true
+    }
+
+    /// Removes the row at `slot`, returning whether there was one.
+    pub(crate) fn remove(&mut self, slot: u32) -> bool {
+        if self.row(slot).is_none() {
+            return false;
+        }
+        self.unindex_slot(slot);
+        let Some(old) = self.rows[slot as usize].take() else {
+            return false;
+        };
+        self.live -= 1;
+        self.undo.push(Undo::Delete { slot });
+        self.olds.push(old);
+        self.changed();
+        true
+    }
+
+    /// Sets column `col` of the row at `slot` (journaled, constraints checked).
+    pub(crate) fn set_at(&mut self, slot: u32, col: usize, v: Value) -> Result<()> {
+        let Some(mut row) = self.row(slot).cloned() else {
+            return Ok(());
+        };
+        row.set_col(col, v)?;
+        self.replace(slot, row)
+    }
+}
