@@ -648,12 +648,18 @@ mod tests {
             Err(Error::SchemaMismatch { .. })
         ));
         let float_pk = vec![Column::new("id", ColumnType::F64).primary_key()];
-        assert!(Schema::new("t", float_pk).is_err());
+        assert!(matches!(
+            Schema::new("t", float_pk),
+            Err(Error::SchemaMismatch { .. })
+        ));
         let bad_default = vec![
             Column::new("id", ColumnType::U64).primary_key(),
             Column::new("n", ColumnType::U8).default_value(1000),
         ];
-        assert!(Schema::new("t", bad_default).is_err());
+        assert!(matches!(
+            Schema::new("t", bad_default),
+            Err(Error::SchemaMismatch { .. })
+        ));
     }
 
     #[test]

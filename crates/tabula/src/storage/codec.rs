@@ -416,7 +416,11 @@ mod tests {
         assert!(decode_row(&s, r#"{"id":2,"name":"B","x":1}"#)
             .unwrap_err()
             .contains("no column"));
-        assert!(decode_row(&s, r#"{"id":-2,"name":"B"}"#).is_err());
-        assert!(decode_row(&s, r#"{"id":2,"name":"B"} x"#).is_err());
+        assert!(decode_row(&s, r#"{"id":-2,"name":"B"}"#)
+            .unwrap_err()
+            .contains("cannot hold -2"));
+        assert!(decode_row(&s, r#"{"id":2,"name":"B"} x"#)
+            .unwrap_err()
+            .contains("trailing characters"));
     }
 }

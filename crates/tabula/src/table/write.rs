@@ -84,10 +84,9 @@ impl<R: Record> TableData<R> {
             Some(at) if at >= len || self.rows[at].is_none() => at,
             _ => len,
         };
-        let slot = u32::try_from(at).map_err(|_| Error::KeyExhausted {
+        let slot = u32::try_from(at).map_err(|_| Error::TableFull {
             table: self.table_name().to_owned(),
-            column: "(row slots)".into(),
-            last: i64::from(u32::MAX),
+            limit: u64::from(u32::MAX),
         })?;
         if at < len {
             self.rows[at] = Some(row);

@@ -1,11 +1,13 @@
 //! User-level tests of tabula, one binary (see CONVENTIONS.md).
 
+mod atomicity;
 mod common;
 mod concurrency;
 mod constraints;
 mod crash;
 mod dynamic;
 mod exchange;
+mod faults;
 mod layers;
 mod model;
 mod persistence;

@@ -1,12 +1,22 @@
-//! Random operation sequences against a plain `BTreeMap` model: every query result and
-//! every constraint error must agree.
+//! Random operation sequences against a plain `BTreeMap` model: every query result and every
+//! constraint error must agree, after every step.
+//!
+//! The durable variant runs on [`FaultyFs`] and adds the steps a database lives through:
+//! reopening (with and without the checkpoint of `close`), checkpoints, a migration to a
+//! new version of the row type, transactions that create a table, and power losses: at any
+//! moment, and at the N-th file-system call of a checkpoint, a commit or a migration. A
+//! power loss keeps what was fsynced and nothing else; every acknowledged commit must
+//! survive it, and a commit cut short must be there entirely or not at all.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
+use tabula::testing::FaultyFs;
 use tabula::{Database, Error, Table, TableHandle};
 
+/// Version 1 of the model's table.
 #[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "item")]
 struct Item {
     #[column(primary_key)]
     id: u64,
@@ -15,6 +25,92 @@ struct Item {
     #[column(index)]
     year: u32,
     score: i64,
+}
+
+/// Version 2: a nullable column added, so attaching it migrates a stored version 1.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "item")]
+struct ItemV2 {
+    #[column(primary_key)]
+    id: u64,
+    #[column(unique)]
+    email: String,
+    #[column(index)]
+    year: u32,
+    score: i64,
+    note: Option<String>,
+}
+
+/// A table that transactions create (and, when they abort, must leave uncreated).
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "tag")]
+struct Tag {
+    #[column(primary_key)]
+    id: u64,
+}
+
+/// A row as the model keeps it, whatever the version (version 1 has no notes).
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    id: u64,
+    email: String,
+    year: u32,
+    score: i64,
+    note: Option<String>,
+}
+
+/// A version of the row type, seen through the model's rows.
+trait Version: Table {
+    fn from_row(r: &Row) -> Self;
+    fn row(&self) -> Row;
+    fn key(k: Self::Key) -> u64;
+}
+
+impl Version for Item {
+    fn from_row(r: &Row) -> Self {
+        Item {
+            id: r.id,
+            email: r.email.clone(),
+            year: r.year,
+            score: r.score,
+        }
+    }
+    fn row(&self) -> Row {
+        Row {
+            id: self.id,
+            email: self.email.clone(),
+            year: self.year,
+            score: self.score,
+            note: None,
+        }
+    }
+    fn key(k: u64) -> u64 {
+        k
+    }
+}
+
+impl Version for ItemV2 {
+    fn from_row(r: &Row) -> Self {
+        ItemV2 {
+            id: r.id,
+            email: r.email.clone(),
+            year: r.year,
+            score: r.score,
+            note: r.note.clone(),
+        }
+    }
+    fn row(&self) -> Row {
+        Row {
+            id: self.id,
+            email: self.email.clone(),
+            year: self.year,
+            score: self.score,
+            note: self.note.clone(),
+        }
+    }
+    fn key(k: u64) -> u64 {
+        k
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +142,39 @@ enum Op {
         ops: Vec<Op>,
         commit: bool,
     },
+    /// A transaction that inserts a tag (creating the `tag` table if it does not exist) and
+    /// an item, then commits or aborts.
+    TxTag {
+        tag: u64,
+        email: u8,
+        commit: bool,
+    },
+    /// A new version of the program (row type version 2) opens the database and first uses
+    /// the table inside a transaction that writes: the migration is refused there, so
+    /// nothing of the transaction remains. (Nothing to do once migrated.)
+    TxMigrate {
+        email: u8,
+    },
+    // The durable steps.
+    /// `close` (which checkpoints) and open again.
+    Reopen,
+    /// Drop without closing, and open again.
+    DropReopen,
+    Checkpoint,
+    /// A new version of the program opens the database: attaching row type version 2
+    /// migrates the stored table.
+    Migrate,
+    /// The power goes out between two operations.
+    PowerLoss,
+    /// The power goes out at the `at`-th file-system call of a checkpoint.
+    CrashInCheckpoint {
+        at: u64,
+    },
+    /// The power goes out at the `at`-th file-system call of an operation.
+    CrashIn {
+        at: u64,
+        op: Box<Op>,
+    },
 }
 
 fn leaf() -> impl Strategy<Value = Op> {
@@ -69,19 +198,69 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-#[derive(Debug, Clone, Default)]
+fn durable_op() -> impl Strategy<Value = Op> {
+    let writes = prop_oneof![
+        3 => leaf(),
+        1 => (proptest::collection::vec(leaf(), 1..4), any::<bool>())
+            .prop_map(|(ops, commit)| Op::Tx { ops, commit }),
+        1 => (1..5u64, 0..10u8, any::<bool>())
+            .prop_map(|(tag, email, commit)| Op::TxTag { tag, email, commit }),
+    ];
+    prop_oneof![
+        10 => writes.clone(),
+        1 => (0..10u8).prop_map(|email| Op::TxMigrate { email }),
+        1 => Just(Op::Reopen),
+        1 => Just(Op::DropReopen),
+        2 => Just(Op::Checkpoint),
+        1 => Just(Op::Migrate),
+        1 => Just(Op::PowerLoss),
+        2 => (1..40u64).prop_map(|at| Op::CrashInCheckpoint { at }),
+        2 => (1..8u64, writes).prop_map(|(at, op)| Op::CrashIn { at, op: Box::new(op) }),
+        1 => (1..30u64).prop_map(|at| Op::CrashIn { at, op: Box::new(Op::Migrate) }),
+    ]
+}
+
+#[derive(Debug, Clone, PartialEq)]
 struct Model {
-    rows: BTreeMap<u64, Item>,
+    rows: BTreeMap<u64, Row>,
     next: u64,
+    /// The `tag` table's keys, `None` while it does not exist.
+    tags: Option<BTreeSet<u64>>,
+    /// Whether the stored version has notes (a migration happened).
+    notes: bool,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Model {
+            rows: BTreeMap::new(),
+            next: 1,
+            tags: None,
+            notes: false,
+        }
+    }
 }
 
 fn email(e: u8) -> String {
     format!("e{e}")
 }
 
+/// The note an operation writes, in a version that has notes.
+fn note(score: i64) -> Option<String> {
+    Some(format!("n{score}"))
+}
+
 impl Model {
     fn email_taken(&self, e: &str, except: u64) -> bool {
         self.rows.values().any(|r| r.email == e && r.id != except)
+    }
+
+    fn note(&self, score: i64) -> Option<String> {
+        if self.notes {
+            note(score)
+        } else {
+            None
+        }
     }
 
     /// Returns whether the op succeeded; on failure the model is unchanged.
@@ -102,17 +281,19 @@ impl Model {
                 year,
                 score,
             } => {
-                let id = if key == 0 { self.next.max(1) } else { key };
+                let id = if key == 0 { self.next } else { key };
                 if self.rows.contains_key(&id) || self.email_taken(&email(e), u64::MAX) {
                     return false;
                 }
+                let note = self.note(score);
                 self.rows.insert(
                     id,
-                    Item {
+                    Row {
                         id,
                         email: email(e),
                         year,
                         score,
+                        note,
                     },
                 );
                 self.next = self.next.max(id + 1);
@@ -135,13 +316,15 @@ impl Model {
                 if self.email_taken(&email(e), key) {
                     return false;
                 }
+                let note = self.note(score);
                 self.rows.insert(
                     key,
-                    Item {
+                    Row {
                         id: key,
                         email: email(e),
                         year,
                         score,
+                        note,
                     },
                 );
                 true
@@ -157,9 +340,11 @@ impl Model {
                     .filter(|r| r.year == year)
                     .map(|r| r.id)
                     .collect();
+                let note = self.note(score);
                 for k in keys {
                     let mut r = self.rows[&k].clone();
                     r.score = score;
+                    r.note = note.clone();
                     if let Some(e) = e {
                         r.email = email(e);
                     }
@@ -184,117 +369,198 @@ impl Model {
                 }
                 commit
             }
+            Op::TxTag {
+                tag,
+                email: e,
+                commit,
+            } => {
+                let tags = self.tags.get_or_insert_with(BTreeSet::new);
+                // A duplicate tag fails its statement only; the transaction goes on.
+                tags.insert(tag);
+                self.apply(&Op::Insert {
+                    key: 0,
+                    email: e,
+                    year: 0,
+                    score: 0,
+                });
+                commit
+            }
+            // Refused in the transaction: nothing remains.
+            Op::TxMigrate { .. } => false,
+            Op::Migrate => {
+                self.notes = true;
+                true
+            }
+            Op::Reopen
+            | Op::DropReopen
+            | Op::Checkpoint
+            | Op::PowerLoss
+            | Op::CrashInCheckpoint { .. }
+            | Op::CrashIn { .. } => true,
         }
     }
 }
 
-fn item(key: u64, e: u8, year: u32, score: i64) -> Item {
-    Item {
-        id: key,
-        email: email(e),
-        year,
-        score,
+/// What an op's result says: whether it succeeded. The only failure the model makes is a
+/// unique violation (and a transaction's abort); with `crashing`, the power may be out, and
+/// any error is a failure.
+fn succeeded<O>(r: tabula::Result<O>, crashing: bool) -> bool {
+    match r {
+        Ok(_) => true,
+        Err(Error::UniqueViolation { .. } | Error::Aborted(_)) => false,
+        Err(_) if crashing => false,
+        Err(e) => panic!("an error the model does not make: {e}"),
     }
 }
 
-fn run_op(t: &TableHandle<Item>, db: &Database, op: &Op) -> bool {
+/// Runs a write op on the table of version `T`.
+fn run_leaf<T: Version>(t: &TableHandle<T>, m: &Model, op: &Op) -> tabula::Result<()> {
+    let row = |key: u64, e: u8, year: u32, score: i64| {
+        T::from_row(&Row {
+            id: key,
+            email: email(e),
+            year,
+            score,
+            note: m.note(score),
+        })
+    };
     match *op {
         Op::Insert {
             key,
             email,
             year,
             score,
-        } => t.insert(item(key, email, year, score)).is_ok(),
+        } => t.insert(row(key, email, year, score)).map(|_| ()),
         Op::Upsert {
             key,
             email,
             year,
             score,
-        } => t.upsert(item(key, email, year, score)).is_ok(),
+        } => t.upsert(row(key, email, year, score)).map(|_| ()),
         Op::UpdateYear {
             year,
             email: e,
             score,
         } => t
             .update(
-                |r| r.year == year,
+                |r| r.row().year == year,
                 |r| {
-                    r.score = score;
+                    let mut x = r.row();
+                    x.score = score;
+                    x.note = m.note(score);
                     if let Some(e) = e {
-                        r.email = email(e);
+                        x.email = email(e);
                     }
+                    *r = T::from_row(&x);
                 },
             )
-            .is_ok(),
-        Op::DeleteYear { year } => t.delete(|r| r.year == year).is_ok(),
-        Op::DeleteKey { key } => t.delete_key(key).is_ok(),
-        Op::Tx { ref ops, commit } => {
-            let r = db.transaction(|tx| {
-                let t = tx.table::<Item>()?;
-                for op in ops {
-                    let _ = match *op {
-                        Op::Insert {
-                            key,
-                            email,
-                            year,
-                            score,
-                        } => t.insert(item(key, email, year, score)).map(|_| ()),
-                        Op::Upsert {
-                            key,
-                            email,
-                            year,
-                            score,
-                        } => t.upsert(item(key, email, year, score)).map(|_| ()),
-                        Op::UpdateYear {
-                            year,
-                            email: e,
-                            score,
-                        } => t
-                            .update(
-                                |r| r.year == year,
-                                |r| {
-                                    r.score = score;
-                                    if let Some(e) = e {
-                                        r.email = email(e);
-                                    }
-                                },
-                            )
-                            .map(|_| ()),
-                        Op::DeleteYear { year } => t.delete(|r| r.year == year).map(|_| ()),
-                        Op::DeleteKey { key } => t.delete_key(key).map(|_| ()),
-                        Op::Tx { .. } => Ok(()),
-                    };
-                }
-                if commit {
-                    Ok(())
-                } else {
-                    Err(Error::UnknownTable {
-                        table: "abort".into(),
-                    })
-                }
-            });
-            r.is_ok()
-        }
+            .map(|_| ()),
+        Op::DeleteYear { year } => t.delete(|r| r.row().year == year).map(|_| ()),
+        Op::DeleteKey { key } => t.delete_key(key).map(|_| ()),
+        _ => unreachable!("not a single-statement op: {op:?}"),
     }
 }
 
-fn check_queries(t: &TableHandle<Item>, m: &Model) {
-    let all: Vec<Item> = m.rows.values().cloned().collect();
-    assert_eq!(t.select().all().unwrap(), all);
+/// Runs a transaction op.
+fn run_tx<T: Version>(db: &Database, m: &Model, op: &Op) -> tabula::Result<()> {
+    let r = db.transaction(|tx| {
+        let t = tx.table::<T>()?;
+        let statement = |op: &Op| -> tabula::Result<()> {
+            let row = |key: u64, e: u8, year: u32, score: i64| {
+                T::from_row(&Row {
+                    id: key,
+                    email: email(e),
+                    year,
+                    score,
+                    note: m.note(score),
+                })
+            };
+            match *op {
+                Op::Insert {
+                    key,
+                    email,
+                    year,
+                    score,
+                } => t.insert(row(key, email, year, score)).map(|_| ()),
+                Op::Upsert {
+                    key,
+                    email,
+                    year,
+                    score,
+                } => t.upsert(row(key, email, year, score)).map(|_| ()),
+                Op::UpdateYear {
+                    year,
+                    email: e,
+                    score,
+                } => t
+                    .update(
+                        |r| r.row().year == year,
+                        |r| {
+                            let mut x = r.row();
+                            x.score = score;
+                            x.note = m.note(score);
+                            if let Some(e) = e {
+                                x.email = email(e);
+                            }
+                            *r = T::from_row(&x);
+                        },
+                    )
+                    .map(|_| ()),
+                Op::DeleteYear { year } => t.delete(|r| r.row().year == year).map(|_| ()),
+                Op::DeleteKey { key } => t.delete_key(key).map(|_| ()),
+                _ => Ok(()),
+            }
+        };
+        let commit = match op {
+            Op::Tx { ops, commit } => {
+                for op in ops {
+                    let _ = statement(op);
+                }
+                *commit
+            }
+            Op::TxTag { tag, email, commit } => {
+                let _ = tx.table::<Tag>()?.insert(Tag { id: *tag });
+                let _ = statement(&Op::Insert {
+                    key: 0,
+                    email: *email,
+                    year: 0,
+                    score: 0,
+                });
+                *commit
+            }
+            other => unreachable!("not a transaction: {other:?}"),
+        };
+        if commit {
+            Ok(())
+        } else {
+            Err(Error::abort("the model aborts"))
+        }
+    });
+    r
+}
+
+/// Every query the model can answer, on the table of version `T`.
+fn check_queries<T: Version>(t: &TableHandle<T>, m: &Model) {
+    let rows = |v: Vec<T>| v.iter().map(T::row).collect::<Vec<_>>();
+    let all: Vec<Row> = m.rows.values().cloned().collect();
+    assert_eq!(rows(t.select().all().unwrap()), all);
     assert_eq!(t.count().unwrap(), all.len());
     for year in 0..4u32 {
-        let want: Vec<Item> = all.iter().filter(|r| r.year == year).cloned().collect();
-        assert_eq!(t.select().where_eq("year", year).all().unwrap(), want);
+        let want: Vec<Row> = all.iter().filter(|r| r.year == year).cloned().collect();
+        assert_eq!(rows(t.select().where_eq("year", year).all().unwrap()), want);
     }
-    let want: Vec<Item> = all
+    let want: Vec<Row> = all
         .iter()
         .filter(|r| (1..=2).contains(&r.year))
         .cloned()
         .collect();
-    assert_eq!(t.select().where_range("year", 1..=2).all().unwrap(), want);
+    assert_eq!(
+        rows(t.select().where_range("year", 1..=2).all().unwrap()),
+        want
+    );
     for e in 0..10u8 {
         let want = all.iter().find(|r| r.email == email(e)).cloned();
-        assert_eq!(t.get_by("email", email(e)).unwrap(), want);
+        assert_eq!(t.get_by("email", email(e)).unwrap().map(|r| r.row()), want);
     }
     let mut by_score = all.clone();
     by_score.sort_by(|a, b| b.score.cmp(&a.score).then(a.id.cmp(&b.id)));
@@ -306,7 +572,7 @@ fn check_queries(t: &TableHandle<Item>, m: &Model) {
         .all()
         .unwrap();
     assert_eq!(
-        got,
+        rows(got),
         by_score.iter().skip(1).take(3).cloned().collect::<Vec<_>>()
     );
     let mut by_year = all.clone();
@@ -323,10 +589,13 @@ fn check_queries(t: &TableHandle<Item>, m: &Model) {
         .limit(4)
         .all()
         .unwrap();
-    assert_eq!(got, by_year.iter().take(4).cloned().collect::<Vec<_>>());
+    assert_eq!(
+        rows(got),
+        by_year.iter().take(4).cloned().collect::<Vec<_>>()
+    );
     let got = t
         .select()
-        .filter(|r| r.score > 0)
+        .filter(|r| r.row().score > 0)
         .where_range("year", 2..)
         .keys()
         .unwrap();
@@ -335,6 +604,7 @@ fn check_queries(t: &TableHandle<Item>, m: &Model) {
         .filter(|r| r.score > 0 && r.year >= 2)
         .map(|r| r.id)
         .collect();
+    let got: Vec<u64> = got.into_iter().map(T::key).collect();
     assert_eq!(got, want);
 }
 
@@ -344,12 +614,250 @@ proptest! {
     fn table_matches_model(ops in proptest::collection::vec(op(), 1..40)) {
         let db = Database::in_memory();
         let t = db.table::<Item>().unwrap();
-        let mut m = Model { next: 1, ..Model::default() };
+        let mut m = Model::default();
         for op in &ops {
             let want = m.apply(op);
-            let got = run_op(&t, &db, op);
+            let got = succeeded(match op {
+                Op::Tx { .. } => run_tx::<Item>(&db, &m, op),
+                _ => run_leaf(&t, &m, op),
+            }, false);
             prop_assert_eq!(got, want, "op {:?}", op);
             check_queries(&t, &m);
         }
+    }
+}
+
+/// The durable database under test: its file system, the open database, and the handle on
+/// the row table's current version.
+struct Durable {
+    fs: FaultyFs,
+    auto_checkpoint: Option<u64>,
+    /// A power loss is armed: any error may come of it.
+    crashing: bool,
+    db: Option<Database>,
+    table: Option<Versioned>,
+}
+
+enum Versioned {
+    V1(TableHandle<Item>),
+    V2(TableHandle<ItemV2>),
+}
+
+/// Runs `$e` with `$t` bound to the current version's handle.
+macro_rules! with_table {
+    ($d:expr, $t:ident => $e:expr) => {
+        match $d.table.as_ref().unwrap() {
+            Versioned::V1($t) => $e,
+            Versioned::V2($t) => $e,
+        }
+    };
+}
+
+impl Durable {
+    fn new(auto_checkpoint: Option<u64>) -> Self {
+        let mut d = Durable {
+            fs: FaultyFs::new(),
+            auto_checkpoint,
+            crashing: false,
+            db: None,
+            table: None,
+        };
+        d.open(false);
+        d
+    }
+
+    fn db(&self) -> &Database {
+        self.db.as_ref().unwrap()
+    }
+
+    fn open_db(&self) -> Database {
+        Database::builder()
+            .file_system(self.fs.clone())
+            .auto_checkpoint_bytes(self.auto_checkpoint)
+            .open("/db")
+            .unwrap_or_else(|e| panic!("reopening failed: {e}"))
+    }
+
+    /// Opens the database and attaches the row table as version 2 if `notes` (migrating a
+    /// stored version 1), else as version 1.
+    fn open(&mut self, notes: bool) {
+        let db = self.open_db();
+        self.table = Some(if notes {
+            Versioned::V2(db.table::<ItemV2>().unwrap())
+        } else {
+            Versioned::V1(db.table::<Item>().unwrap())
+        });
+        self.db = Some(db);
+    }
+
+    fn drop_db(&mut self) {
+        self.table = None;
+        self.db = None;
+    }
+
+    fn power_loss(&mut self, notes: bool) {
+        self.drop_db();
+        self.fs.power_loss();
+        self.open(notes);
+    }
+
+    /// Runs a write op; whether it succeeded.
+    fn write(&mut self, m: &Model, op: &Op) -> bool {
+        let v2 = matches!(self.table, Some(Versioned::V2(_)));
+        match op {
+            Op::TxMigrate { email: e } if !v2 => {
+                self.drop_db();
+                let db = self.open_db();
+                let r = db.transaction(|tx| {
+                    let items = tx.dyn_table("item")?;
+                    // An email no other op uses, so the insert itself succeeds.
+                    let fresh = format!("migrating{e}");
+                    items.insert(tabula::row! { "email" => fresh, "year" => 3, "score" => 1 })?;
+                    tx.table::<ItemV2>()?;
+                    Ok(())
+                });
+                assert!(
+                    matches!(r, Err(Error::MigrationInTransaction { .. })),
+                    "{r:?}"
+                );
+                self.table = Some(Versioned::V1(db.table::<Item>().unwrap()));
+                self.db = Some(db);
+                false
+            }
+            Op::TxMigrate { .. } => false,
+            Op::Tx { .. } | Op::TxTag { .. } => {
+                let db = self.db().clone();
+                succeeded(
+                    with_table!(self, t => run_tx_on(&db, m, op, t)),
+                    self.crashing,
+                )
+            }
+            Op::Migrate if v2 => true,
+            Op::Migrate => {
+                self.drop_db();
+                let opened = Database::builder()
+                    .file_system(self.fs.clone())
+                    .auto_checkpoint_bytes(self.auto_checkpoint)
+                    .open("/db")
+                    .and_then(|db| Ok((db.table::<ItemV2>()?, db)));
+                match opened {
+                    Ok((t, db)) => {
+                        self.table = Some(Versioned::V2(t));
+                        self.db = Some(db);
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
+            _ => succeeded(with_table!(self, t => run_leaf(t, m, op)), self.crashing),
+        }
+    }
+
+    /// The rows and tags the database holds now.
+    fn state(&self) -> (Vec<Row>, Option<BTreeSet<u64>>) {
+        let rows =
+            with_table!(self, t => t.select().all().unwrap().iter().map(|r| r.row()).collect());
+        let names = self.db().table_names().unwrap();
+        let tags = names.contains(&"tag".to_string()).then(|| {
+            let tags = self.db().table::<Tag>().unwrap();
+            tags.select()
+                .all()
+                .unwrap()
+                .into_iter()
+                .map(|t| t.id)
+                .collect()
+        });
+        (rows, tags)
+    }
+
+    /// Checks every query against the model.
+    fn check(&self, m: &Model) {
+        with_table!(self, t => check_queries(t, m));
+        let (_, tags) = self.state();
+        assert_eq!(tags, m.tags, "the tag table");
+    }
+}
+
+/// [`run_tx`] for the version of `_t`.
+fn run_tx_on<T: Version>(
+    db: &Database,
+    m: &Model,
+    op: &Op,
+    _t: &TableHandle<T>,
+) -> tabula::Result<()> {
+    run_tx::<T>(db, m, op)
+}
+
+/// Whether the database's state is the model's.
+fn same(state: &(Vec<Row>, Option<BTreeSet<u64>>), m: &Model) -> bool {
+    let rows: Vec<Row> = m.rows.values().cloned().collect();
+    state.0 == rows && state.1 == m.tags
+}
+
+fn run_durable(ops: &[Op], auto_checkpoint: Option<u64>) {
+    let mut d = Durable::new(auto_checkpoint);
+    let mut m = Model::default();
+    for (i, op) in ops.iter().enumerate() {
+        match op {
+            Op::Reopen => {
+                d.db().close().unwrap();
+                d.drop_db();
+                d.open(m.notes);
+            }
+            Op::DropReopen => {
+                d.drop_db();
+                d.open(m.notes);
+            }
+            Op::Checkpoint => d.db().checkpoint().unwrap(),
+            Op::PowerLoss => d.power_loss(m.notes),
+            Op::CrashInCheckpoint { at } => {
+                d.fs.crash_at(*at);
+                let r = d.db().checkpoint();
+                assert_eq!(r.is_err(), d.fs.crashed(), "step {i}: {r:?}");
+                // A checkpoint changes no committed row, crash or not.
+                d.power_loss(m.notes);
+            }
+            Op::CrashIn { at, op } => {
+                let before = m.clone();
+                let mut after = m.clone();
+                after.apply(op);
+                d.fs.crash_at(*at);
+                d.crashing = true;
+                let ok = d.write(&m, op);
+                d.crashing = false;
+                let crashed = d.fs.crashed();
+                let notes = after.notes;
+                d.power_loss(notes);
+                let state = d.state();
+                m = if same(&state, &after) && (ok || crashed) {
+                    after
+                } else if same(&state, &before) && !ok {
+                    // A commit cut short may be lost entirely (never acknowledged).
+                    Model { notes, ..before }
+                } else {
+                    panic!(
+                        "step {i}: after a power loss in {op:?} (returned ok: {ok}), the database \
+                         holds {state:?}, neither the state before ({before:?}) nor after ({after:?})"
+                    );
+                };
+            }
+            op => {
+                let want = m.apply(op);
+                let got = d.write(&m, op);
+                assert_eq!(got, want, "step {i}: op {op:?}");
+            }
+        }
+        d.check(&m);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #[test]
+    fn durable_table_matches_model(
+        ops in proptest::collection::vec(durable_op(), 1..40),
+        auto_checkpoint in proptest::option::of(Just(4096u64)),
+    ) {
+        run_durable(&ops, auto_checkpoint);
     }
 }

@@ -1,0 +1,402 @@
+//! Every file-system call of a commit, a checkpoint, a table creation, a migration and a
+//! close, made to fail in turn ([`FaultyFs::fail_at`]: the call fails, the process goes on)
+//! or to cut the power ([`FaultyFs::crash_at`]: nothing after it reaches the disk, and only
+//! what was fsynced survives). A failed call must change nothing the database shows; a power
+//! loss must keep every acknowledged commit and no part of an unacknowledged one; and the
+//! directory must open and take writes afterwards.
+
+use tabula::testing::FaultyFs;
+use tabula::{row, Column, ColumnType, Database, Error, Schema, Table, Value};
+
+const PATH: &str = "/db";
+
+fn schema() -> Schema {
+    Schema::new(
+        "items",
+        vec![
+            Column::new("id", ColumnType::U64).primary_key(),
+            Column::new("name", ColumnType::Text).unique(),
+        ],
+    )
+    .unwrap()
+}
+
+fn open(fs: &FaultyFs) -> Database {
+    Database::builder()
+        .file_system(fs.clone())
+        .open(PATH)
+        .unwrap_or_else(|e| panic!("the directory does not open: {e}"))
+}
+
+fn names(db: &Database, table: &str) -> Vec<Value> {
+    let t = db.dyn_table(table).unwrap();
+    let rows = t.select().all().unwrap();
+    rows.iter().map(|r| r["name"].clone()).collect()
+}
+
+fn values(names: &[&str]) -> Vec<Value> {
+    names.iter().map(|n| Value::from(*n)).collect()
+}
+
+/// A directory with two committed rows of `items`, one in a snapshot and one in the log.
+fn committed() -> FaultyFs {
+    let fs = FaultyFs::new();
+    let db = open(&fs);
+    let t = db.create_table(schema()).unwrap();
+    t.insert(row! { "name" => "a" }).unwrap();
+    db.checkpoint().unwrap();
+    t.insert(row! { "name" => "b" }).unwrap();
+    fs
+}
+
+#[test]
+fn every_failing_call_of_a_commit() {
+    let mut sites = 0;
+    for n in 1.. {
+        let fs = committed();
+        let db = open(&fs);
+        let t = db.dyn_table("items").unwrap();
+        fs.fail_at(n);
+        let r = db.transaction(|tx| {
+            let t = tx.dyn_table("items")?;
+            t.insert(row! { "name" => "c" })?;
+            t.delete_key(1)?;
+            Ok(())
+        });
+        if r.is_ok() {
+            assert!(n > 1, "the first call must be a commit site");
+            break;
+        }
+        sites += 1;
+        match t.count() {
+            // Nothing that failed is visible...
+            Ok(n) => assert_eq!(n, 2),
+            // ...or, after a failed fsync, nothing is readable until the database is reopened.
+            Err(e) => assert!(matches!(e, Error::Poisoned { .. }), "{e}"),
+        }
+        let d = t.insert(row! { "name" => "d" });
+        assert!(
+            matches!(d, Err(Error::Poisoned { .. })) || t.count().unwrap() == 3,
+            "{d:?}"
+        );
+        drop(t);
+        drop(db);
+        let db = open(&fs);
+        let got = names(&db, "items");
+        // Either the commit is entirely absent, or (its fsync failed after the write)
+        // entirely present; "d" was refused or committed on its own.
+        let base: Vec<Value> = got
+            .iter()
+            .filter(|v| **v != Value::from("d"))
+            .cloned()
+            .collect();
+        assert!(
+            base == values(&["a", "b"]) || base == values(&["b", "c"]),
+            "site {n}: {got:?}"
+        );
+    }
+    assert!(sites >= 2, "append and fsync are both commit sites");
+}
+
+#[test]
+fn every_failing_call_of_a_checkpoint() {
+    let mut sites = 0;
+    for n in 1.. {
+        let fs = committed();
+        {
+            let db = open(&fs);
+            db.dyn_table("items")
+                .unwrap()
+                .insert(row! { "name" => "c" })
+                .unwrap();
+        }
+        let db = open(&fs);
+        let t = db.dyn_table("items").unwrap();
+        fs.fail_at(n);
+        let r = db.checkpoint();
+        let calls = fs.calls();
+        fs.fail_at(0);
+        if r.is_ok() {
+            // Success only once `n` is past the last call: every site has been tried.
+            assert!(
+                calls < n,
+                "call {n} of {calls} was armed to fail but did not"
+            );
+            break;
+        }
+        sites += 1;
+        assert_eq!(t.count().unwrap(), 3, "site {n}: memory changed");
+        drop(t);
+        drop(db);
+        let db = open(&fs);
+        assert_eq!(names(&db, "items"), values(&["a", "b", "c"]), "site {n}");
+        // And the directory still takes writes and checkpoints.
+        db.dyn_table("items")
+            .unwrap()
+            .insert(row! { "name" => "d" })
+            .unwrap();
+        db.checkpoint().unwrap();
+        drop(db);
+        let db = open(&fs);
+        assert_eq!(names(&db, "items").len(), 4, "site {n}");
+    }
+    assert!(sites >= 8, "a checkpoint has many sites, found {sites}");
+}
+
+/// A creation is its transaction's log line: when that fails, the table does not exist
+/// (or, when the line's fsync failed after its write, it may: nothing can be read until the
+/// database is reopened, and then it is there entirely or not at all). When the schema file
+/// written after a durable creation fails, the table exists all the same (the log has it)
+/// and the next checkpoint writes the file.
+#[test]
+fn every_failing_call_of_a_table_creation() {
+    for n in 1.. {
+        let fs = FaultyFs::new();
+        let db = open(&fs);
+        fs.fail_at(n);
+        let r = db.create_table(schema());
+        let reached = fs.calls() >= n;
+        fs.fail_at(0);
+        if let Err(e) = &r {
+            assert!(reached, "site {n}: {e}");
+            let missing = db.dyn_table("items").unwrap_err();
+            assert!(
+                matches!(missing, Error::UnknownTable { .. } | Error::Poisoned { .. }),
+                "site {n}: {missing}"
+            );
+        }
+        let seen = db.table_names().ok().map(|t| t == ["items"]);
+        let failed = r.is_err();
+        drop((r, db));
+        let db = open(&fs);
+        let exists = db.table_names().unwrap() == ["items"];
+        assert!(seen.is_none_or(|s| s == exists), "site {n}");
+        assert!(failed || exists, "site {n}: a created table was lost");
+        if exists {
+            db.dyn_table("items")
+                .unwrap()
+                .insert(row! { "name" => "a" })
+                .unwrap();
+            db.checkpoint().unwrap();
+            assert!(fs.read("/db/schema/items.schema.json").is_ok(), "site {n}");
+            drop(db);
+            assert_eq!(names(&open(&fs), "items"), values(&["a"]), "site {n}");
+        }
+        assert!(
+            fs.read("/db/schema/items.schema.json.tmp").is_err(),
+            "site {n}"
+        );
+        if !reached {
+            break;
+        }
+    }
+}
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "notes")]
+struct Note {
+    #[column(primary_key)]
+    id: u64,
+    text: String,
+}
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "notes")]
+struct NoteV2 {
+    #[column(primary_key)]
+    id: u64,
+    text: String,
+    #[column(default = 0)]
+    stars: u8,
+}
+
+fn note_texts(db: &Database) -> Vec<String> {
+    let notes = db.dyn_table("notes").unwrap();
+    let rows = notes.select().all().unwrap();
+    rows.iter()
+        .map(|r| r["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A directory with three tables in every state a checkpoint meets: `items` checkpointed
+/// with more rows in the log, `notes` created since the checkpoint (a snapshot to write for
+/// the first time), `tags` checkpointed and never loaded again.
+fn varied() -> FaultyFs {
+    let fs = committed();
+    let db = open(&fs);
+    db.create_table(
+        Schema::new(
+            "tags",
+            vec![Column::new("id", ColumnType::U64).primary_key()],
+        )
+        .unwrap(),
+    )
+    .unwrap()
+    .insert(row! {})
+    .unwrap();
+    db.checkpoint().unwrap();
+    drop(db);
+    let db = open(&fs);
+    db.dyn_table("items")
+        .unwrap()
+        .insert(row! { "name" => "c" })
+        .unwrap();
+    db.table::<Note>()
+        .unwrap()
+        .insert_many([1, 2].map(|id| Note {
+            id,
+            text: format!("n{id}"),
+        }))
+        .unwrap();
+    fs
+}
+
+fn check_varied(db: &Database, context: &str) {
+    assert_eq!(
+        db.table_names().unwrap(),
+        ["items", "notes", "tags"],
+        "{context}"
+    );
+    assert_eq!(names(db, "items"), values(&["a", "b", "c"]), "{context}");
+    assert_eq!(note_texts(db), ["n1", "n2"], "{context}");
+    assert_eq!(
+        db.dyn_table("tags").unwrap().count().unwrap(),
+        1,
+        "{context}"
+    );
+}
+
+/// Issue 11's definition of a crash, at every call of a checkpoint: whatever call the power
+/// goes out at, the directory opens with every committed row, and keeps working.
+#[test]
+fn power_loss_at_every_call_of_a_checkpoint() {
+    let mut sites = 0;
+    for n in 1.. {
+        let fs = varied();
+        let db = open(&fs);
+        fs.crash_at(n);
+        let r = db.checkpoint();
+        let crashed = fs.crashed();
+        assert_eq!(r.is_err(), crashed, "site {n}: {r:?}");
+        drop(db);
+        fs.power_loss();
+        let db = open(&fs);
+        check_varied(&db, &format!("power loss at call {n} of a checkpoint"));
+        db.table::<Note>()
+            .unwrap()
+            .insert(Note {
+                id: 3,
+                text: "n3".into(),
+            })
+            .unwrap();
+        db.checkpoint().unwrap();
+        drop(db);
+        fs.power_loss();
+        assert_eq!(note_texts(&open(&fs)), ["n1", "n2", "n3"], "site {n}");
+        if !crashed {
+            break;
+        }
+        sites += 1;
+    }
+    assert!(sites >= 10, "a checkpoint has many calls, found {sites}");
+}
+
+/// The same at every call of `close`, which checkpoints.
+#[test]
+fn power_loss_at_every_call_of_close() {
+    for n in 1.. {
+        let fs = varied();
+        let db = open(&fs);
+        fs.crash_at(n);
+        let _ = db.close();
+        let crashed = fs.crashed();
+        drop(db);
+        fs.power_loss();
+        check_varied(&open(&fs), &format!("power loss at call {n} of close"));
+        if !crashed {
+            break;
+        }
+    }
+}
+
+/// A commit that creates a table and writes two: all of it survives a power loss, or none
+/// of it, at every call; and once it is acknowledged, all of it.
+#[test]
+fn power_loss_at_every_call_of_a_commit_that_creates_a_table() {
+    for n in 1.. {
+        let fs = committed();
+        let db = open(&fs);
+        fs.crash_at(n);
+        let r = db.transaction(|tx| {
+            tx.dyn_table("items")?.insert(row! { "name" => "c" })?;
+            tx.table::<Note>()?.insert(Note {
+                id: 1,
+                text: "n1".into(),
+            })?;
+            Ok(())
+        });
+        let crashed = fs.crashed();
+        drop(db);
+        fs.power_loss();
+        let db = open(&fs);
+        let items = names(&db, "items");
+        let tables = db.table_names().unwrap();
+        if items == values(&["a", "b", "c"]) {
+            assert_eq!(tables, ["items", "notes"], "site {n}");
+            assert_eq!(note_texts(&db), ["n1"], "site {n}");
+        } else {
+            assert!(r.is_err(), "site {n}: an acknowledged commit was lost");
+            assert_eq!(items, values(&["a", "b"]), "site {n}");
+            assert_eq!(tables, ["items"], "site {n}: half a transaction survived");
+        }
+        if !crashed {
+            break;
+        }
+    }
+}
+
+/// A migration's calls: after a power loss at any of them, every row is there, under the
+/// old schema or the new one, and opening with the new type finishes the migration.
+#[test]
+fn power_loss_at_every_call_of_a_migration() {
+    for n in 1.. {
+        let fs = FaultyFs::new();
+        {
+            let db = open(&fs);
+            let notes = db.table::<Note>().unwrap();
+            notes
+                .insert_many([1, 2].map(|id| Note {
+                    id,
+                    text: format!("n{id}"),
+                }))
+                .unwrap();
+            db.checkpoint().unwrap();
+            notes
+                .insert(Note {
+                    id: 3,
+                    text: "n3".into(),
+                })
+                .unwrap();
+        }
+        let db = open(&fs);
+        fs.crash_at(n);
+        let r = db.table::<NoteV2>();
+        let crashed = fs.crashed();
+        drop(r);
+        drop(db);
+        fs.power_loss();
+        let db = open(&fs);
+        let notes = db
+            .table::<NoteV2>()
+            .unwrap_or_else(|e| panic!("site {n}: {e}"));
+        let rows = notes.select().all().unwrap();
+        assert_eq!(
+            rows.iter().map(|r| (r.id, r.stars)).collect::<Vec<_>>(),
+            [(1, 0), (2, 0), (3, 0)],
+            "site {n}"
+        );
+        if !crashed {
+            break;
+        }
+    }
+}
