@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 
-use crate::engine::any_table::AnyTable;
 use crate::engine::load::{ensure_loaded, load_as};
 use crate::engine::source::{Source, TxCore};
 use crate::engine::state::State;
@@ -137,17 +136,8 @@ impl Engine {
             let mut st = self.write_state(name)?;
             if let Some(idx) = st.by_name.get(name).copied() {
                 let storage = self.storage.as_ref();
-                if same_schema(&*st.tables[idx], schema) {
-                    // Same schema: read the rows straight into the user's type.
-                    load_as::<T>(storage, &mut st, idx)?;
-                } else {
-                    ensure_loaded(storage, &mut st, idx)?;
-                    let existing = st.tables[idx].schema().clone();
-                    if st.tables[idx].rust_type().is_none() {
-                        if let Some(changes) = migration(&existing, schema)? {
-                            migrate(storage, &mut st, idx, schema, changes)?;
-                        }
-                    }
+                if let Some(changes) = load_for::<T>(storage, &mut st, idx)? {
+                    migrate(storage, &mut st, idx, schema, changes)?;
                 }
                 st.attach_type::<T>(idx)?;
                 return Ok(idx);
@@ -168,8 +158,25 @@ impl Engine {
     }
 }
 
-fn same_schema(t: &dyn AnyTable, schema: &Schema) -> bool {
-    t.schema().differences(schema).is_empty()
+/// Loads existing table `idx` for `T`: straight into `T`'s rows when the stored schema is
+/// `T`'s, as dynamic rows otherwise. Returns the migration a dynamic table needs before `T`
+/// can attach to it (`None`: none, or a mismatch that attaching will report).
+fn load_for<T: Table>(
+    storage: Option<&Storage>,
+    st: &mut State,
+    idx: usize,
+) -> Result<Option<Vec<String>>> {
+    let schema = T::schema();
+    if st.tables[idx].schema().differences(schema).is_empty() {
+        load_as::<T>(storage, st, idx)?;
+        return Ok(None);
+    }
+    ensure_loaded(storage, st, idx)?;
+    if st.tables[idx].rust_type().is_some() {
+        return Ok(None);
+    }
+    let existing = st.tables[idx].schema().clone();
+    migration(&existing, schema)
 }
 
 impl WriteTx<'_> {
@@ -185,19 +192,11 @@ impl WriteTx<'_> {
             self.note_created(idx);
             return Ok(idx);
         };
-        if same_schema(&*st.tables[idx], schema) {
-            load_as::<T>(storage, &mut st, idx)?;
-        } else {
-            ensure_loaded(storage, &mut st, idx)?;
-            let existing = st.tables[idx].schema().clone();
-            if st.tables[idx].rust_type().is_none() {
-                if let Some(changes) = migration(&existing, schema)? {
-                    return Err(Error::MigrationInTransaction {
-                        table: schema.table.clone(),
-                        changes: changes.join("; "),
-                    });
-                }
-            }
+        if let Some(changes) = load_for::<T>(storage, &mut st, idx)? {
+            return Err(Error::MigrationInTransaction {
+                table: schema.table.clone(),
+                changes: changes.join("; "),
+            });
         }
         st.attach_type::<T>(idx)?;
         Ok(idx)

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
 
-use crate::engine::source::{reading, writing, ReadGuard, ReadingMark, Source, StateRef};
+use crate::engine::source::{reading, writing, LockMark, ReadGuard, Source, StateRef};
 use crate::engine::state::{State, TableMeta};
 use crate::error::{Error, Result};
 use crate::schema::Schema;
@@ -129,11 +129,18 @@ impl Engine {
         Ok(())
     }
 
-    /// Refuses a plain-handle call made on the thread that holds this database's write lock
-    /// (it would wait for itself forever).
-    fn check_thread(&self, table: &str) -> Result<()> {
+    /// Refuses a call that would wait for a lock its own thread holds: any call while this
+    /// thread runs a transaction of this database (`Error::InTransaction`), or inside a
+    /// closure that is reading it (`Error::NestedRead`: a writer waiting between the two
+    /// locks would wait for this thread forever). Then checks the database is open.
+    fn check_locks(&self, table: &str) -> Result<()> {
         if writing(self.id) {
             return Err(Error::InTransaction {
+                table: table.to_owned(),
+            });
+        }
+        if reading(self.id) {
+            return Err(Error::NestedRead {
                 table: table.to_owned(),
             });
         }
@@ -144,16 +151,11 @@ impl Engine {
     /// reader first waits for the fsync of a commit already applied in memory, so it never
     /// sees a commit that is not yet durable.
     pub(crate) fn read_state(&self, table: &str) -> Result<ReadGuard<'_>> {
-        self.check_thread(table)?;
-        if reading(self.id) {
-            return Err(Error::NestedRead {
-                table: table.to_owned(),
-            });
-        }
+        self.check_locks(table)?;
         let guard = self.state.read().unwrap_or_else(PoisonError::into_inner);
         // `close` may have emptied the state while this call waited for the lock.
         self.check_open()?;
-        let mark = ReadingMark::new(self.id);
+        let mark = LockMark::reading(self.id);
         if let Some(s) = &self.storage {
             if s.wal.must_wait() {
                 s.wal.sync_all(&s.layout.wal())?;
@@ -166,13 +168,7 @@ impl Engine {
     /// it is held (loading, migrating, checkpointing and closing run under it). `table`
     /// names what it is taken for, in errors.
     pub(crate) fn write_state(&self, table: &str) -> Result<RwLockWriteGuard<'_, State>> {
-        self.check_thread(table)?;
-        if reading(self.id) {
-            // This thread's own read lock would make the write lock wait forever.
-            return Err(Error::NestedRead {
-                table: table.to_owned(),
-            });
-        }
+        self.check_locks(table)?;
         let guard = self.state.write().unwrap_or_else(PoisonError::into_inner);
         // `close` may have emptied the state while this call waited for the lock.
         self.check_open()?;

@@ -35,53 +35,44 @@ pub(crate) fn reading(id: u64) -> bool {
     READING.with(|r| r.borrow().contains(&id))
 }
 
-fn unmark(marks: &'static std::thread::LocalKey<RefCell<Vec<u64>>>, id: u64) {
-    marks.with(|m| {
-        let mut m = m.borrow_mut();
-        if let Some(i) = m.iter().rposition(|&x| x == id) {
-            m.remove(i);
-        }
-    });
-}
-
-/// Records, for as long as it lives, that this thread holds engine `id`'s read lock.
+/// Records, for as long as it lives, that this thread holds engine `id`'s read lock
+/// ([`LockMark::reading`]) or its write lock ([`LockMark::writing`]).
 #[derive(Debug)]
-pub(crate) struct ReadingMark(u64);
+pub(crate) struct LockMark {
+    marks: &'static std::thread::LocalKey<RefCell<Vec<u64>>>,
+    id: u64,
+}
 
-impl ReadingMark {
-    pub(crate) fn new(id: u64) -> Self {
-        READING.with(|r| r.borrow_mut().push(id));
-        ReadingMark(id)
+impl LockMark {
+    fn new(marks: &'static std::thread::LocalKey<RefCell<Vec<u64>>>, id: u64) -> Self {
+        marks.with(|m| m.borrow_mut().push(id));
+        LockMark { marks, id }
+    }
+
+    pub(crate) fn reading(id: u64) -> Self {
+        LockMark::new(&READING, id)
+    }
+
+    pub(crate) fn writing(id: u64) -> Self {
+        LockMark::new(&WRITING, id)
     }
 }
 
-impl Drop for ReadingMark {
+impl Drop for LockMark {
     fn drop(&mut self) {
-        unmark(&READING, self.0);
-    }
-}
-
-/// Records, for as long as it lives, that this thread holds engine `id`'s write lock.
-#[derive(Debug)]
-pub(crate) struct WritingMark(u64);
-
-impl WritingMark {
-    pub(crate) fn new(id: u64) -> Self {
-        WRITING.with(|w| w.borrow_mut().push(id));
-        WritingMark(id)
-    }
-}
-
-impl Drop for WritingMark {
-    fn drop(&mut self) {
-        unmark(&WRITING, self.0);
+        self.marks.with(|m| {
+            let mut m = m.borrow_mut();
+            if let Some(i) = m.iter().rposition(|&x| x == self.id) {
+                m.remove(i);
+            }
+        });
     }
 }
 
 /// The engine's read lock, marked as held by this thread while it lives.
 pub(crate) struct ReadGuard<'a> {
     pub(crate) guard: RwLockReadGuard<'a, State>,
-    pub(crate) _mark: ReadingMark,
+    pub(crate) _mark: LockMark,
 }
 
 impl Deref for ReadGuard<'_> {

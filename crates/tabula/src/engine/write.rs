@@ -9,7 +9,7 @@ use std::cell::{Ref, RefCell, RefMut};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::RwLockWriteGuard;
 
-use crate::engine::source::{reentrant, reentrant_mut, Source, StateRef, TxCore, WritingMark};
+use crate::engine::source::{reentrant, reentrant_mut, LockMark, Source, StateRef, TxCore};
 use crate::engine::state::State;
 use crate::engine::{checkpoint, foreign_keys, load, Engine};
 use crate::error::Result;
@@ -25,7 +25,7 @@ pub(crate) struct WriteTx<'e> {
     // Fields drop in order: the lock first, then this thread's mark of holding it, then the
     // count of transactions under way (an fsync leader may be waiting for it to fall).
     state: RefCell<RwLockWriteGuard<'e, State>>,
-    _mark: WritingMark,
+    _mark: LockMark,
     _committer: Option<Committer<'e>>,
     /// The first mark of every table written, in the order first written.
     marks: RefCell<Vec<(usize, Mark)>>,
@@ -164,7 +164,7 @@ impl Engine {
         Ok(WriteTx {
             engine: self,
             state: RefCell::new(guard),
-            _mark: WritingMark::new(self.id),
+            _mark: LockMark::writing(self.id),
             _committer: committer,
             marks: RefCell::new(Vec::new()),
             created: RefCell::new(Vec::new()),

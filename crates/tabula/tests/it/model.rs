@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use tabula::testing::FaultyFs;
-use tabula::{Database, Error, Table, TableHandle};
+use tabula::{Database, Error, Table, TableHandle, TxTable};
 
 /// Version 1 of the model's table.
 #[derive(Table, Debug, Clone, PartialEq)]
@@ -413,8 +413,46 @@ fn succeeded<O>(r: tabula::Result<O>, crashing: bool) -> bool {
     }
 }
 
-/// Runs a write op on the table of version `T`.
-fn run_leaf<T: Version>(t: &TableHandle<T>, m: &Model, op: &Op) -> tabula::Result<()> {
+/// The writes a plain handle and a transaction's handle both make.
+trait Writes<T> {
+    fn insert(&self, r: T) -> tabula::Result<()>;
+    fn upsert(&self, r: T) -> tabula::Result<()>;
+    fn update(&self, pred: &dyn Fn(&T) -> bool, f: &mut dyn FnMut(&mut T)) -> tabula::Result<()>;
+    fn delete(&self, pred: &dyn Fn(&T) -> bool) -> tabula::Result<()>;
+    fn delete_key(&self, key: u64) -> tabula::Result<()>;
+}
+
+/// Both handles have these methods under the same names: implement `Writes` by calling them.
+macro_rules! writes_through {
+    ($($handle:ty),*) => {$(
+        impl<T: Table> Writes<T> for $handle {
+            fn insert(&self, r: T) -> tabula::Result<()> {
+                <$handle>::insert(self, r).map(drop)
+            }
+            fn upsert(&self, r: T) -> tabula::Result<()> {
+                <$handle>::upsert(self, r).map(drop)
+            }
+            fn update(
+                &self,
+                pred: &dyn Fn(&T) -> bool,
+                f: &mut dyn FnMut(&mut T),
+            ) -> tabula::Result<()> {
+                <$handle>::update(self, pred, f).map(drop)
+            }
+            fn delete(&self, pred: &dyn Fn(&T) -> bool) -> tabula::Result<()> {
+                <$handle>::delete(self, pred).map(drop)
+            }
+            fn delete_key(&self, key: u64) -> tabula::Result<()> {
+                <$handle>::delete_key(self, key).map(drop)
+            }
+        }
+    )*};
+}
+
+writes_through!(TableHandle<T>, TxTable<'_, T>);
+
+/// Runs a one-statement op on the table of version `T`.
+fn run_statement<T: Version>(t: &impl Writes<T>, m: &Model, op: &Op) -> tabula::Result<()> {
     let row = |key: u64, e: u8, year: u32, score: i64| {
         T::from_row(&Row {
             id: key,
@@ -430,102 +468,52 @@ fn run_leaf<T: Version>(t: &TableHandle<T>, m: &Model, op: &Op) -> tabula::Resul
             email,
             year,
             score,
-        } => t.insert(row(key, email, year, score)).map(|_| ()),
+        } => t.insert(row(key, email, year, score)),
         Op::Upsert {
             key,
             email,
             year,
             score,
-        } => t.upsert(row(key, email, year, score)).map(|_| ()),
+        } => t.upsert(row(key, email, year, score)),
         Op::UpdateYear {
             year,
             email: e,
             score,
-        } => t
-            .update(
-                |r| r.row().year == year,
-                |r| {
-                    let mut x = r.row();
-                    x.score = score;
-                    x.note = m.note(score);
-                    if let Some(e) = e {
-                        x.email = email(e);
-                    }
-                    *r = T::from_row(&x);
-                },
-            )
-            .map(|_| ()),
-        Op::DeleteYear { year } => t.delete(|r| r.row().year == year).map(|_| ()),
-        Op::DeleteKey { key } => t.delete_key(key).map(|_| ()),
+        } => t.update(&|r| r.row().year == year, &mut |r| {
+            let mut x = r.row();
+            x.score = score;
+            x.note = m.note(score);
+            if let Some(e) = e {
+                x.email = email(e);
+            }
+            *r = T::from_row(&x);
+        }),
+        Op::DeleteYear { year } => t.delete(&|r| r.row().year == year),
+        Op::DeleteKey { key } => t.delete_key(key),
         _ => unreachable!("not a single-statement op: {op:?}"),
     }
 }
 
 /// Runs a transaction op.
 fn run_tx<T: Version>(db: &Database, m: &Model, op: &Op) -> tabula::Result<()> {
-    let r = db.transaction(|tx| {
+    db.transaction(|tx| {
         let t = tx.table::<T>()?;
-        let statement = |op: &Op| -> tabula::Result<()> {
-            let row = |key: u64, e: u8, year: u32, score: i64| {
-                T::from_row(&Row {
-                    id: key,
-                    email: email(e),
-                    year,
-                    score,
-                    note: m.note(score),
-                })
-            };
-            match *op {
-                Op::Insert {
-                    key,
-                    email,
-                    year,
-                    score,
-                } => t.insert(row(key, email, year, score)).map(|_| ()),
-                Op::Upsert {
-                    key,
-                    email,
-                    year,
-                    score,
-                } => t.upsert(row(key, email, year, score)).map(|_| ()),
-                Op::UpdateYear {
-                    year,
-                    email: e,
-                    score,
-                } => t
-                    .update(
-                        |r| r.row().year == year,
-                        |r| {
-                            let mut x = r.row();
-                            x.score = score;
-                            x.note = m.note(score);
-                            if let Some(e) = e {
-                                x.email = email(e);
-                            }
-                            *r = T::from_row(&x);
-                        },
-                    )
-                    .map(|_| ()),
-                Op::DeleteYear { year } => t.delete(|r| r.row().year == year).map(|_| ()),
-                Op::DeleteKey { key } => t.delete_key(key).map(|_| ()),
-                _ => Ok(()),
-            }
-        };
         let commit = match op {
             Op::Tx { ops, commit } => {
                 for op in ops {
-                    let _ = statement(op);
+                    let _ = run_statement(&t, m, op);
                 }
                 *commit
             }
             Op::TxTag { tag, email, commit } => {
                 let _ = tx.table::<Tag>()?.insert(Tag { id: *tag });
-                let _ = statement(&Op::Insert {
+                let insert = Op::Insert {
                     key: 0,
                     email: *email,
                     year: 0,
                     score: 0,
-                });
+                };
+                let _ = run_statement(&t, m, &insert);
                 *commit
             }
             other => unreachable!("not a transaction: {other:?}"),
@@ -535,8 +523,7 @@ fn run_tx<T: Version>(db: &Database, m: &Model, op: &Op) -> tabula::Result<()> {
         } else {
             Err(Error::abort("the model aborts"))
         }
-    });
-    r
+    })
 }
 
 /// Every query the model can answer, on the table of version `T`.
@@ -619,7 +606,7 @@ proptest! {
             let want = m.apply(op);
             let got = succeeded(match op {
                 Op::Tx { .. } => run_tx::<Item>(&db, &m, op),
-                _ => run_leaf(&t, &m, op),
+                _ => run_statement(&t, &m, op),
             }, false);
             prop_assert_eq!(got, want, "op {:?}", op);
             check_queries(&t, &m);
@@ -749,7 +736,10 @@ impl Durable {
                     Err(_) => false,
                 }
             }
-            _ => succeeded(with_table!(self, t => run_leaf(t, m, op)), self.crashing),
+            _ => succeeded(
+                with_table!(self, t => run_statement(t, m, op)),
+                self.crashing,
+            ),
         }
     }
 
