@@ -65,40 +65,36 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
             // read per row and no per-row dispatch; otherwise the index range or the sorted
             // slot list. Either way the matching rows come out in key order.
             let slab_scan = !matches!(path, Path::Index(_)) && t.slots_in_order();
-            let found: Box<dyn Iterator<Item = (u32, &R)> + '_> = if slab_scan {
-                Box::new(t.slab().filter(|(_, r)| row_ok(r)))
+            // Slots, not rows: an index range that serves the whole query reads no row here.
+            let found: Box<dyn Iterator<Item = u32> + '_> = if slab_scan {
+                Box::new(t.slab().filter(|(_, r)| row_ok(r)).map(|(s, _)| s))
             } else if let Path::Index(i) = path {
                 let Some(index) = t.ordered_index(q.preds[i].col()) else {
                     return Vec::new();
                 };
                 let (lo, hi) = bounds(&q.preds[i]);
                 let slots: Vec<u32> = index.range(&lo, &hi).map(|(_, s)| s).collect();
-                let rows = slots.into_iter().filter(move |&s| matches(s));
-                Box::new(rows.filter_map(|s| t.row(s).map(|r| (s, r))))
+                Box::new(slots.into_iter().filter(move |&s| matches(s)))
             } else {
-                let rows = t.slots_in_key_order().filter(move |&s| matches(s));
-                Box::new(rows.filter_map(|s| t.row(s).map(|r| (s, r))))
+                Box::new(t.slots_in_key_order().filter(move |&s| matches(s)))
             };
             match ord {
                 Ord_::TopK(k) => {
                     // An unordered query with a window keeps its first rows in key order.
                     let by_key = [(t.schema.primary_key(), false)];
-                    let order = if q.order.is_empty() {
-                        &by_key[..]
-                    } else {
-                        &q.order[..]
-                    };
+                    let order = if q.order.is_empty() { &by_key[..] } else { &q.order[..] };
                     if q.preds.is_empty() && q.filters.is_empty() && !matches!(path, Path::Index(_))
                     {
                         // Every live row is a candidate, and ties are settled by key whatever
                         // the order rows come in: walk the slab.
                         top_k_slab(t, order, k, PARALLEL_SCAN_SLOTS)
                     } else {
-                        top_k(t, order, k, found)
+                        let rows = found.filter_map(|s| t.row(s).map(|r| (s, r)));
+                        top_k(t, order, k, rows)
                     }
                 }
                 _ => {
-                    let mut v: Vec<u32> = found.map(|(s, _)| s).collect();
+                    let mut v: Vec<u32> = found.collect();
                     if !q.order.is_empty() {
                         v.sort_by(|&a, &b| compare(t, &q.order, a, b));
                     } else if matches!(path, Path::Index(_)) {
