@@ -101,6 +101,15 @@ pub use tabula_derive::Table;
 pub use txn::{ReadTransaction, Transaction};
 pub use value::{Value, ValueRef};
 
+// The README's and the guide's examples are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/GUIDE.md")]
+struct GuideExamples;
+
 /// Tools for testing what a database does when its disk fails or loses power: the
 /// in-memory [`FaultyFs`](testing::FaultyFs), given to
 /// [`Builder::file_system`](crate::Builder::file_system). Only with the `testing` feature;

@@ -11,8 +11,8 @@ use crate::value::ValueRef;
 /// anywhere), the key is the position and there is no hash table at all: a lookup is one
 /// read of the row instead of a hash probe and then the row, and an insert writes no index
 /// entry. The first row that breaks the rule (a text key, a key far out of order) builds the
-/// hash index, once: a pause proportional to the table (about 100 ms for 1M rows here) on
-/// that one insert.
+/// hash index, once: a pause proportional to the table on that one insert (the bench README
+/// has its size).
 #[derive(Debug, Clone)]
 pub(crate) enum KeyIndex {
     /// Row with key `k` at slot `k - base`; `base` is set by the first row.

@@ -82,7 +82,11 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
                 Ord_::TopK(k) => {
                     // An unordered query with a window keeps its first rows in key order.
                     let by_key = [(t.schema.primary_key(), false)];
-                    let order = if q.order.is_empty() { &by_key[..] } else { &q.order[..] };
+                    let order = if q.order.is_empty() {
+                        &by_key[..]
+                    } else {
+                        &q.order[..]
+                    };
                     if q.preds.is_empty() && q.filters.is_empty() && !matches!(path, Path::Index(_))
                     {
                         // Every live row is a candidate, and ties are settled by key whatever

@@ -332,8 +332,8 @@ impl WalWriter {
 
     /// A committer whose line the leader is writing and fsyncing polls for the end of that
     /// fsync (yielding the CPU) instead of sleeping on the condition variable: waking a
-    /// sleeper costs tens of microseconds per thread here, which the group would otherwise
-    /// spend before its next fsync. Only during the I/O, when the leader needs no CPU (while
+    /// sleeper costs more per thread than the group can spare before its next fsync. Only
+    /// during the I/O, when the leader needs no CPU (while
     /// the leader gathers, pollers would take the CPU from the transactions it waits for),
     /// and for at most about two fsyncs.
     fn poll_flush(&self, lsn: u64) {
