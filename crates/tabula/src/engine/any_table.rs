@@ -11,9 +11,9 @@ use crate::lookup::Lookup;
 use crate::query::{self, Plan, QuerySpec};
 use crate::record::{DynRow, Record, Row};
 use crate::schema::Schema;
-use crate::storage::codec::RowCodec;
+use crate::storage::codec::RowsWriter;
 use crate::storage::snapshot;
-use crate::storage::wal::line::{begin_table, end_table};
+use crate::storage::wal::line::RecordWriter;
 use crate::table::{Mark, TableData};
 use crate::value::Value;
 
@@ -29,17 +29,16 @@ pub(crate) trait AnyTable: Send + Sync {
     fn mark(&self) -> Mark;
     fn rollback_to(&mut self, mark: Mark);
     fn has_changes(&self) -> bool;
-    /// Appends the pending changes as the table's entry of a log record, one row at a time;
+    /// Adds the pending changes to a log record as the table's entry, one row at a time;
     /// `create` records the table's creation with them.
-    fn encode_changes(&self, create: bool, out: &mut Vec<u8>) -> Result<()>;
+    fn log_changes(&self, create: bool, record: &mut RecordWriter<'_>) -> Result<()>;
     fn commit(&mut self);
     /// Every row as values, in key order.
     fn dump(&self) -> Result<Vec<Vec<Value>>>;
     /// The table's snapshot: every row in key order, as JSON Lines.
     fn encode_snapshot(&self) -> Result<snapshot::Encoded>;
-    /// Appends every row in key order as JSON objects, each after a newline and all but the
-    /// first after a comma: the items of an export's `rows` array.
-    fn encode_rows(&self, out: &mut Vec<u8>) -> Result<()>;
+    /// Writes every row, in key order (an export's rows).
+    fn write_rows(&self, rows: &mut RowsWriter<'_>) -> Result<()>;
 
     fn dyn_insert(&mut self, values: Vec<Value>) -> Result<Value>;
     fn dyn_upsert(&mut self, values: Vec<Value>) -> Result<Value>;
@@ -112,21 +111,12 @@ impl<R: Record> AnyTable for TableData<R> {
     fn has_changes(&self) -> bool {
         TableData::has_changes(self)
     }
-    fn encode_changes(&self, create: bool, out: &mut Vec<u8>) -> Result<()> {
+    fn log_changes(&self, create: bool, record: &mut RecordWriter<'_>) -> Result<()> {
         let schema = &self.schema;
-        let codec = RowCodec::new(schema);
         let next_key = schema.auto_increment().then(|| TableData::next_key(self));
-        begin_table(schema, create, next_key, out)?;
-        let mut first = true;
-        let deletes = self.for_each_change(|r| {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            codec.encode_row(schema, |i| r.col(i), || r.values(), out)
-        })?;
-        end_table(&deletes, out);
-        Ok(())
+        record.table(schema, create, next_key, |rows| {
+            self.for_each_change(|r| rows.row(|i| r.col(i), || r.values()))
+        })
     }
     fn commit(&mut self) {
         TableData::commit(self)
@@ -135,21 +125,12 @@ impl<R: Record> AnyTable for TableData<R> {
         self.iter().map(|(_, r)| r.values()).collect()
     }
     fn encode_snapshot(&self) -> Result<snapshot::Encoded> {
-        let schema = &self.schema;
-        let codec = RowCodec::new(schema);
         let rows: Vec<&R> = self.iter().map(|(_, r)| r).collect();
-        snapshot::encode(&rows, |r, out| {
-            codec.encode_row(schema, |i| r.col(i), || r.values(), out)
-        })
+        snapshot::encode(&self.schema, &rows, |r, i| r.col(i), |r| r.values())
     }
-    fn encode_rows(&self, out: &mut Vec<u8>) -> Result<()> {
-        let schema = &self.schema;
-        let codec = RowCodec::new(schema);
-        for (i, (_, r)) in self.iter().enumerate() {
-            out.extend_from_slice(if i > 0 { b",\n" } else { b"\n" });
-            codec.encode_row(schema, |c| r.col(c), || r.values(), out)?;
-        }
-        Ok(())
+    fn write_rows(&self, rows: &mut RowsWriter<'_>) -> Result<()> {
+        self.iter()
+            .try_for_each(|(_, r)| rows.row(|i| r.col(i), || r.values()))
     }
 
     fn dyn_insert(&mut self, values: Vec<Value>) -> Result<Value> {

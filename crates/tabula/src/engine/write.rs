@@ -13,7 +13,7 @@ use crate::engine::source::{reentrant, reentrant_mut, LockMark, Source, StateRef
 use crate::engine::state::State;
 use crate::engine::{checkpoint, foreign_keys, load, Engine};
 use crate::error::Result;
-use crate::storage::wal::line::{begin_record, end_tables};
+use crate::storage::wal::line::RecordWriter;
 use crate::storage::wal::writer::Committer;
 use crate::storage::wal::Durability;
 use crate::table::Mark;
@@ -125,15 +125,12 @@ impl<'e> WriteTx<'e> {
                 let tables = &st.tables;
                 // Rows are encoded straight into the log line, one at a time: a big
                 // transaction costs its line, not a second copy of its rows as values.
-                let n = storage.wal.append(&wal_path, |lsn, json| {
-                    begin_record(lsn, json);
-                    for (i, &(idx, create)) in parts.iter().enumerate() {
-                        if i > 0 {
-                            json.push(b',');
-                        }
-                        tables[idx].encode_changes(create, json)?;
+                let n = storage.wal.append(&wal_path, |lsn, line| {
+                    let mut record = RecordWriter::new(lsn, line);
+                    for &(idx, create) in &parts {
+                        tables[idx].log_changes(create, &mut record)?;
                     }
-                    end_tables(json);
+                    record.finish();
                     Ok(())
                 })?;
                 for &(idx, _) in &parts {

@@ -101,6 +101,44 @@ impl RowCodec {
     }
 }
 
+/// Writes rows of one schema as JSON objects into `out`, `between` before each row but the
+/// first: the rows of a log record's table, of an export's table. The caller gives each
+/// row's borrowed columns, and its values for a schema with a `json` column.
+pub(crate) struct RowsWriter<'o> {
+    schema: &'o Schema,
+    codec: RowCodec,
+    out: &'o mut Vec<u8>,
+    between: &'static [u8],
+    rows: usize,
+}
+
+impl<'o> RowsWriter<'o> {
+    pub(crate) fn new(schema: &'o Schema, out: &'o mut Vec<u8>, between: &'static [u8]) -> Self {
+        RowsWriter {
+            schema,
+            codec: RowCodec::new(schema),
+            out,
+            between,
+            rows: 0,
+        }
+    }
+
+    /// Appends one row: `col(i)` borrows column `i`; `values` gives every column's value
+    /// (called only when a `json` column leaves no borrowed form).
+    #[inline]
+    pub(crate) fn row<'r>(
+        &mut self,
+        col: impl Fn(usize) -> ValueRef<'r>,
+        values: impl FnOnce() -> Result<Vec<Value>>,
+    ) -> Result<()> {
+        if self.rows > 0 {
+            self.out.extend_from_slice(self.between);
+        }
+        self.rows += 1;
+        self.codec.encode_row(self.schema, col, values, self.out)
+    }
+}
+
 /// Appends one value as JSON.
 pub(crate) fn encode_value(v: &Value, json_column: bool, out: &mut Vec<u8>) {
     match v {

@@ -4,8 +4,8 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::schema::Schema;
-use crate::storage::codec::decode_row;
-use crate::value::Value;
+use crate::storage::codec::{decode_row, RowCodec};
+use crate::value::{Value, ValueRef};
 
 /// A snapshot's bytes, in consecutive parts (one per encoder thread, written one after the
 /// other: joining them would copy the whole snapshot into fresh memory), and its row count.
@@ -14,17 +14,21 @@ pub(crate) struct Encoded {
     pub(crate) rows: u64,
 }
 
-/// Encodes `rows` as JSON Lines, in parallel chunks when there are many: `row` appends one
-/// row's JSON object. A panic in `row` (a `json` column's `Serialize`, which is the user's
+/// Encodes `rows` of `schema` as JSON Lines, in parallel chunks when there are many: `col`
+/// borrows a row's column, `values` gives all of a row's values (only for a schema with a
+/// `json` column). A panic in `values` (a `json` column's `Serialize`, which is the user's
 /// code) goes on unwinding in the caller's thread.
 pub(crate) fn encode<T: Sync>(
+    schema: &Schema,
     rows: &[T],
-    row: impl Fn(&T, &mut Vec<u8>) -> Result<()> + Sync,
+    col: impl for<'r> Fn(&'r T, usize) -> ValueRef<'r> + Sync,
+    values: impl Fn(&T) -> Result<Vec<Value>> + Sync,
 ) -> Result<Encoded> {
+    let codec = RowCodec::new(schema);
     let encode_chunk = |chunk: &[T]| -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(chunk.len() * 64);
         for r in chunk {
-            row(r, &mut out)?;
+            codec.encode_row(schema, |i| col(r, i), || values(r), &mut out)?;
             out.push(b'\n');
         }
         Ok(out)
@@ -38,7 +42,7 @@ pub(crate) fn encode<T: Sync>(
         std::thread::scope(|s| {
             let handles: Vec<_> = rows
                 .chunks(rows.len().div_ceil(threads))
-                .map(|chunk| s.spawn(move || encode_chunk(chunk)))
+                .map(|chunk| s.spawn(|| encode_chunk(chunk)))
                 .collect();
             handles
                 .into_iter()

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::schema::Schema;
-use crate::storage::codec::encode_value;
+use crate::storage::codec::{encode_value, RowsWriter};
 use crate::storage::wal::MAX_RECORD;
 use crate::value::Value;
 
@@ -38,24 +38,52 @@ pub(crate) struct RawRecord {
 /// The bytes before a record's JSON on its line: the checksum, filled in by [`seal`].
 pub(crate) const LINE_PREFIX: &[u8] = b"00000000 ";
 
-/// Starts a record's JSON: `{"lsn":N,"tables":[`. Table entries follow, comma-separated,
-/// then [`end_tables`].
-pub(crate) fn begin_record(lsn: u64, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"{\"lsn\":");
-    out.extend_from_slice(itoa::Buffer::new().format(lsn).as_bytes());
-    out.extend_from_slice(b",\"tables\":[");
+/// Writes a record's JSON, `{"lsn":N,"tables":[...]` (the closing brace comes with the
+/// record's batch, see [`close_record`]): its tables' entries one after the other, rows
+/// encoded one at a time straight into the line.
+pub(crate) struct RecordWriter<'o> {
+    out: &'o mut Vec<u8>,
+    tables: usize,
 }
 
-/// Ends a record's list of tables. The closing brace comes with the record's batch (see
-/// [`close_record`]).
-pub(crate) fn end_tables(out: &mut Vec<u8>) {
-    out.push(b']');
+impl<'o> RecordWriter<'o> {
+    pub(crate) fn new(lsn: u64, out: &'o mut Vec<u8>) -> Self {
+        out.extend_from_slice(b"{\"lsn\":");
+        out.extend_from_slice(itoa::Buffer::new().format(lsn).as_bytes());
+        out.extend_from_slice(b",\"tables\":[");
+        RecordWriter { out, tables: 0 }
+    }
+
+    /// Adds one table's entry: `put` writes the final image of every row the transaction
+    /// wrote and returns the keys it deleted; `create` records the table's creation (its
+    /// schema); `next_key` is its auto-increment counter.
+    pub(crate) fn table(
+        &mut self,
+        schema: &Schema,
+        create: bool,
+        next_key: Option<i64>,
+        put: impl FnOnce(&mut RowsWriter<'_>) -> crate::error::Result<Vec<Value>>,
+    ) -> crate::error::Result<()> {
+        if self.tables > 0 {
+            self.out.push(b',');
+        }
+        self.tables += 1;
+        begin_table(schema, create, next_key, self.out)?;
+        let deletes = put(&mut RowsWriter::new(schema, self.out, b","))?;
+        end_table(&deletes, self.out);
+        Ok(())
+    }
+
+    /// Ends the list of tables.
+    pub(crate) fn finish(self) {
+        self.out.push(b']');
+    }
 }
 
 /// Starts one table's entry of a record's `tables` list, up to its first `put` row: rows
 /// follow, comma-separated, then [`end_table`]. `create` is the schema of a table the
 /// transaction created.
-pub(crate) fn begin_table(
+fn begin_table(
     schema: &Schema,
     create: bool,
     next_key: Option<i64>,
@@ -84,7 +112,7 @@ fn json_error(schema: &Schema, e: serde_json::Error) -> crate::error::Error {
 }
 
 /// Ends a table's entry begun by [`begin_table`] with the keys it deleted.
-pub(crate) fn end_table(deletes: &[Value], out: &mut Vec<u8>) {
+fn end_table(deletes: &[Value], out: &mut Vec<u8>) {
     out.extend_from_slice(b"],\"delete\":[");
     for (i, k) in deletes.iter().enumerate() {
         if i > 0 {
@@ -167,11 +195,15 @@ mod tests {
         )
         .unwrap();
         let mut line = LINE_PREFIX.to_vec();
-        begin_record(7, &mut line);
-        begin_table(&schema, true, Some(2), &mut line).unwrap();
-        line.extend_from_slice(br#"{"id":1,"text":"a"}"#);
-        end_table(&[Value::Int(4)], &mut line);
-        end_tables(&mut line);
+        let mut rec = RecordWriter::new(7, &mut line);
+        rec.table(&schema, true, Some(2), |rows| {
+            let row = [Value::Int(1), Value::from("a")];
+            rows.row(|i| row[i].as_ref(), || Ok(row.to_vec()))?;
+            Ok(vec![Value::Int(4)])
+        })
+        .unwrap();
+        rec.table(&schema, false, None, |_| Ok(Vec::new())).unwrap();
+        rec.finish();
         close_record(&mut line, 7);
         let rec = parse_line(&line[..line.len() - 1]).unwrap();
         assert_eq!((rec.lsn, rec.batch), (7, Some(7)));
@@ -180,7 +212,10 @@ mod tests {
         created.finish().unwrap();
         assert_eq!(created, schema);
         assert_eq!((t.next_key, t.put.len()), (Some(2), 1));
+        assert_eq!(t.put[0].get(), r#"{"id":1,"text":"a"}"#);
         assert_eq!(t.delete, vec![Value::Int(4)]);
+        let second = &rec.tables[1];
+        assert!(second.create.is_none() && second.put.is_empty() && second.delete.is_empty());
         // A flipped byte fails the checksum.
         let mut bad = line.clone();
         bad[20] ^= 1;

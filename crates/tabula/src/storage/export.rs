@@ -1,0 +1,144 @@
+//! The export format: one portable JSON document,
+//! `{"format":"tabula-export","version":1,"tables":[{"schema":{...},"rows":[{...},...]}]}`,
+//! with each row as its snapshot line writes it.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+use crate::storage::codec::{decode_row, RowsWriter};
+use crate::value::Value;
+
+const FORMAT: &str = "tabula-export";
+const VERSION: u32 = 1;
+
+/// Writes an export document, table after table.
+pub(crate) struct ExportWriter {
+    out: Vec<u8>,
+    tables: usize,
+}
+
+impl ExportWriter {
+    pub(crate) fn new() -> Self {
+        let mut out = Vec::new();
+        out.extend_from_slice(
+            format!("{{\"format\":\"{FORMAT}\",\"version\":{VERSION},\"tables\":[").as_bytes(),
+        );
+        ExportWriter { out, tables: 0 }
+    }
+
+    /// Adds a table: its schema, then the rows `rows` writes (one per line).
+    pub(crate) fn table(
+        &mut self,
+        schema: &Schema,
+        rows: impl FnOnce(&mut RowsWriter<'_>) -> Result<()>,
+    ) -> Result<()> {
+        if self.tables > 0 {
+            self.out.push(b',');
+        }
+        self.tables += 1;
+        self.out.extend_from_slice(b"\n{\"schema\":");
+        serde_json::to_writer(&mut self.out, schema).map_err(|e| Error::Json {
+            context: format!("schema of {}", schema.table),
+            source: e,
+        })?;
+        self.out.extend_from_slice(b",\"rows\":[\n");
+        rows(&mut RowsWriter::new(schema, &mut self.out, b",\n"))?;
+        self.out.extend_from_slice(b"]}");
+        Ok(())
+    }
+
+    /// The whole document.
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        self.out.extend_from_slice(b"\n]}\n");
+        self.out
+    }
+}
+
+#[derive(Deserialize)]
+struct Document {
+    format: String,
+    version: u32,
+    tables: Vec<TableDoc>,
+}
+
+#[derive(Deserialize)]
+struct TableDoc {
+    schema: Schema,
+    rows: Vec<Box<RawValue>>,
+}
+
+/// Reads an export document (`path` names it in errors): every table's checked schema and
+/// its rows as values in schema order. A table named twice is refused.
+pub(crate) fn read_export(path: &Path, bytes: &[u8]) -> Result<Vec<(Schema, Vec<Vec<Value>>)>> {
+    let doc: Document = serde_json::from_slice(bytes).map_err(|e| Error::Json {
+        context: format!("import {}", path.display()),
+        source: e,
+    })?;
+    let bad = |reason: String| Error::corrupt(path, 0, reason);
+    if doc.format != FORMAT || doc.version != VERSION {
+        return Err(bad(format!(
+            "not a {FORMAT} version {VERSION} document (format {:?}, version {})",
+            doc.format, doc.version
+        )));
+    }
+    let mut tables: Vec<(Schema, Vec<Vec<Value>>)> = Vec::new();
+    for t in doc.tables {
+        let mut schema = t.schema;
+        schema.finish()?;
+        if tables.iter().any(|(s, _)| s.table == schema.table) {
+            return Err(bad(format!("table {} appears twice", schema.table)));
+        }
+        let rows = t
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                decode_row(&schema, raw.get())
+                    .map_err(|e| bad(format!("table {} row {}: {e}", schema.table, i + 1)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        tables.push((schema, rows));
+    }
+    Ok(tables)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Column, ColumnType};
+
+    #[test]
+    fn a_document_reads_back_as_written() {
+        let schema = Schema::new(
+            "t",
+            vec![
+                Column::new("id", ColumnType::U64).primary_key(),
+                Column::new("name", ColumnType::Text),
+            ],
+        )
+        .unwrap();
+        let rows = [
+            vec![Value::Int(1), Value::from("a")],
+            vec![Value::Int(2), Value::from("b\"c")],
+        ];
+        let mut w = ExportWriter::new();
+        w.table(&schema, |out| {
+            rows.iter()
+                .try_for_each(|r| out.row(|i| r[i].as_ref(), || Ok(r.clone())))
+        })
+        .unwrap();
+        let bytes = w.finish();
+        let back = read_export(Path::new("x.json"), &bytes).unwrap();
+        assert_eq!(back, vec![(schema, rows.to_vec())]);
+        let e = read_export(
+            Path::new("x.json"),
+            br#"{"format":"other","version":1,"tables":[]}"#,
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::Corrupt { .. }), "{e}");
+    }
+}
