@@ -1,4 +1,4 @@
-//! `tabula-bench`: the shared workload (`shared/bench/WORKLOAD.md`) on tabula and its peers,
+//! `tabula-bench`: the shared workload (described in the crate README) on tabula and its peers,
 //! side by side, in one run. Each system runs in a child process of its own, so peak memory is
 //! per system. Every system must return the same counts, keys and checksums; a mismatch fails
 //! the run loudly.

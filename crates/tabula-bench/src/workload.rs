@@ -1,4 +1,4 @@
-//! The shared workload (`shared/bench/WORKLOAD.md`): the same rows, keys and lookups for
+//! The shared workload (see the crate README): the same rows, keys and lookups for
 //! every system, from one fixed seed.
 
 /// One student row, as every system stores it.

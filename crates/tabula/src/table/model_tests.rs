@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use super::*;
+use crate::error::Error;
 use crate::record::DynRow;
 use crate::schema::{Column, ColumnType};
 
@@ -84,7 +85,11 @@ proptest! {
                     let r = t.insert(row(key, year));
                     match model.entry(k) {
                         std::collections::btree_map::Entry::Occupied(_) => {
-                            prop_assert!(r.is_err());
+                            prop_assert!(
+                                matches!(r, Err(Error::UniqueViolation { .. })),
+                                "{:?}",
+                                r
+                            );
                         }
                         std::collections::btree_map::Entry::Vacant(e) => {
                             prop_assert_eq!(r.unwrap(), Value::Int(k));
