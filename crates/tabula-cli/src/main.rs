@@ -496,7 +496,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         let tables = r
                             .tables
                             .iter()
-                            .map(|(t, p, d)| format!("{t}: {p} put, {d} delete"))
+                            .map(|(t, p, d)| {
+                                let created = if r.created.contains(t) {
+                                    "created, "
+                                } else {
+                                    ""
+                                };
+                                format!("{t}: {created}{p} put, {d} delete")
+                            })
                             .collect::<Vec<_>>()
                             .join("; ");
                         vec![

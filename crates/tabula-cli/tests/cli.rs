@@ -293,6 +293,7 @@ fn stats_checkpoint_export_import_wal() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     // The table's creation (no rows), then the insert.
     assert_eq!(v[0]["tables"][0], serde_json::json!(["notes", 0, 0]));
+    assert_eq!(v[0]["created"], serde_json::json!(["notes"]));
     assert_eq!(v[1]["tables"][0], serde_json::json!(["notes", 1, 0]));
     let last = v[1]["lsn"].as_u64().unwrap();
     assert_eq!(v[0]["lsn"].as_u64().unwrap() + 1, last);

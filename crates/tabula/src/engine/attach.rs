@@ -22,7 +22,8 @@ use crate::table::TableData;
 
 /// What attaching `new` to a stored table of schema `old` takes: `Ok(None)` nothing (the
 /// same schema), `Ok(Some(changes))` a migration (only nullable or defaulted columns added;
-/// indexes and defaults may change), `Err` a schema mismatch naming what differs.
+/// indexes, constraints, defaults and the column order may change), described change by
+/// change, never empty; `Err` a schema mismatch naming what differs.
 fn migration(old: &Schema, new: &Schema) -> Result<Option<Vec<String>>> {
     if old.differences(new).is_empty() {
         return Ok(None);
@@ -42,6 +43,14 @@ fn migration(old: &Schema, new: &Schema) -> Result<Option<Vec<String>>> {
             Some(n) if n.primary_key != o.primary_key => {
                 problems.push(format!("column {} changed primary key", o.name))
             }
+            Some(n) if n != o => added.push(format!(
+                "column {} changed: {}",
+                o.name,
+                old.differences(new)
+                    .into_iter()
+                    .find(|d| d.starts_with(&format!("column {} ", o.name)))
+                    .unwrap_or_default()
+            )),
             Some(_) => {}
         }
     }
@@ -62,6 +71,10 @@ fn migration(old: &Schema, new: &Schema) -> Result<Option<Vec<String>>> {
         }
     }
     if problems.is_empty() {
+        if added.is_empty() {
+            // Only the order of the columns differs.
+            added.push("columns reordered".into());
+        }
         Ok(Some(added))
     } else {
         Err(Error::SchemaMismatch {
@@ -96,10 +109,17 @@ fn migrate(
     let mut migrations = st.meta[idx].migrations.clone();
     if let Some(storage) = storage {
         let lsn = storage.wal.last_lsn();
+        // The file it replaces: the one a manifest written before the migration names.
+        let from = st.meta[idx]
+            .schema_on_disk
+            .then(|| st.meta[idx].schema_crc32c.clone());
         migrations.extend(changes.iter().map(|c| Migration {
             lsn,
             change: c.clone(),
+            from_schema_crc32c: from.clone(),
         }));
+        // A schema file is written only for a table whose creation is durable.
+        storage.wal.sync_all(&storage.layout.wal())?;
         let crc = storage.write_schema(new, &migrations)?;
         st.meta[idx].schema_crc32c = crc;
         st.meta[idx].schema_on_disk = true;
@@ -143,7 +163,12 @@ impl Engine {
                 return Ok(idx);
             }
         }
-        self.write(name, |tx| tx.attach::<T>())
+        match self.write(name, |tx| tx.attach::<T>()) {
+            // Another thread created the table with an older schema after the look above:
+            // attach again, migrating outside the transaction.
+            Err(Error::MigrationInTransaction { .. }) => self.attach::<T>(),
+            r => r,
+        }
     }
 
     /// Creates a dynamic table from a schema (as a transaction of its own), or finds the

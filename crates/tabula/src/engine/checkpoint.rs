@@ -24,9 +24,14 @@ impl Engine {
 }
 
 /// Writes the schema file of every table that has none yet (tables created since the last
-/// checkpoint, whose creation is in the log). Only for committed tables: the callers hold
-/// the write lock outside any transaction, with the log durable.
+/// checkpoint, whose creation is in the log). The callers hold the write lock outside any
+/// transaction, so every table in `st` is committed; the log is made durable first, so no
+/// schema file is written for a creation a crash could still undo.
 pub(crate) fn write_schema_files(storage: &Storage, st: &mut State) -> Result<()> {
+    if st.meta.iter().all(|m| m.schema_on_disk) {
+        return Ok(());
+    }
+    storage.wal.sync_all(&storage.layout.wal())?;
     for idx in 0..st.tables.len() {
         if st.meta[idx].schema_on_disk {
             continue;

@@ -125,7 +125,9 @@ pub(crate) trait TxCore: Source {
 }
 
 /// Runs one statement on table `idx` of a transaction: on error, the statement's own
-/// changes are undone and the transaction goes on as before it.
+/// changes are undone and the transaction goes on as before it. The table is recorded as
+/// written before `f` runs: should `f` panic (user code runs in it: an `insert_many`
+/// iterator, a json column's `Serialize`), the transaction's rollback undoes it too.
 pub(crate) fn statement<O>(
     tx: &dyn TxCore,
     idx: usize,
@@ -134,16 +136,8 @@ pub(crate) fn statement<O>(
     let mut st = tx.state_mut()?;
     let t = st.table_mut(idx)?;
     let mark = t.mark();
-    match f(t) {
-        Ok(o) => {
-            tx.touch(idx, mark);
-            Ok(o)
-        }
-        Err(e) => {
-            t.rollback_to(mark);
-            Err(e)
-        }
-    }
+    tx.touch(idx, mark);
+    f(t).inspect_err(|_| t.rollback_to(mark))
 }
 
 /// A transaction's table used from inside one of its own closures.

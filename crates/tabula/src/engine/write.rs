@@ -177,14 +177,18 @@ impl Engine {
         tx: WriteTx<'_>,
         outcome: std::thread::Result<Result<O>>,
     ) -> Result<O> {
+        // The commit runs user code too (a json column's `Serialize` while the log line is
+        // encoded): a panic there rolls back like one in the transaction's body. It cannot
+        // come after the line is queued, the last step that can fail.
+        let outcome = match outcome {
+            Ok(Ok(out)) => {
+                catch_unwind(AssertUnwindSafe(|| tx.commit())).map(|c| c.map(|c| (out, c)))
+            }
+            Ok(Err(e)) => Ok(Err(e)),
+            Err(panic) => Err(panic),
+        };
         let result = match outcome {
-            Ok(Ok(out)) => match tx.commit() {
-                Ok(committed) => Ok((out, committed)),
-                Err(e) => {
-                    tx.rollback();
-                    Err(e)
-                }
-            },
+            Ok(Ok(done)) => Ok(done),
             Ok(Err(e)) => {
                 tx.rollback();
                 Err(e)
@@ -223,18 +227,17 @@ impl Engine {
     }
 
     /// Writes the schema file of every table whose creation has committed. A creation
-    /// commits with its transaction's log line, and the file follows only once that line is
-    /// durable: a file for a creation that a crash undid would bring the table back. The
+    /// commits with its transaction's log line, and the file follows only once the log is
+    /// durable (synced under the write lock, so a creation another thread commits meanwhile
+    /// is covered too): a file for a creation that a crash undid would bring the table back. The
     /// commit stands whatever happens here, so a failure is logged, and the next checkpoint
     /// (which writes missing schema files first) tries again.
     fn write_new_schema_files(&self) {
         let Some(storage) = &self.storage else {
             return;
         };
-        let written = storage
-            .wal
-            .sync_all(&storage.layout.wal())
-            .and_then(|()| self.write_state("(schema files)"))
+        let written = self
+            .write_state("(schema files)")
             .and_then(|mut st| checkpoint::write_schema_files(storage, &mut st));
         if let Err(e) = written {
             tracing::warn!(error = %e, "a new table's schema file was not written; the next checkpoint writes it");

@@ -126,13 +126,18 @@ impl Storage {
         if let Err(e) = reopened {
             // Appends would go to the archived file: refuse writes until reopened.
             self.wal
-                .poison_for(format!("could not start a new log after rotation: {e}"));
+                .poison(format!("could not start a new log after rotation: {e}"));
             return Err(Error::io(&current, e));
         }
         let wal_dir = self.layout.wal_dir();
-        self.fs
-            .sync_dir(&wal_dir)
-            .map_err(|e| Error::io(&wal_dir, e))?;
+        if let Err(e) = self.fs.sync_dir(&wal_dir) {
+            // The new log's name may not survive a power loss, and commits fsynced into it
+            // with it: refuse them until the database is reopened (which syncs it).
+            self.wal.poison(format!(
+                "could not make the new log's name durable after rotation: {e}"
+            ));
+            return Err(Error::io(&wal_dir, e));
+        }
         self.prune_archives()
     }
 

@@ -23,8 +23,8 @@ use crate::storage::verify::Problem;
 /// process does reaches the disk. [`power_loss`](FaultyFs::power_loss) puts every file and
 /// directory back to what was last fsynced, as after a machine crash, and a database can
 /// then be opened again on the same `FaultyFs`. Calls are counted from the last
-/// `fail_at`/`crash_at`; only calls that change something count (creating directories and
-/// files, writes, fsyncs, renames, removes, truncations).
+/// `fail_at`/`crash_at`: creating directories, opening the log, writes, fsyncs, renames,
+/// removes and truncations count; reads, listings and taking the lock do not.
 ///
 /// ```
 /// use tabula::testing::FaultyFs;

@@ -52,8 +52,10 @@ pub(crate) fn crc_hex_parts(parts: &[&[u8]]) -> String {
 }
 
 /// Why a schema file's bytes disagree with the manifest's entry for its table, if they do.
-/// A migration recorded at or after the checkpoint's LSN explains a newer file: the crash
-/// came between the schema file's replacement and the migration's checkpoint.
+/// A migration from the file the manifest names explains a newer file: the crash came
+/// between the schema file's replacement and the migration's checkpoint. (A migration that
+/// does not record the file it replaced explains it if it was recorded at or after the
+/// checkpoint's LSN.)
 pub(crate) fn schema_disagreement(
     entry: Option<&TableEntry>,
     bytes: &[u8],
@@ -62,7 +64,10 @@ pub(crate) fn schema_disagreement(
 ) -> Option<String> {
     let entry = entry?;
     let crc = crc_hex(bytes);
-    let migrated_since = migrations.iter().any(|m| m.lsn >= manifest_lsn);
+    let migrated_since = migrations.iter().any(|m| match &m.from_schema_crc32c {
+        Some(from) => *from == entry.schema_crc32c,
+        None => m.lsn >= manifest_lsn,
+    });
     (entry.schema_crc32c != crc && !migrated_since).then(|| {
         format!(
             "checksum {crc} does not match the manifest's {}",

@@ -38,6 +38,10 @@ pub(crate) struct Migration {
     pub(crate) lsn: u64,
     /// What changed, in words.
     pub(crate) change: String,
+    /// crc32c of the schema file the migration replaced (absent in files written before it
+    /// was recorded, and for a table whose creation was still only in the log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) from_schema_crc32c: Option<String>,
 }
 
 /// `schema/<table>.schema.json`.
@@ -221,8 +225,10 @@ pub(crate) fn write_atomic_with(fs: &dyn FileSystem, path: &Path, bytes: &[u8]) 
         let _ = fs.remove(&tmp);
         return Err(Error::io(path, e));
     }
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => fs.sync_dir(dir).map_err(|e| Error::io(dir, e)),
-        _ => Ok(()),
-    }
+    // A bare file name lives in the current directory.
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    fs.sync_dir(dir).map_err(|e| Error::io(dir, e))
 }

@@ -93,15 +93,13 @@ impl Storage {
                 t.pending.push((line, ops));
             }
         }
-        let new_log = !fs.exists(&wal_path);
         let mut file = fs
             .open_log(&wal_path)
             .map_err(|e| Error::io(&wal_path, e))?;
-        if new_log {
-            // The log's name must be durable before a commit's fsync can make it count.
-            let dir = layout.wal_dir();
-            fs.sync_dir(&dir).map_err(|e| Error::io(&dir, e))?;
-        }
+        // The log's name must be durable before a commit's fsync can make it count: synced on
+        // every open, since the process that created it may have died before it could.
+        let wal_dir = layout.wal_dir();
+        fs.sync_dir(&wal_dir).map_err(|e| Error::io(&wal_dir, e))?;
         if scan.valid_len < bytes.len() as u64 {
             // Cut the unfinished tail so the next append starts on a line boundary.
             file.truncate(scan.valid_len)
@@ -131,6 +129,8 @@ impl Storage {
 
 /// Creates the directory and its subdirectories where missing, and makes their names
 /// durable (a directory is only found again after a power loss if its parent was fsynced).
+/// The root is synced on every open: a process that created a subdirectory may have died
+/// before it could.
 fn create_dirs(fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
     let root_existed = fs.exists(&layout.root);
     fs.create_dir_all(&layout.root)
@@ -140,18 +140,13 @@ fn create_dirs(fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
             fs.sync_dir(parent).map_err(|e| Error::io(parent, e))?;
         }
     }
-    let mut created = !root_existed;
     for dir in [layout.schema_dir(), layout.data_dir(), layout.wal_dir()] {
         if !fs.exists(&dir) {
             fs.create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            created = true;
         }
     }
-    if created {
-        fs.sync_dir(&layout.root)
-            .map_err(|e| Error::io(&layout.root, e))?;
-    }
-    Ok(())
+    fs.sync_dir(&layout.root)
+        .map_err(|e| Error::io(&layout.root, e))
 }
 
 /// Takes the directory's lock. A lock that is held is asked for again for a short while

@@ -325,3 +325,96 @@ fn an_export_is_one_consistent_state() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     mover.join().unwrap();
 }
+
+/// A json field whose `Serialize` panics while the flag is up.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+struct Fragile(u8);
+
+static FRAGILE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl serde::Serialize for Fragile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if FRAGILE.load(std::sync::atomic::Ordering::SeqCst) {
+            panic!("Fragile cannot be written now");
+        }
+        self.0.serialize(s)
+    }
+}
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "fragile")]
+struct WithFragile {
+    #[column(primary_key)]
+    id: u64,
+    payload: Fragile,
+}
+
+/// A panic while the commit encodes its log line (user code: a json column's `Serialize`)
+/// rolls the transaction back like a panic in its body, and the panic goes on unwinding.
+#[test]
+fn a_panic_while_committing_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    let t = db.table::<WithFragile>().unwrap();
+    t.insert(WithFragile {
+        id: 1,
+        payload: Fragile(1),
+    })
+    .unwrap();
+    let db2 = db.clone();
+    let r = std::panic::catch_unwind(move || {
+        db2.transaction(|tx| {
+            tx.table::<WithFragile>()?.insert(WithFragile {
+                id: 2,
+                payload: Fragile(2),
+            })?;
+            tx.table::<Course>()?.insert(course("LOST"))?;
+            // The row was checked when inserted; it fails only as the commit writes it.
+            FRAGILE.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        })
+    });
+    FRAGILE.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert!(r.is_err(), "the panic goes on unwinding");
+    assert_eq!(t.count().unwrap(), 1);
+    assert_eq!(db.table_names().unwrap(), ["fragile"]);
+    // The next commit logs only its own row, and checkpoints still run.
+    t.insert(WithFragile {
+        id: 3,
+        payload: Fragile(3),
+    })
+    .unwrap();
+    db.checkpoint().unwrap();
+    db.close().unwrap();
+    let db = Database::open(&path).unwrap();
+    let ids = db.table::<WithFragile>().unwrap().select().keys().unwrap();
+    assert_eq!(ids, [1, 3]);
+    assert_eq!(db.table_names().unwrap(), ["fragile"]);
+}
+
+/// A panic inside a statement (here, in the iterator `insert_many` consumes) rolls the
+/// statement's rows back with the transaction: nothing stays in memory, and no later commit
+/// or checkpoint writes them.
+#[test]
+fn a_panic_inside_a_statement_leaves_no_row_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    let courses = db.table::<Course>().unwrap();
+    let c = courses.clone();
+    let r = std::panic::catch_unwind(move || {
+        c.insert_many((0..10).map(|i| {
+            if i == 5 {
+                panic!("the iterator fails half way");
+            }
+            course(&format!("C{i}"))
+        }))
+    });
+    assert!(r.is_err());
+    assert_eq!(courses.count().unwrap(), 0);
+    db.checkpoint().unwrap();
+    courses.insert(course("KEPT")).unwrap();
+    db.close().unwrap();
+    assert_eq!(codes(&Database::open(&path).unwrap()), ["KEPT"]);
+}

@@ -33,15 +33,39 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The top-level modules a piece of code names: `crate::x::...` and each first name inside
-/// `crate::{x::..., y, ...}`. Comment lines are skipped (doc links are not uses).
-fn modules_used(code: &str) -> BTreeSet<String> {
+/// The top-level modules a piece of code at module depth `depth` names (1 for `src/x.rs`
+/// and `src/x/mod.rs`, 2 for `src/x/y.rs`): `crate::x::...`, each first name inside
+/// `crate::{x::..., y, ...}`, and `super::x` where the `super`s climb to the crate root and
+/// `x` is a module of [`LAYERS`] (in a test module inside a file, `super` climbs one level
+/// less, so names that are no module are left out). Comment lines are skipped (doc links
+/// are not uses).
+fn modules_used(code: &str, depth: usize) -> BTreeSet<String> {
     let code: String = code
         .lines()
         .filter(|l| !l.trim_start().starts_with("//"))
         .collect::<Vec<_>>()
         .join("\n");
     let mut out = BTreeSet::new();
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("super::") {
+        let before = rest[..at].chars().next_back();
+        rest = &rest[at..];
+        let mut climbs = 0;
+        while let Some(r) = rest.strip_prefix("super::") {
+            climbs += 1;
+            rest = r;
+        }
+        let is_path_start = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        let name = ident(rest);
+        if is_path_start && climbs == depth && layer_of(&name).is_some() {
+            out.insert(name);
+        }
+    }
     let mut rest = code.as_str();
     while let Some(at) = rest.find("crate::") {
         // `$crate::` in a macro names the crate root, not a module.
@@ -104,8 +128,9 @@ fn graph() -> BTreeMap<String, BTreeMap<String, PathBuf>> {
             continue;
         }
         let code = std::fs::read_to_string(&file).unwrap();
+        let depth = rel.components().count() - usize::from(rel.ends_with("mod.rs"));
         let uses = graph.entry(module.clone()).or_default();
-        for used in modules_used(&code) {
+        for used in modules_used(&code, depth) {
             if used != module {
                 uses.entry(used).or_insert_with(|| rel.to_path_buf());
             }
@@ -179,10 +204,16 @@ fn no_modules_use_each_other_in_a_circle() {
 }
 
 #[test]
-fn the_reader_finds_grouped_and_nested_uses() {
+fn the_reader_finds_grouped_nested_and_relative_uses() {
     let used = modules_used(
         "use crate::{a::{X, Y}, b, c::d};\n// crate::commented\nlet _ = crate::e::f(); $crate::Row",
+        2,
     );
     let want: BTreeSet<String> = ["a", "b", "c", "e"].map(String::from).into();
     assert_eq!(used, want);
+    // From src/x/y.rs, `super::` is x itself and `super::super::` the crate root.
+    let used = modules_used("use super::z; use super::super::db::Database;", 2);
+    assert_eq!(used, ["db"].map(String::from).into());
+    let used = modules_used("use super::db;", 1);
+    assert_eq!(used, ["db"].map(String::from).into());
 }

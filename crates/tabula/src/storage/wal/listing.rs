@@ -11,6 +11,7 @@ use crate::storage::wal::scan::lines;
 
 /// One line of `wal/transaction.log`, as `tabula wal` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct LogRecord {
     /// The 1-based line.
     pub line: u64,
@@ -18,6 +19,8 @@ pub struct LogRecord {
     pub lsn: u64,
     /// Per table: name, rows written, keys deleted.
     pub tables: Vec<(String, usize, usize)>,
+    /// The tables this record creates (its transaction created them).
+    pub created: Vec<String>,
     /// Why the line cannot be used, if it cannot.
     pub problem: Option<String>,
 }
@@ -35,7 +38,8 @@ pub struct LogRecord {
 /// let db = Database::open(&path)?;
 /// db.table::<Note>()?.insert(Note { id: 0, text: "hi".into() })?;
 /// let records = tabula::log_records(&path)?;
-/// assert_eq!(records.last().unwrap().tables, vec![("note".to_string(), 1, 0)]);
+/// assert_eq!(records[0].created, ["note"]); // the table's creation, then the insert
+/// assert_eq!(records[1].tables, vec![("note".to_string(), 1, 0)]);
 /// assert!(records.iter().all(|r| r.problem.is_none()));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -65,12 +69,19 @@ pub(crate) fn log_records_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<L
                     .iter()
                     .map(|t| (t.table.clone(), t.put.len(), t.delete.len()))
                     .collect(),
+                created: rec
+                    .tables
+                    .iter()
+                    .filter(|t| t.create.is_some())
+                    .map(|t| t.table.clone())
+                    .collect(),
                 problem: None,
             },
             Err(reason) => LogRecord {
                 line: l.no,
                 lsn: 0,
                 tables: Vec::new(),
+                created: Vec::new(),
                 problem: Some(reason),
             },
         })

@@ -183,12 +183,9 @@ impl WalWriter {
         lock(&self.sync).failure.clone()
     }
 
-    /// Refuses every further write (a rotation left the log unusable).
-    pub(crate) fn poison_for(&self, reason: String) {
-        self.poison(reason)
-    }
-
-    fn poison(&self, reason: String) {
+    /// Refuses every further write and read until the database is reopened (the log, or
+    /// its name in its directory, is not known to be durable).
+    pub(crate) fn poison(&self, reason: String) {
         let mut s = lock(&self.sync);
         s.failure.get_or_insert(reason);
         self.poisoned.store(true, Ordering::Release);
