@@ -191,9 +191,11 @@ impl Database {
     /// written once that commit is durable), loaded from disk on first use, attached if it
     /// exists with the same schema.
     ///
-    /// A stored table whose schema differs only by new nullable or defaulted columns is
-    /// migrated (recorded in its schema file); any other difference is
-    /// `Error::SchemaMismatch` naming the columns.
+    /// A type that adds nullable or defaulted columns, or changes indexes, constraints,
+    /// defaults or the column order, migrates the stored table (recorded in its schema file),
+    /// after checking the stored rows against new unique and foreign-key constraints; any
+    /// other difference is `Error::SchemaMismatch` naming the columns. A migration never runs
+    /// inside a transaction (`Error::MigrationInTransaction`).
     pub fn table<T: Table>(&self) -> Result<TableHandle<T>> {
         let idx = self.engine.attach::<T>()?;
         Ok(TableHandle::new(self.engine.clone(), idx))

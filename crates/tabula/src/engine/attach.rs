@@ -15,10 +15,11 @@ use crate::engine::state::State;
 use crate::engine::write::WriteTx;
 use crate::engine::{checkpoint, Engine};
 use crate::error::{Error, Result};
-use crate::record::{DynRow, Row, Table};
+use crate::record::{DynRow, Record, Row, Table};
 use crate::schema::Schema;
 use crate::storage::{Migration, Storage};
 use crate::table::TableData;
+use crate::value::Value;
 
 /// What attaching `new` to a stored table of schema `old` takes: `Ok(None)` nothing (the
 /// same schema), `Ok(Some(changes))` a migration (only nullable or defaulted columns added;
@@ -84,11 +85,13 @@ fn migration(old: &Schema, new: &Schema) -> Result<Option<Vec<String>>> {
     }
 }
 
-/// Rebuilds loaded table `idx` under the compatible schema `new`. The schema file, with the
-/// migration recorded, is the commit point: it is written before memory changes, and a
-/// failure to write it changes nothing. The checkpoint that follows (so that no log record
-/// spans two schemas) is not needed for correctness: records logged under the old schema
-/// read back under the new one, whose added columns take their defaults.
+/// Rebuilds loaded table `idx` under the compatible schema `new`, checking the stored rows
+/// against its constraints: a new unique column's values must be unique (the rebuild's
+/// inserts check it), a new foreign key's values must reference rows that exist. The schema
+/// file, with the migration recorded, is the commit point: it is written before memory
+/// changes, and a failure before it changes nothing. The checkpoint that follows (so that no
+/// log record spans two schemas) is not needed for correctness: records logged under the old
+/// schema read back under the new one, whose added columns take their defaults.
 fn migrate(
     storage: Option<&Storage>,
     st: &mut State,
@@ -106,6 +109,7 @@ fn migrate(
     let mut table = TableData::<DynRow>::new(Arc::new(new.clone()));
     table.apply_changes(&[], images)?;
     table.bump_next_key(st.tables[idx].next_key());
+    check_new_references(storage, st, idx, &old, &table)?;
     let mut migrations = st.meta[idx].migrations.clone();
     if let Some(storage) = storage {
         let lsn = storage.wal.last_lsn();
@@ -181,6 +185,74 @@ impl Engine {
             Ok((idx, st.table(idx)?.schema().clone()))
         })
     }
+}
+
+/// Checks that every row of `table` (table `idx` rebuilt under a new schema) references a
+/// row that exists through each foreign key the old schema did not have.
+fn check_new_references(
+    storage: Option<&Storage>,
+    st: &mut State,
+    idx: usize,
+    old: &Schema,
+    table: &TableData<DynRow>,
+) -> Result<()> {
+    let new = table.schema.clone();
+    for (col, c) in new.columns.iter().enumerate() {
+        let Some(fk) = &c.references else { continue };
+        if old
+            .position(&c.name)
+            .is_some_and(|o| old.columns[o].references.as_ref() == Some(fk))
+        {
+            continue;
+        }
+        let refused = |value: Value, reason: String| Error::ForeignKey {
+            table: new.table.clone(),
+            column: c.name.clone(),
+            references: fk.table.clone(),
+            value,
+            reason,
+        };
+        let parent = match st.by_name.get(&fk.table) {
+            Some(&p) => Some(p),
+            None if fk.table == new.table => None,
+            None => {
+                return Err(refused(
+                    Value::Null,
+                    format!("table {} does not exist", fk.table),
+                ))
+            }
+        };
+        if let Some(p) = parent.filter(|&p| p != idx) {
+            ensure_loaded(storage, st, p)?;
+        }
+        for (_, row) in table.iter() {
+            let v = row.col(col);
+            if v.is_null() {
+                continue;
+            }
+            let found = match parent.filter(|&p| p != idx) {
+                Some(p) => {
+                    let parent_schema = st.tables[p].schema().clone();
+                    parent_schema
+                        .coerce(parent_schema.primary_key(), v.to_owned())
+                        .is_ok_and(|k| st.tables[p].has_key(&k))
+                }
+                None => new
+                    .coerce(new.primary_key(), v.to_owned())
+                    .is_ok_and(|k| table.find_key(k.as_ref()).is_some()),
+            };
+            if !found {
+                return Err(refused(
+                    v.to_owned(),
+                    format!(
+                        "a stored row references no row of {}, so the foreign key cannot be added",
+                        fk.table
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Loads existing table `idx` for `T`: straight into `T`'s rows when the stored schema is

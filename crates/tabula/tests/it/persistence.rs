@@ -504,3 +504,101 @@ fn a_crash_between_a_migration_and_its_checkpoint_still_opens() {
     db.close().unwrap();
     assert!(tabula::verify(&path).unwrap().is_empty());
 }
+
+/// A migration that adds a constraint checks the stored rows against it: a foreign key to
+/// missing rows or a unique column with duplicates is refused, and nothing changes.
+#[test]
+fn a_migration_that_adds_a_constraint_checks_the_stored_rows() {
+    mod v1 {
+        use tabula::Table;
+        #[derive(Table, Debug, Clone)]
+        #[table(name = "parents")]
+        pub struct Parent {
+            #[column(primary_key)]
+            pub id: u64,
+        }
+        #[derive(Table, Debug, Clone)]
+        #[table(name = "kids")]
+        pub struct Kid {
+            #[column(primary_key)]
+            pub id: u64,
+            pub parent_id: u64,
+            pub nick: String,
+        }
+    }
+    mod v2 {
+        use tabula::Table;
+        #[derive(Table, Debug, Clone)]
+        #[table(name = "kids")]
+        pub struct KidWithParent {
+            #[column(primary_key)]
+            pub id: u64,
+            #[column(references = "parents")]
+            pub parent_id: u64,
+            pub nick: String,
+        }
+        #[derive(Table, Debug, Clone)]
+        #[table(name = "kids")]
+        pub struct KidWithUniqueNick {
+            #[column(primary_key)]
+            pub id: u64,
+            pub parent_id: u64,
+            #[column(unique)]
+            pub nick: String,
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        db.table::<v1::Parent>()
+            .unwrap()
+            .insert(v1::Parent { id: 1 })
+            .unwrap();
+        let kids = db.table::<v1::Kid>().unwrap();
+        for (id, parent_id) in [(1, 1), (2, 99)] {
+            let nick = "same".to_string();
+            kids.insert(v1::Kid {
+                id,
+                parent_id,
+                nick,
+            })
+            .unwrap();
+        }
+        db.close().unwrap();
+    }
+    let schema_file = path.join("schema/kids.schema.json");
+    let before = fs::read_to_string(&schema_file).unwrap();
+    for attempt in 0..2 {
+        let db = Database::open(&path).unwrap();
+        let e = if attempt == 0 {
+            db.table::<v2::KidWithParent>().map(drop).unwrap_err()
+        } else {
+            db.table::<v2::KidWithUniqueNick>().map(drop).unwrap_err()
+        };
+        match (&e, attempt) {
+            (Error::ForeignKey { value, .. }, 0) => assert_eq!(*value, tabula::Value::Int(99)),
+            (Error::UniqueViolation { column, .. }, 1) => assert_eq!(column, "nick"),
+            _ => panic!("attempt {attempt}: {e}"),
+        }
+        assert_eq!(fs::read_to_string(&schema_file).unwrap(), before);
+        assert_eq!(db.table::<v1::Kid>().unwrap().count().unwrap(), 2);
+        db.close().unwrap();
+    }
+    // Once the stored rows fit, the same migration goes through.
+    {
+        let db = Database::open(&path).unwrap();
+        let kids = db.table::<v1::Kid>().unwrap();
+        kids.update(
+            |k| k.id == 2,
+            |k| {
+                k.parent_id = 1;
+                k.nick = "other".into();
+            },
+        )
+        .unwrap();
+        db.close().unwrap();
+    }
+    let db = Database::open(&path).unwrap();
+    assert_eq!(db.table::<v2::KidWithParent>().unwrap().count().unwrap(), 2);
+}
