@@ -186,7 +186,7 @@ pub enum Error {
     #[error("a transaction's table was used from inside a closure of another call on it; finish that call first")]
     Reentrant,
     /// A stored file is damaged.
-    #[error("{file}:{line}: corrupt: {reason}")]
+    #[error("{}: corrupt: {reason}", place(file, *line))]
     Corrupt {
         /// The file.
         file: PathBuf,
@@ -284,6 +284,15 @@ impl Error {
             path: path.to_path_buf(),
             source,
         }
+    }
+}
+
+/// `file:line`, or `file` alone for line 0 (the whole file).
+fn place(file: &Path, line: u64) -> String {
+    if line == 0 {
+        file.display().to_string()
+    } else {
+        format!("{}:{line}", file.display())
     }
 }
 

@@ -28,21 +28,48 @@ enum Cmp {
     Ge,
 }
 
+/// A compiled condition. A chain of `AND`s (or of `OR`s) is one node with all its terms, so
+/// a flat chain of any length compiles and evaluates without recursion.
 #[derive(Debug, Clone)]
 enum Node {
-    And(Box<Node>, Box<Node>),
-    Or(Box<Node>, Box<Node>),
+    And(Vec<Node>),
+    Or(Vec<Node>),
     Not(Box<Node>),
     Compare(usize, Cmp, Value),
     Columns(usize, Cmp, usize),
     IsNull(usize, bool),
-    Like(usize, Vec<char>, bool, bool),
+    Like(usize, Pattern, bool),
     In(usize, Vec<Value>, bool),
     Between(usize, Value, Value, bool),
 }
 
+/// One element of a LIKE pattern.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Piece {
+    /// `%`: any run of characters.
+    Any,
+    /// `_`: any one character.
+    One,
+    /// A character matched as it is (an escaped `%` or `_` included).
+    Char(char),
+}
+
+/// A compiled LIKE pattern, and whether it ignores case (ILIKE).
+#[derive(Debug, Clone)]
+struct Pattern {
+    pieces: Vec<Piece>,
+    ignore_case: bool,
+}
+
 /// A compiled condition; see the module documentation. Use it through
 /// [`Select::where_sql`](crate::Select::where_sql) or test rows with [`Condition::matches`].
+///
+/// A literal compared for equality (`=`, `<>`, `IN`) must be a value its column can hold, as
+/// for `where_eq`; an ordering (`<`, `>=`, `BETWEEN`) accepts any number for a numeric
+/// column, as `where_range` does. `LIKE` compares text columns only, and takes an optional
+/// `ESCAPE` character. A flat chain of `AND`s or `OR`s may be as long as you like; nesting
+/// (parentheses, `NOT`, `AND` inside `OR`) deeper than [`NESTING_LIMIT`] levels is an
+/// [`Error::InvalidExpression`] naming the limit.
 ///
 /// ```
 /// use tabula::{Column, ColumnType, Condition, Schema, Value};
@@ -62,6 +89,116 @@ enum Node {
 pub struct Condition {
     root: Node,
     text: String,
+}
+
+/// How deeply a condition may nest: each parenthesis and each `NOT` or unary minus inside
+/// another counts one level. Deeper is an [`Error::InvalidExpression`] naming this limit. A
+/// flat chain of `AND`s or `OR`s counts nothing, whatever its length.
+pub const NESTING_LIMIT: usize = 50;
+
+/// The parser's own recursion limit, a backstop above [`NESTING_LIMIT`]: the parser spends
+/// a few levels of its own on each level of nesting.
+const PARSER_LIMIT: usize = 4 * NESTING_LIMIT + 16;
+
+fn too_deep(text: &str) -> Error {
+    bad(
+        text,
+        format!(
+            "nested deeper than {NESTING_LIMIT} levels, the limit (each parenthesis, NOT and \
+             unary minus inside another counts one); a flat chain of ANDs or ORs has no limit"
+        ),
+    )
+}
+
+/// How deeply `text` nests, as [`NESTING_LIMIT`] counts it, found without recursion from
+/// its tokens (`None` if it does not tokenize; the parser then reports why).
+fn nesting(text: &str) -> Option<usize> {
+    use sqlparser::keywords::Keyword;
+    use sqlparser::tokenizer::Tokenizer;
+    let tokens = Tokenizer::new(&GenericDialect {}, text).tokenize().ok()?;
+    // The depth at each open parenthesis, and the run of NOTs and minuses since.
+    let (mut outer, mut base, mut run, mut deepest) = (Vec::new(), 0usize, 0usize, 0usize);
+    for token in tokens {
+        match token {
+            Token::LParen => {
+                outer.push(base);
+                base += run + 1;
+                run = 0;
+            }
+            Token::RParen => {
+                base = outer.pop().unwrap_or(0);
+                run = 0;
+            }
+            Token::Word(w) if w.keyword == Keyword::NOT => run += 1,
+            Token::Minus => run += 1,
+            Token::Whitespace(_) => {}
+            _ => run = 0,
+        }
+        deepest = deepest.max(base + run);
+    }
+    Some(deepest)
+}
+
+/// [`Condition::parse`] on this thread's stack.
+fn parse_here(schema: &Schema, text: &str) -> Result<Condition> {
+    let dialect = GenericDialect {};
+    // Every parse error says where: the parser's own position, or the end of the text.
+    let located = |e: sqlparser::parser::ParserError| {
+        if matches!(e, sqlparser::parser::ParserError::RecursionLimitExceeded) {
+            return too_deep(text);
+        }
+        let msg = e.to_string();
+        if msg.contains("Line:") {
+            bad(text, msg)
+        } else {
+            bad(
+                text,
+                format!(
+                    "{msg} at the end (Line: 1, Column: {})",
+                    text.chars().count() + 1
+                ),
+            )
+        }
+    };
+    let mut parser = Parser::new(&dialect)
+        .with_recursion_limit(PARSER_LIMIT)
+        .try_with_sql(text)
+        .map_err(located)?;
+    let expr = parser.parse_expr().map_err(located)?;
+    let next = parser.peek_token();
+    let compiled = if next.token == Token::EOF {
+        compile(schema, text, &expr)
+    } else {
+        Err(bad(
+            text,
+            format!(
+                "unexpected {} at Line: {}, Column: {}",
+                next.token, next.span.start.line, next.span.start.column
+            ),
+        ))
+    };
+    drop_flat(expr);
+    Ok(Condition {
+        root: compiled?,
+        text: text.to_owned(),
+    })
+}
+
+/// Drops a parsed expression without recursing down chains of binary operators, which the
+/// parser builds as deep as they are long.
+fn drop_flat(e: Expr) {
+    let mut pending = vec![e];
+    while let Some(e) = pending.pop() {
+        match e {
+            Expr::BinaryOp { left, right, .. } => {
+                pending.push(*left);
+                pending.push(*right);
+            }
+            Expr::Nested(inner) | Expr::UnaryOp { expr: inner, .. } => pending.push(*inner),
+            // Everything else nests at most as deep as the parser allows.
+            _ => {}
+        }
+    }
 }
 
 fn bad(text: &str, reason: impl Into<String>) -> Error {
@@ -88,38 +225,35 @@ fn bad_at(text: &str, e: &Expr, reason: impl Into<String>) -> Error {
 impl Condition {
     /// Parses and checks `text` against `schema`.
     pub fn parse(schema: &Schema, text: &str) -> Result<Condition> {
-        let dialect = GenericDialect {};
-        // Every parse error says where: the parser's own position, or the end of the text.
-        let located = |e: sqlparser::parser::ParserError| {
-            let msg = e.to_string();
-            if msg.contains("Line:") {
-                bad(text, msg)
-            } else {
-                bad(
-                    text,
-                    format!(
-                        "{msg} at the end (Line: 1, Column: {})",
-                        text.chars().count() + 1
-                    ),
-                )
-            }
-        };
-        let mut parser = Parser::new(&dialect).try_with_sql(text).map_err(located)?;
-        let expr = parser.parse_expr().map_err(located)?;
-        let next = parser.peek_token();
-        if next.token != Token::EOF {
-            return Err(bad(
-                text,
-                format!(
-                    "unexpected {} at Line: {}, Column: {}",
-                    next.token, next.span.start.line, next.span.start.column
-                ),
-            ));
+        // The parser builds a chain `a OR b OR c ...` left-deep and recurses on it in places,
+        // and it recurses once per level of nesting with large frames (up to
+        // `NESTING_LIMIT` levels, which a 2 MiB thread stack does not always hold). A text
+        // that is long, or that nests at all deeply, is parsed on a thread whose stack holds
+        // any of that; a short flat one, the common case, needs no thread.
+        const SHORT: usize = 16 << 10;
+        let signs = text.bytes().filter(|&b| b == b'(' || b == b'-').count()
+            + text
+                .as_bytes()
+                .windows(3)
+                .filter(|w| w.eq_ignore_ascii_case(b"not"))
+                .count();
+        if text.len() <= SHORT && signs <= 8 {
+            return parse_here(schema, text);
         }
-        let root = compile(schema, text, &expr)?;
-        Ok(Condition {
-            root,
-            text: text.to_owned(),
+        if nesting(text).is_some_and(|depth| depth > NESTING_LIMIT) {
+            return Err(too_deep(text));
+        }
+        let stack = (text.len() * 256).max(64 << 20);
+        std::thread::scope(|s| {
+            let parsing = std::thread::Builder::new()
+                .stack_size(stack)
+                .spawn_scoped(s, || parse_here(schema, text));
+            match parsing {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(e) => Err(bad(text, format!("cannot start a thread to parse it: {e}"))),
+            }
         })
     }
 
@@ -150,9 +284,10 @@ impl Condition {
 
 fn collect(n: &Node, out: &mut Vec<(usize, Bound<Value>, Bound<Value>)>) {
     match n {
-        Node::And(a, b) => {
-            collect(a, out);
-            collect(b, out);
+        Node::And(terms) => {
+            for t in terms {
+                collect(t, out);
+            }
         }
         Node::Compare(c, op, v) if !v.is_null() => {
             let (lo, hi) = match op {
@@ -193,11 +328,7 @@ fn column(schema: &Schema, text: &str, e: &Expr) -> Result<Option<usize>> {
 fn literal(text: &str, e: &Expr) -> Result<Value> {
     match e {
         Expr::Value(v) => match &v.value {
-            SqlValue::Number(n, _) => n
-                .parse::<i64>()
-                .map(Value::Int)
-                .or_else(|_| n.parse::<f64>().map(Value::Float))
-                .map_err(|_| bad_at(text, e, format!("{n} is not a number"))),
+            SqlValue::Number(n, _) => number(n).map_err(|reason| bad_at(text, e, reason)),
             SqlValue::SingleQuotedString(s) | SqlValue::DoubleQuotedString(s) => {
                 Ok(Value::Text(s.clone()))
             }
@@ -205,11 +336,26 @@ fn literal(text: &str, e: &Expr) -> Result<Value> {
             SqlValue::Null => Ok(Value::Null),
             other => Err(bad_at(text, e, format!("unsupported literal {other}"))),
         },
+        // A number is read with its sign, so that `-9223372036854775808` is `i64::MIN`
+        // rather than the negation of a number `i64` cannot hold.
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } if number_text(expr).is_some() => {
+            let n = number_text(expr).unwrap_or_default();
+            number(&format!("-{n}")).map_err(|reason| bad_at(text, e, reason))
+        }
         Expr::UnaryOp {
             op: UnaryOperator::Minus,
             expr,
         } => match literal(text, expr)? {
-            Value::Int(i) => Ok(Value::Int(-i)),
+            Value::Int(i) => i.checked_neg().map(Value::Int).ok_or_else(|| {
+                bad_at(
+                    text,
+                    e,
+                    format!("-({i}) is beyond the integers a column holds"),
+                )
+            }),
             Value::Float(f) => Ok(Value::Float(-f)),
             _ => Err(bad_at(text, e, format!("cannot negate {expr}"))),
         },
@@ -221,22 +367,54 @@ fn literal(text: &str, e: &Expr) -> Result<Value> {
     }
 }
 
-/// Checks that `v` can be compared with column `col` (numbers with numbers, text with text).
-fn fit(schema: &Schema, col: usize, v: Value) -> Result<Value> {
+/// The digits of a number literal, if `e` is one.
+fn number_text(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            SqlValue::Number(n, _) => Some(n),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A number literal: an integer when it is one that `i64` holds, else a float when a float
+/// holds it exactly; anything else (an integer beyond `i64`, a decimal fraction a float
+/// cannot hold closely) is refused rather than rounded.
+fn number(n: &str) -> std::result::Result<Value, String> {
+    if let Ok(i) = n.parse::<i64>() {
+        return Ok(Value::Int(i));
+    }
+    let integral = !n.contains(['.', 'e', 'E']);
+    match n.parse::<f64>() {
+        Ok(f) if f.is_finite() && !integral => Ok(Value::Float(f)),
+        Ok(_) if integral => Err(format!("{n} is beyond the integers a column holds")),
+        _ => Err(format!("{n} is not a number a column holds")),
+    }
+}
+
+/// How a literal is compared with a column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Use {
+    /// `=`, `<>`, `IN`: the literal must be a value the column can hold, as for `where_eq`.
+    Equality,
+    /// `<`, `<=`, `>`, `>=`, `BETWEEN`: any number bounds a numeric column, as for
+    /// `where_range`.
+    Order,
+}
+
+/// Checks that `v` can be compared with column `col` (numbers with numbers, text with text)
+/// and, for an equality, converts it to the column's type; a value the column cannot hold
+/// is `Error::TypeMismatch`, whatever the operator.
+fn fit(schema: &Schema, col: usize, v: Value, how: Use) -> Result<Value> {
     if v.is_null() {
         return Ok(v);
     }
     let ty = schema.columns[col].ty;
-    let ok = match &v {
-        Value::Int(_) | Value::Float(_) => ty.is_int() || ty.is_float(),
-        Value::Text(_) => ty == crate::schema::ColumnType::Text,
-        Value::Bool(_) => ty == crate::schema::ColumnType::Bool,
-        Value::Null => true,
-    };
-    if ok {
-        Ok(v)
-    } else {
-        Err(schema.type_mismatch(col, v))
+    let numeric = ty.is_int() || ty.is_float();
+    match (&v, how) {
+        (Value::Int(_) | Value::Float(_), Use::Order) if numeric => Ok(v),
+        _ => schema.coerce(col, v),
     }
 }
 
@@ -262,6 +440,26 @@ fn flip(op: Cmp) -> Cmp {
     }
 }
 
+/// The terms of a chain of `op` (`AND` or `OR`), left to right, found without recursion:
+/// the parser builds `a OR b OR c` as `(a OR b) OR c`, as deep as the chain is long.
+fn chain<'e>(e: &'e Expr, op: &BinaryOperator) -> Vec<&'e Expr> {
+    let mut terms = Vec::new();
+    let mut pending = vec![e];
+    while let Some(x) = pending.pop() {
+        match x {
+            Expr::BinaryOp { left, op: o, right } if o == op => {
+                pending.push(right);
+                pending.push(left);
+            }
+            Expr::Nested(inner) if matches!(&**inner, Expr::BinaryOp { op: o, .. } if o == op) => {
+                pending.push(inner);
+            }
+            other => terms.push(other),
+        }
+    }
+    terms
+}
+
 fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
     let col_of = |x: &Expr| -> Result<usize> {
         column(schema, text, x)?.ok_or_else(|| bad_at(text, x, format!("{x} is not a column")))
@@ -269,21 +467,19 @@ fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
     Ok(match e {
         Expr::Nested(inner) => compile(schema, text, inner)?,
         Expr::BinaryOp {
-            left,
-            op: BinaryOperator::And,
-            right,
-        } => Node::And(
-            Box::new(compile(schema, text, left)?),
-            Box::new(compile(schema, text, right)?),
-        ),
-        Expr::BinaryOp {
-            left,
-            op: BinaryOperator::Or,
-            right,
-        } => Node::Or(
-            Box::new(compile(schema, text, left)?),
-            Box::new(compile(schema, text, right)?),
-        ),
+            op: op @ (BinaryOperator::And | BinaryOperator::Or),
+            ..
+        } => {
+            let terms = chain(e, op)
+                .into_iter()
+                .map(|t| compile(schema, text, t))
+                .collect::<Result<Vec<_>>>()?;
+            if *op == BinaryOperator::And {
+                Node::And(terms)
+            } else {
+                Node::Or(terms)
+            }
+        }
         Expr::UnaryOp {
             op: UnaryOperator::Not,
             expr,
@@ -292,11 +488,18 @@ fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
             let Some(op) = cmp_op(op) else {
                 return Err(bad_at(text, e, format!("unsupported operator {op} in {e}")));
             };
+            let how = if matches!(op, Cmp::Eq | Cmp::Ne) {
+                Use::Equality
+            } else {
+                Use::Order
+            };
             match (column(schema, text, left)?, column(schema, text, right)?) {
                 (Some(a), Some(b)) => Node::Columns(a, op, b),
-                (Some(a), None) => Node::Compare(a, op, fit(schema, a, literal(text, right)?)?),
+                (Some(a), None) => {
+                    Node::Compare(a, op, fit(schema, a, literal(text, right)?, how)?)
+                }
                 (None, Some(b)) => {
-                    Node::Compare(b, flip(op), fit(schema, b, literal(text, left)?)?)
+                    Node::Compare(b, flip(op), fit(schema, b, literal(text, left)?, how)?)
                 }
                 (None, None) => return Err(bad_at(text, e, format!("{e} compares no column"))),
             }
@@ -307,25 +510,50 @@ fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
             negated,
             expr,
             pattern,
-            ..
+            escape_char,
+            any: false,
         }
         | Expr::ILike {
             negated,
             expr,
             pattern,
-            ..
+            escape_char,
+            any: false,
         } => {
             let col = col_of(expr)?;
-            let Value::Text(p) = literal(text, pattern)? else {
-                return Err(bad(
+            if schema.columns[col].ty != crate::schema::ColumnType::Text {
+                return Err(bad_at(
                     text,
+                    expr,
+                    format!(
+                        "LIKE compares text, and {}.{} is {}",
+                        schema.table, schema.columns[col].name, schema.columns[col].ty
+                    ),
+                ));
+            }
+            let Value::Text(p) = literal(text, pattern)? else {
+                return Err(bad_at(
+                    text,
+                    pattern,
                     format!("LIKE needs a text pattern, not {pattern}"),
                 ));
             };
-            let ci = matches!(e, Expr::ILike { .. });
-            let p = if ci { p.to_lowercase() } else { p };
-            fit(schema, col, Value::Text(String::new()))?;
-            Node::Like(col, p.chars().collect(), *negated, ci)
+            let escape = match escape_char
+                .as_deref()
+                .map(|x| literal(text, x))
+                .transpose()?
+            {
+                None => None,
+                Some(Value::Text(t)) if t.chars().count() == 1 => t.chars().next(),
+                Some(other) => {
+                    return Err(bad(
+                        text,
+                        format!("ESCAPE takes one character, not {other}"),
+                    ))
+                }
+            };
+            let ignore_case = matches!(e, Expr::ILike { .. });
+            Node::Like(col, pattern_of(text, &p, escape, ignore_case)?, *negated)
         }
         Expr::In {
             expr,
@@ -336,7 +564,7 @@ fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
             let col = col_of(expr)?;
             let vals = list
                 .iter()
-                .map(|v| fit(schema, col, literal(text, v)?))
+                .map(|v| fit(schema, col, literal(text, v)?, Use::Equality))
                 .collect::<Result<_>>()?;
             Node::In(col, vals, *negated)
         }
@@ -349,8 +577,8 @@ fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
             let col = col_of(expr)?;
             Node::Between(
                 col,
-                fit(schema, col, literal(text, low)?)?,
-                fit(schema, col, literal(text, high)?)?,
+                fit(schema, col, literal(text, low)?, Use::Order)?,
+                fit(schema, col, literal(text, high)?, Use::Order)?,
                 *negated,
             )
         }
@@ -361,6 +589,38 @@ fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
                 format!("unsupported expression {other}"),
             ))
         }
+    })
+}
+
+/// Compiles a LIKE pattern: `%` any run, `_` any one character, and `escape` (if given)
+/// makes the character after it literal (`100\%` with `ESCAPE '\'` matches `100%`).
+fn pattern_of(text: &str, p: &str, escape: Option<char>, ignore_case: bool) -> Result<Pattern> {
+    let p = if ignore_case {
+        p.to_lowercase()
+    } else {
+        p.to_owned()
+    };
+    let mut pieces = Vec::with_capacity(p.len());
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        pieces.push(match c {
+            c if Some(c) == escape => match chars.next() {
+                Some(next) => Piece::Char(next),
+                None => {
+                    return Err(bad(
+                        text,
+                        format!("the LIKE pattern {p:?} ends with its escape character"),
+                    ))
+                }
+            },
+            '%' => Piece::Any,
+            '_' => Piece::One,
+            c => Piece::Char(c),
+        });
+    }
+    Ok(Pattern {
+        pieces,
+        ignore_case,
     })
 }
 
@@ -379,56 +639,75 @@ fn compare(a: ValueRef<'_>, op: Cmp, b: ValueRef<'_>) -> Option<bool> {
     })
 }
 
-/// SQL LIKE: `%` any run of characters, `_` any one character.
-fn like(s: &[char], p: &[char]) -> bool {
+/// SQL LIKE over a compiled pattern, backtracking to the last `%` only (linear in practice).
+fn like(s: &[char], p: &[Piece]) -> bool {
     let (mut si, mut pi) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while si < s.len() {
-        if pi < p.len() && (p[pi] == '_' || p[pi] == s[si]) {
-            si += 1;
-            pi += 1;
-        } else if pi < p.len() && p[pi] == '%' {
-            star = Some(pi);
-            mark = si;
-            pi += 1;
-        } else if let Some(st) = star {
-            pi = st + 1;
-            mark += 1;
-            si = mark;
-        } else {
-            return false;
+        match p.get(pi) {
+            Some(Piece::One) => {
+                si += 1;
+                pi += 1;
+            }
+            Some(Piece::Char(c)) if *c == s[si] => {
+                si += 1;
+                pi += 1;
+            }
+            Some(Piece::Any) => {
+                star = Some(pi);
+                mark = si;
+                pi += 1;
+            }
+            _ => match star {
+                Some(st) => {
+                    pi = st + 1;
+                    mark += 1;
+                    si = mark;
+                }
+                None => return false,
+            },
         }
     }
-    while pi < p.len() && p[pi] == '%' {
-        pi += 1;
-    }
-    pi == p.len()
+    p[pi..].iter().all(|x| *x == Piece::Any)
 }
 
 fn eval<'v>(n: &Node, get: &dyn Fn(usize) -> ValueRef<'v>) -> Option<bool> {
     match n {
-        Node::And(a, b) => match (eval(a, get), eval(b, get)) {
-            (Some(false), _) | (_, Some(false)) => Some(false),
-            (Some(true), Some(true)) => Some(true),
-            _ => None,
-        },
-        Node::Or(a, b) => match (eval(a, get), eval(b, get)) {
-            (Some(true), _) | (_, Some(true)) => Some(true),
-            (Some(false), Some(false)) => Some(false),
-            _ => None,
-        },
+        // Three-valued: false (true) decides an AND (an OR); else unknown if any was.
+        Node::And(terms) => {
+            let mut unknown = false;
+            for t in terms {
+                match eval(t, get) {
+                    Some(false) => return Some(false),
+                    None => unknown = true,
+                    Some(true) => {}
+                }
+            }
+            (!unknown).then_some(true)
+        }
+        Node::Or(terms) => {
+            let mut unknown = false;
+            for t in terms {
+                match eval(t, get) {
+                    Some(true) => return Some(true),
+                    None => unknown = true,
+                    Some(false) => {}
+                }
+            }
+            (!unknown).then_some(false)
+        }
         Node::Not(a) => eval(a, get).map(|b| !b),
         Node::Compare(c, op, v) => compare(get(*c), *op, v.as_ref()),
         Node::Columns(a, op, b) => compare(get(*a), *op, get(*b)),
         Node::IsNull(c, negated) => Some(get(*c).is_null() != *negated),
-        Node::Like(c, p, negated, ci) => match get(*c) {
+        Node::Like(c, p, negated) => match get(*c) {
             ValueRef::Text(t) => {
-                let s: Vec<char> = if *ci {
+                let s: Vec<char> = if p.ignore_case {
                     t.to_lowercase().chars().collect()
                 } else {
                     t.chars().collect()
                 };
-                Some(like(&s, p) != *negated)
+                Some(like(&s, &p.pieces) != *negated)
             }
             _ => None,
         },
@@ -525,6 +804,100 @@ mod tests {
             "{}",
             err("year = 2020 AND gpa >> 3")
         );
+    }
+
+    #[test]
+    fn like_takes_an_escape_character() {
+        let s = schema();
+        let m = |e: &str, name: &str| {
+            Condition::parse(&s, e)
+                .unwrap()
+                .matches(&row(name, 2024, 3.0, None))
+        };
+        assert!(m(r"name LIKE '100\%%' ESCAPE '\'", "100% sure"));
+        assert!(!m(r"name LIKE '100\%%' ESCAPE '\'", "1000 sure"));
+        assert!(
+            m("name LIKE 'a!_b' ESCAPE '!'", "a_b") && !m("name LIKE 'a!_b' ESCAPE '!'", "axb")
+        );
+        assert!(m("name NOT LIKE '%!%' ESCAPE '!'", "no percent"));
+        let err = |e: &str| Condition::parse(&s, e).unwrap_err().to_string();
+        assert!(err("name LIKE 'a!' ESCAPE '!'").contains("ends with its escape"));
+        assert!(err("name LIKE 'a' ESCAPE 'ab'").contains("one character"));
+        assert!(err("year LIKE '20%'").contains("LIKE compares text, and students.year is u32"));
+    }
+
+    #[test]
+    fn literals_follow_the_rules_of_where_eq_and_where_range() {
+        let s = schema();
+        let m = |e: &str| Condition::parse(&s, e).map(|c| c.matches(&row("A", 2024, 3.0, None)));
+        // Equality with a value the column cannot hold is an error, in every form.
+        for e in [
+            "year = -2024",
+            "year IN (2024, -1)",
+            "year <> 4294967296",
+            "-1 = year",
+        ] {
+            assert!(
+                matches!(m(e), Err(Error::TypeMismatch { .. })),
+                "{e}: {:?}",
+                m(e)
+            );
+        }
+        // Ordering takes any number.
+        assert!(m("year > -5").unwrap());
+        assert!(m("year BETWEEN -5 AND 2030.5").unwrap());
+        // Numbers are never rounded: integers beyond i64 are refused.
+        let e = Condition::parse(&s, "gpa < 18446744073709551615").unwrap_err();
+        assert!(e.to_string().contains("beyond the integers"), "{e}");
+        assert!(m("gpa < 1e400").is_err());
+    }
+
+    #[test]
+    fn a_flat_chain_of_any_length_compiles_and_evaluates() {
+        let s = schema();
+        for op in ["OR", "AND"] {
+            let terms: Vec<String> = (0..100_000).map(|i| format!("year = {i}")).collect();
+            let text = terms.join(&format!(" {op} "));
+            let c = Condition::parse(&s, &text).unwrap();
+            let hit = c.matches(&row("A", 2024, 3.0, None));
+            assert_eq!(hit, op == "OR");
+        }
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_works_and_deeper_names_the_limit() {
+        let s = schema();
+        let nested =
+            |depth: usize| format!("{}year = 2024{}", "(".repeat(depth), ")".repeat(depth));
+        let c = Condition::parse(&s, &nested(NESTING_LIMIT)).unwrap();
+        assert!(c.matches(&row("A", 2024, 3.0, None)));
+        let nots = "NOT ".repeat(NESTING_LIMIT) + "year = 2024";
+        assert!(Condition::parse(&s, &nots).is_ok());
+        let mixed = format!(
+            "{}year = 1{}",
+            "(year = 1 OR (year = 2 AND ".repeat(NESTING_LIMIT / 2),
+            "))".repeat(NESTING_LIMIT / 2)
+        );
+        assert!(Condition::parse(&s, &mixed).is_ok());
+        let minus = format!("year = {}1", "- ".repeat(NESTING_LIMIT));
+        assert!(Condition::parse(&s, &minus).is_ok());
+        for text in [
+            nested(NESTING_LIMIT + 1),
+            nested(100_000),
+            "NOT ".repeat(10_000) + "year = 1",
+            "NOT (".repeat(NESTING_LIMIT / 2 + 1) + "year = 1" + &")".repeat(NESTING_LIMIT / 2 + 1),
+            format!("year = {}1", "- ".repeat(10_000)),
+        ] {
+            match Condition::parse(&s, &text) {
+                Err(Error::InvalidExpression { reason, .. }) => {
+                    assert!(
+                        reason.contains(&format!("deeper than {NESTING_LIMIT}")),
+                        "{reason}"
+                    )
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

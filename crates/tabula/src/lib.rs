@@ -87,7 +87,7 @@ pub use aggregate::{Agg, Group};
 pub use db::{Builder, Database};
 pub use engine::{ArchivedSegment, Stats, TableStats};
 pub use error::{Error, Result};
-pub use expr::Condition;
+pub use expr::{Condition, NESTING_LIMIT};
 pub use handle::{DynTable, ReadTable, TableHandle, TxDynTable, TxTable};
 pub use join::{Join, JoinPlan, JoinStrategy};
 pub use lookup::{IntoLookup, Lookup};

@@ -109,9 +109,13 @@ impl ColumnType {
             }
             (t, Value::Float(f)) if t.is_int() => {
                 let (lo, hi) = t.int_range()?;
-                let exact = f.fract() == 0.0 && f >= lo as f64 && f <= hi as f64;
-                // `hi as f64` rounds up for i64/u64; the cast back checks the edge exactly.
-                (exact && (f as i64) as f64 == f).then_some(Value::Int(f as i64))
+                const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+                // Integral and inside i64, compared in floats only against -2^63 and 2^63,
+                // which floats hold exactly (`i64::MAX as f64` rounds up to 2^63, so a check
+                // against it would let 2^63 through and saturate it to i64::MAX).
+                let in_i64 = f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f);
+                let i = f as i64;
+                (in_i64 && (lo..=hi).contains(&i)).then_some(Value::Int(i))
             }
             (ColumnType::F64, v @ Value::Float(_)) => Some(v),
             (ColumnType::F32, Value::Float(f)) => {

@@ -49,6 +49,51 @@ pub enum ValueRef<'a> {
 }
 
 impl Value {
+    /// Reads one JSON value exactly, as a column value: `null`, `true`/`false`, a number, a
+    /// string; an array or object becomes its JSON text (a `json` column's value). An
+    /// integer is an `Int` when `i64` holds it and a `Float` when a float holds it exactly;
+    /// any other integer is refused, never rounded (`serde_json` alone would round a
+    /// negative one beyond `i64` to the nearest float).
+    ///
+    /// ```
+    /// use tabula::Value;
+    /// assert_eq!(Value::parse_json("-7")?, Value::Int(-7));
+    /// assert_eq!(Value::parse_json("9223372036854775808")?, Value::Float(9223372036854775808.0));
+    /// assert!(Value::parse_json("-9223372036854775809").is_err());
+    /// assert_eq!(Value::parse_json(r#"{"a": 1}"#)?, Value::from(r#"{"a":1}"#));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn parse_json(text: &str) -> Result<Value, serde_json::Error> {
+        let t = text.trim();
+        // A JSON integer: no leading zero but in `0` itself (`-0` is the float -0.0, as
+        // serde_json reads it; other forms are left to serde_json, which refuses them).
+        let integer = {
+            let digits = t.strip_prefix('-').unwrap_or(t);
+            !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && (digits.len() == 1 || !digits.starts_with('0'))
+                && t != "-0"
+        };
+        if integer {
+            if let Ok(i) = t.parse::<i64>() {
+                return Ok(Value::Int(i));
+            }
+            // Exact when the float, written out in full, gives back the same digits.
+            let exact = t.parse::<f64>().ok().filter(|f| format!("{f:.0}") == t);
+            return exact.map(Value::Float).ok_or_else(|| {
+                <serde_json::Error as serde::de::Error>::custom(format!(
+                    "the integer {t} is beyond i64, and a float cannot hold it exactly"
+                ))
+            });
+        }
+        match serde_json::from_str::<serde_json::Value>(t)? {
+            v @ (serde_json::Value::Array(_) | serde_json::Value::Object(_)) => {
+                Ok(Value::Text(v.to_string()))
+            }
+            v => serde_json::from_value(v),
+        }
+    }
+
     /// Borrows this value.
     pub fn as_ref(&self) -> ValueRef<'_> {
         match self {
@@ -378,8 +423,20 @@ impl<'de> serde::Deserialize<'de> for Value {
             fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
                 Ok(Value::Int(v))
             }
-            fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-                Ok(Value::from(v))
+            /// An integer above `i64::MAX` is read as a float only when a float holds it
+            /// exactly; otherwise it is refused, never rounded.
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+                if let Ok(i) = i64::try_from(v) {
+                    return Ok(Value::Int(i));
+                }
+                let f = v as f64;
+                if f < 18_446_744_073_709_551_616.0 && f as u64 == v {
+                    Ok(Value::Float(f))
+                } else {
+                    Err(E::custom(format!(
+                        "the integer {v} is above i64::MAX, and a float cannot hold it exactly"
+                    )))
+                }
             }
             fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
                 Ok(Value::Float(v))

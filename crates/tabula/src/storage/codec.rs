@@ -283,7 +283,9 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
                     Value::Text(raw.to_string())
                 }
             } else {
-                map.next_value::<Value>()?
+                // Read from the value's own text, so that no number is rounded.
+                let raw: &serde_json::value::RawValue = map.next_value()?;
+                Value::parse_json(raw.get()).map_err(serde::de::Error::custom)?
             };
             if out[i].replace(v).is_some() {
                 return Err(serde::de::Error::custom(format!(

@@ -10,6 +10,7 @@ mod exchange;
 mod faults;
 mod layers;
 mod model;
+mod numbers;
 mod persistence;
 mod queries;
 mod recovery;

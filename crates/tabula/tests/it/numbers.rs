@@ -1,0 +1,185 @@
+//! No number is ever converted lossily: at the boundaries of every integer width, through
+//! every entry point (the dynamic API with integers and floats, a JSON import, a literal in
+//! a condition), a value is stored exactly or refused with `Error::TypeMismatch`, never
+//! rounded or saturated.
+
+use proptest::prelude::*;
+use tabula::{row, Column, ColumnType, Condition, Database, Error, Schema, Value};
+
+const TYPES: [ColumnType; 8] = [
+    ColumnType::I8,
+    ColumnType::I16,
+    ColumnType::I32,
+    ColumnType::I64,
+    ColumnType::U8,
+    ColumnType::U16,
+    ColumnType::U32,
+    ColumnType::U64,
+];
+
+fn schema(ty: ColumnType) -> Schema {
+    Schema::new(
+        "nums",
+        vec![
+            Column::new("id", ColumnType::U64).primary_key(),
+            Column::new("n", ty),
+        ],
+    )
+    .unwrap()
+}
+
+fn range(ty: ColumnType) -> (i128, i128) {
+    let (lo, hi) = ty.int_range().unwrap();
+    (i128::from(lo), i128::from(hi))
+}
+
+/// Values at and around every boundary that matters: the type's own, i64's, and 2^63 to
+/// 2^63 + 1024 (where a float rounds to 2^63).
+fn candidates(ty: ColumnType) -> Vec<i128> {
+    let (lo, hi) = range(ty);
+    let mut v = vec![lo - 1, lo, lo + 1, hi - 1, hi, hi + 1, 0, -1];
+    let two63 = 1i128 << 63;
+    v.extend([
+        two63 - 1,
+        two63,
+        two63 + 1,
+        two63 + 1024,
+        -two63 - 1,
+        -two63,
+    ]);
+    v.extend([(1i128 << 64) - 1, 1i128 << 64]);
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// What an entry point gave for `n`: the value stored, or the error.
+fn expect(ty: ColumnType, n: i128, got: Result<Value, Error>, entry: &str) {
+    let (lo, hi) = range(ty);
+    if (lo..=hi).contains(&n) {
+        let stored = got.unwrap_or_else(|e| panic!("{entry}: {n} into {ty}: {e}"));
+        assert_eq!(stored, Value::Int(n as i64), "{entry}: {n} into {ty}");
+    } else {
+        match got {
+            Err(Error::TypeMismatch { .. }) => {}
+            Err(Error::Corrupt { reason, .. }) if entry == "import" => assert!(
+                reason.contains("cannot hold")
+                    || reason.contains("above i64::MAX")
+                    || reason.contains("beyond i64"),
+                "{entry}: {n} into {ty}: {reason}"
+            ),
+            other => panic!("{entry}: {n} into {ty} must be refused, got {other:?}"),
+        }
+    }
+}
+
+/// The dynamic API: an integer `Value` where one holds `n`, else the float `Value::from`
+/// gives a `u64` (and a float for the rest).
+fn through_row(db: &Database, ty: ColumnType, n: i128) -> Result<Value, Error> {
+    let t = db.dyn_table("nums")?;
+    let v = match (i64::try_from(n), u64::try_from(n)) {
+        (Ok(i), _) => Value::Int(i),
+        (Err(_), Ok(u)) => Value::from(u),
+        _ => Value::Float(n as f64),
+    };
+    let id = t.insert(row! { "n" => v })?;
+    let stored = t.get(id.clone())?.unwrap()["n"].clone();
+    t.delete_key(id)?;
+    let _ = ty;
+    Ok(stored)
+}
+
+/// The number `through_row` hands over for `n`: below `i64::MIN` it can only give a float,
+/// which is itself the nearest float to `n` (a whole number, stored exactly or refused).
+fn as_given(n: i128) -> i128 {
+    if n < i128::from(i64::MIN) {
+        n as f64 as i128
+    } else {
+        n
+    }
+}
+
+fn through_import(dir: &std::path::Path, ty: ColumnType, n: i128) -> Result<Value, Error> {
+    let db = Database::open(dir.join(format!("import-{ty}-{n}")))?;
+    let doc = format!(
+        r#"{{"format":"tabula-export","version":1,"tables":[{{"schema":{},"rows":[{{"id":1,"n":{n}}}]}}]}}"#,
+        serde_json::to_string(&schema(ty)).unwrap()
+    );
+    let file = dir.join("doc.json");
+    std::fs::write(&file, doc).unwrap();
+    db.import_json(&file)?;
+    let row = db.dyn_table("nums")?.get(1u64)?.unwrap();
+    Ok(row["n"].clone())
+}
+
+fn through_condition(ty: ColumnType, n: i128) -> Result<Value, Error> {
+    let s = schema(ty);
+    let c = Condition::parse(&s, &format!("n = {n}"))?;
+    // The literal compares exactly: it matches its own value and not its neighbour.
+    let exact = |v: i128| i64::try_from(v).map(|v| c.matches(&[Value::Int(1), Value::Int(v)]));
+    assert_eq!(exact(n), Ok(true), "{n} into {ty}");
+    assert_ne!(exact(n + 1), Ok(true), "{n} into {ty}");
+    Ok(Value::Int(n as i64))
+}
+
+#[test]
+fn every_width_at_every_boundary_through_every_entry_point() {
+    let dir = tempfile::tempdir().unwrap();
+    for ty in TYPES {
+        let db = Database::in_memory();
+        db.create_table(schema(ty)).unwrap();
+        for n in candidates(ty) {
+            expect(ty, as_given(n), through_row(&db, ty, n), "row");
+            expect(ty, n, through_import(dir.path(), ty, n), "import");
+            let parsed = through_condition(ty, n);
+            // Beyond i64 a literal is refused as a number no column holds; else as for
+            // where_eq.
+            if i64::try_from(n).is_err() {
+                assert!(
+                    matches!(parsed, Err(Error::InvalidExpression { .. })),
+                    "{n} into {ty}: {parsed:?}"
+                );
+            } else {
+                expect(ty, n, parsed, "condition");
+            }
+        }
+    }
+}
+
+#[test]
+fn floats_never_round_into_integer_columns() {
+    let db = Database::in_memory();
+    db.create_table(schema(ColumnType::I64)).unwrap();
+    let t = db.dyn_table("nums").unwrap();
+    for f in [
+        9_223_372_036_854_775_808.0,
+        -9.223_372_036_854_777e18,
+        0.5,
+        f64::NAN,
+        1e300,
+    ] {
+        let e = t.insert(row! { "n" => f }).unwrap_err();
+        assert!(matches!(e, Error::TypeMismatch { .. }), "{f}: {e}");
+    }
+    t.insert(row! { "n" => -9_223_372_036_854_775_808.0 })
+        .expect("-2^63 is exactly i64::MIN");
+    let rows = t.select().all().unwrap();
+    assert_eq!(rows[0]["n"], Value::Int(i64::MIN));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    /// Random values within 1024 of a boundary, through the dynamic API and a condition.
+    #[test]
+    fn near_the_boundaries(which in 0usize..8, side in any::<bool>(), delta in -1024i128..1024) {
+        let ty = TYPES[which];
+        let (lo, hi) = range(ty);
+        let n = if side { hi } else { lo } + delta;
+        let db = Database::in_memory();
+        db.create_table(schema(ty)).unwrap();
+        expect(ty, as_given(n), through_row(&db, ty, n), "row");
+        if i64::try_from(n).is_ok() {
+            expect(ty, n, through_condition(ty, n), "condition");
+        }
+    }
+}
