@@ -274,6 +274,30 @@ impl<'a> Select<'a, Row> {
         })
     }
 
+    /// Runs `f` on every matching row in order, one row at a time, and returns how many
+    /// there were: for printing or streaming a large result without holding it all.
+    ///
+    /// ```
+    /// use tabula::{row, Column, ColumnType, Database, Schema};
+    /// let db = Database::in_memory();
+    /// let t = db.create_table(Schema::new("t", vec![
+    ///     Column::new("id", ColumnType::U64).primary_key(),
+    ///     Column::new("name", ColumnType::Text),
+    /// ])?)?;
+    /// t.insert_many([row! { "name" => "a" }, row! { "name" => "b" }])?;
+    /// let mut names = Vec::new();
+    /// let n = t.select().order_by("-name").for_each(|r| names.push(r["name"].clone()))?;
+    /// assert_eq!((n, names), (2, vec!["b".into(), "a".into()]));
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn for_each(self, mut f: impl FnMut(&Row)) -> Result<usize> {
+        self.with_dyn(|t, q, names| {
+            t.dyn_for_each(q, names, &mut |values| {
+                f(&Row::with_names(names.clone(), values));
+            })
+        })
+    }
+
     /// The first matching row, if any.
     pub fn first(self) -> Result<Option<Row>> {
         let mut s = self;

@@ -44,6 +44,13 @@ pub(crate) trait AnyTable: Send + Sync {
     fn dyn_upsert(&mut self, values: Vec<Value>) -> Result<Value>;
     fn dyn_get(&self, key: Lookup<'_>) -> Result<Option<Vec<Value>>>;
     fn dyn_select(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<Vec<Vec<Value>>>;
+    /// Hands each matching row's values to `f` in order, one at a time; returns how many.
+    fn dyn_for_each(
+        &self,
+        q: &QuerySpec<'_, Row>,
+        names: &Arc<[String]>,
+        f: &mut dyn FnMut(Vec<Value>),
+    ) -> Result<usize>;
     fn dyn_explain(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Plan;
     fn dyn_count(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<usize>;
     fn dyn_keys(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<Vec<Value>>;
@@ -155,6 +162,20 @@ impl<R: Record> AnyTable for TableData<R> {
             .filter_map(|s| self.row(s))
             .map(R::values)
             .collect()
+    }
+    fn dyn_for_each(
+        &self,
+        q: &QuerySpec<'_, Row>,
+        names: &Arc<[String]>,
+        f: &mut dyn FnMut(Vec<Value>),
+    ) -> Result<usize> {
+        let slots = query::run(self, &typed_spec::<R>(q, names));
+        for &s in &slots {
+            if let Some(r) = self.row(s) {
+                f(R::values(r)?);
+            }
+        }
+        Ok(slots.len())
     }
     fn dyn_explain(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Plan {
         query::explain(self, &typed_spec::<R>(q, names))
