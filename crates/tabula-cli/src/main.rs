@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use tabula::{Condition, Database, Recovery, Row, Value};
+use tabula::{Condition, Database, Row, Value};
 
 use output::Format;
 
@@ -130,11 +130,16 @@ enum Command {
         after_help = "Example:\n  tabula verify data/university || tabula repair data/university"
     )]
     Verify { dir: PathBuf },
-    /// Salvage what can be read; back up every file first; report exactly what was dropped.
+    /// Rebuild what can be read; back up every file first; report every row dropped.
     #[command(
-        after_help = "Example:\n  tabula repair data/university   # originals go to data/university.backup-<time>"
+        after_help = "Example:\n  tabula repair data/university   # originals go to data/university.backup-<UTC time>-<n>\n  tabula repair data/university --backup-dir /mnt/backups\n\nSee docs/RECOVERY.md for what the report means."
     )]
-    Repair { dir: PathBuf },
+    Repair {
+        dir: PathBuf,
+        /// Where to make the backup (default: beside the database directory); never inside it.
+        #[arg(long)]
+        backup_dir: Option<PathBuf>,
+    },
     /// List the records of the write-ahead log.
     #[command(after_help = "Example:\n  tabula wal data/university --format json")]
     Wal { dir: PathBuf },
@@ -486,7 +491,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             });
         }
-        Command::Repair { dir } => return repair(&dir, json),
+        Command::Repair { dir, backup_dir } => return repair(&dir, backup_dir, json),
         Command::Wal { dir } => {
             let records = tabula::log_records(&dir)?;
             if format == Format::Table {
@@ -531,103 +536,92 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Copies every file of the database (not the lock) into `backup`, keeping the layout.
-fn backup(dir: &Path, backup: &Path) -> anyhow::Result<usize> {
-    let mut n = 0;
-    for sub in ["", "schema", "data", "wal"] {
-        let from = dir.join(sub);
-        let Ok(entries) = std::fs::read_dir(&from) else {
-            continue;
-        };
-        std::fs::create_dir_all(backup.join(sub))?;
-        for e in entries {
-            let e = e?;
-            if e.file_type()?.is_file() && e.file_name() != "LOCK" {
-                std::fs::copy(e.path(), backup.join(sub).join(e.file_name()))
-                    .with_context(|| format!("backing up {}", e.path().display()))?;
-                n += 1;
-            }
-        }
-    }
-    Ok(n)
-}
-
-fn repair(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    let problems = tabula::verify(dir)?;
-    let say = |line: String| {
-        if !json {
-            println!("{line}");
-        }
-    };
-    if problems.is_empty() {
-        if json {
-            println!(
-                "{}",
-                serde_json::json!({"problems": [], "repaired": false, "clean": true})
-            );
-        }
-        say(format!(
-            "{}: no problems found; nothing to repair",
-            dir.display()
-        ));
-        return Ok(ExitCode::SUCCESS);
-    }
-    say(format!("{} problem(s) found:", problems.len()));
-    for p in &problems {
-        say(format!("  {p}"));
-    }
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let name = dir
-        .file_name()
-        .map_or_else(|| "db".into(), |n| n.to_string_lossy().into_owned());
-    let backup_dir = dir.with_file_name(format!("{name}.backup-{stamp}"));
-    let n = backup(dir, &backup_dir)?;
-    say(format!("backed up {n} file(s) to {}", backup_dir.display()));
-    let db = Database::builder().recovery(Recovery::Salvage).open(dir)?;
-    for t in db.table_names()? {
-        db.dyn_table(&t)?;
-    }
-    db.checkpoint()?;
-    let dropped = db.recovery_report();
-    db.close()?;
-    if dropped.is_empty() {
-        say("nothing had to be dropped".into());
-    } else {
-        say(format!("dropped {} record(s):", dropped.len()));
-        for d in &dropped {
-            say(format!("  {}:{}: {}", d.file.display(), d.line, d.reason));
-        }
-    }
-    let after = tabula::verify(dir)?;
+fn repair(dir: &Path, backup_dir: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
+    let report = tabula::repair(dir, tabula::RepairOptions { backup_dir })?;
     if json {
-        let dropped: Vec<serde_json::Value> = dropped
-            .iter()
-            .map(|d| serde_json::json!({"file": d.file, "line": d.line, "reason": d.reason}))
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "problems": problems,
-                "backup": backup_dir,
-                "dropped": dropped,
-                "still_wrong": after,
-                "clean": after.is_empty(),
-            }))?
-        );
-    } else if after.is_empty() {
-        println!("{} verifies clean", dir.display());
+        let mut v = serde_json::to_value(&report)?;
+        v["clean"] = report.is_clean().into();
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        for p in &after {
-            println!("still wrong: {p}");
-        }
+        print!("{}", repair_text(dir, &report));
     }
-    Ok(if after.is_empty() {
+    Ok(if report.is_clean() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The repair report for people: problems found, the backup, per table the rows before,
+/// recovered and dropped with where each dropped row's bytes are kept, and the verdict.
+fn repair_text(dir: &Path, r: &tabula::RepairReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let mut say = |line: String| {
+        let _ = writeln!(out, "{line}");
+    };
+    if r.problems.is_empty() {
+        say(format!(
+            "{}: no problems found; nothing to repair",
+            dir.display()
+        ));
+        return out;
+    }
+    say(format!("{} problem(s) found:", r.problems.len()));
+    for p in &r.problems {
+        say(format!("  {p}"));
+    }
+    if let Some(b) = &r.backup {
+        say(format!("backed up every file to {} (checked)", b.display()));
+    }
+    for t in &r.tables {
+        let before = t
+            .rows_before
+            .map_or_else(|| "unknown".to_owned(), |n| n.to_string());
+        say(format!(
+            "table {}: rows at the last checkpoint: {before}; recovered: {}; dropped: {}; \
+             missing (no bytes left): {}{}",
+            t.table,
+            t.rows_recovered,
+            t.rows_dropped,
+            t.rows_missing,
+            if t.schema_from_log {
+                "; schema rebuilt from the log"
+            } else {
+                ""
+            }
+        ));
+        for d in &t.dropped {
+            say(format!(
+                "  dropped {}:{}: {} (bytes kept there)",
+                d.file.display(),
+                d.line,
+                d.reason
+            ));
+        }
+    }
+    for d in &r.log_dropped {
+        say(format!(
+            "dropped log line {}:{}: {}",
+            d.file.display(),
+            d.line,
+            d.reason
+        ));
+    }
+    for q in &r.quarantined {
+        say(format!(
+            "table {q}: no readable schema anywhere; its files were moved to {}",
+            dir.join("quarantine").display()
+        ));
+    }
+    if r.is_clean() {
+        say(format!("{} verifies clean", dir.display()));
+    } else {
+        for p in &r.remaining {
+            say(format!("still wrong: {p}"));
+        }
+    }
+    out
 }
 
 fn main() -> ExitCode {

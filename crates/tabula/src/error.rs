@@ -185,6 +185,22 @@ pub enum Error {
     /// writes, say) while that table was busy; finish the first call, then make the second.
     #[error("a transaction's table was used from inside a closure of another call on it; finish that call first")]
     Reentrant,
+    /// `verify` or `repair` was pointed at a path that is not a database directory (it holds
+    /// no `manifest.json`, `schema/` or write-ahead log).
+    #[error("{path} is not a tabula database directory (no manifest.json, schema/ or wal/transaction.log in it)")]
+    NotADatabase {
+        /// The path.
+        path: PathBuf,
+    },
+    /// An export was asked to write inside a database directory, where it would overwrite
+    /// the database's own files.
+    #[error("will not export to {path}: it is inside the database directory {database}; choose a path outside it")]
+    ExportIntoDatabase {
+        /// The path asked for.
+        path: PathBuf,
+        /// The database directory it lies in.
+        database: PathBuf,
+    },
     /// A stored file is damaged.
     #[error("{}: corrupt: {reason}", place(file, *line))]
     Corrupt {

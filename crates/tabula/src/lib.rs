@@ -95,6 +95,7 @@ pub use query::{Access, OrderStrategy, Plan};
 pub use record::{Row, Table};
 pub use schema::{check_name, Column, ColumnType, ForeignKey, OnDelete, Schema, MAX_NAME_LEN};
 pub use select::{GroupBy, Select, SqlRow};
+pub use storage::repair::{repair, DroppedRow, RepairOptions, RepairReport, TableRepair};
 pub use storage::verify::{verify, Problem};
 pub use storage::wal::{log_records, DroppedRecord, Durability, LogRecord, Recovery};
 pub use tabula_derive::Table;

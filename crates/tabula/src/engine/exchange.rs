@@ -27,6 +27,8 @@ impl Engine {
     /// Writes every table's schema and rows, as of one moment, to one JSON document at
     /// `path` (atomically: a temporary file renamed into place).
     pub(crate) fn export_json(&self, path: &Path) -> Result<()> {
+        let root = self.storage.as_ref().map(|s| s.layout.root.as_path());
+        crate::storage::export::check_export_target(&*self.fs(), root, path)?;
         {
             // Every table in memory first: loading needs the write lock.
             let mut st = self.write_state("(export)")?;

@@ -77,13 +77,7 @@ impl Storage {
                 .map_err(|e| Error::io(&data, e))
                 .map_err(before_commit)?;
         }
-        let mut bytes = serde_json::to_vec_pretty(&manifest)
-            .map_err(|e| Error::Json {
-                context: "manifest".into(),
-                source: e,
-            })
-            .map_err(before_commit)?;
-        bytes.push(b'\n');
+        let bytes = manifest.to_bytes();
         self.fs
             .write_synced(&tmp, &[&bytes])
             .map_err(|e| Error::io(&tmp, e))

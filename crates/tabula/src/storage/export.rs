@@ -10,6 +10,8 @@ use serde_json::value::RawValue;
 use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::storage::codec::{decode_row, RowsWriter};
+use crate::storage::fs::FileSystem;
+use crate::storage::layout::Layout;
 use crate::value::Value;
 
 const FORMAT: &str = "tabula-export";
@@ -104,6 +106,36 @@ pub(crate) fn read_export(path: &Path, bytes: &[u8]) -> Result<Vec<(Schema, Vec<
         tables.push((schema, rows));
     }
     Ok(tables)
+}
+
+/// Refuses an export target that lies inside a database directory: `own_root` (the
+/// exporting database's, if it has one) or any directory holding a `manifest.json` or a
+/// `wal/transaction.log`, the
+/// target's own directory and every one above it. The target is resolved first (symbolic
+/// links and `..`), so no spelling of a path inside a database gets through. Overwriting a
+/// database's files with an export would leave it unopenable.
+pub(crate) fn check_export_target(
+    fs: &dyn FileSystem,
+    own_root: Option<&Path>,
+    target: &Path,
+) -> Result<()> {
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let resolved_parent = fs.canonical(parent).map_err(|e| Error::io(parent, e))?;
+    let own = own_root.and_then(|r| fs.canonical(r).ok());
+    for dir in resolved_parent.ancestors() {
+        let layout = Layout::new(dir);
+        let database = fs.exists(&layout.manifest()) || fs.exists(&layout.wal());
+        if own.as_deref() == Some(dir) || database {
+            return Err(Error::ExportIntoDatabase {
+                path: target.to_path_buf(),
+                database: dir.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

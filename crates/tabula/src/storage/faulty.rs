@@ -301,6 +301,16 @@ impl FaultyFs {
         crate::storage::verify::verify_with(self, path.as_ref())
     }
 
+    /// [`repair`](crate::repair) of a database directory on this file system (`path` as
+    /// given: nothing to resolve in a simulated file system).
+    pub fn repair(
+        &self,
+        path: impl AsRef<Path>,
+        options: crate::storage::repair::RepairOptions,
+    ) -> crate::error::Result<crate::storage::repair::RepairReport> {
+        crate::storage::repair::repair_with(self, path.as_ref(), &options)
+    }
+
     /// Counts a changing call: `Err` if it is the one armed to fail, or the power is out.
     fn tick(&self, what: &str) -> io::Result<MutexGuard<'_, Sim>> {
         let mut sim = self.lock();
@@ -391,6 +401,30 @@ impl Drop for SimLock {
 }
 
 impl FileSystem for FaultyFs {
+    fn create_dir(&self, path: &Path) -> io::Result<()> {
+        if self.exists(path) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "already exists",
+            ));
+        }
+        self.create_dir_all(path)
+    }
+    /// Paths here have no links; `..` is resolved by name.
+    fn canonical(&self, path: &Path) -> io::Result<PathBuf> {
+        let mut out = PathBuf::from("/");
+        for c in path.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                std::path::Component::Normal(n) => out.push(n),
+                _ => {}
+            }
+        }
+        self.lock().find(&out)?;
+        Ok(out)
+    }
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         let mut sim = self.tick("create_dir")?;
         let mut at = ROOT;

@@ -31,6 +31,10 @@ pub(crate) trait DirLock: Send + Sync {}
 pub(crate) trait FileSystem:
     Send + Sync + std::panic::RefUnwindSafe + std::panic::UnwindSafe
 {
+    /// Creates one new directory; `ErrorKind::AlreadyExists` if `path` exists.
+    fn create_dir(&self, path: &Path) -> io::Result<()>;
+    /// The path with symbolic links and `..` resolved; it must exist.
+    fn canonical(&self, path: &Path) -> io::Result<PathBuf>;
     fn create_dir_all(&self, path: &Path) -> io::Result<()>;
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
     fn exists(&self, path: &Path) -> bool;
@@ -87,6 +91,12 @@ struct StdLock(#[expect(dead_code, reason = "held for its Drop, which releases t
 impl DirLock for StdLock {}
 
 impl FileSystem for StdFs {
+    fn create_dir(&self, path: &Path) -> io::Result<()> {
+        fs::create_dir(path)
+    }
+    fn canonical(&self, path: &Path) -> io::Result<PathBuf> {
+        fs::canonicalize(path)
+    }
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         fs::create_dir_all(path)
     }

@@ -7,12 +7,17 @@
 //! <dir>/data/<table>.records          snapshot, JSON Lines
 //! <dir>/wal/transaction.log           current write-ahead log
 //! <dir>/wal/transaction.<lsn>.log     archived segments (<lsn>: the last LSN they hold)
+//! <dir>/wal/transaction.<lsn>.damaged a damaged log tail an open cut off (<lsn>: the last
+//!                                     good record before it), kept until you remove it
 //! ```
 
 use std::path::{Path, PathBuf};
 
 /// The suffix of a file being written before it is renamed into place.
 pub(crate) const TMP: &str = ".tmp";
+
+/// The suffix of a damaged log tail set aside by an open.
+pub(crate) const DAMAGED: &str = ".damaged";
 
 #[derive(Debug, Clone)]
 pub(crate) struct Layout {
@@ -52,6 +57,17 @@ impl Layout {
     pub(crate) fn archived_wal(&self, last_lsn: u64) -> PathBuf {
         self.wal_dir()
             .join(format!("transaction.{last_lsn:020}.log"))
+    }
+    /// Where the damaged tail cut after record `last_lsn` is kept: the first free name of
+    /// `transaction.<lsn>.damaged`, `transaction.<lsn>-2.damaged`, ...
+    pub(crate) fn damaged_wal(&self, last_lsn: u64, n: u32) -> PathBuf {
+        let suffix = if n <= 1 {
+            String::new()
+        } else {
+            format!("-{n}")
+        };
+        self.wal_dir()
+            .join(format!("transaction.{last_lsn:020}{suffix}{DAMAGED}"))
     }
     pub(crate) fn tmp(path: &Path) -> PathBuf {
         let mut s = path.as_os_str().to_owned();

@@ -9,10 +9,12 @@ pub(crate) mod export;
 #[cfg(any(test, feature = "testing"))]
 pub(crate) mod faulty;
 pub(crate) mod fs;
+pub(crate) mod inspect;
 pub(crate) mod layout;
 pub(crate) mod manifest;
 pub(crate) mod plain_row;
 pub(crate) mod recover;
+pub(crate) mod repair;
 pub(crate) mod snapshot;
 pub(crate) mod verify;
 pub(crate) mod wal;
@@ -176,6 +178,7 @@ impl Storage {
                 file: file.to_path_buf(),
                 line,
                 reason,
+                kept_in: None,
             });
     }
 

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::storage::fs::{DirLock, FileSystem};
 use crate::storage::layout::{self, Layout};
-use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry, FORMAT};
+use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry};
 use crate::storage::wal::line::RawTableOps;
 use crate::storage::wal::scan::scan;
 use crate::storage::wal::writer::WalWriter;
@@ -54,17 +54,11 @@ impl Storage {
             let bytes = fs
                 .read(&manifest_path)
                 .map_err(|e| Error::io(&manifest_path, e))?;
-            parse_json(&manifest_path, &bytes)?
+            Manifest::parse(&bytes)
+                .map_err(|(line, reason)| Error::corrupt(&manifest_path, line, reason))?
         } else {
             Manifest::default()
         };
-        if manifest.format != FORMAT {
-            return Err(Error::corrupt(
-                &manifest_path,
-                0,
-                format!("unknown format {}", manifest.format),
-            ));
-        }
         finish_interrupted_checkpoint(&*fs, &layout, &manifest)?;
         let mut tables = read_schemas(&*fs, &layout, &manifest)?;
 
@@ -100,8 +94,19 @@ impl Storage {
         // every open, since the process that created it may have died before it could.
         let wal_dir = layout.wal_dir();
         fs.sync_dir(&wal_dir).map_err(|e| Error::io(&wal_dir, e))?;
+        let mut dropped = scan.dropped;
         if scan.valid_len < bytes.len() as u64 {
-            // Cut the unfinished tail so the next append starts on a line boundary.
+            // Cut the unfinished tail so the next append starts on a line boundary; bytes
+            // other than preallocated zeros are kept beside the log first.
+            let tail = &bytes[scan.valid_len as usize..];
+            if tail.iter().any(|&b| b != 0) {
+                let kept = keep_damaged_tail(&*fs, &layout, scan.last_lsn, tail)?;
+                tracing::warn!(file = %wal_path.display(), kept_in = %kept.display(),
+                    bytes = tail.len(), "cut a damaged tail from the write-ahead log");
+                for d in dropped.iter_mut().filter(|d| d.kept_in.is_none()) {
+                    d.kept_in = Some(kept.clone());
+                }
+            }
             file.truncate(scan.valid_len)
                 .map_err(|e| Error::io(&wal_path, e))?;
         }
@@ -120,11 +125,31 @@ impl Storage {
             options,
             lock: Mutex::new(Some(lock)),
             manifest: Mutex::new(manifest),
-            dropped: Mutex::new(scan.dropped),
+            dropped: Mutex::new(dropped),
             needs_checkpoint: scan.damaged_middle,
         };
         Ok((storage, tables.into_values().collect()))
     }
+}
+
+/// Writes a damaged log tail (cut after record `last_lsn`) to the first free
+/// `wal/transaction.<lsn>[-n].damaged`, durably, and returns its path.
+fn keep_damaged_tail(
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    last_lsn: u64,
+    tail: &[u8],
+) -> Result<std::path::PathBuf> {
+    let mut n = 1;
+    let path = loop {
+        let p = layout.damaged_wal(last_lsn, n);
+        if !fs.exists(&p) {
+            break p;
+        }
+        n += 1;
+    };
+    crate::storage::write_atomic_with(fs, &path, tail)?;
+    Ok(path)
 }
 
 /// Creates the directory and its subdirectories where missing, and makes their names
@@ -153,7 +178,7 @@ fn create_dirs(fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
 /// (at most a quarter of a second) before `Error::Locked`: between `fork` and `exec`, a
 /// child process of *this* process briefly shares every open file, and with it a lock its
 /// parent has just released. A real second holder keeps the lock and is reported.
-fn take_lock(fs: &dyn FileSystem, path: &Path, root: &Path) -> Result<Box<dyn DirLock>> {
+pub(crate) fn take_lock(fs: &dyn FileSystem, path: &Path, root: &Path) -> Result<Box<dyn DirLock>> {
     let mut wait = std::time::Duration::from_millis(1);
     let mut waited = std::time::Duration::ZERO;
     loop {

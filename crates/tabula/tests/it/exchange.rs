@@ -89,3 +89,41 @@ fn hostile_documents_get_clear_errors_and_change_nothing() {
     ));
     assert_eq!(db.table_names().unwrap(), ["students"]);
 }
+
+#[test]
+fn an_export_never_lands_inside_a_database_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = tabula::Database::open(&path).unwrap();
+    db.table::<crate::common::Student>()
+        .unwrap()
+        .insert(crate::common::student("A", 2020, 3.0))
+        .unwrap();
+    db.checkpoint().unwrap();
+    let other = dir.path().join("other");
+    drop(tabula::Database::open(&other).unwrap());
+    std::fs::create_dir(dir.path().join("elsewhere")).unwrap();
+    std::os::unix::fs::symlink(&path, dir.path().join("link")).unwrap();
+    let targets = [
+        path.join("manifest.json"),
+        path.join("data/students.records"),
+        path.join("new.json"),
+        dir.path().join("elsewhere/../db/x.json"),
+        dir.path().join("link/manifest.json"),
+        other.join("manifest.json"),
+    ];
+    let manifest = std::fs::read(path.join("manifest.json")).unwrap();
+    for t in &targets {
+        let e = db.export_json(t).unwrap_err();
+        assert!(
+            matches!(e, tabula::Error::ExportIntoDatabase { .. }),
+            "{}: {e}",
+            t.display()
+        );
+    }
+    assert_eq!(std::fs::read(path.join("manifest.json")).unwrap(), manifest);
+    db.export_json(dir.path().join("elsewhere/out.json"))
+        .unwrap();
+    drop(db);
+    assert_eq!(tabula::verify(&path).unwrap(), []);
+}

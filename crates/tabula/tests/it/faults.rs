@@ -455,3 +455,72 @@ fn power_loss_at_every_call_of_an_index_only_migration() {
         rows.into_iter().map(|r| r.text).collect()
     });
 }
+
+/// Repair over a failing file system: a call that fails while the backup is written stops it
+/// before the database changes; a call that fails later leaves a directory the next repair
+/// completes; and no run loses a committed row.
+#[test]
+fn every_failing_call_of_a_repair() {
+    let files = [
+        "/db/manifest.json",
+        "/db/data/items.records",
+        "/db/wal/transaction.log",
+    ];
+    let mut sites = 0;
+    for n in 1.. {
+        let fs = committed();
+        drop(open(&fs));
+        fs.write("/db/manifest.json", b"{ damaged").unwrap();
+        let before: Vec<Vec<u8>> = files.iter().map(|f| fs.read(f).unwrap()).collect();
+        fs.fail_at(n);
+        let r = fs.repair(PATH, tabula::RepairOptions::default());
+        fs.fail_at(0);
+        match r {
+            Ok(report) => {
+                assert!(report.is_clean(), "{:?}", report.remaining);
+                assert!(n > 1, "the first call must be a repair site");
+                break;
+            }
+            Err(e) => {
+                sites += 1;
+                let Error::Io { path, .. } = &e else {
+                    panic!("call {n}: {e}")
+                };
+                // A failure while backing up (outside the database) changes nothing.
+                if !path.starts_with(PATH) {
+                    let after: Vec<Vec<u8>> = files.iter().map(|f| fs.read(f).unwrap()).collect();
+                    assert_eq!(after, before, "call {n} ({e}) changed the database");
+                }
+                let report = fs.repair(PATH, tabula::RepairOptions::default()).unwrap();
+                assert!(report.is_clean(), "call {n}: {:?}", report.remaining);
+            }
+        }
+        let db = open(&fs);
+        assert_eq!(names(&db, "items"), values(&["a", "b"]), "call {n}");
+    }
+    assert!(sites > 10, "only {sites} calls");
+}
+
+/// Repair cut short by a power loss at each call: the next repair finishes the job, and no
+/// committed row is lost.
+#[test]
+fn a_power_loss_at_every_call_of_a_repair() {
+    for n in 1.. {
+        let fs = committed();
+        drop(open(&fs));
+        fs.write("/db/manifest.json", b"{ damaged").unwrap();
+        fs.crash_at(n);
+        let r = fs.repair(PATH, tabula::RepairOptions::default());
+        let crashed = fs.crashed();
+        fs.power_loss();
+        if !crashed {
+            assert!(r.unwrap().is_clean());
+            assert!(n > 1);
+            break;
+        }
+        let report = fs.repair(PATH, tabula::RepairOptions::default()).unwrap();
+        assert!(report.is_clean(), "call {n}: {:?}", report.remaining);
+        let db = open(&fs);
+        assert_eq!(names(&db, "items"), values(&["a", "b"]), "call {n}");
+    }
+}

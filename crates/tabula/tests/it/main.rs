@@ -15,5 +15,6 @@ mod persistence;
 mod queries;
 mod recovery;
 mod relations;
+mod repair;
 mod transactions;
 mod ui;

@@ -31,6 +31,9 @@ pub struct DroppedRecord {
     pub line: u64,
     /// Why it could not be used.
     pub reason: String,
+    /// Where its bytes were kept when the open cut them from the log
+    /// (`wal/transaction.<lsn>.damaged`); `None` when they stay where they were.
+    pub kept_in: Option<PathBuf>,
 }
 
 /// One line of a log, classified.
@@ -145,6 +148,7 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
         file: path.to_path_buf(),
         line: no,
         reason,
+        kept_in: None,
     };
     for (i, l) in lines.into_iter().enumerate() {
         match l.parsed {

@@ -1,0 +1,624 @@
+//! Reading a whole database directory without changing it, the way `verify` and `repair`
+//! both need it: every file checked, every problem found with its file and line, and the
+//! rows that survive rebuilt table by table (snapshot rows, then every readable log record
+//! replayed over them, then the constraints checked across tables). `verify` reports the
+//! problems; `repair` writes the rebuilt tables back. Sharing one reading is what makes
+//! them agree: what `verify` calls healthy opens, and what `repair` leaves verifies clean.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+use crate::storage::fs::FileSystem;
+use crate::storage::layout::{Layout, DAMAGED, TMP};
+use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest};
+use crate::storage::snapshot::decode_lines;
+use crate::storage::verify::Problem;
+use crate::storage::wal::decode::decode_ops;
+use crate::storage::wal::scan::lines;
+use crate::storage::{Migration, SchemaFile};
+use crate::value::Value;
+
+/// Where a table's schema was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SchemaSource {
+    /// Its schema file.
+    File,
+    /// The log record that created it (its schema file is missing or damaged).
+    Log,
+}
+
+/// A row that could not be kept, and where its bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DroppedRow {
+    pub(crate) file: PathBuf,
+    pub(crate) line: u64,
+    pub(crate) reason: String,
+}
+
+/// One table as it survives.
+#[derive(Debug)]
+pub(crate) struct TableState {
+    pub(crate) schema: Schema,
+    pub(crate) source: SchemaSource,
+    pub(crate) migrations: Vec<Migration>,
+    /// The rows, in the order they were found (`None`: deleted since).
+    rows: Vec<Option<Vec<Value>>>,
+    /// Per unique column (the primary key first): its position and which row holds a value.
+    holders: Vec<(usize, HashMap<Value, usize>)>,
+    pub(crate) next_key: i64,
+    /// The snapshot's row count according to a sound manifest.
+    pub(crate) expected: Option<u64>,
+    /// Rows read from the snapshot.
+    pub(crate) read: u64,
+    /// Rows the manifest promised that no bytes remain for (a truncated snapshot).
+    pub(crate) missing: u64,
+    pub(crate) dropped: Vec<DroppedRow>,
+}
+
+impl TableState {
+    fn new(schema: Schema, source: SchemaSource, migrations: Vec<Migration>) -> Self {
+        let pk = schema.primary_key();
+        let holders = std::iter::once(pk)
+            .chain((0..schema.columns.len()).filter(|&c| schema.columns[c].unique && c != pk))
+            .map(|c| (c, HashMap::new()))
+            .collect();
+        TableState {
+            schema,
+            source,
+            migrations,
+            rows: Vec::new(),
+            holders,
+            next_key: 1,
+            expected: None,
+            read: 0,
+            missing: 0,
+            dropped: Vec::new(),
+        }
+    }
+
+    /// The rows that survive, in the order found.
+    pub(crate) fn rows(&self) -> impl Iterator<Item = &Vec<Value>> {
+        self.rows.iter().flatten()
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.rows().count() as u64
+    }
+
+    fn key_of(&self, values: &[Value]) -> Value {
+        values[self.schema.primary_key()].clone()
+    }
+
+    /// Puts a row image, replacing the row with its key; refused (with the reason) if another
+    /// row holds one of its unique values.
+    fn put(&mut self, values: Vec<Value>, replace: bool) -> std::result::Result<(), String> {
+        let key = self.key_of(&values);
+        let existing = self.holders[0].1.get(&key).copied();
+        if existing.is_some() && !replace {
+            return Err(Error::UniqueViolation {
+                table: self.schema.table.clone(),
+                column: self.schema.primary_key_column().name.clone(),
+                value: key,
+            }
+            .to_string());
+        }
+        for (col, holders) in &self.holders[1..] {
+            let v = &values[*col];
+            if v.is_null() {
+                continue;
+            }
+            if let Some(&other) = holders.get(v) {
+                if Some(other) != existing {
+                    return Err(Error::UniqueViolation {
+                        table: self.schema.table.clone(),
+                        column: self.schema.columns[*col].name.clone(),
+                        value: v.clone(),
+                    }
+                    .to_string());
+                }
+            }
+        }
+        let at = match existing {
+            Some(at) => {
+                self.forget(at);
+                self.rows[at] = Some(values);
+                at
+            }
+            None => {
+                self.rows.push(Some(values));
+                self.rows.len() - 1
+            }
+        };
+        if let Some(Some(row)) = self.rows.get(at) {
+            if let Value::Int(k) = row[self.schema.primary_key()] {
+                self.next_key = self.next_key.max(k.saturating_add(1));
+            }
+            let row = row.clone();
+            for (col, holders) in &mut self.holders {
+                if !row[*col].is_null() {
+                    holders.insert(row[*col].clone(), at);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the unique values of row `at` from the holders.
+    fn forget(&mut self, at: usize) {
+        if let Some(Some(row)) = self.rows.get(at) {
+            for (col, holders) in &mut self.holders {
+                if holders.get(&row[*col]) == Some(&at) {
+                    holders.remove(&row[*col]);
+                }
+            }
+        }
+    }
+
+    fn delete(&mut self, key: &Value) {
+        if let Some(&at) = self.holders[0].1.get(key) {
+            self.forget(at);
+            self.rows[at] = None;
+        }
+    }
+
+    fn has_key(&self, key: &Value) -> bool {
+        self.holders[0].1.contains_key(key)
+    }
+}
+
+/// What reading a directory found.
+#[derive(Debug, Default)]
+pub(crate) struct Inspection {
+    pub(crate) problems: Vec<Problem>,
+    /// The manifest, when it is present and sound.
+    pub(crate) manifest: Option<Manifest>,
+    pub(crate) tables: BTreeMap<String, TableState>,
+    /// Tables with stored rows but no readable schema anywhere: repair sets their files
+    /// aside, and the others open.
+    pub(crate) quarantined: BTreeMap<String, Vec<PathBuf>>,
+    /// Damaged log lines (their table cannot be known).
+    pub(crate) log_dropped: Vec<DroppedRow>,
+    /// The last LSN found, in the manifest or the log.
+    pub(crate) last_lsn: u64,
+}
+
+impl Inspection {
+    fn problem(&mut self, file: &Path, line: u64, message: impl Into<String>) {
+        self.problems.push(Problem {
+            file: file.to_path_buf(),
+            line,
+            message: message.into(),
+        });
+    }
+}
+
+/// Whether `root` looks like a tabula database directory: it holds a manifest, a schema
+/// directory or a log.
+pub(crate) fn is_database(fs: &dyn FileSystem, root: &Path) -> bool {
+    let layout = Layout::new(root);
+    fs.list(root).is_ok()
+        && (fs.exists(&layout.manifest())
+            || fs.exists(&layout.schema_dir())
+            || fs.exists(&layout.wal()))
+}
+
+/// Reads every file of the database at `root`; see the module documentation.
+pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
+    if !is_database(fs, root) {
+        return Err(Error::NotADatabase {
+            path: root.to_path_buf(),
+        });
+    }
+    let layout = Layout::new(root);
+    let mut out = Inspection::default();
+    let read = |p: &Path| fs.read(p).map_err(|e| Error::io(p, e));
+
+    // The manifest.
+    let manifest_path = layout.manifest();
+    if fs.exists(&manifest_path) {
+        match Manifest::parse(&read(&manifest_path)?) {
+            Ok(m) => out.manifest = Some(m),
+            Err((line, reason)) => out.problem(&manifest_path, line, reason),
+        }
+    }
+    let manifest_lsn = out.manifest.as_ref().map_or(0, |m| m.lsn);
+    out.last_lsn = manifest_lsn;
+
+    // Snapshot files: a committed `.tmp` (the checkpoint's manifest names its bytes, and the
+    // next open finishes its rename) stands for the snapshot; other `.tmp` files are the
+    // next open's to remove, and no problem.
+    let mut snapshots: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let data_dir = layout.data_dir();
+    for p in fs.list(&data_dir).unwrap_or_default() {
+        let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if let Some(t) = name.strip_suffix(".records") {
+            snapshots.entry(t.to_owned()).or_insert(p.clone());
+        } else if let Some(t) = name.strip_suffix(&format!(".records{TMP}")) {
+            let entry = out.manifest.as_ref().and_then(|m| m.tables.get(t));
+            if let Some(entry) = entry {
+                let bytes = read(&p)?;
+                if crc_hex(&bytes) == entry.snapshot_crc32c
+                    && bytes.len() as u64 == entry.snapshot_bytes
+                {
+                    snapshots.insert(t.to_owned(), p.clone());
+                }
+            }
+        }
+    }
+    if out.manifest.is_none() && !snapshots.is_empty() && !fs.exists(&manifest_path) {
+        out.problem(
+            &manifest_path,
+            0,
+            "missing, though snapshots exist (repair rebuilds it from them and the log)",
+        );
+    }
+
+    // Log tails set aside by an open.
+    for p in fs.list(&layout.wal_dir()).unwrap_or_default() {
+        if p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(DAMAGED))
+        {
+            let bytes = fs.len(&p).unwrap_or(0);
+            out.problem(
+                &p,
+                0,
+                format!(
+                    "{bytes} damaged bytes cut from the end of the log, kept for you to look \
+                     at; remove the file once you have"
+                ),
+            );
+        }
+    }
+
+    // Schema files.
+    let mut unreadable_schemas = Vec::new();
+    for p in fs.list(&layout.schema_dir()).unwrap_or_default() {
+        let Some(name) = Layout::table_of_schema(&p) else {
+            continue;
+        };
+        let bytes = read(&p)?;
+        let mut file: SchemaFile = match serde_json::from_slice(&bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                out.problem(&p, e.line() as u64, format!("unreadable schema: {e}"));
+                unreadable_schemas.push(name);
+                continue;
+            }
+        };
+        if let Err(e) = file.schema.finish() {
+            out.problem(&p, 0, format!("invalid schema: {e}"));
+            unreadable_schemas.push(name);
+            continue;
+        }
+        if file.schema.table != name {
+            out.problem(&p, 0, format!("names table {:?}", file.schema.table));
+            unreadable_schemas.push(name);
+            continue;
+        }
+        let entry = out.manifest.as_ref().and_then(|m| m.tables.get(&name));
+        if let Some(reason) = schema_disagreement(entry, &bytes, &file.migrations, manifest_lsn) {
+            out.problem(&p, 0, reason);
+        }
+        let state = TableState::new(file.schema, SchemaSource::File, file.migrations);
+        out.tables.insert(name, state);
+    }
+
+    // The log, read once: a table whose schema file is gone may be created in it.
+    let wal_path = layout.wal();
+    let log = if fs.exists(&wal_path) {
+        lines(&read(&wal_path)?, manifest_lsn)
+    } else {
+        Vec::new()
+    };
+    for l in &log {
+        let Ok(rec) = &l.parsed else { continue };
+        for ops in &rec.tables {
+            let Some(created) = &ops.create else { continue };
+            let mut created = created.clone();
+            if let Err(e) = created.finish() {
+                out.problem(&wal_path, l.no, format!("invalid schema: {e}"));
+                continue;
+            }
+            match out.tables.get(&ops.table) {
+                Some(t) => {
+                    let diffs = t.schema.differences(&created);
+                    let migrated_since = t.migrations.iter().any(|m| m.lsn >= rec.lsn);
+                    if !diffs.is_empty() && !migrated_since {
+                        out.problem(
+                            &wal_path,
+                            l.no,
+                            format!(
+                                "creates table {} unlike its schema file: {}",
+                                ops.table,
+                                diffs.join("; ")
+                            ),
+                        );
+                    }
+                }
+                None => {
+                    let state = TableState::new(created, SchemaSource::Log, Vec::new());
+                    out.tables.insert(ops.table.clone(), state);
+                }
+            }
+        }
+    }
+    let listed: Vec<String> = out
+        .manifest
+        .as_ref()
+        .map(|m| m.tables.keys().cloned().collect())
+        .unwrap_or_default();
+    for name in &listed {
+        if !out.tables.contains_key(name) && !unreadable_schemas.contains(name) {
+            out.problem(
+                &layout.schema(name),
+                0,
+                "listed in the manifest but missing",
+            );
+        }
+    }
+
+    // Snapshots: checksum, every line, constraints.
+    for (name, path) in &snapshots {
+        let entry = out.manifest.as_ref().map(|m| m.tables.get(name).cloned());
+        let Some(state) = out.tables.get_mut(name) else {
+            out.quarantined
+                .entry(name.clone())
+                .or_default()
+                .push(path.clone());
+            continue;
+        };
+        let entry = match entry {
+            // A sound manifest that does not list the table: the file is not part of the
+            // database (a crash after a table's removal), and its rows are not the table's.
+            Some(None) => {
+                out.problems.push(Problem {
+                    file: path.clone(),
+                    line: 0,
+                    message: "snapshot of a table the manifest does not list".into(),
+                });
+                continue;
+            }
+            Some(Some(e)) => Some(e),
+            None => None,
+        };
+        let bytes = match fs.read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                let message = format!("cannot read the snapshot: {e}");
+                state.dropped.push(DroppedRow {
+                    file: path.clone(),
+                    line: 0,
+                    reason: message.clone(),
+                });
+                out.problems.push(Problem {
+                    file: path.clone(),
+                    line: 0,
+                    message,
+                });
+                continue;
+            }
+        };
+        let mut problems = Vec::new();
+        if let Some(entry) = &entry {
+            state.expected = Some(entry.rows);
+            state.next_key = state.next_key.max(entry.next_key);
+            let crc = crc_hex(&bytes);
+            if crc != entry.snapshot_crc32c || bytes.len() as u64 != entry.snapshot_bytes {
+                problems.push((
+                    0,
+                    format!(
+                        "checksum {crc} ({} bytes) does not match the manifest's {} ({} bytes)",
+                        bytes.len(),
+                        entry.snapshot_crc32c,
+                        entry.snapshot_bytes
+                    ),
+                ));
+            }
+        }
+        let mut lines_seen = 0u64;
+        for (no, row) in decode_lines(&state.schema, &bytes) {
+            lines_seen += 1;
+            let kept = row.and_then(|values| state.put(values, false));
+            match kept {
+                Ok(()) => state.read += 1,
+                Err(reason) => {
+                    state.dropped.push(DroppedRow {
+                        file: path.clone(),
+                        line: no,
+                        reason: reason.clone(),
+                    });
+                    problems.push((no, reason));
+                }
+            }
+        }
+        if let Some(entry) = &entry {
+            if state.read != entry.rows {
+                problems.push((
+                    0,
+                    format!(
+                        "{} readable rows, the manifest says {}",
+                        state.read, entry.rows
+                    ),
+                ));
+            }
+            state.missing = entry.rows.saturating_sub(lines_seen);
+        }
+        for (line, message) in problems {
+            out.problems.push(Problem {
+                file: path.clone(),
+                line,
+                message,
+            });
+        }
+    }
+    for name in &unreadable_schemas {
+        if !out.tables.contains_key(name) {
+            let files = out.quarantined.entry(name.clone()).or_default();
+            files.push(layout.schema(name));
+        }
+    }
+
+    // The log replayed over the snapshots: every readable record in order, records after a
+    // gap included (their rows are real; the gap is reported).
+    let mut last = manifest_lsn;
+    let first_good_lsn = log
+        .iter()
+        .find_map(|l| l.parsed.as_ref().ok().map(|r| r.lsn));
+    // Without a sound manifest, the snapshots' LSN is unknown: every record is replayed
+    // (replaying a record the snapshot holds gives the same rows), and continuity starts
+    // at the log's first record.
+    if out.manifest.is_none() {
+        last = first_good_lsn.map_or(0, |l| l.saturating_sub(1));
+    }
+    let sound_manifest = out.manifest.is_some();
+    let covered = |lsn: u64| sound_manifest && lsn <= manifest_lsn;
+    let last_good_index = log.iter().rposition(|l| l.parsed.is_ok());
+    for (i, l) in log.iter().enumerate() {
+        let rec = match &l.parsed {
+            Ok(rec) => rec,
+            Err(reason) => {
+                // A damaged line before a record the checkpoint already holds is history.
+                let later_covered = log[i..]
+                    .iter()
+                    .filter_map(|l| l.parsed.as_ref().ok())
+                    .any(|r| covered(r.lsn));
+                if !later_covered {
+                    let reason = if last_good_index.is_some_and(|g| i < g) {
+                        format!("{reason}, followed by good records")
+                    } else {
+                        reason.clone()
+                    };
+                    out.log_dropped.push(DroppedRow {
+                        file: wal_path.clone(),
+                        line: l.no,
+                        reason: reason.clone(),
+                    });
+                    out.problem(&wal_path, l.no, reason);
+                }
+                continue;
+            }
+        };
+        if covered(rec.lsn) {
+            continue;
+        }
+        if rec.lsn != last + 1 {
+            out.problem(
+                &wal_path,
+                l.no,
+                format!("LSN {} follows {last}: records are missing", rec.lsn),
+            );
+        }
+        last = last.max(rec.lsn);
+        for ops in &rec.tables {
+            let Some(state) = out.tables.get_mut(&ops.table) else {
+                let reason = format!("unknown table {:?}", ops.table);
+                out.log_dropped.push(DroppedRow {
+                    file: wal_path.clone(),
+                    line: l.no,
+                    reason: reason.clone(),
+                });
+                out.problem(&wal_path, l.no, reason);
+                continue;
+            };
+            let changes = match decode_ops(&wal_path, l.no, &state.schema, ops) {
+                Ok(c) => c,
+                Err(e) => {
+                    let reason = e.to_string();
+                    state.dropped.push(DroppedRow {
+                        file: wal_path.clone(),
+                        line: l.no,
+                        reason: reason.clone(),
+                    });
+                    out.problem(&wal_path, l.no, reason);
+                    continue;
+                }
+            };
+            if let Some(k) = ops.next_key {
+                state.next_key = state.next_key.max(k);
+            }
+            for key in &changes.deletes {
+                state.delete(key);
+            }
+            for values in changes.puts {
+                if let Err(reason) = state.put(values, true) {
+                    let reason = format!("table {}: {reason}", ops.table);
+                    state.dropped.push(DroppedRow {
+                        file: wal_path.clone(),
+                        line: l.no,
+                        reason: reason.clone(),
+                    });
+                    out.problems.push(Problem {
+                        file: wal_path.clone(),
+                        line: l.no,
+                        message: reason,
+                    });
+                }
+            }
+        }
+    }
+    out.last_lsn = out.last_lsn.max(last);
+
+    check_foreign_keys(&mut out, &layout);
+    Ok(out)
+}
+
+/// Every foreign key value must name a row of the table it references (after the log, and
+/// across tables). A row that does not is reported, and left out of the rebuilt table, with
+/// its bytes kept where they were found; rows that referenced it follow, until none is left.
+fn check_foreign_keys(out: &mut Inspection, layout: &Layout) {
+    loop {
+        let mut orphans: Vec<(String, Value, String)> = Vec::new();
+        for (name, state) in &out.tables {
+            for (col, c) in state.schema.columns.iter().enumerate() {
+                let Some(fk) = &c.references else { continue };
+                let parent = out.tables.get(&fk.table);
+                if parent.is_none() && out.quarantined.contains_key(&fk.table) {
+                    // The parent's rows are set aside, not gone: nothing to check against.
+                    continue;
+                }
+                for row in state.rows() {
+                    let v = &row[col];
+                    if v.is_null() || parent.is_some_and(|p| p.has_key(v)) {
+                        continue;
+                    }
+                    let key = state.key_of(row);
+                    orphans.push((
+                        name.clone(),
+                        key.clone(),
+                        format!(
+                            "row {key}: foreign key {name}.{} = {v} names no row of {}",
+                            c.name, fk.table
+                        ),
+                    ));
+                }
+            }
+        }
+        if orphans.is_empty() {
+            return;
+        }
+        for (name, key, reason) in orphans {
+            if let Some(state) = out.tables.get_mut(&name) {
+                if !state.has_key(&key) {
+                    continue;
+                }
+                state.delete(&key);
+                let file = layout.records(&name);
+                state.dropped.push(DroppedRow {
+                    file: file.clone(),
+                    line: 0,
+                    reason: reason.clone(),
+                });
+                out.problems.push(Problem {
+                    file,
+                    line: 0,
+                    message: reason,
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! `repair`: rebuilds a damaged database directory from what survives, after copying every
+//! file to a backup that it checks. It never writes a table with fewer rows than it could
+//! read, and it reports, per table, the rows before, recovered and dropped, and where each
+//! dropped row's bytes are kept.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::storage::codec::RowCodec;
+use crate::storage::fs::{FileSystem, StdFs};
+use crate::storage::inspect::{inspect, is_database, Inspection, SchemaSource};
+use crate::storage::layout::Layout;
+use crate::storage::manifest::{crc_hex, Manifest, TableEntry, FORMAT};
+use crate::storage::recover::take_lock;
+use crate::storage::verify::Problem;
+use crate::storage::{write_atomic_with, SchemaFile};
+
+/// How [`repair`] runs.
+#[derive(Debug, Clone, Default)]
+pub struct RepairOptions {
+    /// The directory the backup is made in (default: the database directory's parent). It
+    /// may not lie inside the database directory.
+    pub backup_dir: Option<PathBuf>,
+}
+
+/// A row repair could not keep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DroppedRow {
+    /// The file (in the backup) that holds its bytes.
+    pub file: PathBuf,
+    /// The 1-based line in that file (0: the whole file, or a row of the rebuilt table).
+    pub line: u64,
+    /// Why it was dropped.
+    pub reason: String,
+}
+
+/// What repair did to one table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableRepair {
+    /// The table.
+    pub table: String,
+    /// Rows its last checkpoint held, when a sound manifest says.
+    pub rows_before: Option<u64>,
+    /// Rows it holds now (the snapshot's readable rows with the log replayed over them).
+    pub rows_recovered: u64,
+    /// Rows or log entries of it that were read but could not be kept (listed in `dropped`).
+    pub rows_dropped: u64,
+    /// Rows the manifest promised that no bytes are left of (a truncated snapshot).
+    pub rows_missing: u64,
+    /// Whether its schema came from the log because its schema file was missing or damaged.
+    pub schema_from_log: bool,
+    /// Each dropped row, and where its bytes are kept.
+    pub dropped: Vec<DroppedRow>,
+}
+
+/// What [`repair`] found and did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepairReport {
+    /// The problems `verify` found before.
+    pub problems: Vec<Problem>,
+    /// Where every file was copied before anything changed (`None` when nothing needed
+    /// repair, and nothing changed).
+    pub backup: Option<PathBuf>,
+    /// Per table, what was recovered and dropped.
+    pub tables: Vec<TableRepair>,
+    /// Tables with no readable schema anywhere: their files were moved to
+    /// `<dir>/quarantine/` (and are in the backup), and the other tables open.
+    pub quarantined: Vec<String>,
+    /// Damaged log lines that were dropped (their table cannot be known); their bytes are
+    /// in the backup's `wal/transaction.log`.
+    pub log_dropped: Vec<DroppedRow>,
+    /// What `verify` finds after the repair (empty when it succeeded).
+    pub remaining: Vec<Problem>,
+}
+
+impl RepairReport {
+    /// Whether the database verifies clean now.
+    pub fn is_clean(&self) -> bool {
+        self.remaining.is_empty()
+    }
+}
+
+/// Repairs the database directory at `path`: see the module documentation and
+/// `docs/RECOVERY.md`. Takes the directory's lock (`Error::Locked` while a process has it
+/// open); a path that is not a database is `Error::NotADatabase`. If the backup cannot be
+/// written and checked, nothing is changed.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use tabula::{Database, Table};
+/// #[derive(Table, Clone, Debug)]
+/// struct Note { #[column(primary_key)] id: u64, text: String }
+/// let path = dir.path().join("db");
+/// let db = Database::open(&path)?;
+/// db.table::<Note>()?.insert(Note { id: 0, text: "hi".into() })?;
+/// db.close()?;
+/// std::fs::remove_file(path.join("manifest.json"))?;
+/// let report = tabula::repair(&path, tabula::RepairOptions::default())?;
+/// assert!(report.is_clean());
+/// assert_eq!(report.tables[0].rows_recovered, 1);
+/// assert!(report.backup.unwrap().exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn repair(path: impl AsRef<Path>, options: RepairOptions) -> Result<RepairReport> {
+    let path = path.as_ref();
+    if !is_database(&StdFs, path) {
+        return Err(Error::NotADatabase {
+            path: path.to_path_buf(),
+        });
+    }
+    // Resolved, so that `repair .` has a name and a parent to put the backup beside.
+    let root = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
+    let options = RepairOptions {
+        backup_dir: match options.backup_dir {
+            Some(d) => {
+                std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
+                Some(std::fs::canonicalize(&d).map_err(|e| Error::io(&d, e))?)
+            }
+            None => None,
+        },
+    };
+    repair_with(&StdFs, &root, &options)
+}
+
+pub(crate) fn repair_with(
+    fs: &dyn FileSystem,
+    root: &Path,
+    options: &RepairOptions,
+) -> Result<RepairReport> {
+    let layout = Layout::new(root);
+    let _lock = take_lock(fs, &layout.lock(), root)?;
+    let found = inspect(fs, root)?;
+    let mut report = RepairReport {
+        problems: found.problems.clone(),
+        backup: None,
+        tables: Vec::new(),
+        quarantined: found.quarantined.keys().cloned().collect(),
+        log_dropped: Vec::new(),
+        remaining: Vec::new(),
+    };
+    if found.problems.is_empty() {
+        return Ok(report);
+    }
+    let backup = make_backup(fs, root, options.backup_dir.as_deref())?;
+    let in_backup = |p: &Path| {
+        p.strip_prefix(root)
+            .map_or_else(|_| p.to_path_buf(), |rel| backup.join(rel))
+    };
+    let dropped = |rows: &[crate::storage::inspect::DroppedRow]| -> Vec<DroppedRow> {
+        rows.iter()
+            .map(|d| DroppedRow {
+                file: in_backup(&d.file),
+                line: d.line,
+                reason: d.reason.clone(),
+            })
+            .collect()
+    };
+    report.log_dropped = dropped(&found.log_dropped);
+    for (name, t) in &found.tables {
+        report.tables.push(TableRepair {
+            table: name.clone(),
+            rows_before: t.expected,
+            rows_recovered: t.len(),
+            rows_dropped: t.dropped.len() as u64,
+            rows_missing: t.missing,
+            schema_from_log: t.source == SchemaSource::Log,
+            dropped: dropped(&t.dropped),
+        });
+    }
+    report.backup = Some(backup);
+    write_rebuilt(fs, &layout, &found)?;
+    report.remaining = inspect(fs, root)?.problems;
+    Ok(report)
+}
+
+/// Copies every file of the database (not its lock) to a new directory
+/// `<parent>/<name>.backup-<UTC time>-<n>`, and reads each copy back to check it.
+fn make_backup(fs: &dyn FileSystem, root: &Path, dir: Option<&Path>) -> Result<PathBuf> {
+    let parent = match dir {
+        Some(d) => d.to_path_buf(),
+        None => root
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+    };
+    if parent.starts_with(root) {
+        return Err(Error::io(
+            &parent,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the backup may not go inside the database directory it backs up",
+            ),
+        ));
+    }
+    let name = root
+        .file_name()
+        .map_or_else(|| "db".into(), |n| n.to_string_lossy().into_owned());
+    let stamp = utc_stamp(std::time::SystemTime::now());
+    let mut n = 1u32;
+    let backup = loop {
+        let candidate = parent.join(format!("{name}.backup-{stamp}-{n}"));
+        match fs.create_dir(&candidate) {
+            Ok(()) => break candidate,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+            Err(e) => return Err(Error::io(&candidate, e)),
+        }
+    };
+    let layout = Layout::new(root);
+    for dir in [
+        layout.root.clone(),
+        layout.schema_dir(),
+        layout.data_dir(),
+        layout.wal_dir(),
+        root.join(QUARANTINE),
+    ] {
+        let Ok(files) = fs.list(&dir) else { continue };
+        let rel = dir.strip_prefix(root).unwrap_or(Path::new(""));
+        let to_dir = backup.join(rel);
+        fs.create_dir_all(&to_dir)
+            .map_err(|e| Error::io(&to_dir, e))?;
+        for file in files {
+            let Some(file_name) = file.file_name() else {
+                continue;
+            };
+            if file == layout.lock() || fs.list(&file).is_ok() {
+                continue;
+            }
+            let bytes = fs.read(&file).map_err(|e| Error::io(&file, e))?;
+            let to = to_dir.join(file_name);
+            fs.write_synced(&to, &[&bytes])
+                .map_err(|e| Error::io(&to, e))?;
+            let back = fs.read(&to).map_err(|e| Error::io(&to, e))?;
+            if crc_hex(&back) != crc_hex(&bytes) || back.len() != bytes.len() {
+                return Err(Error::corrupt(
+                    &to,
+                    0,
+                    "the backup copy does not read back as written; nothing was changed",
+                ));
+            }
+        }
+        fs.sync_dir(&to_dir).map_err(|e| Error::io(&to_dir, e))?;
+    }
+    fs.sync_dir(&parent).map_err(|e| Error::io(&parent, e))?;
+    Ok(backup)
+}
+
+/// Where repair moves the files of a table whose schema cannot be found.
+const QUARANTINE: &str = "quarantine";
+
+/// Writes the rebuilt tables: schema files, snapshots, then the manifest (the commit point),
+/// then an empty log (every record is in the snapshots now). Quarantined tables' files are
+/// moved aside first.
+fn write_rebuilt(fs: &dyn FileSystem, layout: &Layout, found: &Inspection) -> Result<()> {
+    let quarantine = layout.root.join(QUARANTINE);
+    for files in found.quarantined.values() {
+        fs.create_dir_all(&quarantine)
+            .map_err(|e| Error::io(&quarantine, e))?;
+        for f in files {
+            if let Some(name) = f.file_name() {
+                let to = quarantine.join(name);
+                fs.rename(f, &to).map_err(|e| Error::io(f, e))?;
+            }
+        }
+        fs.sync_dir(&quarantine)
+            .map_err(|e| Error::io(&quarantine, e))?;
+    }
+    let mut manifest = Manifest {
+        format: FORMAT,
+        lsn: found.last_lsn,
+        ..Manifest::default()
+    };
+    for (name, t) in &found.tables {
+        let file = SchemaFile {
+            format: FORMAT,
+            schema: t.schema.clone(),
+            migrations: t.migrations.clone(),
+        };
+        let mut schema_bytes = serde_json::to_vec_pretty(&file).map_err(|e| Error::Json {
+            context: format!("schema of {name}"),
+            source: e,
+        })?;
+        schema_bytes.push(b'\n');
+        write_atomic_with(fs, &layout.schema(name), &schema_bytes)?;
+        let codec = RowCodec::new(&t.schema);
+        let mut bytes = Vec::new();
+        let mut rows = 0u64;
+        for row in t.rows() {
+            codec.encode(&t.schema, row, &mut bytes);
+            bytes.push(b'\n');
+            rows += 1;
+        }
+        write_atomic_with(fs, &layout.records(name), &bytes)?;
+        manifest.tables.insert(
+            name.clone(),
+            TableEntry {
+                rows,
+                next_key: t.next_key,
+                snapshot_crc32c: crc_hex(&bytes),
+                snapshot_bytes: bytes.len() as u64,
+                schema_crc32c: crc_hex(&schema_bytes),
+            },
+        );
+    }
+    // Snapshots nothing lists any more (a quarantined or a stale table's) are in the backup.
+    for p in fs.list(&layout.data_dir()).unwrap_or_default() {
+        let listed = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".records"))
+            .is_some_and(|t| manifest.tables.contains_key(t));
+        if !listed {
+            fs.remove(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    write_atomic_with(fs, &layout.manifest(), &manifest.to_bytes())?;
+    write_atomic_with(fs, &layout.wal(), b"")?;
+    Ok(())
+}
+
+/// `YYYYMMDDTHHMMSSZ` for a time, in UTC (no time-zone database needed).
+fn utc_stamp(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_are_utc() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_796_131_845);
+        assert_eq!(utc_stamp(t), "20261201T133045Z");
+        assert_eq!(utc_stamp(std::time::UNIX_EPOCH), "19700101T000000Z");
+        let leap = std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400);
+        assert_eq!(utc_stamp(leap), "20000229T000000Z");
+    }
+}

@@ -1,0 +1,351 @@
+//! `verify` and `repair` on damaged directories: repair backs up first, rebuilds what it
+//! can (never fewer rows than it could read), reports every row it drops and where its
+//! bytes are kept, and afterwards the database opens and verifies clean.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use tabula::{Database, Error, RepairOptions, Table};
+
+use crate::common::{student, Student};
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "registrations")]
+struct Registration {
+    #[column(primary_key)]
+    id: u64,
+    #[column(references = "students")]
+    student_id: u64,
+    course: String,
+}
+
+/// Seven students and a registration for each, checkpointed; then one more student in the
+/// log only.
+fn seven(dir: &Path) -> PathBuf {
+    let path = dir.join("db");
+    let db = Database::open(&path).unwrap();
+    let s = db.table::<Student>().unwrap();
+    let r = db.table::<Registration>().unwrap();
+    for (i, n) in ["A", "B", "C", "D", "E", "F", "G"].iter().enumerate() {
+        let id = s.insert(student(n, 2020, 3.0)).unwrap();
+        r.insert(Registration {
+            id: 0,
+            student_id: id,
+            course: format!("C{i}"),
+        })
+        .unwrap();
+    }
+    db.checkpoint().unwrap();
+    s.insert(student("H", 2021, 2.0)).unwrap();
+    drop(db);
+    path
+}
+
+fn student_names(path: &Path) -> Vec<String> {
+    let db = Database::open(path).unwrap();
+    let mut v: Vec<String> = db
+        .table::<Student>()
+        .unwrap()
+        .select()
+        .all()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    v.sort();
+    v
+}
+
+fn repair(path: &Path) -> tabula::RepairReport {
+    tabula::repair(path, RepairOptions::default()).unwrap()
+}
+
+fn table<'r>(report: &'r tabula::RepairReport, name: &str) -> &'r tabula::TableRepair {
+    report.tables.iter().find(|t| t.table == name).unwrap()
+}
+
+#[test]
+fn a_missing_manifest_is_rebuilt_from_the_snapshots_and_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    fs::remove_file(path.join("manifest.json")).unwrap();
+    let problems = tabula::verify(&path).unwrap();
+    assert!(
+        problems.iter().any(|p| p.file.ends_with("manifest.json")),
+        "{problems:?}"
+    );
+    let report = repair(&path);
+    assert!(report.is_clean(), "{:?}", report.remaining);
+    assert_eq!(table(&report, "students").rows_recovered, 8);
+    assert_eq!(table(&report, "registrations").rows_recovered, 7);
+    assert_eq!(table(&report, "students").rows_dropped, 0);
+    assert_eq!(
+        student_names(&path),
+        ["A", "B", "C", "D", "E", "F", "G", "H"]
+    );
+    assert_eq!(tabula::verify(&path).unwrap(), []);
+    // The backup holds the original files, beside the database, never inside it.
+    let backup = report.backup.unwrap();
+    assert_eq!(backup.parent(), fs::canonicalize(&path).unwrap().parent());
+    assert!(backup.join("data/students.records").exists());
+    assert!(!backup.join("manifest.json").exists());
+}
+
+#[test]
+fn backups_are_never_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let mut backups = Vec::new();
+    for _ in 0..3 {
+        fs::remove_file(path.join("manifest.json")).unwrap();
+        backups.push(repair(&path).backup.unwrap());
+    }
+    backups.sort();
+    backups.dedup();
+    assert_eq!(backups.len(), 3, "{backups:?}");
+    for b in &backups {
+        assert!(b.join("data/students.records").exists(), "{}", b.display());
+    }
+}
+
+#[test]
+fn a_backup_inside_the_database_is_refused_before_anything_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    fs::remove_file(path.join("manifest.json")).unwrap();
+    let options = RepairOptions {
+        backup_dir: Some(path.join("data")),
+    };
+    let e = tabula::repair(&path, options).unwrap_err();
+    assert!(matches!(e, Error::Io { .. }), "{e}");
+    assert!(e.to_string().contains("inside the database"), "{e}");
+    assert!(!path.join("manifest.json").exists());
+    // With a directory of one's own, it works.
+    let options = RepairOptions {
+        backup_dir: Some(dir.path().join("backups")),
+    };
+    let report = tabula::repair(&path, options).unwrap();
+    assert!(report
+        .backup
+        .unwrap()
+        .starts_with(dir.path().join("backups")));
+}
+
+#[test]
+fn a_truncated_snapshot_is_counted_row_by_row() {
+    for cut in [0usize, 150] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = seven(dir.path());
+        let file = path.join("data/students.records");
+        let bytes = fs::read(&file).unwrap();
+        fs::write(&file, &bytes[..cut]).unwrap();
+        let report = repair(&path);
+        let t = table(&report, "students");
+        assert_eq!(t.rows_before, Some(7), "cut {cut}");
+        // Whole rows read, the log's H, a torn row dropped, the rest missing.
+        let whole = bytes[..cut].iter().filter(|&&b| b == b'\n').count() as u64;
+        let torn = u64::from(cut > 0 && bytes[cut - 1] != b'\n');
+        assert_eq!(t.rows_recovered, whole + 1, "cut {cut}");
+        assert_eq!(t.rows_dropped, torn, "cut {cut}: {t:?}");
+        assert_eq!(t.rows_missing, 7 - whole - torn, "cut {cut}");
+        // Registrations of the lost students are dropped too, and say why.
+        let r = table(&report, "registrations");
+        assert_eq!(r.rows_recovered, whole, "cut {cut}");
+        assert!(r
+            .dropped
+            .iter()
+            .all(|d| d.reason.contains("names no row of students")));
+        assert!(report.is_clean(), "{:?}", report.remaining);
+    }
+}
+
+#[test]
+fn a_flipped_byte_in_the_last_record_is_kept_aside_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let log = path.join("wal/transaction.log");
+    let mut bytes = fs::read(&log).unwrap();
+    let end = bytes.iter().rposition(|&b| b == b'\n').unwrap();
+    bytes[end - 10] ^= 0x01;
+    fs::write(&log, &bytes).unwrap();
+    let db = Database::open(&path).unwrap();
+    let report = db.recovery_report();
+    assert_eq!(report.len(), 1, "{report:?}");
+    let kept = report[0].kept_in.clone().unwrap();
+    assert!(
+        kept.to_string_lossy().ends_with(".damaged"),
+        "{}",
+        kept.display()
+    );
+    let start = bytes[..end]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    assert_eq!(fs::read(&kept).unwrap(), &bytes[start..]);
+    drop(db);
+    // The evidence stays: verify reports the quarantined file until it is removed.
+    let problems = tabula::verify(&path).unwrap();
+    assert!(problems.iter().any(|p| p.file == kept), "{problems:?}");
+    fs::remove_file(&kept).unwrap();
+    assert_eq!(tabula::verify(&path).unwrap(), []);
+}
+
+#[test]
+fn a_log_line_that_breaks_a_unique_constraint_is_found_and_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    // A second log record, with a valid checksum, giving H the email of A.
+    let log = path.join("wal/transaction.log");
+    let text = fs::read_to_string(&log).unwrap();
+    let last = text.lines().last().unwrap();
+    let json = &last[9..];
+    let forged = json
+        .replace("h@uni.edu", "a@uni.edu")
+        .replace("\"lsn\":", "\"lsn\":1")
+        .replace("\"id\":8", "\"id\":9");
+    let lsn: u64 = serde_json::from_str::<serde_json::Value>(json).unwrap()["lsn"]
+        .as_u64()
+        .unwrap();
+    let forged = forged.replacen(
+        &format!("\"lsn\":1{lsn}"),
+        &format!("\"lsn\":{}", lsn + 1),
+        1,
+    );
+    let crc = format!("{:08x}", crc32c::crc32c(forged.as_bytes()));
+    fs::write(&log, format!("{text}{crc} {forged}\n")).unwrap();
+    let db = Database::open(&path).unwrap();
+    let opened = db.table::<Student>().map(|_| ());
+    assert!(matches!(opened, Err(Error::Corrupt { .. })), "{opened:?}");
+    drop(db);
+    let problems = tabula::verify(&path).unwrap();
+    assert!(
+        problems.iter().any(|p| p.message.contains("email")),
+        "{problems:?}"
+    );
+    let report = repair(&path);
+    assert!(report.is_clean(), "{:?}", report.remaining);
+    assert_eq!(table(&report, "students").rows_dropped, 1);
+    assert_eq!(student_names(&path).len(), 8);
+}
+
+#[test]
+fn an_edited_manifest_is_caught_by_its_checksum() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let m = path.join("manifest.json");
+    let text = fs::read_to_string(&m).unwrap();
+    let lsn = serde_json::from_str::<serde_json::Value>(&text).unwrap()["lsn"]
+        .as_u64()
+        .unwrap();
+    fs::write(
+        &m,
+        text.replace(&format!("\"lsn\": {lsn}"), &format!("\"lsn\": {}", lsn + 1)),
+    )
+    .unwrap();
+    assert!(matches!(
+        Database::open(&path).map(|_| ()),
+        Err(Error::Corrupt { .. })
+    ));
+    let problems = tabula::verify(&path).unwrap();
+    assert!(problems[0].message.contains("checksum"), "{problems:?}");
+    let report = repair(&path);
+    assert!(report.is_clean(), "{:?}", report.remaining);
+    assert_eq!(student_names(&path).len(), 8);
+}
+
+#[test]
+fn a_manifest_without_a_checksum_still_opens_and_gains_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let m = path.join("manifest.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&m).unwrap()).unwrap();
+    assert!(v.as_object_mut().unwrap().remove("crc32c").is_some());
+    fs::write(&m, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    assert_eq!(tabula::verify(&path).unwrap(), []);
+    let db = Database::open(&path).unwrap();
+    db.checkpoint().unwrap();
+    drop(db);
+    assert!(fs::read_to_string(&m).unwrap().contains("crc32c"));
+}
+
+#[test]
+fn a_path_that_is_not_a_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain.txt");
+    fs::write(&file, "hello").unwrap();
+    for p in [dir.path().to_path_buf(), file, dir.path().join("missing")] {
+        let e = tabula::verify(&p).unwrap_err();
+        assert!(matches!(e, Error::NotADatabase { .. }), "{e}");
+        let e = tabula::repair(&p, RepairOptions::default()).unwrap_err();
+        assert!(matches!(e, Error::NotADatabase { .. }), "{e}");
+    }
+}
+
+#[test]
+fn a_damaged_schema_file_is_rebuilt_from_the_log_or_quarantines_its_table_alone() {
+    // Created since the last checkpoint: the log's create record still holds the schema.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    db.table::<Student>()
+        .unwrap()
+        .insert(student("A", 2020, 3.0))
+        .unwrap();
+    drop(db);
+    fs::write(path.join("schema/students.schema.json"), "{ not json").unwrap();
+    let problems = tabula::verify(&path).unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let report = repair(&path);
+    assert!(table(&report, "students").schema_from_log);
+    assert!(report.is_clean(), "{:?}", report.remaining);
+    assert_eq!(student_names(&path), ["A"]);
+
+    // Checkpointed: no schema anywhere, so that table is set aside and the others open.
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let db = Database::open(&path).unwrap();
+    db.checkpoint().unwrap();
+    drop(db);
+    fs::write(path.join("schema/registrations.schema.json"), "{ not json").unwrap();
+    let report = repair(&path);
+    assert_eq!(report.quarantined, ["registrations"]);
+    assert!(report.is_clean(), "{:?}", report.remaining);
+    assert_eq!(student_names(&path).len(), 8);
+    assert!(path.join("quarantine/registrations.records").exists());
+    let db = Database::open(&path).unwrap();
+    assert_eq!(db.table_names().unwrap(), ["students"]);
+}
+
+#[test]
+fn a_leftover_temporary_file_is_not_a_problem_and_a_committed_one_is_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    fs::write(path.join("data/students.records.tmp"), "half a row").unwrap();
+    fs::write(path.join("manifest.json.tmp"), "{").unwrap();
+    assert_eq!(tabula::verify(&path).unwrap(), []);
+    // A checkpoint that committed its manifest but died before renaming its snapshot.
+    let file = path.join("data/students.records");
+    fs::rename(&file, path.join("data/students.records.tmp")).unwrap();
+    assert_eq!(tabula::verify(&path).unwrap(), []);
+    assert_eq!(student_names(&path).len(), 8);
+}
+
+#[test]
+fn a_healthy_database_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let report = repair(&path);
+    assert_eq!(report.backup, None);
+    assert!(report.problems.is_empty() && report.is_clean());
+    let siblings = fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(siblings, 1);
+}
+
+#[test]
+fn a_locked_database_is_not_repaired() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let _db = Database::open(&path).unwrap();
+    let e = tabula::repair(&path, RepairOptions::default()).unwrap_err();
+    assert!(matches!(e, Error::Locked { .. }), "{e}");
+}
