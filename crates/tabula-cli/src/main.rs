@@ -1,8 +1,7 @@
 //! `tabula`: inspect, query, change, verify and repair a tabula database directory without
 //! writing Rust. Works on any directory through the dynamic, schema-driven API.
 //!
-//! Exit codes: 0 ok, 1 problems found (`verify`, `repair` that could not fix everything),
-//! 2 usage or I/O errors.
+//! Exit codes: see `AFTER_HELP`.
 #![forbid(unsafe_code)]
 
 mod demo;
@@ -29,6 +28,12 @@ Examples:
   tabula update data/university students --where \"name = 'Bob Smith'\" --set gpa=3.4
   tabula verify data/university && tabula stats data/university
 
+CSV: NULL is an empty unquoted field, empty text is \"\" (quoted). TEXT values that start
+with =, +, -, @, tab or CR get a leading ' so spreadsheets do not run them as formulas
+(--csv-raw turns this off); numbers are written as they are.
+
+Output to a closed pipe (e.g. `| head`) ends quietly with exit 0.
+
 Exit codes: 0 ok, 1 problems found, 2 usage or I/O errors.";
 
 #[derive(Parser)]
@@ -39,6 +44,9 @@ struct Cli {
     /// Output format: a table for people, or json/jsonl/csv for scripts (every command).
     #[arg(long, value_enum, default_value_t, global = true)]
     format: Format,
+    /// CSV: write TEXT values as they are, without the leading ' that guards formulas.
+    #[arg(long, global = true)]
+    csv_raw: bool,
 }
 
 #[derive(Subcommand)]
@@ -198,6 +206,76 @@ fn parse_set(s: &str) -> anyhow::Result<(String, Value)> {
     Ok((col.trim().to_owned(), value))
 }
 
+/// Writes one line to standard output, returning the write error from the enclosing function.
+macro_rules! outln {
+    ($($t:tt)*) => {
+        output::line(format_args!($($t)*)).context("writing to standard output")?
+    };
+}
+
+/// Streams the rows of `query` in `format`; the first failed write stops the output.
+fn print_rows<'a>(
+    names: &[String],
+    query: impl Fn() -> tabula::Select<'a, Row>,
+    format: Format,
+    guard: output::CsvGuard,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = output::stdout();
+    let mut failed: Option<std::io::Error> = None;
+    let mut write = |f: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>| {
+        if failed.is_none() {
+            if let Err(e) = f(&mut out) {
+                failed = Some(e);
+            }
+        }
+    };
+    let cells = |r: &Row| -> Vec<String> {
+        names
+            .iter()
+            .map(|c| r.get(c).map_or_else(String::new, output::cell))
+            .collect()
+    };
+    match format {
+        Format::Table => {
+            let mut widths = output::Widths::new(names);
+            query().for_each(|r| widths.add(&cells(r)))?;
+            write(&mut |o| widths.top(o, names));
+            let n = query().for_each(|r| write(&mut |o| widths.row(o, &cells(r))))?;
+            write(&mut |o| {
+                widths.bottom(o)?;
+                writeln!(o, "{n} row(s)")
+            });
+        }
+        Format::Json => {
+            let mut first = true;
+            write(&mut |o| write!(o, "["));
+            query().for_each(|r| {
+                let sep = if first { "\n  " } else { ",\n  " };
+                first = false;
+                write(&mut |o| write!(o, "{sep}{}", output::json_object(names, r)));
+            })?;
+            let end = if first { "]" } else { "\n]" };
+            write(&mut |o| writeln!(o, "{end}"));
+        }
+        Format::Jsonl => {
+            query()
+                .for_each(|r| write(&mut |o| writeln!(o, "{}", output::json_object(names, r))))?;
+        }
+        Format::Csv => {
+            write(&mut |o| writeln!(o, "{}", output::csv_header(names)));
+            query().for_each(|r| {
+                write(&mut |o| writeln!(o, "{}", output::csv_row(names, r, guard)))
+            })?;
+        }
+    }
+    write(&mut |o| o.flush());
+    match failed {
+        Some(e) => Err(anyhow::Error::new(e).context("writing to standard output")),
+        None => Ok(()),
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let format = cli.format;
     let json = format != Format::Table;
@@ -206,21 +284,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (s, c, r) = demo::create(&dir)?;
             if json {
                 let v = serde_json::json!({"path": dir, "students": s, "courses": c, "registrations": r});
-                println!("{v}");
+                outln!("{v}");
                 return Ok(ExitCode::SUCCESS);
             }
-            println!(
+            outln!(
                 "Created {} with {s} students, {c} courses and {r} registrations.",
                 dir.display()
             );
-            println!("\nTry next:");
+            outln!("\nTry next:");
             let d = dir.display();
-            println!("  tabula tables {d}");
-            println!("  tabula query {d} students --where \"gpa > 3.5\" --order-by -gpa");
-            println!("  tabula query {d} registrations --where \"course_id = 1\" --explain");
-            println!("  tabula stats {d}");
-            println!("  tabula verify {d}");
-            println!("  cat {d}/wal/transaction.log | cut -c1-120");
+            outln!("  tabula tables {d}");
+            outln!("  tabula query {d} students --where \"gpa > 3.5\" --order-by -gpa");
+            outln!("  tabula query {d} registrations --where \"course_id = 1\" --explain");
+            outln!("  tabula stats {d}");
+            outln!("  tabula verify {d}");
+            outln!("  cat {d}/wal/transaction.log | cut -c1-120");
         }
         Command::Tables { dir } => {
             let db = open(&dir)?;
@@ -238,7 +316,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         ]
                     })
                     .collect();
-                output::grid(
+                output::grid_to(
+                    &mut output::stdout(),
                     &[
                         "table".into(),
                         "rows".into(),
@@ -246,9 +325,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         "indexes".into(),
                     ],
                     &rows,
-                );
+                )
+                .context("writing to standard output")?;
             } else {
-                println!("{}", serde_json::to_string_pretty(&stats.tables)?);
+                outln!("{}", serde_json::to_string_pretty(&stats.tables)?);
             }
         }
         Command::Schema { dir, table } => {
@@ -286,8 +366,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         ]
                     })
                     .collect();
-                println!("table {}", schema.table);
-                output::grid(
+                outln!("table {}", schema.table);
+                output::grid_to(
+                    &mut output::stdout(),
                     &[
                         "column".into(),
                         "type".into(),
@@ -296,9 +377,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         "constraints".into(),
                     ],
                     &rows,
-                );
+                )
+                .context("writing to standard output")?;
             } else {
-                println!("{}", serde_json::to_string_pretty(&schema)?);
+                outln!("{}", serde_json::to_string_pretty(&schema)?);
             }
         }
         Command::Query {
@@ -313,26 +395,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let db = open(&dir)?;
             let t = db.dyn_table(&table)?;
-            let mut q = t.select();
-            if let Some(f) = &filter {
-                q = q.where_sql(f);
-            }
-            for key in order_by
-                .iter()
-                .flat_map(|o| o.split(','))
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-            {
-                q = q.order_by(key);
-            }
-            if let Some(l) = limit {
-                q = q.limit(l);
-            }
-            if let Some(o) = offset {
-                q = q.offset(o);
-            }
+            // Built twice by the table format (measure, then print): the CLI holds the
+            // database exclusively, so both passes see the same rows.
+            let query = || {
+                let mut q = t.select();
+                if let Some(f) = &filter {
+                    q = q.where_sql(f);
+                }
+                for key in order_by
+                    .iter()
+                    .flat_map(|o| o.split(','))
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                {
+                    q = q.order_by(key);
+                }
+                if let Some(l) = limit {
+                    q = q.limit(l);
+                }
+                if let Some(o) = offset {
+                    q = q.offset(o);
+                }
+                q
+            };
             if explain {
-                println!("{}", q.explain()?);
+                outln!("{}", query().explain()?);
                 return Ok(ExitCode::SUCCESS);
             }
             let names: Vec<String> = match &columns {
@@ -342,8 +429,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for n in &names {
                 t.schema().column_index(n)?;
             }
-            let rows = q.all()?;
-            output::rows(&names, &rows, format)?;
+            let guard = if cli.csv_raw {
+                output::CsvGuard::Raw
+            } else {
+                output::CsvGuard::Formulas
+            };
+            print_rows(&names, query, format, guard)?;
         }
         Command::Insert { dir, table, rows } => {
             let db = open(&dir)?;
@@ -355,13 +446,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let keys = t.insert_many(parsed)?;
             db.close()?;
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"table": table, "inserted": keys.len(), "keys": keys})
                 );
             } else {
                 let shown: Vec<String> = keys.iter().map(ToString::to_string).collect();
-                println!(
+                outln!(
                     "inserted {} row(s) into {table}: keys {}",
                     keys.len(),
                     shown.join(", ")
@@ -394,9 +485,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )?;
             db.close()?;
             if json {
-                println!("{}", serde_json::json!({"table": table, "updated": n}));
+                outln!("{}", serde_json::json!({"table": table, "updated": n}));
             } else {
-                println!("updated {n} row(s) of {table}");
+                outln!("updated {n} row(s) of {table}");
             }
         }
         Command::Delete { dir, table, filter } => {
@@ -406,18 +497,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let n = t.delete(|r| cond.matches(r.values()))?;
             db.close()?;
             if json {
-                println!("{}", serde_json::json!({"table": table, "deleted": n}));
+                outln!("{}", serde_json::json!({"table": table, "deleted": n}));
             } else {
-                println!("deleted {n} row(s) from {table}");
+                outln!("deleted {n} row(s) from {table}");
             }
         }
         Command::Stats { dir } => {
             let db = open(&dir)?;
             let stats = db.stats()?;
             if format == Format::Table {
-                println!("{stats}");
+                outln!("{stats}");
             } else {
-                println!("{}", serde_json::to_string_pretty(&stats)?);
+                outln!("{}", serde_json::to_string_pretty(&stats)?);
             }
         }
         Command::Checkpoint { dir } => {
@@ -428,9 +519,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let s = db.stats()?;
             if json {
                 let v = serde_json::json!({"checkpoint_lsn": s.checkpoint_lsn, "archived": s.archived.len()});
-                println!("{v}");
+                outln!("{v}");
             } else {
-                println!(
+                outln!(
                     "checkpoint at LSN {}; {} archived segment(s)",
                     s.checkpoint_lsn,
                     s.archived.len()
@@ -444,9 +535,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             finish(pb);
             let n = db.table_names()?.len();
             if json {
-                println!("{}", serde_json::json!({"file": file, "tables": n}));
+                outln!("{}", serde_json::json!({"file": file, "tables": n}));
             } else {
-                println!("exported {n} table(s) to {}", file.display());
+                outln!("exported {n} table(s) to {}", file.display());
             }
         }
         Command::Import { dir, file } => {
@@ -457,9 +548,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let n = n?;
             db.close()?;
             if json {
-                println!("{}", serde_json::json!({"file": file, "rows": n}));
+                outln!("{}", serde_json::json!({"file": file, "rows": n}));
             } else {
-                println!("imported {n} row(s) from {}", file.display());
+                outln!("imported {n} row(s) from {}", file.display());
             }
         }
         Command::Verify { dir } => {
@@ -641,6 +732,15 @@ fn main() -> ExitCode {
     };
     match run(cli) {
         Ok(code) => code,
+        // A reader that stops early (`| head`) is not an error, as in sqlite3 and rg.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("tabula: {e:#}");
             ExitCode::from(2)

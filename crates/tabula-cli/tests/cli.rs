@@ -417,3 +417,193 @@ fn help_has_examples() {
         assert!(text(&o).contains("Example"), "{cmd}: {}", text(&o));
     }
 }
+
+// ---- Issue 12: output, input, exit codes and messages. ----
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The demo database with `n` more students, written through the library's dyn API.
+fn demo_with_students(n: usize) -> (tempfile::TempDir, PathBuf, String) {
+    let (d, path, p) = demo();
+    {
+        let db = Database::open(&path).unwrap();
+        let t = db.dyn_table("students").unwrap();
+        t.insert_many((0..n).map(|i| {
+            tabula::row! { "name" => format!("Student {i}"), "email" => format!("s{i}@u.edu"), "year" => 2024 }
+        }))
+        .unwrap();
+        db.close().unwrap();
+    }
+    (d, path, p)
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_exit_0_in_every_format() {
+    use std::io::Read;
+    let (_d, _path, p) = demo_with_students(5000);
+    for format in ["table", "json", "jsonl", "csv"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
+            .args(["query", &p, "students", "--format", format])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut reader = child.stdout.take().unwrap();
+        let mut buf = [0u8; 64];
+        reader.read_exact(&mut buf).unwrap();
+        drop(reader);
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{format}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{format}");
+    }
+}
+
+#[test]
+fn writing_to_a_full_device_is_a_clear_error_with_exit_2() {
+    let (_d, _path, p) = demo();
+    for args in [
+        vec!["query", &p, "students"],
+        vec!["query", &p, "students", "--format", "csv"],
+        vec!["tables", &p],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_tabula"))
+            .args(&args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.starts_with("tabula: writing to standard output: No space left on device"),
+            "{e}"
+        );
+        assert!(!e.contains("panicked"), "{e}");
+    }
+}
+
+#[test]
+fn table_format_streams_a_bordered_table_and_escapes_control_characters() {
+    let (_d, _path, p) = demo();
+    let o = tabula(&[
+        "insert",
+        &p,
+        "courses",
+        r#"{"code":"ESC","title":"red\u001b[31m\nnext\ttab\u202e"}"#,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&[
+        "query",
+        &p,
+        "courses",
+        "--where",
+        "code = 'ESC'",
+        "--columns",
+        "code,title",
+    ]);
+    let out = stdout(&o);
+    assert!(!out.contains('\u{1b}') && !out.contains('\t'), "{out:?}");
+    assert!(out.contains(r"red\x1b[31m\nnext\ttab\u{202e}"), "{out}");
+    assert_eq!(
+        out.lines().next().unwrap(),
+        format!("┌──────┬{}┐", "─".repeat(32))
+    );
+    assert!(out.contains("│ code │ title"), "{out}");
+    assert!(out.ends_with("┘\n1 row(s)\n"), "{out}");
+    // Many rows: every line of the table has the same width.
+    let o = tabula(&["query", &p, "students"]);
+    let out = stdout(&o);
+    let widths: Vec<usize> = out
+        .lines()
+        .filter(|l| !l.ends_with("row(s)"))
+        .map(|l| l.chars().count())
+        .collect();
+    assert_eq!(widths.len(), 7 + 4);
+    assert!(widths.iter().all(|w| *w == widths[0]), "{out}");
+    assert!(out.ends_with("7 row(s)\n"));
+}
+
+#[test]
+fn csv_guards_only_text_formulas_and_tells_null_from_empty_text() {
+    let (_d, _path, p) = demo();
+    let o = tabula(&[
+        "insert",
+        &p,
+        "students",
+        r#"{"name":"=cmd()","email":"-x@u","year":2025,"gpa":-0.5,"advisor":""}"#,
+        r#"{"name":"@home","email":"plain@u","year":2025,"gpa":1.5}"#,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let args = [
+        "query",
+        &p,
+        "students",
+        "--where",
+        "id >= 7",
+        "--order-by",
+        "id",
+        "--columns",
+        "name,email,gpa,advisor",
+        "--format",
+        "csv",
+    ];
+    let o = tabula(&args);
+    assert_eq!(
+        stdout(&o),
+        "name,email,gpa,advisor\nGrace Lee,grace.lee@university.edu,3.6,Dr. Hopper\n'=cmd(),'-x@u,-0.5,\"\"\n'@home,plain@u,1.5,\n"
+    );
+    let mut raw = args.to_vec();
+    raw.push("--csv-raw");
+    let o = tabula(&raw);
+    assert!(
+        stdout(&o).contains("\n=cmd(),-x@u,-0.5,\"\"\n@home,plain@u,1.5,\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = tabula(&["--help"]);
+    assert!(
+        text(&o).contains("NULL is an empty unquoted field"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn json_keys_follow_the_column_order() {
+    let (_d, _path, p) = demo();
+    let o = tabula(&[
+        "query", &p, "students", "--where", "id = 1", "--format", "jsonl",
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "{\"id\":1,\"name\":\"Alice Johnson\",\"email\":\"alice.johnson@university.edu\",\"year\":2024,\"gpa\":3.8,\"advisor\":\"Dr. Turing\"}\n"
+    );
+    let o = tabula(&[
+        "query",
+        &p,
+        "students",
+        "--where",
+        "id = 1",
+        "--columns",
+        "year,name",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "[\n  {\"year\":2024,\"name\":\"Alice Johnson\"}\n]\n"
+    );
+    let o = tabula(&[
+        "query", &p, "students", "--where", "id = 99", "--format", "json",
+    ]);
+    assert_eq!(stdout(&o), "[]\n");
+}
