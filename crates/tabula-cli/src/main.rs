@@ -34,7 +34,12 @@ with =, +, -, @, tab or CR get a leading ' so spreadsheets do not run them as fo
 
 Output to a closed pipe (e.g. `| head`) ends quietly with exit 0.
 
-Exit codes: 0 ok, 1 problems found, 2 usage or I/O errors.";
+Exit codes:
+  0  ok
+  1  problems found (verify, or a repair that could not fix everything)
+  2  usage or I/O error; nothing was changed by a write command
+  3  a write command committed (the data is safe in the write-ahead log), then the
+     checkpoint at close failed; the next open recovers from the log";
 
 #[derive(Parser)]
 #[command(name = "tabula", version, about = "Inspect, query, change, verify and repair tabula databases", after_help = AFTER_HELP)]
@@ -156,7 +161,21 @@ fn open(dir: &Path) -> anyhow::Result<Database> {
             dir.display()
         );
     }
-    Database::open(dir).with_context(|| format!("opening {}", dir.display()))
+    let db = Database::open(dir).with_context(|| format!("opening {}", dir.display()))?;
+    warn_recovered(&db);
+    Ok(db)
+}
+
+/// Tells, once per open, what the open's recovery dropped (an unfinished log tail, say).
+fn warn_recovered(db: &Database) {
+    for d in db.recovery_report() {
+        eprintln!(
+            "tabula: warning: recovered by dropping {}:{}: {}",
+            d.file.display(),
+            d.line,
+            d.reason
+        );
+    }
 }
 
 /// A spinner on stderr for long work, only when stderr is a terminal.
@@ -444,7 +463,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let t = db.dyn_table(&table)?;
             let keys = t.insert_many(parsed)?;
-            db.close()?;
+            close_after_commit(&db)?;
             if json {
                 outln!(
                     "{}",
@@ -483,7 +502,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 },
             )?;
-            db.close()?;
+            close_after_commit(&db)?;
             if json {
                 outln!("{}", serde_json::json!({"table": table, "updated": n}));
             } else {
@@ -495,7 +514,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let t = db.dyn_table(&table)?;
             let cond = Condition::parse(t.schema(), &filter)?;
             let n = t.delete(|r| cond.matches(r.values()))?;
-            db.close()?;
+            close_after_commit(&db)?;
             if json {
                 outln!("{}", serde_json::json!({"table": table, "deleted": n}));
             } else {
@@ -546,7 +565,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let n = db.import_json(&file);
             finish(pb);
             let n = n?;
-            db.close()?;
+            close_after_commit(&db)?;
             if json {
                 outln!("{}", serde_json::json!({"file": file, "rows": n}));
             } else {
@@ -721,6 +740,44 @@ fn repair(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The error chain joined by `: `, skipping a cause whose text the message already holds
+/// (many errors repeat their source's text in their own).
+fn message(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
+}
+
+/// A write command committed, then closing the database (its checkpoint) failed: exit 3.
+#[derive(Debug)]
+struct CommittedThenCloseFailed;
+
+impl std::fmt::Display for CommittedThenCloseFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "the change is committed and safe in the write-ahead log, \
+             but the checkpoint at close failed (the next open recovers from the log)",
+        )
+    }
+}
+
+impl std::error::Error for CommittedThenCloseFailed {}
+
+/// Closes the database after a committed write; a failure is exit 3, not 2.
+fn close_after_commit(db: &Database) -> anyhow::Result<()> {
+    db.close()
+        .map_err(|e| anyhow::Error::new(e).context(CommittedThenCloseFailed))
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -742,8 +799,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("tabula: {e:#}");
-            ExitCode::from(2)
+            eprintln!("tabula: {}", message(&e));
+            match e.downcast_ref::<CommittedThenCloseFailed>() {
+                Some(_) => ExitCode::from(3),
+                None => ExitCode::from(2),
+            }
         }
     }
 }

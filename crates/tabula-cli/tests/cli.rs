@@ -607,3 +607,91 @@ fn json_keys_follow_the_column_order() {
     ]);
     assert_eq!(stdout(&o), "[]\n");
 }
+
+#[test]
+fn a_failed_checkpoint_after_a_commit_exits_3_and_the_data_is_kept() {
+    let (_d, path, p) = demo();
+    // As root no permission stops a write; a non-empty directory where the checkpoint
+    // archives the log does (the demo checkpointed at LSN 1, the insert is LSN 2).
+    std::fs::create_dir_all(path.join("wal/transaction.00000000000000000002.log/x")).unwrap();
+    let o = tabula(&[
+        "insert",
+        &p,
+        "courses",
+        "{\"code\":\"K1\",\"title\":\"Kept\"}",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        stderr(&o).starts_with("tabula: the change is committed and safe in the write-ahead log"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(path.join("wal/transaction.00000000000000000002.log")).unwrap();
+    let o = tabula(&[
+        "query",
+        &p,
+        "courses",
+        "--where",
+        "code = 'K1'",
+        "--format",
+        "csv",
+        "--columns",
+        "title",
+    ]);
+    assert_eq!(stdout(&o), "title\nKept\n");
+    let o = tabula(&["--help"]);
+    assert!(
+        text(&o).contains("3  a write command committed"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn errors_are_printed_once() {
+    let (d, _path, p) = demo();
+    let missing = d.path().join("missing.json");
+    let o = tabula(&["import", &p, missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o).matches("os error 2").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
+    let bad = d.path().join("bad.json");
+    std::fs::write(&bad, "[").unwrap();
+    let o = tabula(&["import", &p, bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert_eq!(e.matches("EOF while parsing").count(), 1, "{e}");
+    assert!(!e.contains(":0:"), "{e}");
+}
+
+#[test]
+fn every_command_warns_about_what_the_open_recovered() {
+    let (_d, path, p) = demo();
+    {
+        let db = Database::open(&path).unwrap();
+        let t = db.dyn_table("courses").unwrap();
+        for i in 0..2 {
+            t.insert(tabula::row! { "code" => format!("Y{i}"), "title" => "T" })
+                .unwrap();
+        }
+    }
+    // One flipped byte in the middle of the log's last record: an unfinished tail.
+    let wal = path.join("wal/transaction.log");
+    let mut bytes = std::fs::read(&wal).unwrap();
+    let end = bytes.len() - 1;
+    let start = bytes[..end]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    bytes[(start + end) / 2] ^= 0x01;
+    std::fs::write(&wal, bytes).unwrap();
+    let o = tabula(&["tables", &p]);
+    assert!(o.status.success(), "{}", text(&o));
+    let e = stderr(&o);
+    assert_eq!(e.matches("tabula: warning: recovered").count(), 1, "{e}");
+    assert!(e.contains("wal/transaction.log:"), "{e}");
+}
