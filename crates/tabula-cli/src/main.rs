@@ -95,13 +95,16 @@ enum Command {
     },
     /// Insert rows given as JSON objects, all in one transaction.
     #[command(
-        after_help = "Example:\n  tabula insert data/university students '{\"name\":\"Zoe\",\"email\":\"zoe@university.edu\",\"year\":2025}'"
+        after_help = "Examples:\n  tabula insert data/university students '{\"name\":\"Zoe\",\"email\":\"zoe@university.edu\",\"year\":2025}'\n  tabula insert data/university students --file new.jsonl\n  cat new.json | tabula insert data/university students -"
     )]
     Insert {
         dir: PathBuf,
         table: String,
-        #[arg(required = true)]
+        /// JSON objects, one per argument; `-` (or none, with stdin not a terminal) reads stdin.
         rows: Vec<String>,
+        /// Read rows from FILE (`-` for stdin): JSON Lines, or one JSON array of objects.
+        #[arg(long, value_name = "FILE", conflicts_with = "rows")]
+        file: Option<PathBuf>,
     },
     /// Change columns of the rows matching a condition.
     #[command(
@@ -195,34 +198,65 @@ fn finish(pb: Option<indicatif::ProgressBar>) {
     }
 }
 
-/// A JSON value for a column: scalars as they are, objects and arrays as JSON text.
-fn json_value(v: serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::Object(_) | serde_json::Value::Array(_) => Value::Text(v.to_string()),
-        other => serde_json::from_value(other).unwrap_or(Value::Null),
-    }
+/// One row to insert, parsed, with where it came from (`argument 2`, `rows.jsonl line 7`).
+struct InputRow {
+    place: String,
+    row: Row,
 }
 
-fn parse_row(text: &str) -> anyhow::Result<Row> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).with_context(|| format!("{text:?} is not JSON"))?;
-    let serde_json::Value::Object(map) = v else {
-        bail!("{text:?} is not a JSON object")
-    };
-    Ok(Row::from_pairs(
-        map.into_iter().map(|(k, v)| (k, json_value(v))),
-    ))
+/// A JSON object as a row; each value read by `Value::parse_json` (exact integers). Errors
+/// name the place and the column, never repeat the whole input.
+fn parse_row(place: &str, table: &str, text: &str) -> anyhow::Result<InputRow> {
+    let map: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>> =
+        match serde_json::from_str(text) {
+            Ok(m) => m,
+            Err(e) if e.is_data() => bail!("{place}: expected a JSON object with a row of {table}"),
+            Err(e) => bail!("{place}: not JSON: {e}"),
+        };
+    let mut pairs = Vec::with_capacity(map.len());
+    for (k, raw) in map {
+        let v = Value::parse_json(raw.get())
+            .with_context(|| format!("{place}: {table}.{k}: value {} cannot be read", raw.get()))?;
+        pairs.push((k, v));
+    }
+    Ok(InputRow {
+        place: place.to_owned(),
+        row: Row::from_pairs(pairs),
+    })
+}
+
+/// Rows from a file or stdin: a JSON array of objects, or JSON Lines (one object a line).
+fn parse_rows(name: &str, table: &str, text: &str) -> anyhow::Result<Vec<InputRow>> {
+    if text.trim_start().starts_with('[') {
+        let items: Vec<Box<serde_json::value::RawValue>> =
+            serde_json::from_str(text).with_context(|| format!("{name}: not a JSON array"))?;
+        return items
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| parse_row(&format!("{name} element {}", i + 1), table, raw.get()))
+            .collect();
+    }
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| parse_row(&format!("{name} line {}", i + 1), table, l))
+        .collect()
 }
 
 fn parse_set(s: &str) -> anyhow::Result<(String, Value)> {
     let (col, val) = s
         .split_once('=')
         .with_context(|| format!("--set {s:?}: expected column=value"))?;
-    let value = match serde_json::from_str::<serde_json::Value>(val) {
-        Ok(v) => json_value(v),
-        Err(_) => Value::Text(val.trim_matches('\'').to_owned()),
+    let col = col.trim();
+    // JSON when it is JSON (exact integers); text only when it is not.
+    let value = if serde_json::from_str::<serde::de::IgnoredAny>(val).is_ok() {
+        Value::parse_json(val).with_context(|| {
+            format!("--set {col}: cannot use {val}; quote it ('\"...\"') to store it as text")
+        })?
+    } else {
+        Value::Text(val.trim_matches('\'').to_owned())
     };
-    Ok((col.trim().to_owned(), value))
+    Ok((col.to_owned(), value))
 }
 
 /// Writes one line to standard output, returning the write error from the enclosing function.
@@ -455,14 +489,53 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             print_rows(&names, query, format, guard)?;
         }
-        Command::Insert { dir, table, rows } => {
+        Command::Insert {
+            dir,
+            table,
+            rows,
+            file,
+        } => {
+            let from_stdin = file.as_deref() == Some(Path::new("-"))
+                || rows == ["-"]
+                || (rows.is_empty() && file.is_none());
+            let parsed = if let Some(f) = file.as_ref().filter(|_| !from_stdin) {
+                let text = std::fs::read_to_string(f)
+                    .with_context(|| format!("reading {}", f.display()))?;
+                parse_rows(&f.display().to_string(), &table, &text)?
+            } else if from_stdin {
+                if std::io::stdin().is_terminal() {
+                    bail!("no rows: give JSON objects as arguments, --file FILE, or pipe them on stdin");
+                }
+                let text = std::io::read_to_string(std::io::stdin()).context("reading stdin")?;
+                parse_rows("stdin", &table, &text)?
+            } else {
+                rows.iter()
+                    .enumerate()
+                    .map(|(i, r)| parse_row(&format!("argument {}", i + 1), &table, r))
+                    .collect::<anyhow::Result<Vec<_>>>()?
+            };
             let db = open(&dir)?;
-            let parsed = rows
-                .iter()
-                .map(|r| parse_row(r))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let t = db.dyn_table(&table)?;
-            let keys = t.insert_many(parsed)?;
+            db.dyn_table(&table)?;
+            let mut failed_at = None;
+            let keys = db.transaction(|tx| {
+                let t = tx.dyn_table(&table)?;
+                let mut keys = Vec::with_capacity(parsed.len());
+                for r in &parsed {
+                    failed_at = Some(r.place.as_str());
+                    keys.push(t.insert(r.row.clone())?);
+                }
+                failed_at = None;
+                Ok(keys)
+            });
+            let keys = match (keys, failed_at) {
+                (Ok(k), _) => k,
+                (Err(e), Some(place)) => {
+                    return Err(
+                        anyhow::Error::new(e).context(format!("{place}: nothing was inserted"))
+                    )
+                }
+                (Err(e), None) => return Err(e.into()),
+            };
             close_after_commit(&db)?;
             if json {
                 outln!(

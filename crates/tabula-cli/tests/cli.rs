@@ -609,6 +609,134 @@ fn json_keys_follow_the_column_order() {
 }
 
 #[test]
+fn insert_reads_a_file_or_stdin_and_names_the_failing_row_by_position() {
+    let (d, _path, p) = demo();
+    let lines = d.path().join("rows.jsonl");
+    std::fs::write(
+        &lines,
+        "{\"code\":\"F1\",\"title\":\"One\"}\n\n{\"code\":\"F2\",\"title\":\"Two\"}\n",
+    )
+    .unwrap();
+    let o = tabula(&["insert", &p, "courses", "--file", lines.to_str().unwrap()]);
+    assert!(
+        stdout(&o).starts_with("inserted 2 row(s) into courses"),
+        "{}",
+        text(&o)
+    );
+    let run_stdin = |args: &[&str], input: &str| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let array = r#"[{"code":"A1","title":"x"}, {"code":"A2","title":"y"}]"#;
+    let o = run_stdin(&["insert", &p, "courses"], array);
+    assert!(stdout(&o).starts_with("inserted 2 row(s)"), "{}", text(&o));
+    let o = run_stdin(
+        &["insert", &p, "courses", "-"],
+        "{\"code\":\"S1\",\"title\":\"z\"}\n",
+    );
+    assert!(stdout(&o).starts_with("inserted 1 row(s)"), "{}", text(&o));
+    // A bad value: the table, column, value and line, not the whole row; nothing inserted.
+    let long_title = "a very long title that must not be repeated";
+    let bad = format!(
+        "{{\"code\":\"B1\",\"title\":\"{long_title}\"}}\n{{\"code\":\"B2\",\"title\":\"{long_title}\",\"credits\":\"four\"}}\n"
+    );
+    let o = run_stdin(&["insert", &p, "courses"], &bad);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.starts_with("tabula: stdin line 2: nothing was inserted: courses.credits"),
+        "{e}"
+    );
+    assert!(e.contains("\"four\"") && !e.contains(long_title), "{e}");
+    let o = tabula(&[
+        "insert",
+        &p,
+        "courses",
+        "{\"code\":\"C1\",\"title\":\"ok\"}",
+        "[1, 2]",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "tabula: argument 2: expected a JSON object with a row of courses\n"
+    );
+    let o = tabula(&[
+        "query",
+        &p,
+        "courses",
+        "--where",
+        "code IN ('B1', 'C1')",
+        "--format",
+        "csv",
+        "--columns",
+        "code",
+    ]);
+    assert_eq!(stdout(&o), "code\n", "nothing inserted");
+}
+
+#[test]
+fn update_set_reads_json_exactly_and_never_turns_a_value_into_null() {
+    let (_d, _path, p) = demo();
+    // Beyond i64 and not exact as a float: before, this set the advisor to NULL.
+    let o = tabula(&[
+        "update",
+        &p,
+        "students",
+        "--where",
+        "id = 1",
+        "--set",
+        "advisor=9223372036854775809",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(stderr(&o).contains("beyond i64"), "{}", stderr(&o));
+    let o = tabula(&[
+        "update",
+        &p,
+        "students",
+        "--where",
+        "id = 1",
+        "--set",
+        "advisor=\"9223372036854775809\"",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&[
+        "update",
+        &p,
+        "students",
+        "--where",
+        "id = 2",
+        "--set",
+        "advisor=Dr. Who",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&[
+        "query",
+        &p,
+        "students",
+        "--where",
+        "id <= 2",
+        "--columns",
+        "advisor",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(stdout(&o), "advisor\n9223372036854775809\nDr. Who\n");
+}
+
+#[test]
 fn a_failed_checkpoint_after_a_commit_exits_3_and_the_data_is_kept() {
     let (_d, path, p) = demo();
     // As root no permission stops a write; a non-empty directory where the checkpoint
