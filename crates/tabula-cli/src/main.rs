@@ -586,12 +586,45 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = open(&dir)?;
             let t = db.dyn_table(&table)?;
             let cond = Condition::parse(t.schema(), &filter)?;
+            // Cascading foreign keys delete from other tables too: count every table before
+            // and after (the CLI holds the database exclusively, so only this delete runs).
+            let names = db.table_names()?;
+            let count_all = || -> anyhow::Result<Vec<usize>> {
+                names
+                    .iter()
+                    .map(|n| Ok(db.dyn_table(n)?.count()?))
+                    .collect()
+            };
+            let before = count_all()?;
             let n = t.delete(|r| cond.matches(r.values()))?;
+            let after = count_all()?;
+            let cascaded: Vec<(&String, usize)> = names
+                .iter()
+                .zip(before.iter().zip(&after))
+                .filter(|(name, _)| **name != table)
+                .map(|(name, (b, a))| (name, b.saturating_sub(*a)))
+                .filter(|(_, d)| *d > 0)
+                .collect();
             close_after_commit(&db)?;
             if json {
-                outln!("{}", serde_json::json!({"table": table, "deleted": n}));
+                let by_table: serde_json::Map<String, serde_json::Value> = cascaded
+                    .iter()
+                    .map(|(name, d)| ((*name).clone(), serde_json::json!(d)))
+                    .collect();
+                outln!(
+                    "{}",
+                    serde_json::json!({"table": table, "deleted": n, "cascaded": by_table})
+                );
             } else {
-                outln!("deleted {n} row(s) from {table}");
+                let mut msg = format!("deleted {n} row(s) from {table}");
+                if !cascaded.is_empty() {
+                    let parts: Vec<String> = cascaded
+                        .iter()
+                        .map(|(name, d)| format!("{d} row(s) from {name}"))
+                        .collect();
+                    msg.push_str(&format!(", and by cascade {}", parts.join(", ")));
+                }
+                outln!("{msg}");
             }
         }
         Command::Stats { dir } => {
@@ -633,11 +666,35 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Import { dir, file } => {
-            let db = open(&dir)?;
+            // Read the file's metadata first, so a missing file creates no database.
+            std::fs::metadata(&file).with_context(|| format!("reading {}", file.display()))?;
+            let created = !dir.exists();
+            let db = if dir.join("wal").is_dir() {
+                open(&dir)?
+            } else {
+                // Import creates the database in a missing or empty directory.
+                if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
+                    bail!(
+                        "{} is not empty and holds no tabula database; import into a new directory",
+                        dir.display()
+                    );
+                }
+                Database::open(&dir).with_context(|| format!("creating {}", dir.display()))?
+            };
             let pb = spinner("importing");
             let n = db.import_json(&file);
             finish(pb);
-            let n = n?;
+            let n = match n {
+                Ok(n) => n,
+                Err(e) => {
+                    // Everything or nothing: a database this import created goes too.
+                    drop(db);
+                    if created {
+                        let _ = std::fs::remove_dir_all(&dir);
+                    }
+                    return Err(e.into());
+                }
+            };
             close_after_commit(&db)?;
             if json {
                 outln!("{}", serde_json::json!({"file": file, "rows": n}));

@@ -797,6 +797,75 @@ fn errors_are_printed_once() {
 }
 
 #[test]
+fn delete_reports_the_rows_removed_by_cascade() {
+    let (_d, _path, p) = demo();
+    let o = tabula(&["delete", &p, "students", "--where", "id = 1"]);
+    assert_eq!(
+        stdout(&o),
+        "deleted 1 row(s) from students, and by cascade 3 row(s) from registrations\n",
+        "{}",
+        text(&o)
+    );
+    let o = tabula(&[
+        "delete", &p, "students", "--where", "id = 2", "--format", "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["deleted"], 1);
+    assert_eq!(v["cascaded"]["registrations"], 2);
+}
+
+#[test]
+fn import_creates_a_new_database() {
+    let (d, _path, p) = demo();
+    let file = d.path().join("backup.json");
+    let f = file.to_str().unwrap();
+    assert!(tabula(&["export", &p, f]).status.success());
+    let new = d.path().join("fresh/copy");
+    let o = tabula(&["import", new.to_str().unwrap(), f]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(stdout(&o).starts_with("imported 24 row(s)"), "{}", text(&o));
+    let o = tabula(&[
+        "query",
+        new.to_str().unwrap(),
+        "students",
+        "--format",
+        "csv",
+        "--columns",
+        "id",
+    ]);
+    assert_eq!(stdout(&o).lines().count(), 8);
+    // A bad row is named by table and row, with no `:0:` line number.
+    let bad = d.path().join("bad.json");
+    let exported = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &bad,
+        exported.replacen("\"year\":2024", "\"year\":\"x\"", 1),
+    )
+    .unwrap();
+    let o = tabula(&[
+        "import",
+        d.path().join("third").to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("bad.json: corrupt: table students row 1: students.year"),
+        "{e}"
+    );
+    assert!(!e.contains(":0:"), "{e}");
+    assert!(
+        !d.path().join("third").exists(),
+        "a failed import leaves no database"
+    );
+    // A missing file creates nothing.
+    let none = d.path().join("none");
+    let o = tabula(&["import", none.to_str().unwrap(), "/nonexistent.json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!none.exists());
+}
+
+#[test]
 fn every_command_warns_about_what_the_open_recovered() {
     let (_d, path, p) = demo();
     {
@@ -822,4 +891,32 @@ fn every_command_warns_about_what_the_open_recovered() {
     let e = stderr(&o);
     assert_eq!(e.matches("tabula: warning: recovered").count(), 1, "{e}");
     assert!(e.contains("wal/transaction.log:"), "{e}");
+}
+
+#[test]
+fn a_where_with_10000_or_terms_works_in_query_update_and_delete() {
+    let (_d, _path, p) = demo();
+    let cond = (0..10_000)
+        .map(|i| format!("id = {}", i + 3))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let o = tabula(&[
+        "query",
+        &p,
+        "students",
+        "--where",
+        &cond,
+        "--format",
+        "csv",
+        "--columns",
+        "id",
+    ]);
+    assert_eq!(stdout(&o), "id\n3\n4\n5\n6\n7\n", "{}", text(&o));
+    let o = tabula(&[
+        "update", &p, "students", "--where", &cond, "--set", "gpa=2.5",
+    ]);
+    assert_eq!(stdout(&o), "updated 5 row(s) of students\n", "{}", text(&o));
+    let o = tabula(&["delete", &p, "registrations", "--where", &cond]);
+    assert!(stdout(&o).starts_with("deleted "), "{}", text(&o));
+    assert!(o.status.success());
 }
