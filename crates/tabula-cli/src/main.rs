@@ -1,8 +1,7 @@
 //! `tabula`: inspect, query, change, verify and repair a tabula database directory without
 //! writing Rust. Works on any directory through the dynamic, schema-driven API.
 //!
-//! Exit codes: 0 ok, 1 problems found (`verify`, `repair` that could not fix everything),
-//! 2 usage or I/O errors.
+//! Exit codes: see `AFTER_HELP`.
 #![forbid(unsafe_code)]
 
 mod demo;
@@ -29,7 +28,18 @@ Examples:
   tabula update data/university students --where \"name = 'Bob Smith'\" --set gpa=3.4
   tabula verify data/university && tabula stats data/university
 
-Exit codes: 0 ok, 1 problems found, 2 usage or I/O errors.";
+CSV: NULL is an empty unquoted field, empty text is \"\" (quoted). TEXT values that start
+with =, +, -, @, tab or CR get a leading ' so spreadsheets do not run them as formulas
+(--csv-raw turns this off); numbers are written as they are.
+
+Output to a closed pipe (e.g. `| head`) ends quietly with exit 0.
+
+Exit codes:
+  0  ok
+  1  problems found (verify, or a repair that could not fix everything)
+  2  usage or I/O error; nothing was changed by a write command
+  3  a write command committed (the data is safe in the write-ahead log), then the
+     checkpoint at close failed; the next open recovers from the log";
 
 #[derive(Parser)]
 #[command(name = "tabula", version, about = "Inspect, query, change, verify and repair tabula databases", after_help = AFTER_HELP)]
@@ -39,6 +49,9 @@ struct Cli {
     /// Output format: a table for people, or json/jsonl/csv for scripts (every command).
     #[arg(long, value_enum, default_value_t, global = true)]
     format: Format,
+    /// CSV: write TEXT values as they are, without the leading ' that guards formulas.
+    #[arg(long, global = true)]
+    csv_raw: bool,
 }
 
 #[derive(Subcommand)]
@@ -82,13 +95,16 @@ enum Command {
     },
     /// Insert rows given as JSON objects, all in one transaction.
     #[command(
-        after_help = "Example:\n  tabula insert data/university students '{\"name\":\"Zoe\",\"email\":\"zoe@university.edu\",\"year\":2025}'"
+        after_help = "Examples:\n  tabula insert data/university students '{\"name\":\"Zoe\",\"email\":\"zoe@university.edu\",\"year\":2025}'\n  tabula insert data/university students --file new.jsonl\n  cat new.json | tabula insert data/university students -"
     )]
     Insert {
         dir: PathBuf,
         table: String,
-        #[arg(required = true)]
+        /// JSON objects, one per argument; `-` (or none, with stdin not a terminal) reads stdin.
         rows: Vec<String>,
+        /// Read rows from FILE (`-` for stdin): JSON Lines, or one JSON array of objects.
+        #[arg(long, value_name = "FILE", conflicts_with = "rows")]
+        file: Option<PathBuf>,
     },
     /// Change columns of the rows matching a condition.
     #[command(
@@ -153,7 +169,26 @@ fn open(dir: &Path) -> anyhow::Result<Database> {
             dir.display()
         );
     }
-    Database::open(dir).with_context(|| format!("opening {}", dir.display()))
+    let db = Database::open(dir).with_context(|| format!("opening {}", dir.display()))?;
+    warn_recovered(&db);
+    Ok(db)
+}
+
+/// Tells, once per open, what the open's recovery dropped (an unfinished log tail, say).
+fn warn_recovered(db: &Database) {
+    for d in db.recovery_report() {
+        let kept = d
+            .kept_in
+            .as_ref()
+            .map(|k| format!(" (its bytes are kept in {})", k.display()))
+            .unwrap_or_default();
+        eprintln!(
+            "tabula: warning: recovered by dropping {}:{}: {}{kept}",
+            d.file.display(),
+            d.line,
+            d.reason
+        );
+    }
 }
 
 /// A spinner on stderr for long work, only when stderr is a terminal.
@@ -173,34 +208,135 @@ fn finish(pb: Option<indicatif::ProgressBar>) {
     }
 }
 
-/// A JSON value for a column: scalars as they are, objects and arrays as JSON text.
-fn json_value(v: serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::Object(_) | serde_json::Value::Array(_) => Value::Text(v.to_string()),
-        other => serde_json::from_value(other).unwrap_or(Value::Null),
-    }
+/// One row to insert, parsed, with where it came from (`argument 2`, `rows.jsonl line 7`).
+struct InputRow {
+    place: String,
+    row: Row,
 }
 
-fn parse_row(text: &str) -> anyhow::Result<Row> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).with_context(|| format!("{text:?} is not JSON"))?;
-    let serde_json::Value::Object(map) = v else {
-        bail!("{text:?} is not a JSON object")
-    };
-    Ok(Row::from_pairs(
-        map.into_iter().map(|(k, v)| (k, json_value(v))),
-    ))
+/// A JSON object as a row; each value read by `Value::parse_json` (exact integers). Errors
+/// name the place and the column, never repeat the whole input.
+fn parse_row(place: &str, table: &str, text: &str) -> anyhow::Result<InputRow> {
+    let map: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>> =
+        match serde_json::from_str(text) {
+            Ok(m) => m,
+            Err(e) if e.is_data() => bail!("{place}: expected a JSON object with a row of {table}"),
+            Err(e) => bail!("{place}: not JSON: {e}"),
+        };
+    let mut pairs = Vec::with_capacity(map.len());
+    for (k, raw) in map {
+        let v = Value::parse_json(raw.get())
+            .with_context(|| format!("{place}: {table}.{k}: value {} cannot be read", raw.get()))?;
+        pairs.push((k, v));
+    }
+    Ok(InputRow {
+        place: place.to_owned(),
+        row: Row::from_pairs(pairs),
+    })
+}
+
+/// Rows from a file or stdin: a JSON array of objects, or JSON Lines (one object a line).
+fn parse_rows(name: &str, table: &str, text: &str) -> anyhow::Result<Vec<InputRow>> {
+    if text.trim_start().starts_with('[') {
+        let items: Vec<Box<serde_json::value::RawValue>> =
+            serde_json::from_str(text).with_context(|| format!("{name}: not a JSON array"))?;
+        return items
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| parse_row(&format!("{name} element {}", i + 1), table, raw.get()))
+            .collect();
+    }
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| parse_row(&format!("{name} line {}", i + 1), table, l))
+        .collect()
 }
 
 fn parse_set(s: &str) -> anyhow::Result<(String, Value)> {
     let (col, val) = s
         .split_once('=')
         .with_context(|| format!("--set {s:?}: expected column=value"))?;
-    let value = match serde_json::from_str::<serde_json::Value>(val) {
-        Ok(v) => json_value(v),
-        Err(_) => Value::Text(val.trim_matches('\'').to_owned()),
+    let col = col.trim();
+    // JSON when it is JSON (exact integers); text only when it is not.
+    let value = if serde_json::from_str::<serde::de::IgnoredAny>(val).is_ok() {
+        Value::parse_json(val).with_context(|| {
+            format!("--set {col}: cannot use {val}; quote it ('\"...\"') to store it as text")
+        })?
+    } else {
+        Value::Text(val.trim_matches('\'').to_owned())
     };
-    Ok((col.trim().to_owned(), value))
+    Ok((col.to_owned(), value))
+}
+
+/// Writes one line to standard output, returning the write error from the enclosing function.
+macro_rules! outln {
+    ($($t:tt)*) => {
+        output::line(format_args!($($t)*)).context("writing to standard output")?
+    };
+}
+
+/// Streams the rows of `query` in `format`; the first failed write stops the output.
+fn print_rows<'a>(
+    names: &[String],
+    query: impl Fn() -> tabula::Select<'a, Row>,
+    format: Format,
+    guard: output::CsvGuard,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = output::stdout();
+    let mut failed: Option<std::io::Error> = None;
+    let mut write = |f: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>| {
+        if failed.is_none() {
+            if let Err(e) = f(&mut out) {
+                failed = Some(e);
+            }
+        }
+    };
+    let cells = |r: &Row| -> Vec<String> {
+        names
+            .iter()
+            .map(|c| r.get(c).map_or_else(String::new, output::cell))
+            .collect()
+    };
+    match format {
+        Format::Table => {
+            let mut widths = output::Widths::new(names);
+            query().for_each(|r| widths.add(&cells(r)))?;
+            write(&mut |o| widths.top(o, names));
+            let n = query().for_each(|r| write(&mut |o| widths.row(o, &cells(r))))?;
+            write(&mut |o| {
+                widths.bottom(o)?;
+                writeln!(o, "{n} row(s)")
+            });
+        }
+        Format::Json => {
+            let mut first = true;
+            write(&mut |o| write!(o, "["));
+            query().for_each(|r| {
+                let sep = if first { "\n  " } else { ",\n  " };
+                first = false;
+                write(&mut |o| write!(o, "{sep}{}", output::json_object(names, r)));
+            })?;
+            let end = if first { "]" } else { "\n]" };
+            write(&mut |o| writeln!(o, "{end}"));
+        }
+        Format::Jsonl => {
+            query()
+                .for_each(|r| write(&mut |o| writeln!(o, "{}", output::json_object(names, r))))?;
+        }
+        Format::Csv => {
+            write(&mut |o| writeln!(o, "{}", output::csv_header(names)));
+            query().for_each(|r| {
+                write(&mut |o| writeln!(o, "{}", output::csv_row(names, r, guard)))
+            })?;
+        }
+    }
+    write(&mut |o| o.flush());
+    match failed {
+        Some(e) => Err(anyhow::Error::new(e).context("writing to standard output")),
+        None => Ok(()),
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -211,21 +347,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (s, c, r) = demo::create(&dir)?;
             if json {
                 let v = serde_json::json!({"path": dir, "students": s, "courses": c, "registrations": r});
-                println!("{v}");
+                outln!("{v}");
                 return Ok(ExitCode::SUCCESS);
             }
-            println!(
+            outln!(
                 "Created {} with {s} students, {c} courses and {r} registrations.",
                 dir.display()
             );
-            println!("\nTry next:");
+            outln!("\nTry next:");
             let d = dir.display();
-            println!("  tabula tables {d}");
-            println!("  tabula query {d} students --where \"gpa > 3.5\" --order-by -gpa");
-            println!("  tabula query {d} registrations --where \"course_id = 1\" --explain");
-            println!("  tabula stats {d}");
-            println!("  tabula verify {d}");
-            println!("  cat {d}/wal/transaction.log | cut -c1-120");
+            outln!("  tabula tables {d}");
+            outln!("  tabula query {d} students --where \"gpa > 3.5\" --order-by -gpa");
+            outln!("  tabula query {d} registrations --where \"course_id = 1\" --explain");
+            outln!("  tabula stats {d}");
+            outln!("  tabula verify {d}");
+            outln!("  cat {d}/wal/transaction.log | cut -c1-120");
         }
         Command::Tables { dir } => {
             let db = open(&dir)?;
@@ -243,7 +379,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         ]
                     })
                     .collect();
-                output::grid(
+                output::grid_to(
+                    &mut output::stdout(),
                     &[
                         "table".into(),
                         "rows".into(),
@@ -251,9 +388,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         "indexes".into(),
                     ],
                     &rows,
-                );
+                )
+                .context("writing to standard output")?;
             } else {
-                println!("{}", serde_json::to_string_pretty(&stats.tables)?);
+                outln!("{}", serde_json::to_string_pretty(&stats.tables)?);
             }
         }
         Command::Schema { dir, table } => {
@@ -291,8 +429,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         ]
                     })
                     .collect();
-                println!("table {}", schema.table);
-                output::grid(
+                outln!("table {}", schema.table);
+                output::grid_to(
+                    &mut output::stdout(),
                     &[
                         "column".into(),
                         "type".into(),
@@ -301,9 +440,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         "constraints".into(),
                     ],
                     &rows,
-                );
+                )
+                .context("writing to standard output")?;
             } else {
-                println!("{}", serde_json::to_string_pretty(&schema)?);
+                outln!("{}", serde_json::to_string_pretty(&schema)?);
             }
         }
         Command::Query {
@@ -318,26 +458,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let db = open(&dir)?;
             let t = db.dyn_table(&table)?;
-            let mut q = t.select();
-            if let Some(f) = &filter {
-                q = q.where_sql(f);
-            }
-            for key in order_by
-                .iter()
-                .flat_map(|o| o.split(','))
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-            {
-                q = q.order_by(key);
-            }
-            if let Some(l) = limit {
-                q = q.limit(l);
-            }
-            if let Some(o) = offset {
-                q = q.offset(o);
-            }
+            // Built twice by the table format (measure, then print): the CLI holds the
+            // database exclusively, so both passes see the same rows.
+            let query = || {
+                let mut q = t.select();
+                if let Some(f) = &filter {
+                    q = q.where_sql(f);
+                }
+                for key in order_by
+                    .iter()
+                    .flat_map(|o| o.split(','))
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                {
+                    q = q.order_by(key);
+                }
+                if let Some(l) = limit {
+                    q = q.limit(l);
+                }
+                if let Some(o) = offset {
+                    q = q.offset(o);
+                }
+                q
+            };
             if explain {
-                println!("{}", q.explain()?);
+                outln!("{}", query().explain()?);
                 return Ok(ExitCode::SUCCESS);
             }
             let names: Vec<String> = match &columns {
@@ -347,26 +492,69 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for n in &names {
                 t.schema().column_index(n)?;
             }
-            let rows = q.all()?;
-            output::rows(&names, &rows, format)?;
+            let guard = if cli.csv_raw {
+                output::CsvGuard::Raw
+            } else {
+                output::CsvGuard::Formulas
+            };
+            print_rows(&names, query, format, guard)?;
         }
-        Command::Insert { dir, table, rows } => {
+        Command::Insert {
+            dir,
+            table,
+            rows,
+            file,
+        } => {
+            let from_stdin = file.as_deref() == Some(Path::new("-"))
+                || rows == ["-"]
+                || (rows.is_empty() && file.is_none());
+            let parsed = if let Some(f) = file.as_ref().filter(|_| !from_stdin) {
+                let text = std::fs::read_to_string(f)
+                    .with_context(|| format!("reading {}", f.display()))?;
+                parse_rows(&f.display().to_string(), &table, &text)?
+            } else if from_stdin {
+                if std::io::stdin().is_terminal() {
+                    bail!("no rows: give JSON objects as arguments, --file FILE, or pipe them on stdin");
+                }
+                let text = std::io::read_to_string(std::io::stdin()).context("reading stdin")?;
+                parse_rows("stdin", &table, &text)?
+            } else {
+                rows.iter()
+                    .enumerate()
+                    .map(|(i, r)| parse_row(&format!("argument {}", i + 1), &table, r))
+                    .collect::<anyhow::Result<Vec<_>>>()?
+            };
             let db = open(&dir)?;
-            let parsed = rows
-                .iter()
-                .map(|r| parse_row(r))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let t = db.dyn_table(&table)?;
-            let keys = t.insert_many(parsed)?;
-            db.close()?;
+            db.dyn_table(&table)?;
+            let mut failed_at = None;
+            let keys = db.transaction(|tx| {
+                let t = tx.dyn_table(&table)?;
+                let mut keys = Vec::with_capacity(parsed.len());
+                for r in &parsed {
+                    failed_at = Some(r.place.as_str());
+                    keys.push(t.insert(r.row.clone())?);
+                }
+                failed_at = None;
+                Ok(keys)
+            });
+            let keys = match (keys, failed_at) {
+                (Ok(k), _) => k,
+                (Err(e), Some(place)) => {
+                    return Err(
+                        anyhow::Error::new(e).context(format!("{place}: nothing was inserted"))
+                    )
+                }
+                (Err(e), None) => return Err(e.into()),
+            };
+            close_after_commit(&db)?;
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"table": table, "inserted": keys.len(), "keys": keys})
                 );
             } else {
                 let shown: Vec<String> = keys.iter().map(ToString::to_string).collect();
-                println!(
+                outln!(
                     "inserted {} row(s) into {table}: keys {}",
                     keys.len(),
                     shown.join(", ")
@@ -397,32 +585,65 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 },
             )?;
-            db.close()?;
+            close_after_commit(&db)?;
             if json {
-                println!("{}", serde_json::json!({"table": table, "updated": n}));
+                outln!("{}", serde_json::json!({"table": table, "updated": n}));
             } else {
-                println!("updated {n} row(s) of {table}");
+                outln!("updated {n} row(s) of {table}");
             }
         }
         Command::Delete { dir, table, filter } => {
             let db = open(&dir)?;
             let t = db.dyn_table(&table)?;
             let cond = Condition::parse(t.schema(), &filter)?;
+            // Cascading foreign keys delete from other tables too: count every table before
+            // and after (the CLI holds the database exclusively, so only this delete runs).
+            let names = db.table_names()?;
+            let count_all = || -> anyhow::Result<Vec<usize>> {
+                names
+                    .iter()
+                    .map(|n| Ok(db.dyn_table(n)?.count()?))
+                    .collect()
+            };
+            let before = count_all()?;
             let n = t.delete(|r| cond.matches(r.values()))?;
-            db.close()?;
+            let after = count_all()?;
+            let cascaded: Vec<(&String, usize)> = names
+                .iter()
+                .zip(before.iter().zip(&after))
+                .filter(|(name, _)| **name != table)
+                .map(|(name, (b, a))| (name, b.saturating_sub(*a)))
+                .filter(|(_, d)| *d > 0)
+                .collect();
+            close_after_commit(&db)?;
             if json {
-                println!("{}", serde_json::json!({"table": table, "deleted": n}));
+                let by_table: serde_json::Map<String, serde_json::Value> = cascaded
+                    .iter()
+                    .map(|(name, d)| ((*name).clone(), serde_json::json!(d)))
+                    .collect();
+                outln!(
+                    "{}",
+                    serde_json::json!({"table": table, "deleted": n, "cascaded": by_table})
+                );
             } else {
-                println!("deleted {n} row(s) from {table}");
+                let mut msg = format!("deleted {n} row(s) from {table}");
+                if !cascaded.is_empty() {
+                    let parts: Vec<String> = cascaded
+                        .iter()
+                        .map(|(name, d)| format!("{d} row(s) from {name}"))
+                        .collect();
+                    msg.push_str(&format!(", and by cascade {}", parts.join(", ")));
+                }
+                outln!("{msg}");
             }
         }
         Command::Stats { dir } => {
             let db = open(&dir)?;
             let stats = db.stats()?;
             if format == Format::Table {
-                println!("{stats}");
+                outln!("{stats}");
             } else {
-                println!("{}", serde_json::to_string_pretty(&stats)?);
+                outln!("{}", serde_json::to_string_pretty(&stats)?);
             }
         }
         Command::Checkpoint { dir } => {
@@ -433,9 +654,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let s = db.stats()?;
             if json {
                 let v = serde_json::json!({"checkpoint_lsn": s.checkpoint_lsn, "archived": s.archived.len()});
-                println!("{v}");
+                outln!("{v}");
             } else {
-                println!(
+                outln!(
                     "checkpoint at LSN {}; {} archived segment(s)",
                     s.checkpoint_lsn,
                     s.archived.len()
@@ -449,41 +670,65 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             finish(pb);
             let n = db.table_names()?.len();
             if json {
-                println!("{}", serde_json::json!({"file": file, "tables": n}));
+                outln!("{}", serde_json::json!({"file": file, "tables": n}));
             } else {
-                println!("exported {n} table(s) to {}", file.display());
+                outln!("exported {n} table(s) to {}", file.display());
             }
         }
         Command::Import { dir, file } => {
-            let db = open(&dir)?;
+            // Read the file's metadata first, so a missing file creates no database.
+            std::fs::metadata(&file).with_context(|| format!("reading {}", file.display()))?;
+            let created = !dir.exists();
+            let db = if dir.join("wal").is_dir() {
+                open(&dir)?
+            } else {
+                // Import creates the database in a missing or empty directory.
+                if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
+                    bail!(
+                        "{} is not empty and holds no tabula database; import into a new directory",
+                        dir.display()
+                    );
+                }
+                Database::open(&dir).with_context(|| format!("creating {}", dir.display()))?
+            };
             let pb = spinner("importing");
             let n = db.import_json(&file);
             finish(pb);
-            let n = n?;
-            db.close()?;
+            let n = match n {
+                Ok(n) => n,
+                Err(e) => {
+                    // Everything or nothing: a database this import created goes too.
+                    drop(db);
+                    if created {
+                        let _ = std::fs::remove_dir_all(&dir);
+                    }
+                    return Err(e.into());
+                }
+            };
+            close_after_commit(&db)?;
             if json {
-                println!("{}", serde_json::json!({"file": file, "rows": n}));
+                outln!("{}", serde_json::json!({"file": file, "rows": n}));
             } else {
-                println!("imported {n} row(s) from {}", file.display());
+                outln!("imported {n} row(s) from {}", file.display());
             }
         }
         Command::Verify { dir } => {
             let problems = tabula::verify(&dir)?;
             if format == Format::Table {
                 for p in &problems {
-                    println!("{p}");
+                    outln!("{p}");
                 }
                 if problems.is_empty() {
-                    println!("{}: no problems found", dir.display());
+                    outln!("{}: no problems found", dir.display());
                 } else {
-                    println!(
-                        "{} problem(s) found; `tabula repair {}` salvages what can be read",
+                    outln!(
+                        "{} problem(s) found; `tabula repair {}` backs up every file and rebuilds what can be read",
                         problems.len(),
                         dir.display()
                     );
                 }
             } else {
-                println!("{}", serde_json::to_string_pretty(&problems)?);
+                outln!("{}", serde_json::to_string_pretty(&problems)?);
             }
             return Ok(if problems.is_empty() {
                 ExitCode::SUCCESS
@@ -529,7 +774,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &rows,
                 );
             } else {
-                println!("{}", serde_json::to_string_pretty(&records)?);
+                outln!("{}", serde_json::to_string_pretty(&records)?);
             }
         }
     }
@@ -541,9 +786,9 @@ fn repair(dir: &Path, backup_dir: Option<PathBuf>, json: bool) -> anyhow::Result
     if json {
         let mut v = serde_json::to_value(&report)?;
         v["clean"] = report.is_clean().into();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        print!("{}", repair_text(dir, &report));
+        outln!("{}", repair_text(dir, &report).trim_end());
     }
     Ok(if report.is_clean() {
         ExitCode::SUCCESS
@@ -624,6 +869,44 @@ fn repair_text(dir: &Path, r: &tabula::RepairReport) -> String {
     out
 }
 
+/// The error chain joined by `: `, skipping a cause whose text the message already holds
+/// (many errors repeat their source's text in their own).
+fn message(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
+}
+
+/// A write command committed, then closing the database (its checkpoint) failed: exit 3.
+#[derive(Debug)]
+struct CommittedThenCloseFailed;
+
+impl std::fmt::Display for CommittedThenCloseFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "the change is committed and safe in the write-ahead log, \
+             but the checkpoint at close failed (the next open recovers from the log)",
+        )
+    }
+}
+
+impl std::error::Error for CommittedThenCloseFailed {}
+
+/// Closes the database after a committed write; a failure is exit 3, not 2.
+fn close_after_commit(db: &Database) -> anyhow::Result<()> {
+    db.close()
+        .map_err(|e| anyhow::Error::new(e).context(CommittedThenCloseFailed))
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -635,9 +918,21 @@ fn main() -> ExitCode {
     };
     match run(cli) {
         Ok(code) => code,
+        // A reader that stops early (`| head`) is not an error, as in sqlite3 and rg.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
-            eprintln!("tabula: {e:#}");
-            ExitCode::from(2)
+            eprintln!("tabula: {}", message(&e));
+            match e.downcast_ref::<CommittedThenCloseFailed>() {
+                Some(_) => ExitCode::from(3),
+                None => ExitCode::from(2),
+            }
         }
     }
 }

@@ -1,9 +1,12 @@
-//! Printing rows and tables: a comfy-table for people, JSON, JSON Lines or CSV for scripts.
+//! Printing rows and tables: a bordered table for people, JSON, JSON Lines or CSV for scripts.
+//!
+//! Rows are streamed: the table format measures its columns in a first pass over the query
+//! and prints in a second, so no format holds the result set in memory.
 
-use std::io::Write;
+use std::fmt::Write as _;
+use std::io::{self, Write};
 
 use clap::ValueEnum;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use tabula::{Row, Value};
 
 /// How results are printed.
@@ -20,94 +23,215 @@ pub enum Format {
     Csv,
 }
 
+/// Standard output, buffered; every write error reaches the caller (a closed pipe ends the
+/// command quietly in `main`).
+pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
+    io::BufWriter::new(io::stdout().lock())
+}
+
+/// Writes one line to standard output.
+pub fn line(args: std::fmt::Arguments<'_>) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_fmt(args)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// A value as people read it in a table: control characters and terminal escapes escaped.
 pub fn cell(v: &Value) -> String {
     match v {
         Value::Null => "NULL".into(),
-        Value::Text(s) => s.clone(),
+        Value::Text(s) => escape(s),
         Value::Float(f) => format!("{f}"),
         other => other.to_string(),
     }
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
+/// Text with every control character (C0, DEL, C1) and bidirectional override shown as an
+/// escape, so a stored value can never move the cursor, recolour or reorder the terminal.
+pub fn escape(s: &str) -> String {
+    if !s.chars().any(needs_escape) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x100 && needs_escape(c) => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if needs_escape(c) => {
+                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Column widths in characters, grown by each row seen.
+pub struct Widths(Vec<usize>);
+
+impl Widths {
+    pub fn new(headers: &[String]) -> Self {
+        Widths(headers.iter().map(|h| escape(h).chars().count()).collect())
+    }
+
+    pub fn add(&mut self, cells: &[String]) {
+        for (w, c) in self.0.iter_mut().zip(cells) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+
+    fn rule(
+        &self,
+        out: &mut (impl Write + ?Sized),
+        left: &str,
+        mid: &str,
+        right: &str,
+    ) -> io::Result<()> {
+        let mut s = String::from(left);
+        for (i, w) in self.0.iter().enumerate() {
+            if i > 0 {
+                s.push_str(mid);
+            }
+            s.push_str(&"─".repeat(w + 2));
+        }
+        s.push_str(right);
+        writeln!(out, "{s}")
+    }
+
+    pub fn top(&self, out: &mut (impl Write + ?Sized), headers: &[String]) -> io::Result<()> {
+        self.rule(out, "┌", "┬", "┐")?;
+        let cells: Vec<String> = headers.iter().map(|h| escape(h)).collect();
+        self.row(out, &cells)?;
+        self.rule(out, "├", "┼", "┤")
+    }
+
+    pub fn row(&self, out: &mut (impl Write + ?Sized), cells: &[String]) -> io::Result<()> {
+        let mut s = String::from("│");
+        for (c, w) in cells.iter().zip(&self.0) {
+            let pad = w.saturating_sub(c.chars().count());
+            s.push(' ');
+            s.push_str(c);
+            s.extend(std::iter::repeat_n(' ', pad + 1));
+            s.push('│');
+        }
+        writeln!(out, "{s}")
+    }
+
+    pub fn bottom(&self, out: &mut (impl Write + ?Sized)) -> io::Result<()> {
+        self.rule(out, "└", "┴", "┘")
+    }
+}
+
+/// Writes a small, already computed grid with a header.
+pub fn grid_to(
+    out: &mut (impl Write + ?Sized),
+    headers: &[String],
+    rows: &[Vec<String>],
+) -> io::Result<()> {
+    let mut widths = Widths::new(headers);
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| escape(c)).collect())
+        .collect();
+    for r in &rows {
+        widths.add(r);
+    }
+    widths.top(out, headers)?;
+    for r in &rows {
+        widths.row(out, r)?;
+    }
+    widths.bottom(out)?;
+    out.flush()
+}
+
+/// Prints a grid with a header; a failed write ends the process the way `main` ends a
+/// failed command (quietly with 0 on a closed pipe, else exit 2).
+pub fn grid(headers: &[String], rows: &[Vec<String>]) {
+    if let Err(e) = grid_to(&mut stdout(), headers, rows) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("tabula: writing to standard output: {e}");
+        std::process::exit(2);
+    }
+}
+
+/// How CSV guards cells that spreadsheets would run as formulas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsvGuard {
+    /// TEXT values starting with `=`, `+`, `-`, `@`, tab or CR get a leading `'`.
+    Formulas,
+    /// Values as they are.
+    Raw,
+}
+
+fn csv_quote(s: &str) -> String {
+    if s.is_empty() || s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_owned()
     }
 }
 
-/// Prints a grid with a header.
-pub fn grid(headers: &[String], rows: &[Vec<String>]) {
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED);
-    t.set_header(headers);
-    for r in rows {
-        t.add_row(r);
-    }
-    println!("{t}");
-}
-
-/// Prints rows (already cut to the chosen columns) in the chosen format.
-pub fn rows(columns: &[String], rows: &[Row], format: Format) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    let pick = |r: &Row| -> Vec<Value> { columns.iter().map(|c| r[c.as_str()].clone()).collect() };
-    match format {
-        Format::Table => {
-            let body: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| pick(r).iter().map(cell).collect())
-                .collect();
-            grid(columns, &body);
-            println!("{} row(s)", rows.len());
-        }
-        Format::Json => {
-            let v: Vec<serde_json::Value> = rows.iter().map(|r| object(columns, r)).collect();
-            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        }
-        Format::Jsonl => {
-            for r in rows {
-                writeln!(out, "{}", object(columns, r))?;
+/// One CSV field: NULL is an empty unquoted field, empty text is `""`.
+pub fn csv_value(v: &Value, guard: CsvGuard) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::Text(s) => {
+            if guard == CsvGuard::Formulas && s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                csv_quote(&format!("'{s}"))
+            } else {
+                csv_quote(s)
             }
         }
-        Format::Csv => {
-            writeln!(
-                out,
-                "{}",
-                columns
-                    .iter()
-                    .map(|c| csv_field(c))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )?;
-            for r in rows {
-                let line: Vec<String> = pick(r)
-                    .iter()
-                    .map(|v| {
-                        if v.is_null() {
-                            String::new()
-                        } else {
-                            csv_field(&cell(v))
-                        }
-                    })
-                    .collect();
-                writeln!(out, "{}", line.join(","))?;
-            }
-        }
+        Value::Float(f) => format!("{f}"),
+        other => other.to_string(),
     }
-    Ok(())
 }
 
-fn object(columns: &[String], r: &Row) -> serde_json::Value {
-    serde_json::Value::Object(
-        columns
-            .iter()
-            .map(|c| {
-                (
-                    c.clone(),
-                    serde_json::to_value(&r[c.as_str()]).unwrap_or(serde_json::Value::Null),
-                )
-            })
-            .collect(),
-    )
+/// The header line of a CSV file.
+pub fn csv_header(columns: &[String]) -> String {
+    columns
+        .iter()
+        .map(|c| csv_quote(c))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// One CSV record for the chosen columns.
+pub fn csv_row(columns: &[String], r: &Row, guard: CsvGuard) -> String {
+    columns
+        .iter()
+        .map(|c| r.get(c).map_or(String::new(), |v| csv_value(v, guard)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// One JSON object with its keys in the order of `columns` (not sorted).
+pub fn json_object(columns: &[String], r: &Row) -> String {
+    let mut s = String::from("{");
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let key = serde_json::Value::String(c.clone()).to_string();
+        let value = r
+            .get(c)
+            .and_then(|v| serde_json::to_string(v).ok())
+            .unwrap_or_else(|| "null".into());
+        s.push_str(&key);
+        s.push(':');
+        s.push_str(&value);
+    }
+    s.push('}');
+    s
 }

@@ -417,3 +417,506 @@ fn help_has_examples() {
         assert!(text(&o).contains("Example"), "{cmd}: {}", text(&o));
     }
 }
+
+// ---- Issue 12: output, input, exit codes and messages. ----
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The demo database with `n` more students, written through the library's dyn API.
+fn demo_with_students(n: usize) -> (tempfile::TempDir, PathBuf, String) {
+    let (d, path, p) = demo();
+    {
+        let db = Database::open(&path).unwrap();
+        let t = db.dyn_table("students").unwrap();
+        t.insert_many((0..n).map(|i| {
+            tabula::row! { "name" => format!("Student {i}"), "email" => format!("s{i}@u.edu"), "year" => 2024 }
+        }))
+        .unwrap();
+        db.close().unwrap();
+    }
+    (d, path, p)
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_exit_0_in_every_format() {
+    use std::io::Read;
+    let (_d, _path, p) = demo_with_students(5000);
+    for format in ["table", "json", "jsonl", "csv"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
+            .args(["query", &p, "students", "--format", format])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut reader = child.stdout.take().unwrap();
+        let mut buf = [0u8; 64];
+        reader.read_exact(&mut buf).unwrap();
+        drop(reader);
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{format}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{format}");
+    }
+}
+
+#[test]
+fn writing_to_a_full_device_is_a_clear_error_with_exit_2() {
+    let (_d, _path, p) = demo();
+    for args in [
+        vec!["query", &p, "students"],
+        vec!["query", &p, "students", "--format", "csv"],
+        vec!["tables", &p],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_tabula"))
+            .args(&args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.starts_with("tabula: writing to standard output: No space left on device"),
+            "{e}"
+        );
+        assert!(!e.contains("panicked"), "{e}");
+    }
+}
+
+#[test]
+fn table_format_streams_a_bordered_table_and_escapes_control_characters() {
+    let (_d, _path, p) = demo();
+    let o = tabula(&[
+        "insert",
+        &p,
+        "courses",
+        r#"{"code":"ESC","title":"red\u001b[31m\nnext\ttab\u202e"}"#,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&[
+        "query",
+        &p,
+        "courses",
+        "--where",
+        "code = 'ESC'",
+        "--columns",
+        "code,title",
+    ]);
+    let out = stdout(&o);
+    assert!(!out.contains('\u{1b}') && !out.contains('\t'), "{out:?}");
+    assert!(out.contains(r"red\x1b[31m\nnext\ttab\u{202e}"), "{out}");
+    assert_eq!(
+        out.lines().next().unwrap(),
+        format!("┌──────┬{}┐", "─".repeat(32))
+    );
+    assert!(out.contains("│ code │ title"), "{out}");
+    assert!(out.ends_with("┘\n1 row(s)\n"), "{out}");
+    // Many rows: every line of the table has the same width.
+    let o = tabula(&["query", &p, "students"]);
+    let out = stdout(&o);
+    let widths: Vec<usize> = out
+        .lines()
+        .filter(|l| !l.ends_with("row(s)"))
+        .map(|l| l.chars().count())
+        .collect();
+    assert_eq!(widths.len(), 7 + 4);
+    assert!(widths.iter().all(|w| *w == widths[0]), "{out}");
+    assert!(out.ends_with("7 row(s)\n"));
+}
+
+#[test]
+fn csv_guards_only_text_formulas_and_tells_null_from_empty_text() {
+    let (_d, _path, p) = demo();
+    let o = tabula(&[
+        "insert",
+        &p,
+        "students",
+        r#"{"name":"=cmd()","email":"-x@u","year":2025,"gpa":-0.5,"advisor":""}"#,
+        r#"{"name":"@home","email":"plain@u","year":2025,"gpa":1.5}"#,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let args = [
+        "query",
+        &p,
+        "students",
+        "--where",
+        "id >= 7",
+        "--order-by",
+        "id",
+        "--columns",
+        "name,email,gpa,advisor",
+        "--format",
+        "csv",
+    ];
+    let o = tabula(&args);
+    assert_eq!(
+        stdout(&o),
+        "name,email,gpa,advisor\nGrace Lee,grace.lee@university.edu,3.6,Dr. Hopper\n'=cmd(),'-x@u,-0.5,\"\"\n'@home,plain@u,1.5,\n"
+    );
+    let mut raw = args.to_vec();
+    raw.push("--csv-raw");
+    let o = tabula(&raw);
+    assert!(
+        stdout(&o).contains("\n=cmd(),-x@u,-0.5,\"\"\n@home,plain@u,1.5,\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = tabula(&["--help"]);
+    assert!(
+        text(&o).contains("NULL is an empty unquoted field"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn json_keys_follow_the_column_order() {
+    let (_d, _path, p) = demo();
+    let o = tabula(&[
+        "query", &p, "students", "--where", "id = 1", "--format", "jsonl",
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "{\"id\":1,\"name\":\"Alice Johnson\",\"email\":\"alice.johnson@university.edu\",\"year\":2024,\"gpa\":3.8,\"advisor\":\"Dr. Turing\"}\n"
+    );
+    let o = tabula(&[
+        "query",
+        &p,
+        "students",
+        "--where",
+        "id = 1",
+        "--columns",
+        "year,name",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "[\n  {\"year\":2024,\"name\":\"Alice Johnson\"}\n]\n"
+    );
+    let o = tabula(&[
+        "query", &p, "students", "--where", "id = 99", "--format", "json",
+    ]);
+    assert_eq!(stdout(&o), "[]\n");
+}
+
+#[test]
+fn insert_reads_a_file_or_stdin_and_names_the_failing_row_by_position() {
+    let (d, _path, p) = demo();
+    let lines = d.path().join("rows.jsonl");
+    std::fs::write(
+        &lines,
+        "{\"code\":\"F1\",\"title\":\"One\"}\n\n{\"code\":\"F2\",\"title\":\"Two\"}\n",
+    )
+    .unwrap();
+    let o = tabula(&["insert", &p, "courses", "--file", lines.to_str().unwrap()]);
+    assert!(
+        stdout(&o).starts_with("inserted 2 row(s) into courses"),
+        "{}",
+        text(&o)
+    );
+    let run_stdin = |args: &[&str], input: &str| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let array = r#"[{"code":"A1","title":"x"}, {"code":"A2","title":"y"}]"#;
+    let o = run_stdin(&["insert", &p, "courses"], array);
+    assert!(stdout(&o).starts_with("inserted 2 row(s)"), "{}", text(&o));
+    let o = run_stdin(
+        &["insert", &p, "courses", "-"],
+        "{\"code\":\"S1\",\"title\":\"z\"}\n",
+    );
+    assert!(stdout(&o).starts_with("inserted 1 row(s)"), "{}", text(&o));
+    // A bad value: the table, column, value and line, not the whole row; nothing inserted.
+    let long_title = "a very long title that must not be repeated";
+    let bad = format!(
+        "{{\"code\":\"B1\",\"title\":\"{long_title}\"}}\n{{\"code\":\"B2\",\"title\":\"{long_title}\",\"credits\":\"four\"}}\n"
+    );
+    let o = run_stdin(&["insert", &p, "courses"], &bad);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.starts_with("tabula: stdin line 2: nothing was inserted: courses.credits"),
+        "{e}"
+    );
+    assert!(e.contains("\"four\"") && !e.contains(long_title), "{e}");
+    let o = tabula(&[
+        "insert",
+        &p,
+        "courses",
+        "{\"code\":\"C1\",\"title\":\"ok\"}",
+        "[1, 2]",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "tabula: argument 2: expected a JSON object with a row of courses\n"
+    );
+    let o = tabula(&[
+        "query",
+        &p,
+        "courses",
+        "--where",
+        "code IN ('B1', 'C1')",
+        "--format",
+        "csv",
+        "--columns",
+        "code",
+    ]);
+    assert_eq!(stdout(&o), "code\n", "nothing inserted");
+}
+
+#[test]
+fn update_set_reads_json_exactly_and_never_turns_a_value_into_null() {
+    let (_d, _path, p) = demo();
+    // Beyond i64 and not exact as a float: before, this set the advisor to NULL.
+    let o = tabula(&[
+        "update",
+        &p,
+        "students",
+        "--where",
+        "id = 1",
+        "--set",
+        "advisor=9223372036854775809",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(stderr(&o).contains("beyond i64"), "{}", stderr(&o));
+    let o = tabula(&[
+        "update",
+        &p,
+        "students",
+        "--where",
+        "id = 1",
+        "--set",
+        "advisor=\"9223372036854775809\"",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&[
+        "update",
+        &p,
+        "students",
+        "--where",
+        "id = 2",
+        "--set",
+        "advisor=Dr. Who",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&[
+        "query",
+        &p,
+        "students",
+        "--where",
+        "id <= 2",
+        "--columns",
+        "advisor",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(stdout(&o), "advisor\n9223372036854775809\nDr. Who\n");
+}
+
+#[test]
+fn a_failed_checkpoint_after_a_commit_exits_3_and_the_data_is_kept() {
+    let (_d, path, p) = demo();
+    // As root no permission stops a write; a non-empty directory where the checkpoint
+    // archives the log does (the demo checkpointed at LSN 1, the insert is LSN 2).
+    std::fs::create_dir_all(path.join("wal/transaction.00000000000000000002.log/x")).unwrap();
+    let o = tabula(&[
+        "insert",
+        &p,
+        "courses",
+        "{\"code\":\"K1\",\"title\":\"Kept\"}",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        stderr(&o).starts_with("tabula: the change is committed and safe in the write-ahead log"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(path.join("wal/transaction.00000000000000000002.log")).unwrap();
+    let o = tabula(&[
+        "query",
+        &p,
+        "courses",
+        "--where",
+        "code = 'K1'",
+        "--format",
+        "csv",
+        "--columns",
+        "title",
+    ]);
+    assert_eq!(stdout(&o), "title\nKept\n");
+    let o = tabula(&["--help"]);
+    assert!(
+        text(&o).contains("3  a write command committed"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn errors_are_printed_once() {
+    let (d, _path, p) = demo();
+    let missing = d.path().join("missing.json");
+    let o = tabula(&["import", &p, missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o).matches("os error 2").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
+    let bad = d.path().join("bad.json");
+    std::fs::write(&bad, "[").unwrap();
+    let o = tabula(&["import", &p, bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert_eq!(e.matches("EOF while parsing").count(), 1, "{e}");
+    assert!(!e.contains(":0:"), "{e}");
+}
+
+#[test]
+fn delete_reports_the_rows_removed_by_cascade() {
+    let (_d, _path, p) = demo();
+    let o = tabula(&["delete", &p, "students", "--where", "id = 1"]);
+    assert_eq!(
+        stdout(&o),
+        "deleted 1 row(s) from students, and by cascade 3 row(s) from registrations\n",
+        "{}",
+        text(&o)
+    );
+    let o = tabula(&[
+        "delete", &p, "students", "--where", "id = 2", "--format", "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["deleted"], 1);
+    assert_eq!(v["cascaded"]["registrations"], 2);
+}
+
+#[test]
+fn import_creates_a_new_database() {
+    let (d, _path, p) = demo();
+    let file = d.path().join("backup.json");
+    let f = file.to_str().unwrap();
+    assert!(tabula(&["export", &p, f]).status.success());
+    let new = d.path().join("fresh/copy");
+    let o = tabula(&["import", new.to_str().unwrap(), f]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(stdout(&o).starts_with("imported 24 row(s)"), "{}", text(&o));
+    let o = tabula(&[
+        "query",
+        new.to_str().unwrap(),
+        "students",
+        "--format",
+        "csv",
+        "--columns",
+        "id",
+    ]);
+    assert_eq!(stdout(&o).lines().count(), 8);
+    // A bad row is named by table and row, with no `:0:` line number.
+    let bad = d.path().join("bad.json");
+    let exported = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &bad,
+        exported.replacen("\"year\":2024", "\"year\":\"x\"", 1),
+    )
+    .unwrap();
+    let o = tabula(&[
+        "import",
+        d.path().join("third").to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("bad.json: corrupt: table students row 1: students.year"),
+        "{e}"
+    );
+    assert!(!e.contains(":0:"), "{e}");
+    assert!(
+        !d.path().join("third").exists(),
+        "a failed import leaves no database"
+    );
+    // A missing file creates nothing.
+    let none = d.path().join("none");
+    let o = tabula(&["import", none.to_str().unwrap(), "/nonexistent.json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!none.exists());
+}
+
+#[test]
+fn every_command_warns_about_what_the_open_recovered() {
+    let (_d, path, p) = demo();
+    {
+        let db = Database::open(&path).unwrap();
+        let t = db.dyn_table("courses").unwrap();
+        for i in 0..2 {
+            t.insert(tabula::row! { "code" => format!("Y{i}"), "title" => "T" })
+                .unwrap();
+        }
+    }
+    // One flipped byte in the middle of the log's last record: an unfinished tail.
+    let wal = path.join("wal/transaction.log");
+    let mut bytes = std::fs::read(&wal).unwrap();
+    let end = bytes.len() - 1;
+    let start = bytes[..end]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    bytes[(start + end) / 2] ^= 0x01;
+    std::fs::write(&wal, bytes).unwrap();
+    let o = tabula(&["tables", &p]);
+    assert!(o.status.success(), "{}", text(&o));
+    let e = stderr(&o);
+    assert_eq!(e.matches("tabula: warning: recovered").count(), 1, "{e}");
+    assert!(e.contains("wal/transaction.log:"), "{e}");
+}
+
+#[test]
+fn a_where_with_10000_or_terms_works_in_query_update_and_delete() {
+    let (_d, _path, p) = demo();
+    let cond = (0..10_000)
+        .map(|i| format!("id = {}", i + 3))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let o = tabula(&[
+        "query",
+        &p,
+        "students",
+        "--where",
+        &cond,
+        "--format",
+        "csv",
+        "--columns",
+        "id",
+    ]);
+    assert_eq!(stdout(&o), "id\n3\n4\n5\n6\n7\n", "{}", text(&o));
+    let o = tabula(&[
+        "update", &p, "students", "--where", &cond, "--set", "gpa=2.5",
+    ]);
+    assert_eq!(stdout(&o), "updated 5 row(s) of students\n", "{}", text(&o));
+    let o = tabula(&["delete", &p, "registrations", "--where", &cond]);
+    assert!(stdout(&o).starts_with("deleted "), "{}", text(&o));
+    assert!(o.status.success());
+}

@@ -168,6 +168,13 @@ fn a_flipped_byte_in_the_last_log_record_is_reported_and_kept() {
     // An open cuts the damaged record, keeps its bytes aside, and verify says so after.
     let o = tabula(&["tables", &p]);
     assert!(o.status.success(), "{}", text(&o));
+    let warning = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        warning.contains("its bytes are kept in") && warning.contains(".damaged"),
+        "{warning}"
+    );
+    let o = tabula(&["tables", &p]);
+    assert!(o.stderr.is_empty(), "said once: {}", text(&o));
     let o = tabula(&["verify", &p]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains(".damaged"), "{}", text(&o));
