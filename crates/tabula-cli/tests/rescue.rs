@@ -179,3 +179,36 @@ fn a_flipped_byte_in_the_last_log_record_is_reported_and_kept() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains(".damaged"), "{}", text(&o));
 }
+
+#[test]
+fn after_kill_9_the_preallocated_zeros_are_no_unfinished_commit() {
+    let (_d, path, p) = demo();
+    {
+        let db = tabula::Database::open(&path).unwrap();
+        let t = db.dyn_table("courses").unwrap();
+        t.insert(tabula::row! { "code" => "K1", "title" => "T" })
+            .unwrap();
+        drop(db);
+    }
+    // A killed process leaves the log preallocated: its records, then zeros.
+    let log = path.join("wal/transaction.log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes.resize(bytes.len() + (1 << 20), 0);
+    std::fs::write(&log, &bytes).unwrap();
+    let o = tabula(&["wal", &p, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let records: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let records = records.as_array().unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert!(records[0]["problem"].is_null(), "{records:?}");
+    let o = tabula(&["verify", &p]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Opening cuts the zeros and keeps nothing aside: they are no damage.
+    let o = tabula(&["tables", &p]);
+    assert!(o.stderr.is_empty(), "{}", text(&o));
+    assert!(!std::fs::read_dir(path.join("wal")).unwrap().any(|e| e
+        .unwrap()
+        .path()
+        .to_string_lossy()
+        .ends_with(".damaged")));
+}

@@ -83,6 +83,12 @@ mod txn;
 // The facade; nothing inside the library uses it.
 mod db;
 
+// Entry points for fuzzing the readers of untrusted bytes (`fuzz/`, and the stable smoke
+// test), over the facade and storage: only with the `testing` feature.
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod fuzz;
+
 pub use aggregate::{Agg, Group};
 pub use db::{Builder, Database};
 pub use engine::{ArchivedSegment, Stats, TableStats};
@@ -117,6 +123,7 @@ struct GuideExamples;
 /// release builds do not contain it.
 #[cfg(any(test, feature = "testing"))]
 pub mod testing {
+    pub use crate::fuzz;
     pub use crate::storage::faulty::FaultyFs;
 }
 

@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["aggregate", "copy", "index", "query", "table"],
     &["engine"],
     &["handle", "join", "select", "txn"],
-    &["db"],
+    &["db", "fuzz"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

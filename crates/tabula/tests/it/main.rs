@@ -8,6 +8,7 @@ mod crash;
 mod dynamic;
 mod exchange;
 mod faults;
+mod fuzz_smoke;
 mod layers;
 mod model;
 mod numbers;

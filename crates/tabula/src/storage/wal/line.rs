@@ -142,7 +142,7 @@ pub(crate) fn seal(line: &mut Vec<u8>) {
 }
 
 /// Wraps a record's JSON (`{"lsn":..,"tables":[..]}`) into a checksummed line.
-#[cfg(test)]
+#[cfg(any(test, feature = "testing"))]
 pub(crate) fn frame(json: &[u8]) -> Vec<u8> {
     let mut line = LINE_PREFIX.to_vec();
     line.extend_from_slice(json);

@@ -1,0 +1,6 @@
+//! Fuzzes `tabula::testing::fuzz::condition`: any bytes return, never panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| tabula::testing::fuzz::condition(data));
