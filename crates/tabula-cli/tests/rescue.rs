@@ -212,3 +212,39 @@ fn after_kill_9_the_preallocated_zeros_are_no_unfinished_commit() {
         .to_string_lossy()
         .ends_with(".damaged")));
 }
+
+#[test]
+fn cli_insert_and_where_refuse_numbers_a_column_cannot_hold() {
+    let (_d, _path, p) = demo();
+    for (row, column) in [
+        (
+            r#"{"id":9223372036854775808,"name":"N","email":"n@x","year":2024}"#,
+            "id",
+        ),
+        (r#"{"name":"N","email":"n@x","year":4294967296}"#, "year"),
+        (r#"{"name":"N","email":"n@x","year":-1}"#, "year"),
+        (r#"{"name":"N","email":"n@x","year":2024.5}"#, "year"),
+    ] {
+        let o = tabula(&["insert", &p, "students", row]);
+        assert_eq!(o.status.code(), Some(2), "{row}: {}", text(&o));
+        assert!(
+            text(&o).contains(&format!("students.{column}")) || text(&o).contains(column),
+            "{}",
+            text(&o)
+        );
+    }
+    assert_eq!(student_count(&p), 7);
+    let o = tabula(&["query", &p, "students", "--where", "year = 4294967296"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = tabula(&[
+        "query",
+        &p,
+        "students",
+        "--where",
+        "year < 4294967296",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 7);
+}

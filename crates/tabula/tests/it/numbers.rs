@@ -183,3 +183,39 @@ proptest! {
         }
     }
 }
+
+#[derive(tabula::Table, Debug, Clone, PartialEq)]
+#[table(name = "wide")]
+struct Wide {
+    #[column(primary_key)]
+    id: u64,
+    n: u64,
+}
+
+/// The typed API: a `u64` field above `i64::MAX` is refused by name, never saturated, and
+/// the key column too; `i64::MAX` itself is stored exactly.
+#[test]
+fn typed_u64_fields_above_i64_are_refused() {
+    let db = Database::in_memory();
+    let t = db.table::<Wide>().unwrap();
+    let max = i64::MAX as u64;
+    for n in [max + 1, max + 2, max + 1024, max + 1025, u64::MAX] {
+        let e = t.insert(Wide { id: 0, n }).unwrap_err();
+        match e {
+            Error::TypeMismatch { column, value, .. } => {
+                assert_eq!(column, "n");
+                assert_eq!(value, Value::Text(format!("{n} (above i64::MAX)")));
+            }
+            other => panic!("{n}: {other}"),
+        }
+        let e = t.insert(Wide { id: n, n: 1 }).unwrap_err();
+        assert!(
+            matches!(e, Error::TypeMismatch { ref column, .. } if column == "id"),
+            "{e}"
+        );
+    }
+    let id = t.insert(Wide { id: 0, n: max }).unwrap();
+    assert_eq!(t.get(id).unwrap().unwrap().n, max);
+    // Nothing refused left a trace: the next automatic key is the next one.
+    assert_eq!(t.insert(Wide { id: 0, n: 0 }).unwrap(), id + 1);
+}
