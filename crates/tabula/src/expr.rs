@@ -243,7 +243,9 @@ impl Condition {
         if nesting(text).is_some_and(|depth| depth > NESTING_LIMIT) {
             return Err(too_deep(text));
         }
-        let stack = (text.len() * 256).max(64 << 20);
+        // At most 1 GiB: longer texts are flat chains, which need no stack per term beyond
+        // what the parser's left-deep tree takes (the nesting limit bounds the rest).
+        let stack = (text.len() * 256).clamp(64 << 20, 1 << 30);
         std::thread::scope(|s| {
             let parsing = std::thread::Builder::new()
                 .stack_size(stack)

@@ -194,14 +194,10 @@ impl Inspection {
     }
 }
 
-/// Whether `root` looks like a tabula database directory: it holds a manifest, a schema
-/// directory or a log.
+/// Whether `root` looks like a tabula database directory: it holds a manifest or a log.
 pub(crate) fn is_database(fs: &dyn FileSystem, root: &Path) -> bool {
     let layout = Layout::new(root);
-    fs.list(root).is_ok()
-        && (fs.exists(&layout.manifest())
-            || fs.exists(&layout.schema_dir())
-            || fs.exists(&layout.wal()))
+    fs.list(root).is_ok() && (fs.exists(&layout.manifest()) || fs.exists(&layout.wal()))
 }
 
 /// Reads every file of the database at `root`; see the module documentation.
@@ -353,11 +349,43 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         .map(|m| m.tables.keys().cloned().collect())
         .unwrap_or_default();
     for name in &listed {
-        if !out.tables.contains_key(name) && !unreadable_schemas.contains(name) {
+        let on_disk = out
+            .tables
+            .get(name)
+            .is_some_and(|t| t.source == SchemaSource::File);
+        if !on_disk && !unreadable_schemas.contains(name) {
             out.problem(
                 &layout.schema(name),
                 0,
                 "listed in the manifest but missing",
+            );
+        }
+    }
+
+    // Every table the manifest lists: its next key, and its snapshot, which must exist.
+    let entries: Vec<(String, crate::storage::manifest::TableEntry)> = out
+        .manifest
+        .as_ref()
+        .map(|m| {
+            m.tables
+                .iter()
+                .map(|(n, e)| (n.clone(), e.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (name, entry) in &entries {
+        let Some(state) = out.tables.get_mut(name) else {
+            continue;
+        };
+        state.next_key = state.next_key.max(entry.next_key);
+        if !snapshots.contains_key(name) {
+            state.expected = Some(entry.rows);
+            state.missing = entry.rows;
+            let path = layout.records(name);
+            out.problem(
+                &path,
+                0,
+                format!("missing; the manifest lists {} rows", entry.rows),
             );
         }
     }
@@ -463,6 +491,40 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         }
     }
 
+    // A table whose foreign key names a quarantined table cannot open without it: it is set
+    // aside too (its rows are not orphans; their parent is only set aside).
+    loop {
+        let dependent: Vec<String> = out
+            .tables
+            .iter()
+            .filter(|(_, t)| {
+                t.schema.columns.iter().any(|c| {
+                    c.references
+                        .as_ref()
+                        .is_some_and(|fk| out.quarantined.contains_key(&fk.table))
+                })
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        if dependent.is_empty() {
+            break;
+        }
+        for name in dependent {
+            out.tables.remove(&name);
+            let files = out.quarantined.entry(name.clone()).or_default();
+            for f in [layout.schema(&name), layout.records(&name)] {
+                if fs.exists(&f) && !files.contains(&f) {
+                    files.push(f);
+                }
+            }
+            out.problem(
+                &layout.schema(&name),
+                0,
+                "references a table without a readable schema; set aside with it",
+            );
+        }
+    }
+
     // The log replayed over the snapshots: every readable record in order, records after a
     // gap included (their rows are real; the gap is reported).
     let mut last = manifest_lsn;
@@ -472,7 +534,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     // Without a sound manifest, the snapshots' LSN is unknown: every record is replayed
     // (replaying a record the snapshot holds gives the same rows), and continuity starts
     // at the log's first record.
-    if out.manifest.is_none() {
+    if out.manifest.is_none() && fs.exists(&manifest_path) {
         last = first_good_lsn.map_or(0, |l| l.saturating_sub(1));
     }
     let sound_manifest = out.manifest.is_some();
@@ -482,24 +544,17 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         let rec = match &l.parsed {
             Ok(rec) => rec,
             Err(reason) => {
-                // A damaged line before a record the checkpoint already holds is history.
-                let later_covered = log[i..]
-                    .iter()
-                    .filter_map(|l| l.parsed.as_ref().ok())
-                    .any(|r| covered(r.lsn));
-                if !later_covered {
-                    let reason = if last_good_index.is_some_and(|g| i < g) {
-                        format!("{reason}, followed by good records")
-                    } else {
-                        reason.clone()
-                    };
-                    out.log_dropped.push(DroppedRow {
-                        file: wal_path.clone(),
-                        line: l.no,
-                        reason: reason.clone(),
-                    });
-                    out.problem(&wal_path, l.no, reason);
-                }
+                let reason = if last_good_index.is_some_and(|g| i < g) {
+                    format!("{reason}, followed by good records")
+                } else {
+                    reason.clone()
+                };
+                out.log_dropped.push(DroppedRow {
+                    file: wal_path.clone(),
+                    line: l.no,
+                    reason: reason.clone(),
+                });
+                out.problem(&wal_path, l.no, reason);
                 continue;
             }
         };
@@ -541,11 +596,17 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             if let Some(k) = ops.next_key {
                 state.next_key = state.next_key.max(k);
             }
+            // As loading applies a record: its deletes, then the old row of every key it
+            // writes, then its images (so a record may swap unique values between rows).
             for key in &changes.deletes {
                 state.delete(key);
             }
+            for values in &changes.puts {
+                let key = state.key_of(values);
+                state.delete(&key);
+            }
             for values in changes.puts {
-                if let Err(reason) = state.put(values, true) {
+                if let Err(reason) = state.put(values, false) {
                     let reason = format!("table {}: {reason}", ops.table);
                     state.dropped.push(DroppedRow {
                         file: wal_path.clone(),
@@ -562,6 +623,12 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         }
     }
     out.last_lsn = out.last_lsn.max(last);
+    // Archived segments name the last LSN they hold: LSNs never go back below them.
+    for p in fs.list(&layout.wal_dir()).unwrap_or_default() {
+        if let Some(lsn) = Layout::archived_lsn(&p) {
+            out.last_lsn = out.last_lsn.max(lsn);
+        }
+    }
 
     check_foreign_keys(&mut out, &layout);
     Ok(out)

@@ -103,7 +103,13 @@ impl Storage {
                 let kept = keep_damaged_tail(&*fs, &layout, scan.last_lsn, tail)?;
                 tracing::warn!(file = %wal_path.display(), kept_in = %kept.display(),
                     bytes = tail.len(), "cut a damaged tail from the write-ahead log");
-                for d in dropped.iter_mut().filter(|d| d.kept_in.is_none()) {
+                // Only the lines of the tail: a damaged line in the middle (salvage mode)
+                // stays where it is.
+                let kept_lines = bytes[..scan.valid_len as usize]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count() as u64;
+                for d in dropped.iter_mut().filter(|d| d.line > kept_lines) {
                     d.kept_in = Some(kept.clone());
                 }
             }

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::storage::codec::RowCodec;
 use crate::storage::fs::{FileSystem, StdFs};
 use crate::storage::inspect::{inspect, is_database, Inspection, SchemaSource};
-use crate::storage::layout::Layout;
+use crate::storage::layout::{Layout, DAMAGED};
 use crate::storage::manifest::{crc_hex, Manifest, TableEntry, FORMAT};
 use crate::storage::recover::take_lock;
 use crate::storage::verify::Problem;
@@ -208,18 +208,28 @@ fn make_backup(fs: &dyn FileSystem, root: &Path, dir: Option<&Path>) -> Result<P
         }
     };
     let layout = Layout::new(root);
-    for dir in [
+    let dirs = [
         layout.root.clone(),
         layout.schema_dir(),
         layout.data_dir(),
         layout.wal_dir(),
         root.join(QUARANTINE),
-    ] {
-        let Ok(files) = fs.list(&dir) else { continue };
+    ];
+    // Every directory first, then the backup's own entries made durable: a power loss after
+    // the repair must not take a subdirectory of the backup with it.
+    for dir in &dirs {
+        if fs.list(dir).is_ok() {
+            let rel = dir.strip_prefix(root).unwrap_or(Path::new(""));
+            let to_dir = backup.join(rel);
+            fs.create_dir_all(&to_dir)
+                .map_err(|e| Error::io(&to_dir, e))?;
+        }
+    }
+    fs.sync_dir(&backup).map_err(|e| Error::io(&backup, e))?;
+    for dir in &dirs {
+        let Ok(files) = fs.list(dir) else { continue };
         let rel = dir.strip_prefix(root).unwrap_or(Path::new(""));
         let to_dir = backup.join(rel);
-        fs.create_dir_all(&to_dir)
-            .map_err(|e| Error::io(&to_dir, e))?;
         for file in files {
             let Some(file_name) = file.file_name() else {
                 continue;
@@ -257,10 +267,22 @@ fn write_rebuilt(fs: &dyn FileSystem, layout: &Layout, found: &Inspection) -> Re
     for files in found.quarantined.values() {
         fs.create_dir_all(&quarantine)
             .map_err(|e| Error::io(&quarantine, e))?;
+        fs.sync_dir(&layout.root)
+            .map_err(|e| Error::io(&layout.root, e))?;
         for f in files {
-            if let Some(name) = f.file_name() {
-                let to = quarantine.join(name);
-                fs.rename(f, &to).map_err(|e| Error::io(f, e))?;
+            let Some(name) = f.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            // Never over a file an earlier repair set aside.
+            let mut to = quarantine.join(name);
+            let mut n = 1;
+            while fs.exists(&to) {
+                n += 1;
+                to = quarantine.join(format!("{name}.{n}"));
+            }
+            fs.rename(f, &to).map_err(|e| Error::io(f, e))?;
+            if let Some(dir) = f.parent() {
+                fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
             }
         }
         fs.sync_dir(&quarantine)
@@ -316,6 +338,18 @@ fn write_rebuilt(fs: &dyn FileSystem, layout: &Layout, found: &Inspection) -> Re
     }
     write_atomic_with(fs, &layout.manifest(), &manifest.to_bytes())?;
     write_atomic_with(fs, &layout.wal(), b"")?;
+    // Log tails an open set aside are in the backup now, and reported in its report.
+    let wal_dir = layout.wal_dir();
+    for p in fs.list(&wal_dir).unwrap_or_default() {
+        let damaged = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(DAMAGED));
+        if damaged {
+            fs.remove(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    fs.sync_dir(&wal_dir).map_err(|e| Error::io(&wal_dir, e))?;
     Ok(())
 }
 

@@ -182,6 +182,26 @@ fn a_flipped_byte_in_the_last_record_is_kept_aside_and_reported() {
         .rposition(|&b| b == b'\n')
         .map_or(0, |i| i + 1);
     assert_eq!(fs::read(&kept).unwrap(), &bytes[start..]);
+    // It is no archived segment: statistics, checkpoints and pruning leave it alone.
+    drop(db);
+    let db = Database::builder().keep_archived(1).open(&path).unwrap();
+    assert!(db.stats().unwrap().archived.iter().all(|a| a.path != kept));
+    for _ in 0..3 {
+        db.table::<Student>()
+            .unwrap()
+            .insert(student("X", 2020, 1.0))
+            .map(|_| ())
+            .unwrap_or(());
+        db.checkpoint().unwrap();
+    }
+    let archived = db.stats().unwrap().archived;
+    assert!(
+        archived
+            .iter()
+            .all(|a| a.path.extension().is_some_and(|e| e == "log")),
+        "{archived:?}"
+    );
+    assert!(kept.exists());
     drop(db);
     // The evidence stays: verify reports the quarantined file until it is removed.
     let problems = tabula::verify(&path).unwrap();
@@ -348,4 +368,80 @@ fn a_locked_database_is_not_repaired() {
     let _db = Database::open(&path).unwrap();
     let e = tabula::repair(&path, RepairOptions::default()).unwrap_err();
     assert!(matches!(e, Error::Locked { .. }), "{e}");
+}
+
+#[test]
+fn a_transaction_that_swaps_unique_values_verifies_clean_and_survives_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let db = Database::open(&path).unwrap();
+    db.transaction(|tx| {
+        let s = tx.table::<Student>()?;
+        s.update(|x| x.id == 1, |x| x.email = "temp@uni.edu".into())?;
+        s.update(|x| x.id == 2, |x| x.email = "a@uni.edu".into())?;
+        s.update(|x| x.id == 1, |x| x.email = "b@uni.edu".into())?;
+        Ok(())
+    })
+    .unwrap();
+    drop(db);
+    assert_eq!(tabula::verify(&path).unwrap(), []);
+    // Damage elsewhere makes repair rewrite everything: the swap must survive it.
+    fs::remove_file(path.join("manifest.json")).unwrap();
+    let report = repair(&path);
+    assert!(report.is_clean(), "{:?}", report.remaining);
+    assert_eq!(table(&report, "students").rows_dropped, 0);
+    let db = Database::open(&path).unwrap();
+    let s = db.table::<Student>().unwrap();
+    assert_eq!(s.get(1u64).unwrap().unwrap().email, "b@uni.edu");
+    assert_eq!(s.get(2u64).unwrap().unwrap().email, "a@uni.edu");
+}
+
+#[test]
+fn a_missing_snapshot_is_reported_and_its_rows_counted_as_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    fs::remove_file(path.join("data/students.records")).unwrap();
+    let problems = tabula::verify(&path).unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.file.ends_with("students.records") && p.message.contains("missing")),
+        "{problems:?}"
+    );
+    let report = repair(&path);
+    let t = table(&report, "students");
+    assert_eq!(
+        (t.rows_before, t.rows_missing, t.rows_recovered),
+        (Some(7), 7, 1)
+    );
+    assert!(report.is_clean(), "{:?}", report.remaining);
+    // Keys are never reused: the next automatic key follows the last one ever given.
+    let db = Database::open(&path).unwrap();
+    let id = db
+        .table::<Student>()
+        .unwrap()
+        .insert(student("New", 2022, 1.0))
+        .unwrap();
+    assert_eq!(id, 9);
+}
+
+#[test]
+fn a_table_set_aside_takes_the_tables_that_reference_it_along() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let db = Database::open(&path).unwrap();
+    db.checkpoint().unwrap();
+    drop(db);
+    fs::write(path.join("schema/students.schema.json"), "{ not json").unwrap();
+    let report = repair(&path);
+    assert_eq!(report.quarantined, ["registrations", "students"]);
+    assert!(report.is_clean(), "{:?}", report.remaining);
+    // A second look finds nothing more to do, and drops nothing.
+    let again = repair(&path);
+    assert!(
+        again.problems.is_empty() && again.backup.is_none(),
+        "{again:?}"
+    );
+    assert!(path.join("quarantine/students.records").exists());
+    assert!(path.join("quarantine/registrations.records").exists());
 }
