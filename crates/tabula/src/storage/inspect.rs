@@ -45,6 +45,8 @@ pub(crate) struct TableState {
     pub(crate) migrations: Vec<Migration>,
     /// The rows, in the order they were found (`None`: deleted since).
     rows: Vec<Option<Vec<Value>>>,
+    /// Where each row's bytes are: its snapshot's line, or the log's.
+    origins: Vec<Origin>,
     /// Per unique column (the primary key first): its position and which row holds a value.
     holders: Vec<(usize, HashMap<Value, usize>)>,
     pub(crate) next_key: i64,
@@ -69,6 +71,7 @@ impl TableState {
             source,
             migrations,
             rows: Vec::new(),
+            origins: Vec::new(),
             holders,
             next_key: 1,
             expected: None,
@@ -93,7 +96,12 @@ impl TableState {
 
     /// Puts a row image, replacing the row with its key; refused (with the reason) if another
     /// row holds one of its unique values.
-    fn put(&mut self, values: Vec<Value>, replace: bool) -> std::result::Result<(), String> {
+    fn put(
+        &mut self,
+        values: Vec<Value>,
+        replace: bool,
+        origin: Origin,
+    ) -> std::result::Result<(), String> {
         let key = self.key_of(&values);
         let existing = self.holders[0].1.get(&key).copied();
         if existing.is_some() && !replace {
@@ -124,10 +132,12 @@ impl TableState {
             Some(at) => {
                 self.forget(at);
                 self.rows[at] = Some(values);
+                self.origins[at] = origin;
                 at
             }
             None => {
                 self.rows.push(Some(values));
+                self.origins.push(origin);
                 self.rows.len() - 1
             }
         };
@@ -166,6 +176,15 @@ impl TableState {
     fn has_key(&self, key: &Value) -> bool {
         self.holders[0].1.contains_key(key)
     }
+}
+
+/// Where a row's bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// This line of the table's snapshot.
+    Snapshot(u64),
+    /// This line of the log.
+    Log(u64),
 }
 
 /// What reading a directory found.
@@ -451,7 +470,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         let mut lines_seen = 0u64;
         for (no, row) in decode_lines(&state.schema, &bytes) {
             lines_seen += 1;
-            let kept = row.and_then(|values| state.put(values, false));
+            let kept = row.and_then(|values| state.put(values, false, Origin::Snapshot(no)));
             match kept {
                 Ok(()) => state.read += 1,
                 Err(reason) => {
@@ -606,7 +625,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
                 state.delete(&key);
             }
             for values in changes.puts {
-                if let Err(reason) = state.put(values, false) {
+                if let Err(reason) = state.put(values, false, Origin::Log(l.no)) {
                     let reason = format!("table {}: {reason}", ops.table);
                     state.dropped.push(DroppedRow {
                         file: wal_path.clone(),
@@ -639,7 +658,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
 /// its bytes kept where they were found; rows that referenced it follow, until none is left.
 fn check_foreign_keys(out: &mut Inspection, layout: &Layout) {
     loop {
-        let mut orphans: Vec<(String, Value, String)> = Vec::new();
+        let mut orphans: Vec<(String, Value, Origin, String)> = Vec::new();
         for (name, state) in &out.tables {
             for (col, c) in state.schema.columns.iter().enumerate() {
                 let Some(fk) = &c.references else { continue };
@@ -648,7 +667,8 @@ fn check_foreign_keys(out: &mut Inspection, layout: &Layout) {
                     // The parent's rows are set aside, not gone: nothing to check against.
                     continue;
                 }
-                for row in state.rows() {
+                for (row, origin) in state.rows.iter().zip(&state.origins) {
+                    let Some(row) = row else { continue };
                     let v = &row[col];
                     if v.is_null() || parent.is_some_and(|p| p.has_key(v)) {
                         continue;
@@ -657,6 +677,7 @@ fn check_foreign_keys(out: &mut Inspection, layout: &Layout) {
                     orphans.push((
                         name.clone(),
                         key.clone(),
+                        *origin,
                         format!(
                             "row {key}: foreign key {name}.{} = {v} names no row of {}",
                             c.name, fk.table
@@ -668,21 +689,24 @@ fn check_foreign_keys(out: &mut Inspection, layout: &Layout) {
         if orphans.is_empty() {
             return;
         }
-        for (name, key, reason) in orphans {
+        for (name, key, origin, reason) in orphans {
             if let Some(state) = out.tables.get_mut(&name) {
                 if !state.has_key(&key) {
                     continue;
                 }
                 state.delete(&key);
-                let file = layout.records(&name);
+                let (file, line) = match origin {
+                    Origin::Snapshot(line) => (layout.records(&name), line),
+                    Origin::Log(line) => (layout.wal(), line),
+                };
                 state.dropped.push(DroppedRow {
                     file: file.clone(),
-                    line: 0,
+                    line,
                     reason: reason.clone(),
                 });
                 out.problems.push(Problem {
                     file,
-                    line: 0,
+                    line,
                     message: reason,
                 });
             }

@@ -155,6 +155,15 @@ fn a_truncated_snapshot_is_counted_row_by_row() {
             .dropped
             .iter()
             .all(|d| d.reason.contains("names no row of students")));
+        // Each is found where its bytes are: its line of the snapshot, in the backup.
+        let backup = report.backup.clone().unwrap();
+        for d in &r.dropped {
+            assert_eq!(d.file, backup.join("data/registrations.records"), "{d:?}");
+            let text = fs::read_to_string(&d.file).unwrap();
+            let line = text.lines().nth(d.line as usize - 1).unwrap();
+            let id = &line[6..line.find(',').unwrap()];
+            assert!(d.reason.starts_with(&format!("row {id}:")), "{line} {d:?}");
+        }
         assert!(report.is_clean(), "{:?}", report.remaining);
     }
 }
