@@ -204,6 +204,16 @@ pub(crate) struct Inspection {
 }
 
 impl Inspection {
+    /// A log line none of whose rows can be kept: reported, and listed as dropped.
+    fn drop_log_line(&mut self, file: &Path, line: u64, reason: String) {
+        self.log_dropped.push(DroppedRow {
+            file: file.to_path_buf(),
+            line,
+            reason: reason.clone(),
+        });
+        self.problem(file, line, reason);
+    }
+
     fn problem(&mut self, file: &Path, line: u64, message: impl Into<String>) {
         self.problems.push(Problem {
             file: file.to_path_buf(),
@@ -568,12 +578,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
                 } else {
                     reason.clone()
                 };
-                out.log_dropped.push(DroppedRow {
-                    file: wal_path.clone(),
-                    line: l.no,
-                    reason: reason.clone(),
-                });
-                out.problem(&wal_path, l.no, reason);
+                out.drop_log_line(&wal_path, l.no, reason);
                 continue;
             }
         };
@@ -590,13 +595,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         last = last.max(rec.lsn);
         for ops in &rec.tables {
             let Some(state) = out.tables.get_mut(&ops.table) else {
-                let reason = format!("unknown table {:?}", ops.table);
-                out.log_dropped.push(DroppedRow {
-                    file: wal_path.clone(),
-                    line: l.no,
-                    reason: reason.clone(),
-                });
-                out.problem(&wal_path, l.no, reason);
+                out.drop_log_line(&wal_path, l.no, format!("unknown table {:?}", ops.table));
                 continue;
             };
             let changes = match decode_ops(&wal_path, l.no, &state.schema, ops) {
