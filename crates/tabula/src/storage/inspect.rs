@@ -240,6 +240,16 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     let mut out = Inspection::default();
     let read = |p: &Path| fs.read(p).map_err(|e| Error::io(p, e));
 
+    let marker = layout.repairing();
+    if fs.exists(&marker) {
+        out.problem(
+            &marker,
+            0,
+            "a repair was interrupted before it finished; run repair again (it starts over \
+             from the backup this file names)",
+        );
+    }
+
     // The manifest.
     let manifest_path = layout.manifest();
     if fs.exists(&manifest_path) {

@@ -3,6 +3,7 @@
 //! ```text
 //! <dir>/manifest.json                 last completed checkpoint
 //! <dir>/LOCK                          held while a process has the database open
+//! <dir>/REPAIRING                     present only while a repair writes (names its backup)
 //! <dir>/schema/<table>.schema.json    one per table
 //! <dir>/data/<table>.records          snapshot, JSON Lines
 //! <dir>/wal/transaction.log           current write-ahead log
@@ -35,6 +36,12 @@ impl Layout {
     }
     pub(crate) fn lock(&self) -> PathBuf {
         self.root.join("LOCK")
+    }
+    /// Written by a repair before it changes anything and removed when it is done: while it
+    /// exists the directory is half rebuilt, no open accepts it, and the next repair starts
+    /// again from the backup it names.
+    pub(crate) fn repairing(&self) -> PathBuf {
+        self.root.join("REPAIRING")
     }
     pub(crate) fn schema_dir(&self) -> PathBuf {
         self.root.join("schema")

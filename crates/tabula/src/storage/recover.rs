@@ -48,6 +48,15 @@ impl Storage {
         create_dirs(&*fs, &layout)?;
         let lock_path = layout.lock();
         let lock = take_lock(&*fs, &lock_path, &layout.root)?;
+        let marker = layout.repairing();
+        if fs.exists(&marker) {
+            return Err(Error::corrupt(
+                &marker,
+                0,
+                "a repair was interrupted before it finished; run `tabula repair` again (it \
+                 starts over from the backup this file names)",
+            ));
+        }
 
         let manifest_path = layout.manifest();
         let manifest: Manifest = if fs.exists(&manifest_path) {

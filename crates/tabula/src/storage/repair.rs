@@ -131,7 +131,26 @@ pub(crate) fn repair_with(
 ) -> Result<RepairReport> {
     let layout = Layout::new(root);
     let _lock = take_lock(fs, &layout.lock(), root)?;
-    let found = inspect(fs, root)?;
+    // A repair cut short left the directory half rebuilt (some snapshots new, the log and
+    // manifest old): reading it again would replay the log over rows that already hold it.
+    // The files as they were before it are in its backup; this repair starts from there.
+    let interrupted = interrupted_repair(fs, &layout);
+    let source = interrupted.as_deref().unwrap_or(root);
+    let mut found = inspect(fs, source)?;
+    if let Some(first) = &interrupted {
+        found.problems.insert(
+            0,
+            Problem {
+                file: layout.repairing(),
+                line: 0,
+                message: format!(
+                    "a repair was interrupted before it finished; repaired again from its \
+                     backup {}",
+                    first.display()
+                ),
+            },
+        );
+    }
     let mut report = RepairReport {
         problems: found.problems.clone(),
         backup: None,
@@ -144,6 +163,8 @@ pub(crate) fn repair_with(
         return Ok(report);
     }
     let backup = make_backup(fs, root, options.backup_dir.as_deref())?;
+    // Rows found in the directory are kept in the new backup; rows found in an interrupted
+    // repair's backup are kept there already.
     let in_backup = |p: &Path| {
         p.strip_prefix(root)
             .map_or_else(|_| p.to_path_buf(), |rel| backup.join(rel))
@@ -169,10 +190,31 @@ pub(crate) fn repair_with(
             dropped: dropped(&t.dropped),
         });
     }
+    if interrupted.is_none() {
+        let marker = serde_json::json!({ "backup": backup.to_string_lossy() });
+        let mut bytes = serde_json::to_vec_pretty(&marker).map_err(|e| Error::Json {
+            context: "the repair marker".into(),
+            source: e,
+        })?;
+        bytes.push(b'\n');
+        write_atomic_with(fs, &layout.repairing(), &bytes)?;
+    }
     report.backup = Some(backup);
-    write_rebuilt(fs, &layout, &found)?;
+    write_rebuilt(fs, &layout, source, &found)?;
+    let marker = layout.repairing();
+    fs.remove(&marker).map_err(|e| Error::io(&marker, e))?;
+    fs.sync_dir(root).map_err(|e| Error::io(root, e))?;
     report.remaining = inspect(fs, root)?.problems;
     Ok(report)
+}
+
+/// The backup an interrupted repair names, if its marker is there and the backup still
+/// holds a database.
+fn interrupted_repair(fs: &dyn FileSystem, layout: &Layout) -> Option<PathBuf> {
+    let bytes = fs.read(&layout.repairing()).ok()?;
+    let marker: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let backup = PathBuf::from(marker.get("backup")?.as_str()?);
+    is_database(fs, &backup).then_some(backup)
 }
 
 /// Copies every file of the database (not its lock) to a new directory
@@ -261,8 +303,14 @@ const QUARANTINE: &str = "quarantine";
 
 /// Writes the rebuilt tables: schema files, snapshots, then the manifest (the commit point),
 /// then an empty log (every record is in the snapshots now). Quarantined tables' files are
-/// moved aside first.
-fn write_rebuilt(fs: &dyn FileSystem, layout: &Layout, found: &Inspection) -> Result<()> {
+/// set aside first: copied from `source` (the directory, or an interrupted repair's backup)
+/// to `<dir>/quarantine/`, then removed from the directory.
+fn write_rebuilt(
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    source: &Path,
+    found: &Inspection,
+) -> Result<()> {
     let quarantine = layout.root.join(QUARANTINE);
     for files in found.quarantined.values() {
         fs.create_dir_all(&quarantine)
@@ -280,9 +328,17 @@ fn write_rebuilt(fs: &dyn FileSystem, layout: &Layout, found: &Inspection) -> Re
                 n += 1;
                 to = quarantine.join(format!("{name}.{n}"));
             }
-            fs.rename(f, &to).map_err(|e| Error::io(f, e))?;
-            if let Some(dir) = f.parent() {
-                fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+            let bytes = fs.read(f).map_err(|e| Error::io(f, e))?;
+            fs.write_synced(&to, &[&bytes])
+                .map_err(|e| Error::io(&to, e))?;
+            let here = f
+                .strip_prefix(source)
+                .map_or_else(|_| f.clone(), |rel| layout.root.join(rel));
+            if fs.exists(&here) {
+                fs.remove(&here).map_err(|e| Error::io(&here, e))?;
+                if let Some(dir) = here.parent() {
+                    fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+                }
             }
         }
         fs.sync_dir(&quarantine)
