@@ -929,6 +929,18 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("tabula: {}", message(&e));
+            let damaged = e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<tabula::Error>(),
+                    Some(tabula::Error::Corrupt { .. })
+                )
+            });
+            if damaged {
+                eprintln!(
+                    "tabula: `tabula verify DIR` lists every problem, and `tabula repair DIR` \
+                     backs up every file, then rebuilds what can be read (see docs/RECOVERY.md)"
+                );
+            }
             match e.downcast_ref::<CommittedThenCloseFailed>() {
                 Some(_) => ExitCode::from(3),
                 None => ExitCode::from(2),

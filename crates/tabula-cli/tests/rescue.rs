@@ -248,3 +248,38 @@ fn cli_insert_and_where_refuse_numbers_a_column_cannot_hold() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 7);
 }
+
+/// One damaged schema file: every command names the file and points at verify and repair;
+/// verify reports it once; repair sets that table aside and the others open.
+#[test]
+fn a_damaged_schema_file_is_named_and_repair_sets_only_its_table_aside() {
+    let (_d, path, p) = demo();
+    let schema = path.join("schema/registrations.schema.json");
+    std::fs::write(&schema, "{ not json").unwrap();
+
+    let o = tabula(&["tables", &p]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("registrations.schema.json"), "{t}");
+    assert!(t.contains("tabula repair DIR"), "{t}");
+
+    let o = tabula(&["verify", &p]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert_eq!(t.matches("registrations.schema.json").count(), 1, "{t}");
+
+    let o = tabula(&["repair", &p]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("table registrations: no readable schema anywhere"),
+        "{t}"
+    );
+    assert!(path.join("quarantine/registrations.schema.json").exists());
+    assert_eq!(student_count(&p), 7);
+    let o = tabula(&["tables", &p]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("students") && t.contains("courses"), "{t}");
+    assert!(!t.contains("registrations"), "{t}");
+}
