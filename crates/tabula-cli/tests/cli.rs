@@ -920,3 +920,31 @@ fn a_where_with_10000_or_terms_works_in_query_update_and_delete() {
     assert!(stdout(&o).starts_with("deleted "), "{}", text(&o));
     assert!(o.status.success());
 }
+
+/// `LIKE ... ESCAPE` makes the escaped `%` and `_` literal (it used to be ignored: the
+/// pattern below found nothing).
+#[test]
+fn like_escape_matches_a_literal_percent() {
+    let (_d, _path, p) = demo();
+    for (name, email) in [("100% sure", "s@u"), ("1000 sure", "t@u")] {
+        let row = format!("{{\"name\":\"{name}\",\"email\":\"{email}\",\"year\":2024}}");
+        let o = tabula(&["insert", &p, "students", &row]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let o = tabula(&[
+        "query",
+        &p,
+        "students",
+        "--where",
+        r"name LIKE '100\%%' ESCAPE '\'",
+        "--columns",
+        "name",
+        "--format",
+        "jsonl",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "{\"name\":\"100% sure\"}\n"
+    );
+}
