@@ -5,30 +5,8 @@ use std::process::{Command, Output};
 
 use tabula::{Database, Table};
 
-fn tabula(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tabula"))
-        .args(args)
-        .output()
-        .expect("run tabula")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn demo() -> (tempfile::TempDir, PathBuf, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("uni");
-    let p = path.to_str().unwrap().to_owned();
-    let o = tabula(&["demo", &p]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("7 students, 5 courses and 12 registrations"));
-    (dir, path, p)
-}
+mod common;
+use common::{demo, tabula, text};
 
 #[test]
 fn inspect_and_query() {

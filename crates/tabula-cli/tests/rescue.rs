@@ -2,32 +2,10 @@
 //! wrong directories: they never destroy or misreport data.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn tabula(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tabula"))
-        .args(args)
-        .output()
-        .expect("run tabula")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// The demo database, closed (checkpointed).
-fn demo() -> (tempfile::TempDir, PathBuf, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("uni");
-    let p = path.to_str().unwrap().to_owned();
-    let o = tabula(&["demo", &p]);
-    assert!(o.status.success(), "{}", text(&o));
-    (dir, path, p)
-}
+mod common;
+use common::{demo, tabula, text};
 
 fn student_count(p: &str) -> usize {
     let o = tabula(&["query", p, "students", "--format", "jsonl"]);

@@ -1,0 +1,33 @@
+//! Helpers both end-to-end test files use: the built binary, its output, the demo database.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Runs the built `tabula` with `args`.
+pub fn tabula(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args(args)
+        .output()
+        .expect("run tabula")
+}
+
+/// Its stdout, then its stderr.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The demo database (closed, so checkpointed) in a new temporary directory: the directory,
+/// the database's path, and that path as text.
+pub fn demo() -> (tempfile::TempDir, PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("uni");
+    let p = path.to_str().unwrap().to_owned();
+    let o = tabula(&["demo", &p]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("7 students, 5 courses and 12 registrations"));
+    (dir, path, p)
+}
