@@ -138,6 +138,20 @@ impl Builder {
         let engine = Engine::open(fs, path.as_ref(), options)?;
         Ok(Database { engine })
     }
+
+    /// Opens the database directory at `path` read-only: see
+    /// [`Database::open_read_only`]. Of the settings, only the recovery mode applies.
+    pub fn open_read_only(self, path: impl AsRef<Path>) -> Result<Database> {
+        let options = Options {
+            durability: self.durability,
+            recovery: self.recovery,
+            keep_archived: self.keep_archived,
+            auto_checkpoint_bytes: None,
+        };
+        let fs = self.fs.unwrap_or_else(|| Arc::new(StdFs));
+        let engine = Engine::open_read_only(fs, path.as_ref(), options)?;
+        Ok(Database { engine })
+    }
 }
 
 impl Database {
@@ -168,6 +182,62 @@ impl Database {
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Database> {
         Builder::default().open(path)
+    }
+
+    /// Opens an existing database directory read-only, beside a process that may have it
+    /// open for writing, or where this user may only read: it takes no lock and writes
+    /// nothing. Every table is read as of one consistent point (the manifest, each snapshot
+    /// and the log's complete records; if a checkpoint renames files during the read, it
+    /// starts again from the new manifest). Writes, checkpoints, migrations and imports
+    /// return `Error::ReadOnly`; [`refresh`](Database::refresh) catches up with the writer.
+    ///
+    /// It sees every complete line of the log, including a commit the writer has written
+    /// but not yet fsynced (with `Immediate` durability, one still waiting for its fsync;
+    /// with `Buffered`, any): such a commit survives a crash of the writer's process, but
+    /// not a power loss. A last line still being written is left out; a damaged complete
+    /// last line is left out and listed in [`recovery_report`](Database::recovery_report),
+    /// and nothing is moved. A path that holds no database is `Error::NotADatabase`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("university");
+    /// use tabula::{Database, Table};
+    /// #[derive(Table, Clone, Debug)]
+    /// struct Note { #[column(primary_key)] id: u64, text: String }
+    ///
+    /// let writer = Database::open(&path)?;            // holds the lock
+    /// let notes = writer.table::<Note>()?;
+    /// notes.insert(Note { id: 0, text: "first".into() })?;
+    ///
+    /// let reader = Database::open_read_only(&path)?;  // no lock: opens beside it
+    /// assert_eq!(reader.table::<Note>()?.count()?, 1);
+    /// notes.insert(Note { id: 0, text: "second".into() })?;
+    /// assert_eq!(reader.table::<Note>()?.count()?, 1); // its point in time
+    /// reader.refresh()?;
+    /// assert_eq!(reader.table::<Note>()?.count()?, 2);
+    /// assert!(matches!(
+    ///     reader.table::<Note>()?.insert(Note { id: 0, text: "no".into() }),
+    ///     Err(tabula::Error::ReadOnly { .. })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Database> {
+        Builder::default().open_read_only(path)
+    }
+
+    /// A database opened with [`open_read_only`](Database::open_read_only) catches up with
+    /// the directory: everything is read again as of a new consistent point and replaces
+    /// what it shows, at once. Handles stay valid; a table attached to a Rust type stays
+    /// attached (`Error::SchemaMismatch` if the writer migrated it since: open again). A
+    /// writable or in-memory database is always current, so this does nothing. On error
+    /// nothing changes.
+    pub fn refresh(&self) -> Result<()> {
+        self.engine.refresh()
+    }
+
+    /// Whether this database was opened with [`open_read_only`](Database::open_read_only).
+    pub fn is_read_only(&self) -> bool {
+        self.engine.storage.as_ref().is_some_and(|s| s.read_only())
     }
 
     /// Settings for [`open`](Database::open): durability, recovery mode, archived segments

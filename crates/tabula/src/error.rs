@@ -221,10 +221,21 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Another process (or another `Database` in this one) has the directory open.
-    #[error("database {path} is locked by another open Database")]
+    /// [`Database::open_read_only`](crate::Database::open_read_only) reads it beside that
+    /// process.
+    #[error("database {path} is open in another process (or another Database in this one); it can be read beside it (Database::open_read_only, or any tabula read command), and written only through it")]
     Locked {
         /// The database directory.
         path: PathBuf,
+    },
+    /// A write (or a checkpoint, migration or import) on a database opened with
+    /// [`Database::open_read_only`](crate::Database::open_read_only).
+    #[error("cannot {operation}: database {path} was opened read-only")]
+    ReadOnly {
+        /// The database directory.
+        path: PathBuf,
+        /// What was refused ("write table students", "checkpoint", ...).
+        operation: String,
     },
     /// A JSON document could not be read or written.
     #[error("JSON error in {context}: {source}")]

@@ -6,7 +6,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::lookup::Lookup;
 use crate::query::{self, Plan, QuerySpec};
 use crate::record::{DynRow, Record, Row};
@@ -23,6 +23,10 @@ pub(crate) trait AnyTable: Send + Sync {
     /// The Rust type attached, `None` for a dynamic table.
     fn rust_type(&self) -> Option<&'static str>;
     fn as_any(&self) -> &dyn Any;
+    /// `fresh` (a dynamic table, read again from disk) as rows of this table's kind: how a
+    /// read-only database's refresh keeps a typed table typed. A schema that changed since
+    /// is `Error::SchemaMismatch`.
+    fn same_kind_from(&self, fresh: &dyn AnyTable) -> Result<Box<dyn AnyTable>>;
     fn as_any_mut(&mut self) -> &mut dyn Any;
     fn len(&self) -> usize;
     fn next_key(&self) -> i64;
@@ -99,6 +103,21 @@ impl<R: Record> AnyTable for TableData<R> {
     }
     fn as_any(&self) -> &dyn Any {
         self
+    }
+    fn same_kind_from(&self, fresh: &dyn AnyTable) -> Result<Box<dyn AnyTable>> {
+        let diffs = fresh.schema().differences(&self.schema);
+        let dynamic = fresh.as_any().downcast_ref::<TableData<DynRow>>();
+        match dynamic {
+            Some(d) if diffs.is_empty() => Ok(Box::new(d.convert::<R>()?)),
+            _ => Err(Error::SchemaMismatch {
+                table: self.schema.table.clone(),
+                reason: format!(
+                    "changed on disk since this database attached {}: {}; open the database again",
+                    std::any::type_name::<R>(),
+                    diffs.join("; ")
+                ),
+            }),
+        }
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self

@@ -112,7 +112,7 @@ fn migrate(
     check_new_references(storage, st, idx, &old, &table)?;
     let mut migrations = st.meta[idx].migrations.clone();
     if let Some(storage) = storage {
-        let lsn = storage.wal.last_lsn();
+        let lsn = storage.wal()?.last_lsn();
         // The file it replaces: the one a manifest written before the migration names.
         let from = st.meta[idx]
             .schema_on_disk
@@ -123,7 +123,7 @@ fn migrate(
             from_schema_crc32c: from.clone(),
         }));
         // A schema file is written only for a table whose creation is durable.
-        storage.wal.sync_all(&storage.layout.wal())?;
+        storage.wal()?.sync_all(&storage.layout.wal())?;
         let crc = storage.write_schema(new, &migrations)?;
         st.meta[idx].schema_crc32c = crc;
         st.meta[idx].schema_on_disk = true;
@@ -161,6 +161,11 @@ impl Engine {
             if let Some(idx) = st.by_name.get(name).copied() {
                 let storage = self.storage.as_ref();
                 if let Some(changes) = load_for::<T>(storage, &mut st, idx)? {
+                    if let Some(s) = storage.filter(|s| s.read_only()) {
+                        return Err(
+                            s.refuse(format!("migrate table {name} ({})", changes.join("; ")))
+                        );
+                    }
                     migrate(storage, &mut st, idx, schema, changes)?;
                 }
                 st.attach_type::<T>(idx)?;

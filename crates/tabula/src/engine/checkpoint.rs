@@ -18,6 +18,9 @@ impl Engine {
         let Some(storage) = &self.storage else {
             return Ok(());
         };
+        if storage.read_only() {
+            return Err(storage.refuse("checkpoint"));
+        }
         let mut st = self.write_state("(checkpoint)")?;
         checkpoint(storage, &mut st)
     }
@@ -31,7 +34,7 @@ pub(crate) fn write_schema_files(storage: &Storage, st: &mut State) -> Result<()
     if st.meta.iter().all(|m| m.schema_on_disk) {
         return Ok(());
     }
-    storage.wal.sync_all(&storage.layout.wal())?;
+    storage.wal()?.sync_all(&storage.layout.wal())?;
     for idx in 0..st.tables.len() {
         if st.meta[idx].schema_on_disk {
             continue;
@@ -52,10 +55,11 @@ pub(crate) fn checkpoint(storage: &Storage, st: &mut State) -> Result<()> {
             table: t.schema().table.clone(),
         });
     }
-    if let Some(reason) = storage.wal.failure() {
+    let wal = storage.wal()?;
+    if let Some(reason) = wal.failure() {
         return Err(Error::Poisoned { reason });
     }
-    storage.wal.sync_all(&storage.layout.wal())?;
+    wal.sync_all(&storage.layout.wal())?;
     write_schema_files(storage, st)?;
     for idx in 0..st.tables.len() {
         if !st.meta[idx].pending.is_empty() {
@@ -102,7 +106,7 @@ pub(crate) fn checkpoint(storage: &Storage, st: &mut State) -> Result<()> {
             e.schema_crc32c = st.meta[idx].schema_crc32c.clone();
         }
     }
-    manifest.lsn = storage.wal.last_lsn();
+    manifest.lsn = storage.wal()?.last_lsn();
     storage.commit_checkpoint(manifest.clone(), &staged)?;
     for (idx, s) in staged_idx.into_iter().zip(staged) {
         st.meta[idx].dirty = false;

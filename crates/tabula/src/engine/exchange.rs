@@ -54,6 +54,9 @@ impl Engine {
     /// validates every row, and inserts everything in one transaction, or nothing. Returns
     /// the rows inserted.
     pub(crate) fn import_json(&self, path: &Path) -> Result<usize> {
+        if let Some(s) = self.storage.as_ref().filter(|s| s.read_only()) {
+            return Err(s.refuse("import"));
+        }
         let bytes = self.fs().read(path).map_err(|e| Error::io(path, e))?;
         let tables = read_export(path, &bytes)?;
         // Keys and unique values must not collide inside the document either; checked

@@ -82,27 +82,97 @@ impl Engine {
         options: Options,
     ) -> Result<Arc<Engine>> {
         let (storage, recovered) = Storage::open(fs, root, options)?;
-        let mut state = State::default();
-        for t in recovered {
-            let meta = TableMeta {
-                loaded: false,
-                dirty: t.entry.is_none() || !t.pending.is_empty(),
-                pending: t.pending,
-                entry: t.entry,
-                schema_on_disk: t.schema_on_disk,
-                schema_crc32c: t.schema_crc32c,
-                migrations: t.migrations,
-            };
-            state.push_dyn(t.schema, meta);
-        }
         let needs_checkpoint = storage.needs_checkpoint;
-        let engine = Engine::new(state, Some(storage));
+        let engine = Engine::new(state_of(recovered), Some(storage));
         if needs_checkpoint {
             // Salvage dropped a damaged record in the middle of the log: write what was kept
             // as snapshots and start a clean log, so the directory is consistent again.
             engine.checkpoint()?;
         }
         Ok(engine)
+    }
+
+    /// Opens a directory read-only, beside a process that may be writing it (see
+    /// [`Storage::open_read_only`]): every table's files are read as of one consistent point
+    /// now; rows are decoded when a table is first used.
+    pub(crate) fn open_read_only(
+        fs: Arc<dyn FileSystem>,
+        root: &Path,
+        options: Options,
+    ) -> Result<Arc<Engine>> {
+        let (storage, recovered) = Storage::open_read_only(fs, root, options)?;
+        Ok(Engine::new(state_of(recovered), Some(storage)))
+    }
+
+    /// A read-only database catches up with the directory: everything is read again as of a
+    /// new consistent point and replaces what this database shows at once (tables keep their
+    /// positions, so handles stay valid; a table used through a Rust type is loaded again
+    /// as that type). A writable or in-memory database is always current: nothing to do.
+    /// On error nothing changes.
+    pub(crate) fn refresh(&self) -> Result<()> {
+        let Some(storage) = self.storage.as_ref().filter(|s| s.read_only()) else {
+            self.check_open()?;
+            return Ok(());
+        };
+        let (fresh, recovered) = Storage::open_read_only(
+            storage.fs.clone(),
+            &storage.layout.root,
+            storage.options.clone(),
+        )?;
+        let mut st = self.write_state("(refresh)")?;
+        let mut next = state_of(recovered);
+        // Old positions first, so every handle still finds its table; tables created since
+        // come after them.
+        let mut order: Vec<usize> = Vec::with_capacity(next.tables.len());
+        for t in &st.tables {
+            let name = &t.schema().table;
+            let Some(&i) = next.by_name.get(name) else {
+                return Err(Error::corrupt(
+                    &storage.layout.schema(name),
+                    0,
+                    "the table is gone from the directory since it was read",
+                ));
+            };
+            order.push(i);
+        }
+        let new_ones: Vec<usize> = (0..next.tables.len())
+            .filter(|i| !order.contains(i))
+            .collect();
+        order.extend(new_ones);
+        let mut tables: Vec<Option<Box<dyn any_table::AnyTable>>> =
+            std::mem::take(&mut next.tables)
+                .into_iter()
+                .map(Some)
+                .collect();
+        let mut metas: Vec<Option<TableMeta>> = std::mem::take(&mut next.meta)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut state = State::default();
+        for i in order {
+            let (Some(t), Some(meta)) = (tables[i].take(), metas[i].take()) else {
+                continue;
+            };
+            let at = state.tables.len();
+            state.by_name.insert(t.schema().table.clone(), at);
+            state.tables.push(t);
+            state.meta.push(meta);
+        }
+        // Tables this database had loaded are loaded again now (from the new point), in the
+        // row kind they had.
+        for idx in 0..st.tables.len() {
+            if !st.meta[idx].loaded {
+                continue;
+            }
+            load::ensure_loaded(Some(&fresh), &mut state, idx)?;
+            if st.tables[idx].rust_type().is_some() {
+                let reloaded = st.tables[idx].same_kind_from(&*state.tables[idx])?;
+                state.tables[idx] = reloaded;
+            }
+        }
+        storage.replace_with(fresh);
+        *st = state;
+        Ok(())
     }
 
     /// The directory of a persistent database.
@@ -156,9 +226,13 @@ impl Engine {
         // `close` may have emptied the state while this call waited for the lock.
         self.check_open()?;
         let mark = LockMark::reading(self.id);
-        if let Some(s) = &self.storage {
-            if s.wal.must_wait() {
-                s.wal.sync_all(&s.layout.wal())?;
+        if let Some((s, wal)) = self
+            .storage
+            .as_ref()
+            .and_then(|s| Some((s, s.wal.as_ref()?)))
+        {
+            if wal.must_wait() {
+                wal.sync_all(&s.layout.wal())?;
             }
         }
         Ok(ReadGuard { guard, _mark: mark })
@@ -211,7 +285,9 @@ impl Engine {
     pub(crate) fn close(&self) -> Result<()> {
         let mut st = self.write_state("(close)")?;
         let checkpoint = match &self.storage {
-            Some(s) if st.meta.iter().any(|m| m.dirty || !m.pending.is_empty()) => {
+            Some(s)
+                if !s.read_only() && st.meta.iter().any(|m| m.dirty || !m.pending.is_empty()) =>
+            {
                 checkpoint::checkpoint(s, &mut st)
             }
             _ => Ok(()),
@@ -227,6 +303,24 @@ impl Engine {
         drop(std::mem::take(&mut *st));
         checkpoint.and(closed)
     }
+}
+
+/// The state of a directory just opened: every table it has, none loaded yet.
+fn state_of(recovered: Vec<crate::storage::recover::RecoveredTable>) -> State {
+    let mut state = State::default();
+    for t in recovered {
+        let meta = TableMeta {
+            loaded: false,
+            dirty: t.entry.is_none() || !t.pending.is_empty(),
+            pending: t.pending,
+            entry: t.entry,
+            schema_on_disk: t.schema_on_disk,
+            schema_crc32c: t.schema_crc32c,
+            migrations: t.migrations,
+        };
+        state.push_dyn(t.schema, meta);
+    }
+    state
 }
 
 /// A plain handle reads the engine's committed state under the read lock, one call at a time.

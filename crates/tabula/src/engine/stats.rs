@@ -115,10 +115,10 @@ impl Engine {
             total_bytes: 0,
         };
         if let Some(s) = storage {
-            let (bytes, records) = s.wal.size();
+            let (bytes, records, last_lsn) = s.log_position();
             stats.wal_bytes = bytes;
             stats.wal_records = records;
-            stats.last_lsn = s.wal.last_lsn();
+            stats.last_lsn = last_lsn;
             stats.checkpoint_lsn = s
                 .manifest
                 .lock()

@@ -125,7 +125,7 @@ impl<'e> WriteTx<'e> {
                 let tables = &st.tables;
                 // Rows are encoded straight into the log line, one at a time: a big
                 // transaction costs its line, not a second copy of its rows as values.
-                let n = storage.wal.append(&wal_path, |lsn, line| {
+                let n = storage.wal()?.append(&wal_path, |lsn, line| {
                     let mut record = RecordWriter::new(lsn, line);
                     for &(idx, create) in &parts {
                         tables[idx].log_changes(create, &mut record)?;
@@ -155,8 +155,15 @@ impl Engine {
     /// Begins a write transaction: waits for the write lock. `table` names what the
     /// transaction is for, in errors.
     pub(crate) fn begin(&self, table: &str) -> Result<WriteTx<'_>> {
+        if let Some(s) = self.storage.as_ref().filter(|s| s.read_only()) {
+            return Err(s.refuse(format!("write table {table}")));
+        }
         // Counted from before the lock is taken, so an fsync leader can wait for this commit.
-        let committer = self.storage.as_ref().map(|s| s.wal.committer());
+        let committer = self
+            .storage
+            .as_ref()
+            .and_then(|s| s.wal.as_ref())
+            .map(|w| w.committer());
         let guard = self.write_state(table)?;
         Ok(WriteTx {
             engine: self,
@@ -204,8 +211,9 @@ impl Engine {
         drop(tx);
         let (out, committed) = result?;
         if let (Some(lsn), Some(storage)) = (committed.lsn, &self.storage) {
-            if storage.wal.durability == Durability::Immediate {
-                storage.wal.wait_durable(&storage.layout.wal(), lsn, true)?;
+            let wal = storage.wal()?;
+            if wal.durability == Durability::Immediate {
+                wal.wait_durable(&storage.layout.wal(), lsn, true)?;
             }
             if committed.created {
                 self.write_new_schema_files();
@@ -253,7 +261,7 @@ impl Engine {
         let Some(limit) = storage.options.auto_checkpoint_bytes else {
             return;
         };
-        if storage.wal.size().0 < limit {
+        if storage.log_position().0 < limit {
             return;
         }
         if let Err(e) = self.checkpoint() {

@@ -105,29 +105,29 @@ impl Storage {
     }
 
     fn rotate_wal(&self, lsn: u64) -> Result<()> {
-        let (_, records) = self.wal.size();
+        let wal = self.wal()?;
+        let (_, records) = wal.size();
         if records == 0 {
             return Ok(());
         }
         let current = self.layout.wal();
         let archived = self.layout.archived_wal(lsn);
         // An archived segment holds its records and nothing else (no preallocated zeros).
-        self.wal.trim().map_err(|e| Error::io(&current, e))?;
+        wal.trim().map_err(|e| Error::io(&current, e))?;
         self.fs
             .rename(&current, &archived)
             .map_err(|e| Error::io(&current, e))?;
-        let reopened = self.fs.open_log(&current).and_then(|f| self.wal.reset(f));
+        let reopened = self.fs.open_log(&current).and_then(|f| wal.reset(f));
         if let Err(e) = reopened {
             // Appends would go to the archived file: refuse writes until reopened.
-            self.wal
-                .poison(format!("could not start a new log after rotation: {e}"));
+            wal.poison(format!("could not start a new log after rotation: {e}"));
             return Err(Error::io(&current, e));
         }
         let wal_dir = self.layout.wal_dir();
         if let Err(e) = self.fs.sync_dir(&wal_dir) {
             // The new log's name may not survive a power loss, and commits fsynced into it
             // with it: refuse them until the database is reopened (which syncs it).
-            self.wal.poison(format!(
+            wal.poison(format!(
                 "could not make the new log's name durable after rotation: {e}"
             ));
             return Err(Error::io(&wal_dir, e));

@@ -19,6 +19,7 @@ pub(crate) mod snapshot;
 pub(crate) mod verify;
 pub(crate) mod wal;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -68,7 +69,12 @@ pub(crate) struct Options {
 pub(crate) struct Storage {
     pub(crate) fs: Arc<dyn FileSystem>,
     pub(crate) layout: Layout,
-    pub(crate) wal: WalWriter,
+    /// The log's writer; `None` when the directory was opened read-only.
+    pub(crate) wal: Option<WalWriter>,
+    /// A read-only open's consistent point: each table's snapshot bytes as of the open
+    /// (taken by the table's first load, so a checkpoint renaming files under a reader
+    /// cannot mix two points), and the log as read.
+    pub(crate) image: Mutex<ReadOnlyImage>,
     pub(crate) options: Options,
     lock: Mutex<Option<Box<dyn DirLock>>>,
     pub(crate) manifest: Mutex<Manifest>,
@@ -76,6 +82,16 @@ pub(crate) struct Storage {
     /// Salvage mode dropped a damaged record before good ones: a checkpoint must rewrite the
     /// directory before it is consistent again.
     pub(crate) needs_checkpoint: bool,
+}
+
+/// What a read-only open read, beyond the tables: see [`Storage::image`].
+#[derive(Debug, Default)]
+pub(crate) struct ReadOnlyImage {
+    pub(crate) snapshots: HashMap<String, Vec<u8>>,
+    /// Bytes of the log up to its last complete record, and how many records it held.
+    pub(crate) log_bytes: u64,
+    pub(crate) log_records: u64,
+    pub(crate) last_lsn: u64,
 }
 
 impl std::fmt::Debug for Storage {
@@ -87,8 +103,71 @@ impl std::fmt::Debug for Storage {
 }
 
 impl Storage {
+    /// Whether the directory was opened read-only (no lock, no writes).
+    pub(crate) fn read_only(&self) -> bool {
+        self.wal.is_none()
+    }
+
+    /// `Error::ReadOnly` for `operation` ("write table students", "checkpoint", ...).
+    pub(crate) fn refuse(&self, operation: impl Into<String>) -> Error {
+        Error::ReadOnly {
+            path: self.layout.root.clone(),
+            operation: operation.into(),
+        }
+    }
+
+    /// A read-only open's new consistent point (from a refresh) replaces the old one.
+    pub(crate) fn replace_with(&self, fresh: Storage) {
+        fn take<T: Default>(m: &Mutex<T>) -> T {
+            std::mem::take(&mut *m.lock().unwrap_or_else(PoisonError::into_inner))
+        }
+        fn put<T>(m: &Mutex<T>, v: T) {
+            *m.lock().unwrap_or_else(PoisonError::into_inner) = v;
+        }
+        put(&self.image, take(&fresh.image));
+        put(&self.manifest, take(&fresh.manifest));
+        put(&self.dropped, take(&fresh.dropped));
+    }
+
+    /// The log's writer; `Error::ReadOnly` for a read-only open.
+    pub(crate) fn wal(&self) -> Result<&WalWriter> {
+        self.wal.as_ref().ok_or_else(|| self.refuse("write"))
+    }
+
+    /// The log's size in bytes and records, and its last LSN.
+    pub(crate) fn log_position(&self) -> (u64, u64, u64) {
+        match &self.wal {
+            Some(w) => {
+                let (bytes, records) = w.size();
+                (bytes, records, w.last_lsn())
+            }
+            None => {
+                let image = self.image.lock().unwrap_or_else(PoisonError::into_inner);
+                (image.log_bytes, image.log_records, image.last_lsn)
+            }
+        }
+    }
+
+    /// A table's snapshot bytes: the file, or for a read-only open the bytes read at its
+    /// consistent point (once: the first load takes them).
+    fn snapshot_bytes(&self, table: &str, path: &Path) -> std::io::Result<Vec<u8>> {
+        if self.read_only() {
+            let mut image = self.image.lock().unwrap_or_else(PoisonError::into_inner);
+            return image.snapshots.remove(table).ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no snapshot was read for this table when the database was opened",
+                )
+            });
+        }
+        self.fs.read(path)
+    }
+
     /// Writes a file atomically: temporary file, fsync, rename, fsync of the directory.
     pub(crate) fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        if self.read_only() {
+            return Err(self.refuse(format!("write {}", path.display())));
+        }
         write_atomic_with(&*self.fs, path, bytes)
     }
 
@@ -121,7 +200,9 @@ impl Storage {
             return Ok(Vec::new());
         };
         let path = self.layout.records(&schema.table);
-        let bytes = self.fs.read(&path).map_err(|e| Error::io(&path, e))?;
+        let bytes = self
+            .snapshot_bytes(&schema.table, &path)
+            .map_err(|e| Error::io(&path, e))?;
         let crc = crc_hex(&bytes);
         if crc != entry.snapshot_crc32c || bytes.len() as u64 != entry.snapshot_bytes {
             return Err(Error::corrupt(
@@ -151,7 +232,7 @@ impl Storage {
     /// checksum says; what cannot be read is reported and dropped.
     pub(crate) fn salvage_snapshot(&self, schema: &Schema) -> Vec<(u64, Vec<Value>)> {
         let path = self.layout.records(&schema.table);
-        let bytes = match self.fs.read(&path) {
+        let bytes = match self.snapshot_bytes(&schema.table, &path) {
             Ok(b) => b,
             Err(e) => {
                 self.report(&path, 0, format!("unreadable snapshot: {e}"));
@@ -189,11 +270,13 @@ impl Storage {
 
     /// Flushes the log and releases the lock.
     pub(crate) fn close(&self) -> Result<()> {
+        let Some(writer) = &self.wal else {
+            return Ok(());
+        };
         let wal = self.layout.wal();
-        let r = self
-            .wal
+        let r = writer
             .sync_all(&wal)
-            .and_then(|()| self.wal.trim().map_err(|e| Error::io(&wal, e)));
+            .and_then(|()| writer.trim().map_err(|e| Error::io(&wal, e)));
         self.lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -210,8 +293,8 @@ impl Drop for Storage {
             .lock
             .get_mut()
             .map_or_else(|e| e.into_inner().is_some(), |l| l.is_some());
-        if held {
-            if let Err(e) = self.wal.trim() {
+        if let (true, Some(writer)) = (held, &self.wal) {
+            if let Err(e) = writer.trim() {
                 tracing::warn!(error = %e, "could not cut the preallocated end of the log");
             }
         }

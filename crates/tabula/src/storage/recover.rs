@@ -10,12 +10,14 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::storage::fs::{DirLock, FileSystem};
+use crate::storage::inspect::is_database;
 use crate::storage::layout::{self, Layout};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry};
-use crate::storage::wal::line::RawTableOps;
+use crate::storage::wal::line::{RawRecord, RawTableOps};
 use crate::storage::wal::scan::scan;
+use crate::storage::wal::scan::Scan;
 use crate::storage::wal::writer::WalWriter;
-use crate::storage::{Migration, Options, SchemaFile, Storage};
+use crate::storage::{Migration, Options, ReadOnlyImage, SchemaFile, Storage};
 
 /// What recovery found for one table: its schema, and log operations to replay on load.
 #[derive(Debug)]
@@ -78,24 +80,8 @@ impl Storage {
         } else {
             Vec::new()
         };
-        let scan = scan(&wal_path, &bytes, options.recovery, manifest.lsn)?;
-        let mut records = 0u64;
-        for (line, rec) in scan.records {
-            records += 1;
-            for mut ops in rec.tables {
-                if let Some(created) = ops.create.take() {
-                    recover_creation(&mut tables, created, &wal_path, line, rec.lsn)?;
-                }
-                let Some(t) = tables.get_mut(&ops.table) else {
-                    return Err(Error::corrupt(
-                        &wal_path,
-                        line,
-                        format!("unknown table {:?}", ops.table),
-                    ));
-                };
-                t.pending.push((line, ops));
-            }
-        }
+        let mut scan = scan(&wal_path, &bytes, options.recovery, manifest.lsn)?;
+        let records = add_pending(&mut tables, std::mem::take(&mut scan.records), &wal_path)?;
         let mut file = fs
             .open_log(&wal_path)
             .map_err(|e| Error::io(&wal_path, e))?;
@@ -136,7 +122,8 @@ impl Storage {
         let storage = Storage {
             fs,
             layout,
-            wal,
+            wal: Some(wal),
+            image: Mutex::new(ReadOnlyImage::default()),
             options,
             lock: Mutex::new(Some(lock)),
             manifest: Mutex::new(manifest),
@@ -145,6 +132,152 @@ impl Storage {
         };
         Ok((storage, tables.into_values().collect()))
     }
+}
+
+/// How often a read-only open starts again when a checkpoint moved the files while it read.
+const READ_ONLY_ATTEMPTS: u32 = 100;
+
+impl Storage {
+    /// Opens the directory read-only, beside a process that may be writing it: takes no lock
+    /// and writes nothing. Reads the manifest, the schema files, every table's snapshot and
+    /// the log's complete records as of one consistent point: the manifest is read before
+    /// and after, and everything is read again if a checkpoint committed in between (or
+    /// renamed a file under the read). A log line still being written (unterminated) is not
+    /// yet committed and is left out; a complete damaged last line is reported in place
+    /// (nothing is moved); damage before good lines fails as it does for any open.
+    pub(crate) fn open_read_only(
+        fs: Arc<dyn FileSystem>,
+        root: &Path,
+        options: Options,
+    ) -> Result<(Storage, Vec<RecoveredTable>)> {
+        let layout = Layout::new(root);
+        if !is_database(&*fs, root) {
+            return Err(Error::NotADatabase {
+                path: root.to_path_buf(),
+            });
+        }
+        let manifest_path = layout.manifest();
+        let read_manifest = || fs.read(&manifest_path).ok();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let before = read_manifest();
+            let read = read_consistent_point(&*fs, &layout, before.as_deref(), &options);
+            let moved = read_manifest() != before;
+            match read {
+                Ok(found) if !moved => {
+                    let (manifest, tables, image, dropped) = found;
+                    let storage = Storage {
+                        fs,
+                        layout,
+                        wal: None,
+                        image: Mutex::new(image),
+                        options,
+                        lock: Mutex::new(None),
+                        manifest: Mutex::new(manifest),
+                        dropped: Mutex::new(dropped),
+                        needs_checkpoint: false,
+                    };
+                    return Ok((storage, tables));
+                }
+                Err(e) if !moved && attempt > 2 => return Err(e),
+                Err(e) if attempt >= READ_ONLY_ATTEMPTS => return Err(e),
+                _ if attempt >= READ_ONLY_ATTEMPTS => {
+                    return Err(Error::io(
+                        &manifest_path,
+                        std::io::Error::other(
+                            "the database kept changing under a read-only open; try again",
+                        ),
+                    ))
+                }
+                // A checkpoint committed (or renamed a snapshot) while this read: again.
+                _ => std::thread::sleep(std::time::Duration::from_millis(attempt.min(20).into())),
+            }
+        }
+    }
+}
+
+/// What one read-only pass over a directory found.
+type ConsistentPoint = (
+    Manifest,
+    Vec<RecoveredTable>,
+    ReadOnlyImage,
+    Vec<crate::storage::wal::DroppedRecord>,
+);
+
+/// One read-only pass (see [`Storage::open_read_only`]), from the manifest bytes read just
+/// before it.
+fn read_consistent_point(
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    manifest_bytes: Option<&[u8]>,
+    options: &Options,
+) -> Result<ConsistentPoint> {
+    let marker = layout.repairing();
+    if fs.exists(&marker) {
+        return Err(Error::corrupt(
+            &marker,
+            0,
+            "a repair was interrupted before it finished; run `tabula repair` again",
+        ));
+    }
+    let manifest_path = layout.manifest();
+    let manifest = match manifest_bytes {
+        Some(bytes) => Manifest::parse(bytes)
+            .map_err(|(line, reason)| Error::corrupt(&manifest_path, line, reason))?,
+        None => Manifest::default(),
+    };
+    let mut tables = read_schemas(fs, layout, &manifest)?;
+    let mut image = ReadOnlyImage::default();
+    for (name, entry) in &manifest.tables {
+        // The snapshot, or the checkpoint's committed temporary file not yet renamed over
+        // it; the rename may happen between two reads, so the final name is read twice.
+        let path = layout.records(name);
+        let tmp = Layout::tmp(&path);
+        let matches = |bytes: &Vec<u8>| {
+            crc_hex(bytes) == entry.snapshot_crc32c && bytes.len() as u64 == entry.snapshot_bytes
+        };
+        let found = [&path, &tmp, &path]
+            .into_iter()
+            .filter_map(|p| fs.read(p).ok())
+            .find(matches);
+        let Some(bytes) = found else {
+            return Err(Error::corrupt(
+                &path,
+                0,
+                "does not match the manifest's checksum (nor does a checkpoint's temporary file)",
+            ));
+        };
+        image.snapshots.insert(name.clone(), bytes);
+    }
+    let wal_path = layout.wal();
+    let bytes = match fs.read(&wal_path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::io(&wal_path, e)),
+    };
+    let Scan {
+        records,
+        mut dropped,
+        valid_len,
+        last_lsn,
+        ..
+    } = scan(&wal_path, &bytes, options.recovery, manifest.lsn)?;
+    // A last line without its newline is a commit still being written: not yet committed,
+    // and no damage. A complete damaged last line is reported where it is.
+    let tail = &bytes[valid_len as usize..];
+    let tail = &tail[..tail.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)];
+    if !tail.is_empty() && !tail.ends_with(b"\n") {
+        dropped.pop();
+    }
+    for d in &dropped {
+        tracing::warn!(file = %d.file.display(), line = d.line, reason = %d.reason,
+            "a read-only open left out a damaged log record (nothing was moved)");
+    }
+    image.log_bytes = valid_len;
+    image.log_records = add_pending(&mut tables, records, &wal_path)?;
+    image.last_lsn = last_lsn;
+    Ok((manifest, tables.into_values().collect(), image, dropped))
 }
 
 /// Writes a damaged log tail (cut after record `last_lsn`) to the first free
@@ -317,6 +450,32 @@ fn read_schemas(
         }
     }
     Ok(tables)
+}
+
+/// Hands each log record's operations to its table (creating the tables records create),
+/// to replay when the table is loaded; returns how many records there were.
+fn add_pending(
+    tables: &mut BTreeMap<String, RecoveredTable>,
+    records: Vec<(u64, RawRecord)>,
+    wal_path: &Path,
+) -> Result<u64> {
+    let count = records.len() as u64;
+    for (line, rec) in records {
+        for mut ops in rec.tables {
+            if let Some(created) = ops.create.take() {
+                recover_creation(tables, created, wal_path, line, rec.lsn)?;
+            }
+            let Some(t) = tables.get_mut(&ops.table) else {
+                return Err(Error::corrupt(
+                    wal_path,
+                    line,
+                    format!("unknown table {:?}", ops.table),
+                ));
+            };
+            t.pending.push((line, ops));
+        }
+    }
+    Ok(count)
 }
 
 /// A log record (`lsn`, on `line`) created a table: it is new, or its schema file (written

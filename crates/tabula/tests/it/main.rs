@@ -14,6 +14,7 @@ mod model;
 mod numbers;
 mod persistence;
 mod queries;
+mod read_only;
 mod recovery;
 mod relations;
 mod repair;

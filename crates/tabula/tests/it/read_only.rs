@@ -1,0 +1,343 @@
+//! `Database::open_read_only`: a directory read beside the process writing it, or where this
+//! user may only read. It takes no lock, writes nothing, sees one consistent point (however
+//! a checkpoint moves files under it), and `refresh` catches up.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use tabula::{row, Database, Error, Table};
+
+use crate::common::{student, Student};
+
+/// Every file of a directory with its bytes, to show an open changed nothing.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for entry in walk(dir) {
+        let rel = entry
+            .strip_prefix(dir)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        out.insert(rel, std::fs::read(&entry).unwrap());
+    }
+    out
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            v.extend(walk(&p));
+        } else {
+            v.push(p);
+        }
+    }
+    v
+}
+
+fn names(db: &Database) -> Vec<String> {
+    let mut v: Vec<String> = db
+        .table::<Student>()
+        .unwrap()
+        .select()
+        .all()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_reader_opens_beside_the_writer_and_catches_up_with_refresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let writer = Database::open(&path).unwrap();
+    let students = writer.table::<Student>().unwrap();
+    students.insert(student("Ada", 2024, 3.9)).unwrap();
+    writer.checkpoint().unwrap();
+    students.insert(student("Bob", 2023, 3.1)).unwrap();
+
+    // The writer holds the lock; a second writable open is refused, a read-only one is not.
+    assert!(matches!(Database::open(&path), Err(Error::Locked { .. })));
+    let reader = Database::open_read_only(&path).unwrap();
+    assert!(reader.is_read_only());
+    assert_eq!(names(&reader), ["Ada", "Bob"]);
+
+    // Its point in time stays put until it refreshes, across a checkpoint that archives the
+    // log it read and renames the snapshot.
+    students.insert(student("Cy", 2022, 2.5)).unwrap();
+    writer.checkpoint().unwrap();
+    students.insert(student("Di", 2021, 3.3)).unwrap();
+    assert_eq!(names(&reader), ["Ada", "Bob"]);
+    reader.refresh().unwrap();
+    assert_eq!(names(&reader), ["Ada", "Bob", "Cy", "Di"]);
+
+    // A table created by the writer since appears after a refresh, through the dynamic API.
+    writer
+        .create_table(
+            tabula::Schema::new(
+                "notes",
+                vec![
+                    tabula::Column::new("id", tabula::ColumnType::U64).primary_key(),
+                    tabula::Column::new("text", tabula::ColumnType::Text),
+                ],
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    writer
+        .dyn_table("notes")
+        .unwrap()
+        .insert(row! { "text" => "hello" })
+        .unwrap();
+    assert!(matches!(
+        reader.dyn_table("notes"),
+        Err(Error::UnknownTable { .. })
+    ));
+    reader.refresh().unwrap();
+    assert_eq!(reader.dyn_table("notes").unwrap().count().unwrap(), 1);
+    writer.close().unwrap();
+}
+
+#[test]
+fn every_write_is_refused_and_nothing_on_disk_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        db.table::<Student>()
+            .unwrap()
+            .insert(student("Ada", 2024, 3.9))
+            .unwrap();
+        db.close().unwrap();
+    }
+    let before = files(&path);
+    let db = Database::open_read_only(&path).unwrap();
+    let students = db.table::<Student>().unwrap();
+    let refused = |r: tabula::Result<()>, what: &str| match r {
+        Err(Error::ReadOnly { path: p, operation }) => {
+            assert_eq!(p, path, "{what}");
+            operation
+        }
+        other => panic!("{what}: {other:?}"),
+    };
+    let op = refused(
+        students.insert(student("Bob", 2023, 3.0)).map(drop),
+        "insert",
+    );
+    assert_eq!(op, "write table students");
+    refused(students.delete_key(1u64).map(drop), "delete");
+    refused(
+        students.update(|_| true, |s| s.gpa = 0.0).map(drop),
+        "update",
+    );
+    refused(db.checkpoint(), "checkpoint");
+    refused(
+        db.transaction(|tx| tx.table::<Student>().map(drop)),
+        "transaction",
+    );
+    let export = dir.path().join("out.json");
+    db.export_json(&export).unwrap();
+    refused(db.import_json(&export).map(drop), "import");
+    refused(
+        db.table::<crate::common::Course>().map(drop),
+        "create table",
+    );
+    // Reads still work, and closing writes nothing.
+    assert_eq!(students.get(1u64).unwrap().unwrap().name, "Ada");
+    db.close().unwrap();
+    assert_eq!(files(&path), before);
+    // Nor does opening a path that holds no database create one.
+    let nothing = dir.path().join("nothing");
+    assert!(matches!(
+        Database::open_read_only(&nothing),
+        Err(Error::NotADatabase { .. })
+    ));
+    assert!(!nothing.exists());
+}
+
+/// A commit still being written (its line has no newline yet) is not yet committed: left
+/// out, and no damage. A complete last line whose checksum fails is left out and reported
+/// where it is; nothing is moved or cut.
+#[test]
+fn an_unfinished_last_line_is_uncommitted_and_a_damaged_one_is_reported_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        let s = db.table::<Student>().unwrap();
+        s.insert(student("Ada", 2024, 3.9)).unwrap();
+        db.checkpoint().unwrap();
+        s.insert(student("Bob", 2023, 3.1)).unwrap();
+        drop(s);
+        drop(db);
+    }
+    let wal = path.join("wal/transaction.log");
+    let good = std::fs::read(&wal).unwrap();
+    let good: Vec<u8> = good[..good.iter().rposition(|&b| b == b'\n').unwrap() + 1].to_vec();
+
+    let mut unfinished = good.clone();
+    unfinished.extend_from_slice(b"0badc0de {\"lsn\":9");
+    std::fs::write(&wal, &unfinished).unwrap();
+    let db = Database::open_read_only(&path).unwrap();
+    assert_eq!(names(&db), ["Ada", "Bob"]);
+    assert!(
+        db.recovery_report().is_empty(),
+        "{:?}",
+        db.recovery_report()
+    );
+    assert_eq!(std::fs::read(&wal).unwrap(), unfinished);
+
+    // The last good line with one byte flipped, newline and all.
+    let mut damaged = good.clone();
+    let at = damaged.len() - 5;
+    damaged[at] ^= 0x01;
+    std::fs::write(&wal, &damaged).unwrap();
+    let before = files(&path);
+    let db = Database::open_read_only(&path).unwrap();
+    assert_eq!(names(&db), ["Ada"]);
+    let report = db.recovery_report();
+    assert_eq!(report.len(), 1, "{report:?}");
+    assert!(report[0].file.ends_with("wal/transaction.log"));
+    assert_eq!(report[0].kept_in, None);
+    drop(db);
+    assert_eq!(
+        files(&path),
+        before,
+        "a read-only open moved or cut something"
+    );
+}
+
+/// A checkpoint that crashed after its manifest, before renaming its snapshot: the committed
+/// temporary file is the snapshot, read as it is (the next writable open renames it).
+#[test]
+fn a_committed_checkpoint_file_not_yet_renamed_is_read_where_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    let s = db.table::<Student>().unwrap();
+    s.insert(student("Ada", 2024, 3.9)).unwrap();
+    db.checkpoint().unwrap();
+    let old = std::fs::read(path.join("data/students.records")).unwrap();
+    s.insert(student("Bob", 2023, 3.1)).unwrap();
+    db.checkpoint().unwrap();
+    drop(s);
+    db.close().unwrap();
+    // Put the old snapshot back under its name and the new one as the temporary file.
+    let records = path.join("data/students.records");
+    std::fs::rename(&records, path.join("data/students.records.tmp")).unwrap();
+    std::fs::write(&records, old).unwrap();
+    let before = files(&path);
+    let reader = Database::open_read_only(&path).unwrap();
+    assert_eq!(names(&reader), ["Ada", "Bob"]);
+    drop(reader);
+    assert_eq!(files(&path), before);
+}
+
+/// A typed table stays typed across a refresh; if the writer migrated it meanwhile, the
+/// refresh is refused and the reader keeps what it had.
+#[test]
+fn a_refresh_after_the_writer_migrated_a_typed_table_is_refused_and_changes_nothing() {
+    #[derive(Table, Debug, Clone)]
+    #[table(name = "students")]
+    struct StudentV2 {
+        #[column(primary_key)]
+        id: u64,
+        name: String,
+        #[column(unique)]
+        email: String,
+        #[column(index)]
+        year: u32,
+        #[column(default = 0.0)]
+        gpa: f64,
+        advisor: Option<String>,
+        nickname: Option<String>,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let writer = Database::open(&path).unwrap();
+    writer
+        .table::<Student>()
+        .unwrap()
+        .insert(student("Ada", 2024, 3.9))
+        .unwrap();
+    let reader = Database::open_read_only(&path).unwrap();
+    assert_eq!(names(&reader), ["Ada"]);
+    writer.close().unwrap();
+    let writer = Database::open(&path).unwrap();
+    writer.table::<StudentV2>().unwrap();
+    let e = reader.refresh().unwrap_err();
+    assert!(matches!(e, Error::SchemaMismatch { .. }), "{e}");
+    assert_eq!(names(&reader), ["Ada"]);
+    // Opened again, it reads the new schema.
+    let again = Database::open_read_only(&path).unwrap();
+    assert_eq!(again.table::<StudentV2>().unwrap().count().unwrap(), 1);
+}
+
+/// Readers open and refresh over and over while another thread commits and checkpoints:
+/// each sees one committed prefix of the writer's history (every transaction whole, none
+/// missing before the last one it sees), and never less than what was committed before it
+/// opened.
+#[test]
+fn readers_beside_a_busy_writer_see_whole_prefixes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let writer = Database::open(&path).unwrap();
+    writer.table::<Student>().unwrap();
+    let committed = std::sync::atomic::AtomicU64::new(0);
+    let rounds = 150u64;
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for txn in 1..=rounds {
+                writer
+                    .transaction(|tx| {
+                        let t = tx.table::<Student>()?;
+                        for part in 0..3 {
+                            t.insert(student(
+                                &format!("t{txn}p{part}"),
+                                2000 + txn as u32 % 20,
+                                1.0,
+                            ))?;
+                        }
+                        Ok(())
+                    })
+                    .unwrap();
+                committed.store(txn, std::sync::atomic::Ordering::SeqCst);
+                if txn % 10 == 0 {
+                    writer.checkpoint().unwrap();
+                }
+            }
+        });
+        let check = |db: &Database, at_least: u64| -> u64 {
+            let rows = db.table::<Student>().unwrap().select().all().unwrap();
+            assert_eq!(rows.len() % 3, 0, "a transaction seen in part");
+            let n = rows.len() as u64 / 3;
+            assert!(
+                n >= at_least,
+                "saw {n} transactions, {at_least} were committed before"
+            );
+            let mut ids: Vec<u64> = rows.iter().map(|s| s.id).collect();
+            ids.sort_unstable();
+            assert_eq!(ids, (1..=rows.len() as u64).collect::<Vec<_>>(), "a gap");
+            n
+        };
+        let mut reader: Option<Database> = None;
+        loop {
+            let done = committed.load(std::sync::atomic::Ordering::SeqCst);
+            let db = match &reader {
+                Some(db) if done.is_multiple_of(2) => {
+                    db.refresh().unwrap();
+                    db
+                }
+                _ => reader.insert(Database::open_read_only(&path).unwrap()),
+            };
+            check(db, done);
+            if done == rounds {
+                break;
+            }
+        }
+    });
+}
