@@ -34,6 +34,10 @@ with =, +, -, @, tab or CR get a leading ' so spreadsheets do not run them as fo
 
 Output to a closed pipe (e.g. `| head`) ends quietly with exit 0.
 
+tables, schema, query, stats and export open the database read-only: they work while
+another process has it open and is writing, and on a directory you may only read. insert,
+update, delete, checkpoint, import and repair take its lock.
+
 Exit codes:
   0  ok
   1  problems found (verify, or a repair that could not fix everything)
@@ -161,7 +165,26 @@ enum Command {
     Wal { dir: PathBuf },
 }
 
+/// Opens the database for a command that writes: takes the directory's lock (a process
+/// that has it open makes this `Error::Locked`, which says so).
 fn open(dir: &Path) -> anyhow::Result<Database> {
+    must_be_database(dir)?;
+    let db = Database::open(dir).with_context(|| format!("opening {}", dir.display()))?;
+    warn_recovered(&db);
+    Ok(db)
+}
+
+/// Opens the database for a command that only reads: no lock, nothing written, so it works
+/// on a database another process has open and on a directory this user may only read.
+fn open_read_only(dir: &Path) -> anyhow::Result<Database> {
+    must_be_database(dir)?;
+    let db = Database::open_read_only(dir)
+        .with_context(|| format!("opening {} read-only", dir.display()))?;
+    warn_recovered(&db);
+    Ok(db)
+}
+
+fn must_be_database(dir: &Path) -> anyhow::Result<()> {
     if !dir.join("wal").is_dir() {
         bail!(
             "no tabula database at {} (create one with `tabula demo {}`)",
@@ -169,9 +192,7 @@ fn open(dir: &Path) -> anyhow::Result<Database> {
             dir.display()
         );
     }
-    let db = Database::open(dir).with_context(|| format!("opening {}", dir.display()))?;
-    warn_recovered(&db);
-    Ok(db)
+    Ok(())
 }
 
 /// Tells, once per open, what the open's recovery dropped (an unfinished log tail, say).
@@ -364,7 +385,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             outln!("  cat {d}/wal/transaction.log | cut -c1-120");
         }
         Command::Tables { dir } => {
-            let db = open(&dir)?;
+            let db = open_read_only(&dir)?;
             let stats = db.stats()?;
             if format == Format::Table {
                 let rows: Vec<Vec<String>> = stats
@@ -395,7 +416,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Schema { dir, table } => {
-            let db = open(&dir)?;
+            let db = open_read_only(&dir)?;
             let schema = db.schema(&table)?;
             if format == Format::Table {
                 let rows: Vec<Vec<String>> = schema
@@ -456,7 +477,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             columns,
             explain,
         } => {
-            let db = open(&dir)?;
+            let db = open_read_only(&dir)?;
             let t = db.dyn_table(&table)?;
             // Built twice by the table format (measure, then print): the CLI holds the
             // database exclusively, so both passes see the same rows.
@@ -638,7 +659,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Stats { dir } => {
-            let db = open(&dir)?;
+            let db = open_read_only(&dir)?;
             let stats = db.stats()?;
             if format == Format::Table {
                 outln!("{stats}");
@@ -664,7 +685,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Export { dir, file } => {
-            let db = open(&dir)?;
+            let db = open_read_only(&dir)?;
             let pb = spinner("exporting");
             db.export_json(&file)?;
             finish(pb);

@@ -68,6 +68,42 @@ fn crash_child() {
 
 fn check(dir: &std::path::Path, acked: u64) -> u64 {
     let db = Database::open(dir).expect("reopen after kill");
+    check_db(&db, acked)
+}
+
+/// A read-only open, beside the running child or after its kill, sees whole transactions,
+/// none missing, and at least the acknowledged ones. After the kill (`writer_dead`) it must
+/// also leave every file as it was: no tail cut or set aside, no checkpoint finished.
+fn check_read_only(dir: &std::path::Path, acked: u64, writer_dead: bool) {
+    let before = writer_dead.then(|| files(dir));
+    let db = Database::open_read_only(dir).expect("read-only open");
+    check_db(&db, acked);
+    drop(db);
+    if let Some(before) = before {
+        assert!(
+            before == files(dir),
+            "a read-only open changed the directory"
+        );
+    }
+}
+
+fn files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut v = Vec::new();
+    for sub in ["", "schema", "data", "wal"] {
+        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        for e in entries.filter_map(Result::ok) {
+            if e.path().is_file() {
+                v.push((e.path(), std::fs::read(e.path()).unwrap_or_default()));
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+fn check_db(db: &Database, acked: u64) -> u64 {
     let parts = db.table::<Part>().expect("table after kill");
     let mut by_txn: BTreeMap<u64, usize> = BTreeMap::new();
     for p in parts.select().all().expect("read after kill") {
@@ -135,6 +171,9 @@ fn killed_processes_lose_no_acknowledged_commit() {
                 _ => break,
             }
         }
+        if seen > 0 {
+            check_read_only(&path, acked, false);
+        }
         child.kill().unwrap();
         // Lines printed before the kill are acknowledged too.
         for l in lines.map_while(Result::ok) {
@@ -143,6 +182,9 @@ fn killed_processes_lose_no_acknowledged_commit() {
             }
         }
         child.wait().unwrap();
+        if path.join("manifest.json").exists() || path.join("wal").exists() {
+            check_read_only(&path, acked, true);
+        }
         let last = check(&path, acked);
         total_acked = total_acked.max(acked);
         assert!(last >= total_acked, "cycle {cycle}: lost commits");

@@ -1,0 +1,136 @@
+//! The read commands on a database another process has open and is writing: they open it
+//! read-only (no lock, nothing written) and see every commit made before they started;
+//! write commands say who holds the lock.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use tabula::{row, Database};
+
+mod common;
+use common::{demo, tabula, text};
+
+const CHILD_ENV: &str = "TABULA_CLI_LIVE_CHILD";
+
+/// The writer: run by the parent as this test binary with the variable set. Inserts a
+/// student per commit (durably) and prints `ack <n>` once each commit has returned, with a
+/// checkpoint now and then so that files move under the readers.
+#[test]
+fn live_writer_child() {
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let db = Database::open(&dir).expect("child open");
+    let students = db.dyn_table("students").expect("child table");
+    for n in 1u64.. {
+        students
+            .insert(row! {
+                "name" => format!("Live {n}"),
+                "email" => format!("live{n}@u"),
+                "year" => 2030u32,
+            })
+            .expect("child insert");
+        println!("ack {n}");
+        if n % 20 == 0 {
+            db.checkpoint().expect("child checkpoint");
+        }
+    }
+}
+
+fn live_rows(p: &str) -> usize {
+    let o = tabula(&[
+        "query",
+        p,
+        "students",
+        "--where",
+        "year = 2030",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).lines().count()
+}
+
+#[test]
+fn read_commands_work_beside_a_writing_process() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        return;
+    }
+    let (_d, _path, p) = demo();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "live_writer_child",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(CHILD_ENV, &p)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut acked = 0usize;
+    let mut wait_for = |n: usize, acked: &mut usize| {
+        while *acked < n {
+            let l = lines.next().expect("the writer stopped").unwrap();
+            if let Some(k) = l.strip_prefix("ack ") {
+                *acked = k.trim().parse().unwrap();
+            }
+        }
+    };
+    let mut last = 0;
+    for round in 1..=5 {
+        wait_for(round * 10, &mut acked);
+        let seen = live_rows(&p);
+        assert!(
+            seen >= acked,
+            "round {round}: {seen} rows, {acked} acknowledged before"
+        );
+        assert!(
+            seen >= last,
+            "round {round}: went back from {last} to {seen}"
+        );
+        last = seen;
+    }
+    for args in [
+        vec!["tables", &p],
+        vec!["schema", &p, "students"],
+        vec!["stats", &p],
+        vec!["verify", &p],
+    ] {
+        let o = tabula(&args);
+        // verify may catch the writer between two files of a checkpoint (exit 1); it must
+        // never fail to run.
+        assert!(
+            matches!(o.status.code(), Some(0) | Some(1)),
+            "{args:?}: {}",
+            text(&o)
+        );
+        if args[0] != "verify" {
+            assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
+        }
+    }
+    let out = tempfile::tempdir().unwrap();
+    let export = out.path().join("x.json");
+    let o = tabula(&["export", &p, export.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A write command takes the lock, and says who has it.
+    let o = tabula(&["delete", &p, "students", "--where", "year = 2030"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("open in another process"), "{}", text(&o));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // After the kill, the reader still reads (the log may end mid-line), and a writable
+    // open then recovers every acknowledged commit.
+    assert!(live_rows(&p) >= acked);
+    let o = tabula(&[
+        "insert",
+        &p,
+        "students",
+        r#"{"name":"After","email":"after@u","year":2031}"#,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(live_rows(&p) >= acked);
+}
