@@ -198,6 +198,16 @@ fn must_be_database(dir: &Path) -> anyhow::Result<()> {
 /// Tells, once per open, what the open's recovery dropped (an unfinished log tail, say).
 fn warn_recovered(db: &Database) {
     for d in db.recovery_report() {
+        if db.is_read_only() {
+            eprintln!(
+                "tabula: warning: left out damaged {}:{}: {} (read-only: nothing was moved; \
+                 the next command that writes sets it aside)",
+                d.file.display(),
+                d.line,
+                d.reason
+            );
+            continue;
+        }
         let kept = d
             .kept_in
             .as_ref()

@@ -143,8 +143,21 @@ fn a_flipped_byte_in_the_last_log_record_is_reported_and_kept() {
     let o = tabula(&["verify", &p]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("transaction.log"), "{}", text(&o));
-    // An open cuts the damaged record, keeps its bytes aside, and verify says so after.
+    // A read command opens read-only: it leaves the record out and says so, moving nothing.
     let o = tabula(&["tables", &p]);
+    assert!(o.status.success(), "{}", text(&o));
+    let warning = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        warning.contains("left out damaged") && warning.contains("transaction.log:"),
+        "{warning}"
+    );
+    assert_eq!(
+        std::fs::read(&log).unwrap(),
+        bytes,
+        "a read command changed the log"
+    );
+    // A writable open cuts the damaged record, keeps its bytes aside, and verify says so.
+    let o = tabula(&["checkpoint", &p]);
     assert!(o.status.success(), "{}", text(&o));
     let warning = String::from_utf8_lossy(&o.stderr);
     assert!(

@@ -124,7 +124,7 @@ struct GuideExamples;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing {
     pub use crate::fuzz;
-    pub use crate::storage::faulty::FaultyFs;
+    pub use crate::storage::faulty::{FaultyFs, Parked};
 }
 
 /// What generated code needs; not part of the public API.

@@ -156,6 +156,19 @@ impl Engine {
                 }
             }
         }
+        // A stored table of the same schema loads straight into `T`'s rows, others as values;
+        // either way its files are read with no lock held.
+        let same_schema = {
+            let st = self.state(name)?;
+            st.by_name
+                .get(name)
+                .map(|&idx| st.tables[idx].schema().differences(schema).is_empty())
+        };
+        match same_schema {
+            Some(true) => self.preload::<T>(name)?,
+            Some(false) => self.preload::<DynRow>(name)?,
+            None => {}
+        }
         {
             let mut st = self.write_state(name)?;
             if let Some(idx) = st.by_name.get(name).copied() {

@@ -29,8 +29,12 @@ impl Engine {
     pub(crate) fn export_json(&self, path: &Path) -> Result<()> {
         let root = self.storage.as_ref().map(|s| s.layout.root.as_path());
         crate::storage::export::check_export_target(&*self.fs(), root, path)?;
+        // Every table in memory first, read with no lock held; then any a write created
+        // meanwhile, under the write lock.
+        for name in self.table_names()? {
+            self.preload::<crate::record::DynRow>(&name)?;
+        }
         {
-            // Every table in memory first: loading needs the write lock.
             let mut st = self.write_state("(export)")?;
             for idx in 0..st.tables.len() {
                 ensure_loaded(self.storage.as_ref(), &mut st, idx)?;

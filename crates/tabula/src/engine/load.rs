@@ -2,10 +2,16 @@
 //! then the log records waiting for it. Loading is not a change: a table's committed rows
 //! move from disk into memory, and nothing is written.
 
+use std::sync::{Arc, PoisonError};
+
 use crate::engine::state::State;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::record::{DynRow, Record};
+use crate::schema::Schema;
+use crate::storage::manifest::TableEntry;
 use crate::storage::wal::decode::decode_ops;
+use crate::storage::wal::line::RawTableOps;
 use crate::storage::wal::Recovery;
 use crate::storage::Storage;
 use crate::table::TableData;
@@ -46,48 +52,107 @@ pub(crate) fn load_as<R: Record>(
 /// waiting for it.
 fn load<R: Record>(storage: Option<&Storage>, st: &mut State, idx: usize) -> Result<TableData<R>> {
     let schema = st.tables[idx].schema().clone();
-    let mut t = TableData::<R>::new(schema.clone());
     let Some(storage) = storage else {
-        return Ok(t);
+        return Ok(TableData::<R>::new(schema));
     };
     let meta = &mut st.meta[idx];
+    let (t, salvaged) = decode::<R>(storage, &schema, meta.entry.as_ref(), &meta.pending)?;
+    meta.pending.clear();
+    meta.dirty |= salvaged;
+    Ok(t)
+}
+
+/// Decodes a table from its snapshot and the log records waiting for it (`pending`), with no
+/// lock held. True with the table when salvage mode dropped rows: the next checkpoint must
+/// rewrite it.
+pub(crate) fn decode<R: Record>(
+    storage: &Storage,
+    schema: &Arc<Schema>,
+    entry: Option<&TableEntry>,
+    pending: &[(u64, RawTableOps)],
+) -> Result<(TableData<R>, bool)> {
+    let mut t = TableData::<R>::new(schema.clone());
     let snapshot_path = storage.layout.records(&schema.table);
     let started = std::time::Instant::now();
     let n;
-    if storage.options.recovery == Recovery::Salvage && meta.entry.is_some() {
+    let mut salvaged = false;
+    if storage.options.recovery == Recovery::Salvage && entry.is_some() {
         // Keep every readable row that fits the table's constraints; report the rest, and
         // rewrite the snapshot at the next checkpoint.
-        let rows = storage.salvage_snapshot(&schema);
+        let rows = storage.salvage_snapshot(schema);
         n = rows.len();
         for (line, values) in rows {
-            let r = R::from_row(&schema, values).and_then(|row| t.insert(row));
+            let r = R::from_row(schema, values).and_then(|row| t.insert(row));
             if let Err(e) = r {
                 storage.report(&snapshot_path, line, e.to_string());
             }
         }
         t.commit();
-        meta.dirty = true;
+        salvaged = true;
     } else {
         // Rows are converted to their type as they are parsed, on the parser threads.
-        let convert = |values| R::from_row(&schema, values).map_err(|e| e.to_string());
-        let chunks = storage.load_snapshot(&schema, meta.entry.as_ref(), &convert)?;
+        let convert = |values| R::from_row(schema, values).map_err(|e| e.to_string());
+        let chunks = storage.load_snapshot(schema, entry, &convert)?;
         n = chunks.iter().map(Vec::len).sum();
         t.load_rows(chunks)
             .map_err(|e| Error::corrupt(&snapshot_path, 0, e.to_string()))?;
     }
-    if let Some(e) = &meta.entry {
+    if let Some(e) = entry {
         t.bump_next_key(e.next_key);
     }
     let wal_path = storage.layout.wal();
-    for (line, ops) in meta.pending.drain(..) {
-        let changes = decode_ops(&wal_path, line, &schema, &ops)?;
+    for (line, ops) in pending {
+        let changes = decode_ops(&wal_path, *line, schema, ops)?;
         t.apply_changes(&changes.deletes, changes.puts)
-            .map_err(|e| Error::corrupt(&wal_path, line, e.to_string()))?;
+            .map_err(|e| Error::corrupt(&wal_path, *line, e.to_string()))?;
         if let Some(k) = ops.next_key {
             t.bump_next_key(k);
         }
     }
     tracing::debug!(table = %schema.table, snapshot_rows = n, rows = t.len(),
         elapsed = ?started.elapsed(), "loaded table");
-    Ok(t)
+    Ok((t, salvaged))
+}
+
+impl Engine {
+    /// Loads table `name` as rows of kind `R` if it is not in memory yet, reading and
+    /// decoding its files with no lock on the state: readers and writers of other tables
+    /// go on meanwhile. Only the install takes the write lock, for a moment. One load runs
+    /// at a time; a load that a write made meanwhile (under its own lock) wins, and this
+    /// one is dropped.
+    pub(crate) fn preload<R: Record>(&self, name: &str) -> Result<()> {
+        let Some(storage) = self.storage.as_ref() else {
+            return Ok(());
+        };
+        {
+            let st = self.read_state(name)?;
+            let Some(&idx) = st.by_name.get(name) else {
+                return Ok(());
+            };
+            if st.meta[idx].loaded {
+                return Ok(());
+            }
+        }
+        let _one_at_a_time = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        let (idx, schema, entry, pending) = {
+            let st = self.read_state(name)?;
+            let idx = st.index_of(name)?;
+            let meta = &st.meta[idx];
+            if meta.loaded {
+                return Ok(());
+            }
+            let schema = st.tables[idx].schema().clone();
+            (idx, schema, meta.entry.clone(), meta.pending.clone())
+        };
+        let (t, salvaged) = decode::<R>(storage, &schema, entry.as_ref(), &pending)?;
+        let mut st = self.write_state(name)?;
+        let meta = &mut st.meta[idx];
+        if !meta.loaded {
+            meta.loaded = true;
+            meta.pending.clear();
+            meta.dirty |= salvaged;
+            st.tables[idx] = Box::new(t);
+        }
+        Ok(())
+    }
 }

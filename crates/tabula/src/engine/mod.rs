@@ -24,7 +24,7 @@ pub(crate) mod write;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockWriteGuard};
 
 use crate::engine::source::{reading, writing, LockMark, ReadGuard, Source, StateRef};
 use crate::engine::state::{State, TableMeta};
@@ -46,6 +46,9 @@ pub(crate) struct Engine {
     state: RwLock<State>,
     pub(crate) storage: Option<Storage>,
     closed: AtomicBool,
+    /// Held while a table loads outside the state lock ([`Engine::preload`]), and by a
+    /// read-only refresh, so that neither installs what the other replaced.
+    loading: Mutex<()>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -66,6 +69,7 @@ impl Engine {
             state: RwLock::new(state),
             storage,
             closed: AtomicBool::new(false),
+            loading: Mutex::new(()),
         })
     }
 
@@ -114,6 +118,7 @@ impl Engine {
             self.check_open()?;
             return Ok(());
         };
+        let _no_load = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
         let (fresh, recovered) = Storage::open_read_only(
             storage.fs.clone(),
             &storage.layout.root,
@@ -266,6 +271,7 @@ impl Engine {
 
     /// Loads table `name` if needed; its position and schema.
     pub(crate) fn dyn_table(&self, name: &str) -> Result<(usize, Arc<Schema>)> {
+        self.preload::<crate::record::DynRow>(name)?;
         {
             let st = self.read_state(name)?;
             let idx = st.index_of(name)?;

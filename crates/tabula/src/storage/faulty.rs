@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::io;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::storage::fs::{DirLock, FileSync, FileSystem, LogFile};
 use crate::storage::verify::Problem;
@@ -52,6 +52,65 @@ pub struct FaultyFs {
     /// The power cycle a database's handle belongs to (`None`: the test's own handle). A
     /// handle from before a power loss belongs to a dead process: its calls fail.
     epoch: Option<u64>,
+    /// A read that waits until the test releases it ([`FaultyFs::park_reads`]).
+    park: Arc<Mutex<Option<Arc<ParkState>>>>,
+}
+
+/// The next read of one file, held until released: see [`FaultyFs::park_reads`].
+#[derive(Debug, Clone)]
+pub struct Parked {
+    state: Arc<ParkState>,
+}
+
+#[derive(Debug)]
+struct ParkState {
+    path: PathBuf,
+    /// (a read is waiting, it was released)
+    flags: Mutex<(bool, bool)>,
+    changed: Condvar,
+}
+
+impl Parked {
+    /// Blocks until a read of the file is waiting (so the database is inside that read).
+    pub fn wait_until_parked(&self) {
+        let mut flags = self
+            .state
+            .flags
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        while !flags.0 {
+            flags = self
+                .state
+                .changed
+                .wait(flags)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Lets the waiting read (and every later one) go on.
+    pub fn release(&self) {
+        let mut flags = self
+            .state
+            .flags
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        flags.1 = true;
+        self.state.changed.notify_all();
+    }
+}
+
+impl ParkState {
+    fn hold(&self) {
+        let mut flags = self.flags.lock().unwrap_or_else(PoisonError::into_inner);
+        flags.0 = true;
+        self.changed.notify_all();
+        while !flags.1 {
+            flags = self
+                .changed
+                .wait(flags)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
 }
 
 impl std::fmt::Debug for FaultyFs {
@@ -211,7 +270,21 @@ impl FaultyFs {
                 dead: false,
             })),
             epoch: None,
+            park: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Makes reads of `path` wait until [`Parked::release`]: a test holds the database
+    /// inside such a read (a table's first load, say) and checks what other threads can do
+    /// meanwhile.
+    pub fn park_reads(&self, path: impl AsRef<Path>) -> Parked {
+        let state = Arc::new(ParkState {
+            path: path.as_ref().to_path_buf(),
+            flags: Mutex::new((false, false)),
+            changed: Condvar::new(),
+        });
+        *self.park.lock().unwrap_or_else(PoisonError::into_inner) = Some(state.clone());
+        Parked { state }
     }
 
     fn lock(&self) -> MutexGuard<'_, Sim> {
@@ -223,6 +296,7 @@ impl FaultyFs {
         FaultyFs {
             sim: self.sim.clone(),
             epoch: Some(self.lock().epoch),
+            park: self.park.clone(),
         }
     }
 
@@ -447,6 +521,14 @@ impl FileSystem for FaultyFs {
         Ok(())
     }
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let park = self
+            .park
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(p) = park.filter(|p| p.path == path) {
+            p.hold();
+        }
         FaultyFs::read(self, path)
     }
     fn exists(&self, path: &Path) -> bool {

@@ -107,3 +107,68 @@ fn concurrent_inserts_get_distinct_keys() {
     assert_eq!(keys.len(), 1000);
     assert_eq!(t.count().unwrap(), 1000);
 }
+
+#[derive(Table, Debug, Clone)]
+struct Entry {
+    #[column(primary_key)]
+    id: u64,
+    text: String,
+}
+
+/// A table's first load reads and decodes its files with no lock held: while it is stuck in
+/// the read of its snapshot, reads and writes of another table go on, and the load then
+/// finishes with every row.
+#[test]
+fn a_first_load_does_not_stall_other_tables() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+    use tabula::testing::FaultyFs;
+
+    let fs = FaultyFs::new();
+    {
+        let db = Database::builder()
+            .file_system(fs.clone())
+            .open("/db")
+            .unwrap();
+        db.table::<Account>()
+            .unwrap()
+            .insert(Account { id: 1, balance: 5 })
+            .unwrap();
+        db.table::<Entry>()
+            .unwrap()
+            .insert_many((0..100).map(|i| Entry {
+                id: 0,
+                text: format!("e{i}"),
+            }))
+            .unwrap();
+        db.close().unwrap();
+    }
+    let db = Database::builder()
+        .file_system(fs.clone())
+        .open("/db")
+        .unwrap();
+    let accounts = db.table::<Account>().unwrap();
+    let parked = fs.park_reads("/db/data/entry.records");
+    let loader = {
+        let db = db.clone();
+        thread::spawn(move || db.table::<Entry>().unwrap().count().unwrap())
+    };
+    parked.wait_until_parked();
+    // With the load parked, another table is read and written; on a thread, so that a
+    // regression shows as a timeout rather than a hung test.
+    let (done, finished) = mpsc::channel();
+    let other = {
+        let accounts = accounts.clone();
+        thread::spawn(move || {
+            let before = accounts.get(1u64).unwrap().unwrap().balance;
+            accounts.insert(Account { id: 2, balance: 7 }).unwrap();
+            done.send(before).unwrap();
+        })
+    };
+    let seen = finished.recv_timeout(Duration::from_secs(20));
+    parked.release();
+    assert_eq!(seen, Ok(5), "the other table waited for the load");
+    other.join().unwrap();
+    assert_eq!(loader.join().unwrap(), 100);
+    assert_eq!(accounts.count().unwrap(), 2);
+}

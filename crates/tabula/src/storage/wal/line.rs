@@ -10,7 +10,7 @@ use crate::storage::wal::MAX_RECORD;
 use crate::value::Value;
 
 /// One table's part of a log record, rows still undecoded.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct RawTableOps {
     pub(crate) table: String,
     /// The table's schema, on the record of the transaction that created it.
