@@ -1,7 +1,14 @@
 //! Checkpoints: every table changed since the last one is written as a snapshot, the
-//! manifest commits them, and the log is archived. A checkpoint runs only under the write
-//! lock taken outside any transaction, so the state it reads is committed state: no
-//! transaction's uncommitted rows can reach a snapshot. It refuses to run otherwise.
+//! manifest commits them, and the log is archived. A checkpoint reads committed state only:
+//! it runs outside any transaction, and no transaction's uncommitted rows can reach a
+//! snapshot (it refuses to run otherwise).
+//!
+//! [`Engine::checkpoint`] takes the write lock only for a moment before (the log made
+//! durable, missing schema files written, tables with log records loaded) and after (the
+//! tables' entries updated). The snapshots are encoded, written and committed under the
+//! read lock: readers go on, and no writer can commit meanwhile (a commit needs the write
+//! lock), so the snapshots and the manifest's LSN agree. `close` and migrations, which
+//! already hold the write lock, run the same steps under it.
 
 use std::sync::PoisonError;
 
@@ -9,11 +16,17 @@ use crate::engine::load::ensure_loaded;
 use crate::engine::state::State;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::storage::manifest::TableEntry;
 use crate::storage::Storage;
+
+/// How often the checkpoint's read phase starts again because a table was created between
+/// its two phases, before the whole checkpoint runs under the write lock.
+const ATTEMPTS: u32 = 3;
 
 impl Engine {
     /// Snapshots every changed table, commits the manifest, archives the log. Does nothing
-    /// for an in-memory database.
+    /// for an in-memory database. Readers are not held up while snapshots are encoded and
+    /// written; writers wait for it.
     pub(crate) fn checkpoint(&self) -> Result<()> {
         let Some(storage) = &self.storage else {
             return Ok(());
@@ -21,8 +34,158 @@ impl Engine {
         if storage.read_only() {
             return Err(storage.refuse("checkpoint"));
         }
-        let mut st = self.write_state("(checkpoint)")?;
-        checkpoint(storage, &mut st)
+        let _one_at_a_time = self
+            .checkpointing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Tables still waiting for log records are loaded with no lock held first.
+        let waiting: Vec<String> = {
+            let st = self.read_state("(checkpoint)")?;
+            st.meta
+                .iter()
+                .zip(&st.tables)
+                .filter(|(m, _)| !m.loaded && !m.pending.is_empty())
+                .map(|(_, t)| t.schema().table.clone())
+                .collect()
+        };
+        for name in waiting {
+            self.preload::<crate::record::DynRow>(&name)?;
+        }
+        for _ in 0..ATTEMPTS {
+            prepare(storage, &mut *self.write_state("(checkpoint)")?)?;
+            let written = {
+                let st = self.read_state("(checkpoint)")?;
+                if !prepared(&st) {
+                    // A table was created in between: its schema file first.
+                    continue;
+                }
+                write_snapshots(storage, &st)?
+            };
+            record(&mut *self.write_state("(checkpoint)")?, written);
+            return Ok(());
+        }
+        checkpoint(storage, &mut *self.write_state("(checkpoint)")?)
+    }
+}
+
+/// A checkpoint with the write lock held throughout (`close`, migrations).
+pub(crate) fn checkpoint(storage: &Storage, st: &mut State) -> Result<()> {
+    prepare(storage, st)?;
+    let written = write_snapshots(storage, st)?;
+    record(st, written);
+    Ok(())
+}
+
+/// What the checkpoint wrote for a table: its position, its commit count when encoded, and
+/// its new manifest entry.
+struct Written {
+    idx: usize,
+    commits: u64,
+    entry: TableEntry,
+}
+
+/// Under the write lock: the log durable, every schema file written, every table with log
+/// records loaded.
+fn prepare(storage: &Storage, st: &mut State) -> Result<()> {
+    if let Some(t) = st.tables.iter().find(|t| t.has_changes()) {
+        // Unreachable by construction (see the module's comment); refusing keeps it so.
+        return Err(Error::InTransaction {
+            table: t.schema().table.clone(),
+        });
+    }
+    let wal = storage.wal()?;
+    if let Some(reason) = wal.failure() {
+        return Err(Error::Poisoned { reason });
+    }
+    wal.sync_all(&storage.layout.wal())?;
+    write_schema_files(storage, st)?;
+    for idx in 0..st.tables.len() {
+        if !st.meta[idx].pending.is_empty() {
+            ensure_loaded(Some(storage), st, idx)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `prepare`'s work still holds: every table has its schema file and no log
+/// records waiting.
+fn prepared(st: &State) -> bool {
+    st.meta
+        .iter()
+        .all(|m| m.schema_on_disk && m.pending.is_empty())
+}
+
+/// Encodes and stages every changed table's snapshot, then commits the manifest and
+/// rotates the log. Needs only to read the state, and no commit may happen meanwhile (the
+/// caller holds a lock of the state).
+fn write_snapshots(storage: &Storage, st: &State) -> Result<Vec<Written>> {
+    if let Some(t) = st.tables.iter().find(|t| t.has_changes()) {
+        return Err(Error::InTransaction {
+            table: t.schema().table.clone(),
+        });
+    }
+    // Commits made between `prepare` and now must be durable before a snapshot holds them.
+    let wal = storage.wal()?;
+    wal.sync_all(&storage.layout.wal())?;
+    let mut manifest = storage
+        .manifest
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let mut staged = Vec::new();
+    let mut written = Vec::new();
+    for idx in 0..st.tables.len() {
+        let meta = &st.meta[idx];
+        if !meta.dirty && meta.entry.is_some() {
+            continue;
+        }
+        let t = &st.tables[idx];
+        let staging = t.encode_snapshot().and_then(|snapshot| {
+            storage.stage_snapshot(
+                t.schema(),
+                &snapshot,
+                t.next_key(),
+                meta.schema_crc32c.clone(),
+            )
+        });
+        match staging {
+            Ok(s) => {
+                manifest.tables.insert(s.table.clone(), s.entry.clone());
+                written.push(Written {
+                    idx,
+                    commits: meta.commits,
+                    entry: s.entry.clone(),
+                });
+                staged.push(s);
+            }
+            Err(e) => {
+                storage.discard_staged(&staged);
+                return Err(e);
+            }
+        }
+    }
+    for idx in 0..st.tables.len() {
+        // Clean tables keep their entry; a migration may have changed their schema file.
+        let name = st.tables[idx].schema().table.clone();
+        if let Some(e) = manifest.tables.get_mut(&name) {
+            e.schema_crc32c = st.meta[idx].schema_crc32c.clone();
+        }
+    }
+    manifest.lsn = wal.last_lsn();
+    storage.commit_checkpoint(manifest.clone(), &staged)?;
+    tracing::info!(lsn = manifest.lsn, "checkpoint complete");
+    Ok(written)
+}
+
+/// Under the write lock: each written table's new entry; it is clean again unless a commit
+/// changed it after it was encoded (then the next checkpoint writes it again).
+fn record(st: &mut State, written: Vec<Written>) {
+    for w in written {
+        let meta = &mut st.meta[w.idx];
+        meta.entry = Some(w.entry);
+        if meta.commits == w.commits {
+            meta.dirty = false;
+        }
     }
 }
 
@@ -47,71 +210,46 @@ pub(crate) fn write_schema_files(storage: &Storage, st: &mut State) -> Result<()
     Ok(())
 }
 
-/// The checkpoint itself, with the write lock held (`st`).
-pub(crate) fn checkpoint(storage: &Storage, st: &mut State) -> Result<()> {
-    if let Some(t) = st.tables.iter().find(|t| t.has_changes()) {
-        // Unreachable by construction (see the module's comment); refusing keeps it so.
-        return Err(Error::InTransaction {
-            table: t.schema().table.clone(),
-        });
-    }
-    let wal = storage.wal()?;
-    if let Some(reason) = wal.failure() {
-        return Err(Error::Poisoned { reason });
-    }
-    wal.sync_all(&storage.layout.wal())?;
-    write_schema_files(storage, st)?;
-    for idx in 0..st.tables.len() {
-        if !st.meta[idx].pending.is_empty() {
-            ensure_loaded(Some(storage), st, idx)?;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::state::TableMeta;
+    use crate::schema::{Column, ColumnType, Schema};
+
+    fn entry(rows: u64) -> TableEntry {
+        TableEntry {
+            rows,
+            next_key: 1,
+            snapshot_crc32c: String::new(),
+            snapshot_bytes: 0,
+            schema_crc32c: String::new(),
         }
     }
-    let mut manifest = storage
-        .manifest
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    let mut staged = Vec::new();
-    let mut staged_idx = Vec::new();
-    for idx in 0..st.tables.len() {
-        let meta = &st.meta[idx];
-        if !meta.dirty && meta.entry.is_some() {
-            continue;
-        }
-        let t = &st.tables[idx];
-        let staging = t.encode_snapshot().and_then(|snapshot| {
-            storage.stage_snapshot(
-                t.schema(),
-                &snapshot,
-                t.next_key(),
-                meta.schema_crc32c.clone(),
-            )
-        });
-        match staging {
-            Ok(s) => {
-                manifest.tables.insert(s.table.clone(), s.entry.clone());
-                staged.push(s);
-                staged_idx.push(idx);
-            }
-            Err(e) => {
-                storage.discard_staged(&staged);
-                return Err(e);
-            }
-        }
+
+    /// A commit between the encoding of a table and the recording of its entry keeps the
+    /// table dirty: otherwise the next checkpoint would skip it and archive the log that
+    /// holds the commit.
+    #[test]
+    fn a_commit_after_encoding_keeps_the_table_dirty() {
+        let schema =
+            Schema::new("t", vec![Column::new("id", ColumnType::U64).primary_key()]).unwrap();
+        let mut st = State::default();
+        st.push_dyn(schema.clone(), TableMeta::created());
+        st.push_dyn(
+            Schema::new("u", schema.columns.clone()).unwrap(),
+            TableMeta::created(),
+        );
+        st.meta[0].commits = 3;
+        st.meta[1].commits = 3;
+        let written = |idx| Written {
+            idx,
+            commits: 3,
+            entry: entry(7),
+        };
+        st.meta[1].commits += 1; // committed after it was encoded
+        record(&mut st, vec![written(0), written(1)]);
+        assert!(!st.meta[0].dirty);
+        assert!(st.meta[1].dirty);
+        assert_eq!(st.meta[1].entry.as_ref().map(|e| e.rows), Some(7));
     }
-    for idx in 0..st.tables.len() {
-        // Clean tables keep their entry; a migration may have changed their schema file.
-        let name = st.tables[idx].schema().table.clone();
-        if let Some(e) = manifest.tables.get_mut(&name) {
-            e.schema_crc32c = st.meta[idx].schema_crc32c.clone();
-        }
-    }
-    manifest.lsn = storage.wal()?.last_lsn();
-    storage.commit_checkpoint(manifest.clone(), &staged)?;
-    for (idx, s) in staged_idx.into_iter().zip(staged) {
-        st.meta[idx].dirty = false;
-        st.meta[idx].entry = Some(s.entry);
-    }
-    tracing::info!(lsn = manifest.lsn, "checkpoint complete");
-    Ok(())
 }

@@ -49,6 +49,8 @@ pub(crate) struct Engine {
     /// Held while a table loads outside the state lock ([`Engine::preload`]), and by a
     /// read-only refresh, so that neither installs what the other replaced.
     loading: Mutex<()>,
+    /// One checkpoint at a time (a manual one and an automatic one may meet).
+    checkpointing: Mutex<()>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -70,6 +72,7 @@ impl Engine {
             storage,
             closed: AtomicBool::new(false),
             loading: Mutex::new(()),
+            checkpointing: Mutex::new(()),
         })
     }
 
@@ -323,6 +326,7 @@ fn state_of(recovered: Vec<crate::storage::recover::RecoveredTable>) -> State {
             schema_on_disk: t.schema_on_disk,
             schema_crc32c: t.schema_crc32c,
             migrations: t.migrations,
+            commits: 0,
         };
         state.push_dyn(t.schema, meta);
     }

@@ -31,6 +31,9 @@ pub(crate) struct TableMeta {
     /// crc32c of the schema file (empty until it is written).
     pub(crate) schema_crc32c: String,
     pub(crate) migrations: Vec<Migration>,
+    /// Commits that changed the table since the database opened: a checkpoint that wrote it
+    /// marks it clean only if no commit came after it encoded the table.
+    pub(crate) commits: u64,
 }
 
 impl TableMeta {
@@ -44,6 +47,7 @@ impl TableMeta {
             schema_on_disk: false,
             schema_crc32c: String::new(),
             migrations: Vec::new(),
+            commits: 0,
         }
     }
 }

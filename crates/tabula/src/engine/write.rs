@@ -135,6 +135,7 @@ impl<'e> WriteTx<'e> {
                 })?;
                 for &(idx, _) in &parts {
                     st.meta[idx].dirty = true;
+                    st.meta[idx].commits += 1;
                 }
                 lsn = Some(n);
             }

@@ -56,7 +56,8 @@ pub struct FaultyFs {
     park: Arc<Mutex<Option<Arc<ParkState>>>>,
 }
 
-/// The next read of one file, held until released: see [`FaultyFs::park_reads`].
+/// Reads or writes of one file, held until released: see [`FaultyFs::park_reads`] and
+/// [`FaultyFs::park_writes`].
 #[derive(Debug, Clone)]
 pub struct Parked {
     state: Arc<ParkState>,
@@ -64,6 +65,8 @@ pub struct Parked {
 
 #[derive(Debug)]
 struct ParkState {
+    /// `"read"` or `"write"`.
+    call: &'static str,
     path: PathBuf,
     /// (a read is waiting, it was released)
     flags: Mutex<(bool, bool)>,
@@ -278,13 +281,36 @@ impl FaultyFs {
     /// inside such a read (a table's first load, say) and checks what other threads can do
     /// meanwhile.
     pub fn park_reads(&self, path: impl AsRef<Path>) -> Parked {
+        self.park("read", path.as_ref())
+    }
+
+    /// Makes durable writes of `path` (a checkpoint's snapshot, say) wait until
+    /// [`Parked::release`], before anything is written.
+    pub fn park_writes(&self, path: impl AsRef<Path>) -> Parked {
+        self.park("write", path.as_ref())
+    }
+
+    fn park(&self, call: &'static str, path: &Path) -> Parked {
         let state = Arc::new(ParkState {
-            path: path.as_ref().to_path_buf(),
+            call,
+            path: path.to_path_buf(),
             flags: Mutex::new((false, false)),
             changed: Condvar::new(),
         });
         *self.park.lock().unwrap_or_else(PoisonError::into_inner) = Some(state.clone());
         Parked { state }
+    }
+
+    /// Waits here while a test holds `call`s of `path` (see [`FaultyFs::park_reads`]).
+    fn hold_if_parked(&self, call: &str, path: &Path) {
+        let park = self
+            .park
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(p) = park.filter(|p| p.call == call && p.path == path) {
+            p.hold();
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Sim> {
@@ -521,14 +547,7 @@ impl FileSystem for FaultyFs {
         Ok(())
     }
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        let park = self
-            .park
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if let Some(p) = park.filter(|p| p.path == path) {
-            p.hold();
-        }
+        self.hold_if_parked("read", path);
         FaultyFs::read(self, path)
     }
     fn exists(&self, path: &Path) -> bool {
@@ -549,6 +568,7 @@ impl FileSystem for FaultyFs {
         Ok(entries.keys().map(|n| dir.join(n)).collect())
     }
     fn write_synced(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
+        self.hold_if_parked("write", path);
         let mut sim = self.tick("write")?;
         let ino = sim.open_or_create(path)?;
         let (data, durable) = sim.file_mut(ino)?;
