@@ -190,14 +190,16 @@ fn parse_args() -> Result<Args, String> {
                     return Err("--phase-secs must be a positive number of seconds".into());
                 }
             }
-            "-h" | "--help" => return Err(format!(
+            "-h" | "--help" => {
+                return Err(format!(
                 "usage: tabula-bench [--rows N] [--runs K] [--systems {}] [--json FILE]\n       \
                      tabula-bench --relations [--runs K]\n       \
                      tabula-bench --concurrency [--rows N] [--runs K] [--phase-secs S] \
                      [--systems {}] [--json FILE]",
                 systems::ALL.join(","),
                 concurrency::SYSTEMS.join(",")
-            )),
+            ))
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
