@@ -3,11 +3,18 @@
 //! per system. Every system must return the same counts, keys and checksums; a mismatch fails
 //! the run loudly.
 //!
+//! `--concurrency` measures instead how one reader thread's point lookups fare beside a writer
+//! thread (durable updates, durable inserts, one big transaction, a checkpoint), on file
+//! databases (see `concurrency.rs`).
+//!
 //! ```text
 //! cargo run --release -p tabula-bench -- [--rows N] [--runs K] [--systems a,b,...] [--json FILE]
 //! cargo run --release -p tabula-bench -- --relations [--runs K]
+//! cargo run --release -p tabula-bench -- --concurrency [--rows N] [--runs K] [--phase-secs S]
+//!     [--systems tabula-file,tabula-file-get_with,sqlite-file,redb-file] [--json FILE]
 //! ```
 
+mod concurrency;
 mod relations;
 mod systems;
 mod workload;
@@ -135,44 +142,63 @@ const OPS: &[&str] = &[
     "reopen",
 ];
 
+/// The command line. Rows, runs and systems are `None` when not given: each mode has its
+/// own defaults.
 struct Args {
-    rows: u64,
-    runs: usize,
-    systems: Vec<String>,
+    rows: Option<u64>,
+    runs: Option<usize>,
+    systems: Option<Vec<String>>,
     json: Option<String>,
     child: Option<String>,
     relations: bool,
+    concurrency: bool,
+    phase_secs: f64,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
-        rows: 200_000,
-        runs: 3,
-        systems: systems::ALL.iter().map(|s| s.to_string()).collect(),
+        rows: None,
+        runs: None,
+        systems: None,
         json: None,
         child: None,
         relations: false,
+        concurrency: false,
+        phase_secs: concurrency::DEFAULT_PHASE_SECS,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut val = || it.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
             "--rows" => {
-                a.rows = val()?
-                    .replace('_', "")
-                    .parse()
-                    .map_err(|e| format!("--rows: {e}"))?
+                a.rows = Some(
+                    val()?
+                        .replace('_', "")
+                        .parse()
+                        .map_err(|e| format!("--rows: {e}"))?,
+                )
             }
-            "--runs" => a.runs = val()?.parse().map_err(|e| format!("--runs: {e}"))?,
-            "--systems" => a.systems = val()?.split(',').map(str::to_owned).collect(),
+            "--runs" => a.runs = Some(val()?.parse().map_err(|e| format!("--runs: {e}"))?),
+            "--systems" => a.systems = Some(val()?.split(',').map(str::to_owned).collect()),
             "--json" => a.json = Some(val()?),
             "--child" => a.child = Some(val()?),
             "--relations" => a.relations = true,
+            "--concurrency" => a.concurrency = true,
+            "--phase-secs" => {
+                a.phase_secs = val()?.parse().map_err(|e| format!("--phase-secs: {e}"))?;
+                if !(a.phase_secs > 0.0 && a.phase_secs.is_finite()) {
+                    return Err("--phase-secs must be a positive number of seconds".into());
+                }
+            }
             "-h" | "--help" => {
                 return Err(format!(
-                    "usage: tabula-bench [--rows N] [--runs K] [--systems {}] [--json FILE]",
-                    systems::ALL.join(",")
-                ))
+                "usage: tabula-bench [--rows N] [--runs K] [--systems {}] [--json FILE]\n       \
+                     tabula-bench --relations [--runs K]\n       \
+                     tabula-bench --concurrency [--rows N] [--runs K] [--phase-secs S] \
+                     [--systems {}] [--json FILE]",
+                systems::ALL.join(","),
+                concurrency::SYSTEMS.join(",")
+            ))
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -188,8 +214,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.concurrency {
+        return concurrency::main(&args);
+    }
     if args.relations {
-        return match relations::run(args.runs) {
+        return match relations::run(args.runs.unwrap_or(DEFAULT_RUNS)) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,
             Err(e) => {
@@ -199,7 +228,7 @@ fn main() -> ExitCode {
         };
     }
     if let Some(system) = &args.child {
-        return match child(system, args.rows) {
+        return match child(system, args.rows.unwrap_or(DEFAULT_ROWS)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{system}: {e}");
@@ -217,19 +246,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// The workload's defaults: its table size, runs and systems.
+const DEFAULT_ROWS: u64 = 200_000;
+const DEFAULT_RUNS: usize = 3;
+
 fn parent(args: &Args) -> Res<bool> {
     let exe = std::env::current_exe()?;
+    let rows = args.rows.unwrap_or(DEFAULT_ROWS);
+    let runs = args.runs.unwrap_or(DEFAULT_RUNS);
+    let all: Vec<String> = systems::ALL.iter().map(|s| s.to_string()).collect();
+    let chosen = args.systems.as_ref().unwrap_or(&all);
     let mut results: BTreeMap<String, Vec<RunResult>> = BTreeMap::new();
-    for run in 0..args.runs {
-        for system in &args.systems {
-            eprintln!(
-                "run {}/{}: {system} ({} rows)",
-                run + 1,
-                args.runs,
-                args.rows
-            );
+    for run in 0..runs {
+        for system in chosen {
+            eprintln!("run {}/{runs}: {system} ({rows} rows)", run + 1);
             let out = Command::new(&exe)
-                .args(["--child", system, "--rows", &args.rows.to_string()])
+                .args(["--child", system, "--rows", &rows.to_string()])
                 .output()?;
             if !out.status.success() {
                 return Err(
@@ -250,7 +282,7 @@ fn parent(args: &Args) -> Res<bool> {
         }
     }
     let ok = check(&results);
-    report(args, &results);
+    report(chosen, rows, runs, &results);
     Ok(ok)
 }
 
@@ -292,12 +324,8 @@ fn fmt_secs(s: f64) -> String {
     }
 }
 
-fn report(args: &Args, results: &BTreeMap<String, Vec<RunResult>>) {
-    let systems: Vec<&String> = args
-        .systems
-        .iter()
-        .filter(|s| results.contains_key(*s))
-        .collect();
+fn report(chosen: &[String], rows: u64, runs: usize, results: &BTreeMap<String, Vec<RunResult>>) {
+    let systems: Vec<&String> = chosen.iter().filter(|s| results.contains_key(*s)).collect();
     let med = |s: &str, op: &str| -> f64 {
         let v: Vec<f64> = results
             .get(s)
@@ -313,10 +341,7 @@ fn report(args: &Args, results: &BTreeMap<String, Vec<RunResult>>) {
                 .unwrap_or_default(),
         )
     };
-    println!(
-        "\n{} rows, median of {} run(s), one process per system\n",
-        args.rows, args.runs
-    );
+    println!("\n{rows} rows, median of {runs} run(s), one process per system\n");
     print!("| op |");
     for s in &systems {
         print!(" {s} |");

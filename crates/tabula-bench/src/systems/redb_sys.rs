@@ -8,9 +8,9 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use super::{Res, System};
 use crate::workload::{Digest, Row};
 
-const MAIN: TableDefinition<'_, u64, (&str, &str, f64, u32)> = TableDefinition::new("students");
-const EMAIL: TableDefinition<'_, &str, u64> = TableDefinition::new("students_email");
-const YEAR: TableDefinition<'_, (u32, u64), ()> = TableDefinition::new("students_year");
+pub const MAIN: TableDefinition<'_, u64, (&str, &str, f64, u32)> = TableDefinition::new("students");
+pub const EMAIL: TableDefinition<'_, &str, u64> = TableDefinition::new("students_email");
+pub const YEAR: TableDefinition<'_, (u32, u64), ()> = TableDefinition::new("students_year");
 
 pub struct Redb {
     path: Option<PathBuf>,
@@ -34,34 +34,46 @@ fn to_row(id: u64, v: (&str, &str, f64, u32)) -> Row {
     }
 }
 
+/// Creates the three tables (a no-op where they exist).
+pub fn create_tables(db: &Database) -> Res<()> {
+    let w = db.begin_write()?;
+    w.open_table(MAIN)?;
+    w.open_table(EMAIL)?;
+    w.open_table(YEAR)?;
+    w.commit()?;
+    Ok(())
+}
+
+/// Inserts rows in one write transaction, keeping the email and year tables in step; a
+/// duplicate email fails the whole transaction, as the other systems' unique index does.
+pub fn insert_rows(db: &Database, rows: &[Row]) -> Res<()> {
+    let w = db.begin_write()?;
+    {
+        let mut main = w.open_table(MAIN)?;
+        let mut email = w.open_table(EMAIL)?;
+        let mut year = w.open_table(YEAR)?;
+        for r in rows {
+            if email.get(r.email.as_str())?.is_some() {
+                return Err(format!("duplicate email {}", r.email).into());
+            }
+            main.insert(r.id, (r.name.as_str(), r.email.as_str(), r.gpa, r.year))?;
+            email.insert(r.email.as_str(), r.id)?;
+            year.insert((r.year, r.id), ())?;
+        }
+    }
+    w.commit()?;
+    Ok(())
+}
+
 impl Redb {
     pub fn new(path: Option<PathBuf>) -> Res<Self> {
         let db = open(&path)?;
-        let w = db.begin_write()?;
-        w.open_table(MAIN)?;
-        w.open_table(EMAIL)?;
-        w.open_table(YEAR)?;
-        w.commit()?;
+        create_tables(&db)?;
         Ok(Redb { path, db })
     }
 
     fn insert_rows(&self, rows: &[Row]) -> Res<()> {
-        let w = self.db.begin_write()?;
-        {
-            let mut main = w.open_table(MAIN)?;
-            let mut email = w.open_table(EMAIL)?;
-            let mut year = w.open_table(YEAR)?;
-            for r in rows {
-                if email.get(r.email.as_str())?.is_some() {
-                    return Err(format!("duplicate email {}", r.email).into());
-                }
-                main.insert(r.id, (r.name.as_str(), r.email.as_str(), r.gpa, r.year))?;
-                email.insert(r.email.as_str(), r.id)?;
-                year.insert((r.year, r.id), ())?;
-            }
-        }
-        w.commit()?;
-        Ok(())
+        insert_rows(&self.db, rows)
     }
 
     fn scan(&self, mut f: impl FnMut(Row)) -> Res<()> {

@@ -13,7 +13,9 @@ pub struct Sqlite {
     conn: Connection,
 }
 
-fn connect(path: &Option<PathBuf>) -> Res<Connection> {
+/// A connection; to a file: WAL, `synchronous=FULL`, and a busy timeout for the threads that
+/// share it.
+pub fn connect(path: &Option<PathBuf>) -> Res<Connection> {
     let conn = match path {
         Some(p) => Connection::open(p)?,
         None => Connection::open_in_memory()?,
@@ -37,7 +39,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
 }
 
 /// Folds a row read through borrowed column references (no String copies).
-fn fold_ref(acc: u64, r: &rusqlite::Row<'_>) -> Res<u64> {
+pub fn fold_ref(acc: u64, r: &rusqlite::Row<'_>) -> Res<u64> {
     let id = r.get::<_, i64>(0)? as u64;
     let name = r.get_ref(1)?.as_str()?;
     let email = r.get_ref(2)?.as_str()?;
@@ -48,16 +50,17 @@ fn fold_ref(acc: u64, r: &rusqlite::Row<'_>) -> Res<u64> {
 impl Sqlite {
     pub fn new(path: Option<PathBuf>) -> Res<Self> {
         let conn = connect(&path)?;
-        conn.execute_batch(
-            "CREATE TABLE students (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
-                email TEXT NOT NULL UNIQUE, gpa REAL NOT NULL, year INTEGER NOT NULL);
-             CREATE INDEX students_year ON students(year);",
-        )?;
+        conn.execute_batch(CREATE)?;
         Ok(Sqlite { path, conn })
     }
 }
 
-const COLS: &str = "id, name, email, gpa, year";
+/// The table and its index on year (email's UNIQUE makes its own).
+pub const CREATE: &str = "CREATE TABLE students (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                email TEXT NOT NULL UNIQUE, gpa REAL NOT NULL, year INTEGER NOT NULL);
+             CREATE INDEX students_year ON students(year);";
+
+pub const COLS: &str = "id, name, email, gpa, year";
 
 impl System for Sqlite {
     fn insert_bulk(&mut self, rows: &[Row]) -> Res<()> {
