@@ -184,6 +184,17 @@ fn open_read_only(dir: &Path) -> anyhow::Result<Database> {
     Ok(db)
 }
 
+/// `stats()` with exact row counts: a table not yet loaded is counted from its checkpoint,
+/// so the ones with log records since (a live database's, say) are loaded first.
+fn exact_stats(db: &Database) -> anyhow::Result<tabula::Stats> {
+    for t in db.stats()?.tables {
+        if !t.loaded && t.pending_records > 0 {
+            db.dyn_table(&t.name)?;
+        }
+    }
+    Ok(db.stats()?)
+}
+
 fn must_be_database(dir: &Path) -> anyhow::Result<()> {
     if !dir.join("wal").is_dir() {
         bail!(
@@ -396,7 +407,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Tables { dir } => {
             let db = open_read_only(&dir)?;
-            let stats = db.stats()?;
+            let stats = exact_stats(&db)?;
             if format == Format::Table {
                 let rows: Vec<Vec<String>> = stats
                     .tables
@@ -489,8 +500,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let db = open_read_only(&dir)?;
             let t = db.dyn_table(&table)?;
-            // Built twice by the table format (measure, then print): the CLI holds the
-            // database exclusively, so both passes see the same rows.
+            // Built twice by the table format (measure, then print): a read-only database
+            // is one fixed point in time, so both passes see the same rows.
             let query = || {
                 let mut q = t.select();
                 if let Some(f) = &filter {
@@ -670,7 +681,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Stats { dir } => {
             let db = open_read_only(&dir)?;
-            let stats = db.stats()?;
+            let stats = exact_stats(&db)?;
             if format == Format::Table {
                 outln!("{stats}");
             } else {

@@ -94,6 +94,21 @@ fn read_commands_work_beside_a_writing_process() {
         );
         last = seen;
     }
+    // Row counts include the commits in the log, not only the last checkpoint's.
+    let counted = acked;
+    let o = tabula(&["tables", &p, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let tables: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let students = tables
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "students")
+        .unwrap();
+    assert!(
+        students["rows"].as_u64().unwrap() >= 7 + counted as u64,
+        "{students} before {counted} acknowledged"
+    );
     for args in [
         vec!["tables", &p],
         vec!["schema", &p, "students"],

@@ -167,6 +167,11 @@ impl Engine {
         match same_schema {
             Some(true) => self.preload::<T>(name)?,
             Some(false) => self.preload::<DynRow>(name)?,
+            None if self.storage.as_ref().is_some_and(|s| s.read_only()) => {
+                return Err(Error::UnknownTable {
+                    table: name.clone(),
+                });
+            }
             None => {}
         }
         {

@@ -17,6 +17,9 @@ use crate::storage::export::{read_export, ExportWriter};
 use crate::storage::fs::{FileSystem, StdFs};
 use crate::table::TableData;
 
+/// How often an export starts again when a refresh unloaded tables under it.
+const EXPORT_ATTEMPTS: u32 = 10;
+
 impl Engine {
     fn fs(&self) -> Arc<dyn FileSystem> {
         self.storage
@@ -29,29 +32,40 @@ impl Engine {
     pub(crate) fn export_json(&self, path: &Path) -> Result<()> {
         let root = self.storage.as_ref().map(|s| s.layout.root.as_path());
         crate::storage::export::check_export_target(&*self.fs(), root, path)?;
-        // Every table in memory first, read with no lock held; then any a write created
-        // meanwhile, under the write lock.
-        for name in self.table_names()? {
-            self.preload::<crate::record::DynRow>(&name)?;
-        }
-        {
-            let mut st = self.write_state("(export)")?;
-            for idx in 0..st.tables.len() {
-                ensure_loaded(self.storage.as_ref(), &mut st, idx)?;
+        // A read-only database's refresh may unload tables between the steps below (a table
+        // not loaded would be written empty): then again.
+        for _ in 0..EXPORT_ATTEMPTS {
+            // Every table in memory first, read with no lock held; then any a write created
+            // meanwhile, under the write lock.
+            for name in self.table_names()? {
+                self.preload::<crate::record::DynRow>(&name)?;
             }
-        }
-        let mut doc = ExportWriter::new();
-        {
-            let st = self.read_state("(export)")?;
-            let mut names: Vec<(&String, &usize)> = st.by_name.iter().collect();
-            names.sort();
-            for (_, &idx) in names {
-                let t = st.table(idx)?;
-                doc.table(t.schema(), |rows| t.write_rows(rows))?;
+            {
+                let mut st = self.write_state("(export)")?;
+                for idx in 0..st.tables.len() {
+                    ensure_loaded(self.storage.as_ref(), &mut st, idx)?;
+                }
             }
+            let mut doc = ExportWriter::new();
+            {
+                let st = self.read_state("(export)")?;
+                if st.meta.iter().any(|m| !m.loaded) {
+                    continue;
+                }
+                let mut names: Vec<(&String, &usize)> = st.by_name.iter().collect();
+                names.sort();
+                for (_, &idx) in names {
+                    let t = st.table(idx)?;
+                    doc.table(t.schema(), |rows| t.write_rows(rows))?;
+                }
+            }
+            let out = doc.finish();
+            return crate::storage::write_atomic_with(&*self.fs(), path, &out);
         }
-        let out = doc.finish();
-        crate::storage::write_atomic_with(&*self.fs(), path, &out)
+        Err(Error::io(
+            path,
+            std::io::Error::other("the database was refreshed during every export attempt"),
+        ))
     }
 
     /// Reads a document written by `export_json`: creates the tables that are missing,

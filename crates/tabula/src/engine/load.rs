@@ -111,6 +111,7 @@ pub(crate) fn decode<R: Record>(
     }
     tracing::debug!(table = %schema.table, snapshot_rows = n, rows = t.len(),
         elapsed = ?started.elapsed(), "loaded table");
+    storage.loaded(&schema.table);
     Ok((t, salvaged))
 }
 
@@ -144,8 +145,14 @@ impl Engine {
             let schema = st.tables[idx].schema().clone();
             (idx, schema, meta.entry.clone(), meta.pending.clone())
         };
-        let (t, salvaged) = decode::<R>(storage, &schema, entry.as_ref(), &pending)?;
+        let decoded = decode::<R>(storage, &schema, entry.as_ref(), &pending);
         let mut st = self.write_state(name)?;
+        if st.meta[idx].loaded {
+            // A write loaded it meanwhile, under its lock (and a checkpoint may have replaced
+            // the snapshot this load read, failing it): that load stands.
+            return Ok(());
+        }
+        let (t, salvaged) = decoded?;
         let meta = &mut st.meta[idx];
         if !meta.loaded {
             meta.loaded = true;

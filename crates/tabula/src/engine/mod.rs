@@ -117,23 +117,34 @@ impl Engine {
     /// as that type). A writable or in-memory database is always current: nothing to do.
     /// On error nothing changes.
     pub(crate) fn refresh(&self) -> Result<()> {
+        // Before the loader mutex: a call that would wait for itself fails first.
+        self.check_locks("(refresh)")?;
         let Some(storage) = self.storage.as_ref().filter(|s| s.read_only()) else {
-            self.check_open()?;
             return Ok(());
         };
         let _no_load = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        // What this database shows now: each table's schema, whether it is loaded, and the
+        // Rust type of a typed one (read under the read lock; loads wait for `loading`).
+        let shown: Vec<(Arc<Schema>, bool)> = {
+            let st = self.read_state("(refresh)")?;
+            st.tables
+                .iter()
+                .zip(&st.meta)
+                .map(|(t, m)| (t.schema().clone(), m.loaded))
+                .collect()
+        };
         let (fresh, recovered) = Storage::open_read_only(
             storage.fs.clone(),
             &storage.layout.root,
             storage.options.clone(),
         )?;
-        let mut st = self.write_state("(refresh)")?;
         let mut next = state_of(recovered);
-        // Old positions first, so every handle still finds its table; tables created since
-        // come after them.
+        // Old positions first, so every handle still finds its table, with the schema it
+        // has (a handle keeps its table's column names): a table the writer migrated since
+        // needs a new open. Tables created since come after them.
         let mut order: Vec<usize> = Vec::with_capacity(next.tables.len());
-        for t in &st.tables {
-            let name = &t.schema().table;
+        for (schema, _) in &shown {
+            let name = &schema.table;
             let Some(&i) = next.by_name.get(name) else {
                 return Err(Error::corrupt(
                     &storage.layout.schema(name),
@@ -141,6 +152,17 @@ impl Engine {
                     "the table is gone from the directory since it was read",
                 ));
             };
+            let diffs = next.tables[i].schema().differences(schema);
+            if !diffs.is_empty() {
+                return Err(Error::SchemaMismatch {
+                    table: name.clone(),
+                    reason: format!(
+                        "changed on disk since this database read it ({}); open the database \
+                         again to see the new schema",
+                        diffs.join("; ")
+                    ),
+                });
+            }
             order.push(i);
         }
         let new_ones: Vec<usize> = (0..next.tables.len())
@@ -166,13 +188,19 @@ impl Engine {
             state.tables.push(t);
             state.meta.push(meta);
         }
-        // Tables this database had loaded are loaded again now (from the new point), in the
-        // row kind they had.
-        for idx in 0..st.tables.len() {
-            if !st.meta[idx].loaded {
-                continue;
+        // Tables this database had loaded are loaded again now (from the new point), with no
+        // lock held; readers go on with the old point meanwhile.
+        for (idx, (_, loaded)) in shown.iter().enumerate() {
+            if *loaded {
+                load::ensure_loaded(Some(&fresh), &mut state, idx)?;
             }
-            load::ensure_loaded(Some(&fresh), &mut state, idx)?;
+        }
+        let mut st = self.write_state("(refresh)")?;
+        for idx in 0..shown.len().min(st.tables.len()) {
+            if !state.meta[idx].loaded && st.meta[idx].loaded {
+                // Loaded by a path that does not wait for `loading`: load it now too.
+                load::ensure_loaded(Some(&fresh), &mut state, idx)?;
+            }
             if st.tables[idx].rust_type().is_some() {
                 let reloaded = st.tables[idx].same_kind_from(&*state.tables[idx])?;
                 state.tables[idx] = reloaded;

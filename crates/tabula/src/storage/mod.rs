@@ -87,7 +87,10 @@ pub(crate) struct Storage {
 /// What a read-only open read, beyond the tables: see [`Storage::image`].
 #[derive(Debug, Default)]
 pub(crate) struct ReadOnlyImage {
-    pub(crate) snapshots: HashMap<String, Vec<u8>>,
+    /// Each table's snapshot bytes, or why they could not be read (reported by the table's
+    /// first load, as a writable open would; the other tables open). Dropped once the table
+    /// is loaded ([`Storage::loaded`]).
+    pub(crate) snapshots: HashMap<String, std::result::Result<Arc<Vec<u8>>, String>>,
     /// Bytes of the log up to its last complete record, and how many records it held.
     pub(crate) log_bytes: u64,
     pub(crate) log_records: u64,
@@ -149,18 +152,31 @@ impl Storage {
     }
 
     /// A table's snapshot bytes: the file, or for a read-only open the bytes read at its
-    /// consistent point (once: the first load takes them).
-    fn snapshot_bytes(&self, table: &str, path: &Path) -> std::io::Result<Vec<u8>> {
-        if self.read_only() {
-            let mut image = self.image.lock().unwrap_or_else(PoisonError::into_inner);
-            return image.snapshots.remove(table).ok_or_else(|| {
-                std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no snapshot was read for this table when the database was opened",
-                )
-            });
+    /// consistent point.
+    fn snapshot_bytes(&self, table: &str, path: &Path) -> std::io::Result<Arc<Vec<u8>>> {
+        if !self.read_only() {
+            return self.fs.read(path).map(Arc::new);
         }
-        self.fs.read(path)
+        let image = self.image.lock().unwrap_or_else(PoisonError::into_inner);
+        match image.snapshots.get(table) {
+            Some(Ok(bytes)) => Ok(bytes.clone()),
+            Some(Err(reason)) => Err(std::io::Error::other(reason.clone())),
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no snapshot was read for this table when the database was opened",
+            )),
+        }
+    }
+
+    /// Table `table` is in memory now: a read-only open drops the snapshot bytes it kept.
+    pub(crate) fn loaded(&self, table: &str) {
+        if self.read_only() {
+            self.image
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .snapshots
+                .remove(table);
+        }
     }
 
     /// Writes a file atomically: temporary file, fsync, rename, fsync of the directory.

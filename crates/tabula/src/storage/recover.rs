@@ -157,13 +157,22 @@ impl Storage {
             });
         }
         let manifest_path = layout.manifest();
-        let read_manifest = || fs.read(&manifest_path).ok();
+        // Only a missing manifest means "no checkpoint yet"; an unreadable one is an error.
+        let read_manifest = || match fs.read(&manifest_path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&manifest_path, e)),
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let before = read_manifest();
-            let read = read_consistent_point(&*fs, &layout, before.as_deref(), &options);
-            let moved = read_manifest() != before;
+            // After two passes that found the files stable but inconsistent, what is found
+            // is what is there: damage, reported as it is (a writer's commit or checkpoint
+            // in flight changes the files between passes).
+            let settled = attempt > 2;
+            let before = read_manifest()?;
+            let read = read_consistent_point(&*fs, &layout, before.as_deref(), &options, settled);
+            let moved = read_manifest()? != before;
             match read {
                 Ok(found) if !moved => {
                     let (manifest, tables, image, dropped) = found;
@@ -180,7 +189,7 @@ impl Storage {
                     };
                     return Ok((storage, tables));
                 }
-                Err(e) if !moved && attempt > 2 => return Err(e),
+                Err(e) if !moved && settled => return Err(e),
                 Err(e) if attempt >= READ_ONLY_ATTEMPTS => return Err(e),
                 _ if attempt >= READ_ONLY_ATTEMPTS => {
                     return Err(Error::io(
@@ -212,6 +221,7 @@ fn read_consistent_point(
     layout: &Layout,
     manifest_bytes: Option<&[u8]>,
     options: &Options,
+    settled: bool,
 ) -> Result<ConsistentPoint> {
     let marker = layout.repairing();
     if fs.exists(&marker) {
@@ -237,18 +247,37 @@ fn read_consistent_point(
         let matches = |bytes: &Vec<u8>| {
             crc_hex(bytes) == entry.snapshot_crc32c && bytes.len() as u64 == entry.snapshot_bytes
         };
-        let found = [&path, &tmp, &path]
-            .into_iter()
-            .filter_map(|p| fs.read(p).ok())
-            .find(matches);
-        let Some(bytes) = found else {
-            return Err(Error::corrupt(
+        let mut first = None;
+        let mut found = None;
+        for p in [&path, &tmp, &path] {
+            match fs.read(p) {
+                Ok(bytes) if matches(&bytes) => {
+                    found = Some(bytes);
+                    break;
+                }
+                Ok(bytes) if p == &path => {
+                    first.get_or_insert(Ok(bytes));
+                }
+                Err(e) if p == &path => {
+                    first.get_or_insert(Err(e.to_string()));
+                }
+                _ => {}
+            }
+        }
+        let snapshot = match (found, first) {
+            (Some(bytes), _) => Ok(Arc::new(bytes)),
+            // A checkpoint may be renaming files under this pass: look again.
+            (None, _) if !settled => return Err(Error::corrupt(
                 &path,
                 0,
                 "does not match the manifest's checksum (nor does a checkpoint's temporary file)",
-            ));
+            )),
+            // Damage, left for the table's first load to report (or salvage), as a
+            // writable open would: the other tables open.
+            (None, Some(first)) => first.map(Arc::new),
+            (None, None) => Err("missing".to_owned()),
         };
-        image.snapshots.insert(name.clone(), bytes);
+        image.snapshots.insert(name.clone(), snapshot);
     }
     let wal_path = layout.wal();
     let bytes = match fs.read(&wal_path) {
@@ -256,19 +285,30 @@ fn read_consistent_point(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(Error::io(&wal_path, e)),
     };
+    // A last line without its newline is a commit still being written: not yet committed,
+    // and no damage, whatever the recovery mode. It is not scanned.
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let Scan {
         records,
-        mut dropped,
+        dropped,
         valid_len,
         last_lsn,
         ..
-    } = scan(&wal_path, &bytes, options.recovery, manifest.lsn)?;
-    // A last line without its newline is a commit still being written: not yet committed,
-    // and no damage. A complete damaged last line is reported where it is.
-    let tail = &bytes[valid_len as usize..];
-    let tail = &tail[..tail.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)];
-    if !tail.is_empty() && !tail.ends_with(b"\n") {
-        dropped.pop();
+    } = scan(
+        &wal_path,
+        &bytes[..complete],
+        options.recovery,
+        manifest.lsn,
+    )?;
+    // A complete line that fails its checksum may be a commit caught half written (a read
+    // is not atomic against a write): look again before calling it damage. Once settled,
+    // it is reported where it is, and nothing is moved.
+    if !dropped.is_empty() && !settled {
+        return Err(Error::corrupt(
+            &wal_path,
+            dropped[0].line,
+            dropped[0].reason.clone(),
+        ));
     }
     for d in &dropped {
         tracing::warn!(file = %d.file.display(), line = d.line, reason = %d.reason,

@@ -61,7 +61,9 @@ pub struct RepairReport {
     /// The problems `verify` found before.
     pub problems: Vec<Problem>,
     /// Where every file was copied before anything changed (`None` when nothing needed
-    /// repair, and nothing changed).
+    /// repair, and nothing changed). After an interrupted repair, this is a copy of the
+    /// half-rebuilt directory; the files as they were are in the first repair's backup,
+    /// which the first problem names.
     pub backup: Option<PathBuf>,
     /// Per table, what was recovered and dropped.
     pub tables: Vec<TableRepair>,
@@ -134,7 +136,7 @@ pub(crate) fn repair_with(
     // A repair cut short left the directory half rebuilt (some snapshots new, the log and
     // manifest old): reading it again would replay the log over rows that already hold it.
     // The files as they were before it are in its backup; this repair starts from there.
-    let interrupted = interrupted_repair(fs, &layout);
+    let interrupted = interrupted_repair(fs, &layout)?;
     let source = interrupted.as_deref().unwrap_or(root);
     let mut found = inspect(fs, source)?;
     if let Some(first) = &interrupted {
@@ -208,13 +210,34 @@ pub(crate) fn repair_with(
     Ok(report)
 }
 
-/// The backup an interrupted repair names, if its marker is there and the backup still
-/// holds a database.
-fn interrupted_repair(fs: &dyn FileSystem, layout: &Layout) -> Option<PathBuf> {
-    let bytes = fs.read(&layout.repairing()).ok()?;
-    let marker: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let backup = PathBuf::from(marker.get("backup")?.as_str()?);
-    is_database(fs, &backup).then_some(backup)
+/// The backup an interrupted repair names, if its marker is there. A marker whose backup
+/// cannot be found is an error: repairing the half-rebuilt directory as it is would replay
+/// the log over rows that already hold it, and the files as they were are only in that
+/// backup.
+fn interrupted_repair(fs: &dyn FileSystem, layout: &Layout) -> Result<Option<PathBuf>> {
+    let path = layout.repairing();
+    let bytes = match fs.read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let named = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|m| Some(PathBuf::from(m.get("backup")?.as_str()?)));
+    match named {
+        Some(backup) if is_database(fs, &backup) => Ok(Some(backup)),
+        named => Err(Error::corrupt(
+            &path,
+            0,
+            format!(
+                "a repair was interrupted, and the backup it made of the files as they were \
+                 ({}) is not there: put it back and repair again, or remove this file to \
+                 repair the half-rebuilt directory as it is (rows may then be reported \
+                 dropped that are not lost)",
+                named.map_or_else(|| "unreadable name".into(), |b| b.display().to_string())
+            ),
+        )),
+    }
 }
 
 /// Copies every file of the database (not its lock) to a new directory

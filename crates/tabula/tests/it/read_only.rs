@@ -142,8 +142,14 @@ fn every_write_is_refused_and_nothing_on_disk_changes() {
     let export = dir.path().join("out.json");
     db.export_json(&export).unwrap();
     refused(db.import_json(&export).map(drop), "import");
+    // A table the directory does not have is unknown, and creating one is a write.
+    assert!(matches!(
+        db.table::<crate::common::Course>(),
+        Err(Error::UnknownTable { .. })
+    ));
     refused(
-        db.table::<crate::common::Course>().map(drop),
+        db.create_table(<crate::common::Course as Table>::schema().clone())
+            .map(drop),
         "create table",
     );
     // Reads still work, and closing writes nothing.
@@ -266,12 +272,16 @@ fn a_refresh_after_the_writer_migrated_a_typed_table_is_refused_and_changes_noth
         .unwrap();
     let reader = Database::open_read_only(&path).unwrap();
     assert_eq!(names(&reader), ["Ada"]);
+    let dynamic = reader.dyn_table("students").unwrap();
     writer.close().unwrap();
     let writer = Database::open(&path).unwrap();
     writer.table::<StudentV2>().unwrap();
     let e = reader.refresh().unwrap_err();
     assert!(matches!(e, Error::SchemaMismatch { .. }), "{e}");
     assert_eq!(names(&reader), ["Ada"]);
+    // A dynamic handle keeps its column names, so its rows keep theirs.
+    let row = dynamic.get(1u64).unwrap().unwrap();
+    assert_eq!(row["name"], tabula::Value::from("Ada"));
     // Opened again, it reads the new schema.
     let again = Database::open_read_only(&path).unwrap();
     assert_eq!(again.table::<StudentV2>().unwrap().count().unwrap(), 1);
@@ -340,4 +350,103 @@ fn readers_beside_a_busy_writer_see_whole_prefixes() {
             }
         }
     });
+}
+
+/// `refresh` inside a closure that is reading the same database is refused (it would wait
+/// for itself).
+#[test]
+fn a_refresh_inside_a_read_is_refused_not_a_deadlock() {
+    use tabula::testing::FaultyFs;
+    let fs = FaultyFs::new();
+    {
+        let db = Database::builder()
+            .file_system(fs.clone())
+            .open("/db")
+            .unwrap();
+        db.table::<Student>()
+            .unwrap()
+            .insert(student("Ada", 2024, 3.9))
+            .unwrap();
+        db.create_table(<crate::common::Course as Table>::schema().clone())
+            .unwrap();
+        db.close().unwrap();
+    }
+    let db = Database::builder()
+        .file_system(fs.clone())
+        .open_read_only("/db")
+        .unwrap();
+    let students = db.table::<Student>().unwrap();
+    // The check comes before the loader's mutex: with a first load of `courses` running
+    // on another thread (waiting for the write lock this read blocks), taking the mutex
+    // first would deadlock.
+    let e = db
+        .read(|_| {
+            let again = db.refresh();
+            Ok(again)
+        })
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(e, Error::NestedRead { .. }), "{e}");
+    assert_eq!(students.count().unwrap(), 1);
+}
+
+/// One damaged snapshot does not keep the other tables from opening read-only: as with a
+/// writable open, that table's first use reports it.
+#[test]
+fn a_damaged_snapshot_fails_only_its_own_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        db.table::<Student>()
+            .unwrap()
+            .insert(student("Ada", 2024, 3.9))
+            .unwrap();
+        db.table::<crate::common::Course>()
+            .unwrap()
+            .insert(crate::common::Course {
+                code: "CS1".into(),
+                title: "Intro".into(),
+                credits: 3,
+            })
+            .unwrap();
+        db.close().unwrap();
+    }
+    let courses = path.join("data/courses.records");
+    let mut bytes = std::fs::read(&courses).unwrap();
+    bytes[3] ^= 0x01;
+    std::fs::write(&courses, bytes).unwrap();
+    let db = Database::open_read_only(&path).unwrap();
+    assert_eq!(names(&db), ["Ada"]);
+    let e = db.table::<crate::common::Course>().unwrap_err();
+    assert!(
+        matches!(&e, Error::Corrupt { file, .. } if file.ends_with("courses.records")),
+        "{e}"
+    );
+}
+
+/// In every recovery mode, a last line without its newline is a commit still being
+/// written: left out, not an error (strict mode errs only on real damage).
+#[test]
+fn strict_mode_leaves_an_unfinished_last_line_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        db.table::<Student>()
+            .unwrap()
+            .insert(student("Ada", 2024, 3.9))
+            .unwrap();
+        db.close().unwrap();
+    }
+    let wal = path.join("wal/transaction.log");
+    let mut bytes = std::fs::read(&wal).unwrap();
+    bytes.extend_from_slice(b"0badc0de {\"lsn\":");
+    std::fs::write(&wal, bytes).unwrap();
+    let db = Database::builder()
+        .recovery(tabula::Recovery::Strict)
+        .open_read_only(&path)
+        .unwrap();
+    assert_eq!(names(&db), ["Ada"]);
+    assert!(db.recovery_report().is_empty());
 }

@@ -506,3 +506,28 @@ fn an_interrupted_repair_is_redone_from_its_backup() {
     assert_eq!(student_names(&path).len(), 8);
     assert!(tabula::verify(&path).unwrap().is_empty());
 }
+
+/// A marker whose backup is gone is refused: repairing the half-rebuilt directory as it is
+/// would replay the log over rows that already hold it. Nothing changes.
+#[test]
+fn an_interrupted_repair_whose_backup_is_gone_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    fs::write(
+        path.join("REPAIRING"),
+        serde_json::to_vec(&serde_json::json!({ "backup": dir.path().join("gone") })).unwrap(),
+    )
+    .unwrap();
+    let before: Vec<u8> = fs::read(path.join("data/students.records")).unwrap();
+    let e = tabula::repair(&path, RepairOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e, Error::Corrupt { file, reason, .. }
+            if file.ends_with("REPAIRING") && reason.contains("gone")),
+        "{e}"
+    );
+    assert_eq!(
+        fs::read(path.join("data/students.records")).unwrap(),
+        before
+    );
+    assert!(path.join("REPAIRING").exists());
+}
