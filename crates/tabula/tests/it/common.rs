@@ -18,6 +18,21 @@ pub struct Student {
     pub advisor: Option<String>,
 }
 
+/// The names of every student, sorted.
+pub fn sorted_names(db: &Database) -> Vec<String> {
+    let mut v: Vec<String> = db
+        .table::<Student>()
+        .unwrap()
+        .select()
+        .all()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    v.sort();
+    v
+}
+
 pub fn student(name: &str, year: u32, gpa: f64) -> Student {
     Student {
         id: 0,

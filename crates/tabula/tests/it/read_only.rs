@@ -7,7 +7,7 @@ use std::path::Path;
 
 use tabula::{row, Database, Error, Table};
 
-use crate::common::{student, Student};
+use crate::common::{sorted_names, student, Student};
 
 /// Every file of a directory with its bytes, to show an open changed nothing.
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -36,18 +36,20 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     v
 }
 
+/// A closed database at `<dir>/db` whose `students` holds Ada.
+fn with_ada(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("db");
+    let db = Database::open(&path).unwrap();
+    db.table::<Student>()
+        .unwrap()
+        .insert(student("Ada", 2024, 3.9))
+        .unwrap();
+    db.close().unwrap();
+    path
+}
+
 fn names(db: &Database) -> Vec<String> {
-    let mut v: Vec<String> = db
-        .table::<Student>()
-        .unwrap()
-        .select()
-        .all()
-        .unwrap()
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
-    v.sort();
-    v
+    sorted_names(db)
 }
 
 #[test]
@@ -105,15 +107,7 @@ fn a_reader_opens_beside_the_writer_and_catches_up_with_refresh() {
 #[test]
 fn every_write_is_refused_and_nothing_on_disk_changes() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
-    {
-        let db = Database::open(&path).unwrap();
-        db.table::<Student>()
-            .unwrap()
-            .insert(student("Ada", 2024, 3.9))
-            .unwrap();
-        db.close().unwrap();
-    }
+    let path = with_ada(dir.path());
     let before = files(&path);
     let db = Database::open_read_only(&path).unwrap();
     let students = db.table::<Student>().unwrap();
@@ -430,15 +424,7 @@ fn a_damaged_snapshot_fails_only_its_own_table() {
 #[test]
 fn strict_mode_leaves_an_unfinished_last_line_out() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
-    {
-        let db = Database::open(&path).unwrap();
-        db.table::<Student>()
-            .unwrap()
-            .insert(student("Ada", 2024, 3.9))
-            .unwrap();
-        db.close().unwrap();
-    }
+    let path = with_ada(dir.path());
     let wal = path.join("wal/transaction.log");
     let mut bytes = std::fs::read(&wal).unwrap();
     bytes.extend_from_slice(b"0badc0de {\"lsn\":");

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use tabula::{Database, Error, RepairOptions, Table};
 
-use crate::common::{student, Student};
+use crate::common::{sorted_names, student, Student};
 
 #[derive(Table, Debug, Clone, PartialEq)]
 #[table(name = "registrations")]
@@ -42,18 +42,7 @@ fn seven(dir: &Path) -> PathBuf {
 }
 
 fn student_names(path: &Path) -> Vec<String> {
-    let db = Database::open(path).unwrap();
-    let mut v: Vec<String> = db
-        .table::<Student>()
-        .unwrap()
-        .select()
-        .all()
-        .unwrap()
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
-    v.sort();
-    v
+    sorted_names(&Database::open(path).unwrap())
 }
 
 fn repair(path: &Path) -> tabula::RepairReport {
