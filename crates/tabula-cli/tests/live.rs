@@ -149,3 +149,65 @@ fn read_commands_work_beside_a_writing_process() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(live_rows(&p) >= acked);
 }
+
+fn set_mode(path: &std::path::Path, dirs: u32, files: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = if path.is_dir() { dirs } else { files };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    if path.is_dir() {
+        for e in std::fs::read_dir(path).unwrap() {
+            set_mode(&e.unwrap().path(), dirs, files);
+        }
+    }
+}
+
+/// A directory this user may only read: the read commands work (they take no lock), a
+/// write command fails on the lock and changes nothing. Run as an unprivileged user when
+/// the tests run as root (root may write anything).
+#[test]
+fn read_commands_work_on_a_directory_this_user_may_only_read() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        return;
+    }
+    let (d, path, p) = demo();
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let run = |args: &[&str]| {
+        let bin = env!("CARGO_BIN_EXE_tabula");
+        let mut cmd = if root {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", bin]);
+            c
+        } else {
+            Command::new(bin)
+        };
+        cmd.args(args).output().expect("run tabula")
+    };
+    if root && Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: running as root without setpriv to drop privileges");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    set_mode(&path, 0o555, 0o444);
+    let o = run(&["query", &p, "students", "--format", "jsonl"]);
+    let ok = o.status.code() == Some(0);
+    let rows = String::from_utf8_lossy(&o.stdout).lines().count();
+    let t = text(&o);
+    let w = run(&["delete", &p, "students", "--where", "id = 1"]);
+    set_mode(&path, 0o755, 0o644);
+    assert!(ok, "{t}");
+    assert_eq!(rows, 7, "{t}");
+    assert_eq!(w.status.code(), Some(2), "{}", text(&w));
+    assert_eq!(
+        tabula(&["query", &p, "students", "--format", "jsonl"])
+            .stdout
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count(),
+        7
+    );
+}
