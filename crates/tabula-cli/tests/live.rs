@@ -198,7 +198,16 @@ fn read_commands_work_on_a_directory_this_user_may_only_read() {
     let rows = String::from_utf8_lossy(&o.stdout).lines().count();
     let t = text(&o);
     let w = run(&["delete", &p, "students", "--where", "id = 1"]);
+    // A manifest this user cannot read is an error, never an empty database.
+    std::fs::set_permissions(
+        path.join("manifest.json"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    let hidden = run(&["query", &p, "students", "--format", "jsonl"]);
     set_mode(&path, 0o755, 0o644);
+    assert_eq!(hidden.status.code(), Some(2), "{}", text(&hidden));
+    assert!(text(&hidden).contains("manifest.json"), "{}", text(&hidden));
     assert!(ok, "{t}");
     assert_eq!(rows, 7, "{t}");
     assert_eq!(w.status.code(), Some(2), "{}", text(&w));
