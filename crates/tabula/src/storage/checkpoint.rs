@@ -112,6 +112,14 @@ impl Storage {
         }
         let current = self.layout.wal();
         let archived = self.layout.archived_wal(lsn);
+        if self.fs.exists(&archived) {
+            // Never over an earlier segment: its records may be the only copy of some rows.
+            return Err(Error::corrupt(
+                &archived,
+                0,
+                "an archived log segment of this LSN exists already; the log was not rotated",
+            ));
+        }
         // An archived segment holds its records and nothing else (no preallocated zeros).
         wal.trim().map_err(|e| Error::io(&current, e))?;
         self.fs

@@ -284,11 +284,19 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             }
         }
     }
-    if out.manifest.is_none() && !snapshots.is_empty() && !fs.exists(&manifest_path) {
+    let archived = || {
+        fs.list(&layout.wal_dir())
+            .unwrap_or_default()
+            .iter()
+            .any(|p| Layout::archived_lsn(p).is_some())
+    };
+    if out.manifest.is_none() && !fs.exists(&manifest_path) && (!snapshots.is_empty() || archived())
+    {
         out.problem(
             &manifest_path,
             0,
-            "missing, though snapshots exist (repair rebuilds it from them and the log)",
+            "missing, though snapshots or archived log segments exist (repair rebuilds it \
+             from them and the log)",
         );
     }
 

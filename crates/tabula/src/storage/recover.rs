@@ -61,6 +61,7 @@ impl Storage {
         }
 
         let manifest_path = layout.manifest();
+        refuse_lost_manifest(&*fs, &layout)?;
         let manifest: Manifest = if fs.exists(&manifest_path) {
             let bytes = fs
                 .read(&manifest_path)
@@ -235,7 +236,10 @@ fn read_consistent_point(
     let manifest = match manifest_bytes {
         Some(bytes) => Manifest::parse(bytes)
             .map_err(|(line, reason)| Error::corrupt(&manifest_path, line, reason))?,
-        None => Manifest::default(),
+        None => {
+            refuse_lost_manifest(fs, layout)?;
+            Manifest::default()
+        }
     };
     let mut tables = read_schemas(fs, layout, &manifest)?;
     let mut image = ReadOnlyImage::default();
@@ -490,6 +494,45 @@ fn read_schemas(
         }
     }
     Ok(tables)
+}
+
+/// A missing manifest means "never checkpointed" only when nothing a checkpoint writes is
+/// there: a snapshot under its final name or an archived log segment (both are written only
+/// after a manifest named them). Otherwise the manifest was lost, and opening as a new
+/// database would show every table empty, and the next checkpoint would overwrite the
+/// snapshots and the archived segments that hold the rows: refuse, and point at repair,
+/// which rebuilds the manifest from them.
+fn refuse_lost_manifest(fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
+    let manifest = layout.manifest();
+    if fs.exists(&manifest) {
+        return Ok(());
+    }
+    let snapshot = fs.list(&layout.data_dir()).ok().and_then(|files| {
+        files.into_iter().find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(".records"))
+        })
+    });
+    let archive = || {
+        fs.list(&layout.wal_dir()).ok().and_then(|files| {
+            files
+                .into_iter()
+                .find(|p| Layout::archived_lsn(p).is_some())
+        })
+    };
+    match snapshot.or_else(archive) {
+        Some(evidence) => Err(Error::corrupt(
+            &manifest,
+            0,
+            format!(
+                "missing, though {} shows a checkpoint was made; `tabula repair` rebuilds it \
+                 from the snapshots and the log",
+                evidence.display()
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Hands each log record's operations to its table (creating the tables records create),

@@ -520,3 +520,38 @@ fn an_interrupted_repair_whose_backup_is_gone_is_refused() {
     );
     assert!(path.join("REPAIRING").exists());
 }
+
+/// A lost manifest is not a new database: every open refuses (a writable one used to show
+/// every table empty, and its next checkpoint overwrote the snapshots and the archived log
+/// that held the rows), verify reports it, and repair rebuilds it.
+#[test]
+fn a_lost_manifest_is_refused_by_every_open_until_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        let s = db.table::<Student>().unwrap();
+        for n in ["A", "B", "C"] {
+            s.insert(student(n, 2020, 3.0)).unwrap();
+        }
+        db.close().unwrap();
+    }
+    fs::remove_file(path.join("manifest.json")).unwrap();
+    let snapshot = fs::read(path.join("data/students.records")).unwrap();
+    for e in [
+        Database::open(&path).unwrap_err(),
+        Database::open_read_only(&path).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&e, Error::Corrupt { file, .. } if file.ends_with("manifest.json")),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        fs::read(path.join("data/students.records")).unwrap(),
+        snapshot
+    );
+    assert!(!tabula::verify(&path).unwrap().is_empty());
+    assert!(repair(&path).is_clean());
+    assert_eq!(student_names(&path), ["A", "B", "C"]);
+}
