@@ -711,10 +711,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db.export_json(&file)?;
             finish(pb);
             let n = db.table_names()?.len();
-            if json {
-                outln!("{}", serde_json::json!({"file": file, "tables": n}));
+            // The document itself may be on standard output (`/dev/stdout`): the report
+            // goes to standard error then, so it never joins the document.
+            let to_stdout = file.metadata().is_ok_and(|m| !m.is_file() && !m.is_dir());
+            let report = if json {
+                serde_json::json!({"file": file, "tables": n}).to_string()
             } else {
-                outln!("exported {n} table(s) to {}", file.display());
+                format!("exported {n} table(s) to {}", file.display())
+            };
+            if to_stdout {
+                eprintln!("{report}");
+            } else {
+                outln!("{report}");
             }
         }
         Command::Import { dir, file } => {

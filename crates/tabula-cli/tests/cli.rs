@@ -937,3 +937,16 @@ fn like_escape_matches_a_literal_percent() {
         "{\"name\":\"100% sure\"}\n"
     );
 }
+
+/// `export DIR /dev/stdout` writes the document to standard output, whole (the report goes
+/// to standard error), and replaces nothing.
+#[test]
+fn export_to_standard_output() {
+    let (_d, _path, p) = demo();
+    let o = tabula(&["export", &p, "/dev/stdout"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["tables"].as_array().unwrap().len(), 3);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("exported 3 table(s)"));
+    assert!(std::fs::symlink_metadata("/dev/stdout").is_ok());
+}

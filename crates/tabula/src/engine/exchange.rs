@@ -60,7 +60,7 @@ impl Engine {
                 }
             }
             let out = doc.finish();
-            return crate::storage::write_atomic_with(&*self.fs(), path, &out);
+            return crate::storage::export::write_export(&*self.fs(), root, path, &out);
         }
         Err(Error::io(
             path,

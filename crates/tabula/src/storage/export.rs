@@ -2,7 +2,8 @@
 //! `{"format":"tabula-export","version":1,"tables":[{"schema":{...},"rows":[{...},...]}]}`,
 //! with each row as its snapshot line writes it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -11,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::storage::codec::{decode_row, RowsWriter};
 use crate::storage::fs::FileSystem;
-use crate::storage::layout::Layout;
+use crate::storage::layout::{Layout, TMP};
 use crate::value::Value;
 
 const FORMAT: &str = "tabula-export";
@@ -136,6 +137,55 @@ pub(crate) fn check_export_target(
         }
     }
     Ok(())
+}
+
+/// Writes an export document to `target` without ever writing through a name it did not
+/// create: the bytes go to a new temporary file beside it (a unique name, created
+/// exclusively, so a link or an existing file there is never followed or truncated), which
+/// is fsynced and renamed over the target. A target that is a symbolic link has the file
+/// it points to replaced (checked again against the databases, once resolved); a device or
+/// a pipe (`/dev/stdout`) is written through.
+pub(crate) fn write_export(
+    fs: &dyn FileSystem,
+    own_root: Option<&Path>,
+    target: &Path,
+    bytes: &[u8],
+) -> Result<()> {
+    if fs.is_special(target) {
+        // A device or a pipe (`/dev/stdout`): nothing a database holds can be overwritten
+        // through it, and it cannot be replaced.
+        return fs
+            .write_through(target, &[bytes])
+            .map_err(|e| Error::io(target, e));
+    }
+    let dest = if fs.exists(target) {
+        fs.canonical(target).map_err(|e| Error::io(target, e))?
+    } else {
+        target.to_path_buf()
+    };
+    check_export_target(fs, own_root, &dest)?;
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = dest
+        .file_name()
+        .map_or_else(|| "export".into(), |n| n.to_string_lossy().into_owned());
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let tmp = loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(".{name}.{}.{n}{TMP}", std::process::id()));
+        match fs.write_new_synced(&tmp, &[bytes]) {
+            Ok(()) => break tmp,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io(&tmp, e)),
+        }
+    };
+    if let Err(e) = fs.rename(&tmp, &dest) {
+        let _ = fs.remove(&tmp);
+        return Err(Error::io(&dest, e));
+    }
+    fs.sync_dir(&dir).map_err(|e| Error::io(&dir, e))
 }
 
 #[cfg(test)]

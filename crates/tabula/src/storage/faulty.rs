@@ -567,6 +567,22 @@ impl FileSystem for FaultyFs {
             .ok_or_else(|| io::Error::other("not a directory"))?;
         Ok(entries.keys().map(|n| dir.join(n)).collect())
     }
+    fn write_new_synced(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
+        if self.exists(path) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "already exists",
+            ));
+        }
+        self.write_synced(path, parts)
+    }
+    /// Nothing here is a device or a pipe.
+    fn is_special(&self, _path: &Path) -> bool {
+        false
+    }
+    fn write_through(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
+        self.write_synced(path, parts)
+    }
     fn write_synced(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
         self.hold_if_parked("write", path);
         let mut sim = self.tick("write")?;

@@ -42,6 +42,14 @@ pub(crate) trait FileSystem:
     fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
     /// Creates or truncates `path`, writes `parts` one after the other, fsyncs the file.
     fn write_synced(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()>;
+    /// Creates `path`, which must not exist (`ErrorKind::AlreadyExists`, also for a symbolic
+    /// link, which is never followed), writes `parts`, fsyncs the file.
+    fn write_new_synced(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()>;
+    /// Whether `path` (links followed) exists and is neither a regular file nor a directory:
+    /// a device or a pipe, which an export writes through instead of replacing.
+    fn is_special(&self, path: &Path) -> bool;
+    /// Writes `parts` to an existing device or pipe.
+    fn write_through(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()>;
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// Fsyncs a directory, making creates and renames in it durable.
@@ -123,6 +131,26 @@ impl FileSystem for StdFs {
             f.write_all(part)?;
         }
         f.sync_all()
+    }
+    fn write_new_synced(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        for part in parts {
+            f.write_all(part)?;
+        }
+        f.sync_all()
+    }
+    fn is_special(&self, path: &Path) -> bool {
+        fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+    }
+    fn write_through(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
+        let mut f = fs::OpenOptions::new().write(true).open(path)?;
+        for part in parts {
+            f.write_all(part)?;
+        }
+        f.flush()
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         fs::rename(from, to)

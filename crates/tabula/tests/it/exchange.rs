@@ -127,3 +127,62 @@ fn an_export_never_lands_inside_a_database_directory() {
     drop(db);
     assert_eq!(tabula::verify(&path).unwrap(), []);
 }
+
+/// An export writes only a file it created: a link or a file already at a temporary name
+/// beside the target is never followed or truncated (a link to the database's log used to
+/// have the log replaced by the document), a target that links to a database's file is refused,
+/// a target that links elsewhere has the file it points to replaced, and exports to the
+/// same path at once all succeed.
+#[test]
+fn an_export_writes_only_files_it_created() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = tabula::Database::open(&path).unwrap();
+    db.table::<crate::common::Student>()
+        .unwrap()
+        .insert(crate::common::student("A", 2020, 3.0))
+        .unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let log = path.join("wal/transaction.log");
+    let log_bytes = std::fs::read(&log).unwrap();
+    symlink(&log, out.join("a.json.tmp")).unwrap();
+    std::fs::hard_link(&log, out.join("b.json.tmp")).unwrap();
+    db.export_json(out.join("a.json")).unwrap();
+    db.export_json(out.join("b.json")).unwrap();
+    assert_eq!(std::fs::read(&log).unwrap(), log_bytes);
+
+    symlink(&log, out.join("into-db.json")).unwrap();
+    let e = db.export_json(out.join("into-db.json")).unwrap_err();
+    assert!(matches!(e, tabula::Error::ExportIntoDatabase { .. }), "{e}");
+    assert_eq!(std::fs::read(&log).unwrap(), log_bytes);
+
+    let real = dir.path().join("real.json");
+    std::fs::write(&real, b"old").unwrap();
+    symlink(&real, out.join("link.json")).unwrap();
+    db.export_json(out.join("link.json")).unwrap();
+    assert!(std::fs::symlink_metadata(out.join("link.json"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::read_to_string(&real)
+        .unwrap()
+        .contains("\"students\""));
+
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| db.export_json(out.join("same.json")).unwrap());
+        }
+    });
+    let doc = std::fs::read(out.join("same.json")).unwrap();
+    assert!(
+        tabula::Database::in_memory()
+            .import_json(out.join("same.json"))
+            .is_ok(),
+        "{}",
+        doc.len()
+    );
+    drop(db);
+    assert_eq!(tabula::verify(&path).unwrap(), []);
+}
