@@ -196,6 +196,12 @@ fn exact_stats(db: &Database) -> anyhow::Result<tabula::Stats> {
 }
 
 fn must_be_database(dir: &Path) -> anyhow::Result<()> {
+    if dir.is_file() {
+        bail!(
+            "{} is a file, not a tabula database directory",
+            dir.display()
+        );
+    }
     if !dir.join("wal").is_dir() {
         bail!(
             "no tabula database at {} (create one with `tabula demo {}`)",
@@ -208,7 +214,17 @@ fn must_be_database(dir: &Path) -> anyhow::Result<()> {
 
 /// Tells, once per open, what the open's recovery dropped (an unfinished log tail, say).
 fn warn_recovered(db: &Database) {
-    for d in db.recovery_report() {
+    /// More than this many entries are counted, not listed: `verify` lists them all.
+    const SHOWN: usize = 10;
+    let report = db.recovery_report();
+    if report.len() > SHOWN {
+        eprintln!(
+            "tabula: warning: {} more damaged log line(s) than the {SHOWN} below; `tabula verify` \
+             lists them all",
+            report.len() - SHOWN
+        );
+    }
+    for d in report.into_iter().take(SHOWN) {
         if db.is_read_only() {
             eprintln!(
                 "tabula: warning: left out damaged {}:{}: {} (read-only: nothing was moved; \

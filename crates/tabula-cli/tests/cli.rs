@@ -950,3 +950,29 @@ fn export_to_standard_output() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("exported 3 table(s)"));
     assert!(std::fs::symlink_metadata("/dev/stdout").is_ok());
 }
+
+/// A file is not taken for a missing database; a log whose every line is damaged is
+/// summarised after ten warnings, not one line each.
+#[test]
+fn a_file_is_not_a_database_and_long_damage_is_summarised() {
+    let (d, path, p) = demo();
+    let file = d.path().join("notes.txt");
+    std::fs::write(&file, "hello").unwrap();
+    let o = tabula(&["tables", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("is a file, not a tabula database"),
+        "{}",
+        text(&o)
+    );
+
+    let garbage: String = (0..25)
+        .map(|i| format!("0000000{} {{\"lsn\":{i}}}\n", i % 10))
+        .collect();
+    std::fs::write(path.join("wal/transaction.log"), garbage).unwrap();
+    let o = tabula(&["tables", &p]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("15 more damaged log line(s)"), "{e}");
+    assert_eq!(e.lines().count(), 11, "{e}");
+}

@@ -87,10 +87,14 @@ impl Engine {
                 .map(|c| c.name.clone())
                 .collect();
             let (snapshot_bytes, schema_bytes) = storage.map_or((0, 0), |s| {
-                (
-                    s.file_len(&s.layout.records(&schema.table)),
-                    s.file_len(&s.layout.schema(&schema.table)),
-                )
+                // A read-only database shows its point in time: the snapshot its manifest
+                // named, whatever a writer has put there since.
+                let snapshot = if s.read_only() {
+                    meta.entry.as_ref().map_or(0, |e| e.snapshot_bytes)
+                } else {
+                    s.file_len(&s.layout.records(&schema.table))
+                };
+                (snapshot, s.file_len(&s.layout.schema(&schema.table)))
             });
             tables.push(TableStats {
                 name: schema.table.clone(),
@@ -133,6 +137,11 @@ impl Engine {
                     bytes,
                 })
                 .collect();
+            if s.read_only() {
+                // Segments a writer archived after this database's point in time are not
+                // part of it.
+                archived.retain(|a| a.last_lsn <= stats.checkpoint_lsn);
+            }
             archived.sort_by_key(|a| a.last_lsn);
             stats.archived = archived;
             stats.manifest_bytes = s.file_len(&s.layout.manifest());

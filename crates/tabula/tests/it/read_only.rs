@@ -436,3 +436,37 @@ fn strict_mode_leaves_an_unfinished_last_line_out() {
     assert_eq!(names(&db), ["Ada"]);
     assert!(db.recovery_report().is_empty());
 }
+
+/// `stats()` of a read-only database describes its own point in time, not files a writer
+/// changed since: no archived segment newer than its checkpoint, the snapshot sizes its
+/// manifest named.
+#[test]
+fn stats_of_a_reader_stay_at_its_point_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let writer = Database::open(&path).unwrap();
+    let students = writer.table::<Student>().unwrap();
+    students.insert(student("Ada", 2024, 3.9)).unwrap();
+    writer.checkpoint().unwrap();
+    let reader = Database::open_read_only(&path).unwrap();
+    let before = reader.stats().unwrap();
+    for n in ["Bob", "Cy"] {
+        students.insert(student(n, 2023, 3.0)).unwrap();
+        writer.checkpoint().unwrap();
+    }
+    let after = reader.stats().unwrap();
+    assert_eq!(after.checkpoint_lsn, before.checkpoint_lsn);
+    assert!(
+        after
+            .archived
+            .iter()
+            .all(|a| a.last_lsn <= after.checkpoint_lsn),
+        "{:?}",
+        after.archived
+    );
+    assert_eq!(
+        after.tables[0].snapshot_bytes,
+        before.tables[0].snapshot_bytes
+    );
+    assert_eq!(after.tables[0].rows, 1);
+}
