@@ -48,6 +48,15 @@ fn with_ada(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// An open database at `path` whose `students` holds Ada, checkpointed.
+fn writer_with_ada(path: &Path) -> (Database, tabula::TableHandle<Student>) {
+    let writer = Database::open(path).unwrap();
+    let students = writer.table::<Student>().unwrap();
+    students.insert(student("Ada", 2024, 3.9)).unwrap();
+    writer.checkpoint().unwrap();
+    (writer, students)
+}
+
 fn names(db: &Database) -> Vec<String> {
     sorted_names(db)
 }
@@ -56,10 +65,7 @@ fn names(db: &Database) -> Vec<String> {
 fn a_reader_opens_beside_the_writer_and_catches_up_with_refresh() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
-    let writer = Database::open(&path).unwrap();
-    let students = writer.table::<Student>().unwrap();
-    students.insert(student("Ada", 2024, 3.9)).unwrap();
-    writer.checkpoint().unwrap();
+    let (writer, students) = writer_with_ada(&path);
     students.insert(student("Bob", 2023, 3.1)).unwrap();
 
     // The writer holds the lock; a second writable open is refused, a read-only one is not.
@@ -444,10 +450,7 @@ fn strict_mode_leaves_an_unfinished_last_line_out() {
 fn stats_of_a_reader_stay_at_its_point_in_time() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
-    let writer = Database::open(&path).unwrap();
-    let students = writer.table::<Student>().unwrap();
-    students.insert(student("Ada", 2024, 3.9)).unwrap();
-    writer.checkpoint().unwrap();
+    let (writer, students) = writer_with_ada(&path);
     let reader = Database::open_read_only(&path).unwrap();
     let before = reader.stats().unwrap();
     for n in ["Bob", "Cy"] {
