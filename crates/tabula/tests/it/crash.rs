@@ -2,7 +2,9 @@
 //! commits three-row transactions with `Immediate` durability, checkpointing now and then,
 //! and prints each transaction number once its commit has returned. The parent kills it with
 //! SIGKILL at a random moment, reopens the directory, and checks that every acknowledged
-//! transaction is there and that no transaction is there in part.
+//! transaction is there and that no transaction is there in part. Every tenth cycle it
+//! also opens the directory read-only beside the running child and after the kill: whole
+//! transactions, none missing, and (after the kill) not a byte of the directory changed.
 //!
 //! CI runs 200 cycles; set `TABULA_CRASH_CYCLES` for more.
 
@@ -171,7 +173,10 @@ fn killed_processes_lose_no_acknowledged_commit() {
                 _ => break,
             }
         }
-        if seen > 0 {
+        // Every tenth cycle a read-only open beside the child, and after its kill (each
+        // reads the whole directory: every cycle would multiply the test's time).
+        let read_only_check = cycle % 10 == 0;
+        if seen > 0 && read_only_check {
             check_read_only(&path, acked, false);
         }
         child.kill().unwrap();
@@ -182,7 +187,7 @@ fn killed_processes_lose_no_acknowledged_commit() {
             }
         }
         child.wait().unwrap();
-        if path.join("manifest.json").exists() || path.join("wal").exists() {
+        if read_only_check && (path.join("manifest.json").exists() || path.join("wal").exists()) {
             check_read_only(&path, acked, true);
         }
         let last = check(&path, acked);
