@@ -237,7 +237,7 @@ impl Database {
 
     /// Whether this database was opened with [`open_read_only`](Database::open_read_only).
     pub fn is_read_only(&self) -> bool {
-        self.engine.storage.as_ref().is_some_and(|s| s.read_only())
+        self.engine.read_only_storage().is_some()
     }
 
     /// Settings for [`open`](Database::open): durability, recovery mode, archived segments

@@ -167,7 +167,7 @@ impl Engine {
         match same_schema {
             Some(true) => self.preload::<T>(name)?,
             Some(false) => self.preload::<DynRow>(name)?,
-            None if self.storage.as_ref().is_some_and(|s| s.read_only()) => {
+            None if self.read_only_storage().is_some() => {
                 return Err(Error::UnknownTable {
                     table: name.clone(),
                 });
@@ -179,7 +179,7 @@ impl Engine {
             if let Some(idx) = st.by_name.get(name).copied() {
                 let storage = self.storage.as_ref();
                 if let Some(changes) = load_for::<T>(storage, &mut st, idx)? {
-                    if let Some(s) = storage.filter(|s| s.read_only()) {
+                    if let Some(s) = self.read_only_storage() {
                         return Err(
                             s.refuse(format!("migrate table {name} ({})", changes.join("; ")))
                         );

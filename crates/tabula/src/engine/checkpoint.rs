@@ -84,15 +84,21 @@ struct Written {
     entry: TableEntry,
 }
 
+/// Refuses to write a state holding a transaction's uncommitted rows. Unreachable by
+/// construction (see the module's comment); refusing keeps it so.
+fn refuse_uncommitted(st: &State) -> Result<()> {
+    match st.tables.iter().find(|t| t.has_changes()) {
+        Some(t) => Err(Error::InTransaction {
+            table: t.schema().table.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Under the write lock: the log durable, every schema file written, every table with log
 /// records loaded.
 fn prepare(storage: &Storage, st: &mut State) -> Result<()> {
-    if let Some(t) = st.tables.iter().find(|t| t.has_changes()) {
-        // Unreachable by construction (see the module's comment); refusing keeps it so.
-        return Err(Error::InTransaction {
-            table: t.schema().table.clone(),
-        });
-    }
+    refuse_uncommitted(st)?;
     let wal = storage.wal()?;
     if let Some(reason) = wal.failure() {
         return Err(Error::Poisoned { reason });
@@ -119,11 +125,7 @@ fn prepared(st: &State) -> bool {
 /// rotates the log. Needs only to read the state, and no commit may happen meanwhile (the
 /// caller holds a lock of the state).
 fn write_snapshots(storage: &Storage, st: &State) -> Result<Vec<Written>> {
-    if let Some(t) = st.tables.iter().find(|t| t.has_changes()) {
-        return Err(Error::InTransaction {
-            table: t.schema().table.clone(),
-        });
-    }
+    refuse_uncommitted(st)?;
     // Commits made between `prepare` and now must be durable before a snapshot holds them.
     let wal = storage.wal()?;
     wal.sync_all(&storage.layout.wal())?;

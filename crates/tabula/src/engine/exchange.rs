@@ -72,7 +72,7 @@ impl Engine {
     /// validates every row, and inserts everything in one transaction, or nothing. Returns
     /// the rows inserted.
     pub(crate) fn import_json(&self, path: &Path) -> Result<usize> {
-        if let Some(s) = self.storage.as_ref().filter(|s| s.read_only()) {
+        if let Some(s) = self.read_only_storage() {
             return Err(s.refuse("import"));
         }
         let bytes = self.fs().read(path).map_err(|e| Error::io(path, e))?;

@@ -119,7 +119,7 @@ impl Engine {
     pub(crate) fn refresh(&self) -> Result<()> {
         // Before the loader mutex: a call that would wait for itself fails first.
         self.check_locks("(refresh)")?;
-        let Some(storage) = self.storage.as_ref().filter(|s| s.read_only()) else {
+        let Some(storage) = self.read_only_storage() else {
             return Ok(());
         };
         let _no_load = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
@@ -209,6 +209,11 @@ impl Engine {
         storage.replace_with(fresh);
         *st = state;
         Ok(())
+    }
+
+    /// The storage of a database opened read-only (`None` for any other database).
+    pub(crate) fn read_only_storage(&self) -> Option<&Storage> {
+        self.storage.as_ref().filter(|s| s.read_only())
     }
 
     /// The directory of a persistent database.

@@ -156,7 +156,7 @@ impl Engine {
     /// Begins a write transaction: waits for the write lock. `table` names what the
     /// transaction is for, in errors.
     pub(crate) fn begin(&self, table: &str) -> Result<WriteTx<'_>> {
-        if let Some(s) = self.storage.as_ref().filter(|s| s.read_only()) {
+        if let Some(s) = self.read_only_storage() {
             return Err(s.refuse(format!("write table {table}")));
         }
         // Counted from before the lock is taken, so an fsync leader can wait for this commit.

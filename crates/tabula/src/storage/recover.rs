@@ -50,15 +50,7 @@ impl Storage {
         create_dirs(&*fs, &layout)?;
         let lock_path = layout.lock();
         let lock = take_lock(&*fs, &lock_path, &layout.root)?;
-        let marker = layout.repairing();
-        if fs.exists(&marker) {
-            return Err(Error::corrupt(
-                &marker,
-                0,
-                "a repair was interrupted before it finished; run `tabula repair` again (it \
-                 starts over from the backup this file names)",
-            ));
-        }
+        refuse_interrupted_repair(&*fs, &layout)?;
 
         let manifest_path = layout.manifest();
         refuse_lost_manifest(&*fs, &layout)?;
@@ -224,14 +216,7 @@ fn read_consistent_point(
     options: &Options,
     settled: bool,
 ) -> Result<ConsistentPoint> {
-    let marker = layout.repairing();
-    if fs.exists(&marker) {
-        return Err(Error::corrupt(
-            &marker,
-            0,
-            "a repair was interrupted before it finished; run `tabula repair` again",
-        ));
-    }
+    refuse_interrupted_repair(fs, layout)?;
     let manifest_path = layout.manifest();
     let manifest = match manifest_bytes {
         Some(bytes) => Manifest::parse(bytes)
@@ -494,6 +479,21 @@ fn read_schemas(
         }
     }
     Ok(tables)
+}
+
+/// A directory a repair was rebuilding when it stopped is half old, half new: no open
+/// accepts it until a repair finishes the job.
+fn refuse_interrupted_repair(fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
+    let marker = layout.repairing();
+    if fs.exists(&marker) {
+        return Err(Error::corrupt(
+            &marker,
+            0,
+            "a repair was interrupted before it finished; run `tabula repair` again (it \
+             starts over from the backup this file names)",
+        ));
+    }
+    Ok(())
 }
 
 /// A missing manifest means "never checkpointed" only when nothing a checkpoint writes is
