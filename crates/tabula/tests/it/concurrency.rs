@@ -115,21 +115,42 @@ struct Entry {
     text: String,
 }
 
+/// A database at `/db` on `fs`.
+fn open_on(fs: &tabula::testing::FaultyFs) -> Database {
+    Database::builder()
+        .file_system(fs.clone())
+        .open("/db")
+        .unwrap()
+}
+
+/// Runs `f` on a thread and waits up to 20 s for its result, so that a read that waits
+/// for a parked load or checkpoint shows as a timeout rather than a hung test.
+fn within_20s<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> (
+    Result<T, std::sync::mpsc::RecvTimeoutError>,
+    thread::JoinHandle<()>,
+) {
+    let (done, finished) = std::sync::mpsc::channel();
+    let worker = thread::spawn(move || {
+        let _ = done.send(f());
+    });
+    (
+        finished.recv_timeout(std::time::Duration::from_secs(20)),
+        worker,
+    )
+}
+
 /// A table's first load reads and decodes its files with no lock held: while it is stuck in
 /// the read of its snapshot, reads and writes of another table go on, and the load then
 /// finishes with every row.
 #[test]
 fn a_first_load_does_not_stall_other_tables() {
-    use std::sync::mpsc;
-    use std::time::Duration;
     use tabula::testing::FaultyFs;
 
     let fs = FaultyFs::new();
     {
-        let db = Database::builder()
-            .file_system(fs.clone())
-            .open("/db")
-            .unwrap();
+        let db = open_on(&fs);
         db.table::<Account>()
             .unwrap()
             .insert(Account { id: 1, balance: 5 })
@@ -143,10 +164,7 @@ fn a_first_load_does_not_stall_other_tables() {
             .unwrap();
         db.close().unwrap();
     }
-    let db = Database::builder()
-        .file_system(fs.clone())
-        .open("/db")
-        .unwrap();
+    let db = open_on(&fs);
     let accounts = db.table::<Account>().unwrap();
     let parked = fs.park_reads("/db/data/entry.records");
     let loader = {
@@ -154,18 +172,15 @@ fn a_first_load_does_not_stall_other_tables() {
         thread::spawn(move || db.table::<Entry>().unwrap().count().unwrap())
     };
     parked.wait_until_parked();
-    // With the load parked, another table is read and written; on a thread, so that a
-    // regression shows as a timeout rather than a hung test.
-    let (done, finished) = mpsc::channel();
-    let other = {
+    // With the load parked, another table is read and written.
+    let (seen, other) = within_20s({
         let accounts = accounts.clone();
-        thread::spawn(move || {
+        move || {
             let before = accounts.get(1u64).unwrap().unwrap().balance;
             accounts.insert(Account { id: 2, balance: 7 }).unwrap();
-            done.send(before).unwrap();
-        })
-    };
-    let seen = finished.recv_timeout(Duration::from_secs(20));
+            before
+        }
+    });
     parked.release();
     assert_eq!(seen, Ok(5), "the other table waited for the load");
     other.join().unwrap();
@@ -177,15 +192,10 @@ fn a_first_load_does_not_stall_other_tables() {
 /// the write of a snapshot, plain reads go on (a write waits for it, and then commits).
 #[test]
 fn a_checkpoint_does_not_stall_readers() {
-    use std::sync::mpsc;
-    use std::time::Duration;
     use tabula::testing::FaultyFs;
 
     let fs = FaultyFs::new();
-    let db = Database::builder()
-        .file_system(fs.clone())
-        .open("/db")
-        .unwrap();
+    let db = open_on(&fs);
     let accounts = db.table::<Account>().unwrap();
     accounts
         .insert_many((1..=50).map(|id| Account { id, balance: 10 }))
@@ -196,21 +206,18 @@ fn a_checkpoint_does_not_stall_readers() {
         thread::spawn(move || db.checkpoint())
     };
     parked.wait_until_parked();
-    let (done, finished) = mpsc::channel();
-    let reader = {
+    let (seen, reader) = within_20s({
         let accounts = accounts.clone();
-        thread::spawn(move || {
-            let sum: i64 = accounts
+        move || -> i64 {
+            accounts
                 .select()
                 .all()
                 .unwrap()
                 .iter()
                 .map(|a| a.balance)
-                .sum();
-            done.send(sum).unwrap();
-        })
-    };
-    let seen = finished.recv_timeout(Duration::from_secs(20));
+                .sum()
+        }
+    });
     // A writer arriving now waits for the checkpoint, then commits after it.
     let writer = {
         let accounts = accounts.clone();
@@ -225,9 +232,6 @@ fn a_checkpoint_does_not_stall_readers() {
     // dirty, so the next checkpoint (which archives the log) writes it again.
     db.checkpoint().unwrap();
     db.close().unwrap();
-    let db = Database::builder()
-        .file_system(fs.clone())
-        .open("/db")
-        .unwrap();
+    let db = open_on(&fs);
     assert_eq!(db.table::<Account>().unwrap().count().unwrap(), 51);
 }

@@ -90,15 +90,21 @@ fn hostile_documents_get_clear_errors_and_change_nothing() {
     assert_eq!(db.table_names().unwrap(), ["students"]);
 }
 
-#[test]
-fn an_export_never_lands_inside_a_database_directory() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
+/// An open database at `<dir>/db` with one student, in its log.
+fn with_student(dir: &std::path::Path) -> (std::path::PathBuf, tabula::Database) {
+    let path = dir.join("db");
     let db = tabula::Database::open(&path).unwrap();
     db.table::<crate::common::Student>()
         .unwrap()
         .insert(crate::common::student("A", 2020, 3.0))
         .unwrap();
+    (path, db)
+}
+
+#[test]
+fn an_export_never_lands_inside_a_database_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, db) = with_student(dir.path());
     db.checkpoint().unwrap();
     let other = dir.path().join("other");
     drop(tabula::Database::open(&other).unwrap());
@@ -137,12 +143,7 @@ fn an_export_never_lands_inside_a_database_directory() {
 fn an_export_writes_only_files_it_created() {
     use std::os::unix::fs::symlink;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
-    let db = tabula::Database::open(&path).unwrap();
-    db.table::<crate::common::Student>()
-        .unwrap()
-        .insert(crate::common::student("A", 2020, 3.0))
-        .unwrap();
+    let (path, db) = with_student(dir.path());
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
     let log = path.join("wal/transaction.log");

@@ -173,10 +173,7 @@ fn an_unfinished_last_line_is_uncommitted_and_a_damaged_one_is_reported_in_place
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     {
-        let db = Database::open(&path).unwrap();
-        let s = db.table::<Student>().unwrap();
-        s.insert(student("Ada", 2024, 3.9)).unwrap();
-        db.checkpoint().unwrap();
+        let (db, s) = writer_with_ada(&path);
         s.insert(student("Bob", 2023, 3.1)).unwrap();
         drop(s);
         drop(db);
@@ -223,10 +220,7 @@ fn an_unfinished_last_line_is_uncommitted_and_a_damaged_one_is_reported_in_place
 fn a_committed_checkpoint_file_not_yet_renamed_is_read_where_it_is() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
-    let db = Database::open(&path).unwrap();
-    let s = db.table::<Student>().unwrap();
-    s.insert(student("Ada", 2024, 3.9)).unwrap();
-    db.checkpoint().unwrap();
+    let (db, s) = writer_with_ada(&path);
     let old = std::fs::read(path.join("data/students.records")).unwrap();
     s.insert(student("Bob", 2023, 3.1)).unwrap();
     db.checkpoint().unwrap();
