@@ -119,6 +119,7 @@ fn child(system: &str, n: u64) -> Res<()> {
     Ok(())
 }
 
+/// The median (the mean of the middle two for an even count; NaN for none).
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     match v.len() {

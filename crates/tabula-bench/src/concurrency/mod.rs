@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::median;
 use crate::systems::Res;
 use crate::workload::{self, Rng, Row};
 use crate::Args;
@@ -491,15 +492,6 @@ fn check(results: &Results) -> bool {
         eprintln!("every lookup found its row; every writer phase had reads beside it");
     }
     ok
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 /// Three significant digits, thousands separated by commas from 1,000 on.
