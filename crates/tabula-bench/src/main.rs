@@ -7,14 +7,19 @@
 //! thread (durable updates, durable inserts, one big transaction, a checkpoint), on file
 //! databases (see `concurrency.rs`).
 //!
+//! `--handles` compares a plain table handle's lookups with the same lookups inside a read
+//! transaction, in memory (see `handles.rs`).
+//!
 //! ```text
 //! cargo run --release -p tabula-bench -- [--rows N] [--runs K] [--systems a,b,...] [--json FILE]
+//! cargo run --release -p tabula-bench -- --handles [--rows N] [--runs K]
 //! cargo run --release -p tabula-bench -- --relations [--runs K]
 //! cargo run --release -p tabula-bench -- --concurrency [--rows N] [--runs K] [--phase-secs S]
 //!     [--systems tabula-file,tabula-file-get_with,sqlite-file,redb-file] [--json FILE]
 //! ```
 
 mod concurrency;
+mod handles;
 mod relations;
 mod systems;
 mod workload;
@@ -153,6 +158,7 @@ struct Args {
     child: Option<String>,
     relations: bool,
     concurrency: bool,
+    handles: bool,
     phase_secs: f64,
 }
 
@@ -165,6 +171,7 @@ fn parse_args() -> Result<Args, String> {
         child: None,
         relations: false,
         concurrency: false,
+        handles: false,
         phase_secs: concurrency::DEFAULT_PHASE_SECS,
     };
     let mut it = std::env::args().skip(1);
@@ -185,6 +192,7 @@ fn parse_args() -> Result<Args, String> {
             "--child" => a.child = Some(val()?),
             "--relations" => a.relations = true,
             "--concurrency" => a.concurrency = true,
+            "--handles" => a.handles = true,
             "--phase-secs" => {
                 a.phase_secs = val()?.parse().map_err(|e| format!("--phase-secs: {e}"))?;
                 if !(a.phase_secs > 0.0 && a.phase_secs.is_finite()) {
@@ -195,6 +203,7 @@ fn parse_args() -> Result<Args, String> {
                 return Err(format!(
                 "usage: tabula-bench [--rows N] [--runs K] [--systems {}] [--json FILE]\n       \
                      tabula-bench --relations [--runs K]\n       \
+                     tabula-bench --handles [--rows N] [--runs K]\n       \
                      tabula-bench --concurrency [--rows N] [--runs K] [--phase-secs S] \
                      [--systems {}] [--json FILE]",
                 systems::ALL.join(","),
@@ -217,6 +226,16 @@ fn main() -> ExitCode {
     };
     if args.concurrency {
         return concurrency::main(&args);
+    }
+    if args.handles {
+        let runs = args.runs.unwrap_or(5);
+        return match handles::run(args.rows.unwrap_or(DEFAULT_ROWS), runs) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tabula-bench: {e}");
+                ExitCode::from(2)
+            }
+        };
     }
     if args.relations {
         return match relations::run(args.runs.unwrap_or(DEFAULT_RUNS)) {

@@ -305,8 +305,13 @@ impl Database {
     ///
     /// Inside, reads through the transaction's handles see its own writes. Other threads see
     /// the state before it or after it, never part of it. A statement that fails inside the
-    /// transaction changes nothing and leaves the transaction usable. A plain handle used on
-    /// the thread running the transaction returns `Error::InTransaction`.
+    /// transaction changes nothing and leaves the transaction usable.
+    ///
+    /// A plain handle *read* on the thread running the transaction sees the last committed
+    /// version, not the transaction's writes (read through `tx.table::<T>()` to see them); a
+    /// plain handle *write* there returns `Error::InTransaction`, since it would wait for the
+    /// transaction it runs in. Readers on other threads go on meanwhile: they never wait for
+    /// a transaction, nor for a commit's fsync.
     ///
     /// ```
     /// use tabula::{Database, Error, Table};
@@ -338,9 +343,10 @@ impl Database {
     }
 
     /// Runs `f` in a read transaction: every table read through it shows the same committed
-    /// state, and the reads inside take no lock of their own (the read lock is taken once,
-    /// here). Writers wait until `f` returns; other readers run alongside. A plain handle used
-    /// inside `f` returns `Error::NestedRead`: read through the transaction instead.
+    /// version, taken when it starts, and the reads inside take no lock at all. Writers go on
+    /// meanwhile (their commits are seen by reads that start later); nothing waits for `f`.
+    /// A plain handle used inside `f` reads the newest version at its own call. A version
+    /// kept a long time holds the memory of what was written since (see `Stats::versions_held`).
     ///
     /// ```
     /// use tabula::{Database, Table};

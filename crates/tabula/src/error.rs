@@ -127,9 +127,12 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
-    /// A plain table handle was used on the thread that is running a transaction of the same
-    /// database; inside `Database::transaction` use the handles from `tx.table::<T>()`.
-    #[error("table {table} was used through a plain handle inside a transaction of the same database; use tx.table() inside Database::transaction")]
+    /// A plain table handle wrote (or attached, checkpointed, ...) on the thread that is
+    /// running a transaction of the same database, which would wait for that transaction to
+    /// end; inside `Database::transaction` use the handles from `tx.table::<T>()`. (A plain
+    /// handle's *read* there works: it sees the last committed version, without the
+    /// transaction's writes.)
+    #[error("table {table} was written through a plain handle inside a transaction of the same database; use tx.table() inside Database::transaction")]
     InTransaction {
         /// The table.
         table: String,
@@ -173,14 +176,6 @@ pub enum Error {
     /// downcast back to its type.
     #[error("transaction aborted: {0}")]
     Aborted(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
-    /// A plain table handle was used inside a closure (a filter, a `for_each`, a `get_with`)
-    /// that runs while the same database is being read on this thread. Taking the read lock
-    /// again could wait forever behind a waiting writer; collect what the closure needs first.
-    #[error("table {table} was read through a plain handle inside a closure that is already reading the same database; collect the rows first, or read inside Database::transaction")]
-    NestedRead {
-        /// The table.
-        table: String,
-    },
     /// A transaction's table was used from inside one of its own closures (a filter that
     /// writes, say) while that table was busy; finish the first call, then make the second.
     #[error("a transaction's table was used from inside a closure of another call on it; finish that call first")]

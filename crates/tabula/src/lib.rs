@@ -51,13 +51,14 @@
 // layers before it, never of a later one, and no modules use each other in a circle (the
 // `layers` test in `tests/it` checks both); see docs/ARCHITECTURE.md.
 
-// Values, schemas, and what a row is.
+// Values, schemas, and what a row is; the slab that rows live in.
 mod column;
 mod error;
 mod expr;
 mod lookup;
 mod record;
 mod schema;
+mod slab;
 mod value;
 
 // Files: the only module that touches the file system. It knows schemas and values, not

@@ -424,6 +424,13 @@ impl Schema {
         self.pk
     }
 
+    /// The values an integer primary key can hold (`None` for other keys): a lookup by an
+    /// integer in range needs no coercion.
+    #[inline]
+    pub(crate) fn key_int_range(&self) -> Option<(i64, i64)> {
+        self.columns[self.pk].ty.int_range()
+    }
+
     /// The primary-key column.
     pub fn primary_key_column(&self) -> &Column {
         &self.columns[self.pk]

@@ -3,7 +3,10 @@
 //! [`ReadTransaction`], the argument of [`Database::read`](crate::Database::read)'s. Both
 //! hand out table handles; the work is the engine's.
 
-use crate::engine::source::{ReadGuard, Source};
+use std::sync::Arc;
+
+use crate::engine::source::Source;
+use crate::engine::state::State;
 use crate::engine::write::WriteTx;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -52,7 +55,7 @@ impl Transaction<'_> {
 /// the closure returns; other readers do not.
 pub struct ReadTransaction<'db> {
     engine: &'db Engine,
-    state: ReadGuard<'db>,
+    state: Arc<State>,
 }
 
 impl std::fmt::Debug for ReadTransaction<'_> {

@@ -26,8 +26,13 @@ pub(crate) trait AnyTable: Send + Sync {
     /// `fresh` (a dynamic table, read again from disk) as rows of this table's kind: how a
     /// read-only database's refresh keeps a typed table typed. A schema that changed since
     /// is `Error::SchemaMismatch`.
-    fn same_kind_from(&self, fresh: &dyn AnyTable) -> Result<Box<dyn AnyTable>>;
+    fn same_kind_from(&self, fresh: &dyn AnyTable) -> Result<Arc<dyn AnyTable>>;
     fn as_any_mut(&mut self) -> &mut dyn Any;
+    /// A new version of the table sharing its rows and indexes, for a writer to change.
+    fn clone_arc(&self) -> Arc<dyn AnyTable>;
+    /// The bytes of shared nodes this table copied since the last call (a writer's first
+    /// changes to what an older version still holds).
+    fn take_copied_bytes(&mut self) -> u64;
     fn len(&self) -> usize;
     fn next_key(&self) -> i64;
     fn mark(&self) -> Mark;
@@ -104,11 +109,11 @@ impl<R: Record> AnyTable for TableData<R> {
     fn as_any(&self) -> &dyn Any {
         self
     }
-    fn same_kind_from(&self, fresh: &dyn AnyTable) -> Result<Box<dyn AnyTable>> {
+    fn same_kind_from(&self, fresh: &dyn AnyTable) -> Result<Arc<dyn AnyTable>> {
         let diffs = fresh.schema().differences(&self.schema);
         let dynamic = fresh.as_any().downcast_ref::<TableData<DynRow>>();
         match dynamic {
-            Some(d) if diffs.is_empty() => Ok(Box::new(d.convert::<R>()?)),
+            Some(d) if diffs.is_empty() => Ok(Arc::new(d.convert::<R>()?)),
             _ => Err(Error::SchemaMismatch {
                 table: self.schema.table.clone(),
                 reason: format!(
@@ -118,6 +123,12 @@ impl<R: Record> AnyTable for TableData<R> {
                 ),
             }),
         }
+    }
+    fn clone_arc(&self) -> Arc<dyn AnyTable> {
+        Arc::new(self.clone())
+    }
+    fn take_copied_bytes(&mut self) -> u64 {
+        self.take_copied_bytes()
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self

@@ -4,7 +4,7 @@
 //!
 //! Creating a table is part of a transaction: it exists only if that commits, and its log
 //! line carries the creation. Migrating rewrites the table's files and cannot be rolled
-//! back, so it runs only outside transactions, under the write lock with nothing
+//! back, so it runs only outside transactions, under the writers' lock with nothing
 //! uncommitted in the state.
 
 use std::sync::Arc;
@@ -129,7 +129,7 @@ fn migrate(
         st.meta[idx].schema_on_disk = true;
         tracing::info!(table = %new.table, changes = ?changes, "migrated schema");
     }
-    st.tables[idx] = Box::new(table);
+    st.tables[idx] = Arc::new(table);
     st.meta[idx].migrations = migrations;
     st.meta[idx].dirty = true;
     if let Some(storage) = storage {
@@ -174,21 +174,22 @@ impl Engine {
             }
             None => {}
         }
-        {
-            let mut st = self.write_state(name)?;
-            if let Some(idx) = st.by_name.get(name).copied() {
-                let storage = self.storage.as_ref();
-                if let Some(changes) = load_for::<T>(storage, &mut st, idx)? {
-                    if let Some(s) = self.read_only_storage() {
-                        return Err(
-                            s.refuse(format!("migrate table {name} ({})", changes.join("; ")))
-                        );
-                    }
-                    migrate(storage, &mut st, idx, schema, changes)?;
+        let attached = self.update(name, |st| {
+            let Some(idx) = st.by_name.get(name).copied() else {
+                return Ok(None);
+            };
+            let storage = self.storage.as_ref();
+            if let Some(changes) = load_for::<T>(storage, st, idx)? {
+                if let Some(s) = self.read_only_storage() {
+                    return Err(s.refuse(format!("migrate table {name} ({})", changes.join("; "))));
                 }
-                st.attach_type::<T>(idx)?;
-                return Ok(idx);
+                migrate(storage, st, idx, schema, changes)?;
             }
+            st.attach_type::<T>(idx)?;
+            Ok(Some(idx))
+        })?;
+        if let Some(idx) = attached {
+            return Ok(idx);
         }
         match self.write(name, |tx| tx.attach::<T>()) {
             // Another thread created the table with an older schema after the look above:

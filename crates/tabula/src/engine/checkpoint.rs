@@ -3,12 +3,10 @@
 //! it runs outside any transaction, and no transaction's uncommitted rows can reach a
 //! snapshot (it refuses to run otherwise).
 //!
-//! [`Engine::checkpoint`] takes the write lock only for a moment before (the log made
-//! durable, missing schema files written, tables with log records loaded) and after (the
-//! tables' entries updated). The snapshots are encoded, written and committed under the
-//! read lock: readers go on, and no writer can commit meanwhile (a commit needs the write
-//! lock), so the snapshots and the manifest's LSN agree. `close` and migrations, which
-//! already hold the write lock, run the same steps under it.
+//! [`Engine::checkpoint`] holds the writers' lock throughout, so no commit lands between
+//! the snapshots and the manifest's LSN; readers go on with the published version (a
+//! checkpoint changes no row: the version it publishes differs only in what the engine
+//! knows of the files). Tables waiting for log records are loaded first, with no lock held.
 
 use std::sync::PoisonError;
 
@@ -18,10 +16,6 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::storage::manifest::TableEntry;
 use crate::storage::Storage;
-
-/// How often the checkpoint's read phase starts again because a table was created between
-/// its two phases, before the whole checkpoint runs under the write lock.
-const ATTEMPTS: u32 = 3;
 
 impl Engine {
     /// Snapshots every changed table, commits the manifest, archives the log. Does nothing
@@ -51,24 +45,11 @@ impl Engine {
         for name in waiting {
             self.preload::<crate::record::DynRow>(&name)?;
         }
-        for _ in 0..ATTEMPTS {
-            prepare(storage, &mut *self.write_state("(checkpoint)")?)?;
-            let written = {
-                let st = self.read_state("(checkpoint)")?;
-                if !prepared(&st) {
-                    // A table was created in between: its schema file first.
-                    continue;
-                }
-                write_snapshots(storage, &st)?
-            };
-            record(&mut *self.write_state("(checkpoint)")?, written);
-            return Ok(());
-        }
-        checkpoint(storage, &mut *self.write_state("(checkpoint)")?)
+        self.update("(checkpoint)", |st| checkpoint(storage, st))
     }
 }
 
-/// A checkpoint with the write lock held throughout (`close`, migrations).
+/// A checkpoint of `st`, the newest version, with the writers' lock held throughout.
 pub(crate) fn checkpoint(storage: &Storage, st: &mut State) -> Result<()> {
     prepare(storage, st)?;
     let written = write_snapshots(storage, st)?;
@@ -95,7 +76,7 @@ fn refuse_uncommitted(st: &State) -> Result<()> {
     }
 }
 
-/// Under the write lock: the log durable, every schema file written, every table with log
+/// Under the writers' lock: the log durable, every schema file written, every table with log
 /// records loaded.
 fn prepare(storage: &Storage, st: &mut State) -> Result<()> {
     refuse_uncommitted(st)?;
@@ -111,14 +92,6 @@ fn prepare(storage: &Storage, st: &mut State) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Whether `prepare`'s work still holds: every table has its schema file and no log
-/// records waiting.
-fn prepared(st: &State) -> bool {
-    st.meta
-        .iter()
-        .all(|m| m.schema_on_disk && m.pending.is_empty())
 }
 
 /// Encodes and stages every changed table's snapshot, then commits the manifest and
@@ -179,7 +152,7 @@ fn write_snapshots(storage: &Storage, st: &State) -> Result<Vec<Written>> {
     Ok(written)
 }
 
-/// Under the write lock: each written table's new entry; it is clean again unless a commit
+/// Under the writers' lock: each written table's new entry; it is clean again unless a commit
 /// changed it after it was encoded (then the next checkpoint writes it again).
 fn record(st: &mut State, written: Vec<Written>) {
     for w in written {
@@ -192,7 +165,7 @@ fn record(st: &mut State, written: Vec<Written>) {
 }
 
 /// Writes the schema file of every table that has none yet (tables created since the last
-/// checkpoint, whose creation is in the log). The callers hold the write lock outside any
+/// checkpoint, whose creation is in the log). The callers hold the writers' lock outside any
 /// transaction, so every table in `st` is committed; the log is made durable first, so no
 /// schema file is written for a creation a crash could still undo.
 pub(crate) fn write_schema_files(storage: &Storage, st: &mut State) -> Result<()> {

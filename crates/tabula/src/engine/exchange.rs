@@ -1,7 +1,7 @@
 //! Export to and import from one portable JSON document:
 //! `{"format":"tabula-export","version":1,"tables":[{"schema":{...},"rows":[{...},...]}]}`.
 //!
-//! An export is one consistent state of every table (taken under one read lock), so a
+//! An export is one consistent state of every table (one version), so a
 //! foreign key never points at a row the export lacks. An import is one transaction: the
 //! tables it creates and the rows it inserts commit together, or nothing does.
 
@@ -36,15 +36,17 @@ impl Engine {
         // not loaded would be written empty): then again.
         for _ in 0..EXPORT_ATTEMPTS {
             // Every table in memory first, read with no lock held; then any a write created
-            // meanwhile, under the write lock.
+            // meanwhile, under the writers' lock.
             for name in self.table_names()? {
                 self.preload::<crate::record::DynRow>(&name)?;
             }
-            {
-                let mut st = self.write_state("(export)")?;
-                for idx in 0..st.tables.len() {
-                    ensure_loaded(self.storage.as_ref(), &mut st, idx)?;
-                }
+            if self.read_state("(export)")?.meta.iter().any(|m| !m.loaded) {
+                self.update("(export)", |st| {
+                    for idx in 0..st.tables.len() {
+                        ensure_loaded(self.storage.as_ref(), st, idx)?;
+                    }
+                    Ok(())
+                })?;
             }
             let mut doc = ExportWriter::new();
             {

@@ -89,17 +89,18 @@ pub(crate) fn enforce(tx: &WriteTx<'_>) -> Result<()> {
                             return Err(fk_error(&st, *child, *col, &parent_name, key, reason));
                         }
                         OnDelete::Cascade => {
-                            let mark = st.tables[*child].mark();
+                            let t = st.table_mut(*child)?;
+                            let mark = t.mark();
                             tx.touch(*child, mark);
-                            let keys: Vec<Value> =
-                                slots.iter().map(|&s| st.tables[*child].key_at(s)).collect();
-                            st.tables[*child].dyn_delete_keys(&keys)?;
+                            let keys: Vec<Value> = slots.iter().map(|&s| t.key_at(s)).collect();
+                            t.dyn_delete_keys(&keys)?;
                         }
                         OnDelete::SetNull => {
-                            let mark = st.tables[*child].mark();
+                            let t = st.table_mut(*child)?;
+                            let mark = t.mark();
                             tx.touch(*child, mark);
                             for s in slots {
-                                st.tables[*child].set_at(s, *col, Value::Null)?;
+                                t.set_at(s, *col, Value::Null)?;
                             }
                         }
                     }

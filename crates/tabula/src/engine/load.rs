@@ -27,7 +27,7 @@ pub(crate) fn ensure_loaded(storage: Option<&Storage>, st: &mut State, idx: usiz
         return Ok(());
     }
     let t = load::<DynRow>(storage, st, idx)?;
-    st.tables[idx] = Box::new(t);
+    st.tables[idx] = Arc::new(t);
     st.meta[idx].loaded = true;
     Ok(())
 }
@@ -43,7 +43,7 @@ pub(crate) fn load_as<R: Record>(
         return Ok(false);
     }
     let t = load::<R>(storage, st, idx)?;
-    st.tables[idx] = Box::new(t);
+    st.tables[idx] = Arc::new(t);
     st.meta[idx].loaded = true;
     Ok(true)
 }
@@ -117,10 +117,10 @@ pub(crate) fn decode<R: Record>(
 
 impl Engine {
     /// Loads table `name` as rows of kind `R` if it is not in memory yet, reading and
-    /// decoding its files with no lock on the state: readers and writers of other tables
-    /// go on meanwhile. Only the install takes the write lock, for a moment. One load runs
-    /// at a time; a load that a write made meanwhile (under its own lock) wins, and this
-    /// one is dropped.
+    /// decoding its files with no lock held: writers of other tables go on meanwhile (and
+    /// readers never wait). Only the install takes the writers' lock, for a moment. One
+    /// load runs at a time; a load that a write made meanwhile (under its own lock) wins,
+    /// and this one is dropped.
     pub(crate) fn preload<R: Record>(&self, name: &str) -> Result<()> {
         let Some(storage) = self.storage.as_ref() else {
             return Ok(());
@@ -146,20 +146,25 @@ impl Engine {
             (idx, schema, meta.entry.clone(), meta.pending.clone())
         };
         let decoded = decode::<R>(storage, &schema, entry.as_ref(), &pending);
-        let mut st = self.write_state(name)?;
-        if st.meta[idx].loaded {
+        let loaded_meanwhile = {
+            let head = self.lock_head(name)?;
+            head.meta[idx].loaded
+        };
+        if loaded_meanwhile {
             // A write loaded it meanwhile, under its lock (and a checkpoint may have replaced
             // the snapshot this load read, failing it): that load stands.
             return Ok(());
         }
         let (t, salvaged) = decoded?;
-        let meta = &mut st.meta[idx];
-        if !meta.loaded {
-            meta.loaded = true;
-            meta.pending.clear();
-            meta.dirty |= salvaged;
-            st.tables[idx] = Box::new(t);
-        }
-        Ok(())
+        self.update(name, |st| {
+            let meta = &mut st.meta[idx];
+            if !meta.loaded {
+                meta.loaded = true;
+                meta.pending.clear();
+                meta.dirty |= salvaged;
+                st.tables[idx] = Arc::new(t);
+            }
+            Ok(())
+        })
     }
 }

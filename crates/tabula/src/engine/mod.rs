@@ -5,11 +5,12 @@
 //! handles: the layers above reach it through [`Engine`]'s methods and the traits in
 //! [`source`].
 //!
-//! One `RwLock` guards the state today: readers share it, a write transaction holds it from
-//! its first statement to its commit. The next step (see `docs/ARCHITECTURE.md`) is to keep
-//! committed versions instead, so that a reader pins one and never waits for a writer; every
-//! read already goes through [`source::Source::state`], which is where a pinned version will
-//! be handed out.
+//! The state is kept as immutable versions (see [`state::State`] and `docs/ARCHITECTURE.md`,
+//! "Versions"). Readers take the newest *published* version (the newest durable one) and
+//! work on it with no lock: they never wait for a writer, a commit's fsync or a
+//! checkpoint. Writers are serialised by the `head` mutex, which holds the newest committed
+//! version, durable or not: a write transaction changes a private copy of it and makes the
+//! copy the new head at commit; the copy is published once its log line is durable.
 
 pub(crate) mod any_table;
 mod attach;
@@ -24,9 +25,9 @@ pub(crate) mod write;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 
-use crate::engine::source::{reading, writing, LockMark, ReadGuard, Source, StateRef};
+use crate::engine::source::{writing, Source, StateRef};
 use crate::engine::state::{State, TableMeta};
 use crate::error::{Error, Result};
 use crate::schema::Schema;
@@ -43,7 +44,14 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 pub(crate) struct Engine {
     /// Tells databases apart (handles check they are used with their own).
     pub(crate) id: u64,
-    state: RwLock<State>,
+    /// The newest durable version: what every read starts from. Held for a pointer copy or
+    /// a pointer swap, never longer.
+    published: RwLock<Arc<State>>,
+    /// The writers' lock, holding the newest committed version (durable or not): the base
+    /// of the next write transaction, load, migration or checkpoint.
+    head: Mutex<Arc<State>>,
+    /// Every version published, while any reader still holds it (for `stats`).
+    versions: Mutex<Vec<Weak<State>>>,
     pub(crate) storage: Option<Storage>,
     closed: AtomicBool,
     /// Held while a table loads outside the state lock ([`Engine::preload`]), and by a
@@ -66,9 +74,12 @@ impl std::fmt::Debug for Engine {
 
 impl Engine {
     fn new(state: State, storage: Option<Storage>) -> Arc<Engine> {
+        let state = Arc::new(state);
         Arc::new(Engine {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            state: RwLock::new(state),
+            published: RwLock::new(state.clone()),
+            head: Mutex::new(state),
+            versions: Mutex::new(Vec::new()),
             storage,
             closed: AtomicBool::new(false),
             loading: Mutex::new(()),
@@ -118,13 +129,13 @@ impl Engine {
     /// On error nothing changes.
     pub(crate) fn refresh(&self) -> Result<()> {
         // Before the loader mutex: a call that would wait for itself fails first.
-        self.check_locks("(refresh)")?;
+        self.check_open()?;
         let Some(storage) = self.read_only_storage() else {
             return Ok(());
         };
         let _no_load = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
         // What this database shows now: each table's schema, whether it is loaded, and the
-        // Rust type of a typed one (read under the read lock; loads wait for `loading`).
+        // Rust type of a typed one (the published version; loads wait for `loading`).
         let shown: Vec<(Arc<Schema>, bool)> = {
             let st = self.read_state("(refresh)")?;
             st.tables
@@ -169,7 +180,7 @@ impl Engine {
             .filter(|i| !order.contains(i))
             .collect();
         order.extend(new_ones);
-        let mut tables: Vec<Option<Box<dyn any_table::AnyTable>>> =
+        let mut tables: Vec<Option<Arc<dyn any_table::AnyTable>>> =
             std::mem::take(&mut next.tables)
                 .into_iter()
                 .map(Some)
@@ -184,7 +195,7 @@ impl Engine {
                 continue;
             };
             let at = state.tables.len();
-            state.by_name.insert(t.schema().table.clone(), at);
+            Arc::make_mut(&mut state.by_name).insert(t.schema().table.clone(), at);
             state.tables.push(t);
             state.meta.push(meta);
         }
@@ -195,19 +206,19 @@ impl Engine {
                 load::ensure_loaded(Some(&fresh), &mut state, idx)?;
             }
         }
-        let mut st = self.write_state("(refresh)")?;
-        for idx in 0..shown.len().min(st.tables.len()) {
-            if !state.meta[idx].loaded && st.meta[idx].loaded {
+        let mut head = self.lock_head("(refresh)")?;
+        for idx in 0..shown.len().min(head.tables.len()) {
+            if !state.meta[idx].loaded && head.meta[idx].loaded {
                 // Loaded by a path that does not wait for `loading`: load it now too.
                 load::ensure_loaded(Some(&fresh), &mut state, idx)?;
             }
-            if st.tables[idx].rust_type().is_some() {
-                let reloaded = st.tables[idx].same_kind_from(&*state.tables[idx])?;
+            if head.tables[idx].rust_type().is_some() {
+                let reloaded = head.tables[idx].same_kind_from(&*state.tables[idx])?;
                 state.tables[idx] = reloaded;
             }
         }
         storage.replace_with(fresh);
-        *st = state;
+        self.install(&mut head, state);
         Ok(())
     }
 
@@ -240,33 +251,75 @@ impl Engine {
         Ok(())
     }
 
-    /// Refuses a call that would wait for a lock its own thread holds: any call while this
-    /// thread runs a transaction of this database (`Error::InTransaction`), or inside a
-    /// closure that is reading it (`Error::NestedRead`: a writer waiting between the two
-    /// locks would wait for this thread forever). Then checks the database is open.
-    fn check_locks(&self, table: &str) -> Result<()> {
+    /// The newest published version, for one read (a plain handle call, a query, a read
+    /// transaction): a pointer copy, with no wait for any writer. A plain-handle read on a
+    /// thread running a transaction of this database sees the version before it.
+    pub(crate) fn read_state(&self, _table: &str) -> Result<Arc<State>> {
+        self.check_readable()?;
+        let v = self
+            .published
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        Ok(v)
+    }
+
+    /// Checks that the database may be read: open, and its log not poisoned.
+    #[inline]
+    fn check_readable(&self) -> Result<()> {
+        self.check_open()?;
+        if let Some(wal) = self.storage.as_ref().and_then(|s| s.wal.as_ref()) {
+            // After a failed fsync the log's state is unknown until the database is opened
+            // again: no read may show a version that the reopened database might contradict.
+            if let Some(reason) = wal.failure() {
+                return Err(Error::Poisoned { reason });
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on the published version: a plain handle's point lookup.
+    #[inline(always)]
+    pub(crate) fn with_published<O>(&self, f: impl FnOnce(&State) -> Result<O>) -> Result<O> {
+        f(&*self.read_state("")?)
+    }
+
+    /// The writers' lock, with the newest committed version. A thread running a transaction
+    /// of this database already holds it: its call is `Error::InTransaction` instead of a
+    /// wait for itself. `table` names what it is taken for, in errors.
+    pub(crate) fn lock_head(&self, table: &str) -> Result<MutexGuard<'_, Arc<State>>> {
         if writing(self.id) {
             return Err(Error::InTransaction {
                 table: table.to_owned(),
             });
         }
-        if reading(self.id) {
-            return Err(Error::NestedRead {
-                table: table.to_owned(),
-            });
-        }
-        self.check_open()
-    }
-
-    /// The read lock, for one plain-handle call on `table`. With `Immediate` durability a
-    /// reader first waits for the fsync of a commit already applied in memory, so it never
-    /// sees a commit that is not yet durable.
-    pub(crate) fn read_state(&self, table: &str) -> Result<ReadGuard<'_>> {
-        self.check_locks(table)?;
-        let guard = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        self.check_open()?;
+        let head = self.head.lock().unwrap_or_else(PoisonError::into_inner);
         // `close` may have emptied the state while this call waited for the lock.
         self.check_open()?;
-        let mark = LockMark::reading(self.id);
+        Ok(head)
+    }
+
+    /// Runs `f` on a copy of the newest version outside any transaction (loading,
+    /// migrating, writing schema files: nothing a log record holds) and installs the result
+    /// as the next version. The head is made durable first, so the new version may be
+    /// published at once. On error nothing changes.
+    pub(crate) fn update<O>(
+        &self,
+        table: &str,
+        f: impl FnOnce(&mut State) -> Result<O>,
+    ) -> Result<O> {
+        let mut head = self.lock_head(table)?;
+        self.settle()?;
+        let mut next = (**head).clone();
+        let out = f(&mut next)?;
+        self.install(&mut head, next);
+        Ok(out)
+    }
+
+    /// Makes every commit in the log durable (under `Immediate` durability), so that the
+    /// head may be published.
+    fn settle(&self) -> Result<()> {
         if let Some((s, wal)) = self
             .storage
             .as_ref()
@@ -276,18 +329,56 @@ impl Engine {
                 wal.sync_all(&s.layout.wal())?;
             }
         }
-        Ok(ReadGuard { guard, _mark: mark })
+        Ok(())
     }
 
-    /// The write lock, outside any transaction: nothing uncommitted is in the state while
-    /// it is held (loading, migrating, checkpointing and closing run under it). `table`
-    /// names what it is taken for, in errors.
-    pub(crate) fn write_state(&self, table: &str) -> Result<RwLockWriteGuard<'_, State>> {
-        self.check_locks(table)?;
-        let guard = self.state.write().unwrap_or_else(PoisonError::into_inner);
-        // `close` may have emptied the state while this call waited for the lock.
-        self.check_open()?;
-        Ok(guard)
+    /// Makes `next` (built from the head, and durable) the head and publishes it.
+    fn install(&self, head: &mut MutexGuard<'_, Arc<State>>, mut next: State) {
+        next.version = head.version + 1;
+        let next = Arc::new(next);
+        **head = next.clone();
+        self.publish(next);
+    }
+
+    /// Makes `v` what readers see, unless a newer version is published already (commits
+    /// publish in the order their fsyncs end, which may not be their order).
+    pub(crate) fn publish(&self, v: Arc<State>) {
+        let weak = Arc::downgrade(&v);
+        let old = {
+            let mut p = self
+                .published
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            if p.version >= v.version {
+                return;
+            }
+            std::mem::replace(&mut *p, v)
+        };
+        {
+            let mut versions = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
+            versions.retain(|w| w.strong_count() > 0);
+            versions.push(weak);
+        }
+        // The old version is freed here, outside the lock, if no reader holds it.
+        drop(old);
+    }
+
+    /// The versions readers still hold besides the published one, and the bytes their
+    /// successors copied instead of sharing with them.
+    pub(crate) fn versions_held(&self) -> (usize, u64) {
+        let published = self
+            .published
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .version;
+        let versions = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
+        versions
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|v| v.version != published)
+            .fold((0, 0), |(n, bytes), v| {
+                (n + 1, bytes + v.superseded_bytes())
+            })
     }
 
     /// The names of every table, sorted.
@@ -315,22 +406,24 @@ impl Engine {
                 return Ok((idx, st.tables[idx].schema().clone()));
             }
         }
-        let mut st = self.write_state(name)?;
-        let idx = st.index_of(name)?;
-        load::ensure_loaded(self.storage.as_ref(), &mut st, idx)?;
-        Ok((idx, st.tables[idx].schema().clone()))
+        self.update(name, |st| {
+            let idx = st.index_of(name)?;
+            load::ensure_loaded(self.storage.as_ref(), st, idx)?;
+            Ok((idx, st.tables[idx].schema().clone()))
+        })
     }
 
     /// Checkpoints if anything changed since the last checkpoint, makes every commit durable
     /// and releases the directory's lock; every later call is `Error::Closed`. The rows'
-    /// memory is freed: nothing can reach them any more.
+    /// memory is freed once no reader holds a version any more.
     pub(crate) fn close(&self) -> Result<()> {
-        let mut st = self.write_state("(close)")?;
+        let mut head = self.lock_head("(close)")?;
         let checkpoint = match &self.storage {
             Some(s)
-                if !s.read_only() && st.meta.iter().any(|m| m.dirty || !m.pending.is_empty()) =>
+                if !s.read_only() && head.meta.iter().any(|m| m.dirty || !m.pending.is_empty()) =>
             {
-                checkpoint::checkpoint(s, &mut st)
+                let mut next = (**head).clone();
+                checkpoint::checkpoint(s, &mut next)
             }
             _ => Ok(()),
         };
@@ -340,9 +433,14 @@ impl Engine {
             None => Ok(()),
         };
         // Every call now returns `Error::Closed` (the lock holders check after locking), so
-        // the rows are unreachable: free them now, or a closed database whose handles live on
+        // the rows are unreachable: drop them now, or a closed database whose handles live on
         // (in a server's state, say) would keep all its memory.
-        drop(std::mem::take(&mut *st));
+        let mut empty = State::default();
+        empty.version = head.version + 1;
+        let old = std::mem::replace(&mut *head, Arc::new(empty));
+        self.publish(head.clone());
+        drop(head);
+        drop(old);
         checkpoint.and(closed)
     }
 }
@@ -366,9 +464,9 @@ fn state_of(recovered: Vec<crate::storage::recover::RecoveredTable>) -> State {
     state
 }
 
-/// A plain handle reads the engine's committed state under the read lock, one call at a time.
+/// A plain handle reads the newest published version, one call at a time.
 impl Source for Engine {
     fn state(&self, table: &str) -> Result<StateRef<'_>> {
-        self.read_state(table).map(StateRef::Locked)
+        self.read_state(table).map(StateRef::Version)
     }
 }

@@ -1,16 +1,16 @@
 //! How the layers above the engine reach a state: [`Source`], the one small trait through
 //! which `select`, `join` and every handle get a state to read (implemented by the engine
-//! for plain handles, by a write transaction, and by a read transaction's pinned state), and
-//! [`TxCore`], what a handle inside a write transaction needs to change it.
+//! for plain handles, by a write transaction, and by a read transaction's pinned version),
+//! and [`TxCore`], what a handle inside a write transaction needs to change it.
 //!
-//! The engine guards its state with one lock. A closure the user passes in (a filter, a
-//! transaction body) runs while this thread holds it, so a plain handle used there would
-//! wait for its own thread forever: the thread marks below let such a call fail at once
-//! with `Error::InTransaction` or `Error::NestedRead` instead.
+//! Reads take a version and need no lock, so they may nest freely. A write outside a
+//! transaction waits for the writers' lock, which a thread running a transaction already
+//! holds: the thread mark below lets such a call fail at once with `Error::InTransaction`
+//! instead of waiting for itself.
 
 use std::cell::{Ref, RefCell, RefMut};
 use std::ops::Deref;
-use std::sync::RwLockReadGuard;
+use std::sync::Arc;
 
 use crate::engine::any_table::AnyTable;
 use crate::engine::state::State;
@@ -18,25 +18,16 @@ use crate::error::{Error, Result};
 use crate::table::Mark;
 
 thread_local! {
-    /// Ids of the engines whose write lock this thread holds.
+    /// Ids of the engines whose writers' lock this thread holds.
     static WRITING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
-    /// Ids of the engines whose read lock this thread holds (a plain-handle read in
-    /// progress, with the user's closures running inside it).
-    static READING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Whether this thread holds the write lock of engine `id`.
+/// Whether this thread holds the writers' lock of engine `id`.
 pub(crate) fn writing(id: u64) -> bool {
     WRITING.with(|w| w.borrow().contains(&id))
 }
 
-/// Whether this thread holds the read lock of engine `id`.
-pub(crate) fn reading(id: u64) -> bool {
-    READING.with(|r| r.borrow().contains(&id))
-}
-
-/// Records, for as long as it lives, that this thread holds engine `id`'s read lock
-/// ([`LockMark::reading`]) or its write lock ([`LockMark::writing`]).
+/// Records, for as long as it lives, that this thread holds engine `id`'s writers' lock.
 #[derive(Debug)]
 pub(crate) struct LockMark {
     marks: &'static std::thread::LocalKey<RefCell<Vec<u64>>>,
@@ -47,10 +38,6 @@ impl LockMark {
     fn new(marks: &'static std::thread::LocalKey<RefCell<Vec<u64>>>, id: u64) -> Self {
         marks.with(|m| m.borrow_mut().push(id));
         LockMark { marks, id }
-    }
-
-    pub(crate) fn reading(id: u64) -> Self {
-        LockMark::new(&READING, id)
     }
 
     pub(crate) fn writing(id: u64) -> Self {
@@ -69,26 +56,13 @@ impl Drop for LockMark {
     }
 }
 
-/// The engine's read lock, marked as held by this thread while it lives.
-pub(crate) struct ReadGuard<'a> {
-    pub(crate) guard: RwLockReadGuard<'a, State>,
-    pub(crate) _mark: LockMark,
-}
-
-impl Deref for ReadGuard<'_> {
-    type Target = State;
-    fn deref(&self) -> &State {
-        &self.guard
-    }
-}
-
 /// A state to read, however it is held.
 pub(crate) enum StateRef<'a> {
-    /// A plain handle's read: the read lock, for this one call.
-    Locked(ReadGuard<'a>),
+    /// A plain handle's read: the published version, for this one call.
+    Version(Arc<State>),
     /// A write transaction's own state, its writes included.
     InTransaction(Ref<'a, State>),
-    /// A read transaction's state, locked once for all its reads.
+    /// A read transaction's version, taken once for all its reads.
     Pinned(&'a State),
 }
 
@@ -96,7 +70,7 @@ impl Deref for StateRef<'_> {
     type Target = State;
     fn deref(&self) -> &State {
         match self {
-            StateRef::Locked(g) => g,
+            StateRef::Version(v) => v,
             StateRef::InTransaction(g) => g,
             StateRef::Pinned(s) => s,
         }

@@ -1,7 +1,13 @@
 //! The state of one database: every table (typed or dynamic, behind [`AnyTable`]) by
 //! position and by name, with what the engine knows of each beyond its rows.
+//!
+//! A [`State`] is one *version*: immutable once published behind an `Arc`, read by any
+//! number of readers with no lock. A writer clones the newest version (cheap: every table
+//! is an `Arc`), changes its copy (a table is copied at its first change, sharing its rows
+//! and indexes with the original, see `table::Slab`), and publishes it as the next version.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::engine::any_table::AnyTable;
@@ -16,7 +22,7 @@ use crate::table::TableData;
 /// What the engine knows about a table beyond its rows: whether its snapshot is loaded, log
 /// records waiting to be replayed on load, whether it changed since the last checkpoint, and
 /// its files. Tables of an in-memory database are always loaded.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct TableMeta {
     pub(crate) loaded: bool,
     /// Changed since the last checkpoint (or never checkpointed): the next one writes it.
@@ -52,12 +58,31 @@ impl TableMeta {
     }
 }
 
-/// Every table of a database, by position (handles keep the position) and by name.
+/// Every table of a database, by position (handles keep the position) and by name: one
+/// version of the database.
 #[derive(Default)]
 pub(crate) struct State {
-    pub(crate) tables: Vec<Box<dyn AnyTable>>,
+    pub(crate) tables: Vec<Arc<dyn AnyTable>>,
     pub(crate) meta: Vec<TableMeta>,
-    pub(crate) by_name: HashMap<String, usize>,
+    pub(crate) by_name: Arc<HashMap<String, usize>>,
+    /// Counts the versions of a database up from 0: a newer one has a greater number.
+    pub(crate) version: u64,
+    /// The bytes that later versions copied from this one because it was still shared
+    /// (see [`State::superseded_bytes`]).
+    superseded: AtomicU64,
+}
+
+impl Clone for State {
+    /// The next version's starting point: every table shared.
+    fn clone(&self) -> Self {
+        State {
+            tables: self.tables.clone(),
+            meta: self.meta.clone(),
+            by_name: self.by_name.clone(),
+            version: self.version,
+            superseded: AtomicU64::new(0),
+        }
+    }
 }
 
 impl State {
@@ -78,22 +103,49 @@ impl State {
         }
     }
 
-    /// [`State::table`], to change.
-    pub(crate) fn table_mut(&mut self, idx: usize) -> Result<&mut dyn AnyTable> {
-        match self.tables.get_mut(idx) {
-            Some(t) => Ok(&mut **t),
-            None => Err(Error::UnknownTable {
+    /// [`State::table`], to change: a table another version still shares is first
+    /// replaced by a copy of it (which shares its rows and indexes until they are written).
+    pub(crate) fn table_mut(&mut self, idx: usize) -> Result<&mut (dyn AnyTable + 'static)> {
+        let Some(t) = self.tables.get_mut(idx) else {
+            return Err(Error::UnknownTable {
                 table: format!("#{idx}"),
-            }),
+            });
+        };
+        // Only this state holds an `Arc` whose count is 1, so nothing can share it between
+        // the check and the borrow.
+        if Arc::get_mut(t).is_none() {
+            let copy = t.clone_arc();
+            *t = copy;
         }
+        Arc::get_mut(t).ok_or_else(|| Error::UnknownTable {
+            table: format!("#{idx}"),
+        })
+    }
+
+    /// Records that building the version after this one copied `bytes` that this one still
+    /// shared.
+    pub(crate) fn add_superseded(&self, bytes: u64) {
+        self.superseded.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// The bytes held only because this version is alive: what its successors copied
+    /// instead of sharing.
+    pub(crate) fn superseded_bytes(&self) -> u64 {
+        self.superseded.load(Ordering::Relaxed)
     }
 
     /// The typed table at `idx`.
+    #[inline]
     pub(crate) fn typed<T: Table>(&self, idx: usize) -> Result<&TableData<T>> {
+        self.typed_opt(idx).ok_or_else(detached::<T>)
+    }
+
+    /// [`State::typed`], `None` for a table not of `T`.
+    #[inline(always)]
+    pub(crate) fn typed_opt<T: Table>(&self, idx: usize) -> Option<&TableData<T>> {
         self.tables
             .get(idx)
             .and_then(|t| t.as_any().downcast_ref::<TableData<T>>())
-            .ok_or_else(detached::<T>)
     }
 
     /// Adds a table created now (not yet in any file) for `T`.
@@ -101,28 +153,20 @@ impl State {
         let schema = T::schema();
         let idx = self.tables.len();
         self.tables
-            .push(Box::new(TableData::<T>::new(Arc::new(schema.clone()))));
+            .push(Arc::new(TableData::<T>::new(Arc::new(schema.clone()))));
         self.meta.push(TableMeta::created());
-        self.by_name.insert(schema.table.clone(), idx);
+        Arc::make_mut(&mut self.by_name).insert(schema.table.clone(), idx);
         idx
     }
 
     /// Adds a dynamic table.
     pub(crate) fn push_dyn(&mut self, schema: Schema, meta: TableMeta) -> usize {
         let idx = self.tables.len();
-        self.by_name.insert(schema.table.clone(), idx);
+        Arc::make_mut(&mut self.by_name).insert(schema.table.clone(), idx);
         self.tables
-            .push(Box::new(TableData::<DynRow>::new(Arc::new(schema))));
+            .push(Arc::new(TableData::<DynRow>::new(Arc::new(schema))));
         self.meta.push(meta);
         idx
-    }
-
-    /// Removes the table added last (a creation rolled back with its transaction).
-    pub(crate) fn pop(&mut self) {
-        if let Some(t) = self.tables.pop() {
-            self.by_name.remove(&t.schema().table);
-            self.meta.pop();
-        }
     }
 
     /// Makes the existing, loaded table at `idx` the table of `T`: a dynamic table of the
@@ -159,7 +203,7 @@ impl State {
                 })
             }
         };
-        self.tables[idx] = Box::new(typed);
+        self.tables[idx] = Arc::new(typed);
         Ok(())
     }
 }

@@ -32,6 +32,13 @@ pub struct Stats {
     pub manifest_bytes: u64,
     /// Every file above, added up.
     pub total_bytes: u64,
+    /// Older versions of the data that readers still hold (a read transaction, a query or
+    /// an export in progress, pinning what it started from), besides the newest one.
+    pub versions_held: u64,
+    /// The memory those versions hold on their own: the parts of the tables that later
+    /// commits copied instead of changing in place, because a reader still saw them (row
+    /// nodes and index shards; the heap data of copied rows is not counted).
+    pub version_bytes: u64,
 }
 
 /// Statistics about one table.
@@ -117,6 +124,8 @@ impl Engine {
             archived: Vec::new(),
             manifest_bytes: 0,
             total_bytes: 0,
+            versions_held: 0,
+            version_bytes: 0,
         };
         if let Some(s) = storage {
             let (bytes, records, last_lsn) = s.log_position();
@@ -146,6 +155,11 @@ impl Engine {
             stats.archived = archived;
             stats.manifest_bytes = s.file_len(&s.layout.manifest());
         }
+        // This call's own version is not one a reader holds up.
+        drop(st);
+        let (held, bytes) = self.versions_held();
+        stats.versions_held = held as u64;
+        stats.version_bytes = bytes;
         stats.total_bytes = stats.wal_bytes
             + stats.manifest_bytes
             + stats.archived.iter().map(|a| a.bytes).sum::<u64>()
@@ -229,8 +243,13 @@ impl fmt::Display for Stats {
                 self.archived.len(),
                 human_bytes(archived)
             )?;
-            write!(f, "total on disk: {}", human_bytes(self.total_bytes))?;
+            writeln!(f, "total on disk: {}", human_bytes(self.total_bytes))?;
         }
-        Ok(())
+        write!(
+            f,
+            "older versions held by readers: {} ({})",
+            self.versions_held,
+            human_bytes(self.version_bytes)
+        )
     }
 }

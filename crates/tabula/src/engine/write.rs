@@ -1,13 +1,16 @@
-//! Write transactions. One at a time holds the engine's state, from its first statement to
-//! its commit; every statement is journalled, so a statement or the whole transaction rolls
-//! back exactly. A commit enforces foreign keys, appends the transaction's one log line
-//! (its changes, and the creation of every table it created), then makes the changes
-//! permanent in memory; with `Immediate` durability it returns once the line is on stable
-//! storage. A table created in a transaction exists only if it commits.
+//! Write transactions. One at a time holds the writers' lock, from its first statement to
+//! its commit, and changes a private copy of the newest version (readers go on with the
+//! published one); every statement is journalled, so a statement rolls back exactly, and a
+//! transaction that fails simply drops its copy. A commit enforces foreign keys, appends the
+//! transaction's one log line (its changes, and the creation of every table it created),
+//! and makes the copy the newest version; it is published to readers once its line is
+//! durable (at once for `Buffered` durability and in memory). With `Immediate` durability
+//! the commit returns once the line is on stable storage. A table created in a transaction
+//! exists only if it commits.
 
-use std::cell::{Ref, RefCell, RefMut};
+use std::cell::{RefCell, RefMut};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::RwLockWriteGuard;
+use std::sync::{Arc, MutexGuard};
 
 use crate::engine::source::{reentrant, reentrant_mut, LockMark, Source, StateRef, TxCore};
 use crate::engine::state::State;
@@ -22,9 +25,14 @@ use crate::table::Mark;
 /// [`Engine::begin`] and ended by [`Engine::finish`] (or both through [`Engine::write`]).
 pub(crate) struct WriteTx<'e> {
     engine: &'e Engine,
+    /// The transaction's copy of the newest version, its writes included.
+    state: RefCell<State>,
+    /// Whether the copy differs from the version it was taken from (a write, a creation, a
+    /// table loaded).
+    changed: std::cell::Cell<bool>,
     // Fields drop in order: the lock first, then this thread's mark of holding it, then the
     // count of transactions under way (an fsync leader may be waiting for it to fall).
-    state: RefCell<RwLockWriteGuard<'e, State>>,
+    head: RefCell<MutexGuard<'e, Arc<State>>>,
     _mark: LockMark,
     _committer: Option<Committer<'e>>,
     /// The first mark of every table written, in the order first written.
@@ -33,23 +41,25 @@ pub(crate) struct WriteTx<'e> {
     created: RefCell<Vec<usize>>,
 }
 
-/// What a commit did: the log record's LSN (if it wrote one), and whether it created tables.
+/// What a commit did: the log record's LSN (if it wrote one), whether it created tables,
+/// and the version it made (`None` if it changed nothing).
 struct Committed {
     lsn: Option<u64>,
     created: bool,
+    version: Option<Arc<State>>,
 }
 
 impl Source for WriteTx<'_> {
     fn state(&self, _table: &str) -> Result<StateRef<'_>> {
         let st = self.state.try_borrow().map_err(reentrant)?;
-        Ok(StateRef::InTransaction(Ref::map(st, |g| &**g)))
+        Ok(StateRef::InTransaction(st))
     }
 }
 
 impl TxCore for WriteTx<'_> {
     fn state_mut(&self) -> Result<RefMut<'_, State>> {
-        let st = self.state.try_borrow_mut().map_err(reentrant_mut)?;
-        Ok(RefMut::map(st, |g| &mut **g))
+        self.changed.set(true);
+        self.state.try_borrow_mut().map_err(reentrant_mut)
     }
     fn touch(&self, idx: usize, mark: Mark) {
         let mut marks = self.marks.borrow_mut();
@@ -88,19 +98,15 @@ impl<'e> WriteTx<'e> {
         self.created.borrow_mut().push(idx);
     }
 
-    /// Undoes everything written in this transaction, and removes the tables it created.
+    /// Drops everything written in this transaction: its copy of the state goes, and the
+    /// newest version stays as it was.
     fn rollback(&self) {
-        let marks = std::mem::take(&mut *self.marks.borrow_mut());
-        let created = std::mem::take(&mut *self.created.borrow_mut());
+        self.marks.borrow_mut().clear();
+        self.created.borrow_mut().clear();
         if let Ok(mut st) = self.state.try_borrow_mut() {
-            for (idx, mark) in marks.into_iter().rev() {
-                st.tables[idx].rollback_to(mark);
-            }
-            for idx in created.into_iter().rev() {
-                debug_assert_eq!(idx + 1, st.tables.len(), "created tables are the last");
-                st.pop();
-            }
+            *st = State::default();
         }
+        self.changed.set(false);
     }
 
     /// Commits: foreign keys, then one log record (if there is a log and anything to log),
@@ -140,20 +146,35 @@ impl<'e> WriteTx<'e> {
                 lsn = Some(n);
             }
         }
+        let mut copied = 0;
         for idx in written.into_iter().chain(created.iter().copied()) {
-            st.tables[idx].commit();
+            let t = st.table_mut(idx)?;
+            copied += t.take_copied_bytes();
+            t.commit();
         }
         // Committed: a later rollback (there is none) must not remove them.
         self.created.borrow_mut().clear();
+        let version = if self.changed.get() {
+            let mut head = self.head.borrow_mut();
+            head.add_superseded(copied);
+            let mut next = std::mem::take(&mut *st);
+            next.version = head.version + 1;
+            let next = Arc::new(next);
+            **head = next.clone();
+            Some(next)
+        } else {
+            None
+        };
         Ok(Committed {
             lsn,
             created: !created.is_empty(),
+            version,
         })
     }
 }
 
 impl Engine {
-    /// Begins a write transaction: waits for the write lock. `table` names what the
+    /// Begins a write transaction: waits for the writers' lock. `table` names what the
     /// transaction is for, in errors.
     pub(crate) fn begin(&self, table: &str) -> Result<WriteTx<'_>> {
         if let Some(s) = self.read_only_storage() {
@@ -165,10 +186,12 @@ impl Engine {
             .as_ref()
             .and_then(|s| s.wal.as_ref())
             .map(|w| w.committer());
-        let guard = self.write_state(table)?;
+        let head = self.lock_head(table)?;
         Ok(WriteTx {
             engine: self,
-            state: RefCell::new(guard),
+            state: RefCell::new((**head).clone()),
+            changed: std::cell::Cell::new(false),
+            head: RefCell::new(head),
             _mark: LockMark::writing(self.id),
             _committer: committer,
             marks: RefCell::new(Vec::new()),
@@ -211,11 +234,20 @@ impl Engine {
         // theirs (group commit).
         drop(tx);
         let (out, committed) = result?;
-        if let (Some(lsn), Some(storage)) = (committed.lsn, &self.storage) {
+        let Some(version) = committed.version else {
+            return Ok(out);
+        };
+        if let Some(storage) = &self.storage {
             let wal = storage.wal()?;
             if wal.durability == Durability::Immediate {
+                // Everything in this version is in the log up to here: a transaction that
+                // wrote no line (it only loaded a table) waits for the commits before it.
+                let lsn = committed.lsn.unwrap_or_else(|| wal.last_lsn());
                 wal.wait_durable(&storage.layout.wal(), lsn, true)?;
             }
+        }
+        self.publish(version);
+        if let (Some(_), Some(_)) = (committed.lsn, &self.storage) {
             if committed.created {
                 self.write_new_schema_files();
             }
@@ -237,7 +269,7 @@ impl Engine {
 
     /// Writes the schema file of every table whose creation has committed. A creation
     /// commits with its transaction's log line, and the file follows only once the log is
-    /// durable (synced under the write lock, so a creation another thread commits meanwhile
+    /// durable (synced under the writers' lock, so a creation another thread commits meanwhile
     /// is covered too): a file for a creation that a crash undid would bring the table back. The
     /// commit stands whatever happens here, so a failure is logged, and the next checkpoint
     /// (which writes missing schema files first) tries again.
@@ -245,9 +277,9 @@ impl Engine {
         let Some(storage) = &self.storage else {
             return;
         };
-        let written = self
-            .write_state("(schema files)")
-            .and_then(|mut st| checkpoint::write_schema_files(storage, &mut st));
+        let written = self.update("(schema files)", |st| {
+            checkpoint::write_schema_files(storage, st)
+        });
         if let Err(e) = written {
             tracing::warn!(error = %e, "a new table's schema file was not written; the next checkpoint writes it");
         }

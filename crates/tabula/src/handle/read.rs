@@ -4,6 +4,7 @@
 
 use crate::engine::source::Source;
 use crate::engine::state::State;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lookup::Lookup;
 use crate::record::Table;
@@ -29,12 +30,15 @@ impl<T> Copy for TypedReader<'_, T> {}
 
 impl<'s, T: Table> TypedReader<'s, T> {
     /// The reader of table `idx` in `st`.
+    #[inline(always)]
     pub(crate) fn new(st: &'s State, idx: usize) -> Result<Self> {
-        let schema = T::schema();
-        Ok(TypedReader {
-            table: st.typed::<T>(idx)?,
-            int_key: schema.columns[schema.primary_key()].ty.int_range(),
-        })
+        match st.typed_opt::<T>(idx) {
+            Some(table) => Ok(TypedReader {
+                table,
+                int_key: T::schema().key_int_range(),
+            }),
+            None => Err(crate::engine::state::detached::<T>()),
+        }
     }
 
     /// Runs `f` on the row with this primary key (`None` if there is none).
@@ -97,6 +101,17 @@ pub(crate) fn with_reader<T: Table, O>(
 ) -> Result<O> {
     let st = src.state(&T::schema().table)?;
     f(TypedReader::new(&st, idx)?)
+}
+
+/// [`with_reader`] for a plain handle: the published version, through the one this thread
+/// read last while it is current (see `Engine::with_published`).
+#[inline(always)]
+pub(crate) fn with_published_reader<T: Table, O>(
+    engine: &Engine,
+    idx: usize,
+    f: impl FnOnce(TypedReader<'_, T>) -> Result<O>,
+) -> Result<O> {
+    engine.with_published(|st| f(TypedReader::new(st, idx)?))
 }
 
 /// The position of unique column `column` (or the primary key). Inlined: it runs before

@@ -7,7 +7,7 @@ use crate::engine::source::{Source, TxCore};
 use crate::engine::state::State;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::handle::read::{with_reader, TypedReader};
+use crate::handle::read::{with_published_reader, with_reader, TypedReader};
 use crate::handle::write;
 use crate::lookup::IntoLookup;
 use crate::record::Table;
@@ -88,15 +88,15 @@ impl<T: Table> TableHandle<T> {
     }
 
     /// Runs `f` on the row with this primary key without copying it, and returns what `f`
-    /// returns (`None` if there is no such row). `f` runs under the table's read lock: keep
-    /// it short, and use no plain handle of this database inside it.
+    /// returns (`None` if there is no such row). `f` sees the newest committed version; it
+    /// holds no lock, so it may use any handle.
     pub fn get_with<'k, O>(
         &self,
         key: impl IntoLookup<'k>,
         f: impl FnOnce(&T) -> O,
     ) -> Result<Option<O>> {
         let key = key.into_lookup();
-        with_reader(&*self.engine, self.idx, |r| r.get_with(key, f))
+        with_published_reader(&self.engine, self.idx, |r| r.get_with(key, f))
     }
 
     /// [`get_by`](Self::get_by) without copying the row: runs `f` on it.
@@ -107,7 +107,7 @@ impl<T: Table> TableHandle<T> {
         f: impl FnOnce(&T) -> O,
     ) -> Result<Option<O>> {
         let value = value.into_lookup();
-        with_reader(&*self.engine, self.idx, |r| r.get_by_with(column, value, f))
+        with_published_reader(&self.engine, self.idx, |r| r.get_by_with(column, value, f))
     }
 
     /// Starts a query; see [`Select`].
@@ -117,7 +117,7 @@ impl<T: Table> TableHandle<T> {
 
     /// The number of rows.
     pub fn count(&self) -> Result<usize> {
-        with_reader::<T, _>(&*self.engine, self.idx, |r| Ok(r.count()))
+        with_published_reader::<T, _>(&self.engine, self.idx, |r| Ok(r.count()))
     }
 
     /// The table's schema.
@@ -171,8 +171,8 @@ impl<T: Table> TableHandle<T> {
     }
 
     /// Runs `f` with this table in a read transaction (see
-    /// [`Database::read`](crate::Database::read)): the read lock is taken once for everything
-    /// `f` reads, and every read sees the same state.
+    /// [`Database::read`](crate::Database::read)): one version is taken for everything `f`
+    /// reads, and every read sees the same state.
     ///
     /// ```
     /// use tabula::{Database, Table};

@@ -1,33 +1,75 @@
 //! The hash index of a unique column: value to slot, hashing and comparing through the rows
 //! themselves, so it stores nothing but slots.
+//!
+//! Versions of a table share their indexes (see `docs/ARCHITECTURE.md`, "Versions"), so the
+//! table is split into shards by the hash's middle bits, each behind an `Arc`: a clone copies
+//! one pointer per shard, and the first write after a clone copies only the shard it
+//! touches. Shards double in number as the index grows, keeping each small enough to copy
+//! cheaply. (The middle bits are used because hashbrown takes a bucket's position from the
+//! low bits and its tag from the top seven: a shard's entries agree on the middle bits
+//! only, so neither is skewed.)
+
+use std::sync::Arc;
 
 use hashbrown::HashTable;
 
 use crate::index::ValueHasher;
 use crate::record::Record;
+use crate::slab::Slab;
 use crate::value::ValueRef;
+
+/// A shard holds at most this many entries on average before the shards double.
+const SHARD_ENTRIES: usize = 4096;
+/// Where the shard number starts in a hash.
+const SHARD_SHIFT: u32 = 24;
 
 /// A hash index from one column's value to the slot holding it: the primary key and every
 /// unique column have one. Nulls are not indexed (a unique nullable column may hold many).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub(crate) struct HashIndex {
     pub(crate) col: usize,
-    table: HashTable<u32>,
+    /// A power of two in number.
+    shards: Vec<Arc<HashTable<u32>>>,
+    len: usize,
+    /// Bytes of shards copied because another version shared them, since the last
+    /// [`HashIndex::take_copied_bytes`].
+    copied: u64,
 }
 
 impl HashIndex {
     pub(crate) fn new(col: usize) -> Self {
         HashIndex {
             col,
-            table: HashTable::new(),
+            shards: vec![Arc::new(HashTable::new())],
+            len: 0,
+            copied: 0,
         }
+    }
+
+    /// The bytes of shards copied since the last call because another version shared them.
+    pub(crate) fn take_copied_bytes(&mut self) -> u64 {
+        std::mem::take(&mut self.copied)
+    }
+
+    /// Shard `i`, to change: copied first if another version shares it.
+    #[inline]
+    fn shard_mut(&mut self, i: usize) -> &mut HashTable<u32> {
+        if Arc::strong_count(&self.shards[i]) > 1 {
+            self.copied += self.shards[i].allocation_size() as u64;
+        }
+        Arc::make_mut(&mut self.shards[i])
+    }
+
+    #[inline]
+    fn shard_of(&self, hash: u64) -> usize {
+        (hash >> SHARD_SHIFT) as usize & (self.shards.len() - 1)
     }
 
     #[inline]
     pub(crate) fn find<R: Record>(
         &self,
         h: &ValueHasher,
-        rows: &[Option<R>],
+        rows: &Slab<R>,
         v: ValueRef<'_>,
     ) -> Option<u32> {
         if v.is_null() {
@@ -41,13 +83,13 @@ impl HashIndex {
     pub(crate) fn find_hashed<R: Record>(
         &self,
         hash: u64,
-        rows: &[Option<R>],
+        rows: &Slab<R>,
         v: ValueRef<'_>,
     ) -> Option<u32> {
         let col = self.col;
-        self.table
+        self.shards[self.shard_of(hash)]
             .find(hash, |&s| {
-                rows[s as usize].as_ref().is_some_and(|r| r.col(col) == v)
+                rows.get(s as usize).is_some_and(|r| r.col(col) == v)
             })
             .copied()
     }
@@ -58,22 +100,22 @@ impl HashIndex {
     pub(crate) fn find_text<R: Record>(
         &self,
         h: &ValueHasher,
-        rows: &[Option<R>],
+        rows: &Slab<R>,
         text: &str,
     ) -> Option<u32> {
         let col = self.col;
-        self.table
-            .find(h.hash_text(text), |&s| {
-                rows[s as usize]
-                    .as_ref()
+        let hash = h.hash_text(text);
+        self.shards[self.shard_of(hash)]
+            .find(hash, |&s| {
+                rows.get(s as usize)
                     .is_some_and(|r| matches!(r.col(col), ValueRef::Text(t) if t == text))
             })
             .copied()
     }
 
     /// Adds `slot`, whose row must already be in `rows`. The caller has checked uniqueness.
-    pub(crate) fn insert<R: Record>(&mut self, h: &ValueHasher, rows: &[Option<R>], slot: u32) {
-        let Some(row) = rows[slot as usize].as_ref() else {
+    pub(crate) fn insert<R: Record>(&mut self, h: &ValueHasher, rows: &Slab<R>, slot: u32) {
+        let Some(row) = rows.get(slot as usize) else {
             return;
         };
         let v = row.col(self.col);
@@ -89,42 +131,130 @@ impl HashIndex {
         &mut self,
         h: &ValueHasher,
         hash: u64,
-        rows: &[Option<R>],
+        rows: &Slab<R>,
         slot: u32,
     ) {
+        if self.len >= self.shards.len() * SHARD_ENTRIES {
+            self.reshard(h, rows, self.len + 1);
+        }
         let col = self.col;
-        self.table.insert_unique(hash, slot, |&s| {
-            rows[s as usize].as_ref().map_or(0, |r| h.hash(r.col(col)))
+        let shard = self.shard_of(hash);
+        self.shard_mut(shard).insert_unique(hash, slot, |&s| {
+            rows.get(s as usize).map_or(0, |r| h.hash(r.col(col)))
         });
+        self.len += 1;
     }
 
     /// Removes `slot`, whose row (still in `rows`) holds the value it was indexed under.
-    pub(crate) fn remove<R: Record>(&mut self, h: &ValueHasher, rows: &[Option<R>], slot: u32) {
-        let Some(row) = rows[slot as usize].as_ref() else {
+    pub(crate) fn remove<R: Record>(&mut self, h: &ValueHasher, rows: &Slab<R>, slot: u32) {
+        let Some(row) = rows.get(slot as usize) else {
             return;
         };
         let v = row.col(self.col);
         if v.is_null() {
             return;
         }
-        if let Ok(e) = self.table.find_entry(h.hash(v), |&s| s == slot) {
+        let hash = h.hash(v);
+        let shard = self.shard_of(hash);
+        if self.shards[shard].find(hash, |&s| s == slot).is_none() {
+            return;
+        }
+        if let Ok(e) = self.shard_mut(shard).find_entry(hash, |&s| s == slot) {
             e.remove();
+            self.len -= 1;
         }
     }
 
     pub(crate) fn clear(&mut self) {
-        self.table.clear();
+        *self = HashIndex::new(self.col);
     }
 
-    pub(crate) fn reserve<R: Record>(&mut self, h: &ValueHasher, rows: &[Option<R>], n: usize) {
+    /// Makes room for `n` more entries (and the shards they call for), so a bulk insert does
+    /// not rehash or regrow.
+    pub(crate) fn reserve<R: Record>(&mut self, h: &ValueHasher, rows: &Slab<R>, n: usize) {
+        let total = self.len + n;
+        if total > self.shards.len() * SHARD_ENTRIES {
+            self.reshard(h, rows, total);
+        }
+        let per_shard = n.div_ceil(self.shards.len());
         let col = self.col;
-        self.table.reserve(n, |&s| {
-            rows[s as usize].as_ref().map_or(0, |r| h.hash(r.col(col)))
-        });
+        for i in 0..self.shards.len() {
+            self.shard_mut(i).reserve(per_shard + per_shard / 8, |&s| {
+                rows.get(s as usize).map_or(0, |r| h.hash(r.col(col)))
+            });
+        }
+    }
+
+    /// Spreads the entries over enough shards for `total` of them.
+    fn reshard<R: Record>(&mut self, h: &ValueHasher, rows: &Slab<R>, total: usize) {
+        let mut n = self.shards.len();
+        while total > n * SHARD_ENTRIES {
+            n *= 2;
+        }
+        let col = self.col;
+        let hash_of = |s: u32| rows.get(s as usize).map_or(0, |r| h.hash(r.col(col)));
+        let per_shard = total.div_ceil(n);
+        let mut shards: Vec<HashTable<u32>> = (0..n)
+            .map(|_| HashTable::with_capacity(per_shard))
+            .collect();
+        for old in &self.shards {
+            for &s in old.iter() {
+                let hash = hash_of(s);
+                shards[(hash >> SHARD_SHIFT) as usize & (n - 1)]
+                    .insert_unique(hash, s, |&x| hash_of(x));
+            }
+        }
+        self.shards = shards.into_iter().map(Arc::new).collect();
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.table.len()
+        self.len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::DynRow;
+    use crate::value::Value;
+
+    fn rows(n: usize) -> Slab<DynRow> {
+        (0..n)
+            .map(|i| {
+                Some(DynRow(
+                    vec![Value::Text(format!("v{i}"))].into_boxed_slice(),
+                ))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn finds_every_row_across_reshards_and_clones() {
+        let h = ValueHasher::default();
+        let rows = rows(3 * SHARD_ENTRIES + 7);
+        let mut ix = HashIndex::new(0);
+        let mut snapshots = Vec::new();
+        for s in 0..rows.len() as u32 {
+            ix.insert(&h, &rows, s);
+            if s % 5000 == 0 {
+                snapshots.push((s, ix.clone()));
+            }
+        }
+        assert!(ix.shards.len() >= 4, "{} shards", ix.shards.len());
+        for s in 0..rows.len() {
+            let v = format!("v{s}");
+            assert_eq!(ix.find_text(&h, &rows, &v), Some(s as u32));
+        }
+        for (upto, snap) in &snapshots {
+            assert_eq!(snap.len(), *upto as usize + 1);
+            assert_eq!(snap.find_text(&h, &rows, &format!("v{upto}")), Some(*upto));
+            let later = format!("v{}", upto + 1);
+            assert_eq!(snap.find_text(&h, &rows, &later), None);
+        }
+        ix.remove(&h, &rows, 3);
+        assert_eq!(ix.find_text(&h, &rows, "v3"), None);
+        assert_eq!(snapshots[0].1.find_text(&h, &rows, "v0"), Some(0));
+        assert_eq!(ix.len(), rows.len() - 1);
     }
 }

@@ -4,6 +4,7 @@
 use crate::index::{HashIndex, ValueHasher};
 use crate::record::Record;
 use crate::schema::ColumnType;
+use crate::slab::Slab;
 use crate::value::ValueRef;
 
 /// The primary-key index. While every live row with integer key `k` sits in slot
@@ -93,7 +94,7 @@ impl KeyIndex {
     pub(crate) fn find<R: Record>(
         &self,
         h: &ValueHasher,
-        rows: &[Option<R>],
+        rows: &Slab<R>,
         key: ValueRef<'_>,
     ) -> Option<u32> {
         match self {
@@ -107,7 +108,7 @@ impl KeyIndex {
     pub(crate) fn find_hashed<R: Record>(
         &self,
         hash: u64,
-        rows: &[Option<R>],
+        rows: &Slab<R>,
         key: ValueRef<'_>,
     ) -> Option<u32> {
         match self {
@@ -117,7 +118,7 @@ impl KeyIndex {
     }
 
     #[inline]
-    fn find_dense<R: Record>(&self, rows: &[Option<R>], key: ValueRef<'_>) -> Option<u32> {
+    fn find_dense<R: Record>(&self, rows: &Slab<R>, key: ValueRef<'_>) -> Option<u32> {
         let KeyIndex::Dense {
             col,
             base: Some(base),
@@ -127,8 +128,7 @@ impl KeyIndex {
         };
         let ValueRef::Int(k) = key else { return None };
         let slot = dense_position(*base, k)?;
-        rows.get(slot)?
-            .as_ref()
+        rows.get(slot)
             .filter(|r| r.col(*col) == key)
             .map(|_| slot as u32)
     }
@@ -139,12 +139,12 @@ impl KeyIndex {
         &mut self,
         h: &ValueHasher,
         hash: u64,
-        rows: &[Option<R>],
+        rows: &Slab<R>,
         slot: u32,
     ) {
         match self {
             KeyIndex::Dense { col, base } => {
-                let Some(row) = rows[slot as usize].as_ref() else {
+                let Some(row) = rows.get(slot as usize) else {
                     return;
                 };
                 let key = row.col(*col);
@@ -159,13 +159,11 @@ impl KeyIndex {
                 if !fits {
                     // Rows are indexed in slot order (inserts append; a rebuild indexes from
                     // slot 0), so the rows up to this one are exactly those to hash.
-                    let upto = &rows[..=slot as usize];
+                    let upto = 0..slot as usize + 1;
                     let mut ix = HashIndex::new(*col);
-                    ix.reserve(h, rows, upto.iter().flatten().count());
-                    for (s, r) in upto.iter().enumerate() {
-                        if r.is_some() {
-                            ix.insert(h, rows, s as u32);
-                        }
+                    ix.reserve(h, rows, rows.live_in(upto.clone()).count());
+                    for (s, _) in rows.live_in(upto) {
+                        ix.insert(h, rows, s);
                     }
                     *self = KeyIndex::Hashed(ix);
                 }
@@ -174,9 +172,18 @@ impl KeyIndex {
         }
     }
 
-    pub(crate) fn remove<R: Record>(&mut self, h: &ValueHasher, rows: &[Option<R>], slot: u32) {
+    pub(crate) fn remove<R: Record>(&mut self, h: &ValueHasher, rows: &Slab<R>, slot: u32) {
         if let KeyIndex::Hashed(ix) = self {
             ix.remove(h, rows, slot);
+        }
+    }
+
+    /// The bytes of hash shards copied since the last call because another version shared
+    /// them.
+    pub(crate) fn take_copied_bytes(&mut self) -> u64 {
+        match self {
+            KeyIndex::Dense { .. } => 0,
+            KeyIndex::Hashed(ix) => ix.take_copied_bytes(),
         }
     }
 
@@ -189,7 +196,7 @@ impl KeyIndex {
         *self = KeyIndex::new(col, ty);
     }
 
-    pub(crate) fn reserve<R: Record>(&mut self, h: &ValueHasher, rows: &[Option<R>], n: usize) {
+    pub(crate) fn reserve<R: Record>(&mut self, h: &ValueHasher, rows: &Slab<R>, n: usize) {
         if let KeyIndex::Hashed(ix) = self {
             ix.reserve(h, rows, n);
         }
@@ -202,9 +209,9 @@ impl KeyIndex {
     }
 
     #[cfg(test)]
-    pub(crate) fn len<R: Record>(&self, rows: &[Option<R>]) -> usize {
+    pub(crate) fn len<R: Record>(&self, rows: &Slab<R>) -> usize {
         match self {
-            KeyIndex::Dense { .. } => rows.iter().flatten().count(),
+            KeyIndex::Dense { .. } => rows.live().count(),
             KeyIndex::Hashed(ix) => ix.len(),
         }
     }

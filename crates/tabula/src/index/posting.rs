@@ -1,30 +1,33 @@
 //! Posting lists: the set of slots that hold one value of an ordered index.
 //!
-//! An ordered index maps each distinct value to a [`Handle`]. A value held by one row (the
-//! common case for columns with many distinct values) is the slot itself, stored in the
-//! index's B-tree with no allocation. A value held by several rows points into [`Postings`],
-//! where its slots are a sorted list while sparse and a bitmap once dense (a bitmap costs one
-//! bit per slot of the table, a list four bytes per entry). A column like `year`, with ten
-//! values over 200k rows, so costs ten 25 KB bitmaps instead of 200k B-tree entries, and a
-//! bulk delete clears bits instead of rebalancing a tree.
+//! An [`Entry`] is one value's set. A value held by one row (the common case for columns with
+//! many distinct values) is the slot itself, stored inline with no allocation. A value held
+//! by several rows is a shared [`Many`]: a sorted list while sparse, a bitmap once dense (a
+//! bitmap costs one bit per slot of the table, a list four bytes per entry). A column like
+//! `year`, with ten values over 200k rows, so costs ten 25 KB bitmaps instead of 200k tree
+//! entries, and a bulk delete clears bits instead of rebalancing a tree.
+//!
+//! Sets are copy-on-write: cloning an [`Entry`] shares its [`Many`] behind an [`Arc`], and the
+//! first change to a shared set copies that one set ([`Arc::make_mut`]). Old versions of an
+//! index so keep their sets while a writer changes its own copy.
 
-/// A value's set of slots: the slot itself, or (high bit set) an index into [`Postings`].
-pub(crate) type Handle = u32;
-
-const MANY: u32 = 1 << 31;
+use std::sync::Arc;
 
 /// A list turns into a bitmap from this many entries on, if the bitmap is smaller.
 const MIN_BITMAP: usize = 64;
 
-/// The sets of more than one slot of one ordered index.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Postings {
-    many: Vec<Many>,
-    free: Vec<u32>,
+/// The non-empty set of slots holding one value.
+#[derive(Debug, Clone)]
+pub(crate) enum Entry {
+    /// A single slot.
+    One(u32),
+    /// Two slots or more (never fewer: a set that shrinks to one slot becomes [`Entry::One`]).
+    Many(Arc<Many>),
 }
 
+/// A set of two slots or more.
 #[derive(Debug, Clone)]
-enum Many {
+pub(crate) enum Many {
     /// Ascending slots.
     List(Vec<u32>),
     /// One bit per slot; `len` bits are set.
@@ -36,6 +39,15 @@ impl Many {
         match self {
             Many::List(v) => v.len(),
             Many::Bits { len, .. } => *len,
+        }
+    }
+
+    fn contains(&self, slot: u32) -> bool {
+        match self {
+            Many::List(v) => v.binary_search(&slot).is_ok(),
+            Many::Bits { words, .. } => words
+                .get(slot as usize / 64)
+                .is_some_and(|w| w & (1 << (slot % 64)) != 0),
         }
     }
 
@@ -105,95 +117,74 @@ impl Many {
     }
 }
 
-impl Postings {
-    /// The handle of a set holding only `slot`.
-    pub(crate) fn single(&mut self, slot: u32) -> Handle {
-        if slot < MANY {
-            slot
-        } else {
-            self.alloc(Many::List(vec![slot]))
+impl Entry {
+    /// Whether the set holds `slot`.
+    pub(crate) fn contains(&self, slot: u32) -> bool {
+        match self {
+            Entry::One(s) => *s == slot,
+            Entry::Many(m) => m.contains(slot),
         }
     }
 
-    fn alloc(&mut self, m: Many) -> Handle {
-        match self.free.pop() {
-            Some(i) => {
-                self.many[i as usize] = m;
-                i | MANY
+    /// Adds `slot` to the set. A shared set is copied first, unless it already holds `slot`.
+    pub(crate) fn insert(&mut self, slot: u32) {
+        match self {
+            Entry::One(s) if *s == slot => {}
+            Entry::One(s) => {
+                let list = if *s < slot {
+                    vec![*s, slot]
+                } else {
+                    vec![slot, *s]
+                };
+                *self = Entry::Many(Arc::new(Many::List(list)));
             }
-            None => {
-                self.many.push(m);
-                (self.many.len() - 1) as u32 | MANY
+            Entry::Many(m) => {
+                if !m.contains(slot) {
+                    Arc::make_mut(m).insert(slot);
+                }
             }
         }
     }
 
-    fn release(&mut self, i: u32) {
-        self.many[i as usize] = Many::List(Vec::new());
-        self.free.push(i);
-    }
-
-    /// Adds `slot` to the set; returns the set's handle (changed when a single slot grows).
-    pub(crate) fn insert(&mut self, h: Handle, slot: u32) -> Handle {
-        if h & MANY == 0 {
-            if h == slot {
-                return h;
+    /// Removes `slot` from the set; returns whether any slot is left (if none, the caller
+    /// drops the entry: an `Entry` is never empty). A shared set is copied first, unless it
+    /// does not hold `slot`.
+    #[must_use]
+    pub(crate) fn remove(&mut self, slot: u32) -> bool {
+        match self {
+            Entry::One(s) => *s != slot,
+            Entry::Many(m) => {
+                if m.contains(slot) {
+                    let many = Arc::make_mut(m);
+                    many.remove(slot);
+                    // Only a set down to one slot is walked for it (a walk of a bitmap from
+                    // its start on every removal would make a bulk delete quadratic).
+                    if many.len() == 1 {
+                        if let Some(last) = many.iter().next() {
+                            *self = Entry::One(last);
+                        }
+                    }
+                }
+                true
             }
-            let list = if h < slot {
-                vec![h, slot]
-            } else {
-                vec![slot, h]
-            };
-            return self.alloc(Many::List(list));
-        }
-        self.many[(h & !MANY) as usize].insert(slot);
-        h
-    }
-
-    /// Removes `slot` from the set; returns the handle of what is left, `None` if nothing.
-    pub(crate) fn remove(&mut self, h: Handle, slot: u32) -> Option<Handle> {
-        if h & MANY == 0 {
-            return (h != slot).then_some(h);
-        }
-        let i = h & !MANY;
-        let m = &mut self.many[i as usize];
-        m.remove(slot);
-        let (len, first) = (m.len(), m.iter().next());
-        match (len, first) {
-            (0, _) => {
-                self.release(i);
-                None
-            }
-            (1, Some(last)) if last < MANY => {
-                self.release(i);
-                Some(last)
-            }
-            _ => Some(h),
         }
     }
 
     /// How many slots the set holds.
     #[cfg(test)]
-    pub(crate) fn len(&self, h: Handle) -> usize {
-        if h & MANY == 0 {
-            1
-        } else {
-            self.many[(h & !MANY) as usize].len()
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Entry::One(_) => 1,
+            Entry::Many(m) => m.len(),
         }
     }
 
     /// The set's slots, ascending (and descending from the back).
-    pub(crate) fn iter(&self, h: Handle) -> Slots<'_> {
-        if h & MANY == 0 {
-            Slots::One(Some(h))
-        } else {
-            self.many[(h & !MANY) as usize].iter()
+    pub(crate) fn iter(&self) -> Slots<'_> {
+        match self {
+            Entry::One(s) => Slots::One(Some(*s)),
+            Entry::Many(m) => m.iter(),
         }
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.many.clear();
-        self.free.clear();
     }
 }
 
@@ -330,6 +321,7 @@ mod tests {
 
     /// Random inserts and removes against a `BTreeSet`, crossing the list/bitmap thresholds
     /// both ways, with iteration from both ends (and from both at once) checked each step.
+    /// Clones taken along the way must keep their slots while the set changes.
     #[test]
     fn postings_behave_like_a_sorted_set() {
         let mut rng = 0x2545_f491_4f6c_dd1du64;
@@ -340,31 +332,37 @@ mod tests {
             rng % n
         };
         for span in [3u64, 200, 5000] {
-            let mut p = Postings::default();
-            let mut h: Option<Handle> = None;
+            let mut e: Option<Entry> = None;
             let mut model = BTreeSet::new();
+            let mut snapshots: Vec<(Entry, Vec<u32>)> = Vec::new();
             for step in 0..6000 {
                 let slot = next(span) as u32;
                 // Grow for the first half, then shrink.
                 if next(10) < if step < 3000 { 8 } else { 2 } {
                     model.insert(slot);
-                    h = Some(match h {
-                        None => p.single(slot),
-                        Some(h) => p.insert(h, slot),
-                    });
-                } else if let Some(hh) = h {
+                    match &mut e {
+                        None => e = Some(Entry::One(slot)),
+                        Some(e) => e.insert(slot),
+                    }
+                } else if let Some(ee) = &mut e {
                     model.remove(&slot);
-                    h = p.remove(hh, slot);
+                    if !ee.remove(slot) {
+                        e = None;
+                    }
                 }
                 let want: Vec<u32> = model.iter().copied().collect();
-                let got: Vec<u32> = h.map_or(Vec::new(), |h| p.iter(h).collect());
+                let got: Vec<u32> = e.iter().flat_map(Entry::iter).collect();
                 assert_eq!(got, want, "span {span} step {step}");
-                if let Some(h) = h {
-                    assert_eq!(p.len(h), want.len());
-                    let back: Vec<u32> = p.iter(h).rev().collect();
+                if let Some(e) = &e {
+                    assert_eq!(e.len(), want.len());
+                    assert_eq!(e.contains(slot), model.contains(&slot));
+                    if let Entry::Many(m) = e {
+                        assert!(m.len() >= 2, "span {span} step {step}");
+                    }
+                    let back: Vec<u32> = e.iter().rev().collect();
                     assert!(back.iter().rev().eq(want.iter()));
                     // Alternating ends meet without losing or repeating a slot.
-                    let mut it = p.iter(h);
+                    let mut it = e.iter();
                     let (mut lo, mut hi) = (Vec::new(), Vec::new());
                     while let Some(s) = it.next() {
                         lo.push(s);
@@ -375,9 +373,48 @@ mod tests {
                     }
                     lo.extend(hi.into_iter().rev());
                     assert_eq!(lo, want, "span {span} step {step}");
+                    if step % 700 == 0 {
+                        snapshots.push((e.clone(), want));
+                    }
+                }
+                if step % 97 == 0 || step == 5999 {
+                    for (copy, was) in &snapshots {
+                        assert!(
+                            copy.iter().eq(was.iter().copied()),
+                            "span {span} step {step}"
+                        );
+                    }
                 }
             }
         }
+    }
+
+    /// A clone shares its set until one side changes it; a change that changes nothing (a
+    /// slot already there, or a slot that is not) copies nothing.
+    #[test]
+    fn clones_share_a_set_until_it_changes() {
+        let mut a = Entry::One(0);
+        for s in (0..640).step_by(2) {
+            a.insert(s);
+        }
+        assert!(matches!(&a, Entry::Many(m) if matches!(**m, Many::Bits { .. })));
+        let mut b = a.clone();
+        let shared = |a: &Entry, b: &Entry| match (a, b) {
+            (Entry::Many(x), Entry::Many(y)) => Arc::ptr_eq(x, y),
+            _ => false,
+        };
+        b.insert(2);
+        assert!(b.remove(3));
+        assert!(shared(&a, &b));
+        b.insert(3);
+        assert!(!shared(&a, &b));
+        assert_eq!((a.len(), b.len()), (320, 321));
+        assert!(!a.contains(3) && b.contains(3));
+        let c = b.clone();
+        assert!(b.remove(0));
+        assert!(!shared(&b, &c));
+        assert_eq!((b.len(), c.len()), (320, 321));
+        assert!(c.contains(0) && !b.contains(0));
     }
 
     #[test]

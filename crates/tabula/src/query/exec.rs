@@ -33,10 +33,12 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
             slot.filter(|&s| matches(s)).into_iter().collect()
         }
         (Path::Scan, Ord_::Key { desc }) => {
-            let it = t.slots_in_key_order();
-            let it: Box<dyn Iterator<Item = u32>> = if desc { Box::new(it.rev()) } else { it };
+            // The walk hands out each row with its slot: no second lookup of the row.
+            let it = t.rows_in_key_order();
+            let it: Box<dyn Iterator<Item = (u32, &R)>> =
+                if desc { Box::new(it.rev()) } else { it };
             let mut out = Vec::new();
-            for s in it.filter(|&s| matches(s)) {
+            for (s, _) in it.filter(|(_, r)| only_served || row_ok(r)) {
                 out.push(s);
                 if window.is_some_and(|w| out.len() >= w) {
                     break;

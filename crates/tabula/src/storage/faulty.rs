@@ -56,8 +56,8 @@ pub struct FaultyFs {
     park: Arc<Mutex<Option<Arc<ParkState>>>>,
 }
 
-/// Reads or writes of one file, held until released: see [`FaultyFs::park_reads`] and
-/// [`FaultyFs::park_writes`].
+/// Reads, writes or fsyncs of one file, held until released: see [`FaultyFs::park_reads`],
+/// [`FaultyFs::park_writes`] and [`FaultyFs::park_syncs`].
 #[derive(Debug, Clone)]
 pub struct Parked {
     state: Arc<ParkState>,
@@ -65,7 +65,7 @@ pub struct Parked {
 
 #[derive(Debug)]
 struct ParkState {
-    /// `"read"` or `"write"`.
+    /// `"read"`, `"write"` or `"fsync"`.
     call: &'static str,
     path: PathBuf,
     /// (a read is waiting, it was released)
@@ -290,6 +290,12 @@ impl FaultyFs {
         self.park("write", path.as_ref())
     }
 
+    /// Makes fsyncs of the log at `path` wait until [`Parked::release`], before anything
+    /// becomes durable: a commit's fsync, held.
+    pub fn park_syncs(&self, path: impl AsRef<Path>) -> Parked {
+        self.park("fsync", path.as_ref())
+    }
+
     fn park(&self, call: &'static str, path: &Path) -> Parked {
         let state = Arc::new(ParkState {
             call,
@@ -442,6 +448,7 @@ impl FaultyFs {
 struct SimLog {
     fs: FaultyFs,
     ino: usize,
+    path: PathBuf,
 }
 
 impl LogFile for SimLog {
@@ -465,6 +472,7 @@ impl LogFile for SimLog {
         Ok(Box::new(SimSync {
             fs: self.fs.clone(),
             ino: self.ino,
+            path: self.path.clone(),
         }))
     }
 }
@@ -472,10 +480,12 @@ impl LogFile for SimLog {
 struct SimSync {
     fs: FaultyFs,
     ino: usize,
+    path: PathBuf,
 }
 
 impl FileSync for SimSync {
     fn sync_data(&self) -> io::Result<()> {
+        self.fs.hold_if_parked("fsync", &self.path);
         let mut sim = self.fs.tick("fsync")?;
         let (data, durable) = sim.file_mut(self.ino)?;
         durable.clone_from(data);
@@ -629,6 +639,7 @@ impl FileSystem for FaultyFs {
         Ok(Box::new(SimLog {
             fs: self.clone(),
             ino,
+            path: path.to_path_buf(),
         }))
     }
     fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn DirLock>>> {

@@ -22,9 +22,12 @@ impl<R: Record> TableData<R> {
     /// Drops dead slots at the tail and, when more than half the slab is dead, rebuilds it
     /// in key order. Only called with an empty undo journal, since it renumbers slots.
     pub(super) fn trim(&mut self) {
-        while matches!(self.rows.last(), Some(None)) {
-            self.rows.pop();
-        }
+        let end = self
+            .rows
+            .live()
+            .next_back()
+            .map_or(0, |(s, _)| s as usize + 1);
+        self.rows.truncate(end);
         let dead = self.rows.len() - self.live;
         if dead > 1024 && dead > self.live {
             self.rebuild();
@@ -34,8 +37,11 @@ impl<R: Record> TableData<R> {
     /// Lays the rows out again in key order and rebuilds every index.
     pub(crate) fn rebuild(&mut self) {
         let order: Vec<u32> = self.slots_in_key_order().collect();
-        let mut old = std::mem::take(&mut self.rows);
-        self.rows = order.iter().map(|&s| old[s as usize].take()).collect();
+        let old = std::mem::take(&mut self.rows);
+        self.rows = order
+            .iter()
+            .map(|&s| old.get(s as usize).cloned())
+            .collect();
         self.in_order = true;
         self.order_cache = OnceLock::new();
         self.pk
@@ -101,11 +107,7 @@ impl<R: Record> TableData<R> {
     /// `json` columns differ, and those are never indexed).
     pub(crate) fn convert<S: Record>(&self) -> Result<TableData<S>> {
         let to_s = |r: &R| S::from_row(&self.schema, r.values()?);
-        let rows = self
-            .rows
-            .iter()
-            .map(|r| r.as_ref().map(to_s).transpose())
-            .collect::<Result<Vec<_>>>()?;
+        let rows = self.rows.try_map(to_s)?;
         let olds = self.olds.iter().map(to_s).collect::<Result<Vec<_>>>()?;
         Ok(TableData {
             schema: self.schema.clone(),

@@ -61,7 +61,7 @@ impl<R: Record> TableData<R> {
                     // further back in the journal, still needs); new slots go below.
                     for slot in (first..first + count).rev() {
                         self.unindex_slot(slot);
-                        if self.rows[slot as usize].take().is_some() {
+                        if self.rows.take(slot as usize).is_some() {
                             self.live -= 1;
                         }
                     }
@@ -75,16 +75,19 @@ impl<R: Record> TableData<R> {
                 }
                 Undo::Delete { slot } => {
                     let Some(old) = self.olds.pop() else { continue };
-                    self.rows[slot as usize] = Some(old);
+                    self.rows.set(slot as usize, Some(old));
                     self.live += 1;
                     self.index_slot(slot);
                 }
             }
         }
         // Slots added since the mark (inserts and their padding) are all empty now.
-        while self.rows.len() > mark.rows_len && matches!(self.rows.last(), Some(None)) {
-            self.rows.pop();
-        }
+        let last_live = self
+            .rows
+            .live_in(mark.rows_len..self.rows.len())
+            .next_back()
+            .map_or(0, |(s, _)| s as usize + 1);
+        self.rows.truncate(last_live.max(mark.rows_len));
         *self.undo_floor.get_mut() = self.undo.len();
         self.next_key = mark.next_key;
         self.in_order = mark.in_order;

@@ -30,12 +30,13 @@ use crate::record::Record;
 use crate::schema::Schema;
 use crate::value::{Value, ValueRef};
 
+pub(crate) use crate::slab::Slab;
 pub(crate) use journal::Mark;
 use journal::Undo;
 
 pub(crate) struct TableData<R> {
     pub(crate) schema: Arc<Schema>,
-    rows: Vec<Option<R>>,
+    rows: Slab<R>,
     live: usize,
     hasher: ValueHasher,
     pk: KeyIndex,
@@ -46,7 +47,7 @@ pub(crate) struct TableData<R> {
     /// True while live rows in slot order are in ascending key order.
     in_order: bool,
     /// Live slots sorted by key, built on demand while `in_order` is false.
-    order_cache: OnceLock<Vec<u32>>,
+    order_cache: OnceLock<Arc<Vec<u32>>>,
     undo: Vec<Undo>,
     /// Journal entries below this index may not grow: a mark was taken after them.
     undo_floor: AtomicUsize,
@@ -65,6 +66,34 @@ impl<R> std::fmt::Debug for TableData<R> {
     }
 }
 
+/// A version of the table that shares its rows and indexes with this one (see [`Slab`]):
+/// what a writer changes instead of the version readers see. Only a committed table is
+/// cloned, so the undo journal is empty.
+impl<R: Clone> Clone for TableData<R> {
+    fn clone(&self) -> Self {
+        debug_assert!(
+            self.undo.is_empty(),
+            "a table is cloned only when committed"
+        );
+        TableData {
+            schema: self.schema.clone(),
+            rows: self.rows.clone(),
+            live: self.live,
+            hasher: self.hasher.clone(),
+            pk: self.pk.clone(),
+            uniques: self.uniques.clone(),
+            ordered: self.ordered.clone(),
+            next_key: self.next_key,
+            in_order: self.in_order,
+            order_cache: self.order_cache.clone(),
+            undo: Vec::new(),
+            undo_floor: AtomicUsize::new(0),
+            olds: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+}
+
 impl<R: Record> TableData<R> {
     pub(crate) fn new(schema: Arc<Schema>) -> Self {
         let pk_col = schema.primary_key();
@@ -79,7 +108,7 @@ impl<R: Record> TableData<R> {
             .collect();
         TableData {
             schema,
-            rows: Vec::new(),
+            rows: Slab::default(),
             live: 0,
             hasher: ValueHasher::default(),
             pk,
@@ -99,6 +128,16 @@ impl<R: Record> TableData<R> {
         self.live
     }
 
+    /// The bytes of shared nodes copied since the last call: the writer's copies of what an
+    /// older version still holds.
+    pub(crate) fn take_copied_bytes(&mut self) -> u64 {
+        let mut n = self.rows.take_copied_bytes() + self.pk.take_copied_bytes();
+        for u in &mut self.uniques {
+            n += u.take_copied_bytes();
+        }
+        n
+    }
+
     pub(crate) fn next_key(&self) -> i64 {
         self.next_key
     }
@@ -110,7 +149,7 @@ impl<R: Record> TableData<R> {
 
     #[inline]
     pub(crate) fn row(&self, slot: u32) -> Option<&R> {
-        self.rows.get(slot as usize).and_then(Option::as_ref)
+        self.rows.get(slot as usize)
     }
 
     /// The slot of the row with this (already coerced) key.
@@ -126,7 +165,7 @@ impl<R: Record> TableData<R> {
         if let (Some(base), ValueRef::Int(k)) = (self.pk.dense_base(), key) {
             let slot = dense_position(base, k)?;
             // Every live row sits at its key's slot (see `KeyIndex::Dense`).
-            return self.rows.get(slot)?.as_ref();
+            return self.rows.get(slot);
         }
         self.find_key(key).and_then(|s| self.row(s))
     }
@@ -150,7 +189,7 @@ impl<R: Record> TableData<R> {
         let u = self.uniques.iter().find(|u| u.col == col)?;
         Some(
             u.find_text(&self.hasher, &self.rows, text)
-                .and_then(|s| self.rows[s as usize].as_ref()),
+                .and_then(|s| self.rows.get(s as usize)),
         )
     }
 
@@ -161,22 +200,32 @@ impl<R: Record> TableData<R> {
     /// Live slots in primary-key order.
     pub(crate) fn slots_in_key_order(&self) -> Box<dyn DoubleEndedIterator<Item = u32> + '_> {
         if self.in_order {
-            Box::new(
-                self.rows
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| r.is_some())
-                    .map(|(s, _)| s as u32),
-            )
+            Box::new(self.rows.live().map(|(s, _)| s))
         } else {
-            let sorted = self.order_cache.get_or_init(|| {
-                let mut v: Vec<u32> = (0..self.rows.len() as u32)
-                    .filter(|&s| self.rows[s as usize].is_some())
-                    .collect();
-                v.sort_unstable_by(|&a, &b| self.cmp_keys(a, b));
-                v
-            });
-            Box::new(sorted.iter().copied())
+            Box::new(self.slots_in_key_order_cache().iter().copied())
+        }
+    }
+
+    /// Live slots sorted by key, built once per version while slot order is not key order.
+    fn slots_in_key_order_cache(&self) -> &[u32] {
+        self.order_cache.get_or_init(|| {
+            let mut v: Vec<u32> = self.rows.live().map(|(s, _)| s).collect();
+            v.sort_unstable_by(|&a, &b| self.cmp_keys(a, b));
+            Arc::new(v)
+        })
+    }
+
+    /// Live rows with their slots in primary-key order, from either end.
+    pub(crate) fn rows_in_key_order(&self) -> Box<dyn DoubleEndedIterator<Item = (u32, &R)> + '_> {
+        if self.in_order {
+            Box::new(self.rows.live())
+        } else {
+            let sorted = self.slots_in_key_order_cache();
+            Box::new(
+                sorted
+                    .iter()
+                    .filter_map(|&s| self.rows.get(s as usize).map(|r| (s, r))),
+            )
         }
     }
 
@@ -209,12 +258,7 @@ impl<R: Record> TableData<R> {
         &self,
         range: std::ops::Range<usize>,
     ) -> impl Iterator<Item = (u32, &R)> + '_ {
-        let end = range.end.min(self.rows.len());
-        let start = range.start.min(end);
-        self.rows[start..end]
-            .iter()
-            .enumerate()
-            .filter_map(move |(i, r)| r.as_ref().map(|r| ((start + i) as u32, r)))
+        self.rows.live_in(range)
     }
 
     /// Compares two live slots by primary key.

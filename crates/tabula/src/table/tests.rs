@@ -274,37 +274,29 @@ fn many_deletes_compact_the_slab() {
 impl<R: Record> TableData<R> {
     /// Checks that every index agrees with the rows (used by tests).
     pub(crate) fn check_invariants(&self) {
-        let live = self.rows.iter().filter(|r| r.is_some()).count();
+        let live = self.rows.live().count();
         assert_eq!(live, self.live);
         assert_eq!(self.pk.len(&self.rows), live);
         let pk = self.schema.primary_key();
-        for (s, r) in self.rows.iter().enumerate() {
-            if let Some(r) = r {
-                assert_eq!(self.find_key(r.col(pk)), Some(s as u32), "key of slot {s}");
-                assert!(self
-                    .row_by_key(r.col(pk))
-                    .is_some_and(|x| std::ptr::eq(x, r)));
-            }
+        for (s, r) in self.rows.live() {
+            assert_eq!(self.find_key(r.col(pk)), Some(s), "key of slot {s}");
+            assert!(self
+                .row_by_key(r.col(pk))
+                .is_some_and(|x| std::ptr::eq(x, r)));
         }
         for u in &self.uniques {
             let non_null = self
                 .rows
-                .iter()
-                .flatten()
-                .filter(|r| !r.col(u.col).is_null())
+                .live()
+                .filter(|(_, r)| !r.col(u.col).is_null())
                 .count();
             assert_eq!(u.len(), non_null);
         }
         for o in &self.ordered {
             assert_eq!(o.len(), live);
         }
-        for (s, r) in self.rows.iter().enumerate() {
-            if let Some(r) = r {
-                assert_eq!(
-                    self.find_key(r.col(self.schema.primary_key())),
-                    Some(s as u32)
-                );
-            }
+        for (s, r) in self.rows.live() {
+            assert_eq!(self.find_key(r.col(self.schema.primary_key())), Some(s));
         }
         let keys: Vec<Value> = self
             .iter()

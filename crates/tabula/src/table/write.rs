@@ -12,7 +12,7 @@ use crate::value::{Value, ValueRef};
 
 impl<R: Record> TableData<R> {
     pub(super) fn index_slot(&mut self, slot: u32) {
-        let Some(row) = self.rows[slot as usize].as_ref() else {
+        let Some(row) = self.rows.get(slot as usize) else {
             return;
         };
         for o in &mut self.ordered {
@@ -28,7 +28,7 @@ impl<R: Record> TableData<R> {
     }
 
     pub(super) fn unindex_slot(&mut self, slot: u32) {
-        let Some(row) = self.rows[slot as usize].as_ref() else {
+        let Some(row) = self.rows.get(slot as usize) else {
             return;
         };
         for o in &mut self.ordered {
@@ -81,7 +81,7 @@ impl<R: Record> TableData<R> {
         let dead = len - self.live;
         let max_gap = max_key_gap(self.live, dead);
         let at = match self.pk.dense_slot(key.as_ref(), len, max_gap) {
-            Some(at) if at >= len || self.rows[at].is_none() => at,
+            Some(at) if at >= len || !self.rows.is_live(at) => at,
             _ => len,
         };
         let slot = u32::try_from(at).map_err(|_| Error::TableFull {
@@ -89,13 +89,17 @@ impl<R: Record> TableData<R> {
             limit: u64::from(u32::MAX),
         })?;
         if at < len {
-            self.rows[at] = Some(row);
+            self.rows.set(at, Some(row));
         } else {
             if self.in_order {
                 // The last live row holds the greatest key. Dead slots at the tail are trimmed
                 // at commit, so only a transaction that deleted the tail has many to skip;
                 // past a few, assume disorder (correct, merely slower to scan).
-                let last = self.rows.iter().rev().take(64).find_map(Option::as_ref);
+                let last = self
+                    .rows
+                    .live_in(self.rows.len().saturating_sub(64)..self.rows.len())
+                    .next_back()
+                    .map(|(_, r)| r);
                 let tail_dead = last.is_none() && self.rows.len() > 64;
                 if tail_dead
                     || last.is_some_and(|l| l.col(pk).total_cmp(key.as_ref()) != Ordering::Less)
@@ -103,10 +107,10 @@ impl<R: Record> TableData<R> {
                     self.in_order = false;
                 }
             }
-            self.rows.resize_with(at, || None);
+            self.rows.grow_to(at);
             self.rows.push(Some(row));
         }
-        let Some(row) = self.rows[slot as usize].as_ref() else {
+        let Some(row) = self.rows.get(slot as usize) else {
             return Ok(key);
         };
         for o in &mut self.ordered {
@@ -204,13 +208,13 @@ impl<R: Record> TableData<R> {
     /// `olds`. False (and nothing done) if the slot is empty.
     pub(super) fn swap_in(&mut self, slot: u32, new: &mut R) -> bool {
         let s = slot as usize;
-        if self.rows.get(s).is_none_or(Option::is_none) {
+        if !self.rows.is_live(s) {
             return false;
         }
         // Unique hash indexes locate entries through the row, so they are updated while the
         // row they hash is in place; ordered indexes compare owned values.
         for u in &mut self.uniques {
-            let (Some(old), nv) = (self.rows[s].as_ref(), new.col(u.col)) else {
+            let (Some(old), nv) = (self.rows.get(s), new.col(u.col)) else {
                 continue;
             };
             if old.col(u.col) != nv {
@@ -218,7 +222,7 @@ impl<R: Record> TableData<R> {
             }
         }
         for o in &mut self.ordered {
-            if let Some(old) = self.rows[s].as_ref() {
+            if let Some(old) = self.rows.get(s) {
                 let (ov, nv) = (old.col(o.col), new.col(o.col));
                 if ov != nv || ov.kind() != nv.kind() {
                     o.remove(ov, slot);
@@ -226,13 +230,13 @@ impl<R: Record> TableData<R> {
                 }
             }
         }
-        let Some(row) = self.rows[s].as_mut() else {
+        let Some(row) = self.rows.get_mut(s) else {
             return false;
         };
         std::mem::swap(row, new);
         let old = &*new;
         for u in &mut self.uniques {
-            let nv = self.rows[s].as_ref().map(|r| r.col(u.col));
+            let nv = self.rows.get(s).map(|r| r.col(u.col));
             if nv.is_some_and(|nv| old.col(u.col) != nv) {
                 u.insert(&self.hasher, &self.rows, slot);
             }
@@ -248,7 +252,7 @@ impl<R: Record> TableData<R> {
             return false;
         }
         self.unindex_slot(slot);
-        let Some(old) = self.rows[slot as usize].take() else {
+        let Some(old) = self.rows.take(slot as usize) else {
             return false;
         };
         self.live -= 1;

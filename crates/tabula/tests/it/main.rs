@@ -20,3 +20,4 @@ mod relations;
 mod repair;
 mod transactions;
 mod ui;
+mod versions;

@@ -1,0 +1,509 @@
+//! The slab: a table's rows by slot, shared between versions of the table and copied on
+//! write, 64 slots at a time.
+//!
+//! Readers keep old versions of a table while a writer changes a copy of it (see
+//! `docs/ARCHITECTURE.md`, "Versions"), so cloning a slab must not copy its rows. It knows
+//! nothing of rows beyond `Clone`: tables keep their rows in it, and the hash indexes read
+//! them through it. Slots sit
+//! in leaves of 64 (`Arc<[Option<R>; 64]>`), leaves in middle nodes of 64
+//! (`Arc<Mid>`), middle nodes in a plain vector: a clone copies that vector (one
+//! reference count per 4,096 slots), and the first write to a slot after a clone copies its
+//! middle node (64 pointers) and its leaf (64 rows), once; later writes to the same leaf
+//! change it in place, since the writer's copy is then the leaf's only owner. Rows stay
+//! inline in their leaf, so a scan walks 64 contiguous rows at a time and a lookup reads
+//! two small, hot nodes before the row.
+//!
+//! A leaf never written is absent and reads as 64 empty slots, so the gaps a dense key
+//! index leaves cost nothing until filled.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+const LEAF_BITS: usize = 6;
+/// Slots per leaf.
+const LEAF: usize = 1 << LEAF_BITS;
+/// Leaves per middle node.
+const MID: usize = 64;
+/// Slots per middle node.
+const MID_SPAN: usize = LEAF * MID;
+
+type Leaf<R> = [Option<R>; LEAF];
+
+/// 64 leaves (absent: never written since the slab grew over them, or emptied by a
+/// truncation).
+struct Mid<R> {
+    leaves: [Option<Arc<Leaf<R>>>; MID],
+}
+
+impl<R> Clone for Mid<R> {
+    fn clone(&self) -> Self {
+        Mid {
+            leaves: self.leaves.clone(),
+        }
+    }
+}
+
+impl<R> Mid<R> {
+    fn empty() -> Self {
+        Mid {
+            leaves: std::array::from_fn(|_| None),
+        }
+    }
+}
+
+/// Slots `0..len()`, each empty or holding a row. See the module documentation.
+pub(crate) struct Slab<R> {
+    top: Vec<Arc<Mid<R>>>,
+    len: usize,
+    /// Bytes of nodes copied because another version shared them, since the last
+    /// [`Slab::take_copied_bytes`].
+    copied: u64,
+}
+
+impl<R> Clone for Slab<R> {
+    /// Shares every node: one reference count per 4,096 slots.
+    fn clone(&self) -> Self {
+        Slab {
+            top: self.top.clone(),
+            len: self.len,
+            copied: 0,
+        }
+    }
+}
+
+impl<R> Default for Slab<R> {
+    fn default() -> Self {
+        Slab {
+            top: Vec::new(),
+            len: 0,
+            copied: 0,
+        }
+    }
+}
+
+impl<R> std::fmt::Debug for Slab<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slab").field("len", &self.len).finish()
+    }
+}
+
+impl<R> Slab<R> {
+    /// The number of slots, live or not: every slot number is below it.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The leaf holding slots `l * 64 ..`, if it was ever written.
+    #[inline]
+    fn leaf(&self, l: usize) -> Option<&Leaf<R>> {
+        self.top.get(l / MID)?.leaves[l % MID].as_deref()
+    }
+
+    /// The bytes of nodes copied since the last call because another version shared them.
+    pub(crate) fn take_copied_bytes(&mut self) -> u64 {
+        std::mem::take(&mut self.copied)
+    }
+
+    /// The row at `slot`, if the slot is live.
+    #[inline]
+    pub(crate) fn get(&self, slot: usize) -> Option<&R> {
+        if slot >= self.len {
+            return None;
+        }
+        self.leaf(slot >> LEAF_BITS)?[slot & (LEAF - 1)].as_ref()
+    }
+
+    /// Whether `slot` holds a row.
+    #[inline]
+    pub(crate) fn is_live(&self, slot: usize) -> bool {
+        self.get(slot).is_some()
+    }
+
+    /// The live rows of the slots in `range` (clamped to the slab), in slot order.
+    #[inline]
+    pub(crate) fn live_in(&self, range: Range<usize>) -> Live<'_, R> {
+        let end = range.end.min(self.len);
+        let start = range.start.min(end);
+        Live::new(self, start, end)
+    }
+
+    /// Every live row in slot order.
+    #[inline]
+    pub(crate) fn live(&self) -> Live<'_, R> {
+        self.live_in(0..self.len)
+    }
+
+    /// Grows the slab to `len` slots; the new ones are empty. Never shrinks.
+    pub(crate) fn grow_to(&mut self, len: usize) {
+        self.len = self.len.max(len);
+    }
+
+    /// Drops every slot from `len` on (their rows too).
+    pub(crate) fn truncate(&mut self, len: usize)
+    where
+        R: Clone,
+    {
+        if len >= self.len {
+            return;
+        }
+        // Slots past the end must read empty should the slab grow over them again: clear
+        // the live ones in the leaf that is cut, drop the leaves and nodes wholly past it.
+        let cut_leaf = len >> LEAF_BITS;
+        if !len.is_multiple_of(LEAF) {
+            let live: Vec<usize> = self
+                .live_in(len..((cut_leaf + 1) * LEAF).min(self.len))
+                .map(|(s, _)| s as usize)
+                .collect();
+            for s in live {
+                self.take(s);
+            }
+        }
+        let first_gone = len.div_ceil(LEAF);
+        let keep_mids = first_gone.div_ceil(MID);
+        self.top.truncate(keep_mids);
+        if !first_gone.is_multiple_of(MID) {
+            if let Some(mid) = self.top.last_mut() {
+                let from = first_gone % MID;
+                if mid.leaves[from..].iter().any(Option::is_some) {
+                    let mid = Arc::make_mut(mid);
+                    for leaf in &mut mid.leaves[from..] {
+                        *leaf = None;
+                    }
+                }
+            }
+        }
+        self.len = len;
+    }
+}
+
+impl<R: Clone> Slab<R> {
+    /// Makes room for `n` more slots: the nodes that will hold them are allocated now, one
+    /// after the other, so a bulk insert's leaves lie side by side in memory (a scan then
+    /// streams through them as through one array) rather than between the rows' own heap
+    /// data.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        let end = self.len.saturating_add(n);
+        let need = end.div_ceil(MID_SPAN);
+        self.top.reserve(need.saturating_sub(self.top.len()));
+        let first = self.len >> LEAF_BITS;
+        for l in first..end.div_ceil(LEAF) {
+            let (m, i) = (l / MID, l % MID);
+            if self.top.len() <= m {
+                self.top.resize_with(m + 1, || Arc::new(Mid::empty()));
+            }
+            if self.top[m].leaves[i].is_none() {
+                if Arc::strong_count(&self.top[m]) > 1 {
+                    self.copied += std::mem::size_of::<Mid<R>>() as u64;
+                }
+                Arc::make_mut(&mut self.top[m]).leaves[i] =
+                    Some(Arc::new(std::array::from_fn(|_| None)));
+            }
+        }
+    }
+
+    /// The slot's place to write, copying its middle node and leaf first if another version
+    /// shares them (and creating them if never written). `slot` must be below `len`.
+    #[inline]
+    fn place(&mut self, slot: usize) -> &mut Option<R> {
+        let (m, l) = (slot / MID_SPAN, (slot >> LEAF_BITS) % MID);
+        if self.top.len() <= m {
+            self.top.resize_with(m + 1, || Arc::new(Mid::empty()));
+        }
+        if Arc::strong_count(&self.top[m]) > 1 {
+            self.copied += std::mem::size_of::<Mid<R>>() as u64;
+        }
+        let mid = Arc::make_mut(&mut self.top[m]);
+        let leaf = mid.leaves[l].get_or_insert_with(|| Arc::new(std::array::from_fn(|_| None)));
+        if Arc::strong_count(leaf) > 1 {
+            self.copied += std::mem::size_of::<Leaf<R>>() as u64;
+        }
+        &mut Arc::make_mut(leaf)[slot & (LEAF - 1)]
+    }
+
+    /// The live row at `slot`, to change (copied first if another version shares it).
+    #[inline]
+    pub(crate) fn get_mut(&mut self, slot: usize) -> Option<&mut R> {
+        if !self.is_live(slot) {
+            return None;
+        }
+        self.place(slot).as_mut()
+    }
+
+    /// Puts `row` in `slot` (below `len`), returning what was there.
+    #[inline]
+    pub(crate) fn set(&mut self, slot: usize, row: Option<R>) -> Option<R> {
+        debug_assert!(slot < self.len, "slot {slot} past the slab's {}", self.len);
+        if row.is_none() && !self.is_live(slot) {
+            return None;
+        }
+        std::mem::replace(self.place(slot), row)
+    }
+
+    /// Empties `slot`, returning its row.
+    #[inline]
+    pub(crate) fn take(&mut self, slot: usize) -> Option<R> {
+        if !self.is_live(slot) {
+            return None;
+        }
+        self.place(slot).take()
+    }
+
+    /// Appends a slot holding `row`.
+    #[inline]
+    pub(crate) fn push(&mut self, row: Option<R>) {
+        self.len += 1;
+        if row.is_some() {
+            *self.place(self.len - 1) = row;
+        }
+    }
+
+    /// The same slots with every row converted by `f`.
+    pub(crate) fn try_map<S: Clone, E>(
+        &self,
+        mut f: impl FnMut(&R) -> Result<S, E>,
+    ) -> Result<Slab<S>, E> {
+        let mut out = Slab::default();
+        out.reserve(self.len);
+        for (slot, r) in self.live() {
+            out.grow_to(slot as usize + 1);
+            out.set(slot as usize, Some(f(r)?));
+        }
+        out.grow_to(self.len);
+        Ok(out)
+    }
+}
+
+/// The live rows of a range of slots, from either end. Each end walks one leaf's slots as
+/// a slice; the slots between the two ends' leaves (`front..back`) are not yet taken by
+/// either.
+pub(crate) struct Live<'a, R> {
+    slab: &'a Slab<R>,
+    front: usize,
+    back: usize,
+    /// The front end's leaf slots, the first of them slot `front_at`.
+    front_slots: std::slice::Iter<'a, Option<R>>,
+    front_at: usize,
+    /// The back end's leaf slots, the last of them slot `back_at - 1`.
+    back_slots: std::slice::Iter<'a, Option<R>>,
+    back_at: usize,
+}
+
+impl<'a, R> Live<'a, R> {
+    fn new(slab: &'a Slab<R>, front: usize, back: usize) -> Self {
+        Live {
+            slab,
+            front,
+            back,
+            front_slots: [].iter(),
+            front_at: front,
+            back_slots: [].iter(),
+            back_at: back,
+        }
+    }
+
+    /// Gives the front end the slots from `front` to the end of their leaf (or `back`).
+    /// False when none are left.
+    fn refill_front(&mut self) -> bool {
+        while self.front < self.back {
+            let l = self.front >> LEAF_BITS;
+            let end = ((l + 1) << LEAF_BITS).min(self.back);
+            let start = self.front;
+            self.front = end;
+            if let Some(leaf) = self.slab.leaf(l) {
+                self.front_slots = leaf[start & (LEAF - 1)..=(end - 1) & (LEAF - 1)].iter();
+                self.front_at = start;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Gives the back end the slots from the start of `back - 1`'s leaf (or `front`) to
+    /// `back`. False when none are left.
+    fn refill_back(&mut self) -> bool {
+        while self.front < self.back {
+            let l = (self.back - 1) >> LEAF_BITS;
+            let start = (l << LEAF_BITS).max(self.front);
+            let end = self.back;
+            self.back = start;
+            if let Some(leaf) = self.slab.leaf(l) {
+                self.back_slots = leaf[start & (LEAF - 1)..=(end - 1) & (LEAF - 1)].iter();
+                self.back_at = end;
+                return true;
+            }
+        }
+        false
+    }
+}
+
+impl<'a, R> Iterator for Live<'a, R> {
+    type Item = (u32, &'a R);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            for slot in self.front_slots.by_ref() {
+                let s = self.front_at;
+                self.front_at += 1;
+                if let Some(r) = slot {
+                    return Some((s as u32, r));
+                }
+            }
+            if !self.refill_front() {
+                // The rest is what the back end holds.
+                while let Some(slot) = self.back_slots.next() {
+                    let s = self.back_at - 1 - self.back_slots.len();
+                    if let Some(r) = slot {
+                        return Some((s as u32, r));
+                    }
+                }
+                return None;
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.front_slots.len() + (self.back - self.front) + self.back_slots.len();
+        (0, Some(n))
+    }
+}
+
+impl<R> DoubleEndedIterator for Live<'_, R> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        loop {
+            while let Some(slot) = self.back_slots.next_back() {
+                self.back_at -= 1;
+                if let Some(r) = slot {
+                    return Some((self.back_at as u32, r));
+                }
+            }
+            if !self.refill_back() {
+                // The rest is what the front end holds.
+                while let Some(slot) = self.front_slots.next_back() {
+                    let s = self.front_at + self.front_slots.len();
+                    if let Some(r) = slot {
+                        return Some((s as u32, r));
+                    }
+                }
+                return None;
+            }
+        }
+    }
+}
+
+impl<R: Clone> FromIterator<Option<R>> for Slab<R> {
+    fn from_iter<I: IntoIterator<Item = Option<R>>>(iter: I) -> Self {
+        let mut slab = Slab::default();
+        for r in iter {
+            slab.push(r);
+        }
+        slab
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(slab: &Slab<String>) -> Vec<Option<String>> {
+        (0..slab.len()).map(|s| slab.get(s).cloned()).collect()
+    }
+
+    #[test]
+    fn a_clone_keeps_its_rows_while_the_original_changes() {
+        let mut a: Slab<String> = (0..10_000).map(|i| Some(format!("r{i}"))).collect();
+        let before = model(&a);
+        let b = a.clone();
+        a.set(5, Some("changed".into()));
+        a.take(4_100);
+        a.push(Some("new".into()));
+        a.get_mut(9_999).expect("live").push('!');
+        a.truncate(9_000);
+        assert_eq!(model(&b), before);
+        assert_eq!(a.get(5).map(String::as_str), Some("changed"));
+        assert_eq!(a.get(4_100), None);
+        assert_eq!(a.len(), 9_000);
+        assert_eq!(a.get(9_000), None);
+        assert_eq!(b.get(9_999).map(String::as_str), Some("r9999"));
+    }
+
+    #[test]
+    fn gaps_read_empty_and_truncated_slots_stay_empty_when_grown_again() {
+        let mut a: Slab<u32> = Slab::default();
+        a.grow_to(10_000);
+        assert_eq!(a.live().count(), 0);
+        a.set(9_999, Some(1));
+        a.set(70, Some(2));
+        assert_eq!(a.live().collect::<Vec<_>>(), vec![(70, &2), (9_999, &1)]);
+        a.truncate(71);
+        a.grow_to(10_000);
+        assert_eq!(a.live().collect::<Vec<_>>(), vec![(70, &2)]);
+        a.truncate(70);
+        a.grow_to(71);
+        assert_eq!(a.get(70), None);
+    }
+
+    #[test]
+    fn ranges_walk_both_ways_within_their_bounds() {
+        let a: Slab<usize> = (0..300).map(|i| (i % 3 != 0).then_some(i)).collect();
+        let fwd: Vec<u32> = a.live_in(60..200).map(|(s, _)| s).collect();
+        let want: Vec<u32> = (60..200).filter(|i| i % 3 != 0).collect();
+        assert_eq!(fwd, want);
+        let back: Vec<u32> = a.live_in(60..200).rev().map(|(s, _)| s).collect();
+        assert_eq!(back, want.into_iter().rev().collect::<Vec<_>>());
+        assert_eq!(a.live_in(250..1_000).count(), 34);
+        assert_eq!(a.live_in(400..500).count(), 0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn matches_a_vector_across_clones(ops in proptest::collection::vec((0u8..5, 0usize..9_000, 0u32..1000), 1..200)) {
+            let mut slab: Slab<u32> = Slab::default();
+            let mut vec: Vec<Option<u32>> = Vec::new();
+            let mut kept: Vec<(Slab<u32>, Vec<Option<u32>>)> = Vec::new();
+            for (op, at, v) in ops {
+                match op {
+                    0 => { slab.push(Some(v)); vec.push(Some(v)); }
+                    1 if !vec.is_empty() => {
+                        let s = at % vec.len();
+                        proptest::prop_assert_eq!(slab.set(s, Some(v)), vec[s].replace(v));
+                    }
+                    2 if !vec.is_empty() => {
+                        let s = at % vec.len();
+                        proptest::prop_assert_eq!(slab.take(s), vec[s].take());
+                    }
+                    3 => { let n = at % (vec.len() + 1); slab.truncate(n); vec.truncate(n); }
+                    4 => {
+                        kept.push((slab.clone(), vec.clone()));
+                        slab.grow_to(vec.len() + at % 300);
+                        vec.resize(vec.len() + at % 300, None);
+                    }
+                    _ => {}
+                }
+                proptest::prop_assert_eq!(slab.len(), vec.len());
+            }
+            kept.push((slab, vec));
+            for (slab, vec) in kept {
+                let got: Vec<Option<u32>> = (0..slab.len()).map(|s| slab.get(s).copied()).collect();
+                proptest::prop_assert_eq!(&got, &vec);
+                let live: Vec<(u32, u32)> = slab.live().map(|(s, r)| (s, *r)).collect();
+                let want: Vec<(u32, u32)> = vec.iter().enumerate().filter_map(|(s, r)| r.map(|r| (s as u32, r))).collect();
+                proptest::prop_assert_eq!(&live, &want);
+                // From both ends at once, in turns: every row once, in order from each end.
+                let (lo, hi) = (vec.len() / 3, vec.len() - vec.len() / 4);
+                let want: Vec<(u32, u32)> = want.into_iter().filter(|&(s, _)| (lo..hi).contains(&(s as usize))).collect();
+                let mut it = slab.live_in(lo..hi);
+                let (mut front, mut back) = (Vec::new(), Vec::new());
+                for turn in 0.. {
+                    let next = if turn % 3 == 0 { it.next_back().map(|x| back.push((x.0, *x.1))) } else { it.next().map(|x| front.push((x.0, *x.1))) };
+                    if next.is_none() { break; }
+                }
+                back.reverse();
+                front.extend(back);
+                proptest::prop_assert_eq!(front, want);
+            }
+        }
+    }
+}

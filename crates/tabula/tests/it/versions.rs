@@ -1,0 +1,392 @@
+//! Readers work on versions: they never wait for a writer (its transaction's body, its
+//! commit's fsync, a checkpoint), see a commit only once it is durable, and each read
+//! transaction sees exactly one committed prefix of the writer's history. Old versions are
+//! freed as soon as no reader holds them, and `stats()` counts the ones held.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use tabula::testing::FaultyFs;
+use tabula::{Database, Table};
+
+#[derive(Table, Debug, Clone, PartialEq)]
+struct Item {
+    #[column(primary_key)]
+    id: u64,
+    #[column(unique)]
+    name: String,
+    #[column(index)]
+    group: u32,
+    value: i64,
+}
+
+fn item(id: u64, value: i64) -> Item {
+    Item {
+        id,
+        name: format!("item-{id}"),
+        group: (id % 7) as u32,
+        value,
+    }
+}
+
+/// Runs `f` on a thread and waits up to 20 s for its result: a read that waits for the
+/// parked writer shows as a timeout rather than a hung test.
+fn within_20s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (done, finished) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = done.send(f());
+    });
+    finished.recv_timeout(Duration::from_secs(20)).ok()
+}
+
+/// What a reader sees of the table: (count, sum of values, whether key `probe` exists), by
+/// a plain handle call, a query, an aggregate-like scan, and a read transaction.
+fn observe(db: &Database, probe: u64) -> (usize, i64, bool, usize) {
+    let items = db.table::<Item>().unwrap();
+    let count = items.count().unwrap();
+    let sum = items.select().all().unwrap().iter().map(|i| i.value).sum();
+    let found = items.get(probe).unwrap().is_some();
+    let in_read = db
+        .read(|r| r.table(&items)?.select().where_eq("group", 3u32).count())
+        .unwrap();
+    (count, sum, found, in_read)
+}
+
+/// A read started while a write transaction is stopped inside its closure completes, and
+/// shows the state before the transaction; the transaction then commits.
+#[test]
+fn a_read_beside_a_parked_write_transaction_completes() {
+    let db = Database::in_memory();
+    let items = db.table::<Item>().unwrap();
+    items.insert_many((1..=100).map(|i| item(i, 1))).unwrap();
+    let before = observe(&db, 101);
+    let (inside, parked) = mpsc::channel();
+    let (release, wait) = mpsc::channel::<()>();
+    let writer = {
+        let db = db.clone();
+        thread::spawn(move || {
+            db.transaction(|tx| {
+                let t = tx.table::<Item>()?;
+                t.insert(item(101, 50))?;
+                t.update(|i| i.id <= 10, |i| i.value = 1000)?;
+                t.delete_key(50u64)?;
+                inside.send(()).unwrap();
+                wait.recv().unwrap();
+                Ok(())
+            })
+        })
+    };
+    parked.recv().unwrap();
+    let seen = within_20s({
+        let db = db.clone();
+        move || observe(&db, 101)
+    });
+    assert_eq!(
+        seen,
+        Some(before),
+        "the read waited for, or saw into, the transaction"
+    );
+    release.send(()).unwrap();
+    writer.join().unwrap().unwrap();
+    let after = observe(&db, 101);
+    assert_eq!(after.0, 100);
+    assert_eq!(after.1, 100 - 10 - 1 + 10_000 + 50);
+    assert!(after.2);
+}
+
+/// A commit is seen only once its log line is durable, and a reader never waits for that
+/// fsync: while it is held, reads show the version before the commit.
+#[test]
+fn a_read_during_a_commits_fsync_neither_waits_nor_sees_it() {
+    let fs = FaultyFs::new();
+    let db = Database::builder()
+        .file_system(fs.clone())
+        .open("/db")
+        .unwrap();
+    let items = db.table::<Item>().unwrap();
+    items.insert_many((1..=100).map(|i| item(i, 1))).unwrap();
+    let before = observe(&db, 101);
+    let parked = fs.park_syncs("/db/wal/transaction.log");
+    let writer = {
+        let items = items.clone();
+        thread::spawn(move || items.insert(item(101, 5)))
+    };
+    parked.wait_until_parked();
+    let seen = within_20s({
+        let db = db.clone();
+        move || observe(&db, 101)
+    });
+    assert_eq!(
+        seen,
+        Some(before),
+        "the read waited for, or saw, an undurable commit"
+    );
+    parked.release();
+    assert_eq!(writer.join().unwrap().unwrap(), 101);
+    assert_eq!(observe(&db, 101).0, 101, "the commit is seen once durable");
+}
+
+/// A checkpoint held in the write of a snapshot keeps no reader waiting; a writer waits
+/// for it and then commits.
+#[test]
+fn a_read_during_a_parked_checkpoint_completes() {
+    let fs = FaultyFs::new();
+    let db = Database::builder()
+        .file_system(fs.clone())
+        .open("/db")
+        .unwrap();
+    let items = db.table::<Item>().unwrap();
+    items.insert_many((1..=100).map(|i| item(i, 1))).unwrap();
+    let parked = fs.park_writes("/db/data/item.records.tmp");
+    let checkpoint = {
+        let db = db.clone();
+        thread::spawn(move || db.checkpoint())
+    };
+    parked.wait_until_parked();
+    let seen = within_20s({
+        let db = db.clone();
+        move || observe(&db, 1)
+    });
+    parked.release();
+    checkpoint.join().unwrap().unwrap();
+    assert_eq!(
+        seen.map(|s| s.0),
+        Some(100),
+        "the read waited for the checkpoint"
+    );
+}
+
+/// The number of rows written while a version is held: 100,000, or
+/// `TABULA_VERSION_ROWS` (1,000,000 for the long run).
+fn rows_to_write() -> u64 {
+    std::env::var("TABULA_VERSION_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
+
+/// A read transaction holds its version while 100,000 rows are written and old ones
+/// updated: `stats()` shows it held with the bytes later commits copied; once it ends, both
+/// go back to zero (the memory is freed with the last reference).
+#[test]
+fn a_held_version_shows_in_stats_and_is_freed_when_dropped() {
+    let db = Database::in_memory();
+    let items = db.table::<Item>().unwrap();
+    items.insert_many((1..=1000).map(|i| item(i, 1))).unwrap();
+    let idle = db.stats().unwrap();
+    assert_eq!((idle.versions_held, idle.version_bytes), (0, 0));
+    let (pinned, holding) = mpsc::channel();
+    let (release, wait) = mpsc::channel::<()>();
+    let reader = {
+        let (db, items) = (db.clone(), items.clone());
+        thread::spawn(move || {
+            db.read(|r| {
+                let t = r.table(&items)?;
+                pinned.send(()).unwrap();
+                wait.recv().unwrap();
+                Ok((t.count()?, t.get(1u64)?.map(|i| i.value)))
+            })
+        })
+    };
+    holding.recv().unwrap();
+    let n = rows_to_write();
+    let batch = 10_000.min(n);
+    let mut next = 1001;
+    while next <= 1000 + n {
+        let end = (next + batch).min(1001 + n);
+        items.insert_many((next..end).map(|i| item(i, 2))).unwrap();
+        next = end;
+    }
+    items.update(|i| i.id <= 1000, |i| i.value = 7).unwrap();
+    let held = db.stats().unwrap();
+    assert_eq!(held.versions_held, 1, "{held}");
+    assert!(held.version_bytes > 0, "{held}");
+    release.send(()).unwrap();
+    assert_eq!(
+        reader.join().unwrap().unwrap(),
+        (1000, Some(1)),
+        "the reader saw its own version throughout"
+    );
+    let after = db.stats().unwrap();
+    assert_eq!(
+        (after.versions_held, after.version_bytes),
+        (0, 0),
+        "{after}"
+    );
+    assert_eq!(items.count().unwrap() as u64, 1000 + n);
+}
+
+/// One step of the writer's history.
+#[derive(Debug, Clone)]
+enum Step {
+    Insert(u64, i64),
+    Update(u64, i64),
+    Delete(u64),
+    /// Several changes in one transaction.
+    Batch(Vec<(u64, i64)>),
+    Checkpoint,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (1u64..60, -50i64..50).prop_map(|(k, v)| Step::Insert(k, v)),
+        3 => (1u64..60, -50i64..50).prop_map(|(k, v)| Step::Update(k, v)),
+        2 => (1u64..60).prop_map(Step::Delete),
+        2 => proptest::collection::vec((1u64..60, -50i64..50), 1..8).prop_map(Step::Batch),
+        1 => Just(Step::Checkpoint),
+    ]
+}
+
+/// The row that numbers the commits: its value is how many commits came before.
+const COUNTER: u64 = 1_000;
+
+/// Applies `step` to the model; false if it changes nothing (then the writer skips it).
+fn apply(model: &mut BTreeMap<u64, i64>, step: &Step) -> bool {
+    match step {
+        Step::Insert(k, v) if !model.contains_key(k) => {
+            model.insert(*k, *v);
+        }
+        Step::Update(k, v) if model.contains_key(k) => {
+            model.insert(*k, *v);
+        }
+        Step::Delete(k) if model.contains_key(k) => {
+            model.remove(k);
+        }
+        Step::Batch(changes) => {
+            for (k, v) in changes {
+                model.insert(*k, *v);
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Runs `steps` as a writer's history while two readers keep reading, each in read
+/// transactions that look at the table twice; every state a reader sees must be exactly
+/// one committed prefix of the history, the same both times, and never older than one it
+/// saw before.
+fn readers_see_prefixes(db: &Database, steps: &[Step]) -> Result<(), TestCaseError> {
+    let items = db.table::<Item>().unwrap();
+    items.insert(item(COUNTER, 0)).unwrap();
+    // history[n]: the table after n commits (counter row left out).
+    let history = Arc::new(Mutex::new(vec![BTreeMap::new()]));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (db, items, history, done) =
+                (db.clone(), items.clone(), history.clone(), done.clone());
+            thread::spawn(move || -> Result<usize, String> {
+                let mut last = 0;
+                let mut reads = 0;
+                loop {
+                    let finished = done.load(std::sync::atomic::Ordering::Acquire);
+                    let (n, rows) = db
+                        .read(|r| {
+                            let t = r.table(&items)?;
+                            let look = || -> tabula::Result<(i64, BTreeMap<u64, i64>)> {
+                                let mut rows: BTreeMap<u64, i64> = t
+                                    .select()
+                                    .all()?
+                                    .into_iter()
+                                    .map(|i| (i.id, i.value))
+                                    .collect();
+                                let n = rows.remove(&COUNTER).unwrap_or(-1);
+                                Ok((n, rows))
+                            };
+                            let first = look()?;
+                            let second = look()?;
+                            assert_eq!(first, second, "one read transaction, two states");
+                            Ok(first)
+                        })
+                        .map_err(|e| e.to_string())?;
+                    let n = usize::try_from(n).map_err(|_| "no counter row".to_string())?;
+                    let want = history.lock().unwrap().get(n).cloned();
+                    if want.as_ref() != Some(&rows) {
+                        return Err(format!("after {n} commits saw {rows:?}, want {want:?}"));
+                    }
+                    if n < last {
+                        return Err(format!("went back from {last} commits to {n}"));
+                    }
+                    last = n;
+                    reads += 1;
+                    if finished {
+                        return Ok(reads);
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut model = BTreeMap::new();
+    for s in steps {
+        if let Step::Checkpoint = s {
+            db.checkpoint().unwrap();
+            continue;
+        }
+        if !apply(&mut model, s) {
+            continue;
+        }
+        // The history holds the state before the commit makes it visible.
+        let commits = {
+            let mut h = history.lock().unwrap();
+            h.push(model.clone());
+            h.len() - 1
+        };
+        db.transaction(|tx| {
+            let t = tx.table::<Item>()?;
+            match s {
+                Step::Insert(k, v) => {
+                    t.insert(item(*k, *v))?;
+                }
+                Step::Update(k, v) => {
+                    t.update(|i| i.id == *k, |i| i.value = *v)?;
+                }
+                Step::Delete(k) => {
+                    t.delete_key(*k)?;
+                }
+                Step::Batch(changes) => {
+                    for (k, v) in changes {
+                        t.upsert(item(*k, *v))?;
+                    }
+                }
+                Step::Checkpoint => {}
+            }
+            t.update(|i| i.id == COUNTER, |i| i.value = commits as i64)?;
+            Ok(())
+        })
+        .unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::Release);
+    for r in readers {
+        let reads = r.join().unwrap().map_err(TestCaseError::fail)?;
+        prop_assert!(reads > 0);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_read_sees_one_committed_prefix_in_memory(steps in proptest::collection::vec(step(), 1..80)) {
+        readers_see_prefixes(&Database::in_memory(), &steps)?;
+    }
+
+    #[test]
+    fn every_read_sees_one_committed_prefix_on_disk(steps in proptest::collection::vec(step(), 1..60)) {
+        let fs = FaultyFs::new();
+        let db = Database::builder().file_system(fs.clone()).open("/db").unwrap();
+        readers_see_prefixes(&db, &steps)?;
+        let model: Vec<(u64, i64)> = db.table::<Item>().unwrap().select().all().unwrap()
+            .into_iter().map(|i| (i.id, i.value)).collect();
+        db.close().unwrap();
+        let again = Database::builder().file_system(fs).open("/db").unwrap();
+        let reopened: Vec<(u64, i64)> = again.table::<Item>().unwrap().select().all().unwrap()
+            .into_iter().map(|i| (i.id, i.value)).collect();
+        prop_assert_eq!(reopened, model);
+    }
+}
