@@ -50,9 +50,9 @@ impl Transaction<'_> {
 
 /// A read transaction: the argument of the closure given to
 /// [`Database::read`](crate::Database::read). Tables read through it (see
-/// [`ReadTransaction::table`]) all show the same committed state, and no read inside takes a
-/// lock of its own, so a loop of lookups runs at the speed of the lookups. Writers wait until
-/// the closure returns; other readers do not.
+/// [`ReadTransaction::table`]) all show the same committed version, taken when it began, and
+/// no read inside takes a lock, so a loop of lookups runs at the speed of the lookups.
+/// Writers go on meanwhile; their commits are seen by reads that start later.
 pub struct ReadTransaction<'db> {
     engine: &'db Engine,
     state: Arc<State>,

@@ -174,7 +174,9 @@ impl Engine {
             }
             None => {}
         }
-        let attached = self.update(name, |st| {
+        // Loaded (and migrated: its files are rewritten then) as one version, attached to
+        // `T` as the next, so that a failure to attach keeps what is on disk in memory too.
+        let found = self.update(name, |st| {
             let Some(idx) = st.by_name.get(name).copied() else {
                 return Ok(None);
             };
@@ -185,10 +187,10 @@ impl Engine {
                 }
                 migrate(storage, st, idx, schema, changes)?;
             }
-            st.attach_type::<T>(idx)?;
             Ok(Some(idx))
         })?;
-        if let Some(idx) = attached {
+        if let Some(idx) = found {
+            self.update(name, |st| st.attach_type::<T>(idx))?;
             return Ok(idx);
         }
         match self.write(name, |tx| tx.attach::<T>()) {
@@ -313,6 +315,7 @@ impl WriteTx<'_> {
             self.note_created(idx);
             return Ok(idx);
         };
+        self.note_changed();
         if let Some(changes) = load_for::<T>(storage, &mut st, idx)? {
             return Err(Error::MigrationInTransaction {
                 table: schema.table.clone(),
@@ -329,6 +332,7 @@ impl WriteTx<'_> {
         let storage = self.engine().storage.as_ref();
         let mut st = self.state_mut()?;
         if let Some(idx) = st.by_name.get(&schema.table).copied() {
+            self.note_changed();
             ensure_loaded(storage, &mut st, idx)?;
             let diffs = st.tables[idx].schema().differences(&schema);
             if !diffs.is_empty() {

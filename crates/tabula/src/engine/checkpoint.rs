@@ -28,6 +28,9 @@ impl Engine {
         if storage.read_only() {
             return Err(storage.refuse("checkpoint"));
         }
+        // Before the checkpoint's mutex: an automatic checkpoint holding it waits for the
+        // writers' lock this thread may hold.
+        self.refuse_in_transaction("(checkpoint)")?;
         let _one_at_a_time = self
             .checkpointing
             .lock()

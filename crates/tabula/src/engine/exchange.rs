@@ -30,6 +30,7 @@ impl Engine {
     /// Writes every table's schema and rows, as of one moment, to one JSON document at
     /// `path` (atomically: a temporary file renamed into place).
     pub(crate) fn export_json(&self, path: &Path) -> Result<()> {
+        self.refuse_in_transaction("(export)")?;
         let root = self.storage.as_ref().map(|s| s.layout.root.as_path());
         crate::storage::export::check_export_target(&*self.fs(), root, path)?;
         // A read-only database's refresh may unload tables between the steps below (a table

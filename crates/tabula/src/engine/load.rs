@@ -57,7 +57,7 @@ fn load<R: Record>(storage: Option<&Storage>, st: &mut State, idx: usize) -> Res
     };
     let meta = &mut st.meta[idx];
     let (t, salvaged) = decode::<R>(storage, &schema, meta.entry.as_ref(), &meta.pending)?;
-    meta.pending.clear();
+    meta.pending = Arc::default();
     meta.dirty |= salvaged;
     Ok(t)
 }
@@ -122,6 +122,9 @@ impl Engine {
     /// load runs at a time; a load that a write made meanwhile (under its own lock) wins,
     /// and this one is dropped.
     pub(crate) fn preload<R: Record>(&self, name: &str) -> Result<()> {
+        // Before the loader's mutex: this thread may hold the writers' lock, which a loader
+        // holding the mutex waits for.
+        self.refuse_in_transaction(name)?;
         let Some(storage) = self.storage.as_ref() else {
             return Ok(());
         };
@@ -160,7 +163,7 @@ impl Engine {
             let meta = &mut st.meta[idx];
             if !meta.loaded {
                 meta.loaded = true;
-                meta.pending.clear();
+                meta.pending = Arc::default();
                 meta.dirty |= salvaged;
                 st.tables[idx] = Arc::new(t);
             }

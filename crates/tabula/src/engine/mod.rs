@@ -1,4 +1,4 @@
-//! The engine: the shared state of one database (its tables, behind one lock) and, for a
+//! The engine: the shared state of one database (its tables, as versions) and, for a
 //! database directory, its storage. It owns everything that changes state: loading tables,
 //! running write transactions and committing them (foreign keys, the log, memory),
 //! attaching and migrating tables, checkpoints, export and import. It knows nothing of
@@ -54,7 +54,7 @@ pub(crate) struct Engine {
     versions: Mutex<Vec<Weak<State>>>,
     pub(crate) storage: Option<Storage>,
     closed: AtomicBool,
-    /// Held while a table loads outside the state lock ([`Engine::preload`]), and by a
+    /// Held while a table loads outside the writers' lock ([`Engine::preload`]), and by a
     /// read-only refresh, so that neither installs what the other replaced.
     loading: Mutex<()>,
     /// One checkpoint at a time (a manual one and an automatic one may meet).
@@ -129,6 +129,7 @@ impl Engine {
     /// On error nothing changes.
     pub(crate) fn refresh(&self) -> Result<()> {
         // Before the loader mutex: a call that would wait for itself fails first.
+        self.refuse_in_transaction("(refresh)")?;
         self.check_open()?;
         let Some(storage) = self.read_only_storage() else {
             return Ok(());
@@ -261,6 +262,9 @@ impl Engine {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
+        // `close` marks the database closed before it publishes the empty version: a read
+        // that got that version sees the mark too.
+        self.check_open()?;
         Ok(v)
     }
 
@@ -282,6 +286,18 @@ impl Engine {
     #[inline(always)]
     pub(crate) fn with_published<O>(&self, f: impl FnOnce(&State) -> Result<O>) -> Result<O> {
         f(&*self.read_state("")?)
+    }
+
+    /// `Error::InTransaction` on a thread running a transaction of this database: for calls
+    /// that take another mutex before the writers' lock (a loader waiting for that lock
+    /// while holding it would wait for this thread forever).
+    pub(crate) fn refuse_in_transaction(&self, table: &str) -> Result<()> {
+        if writing(self.id) {
+            return Err(Error::InTransaction {
+                table: table.to_owned(),
+            });
+        }
+        Ok(())
     }
 
     /// The writers' lock, with the newest committed version. A thread running a transaction
@@ -361,6 +377,11 @@ impl Engine {
         }
         // The old version is freed here, outside the lock, if no reader holds it.
         drop(old);
+    }
+
+    /// The number of the published version (`None` once the database is closed).
+    pub(crate) fn published_version(&self) -> Option<u64> {
+        self.read_state("").ok().map(|v| v.version)
     }
 
     /// The versions readers still hold besides the published one, and the bytes their
@@ -452,7 +473,7 @@ fn state_of(recovered: Vec<crate::storage::recover::RecoveredTable>) -> State {
         let meta = TableMeta {
             loaded: false,
             dirty: t.entry.is_none() || !t.pending.is_empty(),
-            pending: t.pending,
+            pending: Arc::new(t.pending),
             entry: t.entry,
             schema_on_disk: t.schema_on_disk,
             schema_crc32c: t.schema_crc32c,

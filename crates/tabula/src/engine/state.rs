@@ -27,8 +27,9 @@ pub(crate) struct TableMeta {
     pub(crate) loaded: bool,
     /// Changed since the last checkpoint (or never checkpointed): the next one writes it.
     pub(crate) dirty: bool,
-    /// Log records (line, operations) to replay when the table is loaded.
-    pub(crate) pending: Vec<(u64, RawTableOps)>,
+    /// Log records (line, operations) to replay when the table is loaded; shared by every
+    /// version, which copies only the pointer.
+    pub(crate) pending: Arc<Vec<(u64, RawTableOps)>>,
     /// The table as of the last checkpoint.
     pub(crate) entry: Option<TableEntry>,
     /// Whether `schema/<table>.schema.json` exists. A table is created by the commit of its
@@ -48,7 +49,7 @@ impl TableMeta {
         TableMeta {
             loaded: true,
             dirty: true,
-            pending: Vec::new(),
+            pending: Arc::default(),
             entry: None,
             schema_on_disk: false,
             schema_crc32c: String::new(),

@@ -33,6 +33,8 @@ pub(crate) struct WriteTx<'e> {
     // Fields drop in order: the lock first, then this thread's mark of holding it, then the
     // count of transactions under way (an fsync leader may be waiting for it to fall).
     head: RefCell<MutexGuard<'e, Arc<State>>>,
+    /// The number of the version this transaction started from.
+    base_version: u64,
     _mark: LockMark,
     _committer: Option<Committer<'e>>,
     /// The first mark of every table written, in the order first written.
@@ -58,10 +60,10 @@ impl Source for WriteTx<'_> {
 
 impl TxCore for WriteTx<'_> {
     fn state_mut(&self) -> Result<RefMut<'_, State>> {
-        self.changed.set(true);
         self.state.try_borrow_mut().map_err(reentrant_mut)
     }
     fn touch(&self, idx: usize, mark: Mark) {
+        self.changed.set(true);
         let mut marks = self.marks.borrow_mut();
         if !marks.iter().any(|(i, _)| *i == idx) {
             marks.push((idx, mark));
@@ -90,11 +92,20 @@ impl<'e> WriteTx<'e> {
 
     /// Loads table `idx` if it is not yet in memory (its committed rows; not a change).
     pub(crate) fn load(&self, idx: usize) -> Result<()> {
+        self.changed.set(true);
         load::ensure_loaded(self.engine.storage.as_ref(), &mut *self.state_mut()?, idx)
+    }
+
+    /// Records that this transaction's copy of the state differs from the version it was
+    /// taken from in something other than a statement's writes (a table loaded or attached
+    /// to its type): committing it makes a new version.
+    pub(crate) fn note_changed(&self) {
+        self.changed.set(true);
     }
 
     /// Records that table `idx` was created by this transaction.
     pub(crate) fn note_created(&self, idx: usize) {
+        self.changed.set(true);
         self.created.borrow_mut().push(idx);
     }
 
@@ -149,8 +160,8 @@ impl<'e> WriteTx<'e> {
         let mut copied = 0;
         for idx in written.into_iter().chain(created.iter().copied()) {
             let t = st.table_mut(idx)?;
-            copied += t.take_copied_bytes();
             t.commit();
+            copied += t.take_copied_bytes();
         }
         // Committed: a later rollback (there is none) must not remove them.
         self.created.borrow_mut().clear();
@@ -189,6 +200,7 @@ impl Engine {
         let head = self.lock_head(table)?;
         Ok(WriteTx {
             engine: self,
+            base_version: head.version,
             state: RefCell::new((**head).clone()),
             changed: std::cell::Cell::new(false),
             head: RefCell::new(head),
@@ -232,9 +244,13 @@ impl Engine {
         };
         // Other transactions may start: a commit's fsync waits outside the lock, shared with
         // theirs (group commit).
+        let base_version = tx.base_version;
         drop(tx);
         let (out, committed) = result?;
         let Some(version) = committed.version else {
+            // Nothing changed, but what the transaction read may hold commits whose fsync is
+            // still running: it returns once they are durable, as a reader would see them.
+            self.wait_until_published(base_version)?;
             return Ok(out);
         };
         if let Some(storage) = &self.storage {
@@ -254,6 +270,21 @@ impl Engine {
             self.maybe_auto_checkpoint();
         }
         Ok(out)
+    }
+
+    /// Waits until the commits of version `v` are durable (under `Immediate` durability).
+    fn wait_until_published(&self, v: u64) -> Result<()> {
+        let published = self.published_version().is_some_and(|p| p >= v);
+        if published {
+            return Ok(());
+        }
+        if let Some(storage) = &self.storage {
+            let wal = storage.wal()?;
+            if wal.durability == Durability::Immediate {
+                wal.sync_all(&storage.layout.wal())?;
+            }
+        }
+        Ok(())
     }
 
     /// Runs `f` as one write transaction (see [`Engine::finish`]).

@@ -103,8 +103,7 @@ pub(crate) fn with_reader<T: Table, O>(
     f(TypedReader::new(&st, idx)?)
 }
 
-/// [`with_reader`] for a plain handle: the published version, through the one this thread
-/// read last while it is current (see `Engine::with_published`).
+/// [`with_reader`] for a plain handle: the published version, for this one call.
 #[inline(always)]
 pub(crate) fn with_published_reader<T: Table, O>(
     engine: &Engine,

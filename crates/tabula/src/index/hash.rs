@@ -25,7 +25,7 @@ const SHARD_SHIFT: u32 = 24;
 
 /// A hash index from one column's value to the slot holding it: the primary key and every
 /// unique column have one. Nulls are not indexed (a unique nullable column may hold many).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct HashIndex {
     pub(crate) col: usize,
     /// A power of two in number.
@@ -34,6 +34,18 @@ pub(crate) struct HashIndex {
     /// Bytes of shards copied because another version shared them, since the last
     /// [`HashIndex::take_copied_bytes`].
     copied: u64,
+}
+
+impl Clone for HashIndex {
+    /// Shares every shard; the copy has copied nothing yet.
+    fn clone(&self) -> Self {
+        HashIndex {
+            col: self.col,
+            shards: self.shards.clone(),
+            len: self.len,
+            copied: 0,
+        }
+    }
 }
 
 impl HashIndex {
@@ -177,9 +189,15 @@ impl HashIndex {
             self.reshard(h, rows, total);
         }
         let per_shard = n.div_ceil(self.shards.len());
+        let want = per_shard + per_shard / 8;
         let col = self.col;
         for i in 0..self.shards.len() {
-            self.shard_mut(i).reserve(per_shard + per_shard / 8, |&s| {
+            // Only a shard short of room is touched: a shared one would be copied.
+            let shard = &self.shards[i];
+            if shard.capacity() - shard.len() >= want {
+                continue;
+            }
+            self.shard_mut(i).reserve(want, |&s| {
                 rows.get(s as usize).map_or(0, |r| h.hash(r.col(col)))
             });
         }
@@ -198,6 +216,10 @@ impl HashIndex {
             .map(|_| HashTable::with_capacity(per_shard))
             .collect();
         for old in &self.shards {
+            if Arc::strong_count(old) > 1 {
+                // An older version keeps this shard: the new ones copy its entries.
+                self.copied += old.allocation_size() as u64;
+            }
             for &s in old.iter() {
                 let hash = hash_of(s);
                 shards[(hash >> SHARD_SHIFT) as usize & (n - 1)]
@@ -252,6 +274,10 @@ mod tests {
             let later = format!("v{}", upto + 1);
             assert_eq!(snap.find_text(&h, &rows, &later), None);
         }
+        // Room to spare: reserving copies no shard another version shares.
+        let mut copy = ix.clone();
+        copy.reserve(&h, &rows, 0);
+        assert_eq!(copy.take_copied_bytes(), 0);
         ix.remove(&h, &rows, 3);
         assert_eq!(ix.find_text(&h, &rows, "v3"), None);
         assert_eq!(snapshots[0].1.find_text(&h, &rows, "v0"), Some(0));

@@ -1,11 +1,13 @@
 //! The rows of one table in memory, with its primary-key map, unique and ordered indexes,
 //! auto-increment counter and constraint checks. No I/O and no locking happen here.
 //!
-//! Rows live in a slab (`Vec<Option<R>>`); indexes refer to slots. While every insert
+//! Rows live in a slab ([`Slab`], shared copy-on-write between versions of the table);
+//! indexes refer to slots. While every insert
 //! carries a key above all existing keys (the auto-increment case), slot order is key order
 //! and scans need no sorting; otherwise a sorted slot list is built on the next ordered read.
-//! Every change is written to an undo journal so that a statement or a transaction can be
-//! rolled back exactly; committing clears it.
+//! Every change is written to an undo journal so that a statement can be rolled back
+//! exactly (a failed transaction drops its copy of the table), and a commit logs it;
+//! committing clears it.
 //!
 //! This module holds the slab and the reads; [`write`] the changes and their index upkeep,
 //! [`constraints`] the checks a change must pass, [`journal`] the undo journal (marks,

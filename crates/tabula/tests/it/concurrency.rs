@@ -188,8 +188,8 @@ fn a_first_load_does_not_stall_other_tables() {
     assert_eq!(accounts.count().unwrap(), 2);
 }
 
-/// A checkpoint encodes and writes its snapshots under the read lock: while it is stuck in
-/// the write of a snapshot, plain reads go on (a write waits for it, and then commits).
+/// A checkpoint holds the writers' lock, not the readers': while it is stuck in the write
+/// of a snapshot, plain reads go on (a write waits for it, and then commits).
 #[test]
 fn a_checkpoint_does_not_stall_readers() {
     use tabula::testing::FaultyFs;

@@ -101,6 +101,12 @@ fn plain_handles_inside_a_transaction_read_the_last_commit_and_may_not_write() {
     assert!(matches!(r, Err(Error::InTransaction { .. })), "{r:?}");
     let r = db.transaction(|_tx| db.transaction(|_| Ok(())));
     assert!(matches!(r, Err(Error::InTransaction { .. })));
+    // Calls that load or export would wait for the lock this thread holds (or
+    // for a loader waiting for it): refused at once.
+    let r = db.transaction(|_tx| db.dyn_table("students").map(|_| ()));
+    assert!(matches!(r, Err(Error::InTransaction { .. })), "{r:?}");
+    let r = db.transaction(|_tx| db.export_json(std::env::temp_dir().join("never-written.json")));
+    assert!(matches!(r, Err(Error::InTransaction { .. })), "{r:?}");
     assert_eq!(s.count().unwrap(), 4);
 }
 

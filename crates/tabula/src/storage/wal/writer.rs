@@ -85,7 +85,7 @@ struct SyncState {
 /// Appends records and makes them durable, sharing writes and fsyncs between concurrent
 /// committers (group commit).
 ///
-/// With `Immediate` durability a commit queues its line (under the database's write lock, so
+/// With `Immediate` durability a commit queues its line (under the database's writers' lock, so
 /// lines queue in LSN order) and then waits outside that lock. One waiter at a time becomes
 /// the leader: it takes every queued line, writes them with one `write`, fsyncs once, and
 /// wakes everyone its fsync covered. No lock that committers need is held during the I/O.
@@ -104,7 +104,7 @@ pub(crate) struct WalWriter {
     records: AtomicU64,
     /// Set once a write or fsync failed: the log refuses everything until reopened.
     poisoned: std::sync::atomic::AtomicBool,
-    /// Transactions started (waiting for the write lock or running) whose record is not yet
+    /// Transactions started (waiting for the writers' lock or running) whose record is not yet
     /// queued: an fsync leader waits briefly for them, so their lines share its fsync.
     committers: AtomicUsize,
     /// How long the last fsync took, in nanoseconds: bounds the leader's wait.
@@ -194,7 +194,7 @@ impl WalWriter {
 
     /// Commits one record and returns its LSN. `body`, given the LSN, writes the record's
     /// JSON without its closing brace (`{"lsn":..,"tables":[..]`); the batch field, the brace
-    /// and the checksum are added here. Called with the database's write lock held, so LSNs
+    /// and the checksum are added here. Called with the database's writers' lock held, so LSNs
     /// are handed out in commit order.
     ///
     /// `Immediate`: the line is queued for the next fsync leader. `Buffered`: it is written
@@ -285,7 +285,7 @@ impl WalWriter {
         if !batch.buf.is_empty() {
             lock(&self.appender).write(batch.buf)?;
         }
-        // The syncer is replaced only at rotation, with the database's write lock held and
+        // The syncer is replaced only at rotation, with the database's writers' lock held and
         // nothing left to sync; cloning the Arc keeps the mutex free during the fsync.
         let syncer = Arc::clone(&lock(&self.sync).syncer);
         let started = Instant::now();
@@ -295,7 +295,7 @@ impl WalWriter {
         Ok(target)
     }
 
-    /// Marks a transaction that may commit: from before it waits for the write lock until its
+    /// Marks a transaction that may commit: from before it waits for the writers' lock until its
     /// record is queued (or it ends without one), when the returned guard is dropped.
     pub(crate) fn committer(&self) -> Committer<'_> {
         self.committers.fetch_add(1, Ordering::AcqRel);
@@ -351,7 +351,7 @@ impl WalWriter {
     /// write).
     ///
     /// A committer (`gather`) leading the fsync first waits briefly for transactions under
-    /// way; readers and checkpoints (which may hold the write lock those transactions wait
+    /// way; checkpoints and other calls that sync under the writers' lock (which those transactions wait
     /// for) do not.
     pub(crate) fn wait_durable(&self, path: &Path, lsn: u64, gather: bool) -> Result<()> {
         if self.synced.load(Ordering::Acquire) >= lsn {
@@ -432,7 +432,7 @@ impl WalWriter {
     }
 
     /// Cuts the preallocated zeros off the end of the log, so the file holds its records and
-    /// nothing else (before it is archived). Called with the database's write lock held and
+    /// nothing else (before it is archived). Called with the database's writers' lock held and
     /// everything committed durable.
     pub(crate) fn trim(&self) -> std::io::Result<()> {
         let mut a = lock(&self.appender);
@@ -445,7 +445,7 @@ impl WalWriter {
     }
 
     /// Replaces the log file (after rotation) with an empty one. Called with everything
-    /// committed already durable and the database's write lock held.
+    /// committed already durable and the database's writers' lock held.
     pub(crate) fn reset(&self, file: Box<dyn LogFile>) -> std::io::Result<()> {
         let syncer: Arc<dyn FileSync> = Arc::from(file.syncer()?);
         let mut a = lock(&self.appender);
