@@ -56,6 +56,17 @@ fn observe(db: &Database, probe: u64) -> (usize, i64, bool, usize) {
     (count, sum, found, in_read)
 }
 
+/// A database at `/db` on `fs` holding items 1 to 100.
+fn hundred_items_on(fs: &FaultyFs) -> (Database, tabula::TableHandle<Item>) {
+    let db = Database::builder()
+        .file_system(fs.clone())
+        .open("/db")
+        .unwrap();
+    let items = db.table::<Item>().unwrap();
+    items.insert_many((1..=100).map(|i| item(i, 1))).unwrap();
+    (db, items)
+}
+
 /// A read started while a write transaction is stopped inside its closure completes, and
 /// shows the state before the transaction; the transaction then commits.
 #[test]
@@ -103,12 +114,7 @@ fn a_read_beside_a_parked_write_transaction_completes() {
 #[test]
 fn a_read_during_a_commits_fsync_neither_waits_nor_sees_it() {
     let fs = FaultyFs::new();
-    let db = Database::builder()
-        .file_system(fs.clone())
-        .open("/db")
-        .unwrap();
-    let items = db.table::<Item>().unwrap();
-    items.insert_many((1..=100).map(|i| item(i, 1))).unwrap();
+    let (db, items) = hundred_items_on(&fs);
     let before = observe(&db, 101);
     let parked = fs.park_syncs("/db/wal/transaction.log");
     let writer = {
@@ -135,12 +141,7 @@ fn a_read_during_a_commits_fsync_neither_waits_nor_sees_it() {
 #[test]
 fn a_read_during_a_parked_checkpoint_completes() {
     let fs = FaultyFs::new();
-    let db = Database::builder()
-        .file_system(fs.clone())
-        .open("/db")
-        .unwrap();
-    let items = db.table::<Item>().unwrap();
-    items.insert_many((1..=100).map(|i| item(i, 1))).unwrap();
+    let (db, items) = hundred_items_on(&fs);
     let parked = fs.park_writes("/db/data/item.records.tmp");
     let checkpoint = {
         let db = db.clone();
@@ -151,13 +152,19 @@ fn a_read_during_a_parked_checkpoint_completes() {
         let db = db.clone();
         move || observe(&db, 1)
     });
+    let writer = {
+        let items = items.clone();
+        thread::spawn(move || items.insert(item(101, 1)))
+    };
     parked.release();
     checkpoint.join().unwrap().unwrap();
+    assert_eq!(writer.join().unwrap().unwrap(), 101);
     assert_eq!(
         seen.map(|s| s.0),
         Some(100),
         "the read waited for the checkpoint"
     );
+    assert_eq!(items.count().unwrap(), 101);
 }
 
 /// The number of rows written while a version is held: 100,000, or
