@@ -132,7 +132,7 @@ pub enum Error {
     /// end; inside `Database::transaction` use the handles from `tx.table::<T>()`. (A plain
     /// handle's *read* there works: it sees the last committed version, without the
     /// transaction's writes.)
-    #[error("table {table} was written through a plain handle inside a transaction of the same database; use tx.table() inside Database::transaction")]
+    #[error("{table}: this call would wait for the transaction running on this thread (a plain handle's write, a load, an export, a checkpoint, a close); inside Database::transaction use tx.table()")]
     InTransaction {
         /// The table.
         table: String,
@@ -242,7 +242,7 @@ pub enum Error {
         source: serde_json::Error,
     },
     /// The database was closed with [`Database::close`](crate::Database::close).
-    #[error("database {path} is closed")]
+    #[error("{}", closed_message(.path))]
     Closed {
         /// The database directory (empty for an in-memory database).
         path: PathBuf,
@@ -320,3 +320,12 @@ fn place(file: &Path, line: u64) -> String {
 
 /// The result type of every fallible tabula call.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `Error::Closed`'s message: the directory, or that the database was in memory.
+fn closed_message(path: &std::path::Path) -> String {
+    if path.as_os_str().is_empty() {
+        "the in-memory database is closed".to_owned()
+    } else {
+        format!("database {} is closed", path.display())
+    }
+}

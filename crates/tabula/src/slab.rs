@@ -55,9 +55,6 @@ impl<R> Mid<R> {
 pub(crate) struct Slab<R> {
     top: Vec<Arc<Mid<R>>>,
     len: usize,
-    /// Bytes of nodes copied because another version shared them, since the last
-    /// [`Slab::take_copied_bytes`].
-    copied: u64,
 }
 
 impl<R> Clone for Slab<R> {
@@ -66,7 +63,6 @@ impl<R> Clone for Slab<R> {
         Slab {
             top: self.top.clone(),
             len: self.len,
-            copied: 0,
         }
     }
 }
@@ -76,7 +72,6 @@ impl<R> Default for Slab<R> {
         Slab {
             top: Vec::new(),
             len: 0,
-            copied: 0,
         }
     }
 }
@@ -100,9 +95,27 @@ impl<R> Slab<R> {
         self.top.get(l / MID)?.leaves[l % MID].as_deref()
     }
 
-    /// The bytes of nodes copied since the last call because another version shared them.
-    pub(crate) fn take_copied_bytes(&mut self) -> u64 {
-        std::mem::take(&mut self.copied)
+    /// The bytes of this slab's nodes that `newer` does not share: what keeping this
+    /// version alive beside `newer` costs (the nodes, not the rows' own heap data).
+    pub(crate) fn bytes_not_in(&self, newer: &Slab<R>) -> u64 {
+        let mut n = 0;
+        for (m, mid) in self.top.iter().enumerate() {
+            let other = newer.top.get(m);
+            if other.is_some_and(|o| Arc::ptr_eq(o, mid)) {
+                continue;
+            }
+            n += std::mem::size_of::<Mid<R>>();
+            for (l, leaf) in mid.leaves.iter().enumerate() {
+                let Some(leaf) = leaf else { continue };
+                let shared = other
+                    .and_then(|o| o.leaves[l].as_ref())
+                    .is_some_and(|o| Arc::ptr_eq(o, leaf));
+                if !shared {
+                    n += std::mem::size_of::<Leaf<R>>();
+                }
+            }
+        }
+        n as u64
     }
 
     /// The row at `slot`, if the slot is live.
@@ -193,9 +206,6 @@ impl<R: Clone> Slab<R> {
                 self.top.resize_with(m + 1, || Arc::new(Mid::empty()));
             }
             if self.top[m].leaves[i].is_none() {
-                if Arc::strong_count(&self.top[m]) > 1 {
-                    self.copied += std::mem::size_of::<Mid<R>>() as u64;
-                }
                 Arc::make_mut(&mut self.top[m]).leaves[i] =
                     Some(Arc::new(std::array::from_fn(|_| None)));
             }
@@ -210,14 +220,8 @@ impl<R: Clone> Slab<R> {
         if self.top.len() <= m {
             self.top.resize_with(m + 1, || Arc::new(Mid::empty()));
         }
-        if Arc::strong_count(&self.top[m]) > 1 {
-            self.copied += std::mem::size_of::<Mid<R>>() as u64;
-        }
         let mid = Arc::make_mut(&mut self.top[m]);
         let leaf = mid.leaves[l].get_or_insert_with(|| Arc::new(std::array::from_fn(|_| None)));
-        if Arc::strong_count(leaf) > 1 {
-            self.copied += std::mem::size_of::<Leaf<R>>() as u64;
-        }
         &mut Arc::make_mut(leaf)[slot & (LEAF - 1)]
     }
 

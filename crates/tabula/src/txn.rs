@@ -73,12 +73,25 @@ impl<'db> ReadTransaction<'db> {
     }
 
     /// The table of `handle`, read inside this transaction. The handle must come from the
-    /// same database (`Error::WrongDatabase` otherwise).
+    /// same database (`Error::WrongDatabase` otherwise), and from before the transaction
+    /// began: a table created or attached to `T` after that is not in the version it reads
+    /// (`Error::SchemaMismatch` saying so).
     pub fn table<T: Table>(&self, handle: &TableHandle<T>) -> Result<ReadTable<'_, T>> {
         let (db, idx) = handle.place();
         if db != self.engine.id {
             return Err(Error::WrongDatabase {
                 table: T::schema().table.clone(),
+            });
+        }
+        if self.state.typed_opt::<T>(idx).is_none() {
+            return Err(Error::SchemaMismatch {
+                table: T::schema().table.clone(),
+                reason: format!(
+                    "the table was created or attached to {} after this read transaction \
+                     began, and it reads the version it began with; call db.table::<T>() \
+                     before db.read",
+                    std::any::type_name::<T>()
+                ),
             });
         }
         ReadTable::new(&self.state, idx)

@@ -30,9 +30,9 @@ pub(crate) trait AnyTable: Send + Sync {
     fn as_any_mut(&mut self) -> &mut dyn Any;
     /// A new version of the table sharing its rows and indexes, for a writer to change.
     fn clone_arc(&self) -> Arc<dyn AnyTable>;
-    /// The bytes of shared nodes this table copied since the last call (a writer's first
-    /// changes to what an older version still holds).
-    fn take_copied_bytes(&mut self) -> u64;
+    /// The bytes of this version of the table that `newer` does not share (all of them if
+    /// `newer` holds another row kind).
+    fn bytes_not_in(&self, newer: &dyn AnyTable) -> u64;
     fn len(&self) -> usize;
     fn next_key(&self) -> i64;
     fn mark(&self) -> Mark;
@@ -127,8 +127,16 @@ impl<R: Record> AnyTable for TableData<R> {
     fn clone_arc(&self) -> Arc<dyn AnyTable> {
         Arc::new(self.clone())
     }
-    fn take_copied_bytes(&mut self) -> u64 {
-        self.take_copied_bytes()
+    fn bytes_not_in(&self, newer: &dyn AnyTable) -> u64 {
+        let empty;
+        let newer = match newer.as_any().downcast_ref::<TableData<R>>() {
+            Some(n) => n,
+            None => {
+                empty = TableData::<R>::new(self.schema.clone());
+                &empty
+            }
+        };
+        TableData::bytes_not_in(self, newer)
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self

@@ -22,6 +22,7 @@ impl Engine {
     /// for an in-memory database. Readers are not held up while snapshots are encoded and
     /// written; writers wait for it.
     pub(crate) fn checkpoint(&self) -> Result<()> {
+        self.check_open()?;
         let Some(storage) = &self.storage else {
             return Ok(());
         };

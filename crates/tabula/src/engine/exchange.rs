@@ -75,6 +75,8 @@ impl Engine {
     /// validates every row, and inserts everything in one transaction, or nothing. Returns
     /// the rows inserted.
     pub(crate) fn import_json(&self, path: &Path) -> Result<usize> {
+        self.check_open()?;
+        self.refuse_in_transaction("(import)")?;
         if let Some(s) = self.read_only_storage() {
             return Err(s.refuse("import"));
         }

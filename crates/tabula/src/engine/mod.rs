@@ -384,22 +384,25 @@ impl Engine {
         self.read_state("").ok().map(|v| v.version)
     }
 
-    /// The versions readers still hold besides the published one, and the bytes their
-    /// successors copied instead of sharing with them.
+    /// The versions readers still hold besides the published one, and the bytes of theirs
+    /// that the published version does not share (a node held by two old versions counts
+    /// for each).
     pub(crate) fn versions_held(&self) -> (usize, u64) {
         let published = self
             .published
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .version;
-        let versions = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
-        versions
-            .iter()
-            .filter_map(Weak::upgrade)
-            .filter(|v| v.version != published)
-            .fold((0, 0), |(n, bytes), v| {
-                (n + 1, bytes + v.superseded_bytes())
-            })
+            .clone();
+        let held: Vec<Arc<State>> = {
+            let versions = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
+            versions
+                .iter()
+                .filter_map(Weak::upgrade)
+                .filter(|v| v.version != published.version)
+                .collect()
+        };
+        let bytes = held.iter().map(|v| v.bytes_not_in(&published)).sum();
+        (held.len(), bytes)
     }
 
     /// The names of every table, sorted.
@@ -456,8 +459,10 @@ impl Engine {
         // Every call now returns `Error::Closed` (the lock holders check after locking), so
         // the rows are unreachable: drop them now, or a closed database whose handles live on
         // (in a server's state, say) would keep all its memory.
-        let mut empty = State::default();
-        empty.version = head.version + 1;
+        let empty = State {
+            version: head.version + 1,
+            ..State::default()
+        };
         let old = std::mem::replace(&mut *head, Arc::new(empty));
         self.publish(head.clone());
         drop(head);

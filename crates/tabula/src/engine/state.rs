@@ -7,7 +7,6 @@
 //! and indexes with the original, see `table::Slab`), and publishes it as the next version.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::engine::any_table::AnyTable;
@@ -61,29 +60,13 @@ impl TableMeta {
 
 /// Every table of a database, by position (handles keep the position) and by name: one
 /// version of the database.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct State {
     pub(crate) tables: Vec<Arc<dyn AnyTable>>,
     pub(crate) meta: Vec<TableMeta>,
     pub(crate) by_name: Arc<HashMap<String, usize>>,
     /// Counts the versions of a database up from 0: a newer one has a greater number.
     pub(crate) version: u64,
-    /// The bytes that later versions copied from this one because it was still shared
-    /// (see [`State::superseded_bytes`]).
-    superseded: AtomicU64,
-}
-
-impl Clone for State {
-    /// The next version's starting point: every table shared.
-    fn clone(&self) -> Self {
-        State {
-            tables: self.tables.clone(),
-            meta: self.meta.clone(),
-            by_name: self.by_name.clone(),
-            version: self.version,
-            superseded: AtomicU64::new(0),
-        }
-    }
 }
 
 impl State {
@@ -123,16 +106,18 @@ impl State {
         })
     }
 
-    /// Records that building the version after this one copied `bytes` that this one still
-    /// shared.
-    pub(crate) fn add_superseded(&self, bytes: u64) {
-        self.superseded.fetch_add(bytes, Ordering::Relaxed);
-    }
-
-    /// The bytes held only because this version is alive: what its successors copied
-    /// instead of sharing.
-    pub(crate) fn superseded_bytes(&self) -> u64 {
-        self.superseded.load(Ordering::Relaxed)
+    /// The bytes of this version's tables that `newer` does not share: what keeping this
+    /// version alive beside `newer` costs.
+    pub(crate) fn bytes_not_in(&self, newer: &State) -> u64 {
+        self.tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| match newer.tables.get(i) {
+                Some(n) if Arc::ptr_eq(t, n) => 0,
+                Some(n) => t.bytes_not_in(&**n),
+                None => t.bytes_not_in(&TableData::<DynRow>::new(t.schema().clone())),
+            })
+            .sum()
     }
 
     /// The typed table at `idx`.

@@ -157,17 +157,13 @@ impl<'e> WriteTx<'e> {
                 lsn = Some(n);
             }
         }
-        let mut copied = 0;
         for idx in written.into_iter().chain(created.iter().copied()) {
-            let t = st.table_mut(idx)?;
-            t.commit();
-            copied += t.take_copied_bytes();
+            st.table_mut(idx)?.commit();
         }
         // Committed: a later rollback (there is none) must not remove them.
         self.created.borrow_mut().clear();
         let version = if self.changed.get() {
             let mut head = self.head.borrow_mut();
-            head.add_superseded(copied);
             let mut next = std::mem::take(&mut *st);
             next.version = head.version + 1;
             let next = Arc::new(next);
@@ -230,6 +226,7 @@ impl Engine {
             Ok(Err(e)) => Ok(Err(e)),
             Err(panic) => Err(panic),
         };
+        let base_version = tx.base_version;
         let result = match outcome {
             Ok(Ok(done)) => Ok(done),
             Ok(Err(e)) => {
@@ -239,14 +236,25 @@ impl Engine {
             Err(panic) => {
                 tx.rollback();
                 drop(tx);
+                // What the transaction read may hold commits whose fsync is still running:
+                // nothing it tells its caller (a panic message) may come before they are
+                // durable. A failed wait leaves the log poisoned; the panic goes on anyway.
+                let _ = self.wait_until_published(base_version);
                 resume_unwind(panic);
             }
         };
         // Other transactions may start: a commit's fsync waits outside the lock, shared with
         // theirs (group commit).
-        let base_version = tx.base_version;
         drop(tx);
-        let (out, committed) = result?;
+        let (out, committed) = match result {
+            Ok(done) => done,
+            Err(e) => {
+                // An error may name what the transaction read (a unique value taken by a
+                // commit still waiting for its fsync): it is returned once that is durable.
+                self.wait_until_published(base_version)?;
+                return Err(e);
+            }
+        };
         let Some(version) = committed.version else {
             // Nothing changed, but what the transaction read may hold commits whose fsync is
             // still running: it returns once they are durable, as a reader would see them.

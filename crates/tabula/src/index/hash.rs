@@ -25,27 +25,12 @@ const SHARD_SHIFT: u32 = 24;
 
 /// A hash index from one column's value to the slot holding it: the primary key and every
 /// unique column have one. Nulls are not indexed (a unique nullable column may hold many).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct HashIndex {
     pub(crate) col: usize,
     /// A power of two in number.
     shards: Vec<Arc<HashTable<u32>>>,
     len: usize,
-    /// Bytes of shards copied because another version shared them, since the last
-    /// [`HashIndex::take_copied_bytes`].
-    copied: u64,
-}
-
-impl Clone for HashIndex {
-    /// Shares every shard; the copy has copied nothing yet.
-    fn clone(&self) -> Self {
-        HashIndex {
-            col: self.col,
-            shards: self.shards.clone(),
-            len: self.len,
-            copied: 0,
-        }
-    }
 }
 
 impl HashIndex {
@@ -54,21 +39,28 @@ impl HashIndex {
             col,
             shards: vec![Arc::new(HashTable::new())],
             len: 0,
-            copied: 0,
         }
     }
 
-    /// The bytes of shards copied since the last call because another version shared them.
-    pub(crate) fn take_copied_bytes(&mut self) -> u64 {
-        std::mem::take(&mut self.copied)
+    /// The bytes of this index's shards that `newer` does not share.
+    pub(crate) fn bytes_not_in(&self, newer: &HashIndex) -> u64 {
+        let same_shape = newer.shards.len() == self.shards.len();
+        self.shards
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| !(same_shape && Arc::ptr_eq(s, &newer.shards[*i])))
+            .map(|(_, s)| s.allocation_size() as u64)
+            .sum()
+    }
+
+    /// The bytes of all its shards.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.shards.iter().map(|s| s.allocation_size() as u64).sum()
     }
 
     /// Shard `i`, to change: copied first if another version shares it.
     #[inline]
     fn shard_mut(&mut self, i: usize) -> &mut HashTable<u32> {
-        if Arc::strong_count(&self.shards[i]) > 1 {
-            self.copied += self.shards[i].allocation_size() as u64;
-        }
         Arc::make_mut(&mut self.shards[i])
     }
 
@@ -216,10 +208,6 @@ impl HashIndex {
             .map(|_| HashTable::with_capacity(per_shard))
             .collect();
         for old in &self.shards {
-            if Arc::strong_count(old) > 1 {
-                // An older version keeps this shard: the new ones copy its entries.
-                self.copied += old.allocation_size() as u64;
-            }
             for &s in old.iter() {
                 let hash = hash_of(s);
                 shards[(hash >> SHARD_SHIFT) as usize & (n - 1)]
@@ -277,7 +265,7 @@ mod tests {
         // Room to spare: reserving copies no shard another version shares.
         let mut copy = ix.clone();
         copy.reserve(&h, &rows, 0);
-        assert_eq!(copy.take_copied_bytes(), 0);
+        assert_eq!(ix.bytes_not_in(&copy), 0);
         ix.remove(&h, &rows, 3);
         assert_eq!(ix.find_text(&h, &rows, "v3"), None);
         assert_eq!(snapshots[0].1.find_text(&h, &rows, "v0"), Some(0));

@@ -178,12 +178,12 @@ impl KeyIndex {
         }
     }
 
-    /// The bytes of hash shards copied since the last call because another version shared
-    /// them.
-    pub(crate) fn take_copied_bytes(&mut self) -> u64 {
-        match self {
-            KeyIndex::Dense { .. } => 0,
-            KeyIndex::Hashed(ix) => ix.take_copied_bytes(),
+    /// The bytes of this index's hash shards that `newer` does not share.
+    pub(crate) fn bytes_not_in(&self, newer: &KeyIndex) -> u64 {
+        match (self, newer) {
+            (KeyIndex::Dense { .. }, _) => 0,
+            (KeyIndex::Hashed(a), KeyIndex::Hashed(b)) => a.bytes_not_in(b),
+            (KeyIndex::Hashed(a), KeyIndex::Dense { .. }) => a.bytes(),
         }
     }
 

@@ -130,12 +130,12 @@ impl<R: Record> TableData<R> {
         self.live
     }
 
-    /// The bytes of shared nodes copied since the last call: the writer's copies of what an
-    /// older version still holds.
-    pub(crate) fn take_copied_bytes(&mut self) -> u64 {
-        let mut n = self.rows.take_copied_bytes() + self.pk.take_copied_bytes();
-        for u in &mut self.uniques {
-            n += u.take_copied_bytes();
+    /// The bytes of this version's row nodes and hash shards that `newer` (a later version
+    /// of the same table) does not share: what keeping this one alive costs.
+    pub(crate) fn bytes_not_in(&self, newer: &TableData<R>) -> u64 {
+        let mut n = self.rows.bytes_not_in(&newer.rows) + self.pk.bytes_not_in(&newer.pk);
+        for (u, v) in self.uniques.iter().zip(&newer.uniques) {
+            n += u.bytes_not_in(v);
         }
         n
     }

@@ -167,6 +167,103 @@ fn a_read_during_a_parked_checkpoint_completes() {
     assert_eq!(items.count().unwrap(), 101);
 }
 
+/// A write that fails on what a commit still waiting for its fsync wrote (a key it took)
+/// returns its error only once that commit is durable: the caller is never told about a
+/// commit a crash could still undo.
+#[test]
+fn a_failed_write_answers_only_once_what_it_saw_is_durable() {
+    let fs = FaultyFs::new();
+    let (_db, items) = hundred_items_on(&fs);
+    let parked = fs.park_syncs("/db/wal/transaction.log");
+    let first = {
+        let items = items.clone();
+        thread::spawn(move || items.insert(item(101, 5)))
+    };
+    parked.wait_until_parked();
+    let (answered, answer) = mpsc::channel();
+    let second = {
+        let items = items.clone();
+        thread::spawn(move || {
+            let r = items.insert(item(101, 6));
+            let _ = answered.send(());
+            r
+        })
+    };
+    assert!(
+        answer.recv_timeout(Duration::from_millis(300)).is_err(),
+        "the failed insert answered before the commit it collided with was durable"
+    );
+    parked.release();
+    assert_eq!(first.join().unwrap().unwrap(), 101);
+    let e = second.join().unwrap().unwrap_err();
+    assert!(matches!(e, tabula::Error::UniqueViolation { .. }), "{e}");
+}
+
+/// Single-row commits spread over the table while a version is held: each copies one leaf
+/// of rows, and `version_bytes` counts every leaf the held version keeps.
+#[test]
+fn version_bytes_count_every_leaf_a_held_version_keeps() {
+    let db = Database::in_memory();
+    let items = db.table::<Item>().unwrap();
+    items.insert_many((1..=20_000).map(|i| item(i, 1))).unwrap();
+    let (pinned, holding) = mpsc::channel();
+    let (release, wait) = mpsc::channel::<()>();
+    let reader = {
+        let (db, items) = (db.clone(), items.clone());
+        thread::spawn(move || {
+            db.read(|r| {
+                let t = r.table(&items)?;
+                pinned.send(()).unwrap();
+                wait.recv().unwrap();
+                t.count()
+            })
+        })
+    };
+    holding.recv().unwrap();
+    // Rows 1, 201, 401, ...: one hundred commits, each in a leaf of its own.
+    for id in (1..=20_000u64).step_by(200) {
+        items.upsert(item(id, 2)).unwrap();
+    }
+    let held = db.stats().unwrap();
+    assert_eq!(held.versions_held, 1);
+    let floor = 100 * std::mem::size_of::<Item>() as u64;
+    assert!(
+        held.version_bytes >= floor,
+        "{} < {floor}",
+        held.version_bytes
+    );
+    release.send(()).unwrap();
+    assert_eq!(reader.join().unwrap().unwrap(), 20_000);
+    assert_eq!(db.stats().unwrap().version_bytes, 0);
+}
+
+/// A read transaction reads the version it began with: a handle attached after that gets
+/// an error saying so, not a false schema difference.
+#[test]
+fn a_handle_attached_after_a_read_began_is_refused_with_the_reason() {
+    #[derive(Table, Debug, Clone)]
+    struct Late {
+        #[column(primary_key)]
+        id: u64,
+    }
+    let db = Database::in_memory();
+    db.table::<Item>().unwrap();
+    let e = db
+        .read(|r| {
+            let late = db.table::<Late>()?;
+            r.table(&late).map(|_| ())
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&e, tabula::Error::SchemaMismatch { reason, .. } if reason.contains("after this read transaction began")),
+        "{e}"
+    );
+    assert_eq!(
+        db.read(|r| r.table(&db.table::<Late>()?)?.count()).unwrap(),
+        0
+    );
+}
+
 /// The number of rows written while a version is held: 100,000, or
 /// `TABULA_VERSION_ROWS` (1,000,000 for the long run).
 fn rows_to_write() -> u64 {
