@@ -243,13 +243,21 @@ impl fmt::Display for Stats {
                 self.archived.len(),
                 human_bytes(archived)
             )?;
-            writeln!(f, "total on disk: {}", human_bytes(self.total_bytes))?;
+            write!(f, "total on disk: {}", human_bytes(self.total_bytes))?;
         }
-        write!(
-            f,
-            "older versions held by readers: {} ({})",
-            self.versions_held,
-            human_bytes(self.version_bytes)
-        )
+        // Only a database with readers in this process holding old versions has any (a
+        // read-only open from another process never sees the writer's readers).
+        if self.versions_held > 0 {
+            if self.path.is_some() {
+                writeln!(f)?;
+            }
+            write!(
+                f,
+                "older versions held by readers: {} ({})",
+                self.versions_held,
+                human_bytes(self.version_bytes)
+            )?;
+        }
+        Ok(())
     }
 }

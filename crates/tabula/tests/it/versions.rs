@@ -167,6 +167,30 @@ fn a_read_during_a_parked_checkpoint_completes() {
     assert_eq!(items.count().unwrap(), 101);
 }
 
+/// Starts a read transaction on another thread that takes its version now and holds it
+/// until `release` is sent; then it runs `look` on the table and returns what it found.
+fn hold_a_version<O: Send + 'static>(
+    db: &Database,
+    items: &tabula::TableHandle<Item>,
+    look: impl FnOnce(&tabula::ReadTable<'_, Item>) -> tabula::Result<O> + Send + 'static,
+) -> (mpsc::Sender<()>, thread::JoinHandle<tabula::Result<O>>) {
+    let (pinned, holding) = mpsc::channel();
+    let (release, wait) = mpsc::channel::<()>();
+    let reader = {
+        let (db, items) = (db.clone(), items.clone());
+        thread::spawn(move || {
+            db.read(|r| {
+                let t = r.table(&items)?;
+                pinned.send(()).unwrap();
+                wait.recv().unwrap();
+                look(&t)
+            })
+        })
+    };
+    holding.recv().unwrap();
+    (release, reader)
+}
+
 /// A write that fails on what a commit still waiting for its fsync wrote (a key it took)
 /// returns its error only once that commit is durable: the caller is never told about a
 /// commit a crash could still undo.
@@ -206,20 +230,7 @@ fn version_bytes_count_every_leaf_a_held_version_keeps() {
     let db = Database::in_memory();
     let items = db.table::<Item>().unwrap();
     items.insert_many((1..=20_000).map(|i| item(i, 1))).unwrap();
-    let (pinned, holding) = mpsc::channel();
-    let (release, wait) = mpsc::channel::<()>();
-    let reader = {
-        let (db, items) = (db.clone(), items.clone());
-        thread::spawn(move || {
-            db.read(|r| {
-                let t = r.table(&items)?;
-                pinned.send(()).unwrap();
-                wait.recv().unwrap();
-                t.count()
-            })
-        })
-    };
-    holding.recv().unwrap();
+    let (release, reader) = hold_a_version(&db, &items, |t| t.count());
     // Rows 1, 201, 401, ...: one hundred commits, each in a leaf of its own.
     for id in (1..=20_000u64).step_by(200) {
         items.upsert(item(id, 2)).unwrap();
@@ -283,20 +294,9 @@ fn a_held_version_shows_in_stats_and_is_freed_when_dropped() {
     items.insert_many((1..=1000).map(|i| item(i, 1))).unwrap();
     let idle = db.stats().unwrap();
     assert_eq!((idle.versions_held, idle.version_bytes), (0, 0));
-    let (pinned, holding) = mpsc::channel();
-    let (release, wait) = mpsc::channel::<()>();
-    let reader = {
-        let (db, items) = (db.clone(), items.clone());
-        thread::spawn(move || {
-            db.read(|r| {
-                let t = r.table(&items)?;
-                pinned.send(()).unwrap();
-                wait.recv().unwrap();
-                Ok((t.count()?, t.get(1u64)?.map(|i| i.value)))
-            })
-        })
-    };
-    holding.recv().unwrap();
+    let (release, reader) = hold_a_version(&db, &items, |t| {
+        Ok((t.count()?, t.get(1u64)?.map(|i| i.value)))
+    });
     let n = rows_to_write();
     let batch = 10_000.min(n);
     let mut next = 1001;
@@ -309,6 +309,11 @@ fn a_held_version_shows_in_stats_and_is_freed_when_dropped() {
     let held = db.stats().unwrap();
     assert_eq!(held.versions_held, 1, "{held}");
     assert!(held.version_bytes > 0, "{held}");
+    assert!(
+        held.to_string()
+            .contains("older versions held by readers: 1 ("),
+        "{held}"
+    );
     release.send(()).unwrap();
     assert_eq!(
         reader.join().unwrap().unwrap(),
@@ -321,6 +326,7 @@ fn a_held_version_shows_in_stats_and_is_freed_when_dropped() {
         (0, 0),
         "{after}"
     );
+    assert!(!after.to_string().contains("older versions"), "{after}");
     assert_eq!(items.count().unwrap() as u64, 1000 + n);
 }
 
