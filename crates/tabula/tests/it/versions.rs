@@ -67,6 +67,12 @@ fn hundred_items_on(fs: &FaultyFs) -> (Database, tabula::TableHandle<Item>) {
     (db, items)
 }
 
+/// [`observe`] on another thread, waiting up to 20 s for it: `None` if it waited longer.
+fn observe_on_another_thread(db: &Database, probe: u64) -> Option<(usize, i64, bool, usize)> {
+    let db = db.clone();
+    within_20s(move || observe(&db, probe))
+}
+
 /// A read started while a write transaction is stopped inside its closure completes, and
 /// shows the state before the transaction; the transaction then commits.
 #[test]
@@ -92,10 +98,7 @@ fn a_read_beside_a_parked_write_transaction_completes() {
         })
     };
     parked.recv().unwrap();
-    let seen = within_20s({
-        let db = db.clone();
-        move || observe(&db, 101)
-    });
+    let seen = observe_on_another_thread(&db, 101);
     assert_eq!(
         seen,
         Some(before),
@@ -122,10 +125,7 @@ fn a_read_during_a_commits_fsync_neither_waits_nor_sees_it() {
         thread::spawn(move || items.insert(item(101, 5)))
     };
     parked.wait_until_parked();
-    let seen = within_20s({
-        let db = db.clone();
-        move || observe(&db, 101)
-    });
+    let seen = observe_on_another_thread(&db, 101);
     assert_eq!(
         seen,
         Some(before),
@@ -148,10 +148,7 @@ fn a_read_during_a_parked_checkpoint_completes() {
         thread::spawn(move || db.checkpoint())
     };
     parked.wait_until_parked();
-    let seen = within_20s({
-        let db = db.clone();
-        move || observe(&db, 1)
-    });
+    let seen = observe_on_another_thread(&db, 1);
     let writer = {
         let items = items.clone();
         thread::spawn(move || items.insert(item(101, 1)))
