@@ -7,7 +7,7 @@
 //! back, so it runs only outside transactions, under the writers' lock with nothing
 //! uncommitted in the state.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use crate::engine::load::{ensure_loaded, load_as};
 use crate::engine::source::{Source, TxCore};
@@ -176,6 +176,11 @@ impl Engine {
         }
         // Loaded (and migrated: its files are rewritten then) as one version, attached to
         // `T` as the next, so that a failure to attach keeps what is on disk in memory too.
+        // A migration checkpoints: not beside another checkpoint.
+        let _no_checkpoint = self
+            .checkpointing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let found = self.update(name, |st| {
             let Some(idx) = st.by_name.get(name).copied() else {
                 return Ok(None);

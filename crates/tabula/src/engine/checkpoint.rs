@@ -3,25 +3,36 @@
 //! it runs outside any transaction, and no transaction's uncommitted rows can reach a
 //! snapshot (it refuses to run otherwise).
 //!
-//! [`Engine::checkpoint`] holds the writers' lock throughout, so no commit lands between
-//! the snapshots and the manifest's LSN; readers go on with the published version (a
-//! checkpoint changes no row: the version it publishes differs only in what the engine
-//! knows of the files). Tables waiting for log records are loaded first, with no lock held.
+//! [`Engine::checkpoint`] takes the newest version and the log's position under the
+//! writers' lock, for a moment; encodes and writes that version's snapshots, commits the
+//! manifest at its LSN and copies the log up to there into an archived segment with no lock
+//! held, writers committing meanwhile; then, under the writers' lock again for a moment,
+//! replaces the log by the records written since (`Storage::carry_log_tail`). Readers never
+//! wait. Checkpoints never overlap (the `checkpointing` mutex, which `close` and migrations
+//! take too, since they checkpoint under the writers' lock). Tables waiting for log records
+//! are loaded first, with no lock held.
 
-use std::sync::PoisonError;
+use std::sync::{Arc, PoisonError};
 
 use crate::engine::load::ensure_loaded;
 use crate::engine::state::State;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::storage::checkpoint::Rotate;
 use crate::storage::manifest::TableEntry;
 use crate::storage::Storage;
 
 impl Engine {
     /// Snapshots every changed table, commits the manifest, archives the log. Does nothing
-    /// for an in-memory database. Readers are not held up while snapshots are encoded and
-    /// written; writers wait for it.
+    /// for an in-memory database. Neither readers nor writers wait while snapshots are
+    /// encoded and written.
     pub(crate) fn checkpoint(&self) -> Result<()> {
+        self.checkpoint_with(true)
+    }
+
+    /// [`Engine::checkpoint`]; with `wait` false it does nothing while another checkpoint
+    /// runs (an automatic checkpoint, which that one covers).
+    pub(crate) fn checkpoint_with(&self, wait: bool) -> Result<()> {
         self.check_open()?;
         let Some(storage) = &self.storage else {
             return Ok(());
@@ -32,10 +43,17 @@ impl Engine {
         // Before the checkpoint's mutex: an automatic checkpoint holding it waits for the
         // writers' lock this thread may hold.
         self.refuse_in_transaction("(checkpoint)")?;
-        let _one_at_a_time = self
-            .checkpointing
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _one_at_a_time = if wait {
+            self.checkpointing
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        } else {
+            match self.checkpointing.try_lock() {
+                Ok(g) => g,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return Ok(()),
+            }
+        };
         // Tables still waiting for log records are loaded with no lock held first.
         let waiting: Vec<String> = {
             let st = self.read_state("(checkpoint)")?;
@@ -49,14 +67,40 @@ impl Engine {
         for name in waiting {
             self.preload::<crate::record::DynRow>(&name)?;
         }
-        self.update("(checkpoint)", |st| checkpoint(storage, st))
+        // Under the writers' lock, for a moment: the log durable, schema files written,
+        // waiting tables loaded, and the version to write taken with the log's position.
+        let (version, lsn, bytes, records) = {
+            let mut head = self.lock_head("(checkpoint)")?;
+            self.settle()?;
+            let mut next = (**head).clone();
+            prepare(storage, &mut next)?;
+            self.install(&mut head, next);
+            let wal = storage.wal()?;
+            let (bytes, records) = wal.size();
+            (Arc::clone(&*head), wal.last_lsn(), bytes, records)
+        };
+        // With no lock: writers commit meanwhile, into the log after `bytes`.
+        let written = write_snapshots(storage, &version, lsn, Rotate::Later)?;
+        drop(version);
+        storage.archive_log_prefix(lsn, bytes)?;
+        // Under the writers' lock, for a moment: the log keeps only the records after the
+        // checkpoint, and the tables written are clean unless a commit changed them since.
+        let mut head = self.lock_head("(checkpoint)")?;
+        self.settle()?;
+        storage.carry_log_tail(bytes, records)?;
+        let mut next = (**head).clone();
+        record(&mut next, written);
+        self.install(&mut head, next);
+        Ok(())
     }
 }
 
-/// A checkpoint of `st`, the newest version, with the writers' lock held throughout.
+/// A checkpoint of `st`, the newest version, with the writers' lock held throughout (a
+/// migration's, a close's).
 pub(crate) fn checkpoint(storage: &Storage, st: &mut State) -> Result<()> {
     prepare(storage, st)?;
-    let written = write_snapshots(storage, st)?;
+    let lsn = storage.wal()?.last_lsn();
+    let written = write_snapshots(storage, st, lsn, Rotate::Now)?;
     record(st, written);
     Ok(())
 }
@@ -98,14 +142,16 @@ fn prepare(storage: &Storage, st: &mut State) -> Result<()> {
     Ok(())
 }
 
-/// Encodes and stages every changed table's snapshot, then commits the manifest and
-/// rotates the log. Needs only to read the state, and no commit may happen meanwhile (the
-/// caller holds a lock of the state).
-fn write_snapshots(storage: &Storage, st: &State) -> Result<Vec<Written>> {
+/// Encodes and stages every changed table's snapshot of `st` (the version as of `lsn`, every
+/// commit in it durable), then commits the manifest, and with `Rotate::Now` archives the
+/// log (the caller holds the writers' lock then, so the log ends at `lsn`).
+fn write_snapshots(
+    storage: &Storage,
+    st: &State,
+    lsn: u64,
+    rotate: Rotate,
+) -> Result<Vec<Written>> {
     refuse_uncommitted(st)?;
-    // Commits made between `prepare` and now must be durable before a snapshot holds them.
-    let wal = storage.wal()?;
-    wal.sync_all(&storage.layout.wal())?;
     let mut manifest = storage
         .manifest
         .lock()
@@ -150,8 +196,8 @@ fn write_snapshots(storage: &Storage, st: &State) -> Result<Vec<Written>> {
             e.schema_crc32c = st.meta[idx].schema_crc32c.clone();
         }
     }
-    manifest.lsn = wal.last_lsn();
-    storage.commit_checkpoint(manifest.clone(), &staged)?;
+    manifest.lsn = lsn;
+    storage.commit_checkpoint(manifest.clone(), &staged, rotate)?;
     tracing::info!(lsn = manifest.lsn, "checkpoint complete");
     Ok(written)
 }

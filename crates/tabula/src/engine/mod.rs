@@ -57,7 +57,8 @@ pub(crate) struct Engine {
     /// Held while a table loads outside the writers' lock ([`Engine::preload`]), and by a
     /// read-only refresh, so that neither installs what the other replaced.
     loading: Mutex<()>,
-    /// One checkpoint at a time (a manual one and an automatic one may meet).
+    /// One checkpoint at a time (a manual one and an automatic one may meet; a close and a
+    /// migration, which checkpoint under the writers' lock, take it too).
     checkpointing: Mutex<()>,
 }
 
@@ -441,6 +442,13 @@ impl Engine {
     /// and releases the directory's lock; every later call is `Error::Closed`. The rows'
     /// memory is freed once no reader holds a version any more.
     pub(crate) fn close(&self) -> Result<()> {
+        // Its checkpoint must not overlap one running with no lock held; the transaction
+        // check comes first (a checkpoint holding the mutex may wait for this thread).
+        self.refuse_in_transaction("(close)")?;
+        let _no_checkpoint = self
+            .checkpointing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut head = self.lock_head("(close)")?;
         let checkpoint = match &self.storage {
             Some(s)

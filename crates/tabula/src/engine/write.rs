@@ -336,7 +336,7 @@ impl Engine {
         if storage.log_position().0 < limit {
             return;
         }
-        if let Err(e) = self.checkpoint() {
+        if let Err(e) = self.checkpoint_with(false) {
             tracing::warn!(error = %e, "automatic checkpoint failed; the next commit tries again");
         }
     }

@@ -2,7 +2,7 @@
 //! the commit point, the snapshots renamed into place, and the log rotated into an archived
 //! segment. Which tables to snapshot, and from what rows, is the engine's business.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::PoisonError;
 
 use crate::error::{Error, Result};
@@ -16,6 +16,17 @@ use crate::storage::{snapshot, Storage};
 pub(crate) struct StagedSnapshot {
     pub(crate) table: String,
     pub(crate) entry: TableEntry,
+}
+
+/// When a committed checkpoint archives the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rotate {
+    /// At once: the whole log is archived and a new one started (writers are held off).
+    Now,
+    /// Later, by [`Storage::archive_log_prefix`] and [`Storage::carry_log_tail`]: writers
+    /// went on while the snapshots were written, so the log holds records past the
+    /// checkpoint.
+    Later,
 }
 
 impl Storage {
@@ -62,6 +73,7 @@ impl Storage {
         &self,
         manifest: Manifest,
         staged: &[StagedSnapshot],
+        rotate: Rotate,
     ) -> Result<()> {
         let data = self.layout.data_dir();
         let path = self.layout.manifest();
@@ -101,7 +113,107 @@ impl Storage {
         if !staged.is_empty() {
             self.fs.sync_dir(&data).map_err(|e| Error::io(&data, e))?;
         }
-        self.rotate_wal(lsn)
+        match rotate {
+            Rotate::Now => self.rotate_wal(lsn),
+            Rotate::Later => Ok(()),
+        }
+    }
+
+    /// Copies the log's first `bytes` (every record up to `lsn`, which a checkpoint just
+    /// committed) into the archived segment for `lsn`. Those records are durable and the
+    /// log only grows past them, so writers may go on meanwhile. A segment already there
+    /// holding just those bytes is an earlier attempt's (one that failed before the cut).
+    pub(crate) fn archive_log_prefix(&self, lsn: u64, bytes: u64) -> Result<()> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        let current = self.layout.wal();
+        let archived = self.layout.archived_wal(lsn);
+        let log = self.fs.read(&current).map_err(|e| Error::io(&current, e))?;
+        let prefix = usize::try_from(bytes)
+            .ok()
+            .and_then(|n| log.get(..n))
+            .ok_or_else(|| Error::corrupt(&current, 0, "shorter than the records written to it"))?;
+        if self.fs.exists(&archived) {
+            if self.fs.read(&archived).is_ok_and(|a| a == prefix) {
+                return Ok(());
+            }
+            // Never over an earlier segment: its records may be the only copy of some rows.
+            return Err(Error::corrupt(
+                &archived,
+                0,
+                "an archived log segment of this LSN exists already; the log was not rotated",
+            ));
+        }
+        let tmp = Layout::tmp(&archived);
+        self.remove_leftover(&tmp)?;
+        self.fs
+            .write_new_synced(&tmp, &[prefix])
+            .map_err(|e| Error::io(&tmp, e))?;
+        self.fs
+            .rename(&tmp, &archived)
+            .map_err(|e| Error::io(&archived, e))?;
+        let wal_dir = self.layout.wal_dir();
+        self.fs
+            .sync_dir(&wal_dir)
+            .map_err(|e| Error::io(&wal_dir, e))
+    }
+
+    /// Removes a temporary file an earlier failed attempt left, if there is one.
+    fn remove_leftover(&self, tmp: &Path) -> Result<()> {
+        if self.fs.exists(tmp) {
+            self.fs.remove(tmp).map_err(|e| Error::io(tmp, e))?;
+        }
+        Ok(())
+    }
+
+    /// Cuts the log's first `bytes` (`records` records, archived by
+    /// [`Storage::archive_log_prefix`]): the records written after them, since the
+    /// checkpoint's version, are carried into a new log that replaces the current one in
+    /// one rename. Called with the writers' lock held and every commit durable. Until the
+    /// rename the old log stands whole (recovery skips the records the manifest covers).
+    pub(crate) fn carry_log_tail(&self, bytes: u64, records: u64) -> Result<()> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        let wal = self.wal()?;
+        let (len, total) = wal.size();
+        let current = self.layout.wal();
+        let log = self.fs.read(&current).map_err(|e| Error::io(&current, e))?;
+        let tail = match (usize::try_from(bytes), usize::try_from(len)) {
+            (Ok(from), Ok(to)) if from <= to => log.get(from..to),
+            _ => None,
+        }
+        .ok_or_else(|| Error::corrupt(&current, 0, "shorter than the records written to it"))?;
+        let tmp = Layout::tmp(&current);
+        self.remove_leftover(&tmp)?;
+        self.fs
+            .write_new_synced(&tmp, &[tail])
+            .map_err(|e| Error::io(&tmp, e))?;
+        self.fs
+            .rename(&tmp, &current)
+            .map_err(|e| Error::io(&current, e))?;
+        let reopened = self
+            .fs
+            .open_log(&current)
+            .and_then(|f| wal.reset_to(f, tail.len() as u64, total.saturating_sub(records)));
+        if let Err(e) = reopened {
+            // Appends would go to the replaced file: refuse writes until reopened.
+            wal.poison(format!(
+                "could not reopen the log after a checkpoint cut it: {e}"
+            ));
+            return Err(Error::io(&current, e));
+        }
+        let wal_dir = self.layout.wal_dir();
+        if let Err(e) = self.fs.sync_dir(&wal_dir) {
+            // The new log's name may not survive a power loss, and commits fsynced into it
+            // with it: refuse them until the database is reopened (which syncs it).
+            wal.poison(format!(
+                "could not make the cut log's name durable after a checkpoint: {e}"
+            ));
+            return Err(Error::io(&wal_dir, e));
+        }
+        self.prune_archives()
     }
 
     fn rotate_wal(&self, lsn: u64) -> Result<()> {

@@ -218,7 +218,7 @@ fn a_checkpoint_does_not_stall_readers() {
                 .sum()
         }
     });
-    // A writer arriving now waits for the checkpoint, then commits after it.
+    // A writer arriving now commits beside the checkpoint.
     let writer = {
         let accounts = accounts.clone();
         thread::spawn(move || accounts.insert(Account { id: 51, balance: 1 }))

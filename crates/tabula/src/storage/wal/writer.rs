@@ -447,16 +447,28 @@ impl WalWriter {
     /// Replaces the log file (after rotation) with an empty one. Called with everything
     /// committed already durable and the database's writers' lock held.
     pub(crate) fn reset(&self, file: Box<dyn LogFile>) -> std::io::Result<()> {
+        self.reset_to(file, 0, 0)
+    }
+
+    /// Replaces the log file with one that already holds `len` bytes of `records` durable
+    /// records (those a checkpoint carried over), appending after them. Called with
+    /// everything committed already durable and the database's writers' lock held.
+    pub(crate) fn reset_to(
+        &self,
+        file: Box<dyn LogFile>,
+        len: u64,
+        records: u64,
+    ) -> std::io::Result<()> {
         let syncer: Arc<dyn FileSync> = Arc::from(file.syncer()?);
         let mut a = lock(&self.appender);
         *a = Appender {
             file,
-            len: 0,
-            allocated: 0,
+            len,
+            allocated: len,
         };
         lock(&self.sync).syncer = syncer;
-        self.bytes.store(0, Ordering::Release);
-        self.records.store(0, Ordering::Release);
+        self.bytes.store(len, Ordering::Release);
+        self.records.store(records, Ordering::Release);
         Ok(())
     }
 }
