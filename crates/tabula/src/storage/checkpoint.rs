@@ -145,26 +145,24 @@ impl Storage {
                 "an archived log segment of this LSN exists already; the log was not rotated",
             ));
         }
-        let tmp = Layout::tmp(&archived);
-        self.remove_leftover(&tmp)?;
-        self.fs
-            .write_new_synced(&tmp, &[prefix])
-            .map_err(|e| Error::io(&tmp, e))?;
-        self.fs
-            .rename(&tmp, &archived)
-            .map_err(|e| Error::io(&archived, e))?;
+        self.put_synced(&archived, prefix)?;
         let wal_dir = self.layout.wal_dir();
         self.fs
             .sync_dir(&wal_dir)
             .map_err(|e| Error::io(&wal_dir, e))
     }
 
-    /// Removes a temporary file an earlier failed attempt left, if there is one.
-    fn remove_leftover(&self, tmp: &Path) -> Result<()> {
-        if self.fs.exists(tmp) {
-            self.fs.remove(tmp).map_err(|e| Error::io(tmp, e))?;
+    /// Puts `bytes` at `path` in one rename of a synced temporary file (removing one an
+    /// earlier failed attempt left); the caller syncs the directory.
+    fn put_synced(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        let tmp = Layout::tmp(path);
+        if self.fs.exists(&tmp) {
+            self.fs.remove(&tmp).map_err(|e| Error::io(&tmp, e))?;
         }
-        Ok(())
+        self.fs
+            .write_new_synced(&tmp, &[bytes])
+            .map_err(|e| Error::io(&tmp, e))?;
+        self.fs.rename(&tmp, path).map_err(|e| Error::io(path, e))
     }
 
     /// Cuts the log's first `bytes` (`records` records, archived by
@@ -185,35 +183,8 @@ impl Storage {
             _ => None,
         }
         .ok_or_else(|| Error::corrupt(&current, 0, "shorter than the records written to it"))?;
-        let tmp = Layout::tmp(&current);
-        self.remove_leftover(&tmp)?;
-        self.fs
-            .write_new_synced(&tmp, &[tail])
-            .map_err(|e| Error::io(&tmp, e))?;
-        self.fs
-            .rename(&tmp, &current)
-            .map_err(|e| Error::io(&current, e))?;
-        let reopened = self
-            .fs
-            .open_log(&current)
-            .and_then(|f| wal.reset_to(f, tail.len() as u64, total.saturating_sub(records)));
-        if let Err(e) = reopened {
-            // Appends would go to the replaced file: refuse writes until reopened.
-            wal.poison(format!(
-                "could not reopen the log after a checkpoint cut it: {e}"
-            ));
-            return Err(Error::io(&current, e));
-        }
-        let wal_dir = self.layout.wal_dir();
-        if let Err(e) = self.fs.sync_dir(&wal_dir) {
-            // The new log's name may not survive a power loss, and commits fsynced into it
-            // with it: refuse them until the database is reopened (which syncs it).
-            wal.poison(format!(
-                "could not make the cut log's name durable after a checkpoint: {e}"
-            ));
-            return Err(Error::io(&wal_dir, e));
-        }
-        self.prune_archives()
+        self.put_synced(&current, tail)?;
+        self.start_log(tail.len() as u64, total.saturating_sub(records))
     }
 
     fn rotate_wal(&self, lsn: u64) -> Result<()> {
@@ -237,10 +208,22 @@ impl Storage {
         self.fs
             .rename(&current, &archived)
             .map_err(|e| Error::io(&current, e))?;
-        let reopened = self.fs.open_log(&current).and_then(|f| wal.reset(f));
+        self.start_log(0, 0)
+    }
+
+    /// Makes the log writer append to the file now at the log's name, which holds `len`
+    /// bytes of `records` records, makes that name durable, and prunes old segments. On a
+    /// failure writes are refused until the database is reopened: appends would go to the
+    /// file that was there before, or into a name a power loss could undo.
+    fn start_log(&self, len: u64, records: u64) -> Result<()> {
+        let wal = self.wal()?;
+        let current = self.layout.wal();
+        let reopened = self
+            .fs
+            .open_log(&current)
+            .and_then(|f| wal.reset_to(f, len, records));
         if let Err(e) = reopened {
-            // Appends would go to the archived file: refuse writes until reopened.
-            wal.poison(format!("could not start a new log after rotation: {e}"));
+            wal.poison(format!("could not start the new log at a checkpoint: {e}"));
             return Err(Error::io(&current, e));
         }
         let wal_dir = self.layout.wal_dir();
@@ -248,7 +231,7 @@ impl Storage {
             // The new log's name may not survive a power loss, and commits fsynced into it
             // with it: refuse them until the database is reopened (which syncs it).
             wal.poison(format!(
-                "could not make the new log's name durable after rotation: {e}"
+                "could not make the new log's name durable at a checkpoint: {e}"
             ));
             return Err(Error::io(&wal_dir, e));
         }

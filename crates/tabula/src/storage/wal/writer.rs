@@ -444,12 +444,6 @@ impl WalWriter {
         Ok(())
     }
 
-    /// Replaces the log file (after rotation) with an empty one. Called with everything
-    /// committed already durable and the database's writers' lock held.
-    pub(crate) fn reset(&self, file: Box<dyn LogFile>) -> std::io::Result<()> {
-        self.reset_to(file, 0, 0)
-    }
-
     /// Replaces the log file with one that already holds `len` bytes of `records` durable
     /// records (those a checkpoint carried over), appending after them. Called with
     /// everything committed already durable and the database's writers' lock held.
