@@ -177,12 +177,16 @@ impl Storage {
         let wal = self.wal()?;
         let (len, total) = wal.size();
         let current = self.layout.wal();
-        let log = self.fs.read(&current).map_err(|e| Error::io(&current, e))?;
-        let tail = match (usize::try_from(bytes), usize::try_from(len)) {
-            (Ok(from), Ok(to)) if from <= to => log.get(from..to),
-            _ => None,
-        }
-        .ok_or_else(|| Error::corrupt(&current, 0, "shorter than the records written to it"))?;
+        // Only the records after the checkpoint are read: this runs under the writers' lock.
+        let log = self
+            .fs
+            .read_from(&current, bytes)
+            .map_err(|e| Error::io(&current, e))?;
+        let tail = usize::try_from(len.saturating_sub(bytes))
+            .ok()
+            .filter(|_| bytes <= len)
+            .and_then(|n| log.get(..n))
+            .ok_or_else(|| Error::corrupt(&current, 0, "shorter than the records written to it"))?;
         self.put_synced(&current, tail)?;
         self.start_log(tail.len() as u64, total.saturating_sub(records))
     }

@@ -37,6 +37,12 @@ pub(crate) trait FileSystem:
     fn canonical(&self, path: &Path) -> io::Result<PathBuf>;
     fn create_dir_all(&self, path: &Path) -> io::Result<()>;
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// The bytes of `path` from `offset` on (none if the file is shorter).
+    fn read_from(&self, path: &Path, offset: u64) -> io::Result<Vec<u8>> {
+        let bytes = self.read(path)?;
+        let from = usize::try_from(offset).map_or(bytes.len(), |o| o.min(bytes.len()));
+        Ok(bytes[from..].to_vec())
+    }
     fn exists(&self, path: &Path) -> bool;
     fn len(&self, path: &Path) -> io::Result<u64>;
     fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
@@ -110,6 +116,14 @@ impl FileSystem for StdFs {
     }
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         fs::read(path)
+    }
+    fn read_from(&self, path: &Path, offset: u64) -> io::Result<Vec<u8>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = fs::File::open(path)?;
+        f.seek(SeekFrom::Start(offset))?;
+        let mut out = Vec::new();
+        f.read_to_end(&mut out)?;
+        Ok(out)
     }
     fn exists(&self, path: &Path) -> bool {
         path.exists()
