@@ -149,24 +149,18 @@ impl Engine {
             (idx, schema, meta.entry.clone(), meta.pending.clone())
         };
         let decoded = decode::<R>(storage, &schema, entry.as_ref(), &pending);
-        let loaded_meanwhile = {
-            let head = self.lock_head(name)?;
-            head.meta[idx].loaded
-        };
-        if loaded_meanwhile {
-            // A write loaded it meanwhile, under its lock (and a checkpoint may have replaced
-            // the snapshot this load read, failing it): that load stands.
-            return Ok(());
-        }
-        let (t, salvaged) = decoded?;
         self.update(name, |st| {
-            let meta = &mut st.meta[idx];
-            if !meta.loaded {
-                meta.loaded = true;
-                meta.pending = Arc::default();
-                meta.dirty |= salvaged;
-                st.tables[idx] = Arc::new(t);
+            if st.meta[idx].loaded {
+                // A write loaded it meanwhile, under its lock (and a checkpoint may have
+                // replaced the snapshot this load read, failing it): that load stands.
+                return Ok(());
             }
+            let (t, salvaged) = decoded?;
+            let meta = &mut st.meta[idx];
+            meta.loaded = true;
+            meta.pending = Arc::default();
+            meta.dirty |= salvaged;
+            st.tables[idx] = Arc::new(t);
             Ok(())
         })
     }

@@ -283,12 +283,6 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs `f` on the published version: a plain handle's point lookup.
-    #[inline(always)]
-    pub(crate) fn with_published<O>(&self, f: impl FnOnce(&State) -> Result<O>) -> Result<O> {
-        f(&*self.read_state("")?)
-    }
-
     /// `Error::InTransaction` on a thread running a transaction of this database: for calls
     /// that take another mutex before the writers' lock (a loader waiting for that lock
     /// while holding it would wait for this thread forever).
@@ -305,11 +299,7 @@ impl Engine {
     /// of this database already holds it: its call is `Error::InTransaction` instead of a
     /// wait for itself. `table` names what it is taken for, in errors.
     pub(crate) fn lock_head(&self, table: &str) -> Result<MutexGuard<'_, Arc<State>>> {
-        if writing(self.id) {
-            return Err(Error::InTransaction {
-                table: table.to_owned(),
-            });
-        }
+        self.refuse_in_transaction(table)?;
         self.check_open()?;
         let head = self.head.lock().unwrap_or_else(PoisonError::into_inner);
         // `close` may have emptied the state while this call waited for the lock.
@@ -350,10 +340,8 @@ impl Engine {
     }
 
     /// Makes `next` (built from the head, and durable) the head and publishes it.
-    fn install(&self, head: &mut MutexGuard<'_, Arc<State>>, mut next: State) {
-        next.version = head.version + 1;
-        let next = Arc::new(next);
-        **head = next.clone();
+    fn install(&self, head: &mut MutexGuard<'_, Arc<State>>, next: State) {
+        let next = make_head(head, next);
         self.publish(next);
     }
 
@@ -477,6 +465,14 @@ impl Engine {
         drop(old);
         checkpoint.and(closed)
     }
+}
+
+/// Makes `next`, built from the version in `head`, the next version and the head.
+pub(crate) fn make_head(head: &mut MutexGuard<'_, Arc<State>>, mut next: State) -> Arc<State> {
+    next.version = head.version + 1;
+    let next = Arc::new(next);
+    **head = next.clone();
+    next
 }
 
 /// The state of a directory just opened: every table it has, none loaded yet.

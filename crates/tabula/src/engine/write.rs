@@ -14,7 +14,7 @@ use std::sync::{Arc, MutexGuard};
 
 use crate::engine::source::{reentrant, reentrant_mut, LockMark, Source, StateRef, TxCore};
 use crate::engine::state::State;
-use crate::engine::{checkpoint, foreign_keys, load, Engine};
+use crate::engine::{checkpoint, foreign_keys, load, make_head, Engine};
 use crate::error::Result;
 use crate::storage::wal::line::RecordWriter;
 use crate::storage::wal::writer::Committer;
@@ -163,12 +163,8 @@ impl<'e> WriteTx<'e> {
         // Committed: a later rollback (there is none) must not remove them.
         self.created.borrow_mut().clear();
         let version = if self.changed.get() {
-            let mut head = self.head.borrow_mut();
-            let mut next = std::mem::take(&mut *st);
-            next.version = head.version + 1;
-            let next = Arc::new(next);
-            **head = next.clone();
-            Some(next)
+            let next = std::mem::take(&mut *st);
+            Some(make_head(&mut self.head.borrow_mut(), next))
         } else {
             None
         };

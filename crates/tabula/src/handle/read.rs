@@ -4,7 +4,6 @@
 
 use crate::engine::source::Source;
 use crate::engine::state::State;
-use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lookup::Lookup;
 use crate::record::Table;
@@ -101,16 +100,6 @@ pub(crate) fn with_reader<T: Table, O>(
 ) -> Result<O> {
     let st = src.state(&T::schema().table)?;
     f(TypedReader::new(&st, idx)?)
-}
-
-/// [`with_reader`] for a plain handle: the published version, for this one call.
-#[inline(always)]
-pub(crate) fn with_published_reader<T: Table, O>(
-    engine: &Engine,
-    idx: usize,
-    f: impl FnOnce(TypedReader<'_, T>) -> Result<O>,
-) -> Result<O> {
-    engine.with_published(|st| f(TypedReader::new(st, idx)?))
 }
 
 /// The position of unique column `column` (or the primary key). Inlined: it runs before

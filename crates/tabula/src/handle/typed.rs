@@ -7,7 +7,7 @@ use crate::engine::source::{Source, TxCore};
 use crate::engine::state::State;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::handle::read::{with_published_reader, with_reader, TypedReader};
+use crate::handle::read::{with_reader, TypedReader};
 use crate::handle::write;
 use crate::lookup::IntoLookup;
 use crate::record::Table;
@@ -96,7 +96,7 @@ impl<T: Table> TableHandle<T> {
         f: impl FnOnce(&T) -> O,
     ) -> Result<Option<O>> {
         let key = key.into_lookup();
-        with_published_reader(&self.engine, self.idx, |r| r.get_with(key, f))
+        with_reader(&*self.engine, self.idx, |r| r.get_with(key, f))
     }
 
     /// [`get_by`](Self::get_by) without copying the row: runs `f` on it.
@@ -107,7 +107,7 @@ impl<T: Table> TableHandle<T> {
         f: impl FnOnce(&T) -> O,
     ) -> Result<Option<O>> {
         let value = value.into_lookup();
-        with_published_reader(&self.engine, self.idx, |r| r.get_by_with(column, value, f))
+        with_reader(&*self.engine, self.idx, |r| r.get_by_with(column, value, f))
     }
 
     /// Starts a query; see [`Select`].
@@ -117,7 +117,7 @@ impl<T: Table> TableHandle<T> {
 
     /// The number of rows.
     pub fn count(&self) -> Result<usize> {
-        with_published_reader::<T, _>(&self.engine, self.idx, |r| Ok(r.count()))
+        with_reader::<T, _>(&*self.engine, self.idx, |r| Ok(r.count()))
     }
 
     /// The table's schema.
