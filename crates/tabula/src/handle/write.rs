@@ -2,8 +2,6 @@
 //! in a transaction of its own, a transaction's handle in its transaction. A statement that
 //! fails changes nothing (see [`statement`]).
 
-use std::sync::Arc;
-
 use crate::column::field;
 use crate::copy::copy_tagged;
 use crate::engine::any_table::AnyTable;
@@ -64,16 +62,13 @@ pub(crate) fn update<T: Table>(
         let st = tx.state(&T::schema().table)?;
         let t = st.typed::<T>(idx)?;
         let slots: Vec<u32> = t.iter().filter(|(_, r)| pred(r)).map(|(s, _)| s).collect();
-        // Each copy goes straight into the `Arc` that will hold it in the table.
-        let mut rows: Vec<Arc<T>> = Vec::with_capacity(slots.len());
+        let mut rows: Vec<T> = Vec::with_capacity(slots.len());
         let found = slots.iter().filter_map(|&s| t.row(s).map(|r| ((), r)));
-        copy_tagged(&t.schema, found, |(), r| rows.push(Arc::new(r)));
+        copy_tagged(&t.schema, found, |(), r| rows.push(r));
         (slots, rows)
     };
     for row in &mut rows {
-        if let Some(row) = Arc::get_mut(row) {
-            mutate(row);
-        }
+        mutate(row);
     }
     let n = rows.len();
     statement(tx, idx, |t| typed_mut::<T>(t)?.replace_many(&slots, rows))?;

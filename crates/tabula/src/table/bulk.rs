@@ -6,8 +6,7 @@ use std::sync::OnceLock;
 
 use crate::error::Result;
 use crate::record::Record;
-use crate::slab::{Prev, Slab};
-use crate::table::journal::Undo;
+use crate::slab::Slab;
 use crate::table::TableData;
 use crate::value::Value;
 
@@ -131,21 +130,7 @@ impl<R: Record> TableData<R> {
     pub(crate) fn convert<S: Record>(&self) -> Result<TableData<S>> {
         let to_s = |r: &R| S::from_row(&self.schema, r.values()?);
         let rows = self.rows.try_map(to_s)?;
-        // The undos that point at a base become rows of their own, since the converted
-        // slab shares nothing with this one.
-        let mut olds = self.olds.iter();
-        let mut converted = Vec::with_capacity(self.olds.len());
-        for u in &self.undo {
-            let (Undo::Replace { slot } | Undo::Delete { slot }) = *u else {
-                continue;
-            };
-            let Some(old) = olds.next() else { break };
-            converted.push(match self.rows.prev_row(slot as usize, old) {
-                Some(r) => Prev::Row(std::sync::Arc::new(to_s(r)?)),
-                None => Prev::Empty,
-            });
-        }
-        let olds = converted;
+        let olds = self.olds.iter().map(to_s).collect::<Result<Vec<_>>>()?;
         Ok(TableData {
             schema: self.schema.clone(),
             rows,

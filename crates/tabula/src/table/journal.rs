@@ -7,14 +7,11 @@ use std::sync::OnceLock;
 
 use crate::error::Result;
 use crate::record::Record;
-#[cfg(doc)]
-use crate::slab::Prev;
 use crate::table::TableData;
 use crate::value::Value;
 
-/// One change, kept until commit so that it can be undone. What replaced and deleted slots
-/// read before waits in `TableData::olds` (see [`Prev`]), so an entry is 12 bytes whatever
-/// the row type.
+/// One change, kept until commit so that it can be undone. Replaced and deleted rows wait
+/// in `TableData::olds`, so an entry is 12 bytes whatever the row type.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Undo {
     /// Rows inserted into `count` consecutive slots from `first`: a bulk insert is one entry.
@@ -71,13 +68,14 @@ impl<R: Record> TableData<R> {
                 }
                 Undo::Replace { slot } => {
                     let Some(old) = self.olds.pop() else { continue };
-                    self.unindex_slot(slot);
-                    self.rows.restore(slot as usize, old);
-                    self.index_slot(slot);
+                    self.replace_unchecked(slot, old);
+                    // replace_unchecked journaled the undo itself; drop that entry.
+                    self.undo.pop();
+                    self.olds.pop();
                 }
                 Undo::Delete { slot } => {
                     let Some(old) = self.olds.pop() else { continue };
-                    self.rows.restore(slot as usize, old);
+                    self.rows.set(slot as usize, Some(old));
                     self.live += 1;
                     self.index_slot(slot);
                 }
@@ -118,11 +116,8 @@ impl<R: Record> TableData<R> {
                         slots.push(slot);
                     }
                 }
-                Undo::Delete { slot } => {
-                    if let Some(old) = olds
-                        .next()
-                        .and_then(|o| self.rows.prev_row(slot as usize, o))
-                    {
+                Undo::Delete { .. } => {
+                    if let Some(old) = olds.next() {
                         let k = old.col(pk);
                         if self.find_key(k).is_none() {
                             deleted.push(k.to_owned());
@@ -158,7 +153,7 @@ impl<R: Record> TableData<R> {
                 Undo::Insert { first, count } => (first..first + count, None),
                 Undo::Replace { slot } | Undo::Delete { slot } => (slot..slot + 1, olds.next()),
             };
-            if let Some(old) = old.and_then(|o| self.rows.prev_row(slots.start as usize, o)) {
+            if let Some(old) = old {
                 deleted.push(old.col(pk).to_owned());
             }
             for slot in slots {
@@ -182,7 +177,6 @@ impl<R: Record> TableData<R> {
         self.undo.clear();
         *self.undo_floor.get_mut() = 0;
         self.olds.clear();
-        self.rows.settle();
         self.trim();
     }
 }

@@ -32,7 +32,6 @@ use crate::record::Record;
 use crate::schema::Schema;
 use crate::value::{Value, ValueRef};
 
-use crate::slab::Prev;
 pub(crate) use crate::slab::Slab;
 pub(crate) use journal::Mark;
 use journal::Undo;
@@ -54,9 +53,8 @@ pub(crate) struct TableData<R> {
     undo: Vec<Undo>,
     /// Journal entries below this index may not grow: a mark was taken after them.
     undo_floor: AtomicUsize,
-    /// What the slots of `Undo::Replace` and `Undo::Delete` entries read before, in journal
-    /// order.
-    olds: Vec<Prev<R>>,
+    /// The old rows of `Undo::Replace` and `Undo::Delete` entries, in journal order.
+    olds: Vec<R>,
     /// Hashes of the unique columns of the row being inserted (reused, not reallocated).
     scratch: Vec<u64>,
 }

@@ -2,12 +2,11 @@
 //! journalled so that it can be undone.
 
 use std::cmp::Ordering;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
 use crate::index::max_key_gap;
 use crate::record::Record;
-use crate::slab::New;
 use crate::table::{TableData, Undo};
 use crate::value::{Value, ValueRef};
 
@@ -161,36 +160,61 @@ impl<R: Record> TableData<R> {
     /// Replaces the row at `slot` with `new`, which must keep the primary key.
     pub(crate) fn replace(&mut self, slot: u32, new: R) -> Result<()> {
         if self.check_replace(slot, &new)? {
-            self.replace_unchecked(slot, New::Own(new));
+            self.replace_unchecked(slot, new);
         }
         Ok(())
     }
 
     /// Replaces the row at each of `slots` by the row at the same position of `rows`, as
-    /// [`TableData::replace`] does one by one. On an error the rows replaced so far stay
-    /// journalled, for the statement's rollback.
-    pub(crate) fn replace_many(&mut self, slots: &[u32], rows: Vec<Arc<R>>) -> Result<()> {
-        self.olds.reserve(rows.len());
-        for (&slot, row) in slots.iter().zip(rows) {
-            if self.check_replace(slot, &row)? {
-                self.replace_unchecked(slot, New::Shared(row));
+    /// [`TableData::replace`] does one by one. The replaced rows are journalled in `rows`'
+    /// own memory, which becomes the journal's when that is empty: a large update then
+    /// touches no fresh memory for its journal (each fresh page costs a page fault). On an
+    /// error the rows replaced so far stay journalled, for the statement's rollback.
+    pub(crate) fn replace_many(&mut self, slots: &[u32], mut rows: Vec<R>) -> Result<()> {
+        // `rows[..done]` hold the rows replaced so far, in journal order.
+        let mut done = 0;
+        let mut failed = None;
+        for i in 0..slots.len().min(rows.len()) {
+            match self.check_replace(slots[i], &rows[i]) {
+                Ok(true) => {
+                    self.swap_in(slots[i], &mut rows[i]);
+                    rows.swap(done, i);
+                    done += 1;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
             }
         }
-        Ok(())
+        rows.truncate(done);
+        if self.olds.is_empty() && self.olds.capacity() < rows.len() {
+            self.olds = rows;
+        } else {
+            self.olds.append(&mut rows);
+        }
+        failed.map_or(Ok(()), Err)
+    }
+
+    pub(super) fn replace_unchecked(&mut self, slot: u32, mut new: R) {
+        if self.swap_in(slot, &mut new) {
+            self.olds.push(new);
+        }
     }
 
     /// Puts `new` in place of the live row at `slot`, updating the indexes and journalling
-    /// the replacement. Nothing is done if the slot is empty.
-    pub(super) fn replace_unchecked(&mut self, slot: u32, new: New<R>) {
+    /// the replacement; the old row comes back in `new`, and the caller journals it in
+    /// `olds`. False (and nothing done) if the slot is empty.
+    pub(super) fn swap_in(&mut self, slot: u32, new: &mut R) -> bool {
         let s = slot as usize;
         if !self.rows.is_live(s) {
-            return;
+            return false;
         }
         // Unique hash indexes locate entries through the row, so they are updated while the
         // row they hash is in place; ordered indexes compare owned values.
-        let new_row = new.row();
         for u in &mut self.uniques {
-            let (Some(old), nv) = (self.rows.get(s), new_row.col(u.col)) else {
+            let (Some(old), nv) = (self.rows.get(s), new.col(u.col)) else {
                 continue;
             };
             if old.col(u.col) != nv {
@@ -199,26 +223,27 @@ impl<R: Record> TableData<R> {
         }
         for o in &mut self.ordered {
             if let Some(old) = self.rows.get(s) {
-                let (ov, nv) = (old.col(o.col), new_row.col(o.col));
+                let (ov, nv) = (old.col(o.col), new.col(o.col));
                 if ov != nv || ov.kind() != nv.kind() {
                     o.remove(ov, slot);
                     o.insert(nv, slot);
                 }
             }
         }
-        // The old row stays where it was if an older version shares it (see `Prev`).
-        let prev = self.rows.set_new(s, new);
-        if let Some(old) = self.rows.prev_row(s, &prev) {
-            for u in &mut self.uniques {
-                let nv = self.rows.get(s).map(|r| r.col(u.col));
-                if nv.is_some_and(|nv| old.col(u.col) != nv) {
-                    u.insert(&self.hasher, &self.rows, slot);
-                }
+        let Some(row) = self.rows.get_mut(s) else {
+            return false;
+        };
+        std::mem::swap(row, new);
+        let old = &*new;
+        for u in &mut self.uniques {
+            let nv = self.rows.get(s).map(|r| r.col(u.col));
+            if nv.is_some_and(|nv| old.col(u.col) != nv) {
+                u.insert(&self.hasher, &self.rows, slot);
             }
         }
         self.undo.push(Undo::Replace { slot });
-        self.olds.push(prev);
         self.changed();
+        true
     }
 
     /// Removes the row at `slot`, returning whether there was one.
@@ -227,10 +252,9 @@ impl<R: Record> TableData<R> {
             return false;
         }
         self.unindex_slot(slot);
-        let old = self.rows.take(slot as usize);
-        if !old.is_some() {
+        let Some(old) = self.rows.take(slot as usize) else {
             return false;
-        }
+        };
         self.live -= 1;
         self.undo.push(Undo::Delete { slot });
         self.olds.push(old);
