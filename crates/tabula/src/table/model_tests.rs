@@ -1,6 +1,8 @@
 //! The slab, its key index (dense or hashed), its ordered index and the undo journal against
 //! a `BTreeMap` model: random inserts (explicit keys near and far, auto keys), deletes, nested
 //! marks with rollbacks, commits and rebuilds, with every index checked after each step.
+//! Each commit also keeps a copy of the table, as a reader keeps a version: the writes after
+//! it change rows that copy shares, and it must read as it did.
 
 use std::collections::BTreeMap;
 
@@ -78,6 +80,8 @@ proptest! {
         let mut last_deleted: Option<i64> = None;
         // (table mark, model and counter at the mark)
         let mut marks: Vec<(Mark, BTreeMap<i64, i64>, i64)> = Vec::new();
+        // Versions readers hold: (the table as committed, its model).
+        let mut held: Vec<(TableData<DynRow>, BTreeMap<i64, i64>)> = Vec::new();
         for op in &ops {
             match *op {
                 Op::Insert { key, year } => {
@@ -164,6 +168,10 @@ proptest! {
                 Op::Commit => {
                     t.commit();
                     marks.clear();
+                    if held.len() == 3 {
+                        held.remove(0);
+                    }
+                    held.push((t.clone(), model.clone()));
                 }
                 Op::Rebuild => {
                     t.commit();
@@ -172,6 +180,17 @@ proptest! {
                 }
             }
             t.check_invariants();
+            for (old, want) in &held {
+                let got: Vec<(i64, i64)> = old
+                    .iter()
+                    .map(|(_, r)| match (&r.0[0], &r.0[1]) {
+                        (Value::Int(k), Value::Int(y)) => (*k, *y),
+                        other => panic!("{other:?}"),
+                    })
+                    .collect();
+                let want: Vec<(i64, i64)> = want.iter().map(|(&k, &y)| (k, y)).collect();
+                prop_assert_eq!(got, want, "a held version changed");
+            }
             let got: Vec<(i64, i64)> = t
                 .iter()
                 .map(|(_, r)| match (&r.0[0], &r.0[1]) {
