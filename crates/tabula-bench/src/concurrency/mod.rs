@@ -9,6 +9,7 @@
 //! | durable_inserts | single-row durable commits inserting new keys, back to back |
 //! | big_transaction | one transaction inserting 300,000 new keys |
 //! | checkpoint | one checkpoint of a table grown to 400,000 rows (not redb: it has none) |
+//! | checkpoint_writer | the same checkpoint again, while a second thread commits durable updates back to back (tabula only) |
 //!
 //! Every system is a file database with durable commits, in a child process of its own, on
 //! the workload's rows. Automatic checkpoints are off (tabula `auto_checkpoint_bytes(None)`,
@@ -66,6 +67,7 @@ pub const PHASES: &[&str] = &[
     "durable_inserts",
     "big_transaction",
     "checkpoint",
+    "checkpoint_writer",
 ];
 
 /// A lookup by primary key: whether the row with that id was found (and was that row).
@@ -80,6 +82,12 @@ pub trait Target: Sync {
     fn writer(&self) -> Res<Box<dyn Writer + Send + '_>>;
     /// Whether the system has a checkpoint to measure.
     fn has_checkpoint(&self) -> bool;
+    /// Whether its checkpoint is meant to run while another writer commits: tabula's is.
+    /// (SQLite's `TRUNCATE` checkpoint, the one the checkpoint phase measures, waits for
+    /// writers by design; its `PASSIVE` one does not move everything.)
+    fn checkpoints_beside_writers(&self) -> bool {
+        false
+    }
 }
 
 /// What the phases write, each call its own durable commit.
@@ -139,10 +147,14 @@ struct PhaseResult {
     writer_secs: f64,
     /// What the writer did, in words (a checkpoint's work, the rows inserted).
     detail: String,
+    /// The longest single commit of the writer beside a checkpoint (0: not measured).
+    #[serde(default)]
+    longest_commit_ns: u64,
 }
 
-/// What the writer thread reports: commits and a description.
-type WriterOutcome = (u64, String);
+/// What the writer thread reports: commits, a description, and the longest commit beside a
+/// checkpoint in ns (0 where not measured).
+type WriterOutcome = (u64, String, u64);
 
 struct ReadStats {
     secs: f64,
@@ -276,7 +288,8 @@ fn child(system: &str, n: u64, secs: f64) -> Res<()> {
                 rows: u64,
                 (read, written): (ReadStats, Option<(WriterOutcome, f64)>)|
      -> Res<()> {
-        let ((commits, detail), writer_secs) = written.unwrap_or(((0, String::new()), 0.0));
+        let ((commits, detail, longest_commit_ns), writer_secs) =
+            written.unwrap_or(((0, String::new(), 0), 0.0));
         let r = PhaseResult {
             system: system.to_owned(),
             phase: phase.to_owned(),
@@ -294,6 +307,7 @@ fn child(system: &str, n: u64, secs: f64) -> Res<()> {
             writer_commits: commits,
             writer_secs,
             detail,
+            longest_commit_ns,
         };
         println!("{}", serde_json::to_string(&r)?);
         Ok(())
@@ -320,7 +334,7 @@ fn child(system: &str, n: u64, secs: f64) -> Res<()> {
                 w_ref.update_gpa(id, gpa)?;
                 commits += 1;
             }
-            Ok((commits, String::new()))
+            Ok((commits, String::new(), 0))
         }),
     )?;
     emit("durable_updates", next_id - 1, r)?;
@@ -339,10 +353,10 @@ fn child(system: &str, n: u64, secs: f64) -> Res<()> {
                 w_ref.insert(workload::extra_row(id))?;
                 id += 1;
             }
-            Ok((id - first, String::new()))
+            Ok((id - first, String::new(), 0))
         }),
     )?;
-    next_id += r.1.as_ref().map_or(0, |((c, _), _)| *c);
+    next_id += r.1.as_ref().map_or(0, |((c, _, _), _)| *c);
     emit("durable_inserts", rows_before, r)?;
 
     // The rows are made before the phase: only the transaction is timed.
@@ -359,7 +373,7 @@ fn child(system: &str, n: u64, secs: f64) -> Res<()> {
         seed(4),
         Some(move |_: &AtomicBool| {
             w_ref.insert_many(big)?;
-            Ok((1, format!("{BIG_TRANSACTION_ROWS} rows inserted")))
+            Ok((1, format!("{BIG_TRANSACTION_ROWS} rows inserted"), 0))
         }),
     )?;
     emit("big_transaction", rows_before, r)?;
@@ -380,11 +394,74 @@ fn child(system: &str, n: u64, secs: f64) -> Res<()> {
             n,
             secs,
             seed(5),
-            Some(|_: &AtomicBool| Ok((1, w_ref.checkpoint()?))),
+            Some(|_: &AtomicBool| Ok((1, w_ref.checkpoint()?, 0))),
         )?;
         emit("checkpoint", next_id - 1, r)?;
     }
+
+    if target.checkpoints_beside_writers() {
+        // One change so that the checkpoint writes the whole table's snapshot again.
+        w.update_gpa(1, 0.5)?;
+        let mut updater = target.writer()?;
+        let (w_ref, u_ref) = (&mut *w, &mut *updater);
+        let r = run_phase(
+            target,
+            n,
+            secs,
+            seed(6),
+            Some(|_: &AtomicBool| checkpoint_beside_updates(w_ref, u_ref, n)),
+        )?;
+        emit("checkpoint_writer", next_id - 1, r)?;
+    }
     Ok(())
+}
+
+/// Checkpoints with `checkpointer` while `updater` commits durable single-row updates back to
+/// back from another thread, until the checkpoint returns: the commits made beside it and the
+/// longest of them.
+fn checkpoint_beside_updates(
+    checkpointer: &mut (dyn Writer + Send),
+    updater: &mut (dyn Writer + Send),
+    n: u64,
+) -> Res<WriterOutcome> {
+    let done = AtomicBool::new(false);
+    let started = Barrier::new(2);
+    std::thread::scope(|s| {
+        let updates = s.spawn(|| -> Result<(u64, u64), String> {
+            let mut rng = Rng::new(workload::SEED ^ 0xc4ec);
+            let (mut commits, mut longest) = (0u64, 0u64);
+            started.wait();
+            while !done.load(Ordering::Relaxed) {
+                let id = 1 + rng.below(n);
+                let t = Instant::now();
+                updater
+                    .update_gpa(id, (rng.unit() * 4000.0).round() / 1000.0)
+                    .map_err(|e| format!("update beside the checkpoint: {e}"))?;
+                longest = longest.max(t.elapsed().as_nanos() as u64);
+                commits += 1;
+            }
+            Ok((commits, longest))
+        });
+        started.wait();
+        let t = Instant::now();
+        let moved = checkpointer.checkpoint();
+        let took = t.elapsed();
+        done.store(true, Ordering::Relaxed);
+        let (commits, longest) = updates
+            .join()
+            .unwrap_or_else(|_| Err("the updater panicked".to_owned()))?;
+        Ok((
+            commits,
+            format!(
+                "{}; {commits} durable updates committed beside the {:.0} ms checkpoint, \
+                 the longest {:.1} ms",
+                moved?,
+                took.as_secs_f64() * 1000.0,
+                longest as f64 / 1e6
+            ),
+            longest,
+        ))
+    })
 }
 
 /// The entry point of `--concurrency`, as parent or child.
@@ -572,6 +649,12 @@ fn report(systems: &[String], rows: u64, runs: usize, secs: f64, results: &Resul
                     "{} commits/s",
                     cell(&col(&|r| r.writer_commits as f64 / r.writer_secs), sig3)
                 ),
+                "checkpoint_writer" => format!(
+                    "{} ms; {} commits/s beside it, longest {} ms",
+                    cell(&col(&|r| r.writer_secs * 1000.0), sig3),
+                    cell(&col(&|r| r.writer_commits as f64 / r.writer_secs), sig3),
+                    cell(&col(&|r| r.longest_commit_ns as f64 / 1e6), sig3)
+                ),
                 _ => format!("{} ms", cell(&col(&|r| r.writer_secs * 1000.0), sig3)),
             };
             // The rate while the writer was active: a phase's own rate also counts the reads
@@ -606,7 +689,7 @@ fn report(systems: &[String], rows: u64, runs: usize, secs: f64, results: &Resul
             let Some(first) = results.get(&(pi, si)).and_then(|rs| rs.first()) else {
                 continue;
             };
-            if !first.detail.is_empty() || *phase == "checkpoint" {
+            if !first.detail.is_empty() || phase.starts_with("checkpoint") {
                 println!(
                     "- {phase}, {system}: {} rows in the table; {} (first run)",
                     first.rows, first.detail

@@ -65,6 +65,10 @@ impl Target for TabulaTarget {
     fn has_checkpoint(&self) -> bool {
         true
     }
+
+    fn checkpoints_beside_writers(&self) -> bool {
+        true
+    }
 }
 
 struct TabulaWriter<'a> {
