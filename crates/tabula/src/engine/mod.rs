@@ -244,18 +244,27 @@ impl Engine {
         })
     }
 
+    #[inline]
     fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed {
-                path: self.path().map_or_else(PathBuf::new, Path::to_path_buf),
-            });
+            return Err(self.closed_error());
         }
         Ok(())
+    }
+
+    /// Out of line: every read checks for it, few meet it.
+    #[cold]
+    #[inline(never)]
+    fn closed_error(&self) -> Error {
+        Error::Closed {
+            path: self.path().map_or_else(PathBuf::new, Path::to_path_buf),
+        }
     }
 
     /// The newest published version, for one read (a plain handle call, a query, a read
     /// transaction): a pointer copy, with no wait for any writer. A plain-handle read on a
     /// thread running a transaction of this database sees the version before it.
+    #[inline]
     pub(crate) fn read_state(&self, _table: &str) -> Result<Arc<State>> {
         self.check_readable()?;
         let v = self
@@ -276,8 +285,8 @@ impl Engine {
         if let Some(wal) = self.storage.as_ref().and_then(|s| s.wal.as_ref()) {
             // After a failed fsync the log's state is unknown until the database is opened
             // again: no read may show a version that the reopened database might contradict.
-            if let Some(reason) = wal.failure() {
-                return Err(Error::Poisoned { reason });
+            if wal.is_poisoned() {
+                return Err(poisoned(wal));
             }
         }
         Ok(())
@@ -495,7 +504,17 @@ fn state_of(recovered: Vec<crate::storage::recover::RecoveredTable>) -> State {
 }
 
 /// A plain handle reads the newest published version, one call at a time.
+/// The error of a read after a failed fsync. Out of line, as [`Engine::closed_error`].
+#[cold]
+#[inline(never)]
+fn poisoned(wal: &crate::storage::wal::writer::WalWriter) -> Error {
+    Error::Poisoned {
+        reason: wal.failure().unwrap_or_default(),
+    }
+}
+
 impl Source for Engine {
+    #[inline]
     fn state(&self, table: &str) -> Result<StateRef<'_>> {
         self.read_state(table).map(StateRef::Version)
     }

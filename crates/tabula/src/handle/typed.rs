@@ -117,7 +117,7 @@ impl<T: Table> TableHandle<T> {
 
     /// The number of rows.
     pub fn count(&self) -> Result<usize> {
-        with_reader::<T, _>(&*self.engine, self.idx, |r| Ok(r.count()))
+        with_reader::<T, _, _>(&*self.engine, self.idx, |r| Ok(r.count()))
     }
 
     /// The table's schema.
@@ -269,7 +269,7 @@ impl<'t, T: Table> TxTable<'t, T> {
 
     /// See [`TableHandle::count`].
     pub fn count(&self) -> Result<usize> {
-        with_reader::<T, _>(self.tx, self.idx, |r| Ok(r.count()))
+        with_reader::<T, _, _>(self.tx, self.idx, |r| Ok(r.count()))
     }
 
     /// The table's schema.

@@ -176,6 +176,12 @@ impl WalWriter {
         )
     }
 
+    /// Whether a failed fsync poisoned the log (see [`WalWriter::failure`]).
+    #[inline]
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
     pub(crate) fn failure(&self) -> Option<String> {
         if !self.poisoned.load(Ordering::Acquire) {
             return None;
