@@ -1,6 +1,6 @@
 //! `--concurrency`: how a reader fares beside a writer. One thread looks rows up by random
-//! primary key, timing every call, while another thread writes; each phase is one kind of
-//! writing:
+//! primary key, timing every call, while another thread writes (two in `checkpoint_writer`);
+//! each phase is one kind of writing:
 //!
 //! | phase | the writer |
 //! |---|---|
@@ -78,7 +78,7 @@ pub trait Target: Sync {
     /// Opens a reader (a connection of its own where the system has them) and runs `body`
     /// with its lookup.
     fn with_reader(&self, body: &mut dyn FnMut(&mut Get<'_>) -> Res<()>) -> Res<()>;
-    /// The writer; one at a time, used from one thread at a time.
+    /// A writer, used from one thread at a time (`checkpoint_writer` has two at once).
     fn writer(&self) -> Res<Box<dyn Writer + Send + '_>>;
     /// Whether the system has a checkpoint to measure.
     fn has_checkpoint(&self) -> bool;
@@ -147,13 +147,14 @@ struct PhaseResult {
     writer_secs: f64,
     /// What the writer did, in words (a checkpoint's work, the rows inserted).
     detail: String,
-    /// The longest single commit of the writer beside a checkpoint (0: not measured).
+    /// The writer's longest single commit, in `durable_updates` and beside the checkpoint
+    /// (0: not measured).
     #[serde(default)]
     longest_commit_ns: u64,
 }
 
-/// What the writer thread reports: commits, a description, and the longest commit beside a
-/// checkpoint in ns (0 where not measured).
+/// What the writer thread reports: commits, a description, and its longest commit in ns (0
+/// where not measured).
 type WriterOutcome = (u64, String, u64);
 
 struct ReadStats {
@@ -327,14 +328,16 @@ fn child(system: &str, n: u64, secs: f64) -> Res<()> {
         seed(2),
         Some(|stop: &AtomicBool| {
             let mut rng = Rng::new(workload::SEED ^ 0x0bd7);
-            let mut commits = 0;
+            let (mut commits, mut longest) = (0, 0u64);
             while !stop.load(Ordering::Relaxed) {
                 let id = 1 + rng.below(n);
                 let gpa = (rng.unit() * 4.0 * 1000.0).round() / 1000.0;
+                let t = Instant::now();
                 w_ref.update_gpa(id, gpa)?;
+                longest = longest.max(t.elapsed().as_nanos() as u64);
                 commits += 1;
             }
-            Ok((commits, String::new(), 0))
+            Ok((commits, String::new(), longest))
         }),
     )?;
     emit("durable_updates", next_id - 1, r)?;
@@ -399,7 +402,7 @@ fn child(system: &str, n: u64, secs: f64) -> Res<()> {
         emit("checkpoint", next_id - 1, r)?;
     }
 
-    if target.checkpoints_beside_writers() {
+    if target.has_checkpoint() && target.checkpoints_beside_writers() {
         // One change so that the checkpoint writes the whole table's snapshot again.
         w.update_gpa(1, 0.5)?;
         let mut updater = target.writer()?;
@@ -424,6 +427,13 @@ fn checkpoint_beside_updates(
     updater: &mut (dyn Writer + Send),
     n: u64,
 ) -> Res<WriterOutcome> {
+    /// Sets the flag when dropped: the updater stops even if the checkpoint panics.
+    struct SetOnDrop<'a>(&'a AtomicBool);
+    impl Drop for SetOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
     let done = AtomicBool::new(false);
     let started = Barrier::new(2);
     std::thread::scope(|s| {
@@ -443,19 +453,23 @@ fn checkpoint_beside_updates(
             Ok((commits, longest))
         });
         started.wait();
+        let stop_updates = SetOnDrop(&done);
         let t = Instant::now();
         let moved = checkpointer.checkpoint();
         let took = t.elapsed();
-        done.store(true, Ordering::Relaxed);
-        let (commits, longest) = updates
+        drop(stop_updates);
+        let updated = updates
             .join()
-            .unwrap_or_else(|_| Err("the updater panicked".to_owned()))?;
+            .unwrap_or_else(|_| Err("the updater panicked".to_owned()));
+        // A failed checkpoint is the error to report, whatever the updater met.
+        let moved = moved?;
+        let (commits, longest) = updated?;
         Ok((
             commits,
             format!(
                 "{}; {commits} durable updates committed beside the {:.0} ms checkpoint, \
                  the longest {:.1} ms",
-                moved?,
+                moved,
                 took.as_secs_f64() * 1000.0,
                 longest as f64 / 1e6
             ),
@@ -557,6 +571,13 @@ fn check(results: &Results) -> bool {
             );
             ok = false;
         }
+        if r.phase == "checkpoint_writer" && r.writer_commits == 0 {
+            eprintln!(
+                "FAILED: {} {}: no update committed beside the checkpoint",
+                r.system, r.phase
+            );
+            ok = false;
+        }
         if r.phase != "idle" && r.reads_while_writing == 0 {
             eprintln!(
                 "FAILED: {} {}: no read ran while the writer was active",
@@ -645,7 +666,12 @@ fn report(systems: &[String], rows: u64, runs: usize, secs: f64, results: &Resul
             let col = |f: &dyn Fn(&PhaseResult) -> f64| rs.iter().map(f).collect::<Vec<_>>();
             let writer = match *phase {
                 "idle" => "–".to_owned(),
-                "durable_updates" | "durable_inserts" => format!(
+                "durable_updates" => format!(
+                    "{} commits/s, longest {} ms",
+                    cell(&col(&|r| r.writer_commits as f64 / r.writer_secs), sig3),
+                    cell(&col(&|r| r.longest_commit_ns as f64 / 1e6), sig3)
+                ),
+                "durable_inserts" => format!(
                     "{} commits/s",
                     cell(&col(&|r| r.writer_commits as f64 / r.writer_secs), sig3)
                 ),

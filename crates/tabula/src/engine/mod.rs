@@ -503,16 +503,18 @@ fn state_of(recovered: Vec<crate::storage::recover::RecoveredTable>) -> State {
     state
 }
 
-/// A plain handle reads the newest published version, one call at a time.
-/// The error of a read after a failed fsync. Out of line, as [`Engine::closed_error`].
+/// The error of a read from a poisoned log. Out of line, as [`Engine::closed_error`].
 #[cold]
 #[inline(never)]
 fn poisoned(wal: &crate::storage::wal::writer::WalWriter) -> Error {
     Error::Poisoned {
+        // Never empty: the log stores its reason before it raises the flag, under the
+        // mutex `failure` takes.
         reason: wal.failure().unwrap_or_default(),
     }
 }
 
+/// A plain handle reads the newest published version, one call at a time.
 impl Source for Engine {
     #[inline]
     fn state(&self, table: &str) -> Result<StateRef<'_>> {

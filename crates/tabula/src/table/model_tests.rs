@@ -177,44 +177,59 @@ proptest! {
                     t.commit();
                     marks.clear();
                     t.rebuild();
+                    if held.len() == 3 {
+                        held.remove(0);
+                    }
+                    held.push((t.clone(), model.clone()));
                 }
             }
-            t.check_invariants();
+            matches_model(&t, &model)?;
             for (old, want) in &held {
-                let got: Vec<(i64, i64)> = old
-                    .iter()
-                    .map(|(_, r)| match (&r.0[0], &r.0[1]) {
-                        (Value::Int(k), Value::Int(y)) => (*k, *y),
-                        other => panic!("{other:?}"),
-                    })
-                    .collect();
-                let want: Vec<(i64, i64)> = want.iter().map(|(&k, &y)| (k, y)).collect();
-                prop_assert_eq!(got, want, "a held version changed");
-            }
-            let got: Vec<(i64, i64)> = t
-                .iter()
-                .map(|(_, r)| match (&r.0[0], &r.0[1]) {
-                    (Value::Int(k), Value::Int(y)) => (*k, *y),
-                    other => panic!("{other:?}"),
-                })
-                .collect();
-            let want: Vec<(i64, i64)> = model.iter().map(|(&k, &y)| (k, y)).collect();
-            prop_assert_eq!(&got, &want);
-            for year in 0..4i64 {
-                let mut slots = t.slots_where(1, &Value::Int(year));
-                slots.sort_unstable();
-                let mut keys: Vec<i64> = slots
-                    .iter()
-                    .map(|&s| match &t.row(s).unwrap().0[0] {
-                        Value::Int(k) => *k,
-                        other => panic!("{other:?}"),
-                    })
-                    .collect();
-                keys.sort_unstable();
-                let want: Vec<i64> =
-                    model.iter().filter(|(_, &y)| y == year).map(|(&k, _)| k).collect();
-                prop_assert_eq!(keys, want);
+                matches_model(old, want)?;
             }
         }
     }
+}
+
+/// Checks `t` against `model` (key to year): its invariants, its rows in key order, a lookup
+/// of every key, and the slots its ordered index gives for each year.
+fn matches_model(t: &TableData<DynRow>, model: &BTreeMap<i64, i64>) -> Result<(), TestCaseError> {
+    t.check_invariants();
+    let got: Vec<(i64, i64)> = t
+        .iter()
+        .map(|(_, r)| match (&r.0[0], &r.0[1]) {
+            (Value::Int(k), Value::Int(y)) => (*k, *y),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let want: Vec<(i64, i64)> = model.iter().map(|(&k, &y)| (k, y)).collect();
+    prop_assert_eq!(&got, &want);
+    for (&k, &y) in model {
+        let found = t.find_key(ValueRef::Int(k)).and_then(|s| t.row(s));
+        prop_assert_eq!(
+            found.map(|r| r.0[1].clone()),
+            Some(Value::Int(y)),
+            "key {}",
+            k
+        );
+    }
+    for year in 0..4i64 {
+        let mut slots = t.slots_where(1, &Value::Int(year));
+        slots.sort_unstable();
+        let mut keys: Vec<i64> = slots
+            .iter()
+            .map(|&s| match &t.row(s).unwrap().0[0] {
+                Value::Int(k) => *k,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        keys.sort_unstable();
+        let want: Vec<i64> = model
+            .iter()
+            .filter(|(_, &y)| y == year)
+            .map(|(&k, _)| k)
+            .collect();
+        prop_assert_eq!(keys, want);
+    }
+    Ok(())
 }

@@ -176,7 +176,8 @@ impl WalWriter {
         )
     }
 
-    /// Whether a failed fsync poisoned the log (see [`WalWriter::failure`]).
+    /// Whether the log is poisoned (a failed fsync, truncate or log start; see
+    /// [`WalWriter::failure`]).
     #[inline]
     pub(crate) fn is_poisoned(&self) -> bool {
         self.poisoned.load(Ordering::Acquire)
