@@ -228,7 +228,9 @@ impl Database {
     /// A database opened with [`open_read_only`](Database::open_read_only) catches up with
     /// the directory: everything is read again as of a new consistent point and replaces
     /// what it shows, at once. Handles stay valid; a table attached to a Rust type stays
-    /// attached (`Error::SchemaMismatch` if the writer migrated it since: open again). A
+    /// attached. A table this database loaded (a typed or dynamic handle, a query, an export)
+    /// that the writer migrated since is `Error::SchemaMismatch`, since its handles hold the
+    /// old columns (open again); a table it never loaded takes its new schema. A
     /// writable or in-memory database is always current, so this does nothing. On error
     /// nothing changes.
     pub fn refresh(&self) -> Result<()> {

@@ -153,10 +153,12 @@ impl Engine {
         )?;
         let mut next = state_of(recovered);
         // Old positions first, so every handle still finds its table, with the schema it
-        // has (a handle keeps its table's column names): a table the writer migrated since
-        // needs a new open. Tables created since come after them.
+        // has (a handle keeps its table's column names): a table this database loaded (so a
+        // typed or dynamic handle may hold its columns) and the writer migrated since needs
+        // a new open; a table it never loaded just takes its new schema. Tables created
+        // since come after them.
         let mut order: Vec<usize> = Vec::with_capacity(next.tables.len());
-        for (schema, _) in &shown {
+        for (schema, loaded) in &shown {
             let name = &schema.table;
             let Some(&i) = next.by_name.get(name) else {
                 return Err(Error::corrupt(
@@ -165,16 +167,8 @@ impl Engine {
                     "the table is gone from the directory since it was read",
                 ));
             };
-            let diffs = next.tables[i].schema().differences(schema);
-            if !diffs.is_empty() {
-                return Err(Error::SchemaMismatch {
-                    table: name.clone(),
-                    reason: format!(
-                        "changed on disk since this database read it ({}); open the database \
-                         again to see the new schema",
-                        diffs.join("; ")
-                    ),
-                });
+            if *loaded {
+                migrated_since(schema, next.tables[i].schema())?;
             }
             order.push(i);
         }
@@ -211,7 +205,9 @@ impl Engine {
         let mut head = self.lock_head("(refresh)")?;
         for idx in 0..shown.len().min(head.tables.len()) {
             if !state.meta[idx].loaded && head.meta[idx].loaded {
-                // Loaded by a path that does not wait for `loading`: load it now too.
+                // Loaded by a path that does not wait for `loading`: load it now too, unless
+                // its schema changed (a handle may hold the old one).
+                migrated_since(head.tables[idx].schema(), state.tables[idx].schema())?;
                 load::ensure_loaded(Some(&fresh), &mut state, idx)?;
             }
             if head.tables[idx].rust_type().is_some() {
@@ -501,6 +497,23 @@ fn state_of(recovered: Vec<crate::storage::recover::RecoveredTable>) -> State {
         state.push_dyn(t.schema, meta);
     }
     state
+}
+
+/// `Error::SchemaMismatch` if a table this database loaded (`shown`, its schema then) has
+/// another schema on disk now (`fresh`): its handles hold the old columns.
+fn migrated_since(shown: &Schema, fresh: &Schema) -> Result<()> {
+    let diffs = fresh.differences(shown);
+    if diffs.is_empty() {
+        return Ok(());
+    }
+    Err(Error::SchemaMismatch {
+        table: shown.table.clone(),
+        reason: format!(
+            "changed on disk since this database loaded it ({}); its handles hold the old \
+             columns: open the database again to see the new schema",
+            diffs.join("; ")
+        ),
+    })
 }
 
 /// The error of a read from a poisoned log. Out of line, as [`Engine::closed_error`].

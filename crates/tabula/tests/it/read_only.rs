@@ -281,6 +281,95 @@ fn a_refresh_after_the_writer_migrated_a_typed_table_is_refused_and_changes_noth
     assert_eq!(again.table::<StudentV2>().unwrap().count().unwrap(), 1);
 }
 
+/// A table the reader never loaded takes the writer's migration at a refresh, with the
+/// rest of the new point (a table created meanwhile too); a reader that loaded it (a
+/// dynamic handle holds its columns) is refused, as for a typed one.
+#[test]
+fn a_refresh_takes_a_migration_of_a_table_the_reader_never_loaded() {
+    #[derive(Table, Debug, Clone)]
+    #[table(name = "notes")]
+    struct Note {
+        #[column(primary_key)]
+        id: u64,
+        text: String,
+    }
+    #[derive(Table, Debug, Clone)]
+    #[table(name = "notes")]
+    struct NoteV2 {
+        #[column(primary_key)]
+        id: u64,
+        text: String,
+        tag: Option<String>,
+    }
+    #[derive(Table, Debug, Clone)]
+    #[table(name = "later")]
+    struct Later {
+        #[column(primary_key)]
+        id: u64,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let (writer, _students) = writer_with_ada(&path);
+    writer
+        .table::<Note>()
+        .unwrap()
+        .insert(Note {
+            id: 0,
+            text: "first".into(),
+        })
+        .unwrap();
+    let untouched = Database::open_read_only(&path).unwrap();
+    assert_eq!(names(&untouched), ["Ada"]);
+    let user = Database::open_read_only(&path).unwrap();
+    let notes = user.dyn_table("notes").unwrap();
+    assert_eq!(notes.count().unwrap(), 1);
+
+    writer.close().unwrap();
+    let writer = Database::open(&path).unwrap();
+    writer
+        .table::<NoteV2>()
+        .unwrap()
+        .insert(NoteV2 {
+            id: 0,
+            text: "second".into(),
+            tag: Some("new".into()),
+        })
+        .unwrap();
+    writer
+        .table::<Later>()
+        .unwrap()
+        .insert(Later { id: 0 })
+        .unwrap();
+
+    untouched.refresh().unwrap();
+    let notes_now = untouched.dyn_table("notes").unwrap();
+    let columns: Vec<&str> = notes_now
+        .schema()
+        .columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(columns, ["id", "text", "tag"]);
+    assert_eq!(
+        notes_now.get(2u64).unwrap().unwrap()["tag"],
+        tabula::Value::from("new")
+    );
+    assert_eq!(untouched.dyn_table("later").unwrap().count().unwrap(), 1);
+    assert_eq!(names(&untouched), ["Ada"]);
+
+    let e = user.refresh().unwrap_err();
+    assert!(
+        matches!(&e, Error::SchemaMismatch { table, reason } if table == "notes" && reason.contains("open the database again")),
+        "{e}"
+    );
+    // Refused, it shows what it did: the old columns and rows.
+    assert_eq!(notes.count().unwrap(), 1);
+    assert!(matches!(
+        user.dyn_table("later"),
+        Err(Error::UnknownTable { .. })
+    ));
+}
+
 /// Readers open and refresh over and over while another thread commits and checkpoints:
 /// each sees one committed prefix of the writer's history (every transaction whole, none
 /// missing before the last one it sees), and never less than what was committed before it
