@@ -5,9 +5,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::storage::fs::{FileSystem, StdFs};
 use crate::storage::inspect::inspect;
+use crate::storage::layout::Layout;
 
 /// One problem `verify` found.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -35,8 +36,11 @@ impl fmt::Display for Problem {
 /// every file (the manifest's own included), LSN continuity, that schemas and rows agree,
 /// and, after replaying the log, primary-key, unique, NOT NULL and foreign-key constraints
 /// across tables; it reports log tails an open set aside (`wal/*.damaged`). A path that is
-/// not a database is `Error::NotADatabase`. Run it while no process has the database
-/// open: a database being written can look inconsistent between two writes.
+/// not a database is `Error::NotADatabase`. Beside a process writing the database, a
+/// checkpoint can replace files while they are read: `verify` then reads again, until one
+/// reading begins and ends with the same manifest and the same files in `data/` and `wal/`
+/// (commits appended to the log meanwhile are fine: it reads whole lines). After many
+/// tries with the directory still changing it reports the last reading, as it found it.
 ///
 /// ```
 /// # let dir = tempfile::tempdir()?;
@@ -57,6 +61,43 @@ pub fn verify(path: impl AsRef<Path>) -> Result<Vec<Problem>> {
     verify_with(&StdFs, path.as_ref())
 }
 
+/// Readings tried before the last one is reported as it is.
+const ATTEMPTS: u32 = 50;
+
 pub(crate) fn verify_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<Problem>> {
-    Ok(inspect(fs, root)?.problems)
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let before = shape(fs, root);
+        let reading = inspect(fs, root);
+        let still = before.is_some() && shape(fs, root) == before;
+        // A file that vanished mid-read (a checkpoint's staged file renamed) is the
+        // directory changing too.
+        let vanished = matches!(&reading, Err(Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound);
+        if (still && !vanished) || attempt >= ATTEMPTS {
+            return Ok(reading?.problems);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(u64::from(attempt.min(20))));
+    }
+}
+
+/// What a checkpoint changes: the manifest's bytes and the names of the files in `data/`
+/// and `wal/` (`None` if the manifest cannot be read or a directory cannot be listed).
+fn shape(fs: &dyn FileSystem, root: &Path) -> Option<(Option<Vec<u8>>, Vec<PathBuf>)> {
+    let layout = Layout::new(root);
+    let manifest = layout.manifest();
+    let bytes = if fs.exists(&manifest) {
+        Some(fs.read(&manifest).ok()?)
+    } else {
+        None
+    };
+    let mut files = Vec::new();
+    for dir in [layout.data_dir(), layout.wal_dir()] {
+        if fs.exists(&dir) {
+            files.extend(fs.list(&dir).ok()?);
+        }
+    }
+    files.sort();
+    Some((bytes, files))
 }

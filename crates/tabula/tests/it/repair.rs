@@ -555,3 +555,49 @@ fn a_lost_manifest_is_refused_by_every_open_until_repair() {
     assert!(repair(&path).is_clean());
     assert_eq!(student_names(&path), ["A", "B", "C"]);
 }
+
+/// `verify` beside a process that keeps checkpointing: a checkpoint replaces snapshots and
+/// the manifest while they are read, and verify must read again rather than report a mix of
+/// two states as damage (or fail on a staged file that was renamed away).
+#[test]
+fn verify_beside_a_checkpointing_writer_finds_no_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    let students = db.table::<Student>().unwrap();
+    students
+        .insert_many((0..500).map(|i| student(&format!("S{i}"), 2020 + i % 5, 3.0)))
+        .unwrap();
+    db.checkpoint().unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut i = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                students
+                    .insert(student(&format!("W{i}"), 2024, 2.0))
+                    .unwrap();
+                if i % 20 == 0 {
+                    db.checkpoint().unwrap();
+                }
+                i += 1;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        });
+        // Stops the writer however this thread ends, so that a failure cannot hang the test.
+        struct Stop<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let _stop = Stop(&stop);
+        for round in 0..15 {
+            let problems = tabula::verify(&path);
+            assert!(
+                matches!(&problems, Ok(p) if p.is_empty()),
+                "round {round}: {problems:?}"
+            );
+        }
+    });
+}
