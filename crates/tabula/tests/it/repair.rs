@@ -577,7 +577,7 @@ fn verify_beside_a_checkpointing_writer_finds_no_problems() {
                 students
                     .insert(student(&format!("W{i}"), 2024, 2.0))
                     .unwrap();
-                if i % 20 == 0 {
+                if i.is_multiple_of(20) {
                     db.checkpoint().unwrap();
                 }
                 i += 1;
