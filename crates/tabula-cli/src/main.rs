@@ -449,7 +449,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 )
                 .context("writing to standard output")?;
             } else {
-                outln!("{}", serde_json::to_string_pretty(&stats.tables)?);
+                let whole = serde_json::to_value(&stats.tables)?;
+                let list = whole.as_array().cloned().unwrap_or_default();
+                output::records(format, &whole, &list, &[])
+                    .context("writing to standard output")?;
             }
         }
         Command::Schema { dir, table } => {
@@ -501,7 +504,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 )
                 .context("writing to standard output")?;
             } else {
-                outln!("{}", serde_json::to_string_pretty(&schema)?);
+                // JSON Lines and CSV: a line per column, with the table's name.
+                let whole = serde_json::to_value(&schema)?;
+                let mut list = Vec::new();
+                for c in &schema.columns {
+                    let mut v = serde_json::to_value(c)?;
+                    if let serde_json::Value::Object(m) = &mut v {
+                        m.insert("table".into(), schema.table.clone().into());
+                    }
+                    list.push(v);
+                }
+                output::records(format, &whole, &list, &["table", "name", "type"])
+                    .context("writing to standard output")?;
             }
         }
         Command::Query {
@@ -701,7 +715,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if format == Format::Table {
                 outln!("{stats}");
             } else {
-                outln!("{}", serde_json::to_string_pretty(&stats)?);
+                // JSON Lines: the whole report on one line; CSV: a line per table.
+                let whole = serde_json::to_value(&stats)?;
+                let list = match format {
+                    Format::Csv => serde_json::to_value(&stats.tables)?
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default(),
+                    _ => vec![whole.clone()],
+                };
+                output::records(format, &whole, &list, &[])
+                    .context("writing to standard output")?;
             }
         }
         Command::Checkpoint { dir } => {
@@ -794,7 +818,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     );
                 }
             } else {
-                outln!("{}", serde_json::to_string_pretty(&problems)?);
+                let whole = serde_json::to_value(&problems)?;
+                let list = whole.as_array().cloned().unwrap_or_default();
+                output::records(format, &whole, &list, &["file", "line", "message"])
+                    .context("writing to standard output")?;
             }
             return Ok(if problems.is_empty() {
                 ExitCode::SUCCESS
@@ -840,7 +867,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &rows,
                 );
             } else {
-                outln!("{}", serde_json::to_string_pretty(&records)?);
+                let whole = serde_json::to_value(&records)?;
+                let list = whole.as_array().cloned().unwrap_or_default();
+                output::records(format, &whole, &list, &[])
+                    .context("writing to standard output")?;
             }
         }
     }

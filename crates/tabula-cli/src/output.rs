@@ -235,3 +235,62 @@ pub fn json_object(columns: &[String], r: &Row) -> String {
     s.push('}');
     s
 }
+
+/// Prints the result of a command that is not a query in a machine format: `Json` as the
+/// one document `whole`; `Jsonl` as one compact object per line, `records`; `Csv` as a header
+/// (`columns`, then any other key the records have, in the order met) and one line per
+/// record, nested values as compact JSON. Text cells get the formula guard, as a query's.
+pub fn records(
+    format: Format,
+    whole: &serde_json::Value,
+    records: &[serde_json::Value],
+    columns: &[&str],
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = stdout();
+    match format {
+        Format::Table => {}
+        Format::Json => {
+            let text = serde_json::to_string_pretty(whole).map_err(std::io::Error::other)?;
+            writeln!(out, "{text}")?;
+        }
+        Format::Jsonl => {
+            for r in records {
+                writeln!(out, "{r}")?;
+            }
+        }
+        Format::Csv => {
+            let mut keys: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+            for r in records {
+                if let serde_json::Value::Object(m) = r {
+                    for k in m.keys() {
+                        if !keys.contains(k) {
+                            keys.push(k.clone());
+                        }
+                    }
+                }
+            }
+            if keys.is_empty() {
+                return out.flush();
+            }
+            writeln!(out, "{}", csv_header(&keys))?;
+            for r in records {
+                let cells: Vec<String> = keys
+                    .iter()
+                    .map(|k| match r.get(k) {
+                        None | Some(serde_json::Value::Null) => String::new(),
+                        Some(serde_json::Value::String(s)) => {
+                            csv_value(&Value::Text(s.clone()), CsvGuard::Formulas)
+                        }
+                        Some(v @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
+                            csv_quote(&v.to_string())
+                        }
+                        Some(v) => v.to_string(),
+                    })
+                    .collect();
+                writeln!(out, "{}", cells.join(","))?;
+            }
+        }
+    }
+    out.flush()
+}

@@ -976,3 +976,37 @@ fn a_file_is_not_a_database_and_long_damage_is_summarised() {
     assert!(e.contains("15 more damaged log line(s)"), "{e}");
     assert_eq!(e.lines().count(), 11, "{e}");
 }
+
+/// `--format jsonl` and `--format csv` hold for the inspecting commands too, not only for
+/// `query`: JSON Lines is one object per line, CSV a header and a line per record.
+#[test]
+fn inspecting_commands_honour_jsonl_and_csv() {
+    let (_d, _path, p) = demo();
+    let cases: [(&[&str], usize, &str); 4] = [
+        (&["tables", &p], 3, "name"),
+        (&["stats", &p], 3, "rows"),
+        (&["schema", &p, "students"], 6, "type"),
+        (&["verify", &p], 0, "message"),
+    ];
+    for (args, lines, key) in cases {
+        let o = tabula(&[&["--format", "jsonl"], args].concat());
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        let out = stdout(&o);
+        for line in out.lines() {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{args:?}: {line:?} is not JSON: {e}"));
+            assert!(v.is_object(), "{args:?}: {line}");
+        }
+        // `stats` puts its whole report on one line; the others a line per record.
+        let want = if args[0] == "stats" { 1 } else { lines };
+        assert_eq!(out.lines().count(), want, "{args:?}: {out}");
+
+        let o = tabula(&[&["--format", "csv"], args].concat());
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        let out = stdout(&o);
+        let mut rows = out.lines();
+        let header = rows.next().unwrap_or_default();
+        assert!(header.split(',').any(|h| h == key), "{args:?}: {header}");
+        assert_eq!(rows.count(), lines, "{args:?}: {out}");
+    }
+}
