@@ -449,9 +449,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 )
                 .context("writing to standard output")?;
             } else {
-                let whole = serde_json::to_value(&stats.tables)?;
-                let list = whole.as_array().cloned().unwrap_or_default();
-                output::records(format, &whole, &list, &[])
+                output::list(format, &serde_json::to_value(&stats.tables)?, &[])
                     .context("writing to standard output")?;
             }
         }
@@ -717,15 +715,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 // JSON Lines: the whole report on one line; CSV: a line per table.
                 let whole = serde_json::to_value(&stats)?;
-                let list = match format {
-                    Format::Csv => serde_json::to_value(&stats.tables)?
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default(),
-                    _ => vec![whole.clone()],
+                let printed = match format {
+                    Format::Csv => output::list(format, &whole["tables"], &[]),
+                    _ => output::records(format, &whole, std::slice::from_ref(&whole), &[]),
                 };
-                output::records(format, &whole, &list, &[])
-                    .context("writing to standard output")?;
+                printed.context("writing to standard output")?;
             }
         }
         Command::Checkpoint { dir } => {
@@ -818,10 +812,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     );
                 }
             } else {
-                let whole = serde_json::to_value(&problems)?;
-                let list = whole.as_array().cloned().unwrap_or_default();
-                output::records(format, &whole, &list, &["file", "line", "message"])
-                    .context("writing to standard output")?;
+                output::list(
+                    format,
+                    &serde_json::to_value(&problems)?,
+                    &["file", "line", "message"],
+                )
+                .context("writing to standard output")?;
             }
             return Ok(if problems.is_empty() {
                 ExitCode::SUCCESS
@@ -867,9 +863,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &rows,
                 );
             } else {
-                let whole = serde_json::to_value(&records)?;
-                let list = whole.as_array().cloned().unwrap_or_default();
-                output::records(format, &whole, &list, &[])
+                output::list(format, &serde_json::to_value(&records)?, &[])
                     .context("writing to standard output")?;
             }
         }

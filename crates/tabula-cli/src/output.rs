@@ -236,6 +236,12 @@ pub fn json_object(columns: &[String], r: &Row) -> String {
     s
 }
 
+/// [`records`] for a result that is a list: in JSON Lines and CSV, a record per element.
+pub fn list(format: Format, whole: &serde_json::Value, columns: &[&str]) -> std::io::Result<()> {
+    let elements = whole.as_array().map_or(&[][..], Vec::as_slice);
+    records(format, whole, elements, columns)
+}
+
 /// Prints the result of a command that is not a query in a machine format: `Json` as the
 /// one document `whole`; `Jsonl` as one compact object per line, `records`; `Csv` as a header
 /// (`columns`, then any other key the records have, in the order met) and one line per

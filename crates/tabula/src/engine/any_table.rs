@@ -31,8 +31,8 @@ pub(crate) trait AnyTable: Send + Sync {
     /// A new version of the table sharing its rows and indexes, for a writer to change.
     fn clone_arc(&self) -> Arc<dyn AnyTable>;
     /// The bytes of this version of the table that `newer` does not share (all of them if
-    /// `newer` holds another row kind).
-    fn bytes_not_in(&self, newer: &dyn AnyTable) -> u64;
+    /// there is no newer version of it, or it holds another row kind).
+    fn bytes_not_in(&self, newer: Option<&dyn AnyTable>) -> u64;
     fn len(&self) -> usize;
     fn next_key(&self) -> i64;
     fn mark(&self) -> Mark;
@@ -127,9 +127,9 @@ impl<R: Record> AnyTable for TableData<R> {
     fn clone_arc(&self) -> Arc<dyn AnyTable> {
         Arc::new(self.clone())
     }
-    fn bytes_not_in(&self, newer: &dyn AnyTable) -> u64 {
+    fn bytes_not_in(&self, newer: Option<&dyn AnyTable>) -> u64 {
         let empty;
-        let newer = match newer.as_any().downcast_ref::<TableData<R>>() {
+        let newer = match newer.and_then(|n| n.as_any().downcast_ref::<TableData<R>>()) {
             Some(n) => n,
             None => {
                 empty = TableData::<R>::new(self.schema.clone());

@@ -114,8 +114,7 @@ impl State {
             .enumerate()
             .map(|(i, t)| match newer.tables.get(i) {
                 Some(n) if Arc::ptr_eq(t, n) => 0,
-                Some(n) => t.bytes_not_in(&**n),
-                None => t.bytes_not_in(&TableData::<DynRow>::new(t.schema().clone())),
+                n => t.bytes_not_in(n.map(|n| &**n)),
             })
             .sum()
     }

@@ -168,19 +168,13 @@ proptest! {
                 Op::Commit => {
                     t.commit();
                     marks.clear();
-                    if held.len() == 3 {
-                        held.remove(0);
-                    }
-                    held.push((t.clone(), model.clone()));
+                    hold(&mut held, &t, &model);
                 }
                 Op::Rebuild => {
                     t.commit();
                     marks.clear();
                     t.rebuild();
-                    if held.len() == 3 {
-                        held.remove(0);
-                    }
-                    held.push((t.clone(), model.clone()));
+                    hold(&mut held, &t, &model);
                 }
             }
             matches_model(&t, &model)?;
@@ -189,6 +183,18 @@ proptest! {
             }
         }
     }
+}
+
+/// Keeps a clone of committed `t` with its model, as a reader keeps a version: the last 3.
+fn hold(
+    held: &mut Vec<(TableData<DynRow>, BTreeMap<i64, i64>)>,
+    t: &TableData<DynRow>,
+    model: &BTreeMap<i64, i64>,
+) {
+    if held.len() == 3 {
+        held.remove(0);
+    }
+    held.push((t.clone(), model.clone()));
 }
 
 /// Checks `t` against `model` (key to year): its invariants, its rows in key order, a lookup

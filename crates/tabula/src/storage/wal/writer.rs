@@ -184,7 +184,7 @@ impl WalWriter {
     }
 
     pub(crate) fn failure(&self) -> Option<String> {
-        if !self.poisoned.load(Ordering::Acquire) {
+        if !self.is_poisoned() {
             return None;
         }
         lock(&self.sync).failure.clone()
