@@ -7,18 +7,23 @@
 //! thread (durable updates, durable inserts, one big transaction, a checkpoint), on file
 //! databases (see `concurrency.rs`).
 //!
+//! `--constraints` measures what a composite unique constraint and a check cost per inserted
+//! row (see `constraints.rs`).
+//!
 //! `--handles` compares a plain table handle's lookups with the same lookups inside a read
 //! transaction, in memory (see `handles.rs`).
 //!
 //! ```text
 //! cargo run --release -p tabula-bench -- [--rows N] [--runs K] [--systems a,b,...] [--json FILE]
 //! cargo run --release -p tabula-bench -- --handles [--rows N] [--runs K]
+//! cargo run --release -p tabula-bench -- --constraints [--rows N] [--runs K]
 //! cargo run --release -p tabula-bench -- --relations [--runs K]
 //! cargo run --release -p tabula-bench -- --concurrency [--rows N] [--runs K] [--phase-secs S]
 //!     [--systems tabula-file,tabula-file-get_with,sqlite-file,redb-file] [--json FILE]
 //! ```
 
 mod concurrency;
+mod constraints;
 mod handles;
 mod relations;
 mod systems;
@@ -159,6 +164,7 @@ struct Args {
     relations: bool,
     concurrency: bool,
     handles: bool,
+    constraints: bool,
     phase_secs: f64,
 }
 
@@ -172,6 +178,7 @@ fn parse_args() -> Result<Args, String> {
         relations: false,
         concurrency: false,
         handles: false,
+        constraints: false,
         phase_secs: concurrency::DEFAULT_PHASE_SECS,
     };
     let mut it = std::env::args().skip(1);
@@ -193,6 +200,7 @@ fn parse_args() -> Result<Args, String> {
             "--relations" => a.relations = true,
             "--concurrency" => a.concurrency = true,
             "--handles" => a.handles = true,
+            "--constraints" => a.constraints = true,
             "--phase-secs" => {
                 a.phase_secs = val()?.parse().map_err(|e| format!("--phase-secs: {e}"))?;
                 if !(a.phase_secs > 0.0 && a.phase_secs.is_finite()) {
@@ -204,6 +212,7 @@ fn parse_args() -> Result<Args, String> {
                 "usage: tabula-bench [--rows N] [--runs K] [--systems {}] [--json FILE]\n       \
                      tabula-bench --relations [--runs K]\n       \
                      tabula-bench --handles [--rows N] [--runs K]\n       \
+                     tabula-bench --constraints [--rows N] [--runs K]\n       \
                      tabula-bench --concurrency [--rows N] [--runs K] [--phase-secs S] \
                      [--systems {}] [--json FILE]",
                 systems::ALL.join(","),
@@ -226,6 +235,16 @@ fn main() -> ExitCode {
     };
     if args.concurrency {
         return concurrency::main(&args);
+    }
+    if args.constraints {
+        let runs = args.runs.unwrap_or(5);
+        return match constraints::run(args.rows.unwrap_or(DEFAULT_ROWS), runs) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tabula-bench: {e}");
+                ExitCode::from(2)
+            }
+        };
     }
     if args.handles {
         let runs = args.runs.unwrap_or(5);

@@ -456,6 +456,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schema { dir, table } => {
             let db = open_read_only(&dir)?;
             let schema = db.schema(&table)?;
+            let history = db.schema_history(&table)?;
             if format == Format::Table {
                 let rows: Vec<Vec<String>> = schema
                     .columns
@@ -476,6 +477,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                                 format!("references {} ({:?})", r.table, r.on_delete)
                                     .to_lowercase(),
                             );
+                        }
+                        if let Some(check) = &c.check {
+                            flags.push(format!("check {check}"));
                         }
                         vec![
                             c.name.clone(),
@@ -501,9 +505,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &rows,
                 )
                 .context("writing to standard output")?;
+                for cols in &schema.unique {
+                    outln!("unique ({})", cols.join(", "));
+                }
+                for cols in &schema.index {
+                    outln!("index ({})", cols.join(", "));
+                }
+                for check in &schema.checks {
+                    outln!("check {check}");
+                }
+                if !history.is_empty() {
+                    outln!("history:");
+                    for h in &history {
+                        outln!("  lsn {}  {}", h.lsn, h.change);
+                    }
+                }
             } else {
-                // JSON Lines and CSV: a line per column, with the table's name.
-                let whole = serde_json::to_value(&schema)?;
+                // JSON Lines and CSV: a line per column, with the table's name; JSON, the
+                // whole schema with its history.
+                let mut whole = serde_json::to_value(&schema)?;
+                if let serde_json::Value::Object(m) = &mut whole {
+                    let steps: Vec<serde_json::Value> = history
+                        .iter()
+                        .map(|h| serde_json::json!({ "lsn": h.lsn, "change": h.change }))
+                        .collect();
+                    m.insert("history".into(), steps.into());
+                }
                 let mut list = Vec::new();
                 for c in &schema.columns {
                     let mut v = serde_json::to_value(c)?;

@@ -1010,3 +1010,66 @@ fn inspecting_commands_honour_jsonl_and_csv() {
         assert_eq!(rows.count(), lines, "{args:?}: {out}");
     }
 }
+
+/// `tabula schema` shows composite constraints, checks and the migrations the table went
+/// through, with their log positions; `--format json` carries the same.
+#[test]
+fn schema_shows_constraints_and_history() {
+    mod v1 {
+        #[derive(tabula::Table, Debug, Clone)]
+        #[table(name = "people")]
+        pub struct Person {
+            #[column(primary_key)]
+            pub id: u64,
+            pub full_name: String,
+            pub age: i32,
+        }
+    }
+    mod v2 {
+        #[derive(tabula::Table, Debug, Clone)]
+        #[table(name = "people", unique(name, age), check = "age >= 0")]
+        pub struct Person {
+            #[column(primary_key)]
+            pub id: u64,
+            #[column(renamed_from = "full_name")]
+            pub name: String,
+            #[column(check = "age < 200")]
+            pub age: i64,
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        db.table::<v1::Person>()
+            .unwrap()
+            .insert(v1::Person {
+                id: 0,
+                full_name: "Ada".into(),
+                age: 36,
+            })
+            .unwrap();
+        db.table::<v2::Person>().unwrap();
+        db.close().unwrap();
+    }
+    let p = path.display().to_string();
+    let o = tabula(&["schema", &p, "people"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    for want in [
+        "check age < 200",
+        "unique (name, age)",
+        "check age >= 0",
+        "history:",
+        "  lsn 2  rename full_name -> name",
+        "  lsn 2  widen age i32 -> i64",
+        "  lsn 2  build unique index on (name, age)",
+    ] {
+        assert!(t.contains(want), "{want:?} in {t}");
+    }
+    let o = tabula(&["schema", &p, "people", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["unique"], serde_json::json!([["name", "age"]]));
+    assert_eq!(v["history"][0]["change"], "rename full_name -> name");
+    assert_eq!(v["history"][0]["lsn"], 2);
+}

@@ -1,8 +1,15 @@
 //! Parsing: from the struct and its attributes to a model of the table.
 
-use proc_macro2::Span;
+use proc_macro2::{Delimiter, Group, Span, TokenStream};
+use quote::quote;
+use syn::ext::IdentExt;
+use syn::meta::ParseNestedMeta;
+use syn::parse::ParseStream;
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Expr, Fields, GenericArgument, Ident, LitStr, PathArguments, Type};
+use syn::{
+    Data, DeriveInput, Expr, Fields, GenericArgument, Ident, LitStr, PathArguments, Token, Type,
+};
 
 /// How a field's Rust type is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +58,29 @@ pub(crate) struct Field {
     pub(crate) references: Option<(String, Span)>,
     /// `on_delete = "restrict" | "cascade" | "set_null"`, with its span.
     pub(crate) on_delete: Option<(String, Span)>,
+    /// `check = "<condition>"`, with its span.
+    pub(crate) check: Option<(String, Span)>,
+    /// `renamed_from = "<old name>"`, with its span.
+    pub(crate) renamed_from: Option<(String, Span)>,
+}
+
+/// A `unique(a, b)` or `index(a, b)` of `#[table(...)]`.
+#[derive(Debug, Clone)]
+pub(crate) struct ColumnList {
+    /// `"unique"` or `"index"`.
+    pub(crate) kind: &'static str,
+    /// The column names as written (`r#` removed), each with its span.
+    pub(crate) columns: Vec<(String, Span)>,
+    /// `unique(a, b)` as written, to report an error over all of it.
+    pub(crate) tokens: TokenStream,
+}
+
+impl ColumnList {
+    /// `unique(a, b)`.
+    pub(crate) fn describe(&self) -> String {
+        let names: Vec<&str> = self.columns.iter().map(|(n, _)| n.as_str()).collect();
+        format!("{}({})", self.kind, names.join(", "))
+    }
 }
 
 /// The whole table.
@@ -60,10 +90,79 @@ pub(crate) struct Model {
     pub(crate) table: String,
     pub(crate) table_span: Span,
     pub(crate) fields: Vec<Field>,
+    /// Each `unique(...)` of `#[table(...)]`, in order.
+    pub(crate) unique: Vec<ColumnList>,
+    /// Each `index(...)` of `#[table(...)]`, in order.
+    pub(crate) index: Vec<ColumnList>,
+    /// Each table-level `check = "..."`, with its span.
+    pub(crate) checks: Vec<(String, Span)>,
+    /// Each name of every `dropped("...")`, with its span.
+    pub(crate) dropped: Vec<(String, Span)>,
+    /// Each empty `dropped()`, to report it.
+    pub(crate) empty_dropped: Vec<TokenStream>,
 }
 
-const TABLE_KEYS: &str = "name";
-const COLUMN_KEYS: &str = "primary_key, unique, index, default, name, references, on_delete";
+const TABLE_KEYS: &str = "name, unique, index, check, dropped";
+const COLUMN_KEYS: &str =
+    "primary_key, unique, index, default, name, references, on_delete, check, renamed_from";
+
+/// Parses the parenthesized list after `key` (`unique(a, b)`, `dropped("x")`); returns the
+/// items and the tokens of the whole `key(...)`, to report at. An error inside the list
+/// is collected, and the list skipped, so that the rest of the attribute is still read.
+fn parse_list<T>(
+    meta: &ParseNestedMeta<'_>,
+    example: &str,
+    item: fn(ParseStream<'_>) -> syn::Result<T>,
+    errors: &mut Errors,
+) -> syn::Result<Option<(Vec<T>, TokenStream)>> {
+    let path = &meta.path;
+    let key = path
+        .get_ident()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    if !meta.input.peek(syn::token::Paren) {
+        return Err(meta.error(format!("`{key}` takes a list: {example}")));
+    }
+    let content;
+    let paren = syn::parenthesized!(content in meta.input);
+    let items = match Punctuated::<T, Token![,]>::parse_terminated_with(&content, item) {
+        Ok(items) => items,
+        Err(e) => {
+            errors.push(e);
+            // Consume the rest, or syn reports it again as an unexpected token.
+            let _: TokenStream = content.parse()?;
+            return Ok(None);
+        }
+    };
+    let mut group = Group::new(Delimiter::Parenthesis, TokenStream::new());
+    group.set_span(paren.span.join());
+    Ok(Some((items.into_iter().collect(), quote!(#path #group))))
+}
+
+/// One column of `unique(...)` / `index(...)`: an identifier (keywords allowed).
+fn list_column(input: ParseStream<'_>) -> syn::Result<(String, Span)> {
+    if input.peek(LitStr) {
+        return Err(input
+            .error("columns are listed as identifiers, not strings: unique(a, b), index(a, b)"));
+    }
+    let ident = Ident::parse_any(input)?;
+    let raw = ident.to_string();
+    Ok((
+        raw.strip_prefix("r#").unwrap_or(&raw).to_owned(),
+        ident.span(),
+    ))
+}
+
+/// One name of `dropped(...)`: a string literal.
+fn dropped_name(input: ParseStream<'_>) -> syn::Result<(String, Span)> {
+    if input.peek(Ident::peek_any) {
+        return Err(input.error(
+            "dropped columns are listed as strings, since the struct no longer has them: dropped(\"old\")",
+        ));
+    }
+    let lit: LitStr = input.parse()?;
+    Ok((lit.value(), lit.span()))
+}
 
 /// Collects errors so that every one is reported, not only the first.
 #[derive(Default)]
@@ -167,6 +266,11 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<(Model, Errors)> {
         ));
     }
     let mut table: Option<(String, Span)> = None;
+    let mut unique = Vec::new();
+    let mut index = Vec::new();
+    let mut checks = Vec::new();
+    let mut dropped = Vec::new();
+    let mut empty_dropped = Vec::new();
     for attr in &input.attrs {
         if attr.path().is_ident("column") {
             errors.push(syn::Error::new_spanned(
@@ -184,6 +288,44 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<(Model, Errors)> {
                     return Err(meta.error("duplicate table attribute `name`"));
                 }
                 table = Some((lit.value(), lit.span()));
+                Ok(())
+            } else if meta.path.is_ident("unique") || meta.path.is_ident("index") {
+                let kind = if meta.path.is_ident("unique") {
+                    "unique"
+                } else {
+                    "index"
+                };
+                let example = format!("{kind}(a, b)");
+                let Some((columns, tokens)) =
+                    parse_list(&meta, &example, list_column, &mut errors)?
+                else {
+                    return Ok(());
+                };
+                let list = ColumnList {
+                    kind,
+                    columns,
+                    tokens,
+                };
+                if kind == "unique" {
+                    unique.push(list);
+                } else {
+                    index.push(list);
+                }
+                Ok(())
+            } else if meta.path.is_ident("check") {
+                let lit: LitStr = meta.value()?.parse()?;
+                checks.push((lit.value(), lit.span()));
+                Ok(())
+            } else if meta.path.is_ident("dropped") {
+                let Some((names, tokens)) =
+                    parse_list(&meta, "dropped(\"old\")", dropped_name, &mut errors)?
+                else {
+                    return Ok(());
+                };
+                if names.is_empty() {
+                    empty_dropped.push(tokens);
+                }
+                dropped.extend(names);
                 Ok(())
             } else {
                 let key = meta
@@ -242,6 +384,8 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<(Model, Errors)> {
             default: None,
             references: None,
             on_delete: None,
+            check: None,
+            renamed_from: None,
         };
         let mut renamed = false;
         for attr in &f.attrs {
@@ -273,12 +417,19 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<(Model, Errors)> {
                     } else {
                         field.default = Some(Default { expr });
                     }
-                } else if p.is_ident("references") || p.is_ident("on_delete") {
+                } else if ["references", "on_delete", "check", "renamed_from"]
+                    .iter()
+                    .any(|k| p.is_ident(k))
+                {
                     let lit: LitStr = meta.value()?.parse()?;
                     let slot = if p.is_ident("references") {
                         &mut field.references
-                    } else {
+                    } else if p.is_ident("on_delete") {
                         &mut field.on_delete
+                    } else if p.is_ident("check") {
+                        &mut field.check
+                    } else {
+                        &mut field.renamed_from
                     };
                     if slot.is_some() {
                         let key = p.get_ident().map(ToString::to_string).unwrap_or_default();
@@ -321,6 +472,11 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<(Model, Errors)> {
             table,
             table_span,
             fields,
+            unique,
+            index,
+            checks,
+            dropped,
+            empty_dropped,
         },
         errors,
     ))

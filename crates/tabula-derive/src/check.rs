@@ -4,7 +4,7 @@
 use proc_macro2::Span;
 use syn::{Expr, ExprLit, ExprUnary, Lit, UnOp};
 
-use crate::attr::{Errors, Field, Kind, Model};
+use crate::attr::{ColumnList, Errors, Field, Kind, Model};
 
 /// A default literal, checked against its column type.
 #[derive(Debug, Clone)]
@@ -226,5 +226,189 @@ pub(crate) fn check(model: &Model, errors: &mut Errors) {
                 ));
             }
         }
+        if let Some((text, span)) = &f.check {
+            if text.trim().is_empty() {
+                errors.push(syn::Error::new(
+                    *span,
+                    format!(
+                        "`check = {text:?}` on column `{}` is empty; write the SQL condition every row must meet",
+                        f.name
+                    ),
+                ));
+            }
+        }
+    }
+    for (text, span) in &model.checks {
+        if text.trim().is_empty() {
+            errors.push(syn::Error::new(
+                *span,
+                format!(
+                    "`check = {text:?}` on table `{}` is empty; write the SQL condition every row must meet",
+                    model.table
+                ),
+            ));
+        }
+    }
+    check_lists(model, errors);
+    check_evolution(model, errors);
+}
+
+/// The field's name as written, without `r#`.
+fn field_name(f: &Field) -> String {
+    let raw = f.ident.to_string();
+    raw.strip_prefix("r#").unwrap_or(&raw).to_owned()
+}
+
+/// Two lists declare the same constraint: the same columns in the same order, or, for
+/// `unique`, in any order.
+fn same_constraint(a: &ColumnList, b: &ColumnList) -> bool {
+    let names = |l: &ColumnList| l.columns.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    let (mut x, mut y) = (names(a), names(b));
+    if a.kind == "unique" {
+        x.sort();
+        y.sort();
+    }
+    a.kind == b.kind && x == y
+}
+
+/// `unique(...)` and `index(...)` of `#[table(...)]`.
+fn check_lists(model: &Model, errors: &mut Errors) {
+    let all: Vec<&str> = model.fields.iter().map(|f| f.name.as_str()).collect();
+    let mut seen: Vec<&ColumnList> = Vec::new();
+    for list in model.unique.iter().chain(&model.index) {
+        let kind = list.kind;
+        if list.columns.is_empty() {
+            errors.push(syn::Error::new_spanned(
+                &list.tokens,
+                format!("`{kind}()` names no column; list the columns: {kind}(a, b)"),
+            ));
+            continue;
+        }
+        for (i, (name, span)) in list.columns.iter().enumerate() {
+            let Some(f) = model.fields.iter().find(|f| &f.name == name) else {
+                let mut msg = format!(
+                    "unknown column `{name}` in {kind}(...); the columns are {}",
+                    all.join(", ")
+                );
+                if let Some(f) = model.fields.iter().find(|f| field_name(f) == *name) {
+                    msg.push_str(&format!(
+                        " (field `{name}` is column `{}`, from its #[column(name = ...)])",
+                        f.name
+                    ));
+                }
+                errors.push(syn::Error::new(*span, msg));
+                continue;
+            };
+            if list.columns[..i].iter().any(|(n, _)| n == name) {
+                errors.push(syn::Error::new(
+                    *span,
+                    format!("column `{name}` is named twice in {}", list.describe()),
+                ));
+            }
+            if f.kind == Kind::Json {
+                errors.push(syn::Error::new(
+                    *span,
+                    format!(
+                        "column `{name}` in {kind}(...) is stored as json, which cannot be indexed; {kind}(...) needs integer, float, bool or String columns"
+                    ),
+                ));
+            }
+        }
+        if let [(name, _)] = list.columns.as_slice() {
+            if let Some(f) = model.fields.iter().find(|f| &f.name == name) {
+                let flag = if kind == "unique" { f.unique } else { f.index };
+                if f.primary_key.is_some() {
+                    errors.push(syn::Error::new_spanned(
+                        &list.tokens,
+                        format!(
+                            "`{kind}({name})` is redundant: `{name}` is the primary key, which is unique and indexed"
+                        ),
+                    ));
+                } else if flag.is_some() {
+                    errors.push(syn::Error::new_spanned(
+                        &list.tokens,
+                        format!(
+                            "`{kind}({name})` repeats #[column({kind})] on column `{name}`; keep one of them"
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(prev) = seen.iter().find(|p| same_constraint(p, list)) {
+            let (this, first) = (list.describe(), prev.describe());
+            let msg = if this == first {
+                format!("`{this}` is declared twice")
+            } else {
+                format!(
+                    "`{this}` repeats `{first}`: a unique constraint over the same columns, in any order, is the same constraint"
+                )
+            };
+            errors.push(syn::Error::new_spanned(&list.tokens, msg));
+        }
+        seen.push(list);
+    }
+}
+
+/// `#[column(renamed_from = "...")]` and `#[table(dropped(...))]`: names of stored columns
+/// the struct no longer has.
+fn check_evolution(model: &Model, errors: &mut Errors) {
+    let live = |name: &str| model.fields.iter().any(|f| f.name == name);
+    for (i, f) in model.fields.iter().enumerate() {
+        let Some((old, span)) = &f.renamed_from else {
+            continue;
+        };
+        let attr = format!("renamed_from = {old:?}");
+        let msg = if let Err(reason) = valid_name(old) {
+            format!("invalid column name {old:?} in `{attr}`: {reason}")
+        } else if *old == f.name {
+            format!(
+                "`{attr}` is the column's own name; a rename's old name must differ from its new one"
+            )
+        } else if live(old) {
+            format!(
+                "`{attr}` names column `{old}`, which the struct still has; a rename's old name must be gone from the struct"
+            )
+        } else if let Some(o) = model.fields[..i]
+            .iter()
+            .find(|o| o.renamed_from.as_ref().is_some_and(|(n, _)| n == old))
+        {
+            format!(
+                "`{attr}` is also on column `{}`; two columns cannot both be renamed from `{old}`",
+                o.name
+            )
+        } else {
+            continue;
+        };
+        errors.push(syn::Error::new(*span, msg));
+    }
+    for (i, (old, span)) in model.dropped.iter().enumerate() {
+        let attr = format!("dropped({old:?})");
+        let msg = if let Err(reason) = valid_name(old) {
+            format!("invalid column name {old:?} in `{attr}`: {reason}")
+        } else if live(old) {
+            format!(
+                "`{attr}` names column `{old}`, which the struct still has; a dropped column must be gone from the struct"
+            )
+        } else if let Some(f) = model
+            .fields
+            .iter()
+            .find(|f| f.renamed_from.as_ref().is_some_and(|(n, _)| n == old))
+        {
+            format!(
+                "`{attr}` names column `{old}`, which column `{}` is `renamed_from`; a stored column is either renamed or dropped, not both",
+                f.name
+            )
+        } else if model.dropped[..i].iter().any(|(n, _)| n == old) {
+            format!("`{attr}` names column `{old}` a second time")
+        } else {
+            continue;
+        };
+        errors.push(syn::Error::new(*span, msg));
+    }
+    for tokens in &model.empty_dropped {
+        errors.push(syn::Error::new_spanned(
+            tokens,
+            "`dropped()` names no column; list the stored columns the table drops: dropped(\"old\")",
+        ));
     }
 }

@@ -4,7 +4,7 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-use crate::attr::{Kind, Model};
+use crate::attr::{ColumnList, Kind, Model};
 use crate::check::{default_value, DefaultValue};
 
 pub(crate) fn generate(m: &Model) -> TokenStream {
@@ -63,6 +63,12 @@ pub(crate) fn generate(m: &Model) -> TokenStream {
                 #p::Value::Text(::std::string::String::from(#v))
             )),
         };
+        let check = match &f.check {
+            Some((text, _)) => quote!(::core::option::Option::Some(
+                ::std::string::String::from(#text)
+            )),
+            None => quote!(::core::option::Option::None),
+        };
         quote! {{
             let mut c = #p::Column::new(#name, #col_type);
             c.nullable = #nullable;
@@ -71,9 +77,36 @@ pub(crate) fn generate(m: &Model) -> TokenStream {
             c.index = #index;
             c.default = #default;
             c.references = #references;
+            c.check = #check;
             c
         }}
     });
+
+    let lists = |lists: &[ColumnList]| {
+        let lists = lists.iter().map(|l| {
+            let names = l.columns.iter().map(|(n, _)| n);
+            quote!(&[#(#names),*])
+        });
+        quote!(&[#(#lists),*])
+    };
+    let unique = lists(&m.unique);
+    let index = lists(&m.index);
+    let table_checks = m.checks.iter().map(|(t, _)| t);
+    let renamed = m.fields.iter().filter_map(|f| {
+        let (old, _) = f.renamed_from.as_ref()?;
+        let new = &f.name;
+        Some(quote!((#old, #new)))
+    });
+    let dropped = m.dropped.iter().map(|(d, _)| d);
+    let attrs = quote! {
+        #p::TableAttrs {
+            unique: #unique,
+            index: #index,
+            checks: &[#(#table_checks),*],
+            renamed: &[#(#renamed),*],
+            dropped: &[#(#dropped),*],
+        }
+    };
 
     let column_arms = m
         .fields
@@ -154,7 +187,7 @@ pub(crate) fn generate(m: &Model) -> TokenStream {
                 fn schema() -> &'static #p::Schema {
                     static SCHEMA: #p::OnceLock<#p::Schema> = #p::OnceLock::new();
                     SCHEMA.get_or_init(|| {
-                        #p::build_schema(#table, ::std::vec![#(#columns),*])
+                        #p::build_schema(#table, ::std::vec![#(#columns),*], #attrs)
                     })
                 }
 

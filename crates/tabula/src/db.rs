@@ -5,6 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::engine::migration::{MigrationPlan, SchemaChange};
 use crate::engine::{Engine, Stats};
 use crate::error::Result;
 use crate::handle::{DynTable, TableHandle};
@@ -263,11 +264,21 @@ impl Database {
     /// written once that commit is durable), loaded from disk on first use, attached if it
     /// exists with the same schema.
     ///
-    /// A type that adds nullable or defaulted columns, or changes indexes, constraints,
-    /// defaults or the column order, migrates the stored table (recorded in its schema file),
-    /// after checking the stored rows against new unique and foreign-key constraints; any
-    /// other difference is `Error::SchemaMismatch` naming the columns. A migration never runs
-    /// inside a transaction (`Error::MigrationInTransaction`).
+    /// A type whose schema differs from the stored table's migrates it, if every difference
+    /// is one tabula migrates: a nullable or defaulted column added, a column renamed
+    /// (`#[column(renamed_from = "old")]`), widened without loss (`i32` to `i64`, `f32` to
+    /// `f64`, an integer to `f64` when every stored value converts exactly, `T` to
+    /// `Option<T>`) or dropped (`#[table(dropped("old"))]`), indexes, unique constraints,
+    /// checks, defaults or foreign keys added or removed, the column order. The stored rows
+    /// are checked against new unique constraints, checks and foreign keys first. Anything
+    /// else is `Error::SchemaMismatch` listing every difference; a migration the rows cannot
+    /// take is `Error::SchemaMismatch` naming the first offending row's key. Either way
+    /// nothing changes. A migration is one durable step, recorded in the schema file's
+    /// history ([`Database::schema_history`]); it never runs inside a transaction
+    /// (`Error::MigrationInTransaction`). [`Database::migration_plan`] shows it first.
+    ///
+    /// A check of `T` that does not compile is `Error::InvalidExpression` (with where the
+    /// parser stopped) or `Error::UnknownColumn`.
     pub fn table<T: Table>(&self) -> Result<TableHandle<T>> {
         let idx = self.engine.attach::<T>()?;
         Ok(TableHandle::new(self.engine.clone(), idx))
@@ -296,6 +307,35 @@ impl Database {
     /// The schema of a table.
     pub fn schema(&self, table: &str) -> Result<Schema> {
         self.engine.schema(table)
+    }
+
+    /// What [`Database::table::<T>()`](Database::table) would do to the stored table of
+    /// `T`, changing nothing, in memory or on disk: each change in words ("rename full_name
+    /// -> name", "widen age i32 -> i64", "drop nickname (2 values)", "add score default 0",
+    /// "build unique index on label"), "create table ..." for a table that does not exist,
+    /// nothing for one that already has `T`'s schema. A migration that would be refused is
+    /// the same `Error::SchemaMismatch` attaching would return, listing every reason.
+    ///
+    /// ```
+    /// use tabula::{Database, Table};
+    /// #[derive(Table, Debug, Clone)]
+    /// struct Note { #[column(primary_key)] id: u64, text: String }
+    /// let db = Database::in_memory();
+    /// let plan = db.migration_plan::<Note>()?;
+    /// assert_eq!(plan.changes(), ["create table note"]);
+    /// db.table::<Note>()?;
+    /// assert!(db.migration_plan::<Note>()?.is_empty());
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn migration_plan<T: Table>(&self) -> Result<MigrationPlan> {
+        self.engine.migration_plan::<T>()
+    }
+
+    /// The migrations a table went through, oldest first, each with the log position at
+    /// which it was committed (0 for an in-memory database) and the change in words; the
+    /// schema file keeps them. `tabula schema DIR TABLE` shows them.
+    pub fn schema_history(&self, table: &str) -> Result<Vec<SchemaChange>> {
+        self.engine.schema_history(table)
     }
 
     /// Runs `f` as one transaction across any tables: if it returns `Ok`, everything it wrote

@@ -55,6 +55,21 @@ pub enum Error {
         /// The name that was asked for.
         column: String,
     },
+    /// A row makes a check false (`#[column(check = "...")]`, `#[table(check = "...")]`):
+    /// nothing was written.
+    #[error(
+        "check {constraint:?} on table {table} is false for {}",
+        which_row(key)
+    )]
+    Check {
+        /// The table.
+        table: String,
+        /// The check's condition, as written.
+        constraint: String,
+        /// The row's primary key; `Value::Null` when it was not assigned yet (an
+        /// auto-increment insert).
+        key: Value,
+    },
     /// A SQL expression (`tabula query --where`, `Select::where_sql`) could not be parsed or
     /// does not fit the table.
     #[error("invalid expression {expression:?}: {reason}")]
@@ -322,6 +337,15 @@ fn place(file: &Path, line: u64) -> String {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// `Error::Closed`'s message: the directory, or that the database was in memory.
+/// The row a check refused: by its key, or as a new row before auto-increment gave it one.
+fn which_row(key: &Value) -> String {
+    if key.is_null() {
+        "a new row (its key not assigned yet)".to_owned()
+    } else {
+        format!("the row with key {key}")
+    }
+}
+
 fn closed_message(path: &std::path::Path) -> String {
     if path.as_os_str().is_empty() {
         "the in-memory database is closed".to_owned()

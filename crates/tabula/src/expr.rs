@@ -276,12 +276,40 @@ impl Condition {
         eval(&self.root, get) == Some(true)
     }
 
+    /// Whether a row, read column by column, makes the condition false: not true and not
+    /// unknown (a check passes a row for which it is null, as in SQL).
+    pub(crate) fn is_false_with<'v>(&self, get: &dyn Fn(usize) -> ValueRef<'v>) -> bool {
+        eval(&self.root, get) == Some(false)
+    }
+
     /// Top-level `AND` terms the planner can serve: `(column, bounds)`.
     pub(crate) fn pushdown(&self) -> Vec<(usize, Bound<Value>, Bound<Value>)> {
         let mut out = Vec::new();
         collect(&self.root, &mut out);
         out
     }
+}
+
+/// `text` with every unquoted identifier that names an old column (`renames`: old, new)
+/// replaced by the new name, and nothing else changed: a check's text after a rename. Text
+/// that does not tokenize is returned as it is (it would not compile either way).
+pub(crate) fn rename_columns(text: &str, renames: &[(String, String)]) -> String {
+    let Ok(tokens) = sqlparser::tokenizer::Tokenizer::new(&GenericDialect {}, text).tokenize()
+    else {
+        return text.to_owned();
+    };
+    tokens
+        .into_iter()
+        .map(|t| match t {
+            Token::Word(mut w) if w.quote_style.is_none() => {
+                if let Some((_, new)) = renames.iter().find(|(old, _)| *old == w.value) {
+                    w.value = new.clone();
+                }
+                Token::Word(w).to_string()
+            }
+            t => t.to_string(),
+        })
+        .collect()
 }
 
 fn collect(n: &Node, out: &mut Vec<(usize, Bound<Value>, Bound<Value>)>) {

@@ -92,6 +92,7 @@ pub mod fuzz;
 
 pub use aggregate::{Agg, Group};
 pub use db::{Builder, Database};
+pub use engine::migration::{MigrationPlan, SchemaChange};
 pub use engine::{ArchivedSegment, Stats, TableStats};
 pub use error::{Error, Result};
 pub use expr::{Condition, NESTING_LIMIT};
@@ -100,7 +101,9 @@ pub use join::{Join, JoinPlan, JoinStrategy};
 pub use lookup::{IntoLookup, Lookup};
 pub use query::{Access, OrderStrategy, Plan};
 pub use record::{Row, Table};
-pub use schema::{check_name, Column, ColumnType, ForeignKey, OnDelete, Schema, MAX_NAME_LEN};
+pub use schema::{
+    check_name, Column, ColumnType, Evolution, ForeignKey, OnDelete, Schema, MAX_NAME_LEN,
+};
 pub use select::{GroupBy, Select, SqlRow};
 pub use storage::repair::{repair, DroppedRow, RepairOptions, RepairReport, TableRepair};
 pub use storage::verify::{verify, Problem};
@@ -117,6 +120,10 @@ struct ReadmeExamples;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/GUIDE.md")]
 struct GuideExamples;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/SCHEMA.md")]
+struct SchemaExamples;
 
 /// Tools for testing what a database does when its disk fails or loses power: the
 /// in-memory [`FaultyFs`](testing::FaultyFs), given to
@@ -140,15 +147,51 @@ pub mod __private {
     pub use crate::value::{Value, ValueRef};
     pub use std::sync::OnceLock;
 
-    /// Builds the schema the derive described; the derive has checked it at compile time.
+    /// What `#[table(...)]` says beside the columns.
+    #[derive(Debug)]
+    pub struct TableAttrs<'a> {
+        /// `unique(a, b)`, each.
+        pub unique: &'a [&'a [&'a str]],
+        /// `index(a, b)`, each.
+        pub index: &'a [&'a [&'a str]],
+        /// `check = "..."`, each.
+        pub checks: &'a [&'a str],
+        /// `(old, new)` of each `#[column(renamed_from = "old")]`.
+        pub renamed: &'a [(&'a str, &'a str)],
+        /// `dropped("old")`, each.
+        pub dropped: &'a [&'a str],
+    }
+
+    /// Builds the schema the derive described; the derive has checked it at compile time
+    /// (check conditions are compiled, and reported, when the table is first used).
     #[expect(
         clippy::panic,
         reason = "the derive validated this schema at compile time"
     )]
-    pub fn build_schema(table: &str, columns: Vec<Column>) -> Schema {
-        match Schema::new(table, columns) {
+    pub fn build_schema(table: &str, columns: Vec<Column>, attrs: TableAttrs<'_>) -> Schema {
+        let owned = |l: &[&[&str]]| -> Vec<Vec<String>> {
+            l.iter()
+                .map(|c| c.iter().map(|s| (*s).to_owned()).collect())
+                .collect()
+        };
+        let mut s = match Schema::new(table, columns) {
             Ok(s) => s,
             Err(e) => panic!("tabula: #[derive(Table)] produced an invalid schema: {e}"),
+        };
+        s.unique = owned(attrs.unique);
+        s.index = owned(attrs.index);
+        s.checks = attrs.checks.iter().map(|c| (*c).to_owned()).collect();
+        s.evolution = crate::schema::Evolution {
+            renamed: attrs
+                .renamed
+                .iter()
+                .map(|(o, n)| ((*o).to_owned(), (*n).to_owned()))
+                .collect(),
+            dropped: attrs.dropped.iter().map(|d| (*d).to_owned()).collect(),
+        };
+        if let Err(e) = s.finish() {
+            panic!("tabula: #[derive(Table)] produced an invalid schema: {e}");
         }
+        s
     }
 }

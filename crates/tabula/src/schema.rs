@@ -215,6 +215,10 @@ pub struct Column {
     /// The table this column references, if it is a foreign key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub references: Option<ForeignKey>,
+    /// A SQL condition every row must not make false (`credits BETWEEN 1 AND 10`); it may
+    /// name other columns too. A row for which it is null passes, as in SQL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -233,6 +237,7 @@ impl Column {
             unique: false,
             index: false,
             references: None,
+            check: None,
         }
     }
 
@@ -269,6 +274,12 @@ impl Column {
         self
     }
 
+    /// Adds a check: a SQL condition rows must not make false (see [`Column::check`]).
+    pub fn checked(mut self, condition: impl Into<String>) -> Self {
+        self.check = Some(condition.into());
+        self
+    }
+
     /// Sets the value used when a row arrives without this column.
     pub fn default_value(mut self, value: impl Into<Value>) -> Self {
         self.default = Some(value.into());
@@ -301,14 +312,59 @@ impl Column {
 /// .unwrap();
 /// assert_eq!(schema.primary_key_column().name, "id");
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Schema {
     /// The table's name.
     pub table: String,
     /// The columns, in declaration order.
     pub columns: Vec<Column>,
+    /// Unique constraints over several columns (`unique(student, course)`), each served by
+    /// a hash index. A row with a null in any of the columns never collides (SQL's rule).
+    /// One of a single column is that column's `unique` flag once the schema is finished.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unique: Vec<Vec<String>>,
+    /// Ordered indexes over several columns (`index(course, grade)`): they serve equality on
+    /// a prefix of the columns and a range on the next one. One of a single column is that
+    /// column's `index` flag once the schema is finished.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub index: Vec<Vec<String>>,
+    /// Table-level checks: SQL conditions over the row that no row may make false.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
+    /// How a stored table reaches this schema, for `Database::table` to migrate it: not part
+    /// of the schema (not stored, not compared).
+    #[serde(skip)]
+    pub evolution: Evolution,
     #[serde(skip)]
     pk: usize,
+}
+
+/// What the derive says about the columns a stored table had: renamed ones
+/// (`#[column(renamed_from = "old")]`) and dropped ones (`#[table(dropped("old"))]`).
+/// A migration uses it; it names nothing of the schema itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evolution {
+    /// `(old name, new name)` of each renamed column.
+    pub renamed: Vec<(String, String)>,
+    /// Stored columns the table drops, with their data.
+    pub dropped: Vec<String>,
+}
+
+/// Schemas are equal when they describe the same table: name, columns, composite
+/// constraints and checks; the evolution hints are not part of it.
+impl PartialEq for Schema {
+    fn eq(&self, other: &Self) -> bool {
+        self.table == other.table
+            && self.columns == other.columns
+            && self.unique == other.unique
+            && self.index == other.index
+            && self.checks == other.checks
+    }
+}
+
+/// One composite constraint's columns as written: `(student, course)`.
+pub(crate) fn column_list(cols: &[String]) -> String {
+    format!("({})", cols.join(", "))
 }
 
 /// The longest table or column name accepted.
@@ -344,14 +400,133 @@ impl Schema {
         let mut s = Schema {
             table: table.into(),
             columns,
+            unique: Vec::new(),
+            index: Vec::new(),
+            checks: Vec::new(),
+            evolution: Evolution::default(),
             pk: 0,
         };
         s.finish()?;
         Ok(s)
     }
 
+    /// Adds a unique constraint over several columns (see [`Schema::unique`]) and checks
+    /// the schema again.
+    pub fn with_unique(mut self, columns: &[&str]) -> Result<Self> {
+        self.unique
+            .push(columns.iter().map(|c| (*c).to_owned()).collect());
+        self.finish()?;
+        Ok(self)
+    }
+
+    /// Adds an ordered index over several columns (see [`Schema::index`]) and checks the
+    /// schema again.
+    pub fn with_index(mut self, columns: &[&str]) -> Result<Self> {
+        self.index
+            .push(columns.iter().map(|c| (*c).to_owned()).collect());
+        self.finish()?;
+        Ok(self)
+    }
+
+    /// Adds a table-level check (see [`Schema::checks`]) and checks the schema again. The
+    /// condition itself is compiled when the table is created or attached.
+    pub fn with_check(mut self, condition: impl Into<String>) -> Result<Self> {
+        self.checks.push(condition.into());
+        self.finish()?;
+        Ok(self)
+    }
+
+    /// Every check, column-level ones first (in column order), then table-level ones, each
+    /// with the column it is declared on.
+    pub fn all_checks(&self) -> impl Iterator<Item = (Option<&str>, &str)> + '_ {
+        self.columns
+            .iter()
+            .filter_map(|c| c.check.as_deref().map(|t| (Some(c.name.as_str()), t)))
+            .chain(self.checks.iter().map(|t| (None, t.as_str())))
+    }
+
     /// Re-checks a schema read from a file and rebuilds its derived fields.
     pub fn finish(&mut self) -> Result<()> {
+        self.finish_columns()?;
+        self.finish_composites()
+    }
+
+    /// Checks the composite constraints and the checks: known, comparable, distinct columns;
+    /// one of a single column becomes that column's flag; no constraint twice.
+    fn finish_composites(&mut self) -> Result<()> {
+        let mismatch = |reason: String| Error::SchemaMismatch {
+            table: self.table.clone(),
+            reason,
+        };
+        for kind in ["unique", "index"] {
+            let lists = std::mem::take(if kind == "unique" {
+                &mut self.unique
+            } else {
+                &mut self.index
+            });
+            let mut kept: Vec<Vec<String>> = Vec::new();
+            for cols in lists {
+                if cols.is_empty() {
+                    return Err(mismatch(format!("{kind}() names no column")));
+                }
+                for (i, name) in cols.iter().enumerate() {
+                    let Some(c) = self.columns.iter().find(|c| &c.name == name) else {
+                        return Err(mismatch(format!(
+                            "{kind}{} names unknown column {name}",
+                            column_list(&cols)
+                        )));
+                    };
+                    if !c.ty.is_indexable() {
+                        return Err(mismatch(format!(
+                            "{kind}{}: column {name} of type json cannot be indexed",
+                            column_list(&cols)
+                        )));
+                    }
+                    if cols[..i].contains(name) {
+                        return Err(mismatch(format!(
+                            "{kind}{} names column {name} twice",
+                            column_list(&cols)
+                        )));
+                    }
+                }
+                if let [one] = cols.as_slice() {
+                    if let Some(c) = self.columns.iter_mut().find(|c| &c.name == one) {
+                        if !c.primary_key {
+                            if kind == "unique" {
+                                c.unique = true;
+                            } else {
+                                c.index = true;
+                            }
+                        }
+                    }
+                    continue;
+                }
+                if kept.contains(&cols) {
+                    return Err(mismatch(format!(
+                        "{kind}{} is declared twice",
+                        column_list(&cols)
+                    )));
+                }
+                kept.push(cols);
+            }
+            if kind == "unique" {
+                self.unique = kept;
+            } else {
+                self.index = kept;
+            }
+        }
+        for (col, text) in self.all_checks() {
+            if text.trim().is_empty() {
+                return Err(mismatch(match col {
+                    Some(c) => format!("the check on column {c} is empty"),
+                    None => "a table check is empty".to_owned(),
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    fn finish_columns(&mut self) -> Result<()> {
         check_name(&self.table)?;
         let mismatch = |reason: String| Error::SchemaMismatch {
             table: self.table.clone(),
@@ -573,6 +748,29 @@ impl Schema {
                 out.push(format!("column {} is new in the other schema", o.name));
             }
         }
+        for (kind, mine, theirs) in [
+            ("unique", &self.unique, &other.unique),
+            ("index", &self.index, &other.index),
+        ] {
+            for cols in mine.iter().filter(|c| !theirs.contains(c)) {
+                out.push(format!(
+                    "{kind}{} is missing from the other schema",
+                    column_list(cols)
+                ));
+            }
+            for cols in theirs.iter().filter(|c| !mine.contains(c)) {
+                out.push(format!(
+                    "{kind}{} is new in the other schema",
+                    column_list(cols)
+                ));
+            }
+        }
+        for c in self.checks.iter().filter(|c| !other.checks.contains(c)) {
+            out.push(format!("check {c:?} is missing from the other schema"));
+        }
+        for c in other.checks.iter().filter(|c| !self.checks.contains(c)) {
+            out.push(format!("check {c:?} is new in the other schema"));
+        }
         if out.is_empty()
             && self
                 .columns
@@ -605,6 +803,9 @@ fn describe(c: &Column) -> String {
     }
     if let Some(r) = &c.references {
         s.push_str(&format!(" references={}", r.table));
+    }
+    if let Some(check) = &c.check {
+        s.push_str(&format!(" check={check:?}"));
     }
     s
 }

@@ -132,7 +132,7 @@ impl<R: Record> AnyTable for TableData<R> {
         let newer = match newer.and_then(|n| n.as_any().downcast_ref::<TableData<R>>()) {
             Some(n) => n,
             None => {
-                empty = TableData::<R>::new(self.schema.clone());
+                empty = self.empty_like();
                 &empty
             }
         };

@@ -1,6 +1,6 @@
 //! Finding the table for a Rust type or a schema: attaching to a stored table (loading it,
 //! straight into the type when the schemas agree), migrating a stored table whose schema
-//! only gained nullable or defaulted columns, or creating a new one.
+//! differs in ways tabula migrates (see [`migration`]), or creating a new one.
 //!
 //! Creating a table is part of a transaction: it exists only if that commits, and its log
 //! line carries the creation. Migrating rewrites the table's files and cannot be rolled
@@ -10,134 +10,49 @@
 use std::sync::{Arc, PoisonError};
 
 use crate::engine::load::{ensure_loaded, load_as};
+use crate::engine::migration::{self, Draft, MigrationPlan};
 use crate::engine::source::{Source, TxCore};
 use crate::engine::state::State;
 use crate::engine::write::WriteTx;
 use crate::engine::{checkpoint, Engine};
 use crate::error::{Error, Result};
-use crate::record::{DynRow, Record, Row, Table};
+use crate::record::{DynRow, Record, Table};
 use crate::schema::Schema;
 use crate::storage::{Migration, Storage};
 use crate::table::TableData;
 use crate::value::Value;
 
-/// What attaching `new` to a stored table of schema `old` takes: `Ok(None)` nothing (the
-/// same schema), `Ok(Some(changes))` a migration (only nullable or defaulted columns added;
-/// indexes, constraints, defaults and the column order may change), described change by
-/// change, never empty; `Err` a schema mismatch naming what differs.
-fn migration(old: &Schema, new: &Schema) -> Result<Option<Vec<String>>> {
-    if old.differences(new).is_empty() {
-        return Ok(None);
-    }
-    let mut added = Vec::new();
-    let mut problems = Vec::new();
-    for o in &old.columns {
-        match new.columns.iter().find(|n| n.name == o.name) {
-            None => problems.push(format!("column {} was removed", o.name)),
-            Some(n) if n.ty != o.ty => problems.push(format!(
-                "column {} changed type from {} to {}",
-                o.name, o.ty, n.ty
-            )),
-            Some(n) if n.nullable != o.nullable => {
-                problems.push(format!("column {} changed nullability", o.name))
-            }
-            Some(n) if n.primary_key != o.primary_key => {
-                problems.push(format!("column {} changed primary key", o.name))
-            }
-            Some(n) if n != o => added.push(format!(
-                "column {} changed: {}",
-                o.name,
-                old.differences(new)
-                    .into_iter()
-                    .find(|d| d.starts_with(&format!("column {} ", o.name)))
-                    .unwrap_or_default()
-            )),
-            Some(_) => {}
-        }
-    }
-    for n in &new.columns {
-        if old.position(&n.name).is_none() {
-            if n.nullable || n.default.is_some() {
-                added.push(format!(
-                    "added column {} ({})",
-                    n.name,
-                    if n.nullable { "nullable" } else { "defaulted" }
-                ));
-            } else {
-                problems.push(format!(
-                    "new column {} is neither nullable nor defaulted",
-                    n.name
-                ));
-            }
-        }
-    }
-    if problems.is_empty() {
-        if added.is_empty() {
-            // Only the order of the columns differs.
-            added.push("columns reordered".into());
-        }
-        Ok(Some(added))
-    } else {
-        Err(Error::SchemaMismatch {
-            table: new.table.clone(),
-            reason: problems.join("; "),
-        })
-    }
-}
-
-/// Rebuilds loaded table `idx` under the compatible schema `new`, checking the stored rows
-/// against its constraints: a new unique column's values must be unique (the rebuild's
-/// inserts check it), a new foreign key's values must reference rows that exist. The schema
-/// file, with the migration recorded, is the commit point: it is written before memory
-/// changes, and a failure before it changes nothing. The checkpoint that follows (so that no
-/// log record spans two schemas) is not needed for correctness: records logged under the old
-/// schema read back under the new one, whose added columns take their defaults.
+/// Rebuilds loaded table `idx` under the schema `new` (see [`migration::rebuild`]),
+/// checking its rows against the new constraints and checks and each new foreign key
+/// against the rows it references; then commits it as one durable step
+/// ([`checkpoint::commit_migration`]): a crash leaves the old table or the new one. A
+/// failure changes nothing. The caller holds the writers' lock outside any transaction.
 fn migrate(
     storage: Option<&Storage>,
     st: &mut State,
     idx: usize,
     new: &Schema,
-    changes: Vec<String>,
+    mut draft: Draft,
 ) -> Result<()> {
     let old = st.tables[idx].schema().clone();
-    let names: Arc<[String]> = old.columns.iter().map(|c| c.name.clone()).collect();
-    let images = st.tables[idx]
-        .dump()?
-        .into_iter()
-        .map(|values| Row::with_names(names.clone(), values).resolve(new))
-        .collect::<Result<Vec<_>>>()?;
-    let mut table = TableData::<DynRow>::new(Arc::new(new.clone()));
-    table.apply_changes(&[], images)?;
-    table.bump_next_key(st.tables[idx].next_key());
+    let rows = st.tables[idx].dump()?;
+    let table = migration::rebuild(&old, new, &mut draft, rows, st.tables[idx].next_key())?;
     check_new_references(storage, st, idx, &old, &table)?;
-    let mut migrations = st.meta[idx].migrations.clone();
-    if let Some(storage) = storage {
-        let lsn = storage.wal()?.last_lsn();
-        // The file it replaces: the one a manifest written before the migration names.
-        let from = st.meta[idx]
-            .schema_on_disk
-            .then(|| st.meta[idx].schema_crc32c.clone());
-        migrations.extend(changes.iter().map(|c| Migration {
-            lsn,
-            change: c.clone(),
-            from_schema_crc32c: from.clone(),
-        }));
-        // A schema file is written only for a table whose creation is durable.
-        storage.wal()?.sync_all(&storage.layout.wal())?;
-        let crc = storage.write_schema(new, &migrations)?;
-        st.meta[idx].schema_crc32c = crc;
-        st.meta[idx].schema_on_disk = true;
-        tracing::info!(table = %new.table, changes = ?changes, "migrated schema");
-    }
-    st.tables[idx] = Arc::new(table);
-    st.meta[idx].migrations = migrations;
-    st.meta[idx].dirty = true;
-    if let Some(storage) = storage {
-        if let Err(e) = checkpoint::checkpoint(storage, st) {
-            tracing::warn!(table = %new.table, error = %e,
-                "checkpoint after a migration failed; the migration stands");
+    let changes = draft.changes;
+    match storage {
+        Some(storage) => checkpoint::commit_migration(storage, st, idx, table, &changes)?,
+        None => {
+            st.tables[idx] = Arc::new(table);
+            st.meta[idx]
+                .migrations
+                .extend(changes.iter().map(|c| Migration {
+                    lsn: 0,
+                    change: c.clone(),
+                    from_schema_crc32c: None,
+                }));
         }
     }
+    tracing::info!(table = %new.table, changes = ?changes, "migrated schema");
     Ok(())
 }
 
@@ -186,11 +101,14 @@ impl Engine {
                 return Ok(None);
             };
             let storage = self.storage.as_ref();
-            if let Some(changes) = load_for::<T>(storage, st, idx)? {
+            if let Some(draft) = load_for::<T>(storage, st, idx)? {
                 if let Some(s) = self.read_only_storage() {
-                    return Err(s.refuse(format!("migrate table {name} ({})", changes.join("; "))));
+                    return Err(s.refuse(format!(
+                        "migrate table {name} ({})",
+                        draft.changes.join("; ")
+                    )));
                 }
-                migrate(storage, st, idx, schema, changes)?;
+                migrate(storage, st, idx, schema, draft)?;
             }
             Ok(Some(idx))
         })?;
@@ -204,6 +122,41 @@ impl Engine {
             Err(Error::MigrationInTransaction { .. }) => self.attach::<T>(),
             r => r,
         }
+    }
+
+    /// What [`Engine::attach`] would do to the stored table of `T`, changing nothing: the
+    /// table is loaded if it was not (its rows are read, not changed), and the migration is
+    /// worked out on copies. A refused migration is `Error::SchemaMismatch` listing every
+    /// reason; a check of `T` that does not compile is reported as attaching reports it.
+    pub(crate) fn migration_plan<T: Table>(&self) -> Result<MigrationPlan> {
+        let schema = T::schema();
+        let name = &schema.table;
+        TableData::<DynRow>::new(Arc::new(schema.clone()))?;
+        let exists = self.state(name)?.by_name.contains_key(name);
+        if !exists {
+            return Ok(MigrationPlan::new(
+                name,
+                vec![format!("create table {name}")],
+            ));
+        }
+        self.preload::<DynRow>(name)?;
+        let mut st = (*self.read_state(name)?).clone();
+        let Some(&idx) = st.by_name.get(name) else {
+            return Ok(MigrationPlan::new(
+                name,
+                vec![format!("create table {name}")],
+            ));
+        };
+        let storage = self.storage.as_ref();
+        ensure_loaded(storage, &mut st, idx)?;
+        let old = st.tables[idx].schema().clone();
+        let Some(mut draft) = migration::draft(&old, schema)? else {
+            return Ok(MigrationPlan::new(name, Vec::new()));
+        };
+        let rows = st.tables[idx].dump()?;
+        let table = migration::rebuild(&old, schema, &mut draft, rows, st.tables[idx].next_key())?;
+        check_new_references(storage, &mut st, idx, &old, &table)?;
+        Ok(MigrationPlan::new(name, draft.changes))
     }
 
     /// Creates a dynamic table from a schema (as a transaction of its own), or finds the
@@ -288,23 +241,23 @@ fn check_new_references(
 
 /// Loads existing table `idx` for `T`: straight into `T`'s rows when the stored schema is
 /// `T`'s, as dynamic rows otherwise. Returns the migration a dynamic table needs before `T`
-/// can attach to it (`None`: none, or a mismatch that attaching will report).
+/// can attach to it (`None`: none, or a mismatch that attaching will report); a migration
+/// tabula does not make is `Error::SchemaMismatch`.
 fn load_for<T: Table>(
     storage: Option<&Storage>,
     st: &mut State,
     idx: usize,
-) -> Result<Option<Vec<String>>> {
+) -> Result<Option<Draft>> {
     let schema = T::schema();
     if st.tables[idx].schema().differences(schema).is_empty() {
         load_as::<T>(storage, st, idx)?;
         return Ok(None);
     }
     ensure_loaded(storage, st, idx)?;
-    if st.tables[idx].rust_type().is_some() {
-        return Ok(None);
-    }
+    // A table another Rust type holds migrates too: that type's handles then report the
+    // table detached from them.
     let existing = st.tables[idx].schema().clone();
-    migration(&existing, schema)
+    migration::draft(&existing, schema)
 }
 
 impl WriteTx<'_> {
@@ -316,15 +269,15 @@ impl WriteTx<'_> {
         let storage = self.engine().storage.as_ref();
         let mut st = self.state_mut()?;
         let Some(idx) = st.by_name.get(&schema.table).copied() else {
-            let idx = st.push_typed::<T>();
+            let idx = st.push_typed::<T>()?;
             self.note_created(idx);
             return Ok(idx);
         };
         self.note_changed();
-        if let Some(changes) = load_for::<T>(storage, &mut st, idx)? {
+        if let Some(draft) = load_for::<T>(storage, &mut st, idx)? {
             return Err(Error::MigrationInTransaction {
                 table: schema.table.clone(),
-                changes: changes.join("; "),
+                changes: draft.changes.join("; "),
             });
         }
         st.attach_type::<T>(idx)?;
@@ -348,7 +301,7 @@ impl WriteTx<'_> {
             }
             return Ok(idx);
         }
-        let idx = st.push_dyn(schema, crate::engine::state::TableMeta::created());
+        let idx = st.push_dyn(schema, crate::engine::state::TableMeta::created())?;
         self.note_created(idx);
         Ok(idx)
     }

@@ -105,6 +105,58 @@ pub(crate) fn checkpoint(storage: &Storage, st: &mut State) -> Result<()> {
     Ok(())
 }
 
+/// Commits a migration of table `idx` to `table` (rebuilt under its new schema) as one
+/// durable step, with the writers' lock held: the log made durable and every pending table
+/// loaded (before the table changes, so that no schema file of the new schema is written
+/// outside this step); then the new schema file staged beside the table's new snapshot,
+/// and the manifest naming both written: the commit point. The log is archived whole, so no
+/// record under the old schema is replayed under the new one. A crash before the manifest
+/// leaves the old table (the open removes the staged files), after it the new one (the open
+/// finishes the renames). A failure before the commit changes nothing.
+pub(crate) fn commit_migration(
+    storage: &Storage,
+    st: &mut State,
+    idx: usize,
+    table: crate::table::TableData<crate::record::DynRow>,
+    changes: &[String],
+) -> Result<()> {
+    prepare(storage, st)?;
+    let lsn = storage.wal()?.last_lsn();
+    // The schema file the new one replaces: the one the manifest names, if it names one.
+    let from = st.meta[idx]
+        .schema_on_disk
+        .then(|| st.meta[idx].schema_crc32c.clone());
+    let mut migrations = st.meta[idx].migrations.clone();
+    migrations.extend(changes.iter().map(|c| crate::storage::Migration {
+        lsn,
+        change: c.clone(),
+        from_schema_crc32c: from.clone(),
+    }));
+    let schema = table.schema.clone();
+    let crc = storage.stage_schema(&schema, &migrations)?;
+    let before = (st.tables[idx].clone(), st.meta[idx].clone());
+    st.tables[idx] = Arc::new(table);
+    let meta = &mut st.meta[idx];
+    meta.schema_crc32c = crc;
+    meta.schema_on_disk = true;
+    meta.migrations = migrations;
+    meta.dirty = true;
+    match write_snapshots(storage, st, lsn, Rotate::Now) {
+        Ok(written) => record(st, written),
+        Err(e) => {
+            storage.discard_staged_schema(&schema.table);
+            (st.tables[idx], st.meta[idx]) = before;
+            return Err(e);
+        }
+    }
+    // Committed: a failure to rename is finished by the next open.
+    if let Err(e) = storage.finish_staged_schema(&schema.table) {
+        tracing::warn!(table = %schema.table, error = %e,
+            "migration committed; its schema file is renamed into place at the next open");
+    }
+    Ok(())
+}
+
 /// What the checkpoint wrote for a table: its position, its commit count when encoded, and
 /// its new manifest entry.
 struct Written {
@@ -259,11 +311,12 @@ mod tests {
         let schema =
             Schema::new("t", vec![Column::new("id", ColumnType::U64).primary_key()]).unwrap();
         let mut st = State::default();
-        st.push_dyn(schema.clone(), TableMeta::created());
+        st.push_dyn(schema.clone(), TableMeta::created()).unwrap();
         st.push_dyn(
             Schema::new("u", schema.columns.clone()).unwrap(),
             TableMeta::created(),
-        );
+        )
+        .unwrap();
         st.meta[0].commits = 3;
         st.meta[1].commits = 3;
         let written = |idx| Written {

@@ -85,7 +85,7 @@ impl Engine {
         // Keys and unique values must not collide inside the document either; checked
         // before the database is touched.
         for (schema, rows) in &tables {
-            let mut scratch = TableData::<DynRow>::new(Arc::new(schema.clone()));
+            let mut scratch = TableData::<DynRow>::new(Arc::new(schema.clone()))?;
             for r in rows {
                 scratch.insert(DynRow(r.clone().into_boxed_slice()))?;
             }

@@ -53,7 +53,7 @@ pub(crate) fn load_as<R: Record>(
 fn load<R: Record>(storage: Option<&Storage>, st: &mut State, idx: usize) -> Result<TableData<R>> {
     let schema = st.tables[idx].schema().clone();
     let Some(storage) = storage else {
-        return Ok(TableData::<R>::new(schema));
+        return TableData::<R>::new(schema);
     };
     let meta = &mut st.meta[idx];
     let (t, salvaged) = decode::<R>(storage, &schema, meta.entry.as_ref(), &meta.pending)?;
@@ -71,7 +71,7 @@ pub(crate) fn decode<R: Record>(
     entry: Option<&TableEntry>,
     pending: &[(u64, RawTableOps)],
 ) -> Result<(TableData<R>, bool)> {
-    let mut t = TableData::<R>::new(schema.clone());
+    let mut t = TableData::<R>::new(schema.clone())?;
     let snapshot_path = storage.layout.records(&schema.table);
     let started = std::time::Instant::now();
     let n;

@@ -18,6 +18,7 @@ mod checkpoint;
 mod exchange;
 mod foreign_keys;
 pub(crate) mod load;
+pub(crate) mod migration;
 pub(crate) mod source;
 pub(crate) mod state;
 mod stats;
@@ -102,7 +103,7 @@ impl Engine {
     ) -> Result<Arc<Engine>> {
         let (storage, recovered) = Storage::open(fs, root, options)?;
         let needs_checkpoint = storage.needs_checkpoint;
-        let engine = Engine::new(state_of(recovered), Some(storage));
+        let engine = Engine::new(state_of(recovered)?, Some(storage));
         if needs_checkpoint {
             // Salvage dropped a damaged record in the middle of the log: write what was kept
             // as snapshots and start a clean log, so the directory is consistent again.
@@ -120,7 +121,7 @@ impl Engine {
         options: Options,
     ) -> Result<Arc<Engine>> {
         let (storage, recovered) = Storage::open_read_only(fs, root, options)?;
-        Ok(Engine::new(state_of(recovered), Some(storage)))
+        Ok(Engine::new(state_of(recovered)?, Some(storage)))
     }
 
     /// A read-only database catches up with the directory: everything is read again as of a
@@ -151,7 +152,7 @@ impl Engine {
             &storage.layout.root,
             storage.options.clone(),
         )?;
-        let mut next = state_of(recovered);
+        let mut next = state_of(recovered)?;
         // Old positions first, so every handle still finds its table, with the schema it
         // has (a handle keeps its table's column names): a table this database loaded (so a
         // typed or dynamic handle may hold its columns) and the writer migrated since needs
@@ -414,6 +415,20 @@ impl Engine {
         Ok((**st.tables[idx].schema()).clone())
     }
 
+    /// The migrations table `table` went through, oldest first.
+    pub(crate) fn schema_history(&self, table: &str) -> Result<Vec<migration::SchemaChange>> {
+        let st = self.read_state(table)?;
+        let idx = st.index_of(table)?;
+        Ok(st.meta[idx]
+            .migrations
+            .iter()
+            .map(|m| migration::SchemaChange {
+                lsn: m.lsn,
+                change: m.change.clone(),
+            })
+            .collect())
+    }
+
     /// Loads table `name` if needed; its position and schema.
     pub(crate) fn dyn_table(&self, name: &str) -> Result<(usize, Arc<Schema>)> {
         self.preload::<crate::record::DynRow>(name)?;
@@ -481,7 +496,8 @@ pub(crate) fn make_head(head: &mut MutexGuard<'_, Arc<State>>, mut next: State) 
 }
 
 /// The state of a directory just opened: every table it has, none loaded yet.
-fn state_of(recovered: Vec<crate::storage::recover::RecoveredTable>) -> State {
+/// Fails if a table's checks do not compile (recovery has checked that they do).
+fn state_of(recovered: Vec<crate::storage::recover::RecoveredTable>) -> Result<State> {
     let mut state = State::default();
     for t in recovered {
         let meta = TableMeta {
@@ -494,9 +510,9 @@ fn state_of(recovered: Vec<crate::storage::recover::RecoveredTable>) -> State {
             migrations: t.migrations,
             commits: 0,
         };
-        state.push_dyn(t.schema, meta);
+        state.push_dyn(t.schema, meta)?;
     }
-    state
+    Ok(state)
 }
 
 /// `Error::SchemaMismatch` if a table this database loaded (`shown`, its schema then) has

@@ -133,25 +133,26 @@ impl State {
             .and_then(|t| t.as_any().downcast_ref::<TableData<T>>())
     }
 
-    /// Adds a table created now (not yet in any file) for `T`.
-    pub(crate) fn push_typed<T: Table>(&mut self) -> usize {
+    /// Adds a table created now (not yet in any file) for `T`; fails if a check of its
+    /// schema does not compile.
+    pub(crate) fn push_typed<T: Table>(&mut self) -> Result<usize> {
         let schema = T::schema();
+        let table = TableData::<T>::new(Arc::new(schema.clone()))?;
         let idx = self.tables.len();
-        self.tables
-            .push(Arc::new(TableData::<T>::new(Arc::new(schema.clone()))));
+        self.tables.push(Arc::new(table));
         self.meta.push(TableMeta::created());
         Arc::make_mut(&mut self.by_name).insert(schema.table.clone(), idx);
-        idx
+        Ok(idx)
     }
 
-    /// Adds a dynamic table.
-    pub(crate) fn push_dyn(&mut self, schema: Schema, meta: TableMeta) -> usize {
+    /// Adds a dynamic table; fails if a check of its schema does not compile.
+    pub(crate) fn push_dyn(&mut self, schema: Schema, meta: TableMeta) -> Result<usize> {
+        let table = TableData::<DynRow>::new(Arc::new(schema))?;
         let idx = self.tables.len();
-        Arc::make_mut(&mut self.by_name).insert(schema.table.clone(), idx);
-        self.tables
-            .push(Arc::new(TableData::<DynRow>::new(Arc::new(schema))));
+        Arc::make_mut(&mut self.by_name).insert(table.schema.table.clone(), idx);
+        self.tables.push(Arc::new(table));
         self.meta.push(meta);
-        idx
+        Ok(idx)
     }
 
     /// Makes the existing, loaded table at `idx` the table of `T`: a dynamic table of the

@@ -23,23 +23,141 @@ const SHARD_ENTRIES: usize = 4096;
 /// Where the shard number starts in a hash.
 const SHARD_SHIFT: u32 = 24;
 
-/// A hash index from one column's value to the slot holding it: the primary key and every
-/// unique column have one. Nulls are not indexed (a unique nullable column may hold many).
+/// A hash index from one column's value (or several columns' values) to the slot holding
+/// it: the primary key, every unique column and every composite unique constraint have one.
+/// Nulls are not indexed (a unique nullable column may hold many; a composite key with a
+/// null in any column collides with nothing, as in SQL).
 #[derive(Debug, Clone)]
 pub(crate) struct HashIndex {
+    /// The first (for most indexes, the only) column.
     pub(crate) col: usize,
+    /// The columns after the first of a composite index; empty for one column.
+    rest: Arc<[usize]>,
     /// A power of two in number.
     shards: Vec<Arc<HashTable<u32>>>,
     len: usize,
+}
+
+/// The key columns of a hash index, to hash and compare rows by.
+#[derive(Clone, Copy)]
+struct KeyCols<'a> {
+    col: usize,
+    rest: &'a [usize],
+}
+
+impl KeyCols<'_> {
+    /// The hash of a row's key; `None` if the key holds a null (not indexed).
+    #[inline]
+    fn hash<R: Record>(self, h: &ValueHasher, row: &R) -> Option<u64> {
+        let v = row.col(self.col);
+        if v.is_null() {
+            return None;
+        }
+        if self.rest.is_empty() {
+            return Some(h.hash(v));
+        }
+        if self.rest.iter().any(|&c| row.col(c).is_null()) {
+            return None;
+        }
+        Some(h.hash_tuple(std::iter::once(v).chain(self.rest.iter().map(|&c| row.col(c)))))
+    }
+
+    /// The hash of the row at slot `s`, for rehashing (0 for a row that is gone, which an
+    /// index never holds).
+    #[inline]
+    fn hash_slot<R: Record>(self, h: &ValueHasher, rows: &Slab<R>, s: u32) -> u64 {
+        rows.get(s as usize)
+            .and_then(|r| self.hash(h, r))
+            .unwrap_or(0)
+    }
+
+    /// Whether two rows have the same key.
+    #[inline]
+    fn same<R: Record>(self, a: &R, b: &R) -> bool {
+        a.col(self.col) == b.col(self.col) && self.rest.iter().all(|&c| a.col(c) == b.col(c))
+    }
 }
 
 impl HashIndex {
     pub(crate) fn new(col: usize) -> Self {
         HashIndex {
             col,
+            rest: Arc::from(Vec::new()),
             shards: vec![Arc::new(HashTable::new())],
             len: 0,
         }
+    }
+
+    /// An index over several columns (at least one).
+    pub(crate) fn composite(cols: &[usize]) -> Self {
+        let mut ix = HashIndex::new(cols.first().copied().unwrap_or(0));
+        ix.rest = Arc::from(cols.get(1..).unwrap_or_default());
+        ix
+    }
+
+    fn key_cols(&self) -> KeyCols<'_> {
+        KeyCols {
+            col: self.col,
+            rest: &self.rest,
+        }
+    }
+
+    /// Whether this is the index of column `col` alone.
+    #[inline]
+    pub(crate) fn is_column(&self, col: usize) -> bool {
+        self.col == col && self.rest.is_empty()
+    }
+
+    /// Every column of the key, in order.
+    pub(crate) fn columns(&self) -> impl Iterator<Item = usize> + '_ {
+        std::iter::once(self.col).chain(self.rest.iter().copied())
+    }
+
+    /// The hash of `row`'s key, `None` if it holds a null (then it collides with nothing).
+    #[inline]
+    pub(crate) fn hash_row<R: Record>(&self, h: &ValueHasher, row: &R) -> Option<u64> {
+        self.key_cols().hash(h, row)
+    }
+
+    /// The slot of another row whose key equals `row`'s; `hash` is [`HashIndex::hash_row`].
+    #[inline]
+    pub(crate) fn find_row<R: Record>(&self, hash: u64, rows: &Slab<R>, row: &R) -> Option<u32> {
+        let k = self.key_cols();
+        self.shards[self.shard_of(hash)]
+            .find(hash, |&s| {
+                rows.get(s as usize).is_some_and(|r| k.same(r, row))
+            })
+            .copied()
+    }
+
+    /// The slot of the row whose key is `vals` (one per column, in the columns'
+    /// representation, none null).
+    pub(crate) fn find_values<R: Record>(
+        &self,
+        h: &ValueHasher,
+        rows: &Slab<R>,
+        vals: &[crate::value::Value],
+    ) -> Option<u32> {
+        let hash = if self.rest.is_empty() {
+            h.hash(vals.first()?.as_ref())
+        } else {
+            h.hash_tuple(vals.iter().map(|v| v.as_ref()))
+        };
+        self.shards[self.shard_of(hash)]
+            .find(hash, |&s| {
+                rows.get(s as usize).is_some_and(|r| {
+                    self.columns()
+                        .zip(vals)
+                        .all(|(c, v)| r.col(c) == v.as_ref())
+                })
+            })
+            .copied()
+    }
+
+    /// Whether `a` and `b` have different keys (an update that moves its index entry).
+    #[inline]
+    pub(crate) fn differs<R: Record>(&self, a: &R, b: &R) -> bool {
+        !self.key_cols().same(a, b)
     }
 
     /// The bytes of this index's shards that `newer` does not share.
@@ -82,7 +200,7 @@ impl HashIndex {
         self.find_hashed(h.hash(v), rows, v)
     }
 
-    /// [`HashIndex::find`] with the value's hash already computed.
+    /// [`HashIndex::find`] with the value's hash already computed (an index of one column).
     #[inline]
     pub(crate) fn find_hashed<R: Record>(
         &self,
@@ -119,14 +237,10 @@ impl HashIndex {
 
     /// Adds `slot`, whose row must already be in `rows`. The caller has checked uniqueness.
     pub(crate) fn insert<R: Record>(&mut self, h: &ValueHasher, rows: &Slab<R>, slot: u32) {
-        let Some(row) = rows.get(slot as usize) else {
+        let Some(hash) = rows.get(slot as usize).and_then(|r| self.hash_row(h, r)) else {
             return;
         };
-        let v = row.col(self.col);
-        if v.is_null() {
-            return;
-        }
-        self.insert_hashed(h, h.hash(v), rows, slot);
+        self.insert_hashed(h, hash, rows, slot);
     }
 
     /// [`HashIndex::insert`] with the hash of the slot's value already computed.
@@ -141,24 +255,21 @@ impl HashIndex {
         if self.len >= self.shards.len() * SHARD_ENTRIES {
             self.reshard(h, rows, self.len + 1);
         }
-        let col = self.col;
         let shard = self.shard_of(hash);
-        self.shard_mut(shard).insert_unique(hash, slot, |&s| {
-            rows.get(s as usize).map_or(0, |r| h.hash(r.col(col)))
-        });
+        let k = KeyCols {
+            col: self.col,
+            rest: &self.rest,
+        };
+        Arc::make_mut(&mut self.shards[shard])
+            .insert_unique(hash, slot, |&s| k.hash_slot(h, rows, s));
         self.len += 1;
     }
 
     /// Removes `slot`, whose row (still in `rows`) holds the value it was indexed under.
     pub(crate) fn remove<R: Record>(&mut self, h: &ValueHasher, rows: &Slab<R>, slot: u32) {
-        let Some(row) = rows.get(slot as usize) else {
+        let Some(hash) = rows.get(slot as usize).and_then(|r| self.hash_row(h, r)) else {
             return;
         };
-        let v = row.col(self.col);
-        if v.is_null() {
-            return;
-        }
-        let hash = h.hash(v);
         let shard = self.shard_of(hash);
         if self.shards[shard].find(hash, |&s| s == slot).is_none() {
             return;
@@ -170,7 +281,8 @@ impl HashIndex {
     }
 
     pub(crate) fn clear(&mut self) {
-        *self = HashIndex::new(self.col);
+        self.shards = vec![Arc::new(HashTable::new())];
+        self.len = 0;
     }
 
     /// Makes room for `n` more entries (and the shards they call for), so a bulk insert does
@@ -182,16 +294,16 @@ impl HashIndex {
         }
         let per_shard = n.div_ceil(self.shards.len());
         let want = per_shard + per_shard / 8;
-        let col = self.col;
-        for i in 0..self.shards.len() {
+        let k = KeyCols {
+            col: self.col,
+            rest: &self.rest,
+        };
+        for shard in &mut self.shards {
             // Only a shard short of room is touched: a shared one would be copied.
-            let shard = &self.shards[i];
             if shard.capacity() - shard.len() >= want {
                 continue;
             }
-            self.shard_mut(i).reserve(want, |&s| {
-                rows.get(s as usize).map_or(0, |r| h.hash(r.col(col)))
-            });
+            Arc::make_mut(shard).reserve(want, |&s| k.hash_slot(h, rows, s));
         }
     }
 
@@ -201,8 +313,8 @@ impl HashIndex {
         while total > n * SHARD_ENTRIES {
             n *= 2;
         }
-        let col = self.col;
-        let hash_of = |s: u32| rows.get(s as usize).map_or(0, |r| h.hash(r.col(col)));
+        let k = self.key_cols();
+        let hash_of = |s: u32| k.hash_slot(h, rows, s);
         let per_shard = total.div_ceil(n);
         let mut shards: Vec<HashTable<u32>> = (0..n)
             .map(|_| HashTable::with_capacity(per_shard))

@@ -1,8 +1,10 @@
 //! Indexes over the rows of one table. They store slots (positions in the table's row slab),
 //! never copies of rows: the primary-key index ([`key`]) and the unique indexes ([`hash`])
 //! are hash tables of slots that hash and compare through the rows themselves; an ordered
-//! index ([`ordered`]) maps each value to its set of slots (see [`posting`]).
+//! index ([`ordered`]) maps each value to its set of slots (see [`posting`]), and a
+//! composite one ([`composite`]) each row's values of several columns.
 
+mod composite;
 mod hash;
 mod key;
 mod ordered;
@@ -14,6 +16,7 @@ use hashbrown::DefaultHashBuilder;
 
 use crate::value::ValueRef;
 
+pub(crate) use composite::CompositeIndex;
 pub(crate) use hash::HashIndex;
 #[cfg(test)]
 pub(crate) use key::MAX_KEY_GAP;
@@ -36,6 +39,16 @@ impl ValueHasher {
     #[inline]
     pub(crate) fn hash(&self, v: ValueRef<'_>) -> u64 {
         self.0.hash_one(Hashed(v))
+    }
+
+    /// The hash of a composite key: its values in order.
+    #[inline]
+    pub(crate) fn hash_tuple<'a>(&self, values: impl Iterator<Item = ValueRef<'a>>) -> u64 {
+        let mut h = self.0.build_hasher();
+        for v in values {
+            v.hash_into(&mut h);
+        }
+        h.finish()
     }
 
     /// [`ValueHasher::hash`] of a text value, inlined.

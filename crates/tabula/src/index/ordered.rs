@@ -39,7 +39,9 @@ use crate::value::{Value, ValueRef};
 pub(crate) type Walk<'a> = Box<dyn DoubleEndedIterator<Item = (ValueRef<'a>, u32)> + 'a>;
 
 /// A column value as an ordered index stores it.
-trait IndexKey: Ord + Clone + fmt::Debug + Send + Sync + 'static + Borrow<Self::Probe> {
+pub(super) trait IndexKey:
+    Ord + Clone + fmt::Debug + Send + Sync + 'static + Borrow<Self::Probe>
+{
     /// What a lookup borrows from a value: `str` for text, the key itself otherwise.
     type Probe: Ord + ?Sized;
     /// Runs `f` on the probe for `v`; `None` if `v` is not of this key's kind.
@@ -218,14 +220,14 @@ type Leaf<K> = Vec<(K, Entry)>;
 /// A place between entries: a leaf and an index into it, up to its length (just past its
 /// last entry). [`Keys::position`] gives each place one spelling, so positions compare as
 /// the places they name.
-type Pos = (usize, usize);
+pub(super) type Pos = (usize, usize);
 
 /// The non-null values of one column, each with its set of slots, in copy-on-write leaves.
 ///
 /// Invariants: every leaf holds from 1 to `leaf_max` entries, in ascending key order, and
 /// its keys are all below the next leaf's; `firsts[i]` is the first key of `leaves[i]`.
 #[derive(Debug, Clone)]
-struct Keys<K: IndexKey> {
+pub(super) struct Keys<K: IndexKey> {
     leaves: Vec<Arc<Leaf<K>>>,
     /// Each leaf's first key, to find a leaf without reading the leaves.
     firsts: Vec<K>,
@@ -235,6 +237,15 @@ struct Keys<K: IndexKey> {
 }
 
 impl<K: IndexKey> Keys<K> {
+    /// No keys, leaves of at most [`LEAF_MAX`] keys.
+    pub(super) fn new() -> Self {
+        Keys {
+            leaves: Vec::new(),
+            firsts: Vec::new(),
+            leaf_max: LEAF_MAX,
+        }
+    }
+
     /// The leaf that would hold `p`: the last one whose first key is not above it (the first
     /// leaf for a key below all of them). There must be a leaf.
     fn leaf_of(&self, p: &K::Probe) -> usize {
@@ -250,7 +261,7 @@ impl<K: IndexKey> Keys<K> {
 
     /// The place before the first key for which `before` is false. `before` must hold for a
     /// prefix of the keys (it tests a key against a lower or upper bound).
-    fn position(&self, before: impl Fn(&K) -> bool) -> Pos {
+    pub(super) fn position(&self, before: impl Fn(&K) -> bool) -> Pos {
         match self.firsts.partition_point(&before) {
             0 => (0, 0),
             j => (
@@ -261,14 +272,14 @@ impl<K: IndexKey> Keys<K> {
     }
 
     /// The place after the last entry.
-    fn end(&self) -> Pos {
+    pub(super) fn end(&self) -> Pos {
         self.leaves
             .last()
             .map_or((0, 0), |l| (self.leaves.len() - 1, l.len()))
     }
 
     /// Every slot of the entries between two places, lazily, from either end.
-    fn walk(&self, from: Pos, to: Pos) -> Walk<'_> {
+    pub(super) fn walk(&self, from: Pos, to: Pos) -> Walk<'_> {
         if from >= to {
             return Box::new(std::iter::empty());
         }
@@ -322,6 +333,69 @@ impl<K: IndexKey> Keys<K> {
         self.firsts.insert(li + 1, right[0].0.clone());
         self.leaves.insert(li + 1, Arc::new(right));
     }
+
+    /// Adds `slot` under key `p`.
+    pub(super) fn insert_probe(&mut self, p: &K::Probe, slot: u32) {
+        if self.leaves.is_empty() {
+            self.firsts.push(K::own(p));
+            self.leaves
+                .push(Arc::new(vec![(K::own(p), Entry::One(slot))]));
+            return;
+        }
+        let mut li = self.leaf_of(p);
+        match self.find(li, p) {
+            Ok(i) => {
+                // Checked first, so that a shared leaf is not copied for nothing.
+                if !self.leaves[li][i].1.contains(slot) {
+                    self.leaf_mut(li, 0)[i].1.insert(slot);
+                }
+            }
+            Err(mut i) => {
+                if self.leaves[li].len() >= self.leaf_max {
+                    self.split(li);
+                    let left = self.leaves[li].len();
+                    if i > left {
+                        li += 1;
+                        i -= left;
+                    }
+                }
+                let key = K::own(p);
+                if i == 0 {
+                    // Only below the first leaf's first key: any other leaf's first
+                    // key is at most `p`, and equal would have been found.
+                    self.firsts[li] = key.clone();
+                }
+                // The leaf is below `leaf_max` here (split if it was full): the room
+                // stays within it.
+                let room = INSERT_ROOM.min(self.leaf_max - self.leaves[li].len());
+                self.leaf_mut(li, room).insert(i, (key, Entry::One(slot)));
+            }
+        }
+    }
+
+    /// Removes `slot` from key `p`'s entry, if it is there.
+    pub(super) fn remove_probe(&mut self, p: &K::Probe, slot: u32) {
+        if self.leaves.is_empty() {
+            return;
+        }
+        let li = self.leaf_of(p);
+        let Ok(i) = self.find(li, p) else { return };
+        // Checked first, so that a shared leaf is not copied for nothing.
+        if !self.leaves[li][i].1.contains(slot) {
+            return;
+        }
+        let leaf = self.leaf_mut(li, 0);
+        if leaf[i].1.remove(slot) {
+            return;
+        }
+        leaf.remove(i);
+        if leaf.is_empty() {
+            self.leaves.remove(li);
+            self.firsts.remove(li);
+        } else if i == 0 {
+            self.firsts[li] = leaf[0].0.clone();
+        }
+    }
 }
 
 /// [`Keys`] of any key type, behind one object-safe face. Values of another kind than the
@@ -346,68 +420,11 @@ trait KeyMap: fmt::Debug + Send + Sync {
 
 impl<K: IndexKey> KeyMap for Keys<K> {
     fn insert(&mut self, v: ValueRef<'_>, slot: u32) {
-        K::with_probe(v, |p| {
-            if self.leaves.is_empty() {
-                self.firsts.push(K::own(p));
-                self.leaves
-                    .push(Arc::new(vec![(K::own(p), Entry::One(slot))]));
-                return;
-            }
-            let mut li = self.leaf_of(p);
-            match self.find(li, p) {
-                Ok(i) => {
-                    // Checked first, so that a shared leaf is not copied for nothing.
-                    if !self.leaves[li][i].1.contains(slot) {
-                        self.leaf_mut(li, 0)[i].1.insert(slot);
-                    }
-                }
-                Err(mut i) => {
-                    if self.leaves[li].len() >= self.leaf_max {
-                        self.split(li);
-                        let left = self.leaves[li].len();
-                        if i > left {
-                            li += 1;
-                            i -= left;
-                        }
-                    }
-                    let key = K::own(p);
-                    if i == 0 {
-                        // Only below the first leaf's first key: any other leaf's first
-                        // key is at most `p`, and equal would have been found.
-                        self.firsts[li] = key.clone();
-                    }
-                    // The leaf is below `leaf_max` here (split if it was full): the room
-                    // stays within it.
-                    let room = INSERT_ROOM.min(self.leaf_max - self.leaves[li].len());
-                    self.leaf_mut(li, room).insert(i, (key, Entry::One(slot)));
-                }
-            }
-        });
+        K::with_probe(v, |p| self.insert_probe(p, slot));
     }
 
     fn remove(&mut self, v: ValueRef<'_>, slot: u32) {
-        K::with_probe(v, |p| {
-            if self.leaves.is_empty() {
-                return;
-            }
-            let li = self.leaf_of(p);
-            let Ok(i) = self.find(li, p) else { return };
-            // Checked first, so that a shared leaf is not copied for nothing.
-            if !self.leaves[li][i].1.contains(slot) {
-                return;
-            }
-            let leaf = self.leaf_mut(li, 0);
-            if leaf[i].1.remove(slot) {
-                return;
-            }
-            leaf.remove(i);
-            if leaf.is_empty() {
-                self.leaves.remove(li);
-                self.firsts.remove(li);
-            } else if i == 0 {
-                self.firsts[li] = leaf[0].0.clone();
-            }
-        });
+        K::with_probe(v, |p| self.remove_probe(p, slot));
     }
 
     fn range<'a>(&'a self, lo: &Bound<Value>, hi: &Bound<Value>) -> Walk<'a> {

@@ -15,13 +15,11 @@ use crate::value::{Value, ValueRef};
 /// Runs the query, returning the slots of the result rows in result order.
 pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32> {
     let p = choose(t, q);
-    let served = match p.path {
-        Path::Key(i) | Path::Unique(i) | Path::Index(i) => Some(i),
-        Path::Scan => None,
-    };
+    let served = p.path.served();
     let row_ok = |r: &R| row_ok(q, served, r);
     // An index holds only live slots: with nothing else to check, its slots need no row.
-    let only_served = served.is_some() && q.preds.len() == 1 && q.filters.is_empty();
+    let only_served =
+        served != 0 && served.count_ones() as usize == q.preds.len() && q.filters.is_empty();
     let matches = |slot: u32| -> bool { only_served || t.row(slot).is_some_and(row_ok) };
     let window = q.limit.map(|l| l.saturating_add(q.offset));
     let mut out: Vec<u32> = match (p.path, p.ord) {
@@ -30,6 +28,20 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
                 return Vec::new();
             };
             let slot = t.find_unique(*col, value.as_ref()).flatten();
+            slot.filter(|&s| matches(s)).into_iter().collect()
+        }
+        (Path::CompositeUnique { ix, .. }, _) => {
+            let Some(u) = t.composite_uniques().nth(ix) else {
+                return Vec::new();
+            };
+            let key: Option<Vec<Value>> = u
+                .columns()
+                .map(|c| match q.preds.iter().find(|p| p.col() == c) {
+                    Some(Pred::Eq { value, .. }) => Some(value.clone()),
+                    _ => None,
+                })
+                .collect();
+            let slot = key.and_then(|key| t.find_composite_values(u, &key));
             slot.filter(|&s| matches(s)).into_iter().collect()
         }
         (Path::Scan, Ord_::Key { desc }) => {
@@ -66,16 +78,11 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
             // A full scan of a table whose slot order is key order walks the slab itself: one
             // read per row and no per-row dispatch; otherwise the index range or the sorted
             // slot list. Either way the matching rows come out in key order.
-            let slab_scan = !matches!(path, Path::Index(_)) && t.slots_in_order();
+            let slab_scan = matches!(path, Path::Scan) && t.slots_in_order();
             // Slots, not rows: an index range that serves the whole query reads no row here.
             let found: Box<dyn Iterator<Item = u32> + '_> = if slab_scan {
                 Box::new(t.slab().filter(|(_, r)| row_ok(r)).map(|(s, _)| s))
-            } else if let Path::Index(i) = path {
-                let Some(index) = t.ordered_index(q.preds[i].col()) else {
-                    return Vec::new();
-                };
-                let (lo, hi) = bounds(&q.preds[i]);
-                let slots: Vec<u32> = index.range(&lo, &hi).map(|(_, s)| s).collect();
+            } else if let Some(slots) = index_slots(t, q, path) {
                 Box::new(slots.into_iter().filter(move |&s| matches(s)))
             } else {
                 Box::new(t.slots_in_key_order().filter(move |&s| matches(s)))
@@ -89,8 +96,7 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
                     } else {
                         &q.order[..]
                     };
-                    if q.preds.is_empty() && q.filters.is_empty() && !matches!(path, Path::Index(_))
-                    {
+                    if q.preds.is_empty() && q.filters.is_empty() && matches!(path, Path::Scan) {
                         // Every live row is a candidate, and ties are settled by key whatever
                         // the order rows come in: walk the slab.
                         top_k_slab(t, order, k, PARALLEL_SCAN_SLOTS)
@@ -103,7 +109,7 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
                     let mut v: Vec<u32> = found.collect();
                     if !q.order.is_empty() {
                         v.sort_by(|&a, &b| compare(t, &q.order, a, b));
-                    } else if matches!(path, Path::Index(_)) {
+                    } else if !matches!(path, Path::Scan) {
                         // Index order is value order; results come in key order.
                         if t.slots_in_order() {
                             // Slot order is key order: sort the numbers, not the rows.
@@ -124,11 +130,11 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
 /// Whether a row passes every predicate but the one the access path serves, and every
 /// filter.
 #[inline]
-fn row_ok<R: Record>(q: &QuerySpec<'_, R>, served: Option<usize>, r: &R) -> bool {
+fn row_ok<R: Record>(q: &QuerySpec<'_, R>, served: u64, r: &R) -> bool {
     q.preds
         .iter()
         .enumerate()
-        .all(|(i, p)| Some(i) == served || p.matches(r.col(p.col())))
+        .all(|(i, p)| (i < 64 && served & (1 << i) != 0) || p.matches(r.col(p.col())))
         && q.filters.iter().all(|f| f(r))
 }
 
@@ -142,7 +148,7 @@ pub(crate) fn rows<R: Record + Clone>(t: &TableData<R>, q: &QuerySpec<'_, R>) ->
             let found = t
                 .slab()
                 .map(|(_, r)| r)
-                .filter(|r| row_ok(q, None, r))
+                .filter(|r| row_ok(q, 0, r))
                 .skip(q.offset);
             let mut out = Vec::new();
             match q.limit {
@@ -181,6 +187,48 @@ fn sort_slots(v: &mut Vec<u32>, slots: usize) {
             v.push((w * 64) as u32 + word.trailing_zeros());
             word &= word - 1;
         }
+    }
+}
+
+/// The slots an ordered or composite index path reaches, in index order; `None` for other
+/// paths.
+fn index_slots<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>, path: Path) -> Option<Vec<u32>> {
+    match path {
+        Path::Index(i) => {
+            let index = t.ordered_index(q.preds[i].col())?;
+            let (lo, hi) = bounds(&q.preds[i]);
+            Some(index.range(&lo, &hi).map(|(_, s)| s).collect())
+        }
+        Path::Composite {
+            ix, equal, range, ..
+        } => {
+            let c = t.composite_indexes().get(ix)?;
+            let mut eq = Vec::with_capacity(equal);
+            for &col in &c.cols[..equal] {
+                match q.preds.iter().take(64).find(|p| {
+                    p.col() == col && matches!(p, Pred::Eq { value, .. } if !value.is_null())
+                }) {
+                    Some(Pred::Eq { value, .. }) => eq.push(value.clone()),
+                    _ => return Some(Vec::new()),
+                }
+            }
+            let bounds = if range {
+                let next = c.cols[equal];
+                match q
+                    .preds
+                    .iter()
+                    .take(64)
+                    .find(|p| matches!(p, Pred::Range { col, .. } if *col == next))
+                {
+                    Some(Pred::Range { lo, hi, .. }) => Some((lo, hi)),
+                    _ => return Some(Vec::new()),
+                }
+            } else {
+                None
+            };
+            Some(c.range(&eq, bounds).map(|(_, s)| s).collect())
+        }
+        _ => None,
     }
 }
 

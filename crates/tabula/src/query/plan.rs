@@ -27,6 +27,21 @@ pub enum Access {
         /// The indexed column.
         column: String,
     },
+    /// One lookup in a composite unique constraint's hash index: equality on every column.
+    CompositeUnique {
+        /// The constraint's columns.
+        columns: Vec<String>,
+    },
+    /// A walk over part of a composite index: equality on its first `equal` columns and,
+    /// with `range`, a range on the next one.
+    CompositeRange {
+        /// The index's columns.
+        columns: Vec<String>,
+        /// How many leading columns are compared for equality.
+        equal: usize,
+        /// Whether the column after those is bounded by a range.
+        range: bool,
+    },
     /// Every row, in primary-key order.
     FullScan,
 }
@@ -76,6 +91,23 @@ impl fmt::Display for Plan {
             Access::PrimaryKey { column } => write!(f, "primary-key lookup on {column}")?,
             Access::UniqueIndex { column } => write!(f, "unique-index lookup on {column}")?,
             Access::IndexRange { column } => write!(f, "index range on {column}")?,
+            Access::CompositeUnique { columns } => {
+                write!(f, "unique-index lookup on ({})", columns.join(", "))?
+            }
+            Access::CompositeRange {
+                columns,
+                equal,
+                range,
+            } => {
+                write!(f, "composite index ({})", columns.join(", "))?;
+                if *equal > 0 {
+                    write!(f, ": equality on {}", columns[..*equal].join(", "))?;
+                }
+                if *range {
+                    let sep = if *equal > 0 { ", " } else { ": " };
+                    write!(f, "{sep}range on {}", columns[*equal])?;
+                }
+            }
             Access::FullScan => write!(f, "full scan")?,
         }
         if self.residual_predicates > 0 {
@@ -105,7 +137,88 @@ pub(crate) enum Path {
     Key(usize),
     Unique(usize),
     Index(usize),
+    /// Composite unique constraint `ix` (in [`TableData::composite_uniques`] order); the
+    /// predicates it serves, as a bit set of their positions.
+    CompositeUnique {
+        ix: usize,
+        served: u64,
+    },
+    /// Composite index `ix`: equality on its first `equal` columns, then a range on the next
+    /// if `range`; the predicates it serves, as a bit set.
+    Composite {
+        ix: usize,
+        equal: usize,
+        range: bool,
+        served: u64,
+    },
     Scan,
+}
+
+impl Path {
+    /// The predicates the path serves (checked by the access itself), as a bit set of their
+    /// positions.
+    pub(crate) fn served(self) -> u64 {
+        match self {
+            Path::Key(i) | Path::Unique(i) | Path::Index(i) => {
+                1u64.checked_shl(i as u32).unwrap_or(0)
+            }
+            Path::CompositeUnique { served, .. } | Path::Composite { served, .. } => served,
+            Path::Scan => 0,
+        }
+    }
+}
+
+/// The position of an equality predicate on `col` with a non-null value, among the first 64.
+fn eq_pred<R>(q: &QuerySpec<'_, R>, col: usize) -> Option<usize> {
+    q.preds
+        .iter()
+        .take(64)
+        .position(|p| matches!(p, Pred::Eq { col: c, value } if *c == col && !value.is_null()))
+}
+
+/// The composite paths the table's composite indexes offer for the query.
+fn composite_paths<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<Path> {
+    let mut out = Vec::new();
+    for (ix, u) in t.composite_uniques().enumerate() {
+        let served: Option<u64> = u.columns().map(|c| eq_pred(q, c).map(|i| 1u64 << i)).sum();
+        if let Some(served) = served {
+            out.push(Path::CompositeUnique { ix, served });
+        }
+    }
+    for (ix, c) in t.composite_indexes().iter().enumerate() {
+        let mut served = 0u64;
+        let mut equal = 0;
+        for &col in c.cols.iter() {
+            match eq_pred(q, col) {
+                Some(i) => {
+                    served |= 1 << i;
+                    equal += 1;
+                }
+                None => break,
+            }
+        }
+        let mut range = false;
+        if let Some(&next) = c.cols.get(equal) {
+            let r = q
+                .preds
+                .iter()
+                .take(64)
+                .position(|p| matches!(p, Pred::Range { col, .. } if *col == next));
+            if let Some(i) = r {
+                served |= 1 << i;
+                range = true;
+            }
+        }
+        if served != 0 {
+            out.push(Path::Composite {
+                ix,
+                equal,
+                range,
+                served,
+            });
+        }
+    }
+    out
 }
 
 /// The chosen order strategy.
@@ -131,15 +244,19 @@ pub(crate) fn choose<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Plann
     let mut path = Path::Scan;
     let rank = |p: &Path| match p {
         Path::Key(_) => 0,
-        Path::Unique(_) => 1,
+        Path::Unique(_) | Path::CompositeUnique { .. } => 1,
+        // Two columns or more narrow the walk more than one index column can.
+        Path::Composite { served, .. } if served.count_ones() >= 2 => 2,
+        Path::Composite { range: false, .. } => 3,
+        Path::Composite { .. } => 4,
         Path::Index(i) => {
             if matches!(q.preds[*i], Pred::Eq { .. }) {
-                2
-            } else {
                 3
+            } else {
+                4
             }
         }
-        Path::Scan => 4,
+        Path::Scan => 5,
     };
     for (i, p) in q.preds.iter().enumerate() {
         let candidate = match p {
@@ -154,9 +271,14 @@ pub(crate) fn choose<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Plann
             path = candidate;
         }
     }
+    for candidate in composite_paths(t, q) {
+        if rank(&candidate) < rank(&path) {
+            path = candidate;
+        }
+    }
     let window = q.limit.map(|l| l.saturating_add(q.offset));
     let ord = match (path, q.order.first()) {
-        (Path::Key(_) | Path::Unique(_), _) => Ord_::Sort,
+        (Path::Key(_) | Path::Unique(_) | Path::CompositeUnique { .. }, _) => Ord_::Sort,
         (_, None) => match path {
             Path::Scan => Ord_::Key { desc: false },
             _ => window.map_or(Ord_::Sort, Ord_::TopK),
@@ -196,6 +318,37 @@ pub(crate) fn explain<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Plan
             },
             1,
         ),
+        Path::CompositeUnique { ix, served } => {
+            let columns = t
+                .composite_uniques()
+                .nth(ix)
+                .map(|u| u.columns().map(name).collect())
+                .unwrap_or_default();
+            (
+                Access::CompositeUnique { columns },
+                served.count_ones() as usize,
+            )
+        }
+        Path::Composite {
+            ix,
+            equal,
+            range,
+            served,
+        } => {
+            let columns = t
+                .composite_indexes()
+                .get(ix)
+                .map(|c| c.cols.iter().map(|&c| name(c)).collect())
+                .unwrap_or_default();
+            (
+                Access::CompositeRange {
+                    columns,
+                    equal,
+                    range,
+                },
+                served.count_ones() as usize,
+            )
+        }
         Path::Scan => (Access::FullScan, 0),
     };
     let order = match p.ord {

@@ -184,7 +184,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let mut t = TableData::<DynRow>::new(Arc::new(schema));
+        let mut t = TableData::<DynRow>::new(Arc::new(schema)).unwrap();
         for i in 1..=n {
             t.insert(DynRow(
                 vec![Value::Int(i), Value::Int(x(i)), Value::Int(i % 3)].into(),

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::schema::Schema;
+use crate::expr::Condition;
+use crate::schema::{column_list, Schema};
 use crate::storage::fs::FileSystem;
 use crate::storage::layout::{Layout, DAMAGED, TMP};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest};
@@ -18,7 +19,7 @@ use crate::storage::verify::Problem;
 use crate::storage::wal::decode::decode_ops;
 use crate::storage::wal::scan::lines;
 use crate::storage::{Migration, SchemaFile};
-use crate::value::Value;
+use crate::value::{Value, ValueRef};
 
 /// Where a table's schema was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,17 @@ pub(crate) struct DroppedRow {
     pub(crate) reason: String,
 }
 
+/// Which row holds each value of one unique key.
+type Holders = HashMap<Vec<Value>, usize>;
+
+/// A row's values of a unique key's columns; `None` if one is null (it collides with
+/// nothing).
+fn unique_key(cols: &[usize], values: &[Value]) -> Option<Vec<Value>> {
+    cols.iter()
+        .map(|&c| values.get(c).filter(|v| !v.is_null()).cloned())
+        .collect()
+}
+
 /// One table as it survives.
 #[derive(Debug)]
 pub(crate) struct TableState {
@@ -47,8 +59,11 @@ pub(crate) struct TableState {
     rows: Vec<Option<Vec<Value>>>,
     /// Where each row's bytes are: its snapshot's line, or the log's.
     origins: Vec<Origin>,
-    /// Per unique column (the primary key first): its position and which row holds a value.
-    holders: Vec<(usize, HashMap<Value, usize>)>,
+    /// Per unique key (the primary key first, then unique columns, then composite unique
+    /// constraints): its columns and which row holds each value of it.
+    holders: Vec<(Vec<usize>, Holders)>,
+    /// The schema's checks that compile, with their text.
+    checks: Vec<(String, Condition)>,
     pub(crate) next_key: i64,
     /// The snapshot's row count according to a sound manifest.
     pub(crate) expected: Option<u64>,
@@ -62,9 +77,27 @@ pub(crate) struct TableState {
 impl TableState {
     fn new(schema: Schema, source: SchemaSource, migrations: Vec<Migration>) -> Self {
         let pk = schema.primary_key();
-        let holders = std::iter::once(pk)
-            .chain((0..schema.columns.len()).filter(|&c| schema.columns[c].unique && c != pk))
-            .map(|c| (c, HashMap::new()))
+        let composites = schema
+            .unique
+            .iter()
+            .map(|names| names.iter().filter_map(|n| schema.position(n)).collect());
+        let holders = std::iter::once(vec![pk])
+            .chain(
+                (0..schema.columns.len())
+                    .filter(|&c| schema.columns[c].unique && c != pk)
+                    .map(|c| vec![c]),
+            )
+            .chain(composites)
+            .map(|cols| (cols, HashMap::new()))
+            .collect();
+        // A check that does not compile is the schema's problem, reported with it.
+        let checks = schema
+            .all_checks()
+            .filter_map(|(_, text)| {
+                Condition::parse(&schema, text)
+                    .ok()
+                    .map(|c| (text.to_owned(), c))
+            })
             .collect();
         TableState {
             schema,
@@ -73,6 +106,7 @@ impl TableState {
             rows: Vec::new(),
             origins: Vec::new(),
             holders,
+            checks,
             next_key: 1,
             expected: None,
             read: 0,
@@ -103,7 +137,17 @@ impl TableState {
         origin: Origin,
     ) -> std::result::Result<(), String> {
         let key = self.key_of(&values);
-        let existing = self.holders[0].1.get(&key).copied();
+        if let Some((text, _)) = self.checks.iter().find(|(_, c)| {
+            c.is_false_with(&|i| values.get(i).map_or(ValueRef::Null, Value::as_ref))
+        }) {
+            return Err(Error::Check {
+                table: self.schema.table.clone(),
+                constraint: text.clone(),
+                key,
+            }
+            .to_string());
+        }
+        let existing = self.holders[0].1.get(std::slice::from_ref(&key)).copied();
         if existing.is_some() && !replace {
             return Err(Error::UniqueViolation {
                 table: self.schema.table.clone(),
@@ -112,17 +156,30 @@ impl TableState {
             }
             .to_string());
         }
-        for (col, holders) in &self.holders[1..] {
-            let v = &values[*col];
-            if v.is_null() {
+        for (cols, holders) in &self.holders[1..] {
+            let Some(v) = unique_key(cols, &values) else {
                 continue;
-            }
-            if let Some(&other) = holders.get(v) {
+            };
+            if let Some(&other) = holders.get(&v) {
                 if Some(other) != existing {
+                    let names: Vec<String> = cols
+                        .iter()
+                        .map(|&c| self.schema.columns[c].name.clone())
+                        .collect();
+                    let (column, value) = match (&names[..], &v[..]) {
+                        ([name], [value]) => (name.clone(), value.clone()),
+                        _ => {
+                            let shown: Vec<String> = v.iter().map(Value::to_string).collect();
+                            (
+                                column_list(&names),
+                                Value::Text(format!("({})", shown.join(", "))),
+                            )
+                        }
+                    };
                     return Err(Error::UniqueViolation {
                         table: self.schema.table.clone(),
-                        column: self.schema.columns[*col].name.clone(),
-                        value: v.clone(),
+                        column,
+                        value,
                     }
                     .to_string());
                 }
@@ -146,9 +203,9 @@ impl TableState {
                 self.next_key = self.next_key.max(k.saturating_add(1));
             }
             let row = row.clone();
-            for (col, holders) in &mut self.holders {
-                if !row[*col].is_null() {
-                    holders.insert(row[*col].clone(), at);
+            for (cols, holders) in &mut self.holders {
+                if let Some(v) = unique_key(cols, &row) {
+                    holders.insert(v, at);
                 }
             }
         }
@@ -158,23 +215,25 @@ impl TableState {
     /// Removes the unique values of row `at` from the holders.
     fn forget(&mut self, at: usize) {
         if let Some(Some(row)) = self.rows.get(at) {
-            for (col, holders) in &mut self.holders {
-                if holders.get(&row[*col]) == Some(&at) {
-                    holders.remove(&row[*col]);
+            for (cols, holders) in &mut self.holders {
+                if let Some(v) = unique_key(cols, row) {
+                    if holders.get(&v) == Some(&at) {
+                        holders.remove(&v);
+                    }
                 }
             }
         }
     }
 
     fn delete(&mut self, key: &Value) {
-        if let Some(&at) = self.holders[0].1.get(key) {
+        if let Some(&at) = self.holders[0].1.get(std::slice::from_ref(key)) {
             self.forget(at);
             self.rows[at] = None;
         }
     }
 
     fn has_key(&self, key: &Value) -> bool {
-        self.holders[0].1.contains_key(key)
+        self.holders[0].1.contains_key(std::slice::from_ref(key))
     }
 }
 

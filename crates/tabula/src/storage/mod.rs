@@ -57,6 +57,21 @@ pub(crate) struct SchemaFile {
     pub(crate) migrations: Vec<Migration>,
 }
 
+/// A schema file's bytes: pretty JSON and a final newline.
+fn schema_file_bytes(schema: &Schema, migrations: &[Migration]) -> Result<Vec<u8>> {
+    let file = SchemaFile {
+        format: FORMAT,
+        schema: schema.clone(),
+        migrations: migrations.to_vec(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&file).map_err(|e| Error::Json {
+        context: format!("schema of {}", schema.table),
+        source: e,
+    })?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
 /// Options fixed when a database is opened.
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
@@ -189,18 +204,42 @@ impl Storage {
 
     /// Writes a table's schema file atomically; returns its bytes' checksum.
     pub(crate) fn write_schema(&self, schema: &Schema, migrations: &[Migration]) -> Result<String> {
-        let file = SchemaFile {
-            format: FORMAT,
-            schema: schema.clone(),
-            migrations: migrations.to_vec(),
-        };
-        let mut bytes = serde_json::to_vec_pretty(&file).map_err(|e| Error::Json {
-            context: format!("schema of {}", schema.table),
-            source: e,
-        })?;
-        bytes.push(b'\n');
+        let bytes = schema_file_bytes(schema, migrations)?;
         self.write_atomic(&self.layout.schema(&schema.table), &bytes)?;
         Ok(crc_hex(&bytes))
+    }
+
+    /// Writes a table's schema file to its temporary name, synced, for a checkpoint to
+    /// commit (a migration's); returns its bytes' checksum, which the manifest will name.
+    pub(crate) fn stage_schema(&self, schema: &Schema, migrations: &[Migration]) -> Result<String> {
+        if self.read_only() {
+            return Err(self.refuse(format!("migrate table {}", schema.table)));
+        }
+        let bytes = schema_file_bytes(schema, migrations)?;
+        let tmp = Layout::tmp(&self.layout.schema(&schema.table));
+        self.fs
+            .write_synced(&tmp, &[&bytes])
+            .map_err(|e| Error::io(&tmp, e))?;
+        // Its name must survive a power loss once the manifest names it.
+        let dir = self.layout.schema_dir();
+        self.fs.sync_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        Ok(crc_hex(&bytes))
+    }
+
+    /// Removes a staged schema file whose checkpoint failed (best effort: the next open
+    /// removes it too).
+    pub(crate) fn discard_staged_schema(&self, table: &str) {
+        let _ = self.fs.remove(&Layout::tmp(&self.layout.schema(table)));
+    }
+
+    /// Renames a staged schema file, which a committed manifest names, into place.
+    pub(crate) fn finish_staged_schema(&self, table: &str) -> Result<()> {
+        let path = self.layout.schema(table);
+        self.fs
+            .rename(&Layout::tmp(&path), &path)
+            .map_err(|e| Error::io(&path, e))?;
+        let dir = self.layout.schema_dir();
+        self.fs.sync_dir(&dir).map_err(|e| Error::io(&dir, e))
     }
 
     /// Reads and verifies a table's snapshot (empty if the table has none yet), converting

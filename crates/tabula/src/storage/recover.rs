@@ -373,8 +373,9 @@ pub(crate) fn take_lock(fs: &dyn FileSystem, path: &Path, root: &Path) -> Result
     }
 }
 
-/// A crash during a checkpoint leaves `.tmp` files. A snapshot whose temporary file matches
-/// the manifest was committed but not yet renamed: finish it. Every other temporary file
+/// A crash during a checkpoint leaves `.tmp` files. A snapshot (or a migration's schema
+/// file) whose temporary file matches the manifest was committed but not yet renamed:
+/// finish it. Every other temporary file
 /// belongs to a checkpoint that never committed (or to an atomic write that never
 /// finished): remove it.
 fn finish_interrupted_checkpoint(
@@ -397,14 +398,27 @@ fn finish_interrupted_checkpoint(
                 continue;
             };
             let final_path = dir.join(final_name);
-            let table = final_name.strip_suffix(".records");
-            let committed = match table.and_then(|t| manifest.tables.get(t)) {
-                Some(entry) if dir == layout.data_dir() => {
-                    let bytes = fs.read(&path).map_err(|e| Error::io(&path, e))?;
-                    crc_hex(&bytes) == entry.snapshot_crc32c
-                        && bytes.len() as u64 == entry.snapshot_bytes
-                }
-                _ => false,
+            let snapshot = final_name.strip_suffix(".records");
+            let schema = final_name.strip_suffix(".schema.json");
+            let committed = if let (Some(t), true) = (snapshot, dir == layout.data_dir()) {
+                manifest.tables.get(t).is_some_and(|entry| {
+                    fs.read(&path).is_ok_and(|bytes| {
+                        crc_hex(&bytes) == entry.snapshot_crc32c
+                            && bytes.len() as u64 == entry.snapshot_bytes
+                    })
+                })
+            } else if let (Some(t), true) = (schema, dir == layout.schema_dir()) {
+                // A migration's new schema file, staged beside its snapshot: committed when
+                // the manifest names it (and the file in place is not it).
+                manifest.tables.get(t).is_some_and(|entry| {
+                    fs.read(&path)
+                        .is_ok_and(|bytes| crc_hex(&bytes) == entry.schema_crc32c)
+                        && !fs
+                            .read(&final_path)
+                            .is_ok_and(|bytes| crc_hex(&bytes) == entry.schema_crc32c)
+                })
+            } else {
+                false
             };
             if committed {
                 tracing::info!(file = %final_path.display(), "finishing an interrupted checkpoint");
@@ -443,6 +457,7 @@ fn read_schemas(
         let mut file: SchemaFile = parse_json(&path, &bytes)?;
         file.schema
             .finish()
+            .and_then(|()| check_conditions(&file.schema))
             .map_err(|e| Error::corrupt(&path, 0, e.to_string()))?;
         if file.schema.table != name {
             return Err(Error::corrupt(
@@ -561,6 +576,15 @@ fn add_pending(
     Ok(count)
 }
 
+/// Compiles every check of a schema read from a file or a log, so that a damaged one is
+/// reported where it was read.
+pub(crate) fn check_conditions(schema: &Schema) -> Result<()> {
+    for (_, text) in schema.all_checks() {
+        crate::expr::Condition::parse(schema, text)?;
+    }
+    Ok(())
+}
+
 /// A log record (`lsn`, on `line`) created a table: it is new, or its schema file (written
 /// once the creation was durable) must say the same, unless a migration recorded since
 /// explains the difference (a crash came between the migration's schema file and its
@@ -574,6 +598,7 @@ fn recover_creation(
 ) -> Result<()> {
     created
         .finish()
+        .and_then(|()| check_conditions(&created))
         .map_err(|e| Error::corrupt(wal_path, line, format!("invalid schema: {e}")))?;
     match tables.get(&created.table) {
         Some(t) => {

@@ -74,6 +74,9 @@ impl<R: Record> TableData<R> {
         for o in &mut self.ordered {
             o.clear();
         }
+        for c in &mut self.composites {
+            c.clear();
+        }
         let n = self.rows.len();
         self.pk.reserve(&self.hasher, &self.rows, n);
         for slot in 0..n as u32 {
@@ -139,6 +142,8 @@ impl<R: Record> TableData<R> {
             pk: self.pk.clone(),
             uniques: self.uniques.clone(),
             ordered: self.ordered.clone(),
+            composites: self.composites.clone(),
+            checks: self.checks.clone(),
             next_key: self.next_key,
             in_order: self.in_order,
             order_cache: OnceLock::new(),

@@ -1,10 +1,14 @@
 //! The checks a change must pass before it touches the table: key assignment, primary-key
-//! and unique collisions, a replacement that keeps its key.
+//! and unique collisions, a replacement that keeps its key. (Check conditions: [`checks`].)
+//!
+//! [`checks`]: super::checks
 
 use crate::error::{Error, Result};
+use crate::index::HashIndex;
 use crate::record::Record;
+use crate::schema::column_list;
 use crate::table::TableData;
-use crate::value::ValueRef;
+use crate::value::{Value, ValueRef};
 
 impl<R: Record> TableData<R> {
     pub(super) fn unique_violation(&self, col: usize, v: ValueRef<'_>) -> Error {
@@ -12,6 +16,25 @@ impl<R: Record> TableData<R> {
             table: self.table_name().to_owned(),
             column: self.schema.columns[col].name.clone(),
             value: v.to_owned(),
+        }
+    }
+
+    /// The violation of unique index `u` by `row`: a composite one names its columns as
+    /// `(student, course)` and the row's values as the text `(7, 3)`.
+    pub(super) fn unique_violation_of(&self, u: &HashIndex, row: &R) -> Error {
+        let cols: Vec<usize> = u.columns().collect();
+        if let [col] = cols[..] {
+            return self.unique_violation(col, row.col(col));
+        }
+        let names: Vec<String> = cols
+            .iter()
+            .map(|&c| self.schema.columns[c].name.clone())
+            .collect();
+        let values: Vec<String> = cols.iter().map(|&c| row.col(c).to_string()).collect();
+        Error::UniqueViolation {
+            table: self.table_name().to_owned(),
+            column: column_list(&names),
+            value: Value::Text(format!("({})", values.join(", "))),
         }
     }
 
@@ -33,18 +56,18 @@ impl<R: Record> TableData<R> {
         Ok(())
     }
 
-    /// Checks the unique columns of `row` against every row but `except`.
-    /// Checks the unique columns whose value `new` changes from `old` (the row at `slot`):
-    /// an unchanged value already owns its entry, so only changed ones can collide.
+    /// Checks the unique keys whose value `new` changes from `old` (the row at `slot`): an
+    /// unchanged key already owns its entry, so only changed ones can collide.
     pub(super) fn check_changed_uniques(&self, old: &R, new: &R, slot: u32) -> Result<()> {
         for u in &self.uniques {
-            let v = new.col(u.col);
-            if old.col(u.col) != v {
-                if let Some(s) = u.find(&self.hasher, &self.rows, v) {
-                    if s != slot {
-                        return Err(self.unique_violation(u.col, v));
-                    }
-                }
+            if !u.differs(old, new) {
+                continue;
+            }
+            let Some(h) = u.hash_row(&self.hasher, new) else {
+                continue;
+            };
+            if u.find_row(h, &self.rows, new).is_some_and(|s| s != slot) {
+                return Err(self.unique_violation_of(u, new));
             }
         }
         Ok(())
@@ -53,6 +76,7 @@ impl<R: Record> TableData<R> {
     /// Checks that `new` may replace the row at `slot`: false if there is none.
     pub(super) fn check_replace(&self, slot: u32, new: &R) -> Result<bool> {
         new.check_row(&self.schema)?;
+        self.check_rules(new)?;
         let pk = self.schema.primary_key();
         let Some(old) = self.row(slot) else {
             return Ok(false);

@@ -15,6 +15,7 @@
 //! log, rebuilding, converting the row kind).
 
 mod bulk;
+mod checks;
 mod constraints;
 mod journal;
 #[cfg(test)]
@@ -27,12 +28,16 @@ use std::cmp::Ordering;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, OnceLock};
 
-use crate::index::{dense_position, HashIndex, KeyIndex, OrderedIndex, ValueHasher};
+use crate::error::Result;
+use crate::index::{
+    dense_position, CompositeIndex, HashIndex, KeyIndex, OrderedIndex, ValueHasher,
+};
 use crate::record::Record;
 use crate::schema::Schema;
 use crate::value::{Value, ValueRef};
 
 pub(crate) use crate::slab::Slab;
+pub(crate) use checks::CheckRule;
 pub(crate) use journal::Mark;
 use journal::Undo;
 
@@ -42,8 +47,13 @@ pub(crate) struct TableData<R> {
     live: usize,
     hasher: ValueHasher,
     pk: KeyIndex,
+    /// One per unique column, then one per composite unique constraint.
     uniques: Vec<HashIndex>,
     ordered: Vec<OrderedIndex>,
+    /// One per composite index.
+    composites: Vec<CompositeIndex>,
+    /// The schema's checks, compiled.
+    checks: Arc<[CheckRule]>,
     /// The next auto-increment key; never goes down, so a key is never handed out twice.
     next_key: i64,
     /// True while live rows in slot order are in ascending key order.
@@ -55,8 +65,9 @@ pub(crate) struct TableData<R> {
     undo_floor: AtomicUsize,
     /// The old rows of `Undo::Replace` and `Undo::Delete` entries, in journal order.
     olds: Vec<R>,
-    /// Hashes of the unique columns of the row being inserted (reused, not reallocated).
-    scratch: Vec<u64>,
+    /// Hashes of the unique keys of the row being inserted, `None` for a key holding a null
+    /// (reused, not reallocated).
+    scratch: Vec<Option<u64>>,
 }
 
 impl<R> std::fmt::Debug for TableData<R> {
@@ -85,6 +96,8 @@ impl<R: Clone> Clone for TableData<R> {
             pk: self.pk.clone(),
             uniques: self.uniques.clone(),
             ordered: self.ordered.clone(),
+            composites: self.composites.clone(),
+            checks: self.checks.clone(),
             next_key: self.next_key,
             in_order: self.in_order,
             order_cache: self.order_cache.clone(),
@@ -97,16 +110,46 @@ impl<R: Clone> Clone for TableData<R> {
 }
 
 impl<R: Record> TableData<R> {
-    pub(crate) fn new(schema: Arc<Schema>) -> Self {
+    /// An empty table of `schema`; fails if one of its checks does not compile
+    /// (`Error::InvalidExpression`, `Error::UnknownColumn`).
+    pub(crate) fn new(schema: Arc<Schema>) -> Result<Self> {
+        let checks = checks::compile(&schema)?;
+        Ok(Self::with_checks(schema, checks))
+    }
+
+    /// An empty table of the same schema.
+    pub(crate) fn empty_like(&self) -> Self {
+        Self::with_checks(self.schema.clone(), self.checks.clone())
+    }
+
+    fn with_checks(schema: Arc<Schema>, checks: Arc<[CheckRule]>) -> Self {
         let pk_col = schema.primary_key();
         let pk = KeyIndex::new(pk_col, schema.columns[pk_col].ty);
-        let uniques = (0..schema.columns.len())
+        let positions = |names: &[String]| -> Vec<usize> {
+            names.iter().filter_map(|n| schema.position(n)).collect()
+        };
+        let mut uniques: Vec<HashIndex> = (0..schema.columns.len())
             .filter(|&c| schema.columns[c].unique)
             .map(HashIndex::new)
             .collect();
+        uniques.extend(
+            schema
+                .unique
+                .iter()
+                .map(|names| HashIndex::composite(&positions(names))),
+        );
         let ordered = (0..schema.columns.len())
             .filter(|&c| schema.columns[c].has_ordered_index())
             .map(|c| OrderedIndex::new(c, schema.columns[c].ty))
+            .collect();
+        let composites = schema
+            .index
+            .iter()
+            .map(|names| {
+                let cols = positions(names);
+                let types: Vec<_> = cols.iter().map(|&c| schema.columns[c].ty).collect();
+                CompositeIndex::new(&cols, &types)
+            })
             .collect();
         TableData {
             schema,
@@ -116,6 +159,8 @@ impl<R: Record> TableData<R> {
             pk,
             uniques,
             ordered,
+            composites,
+            checks,
             next_key: 1,
             in_order: true,
             order_cache: OnceLock::new(),
@@ -180,7 +225,7 @@ impl<R: Record> TableData<R> {
         }
         self.uniques
             .iter()
-            .find(|u| u.col == col)
+            .find(|u| u.is_column(col))
             .map(|u| u.find(&self.hasher, &self.rows, v))
     }
 
@@ -188,7 +233,7 @@ impl<R: Record> TableData<R> {
     /// whole probe inlined (see [`HashIndex::find_text`]).
     #[inline(always)]
     pub(crate) fn row_by_unique_text(&self, col: usize, text: &str) -> Option<Option<&R>> {
-        let u = self.uniques.iter().find(|u| u.col == col)?;
+        let u = self.uniques.iter().find(|u| u.is_column(col))?;
         Some(
             u.find_text(&self.hasher, &self.rows, text)
                 .and_then(|s| self.rows.get(s as usize)),
@@ -197,6 +242,35 @@ impl<R: Record> TableData<R> {
 
     pub(crate) fn ordered_index(&self, col: usize) -> Option<&OrderedIndex> {
         self.ordered.iter().find(|o| o.col == col)
+    }
+
+    /// The composite indexes, in the schema's order.
+    pub(crate) fn composite_indexes(&self) -> &[CompositeIndex] {
+        &self.composites
+    }
+
+    /// The composite unique constraints' hash indexes, in the schema's order.
+    pub(crate) fn composite_uniques(&self) -> impl Iterator<Item = &HashIndex> + '_ {
+        self.uniques.iter().filter(|u| u.columns().nth(1).is_some())
+    }
+
+    /// The slot of the row whose composite unique key (`ix`) holds `key`'s values, each
+    /// compared as its column compares; `None` if a value is null or of no use to the column.
+    pub(crate) fn find_composite_values(&self, ix: &HashIndex, key: &[Value]) -> Option<u32> {
+        let mut vals = Vec::with_capacity(key.len());
+        for (col, v) in ix.columns().zip(key) {
+            let ty = self.schema.columns[col].ty;
+            let v = if ty.keeps(v.as_ref()) {
+                v.clone()
+            } else {
+                ty.coerce(v.clone())?
+            };
+            if v.is_null() {
+                return None;
+            }
+            vals.push(v);
+        }
+        ix.find_values(&self.hasher, &self.rows, &vals)
     }
 
     /// Live slots in primary-key order.

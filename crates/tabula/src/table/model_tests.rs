@@ -74,7 +74,7 @@ proptest! {
             ],
         )
         .unwrap();
-        let mut t = TableData::<DynRow>::new(Arc::new(schema));
+        let mut t = TableData::<DynRow>::new(Arc::new(schema)).unwrap();
         let mut model: BTreeMap<i64, i64> = BTreeMap::new();
         let mut next = 1i64;
         let mut last_deleted: Option<i64> = None;

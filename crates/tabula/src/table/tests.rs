@@ -15,7 +15,7 @@ fn table() -> TableData<DynRow> {
         ],
     )
     .unwrap();
-    TableData::new(Arc::new(schema))
+    TableData::new(Arc::new(schema)).unwrap()
 }
 
 fn row(id: i64, email: &str, year: i64) -> DynRow {

@@ -18,6 +18,9 @@ impl<R: Record> TableData<R> {
         for o in &mut self.ordered {
             o.insert(row.col(o.col), slot);
         }
+        for c in &mut self.composites {
+            c.insert(row, slot);
+        }
         let hash = self
             .pk
             .hash(&self.hasher, row.col(self.schema.primary_key()));
@@ -34,6 +37,9 @@ impl<R: Record> TableData<R> {
         for o in &mut self.ordered {
             o.remove(row.col(o.col), slot);
         }
+        for c in &mut self.composites {
+            c.remove(row, slot);
+        }
         self.pk.remove(&self.hasher, &self.rows, slot);
         for u in &mut self.uniques {
             u.remove(&self.hasher, &self.rows, slot);
@@ -49,6 +55,8 @@ impl<R: Record> TableData<R> {
     /// Inserts a new row; fails with `UniqueViolation` if its key exists. Returns the key.
     pub(crate) fn insert(&mut self, mut row: R) -> Result<Value> {
         row.check_row(&self.schema)?;
+        // Before a key is assigned: a refused row uses none up.
+        self.check_rules(&row)?;
         self.assign_key(&mut row)?;
         let pk = self.schema.primary_key();
         let key = row.col(pk);
@@ -56,19 +64,17 @@ impl<R: Record> TableData<R> {
         if self.pk.find_hashed(key_hash, &self.rows, key).is_some() {
             return Err(self.unique_violation(pk, key));
         }
-        // Each unique value is hashed once, for the check and for the index.
+        // Each unique key is hashed once, for the check and for the index.
         self.scratch.clear();
         for u in &self.uniques {
-            let v = row.col(u.col);
-            if v.is_null() {
-                self.scratch.push(0);
+            let Some(h) = u.hash_row(&self.hasher, &row) else {
+                self.scratch.push(None);
                 continue;
+            };
+            if u.find_row(h, &self.rows, &row).is_some() {
+                return Err(self.unique_violation_of(u, &row));
             }
-            let h = self.hasher.hash(v);
-            if u.find_hashed(h, &self.rows, v).is_some() {
-                return Err(self.unique_violation(u.col, v));
-            }
-            self.scratch.push(h);
+            self.scratch.push(Some(h));
         }
         let key = key.to_owned();
         if let Value::Int(k) = key {
@@ -116,9 +122,12 @@ impl<R: Record> TableData<R> {
         for o in &mut self.ordered {
             o.insert(row.col(o.col), slot);
         }
+        for c in &mut self.composites {
+            c.insert(row, slot);
+        }
         self.pk.insert(&self.hasher, key_hash, &self.rows, slot);
-        for (u, &h) in self.uniques.iter_mut().zip(&self.scratch) {
-            if !row.col(u.col).is_null() {
+        for (u, h) in self.uniques.iter_mut().zip(&self.scratch) {
+            if let Some(h) = *h {
                 u.insert_hashed(&self.hasher, h, &self.rows, slot);
             }
         }
@@ -214,10 +223,10 @@ impl<R: Record> TableData<R> {
         // Unique hash indexes locate entries through the row, so they are updated while the
         // row they hash is in place; ordered indexes compare owned values.
         for u in &mut self.uniques {
-            let (Some(old), nv) = (self.rows.get(s), new.col(u.col)) else {
+            let Some(old) = self.rows.get(s) else {
                 continue;
             };
-            if old.col(u.col) != nv {
+            if u.differs(old, new) {
                 u.remove(&self.hasher, &self.rows, slot);
             }
         }
@@ -230,14 +239,21 @@ impl<R: Record> TableData<R> {
                 }
             }
         }
+        for c in &mut self.composites {
+            if let Some(old) = self.rows.get(s) {
+                if c.differs(old, new) {
+                    c.remove(old, slot);
+                    c.insert(new, slot);
+                }
+            }
+        }
         let Some(row) = self.rows.get_mut(s) else {
             return false;
         };
         std::mem::swap(row, new);
         let old = &*new;
         for u in &mut self.uniques {
-            let nv = self.rows.get(s).map(|r| r.col(u.col));
-            if nv.is_some_and(|nv| old.col(u.col) != nv) {
+            if self.rows.get(s).is_some_and(|r| u.differs(old, r)) {
                 u.insert(&self.hasher, &self.rows, slot);
             }
         }

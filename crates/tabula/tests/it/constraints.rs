@@ -223,8 +223,14 @@ fn schema_mismatch_is_reported_with_columns() {
     let e = db.table::<v2::Student>().unwrap_err();
     assert!(matches!(e, Error::SchemaMismatch { .. }), "{e}");
     let msg = e.to_string();
-    assert!(msg.contains("column name differs"), "{msg}");
-    assert!(msg.contains("column email is missing"), "{msg}");
+    assert!(
+        msg.contains("column name cannot change type from text to i32"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("column email is gone from the struct"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -2,14 +2,17 @@
 
 mod atomicity;
 mod common;
+mod composite;
 mod concurrency;
 mod constraints;
 mod crash;
 mod dynamic;
+mod evolution;
 mod exchange;
 mod faults;
 mod fuzz_smoke;
 mod layers;
+mod migration_crash;
 mod model;
 mod numbers;
 mod persistence;

@@ -1,0 +1,87 @@
+//! A table's checks (`#[column(check = "...")]`, `#[table(check = "...")]`), compiled once
+//! when the table is made, and tested on every row written.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::expr::Condition;
+use crate::record::Record;
+use crate::schema::Schema;
+use crate::table::TableData;
+use crate::value::{Value, ValueRef};
+
+/// One check: its condition as written, and compiled.
+#[derive(Debug)]
+pub(crate) struct CheckRule {
+    pub(crate) text: String,
+    condition: Condition,
+}
+
+impl CheckRule {
+    /// Whether the row, read column by column, makes the check false (null passes).
+    pub(crate) fn refuses<'v>(&self, get: &dyn Fn(usize) -> ValueRef<'v>) -> bool {
+        self.condition.is_false_with(get)
+    }
+}
+
+/// Compiles every check of `schema`. An expression that does not parse or does not fit the
+/// table is reported as it is (`Error::InvalidExpression` with where the parser stopped,
+/// `Error::UnknownColumn`), naming the check's table and column.
+pub(crate) fn compile(schema: &Schema) -> Result<Arc<[CheckRule]>> {
+    schema
+        .all_checks()
+        .map(|(col, text)| {
+            let condition = Condition::parse(schema, text).map_err(|e| match e {
+                Error::InvalidExpression { expression, reason } => Error::InvalidExpression {
+                    expression,
+                    reason: match col {
+                        Some(c) => format!("in the check on {}.{c}: {reason}", schema.table),
+                        None => format!("in a check on table {}: {reason}", schema.table),
+                    },
+                },
+                other => other,
+            })?;
+            Ok(CheckRule {
+                text: text.to_owned(),
+                condition,
+            })
+        })
+        .collect()
+}
+
+impl<R: Record> TableData<R> {
+    /// Fails with `Error::Check` if `row` makes one of the table's checks false; the error
+    /// names the row's key, `Value::Null` while an auto-increment key is not assigned.
+    #[inline]
+    pub(super) fn check_rules(&self, row: &R) -> Result<()> {
+        if self.checks.is_empty() {
+            return Ok(());
+        }
+        match self.refused_check(row) {
+            Some(text) => Err(Error::Check {
+                table: self.schema.table.clone(),
+                constraint: text.to_owned(),
+                key: self.shown_key(row),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The first check `row` makes false, for tools that report rather than refuse.
+    pub(crate) fn refused_check(&self, row: &R) -> Option<&str> {
+        self.checks
+            .iter()
+            .find(|c| c.refuses(&|i| row.col(i)))
+            .map(|c| c.text.as_str())
+    }
+
+    /// A key shown in a check's error: `Value::Null` for an auto-increment key not yet
+    /// assigned.
+    fn shown_key(&self, row: &R) -> Value {
+        let pk = self.schema.primary_key();
+        match row.col(pk) {
+            ValueRef::Int(0) if self.schema.auto_increment() => Value::Null,
+            k => k.to_owned(),
+        }
+    }
+}

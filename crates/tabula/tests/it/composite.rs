@@ -1,0 +1,471 @@
+//! Composite unique constraints and indexes, and checks: on every write path (typed, dynamic,
+//! updates, upserts, import, inside transactions), over reopen, in the schema file, in
+//! `verify`, and served by the planner.
+
+use tabula::{row, Access, Column, ColumnType, Database, Error, Schema, Table, Value};
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(
+    name = "enrollments",
+    unique(student, course),
+    index(course, grade),
+    check = "first_year <= last_year"
+)]
+pub struct Enrollment {
+    #[column(primary_key)]
+    pub id: u64,
+    pub student: u64,
+    pub course: u64,
+    pub grade: Option<f64>,
+    #[column(check = "credits BETWEEN 1 AND 10")]
+    pub credits: u8,
+    pub first_year: u32,
+    pub last_year: u32,
+}
+
+fn enrollment(student: u64, course: u64, grade: Option<f64>) -> Enrollment {
+    Enrollment {
+        id: 0,
+        student,
+        course,
+        grade,
+        credits: 3,
+        first_year: 2024,
+        last_year: 2025,
+    }
+}
+
+fn is_check(e: &Error, text: &str, want_key: Value) -> bool {
+    matches!(e, Error::Check { table, constraint, key }
+        if table == "enrollments" && constraint == text && *key == want_key)
+}
+
+#[test]
+fn a_student_registers_for_a_course_once() {
+    let db = Database::in_memory();
+    let t = db.table::<Enrollment>().unwrap();
+    t.insert(enrollment(1, 10, None)).unwrap();
+    t.insert(enrollment(1, 11, None)).unwrap();
+    t.insert(enrollment(2, 10, None)).unwrap();
+    let e = t.insert(enrollment(1, 10, Some(3.0))).unwrap_err();
+    match &e {
+        Error::UniqueViolation {
+            table,
+            column,
+            value,
+        } => {
+            assert_eq!(
+                (table.as_str(), column.as_str()),
+                ("enrollments", "(student, course)")
+            );
+            assert_eq!(*value, Value::from("(1, 10)"));
+        }
+        other => panic!("{other}"),
+    }
+    assert_eq!(
+        e.to_string(),
+        "unique constraint enrollments.(student, course) violated by \"(1, 10)\""
+    );
+    assert_eq!(t.count().unwrap(), 3);
+    // The refused insert used no key.
+    assert_eq!(t.insert(enrollment(3, 10, None)).unwrap(), 4);
+    // An update onto an existing pair is refused; one that keeps its pair is not.
+    let e = t.update(|r| r.id == 2, |r| r.course = 10).unwrap_err();
+    assert!(matches!(e, Error::UniqueViolation { .. }), "{e}");
+    assert_eq!(t.get(2u64).unwrap().unwrap().course, 11);
+    t.update(|r| r.id == 2, |r| r.grade = Some(4.0)).unwrap();
+    // Moving a pair frees it.
+    t.update(|r| r.id == 2, |r| r.course = 12).unwrap();
+    t.insert(enrollment(1, 11, None)).unwrap();
+    // Upsert goes through the same checks.
+    let mut dup = t.get(4u64).unwrap().unwrap();
+    dup.student = 2;
+    let e = t.upsert(dup).unwrap_err();
+    assert!(matches!(e, Error::UniqueViolation { .. }), "{e}");
+    // Deleting a row frees its pair.
+    t.delete_key(1u64).unwrap();
+    t.insert(enrollment(1, 10, None)).unwrap();
+}
+
+#[test]
+fn a_null_in_a_composite_unique_key_collides_with_nothing() {
+    let db = Database::in_memory();
+    let schema = Schema::new(
+        "seats",
+        vec![
+            Column::new("id", ColumnType::U64).primary_key(),
+            Column::new("room", ColumnType::Text),
+            Column::new("seat", ColumnType::U32).nullable(),
+        ],
+    )
+    .unwrap()
+    .with_unique(&["room", "seat"])
+    .unwrap();
+    let t = db.create_table(schema).unwrap();
+    t.insert(row! { "room" => "A", "seat" => Value::Null })
+        .unwrap();
+    t.insert(row! { "room" => "A", "seat" => Value::Null })
+        .unwrap();
+    t.insert(row! { "room" => "A", "seat" => 1 }).unwrap();
+    let e = t.insert(row! { "room" => "A", "seat" => 1 }).unwrap_err();
+    assert!(matches!(e, Error::UniqueViolation { .. }), "{e}");
+    assert_eq!(t.count().unwrap(), 3);
+}
+
+#[test]
+fn a_check_is_violated_only_when_false() {
+    let db = Database::in_memory();
+    let t = db.table::<Enrollment>().unwrap();
+    let mut bad = enrollment(1, 10, None);
+    bad.credits = 11;
+    let e = t.insert(bad.clone()).unwrap_err();
+    assert!(is_check(&e, "credits BETWEEN 1 AND 10", Value::Null), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "check \"credits BETWEEN 1 AND 10\" on table enrollments is false for a new row (its key \
+         not assigned yet)"
+    );
+    bad.credits = 3;
+    bad.first_year = 2026;
+    let e = t.insert(bad.clone()).unwrap_err();
+    assert!(is_check(&e, "first_year <= last_year", Value::Null), "{e}");
+    // With a key given, the error names it.
+    bad.id = 77;
+    let e = t.insert(bad).unwrap_err();
+    assert!(
+        is_check(&e, "first_year <= last_year", Value::Int(77)),
+        "{e}"
+    );
+    assert_eq!(t.count().unwrap(), 0);
+    // The refused inserts used no key.
+    assert_eq!(t.insert(enrollment(1, 10, None)).unwrap(), 1);
+    // Updates: a violation changes nothing.
+    let e = t.update(|_| true, |r| r.credits = 0).unwrap_err();
+    assert!(
+        is_check(&e, "credits BETWEEN 1 AND 10", Value::Int(1)),
+        "{e}"
+    );
+    assert_eq!(t.get(1u64).unwrap().unwrap().credits, 3);
+    let mut up = t.get(1u64).unwrap().unwrap();
+    up.last_year = 2000;
+    let e = t.upsert(up).unwrap_err();
+    assert!(
+        is_check(&e, "first_year <= last_year", Value::Int(1)),
+        "{e}"
+    );
+    // In a transaction, the failed statement changes nothing and the rest commits.
+    db.transaction(|tx| {
+        let e = tx.table::<Enrollment>()?;
+        let mut r = enrollment(2, 10, None);
+        r.credits = 99;
+        assert!(matches!(e.insert(r), Err(Error::Check { .. })));
+        e.insert(enrollment(2, 10, None))?;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(t.count().unwrap(), 2);
+}
+
+#[test]
+fn a_check_that_is_null_passes() {
+    let db = Database::in_memory();
+    let schema = Schema::new(
+        "grades",
+        vec![
+            Column::new("id", ColumnType::U64).primary_key(),
+            Column::new("gpa", ColumnType::F64)
+                .nullable()
+                .checked("gpa BETWEEN 0 AND 4"),
+        ],
+    )
+    .unwrap();
+    let t = db.create_table(schema).unwrap();
+    t.insert(row! { "gpa" => Value::Null }).unwrap();
+    t.insert(row! { "gpa" => 3.5 }).unwrap();
+    let e = t.insert(row! { "gpa" => 4.5 }).unwrap_err();
+    assert!(
+        matches!(&e, Error::Check { table, constraint, key: Value::Null }
+            if table == "grades" && constraint == "gpa BETWEEN 0 AND 4"),
+        "{e}"
+    );
+    // The dynamic update path checks too.
+    let e = t
+        .update(
+            |r| r.get("id") == Some(&Value::Int(2)),
+            |r| r.set("gpa", -1.0),
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::Check { .. }), "{e}");
+    assert_eq!(t.count().unwrap(), 2);
+}
+
+#[derive(Table, Debug, Clone)]
+#[table(name = "broken", check = "amount >> 3")]
+struct Broken {
+    #[column(primary_key)]
+    id: u64,
+    amount: i64,
+}
+
+#[derive(Table, Debug, Clone)]
+#[table(name = "unknown_col")]
+struct UnknownCol {
+    #[column(primary_key)]
+    id: u64,
+    #[column(check = "amount > 0")]
+    total: i64,
+}
+
+#[test]
+fn an_invalid_check_is_reported_by_the_first_table_call() {
+    let db = Database::in_memory();
+    let e = db.table::<Broken>().unwrap_err();
+    match &e {
+        Error::InvalidExpression { expression, reason } => {
+            assert_eq!(expression, "amount >> 3");
+            assert!(reason.contains("check on table broken"), "{reason}");
+            assert!(reason.contains("Line: 1, Column: 1"), "{reason}");
+        }
+        other => panic!("{other}"),
+    }
+    let e = db.table::<UnknownCol>().unwrap_err();
+    assert!(
+        matches!(&e, Error::UnknownColumn { table, column } if table == "unknown_col" && column == "amount"),
+        "{e}"
+    );
+    assert!(db.table_names().unwrap().is_empty());
+    // So does the dry run.
+    assert!(matches!(
+        db.migration_plan::<Broken>(),
+        Err(Error::InvalidExpression { .. })
+    ));
+}
+
+#[test]
+fn constraints_live_in_the_schema_file_and_hold_after_reopen_without_the_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        let t = db.table::<Enrollment>().unwrap();
+        t.insert(enrollment(1, 10, Some(3.0))).unwrap();
+        db.checkpoint().unwrap();
+        t.insert(enrollment(2, 10, None)).unwrap();
+    }
+    let file = std::fs::read_to_string(path.join("schema/enrollments.schema.json")).unwrap();
+    assert!(file.contains("\"unique\""), "{file}");
+    assert!(file.contains("\"checks\""), "{file}");
+    assert!(file.contains("credits BETWEEN 1 AND 10"), "{file}");
+    let db = Database::open(&path).unwrap();
+    let schema = db.schema("enrollments").unwrap();
+    assert_eq!(schema.unique, [["student", "course"]]);
+    assert_eq!(schema.index, [["course", "grade"]]);
+    assert_eq!(schema.checks, ["first_year <= last_year"]);
+    // Without the Rust type: the dynamic API enforces them all.
+    let t = db.dyn_table("enrollments").unwrap();
+    let base = || {
+        row! { "student" => 1, "course" => 10, "credits" => 3,
+        "first_year" => 2024, "last_year" => 2025 }
+    };
+    let e = t.insert(base()).unwrap_err();
+    assert!(matches!(e, Error::UniqueViolation { .. }), "{e}");
+    let mut r = base();
+    r.set("student", 5);
+    r.set("credits", 0);
+    let e = t.insert(r).unwrap_err();
+    assert!(is_check(&e, "credits BETWEEN 1 AND 10", Value::Null), "{e}");
+    let mut r = base();
+    r.set("student", 5);
+    r.set("last_year", 1999);
+    let e = t.insert(r).unwrap_err();
+    assert!(is_check(&e, "first_year <= last_year", Value::Null), "{e}");
+    assert_eq!(t.count().unwrap(), 2);
+    drop(t);
+    db.close().unwrap();
+    // A read-only open sees the same schema.
+    let ro = Database::open_read_only(&path).unwrap();
+    assert_eq!(ro.schema("enrollments").unwrap().unique.len(), 1);
+    drop(ro);
+    assert!(tabula::verify(&path).unwrap().is_empty());
+}
+
+#[test]
+fn import_is_checked_and_atomic() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("e.json");
+    {
+        let db = Database::in_memory();
+        let t = db.table::<Enrollment>().unwrap();
+        t.insert(enrollment(1, 10, None)).unwrap();
+        t.insert(enrollment(1, 11, None)).unwrap();
+        db.export_json(&export).unwrap();
+    }
+    // A document whose rows break the composite unique key, or a check, imports nothing.
+    let text = std::fs::read_to_string(&export).unwrap();
+    for (from, to, want) in [
+        ("\"course\":11", "\"course\":10", "unique"),
+        ("\"credits\":3", "\"credits\":30", "check"),
+    ] {
+        let bad = dir.path().join(format!("{want}.json"));
+        assert!(text.contains(from), "{text}");
+        std::fs::write(&bad, text.replacen(from, to, 1)).unwrap();
+        let db = Database::in_memory();
+        let e = db.import_json(&bad).unwrap_err();
+        match want {
+            "unique" => assert!(matches!(e, Error::UniqueViolation { .. }), "{e}"),
+            _ => assert!(matches!(e, Error::Check { .. }), "{e}"),
+        }
+        assert!(db.table_names().unwrap().is_empty());
+    }
+    let db = Database::in_memory();
+    db.import_json(&export).unwrap();
+    assert_eq!(db.table::<Enrollment>().unwrap().count().unwrap(), 2);
+}
+
+#[test]
+fn the_planner_serves_a_prefix_and_a_range_from_a_composite_index() {
+    let db = Database::in_memory();
+    let t = db.table::<Enrollment>().unwrap();
+    let mut rows = Vec::new();
+    for student in 0..40u64 {
+        for course in 0..5u64 {
+            let grade = match (student + course) % 5 {
+                0 => None,
+                g => Some(g as f64),
+            };
+            rows.push(enrollment(student, course, grade));
+        }
+    }
+    t.insert_many(rows.clone()).unwrap();
+    let want = |f: &dyn Fn(&Enrollment) -> bool| -> Vec<u64> {
+        let mut v: Vec<u64> = t
+            .select()
+            .filter(|r| f(r))
+            .all()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        v.sort();
+        v
+    };
+    let q = || {
+        t.select()
+            .where_eq("course", 3)
+            .where_range("grade", 2.0..4.0)
+    };
+    let plan = q().explain().unwrap();
+    assert_eq!(
+        plan.access,
+        Access::CompositeRange {
+            columns: vec!["course".into(), "grade".into()],
+            equal: 1,
+            range: true
+        }
+    );
+    assert_eq!(
+        plan.to_string(),
+        "enrollments: composite index (course, grade): equality on course, range on grade, sort"
+    );
+    let got: Vec<u64> = q().all().unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(
+        got,
+        want(&|r| r.course == 3 && r.grade.is_some_and(|g| (2.0..4.0).contains(&g)))
+    );
+    // Equality on the prefix alone; both columns equal; a range below (nulls never match).
+    let got: Vec<u64> = t
+        .select()
+        .where_eq("course", 2)
+        .where_eq("grade", 1.0)
+        .keys()
+        .unwrap();
+    assert_eq!(got, want(&|r| r.course == 2 && r.grade == Some(1.0)));
+    let got: Vec<u64> = t
+        .select()
+        .where_eq("course", 2)
+        .where_range("grade", ..3.0)
+        .keys()
+        .unwrap();
+    assert_eq!(
+        got,
+        want(&|r| r.course == 2 && r.grade.is_some_and(|g| g < 3.0))
+    );
+    // The composite unique key serves equality on both its columns.
+    let q = || t.select().where_eq("student", 7).where_eq("course", 4);
+    assert_eq!(
+        q().explain().unwrap().access,
+        Access::CompositeUnique {
+            columns: vec!["student".into(), "course".into()]
+        }
+    );
+    assert_eq!(
+        q().keys().unwrap(),
+        want(&|r| r.student == 7 && r.course == 4)
+    );
+    // A SQL condition is served the same way.
+    let q = || t.select().where_sql("course = 1 AND grade >= 3");
+    let plan = q().explain().unwrap();
+    assert!(
+        matches!(
+            plan.access,
+            Access::CompositeRange {
+                equal: 1,
+                range: true,
+                ..
+            }
+        ),
+        "{plan}"
+    );
+    assert_eq!(
+        q().keys().unwrap(),
+        want(&|r| r.course == 1 && r.grade.is_some_and(|g| g >= 3.0))
+    );
+    // After updates and deletes the index still agrees with a scan.
+    t.update(|r| r.student % 3 == 0, |r| r.grade = Some(2.5))
+        .unwrap();
+    t.delete(|r| r.student % 7 == 0).unwrap();
+    for course in 0..5u64 {
+        let got = t
+            .select()
+            .where_eq("course", course)
+            .where_range("grade", 2.0..=3.0)
+            .keys()
+            .unwrap();
+        assert_eq!(
+            got,
+            want(&|r| r.course == course && r.grade.is_some_and(|g| (2.0..=3.0).contains(&g))),
+            "course {course}"
+        );
+    }
+}
+
+#[test]
+fn verify_reports_stored_rows_that_break_a_composite_key_or_a_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        let t = db.table::<Enrollment>().unwrap();
+        t.insert(enrollment(1, 10, None)).unwrap();
+        t.insert(enrollment(1, 11, None)).unwrap();
+        t.insert(enrollment(2, 11, None)).unwrap();
+        db.close().unwrap();
+    }
+    // Damage the snapshot by hand: a duplicate pair and a check-breaking value.
+    let records = path.join("data/enrollments.records");
+    let text = std::fs::read_to_string(&records).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines[1] = lines[1].replace("\"course\":11", "\"course\":10");
+    lines[2] = lines[2].replace("\"credits\":3", "\"credits\":42");
+    std::fs::write(&records, lines.join("\n") + "\n").unwrap();
+    let problems = tabula::verify(&path).unwrap();
+    let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    assert!(
+        shown.iter().any(|p| p.contains("(student, course)")),
+        "{shown:#?}"
+    );
+    assert!(
+        shown.iter().any(|p| p.contains("credits BETWEEN 1 AND 10")),
+        "{shown:#?}"
+    );
+}

@@ -1,0 +1,420 @@
+//! Schema evolution from the derive: renames, widenings, drops, constraints added and
+//! removed, each over reopen; refusals that change nothing; the dry run; the history.
+
+use std::path::Path;
+
+use tabula::{Database, Error};
+
+mod v1 {
+    use tabula::Table;
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "people", index(full_name, age), check = "age >= 0")]
+    pub struct Person {
+        #[column(primary_key)]
+        pub id: u64,
+        pub full_name: String,
+        pub age: i32,
+        pub height: f32,
+        pub visits: u32,
+        pub nickname: Option<String>,
+        pub label: String,
+    }
+}
+
+mod v2 {
+    use tabula::Table;
+    /// Renamed, widened, dropped, added, indexed and constrained.
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(
+        name = "people",
+        index(name, age),
+        check = "age >= 0",
+        dropped("nickname")
+    )]
+    pub struct Person {
+        #[column(primary_key)]
+        pub id: u64,
+        #[column(renamed_from = "full_name")]
+        pub name: String,
+        pub age: i64,
+        pub height: f64,
+        pub visits: f64,
+        #[column(unique)]
+        pub label: Option<String>,
+        #[column(default = 0)]
+        pub score: i32,
+    }
+}
+
+fn person(name: &str, age: i32, label: &str) -> v1::Person {
+    v1::Person {
+        id: 0,
+        full_name: name.into(),
+        age,
+        height: 1.5,
+        visits: 7,
+        nickname: (age > 30).then(|| format!("{name}y")),
+        label: label.into(),
+    }
+}
+
+/// A directory with three v1 people, two of whom have nicknames; the last insert is only in
+/// the log.
+fn stored(path: &Path) {
+    let db = Database::open(path).unwrap();
+    let t = db.table::<v1::Person>().unwrap();
+    t.insert(person("Ada", 36, "a")).unwrap();
+    t.insert(person("Bo", 20, "b")).unwrap();
+    db.checkpoint().unwrap();
+    t.insert(person("Cy", 41, "c")).unwrap();
+}
+
+const PLAN: &str = "table people:
+  rename full_name -> name
+  widen age i32 -> i64
+  widen height f32 -> f64
+  widen visits u32 -> f64
+  make label nullable
+  build unique index on label
+  add score default 0
+  drop nickname (2 values)";
+
+#[test]
+fn every_kind_of_change_migrates_over_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    stored(&path);
+    let files_before = snapshot_files(&path);
+    {
+        let db = Database::open(&path).unwrap();
+        let plan = db.migration_plan::<v2::Person>().unwrap();
+        assert_eq!(plan.to_string(), PLAN);
+        assert_eq!(plan.table(), "people");
+        // The dry run changed nothing on disk, nor what the old type sees.
+        assert_eq!(snapshot_files(&path), files_before);
+        let old = db.table::<v1::Person>().unwrap();
+        assert_eq!(old.count().unwrap(), 3);
+    }
+    {
+        let db = Database::open(&path).unwrap();
+        let t = db.table::<v2::Person>().unwrap();
+        let rows = t.select().all().unwrap();
+        type Shown<'a> = (&'a str, i64, f64, f64, Option<&'a str>, i32);
+        let names: Vec<Shown<'_>> = rows
+            .iter()
+            .map(|p| {
+                (
+                    p.name.as_str(),
+                    p.age,
+                    p.height,
+                    p.visits,
+                    p.label.as_deref(),
+                    p.score,
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("Ada", 36, 1.5, 7.0, Some("a"), 0),
+                ("Bo", 20, 1.5, 7.0, Some("b"), 0),
+                ("Cy", 41, 1.5, 7.0, Some("c"), 0),
+            ]
+        );
+        // The composite index and the check were carried over to the new name.
+        let schema = db.schema("people").unwrap();
+        assert_eq!(schema.index, [["name", "age"]]);
+        assert_eq!(schema.checks, ["age >= 0"]);
+        assert!(schema.position("nickname").is_none());
+        let plan = t.select().where_eq("name", "Cy").where_range("age", 40..);
+        assert_eq!(plan.keys().unwrap(), [3]);
+        // The new constraints hold.
+        let mut dup = t.get(1u64).unwrap().unwrap();
+        dup.id = 0;
+        assert!(matches!(
+            t.insert(dup.clone()),
+            Err(Error::UniqueViolation { .. })
+        ));
+        dup.label = None;
+        dup.age = -1;
+        assert!(matches!(t.insert(dup), Err(Error::Check { .. })));
+        // Nothing left to do.
+        assert!(db.migration_plan::<v2::Person>().unwrap().is_empty());
+    }
+    let db = Database::open(&path).unwrap();
+    let t = db.table::<v2::Person>().unwrap();
+    assert_eq!(t.count().unwrap(), 3);
+    assert_eq!(t.insert(v2_person("Di")).unwrap(), 4);
+    // The history, with the log position of the step.
+    let history = db.schema_history("people").unwrap();
+    let changes: Vec<&str> = history.iter().map(|h| h.change.as_str()).collect();
+    assert_eq!(
+        changes,
+        PLAN.lines().skip(1).map(str::trim).collect::<Vec<_>>()
+    );
+    assert!(history.iter().all(|h| h.lsn == history[0].lsn && h.lsn > 0));
+    drop(t);
+    db.close().unwrap();
+    assert!(tabula::verify(&path).unwrap().is_empty());
+    // The old type no longer fits, and is told why.
+    let db = Database::open(&path).unwrap();
+    let e = db.table::<v1::Person>().unwrap_err();
+    assert!(matches!(e, Error::SchemaMismatch { .. }), "{e}");
+}
+
+fn v2_person(name: &str) -> v2::Person {
+    v2::Person {
+        id: 0,
+        name: name.into(),
+        age: 50,
+        height: 2.0,
+        visits: 1.5,
+        label: None,
+        score: 1,
+    }
+}
+
+/// The bytes of every file under the directory but the lock, by name.
+fn snapshot_files(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for sub in ["", "schema", "data", "wal"] {
+        let d = path.join(sub);
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() && !p.ends_with("LOCK") {
+                out.push((p.display().to_string(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+mod gone {
+    use tabula::Table;
+    /// `nickname` silently disappeared, `age` narrowed, a new NOT NULL column without a
+    /// default.
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "people", index(full_name, age), check = "age >= 0")]
+    pub struct Person {
+        #[column(primary_key)]
+        pub id: u64,
+        pub full_name: String,
+        pub age: i16,
+        pub height: f32,
+        pub visits: u32,
+        pub label: String,
+        pub required: String,
+    }
+}
+
+#[test]
+fn a_refused_migration_lists_every_reason_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    stored(&path);
+    let before = snapshot_files(&path);
+    let db = Database::open(&path).unwrap();
+    for e in [
+        db.migration_plan::<gone::Person>().unwrap_err(),
+        db.table::<gone::Person>().unwrap_err(),
+    ] {
+        let Error::SchemaMismatch { table, reason } = &e else {
+            panic!("{e}")
+        };
+        assert_eq!(table, "people");
+        assert!(reason.contains("column nickname is gone from the struct; to drop it and its data, name it in #[table(dropped(\"nickname\"))]"), "{reason}");
+        assert!(
+            reason.contains("column age cannot change type from i32 to i16"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("new column required is neither nullable nor defaulted"),
+            "{reason}"
+        );
+    }
+    assert_eq!(db.table::<v1::Person>().unwrap().count().unwrap(), 3);
+    drop(db);
+    assert_eq!(snapshot_files(&path), before);
+}
+
+mod float_visits {
+    use tabula::Table;
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "counters")]
+    pub struct Counter {
+        #[column(primary_key)]
+        pub id: u64,
+        pub n: f64,
+    }
+}
+
+mod int_visits {
+    use tabula::Table;
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "counters")]
+    pub struct Counter {
+        #[column(primary_key)]
+        pub id: u64,
+        pub n: i64,
+    }
+}
+
+#[test]
+fn an_integer_becomes_a_float_only_when_every_value_converts_exactly() {
+    let db = Database::in_memory();
+    let t = db.table::<int_visits::Counter>().unwrap();
+    t.insert(int_visits::Counter { id: 1, n: 5 }).unwrap();
+    t.insert(int_visits::Counter {
+        id: 2,
+        n: (1 << 53) + 1,
+    })
+    .unwrap();
+    let e = db.migration_plan::<float_visits::Counter>().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "schema of table counters does not match: column n cannot become f64: the stored row \
+         with key 2 holds 9007199254740993, which f64 cannot hold exactly"
+    );
+    let e = db.table::<float_visits::Counter>().unwrap_err();
+    assert!(matches!(e, Error::SchemaMismatch { .. }), "{e}");
+    t.delete_key(2u64).unwrap();
+    let f = db.table::<float_visits::Counter>().unwrap();
+    assert_eq!(f.get(1u64).unwrap().unwrap().n, 5.0);
+    // And back is a narrowing: refused.
+    let e = db.table::<int_visits::Counter>().unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("column n cannot change type from f64 to i64"),
+        "{e}"
+    );
+}
+
+mod checked {
+    use tabula::Table;
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "counters", check = "n < 10")]
+    pub struct Counter {
+        #[column(primary_key)]
+        pub id: u64,
+        #[column(unique)]
+        pub n: i64,
+    }
+}
+
+mod pairs {
+    use tabula::Table;
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "pairs")]
+    pub struct Pair {
+        #[column(primary_key)]
+        pub id: u64,
+        pub a: i64,
+        pub b: i64,
+    }
+}
+
+mod unique_pairs {
+    use tabula::Table;
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "pairs", unique(a, b))]
+    pub struct Pair {
+        #[column(primary_key)]
+        pub id: u64,
+        pub a: i64,
+        pub b: i64,
+    }
+}
+
+#[test]
+fn adding_a_constraint_the_stored_rows_break_is_refused_naming_the_first_of_them() {
+    let db = Database::in_memory();
+    let t = db.table::<int_visits::Counter>().unwrap();
+    for (id, n) in [(1, 3), (2, 12), (3, 3)] {
+        t.insert(int_visits::Counter { id, n }).unwrap();
+    }
+    let e = db.table::<checked::Counter>().unwrap_err();
+    // Rows are checked in key order: row 2 breaks the check before row 3 repeats 3.
+    assert_eq!(
+        e.to_string(),
+        "schema of table counters does not match: cannot add check n < 10: it is false for \
+         the stored row with key 2"
+    );
+    t.update(|c| c.id == 2, |c| c.n = 4).unwrap();
+    let e = db.table::<checked::Counter>().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "schema of table counters does not match: cannot build unique index on n: value 3 is \
+         stored more than once (again in the row with key 3)"
+    );
+    assert_eq!(t.count().unwrap(), 3);
+    t.delete_key(3u64).unwrap();
+    let plan = db.migration_plan::<checked::Counter>().unwrap();
+    assert_eq!(
+        plan.changes(),
+        ["build unique index on n", "add check n < 10"]
+    );
+    db.table::<checked::Counter>().unwrap();
+    // Removing them is a migration too.
+    let plan = db.migration_plan::<int_visits::Counter>().unwrap();
+    assert_eq!(
+        plan.changes(),
+        ["drop unique index on n", "drop check n < 10"]
+    );
+    db.table::<int_visits::Counter>().unwrap();
+
+    let p = db.table::<pairs::Pair>().unwrap();
+    for (id, a, b) in [(1, 1, 1), (2, 1, 2), (3, 1, 1)] {
+        p.insert(pairs::Pair { id, a, b }).unwrap();
+    }
+    let e = db.migration_plan::<unique_pairs::Pair>().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "schema of table pairs does not match: cannot build unique index on (a, b): value \
+         \"(1, 1)\" is stored more than once (again in the row with key 3)"
+    );
+    p.delete_key(3u64).unwrap();
+    assert_eq!(
+        db.migration_plan::<unique_pairs::Pair>().unwrap().changes(),
+        ["build unique index on (a, b)"]
+    );
+    let u = db.table::<unique_pairs::Pair>().unwrap();
+    assert!(matches!(
+        u.insert(unique_pairs::Pair { id: 0, a: 1, b: 2 }),
+        Err(Error::UniqueViolation { .. })
+    ));
+}
+
+#[test]
+fn a_migration_is_refused_inside_a_transaction() {
+    let db = Database::in_memory();
+    db.table::<int_visits::Counter>()
+        .unwrap()
+        .insert(int_visits::Counter { id: 1, n: 1 })
+        .unwrap();
+    let e = db
+        .transaction(|tx| tx.table::<checked::Counter>().map(drop))
+        .unwrap_err();
+    match &e {
+        Error::MigrationInTransaction { table, changes } => {
+            assert_eq!(table, "counters");
+            assert_eq!(changes, "build unique index on n; add check n < 10");
+        }
+        other => panic!("{other}"),
+    }
+    assert_eq!(db.schema("counters").unwrap().checks.len(), 0);
+}
+
+#[test]
+fn the_history_survives_reopen_and_shows_in_memory_too() {
+    let db = Database::in_memory();
+    db.table::<int_visits::Counter>().unwrap();
+    db.table::<checked::Counter>().unwrap();
+    let h = db.schema_history("counters").unwrap();
+    assert_eq!(h.len(), 2);
+    assert_eq!(h[0].lsn, 0);
+    assert!(matches!(
+        db.schema_history("nope"),
+        Err(Error::UnknownTable { .. })
+    ));
+}
