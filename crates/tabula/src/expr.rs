@@ -292,22 +292,29 @@ impl Condition {
 
 /// `text` with every unquoted identifier that names an old column (`renames`: old, new)
 /// replaced by the new name, and nothing else changed: a check's text after a rename. Text
-/// that does not tokenize is returned as it is (it would not compile either way).
+/// that names none of them, or does not tokenize, is returned as it is.
 pub(crate) fn rename_columns(text: &str, renames: &[(String, String)]) -> String {
     let Ok(tokens) = sqlparser::tokenizer::Tokenizer::new(&GenericDialect {}, text).tokenize()
     else {
         return text.to_owned();
     };
+    let renamed = |t: &Token| match t {
+        Token::Word(w) if w.quote_style.is_none() => renames
+            .iter()
+            .find(|(old, _)| *old == w.value)
+            .map(|(_, new)| new),
+        _ => None,
+    };
+    if !tokens.iter().any(|t| renamed(t).is_some()) {
+        return text.to_owned();
+    }
     tokens
-        .into_iter()
-        .map(|t| match t {
-            Token::Word(mut w) if w.quote_style.is_none() => {
-                if let Some((_, new)) = renames.iter().find(|(old, _)| *old == w.value) {
-                    w.value = new.clone();
-                }
-                Token::Word(w).to_string()
-            }
-            t => t.to_string(),
+        .iter()
+        .map(|t| match (renamed(t), t) {
+            (Some(new), _) => new.clone(),
+            // A token's `Display` drops the quote doubling a string needs.
+            (None, Token::SingleQuotedString(s)) => format!("'{}'", s.replace('\'', "''")),
+            (None, t) => t.to_string(),
         })
         .collect()
 }

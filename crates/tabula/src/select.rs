@@ -82,6 +82,12 @@ impl<'a, R> Select<'a, R> {
         self.error.note(r);
     }
 
+    /// The query, failing at its terminal call with `r`'s error if it has one.
+    pub(crate) fn noted(mut self, r: Result<()>) -> Self {
+        self.note(r);
+        self
+    }
+
     /// Keeps rows for which `f` returns true. Runs on every row the access path reaches.
     pub fn filter(mut self, f: impl Fn(&R) -> bool + 'a) -> Self {
         self.spec.filters.push(Box::new(f));

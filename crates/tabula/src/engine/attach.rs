@@ -103,10 +103,7 @@ impl Engine {
             let storage = self.storage.as_ref();
             if let Some(draft) = load_for::<T>(storage, st, idx)? {
                 if let Some(s) = self.read_only_storage() {
-                    return Err(s.refuse(format!(
-                        "migrate table {name} ({})",
-                        draft.changes.join("; ")
-                    )));
+                    return Err(s.refuse(format!("migrate table {name} ({})", draft.summary())));
                 }
                 migrate(storage, st, idx, schema, draft)?;
             }
@@ -277,7 +274,7 @@ impl WriteTx<'_> {
         if let Some(draft) = load_for::<T>(storage, &mut st, idx)? {
             return Err(Error::MigrationInTransaction {
                 table: schema.table.clone(),
-                changes: draft.changes.join("; "),
+                changes: draft.summary(),
             });
         }
         st.attach_type::<T>(idx)?;

@@ -18,7 +18,7 @@ use crate::engine::load::ensure_loaded;
 use crate::engine::state::State;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::storage::checkpoint::Rotate;
+use crate::storage::checkpoint::{CommitFailure, Rotate};
 use crate::storage::manifest::TableEntry;
 use crate::storage::Storage;
 
@@ -141,12 +141,33 @@ pub(crate) fn commit_migration(
     meta.schema_on_disk = true;
     meta.migrations = migrations;
     meta.dirty = true;
-    match write_snapshots(storage, st, lsn, Rotate::Now) {
+    match write_snapshots_reporting(storage, st, lsn, Rotate::Now) {
         Ok(written) => record(st, written),
-        Err(e) => {
+        Err(CommitFailure {
+            error,
+            committed: false,
+        }) => {
             storage.discard_staged_schema(&schema.table);
             (st.tables[idx], st.meta[idx]) = before;
-            return Err(e);
+            return Err(*error);
+        }
+        Err(CommitFailure {
+            error,
+            committed: true,
+        }) => {
+            // The manifest naming the new schema may be on disk, or not (a directory sync
+            // failed). Which table the directory holds is settled by the next open, which
+            // finishes the staged schema file or removes it: until then nothing more is
+            // written, so nothing lands under the wrong schema.
+            if let Ok(wal) = storage.wal() {
+                wal.poison(format!(
+                    "the migration of table {} failed after its commit point ({error}); \
+                     reopen the database to finish or undo it",
+                    schema.table
+                ));
+            }
+            (st.tables[idx], st.meta[idx]) = before;
+            return Err(*error);
         }
     }
     // Committed: a failure to rename is finished by the next open.
@@ -203,7 +224,21 @@ fn write_snapshots(
     lsn: u64,
     rotate: Rotate,
 ) -> Result<Vec<Written>> {
-    refuse_uncommitted(st)?;
+    write_snapshots_reporting(storage, st, lsn, rotate).map_err(|f| *f.error)
+}
+
+/// [`write_snapshots`], saying on failure whether the manifest was replaced.
+fn write_snapshots_reporting(
+    storage: &Storage,
+    st: &State,
+    lsn: u64,
+    rotate: Rotate,
+) -> std::result::Result<Vec<Written>, CommitFailure> {
+    let not_committed = |error: Error| CommitFailure {
+        error: Box::new(error),
+        committed: false,
+    };
+    refuse_uncommitted(st).map_err(not_committed)?;
     let mut manifest = storage
         .manifest
         .lock()
@@ -237,7 +272,7 @@ fn write_snapshots(
             }
             Err(e) => {
                 storage.discard_staged(&staged);
-                return Err(e);
+                return Err(not_committed(e));
             }
         }
     }

@@ -91,6 +91,19 @@ pub(crate) struct Draft {
     dropped: Vec<String>,
 }
 
+impl Draft {
+    /// Every change, the drops included (their counts come only once the rows are read).
+    pub(crate) fn summary(&self) -> String {
+        let drops = self.dropped.iter().map(|d| format!("drop {d}"));
+        self.changes
+            .iter()
+            .cloned()
+            .chain(drops)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 /// Whether every value column type `from` can hold, `to` holds exactly: a wider integer
 /// (unsigned into a wider signed one too), `f32` into `f64`. Integers into `f64` are checked
 /// value by value instead.
@@ -151,6 +164,15 @@ pub(crate) fn draft(old: &Schema, new: &Schema) -> Result<Option<Draft>> {
             changes.push(format!("rename {} -> {}", o.name, name));
         }
         column_changes(o, n, &renames, &mut changes, &mut problems);
+    }
+    let old_pk = new_name(&old.primary_key_column().name);
+    if old_pk != new.primary_key_column().name {
+        problems.push(format!(
+            "the primary key would change from {} to {}; the keys of stored rows (and the \
+             foreign keys that name them) cannot change",
+            old.primary_key_column().name,
+            new.primary_key_column().name
+        ));
     }
     for n in &new.columns {
         if old.columns.iter().any(|o| new_name(&o.name) == n.name) {

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::engine::any_table::AnyTable;
 use crate::engine::source::{statement, Source, TxCore};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -31,8 +32,24 @@ impl DynParts {
         }
     }
 
+    /// Refuses a table migrated since this handle was made: its column positions would name
+    /// other columns now.
+    fn current(&self, t: &dyn AnyTable) -> Result<()> {
+        let now = t.schema();
+        if Arc::ptr_eq(now, &self.schema) || **now == *self.schema {
+            return Ok(());
+        }
+        Err(Error::SchemaMismatch {
+            table: self.schema.table.clone(),
+            reason: "the table was migrated since this handle was made; take a new handle \
+                     with db.dyn_table"
+                .to_owned(),
+        })
+    }
+
     fn get(&self, src: &dyn Source, key: crate::lookup::Lookup<'_>) -> Result<Option<Row>> {
         let st = src.state(&self.schema.table)?;
+        self.current(st.table(self.idx)?)?;
         let values = st.table(self.idx)?.dyn_get(key)?;
         Ok(values.map(|v| Row::with_names(self.names.clone(), v)))
     }
@@ -50,7 +67,10 @@ impl DynParts {
     }
 
     fn select<'a>(&'a self, src: &'a dyn Source) -> Select<'a, Row> {
-        Select::new(src, self.idx, &self.schema, Some(self.names.clone()))
+        let current = src
+            .state(&self.schema.table)
+            .and_then(|st| self.current(st.table(self.idx)?));
+        Select::new(src, self.idx, &self.schema, Some(self.names.clone())).noted(current)
     }
 
     fn count(&self, src: &dyn Source) -> Result<usize> {
@@ -60,18 +80,25 @@ impl DynParts {
 
     fn insert(&self, tx: &dyn TxCore, row: &Row) -> Result<Value> {
         let values = row.resolve(&self.schema)?;
-        statement(tx, self.idx, |t| t.dyn_insert(values))
+        statement(tx, self.idx, |t| {
+            self.current(t)?;
+            t.dyn_insert(values)
+        })
     }
 
     fn insert_many(&self, tx: &dyn TxCore, values: Vec<Vec<Value>>) -> Result<Vec<Value>> {
         statement(tx, self.idx, |t| {
+            self.current(t)?;
             values.into_iter().map(|v| t.dyn_insert(v)).collect()
         })
     }
 
     fn upsert(&self, tx: &dyn TxCore, row: &Row) -> Result<Value> {
         let values = row.resolve(&self.schema)?;
-        statement(tx, self.idx, |t| t.dyn_upsert(values))
+        statement(tx, self.idx, |t| {
+            self.current(t)?;
+            t.dyn_upsert(values)
+        })
     }
 
     fn update(
@@ -82,6 +109,7 @@ impl DynParts {
     ) -> Result<usize> {
         let matched = {
             let st = tx.state(&self.schema.table)?;
+            self.current(st.table(self.idx)?)?;
             let mut q = QuerySpec::<Row>::default();
             q.filters.push(Box::new(pred));
             st.table(self.idx)?.dyn_select(&q, &self.names)?
@@ -109,6 +137,7 @@ impl DynParts {
     fn delete(&self, tx: &dyn TxCore, pred: &dyn Fn(&Row) -> bool) -> Result<usize> {
         let keys = {
             let st = tx.state(&self.schema.table)?;
+            self.current(st.table(self.idx)?)?;
             let mut q = QuerySpec::<Row>::default();
             q.filters.push(Box::new(pred));
             st.table(self.idx)?.dyn_keys(&q, &self.names)?
@@ -118,6 +147,7 @@ impl DynParts {
 
     fn delete_key(&self, tx: &dyn TxCore, key: &Value) -> Result<bool> {
         statement(tx, self.idx, |t| {
+            self.current(t)?;
             t.dyn_delete_keys(std::slice::from_ref(key))
         })
         .map(|n| n > 0)

@@ -34,13 +34,7 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
             let Some(u) = t.composite_uniques().nth(ix) else {
                 return Vec::new();
             };
-            let key: Option<Vec<Value>> = u
-                .columns()
-                .map(|c| match q.preds.iter().find(|p| p.col() == c) {
-                    Some(Pred::Eq { value, .. }) => Some(value.clone()),
-                    _ => None,
-                })
-                .collect();
+            let key: Option<Vec<Value>> = u.columns().map(|c| eq_value(q, c)).collect();
             let slot = key.and_then(|key| t.find_composite_values(u, &key));
             slot.filter(|&s| matches(s)).into_iter().collect()
         }
@@ -205,11 +199,9 @@ fn index_slots<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>, path: Path) ->
             let c = t.composite_indexes().get(ix)?;
             let mut eq = Vec::with_capacity(equal);
             for &col in &c.cols[..equal] {
-                match q.preds.iter().take(64).find(|p| {
-                    p.col() == col && matches!(p, Pred::Eq { value, .. } if !value.is_null())
-                }) {
-                    Some(Pred::Eq { value, .. }) => eq.push(value.clone()),
-                    _ => return Some(Vec::new()),
+                match eq_value(q, col) {
+                    Some(v) => eq.push(v),
+                    None => return Some(Vec::new()),
                 }
             }
             let bounds = if range {
@@ -230,6 +222,15 @@ fn index_slots<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>, path: Path) ->
         }
         _ => None,
     }
+}
+
+/// The value of the equality predicate on `col` that the planner chose for a composite path
+/// (the first with a non-null value, among the first 64: see `plan::eq_pred`).
+fn eq_value<R>(q: &QuerySpec<'_, R>, col: usize) -> Option<Value> {
+    q.preds.iter().take(64).find_map(|p| match p {
+        Pred::Eq { col: c, value } if *c == col && !value.is_null() => Some(value.clone()),
+        _ => None,
+    })
 }
 
 /// The bounds an index walk covers for a predicate.

@@ -18,6 +18,14 @@ pub(crate) struct StagedSnapshot {
     pub(crate) entry: TableEntry,
 }
 
+/// A checkpoint that failed, and whether it failed after its manifest replaced the old one
+/// (then the next open may find the new checkpoint, and finishes it).
+#[derive(Debug)]
+pub(crate) struct CommitFailure {
+    pub(crate) error: Box<Error>,
+    pub(crate) committed: bool,
+}
+
 /// When a committed checkpoint archives the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Rotate {
@@ -74,6 +82,21 @@ impl Storage {
         manifest: Manifest,
         staged: &[StagedSnapshot],
         rotate: Rotate,
+    ) -> std::result::Result<(), CommitFailure> {
+        let mut committed = false;
+        self.commit_checkpoint_inner(manifest, staged, rotate, &mut committed)
+            .map_err(|error| CommitFailure {
+                error: Box::new(error),
+                committed,
+            })
+    }
+
+    fn commit_checkpoint_inner(
+        &self,
+        manifest: Manifest,
+        staged: &[StagedSnapshot],
+        rotate: Rotate,
+        committed: &mut bool,
     ) -> Result<()> {
         let data = self.layout.data_dir();
         let path = self.layout.manifest();
@@ -98,6 +121,8 @@ impl Storage {
             .rename(&tmp, &path)
             .map_err(|e| Error::io(&path, e))
             .map_err(before_commit)?;
+        // From here on the new manifest may be what a reopen finds.
+        *committed = true;
         self.fs
             .sync_dir(&self.layout.root)
             .map_err(|e| Error::io(&self.layout.root, e))?;

@@ -453,7 +453,20 @@ fn read_schemas(
         let Some(name) = Layout::table_of_schema(&path) else {
             continue;
         };
-        let bytes = fs.read(&path).map_err(|e| Error::io(&path, e))?;
+        let mut bytes = fs.read(&path).map_err(|e| Error::io(&path, e))?;
+        let entry = manifest.tables.get(&name).cloned();
+        if let Some(entry) = &entry {
+            // A migration committed but its schema file not yet renamed into place (an open
+            // for writing renames it first; a read-only open reads it where it is).
+            let staged = Layout::tmp(&path);
+            if crc_hex(&bytes) != entry.schema_crc32c && fs.exists(&staged) {
+                if let Ok(b) = fs.read(&staged) {
+                    if crc_hex(&b) == entry.schema_crc32c {
+                        bytes = b;
+                    }
+                }
+            }
+        }
         let mut file: SchemaFile = parse_json(&path, &bytes)?;
         file.schema
             .finish()
@@ -466,7 +479,6 @@ fn read_schemas(
                 format!("names table {:?}", file.schema.table),
             ));
         }
-        let entry = manifest.tables.get(&name).cloned();
         if let Some(reason) =
             schema_disagreement(entry.as_ref(), &bytes, &file.migrations, manifest.lsn)
         {

@@ -51,7 +51,9 @@ pub(crate) fn compile(schema: &Schema) -> Result<Arc<[CheckRule]>> {
 
 impl<R: Record> TableData<R> {
     /// Fails with `Error::Check` if `row` makes one of the table's checks false; the error
-    /// names the row's key, `Value::Null` while an auto-increment key is not assigned.
+    /// names the row's key, `Value::Null` while an auto-increment key is not assigned. A
+    /// check sees the key an auto-increment insert is about to get, as a replay of the row
+    /// from the log would.
     #[inline]
     pub(super) fn check_rules(&self, row: &R) -> Result<()> {
         if self.checks.is_empty() {
@@ -69,9 +71,18 @@ impl<R: Record> TableData<R> {
 
     /// The first check `row` makes false, for tools that report rather than refuse.
     pub(crate) fn refused_check(&self, row: &R) -> Option<&str> {
+        let pk = self.schema.primary_key();
+        let pending = match row.col(pk) {
+            ValueRef::Int(0) if self.schema.auto_increment() => Some(self.next_key),
+            _ => None,
+        };
+        let get = |i: usize| match pending {
+            Some(k) if i == pk => ValueRef::Int(k),
+            _ => row.col(i),
+        };
         self.checks
             .iter()
-            .find(|c| c.refuses(&|i| row.col(i)))
+            .find(|c| c.refuses(&get))
             .map(|c| c.text.as_str())
     }
 

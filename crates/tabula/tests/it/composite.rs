@@ -402,6 +402,15 @@ fn the_planner_serves_a_prefix_and_a_range_from_a_composite_index() {
         q().keys().unwrap(),
         want(&|r| r.student == 7 && r.course == 4)
     );
+    // A range on a column of the key beside its equality: the equality is the one used.
+    let got = t
+        .select()
+        .where_range("student", 0..100u64)
+        .where_eq("student", 7)
+        .where_eq("course", 4)
+        .keys()
+        .unwrap();
+    assert_eq!(got, want(&|r| r.student == 7 && r.course == 4));
     // A SQL condition is served the same way.
     let q = || t.select().where_sql("course = 1 AND grade >= 3");
     let plan = q().explain().unwrap();

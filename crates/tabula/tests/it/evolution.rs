@@ -8,7 +8,11 @@ use tabula::{Database, Error};
 mod v1 {
     use tabula::Table;
     #[derive(Table, Debug, Clone, PartialEq)]
-    #[table(name = "people", index(full_name, age), check = "age >= 0")]
+    #[table(
+        name = "people",
+        index(full_name, age),
+        check = "age >= 0 AND full_name <> ''"
+    )]
     pub struct Person {
         #[column(primary_key)]
         pub id: u64,
@@ -28,7 +32,7 @@ mod v2 {
     #[table(
         name = "people",
         index(name, age),
-        check = "age >= 0",
+        check = "age >= 0 AND name <> ''",
         dropped("nickname")
     )]
     pub struct Person {
@@ -124,7 +128,7 @@ fn every_kind_of_change_migrates_over_reopen() {
         // The composite index and the check were carried over to the new name.
         let schema = db.schema("people").unwrap();
         assert_eq!(schema.index, [["name", "age"]]);
-        assert_eq!(schema.checks, ["age >= 0"]);
+        assert_eq!(schema.checks, ["age >= 0 AND name <> ''"]);
         assert!(schema.position("nickname").is_none());
         let plan = t.select().where_eq("name", "Cy").where_range("age", 40..);
         assert_eq!(plan.keys().unwrap(), [3]);
@@ -137,6 +141,9 @@ fn every_kind_of_change_migrates_over_reopen() {
         ));
         dup.label = None;
         dup.age = -1;
+        assert!(matches!(t.insert(dup.clone()), Err(Error::Check { .. })));
+        dup.age = 1;
+        dup.name = String::new();
         assert!(matches!(t.insert(dup), Err(Error::Check { .. })));
         // Nothing left to do.
         assert!(db.migration_plan::<v2::Person>().unwrap().is_empty());

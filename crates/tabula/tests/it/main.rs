@@ -3,11 +3,13 @@
 mod atomicity;
 mod common;
 mod composite;
+mod composite_differential;
 mod concurrency;
 mod constraints;
 mod crash;
 mod dynamic;
 mod evolution;
+mod evolution_faults;
 mod exchange;
 mod faults;
 mod fuzz_smoke;
