@@ -399,7 +399,8 @@ fn stored_row_refused(new: &Schema, key: &Value, e: Error) -> Error {
             ..
         } => format!(
             "column {column} cannot become {expected}: the stored row with key {key} holds \
-             {value}, which {expected} cannot hold exactly"
+             {value}, which {expected} does not take (an integer becomes a float only up to \
+             2^53 in magnitude, where every integer is exact)"
         ),
         Error::UniqueViolation { column, value, .. } => format!(
             "cannot build unique index on {column}: value {value} is stored more than once \

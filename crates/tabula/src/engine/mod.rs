@@ -518,7 +518,8 @@ fn state_of(recovered: Vec<crate::storage::recover::RecoveredTable>) -> Result<S
 /// `Error::SchemaMismatch` if a table this database loaded (`shown`, its schema then) has
 /// another schema on disk now (`fresh`): its handles hold the old columns.
 fn migrated_since(shown: &Schema, fresh: &Schema) -> Result<()> {
-    let diffs = fresh.differences(shown);
+    // "The other schema" in the differences is the one on disk now.
+    let diffs = shown.differences(fresh);
     if diffs.is_empty() {
         return Ok(());
     }

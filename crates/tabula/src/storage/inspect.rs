@@ -38,6 +38,64 @@ pub(crate) struct DroppedRow {
     pub(crate) reason: String,
 }
 
+/// Removes from `schema` (as read from a file, not yet finished) each composite unique
+/// constraint, composite index and check that is invalid on its own (an unknown or repeated
+/// column, a check that does not compile), returning why each went. Nothing is removed when
+/// the columns themselves are invalid: that is the whole schema's problem.
+fn salvage_constraints(schema: &mut Schema) -> Vec<String> {
+    let original = schema.clone();
+    let mut base = schema.clone();
+    base.unique.clear();
+    base.index.clear();
+    base.checks.clear();
+    for c in &mut base.columns {
+        c.check = None;
+    }
+    if base.finish().is_err() {
+        return Vec::new();
+    }
+    let mut reasons = Vec::new();
+    let mut kept = base.clone();
+    for (is_unique, lists) in [
+        (true, std::mem::take(&mut schema.unique)),
+        (false, std::mem::take(&mut schema.index)),
+    ] {
+        for cols in lists {
+            let mut trial = kept.clone();
+            if is_unique {
+                trial.unique.push(cols);
+            } else {
+                trial.index.push(cols);
+            }
+            match trial.finish() {
+                Ok(()) => kept = trial,
+                Err(e) => reasons.push(e.to_string()),
+            }
+        }
+    }
+    let compiles = |text: &str| Condition::parse(&base, text).map(drop);
+    for text in std::mem::take(&mut schema.checks) {
+        match compiles(&text) {
+            Ok(()) => kept.checks.push(text),
+            Err(e) => reasons.push(format!("check {text:?}: {e}")),
+        }
+    }
+    for (i, c) in schema.columns.iter().enumerate() {
+        if let Some(text) = &c.check {
+            match compiles(text) {
+                Ok(()) => kept.columns[i].check = Some(text.clone()),
+                Err(e) => reasons.push(format!("check {text:?} on column {}: {e}", c.name)),
+            }
+        }
+    }
+    if reasons.is_empty() {
+        *schema = original;
+    } else {
+        *schema = kept;
+    }
+    reasons
+}
+
 /// Which row holds each value of one unique key.
 type Holders = HashMap<Vec<Value>, usize>;
 
@@ -392,6 +450,15 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
                 continue;
             }
         };
+        // A constraint that is invalid on its own costs only itself: repair writes the
+        // schema without it, and the table keeps its rows.
+        for reason in salvage_constraints(&mut file.schema) {
+            out.problem(
+                &p,
+                0,
+                format!("invalid constraint, which repair removes: {reason}"),
+            );
+        }
         if let Err(e) = file.schema.finish() {
             out.problem(&p, 0, format!("invalid schema: {e}"));
             unreadable_schemas.push(name);

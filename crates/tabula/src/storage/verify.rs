@@ -75,15 +75,31 @@ pub(crate) fn verify_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<Proble
         // directory changing too.
         let vanished = matches!(&reading, Err(Error::Io { source, .. })
             if source.kind() == std::io::ErrorKind::NotFound);
-        if (still && !vanished) || attempt >= ATTEMPTS {
+        if still && !vanished {
             return Ok(reading?.problems);
+        }
+        if attempt >= ATTEMPTS {
+            let mut problems = reading?.problems;
+            if !problems.is_empty() {
+                // Said, so that files replaced mid-read are not taken for damage.
+                problems.push(Problem {
+                    file: root.to_path_buf(),
+                    line: 0,
+                    message: format!(
+                        "the directory changed during each of {ATTEMPTS} readings (a process \
+                         is writing it): the problems above may be files replaced while they \
+                         were read; run verify again, or with no process open"
+                    ),
+                });
+            }
+            return Ok(problems);
         }
         std::thread::sleep(std::time::Duration::from_millis(u64::from(attempt.min(20))));
     }
 }
 
-/// What a checkpoint changes: the manifest's bytes and the names of the files in `data/`
-/// and `wal/` (`None` if the manifest cannot be read or a directory cannot be listed).
+/// What a checkpoint (or a migration) changes: the manifest's bytes and the names of the
+/// files in `schema/`, `data/` and `wal/` (`None` if the manifest cannot be read or a directory cannot be listed).
 fn shape(fs: &dyn FileSystem, root: &Path) -> Option<(Option<Vec<u8>>, Vec<PathBuf>)> {
     let layout = Layout::new(root);
     let manifest = layout.manifest();
@@ -93,7 +109,7 @@ fn shape(fs: &dyn FileSystem, root: &Path) -> Option<(Option<Vec<u8>>, Vec<PathB
         None
     };
     let mut files = Vec::new();
-    for dir in [layout.data_dir(), layout.wal_dir()] {
+    for dir in [layout.schema_dir(), layout.data_dir(), layout.wal_dir()] {
         if fs.exists(&dir) {
             files.extend(fs.list(&dir).ok()?);
         }

@@ -31,15 +31,22 @@ pub(crate) fn compile(schema: &Schema) -> Result<Arc<[CheckRule]>> {
     schema
         .all_checks()
         .map(|(col, text)| {
+            let place = match col {
+                Some(c) => format!("in the check on {}.{c}", schema.table),
+                None => format!("in a check on table {}", schema.table),
+            };
             let condition = Condition::parse(schema, text).map_err(|e| match e {
                 Error::InvalidExpression { expression, reason } => Error::InvalidExpression {
                     expression,
-                    reason: match col {
-                        Some(c) => format!("in the check on {}.{c}: {reason}", schema.table),
-                        None => format!("in a check on table {}: {reason}", schema.table),
-                    },
+                    reason: format!("{place}: {reason}"),
                 },
-                other => other,
+                // A column the table lacks is named as such; any other misfit (a value
+                // its column cannot hold) is the check's.
+                e @ Error::UnknownColumn { .. } => e,
+                other => Error::InvalidExpression {
+                    expression: text.to_owned(),
+                    reason: format!("{place}: {other}"),
+                },
             })?;
             Ok(CheckRule {
                 text: text.to_owned(),

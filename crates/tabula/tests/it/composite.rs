@@ -478,3 +478,61 @@ fn verify_reports_stored_rows_that_break_a_composite_key_or_a_check() {
         "{shown:#?}"
     );
 }
+
+/// A schema file whose check does not compile, or whose composite list names a column the
+/// table lacks, does not open: `verify` names each such constraint, and `repair` removes
+/// those alone, keeping the table, its rows and its valid constraints.
+#[test]
+fn repair_removes_only_the_invalid_constraints_of_a_damaged_schema_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        let t = db.table::<Enrollment>().unwrap();
+        t.insert(enrollment(1, 10, None)).unwrap();
+        t.insert(enrollment(2, 10, None)).unwrap();
+        db.close().unwrap();
+    }
+    let file = path.join("schema/enrollments.schema.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    v["checks"]
+        .as_array_mut()
+        .unwrap()
+        .push("first_year >".into());
+    v["unique"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!(["student", "ghost"]));
+    std::fs::write(&file, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    assert!(matches!(Database::open(&path), Err(Error::Corrupt { .. })));
+    let shown: Vec<String> = tabula::verify(&path)
+        .unwrap()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    let invalid: Vec<&String> = shown
+        .iter()
+        .filter(|p| p.contains("invalid constraint, which repair removes"))
+        .collect();
+    assert_eq!(invalid.len(), 2, "{shown:#?}");
+    assert!(
+        invalid.iter().any(|p| p.contains("first_year >")),
+        "{shown:#?}"
+    );
+    assert!(invalid.iter().any(|p| p.contains("ghost")), "{shown:#?}");
+    let backups = tempfile::tempdir().unwrap();
+    tabula::repair(
+        &path,
+        tabula::RepairOptions {
+            backup_dir: Some(backups.path().to_owned()),
+        },
+    )
+    .unwrap();
+    assert!(tabula::verify(&path).unwrap().is_empty());
+    let db = Database::open(&path).unwrap();
+    let schema = db.schema("enrollments").unwrap();
+    assert_eq!(schema.unique, [["student", "course"]]);
+    assert_eq!(schema.checks, ["first_year <= last_year"]);
+    let t = db.table::<Enrollment>().unwrap();
+    assert_eq!(t.count().unwrap(), 2);
+}

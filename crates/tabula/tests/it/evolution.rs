@@ -281,7 +281,8 @@ fn an_integer_becomes_a_float_only_when_every_value_converts_exactly() {
     assert_eq!(
         e.to_string(),
         "schema of table counters does not match: column n cannot become f64: the stored row \
-         with key 2 holds 9007199254740993, which f64 cannot hold exactly"
+         with key 2 holds 9007199254740993, which f64 does not take (an integer becomes a \
+         float only up to 2^53 in magnitude, where every integer is exact)"
     );
     let e = db.table::<float_visits::Counter>().unwrap_err();
     assert!(matches!(e, Error::SchemaMismatch { .. }), "{e}");
