@@ -206,6 +206,7 @@ fn check_new_references(
         if let Some(p) = parent.filter(|&p| p != idx) {
             ensure_loaded(storage, st, p)?;
         }
+        let pk = new.primary_key();
         for (_, row) in table.iter() {
             let v = row.col(col);
             if v.is_null() {
@@ -226,7 +227,9 @@ fn check_new_references(
                 return Err(refused(
                     v.to_owned(),
                     format!(
-                        "a stored row references no row of {}, so the foreign key cannot be added",
+                        "the stored row with key {} references no row of {}, so the foreign \
+                         key cannot be added",
+                        row.col(pk),
                         fk.table
                     ),
                 ));

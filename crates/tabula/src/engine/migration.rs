@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::expr::rename_columns;
 use crate::record::{DynRow, Row};
-use crate::schema::{column_list, Column, ColumnType, Schema};
+use crate::schema::{column_list, Column, ColumnType, OnDelete, Schema};
 use crate::table::TableData;
 use crate::value::Value;
 
@@ -101,6 +101,15 @@ impl Draft {
             .chain(drops)
             .collect::<Vec<_>>()
             .join("; ")
+    }
+}
+
+/// An `on_delete` action as the derive spells it.
+fn on_delete(a: OnDelete) -> &'static str {
+    match a {
+        OnDelete::Restrict => "restrict",
+        OnDelete::Cascade => "cascade",
+        OnDelete::SetNull => "set_null",
     }
 }
 
@@ -305,13 +314,24 @@ fn column_changes(
             _ => {}
         }
     }
-    if n.references != o.references {
-        if let Some(r) = &o.references {
-            changes.push(format!("drop foreign key {name} -> {}", r.table));
+    match (&o.references, &n.references) {
+        (Some(a), Some(b)) if a.table == b.table && a.on_delete != b.on_delete => {
+            changes.push(format!(
+                "change foreign key {name} -> {} on delete {} -> {}",
+                b.table,
+                on_delete(a.on_delete),
+                on_delete(b.on_delete)
+            ));
         }
-        if let Some(r) = &n.references {
-            changes.push(format!("add foreign key {name} -> {}", r.table));
+        (a, b) if a != b => {
+            if let Some(r) = a {
+                changes.push(format!("drop foreign key {name} -> {}", r.table));
+            }
+            if let Some(r) = b {
+                changes.push(format!("add foreign key {name} -> {}", r.table));
+            }
         }
+        _ => {}
     }
     let old_check = o.check.as_deref().map(|c| rename_columns(c, renames));
     if old_check != n.check {

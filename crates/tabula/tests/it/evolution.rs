@@ -426,3 +426,72 @@ fn the_history_survives_reopen_and_shows_in_memory_too() {
         Err(Error::UnknownTable { .. })
     ));
 }
+
+mod dept {
+    use tabula::Table;
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "dept")]
+    pub struct Dept {
+        #[column(primary_key)]
+        pub id: u64,
+    }
+}
+
+mod staff_v1 {
+    use tabula::Table;
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "staff")]
+    pub struct Staff {
+        #[column(primary_key)]
+        pub id: u64,
+        pub dept_id: u64,
+    }
+}
+
+mod staff_v2 {
+    use tabula::Table;
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "staff")]
+    pub struct Staff {
+        #[column(primary_key)]
+        pub id: u64,
+        #[column(references = "dept", on_delete = "cascade")]
+        pub dept_id: u64,
+    }
+}
+
+mod staff_v3 {
+    use tabula::Table;
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "staff")]
+    pub struct Staff {
+        #[column(primary_key)]
+        pub id: u64,
+        #[column(references = "dept", on_delete = "restrict")]
+        pub dept_id: u64,
+    }
+}
+
+#[test]
+fn a_new_foreign_key_names_the_row_that_references_nothing() {
+    let db = Database::in_memory();
+    db.table::<dept::Dept>()
+        .unwrap()
+        .insert(dept::Dept { id: 1 })
+        .unwrap();
+    let s = db.table::<staff_v1::Staff>().unwrap();
+    s.insert(staff_v1::Staff { id: 5, dept_id: 1 }).unwrap();
+    s.insert(staff_v1::Staff { id: 6, dept_id: 9 }).unwrap();
+    let e = db.migration_plan::<staff_v2::Staff>().unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("the stored row with key 6 references no row of dept"),
+        "{e}"
+    );
+    s.delete_key(6u64).unwrap();
+    db.table::<staff_v2::Staff>().unwrap();
+    assert_eq!(
+        db.migration_plan::<staff_v3::Staff>().unwrap().changes(),
+        ["change foreign key dept_id -> dept on delete cascade -> restrict"]
+    );
+}
