@@ -175,35 +175,44 @@ fn count_rows(db: &Database) -> Result<usize, String> {
     }
 }
 
+/// A file system holding three v1 notes, the third only in the log.
+fn stored_notes() -> FaultyFs {
+    let fs = FaultyFs::new();
+    let db = Database::builder()
+        .file_system(fs.clone())
+        .open("/db")
+        .unwrap();
+    let t = db.table::<v1::Note>().unwrap();
+    t.insert_many([1, 2].map(note)).unwrap();
+    db.checkpoint().unwrap();
+    t.insert(note(3)).unwrap();
+    fs
+}
+
 /// An I/O error (not a crash) at each changing call of a migration: the migration fails or
-/// not, the process goes on, and the directory must reopen with every row.
-#[test]
-fn io_error_at_every_call_of_a_migration() {
+/// not, the process goes on (then the database is dropped, or closed first when `close`),
+/// and the directory must reopen with every row.
+fn io_error_at_every_call(close: bool) {
     let mut failures = Vec::new();
     for n in 1..200 {
-        let fs = FaultyFs::new();
+        let fs = stored_notes();
         let open = || Database::builder().file_system(fs.clone()).open("/db");
-        {
-            let db = open().unwrap();
-            let t = db.table::<v1::Note>().unwrap();
-            t.insert_many([1, 2].map(note)).unwrap();
-            db.checkpoint().unwrap();
-            t.insert(note(3)).unwrap();
-        }
         let db = open().unwrap();
         fs.fail_at(n);
         let r = db.table::<v2::Note>().map(drop);
         let calls = fs.calls();
         fs.fail_at(0);
         let failed = r.is_err();
-        // Reopen as the process sees the files (no power loss), via drop without close.
+        // A close checkpoints; a drop reopens from the files as the process left them.
+        let closed = close.then(|| db.close());
         drop(db);
+        let site = format!("site {n} (migration {r:?}, close {closed:?})");
         match open() {
             Ok(db) => match count_rows(&db) {
                 Ok(3) => {}
-                other => failures.push(format!("site {n} (migration {r:?}): rows {other:?}")),
+                other => failures.push(format!("{site}: rows {other:?}")),
             },
-            Err(e) => failures.push(format!("site {n} (migration {r:?}): reopen: {e}")),
+            Err(e) => failures.push(format!("{site}: reopen: {e}")),
         }
         if !failed && calls < n {
             break;
@@ -212,44 +221,14 @@ fn io_error_at_every_call_of_a_migration() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-/// The same I/O errors, then a close (which checkpoints) before the reopen.
 #[test]
-fn io_error_then_close() {
-    let mut failures = Vec::new();
-    for n in 1..200 {
-        let fs = FaultyFs::new();
-        let open = || Database::builder().file_system(fs.clone()).open("/db");
-        {
-            let db = open().unwrap();
-            let t = db.table::<v1::Note>().unwrap();
-            t.insert_many([1, 2].map(note)).unwrap();
-            db.checkpoint().unwrap();
-            t.insert(note(3)).unwrap();
-        }
-        let db = open().unwrap();
-        fs.fail_at(n);
-        let r = db.table::<v2::Note>().map(drop);
-        let calls = fs.calls();
-        fs.fail_at(0);
-        let failed = r.is_err();
-        let closed = db.close();
-        drop(db);
-        match open() {
-            Ok(db) => match count_rows(&db) {
-                Ok(3) => {}
-                other => failures.push(format!(
-                    "site {n} (migration {r:?}, close {closed:?}): rows {other:?}"
-                )),
-            },
-            Err(e) => failures.push(format!(
-                "site {n} (migration {r:?}, close {closed:?}): reopen: {e}"
-            )),
-        }
-        if !failed && calls < n {
-            break;
-        }
-    }
-    assert!(failures.is_empty(), "{failures:#?}");
+fn io_error_at_every_call_of_a_migration() {
+    io_error_at_every_call(false);
+}
+
+#[test]
+fn io_error_at_every_call_of_a_migration_then_close() {
+    io_error_at_every_call(true);
 }
 
 /// A power cut at each call of a migration, then a read-only open first.
@@ -257,15 +236,8 @@ fn io_error_then_close() {
 fn read_only_open_after_a_crash_in_a_migration() {
     let mut failures = Vec::new();
     for n in 1..200 {
-        let fs = FaultyFs::new();
+        let fs = stored_notes();
         let open = || Database::builder().file_system(fs.clone()).open("/db");
-        {
-            let db = open().unwrap();
-            let t = db.table::<v1::Note>().unwrap();
-            t.insert_many([1, 2].map(note)).unwrap();
-            db.checkpoint().unwrap();
-            t.insert(note(3)).unwrap();
-        }
         let db = open().unwrap();
         fs.crash_at(n);
         let r = db.table::<v2::Note>().map(drop);
