@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::expr::rename_columns;
-use crate::record::{DynRow, Row};
+use crate::record::{DynRow, Record, Row};
 use crate::schema::{column_list, Column, ColumnType, OnDelete, Schema};
 use crate::table::TableData;
 use crate::value::Value;
@@ -376,6 +376,7 @@ pub(crate) fn rebuild(
         })
         .collect();
     let pk = old.primary_key();
+    let has_unique = !new.unique.is_empty() || new.columns.iter().any(|c| c.unique);
     let mut dropped_values = vec![0usize; old.columns.len()];
     table.reserve(rows.len());
     for values in rows {
@@ -390,10 +391,18 @@ pub(crate) fn rebuild(
         }
         let row = Row::with_names(names.clone(), kept)
             .resolve(new)
-            .map_err(|e| stored_row_refused(new, &key, e))?;
-        table
-            .insert(DynRow(row.into_boxed_slice()))
-            .map_err(|e| stored_row_refused(new, &key, e))?;
+            .map_err(|e| stored_row_refused(new, &key, None, e))?;
+        // Kept to name the row it collides with, if a unique constraint refuses it.
+        let copy = has_unique.then(|| row.clone());
+        if let Err(e) = table.insert(DynRow(row.into_boxed_slice())) {
+            let first = match (&e, &copy) {
+                (Error::UniqueViolation { column, .. }, Some(row)) => {
+                    holder(&table, new, column, row)
+                }
+                _ => None,
+            };
+            return Err(stored_row_refused(new, &key, first, e));
+        }
     }
     table.commit();
     table.bump_next_key(next_key);
@@ -409,8 +418,24 @@ pub(crate) fn rebuild(
     Ok(table)
 }
 
-/// Why the stored row with `key` cannot enter the migrated table.
-fn stored_row_refused(new: &Schema, key: &Value, e: Error) -> Error {
+/// The key of the row of `table` holding `row`'s values in the columns a unique violation
+/// names (`email`, or `(student, course)`).
+fn holder(table: &TableData<DynRow>, new: &Schema, column: &str, row: &[Value]) -> Option<Value> {
+    let names = column.trim_start_matches('(').trim_end_matches(')');
+    let cols: Vec<usize> = names
+        .split(", ")
+        .map(|n| new.position(n))
+        .collect::<Option<_>>()?;
+    let pk = new.primary_key();
+    table
+        .iter()
+        .find(|(_, r)| cols.iter().all(|&c| r.col(c) == row[c].as_ref()))
+        .map(|(_, r)| r.col(pk).to_owned())
+}
+
+/// Why the stored row with `key` cannot enter the migrated table (`first`: the key of the
+/// row it collides with, for a unique constraint).
+fn stored_row_refused(new: &Schema, key: &Value, first: Option<Value>, e: Error) -> Error {
     let reason = match e {
         Error::TypeMismatch {
             column,
@@ -422,10 +447,16 @@ fn stored_row_refused(new: &Schema, key: &Value, e: Error) -> Error {
              {value}, which {expected} does not take (an integer becomes a float only up to \
              2^53 in magnitude, where every integer is exact)"
         ),
-        Error::UniqueViolation { column, value, .. } => format!(
-            "cannot build unique index on {column}: value {value} is stored more than once \
-             (again in the row with key {key})"
-        ),
+        Error::UniqueViolation { column, value, .. } => match first {
+            Some(first) => format!(
+                "cannot build unique index on {column}: value {value} is stored in the rows \
+                 with keys {first} and {key}"
+            ),
+            None => format!(
+                "cannot build unique index on {column}: value {value} is stored more than \
+                 once (again in the row with key {key})"
+            ),
+        },
         Error::Check { constraint, .. } => {
             format!("cannot add check {constraint}: it is false for the stored row with key {key}")
         }

@@ -581,8 +581,8 @@ fn a_migration_that_adds_a_constraint_checks_the_stored_rows() {
             (Error::ForeignKey { value, .. }, 0) => assert_eq!(*value, tabula::Value::Int(99)),
             (Error::SchemaMismatch { reason, .. }, 1) => assert_eq!(
                 reason,
-                "cannot build unique index on nick: value \"same\" is stored more than once \
-                 (again in the row with key 2)"
+                "cannot build unique index on nick: value \"same\" is stored in the rows \
+                 with keys 1 and 2"
             ),
             _ => panic!("attempt {attempt}: {e}"),
         }
