@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::handle::{DynTable, TableHandle};
 use crate::record::Table;
 use crate::schema::Schema;
+use crate::sql::SqlResult;
 use crate::storage::fs::{FileSystem, StdFs};
 use crate::storage::wal::{DroppedRecord, Durability, Recovery};
 use crate::storage::Options;
@@ -307,6 +308,36 @@ impl Database {
     /// The schema of a table.
     pub fn schema(&self, table: &str) -> Result<Schema> {
         self.engine.schema(table)
+    }
+
+    /// Runs SQL text: one or more statements separated by `;`, returning the last one's
+    /// result. Each statement commits on its own unless grouped by `BEGIN … COMMIT` (or
+    /// `ROLLBACK`) in the same text; a text that ends inside `BEGIN` rolls it back and is an
+    /// error. If a statement fails, the ones before it stay committed. So far one table per
+    /// statement: `SELECT [DISTINCT] … FROM t [WHERE …] [ORDER BY …] [LIMIT …] [OFFSET …]`,
+    /// `INSERT INTO t [(cols)] VALUES …`, `UPDATE t SET … [WHERE …]`, `DELETE FROM t
+    /// [WHERE …]`; joins, grouping, aggregates and DDL are `Error::Unsupported` for now.
+    ///
+    /// ```
+    /// use tabula::{Database, Table, Value};
+    /// #[derive(Table, Debug, Clone)]
+    /// struct Note { #[column(primary_key)] id: u64, text: String, stars: i32 }
+    /// let db = Database::in_memory();
+    /// db.table::<Note>()?;
+    /// db.sql("INSERT INTO note (text, stars) VALUES ('a', 3), ('b', 5)")?;
+    /// let r = db.sql("SELECT text, stars * 2 AS double FROM note WHERE stars > 3")?;
+    /// assert_eq!(r.columns, ["text", "double"]);
+    /// assert_eq!(r.rows, [[Value::from("b"), Value::Int(10)]]);
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn sql(&self, text: &str) -> Result<SqlResult> {
+        crate::sql::run(&self.engine, text, &[])
+    }
+
+    /// [`Database::sql`] with `params` bound to its placeholders (`?` in order, or `$1`,
+    /// `$2`, …).
+    pub fn sql_with(&self, text: &str, params: &[crate::value::Value]) -> Result<SqlResult> {
+        crate::sql::run(&self.engine, text, params)
     }
 
     /// What [`Database::table::<T>()`](Database::table) would do to the stored table of

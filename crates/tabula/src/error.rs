@@ -70,6 +70,23 @@ pub enum Error {
         /// auto-increment insert).
         key: Value,
     },
+    /// SQL text that cannot be parsed or bound (an unknown table or column, a wrong number
+    /// of arguments), with where it is: 1-based line and column (0 when not known).
+    #[error("SQL error at line {line}, column {column}: {reason}")]
+    Sql {
+        /// The line.
+        line: u64,
+        /// The column.
+        column: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A SQL feature tabula does not support ("window functions are not supported").
+    #[error("not supported: {feature}")]
+    Unsupported {
+        /// The feature, in words.
+        feature: String,
+    },
     /// A SQL expression (`tabula query --where`, `Select::where_sql`) could not be parsed or
     /// does not fit the table.
     #[error("invalid expression {expression:?}: {reason}")]

@@ -79,6 +79,7 @@ mod engine;
 mod handle;
 mod join;
 mod select;
+mod sql;
 mod txn;
 
 // The facade; nothing inside the library uses it.
@@ -105,6 +106,7 @@ pub use schema::{
     check_name, Column, ColumnType, Evolution, ForeignKey, OnDelete, Schema, MAX_NAME_LEN,
 };
 pub use select::{GroupBy, Select, SqlRow};
+pub use sql::SqlResult;
 pub use storage::repair::{repair, DroppedRow, RepairOptions, RepairReport, TableRepair};
 pub use storage::verify::{verify, Problem};
 pub use storage::wal::{log_records, DroppedRecord, Durability, LogRecord, Recovery};
@@ -124,6 +126,10 @@ struct GuideExamples;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/SCHEMA.md")]
 struct SchemaExamples;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/SQL.md")]
+struct SqlExamples;
 
 /// Tools for testing what a database does when its disk fails or loses power: the
 /// in-memory [`FaultyFs`](testing::FaultyFs), given to

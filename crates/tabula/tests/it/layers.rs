@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["storage"],
     &["aggregate", "copy", "index", "query", "table"],
     &["engine"],
-    &["handle", "join", "select", "txn"],
+    &["handle", "join", "select", "sql", "txn"],
     &["db", "fuzz"],
 ];
 

@@ -23,6 +23,7 @@ mod read_only;
 mod recovery;
 mod relations;
 mod repair;
+mod sql;
 mod transactions;
 mod ui;
 mod versions;

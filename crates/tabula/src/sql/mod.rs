@@ -1,0 +1,9 @@
+//! SQL over tabula's tables: scalar expressions ([`scalar`]), compiled from `sqlparser`'s
+//! tree and evaluated with SQLite's semantics where SQL leaves room, and the statements
+//! `db.sql` runs ([`run`]).
+
+mod run;
+pub(crate) mod scalar;
+
+pub(crate) use run::run;
+pub use run::SqlResult;

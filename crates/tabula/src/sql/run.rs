@@ -1,0 +1,609 @@
+//! Running SQL text: statements split and parsed by `sqlparser`, each committed on its own
+//! unless grouped by `BEGIN … COMMIT`/`ROLLBACK` in the same text. So far one table per
+//! statement: `SELECT [DISTINCT] … FROM t [WHERE] [ORDER BY] [LIMIT] [OFFSET]` (and
+//! `SELECT` without `FROM`), `INSERT INTO t [(cols)] VALUES …`, `UPDATE t SET … [WHERE]`,
+//! `DELETE FROM t [WHERE]`. Everything else is `Error::Unsupported`.
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use sqlparser::ast::{
+    Expr, FromTable, GroupByExpr, LimitClause, ObjectName, OrderByKind, Query, SelectItem, SetExpr,
+    Spanned, Statement, TableFactor, TableWithJoins,
+};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::Parser;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::handle::DynTable;
+use crate::record::Row;
+use crate::schema::Schema;
+use crate::sql::scalar::{self, compare, sql_error, truth, Params, Scalar, Scope};
+use crate::txn::Transaction;
+use crate::value::Value;
+
+/// What a SQL statement returned: the column names and rows of a `SELECT`, and how many
+/// rows an `INSERT`, `UPDATE` or `DELETE` changed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SqlResult {
+    /// The result's column names (empty for a statement that returns no rows).
+    pub columns: Vec<String>,
+    /// The rows, each with a value per column.
+    pub rows: Vec<Vec<Value>>,
+    /// Rows inserted, updated or deleted.
+    pub changed: u64,
+}
+
+/// Runs `text` (one or more statements separated by `;`) with `params` bound to its
+/// placeholders, returning the last statement's result. See `Database::sql`.
+pub(crate) fn run(engine: &Arc<Engine>, text: &str, params: &[Value]) -> Result<SqlResult> {
+    let statements =
+        Parser::parse_sql(&GenericDialect {}, text).map_err(|e| parse_error(text, e))?;
+    let mut last = SqlResult::default();
+    let mut i = 0;
+    while i < statements.len() {
+        let number = i + 1;
+        match &statements[i] {
+            Statement::StartTransaction { .. } => {
+                let end = statements[i + 1..]
+                    .iter()
+                    .position(|s| {
+                        matches!(s, Statement::Commit { .. } | Statement::Rollback { .. })
+                    })
+                    .map(|p| i + 1 + p);
+                let Some(end) = end else {
+                    return Err(sql_error(
+                        statements[i].span(),
+                        format!(
+                            "statement {number}: the text ends inside BEGIN; the transaction \
+                             was rolled back"
+                        ),
+                    ));
+                };
+                let commit = matches!(statements[end], Statement::Commit { .. });
+                let group = &statements[i + 1..end];
+                let tx = Transaction {
+                    tx: engine.begin("(sql)")?,
+                };
+                let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<SqlResult> {
+                    let mut r = SqlResult::default();
+                    for (k, s) in group.iter().enumerate() {
+                        r = execute(Target::Tx(&tx), s, params)
+                            .map_err(|e| numbered(e, i + 2 + k))?;
+                    }
+                    if commit {
+                        Ok(r)
+                    } else {
+                        Err(Error::Aborted("ROLLBACK".into()))
+                    }
+                }));
+                match engine.finish(tx.tx, outcome) {
+                    Ok(r) => last = r,
+                    Err(Error::Aborted(_)) if !commit => last = SqlResult::default(),
+                    Err(e) => return Err(e),
+                }
+                i = end + 1;
+            }
+            Statement::Commit { .. } | Statement::Rollback { .. } => {
+                return Err(sql_error(
+                    statements[i].span(),
+                    format!("statement {number}: COMMIT or ROLLBACK without BEGIN"),
+                ));
+            }
+            s if is_read(s) => {
+                last =
+                    execute(Target::Plain(engine), s, params).map_err(|e| numbered(e, number))?;
+                i += 1;
+            }
+            s => {
+                let tx = Transaction {
+                    tx: engine.begin("(sql)")?,
+                };
+                let outcome =
+                    catch_unwind(AssertUnwindSafe(|| execute(Target::Tx(&tx), s, params)));
+                last = engine
+                    .finish(tx.tx, outcome)
+                    .map_err(|e| numbered(e, number))?;
+                i += 1;
+            }
+        }
+    }
+    Ok(last)
+}
+
+fn is_read(s: &Statement) -> bool {
+    matches!(s, Statement::Query(_))
+}
+
+/// A parse error, with where the parser stopped (the end of the text when it ran out).
+fn parse_error(text: &str, e: sqlparser::parser::ParserError) -> Error {
+    let msg = e.to_string();
+    // sqlparser says "... at Line: L, Column: C".
+    let (line, column) = msg
+        .rsplit_once("Line: ")
+        .and_then(|(_, rest)| {
+            let (l, c) = rest.split_once(", Column: ")?;
+            let c: String = c.chars().take_while(char::is_ascii_digit).collect();
+            Some((l.trim().parse().ok()?, c.parse().ok()?))
+        })
+        .unwrap_or_else(|| {
+            let line = text.lines().count().max(1) as u64;
+            let last = text.lines().last().unwrap_or("");
+            (line, last.chars().count() as u64 + 1)
+        });
+    Error::Sql {
+        line,
+        column,
+        reason: msg,
+    }
+}
+
+/// Names the statement an `Error::Sql` comes from; other errors keep their own variant.
+fn numbered(e: Error, number: usize) -> Error {
+    match e {
+        Error::Sql {
+            line,
+            column,
+            reason,
+        } if !reason.starts_with("statement ") => Error::Sql {
+            line,
+            column,
+            reason: format!("statement {number}: {reason}"),
+        },
+        e => e,
+    }
+}
+
+/// Where a statement reads and writes: the published version, or a write transaction.
+#[derive(Clone, Copy)]
+enum Target<'a, 'db> {
+    Plain(&'a Arc<Engine>),
+    Tx(&'a Transaction<'db>),
+}
+
+impl Target<'_, '_> {
+    fn schema(&self, name: &str) -> Result<Arc<Schema>> {
+        Ok(match self {
+            Target::Plain(engine) => engine.dyn_table(name)?.1,
+            Target::Tx(tx) => Arc::new(tx.dyn_table(name)?.schema().clone()),
+        })
+    }
+
+    /// Every row of table `name`, values in schema order.
+    fn rows(&self, name: &str) -> Result<Vec<Vec<Value>>> {
+        let rows = match self {
+            Target::Plain(engine) => {
+                let (idx, schema) = engine.dyn_table(name)?;
+                DynTable::new(Arc::clone(engine), idx, schema)
+                    .select()
+                    .all()?
+            }
+            Target::Tx(tx) => tx.dyn_table(name)?.select().all()?,
+        };
+        Ok(rows.into_iter().map(|r| r.values().to_vec()).collect())
+    }
+}
+
+/// Column names of one table (with its name or alias) to positions.
+struct TableScope {
+    names: Vec<String>,
+    qualifier: String,
+}
+
+impl Scope for TableScope {
+    fn resolve(&self, qualifier: Option<&str>, name: &str) -> std::result::Result<usize, String> {
+        if let Some(q) = qualifier {
+            if q != self.qualifier {
+                return Err(format!("no table named {q} in this statement"));
+            }
+        }
+        self.names.iter().position(|n| n == name).ok_or_else(|| {
+            let near = self
+                .names
+                .iter()
+                .find(|n| n.eq_ignore_ascii_case(name))
+                .map(|n| format!("; did you mean {n}?"))
+                .unwrap_or_default();
+            format!("table {} has no column {name}{near}", self.qualifier)
+        })
+    }
+}
+
+/// No columns at all: `SELECT 1 + 1`, `VALUES`.
+struct NoScope;
+
+impl Scope for NoScope {
+    fn resolve(&self, _: Option<&str>, name: &str) -> std::result::Result<usize, String> {
+        Err(format!("no column {name} here"))
+    }
+}
+
+fn unsupported(feature: impl Into<String>) -> Error {
+    Error::Unsupported {
+        feature: feature.into(),
+    }
+}
+
+fn table_name(name: &ObjectName) -> String {
+    name.0
+        .last()
+        .map(|p| p.to_string().trim_matches('"').to_owned())
+        .unwrap_or_default()
+}
+
+fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<SqlResult> {
+    match s {
+        Statement::Query(q) => select(target, q, params),
+        Statement::Insert(ins) => {
+            let Target::Tx(tx) = target else {
+                return Err(unsupported("writing outside a transaction"));
+            };
+            let name = match &ins.table {
+                sqlparser::ast::TableObject::TableName(n) => table_name(n),
+                _ => return Err(unsupported("INSERT into a table function")),
+            };
+            let t = tx.dyn_table(&name)?;
+            let columns: Vec<String> = if ins.columns.is_empty() {
+                t.schema().columns.iter().map(|c| c.name.clone()).collect()
+            } else {
+                ins.columns.iter().map(table_name).collect()
+            };
+            let Some(source) = &ins.source else {
+                return Err(unsupported("INSERT without VALUES"));
+            };
+            let SetExpr::Values(values) = source.body.as_ref() else {
+                return Err(unsupported("INSERT … SELECT (not yet)"));
+            };
+            let names: Arc<[String]> = columns.into();
+            let mut changed = 0;
+            let mut p = Params::default();
+            for row in &values.rows {
+                if row.len() != names.len() {
+                    return Err(sql_error(
+                        row.first().map_or(s.span(), Spanned::span),
+                        format!("{} values for {} columns", row.len(), names.len()),
+                    ));
+                }
+                let vals = row
+                    .iter()
+                    .map(|e| scalar::compile(e, &NoScope, &mut p)?.eval(&[], params))
+                    .collect::<Result<Vec<_>>>()?;
+                t.insert(Row::with_names(names.clone(), vals))?;
+                changed += 1;
+            }
+            Ok(SqlResult {
+                changed,
+                ..SqlResult::default()
+            })
+        }
+        Statement::Update(u) if u.from.is_none() && u.returning.is_none() => {
+            let (table, assignments, selection) = (&u.table, &u.assignments, &u.selection);
+            let Target::Tx(tx) = target else {
+                return Err(unsupported("writing outside a transaction"));
+            };
+            let (name, scope) = single_table(target, table)?;
+            let mut p = Params::default();
+            let sets = assignments
+                .iter()
+                .map(|a| {
+                    let col = match &a.target {
+                        sqlparser::ast::AssignmentTarget::ColumnName(c) => {
+                            c.0.last().map(|x| x.to_string()).unwrap_or_default()
+                        }
+                        _ => return Err(unsupported("assigning to a tuple")),
+                    };
+                    let pos = scope
+                        .resolve(None, &col)
+                        .map_err(|r| sql_error(a.span(), r))?;
+                    Ok((pos, scalar::compile(&a.value, &scope, &mut p)?))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let filter = selection
+                .as_ref()
+                .map(|w| scalar::compile(w, &scope, &mut p))
+                .transpose()?;
+            let t = tx.dyn_table(&name)?;
+            let names: Arc<[String]> = scope.names.clone().into();
+            let mut changed = 0;
+            for row in target.rows(&name)? {
+                if !passes(filter.as_ref(), &row, params)? {
+                    continue;
+                }
+                let mut new = row.clone();
+                for (pos, e) in &sets {
+                    new[*pos] = e.eval(&row, params)?;
+                }
+                t.upsert(Row::with_names(names.clone(), new))?;
+                changed += 1;
+            }
+            Ok(SqlResult {
+                changed,
+                ..SqlResult::default()
+            })
+        }
+        Statement::Delete(d) => {
+            let Target::Tx(tx) = target else {
+                return Err(unsupported("writing outside a transaction"));
+            };
+            let tables = match &d.from {
+                FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+            };
+            let [table] = tables.as_slice() else {
+                return Err(unsupported("DELETE from several tables"));
+            };
+            if d.using.is_some() || d.returning.is_some() || !d.tables.is_empty() {
+                return Err(unsupported("DELETE … USING or RETURNING"));
+            }
+            let (name, scope) = single_table(target, table)?;
+            let mut p = Params::default();
+            let filter = d
+                .selection
+                .as_ref()
+                .map(|w| scalar::compile(w, &scope, &mut p))
+                .transpose()?;
+            let t = tx.dyn_table(&name)?;
+            let pk = t.schema().primary_key();
+            let mut changed = 0;
+            for row in target.rows(&name)? {
+                if passes(filter.as_ref(), &row, params)? && t.delete_key(row[pk].clone())? {
+                    changed += 1;
+                }
+            }
+            Ok(SqlResult {
+                changed,
+                ..SqlResult::default()
+            })
+        }
+        other => Err(unsupported(format!(
+            "the statement {} (not yet)",
+            other.to_string().split_whitespace().next().unwrap_or("")
+        ))),
+    }
+}
+
+fn passes(filter: Option<&Scalar>, row: &[Value], params: &[Value]) -> Result<bool> {
+    Ok(match filter {
+        Some(f) => truth(&f.eval(row, params)?) == Some(true),
+        None => true,
+    })
+}
+
+/// The one table of a FROM clause, with its scope.
+fn single_table(target: Target<'_, '_>, t: &TableWithJoins) -> Result<(String, TableScope)> {
+    if !t.joins.is_empty() {
+        return Err(unsupported("JOIN (not yet)"));
+    }
+    let TableFactor::Table { name, alias, .. } = &t.relation else {
+        return Err(unsupported("a subquery in FROM (not yet)"));
+    };
+    let table = table_name(name);
+    let schema = target.schema(&table).map_err(|e| match e {
+        Error::UnknownTable { .. } => {
+            sql_error(t.relation.span(), format!("no table named {table}"))
+        }
+        e => e,
+    })?;
+    let qualifier = alias
+        .as_ref()
+        .map_or(table.clone(), |a| a.name.value.clone());
+    Ok((
+        table,
+        TableScope {
+            names: schema.columns.iter().map(|c| c.name.clone()).collect(),
+            qualifier,
+        },
+    ))
+}
+
+fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Result<SqlResult> {
+    let SetExpr::Select(sel) = q.body.as_ref() else {
+        return Err(unsupported("UNION and other set operations"));
+    };
+    if q.with.is_some() {
+        return Err(unsupported("WITH"));
+    }
+    if !matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
+        || sel.having.is_some()
+    {
+        return Err(unsupported("GROUP BY and HAVING (not yet)"));
+    }
+    let (rows, scope): (Vec<Vec<Value>>, Box<dyn Scope>) = match sel.from.as_slice() {
+        [] => (vec![Vec::new()], Box::new(NoScope)),
+        [t] => {
+            let (name, scope) = single_table(target, t)?;
+            (target.rows(&name)?, Box::new(scope))
+        }
+        _ => return Err(unsupported("several tables in FROM (not yet)")),
+    };
+    let mut p = Params::default();
+    let filter = sel
+        .selection
+        .as_ref()
+        .map(|w| scalar::compile(w, scope.as_ref(), &mut p))
+        .transpose()?;
+    // The projection: names and expressions.
+    let all_names: Vec<String> = match sel.from.as_slice() {
+        [t] => single_table(target, t)?.1.names,
+        _ => Vec::new(),
+    };
+    let mut columns = Vec::new();
+    let mut exprs = Vec::new();
+    for item in &sel.projection {
+        match item {
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                for (i, n) in all_names.iter().enumerate() {
+                    columns.push(n.clone());
+                    exprs.push(Scalar::Column(i));
+                }
+            }
+            SelectItem::UnnamedExpr(e) => {
+                columns.push(match e {
+                    Expr::Identifier(id) => id.value.clone(),
+                    Expr::CompoundIdentifier(parts) => {
+                        parts.last().map(|p| p.value.clone()).unwrap_or_default()
+                    }
+                    e => e.to_string(),
+                });
+                exprs.push(compile_item(e, scope.as_ref(), &mut p)?);
+            }
+            SelectItem::ExprWithAlias { expr, alias } => {
+                columns.push(alias.value.clone());
+                exprs.push(compile_item(expr, scope.as_ref(), &mut p)?);
+            }
+            other => return Err(unsupported(format!("the select item {other}"))),
+        }
+    }
+    // ORDER BY: an output alias, a 1-based position, or an expression over the table.
+    let mut order: Vec<(Key, bool)> = Vec::new();
+    if let Some(ob) = &q.order_by {
+        let OrderByKind::Expressions(list) = &ob.kind else {
+            return Err(unsupported("ORDER BY ALL"));
+        };
+        for o in list {
+            let desc = matches!(o.options.sort, Some(sqlparser::ast::OrderBySort::Desc));
+            if matches!(o.options.sort, Some(sqlparser::ast::OrderBySort::Using(_))) {
+                return Err(unsupported("ORDER BY … USING"));
+            }
+            let key = match &o.expr {
+                Expr::Value(v) => match &v.value {
+                    sqlparser::ast::Value::Number(n, _) => {
+                        let pos: usize = n.parse().unwrap_or(0);
+                        if pos == 0 || pos > exprs.len() {
+                            return Err(sql_error(
+                                o.expr.span(),
+                                format!("ORDER BY position {n} is not a column of the result"),
+                            ));
+                        }
+                        Key::Output(pos - 1)
+                    }
+                    _ => Key::Expr(scalar::compile(&o.expr, scope.as_ref(), &mut p)?),
+                },
+                Expr::Identifier(id)
+                    if columns.contains(&id.value) && scope.resolve(None, &id.value).is_err() =>
+                {
+                    Key::Output(columns.iter().position(|c| *c == id.value).unwrap_or(0))
+                }
+                e => Key::Expr(scalar::compile(e, scope.as_ref(), &mut p)?),
+            };
+            order.push((key, desc));
+        }
+    }
+    let (limit, offset) = window(q, params)?;
+    // Evaluate.
+    let mut out: Vec<(Vec<Value>, Vec<Value>)> = Vec::new();
+    for row in &rows {
+        if !passes(filter.as_ref(), row, params)? {
+            continue;
+        }
+        let values = exprs
+            .iter()
+            .map(|e| e.eval(row, params))
+            .collect::<Result<Vec<_>>>()?;
+        let keys = order
+            .iter()
+            .map(|(k, _)| match k {
+                Key::Output(i) => Ok(values[*i].clone()),
+                Key::Expr(e) => e.eval(row, params),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.push((keys, values));
+    }
+    if !order.is_empty() {
+        // Stable: ties keep the table's (key) order. Nulls sort first, as in SQLite.
+        out.sort_by(|a, b| {
+            for (i, (_, desc)) in order.iter().enumerate() {
+                let o = order_cmp(&a.0[i], &b.0[i]);
+                if o != Ordering::Equal {
+                    return if *desc { o.reverse() } else { o };
+                }
+            }
+            Ordering::Equal
+        });
+    }
+    let mut rows: Vec<Vec<Value>> = out.into_iter().map(|(_, v)| v).collect();
+    if sel.distinct.is_some() {
+        let mut seen = HashSet::new();
+        rows.retain(|r| seen.insert(distinct_key(r)));
+    }
+    let rows: Vec<Vec<Value>> = rows
+        .into_iter()
+        .skip(offset)
+        .take(limit.unwrap_or(usize::MAX))
+        .collect();
+    Ok(SqlResult {
+        columns,
+        rows,
+        changed: 0,
+    })
+}
+
+/// An ORDER BY key: a column of the output, or an expression over the row.
+enum Key {
+    Output(usize),
+    Expr(Scalar),
+}
+
+fn compile_item(e: &Expr, scope: &dyn Scope, p: &mut Params) -> Result<Scalar> {
+    if let Expr::Function(f) = e {
+        let name = f.name.to_string().to_ascii_lowercase();
+        if matches!(
+            name.as_str(),
+            "count" | "sum" | "avg" | "min" | "max" | "total"
+        ) {
+            return Err(unsupported("aggregates in db.sql (not yet)"));
+        }
+    }
+    scalar::compile(e, scope, p)
+}
+
+/// SQLite's ORDER BY: nulls first, numbers before text, numbers by value.
+fn order_cmp(a: &Value, b: &Value) -> Ordering {
+    match (a.is_null(), b.is_null()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        _ => compare(a, b).unwrap_or(Ordering::Equal),
+    }
+}
+
+/// A row as a key for DISTINCT: numbers equal by value are one key.
+fn distinct_key(r: &[Value]) -> Vec<String> {
+    r.iter()
+        .map(|v| match v {
+            Value::Int(i) => format!("n{i}"),
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => format!("n{}", *f as i64),
+            Value::Float(f) => format!("f{f:?}"),
+            Value::Bool(b) => format!("n{}", i64::from(*b)),
+            Value::Text(t) => format!("t{t}"),
+            Value::Null => "null".to_owned(),
+        })
+        .collect()
+}
+
+/// LIMIT and OFFSET, as numbers (placeholders allowed).
+fn window(q: &Query, params: &[Value]) -> Result<(Option<usize>, usize)> {
+    let Some(clause) = &q.limit_clause else {
+        return Ok((None, 0));
+    };
+    let (limit, offset) = match clause {
+        LimitClause::LimitOffset { limit, offset, .. } => {
+            (limit.as_ref(), offset.as_ref().map(|o| &o.value))
+        }
+        LimitClause::OffsetCommaLimit { offset, limit } => (Some(limit), Some(offset)),
+    };
+    let number = |e: &Expr| -> Result<i64> {
+        let mut p = Params::default();
+        let v = scalar::compile(e, &NoScope, &mut p)?.eval(&[], params)?;
+        v.as_i64()
+            .ok_or_else(|| sql_error(e.span(), format!("LIMIT and OFFSET take integers, not {v}")))
+    };
+    let limit = limit.map(number).transpose()?;
+    let offset = offset.map(number).transpose()?.unwrap_or(0);
+    Ok((
+        limit.and_then(|l| usize::try_from(l).ok()),
+        usize::try_from(offset).unwrap_or(0),
+    ))
+}

@@ -1,0 +1,353 @@
+//! `db.sql`: statements one by one and in transactions, errors, and a differential test of
+//! expressions, filters and ordering against SQLite (rusqlite, bundled) on the same rows.
+//!
+//! CI runs 3,000 random queries; set `TABULA_SQL_QUERIES` for more.
+
+use tabula::{Column, ColumnType, Database, Error, Schema, Value};
+
+fn people(db: &Database) {
+    let schema = Schema::new(
+        "people",
+        vec![
+            Column::new("id", ColumnType::I64).primary_key(),
+            Column::new("name", ColumnType::Text),
+            Column::new("age", ColumnType::I64).nullable(),
+            Column::new("score", ColumnType::F64).nullable(),
+            Column::new("city", ColumnType::Text).nullable(),
+        ],
+    )
+    .unwrap();
+    db.create_table(schema).unwrap();
+}
+
+#[test]
+fn statements_commit_one_by_one_or_in_a_transaction() {
+    let db = Database::in_memory();
+    people(&db);
+    let r = db
+        .sql(
+            "INSERT INTO people (name, age) VALUES ('Ada', 36), ('Bo', 20);
+             INSERT INTO people (name, age, city) VALUES ('Cy', NULL, 'Oslo')",
+        )
+        .unwrap();
+    assert_eq!(r.changed, 1);
+    let r = db
+        .sql("SELECT id, name FROM people WHERE age IS NULL OR age > 30 ORDER BY name DESC")
+        .unwrap();
+    assert_eq!(r.columns, ["id", "name"]);
+    assert_eq!(
+        r.rows,
+        [
+            [Value::Int(3), Value::from("Cy")],
+            [Value::Int(1), Value::from("Ada")]
+        ]
+    );
+    let r = db
+        .sql("UPDATE people SET age = age + 1, city = 'Rome' WHERE age < 30")
+        .unwrap();
+    assert_eq!(r.changed, 1);
+    let r = db
+        .sql_with(
+            "SELECT age, city FROM people WHERE id = ?",
+            &[Value::Int(2)],
+        )
+        .unwrap();
+    assert_eq!(r.rows, [[Value::Int(21), Value::from("Rome")]]);
+    // A failing statement in a transaction undoes the whole transaction; the statements
+    // before BEGIN stay committed.
+    let e = db
+        .sql(
+            "DELETE FROM people WHERE id = 1;
+             BEGIN;
+             DELETE FROM people WHERE id = 2;
+             INSERT INTO people (id, name) VALUES (3, 'dup');
+             COMMIT",
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::UniqueViolation { .. }), "{e}");
+    let ids = db.sql("SELECT id FROM people ORDER BY 1").unwrap();
+    assert_eq!(ids.rows, [[Value::Int(2)], [Value::Int(3)]]);
+    // ROLLBACK undoes; the text's result is then empty.
+    db.sql("BEGIN; DELETE FROM people; ROLLBACK").unwrap();
+    assert_eq!(db.sql("SELECT * FROM people").unwrap().rows.len(), 2);
+    // A text that ends inside BEGIN rolls back and says so.
+    let e = db.sql("BEGIN; DELETE FROM people").unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason.contains("ends inside BEGIN")),
+        "{e}"
+    );
+    assert_eq!(db.sql("SELECT * FROM people").unwrap().rows.len(), 2);
+}
+
+#[test]
+fn errors_say_where_and_what() {
+    let db = Database::in_memory();
+    people(&db);
+    let e = db.sql("SELECT nme FROM people").unwrap_err();
+    match &e {
+        Error::Sql {
+            line,
+            column,
+            reason,
+        } => {
+            assert_eq!((*line, *column), (1, 8));
+            assert!(reason.contains("no column nme"), "{reason}");
+        }
+        other => panic!("{other}"),
+    }
+    let e = db.sql("SELECT * FROM nobody").unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason.contains("no table named nobody")),
+        "{e}"
+    );
+    let e = db.sql("SELECT * FROM people WHERE").unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Sql {
+                line: 1,
+                column: 27,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = db
+        .sql("SELECT name, row_number() OVER () FROM people")
+        .unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+    assert_eq!(e.to_string(), "not supported: window functions");
+    let e = db.sql("SELECT 1; SELECT nope FROM people").unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason.starts_with("statement 2:")),
+        "{e}"
+    );
+}
+
+/// A tiny deterministic generator.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+fn int_literal(r: &mut Rng) -> String {
+    match r.pick(6) {
+        0 => "0".into(),
+        1 => "NULL".into(),
+        _ => (r.pick(41) as i64 - 20).to_string(),
+    }
+}
+
+fn float_literal(r: &mut Rng) -> String {
+    format!("{:.2}", (r.pick(4001) as f64 - 2000.0) / 100.0)
+}
+
+fn text_literal(r: &mut Rng) -> String {
+    ["'a'", "'ab'", "'Oslo'", "'Rome'", "''", "'b%'", "NULL"][r.pick(7)].into()
+}
+
+/// A numeric expression (integers, floats, nulls).
+fn num(r: &mut Rng, depth: u32) -> String {
+    if depth == 0 || r.chance(30) {
+        return match r.pick(5) {
+            0 => "age".into(),
+            1 => "score".into(),
+            2 => "id".into(),
+            3 => float_literal(r),
+            _ => int_literal(r),
+        };
+    }
+    match r.pick(9) {
+        0 => format!("({} + {})", num(r, depth - 1), num(r, depth - 1)),
+        1 => format!("({} - {})", num(r, depth - 1), num(r, depth - 1)),
+        2 => format!("({} * {})", num(r, depth - 1), num(r, depth - 1)),
+        3 => format!("({} / {})", num(r, depth - 1), num(r, depth - 1)),
+        4 => format!("({} % {})", num(r, depth - 1), int_literal(r)),
+        5 => format!("ABS({})", num(r, depth - 1)),
+        6 => format!("COALESCE({}, {})", num(r, depth - 1), num(r, depth - 1)),
+        7 => format!(
+            "CASE WHEN {} THEN {} ELSE {} END",
+            cond(r, depth - 1),
+            num(r, depth - 1),
+            num(r, depth - 1)
+        ),
+        _ => format!("LENGTH({})", text(r, depth - 1)),
+    }
+}
+
+/// A text expression.
+fn text(r: &mut Rng, depth: u32) -> String {
+    if depth == 0 || r.chance(40) {
+        return match r.pick(3) {
+            0 => "name".into(),
+            1 => "city".into(),
+            _ => text_literal(r),
+        };
+    }
+    match r.pick(5) {
+        0 => format!("UPPER({})", text(r, depth - 1)),
+        1 => format!("LOWER({})", text(r, depth - 1)),
+        2 => format!(
+            "SUBSTR({}, {}, {})",
+            text(r, depth - 1),
+            r.pick(7) as i64 - 3,
+            r.pick(5) as i64 - 1
+        ),
+        3 => format!("({} || {})", text(r, depth - 1), text(r, depth - 1)),
+        _ => format!("COALESCE({}, {})", text(r, depth - 1), text(r, depth - 1)),
+    }
+}
+
+/// A boolean condition.
+fn cond(r: &mut Rng, depth: u32) -> String {
+    let op = ["=", "<>", "<", "<=", ">", ">="][r.pick(6)];
+    if depth == 0 || r.chance(35) {
+        return match r.pick(6) {
+            0 => format!("{} {op} {}", num(r, 1), num(r, 1)),
+            1 => format!("{} {op} {}", text(r, 1), text(r, 1)),
+            2 => format!("{} IS NULL", num(r, 1)),
+            3 => format!(
+                "{} {}BETWEEN {} AND {}",
+                num(r, 1),
+                if r.chance(30) { "NOT " } else { "" },
+                num(r, 0),
+                num(r, 0)
+            ),
+            4 => format!(
+                "{} {}IN ({}, {}, {})",
+                num(r, 0),
+                if r.chance(30) { "NOT " } else { "" },
+                int_literal(r),
+                int_literal(r),
+                float_literal(r)
+            ),
+            _ => format!(
+                "{} LIKE {}",
+                text(r, 0),
+                ["'a%'", "'%b'", "'_'", "'%'", "'O%o'"][r.pick(5)]
+            ),
+        };
+    }
+    match r.pick(3) {
+        0 => format!("({} AND {})", cond(r, depth - 1), cond(r, depth - 1)),
+        1 => format!("({} OR {})", cond(r, depth - 1), cond(r, depth - 1)),
+        _ => format!("NOT ({})", cond(r, depth - 1)),
+    }
+}
+
+/// SQLite's answer as tabula values (booleans are 1 and 0 there).
+fn sqlite_rows(conn: &rusqlite::Connection, sql: &str) -> Result<Vec<Vec<Value>>, String> {
+    let mut stmt = conn.prepare(sql).map_err(|e| e.to_string())?;
+    let n = stmt.column_count();
+    let rows = stmt
+        .query_map([], |row| {
+            (0..n)
+                .map(|i| {
+                    Ok(match row.get_ref(i)? {
+                        rusqlite::types::ValueRef::Null => Value::Null,
+                        rusqlite::types::ValueRef::Integer(i) => Value::Int(i),
+                        rusqlite::types::ValueRef::Real(f) => Value::Float(f),
+                        rusqlite::types::ValueRef::Text(t) => {
+                            Value::Text(String::from_utf8_lossy(t).into_owned())
+                        }
+                        rusqlite::types::ValueRef::Blob(_) => Value::Null,
+                    })
+                })
+                .collect()
+        })
+        .map_err(|e| e.to_string())?;
+    rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Bool(x), Value::Int(y)) | (Value::Int(y), Value::Bool(x)) => i64::from(*x) == *y,
+        (Value::Float(x), Value::Float(y)) => {
+            x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()) || (x.is_nan() && y.is_nan())
+        }
+        _ => a == b,
+    }
+}
+
+#[test]
+fn expressions_filters_and_order_agree_with_sqlite() {
+    let db = Database::in_memory();
+    people(&db);
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    // tabula's LIKE is case-sensitive (a documented difference): SQLite is asked for that.
+    conn.execute_batch(
+        "PRAGMA case_sensitive_like = ON;
+         CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT NOT NULL, age INTEGER, \
+         score REAL, city TEXT)",
+    )
+    .unwrap();
+    let mut r = Rng(0x5eed_cafe_f00d_1234);
+    for id in 1..=40 {
+        let name = ["Ada", "Bo", "Cy", "ab", "Oslo", "a"][r.pick(6)];
+        let age = if r.chance(20) {
+            "NULL".to_owned()
+        } else {
+            (r.pick(60) as i64 - 5).to_string()
+        };
+        let score = if r.chance(20) {
+            "NULL".to_owned()
+        } else {
+            float_literal(&mut r)
+        };
+        let city = text_literal(&mut r);
+        let insert = format!("INSERT INTO people VALUES ({id}, '{name}', {age}, {score}, {city})");
+        db.sql(&insert).unwrap();
+        conn.execute_batch(&insert).unwrap();
+    }
+    let queries: usize = std::env::var("TABULA_SQL_QUERIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
+    let mut mismatches = Vec::new();
+    for _ in 0..queries {
+        let q = match r.pick(4) {
+            0 => format!("SELECT id, {} FROM people ORDER BY id", num(&mut r, 3)),
+            1 => format!("SELECT id, {} FROM people ORDER BY id", text(&mut r, 3)),
+            2 => format!(
+                "SELECT id FROM people WHERE {} ORDER BY id",
+                cond(&mut r, 3)
+            ),
+            _ => format!(
+                "SELECT id, {} AS k FROM people WHERE {} ORDER BY k DESC, id LIMIT 7 OFFSET 2",
+                num(&mut r, 2),
+                cond(&mut r, 2)
+            ),
+        };
+        let want = sqlite_rows(&conn, &q);
+        let got = db.sql(&q).map(|r| r.rows).map_err(|e| e.to_string());
+        let agree = match (&want, &got) {
+            (Ok(w), Ok(g)) => {
+                w.len() == g.len()
+                    && w.iter().zip(g).all(|(a, b)| {
+                        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
+                    })
+            }
+            _ => false,
+        };
+        if !agree {
+            mismatches.push(format!("{q}\n  sqlite: {want:?}\n  tabula: {got:?}"));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {queries} queries differ; first ones:\n{}",
+        mismatches.len(),
+        mismatches[..mismatches.len().min(5)].join("\n")
+    );
+}
