@@ -313,10 +313,10 @@ impl Database {
     /// Runs SQL text: one or more statements separated by `;`, returning the last one's
     /// result. Each statement commits on its own unless grouped by `BEGIN … COMMIT` (or
     /// `ROLLBACK`) in the same text; a text that ends inside `BEGIN` rolls it back and is an
-    /// error. If a statement fails, the ones before it stay committed. So far one table per
-    /// statement: `SELECT [DISTINCT] … FROM t [WHERE …] [ORDER BY …] [LIMIT …] [OFFSET …]`,
-    /// `INSERT INTO t [(cols)] VALUES …`, `UPDATE t SET … [WHERE …]`, `DELETE FROM t
-    /// [WHERE …]`; joins, grouping, aggregates and DDL are `Error::Unsupported` for now.
+    /// error. If a statement fails, the ones before it stay committed. So far: `SELECT` with
+    /// inner and left joins, `WHERE`, `GROUP BY`, aggregates, `HAVING`, `ORDER BY`, `LIMIT`
+    /// and `OFFSET`; `INSERT … VALUES`, `UPDATE`, `DELETE`; subqueries and DDL are
+    /// `Error::Unsupported` for now. See `docs/SQL.md`.
     ///
     /// ```
     /// use tabula::{Database, Table, Value};

@@ -4,6 +4,7 @@
 
 mod run;
 pub(crate) mod scalar;
+mod select;
 
 pub(crate) use run::run;
 pub use run::SqlResult;

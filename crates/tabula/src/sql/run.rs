@@ -4,14 +4,11 @@
 //! `SELECT` without `FROM`), `INSERT INTO t [(cols)] VALUES …`, `UPDATE t SET … [WHERE]`,
 //! `DELETE FROM t [WHERE]`. Everything else is `Error::Unsupported`.
 
-use std::cmp::Ordering;
-use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use sqlparser::ast::{
-    Expr, FromTable, GroupByExpr, LimitClause, ObjectName, OrderByKind, Query, SelectItem, SetExpr,
-    Spanned, Statement, TableFactor, TableWithJoins,
+    FromTable, ObjectName, SetExpr, Spanned, Statement, TableFactor, TableWithJoins,
 };
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
@@ -21,7 +18,8 @@ use crate::error::{Error, Result};
 use crate::handle::DynTable;
 use crate::record::Row;
 use crate::schema::Schema;
-use crate::sql::scalar::{self, compare, sql_error, truth, Params, Scalar, Scope};
+use crate::sql::scalar::{self, sql_error, Params, Scope};
+use crate::sql::select::{self, passes};
 use crate::txn::Transaction;
 use crate::value::Value;
 
@@ -159,13 +157,13 @@ fn numbered(e: Error, number: usize) -> Error {
 
 /// Where a statement reads and writes: the published version, or a write transaction.
 #[derive(Clone, Copy)]
-enum Target<'a, 'db> {
+pub(crate) enum Target<'a, 'db> {
     Plain(&'a Arc<Engine>),
     Tx(&'a Transaction<'db>),
 }
 
 impl Target<'_, '_> {
-    fn schema(&self, name: &str) -> Result<Arc<Schema>> {
+    pub(crate) fn schema(&self, name: &str) -> Result<Arc<Schema>> {
         Ok(match self {
             Target::Plain(engine) => engine.dyn_table(name)?.1,
             Target::Tx(tx) => Arc::new(tx.dyn_table(name)?.schema().clone()),
@@ -173,7 +171,7 @@ impl Target<'_, '_> {
     }
 
     /// Every row of table `name`, values in schema order.
-    fn rows(&self, name: &str) -> Result<Vec<Vec<Value>>> {
+    pub(crate) fn rows(&self, name: &str) -> Result<Vec<Vec<Value>>> {
         let rows = match self {
             Target::Plain(engine) => {
                 let (idx, schema) = engine.dyn_table(name)?;
@@ -236,7 +234,7 @@ fn table_name(name: &ObjectName) -> String {
 
 fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<SqlResult> {
     match s {
-        Statement::Query(q) => select(target, q, params),
+        Statement::Query(q) => select::select(target, q, params),
         Statement::Insert(ins) => {
             let Target::Tx(tx) = target else {
                 return Err(unsupported("writing outside a transaction"));
@@ -364,246 +362,31 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
     }
 }
 
-fn passes(filter: Option<&Scalar>, row: &[Value], params: &[Value]) -> Result<bool> {
-    Ok(match filter {
-        Some(f) => truth(&f.eval(row, params)?) == Some(true),
-        None => true,
-    })
-}
-
-/// The one table of a FROM clause, with its scope.
-fn single_table(target: Target<'_, '_>, t: &TableWithJoins) -> Result<(String, TableScope)> {
-    if !t.joins.is_empty() {
-        return Err(unsupported("JOIN (not yet)"));
-    }
-    let TableFactor::Table { name, alias, .. } = &t.relation else {
+/// A table of a FROM clause: its name, the name it goes by (its alias), its columns.
+pub(crate) fn resolve_table(
+    target: Target<'_, '_>,
+    t: &TableFactor,
+) -> Result<(String, String, Vec<String>)> {
+    let TableFactor::Table { name, alias, .. } = t else {
         return Err(unsupported("a subquery in FROM (not yet)"));
     };
     let table = table_name(name);
     let schema = target.schema(&table).map_err(|e| match e {
-        Error::UnknownTable { .. } => {
-            sql_error(t.relation.span(), format!("no table named {table}"))
-        }
+        Error::UnknownTable { .. } => sql_error(t.span(), format!("no table named {table}")),
         e => e,
     })?;
     let qualifier = alias
         .as_ref()
         .map_or(table.clone(), |a| a.name.value.clone());
-    Ok((
-        table,
-        TableScope {
-            names: schema.columns.iter().map(|c| c.name.clone()).collect(),
-            qualifier,
-        },
-    ))
+    let names = schema.columns.iter().map(|c| c.name.clone()).collect();
+    Ok((table, qualifier, names))
 }
 
-fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Result<SqlResult> {
-    let SetExpr::Select(sel) = q.body.as_ref() else {
-        return Err(unsupported("UNION and other set operations"));
-    };
-    if q.with.is_some() {
-        return Err(unsupported("WITH"));
+/// The one table an UPDATE or DELETE changes, with its scope.
+fn single_table(target: Target<'_, '_>, t: &TableWithJoins) -> Result<(String, TableScope)> {
+    if !t.joins.is_empty() {
+        return Err(unsupported("UPDATE or DELETE with a JOIN"));
     }
-    if !matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
-        || sel.having.is_some()
-    {
-        return Err(unsupported("GROUP BY and HAVING (not yet)"));
-    }
-    let (rows, scope): (Vec<Vec<Value>>, Box<dyn Scope>) = match sel.from.as_slice() {
-        [] => (vec![Vec::new()], Box::new(NoScope)),
-        [t] => {
-            let (name, scope) = single_table(target, t)?;
-            (target.rows(&name)?, Box::new(scope))
-        }
-        _ => return Err(unsupported("several tables in FROM (not yet)")),
-    };
-    let mut p = Params::default();
-    let filter = sel
-        .selection
-        .as_ref()
-        .map(|w| scalar::compile(w, scope.as_ref(), &mut p))
-        .transpose()?;
-    // The projection: names and expressions.
-    let all_names: Vec<String> = match sel.from.as_slice() {
-        [t] => single_table(target, t)?.1.names,
-        _ => Vec::new(),
-    };
-    let mut columns = Vec::new();
-    let mut exprs = Vec::new();
-    for item in &sel.projection {
-        match item {
-            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
-                for (i, n) in all_names.iter().enumerate() {
-                    columns.push(n.clone());
-                    exprs.push(Scalar::Column(i));
-                }
-            }
-            SelectItem::UnnamedExpr(e) => {
-                columns.push(match e {
-                    Expr::Identifier(id) => id.value.clone(),
-                    Expr::CompoundIdentifier(parts) => {
-                        parts.last().map(|p| p.value.clone()).unwrap_or_default()
-                    }
-                    e => e.to_string(),
-                });
-                exprs.push(compile_item(e, scope.as_ref(), &mut p)?);
-            }
-            SelectItem::ExprWithAlias { expr, alias } => {
-                columns.push(alias.value.clone());
-                exprs.push(compile_item(expr, scope.as_ref(), &mut p)?);
-            }
-            other => return Err(unsupported(format!("the select item {other}"))),
-        }
-    }
-    // ORDER BY: an output alias, a 1-based position, or an expression over the table.
-    let mut order: Vec<(Key, bool)> = Vec::new();
-    if let Some(ob) = &q.order_by {
-        let OrderByKind::Expressions(list) = &ob.kind else {
-            return Err(unsupported("ORDER BY ALL"));
-        };
-        for o in list {
-            let desc = matches!(o.options.sort, Some(sqlparser::ast::OrderBySort::Desc));
-            if matches!(o.options.sort, Some(sqlparser::ast::OrderBySort::Using(_))) {
-                return Err(unsupported("ORDER BY … USING"));
-            }
-            let key = match &o.expr {
-                Expr::Value(v) => match &v.value {
-                    sqlparser::ast::Value::Number(n, _) => {
-                        let pos: usize = n.parse().unwrap_or(0);
-                        if pos == 0 || pos > exprs.len() {
-                            return Err(sql_error(
-                                o.expr.span(),
-                                format!("ORDER BY position {n} is not a column of the result"),
-                            ));
-                        }
-                        Key::Output(pos - 1)
-                    }
-                    _ => Key::Expr(scalar::compile(&o.expr, scope.as_ref(), &mut p)?),
-                },
-                Expr::Identifier(id)
-                    if columns.contains(&id.value) && scope.resolve(None, &id.value).is_err() =>
-                {
-                    Key::Output(columns.iter().position(|c| *c == id.value).unwrap_or(0))
-                }
-                e => Key::Expr(scalar::compile(e, scope.as_ref(), &mut p)?),
-            };
-            order.push((key, desc));
-        }
-    }
-    let (limit, offset) = window(q, params)?;
-    // Evaluate.
-    let mut out: Vec<(Vec<Value>, Vec<Value>)> = Vec::new();
-    for row in &rows {
-        if !passes(filter.as_ref(), row, params)? {
-            continue;
-        }
-        let values = exprs
-            .iter()
-            .map(|e| e.eval(row, params))
-            .collect::<Result<Vec<_>>>()?;
-        let keys = order
-            .iter()
-            .map(|(k, _)| match k {
-                Key::Output(i) => Ok(values[*i].clone()),
-                Key::Expr(e) => e.eval(row, params),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        out.push((keys, values));
-    }
-    if !order.is_empty() {
-        // Stable: ties keep the table's (key) order. Nulls sort first, as in SQLite.
-        out.sort_by(|a, b| {
-            for (i, (_, desc)) in order.iter().enumerate() {
-                let o = order_cmp(&a.0[i], &b.0[i]);
-                if o != Ordering::Equal {
-                    return if *desc { o.reverse() } else { o };
-                }
-            }
-            Ordering::Equal
-        });
-    }
-    let mut rows: Vec<Vec<Value>> = out.into_iter().map(|(_, v)| v).collect();
-    if sel.distinct.is_some() {
-        let mut seen = HashSet::new();
-        rows.retain(|r| seen.insert(distinct_key(r)));
-    }
-    let rows: Vec<Vec<Value>> = rows
-        .into_iter()
-        .skip(offset)
-        .take(limit.unwrap_or(usize::MAX))
-        .collect();
-    Ok(SqlResult {
-        columns,
-        rows,
-        changed: 0,
-    })
-}
-
-/// An ORDER BY key: a column of the output, or an expression over the row.
-enum Key {
-    Output(usize),
-    Expr(Scalar),
-}
-
-fn compile_item(e: &Expr, scope: &dyn Scope, p: &mut Params) -> Result<Scalar> {
-    if let Expr::Function(f) = e {
-        let name = f.name.to_string().to_ascii_lowercase();
-        if matches!(
-            name.as_str(),
-            "count" | "sum" | "avg" | "min" | "max" | "total"
-        ) {
-            return Err(unsupported("aggregates in db.sql (not yet)"));
-        }
-    }
-    scalar::compile(e, scope, p)
-}
-
-/// SQLite's ORDER BY: nulls first, numbers before text, numbers by value.
-fn order_cmp(a: &Value, b: &Value) -> Ordering {
-    match (a.is_null(), b.is_null()) {
-        (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Less,
-        (false, true) => Ordering::Greater,
-        _ => compare(a, b).unwrap_or(Ordering::Equal),
-    }
-}
-
-/// A row as a key for DISTINCT: numbers equal by value are one key.
-fn distinct_key(r: &[Value]) -> Vec<String> {
-    r.iter()
-        .map(|v| match v {
-            Value::Int(i) => format!("n{i}"),
-            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => format!("n{}", *f as i64),
-            Value::Float(f) => format!("f{f:?}"),
-            Value::Bool(b) => format!("n{}", i64::from(*b)),
-            Value::Text(t) => format!("t{t}"),
-            Value::Null => "null".to_owned(),
-        })
-        .collect()
-}
-
-/// LIMIT and OFFSET, as numbers (placeholders allowed).
-fn window(q: &Query, params: &[Value]) -> Result<(Option<usize>, usize)> {
-    let Some(clause) = &q.limit_clause else {
-        return Ok((None, 0));
-    };
-    let (limit, offset) = match clause {
-        LimitClause::LimitOffset { limit, offset, .. } => {
-            (limit.as_ref(), offset.as_ref().map(|o| &o.value))
-        }
-        LimitClause::OffsetCommaLimit { offset, limit } => (Some(limit), Some(offset)),
-    };
-    let number = |e: &Expr| -> Result<i64> {
-        let mut p = Params::default();
-        let v = scalar::compile(e, &NoScope, &mut p)?.eval(&[], params)?;
-        v.as_i64()
-            .ok_or_else(|| sql_error(e.span(), format!("LIMIT and OFFSET take integers, not {v}")))
-    };
-    let limit = limit.map(number).transpose()?;
-    let offset = offset.map(number).transpose()?.unwrap_or(0);
-    Ok((
-        limit.and_then(|l| usize::try_from(l).ok()),
-        usize::try_from(offset).unwrap_or(0),
-    ))
+    let (table, qualifier, names) = resolve_table(target, &t.relation)?;
+    Ok((table, TableScope { names, qualifier }))
 }

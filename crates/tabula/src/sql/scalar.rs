@@ -282,13 +282,37 @@ pub(crate) fn compile(e: &Expr, scope: &dyn Scope, params: &mut Params) -> Resul
     })
 }
 
-/// The statement's placeholders, numbered as they are met.
+/// What compiling a statement's expressions collects: its placeholders, numbered as they
+/// are met, and (where aggregates are allowed) the aggregate calls.
 #[derive(Debug, Default)]
 pub(crate) struct Params {
     /// Positions given to `?` so far.
     next: usize,
     /// The highest position used, plus one.
     pub(crate) count: usize,
+    /// The aggregate calls met, when aggregates are allowed: each compiles to the column
+    /// `agg_base + its index` of the row a group is evaluated on.
+    pub(crate) aggs: Option<Vec<AggCall>>,
+    pub(crate) agg_base: usize,
+}
+
+/// An aggregate function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AggFunc {
+    Count,
+    Sum,
+    Total,
+    Avg,
+    Min,
+    Max,
+}
+
+/// One aggregate call: `COUNT(*)` has no argument.
+#[derive(Debug, Clone)]
+pub(crate) struct AggCall {
+    pub(crate) func: AggFunc,
+    pub(crate) distinct: bool,
+    pub(crate) arg: Option<Scalar>,
 }
 
 fn literal(v: &ValueWithSpan, params: &mut Params) -> Result<Scalar> {
@@ -358,10 +382,7 @@ fn function(f: &Function, scope: &dyn Scope, params: &mut Params) -> Result<Scal
         "abs" => Func::Abs,
         "round" => Func::Round,
         "count" | "sum" | "avg" | "min" | "max" | "total" => {
-            return Err(sql_error(
-                f.span(),
-                format!("the aggregate {name} is not allowed here"),
-            ))
+            return aggregate(f, &name, scope, params);
         }
         _ if f.over.is_some() => return Err(unsupported("window functions")),
         _ => return Err(unsupported(format!("the function {name}"))),
@@ -400,6 +421,55 @@ fn function(f: &Function, scope: &dyn Scope, params: &mut Params) -> Result<Scal
             .map(|a| compile(a, scope, params))
             .collect::<Result<_>>()?,
     ))
+}
+
+/// An aggregate call, where the statement allows them: compiled into a column of the group
+/// row, its argument kept for the grouping to evaluate.
+fn aggregate(f: &Function, name: &str, scope: &dyn Scope, params: &mut Params) -> Result<Scalar> {
+    use sqlparser::ast::{DuplicateTreatment, Spanned};
+    if f.over.is_some() {
+        return Err(unsupported("window functions"));
+    }
+    if params.aggs.is_none() {
+        return Err(sql_error(
+            f.span(),
+            format!("the aggregate {name}() is not allowed here"),
+        ));
+    }
+    let func = match name {
+        "count" => AggFunc::Count,
+        "sum" => AggFunc::Sum,
+        "total" => AggFunc::Total,
+        "avg" => AggFunc::Avg,
+        "min" => AggFunc::Min,
+        _ => AggFunc::Max,
+    };
+    let FunctionArguments::List(list) = &f.args else {
+        return Err(sql_error(f.span(), format!("{name}() takes one argument")));
+    };
+    let distinct = matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct));
+    let arg = match list.args.as_slice() {
+        [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]
+            if func == AggFunc::Count && !distinct =>
+        {
+            None
+        }
+        [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] => {
+            // No aggregate inside an aggregate.
+            let outer = params.aggs.take();
+            let arg = compile(e, scope, params);
+            params.aggs = outer;
+            Some(arg?)
+        }
+        _ => return Err(sql_error(f.span(), format!("{name}() takes one argument"))),
+    };
+    let list = params.aggs.get_or_insert_with(Vec::new);
+    list.push(AggCall {
+        func,
+        distinct,
+        arg,
+    });
+    Ok(Scalar::Column(params.agg_base + list.len() - 1))
 }
 
 impl Scalar {
