@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::handle::DynTable;
 use crate::record::Row;
 use crate::schema::Schema;
+use crate::sql::ddl;
 use crate::sql::scalar::{self, sql_error, Params, Scope};
 use crate::sql::select::{self, passes};
 use crate::txn::Transaction;
@@ -354,6 +355,26 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 changed,
                 ..SqlResult::default()
             })
+        }
+        Statement::CreateTable(c) => {
+            let Target::Tx(tx) = target else {
+                return Err(unsupported("writing outside a transaction"));
+            };
+            let schema = ddl::schema_of(c)?;
+            match tx.dyn_table(&schema.table) {
+                Ok(_) if c.if_not_exists => {}
+                Ok(_) => {
+                    return Err(sql_error(
+                        c.name.span(),
+                        format!("table {} already exists", schema.table),
+                    ))
+                }
+                Err(Error::UnknownTable { .. }) => {
+                    tx.tx.create(schema)?;
+                }
+                Err(e) => return Err(e),
+            }
+            Ok(SqlResult::default())
         }
         other => Err(unsupported(format!(
             "the statement {} (not yet)",

@@ -434,3 +434,77 @@ fn expressions_filters_and_order_agree_with_sqlite() {
         mismatches[..mismatches.len().min(5)].join("\n")
     );
 }
+
+#[test]
+fn create_table_maps_onto_the_schema_and_its_constraints_hold() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE students (id INTEGER PRIMARY KEY, name TEXT NOT NULL, gpa REAL DEFAULT 0.0 \
+           CHECK (gpa BETWEEN 0 AND 4), email VARCHAR(80) UNIQUE);
+         CREATE TABLE courses (code TEXT PRIMARY KEY, title TEXT NOT NULL);
+         CREATE TABLE enrollments (
+           id INTEGER PRIMARY KEY,
+           student INTEGER NOT NULL REFERENCES students ON DELETE CASCADE,
+           course TEXT NOT NULL,
+           UNIQUE (student, course),
+           FOREIGN KEY (course) REFERENCES courses,
+           CHECK (student > 0)
+         )",
+    )
+    .unwrap();
+    let s = db.schema("enrollments").unwrap();
+    assert_eq!(s.unique, [["student", "course"]]);
+    assert_eq!(s.checks, ["student > 0"]);
+    assert_eq!(
+        s.columns[1].references.as_ref().map(|r| r.table.as_str()),
+        Some("students")
+    );
+    let st = db.schema("students").unwrap();
+    assert_eq!(st.columns[2].check.as_deref(), Some("gpa BETWEEN 0 AND 4"));
+    assert_eq!(st.columns[2].default, Some(Value::Float(0.0)));
+    assert!(st.columns[3].unique && st.columns[3].nullable);
+    // An integer key auto-increments; constraints hold on SQL writes.
+    db.sql("INSERT INTO students (name, email) VALUES ('Ada', 'a@x'), ('Bo', 'b@x')")
+        .unwrap();
+    db.sql("INSERT INTO courses VALUES ('C1', 'Logic')")
+        .unwrap();
+    let r = db.sql("SELECT id, gpa FROM students ORDER BY id").unwrap();
+    assert_eq!(
+        r.rows,
+        [
+            [Value::Int(1), Value::Float(0.0)],
+            [Value::Int(2), Value::Float(0.0)]
+        ]
+    );
+    let e = db
+        .sql("UPDATE students SET gpa = 5 WHERE id = 1")
+        .unwrap_err();
+    assert!(matches!(e, Error::Check { .. }), "{e}");
+    db.sql("INSERT INTO enrollments (student, course) VALUES (1, 'C1')")
+        .unwrap();
+    let e = db
+        .sql("INSERT INTO enrollments (student, course) VALUES (1, 'C1')")
+        .unwrap_err();
+    assert!(matches!(e, Error::UniqueViolation { .. }), "{e}");
+    let e = db
+        .sql("INSERT INTO enrollments (student, course) VALUES (9, 'C1')")
+        .unwrap_err();
+    assert!(matches!(e, Error::ForeignKey { .. }), "{e}");
+    // ON DELETE CASCADE through SQL.
+    db.sql("DELETE FROM students WHERE id = 1").unwrap();
+    assert!(db.sql("SELECT * FROM enrollments").unwrap().rows.is_empty());
+    // Existing tables.
+    let e = db
+        .sql("CREATE TABLE courses (code TEXT PRIMARY KEY)")
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason.contains("already exists")),
+        "{e}"
+    );
+    db.sql("CREATE TABLE IF NOT EXISTS courses (code TEXT PRIMARY KEY)")
+        .unwrap();
+    let e = db
+        .sql("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)")
+        .unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+}
