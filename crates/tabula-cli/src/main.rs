@@ -70,6 +70,17 @@ enum Command {
     /// List tables with their row counts and sizes.
     #[command(after_help = "Example:\n  tabula tables data/university --format json")]
     Tables { dir: PathBuf },
+    /// Run SQL: the statements given, or a script on standard input; print the last one's
+    /// result. Reads open the database read-only; a text that writes takes its lock. A
+    /// directory that does not exist yet is created.
+    #[command(
+        after_help = "Examples:\n  tabula sql data/university \"SELECT name, gpa FROM students WHERE year = 2024 ORDER BY gpa DESC LIMIT 3\"\n  tabula sql data/university \"UPDATE students SET gpa = 3.9 WHERE id = 1\"\n  tabula sql data/new < schema.sql"
+    )]
+    Sql {
+        dir: PathBuf,
+        /// The SQL text (default: read standard input).
+        sql: Option<String>,
+    },
     /// Show a table's schema.
     #[command(after_help = "Example:\n  tabula schema data/university students")]
     Schema { dir: PathBuf, table: String },
@@ -335,9 +346,12 @@ macro_rules! outln {
 }
 
 /// Streams the rows of `query` in `format`; the first failed write stops the output.
-fn print_rows<'a>(
+/// Rows to print, each given to the callback; the number of rows.
+type EachRow<'e> = &'e dyn Fn(&mut dyn FnMut(&Row)) -> tabula::Result<usize>;
+
+fn print_rows(
     names: &[String],
-    query: impl Fn() -> tabula::Select<'a, Row>,
+    each: EachRow<'_>,
     format: Format,
     guard: output::CsvGuard,
 ) -> anyhow::Result<()> {
@@ -360,9 +374,9 @@ fn print_rows<'a>(
     match format {
         Format::Table => {
             let mut widths = output::Widths::new(names);
-            query().for_each(|r| widths.add(&cells(r)))?;
+            each(&mut |r| widths.add(&cells(r)))?;
             write(&mut |o| widths.top(o, names));
-            let n = query().for_each(|r| write(&mut |o| widths.row(o, &cells(r))))?;
+            let n = each(&mut |r| write(&mut |o| widths.row(o, &cells(r))))?;
             write(&mut |o| {
                 widths.bottom(o)?;
                 writeln!(o, "{n} row(s)")
@@ -371,7 +385,7 @@ fn print_rows<'a>(
         Format::Json => {
             let mut first = true;
             write(&mut |o| write!(o, "["));
-            query().for_each(|r| {
+            each(&mut |r| {
                 let sep = if first { "\n  " } else { ",\n  " };
                 first = false;
                 write(&mut |o| write!(o, "{sep}{}", output::json_object(names, r)));
@@ -380,14 +394,11 @@ fn print_rows<'a>(
             write(&mut |o| writeln!(o, "{end}"));
         }
         Format::Jsonl => {
-            query()
-                .for_each(|r| write(&mut |o| writeln!(o, "{}", output::json_object(names, r))))?;
+            each(&mut |r| write(&mut |o| writeln!(o, "{}", output::json_object(names, r))))?;
         }
         Format::Csv => {
             write(&mut |o| writeln!(o, "{}", output::csv_header(names)));
-            query().for_each(|r| {
-                write(&mut |o| writeln!(o, "{}", output::csv_row(names, r, guard)))
-            })?;
+            each(&mut |r| write(&mut |o| writeln!(o, "{}", output::csv_row(names, r, guard))))?;
         }
     }
     write(&mut |o| o.flush());
@@ -451,6 +462,59 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 output::list(format, &serde_json::to_value(&stats.tables)?, &[])
                     .context("writing to standard output")?;
+            }
+        }
+        Command::Sql { dir, sql } => {
+            let text = match sql {
+                Some(t) => t,
+                None if std::io::stdin().is_terminal() => bail!(
+                    "no SQL: give it as an argument, or pipe a script on standard input (the \
+                     interactive shell is not built yet)"
+                ),
+                None => std::io::read_to_string(std::io::stdin()).context("reading stdin")?,
+            };
+            // Read-only first (no lock); a text that writes is refused before it changes
+            // anything, and runs again with the lock.
+            let result = if dir.exists() {
+                let ro = open_read_only(&dir)?;
+                match ro.sql(&text) {
+                    Err(tabula::Error::ReadOnly { .. }) => {
+                        drop(ro);
+                        open(&dir)?.sql(&text)?
+                    }
+                    r => r?,
+                }
+            } else {
+                Database::open(&dir)
+                    .with_context(|| format!("creating {}", dir.display()))?
+                    .sql(&text)?
+            };
+            if result.columns.is_empty() {
+                if format == Format::Table {
+                    outln!("{} row(s) changed", result.changed);
+                } else {
+                    outln!("{}", serde_json::json!({ "changed": result.changed }));
+                }
+            } else {
+                let rows: Vec<Row> = result
+                    .rows
+                    .into_iter()
+                    .map(|values| Row::from_pairs(result.columns.iter().cloned().zip(values)))
+                    .collect();
+                let guard = if cli.csv_raw {
+                    output::CsvGuard::Raw
+                } else {
+                    output::CsvGuard::Formulas
+                };
+                print_rows(
+                    &result.columns,
+                    &|f| {
+                        rows.iter().for_each(&mut *f);
+                        Ok(rows.len())
+                    },
+                    format,
+                    guard,
+                )?;
             }
         }
         Command::Schema { dir, table } => {
@@ -594,7 +658,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 output::CsvGuard::Formulas
             };
-            print_rows(&names, query, format, guard)?;
+            print_rows(&names, &|f| query().for_each(f), format, guard)?;
         }
         Command::Insert {
             dir,

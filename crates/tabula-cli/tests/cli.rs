@@ -1073,3 +1073,58 @@ fn schema_shows_constraints_and_history() {
     assert_eq!(v["history"][0]["change"], "rename full_name -> name");
     assert_eq!(v["history"][0]["lsn"], 2);
 }
+
+/// `tabula sql`: creates a directory that does not exist, writes with the lock, reads
+/// read-only, prints in every format, and reports SQL errors with exit code 2.
+#[test]
+fn sql_runs_statements_and_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db").display().to_string();
+    let o = tabula(&[
+        "sql",
+        &p,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, n INTEGER); \
+         INSERT INTO t (name, n) VALUES ('a', 1), ('b', NULL), ('c', 3)",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("3 row(s) changed"), "{}", text(&o));
+    let o = tabula(&[
+        "sql",
+        &p,
+        "SELECT name, n * 2 AS d FROM t WHERE n IS NOT NULL ORDER BY d DESC",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([{"name": "c", "d": 6}, {"name": "a", "d": 2}])
+    );
+    // A script on standard input.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args(["sql", &p, "--format", "csv"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(
+                b"UPDATE t SET n = 0 WHERE n IS NULL;\nSELECT COUNT(*) AS c, SUM(n) AS s FROM t;\n",
+            )
+            .unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "c,s\n3,4\n");
+    let o = tabula(&["sql", &p, "SELECT nope FROM t"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("table t has no column nope"),
+        "{}",
+        text(&o)
+    );
+}
