@@ -284,7 +284,9 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 return Err(unsupported("writing outside a transaction"));
             };
             let (name, scope) = single_table(target, table)?;
-            let mut p = Params::default();
+            let run =
+                |sq: &sqlparser::ast::Query| select::select(target, sq, params).map(|r| r.rows);
+            let mut p = Params::with_subqueries(&run);
             let sets = assignments
                 .iter()
                 .map(|a| {
@@ -337,7 +339,9 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 return Err(unsupported("DELETE … USING or RETURNING"));
             }
             let (name, scope) = single_table(target, table)?;
-            let mut p = Params::default();
+            let run =
+                |sq: &sqlparser::ast::Query| select::select(target, sq, params).map(|r| r.rows);
+            let mut p = Params::with_subqueries(&run);
             let filter = d
                 .selection
                 .as_ref()

@@ -116,10 +116,10 @@ fn unsupported(feature: impl Into<String>) -> Error {
 
 /// Compiles `e` against `scope`. Placeholders (`?` or `$n`) are numbered in `params`: `?`
 /// takes the next position, `$n` position `n - 1`.
-pub(crate) fn compile(e: &Expr, scope: &dyn Scope, params: &mut Params) -> Result<Scalar> {
+pub(crate) fn compile(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<Scalar> {
     use sqlparser::ast::Spanned;
     let span = e.span();
-    let boxed = |e: &Expr, params: &mut Params| -> Result<Box<Scalar>> {
+    let boxed = |e: &Expr, params: &mut Params<'_>| -> Result<Box<Scalar>> {
         Ok(Box::new(compile(e, scope, params)?))
     };
     Ok(match e {
@@ -275,17 +275,36 @@ pub(crate) fn compile(e: &Expr, scope: &dyn Scope, params: &mut Params) -> Resul
             }
             Scalar::Call(Func::Substr, args)
         }
-        Expr::Subquery(_) | Expr::Exists { .. } | Expr::In { .. } => {
-            return Err(unsupported("a subquery here"))
+        Expr::In {
+            expr,
+            target: InTarget::Subquery(q),
+            negated,
+            ..
+        } => {
+            let values = one_column(run_subquery(q, params)?, span)?;
+            Scalar::InList(
+                boxed(expr, params)?,
+                values.into_iter().map(Scalar::Literal).collect(),
+                *negated,
+            )
         }
+        Expr::Exists { subquery, negated } => {
+            let rows = run_subquery(subquery, params)?;
+            Scalar::Literal(Value::Bool(rows.is_empty() == *negated))
+        }
+        Expr::Subquery(q) => {
+            let values = one_column(run_subquery(q, params)?, span)?;
+            Scalar::Literal(values.into_iter().next().unwrap_or(Value::Null))
+        }
+        Expr::In { .. } => return Err(unsupported("this IN target")),
         other => return Err(unsupported(format!("the expression {other}"))),
     })
 }
 
 /// What compiling a statement's expressions collects: its placeholders, numbered as they
 /// are met, and (where aggregates are allowed) the aggregate calls.
-#[derive(Debug, Default)]
-pub(crate) struct Params {
+#[derive(Default)]
+pub(crate) struct Params<'s> {
     /// Positions given to `?` so far.
     next: usize,
     /// The highest position used, plus one.
@@ -294,6 +313,45 @@ pub(crate) struct Params {
     /// `agg_base + its index` of the row a group is evaluated on.
     pub(crate) aggs: Option<Vec<AggCall>>,
     pub(crate) agg_base: usize,
+    /// Runs an uncorrelated subquery (its rows), where the statement allows them.
+    pub(crate) subquery: Option<Subquery<'s>>,
+}
+
+/// Runs a subquery, for [`Params::subquery`]: its result rows.
+impl<'s> Params<'s> {
+    /// A compilation where uncorrelated subqueries run through `run`.
+    pub(crate) fn with_subqueries(run: Subquery<'s>) -> Self {
+        Params {
+            subquery: Some(run),
+            ..Params::default()
+        }
+    }
+}
+
+pub(crate) type Subquery<'s> = &'s dyn Fn(&sqlparser::ast::Query) -> Result<Vec<Vec<Value>>>;
+
+/// The rows of an uncorrelated subquery, or why there are none to have.
+fn run_subquery(q: &sqlparser::ast::Query, params: &Params<'_>) -> Result<Vec<Vec<Value>>> {
+    match params.subquery {
+        Some(run) => run(q),
+        None => Err(unsupported("a subquery here")),
+    }
+}
+
+/// The one column of a subquery's rows; `Err` if it has another number of columns.
+fn one_column(rows: Vec<Vec<Value>>, span: Span) -> Result<Vec<Value>> {
+    rows.into_iter()
+        .map(|mut r| {
+            if r.len() == 1 {
+                Ok(r.pop().unwrap_or(Value::Null))
+            } else {
+                Err(sql_error(
+                    span,
+                    "a subquery used as a value returns one column",
+                ))
+            }
+        })
+        .collect()
 }
 
 /// An aggregate function.
@@ -315,7 +373,7 @@ pub(crate) struct AggCall {
     pub(crate) arg: Option<Scalar>,
 }
 
-fn literal(v: &ValueWithSpan, params: &mut Params) -> Result<Scalar> {
+fn literal(v: &ValueWithSpan, params: &mut Params<'_>) -> Result<Scalar> {
     if let SqlValue::Placeholder(p) = &v.value {
         let at = if p == "?" {
             let at = params.next;
@@ -368,7 +426,7 @@ fn cast_to(t: &DataType) -> Result<CastTo> {
     })
 }
 
-fn function(f: &Function, scope: &dyn Scope, params: &mut Params) -> Result<Scalar> {
+fn function(f: &Function, scope: &dyn Scope, params: &mut Params<'_>) -> Result<Scalar> {
     use sqlparser::ast::Spanned;
     let name = f.name.to_string().to_ascii_lowercase();
     let func = match name.as_str() {
@@ -425,7 +483,12 @@ fn function(f: &Function, scope: &dyn Scope, params: &mut Params) -> Result<Scal
 
 /// An aggregate call, where the statement allows them: compiled into a column of the group
 /// row, its argument kept for the grouping to evaluate.
-fn aggregate(f: &Function, name: &str, scope: &dyn Scope, params: &mut Params) -> Result<Scalar> {
+fn aggregate(
+    f: &Function,
+    name: &str,
+    scope: &dyn Scope,
+    params: &mut Params<'_>,
+) -> Result<Scalar> {
     use sqlparser::ast::{DuplicateTreatment, Spanned};
     if f.over.is_some() {
         return Err(unsupported("window functions"));

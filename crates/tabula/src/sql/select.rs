@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlparser::ast::{
     Expr, GroupByExpr, JoinConstraint, JoinOperator, LimitClause, OrderByKind, OrderBySort, Query,
-    SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Spanned, TableWithJoins,
+    SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Spanned, TableFactor, TableWithJoins,
 };
 
 use crate::error::{Error, Result};
@@ -105,16 +105,14 @@ fn from_rows(
     let mut rows: Vec<Vec<Value>> = vec![Vec::new()];
     for (k, twj) in from.iter().enumerate() {
         // `FROM a, b` is a cross join.
-        let (name, qualifier, names) = resolve_table(target, &twj.relation)?;
+        let (qualifier, names, right) = relation(target, &twj.relation, params)?;
         tables.add(qualifier, names)?;
-        let right = target.rows(&name)?;
         rows = cross(&rows, &right);
         let _ = k;
         for j in &twj.joins {
-            let (name, qualifier, names) = resolve_table(target, &j.relation)?;
+            let (qualifier, names, right) = relation(target, &j.relation, params)?;
             let width = names.len();
             tables.add(qualifier, names)?;
-            let right = target.rows(&name)?;
             let (left_join, on) = match &j.join_operator {
                 JoinOperator::Join(c) | JoinOperator::Inner(c) => (false, c),
                 JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (true, c),
@@ -141,6 +139,33 @@ fn from_rows(
         }
     }
     Ok((rows, tables))
+}
+
+/// A relation of FROM: a table, or a subquery with an alias; its qualifier, columns, rows.
+fn relation(
+    target: Target<'_, '_>,
+    t: &TableFactor,
+    params: &[Value],
+) -> Result<(String, Vec<String>, Vec<Vec<Value>>)> {
+    if let TableFactor::Derived {
+        lateral: false,
+        subquery,
+        alias,
+        ..
+    } = t
+    {
+        let Some(alias) = alias else {
+            return Err(sql_error(
+                t.span(),
+                "a subquery in FROM needs an alias: (SELECT …) AS name",
+            ));
+        };
+        let r = select(target, subquery, params)?;
+        return Ok((alias.name.value.clone(), r.columns, r.rows));
+    }
+    let (name, qualifier, names) = resolve_table(target, t)?;
+    let rows = target.rows(&name)?;
+    Ok((qualifier, names, rows))
 }
 
 fn other_name(op: &JoinOperator) -> &'static str {
@@ -264,7 +289,8 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
         return Err(unsupported("WITH"));
     }
     let (rows, tables) = from_rows(target, &sel.from, params)?;
-    let mut p = Params::default();
+    let run = |sq: &Query| select(target, sq, params).map(|r| r.rows);
+    let mut p = Params::with_subqueries(&run);
     let filter = sel
         .selection
         .as_ref()

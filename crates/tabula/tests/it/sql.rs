@@ -346,7 +346,25 @@ fn expressions_filters_and_order_agree_with_sqlite() {
     let mut mismatches = Vec::new();
     for _ in 0..queries {
         let mut unordered = false;
-        let q = match r.pick(9) {
+        let q = match r.pick(11) {
+            9 => [
+                "SELECT id FROM people WHERE age IN (SELECT pop FROM cities) ORDER BY id",
+                "SELECT id FROM people WHERE age NOT IN (SELECT pop FROM cities) ORDER BY id",
+                "SELECT id FROM people WHERE age NOT IN (SELECT pop FROM cities WHERE pop IS NOT NULL) ORDER BY id",
+                "SELECT id FROM people WHERE city IN (SELECT name FROM cities WHERE country = 'IT') ORDER BY id",
+                "SELECT id, (SELECT MAX(pop) FROM cities) AS m FROM people WHERE id < 5 ORDER BY id",
+                "SELECT id FROM people WHERE EXISTS (SELECT 1 FROM cities WHERE country = 'XX') ORDER BY id",
+                "SELECT id FROM people WHERE NOT EXISTS (SELECT 1 FROM cities WHERE country = 'ZZ') AND age > 30 ORDER BY id",
+            ][r.pick(7)]
+                .to_owned(),
+            10 => {
+                unordered = true;
+                format!(
+                    "SELECT s.c, s.n FROM (SELECT city AS c, COUNT(*) AS n, SUM(age) AS t FROM people \
+                     WHERE {} GROUP BY city) AS s WHERE s.n > 1",
+                    cond(&mut r, 1)
+                )
+            }
             4 => {
                 unordered = true;
                 format!(
