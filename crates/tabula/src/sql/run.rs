@@ -113,6 +113,48 @@ pub(crate) fn run(engine: &Arc<Engine>, text: &str, params: &[Value]) -> Result<
     Ok(last)
 }
 
+/// SQL inside a transaction. (Here rather than in `txn`, which `sql` builds on.)
+impl Transaction<'_> {
+    /// Runs SQL inside this transaction (see [`Database::sql`](crate::Database::sql)): its
+    /// writes commit or roll back with the transaction, and its reads see the transaction's
+    /// own writes. `BEGIN`, `COMMIT` and `ROLLBACK` are refused here.
+    pub fn sql(&self, text: &str) -> Result<SqlResult> {
+        run_in(self, text, &[])
+    }
+
+    /// [`Transaction::sql`] with `params` bound to its placeholders.
+    pub fn sql_with(&self, text: &str, params: &[Value]) -> Result<SqlResult> {
+        run_in(self, text, params)
+    }
+}
+
+/// Runs `text` inside `tx` (`tx.sql`): every statement is part of the transaction, so
+/// `BEGIN`, `COMMIT` and `ROLLBACK` are refused.
+fn run_in(tx: &Transaction<'_>, text: &str, params: &[Value]) -> Result<SqlResult> {
+    let statements =
+        Parser::parse_sql(&GenericDialect {}, text).map_err(|e| parse_error(text, e))?;
+    let mut last = SqlResult::default();
+    for (i, s) in statements.iter().enumerate() {
+        if matches!(
+            s,
+            Statement::StartTransaction { .. }
+                | Statement::Commit { .. }
+                | Statement::Rollback { .. }
+        ) {
+            return Err(sql_error(
+                s.span(),
+                format!(
+                    "statement {}: inside db.transaction the closure's result commits or rolls \
+                     back; BEGIN, COMMIT and ROLLBACK are refused",
+                    i + 1
+                ),
+            ));
+        }
+        last = execute(Target::Tx(tx), s, params).map_err(|e| numbered(e, i + 1))?;
+    }
+    Ok(last)
+}
+
 fn is_read(s: &Statement) -> bool {
     matches!(s, Statement::Query(_))
 }
@@ -253,12 +295,30 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             let Some(source) = &ins.source else {
                 return Err(unsupported("INSERT without VALUES"));
             };
-            let SetExpr::Values(values) = source.body.as_ref() else {
-                return Err(unsupported("INSERT … SELECT (not yet)"));
-            };
             let names: Arc<[String]> = columns.into();
+            let run =
+                |sq: &sqlparser::ast::Query| select::select(target, sq, params).map(|r| r.rows);
+            let SetExpr::Values(values) = source.body.as_ref() else {
+                // INSERT … SELECT: the query's rows, read before any is inserted.
+                let rows = run(source)?;
+                let mut changed = 0;
+                for vals in rows {
+                    if vals.len() != names.len() {
+                        return Err(sql_error(
+                            source.span(),
+                            format!("the query gives {} columns for {}", vals.len(), names.len()),
+                        ));
+                    }
+                    t.insert(Row::with_names(names.clone(), vals))?;
+                    changed += 1;
+                }
+                return Ok(SqlResult {
+                    changed,
+                    ..SqlResult::default()
+                });
+            };
             let mut changed = 0;
-            let mut p = Params::default();
+            let mut p = Params::with_subqueries(&run);
             for row in &values.rows {
                 if row.len() != names.len() {
                     return Err(sql_error(

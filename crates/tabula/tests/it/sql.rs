@@ -526,3 +526,39 @@ fn create_table_maps_onto_the_schema_and_its_constraints_hold() {
         .unwrap_err();
     assert!(matches!(e, Error::Unsupported { .. }), "{e}");
 }
+
+#[test]
+fn insert_select_and_sql_inside_a_transaction() {
+    let db = Database::in_memory();
+    people(&db);
+    db.sql(
+        "CREATE TABLE adults (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+         INSERT INTO people (name, age) VALUES ('Ada', 36), ('Bo', 12), ('Cy', 40)",
+    )
+    .unwrap();
+    let r = db
+        .sql("INSERT INTO adults (name) SELECT name FROM people WHERE age >= 18 ORDER BY name")
+        .unwrap();
+    assert_eq!(r.changed, 2);
+    let names = db.sql("SELECT name FROM adults ORDER BY id").unwrap();
+    assert_eq!(names.rows, [[Value::from("Ada")], [Value::from("Cy")]]);
+    // tx.sql sees its own writes, and rolls back with the transaction.
+    let e = db
+        .transaction(|tx| {
+            tx.sql("DELETE FROM adults WHERE name = 'Ada'")?;
+            let left = tx.sql("SELECT COUNT(*) FROM adults")?;
+            assert_eq!(left.rows, [[Value::Int(1)]]);
+            Err::<(), _>(Error::abort(std::io::Error::other("changed my mind")))
+        })
+        .unwrap_err();
+    assert!(matches!(e, Error::Aborted(_)), "{e}");
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM adults").unwrap().rows,
+        [[Value::Int(2)]]
+    );
+    let e = db.transaction(|tx| tx.sql("COMMIT").map(drop)).unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason.contains("are refused")),
+        "{e}"
+    );
+}
