@@ -496,10 +496,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     outln!("{}", serde_json::json!({ "changed": result.changed }));
                 }
             } else {
+                // Rows are printed by name: a name the result repeats (`a.id, b.id`) becomes
+                // `id:1`, `id:2`, … after its first use.
+                let mut names: Vec<String> = Vec::with_capacity(result.columns.len());
+                for c in &result.columns {
+                    let mut name = c.clone();
+                    let mut n = 0;
+                    while names.contains(&name) {
+                        n += 1;
+                        name = format!("{c}:{n}");
+                    }
+                    names.push(name);
+                }
                 let rows: Vec<Row> = result
                     .rows
                     .into_iter()
-                    .map(|values| Row::from_pairs(result.columns.iter().cloned().zip(values)))
+                    .map(|values| Row::from_pairs(names.iter().cloned().zip(values)))
                     .collect();
                 let guard = if cli.csv_raw {
                     output::CsvGuard::Raw
@@ -507,7 +519,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     output::CsvGuard::Formulas
                 };
                 print_rows(
-                    &result.columns,
+                    &names,
                     &|f| {
                         rows.iter().for_each(&mut *f);
                         Ok(rows.len())

@@ -39,8 +39,7 @@ pub struct SqlResult {
 /// Runs `text` (one or more statements separated by `;`) with `params` bound to its
 /// placeholders, returning the last statement's result. See `Database::sql`.
 pub(crate) fn run(engine: &Arc<Engine>, text: &str, params: &[Value]) -> Result<SqlResult> {
-    let statements =
-        Parser::parse_sql(&GenericDialect {}, text).map_err(|e| parse_error(text, e))?;
+    let statements = parse(text, params)?;
     let mut last = SqlResult::default();
     let mut i = 0;
     while i < statements.len() {
@@ -50,7 +49,14 @@ pub(crate) fn run(engine: &Arc<Engine>, text: &str, params: &[Value]) -> Result<
                 let end = statements[i + 1..]
                     .iter()
                     .position(|s| {
-                        matches!(s, Statement::Commit { .. } | Statement::Rollback { .. })
+                        matches!(
+                            s,
+                            Statement::Commit { .. }
+                                | Statement::Rollback {
+                                    savepoint: None,
+                                    ..
+                                }
+                        )
                     })
                     .map(|p| i + 1 + p);
                 let Some(end) = end else {
@@ -86,6 +92,9 @@ pub(crate) fn run(engine: &Arc<Engine>, text: &str, params: &[Value]) -> Result<
                 }
                 i = end + 1;
             }
+            Statement::Rollback {
+                savepoint: Some(_), ..
+            } => return Err(unsupported("savepoints")),
             Statement::Commit { .. } | Statement::Rollback { .. } => {
                 return Err(sql_error(
                     statements[i].span(),
@@ -131,8 +140,7 @@ impl Transaction<'_> {
 /// Runs `text` inside `tx` (`tx.sql`): every statement is part of the transaction, so
 /// `BEGIN`, `COMMIT` and `ROLLBACK` are refused.
 fn run_in(tx: &Transaction<'_>, text: &str, params: &[Value]) -> Result<SqlResult> {
-    let statements =
-        Parser::parse_sql(&GenericDialect {}, text).map_err(|e| parse_error(text, e))?;
+    let statements = parse(text, params)?;
     let mut last = SqlResult::default();
     for (i, s) in statements.iter().enumerate() {
         if matches!(
@@ -156,7 +164,71 @@ fn run_in(tx: &Transaction<'_>, text: &str, params: &[Value]) -> Result<SqlResul
 }
 
 fn is_read(s: &Statement) -> bool {
-    matches!(s, Statement::Query(_))
+    matches!(s, Statement::Query(_) | Statement::Explain { .. })
+}
+
+/// The statements of `text`, its `?` placeholders numbered `$1`, `$2`, … in the order they
+/// appear (so that the order expressions are compiled in does not matter), and checked
+/// against the number of `params`.
+fn parse(text: &str, params: &[Value]) -> Result<Vec<Statement>> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = GenericDialect {};
+    let tokens = Tokenizer::new(&dialect, text)
+        .tokenize_with_location()
+        .map_err(|e| Error::Sql {
+            line: e.location.line,
+            column: e.location.column,
+            reason: e.message,
+        })?;
+    // Byte offset of each line's start, to splice by location.
+    let mut line_starts = vec![0usize];
+    line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+    let offset = |line: u64, column: u64| -> Option<usize> {
+        let start = *line_starts.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
+        let col = usize::try_from(column).ok()?.checked_sub(1)?;
+        Some(
+            start
+                + text[start..]
+                    .char_indices()
+                    .nth(col)
+                    .map_or(text.len() - start, |(i, _)| i),
+        )
+    };
+    let mut numbered = String::with_capacity(text.len() + 8);
+    let mut copied = 0;
+    let (mut marks, mut highest) = (0usize, 0usize);
+    for t in &tokens {
+        if let Token::Placeholder(p) = &t.token {
+            if p == "?" {
+                if let Some(at) = offset(t.span.start.line, t.span.start.column) {
+                    marks += 1;
+                    numbered.push_str(&text[copied..at]);
+                    numbered.push_str(&format!("${marks}"));
+                    copied = at + 1;
+                }
+            } else if let Some(n) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
+                highest = highest.max(n);
+            }
+        }
+    }
+    numbered.push_str(&text[copied..]);
+    let wanted = marks.max(highest);
+    if wanted != params.len() {
+        return Err(Error::Sql {
+            line: 0,
+            column: 0,
+            reason: format!(
+                "the text has {wanted} placeholder(s) and {} value(s) were given",
+                params.len()
+            ),
+        });
+    }
+    Parser::parse_sql(&dialect, &numbered).map_err(|e| parse_error(text, e))
+}
+
+/// A key as text that equal keys share (an integer key and the same float).
+fn join_key_of(v: &Value) -> String {
+    format!("{}{v}", v.kind())
 }
 
 /// A parse error, with where the parser stopped (the end of the text when it ran out).
@@ -302,6 +374,7 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 // INSERT … SELECT: the query's rows, read before any is inserted.
                 let rows = run(source)?;
                 let mut changed = 0;
+                let mut pending = Vec::with_capacity(rows.len());
                 for vals in rows {
                     if vals.len() != names.len() {
                         return Err(sql_error(
@@ -309,15 +382,18 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                             format!("the query gives {} columns for {}", vals.len(), names.len()),
                         ));
                     }
-                    t.insert(Row::with_names(names.clone(), vals))?;
+                    pending.push(Row::with_names(names.clone(), vals));
                     changed += 1;
                 }
+                // One statement: all the rows or none.
+                t.insert_many(pending)?;
                 return Ok(SqlResult {
                     changed,
                     ..SqlResult::default()
                 });
             };
             let mut changed = 0;
+            let mut pending = Vec::with_capacity(values.rows.len());
             let mut p = Params::with_subqueries(&run);
             for row in &values.rows {
                 if row.len() != names.len() {
@@ -330,9 +406,11 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                     .iter()
                     .map(|e| scalar::compile(e, &NoScope, &mut p)?.eval(&[], params))
                     .collect::<Result<Vec<_>>>()?;
-                t.insert(Row::with_names(names.clone(), vals))?;
+                pending.push(Row::with_names(names.clone(), vals));
                 changed += 1;
             }
+            // One statement: all the rows or none.
+            t.insert_many(pending)?;
             Ok(SqlResult {
                 changed,
                 ..SqlResult::default()
@@ -369,6 +447,8 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             let t = tx.dyn_table(&name)?;
             let names: Arc<[String]> = scope.names.clone().into();
             let mut changed = 0;
+            let mut updated: std::collections::HashMap<String, Vec<Value>> =
+                std::collections::HashMap::new();
             for row in target.rows(&name)? {
                 if !passes(filter.as_ref(), &row, params)? {
                     continue;
@@ -377,9 +457,36 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 for (pos, e) in &sets {
                     new[*pos] = e.eval(&row, params)?;
                 }
-                t.upsert(Row::with_names(names.clone(), new))?;
+                // The key stays: a row is replaced in place, never moved (as the library's
+                // updates refuse to), so an upsert cannot add a row under a new key.
+                let pk = t.schema().primary_key();
+                let old_key = t.schema().coerce(pk, row[pk].clone())?;
+                let new_key = t.schema().coerce(pk, new[pk].clone())?;
+                if old_key != new_key {
+                    return Err(Error::PrimaryKeyChanged {
+                        table: name.clone(),
+                        column: t.schema().columns[pk].name.clone(),
+                        old: old_key,
+                        new: new_key,
+                    });
+                }
+                updated.insert(join_key_of(&old_key), new);
                 changed += 1;
             }
+            // One statement: every row or none (a check failing on a later row undoes the
+            // earlier ones, inside a transaction too).
+            let pk_name = t.schema().primary_key_column().name.clone();
+            let key_of = |r: &Row| r.get(&pk_name).map(join_key_of).unwrap_or_default();
+            t.update(
+                |r| updated.contains_key(&key_of(r)),
+                |r| {
+                    if let Some(new) = updated.get(&key_of(r)) {
+                        for (n, v) in names.iter().zip(new) {
+                            r.set(n, v.clone());
+                        }
+                    }
+                },
+            )?;
             Ok(SqlResult {
                 changed,
                 ..SqlResult::default()
@@ -409,15 +516,34 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 .transpose()?;
             let t = tx.dyn_table(&name)?;
             let pk = t.schema().primary_key();
-            let mut changed = 0;
+            let mut doomed = std::collections::HashSet::new();
             for row in target.rows(&name)? {
-                if passes(filter.as_ref(), &row, params)? && t.delete_key(row[pk].clone())? {
-                    changed += 1;
+                if passes(filter.as_ref(), &row, params)? {
+                    doomed.insert(join_key_of(&row[pk]));
                 }
             }
+            // One statement: every row or none (a foreign key refusing one undoes the rest).
+            let pk_name = t.schema().columns[pk].name.clone();
+            let changed = t.delete(|r| {
+                r.get(&pk_name)
+                    .is_some_and(|k| doomed.contains(&join_key_of(k)))
+            })? as u64;
             Ok(SqlResult {
                 changed,
                 ..SqlResult::default()
+            })
+        }
+        Statement::Explain { statement, .. } => {
+            let Statement::Query(q) = statement.as_ref() else {
+                return Err(unsupported("EXPLAIN of anything but a query"));
+            };
+            Ok(SqlResult {
+                columns: vec!["plan".to_owned()],
+                rows: select::explain(target, q)?
+                    .into_iter()
+                    .map(|l| vec![Value::Text(l)])
+                    .collect(),
+                changed: 0,
             })
         }
         Statement::CreateTable(c) => {

@@ -602,6 +602,10 @@ impl Scalar {
             }
             Scalar::InList(x, list, negated) => {
                 let v = x.eval(row, params)?;
+                // Nothing is in an empty list, not even null.
+                if list.is_empty() {
+                    return Ok(Value::Bool(*negated));
+                }
                 if v.is_null() {
                     return Ok(Value::Null);
                 }
@@ -723,6 +727,11 @@ fn numeric(t: &str) -> Value {
     s.parse::<f64>().map_or(Value::Int(0), Value::Float)
 }
 
+/// A text as SQLite reads it in arithmetic: its numeric prefix (0 if none).
+pub(crate) fn cast_number(t: &str) -> Value {
+    numeric(t)
+}
+
 /// A value as a number for arithmetic (SQLite's rule: text is read as its numeric prefix).
 fn as_number(v: Value) -> Value {
     match v {
@@ -828,7 +837,7 @@ fn arithmetic(op: Op, a: Value, b: Value) -> Value {
                 Op::Sub => x.checked_sub(y),
                 Op::Mul => x.checked_mul(y),
                 Op::Div if y == 0 => return Value::Null,
-                Op::Div => Some(x.checked_div(y).unwrap_or(i64::MIN)),
+                Op::Div => x.checked_div(y),
                 Op::Rem if y == 0 => return Value::Null,
                 Op::Rem => Some(x.checked_rem(y).unwrap_or(0)),
                 _ => None,

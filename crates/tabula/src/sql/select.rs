@@ -242,12 +242,17 @@ fn join(
     Ok(out)
 }
 
+/// 2^63: the floats of integral value inside it are the ones an `i64` holds.
+const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+
 /// A join key that equal values (an integer and the same float) share; `None` for null.
 fn join_key(v: &Value) -> Option<String> {
     Some(match v {
         Value::Null => return None,
         Value::Int(i) => format!("n{i}"),
-        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => format!("n{}", *f as i64),
+        Value::Float(f) if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(f) => {
+            format!("n{}", *f as i64)
+        }
         Value::Float(f) => format!("f{f:?}"),
         Value::Bool(b) => format!("n{}", i64::from(*b)),
         Value::Text(t) => format!("t{t}"),
@@ -299,7 +304,7 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
     let group_by: Vec<Scalar> = match &sel.group_by {
         GroupByExpr::Expressions(list, mods) if mods.is_empty() => list
             .iter()
-            .map(|e| scalar::compile(e, &tables, &mut p))
+            .map(|e| scalar::compile(group_item(e, &sel.projection, &tables)?, &tables, &mut p))
             .collect::<Result<_>>()?,
         _ => return Err(unsupported("GROUP BY ALL and grouping modifiers")),
     };
@@ -374,9 +379,8 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
                     }
                     Key::Output(pos - 1)
                 }
-                Expr::Identifier(id)
-                    if columns.contains(&id.value) && tables.resolve(None, &id.value).is_err() =>
-                {
+                // An output alias wins over a column of the same name, as in SQLite.
+                Expr::Identifier(id) if columns.contains(&id.value) => {
                     Key::Output(columns.iter().position(|c| *c == id.value).unwrap_or(0))
                 }
                 e => Key::Expr(scalar::compile(e, &tables, &mut p)?),
@@ -504,6 +508,37 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
     })
 }
 
+/// A GROUP BY item: a 1-based position in the select list, an output alias (that is not
+/// a column), or an expression.
+fn group_item<'e>(e: &'e Expr, items: &'e [SelectItem], tables: &Tables) -> Result<&'e Expr> {
+    let item = |i: &'e SelectItem| match i {
+        SelectItem::UnnamedExpr(x) | SelectItem::ExprWithAlias { expr: x, .. } => Some(x),
+        _ => None,
+    };
+    match e {
+        Expr::Value(v) if matches!(v.value, sqlparser::ast::Value::Number(..)) => {
+            let pos: usize = v.value.to_string().parse().unwrap_or(0);
+            pos.checked_sub(1)
+                .and_then(|i| items.get(i))
+                .and_then(item)
+                .ok_or_else(|| {
+                    sql_error(
+                        e.span(),
+                        format!("GROUP BY position {pos} is not a column of the result"),
+                    )
+                })
+        }
+        Expr::Identifier(id) if tables.resolve(None, &id.value).is_err() => Ok(items
+            .iter()
+            .find_map(|i| match i {
+                SelectItem::ExprWithAlias { expr, alias } if alias.value == id.value => Some(expr),
+                _ => None,
+            })
+            .unwrap_or(e)),
+        e => Ok(e),
+    }
+}
+
 pub(crate) fn passes(filter: Option<&Scalar>, row: &[Value], params: &[Value]) -> Result<bool> {
     Ok(match filter {
         Some(f) => truth(&f.eval(row, params)?) == Some(true),
@@ -581,12 +616,10 @@ impl Acc {
             AggFunc::Sum | AggFunc::Total | AggFunc::Avg => {
                 let n = match v {
                     Value::Bool(b) => Value::Int(i64::from(b)),
-                    Value::Text(ref t) => t
-                        .trim()
-                        .parse::<i64>()
-                        .map(Value::Int)
-                        .or_else(|_| t.trim().parse::<f64>().map(Value::Float))
-                        .unwrap_or(Value::Int(0)),
+                    // Text is read as its number and makes the sum a float, as in SQLite.
+                    Value::Text(ref t) => {
+                        Value::Float(scalar::cast_number(t).as_f64().unwrap_or(0.0))
+                    }
                     v => v,
                 };
                 match n {
@@ -652,4 +685,93 @@ fn window(q: &Query, params: &[Value]) -> Result<(Option<usize>, usize)> {
         limit.and_then(|l| usize::try_from(l).ok()),
         usize::try_from(offset).unwrap_or(0),
     ))
+}
+
+/// What `EXPLAIN SELECT …` shows: a line per step, in the order they run.
+pub(crate) fn explain(target: Target<'_, '_>, q: &Query) -> Result<Vec<String>> {
+    let SetExpr::Select(sel) = q.body.as_ref() else {
+        return Err(unsupported("UNION and other set operations"));
+    };
+    let mut out = Vec::new();
+    let describe = |t: &TableFactor| -> Result<String> {
+        Ok(match t {
+            TableFactor::Derived { alias, .. } => format!(
+                "subquery {} (run once)",
+                alias.as_ref().map_or("?", |a| a.name.value.as_str())
+            ),
+            t => {
+                let (name, qualifier, _) = resolve_table(target, t)?;
+                let shown = if qualifier == name {
+                    name.clone()
+                } else {
+                    format!("{name} AS {qualifier}")
+                };
+                let rows = target.rows(&name)?.len();
+                format!("scan {shown} ({rows} rows; indexes are not used by SQL yet)")
+            }
+        })
+    };
+    for (k, twj) in sel.from.iter().enumerate() {
+        let line = describe(&twj.relation)?;
+        out.push(if k == 0 {
+            line
+        } else {
+            format!("cross join with {line}")
+        });
+        for j in &twj.joins {
+            let (kind, on) = match &j.join_operator {
+                JoinOperator::Join(c) | JoinOperator::Inner(c) => ("inner", Some(c)),
+                JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => ("left", Some(c)),
+                _ => ("cross", None),
+            };
+            let strategy = match on {
+                Some(JoinConstraint::On(e)) if has_column_equality(e) => "hash join",
+                _ => "nested-loop join",
+            };
+            out.push(format!("{kind} {strategy} with {}", describe(&j.relation)?));
+        }
+    }
+    if sel.selection.is_some() {
+        out.push("filter (WHERE)".to_owned());
+    }
+    let grouped = !matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
+    if grouped {
+        out.push("group (GROUP BY) with a hash of the keys".to_owned());
+    }
+    if sel.having.is_some() {
+        out.push("filter groups (HAVING)".to_owned());
+    }
+    if sel.distinct.is_some() {
+        out.push("distinct".to_owned());
+    }
+    if q.order_by.is_some() {
+        out.push("sort (ORDER BY)".to_owned());
+    }
+    if q.limit_clause.is_some() {
+        out.push("window (LIMIT/OFFSET)".to_owned());
+    }
+    Ok(out)
+}
+
+/// Whether `e` (or a term of its AND chain) compares two columns for equality: what the
+/// join serves through a hash when the columns are on either side.
+fn has_column_equality(e: &Expr) -> bool {
+    use sqlparser::ast::BinaryOperator;
+    match e {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Eq,
+            right,
+        } => {
+            let col = |x: &Expr| matches!(x, Expr::Identifier(_) | Expr::CompoundIdentifier(_));
+            col(left) && col(right)
+        }
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => has_column_equality(left) || has_column_equality(right),
+        Expr::Nested(inner) => has_column_equality(inner),
+        _ => false,
+    }
 }

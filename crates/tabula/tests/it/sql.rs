@@ -562,3 +562,128 @@ fn insert_select_and_sql_inside_a_transaction() {
         "{e}"
     );
 }
+
+#[test]
+fn explain_shows_the_steps_and_updates_keep_their_keys() {
+    let db = Database::in_memory();
+    people(&db);
+    cities(&db);
+    db.sql("INSERT INTO people (name, age, city) VALUES ('Ada', 36, 'Oslo')")
+        .unwrap();
+    let r = db
+        .sql(
+            "EXPLAIN SELECT c.country, COUNT(*) FROM people p LEFT JOIN cities c ON p.city = c.name \
+             WHERE p.age > 3 GROUP BY c.country ORDER BY 2 DESC LIMIT 3",
+        )
+        .unwrap();
+    let lines: Vec<String> = r.rows.iter().map(|r| r[0].to_string()).collect();
+    assert_eq!(r.columns, ["plan"]);
+    assert!(lines[0].contains("scan people AS p (1 rows"), "{lines:?}");
+    assert!(
+        lines[1].starts_with("\"left hash join with scan cities AS c"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("group (GROUP BY)")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("sort (ORDER BY)")),
+        "{lines:?}"
+    );
+    // An UPDATE that would move a row to another key is refused, changing nothing.
+    let e = db.sql("UPDATE people SET id = 7 WHERE id = 1").unwrap_err();
+    assert!(matches!(e, Error::PrimaryKeyChanged { .. }), "{e}");
+    assert_eq!(
+        db.sql("SELECT id FROM people").unwrap().rows,
+        [[Value::Int(1)]]
+    );
+}
+
+/// Regressions from a review: placeholders numbered by position in the text, GROUP BY by
+/// position and alias, statements atomic inside tx.sql, empty IN lists, i64::MIN / -1,
+/// aliases in ORDER BY, savepoints refused.
+#[test]
+fn placeholders_grouping_and_atomic_statements() {
+    let db = Database::in_memory();
+    people(&db);
+    db.sql(
+        "INSERT INTO people (name, age, city) VALUES ('Ada', 36, 'Oslo'), ('Bo', 20, 'Rome'), \
+         ('Cy', NULL, 'Oslo'), ('Di', 50, NULL)",
+    )
+    .unwrap();
+    let r = db
+        .sql_with(
+            "SELECT name, ? FROM people WHERE id = ?",
+            &[Value::from("X"), Value::Int(2)],
+        )
+        .unwrap();
+    assert_eq!(r.rows, [[Value::from("Bo"), Value::from("X")]]);
+    let r = db
+        .sql_with(
+            "SELECT id FROM people WHERE id > ? ORDER BY id LIMIT ?",
+            &[Value::Int(0), Value::Int(1)],
+        )
+        .unwrap();
+    assert_eq!(r.rows, [[Value::Int(1)]]);
+    let r = db
+        .sql_with(
+            "SELECT id FROM people WHERE id >= ? AND id IN (SELECT id FROM people WHERE id <= ?) \
+             ORDER BY id",
+            &[Value::Int(2), Value::Int(3)],
+        )
+        .unwrap();
+    assert_eq!(r.rows, [[Value::Int(2)], [Value::Int(3)]]);
+    let e = db
+        .sql_with("SELECT id FROM people WHERE id = ?", &[])
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason.contains("1 placeholder(s) and 0 value(s)")),
+        "{e}"
+    );
+    // GROUP BY a position and an alias.
+    for q in [
+        "SELECT city, COUNT(*) FROM people GROUP BY 1 ORDER BY 1",
+        "SELECT city AS c, COUNT(*) FROM people GROUP BY c ORDER BY 1",
+    ] {
+        let r = db.sql(q).unwrap();
+        assert_eq!(
+            r.rows,
+            [
+                [Value::Null, Value::Int(1)],
+                [Value::from("Oslo"), Value::Int(2)],
+                [Value::from("Rome"), Value::Int(1)]
+            ],
+            "{q}"
+        );
+    }
+    // An alias wins over the column of the same name in ORDER BY.
+    let r = db.sql("SELECT -id AS id FROM people ORDER BY id").unwrap();
+    assert_eq!(r.rows[0], [Value::Int(-4)]);
+    // Nothing is in an empty list, not even null; i64::MIN / -1 becomes a float.
+    let r = db
+        .sql("SELECT name FROM people WHERE age NOT IN (SELECT id FROM people WHERE id > 99) ORDER BY id")
+        .unwrap();
+    assert_eq!(r.rows.len(), 4);
+    let r = db.sql("SELECT (-9223372036854775807 - 1) / -1").unwrap();
+    assert_eq!(r.rows, [[Value::Float(9.223372036854776e18)]]);
+    // A statement that fails half way through changes nothing, inside tx.sql too.
+    db.sql("CREATE TABLE u (id INTEGER PRIMARY KEY, v INTEGER CHECK (v < 3))")
+        .unwrap();
+    db.sql("INSERT INTO u (v) VALUES (1), (2)").unwrap();
+    db.transaction(|tx| {
+        let e = tx.sql("UPDATE u SET v = v + 1").unwrap_err();
+        assert!(matches!(e, Error::Check { .. }), "{e}");
+        let e = tx.sql("INSERT INTO u (v) VALUES (0), (9)").unwrap_err();
+        assert!(matches!(e, Error::Check { .. }), "{e}");
+        Ok(())
+    })
+    .unwrap();
+    let r = db.sql("SELECT v FROM u ORDER BY id").unwrap();
+    assert_eq!(r.rows, [[Value::Int(1)], [Value::Int(2)]]);
+    let e = db
+        .sql("BEGIN; DELETE FROM u; ROLLBACK TO SAVEPOINT x; COMMIT")
+        .unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+    assert_eq!(db.sql("SELECT * FROM u").unwrap().rows.len(), 2);
+}
