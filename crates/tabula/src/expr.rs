@@ -676,6 +676,16 @@ fn compare(a: ValueRef<'_>, op: Cmp, b: ValueRef<'_>) -> Option<bool> {
     })
 }
 
+/// Case-sensitive SQL `LIKE` of `text` against `pattern` (with `escape` making the next
+/// character literal): what `db.sql` evaluates. A pattern ending with its escape character
+/// matches nothing.
+pub(crate) fn like_text(text: &str, pattern: &str, escape: Option<char>) -> bool {
+    match pattern_of(pattern, pattern, escape, false) {
+        Ok(p) => like(&text.chars().collect::<Vec<_>>(), &p.pieces),
+        Err(_) => false,
+    }
+}
+
 /// SQL LIKE over a compiled pattern, backtracking to the last `%` only (linear in practice).
 fn like(s: &[char], p: &[Piece]) -> bool {
     let (mut si, mut pi) = (0, 0);

@@ -596,7 +596,7 @@ impl Scalar {
                 if v.is_null() || p.is_null() {
                     Value::Null
                 } else {
-                    let hit = like(&text_of(&v), &text_of(&p), *escape);
+                    let hit = crate::expr::like_text(&text_of(&v), &text_of(&p), *escape);
                     Value::Bool(hit != *negated)
                 }
             }
@@ -995,60 +995,4 @@ fn call(f: Func, mut args: Vec<Value>) -> Result<Value> {
             })
         }
     })
-}
-
-/// SQL `LIKE`, case-sensitive: `%` any run, `_` one character, `escape` makes the next
-/// character literal.
-pub(crate) fn like(text: &str, pattern: &str, escape: Option<char>) -> bool {
-    #[derive(Clone, Copy, PartialEq)]
-    enum P {
-        Any,
-        One,
-        Ch(char),
-    }
-    let mut pat = Vec::new();
-    let mut it = pattern.chars();
-    while let Some(c) = it.next() {
-        if Some(c) == escape {
-            match it.next() {
-                Some(n) => pat.push(P::Ch(n)),
-                None => return false,
-            }
-        } else if c == '%' {
-            pat.push(P::Any);
-        } else if c == '_' {
-            pat.push(P::One);
-        } else {
-            pat.push(P::Ch(c));
-        }
-    }
-    let text: Vec<char> = text.chars().collect();
-    // Iterative matching with one backtrack point (the last `%`).
-    let (mut t, mut p) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pat.get(p) {
-            Some(P::Any) => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(P::One) => {
-                t += 1;
-                p += 1;
-            }
-            Some(P::Ch(c)) if *c == text[t] => {
-                t += 1;
-                p += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    p = sp + 1;
-                    t = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pat[p..].iter().all(|x| *x == P::Any)
 }

@@ -3,18 +3,7 @@
 
 use tabula::{Column, ColumnType, Database, Row, Schema, Value};
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use crate::common::Rng;
 
 fn schema(name: &str, indexed: bool) -> Schema {
     let s = Schema::new(

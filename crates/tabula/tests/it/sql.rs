@@ -5,6 +5,8 @@
 
 use tabula::{Column, ColumnType, Database, Error, Schema, Value};
 
+use crate::common::Rng;
+
 fn cities(db: &Database) {
     let schema = Schema::new(
         "cities",
@@ -135,23 +137,6 @@ fn errors_say_where_and_what() {
         matches!(&e, Error::Sql { reason, .. } if reason.starts_with("statement 2:")),
         "{e}"
     );
-}
-
-/// A tiny deterministic generator.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
 }
 
 fn int_literal(r: &mut Rng) -> String {
