@@ -112,7 +112,8 @@ pub(crate) fn checkpoint(storage: &Storage, st: &mut State) -> Result<()> {
 /// and the manifest naming both written: the commit point. The log is archived whole, so no
 /// record under the old schema is replayed under the new one. A crash before the manifest
 /// leaves the old table (the open removes the staged files), after it the new one (the open
-/// finishes the renames). A failure before the commit changes nothing.
+/// finishes the renames). A failure before the commit changes nothing on disk; `st` is the
+/// caller's copy of the state (`Engine::update`), which a failure leaves uninstalled.
 pub(crate) fn commit_migration(
     storage: &Storage,
     st: &mut State,
@@ -134,7 +135,6 @@ pub(crate) fn commit_migration(
     }));
     let schema = table.schema.clone();
     let crc = storage.stage_schema(&schema, &migrations)?;
-    let before = (st.tables[idx].clone(), st.meta[idx].clone());
     st.tables[idx] = Arc::new(table);
     let meta = &mut st.meta[idx];
     meta.schema_crc32c = crc;
@@ -148,7 +148,6 @@ pub(crate) fn commit_migration(
             committed: false,
         }) => {
             storage.discard_staged_schema(&schema.table);
-            (st.tables[idx], st.meta[idx]) = before;
             return Err(*error);
         }
         Err(CommitFailure {
@@ -166,7 +165,6 @@ pub(crate) fn commit_migration(
                     schema.table
                 ));
             }
-            (st.tables[idx], st.meta[idx]) = before;
             return Err(*error);
         }
     }

@@ -226,9 +226,9 @@ fn parse(text: &str, params: &[Value]) -> Result<Vec<Statement>> {
     Parser::parse_sql(&dialect, &numbered).map_err(|e| parse_error(text, e))
 }
 
-/// A key as text that equal keys share (an integer key and the same float).
-fn join_key_of(v: &Value) -> String {
-    format!("{}{v}", v.kind())
+/// A primary key as text, for the sets of keys a statement changes (keys are never null).
+fn key_text(v: &Value) -> String {
+    select::join_key(v).unwrap_or_default()
 }
 
 /// A parse error, with where the parser stopped (the end of the text when it ran out).
@@ -470,13 +470,13 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                         new: new_key,
                     });
                 }
-                updated.insert(join_key_of(&old_key), new);
+                updated.insert(key_text(&old_key), new);
                 changed += 1;
             }
             // One statement: every row or none (a check failing on a later row undoes the
             // earlier ones, inside a transaction too).
             let pk_name = t.schema().primary_key_column().name.clone();
-            let key_of = |r: &Row| r.get(&pk_name).map(join_key_of).unwrap_or_default();
+            let key_of = |r: &Row| r.get(&pk_name).map(key_text).unwrap_or_default();
             t.update(
                 |r| updated.contains_key(&key_of(r)),
                 |r| {
@@ -519,14 +519,14 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             let mut doomed = std::collections::HashSet::new();
             for row in target.rows(&name)? {
                 if passes(filter.as_ref(), &row, params)? {
-                    doomed.insert(join_key_of(&row[pk]));
+                    doomed.insert(key_text(&row[pk]));
                 }
             }
             // One statement: every row or none (a foreign key refusing one undoes the rest).
             let pk_name = t.schema().columns[pk].name.clone();
             let changed = t.delete(|r| {
                 r.get(&pk_name)
-                    .is_some_and(|k| doomed.contains(&join_key_of(k)))
+                    .is_some_and(|k| doomed.contains(&key_text(k)))
             })? as u64;
             Ok(SqlResult {
                 changed,

@@ -307,8 +307,6 @@ pub(crate) fn compile(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> R
 pub(crate) struct Params<'s> {
     /// Positions given to `?` so far.
     next: usize,
-    /// The highest position used, plus one.
-    pub(crate) count: usize,
     /// The aggregate calls met, when aggregates are allowed: each compiles to the column
     /// `agg_base + its index` of the row a group is evaluated on.
     pub(crate) aggs: Option<Vec<AggCall>>,
@@ -390,7 +388,6 @@ fn literal(v: &ValueWithSpan, params: &mut Params<'_>) -> Result<Scalar> {
                 }
             }
         };
-        params.count = params.count.max(at + 1);
         return Ok(Scalar::Param(at));
     }
     literal_value(v)
@@ -687,7 +684,7 @@ pub(crate) fn truth(v: &Value) -> Option<bool> {
 }
 
 /// The longest numeric prefix of a text, as SQLite reads text in arithmetic (0 if none).
-fn numeric(t: &str) -> Value {
+pub(crate) fn numeric(t: &str) -> Value {
     let t = t.trim_start();
     let bytes = t.as_bytes();
     let mut end = 0;
@@ -725,11 +722,6 @@ fn numeric(t: &str) -> Value {
         }
     }
     s.parse::<f64>().map_or(Value::Int(0), Value::Float)
-}
-
-/// A text as SQLite reads it in arithmetic: its numeric prefix (0 if none).
-pub(crate) fn cast_number(t: &str) -> Value {
-    numeric(t)
 }
 
 /// A value as a number for arithmetic (SQLite's rule: text is read as its numeric prefix).

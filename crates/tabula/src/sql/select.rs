@@ -103,12 +103,11 @@ fn from_rows(
 ) -> Result<(Vec<Vec<Value>>, Tables)> {
     let mut tables = Tables::default();
     let mut rows: Vec<Vec<Value>> = vec![Vec::new()];
-    for (k, twj) in from.iter().enumerate() {
+    for twj in from {
         // `FROM a, b` is a cross join.
         let (qualifier, names, right) = relation(target, &twj.relation, params)?;
         tables.add(qualifier, names)?;
         rows = cross(&rows, &right);
-        let _ = k;
         for j in &twj.joins {
             let (qualifier, names, right) = relation(target, &j.relation, params)?;
             let width = names.len();
@@ -246,7 +245,7 @@ fn join(
 const TWO_63: f64 = 9_223_372_036_854_775_808.0;
 
 /// A join key that equal values (an integer and the same float) share; `None` for null.
-fn join_key(v: &Value) -> Option<String> {
+pub(crate) fn join_key(v: &Value) -> Option<String> {
     Some(match v {
         Value::Null => return None,
         Value::Int(i) => format!("n{i}"),
@@ -617,9 +616,7 @@ impl Acc {
                 let n = match v {
                     Value::Bool(b) => Value::Int(i64::from(b)),
                     // Text is read as its number and makes the sum a float, as in SQLite.
-                    Value::Text(ref t) => {
-                        Value::Float(scalar::cast_number(t).as_f64().unwrap_or(0.0))
-                    }
+                    Value::Text(ref t) => Value::Float(scalar::numeric(t).as_f64().unwrap_or(0.0)),
                     v => v,
                 };
                 match n {
