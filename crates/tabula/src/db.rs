@@ -362,6 +362,32 @@ impl Database {
         self.engine.migration_plan::<T>()
     }
 
+    /// Migrates a stored table to `schema` (the table it names), as attaching a Rust type
+    /// with that schema would: new nullable or defaulted columns, renames and drops named in
+    /// `schema.evolution`, lossless widenings, indexes, unique constraints and checks added
+    /// or removed. Returns what changed (empty when the table already has `schema`). It runs
+    /// outside any transaction as one durable step; a refused migration is
+    /// `Error::SchemaMismatch` listing every reason and changes nothing. SQL's `ALTER TABLE`
+    /// and `CREATE INDEX` run through it.
+    ///
+    /// ```
+    /// use tabula::{Column, ColumnType, Database, Schema};
+    /// let db = Database::in_memory();
+    /// let schema = Schema::new("note", vec![
+    ///     Column::new("id", ColumnType::U64).primary_key(),
+    ///     Column::new("text", ColumnType::Text),
+    /// ])?;
+    /// db.create_table(schema.clone())?;
+    /// let plan = db.alter_table(schema.with_index(&["text"])?)?;
+    /// assert_eq!(plan.changes(), ["build index on text"]);
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn alter_table(&self, schema: Schema) -> Result<MigrationPlan> {
+        let mut schema = schema;
+        schema.finish()?;
+        self.engine.alter(schema)
+    }
+
     /// The migrations a table went through, oldest first, each with the log position at
     /// which it was committed (0 for an in-memory database) and the change in words; the
     /// schema file keeps them. `tabula schema DIR TABLE` shows them.

@@ -72,6 +72,7 @@ pub(crate) trait AnyTable: Send + Sync {
     fn slots_where(&self, col: usize, v: &Value) -> Vec<u32>;
     fn key_at(&self, slot: u32) -> Value;
     fn set_at(&mut self, slot: u32, col: usize, v: Value) -> Result<()>;
+    fn raise_next_key(&mut self, next: i64);
 }
 
 /// Wraps closure filters over `Row` as filters over the table's own row kind.
@@ -260,6 +261,9 @@ impl<R: Record> AnyTable for TableData<R> {
     }
     fn set_at(&mut self, slot: u32, col: usize, v: Value) -> Result<()> {
         TableData::set_at(self, slot, col, v)
+    }
+    fn raise_next_key(&mut self, next: i64) {
+        TableData::raise_next_key(self, next)
     }
     fn dyn_delete_keys(&mut self, keys: &[Value]) -> Result<usize> {
         let mut n = 0;

@@ -33,7 +33,7 @@ fn migrate(
     idx: usize,
     new: &Schema,
     mut draft: Draft,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let old = st.tables[idx].schema().clone();
     let rows = st.tables[idx].dump()?;
     let table = migration::rebuild(&old, new, &mut draft, rows, st.tables[idx].next_key())?;
@@ -53,7 +53,7 @@ fn migrate(
         }
     }
     tracing::info!(table = %new.table, changes = ?changes, "migrated schema");
-    Ok(())
+    Ok(changes)
 }
 
 impl Engine {
@@ -154,6 +154,36 @@ impl Engine {
         let table = migration::rebuild(&old, schema, &mut draft, rows, st.tables[idx].next_key())?;
         check_new_references(storage, &mut st, idx, &old, &table)?;
         Ok(MigrationPlan::new(name, draft.changes))
+    }
+
+    /// Migrates stored table `schema.table` to `schema` (its `evolution` naming renamed and
+    /// dropped columns) as one durable step, outside any transaction, as attaching a Rust
+    /// type with that schema would; returns what changed (empty: nothing to do). Handles of
+    /// the table made before report it detached afterwards. A refused migration is
+    /// `Error::SchemaMismatch` listing every reason, and changes nothing.
+    pub(crate) fn alter(&self, schema: Schema) -> Result<MigrationPlan> {
+        let name = schema.table.clone();
+        // Checks that do not compile are refused before a row is read.
+        TableData::<DynRow>::new(Arc::new(schema.clone()))?;
+        self.preload::<DynRow>(&name)?;
+        let _no_checkpoint = self
+            .checkpointing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let changes = self.update(&name, |st| {
+            let idx = st.index_of(&name)?;
+            let storage = self.storage.as_ref();
+            ensure_loaded(storage, st, idx)?;
+            let old = st.tables[idx].schema().clone();
+            let Some(draft) = migration::draft(&old, &schema)? else {
+                return Ok(Vec::new());
+            };
+            if let Some(s) = self.read_only_storage() {
+                return Err(s.refuse(format!("migrate table {name} ({})", draft.summary())));
+            }
+            migrate(storage, st, idx, &schema, draft)
+        })?;
+        Ok(MigrationPlan::new(&name, changes))
     }
 
     /// Creates a dynamic table from a schema (as a transaction of its own), or finds the

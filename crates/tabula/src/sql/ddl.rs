@@ -4,7 +4,8 @@
 //! `PRIMARY KEY (c)`, `UNIQUE (a, b)`, `CHECK (…)` and `FOREIGN KEY (c) REFERENCES t`.
 
 use sqlparser::ast::{
-    ColumnOption, CreateTable, DataType, Expr, ReferentialAction, Spanned, TableConstraint,
+    ColumnDef, ColumnOption, CreateTable, DataType, Expr, ReferentialAction, Spanned,
+    TableConstraint,
 };
 
 use crate::error::{Error, Result};
@@ -68,6 +69,40 @@ fn check_text(e: &Expr) -> String {
     e.to_string()
 }
 
+/// One column of `CREATE TABLE` or `ALTER TABLE … ADD COLUMN`, nullable unless it says
+/// `NOT NULL` or `PRIMARY KEY`.
+pub(crate) fn column_of(def: &ColumnDef) -> Result<Column> {
+    let mut col = Column::new(def.name.value.clone(), column_type(&def.data_type)?);
+    col.nullable = true;
+    for opt in &def.options {
+        match &opt.option {
+            ColumnOption::Null => col.nullable = true,
+            ColumnOption::NotNull => col.nullable = false,
+            ColumnOption::Default(e) => col.default = Some(constant(e)?),
+            ColumnOption::PrimaryKey(_) => {
+                col.primary_key = true;
+                col.nullable = false;
+            }
+            ColumnOption::Unique(_) => col.unique = true,
+            ColumnOption::ForeignKey(fk) => {
+                let target = fk
+                    .foreign_table
+                    .0
+                    .last()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default();
+                col.references = Some(crate::schema::ForeignKey {
+                    table: target,
+                    on_delete: on_delete(fk.on_delete)?,
+                });
+            }
+            ColumnOption::Check(ch) => col.check = Some(check_text(&ch.expr)),
+            other => return Err(unsupported(format!("the column option {other}"))),
+        }
+    }
+    Ok(col)
+}
+
 /// The schema `CREATE TABLE` describes.
 pub(crate) fn schema_of(c: &CreateTable) -> Result<Schema> {
     let table = c
@@ -81,35 +116,7 @@ pub(crate) fn schema_of(c: &CreateTable) -> Result<Schema> {
     let mut uniques = Vec::new();
     let mut checks = Vec::new();
     for def in &c.columns {
-        let mut col = Column::new(def.name.value.clone(), column_type(&def.data_type)?);
-        col.nullable = true;
-        for opt in &def.options {
-            match &opt.option {
-                ColumnOption::Null => col.nullable = true,
-                ColumnOption::NotNull => col.nullable = false,
-                ColumnOption::Default(e) => col.default = Some(constant(e)?),
-                ColumnOption::PrimaryKey(_) => {
-                    col.primary_key = true;
-                    col.nullable = false;
-                }
-                ColumnOption::Unique(_) => col.unique = true,
-                ColumnOption::ForeignKey(fk) => {
-                    let target = fk
-                        .foreign_table
-                        .0
-                        .last()
-                        .map(|p| p.to_string())
-                        .unwrap_or_default();
-                    col.references = Some(crate::schema::ForeignKey {
-                        table: target,
-                        on_delete: on_delete(fk.on_delete)?,
-                    });
-                }
-                ColumnOption::Check(ch) => col.check = Some(check_text(&ch.expr)),
-                other => return Err(unsupported(format!("the column option {other}"))),
-            }
-        }
-        columns.push(col);
+        columns.push(column_of(def)?);
     }
     for tc in &c.constraints {
         match tc {

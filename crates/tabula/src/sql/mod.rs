@@ -2,6 +2,7 @@
 //! tree and evaluated with SQLite's semantics where SQL leaves room, and the statements
 //! `db.sql` runs ([`run`]).
 
+mod alter;
 mod ddl;
 mod run;
 pub(crate) mod scalar;

@@ -18,9 +18,9 @@ use crate::error::{Error, Result};
 use crate::handle::DynTable;
 use crate::record::Row;
 use crate::schema::Schema;
-use crate::sql::ddl;
 use crate::sql::scalar::{self, sql_error, Params, Scope};
 use crate::sql::select::{self, passes};
+use crate::sql::{alter, ddl};
 use crate::txn::Transaction;
 use crate::value::Value;
 
@@ -101,6 +101,10 @@ pub(crate) fn run(engine: &Arc<Engine>, text: &str, params: &[Value]) -> Result<
                     format!("statement {number}: COMMIT or ROLLBACK without BEGIN"),
                 ));
             }
+            s if alter::is_migration(s) => {
+                last = alter::migrate(engine, s).map_err(|e| numbered(e, number))?;
+                i += 1;
+            }
             s if is_read(s) => {
                 last =
                     execute(Target::Plain(engine), s, params).map_err(|e| numbered(e, number))?;
@@ -164,7 +168,10 @@ fn run_in(tx: &Transaction<'_>, text: &str, params: &[Value]) -> Result<SqlResul
 }
 
 fn is_read(s: &Statement) -> bool {
-    matches!(s, Statement::Query(_) | Statement::Explain { .. })
+    match s {
+        Statement::Query(q) => !alter::is_setval(q),
+        s => matches!(s, Statement::Explain { .. }),
+    }
 }
 
 /// The statements of `text`, its `?` placeholders numbered `$1`, `$2`, … in the order they
@@ -349,7 +356,9 @@ fn table_name(name: &ObjectName) -> String {
 
 fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<SqlResult> {
     match s {
+        Statement::Query(q) if alter::is_setval(q) => alter::setval(target, q, params),
         Statement::Query(q) => select::select(target, q, params),
+        s if alter::is_migration(s) => Err(alter::in_transaction(s)),
         Statement::Insert(ins) => {
             let Target::Tx(tx) = target else {
                 return Err(unsupported("writing outside a transaction"));
@@ -358,14 +367,18 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 sqlparser::ast::TableObject::TableName(n) => table_name(n),
                 _ => return Err(unsupported("INSERT into a table function")),
             };
+            let Some(source) = &ins.source else {
+                return Err(unsupported("INSERT without VALUES"));
+            };
+            if alter::is_sqlite_sequence(target, &name) {
+                let columns: Vec<String> = ins.columns.iter().map(table_name).collect();
+                return alter::insert_sqlite_sequence(target, &columns, source, params);
+            }
             let t = tx.dyn_table(&name)?;
             let columns: Vec<String> = if ins.columns.is_empty() {
                 t.schema().columns.iter().map(|c| c.name.clone()).collect()
             } else {
                 ins.columns.iter().map(table_name).collect()
-            };
-            let Some(source) = &ins.source else {
-                return Err(unsupported("INSERT without VALUES"));
             };
             let names: Arc<[String]> = columns.into();
             let run =
@@ -504,6 +517,13 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             };
             if d.using.is_some() || d.returning.is_some() || !d.tables.is_empty() {
                 return Err(unsupported("DELETE … USING or RETURNING"));
+            }
+            // Keys are never reused, so a dump's `DELETE FROM sqlite_sequence` before it sets
+            // the counters has nothing to do.
+            if let TableFactor::Table { name, .. } = &table.relation {
+                if table.joins.is_empty() && alter::is_sqlite_sequence(target, &table_name(name)) {
+                    return Ok(SqlResult::default());
+                }
             }
             let (name, scope) = single_table(target, table)?;
             let run =

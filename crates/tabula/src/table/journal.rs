@@ -27,6 +27,9 @@ pub(super) enum Undo {
     Delete {
         slot: u32,
     },
+    /// The auto-increment counter raised with no row written (SQL's `setval`): the mark
+    /// restores it; it makes the table's log record carry the new counter.
+    NextKey,
 }
 
 /// A point in the undo journal to roll back to.
@@ -79,6 +82,7 @@ impl<R: Record> TableData<R> {
                     self.live += 1;
                     self.index_slot(slot);
                 }
+                Undo::NextKey => {}
             }
         }
         // Slots added since the mark (inserts and their padding) are all empty now.
@@ -100,7 +104,7 @@ impl<R: Record> TableData<R> {
         let pk = self.schema.primary_key();
         let olds_before = self.undo[..mark.undo_len.min(self.undo.len())]
             .iter()
-            .filter(|u| !matches!(u, Undo::Insert { .. }))
+            .filter(|u| matches!(u, Undo::Replace { .. } | Undo::Delete { .. }))
             .count();
         let mut olds = self.olds[olds_before.min(self.olds.len())..].iter();
         let mut slots = Vec::new();
@@ -116,6 +120,7 @@ impl<R: Record> TableData<R> {
                         slots.push(slot);
                     }
                 }
+                Undo::NextKey => {}
                 Undo::Delete { .. } => {
                     if let Some(old) = olds.next() {
                         let k = old.col(pk);
@@ -131,7 +136,8 @@ impl<R: Record> TableData<R> {
         (slots, deleted)
     }
 
-    /// Whether anything is pending (every journal entry leaves a row image or a deleted key).
+    /// Whether anything is pending (every journal entry leaves a row image, a deleted key or
+    /// a raised counter).
     pub(crate) fn has_changes(&self) -> bool {
         !self.undo.is_empty()
     }
@@ -152,6 +158,7 @@ impl<R: Record> TableData<R> {
             let (slots, old) = match *entry {
                 Undo::Insert { first, count } => (first..first + count, None),
                 Undo::Replace { slot } | Undo::Delete { slot } => (slot..slot + 1, olds.next()),
+                Undo::NextKey => continue,
             };
             if let Some(old) = old {
                 deleted.push(old.col(pk).to_owned());

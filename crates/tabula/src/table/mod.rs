@@ -194,6 +194,16 @@ impl<R: Record> TableData<R> {
         self.next_key = self.next_key.max(next);
     }
 
+    /// Raises the auto-increment counter to `next` inside the current transaction (SQL's
+    /// `setval` and `sqlite_sequence`), journaled so that a rollback restores it and the
+    /// commit logs it. A lower `next` changes nothing: keys are never reused.
+    pub(crate) fn raise_next_key(&mut self, next: i64) {
+        if next > self.next_key {
+            self.next_key = next;
+            self.undo.push(Undo::NextKey);
+        }
+    }
+
     #[inline]
     pub(crate) fn row(&self, slot: u32) -> Option<&R> {
         self.rows.get(slot as usize)

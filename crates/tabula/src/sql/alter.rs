@@ -1,0 +1,477 @@
+//! Statements that change a table rather than its rows: `CREATE [UNIQUE] INDEX` and
+//! `ALTER TABLE … ADD COLUMN / RENAME COLUMN / DROP COLUMN / ADD UNIQUE (…) / ADD CHECK (…)`
+//! run as migrations ([`Database::alter_table`](crate::Database::alter_table)), outside any
+//! transaction; and the auto-increment counters a dump sets, in SQLite's spelling
+//! (`INSERT INTO sqlite_sequence (name, seq) VALUES ('t', n)`) and PostgreSQL's
+//! (`SELECT setval(pg_get_serial_sequence('t', 'id'), n)`), which run as writes.
+
+use std::sync::Arc;
+
+use sqlparser::ast::{
+    AlterTableOperation, CreateIndex, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
+    ObjectName, Query, SelectItem, SetExpr, Spanned, Statement, TableConstraint,
+};
+
+use crate::engine::source::{statement, Source};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::expr::rename_columns;
+use crate::schema::Schema;
+use crate::sql::ddl;
+use crate::sql::run::{SqlResult, Target};
+use crate::sql::scalar::{self, sql_error, Params, Scope};
+use crate::value::Value;
+
+fn unsupported(feature: impl Into<String>) -> Error {
+    Error::Unsupported {
+        feature: feature.into(),
+    }
+}
+
+fn name_of(name: &ObjectName) -> String {
+    name.0
+        .last()
+        .map(|p| p.to_string().trim_matches('"').to_owned())
+        .unwrap_or_default()
+}
+
+/// Whether `s` migrates a table (and so runs outside transactions).
+pub(crate) fn is_migration(s: &Statement) -> bool {
+    matches!(s, Statement::CreateIndex(_) | Statement::AlterTable(_))
+}
+
+/// The error for a migration inside `BEGIN … COMMIT` or `db.transaction`.
+pub(crate) fn in_transaction(s: &Statement) -> Error {
+    sql_error(
+        s.span(),
+        "CREATE INDEX and ALTER TABLE migrate the table as one durable step of their own, \
+         which cannot run inside a transaction; run it before BEGIN or after COMMIT",
+    )
+}
+
+/// Runs a migration statement: works out the table's new schema and migrates to it.
+pub(crate) fn migrate(engine: &Arc<Engine>, s: &Statement) -> Result<SqlResult> {
+    let (table, span) = match s {
+        Statement::CreateIndex(c) => (name_of(&c.table_name), c.table_name.span()),
+        Statement::AlterTable(a) => (name_of(&a.name), a.name.span()),
+        _ => return Err(unsupported("this statement as a migration")),
+    };
+    let old = match engine.schema(&table) {
+        Ok(s) => s,
+        Err(Error::UnknownTable { .. }) => {
+            if let Statement::AlterTable(a) = s {
+                if a.if_exists {
+                    return Ok(SqlResult::default());
+                }
+            }
+            return Err(sql_error(span, format!("no table named {table}")));
+        }
+        Err(e) => return Err(e),
+    };
+    let new = match s {
+        Statement::CreateIndex(c) => with_index(old, c)?,
+        Statement::AlterTable(a) => {
+            if a.only || a.location.is_some() || a.on_cluster.is_some() || a.table_type.is_some() {
+                return Err(unsupported("this form of ALTER TABLE"));
+            }
+            let mut schema = old;
+            for op in &a.operations {
+                schema = altered(schema, op)?;
+            }
+            schema
+        }
+        _ => return Err(unsupported("this statement as a migration")),
+    };
+    engine.alter(new)?;
+    Ok(SqlResult::default())
+}
+
+/// `old` with the index `CREATE INDEX` describes. Its name is not kept (tabula's indexes
+/// are known by their columns), and an index the table already has is not built twice.
+fn with_index(mut schema: Schema, c: &CreateIndex) -> Result<Schema> {
+    if c.using.is_some()
+        || c.predicate.is_some()
+        || !c.include.is_empty()
+        || !c.with.is_empty()
+        || c.nulls_distinct.is_some()
+    {
+        return Err(unsupported(
+            "CREATE INDEX with USING, WHERE, INCLUDE, WITH or NULLS DISTINCT",
+        ));
+    }
+    let mut cols = Vec::with_capacity(c.columns.len());
+    for ic in &c.columns {
+        let Expr::Identifier(id) = &ic.column.expr else {
+            return Err(unsupported("an index on an expression"));
+        };
+        if schema.position(&id.value).is_none() {
+            return Err(sql_error(
+                ic.column.expr.span(),
+                format!("table {} has no column {}", schema.table, id.value),
+            ));
+        }
+        cols.push(id.value.clone());
+    }
+    match (c.unique, cols.as_slice()) {
+        (_, []) => return Err(sql_error(c.table_name.span(), "an index needs a column")),
+        (true, [one]) => {
+            let col = schema.column_index(one)?;
+            schema.columns[col].unique |= !schema.columns[col].primary_key;
+        }
+        (false, [one]) => {
+            let col = schema.column_index(one)?;
+            schema.columns[col].index = true;
+        }
+        (true, _) if !schema.unique.contains(&cols) => schema.unique.push(cols),
+        (false, _) if !schema.index.contains(&cols) => schema.index.push(cols),
+        _ => {}
+    }
+    schema.finish()?;
+    Ok(schema)
+}
+
+/// `schema` after one `ALTER TABLE` operation.
+fn altered(mut schema: Schema, op: &AlterTableOperation) -> Result<Schema> {
+    match op {
+        AlterTableOperation::AddColumn {
+            if_not_exists,
+            column_def,
+            column_position: None,
+            ..
+        } => {
+            let col = ddl::column_of(column_def)?;
+            if schema.position(&col.name).is_some() {
+                if *if_not_exists {
+                    return Ok(schema);
+                }
+                return Err(sql_error(
+                    column_def.name.span,
+                    format!("table {} already has a column {}", schema.table, col.name),
+                ));
+            }
+            if col.primary_key {
+                return Err(unsupported("adding a primary key column"));
+            }
+            schema.columns.push(col);
+        }
+        AlterTableOperation::RenameColumn {
+            old_column_name,
+            new_column_name,
+        } => {
+            let (old, new) = (&old_column_name.value, &new_column_name.value);
+            let col = schema.position(old).ok_or_else(|| {
+                sql_error(
+                    old_column_name.span,
+                    format!("table {} has no column {old}", schema.table),
+                )
+            })?;
+            if schema.position(new).is_some() {
+                return Err(sql_error(
+                    new_column_name.span,
+                    format!("table {} already has a column {new}", schema.table),
+                ));
+            }
+            let renames = [(old.clone(), new.clone())];
+            schema.columns[col].name = new.clone();
+            for c in &mut schema.columns {
+                c.check = c.check.as_deref().map(|t| rename_columns(t, &renames));
+            }
+            for t in &mut schema.checks {
+                *t = rename_columns(t, &renames);
+            }
+            for list in schema.unique.iter_mut().chain(schema.index.iter_mut()) {
+                for c in list.iter_mut().filter(|c| *c == old) {
+                    c.clone_from(new);
+                }
+            }
+            // A column renamed twice in one statement is renamed once, from the stored name.
+            match schema.evolution.renamed.iter_mut().find(|(_, n)| n == old) {
+                Some((_, n)) => n.clone_from(new),
+                None => schema.evolution.renamed.push((old.clone(), new.clone())),
+            }
+        }
+        AlterTableOperation::DropColumn {
+            column_names,
+            if_exists,
+            ..
+        } => {
+            for name in column_names {
+                let Some(col) = schema.position(&name.value) else {
+                    if *if_exists {
+                        continue;
+                    }
+                    return Err(sql_error(
+                        name.span,
+                        format!("table {} has no column {}", schema.table, name.value),
+                    ));
+                };
+                if schema.columns[col].primary_key {
+                    return Err(sql_error(
+                        name.span,
+                        format!(
+                            "column {} is the primary key of {}; it cannot be dropped",
+                            name.value, schema.table
+                        ),
+                    ));
+                }
+                let stored = match schema
+                    .evolution
+                    .renamed
+                    .iter()
+                    .position(|(_, n)| *n == name.value)
+                {
+                    Some(r) => schema.evolution.renamed.remove(r).0,
+                    None => name.value.clone(),
+                };
+                schema.columns.remove(col);
+                schema.evolution.dropped.push(stored);
+            }
+        }
+        AlterTableOperation::AddConstraint { constraint, .. } => match constraint {
+            TableConstraint::Unique(u) => {
+                let cols: Vec<String> = u
+                    .columns
+                    .iter()
+                    .map(|c| c.column.expr.to_string())
+                    .collect();
+                match cols.as_slice() {
+                    [one] => {
+                        let col = schema.column_index(one)?;
+                        schema.columns[col].unique |= !schema.columns[col].primary_key;
+                    }
+                    _ => schema.unique.push(cols),
+                }
+            }
+            TableConstraint::Check(ch) => schema.checks.push(ch.expr.to_string()),
+            other => return Err(unsupported(format!("ALTER TABLE ADD {other}"))),
+        },
+        other => return Err(unsupported(format!("ALTER TABLE {other}"))),
+    }
+    schema.finish()?;
+    Ok(schema)
+}
+
+/// Whether `table` is SQLite's table of auto-increment counters, as a dump names it.
+pub(crate) fn is_sqlite_sequence(target: Target<'_, '_>, table: &str) -> bool {
+    table.eq_ignore_ascii_case("sqlite_sequence")
+        && matches!(target.schema(table), Err(Error::UnknownTable { .. }))
+}
+
+/// Raises table `table`'s auto-increment counter so that its next key is `next`, inside
+/// the transaction (a lower one changes nothing: keys are never reused).
+fn raise_next_key(
+    target: Target<'_, '_>,
+    table: &str,
+    next: Value,
+    at: sqlparser::tokenizer::Span,
+) -> Result<()> {
+    let Target::Tx(tx) = target else {
+        return Err(unsupported("writing outside a transaction"));
+    };
+    let t = tx.dyn_table(table).map_err(|e| match e {
+        Error::UnknownTable { .. } => sql_error(at, format!("no table named {table}")),
+        e => e,
+    })?;
+    if !t.schema().auto_increment() {
+        return Err(sql_error(
+            at,
+            format!("table {table} has no auto-increment key"),
+        ));
+    }
+    let Value::Int(next) = next else {
+        return Err(sql_error(
+            at,
+            format!("the counter of {table} must be an integer, not {next}"),
+        ));
+    };
+    let idx = tx.tx.state(table)?.index_of(table)?;
+    statement(&tx.tx, idx, |t| {
+        t.raise_next_key(next);
+        Ok(())
+    })
+}
+
+/// No columns: the values of `INSERT INTO sqlite_sequence` are constants.
+struct NoColumns;
+impl Scope for NoColumns {
+    fn resolve(&self, _: Option<&str>, name: &str) -> std::result::Result<usize, String> {
+        Err(format!("no column {name} here"))
+    }
+}
+
+/// `INSERT INTO sqlite_sequence [(name, seq)] VALUES ('t', n), …`: each raises t's next
+/// key to n + 1, as loading a SQLite dump expects.
+pub(crate) fn insert_sqlite_sequence(
+    target: Target<'_, '_>,
+    columns: &[String],
+    source: &Query,
+    params: &[Value],
+) -> Result<SqlResult> {
+    let order = match columns {
+        [] => (0, 1),
+        [a, b] if a.eq_ignore_ascii_case("name") && b.eq_ignore_ascii_case("seq") => (0, 1),
+        [a, b] if a.eq_ignore_ascii_case("seq") && b.eq_ignore_ascii_case("name") => (1, 0),
+        _ => {
+            return Err(sql_error(
+                source.span(),
+                "sqlite_sequence takes the columns (name, seq)",
+            ))
+        }
+    };
+    let SetExpr::Values(values) = source.body.as_ref() else {
+        return Err(unsupported("INSERT INTO sqlite_sequence from a query"));
+    };
+    let mut changed = 0;
+    for row in &values.rows {
+        let [a, b] = row.as_slice() else {
+            return Err(sql_error(
+                source.span(),
+                "sqlite_sequence takes two values: the table's name and its counter",
+            ));
+        };
+        let eval =
+            |e: &Expr| scalar::compile(e, &NoColumns, &mut Params::default())?.eval(&[], params);
+        let (name, seq) = if order.0 == 0 {
+            (eval(a)?, eval(b)?)
+        } else {
+            (eval(b)?, eval(a)?)
+        };
+        let Value::Text(name) = name else {
+            return Err(sql_error(a.span(), format!("a table name, not {name}")));
+        };
+        let next = match seq {
+            Value::Int(n) => Value::Int(n.saturating_add(1)),
+            other => other,
+        };
+        raise_next_key(target, &name, next, a.span())?;
+        changed += 1;
+    }
+    Ok(SqlResult {
+        changed,
+        ..SqlResult::default()
+    })
+}
+
+/// The arguments of `SELECT [pg_catalog.]setval(sequence, n [, is_called])`, if `q` is
+/// exactly that.
+fn setval_args(q: &Query) -> Option<&[FunctionArg]> {
+    let SetExpr::Select(s) = q.body.as_ref() else {
+        return None;
+    };
+    if !s.from.is_empty() || s.selection.is_some() || q.order_by.is_some() {
+        return None;
+    }
+    let [SelectItem::UnnamedExpr(Expr::Function(f))
+    | SelectItem::ExprWithAlias {
+        expr: Expr::Function(f),
+        ..
+    }] = s.projection.as_slice()
+    else {
+        return None;
+    };
+    if !name_of(&f.name).eq_ignore_ascii_case("setval") {
+        return None;
+    }
+    match &f.args {
+        FunctionArguments::List(l) => Some(&l.args),
+        _ => None,
+    }
+}
+
+/// Whether `q` is PostgreSQL's `SELECT setval(…)` (a write).
+pub(crate) fn is_setval(q: &Query) -> bool {
+    setval_args(q).is_some()
+}
+
+/// PostgreSQL's `SELECT setval(seq, n [, is_called])`, where `seq` is
+/// `pg_get_serial_sequence('t', 'col')` or a sequence named `'[schema.]t_col_seq'`: sets
+/// table t's next key to n + 1 (n when `is_called` is false). Returns n, as PostgreSQL does.
+pub(crate) fn setval(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Result<SqlResult> {
+    let Some(args) = setval_args(q) else {
+        return Err(unsupported("this use of setval"));
+    };
+    let exprs = args
+        .iter()
+        .map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Ok(e),
+            _ => Err(unsupported("named arguments to setval")),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let eval = |e: &Expr| scalar::compile(e, &NoColumns, &mut Params::default())?.eval(&[], params);
+    let (seq, n, called) = match exprs.as_slice() {
+        [seq, n] => (*seq, eval(n)?, true),
+        [seq, n, called] => (
+            *seq,
+            eval(n)?,
+            matches!(eval(called)?, Value::Bool(true) | Value::Int(1)),
+        ),
+        _ => {
+            return Err(sql_error(
+                q.span(),
+                "setval takes a sequence, a value and is_called",
+            ))
+        }
+    };
+    let table = sequence_table(target, seq, params)?;
+    let next = match &n {
+        Value::Int(v) if called => Value::Int(v.saturating_add(1)),
+        other => other.clone(),
+    };
+    raise_next_key(target, &table, next, seq.span())?;
+    Ok(SqlResult {
+        columns: vec!["setval".to_owned()],
+        rows: vec![vec![n]],
+        changed: 0,
+    })
+}
+
+/// The table whose key a sequence argument of `setval` names.
+fn sequence_table(target: Target<'_, '_>, seq: &Expr, params: &[Value]) -> Result<String> {
+    if let Expr::Function(f) = seq {
+        if name_of(&f.name).eq_ignore_ascii_case("pg_get_serial_sequence") {
+            let FunctionArguments::List(l) = &f.args else {
+                return Err(unsupported("this use of pg_get_serial_sequence"));
+            };
+            let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(t))) = l.args.first() else {
+                return Err(unsupported("this use of pg_get_serial_sequence"));
+            };
+            let eval = scalar::compile(t, &NoColumns, &mut Params::default())?.eval(&[], params)?;
+            let Value::Text(t) = eval else {
+                return Err(sql_error(
+                    seq.span(),
+                    "pg_get_serial_sequence takes a table name",
+                ));
+            };
+            let t = t
+                .rsplit('.')
+                .next()
+                .unwrap_or(&t)
+                .trim_matches('"')
+                .to_owned();
+            return Ok(t);
+        }
+    }
+    let Value::Text(name) =
+        scalar::compile(seq, &NoColumns, &mut Params::default())?.eval(&[], params)?
+    else {
+        return Err(sql_error(seq.span(), "setval takes a sequence name"));
+    };
+    let stem = name.rsplit('.').next().unwrap_or(&name).trim_matches('"');
+    // `t_col_seq`, PostgreSQL's name for the sequence of column col of table t.
+    if let Some(stem) = stem.strip_suffix("_seq") {
+        if let Target::Tx(tx) = target {
+            let names: Vec<String> = tx.tx.state(stem)?.by_name.keys().cloned().collect();
+            for t in names {
+                if let Ok(s) = target.schema(&t) {
+                    if format!("{}_{}", s.table, s.primary_key_column().name) == stem {
+                        return Ok(t);
+                    }
+                }
+            }
+        }
+    }
+    Err(sql_error(
+        seq.span(),
+        format!("no table's key has the sequence {name}"),
+    ))
+}

@@ -1,0 +1,328 @@
+//! SQL that changes tables rather than rows: `CREATE [UNIQUE] INDEX` and `ALTER TABLE` as
+//! migrations, and the auto-increment counters a dump sets (`sqlite_sequence`, `setval`).
+
+use tabula::{Database, Error, Table, Value};
+
+fn people(db: &Database) {
+    db.sql(
+        "CREATE TABLE person (id INTEGER PRIMARY KEY, name TEXT NOT NULL, age INTEGER, \
+         city TEXT, CHECK (age >= 0));
+         INSERT INTO person (name, age, city) VALUES ('ann', 31, 'oslo'), ('bob', 25, 'rome'),
+           ('cid', 31, 'oslo')",
+    )
+    .unwrap();
+}
+
+fn rows(db: &Database, sql: &str) -> Vec<Vec<Value>> {
+    db.sql(sql).unwrap().rows
+}
+
+#[test]
+fn create_index_builds_it_and_keeps_it_across_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path()).unwrap();
+        people(&db);
+        db.sql("CREATE INDEX person_age ON person (age)").unwrap();
+        db.sql("CREATE UNIQUE INDEX person_name ON person (name)")
+            .unwrap();
+        db.sql("CREATE INDEX person_city_age ON person (city, age)")
+            .unwrap();
+        // The same index again is not built twice.
+        db.sql("CREATE INDEX IF NOT EXISTS again ON person (age)")
+            .unwrap();
+        let s = db.schema("person").unwrap();
+        let col = |n: &str| s.columns.iter().find(|c| c.name == n).unwrap();
+        assert!(col("age").index);
+        assert!(col("name").unique);
+        assert_eq!(s.index, [["city".to_owned(), "age".to_owned()]]);
+        let history: Vec<String> = db
+            .schema_history("person")
+            .unwrap()
+            .into_iter()
+            .map(|c| c.change)
+            .collect();
+        assert_eq!(
+            history,
+            [
+                "build index on age",
+                "build unique index on name",
+                "build index on (city, age)"
+            ]
+        );
+    }
+    let db = Database::open(dir.path()).unwrap();
+    let s = db.schema("person").unwrap();
+    assert!(s.columns.iter().any(|c| c.name == "age" && c.index));
+    assert_eq!(s.index.len(), 1);
+    // The unique index refuses a duplicate name from now on.
+    let err = db
+        .sql("INSERT INTO person (name, age) VALUES ('ann', 3)")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::UniqueViolation { column, .. } if column == "name"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_unique_index_over_duplicates_is_refused_and_changes_nothing() {
+    let db = Database::in_memory();
+    people(&db);
+    let before = db.schema("person").unwrap();
+    let err = db
+        .sql("CREATE UNIQUE INDEX u ON person (city, age)")
+        .unwrap_err();
+    match &err {
+        Error::SchemaMismatch { table, reason } => {
+            assert_eq!(table, "person");
+            assert!(reason.contains("(city, age)"), "{reason}");
+            assert!(reason.contains("oslo"), "{reason}");
+            assert!(reason.contains("rows with keys 1 and 3"), "{reason}");
+        }
+        other => panic!("expected SchemaMismatch, got {other:?}"),
+    }
+    assert_eq!(db.schema("person").unwrap(), before);
+    assert_eq!(rows(&db, "SELECT count(*) FROM person"), [[Value::Int(3)]]);
+}
+
+#[test]
+fn create_index_names_an_unknown_table_or_column() {
+    let db = Database::in_memory();
+    people(&db);
+    let err = db.sql("CREATE INDEX i ON persons (age)").unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { reason, .. } if reason.contains("no table named persons")),
+        "{err}"
+    );
+    let err = db.sql("CREATE INDEX i ON person (agee)").unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { reason, .. } if reason.contains("table person has no column agee")),
+        "{err}"
+    );
+    let err = db
+        .sql("CREATE INDEX i ON person (lower(name))")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Unsupported { feature } if feature == "an index on an expression"),
+        "{err}"
+    );
+}
+
+#[test]
+fn alter_table_adds_renames_and_drops_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path()).unwrap();
+        people(&db);
+        db.sql("ALTER TABLE person ADD COLUMN score REAL DEFAULT 1.5")
+            .unwrap();
+        db.sql("ALTER TABLE person ADD COLUMN note TEXT").unwrap();
+        db.sql("ALTER TABLE person RENAME COLUMN age TO years")
+            .unwrap();
+        db.sql("ALTER TABLE person DROP COLUMN city").unwrap();
+        assert_eq!(
+            db.sql("SELECT * FROM person WHERE id = 2").unwrap().columns,
+            ["id", "name", "years", "score", "note"]
+        );
+    }
+    let db = Database::open(dir.path()).unwrap();
+    assert_eq!(
+        rows(
+            &db,
+            "SELECT name, years, score, note FROM person ORDER BY id"
+        ),
+        [
+            [
+                Value::from("ann"),
+                Value::Int(31),
+                Value::Float(1.5),
+                Value::Null
+            ],
+            [
+                Value::from("bob"),
+                Value::Int(25),
+                Value::Float(1.5),
+                Value::Null
+            ],
+            [
+                Value::from("cid"),
+                Value::Int(31),
+                Value::Float(1.5),
+                Value::Null
+            ],
+        ]
+    );
+    // The check followed the rename.
+    assert_eq!(db.schema("person").unwrap().checks, ["years >= 0"]);
+    let err = db
+        .sql("UPDATE person SET years = -1 WHERE id = 1")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Check { table, .. } if table == "person"),
+        "{err}"
+    );
+}
+
+#[test]
+fn alter_table_refusals_name_the_reason_and_change_nothing() {
+    let db = Database::in_memory();
+    people(&db);
+    let before = db.schema("person").unwrap();
+    let err = db
+        .sql("ALTER TABLE person ADD COLUMN rank INTEGER NOT NULL")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::SchemaMismatch { reason, .. } if reason.contains("rank")),
+        "{err}"
+    );
+    let err = db.sql("ALTER TABLE person DROP COLUMN id").unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { reason, .. } if reason.contains("primary key")),
+        "{err}"
+    );
+    let err = db
+        .sql("ALTER TABLE person RENAME COLUMN name TO city")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { reason, .. } if reason.contains("already has a column city")),
+        "{err}"
+    );
+    // A check the stored rows make false.
+    let err = db
+        .sql("ALTER TABLE person ADD CHECK (age < 30)")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::SchemaMismatch { reason, .. } if reason.contains("age < 30")),
+        "{err}"
+    );
+    let err = db.sql("ALTER TABLE person RENAME TO people").unwrap_err();
+    assert!(matches!(&err, Error::Unsupported { .. }), "{err}");
+    assert_eq!(db.schema("person").unwrap(), before);
+}
+
+#[test]
+fn migrations_are_refused_inside_a_transaction() {
+    let db = Database::in_memory();
+    people(&db);
+    let err = db
+        .sql("BEGIN; INSERT INTO person (name) VALUES ('dee'); CREATE INDEX i ON person (age); COMMIT")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { reason, .. } if reason.starts_with("statement 3:") && reason.contains("cannot run inside a transaction")),
+        "{err}"
+    );
+    // The transaction's insert went with it.
+    assert_eq!(rows(&db, "SELECT count(*) FROM person"), [[Value::Int(3)]]);
+    let err = db
+        .transaction(|tx| tx.sql("ALTER TABLE person ADD COLUMN x TEXT"))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { reason, .. } if reason.contains("cannot run inside a transaction")),
+        "{err}"
+    );
+}
+
+#[derive(Table, Debug, Clone)]
+struct Person {
+    #[column(primary_key)]
+    id: i64,
+    name: String,
+    age: Option<i64>,
+    city: Option<String>,
+}
+
+#[test]
+fn a_typed_handle_is_detached_by_an_alter() {
+    let db = Database::in_memory();
+    let people = db.table::<Person>().unwrap();
+    people
+        .insert(Person {
+            id: 0,
+            name: "ann".into(),
+            age: Some(3),
+            city: None,
+        })
+        .unwrap();
+    db.sql("ALTER TABLE person ADD COLUMN note TEXT").unwrap();
+    let err = people.get(1).unwrap_err();
+    assert!(
+        matches!(&err, Error::SchemaMismatch { reason, .. } if reason.contains("not attached")),
+        "{err}"
+    );
+}
+
+#[test]
+fn sqlite_sequence_and_setval_raise_the_next_key_durably() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path()).unwrap();
+        people(&db);
+        db.sql(
+            "DELETE FROM sqlite_sequence WHERE name = 'person';
+             INSERT INTO sqlite_sequence (name, seq) VALUES ('person', 10)",
+        )
+        .unwrap();
+        db.sql("INSERT INTO person (name) VALUES ('dee')").unwrap();
+        assert_eq!(
+            rows(&db, "SELECT id FROM person WHERE name = 'dee'"),
+            [[Value::Int(11)]]
+        );
+        let r = db
+            .sql("SELECT pg_catalog.setval(pg_get_serial_sequence('person', 'id'), 20, true)")
+            .unwrap();
+        assert_eq!(r.rows, [[Value::Int(20)]]);
+        // A lower counter changes nothing: keys are never reused.
+        db.sql("SELECT setval('public.person_id_seq', 5)").unwrap();
+        // A rolled back raise is gone.
+        db.sql("BEGIN; INSERT INTO sqlite_sequence VALUES ('person', 100); ROLLBACK")
+            .unwrap();
+    }
+    // Reopened from the log alone (no checkpoint since).
+    let db = Database::open(dir.path()).unwrap();
+    db.sql("INSERT INTO person (name) VALUES ('eve')").unwrap();
+    assert_eq!(
+        rows(&db, "SELECT id FROM person WHERE name = 'eve'"),
+        [[Value::Int(21)]]
+    );
+    db.sql("INSERT INTO sqlite_sequence VALUES ('person', 40)")
+        .unwrap();
+    db.checkpoint().unwrap();
+    drop(db);
+    let db = Database::open(dir.path()).unwrap();
+    db.sql("INSERT INTO person (name) VALUES ('fay')").unwrap();
+    assert_eq!(
+        rows(&db, "SELECT id FROM person WHERE name = 'fay'"),
+        [[Value::Int(41)]]
+    );
+}
+
+#[test]
+fn counters_of_unknown_or_keyless_tables_are_refused() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE tag (name TEXT PRIMARY KEY)").unwrap();
+    let err = db
+        .sql("INSERT INTO sqlite_sequence VALUES ('nope', 3)")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { reason, .. } if reason.contains("no table named nope")),
+        "{err}"
+    );
+    let err = db
+        .sql("INSERT INTO sqlite_sequence VALUES ('tag', 3)")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { reason, .. } if reason.contains("table tag has no auto-increment key")),
+        "{err}"
+    );
+    let err = db.sql("SELECT setval('tag_name_seq', 3)").unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { reason, .. } if reason.contains("table tag has no auto-increment key")),
+        "{err}"
+    );
+    let err = db.sql("SELECT setval('other_seq', 3)").unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { reason, .. } if reason.contains("no table's key has the sequence other_seq")),
+        "{err}"
+    );
+}
