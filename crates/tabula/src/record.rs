@@ -60,6 +60,33 @@ pub trait Table: Clone + Send + Sync + Sized + 'static {
     fn from_values(values: Vec<Value>) -> Result<Self>;
 }
 
+/// A row's columns by position, borrowed: a stored row of any kind, or a slice of values.
+/// SQL evaluates its conditions on stored rows through it, copying out only what it keeps.
+pub(crate) trait Cols {
+    fn value_at(&self, col: usize) -> ValueRef<'_>;
+}
+
+impl<R: Record> Cols for R {
+    #[inline]
+    fn value_at(&self, col: usize) -> ValueRef<'_> {
+        self.col(col)
+    }
+}
+
+impl Cols for [Value] {
+    #[inline]
+    fn value_at(&self, col: usize) -> ValueRef<'_> {
+        self.get(col).map_or(ValueRef::Null, Value::as_ref)
+    }
+}
+
+impl Cols for Vec<Value> {
+    #[inline]
+    fn value_at(&self, col: usize) -> ValueRef<'_> {
+        self.get(col).map_or(ValueRef::Null, Value::as_ref)
+    }
+}
+
 /// What a table stores per row: a user type, or `DynRow` for tables reached only through the
 /// dynamic API. Everything in `table` and `query` is generic over it.
 pub(crate) trait Record: Clone + Send + Sync + 'static {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::lookup::Lookup;
 use crate::query::{self, Plan, QuerySpec};
-use crate::record::{DynRow, Record, Row};
+use crate::record::{Cols, DynRow, Record, Row};
 use crate::schema::Schema;
 use crate::storage::codec::RowsWriter;
 use crate::storage::snapshot;
@@ -60,6 +60,13 @@ pub(crate) trait AnyTable: Send + Sync {
         names: &Arc<[String]>,
         f: &mut dyn FnMut(Vec<Value>),
     ) -> Result<usize>;
+    /// Hands each row `q` selects (its predicates, order and window; closure filters are
+    /// not used), read in place, to `f` until it returns `Ok(false)`.
+    fn scan_cols(
+        &self,
+        q: &QuerySpec<'_, Row>,
+        f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
+    ) -> Result<()>;
     fn dyn_explain(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Plan;
     fn dyn_count(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<usize>;
     fn dyn_keys(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<Vec<Value>>;
@@ -215,6 +222,27 @@ impl<R: Record> AnyTable for TableData<R> {
             }
         }
         Ok(slots.len())
+    }
+    fn scan_cols(
+        &self,
+        q: &QuerySpec<'_, Row>,
+        f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
+    ) -> Result<()> {
+        let spec = QuerySpec::<R> {
+            preds: q.preds.clone(),
+            filters: Vec::new(),
+            order: q.order.clone(),
+            limit: q.limit,
+            offset: q.offset,
+        };
+        for s in query::run(self, &spec) {
+            if let Some(r) = self.row(s) {
+                if !f(r)? {
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
     fn dyn_explain(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Plan {
         query::explain(self, &typed_spec::<R>(q, names))

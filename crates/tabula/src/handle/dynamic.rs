@@ -324,6 +324,25 @@ impl<'t> TxDynTable<'t> {
         self.parts.insert(self.tx, &row)
     }
 
+    /// Replaces the rows whose keys these complete images (values in schema order, of
+    /// their columns' types) carry, as one statement; returns how many it replaced. SQL's
+    /// `UPDATE` writes through it.
+    pub(crate) fn replace_images(&self, images: Vec<Vec<Value>>) -> Result<usize> {
+        statement(self.tx, self.parts.idx, |t| {
+            self.parts.current(t)?;
+            t.dyn_replace(images)
+        })
+    }
+
+    /// Deletes the rows with these keys (of the key's type), as one statement; returns how
+    /// many it deleted. SQL's `DELETE` writes through it.
+    pub(crate) fn delete_keys(&self, keys: &[Value]) -> Result<usize> {
+        statement(self.tx, self.parts.idx, |t| {
+            self.parts.current(t)?;
+            t.dyn_delete_keys(keys)
+        })
+    }
+
     /// See [`DynTable::insert_many`].
     pub fn insert_many(&self, rows: impl IntoIterator<Item = Row>) -> Result<Vec<Value>> {
         let values: Vec<Vec<Value>> = rows

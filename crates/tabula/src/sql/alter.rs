@@ -18,8 +18,9 @@ use crate::error::{Error, Result};
 use crate::expr::rename_columns;
 use crate::schema::Schema;
 use crate::sql::ddl;
-use crate::sql::run::{SqlResult, Target};
+use crate::sql::run::SqlResult;
 use crate::sql::scalar::{self, sql_error, Params, Scope};
+use crate::sql::target::Target;
 use crate::value::Value;
 
 fn unsupported(feature: impl Into<String>) -> Error {

@@ -7,6 +7,7 @@ mod ddl;
 mod run;
 pub(crate) mod scalar;
 mod select;
+mod target;
 
 pub(crate) use run::run;
 pub use run::SqlResult;

@@ -15,11 +15,10 @@ use sqlparser::parser::Parser;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::handle::DynTable;
 use crate::record::Row;
-use crate::schema::Schema;
 use crate::sql::scalar::{self, sql_error, Params, Scope};
-use crate::sql::select::{self, passes};
+use crate::sql::select;
+use crate::sql::target::{Snapshot, Target};
 use crate::sql::{alter, ddl};
 use crate::txn::Transaction;
 use crate::value::Value;
@@ -106,8 +105,7 @@ pub(crate) fn run(engine: &Arc<Engine>, text: &str, params: &[Value]) -> Result<
                 i += 1;
             }
             s if is_read(s) => {
-                last =
-                    execute(Target::Plain(engine), s, params).map_err(|e| numbered(e, number))?;
+                last = read(engine, s, params).map_err(|e| numbered(e, number))?;
                 i += 1;
             }
             s => {
@@ -165,6 +163,20 @@ fn run_in(tx: &Transaction<'_>, text: &str, params: &[Value]) -> Result<SqlResul
         last = execute(Target::Tx(tx), s, params).map_err(|e| numbered(e, i + 1))?;
     }
     Ok(last)
+}
+
+/// Runs a read statement on one pinned version; again, if a table it read changed while
+/// another was loaded from disk (see [`Snapshot`]).
+fn read(engine: &Arc<Engine>, s: &Statement, params: &[Value]) -> Result<SqlResult> {
+    let mut tries = 0;
+    loop {
+        let snap = Snapshot::new(engine);
+        let r = execute(Target::Read(&snap), s, params);
+        tries += 1;
+        if !snap.torn() || tries == 3 {
+            return r;
+        }
+    }
 }
 
 fn is_read(s: &Statement) -> bool {
@@ -233,11 +245,6 @@ fn parse(text: &str, params: &[Value]) -> Result<Vec<Statement>> {
     Parser::parse_sql(&dialect, &numbered).map_err(|e| parse_error(text, e))
 }
 
-/// A primary key as text, for the sets of keys a statement changes (keys are never null).
-fn key_text(v: &Value) -> String {
-    select::join_key(v).unwrap_or_default()
-}
-
 /// A parse error, with where the parser stopped (the end of the text when it ran out).
 fn parse_error(text: &str, e: sqlparser::parser::ParserError) -> Error {
     let msg = e.to_string();
@@ -274,36 +281,6 @@ fn numbered(e: Error, number: usize) -> Error {
             reason: format!("statement {number}: {reason}"),
         },
         e => e,
-    }
-}
-
-/// Where a statement reads and writes: the published version, or a write transaction.
-#[derive(Clone, Copy)]
-pub(crate) enum Target<'a, 'db> {
-    Plain(&'a Arc<Engine>),
-    Tx(&'a Transaction<'db>),
-}
-
-impl Target<'_, '_> {
-    pub(crate) fn schema(&self, name: &str) -> Result<Arc<Schema>> {
-        Ok(match self {
-            Target::Plain(engine) => engine.dyn_table(name)?.1,
-            Target::Tx(tx) => Arc::new(tx.dyn_table(name)?.schema().clone()),
-        })
-    }
-
-    /// Every row of table `name`, values in schema order.
-    pub(crate) fn rows(&self, name: &str) -> Result<Vec<Vec<Value>>> {
-        let rows = match self {
-            Target::Plain(engine) => {
-                let (idx, schema) = engine.dyn_table(name)?;
-                DynTable::new(Arc::clone(engine), idx, schema)
-                    .select()
-                    .all()?
-            }
-            Target::Tx(tx) => tx.dyn_table(name)?.select().all()?,
-        };
-        Ok(rows.into_iter().map(|r| r.values().to_vec()).collect())
     }
 }
 
@@ -457,49 +434,43 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 .as_ref()
                 .map(|w| scalar::compile(w, &scope, &mut p))
                 .transpose()?;
-            let t = tx.dyn_table(&name)?;
-            let names: Arc<[String]> = scope.names.clone().into();
-            let mut changed = 0;
-            let mut updated: std::collections::HashMap<String, Vec<Value>> =
-                std::collections::HashMap::new();
-            for row in target.rows(&name)? {
-                if !passes(filter.as_ref(), &row, params)? {
-                    continue;
+            let schema = target.schema(&name)?;
+            let pk = schema.primary_key();
+            let preds = filter
+                .as_ref()
+                .map_or_else(Vec::new, |f| select::scan_preds(f, &schema, params));
+            // The new images of the matching rows, worked out from the rows as they were
+            // (every SET expression sees the old row), then written as one statement.
+            let mut images = Vec::new();
+            target.scan(&name, &preds, &mut |r| {
+                if !select::passes_cols(filter.as_ref(), r, params)? {
+                    return Ok(true);
                 }
+                let row: Vec<Value> = (0..schema.columns.len())
+                    .map(|i| r.value_at(i).to_owned())
+                    .collect();
                 let mut new = row.clone();
                 for (pos, e) in &sets {
-                    new[*pos] = e.eval(&row, params)?;
+                    new[*pos] = schema.coerce(*pos, e.eval(&row, params)?)?;
                 }
                 // The key stays: a row is replaced in place, never moved (as the library's
-                // updates refuse to), so an upsert cannot add a row under a new key.
-                let pk = t.schema().primary_key();
-                let old_key = t.schema().coerce(pk, row[pk].clone())?;
-                let new_key = t.schema().coerce(pk, new[pk].clone())?;
-                if old_key != new_key {
+                // updates refuse to), so an update cannot add a row under a new key.
+                let old_key = schema.coerce(pk, row[pk].clone())?;
+                if new[pk] != old_key {
                     return Err(Error::PrimaryKeyChanged {
                         table: name.clone(),
-                        column: t.schema().columns[pk].name.clone(),
+                        column: schema.columns[pk].name.clone(),
                         old: old_key,
-                        new: new_key,
+                        new: new[pk].clone(),
                     });
                 }
-                updated.insert(key_text(&old_key), new);
-                changed += 1;
-            }
+                images.push(new);
+                Ok(true)
+            })?;
+            let changed = images.len() as u64;
             // One statement: every row or none (a check failing on a later row undoes the
             // earlier ones, inside a transaction too).
-            let pk_name = t.schema().primary_key_column().name.clone();
-            let key_of = |r: &Row| r.get(&pk_name).map(key_text).unwrap_or_default();
-            t.update(
-                |r| updated.contains_key(&key_of(r)),
-                |r| {
-                    if let Some(new) = updated.get(&key_of(r)) {
-                        for (n, v) in names.iter().zip(new) {
-                            r.set(n, v.clone());
-                        }
-                    }
-                },
-            )?;
+            tx.dyn_table(&name)?.replace_images(images)?;
             Ok(SqlResult {
                 changed,
                 ..SqlResult::default()
@@ -534,20 +505,20 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 .as_ref()
                 .map(|w| scalar::compile(w, &scope, &mut p))
                 .transpose()?;
-            let t = tx.dyn_table(&name)?;
-            let pk = t.schema().primary_key();
-            let mut doomed = std::collections::HashSet::new();
-            for row in target.rows(&name)? {
-                if passes(filter.as_ref(), &row, params)? {
-                    doomed.insert(key_text(&row[pk]));
+            let schema = target.schema(&name)?;
+            let pk = schema.primary_key();
+            let preds = filter
+                .as_ref()
+                .map_or_else(Vec::new, |f| select::scan_preds(f, &schema, params));
+            let mut doomed = Vec::new();
+            target.scan(&name, &preds, &mut |r| {
+                if select::passes_cols(filter.as_ref(), r, params)? {
+                    doomed.push(r.value_at(pk).to_owned());
                 }
-            }
+                Ok(true)
+            })?;
             // One statement: every row or none (a foreign key refusing one undoes the rest).
-            let pk_name = t.schema().columns[pk].name.clone();
-            let changed = t.delete(|r| {
-                r.get(&pk_name)
-                    .is_some_and(|k| doomed.contains(&key_text(k)))
-            })? as u64;
+            let changed = tx.dyn_table(&name)?.delete_keys(&doomed)? as u64;
             Ok(SqlResult {
                 changed,
                 ..SqlResult::default()
@@ -559,7 +530,7 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             };
             Ok(SqlResult {
                 columns: vec!["plan".to_owned()],
-                rows: select::explain(target, q)?
+                rows: select::explain(target, q, params)?
                     .into_iter()
                     .map(|l| vec![Value::Text(l)])
                     .collect(),

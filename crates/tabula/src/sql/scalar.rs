@@ -14,6 +14,7 @@ use sqlparser::ast::{
 use sqlparser::tokenizer::Span;
 
 use crate::error::{Error, Result};
+use crate::record::Cols;
 use crate::value::Value;
 
 /// Resolves column names to positions in the rows an expression is evaluated on.
@@ -535,38 +536,96 @@ fn aggregate(
 impl Scalar {
     /// Evaluates the expression on `row` with the statement's `params`.
     pub(crate) fn eval(&self, row: &[Value], params: &[Value]) -> Result<Value> {
+        self.eval_in(row, params)
+    }
+
+    /// Marks in `used` every column the expression reads (positions beyond it, such as an
+    /// aggregate's value after a group's row, are left alone).
+    pub(crate) fn mark_columns(&self, used: &mut [bool]) {
+        match self {
+            Scalar::Column(i) => {
+                if let Some(u) = used.get_mut(*i) {
+                    *u = true;
+                }
+            }
+            Scalar::Literal(_) | Scalar::Param(_) => {}
+            Scalar::Binary(a, _, b) => {
+                a.mark_columns(used);
+                b.mark_columns(used);
+            }
+            Scalar::Not(x) | Scalar::Negate(x) | Scalar::IsNull(x, _) | Scalar::Cast(x, _) => {
+                x.mark_columns(used)
+            }
+            Scalar::Like { value, pattern, .. } => {
+                value.mark_columns(used);
+                pattern.mark_columns(used);
+            }
+            Scalar::InList(x, list, _) => {
+                x.mark_columns(used);
+                list.iter().for_each(|e| e.mark_columns(used));
+            }
+            Scalar::Between(x, lo, hi, _) => {
+                x.mark_columns(used);
+                lo.mark_columns(used);
+                hi.mark_columns(used);
+            }
+            Scalar::Case {
+                operand,
+                branches,
+                otherwise,
+            } => {
+                for e in operand.iter().chain(otherwise.iter()) {
+                    e.mark_columns(used);
+                }
+                for (w, t) in branches {
+                    w.mark_columns(used);
+                    t.mark_columns(used);
+                }
+            }
+            Scalar::Call(_, args) => args.iter().for_each(|e| e.mark_columns(used)),
+        }
+    }
+
+    /// [`Scalar::eval`] on a stored row, read in place.
+    pub(crate) fn eval_cols(&self, row: &dyn Cols, params: &[Value]) -> Result<Value> {
+        self.eval_in(row, params)
+    }
+
+    fn eval_in<C: Cols + ?Sized>(&self, row: &C, params: &[Value]) -> Result<Value> {
         Ok(match self {
-            Scalar::Column(i) => row.get(*i).cloned().unwrap_or(Value::Null),
+            Scalar::Column(i) => row.value_at(*i).to_owned(),
             Scalar::Literal(v) => v.clone(),
             Scalar::Param(i) => params.get(*i).cloned().unwrap_or(Value::Null),
             Scalar::Binary(a, Op::And, b) => {
-                let x = truth(&a.eval(row, params)?);
+                let x = truth(&a.eval_in(row, params)?);
                 if x == Some(false) {
                     return Ok(Value::Bool(false));
                 }
-                match (x, truth(&b.eval(row, params)?)) {
+                match (x, truth(&b.eval_in(row, params)?)) {
                     (_, Some(false)) => Value::Bool(false),
                     (Some(true), Some(true)) => Value::Bool(true),
                     _ => Value::Null,
                 }
             }
             Scalar::Binary(a, Op::Or, b) => {
-                let x = truth(&a.eval(row, params)?);
+                let x = truth(&a.eval_in(row, params)?);
                 if x == Some(true) {
                     return Ok(Value::Bool(true));
                 }
-                match (x, truth(&b.eval(row, params)?)) {
+                match (x, truth(&b.eval_in(row, params)?)) {
                     (_, Some(true)) => Value::Bool(true),
                     (Some(false), Some(false)) => Value::Bool(false),
                     _ => Value::Null,
                 }
             }
-            Scalar::Binary(a, op, b) => binary(*op, a.eval(row, params)?, b.eval(row, params)?)?,
-            Scalar::Not(x) => match truth(&x.eval(row, params)?) {
+            Scalar::Binary(a, op, b) => {
+                binary(*op, a.eval_in(row, params)?, b.eval_in(row, params)?)?
+            }
+            Scalar::Not(x) => match truth(&x.eval_in(row, params)?) {
                 Some(b) => Value::Bool(!b),
                 None => Value::Null,
             },
-            Scalar::Negate(x) => match x.eval(row, params)? {
+            Scalar::Negate(x) => match x.eval_in(row, params)? {
                 Value::Int(i) => i
                     .checked_neg()
                     .map_or(Value::Float(-(i as f64)), Value::Int),
@@ -581,15 +640,17 @@ impl Scalar {
                     _ => Value::Int(0),
                 },
             },
-            Scalar::IsNull(x, negated) => Value::Bool(x.eval(row, params)?.is_null() != *negated),
+            Scalar::IsNull(x, negated) => {
+                Value::Bool(x.eval_in(row, params)?.is_null() != *negated)
+            }
             Scalar::Like {
                 value,
                 pattern,
                 escape,
                 negated,
             } => {
-                let v = value.eval(row, params)?;
-                let p = pattern.eval(row, params)?;
+                let v = value.eval_in(row, params)?;
+                let p = pattern.eval_in(row, params)?;
                 if v.is_null() || p.is_null() {
                     Value::Null
                 } else {
@@ -598,7 +659,7 @@ impl Scalar {
                 }
             }
             Scalar::InList(x, list, negated) => {
-                let v = x.eval(row, params)?;
+                let v = x.eval_in(row, params)?;
                 // Nothing is in an empty list, not even null.
                 if list.is_empty() {
                     return Ok(Value::Bool(*negated));
@@ -608,7 +669,7 @@ impl Scalar {
                 }
                 let mut saw_null = false;
                 for item in list {
-                    let w = item.eval(row, params)?;
+                    let w = item.eval_in(row, params)?;
                     match compare(&v, &w) {
                         Some(Ordering::Equal) => return Ok(Value::Bool(!*negated)),
                         None => saw_null = true,
@@ -622,9 +683,9 @@ impl Scalar {
                 }
             }
             Scalar::Between(x, lo, hi, negated) => {
-                let v = x.eval(row, params)?;
-                let ge = compare(&v, &lo.eval(row, params)?).map(|o| o != Ordering::Less);
-                let le = compare(&v, &hi.eval(row, params)?).map(|o| o != Ordering::Greater);
+                let v = x.eval_in(row, params)?;
+                let ge = compare(&v, &lo.eval_in(row, params)?).map(|o| o != Ordering::Less);
+                let le = compare(&v, &hi.eval_in(row, params)?).map(|o| o != Ordering::Greater);
                 let inside = match (ge, le) {
                     (Some(false), _) | (_, Some(false)) => Some(false),
                     (Some(true), Some(true)) => Some(true),
@@ -640,27 +701,30 @@ impl Scalar {
                 branches,
                 otherwise,
             } => {
-                let base = operand.as_ref().map(|o| o.eval(row, params)).transpose()?;
+                let base = operand
+                    .as_ref()
+                    .map(|o| o.eval_in(row, params))
+                    .transpose()?;
                 for (when, then) in branches {
-                    let w = when.eval(row, params)?;
+                    let w = when.eval_in(row, params)?;
                     let hit = match &base {
                         Some(b) => compare(b, &w) == Some(Ordering::Equal),
                         None => truth(&w) == Some(true),
                     };
                     if hit {
-                        return then.eval(row, params);
+                        return then.eval_in(row, params);
                     }
                 }
                 match otherwise {
-                    Some(o) => o.eval(row, params)?,
+                    Some(o) => o.eval_in(row, params)?,
                     None => Value::Null,
                 }
             }
-            Scalar::Cast(x, to) => cast(x.eval(row, params)?, *to),
+            Scalar::Cast(x, to) => cast(x.eval_in(row, params)?, *to),
             Scalar::Call(f, args) => {
                 let vals: Vec<Value> = args
                     .iter()
-                    .map(|a| a.eval(row, params))
+                    .map(|a| a.eval_in(row, params))
                     .collect::<Result<_>>()?;
                 call(*f, vals)?
             }

@@ -7,7 +7,8 @@
 //! evaluated on its first row followed by its aggregates' values.
 
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
 
 use sqlparser::ast::{
     Expr, GroupByExpr, JoinConstraint, JoinOperator, LimitClause, OrderByKind, OrderBySort, Query,
@@ -15,10 +16,14 @@ use sqlparser::ast::{
 };
 
 use crate::error::{Error, Result};
-use crate::sql::run::{resolve_table, Target};
+use crate::query::Pred;
+use crate::record::Cols;
+use crate::schema::{ColumnType, Schema};
+use crate::sql::run::resolve_table;
 use crate::sql::scalar::{
-    self, compare, sql_error, truth, AggCall, AggFunc, Params, Scalar, Scope,
+    self, compare, sql_error, truth, AggCall, AggFunc, Op, Params, Scalar, Scope,
 };
+use crate::sql::target::Target;
 use crate::sql::SqlResult;
 use crate::value::Value;
 
@@ -95,30 +100,63 @@ impl Scope for Tables {
     }
 }
 
-/// The rows of a FROM clause (one empty row without one), and its tables.
-fn from_rows(
+/// Where a relation of FROM gets its rows.
+enum Source {
+    /// A stored table, read in place with the predicates pushed to it.
+    Table { name: String, schema: Arc<Schema> },
+    /// A subquery's rows, computed once.
+    Rows(Vec<Vec<Value>>),
+}
+
+/// How a relation joins the ones before it.
+enum Link {
+    /// The first relation, or `FROM a, b` / `CROSS JOIN`: every pair.
+    Cross,
+    /// `[INNER] JOIN … ON` (`left`: `LEFT [OUTER] JOIN`), its condition compiled over the
+    /// relations up to this one.
+    On { cond: Option<Scalar>, left: bool },
+}
+
+/// One relation of FROM, resolved: its source, where its values start in a row, how it
+/// joins, and the predicates on its own columns that its scan applies.
+struct Relation {
+    source: Source,
+    at: usize,
+    width: usize,
+    link: Link,
+    preds: Vec<Pred>,
+}
+
+/// FROM resolved into relations (none without FROM), and the scope of their columns.
+fn resolve_from(
     target: Target<'_, '_>,
     from: &[TableWithJoins],
     params: &[Value],
-) -> Result<(Vec<Vec<Value>>, Tables)> {
+) -> Result<(Vec<Relation>, Tables)> {
     let mut tables = Tables::default();
-    let mut rows: Vec<Vec<Value>> = vec![Vec::new()];
-    for twj in from {
-        // `FROM a, b` is a cross join.
-        let (qualifier, names, right) = relation(target, &twj.relation, params)?;
+    let mut rels = Vec::new();
+    let add = |tables: &mut Tables, t: &TableFactor, rels: &mut Vec<Relation>| -> Result<()> {
+        let (qualifier, names, source) = relation(target, t, params)?;
+        let at = tables.width;
+        let width = names.len();
         tables.add(qualifier, names)?;
-        rows = cross(&rows, &right);
+        rels.push(Relation {
+            source,
+            at,
+            width,
+            link: Link::Cross,
+            preds: Vec::new(),
+        });
+        Ok(())
+    };
+    for twj in from {
+        add(&mut tables, &twj.relation, &mut rels)?;
         for j in &twj.joins {
-            let (qualifier, names, right) = relation(target, &j.relation, params)?;
-            let width = names.len();
-            tables.add(qualifier, names)?;
-            let (left_join, on) = match &j.join_operator {
+            add(&mut tables, &j.relation, &mut rels)?;
+            let (left, on) = match &j.join_operator {
                 JoinOperator::Join(c) | JoinOperator::Inner(c) => (false, c),
                 JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (true, c),
-                JoinOperator::CrossJoin(JoinConstraint::None) => {
-                    rows = cross(&rows, &right);
-                    continue;
-                }
+                JoinOperator::CrossJoin(JoinConstraint::None) => continue,
                 other => {
                     return Err(unsupported(format!(
                         "this kind of join ({})",
@@ -127,25 +165,29 @@ fn from_rows(
                 }
             };
             let cond = match on {
-                JoinConstraint::On(e) => {
-                    let mut p = Params::default();
-                    Some(scalar::compile(e, &tables, &mut p)?)
-                }
+                JoinConstraint::On(e) => Some(scalar::compile(e, &tables, &mut Params::default())?),
                 JoinConstraint::None => None,
                 _ => return Err(unsupported("JOIN … USING and NATURAL JOIN")),
             };
-            rows = join(rows, &right, cond.as_ref(), left_join, width, params)?;
+            // A condition on the joined table's own columns narrows its scan (for a left
+            // join too: ON decides which of its rows match).
+            let last = rels.len() - 1;
+            if let Some(c) = &cond {
+                let r = &mut rels[last];
+                r.preds = table_preds(c, r, params);
+            }
+            rels[last].link = Link::On { cond, left };
         }
     }
-    Ok((rows, tables))
+    Ok((rels, tables))
 }
 
-/// A relation of FROM: a table, or a subquery with an alias; its qualifier, columns, rows.
+/// A relation of FROM: a table, or a subquery with an alias; its qualifier, columns, source.
 fn relation(
     target: Target<'_, '_>,
     t: &TableFactor,
     params: &[Value],
-) -> Result<(String, Vec<String>, Vec<Vec<Value>>)> {
+) -> Result<(String, Vec<String>, Source)> {
     if let TableFactor::Derived {
         lateral: false,
         subquery,
@@ -160,11 +202,183 @@ fn relation(
             ));
         };
         let r = select(target, subquery, params)?;
-        return Ok((alias.name.value.clone(), r.columns, r.rows));
+        return Ok((alias.name.value.clone(), r.columns, Source::Rows(r.rows)));
     }
     let (name, qualifier, names) = resolve_table(target, t)?;
-    let rows = target.rows(&name)?;
-    Ok((qualifier, names, rows))
+    let schema = target.schema(&name)?;
+    Ok((qualifier, names, Source::Table { name, schema }))
+}
+
+/// The predicates of `cond`'s AND chain that a scan of `rel` can apply exactly: a column of
+/// `rel` compared (`=`, `<`, `<=`, `>`, `>=`, `BETWEEN`) with a constant of the column's own
+/// kind. The scan's index serves them; the whole condition is still evaluated afterwards,
+/// so leaving one out only costs time.
+fn table_preds(cond: &Scalar, rel: &Relation, params: &[Value]) -> Vec<Pred> {
+    let Source::Table { schema, .. } = &rel.source else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut stack = vec![cond];
+    while let Some(c) = stack.pop() {
+        match c {
+            Scalar::Binary(a, Op::And, b) => {
+                stack.push(b);
+                stack.push(a);
+            }
+            c => out.extend(pred_of(c, rel.at, schema, params)),
+        }
+    }
+    out
+}
+
+/// One predicate of [`table_preds`].
+fn pred_of(c: &Scalar, at: usize, schema: &Schema, params: &[Value]) -> Option<Pred> {
+    use std::ops::Bound::{Excluded, Included, Unbounded};
+    let local = |s: &Scalar| match s {
+        Scalar::Column(i) if *i >= at && *i - at < schema.columns.len() => Some(*i - at),
+        _ => None,
+    };
+    let constant = |s: &Scalar| match s {
+        Scalar::Literal(v) => Some(v.clone()),
+        Scalar::Param(i) => params.get(*i).cloned(),
+        _ => None,
+    };
+    let fits = |col: usize, v: Value| -> Option<Value> {
+        let ty = schema.columns[col].ty;
+        match v {
+            Value::Int(i) => match ty.int_range() {
+                Some((lo, hi)) if (lo..=hi).contains(&i) => Some(Value::Int(i)),
+                None if ty.is_float() && i != 0 && i.unsigned_abs() <= 1 << 53 => {
+                    Some(Value::Float(i as f64))
+                }
+                _ => None,
+            },
+            // Not zero: the scan's order tells -0.0 from 0.0, which SQL calls equal.
+            Value::Float(f) if ty.is_float() && !f.is_nan() && f != 0.0 => Some(Value::Float(f)),
+            Value::Text(t) if ty == ColumnType::Text => Some(Value::Text(t)),
+            _ => None,
+        }
+    };
+    match c {
+        Scalar::Binary(a, op, b) => {
+            let (col, v, op) = match (local(a), constant(b), local(b), constant(a)) {
+                (Some(col), Some(v), _, _) => (col, v, *op),
+                (_, _, Some(col), Some(v)) => (col, v, flipped(*op)?),
+                _ => return None,
+            };
+            let v = fits(col, v)?;
+            Some(match op {
+                Op::Eq => Pred::Eq { col, value: v },
+                Op::Lt => Pred::Range {
+                    col,
+                    lo: Unbounded,
+                    hi: Excluded(v),
+                },
+                Op::Le => Pred::Range {
+                    col,
+                    lo: Unbounded,
+                    hi: Included(v),
+                },
+                Op::Gt => Pred::Range {
+                    col,
+                    lo: Excluded(v),
+                    hi: Unbounded,
+                },
+                Op::Ge => Pred::Range {
+                    col,
+                    lo: Included(v),
+                    hi: Unbounded,
+                },
+                _ => return None,
+            })
+        }
+        Scalar::Between(x, lo, hi, false) => {
+            let col = local(x)?;
+            let lo = fits(col, constant(lo)?)?;
+            let hi = fits(col, constant(hi)?)?;
+            Some(Pred::Range {
+                col,
+                lo: Included(lo),
+                hi: Included(hi),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `a op b` as `b op' a`.
+fn flipped(op: Op) -> Option<Op> {
+    Some(match op {
+        Op::Eq => Op::Eq,
+        Op::Lt => Op::Gt,
+        Op::Le => Op::Ge,
+        Op::Gt => Op::Lt,
+        Op::Ge => Op::Le,
+        _ => return None,
+    })
+}
+
+/// The rows of one relation, each of its `width` values (`used` marks the columns of the
+/// FROM row the statement reads; the others stay null).
+fn fetch(target: Target<'_, '_>, rel: &Relation, used: &[bool]) -> Result<Vec<Vec<Value>>> {
+    match &rel.source {
+        Source::Rows(rows) => Ok(rows.clone()),
+        Source::Table { name, .. } => {
+            let cols: Vec<usize> = (0..rel.width).filter(|&i| used[rel.at + i]).collect();
+            let mut out = Vec::new();
+            target.scan(name, &rel.preds, &mut |r| {
+                let mut row = vec![Value::Null; rel.width];
+                for &i in &cols {
+                    row[i] = r.value_at(i).to_owned();
+                }
+                out.push(row);
+                Ok(true)
+            })?;
+            Ok(out)
+        }
+    }
+}
+
+/// Every row of FROM, each the values of its relations one after the other, handed to
+/// `sink` (which returns `false` once it needs no more). A single stored table is read in
+/// place; joins are built from the relations' rows, an equality between a column of each
+/// side through a hash.
+fn produce(
+    target: Target<'_, '_>,
+    rels: &[Relation],
+    used: &[bool],
+    params: &[Value],
+    sink: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
+) -> Result<()> {
+    match rels {
+        [] => {
+            sink(&Vec::new())?;
+            Ok(())
+        }
+        [Relation {
+            source: Source::Table { name, .. },
+            preds,
+            ..
+        }] => target.scan(name, preds, sink),
+        [first, rest @ ..] => {
+            let mut rows = fetch(target, first, used)?;
+            for rel in rest {
+                let right = fetch(target, rel, used)?;
+                rows = match &rel.link {
+                    Link::Cross => cross(&rows, &right),
+                    Link::On { cond, left } => {
+                        join(rows, &right, cond.as_ref(), *left, rel.width, params)?
+                    }
+                };
+            }
+            for row in &rows {
+                if !sink(row)? {
+                    break;
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 fn other_name(op: &JoinOperator) -> &'static str {
@@ -292,7 +506,7 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
     if q.with.is_some() {
         return Err(unsupported("WITH"));
     }
-    let (rows, tables) = from_rows(target, &sel.from, params)?;
+    let (mut rels, tables) = resolve_from(target, &sel.from, params)?;
     let run = |sq: &Query| select(target, sq, params).map(|r| r.rows);
     let mut p = Params::with_subqueries(&run);
     let filter = sel
@@ -390,109 +604,77 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
     let aggs = p.aggs.take().unwrap_or_default();
     let (limit, offset) = window(q, params)?;
 
-    // WHERE.
-    let mut kept = Vec::with_capacity(rows.len());
-    for row in rows {
-        if passes(filter.as_ref(), &row, params)? {
-            kept.push(row);
+    // WHERE's predicates on one table's columns narrow that table's scan (through an index
+    // when one serves them); the whole condition is still evaluated on every row.
+    if let Some(f) = &filter {
+        for rel in &mut rels {
+            let more = table_preds(f, rel, params);
+            rel.preds.extend(more);
         }
     }
-    // Groups: each evaluated as its first row followed by its aggregates.
+    let mut used = vec![false; tables.width];
+    let scalars = filter.iter().chain(&group_by).chain(&exprs).chain(&having);
+    let keys = order.iter().filter_map(|(k, _)| match k {
+        Key::Expr(e) => Some(e),
+        Key::Output(_) => None,
+    });
+    let args = aggs.iter().filter_map(|a| a.arg.as_ref());
+    let ons = rels.iter().filter_map(|r| match &r.link {
+        Link::On { cond, .. } => cond.as_ref(),
+        Link::Cross => None,
+    });
+    for s in scalars.chain(keys).chain(args).chain(ons) {
+        s.mark_columns(&mut used);
+    }
+
     let grouped = !group_by.is_empty() || !aggs.is_empty() || having.is_some();
-    let evaluated: Vec<Vec<Value>> = if grouped {
-        let mut order_of: Vec<String> = Vec::new();
-        let mut groups: HashMap<String, (Vec<Value>, Vec<Acc>)> = HashMap::new();
-        for row in kept {
-            let key = group_by
-                .iter()
-                .map(|g| {
-                    g.eval(&row, params)
-                        .map(|v| join_key(&v).unwrap_or_default())
-                })
-                .collect::<Result<Vec<_>>>()?
-                .join("\u{1}");
-            let entry = match groups.get_mut(&key) {
-                Some(e) => e,
-                None => {
-                    order_of.push(key.clone());
-                    groups
-                        .entry(key)
-                        .or_insert_with(|| (row.clone(), aggs.iter().map(Acc::new).collect()))
-                }
-            };
-            for (acc, call) in entry.1.iter_mut().zip(&aggs) {
-                let v = match &call.arg {
-                    Some(a) => Some(a.eval(&row, params)?),
-                    None => None,
-                };
-                acc.add(v)?;
+    let mut sink = Sink {
+        params,
+        filter: filter.as_ref(),
+        exprs: &exprs,
+        order: &order,
+        width: tables.width,
+        state: if grouped {
+            State::Groups {
+                group_by: &group_by,
+                aggs: &aggs,
+                index: HashMap::new(),
+                groups: Vec::new(),
+                key: Vec::new(),
             }
-        }
-        if group_by.is_empty() && groups.is_empty() {
-            // Aggregates over no rows: one group, of nulls.
-            order_of.push(String::new());
-            groups.insert(
-                String::new(),
-                (
-                    vec![Value::Null; tables.width],
-                    aggs.iter().map(Acc::new).collect(),
-                ),
-            );
-        }
-        let mut out = Vec::with_capacity(order_of.len());
-        for k in order_of {
-            if let Some((mut row, accs)) = groups.remove(&k) {
-                row.extend(accs.into_iter().map(Acc::finish));
-                if passes(having.as_ref(), &row, params)? {
-                    out.push(row);
-                }
+        } else if sel.distinct.is_none() && limit.is_some() && !order.is_empty() {
+            // ORDER BY … LIMIT: only the best rows are kept.
+            State::TopK {
+                k: limit.unwrap_or(0).saturating_add(offset),
+                heap: BinaryHeap::new(),
+                seq: 0,
             }
-        }
-        out
-    } else {
-        kept
+        } else if sel.distinct.is_none() && order.is_empty() {
+            State::Rows {
+                out: Vec::new(),
+                stop: limit.map(|l| l.saturating_add(offset)),
+            }
+        } else {
+            State::Rows {
+                out: Vec::new(),
+                stop: None,
+            }
+        },
     };
-    // Items and order keys.
-    let mut out: Vec<(Vec<Value>, Vec<Value>)> = Vec::with_capacity(evaluated.len());
-    for row in &evaluated {
-        let values = exprs
-            .iter()
-            .map(|e| e.eval(row, params))
-            .collect::<Result<Vec<_>>>()?;
-        let keys = order
-            .iter()
-            .map(|(k, _)| match k {
-                Key::Output(i) => Ok(values[*i].clone()),
-                Key::Expr(e) => e.eval(row, params),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        out.push((keys, values));
-    }
+    produce(target, &rels, &used, params, &mut |row| sink.push(row))?;
+    let out = sink.finish(having.as_ref())?;
+
     let mut rows: Vec<(Vec<Value>, Vec<Value>)> = if sel.distinct.is_some() {
         let mut seen = HashSet::new();
         out.into_iter()
-            .filter(|(_, v)| {
-                seen.insert(
-                    v.iter()
-                        .map(|x| join_key(x).unwrap_or_default())
-                        .collect::<Vec<_>>(),
-                )
-            })
+            .filter(|(_, v)| seen.insert(v.iter().map(GroupKey::of).collect::<Vec<_>>()))
             .collect()
     } else {
         out
     };
     if !order.is_empty() {
         // Stable: ties keep the order rows came in. Nulls sort first, as in SQLite.
-        rows.sort_by(|a, b| {
-            for (i, (_, desc)) in order.iter().enumerate() {
-                let o = order_cmp(&a.0[i], &b.0[i]);
-                if o != Ordering::Equal {
-                    return if *desc { o.reverse() } else { o };
-                }
-            }
-            Ordering::Equal
-        });
+        rows.sort_by(|a, b| order_keys(&order, &a.0, &b.0));
     }
     let rows: Vec<Vec<Value>> = rows
         .into_iter()
@@ -505,6 +687,265 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
         rows,
         changed: 0,
     })
+}
+
+/// Compares two rows' ORDER BY keys.
+fn order_keys(order: &[(Key, bool)], a: &[Value], b: &[Value]) -> Ordering {
+    for (i, (_, desc)) in order.iter().enumerate() {
+        let o = order_cmp(&a[i], &b[i]);
+        if o != Ordering::Equal {
+            return if *desc { o.reverse() } else { o };
+        }
+    }
+    Ordering::Equal
+}
+
+/// A value as a grouping (and DISTINCT) key: values SQL calls equal share one (an integer
+/// and the same float, a boolean and 0 or 1); null is a key of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum GroupKey {
+    Null,
+    Int(i64),
+    Float(u64),
+    Text(String),
+}
+
+impl GroupKey {
+    fn of(v: &Value) -> GroupKey {
+        match v {
+            Value::Null => GroupKey::Null,
+            Value::Int(i) => GroupKey::Int(*i),
+            Value::Bool(b) => GroupKey::Int(i64::from(*b)),
+            Value::Float(f) if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(f) => {
+                GroupKey::Int(*f as i64)
+            }
+            // -0.0 and 0.0 are one key (both are integral above); NaN is not stored.
+            Value::Float(f) => GroupKey::Float(f.to_bits()),
+            Value::Text(t) => GroupKey::Text(t.clone()),
+        }
+    }
+}
+
+/// A row kept for ORDER BY … LIMIT: its keys, its arrival (ties keep the earlier row), its
+/// values. The heap's top is the worst row kept.
+struct Ranked<'o> {
+    keys: Vec<Value>,
+    seq: u64,
+    values: Vec<Value>,
+    order: &'o [(Key, bool)],
+}
+
+impl Ranked<'_> {
+    fn rank(&self, keys: &[Value], seq: u64) -> Ordering {
+        order_keys(self.order, &self.keys, keys).then(self.seq.cmp(&seq))
+    }
+}
+
+impl PartialEq for Ranked<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Ranked<'_> {}
+impl PartialOrd for Ranked<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ranked<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.rank(&other.keys, other.seq)
+    }
+}
+
+/// One group: its first row, then its aggregates' running states.
+type Group = (Vec<Value>, Vec<Acc>);
+
+/// What the rows of FROM become.
+enum State<'a> {
+    /// Each row's order keys and values.
+    Rows {
+        out: Vec<(Vec<Value>, Vec<Value>)>,
+        /// Enough rows for the window (no order, no DISTINCT): stop reading.
+        stop: Option<usize>,
+    },
+    /// The best `k` rows.
+    TopK {
+        k: usize,
+        heap: BinaryHeap<Ranked<'a>>,
+        seq: u64,
+    },
+    /// Groups in the order they appeared, found by their keys.
+    Groups {
+        group_by: &'a [Scalar],
+        aggs: &'a [AggCall],
+        index: HashMap<Vec<GroupKey>, usize>,
+        groups: Vec<Group>,
+        /// The current row's key, reused.
+        key: Vec<GroupKey>,
+    },
+}
+
+/// Takes the rows of FROM one at a time: WHERE, then grouping or the items.
+struct Sink<'a> {
+    params: &'a [Value],
+    filter: Option<&'a Scalar>,
+    exprs: &'a [Scalar],
+    order: &'a [(Key, bool)],
+    width: usize,
+    state: State<'a>,
+}
+
+impl<'a> Sink<'a> {
+    /// Takes one row; `false` once no more are needed.
+    fn push(&mut self, row: &dyn Cols) -> Result<bool> {
+        let params = self.params;
+        if let Some(f) = self.filter {
+            if truth(&f.eval_cols(row, params)?) != Some(true) {
+                return Ok(true);
+            }
+        }
+        let (exprs, order) = (self.exprs, self.order);
+        let values = |row: &dyn Cols| -> Result<Vec<Value>> {
+            exprs.iter().map(|e| e.eval_cols(row, params)).collect()
+        };
+        match &mut self.state {
+            State::Rows { out, stop } => {
+                let values = values(row)?;
+                let keys = order
+                    .iter()
+                    .map(|(k, _)| match k {
+                        Key::Output(i) => Ok(values[*i].clone()),
+                        Key::Expr(e) => e.eval_cols(row, params),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                out.push((keys, values));
+                Ok(stop.is_none_or(|s| out.len() < s))
+            }
+            State::TopK { k, heap, seq } => {
+                if *k == 0 {
+                    return Ok(false);
+                }
+                *seq += 1;
+                // Keys first: a row worse than every kept one costs no more.
+                let mut keys = Vec::with_capacity(order.len());
+                let mut values_now = None;
+                for (key, _) in order {
+                    keys.push(match key {
+                        Key::Expr(e) => e.eval_cols(row, params)?,
+                        Key::Output(i) => {
+                            let v = match &values_now {
+                                Some(v) => v,
+                                None => values_now.insert(values(row)?),
+                            };
+                            v[*i].clone()
+                        }
+                    });
+                }
+                if heap.len() == *k {
+                    let worst = heap.peek().map(|w| w.rank(&keys, *seq));
+                    if worst != Some(Ordering::Greater) {
+                        return Ok(true);
+                    }
+                    heap.pop();
+                }
+                let values = match values_now {
+                    Some(v) => v,
+                    None => values(row)?,
+                };
+                heap.push(Ranked {
+                    keys,
+                    seq: *seq,
+                    values,
+                    order,
+                });
+                Ok(true)
+            }
+            State::Groups {
+                group_by,
+                aggs,
+                index,
+                groups,
+                key,
+            } => {
+                key.clear();
+                for g in group_by.iter() {
+                    key.push(GroupKey::of(&g.eval_cols(row, params)?));
+                }
+                let at = match index.get(key.as_slice()) {
+                    Some(&at) => at,
+                    None => {
+                        let first = (0..self.width)
+                            .map(|i| row.value_at(i).to_owned())
+                            .collect();
+                        groups.push((first, aggs.iter().map(Acc::new).collect()));
+                        index.insert(key.clone(), groups.len() - 1);
+                        groups.len() - 1
+                    }
+                };
+                let accs = &mut groups[at].1;
+                for (acc, call) in accs.iter_mut().zip(aggs.iter()) {
+                    let v = match &call.arg {
+                        Some(a) => Some(a.eval_cols(row, params)?),
+                        None => None,
+                    };
+                    acc.add(v)?;
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    /// The kept rows' order keys and values, in the order they came (best first for the
+    /// top rows); groups are finished, filtered by HAVING and evaluated.
+    fn finish(self, having: Option<&Scalar>) -> Result<Vec<(Vec<Value>, Vec<Value>)>> {
+        let params = self.params;
+        match self.state {
+            State::Rows { out, .. } => Ok(out),
+            State::TopK { heap, .. } => Ok(heap
+                .into_sorted_vec()
+                .into_iter()
+                .map(|r| (r.keys, r.values))
+                .collect()),
+            State::Groups {
+                groups,
+                aggs,
+                group_by,
+                ..
+            } => {
+                let mut groups = groups;
+                if groups.is_empty() && group_by.is_empty() {
+                    // Aggregates over no rows: one group, of nulls.
+                    groups.push((
+                        vec![Value::Null; self.width],
+                        aggs.iter().map(Acc::new).collect(),
+                    ));
+                }
+                let mut out = Vec::with_capacity(groups.len());
+                for (mut row, accs) in groups {
+                    row.extend(accs.into_iter().map(Acc::finish));
+                    if !passes(having, &row, params)? {
+                        continue;
+                    }
+                    let values = self
+                        .exprs
+                        .iter()
+                        .map(|e| e.eval(&row, params))
+                        .collect::<Result<Vec<_>>>()?;
+                    let keys = self
+                        .order
+                        .iter()
+                        .map(|(k, _)| match k {
+                            Key::Output(i) => Ok(values[*i].clone()),
+                            Key::Expr(e) => e.eval(&row, params),
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    out.push((keys, values));
+                }
+                Ok(out)
+            }
+        }
+    }
 }
 
 /// A GROUP BY item: a 1-based position in the select list, an output alias (that is not
@@ -543,6 +984,34 @@ pub(crate) fn passes(filter: Option<&Scalar>, row: &[Value], params: &[Value]) -
         Some(f) => truth(&f.eval(row, params)?) == Some(true),
         None => true,
     })
+}
+
+/// [`passes`] on a stored row read in place.
+pub(crate) fn passes_cols(
+    filter: Option<&Scalar>,
+    row: &dyn Cols,
+    params: &[Value],
+) -> Result<bool> {
+    Ok(match filter {
+        Some(f) => truth(&f.eval_cols(row, params)?) == Some(true),
+        None => true,
+    })
+}
+
+/// The predicates of a condition over one table's columns that its scan can apply (see
+/// [`table_preds`]): UPDATE and DELETE read the rows they change through them.
+pub(crate) fn scan_preds(cond: &Scalar, schema: &Arc<Schema>, params: &[Value]) -> Vec<Pred> {
+    let rel = Relation {
+        source: Source::Table {
+            name: schema.table.clone(),
+            schema: schema.clone(),
+        },
+        at: 0,
+        width: schema.columns.len(),
+        link: Link::Cross,
+        preds: Vec::new(),
+    };
+    table_preds(cond, &rel, params)
 }
 
 /// SQLite's ORDER BY: nulls first, numbers before text, numbers by value.
@@ -684,48 +1153,67 @@ fn window(q: &Query, params: &[Value]) -> Result<(Option<usize>, usize)> {
     ))
 }
 
-/// What `EXPLAIN SELECT …` shows: a line per step, in the order they run.
-pub(crate) fn explain(target: Target<'_, '_>, q: &Query) -> Result<Vec<String>> {
+/// What `EXPLAIN SELECT …` shows: a line per step, in the order they run, each table with
+/// how its scan reads it (an index serving which predicates, or a full scan).
+pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Result<Vec<String>> {
     let SetExpr::Select(sel) = q.body.as_ref() else {
         return Err(unsupported("UNION and other set operations"));
     };
+    let (mut rels, tables) = resolve_from(target, &sel.from, params)?;
+    let run = |sq: &Query| select(target, sq, params).map(|r| r.rows);
+    let mut p = Params::with_subqueries(&run);
+    let filter = sel
+        .selection
+        .as_ref()
+        .map(|w| scalar::compile(w, &tables, &mut p))
+        .transpose()?;
+    if let Some(f) = &filter {
+        for rel in &mut rels {
+            let more = table_preds(f, rel, params);
+            rel.preds.extend(more);
+        }
+    }
     let mut out = Vec::new();
-    let describe = |t: &TableFactor| -> Result<String> {
-        Ok(match t {
-            TableFactor::Derived { alias, .. } => format!(
-                "subquery {} (run once)",
-                alias.as_ref().map_or("?", |a| a.name.value.as_str())
-            ),
-            t => {
-                let (name, qualifier, _) = resolve_table(target, t)?;
-                let shown = if qualifier == name {
-                    name.clone()
-                } else {
-                    format!("{name} AS {qualifier}")
-                };
-                let rows = target.rows(&name)?.len();
-                format!("scan {shown} ({rows} rows; indexes are not used by SQL yet)")
-            }
-        })
-    };
-    for (k, twj) in sel.from.iter().enumerate() {
-        let line = describe(&twj.relation)?;
-        out.push(if k == 0 {
-            line
-        } else {
-            format!("cross join with {line}")
-        });
-        for j in &twj.joins {
-            let (kind, on) = match &j.join_operator {
-                JoinOperator::Join(c) | JoinOperator::Inner(c) => ("inner", Some(c)),
-                JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => ("left", Some(c)),
-                _ => ("cross", None),
+    let mut k = 0;
+    for twj in &sel.from {
+        for (j, t) in std::iter::once(&twj.relation)
+            .chain(twj.joins.iter().map(|j| &j.relation))
+            .enumerate()
+        {
+            let rel = &rels[k];
+            k += 1;
+            let line = match (&rel.source, t) {
+                (Source::Rows(rows), TableFactor::Derived { alias, .. }) => format!(
+                    "subquery {} (run once, {} rows)",
+                    alias.as_ref().map_or("?", |a| a.name.value.as_str()),
+                    rows.len()
+                ),
+                (Source::Table { name, .. }, t) => {
+                    let (_, qualifier, _) = resolve_table(target, t)?;
+                    let plan = target.plan(name, &rel.preds)?.to_string();
+                    let how = plan.strip_prefix(&format!("{name}: ")).unwrap_or(&plan);
+                    if qualifier == *name {
+                        format!("{name}: {how}")
+                    } else {
+                        format!("{name} AS {qualifier}: {how}")
+                    }
+                }
+                (Source::Rows(_), _) => "rows".to_owned(),
             };
-            let strategy = match on {
-                Some(JoinConstraint::On(e)) if has_column_equality(e) => "hash join",
-                _ => "nested-loop join",
+            let line = match (&rel.link, j) {
+                (_, 0) if k == 1 => line,
+                (Link::Cross, _) => format!("cross join with {line}"),
+                (Link::On { cond, left }, _) => {
+                    let kind = if *left { "left" } else { "inner" };
+                    let width = rel.at;
+                    let strategy = match cond.as_ref().and_then(|c| equi_pair(c, width)) {
+                        Some(_) => "hash join",
+                        None => "nested-loop join",
+                    };
+                    format!("{kind} {strategy} with {line}")
+                }
             };
-            out.push(format!("{kind} {strategy} with {}", describe(&j.relation)?));
+            out.push(line);
         }
     }
     if sel.selection.is_some() {
@@ -741,34 +1229,15 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query) -> Result<Vec<String>> 
     if sel.distinct.is_some() {
         out.push("distinct".to_owned());
     }
-    if q.order_by.is_some() {
-        out.push("sort (ORDER BY)".to_owned());
+    match (q.order_by.is_some(), q.limit_clause.is_some()) {
+        (true, true) if sel.distinct.is_none() && !grouped => {
+            out.push("top rows (ORDER BY … LIMIT): a heap of the best rows".to_owned())
+        }
+        (true, _) => out.push("sort (ORDER BY)".to_owned()),
+        _ => {}
     }
     if q.limit_clause.is_some() {
         out.push("window (LIMIT/OFFSET)".to_owned());
     }
     Ok(out)
-}
-
-/// Whether `e` (or a term of its AND chain) compares two columns for equality: what the
-/// join serves through a hash when the columns are on either side.
-fn has_column_equality(e: &Expr) -> bool {
-    use sqlparser::ast::BinaryOperator;
-    match e {
-        Expr::BinaryOp {
-            left,
-            op: BinaryOperator::Eq,
-            right,
-        } => {
-            let col = |x: &Expr| matches!(x, Expr::Identifier(_) | Expr::CompoundIdentifier(_));
-            col(left) && col(right)
-        }
-        Expr::BinaryOp {
-            left,
-            op: BinaryOperator::And,
-            right,
-        } => has_column_equality(left) || has_column_equality(right),
-        Expr::Nested(inner) => has_column_equality(inner),
-        _ => false,
-    }
 }
