@@ -52,6 +52,8 @@ use crate::txn::{ReadTransaction, Transaction};
 #[derive(Clone)]
 pub struct Database {
     engine: Arc<Engine>,
+    /// Parsed SQL by its text, shared by the clones of this handle.
+    sql_plans: Arc<crate::sql::PlanCache>,
 }
 
 impl std::fmt::Debug for Database {
@@ -138,7 +140,10 @@ impl Builder {
         };
         let fs = self.fs.unwrap_or_else(|| Arc::new(StdFs));
         let engine = Engine::open(fs, path.as_ref(), options)?;
-        Ok(Database { engine })
+        Ok(Database {
+            engine,
+            sql_plans: Arc::default(),
+        })
     }
 
     /// Opens the database directory at `path` read-only: see
@@ -152,7 +157,10 @@ impl Builder {
         };
         let fs = self.fs.unwrap_or_else(|| Arc::new(StdFs));
         let engine = Engine::open_read_only(fs, path.as_ref(), options)?;
-        Ok(Database { engine })
+        Ok(Database {
+            engine,
+            sql_plans: Arc::default(),
+        })
     }
 }
 
@@ -161,6 +169,7 @@ impl Database {
     pub fn in_memory() -> Database {
         Database {
             engine: Engine::in_memory(),
+            sql_plans: Arc::default(),
         }
     }
 
@@ -331,13 +340,13 @@ impl Database {
     /// # Ok::<(), tabula::Error>(())
     /// ```
     pub fn sql(&self, text: &str) -> Result<SqlResult> {
-        crate::sql::run(&self.engine, text, &[])
+        crate::sql::run(&self.engine, &self.sql_plans, text, &[])
     }
 
     /// [`Database::sql`] with `params` bound to its placeholders (`?` in order, or `$1`,
     /// `$2`, …).
     pub fn sql_with(&self, text: &str, params: &[crate::value::Value]) -> Result<SqlResult> {
-        crate::sql::run(&self.engine, text, params)
+        crate::sql::run(&self.engine, &self.sql_plans, text, params)
     }
 
     /// What [`Database::table::<T>()`](Database::table) would do to the stored table of

@@ -3,11 +3,13 @@
 //! `db.sql` runs ([`run`]).
 
 mod alter;
+mod cache;
 mod ddl;
 mod run;
 pub(crate) mod scalar;
 mod select;
 mod target;
 
+pub(crate) use cache::PlanCache;
 pub(crate) use run::run;
 pub use run::SqlResult;

@@ -16,6 +16,7 @@ use sqlparser::parser::Parser;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::record::Row;
+use crate::sql::cache::PlanCache;
 use crate::sql::scalar::{self, sql_error, Params, Scope};
 use crate::sql::select;
 use crate::sql::target::{Snapshot, Target};
@@ -37,8 +38,15 @@ pub struct SqlResult {
 
 /// Runs `text` (one or more statements separated by `;`) with `params` bound to its
 /// placeholders, returning the last statement's result. See `Database::sql`.
-pub(crate) fn run(engine: &Arc<Engine>, text: &str, params: &[Value]) -> Result<SqlResult> {
-    let statements = parse(text, params)?;
+pub(crate) fn run(
+    engine: &Arc<Engine>,
+    cache: &PlanCache,
+    text: &str,
+    params: &[Value],
+) -> Result<SqlResult> {
+    let parsed = cache.parsed(text)?;
+    parsed.check_params(params)?;
+    let statements = &parsed.statements;
     let mut last = SqlResult::default();
     let mut i = 0;
     while i < statements.len() {
@@ -76,7 +84,7 @@ pub(crate) fn run(engine: &Arc<Engine>, text: &str, params: &[Value]) -> Result<
                     let mut r = SqlResult::default();
                     for (k, s) in group.iter().enumerate() {
                         r = execute(Target::Tx(&tx), s, params)
-                            .map_err(|e| numbered(e, i + 2 + k))?;
+                            .map_err(|e| numbered(e, i + 2 + k, statements.len()))?;
                     }
                     if commit {
                         Ok(r)
@@ -101,11 +109,13 @@ pub(crate) fn run(engine: &Arc<Engine>, text: &str, params: &[Value]) -> Result<
                 ));
             }
             s if alter::is_migration(s) => {
-                last = alter::migrate(engine, s).map_err(|e| numbered(e, number))?;
+                last =
+                    alter::migrate(engine, s).map_err(|e| numbered(e, number, statements.len()))?;
                 i += 1;
             }
             s if is_read(s) => {
-                last = read(engine, s, params).map_err(|e| numbered(e, number))?;
+                last =
+                    read(engine, s, params).map_err(|e| numbered(e, number, statements.len()))?;
                 i += 1;
             }
             s => {
@@ -116,7 +126,7 @@ pub(crate) fn run(engine: &Arc<Engine>, text: &str, params: &[Value]) -> Result<
                     catch_unwind(AssertUnwindSafe(|| execute(Target::Tx(&tx), s, params)));
                 last = engine
                     .finish(tx.tx, outcome)
-                    .map_err(|e| numbered(e, number))?;
+                    .map_err(|e| numbered(e, number, statements.len()))?;
                 i += 1;
             }
         }
@@ -142,7 +152,9 @@ impl Transaction<'_> {
 /// Runs `text` inside `tx` (`tx.sql`): every statement is part of the transaction, so
 /// `BEGIN`, `COMMIT` and `ROLLBACK` are refused.
 fn run_in(tx: &Transaction<'_>, text: &str, params: &[Value]) -> Result<SqlResult> {
-    let statements = parse(text, params)?;
+    let parsed = parse(text)?;
+    parsed.check_params(params)?;
+    let statements = &parsed.statements;
     let mut last = SqlResult::default();
     for (i, s) in statements.iter().enumerate() {
         if matches!(
@@ -160,7 +172,8 @@ fn run_in(tx: &Transaction<'_>, text: &str, params: &[Value]) -> Result<SqlResul
                 ),
             ));
         }
-        last = execute(Target::Tx(tx), s, params).map_err(|e| numbered(e, i + 1))?;
+        last =
+            execute(Target::Tx(tx), s, params).map_err(|e| numbered(e, i + 1, statements.len()))?;
     }
     Ok(last)
 }
@@ -186,10 +199,34 @@ fn is_read(s: &Statement) -> bool {
     }
 }
 
-/// The statements of `text`, its `?` placeholders numbered `$1`, `$2`, … in the order they
-/// appear (so that the order expressions are compiled in does not matter), and checked
-/// against the number of `params`.
-fn parse(text: &str, params: &[Value]) -> Result<Vec<Statement>> {
+/// A text's statements, its `?` placeholders numbered `$1`, `$2`, … in the order they
+/// appear (so that the order expressions are compiled in does not matter), and how many
+/// values they take.
+pub(crate) struct Parsed {
+    pub(crate) statements: Vec<Statement>,
+    placeholders: usize,
+}
+
+impl Parsed {
+    /// Checks that `params` has a value for each placeholder, and no more.
+    fn check_params(&self, params: &[Value]) -> Result<()> {
+        if self.placeholders != params.len() {
+            return Err(Error::Sql {
+                line: 0,
+                column: 0,
+                reason: format!(
+                    "the text has {} placeholder(s) and {} value(s) were given",
+                    self.placeholders,
+                    params.len()
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Parses `text` (see [`Parsed`]).
+pub(crate) fn parse(text: &str) -> Result<Parsed> {
     use sqlparser::tokenizer::{Token, Tokenizer};
     let dialect = GenericDialect {};
     let tokens = Tokenizer::new(&dialect, text)
@@ -231,18 +268,11 @@ fn parse(text: &str, params: &[Value]) -> Result<Vec<Statement>> {
         }
     }
     numbered.push_str(&text[copied..]);
-    let wanted = marks.max(highest);
-    if wanted != params.len() {
-        return Err(Error::Sql {
-            line: 0,
-            column: 0,
-            reason: format!(
-                "the text has {wanted} placeholder(s) and {} value(s) were given",
-                params.len()
-            ),
-        });
-    }
-    Parser::parse_sql(&dialect, &numbered).map_err(|e| parse_error(text, e))
+    let statements = Parser::parse_sql(&dialect, &numbered).map_err(|e| parse_error(text, e))?;
+    Ok(Parsed {
+        statements,
+        placeholders: marks.max(highest),
+    })
 }
 
 /// A parse error, with where the parser stopped (the end of the text when it ran out).
@@ -268,9 +298,11 @@ fn parse_error(text: &str, e: sqlparser::parser::ParserError) -> Error {
     }
 }
 
-/// Names the statement an `Error::Sql` comes from; other errors keep their own variant.
-fn numbered(e: Error, number: usize) -> Error {
+/// Names the statement an `Error::Sql` comes from in a text of several (`of`); other
+/// errors keep their own variant.
+fn numbered(e: Error, number: usize, of: usize) -> Error {
     match e {
+        e if of == 1 => e,
         Error::Sql {
             line,
             column,

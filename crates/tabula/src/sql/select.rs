@@ -493,11 +493,9 @@ fn equi_pair(c: &Scalar, left_width: usize) -> Option<(usize, usize)> {
     }
 }
 
-/// An ORDER BY key: a column of the output, or an expression over the (group) row.
-enum Key {
-    Output(usize),
-    Expr(Scalar),
-}
+/// An ORDER BY key: an expression over the (group) row, and whether it is descending. A
+/// key naming an output column (by alias or position) is that column's expression.
+type Key = (Scalar, bool);
 
 pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Result<SqlResult> {
     let SetExpr::Select(sel) = q.body.as_ref() else {
@@ -571,7 +569,7 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
         .as_ref()
         .map(|h| scalar::compile(h, &tables, &mut p))
         .transpose()?;
-    let mut order: Vec<(Key, bool)> = Vec::new();
+    let mut order: Vec<Key> = Vec::new();
     if let Some(ob) = &q.order_by {
         let OrderByKind::Expressions(list) = &ob.kind else {
             return Err(unsupported("ORDER BY ALL"));
@@ -590,13 +588,13 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
                             format!("ORDER BY position {pos} is not a column of the result"),
                         ));
                     }
-                    Key::Output(pos - 1)
+                    exprs[pos - 1].clone()
                 }
                 // An output alias wins over a column of the same name, as in SQLite.
                 Expr::Identifier(id) if columns.contains(&id.value) => {
-                    Key::Output(columns.iter().position(|c| *c == id.value).unwrap_or(0))
+                    exprs[columns.iter().position(|c| *c == id.value).unwrap_or(0)].clone()
                 }
-                e => Key::Expr(scalar::compile(e, &tables, &mut p)?),
+                e => scalar::compile(e, &tables, &mut p)?,
             };
             order.push((key, desc));
         }
@@ -614,10 +612,7 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
     }
     let mut used = vec![false; tables.width];
     let scalars = filter.iter().chain(&group_by).chain(&exprs).chain(&having);
-    let keys = order.iter().filter_map(|(k, _)| match k {
-        Key::Expr(e) => Some(e),
-        Key::Output(_) => None,
-    });
+    let keys = order.iter().map(|(k, _)| k);
     let args = aggs.iter().filter_map(|a| a.arg.as_ref());
     let ons = rels.iter().filter_map(|r| match &r.link {
         Link::On { cond, .. } => cond.as_ref(),
@@ -648,6 +643,7 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
                 k: limit.unwrap_or(0).saturating_add(offset),
                 heap: BinaryHeap::new(),
                 seq: 0,
+                scratch: Vec::new(),
             }
         } else if sel.distinct.is_none() && order.is_empty() {
             State::Rows {
@@ -690,7 +686,7 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
 }
 
 /// Compares two rows' ORDER BY keys.
-fn order_keys(order: &[(Key, bool)], a: &[Value], b: &[Value]) -> Ordering {
+fn order_keys(order: &[Key], a: &[Value], b: &[Value]) -> Ordering {
     for (i, (_, desc)) in order.iter().enumerate() {
         let o = order_cmp(&a[i], &b[i]);
         if o != Ordering::Equal {
@@ -732,7 +728,7 @@ struct Ranked<'o> {
     keys: Vec<Value>,
     seq: u64,
     values: Vec<Value>,
-    order: &'o [(Key, bool)],
+    order: &'o [Key],
 }
 
 impl Ranked<'_> {
@@ -774,6 +770,8 @@ enum State<'a> {
         k: usize,
         heap: BinaryHeap<Ranked<'a>>,
         seq: u64,
+        /// The keys of the row at hand, in a reused buffer.
+        scratch: Vec<Value>,
     },
     /// Groups in the order they appeared, found by their keys.
     Groups {
@@ -791,7 +789,7 @@ struct Sink<'a> {
     params: &'a [Value],
     filter: Option<&'a Scalar>,
     exprs: &'a [Scalar],
-    order: &'a [(Key, bool)],
+    order: &'a [Key],
     width: usize,
     state: State<'a>,
 }
@@ -814,45 +812,38 @@ impl<'a> Sink<'a> {
                 let values = values(row)?;
                 let keys = order
                     .iter()
-                    .map(|(k, _)| match k {
-                        Key::Output(i) => Ok(values[*i].clone()),
-                        Key::Expr(e) => e.eval_cols(row, params),
-                    })
+                    .map(|(k, _)| k.eval_cols(row, params))
                     .collect::<Result<Vec<_>>>()?;
                 out.push((keys, values));
                 Ok(stop.is_none_or(|s| out.len() < s))
             }
-            State::TopK { k, heap, seq } => {
+            State::TopK {
+                k,
+                heap,
+                seq,
+                scratch,
+            } => {
                 if *k == 0 {
                     return Ok(false);
                 }
                 *seq += 1;
                 // Keys first: a row worse than every kept one costs no more.
-                let mut keys = Vec::with_capacity(order.len());
-                let mut values_now = None;
+                let mut keys = std::mem::take(scratch);
+                keys.clear();
                 for (key, _) in order {
-                    keys.push(match key {
-                        Key::Expr(e) => e.eval_cols(row, params)?,
-                        Key::Output(i) => {
-                            let v = match &values_now {
-                                Some(v) => v,
-                                None => values_now.insert(values(row)?),
-                            };
-                            v[*i].clone()
-                        }
-                    });
+                    keys.push(key.eval_cols(row, params)?);
                 }
                 if heap.len() == *k {
                     let worst = heap.peek().map(|w| w.rank(&keys, *seq));
                     if worst != Some(Ordering::Greater) {
+                        *scratch = keys;
                         return Ok(true);
                     }
-                    heap.pop();
+                    if let Some(out) = heap.pop() {
+                        *scratch = out.keys;
+                    }
                 }
-                let values = match values_now {
-                    Some(v) => v,
-                    None => values(row)?,
-                };
+                let values = values(row)?;
                 heap.push(Ranked {
                     keys,
                     seq: *seq,
@@ -935,10 +926,7 @@ impl<'a> Sink<'a> {
                     let keys = self
                         .order
                         .iter()
-                        .map(|(k, _)| match k {
-                            Key::Output(i) => Ok(values[*i].clone()),
-                            Key::Expr(e) => e.eval(&row, params),
-                        })
+                        .map(|(k, _)| k.eval(&row, params))
                         .collect::<Result<Vec<_>>>()?;
                     out.push((keys, values));
                 }
