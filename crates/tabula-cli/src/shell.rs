@@ -169,8 +169,13 @@ pub fn run(dir: &Path, format: Format, guard: CsvGuard) -> anyhow::Result<()> {
 
 /// Runs the statements of one input in order, stopping at the first error. `false` when
 /// standard output went away (the shell ends then).
-fn run_statements(statements: &[String], session: &mut Session, settings: &Settings) -> bool {
-    for (i, text) in statements.iter().enumerate() {
+fn run_statements(
+    statements: &[split::Statement],
+    session: &mut Session,
+    settings: &Settings,
+) -> bool {
+    for (i, statement) in statements.iter().enumerate() {
+        let text = &statement.text;
         let kind = Kind::of(text);
         let in_tx = session.in_transaction();
         if settings.explain && kind == Kind::Query {
@@ -187,7 +192,7 @@ fn run_statements(statements: &[String], session: &mut Session, settings: &Setti
             Kind::Begin => session.begin().map(|()| Done::Said("transaction open")),
             Kind::Commit => session.commit().map(|()| Done::Said("committed")),
             Kind::Rollback => session.rollback().map(|()| Done::Said("rolled back")),
-            _ => session.run(text).map(Done::Result),
+            _ => session.run(&statement.as_typed).map(Done::Result),
         };
         let took = started.elapsed();
         let printed = match outcome {

@@ -7,10 +7,20 @@
 pub struct Split {
     /// Each statement ended by a `;`: its text from its first character that is not space
     /// or comment, up to the `;` (not included). Empty statements (`;;`) are left out.
-    pub statements: Vec<String>,
+    pub statements: Vec<Statement>,
     /// Whether nothing but space and comments follows the last `;`, with no string,
     /// quoted identifier or block comment left open.
     pub complete: bool,
+}
+
+/// One statement of the input.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Statement {
+    /// Its text.
+    pub text: String,
+    /// Its text preceded by the input before it with every character but line ends made a
+    /// space: run as it is, an error's line and column are those of the input as typed.
+    pub as_typed: String,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -35,7 +45,15 @@ pub fn split(text: &str) -> Split {
             State::Code => match c {
                 ';' => {
                     if let Some(s) = start.take() {
-                        statements.push(text[s..i].trim_end().to_owned());
+                        let own = text[s..i].trim_end();
+                        let blank: String = text[..s]
+                            .chars()
+                            .map(|c| if c == '\n' { '\n' } else { ' ' })
+                            .collect();
+                        statements.push(Statement {
+                            text: own.to_owned(),
+                            as_typed: blank + own,
+                        });
                     }
                 }
                 '-' if next == Some('-') => {
@@ -93,7 +111,8 @@ mod tests {
 
     fn statements(text: &str) -> (Vec<String>, bool) {
         let s = split(text);
-        (s.statements, s.complete)
+        let texts = s.statements.into_iter().map(|s| s.text).collect();
+        (texts, s.complete)
     }
 
     fn v(texts: &[&str]) -> Vec<String> {
@@ -129,6 +148,14 @@ mod tests {
             (v(&["SELECT /* ; /* ; */ ; */ 1"]), true)
         );
         assert_eq!(statements("SELECT 1; /* open"), (v(&["SELECT 1"]), false));
+    }
+
+    #[test]
+    fn statements_keep_their_place() {
+        let s = split("SELECT 1;\n  -- x\n  SELECT\n 2;");
+        assert_eq!(s.statements[0].as_typed, "SELECT 1");
+        assert_eq!(s.statements[1].text, "SELECT\n 2");
+        assert_eq!(s.statements[1].as_typed, "         \n      \n  SELECT\n 2");
     }
 
     #[test]
