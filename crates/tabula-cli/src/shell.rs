@@ -99,7 +99,7 @@ pub fn run(dir: &Path, format: Format, guard: CsvGuard) -> anyhow::Result<()> {
         explain: false,
     };
     say(&format!(
-        "tabula shell on {} ({}). Statements end with ; and .help lists the commands.",
+        "Connected to {} ({}).\nStatements end with ;  .help lists the commands, .quit leaves.",
         dir.display(),
         if session.writable() {
             "writable"
@@ -255,7 +255,7 @@ fn explain_failure(e: &anyhow::Error, was_in_tx: bool, in_tx: bool, kind: Kind) 
     if was_in_tx && in_tx && !matches!(kind, Kind::Begin) {
         note("the transaction is still open; the failed statement changed nothing");
     } else if was_in_tx && !in_tx && kind != Kind::Rollback {
-        note("the transaction is over");
+        note("the transaction was rolled back: none of its changes were kept");
     }
     let locked = e.chain().any(|c| {
         matches!(

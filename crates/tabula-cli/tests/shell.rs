@@ -33,8 +33,8 @@ fn shell(dir: &str, input: &str) -> String {
     out.replace(dir, "DIR")
 }
 
-const BANNER: &str = "tabula shell on DIR (read-only until a statement writes). \
-                      Statements end with ; and .help lists the commands.\n";
+const BANNER: &str = "Connected to DIR (read-only until a statement writes).\n\
+                      Statements end with ;  .help lists the commands, .quit leaves.\n";
 
 #[test]
 fn multi_line_statements_and_modes() {
@@ -231,7 +231,8 @@ fn transaction_across_prompts() {
          ROLLBACK;\n",
     );
     let expected = "\
-tabula shell on DIR (writable). Statements end with ; and .help lists the commands.
+Connected to DIR (writable).
+Statements end with ;  .help lists the commands, .quit leaves.
 tabula> CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 ok
 tabula> INSERT INTO t (name) VALUES ('kept');
@@ -523,6 +524,40 @@ tabula> .tables
 │ registrations │ 0    │ 606            │ id, student_id, course_id │
 │ students      │ 7    │ 764            │ id, email, year           │
 └───────────────┴──────┴────────────────┴───────────────────────────┘
+tabula> 
+"
+    );
+    assert_eq!(out, expected);
+}
+
+/// Foreign keys are checked at commit (deferred): a COMMIT refused by one rolls the whole
+/// transaction back, and the shell says so.
+#[test]
+fn a_refused_commit_rolls_the_transaction_back() {
+    let (_d, _path, p) = demo();
+    let out = shell(
+        &p,
+        "BEGIN;\nDELETE FROM courses WHERE code = 'CS101';\nCOMMIT;\n\
+         SELECT COUNT(*) AS n FROM courses;\n",
+    );
+    let fk = "foreign key registrations.course_id -> courses: cannot delete courses 1: 5 row(s) \
+              of registrations still reference it (value 1)";
+    let expected = format!(
+        "{BANNER}\
+tabula> BEGIN;
+transaction open
+tabula*> DELETE FROM courses WHERE code = 'CS101';
+1 row(s) changed
+tabula*> COMMIT;
+error: {fk}
+note: the transaction was rolled back: none of its changes were kept
+tabula> SELECT COUNT(*) AS n FROM courses;
+┌───┐
+│ n │
+├───┤
+│ 5 │
+└───┘
+1 row(s)
 tabula> 
 "
     );
