@@ -84,8 +84,8 @@ enum Command {
         dir: PathBuf,
         /// The SQL text (default: the shell on a terminal, else a script on standard input).
         sql: Option<String>,
-        /// Run the interactive shell even when standard input is not a terminal: prompts
-        /// are printed and lines are read as typed (for programs that drive the shell).
+        /// Run the interactive shell even when standard input is not a terminal: each prompt
+        /// is printed and each line read is echoed after it (for programs that drive it).
         #[arg(long, conflicts_with = "sql")]
         interactive: bool,
     },
