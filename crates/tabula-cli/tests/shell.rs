@@ -563,3 +563,97 @@ tabula>
     );
     assert_eq!(out, expected);
 }
+
+/// A shell run step by step: a line is sent, and what it printed up to the next prompt is
+/// read back.
+struct Driver {
+    child: Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::process::ChildStdout,
+}
+
+impl Driver {
+    fn start(dir: &str) -> (Driver, String) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
+            .args(["sql", dir, "--interactive"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run tabula");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut d = Driver {
+            child,
+            stdin,
+            stdout,
+        };
+        let banner = d.until_prompt();
+        (d, banner)
+    }
+
+    /// Everything printed up to and including the next prompt.
+    fn until_prompt(&mut self) -> String {
+        let mut seen = Vec::new();
+        let mut byte = [0u8; 1];
+        loop {
+            let n = self.stdout.read(&mut byte).expect("read");
+            assert!(
+                n > 0,
+                "the shell ended:\n{}",
+                String::from_utf8_lossy(&seen)
+            );
+            seen.push(byte[0]);
+            let text = String::from_utf8_lossy(&seen);
+            if text.ends_with("tabula> ") || text.ends_with("tabula*> ") {
+                return text.into_owned();
+            }
+        }
+    }
+
+    /// Types `line`; what it printed, with the next prompt.
+    fn line(&mut self, line: &str) -> String {
+        writeln!(self.stdin, "{line}").expect("write");
+        self.until_prompt()
+    }
+
+    fn quit(mut self) {
+        self.line(".help");
+        drop(self.stdin);
+        let status = self.child.wait().expect("wait");
+        assert!(status.success());
+    }
+}
+
+/// A read-only shell shows, at each statement, what writers committed since the last one:
+/// a write command that checkpointed as it closed, and a writer that keeps the database
+/// open and only appends to the log.
+#[test]
+fn a_read_only_shell_sees_what_writers_commit_meanwhile() {
+    let (_d, _path, p) = demo();
+    let count = "SELECT COUNT(*) AS n FROM courses;";
+    let (mut reader, _) = Driver::start(&p);
+    assert!(reader.line(count).contains("│ 5 │"));
+    assert!(reader.line(count).contains("│ 5 │"));
+    let o = tabula(&[
+        "insert",
+        &p,
+        "courses",
+        r#"{"code":"CS400","title":"Four"}"#,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(reader.line(count).contains("│ 6 │"));
+    let (mut writer, _) = Driver::start(&p);
+    let out = writer.line("INSERT INTO courses (code, title) VALUES ('CS500', 'Five');");
+    assert!(out.contains("1 row(s) changed"), "{out}");
+    assert!(reader.line(count).contains("│ 7 │"));
+    let out = writer.line("INSERT INTO courses (code, title) VALUES ('CS600', 'Six');");
+    assert!(out.contains("1 row(s) changed"), "{out}");
+    let out = reader.line("SELECT code FROM courses WHERE id > 5;");
+    assert!(
+        out.contains("CS400") && out.contains("CS500") && out.contains("CS600"),
+        "{out}"
+    );
+    writer.quit();
+    reader.quit();
+}

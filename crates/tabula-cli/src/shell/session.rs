@@ -3,6 +3,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use anyhow::{anyhow, bail};
 use tabula::{Database, SqlResult, Stats};
@@ -14,12 +15,30 @@ pub struct Session {
     dir: PathBuf,
     db: Database,
     tx: Option<OpenTx>,
+    /// The directory's files as a read-only database last read them.
+    seen: Fingerprint,
+}
+
+/// The length and modification time of the files a writer changes on every commit and
+/// checkpoint (the log and the manifest): `refresh` reads the whole directory again, so the
+/// shell calls it only when these changed.
+type Fingerprint = Vec<Option<(u64, SystemTime)>>;
+
+fn fingerprint(dir: &Path) -> Fingerprint {
+    ["wal/transaction.log", "manifest.json"]
+        .iter()
+        .map(|f| {
+            let m = std::fs::metadata(dir.join(f)).ok()?;
+            Some((m.len(), m.modified().ok()?))
+        })
+        .collect()
 }
 
 impl Session {
     /// Opens `dir` read-only, so the shell works beside a process that has it open; a
     /// directory that does not exist yet is created (and so opened writable).
     pub fn open(dir: &Path) -> anyhow::Result<Session> {
+        let seen = fingerprint(dir);
         let db = if dir.exists() {
             crate::open_read_only(dir)?
         } else {
@@ -29,6 +48,7 @@ impl Session {
             dir: dir.to_path_buf(),
             db,
             tx: None,
+            seen,
         })
     }
 
@@ -146,12 +166,21 @@ impl Session {
     }
 
     /// A read-only database reads the directory again, to show what a writer committed
-    /// since the last statement.
-    /// When that fails (a table this session loaded was migrated since), it is opened again.
+    /// since the last statement, if the log or the manifest changed. When that fails (a
+    /// table this session loaded was migrated since), it is opened again.
     fn catch_up(&mut self) -> anyhow::Result<()> {
-        if self.db.is_read_only() && self.db.refresh().is_err() {
+        if !self.db.is_read_only() {
+            return Ok(());
+        }
+        // Taken before reading: a commit while the refresh runs is read at the next one.
+        let now = fingerprint(&self.dir);
+        if now == self.seen {
+            return Ok(());
+        }
+        if self.db.refresh().is_err() {
             self.db = crate::open_read_only(&self.dir)?;
         }
+        self.seen = now;
         Ok(())
     }
 }
