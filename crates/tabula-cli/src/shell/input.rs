@@ -47,7 +47,6 @@ impl Input {
             .max_history_size(HISTORY_SIZE)
             .and_then(|b| b.history_ignore_dups(true))
             .context("configuring the line editor")?
-            .history_ignore_space(true)
             .auto_add_history(false)
             .build();
         let mut editor = Editor::with_config(config).context("starting the line editor")?;
