@@ -26,8 +26,18 @@ fn shell(dir: &str, input: &str) -> String {
         .expect("stdin")
         .write_all(input.as_bytes())
         .expect("write stdin");
-    let mut out = String::new();
-    reader.read_to_string(&mut out).expect("read output");
+    // Read on another thread, so that a shell that hangs (a transaction's thread and the
+    // shell waiting for each other, say) fails the test instead of holding it up forever.
+    let (done, output) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = reader.read_to_string(&mut out);
+        let _ = done.send(out);
+    });
+    let Ok(out) = output.recv_timeout(std::time::Duration::from_secs(120)) else {
+        let _ = child.kill();
+        panic!("the shell did not finish within 120 s on input:\n{input}");
+    };
     let status = child.wait().expect("wait");
     assert!(status.success(), "{status}\n{out}");
     out.replace(dir, "DIR")
