@@ -5,7 +5,10 @@
 #![forbid(unsafe_code)]
 
 mod demo;
+mod describe;
 mod output;
+mod shell;
+mod sql_cmd;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -70,16 +73,21 @@ enum Command {
     /// List tables with their row counts and sizes.
     #[command(after_help = "Example:\n  tabula tables data/university --format json")]
     Tables { dir: PathBuf },
-    /// Run SQL: the statements given, or a script on standard input; print the last one's
-    /// result. Reads open the database read-only; a text that writes takes its lock. A
-    /// directory that does not exist yet is created.
+    /// Run SQL: the statements given, a script on standard input, or with neither on a
+    /// terminal an interactive shell (`.help` inside). Reads open the database read-only; the
+    /// first statement that writes takes its lock. A directory that does not exist yet is
+    /// created.
     #[command(
-        after_help = "Examples:\n  tabula sql data/university \"SELECT name, gpa FROM students WHERE year = 2024 ORDER BY gpa DESC LIMIT 3\"\n  tabula sql data/university \"UPDATE students SET gpa = 3.9 WHERE id = 1\"\n  tabula sql data/new < schema.sql"
+        after_help = "Examples:\n  tabula sql data/university \"SELECT name, gpa FROM students WHERE year = 2024 ORDER BY gpa DESC LIMIT 3\"\n  tabula sql data/university \"UPDATE students SET gpa = 3.9 WHERE id = 1\"\n  tabula sql data/new < schema.sql\n  tabula sql data/university              # the shell: statements end with ;, .help lists the rest"
     )]
     Sql {
         dir: PathBuf,
-        /// The SQL text (default: read standard input).
+        /// The SQL text (default: the shell on a terminal, else a script on standard input).
         sql: Option<String>,
+        /// Run the interactive shell even when standard input is not a terminal: each prompt
+        /// is printed and each line read is echoed after it (for programs that drive it).
+        #[arg(long, conflicts_with = "sql")]
+        interactive: bool,
     },
     /// Show a table's schema.
     #[command(after_help = "Example:\n  tabula schema data/university students")]
@@ -345,72 +353,14 @@ macro_rules! outln {
     };
 }
 
-/// Streams the rows of `query` in `format`; the first failed write stops the output.
-/// Rows to print, each given to the callback; the number of rows.
-type EachRow<'e> = &'e dyn Fn(&mut dyn FnMut(&Row)) -> tabula::Result<usize>;
-
-fn print_rows(
-    names: &[String],
-    each: EachRow<'_>,
-    format: Format,
-    guard: output::CsvGuard,
-) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut out = output::stdout();
-    let mut failed: Option<std::io::Error> = None;
-    let mut write = |f: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>| {
-        if failed.is_none() {
-            if let Err(e) = f(&mut out) {
-                failed = Some(e);
-            }
-        }
-    };
-    let cells = |r: &Row| -> Vec<String> {
-        names
-            .iter()
-            .map(|c| r.get(c).map_or_else(String::new, output::cell))
-            .collect()
-    };
-    match format {
-        Format::Table => {
-            let mut widths = output::Widths::new(names);
-            each(&mut |r| widths.add(&cells(r)))?;
-            write(&mut |o| widths.top(o, names));
-            let n = each(&mut |r| write(&mut |o| widths.row(o, &cells(r))))?;
-            write(&mut |o| {
-                widths.bottom(o)?;
-                writeln!(o, "{n} row(s)")
-            });
-        }
-        Format::Json => {
-            let mut first = true;
-            write(&mut |o| write!(o, "["));
-            each(&mut |r| {
-                let sep = if first { "\n  " } else { ",\n  " };
-                first = false;
-                write(&mut |o| write!(o, "{sep}{}", output::json_object(names, r)));
-            })?;
-            let end = if first { "]" } else { "\n]" };
-            write(&mut |o| writeln!(o, "{end}"));
-        }
-        Format::Jsonl => {
-            each(&mut |r| write(&mut |o| writeln!(o, "{}", output::json_object(names, r))))?;
-        }
-        Format::Csv => {
-            write(&mut |o| writeln!(o, "{}", output::csv_header(names)));
-            each(&mut |r| write(&mut |o| writeln!(o, "{}", output::csv_row(names, r, guard))))?;
-        }
-    }
-    write(&mut |o| o.flush());
-    match failed {
-        Some(e) => Err(anyhow::Error::new(e).context("writing to standard output")),
-        None => Ok(()),
-    }
-}
-
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let format = cli.format;
     let json = format != Format::Table;
+    let guard = if cli.csv_raw {
+        output::CsvGuard::Raw
+    } else {
+        output::CsvGuard::Formulas
+    };
     match cli.command {
         Command::Demo { dir } => {
             let (s, c, r) = demo::create(&dir)?;
@@ -434,190 +384,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Tables { dir } => {
             let db = open_read_only(&dir)?;
-            let stats = exact_stats(&db)?;
-            if format == Format::Table {
-                let rows: Vec<Vec<String>> = stats
-                    .tables
-                    .iter()
-                    .map(|t| {
-                        vec![
-                            t.name.clone(),
-                            t.rows.to_string(),
-                            t.snapshot_bytes.to_string(),
-                            t.indexes.join(", "),
-                        ]
-                    })
-                    .collect();
-                output::grid_to(
-                    &mut output::stdout(),
-                    &[
-                        "table".into(),
-                        "rows".into(),
-                        "snapshot bytes".into(),
-                        "indexes".into(),
-                    ],
-                    &rows,
-                )
-                .context("writing to standard output")?;
-            } else {
-                output::list(format, &serde_json::to_value(&stats.tables)?, &[])
-                    .context("writing to standard output")?;
-            }
+            describe::print_tables(&exact_stats(&db)?, format)?;
         }
-        Command::Sql { dir, sql } => {
-            let text = match sql {
-                Some(t) => t,
-                None if std::io::stdin().is_terminal() => bail!(
-                    "no SQL: give it as an argument, or pipe a script on standard input (the \
-                     interactive shell is not built yet)"
-                ),
-                None => std::io::read_to_string(std::io::stdin()).context("reading stdin")?,
-            };
-            // Read-only first (no lock); a text that writes is refused before it changes
-            // anything, and runs again with the lock.
-            let result = if dir.exists() {
-                let ro = open_read_only(&dir)?;
-                match ro.sql(&text) {
-                    Err(tabula::Error::ReadOnly { .. }) => {
-                        drop(ro);
-                        open(&dir)?.sql(&text)?
-                    }
-                    r => r?,
-                }
-            } else {
-                Database::open(&dir)
-                    .with_context(|| format!("creating {}", dir.display()))?
-                    .sql(&text)?
-            };
-            if result.columns.is_empty() {
-                if format == Format::Table {
-                    outln!("{} row(s) changed", result.changed);
-                } else {
-                    outln!("{}", serde_json::json!({ "changed": result.changed }));
-                }
-            } else {
-                // Rows are printed by name: a name the result repeats (`a.id, b.id`) becomes
-                // `id:1`, `id:2`, … after its first use.
-                let mut names: Vec<String> = Vec::with_capacity(result.columns.len());
-                for c in &result.columns {
-                    let mut name = c.clone();
-                    let mut n = 0;
-                    while names.contains(&name) {
-                        n += 1;
-                        name = format!("{c}:{n}");
-                    }
-                    names.push(name);
-                }
-                let rows: Vec<Row> = result
-                    .rows
-                    .into_iter()
-                    .map(|values| Row::from_pairs(names.iter().cloned().zip(values)))
-                    .collect();
-                let guard = if cli.csv_raw {
-                    output::CsvGuard::Raw
-                } else {
-                    output::CsvGuard::Formulas
-                };
-                print_rows(
-                    &names,
-                    &|f| {
-                        rows.iter().for_each(&mut *f);
-                        Ok(rows.len())
-                    },
-                    format,
-                    guard,
-                )?;
-            }
-        }
+        Command::Sql {
+            dir,
+            sql,
+            interactive,
+        } => sql_cmd::run(&dir, sql, interactive, format, guard)?,
         Command::Schema { dir, table } => {
             let db = open_read_only(&dir)?;
-            let schema = db.schema(&table)?;
-            let history = db.schema_history(&table)?;
-            if format == Format::Table {
-                let rows: Vec<Vec<String>> = schema
-                    .columns
-                    .iter()
-                    .map(|c| {
-                        let mut flags = Vec::new();
-                        if c.primary_key {
-                            flags.push("primary key".to_string());
-                        }
-                        if c.unique {
-                            flags.push("unique".into());
-                        }
-                        if c.index {
-                            flags.push("index".into());
-                        }
-                        if let Some(r) = &c.references {
-                            flags.push(
-                                format!("references {} ({:?})", r.table, r.on_delete)
-                                    .to_lowercase(),
-                            );
-                        }
-                        if let Some(check) = &c.check {
-                            flags.push(format!("check {check}"));
-                        }
-                        vec![
-                            c.name.clone(),
-                            c.ty.to_string(),
-                            if c.nullable { "yes" } else { "no" }.into(),
-                            c.default
-                                .as_ref()
-                                .map_or(String::new(), ToString::to_string),
-                            flags.join(", "),
-                        ]
-                    })
-                    .collect();
-                outln!("table {}", schema.table);
-                output::grid_to(
-                    &mut output::stdout(),
-                    &[
-                        "column".into(),
-                        "type".into(),
-                        "nullable".into(),
-                        "default".into(),
-                        "constraints".into(),
-                    ],
-                    &rows,
-                )
-                .context("writing to standard output")?;
-                for cols in &schema.unique {
-                    outln!("unique ({})", cols.join(", "));
-                }
-                for cols in &schema.index {
-                    outln!("index ({})", cols.join(", "));
-                }
-                for check in &schema.checks {
-                    outln!("check {check}");
-                }
-                if !history.is_empty() {
-                    outln!("history:");
-                    for h in &history {
-                        outln!("  lsn {}  {}", h.lsn, h.change);
-                    }
-                }
-            } else {
-                // JSON Lines and CSV: a line per column, with the table's name; JSON, the
-                // whole schema with its history.
-                let mut whole = serde_json::to_value(&schema)?;
-                if let serde_json::Value::Object(m) = &mut whole {
-                    let steps: Vec<serde_json::Value> = history
-                        .iter()
-                        .map(|h| serde_json::json!({ "lsn": h.lsn, "change": h.change }))
-                        .collect();
-                    m.insert("history".into(), steps.into());
-                }
-                let mut list = Vec::new();
-                for c in &schema.columns {
-                    let mut v = serde_json::to_value(c)?;
-                    if let serde_json::Value::Object(m) = &mut v {
-                        m.insert("table".into(), schema.table.clone().into());
-                    }
-                    list.push(v);
-                }
-                output::records(format, &whole, &list, &["table", "name", "type"])
-                    .context("writing to standard output")?;
-            }
+            describe::print_schema(&db, &table, format)?;
         }
         Command::Query {
             dir,
@@ -665,12 +441,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for n in &names {
                 t.schema().column_index(n)?;
             }
-            let guard = if cli.csv_raw {
-                output::CsvGuard::Raw
-            } else {
-                output::CsvGuard::Formulas
-            };
-            print_rows(&names, &|f| query().for_each(f), format, guard)?;
+            output::print_rows(&names, &|f| query().for_each(f), format, guard)?;
         }
         Command::Insert {
             dir,

@@ -300,3 +300,66 @@ pub fn records(
     }
     out.flush()
 }
+
+/// Rows to print, each given to the callback; the number of rows.
+pub type EachRow<'e> = &'e dyn Fn(&mut dyn FnMut(&Row)) -> tabula::Result<usize>;
+
+/// Streams the rows `each` gives in `format`, with the columns `names`; the first failed
+/// write stops the output.
+pub fn print_rows(
+    names: &[String],
+    each: EachRow<'_>,
+    format: Format,
+    guard: CsvGuard,
+) -> anyhow::Result<()> {
+    let mut out = stdout();
+    let mut failed: Option<std::io::Error> = None;
+    let mut write = |f: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>| {
+        if failed.is_none() {
+            if let Err(e) = f(&mut out) {
+                failed = Some(e);
+            }
+        }
+    };
+    let cells = |r: &Row| -> Vec<String> {
+        names
+            .iter()
+            .map(|c| r.get(c).map_or_else(String::new, cell))
+            .collect()
+    };
+    match format {
+        Format::Table => {
+            let mut widths = Widths::new(names);
+            each(&mut |r| widths.add(&cells(r)))?;
+            write(&mut |o| widths.top(o, names));
+            let n = each(&mut |r| write(&mut |o| widths.row(o, &cells(r))))?;
+            write(&mut |o| {
+                widths.bottom(o)?;
+                writeln!(o, "{n} row(s)")
+            });
+        }
+        Format::Json => {
+            let mut first = true;
+            write(&mut |o| write!(o, "["));
+            each(&mut |r| {
+                let sep = if first { "\n  " } else { ",\n  " };
+                first = false;
+                write(&mut |o| write!(o, "{sep}{}", json_object(names, r)));
+            })?;
+            let end = if first { "]" } else { "\n]" };
+            write(&mut |o| writeln!(o, "{end}"));
+        }
+        Format::Jsonl => {
+            each(&mut |r| write(&mut |o| writeln!(o, "{}", json_object(names, r))))?;
+        }
+        Format::Csv => {
+            write(&mut |o| writeln!(o, "{}", csv_header(names)));
+            each(&mut |r| write(&mut |o| writeln!(o, "{}", csv_row(names, r, guard))))?;
+        }
+    }
+    write(&mut |o| o.flush());
+    match failed {
+        Some(e) => Err(anyhow::Error::new(e).context("writing to standard output")),
+        None => Ok(()),
+    }
+}

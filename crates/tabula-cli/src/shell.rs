@@ -1,0 +1,381 @@
+//! The interactive shell of `tabula sql DIR`: statements over several lines, each run when a
+//! `;` ends it; dot commands; a transaction kept open across prompts after `BEGIN`. An
+//! error is printed and the shell goes on. See docs/CLI.md ("The shell").
+
+mod input;
+mod session;
+mod split;
+mod transaction;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use clap::ValueEnum;
+
+use crate::output::{self, CsvGuard, Format};
+use input::{Input, Read};
+use session::Session;
+
+/// The prompt for a new statement.
+const PROMPT: &str = "tabula> ";
+/// The prompt for a new statement while a transaction is open.
+const PROMPT_IN_TX: &str = "tabula*> ";
+/// The prompt for the next line of an unfinished statement (as wide as [`PROMPT`]).
+const MORE: &str = "   ...> ";
+/// [`MORE`] as wide as [`PROMPT_IN_TX`].
+const MORE_IN_TX: &str = "    ...> ";
+
+const HELP: &str = "\
+Statements end with ; and may span lines. Ctrl-C drops the statement being typed; Ctrl-D
+or .quit leaves (an open transaction is rolled back).
+  .tables               the tables, their rows and indexes
+  .schema [TABLE]       the schema of TABLE, or of every table
+  .mode [MODE]          how rows are printed: table, csv, json or jsonl
+  .timer on|off         print the time each statement took to run
+  .explain on|off       print each SELECT's plan before its rows
+  .explain SELECT ...   print one query's plan, without running it
+  .help                 this text
+  .quit, .exit          leave
+BEGIN opens a transaction that stays open across prompts (the prompt shows tabula*>)
+until COMMIT or ROLLBACK. The database is read-only until the first statement that writes
+(or BEGIN) takes its lock.";
+
+/// How results are shown; the dot commands change it.
+struct Settings {
+    format: Format,
+    guard: CsvGuard,
+    timer: bool,
+    explain: bool,
+}
+
+/// What a statement is, by its first word: the shell handles the transaction's own and
+/// prints the others' results.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Begin,
+    Commit,
+    Rollback,
+    /// INSERT, UPDATE, DELETE: "N row(s) changed".
+    Change,
+    /// SELECT and WITH, which `.explain on` plans.
+    Query,
+    /// Anything else (CREATE TABLE, EXPLAIN): rows if it has any, else "ok".
+    Other,
+}
+
+impl Kind {
+    fn of(statement: &str) -> Kind {
+        let mut words = statement
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_uppercase);
+        let first = words.next().unwrap_or_default();
+        match first.as_str() {
+            "BEGIN" | "START" => Kind::Begin,
+            "COMMIT" | "END" => Kind::Commit,
+            // ROLLBACK TO a savepoint goes to the library, which says it is not supported.
+            "ROLLBACK" if !words.any(|w| w == "TO") => Kind::Rollback,
+            "INSERT" | "UPDATE" | "DELETE" | "REPLACE" => Kind::Change,
+            "SELECT" | "WITH" => Kind::Query,
+            _ => Kind::Other,
+        }
+    }
+}
+
+/// What a dot command asks of the loop.
+enum Next {
+    Continue,
+    Quit,
+}
+
+/// Runs the shell on `dir` until `.quit` or the end of input, printing rows in `format`.
+pub fn run(dir: &Path, format: Format, guard: CsvGuard) -> anyhow::Result<()> {
+    let mut session = Session::open(dir)?;
+    let mut input = Input::new()?;
+    let mut settings = Settings {
+        format,
+        guard,
+        timer: false,
+        explain: false,
+    };
+    say(&format!(
+        "Connected to {} ({}).\nStatements end with ;  .help lists the commands, .quit leaves.",
+        dir.display(),
+        if session.writable() {
+            "writable"
+        } else {
+            "read-only until a statement writes"
+        }
+    ));
+    let mut buffer = String::new();
+    loop {
+        let prompt = match (buffer.is_empty(), session.in_transaction()) {
+            (true, false) => PROMPT,
+            (true, true) => PROMPT_IN_TX,
+            (false, false) => MORE,
+            (false, true) => MORE_IN_TX,
+        };
+        let line = match input.read(prompt)? {
+            Read::Line(l) => l,
+            Read::Interrupted => {
+                buffer.clear();
+                continue;
+            }
+            Read::End => {
+                // Leave on a line of its own (the prompt is still on the last one).
+                say("");
+                if !buffer.trim().is_empty() {
+                    note("the unfinished statement was not run");
+                }
+                break;
+            }
+        };
+        if buffer.is_empty() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            if let Some(command) = line.trim_start().strip_prefix('.') {
+                input.remember(&line);
+                match dot(command, &mut session, &mut settings) {
+                    Ok(Next::Continue) => continue,
+                    Ok(Next::Quit) => break,
+                    Err(e) if gone_reader(&e) => break,
+                    Err(e) => {
+                        error(&e);
+                        continue;
+                    }
+                }
+            }
+        } else {
+            buffer.push('\n');
+        }
+        buffer.push_str(&line);
+        let split = split::split(&buffer);
+        if !split.complete {
+            continue;
+        }
+        input.remember(&buffer);
+        buffer.clear();
+        if !run_statements(&split.statements, &mut session, &settings) {
+            break;
+        }
+    }
+    input.finish();
+    if session.close()? {
+        note("the open transaction was rolled back (COMMIT keeps a transaction's changes)");
+    }
+    Ok(())
+}
+
+/// Runs the statements of one input in order, stopping at the first error. `false` when
+/// standard output went away (the shell ends then).
+fn run_statements(
+    statements: &[split::Statement],
+    session: &mut Session,
+    settings: &Settings,
+) -> bool {
+    for (i, statement) in statements.iter().enumerate() {
+        let text = &statement.text;
+        let kind = Kind::of(text);
+        let in_tx = session.in_transaction();
+        if settings.explain && kind == Kind::Query {
+            // The plan of a query the library cannot explain is left out: running the query
+            // says what is wrong with it.
+            if let Ok(plan) = session.run(&format!("EXPLAIN {text}")) {
+                if let Err(e) = print_plan(&plan) {
+                    return !gone_reader(&e);
+                }
+            }
+        }
+        let started = Instant::now();
+        let outcome = match kind {
+            Kind::Begin => session.begin().map(|()| Done::Said("transaction open")),
+            Kind::Commit => session.commit().map(|()| Done::Said("committed")),
+            Kind::Rollback => session.rollback().map(|()| Done::Said("rolled back")),
+            _ => session.run(&statement.as_typed).map(Done::Result),
+        };
+        let took = started.elapsed();
+        let printed = match outcome {
+            Ok(done) => show(done, kind, settings),
+            Err(e) => {
+                error(&e);
+                explain_failure(&e, in_tx, session.in_transaction(), kind);
+                let left = statements.len() - i - 1;
+                if left > 0 {
+                    note(&format!(
+                        "the {left} statement(s) after it in the same input were not run"
+                    ));
+                }
+                return true;
+            }
+        };
+        if let Err(e) = printed {
+            if gone_reader(&e) {
+                return false;
+            }
+            error(&e);
+        }
+        if settings.timer {
+            say(&timing(took));
+        }
+    }
+    true
+}
+
+/// What a statement did.
+enum Done {
+    /// A transaction's beginning or end, in words.
+    Said(&'static str),
+    /// Rows or a count.
+    Result(tabula::SqlResult),
+}
+
+/// Prints what a statement did.
+fn show(done: Done, kind: Kind, settings: &Settings) -> anyhow::Result<()> {
+    let result = match done {
+        Done::Said(words) => {
+            say(words);
+            return Ok(());
+        }
+        Done::Result(r) => r,
+    };
+    if !result.columns.is_empty() {
+        return crate::sql_cmd::print_rows(result, settings.format, settings.guard);
+    }
+    let text = match (settings.format, kind) {
+        (Format::Table, Kind::Change) => format!("{} row(s) changed", result.changed),
+        (Format::Table, _) => "ok".to_owned(),
+        _ => serde_json::json!({ "changed": result.changed }).to_string(),
+    };
+    output::line(format_args!("{text}")).map_err(anyhow::Error::new)
+}
+
+/// After a failed statement, what became of the transaction.
+fn explain_failure(e: &anyhow::Error, was_in_tx: bool, in_tx: bool, kind: Kind) {
+    if was_in_tx && in_tx && !matches!(kind, Kind::Begin) {
+        note("the transaction is still open; the failed statement changed nothing");
+    } else if was_in_tx && !in_tx && kind != Kind::Rollback {
+        note("the transaction was rolled back: none of its changes were kept");
+    }
+    let locked = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<tabula::Error>(),
+            Some(tabula::Error::Locked { .. })
+        )
+    });
+    if locked {
+        note("the shell stays read-only: reads go on; a write can be tried again later");
+    }
+}
+
+/// Runs the dot command `command` (the line without its leading `.`).
+fn dot(command: &str, session: &mut Session, settings: &mut Settings) -> anyhow::Result<Next> {
+    let command = command.trim().trim_end_matches(';').trim_end();
+    let (name, rest) = command
+        .split_once(char::is_whitespace)
+        .map_or((command, ""), |(n, r)| (n, r.trim()));
+    match (name, rest) {
+        ("quit" | "exit", "") => return Ok(Next::Quit),
+        ("help", _) => say(HELP),
+        ("tables", "") => crate::describe::print_tables(&session.stats()?, settings.format)?,
+        ("schema", table) => {
+            let db = session.database()?;
+            let names = if table.is_empty() {
+                db.table_names()?
+            } else {
+                vec![table.to_owned()]
+            };
+            if names.is_empty() {
+                say("no tables yet");
+            }
+            for (i, name) in names.iter().enumerate() {
+                if i > 0 && settings.format == Format::Table {
+                    say("");
+                }
+                crate::describe::print_schema(db, name, settings.format)?;
+            }
+        }
+        ("mode", "") => say(&format!("mode {}", mode_name(settings.format))),
+        ("mode", mode) => match Format::from_str(mode, true) {
+            Ok(f) => settings.format = f,
+            Err(_) => anyhow::bail!("unknown mode {mode:?}: one of table, csv, json, jsonl"),
+        },
+        ("timer", "") => say(&format!("timer {}", on_off(settings.timer))),
+        ("timer", value) => settings.timer = switch(value, ".timer")?,
+        ("explain", "") => say(&format!(
+            "explain {} (.explain on|off, or .explain SELECT ...)",
+            on_off(settings.explain)
+        )),
+        ("explain", v) if v.eq_ignore_ascii_case("on") || v.eq_ignore_ascii_case("off") => {
+            settings.explain = switch(v, ".explain")?;
+        }
+        ("explain", query) => print_plan(&session.run(&format!("EXPLAIN {query}"))?)?,
+        ("quit" | "exit" | "tables", _) => anyhow::bail!(".{name} takes no argument"),
+        _ => anyhow::bail!("unknown command .{name} (.help lists the commands)"),
+    }
+    Ok(Next::Continue)
+}
+
+fn mode_name(format: Format) -> &'static str {
+    match format {
+        Format::Table => "table",
+        Format::Csv => "csv",
+        Format::Json => "json",
+        Format::Jsonl => "jsonl",
+    }
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+fn switch(value: &str, command: &str) -> anyhow::Result<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => anyhow::bail!("{command} takes on or off, not {value:?}"),
+    }
+}
+
+/// Prints the lines of an `EXPLAIN` result, one a line.
+fn print_plan(plan: &tabula::SqlResult) -> anyhow::Result<()> {
+    for row in &plan.rows {
+        let line: Vec<String> = row.iter().map(output::cell).collect();
+        output::line(format_args!("plan: {}", line.join(" ")))?;
+    }
+    Ok(())
+}
+
+/// The time a statement took, in milliseconds.
+fn timing(took: Duration) -> String {
+    format!("time: {:.3} ms", took.as_secs_f64() * 1000.0)
+}
+
+/// Prints a line of the shell's own to standard output (a closed output is noticed at the
+/// next result).
+fn say(text: &str) {
+    let _ = output::line(format_args!("{text}"));
+}
+
+/// Prints an error to standard error: the library's message, with the context the shell
+/// added (the path it was opening, say).
+fn error(e: &anyhow::Error) {
+    eprintln!("error: {}", crate::message(e));
+}
+
+/// Prints a remark about an error to standard error.
+fn note(text: &str) {
+    eprintln!("note: {text}");
+}
+
+/// Whether `e` is standard output closed by its reader (the shell ends quietly then).
+fn gone_reader(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,122 @@
+//! Where the shell's lines come from: rustyline on a terminal (line editing, history kept
+//! in `~/.tabula_history`), or plain lines from standard input under `--interactive` when
+//! it is not a terminal. rustyline reads a pipe too, but without showing its prompts; the
+//! plain reader prints each prompt and echoes the line read after it, as a terminal shows
+//! what is typed, so the output of a piped session reads like one at a terminal.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use rustyline::error::ReadlineError;
+use rustyline::history::DefaultHistory;
+use rustyline::{Config, Editor};
+
+/// What reading a line gave.
+pub enum Read {
+    /// A line, without its line ending.
+    Line(String),
+    /// Ctrl-C: the input so far is dropped.
+    Interrupted,
+    /// Ctrl-D, or the end of standard input.
+    End,
+}
+
+/// The source of lines.
+pub enum Input {
+    /// A terminal, through rustyline.
+    Terminal {
+        editor: Box<Editor<(), DefaultHistory>>,
+        history: Option<PathBuf>,
+    },
+    /// Standard input read line by line; prompts and the lines read are printed to
+    /// standard output.
+    Plain(std::io::StdinLock<'static>),
+}
+
+/// How many entries the history keeps.
+const HISTORY_SIZE: usize = 1000;
+
+impl Input {
+    /// rustyline when standard input is a terminal, else the plain reader.
+    pub fn new() -> anyhow::Result<Input> {
+        if !std::io::stdin().is_terminal() {
+            return Ok(Input::Plain(std::io::stdin().lock()));
+        }
+        let config = Config::builder()
+            .max_history_size(HISTORY_SIZE)
+            .and_then(|b| b.history_ignore_dups(true))
+            .context("configuring the line editor")?
+            .auto_add_history(false)
+            .build();
+        let mut editor = Editor::with_config(config).context("starting the line editor")?;
+        // No home directory (HOME unset or empty): no history file, and no complaint.
+        let history = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(|h| PathBuf::from(h).join(".tabula_history"));
+        if let Some(path) = &history {
+            // A first run has no file yet; an unreadable one only costs the old entries.
+            let _ = editor.load_history(path);
+        }
+        Ok(Input::Terminal {
+            editor: Box::new(editor),
+            history,
+        })
+    }
+
+    /// Reads one line after showing `prompt`.
+    pub fn read(&mut self, prompt: &str) -> anyhow::Result<Read> {
+        match self {
+            Input::Terminal { editor, .. } => match editor.readline(prompt) {
+                Ok(line) => Ok(Read::Line(line)),
+                Err(ReadlineError::Interrupted) => Ok(Read::Interrupted),
+                Err(ReadlineError::Eof) => Ok(Read::End),
+                Err(e) => Err(anyhow::Error::new(e).context("reading the terminal")),
+            },
+            Input::Plain(stdin) => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(prompt.as_bytes())
+                    .and_then(|()| out.flush())
+                    .context("writing to standard output")?;
+                let mut bytes = Vec::new();
+                if stdin
+                    .read_until(b'\n', &mut bytes)
+                    .context("reading stdin")?
+                    == 0
+                {
+                    return Ok(Read::End);
+                }
+                let line = String::from_utf8_lossy(&bytes)
+                    .trim_end_matches(['\n', '\r'])
+                    .to_owned();
+                writeln!(out, "{line}")
+                    .and_then(|()| out.flush())
+                    .context("writing to standard output")?;
+                Ok(Read::Line(line))
+            }
+        }
+    }
+
+    /// Keeps `entry` (a whole statement, or a dot command) in the history.
+    pub fn remember(&mut self, entry: &str) {
+        if let Input::Terminal { editor, .. } = self {
+            let _ = editor.add_history_entry(entry);
+        }
+    }
+
+    /// Saves the history file; a failure is a warning, never an error.
+    pub fn finish(&mut self) {
+        if let Input::Terminal {
+            editor,
+            history: Some(path),
+        } = self
+        {
+            if let Err(e) = editor.save_history(path) {
+                eprintln!(
+                    "tabula: warning: history not saved to {}: {e}",
+                    path.display()
+                );
+            }
+        }
+    }
+}

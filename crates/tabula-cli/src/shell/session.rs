@@ -1,0 +1,198 @@
+//! The shell's database: read-only until a statement writes, then writable (holding the
+//! directory's lock until the shell ends), and the transaction open after `BEGIN`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{anyhow, bail};
+use tabula::{Database, SqlResult, Stats};
+
+use super::transaction::OpenTx;
+
+/// The open database and transaction.
+pub struct Session {
+    dir: PathBuf,
+    db: Database,
+    tx: Option<OpenTx>,
+    /// The directory's files as a read-only database last read them.
+    seen: Fingerprint,
+}
+
+/// The length and modification time of the files a writer changes on every commit and
+/// checkpoint (the log and the manifest): `refresh` reads the whole directory again, so the
+/// shell calls it only when these changed.
+type Fingerprint = Vec<Option<(u64, SystemTime)>>;
+
+fn fingerprint(dir: &Path) -> Fingerprint {
+    ["wal/transaction.log", "manifest.json"]
+        .iter()
+        .map(|f| {
+            let m = std::fs::metadata(dir.join(f)).ok()?;
+            Some((m.len(), m.modified().ok()?))
+        })
+        .collect()
+}
+
+impl Session {
+    /// Opens `dir` read-only, so the shell works beside a process that has it open; a
+    /// directory that does not exist yet is created (and so opened writable).
+    pub fn open(dir: &Path) -> anyhow::Result<Session> {
+        let seen = fingerprint(dir);
+        let db = if dir.exists() {
+            crate::open_read_only(dir)?
+        } else {
+            crate::sql_cmd::create(dir)?
+        };
+        Ok(Session {
+            dir: dir.to_path_buf(),
+            db,
+            tx: None,
+            seen,
+        })
+    }
+
+    /// Whether the shell holds the database's lock.
+    pub fn writable(&self) -> bool {
+        !self.db.is_read_only()
+    }
+
+    /// Whether a transaction is open.
+    pub fn in_transaction(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// The tables with their row counts. Outside a transaction a read-only database catches
+    /// up with the directory first and counts are exact; inside one, they are the committed
+    /// state's (the transaction's thread holds the lock that loading a table would take).
+    pub fn stats(&mut self) -> anyhow::Result<Stats> {
+        if self.tx.is_some() {
+            return Ok(self.db.stats()?);
+        }
+        self.catch_up()?;
+        crate::exact_stats(&self.db)
+    }
+
+    /// The database, for lock-free reads of its committed state (schemas).
+    pub fn database(&mut self) -> anyhow::Result<&Database> {
+        if self.tx.is_none() {
+            self.catch_up()?;
+        }
+        Ok(&self.db)
+    }
+
+    /// Runs one statement: inside the open transaction if there is one; else on its own,
+    /// taking the lock first if it writes (a read-only database refuses a write before it
+    /// changes anything, and the statement runs again once writable).
+    pub fn run(&mut self, text: &str) -> anyhow::Result<SqlResult> {
+        if let Some(tx) = &mut self.tx {
+            return match tx.run(text) {
+                Ok(reply) => Ok(reply?),
+                Err(gone) => {
+                    self.tx = None;
+                    Err(gone)
+                }
+            };
+        }
+        self.catch_up()?;
+        match guarded(|| self.db.sql(text)) {
+            Err(e)
+                if self.db.is_read_only()
+                    && matches!(
+                        e.downcast_ref::<tabula::Error>(),
+                        Some(tabula::Error::ReadOnly { .. })
+                    ) =>
+            {
+                self.make_writable()?;
+                guarded(|| self.db.sql(text))
+            }
+            r => r,
+        }
+    }
+
+    /// `BEGIN`: takes the lock if needed and opens a transaction.
+    pub fn begin(&mut self) -> anyhow::Result<()> {
+        if self.tx.is_some() {
+            bail!("a transaction is already open (COMMIT or ROLLBACK ends it)");
+        }
+        self.make_writable()?;
+        // Tables the log changed since their snapshot are loaded now: loading takes the
+        // writers' lock, which the transaction's thread is about to hold, and `.tables`
+        // counts rows from loaded tables.
+        crate::exact_stats(&self.db)?;
+        self.tx = Some(OpenTx::begin(&self.db)?);
+        Ok(())
+    }
+
+    /// `COMMIT`.
+    pub fn commit(&mut self) -> anyhow::Result<()> {
+        match self.tx.take() {
+            Some(tx) => tx.commit(),
+            None => bail!("no transaction is open (BEGIN starts one)"),
+        }
+    }
+
+    /// `ROLLBACK`.
+    pub fn rollback(&mut self) -> anyhow::Result<()> {
+        match self.tx.take() {
+            Some(tx) => tx.rollback(),
+            None => bail!("no transaction is open (BEGIN starts one)"),
+        }
+    }
+
+    /// Ends the session: rolls back an open transaction (`Ok(true)` then) and closes a
+    /// writable database, which checkpoints it.
+    pub fn close(mut self) -> anyhow::Result<bool> {
+        let rolled_back = match self.tx.take() {
+            Some(tx) => {
+                tx.rollback()?;
+                true
+            }
+            None => false,
+        };
+        if self.writable() {
+            crate::close_after_commit(&self.db)?;
+        }
+        Ok(rolled_back)
+    }
+
+    /// Takes the directory's lock: opens it writable in place of the read-only database.
+    /// On error (`Error::Locked`: another process has it open) the shell stays read-only.
+    fn make_writable(&mut self) -> anyhow::Result<()> {
+        if self.db.is_read_only() {
+            self.db = crate::open(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// A read-only database reads the directory again, to show what a writer committed
+    /// since the last statement, if the log or the manifest changed. When that fails (a
+    /// table this session loaded was migrated since), it is opened again.
+    fn catch_up(&mut self) -> anyhow::Result<()> {
+        if !self.db.is_read_only() {
+            return Ok(());
+        }
+        // Taken before reading: a commit while the refresh runs is read at the next one.
+        let now = fingerprint(&self.dir);
+        if now == self.seen {
+            return Ok(());
+        }
+        if self.db.refresh().is_err() {
+            self.db = crate::open_read_only(&self.dir)?;
+        }
+        self.seen = now;
+        Ok(())
+    }
+}
+
+/// `f`, with a panic (a bug in tabula) made an error, so that the shell goes on. The
+/// library rolls back whatever the statement had written before unwinding.
+fn guarded(f: impl FnOnce() -> tabula::Result<SqlResult>) -> anyhow::Result<SqlResult> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => Ok(r?),
+        Err(_) => Err(anyhow!(
+            "internal error: the statement panicked (a bug in tabula); nothing it wrote was \
+             committed"
+        )),
+    }
+}

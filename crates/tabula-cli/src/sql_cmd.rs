@@ -1,0 +1,86 @@
+//! `tabula sql DIR [SQL]`: run the SQL given as an argument or piped on standard input and
+//! print the last statement's result; with neither (standard input a terminal, or
+//! `--interactive`), the shell of [`crate::shell`].
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use anyhow::Context;
+use tabula::{Database, Row, SqlResult};
+
+use crate::output::{self, CsvGuard, Format};
+
+/// Runs the `sql` command.
+pub fn run(
+    dir: &Path,
+    sql: Option<String>,
+    interactive: bool,
+    format: Format,
+    guard: CsvGuard,
+) -> anyhow::Result<()> {
+    let text = match sql {
+        Some(t) => t,
+        None if interactive || std::io::stdin().is_terminal() => {
+            return crate::shell::run(dir, format, guard);
+        }
+        None => std::io::read_to_string(std::io::stdin()).context("reading stdin")?,
+    };
+    // Read-only first (no lock); a text that writes is refused before it changes anything,
+    // and runs again with the lock.
+    let result = if dir.exists() {
+        let ro = crate::open_read_only(dir)?;
+        match ro.sql(&text) {
+            Err(tabula::Error::ReadOnly { .. }) => {
+                drop(ro);
+                crate::open(dir)?.sql(&text)?
+            }
+            r => r?,
+        }
+    } else {
+        create(dir)?.sql(&text)?
+    };
+    if result.columns.is_empty() {
+        let line = if format == Format::Table {
+            format!("{} row(s) changed", result.changed)
+        } else {
+            serde_json::json!({ "changed": result.changed }).to_string()
+        };
+        output::line(format_args!("{line}")).context("writing to standard output")?;
+        return Ok(());
+    }
+    print_rows(result, format, guard)
+}
+
+/// Creates the database at `dir`, which does not exist yet.
+pub fn create(dir: &Path) -> anyhow::Result<Database> {
+    Database::open(dir).with_context(|| format!("creating {}", dir.display()))
+}
+
+/// Prints the rows of a result that has columns, in `format`. Rows are printed by name: a
+/// name the result repeats (`a.id, b.id`) becomes `id:1`, `id:2`, … after its first use.
+pub fn print_rows(result: SqlResult, format: Format, guard: CsvGuard) -> anyhow::Result<()> {
+    let mut names: Vec<String> = Vec::with_capacity(result.columns.len());
+    for c in &result.columns {
+        let mut name = c.clone();
+        let mut n = 0;
+        while names.contains(&name) {
+            n += 1;
+            name = format!("{c}:{n}");
+        }
+        names.push(name);
+    }
+    let rows: Vec<Row> = result
+        .rows
+        .into_iter()
+        .map(|values| Row::from_pairs(names.iter().cloned().zip(values)))
+        .collect();
+    output::print_rows(
+        &names,
+        &|f| {
+            rows.iter().for_each(&mut *f);
+            Ok(rows.len())
+        },
+        format,
+        guard,
+    )
+}

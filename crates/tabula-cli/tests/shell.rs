@@ -1,0 +1,686 @@
+//! The interactive shell of `tabula sql DIR`, driven through a pipe with `--interactive`:
+//! the prompts and the lines read are echoed, so the output is what a person at a terminal
+//! sees. Standard output and standard error go to one pipe, in the order they were written.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+
+mod common;
+use common::{demo, tabula, text};
+
+/// Runs the shell on `dir` with `input` typed, and returns everything it printed (the
+/// database's path shown as `DIR`), asserting that it ended with exit code 0.
+fn shell(dir: &str, input: &str) -> String {
+    let (mut reader, writer) = std::io::pipe().expect("pipe");
+    let mut child = {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tabula"));
+        cmd.args(["sql", dir, "--interactive"])
+            .stdin(Stdio::piped())
+            .stdout(writer.try_clone().expect("clone pipe"))
+            .stderr(writer);
+        cmd.spawn().expect("run tabula")
+    };
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    // Read on another thread, so that a shell that hangs (a transaction's thread and the
+    // shell waiting for each other, say) fails the test instead of holding it up forever.
+    let (done, output) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = reader.read_to_string(&mut out);
+        let _ = done.send(out);
+    });
+    let Ok(out) = output.recv_timeout(std::time::Duration::from_secs(120)) else {
+        let _ = child.kill();
+        panic!("the shell did not finish within 120 s on input:\n{input}");
+    };
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "{status}\n{out}");
+    out.replace(dir, "DIR")
+}
+
+const BANNER: &str = "Connected to DIR (read-only until a statement writes).\n\
+                      Statements end with ;  .help lists the commands, .quit leaves.\n";
+
+#[test]
+fn multi_line_statements_and_modes() {
+    let (_d, _path, p) = demo();
+    let out = shell(
+        &p,
+        "SELECT name, gpa\n  FROM students\n  WHERE gpa > 3.7 -- the best; of them\n  ORDER BY gpa DESC;\n\
+         .mode csv\nSELECT code, credits FROM courses WHERE id <= 2; SELECT 'a;b' AS \"x;y\";\n\
+         .mode json\nSELECT id FROM courses WHERE id < 3;\n\
+         .mode jsonl\nSELECT id FROM courses WHERE id < 3;\nSELECT id FROM courses WHERE id > 99;\n\
+         .mode\n.mode table\nSELECT COUNT(*) AS n FROM courses\n;\n",
+    );
+    let expected = format!(
+        "{BANNER}\
+tabula> SELECT name, gpa
+   ...>   FROM students
+   ...>   WHERE gpa > 3.7 -- the best; of them
+   ...>   ORDER BY gpa DESC;
+┌───────────────┬─────┐
+│ name          │ gpa │
+├───────────────┼─────┤
+│ Carol White   │ 3.9 │
+│ Alice Johnson │ 3.8 │
+└───────────────┴─────┘
+2 row(s)
+tabula> .mode csv
+tabula> SELECT code, credits FROM courses WHERE id <= 2; SELECT 'a;b' AS \"x;y\";
+code,credits
+CS101,4
+CS201,4
+x;y
+a;b
+tabula> .mode json
+tabula> SELECT id FROM courses WHERE id < 3;
+[
+  {{\"id\":1}},
+  {{\"id\":2}}
+]
+tabula> .mode jsonl
+tabula> SELECT id FROM courses WHERE id < 3;
+{{\"id\":1}}
+{{\"id\":2}}
+tabula> SELECT id FROM courses WHERE id > 99;
+tabula> .mode
+mode jsonl
+tabula> .mode table
+tabula> SELECT COUNT(*) AS n FROM courses
+   ...> ;
+┌───┐
+│ n │
+├───┤
+│ 5 │
+└───┘
+1 row(s)
+tabula> 
+"
+    );
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn dot_commands() {
+    let (_d, _path, p) = demo();
+    let out = shell(
+        &p,
+        ".help\n.tables\n.schema courses\n.explain SELECT name FROM students WHERE year = 2024;\n\
+         .explain on\nSELECT code FROM courses WHERE id = 1;\n.explain off\n.explain\n\
+         .timer on\nSELECT 1 AS one;\n.timer off\n.timer\n\
+         .frobnicate\n.mode xml\n.timer sometimes\n.schema nope\n.tables extra\n\
+         .quit\nSELECT 'never run';\n",
+    );
+    let (before_timer, after) = out.split_once("tabula> .timer on\n").expect("timer");
+    // .help: its first line, and a line for every command.
+    let (help, before_timer) = before_timer
+        .split_once("tabula> .tables\n")
+        .expect("tables");
+    let help = help
+        .strip_prefix(&format!("{BANNER}tabula> .help\n"))
+        .expect("help");
+    assert!(help.starts_with(HELP_START), "{help}");
+    for command in [
+        "  .tables ",
+        "  .schema [TABLE] ",
+        "  .mode [MODE] ",
+        "  .timer on|off ",
+        "  .explain on|off ",
+        "  .explain SELECT ... ",
+        "  .help ",
+        "  .quit, .exit ",
+    ] {
+        assert!(help.contains(command), "{command:?} in\n{help}");
+    }
+    let expected_before = format!(
+        "\
+┌───────────────┬──────┬────────────────┬───────────────────────────┐
+│ table         │ rows │ snapshot bytes │ indexes                   │
+├───────────────┼──────┼────────────────┼───────────────────────────┤
+│ courses       │ 5    │ 320            │ id, code                  │
+│ registrations │ 12   │ 606            │ id, student_id, course_id │
+│ students      │ 7    │ 764            │ id, email, year           │
+└───────────────┴──────┴────────────────┴───────────────────────────┘
+tabula> .schema courses
+table courses
+┌─────────┬──────┬──────────┬─────────┬─────────────┐
+│ column  │ type │ nullable │ default │ constraints │
+├─────────┼──────┼──────────┼─────────┼─────────────┤
+│ id      │ u64  │ no       │         │ primary key │
+│ code    │ text │ no       │         │ unique      │
+│ title   │ text │ no       │         │             │
+│ credits │ u8   │ no       │ 3       │             │
+└─────────┴──────┴──────────┴─────────┴─────────────┘
+tabula> .explain SELECT name FROM students WHERE year = 2024;
+{plan_students}
+tabula> .explain on
+tabula> SELECT code FROM courses WHERE id = 1;
+{plan_courses}
+┌───────┐
+│ code  │
+├───────┤
+│ CS101 │
+└───────┘
+1 row(s)
+tabula> .explain off
+tabula> .explain
+explain off (.explain on|off, or .explain SELECT ...)
+",
+        plan_students = plan(&p, "SELECT name FROM students WHERE year = 2024"),
+        plan_courses = plan(&p, "SELECT code FROM courses WHERE id = 1"),
+    );
+    assert_eq!(before_timer, expected_before);
+    let mut lines = after.lines();
+    assert_eq!(lines.next(), Some("tabula> SELECT 1 AS one;"));
+    let table: Vec<&str> = lines.by_ref().take(6).collect();
+    assert_eq!(
+        table,
+        [
+            "┌─────┐",
+            "│ one │",
+            "├─────┤",
+            "│ 1   │",
+            "└─────┘",
+            "1 row(s)"
+        ]
+    );
+    let time = lines.next().expect("time line");
+    let ms = time
+        .strip_prefix("time: ")
+        .and_then(|t| t.strip_suffix(" ms"))
+        .and_then(|t| t.parse::<f64>().ok());
+    assert!(ms.is_some_and(|ms| ms >= 0.0), "{time}");
+    let rest: Vec<&str> = lines.collect();
+    assert_eq!(
+        rest,
+        [
+            "tabula> .timer off",
+            "tabula> .timer",
+            "timer off",
+            "tabula> .frobnicate",
+            "error: unknown command .frobnicate (.help lists the commands)",
+            "tabula> .mode xml",
+            "error: unknown mode \"xml\": one of table, csv, json, jsonl",
+            "tabula> .timer sometimes",
+            "error: .timer takes on or off, not \"sometimes\"",
+            "tabula> .schema nope",
+            "error: no table named \"nope\"",
+            "tabula> .tables extra",
+            "error: .tables takes no argument",
+            "tabula> .quit",
+        ]
+    );
+    assert!(!out.contains("never run"));
+}
+
+/// The first line of `.help`.
+const HELP_START: &str = "Statements end with ; and may span lines.";
+
+/// The plan `tabula sql` prints for `EXPLAIN query`, as the shell prints it.
+fn plan(dir: &str, query: &str) -> String {
+    let o = tabula(&["sql", dir, &format!("EXPLAIN {query}"), "--format", "jsonl"]);
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            format!("plan: {}", v["plan"].as_str().expect("plan text"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn transaction_across_prompts() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db").display().to_string();
+    let out = shell(
+        &p,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);\n\
+         INSERT INTO t (name) VALUES ('kept');\n\
+         BEGIN;\nINSERT INTO t (name) VALUES ('gone');\nSELECT name FROM t ORDER BY id;\nROLLBACK;\n\
+         SELECT name FROM t ORDER BY id;\n\
+         BEGIN;\nINSERT INTO t (name)\n  VALUES ('new');\nINSERT INTO t (name) VALUES ('kept');\n\
+         UPDATE t SET name = 'newer' WHERE name = 'new';\nCOMMIT;\n\
+         ROLLBACK;\n.schema\n.exit\nSELECT 'not run';\n",
+    );
+    let expected = "\
+Connected to DIR (writable).
+Statements end with ;  .help lists the commands, .quit leaves.
+tabula> CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+ok
+tabula> INSERT INTO t (name) VALUES ('kept');
+1 row(s) changed
+tabula> BEGIN;
+transaction open
+tabula*> INSERT INTO t (name) VALUES ('gone');
+1 row(s) changed
+tabula*> SELECT name FROM t ORDER BY id;
+┌──────┐
+│ name │
+├──────┤
+│ kept │
+│ gone │
+└──────┘
+2 row(s)
+tabula*> ROLLBACK;
+rolled back
+tabula> SELECT name FROM t ORDER BY id;
+┌──────┐
+│ name │
+├──────┤
+│ kept │
+└──────┘
+1 row(s)
+tabula> BEGIN;
+transaction open
+tabula*> INSERT INTO t (name)
+    ...>   VALUES ('new');
+1 row(s) changed
+tabula*> INSERT INTO t (name) VALUES ('kept');
+error: unique constraint t.name violated by \"kept\"
+note: the transaction is still open; the failed statement changed nothing
+tabula*> UPDATE t SET name = 'newer' WHERE name = 'new';
+1 row(s) changed
+tabula*> COMMIT;
+committed
+tabula> ROLLBACK;
+error: no transaction is open (BEGIN starts one)
+tabula> .schema
+table t
+┌────────┬──────┬──────────┬─────────┬─────────────┐
+│ column │ type │ nullable │ default │ constraints │
+├────────┼──────┼──────────┼─────────┼─────────────┤
+│ id     │ i64  │ no       │         │ primary key │
+│ name   │ text │ no       │         │ unique      │
+└────────┴──────┴──────────┴─────────┴─────────────┘
+tabula> .exit
+";
+    assert_eq!(out, expected);
+    // Committed for good: another process sees it after the shell closed the database. (The
+    // rolled-back row's key is given again, as SQLite does without AUTOINCREMENT.)
+    let o = tabula(&[
+        "sql",
+        &p,
+        "SELECT id, name FROM t ORDER BY id",
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "id,name\n1,kept\n2,newer\n"
+    );
+}
+
+#[test]
+fn quitting_with_an_open_transaction_rolls_it_back() {
+    let (_d, _path, p) = demo();
+    for quit in [".quit\n", ""] {
+        let out = shell(
+            &p,
+            &format!("BEGIN;\nDELETE FROM registrations;\nSELECT COUNT(*) AS n FROM registrations;\n{quit}"),
+        );
+        let end = if quit.is_empty() {
+            "tabula*> \n"
+        } else {
+            "tabula*> .quit\n"
+        };
+        let expected = format!(
+            "{BANNER}\
+tabula> BEGIN;
+transaction open
+tabula*> DELETE FROM registrations;
+12 row(s) changed
+tabula*> SELECT COUNT(*) AS n FROM registrations;
+┌───┐
+│ n │
+├───┤
+│ 0 │
+└───┘
+1 row(s)
+{end}note: the open transaction was rolled back (COMMIT keeps a transaction's changes)
+"
+        );
+        assert_eq!(out, expected);
+        let o = tabula(&[
+            "sql",
+            &p,
+            "SELECT COUNT(*) AS n FROM registrations",
+            "--format",
+            "csv",
+        ]);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "n\n12\n",
+            "{}",
+            text(&o)
+        );
+    }
+}
+
+#[test]
+fn errors_are_printed_and_the_shell_goes_on() {
+    let (_d, _path, p) = demo();
+    let out = shell(
+        &p,
+        "SELECT nope FROM students;\nSELECT * FROM nowhere;\nSELEC 1;\n\
+         SELECT name FROM students WHERE id = 1; SELECT 1/; SELECT 2;\n\
+         COMMIT;\nSELECT ROW_NUMBER() OVER () FROM students;\n\
+         INSERT INTO courses (code, title) VALUES ('CS101', 'again');\n\
+         SELECT 'still here' AS status;\nSELECT 'unfinished\n",
+    );
+    let expected = format!(
+        "{BANNER}\
+tabula> SELECT nope FROM students;
+error: SQL error at line 1, column 8: statement 1: table students has no column nope
+tabula> SELECT * FROM nowhere;
+error: {unknown_table}
+tabula> SELEC 1;
+error: {parse_error}
+tabula> SELECT name FROM students WHERE id = 1; SELECT 1/; SELECT 2;
+┌───────────────┐
+│ name          │
+├───────────────┤
+│ Alice Johnson │
+└───────────────┘
+1 row(s)
+error: SQL error at line 1, column 50: sql parser error: Expected: an expression, found: EOF
+note: the 1 statement(s) after it in the same input were not run
+tabula> COMMIT;
+error: no transaction is open (BEGIN starts one)
+tabula> SELECT ROW_NUMBER() OVER () FROM students;
+error: {window_error}
+tabula> INSERT INTO courses (code, title) VALUES ('CS101', 'again');
+error: unique constraint courses.code violated by \"CS101\"
+tabula> SELECT 'still here' AS status;
+┌────────────┐
+│ status     │
+├────────────┤
+│ still here │
+└────────────┘
+1 row(s)
+tabula> SELECT 'unfinished
+   ...> 
+note: the unfinished statement was not run
+",
+        // Positions are those of the input as typed: the failed statement's column counts
+        // from the start of its line, the statement before it included.
+        unknown_table = library_error(&p, "SELECT * FROM nowhere"),
+        parse_error = library_error(&p, "SELEC 1"),
+        window_error = library_error(&p, "SELECT ROW_NUMBER() OVER () FROM students"),
+    );
+    assert_eq!(out, expected);
+    // The failed insert took the lock and changed nothing.
+    let o = tabula(&[
+        "sql",
+        &p,
+        "SELECT COUNT(*) AS n FROM courses",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "n\n5\n");
+}
+
+/// The library's message for `sql` as `tabula sql` prints it (after `tabula: `).
+fn library_error(dir: &str, sql: &str) -> String {
+    let o = tabula(&["sql", dir, sql]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    err.trim_end()
+        .strip_prefix("tabula: ")
+        .expect("tabula: prefix")
+        .to_owned()
+}
+
+/// A shell that holds the database's lock (it wrote) makes another shell's write fail with
+/// `Locked`; that shell stays usable read-only and sees what the first one committed.
+#[test]
+fn a_locked_database_leaves_the_shell_read_only() {
+    let (_d, _path, p) = demo();
+    let mut writer = Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args(["sql", &p, "--interactive"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tabula");
+    let mut stdin = writer.stdin.take().expect("stdin");
+    stdin
+        .write_all(b"INSERT INTO courses (code, title) VALUES ('CS999', 'Locks');\n")
+        .expect("write");
+    wait_for(&mut writer, "1 row(s) changed");
+    let out = shell(
+        &p,
+        "SELECT COUNT(*) AS n FROM courses;\nDELETE FROM courses WHERE code = 'CS999';\nBEGIN;\n\
+         SELECT code FROM courses WHERE id > 5;\n",
+    );
+    let locked =
+        "error: opening DIR: database DIR is open in another process (or another Database in \
+         this one); it can be read beside it (Database::open_read_only, or any tabula read \
+         command), and written only through it\n\
+         note: the shell stays read-only: reads go on; a write can be tried again later\n";
+    let expected = format!(
+        "{BANNER}\
+tabula> SELECT COUNT(*) AS n FROM courses;
+┌───┐
+│ n │
+├───┤
+│ 6 │
+└───┘
+1 row(s)
+tabula> DELETE FROM courses WHERE code = 'CS999';
+{locked}tabula> BEGIN;
+{locked}tabula> SELECT code FROM courses WHERE id > 5;
+┌───────┐
+│ code  │
+├───────┤
+│ CS999 │
+└───────┘
+1 row(s)
+tabula> 
+"
+    );
+    assert_eq!(out, expected);
+    drop(stdin);
+    let o = writer.wait_with_output().expect("wait");
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// Reads `child`'s standard output until a line contains `wanted`.
+fn wait_for(child: &mut Child, wanted: &str) {
+    let stdout = child.stdout.as_mut().expect("stdout");
+    let mut lines = BufReader::new(stdout);
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = lines.read_line(&mut line).expect("read");
+        assert!(n > 0, "the shell ended before printing {wanted:?}:\n{seen}");
+        seen.push_str(&line);
+        if line.contains(wanted) {
+            return;
+        }
+    }
+}
+
+/// `.tables` and `.schema` inside a transaction show the committed state: they read on the
+/// shell's thread while the transaction's thread holds the writers' lock, and never wait
+/// for it.
+#[test]
+fn dot_commands_inside_a_transaction_read_the_committed_state() {
+    let (_d, _path, p) = demo();
+    let out = shell(
+        &p,
+        "BEGIN;\nDELETE FROM registrations;\n.tables\n.mode csv\n.schema registrations\nCOMMIT;\n\
+         .mode table\n.tables\n",
+    );
+    let expected = format!(
+        "{BANNER}\
+tabula> BEGIN;
+transaction open
+tabula*> DELETE FROM registrations;
+12 row(s) changed
+tabula*> .tables
+┌───────────────┬──────┬────────────────┬───────────────────────────┐
+│ table         │ rows │ snapshot bytes │ indexes                   │
+├───────────────┼──────┼────────────────┼───────────────────────────┤
+│ courses       │ 5    │ 320            │ id, code                  │
+│ registrations │ 12   │ 606            │ id, student_id, course_id │
+│ students      │ 7    │ 764            │ id, email, year           │
+└───────────────┴──────┴────────────────┴───────────────────────────┘
+tabula*> .mode csv
+tabula*> .schema registrations
+table,name,type,nullable,primary_key,references
+registrations,id,u64,false,true,
+registrations,student_id,u64,false,,\"{{\"\"on_delete\"\":\"\"cascade\"\",\"\"table\"\":\"\"students\"\"}}\"
+registrations,course_id,u64,false,,\"{{\"\"on_delete\"\":\"\"restrict\"\",\"\"table\"\":\"\"courses\"\"}}\"
+registrations,grade,f64,true,,
+tabula*> COMMIT;
+committed
+tabula> .mode table
+tabula> .tables
+┌───────────────┬──────┬────────────────┬───────────────────────────┐
+│ table         │ rows │ snapshot bytes │ indexes                   │
+├───────────────┼──────┼────────────────┼───────────────────────────┤
+│ courses       │ 5    │ 320            │ id, code                  │
+│ registrations │ 0    │ 606            │ id, student_id, course_id │
+│ students      │ 7    │ 764            │ id, email, year           │
+└───────────────┴──────┴────────────────┴───────────────────────────┘
+tabula> 
+"
+    );
+    assert_eq!(out, expected);
+}
+
+/// Foreign keys are checked at commit (deferred): a COMMIT refused by one rolls the whole
+/// transaction back, and the shell says so.
+#[test]
+fn a_refused_commit_rolls_the_transaction_back() {
+    let (_d, _path, p) = demo();
+    let out = shell(
+        &p,
+        "BEGIN;\nDELETE FROM courses WHERE code = 'CS101';\nCOMMIT;\n\
+         SELECT COUNT(*) AS n FROM courses;\n",
+    );
+    let fk = "foreign key registrations.course_id -> courses: cannot delete courses 1: 5 row(s) \
+              of registrations still reference it (value 1)";
+    let expected = format!(
+        "{BANNER}\
+tabula> BEGIN;
+transaction open
+tabula*> DELETE FROM courses WHERE code = 'CS101';
+1 row(s) changed
+tabula*> COMMIT;
+error: {fk}
+note: the transaction was rolled back: none of its changes were kept
+tabula> SELECT COUNT(*) AS n FROM courses;
+┌───┐
+│ n │
+├───┤
+│ 5 │
+└───┘
+1 row(s)
+tabula> 
+"
+    );
+    assert_eq!(out, expected);
+}
+
+/// A shell run step by step: a line is sent, and what it printed up to the next prompt is
+/// read back.
+struct Driver {
+    child: Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::process::ChildStdout,
+}
+
+impl Driver {
+    fn start(dir: &str) -> (Driver, String) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
+            .args(["sql", dir, "--interactive"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run tabula");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut d = Driver {
+            child,
+            stdin,
+            stdout,
+        };
+        let banner = d.until_prompt();
+        (d, banner)
+    }
+
+    /// Everything printed up to and including the next prompt.
+    fn until_prompt(&mut self) -> String {
+        let mut seen = Vec::new();
+        let mut byte = [0u8; 1];
+        loop {
+            let n = self.stdout.read(&mut byte).expect("read");
+            assert!(
+                n > 0,
+                "the shell ended:\n{}",
+                String::from_utf8_lossy(&seen)
+            );
+            seen.push(byte[0]);
+            let text = String::from_utf8_lossy(&seen);
+            if text.ends_with("tabula> ") || text.ends_with("tabula*> ") {
+                return text.into_owned();
+            }
+        }
+    }
+
+    /// Types `line`; what it printed, with the next prompt.
+    fn line(&mut self, line: &str) -> String {
+        writeln!(self.stdin, "{line}").expect("write");
+        self.until_prompt()
+    }
+
+    fn quit(mut self) {
+        self.line(".help");
+        drop(self.stdin);
+        let status = self.child.wait().expect("wait");
+        assert!(status.success());
+    }
+}
+
+/// A read-only shell shows, at each statement, what writers committed since the last one:
+/// a write command that checkpointed as it closed, and a writer that keeps the database
+/// open and only appends to the log.
+#[test]
+fn a_read_only_shell_sees_what_writers_commit_meanwhile() {
+    let (_d, _path, p) = demo();
+    let count = "SELECT COUNT(*) AS n FROM courses;";
+    let (mut reader, _) = Driver::start(&p);
+    assert!(reader.line(count).contains("│ 5 │"));
+    assert!(reader.line(count).contains("│ 5 │"));
+    let o = tabula(&[
+        "insert",
+        &p,
+        "courses",
+        r#"{"code":"CS400","title":"Four"}"#,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(reader.line(count).contains("│ 6 │"));
+    let (mut writer, _) = Driver::start(&p);
+    let out = writer.line("INSERT INTO courses (code, title) VALUES ('CS500', 'Five');");
+    assert!(out.contains("1 row(s) changed"), "{out}");
+    assert!(reader.line(count).contains("│ 7 │"));
+    let out = writer.line("INSERT INTO courses (code, title) VALUES ('CS600', 'Six');");
+    assert!(out.contains("1 row(s) changed"), "{out}");
+    let out = reader.line("SELECT code FROM courses WHERE id > 5;");
+    assert!(
+        out.contains("CS400") && out.contains("CS500") && out.contains("CS600"),
+        "{out}"
+    );
+    writer.quit();
+    reader.quit();
+}
