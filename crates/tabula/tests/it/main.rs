@@ -24,6 +24,7 @@ mod recovery;
 mod relations;
 mod repair;
 mod sql;
+mod sqllogic;
 mod transactions;
 mod ui;
 mod versions;
