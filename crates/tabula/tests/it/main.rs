@@ -25,6 +25,7 @@ mod relations;
 mod repair;
 mod sql;
 mod sql_schema;
+mod sqllogic;
 mod transactions;
 mod ui;
 mod versions;
