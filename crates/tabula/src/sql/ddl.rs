@@ -103,6 +103,33 @@ pub(crate) fn column_of(def: &ColumnDef) -> Result<Column> {
     Ok(col)
 }
 
+/// Each `REFERENCES t (col)` of `c` that names a column: the target table and the column,
+/// which must be the target's primary key (what tabula's foreign keys reference).
+pub(crate) fn referred_columns(c: &CreateTable) -> Vec<(String, sqlparser::ast::Ident)> {
+    let mut out = Vec::new();
+    let mut add = |table: &sqlparser::ast::ObjectName, cols: &[sqlparser::ast::Ident]| {
+        let t = table
+            .0
+            .last()
+            .map(|p| p.to_string().trim_matches('"').to_owned())
+            .unwrap_or_default();
+        out.extend(cols.iter().map(|col| (t.clone(), col.clone())));
+    };
+    for def in &c.columns {
+        for opt in &def.options {
+            if let ColumnOption::ForeignKey(fk) = &opt.option {
+                add(&fk.foreign_table, &fk.referred_columns);
+            }
+        }
+    }
+    for tc in &c.constraints {
+        if let TableConstraint::ForeignKey(fk) = tc {
+            add(&fk.foreign_table, &fk.referred_columns);
+        }
+    }
+    out
+}
+
 /// The schema `CREATE TABLE` describes.
 pub(crate) fn schema_of(c: &CreateTable) -> Result<Schema> {
     let table = c
@@ -156,6 +183,12 @@ pub(crate) fn schema_of(c: &CreateTable) -> Result<Schema> {
             }
             other => return Err(unsupported(format!("the table constraint {other}"))),
         }
+    }
+    if pk_named.is_none() && !columns.iter().any(|c| c.primary_key) {
+        return Err(unsupported(
+            "a table without a PRIMARY KEY (every tabula table has one; add `id INTEGER \
+             PRIMARY KEY` for keys that number themselves)",
+        ));
     }
     if let Some(name) = pk_named {
         let Some(c) = columns.iter_mut().find(|c| c.name == name) else {

@@ -379,6 +379,17 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             let Some(source) = &ins.source else {
                 return Err(unsupported("INSERT without VALUES"));
             };
+            if ins.or.is_some() || ins.ignore || ins.replace_into || ins.on.is_some() {
+                return Err(unsupported(
+                    "INSERT OR IGNORE / OR REPLACE, REPLACE INTO and ON CONFLICT",
+                ));
+            }
+            if ins.returning.is_some() || ins.output.is_some() {
+                return Err(unsupported("RETURNING"));
+            }
+            if ins.table_alias.is_some() || !ins.assignments.is_empty() || ins.overwrite {
+                return Err(unsupported("this form of INSERT"));
+            }
             if alter::is_sqlite_sequence(target, &name) {
                 let columns: Vec<String> = ins.columns.iter().map(table_name).collect();
                 return alter::insert_sqlite_sequence(target, &columns, source, params);
@@ -388,6 +399,23 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 t.schema().columns.iter().map(|c| c.name.clone()).collect()
             } else {
                 ins.columns.iter().map(table_name).collect()
+            };
+            // A null for an auto-increment key asks for the next key, as in SQLite.
+            let key_at = t
+                .schema()
+                .auto_increment()
+                .then(|| {
+                    let pk = &t.schema().primary_key_column().name;
+                    columns.iter().position(|c| c == pk)
+                })
+                .flatten();
+            let auto_key = |mut vals: Vec<Value>| {
+                if let Some(v) = key_at.and_then(|k| vals.get_mut(k)) {
+                    if v.is_null() {
+                        *v = Value::Int(0);
+                    }
+                }
+                vals
             };
             let names: Arc<[String]> = columns.into();
             let run =
@@ -404,7 +432,7 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                             format!("the query gives {} columns for {}", vals.len(), names.len()),
                         ));
                     }
-                    pending.push(Row::with_names(names.clone(), vals));
+                    pending.push(Row::with_names(names.clone(), auto_key(vals)));
                     changed += 1;
                 }
                 // One statement: all the rows or none.
@@ -428,7 +456,7 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                     .iter()
                     .map(|e| scalar::compile(e, &NoScope, &mut p)?.eval(&[], params))
                     .collect::<Result<Vec<_>>>()?;
-                pending.push(Row::with_names(names.clone(), vals));
+                pending.push(Row::with_names(names.clone(), auto_key(vals)));
                 changed += 1;
             }
             // One statement: all the rows or none.
@@ -438,7 +466,19 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 ..SqlResult::default()
             })
         }
-        Statement::Update(u) if u.from.is_none() && u.returning.is_none() => {
+        Statement::Update(u) => {
+            if u.from.is_some() {
+                return Err(unsupported("UPDATE … FROM"));
+            }
+            if u.returning.is_some() || u.output.is_some() {
+                return Err(unsupported("RETURNING"));
+            }
+            if u.or.is_some() {
+                return Err(unsupported("UPDATE OR …"));
+            }
+            if !u.order_by.is_empty() || u.limit.is_some() {
+                return Err(unsupported("UPDATE with ORDER BY or LIMIT"));
+            }
             let (table, assignments, selection) = (&u.table, &u.assignments, &u.selection);
             let Target::Tx(tx) = target else {
                 return Err(unsupported("writing outside a transaction"));
@@ -521,6 +561,9 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             if d.using.is_some() || d.returning.is_some() || !d.tables.is_empty() {
                 return Err(unsupported("DELETE … USING or RETURNING"));
             }
+            if !d.order_by.is_empty() || d.limit.is_some() {
+                return Err(unsupported("DELETE with ORDER BY or LIMIT"));
+            }
             // Keys are never reused, so a dump's `DELETE FROM sqlite_sequence` before it sets
             // the counters has nothing to do.
             if let TableFactor::Table { name, .. } = &table.relation {
@@ -573,7 +616,32 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             let Target::Tx(tx) = target else {
                 return Err(unsupported("writing outside a transaction"));
             };
+            if c.query.is_some() {
+                return Err(unsupported("CREATE TABLE … AS SELECT"));
+            }
+            if c.temporary {
+                return Err(unsupported(
+                    "TEMPORARY tables (every table is kept with the database)",
+                ));
+            }
             let schema = ddl::schema_of(c)?;
+            for (t, col) in ddl::referred_columns(c) {
+                let pk = if t == schema.table {
+                    schema.primary_key_column().name.clone()
+                } else {
+                    match tx.dyn_table(&t) {
+                        Ok(target) => target.schema().primary_key_column().name.clone(),
+                        Err(_) => continue,
+                    }
+                };
+                if col.value != pk {
+                    return Err(unsupported(format!(
+                        "REFERENCES {t} ({}): a foreign key references its table's primary \
+                         key, here {pk}",
+                        col.value
+                    )));
+                }
+            }
             match tx.dyn_table(&schema.table) {
                 Ok(_) if c.if_not_exists => {}
                 Ok(_) => {

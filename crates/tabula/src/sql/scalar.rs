@@ -22,6 +22,13 @@ pub(crate) trait Scope {
     /// The position of `name` (qualified by a table or alias, or not); `Err` with the reason
     /// (unknown, ambiguous) otherwise.
     fn resolve(&self, qualifier: Option<&str>, name: &str) -> std::result::Result<usize, String>;
+
+    /// The expression an output alias stands for, and the scope to compile it in, where the
+    /// statement lets an item's alias be named inside an expression (`WHERE`, `HAVING`,
+    /// `ORDER BY`, as SQLite does); a column of the same name wins.
+    fn alias(&self, _name: &str) -> Option<(&Expr, &dyn Scope)> {
+        None
+    }
 }
 
 /// A compiled scalar expression.
@@ -124,11 +131,13 @@ pub(crate) fn compile(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> R
         Ok(Box::new(compile(e, scope, params)?))
     };
     Ok(match e {
-        Expr::Identifier(id) => Scalar::Column(
-            scope
-                .resolve(None, &id.value)
-                .map_err(|r| sql_error(span, r))?,
-        ),
+        Expr::Identifier(id) => match scope.resolve(None, &id.value) {
+            Ok(i) => Scalar::Column(i),
+            Err(reason) => match scope.alias(&id.value) {
+                Some((e, inner)) => compile(e, inner, params)?,
+                None => return Err(sql_error(span, reason)),
+            },
+        },
         Expr::CompoundIdentifier(parts) => match parts.as_slice() {
             [q, c] => Scalar::Column(
                 scope
@@ -370,6 +379,8 @@ pub(crate) struct AggCall {
     pub(crate) func: AggFunc,
     pub(crate) distinct: bool,
     pub(crate) arg: Option<Scalar>,
+    /// `FILTER (WHERE …)`: only rows for which it is true are aggregated.
+    pub(crate) filter: Option<Scalar>,
 }
 
 fn literal(v: &ValueWithSpan, params: &mut Params<'_>) -> Result<Scalar> {
@@ -524,11 +535,27 @@ fn aggregate(
         }
         _ => return Err(sql_error(f.span(), format!("{name}() takes one argument"))),
     };
+    if !list.clauses.is_empty() || !f.within_group.is_empty() || f.null_treatment.is_some() {
+        return Err(unsupported(format!(
+            "{name}() with ORDER BY, WITHIN GROUP or a null treatment"
+        )));
+    }
+    // FILTER (WHERE …): the rows the aggregate takes.
+    let filter = match &f.filter {
+        Some(w) => {
+            let outer = params.aggs.take();
+            let c = compile(w, scope, params);
+            params.aggs = outer;
+            Some(c?)
+        }
+        None => None,
+    };
     let list = params.aggs.get_or_insert_with(Vec::new);
     list.push(AggCall {
         func,
         distinct,
         arg,
+        filter,
     });
     Ok(Scalar::Column(params.agg_base + list.len() - 1))
 }

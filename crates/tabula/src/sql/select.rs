@@ -11,8 +11,9 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
 use sqlparser::ast::{
-    Expr, GroupByExpr, JoinConstraint, JoinOperator, LimitClause, OrderByKind, OrderBySort, Query,
-    SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Spanned, TableFactor, TableWithJoins,
+    Distinct, Expr, GroupByExpr, JoinConstraint, JoinOperator, LimitClause, OrderByKind,
+    OrderBySort, Query, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Spanned,
+    TableFactor, TableWithJoins,
 };
 
 use crate::error::{Error, Result};
@@ -164,8 +165,13 @@ fn resolve_from(
                     )))
                 }
             };
+            let run = |sq: &Query| select(target, sq, params).map(|r| r.rows);
             let cond = match on {
-                JoinConstraint::On(e) => Some(scalar::compile(e, &tables, &mut Params::default())?),
+                JoinConstraint::On(e) => Some(scalar::compile(
+                    e,
+                    &tables,
+                    &mut Params::with_subqueries(&run),
+                )?),
                 JoinConstraint::None => None,
                 _ => return Err(unsupported("JOIN … USING and NATURAL JOIN")),
             };
@@ -493,9 +499,91 @@ fn equi_pair(c: &Scalar, left_width: usize) -> Option<(usize, usize)> {
     }
 }
 
-/// An ORDER BY key: an expression over the (group) row, and whether it is descending. A
-/// key naming an output column (by alias or position) is that column's expression.
-type Key = (Scalar, bool);
+/// Refuses the clauses of other dialects that sqlparser reads and tabula does not run, so
+/// that none is silently ignored.
+fn refuse_other_clauses(q: &Query, sel: &Select) -> Result<()> {
+    let clause = if q.fetch.is_some() {
+        "FETCH"
+    } else if !q.locks.is_empty() || q.for_clause.is_some() {
+        "FOR UPDATE and FOR clauses"
+    } else if q.settings.is_some() || q.format_clause.is_some() || !q.pipe_operators.is_empty() {
+        "SETTINGS, FORMAT and pipe operators"
+    } else if matches!(&q.limit_clause, Some(LimitClause::LimitOffset { limit_by, .. }) if !limit_by.is_empty())
+    {
+        "LIMIT … BY"
+    } else if matches!(sel.distinct, Some(Distinct::On(_))) {
+        "DISTINCT ON"
+    } else if sel.top.is_some() || sel.select_modifiers.is_some() {
+        "TOP and select modifiers"
+    } else if sel.exclude.is_some() {
+        "EXCLUDE"
+    } else if sel.into.is_some() {
+        "SELECT … INTO"
+    } else if !sel.lateral_views.is_empty() || sel.prewhere.is_some() || !sel.connect_by.is_empty()
+    {
+        "LATERAL VIEW, PREWHERE and CONNECT BY"
+    } else if !sel.cluster_by.is_empty() || !sel.distribute_by.is_empty() || !sel.sort_by.is_empty()
+    {
+        "CLUSTER BY, DISTRIBUTE BY and SORT BY"
+    } else if !sel.named_window.is_empty() {
+        "WINDOW"
+    } else if sel.qualify.is_some() {
+        "QUALIFY"
+    } else if sel.value_table_mode.is_some() {
+        "SELECT AS VALUE / STRUCT"
+    } else {
+        let wild = sel.projection.iter().any(|i| match i {
+            SelectItem::Wildcard(o) | SelectItem::QualifiedWildcard(_, o) => {
+                o.opt_ilike.is_some()
+                    || o.opt_exclude.is_some()
+                    || o.opt_except.is_some()
+                    || o.opt_replace.is_some()
+                    || o.opt_rename.is_some()
+                    || o.opt_alias.is_some()
+            }
+            _ => false,
+        });
+        if !wild {
+            return Ok(());
+        }
+        "* EXCLUDE, EXCEPT, REPLACE, RENAME and ILIKE"
+    };
+    Err(unsupported(clause))
+}
+
+/// The tables of FROM, with the items' aliases standing for their expressions where a
+/// name is not a column (SQLite lets WHERE, HAVING and ORDER BY name them).
+struct WithAliases<'a> {
+    tables: &'a Tables,
+    items: &'a [SelectItem],
+}
+
+impl Scope for WithAliases<'_> {
+    fn resolve(&self, qualifier: Option<&str>, name: &str) -> std::result::Result<usize, String> {
+        self.tables.resolve(qualifier, name)
+    }
+
+    fn alias(&self, name: &str) -> Option<(&Expr, &dyn Scope)> {
+        self.items.iter().find_map(|i| match i {
+            SelectItem::ExprWithAlias { expr, alias } if alias.value == name => {
+                Some((expr, self.tables as &dyn Scope))
+            }
+            _ => None,
+        })
+    }
+}
+
+/// An ORDER BY key: an expression over the (group) row, and how it sorts. A key naming
+/// an output column (by alias or position) is that column's expression.
+type Key = (Scalar, Direction);
+
+/// How an ORDER BY key sorts: descending or not, and where nulls go when `NULLS FIRST` or
+/// `NULLS LAST` says (otherwise first ascending and last descending, as in SQLite).
+#[derive(Debug, Clone, Copy)]
+struct Direction {
+    desc: bool,
+    nulls_first: Option<bool>,
+}
 
 pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Result<SqlResult> {
     let SetExpr::Select(sel) = q.body.as_ref() else {
@@ -504,13 +592,30 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
     if q.with.is_some() {
         return Err(unsupported("WITH"));
     }
+    refuse_other_clauses(q, sel)?;
+    if sel.from.is_empty() {
+        if let Some(item @ (SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..))) =
+            sel.projection.iter().find(|i| {
+                matches!(
+                    i,
+                    SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+                )
+            })
+        {
+            return Err(sql_error(item.span(), "SELECT * needs a FROM clause"));
+        }
+    }
     let (mut rels, tables) = resolve_from(target, &sel.from, params)?;
     let run = |sq: &Query| select(target, sq, params).map(|r| r.rows);
     let mut p = Params::with_subqueries(&run);
+    let aliased = WithAliases {
+        tables: &tables,
+        items: &sel.projection,
+    };
     let filter = sel
         .selection
         .as_ref()
-        .map(|w| scalar::compile(w, &tables, &mut p))
+        .map(|w| scalar::compile(w, &aliased, &mut p))
         .transpose()?;
     let group_by: Vec<Scalar> = match &sel.group_by {
         GroupByExpr::Expressions(list, mods) if mods.is_empty() => list
@@ -567,7 +672,7 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
     let having = sel
         .having
         .as_ref()
-        .map(|h| scalar::compile(h, &tables, &mut p))
+        .map(|h| scalar::compile(h, &aliased, &mut p))
         .transpose()?;
     let mut order: Vec<Key> = Vec::new();
     if let Some(ob) = &q.order_by {
@@ -578,7 +683,10 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
             if matches!(o.options.sort, Some(OrderBySort::Using(_))) {
                 return Err(unsupported("ORDER BY … USING"));
             }
-            let desc = matches!(o.options.sort, Some(OrderBySort::Desc));
+            let desc = Direction {
+                desc: matches!(o.options.sort, Some(OrderBySort::Desc)),
+                nulls_first: o.options.nulls_first,
+            };
             let key = match &o.expr {
                 Expr::Value(v) if matches!(v.value, sqlparser::ast::Value::Number(..)) => {
                     let pos: usize = v.value.to_string().parse().unwrap_or(0);
@@ -594,7 +702,7 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
                 Expr::Identifier(id) if columns.contains(&id.value) => {
                     exprs[columns.iter().position(|c| *c == id.value).unwrap_or(0)].clone()
                 }
-                e => scalar::compile(e, &tables, &mut p)?,
+                e => scalar::compile(e, &aliased, &mut p)?,
             };
             order.push((key, desc));
         }
@@ -613,7 +721,9 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
     let mut used = vec![false; tables.width];
     let scalars = filter.iter().chain(&group_by).chain(&exprs).chain(&having);
     let keys = order.iter().map(|(k, _)| k);
-    let args = aggs.iter().filter_map(|a| a.arg.as_ref());
+    let args = aggs
+        .iter()
+        .flat_map(|a| a.arg.iter().chain(a.filter.iter()));
     let ons = rels.iter().filter_map(|r| match &r.link {
         Link::On { cond, .. } => cond.as_ref(),
         Link::Cross => None,
@@ -687,10 +797,28 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
 
 /// Compares two rows' ORDER BY keys.
 fn order_keys(order: &[Key], a: &[Value], b: &[Value]) -> Ordering {
-    for (i, (_, desc)) in order.iter().enumerate() {
-        let o = order_cmp(&a[i], &b[i]);
+    for (i, (_, dir)) in order.iter().enumerate() {
+        let (x, y) = (&a[i], &b[i]);
+        let o = match (dir.nulls_first, x.is_null(), y.is_null()) {
+            (Some(first), true, false) => {
+                return if first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (Some(first), false, true) => {
+                return if first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+            _ if dir.desc => order_cmp(x, y).reverse(),
+            _ => order_cmp(x, y),
+        };
         if o != Ordering::Equal {
-            return if *desc { o.reverse() } else { o };
+            return o;
         }
     }
     Ordering::Equal
@@ -876,6 +1004,11 @@ impl<'a> Sink<'a> {
                 };
                 let accs = &mut groups[at].1;
                 for (acc, call) in accs.iter_mut().zip(aggs.iter()) {
+                    if let Some(f) = &call.filter {
+                        if truth(&f.eval_cols(row, params)?) != Some(true) {
+                            continue;
+                        }
+                    }
                     let v = match &call.arg {
                         Some(a) => Some(a.eval_cols(row, params)?),
                         None => None,
