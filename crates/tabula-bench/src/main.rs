@@ -10,6 +10,10 @@
 //! `--constraints` measures what a composite unique constraint and a check cost per inserted
 //! row (see `constraints.rs`).
 //!
+//! `--sql` runs the workload's reads and writes, the relations join and the group-by three
+//! ways in one process: tabula's builder API, tabula's SQL with the text SQLite runs, and
+//! SQLite (see `sql.rs`).
+//!
 //! `--handles` compares a plain table handle's lookups with the same lookups inside a read
 //! transaction, in memory (see `handles.rs`).
 //!
@@ -18,6 +22,7 @@
 //! cargo run --release -p tabula-bench -- --handles [--rows N] [--runs K]
 //! cargo run --release -p tabula-bench -- --constraints [--rows N] [--runs K]
 //! cargo run --release -p tabula-bench -- --relations [--runs K]
+//! cargo run --release -p tabula-bench -- --sql [--rows N] [--runs K] [--lookups L]
 //! cargo run --release -p tabula-bench -- --concurrency [--rows N] [--runs K] [--phase-secs S]
 //!     [--systems tabula-file,tabula-file-get_with,sqlite-file,redb-file] [--json FILE]
 //! ```
@@ -26,6 +31,7 @@ mod concurrency;
 mod constraints;
 mod handles;
 mod relations;
+mod sql;
 mod systems;
 mod workload;
 
@@ -162,6 +168,8 @@ struct Args {
     json: Option<String>,
     child: Option<String>,
     relations: bool,
+    sql: bool,
+    lookups: Option<usize>,
     concurrency: bool,
     handles: bool,
     constraints: bool,
@@ -176,6 +184,8 @@ fn parse_args() -> Result<Args, String> {
         json: None,
         child: None,
         relations: false,
+        sql: false,
+        lookups: None,
         concurrency: false,
         handles: false,
         constraints: false,
@@ -198,6 +208,8 @@ fn parse_args() -> Result<Args, String> {
             "--json" => a.json = Some(val()?),
             "--child" => a.child = Some(val()?),
             "--relations" => a.relations = true,
+            "--sql" => a.sql = true,
+            "--lookups" => a.lookups = Some(val()?.parse().map_err(|e| format!("--lookups: {e}"))?),
             "--concurrency" => a.concurrency = true,
             "--handles" => a.handles = true,
             "--constraints" => a.constraints = true,
@@ -211,6 +223,7 @@ fn parse_args() -> Result<Args, String> {
                 return Err(format!(
                 "usage: tabula-bench [--rows N] [--runs K] [--systems {}] [--json FILE]\n       \
                      tabula-bench --relations [--runs K]\n       \
+                     tabula-bench --sql [--rows N] [--runs K] [--lookups L]\n       \
                      tabula-bench --handles [--rows N] [--runs K]\n       \
                      tabula-bench --constraints [--rows N] [--runs K]\n       \
                      tabula-bench --concurrency [--rows N] [--runs K] [--phase-secs S] \
@@ -250,6 +263,21 @@ fn main() -> ExitCode {
         let runs = args.runs.unwrap_or(5);
         return match handles::run(args.rows.unwrap_or(DEFAULT_ROWS), runs) {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tabula-bench: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    if args.sql {
+        let (rows, runs) = (
+            args.rows.unwrap_or(DEFAULT_ROWS),
+            args.runs.unwrap_or(DEFAULT_RUNS),
+        );
+        let lookups = args.lookups.unwrap_or(sql::DEFAULT_LOOKUPS);
+        return match sql::run(rows, runs, lookups) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
             Err(e) => {
                 eprintln!("tabula-bench: {e}");
                 ExitCode::from(2)

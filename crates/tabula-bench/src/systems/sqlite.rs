@@ -28,7 +28,8 @@ pub fn connect(path: &Option<PathBuf>) -> Res<Connection> {
     Ok(conn)
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+/// A row read whole (owned strings).
+pub fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok(Row {
         id: r.get::<_, i64>(0)? as u64,
         name: r.get(1)?,
@@ -52,6 +53,10 @@ impl Sqlite {
         let conn = connect(&path)?;
         conn.execute_batch(CREATE)?;
         Ok(Sqlite { path, conn })
+    }
+    /// The connection, for statements beside the workload's (`--sql`).
+    pub fn conn(&self) -> &Connection {
+        &self.conn
     }
 }
 

@@ -55,6 +55,14 @@ impl TabulaSys {
         let t = db.table::<Student>()?;
         Ok(TabulaSys { path, db, t })
     }
+    /// The database, for what runs beside the typed handle (`--sql`'s SQL).
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+    /// The typed handle on `students`.
+    pub fn handle(&self) -> &TableHandle<Student> {
+        &self.t
+    }
 }
 
 impl System for TabulaSys {
