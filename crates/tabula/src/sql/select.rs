@@ -346,9 +346,10 @@ fn fetch(target: Target<'_, '_>, rel: &Relation, used: &[bool]) -> Result<Vec<Ve
 }
 
 /// Every row of FROM, each the values of its relations one after the other, handed to
-/// `sink` (which returns `false` once it needs no more). A single stored table is read in
-/// place; joins are built from the relations' rows, an equality between a column of each
-/// side through a hash.
+/// `sink` (which returns `false` once it needs no more). The first relation is read in
+/// place (a stored table through its scan); each later one is fetched once and joined by
+/// probing: through a hash of its rows when its condition equates one of its columns with
+/// an earlier one, by trying each row otherwise. Rows are assembled in one reused buffer.
 fn produce(
     target: Target<'_, '_>,
     rels: &[Relation],
@@ -356,35 +357,143 @@ fn produce(
     params: &[Value],
     sink: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
 ) -> Result<()> {
-    match rels {
-        [] => {
-            sink(&Vec::new())?;
-            Ok(())
+    let Some((first, rest)) = rels.split_first() else {
+        sink(&Vec::new())?;
+        return Ok(());
+    };
+    if rest.is_empty() {
+        if let Source::Table { name, .. } = &first.source {
+            return target.scan(name, &first.preds, sink);
         }
-        [Relation {
-            source: Source::Table { name, .. },
-            preds,
-            ..
-        }] => target.scan(name, preds, sink),
-        [first, rest @ ..] => {
-            let mut rows = fetch(target, first, used)?;
-            for rel in rest {
-                let right = fetch(target, rel, used)?;
-                rows = match &rel.link {
-                    Link::Cross => cross(&rows, &right),
-                    Link::On { cond, left } => {
-                        join(rows, &right, cond.as_ref(), *left, rel.width, params)?
+    }
+    let probes = rest
+        .iter()
+        .map(|rel| Probe::new(target, rel, used))
+        .collect::<Result<Vec<_>>>()?;
+    let mut buf: Vec<Value> = Vec::with_capacity(used.len());
+    let mut next = |buf: &mut Vec<Value>| emit(&probes, 0, buf, params, sink);
+    match &first.source {
+        Source::Table { name, .. } => {
+            let cols: Vec<bool> = used[..first.width].to_vec();
+            target.scan(name, &first.preds, &mut |r| {
+                buf.clear();
+                buf.extend((0..first.width).map(|i| {
+                    if cols[i] {
+                        r.value_at(i).to_owned()
+                    } else {
+                        Value::Null
                     }
-                };
-            }
-            for row in &rows {
-                if !sink(row)? {
+                }));
+                next(&mut buf)
+            })?;
+        }
+        Source::Rows(rows) => {
+            for r in rows {
+                buf.clear();
+                buf.extend(r.iter().cloned());
+                if !next(&mut buf)? {
                     break;
                 }
             }
-            Ok(())
         }
     }
+    Ok(())
+}
+
+/// A relation joined to the ones before it: its rows, and a hash of them by the column its
+/// condition equates with an earlier one (`(earlier column, hash)`), if it does.
+struct Probe<'r> {
+    rel: &'r Relation,
+    rows: Vec<Vec<Value>>,
+    hash: Option<(usize, HashMap<GroupKey, Vec<usize>>)>,
+}
+
+impl<'r> Probe<'r> {
+    fn new(target: Target<'_, '_>, rel: &'r Relation, used: &[bool]) -> Result<Self> {
+        let rows = fetch(target, rel, used)?;
+        let hash = match &rel.link {
+            Link::On { cond: Some(c), .. } => equi_pair(c, rel.at).map(|(l, r)| {
+                let mut m: HashMap<GroupKey, Vec<usize>> = HashMap::new();
+                for (i, row) in rows.iter().enumerate() {
+                    let v = &row[r - rel.at];
+                    // A null matches nothing.
+                    if !v.is_null() {
+                        m.entry(GroupKey::of(v)).or_default().push(i);
+                    }
+                }
+                (l, m)
+            }),
+            _ => None,
+        };
+        Ok(Probe { rel, rows, hash })
+    }
+}
+
+/// Joins the row in `buf` (the relations before `probes[level]`) with the rest, handing
+/// each whole row to `sink`; `false` once it needs no more.
+fn emit(
+    probes: &[Probe<'_>],
+    level: usize,
+    buf: &mut Vec<Value>,
+    params: &[Value],
+    sink: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
+) -> Result<bool> {
+    let Some(probe) = probes.get(level) else {
+        return sink(buf);
+    };
+    let rel = probe.rel;
+    let (cond, left) = match &rel.link {
+        Link::On { cond, left } => (cond.as_ref(), *left),
+        Link::Cross => (None, false),
+    };
+    let candidates: &[usize] = match &probe.hash {
+        Some((l, m)) => {
+            let v = &buf[*l];
+            if v.is_null() {
+                &[]
+            } else {
+                m.get(&GroupKey::of(v)).map_or(&[], Vec::as_slice)
+            }
+        }
+        None => &[],
+    };
+    let mut matched = false;
+    let mut one = |i: usize, buf: &mut Vec<Value>| -> Result<Option<bool>> {
+        buf.truncate(rel.at);
+        buf.extend(probe.rows[i].iter().cloned());
+        if let Some(c) = cond {
+            if truth(&c.eval(buf, params)?) != Some(true) {
+                return Ok(None);
+            }
+        }
+        Ok(Some(emit(probes, level + 1, buf, params, sink)?))
+    };
+    if probe.hash.is_some() {
+        for &i in candidates {
+            match one(i, buf)? {
+                Some(false) => return Ok(false),
+                Some(true) => matched = true,
+                None => {}
+            }
+        }
+    } else {
+        for i in 0..probe.rows.len() {
+            match one(i, buf)? {
+                Some(false) => return Ok(false),
+                Some(true) => matched = true,
+                None => {}
+            }
+        }
+    }
+    if left && !matched {
+        buf.truncate(rel.at);
+        buf.extend(std::iter::repeat_n(Value::Null, rel.width));
+        if !emit(probes, level + 1, buf, params, sink)? {
+            return Ok(false);
+        }
+    }
+    buf.truncate(rel.at);
+    Ok(true)
 }
 
 fn other_name(op: &JoinOperator) -> &'static str {
@@ -393,72 +502,6 @@ fn other_name(op: &JoinOperator) -> &'static str {
         JoinOperator::FullOuter(_) => "FULL JOIN",
         _ => "this join",
     }
-}
-
-fn cross(left: &[Vec<Value>], right: &[Vec<Value>]) -> Vec<Vec<Value>> {
-    let mut out = Vec::with_capacity(left.len() * right.len());
-    for l in left {
-        for r in right {
-            let mut row = l.clone();
-            row.extend(r.iter().cloned());
-            out.push(row);
-        }
-    }
-    out
-}
-
-/// Joins `left` with `right` on `cond`; with `left_join`, a left row matching nothing is
-/// kept with nulls for `right`'s `width` columns. An equality between a column of each side
-/// is served by a hash of the right side.
-fn join(
-    left: Vec<Vec<Value>>,
-    right: &[Vec<Value>],
-    cond: Option<&Scalar>,
-    left_join: bool,
-    width: usize,
-    params: &[Value],
-) -> Result<Vec<Vec<Value>>> {
-    let left_width = left.first().map_or(0, Vec::len);
-    // An equi-join `l = r` at the top of ON (or of its AND chain): a hash of the right side.
-    let equi = cond.and_then(|c| equi_pair(c, left_width));
-    let index: Option<HashMap<String, Vec<usize>>> = equi.map(|(_, r)| {
-        let mut m: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, row) in right.iter().enumerate() {
-            if let Some(k) = join_key(&row[r - left_width]) {
-                m.entry(k).or_default().push(i);
-            }
-        }
-        m
-    });
-    let mut out = Vec::new();
-    for l in left {
-        let candidates: Box<dyn Iterator<Item = &Vec<Value>>> = match (&index, equi) {
-            (Some(m), Some((lcol, _))) => match join_key(&l[lcol]) {
-                Some(k) => Box::new(m.get(&k).into_iter().flatten().map(|&i| &right[i])),
-                None => Box::new(std::iter::empty()),
-            },
-            _ => Box::new(right.iter()),
-        };
-        let mut matched = false;
-        for r in candidates {
-            let mut row = l.clone();
-            row.extend(r.iter().cloned());
-            let keep = match cond {
-                Some(c) => truth(&c.eval(&row, params)?) == Some(true),
-                None => true,
-            };
-            if keep {
-                matched = true;
-                out.push(row);
-            }
-        }
-        if left_join && !matched {
-            let mut row = l;
-            row.extend(std::iter::repeat_n(Value::Null, width));
-            out.push(row);
-        }
-    }
-    Ok(out)
 }
 
 /// 2^63: the floats of integral value inside it are the ones an `i64` holds.
