@@ -7,7 +7,9 @@
 //! evaluated on its first row followed by its aggregates' values.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::BinaryHeap;
+
+use hashbrown::{HashMap, HashSet};
 use std::sync::Arc;
 
 use sqlparser::ast::{
