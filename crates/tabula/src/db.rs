@@ -349,6 +349,36 @@ impl Database {
         crate::sql::run(&self.engine, &self.sql_plans, text, params)
     }
 
+    /// [`Database::sql_with`], handing the last statement's result rows to `each` one at a
+    /// time instead of collecting them; `each` returns `Ok(false)` to stop (the query stops
+    /// reading), and an error it returns ends the call with that error. A query that needs
+    /// all its rows first (`ORDER BY`, `GROUP BY`, `DISTINCT`) hands them out once it has
+    /// them; others as they are found, with no copy of the whole result. The returned
+    /// [`SqlResult`] has the columns and no rows.
+    ///
+    /// ```
+    /// use tabula::{Database, Value};
+    /// let db = Database::in_memory();
+    /// db.sql("CREATE TABLE n (id INTEGER PRIMARY KEY, v INTEGER);
+    ///         INSERT INTO n (v) VALUES (10), (20), (30)")?;
+    /// let mut seen = Vec::new();
+    /// let r = db.sql_each("SELECT v FROM n WHERE v > ?", &[Value::Int(10)], |row| {
+    ///     seen.push(row[0].clone());
+    ///     Ok(true)
+    /// })?;
+    /// assert_eq!(r.columns, ["v"]);
+    /// assert_eq!(seen, [Value::Int(20), Value::Int(30)]);
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn sql_each(
+        &self,
+        text: &str,
+        params: &[crate::value::Value],
+        mut each: impl FnMut(&[crate::value::Value]) -> Result<bool>,
+    ) -> Result<SqlResult> {
+        crate::sql::run_each(&self.engine, &self.sql_plans, text, params, Some(&mut each))
+    }
+
     /// What [`Database::table::<T>()`](Database::table) would do to the stored table of
     /// `T`, changing nothing, in memory or on disk: each change in words ("rename full_name
     /// -> name", "widen age i32 -> i64", "drop nickname (2 values)", "add score default 0",

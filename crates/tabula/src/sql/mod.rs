@@ -11,5 +11,5 @@ mod select;
 mod target;
 
 pub(crate) use cache::PlanCache;
-pub(crate) use run::run;
 pub use run::SqlResult;
+pub(crate) use run::{run, run_each};

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::record::Row;
 use crate::sql::cache::PlanCache;
 use crate::sql::scalar::{self, sql_error, Params, Scope};
-use crate::sql::select;
+use crate::sql::select::{self, Each};
 use crate::sql::target::{Snapshot, Target};
 use crate::sql::{alter, ddl};
 use crate::txn::Transaction;
@@ -43,6 +43,19 @@ pub(crate) fn run(
     cache: &PlanCache,
     text: &str,
     params: &[Value],
+) -> Result<SqlResult> {
+    run_each(engine, cache, text, params, None)
+}
+
+/// [`run`], handing the last statement's result rows to `each` (see
+/// `Database::sql_each`): streamed as they are found when that statement is a query of its
+/// own, after it otherwise.
+pub(crate) fn run_each(
+    engine: &Arc<Engine>,
+    cache: &PlanCache,
+    text: &str,
+    params: &[Value],
+    mut each: Option<Each<'_>>,
 ) -> Result<SqlResult> {
     let parsed = cache.parsed(text)?;
     parsed.check_params(params)?;
@@ -114,8 +127,13 @@ pub(crate) fn run(
                 i += 1;
             }
             s if is_read(s) => {
-                last =
-                    read(engine, s, params).map_err(|e| numbered(e, number, statements.len()))?;
+                let streamed = if i + 1 == statements.len() {
+                    each.take()
+                } else {
+                    None
+                };
+                last = read(engine, s, params, streamed)
+                    .map_err(|e| numbered(e, number, statements.len()))?;
                 i += 1;
             }
             s => {
@@ -128,6 +146,13 @@ pub(crate) fn run(
                     .finish(tx.tx, outcome)
                     .map_err(|e| numbered(e, number, statements.len()))?;
                 i += 1;
+            }
+        }
+    }
+    if let Some(f) = each {
+        for r in std::mem::take(&mut last.rows) {
+            if !f(&r)? {
+                break;
             }
         }
     }
@@ -180,13 +205,46 @@ fn run_in(tx: &Transaction<'_>, text: &str, params: &[Value]) -> Result<SqlResul
 
 /// Runs a read statement on one pinned version; again, if a table it read changed while
 /// another was loaded from disk (see [`Snapshot`]).
-fn read(engine: &Arc<Engine>, s: &Statement, params: &[Value]) -> Result<SqlResult> {
+/// Rows already streamed cannot be taken back: a torn snapshot is then an error.
+fn read(
+    engine: &Arc<Engine>,
+    s: &Statement,
+    params: &[Value],
+    mut each: Option<Each<'_>>,
+) -> Result<SqlResult> {
     let mut tries = 0;
     loop {
         let snap = Snapshot::new(engine);
-        let r = execute(Target::Read(&snap), s, params);
+        let r = match (&mut each, s) {
+            (Some(f), Statement::Query(q)) if !alter::is_setval(q) => {
+                let r = select::select_each(Target::Read(&snap), q, params, Some(&mut **f));
+                if snap.torn() {
+                    return Err(Error::Sql {
+                        line: 0,
+                        column: 0,
+                        reason: "a commit changed a table this query had read while it loaded \
+                                 another from disk, and rows were already handed out; run it \
+                                 again"
+                            .into(),
+                    });
+                }
+                return r;
+            }
+            _ => execute(Target::Read(&snap), s, params),
+        };
         tries += 1;
         if !snap.torn() || tries == 3 {
+            if let (Some(f), Ok(r)) = (each, &r) {
+                for row in &r.rows {
+                    if !f(row)? {
+                        break;
+                    }
+                }
+                return Ok(SqlResult {
+                    rows: Vec::new(),
+                    ..r.clone()
+                });
+            }
             return r;
         }
     }

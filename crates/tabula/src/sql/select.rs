@@ -630,7 +630,22 @@ struct Direction {
     nulls_first: Option<bool>,
 }
 
+/// A callback taking a query's result rows one at a time; `false` stops the query.
+pub(crate) type Each<'f> = &'f mut dyn FnMut(&[Value]) -> Result<bool>;
+
 pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Result<SqlResult> {
+    select_each(target, q, params, None)
+}
+
+/// [`select`], handing the result rows to `each` instead of collecting them when it is
+/// given: as they are found when nothing needs all of them first (no grouping, `DISTINCT`
+/// or `ORDER BY`), after the sort or grouping otherwise. The result then has no rows.
+pub(crate) fn select_each(
+    target: Target<'_, '_>,
+    q: &Query,
+    params: &[Value],
+    mut each: Option<Each<'_>>,
+) -> Result<SqlResult> {
     let SetExpr::Select(sel) = q.body.as_ref() else {
         return Err(unsupported("UNION and other set operations"));
     };
@@ -778,6 +793,35 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
     }
 
     let grouped = !group_by.is_empty() || !aggs.is_empty() || having.is_some();
+    if let Some(f) = each
+        .as_mut()
+        .filter(|_| !grouped && order.is_empty() && sel.distinct.is_none())
+    {
+        // Streamed: each row goes out as it is found, the window counted on the way.
+        let (mut skip, mut left) = (offset, limit.unwrap_or(usize::MAX));
+        if left > 0 {
+            produce(target, &rels, &used, params, &mut |row| {
+                if !passes_cols(filter.as_ref(), row, params)? {
+                    return Ok(true);
+                }
+                if skip > 0 {
+                    skip -= 1;
+                    return Ok(true);
+                }
+                let values = exprs
+                    .iter()
+                    .map(|e| e.eval_cols(row, params))
+                    .collect::<Result<Vec<_>>>()?;
+                left -= 1;
+                Ok(f(&values)? && left > 0)
+            })?;
+        }
+        return Ok(SqlResult {
+            columns,
+            rows: Vec::new(),
+            changed: 0,
+        });
+    }
     let mut sink = Sink {
         params,
         filter: filter.as_ref(),
@@ -827,12 +871,22 @@ pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
         // Stable: ties keep the order rows came in. Nulls sort first, as in SQLite.
         rows.sort_by(|a, b| order_keys(&order, &a.0, &b.0));
     }
-    let rows: Vec<Vec<Value>> = rows
+    let rows = rows
         .into_iter()
         .map(|(_, v)| v)
         .skip(offset)
-        .take(limit.unwrap_or(usize::MAX))
-        .collect();
+        .take(limit.unwrap_or(usize::MAX));
+    let rows: Vec<Vec<Value>> = match each {
+        Some(f) => {
+            for r in rows {
+                if !f(&r)? {
+                    break;
+                }
+            }
+            Vec::new()
+        }
+        None => rows.collect(),
+    };
     Ok(SqlResult {
         columns,
         rows,

@@ -686,3 +686,75 @@ fn placeholders_grouping_and_atomic_statements() {
     assert!(matches!(e, Error::Unsupported { .. }), "{e}");
     assert_eq!(db.sql("SELECT * FROM u").unwrap().rows.len(), 2);
 }
+
+#[test]
+fn results_stream_to_a_callback_that_can_stop_them() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE n (id INTEGER PRIMARY KEY, v INTEGER)")
+        .unwrap();
+    let values: Vec<String> = (1..=100).map(|i| format!("({})", i * 10)).collect();
+    db.sql(&format!("INSERT INTO n (v) VALUES {}", values.join(", ")))
+        .unwrap();
+    // Streamed as found: stopping after three rows.
+    let mut seen = Vec::new();
+    let r = db
+        .sql_each(
+            "SELECT id, v FROM n WHERE v > ?",
+            &[Value::Int(500)],
+            |row| {
+                seen.push(row.to_vec());
+                Ok(seen.len() < 3)
+            },
+        )
+        .unwrap();
+    assert_eq!(r.columns, ["id", "v"]);
+    assert!(r.rows.is_empty());
+    assert_eq!(
+        seen,
+        [
+            [Value::Int(51), Value::Int(510)],
+            [Value::Int(52), Value::Int(520)],
+            [Value::Int(53), Value::Int(530)]
+        ]
+    );
+    // Sorted and windowed first, then handed out in order.
+    let mut seen = Vec::new();
+    db.sql_each(
+        "SELECT v FROM n ORDER BY v DESC LIMIT 2 OFFSET 1",
+        &[],
+        |row| {
+            seen.push(row[0].clone());
+            Ok(true)
+        },
+    )
+    .unwrap();
+    assert_eq!(seen, [Value::Int(990), Value::Int(980)]);
+    // OFFSET and LIMIT on a streamed query.
+    let mut seen = Vec::new();
+    db.sql_each("SELECT v FROM n LIMIT 2 OFFSET 5", &[], |row| {
+        seen.push(row[0].clone());
+        Ok(true)
+    })
+    .unwrap();
+    assert_eq!(seen, [Value::Int(60), Value::Int(70)]);
+    // The callback's error ends the call with it.
+    let err = db
+        .sql_each("SELECT v FROM n", &[], |_| {
+            Err(Error::Aborted("enough".into()))
+        })
+        .unwrap_err();
+    assert!(matches!(&err, Error::Aborted(m) if m == "enough"), "{err}");
+    // The last statement's rows, after a write in the same text.
+    let mut seen = 0;
+    db.sql_each(
+        "UPDATE n SET v = v + 1 WHERE id = 1; SELECT v FROM n WHERE id = 1",
+        &[],
+        |row| {
+            assert_eq!(row, [Value::Int(11)]);
+            seen += 1;
+            Ok(true)
+        },
+    )
+    .unwrap();
+    assert_eq!(seen, 1);
+}
