@@ -743,7 +743,10 @@ fn results_stream_to_a_callback_that_can_stop_them() {
             Err(Error::Aborted("enough".into()))
         })
         .unwrap_err();
-    assert!(matches!(&err, Error::Aborted(m) if m == "enough"), "{err}");
+    assert!(
+        matches!(&err, Error::Aborted(m) if m.to_string() == "enough"),
+        "{err}"
+    );
     // The last statement's rows, after a write in the same text.
     let mut seen = 0;
     db.sql_each(
