@@ -880,7 +880,18 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match run(cli) {
+    // SQL compiles and evaluates expressions recursively: a deep one (up to the 200 levels
+    // the library allows) needs more stack than a main thread may have in a debug build.
+    let outcome = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || run(cli))
+        .map_err(anyhow::Error::from)
+        .and_then(|worker| {
+            worker
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the command panicked")))
+        });
+    match outcome {
         Ok(code) => code,
         // A reader that stops early (`| head`) is not an error, as in sqlite3 and rg.
         Err(e)

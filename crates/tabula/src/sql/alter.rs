@@ -58,7 +58,11 @@ pub(crate) fn migrate(engine: &Arc<Engine>, s: &Statement) -> Result<SqlResult> 
         _ => return Err(unsupported("this statement as a migration")),
     };
     let old = match engine.schema(&table) {
-        Ok(s) => s,
+        // The schema as stored: how an earlier migration reached it is not this one's.
+        Ok(mut s) => {
+            s.evolution = Default::default();
+            s
+        }
         Err(Error::UnknownTable { .. }) => {
             if let Statement::AlterTable(a) = s {
                 if a.if_exists {
@@ -75,9 +79,10 @@ pub(crate) fn migrate(engine: &Arc<Engine>, s: &Statement) -> Result<SqlResult> 
             if a.only || a.location.is_some() || a.on_cluster.is_some() || a.table_type.is_some() {
                 return Err(unsupported("this form of ALTER TABLE"));
             }
+            let stored: Vec<String> = old.columns.iter().map(|c| c.name.clone()).collect();
             let mut schema = old;
             for op in &a.operations {
-                schema = altered(schema, op)?;
+                schema = altered(schema, op, &stored)?;
             }
             schema
         }
@@ -131,8 +136,8 @@ fn with_index(mut schema: Schema, c: &CreateIndex) -> Result<Schema> {
     Ok(schema)
 }
 
-/// `schema` after one `ALTER TABLE` operation.
-fn altered(mut schema: Schema, op: &AlterTableOperation) -> Result<Schema> {
+/// `schema` after one `ALTER TABLE` operation (`stored`: the columns the table has now).
+fn altered(mut schema: Schema, op: &AlterTableOperation, stored: &[String]) -> Result<Schema> {
     match op {
         AlterTableOperation::AddColumn {
             if_not_exists,
@@ -171,6 +176,15 @@ fn altered(mut schema: Schema, op: &AlterTableOperation) -> Result<Schema> {
                     new_column_name.span,
                     format!("table {} already has a column {new}", schema.table),
                 ));
+            }
+            // Stored rows are matched to the new columns by name: a name the table holds
+            // now cannot take another column's values in the same migration.
+            if stored.iter().any(|c| c == new) {
+                return Err(unsupported(format!(
+                    "renaming a column to {new}, a name table {} still has data under, in \
+                     the same ALTER TABLE; rename in separate statements",
+                    schema.table
+                )));
             }
             let renames = [(old.clone(), new.clone())];
             schema.columns[col].name = new.clone();
@@ -233,7 +247,10 @@ fn altered(mut schema: Schema, op: &AlterTableOperation) -> Result<Schema> {
                 let cols: Vec<String> = u
                     .columns
                     .iter()
-                    .map(|c| c.column.expr.to_string())
+                    .map(|c| match &c.column.expr {
+                        Expr::Identifier(id) => id.value.clone(),
+                        e => e.to_string(),
+                    })
                     .collect();
                 match cols.as_slice() {
                     [one] => {

@@ -233,7 +233,16 @@ fn read(
             _ => execute(Target::Read(&snap), s, params),
         };
         tries += 1;
-        if !snap.torn() || tries == 3 {
+        if snap.torn() && tries == 3 {
+            return Err(Error::Sql {
+                line: 0,
+                column: 0,
+                reason: "commits kept changing the tables this query read while others were \
+                         loaded from disk; run it again"
+                    .into(),
+            });
+        }
+        if !snap.torn() {
             if let (Some(f), Ok(r)) = (each, &r) {
                 for row in &r.rows {
                     if !f(row)? {
@@ -549,9 +558,7 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 .iter()
                 .map(|a| {
                     let col = match &a.target {
-                        sqlparser::ast::AssignmentTarget::ColumnName(c) => {
-                            c.0.last().map(|x| x.to_string()).unwrap_or_default()
-                        }
+                        sqlparser::ast::AssignmentTarget::ColumnName(c) => table_name(c),
                         _ => return Err(unsupported("assigning to a tuple")),
                     };
                     let pos = scope

@@ -130,8 +130,33 @@ fn unsupported(feature: impl Into<String>) -> Error {
 /// Compiles `e` against `scope`. Placeholders (`?` or `$n`) are numbered in `params`: `?`
 /// takes the next position, `$n` position `n - 1`.
 pub(crate) fn compile(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<Scalar> {
+    // Compiling and evaluating recurse once per level of the tree: a deeper one is refused
+    // (as SQLite refuses one deeper than 1,000) before it can overflow the stack.
+    if params.depth >= MAX_DEPTH {
+        // No position: finding it would walk the (too deep) subtree.
+        return Err(sql_error(
+            Span::empty(),
+            format!(
+                "the expression is nested more than {MAX_DEPTH} levels deep (a chain of \
+                 operators counts a level per operator); split it, or use IN (…) for a long \
+                 chain of OR"
+            ),
+        ));
+    }
+    params.depth += 1;
+    let r = compile_node(e, scope, params);
+    params.depth -= 1;
+    r
+}
+
+/// How deep an expression tree may be.
+const MAX_DEPTH: usize = 200;
+
+/// One level of [`compile`].
+fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<Scalar> {
     use sqlparser::ast::Spanned;
-    let span = e.span();
+    // Computed only for an error: it walks the whole subtree.
+    let span = || e.span();
     let boxed = |e: &Expr, params: &mut Params<'_>| -> Result<Box<Scalar>> {
         Ok(Box::new(compile(e, scope, params)?))
     };
@@ -140,16 +165,16 @@ pub(crate) fn compile(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> R
             Ok(i) => Scalar::Column(i),
             Err(reason) => match scope.alias(&id.value) {
                 Some((e, inner)) => compile(e, inner, params)?,
-                None => return Err(sql_error(span, reason)),
+                None => return Err(sql_error(span(), reason)),
             },
         },
         Expr::CompoundIdentifier(parts) => match parts.as_slice() {
             [q, c] => Scalar::Column(
                 scope
                     .resolve(Some(&q.value), &c.value)
-                    .map_err(|r| sql_error(span, r))?,
+                    .map_err(|r| sql_error(span(), r))?,
             ),
-            _ => return Err(sql_error(span, format!("cannot resolve {e}"))),
+            _ => return Err(sql_error(span(), format!("cannot resolve {e}"))),
         },
         Expr::Value(v) => literal(v, params)?,
         Expr::Nested(inner) => compile(inner, scope, params)?,
@@ -206,7 +231,12 @@ pub(crate) fn compile(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> R
                 None => None,
                 Some(v) => match v {
                     Some(Value::Text(t)) if t.chars().count() == 1 => t.chars().next(),
-                    _ => return Err(sql_error(span, "ESCAPE takes a single character in quotes")),
+                    _ => {
+                        return Err(sql_error(
+                            span(),
+                            "ESCAPE takes a single character in quotes",
+                        ))
+                    }
                 },
             };
             Scalar::Like {
@@ -284,7 +314,7 @@ pub(crate) fn compile(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> R
                 (_, chars) => {
                     let given = 1 + usize::from(trim_what.is_some()) + chars.map_or(0, <[_]>::len);
                     return Err(sql_error(
-                        span,
+                        span(),
                         format!(
                             "wrong number of arguments to trim(): {given} given, it takes 1 or 2"
                         ),
@@ -302,7 +332,7 @@ pub(crate) fn compile(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> R
             let mut args = vec![compile(expr, scope, params)?];
             let Some(from) = substring_from else {
                 return Err(sql_error(
-                    span,
+                    span(),
                     "wrong number of arguments to substr(): 1 given, it takes 2 or 3",
                 ));
             };
@@ -318,8 +348,8 @@ pub(crate) fn compile(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> R
             negated,
             ..
         } => {
-            check_one_column(q, span)?;
-            let values = one_column(run_subquery(q, params)?, span)?;
+            check_one_column(q, span())?;
+            let values = one_column(run_subquery(q, params)?, span())?;
             Scalar::InList(
                 boxed(expr, params)?,
                 values.into_iter().map(Scalar::Literal).collect(),
@@ -331,8 +361,8 @@ pub(crate) fn compile(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> R
             Scalar::Literal(Value::Bool(rows.is_empty() == *negated))
         }
         Expr::Subquery(q) => {
-            check_one_column(q, span)?;
-            let values = one_column(run_subquery(q, params)?, span)?;
+            check_one_column(q, span())?;
+            let values = one_column(run_subquery(q, params)?, span())?;
             Scalar::Literal(values.into_iter().next().unwrap_or(Value::Null))
         }
         Expr::In { .. } => return Err(unsupported("this IN target")),
@@ -352,6 +382,8 @@ pub(crate) struct Params<'s> {
     pub(crate) agg_base: usize,
     /// Runs an uncorrelated subquery (its rows), where the statement allows them.
     pub(crate) subquery: Option<Subquery<'s>>,
+    /// How deep in the expression tree compiling is.
+    depth: usize,
 }
 
 /// Runs a subquery, for [`Params::subquery`]: its result rows.

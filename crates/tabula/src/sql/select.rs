@@ -506,6 +506,42 @@ fn other_name(op: &JoinOperator) -> &'static str {
     }
 }
 
+/// Hands WHERE's predicates on each table's columns to its scan, and joins a table of
+/// `FROM a, b` (a cross join) through WHERE's equality between its columns and earlier
+/// ones. WHERE itself is still evaluated on every row.
+fn push_where(filter: &Scalar, rels: &mut [Relation], params: &[Value]) {
+    for rel in rels {
+        let more = table_preds(filter, rel, params);
+        rel.preds.extend(more);
+        if rel.at > 0 && matches!(rel.link, Link::Cross) {
+            if let Some(eq) = equality_with_earlier(filter, rel.at, rel.at + rel.width) {
+                rel.link = Link::On {
+                    cond: Some(eq),
+                    left: false,
+                };
+            }
+        }
+    }
+}
+
+/// An equality in `cond`'s AND chain between a column before `lo` and one in `lo..hi`.
+fn equality_with_earlier(cond: &Scalar, lo: usize, hi: usize) -> Option<Scalar> {
+    match cond {
+        Scalar::Binary(a, Op::And, b) => {
+            equality_with_earlier(a, lo, hi).or_else(|| equality_with_earlier(b, lo, hi))
+        }
+        Scalar::Binary(a, Op::Eq, b) => match (a.as_ref(), b.as_ref()) {
+            (Scalar::Column(x), Scalar::Column(y)) | (Scalar::Column(y), Scalar::Column(x))
+                if *x < lo && (lo..hi).contains(y) =>
+            {
+                Some(cond.clone())
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// 2^63: the floats of integral value inside it are the ones an `i64` holds.
 const TWO_63: f64 = 9_223_372_036_854_775_808.0;
 
@@ -713,6 +749,8 @@ pub(crate) fn select_each(
                 }
             }
             SelectItem::UnnamedExpr(e) => {
+                // Compiled first: it refuses a tree too deep to print.
+                exprs.push(scalar::compile(e, &tables, &mut p)?);
                 columns.push(match e {
                     Expr::Identifier(id) => id.value.clone(),
                     Expr::CompoundIdentifier(parts) => {
@@ -720,7 +758,6 @@ pub(crate) fn select_each(
                     }
                     e => e.to_string(),
                 });
-                exprs.push(scalar::compile(e, &tables, &mut p)?);
             }
             SelectItem::ExprWithAlias { expr, alias } => {
                 columns.push(alias.value.clone());
@@ -771,12 +808,10 @@ pub(crate) fn select_each(
     let (limit, offset) = window(q, params)?;
 
     // WHERE's predicates on one table's columns narrow that table's scan (through an index
-    // when one serves them); the whole condition is still evaluated on every row.
+    // when one serves them); the whole condition is still evaluated on every row. A table
+    // of `FROM a, b` joins through WHERE's equality between its columns and earlier ones.
     if let Some(f) = &filter {
-        for rel in &mut rels {
-            let more = table_preds(f, rel, params);
-            rel.preds.extend(more);
-        }
+        push_where(f, &mut rels, params);
     }
     let mut used = vec![false; tables.width];
     let scalars = filter.iter().chain(&group_by).chain(&exprs).chain(&having);
@@ -1388,10 +1423,7 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
         .map(|w| scalar::compile(w, &tables, &mut p))
         .transpose()?;
     if let Some(f) = &filter {
-        for rel in &mut rels {
-            let more = table_preds(f, rel, params);
-            rel.preds.extend(more);
-        }
+        push_where(f, &mut rels, params);
     }
     let mut out = Vec::new();
     let mut k = 0;

@@ -761,3 +761,35 @@ fn results_stream_to_a_callback_that_can_stop_them() {
     .unwrap();
     assert_eq!(seen, 1);
 }
+
+#[test]
+fn a_too_deep_expression_is_an_error_not_a_stack_overflow() {
+    // Each level of an expression takes about 30 KB of stack in a debug build (a few KB in
+    // release): the 200 levels allowed need more than a test thread's 2 MB.
+    std::thread::Builder::new()
+        .stack_size(16 << 20)
+        .spawn(deep_expressions)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+fn deep_expressions() {
+    let db = Database::in_memory();
+    let chain = |n: usize, op: &str| vec!["1"; n].join(op);
+    // A chain well inside the limit runs, on a test thread's small stack.
+    let r = db
+        .sql(&format!("SELECT {} AS x", chain(199, " + ")))
+        .unwrap();
+    assert_eq!(r.rows, [[Value::Int(199)]]);
+    for text in [
+        format!("SELECT {}", chain(400, " + ")),
+        format!("SELECT 1 WHERE {}", vec!["1 = 0"; 20_000].join(" OR ")),
+    ] {
+        let err = db.sql(&text).unwrap_err();
+        assert!(
+            matches!(&err, Error::Sql { reason, .. } if reason.contains("nested more than 200 levels")),
+            "{err}"
+        );
+    }
+}

@@ -326,3 +326,40 @@ fn counters_of_unknown_or_keyless_tables_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn renames_in_a_row_and_a_swap_keep_every_value_under_its_name() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b INTEGER);
+         INSERT INTO t (a, b) VALUES (1, 2)",
+    )
+    .unwrap();
+    // A swap in one statement would match the rows by the old names: refused.
+    let err = db
+        .sql("ALTER TABLE t RENAME COLUMN a TO tmp, RENAME COLUMN b TO a, RENAME COLUMN tmp TO b")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Unsupported { feature } if feature.contains("rename in separate statements")),
+        "{err}"
+    );
+    assert_eq!(
+        rows(&db, "SELECT a, b FROM t"),
+        [[Value::Int(1), Value::Int(2)]]
+    );
+    // In separate statements, each after the last.
+    db.sql("ALTER TABLE t RENAME COLUMN a TO tmp").unwrap();
+    db.sql("ALTER TABLE t RENAME COLUMN b TO a").unwrap();
+    db.sql("ALTER TABLE t RENAME COLUMN tmp TO b").unwrap();
+    assert_eq!(
+        rows(&db, "SELECT a, b FROM t"),
+        [[Value::Int(2), Value::Int(1)]]
+    );
+    db.sql("ALTER TABLE t RENAME COLUMN b TO c").unwrap();
+    db.sql("ALTER TABLE t DROP COLUMN c").unwrap();
+    assert_eq!(db.sql("SELECT * FROM t").unwrap().columns, ["id", "a"]);
+    // Quoted names are names.
+    db.sql("UPDATE t SET \"a\" = 5").unwrap();
+    db.sql("ALTER TABLE t ADD UNIQUE (\"a\", \"id\")").unwrap();
+    assert_eq!(rows(&db, "SELECT a FROM t"), [[Value::Int(5)]]);
+}
