@@ -2,9 +2,11 @@
 //! out to SQLite or PostgreSQL, and back in through `db.sql`.
 //!
 //! The script is one transaction: per table (a referenced table before the tables that
-//! reference it) `CREATE TABLE` with its types and constraints, `CREATE INDEX` for its
-//! ordered indexes, its rows (multi-row `INSERT`s, or PostgreSQL `COPY … FROM stdin`), and
-//! its auto-increment counter (`sqlite_sequence`, or `setval` on the identity's sequence).
+//! reference it) `CREATE TABLE` with its types and constraints, its rows (multi-row
+//! `INSERT`s, or PostgreSQL `COPY … FROM stdin`), and its auto-increment counter
+//! (`sqlite_sequence`, or `setval` on the identity's sequence). `CREATE INDEX` for the
+//! ordered indexes follows the transaction, as in `pg_dump`'s scripts: tabula builds an index
+//! as a durable step of its own, which a transaction cannot hold.
 //!
 //! A type SQL lacks is written as a wider SQL type with a check stating its range
 //! (`u8` is `INTEGER CHECK (c BETWEEN 0 AND 255)`), which the server enforces and which
@@ -106,7 +108,6 @@ pub(crate) fn dump(engine: &Engine, dialect: Dialect, out: &mut dyn Write) -> Re
         let schema = &**t.schema();
         w.buf.push('\n');
         create_table(&mut w.buf, schema, &tables, dialect)?;
-        create_indexes(&mut w.buf, schema)?;
         w.flush()?;
         let rows = t.dump()?;
         match dialect {
@@ -116,6 +117,17 @@ pub(crate) fn dump(engine: &Engine, dialect: Dialect, out: &mut dyn Write) -> Re
         next_key(&mut w.buf, schema, t.next_key(), dialect).map_err(fmt_error)?;
     }
     w.buf.push_str("\nCOMMIT;\n");
+    // After the rows, as pg_dump does (an index built once is cheaper than one kept up row
+    // by row); and outside the transaction, since tabula builds an index as a durable step
+    // of its own.
+    let mut indexes = String::new();
+    for t in &tables {
+        create_indexes(&mut indexes, t.schema())?;
+    }
+    if !indexes.is_empty() {
+        w.buf.push('\n');
+        w.buf.push_str(&indexes);
+    }
     w.flush()?;
     w.out.flush().map_err(io_error)
 }
