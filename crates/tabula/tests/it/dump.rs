@@ -98,6 +98,21 @@ fn members_schema() -> Schema {
     .unwrap()
 }
 
+/// Names that must be quoted: a keyword, capitals.
+fn order_schema() -> Schema {
+    Schema::new(
+        "Order",
+        vec![
+            Column::new("id", ColumnType::I64).primary_key(),
+            Column::new("Select", ColumnType::I32).nullable().indexed(),
+            Column::new("user", ColumnType::Text).default_value("x"),
+        ],
+    )
+    .unwrap()
+    .with_unique(&["Select", "user"])
+    .unwrap()
+}
+
 fn kinds_row(i: i64) -> Vec<(&'static str, Value)> {
     let k = i as usize;
     let floats = [
@@ -218,6 +233,10 @@ fn source() -> Database {
     let students = db.table::<Student>().unwrap();
     students.insert(student("Ann", 2024, 3.5)).unwrap();
     students.insert(student("Bob", 2023, 2.0)).unwrap();
+    let order = db.create_table(order_schema()).unwrap();
+    order
+        .insert(tabula::row! { "Select" => 7, "user" => "me" })
+        .unwrap();
     db
 }
 
@@ -267,7 +286,7 @@ const NEXT_KEYS: [Value; 3] = [Value::Int(13), Value::Int(10), Value::Int(5)];
 fn both_dialects_read_back_into_the_same_database() {
     let db = source();
     let tables = db.table_names().unwrap();
-    assert_eq!(tables.len(), 5);
+    assert_eq!(tables.len(), 6);
     for dialect in [Dialect::Sqlite, Dialect::Postgres] {
         let script = dump(&db, dialect);
         let copy = Database::in_memory();
@@ -383,6 +402,7 @@ fn the_sqlite_dialect_loads_into_sqlite() {
     assert_eq!(
         seq,
         [
+            ("Order".to_owned(), 1),
             ("kinds".to_owned(), 12),
             ("members".to_owned(), 4),
             ("people".to_owned(), 9),
