@@ -26,8 +26,10 @@ use crate::error::{Error, Result};
 use crate::schema::{Column, ColumnType, OnDelete, Schema};
 use crate::value::Value;
 
-/// The SQL dialect of a dump ([`Database::dump_sql`](crate::Database::dump_sql)).
+/// The SQL dialect of a dump ([`Database::dump_sql`](crate::Database::dump_sql)). More may
+/// come (MySQL), so matches need a wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Dialect {
     /// SQLite: `INSERT` batches, `INTEGER PRIMARY KEY AUTOINCREMENT` and `sqlite_sequence`
     /// (as `sqlite3`'s `.dump` writes them).

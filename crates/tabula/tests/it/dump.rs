@@ -667,3 +667,56 @@ fn the_postgres_dialect_loads_into_postgresql() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn copy_from_stdin_reads_postgres_text_and_names_what_is_wrong() {
+    let db = Database::in_memory();
+    db.create_table(people_schema()).unwrap();
+    db.create_table(teams_schema()).unwrap();
+    let r = db
+        .sql(
+            "COPY teams (code, title) FROM stdin;\n\
+             a\tTab\\there\n\
+             b\t\\\\N is text, \\N inside a field is N\n\
+             \\.\n\
+             COPY people FROM STDIN WITH (FORMAT text, DELIMITER ',', NULL '');\n\
+             1,Ada,\n\
+             2,Bob,1\n\
+             \\.\n",
+        )
+        .unwrap();
+    assert_eq!(r.changed, 2);
+    assert_eq!(
+        rows(&db, "teams"),
+        [
+            format!("{:?}", [Value::from("a"), Value::from("Tab\there")]),
+            format!(
+                "{:?}",
+                [
+                    Value::from("b"),
+                    Value::from("\\N is text, N inside a field is N")
+                ]
+            ),
+        ]
+    );
+    assert_eq!(
+        rows(&db, "people")[0],
+        format!("{:?}", [Value::Int(1), Value::from("Ada"), Value::Null])
+    );
+    // Each failure names what is wrong, and changes nothing.
+    for (script, expect) in [
+        ("COPY teams FROM stdin;\nc\n\\.\n", "1 fields for 2 columns"),
+        ("COPY people FROM stdin;\nx\tAda\t\\N\n\\.\n", "\"x\""),
+        ("COPY people (id, nope) FROM stdin;\n3\tx\n\\.\n", "nope"),
+        (
+            "COPY teams FROM stdin;\nc\td\n",
+            "without a line holding only \\.",
+        ),
+        ("COPY nothing FROM stdin;\n\\.\n", "no table named nothing"),
+        ("COPY teams FROM '/etc/passwd';", "only FROM stdin"),
+    ] {
+        let e = db.sql(script).unwrap_err().to_string();
+        assert!(e.contains(expect), "{script:?}: {e}");
+    }
+    assert_eq!(rows(&db, "teams").len(), 2);
+}
