@@ -276,8 +276,9 @@ fn literal(
         Value::Float(f) => match dialect {
             // SQLite reads a literal beyond the range of a double as infinity (as its own
             // `.dump` writes it), and has no NaN: infinity minus infinity is NULL there, NaN
-            // in tabula.
-            Dialect::Sqlite if f.is_nan() => "(9e999 - 9e999)".to_owned(),
+            // in tabula, whose sign the processor picks (x86's is negative); ABS makes it
+            // the standard NaN everywhere.
+            Dialect::Sqlite if f.is_nan() => "ABS(9e999 - 9e999)".to_owned(),
             Dialect::Sqlite if *f > 0.0 => "9e999".to_owned(),
             Dialect::Sqlite => "-9e999".to_owned(),
             Dialect::Postgres => string_literal(pg_float(*f).as_str()),
@@ -361,9 +362,13 @@ fn column_def(
         out.push_str(" UNIQUE");
     }
     if let Some(d) = &c.default {
-        // An expression (SQLite's NaN) is already in the parentheses SQLite wants.
         let lit = literal(d, dialect, schema, &c.name, None)?;
-        fmt(write!(out, " DEFAULT {lit}"))?;
+        // SQLite takes an expression (its NaN) as a default only in parentheses.
+        if lit.starts_with("ABS(") {
+            fmt(write!(out, " DEFAULT ({lit})"))?;
+        } else {
+            fmt(write!(out, " DEFAULT {lit}"))?;
+        }
     }
     if let Some((lo, hi)) = range {
         fmt(write!(out, " CHECK ({name} BETWEEN {lo} AND {hi})"))?;
