@@ -275,10 +275,11 @@ fn literal(
         Value::Float(f) if f.is_finite() => float_literal(*f),
         Value::Float(f) => match dialect {
             // SQLite reads a literal beyond the range of a double as infinity (as its own
-            // `.dump` writes it), and has no NaN: infinity minus infinity is NULL there, NaN
-            // in tabula, whose sign the processor picks (x86's is negative); ABS makes it
-            // the standard NaN everywhere.
-            Dialect::Sqlite if f.is_nan() => "ABS(9e999 - 9e999)".to_owned(),
+            // `.dump` writes it). It has no NaN, nor has tabula's SQL, which follows it: a
+            // NaN value is NULL; a NaN default is PostgreSQL's 'NaN', which CREATE TABLE in
+            // tabula reads as NaN (SQLite keeps the text).
+            Dialect::Sqlite if f.is_nan() && row.is_some() => "NULL".to_owned(),
+            Dialect::Sqlite if f.is_nan() => "'NaN'".to_owned(),
             Dialect::Sqlite if *f > 0.0 => "9e999".to_owned(),
             Dialect::Sqlite => "-9e999".to_owned(),
             Dialect::Postgres => string_literal(pg_float(*f).as_str()),
@@ -363,12 +364,7 @@ fn column_def(
     }
     if let Some(d) = &c.default {
         let lit = literal(d, dialect, schema, &c.name, None)?;
-        // SQLite takes an expression (its NaN) as a default only in parentheses.
-        if lit.starts_with("ABS(") {
-            fmt(write!(out, " DEFAULT ({lit})"))?;
-        } else {
-            fmt(write!(out, " DEFAULT {lit}"))?;
-        }
+        fmt(write!(out, " DEFAULT {lit}"))?;
     }
     if let Some((lo, hi)) = range {
         fmt(write!(out, " CHECK ({name} BETWEEN {lo} AND {hi})"))?;
