@@ -6,6 +6,7 @@
 
 mod demo;
 mod describe;
+mod dump;
 mod output;
 mod shell;
 mod sql_cmd;
@@ -37,7 +38,7 @@ with =, +, -, @, tab or CR get a leading ' so spreadsheets do not run them as fo
 
 Output to a closed pipe (e.g. `| head`) ends quietly with exit 0.
 
-tables, schema, query, stats and export open the database read-only: they work while
+tables, schema, query, stats, export and dump open the database read-only: they work while
 another process has it open and is writing, and on a directory you may only read. insert,
 update, delete, checkpoint, import and repair take its lock.
 
@@ -88,6 +89,22 @@ enum Command {
         /// is printed and each line read is echoed after it (for programs that drive it).
         #[arg(long, conflicts_with = "sql")]
         interactive: bool,
+    },
+    /// Write the database as a SQL script that recreates it: tables with their keys,
+    /// constraints and indexes, the rows, and the next auto-increment keys. `tabula sql`
+    /// reads it back; so do sqlite3 (--dialect sqlite) and psql (--dialect postgres).
+    /// Opens the database read-only.
+    #[command(
+        after_help = "Examples:\n  tabula dump data/university > university.sql\n  tabula dump data/university --dialect postgres -o university.pg.sql\n  tabula dump data/university | tabula sql data/copy\n  tabula dump data/university | sqlite3 university.db"
+    )]
+    Dump {
+        dir: PathBuf,
+        /// The SQL dialect: sqlite (INSERT batches) or postgres (COPY blocks, for psql).
+        #[arg(long, value_enum, default_value_t)]
+        dialect: dump::DialectArg,
+        /// Write to FILE instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Show a table's schema.
     #[command(after_help = "Example:\n  tabula schema data/university students")]
@@ -391,6 +408,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sql,
             interactive,
         } => sql_cmd::run(&dir, sql, interactive, format, guard)?,
+        Command::Dump {
+            dir,
+            dialect,
+            output,
+        } => dump::run(&dir, dialect, output.as_ref())?,
         Command::Schema { dir, table } => {
             let db = open_read_only(&dir)?;
             describe::print_schema(&db, &table, format)?;

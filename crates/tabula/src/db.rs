@@ -379,6 +379,43 @@ impl Database {
         crate::sql::run_each(&self.engine, &self.sql_plans, text, params, Some(&mut each))
     }
 
+    /// Writes a SQL script that recreates the database, in SQLite's or PostgreSQL's
+    /// dialect, to `out`: one transaction creating every table (referenced tables first)
+    /// with its types, keys, `NOT NULL`, `UNIQUE`, defaults, checks and foreign keys, then
+    /// its rows (`INSERT` batches, or `COPY … FROM stdin`), then its next auto-increment key;
+    /// after the transaction, `CREATE INDEX` for the ordered indexes. [`Database::sql`] (and `tabula sql DIR < FILE`) reads either back
+    /// into the same schemas, rows and next keys; `sqlite3` and `psql` load their own. The
+    /// script shows one committed version: commits made meanwhile are wholly in it or wholly
+    /// out of it. A read-only database dumps beside a live writer. See `docs/SQL.md`
+    /// ("Dump") for the type mapping and what does not carry over exactly.
+    ///
+    /// Text holding a NUL character cannot be written (`Error::Unsupported`, naming table,
+    /// column and key); a failed write to `out` is `Error::Io`.
+    ///
+    /// ```
+    /// use tabula::{Database, Dialect, Table};
+    /// #[derive(Table, Debug, Clone)]
+    /// struct Note { #[column(primary_key)] id: u64, text: String }
+    /// let db = Database::in_memory();
+    /// db.table::<Note>()?.insert(Note { id: 0, text: "it's".into() })?;
+    /// let mut script = Vec::new();
+    /// db.dump_sql(Dialect::Sqlite, &mut script)?;
+    /// let script = String::from_utf8(script).unwrap();
+    /// assert!(script.contains("INSERT INTO note (id, text) VALUES\n(1, 'it''s');"));
+    ///
+    /// let copy = Database::in_memory();
+    /// copy.sql(&script)?;
+    /// assert_eq!(copy.schema("note")?, db.schema("note")?);
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn dump_sql(
+        &self,
+        dialect: crate::sql::Dialect,
+        out: &mut impl std::io::Write,
+    ) -> Result<()> {
+        crate::sql::dump::dump(&self.engine, dialect, out)
+    }
+
     /// What [`Database::table::<T>()`](Database::table) would do to the stored table of
     /// `T`, changing nothing, in memory or on disk: each change in words ("rename full_name
     /// -> name", "widen age i32 -> i64", "drop nickname (2 values)", "add score default 0",

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::engine::load::ensure_loaded;
 use crate::engine::source::statement;
+use crate::engine::state::State;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::record::DynRow;
@@ -17,7 +18,7 @@ use crate::storage::export::{read_export, ExportWriter};
 use crate::storage::fs::{FileSystem, StdFs};
 use crate::table::TableData;
 
-/// How often an export starts again when a refresh unloaded tables under it.
+/// How often an export or a dump starts again when a refresh unloaded tables under it.
 const EXPORT_ATTEMPTS: u32 = 10;
 
 impl Engine {
@@ -33,42 +34,49 @@ impl Engine {
         self.refuse_in_transaction("(export)")?;
         let root = self.storage.as_ref().map(|s| s.layout.root.as_path());
         crate::storage::export::check_export_target(&*self.fs(), root, path)?;
+        let Some(st) = self.loaded_state("(export)")? else {
+            return Err(Error::io(
+                path,
+                std::io::Error::other("the database was refreshed during every export attempt"),
+            ));
+        };
+        let mut doc = ExportWriter::new();
+        let mut names: Vec<(&String, &usize)> = st.by_name.iter().collect();
+        names.sort();
+        for (_, &idx) in names {
+            let t = st.table(idx)?;
+            doc.table(t.schema(), |rows| t.write_rows(rows))?;
+        }
+        let out = doc.finish();
+        crate::storage::export::write_export(&*self.fs(), root, path, &out)
+    }
+
+    /// One committed version of the database with every table in memory: what an export or
+    /// a dump reads, so that a foreign key never points at a row it lacks. `None` when a
+    /// read-only database was refreshed under every attempt.
+    pub(crate) fn loaded_state(&self, what: &str) -> Result<Option<Arc<State>>> {
         // A read-only database's refresh may unload tables between the steps below (a table
-        // not loaded would be written empty): then again.
+        // not loaded would be read empty): then again.
         for _ in 0..EXPORT_ATTEMPTS {
             // Every table in memory first, read with no lock held; then any a write created
             // meanwhile, under the writers' lock.
             for name in self.table_names()? {
                 self.preload::<crate::record::DynRow>(&name)?;
             }
-            if self.read_state("(export)")?.meta.iter().any(|m| !m.loaded) {
-                self.update("(export)", |st| {
+            if self.read_state(what)?.meta.iter().any(|m| !m.loaded) {
+                self.update(what, |st| {
                     for idx in 0..st.tables.len() {
                         ensure_loaded(self.storage.as_ref(), st, idx)?;
                     }
                     Ok(())
                 })?;
             }
-            let mut doc = ExportWriter::new();
-            {
-                let st = self.read_state("(export)")?;
-                if st.meta.iter().any(|m| !m.loaded) {
-                    continue;
-                }
-                let mut names: Vec<(&String, &usize)> = st.by_name.iter().collect();
-                names.sort();
-                for (_, &idx) in names {
-                    let t = st.table(idx)?;
-                    doc.table(t.schema(), |rows| t.write_rows(rows))?;
-                }
+            let st = self.read_state(what)?;
+            if st.meta.iter().all(|m| m.loaded) {
+                return Ok(Some(st));
             }
-            let out = doc.finish();
-            return crate::storage::export::write_export(&*self.fs(), root, path, &out);
         }
-        Err(Error::io(
-            path,
-            std::io::Error::other("the database was refreshed during every export attempt"),
-        ))
+        Ok(None)
     }
 
     /// Reads a document written by `export_json`: creates the tables that are missing,

@@ -1,15 +1,18 @@
 //! SQL over tabula's tables: scalar expressions ([`scalar`]), compiled from `sqlparser`'s
 //! tree and evaluated with SQLite's semantics where SQL leaves room, and the statements
-//! `db.sql` runs ([`run`]).
+//! `db.sql` runs ([`run`]); a database as a SQL script ([`dump`]).
 
 mod alter;
 mod cache;
+mod copy;
 mod ddl;
+pub(crate) mod dump;
 mod run;
 pub(crate) mod scalar;
 mod select;
 mod target;
 
 pub(crate) use cache::PlanCache;
+pub use dump::Dialect;
 pub use run::SqlResult;
 pub(crate) use run::{run, run_each};

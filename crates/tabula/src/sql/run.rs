@@ -722,6 +722,7 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             }
             Ok(SqlResult::default())
         }
+        Statement::Copy { .. } => crate::sql::copy::copy_from_stdin(target, s),
         other => Err(unsupported(format!(
             "the statement {} (not yet)",
             other.to_string().split_whitespace().next().unwrap_or("")

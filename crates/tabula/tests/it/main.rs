@@ -7,6 +7,7 @@ mod composite_differential;
 mod concurrency;
 mod constraints;
 mod crash;
+mod dump;
 mod dynamic;
 mod evolution;
 mod evolution_faults;

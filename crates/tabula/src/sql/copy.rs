@@ -1,0 +1,273 @@
+//! `COPY t [(cols)] FROM stdin;` followed by its rows and a `\.` line: PostgreSQL's text
+//! format, as `pg_dump` and [`Database::dump_sql`](crate::Database::dump_sql) write it. The
+//! tokenizer hands over the rows verbatim; here they are split into fields (a tab, or the
+//! `DELIMITER` given), `\N` (or the `NULL` string given) is null, backslash escapes are
+//! decoded, and each field is read as its column's type. The rows go in as one statement:
+//! all of them or none.
+
+use std::sync::Arc;
+
+use sqlparser::ast::{CopyLegacyOption, CopyOption, CopySource, CopyTarget, Spanned, Statement};
+
+use crate::error::{Error, Result};
+use crate::record::Row;
+use crate::schema::{ColumnType, Schema};
+use crate::sql::run::SqlResult;
+use crate::sql::scalar::sql_error;
+use crate::sql::target::Target;
+use crate::value::Value;
+
+fn unsupported(feature: impl Into<String>) -> Error {
+    Error::Unsupported {
+        feature: feature.into(),
+    }
+}
+
+/// How the rows are written: the field delimiter and the null marker.
+struct Format {
+    delimiter: char,
+    null: String,
+}
+
+fn format_of(options: &[CopyOption], legacy: &[CopyLegacyOption]) -> Result<Format> {
+    let mut f = Format {
+        delimiter: '\t',
+        null: "\\N".to_owned(),
+    };
+    for o in options {
+        match o {
+            CopyOption::Format(name) if name.value.eq_ignore_ascii_case("text") => {}
+            CopyOption::Delimiter(c) => f.delimiter = *c,
+            CopyOption::Null(s) => f.null = s.clone(),
+            other => return Err(unsupported(format!("the COPY option {other}"))),
+        }
+    }
+    for o in legacy {
+        match o {
+            CopyLegacyOption::Delimiter(c) => f.delimiter = *c,
+            CopyLegacyOption::Null(s) => f.null = s.clone(),
+            other => return Err(unsupported(format!("the COPY option {other}"))),
+        }
+    }
+    if f.delimiter == '\\' || f.delimiter == '\n' || f.delimiter == '\r' {
+        return Err(unsupported(format!("the COPY delimiter {:?}", f.delimiter)));
+    }
+    Ok(f)
+}
+
+/// Runs `COPY … FROM stdin` with its rows.
+pub(crate) fn copy_from_stdin(target: Target<'_, '_>, s: &Statement) -> Result<SqlResult> {
+    let Statement::Copy {
+        source,
+        to,
+        target: from,
+        options,
+        legacy_options,
+        payload,
+    } = s
+    else {
+        return Err(unsupported("this statement as COPY"));
+    };
+    if *to {
+        return Err(unsupported("COPY … TO"));
+    }
+    if !matches!(from, CopyTarget::Stdin) {
+        return Err(unsupported(format!(
+            "COPY … FROM {from} (only FROM stdin, with the rows after the statement)"
+        )));
+    }
+    let CopySource::Table {
+        table_name,
+        columns,
+    } = source
+    else {
+        return Err(unsupported("COPY from a query"));
+    };
+    let Target::Tx(tx) = target else {
+        return Err(unsupported("writing outside a transaction"));
+    };
+    let format = format_of(options, legacy_options)?;
+    let table = table_name
+        .0
+        .last()
+        .map(|p| p.to_string().trim_matches('"').to_owned())
+        .unwrap_or_default();
+    let t = tx.dyn_table(&table).map_err(|e| match e {
+        Error::UnknownTable { .. } => sql_error(s.span(), format!("no table named {table}")),
+        e => e,
+    })?;
+    let schema = t.schema().clone();
+    let names: Vec<String> = if columns.is_empty() {
+        schema.columns.iter().map(|c| c.name.clone()).collect()
+    } else {
+        columns.iter().map(|c| c.value.clone()).collect()
+    };
+    let positions = names
+        .iter()
+        .map(|n| schema.column_index(n))
+        .collect::<Result<Vec<_>>>()?;
+    let Some(payload) = payload else {
+        return Ok(SqlResult::default());
+    };
+    if !payload.terminated {
+        return Err(sql_error(
+            s.span(),
+            format!("the rows of COPY {table} end without a line holding only \\."),
+        ));
+    }
+    let names: Arc<[String]> = names.into();
+    let mut rows = Vec::new();
+    for (n, line) in payload.data.lines().enumerate() {
+        let fields = split_fields(line, &format);
+        if fields.len() != positions.len() {
+            return Err(sql_error(
+                s.span(),
+                format!(
+                    "COPY {table}, row {}: {} fields for {} columns",
+                    n + 1,
+                    fields.len(),
+                    positions.len()
+                ),
+            ));
+        }
+        let values = fields
+            .into_iter()
+            .zip(&positions)
+            .map(|(f, &col)| field_value(f, &schema, col))
+            .collect::<Result<Vec<_>>>()?;
+        rows.push(Row::with_names(names.clone(), values));
+    }
+    let changed = rows.len() as u64;
+    // One statement: all the rows or none.
+    t.insert_many(rows)?;
+    Ok(SqlResult {
+        changed,
+        ..SqlResult::default()
+    })
+}
+
+/// One field: `None` for the null marker (compared before decoding, as PostgreSQL does),
+/// else its text with the escapes decoded.
+fn split_fields(line: &str, format: &Format) -> Vec<Option<String>> {
+    let mut fields = Vec::new();
+    let (mut raw, mut text) = (String::new(), String::new());
+    let mut chars = line.chars().peekable();
+    let mut end_field = |raw: &mut String, text: &mut String| {
+        fields.push((*raw != format.null).then(|| std::mem::take(text)));
+        raw.clear();
+        text.clear();
+    };
+    while let Some(c) = chars.next() {
+        if c == format.delimiter {
+            end_field(&mut raw, &mut text);
+            continue;
+        }
+        raw.push(c);
+        if c != '\\' {
+            text.push(c);
+            continue;
+        }
+        let Some(e) = chars.next() else {
+            // A lone backslash at the end of a line stands for itself.
+            text.push('\\');
+            break;
+        };
+        raw.push(e);
+        match e {
+            'b' => text.push('\u{8}'),
+            'f' => text.push('\u{c}'),
+            'n' => text.push('\n'),
+            'r' => text.push('\r'),
+            't' => text.push('\t'),
+            'v' => text.push('\u{b}'),
+            '0'..='7' => {
+                let mut code = e.to_digit(8).unwrap_or(0);
+                for _ in 0..2 {
+                    match chars.peek().and_then(|d| d.to_digit(8)) {
+                        Some(d) => {
+                            code = code * 8 + d;
+                            raw.extend(chars.next());
+                        }
+                        None => break,
+                    }
+                }
+                push_byte(&mut text, code);
+            }
+            'x' if chars.peek().is_some_and(char::is_ascii_hexdigit) => {
+                let mut code = 0;
+                for _ in 0..2 {
+                    match chars.peek().and_then(|d| d.to_digit(16)) {
+                        Some(d) => {
+                            code = code * 16 + d;
+                            raw.extend(chars.next());
+                        }
+                        None => break,
+                    }
+                }
+                push_byte(&mut text, code);
+            }
+            other => text.push(other),
+        }
+    }
+    end_field(&mut raw, &mut text);
+    fields
+}
+
+/// A byte given by an octal or hex escape. Only ASCII ones are read as characters: the
+/// bytes of a multi-byte character arrive as the character itself in UTF-8 text.
+fn push_byte(text: &mut String, code: u32) {
+    match char::from_u32(code) {
+        Some(c) if code < 0x80 => text.push(c),
+        _ => text.push(char::REPLACEMENT_CHARACTER),
+    }
+}
+
+/// A field as a value of column `col`'s type, as PostgreSQL reads its text form.
+fn field_value(field: Option<String>, schema: &Schema, col: usize) -> Result<Value> {
+    let Some(text) = field else {
+        return Ok(Value::Null);
+    };
+    let ty = schema.columns[col].ty;
+    let parsed = match ty {
+        ColumnType::Text | ColumnType::Json => return Ok(Value::Text(text)),
+        ColumnType::Bool => match text.trim().to_ascii_lowercase().as_str() {
+            "t" | "true" | "y" | "yes" | "on" | "1" => Some(Value::Bool(true)),
+            "f" | "false" | "n" | "no" | "off" | "0" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        ColumnType::F32 | ColumnType::F64 => text.trim().parse::<f64>().ok().map(Value::Float),
+        _ => text.trim().parse::<i64>().ok().map(Value::Int),
+    };
+    parsed.ok_or_else(|| schema.type_mismatch(col, Value::Text(text)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(line: &str) -> Vec<Option<String>> {
+        split_fields(
+            line,
+            &Format {
+                delimiter: '\t',
+                null: "\\N".to_owned(),
+            },
+        )
+    }
+
+    #[test]
+    fn fields_are_split_and_unescaped() {
+        assert_eq!(
+            fields("1\t\\N\ta\\tb\\\\c\\nd\t"),
+            [
+                Some("1".to_owned()),
+                None,
+                Some("a\tb\\c\nd".to_owned()),
+                Some(String::new())
+            ]
+        );
+        assert_eq!(fields("\\101\\x42\\\t"), [Some("AB\t".to_owned())]);
+        // `\\N` is the text `\N`, not null.
+        assert_eq!(fields("\\\\N"), [Some("\\N".to_owned())]);
+    }
+}

@@ -1,0 +1,620 @@
+//! A database as a SQL script ([`Database::dump_sql`](crate::Database::dump_sql)): the road
+//! out to SQLite or PostgreSQL, and back in through `db.sql`.
+//!
+//! The script is one transaction: per table (a referenced table before the tables that
+//! reference it) `CREATE TABLE` with its types and constraints, its rows (multi-row
+//! `INSERT`s, or PostgreSQL `COPY … FROM stdin`), and its auto-increment counter
+//! (`sqlite_sequence`, or `setval` on the identity's sequence). `CREATE INDEX` for the
+//! ordered indexes follows the transaction, as in `pg_dump`'s scripts: tabula builds an index
+//! as a durable step of its own, which a transaction cannot hold.
+//!
+//! A type SQL lacks is written as a wider SQL type with a check stating its range
+//! (`u8` is `INTEGER CHECK (c BETWEEN 0 AND 255)`), which the server enforces and which
+//! `CREATE TABLE` in tabula reads back as that type; a `json` column in SQLite is `TEXT` with
+//! `CHECK (json_valid(c))`, read back the same way. `docs/SQL.md` has the whole mapping and
+//! what does not carry over exactly.
+
+use std::collections::HashSet;
+use std::fmt::{self, Write as _};
+use std::io::Write;
+use std::path::Path;
+use std::str::FromStr;
+
+use crate::engine::any_table::AnyTable;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::schema::{Column, ColumnType, OnDelete, Schema};
+use crate::value::Value;
+
+/// The SQL dialect of a dump ([`Database::dump_sql`](crate::Database::dump_sql)). More may
+/// come (MySQL), so matches need a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Dialect {
+    /// SQLite: `INSERT` batches, `INTEGER PRIMARY KEY AUTOINCREMENT` and `sqlite_sequence`
+    /// (as `sqlite3`'s `.dump` writes them).
+    #[default]
+    Sqlite,
+    /// PostgreSQL: `COPY … FROM stdin` blocks in text format, identity columns and
+    /// `setval` (as `pg_dump` writes them; load with `psql`).
+    Postgres,
+}
+
+impl Dialect {
+    /// The dialect's name: `sqlite` or `postgres`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Dialect {
+    type Err = Error;
+
+    /// `sqlite` (or `sqlite3`), `postgres` (or `postgresql`, `pg`), in any case.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "sqlite" | "sqlite3" => Ok(Dialect::Sqlite),
+            "postgres" | "postgresql" | "pg" => Ok(Dialect::Postgres),
+            _ => Err(Error::Unsupported {
+                feature: format!("the SQL dialect {s:?} (sqlite or postgres)"),
+            }),
+        }
+    }
+}
+
+/// Rows per `INSERT` statement in the SQLite dialect.
+const INSERT_BATCH: usize = 100;
+
+/// Writes the dump of one committed version of the database to `out`.
+pub(crate) fn dump(engine: &Engine, dialect: Dialect, out: &mut dyn Write) -> Result<()> {
+    engine.refuse_in_transaction("(dump)")?;
+    let Some(st) = engine.loaded_state("(dump)")? else {
+        return Err(Error::io(
+            Path::new("(dump)"),
+            std::io::Error::other("the database was refreshed during every attempt to dump it"),
+        ));
+    };
+    let mut names: Vec<(&String, &usize)> = st.by_name.iter().collect();
+    names.sort();
+    let mut tables = Vec::with_capacity(names.len());
+    for (_, &idx) in names {
+        tables.push(st.table(idx)?);
+    }
+    let tables = referenced_first(tables);
+    let mut w = Out {
+        out,
+        buf: String::new(),
+    };
+    writeln!(
+        w.buf,
+        "-- tabula dump, {dialect} dialect: {} tables.\n\
+         -- Load it with `tabula sql DIR < FILE`, or {}.\n\
+         BEGIN;",
+        tables.len(),
+        match dialect {
+            Dialect::Sqlite => "`sqlite3 FILE.db < FILE`",
+            Dialect::Postgres => "`psql -v ON_ERROR_STOP=1 -f FILE`",
+        }
+    )
+    .map_err(fmt_error)?;
+    for t in &tables {
+        let schema = &**t.schema();
+        w.buf.push('\n');
+        create_table(&mut w.buf, schema, &tables, dialect)?;
+        w.flush()?;
+        let rows = t.dump()?;
+        match dialect {
+            Dialect::Sqlite => insert_rows(&mut w, schema, &rows)?,
+            Dialect::Postgres => copy_rows(&mut w, schema, &rows)?,
+        }
+        next_key(&mut w.buf, schema, t.next_key(), dialect).map_err(fmt_error)?;
+    }
+    w.buf.push_str("\nCOMMIT;\n");
+    // After the rows, as pg_dump does (an index built once is cheaper than one kept up row
+    // by row); and outside the transaction, since tabula builds an index as a durable step
+    // of its own.
+    let mut indexes = String::new();
+    for t in &tables {
+        create_indexes(&mut indexes, t.schema())?;
+    }
+    if !indexes.is_empty() {
+        w.buf.push('\n');
+        w.buf.push_str(&indexes);
+    }
+    w.flush()?;
+    w.out.flush().map_err(io_error)
+}
+
+/// The output, through a buffer flushed every few rows.
+struct Out<'a> {
+    out: &'a mut dyn Write,
+    buf: String,
+}
+
+impl Out<'_> {
+    fn flush(&mut self) -> Result<()> {
+        self.out.write_all(self.buf.as_bytes()).map_err(io_error)?;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+fn io_error(e: std::io::Error) -> Error {
+    Error::io(Path::new("(dump output)"), e)
+}
+
+fn fmt_error(_: fmt::Error) -> Error {
+    // Writing into a `String` does not fail.
+    Error::io(
+        Path::new("(dump output)"),
+        std::io::Error::other("formatting failed"),
+    )
+}
+
+/// The tables ordered so that a table comes after every other table it references (a
+/// reference to itself is fine); among tables free to go, by name. Tables in a cycle of
+/// references follow in name order (SQLite accepts a reference to a table created later;
+/// PostgreSQL does not).
+fn referenced_first(tables: Vec<&dyn AnyTable>) -> Vec<&dyn AnyTable> {
+    let mut placed: HashSet<String> = HashSet::new();
+    let mut left = tables;
+    let mut out = Vec::with_capacity(left.len());
+    while !left.is_empty() {
+        let ready = left.iter().position(|t| {
+            let s = t.schema();
+            s.columns.iter().all(|c| {
+                c.references.as_ref().is_none_or(|fk| {
+                    fk.table == s.table
+                        || placed.contains(&fk.table)
+                        || !left.iter().any(|o| o.schema().table == fk.table)
+                })
+            })
+        });
+        let t = left.remove(ready.unwrap_or(0));
+        placed.insert(t.schema().table.clone());
+        out.push(t);
+    }
+    out
+}
+
+/// Words that SQLite or PostgreSQL keep for themselves (SQLite's keywords, PostgreSQL's
+/// reserved words and the non-reserved ones that cannot name a type or function), sorted:
+/// an identifier that is one of them is quoted.
+#[rustfmt::skip]
+const KEYWORDS: &[&str] = &[
+    "ABORT", "ACTION", "ADD", "AFTER", "ALL", "ALTER", "ALWAYS", "ANALYSE", "ANALYZE", "AND",
+    "ANY", "ARRAY", "AS", "ASC", "ASYMMETRIC", "ATTACH", "AUTHORIZATION", "AUTOINCREMENT",
+    "BEFORE", "BEGIN", "BETWEEN", "BIGINT", "BINARY", "BIT", "BOOLEAN", "BOTH", "BY", "CASCADE",
+    "CASE", "CAST", "CHAR", "CHARACTER", "CHECK", "COALESCE", "COLLATE", "COLLATION", "COLUMN",
+    "COMMIT", "CONCURRENTLY", "CONFLICT", "CONSTRAINT", "CREATE", "CROSS", "CURRENT",
+    "CURRENT_CATALOG", "CURRENT_DATE", "CURRENT_ROLE", "CURRENT_SCHEMA", "CURRENT_TIME",
+    "CURRENT_TIMESTAMP", "CURRENT_USER", "DATABASE", "DEC", "DECIMAL", "DEFAULT", "DEFERRABLE",
+    "DEFERRED", "DELETE", "DESC", "DETACH", "DISTINCT", "DO", "DROP", "EACH", "ELSE", "END",
+    "ESCAPE", "EXCEPT", "EXCLUDE", "EXCLUSIVE", "EXISTS", "EXPLAIN", "EXTRACT", "FAIL", "FALSE",
+    "FETCH", "FILTER", "FIRST", "FLOAT", "FOLLOWING", "FOR", "FOREIGN", "FREEZE", "FROM", "FULL",
+    "GENERATED", "GLOB", "GRANT", "GREATEST", "GROUP", "GROUPING", "GROUPS", "HAVING", "IF",
+    "IGNORE", "ILIKE", "IMMEDIATE", "IN", "INDEX", "INDEXED", "INITIALLY", "INNER", "INOUT",
+    "INSERT", "INSTEAD", "INT", "INTEGER", "INTERSECT", "INTERVAL", "INTO", "IS", "ISNULL",
+    "JOIN", "KEY", "LAST", "LATERAL", "LEADING", "LEAST", "LEFT", "LIKE", "LIMIT", "LOCALTIME",
+    "LOCALTIMESTAMP", "MATCH", "MATERIALIZED", "NATIONAL", "NATURAL", "NCHAR", "NO", "NONE",
+    "NORMALIZE", "NOT", "NOTHING", "NOTNULL", "NULL", "NULLIF", "NULLS", "NUMERIC", "OF",
+    "OFFSET", "ON", "ONLY", "OR", "ORDER", "OTHERS", "OUT", "OUTER", "OVER", "OVERLAPS",
+    "OVERLAY", "PARTITION", "PLACING", "PLAN", "POSITION", "PRAGMA", "PRECEDING", "PRECISION",
+    "PRIMARY", "QUERY", "RAISE", "RANGE", "REAL", "RECURSIVE", "REFERENCES", "REGEXP", "REINDEX",
+    "RELEASE", "RENAME", "REPLACE", "RESTRICT", "RETURNING", "RIGHT", "ROLLBACK", "ROW", "ROWS",
+    "SAVEPOINT", "SELECT", "SESSION_USER", "SET", "SETOF", "SIMILAR", "SMALLINT", "SOME",
+    "SUBSTRING", "SYMMETRIC", "SYSTEM_USER", "TABLE", "TABLESAMPLE", "TEMP", "TEMPORARY", "THEN",
+    "TIES", "TIME", "TIMESTAMP", "TO", "TRAILING", "TRANSACTION", "TREAT", "TRIGGER", "TRIM",
+    "TRUE", "UNBOUNDED", "UNION", "UNIQUE", "UPDATE", "USER", "USING", "VACUUM", "VALUES",
+    "VARCHAR", "VARIADIC", "VERBOSE", "VIEW", "VIRTUAL", "WHEN", "WHERE", "WINDOW", "WITH",
+    "WITHOUT",
+];
+
+/// An identifier as SQL text: quoted when it is a keyword of either dialect or has capitals (PostgreSQL folds unquoted names to lower case). tabula's names
+/// are ASCII letters, digits and `_`, so quoting never needs escaping.
+pub(crate) fn ident(name: &str) -> String {
+    let plain = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && KEYWORDS
+            .binary_search(&name.to_ascii_uppercase().as_str())
+            .is_err();
+    if plain {
+        name.to_owned()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+/// A string literal: `'it''s'` (backslashes are plain characters in both dialects, with
+/// PostgreSQL's default `standard_conforming_strings`).
+fn string_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A float that reads back as the same `f64`: the shortest such decimal.
+fn float_literal(f: f64) -> String {
+    format!("{f:?}")
+}
+
+/// Why a NUL character cannot be written: neither SQL text nor PostgreSQL's `text` holds one.
+fn nul_error(schema: &Schema, col: &str, row: Option<&[Value]>) -> Error {
+    let key = row
+        .map(|r| format!(" (the row with key {})", r[schema.primary_key()]))
+        .unwrap_or_else(|| " (its default)".to_owned());
+    Error::Unsupported {
+        feature: format!(
+            "a NUL character in text in a SQL dump: table {}, column {col}{key}",
+            schema.table
+        ),
+    }
+}
+
+/// A value as a SQL literal of `dialect` (a default, or a value of an `INSERT`).
+fn literal(
+    v: &Value,
+    dialect: Dialect,
+    schema: &Schema,
+    col: &str,
+    row: Option<&[Value]>,
+) -> Result<String> {
+    Ok(match v {
+        Value::Null => "NULL".to_owned(),
+        Value::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_owned(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) if f.is_finite() => float_literal(*f),
+        Value::Float(f) => match dialect {
+            // SQLite reads a literal beyond the range of a double as infinity (as its own
+            // `.dump` writes it). It has no NaN, nor has tabula's SQL, which follows it: a
+            // NaN value is NULL; a NaN default is PostgreSQL's 'NaN', which CREATE TABLE in
+            // tabula reads as NaN (SQLite keeps the text).
+            Dialect::Sqlite if f.is_nan() && row.is_some() => "NULL".to_owned(),
+            Dialect::Sqlite if f.is_nan() => "'NaN'".to_owned(),
+            Dialect::Sqlite if *f > 0.0 => "9e999".to_owned(),
+            Dialect::Sqlite => "-9e999".to_owned(),
+            Dialect::Postgres => string_literal(pg_float(*f).as_str()),
+        },
+        Value::Text(t) => {
+            if t.contains('\0') {
+                return Err(nul_error(schema, col, row));
+            }
+            string_literal(t)
+        }
+    })
+}
+
+/// A float as PostgreSQL's text format writes it: `NaN`, `Infinity`, `-Infinity`, or digits.
+fn pg_float(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".to_owned()
+    } else if f.is_infinite() {
+        if f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned()
+    } else {
+        float_literal(f)
+    }
+}
+
+/// The SQL type of a column, and the range check that narrows it to the tabula type when
+/// the SQL type is wider.
+fn sql_type(ty: ColumnType, dialect: Dialect) -> (&'static str, Option<(i64, i64)>) {
+    let base = match (dialect, ty) {
+        (_, ColumnType::Bool) => "BOOLEAN",
+        (_, ColumnType::Text) => "TEXT",
+        (Dialect::Sqlite, ColumnType::Json) => "TEXT",
+        (Dialect::Postgres, ColumnType::Json) => "JSON",
+        (_, ColumnType::F32) => "FLOAT4",
+        (Dialect::Sqlite, ColumnType::F64) => "REAL",
+        (Dialect::Postgres, ColumnType::F64) => "FLOAT8",
+        (Dialect::Sqlite, _) => "INTEGER",
+        (Dialect::Postgres, ColumnType::I8 | ColumnType::U8 | ColumnType::I16) => "INT2",
+        (Dialect::Postgres, ColumnType::U16 | ColumnType::I32) => "INT4",
+        (Dialect::Postgres, _) => "INT8",
+    };
+    let base_range = match base {
+        "INT2" => Some((i64::from(i16::MIN), i64::from(i16::MAX))),
+        "INT4" => Some((i64::from(i32::MIN), i64::from(i32::MAX))),
+        _ => Some((i64::MIN, i64::MAX)),
+    };
+    let check = ty.int_range().filter(|r| Some(*r) != base_range);
+    (base, check)
+}
+
+fn on_delete(a: OnDelete) -> &'static str {
+    match a {
+        OnDelete::Restrict => "RESTRICT",
+        OnDelete::Cascade => "CASCADE",
+        OnDelete::SetNull => "SET NULL",
+    }
+}
+
+fn column_def(
+    out: &mut String,
+    schema: &Schema,
+    c: &Column,
+    tables: &[&dyn AnyTable],
+    dialect: Dialect,
+) -> Result<()> {
+    let name = ident(&c.name);
+    let (ty, range) = sql_type(c.ty, dialect);
+    let fmt = |r: fmt::Result| r.map_err(fmt_error);
+    fmt(write!(out, "    {name} {ty}"))?;
+    let auto = c.primary_key && c.ty.is_int();
+    if c.primary_key {
+        out.push_str(match (dialect, auto) {
+            (Dialect::Sqlite, true) => " PRIMARY KEY AUTOINCREMENT",
+            (Dialect::Postgres, true) => " GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+            // SQLite lets a primary key that is not an integer hold NULL unless told not to.
+            (_, false) => " NOT NULL PRIMARY KEY",
+        });
+    } else if !c.nullable {
+        out.push_str(" NOT NULL");
+    }
+    if c.unique {
+        out.push_str(" UNIQUE");
+    }
+    if let Some(d) = &c.default {
+        let lit = literal(d, dialect, schema, &c.name, None)?;
+        fmt(write!(out, " DEFAULT {lit}"))?;
+    }
+    if let Some((lo, hi)) = range {
+        fmt(write!(out, " CHECK ({name} BETWEEN {lo} AND {hi})"))?;
+    }
+    if c.ty == ColumnType::Json && dialect == Dialect::Sqlite {
+        fmt(write!(out, " CHECK (json_valid({name}))"))?;
+    }
+    if let Some(check) = &c.check {
+        fmt(write!(out, " CHECK ({check})"))?;
+    }
+    if let Some(fk) = &c.references {
+        let target = tables
+            .iter()
+            .map(|t| &**t.schema())
+            .find(|s| s.table == fk.table)
+            .map(|s| format!(" ({})", ident(&s.primary_key_column().name)))
+            .unwrap_or_default();
+        fmt(write!(
+            out,
+            " REFERENCES {}{target} ON DELETE {}",
+            ident(&fk.table),
+            on_delete(fk.on_delete)
+        ))?;
+    }
+    Ok(())
+}
+
+fn column_list(cols: &[String]) -> String {
+    cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
+}
+
+fn create_table(
+    out: &mut String,
+    schema: &Schema,
+    tables: &[&dyn AnyTable],
+    dialect: Dialect,
+) -> Result<()> {
+    let fmt = |r: fmt::Result| r.map_err(fmt_error);
+    fmt(writeln!(out, "CREATE TABLE {} (", ident(&schema.table)))?;
+    let mut parts = Vec::new();
+    for c in &schema.columns {
+        let mut def = String::new();
+        column_def(&mut def, schema, c, tables, dialect)?;
+        parts.push(def);
+    }
+    for u in &schema.unique {
+        parts.push(format!("    UNIQUE ({})", column_list(u)));
+    }
+    for check in &schema.checks {
+        parts.push(format!("    CHECK ({check})"));
+    }
+    fmt(writeln!(out, "{}\n);", parts.join(",\n")))
+}
+
+/// An index's name: the table's and columns' names, as `pg_dump`-like tools make them,
+/// shortened to PostgreSQL's 63 bytes.
+fn index_name(table: &str, cols: &[String]) -> String {
+    let name = format!("{table}_{}_idx", cols.join("_"));
+    if name.len() <= 63 {
+        name
+    } else {
+        let hash = crc32c::crc32c(name.as_bytes());
+        format!("{}_{hash:08x}_idx", &name[..50])
+    }
+}
+
+fn create_indexes(out: &mut String, schema: &Schema) -> Result<()> {
+    let singles = schema
+        .columns
+        .iter()
+        .filter(|c| c.index && !c.primary_key)
+        .map(|c| vec![c.name.clone()]);
+    for cols in singles.chain(schema.index.iter().cloned()) {
+        writeln!(
+            out,
+            "CREATE INDEX {} ON {} ({});",
+            ident(&index_name(&schema.table, &cols)),
+            ident(&schema.table),
+            column_list(&cols)
+        )
+        .map_err(fmt_error)?;
+    }
+    Ok(())
+}
+
+fn insert_rows(w: &mut Out<'_>, schema: &Schema, rows: &[Vec<Value>]) -> Result<()> {
+    let head = format!(
+        "INSERT INTO {} ({}) VALUES\n",
+        ident(&schema.table),
+        column_list(
+            &schema
+                .columns
+                .iter()
+                .map(|c| c.name.clone())
+                .collect::<Vec<_>>()
+        )
+    );
+    for batch in rows.chunks(INSERT_BATCH) {
+        w.buf.push_str(&head);
+        for (i, row) in batch.iter().enumerate() {
+            w.buf.push('(');
+            for (j, (v, c)) in row.iter().zip(&schema.columns).enumerate() {
+                if j > 0 {
+                    w.buf.push_str(", ");
+                }
+                let lit = literal(v, Dialect::Sqlite, schema, &c.name, Some(row))?;
+                w.buf.push_str(&lit);
+            }
+            w.buf
+                .push_str(if i + 1 == batch.len() { ");\n" } else { "),\n" });
+        }
+        w.flush()?;
+    }
+    Ok(())
+}
+
+/// One value in PostgreSQL's `COPY` text format: `\N` for null; backslash, newline,
+/// carriage return and tab escaped.
+fn copy_value(
+    out: &mut String,
+    v: &Value,
+    schema: &Schema,
+    col: &str,
+    row: &[Value],
+) -> Result<()> {
+    match v {
+        Value::Null => out.push_str("\\N"),
+        Value::Bool(b) => out.push(if *b { 't' } else { 'f' }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(f) => out.push_str(&pg_float(*f)),
+        Value::Text(t) => {
+            for ch in t.chars() {
+                match ch {
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    '\0' => return Err(nul_error(schema, col, Some(row))),
+                    c => out.push(c),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn copy_rows(w: &mut Out<'_>, schema: &Schema, rows: &[Vec<Value>]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        w.buf,
+        "COPY {} ({}) FROM stdin;",
+        ident(&schema.table),
+        column_list(
+            &schema
+                .columns
+                .iter()
+                .map(|c| c.name.clone())
+                .collect::<Vec<_>>()
+        )
+    )
+    .map_err(fmt_error)?;
+    for (n, row) in rows.iter().enumerate() {
+        for (j, (v, c)) in row.iter().zip(&schema.columns).enumerate() {
+            if j > 0 {
+                w.buf.push('\t');
+            }
+            copy_value(&mut w.buf, v, schema, &c.name, row)?;
+        }
+        w.buf.push('\n');
+        if n % INSERT_BATCH == INSERT_BATCH - 1 {
+            w.flush()?;
+        }
+    }
+    w.buf.push_str("\\.\n");
+    Ok(())
+}
+
+/// The auto-increment counter: the last key handed out, as `sqlite3 .dump` and `pg_dump`
+/// write it (nothing when no key was handed out yet).
+fn next_key(out: &mut String, schema: &Schema, next: i64, dialect: Dialect) -> fmt::Result {
+    if !schema.auto_increment() || next <= 1 {
+        return Ok(());
+    }
+    let last = next - 1;
+    let table = string_literal(&schema.table);
+    match dialect {
+        Dialect::Sqlite => writeln!(
+            out,
+            "DELETE FROM sqlite_sequence WHERE name = {table};\n\
+             INSERT INTO sqlite_sequence (name, seq) VALUES ({table}, {last});"
+        ),
+        Dialect::Postgres => writeln!(
+            out,
+            "SELECT pg_catalog.setval(pg_get_serial_sequence({}, {}), {last}, true);",
+            string_literal(&ident(&schema.table)),
+            string_literal(&schema.primary_key_column().name)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted_when_needed() {
+        assert_eq!(ident("students"), "students");
+        assert_eq!(ident("user"), "\"user\"");
+        assert_eq!(ident("order"), "\"order\"");
+        assert_eq!(ident("firstName"), "\"firstName\"");
+        assert_eq!(ident("id"), "id");
+        assert!(
+            KEYWORDS.windows(2).all(|w| w[0] < w[1]),
+            "sorted, for binary_search"
+        );
+    }
+
+    #[test]
+    fn types_narrower_than_sql_carry_a_range() {
+        assert_eq!(
+            sql_type(ColumnType::I64, Dialect::Sqlite),
+            ("INTEGER", None)
+        );
+        assert_eq!(
+            sql_type(ColumnType::U8, Dialect::Sqlite),
+            ("INTEGER", Some((0, 255)))
+        );
+        assert_eq!(sql_type(ColumnType::I16, Dialect::Postgres), ("INT2", None));
+        assert_eq!(
+            sql_type(ColumnType::U64, Dialect::Postgres),
+            ("INT8", Some((0, i64::MAX)))
+        );
+    }
+
+    #[test]
+    fn copy_escapes_what_postgres_reads_specially() {
+        let schema = Schema::new(
+            "t",
+            vec![
+                Column::new("id", ColumnType::I64).primary_key(),
+                Column::new("s", ColumnType::Text),
+            ],
+        )
+        .unwrap();
+        let mut out = String::new();
+        let row = [Value::Int(1), Value::from("a\\b\tc\nd\re")];
+        copy_value(&mut out, &row[1], &schema, "s", &row).unwrap();
+        assert_eq!(out, "a\\\\b\\tc\\nd\\re");
+        assert!(copy_value(&mut out, &Value::from("\0"), &schema, "s", &row).is_err());
+    }
+}

@@ -1,0 +1,730 @@
+//! `Database::dump_sql`: a database with every column type, nulls, awkward text, composite
+//! constraints, checks and foreign keys, dumped in both dialects and loaded (1) into SQLite
+//! through rusqlite, (2) back into tabula, (3) into a throwaway PostgreSQL server through
+//! `psql` (skipped with a notice when the server binaries are absent, unless
+//! `TABULA_REQUIRE_POSTGRES=1`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tabula::{Column, ColumnType, Database, Dialect, OnDelete, Schema, Value};
+
+use crate::common::{student, Student};
+
+/// Text that every escaping rule meets.
+const AWKWARD: [&str; 8] = [
+    "it's \"quoted\"",
+    "two\nlines\r\nand\ttabs",
+    "back\\slash \\N \\. end\\",
+    "\\.",
+    "héllo ✓ 日本 🎉",
+    "",
+    " leading and trailing ",
+    "semi; colon -- not a comment /* nor this */",
+];
+
+fn kinds_schema() -> Schema {
+    Schema::new(
+        "kinds",
+        vec![
+            Column::new("id", ColumnType::U64).primary_key(),
+            Column::new("b", ColumnType::Bool).default_value(true),
+            Column::new("i8", ColumnType::I8),
+            Column::new("u8", ColumnType::U8).checked("u8 <> 13"),
+            Column::new("i16", ColumnType::I16),
+            Column::new("u16", ColumnType::U16),
+            Column::new("i32", ColumnType::I32).indexed(),
+            Column::new("u32", ColumnType::U32),
+            Column::new("i64", ColumnType::I64).nullable(),
+            Column::new("u64", ColumnType::U64),
+            Column::new("f32", ColumnType::F32).default_value(0.5),
+            Column::new("f64", ColumnType::F64).default_value(f64::NEG_INFINITY),
+            Column::new("maybe", ColumnType::F64)
+                .nullable()
+                .default_value(f64::NAN),
+            Column::new("t", ColumnType::Text)
+                .nullable()
+                .default_value("it's"),
+            Column::new("code", ColumnType::Text).unique().indexed(),
+            Column::new("j", ColumnType::Json).nullable(),
+        ],
+    )
+    .unwrap()
+    .with_unique(&["i8", "u8"])
+    .unwrap()
+    .with_index(&["u16", "i32"])
+    .unwrap()
+    .with_check("i16 >= i8")
+    .unwrap()
+}
+
+fn people_schema() -> Schema {
+    Schema::new(
+        "people",
+        vec![
+            Column::new("id", ColumnType::I32).primary_key(),
+            Column::new("name", ColumnType::Text),
+            Column::new("mentor", ColumnType::I32)
+                .nullable()
+                .references("people", OnDelete::SetNull),
+        ],
+    )
+    .unwrap()
+}
+
+fn teams_schema() -> Schema {
+    Schema::new(
+        "teams",
+        vec![
+            Column::new("code", ColumnType::Text).primary_key(),
+            Column::new("title", ColumnType::Text),
+        ],
+    )
+    .unwrap()
+}
+
+fn members_schema() -> Schema {
+    Schema::new(
+        "members",
+        vec![
+            Column::new("id", ColumnType::U16).primary_key(),
+            Column::new("person", ColumnType::I32).references("people", OnDelete::Cascade),
+            Column::new("team", ColumnType::Text).references("teams", OnDelete::Restrict),
+            Column::new("role", ColumnType::Text)
+                .default_value("member")
+                .checked("role <> ''"),
+        ],
+    )
+    .unwrap()
+    .with_unique(&["person", "team"])
+    .unwrap()
+}
+
+/// Names that must be quoted: a keyword, capitals.
+fn order_schema() -> Schema {
+    Schema::new(
+        "Order",
+        vec![
+            Column::new("id", ColumnType::I64).primary_key(),
+            Column::new("Select", ColumnType::I32).nullable().indexed(),
+            Column::new("user", ColumnType::Text).default_value("x"),
+        ],
+    )
+    .unwrap()
+    .with_unique(&["Select", "user"])
+    .unwrap()
+}
+
+fn kinds_row(i: i64) -> Vec<(&'static str, Value)> {
+    let k = i as usize;
+    let floats = [
+        0.1,
+        -0.0,
+        1e300,
+        5e-324,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -2.5,
+        123456.789,
+    ];
+    let maybe = [
+        Value::Float(f64::NAN),
+        Value::Null,
+        Value::Float(f64::INFINITY),
+        Value::Float(1.0),
+    ];
+    let json = [
+        Value::from(r#"{"a": [1, "x\ty"], "b": null}"#),
+        Value::Null,
+        Value::from("1"),
+        Value::from(r#""s\\n""#),
+    ];
+    let (lo, hi) = (i % 2 == 0, i % 3 == 0);
+    vec![
+        ("b", Value::Bool(lo)),
+        ("i8", Value::Int(if lo { -128 } else { 127 - i })),
+        ("u8", Value::Int(if hi { 255 } else { i })),
+        ("i16", Value::Int(if lo { 32767 } else { 200 + i })),
+        ("u16", Value::Int(if hi { 65535 } else { i })),
+        ("i32", Value::Int(if lo { i32::MIN.into() } else { i })),
+        ("u32", Value::Int(if hi { u32::MAX.into() } else { i })),
+        (
+            "i64",
+            match k % 3 {
+                0 => Value::Int(i64::MIN),
+                1 => Value::Null,
+                _ => Value::Int(i64::MAX),
+            },
+        ),
+        ("u64", Value::Int(if lo { i64::MAX } else { i })),
+        ("f32", Value::Float(f64::from(0.1f32) * i as f64)),
+        ("f64", Value::Float(floats[k % floats.len()])),
+        ("maybe", maybe[k % maybe.len()].clone()),
+        (
+            "t",
+            if k == 10 {
+                Value::Null
+            } else {
+                Value::from(AWKWARD[k % AWKWARD.len()])
+            },
+        ),
+        ("code", Value::from(format!("c{i}"))),
+        ("j", json[k % json.len()].clone()),
+    ]
+}
+
+/// The database every test dumps: 4 tables, and the seed's `students` (a typed table).
+fn source() -> Database {
+    let db = Database::in_memory();
+    // Created children first: the dump must put referenced tables first itself.
+    let members = db.create_table(members_schema()).unwrap();
+    let people = db.create_table(people_schema()).unwrap();
+    let teams = db.create_table(teams_schema()).unwrap();
+    let kinds = db.create_table(kinds_schema()).unwrap();
+    for i in 1..=12 {
+        let mut row = tabula::Row::new();
+        for (n, v) in kinds_row(i) {
+            row.set(n, v);
+        }
+        // Rows 11 and 12 leave out the columns with defaults.
+        if i > 10 {
+            row = tabula::row! { "i8" => 10 + i, "u8" => 1, "i16" => 100, "u16" => 1,
+            "i32" => 1, "u32" => 1, "u64" => 1, "f64" => 1.5, "code" => format!("c{i}") };
+        }
+        kinds.insert(row).unwrap();
+    }
+    kinds
+        .delete(|r| r.get("code") == Some(&Value::from("c12")))
+        .unwrap();
+    kinds
+        .delete(|r| r.get("code") == Some(&Value::from("c3")))
+        .unwrap();
+    // A mentor named before it exists, and a self-reference.
+    people
+        .insert(tabula::row! { "id" => 1, "name" => "Ada", "mentor" => 3 })
+        .unwrap_err();
+    db.transaction(|tx| {
+        let p = tx.dyn_table("people")?;
+        p.insert(tabula::row! { "id" => 1, "name" => "Ada", "mentor" => 3 })?;
+        p.insert(tabula::row! { "id" => 2, "name" => "O'Neil", "mentor" => 2 })?;
+        p.insert(tabula::row! { "id" => 3, "name" => "Grace", "mentor" => Value::Null })?;
+        p.insert(tabula::row! { "id" => 9, "name" => "gone", "mentor" => 1 })?;
+        Ok(())
+    })
+    .unwrap();
+    people.delete_key(9).unwrap();
+    teams
+        .insert(tabula::row! { "code" => "core", "title" => "Core\tteam" })
+        .unwrap();
+    teams
+        .insert(tabula::row! { "code" => "docs", "title" => "Docs" })
+        .unwrap();
+    members
+        .insert(tabula::row! { "person" => 1, "team" => "core", "role" => "lead" })
+        .unwrap();
+    members
+        .insert(tabula::row! { "person" => 2, "team" => "core" })
+        .unwrap();
+    members
+        .insert(tabula::row! { "person" => 2, "team" => "docs" })
+        .unwrap();
+    members
+        .insert(tabula::row! { "person" => 3, "team" => "docs" })
+        .unwrap();
+    members.delete_key(4).unwrap();
+    let students = db.table::<Student>().unwrap();
+    students.insert(student("Ann", 2024, 3.5)).unwrap();
+    students.insert(student("Bob", 2023, 2.0)).unwrap();
+    let order = db.create_table(order_schema()).unwrap();
+    order
+        .insert(tabula::row! { "Select" => 7, "user" => "me" })
+        .unwrap();
+    db
+}
+
+fn dump(db: &Database, dialect: Dialect) -> String {
+    let mut out = Vec::new();
+    db.dump_sql(dialect, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// Every row of a table in key order. `Value`'s equality is exact for floats: `-0.0` differs
+/// from `0.0`, and a NaN equals only a NaN with the same bits.
+fn rows(db: &Database, table: &str) -> Vec<Vec<Value>> {
+    let t = db.dyn_table(table).unwrap();
+    let pk = t.schema().primary_key_column().name.clone();
+    t.select()
+        .order_by(&pk)
+        .all()
+        .unwrap()
+        .iter()
+        .map(|r| r.values().to_vec())
+        .collect()
+}
+
+/// Inserts a row into each auto-increment table, returning the keys given.
+fn insert_new(db: &Database) -> Vec<Value> {
+    let kinds = db.dyn_table("kinds").unwrap();
+    let people = db.dyn_table("people").unwrap();
+    let members = db.dyn_table("members").unwrap();
+    vec![
+        kinds
+            .insert(
+                tabula::row! { "i8" => 50, "u8" => 1, "i16" => 100, "u16" => 1,
+                "i32" => 1, "u32" => 1, "u64" => 1, "f64" => 1.5, "code" => "new" },
+            )
+            .unwrap(),
+        people.insert(tabula::row! { "name" => "new" }).unwrap(),
+        members
+            .insert(tabula::row! { "person" => 3, "team" => "core" })
+            .unwrap(),
+    ]
+}
+
+/// The keys `insert_new` gives in `source()`: past the deleted rows, not max + 1.
+const NEXT_KEYS: [Value; 3] = [Value::Int(13), Value::Int(10), Value::Int(5)];
+
+#[test]
+fn both_dialects_read_back_into_the_same_database() {
+    let db = source();
+    let tables = db.table_names().unwrap();
+    assert_eq!(tables.len(), 6);
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        let script = dump(&db, dialect);
+        let copy = Database::in_memory();
+        copy.sql(&script)
+            .unwrap_or_else(|e| panic!("{dialect}: {e}\n{script}"));
+        assert_eq!(copy.table_names().unwrap(), tables, "{dialect}");
+        for t in &tables {
+            assert_eq!(
+                copy.schema(t).unwrap(),
+                db.schema(t).unwrap(),
+                "{dialect}: schema of {t}: {:?}",
+                copy.schema(t).unwrap().differences(&db.schema(t).unwrap())
+            );
+            // SQLite's dialect has no NaN (nor has SQLite, nor tabula's SQL): it is NULL.
+            let mut want = rows(&db, t);
+            if dialect == Dialect::Sqlite {
+                for v in want.iter_mut().flatten() {
+                    if matches!(v, Value::Float(f) if f.is_nan()) {
+                        *v = Value::Null;
+                    }
+                }
+            }
+            assert_eq!(rows(&copy, t), want, "{dialect}: rows of {t}");
+        }
+        // A dump of the copy is the same script.
+        assert_eq!(dump(&copy, dialect), script, "{dialect}");
+        // The same next keys: past the deleted rows, not max + 1.
+        assert_eq!(insert_new(&copy), NEXT_KEYS, "{dialect}");
+    }
+    assert_eq!(insert_new(&db), NEXT_KEYS);
+}
+
+#[test]
+fn a_dump_reads_one_version_of_a_persistent_database_beside_its_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    let students = db.table::<Student>().unwrap();
+    students.insert(student("Ann", 2024, 3.5)).unwrap();
+    db.checkpoint().unwrap();
+    students.insert(student("Bob", 2023, 2.0)).unwrap();
+    let ro = Database::open_read_only(&path).unwrap();
+    let script = dump(&ro, Dialect::Sqlite);
+    assert!(script.contains("'Bob'"), "{script}");
+    let copy = Database::in_memory();
+    copy.sql(&script).unwrap();
+    assert_eq!(rows(&copy, "students"), rows(&db, "students"));
+}
+
+#[test]
+fn text_with_a_nul_character_is_refused_by_name() {
+    let db = Database::in_memory();
+    db.create_table(teams_schema())
+        .unwrap()
+        .insert(tabula::row! { "code" => "x", "title" => "a\0b" })
+        .unwrap();
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        let e = db.dump_sql(dialect, &mut Vec::new()).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("teams") && msg.contains("title") && msg.contains("\"x\""),
+            "{msg}"
+        );
+    }
+}
+
+// ---- (1) SQLite ----
+
+/// What SQLite holds for a tabula value: booleans are integers, NaN is NULL (SQLite has no
+/// NaN).
+fn as_sqlite(v: &Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value as S;
+    match v {
+        Value::Null => S::Null,
+        Value::Bool(b) => S::Integer((*b).into()),
+        Value::Int(i) => S::Integer(*i),
+        Value::Float(f) if f.is_nan() => S::Null,
+        Value::Float(f) => S::Real(*f),
+        Value::Text(t) => S::Text(t.clone()),
+    }
+}
+
+#[test]
+fn the_sqlite_dialect_loads_into_sqlite() {
+    let db = source();
+    let script = dump(&db, Dialect::Sqlite);
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&script)
+        .unwrap_or_else(|e| panic!("{e}\n{script}"));
+    for t in db.table_names().unwrap() {
+        let schema = db.schema(&t).unwrap();
+        let pk = &schema.primary_key_column().name;
+        let want: Vec<Vec<rusqlite::types::Value>> = db
+            .dyn_table(&t)
+            .unwrap()
+            .select()
+            .order_by(pk)
+            .all()
+            .unwrap()
+            .iter()
+            .map(|r| r.values().iter().map(as_sqlite).collect())
+            .collect();
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY \"{pk}\""))
+            .unwrap();
+        let n = schema.columns.len();
+        let got: Vec<Vec<rusqlite::types::Value>> = stmt
+            .query_map([], |r| (0..n).map(|i| r.get(i)).collect())
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(got, want, "rows of {t}");
+    }
+    let mut seq: Vec<(String, i64)> = conn
+        .prepare("SELECT name, seq FROM sqlite_sequence ORDER BY name")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    seq.sort();
+    assert_eq!(
+        seq,
+        [
+            ("Order".to_owned(), 1),
+            ("kinds".to_owned(), 12),
+            ("members".to_owned(), 4),
+            ("people".to_owned(), 9),
+            ("students".to_owned(), 2)
+        ]
+    );
+    // The checks that carry the narrower types hold in SQLite too.
+    let e = conn
+        .execute("UPDATE kinds SET u8 = 256 WHERE id = 1", [])
+        .unwrap_err();
+    assert!(e.to_string().contains("CHECK"), "{e}");
+    let e = conn
+        .execute("UPDATE kinds SET j = '{nope' WHERE id = 1", [])
+        .unwrap_err();
+    assert!(e.to_string().contains("CHECK"), "{e}");
+    // And the foreign keys hold, once SQLite is asked to enforce them.
+    conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+    conn.execute("DELETE FROM people WHERE id = 1", []).unwrap();
+    let left: i64 = conn
+        .query_row("SELECT count(*) FROM members WHERE person = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(left, 0, "ON DELETE CASCADE");
+}
+
+// ---- (3) PostgreSQL ----
+
+/// The directory holding `initdb`, `pg_ctl` and `postgres`: `TABULA_PG_BIN`, or Debian's
+/// `/usr/lib/postgresql/<version>/bin` (the newest).
+fn pg_bin() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("TABULA_PG_BIN") {
+        return Some(PathBuf::from(dir)).filter(|d| d.join("initdb").exists());
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("bin"))
+        .filter(|b| b.join("initdb").exists())
+        .collect();
+    found.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+    });
+    found.pop()
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A PostgreSQL server of its own, on a Unix socket in a temporary directory, stopped when
+/// dropped. initdb refuses to run as root: then the server runs as an unprivileged user
+/// (`tabula_pg`, created if missing).
+struct PgServer {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    user: Option<&'static str>,
+}
+
+impl PgServer {
+    fn as_owner(&self, program: &Path) -> Command {
+        match self.user {
+            Some(u) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", u, "--"]).arg(program);
+                c
+            }
+            None => Command::new(program),
+        }
+    }
+
+    fn start(bin: PathBuf) -> PgServer {
+        let root = run(Command::new("id").arg("-u")).trim() == "0";
+        let user = root.then_some("tabula_pg");
+        if let Some(u) = user {
+            if !Command::new("id")
+                .arg(u)
+                .output()
+                .is_ok_and(|o| o.status.success())
+            {
+                run(Command::new("useradd")
+                    .args([
+                        "--system",
+                        "--no-create-home",
+                        "--shell",
+                        "/usr/sbin/nologin",
+                    ])
+                    .arg(u));
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(u) = user {
+            run(Command::new("chown").arg(u).arg(dir.path()));
+        }
+        let server = PgServer { bin, dir, user };
+        let data = server.dir.path().join("data");
+        run(server
+            .as_owner(&server.bin.join("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ]));
+        run(server
+            .as_owner(&server.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(server.dir.path().join("log"))
+            .arg("-o")
+            .arg(format!(
+                "-k {} -c listen_addresses='' -F",
+                server.dir.path().display()
+            ))
+            .args(["-w", "start"]));
+        server
+    }
+
+    fn psql(&self) -> Command {
+        let mut c = Command::new("psql");
+        c.arg("-h").arg(self.dir.path()).args([
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ]);
+        c
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let _ = self
+            .as_owner(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}
+
+/// One field of PostgreSQL's `COPY … TO STDOUT` text output, decoded (`None` for `\N`).
+fn pg_field(raw: &str) -> Option<String> {
+    if raw == "\\N" {
+        return None;
+    }
+    let mut out = String::new();
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some(o) => out.push(o),
+            None => out.push('\\'),
+        }
+    }
+    Some(out)
+}
+
+/// Whether PostgreSQL's text for a value is the tabula value of a column of type `ty`.
+fn pg_matches(ty: ColumnType, field: Option<&str>, v: &Value) -> bool {
+    match (field, v) {
+        (None, Value::Null) => true,
+        (Some(f), Value::Bool(b)) => f == if *b { "t" } else { "f" },
+        (Some(f), Value::Int(i)) => f.parse::<i64>() == Ok(*i),
+        (Some(f), Value::Float(x)) if ty == ColumnType::F32 => f
+            .parse::<f32>()
+            .is_ok_and(|g| g.to_bits() == (*x as f32).to_bits()),
+        (Some(f), Value::Float(x)) => f
+            .parse::<f64>()
+            .is_ok_and(|g| g.to_bits() == x.to_bits() || g.is_nan() && x.is_nan()),
+        (Some(f), Value::Text(t)) => f == t,
+        _ => false,
+    }
+}
+
+#[test]
+fn the_postgres_dialect_loads_into_postgresql() {
+    let Some(bin) = pg_bin() else {
+        assert!(
+            std::env::var("TABULA_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "TABULA_REQUIRE_POSTGRES=1 but no PostgreSQL server binaries (initdb) were found \
+             under /usr/lib/postgresql/*/bin or TABULA_PG_BIN"
+        );
+        eprintln!(
+            "NOTICE: skipping the PostgreSQL round trip: no initdb under \
+             /usr/lib/postgresql/*/bin (set TABULA_PG_BIN, or install Debian's postgresql)"
+        );
+        return;
+    };
+    let db = source();
+    let server = PgServer::start(bin);
+    let file = server.dir.path().join("dump.sql");
+    std::fs::write(&file, dump(&db, Dialect::Postgres)).unwrap();
+    run(server.psql().arg("-f").arg(&file));
+    for t in db.table_names().unwrap() {
+        let schema = db.schema(&t).unwrap();
+        let pk = &schema.primary_key_column().name;
+        let want = db
+            .dyn_table(&t)
+            .unwrap()
+            .select()
+            .order_by(pk)
+            .all()
+            .unwrap();
+        let got = run(server.psql().arg("-c").arg(format!(
+            "COPY (SELECT * FROM \"{t}\" ORDER BY \"{pk}\") TO STDOUT"
+        )));
+        let lines: Vec<&str> = got.lines().collect();
+        assert_eq!(lines.len(), want.len(), "rows of {t}:\n{got}");
+        for (line, row) in lines.iter().zip(&want) {
+            let fields: Vec<Option<String>> = line.split('\t').map(pg_field).collect();
+            assert_eq!(fields.len(), schema.columns.len(), "{t}: {line}");
+            for ((f, v), c) in fields.iter().zip(row.values()).zip(&schema.columns) {
+                assert!(
+                    pg_matches(c.ty, f.as_deref(), v),
+                    "{t}.{}: PostgreSQL has {f:?}, tabula {v:?}",
+                    c.name
+                );
+            }
+        }
+    }
+    // The identities continue where tabula's counters are.
+    let next = run(server.psql().args(["-At", "-c"]).arg(
+        "SELECT nextval(pg_get_serial_sequence('kinds', 'id')), \
+         nextval(pg_get_serial_sequence('people', 'id')), \
+         nextval(pg_get_serial_sequence('members', 'id'))",
+    ));
+    assert_eq!(next.trim(), "13|10|5");
+    // The range checks hold there too.
+    let out = server
+        .psql()
+        .arg("-c")
+        .arg("UPDATE kinds SET u8 = 256 WHERE id = 1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn copy_from_stdin_reads_postgres_text_and_names_what_is_wrong() {
+    let db = Database::in_memory();
+    db.create_table(people_schema()).unwrap();
+    db.create_table(teams_schema()).unwrap();
+    let r = db
+        .sql(
+            "COPY teams (code, title) FROM stdin;\n\
+             a\tTab\\there\n\
+             b\t\\\\N is text, \\N inside a field is N\n\
+             \\.\n\
+             COPY people FROM STDIN WITH (FORMAT text, DELIMITER ',', NULL '');\n\
+             1,Ada,\n\
+             2,Bob,1\n\
+             \\.\n",
+        )
+        .unwrap();
+    assert_eq!(r.changed, 2);
+    assert_eq!(
+        rows(&db, "teams"),
+        [
+            [Value::from("a"), Value::from("Tab\there")],
+            [
+                Value::from("b"),
+                Value::from("\\N is text, N inside a field is N")
+            ],
+        ]
+    );
+    assert_eq!(
+        rows(&db, "people")[0],
+        [Value::Int(1), Value::from("Ada"), Value::Null]
+    );
+    // Each failure names what is wrong, and changes nothing.
+    for (script, expect) in [
+        ("COPY teams FROM stdin;\nc\n\\.\n", "1 fields for 2 columns"),
+        ("COPY people FROM stdin;\nx\tAda\t\\N\n\\.\n", "\"x\""),
+        ("COPY people (id, nope) FROM stdin;\n3\tx\n\\.\n", "nope"),
+        (
+            "COPY teams FROM stdin;\nc\td\n",
+            "without a line holding only \\.",
+        ),
+        ("COPY nothing FROM stdin;\n\\.\n", "no table named nothing"),
+        ("COPY teams FROM '/etc/passwd';", "only FROM stdin"),
+    ] {
+        let e = db.sql(script).unwrap_err().to_string();
+        assert!(e.contains(expect), "{script:?}: {e}");
+    }
+    assert_eq!(rows(&db, "teams").len(), 2);
+}
