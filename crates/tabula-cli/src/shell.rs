@@ -125,7 +125,16 @@ pub fn run(dir: &Path, format: Format, guard: CsvGuard) -> anyhow::Result<()> {
                 // Leave on a line of its own (the prompt is still on the last one).
                 say("");
                 if !buffer.trim().is_empty() {
-                    note("the unfinished statement was not run");
+                    // The statements the input completed run; only the unfinished one
+                    // after them does not.
+                    let split = split::split(&buffer);
+                    if !split.statements.is_empty() {
+                        input.remember(&buffer);
+                        run_statements(&split.statements, &mut session, &settings);
+                    }
+                    if !split.complete {
+                        note("the unfinished statement at the end of the input was not run");
+                    }
                 }
                 break;
             }

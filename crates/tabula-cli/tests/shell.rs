@@ -378,7 +378,7 @@ fn errors_are_printed_and_the_shell_goes_on() {
     let expected = format!(
         "{BANNER}\
 tabula> SELECT nope FROM students;
-error: SQL error at line 1, column 8: statement 1: table students has no column nope
+error: SQL error at line 1, column 8: table students has no column nope
 tabula> SELECT * FROM nowhere;
 error: {unknown_table}
 tabula> SELEC 1;
@@ -407,7 +407,7 @@ tabula> SELECT 'still here' AS status;
 1 row(s)
 tabula> SELECT 'unfinished
    ...> 
-note: the unfinished statement was not run
+note: the unfinished statement at the end of the input was not run
 ",
         // Positions are those of the input as typed: the failed statement's column counts
         // from the start of its line, the statement before it included.
@@ -683,4 +683,15 @@ fn a_read_only_shell_sees_what_writers_commit_meanwhile() {
     );
     writer.quit();
     reader.quit();
+}
+
+#[test]
+fn complete_statements_run_even_when_the_input_ends_inside_another() {
+    let (_d, _path, p) = demo();
+    let out = shell(&p, "SELECT 1 AS one; SELECT 2 FROM\n");
+    assert!(out.contains("│ one │"), "{out}");
+    assert!(
+        out.contains("note: the unfinished statement at the end of the input was not run"),
+        "{out}"
+    );
 }
