@@ -47,7 +47,7 @@ Exit codes:
   1  problems found (verify, or a repair that could not fix everything)
   2  usage or I/O error; nothing was changed by a write command
   3  a write command committed (the data is safe in the write-ahead log), then the
-     checkpoint at close failed; the next open recovers from the log";
+     checkpoint at close or writing its output failed; the next open recovers from the log";
 
 #[derive(Parser)]
 #[command(name = "tabula", version, about = "Inspect, query, change, verify and repair tabula databases", after_help = AFTER_HELP)]
@@ -370,6 +370,15 @@ macro_rules! outln {
     };
 }
 
+/// [`outln`] after a committed write: a failure is exit 3.
+macro_rules! committed_outln {
+    ($($t:tt)*) => {
+        output::line(format_args!($($t)*))
+            .context("writing to standard output")
+            .context(Committed::ThenOutputFailed)?
+    };
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let format = cli.format;
     let json = format != Format::Table;
@@ -514,13 +523,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             close_after_commit(&db)?;
             if json {
-                outln!(
+                committed_outln!(
                     "{}",
                     serde_json::json!({"table": table, "inserted": keys.len(), "keys": keys})
                 );
             } else {
                 let shown: Vec<String> = keys.iter().map(ToString::to_string).collect();
-                outln!(
+                committed_outln!(
                     "inserted {} row(s) into {table}: keys {}",
                     keys.len(),
                     shown.join(", ")
@@ -553,9 +562,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )?;
             close_after_commit(&db)?;
             if json {
-                outln!("{}", serde_json::json!({"table": table, "updated": n}));
+                committed_outln!("{}", serde_json::json!({"table": table, "updated": n}));
             } else {
-                outln!("updated {n} row(s) of {table}");
+                committed_outln!("updated {n} row(s) of {table}");
             }
         }
         Command::Delete { dir, table, filter } => {
@@ -587,7 +596,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|(name, d)| ((*name).clone(), serde_json::json!(d)))
                     .collect();
-                outln!(
+                committed_outln!(
                     "{}",
                     serde_json::json!({"table": table, "deleted": n, "cascaded": by_table})
                 );
@@ -600,7 +609,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         .collect();
                     msg.push_str(&format!(", and by cascade {}", parts.join(", ")));
                 }
-                outln!("{msg}");
+                committed_outln!("{msg}");
             }
         }
         Command::Stats { dir } => {
@@ -687,9 +696,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             close_after_commit(&db)?;
             if json {
-                outln!("{}", serde_json::json!({"file": file, "rows": n}));
+                committed_outln!("{}", serde_json::json!({"file": file, "rows": n}));
             } else {
-                outln!("imported {n} row(s) from {}", file.display());
+                committed_outln!("imported {n} row(s) from {}", file.display());
             }
         }
         Command::Verify { dir } => {
@@ -872,25 +881,36 @@ fn message(e: &anyhow::Error) -> String {
     msg
 }
 
-/// A write command committed, then closing the database (its checkpoint) failed: exit 3.
+/// A write command committed, then something after it failed: exit 3, not 2 (which says
+/// nothing changed), so that a script does not run the write again.
 #[derive(Debug)]
-struct CommittedThenCloseFailed;
+pub(crate) enum Committed {
+    /// Closing the database (its checkpoint) failed.
+    ThenCloseFailed,
+    /// Writing the command's output failed (a full disk, say).
+    ThenOutputFailed,
+}
 
-impl std::fmt::Display for CommittedThenCloseFailed {
+impl std::fmt::Display for Committed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(
-            "the change is committed and safe in the write-ahead log, \
-             but the checkpoint at close failed (the next open recovers from the log)",
-        )
+        f.write_str(match self {
+            Committed::ThenCloseFailed => {
+                "the change is committed and safe in the write-ahead log, \
+                 but the checkpoint at close failed (the next open recovers from the log)"
+            }
+            Committed::ThenOutputFailed => {
+                "the change is committed, but its output could not be written"
+            }
+        })
     }
 }
 
-impl std::error::Error for CommittedThenCloseFailed {}
+impl std::error::Error for Committed {}
 
 /// Closes the database after a committed write; a failure is exit 3, not 2.
 fn close_after_commit(db: &Database) -> anyhow::Result<()> {
     db.close()
-        .map_err(|e| anyhow::Error::new(e).context(CommittedThenCloseFailed))
+        .map_err(|e| anyhow::Error::new(e).context(Committed::ThenCloseFailed))
 }
 
 fn main() -> ExitCode {
@@ -938,7 +958,7 @@ fn main() -> ExitCode {
                      backs up every file, then rebuilds what can be read (see docs/RECOVERY.md)"
                 );
             }
-            match e.downcast_ref::<CommittedThenCloseFailed>() {
+            match e.downcast_ref::<Committed>() {
                 Some(_) => ExitCode::from(3),
                 None => ExitCode::from(2),
             }

@@ -27,28 +27,35 @@ pub fn run(
     };
     // Read-only first (no lock); a text that writes is refused before it changes anything,
     // and runs again with the lock.
-    let result = if dir.exists() {
+    // A directory that is not there yet, or is empty, becomes a new database.
+    let fresh = std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none());
+    let (result, wrote) = if !fresh {
         let ro = crate::open_read_only(dir)?;
         match ro.sql(&text) {
             Err(tabula::Error::ReadOnly { .. }) => {
                 drop(ro);
-                crate::open(dir)?.sql(&text)?
+                (crate::open(dir)?.sql(&text)?, true)
             }
-            r => r?,
+            r => (r?, false),
         }
     } else {
-        create(dir)?.sql(&text)?
+        (create(dir)?.sql(&text)?, true)
     };
-    if result.columns.is_empty() {
+    let printed = if result.columns.is_empty() {
         let line = if format == Format::Table {
             format!("{} row(s) changed", result.changed)
         } else {
             serde_json::json!({ "changed": result.changed }).to_string()
         };
-        output::line(format_args!("{line}")).context("writing to standard output")?;
-        return Ok(());
+        output::line(format_args!("{line}")).context("writing to standard output")
+    } else {
+        print_rows(result, format, guard)
+    };
+    // After a write, failing to print is not "nothing changed".
+    match printed {
+        Err(e) if wrote => Err(e.context(crate::Committed::ThenOutputFailed)),
+        r => r,
     }
-    print_rows(result, format, guard)
 }
 
 /// Creates the database at `dir`, which does not exist yet.

@@ -1128,3 +1128,48 @@ fn sql_runs_statements_and_scripts() {
         text(&o)
     );
 }
+
+#[test]
+fn sql_on_an_empty_directory_creates_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().to_str().unwrap().to_owned();
+    let o = tabula(&["sql", &p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&[
+        "--format",
+        "jsonl",
+        "sql",
+        &p,
+        "SELECT count(*) AS n FROM t",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), r#"{"n":0}"#);
+}
+
+#[test]
+fn a_committed_write_whose_output_fails_exits_3_not_2() {
+    let (_d, _path, p) = demo();
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full");
+    let Ok(full) = full else {
+        eprintln!("no /dev/full here: skipped");
+        return;
+    };
+    let o = Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args([
+            "sql",
+            &p,
+            "INSERT INTO courses (code, title) VALUES ('X1', 'x')",
+        ])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("the change is committed"), "{}", text(&o));
+    let o = tabula(&[
+        "--format",
+        "jsonl",
+        "sql",
+        &p,
+        "SELECT count(*) AS n FROM courses WHERE code = 'X1'",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), r#"{"n":1}"#);
+}

@@ -690,6 +690,47 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 ));
             }
             let schema = ddl::schema_of(c)?;
+            // A foreign key names an existing table (or this one), through a column of its
+            // key's kind.
+            for col in &schema.columns {
+                let Some(fk) = &col.references else { continue };
+                let key = if fk.table == schema.table {
+                    schema.primary_key_column().clone()
+                } else {
+                    match tx.dyn_table(&fk.table) {
+                        Ok(t) => t.schema().primary_key_column().clone(),
+                        Err(Error::UnknownTable { .. }) => {
+                            return Err(sql_error(
+                                c.name.span(),
+                                format!(
+                                    "column {} references table {}, which does not exist (create \
+                                     it first)",
+                                    col.name, fk.table
+                                ),
+                            ))
+                        }
+                        Err(e) => return Err(e),
+                    }
+                };
+                let same_kind = if key.ty.is_int() {
+                    col.ty.is_int()
+                } else {
+                    col.ty == key.ty
+                };
+                if !same_kind {
+                    return Err(sql_error(
+                        c.name.span(),
+                        format!(
+                            "column {} is {} but references {}.{}, which is {}",
+                            col.name,
+                            col.ty.name(),
+                            fk.table,
+                            key.name,
+                            key.ty.name()
+                        ),
+                    ));
+                }
+            }
             for (t, col) in ddl::referred_columns(c) {
                 let pk = if t == schema.table {
                     schema.primary_key_column().name.clone()

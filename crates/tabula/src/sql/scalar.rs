@@ -349,7 +349,7 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             ..
         } => {
             check_one_column(q, span())?;
-            let values = one_column(run_subquery(q, params)?, span())?;
+            let values = one_column(run_subquery(q, params, scope)?, span())?;
             Scalar::InList(
                 boxed(expr, params)?,
                 values.into_iter().map(Scalar::Literal).collect(),
@@ -357,12 +357,12 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             )
         }
         Expr::Exists { subquery, negated } => {
-            let rows = run_subquery(subquery, params)?;
+            let rows = run_subquery(subquery, params, scope)?;
             Scalar::Literal(Value::Bool(rows.is_empty() == *negated))
         }
         Expr::Subquery(q) => {
             check_one_column(q, span())?;
-            let values = one_column(run_subquery(q, params)?, span())?;
+            let values = one_column(run_subquery(q, params, scope)?, span())?;
             Scalar::Literal(values.into_iter().next().unwrap_or(Value::Null))
         }
         Expr::In { .. } => return Err(unsupported("this IN target")),
@@ -400,11 +400,43 @@ impl<'s> Params<'s> {
 pub(crate) type Subquery<'s> = &'s dyn Fn(&sqlparser::ast::Query) -> Result<Vec<Vec<Value>>>;
 
 /// The rows of an uncorrelated subquery, or why there are none to have.
-fn run_subquery(q: &sqlparser::ast::Query, params: &Params<'_>) -> Result<Vec<Vec<Value>>> {
+fn run_subquery(
+    q: &sqlparser::ast::Query,
+    params: &Params<'_>,
+    outer: &dyn Scope,
+) -> Result<Vec<Vec<Value>>> {
     match params.subquery {
-        Some(run) => run(q),
+        Some(run) => run(q).map_err(|e| match names_outer(&e, outer) {
+            true => unsupported(
+                "correlated subqueries (a subquery naming a column of the query around it)",
+            ),
+            false => e,
+        }),
         None => Err(unsupported("a subquery here")),
     }
+}
+
+/// Whether a subquery's binding error is about a name the query around it has: the
+/// subquery is correlated, which tabula does not run yet.
+fn names_outer(e: &Error, outer: &dyn Scope) -> bool {
+    let Error::Sql { reason, .. } = e else {
+        return false;
+    };
+    if let Some(q) = reason
+        .strip_prefix("no table named ")
+        .and_then(|r| r.strip_suffix(" in this statement"))
+    {
+        // Known to the outer scope if it says anything but "no table named".
+        return outer
+            .resolve(Some(q), "\u{0}")
+            .is_err_and(|r| !r.starts_with("no table named"));
+    }
+    let column = reason
+        .split_once(" has no column ")
+        .map(|(_, c)| c)
+        .or_else(|| reason.strip_prefix("no column "))
+        .map(|c| c.split([' ', ';']).next().unwrap_or(c));
+    column.is_some_and(|c| outer.resolve(None, c).is_ok())
 }
 
 /// `Err` if a subquery used as a value names more than one column, whether or not it has

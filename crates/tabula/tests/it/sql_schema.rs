@@ -363,3 +363,37 @@ fn renames_in_a_row_and_a_swap_keep_every_value_under_its_name() {
     db.sql("ALTER TABLE t ADD UNIQUE (\"a\", \"id\")").unwrap();
     assert_eq!(rows(&db, "SELECT a FROM t"), [[Value::Int(5)]]);
 }
+
+#[test]
+fn foreign_keys_to_missing_tables_or_other_kinds_and_correlated_subqueries_are_named() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE par (id INTEGER PRIMARY KEY)").unwrap();
+    let err = db
+        .sql("CREATE TABLE ch (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES nope)")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { reason, .. } if reason.contains("references table nope, which does not exist")),
+        "{err}"
+    );
+    let err = db
+        .sql("CREATE TABLE ch (id INTEGER PRIMARY KEY, pid TEXT REFERENCES par)")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { reason, .. } if reason.contains("column pid is text but references par.id")),
+        "{err}"
+    );
+    let err = db
+        .sql("SELECT * FROM par p1 WHERE EXISTS (SELECT 1 FROM par p2 WHERE p2.id = p1.id)")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Unsupported { feature } if feature.starts_with("correlated subqueries")),
+        "{err}"
+    );
+    let err = db
+        .sql("SELECT * FROM par WHERE id IN (SELECT id FROM par AS q WHERE q.id > par.id)")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Unsupported { feature } if feature.starts_with("correlated subqueries")),
+        "{err}"
+    );
+}
