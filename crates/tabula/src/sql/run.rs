@@ -217,7 +217,7 @@ fn read(
         let snap = Snapshot::new(engine);
         let r = match (&mut each, s) {
             (Some(f), Statement::Query(q)) if !alter::is_setval(q) => {
-                let r = select::select_each(Target::Read(&snap), q, params, Some(&mut **f));
+                let r = select::select_each(Target::Read(&snap), q, params, None, Some(&mut **f));
                 if snap.torn() {
                     return Err(Error::Sql {
                         line: 0,

@@ -32,6 +32,35 @@ pub(crate) trait Scope {
     fn alias(&self, _name: &str) -> Option<(&Expr, &dyn Scope)> {
         None
     }
+
+    /// The value of a column of the query around this one, for a correlated subquery run
+    /// for one of that query's rows.
+    fn outer(&self, _qualifier: Option<&str>, _name: &str) -> Option<Value> {
+        None
+    }
+}
+
+/// Where correlated subqueries' values start in the row a condition is evaluated on: the
+/// query computes them for each row (see [`CorrelatedCall`]) after the row's own columns.
+pub(crate) const CORRELATED_BASE: usize = 1 << 40;
+
+/// What a correlated subquery gives the condition it is in.
+#[derive(Debug, Clone)]
+pub(crate) enum SubKind {
+    /// `[NOT] EXISTS (…)`.
+    Exists { negated: bool },
+    /// `(SELECT …)` as a value.
+    Value,
+    /// `x [NOT] IN (SELECT …)`.
+    In { operand: Scalar, negated: bool },
+}
+
+/// A subquery that names columns of the query around it: run again for each of that
+/// query's rows, its value the column `CORRELATED_BASE + its index` of the row.
+#[derive(Debug, Clone)]
+pub(crate) struct CorrelatedCall {
+    pub(crate) query: sqlparser::ast::Query,
+    pub(crate) kind: SubKind,
 }
 
 /// A compiled scalar expression.
@@ -165,15 +194,20 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             Ok(i) => Scalar::Column(i),
             Err(reason) => match scope.alias(&id.value) {
                 Some((e, inner)) => compile(e, inner, params)?,
-                None => return Err(sql_error(span(), reason)),
+                None => match scope.outer(None, &id.value) {
+                    Some(v) => Scalar::Literal(v),
+                    None => return Err(sql_error(span(), reason)),
+                },
             },
         },
         Expr::CompoundIdentifier(parts) => match parts.as_slice() {
-            [q, c] => Scalar::Column(
-                scope
-                    .resolve(Some(&q.value), &c.value)
-                    .map_err(|r| sql_error(span(), r))?,
-            ),
+            [q, c] => match scope.resolve(Some(&q.value), &c.value) {
+                Ok(i) => Scalar::Column(i),
+                Err(reason) => match scope.outer(Some(&q.value), &c.value) {
+                    Some(v) => Scalar::Literal(v),
+                    None => return Err(sql_error(span(), reason)),
+                },
+            },
             _ => return Err(sql_error(span(), format!("cannot resolve {e}"))),
         },
         Expr::Value(v) => literal(v, params)?,
@@ -349,21 +383,43 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             ..
         } => {
             check_one_column(q, span())?;
-            let values = one_column(run_subquery(q, params, scope)?, span())?;
-            Scalar::InList(
-                boxed(expr, params)?,
-                values.into_iter().map(Scalar::Literal).collect(),
-                *negated,
-            )
+            let operand = boxed(expr, params)?;
+            match run_subquery(q, params, scope) {
+                Err(e) if names_outer(&e, scope) && params.correlated.is_some() => {
+                    let kind = SubKind::In {
+                        operand: *operand,
+                        negated: *negated,
+                    };
+                    correlated(q, kind, params)
+                }
+                rows => {
+                    let values = one_column(rows?, span())?;
+                    Scalar::InList(
+                        operand,
+                        values.into_iter().map(Scalar::Literal).collect(),
+                        *negated,
+                    )
+                }
+            }
         }
-        Expr::Exists { subquery, negated } => {
-            let rows = run_subquery(subquery, params, scope)?;
-            Scalar::Literal(Value::Bool(rows.is_empty() == *negated))
-        }
+        Expr::Exists { subquery, negated } => match run_subquery(subquery, params, scope) {
+            Err(e) if names_outer(&e, scope) && params.correlated.is_some() => {
+                let kind = SubKind::Exists { negated: *negated };
+                correlated(subquery, kind, params)
+            }
+            rows => Scalar::Literal(Value::Bool(rows?.is_empty() == *negated)),
+        },
         Expr::Subquery(q) => {
             check_one_column(q, span())?;
-            let values = one_column(run_subquery(q, params, scope)?, span())?;
-            Scalar::Literal(values.into_iter().next().unwrap_or(Value::Null))
+            match run_subquery(q, params, scope) {
+                Err(e) if names_outer(&e, scope) && params.correlated.is_some() => {
+                    correlated(q, SubKind::Value, params)
+                }
+                rows => {
+                    let values = one_column(rows?, span())?;
+                    Scalar::Literal(values.into_iter().next().unwrap_or(Value::Null))
+                }
+            }
         }
         Expr::In { .. } => return Err(unsupported("this IN target")),
         other => return Err(unsupported(format!("the expression {other}"))),
@@ -384,6 +440,8 @@ pub(crate) struct Params<'s> {
     pub(crate) subquery: Option<Subquery<'s>>,
     /// How deep in the expression tree compiling is.
     depth: usize,
+    /// The correlated subqueries met, where the statement runs them (a query's WHERE).
+    pub(crate) correlated: Option<Vec<CorrelatedCall>>,
 }
 
 /// Runs a subquery, for [`Params::subquery`]: its result rows.
@@ -406,14 +464,28 @@ fn run_subquery(
     outer: &dyn Scope,
 ) -> Result<Vec<Vec<Value>>> {
     match params.subquery {
-        Some(run) => run(q).map_err(|e| match names_outer(&e, outer) {
-            true => unsupported(
-                "correlated subqueries (a subquery naming a column of the query around it)",
-            ),
-            false => e,
+        Some(run) => run(q).map_err(|e| {
+            if names_outer(&e, outer) && params.correlated.is_none() {
+                unsupported(
+                    "correlated subqueries here (a subquery naming a column of the query \
+                     around it runs in a SELECT's WHERE and items only)",
+                )
+            } else {
+                e
+            }
         }),
         None => Err(unsupported("a subquery here")),
     }
+}
+
+/// Registers a correlated subquery: its value is a column the query computes per row.
+fn correlated(q: &sqlparser::ast::Query, kind: SubKind, params: &mut Params<'_>) -> Scalar {
+    let list = params.correlated.get_or_insert_with(Vec::new);
+    list.push(CorrelatedCall {
+        query: q.clone(),
+        kind,
+    });
+    Scalar::Column(CORRELATED_BASE + list.len() - 1)
 }
 
 /// Whether a subquery's binding error is about a name the query around it has: the

@@ -24,11 +24,12 @@ use crate::record::Cols;
 use crate::schema::{ColumnType, Schema};
 use crate::sql::run::resolve_table;
 use crate::sql::scalar::{
-    self, compare, sql_error, truth, AggCall, AggFunc, Op, Params, Scalar, Scope,
+    self, compare, sql_error, truth, AggCall, AggFunc, CorrelatedCall, Op, Params, Scalar, Scope,
+    SubKind,
 };
 use crate::sql::target::Target;
 use crate::sql::SqlResult;
-use crate::value::Value;
+use crate::value::{Value, ValueRef};
 
 fn unsupported(feature: impl Into<String>) -> Error {
     Error::Unsupported {
@@ -635,7 +636,7 @@ fn refuse_other_clauses(q: &Query, sel: &Select) -> Result<()> {
 /// The tables of FROM, with the items' aliases standing for their expressions where a
 /// name is not a column (SQLite lets WHERE, HAVING and ORDER BY name them).
 struct WithAliases<'a> {
-    tables: &'a Tables,
+    tables: &'a dyn Scope,
     items: &'a [SelectItem],
 }
 
@@ -644,14 +645,98 @@ impl Scope for WithAliases<'_> {
         self.tables.resolve(qualifier, name)
     }
 
+    fn outer(&self, qualifier: Option<&str>, name: &str) -> Option<Value> {
+        self.tables.outer(qualifier, name)
+    }
+
     fn alias(&self, name: &str) -> Option<(&Expr, &dyn Scope)> {
         self.items.iter().find_map(|i| match i {
             SelectItem::ExprWithAlias { expr, alias } if alias.value == name => {
-                Some((expr, self.tables as &dyn Scope))
+                Some((expr, self.tables))
             }
             _ => None,
         })
     }
+}
+
+/// The tables of a subquery run for one row of the query around it: a name its own tables
+/// do not have is a column of that row (or of the query around that one).
+struct Outer<'a> {
+    inner: &'a Tables,
+    outer: &'a dyn Scope,
+    row: &'a [Value],
+}
+
+impl Scope for Outer<'_> {
+    fn resolve(&self, qualifier: Option<&str>, name: &str) -> std::result::Result<usize, String> {
+        self.inner.resolve(qualifier, name)
+    }
+
+    fn outer(&self, qualifier: Option<&str>, name: &str) -> Option<Value> {
+        match self.outer.resolve(qualifier, name) {
+            Ok(i) => self.row.get(i).cloned(),
+            Err(_) => self.outer.outer(qualifier, name),
+        }
+    }
+}
+
+/// The names of the queries around a scope, but none of its own: what a subquery run once
+/// (not per row) may name beyond its own tables.
+struct Beyond<'a>(&'a dyn Scope);
+
+impl Scope for Beyond<'_> {
+    fn resolve(&self, _: Option<&str>, name: &str) -> std::result::Result<usize, String> {
+        Err(format!("no column {name} here"))
+    }
+
+    fn outer(&self, qualifier: Option<&str>, name: &str) -> Option<Value> {
+        self.0.outer(qualifier, name)
+    }
+}
+
+/// A row of FROM with its correlated subqueries' values after it (from
+/// [`scalar::CORRELATED_BASE`] on).
+struct WithSubqueries {
+    row: Vec<Value>,
+    extra: Vec<Value>,
+}
+
+impl Cols for WithSubqueries {
+    fn value_at(&self, col: usize) -> ValueRef<'_> {
+        match col.checked_sub(scalar::CORRELATED_BASE) {
+            Some(k) => self.extra.get(k).map_or(ValueRef::Null, Value::as_ref),
+            None => self.row.get(col).map_or(ValueRef::Null, Value::as_ref),
+        }
+    }
+}
+
+/// The value each correlated subquery gives for the FROM row `row` (`scope`: the names
+/// of the query's own row).
+fn correlated_values(
+    target: Target<'_, '_>,
+    calls: &[CorrelatedCall],
+    scope: &dyn Scope,
+    row: &[Value],
+    params: &[Value],
+) -> Result<Vec<Value>> {
+    let mut out = Vec::with_capacity(calls.len());
+    for call in calls {
+        let rows = select_each(target, &call.query, params, Some((scope, row)), None)?.rows;
+        let mut firsts = rows
+            .into_iter()
+            .map(|r| r.into_iter().next().unwrap_or(Value::Null));
+        out.push(match &call.kind {
+            SubKind::Exists { negated } => Value::Bool((firsts.next().is_none()) == *negated),
+            // The first row's value, as in SQLite; null without one.
+            SubKind::Value => firsts.next().unwrap_or(Value::Null),
+            SubKind::In { operand, negated } => {
+                let v = operand.eval(row, params)?;
+                let list = firsts.map(Scalar::Literal).collect();
+                Scalar::InList(Box::new(Scalar::Literal(v)), list, *negated).eval(&[], params)?
+            }
+        });
+    }
+    Ok(out)
 }
 
 /// An ORDER BY key: an expression over the (group) row, and how it sorts. A key naming
@@ -670,7 +755,7 @@ struct Direction {
 pub(crate) type Each<'f> = &'f mut dyn FnMut(&[Value]) -> Result<bool>;
 
 pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Result<SqlResult> {
-    select_each(target, q, params, None)
+    select_each(target, q, params, None, None)
 }
 
 /// [`select`], handing the result rows to `each` instead of collecting them when it is
@@ -680,6 +765,7 @@ pub(crate) fn select_each(
     target: Target<'_, '_>,
     q: &Query,
     params: &[Value],
+    outer: Option<(&dyn Scope, &[Value])>,
     mut each: Option<Each<'_>>,
 ) -> Result<SqlResult> {
     let SetExpr::Select(sel) = q.body.as_ref() else {
@@ -702,17 +788,37 @@ pub(crate) fn select_each(
         }
     }
     let (mut rels, tables) = resolve_from(target, &sel.from, params)?;
-    let run = |sq: &Query| select(target, sq, params).map(|r| r.rows);
+    let around;
+    let scope: &dyn Scope = match outer {
+        Some((o, row)) => {
+            around = Outer {
+                inner: &tables,
+                outer: o,
+                row,
+            };
+            &around
+        }
+        None => &tables,
+    };
+    // A subquery run once here still sees the values of the queries around this one.
+    let beyond = Beyond(scope);
+    let run = |sq: &Query| {
+        let outer = Some((&beyond as &dyn Scope, &[][..]));
+        select_each(target, sq, params, outer, None).map(|r| r.rows)
+    };
     let mut p = Params::with_subqueries(&run);
     let aliased = WithAliases {
-        tables: &tables,
+        tables: scope,
         items: &sel.projection,
     };
+    // Correlated subqueries run in WHERE, once per row.
+    p.correlated = Some(Vec::new());
     let filter = sel
         .selection
         .as_ref()
         .map(|w| scalar::compile(w, &aliased, &mut p))
         .transpose()?;
+    let in_where = p.correlated.as_ref().map_or(0, Vec::len);
     let group_by: Vec<Scalar> = match &sel.group_by {
         GroupByExpr::Expressions(list, mods) if mods.is_empty() => list
             .iter()
@@ -766,6 +872,8 @@ pub(crate) fn select_each(
             other => return Err(unsupported(format!("the select item {other}"))),
         }
     }
+    // … and in the items of a query that does not group (they see the row's values).
+    let correlated = p.correlated.take().unwrap_or_default();
     let having = sel
         .having
         .as_ref()
@@ -826,11 +934,20 @@ pub(crate) fn select_each(
     for s in scalars.chain(keys).chain(args).chain(ons) {
         s.mark_columns(&mut used);
     }
+    if !correlated.is_empty() {
+        // A correlated subquery may name any column of the row.
+        used.iter_mut().for_each(|u| *u = true);
+    }
 
     let grouped = !group_by.is_empty() || !aggs.is_empty() || having.is_some();
+    if grouped && correlated.len() > in_where {
+        return Err(unsupported(
+            "a correlated subquery in the items of a query that groups",
+        ));
+    }
     if let Some(f) = each
         .as_mut()
-        .filter(|_| !grouped && order.is_empty() && sel.distinct.is_none())
+        .filter(|_| !grouped && order.is_empty() && sel.distinct.is_none() && correlated.is_empty())
     {
         // Streamed: each row goes out as it is found, the window counted on the way.
         let (mut skip, mut left) = (offset, limit.unwrap_or(usize::MAX));
@@ -891,7 +1008,17 @@ pub(crate) fn select_each(
             }
         },
     };
-    produce(target, &rels, &used, params, &mut |row| sink.push(row))?;
+    if correlated.is_empty() {
+        produce(target, &rels, &used, params, &mut |row| sink.push(row))?;
+    } else {
+        produce(target, &rels, &used, params, &mut |row| {
+            let row: Vec<Value> = (0..tables.width)
+                .map(|i| row.value_at(i).to_owned())
+                .collect();
+            let extra = correlated_values(target, &correlated, scope, &row, params)?;
+            sink.push(&WithSubqueries { row, extra })
+        })?;
+    }
     let out = sink.finish(having.as_ref())?;
 
     let mut rows: Vec<(Vec<Value>, Vec<Value>)> = if sel.distinct.is_some() {

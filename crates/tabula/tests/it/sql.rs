@@ -335,7 +335,7 @@ fn expressions_filters_and_order_agree_with_sqlite() {
     let mut mismatches = Vec::new();
     for _ in 0..queries {
         let mut unordered = false;
-        let q = match r.pick(11) {
+        let q = match r.pick(12) {
             9 => [
                 "SELECT id FROM people WHERE age IN (SELECT pop FROM cities) ORDER BY id",
                 "SELECT id FROM people WHERE age NOT IN (SELECT pop FROM cities) ORDER BY id",
@@ -346,6 +346,29 @@ fn expressions_filters_and_order_agree_with_sqlite() {
                 "SELECT id FROM people WHERE NOT EXISTS (SELECT 1 FROM cities WHERE country = 'ZZ') AND age > 30 ORDER BY id",
             ][r.pick(7)]
                 .to_owned(),
+            11 => {
+                // Correlated: run again for each row of the query around them.
+                let n = r.pick(800);
+                [
+                    format!(
+                        "SELECT p.id, (SELECT COUNT(*) FROM people q WHERE q.age < p.age) AS below \
+                         FROM people p WHERE EXISTS (SELECT 1 FROM cities c WHERE c.name = p.city \
+                         AND c.pop > {n}) ORDER BY p.id"
+                    ),
+                    format!(
+                        "SELECT p.id FROM people p WHERE p.age > (SELECT AVG(q.age) FROM people q \
+                         WHERE q.city = p.city) OR NOT EXISTS (SELECT 1 FROM cities c WHERE c.pop \
+                         < p.age + {n}) ORDER BY p.id"
+                    ),
+                    format!(
+                        "SELECT p.id, (SELECT MAX(c.pop) FROM cities c WHERE c.country = \
+                         (SELECT country FROM cities d WHERE d.name = p.city)) FROM people p \
+                         WHERE p.id IN (SELECT q.id FROM people q WHERE q.score > p.score - {n}) \
+                         ORDER BY p.id"
+                    ),
+                ][r.pick(3)]
+                    .clone()
+            }
             10 => {
                 unordered = true;
                 format!(
