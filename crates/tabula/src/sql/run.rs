@@ -15,7 +15,7 @@ use sqlparser::parser::Parser;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::record::Row;
+use crate::record::{Cols, Row};
 use crate::sql::cache::PlanCache;
 use crate::sql::scalar::{self, sql_error, Params, Scope};
 use crate::sql::select::{self, Each};
@@ -554,6 +554,8 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             let run =
                 |sq: &sqlparser::ast::Query| select::select(target, sq, params).map(|r| r.rows);
             let mut p = Params::with_subqueries(&run);
+            // Correlated subqueries run per row, in SET and WHERE.
+            p.correlated = Some(Vec::new());
             let sets = assignments
                 .iter()
                 .map(|a| {
@@ -571,6 +573,7 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 .as_ref()
                 .map(|w| scalar::compile(w, &scope, &mut p))
                 .transpose()?;
+            let correlated = p.correlated.take().unwrap_or_default();
             let schema = target.schema(&name)?;
             let pk = schema.primary_key();
             let preds = filter
@@ -579,16 +582,25 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             // The new images of the matching rows, worked out from the rows as they were
             // (every SET expression sees the old row), then written as one statement.
             let mut images = Vec::new();
+            let width = schema.columns.len();
             target.scan(&name, &preds, &mut |r| {
+                let extended;
+                let r: &dyn Cols = if correlated.is_empty() {
+                    r
+                } else {
+                    let row: Vec<Value> = (0..width).map(|i| r.value_at(i).to_owned()).collect();
+                    let extra =
+                        select::correlated_values(target, &correlated, &scope, &row, params)?;
+                    extended = select::WithSubqueries { row, extra };
+                    &extended
+                };
                 if !select::passes_cols(filter.as_ref(), r, params)? {
                     return Ok(true);
                 }
-                let row: Vec<Value> = (0..schema.columns.len())
-                    .map(|i| r.value_at(i).to_owned())
-                    .collect();
+                let row: Vec<Value> = (0..width).map(|i| r.value_at(i).to_owned()).collect();
                 let mut new = row.clone();
                 for (pos, e) in &sets {
-                    new[*pos] = schema.coerce(*pos, e.eval(&row, params)?)?;
+                    new[*pos] = schema.coerce(*pos, e.eval_cols(r, params)?)?;
                 }
                 // The key stays: a row is replaced in place, never moved (as the library's
                 // updates refuse to), so an update cannot add a row under a new key.
@@ -640,18 +652,31 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             let run =
                 |sq: &sqlparser::ast::Query| select::select(target, sq, params).map(|r| r.rows);
             let mut p = Params::with_subqueries(&run);
+            p.correlated = Some(Vec::new());
             let filter = d
                 .selection
                 .as_ref()
                 .map(|w| scalar::compile(w, &scope, &mut p))
                 .transpose()?;
+            let correlated = p.correlated.take().unwrap_or_default();
             let schema = target.schema(&name)?;
             let pk = schema.primary_key();
+            let width = schema.columns.len();
             let preds = filter
                 .as_ref()
                 .map_or_else(Vec::new, |f| select::scan_preds(f, &schema, params));
             let mut doomed = Vec::new();
             target.scan(&name, &preds, &mut |r| {
+                let extended;
+                let r: &dyn Cols = if correlated.is_empty() {
+                    r
+                } else {
+                    let row: Vec<Value> = (0..width).map(|i| r.value_at(i).to_owned()).collect();
+                    let extra =
+                        select::correlated_values(target, &correlated, &scope, &row, params)?;
+                    extended = select::WithSubqueries { row, extra };
+                    &extended
+                };
                 if select::passes_cols(filter.as_ref(), r, params)? {
                     doomed.push(r.value_at(pk).to_owned());
                 }

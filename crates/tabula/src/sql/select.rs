@@ -696,9 +696,9 @@ impl Scope for Beyond<'_> {
 
 /// A row of FROM with its correlated subqueries' values after it (from
 /// [`scalar::CORRELATED_BASE`] on).
-struct WithSubqueries {
-    row: Vec<Value>,
-    extra: Vec<Value>,
+pub(crate) struct WithSubqueries {
+    pub(crate) row: Vec<Value>,
+    pub(crate) extra: Vec<Value>,
 }
 
 impl Cols for WithSubqueries {
@@ -712,7 +712,7 @@ impl Cols for WithSubqueries {
 
 /// The value each correlated subquery gives for the FROM row `row` (`scope`: the names
 /// of the query's own row).
-fn correlated_values(
+pub(crate) fn correlated_values(
     target: Target<'_, '_>,
     calls: &[CorrelatedCall],
     scope: &dyn Scope,

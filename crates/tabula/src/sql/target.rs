@@ -99,8 +99,17 @@ impl Target<'_, '_> {
                 f(st.table(idx)?)
             }
             Target::Tx(tx) => {
-                // Loads the table into the transaction's state if it was not.
-                tx.dyn_table(name)?;
+                // Loads the table into the transaction's state if it was not. Only then: a
+                // load changes the state, which a scan running this (a correlated subquery
+                // per row) is reading.
+                let loaded = {
+                    let st = tx.tx.state(name)?;
+                    let idx = st.index_of(name)?;
+                    st.meta[idx].loaded
+                };
+                if !loaded {
+                    tx.dyn_table(name)?;
+                }
                 let st = tx.tx.state(name)?;
                 let idx = st.index_of(name)?;
                 f(st.table(idx)?)

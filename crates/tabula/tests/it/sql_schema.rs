@@ -382,8 +382,8 @@ fn foreign_keys_to_missing_tables_or_other_kinds_are_refused_and_subqueries_corr
         matches!(&err, Error::Sql { reason, .. } if reason.contains("column pid is text but references par.id")),
         "{err}"
     );
-    // Correlated subqueries run per row in a SELECT's WHERE and items; elsewhere they are
-    // named as not supported.
+    // Correlated subqueries run per row in a SELECT's WHERE and items (and in UPDATE and
+    // DELETE); elsewhere they are named as not supported.
     db.sql("INSERT INTO par (id) VALUES (1), (2), (3)").unwrap();
     let r = db
         .sql(
@@ -399,10 +399,40 @@ fn foreign_keys_to_missing_tables_or_other_kinds_are_refused_and_subqueries_corr
         ]
     );
     let err = db
-        .sql("DELETE FROM par WHERE id IN (SELECT id FROM par AS q WHERE q.id > par.id)")
+        .sql("SELECT id FROM par GROUP BY id HAVING EXISTS (SELECT 1 FROM par q WHERE q.id > par.id)")
         .unwrap_err();
     assert!(
         matches!(&err, Error::Unsupported { feature } if feature.starts_with("correlated subqueries")),
         "{err}"
+    );
+}
+
+#[test]
+fn a_correlated_subquery_inside_a_transaction_reads_its_rows() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE dept (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+         CREATE TABLE emp (id INTEGER PRIMARY KEY, dept INTEGER REFERENCES dept, pay INTEGER);
+         INSERT INTO dept (name) VALUES ('eng'), ('ops');
+         INSERT INTO emp (dept, pay) VALUES (1, 100)",
+    )
+    .unwrap();
+    let names = db
+        .transaction(|tx| {
+            tx.sql("INSERT INTO emp (dept, pay) VALUES (2, 10)")?;
+            tx.sql(
+                "UPDATE emp SET pay = pay + (SELECT COUNT(*) FROM emp x WHERE x.dept = emp.dept)",
+            )?;
+            let r = tx.sql(
+                "SELECT d.name FROM dept d WHERE EXISTS \
+                 (SELECT 1 FROM emp e WHERE e.dept = d.id AND e.pay < 20) ORDER BY d.name",
+            )?;
+            Ok(r.rows)
+        })
+        .unwrap();
+    assert_eq!(names, [[Value::from("ops")]]);
+    assert_eq!(
+        rows(&db, "SELECT pay FROM emp ORDER BY id"),
+        [[Value::Int(101)], [Value::Int(11)]]
     );
 }
