@@ -584,16 +584,9 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             let mut images = Vec::new();
             let width = schema.columns.len();
             target.scan(&name, &preds, &mut |r| {
-                let extended;
-                let r: &dyn Cols = if correlated.is_empty() {
-                    r
-                } else {
-                    let row: Vec<Value> = (0..width).map(|i| r.value_at(i).to_owned()).collect();
-                    let extra =
-                        select::correlated_values(target, &correlated, &scope, &row, params)?;
-                    extended = select::WithSubqueries { row, extra };
-                    &extended
-                };
+                let extended =
+                    select::with_subqueries(target, &correlated, &scope, r, width, params)?;
+                let r: &dyn Cols = extended.as_ref().map_or(r, |e| e as &dyn Cols);
                 if !select::passes_cols(filter.as_ref(), r, params)? {
                     return Ok(true);
                 }
@@ -667,16 +660,9 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 .map_or_else(Vec::new, |f| select::scan_preds(f, &schema, params));
             let mut doomed = Vec::new();
             target.scan(&name, &preds, &mut |r| {
-                let extended;
-                let r: &dyn Cols = if correlated.is_empty() {
-                    r
-                } else {
-                    let row: Vec<Value> = (0..width).map(|i| r.value_at(i).to_owned()).collect();
-                    let extra =
-                        select::correlated_values(target, &correlated, &scope, &row, params)?;
-                    extended = select::WithSubqueries { row, extra };
-                    &extended
-                };
+                let extended =
+                    select::with_subqueries(target, &correlated, &scope, r, width, params)?;
+                let r: &dyn Cols = extended.as_ref().map_or(r, |e| e as &dyn Cols);
                 if select::passes_cols(filter.as_ref(), r, params)? {
                     doomed.push(r.value_at(pk).to_owned());
                 }

@@ -697,8 +697,8 @@ impl Scope for Beyond<'_> {
 /// A row of FROM with its correlated subqueries' values after it (from
 /// [`scalar::CORRELATED_BASE`] on).
 pub(crate) struct WithSubqueries {
-    pub(crate) row: Vec<Value>,
-    pub(crate) extra: Vec<Value>,
+    row: Vec<Value>,
+    extra: Vec<Value>,
 }
 
 impl Cols for WithSubqueries {
@@ -710,9 +710,27 @@ impl Cols for WithSubqueries {
     }
 }
 
+/// `r` (the first `width` columns of a row) with the values of the correlated subqueries
+/// `calls` after it, to evaluate conditions on; `None` when there are none (use `r`).
+pub(crate) fn with_subqueries(
+    target: Target<'_, '_>,
+    calls: &[CorrelatedCall],
+    scope: &dyn Scope,
+    r: &dyn Cols,
+    width: usize,
+    params: &[Value],
+) -> Result<Option<WithSubqueries>> {
+    if calls.is_empty() {
+        return Ok(None);
+    }
+    let row: Vec<Value> = (0..width).map(|i| r.value_at(i).to_owned()).collect();
+    let extra = correlated_values(target, calls, scope, &row, params)?;
+    Ok(Some(WithSubqueries { row, extra }))
+}
+
 /// The value each correlated subquery gives for the FROM row `row` (`scope`: the names
 /// of the query's own row).
-pub(crate) fn correlated_values(
+fn correlated_values(
     target: Target<'_, '_>,
     calls: &[CorrelatedCall],
     scope: &dyn Scope,
@@ -1011,13 +1029,17 @@ pub(crate) fn select_each(
     if correlated.is_empty() {
         produce(target, &rels, &used, params, &mut |row| sink.push(row))?;
     } else {
-        produce(target, &rels, &used, params, &mut |row| {
-            let row: Vec<Value> = (0..tables.width)
-                .map(|i| row.value_at(i).to_owned())
-                .collect();
-            let extra = correlated_values(target, &correlated, scope, &row, params)?;
-            sink.push(&WithSubqueries { row, extra })
-        })?;
+        produce(
+            target,
+            &rels,
+            &used,
+            params,
+            &mut |row| match with_subqueries(target, &correlated, scope, row, tables.width, params)?
+            {
+                Some(extended) => sink.push(&extended),
+                None => sink.push(row),
+            },
+        )?;
     }
     let out = sink.finish(having.as_ref())?;
 
