@@ -24,6 +24,7 @@ use crate::engine::any_table::AnyTable;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::schema::{Column, ColumnType, OnDelete, Schema};
+use crate::select::column_names;
 use crate::value::Value;
 
 /// The SQL dialect of a dump ([`Database::dump_sql`](crate::Database::dump_sql)). More may
@@ -454,13 +455,7 @@ fn insert_rows(w: &mut Out<'_>, schema: &Schema, rows: &[Vec<Value>]) -> Result<
     let head = format!(
         "INSERT INTO {} ({}) VALUES\n",
         ident(&schema.table),
-        column_list(
-            &schema
-                .columns
-                .iter()
-                .map(|c| c.name.clone())
-                .collect::<Vec<_>>()
-        )
+        column_list(&column_names(schema))
     );
     for batch in rows.chunks(INSERT_BATCH) {
         w.buf.push_str(&head);
@@ -519,13 +514,7 @@ fn copy_rows(w: &mut Out<'_>, schema: &Schema, rows: &[Vec<Value>]) -> Result<()
         w.buf,
         "COPY {} ({}) FROM stdin;",
         ident(&schema.table),
-        column_list(
-            &schema
-                .columns
-                .iter()
-                .map(|c| c.name.clone())
-                .collect::<Vec<_>>()
-        )
+        column_list(&column_names(schema))
     )
     .map_err(fmt_error)?;
     for (n, row) in rows.iter().enumerate() {

@@ -16,8 +16,9 @@ use sqlparser::parser::Parser;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::record::{Cols, Row};
+use crate::schema::Schema;
 use crate::sql::cache::PlanCache;
-use crate::sql::scalar::{self, sql_error, Params, Scope};
+use crate::sql::scalar::{self, sql_error, Params, Scalar, Scope};
 use crate::sql::select::{self, Each};
 use crate::sql::target::{Snapshot, Target};
 use crate::sql::{alter, ddl};
@@ -576,20 +577,19 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             let correlated = p.correlated.take().unwrap_or_default();
             let schema = target.schema(&name)?;
             let pk = schema.primary_key();
-            let preds = filter
-                .as_ref()
-                .map_or_else(Vec::new, |f| select::scan_preds(f, &schema, params));
             // The new images of the matching rows, worked out from the rows as they were
             // (every SET expression sees the old row), then written as one statement.
             let mut images = Vec::new();
             let width = schema.columns.len();
-            target.scan(&name, &preds, &mut |r| {
-                let extended =
-                    select::with_subqueries(target, &correlated, &scope, r, width, params)?;
-                let r: &dyn Cols = extended.as_ref().map_or(r, |e| e as &dyn Cols);
-                if !select::passes_cols(filter.as_ref(), r, params)? {
-                    return Ok(true);
-                }
+            let matching = Matching {
+                target,
+                name: &name,
+                schema: &schema,
+                scope: &scope,
+                filter: filter.as_ref(),
+                correlated: &correlated,
+            };
+            matching.for_each(params, &mut |r| {
                 let row: Vec<Value> = (0..width).map(|i| r.value_at(i).to_owned()).collect();
                 let mut new = row.clone();
                 for (pos, e) in &sets {
@@ -607,7 +607,7 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                     });
                 }
                 images.push(new);
-                Ok(true)
+                Ok(())
             })?;
             let changed = images.len() as u64;
             // One statement: every row or none (a check failing on a later row undoes the
@@ -654,19 +654,18 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             let correlated = p.correlated.take().unwrap_or_default();
             let schema = target.schema(&name)?;
             let pk = schema.primary_key();
-            let width = schema.columns.len();
-            let preds = filter
-                .as_ref()
-                .map_or_else(Vec::new, |f| select::scan_preds(f, &schema, params));
             let mut doomed = Vec::new();
-            target.scan(&name, &preds, &mut |r| {
-                let extended =
-                    select::with_subqueries(target, &correlated, &scope, r, width, params)?;
-                let r: &dyn Cols = extended.as_ref().map_or(r, |e| e as &dyn Cols);
-                if select::passes_cols(filter.as_ref(), r, params)? {
-                    doomed.push(r.value_at(pk).to_owned());
-                }
-                Ok(true)
+            let matching = Matching {
+                target,
+                name: &name,
+                schema: &schema,
+                scope: &scope,
+                filter: filter.as_ref(),
+                correlated: &correlated,
+            };
+            matching.for_each(params, &mut |r| {
+                doomed.push(r.value_at(pk).to_owned());
+                Ok(())
             })?;
             // One statement: every row or none (a foreign key refusing one undoes the rest).
             let changed = tx.dyn_table(&name)?.delete_keys(&doomed)? as u64;
@@ -800,6 +799,43 @@ pub(crate) fn resolve_table(
         .map_or(table.clone(), |a| a.name.value.clone());
     let names = schema.columns.iter().map(|c| c.name.clone()).collect();
     Ok((table, qualifier, names))
+}
+
+/// The rows an UPDATE or DELETE changes: those of table `name` its WHERE keeps.
+struct Matching<'a, 't, 'db> {
+    target: Target<'t, 'db>,
+    name: &'a str,
+    schema: &'a Arc<Schema>,
+    scope: &'a TableScope,
+    filter: Option<&'a Scalar>,
+    /// The correlated subqueries of WHERE and SET, computed for each row read.
+    correlated: &'a [scalar::CorrelatedCall],
+}
+
+impl Matching<'_, '_, '_> {
+    /// Hands each matching row (with its correlated subqueries' values after it) to `f`,
+    /// read through the predicates WHERE gives the scan.
+    fn for_each(&self, params: &[Value], f: &mut dyn FnMut(&dyn Cols) -> Result<()>) -> Result<()> {
+        let preds = self
+            .filter
+            .map_or_else(Vec::new, |w| select::scan_preds(w, self.schema, params));
+        let width = self.schema.columns.len();
+        self.target.scan(self.name, &preds, &mut |r| {
+            let extended = select::with_subqueries(
+                self.target,
+                self.correlated,
+                self.scope,
+                r,
+                width,
+                params,
+            )?;
+            let r: &dyn Cols = extended.as_ref().map_or(r, |e| e as &dyn Cols);
+            if select::passes_cols(self.filter, r, params)? {
+                f(r)?;
+            }
+            Ok(true)
+        })
+    }
 }
 
 /// The one table an UPDATE or DELETE changes, with its scope.

@@ -56,7 +56,7 @@ impl<'e> Snapshot<'e> {
         };
         let idx = st.index_of(name)?;
         if st.meta[idx].loaded {
-            self.read.borrow_mut().push(idx);
+            self.note_read(idx);
             return Ok((st, idx));
         }
         self.engine.dyn_table(name)?;
@@ -74,8 +74,17 @@ impl<'e> Snapshot<'e> {
         }
         *pinned = Some(fresh.clone());
         let idx = fresh.index_of(name)?;
-        self.read.borrow_mut().push(idx);
+        self.note_read(idx);
         Ok((fresh, idx))
+    }
+
+    /// Records that table `idx` was read (once: a correlated subquery reads its tables
+    /// again for every row of the query around it).
+    fn note_read(&self, idx: usize) {
+        let mut read = self.read.borrow_mut();
+        if !read.contains(&idx) {
+            read.push(idx);
+        }
     }
 }
 
