@@ -309,6 +309,29 @@ impl Database {
         Ok(DynTable::new(self.engine.clone(), idx, schema))
     }
 
+    /// Drops a table: its rows, its schema and, for a database directory, its files. It
+    /// runs outside any transaction as one durable step of its own (`Error::InTransaction`
+    /// inside one), as a migration does; while another table references it through a
+    /// foreign key it is refused with `Error::TableReferenced`. A failure changes nothing.
+    ///
+    /// Handles on the table fail afterwards with `Error::UnknownTable`; its name is free
+    /// for a new table (`db.table::<T>()` creates it again, empty).
+    ///
+    /// ```
+    /// use tabula::{Column, ColumnType, Database, Error, Schema};
+    /// let db = Database::in_memory();
+    /// let notes = db.create_table(Schema::new("note", vec![
+    ///     Column::new("id", ColumnType::U64).primary_key(),
+    /// ])?)?;
+    /// db.drop_table("note")?;
+    /// assert!(db.table_names()?.is_empty());
+    /// assert!(matches!(notes.count(), Err(Error::UnknownTable { .. })));
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn drop_table(&self, name: &str) -> Result<()> {
+        self.engine.drop_tables(&[name.to_owned()])
+    }
+
     /// The names of every table, sorted.
     pub fn table_names(&self) -> Result<Vec<String>> {
         self.engine.table_names()

@@ -159,6 +159,15 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A table other tables reference through foreign keys cannot be dropped: their rows
+    /// would point nowhere.
+    #[error("table {table} cannot be dropped: {referenced_by} references it; drop that table (or its foreign key) first")]
+    TableReferenced {
+        /// The table to drop.
+        table: String,
+        /// The referencing columns, as `table.column`, comma-separated.
+        referenced_by: String,
+    },
     /// A plain table handle wrote (or attached, checkpointed, ...) on the thread that is
     /// running a transaction of the same database, which would wait for that transaction to
     /// end; inside `Database::transaction` use the handles from `tx.table::<T>()`. (A plain

@@ -141,7 +141,7 @@ pub(crate) fn commit_migration(
     meta.schema_on_disk = true;
     meta.migrations = migrations;
     meta.dirty = true;
-    match write_snapshots_reporting(storage, st, lsn, Rotate::Now) {
+    match write_snapshots_reporting(storage, st, lsn, Rotate::Now, &[]) {
         Ok(written) => record(st, written),
         Err(CommitFailure {
             error,
@@ -172,6 +172,46 @@ pub(crate) fn commit_migration(
     if let Err(e) = storage.finish_staged_schema(&schema.table) {
         tracing::warn!(table = %schema.table, error = %e,
             "migration committed; its schema file is renamed into place at the next open");
+    }
+    Ok(())
+}
+
+/// Commits the drop of tables `names` (already dropped from `st`, the caller's copy of the
+/// state, with the writers' lock held) as one durable step: a checkpoint whose manifest no
+/// longer lists the tables and names them among the dropped, the commit point; the log is
+/// archived whole, so no record of them is replayed. Then the tables' files are
+/// removed; if that fails, every open removes them (see `recover`), so a leftover schema
+/// file never brings a table back. A failure before the commit changes nothing on disk.
+pub(crate) fn commit_drop(storage: &Storage, st: &mut State, names: &[String]) -> Result<()> {
+    prepare(storage, st)?;
+    let lsn = storage.wal()?.last_lsn();
+    match write_snapshots_reporting(storage, st, lsn, Rotate::Now, names) {
+        Ok(written) => record(st, written),
+        Err(CommitFailure {
+            error,
+            committed: false,
+        }) => return Err(*error),
+        Err(CommitFailure {
+            error,
+            committed: true,
+        }) => {
+            // The manifest without the table may be on disk, or not: the next open settles
+            // which; until then nothing more is written.
+            if let Ok(wal) = storage.wal() {
+                wal.poison(format!(
+                    "dropping table {} failed after its commit point ({error}); reopen the \
+                     database to finish or undo it",
+                    names.join(", ")
+                ));
+            }
+            return Err(*error);
+        }
+    }
+    for name in names {
+        if let Err(e) = storage.remove_dropped_files(name) {
+            tracing::warn!(table = %name, error = %e,
+                "table dropped; its files are removed at the next open");
+        }
     }
     Ok(())
 }
@@ -222,7 +262,7 @@ fn write_snapshots(
     lsn: u64,
     rotate: Rotate,
 ) -> Result<Vec<Written>> {
-    write_snapshots_reporting(storage, st, lsn, rotate).map_err(|f| *f.error)
+    write_snapshots_reporting(storage, st, lsn, rotate, &[]).map_err(|f| *f.error)
 }
 
 /// [`write_snapshots`], saying on failure whether the manifest was replaced.
@@ -231,6 +271,7 @@ fn write_snapshots_reporting(
     st: &State,
     lsn: u64,
     rotate: Rotate,
+    dropping: &[String],
 ) -> std::result::Result<Vec<Written>, CommitFailure> {
     let not_committed = |error: Error| CommitFailure {
         error: Box::new(error),
@@ -242,9 +283,13 @@ fn write_snapshots_reporting(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
+    for name in dropping {
+        manifest.tables.remove(name);
+        manifest.dropped.insert(name.clone());
+    }
     let mut staged = Vec::new();
     let mut written = Vec::new();
-    for idx in 0..st.tables.len() {
+    for idx in st.live() {
         let meta = &st.meta[idx];
         if !meta.dirty && meta.entry.is_some() {
             continue;
@@ -274,13 +319,16 @@ fn write_snapshots_reporting(
             }
         }
     }
-    for idx in 0..st.tables.len() {
+    for idx in st.live() {
         // Clean tables keep their entry; a migration may have changed their schema file.
         let name = st.tables[idx].schema().table.clone();
         if let Some(e) = manifest.tables.get_mut(&name) {
             e.schema_crc32c = st.meta[idx].schema_crc32c.clone();
         }
     }
+    // A name a table has again is that table's: its files are no longer to be removed.
+    let tables = &manifest.tables;
+    manifest.dropped.retain(|name| !tables.contains_key(name));
     manifest.lsn = lsn;
     storage.commit_checkpoint(manifest.clone(), &staged, rotate)?;
     tracing::info!(lsn = manifest.lsn, "checkpoint complete");
@@ -304,11 +352,11 @@ fn record(st: &mut State, written: Vec<Written>) {
 /// transaction, so every table in `st` is committed; the log is made durable first, so no
 /// schema file is written for a creation a crash could still undo.
 pub(crate) fn write_schema_files(storage: &Storage, st: &mut State) -> Result<()> {
-    if st.meta.iter().all(|m| m.schema_on_disk) {
+    if st.live().all(|idx| st.meta[idx].schema_on_disk) {
         return Ok(());
     }
     storage.wal()?.sync_all(&storage.layout.wal())?;
-    for idx in 0..st.tables.len() {
+    for idx in st.live().collect::<Vec<_>>() {
         if st.meta[idx].schema_on_disk {
             continue;
         }

@@ -24,8 +24,8 @@ type Edge = (usize, usize, String, OnDelete);
 
 fn edges(st: &State) -> Vec<Edge> {
     let mut out = Vec::new();
-    for (idx, t) in st.tables.iter().enumerate() {
-        for (col, c) in t.schema().columns.iter().enumerate() {
+    for idx in st.live() {
+        for (col, c) in st.tables[idx].schema().columns.iter().enumerate() {
             if let Some(fk) = &c.references {
                 out.push((idx, col, fk.table.clone(), fk.on_delete));
             }

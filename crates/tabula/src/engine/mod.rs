@@ -15,6 +15,7 @@
 pub(crate) mod any_table;
 mod attach;
 mod checkpoint;
+mod drop_table;
 mod exchange;
 mod foreign_keys;
 pub(crate) mod load;
@@ -139,12 +140,12 @@ impl Engine {
         let _no_load = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
         // What this database shows now: each table's schema, whether it is loaded, and the
         // Rust type of a typed one (the published version; loads wait for `loading`).
-        let shown: Vec<(Arc<Schema>, bool)> = {
+        let shown: Vec<(Arc<Schema>, bool, bool)> = {
             let st = self.read_state("(refresh)")?;
             st.tables
                 .iter()
                 .zip(&st.meta)
-                .map(|(t, m)| (t.schema().clone(), m.loaded))
+                .map(|(t, m)| (t.schema().clone(), m.loaded, m.dropped))
                 .collect()
         };
         let (fresh, recovered) = Storage::open_read_only(
@@ -156,27 +157,24 @@ impl Engine {
         // Old positions first, so every handle still finds its table, with the schema it
         // has (a handle keeps its table's column names): a table this database loaded (so a
         // typed or dynamic handle may hold its columns) and the writer migrated since needs
-        // a new open; a table it never loaded just takes its new schema. Tables created
-        // since come after them.
-        let mut order: Vec<usize> = Vec::with_capacity(next.tables.len());
-        for (schema, loaded) in &shown {
-            let name = &schema.table;
-            let Some(&i) = next.by_name.get(name) else {
-                return Err(Error::corrupt(
-                    &storage.layout.schema(name),
-                    0,
-                    "the table is gone from the directory since it was read",
-                ));
-            };
-            if *loaded {
-                migrated_since(schema, next.tables[i].schema())?;
+        // a new open; a table it never loaded just takes its new schema; a table the writer
+        // dropped keeps its position as a dropped one. Tables created since come after them.
+        let mut order: Vec<Result<usize, Arc<Schema>>> = Vec::with_capacity(next.tables.len());
+        for (schema, loaded, dropped) in &shown {
+            match next.by_name.get(&schema.table) {
+                Some(&i) if !*dropped => {
+                    if *loaded {
+                        migrated_since(schema, next.tables[i].schema())?;
+                    }
+                    order.push(Ok(i));
+                }
+                _ => order.push(Err(schema.clone())),
             }
-            order.push(i);
         }
         let new_ones: Vec<usize> = (0..next.tables.len())
-            .filter(|i| !order.contains(i))
+            .filter(|i| !order.contains(&Ok(*i)))
             .collect();
-        order.extend(new_ones);
+        order.extend(new_ones.into_iter().map(Ok));
         let mut tables: Vec<Option<Arc<dyn any_table::AnyTable>>> =
             std::mem::take(&mut next.tables)
                 .into_iter()
@@ -187,18 +185,23 @@ impl Engine {
             .map(Some)
             .collect();
         let mut state = State::default();
-        for i in order {
-            let (Some(t), Some(meta)) = (tables[i].take(), metas[i].take()) else {
-                continue;
-            };
-            let at = state.tables.len();
-            Arc::make_mut(&mut state.by_name).insert(t.schema().table.clone(), at);
-            state.tables.push(t);
-            state.meta.push(meta);
+        for slot in order {
+            match slot {
+                Ok(i) => {
+                    let (Some(t), Some(meta)) = (tables[i].take(), metas[i].take()) else {
+                        continue;
+                    };
+                    let at = state.tables.len();
+                    Arc::make_mut(&mut state.by_name).insert(t.schema().table.clone(), at);
+                    state.tables.push(t);
+                    state.meta.push(meta);
+                }
+                Err(schema) => state.push_dropped(schema)?,
+            }
         }
         // Tables this database had loaded are loaded again now (from the new point), with no
         // lock held; readers go on with the old point meanwhile.
-        for (idx, (_, loaded)) in shown.iter().enumerate() {
+        for (idx, (_, loaded, _)) in shown.iter().enumerate() {
             if *loaded {
                 load::ensure_loaded(Some(&fresh), &mut state, idx)?;
             }
@@ -211,7 +214,7 @@ impl Engine {
                 migrated_since(head.tables[idx].schema(), state.tables[idx].schema())?;
                 load::ensure_loaded(Some(&fresh), &mut state, idx)?;
             }
-            if head.tables[idx].rust_type().is_some() {
+            if head.tables[idx].rust_type().is_some() && !state.is_dropped(idx) {
                 let reloaded = head.tables[idx].same_kind_from(&*state.tables[idx])?;
                 state.tables[idx] = reloaded;
             }
@@ -509,6 +512,7 @@ fn state_of(recovered: Vec<crate::storage::recover::RecoveredTable>) -> Result<S
             schema_crc32c: t.schema_crc32c,
             migrations: t.migrations,
             commits: 0,
+            dropped: false,
         };
         state.push_dyn(t.schema, meta)?;
     }

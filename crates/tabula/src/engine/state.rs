@@ -40,6 +40,9 @@ pub(crate) struct TableMeta {
     /// Commits that changed the table since the database opened: a checkpoint that wrote it
     /// marks it clean only if no commit came after it encoded the table.
     pub(crate) commits: u64,
+    /// The table was dropped: its position is kept (handles hold positions) by an empty
+    /// table of its schema, which no name leads to and every handle refuses.
+    pub(crate) dropped: bool,
 }
 
 impl TableMeta {
@@ -54,6 +57,7 @@ impl TableMeta {
             schema_crc32c: String::new(),
             migrations: Vec::new(),
             commits: 0,
+            dropped: false,
         }
     }
 }
@@ -77,19 +81,77 @@ impl State {
             .ok_or_else(|| Error::UnknownTable { table: name.into() })
     }
 
-    /// The table at `idx` (a handle's position: it exists while its database is open).
+    /// The table at `idx` (a handle's position: it exists while its database is open,
+    /// unless it was dropped).
     pub(crate) fn table(&self, idx: usize) -> Result<&dyn AnyTable> {
         match self.tables.get(idx) {
-            Some(t) => Ok(&**t),
+            Some(t) if !self.is_dropped(idx) => Ok(&**t),
+            Some(t) => Err(Error::UnknownTable {
+                table: t.schema().table.clone(),
+            }),
             None => Err(Error::UnknownTable {
                 table: format!("#{idx}"),
             }),
         }
     }
 
+    /// Whether the table at `idx` was dropped.
+    pub(crate) fn is_dropped(&self, idx: usize) -> bool {
+        self.meta.get(idx).is_some_and(|m| m.dropped)
+    }
+
+    /// The positions of the tables that were not dropped.
+    pub(crate) fn live(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.tables.len()).filter(|&i| !self.is_dropped(i))
+    }
+
+    /// Drops the table at `idx`: its name is free for a new table, its rows are freed once
+    /// no version holds them, and its position stays, held by an empty table of its schema
+    /// (so that every other position, and every handle, keeps its meaning).
+    pub(crate) fn drop_table(&mut self, idx: usize) -> Result<()> {
+        let schema = self.table(idx)?.schema().clone();
+        let name = schema.table.clone();
+        let empty = TableData::<DynRow>::new(schema)?;
+        self.tables[idx] = Arc::new(empty);
+        let meta = &mut self.meta[idx];
+        meta.dropped = true;
+        meta.loaded = true;
+        meta.dirty = false;
+        meta.pending = Arc::default();
+        if self.by_name.get(&name) == Some(&idx) {
+            Arc::make_mut(&mut self.by_name).remove(&name);
+        }
+        Ok(())
+    }
+
+    /// Adds a dropped table of `schema`: a position no name leads to (a read-only database
+    /// keeps the positions of the tables the writer dropped).
+    pub(crate) fn push_dropped(&mut self, schema: Arc<Schema>) -> Result<()> {
+        self.tables
+            .push(Arc::new(TableData::<DynRow>::new(schema)?));
+        let mut meta = TableMeta::created();
+        meta.dirty = false;
+        meta.dropped = true;
+        meta.schema_on_disk = true;
+        self.meta.push(meta);
+        Ok(())
+    }
+
+    /// The error for a handle of `T` whose table `idx` is not a table of `T`: dropped, or
+    /// attached to another type.
+    pub(crate) fn not_typed<T: Table>(&self, idx: usize) -> Error {
+        if self.is_dropped(idx) {
+            return Error::UnknownTable {
+                table: T::schema().table.clone(),
+            };
+        }
+        detached::<T>()
+    }
+
     /// [`State::table`], to change: a table another version still shares is first
     /// replaced by a copy of it (which shares its rows and indexes until they are written).
     pub(crate) fn table_mut(&mut self, idx: usize) -> Result<&mut (dyn AnyTable + 'static)> {
+        self.table(idx)?;
         let Some(t) = self.tables.get_mut(idx) else {
             return Err(Error::UnknownTable {
                 table: format!("#{idx}"),
@@ -122,7 +184,7 @@ impl State {
     /// The typed table at `idx`.
     #[inline]
     pub(crate) fn typed<T: Table>(&self, idx: usize) -> Result<&TableData<T>> {
-        self.typed_opt(idx).ok_or_else(detached::<T>)
+        self.typed_opt(idx).ok_or_else(|| self.not_typed::<T>(idx))
     }
 
     /// [`State::typed`], `None` for a table not of `T`.

@@ -79,7 +79,8 @@ impl Engine {
         let st = self.read_state("")?;
         let storage = self.storage.as_ref();
         let mut tables = Vec::new();
-        for (idx, t) in st.tables.iter().enumerate() {
+        for idx in st.live() {
+            let t = &st.tables[idx];
             let schema = t.schema();
             let meta = &st.meta[idx];
             let rows = if meta.loaded {

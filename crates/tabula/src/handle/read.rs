@@ -36,7 +36,7 @@ impl<'s, T: Table> TypedReader<'s, T> {
                 table,
                 int_key: T::schema().key_int_range(),
             }),
-            None => Err(crate::engine::state::detached::<T>()),
+            None => Err(st.not_typed::<T>(idx)),
         }
     }
 

@@ -1,7 +1,8 @@
-//! Statements that change a table rather than its rows: `CREATE [UNIQUE] INDEX` and
-//! `ALTER TABLE … ADD COLUMN / RENAME COLUMN / DROP COLUMN / ADD UNIQUE (…) / ADD CHECK (…)`
-//! run as migrations ([`Database::alter_table`](crate::Database::alter_table)), outside any
-//! transaction; and the auto-increment counters a dump sets, in SQLite's spelling
+//! Statements that change a table rather than its rows: `CREATE [UNIQUE] INDEX`, `DROP
+//! INDEX` and `ALTER TABLE … ADD COLUMN / RENAME COLUMN / DROP COLUMN / ADD UNIQUE (…) /
+//! ADD CHECK (…)` run as migrations ([`Database::alter_table`](crate::Database::alter_table)),
+//! and `DROP TABLE` as [`Database::drop_table`](crate::Database::drop_table) does, each
+//! outside any transaction as one durable step; and the auto-increment counters a dump sets, in SQLite's spelling
 //! (`INSERT INTO sqlite_sequence (name, seq) VALUES ('t', n)`) and PostgreSQL's
 //! (`SELECT setval(pg_get_serial_sequence('t', 'id'), n)`), which run as writes.
 
@@ -9,7 +10,7 @@ use std::sync::Arc;
 
 use sqlparser::ast::{
     AlterTableOperation, CreateIndex, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
-    ObjectName, Query, SelectItem, SetExpr, Spanned, Statement, TableConstraint,
+    ObjectName, ObjectType, Query, SelectItem, SetExpr, Spanned, Statement, TableConstraint,
 };
 
 use crate::engine::source::{statement, Source};
@@ -18,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::expr::rename_columns;
 use crate::schema::Schema;
 use crate::sql::ddl;
+use crate::sql::dump::index_name;
 use crate::sql::run::SqlResult;
 use crate::sql::scalar::{self, sql_error, Params, Scope};
 use crate::sql::target::Target;
@@ -36,22 +38,56 @@ fn name_of(name: &ObjectName) -> String {
         .unwrap_or_default()
 }
 
-/// Whether `s` migrates a table (and so runs outside transactions).
+/// Whether `s` migrates or drops a table (and so runs outside transactions).
 pub(crate) fn is_migration(s: &Statement) -> bool {
-    matches!(s, Statement::CreateIndex(_) | Statement::AlterTable(_))
+    matches!(
+        s,
+        Statement::CreateIndex(_)
+            | Statement::AlterTable(_)
+            | Statement::Drop {
+                object_type: ObjectType::Table | ObjectType::Index,
+                ..
+            }
+    )
 }
 
 /// The error for a migration inside `BEGIN … COMMIT` or `db.transaction`.
 pub(crate) fn in_transaction(s: &Statement) -> Error {
     sql_error(
         s.span(),
-        "CREATE INDEX and ALTER TABLE migrate the table as one durable step of their own, \
-         which cannot run inside a transaction; run it before BEGIN or after COMMIT",
+        "CREATE INDEX, DROP INDEX, ALTER TABLE and DROP TABLE change the table as one \
+         durable step of their own, which cannot run inside a transaction; run it before \
+         BEGIN or after COMMIT",
     )
 }
 
-/// Runs a migration statement: works out the table's new schema and migrates to it.
+/// Runs a migration statement: works out the table's new schema and migrates to it (or
+/// drops tables).
 pub(crate) fn migrate(engine: &Arc<Engine>, s: &Statement) -> Result<SqlResult> {
+    if let Statement::Drop {
+        object_type,
+        if_exists,
+        names,
+        cascade,
+        purge,
+        temporary,
+        table,
+        ..
+    } = s
+    {
+        if *cascade {
+            return Err(unsupported(
+                "DROP … CASCADE (drop the tables that reference it first)",
+            ));
+        }
+        if *purge || *temporary || table.is_some() {
+            return Err(unsupported("DROP with PURGE, TEMPORARY or ON"));
+        }
+        return match object_type {
+            ObjectType::Index => drop_indexes(engine, names, *if_exists),
+            _ => drop_tables(engine, names, *if_exists),
+        };
+    }
     let (table, span) = match s {
         Statement::CreateIndex(c) => (name_of(&c.table_name), c.table_name.span()),
         Statement::AlterTable(a) => (name_of(&a.name), a.name.span()),
@@ -89,6 +125,79 @@ pub(crate) fn migrate(engine: &Arc<Engine>, s: &Statement) -> Result<SqlResult> 
         _ => return Err(unsupported("this statement as a migration")),
     };
     engine.alter(new)?;
+    Ok(SqlResult::default())
+}
+
+/// `DROP TABLE [IF EXISTS] a, b, …`: every table named (those that exist, with `IF
+/// EXISTS`) dropped in one step, or none.
+fn drop_tables(engine: &Arc<Engine>, names: &[ObjectName], if_exists: bool) -> Result<SqlResult> {
+    let existing = engine.table_names()?;
+    let mut tables = Vec::with_capacity(names.len());
+    for name in names {
+        let table = name_of(name);
+        if existing.contains(&table) {
+            tables.push(table);
+        } else if !if_exists {
+            return Err(sql_error(name.span(), format!("no table named {table}")));
+        }
+    }
+    if !tables.is_empty() {
+        engine.drop_tables(&tables)?;
+    }
+    Ok(SqlResult::default())
+}
+
+/// `DROP INDEX [IF EXISTS] name, …`. tabula knows an index by its columns, not by a name:
+/// `name` is the one `tabula dump` writes for it (`<table>_<columns>_idx`,
+/// see [`index_name`]); a name given to `CREATE INDEX` is not kept.
+fn drop_indexes(engine: &Arc<Engine>, names: &[ObjectName], if_exists: bool) -> Result<SqlResult> {
+    for name in names {
+        let wanted = name_of(name);
+        let mut found = None;
+        let mut known = Vec::new();
+        for table in engine.table_names()? {
+            let mut schema = engine.schema(&table)?;
+            schema.evolution = Default::default();
+            let singles = schema
+                .columns
+                .iter()
+                .filter(|c| c.index && !c.primary_key)
+                .map(|c| vec![c.name.clone()]);
+            for cols in singles.chain(schema.index.iter().cloned()) {
+                let n = index_name(&table, &cols);
+                if n == wanted {
+                    found = Some((schema.clone(), cols));
+                }
+                known.push(n);
+            }
+        }
+        let Some((mut schema, cols)) = found else {
+            if if_exists {
+                continue;
+            }
+            let known = if known.is_empty() {
+                "there are no indexes".to_owned()
+            } else {
+                format!(
+                    "tabula names an index by its table and columns: {}",
+                    known.join(", ")
+                )
+            };
+            return Err(sql_error(
+                name.span(),
+                format!("no index named {wanted} ({known})"),
+            ));
+        };
+        match cols.as_slice() {
+            [one] => {
+                let col = schema.column_index(one)?;
+                schema.columns[col].index = false;
+            }
+            _ => schema.index.retain(|c| *c != cols),
+        }
+        schema.finish()?;
+        engine.alter(schema)?;
+    }
     Ok(SqlResult::default())
 }
 

@@ -422,7 +422,9 @@ fn create_table(
 
 /// An index's name: the table's and columns' names, as `pg_dump`-like tools make them,
 /// shortened to PostgreSQL's 63 bytes.
-fn index_name(table: &str, cols: &[String]) -> String {
+/// The name a dump gives the index of `table` on `cols` (tabula keeps indexes by their
+/// columns), which `DROP INDEX` takes.
+pub(crate) fn index_name(table: &str, cols: &[String]) -> String {
     let name = format!("{table}_{}_idx", cols.join("_"));
     if name.len() <= 63 {
         name

@@ -7,6 +7,7 @@ use std::sync::PoisonError;
 
 use crate::error::{Error, Result};
 use crate::schema::Schema;
+use crate::storage::fs::FileSystem;
 use crate::storage::layout::Layout;
 use crate::storage::manifest::{crc_hex_parts, Manifest, TableEntry};
 use crate::storage::{snapshot, Storage};
@@ -142,6 +143,18 @@ impl Storage {
             Rotate::Now => self.rotate_wal(lsn),
             Rotate::Later => Ok(()),
         }
+    }
+
+    /// Removes the files of table `name`, which the manifest just committed dropped, and
+    /// forgets it among the dropped (the next manifest no longer names it).
+    pub(crate) fn remove_dropped_files(&self, name: &str) -> Result<()> {
+        remove_table_files(&*self.fs, &self.layout, name)?;
+        self.manifest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .dropped
+            .remove(name);
+        Ok(())
     }
 
     /// Copies the log's first `bytes` (every record up to `lsn`, which a checkpoint just
@@ -294,4 +307,24 @@ impl Storage {
         }
         Ok(out)
     }
+}
+
+/// Removes table `name`'s schema file and snapshot (and their temporary files), those that
+/// are there, and makes the removals durable.
+pub(crate) fn remove_table_files(fs: &dyn FileSystem, layout: &Layout, name: &str) -> Result<()> {
+    let schema = layout.schema(name);
+    let records = layout.records(name);
+    for (dir, file) in [(layout.schema_dir(), schema), (layout.data_dir(), records)] {
+        let mut removed = false;
+        for path in [Layout::tmp(&file), file] {
+            if fs.exists(&path) {
+                fs.remove(&path).map_err(|e| Error::io(&path, e))?;
+                removed = true;
+            }
+        }
+        if removed {
+            fs.sync_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+    }
+    Ok(())
 }

@@ -381,6 +381,18 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     // Snapshot files: a committed `.tmp` (the checkpoint's manifest names its bytes, and the
     // next open finishes its rename) stands for the snapshot; other `.tmp` files are the
     // next open's to remove, and no problem.
+    // A dropped table's files, which the next open removes: not part of the database.
+    let dropped_tables = out
+        .manifest
+        .as_ref()
+        .map(|m| m.dropped.clone())
+        .unwrap_or_default();
+    let tables_listed: Vec<String> = out
+        .manifest
+        .as_ref()
+        .map(|m| m.tables.keys().cloned().collect())
+        .unwrap_or_default();
+    let dropped = |t: &str| dropped_tables.contains(t) && !tables_listed.iter().any(|n| n == t);
     let mut snapshots: BTreeMap<String, PathBuf> = BTreeMap::new();
     let data_dir = layout.data_dir();
     for p in fs.list(&data_dir).unwrap_or_default() {
@@ -388,6 +400,9 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             continue;
         };
         if let Some(t) = name.strip_suffix(".records") {
+            if dropped(t) {
+                continue;
+            }
             snapshots.entry(t.to_owned()).or_insert(p.clone());
         } else if let Some(t) = name.strip_suffix(&format!(".records{TMP}")) {
             let entry = out.manifest.as_ref().and_then(|m| m.tables.get(t));
@@ -441,6 +456,9 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         let Some(name) = Layout::table_of_schema(&p) else {
             continue;
         };
+        if dropped(&name) {
+            continue;
+        }
         let bytes = read(&p)?;
         let mut file: SchemaFile = match serde_json::from_slice(&bytes) {
             Ok(f) => f,

@@ -1,7 +1,7 @@
 //! `manifest.json`: the last completed checkpoint. Writing it is the commit point of a
 //! checkpoint; it names the LSN the snapshots include and each snapshot's checksum.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +29,11 @@ pub(crate) struct Manifest {
     /// Every log record up to this LSN is in the snapshots.
     pub(crate) lsn: u64,
     pub(crate) tables: BTreeMap<String, TableEntry>,
+    /// Tables dropped whose files may still be there (a `DROP TABLE` commits before it
+    /// removes them): every open removes them, and reads no table from them. A name listed
+    /// in `tables` too is that table's, not dropped.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub(crate) dropped: BTreeSet<String>,
     /// crc32c of the manifest's own JSON as [`Manifest::to_bytes`] writes it without this
     /// field. Absent in manifests written before it existed: those still open, and gain one
     /// at the next checkpoint.
@@ -42,12 +47,18 @@ impl Default for Manifest {
             format: FORMAT,
             lsn: 0,
             tables: BTreeMap::new(),
+            dropped: BTreeSet::new(),
             crc32c: None,
         }
     }
 }
 
 impl Manifest {
+    /// Whether the files of table `name` are a dropped table's leftovers.
+    pub(crate) fn is_dropped(&self, name: &str) -> bool {
+        self.dropped.contains(name) && !self.tables.contains_key(name)
+    }
+
     /// The JSON without the checksum field.
     fn unsealed_bytes(&self) -> Vec<u8> {
         let unsealed = Manifest {

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::schema::Schema;
+use crate::storage::checkpoint::remove_table_files;
 use crate::storage::fs::{DirLock, FileSystem};
 use crate::storage::inspect::is_database;
 use crate::storage::layout::{self, Layout};
@@ -54,7 +55,7 @@ impl Storage {
 
         let manifest_path = layout.manifest();
         refuse_lost_manifest(&*fs, &layout)?;
-        let manifest: Manifest = if fs.exists(&manifest_path) {
+        let mut manifest: Manifest = if fs.exists(&manifest_path) {
             let bytes = fs
                 .read(&manifest_path)
                 .map_err(|e| Error::io(&manifest_path, e))?;
@@ -64,6 +65,11 @@ impl Storage {
             Manifest::default()
         };
         finish_interrupted_checkpoint(&*fs, &layout, &manifest)?;
+        // A dropped table's files that its `DROP TABLE` could not remove.
+        for name in manifest.dropped.iter().filter(|n| manifest.is_dropped(n)) {
+            remove_table_files(&*fs, &layout, name)?;
+        }
+        manifest.dropped.clear();
         let mut tables = read_schemas(&*fs, &layout, &manifest)?;
 
         // The log: records after the checkpoint, grouped by table; a record may create one.
@@ -453,6 +459,11 @@ fn read_schemas(
         let Some(name) = Layout::table_of_schema(&path) else {
             continue;
         };
+        if manifest.is_dropped(&name) {
+            // Left by a `DROP TABLE` (a read-only open removes nothing); a table of that name
+            // created since is created again by its log record.
+            continue;
+        }
         let mut bytes = fs.read(&path).map_err(|e| Error::io(&path, e))?;
         let entry = manifest.tables.get(&name).cloned();
         if let Some(entry) = &entry {

@@ -370,6 +370,18 @@ fn write_rebuilt(
     let mut manifest = Manifest {
         format: FORMAT,
         lsn: found.last_lsn,
+        // A dropped table's leftover files stay the next open's to remove.
+        dropped: found
+            .manifest
+            .as_ref()
+            .map(|m| {
+                m.dropped
+                    .iter()
+                    .filter(|n| !found.tables.contains_key(*n))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default(),
         ..Manifest::default()
     };
     for (name, t) in &found.tables {

@@ -7,6 +7,7 @@ mod composite_differential;
 mod concurrency;
 mod constraints;
 mod crash;
+mod drop;
 mod dump;
 mod dynamic;
 mod evolution;

@@ -155,6 +155,8 @@ enum Op {
     TxMigrate {
         email: u8,
     },
+    /// `DROP TABLE tag` (an `UnknownTable` error while it does not exist).
+    DropTag,
     // The durable steps.
     /// `close` (which checkpoints) and open again.
     Reopen,
@@ -205,6 +207,7 @@ fn durable_op() -> impl Strategy<Value = Op> {
             .prop_map(|(ops, commit)| Op::Tx { ops, commit }),
         1 => (1..5u64, 0..10u8, any::<bool>())
             .prop_map(|(tag, email, commit)| Op::TxTag { tag, email, commit }),
+        1 => Just(Op::DropTag),
     ];
     prop_oneof![
         10 => writes.clone(),
@@ -217,6 +220,7 @@ fn durable_op() -> impl Strategy<Value = Op> {
         2 => (1..40u64).prop_map(|at| Op::CrashInCheckpoint { at }),
         2 => (1..8u64, writes).prop_map(|(at, op)| Op::CrashIn { at, op: Box::new(op) }),
         1 => (1..30u64).prop_map(|at| Op::CrashIn { at, op: Box::new(Op::Migrate) }),
+        1 => (1..30u64).prop_map(|at| Op::CrashIn { at, op: Box::new(Op::DropTag) }),
     ]
 }
 
@@ -387,6 +391,7 @@ impl Model {
             }
             // Refused in the transaction: nothing remains.
             Op::TxMigrate { .. } => false,
+            Op::DropTag => self.tags.take().is_some(),
             Op::Migrate => {
                 self.notes = true;
                 true
@@ -712,6 +717,12 @@ impl Durable {
                 false
             }
             Op::TxMigrate { .. } => false,
+            Op::DropTag => match self.db().drop_table("tag") {
+                Ok(()) => true,
+                Err(Error::UnknownTable { table }) if table == "tag" => false,
+                Err(_) if self.crashing => false,
+                Err(e) => panic!("an error the model does not make: {e}"),
+            },
             Op::Tx { .. } | Op::TxTag { .. } => {
                 let db = self.db().clone();
                 succeeded(
@@ -741,6 +752,22 @@ impl Durable {
                 self.crashing,
             ),
         }
+    }
+
+    /// The key the next auto-increment insert into `item` takes, found by an insert in a
+    /// transaction that aborts (and so changes nothing).
+    fn next_key(&self) -> u64 {
+        let mut next = None;
+        let r = self.db().transaction(|tx| {
+            let key = tx
+                .dyn_table("item")?
+                .insert(tabula::row! { "email" => "probe", "year" => 0, "score" => 0 })?;
+            next = key.as_i64();
+            Err::<(), _>(Error::abort("a probe"))
+        });
+        assert!(matches!(r, Err(Error::Aborted(_))), "{r:?}");
+        next.and_then(|k| u64::try_from(k).ok())
+            .expect("an integer key")
     }
 
     /// The rows and tags the database holds now.
@@ -818,10 +845,13 @@ fn run_durable(ops: &[Op], auto_checkpoint: Option<u64>) {
                 let crashed = d.fs.crashed();
                 let notes = after.notes;
                 d.power_loss(notes);
-                let state = d.state();
-                m = if same(&state, &after) && (ok || crashed) {
+                // Rows alone may not tell the two apart (a key used by a row deleted in the
+                // same transaction): the next key does.
+                let state = (d.state(), d.next_key());
+                let same = |m: &Model| same(&state.0, m) && state.1 == m.next;
+                m = if same(&after) && (ok || crashed) {
                     after
-                } else if same(&state, &before) && !ok {
+                } else if same(&before) && !ok {
                     // A commit cut short may be lost entirely (never acknowledged).
                     Model { notes, ..before }
                 } else {

@@ -3,9 +3,6 @@
 //! record run (a failure does not stop the file), and every failure reported with its
 //! file and line.
 //!
-//! Cases for what is not built yet live in `tests/slt/pending/`, run only with
-//! `TABULA_SLT_PENDING=1`.
-//!
 //! How results print: `NULL`; an integer in decimal; a float in its shortest round-trip
 //! form (`2.0`, `0.30000000000000004`, `1e20`); a boolean as `true` or `false` (tabula's
 //! comparisons give booleans, where SQLite gives 1 and 0: a documented difference); the
@@ -184,11 +181,8 @@ fn run_dir(dir: &Path) -> (usize, Vec<String>) {
 #[test]
 fn slt_files_agree() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt");
-    let (count, mut failures) = run_dir(&root);
+    let (count, failures) = run_dir(&root);
     assert!(count > 0, "no .slt files in {}", root.display());
-    if std::env::var_os("TABULA_SLT_PENDING").is_some_and(|v| v == "1") {
-        failures.extend(run_dir(&root.join("pending")).1);
-    }
     assert!(
         failures.is_empty(),
         "{} sqllogictest record(s) failed:\n\n{}",
