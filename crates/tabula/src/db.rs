@@ -52,8 +52,6 @@ use crate::txn::{ReadTransaction, Transaction};
 #[derive(Clone)]
 pub struct Database {
     engine: Arc<Engine>,
-    /// Parsed SQL by its text, shared by the clones of this handle.
-    sql_plans: Arc<crate::sql::PlanCache>,
 }
 
 impl std::fmt::Debug for Database {
@@ -140,10 +138,7 @@ impl Builder {
         };
         let fs = self.fs.unwrap_or_else(|| Arc::new(StdFs));
         let engine = Engine::open(fs, path.as_ref(), options)?;
-        Ok(Database {
-            engine,
-            sql_plans: Arc::default(),
-        })
+        Ok(Database { engine })
     }
 
     /// Opens the database directory at `path` read-only: see
@@ -157,10 +152,7 @@ impl Builder {
         };
         let fs = self.fs.unwrap_or_else(|| Arc::new(StdFs));
         let engine = Engine::open_read_only(fs, path.as_ref(), options)?;
-        Ok(Database {
-            engine,
-            sql_plans: Arc::default(),
-        })
+        Ok(Database { engine })
     }
 }
 
@@ -169,7 +161,6 @@ impl Database {
     pub fn in_memory() -> Database {
         Database {
             engine: Engine::in_memory(),
-            sql_plans: Arc::default(),
         }
     }
 
@@ -363,13 +354,13 @@ impl Database {
     /// # Ok::<(), tabula::Error>(())
     /// ```
     pub fn sql(&self, text: &str) -> Result<SqlResult> {
-        crate::sql::run(&self.engine, &self.sql_plans, text, &[])
+        crate::sql::run(&self.engine, text, &[])
     }
 
     /// [`Database::sql`] with `params` bound to its placeholders (`?` in order, or `$1`,
     /// `$2`, …).
     pub fn sql_with(&self, text: &str, params: &[crate::value::Value]) -> Result<SqlResult> {
-        crate::sql::run(&self.engine, &self.sql_plans, text, params)
+        crate::sql::run(&self.engine, text, params)
     }
 
     /// [`Database::sql_with`], handing the last statement's result rows to `each` one at a
@@ -399,7 +390,7 @@ impl Database {
         params: &[crate::value::Value],
         mut each: impl FnMut(&[crate::value::Value]) -> Result<bool>,
     ) -> Result<SqlResult> {
-        crate::sql::run_each(&self.engine, &self.sql_plans, text, params, Some(&mut each))
+        crate::sql::run_each(&self.engine, text, params, Some(&mut each))
     }
 
     /// Writes a SQL script that recreates the database, in SQLite's or PostgreSQL's

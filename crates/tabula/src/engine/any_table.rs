@@ -15,7 +15,7 @@ use crate::storage::codec::RowsWriter;
 use crate::storage::snapshot;
 use crate::storage::wal::line::RecordWriter;
 use crate::table::{Mark, TableData};
-use crate::value::Value;
+use crate::value::{Value, ValueRef};
 
 /// A table as the database sees it, whatever its row kind.
 pub(crate) trait AnyTable: Send + Sync {
@@ -67,6 +67,14 @@ pub(crate) trait AnyTable: Send + Sync {
         q: &QuerySpec<'_, Row>,
         f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
     ) -> Result<()>;
+    /// Runs `f` on the row holding `v` in column `col`, found through the primary key or
+    /// the column's own unique index: `Some(found)`, or `None` when `col` has neither.
+    fn unique_cols(
+        &self,
+        col: usize,
+        v: ValueRef<'_>,
+        f: &mut dyn FnMut(&dyn Cols) -> Result<()>,
+    ) -> Result<Option<bool>>;
     fn dyn_explain(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Plan;
     fn dyn_count(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<usize>;
     fn dyn_keys(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<Vec<Value>>;
@@ -243,6 +251,25 @@ impl<R: Record> AnyTable for TableData<R> {
             }
         }
         Ok(())
+    }
+    fn unique_cols(
+        &self,
+        col: usize,
+        v: ValueRef<'_>,
+        f: &mut dyn FnMut(&dyn Cols) -> Result<()>,
+    ) -> Result<Option<bool>> {
+        let row = if col == self.schema.primary_key() {
+            self.row_by_key(v)
+        } else {
+            match self.find_unique(col, v) {
+                None => return Ok(None),
+                Some(slot) => slot.and_then(|s| self.row(s)),
+            }
+        };
+        match row {
+            Some(r) => f(r).map(|()| Some(true)),
+            None => Ok(Some(false)),
+        }
     }
     fn dyn_explain(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Plan {
         query::explain(self, &typed_spec::<R>(q, names))

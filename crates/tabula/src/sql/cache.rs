@@ -1,9 +1,10 @@
-//! Parsed statements by their text, so that a statement run many times (`db.sql_with` in a
-//! loop) is parsed once. Bounded: past its capacity the oldest text goes. Parsing depends
-//! on the text alone, never on the tables, so an entry never goes stale.
+//! Parsed statements by their text, so that a statement run many times (`db.sql_with` or
+//! `tx.sql_with` in a loop) is parsed once. Bounded: past its capacity the oldest text goes.
+//! Parsing depends on the text alone, never on the tables or the database, so one cache
+//! serves every database of the process, and an entry never goes stale.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use crate::error::Result;
 use crate::sql::run::{parse, Parsed};
@@ -23,6 +24,14 @@ pub(crate) struct PlanCache {
 struct Inner {
     map: HashMap<String, Arc<Parsed>>,
     order: VecDeque<String>,
+}
+
+/// The process's cache.
+static PARSED: LazyLock<PlanCache> = LazyLock::new(PlanCache::default);
+
+/// The statements of `text`, parsed now or earlier (by any database of the process).
+pub(crate) fn parsed(text: &str) -> Result<Arc<Parsed>> {
+    PARSED.parsed(text)
 }
 
 impl PlanCache {

@@ -7,12 +7,12 @@ mod cache;
 mod copy;
 mod ddl;
 pub(crate) mod dump;
+mod point;
 mod run;
 pub(crate) mod scalar;
 mod select;
 mod target;
 
-pub(crate) use cache::PlanCache;
 pub use dump::Dialect;
 pub use run::SqlResult;
 pub(crate) use run::{run, run_each};

@@ -5,7 +5,7 @@
 //! `DELETE FROM t [WHERE]`. Everything else is `Error::Unsupported`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use sqlparser::ast::{
     FromTable, ObjectName, SetExpr, Spanned, Statement, TableFactor, TableWithJoins,
@@ -17,7 +17,8 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::record::{Cols, Row};
 use crate::schema::Schema;
-use crate::sql::cache::PlanCache;
+use crate::sql::cache;
+use crate::sql::point::{self, Point};
 use crate::sql::scalar::{self, sql_error, Params, Scalar, Scope};
 use crate::sql::select::{self, Each};
 use crate::sql::target::{Snapshot, Target};
@@ -39,13 +40,8 @@ pub struct SqlResult {
 
 /// Runs `text` (one or more statements separated by `;`) with `params` bound to its
 /// placeholders, returning the last statement's result. See `Database::sql`.
-pub(crate) fn run(
-    engine: &Arc<Engine>,
-    cache: &PlanCache,
-    text: &str,
-    params: &[Value],
-) -> Result<SqlResult> {
-    run_each(engine, cache, text, params, None)
+pub(crate) fn run(engine: &Arc<Engine>, text: &str, params: &[Value]) -> Result<SqlResult> {
+    run_each(engine, text, params, None)
 }
 
 /// [`run`], handing the last statement's result rows to `each` (see
@@ -53,13 +49,17 @@ pub(crate) fn run(
 /// own, after it otherwise.
 pub(crate) fn run_each(
     engine: &Arc<Engine>,
-    cache: &PlanCache,
     text: &str,
     params: &[Value],
     mut each: Option<Each<'_>>,
 ) -> Result<SqlResult> {
-    let parsed = cache.parsed(text)?;
+    let parsed = cache::parsed(text)?;
     parsed.check_params(params)?;
+    if let (None, Some(p)) = (&each, parsed.point()) {
+        if let Some(answer) = point::run(engine, p, params) {
+            return answer;
+        }
+    }
     let statements = &parsed.statements;
     let mut last = SqlResult::default();
     let mut i = 0;
@@ -178,7 +178,7 @@ impl Transaction<'_> {
 /// Runs `text` inside `tx` (`tx.sql`): every statement is part of the transaction, so
 /// `BEGIN`, `COMMIT` and `ROLLBACK` are refused.
 fn run_in(tx: &Transaction<'_>, text: &str, params: &[Value]) -> Result<SqlResult> {
-    let parsed = parse(text)?;
+    let parsed = cache::parsed(text)?;
     parsed.check_params(params)?;
     let statements = &parsed.statements;
     let mut last = SqlResult::default();
@@ -273,9 +273,21 @@ fn is_read(s: &Statement) -> bool {
 pub(crate) struct Parsed {
     pub(crate) statements: Vec<Statement>,
     placeholders: usize,
+    /// The point-lookup shape of a text of one statement, read at its first run.
+    point: OnceLock<Option<Point>>,
 }
 
 impl Parsed {
+    /// The statement's point-lookup shape (see [`point`]), if the text is one such.
+    fn point(&self) -> Option<&Point> {
+        self.point
+            .get_or_init(|| match self.statements.as_slice() {
+                [one] => point::shape(one),
+                _ => None,
+            })
+            .as_ref()
+    }
+
     /// Checks that `params` has a value for each placeholder, and no more.
     fn check_params(&self, params: &[Value]) -> Result<()> {
         if self.placeholders != params.len() {
@@ -340,6 +352,7 @@ pub(crate) fn parse(text: &str) -> Result<Parsed> {
     Ok(Parsed {
         statements,
         placeholders: marks.max(highest),
+        point: OnceLock::new(),
     })
 }
 

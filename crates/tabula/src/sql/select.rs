@@ -583,7 +583,7 @@ fn equi_pair(c: &Scalar, left_width: usize) -> Option<(usize, usize)> {
 
 /// Refuses the clauses of other dialects that sqlparser reads and tabula does not run, so
 /// that none is silently ignored.
-fn refuse_other_clauses(q: &Query, sel: &Select) -> Result<()> {
+pub(crate) fn refuse_other_clauses(q: &Query, sel: &Select) -> Result<()> {
     let clause = if q.fetch.is_some() {
         "FETCH"
     } else if !q.locks.is_empty() || q.for_clause.is_some() {
