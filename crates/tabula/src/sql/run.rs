@@ -603,14 +603,14 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 correlated: &correlated,
             };
             matching.for_each(params, &mut |r| {
-                let row: Vec<Value> = (0..width).map(|i| r.value_at(i).to_owned()).collect();
-                let mut new = row.clone();
+                let mut new: Vec<Value> = (0..width).map(|i| r.value_at(i).to_owned()).collect();
+                // Every SET expression sees the old row `r`; `new` only collects the results.
                 for (pos, e) in &sets {
                     new[*pos] = schema.coerce(*pos, e.eval_cols(r, params)?)?;
                 }
                 // The key stays: a row is replaced in place, never moved (as the library's
                 // updates refuse to), so an update cannot add a row under a new key.
-                let old_key = schema.coerce(pk, row[pk].clone())?;
+                let old_key = schema.coerce(pk, r.value_at(pk).to_owned())?;
                 if new[pk] != old_key {
                     return Err(Error::PrimaryKeyChanged {
                         table: name.clone(),
