@@ -1296,7 +1296,7 @@ impl<'a> Sink<'a> {
                         Some(a) => Some(a.eval_cols(row, params)?),
                         None => None,
                     };
-                    acc.add(v)?;
+                    acc.add(v);
                 }
                 Ok(true)
             }
@@ -1330,7 +1330,9 @@ impl<'a> Sink<'a> {
                 }
                 let mut out = Vec::with_capacity(groups.len());
                 for (mut row, accs) in groups {
-                    row.extend(accs.into_iter().map(Acc::finish));
+                    for acc in accs {
+                        row.push(acc.finish()?);
+                    }
                     if !passes(having, &row, params)? {
                         continue;
                     }
@@ -1433,10 +1435,110 @@ struct Acc {
     func: AggFunc,
     distinct: Option<HashSet<String>>,
     count: i64,
-    int_sum: Option<i64>,
-    float_sum: f64,
-    any_float: bool,
+    sum: Sum,
     best: Option<Value>,
+}
+
+/// The running sum of `SUM`, `TOTAL` and `AVG`, kept as SQLite's `sumStep` keeps it: an
+/// exact integer until a float comes (or the integers overflow), then a float with a
+/// Kahan-Babuska-Neumaier error term. Summing floats another way gives other last bits
+/// (and, where the terms cancel, other small results) than SQLite's.
+#[derive(Default)]
+struct Sum {
+    int: i64,
+    /// The float sum is the one kept (`sum` + `err`), not `int`.
+    approx: bool,
+    /// The integers overflowed and no float came since: `SUM` fails.
+    overflow: bool,
+    sum: f64,
+    err: f64,
+}
+
+impl Sum {
+    /// 2^52: an integer at least this large is added as two floats, each exact.
+    const BIG: i64 = 1 << 52;
+
+    fn add_int(&mut self, i: i64) {
+        if self.approx {
+            self.add_exact(i);
+            return;
+        }
+        match self.int.checked_add(i) {
+            Some(x) => self.int = x,
+            None => {
+                self.overflow = true;
+                self.start_float();
+                self.add_exact(i);
+            }
+        }
+    }
+
+    fn add_float(&mut self, f: f64) {
+        if self.approx {
+            self.overflow = false;
+        } else {
+            self.start_float();
+        }
+        self.step(f);
+    }
+
+    /// Goes on as a float sum, starting from the integers' sum.
+    fn start_float(&mut self) {
+        self.approx = true;
+        let (big, small) = Sum::split(self.int);
+        self.sum = big;
+        self.err = small;
+    }
+
+    /// `i` as a large part and a small one whose floats are exact (the small one zero for
+    /// an `i` below [`Sum::BIG`], which a float holds exactly).
+    fn split(i: i64) -> (f64, f64) {
+        if i <= -Sum::BIG || i >= Sum::BIG {
+            let small = i % 16384;
+            ((i - small) as f64, small as f64)
+        } else {
+            (i as f64, 0.0)
+        }
+    }
+
+    fn add_exact(&mut self, i: i64) {
+        let (big, small) = Sum::split(i);
+        self.step(big);
+        if small != 0.0 {
+            self.step(small);
+        }
+    }
+
+    /// One Kahan-Babuska-Neumaier step.
+    fn step(&mut self, r: f64) {
+        let s = self.sum;
+        let t = s + r;
+        if s.abs() > r.abs() {
+            self.err += (s - t) + r;
+        } else {
+            self.err += (r - t) + s;
+        }
+        self.sum = t;
+    }
+
+    /// The sum as a float.
+    fn float(&self) -> f64 {
+        match self.approx {
+            false => self.int as f64,
+            true if self.err.is_finite() => self.sum + self.err,
+            true => self.sum,
+        }
+    }
+}
+
+/// A float result of an aggregate: null for NaN (infinity minus infinity), as SQLite has no
+/// NaN.
+fn float_value(f: f64) -> Value {
+    if f.is_nan() {
+        Value::Null
+    } else {
+        Value::Float(f)
+    }
 }
 
 impl Acc {
@@ -1445,25 +1547,23 @@ impl Acc {
             func: call.func,
             distinct: call.distinct.then(HashSet::new),
             count: 0,
-            int_sum: Some(0),
-            float_sum: 0.0,
-            any_float: false,
+            sum: Sum::default(),
             best: None,
         }
     }
 
-    fn add(&mut self, v: Option<Value>) -> Result<()> {
+    fn add(&mut self, v: Option<Value>) {
         let Some(v) = v else {
             // COUNT(*)
             self.count += 1;
-            return Ok(());
+            return;
         };
         if v.is_null() {
-            return Ok(());
+            return;
         }
         if let Some(seen) = &mut self.distinct {
             if !seen.insert(join_key(&v).unwrap_or_default()) {
-                return Ok(());
+                return;
             }
         }
         self.count += 1;
@@ -1493,41 +1593,34 @@ impl Acc {
                     v => v,
                 };
                 match n {
-                    Value::Int(i) => {
-                        self.float_sum += i as f64;
-                        self.int_sum = self.int_sum.and_then(|s| s.checked_add(i));
-                        if self.int_sum.is_none() && self.func == AggFunc::Sum && !self.any_float {
-                            return Err(Error::Sql {
-                                line: 0,
-                                column: 0,
-                                reason: "integer overflow in sum()".into(),
-                            });
-                        }
-                    }
-                    Value::Float(f) => {
-                        self.any_float = true;
-                        self.float_sum += f;
-                    }
+                    Value::Int(i) => self.sum.add_int(i),
+                    Value::Float(f) => self.sum.add_float(f),
                     _ => {}
                 }
             }
         }
-        Ok(())
     }
 
-    fn finish(self) -> Value {
-        match self.func {
+    /// The aggregate's value; `SUM` fails if its integers overflowed (and no float came
+    /// after, which makes it a float sum), as in SQLite.
+    fn finish(self) -> Result<Value> {
+        Ok(match self.func {
             AggFunc::Count => Value::Int(self.count),
             AggFunc::Min | AggFunc::Max => self.best.unwrap_or(Value::Null),
-            AggFunc::Total => Value::Float(self.float_sum),
+            AggFunc::Total => float_value(self.sum.float()),
             AggFunc::Sum if self.count == 0 => Value::Null,
-            AggFunc::Sum if !self.any_float => self
-                .int_sum
-                .map_or(Value::Float(self.float_sum), Value::Int),
-            AggFunc::Sum => Value::Float(self.float_sum),
+            AggFunc::Sum if self.sum.overflow => {
+                return Err(Error::Sql {
+                    line: 0,
+                    column: 0,
+                    reason: "integer overflow in sum()".into(),
+                })
+            }
+            AggFunc::Sum if !self.sum.approx => Value::Int(self.sum.int),
+            AggFunc::Sum => float_value(self.sum.float()),
             AggFunc::Avg if self.count == 0 => Value::Null,
-            AggFunc::Avg => Value::Float(self.float_sum / self.count as f64),
-        }
+            AggFunc::Avg => float_value(self.sum.float() / self.count as f64),
+        })
     }
 }
 
