@@ -659,23 +659,24 @@ impl Scope for WithAliases<'_> {
     }
 }
 
-/// The tables of a subquery run for one row of the query around it: a name its own tables
-/// do not have is a column of that row (or of the query around that one).
-struct Outer<'a> {
-    inner: &'a Tables,
-    outer: &'a dyn Scope,
-    row: &'a [Value],
+/// The names a query's expressions see: its own tables' columns and, when it is a
+/// subquery run for one row of the query around it (`outer`), a name its tables do not
+/// have is a column of that row (or of the query around that one).
+struct QueryScope<'a> {
+    tables: &'a Tables,
+    outer: Option<(&'a dyn Scope, &'a [Value])>,
 }
 
-impl Scope for Outer<'_> {
+impl Scope for QueryScope<'_> {
     fn resolve(&self, qualifier: Option<&str>, name: &str) -> std::result::Result<usize, String> {
-        self.inner.resolve(qualifier, name)
+        self.tables.resolve(qualifier, name)
     }
 
     fn outer(&self, qualifier: Option<&str>, name: &str) -> Option<Value> {
-        match self.outer.resolve(qualifier, name) {
-            Ok(i) => self.row.get(i).cloned(),
-            Err(_) => self.outer.outer(qualifier, name),
+        let (outer, row) = self.outer?;
+        match outer.resolve(qualifier, name) {
+            Ok(i) => row.get(i).cloned(),
+            Err(_) => outer.outer(qualifier, name),
         }
     }
 }
@@ -724,37 +725,115 @@ pub(crate) fn with_subqueries(
         return Ok(None);
     }
     let row: Vec<Value> = (0..width).map(|i| r.value_at(i).to_owned()).collect();
-    let extra = correlated_values(target, calls, scope, &row, params)?;
-    Ok(Some(WithSubqueries { row, extra }))
+    extended(target, calls, scope, row, params).map(Some)
 }
 
-/// The value each correlated subquery gives for the FROM row `row` (`scope`: the names
-/// of the query's own row).
-fn correlated_values(
+/// `row` with the values of every one of the correlated subqueries `calls` after it.
+fn extended(
     target: Target<'_, '_>,
     calls: &[CorrelatedCall],
     scope: &dyn Scope,
-    row: &[Value],
+    row: Vec<Value>,
     params: &[Value],
-) -> Result<Vec<Value>> {
-    let mut out = Vec::with_capacity(calls.len());
+) -> Result<WithSubqueries> {
+    let mut row = WithSubqueries {
+        row,
+        extra: Vec::with_capacity(calls.len()),
+    };
     for call in calls {
-        let rows = select_each(target, &call.query, params, Some((scope, row)), None)?.rows;
-        let mut firsts = rows
-            .into_iter()
-            .map(|r| r.into_iter().next().unwrap_or(Value::Null));
-        out.push(match &call.kind {
-            SubKind::Exists { negated } => Value::Bool((firsts.next().is_none()) == *negated),
-            // The first row's value, as in SQLite; null without one.
-            SubKind::Value => firsts.next().unwrap_or(Value::Null),
-            SubKind::In { operand, negated } => {
-                let v = operand.eval(row, params)?;
-                let list = firsts.map(Scalar::Literal).collect();
-                Scalar::InList(Box::new(Scalar::Literal(v)), list, *negated).eval(&[], params)?
-            }
-        });
+        let v = correlated_value(target, call, scope, &row, params)?;
+        row.extra.push(v);
     }
-    Ok(out)
+    Ok(row)
+}
+
+/// The value a correlated subquery gives for the row `row.row` of the query it is in
+/// (`scope`: the names of that row's columns; a group's row has its aggregates' values
+/// after them, which no name reaches). `row` holds the values of the subqueries before
+/// this one, which the operand of `x IN (SELECT …)` may read (`x` a subquery too).
+fn correlated_value(
+    target: Target<'_, '_>,
+    call: &CorrelatedCall,
+    scope: &dyn Scope,
+    row: &WithSubqueries,
+    params: &[Value],
+) -> Result<Value> {
+    let r = select_each(target, &call.query, params, Some((scope, &row.row)), None)?;
+    if r.columns.len() != 1 && !matches!(call.kind, SubKind::Exists { .. }) {
+        // As SQLite, whether or not it has rows (its `*` is known to be several columns
+        // now; the compiler could only count the items).
+        return Err(sql_error(
+            call.query.span(),
+            "a subquery used as a value returns one column",
+        ));
+    }
+    let mut firsts = r
+        .rows
+        .into_iter()
+        .map(|r| r.into_iter().next().unwrap_or(Value::Null));
+    Ok(match &call.kind {
+        SubKind::Exists { negated } => Value::Bool((firsts.next().is_none()) == *negated),
+        // The first row's value, as in SQLite; null without one.
+        SubKind::Value => firsts.next().unwrap_or(Value::Null),
+        SubKind::In { operand, negated } => {
+            let v = operand.eval_cols(row, params)?;
+            let list = firsts.map(Scalar::Literal).collect();
+            Scalar::InList(Box::new(Scalar::Literal(v)), list, *negated).eval(&[], params)?
+        }
+    })
+}
+
+/// When a query runs a correlated subquery of its own (in its WHERE, GROUP BY, items,
+/// HAVING or ORDER BY), in the order the phases come: each runs only for the rows (or
+/// groups) the phases before it kept, as SQLite evaluates the clauses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// In WHERE: for each row of FROM.
+    Where,
+    /// In GROUP BY, an aggregate's argument or FILTER, or the items and ORDER BY of a
+    /// query that does not group: for each row WHERE keeps.
+    Row,
+    /// In HAVING: for each group, on its row (its first row, then its aggregates).
+    Having,
+    /// In the items and ORDER BY of a query that groups: for each group HAVING keeps.
+    Group,
+}
+
+/// A query's correlated subqueries, each with its phase, and what running one needs.
+struct Correlated<'a, 't, 'db> {
+    target: Target<'t, 'db>,
+    calls: &'a [CorrelatedCall],
+    phases: Vec<Phase>,
+    /// The names of the query's row (and of the queries around it).
+    scope: &'a dyn Scope,
+    params: &'a [Value],
+}
+
+impl Correlated<'_, '_, '_> {
+    /// Whether any subquery runs in `phase`.
+    fn any(&self, phase: Phase) -> bool {
+        self.phases.contains(&phase)
+    }
+
+    /// `row`, with room after it for its subqueries' values: null until their phase runs
+    /// (an expression reads only the values of its own phase and the ones before it).
+    fn start(&self, row: Vec<Value>) -> WithSubqueries {
+        WithSubqueries {
+            row,
+            extra: vec![Value::Null; self.calls.len()],
+        }
+    }
+
+    /// Runs the subqueries of `phase` for `row`, keeping their values in it.
+    fn run(&self, phase: Phase, row: &mut WithSubqueries) -> Result<()> {
+        for (i, call) in self.calls.iter().enumerate() {
+            if self.phases[i] == phase {
+                let v = correlated_value(self.target, call, self.scope, row, self.params)?;
+                row.extra[i] = v;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// An ORDER BY key: an expression over the (group) row, and how it sorts. A key naming
@@ -806,18 +885,11 @@ pub(crate) fn select_each(
         }
     }
     let (mut rels, tables) = resolve_from(target, &sel.from, params)?;
-    let around;
-    let scope: &dyn Scope = match outer {
-        Some((o, row)) => {
-            around = Outer {
-                inner: &tables,
-                outer: o,
-                row,
-            };
-            &around
-        }
-        None => &tables,
+    let scope = QueryScope {
+        tables: &tables,
+        outer,
     };
+    let scope: &dyn Scope = &scope;
     // A subquery run once here still sees the values of the queries around this one.
     let beyond = Beyond(scope);
     let run = |sq: &Query| {
@@ -829,21 +901,24 @@ pub(crate) fn select_each(
         tables: scope,
         items: &sel.projection,
     };
-    // Correlated subqueries run in WHERE, once per row.
+    // Correlated subqueries run in every clause; which rows each runs for (its phase) is
+    // known once compiling shows whether the query groups. They are counted as they come.
     p.correlated = Some(Vec::new());
+    let met = |p: &Params<'_>| p.correlated.as_ref().map_or(0, Vec::len);
     let filter = sel
         .selection
         .as_ref()
         .map(|w| scalar::compile(w, &aliased, &mut p))
         .transpose()?;
-    let in_where = p.correlated.as_ref().map_or(0, Vec::len);
+    let in_where = met(&p);
     let group_by: Vec<Scalar> = match &sel.group_by {
         GroupByExpr::Expressions(list, mods) if mods.is_empty() => list
             .iter()
-            .map(|e| scalar::compile(group_item(e, &sel.projection, &tables)?, &tables, &mut p))
+            .map(|e| scalar::compile(group_item(e, &sel.projection, &tables)?, scope, &mut p))
             .collect::<Result<_>>()?,
         _ => return Err(unsupported("GROUP BY ALL and grouping modifiers")),
     };
+    let in_group_by = met(&p);
     // Items, HAVING and ORDER BY may aggregate: their calls become columns after the row.
     p.aggs = Some(Vec::new());
     p.agg_base = tables.width;
@@ -874,7 +949,7 @@ pub(crate) fn select_each(
             }
             SelectItem::UnnamedExpr(e) => {
                 // Compiled first: it refuses a tree too deep to print.
-                exprs.push(scalar::compile(e, &tables, &mut p)?);
+                exprs.push(scalar::compile(e, scope, &mut p)?);
                 columns.push(match e {
                     Expr::Identifier(id) => id.value.clone(),
                     Expr::CompoundIdentifier(parts) => {
@@ -885,18 +960,18 @@ pub(crate) fn select_each(
             }
             SelectItem::ExprWithAlias { expr, alias } => {
                 columns.push(alias.value.clone());
-                exprs.push(scalar::compile(expr, &tables, &mut p)?);
+                exprs.push(scalar::compile(expr, scope, &mut p)?);
             }
             other => return Err(unsupported(format!("the select item {other}"))),
         }
     }
-    // … and in the items of a query that does not group (they see the row's values).
-    let correlated = p.correlated.take().unwrap_or_default();
+    let before_having = met(&p);
     let having = sel
         .having
         .as_ref()
         .map(|h| scalar::compile(h, &aliased, &mut p))
         .transpose()?;
+    let in_having = before_having..met(&p);
     let mut order: Vec<Key> = Vec::new();
     if let Some(ob) = &q.order_by {
         let OrderByKind::Expressions(list) = &ob.kind else {
@@ -931,7 +1006,26 @@ pub(crate) fn select_each(
         }
     }
     let aggs = p.aggs.take().unwrap_or_default();
+    let calls = p.correlated.take().unwrap_or_default();
     let (limit, offset) = window(q, params)?;
+    let grouped = !group_by.is_empty() || !aggs.is_empty() || having.is_some();
+    let phases = calls
+        .iter()
+        .enumerate()
+        .map(|(i, call)| match i {
+            _ if i < in_where => Phase::Where,
+            _ if i < in_group_by || call.in_aggregate || !grouped => Phase::Row,
+            _ if in_having.contains(&i) => Phase::Having,
+            _ => Phase::Group,
+        })
+        .collect();
+    let correlated = (!calls.is_empty()).then(|| Correlated {
+        target,
+        calls: &calls,
+        phases,
+        scope,
+        params,
+    });
 
     // WHERE's predicates on one table's columns narrow that table's scan (through an index
     // when one serves them); the whole condition is still evaluated on every row. A table
@@ -952,20 +1046,14 @@ pub(crate) fn select_each(
     for s in scalars.chain(keys).chain(args).chain(ons) {
         s.mark_columns(&mut used);
     }
-    if !correlated.is_empty() {
+    if correlated.is_some() {
         // A correlated subquery may name any column of the row.
         used.iter_mut().for_each(|u| *u = true);
     }
 
-    let grouped = !group_by.is_empty() || !aggs.is_empty() || having.is_some();
-    if grouped && correlated.len() > in_where {
-        return Err(unsupported(
-            "a correlated subquery in the items of a query that groups",
-        ));
-    }
     if let Some(f) = each
         .as_mut()
-        .filter(|_| !grouped && order.is_empty() && sel.distinct.is_none() && correlated.is_empty())
+        .filter(|_| !grouped && order.is_empty() && sel.distinct.is_none() && correlated.is_none())
     {
         // Streamed: each row goes out as it is found, the window counted on the way.
         let (mut skip, mut left) = (offset, limit.unwrap_or(usize::MAX));
@@ -994,7 +1082,8 @@ pub(crate) fn select_each(
     }
     let mut sink = Sink {
         params,
-        filter: filter.as_ref(),
+        // With correlated subqueries WHERE runs before the sink (it needs their values).
+        filter: filter.as_ref().filter(|_| correlated.is_none()),
         exprs: &exprs,
         order: &order,
         width: tables.width,
@@ -1026,22 +1115,23 @@ pub(crate) fn select_each(
             }
         },
     };
-    if correlated.is_empty() {
-        produce(target, &rels, &used, params, &mut |row| sink.push(row))?;
-    } else {
-        produce(
-            target,
-            &rels,
-            &used,
-            params,
-            &mut |row| match with_subqueries(target, &correlated, scope, row, tables.width, params)?
-            {
-                Some(extended) => sink.push(&extended),
-                None => sink.push(row),
-            },
-        )?;
+    match &correlated {
+        None => produce(target, &rels, &used, params, &mut |row| sink.push(row))?,
+        Some(c) => produce(target, &rels, &used, params, &mut |row| {
+            let mut row = c.start(
+                (0..tables.width)
+                    .map(|i| row.value_at(i).to_owned())
+                    .collect(),
+            );
+            c.run(Phase::Where, &mut row)?;
+            if !passes_cols(filter.as_ref(), &row, params)? {
+                return Ok(true);
+            }
+            c.run(Phase::Row, &mut row)?;
+            sink.push(&row)
+        })?,
     }
-    let out = sink.finish(having.as_ref())?;
+    let out = sink.finish(having.as_ref(), correlated.as_ref())?;
 
     let mut rows: Vec<(Vec<Value>, Vec<Value>)> = if sel.distinct.is_some() {
         let mut seen = HashSet::new();
@@ -1304,8 +1394,13 @@ impl<'a> Sink<'a> {
     }
 
     /// The kept rows' order keys and values, in the order they came (best first for the
-    /// top rows); groups are finished, filtered by HAVING and evaluated.
-    fn finish(self, having: Option<&Scalar>) -> Result<Vec<(Vec<Value>, Vec<Value>)>> {
+    /// top rows); groups are finished, filtered by HAVING and evaluated (with the values of
+    /// the correlated subqueries of HAVING, the items and ORDER BY, run for each group).
+    fn finish(
+        self,
+        having: Option<&Scalar>,
+        correlated: Option<&Correlated<'_, '_, '_>>,
+    ) -> Result<Vec<(Vec<Value>, Vec<Value>)>> {
         let params = self.params;
         match self.state {
             State::Rows { out, .. } => Ok(out),
@@ -1328,25 +1423,34 @@ impl<'a> Sink<'a> {
                         aggs.iter().map(Acc::new).collect(),
                     ));
                 }
+                let correlated = correlated.filter(|c| c.any(Phase::Having) || c.any(Phase::Group));
+                // A kept group's order keys and values.
+                let output = |row: &dyn Cols| -> Result<(Vec<Value>, Vec<Value>)> {
+                    let values = self.exprs.iter().map(|e| e.eval_cols(row, params));
+                    let values = values.collect::<Result<_>>()?;
+                    let keys = self.order.iter().map(|(k, _)| k.eval_cols(row, params));
+                    Ok((keys.collect::<Result<_>>()?, values))
+                };
                 let mut out = Vec::with_capacity(groups.len());
                 for (mut row, accs) in groups {
                     for acc in accs {
                         row.push(acc.finish()?);
                     }
-                    if !passes(having, &row, params)? {
-                        continue;
+                    match correlated {
+                        None => {
+                            if passes(having, &row, params)? {
+                                out.push(output(&row)?);
+                            }
+                        }
+                        Some(c) => {
+                            let mut row = c.start(row);
+                            c.run(Phase::Having, &mut row)?;
+                            if passes_cols(having, &row, params)? {
+                                c.run(Phase::Group, &mut row)?;
+                                out.push(output(&row)?);
+                            }
+                        }
                     }
-                    let values = self
-                        .exprs
-                        .iter()
-                        .map(|e| e.eval(&row, params))
-                        .collect::<Result<Vec<_>>>()?;
-                    let keys = self
-                        .order
-                        .iter()
-                        .map(|(k, _)| k.eval(&row, params))
-                        .collect::<Result<Vec<_>>>()?;
-                    out.push((keys, values));
                 }
                 Ok(out)
             }
@@ -1650,6 +1754,14 @@ fn window(q: &Query, params: &[Value]) -> Result<(Option<usize>, usize)> {
     ))
 }
 
+/// How EXPLAIN says that `n` correlated subqueries run for each `what`.
+fn per_row(n: usize, what: &str) -> String {
+    match n {
+        1 => format!("a correlated subquery run for each {what}"),
+        n => format!("{n} correlated subqueries run for each {what}"),
+    }
+}
+
 /// What `EXPLAIN SELECT …` shows: a line per step, in the order they run, each table with
 /// how its scan reads it (an index serving which predicates, or a full scan).
 pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Result<Vec<String>> {
@@ -1659,11 +1771,13 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
     let (mut rels, tables) = resolve_from(target, &sel.from, params)?;
     let run = |sq: &Query| select(target, sq, params).map(|r| r.rows);
     let mut p = Params::with_subqueries(&run);
+    p.correlated = Some(Vec::new());
     let filter = sel
         .selection
         .as_ref()
         .map(|w| scalar::compile(w, &tables, &mut p))
         .transpose()?;
+    let in_where = p.correlated.as_ref().map_or(0, Vec::len);
     if let Some(f) = &filter {
         push_where(f, &mut rels, params);
     }
@@ -1710,8 +1824,10 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
             out.push(line);
         }
     }
-    if sel.selection.is_some() {
-        out.push("filter (WHERE)".to_owned());
+    match in_where {
+        _ if sel.selection.is_none() => {}
+        0 => out.push("filter (WHERE)".to_owned()),
+        n => out.push(format!("filter (WHERE), {}", per_row(n, "row"))),
     }
     let grouped = !matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
     if grouped {
