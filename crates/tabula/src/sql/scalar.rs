@@ -483,8 +483,8 @@ fn run_subquery(
             if names_outer(&e, outer) && params.correlated.is_none() {
                 unsupported(
                     "correlated subqueries here (a subquery naming a column of the query \
-                     around it runs in a SELECT's WHERE, items, GROUP BY, HAVING and ORDER \
-                     BY, and in UPDATE's SET and WHERE and DELETE's WHERE)",
+                     around it runs in a SELECT's WHERE, items, GROUP BY, HAVING, ORDER BY \
+                     and JOIN … ON, and in UPDATE's SET and WHERE and DELETE's WHERE)",
                 )
             } else {
                 e

@@ -39,7 +39,7 @@ fn unsupported(feature: impl Into<String>) -> Error {
 
 /// The tables of a FROM clause: each with its qualifier, columns and where its values start
 /// in a row.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Tables {
     tables: Vec<(String, Vec<String>, usize)>,
     width: usize,
@@ -117,8 +117,20 @@ enum Link {
     /// The first relation, or `FROM a, b` / `CROSS JOIN`: every pair.
     Cross,
     /// `[INNER] JOIN … ON` (`left`: `LEFT [OUTER] JOIN`), its condition compiled over the
-    /// relations up to this one.
-    On { cond: Option<Scalar>, left: bool },
+    /// relations up to this one, with the correlated subqueries it names, if any.
+    On {
+        cond: Option<Scalar>,
+        left: bool,
+        correlated: Option<OnSubqueries>,
+    },
+}
+
+/// The correlated subqueries of a join's ON condition: they run for each pair of rows the
+/// condition tests, naming the columns of the relations up to the joined one (`tables`, as
+/// they were when the condition was compiled: a later table's column is not one of them).
+struct OnSubqueries {
+    calls: Vec<CorrelatedCall>,
+    tables: Tables,
 }
 
 /// One relation of FROM, resolved: its source, where its values start in a row, how it
@@ -132,15 +144,18 @@ struct Relation {
 }
 
 /// FROM resolved into relations (none without FROM), and the scope of their columns.
+/// `outer`: the query around this one and its row, when this one is a correlated subquery
+/// run for that row (an ON condition may name its columns).
 fn resolve_from(
     target: Target<'_, '_>,
     from: &[TableWithJoins],
     params: &[Value],
+    outer: Option<(&dyn Scope, &[Value])>,
 ) -> Result<(Vec<Relation>, Tables)> {
     let mut tables = Tables::default();
     let mut rels = Vec::new();
     let add = |tables: &mut Tables, t: &TableFactor, rels: &mut Vec<Relation>| -> Result<()> {
-        let (qualifier, names, source) = relation(target, t, params)?;
+        let (qualifier, names, source) = relation(target, t, params, outer)?;
         let at = tables.width;
         let width = names.len();
         tables.add(qualifier, names)?;
@@ -168,14 +183,28 @@ fn resolve_from(
                     )))
                 }
             };
-            let run = |sq: &Query| select(target, sq, params).map(|r| r.rows);
-            let cond = match on {
-                JoinConstraint::On(e) => Some(scalar::compile(
-                    e,
-                    &tables,
-                    &mut Params::with_subqueries(&run),
-                )?),
-                JoinConstraint::None => None,
+            let (cond, correlated) = match on {
+                JoinConstraint::On(e) => {
+                    let scope = QueryScope {
+                        tables: &tables,
+                        outer,
+                    };
+                    let beyond = Beyond(&scope);
+                    let run = |sq: &Query| {
+                        let outer = Some((&beyond as &dyn Scope, &[][..]));
+                        select_each(target, sq, params, outer, None).map(|r| r.rows)
+                    };
+                    let mut p = Params::with_subqueries(&run);
+                    p.correlated = Some(Vec::new());
+                    let cond = scalar::compile(e, &scope, &mut p)?;
+                    let calls = p.correlated.take().unwrap_or_default();
+                    let correlated = (!calls.is_empty()).then(|| OnSubqueries {
+                        calls,
+                        tables: tables.clone(),
+                    });
+                    (Some(cond), correlated)
+                }
+                JoinConstraint::None => (None, None),
                 _ => return Err(unsupported("JOIN … USING and NATURAL JOIN")),
             };
             // A condition on the joined table's own columns narrows its scan (for a left
@@ -185,17 +214,24 @@ fn resolve_from(
                 let r = &mut rels[last];
                 r.preds = table_preds(c, r, params);
             }
-            rels[last].link = Link::On { cond, left };
+            rels[last].link = Link::On {
+                cond,
+                left,
+                correlated,
+            };
         }
     }
     Ok((rels, tables))
 }
 
 /// A relation of FROM: a table, or a subquery with an alias; its qualifier, columns, source.
+/// A subquery sees the names of the queries around this one (`outer`, as for
+/// [`resolve_from`]), not this one's other tables.
 fn relation(
     target: Target<'_, '_>,
     t: &TableFactor,
     params: &[Value],
+    outer: Option<(&dyn Scope, &[Value])>,
 ) -> Result<(String, Vec<String>, Source)> {
     if let TableFactor::Derived {
         lateral: false,
@@ -210,7 +246,7 @@ fn relation(
                 "a subquery in FROM needs an alias: (SELECT …) AS name",
             ));
         };
-        let r = select(target, subquery, params)?;
+        let r = select_each(target, subquery, params, outer, None)?;
         return Ok((alias.name.value.clone(), r.columns, Source::Rows(r.rows)));
     }
     let (name, qualifier, names) = resolve_table(target, t)?;
@@ -353,11 +389,13 @@ fn fetch(target: Target<'_, '_>, rel: &Relation, used: &[bool]) -> Result<Vec<Ve
 /// place (a stored table through its scan); each later one is fetched once and joined by
 /// probing: through a hash of its rows when its condition equates one of its columns with
 /// an earlier one, by trying each row otherwise. Rows are assembled in one reused buffer.
+/// `outer`: as for [`resolve_from`], for the correlated subqueries of ON conditions.
 fn produce(
     target: Target<'_, '_>,
     rels: &[Relation],
     used: &[bool],
     params: &[Value],
+    outer: Option<(&dyn Scope, &[Value])>,
     sink: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
 ) -> Result<()> {
     let Some((first, rest)) = rels.split_first() else {
@@ -371,10 +409,10 @@ fn produce(
     }
     let probes = rest
         .iter()
-        .map(|rel| Probe::new(target, rel, used))
+        .map(|rel| Probe::new(target, rel, used, outer))
         .collect::<Result<Vec<_>>>()?;
     let mut buf: Vec<Value> = Vec::with_capacity(used.len());
-    let mut next = |buf: &mut Vec<Value>| emit(&probes, 0, buf, params, sink);
+    let mut next = |buf: &mut Vec<Value>| emit(target, &probes, 0, buf, params, sink);
     match &first.source {
         Source::Table { name, .. } => {
             let cols: Vec<bool> = used[..first.width].to_vec();
@@ -403,38 +441,66 @@ fn produce(
     Ok(())
 }
 
-/// A relation joined to the ones before it: its rows, and a hash of them by the column its
-/// condition equates with an earlier one (`(earlier column, hash)`), if it does.
+/// A relation joined to the ones before it: its rows, a hash of them by the column its
+/// condition equates with an earlier one (`(earlier column, hash)`), if it does, and the
+/// correlated subqueries of its condition with the names they see, if it has any.
 struct Probe<'r> {
     rel: &'r Relation,
     rows: Vec<Vec<Value>>,
     hash: Option<(usize, HashMap<GroupKey, Vec<usize>>)>,
+    correlated: Option<(&'r [CorrelatedCall], QueryScope<'r>)>,
 }
 
 impl<'r> Probe<'r> {
-    fn new(target: Target<'_, '_>, rel: &'r Relation, used: &[bool]) -> Result<Self> {
+    fn new(
+        target: Target<'_, '_>,
+        rel: &'r Relation,
+        used: &[bool],
+        outer: Option<(&'r dyn Scope, &'r [Value])>,
+    ) -> Result<Self> {
         let rows = fetch(target, rel, used)?;
-        let hash = match &rel.link {
-            Link::On { cond: Some(c), .. } => equi_pair(c, rel.at).map(|(l, r)| {
-                let mut m: HashMap<GroupKey, Vec<usize>> = HashMap::new();
-                for (i, row) in rows.iter().enumerate() {
-                    let v = &row[r - rel.at];
-                    // A null matches nothing.
-                    if !v.is_null() {
-                        m.entry(GroupKey::of(v)).or_default().push(i);
-                    }
-                }
-                (l, m)
-            }),
+        let correlated = match &rel.link {
+            Link::On {
+                correlated: Some(sub),
+                ..
+            } => Some((
+                sub.calls.as_slice(),
+                QueryScope {
+                    tables: &sub.tables,
+                    outer,
+                },
+            )),
             _ => None,
         };
-        Ok(Probe { rel, rows, hash })
+        let hash = match &rel.link {
+            Link::On { cond: Some(c), .. } => {
+                equi_pair(c, rel.at, rel.at + rel.width).map(|(l, r)| {
+                    let mut m: HashMap<GroupKey, Vec<usize>> = HashMap::new();
+                    for (i, row) in rows.iter().enumerate() {
+                        let v = &row[r - rel.at];
+                        // A null matches nothing.
+                        if !v.is_null() {
+                            m.entry(GroupKey::of(v)).or_default().push(i);
+                        }
+                    }
+                    (l, m)
+                })
+            }
+            _ => None,
+        };
+        Ok(Probe {
+            rel,
+            rows,
+            hash,
+            correlated,
+        })
     }
 }
 
 /// Joins the row in `buf` (the relations before `probes[level]`) with the rest, handing
 /// each whole row to `sink`; `false` once it needs no more.
 fn emit(
+    target: Target<'_, '_>,
     probes: &[Probe<'_>],
     level: usize,
     buf: &mut Vec<Value>,
@@ -446,7 +512,7 @@ fn emit(
     };
     let rel = probe.rel;
     let (cond, left) = match &rel.link {
-        Link::On { cond, left } => (cond.as_ref(), *left),
+        Link::On { cond, left, .. } => (cond.as_ref(), *left),
         Link::Cross => (None, false),
     };
     let candidates: &[usize] = match &probe.hash {
@@ -465,11 +531,19 @@ fn emit(
         buf.truncate(rel.at);
         buf.extend(probe.rows[i].iter().cloned());
         if let Some(c) = cond {
-            if truth(&c.eval(buf, params)?) != Some(true) {
+            let v = match probe.correlated {
+                None => c.eval(buf, params)?,
+                // The subqueries run for this pair only: the hash picked it already.
+                Some((calls, ref scope)) => {
+                    let row = extended(target, calls, scope, buf.clone(), params)?;
+                    c.eval_cols(&row, params)?
+                }
+            };
+            if truth(&v) != Some(true) {
                 return Ok(None);
             }
         }
-        Ok(Some(emit(probes, level + 1, buf, params, sink)?))
+        Ok(Some(emit(target, probes, level + 1, buf, params, sink)?))
     };
     if probe.hash.is_some() {
         for &i in candidates {
@@ -491,7 +565,7 @@ fn emit(
     if left && !matched {
         buf.truncate(rel.at);
         buf.extend(std::iter::repeat_n(Value::Null, rel.width));
-        if !emit(probes, level + 1, buf, params, sink)? {
+        if !emit(target, probes, level + 1, buf, params, sink)? {
             return Ok(false);
         }
     }
@@ -519,6 +593,7 @@ fn push_where(filter: &Scalar, rels: &mut [Relation], params: &[Value]) {
                 rel.link = Link::On {
                     cond: Some(eq),
                     left: false,
+                    correlated: None,
                 };
             }
         }
@@ -560,23 +635,21 @@ pub(crate) fn join_key(v: &Value) -> Option<String> {
     })
 }
 
-/// `(left column, right column)` of an equality between a column of each side at the top
-/// of `c` or of its AND chain.
-fn equi_pair(c: &Scalar, left_width: usize) -> Option<(usize, usize)> {
+/// `(left column, right column)` of an equality between a column before `lo` and one in
+/// `lo..hi` (the joined relation's: not a correlated subquery's value, which is a column
+/// beyond the row) at the top of `c` or of its AND chain.
+fn equi_pair(c: &Scalar, lo: usize, hi: usize) -> Option<(usize, usize)> {
     use crate::sql::scalar::Op;
     match c {
         Scalar::Binary(a, Op::Eq, b) => match (a.as_ref(), b.as_ref()) {
-            (Scalar::Column(x), Scalar::Column(y)) if *x < left_width && *y >= left_width => {
-                Some((*x, *y))
-            }
-            (Scalar::Column(y), Scalar::Column(x)) if *x < left_width && *y >= left_width => {
+            (Scalar::Column(x), Scalar::Column(y)) | (Scalar::Column(y), Scalar::Column(x))
+                if *x < lo && (lo..hi).contains(y) =>
+            {
                 Some((*x, *y))
             }
             _ => None,
         },
-        Scalar::Binary(a, Op::And, b) => {
-            equi_pair(a, left_width).or_else(|| equi_pair(b, left_width))
-        }
+        Scalar::Binary(a, Op::And, b) => equi_pair(a, lo, hi).or_else(|| equi_pair(b, lo, hi)),
         _ => None,
     }
 }
@@ -884,7 +957,7 @@ pub(crate) fn select_each(
             return Err(sql_error(item.span(), "SELECT * needs a FROM clause"));
         }
     }
-    let (mut rels, tables) = resolve_from(target, &sel.from, params)?;
+    let (mut rels, tables) = resolve_from(target, &sel.from, params, outer)?;
     let scope = QueryScope {
         tables: &tables,
         outer,
@@ -1046,7 +1119,16 @@ pub(crate) fn select_each(
     for s in scalars.chain(keys).chain(args).chain(ons) {
         s.mark_columns(&mut used);
     }
-    if correlated.is_some() {
+    let on_correlated = rels.iter().any(|r| {
+        matches!(
+            r.link,
+            Link::On {
+                correlated: Some(_),
+                ..
+            }
+        )
+    });
+    if correlated.is_some() || on_correlated {
         // A correlated subquery may name any column of the row.
         used.iter_mut().for_each(|u| *u = true);
     }
@@ -1058,7 +1140,7 @@ pub(crate) fn select_each(
         // Streamed: each row goes out as it is found, the window counted on the way.
         let (mut skip, mut left) = (offset, limit.unwrap_or(usize::MAX));
         if left > 0 {
-            produce(target, &rels, &used, params, &mut |row| {
+            produce(target, &rels, &used, params, outer, &mut |row| {
                 if !passes_cols(filter.as_ref(), row, params)? {
                     return Ok(true);
                 }
@@ -1116,8 +1198,10 @@ pub(crate) fn select_each(
         },
     };
     match &correlated {
-        None => produce(target, &rels, &used, params, &mut |row| sink.push(row))?,
-        Some(c) => produce(target, &rels, &used, params, &mut |row| {
+        None => produce(target, &rels, &used, params, outer, &mut |row| {
+            sink.push(row)
+        })?,
+        Some(c) => produce(target, &rels, &used, params, outer, &mut |row| {
             let mut row = c.start(
                 (0..tables.width)
                     .map(|i| row.value_at(i).to_owned())
@@ -1768,7 +1852,7 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
     let SetExpr::Select(sel) = q.body.as_ref() else {
         return Err(unsupported("UNION and other set operations"));
     };
-    let (mut rels, tables) = resolve_from(target, &sel.from, params)?;
+    let (mut rels, tables) = resolve_from(target, &sel.from, params, None)?;
     let run = |sq: &Query| select(target, sq, params).map(|r| r.rows);
     let mut p = Params::with_subqueries(&run);
     p.correlated = Some(Vec::new());
@@ -1811,14 +1895,27 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
             let line = match (&rel.link, j) {
                 (_, 0) if k == 1 => line,
                 (Link::Cross, _) => format!("cross join with {line}"),
-                (Link::On { cond, left }, _) => {
+                (
+                    Link::On {
+                        cond,
+                        left,
+                        correlated,
+                    },
+                    _,
+                ) => {
                     let kind = if *left { "left" } else { "inner" };
-                    let width = rel.at;
-                    let strategy = match cond.as_ref().and_then(|c| equi_pair(c, width)) {
+                    let (lo, hi) = (rel.at, rel.at + rel.width);
+                    let strategy = match cond.as_ref().and_then(|c| equi_pair(c, lo, hi)) {
                         Some(_) => "hash join",
                         None => "nested-loop join",
                     };
-                    format!("{kind} {strategy} with {line}")
+                    match correlated {
+                        Some(c) => format!(
+                            "{kind} {strategy} with {line}, {}",
+                            per_row(c.calls.len(), "pair of rows")
+                        ),
+                        None => format!("{kind} {strategy} with {line}"),
+                    }
                 }
             };
             out.push(line);
