@@ -61,6 +61,9 @@ pub(crate) enum SubKind {
 pub(crate) struct CorrelatedCall {
     pub(crate) query: sqlparser::ast::Query,
     pub(crate) kind: SubKind,
+    /// Met in an aggregate's argument or `FILTER`: it runs for each row the aggregate
+    /// takes, even in a query that groups (where the others run once per group).
+    pub(crate) in_aggregate: bool,
 }
 
 /// A compiled scalar expression.
@@ -195,7 +198,7 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             Err(reason) => match scope.alias(&id.value) {
                 Some((e, inner)) => compile(e, inner, params)?,
                 None => match scope.outer(None, &id.value) {
-                    Some(v) => Scalar::Literal(v),
+                    Some(v) => params.outer_value(v),
                     None => return Err(sql_error(span(), reason)),
                 },
             },
@@ -204,7 +207,7 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             [q, c] => match scope.resolve(Some(&q.value), &c.value) {
                 Ok(i) => Scalar::Column(i),
                 Err(reason) => match scope.outer(Some(&q.value), &c.value) {
-                    Some(v) => Scalar::Literal(v),
+                    Some(v) => params.outer_value(v),
                     None => return Err(sql_error(span(), reason)),
                 },
             },
@@ -440,8 +443,13 @@ pub(crate) struct Params<'s> {
     pub(crate) subquery: Option<Subquery<'s>>,
     /// How deep in the expression tree compiling is.
     depth: usize,
-    /// The correlated subqueries met, where the statement runs them (a query's WHERE).
+    /// The correlated subqueries met, where the statement runs them.
     pub(crate) correlated: Option<Vec<CorrelatedCall>>,
+    /// Whether compiling is inside an aggregate's argument or `FILTER`.
+    in_aggregate: bool,
+    /// How many names were columns of the query around this one (a correlated subquery
+    /// compiled for one of its rows), each compiled as its value there.
+    outer_names: usize,
 }
 
 /// Runs a subquery, for [`Params::subquery`]: its result rows.
@@ -452,6 +460,13 @@ impl<'s> Params<'s> {
             subquery: Some(run),
             ..Params::default()
         }
+    }
+
+    /// A column of the query around this one, compiled as its value for the row it runs
+    /// for, and counted (see [`aggregate`]).
+    fn outer_value(&mut self, v: Value) -> Scalar {
+        self.outer_names += 1;
+        Scalar::Literal(v)
     }
 }
 
@@ -468,7 +483,8 @@ fn run_subquery(
             if names_outer(&e, outer) && params.correlated.is_none() {
                 unsupported(
                     "correlated subqueries here (a subquery naming a column of the query \
-                     around it runs in a SELECT's WHERE and items only)",
+                     around it runs in a SELECT's WHERE, items, GROUP BY, HAVING, ORDER BY \
+                     and JOIN … ON, and in UPDATE's SET and WHERE and DELETE's WHERE)",
                 )
             } else {
                 e
@@ -484,6 +500,7 @@ fn correlated(q: &sqlparser::ast::Query, kind: SubKind, params: &mut Params<'_>)
     list.push(CorrelatedCall {
         query: q.clone(),
         kind,
+        in_aggregate: params.in_aggregate,
     });
     Scalar::Column(CORRELATED_BASE + list.len() - 1)
 }
@@ -710,12 +727,6 @@ fn aggregate(
     if f.over.is_some() {
         return Err(unsupported("window functions"));
     }
-    if params.aggs.is_none() {
-        return Err(sql_error(
-            f.span(),
-            format!("the aggregate {name}() is not allowed here"),
-        ));
-    }
     let func = match name {
         "count" => AggFunc::Count,
         "sum" => AggFunc::Sum,
@@ -735,14 +746,27 @@ fn aggregate(
             None
         }
         [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] => {
-            // No aggregate inside an aggregate.
-            let outer = params.aggs.take();
-            let arg = compile(e, scope, params);
-            params.aggs = outer;
-            Some(arg?)
+            let names_before = params.outer_names;
+            let arg = inside_aggregate(params, |params| compile(e, scope, params))?;
+            // An argument naming the query around this one and none of this one's own
+            // columns makes it that query's aggregate in SQL (SQLite computes it over that
+            // query's group): not run, rather than taken over this query's rows.
+            if params.outer_names > names_before && !arg.reads_columns() {
+                return Err(unsupported(format!(
+                    "{name}() in a subquery over the columns of the query around it (an \
+                     aggregate of the outer query)"
+                )));
+            }
+            Some(arg)
         }
         _ => return Err(sql_error(f.span(), format!("{name}() takes one argument"))),
     };
+    if params.aggs.is_none() {
+        return Err(sql_error(
+            f.span(),
+            format!("the aggregate {name}() is not allowed here"),
+        ));
+    }
     if !list.clauses.is_empty() || !f.within_group.is_empty() || f.null_treatment.is_some() {
         return Err(unsupported(format!(
             "{name}() with ORDER BY, WITHIN GROUP or a null treatment"
@@ -750,12 +774,9 @@ fn aggregate(
     }
     // FILTER (WHERE …): the rows the aggregate takes.
     let filter = match &f.filter {
-        Some(w) => {
-            let outer = params.aggs.take();
-            let c = compile(w, scope, params);
-            params.aggs = outer;
-            Some(c?)
-        }
+        Some(w) => Some(inside_aggregate(params, |params| {
+            compile(w, scope, params)
+        })?),
         None => None,
     };
     let list = params.aggs.get_or_insert_with(Vec::new);
@@ -768,6 +789,20 @@ fn aggregate(
     Ok(Scalar::Column(params.agg_base + list.len() - 1))
 }
 
+/// Runs `f` compiling an aggregate's argument or filter: no aggregate is allowed inside
+/// it, and a correlated subquery met there runs per row.
+fn inside_aggregate<T>(
+    params: &mut Params<'_>,
+    f: impl FnOnce(&mut Params<'_>) -> Result<T>,
+) -> Result<T> {
+    let aggs = params.aggs.take();
+    let was = std::mem::replace(&mut params.in_aggregate, true);
+    let r = f(params);
+    params.aggs = aggs;
+    params.in_aggregate = was;
+    r
+}
+
 impl Scalar {
     /// Evaluates the expression on `row` with the statement's `params`.
     pub(crate) fn eval(&self, row: &[Value], params: &[Value]) -> Result<Value> {
@@ -777,32 +812,45 @@ impl Scalar {
     /// Marks in `used` every column the expression reads (positions beyond it, such as an
     /// aggregate's value after a group's row, are left alone).
     pub(crate) fn mark_columns(&self, used: &mut [bool]) {
-        match self {
-            Scalar::Column(i) => {
-                if let Some(u) = used.get_mut(*i) {
-                    *u = true;
-                }
+        self.each_column(&mut |i| {
+            if let Some(u) = used.get_mut(i) {
+                *u = true;
             }
+        });
+    }
+
+    /// Whether the expression reads any column of its row (a correlated subquery's value
+    /// and an aggregate's are columns too).
+    pub(crate) fn reads_columns(&self) -> bool {
+        let mut any = false;
+        self.each_column(&mut |_| any = true);
+        any
+    }
+
+    /// Calls `f` with every column position the expression reads.
+    fn each_column(&self, f: &mut dyn FnMut(usize)) {
+        match self {
+            Scalar::Column(i) => f(*i),
             Scalar::Literal(_) | Scalar::Param(_) => {}
             Scalar::Binary(a, _, b) => {
-                a.mark_columns(used);
-                b.mark_columns(used);
+                a.each_column(f);
+                b.each_column(f);
             }
             Scalar::Not(x) | Scalar::Negate(x) | Scalar::IsNull(x, _) | Scalar::Cast(x, _) => {
-                x.mark_columns(used)
+                x.each_column(f)
             }
             Scalar::Like { value, pattern, .. } => {
-                value.mark_columns(used);
-                pattern.mark_columns(used);
+                value.each_column(f);
+                pattern.each_column(f);
             }
             Scalar::InList(x, list, _) => {
-                x.mark_columns(used);
-                list.iter().for_each(|e| e.mark_columns(used));
+                x.each_column(f);
+                list.iter().for_each(|e| e.each_column(f));
             }
             Scalar::Between(x, lo, hi, _) => {
-                x.mark_columns(used);
-                lo.mark_columns(used);
-                hi.mark_columns(used);
+                x.each_column(f);
+                lo.each_column(f);
+                hi.each_column(f);
             }
             Scalar::Case {
                 operand,
@@ -810,14 +858,14 @@ impl Scalar {
                 otherwise,
             } => {
                 for e in operand.iter().chain(otherwise.iter()) {
-                    e.mark_columns(used);
+                    e.each_column(f);
                 }
                 for (w, t) in branches {
-                    w.mark_columns(used);
-                    t.mark_columns(used);
+                    w.each_column(f);
+                    t.each_column(f);
                 }
             }
-            Scalar::Call(_, args) => args.iter().for_each(|e| e.mark_columns(used)),
+            Scalar::Call(_, args) => args.iter().for_each(|e| e.each_column(f)),
         }
     }
 

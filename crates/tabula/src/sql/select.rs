@@ -39,7 +39,7 @@ fn unsupported(feature: impl Into<String>) -> Error {
 
 /// The tables of a FROM clause: each with its qualifier, columns and where its values start
 /// in a row.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Tables {
     tables: Vec<(String, Vec<String>, usize)>,
     width: usize,
@@ -117,8 +117,20 @@ enum Link {
     /// The first relation, or `FROM a, b` / `CROSS JOIN`: every pair.
     Cross,
     /// `[INNER] JOIN … ON` (`left`: `LEFT [OUTER] JOIN`), its condition compiled over the
-    /// relations up to this one.
-    On { cond: Option<Scalar>, left: bool },
+    /// relations up to this one, with the correlated subqueries it names, if any.
+    On {
+        cond: Option<Scalar>,
+        left: bool,
+        correlated: Option<OnSubqueries>,
+    },
+}
+
+/// The correlated subqueries of a join's ON condition: they run for each pair of rows the
+/// condition tests, naming the columns of the relations up to the joined one (`tables`, as
+/// they were when the condition was compiled: a later table's column is not one of them).
+struct OnSubqueries {
+    calls: Vec<CorrelatedCall>,
+    tables: Tables,
 }
 
 /// One relation of FROM, resolved: its source, where its values start in a row, how it
@@ -132,15 +144,18 @@ struct Relation {
 }
 
 /// FROM resolved into relations (none without FROM), and the scope of their columns.
+/// `outer`: the query around this one and its row, when this one is a correlated subquery
+/// run for that row (an ON condition may name its columns).
 fn resolve_from(
     target: Target<'_, '_>,
     from: &[TableWithJoins],
     params: &[Value],
+    outer: Option<(&dyn Scope, &[Value])>,
 ) -> Result<(Vec<Relation>, Tables)> {
     let mut tables = Tables::default();
     let mut rels = Vec::new();
     let add = |tables: &mut Tables, t: &TableFactor, rels: &mut Vec<Relation>| -> Result<()> {
-        let (qualifier, names, source) = relation(target, t, params)?;
+        let (qualifier, names, source) = relation(target, t, params, outer)?;
         let at = tables.width;
         let width = names.len();
         tables.add(qualifier, names)?;
@@ -168,14 +183,28 @@ fn resolve_from(
                     )))
                 }
             };
-            let run = |sq: &Query| select(target, sq, params).map(|r| r.rows);
-            let cond = match on {
-                JoinConstraint::On(e) => Some(scalar::compile(
-                    e,
-                    &tables,
-                    &mut Params::with_subqueries(&run),
-                )?),
-                JoinConstraint::None => None,
+            let (cond, correlated) = match on {
+                JoinConstraint::On(e) => {
+                    let scope = QueryScope {
+                        tables: &tables,
+                        outer,
+                    };
+                    let beyond = Beyond(&scope);
+                    let run = |sq: &Query| {
+                        let outer = Some((&beyond as &dyn Scope, &[][..]));
+                        select_each(target, sq, params, outer, None).map(|r| r.rows)
+                    };
+                    let mut p = Params::with_subqueries(&run);
+                    p.correlated = Some(Vec::new());
+                    let cond = scalar::compile(e, &scope, &mut p)?;
+                    let calls = p.correlated.take().unwrap_or_default();
+                    let correlated = (!calls.is_empty()).then(|| OnSubqueries {
+                        calls,
+                        tables: tables.clone(),
+                    });
+                    (Some(cond), correlated)
+                }
+                JoinConstraint::None => (None, None),
                 _ => return Err(unsupported("JOIN … USING and NATURAL JOIN")),
             };
             // A condition on the joined table's own columns narrows its scan (for a left
@@ -185,17 +214,24 @@ fn resolve_from(
                 let r = &mut rels[last];
                 r.preds = table_preds(c, r, params);
             }
-            rels[last].link = Link::On { cond, left };
+            rels[last].link = Link::On {
+                cond,
+                left,
+                correlated,
+            };
         }
     }
     Ok((rels, tables))
 }
 
 /// A relation of FROM: a table, or a subquery with an alias; its qualifier, columns, source.
+/// A subquery sees the names of the queries around this one (`outer`, as for
+/// [`resolve_from`]), not this one's other tables.
 fn relation(
     target: Target<'_, '_>,
     t: &TableFactor,
     params: &[Value],
+    outer: Option<(&dyn Scope, &[Value])>,
 ) -> Result<(String, Vec<String>, Source)> {
     if let TableFactor::Derived {
         lateral: false,
@@ -210,7 +246,7 @@ fn relation(
                 "a subquery in FROM needs an alias: (SELECT …) AS name",
             ));
         };
-        let r = select(target, subquery, params)?;
+        let r = select_each(target, subquery, params, outer, None)?;
         return Ok((alias.name.value.clone(), r.columns, Source::Rows(r.rows)));
     }
     let (name, qualifier, names) = resolve_table(target, t)?;
@@ -353,11 +389,13 @@ fn fetch(target: Target<'_, '_>, rel: &Relation, used: &[bool]) -> Result<Vec<Ve
 /// place (a stored table through its scan); each later one is fetched once and joined by
 /// probing: through a hash of its rows when its condition equates one of its columns with
 /// an earlier one, by trying each row otherwise. Rows are assembled in one reused buffer.
+/// `outer`: as for [`resolve_from`], for the correlated subqueries of ON conditions.
 fn produce(
     target: Target<'_, '_>,
     rels: &[Relation],
     used: &[bool],
     params: &[Value],
+    outer: Option<(&dyn Scope, &[Value])>,
     sink: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
 ) -> Result<()> {
     let Some((first, rest)) = rels.split_first() else {
@@ -371,10 +409,10 @@ fn produce(
     }
     let probes = rest
         .iter()
-        .map(|rel| Probe::new(target, rel, used))
+        .map(|rel| Probe::new(target, rel, used, outer))
         .collect::<Result<Vec<_>>>()?;
     let mut buf: Vec<Value> = Vec::with_capacity(used.len());
-    let mut next = |buf: &mut Vec<Value>| emit(&probes, 0, buf, params, sink);
+    let mut next = |buf: &mut Vec<Value>| emit(target, &probes, 0, buf, params, sink);
     match &first.source {
         Source::Table { name, .. } => {
             let cols: Vec<bool> = used[..first.width].to_vec();
@@ -403,38 +441,66 @@ fn produce(
     Ok(())
 }
 
-/// A relation joined to the ones before it: its rows, and a hash of them by the column its
-/// condition equates with an earlier one (`(earlier column, hash)`), if it does.
+/// A relation joined to the ones before it: its rows, a hash of them by the column its
+/// condition equates with an earlier one (`(earlier column, hash)`), if it does, and the
+/// correlated subqueries of its condition with the names they see, if it has any.
 struct Probe<'r> {
     rel: &'r Relation,
     rows: Vec<Vec<Value>>,
     hash: Option<(usize, HashMap<GroupKey, Vec<usize>>)>,
+    correlated: Option<(&'r [CorrelatedCall], QueryScope<'r>)>,
 }
 
 impl<'r> Probe<'r> {
-    fn new(target: Target<'_, '_>, rel: &'r Relation, used: &[bool]) -> Result<Self> {
+    fn new(
+        target: Target<'_, '_>,
+        rel: &'r Relation,
+        used: &[bool],
+        outer: Option<(&'r dyn Scope, &'r [Value])>,
+    ) -> Result<Self> {
         let rows = fetch(target, rel, used)?;
-        let hash = match &rel.link {
-            Link::On { cond: Some(c), .. } => equi_pair(c, rel.at).map(|(l, r)| {
-                let mut m: HashMap<GroupKey, Vec<usize>> = HashMap::new();
-                for (i, row) in rows.iter().enumerate() {
-                    let v = &row[r - rel.at];
-                    // A null matches nothing.
-                    if !v.is_null() {
-                        m.entry(GroupKey::of(v)).or_default().push(i);
-                    }
-                }
-                (l, m)
-            }),
+        let correlated = match &rel.link {
+            Link::On {
+                correlated: Some(sub),
+                ..
+            } => Some((
+                sub.calls.as_slice(),
+                QueryScope {
+                    tables: &sub.tables,
+                    outer,
+                },
+            )),
             _ => None,
         };
-        Ok(Probe { rel, rows, hash })
+        let hash = match &rel.link {
+            Link::On { cond: Some(c), .. } => {
+                equi_pair(c, rel.at, rel.at + rel.width).map(|(l, r)| {
+                    let mut m: HashMap<GroupKey, Vec<usize>> = HashMap::new();
+                    for (i, row) in rows.iter().enumerate() {
+                        let v = &row[r - rel.at];
+                        // A null matches nothing.
+                        if !v.is_null() {
+                            m.entry(GroupKey::of(v)).or_default().push(i);
+                        }
+                    }
+                    (l, m)
+                })
+            }
+            _ => None,
+        };
+        Ok(Probe {
+            rel,
+            rows,
+            hash,
+            correlated,
+        })
     }
 }
 
 /// Joins the row in `buf` (the relations before `probes[level]`) with the rest, handing
 /// each whole row to `sink`; `false` once it needs no more.
 fn emit(
+    target: Target<'_, '_>,
     probes: &[Probe<'_>],
     level: usize,
     buf: &mut Vec<Value>,
@@ -446,7 +512,7 @@ fn emit(
     };
     let rel = probe.rel;
     let (cond, left) = match &rel.link {
-        Link::On { cond, left } => (cond.as_ref(), *left),
+        Link::On { cond, left, .. } => (cond.as_ref(), *left),
         Link::Cross => (None, false),
     };
     let candidates: &[usize] = match &probe.hash {
@@ -465,11 +531,19 @@ fn emit(
         buf.truncate(rel.at);
         buf.extend(probe.rows[i].iter().cloned());
         if let Some(c) = cond {
-            if truth(&c.eval(buf, params)?) != Some(true) {
+            let v = match probe.correlated {
+                None => c.eval(buf, params)?,
+                // The subqueries run for this pair only: the hash picked it already.
+                Some((calls, ref scope)) => {
+                    let row = extended(target, calls, scope, buf.clone(), params)?;
+                    c.eval_cols(&row, params)?
+                }
+            };
+            if truth(&v) != Some(true) {
                 return Ok(None);
             }
         }
-        Ok(Some(emit(probes, level + 1, buf, params, sink)?))
+        Ok(Some(emit(target, probes, level + 1, buf, params, sink)?))
     };
     if probe.hash.is_some() {
         for &i in candidates {
@@ -491,7 +565,7 @@ fn emit(
     if left && !matched {
         buf.truncate(rel.at);
         buf.extend(std::iter::repeat_n(Value::Null, rel.width));
-        if !emit(probes, level + 1, buf, params, sink)? {
+        if !emit(target, probes, level + 1, buf, params, sink)? {
             return Ok(false);
         }
     }
@@ -519,6 +593,7 @@ fn push_where(filter: &Scalar, rels: &mut [Relation], params: &[Value]) {
                 rel.link = Link::On {
                     cond: Some(eq),
                     left: false,
+                    correlated: None,
                 };
             }
         }
@@ -560,23 +635,21 @@ pub(crate) fn join_key(v: &Value) -> Option<String> {
     })
 }
 
-/// `(left column, right column)` of an equality between a column of each side at the top
-/// of `c` or of its AND chain.
-fn equi_pair(c: &Scalar, left_width: usize) -> Option<(usize, usize)> {
+/// `(left column, right column)` of an equality between a column before `lo` and one in
+/// `lo..hi` (the joined relation's: not a correlated subquery's value, which is a column
+/// beyond the row) at the top of `c` or of its AND chain.
+fn equi_pair(c: &Scalar, lo: usize, hi: usize) -> Option<(usize, usize)> {
     use crate::sql::scalar::Op;
     match c {
         Scalar::Binary(a, Op::Eq, b) => match (a.as_ref(), b.as_ref()) {
-            (Scalar::Column(x), Scalar::Column(y)) if *x < left_width && *y >= left_width => {
-                Some((*x, *y))
-            }
-            (Scalar::Column(y), Scalar::Column(x)) if *x < left_width && *y >= left_width => {
+            (Scalar::Column(x), Scalar::Column(y)) | (Scalar::Column(y), Scalar::Column(x))
+                if *x < lo && (lo..hi).contains(y) =>
+            {
                 Some((*x, *y))
             }
             _ => None,
         },
-        Scalar::Binary(a, Op::And, b) => {
-            equi_pair(a, left_width).or_else(|| equi_pair(b, left_width))
-        }
+        Scalar::Binary(a, Op::And, b) => equi_pair(a, lo, hi).or_else(|| equi_pair(b, lo, hi)),
         _ => None,
     }
 }
@@ -659,23 +732,24 @@ impl Scope for WithAliases<'_> {
     }
 }
 
-/// The tables of a subquery run for one row of the query around it: a name its own tables
-/// do not have is a column of that row (or of the query around that one).
-struct Outer<'a> {
-    inner: &'a Tables,
-    outer: &'a dyn Scope,
-    row: &'a [Value],
+/// The names a query's expressions see: its own tables' columns and, when it is a
+/// subquery run for one row of the query around it (`outer`), a name its tables do not
+/// have is a column of that row (or of the query around that one).
+struct QueryScope<'a> {
+    tables: &'a Tables,
+    outer: Option<(&'a dyn Scope, &'a [Value])>,
 }
 
-impl Scope for Outer<'_> {
+impl Scope for QueryScope<'_> {
     fn resolve(&self, qualifier: Option<&str>, name: &str) -> std::result::Result<usize, String> {
-        self.inner.resolve(qualifier, name)
+        self.tables.resolve(qualifier, name)
     }
 
     fn outer(&self, qualifier: Option<&str>, name: &str) -> Option<Value> {
-        match self.outer.resolve(qualifier, name) {
-            Ok(i) => self.row.get(i).cloned(),
-            Err(_) => self.outer.outer(qualifier, name),
+        let (outer, row) = self.outer?;
+        match outer.resolve(qualifier, name) {
+            Ok(i) => row.get(i).cloned(),
+            Err(_) => outer.outer(qualifier, name),
         }
     }
 }
@@ -724,37 +798,115 @@ pub(crate) fn with_subqueries(
         return Ok(None);
     }
     let row: Vec<Value> = (0..width).map(|i| r.value_at(i).to_owned()).collect();
-    let extra = correlated_values(target, calls, scope, &row, params)?;
-    Ok(Some(WithSubqueries { row, extra }))
+    extended(target, calls, scope, row, params).map(Some)
 }
 
-/// The value each correlated subquery gives for the FROM row `row` (`scope`: the names
-/// of the query's own row).
-fn correlated_values(
+/// `row` with the values of every one of the correlated subqueries `calls` after it.
+fn extended(
     target: Target<'_, '_>,
     calls: &[CorrelatedCall],
     scope: &dyn Scope,
-    row: &[Value],
+    row: Vec<Value>,
     params: &[Value],
-) -> Result<Vec<Value>> {
-    let mut out = Vec::with_capacity(calls.len());
+) -> Result<WithSubqueries> {
+    let mut row = WithSubqueries {
+        row,
+        extra: Vec::with_capacity(calls.len()),
+    };
     for call in calls {
-        let rows = select_each(target, &call.query, params, Some((scope, row)), None)?.rows;
-        let mut firsts = rows
-            .into_iter()
-            .map(|r| r.into_iter().next().unwrap_or(Value::Null));
-        out.push(match &call.kind {
-            SubKind::Exists { negated } => Value::Bool((firsts.next().is_none()) == *negated),
-            // The first row's value, as in SQLite; null without one.
-            SubKind::Value => firsts.next().unwrap_or(Value::Null),
-            SubKind::In { operand, negated } => {
-                let v = operand.eval(row, params)?;
-                let list = firsts.map(Scalar::Literal).collect();
-                Scalar::InList(Box::new(Scalar::Literal(v)), list, *negated).eval(&[], params)?
-            }
-        });
+        let v = correlated_value(target, call, scope, &row, params)?;
+        row.extra.push(v);
     }
-    Ok(out)
+    Ok(row)
+}
+
+/// The value a correlated subquery gives for the row `row.row` of the query it is in
+/// (`scope`: the names of that row's columns; a group's row has its aggregates' values
+/// after them, which no name reaches). `row` holds the values of the subqueries before
+/// this one, which the operand of `x IN (SELECT …)` may read (`x` a subquery too).
+fn correlated_value(
+    target: Target<'_, '_>,
+    call: &CorrelatedCall,
+    scope: &dyn Scope,
+    row: &WithSubqueries,
+    params: &[Value],
+) -> Result<Value> {
+    let r = select_each(target, &call.query, params, Some((scope, &row.row)), None)?;
+    if r.columns.len() != 1 && !matches!(call.kind, SubKind::Exists { .. }) {
+        // As SQLite, whether or not it has rows (its `*` is known to be several columns
+        // now; the compiler could only count the items).
+        return Err(sql_error(
+            call.query.span(),
+            "a subquery used as a value returns one column",
+        ));
+    }
+    let mut firsts = r
+        .rows
+        .into_iter()
+        .map(|r| r.into_iter().next().unwrap_or(Value::Null));
+    Ok(match &call.kind {
+        SubKind::Exists { negated } => Value::Bool((firsts.next().is_none()) == *negated),
+        // The first row's value, as in SQLite; null without one.
+        SubKind::Value => firsts.next().unwrap_or(Value::Null),
+        SubKind::In { operand, negated } => {
+            let v = operand.eval_cols(row, params)?;
+            let list = firsts.map(Scalar::Literal).collect();
+            Scalar::InList(Box::new(Scalar::Literal(v)), list, *negated).eval(&[], params)?
+        }
+    })
+}
+
+/// When a query runs a correlated subquery of its own (in its WHERE, GROUP BY, items,
+/// HAVING or ORDER BY), in the order the phases come: each runs only for the rows (or
+/// groups) the phases before it kept, as SQLite evaluates the clauses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// In WHERE: for each row of FROM.
+    Where,
+    /// In GROUP BY, an aggregate's argument or FILTER, or the items and ORDER BY of a
+    /// query that does not group: for each row WHERE keeps.
+    Row,
+    /// In HAVING: for each group, on its row (its first row, then its aggregates).
+    Having,
+    /// In the items and ORDER BY of a query that groups: for each group HAVING keeps.
+    Group,
+}
+
+/// A query's correlated subqueries, each with its phase, and what running one needs.
+struct Correlated<'a, 't, 'db> {
+    target: Target<'t, 'db>,
+    calls: &'a [CorrelatedCall],
+    phases: Vec<Phase>,
+    /// The names of the query's row (and of the queries around it).
+    scope: &'a dyn Scope,
+    params: &'a [Value],
+}
+
+impl Correlated<'_, '_, '_> {
+    /// Whether any subquery runs in `phase`.
+    fn any(&self, phase: Phase) -> bool {
+        self.phases.contains(&phase)
+    }
+
+    /// `row`, with room after it for its subqueries' values: null until their phase runs
+    /// (an expression reads only the values of its own phase and the ones before it).
+    fn start(&self, row: Vec<Value>) -> WithSubqueries {
+        WithSubqueries {
+            row,
+            extra: vec![Value::Null; self.calls.len()],
+        }
+    }
+
+    /// Runs the subqueries of `phase` for `row`, keeping their values in it.
+    fn run(&self, phase: Phase, row: &mut WithSubqueries) -> Result<()> {
+        for (i, call) in self.calls.iter().enumerate() {
+            if self.phases[i] == phase {
+                let v = correlated_value(self.target, call, self.scope, row, self.params)?;
+                row.extra[i] = v;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// An ORDER BY key: an expression over the (group) row, and how it sorts. A key naming
@@ -805,19 +957,12 @@ pub(crate) fn select_each(
             return Err(sql_error(item.span(), "SELECT * needs a FROM clause"));
         }
     }
-    let (mut rels, tables) = resolve_from(target, &sel.from, params)?;
-    let around;
-    let scope: &dyn Scope = match outer {
-        Some((o, row)) => {
-            around = Outer {
-                inner: &tables,
-                outer: o,
-                row,
-            };
-            &around
-        }
-        None => &tables,
+    let (mut rels, tables) = resolve_from(target, &sel.from, params, outer)?;
+    let scope = QueryScope {
+        tables: &tables,
+        outer,
     };
+    let scope: &dyn Scope = &scope;
     // A subquery run once here still sees the values of the queries around this one.
     let beyond = Beyond(scope);
     let run = |sq: &Query| {
@@ -829,21 +974,24 @@ pub(crate) fn select_each(
         tables: scope,
         items: &sel.projection,
     };
-    // Correlated subqueries run in WHERE, once per row.
+    // Correlated subqueries run in every clause; which rows each runs for (its phase) is
+    // known once compiling shows whether the query groups. They are counted as they come.
     p.correlated = Some(Vec::new());
+    let met = |p: &Params<'_>| p.correlated.as_ref().map_or(0, Vec::len);
     let filter = sel
         .selection
         .as_ref()
         .map(|w| scalar::compile(w, &aliased, &mut p))
         .transpose()?;
-    let in_where = p.correlated.as_ref().map_or(0, Vec::len);
+    let in_where = met(&p);
     let group_by: Vec<Scalar> = match &sel.group_by {
         GroupByExpr::Expressions(list, mods) if mods.is_empty() => list
             .iter()
-            .map(|e| scalar::compile(group_item(e, &sel.projection, &tables)?, &tables, &mut p))
+            .map(|e| scalar::compile(group_item(e, &sel.projection, &tables)?, scope, &mut p))
             .collect::<Result<_>>()?,
         _ => return Err(unsupported("GROUP BY ALL and grouping modifiers")),
     };
+    let in_group_by = met(&p);
     // Items, HAVING and ORDER BY may aggregate: their calls become columns after the row.
     p.aggs = Some(Vec::new());
     p.agg_base = tables.width;
@@ -874,7 +1022,7 @@ pub(crate) fn select_each(
             }
             SelectItem::UnnamedExpr(e) => {
                 // Compiled first: it refuses a tree too deep to print.
-                exprs.push(scalar::compile(e, &tables, &mut p)?);
+                exprs.push(scalar::compile(e, scope, &mut p)?);
                 columns.push(match e {
                     Expr::Identifier(id) => id.value.clone(),
                     Expr::CompoundIdentifier(parts) => {
@@ -885,18 +1033,18 @@ pub(crate) fn select_each(
             }
             SelectItem::ExprWithAlias { expr, alias } => {
                 columns.push(alias.value.clone());
-                exprs.push(scalar::compile(expr, &tables, &mut p)?);
+                exprs.push(scalar::compile(expr, scope, &mut p)?);
             }
             other => return Err(unsupported(format!("the select item {other}"))),
         }
     }
-    // … and in the items of a query that does not group (they see the row's values).
-    let correlated = p.correlated.take().unwrap_or_default();
+    let before_having = met(&p);
     let having = sel
         .having
         .as_ref()
         .map(|h| scalar::compile(h, &aliased, &mut p))
         .transpose()?;
+    let in_having = before_having..met(&p);
     let mut order: Vec<Key> = Vec::new();
     if let Some(ob) = &q.order_by {
         let OrderByKind::Expressions(list) = &ob.kind else {
@@ -931,7 +1079,26 @@ pub(crate) fn select_each(
         }
     }
     let aggs = p.aggs.take().unwrap_or_default();
+    let calls = p.correlated.take().unwrap_or_default();
     let (limit, offset) = window(q, params)?;
+    let grouped = !group_by.is_empty() || !aggs.is_empty() || having.is_some();
+    let phases = calls
+        .iter()
+        .enumerate()
+        .map(|(i, call)| match i {
+            _ if i < in_where => Phase::Where,
+            _ if i < in_group_by || call.in_aggregate || !grouped => Phase::Row,
+            _ if in_having.contains(&i) => Phase::Having,
+            _ => Phase::Group,
+        })
+        .collect();
+    let correlated = (!calls.is_empty()).then(|| Correlated {
+        target,
+        calls: &calls,
+        phases,
+        scope,
+        params,
+    });
 
     // WHERE's predicates on one table's columns narrow that table's scan (through an index
     // when one serves them); the whole condition is still evaluated on every row. A table
@@ -952,25 +1119,28 @@ pub(crate) fn select_each(
     for s in scalars.chain(keys).chain(args).chain(ons) {
         s.mark_columns(&mut used);
     }
-    if !correlated.is_empty() {
+    let on_correlated = rels.iter().any(|r| {
+        matches!(
+            r.link,
+            Link::On {
+                correlated: Some(_),
+                ..
+            }
+        )
+    });
+    if correlated.is_some() || on_correlated {
         // A correlated subquery may name any column of the row.
         used.iter_mut().for_each(|u| *u = true);
     }
 
-    let grouped = !group_by.is_empty() || !aggs.is_empty() || having.is_some();
-    if grouped && correlated.len() > in_where {
-        return Err(unsupported(
-            "a correlated subquery in the items of a query that groups",
-        ));
-    }
     if let Some(f) = each
         .as_mut()
-        .filter(|_| !grouped && order.is_empty() && sel.distinct.is_none() && correlated.is_empty())
+        .filter(|_| !grouped && order.is_empty() && sel.distinct.is_none() && correlated.is_none())
     {
         // Streamed: each row goes out as it is found, the window counted on the way.
         let (mut skip, mut left) = (offset, limit.unwrap_or(usize::MAX));
         if left > 0 {
-            produce(target, &rels, &used, params, &mut |row| {
+            produce(target, &rels, &used, params, outer, &mut |row| {
                 if !passes_cols(filter.as_ref(), row, params)? {
                     return Ok(true);
                 }
@@ -994,7 +1164,8 @@ pub(crate) fn select_each(
     }
     let mut sink = Sink {
         params,
-        filter: filter.as_ref(),
+        // With correlated subqueries WHERE runs before the sink (it needs their values).
+        filter: filter.as_ref().filter(|_| correlated.is_none()),
         exprs: &exprs,
         order: &order,
         width: tables.width,
@@ -1026,22 +1197,25 @@ pub(crate) fn select_each(
             }
         },
     };
-    if correlated.is_empty() {
-        produce(target, &rels, &used, params, &mut |row| sink.push(row))?;
-    } else {
-        produce(
-            target,
-            &rels,
-            &used,
-            params,
-            &mut |row| match with_subqueries(target, &correlated, scope, row, tables.width, params)?
-            {
-                Some(extended) => sink.push(&extended),
-                None => sink.push(row),
-            },
-        )?;
+    match &correlated {
+        None => produce(target, &rels, &used, params, outer, &mut |row| {
+            sink.push(row)
+        })?,
+        Some(c) => produce(target, &rels, &used, params, outer, &mut |row| {
+            let mut row = c.start(
+                (0..tables.width)
+                    .map(|i| row.value_at(i).to_owned())
+                    .collect(),
+            );
+            c.run(Phase::Where, &mut row)?;
+            if !passes_cols(filter.as_ref(), &row, params)? {
+                return Ok(true);
+            }
+            c.run(Phase::Row, &mut row)?;
+            sink.push(&row)
+        })?,
     }
-    let out = sink.finish(having.as_ref())?;
+    let out = sink.finish(having.as_ref(), correlated.as_ref())?;
 
     let mut rows: Vec<(Vec<Value>, Vec<Value>)> = if sel.distinct.is_some() {
         let mut seen = HashSet::new();
@@ -1296,7 +1470,7 @@ impl<'a> Sink<'a> {
                         Some(a) => Some(a.eval_cols(row, params)?),
                         None => None,
                     };
-                    acc.add(v)?;
+                    acc.add(v);
                 }
                 Ok(true)
             }
@@ -1304,8 +1478,13 @@ impl<'a> Sink<'a> {
     }
 
     /// The kept rows' order keys and values, in the order they came (best first for the
-    /// top rows); groups are finished, filtered by HAVING and evaluated.
-    fn finish(self, having: Option<&Scalar>) -> Result<Vec<(Vec<Value>, Vec<Value>)>> {
+    /// top rows); groups are finished, filtered by HAVING and evaluated (with the values of
+    /// the correlated subqueries of HAVING, the items and ORDER BY, run for each group).
+    fn finish(
+        self,
+        having: Option<&Scalar>,
+        correlated: Option<&Correlated<'_, '_, '_>>,
+    ) -> Result<Vec<(Vec<Value>, Vec<Value>)>> {
         let params = self.params;
         match self.state {
             State::Rows { out, .. } => Ok(out),
@@ -1328,23 +1507,34 @@ impl<'a> Sink<'a> {
                         aggs.iter().map(Acc::new).collect(),
                     ));
                 }
+                let correlated = correlated.filter(|c| c.any(Phase::Having) || c.any(Phase::Group));
+                // A kept group's order keys and values.
+                let output = |row: &dyn Cols| -> Result<(Vec<Value>, Vec<Value>)> {
+                    let values = self.exprs.iter().map(|e| e.eval_cols(row, params));
+                    let values = values.collect::<Result<_>>()?;
+                    let keys = self.order.iter().map(|(k, _)| k.eval_cols(row, params));
+                    Ok((keys.collect::<Result<_>>()?, values))
+                };
                 let mut out = Vec::with_capacity(groups.len());
                 for (mut row, accs) in groups {
-                    row.extend(accs.into_iter().map(Acc::finish));
-                    if !passes(having, &row, params)? {
-                        continue;
+                    for acc in accs {
+                        row.push(acc.finish()?);
                     }
-                    let values = self
-                        .exprs
-                        .iter()
-                        .map(|e| e.eval(&row, params))
-                        .collect::<Result<Vec<_>>>()?;
-                    let keys = self
-                        .order
-                        .iter()
-                        .map(|(k, _)| k.eval(&row, params))
-                        .collect::<Result<Vec<_>>>()?;
-                    out.push((keys, values));
+                    match correlated {
+                        None => {
+                            if passes(having, &row, params)? {
+                                out.push(output(&row)?);
+                            }
+                        }
+                        Some(c) => {
+                            let mut row = c.start(row);
+                            c.run(Phase::Having, &mut row)?;
+                            if passes_cols(having, &row, params)? {
+                                c.run(Phase::Group, &mut row)?;
+                                out.push(output(&row)?);
+                            }
+                        }
+                    }
                 }
                 Ok(out)
             }
@@ -1433,10 +1623,110 @@ struct Acc {
     func: AggFunc,
     distinct: Option<HashSet<String>>,
     count: i64,
-    int_sum: Option<i64>,
-    float_sum: f64,
-    any_float: bool,
+    sum: Sum,
     best: Option<Value>,
+}
+
+/// The running sum of `SUM`, `TOTAL` and `AVG`, kept as SQLite's `sumStep` keeps it: an
+/// exact integer until a float comes (or the integers overflow), then a float with a
+/// Kahan-Babuska-Neumaier error term. Summing floats another way gives other last bits
+/// (and, where the terms cancel, other small results) than SQLite's.
+#[derive(Default)]
+struct Sum {
+    int: i64,
+    /// The float sum is the one kept (`sum` + `err`), not `int`.
+    approx: bool,
+    /// The integers overflowed and no float came since: `SUM` fails.
+    overflow: bool,
+    sum: f64,
+    err: f64,
+}
+
+impl Sum {
+    /// 2^52: an integer at least this large is added as two floats, each exact.
+    const BIG: i64 = 1 << 52;
+
+    fn add_int(&mut self, i: i64) {
+        if self.approx {
+            self.add_exact(i);
+            return;
+        }
+        match self.int.checked_add(i) {
+            Some(x) => self.int = x,
+            None => {
+                self.overflow = true;
+                self.start_float();
+                self.add_exact(i);
+            }
+        }
+    }
+
+    fn add_float(&mut self, f: f64) {
+        if self.approx {
+            self.overflow = false;
+        } else {
+            self.start_float();
+        }
+        self.step(f);
+    }
+
+    /// Goes on as a float sum, starting from the integers' sum.
+    fn start_float(&mut self) {
+        self.approx = true;
+        let (big, small) = Sum::split(self.int);
+        self.sum = big;
+        self.err = small;
+    }
+
+    /// `i` as a large part and a small one whose floats are exact (the small one zero for
+    /// an `i` below [`Sum::BIG`], which a float holds exactly).
+    fn split(i: i64) -> (f64, f64) {
+        if i <= -Sum::BIG || i >= Sum::BIG {
+            let small = i % 16384;
+            ((i - small) as f64, small as f64)
+        } else {
+            (i as f64, 0.0)
+        }
+    }
+
+    fn add_exact(&mut self, i: i64) {
+        let (big, small) = Sum::split(i);
+        self.step(big);
+        if small != 0.0 {
+            self.step(small);
+        }
+    }
+
+    /// One Kahan-Babuska-Neumaier step.
+    fn step(&mut self, r: f64) {
+        let s = self.sum;
+        let t = s + r;
+        if s.abs() > r.abs() {
+            self.err += (s - t) + r;
+        } else {
+            self.err += (r - t) + s;
+        }
+        self.sum = t;
+    }
+
+    /// The sum as a float.
+    fn float(&self) -> f64 {
+        match self.approx {
+            false => self.int as f64,
+            true if self.err.is_finite() => self.sum + self.err,
+            true => self.sum,
+        }
+    }
+}
+
+/// A float result of an aggregate: null for NaN (infinity minus infinity), as SQLite has no
+/// NaN.
+fn float_value(f: f64) -> Value {
+    if f.is_nan() {
+        Value::Null
+    } else {
+        Value::Float(f)
+    }
 }
 
 impl Acc {
@@ -1445,25 +1735,23 @@ impl Acc {
             func: call.func,
             distinct: call.distinct.then(HashSet::new),
             count: 0,
-            int_sum: Some(0),
-            float_sum: 0.0,
-            any_float: false,
+            sum: Sum::default(),
             best: None,
         }
     }
 
-    fn add(&mut self, v: Option<Value>) -> Result<()> {
+    fn add(&mut self, v: Option<Value>) {
         let Some(v) = v else {
             // COUNT(*)
             self.count += 1;
-            return Ok(());
+            return;
         };
         if v.is_null() {
-            return Ok(());
+            return;
         }
         if let Some(seen) = &mut self.distinct {
             if !seen.insert(join_key(&v).unwrap_or_default()) {
-                return Ok(());
+                return;
             }
         }
         self.count += 1;
@@ -1493,41 +1781,34 @@ impl Acc {
                     v => v,
                 };
                 match n {
-                    Value::Int(i) => {
-                        self.float_sum += i as f64;
-                        self.int_sum = self.int_sum.and_then(|s| s.checked_add(i));
-                        if self.int_sum.is_none() && self.func == AggFunc::Sum && !self.any_float {
-                            return Err(Error::Sql {
-                                line: 0,
-                                column: 0,
-                                reason: "integer overflow in sum()".into(),
-                            });
-                        }
-                    }
-                    Value::Float(f) => {
-                        self.any_float = true;
-                        self.float_sum += f;
-                    }
+                    Value::Int(i) => self.sum.add_int(i),
+                    Value::Float(f) => self.sum.add_float(f),
                     _ => {}
                 }
             }
         }
-        Ok(())
     }
 
-    fn finish(self) -> Value {
-        match self.func {
+    /// The aggregate's value; `SUM` fails if its integers overflowed (and no float came
+    /// after, which makes it a float sum), as in SQLite.
+    fn finish(self) -> Result<Value> {
+        Ok(match self.func {
             AggFunc::Count => Value::Int(self.count),
             AggFunc::Min | AggFunc::Max => self.best.unwrap_or(Value::Null),
-            AggFunc::Total => Value::Float(self.float_sum),
+            AggFunc::Total => float_value(self.sum.float()),
             AggFunc::Sum if self.count == 0 => Value::Null,
-            AggFunc::Sum if !self.any_float => self
-                .int_sum
-                .map_or(Value::Float(self.float_sum), Value::Int),
-            AggFunc::Sum => Value::Float(self.float_sum),
+            AggFunc::Sum if self.sum.overflow => {
+                return Err(Error::Sql {
+                    line: 0,
+                    column: 0,
+                    reason: "integer overflow in sum()".into(),
+                })
+            }
+            AggFunc::Sum if !self.sum.approx => Value::Int(self.sum.int),
+            AggFunc::Sum => float_value(self.sum.float()),
             AggFunc::Avg if self.count == 0 => Value::Null,
-            AggFunc::Avg => Value::Float(self.float_sum / self.count as f64),
-        }
+            AggFunc::Avg => float_value(self.sum.float() / self.count as f64),
+        })
     }
 }
 
@@ -1557,20 +1838,30 @@ fn window(q: &Query, params: &[Value]) -> Result<(Option<usize>, usize)> {
     ))
 }
 
+/// How EXPLAIN says that `n` correlated subqueries run for each `what`.
+fn per_row(n: usize, what: &str) -> String {
+    match n {
+        1 => format!("a correlated subquery run for each {what}"),
+        n => format!("{n} correlated subqueries run for each {what}"),
+    }
+}
+
 /// What `EXPLAIN SELECT …` shows: a line per step, in the order they run, each table with
 /// how its scan reads it (an index serving which predicates, or a full scan).
 pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Result<Vec<String>> {
     let SetExpr::Select(sel) = q.body.as_ref() else {
         return Err(unsupported("UNION and other set operations"));
     };
-    let (mut rels, tables) = resolve_from(target, &sel.from, params)?;
+    let (mut rels, tables) = resolve_from(target, &sel.from, params, None)?;
     let run = |sq: &Query| select(target, sq, params).map(|r| r.rows);
     let mut p = Params::with_subqueries(&run);
+    p.correlated = Some(Vec::new());
     let filter = sel
         .selection
         .as_ref()
         .map(|w| scalar::compile(w, &tables, &mut p))
         .transpose()?;
+    let in_where = p.correlated.as_ref().map_or(0, Vec::len);
     if let Some(f) = &filter {
         push_where(f, &mut rels, params);
     }
@@ -1604,21 +1895,36 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
             let line = match (&rel.link, j) {
                 (_, 0) if k == 1 => line,
                 (Link::Cross, _) => format!("cross join with {line}"),
-                (Link::On { cond, left }, _) => {
+                (
+                    Link::On {
+                        cond,
+                        left,
+                        correlated,
+                    },
+                    _,
+                ) => {
                     let kind = if *left { "left" } else { "inner" };
-                    let width = rel.at;
-                    let strategy = match cond.as_ref().and_then(|c| equi_pair(c, width)) {
+                    let (lo, hi) = (rel.at, rel.at + rel.width);
+                    let strategy = match cond.as_ref().and_then(|c| equi_pair(c, lo, hi)) {
                         Some(_) => "hash join",
                         None => "nested-loop join",
                     };
-                    format!("{kind} {strategy} with {line}")
+                    match correlated {
+                        Some(c) => format!(
+                            "{kind} {strategy} with {line}, {}",
+                            per_row(c.calls.len(), "pair of rows")
+                        ),
+                        None => format!("{kind} {strategy} with {line}"),
+                    }
                 }
             };
             out.push(line);
         }
     }
-    if sel.selection.is_some() {
-        out.push("filter (WHERE)".to_owned());
+    match in_where {
+        _ if sel.selection.is_none() => {}
+        0 => out.push("filter (WHERE)".to_owned()),
+        n => out.push(format!("filter (WHERE), {}", per_row(n, "row"))),
     }
     let grouped = !matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
     if grouped {

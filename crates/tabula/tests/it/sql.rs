@@ -244,6 +244,161 @@ fn cond(r: &mut Rng, depth: u32) -> String {
     }
 }
 
+/// A query with a correlated subquery in HAVING, the items or ORDER BY of a query that
+/// groups, an aggregate's argument, GROUP BY, ORDER BY, a join's ON, or nested in one of
+/// those, over `people` and `cities`; and whether its rows come in no defined order (then
+/// compared as multisets). An ordered one breaks every tie with a unique key.
+fn correlated_elsewhere(r: &mut Rng) -> (String, bool) {
+    let n = r.pick(60) as i64 - 5;
+    let f = float_literal(r);
+    let op = ["=", "<>", "<", "<=", ">", ">="][r.pick(6)];
+    let dir = ["", " DESC", " NULLS LAST", " DESC NULLS FIRST"][r.pick(4)];
+    let join = ["LEFT ", "", "INNER "][r.pick(3)];
+    let agg = ["COUNT", "SUM", "MIN", "MAX", "AVG", "TOTAL"][r.pick(6)];
+    let limit = if r.chance(50) {
+        format!(" LIMIT {}", r.pick(12))
+    } else {
+        String::new()
+    };
+    let not = if r.chance(50) { "NOT " } else { "" };
+    let shapes: [(String, bool); 17] = [
+        // HAVING
+        (
+            format!(
+                "SELECT p.city, COUNT(*), SUM(p.age) FROM people p GROUP BY p.city HAVING COUNT(*) \
+                 {op} (SELECT COUNT(*) FROM people q WHERE q.city = p.city AND q.age > {n})"
+            ),
+            true,
+        ),
+        (
+            format!(
+                "SELECT p.age % 3, COUNT(*) FROM people p GROUP BY p.age % 3 HAVING EXISTS (SELECT \
+                 1 FROM cities c WHERE c.pop > {n} AND c.name IN (SELECT q.city FROM people q \
+                 WHERE q.age % 3 = p.age % 3))"
+            ),
+            true,
+        ),
+        (
+            format!(
+                "SELECT p.city, MAX(p.score) FROM people p GROUP BY p.city HAVING MAX(p.age) NOT \
+                 IN (SELECT q.age FROM people q WHERE q.city = p.city AND q.score < {f})"
+            ),
+            true,
+        ),
+        (
+            format!(
+                "SELECT p.city, {agg}(p.score) FROM people p WHERE p.id > {n} GROUP BY p.city \
+                 HAVING {agg}(p.score) {op} (SELECT AVG(q.score) FROM people q WHERE q.city = \
+                 p.city AND q.id > {n})"
+            ),
+            true,
+        ),
+        // the items of a query that groups, aggregates over a subquery, GROUP BY one
+        (
+            format!(
+                "SELECT p.city, COUNT(*), (SELECT c.country FROM cities c WHERE c.name = p.city), \
+                 (SELECT MAX(q.score) FROM people q WHERE q.city = p.city AND q.age < {n}) FROM \
+                 people p GROUP BY p.city"
+            ),
+            true,
+        ),
+        (
+            format!(
+                "SELECT p.city, {agg}((SELECT c.pop FROM cities c WHERE c.name = p.city)), \
+                 COUNT((SELECT 1 FROM people q WHERE q.age > p.age + {n})), MAX((SELECT COUNT(*) \
+                 FROM people q WHERE q.age < p.age)) FROM people p GROUP BY p.city"
+            ),
+            true,
+        ),
+        (
+            format!(
+                "SELECT {agg}((SELECT COUNT(*) FROM people q WHERE q.score {op} p.score)) FROM \
+                 people p WHERE p.age > {n}"
+            ),
+            false,
+        ),
+        (
+            format!(
+                "SELECT (SELECT c.country FROM cities c WHERE c.name = p.city AND c.pop > {n}) AS \
+                 k, COUNT(*), {agg}(p.age) FROM people p GROUP BY k"
+            ),
+            true,
+        ),
+        // ORDER BY
+        (
+            format!(
+                "SELECT p.id, p.city FROM people p ORDER BY (SELECT COUNT(*) FROM people q WHERE \
+                 q.city = p.city AND q.age > {n}){dir}, p.id{limit}"
+            ),
+            false,
+        ),
+        (
+            format!(
+                "SELECT p.id, (SELECT c.pop FROM cities c WHERE c.name = p.city) AS pop FROM \
+                 people p WHERE {} ORDER BY pop{dir}, p.id{limit}",
+                cond(r, 1)
+            ),
+            false,
+        ),
+        (
+            format!(
+                "SELECT p.city, COUNT(*) FROM people p GROUP BY p.city ORDER BY (SELECT c.pop \
+                 FROM cities c WHERE c.name = p.city AND c.pop > {n}){dir}, p.city{limit}"
+            ),
+            false,
+        ),
+        // JOIN … ON
+        (
+            format!(
+                "SELECT p.id, c.name FROM people p {join}JOIN cities c ON c.name = p.city AND \
+                 EXISTS (SELECT 1 FROM people q WHERE q.city = c.name AND q.age > p.age + {n}) \
+                 ORDER BY p.id, c.name"
+            ),
+            false,
+        ),
+        (
+            format!(
+                "SELECT p.id, c.name FROM people p {join}JOIN cities c ON c.pop {op} (SELECT \
+                 COUNT(*) FROM people q WHERE q.city = p.city) * {n} ORDER BY p.id, c.name"
+            ),
+            false,
+        ),
+        (
+            format!(
+                "SELECT c.name, COUNT(p.id) FROM cities c {join}JOIN people p ON p.age {op} \
+                 (SELECT MIN(q.age) FROM people q WHERE q.city = c.name) + {n} GROUP BY c.name"
+            ),
+            true,
+        ),
+        // IN with a correlated subquery on each side
+        (
+            format!(
+                "SELECT p.id FROM people p WHERE (SELECT MAX(q.age) FROM people q WHERE q.city = \
+                 p.city) {not}IN (SELECT c.pop FROM cities c WHERE c.pop > p.age - {n}) ORDER BY \
+                 p.id"
+            ),
+            false,
+        ),
+        // nested: ON and FROM inside a correlated subquery name the outer row
+        (
+            format!(
+                "SELECT p.id, (SELECT COUNT(*) FROM people q JOIN cities c ON c.name = q.city AND \
+                 c.pop > p.age + {n}) FROM people p ORDER BY p.id"
+            ),
+            false,
+        ),
+        (
+            format!(
+                "SELECT p.id, (SELECT s.m FROM (SELECT {agg}(q.score) AS m FROM people q WHERE \
+                 q.age < p.age - {n}) AS s) FROM people p ORDER BY p.id"
+            ),
+            false,
+        ),
+    ];
+    let i = r.pick(shapes.len());
+    shapes[i].clone()
+}
+
 /// SQLite's answer as tabula values (booleans are 1 and 0 there).
 fn sqlite_rows(conn: &rusqlite::Connection, sql: &str) -> Result<Vec<Vec<Value>>, String> {
     let mut stmt = conn.prepare(sql).map_err(|e| e.to_string())?;
@@ -335,7 +490,12 @@ fn expressions_filters_and_order_agree_with_sqlite() {
     let mut mismatches = Vec::new();
     for _ in 0..queries {
         let mut unordered = false;
-        let q = match r.pick(12) {
+        let q = match r.pick(13) {
+            12 => {
+                let (q, u) = correlated_elsewhere(&mut r);
+                unordered = u;
+                q
+            }
             9 => [
                 "SELECT id FROM people WHERE age IN (SELECT pop FROM cities) ORDER BY id",
                 "SELECT id FROM people WHERE age NOT IN (SELECT pop FROM cities) ORDER BY id",
