@@ -320,7 +320,15 @@ impl Database {
     /// # Ok::<(), tabula::Error>(())
     /// ```
     pub fn drop_table(&self, name: &str) -> Result<()> {
-        self.engine.drop_tables(&[name.to_owned()])
+        self.drop_tables(&[name])
+    }
+
+    /// Drops several tables as one step, all of them or none: tables that reference each
+    /// other (a parent and its children, a cycle) go together, where
+    /// [`Database::drop_table`] refuses each while the others reference it.
+    pub fn drop_tables(&self, names: &[&str]) -> Result<()> {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        self.engine.drop_tables(&names)
     }
 
     /// The names of every table, sorted.

@@ -301,6 +301,7 @@ fn write_snapshots_reporting(
                 &snapshot,
                 t.next_key(),
                 meta.schema_crc32c.clone(),
+                meta.created_lsn,
             )
         });
         match staging {
@@ -381,6 +382,7 @@ mod tests {
             snapshot_crc32c: String::new(),
             snapshot_bytes: 0,
             schema_crc32c: String::new(),
+            created_lsn: 0,
         }
     }
 

@@ -140,12 +140,12 @@ impl Engine {
         let _no_load = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
         // What this database shows now: each table's schema, whether it is loaded, and the
         // Rust type of a typed one (the published version; loads wait for `loading`).
-        let shown: Vec<(Arc<Schema>, bool, bool)> = {
+        let shown: Vec<(Arc<Schema>, bool, bool, u64)> = {
             let st = self.read_state("(refresh)")?;
             st.tables
                 .iter()
                 .zip(&st.meta)
-                .map(|(t, m)| (t.schema().clone(), m.loaded, m.dropped))
+                .map(|(t, m)| (t.schema().clone(), m.loaded, m.dropped, m.created_lsn))
                 .collect()
         };
         let (fresh, recovered) = Storage::open_read_only(
@@ -158,11 +158,12 @@ impl Engine {
         // has (a handle keeps its table's column names): a table this database loaded (so a
         // typed or dynamic handle may hold its columns) and the writer migrated since needs
         // a new open; a table it never loaded just takes its new schema; a table the writer
-        // dropped keeps its position as a dropped one. Tables created since come after them.
+        // dropped (and perhaps made again under its name: another creation) keeps its
+        // position as a dropped one. Tables created since come after them.
         let mut order: Vec<Result<usize, Arc<Schema>>> = Vec::with_capacity(next.tables.len());
-        for (schema, loaded, dropped) in &shown {
+        for (schema, loaded, dropped, created) in &shown {
             match next.by_name.get(&schema.table) {
-                Some(&i) if !*dropped => {
+                Some(&i) if !*dropped && next.meta[i].created_lsn == *created => {
                     if *loaded {
                         migrated_since(schema, next.tables[i].schema())?;
                     }
@@ -201,7 +202,7 @@ impl Engine {
         }
         // Tables this database had loaded are loaded again now (from the new point), with no
         // lock held; readers go on with the old point meanwhile.
-        for (idx, (_, loaded, _)) in shown.iter().enumerate() {
+        for (idx, (_, loaded, _, _)) in shown.iter().enumerate() {
             if *loaded {
                 load::ensure_loaded(Some(&fresh), &mut state, idx)?;
             }
@@ -512,6 +513,7 @@ fn state_of(recovered: Vec<crate::storage::recover::RecoveredTable>) -> Result<S
             schema_crc32c: t.schema_crc32c,
             migrations: t.migrations,
             commits: 0,
+            created_lsn: t.created_lsn,
             dropped: false,
         };
         state.push_dyn(t.schema, meta)?;

@@ -40,6 +40,10 @@ pub(crate) struct TableMeta {
     /// Commits that changed the table since the database opened: a checkpoint that wrote it
     /// marks it clean only if no commit came after it encoded the table.
     pub(crate) commits: u64,
+    /// The LSN of the log record that created the table (0 in memory, or for a table
+    /// created before manifests recorded it): tells a table from one dropped and made again
+    /// under its name.
+    pub(crate) created_lsn: u64,
     /// The table was dropped: its position is kept (handles hold positions) by an empty
     /// table of its schema, which no name leads to and every handle refuses.
     pub(crate) dropped: bool,
@@ -57,6 +61,7 @@ impl TableMeta {
             schema_crc32c: String::new(),
             migrations: Vec::new(),
             commits: 0,
+            created_lsn: 0,
             dropped: false,
         }
     }

@@ -150,9 +150,12 @@ impl<'e> WriteTx<'e> {
                     record.finish();
                     Ok(())
                 })?;
-                for &(idx, _) in &parts {
+                for &(idx, create) in &parts {
                     st.meta[idx].dirty = true;
                     st.meta[idx].commits += 1;
+                    if create {
+                        st.meta[idx].created_lsn = n;
+                    }
                 }
                 lsn = Some(n);
             }

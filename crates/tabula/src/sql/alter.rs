@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::expr::rename_columns;
 use crate::schema::Schema;
 use crate::sql::ddl;
-use crate::sql::dump::index_name;
+use crate::sql::dump::{index_names, NamedIndex};
 use crate::sql::run::SqlResult;
 use crate::sql::scalar::{self, sql_error, Params, Scope};
 use crate::sql::target::Target;
@@ -31,6 +31,7 @@ fn unsupported(feature: impl Into<String>) -> Error {
     }
 }
 
+/// The last part of a function's name (`pg_catalog.setval` is `setval`), unquoted.
 fn name_of(name: &ObjectName) -> String {
     name.0
         .last()
@@ -76,9 +77,10 @@ pub(crate) fn migrate(engine: &Arc<Engine>, s: &Statement) -> Result<SqlResult> 
     } = s
     {
         if *cascade {
-            return Err(unsupported(
-                "DROP … CASCADE (drop the tables that reference it first)",
-            ));
+            return Err(unsupported(match object_type {
+                ObjectType::Index => "DROP INDEX … CASCADE",
+                _ => "DROP TABLE … CASCADE (drop the tables that reference it first)",
+            }));
         }
         if *purge || *temporary || table.is_some() {
             return Err(unsupported("DROP with PURGE, TEMPORARY or ON"));
@@ -89,8 +91,8 @@ pub(crate) fn migrate(engine: &Arc<Engine>, s: &Statement) -> Result<SqlResult> 
         };
     }
     let (table, span) = match s {
-        Statement::CreateIndex(c) => (name_of(&c.table_name), c.table_name.span()),
-        Statement::AlterTable(a) => (name_of(&a.name), a.name.span()),
+        Statement::CreateIndex(c) => (ddl::table_name(&c.table_name)?, c.table_name.span()),
+        Statement::AlterTable(a) => (ddl::table_name(&a.name)?, a.name.span()),
         _ => return Err(unsupported("this statement as a migration")),
     };
     let old = match engine.schema(&table) {
@@ -134,7 +136,7 @@ fn drop_tables(engine: &Arc<Engine>, names: &[ObjectName], if_exists: bool) -> R
     let existing = engine.table_names()?;
     let mut tables = Vec::with_capacity(names.len());
     for name in names {
-        let table = name_of(name);
+        let table = ddl::table_name(name)?;
         if existing.contains(&table) {
             tables.push(table);
         } else if !if_exists {
@@ -148,57 +150,65 @@ fn drop_tables(engine: &Arc<Engine>, names: &[ObjectName], if_exists: bool) -> R
 }
 
 /// `DROP INDEX [IF EXISTS] name, …`. tabula knows an index by its columns, not by a name:
-/// `name` is the one `tabula dump` writes for it (`<table>_<columns>_idx`,
-/// see [`index_name`]); a name given to `CREATE INDEX` is not kept.
+/// `name` is the one `tabula dump` writes for it (see [`index_names`]); a name given to
+/// `CREATE INDEX` is not kept. Every name is found before any index is dropped, so an unknown
+/// one changes nothing; then each table migrates once.
 fn drop_indexes(engine: &Arc<Engine>, names: &[ObjectName], if_exists: bool) -> Result<SqlResult> {
+    let mut schemas = Vec::new();
+    for table in engine.table_names()? {
+        let mut schema = engine.schema(&table)?;
+        schema.evolution = Default::default();
+        schemas.push(schema);
+    }
+    let named = index_names(&schemas);
+    let mut doomed: Vec<&NamedIndex> = Vec::new();
     for name in names {
-        let wanted = name_of(name);
-        let mut found = None;
-        let mut known = Vec::new();
-        for table in engine.table_names()? {
-            let mut schema = engine.schema(&table)?;
-            schema.evolution = Default::default();
-            let singles = schema
-                .columns
-                .iter()
-                .filter(|c| c.index && !c.primary_key)
-                .map(|c| vec![c.name.clone()]);
-            for cols in singles.chain(schema.index.iter().cloned()) {
-                let n = index_name(&table, &cols);
-                if n == wanted {
-                    found = Some((schema.clone(), cols));
-                }
-                known.push(n);
+        let wanted = ddl::table_name(name)?;
+        match named.iter().find(|i| i.name == wanted) {
+            Some(ix) if !doomed.contains(&ix) => doomed.push(ix),
+            Some(_) => {}
+            None if if_exists => {}
+            None => {
+                return Err(sql_error(
+                    name.span(),
+                    format!("no index named {wanted} ({})", known_indexes(&named)),
+                ))
             }
         }
-        let Some((mut schema, cols)) = found else {
-            if if_exists {
-                continue;
+    }
+    for schema in &mut schemas {
+        let mine: Vec<&&NamedIndex> = doomed.iter().filter(|d| d.table == schema.table).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        for ix in mine {
+            match ix.columns.as_slice() {
+                [one] => {
+                    let col = schema.column_index(one)?;
+                    schema.columns[col].index = false;
+                }
+                cols => schema.index.retain(|c| c != cols),
             }
-            let known = if known.is_empty() {
-                "there are no indexes".to_owned()
-            } else {
-                format!(
-                    "tabula names an index by its table and columns: {}",
-                    known.join(", ")
-                )
-            };
-            return Err(sql_error(
-                name.span(),
-                format!("no index named {wanted} ({known})"),
-            ));
-        };
-        match cols.as_slice() {
-            [one] => {
-                let col = schema.column_index(one)?;
-                schema.columns[col].index = false;
-            }
-            _ => schema.index.retain(|c| *c != cols),
         }
         schema.finish()?;
-        engine.alter(schema)?;
+        engine.alter(schema.clone())?;
     }
     Ok(SqlResult::default())
+}
+
+/// What an unknown index name's error lists: the names there are.
+fn known_indexes(named: &[NamedIndex]) -> String {
+    if named.is_empty() {
+        return "the database has no index DROP INDEX drops; a UNIQUE constraint is part of its \
+                table"
+            .to_owned();
+    }
+    let names: Vec<&str> = named.iter().map(|i| i.name.as_str()).collect();
+    format!(
+        "tabula names an index by its table and columns, as tabula dump writes it: {}; a \
+         UNIQUE constraint is part of its table",
+        names.join(", ")
+    )
 }
 
 /// `old` with the index `CREATE INDEX` describes. Its name is not kept (tabula's indexes

@@ -87,11 +87,7 @@ pub(crate) fn copy_from_stdin(target: Target<'_, '_>, s: &Statement) -> Result<S
         return Err(unsupported("writing outside a transaction"));
     };
     let format = format_of(options, legacy_options)?;
-    let table = table_name
-        .0
-        .last()
-        .map(|p| p.to_string().trim_matches('"').to_owned())
-        .unwrap_or_default();
+    let table = crate::sql::ddl::table_name(table_name)?;
     let t = tx.dyn_table(&table).map_err(|e| match e {
         Error::UnknownTable { .. } => sql_error(s.span(), format!("no table named {table}")),
         e => e,

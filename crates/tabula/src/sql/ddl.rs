@@ -76,12 +76,24 @@ fn check_text(e: &Expr) -> String {
     e.to_string()
 }
 
-/// The last part of a name, unquoted.
-fn object_name(name: &ObjectName) -> String {
-    name.0
-        .last()
-        .map(|p| p.to_string().trim_matches('"').to_owned())
-        .unwrap_or_default()
+/// A table's name as a statement writes it, unquoted (`"t"`, `` `t` `` and `[t]` are `t`).
+/// tabula has one schema: a name qualified by SQLite's `main` or PostgreSQL's `public` (as
+/// `pg_dump` writes them) is the unqualified name; any other qualifier is refused rather
+/// than ignored.
+pub(crate) fn table_name(name: &ObjectName) -> Result<String> {
+    let part = |p: &sqlparser::ast::ObjectNamePart| {
+        p.as_ident()
+            .map_or_else(|| p.to_string(), |i| i.value.clone())
+    };
+    match name.0.as_slice() {
+        [t] => Ok(part(t)),
+        [schema, t] if ["main", "public"].contains(&part(schema).to_ascii_lowercase().as_str()) => {
+            Ok(part(t))
+        }
+        _ => Err(Error::Unsupported {
+            feature: format!("the qualified name {name} (tabula has one schema)"),
+        }),
+    }
 }
 
 /// A column named in a constraint's list, unquoted.
@@ -204,7 +216,7 @@ pub(crate) fn column_of(def: &ColumnDef) -> Result<Column> {
             ColumnOption::Unique(_) => col.unique = true,
             ColumnOption::ForeignKey(fk) => {
                 col.references = Some(crate::schema::ForeignKey {
-                    table: object_name(&fk.foreign_table),
+                    table: table_name(&fk.foreign_table)?,
                     on_delete: on_delete(fk.on_delete)?,
                 });
             }
@@ -255,11 +267,8 @@ pub(crate) fn column_of(def: &ColumnDef) -> Result<Column> {
 pub(crate) fn referred_columns(c: &CreateTable) -> Vec<(String, sqlparser::ast::Ident)> {
     let mut out = Vec::new();
     let mut add = |table: &sqlparser::ast::ObjectName, cols: &[sqlparser::ast::Ident]| {
-        let t = table
-            .0
-            .last()
-            .map(|p| p.to_string().trim_matches('"').to_owned())
-            .unwrap_or_default();
+        // A name `table_name` refuses is refused where the schema is read.
+        let t = table_name(table).unwrap_or_default();
         out.extend(cols.iter().map(|col| (t.clone(), col.clone())));
     };
     for def in &c.columns {
@@ -279,7 +288,7 @@ pub(crate) fn referred_columns(c: &CreateTable) -> Vec<(String, sqlparser::ast::
 
 /// The schema `CREATE TABLE` describes.
 pub(crate) fn schema_of(c: &CreateTable) -> Result<Schema> {
-    let table = object_name(&c.name);
+    let table = table_name(&c.name)?;
     let mut columns = Vec::new();
     let mut pk_named: Option<String> = None;
     let mut uniques = Vec::new();
@@ -306,7 +315,7 @@ pub(crate) fn schema_of(c: &CreateTable) -> Result<Schema> {
                 let [col] = fk.columns.as_slice() else {
                     return Err(unsupported("a foreign key of several columns"));
                 };
-                let target = object_name(&fk.foreign_table);
+                let target = table_name(&fk.foreign_table)?;
                 let Some(c) = columns.iter_mut().find(|c| c.name == col.value) else {
                     return Err(sql_error(
                         tc.span(),

@@ -124,9 +124,10 @@ pub(crate) fn dump(engine: &Engine, dialect: Dialect, out: &mut dyn Write) -> Re
     // by row); and outside the transaction, since tabula builds an index as a durable step
     // of its own.
     let mut indexes = String::new();
-    for t in &tables {
-        create_indexes(&mut indexes, t.schema())?;
-    }
+    create_indexes(
+        &mut indexes,
+        &index_names(tables.iter().map(|t| &**t.schema())),
+    )?;
     if !indexes.is_empty() {
         w.buf.push('\n');
         w.buf.push_str(&indexes);
@@ -421,10 +422,8 @@ fn create_table(
 }
 
 /// An index's name: the table's and columns' names, as `pg_dump`-like tools make them,
-/// shortened to PostgreSQL's 63 bytes.
-/// The name a dump gives the index of `table` on `cols` (tabula keeps indexes by their
-/// columns), which `DROP INDEX` takes.
-pub(crate) fn index_name(table: &str, cols: &[String]) -> String {
+/// shortened to PostgreSQL's 63 bytes (table and column names are ASCII).
+fn base_name(table: &str, cols: &[String]) -> String {
     let name = format!("{table}_{}_idx", cols.join("_"));
     if name.len() <= 63 {
         name
@@ -434,19 +433,55 @@ pub(crate) fn index_name(table: &str, cols: &[String]) -> String {
     }
 }
 
-fn create_indexes(out: &mut String, schema: &Schema) -> Result<()> {
-    let singles = schema
-        .columns
-        .iter()
-        .filter(|c| c.index && !c.primary_key)
-        .map(|c| vec![c.name.clone()]);
-    for cols in singles.chain(schema.index.iter().cloned()) {
+/// An ordered index of a database, and the name it goes by in a dump and in `DROP INDEX`
+/// (tabula keeps indexes by their columns, with no name of their own).
+#[derive(Debug, PartialEq)]
+pub(crate) struct NamedIndex {
+    pub(crate) name: String,
+    pub(crate) table: String,
+    pub(crate) columns: Vec<String>,
+}
+
+/// The ordered indexes of `schemas` (not the unique constraints' hash indexes), tables in
+/// name order and each table's in schema order (single columns, then composite ones), each
+/// named `<table>_<columns>_idx`, with `_2`, `_3`, … after a name an earlier index has
+/// (table `a_b` on `c` and table `a` on `b_c` would both be `a_b_c_idx`).
+pub(crate) fn index_names<'a>(schemas: impl IntoIterator<Item = &'a Schema>) -> Vec<NamedIndex> {
+    let mut schemas: Vec<&Schema> = schemas.into_iter().collect();
+    schemas.sort_by(|a, b| a.table.cmp(&b.table));
+    let mut out: Vec<NamedIndex> = Vec::new();
+    for schema in schemas {
+        let singles = schema
+            .columns
+            .iter()
+            .filter(|c| c.index && !c.primary_key)
+            .map(|c| vec![c.name.clone()]);
+        for columns in singles.chain(schema.index.iter().cloned()) {
+            let base = base_name(&schema.table, &columns);
+            let mut name = base.clone();
+            let mut n = 1;
+            while out.iter().any(|i| i.name == name) {
+                n += 1;
+                name = format!("{base}_{n}");
+            }
+            out.push(NamedIndex {
+                name,
+                table: schema.table.clone(),
+                columns,
+            });
+        }
+    }
+    out
+}
+
+fn create_indexes(out: &mut String, indexes: &[NamedIndex]) -> Result<()> {
+    for ix in indexes {
         writeln!(
             out,
             "CREATE INDEX {} ON {} ({});",
-            ident(&index_name(&schema.table, &cols)),
-            ident(&schema.table),
-            column_list(&cols)
+            ident(&ix.name),
+            ident(&ix.table),
+            column_list(&ix.columns)
         )
         .map_err(fmt_error)?;
     }

@@ -11,13 +11,13 @@
 
 use sqlparser::ast::{
     BinaryOperator, Expr, GroupByExpr, SelectItem, SelectItemQualifiedWildcardKind, SetExpr,
-    Statement, TableFactor, Value as SqlValue,
+    Statement, Value as SqlValue,
 };
 
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::schema::ColumnType;
-use crate::sql::run::SqlResult;
+use crate::sql::run::{plain_table, SqlResult};
 use crate::sql::select::refuse_other_clauses;
 use crate::value::Value;
 
@@ -65,25 +65,8 @@ pub(crate) fn shape(s: &Statement) -> Option<Point> {
     if !from.joins.is_empty() {
         return None;
     }
-    let TableFactor::Table {
-        name,
-        alias,
-        args: None,
-        ..
-    } = &from.relation
-    else {
-        return None;
-    };
-    if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
-        return None;
-    }
-    let [table] = name.0.as_slice() else {
-        return None;
-    };
-    let table = table.as_ident()?.value.clone();
-    let qualifier = alias
-        .as_ref()
-        .map_or(table.as_str(), |a| a.name.value.as_str());
+    let (table, alias) = plain_table(&from.relation).ok()?;
+    let qualifier = alias.map_or(table.as_str(), |a| a.value.as_str());
     let column_of = |e: &Expr| -> Option<String> {
         match e {
             Expr::Identifier(id) => Some(id.value.clone()),

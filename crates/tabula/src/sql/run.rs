@@ -8,7 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 
 use sqlparser::ast::{
-    FromTable, ObjectName, SetExpr, Spanned, Statement, TableFactor, TableWithJoins,
+    FromTable, Ident, ObjectName, SetExpr, Spanned, Statement, TableFactor, TableWithJoins,
 };
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
@@ -437,11 +437,12 @@ fn unsupported(feature: impl Into<String>) -> Error {
     }
 }
 
-fn table_name(name: &ObjectName) -> String {
-    name.0
-        .last()
-        .map(|p| p.to_string().trim_matches('"').to_owned())
-        .unwrap_or_default()
+/// The column an `UPDATE … SET` assigns, unquoted (`t.c` names it in table `t`).
+fn column_name(name: &ObjectName) -> Result<String> {
+    match name.0.last().and_then(|p| p.as_ident()) {
+        Some(id) => Ok(id.value.clone()),
+        None => Err(sql_error(name.span(), format!("{name} is not a column"))),
+    }
 }
 
 fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<SqlResult> {
@@ -454,7 +455,7 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 return Err(unsupported("writing outside a transaction"));
             };
             let name = match &ins.table {
-                sqlparser::ast::TableObject::TableName(n) => table_name(n),
+                sqlparser::ast::TableObject::TableName(n) => ddl::table_name(n)?,
                 _ => return Err(unsupported("INSERT into a table function")),
             };
             let Some(source) = &ins.source else {
@@ -472,14 +473,15 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 return Err(unsupported("this form of INSERT"));
             }
             if alter::is_sqlite_sequence(target, &name) {
-                let columns: Vec<String> = ins.columns.iter().map(table_name).collect();
+                let columns: Vec<String> =
+                    ins.columns.iter().map(column_name).collect::<Result<_>>()?;
                 return alter::insert_sqlite_sequence(target, &columns, source, params);
             }
             let t = tx.dyn_table(&name)?;
             let columns: Vec<String> = if ins.columns.is_empty() {
                 t.schema().columns.iter().map(|c| c.name.clone()).collect()
             } else {
-                ins.columns.iter().map(table_name).collect()
+                ins.columns.iter().map(column_name).collect::<Result<_>>()?
             };
             // A null for an auto-increment key asks for the next key, as in SQLite.
             let key_at = t
@@ -574,7 +576,7 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 .iter()
                 .map(|a| {
                     let col = match &a.target {
-                        sqlparser::ast::AssignmentTarget::ColumnName(c) => table_name(c),
+                        sqlparser::ast::AssignmentTarget::ColumnName(c) => column_name(c)?,
                         _ => return Err(unsupported("assigning to a tuple")),
                     };
                     let pos = scope
@@ -649,8 +651,8 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             }
             // Keys are never reused, so a dump's `DELETE FROM sqlite_sequence` before it sets
             // the counters has nothing to do.
-            if let TableFactor::Table { name, .. } = &table.relation {
-                if table.joins.is_empty() && alter::is_sqlite_sequence(target, &table_name(name)) {
+            if let Ok((name, _)) = plain_table(&table.relation) {
+                if table.joins.is_empty() && alter::is_sqlite_sequence(target, &name) {
                     return Ok(SqlResult::default());
                 }
             }
@@ -794,22 +796,58 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
     }
 }
 
+/// A stored table of a FROM clause, as written: its name and its alias. Other dialects'
+/// clauses on a table are refused rather than ignored.
+pub(crate) fn plain_table(t: &TableFactor) -> Result<(String, Option<&Ident>)> {
+    let TableFactor::Table {
+        name,
+        alias,
+        args,
+        with_hints,
+        version,
+        with_ordinality,
+        partitions,
+        json_path,
+        sample,
+        index_directives,
+        inheritance,
+    } = t
+    else {
+        return Err(unsupported("a subquery in FROM (not yet)"));
+    };
+    // Other dialects' clauses on a table are refused rather than ignored.
+    if args.is_some()
+        || !with_hints.is_empty()
+        || version.is_some()
+        || *with_ordinality
+        || !partitions.is_empty()
+        || json_path.is_some()
+        || sample.is_some()
+        || !index_directives.is_empty()
+        || inheritance.is_some()
+    {
+        return Err(unsupported(
+            "table functions, hints, TABLESAMPLE, PARTITION, ONLY and the other clauses of \
+             other dialects on a table",
+        ));
+    }
+    if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
+        return Err(unsupported("column names in a table's alias"));
+    }
+    Ok((ddl::table_name(name)?, alias.as_ref().map(|a| &a.name)))
+}
+
 /// A table of a FROM clause: its name, the name it goes by (its alias), its columns.
 pub(crate) fn resolve_table(
     target: Target<'_, '_>,
     t: &TableFactor,
 ) -> Result<(String, String, Vec<String>)> {
-    let TableFactor::Table { name, alias, .. } = t else {
-        return Err(unsupported("a subquery in FROM (not yet)"));
-    };
-    let table = table_name(name);
+    let (table, alias) = plain_table(t)?;
     let schema = target.schema(&table).map_err(|e| match e {
         Error::UnknownTable { .. } => sql_error(t.span(), format!("no table named {table}")),
         e => e,
     })?;
-    let qualifier = alias
-        .as_ref()
-        .map_or(table.clone(), |a| a.name.value.clone());
+    let qualifier = alias.map_or(table.clone(), |a| a.value.clone());
     let names = schema.columns.iter().map(|c| c.name.clone()).collect();
     Ok((table, qualifier, names))
 }

@@ -46,6 +46,7 @@ impl Storage {
         snapshot: &snapshot::Encoded,
         next_key: i64,
         schema_crc32c: String,
+        created_lsn: u64,
     ) -> Result<StagedSnapshot> {
         let tmp = Layout::tmp(&self.layout.records(&schema.table));
         let parts: Vec<&[u8]> = snapshot.parts.iter().map(Vec::as_slice).collect();
@@ -60,6 +61,7 @@ impl Storage {
                 snapshot_crc32c: crc_hex_parts(&parts),
                 snapshot_bytes: parts.iter().map(|p| p.len() as u64).sum(),
                 schema_crc32c,
+                created_lsn,
             },
         })
     }

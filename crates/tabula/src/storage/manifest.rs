@@ -21,6 +21,14 @@ pub(crate) struct TableEntry {
     pub(crate) snapshot_bytes: u64,
     /// crc32c of `schema/<table>.schema.json`, 8 hex digits.
     pub(crate) schema_crc32c: String,
+    /// The LSN of the log record that created the table: a table dropped and made again
+    /// under its name has another. 0 for a table created before manifests recorded it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) created_lsn: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +95,18 @@ impl Manifest {
             serde_json::from_slice(bytes).map_err(|e| (e.line() as u64, e.to_string()))?;
         if m.format != FORMAT {
             return Err((0, format!("unknown format {}", m.format)));
+        }
+        // Names become file names (and a dropped table's files are removed by name): a name
+        // that is not a valid table name never reaches the file system.
+        for (what, name) in m
+            .tables
+            .keys()
+            .map(|n| ("table", n))
+            .chain(m.dropped.iter().map(|n| ("dropped table", n)))
+        {
+            if let Err(e) = crate::schema::check_name(name) {
+                return Err((0, format!("{what} {name:?}: {e}")));
+            }
         }
         if let Some(stored) = &m.crc32c {
             let crc = crc_hex(&m.unsealed_bytes());

@@ -32,6 +32,8 @@ pub(crate) struct RecoveredTable {
     pub(crate) migrations: Vec<Migration>,
     pub(crate) entry: Option<TableEntry>,
     pub(crate) pending: Vec<(u64, RawTableOps)>,
+    /// The LSN of the record that created the table (see `TableEntry::created_lsn`).
+    pub(crate) created_lsn: u64,
 }
 
 /// Parses a JSON file, naming it on failure.
@@ -502,6 +504,7 @@ fn read_schemas(
                 schema_crc32c: crc_hex(&bytes),
                 schema_on_disk: true,
                 migrations: file.migrations,
+                created_lsn: entry.as_ref().map_or(0, |e| e.created_lsn),
                 entry,
                 pending: Vec::new(),
             },
@@ -623,8 +626,12 @@ fn recover_creation(
         .finish()
         .and_then(|()| check_conditions(&created))
         .map_err(|e| Error::corrupt(wal_path, line, format!("invalid schema: {e}")))?;
-    match tables.get(&created.table) {
+    match tables.get_mut(&created.table) {
         Some(t) => {
+            if t.entry.is_none() {
+                // Its schema file was written once the creation was durable.
+                t.created_lsn = lsn;
+            }
             let diffs = t.schema.differences(&created);
             let migrated_since = t.migrations.iter().any(|m| m.lsn >= lsn);
             if !diffs.is_empty() && !migrated_since {
@@ -649,6 +656,7 @@ fn recover_creation(
                     migrations: Vec::new(),
                     entry: None,
                     pending: Vec::new(),
+                    created_lsn: lsn,
                 },
             );
         }

@@ -124,7 +124,7 @@ fn a_referenced_table_stays_until_its_referrers_go() {
     assert_eq!(names(&db, "items"), values(&["a", "b"]));
     assert!(exists(&fs, SCHEMA_FILE));
     // A table referencing itself, or dropped with its referrer, goes.
-    db.sql("DROP TABLE items, child").unwrap();
+    db.drop_tables(&["items", "child"]).unwrap();
     assert_eq!(db.table_names().unwrap(), ["other"]);
 }
 
@@ -323,4 +323,76 @@ fn a_table_made_again_under_a_dropped_name_survives_a_power_loss() {
     drop(db);
     let db = open(&fs);
     assert_eq!(names(&db, "items"), values(&["new"]));
+}
+
+/// A reader's handle stays on the table it was made for: after the writer drops the table
+/// and makes another under its name (of the same schema or not), a refresh shows the new
+/// one, and the old handle fails.
+#[test]
+fn a_read_only_refresh_tells_a_table_made_again_from_the_dropped_one() {
+    for same_schema in [true, false] {
+        let fs = committed();
+        let writer = open(&fs);
+        let reader = Database::builder()
+            .file_system(fs.clone())
+            .open_read_only(PATH)
+            .unwrap();
+        let old = reader.dyn_table("items").unwrap();
+        assert_eq!(old.count().unwrap(), 2);
+        writer.drop_table("items").unwrap();
+        let again = if same_schema {
+            items()
+        } else {
+            items().with_index(&["name"]).unwrap()
+        };
+        writer.create_table(again).unwrap();
+        writer
+            .sql("INSERT INTO items (name) VALUES ('new')")
+            .unwrap();
+        reader
+            .refresh()
+            .unwrap_or_else(|e| panic!("same schema {same_schema}: {e}"));
+        assert!(
+            matches!(old.count(), Err(Error::UnknownTable { .. })),
+            "same schema {same_schema}: the old handle reads {:?}",
+            old.count()
+        );
+        assert_eq!(names(&reader, "items"), values(&["new"]));
+        // And across a checkpoint of the writer, which records the creation in the manifest.
+        let fresh = reader.dyn_table("items").unwrap();
+        writer.checkpoint().unwrap();
+        reader.refresh().unwrap();
+        assert_eq!(fresh.count().unwrap(), 1, "same schema {same_schema}");
+    }
+}
+
+/// Names in the manifest become file names: one that is not a table name (`../x`) makes the
+/// manifest corrupt, so no open removes a file outside the directory's tables.
+#[test]
+fn a_dropped_name_that_is_not_a_table_name_is_corruption_not_a_path() {
+    let fs = committed();
+    open(&fs).close().unwrap();
+    let manifest = String::from_utf8(fs.read("/db/manifest.json").unwrap()).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    json.as_object_mut().unwrap().remove("crc32c");
+    json["dropped"] = serde_json::json!(["../schema/items"]);
+    fs.write("/db/manifest.json", json.to_string().as_bytes())
+        .unwrap();
+    match Database::builder().file_system(fs.clone()).open(PATH) {
+        Err(Error::Corrupt { reason, .. }) => {
+            assert!(reason.contains("../schema/items"), "{reason}")
+        }
+        other => panic!("expected Error::Corrupt, got {other:?}"),
+    }
+    assert!(
+        exists(&fs, SCHEMA_FILE),
+        "the open removed a live table's schema file"
+    );
+    let problems = fs.verify(PATH).unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.message.contains("../schema/items")),
+        "{problems:?}"
+    );
 }

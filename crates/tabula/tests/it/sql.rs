@@ -1009,14 +1009,36 @@ fn point_lookups_answer_as_the_general_path() {
         Value::Bool(true),
     ];
     let texts = [
-        ("SELECT * FROM p WHERE id = ?", "SELECT * FROM p WHERE id = ? AND 1 = 1"),
+        (
+            "SELECT * FROM p WHERE id = ?",
+            "SELECT * FROM p WHERE id = ? AND 1 = 1",
+        ),
         (
             "SELECT p.email AS e, id, n FROM p WHERE email = ?",
             "SELECT p.email AS e, id, n FROM p WHERE email = ? AND 1 = 1",
         ),
-        ("SELECT q.f FROM p q WHERE ? = q.id", "SELECT q.f FROM p q WHERE ? = q.id AND 1 = 1"),
+        (
+            "SELECT q.f FROM p q WHERE ? = q.id",
+            "SELECT q.f FROM p q WHERE ? = q.id AND 1 = 1",
+        ),
+        // Quoted and qualified names name the same table on both paths.
+        (
+            "SELECT * FROM `p` WHERE id = ?",
+            "SELECT * FROM `p` WHERE id = ? AND 1 = 1",
+        ),
+        (
+            "SELECT * FROM main.p WHERE id = ?",
+            "SELECT * FROM main.p WHERE id = ? AND 1 = 1",
+        ),
+        (
+            "SELECT * FROM other.p WHERE id = ?",
+            "SELECT * FROM other.p WHERE id = ? AND 1 = 1",
+        ),
         // Not unique: the general path either way.
-        ("SELECT id FROM p WHERE n = ?", "SELECT id FROM p WHERE n = ? AND 1 = 1"),
+        (
+            "SELECT id FROM p WHERE n = ?",
+            "SELECT id FROM p WHERE n = ? AND 1 = 1",
+        ),
     ];
     let check = |db: &Database| {
         for (fast, general) in texts {
@@ -1034,18 +1056,25 @@ fn point_lookups_answer_as_the_general_path() {
     };
     check(&db);
     assert_eq!(
-        db.sql_with("SELECT email FROM p WHERE id = ?", &[Value::Int(3)]).unwrap().rows,
+        db.sql_with("SELECT email FROM p WHERE id = ?", &[Value::Int(3)])
+            .unwrap()
+            .rows,
         [[Value::Null]]
     );
     // The same texts after the table changed: a new index, a column renamed away.
     db.sql("CREATE UNIQUE INDEX pn ON p (n)").unwrap();
     check(&db);
     assert_eq!(
-        db.sql_with("SELECT id FROM p WHERE n = ?", &[Value::Int(3)]).unwrap().rows,
+        db.sql_with("SELECT id FROM p WHERE n = ?", &[Value::Int(3)])
+            .unwrap()
+            .rows,
         [[Value::Int(3)]]
     );
     db.sql("ALTER TABLE p RENAME COLUMN email TO mail").unwrap();
-    match db.sql_with("SELECT p.email AS e, id, n FROM p WHERE email = ?", &[Value::Int(1)]) {
+    match db.sql_with(
+        "SELECT p.email AS e, id, n FROM p WHERE email = ?",
+        &[Value::Int(1)],
+    ) {
         Err(Error::Sql { reason, .. }) => assert!(reason.contains("email"), "{reason}"),
         other => panic!("expected Error::Sql naming email, got {other:?}"),
     }
