@@ -1162,7 +1162,7 @@ pub(crate) fn select_each(
             changed: 0,
         });
     }
-    let mut sink = Sink {
+    let new_sink = || Sink {
         params,
         // With correlated subqueries WHERE runs before the sink (it needs their values).
         filter: filter.as_ref().filter(|_| correlated.is_none()),
@@ -1197,11 +1197,32 @@ pub(crate) fn select_each(
             }
         },
     };
-    match &correlated {
-        None => produce(target, &rels, &used, params, outer, &mut |row| {
+    let mut sink = new_sink();
+    let top = library_order(&rels, &order, filter.is_some())
+        .filter(|_| correlated.is_none() && !grouped && sel.distinct.is_none());
+    match (&correlated, top, limit) {
+        (None, Some((name, order)), Some(limit)) => {
+            // The table's own top-k; read again through the heap when it cannot be trusted.
+            let k = limit.saturating_add(offset);
+            let mut unsure = false;
+            target.scan_top(name, &rels[0].preds, &order, k, &mut |row| {
+                if order.iter().any(|&(c, _)| float_tie(row.value_at(c))) {
+                    unsure = true;
+                    return Ok(false);
+                }
+                sink.push(row)
+            })?;
+            if unsure {
+                sink = new_sink();
+                produce(target, &rels, &used, params, outer, &mut |row| {
+                    sink.push(row)
+                })?;
+            }
+        }
+        (None, ..) => produce(target, &rels, &used, params, outer, &mut |row| {
             sink.push(row)
         })?,
-        Some(c) => produce(target, &rels, &used, params, outer, &mut |row| {
+        (Some(c), ..) => produce(target, &rels, &used, params, outer, &mut |row| {
             let mut row = c.start(
                 (0..tables.width)
                     .map(|i| row.value_at(i).to_owned())
@@ -1250,6 +1271,104 @@ pub(crate) fn select_each(
         rows,
         changed: 0,
     })
+}
+
+/// The table and the library's order that an `ORDER BY … LIMIT` can hand to the table's own
+/// top-k (an index walk when an ordered index serves the first key), when the rows are one
+/// stored table's with no WHERE, and every key is a column whose type the library orders as
+/// SQL does (not json), with nulls where SQL puts them by default (first ascending). The
+/// caller checks that nothing groups, or keeps distinct rows, or runs subqueries per row.
+///
+/// The library orders -0.0 before 0.0, which SQL calls equal, and places NaN: the rows it
+/// hands over are the ones SQL keeps unless a float zero (or NaN) sits among them (the zeros
+/// are next to each other in both orders, so SQL can keep a zero row only where the library
+/// hands one over), which [`float_tie`] tells the caller to check.
+fn library_order<'r>(
+    rels: &'r [Relation],
+    order: &[Key],
+    has_filter: bool,
+) -> Option<(&'r str, Vec<(usize, bool)>)> {
+    let [rel] = rels else { return None };
+    let Source::Table { name, schema } = &rel.source else {
+        return None;
+    };
+    if has_filter || order.is_empty() {
+        return None;
+    }
+    let keys = order
+        .iter()
+        .map(|(k, dir)| match k {
+            Scalar::Column(c)
+                if dir.nulls_first.is_none()
+                    && schema
+                        .columns
+                        .get(*c)
+                        .is_some_and(|col| col.ty != ColumnType::Json) =>
+            {
+                Some((*c, dir.desc))
+            }
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((name, keys))
+}
+
+/// Whether a value is one the library orders unlike SQL: a float zero (either sign) or NaN.
+fn float_tie(v: ValueRef<'_>) -> bool {
+    matches!(v, ValueRef::Float(f) if f == 0.0 || f.is_nan())
+}
+
+/// The ORDER BY keys of `q` as `select_each` compiles them, for EXPLAIN, where each is a
+/// column (a position or an item's name standing for an item that is a column): `None` when
+/// one is not.
+fn explained_order(q: &Query, sel: &Select, tables: &Tables) -> Option<Vec<Key>> {
+    let OrderByKind::Expressions(list) = &q.order_by.as_ref()?.kind else {
+        return None;
+    };
+    let column = |e: &Expr| match e {
+        Expr::Identifier(id) => tables.resolve(None, &id.value).ok(),
+        Expr::CompoundIdentifier(p) => match p.as_slice() {
+            [t, c] => tables.resolve(Some(&t.value), &c.value).ok(),
+            _ => None,
+        },
+        _ => None,
+    };
+    fn item(i: &SelectItem) -> Option<(String, &Expr)> {
+        match i {
+            SelectItem::UnnamedExpr(e) => Some((
+                match e {
+                    Expr::Identifier(id) => id.value.clone(),
+                    Expr::CompoundIdentifier(p) => p.last().map(|i| i.value.clone())?,
+                    e => e.to_string(),
+                },
+                e,
+            )),
+            SelectItem::ExprWithAlias { expr, alias } => Some((alias.value.clone(), expr)),
+            _ => None,
+        }
+    }
+    list.iter()
+        .map(|o| {
+            let dir = Direction {
+                desc: matches!(o.options.sort, Some(OrderBySort::Desc)),
+                nulls_first: o.options.nulls_first,
+            };
+            let e = match &o.expr {
+                Expr::Value(v) if matches!(v.value, sqlparser::ast::Value::Number(..)) => {
+                    let pos: usize = v.value.to_string().parse().ok()?;
+                    item(sel.projection.get(pos.checked_sub(1)?)?)?.1
+                }
+                Expr::Identifier(id) => sel
+                    .projection
+                    .iter()
+                    .filter_map(item)
+                    .find(|(name, _)| *name == id.value)
+                    .map_or(&o.expr, |(_, e)| e),
+                e => e,
+            };
+            column(e).map(|c| (Scalar::Column(c), dir))
+        })
+        .collect()
 }
 
 /// Compares two rows' ORDER BY keys.
@@ -1865,6 +1984,17 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
     if let Some(f) = &filter {
         push_where(f, &mut rels, params);
     }
+    let grouped = !matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
+    // ORDER BY … LIMIT handed to the table's own top-k, as `select_each` decides it.
+    let top = match window(q, params)? {
+        (Some(limit), offset) if !grouped && sel.distinct.is_none() => {
+            let order = explained_order(q, sel, &tables);
+            order
+                .and_then(|o| library_order(&rels, &o, filter.is_some()))
+                .map(|(_, o)| (o, limit.saturating_add(offset)))
+        }
+        _ => None,
+    };
     let mut out = Vec::new();
     let mut k = 0;
     for twj in &sel.from {
@@ -1882,7 +2012,11 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
                 ),
                 (Source::Table { name, .. }, t) => {
                     let (_, qualifier, _) = resolve_table(target, t)?;
-                    let plan = target.plan(name, &rel.preds)?.to_string();
+                    let plan = match &top {
+                        Some((order, k)) => target.plan_top(name, &rel.preds, order, *k)?,
+                        None => target.plan(name, &rel.preds)?,
+                    }
+                    .to_string();
                     let how = plan.strip_prefix(&format!("{name}: ")).unwrap_or(&plan);
                     if qualifier == *name {
                         format!("{name}: {how}")
@@ -1926,7 +2060,6 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
         0 => out.push("filter (WHERE)".to_owned()),
         n => out.push(format!("filter (WHERE), {}", per_row(n, "row"))),
     }
-    let grouped = !matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
     if grouped {
         out.push("group (GROUP BY) with a hash of the keys".to_owned());
     }
@@ -1937,6 +2070,9 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
         out.push("distinct".to_owned());
     }
     match (q.order_by.is_some(), q.limit_clause.is_some()) {
+        (true, true) if top.is_some() => {
+            out.push("top rows (ORDER BY … LIMIT): the table's own, in that order".to_owned())
+        }
         (true, true) if sel.distinct.is_none() && !grouped => {
             out.push("top rows (ORDER BY … LIMIT): a heap of the best rows".to_owned())
         }

@@ -141,11 +141,50 @@ impl Target<'_, '_> {
         self.with_table(name, |t| t.scan_cols(&spec(preds), f))
     }
 
+    /// [`Target::scan`], handing over only the first `limit` rows under the library's
+    /// `order` (column, descending; the primary key breaks ties), found by the table's own
+    /// top-k: an index walk when an ordered index serves the first key, else its heap.
+    pub(crate) fn scan_top(
+        &self,
+        name: &str,
+        preds: &[Pred],
+        order: &[(usize, bool)],
+        limit: usize,
+        f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
+    ) -> Result<()> {
+        self.with_table(name, |t| t.scan_cols(&top_spec(preds, order, limit), f))
+    }
+
+    /// How [`Target::scan_top`] would read table `name`.
+    pub(crate) fn plan_top(
+        &self,
+        name: &str,
+        preds: &[Pred],
+        order: &[(usize, bool)],
+        limit: usize,
+    ) -> Result<Plan> {
+        self.with_table(name, |t| {
+            Ok(t.dyn_explain(
+                &top_spec(preds, order, limit),
+                &Arc::from(Vec::<String>::new()),
+            ))
+        })
+    }
+
     /// How [`Target::scan`] would read table `name`.
     pub(crate) fn plan(&self, name: &str, preds: &[Pred]) -> Result<Plan> {
         self.with_table(name, |t| {
             Ok(t.dyn_explain(&spec(preds), &Arc::from(Vec::<String>::new())))
         })
+    }
+}
+
+fn top_spec(preds: &[Pred], order: &[(usize, bool)], limit: usize) -> QuerySpec<'static, Row> {
+    QuerySpec {
+        preds: preds.to_vec(),
+        order: order.to_vec(),
+        limit: Some(limit),
+        ..QuerySpec::default()
     }
 }
 
