@@ -158,14 +158,8 @@ pub(crate) fn commit_migration(
             // failed). Which table the directory holds is settled by the next open, which
             // finishes the staged schema file or removes it: until then nothing more is
             // written, so nothing lands under the wrong schema.
-            if let Ok(wal) = storage.wal() {
-                wal.poison(format!(
-                    "the migration of table {} failed after its commit point ({error}); \
-                     reopen the database to finish or undo it",
-                    schema.table
-                ));
-            }
-            return Err(*error);
+            let what = format!("the migration of table {}", schema.table);
+            return Err(poison_after_commit(storage, &what, *error));
         }
     }
     // Committed: a failure to rename is finished by the next open.
@@ -191,20 +185,14 @@ pub(crate) fn commit_drop(storage: &Storage, st: &mut State, names: &[String]) -
             error,
             committed: false,
         }) => return Err(*error),
+        // The manifest without the tables may be on disk, or not: the next open settles
+        // which; until then nothing more is written.
         Err(CommitFailure {
             error,
             committed: true,
         }) => {
-            // The manifest without the table may be on disk, or not: the next open settles
-            // which; until then nothing more is written.
-            if let Ok(wal) = storage.wal() {
-                wal.poison(format!(
-                    "dropping table {} failed after its commit point ({error}); reopen the \
-                     database to finish or undo it",
-                    names.join(", ")
-                ));
-            }
-            return Err(*error);
+            let what = format!("dropping table {}", names.join(", "));
+            return Err(poison_after_commit(storage, &what, *error));
         }
     }
     for name in names {
@@ -214,6 +202,19 @@ pub(crate) fn commit_drop(storage: &Storage, st: &mut State, names: &[String]) -
         }
     }
     Ok(())
+}
+
+/// A step that failed after its commit point (`what` failed with `error`): the manifest may
+/// be the new one or the old, which the next open settles; the log refuses every write until
+/// then. Returns `error`.
+fn poison_after_commit(storage: &Storage, what: &str, error: Error) -> Error {
+    if let Ok(wal) = storage.wal() {
+        wal.poison(format!(
+            "{what} failed after its commit point ({error}); reopen the database to finish \
+             or undo it"
+        ));
+    }
+    error
 }
 
 /// What the checkpoint wrote for a table: its position, its commit count when encoded, and

@@ -90,3 +90,59 @@ impl Rng {
         self.next() % 100 < percent
     }
 }
+
+/// A database directory on [`FaultyFs`](tabula::testing::FaultyFs) with table `items`
+/// (a key and a unique `name`), for the tests that fail or cut the power at file-system calls.
+pub mod faulty {
+    use tabula::testing::FaultyFs;
+    use tabula::{row, Column, ColumnType, Database, Schema, Value};
+
+    pub const PATH: &str = "/db";
+
+    pub fn schema() -> Schema {
+        Schema::new(
+            "items",
+            vec![
+                Column::new("id", ColumnType::U64).primary_key(),
+                Column::new("name", ColumnType::Text).unique(),
+            ],
+        )
+        .unwrap()
+    }
+
+    pub fn open(fs: &FaultyFs) -> Database {
+        Database::builder()
+            .file_system(fs.clone())
+            .open(PATH)
+            .unwrap_or_else(|e| panic!("the directory does not open: {e}"))
+    }
+
+    pub fn open_read_only(fs: &FaultyFs) -> Database {
+        Database::builder()
+            .file_system(fs.clone())
+            .open_read_only(PATH)
+            .unwrap_or_else(|e| panic!("the directory does not open read-only: {e}"))
+    }
+
+    /// The `name` of every row of `table`, in key order.
+    pub fn names(db: &Database, table: &str) -> Vec<Value> {
+        let t = db.dyn_table(table).unwrap();
+        let rows = t.select().all().unwrap();
+        rows.iter().map(|r| r["name"].clone()).collect()
+    }
+
+    pub fn values(names: &[&str]) -> Vec<Value> {
+        names.iter().map(|n| Value::from(*n)).collect()
+    }
+
+    /// A directory with two committed rows of `items`, one in a snapshot and one in the log.
+    pub fn committed() -> FaultyFs {
+        let fs = FaultyFs::new();
+        let db = open(&fs);
+        let t = db.create_table(schema()).unwrap();
+        t.insert(row! { "name" => "a" }).unwrap();
+        db.checkpoint().unwrap();
+        t.insert(row! { "name" => "b" }).unwrap();
+        fs
+    }
+}

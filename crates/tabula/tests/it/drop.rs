@@ -7,51 +7,20 @@
 use tabula::testing::FaultyFs;
 use tabula::{row, Column, ColumnType, Database, Error, OnDelete, Schema, Table, Value};
 
-const PATH: &str = "/db";
+use crate::common::faulty::{self, names, open, open_read_only, schema as items, values, PATH};
+
 const SCHEMA_FILE: &str = "/db/schema/items.schema.json";
 const SNAPSHOT: &str = "/db/data/items.records";
 
-fn items() -> Schema {
-    Schema::new(
-        "items",
-        vec![
-            Column::new("id", ColumnType::U64).primary_key(),
-            Column::new("name", ColumnType::Text).unique(),
-        ],
-    )
-    .unwrap()
-}
-
-fn open(fs: &FaultyFs) -> Database {
-    Database::builder()
-        .file_system(fs.clone())
-        .open(PATH)
-        .unwrap_or_else(|e| panic!("the directory does not open: {e}"))
-}
-
-fn names(db: &Database, table: &str) -> Vec<Value> {
-    let t = db.dyn_table(table).unwrap();
-    let rows = t.select().all().unwrap();
-    rows.iter().map(|r| r["name"].clone()).collect()
-}
-
-fn values(names: &[&str]) -> Vec<Value> {
-    names.iter().map(|n| Value::from(*n)).collect()
-}
-
-/// `items` with a row in its snapshot and one in the log, beside a table `other`.
+/// `items` with a row in its snapshot and one in the log, beside a table `other` the log
+/// creates.
 fn committed() -> FaultyFs {
-    let fs = FaultyFs::new();
-    let db = open(&fs);
-    let t = db.create_table(items()).unwrap();
-    t.insert(row! { "name" => "a" }).unwrap();
+    let fs = faulty::committed();
     let other = Schema::new(
         "other",
         vec![Column::new("id", ColumnType::U64).primary_key()],
     );
-    db.create_table(other.unwrap()).unwrap();
-    db.checkpoint().unwrap();
-    t.insert(row! { "name" => "b" }).unwrap();
+    open(&fs).create_table(other.unwrap()).unwrap();
     fs
 }
 
@@ -201,10 +170,7 @@ fn handles_on_a_dropped_table_fail_and_a_new_table_takes_the_name() {
 fn a_read_only_database_refuses_to_drop_and_follows_the_writer_s_drop() {
     let fs = committed();
     let writer = open(&fs);
-    let reader = Database::builder()
-        .file_system(fs.clone())
-        .open_read_only(PATH)
-        .unwrap();
+    let reader = open_read_only(&fs);
     let seen = reader.dyn_table("items").unwrap();
     assert_eq!(seen.count().unwrap(), 2);
     assert!(matches!(
@@ -333,10 +299,7 @@ fn a_read_only_refresh_tells_a_table_made_again_from_the_dropped_one() {
     for same_schema in [true, false] {
         let fs = committed();
         let writer = open(&fs);
-        let reader = Database::builder()
-            .file_system(fs.clone())
-            .open_read_only(PATH)
-            .unwrap();
+        let reader = open_read_only(&fs);
         let old = reader.dyn_table("items").unwrap();
         assert_eq!(old.count().unwrap(), 2);
         writer.drop_table("items").unwrap();

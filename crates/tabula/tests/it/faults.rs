@@ -8,46 +8,7 @@
 use tabula::testing::FaultyFs;
 use tabula::{row, Column, ColumnType, Database, Error, Schema, Table, Value};
 
-const PATH: &str = "/db";
-
-fn schema() -> Schema {
-    Schema::new(
-        "items",
-        vec![
-            Column::new("id", ColumnType::U64).primary_key(),
-            Column::new("name", ColumnType::Text).unique(),
-        ],
-    )
-    .unwrap()
-}
-
-fn open(fs: &FaultyFs) -> Database {
-    Database::builder()
-        .file_system(fs.clone())
-        .open(PATH)
-        .unwrap_or_else(|e| panic!("the directory does not open: {e}"))
-}
-
-fn names(db: &Database, table: &str) -> Vec<Value> {
-    let t = db.dyn_table(table).unwrap();
-    let rows = t.select().all().unwrap();
-    rows.iter().map(|r| r["name"].clone()).collect()
-}
-
-fn values(names: &[&str]) -> Vec<Value> {
-    names.iter().map(|n| Value::from(*n)).collect()
-}
-
-/// A directory with two committed rows of `items`, one in a snapshot and one in the log.
-fn committed() -> FaultyFs {
-    let fs = FaultyFs::new();
-    let db = open(&fs);
-    let t = db.create_table(schema()).unwrap();
-    t.insert(row! { "name" => "a" }).unwrap();
-    db.checkpoint().unwrap();
-    t.insert(row! { "name" => "b" }).unwrap();
-    fs
-}
+use crate::common::faulty::{committed, names, open, schema, values, PATH};
 
 #[test]
 fn every_failing_call_of_a_commit() {
