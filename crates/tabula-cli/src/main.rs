@@ -375,7 +375,7 @@ macro_rules! committed_outln {
     ($($t:tt)*) => {
         output::line(format_args!($($t)*))
             .context("writing to standard output")
-            .context(Committed::ThenOutputFailed)?
+            .context(Committed::Output)?
     };
 }
 
@@ -886,20 +886,24 @@ fn message(e: &anyhow::Error) -> String {
 #[derive(Debug)]
 pub(crate) enum Committed {
     /// Closing the database (its checkpoint) failed.
-    ThenCloseFailed,
+    CheckpointAtClose,
     /// Writing the command's output failed (a full disk, say).
-    ThenOutputFailed,
+    Output,
+    /// A statement of a `sql` text failed after earlier ones committed.
+    LaterStatement,
 }
 
 impl std::fmt::Display for Committed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Committed::ThenCloseFailed => {
+            Committed::CheckpointAtClose => {
                 "the change is committed and safe in the write-ahead log, \
                  but the checkpoint at close failed (the next open recovers from the log)"
             }
-            Committed::ThenOutputFailed => {
-                "the change is committed, but its output could not be written"
+            Committed::Output => "the change is committed, but its output could not be written",
+            Committed::LaterStatement => {
+                "the statements before the failing one are committed (as in sqlite3); \
+                 do not run them again"
             }
         })
     }
@@ -910,7 +914,7 @@ impl std::error::Error for Committed {}
 /// Closes the database after a committed write; a failure is exit 3, not 2.
 fn close_after_commit(db: &Database) -> anyhow::Result<()> {
     db.close()
-        .map_err(|e| anyhow::Error::new(e).context(Committed::ThenCloseFailed))
+        .map_err(|e| anyhow::Error::new(e).context(Committed::CheckpointAtClose))
 }
 
 fn main() -> ExitCode {

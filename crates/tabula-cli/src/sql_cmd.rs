@@ -34,12 +34,25 @@ pub fn run(
         match ro.sql(&text) {
             Err(tabula::Error::ReadOnly { .. }) => {
                 drop(ro);
-                (crate::open(dir)?.sql(&text)?, true)
+                (run_writing(&crate::open(dir)?, &text)?, true)
             }
             r => (r?, false),
         }
     } else {
-        (create(dir)?.sql(&text)?, true)
+        let existed = dir.exists();
+        let db = create(dir)?;
+        match run_writing(&db, &text) {
+            Ok(r) => (r, true),
+            Err(e) => {
+                // A database made for a text that failed before creating any table is not
+                // left behind (a mistyped directory name stays a mistake, not a database).
+                if !existed && db.table_names().is_ok_and(|t| t.is_empty()) {
+                    drop(db);
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+                return Err(e);
+            }
+        }
     };
     let printed = if result.columns.is_empty() {
         let line = if format == Format::Table {
@@ -53,9 +66,35 @@ pub fn run(
     };
     // After a write, failing to print is not "nothing changed".
     match printed {
-        Err(e) if wrote => Err(e.context(crate::Committed::ThenOutputFailed)),
+        Err(e) if wrote => Err(e.context(crate::Committed::Output)),
         r => r,
     }
+}
+
+/// Runs `text` on a database open for writing. Statements before a failing one stay
+/// committed (as `sqlite3_exec`): when any of them changed the database, the error is exit 3
+/// ("committed"), not 2 ("changed nothing"), so that a script does not run them again.
+fn run_writing(db: &Database, text: &str) -> anyhow::Result<SqlResult> {
+    let before = fingerprint(db);
+    db.sql(text).map_err(|e| {
+        let e = anyhow::Error::new(e);
+        if before.is_some() && fingerprint(db) != before {
+            e.context(crate::Committed::LaterStatement)
+        } else {
+            e
+        }
+    })
+}
+
+/// What a statement that commits changes: the log's last record (rows), the tables and their
+/// schemas (`DROP TABLE` and migrations, which are checkpoints and leave no log record).
+fn fingerprint(db: &Database) -> Option<(u64, String)> {
+    let lsn = db.stats().ok()?.last_lsn;
+    let mut schemas = String::new();
+    for t in db.table_names().ok()? {
+        schemas.push_str(&format!("{:?}\n", db.schema(&t).ok()?));
+    }
+    Some((lsn, schemas))
 }
 
 /// Creates the database at `dir`, which does not exist yet.

@@ -1145,6 +1145,35 @@ fn sql_on_an_empty_directory_creates_the_database() {
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), r#"{"n":0}"#);
 }
 
+/// Statements before a failing one stay committed: exit 3 when they changed anything (rows,
+/// or a table dropped), 2 when they did not; a directory made for a text that created no
+/// table is not left behind.
+#[test]
+fn a_failing_statement_after_committed_ones_exits_3() {
+    let (_d, _path, p) = demo();
+    let o = tabula(&[
+        "sql",
+        &p,
+        "DELETE FROM registrations; SELECT nope FROM courses",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("statements before the failing one are committed"));
+    let o = tabula(&[
+        "sql",
+        &p,
+        "DROP TABLE registrations; SELECT nope FROM courses",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let o = tabula(&["sql", &p, "SELECT 1; SELECT nope FROM courses"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo");
+    let o = tabula(&["sql", typo.to_str().unwrap(), "DROP TABLE x"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("no table named x"), "{}", text(&o));
+    assert!(!typo.exists(), "a failed text left a database behind");
+}
+
 #[test]
 fn a_committed_write_whose_output_fails_exits_3_not_2() {
     let (_d, _path, p) = demo();
