@@ -119,10 +119,16 @@ impl State {
         let empty = TableData::<DynRow>::new(schema)?;
         self.tables[idx] = Arc::new(empty);
         let meta = &mut self.meta[idx];
+        // What the files held is gone with them; the position alone stays (until the
+        // database is opened again: a database that drops and makes tables without end grows
+        // by one empty table per drop).
         meta.dropped = true;
         meta.loaded = true;
         meta.dirty = false;
         meta.pending = Arc::default();
+        meta.entry = None;
+        meta.migrations = Vec::new();
+        meta.schema_crc32c = String::new();
         if self.by_name.get(&name) == Some(&idx) {
             Arc::make_mut(&mut self.by_name).remove(&name);
         }

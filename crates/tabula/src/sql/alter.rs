@@ -164,7 +164,10 @@ fn drop_indexes(engine: &Arc<Engine>, names: &[ObjectName], if_exists: bool) -> 
     let mut doomed: Vec<&NamedIndex> = Vec::new();
     for name in names {
         let wanted = ddl::table_name(name)?;
-        match named.iter().find(|i| i.name == wanted) {
+        match named
+            .iter()
+            .find(|i| i.name == wanted || i.checked == wanted)
+        {
             Some(ix) if !doomed.contains(&ix) => doomed.push(ix),
             Some(_) => {}
             None if if_exists => {}

@@ -438,14 +438,19 @@ fn base_name(table: &str, cols: &[String]) -> String {
 #[derive(Debug, PartialEq)]
 pub(crate) struct NamedIndex {
     pub(crate) name: String,
+    /// The name with the checksum, which names the index whether or not another shares
+    /// its plain name (so that a name a dump wrote while two shared it stays good).
+    pub(crate) checked: String,
     pub(crate) table: String,
     pub(crate) columns: Vec<String>,
 }
 
 /// The ordered indexes of `schemas` (not the unique constraints' hash indexes), tables in
 /// name order and each table's in schema order (single columns, then composite ones), each
-/// named `<table>_<columns>_idx`, with `_2`, `_3`, … after a name an earlier index has
-/// (table `a_b` on `c` and table `a` on `b_c` would both be `a_b_c_idx`).
+/// named `<table>_<columns>_idx`. Names several indexes would share (table `a_b` on `c` and
+/// table `a` on `b_c`, or `t` on `a_b` and on `(a, b)`) are told apart by a checksum of the
+/// index's own table and columns (`a_b_c_1f2e3d4c_idx`), a name that always names the index
+/// (`checked`), so that no name depends on the order of the others.
 pub(crate) fn index_names<'a>(schemas: impl IntoIterator<Item = &'a Schema>) -> Vec<NamedIndex> {
     let mut schemas: Vec<&Schema> = schemas.into_iter().collect();
     schemas.sort_by(|a, b| a.table.cmp(&b.table));
@@ -457,18 +462,29 @@ pub(crate) fn index_names<'a>(schemas: impl IntoIterator<Item = &'a Schema>) -> 
             .filter(|c| c.index && !c.primary_key)
             .map(|c| vec![c.name.clone()]);
         for columns in singles.chain(schema.index.iter().cloned()) {
-            let base = base_name(&schema.table, &columns);
-            let mut name = base.clone();
-            let mut n = 1;
-            while out.iter().any(|i| i.name == name) {
-                n += 1;
-                name = format!("{base}_{n}");
-            }
+            let name = base_name(&schema.table, &columns);
+            let key = std::iter::once(schema.table.as_str())
+                .chain(columns.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join("\0");
+            let stem = name.strip_suffix("_idx").unwrap_or(&name);
+            let stem = &stem[..stem.len().min(50)];
+            let checked = format!("{stem}_{:08x}_idx", crc32c::crc32c(key.as_bytes()));
             out.push(NamedIndex {
                 name,
+                checked,
                 table: schema.table.clone(),
                 columns,
             });
+        }
+    }
+    let shared: Vec<bool> = out
+        .iter()
+        .map(|a| out.iter().filter(|b| b.name == a.name).count() > 1)
+        .collect();
+    for (ix, shared) in out.iter_mut().zip(shared) {
+        if shared {
+            ix.name.clone_from(&ix.checked);
         }
     }
     out

@@ -437,12 +437,21 @@ fn unsupported(feature: impl Into<String>) -> Error {
     }
 }
 
-/// The column an `UPDATE … SET` assigns, unquoted (`t.c` names it in table `t`).
-fn column_name(name: &ObjectName) -> Result<String> {
-    match name.0.last().and_then(|p| p.as_ident()) {
-        Some(id) => Ok(id.value.clone()),
-        None => Err(sql_error(name.span(), format!("{name} is not a column"))),
-    }
+/// A column an `UPDATE … SET` assigns or an `INSERT` lists, unquoted: `c`, or `t.c` where
+/// `t` is one of `tables` (the table's name or alias); another qualifier is an error.
+fn column_name(name: &ObjectName, tables: &[&str]) -> Result<String> {
+    let ident = |p: &sqlparser::ast::ObjectNamePart| p.as_ident().map(|i| i.value.clone());
+    let found = match name.0.as_slice() {
+        [c] => ident(c),
+        [t, c] if ident(t).is_some_and(|t| tables.contains(&t.as_str())) => ident(c),
+        _ => None,
+    };
+    found.ok_or_else(|| {
+        sql_error(
+            name.span(),
+            format!("{name} is not a column of {}", tables.join(" or ")),
+        )
+    })
 }
 
 fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<SqlResult> {
@@ -473,15 +482,21 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 return Err(unsupported("this form of INSERT"));
             }
             if alter::is_sqlite_sequence(target, &name) {
-                let columns: Vec<String> =
-                    ins.columns.iter().map(column_name).collect::<Result<_>>()?;
+                let columns: Vec<String> = ins
+                    .columns
+                    .iter()
+                    .map(|c| column_name(c, &[&name]))
+                    .collect::<Result<_>>()?;
                 return alter::insert_sqlite_sequence(target, &columns, source, params);
             }
             let t = tx.dyn_table(&name)?;
             let columns: Vec<String> = if ins.columns.is_empty() {
                 t.schema().columns.iter().map(|c| c.name.clone()).collect()
             } else {
-                ins.columns.iter().map(column_name).collect::<Result<_>>()?
+                ins.columns
+                    .iter()
+                    .map(|c| column_name(c, &[&name]))
+                    .collect::<Result<_>>()?
             };
             // A null for an auto-increment key asks for the next key, as in SQLite.
             let key_at = t
@@ -576,7 +591,9 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 .iter()
                 .map(|a| {
                     let col = match &a.target {
-                        sqlparser::ast::AssignmentTarget::ColumnName(c) => column_name(c)?,
+                        sqlparser::ast::AssignmentTarget::ColumnName(c) => {
+                            column_name(c, &[&name, &scope.qualifier])?
+                        }
                         _ => return Err(unsupported("assigning to a tuple")),
                     };
                     let pos = scope

@@ -1008,7 +1008,13 @@ pub(crate) fn select_each(
                 }
             }
             SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(q), _) => {
-                let q = q.to_string();
+                // Unquoted, as FROM's names are (`"s".*` is `s.*`).
+                let q = match q.0.as_slice() {
+                    [p] => p
+                        .as_ident()
+                        .map_or_else(|| p.to_string(), |i| i.value.clone()),
+                    _ => q.to_string(),
+                };
                 let Some((_, names, at)) = tables.tables.iter().find(|(t, _, _)| *t == q) else {
                     return Err(sql_error(
                         item.span(),
@@ -1316,59 +1322,6 @@ fn library_order<'r>(
 /// Whether a value is one the library orders unlike SQL: a float zero (either sign) or NaN.
 fn float_tie(v: ValueRef<'_>) -> bool {
     matches!(v, ValueRef::Float(f) if f == 0.0 || f.is_nan())
-}
-
-/// The ORDER BY keys of `q` as `select_each` compiles them, for EXPLAIN, where each is a
-/// column (a position or an item's name standing for an item that is a column): `None` when
-/// one is not.
-fn explained_order(q: &Query, sel: &Select, tables: &Tables) -> Option<Vec<Key>> {
-    let OrderByKind::Expressions(list) = &q.order_by.as_ref()?.kind else {
-        return None;
-    };
-    let column = |e: &Expr| match e {
-        Expr::Identifier(id) => tables.resolve(None, &id.value).ok(),
-        Expr::CompoundIdentifier(p) => match p.as_slice() {
-            [t, c] => tables.resolve(Some(&t.value), &c.value).ok(),
-            _ => None,
-        },
-        _ => None,
-    };
-    fn item(i: &SelectItem) -> Option<(String, &Expr)> {
-        match i {
-            SelectItem::UnnamedExpr(e) => Some((
-                match e {
-                    Expr::Identifier(id) => id.value.clone(),
-                    Expr::CompoundIdentifier(p) => p.last().map(|i| i.value.clone())?,
-                    e => e.to_string(),
-                },
-                e,
-            )),
-            SelectItem::ExprWithAlias { expr, alias } => Some((alias.value.clone(), expr)),
-            _ => None,
-        }
-    }
-    list.iter()
-        .map(|o| {
-            let dir = Direction {
-                desc: matches!(o.options.sort, Some(OrderBySort::Desc)),
-                nulls_first: o.options.nulls_first,
-            };
-            let e = match &o.expr {
-                Expr::Value(v) if matches!(v.value, sqlparser::ast::Value::Number(..)) => {
-                    let pos: usize = v.value.to_string().parse().ok()?;
-                    item(sel.projection.get(pos.checked_sub(1)?)?)?.1
-                }
-                Expr::Identifier(id) => sel
-                    .projection
-                    .iter()
-                    .filter_map(item)
-                    .find(|(name, _)| *name == id.value)
-                    .map_or(&o.expr, |(_, e)| e),
-                e => e,
-            };
-            column(e).map(|c| (Scalar::Column(c), dir))
-        })
-        .collect()
 }
 
 /// Compares two rows' ORDER BY keys.
@@ -1727,13 +1680,23 @@ pub(crate) fn scan_preds(cond: &Scalar, schema: &Arc<Schema>, params: &[Value]) 
     table_preds(cond, &rel, params)
 }
 
-/// SQLite's ORDER BY: nulls first, numbers before text, numbers by value.
+/// SQLite's ORDER BY: nulls first, numbers before text, numbers by value. A NaN (which
+/// only the library can store; SQLite has none) comes after every other number, as the
+/// library orders it, so that the order is total (sorting needs one).
 fn order_cmp(a: &Value, b: &Value) -> Ordering {
+    let nan = |v: &Value| matches!(v, Value::Float(f) if f.is_nan());
     match (a.is_null(), b.is_null()) {
         (true, true) => Ordering::Equal,
         (true, false) => Ordering::Less,
         (false, true) => Ordering::Greater,
-        _ => compare(a, b).unwrap_or(Ordering::Equal),
+        _ => match (nan(a), nan(b)) {
+            (true, true) => Ordering::Equal,
+            (true, false) if matches!(b, Value::Text(_)) => Ordering::Less,
+            (true, false) => Ordering::Greater,
+            (false, true) if matches!(a, Value::Text(_)) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            _ => compare(a, b).unwrap_or(Ordering::Equal),
+        },
     }
 }
 
@@ -1985,16 +1948,14 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
         push_where(f, &mut rels, params);
     }
     let grouped = !matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
-    // ORDER BY … LIMIT handed to the table's own top-k, as `select_each` decides it.
-    let top = match window(q, params)? {
-        (Some(limit), offset) if !grouped && sel.distinct.is_none() => {
-            let order = explained_order(q, sel, &tables);
-            order
-                .and_then(|o| library_order(&rels, &o, filter.is_some()))
-                .map(|(_, o)| (o, limit.saturating_add(offset)))
-        }
-        _ => None,
-    };
+    // Whether `select_each` may hand ORDER BY … LIMIT to the table's own top-k: it does when,
+    // besides, every key compiles to one of the table's columns and nothing is aggregated or
+    // run per row, which only compiling the statement tells.
+    let top_possible = matches!(rels.as_slice(), [r] if matches!(r.source, Source::Table { .. }))
+        && filter.is_none()
+        && !grouped
+        && sel.having.is_none()
+        && sel.distinct.is_none();
     let mut out = Vec::new();
     let mut k = 0;
     for twj in &sel.from {
@@ -2012,11 +1973,7 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
                 ),
                 (Source::Table { name, .. }, t) => {
                     let (_, qualifier, _) = resolve_table(target, t)?;
-                    let plan = match &top {
-                        Some((order, k)) => target.plan_top(name, &rel.preds, order, *k)?,
-                        None => target.plan(name, &rel.preds)?,
-                    }
-                    .to_string();
+                    let plan = target.plan(name, &rel.preds)?.to_string();
                     let how = plan.strip_prefix(&format!("{name}: ")).unwrap_or(&plan);
                     if qualifier == *name {
                         format!("{name}: {how}")
@@ -2070,9 +2027,11 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
         out.push("distinct".to_owned());
     }
     match (q.order_by.is_some(), q.limit_clause.is_some()) {
-        (true, true) if top.is_some() => {
-            out.push("top rows (ORDER BY … LIMIT): the table's own, in that order".to_owned())
-        }
+        (true, true) if top_possible => out.push(
+            "top rows (ORDER BY … LIMIT): the table's own when every key is one of its columns \
+             (through an index on the first when it has one), else a heap of the best rows"
+                .to_owned(),
+        ),
         (true, true) if sel.distinct.is_none() && !grouped => {
             out.push("top rows (ORDER BY … LIMIT): a heap of the best rows".to_owned())
         }

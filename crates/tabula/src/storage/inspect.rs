@@ -122,6 +122,9 @@ pub(crate) struct TableState {
     holders: Vec<(Vec<usize>, Holders)>,
     /// The schema's checks that compile, with their text.
     checks: Vec<(String, Condition)>,
+    /// The LSN of the record that created the table, as the manifest lists it (0 when
+    /// unknown), or of its creation in the log.
+    pub(crate) created_lsn: u64,
     pub(crate) next_key: i64,
     /// The snapshot's row count according to a sound manifest.
     pub(crate) expected: Option<u64>,
@@ -165,6 +168,7 @@ impl TableState {
             origins: Vec::new(),
             holders,
             checks,
+            created_lsn: 0,
             next_key: 1,
             expected: None,
             read: 0,
@@ -487,11 +491,18 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             unreadable_schemas.push(name);
             continue;
         }
-        let entry = out.manifest.as_ref().and_then(|m| m.tables.get(&name));
-        if let Some(reason) = schema_disagreement(entry, &bytes, &file.migrations, manifest_lsn) {
+        let entry = out
+            .manifest
+            .as_ref()
+            .and_then(|m| m.tables.get(&name))
+            .cloned();
+        if let Some(reason) =
+            schema_disagreement(entry.as_ref(), &bytes, &file.migrations, manifest_lsn)
+        {
             out.problem(&p, 0, reason);
         }
-        let state = TableState::new(file.schema, SchemaSource::File, file.migrations);
+        let mut state = TableState::new(file.schema, SchemaSource::File, file.migrations);
+        state.created_lsn = entry.as_ref().map_or(0, |e| e.created_lsn);
         out.tables.insert(name, state);
     }
 
@@ -504,6 +515,11 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     };
     for l in &log {
         let Ok(rec) = &l.parsed else { continue };
+        // A record the sound manifest's checkpoint covers is not replayed, as an open does
+        // not replay it: a table it created and a `DROP TABLE` dropped since stays dropped.
+        if out.manifest.is_some() && rec.lsn <= manifest_lsn {
+            continue;
+        }
         for ops in &rec.tables {
             let Some(created) = &ops.create else { continue };
             let mut created = created.clone();
@@ -511,8 +527,16 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
                 out.problem(&wal_path, l.no, format!("invalid schema: {e}"));
                 continue;
             }
-            match out.tables.get(&ops.table) {
+            let listed = out
+                .manifest
+                .as_ref()
+                .is_some_and(|m| m.tables.contains_key(&ops.table));
+            match out.tables.get_mut(&ops.table) {
                 Some(t) => {
+                    if !listed {
+                        // Its schema file was written once the creation was durable.
+                        t.created_lsn = rec.lsn;
+                    }
                     let diffs = t.schema.differences(&created);
                     let migrated_since = t.migrations.iter().any(|m| m.lsn >= rec.lsn);
                     if !diffs.is_empty() && !migrated_since {
@@ -528,7 +552,8 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
                     }
                 }
                 None => {
-                    let state = TableState::new(created, SchemaSource::Log, Vec::new());
+                    let mut state = TableState::new(created, SchemaSource::Log, Vec::new());
+                    state.created_lsn = rec.lsn;
                     out.tables.insert(ops.table.clone(), state);
                 }
             }

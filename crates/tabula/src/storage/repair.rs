@@ -413,13 +413,9 @@ fn write_rebuilt(
                 snapshot_crc32c: crc_hex(&bytes),
                 snapshot_bytes: bytes.len() as u64,
                 schema_crc32c: crc_hex(&schema_bytes),
-                // As the sound manifest had it (a read-only database open beside the repair
-                // still knows the table); unknown without one.
-                created_lsn: found
-                    .manifest
-                    .as_ref()
-                    .and_then(|m| m.tables.get(name))
-                    .map_or(0, |e| e.created_lsn),
+                // As the sound manifest or the log had it, so that a read-only database
+                // open beside the repair still knows the table.
+                created_lsn: t.created_lsn,
             },
         );
     }

@@ -359,3 +359,45 @@ fn a_dropped_name_that_is_not_a_table_name_is_corruption_not_a_path() {
         "{problems:?}"
     );
 }
+
+/// A table whose creation is still in the log, dropped with the power cut at each call: a
+/// repair afterwards (of a damaged snapshot of another table) shows the tables the open
+/// showed. It used to read the creation record the drop's checkpoint covers, and bring the
+/// table back.
+#[test]
+fn a_repair_after_a_drop_cut_short_keeps_the_table_dropped() {
+    for n in 1.. {
+        let fs = FaultyFs::new();
+        {
+            let db = open(&fs);
+            let other = Schema::new(
+                "other",
+                vec![
+                    Column::new("id", ColumnType::U64).primary_key(),
+                    Column::new("name", ColumnType::Text),
+                ],
+            );
+            let o = db.create_table(other.unwrap()).unwrap();
+            o.insert(row! { "name" => "o" }).unwrap();
+            db.checkpoint().unwrap();
+            let t = db.create_table(items()).unwrap();
+            t.insert(row! { "name" => "a" }).unwrap();
+        }
+        let db = open(&fs);
+        fs.crash_at(n);
+        let _ = db.drop_table("items");
+        let crashed = fs.crashed();
+        drop(db);
+        fs.power_loss();
+        let shown = open(&fs).table_names().unwrap();
+        fs.write("/db/data/other.records", b"{ damaged\n").unwrap();
+        fs.repair(PATH, tabula::RepairOptions::default())
+            .unwrap_or_else(|e| panic!("site {n}: {e}"));
+        let after = open(&fs).table_names().unwrap();
+        assert_eq!(after, shown, "site {n}: the repair changed the tables");
+        if !crashed {
+            assert_eq!(shown, ["other"]);
+            break;
+        }
+    }
+}

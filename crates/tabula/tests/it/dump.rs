@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tabula::{Column, ColumnType, Database, Dialect, OnDelete, Schema, Value};
+use tabula::{Column, ColumnType, Database, Dialect, Error, OnDelete, Schema, Value};
 
 use crate::common::{student, Student};
 
@@ -727,4 +727,62 @@ fn copy_from_stdin_reads_postgres_text_and_names_what_is_wrong() {
         assert!(e.contains(expect), "{script:?}: {e}");
     }
     assert_eq!(rows(&db, "teams").len(), 2);
+}
+
+/// The name a dump writes for an index is the one `DROP INDEX` takes, and it stays the
+/// index's when another table comes to share its plain name.
+#[test]
+fn drop_index_takes_the_names_a_dump_writes() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE a_b (id INTEGER PRIMARY KEY, c INTEGER); CREATE INDEX i ON a_b (c);
+         CREATE TABLE t (id INTEGER PRIMARY KEY, a_b INTEGER, a INTEGER, b INTEGER);
+         CREATE INDEX j ON t (a_b); CREATE INDEX k ON t (a, b)",
+    )
+    .unwrap();
+    let names = |db: &Database| -> Vec<String> {
+        dump(db, Dialect::Sqlite)
+            .lines()
+            .filter_map(|l| l.strip_prefix("CREATE INDEX "))
+            .map(|l| {
+                l.split_whitespace()
+                    .next()
+                    .unwrap()
+                    .trim_matches('"')
+                    .to_owned()
+            })
+            .collect()
+    };
+    let before = names(&db);
+    assert!(before.contains(&"a_b_c_idx".to_owned()), "{before:?}");
+    // t's (a_b) and (a, b) share t_a_b_idx: each gets its own checksum.
+    let shared: Vec<&String> = before.iter().filter(|n| n.starts_with("t_a_b_")).collect();
+    assert_eq!(shared.len(), 2, "{before:?}");
+    assert_ne!(shared[0], shared[1]);
+    db.sql(&format!("DROP INDEX {}", shared[0])).unwrap();
+    db.sql(&format!("DROP INDEX {}", shared[1])).unwrap();
+    let s = db.schema("t").unwrap();
+    assert!(
+        s.index.is_empty() && !s.columns.iter().any(|c| c.index),
+        "{s:?}"
+    );
+    // A table whose index's plain name is a_b_c_idx too: a_b's index is now named apart,
+    // and the plain name drops neither.
+    db.sql("CREATE TABLE a (id INTEGER PRIMARY KEY, b_c INTEGER); CREATE INDEX m ON a (b_c)")
+        .unwrap();
+    let after = names(&db);
+    assert!(!after.contains(&"a_b_c_idx".to_owned()), "{after:?}");
+    match db.sql("DROP INDEX a_b_c_idx") {
+        Err(Error::Sql { reason, .. }) => assert!(reason.contains("no index named a_b_c_idx")),
+        other => panic!("expected Error::Sql, got {other:?}"),
+    }
+    let a_b_index = after
+        .iter()
+        .find(|n| n.starts_with("a_b_c_"))
+        .expect("a_b's index")
+        .clone();
+    db.sql(&format!("DROP INDEX {a_b_index}")).unwrap();
+    let remaining = names(&db);
+    assert_eq!(remaining.len(), 1, "{remaining:?}");
+    assert!(db.schema("a_b").unwrap().columns[1].index || db.schema("a").unwrap().columns[1].index);
 }

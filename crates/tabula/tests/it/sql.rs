@@ -1034,6 +1034,10 @@ fn point_lookups_answer_as_the_general_path() {
             "SELECT * FROM other.p WHERE id = ?",
             "SELECT * FROM other.p WHERE id = ? AND 1 = 1",
         ),
+        (
+            "SELECT \"q\".* FROM p q WHERE id = ?",
+            "SELECT \"q\".* FROM p q WHERE id = ? AND 1 = 1",
+        ),
         // Not unique: the general path either way.
         (
             "SELECT id FROM p WHERE n = ?",
@@ -1160,5 +1164,41 @@ fn the_table_s_own_top_rows_are_the_heap_s() {
             let (a, b) = (db.sql(&fast).unwrap(), db.sql(&heap).unwrap());
             assert_eq!(a.rows, b.rows, "{fast} (indexed: {indexed})");
         }
+    }
+}
+
+/// A NaN (only the library can store one) sorts after every other number, the same with a
+/// limit as without, through the heap or the table's own top rows.
+#[test]
+fn a_nan_sorts_after_every_number() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE f (id INTEGER PRIMARY KEY, x REAL)")
+        .unwrap();
+    let t = db.dyn_table("f").unwrap();
+    for x in [f64::NAN, 1.0, 2.0, -3.0] {
+        t.insert(tabula::row! { "x" => x }).unwrap();
+    }
+    let ids = |sql: &str| -> Vec<Value> {
+        db.sql(sql)
+            .unwrap()
+            .rows
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect()
+    };
+    let all = ids("SELECT id FROM f ORDER BY x");
+    assert_eq!(all, [4, 2, 3, 1].map(Value::Int));
+    for k in 1..=4 {
+        assert_eq!(
+            ids(&format!("SELECT id FROM f ORDER BY x LIMIT {k}")),
+            all[..k],
+            "LIMIT {k}"
+        );
+        let desc = ids(&format!("SELECT id FROM f ORDER BY x DESC LIMIT {k}"));
+        assert_eq!(
+            desc,
+            ids("SELECT id FROM f ORDER BY x DESC")[..k],
+            "DESC LIMIT {k}"
+        );
     }
 }
