@@ -449,6 +449,40 @@ struct Probe<'r> {
     rows: Vec<Vec<Value>>,
     hash: Option<(usize, HashMap<GroupKey, Vec<usize>>)>,
     correlated: Option<(&'r [CorrelatedCall], QueryScope<'r>)>,
+    /// Joined through its primary key instead (see [`key_join`]): the table, the earlier
+    /// column equated with its key, and the columns the statement reads. No rows are
+    /// fetched then.
+    keyed: Option<KeyJoin<'r>>,
+}
+
+/// A relation joined by looking each row up through its primary key.
+struct KeyJoin<'r> {
+    name: &'r str,
+    key_is_int: bool,
+    earlier: usize,
+    used: Vec<bool>,
+}
+
+/// Whether `rel` joins through its primary key: a stored table whose `ON` equates its key
+/// column with an earlier column (and runs no subquery per pair). Each row before it then
+/// finds its one partner through the key's index (one read of the slab for a dense integer
+/// key), where a hash join would copy and hash the whole table first. Returns the earlier
+/// column and the table's name.
+fn key_join(rel: &Relation) -> Option<(usize, &str, bool)> {
+    let Source::Table { name, schema } = &rel.source else {
+        return None;
+    };
+    let Link::On {
+        cond: Some(cond),
+        correlated: None,
+        ..
+    } = &rel.link
+    else {
+        return None;
+    };
+    let (earlier, at) = equi_pair(cond, rel.at, rel.at + rel.width)?;
+    let key = schema.primary_key();
+    (at - rel.at == key).then(|| (earlier, name.as_str(), schema.columns[key].ty.is_int()))
 }
 
 impl<'r> Probe<'r> {
@@ -458,6 +492,20 @@ impl<'r> Probe<'r> {
         used: &[bool],
         outer: Option<(&'r dyn Scope, &'r [Value])>,
     ) -> Result<Self> {
+        if let Some((earlier, name, key_is_int)) = key_join(rel) {
+            return Ok(Probe {
+                rel,
+                rows: Vec::new(),
+                hash: None,
+                correlated: None,
+                keyed: Some(KeyJoin {
+                    name,
+                    key_is_int,
+                    earlier,
+                    used: used[rel.at..rel.at + rel.width].to_vec(),
+                }),
+            });
+        }
         let rows = fetch(target, rel, used)?;
         let correlated = match &rel.link {
             Link::On {
@@ -493,6 +541,7 @@ impl<'r> Probe<'r> {
             rows,
             hash,
             correlated,
+            keyed: None,
         })
     }
 }
@@ -515,6 +564,9 @@ fn emit(
         Link::On { cond, left, .. } => (cond.as_ref(), *left),
         Link::Cross => (None, false),
     };
+    if let Some(k) = &probe.keyed {
+        return emit_keyed(target, probes, level, k, cond, left, buf, params, sink);
+    }
     let candidates: &[usize] = match &probe.hash {
         Some((l, m)) => {
             let v = &buf[*l];
@@ -561,6 +613,72 @@ fn emit(
                 None => {}
             }
         }
+    }
+    if left && !matched {
+        buf.truncate(rel.at);
+        buf.extend(std::iter::repeat_n(Value::Null, rel.width));
+        if !emit(target, probes, level + 1, buf, params, sink)? {
+            return Ok(false);
+        }
+    }
+    buf.truncate(rel.at);
+    Ok(true)
+}
+
+/// [`emit`] for a relation joined through its primary key: the earlier column's value,
+/// made the key's kind as SQL's `=` compares them (an integral float or a boolean is an
+/// integer; a value of another kind equals no key), finds at most one row, which must pass
+/// the relation's pushed predicates and the whole `ON` condition.
+#[allow(clippy::too_many_arguments)]
+fn emit_keyed(
+    target: Target<'_, '_>,
+    probes: &[Probe<'_>],
+    level: usize,
+    k: &KeyJoin<'_>,
+    cond: Option<&Scalar>,
+    left: bool,
+    buf: &mut Vec<Value>,
+    params: &[Value],
+    sink: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
+) -> Result<bool> {
+    let rel = probes[level].rel;
+    let key = match (&buf[k.earlier], k.key_is_int) {
+        (Value::Int(i), true) => Some(Value::Int(*i)),
+        (Value::Bool(b), true) => Some(Value::Int(i64::from(*b))),
+        (Value::Float(f), true) if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(f) => {
+            Some(Value::Int(*f as i64))
+        }
+        (Value::Text(t), false) => Some(Value::Text(t.clone())),
+        _ => None,
+    };
+    let (mut matched, mut more) = (false, true);
+    if let Some(key) = key {
+        target.with_table(k.name, |t| {
+            t.unique_cols(t.schema().primary_key(), key.as_ref(), &mut |row| {
+                if !rel.preds.iter().all(|p| p.matches(row.value_at(p.col()))) {
+                    return Ok(());
+                }
+                buf.truncate(rel.at);
+                buf.extend((0..rel.width).map(|i| {
+                    if k.used[i] {
+                        row.value_at(i).to_owned()
+                    } else {
+                        Value::Null
+                    }
+                }));
+                if let Some(c) = cond {
+                    if truth(&c.eval(buf, params)?) != Some(true) {
+                        return Ok(());
+                    }
+                }
+                matched = true;
+                more = emit(target, probes, level + 1, buf, params, sink)?;
+                Ok(())
+            })
+        })?;
+    }
+    if !more {
+        return Ok(false);
     }
     if left && !matched {
         buf.truncate(rel.at);
@@ -1997,9 +2115,33 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
                     let kind = if *left { "left" } else { "inner" };
                     let (lo, hi) = (rel.at, rel.at + rel.width);
                     let strategy = match cond.as_ref().and_then(|c| equi_pair(c, lo, hi)) {
+                        _ if key_join(rel).is_some() => "primary-key join",
                         Some(_) => "hash join",
                         None => "nested-loop join",
                     };
+                    if key_join(rel).is_some() {
+                        // No scan: a lookup of the key per row before it.
+                        let (name, qualifier) = match (&rel.source, t) {
+                            (Source::Table { name, .. }, t) => {
+                                (name.clone(), resolve_table(target, t)?.1)
+                            }
+                            _ => (String::new(), String::new()),
+                        };
+                        let named = if qualifier == name {
+                            name
+                        } else {
+                            format!("{name} AS {qualifier}")
+                        };
+                        let preds = match rel.preds.len() {
+                            0 => String::new(),
+                            1 => ", 1 more predicate".to_owned(),
+                            n => format!(", {n} more predicates"),
+                        };
+                        out.push(format!(
+                            "{kind} {strategy} with {named}: a key lookup per row{preds}"
+                        ));
+                        continue;
+                    }
                     match correlated {
                         Some(c) => format!(
                             "{kind} {strategy} with {line}, {}",

@@ -755,7 +755,7 @@ fn explain_shows_the_steps_and_updates_keep_their_keys() {
         "{lines:?}"
     );
     assert!(
-        lines[1].starts_with("\"left hash join with cities AS c: full scan"),
+        lines[1].starts_with("\"left primary-key join with cities AS c: a key lookup per row"),
         "{lines:?}"
     );
     // With an index, the scan of people reads only the rows the predicate names.
@@ -1201,4 +1201,106 @@ fn a_nan_sorts_after_every_number() {
             "DESC LIMIT {k}"
         );
     }
+}
+
+/// A join through the joined table's primary key looks each partner up by its key; its
+/// answers must be those of a nested loop over the same rows (`ON c.id + 0 = …` makes one):
+/// inner and left joins, keys of every kind SQL's `=` compares (integers, integral and
+/// other floats, booleans, nulls, text against an integer key, text keys), predicates
+/// pushed to the joined table, and chains of joins.
+#[test]
+fn primary_key_joins_answer_as_a_nested_loop() {
+    let mut r = Rng(0x6b1);
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE c (id INTEGER PRIMARY KEY, y INTEGER, tag TEXT);
+         CREATE TABLE t (name TEXT PRIMARY KEY, w INTEGER);
+         CREATE TABLE r (id INTEGER PRIMARY KEY, ci INTEGER, cf REAL, cb BOOLEAN, ct TEXT, tn TEXT)",
+    )
+    .unwrap();
+    for i in 0..30 {
+        db.sql_with(
+            "INSERT INTO c (id, y, tag) VALUES (?, ?, ?)",
+            &[
+                Value::Int(i * 2 - 10),
+                Value::Int(r.pick(5) as i64),
+                Value::Text(format!("t{}", r.pick(3))),
+            ],
+        )
+        .unwrap();
+        db.sql_with(
+            "INSERT INTO t (name, w) VALUES (?, ?)",
+            &[Value::Text(format!("n{i}")), Value::Int(i)],
+        )
+        .unwrap();
+    }
+    let key = |r: &mut Rng| -> i64 { r.pick(70) as i64 - 15 };
+    for _ in 0..200 {
+        let k = key(&mut r);
+        let cf = match r.pick(4) {
+            0 => Value::Null,
+            1 => Value::Float(k as f64 + 0.5),
+            2 => Value::Float(-0.0),
+            _ => Value::Float(k as f64),
+        };
+        db.sql_with(
+            "INSERT INTO r (ci, cf, cb, ct, tn) VALUES (?, ?, ?, ?, ?)",
+            &[
+                if r.chance(10) {
+                    Value::Null
+                } else {
+                    Value::Int(k)
+                },
+                cf,
+                if r.chance(20) {
+                    Value::Null
+                } else {
+                    Value::Bool(r.chance(50))
+                },
+                Value::Text(format!("{k}")),
+                if r.chance(20) {
+                    Value::Null
+                } else {
+                    Value::Text(format!("n{}", r.pick(40)))
+                },
+            ],
+        )
+        .unwrap();
+    }
+    for on in ["r.ci", "r.cf", "r.cb", "r.ct"] {
+        for join in ["JOIN", "LEFT JOIN"] {
+            for filter in ["", " AND c.y > 1", " WHERE c.y >= 2", " WHERE c.id IS NULL"] {
+                for chain in [
+                    "",
+                    " LEFT JOIN t ON t.name = r.tn",
+                    " JOIN t ON t.name = r.tn",
+                ] {
+                    let q = |key: &str| {
+                        format!(
+                            "SELECT r.id, c.id, c.tag, t.w FROM r {join} c ON {key} = {on}{}{chain_t}{}",
+                            if filter.starts_with(" AND") { filter } else { "" },
+                            if filter.starts_with(" WHERE") { filter } else { "" },
+                            chain_t = if chain.is_empty() { " LEFT JOIN t ON t.name = 'none'" } else { chain },
+                        )
+                    };
+                    let (fast, slow) = (q("c.id"), q("c.id + 0"));
+                    let mut a = db.sql(&fast).unwrap().rows;
+                    let mut b = db.sql(&slow).unwrap().rows;
+                    let text = |v: &Vec<Vec<Value>>| format!("{v:?}");
+                    a.sort_by_key(|r| text(&vec![r.clone()]));
+                    b.sort_by_key(|r| text(&vec![r.clone()]));
+                    assert_eq!(a, b, "{fast}");
+                }
+            }
+        }
+    }
+    let plan = db
+        .sql("EXPLAIN SELECT r.id FROM r JOIN c ON c.id = r.ci WHERE c.y > 1")
+        .unwrap();
+    assert_eq!(
+        plan.rows[1],
+        [Value::Text(
+            "inner primary-key join with c: a key lookup per row, 1 more predicate".into()
+        )]
+    );
 }
