@@ -24,6 +24,18 @@ fn committed() -> FaultyFs {
     fs
 }
 
+/// Drops `items` with the power cut at the `n`-th file-system call (if the drop makes that
+/// many), then restarts the machine; whether the power was cut.
+fn drop_with_the_power_cut_at(fs: &FaultyFs, n: u64) -> bool {
+    let db = open(fs);
+    fs.crash_at(n);
+    let _ = db.drop_table("items");
+    let crashed = fs.crashed();
+    drop(db);
+    fs.power_loss();
+    crashed
+}
+
 fn exists(fs: &FaultyFs, path: &str) -> bool {
     fs.read(path).is_ok()
 }
@@ -236,12 +248,7 @@ fn every_failing_call_of_a_drop() {
 fn power_loss_at_every_call_of_a_drop() {
     for n in 1.. {
         let fs = committed();
-        let db = open(&fs);
-        fs.crash_at(n);
-        let _ = db.drop_table("items");
-        let crashed = fs.crashed();
-        drop(db);
-        fs.power_loss();
+        let crashed = drop_with_the_power_cut_at(&fs, n);
         let db = open(&fs);
         let tables = db.table_names().unwrap();
         if tables.contains(&"items".to_owned()) {
@@ -383,12 +390,7 @@ fn a_repair_after_a_drop_cut_short_keeps_the_table_dropped() {
             let t = db.create_table(items()).unwrap();
             t.insert(row! { "name" => "a" }).unwrap();
         }
-        let db = open(&fs);
-        fs.crash_at(n);
-        let _ = db.drop_table("items");
-        let crashed = fs.crashed();
-        drop(db);
-        fs.power_loss();
+        let crashed = drop_with_the_power_cut_at(&fs, n);
         let shown = open(&fs).table_names().unwrap();
         fs.write("/db/data/other.records", b"{ damaged\n").unwrap();
         fs.repair(PATH, tabula::RepairOptions::default())
