@@ -31,6 +31,24 @@ fn unsupported(feature: impl Into<String>) -> Error {
     }
 }
 
+/// A table or sequence named inside a string (`'public.t'`, `'"t"'`), as `pg_dump` writes
+/// them: unquoted, qualified by nothing, `main` or `public` (tabula has one schema); another
+/// qualifier is refused rather than ignored.
+fn named_in_text(text: &str) -> Result<String> {
+    let unquote = |s: &str| s.trim_matches('"').to_owned();
+    match text.rsplit_once('.') {
+        None => Ok(unquote(text)),
+        Some((q, name))
+            if ["main", "public"].contains(&unquote(q).to_ascii_lowercase().as_str()) =>
+        {
+            Ok(unquote(name))
+        }
+        Some(_) => Err(unsupported(format!(
+            "the qualified name {text} (tabula has one schema)"
+        ))),
+    }
+}
+
 /// The last part of a function's name (`pg_catalog.setval` is `setval`), unquoted.
 fn name_of(name: &ObjectName) -> String {
     name.0
@@ -582,13 +600,7 @@ fn sequence_table(target: Target<'_, '_>, seq: &Expr, params: &[Value]) -> Resul
                     "pg_get_serial_sequence takes a table name",
                 ));
             };
-            let t = t
-                .rsplit('.')
-                .next()
-                .unwrap_or(&t)
-                .trim_matches('"')
-                .to_owned();
-            return Ok(t);
+            return named_in_text(&t);
         }
     }
     let Value::Text(name) =
@@ -596,7 +608,8 @@ fn sequence_table(target: Target<'_, '_>, seq: &Expr, params: &[Value]) -> Resul
     else {
         return Err(sql_error(seq.span(), "setval takes a sequence name"));
     };
-    let stem = name.rsplit('.').next().unwrap_or(&name).trim_matches('"');
+    let stem = named_in_text(&name)?;
+    let stem = stem.as_str();
     // `t_col_seq`, PostgreSQL's name for the sequence of column col of table t.
     if let Some(stem) = stem.strip_suffix("_seq") {
         if let Target::Tx(tx) = target {

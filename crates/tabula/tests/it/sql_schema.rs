@@ -325,6 +325,17 @@ fn counters_of_unknown_or_keyless_tables_are_refused() {
         matches!(&err, Error::Sql { reason, .. } if reason.contains("no table's key has the sequence other_seq")),
         "{err}"
     );
+    // Only `main.` and `public.` qualify a name: another schema is refused, not ignored.
+    for text in [
+        "SELECT setval('other.tag_id_seq', 3)",
+        "SELECT setval(pg_get_serial_sequence('other.tag', 'id'), 3)",
+    ] {
+        let err = db.sql(text).unwrap_err();
+        assert!(
+            matches!(&err, Error::Unsupported { feature } if feature.contains("the qualified name other.")),
+            "{text}: {err}"
+        );
+    }
 }
 
 #[test]
