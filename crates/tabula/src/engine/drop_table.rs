@@ -6,6 +6,7 @@
 use std::sync::PoisonError;
 
 use crate::engine::checkpoint::commit_drop;
+use crate::engine::foreign_keys::edges;
 use crate::engine::state::State;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -47,17 +48,17 @@ impl Engine {
 
 /// `Error::TableReferenced` if a column of a table not in `idxs` references one in it.
 fn refuse_referenced(st: &State, idxs: &[usize]) -> Result<()> {
+    let edges = edges(st);
     for &idx in idxs {
         let name = &st.table(idx)?.schema().table;
-        let mut by = Vec::new();
-        for other in st.live().filter(|i| !idxs.contains(i)) {
-            let schema = st.tables[other].schema();
-            for c in &schema.columns {
-                if c.references.as_ref().is_some_and(|fk| fk.table == *name) {
-                    by.push(format!("{}.{}", schema.table, c.name));
-                }
-            }
-        }
+        let mut by: Vec<String> = edges
+            .iter()
+            .filter(|(child, _, parent, _)| parent == name && !idxs.contains(child))
+            .map(|&(child, col, _, _)| {
+                let schema = st.tables[child].schema();
+                format!("{}.{}", schema.table, schema.columns[col].name)
+            })
+            .collect();
         if !by.is_empty() {
             by.sort();
             return Err(Error::TableReferenced {

@@ -20,9 +20,10 @@ use crate::schema::OnDelete;
 use crate::value::Value;
 
 /// One foreign key: (child table, column, parent table name, action).
-type Edge = (usize, usize, String, OnDelete);
+pub(crate) type Edge = (usize, usize, String, OnDelete);
 
-fn edges(st: &State) -> Vec<Edge> {
+/// Every foreign key of the tables not dropped.
+pub(crate) fn edges(st: &State) -> Vec<Edge> {
     let mut out = Vec::new();
     for idx in st.live() {
         for (col, c) in st.tables[idx].schema().columns.iter().enumerate() {

@@ -38,14 +38,8 @@ fn named_in_text(text: &str) -> Result<String> {
     let unquote = |s: &str| s.trim_matches('"').to_owned();
     match text.rsplit_once('.') {
         None => Ok(unquote(text)),
-        Some((q, name))
-            if ["main", "public"].contains(&unquote(q).to_ascii_lowercase().as_str()) =>
-        {
-            Ok(unquote(name))
-        }
-        Some(_) => Err(unsupported(format!(
-            "the qualified name {text} (tabula has one schema)"
-        ))),
+        Some((q, name)) if ddl::is_own_schema(&unquote(q)) => Ok(unquote(name)),
+        Some(_) => Err(ddl::other_schema(text)),
     }
 }
 

@@ -87,12 +87,20 @@ pub(crate) fn table_name(name: &ObjectName) -> Result<String> {
     };
     match name.0.as_slice() {
         [t] => Ok(part(t)),
-        [schema, t] if ["main", "public"].contains(&part(schema).to_ascii_lowercase().as_str()) => {
-            Ok(part(t))
-        }
-        _ => Err(Error::Unsupported {
-            feature: format!("the qualified name {name} (tabula has one schema)"),
-        }),
+        [schema, t] if is_own_schema(&part(schema)) => Ok(part(t)),
+        _ => Err(other_schema(name)),
+    }
+}
+
+/// Whether a qualifier names tabula's one schema: SQLite's `main` or PostgreSQL's `public`.
+pub(crate) fn is_own_schema(schema: &str) -> bool {
+    ["main", "public"].contains(&schema.to_ascii_lowercase().as_str())
+}
+
+/// The error for a name qualified by any other schema.
+pub(crate) fn other_schema(name: impl std::fmt::Display) -> Error {
+    Error::Unsupported {
+        feature: format!("the qualified name {name} (tabula has one schema)"),
     }
 }
 

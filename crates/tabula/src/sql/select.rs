@@ -369,19 +369,29 @@ fn fetch(target: Target<'_, '_>, rel: &Relation, used: &[bool]) -> Result<Vec<Ve
     match &rel.source {
         Source::Rows(rows) => Ok(rows.clone()),
         Source::Table { name, .. } => {
-            let cols: Vec<usize> = (0..rel.width).filter(|&i| used[rel.at + i]).collect();
+            let used = &used[rel.at..rel.at + rel.width];
             let mut out = Vec::new();
             target.scan(name, &rel.preds, &mut |r| {
-                let mut row = vec![Value::Null; rel.width];
-                for &i in &cols {
-                    row[i] = r.value_at(i).to_owned();
-                }
+                let mut row = Vec::with_capacity(rel.width);
+                extend_used(&mut row, r, used);
                 out.push(row);
                 Ok(true)
             })?;
             Ok(out)
         }
     }
+}
+
+/// Appends a stored row's values to `out`, one per column of `used`: the column's value where
+/// the statement reads it, null where it does not (nothing copied for it).
+fn extend_used(out: &mut Vec<Value>, row: &dyn Cols, used: &[bool]) {
+    out.extend(used.iter().enumerate().map(|(i, &u)| {
+        if u {
+            row.value_at(i).to_owned()
+        } else {
+            Value::Null
+        }
+    }));
 }
 
 /// Every row of FROM, each the values of its relations one after the other, handed to
@@ -415,16 +425,10 @@ fn produce(
     let mut next = |buf: &mut Vec<Value>| emit(target, &probes, 0, buf, params, sink);
     match &first.source {
         Source::Table { name, .. } => {
-            let cols: Vec<bool> = used[..first.width].to_vec();
+            let cols = &used[..first.width];
             target.scan(name, &first.preds, &mut |r| {
                 buf.clear();
-                buf.extend((0..first.width).map(|i| {
-                    if cols[i] {
-                        r.value_at(i).to_owned()
-                    } else {
-                        Value::Null
-                    }
-                }));
+                extend_used(&mut buf, r, cols);
                 next(&mut buf)
             })?;
         }
@@ -564,8 +568,14 @@ fn emit(
         Link::On { cond, left, .. } => (cond.as_ref(), *left),
         Link::Cross => (None, false),
     };
+    let mut matched = false;
     if let Some(k) = &probe.keyed {
-        return emit_keyed(target, probes, level, k, cond, left, buf, params, sink);
+        let (found, more) = join_by_key(target, probes, level, k, cond, buf, params, sink)?;
+        if !more {
+            return Ok(false);
+        }
+        // It holds no rows: the loops below find none, and the nulls of a left join follow.
+        matched = found;
     }
     let candidates: &[usize] = match &probe.hash {
         Some((l, m)) => {
@@ -578,7 +588,6 @@ fn emit(
         }
         None => &[],
     };
-    let mut matched = false;
     let mut one = |i: usize, buf: &mut Vec<Value>| -> Result<Option<bool>> {
         buf.truncate(rel.at);
         buf.extend(probe.rows[i].iter().cloned());
@@ -625,22 +634,23 @@ fn emit(
     Ok(true)
 }
 
-/// [`emit`] for a relation joined through its primary key: the earlier column's value,
-/// made the key's kind as SQL's `=` compares them (an integral float or a boolean is an
-/// integer; a value of another kind equals no key), finds at most one row, which must pass
-/// the relation's pushed predicates and the whole `ON` condition.
+/// The partner of the row in `buf` in a relation joined through its primary key (the rest
+/// of [`emit`]'s work, a left join's nulls included, stays there): the earlier column's
+/// value, made the key's kind as SQL's `=` compares them (an integral float or a boolean is
+/// an integer; a value of another kind equals no key), finds at most one row, which must
+/// pass the relation's pushed predicates and the whole `ON` condition. Returns whether one
+/// matched, and `false` second once `sink` needs no more.
 #[allow(clippy::too_many_arguments)]
-fn emit_keyed(
+fn join_by_key(
     target: Target<'_, '_>,
     probes: &[Probe<'_>],
     level: usize,
     k: &KeyJoin<'_>,
     cond: Option<&Scalar>,
-    left: bool,
     buf: &mut Vec<Value>,
     params: &[Value],
     sink: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
-) -> Result<bool> {
+) -> Result<(bool, bool)> {
     let rel = probes[level].rel;
     let key = match (&buf[k.earlier], k.key_is_int) {
         (Value::Int(i), true) => Some(Value::Int(*i)),
@@ -659,13 +669,7 @@ fn emit_keyed(
                     return Ok(());
                 }
                 buf.truncate(rel.at);
-                buf.extend((0..rel.width).map(|i| {
-                    if k.used[i] {
-                        row.value_at(i).to_owned()
-                    } else {
-                        Value::Null
-                    }
-                }));
+                extend_used(buf, row, &k.used);
                 if let Some(c) = cond {
                     if truth(&c.eval(buf, params)?) != Some(true) {
                         return Ok(());
@@ -677,18 +681,7 @@ fn emit_keyed(
             })
         })?;
     }
-    if !more {
-        return Ok(false);
-    }
-    if left && !matched {
-        buf.truncate(rel.at);
-        buf.extend(std::iter::repeat_n(Value::Null, rel.width));
-        if !emit(target, probes, level + 1, buf, params, sink)? {
-            return Ok(false);
-        }
-    }
-    buf.truncate(rel.at);
-    Ok(true)
+    Ok((matched, more))
 }
 
 fn other_name(op: &JoinOperator) -> &'static str {
@@ -2114,12 +2107,13 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
                 ) => {
                     let kind = if *left { "left" } else { "inner" };
                     let (lo, hi) = (rel.at, rel.at + rel.width);
+                    let keyed = key_join(rel).is_some();
                     let strategy = match cond.as_ref().and_then(|c| equi_pair(c, lo, hi)) {
-                        _ if key_join(rel).is_some() => "primary-key join",
+                        _ if keyed => "primary-key join",
                         Some(_) => "hash join",
                         None => "nested-loop join",
                     };
-                    if key_join(rel).is_some() {
+                    if keyed {
                         // No scan: a lookup of the key per row before it.
                         let (name, qualifier) = match (&rel.source, t) {
                             (Source::Table { name, .. }, t) => {

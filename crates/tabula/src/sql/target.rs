@@ -165,10 +165,9 @@ impl Target<'_, '_> {
 
 fn top_spec(preds: &[Pred], order: &[(usize, bool)], limit: usize) -> QuerySpec<'static, Row> {
     QuerySpec {
-        preds: preds.to_vec(),
         order: order.to_vec(),
         limit: Some(limit),
-        ..QuerySpec::default()
+        ..spec(preds)
     }
 }
 

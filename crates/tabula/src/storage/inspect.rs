@@ -386,17 +386,8 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     // next open finishes its rename) stands for the snapshot; other `.tmp` files are the
     // next open's to remove, and no problem.
     // A dropped table's files, which the next open removes: not part of the database.
-    let dropped_tables = out
-        .manifest
-        .as_ref()
-        .map(|m| m.dropped.clone())
-        .unwrap_or_default();
-    let tables_listed: Vec<String> = out
-        .manifest
-        .as_ref()
-        .map(|m| m.tables.keys().cloned().collect())
-        .unwrap_or_default();
-    let dropped = |t: &str| dropped_tables.contains(t) && !tables_listed.iter().any(|n| n == t);
+    let manifest = out.manifest.clone();
+    let dropped = |t: &str| manifest.as_ref().is_some_and(|m| m.is_dropped(t));
     let mut snapshots: BTreeMap<String, PathBuf> = BTreeMap::new();
     let data_dir = layout.data_dir();
     for p in fs.list(&data_dir).unwrap_or_default() {
