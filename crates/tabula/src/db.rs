@@ -486,6 +486,30 @@ impl Database {
         self.engine.alter(schema)
     }
 
+    /// What [`Database::alter_table`] would do with `schema`, changing nothing, in memory or
+    /// on disk: the dry run of a migration, as [`Database::migration_plan`] is for a Rust
+    /// type. The stored rows are checked against the new schema (unique constraints,
+    /// checks, widenings), so a plan that comes back will run.
+    ///
+    /// ```
+    /// use tabula::{Column, ColumnType, Database, Schema};
+    /// let db = Database::in_memory();
+    /// let schema = Schema::new("note", vec![
+    ///     Column::new("id", ColumnType::U64).primary_key(),
+    ///     Column::new("text", ColumnType::Text),
+    /// ])?;
+    /// db.create_table(schema.clone())?;
+    /// let wider = schema.with_index(&["text"])?;
+    /// assert_eq!(db.alter_plan(wider.clone())?.changes(), ["build index on text"]);
+    /// assert_eq!(db.schema("note")?, schema);
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn alter_plan(&self, schema: Schema) -> Result<MigrationPlan> {
+        let mut schema = schema;
+        schema.finish()?;
+        self.engine.plan(&schema)
+    }
+
     /// The migrations a table went through, oldest first, each with the log position at
     /// which it was committed (0 for an in-memory database) and the change in words; the
     /// schema file keeps them. `tabula schema DIR TABLE` shows them.

@@ -126,7 +126,12 @@ impl Engine {
     /// worked out on copies. A refused migration is `Error::SchemaMismatch` listing every
     /// reason; a check of `T` that does not compile is reported as attaching reports it.
     pub(crate) fn migration_plan<T: Table>(&self) -> Result<MigrationPlan> {
-        let schema = T::schema();
+        self.plan(T::schema())
+    }
+
+    /// What [`Engine::alter`] would do with `schema`, changing nothing (see
+    /// [`Engine::migration_plan`]).
+    pub(crate) fn plan(&self, schema: &Schema) -> Result<MigrationPlan> {
         let name = &schema.table;
         TableData::<DynRow>::new(Arc::new(schema.clone()))?;
         let exists = self.state(name)?.by_name.contains_key(name);

@@ -1,0 +1,227 @@
+"""``tabula.Database``: one database, in memory or in a directory, shared by every
+``@table()`` class bound to it."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Iterator, Optional, Sequence
+
+from . import _errors
+from ._native import Database as _NativeDatabase
+
+# Directories this process has open: opening one again returns the same Database.
+_open: dict[str, "Database"] = {}
+_open_lock = threading.Lock()
+
+
+class Database:
+    """A tabula database.
+
+    ``Database()`` is in memory. ``Database(name="university", persist=True,
+    base_path="./data")`` keeps it in ``./data/university`` (``path=`` names the directory
+    itself): every commit is in its write-ahead log before it returns (with
+    ``durability="immediate"``, the default; ``"buffered"`` leaves the flush to the
+    operating system), and opening the directory again recovers it. Opening a directory
+    this process already has open returns the same object; another process gets
+    ``tabula.Locked`` (``read_only=True`` reads beside it).
+    """
+
+    _native: _NativeDatabase
+
+    def __new__(cls, name: Optional[str] = None, persist: bool = False,
+                base_path: str = "./data", path: Optional[str] = None,
+                durability: str = "immediate", read_only: bool = False) -> "Database":
+        directory = _directory(name, persist, base_path, path)
+        if directory is None:
+            self = super().__new__(cls)
+            self._setup(name, None, durability, read_only)
+            return self
+        with _open_lock:
+            existing = _open.get(directory)
+            if existing is not None:
+                asked = {"durability": durability, "read_only": read_only}
+                differ = {k: v for k, v in asked.items() if getattr(existing, k) != v}
+                if differ:
+                    now = ", ".join(f"{k}={getattr(existing, k)!r}" for k in differ)
+                    want = ", ".join(f"{k}={v!r}" for k, v in differ.items())
+                    raise _errors.Error(
+                        f"{directory} is already open in this process with {now}; close it "
+                        f"before opening it with {want}")
+                return existing
+            self = super().__new__(cls)
+            self._setup(name, directory, durability, read_only)
+            _open[directory] = self
+            return self
+
+    def _setup(self, name: Optional[str], directory: Optional[str], durability: str,
+               read_only: bool) -> None:
+        self.name = name
+        self.durability = durability
+        self.read_only = read_only
+        self._directory = directory
+        self._native = _NativeDatabase(directory, durability, read_only)
+        self._local = threading.local()
+        self._classes: dict[str, type] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Everything happens in __new__, which may return an already open database.
+        pass
+
+    def __repr__(self) -> str:
+        where = self._directory or "in memory"
+        return f"<tabula.Database {self.name or ''} {where}>".replace("  ", " ")
+
+    # -- the calling thread's transaction ---------------------------------------------
+
+    def _tx(self) -> Any:
+        return getattr(self._local, "tx", None)
+
+    def _no_transaction(self, what: str) -> None:
+        if self._tx() is not None:
+            raise _errors.InTransaction(
+                f"{what} would wait for the transaction open on this thread; finish the "
+                f"`with db.transaction():` block first")
+
+    def transaction(self) -> "Transaction":
+        """``with db.transaction():`` runs its block as one transaction: everything the
+        block writes (on this thread, through any table of this database) commits
+        together when the block ends, and nothing does if it raises. Reads inside see the
+        block's own writes; other threads see none of them until the commit, and their
+        writes wait for it."""
+        return Transaction(self)
+
+    # -- the seed's persistence API ---------------------------------------------------
+
+    def save(self) -> None:
+        """Writes a checkpoint: every table's snapshot, and a fresh write-ahead log. (Each
+        commit is already durable; this makes reopening faster and archives the log.)"""
+        self._no_transaction("save()")
+        self._native.checkpoint()
+
+    def checkpoint(self) -> None:
+        """The same as :meth:`save`."""
+        self.save()
+
+    def load(self) -> None:
+        """Loads every table into memory now (opening already recovered the database;
+        tables are otherwise loaded when first used)."""
+        self._native.load()
+
+    def refresh(self) -> None:
+        """For ``read_only=True``: reads the writer's newer commits."""
+        self._native.refresh()
+
+    def close(self) -> None:
+        """Closes the database: a last checkpoint, then the directory is free for others.
+        Tables bound to it fail afterwards with ``tabula.Closed``."""
+        self._no_transaction("close()")
+        self._native.close()
+        with _open_lock:
+            if self._directory is not None and _open.get(self._directory) is self:
+                del _open[self._directory]
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def statistics(self) -> dict:
+        """Rows per table, bytes on disk (snapshots, log, archives), log positions."""
+        return self._native.statistics()
+
+    def export_json(self, path: "str | os.PathLike[str]") -> None:
+        """Writes every table (schema and rows) to one JSON file."""
+        self._no_transaction("export_json()")
+        self._native.export_json(os.fspath(path))
+
+    def import_json(self, path: "str | os.PathLike[str]") -> int:
+        """Reads a file :meth:`export_json` wrote, as one transaction; returns the rows."""
+        self._no_transaction("import_json()")
+        return self._native.import_json(os.fspath(path))
+
+    def tables(self) -> list[str]:
+        """The names of the tables, sorted."""
+        return self._native.tables()
+
+    def sql(self, text: str, params: Sequence[Any] = ()) -> "list[dict] | int":
+        """Runs SQL (see the project's docs/SQL.md): one or more statements separated by
+        ``;``. Returns the last statement's rows as a list of dicts when it returns rows,
+        else the number of rows it changed. ``?`` or ``$1`` placeholders take ``params``.
+        Inside ``with db.transaction():`` it is part of the transaction."""
+        columns, rows, changed = self._native.sql(text, list(params), self._tx())
+        if not columns:
+            return changed
+        return [dict(zip(columns, r)) for r in rows]
+
+    @property
+    def path(self) -> Optional[str]:
+        """The database directory, or ``None`` in memory."""
+        return self._directory
+
+    def _attach(self, described: Any) -> Any:
+        self._no_transaction("creating or migrating a table")
+        return self._native.attach(described.json, described.renamed, described.dropped)
+
+    def migration_plan(self, cls: type) -> list[str]:
+        """What binding ``cls`` (a ``@table()`` class, or one about to be) to this database
+        would change, in words, changing nothing: the dry run of a migration."""
+        from . import _table
+        described = _table.describe_class(cls)
+        return self._native.migration_plan(described.json, described.renamed,
+                                           described.dropped)
+
+
+class Transaction:
+    """The context manager :meth:`Database.transaction` returns."""
+
+    def __init__(self, db: Database):
+        self._db = db
+        self._native: Any = None
+
+    def __enter__(self) -> "Transaction":
+        if self._db._tx() is not None:
+            raise _errors.InTransaction(
+                "a transaction is already open on this thread; transactions do not nest")
+        self._native = self._db._native.begin()
+        self._db._local.tx = self._native
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        self._db._local.tx = None
+        if exc_type is None:
+            self._native.commit()
+        else:
+            self._native.rollback()
+        return False
+
+
+def _directory(name: Optional[str], persist: bool, base_path: str,
+               path: Optional[str]) -> Optional[str]:
+    if path is not None:
+        return os.path.realpath(os.fspath(path))
+    if not persist:
+        return None
+    if not name:
+        raise ValueError("a persistent Database needs a name (or a path=)")
+    return os.path.realpath(os.path.join(os.fspath(base_path), name))
+
+
+_default: Optional[Database] = None
+_default_lock = threading.Lock()
+
+
+def default_database() -> Database:
+    """The in-memory database that ``@table()`` classes without ``db=`` live in."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Database(name="default")
+        return _default
+
+
+def open_databases() -> Iterator[Database]:
+    """The directories this process has open (for tests and tools)."""
+    with _open_lock:
+        return iter(list(_open.values()))

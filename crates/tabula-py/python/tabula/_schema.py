@@ -1,0 +1,168 @@
+"""A dataclass as a tabula schema: the column types, keys and constraints its fields and
+their ``metadata`` describe, in the JSON form of tabula's schema files."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+import typing
+from typing import Any
+
+from . import _errors
+
+# Python type -> the engine's column type.
+_TYPES = {int: "i64", float: "f64", str: "text", bool: "bool", dict: "json", list: "json"}
+
+_FIELD_KEYS = {
+    "primary_key", "unique", "nullable", "index", "references", "on_delete", "check",
+    "renamed_from",
+}
+_ON_DELETE = {"restrict": "restrict", "cascade": "cascade", "set_null": "set_null",
+              "set null": "set_null"}
+
+
+def table_name(cls: type) -> str:
+    """The class name in snake_case: ``CourseRegistration`` -> ``course_registration``."""
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", cls.__name__)
+    return name.lower()
+
+
+def _column_type(cls: type, name: str, hint: Any) -> tuple[str, bool]:
+    """The column type of a field's annotation, and whether it is ``Optional``."""
+    nullable = False
+    origin = typing.get_origin(hint)
+    union_types = [typing.Union]
+    if sys.version_info >= (3, 10):
+        import types
+        union_types.append(types.UnionType)
+    if origin in union_types:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) != len(typing.get_args(hint)) and len(args) == 1:
+            nullable = True
+            hint = args[0]
+            origin = typing.get_origin(hint)
+        else:
+            raise TypeError(
+                f"{cls.__name__}.{name}: a column holds one type or Optional[one type], "
+                f"not {hint!r}")
+    base = origin if origin is not None else hint
+    if base in _TYPES:
+        return _TYPES[base], nullable
+    raise TypeError(
+        f"{cls.__name__}.{name}: tabula stores int, float, str, bool, dict and list "
+        f"(and Optional[...] of them), not {hint!r}")
+
+
+def _reference(cls: type, name: str, target: Any) -> str:
+    if isinstance(target, str):
+        return target
+    binding = getattr(target, "__tabula__", None)
+    if binding is not None:
+        return binding.name
+    raise TypeError(
+        f"{cls.__name__}.{name}: references= takes a table name or a @table() class, "
+        f"not {target!r}")
+
+
+def _names(cls: type, what: str, groups: Any) -> list[list[str]]:
+    """``unique=[("a", "b")]`` / ``index=["a", ("b", "c")]`` as lists of column names."""
+    out = []
+    for g in groups or ():
+        cols = [g] if isinstance(g, str) else list(g)
+        if not cols or not all(isinstance(c, str) for c in cols):
+            raise TypeError(f"{cls.__name__}: {what}= takes column names or tuples of them, "
+                            f"not {g!r}")
+        out.append(cols)
+    return out
+
+
+class Described:
+    """What the decorator learned from a class: the schema's JSON and the evolution
+    hints, and each column's type (for tracing)."""
+
+    def __init__(self, schema: dict, renamed: list[tuple[str, str]], dropped: list[str]):
+        self.schema = schema
+        self.renamed = renamed
+        self.dropped = dropped
+
+    @property
+    def json(self) -> str:
+        return json.dumps(self.schema)
+
+
+def describe(cls: type, name: str | None, unique: Any, index: Any, check: Any,
+             dropped: Any) -> Described:
+    """The schema of dataclass ``cls``."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception as e:  # an annotation that names something undefined
+        raise TypeError(f"{cls.__name__}: cannot read its annotations: {e}") from e
+    columns = []
+    renamed = []
+    keys = 0
+    for f in dataclasses.fields(cls):
+        meta = dict(f.metadata or {})
+        unknown = set(meta) - _FIELD_KEYS
+        if unknown:
+            raise TypeError(
+                f"{cls.__name__}.{f.name}: unknown field metadata {sorted(unknown)}; tabula "
+                f"reads {sorted(_FIELD_KEYS)}")
+        ty, optional = _column_type(cls, f.name, hints.get(f.name, f.type))
+        col: dict[str, Any] = {"name": f.name, "type": ty}
+        key = bool(meta.get("primary_key", False))
+        nullable = bool(meta.get("nullable", optional))
+        if key:
+            keys += 1
+            col["primary_key"] = True
+            nullable = False
+        col["nullable"] = nullable
+        if meta.get("unique"):
+            col["unique"] = True
+        if meta.get("index"):
+            col["index"] = True
+        if meta.get("check") is not None:
+            col["check"] = str(meta["check"])
+        if meta.get("references") is not None:
+            on_delete = str(meta.get("on_delete", "restrict")).lower()
+            if on_delete not in _ON_DELETE:
+                raise ValueError(
+                    f"{cls.__name__}.{f.name}: on_delete is 'restrict', 'cascade' or "
+                    f"'set_null', not {meta['on_delete']!r}")
+            col["references"] = {"table": _reference(cls, f.name, meta["references"]),
+                                 "on_delete": _ON_DELETE[on_delete]}
+        if meta.get("renamed_from"):
+            renamed.append((str(meta["renamed_from"]), f.name))
+        # The key's default is never used: the engine assigns keys.
+        if not key:
+            default = dataclasses.MISSING
+            if f.default is not dataclasses.MISSING:
+                default = f.default
+            elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+                default = f.default_factory()  # type: ignore[misc]
+            if default is not dataclasses.MISSING and default is not None:
+                col["default"] = _default(cls, f.name, ty, default)
+        columns.append(col)
+    if keys != 1:
+        raise _errors.SchemaMismatch(
+            f"{cls.__name__} needs exactly one primary key field, marked with "
+            f"field(metadata={{'primary_key': True}}); it has {keys}")
+    schema: dict[str, Any] = {"table": name or table_name(cls), "columns": columns}
+    if unique:
+        schema["unique"] = _names(cls, "unique", unique)
+    if index:
+        schema["index"] = _names(cls, "index", index)
+    if check:
+        schema["checks"] = [check] if isinstance(check, str) else [str(c) for c in check]
+    drops = [dropped] if isinstance(dropped, str) else list(dropped or ())
+    return Described(schema, renamed, [str(d) for d in drops])
+
+
+def _default(cls: type, name: str, ty: str, value: Any) -> Any:
+    if ty == "json":
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"{cls.__name__}.{name}: a default must be a bool, int, float or str, "
+                    f"not {value!r}")

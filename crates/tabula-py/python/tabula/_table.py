@@ -1,0 +1,213 @@
+"""``@tabula.table()``: a dataclass becomes a table, with the seed's class methods."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Iterable, Optional, Sequence, TypeVar, Union
+
+from . import _errors, _schema, _trace
+from ._database import Database, default_database
+
+T = TypeVar("T")
+
+Where = Optional[Callable[[dict], Any]]
+OrderBy = Union[None, str, Sequence[str]]
+
+
+def describe_class(cls: type) -> _schema.Described:
+    """The schema of a class, as its ``@table()`` options describe it."""
+    options = getattr(cls, "__tabula_options__", None) or {}
+    target = cls if dataclasses.is_dataclass(cls) else dataclasses.dataclass(cls)
+    return _schema.describe(target, options.get("name"), options.get("unique"),
+                            options.get("index"), options.get("check"),
+                            options.get("dropped"))
+
+
+class Binding:
+    """What a ``@table()`` class is bound to: its database, the engine's table, and the
+    columns a traced lambda sees."""
+
+    def __init__(self, db: Database, native: Any, described: _schema.Described):
+        self.db = db
+        self.native = native
+        self.name: str = native.table_name
+        self.key: str = native.primary_key
+        self.columns = _trace.columns_of(described.schema)
+        self.quoted = '"' + self.name + '"'
+
+    def order(self, order_by: OrderBy) -> list[str]:
+        if order_by is None:
+            return []
+        keys = [order_by] if isinstance(order_by, str) else list(order_by)
+        for k in keys:
+            if not isinstance(k, str):
+                raise TypeError(f"order_by takes column names ('gpa', '-gpa'), not {k!r}")
+            self.column(k[1:] if k.startswith("-") else k)
+        return keys
+
+    def column(self, name: str) -> None:
+        if name not in self.columns:
+            raise _errors.UnknownColumn(f"table {self.name} has no column {name!r}")
+
+    def trace(self, where: Where) -> Optional[tuple[str, list]]:
+        if where is None:
+            return None
+        if not callable(where):
+            raise TypeError(f"where= takes a function of a row (a dict), not {where!r}")
+        return _trace.trace(where, self.columns)
+
+
+def _count(n: Any, what: str) -> Optional[int]:
+    if n is None:
+        return None
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"{what} must be a non-negative int, not {n!r}")
+    return n
+
+
+def _bound(cls: type) -> Binding:
+    binding = cls.__dict__.get("__tabula__")
+    if binding is None:
+        raise TypeError(f"{cls.__name__} is not a @tabula.table() class")
+    return binding
+
+
+def _insert(cls: type, **fields: Any) -> Any:
+    """Inserts a row and returns its primary key (assigned when the key is an integer
+    left out)."""
+    b = _bound(cls)
+    return b.native.insert(fields, b.db._tx())
+
+
+def _insert_many(cls: type, rows: Iterable[Any]) -> list:
+    """Inserts every row (dicts, or instances of the class) as one commit: all of them
+    or, if one is refused, none. Returns their keys."""
+    b = _bound(cls)
+    batch = [dataclasses.asdict(r) if dataclasses.is_dataclass(r) and not isinstance(r, type)
+             else r for r in rows]
+    return b.native.insert_many(batch, b.db._tx())
+
+
+def _select(cls: type, where: Where = None, order_by: OrderBy = None,
+            limit: Optional[int] = None, offset: Optional[int] = None) -> list[dict]:
+    """The rows ``where(row)`` accepts (every row without it), as dicts, ordered by
+    ``order_by`` (``'gpa'``, ``'-gpa'`` for descending, or a list of them; ties in key
+    order), skipping ``offset`` rows and returning at most ``limit``."""
+    b = _bound(cls)
+    order = b.order(order_by)
+    limit, offset = _count(limit, "limit"), _count(offset, "offset")
+    tx = b.db._tx()
+    traced = b.trace(where)
+    if traced is None:
+        return b.native.select(where, order, limit, offset, tx)
+    condition, params = traced
+    text = "SELECT * FROM " + b.quoted + " WHERE " + condition
+    if order:
+        text += " ORDER BY " + ", ".join(
+            ('"' + k[1:] + '" DESC') if k.startswith("-") else ('"' + k + '"') for k in order)
+        text += ', "' + b.key + '"'
+    if limit is not None or offset is not None:
+        text += " LIMIT ? OFFSET ?"
+        params = params + [limit if limit is not None else -1, offset or 0]
+    return b.native.query(text, params, tx)
+
+
+def _get(cls: type, id: Any) -> Optional[dict]:
+    """The row with this primary key, or ``None``."""
+    b = _bound(cls)
+    return b.native.get(id, b.db._tx())
+
+
+def _get_by(cls: type, column: str, value: Any) -> Optional[dict]:
+    """The row holding ``value`` in the unique column ``column``, or ``None``
+    (``tabula.InvalidColumnUse`` for a column that is not unique)."""
+    b = _bound(cls)
+    return b.native.get_by(column, value, b.db._tx())
+
+
+def _update(cls: type, where: Where = None, **changes: Any) -> int:
+    """Sets ``changes`` in every row ``where(row)`` accepts (every row without it);
+    returns how many rows matched. All of them change or, if one is refused or ``where``
+    raises, none."""
+    b = _bound(cls)
+    if not changes:
+        raise ValueError(f"update of {b.name} names no column to change")
+    tx = b.db._tx()
+    if where is None:
+        return b.native.update_sql(None, [], changes, tx)
+    traced = b.trace(where)
+    if traced is None:
+        return b.native.update(where, changes, tx)
+    return b.native.update_sql(traced[0], traced[1], changes, tx)
+
+
+def _delete(cls: type, where: Where = None) -> int:
+    """Deletes every row ``where(row)`` accepts (every row without it); returns how
+    many. All of them or, if ``where`` raises or a foreign key refuses, none."""
+    b = _bound(cls)
+    tx = b.db._tx()
+    if where is None:
+        return b.native.execute("DELETE FROM " + b.quoted, [], tx)
+    traced = b.trace(where)
+    if traced is None:
+        return b.native.delete(where, tx)
+    return b.native.execute("DELETE FROM " + b.quoted + " WHERE " + traced[0], traced[1], tx)
+
+
+def _count_rows(cls: type, where: Where = None) -> int:
+    """How many rows ``where(row)`` accepts (every row without it)."""
+    b = _bound(cls)
+    tx = b.db._tx()
+    traced = b.trace(where)
+    if where is None or traced is None:
+        return b.native.count(where, tx)
+    return b.native.execute("SELECT COUNT(*) FROM " + b.quoted + " WHERE " + traced[0],
+                            traced[1], tx)
+
+
+_METHODS = {
+    "insert": _insert, "insert_many": _insert_many, "select": _select, "get": _get,
+    "get_by": _get_by, "update": _update, "delete": _delete, "count": _count_rows,
+}
+
+
+def table(db: Optional[Database] = None, name: Optional[str] = None, *,
+          unique: Sequence[Any] = (), index: Sequence[Any] = (),
+          check: Union[None, str, Sequence[str]] = None,
+          dropped: Sequence[str] = ()) -> Callable[[type[T]], type[T]]:
+    """Makes a dataclass a table of ``db`` (the default in-memory database without it),
+    named ``name`` (the class name in snake_case without it).
+
+    Field metadata: ``primary_key``, ``unique``, ``nullable`` (default: nullable only for
+    ``Optional[...]``), ``index``, ``references`` (a table name or class) with
+    ``on_delete`` (``'restrict'``, ``'cascade'``, ``'set_null'``), ``check`` (a SQL
+    condition), ``renamed_from`` (the column's old name). The decorator takes composite
+    ``unique=[("a", "b")]`` and ``index=[("a", "b")]``, table ``check="..."`` and
+    ``dropped=["old_column"]``. Dataclass defaults become column defaults.
+
+    A class whose fields changed since the table was stored migrates under the same rules
+    as the Rust derive (new nullable or defaulted columns, renames, drops, lossless
+    widening, constraints added or removed), or raises ``tabula.SchemaMismatch`` listing
+    the differences; ``db.migration_plan(cls)`` shows the plan first.
+
+    The class gains ``insert``, ``insert_many``, ``select``, ``get``, ``get_by``,
+    ``update``, ``delete`` and ``count`` class methods.
+    """
+    if db is not None and not isinstance(db, Database):
+        raise TypeError(f"table(db=...) takes a tabula.Database, not {db!r}")
+
+    def bind(cls: type[T]) -> type[T]:
+        if not isinstance(cls, type):
+            raise TypeError(f"@table() decorates a class, not {cls!r}")
+        target: Any = cls if dataclasses.is_dataclass(cls) else dataclasses.dataclass(cls)
+        target.__tabula_options__ = {"name": name, "unique": unique, "index": index,
+                                     "check": check, "dropped": dropped}
+        described = describe_class(target)
+        database = db if db is not None else default_database()
+        native = database._attach(described)
+        target.__tabula__ = Binding(database, native, described)
+        for method, f in _METHODS.items():
+            setattr(target, method, classmethod(f))
+        return target
+
+    return bind

@@ -1,0 +1,220 @@
+"""Running a ``where=`` lambda in the engine instead of once per row.
+
+A lambda such as ``lambda s: (s['gpa'] > 3.5) & (s['year'] == 2024)`` is called once with
+a proxy row whose ``s['col']`` returns a column object; comparing it builds a SQL
+condition, which the engine evaluates on every row (using indexes). That is *tracing*.
+
+Tracing must never change an answer, so a lambda is traced only when Python, run per row,
+would certainly give the same rows:
+
+* its bytecode holds only loads, subscripts, comparisons, binary operators and a return:
+  no ``is``, no ``in``, no ``and``/``or``/``not`` (they test truth, which a column object
+  cannot answer), no conditional expressions or jumps, no calls, no attribute reads;
+* every comparison is of one column with a constant of a type Python compares with that
+  column's values the way SQL does: numbers with a number column, ``str`` with a text
+  column, ``bool`` with a bool column (``==``/``!=`` only), ``None`` with ``==``/``!=``;
+  ``<``, ``<=``, ``>``, ``>=`` only on columns that cannot hold ``None`` (where Python
+  would raise ``TypeError``), never with NaN;
+* conditions combine only with ``&`` and ``|``;
+* the call returns a condition (not a column, not a constant).
+
+``==`` is ``col = ?``; ``!=`` on a nullable column is ``col IS NULL OR col <> ?``, since
+``None != 3`` is true in Python (and so on a float column, where a stored NaN reads as
+null in SQL and is unequal to everything in Python); ``== None`` is ``IS NULL``. Anything else raises inside
+the trace, and the lambda then runs per row. A traced lambda runs exactly once per call.
+"""
+
+from __future__ import annotations
+
+import dis
+import math
+import types
+from typing import Any, Callable, Optional
+
+# Opcodes a traceable lambda may hold (across CPython 3.9 to 3.14). Anything else - a
+# call, a jump, an attribute read, `is`, `in`, a truth test - means run per row.
+_ALLOWED = frozenset({
+    "RESUME", "NOP", "CACHE", "EXTENDED_ARG", "COPY_FREE_VARS", "MAKE_CELL",
+    "LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW", "LOAD_FAST_LOAD_FAST",
+    "LOAD_FAST_BORROW_LOAD_FAST_BORROW", "LOAD_CONST", "LOAD_SMALL_INT", "LOAD_DEREF",
+    "LOAD_CLOSURE", "LOAD_GLOBAL", "LOAD_NAME",
+    "BINARY_SUBSCR", "BINARY_OP", "BINARY_AND", "BINARY_OR",
+    "BINARY_ADD", "BINARY_SUBTRACT", "BINARY_MULTIPLY", "BINARY_TRUE_DIVIDE",
+    "UNARY_NEGATIVE", "COMPARE_OP",
+    "RETURN_VALUE", "RETURN_CONST",
+})
+
+_MAX_INT = 2 ** 63 - 1
+_EXACT_FLOAT_INT = 2 ** 53
+
+
+class _Untraceable(Exception):
+    """Raised inside a trace: run the lambda per row instead."""
+
+
+_INT_TYPES = {"i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"}
+
+
+class _Column:
+    __slots__ = ("_name", "_kind", "_nullable")
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, name: str, kind: str, nullable: bool):
+        self._name = name
+        self._kind = kind
+        self._nullable = nullable
+
+    def __bool__(self) -> bool:
+        raise _Untraceable("truth of a column")
+
+    def _quoted(self) -> str:
+        return '"' + self._name + '"'
+
+    def _compare(self, op: str, other: Any) -> "_Condition":
+        if other is None:
+            if op == "=":
+                return _Condition(self._quoted() + " IS NULL", [])
+            if op == "<>":
+                return _Condition(self._quoted() + " IS NOT NULL", [])
+            raise _Untraceable("ordering against None")
+        kind, t = self._kind, type(other)
+        if kind == "bool":
+            if t is not bool or op not in ("=", "<>"):
+                raise _Untraceable("bool column")
+        elif kind in ("int", "float"):
+            if t is int:
+                if not -_MAX_INT - 1 <= other <= _MAX_INT:
+                    raise _Untraceable("integer beyond 64 bits")
+                if kind == "float" and abs(other) > _EXACT_FLOAT_INT:
+                    raise _Untraceable("integer a float cannot hold exactly")
+            elif t is float:
+                if math.isnan(other):
+                    raise _Untraceable("NaN")
+                if kind == "int" and abs(other) > _EXACT_FLOAT_INT:
+                    raise _Untraceable("float beyond exact integers")
+            else:
+                raise _Untraceable("not a number")
+        elif kind == "text":
+            if t is not str:
+                raise _Untraceable("not a str")
+        else:
+            raise _Untraceable("json column")
+        if op in ("<", "<=", ">", ">=") and self._nullable:
+            raise _Untraceable("ordering a nullable column")
+        # A float column may hold NaN, which SQL reads as null and Python finds unequal
+        # to everything.
+        if op == "<>" and (self._nullable or kind == "float"):
+            return _Condition(
+                "(" + self._quoted() + " IS NULL OR " + self._quoted() + " <> ?)", [other])
+        return _Condition(self._quoted() + " " + op + " ?", [other])
+
+    def __eq__(self, other: Any) -> "_Condition":  # type: ignore[override]
+        return self._compare("=", other)
+
+    def __ne__(self, other: Any) -> "_Condition":  # type: ignore[override]
+        return self._compare("<>", other)
+
+    def __lt__(self, other: Any) -> "_Condition":
+        return self._compare("<", other)
+
+    def __le__(self, other: Any) -> "_Condition":
+        return self._compare("<=", other)
+
+    def __gt__(self, other: Any) -> "_Condition":
+        return self._compare(">", other)
+
+    def __ge__(self, other: Any) -> "_Condition":
+        return self._compare(">=", other)
+
+
+class _Condition:
+    __slots__ = ("sql", "params")
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, sql: str, params: list):
+        self.sql = sql
+        self.params = params
+
+    def __bool__(self) -> bool:
+        raise _Untraceable("truth of a condition")
+
+    def _join(self, word: str, other: Any) -> "_Condition":
+        if not isinstance(other, _Condition):
+            raise _Untraceable("& or | with something other than a condition")
+        return _Condition("(" + self.sql + " " + word + " " + other.sql + ")",
+                          self.params + other.params)
+
+    def __and__(self, other: Any) -> "_Condition":
+        return self._join("AND", other)
+
+    def __or__(self, other: Any) -> "_Condition":
+        return self._join("OR", other)
+
+    def __rand__(self, other: Any) -> "_Condition":
+        raise _Untraceable("& with something other than a condition")
+
+    def __ror__(self, other: Any) -> "_Condition":
+        raise _Untraceable("| with something other than a condition")
+
+
+class _Proxy:
+    __slots__ = ("_columns",)
+
+    def __init__(self, columns: dict):
+        self._columns = columns
+
+    def __getitem__(self, name: Any) -> _Column:
+        if type(name) is not str or name not in self._columns:
+            raise _Untraceable("not a column")
+        return self._columns[name]
+
+    def __getattr__(self, name: str) -> Any:
+        raise _Untraceable("attribute of a row")
+
+
+def columns_of(schema: dict) -> dict:
+    """The proxy's columns for a schema (the schema file's JSON form)."""
+    out = {}
+    for c in schema["columns"]:
+        ty = c["type"]
+        kind = ("int" if ty in _INT_TYPES else "float" if ty in ("f32", "f64")
+                else ty if ty in ("text", "bool") else "json")
+        out[c["name"]] = _Column(c["name"], kind, bool(c.get("nullable")))
+    return out
+
+
+_verdicts: dict = {}
+
+
+def _bytecode_allows(code: types.CodeType) -> bool:
+    verdict = _verdicts.get(code)
+    if verdict is None:
+        verdict = (
+            code.co_argcount == 1
+            and code.co_kwonlyargcount == 0
+            and not code.co_flags & 0x2CC  # *args, **kwargs, generator, coroutine, async
+            and not any(isinstance(c, types.CodeType) for c in code.co_consts)
+            and all(i.opname in _ALLOWED for i in dis.get_instructions(code))
+        )
+        if len(_verdicts) > 4096:
+            _verdicts.clear()
+        _verdicts[code] = verdict
+    return verdict
+
+
+def trace(where: Callable[[Any], Any], columns: dict) -> Optional[tuple[str, list]]:
+    """The SQL condition and parameters ``where`` computes, or ``None`` when it must run
+    per row."""
+    if type(where) is not types.FunctionType or where.__defaults__:
+        return None
+    if not _bytecode_allows(where.__code__):
+        return None
+    try:
+        result = where(_Proxy(columns))
+    except Exception:
+        # Whatever the lambda does wrong here, running it per row reproduces (or does
+        # not hit, for an empty table) - never report it from the trace.
+        return None
+    if not isinstance(result, _Condition):
+        return None
+    return result.sql, result.params

@@ -1,0 +1,264 @@
+//! Values between Python and the engine: `None`, `bool`, `int`, `float`, `str` map onto
+//! [`Value`]'s variants; a `json` column holds any JSON-able Python value (`dict`, `list`,
+//! ...) as its JSON text, and reads back as what `json.loads` makes of it.
+
+use std::collections::HashMap;
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
+use tabula::{ColumnType, Row, Schema, Value};
+
+use crate::errors;
+
+static JSON: PyOnceLock<(Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
+
+/// `json.dumps` (compact, no NaN) and `json.loads`.
+fn json(py: Python<'_>) -> PyResult<&(Py<PyAny>, Py<PyAny>)> {
+    JSON.get_or_try_init(py, || {
+        let m = PyModule::import(py, "json")?;
+        let dumps = m.getattr("dumps")?;
+        let kw = PyDict::new(py);
+        kw.set_item("separators", (",", ":"))?;
+        kw.set_item("ensure_ascii", false)?;
+        kw.set_item("allow_nan", false)?;
+        let functools = PyModule::import(py, "functools")?;
+        let compact = functools.getattr("partial")?.call((dumps,), Some(&kw))?;
+        Ok((compact.unbind(), m.getattr("loads")?.unbind()))
+    })
+}
+
+/// What the Python layer needs to know of a table's columns, in the schema's order.
+pub struct Cols {
+    /// The table's name, for messages.
+    pub table: String,
+    /// Interned column names: the keys of every row dict.
+    pub names: Vec<Py<PyString>>,
+    /// Whether each column is `json`.
+    pub json: Vec<bool>,
+    /// Column name to position.
+    pub position: HashMap<String, usize>,
+    /// The schema, for type names and coercion.
+    pub schema: Schema,
+}
+
+impl Cols {
+    /// The columns of `schema`.
+    pub fn new(py: Python<'_>, schema: &Schema) -> Cols {
+        Cols {
+            table: schema.table.clone(),
+            names: schema
+                .columns
+                .iter()
+                .map(|c| PyString::intern(py, &c.name).unbind())
+                .collect(),
+            json: schema
+                .columns
+                .iter()
+                .map(|c| c.ty == ColumnType::Json)
+                .collect(),
+            position: schema
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.name.clone(), i))
+                .collect(),
+            schema: schema.clone(),
+        }
+    }
+
+    /// One stored row as a dict of column name to value.
+    pub fn dict<'py>(&self, py: Python<'py>, values: &[Value]) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for ((name, json), v) in self.names.iter().zip(&self.json).zip(values) {
+            d.set_item(name.bind(py), column_to_py(py, v, *json)?)?;
+        }
+        Ok(d)
+    }
+
+    /// A Python value for column `name` (which may not exist: the engine then names it
+    /// as unknown) as an engine value, or `TypeMismatch` naming table, column and value.
+    pub fn value(&self, name: &str, obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+        let json = self.position.get(name).is_some_and(|&i| self.json[i]);
+        match to_value(obj, json) {
+            Ok(v) => Ok(v),
+            Err(why) => Err(self.mismatch(obj.py(), name, obj, &why)),
+        }
+    }
+
+    /// `value`, then coerced to the column's type as an insert would (so a later SQL
+    /// statement sees a value of the column's own type).
+    pub fn coerced(&self, name: &str, obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+        let py = obj.py();
+        let v = self.value(name, obj)?;
+        let col = self
+            .schema
+            .column_index(name)
+            .map_err(|e| errors::to_py(py, e))?;
+        self.schema.coerce(col, v).map_err(|e| errors::to_py(py, e))
+    }
+
+    fn mismatch(&self, py: Python<'_>, name: &str, obj: &Bound<'_, PyAny>, why: &str) -> PyErr {
+        let ty = self
+            .position
+            .get(name)
+            .map(|&i| self.schema.columns[i].ty.name())
+            .unwrap_or("a column");
+        let repr = obj
+            .repr()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|_| "<unprintable>".into());
+        let type_name = obj
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| "?".into());
+        let message = format!(
+            "{}.{} is {}, which cannot hold {} (a Python {}{})",
+            self.table, name, ty, repr, type_name, why
+        );
+        errors::raise(
+            py,
+            "TypeMismatch",
+            &message,
+            &[
+                (
+                    "table",
+                    self.table
+                        .clone()
+                        .into_pyobject(py)
+                        .map(|o| o.into_any().unbind())
+                        .unwrap_or_else(|_| py.None()),
+                ),
+                (
+                    "column",
+                    name.into_pyobject(py)
+                        .map(|o| o.into_any().unbind())
+                        .unwrap_or_else(|_| py.None()),
+                ),
+                ("value", obj.clone().unbind()),
+            ],
+        )
+    }
+
+    /// A dict of column name to Python value as a row for the engine.
+    pub fn row(&self, fields: &Bound<'_, PyDict>) -> PyResult<Row> {
+        let mut pairs = Vec::with_capacity(fields.len());
+        for (k, v) in fields.iter() {
+            let name: String = k.extract().map_err(|_| {
+                errors::raise(
+                    fields.py(),
+                    "UnknownColumn",
+                    &format!("table {} has no column {}", self.table, k),
+                    &[],
+                )
+            })?;
+            let value = self.value(&name, &v)?;
+            pairs.push((name, value));
+        }
+        Ok(Row::from_pairs(pairs))
+    }
+}
+
+/// A column's value for Python: a `json` column's text is parsed.
+pub fn column_to_py<'py>(
+    py: Python<'py>,
+    v: &Value,
+    json_column: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    match v {
+        Value::Text(s) if json_column => json(py)?.1.bind(py).call1((s.as_str(),)),
+        other => plain_to_py(py, other),
+    }
+}
+
+/// A value for Python with no column to say what it holds (a SQL result's computed column).
+pub fn plain_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Int(i) => i.into_pyobject(py)?.into_any(),
+        Value::Float(f) => PyFloat::new(py, *f).into_any(),
+        Value::Text(s) => PyString::new(py, s).into_any(),
+    })
+}
+
+/// A Python value as an engine value; for a `json` column any JSON-able value becomes its
+/// JSON text. The error says why it does not fit (appended to the message).
+pub fn to_value(obj: &Bound<'_, PyAny>, json_column: bool) -> Result<Value, String> {
+    if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    if json_column {
+        let py = obj.py();
+        let text = json(py)
+            .and_then(|j| j.0.bind(py).call1((obj,)))
+            .and_then(|t| t.extract::<String>())
+            .map_err(|e| format!(": not JSON: {e}"))?;
+        return Ok(Value::Text(text));
+    }
+    plain_value(obj)
+}
+
+/// A scalar Python value as an engine value, with no column to say what it should be: a
+/// SQL parameter.
+pub fn plain_value(obj: &Bound<'_, PyAny>) -> Result<Value, String> {
+    if obj.is_none() {
+        Ok(Value::Null)
+    } else if let Ok(b) = obj.cast::<PyBool>() {
+        Ok(Value::Bool(b.is_true()))
+    } else if obj.is_instance_of::<PyInt>() {
+        obj.extract::<i64>()
+            .map(Value::Int)
+            .map_err(|_| ": beyond a 64-bit integer".to_owned())
+    } else if let Ok(f) = obj.cast::<PyFloat>() {
+        Ok(Value::Float(f.value()))
+    } else if let Ok(s) = obj.cast::<PyString>() {
+        s.to_cow()
+            .map(|c| Value::Text(c.into_owned()))
+            .map_err(|e| format!(": {e}"))
+    } else {
+        Err(String::new())
+    }
+}
+
+/// SQL parameters from a Python sequence.
+pub fn params(py: Python<'_>, seq: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
+    let mut out = Vec::new();
+    for (i, item) in seq.try_iter()?.enumerate() {
+        let item = item?;
+        let v = match plain_value(&item) {
+            Ok(v) => v,
+            Err(_)
+                if item.cast::<PyDict>().is_ok() || item.cast::<pyo3::types::PyList>().is_ok() =>
+            {
+                to_value(&item, true).map_err(|why| {
+                    errors::raise(
+                        py,
+                        "TypeMismatch",
+                        &format!("parameter {} is not JSON{why}", i + 1),
+                        &[],
+                    )
+                })?
+            }
+            Err(why) => {
+                let repr = item.repr().map(|r| r.to_string()).unwrap_or_default();
+                return Err(errors::raise(
+                    py,
+                    "TypeMismatch",
+                    &format!(
+                        "parameter {} cannot be a SQL value: {repr} (a Python {}{why})",
+                        i + 1,
+                        item.get_type()
+                            .name()
+                            .map(|n| n.to_string())
+                            .unwrap_or_default()
+                    ),
+                    &[],
+                ));
+            }
+        };
+        out.push(v);
+    }
+    Ok(out)
+}

@@ -1,0 +1,248 @@
+//! A database for Python (`tabula._native.Database`): open, attach tables from schemas,
+//! SQL, transactions, checkpoints, statistics, export and import.
+
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use tabula::{Database as Db, Durability, Schema};
+
+use crate::convert::{self, Cols};
+use crate::errors::{self, IntoPyResult};
+use crate::table::Table;
+use crate::txn::Tx;
+
+/// A database handle.
+#[pyclass(frozen, module = "tabula._native")]
+pub struct Database {
+    db: Db,
+}
+
+fn json_error(py: Python<'_>, what: &str, e: serde_json::Error) -> PyErr {
+    errors::raise(py, "Json", &format!("{what}: {e}"), &[])
+}
+
+#[pymethods]
+impl Database {
+    /// Opens the database directory `path` (created when missing), or an in-memory
+    /// database without one. `durability` is `"immediate"` (every commit is on disk when
+    /// it returns) or `"buffered"`.
+    #[new]
+    #[pyo3(signature = (path=None, durability="immediate", read_only=false))]
+    fn new(
+        py: Python<'_>,
+        path: Option<std::path::PathBuf>,
+        durability: &str,
+        read_only: bool,
+    ) -> PyResult<Self> {
+        let durability = match durability {
+            "immediate" => Durability::Immediate,
+            "buffered" => Durability::Buffered,
+            other => {
+                return Err(PyErr::new::<pyo3::exceptions::PyValueError, _>(format!(
+                    "durability must be \"immediate\" or \"buffered\", not {other:?}"
+                )))
+            }
+        };
+        let db = match path {
+            None if read_only => {
+                return Err(PyErr::new::<pyo3::exceptions::PyValueError, _>(
+                    "read_only needs a database directory (persist=True or path=...)",
+                ))
+            }
+            None => Db::in_memory(),
+            Some(p) => {
+                let builder = Db::builder().durability(durability);
+                if read_only {
+                    py.detach(|| builder.open_read_only(&p)).py(py)?
+                } else {
+                    py.detach(|| builder.open(&p)).py(py)?
+                }
+            }
+        };
+        Ok(Database { db })
+    }
+
+    /// The table a schema describes (the schema file's JSON), created when missing and
+    /// migrated when its stored schema differs, under the same rules as the Rust derive:
+    /// `renamed` holds `(old, new)` column names, `dropped` stored columns to drop.
+    #[pyo3(signature = (schema_json, renamed, dropped))]
+    fn attach(
+        &self,
+        py: Python<'_>,
+        schema_json: &str,
+        renamed: Vec<(String, String)>,
+        dropped: Vec<String>,
+    ) -> PyResult<Table> {
+        let mut schema: Schema =
+            serde_json::from_str(schema_json).map_err(|e| json_error(py, "a table's schema", e))?;
+        schema.evolution.renamed = renamed;
+        schema.evolution.dropped = dropped;
+        schema.finish().py(py)?;
+        let db = &self.db;
+        let handle = py
+            .detach(|| {
+                let exists = db.table_names()?.contains(&schema.table);
+                if exists && db.schema(&schema.table)? != schema {
+                    db.alter_table(schema.clone())?;
+                }
+                if exists {
+                    db.dyn_table(&schema.table)
+                } else {
+                    db.create_table(schema)
+                }
+            })
+            .py(py)?;
+        let cols = Arc::new(Cols::new(py, handle.schema()));
+        Ok(Table {
+            db: self.db.clone(),
+            handle,
+            cols,
+        })
+    }
+
+    /// What attaching `schema_json` would change, in words, changing nothing.
+    #[pyo3(signature = (schema_json, renamed, dropped))]
+    fn migration_plan(
+        &self,
+        py: Python<'_>,
+        schema_json: &str,
+        renamed: Vec<(String, String)>,
+        dropped: Vec<String>,
+    ) -> PyResult<Vec<String>> {
+        let mut schema: Schema =
+            serde_json::from_str(schema_json).map_err(|e| json_error(py, "a table's schema", e))?;
+        schema.evolution.renamed = renamed;
+        schema.evolution.dropped = dropped;
+        schema.finish().py(py)?;
+        let db = &self.db;
+        py.detach(|| db.alter_plan(schema))
+            .py(py)
+            .map(|p| p.changes().to_vec())
+    }
+
+    /// Runs SQL text; returns `(columns, rows, changed)` of the last statement, rows as
+    /// lists of values.
+    #[pyo3(signature = (text, params, tx=None))]
+    fn sql<'py>(
+        &self,
+        py: Python<'py>,
+        text: String,
+        params: &Bound<'py, PyAny>,
+        tx: Option<&Bound<'py, Tx>>,
+    ) -> PyResult<(Vec<String>, Bound<'py, PyList>, u64)> {
+        let params = convert::params(py, params)?;
+        let result = match tx {
+            None => {
+                let db = &self.db;
+                py.detach(|| db.sql_with(&text, &params)).py(py)?
+            }
+            Some(tx) => tx.get().run(py, move |t| t.sql_with(&text, &params))?,
+        };
+        let rows = PyList::empty(py);
+        for r in &result.rows {
+            let row = PyList::empty(py);
+            for v in r {
+                row.append(convert::plain_to_py(py, v)?)?;
+            }
+            rows.append(row)?;
+        }
+        Ok((result.columns, rows, result.changed))
+    }
+
+    /// Opens a transaction for the calling thread.
+    fn begin(&self, py: Python<'_>) -> PyResult<Tx> {
+        Tx::begin(py, self.db.clone())
+    }
+
+    /// Writes every table's snapshot and starts a new write-ahead log (a no-op in memory).
+    fn checkpoint(&self, py: Python<'_>) -> PyResult<()> {
+        let db = &self.db;
+        py.detach(|| db.checkpoint()).py(py)
+    }
+
+    /// Loads every table now (tables are otherwise loaded when first used).
+    fn load(&self, py: Python<'_>) -> PyResult<()> {
+        let db = &self.db;
+        py.detach(|| -> tabula::Result<()> {
+            for name in db.table_names()? {
+                db.dyn_table(&name)?;
+            }
+            Ok(())
+        })
+        .py(py)
+    }
+
+    /// Re-reads a read-only database's directory to see the writer's newer commits.
+    fn refresh(&self, py: Python<'_>) -> PyResult<()> {
+        let db = &self.db;
+        py.detach(|| db.refresh()).py(py)
+    }
+
+    /// Closes the database: a last checkpoint for a directory, then the lock is released.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let db = &self.db;
+        py.detach(|| db.close()).py(py)
+    }
+
+    /// The names of the tables, sorted.
+    fn tables(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let db = &self.db;
+        py.detach(|| db.table_names()).py(py)
+    }
+
+    /// The schema of a table as its JSON text.
+    fn schema_json(&self, py: Python<'_>, table: &str) -> PyResult<String> {
+        let db = &self.db;
+        let schema = py.detach(|| db.schema(table)).py(py)?;
+        serde_json::to_string(&schema).map_err(|e| json_error(py, "a table's schema", e))
+    }
+
+    /// Statistics as a dict (`tabula::Stats`' fields).
+    fn statistics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let db = &self.db;
+        let stats = py.detach(|| db.stats()).py(py)?;
+        let text = serde_json::to_string(&stats).map_err(|e| json_error(py, "statistics", e))?;
+        PyModule::import(py, "json")?
+            .getattr("loads")?
+            .call1((text,))
+    }
+
+    /// Writes every table, schema and rows, to one JSON file.
+    fn export_json(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
+        let db = &self.db;
+        py.detach(|| db.export_json(&path)).py(py)
+    }
+
+    /// Reads a file `export_json` wrote; returns the rows imported.
+    fn import_json(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<usize> {
+        let db = &self.db;
+        py.detach(|| db.import_json(&path)).py(py)
+    }
+
+    /// The directory, or `None` in memory.
+    #[getter]
+    fn path(&self) -> Option<std::path::PathBuf> {
+        self.db.path().map(|p| p.to_path_buf())
+    }
+
+    /// Whether the database was opened read-only.
+    #[getter]
+    fn read_only(&self) -> bool {
+        self.db.is_read_only()
+    }
+
+    /// The schema history of a table: a list of dicts `{lsn, change}`.
+    fn schema_history<'py>(&self, py: Python<'py>, table: &str) -> PyResult<Bound<'py, PyList>> {
+        let db = &self.db;
+        let history = py.detach(|| db.schema_history(table)).py(py)?;
+        let out = PyList::empty(py);
+        for h in history {
+            let d = PyDict::new(py);
+            d.set_item("lsn", h.lsn)?;
+            d.set_item("change", h.change.clone())?;
+            out.append(d)?;
+        }
+        Ok(out)
+    }
+}

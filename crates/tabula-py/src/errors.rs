@@ -1,0 +1,180 @@
+//! `tabula::Error` as Python exceptions: one class per variant, same name, defined in
+//! `tabula/_errors.py` (so that `except tabula.UniqueViolation` and `help()` work without
+//! the extension), raised here with the engine's message and the fields it names.
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use tabula::{Error, Value};
+
+static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+fn module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    Ok(ERRORS
+        .get_or_try_init(py, || {
+            PyModule::import(py, "tabula._errors").map(|m| m.unbind())
+        })?
+        .bind(py))
+}
+
+/// The class `tabula.<name>`, falling back to `tabula.Error`.
+fn class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    let m = module(py)?;
+    match m.getattr(name) {
+        Ok(c) => Ok(c),
+        Err(_) => m.getattr("Error"),
+    }
+}
+
+/// A Python exception of class `tabula.<name>` carrying `message`, with `fields` set as
+/// attributes (`e.table`, `e.column`, ...).
+pub fn raise(py: Python<'_>, name: &str, message: &str, fields: &[(&str, Py<PyAny>)]) -> PyErr {
+    let made = (|| -> PyResult<PyErr> {
+        let exc = class(py, name)?.call1((message,))?;
+        for (k, v) in fields {
+            exc.setattr(*k, v)?;
+        }
+        Ok(PyErr::from_value(exc))
+    })();
+    made.unwrap_or_else(|e| e)
+}
+
+/// The variant's name: the Python class it becomes.
+fn variant(e: &Error) -> &'static str {
+    match e {
+        Error::UniqueViolation { .. } => "UniqueViolation",
+        Error::NotNull { .. } => "NotNull",
+        Error::TypeMismatch { .. } => "TypeMismatch",
+        Error::UnknownTable { .. } => "UnknownTable",
+        Error::UnknownColumn { .. } => "UnknownColumn",
+        Error::Check { .. } => "Check",
+        Error::Sql { .. } => "Sql",
+        Error::Unsupported { .. } => "Unsupported",
+        Error::InvalidExpression { .. } => "InvalidExpression",
+        Error::InvalidColumnUse { .. } => "InvalidColumnUse",
+        Error::PrimaryKeyChanged { .. } => "PrimaryKeyChanged",
+        Error::KeyExhausted { .. } => "KeyExhausted",
+        Error::SchemaMismatch { .. } => "SchemaMismatch",
+        Error::InvalidName { .. } => "InvalidName",
+        Error::ForeignKey { .. } => "ForeignKey",
+        Error::TableReferenced { .. } => "TableReferenced",
+        Error::InTransaction { .. } => "InTransaction",
+        Error::MigrationInTransaction { .. } => "MigrationInTransaction",
+        Error::WrongDatabase { .. } => "WrongDatabase",
+        Error::TransactionTooLarge { .. } => "TransactionTooLarge",
+        Error::TableFull { .. } => "TableFull",
+        Error::Aborted(_) => "Aborted",
+        Error::Reentrant => "Reentrant",
+        Error::NotADatabase { .. } => "NotADatabase",
+        Error::ExportIntoDatabase { .. } => "ExportIntoDatabase",
+        Error::Corrupt { .. } => "Corrupt",
+        Error::Io { .. } => "Io",
+        Error::Locked { .. } => "Locked",
+        Error::ReadOnly { .. } => "ReadOnly",
+        Error::Json { .. } => "Json",
+        Error::Closed { .. } => "Closed",
+        Error::Poisoned { .. } => "Poisoned",
+        _ => "Error",
+    }
+}
+
+fn text(py: Python<'_>, s: &str) -> Py<PyAny> {
+    s.into_pyobject(py)
+        .map(|o| o.into_any().unbind())
+        .unwrap_or_else(|_| py.None())
+}
+
+fn value(py: Python<'_>, v: &Value) -> Py<PyAny> {
+    crate::convert::plain_to_py(py, v)
+        .map(|o| o.unbind())
+        .unwrap_or_else(|_| py.None())
+}
+
+/// The Python exception for an engine error. An `Aborted` error that carries a Python
+/// exception (one raised by a `where=` lambda) becomes that exception again, unchanged.
+pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
+    let e = match e {
+        Error::Aborted(inner) => match inner.downcast::<PyErr>() {
+            Ok(original) => return *original,
+            Err(other) => Error::Aborted(other),
+        },
+        other => other,
+    };
+    let mut fields: Vec<(&str, Py<PyAny>)> = Vec::new();
+    match &e {
+        Error::UniqueViolation {
+            table,
+            column,
+            value: v,
+        } => {
+            fields.push(("table", text(py, table)));
+            fields.push(("column", text(py, column)));
+            fields.push(("value", value(py, v)));
+        }
+        Error::TypeMismatch {
+            table,
+            column,
+            value: v,
+            ..
+        } => {
+            fields.push(("table", text(py, table)));
+            fields.push(("column", text(py, column)));
+            fields.push(("value", value(py, v)));
+        }
+        Error::NotNull { table, column }
+        | Error::UnknownColumn { table, column }
+        | Error::InvalidColumnUse { table, column, .. } => {
+            fields.push(("table", text(py, table)));
+            fields.push(("column", text(py, column)));
+        }
+        Error::ForeignKey {
+            table,
+            column,
+            value: v,
+            ..
+        } => {
+            fields.push(("table", text(py, table)));
+            fields.push(("column", text(py, column)));
+            fields.push(("value", value(py, v)));
+        }
+        Error::UnknownTable { table }
+        | Error::Check { table, .. }
+        | Error::SchemaMismatch { table, .. }
+        | Error::TableReferenced { table, .. } => {
+            fields.push(("table", text(py, table)));
+        }
+        Error::Sql { line, column, .. } => {
+            fields.push((
+                "line",
+                line.into_pyobject(py)
+                    .map(|o| o.into_any().unbind())
+                    .unwrap_or_else(|_| py.None()),
+            ));
+            fields.push((
+                "sql_column",
+                column
+                    .into_pyobject(py)
+                    .map(|o| o.into_any().unbind())
+                    .unwrap_or_else(|_| py.None()),
+            ));
+        }
+        _ => {}
+    }
+    raise(py, variant(&e), &e.to_string(), &fields)
+}
+
+/// `tabula.Error` with a message of this layer's own (a closed transaction, bad options).
+pub fn plain(py: Python<'_>, message: &str) -> PyErr {
+    raise(py, "Error", message, &[])
+}
+
+/// Maps engine results into Python results.
+pub trait IntoPyResult<T> {
+    /// The engine's error as its Python exception.
+    fn py(self, py: Python<'_>) -> PyResult<T>;
+}
+
+impl<T> IntoPyResult<T> for tabula::Result<T> {
+    fn py(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|e| to_py(py, e))
+    }
+}

@@ -1,0 +1,540 @@
+//! One table for Python (`tabula._native.Table`): the operations the `@table()` class
+//! methods run. Each takes the open transaction of the calling thread, if any (`tx`),
+//! and then runs inside it; otherwise it commits on its own.
+//!
+//! Filters come in two kinds. A SQL condition (from a traced `where=` lambda, built by
+//! `tabula/_trace.py`) runs entirely in the engine and may use indexes. A Python callable
+//! is called once per row with the row as a dict, holding the GIL only for the call; an
+//! exception it raises ends the operation, changes nothing and reaches the caller as it
+//! was raised.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use tabula::{Database, DynTable, Error, Row, Select, Transaction, Value};
+
+use crate::convert::{self, Cols};
+use crate::errors::{self, IntoPyResult};
+use crate::txn::Tx;
+
+/// A table of a database, as the Python layer uses it.
+#[pyclass(frozen, module = "tabula._native")]
+pub struct Table {
+    pub(crate) db: Database,
+    pub(crate) handle: DynTable,
+    pub(crate) cols: Arc<Cols>,
+}
+
+/// The first exception a Python filter raised, which ends the operation.
+struct Failure(RefCell<Option<PyErr>>);
+
+impl Failure {
+    fn new() -> Self {
+        Failure(RefCell::new(None))
+    }
+
+    /// `Err` carrying the Python exception, if one was raised.
+    fn check(self) -> tabula::Result<()> {
+        match self.0.into_inner() {
+            Some(e) => Err(Error::abort(e)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Whether `pred(row)` is true in Python; once it has raised, every row is false.
+fn call_pred(pred: &Py<PyAny>, cols: &Cols, failure: &Failure, row: &Row) -> bool {
+    if failure.0.borrow().is_some() {
+        return false;
+    }
+    Python::attach(|py| {
+        let result = cols
+            .dict(py, row.values())
+            .and_then(|d| pred.bind(py).call1((d,)))
+            .and_then(|r| r.is_truthy());
+        match result {
+            Ok(b) => b,
+            Err(e) => {
+                *failure.0.borrow_mut() = Some(e);
+                false
+            }
+        }
+    })
+}
+
+/// How a Python query orders and cuts its rows.
+struct Shape {
+    order: Vec<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+impl Shape {
+    fn apply<'a>(&self, mut s: Select<'a, Row>) -> Select<'a, Row> {
+        for o in &self.order {
+            s = s.order_by(o);
+        }
+        if let Some(n) = self.offset {
+            s = s.offset(n);
+        }
+        if let Some(n) = self.limit {
+            s = s.limit(n);
+        }
+        s
+    }
+}
+
+/// The rows of `select` that `pred` (if any) accepts, shaped.
+fn select_rows(
+    select: Select<'_, Row>,
+    pred: Option<&Py<PyAny>>,
+    cols: &Cols,
+    shape: &Shape,
+) -> tabula::Result<Vec<Row>> {
+    match pred {
+        None => shape.apply(select).all(),
+        Some(pred) => {
+            let failure = Failure::new();
+            let rows = shape
+                .apply(select.filter(|r| call_pred(pred, cols, &failure, r)))
+                .all();
+            failure.check()?;
+            rows
+        }
+    }
+}
+
+/// How many rows of `select` `pred` (if any) accepts.
+fn count_rows(
+    select: Select<'_, Row>,
+    pred: Option<&Py<PyAny>>,
+    cols: &Cols,
+) -> tabula::Result<usize> {
+    match pred {
+        None => select.count(),
+        Some(pred) => {
+            let failure = Failure::new();
+            let n = select
+                .filter(|r| call_pred(pred, cols, &failure, r))
+                .count();
+            failure.check()?;
+            n
+        }
+    }
+}
+
+/// The keys of the rows `pred` accepts, read inside `tx`, so that no other writer changes
+/// them before the caller acts on them.
+fn matching_keys(
+    tx: &Transaction<'_>,
+    table: &str,
+    pred: &Py<PyAny>,
+    cols: &Cols,
+) -> tabula::Result<HashSet<Value>> {
+    let t = tx.dyn_table(table)?;
+    let failure = Failure::new();
+    let keys = t
+        .select()
+        .filter(|r| call_pred(pred, cols, &failure, r))
+        .keys();
+    failure.check()?;
+    Ok(keys?.into_iter().collect())
+}
+
+/// `UPDATE … SET changes WHERE pred(row)`: the rows are chosen first, calling Python,
+/// then changed without it, all inside `tx`.
+fn update_where(
+    tx: &Transaction<'_>,
+    table: &str,
+    pred: &Py<PyAny>,
+    cols: &Cols,
+    changes: &[(String, Value)],
+) -> tabula::Result<usize> {
+    let keys = matching_keys(tx, table, pred, cols)?;
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let pk = cols.schema.primary_key();
+    tx.dyn_table(table)?.update(
+        |r| keys.contains(&r.values()[pk]),
+        |r| {
+            for (name, v) in changes {
+                r.set(name, v.clone());
+            }
+        },
+    )
+}
+
+fn delete_where(
+    tx: &Transaction<'_>,
+    table: &str,
+    pred: &Py<PyAny>,
+    cols: &Cols,
+) -> tabula::Result<usize> {
+    let keys = matching_keys(tx, table, pred, cols)?;
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let pk = cols.schema.primary_key();
+    tx.dyn_table(table)?
+        .delete(|r| keys.contains(&r.values()[pk]))
+}
+
+impl Table {
+    fn name(&self) -> String {
+        self.cols.table.clone()
+    }
+
+    fn dicts<'py>(&self, py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for r in rows {
+            list.append(self.cols.dict(py, r.values())?)?;
+        }
+        Ok(list)
+    }
+
+    fn value_dicts<'py>(
+        &self,
+        py: Python<'py>,
+        rows: &[Vec<Value>],
+    ) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for r in rows {
+            list.append(self.cols.dict(py, r)?)?;
+        }
+        Ok(list)
+    }
+
+    fn changes(&self, changes: &Bound<'_, PyDict>) -> PyResult<Vec<(String, Value)>> {
+        let mut out = Vec::with_capacity(changes.len());
+        for (k, v) in changes.iter() {
+            let name: String = k.extract()?;
+            out.push((name.clone(), self.cols.coerced(&name, &v)?));
+        }
+        Ok(out)
+    }
+
+    /// Runs a SQL statement in the scope the call is in.
+    fn sql(
+        &self,
+        py: Python<'_>,
+        text: String,
+        params: Vec<Value>,
+        tx: Option<&Bound<'_, Tx>>,
+    ) -> PyResult<tabula::SqlResult> {
+        match tx {
+            None => {
+                let db = &self.db;
+                py.detach(|| db.sql_with(&text, &params)).py(py)
+            }
+            Some(tx) => tx.get().run(py, move |t| t.sql_with(&text, &params)),
+        }
+    }
+}
+
+#[pymethods]
+impl Table {
+    /// The table's name.
+    #[getter]
+    fn table_name(&self) -> String {
+        self.name()
+    }
+
+    /// The primary-key column's name.
+    #[getter]
+    fn primary_key(&self) -> String {
+        self.cols.schema.primary_key_column().name.clone()
+    }
+
+    /// The schema as its JSON text (the schema file's format).
+    fn schema_json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.cols.schema)
+            .map_err(|e| PyErr::new::<pyo3::exceptions::PyValueError, _>(e.to_string()))
+    }
+
+    /// Inserts one row (a dict) and returns its key.
+    #[pyo3(signature = (fields, tx=None))]
+    fn insert<'py>(
+        &self,
+        py: Python<'py>,
+        fields: &Bound<'py, PyDict>,
+        tx: Option<&Bound<'py, Tx>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let row = self.cols.row(fields)?;
+        let key = match tx {
+            None => {
+                let h = &self.handle;
+                py.detach(|| h.insert(row)).py(py)?
+            }
+            Some(tx) => {
+                let name = self.name();
+                tx.get().run(py, move |t| t.dyn_table(&name)?.insert(row))?
+            }
+        };
+        convert::plain_to_py(py, &key)
+    }
+
+    /// Inserts every row of `rows` (dicts) as one commit; returns their keys.
+    #[pyo3(signature = (rows, tx=None))]
+    fn insert_many<'py>(
+        &self,
+        py: Python<'py>,
+        rows: &Bound<'py, PyAny>,
+        tx: Option<&Bound<'py, Tx>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let mut batch = Vec::new();
+        for item in rows.try_iter()? {
+            let item = item?;
+            let d = item.cast::<PyDict>().map_err(|_| {
+                PyErr::new::<pyo3::exceptions::PyTypeError, _>(format!(
+                    "insert_many into {} takes dicts of column to value, not {}",
+                    self.cols.table,
+                    item.get_type()
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default()
+                ))
+            })?;
+            batch.push(self.cols.row(d)?);
+        }
+        let keys = match tx {
+            None => {
+                let h = &self.handle;
+                py.detach(|| h.insert_many(batch)).py(py)?
+            }
+            Some(tx) => {
+                let name = self.name();
+                tx.get()
+                    .run(py, move |t| t.dyn_table(&name)?.insert_many(batch))?
+            }
+        };
+        let out = PyList::empty(py);
+        for k in &keys {
+            out.append(convert::plain_to_py(py, k)?)?;
+        }
+        Ok(out)
+    }
+
+    /// The row with this primary key, or `None`.
+    #[pyo3(signature = (key, tx=None))]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        tx: Option<&Bound<'py, Tx>>,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let pk = self.primary_key();
+        let key = self.cols.value(&pk, key)?;
+        let row = match tx {
+            None => {
+                let h = &self.handle;
+                py.detach(|| h.get(key)).py(py)?
+            }
+            Some(tx) => {
+                let name = self.name();
+                tx.get().run(py, move |t| t.dyn_table(&name)?.get(key))?
+            }
+        };
+        row.map(|r| self.cols.dict(py, r.values())).transpose()
+    }
+
+    /// The row holding `value` in the unique column `column`, or `None`.
+    #[pyo3(signature = (column, value, tx=None))]
+    fn get_by<'py>(
+        &self,
+        py: Python<'py>,
+        column: String,
+        value: &Bound<'py, PyAny>,
+        tx: Option<&Bound<'py, Tx>>,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let value = self.cols.value(&column, value)?;
+        let row = match tx {
+            None => {
+                let h = &self.handle;
+                py.detach(|| h.get_by(&column, value)).py(py)?
+            }
+            Some(tx) => {
+                let name = self.name();
+                tx.get()
+                    .run(py, move |t| t.dyn_table(&name)?.get_by(&column, value))?
+            }
+        };
+        row.map(|r| self.cols.dict(py, r.values())).transpose()
+    }
+
+    /// The rows a Python callable accepts (all rows without one), ordered by the
+    /// `order` keys (`"col"`, `"-col"`), after `offset`, at most `limit`.
+    #[pyo3(signature = (pred, order, limit=None, offset=None, tx=None))]
+    fn select<'py>(
+        &self,
+        py: Python<'py>,
+        pred: Option<Py<PyAny>>,
+        order: Vec<String>,
+        limit: Option<usize>,
+        offset: Option<usize>,
+        tx: Option<&Bound<'py, Tx>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let shape = Shape {
+            order,
+            limit,
+            offset,
+        };
+        let rows = match tx {
+            None => {
+                let (h, cols) = (&self.handle, &*self.cols);
+                py.detach(|| select_rows(h.select(), pred.as_ref(), cols, &shape))
+                    .py(py)?
+            }
+            Some(tx) => {
+                let (name, cols) = (self.name(), self.cols.clone());
+                tx.get().run(py, move |t| {
+                    select_rows(t.dyn_table(&name)?.select(), pred.as_ref(), &cols, &shape)
+                })?
+            }
+        };
+        self.dicts(py, &rows)
+    }
+
+    /// How many rows a Python callable accepts (all rows without one).
+    #[pyo3(signature = (pred, tx=None))]
+    fn count(
+        &self,
+        py: Python<'_>,
+        pred: Option<Py<PyAny>>,
+        tx: Option<&Bound<'_, Tx>>,
+    ) -> PyResult<usize> {
+        match tx {
+            None => {
+                let (h, cols) = (&self.handle, &*self.cols);
+                py.detach(|| count_rows(h.select(), pred.as_ref(), cols))
+                    .py(py)
+            }
+            Some(tx) => {
+                let (name, cols) = (self.name(), self.cols.clone());
+                tx.get().run(py, move |t| {
+                    count_rows(t.dyn_table(&name)?.select(), pred.as_ref(), &cols)
+                })
+            }
+        }
+    }
+
+    /// Sets `changes` (column to value) in every row a Python callable accepts; returns
+    /// how many. All of them or, if the callable raises or a row is refused, none.
+    #[pyo3(signature = (pred, changes, tx=None))]
+    fn update(
+        &self,
+        py: Python<'_>,
+        pred: Py<PyAny>,
+        changes: &Bound<'_, PyDict>,
+        tx: Option<&Bound<'_, Tx>>,
+    ) -> PyResult<usize> {
+        let changes = self.changes(changes)?;
+        let (name, cols) = (self.name(), self.cols.clone());
+        match tx {
+            None => {
+                let db = &self.db;
+                py.detach(|| db.transaction(|t| update_where(t, &name, &pred, &cols, &changes)))
+                    .py(py)
+            }
+            Some(tx) => tx
+                .get()
+                .run(py, move |t| update_where(t, &name, &pred, &cols, &changes)),
+        }
+    }
+
+    /// Deletes every row a Python callable accepts; returns how many. All of them or, if
+    /// the callable raises, none.
+    #[pyo3(signature = (pred, tx=None))]
+    fn delete(
+        &self,
+        py: Python<'_>,
+        pred: Py<PyAny>,
+        tx: Option<&Bound<'_, Tx>>,
+    ) -> PyResult<usize> {
+        let (name, cols) = (self.name(), self.cols.clone());
+        match tx {
+            None => {
+                let db = &self.db;
+                py.detach(|| db.transaction(|t| delete_where(t, &name, &pred, &cols)))
+                    .py(py)
+            }
+            Some(tx) => tx
+                .get()
+                .run(py, move |t| delete_where(t, &name, &pred, &cols)),
+        }
+    }
+
+    /// Runs a `SELECT *` statement over this table (a traced lambda's) and returns its rows
+    /// as dicts.
+    #[pyo3(signature = (text, params, tx=None))]
+    fn query<'py>(
+        &self,
+        py: Python<'py>,
+        text: String,
+        params: &Bound<'py, PyAny>,
+        tx: Option<&Bound<'py, Tx>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let params = convert::params(py, params)?;
+        let result = self.sql(py, text, params, tx)?;
+        if result.columns.len() != self.cols.names.len() {
+            return Err(errors::plain(
+                py,
+                "internal error: a row query must select every column",
+            ));
+        }
+        self.value_dicts(py, &result.rows)
+    }
+
+    /// Runs a SQL statement (`UPDATE`, `DELETE`, `SELECT COUNT(*)`) and returns its first
+    /// value, or the rows it changed when it returns none.
+    #[pyo3(signature = (text, params, tx=None))]
+    fn execute<'py>(
+        &self,
+        py: Python<'py>,
+        text: String,
+        params: &Bound<'py, PyAny>,
+        tx: Option<&Bound<'py, Tx>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let params = convert::params(py, params)?;
+        let result = self.sql(py, text, params, tx)?;
+        match result.rows.first().and_then(|r| r.first()) {
+            Some(v) => convert::plain_to_py(py, v),
+            None => Ok(result.changed.into_pyobject(py)?.into_any()),
+        }
+    }
+
+    /// `UPDATE <table> SET changes WHERE condition`, with the new values checked and
+    /// converted for their columns as an insert would; returns the rows changed.
+    #[pyo3(signature = (condition, params, changes, tx=None))]
+    fn update_sql<'py>(
+        &self,
+        py: Python<'py>,
+        condition: Option<String>,
+        params: &Bound<'py, PyAny>,
+        changes: &Bound<'py, PyDict>,
+        tx: Option<&Bound<'py, Tx>>,
+    ) -> PyResult<u64> {
+        let changes = self.changes(changes)?;
+        if changes.is_empty() {
+            return Err(PyErr::new::<pyo3::exceptions::PyValueError, _>(format!(
+                "update of {} names no column to change",
+                self.cols.table
+            )));
+        }
+        let set: Vec<String> = changes
+            .iter()
+            .map(|(n, _)| format!("\"{n}\" = ?"))
+            .collect();
+        let mut text = format!("UPDATE \"{}\" SET {}", self.cols.table, set.join(", "));
+        if let Some(c) = condition {
+            text.push_str(" WHERE ");
+            text.push_str(&c);
+        }
+        let mut values: Vec<Value> = changes.into_iter().map(|(_, v)| v).collect();
+        values.extend(convert::params(py, params)?);
+        Ok(self.sql(py, text, values, tx)?.changed)
+    }
+}

@@ -1,0 +1,171 @@
+//! `with db.transaction():` on the engine's closure-shaped transactions. A worker thread
+//! runs `Database::transaction` and executes, inside it, the jobs the Python thread that
+//! opened the transaction sends it; `commit` returns `Ok` from the closure, `rollback` (or
+//! a transaction object dropped unfinished) returns an error, and the engine undoes
+//! everything. The Python thread waits for each job without the GIL, so a job may call
+//! back into Python (a `where=` lambda) and other Python threads go on meanwhile.
+
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use pyo3::prelude::*;
+use tabula::{Database, Error, Transaction};
+
+use crate::errors;
+
+/// One piece of work for the worker: it sends its own result back.
+type Job = Box<dyn for<'a> FnOnce(&Transaction<'a>) + Send>;
+
+enum Command {
+    Run(Job),
+    End { commit: bool },
+}
+
+enum Status {
+    Started,
+    Ended(tabula::Result<()>),
+}
+
+/// The error the closure returns to roll back on request; not shown to anyone.
+#[derive(Debug)]
+struct RolledBack;
+
+impl std::fmt::Display for RolledBack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("rolled back")
+    }
+}
+
+impl std::error::Error for RolledBack {}
+
+struct Worker {
+    commands: Sender<Command>,
+    status: Receiver<Status>,
+    thread: JoinHandle<()>,
+}
+
+/// An open transaction (`tabula._native.Tx`); the Python layer hands it to every call made
+/// on the thread that opened it.
+#[pyclass(frozen, module = "tabula._native")]
+pub struct Tx {
+    worker: Mutex<Option<Worker>>,
+}
+
+impl Tx {
+    /// Opens a transaction on `db`, waiting (without the GIL) until it holds the writer's
+    /// lock, or failing as `Database::transaction` fails (a read-only or closed database).
+    pub fn begin(py: Python<'_>, db: Database) -> PyResult<Tx> {
+        let (commands, inbox) = channel::<Command>();
+        let (report, status) = channel::<Status>();
+        let thread = std::thread::Builder::new()
+            .name("tabula-transaction".into())
+            .spawn(move || {
+                let started = report.clone();
+                let result = db.transaction(|tx| {
+                    let _ = started.send(Status::Started);
+                    loop {
+                        match inbox.recv() {
+                            Ok(Command::Run(job)) => job(tx),
+                            Ok(Command::End { commit: true }) => return Ok(()),
+                            Ok(Command::End { commit: false }) | Err(_) => {
+                                return Err(Error::abort(RolledBack))
+                            }
+                        }
+                    }
+                });
+                let result = match result {
+                    Err(Error::Aborted(e)) if e.is::<RolledBack>() => Ok(()),
+                    other => other,
+                };
+                let _ = report.send(Status::Ended(result));
+            })
+            .map_err(|e| errors::plain(py, &format!("cannot start a transaction: {e}")))?;
+        let (first, status) = py.detach(move || (status.recv(), status));
+        match first {
+            Ok(Status::Started) => Ok(Tx {
+                worker: Mutex::new(Some(Worker {
+                    commands,
+                    status,
+                    thread,
+                })),
+            }),
+            Ok(Status::Ended(Err(e))) => Err(errors::to_py(py, e)),
+            Ok(Status::Ended(Ok(()))) | Err(_) => {
+                Err(errors::plain(py, "the transaction ended before it began"))
+            }
+        }
+    }
+
+    /// Runs `f` inside the transaction and returns its result.
+    pub fn run<R: Send + 'static>(
+        &self,
+        py: Python<'_>,
+        f: impl for<'a> FnOnce(&Transaction<'a>) -> tabula::Result<R> + Send + 'static,
+    ) -> PyResult<R> {
+        let commands = {
+            let guard = self.worker.lock().map_err(|_| ended(py))?;
+            match guard.as_ref() {
+                Some(w) => w.commands.clone(),
+                None => return Err(ended(py)),
+            }
+        };
+        let (reply, answer) = channel();
+        let job: Job = Box::new(move |tx| {
+            let _ = reply.send(f(tx));
+        });
+        commands.send(Command::Run(job)).map_err(|_| ended(py))?;
+        match py.detach(move || answer.recv()) {
+            Ok(r) => r.map_err(|e| errors::to_py(py, e)),
+            Err(_) => Err(ended(py)),
+        }
+    }
+
+    fn end(&self, py: Python<'_>, commit: bool) -> PyResult<()> {
+        let worker = self.worker.lock().map_err(|_| ended(py))?.take();
+        let Some(w) = worker else {
+            return Err(ended(py));
+        };
+        let _ = w.commands.send(Command::End { commit });
+        let outcome = py.detach(move || {
+            let r = loop {
+                match w.status.recv() {
+                    Ok(Status::Ended(r)) => break Some(r),
+                    Ok(Status::Started) => continue,
+                    Err(_) => break None,
+                }
+            };
+            let _ = w.thread.join();
+            r
+        });
+        match outcome {
+            Some(r) => r.map_err(|e| errors::to_py(py, e)),
+            None => Err(errors::plain(
+                py,
+                "the transaction's worker stopped unexpectedly; nothing was committed",
+            )),
+        }
+    }
+}
+
+fn ended(py: Python<'_>) -> PyErr {
+    errors::plain(py, "this transaction has already ended")
+}
+
+#[pymethods]
+impl Tx {
+    /// Commits everything done in the transaction, as one durable step.
+    fn commit(&self, py: Python<'_>) -> PyResult<()> {
+        self.end(py, true)
+    }
+
+    /// Undoes everything done in the transaction.
+    fn rollback(&self, py: Python<'_>) -> PyResult<()> {
+        self.end(py, false)
+    }
+
+    /// Whether the transaction is still open.
+    fn is_open(&self) -> bool {
+        self.worker.lock().map(|g| g.is_some()).unwrap_or(false)
+    }
+}
