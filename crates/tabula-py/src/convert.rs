@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
-use tabula::{ColumnType, Row, Schema, Value};
+use tabula::{ColumnType, Schema, Value};
 
 use crate::errors;
 
@@ -40,6 +40,9 @@ pub struct Cols {
     pub position: HashMap<String, usize>,
     /// The schema, for type names and coercion.
     pub schema: Schema,
+    /// The primary key's position when the engine assigns it (an integer key): `None`
+    /// given for it means "assign one", as leaving it out does.
+    pub auto_key_position: Option<usize>,
 }
 
 impl Cols {
@@ -64,6 +67,7 @@ impl Cols {
                 .map(|(i, c)| (c.name.clone(), i))
                 .collect(),
             schema: schema.clone(),
+            auto_key_position: schema.auto_increment().then(|| schema.primary_key()),
         }
     }
 
@@ -141,22 +145,83 @@ impl Cols {
         )
     }
 
+    /// An instance of the table's dataclass as a dict of its columns' values.
+    pub fn fields_of<'py>(&self, obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+        let py = obj.py();
+        let d = PyDict::new(py);
+        for name in &self.names {
+            let name = name.bind(py);
+            d.set_item(name, obj.getattr(name)?)?;
+        }
+        Ok(d)
+    }
+
     /// A dict of column name to Python value as a row for the engine.
-    pub fn row(&self, fields: &Bound<'_, PyDict>) -> PyResult<Row> {
-        let mut pairs = Vec::with_capacity(fields.len());
-        for (k, v) in fields.iter() {
-            let name: String = k.extract().map_err(|_| {
-                errors::raise(
-                    fields.py(),
+    pub fn row(&self, fields: &Bound<'_, PyDict>) -> PyResult<Vec<Option<Value>>> {
+        let py = fields.py();
+        let mut values = Vec::with_capacity(self.names.len());
+        let mut found = 0;
+        for (i, name) in self.names.iter().enumerate() {
+            // Interned names: the dict finds them by pointer before comparing text.
+            let Some(v) = fields.get_item(name.bind(py))? else {
+                values.push(None);
+                continue;
+            };
+            found += 1;
+            // A dataclass instance (`insert_many([Student(id=None, ...)])`) or a caller
+            // passing `id=None` asks for a key the same way as leaving it out.
+            if v.is_none() && self.auto_key_position == Some(i) {
+                values.push(None);
+                continue;
+            }
+            values.push(Some(self.value_at(i, &v)?));
+        }
+        if found < fields.len() {
+            return Err(self.unknown_field(fields));
+        }
+        Ok(values)
+    }
+
+    /// The `UnknownColumn` error for the first key of `fields` that names no column.
+    fn unknown_field(&self, fields: &Bound<'_, PyDict>) -> PyErr {
+        let py = fields.py();
+        for k in fields.keys() {
+            let known = k
+                .extract::<String>()
+                .is_ok_and(|name| self.position.contains_key(&name));
+            if !known {
+                return errors::raise(
+                    py,
                     "UnknownColumn",
                     &format!("table {} has no column {}", self.table, k),
-                    &[],
-                )
-            })?;
-            let value = self.value(&name, &v)?;
-            pairs.push((name, value));
+                    &[
+                        (
+                            "table",
+                            self.table
+                                .clone()
+                                .into_pyobject(py)
+                                .map(|o| o.into_any().unbind())
+                                .unwrap_or_else(|_| py.None()),
+                        ),
+                        ("column", k.unbind()),
+                    ],
+                );
+            }
         }
-        Ok(Row::from_pairs(pairs))
+        errors::plain(py, "internal error: a field was counted twice")
+    }
+
+    /// A Python value as a primary key.
+    pub fn key(&self, obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+        self.value_at(self.schema.primary_key(), obj)
+    }
+
+    /// A Python value for the column at position `i`.
+    fn value_at(&self, i: usize, obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+        match to_value(obj, self.json[i]) {
+            Ok(v) => Ok(v),
+            Err(why) => Err(self.mismatch(obj.py(), &self.schema.columns[i].name, obj, &why)),
+        }
     }
 }
 

@@ -10,12 +10,13 @@ use tabula::{Database as Db, Durability, Schema};
 use crate::convert::{self, Cols};
 use crate::errors::{self, IntoPyResult};
 use crate::table::Table;
-use crate::txn::Tx;
+use crate::txn::{Registry, Tx};
 
 /// A database handle.
 #[pyclass(frozen, module = "tabula._native")]
 pub struct Database {
     db: Db,
+    txs: Arc<Registry>,
 }
 
 fn json_error(py: Python<'_>, what: &str, e: serde_json::Error) -> PyErr {
@@ -60,7 +61,10 @@ impl Database {
                 }
             }
         };
-        Ok(Database { db })
+        Ok(Database {
+            db,
+            txs: Arc::default(),
+        })
     }
 
     /// The table a schema describes (the schema file's JSON), created when missing and
@@ -79,6 +83,8 @@ impl Database {
         schema.evolution.renamed = renamed;
         schema.evolution.dropped = dropped;
         schema.finish().py(py)?;
+        self.txs
+            .refuse_inside(py, "creating or migrating a table")?;
         let db = &self.db;
         let handle = py
             .detach(|| {
@@ -98,6 +104,7 @@ impl Database {
             db: self.db.clone(),
             handle,
             cols,
+            txs: self.txs.clone(),
         })
     }
 
@@ -123,15 +130,15 @@ impl Database {
 
     /// Runs SQL text; returns `(columns, rows, changed)` of the last statement, rows as
     /// lists of values.
-    #[pyo3(signature = (text, params, tx=None))]
     fn sql<'py>(
         &self,
         py: Python<'py>,
         text: String,
         params: &Bound<'py, PyAny>,
-        tx: Option<&Bound<'py, Tx>>,
     ) -> PyResult<(Vec<String>, Bound<'py, PyList>, u64)> {
         let params = convert::params(py, params)?;
+        let tx = self.txs.current(py);
+        let tx = tx.as_ref().map(|t| t.bind(py));
         let result = match tx {
             None => {
                 let db = &self.db;
@@ -150,13 +157,20 @@ impl Database {
         Ok((result.columns, rows, result.changed))
     }
 
-    /// Opens a transaction for the calling thread.
-    fn begin(&self, py: Python<'_>) -> PyResult<Tx> {
-        Tx::begin(py, self.db.clone())
+    /// Opens a transaction for the calling thread: until its `commit` or `rollback`, every
+    /// call this thread makes on the database runs inside it.
+    fn begin(&self, py: Python<'_>) -> PyResult<Py<Tx>> {
+        self.txs.begin(py, self.db.clone())
+    }
+
+    /// Whether the calling thread has a transaction open.
+    fn in_transaction(&self, py: Python<'_>) -> bool {
+        self.txs.current(py).is_some()
     }
 
     /// Writes every table's snapshot and starts a new write-ahead log (a no-op in memory).
     fn checkpoint(&self, py: Python<'_>) -> PyResult<()> {
+        self.txs.refuse_inside(py, "a checkpoint")?;
         let db = &self.db;
         py.detach(|| db.checkpoint()).py(py)
     }
@@ -181,6 +195,7 @@ impl Database {
 
     /// Closes the database: a last checkpoint for a directory, then the lock is released.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.txs.refuse_inside(py, "close()")?;
         let db = &self.db;
         py.detach(|| db.close()).py(py)
     }
@@ -210,12 +225,14 @@ impl Database {
 
     /// Writes every table, schema and rows, to one JSON file.
     fn export_json(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
+        self.txs.refuse_inside(py, "export_json()")?;
         let db = &self.db;
         py.detach(|| db.export_json(&path)).py(py)
     }
 
     /// Reads a file `export_json` wrote; returns the rows imported.
     fn import_json(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<usize> {
+        self.txs.refuse_inside(py, "import_json()")?;
         let db = &self.db;
         py.detach(|| db.import_json(&path)).py(py)
     }

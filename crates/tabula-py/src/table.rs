@@ -18,7 +18,7 @@ use tabula::{Database, DynTable, Error, Row, Select, Transaction, Value};
 
 use crate::convert::{self, Cols};
 use crate::errors::{self, IntoPyResult};
-use crate::txn::Tx;
+use crate::txn::Registry;
 
 /// A table of a database, as the Python layer uses it.
 #[pyclass(frozen, module = "tabula._native")]
@@ -26,6 +26,7 @@ pub struct Table {
     pub(crate) db: Database,
     pub(crate) handle: DynTable,
     pub(crate) cols: Arc<Cols>,
+    pub(crate) txs: Arc<Registry>,
 }
 
 /// The first exception a Python filter raised, which ends the operation.
@@ -218,13 +219,9 @@ impl Table {
     }
 
     /// Runs a SQL statement in the scope the call is in.
-    fn sql(
-        &self,
-        py: Python<'_>,
-        text: String,
-        params: Vec<Value>,
-        tx: Option<&Bound<'_, Tx>>,
-    ) -> PyResult<tabula::SqlResult> {
+    fn sql(&self, py: Python<'_>, text: String, params: Vec<Value>) -> PyResult<tabula::SqlResult> {
+        let tx = self.txs.current(py);
+        let tx = tx.as_ref().map(|t| t.bind(py));
         match tx {
             None => {
                 let db = &self.db;
@@ -255,60 +252,77 @@ impl Table {
             .map_err(|e| PyErr::new::<pyo3::exceptions::PyValueError, _>(e.to_string()))
     }
 
-    /// Inserts one row (a dict) and returns its key.
-    #[pyo3(signature = (fields, tx=None))]
+    /// Inserts one row, given as keyword arguments, and returns its key.
+    #[pyo3(signature = (**fields))]
     fn insert<'py>(
         &self,
         py: Python<'py>,
-        fields: &Bound<'py, PyDict>,
-        tx: Option<&Bound<'py, Tx>>,
+        fields: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let empty;
+        let fields = match fields {
+            Some(f) => f,
+            None => {
+                empty = PyDict::new(py);
+                &empty
+            }
+        };
+        let tx = self.txs.current(py);
+        let tx = tx.as_ref().map(|t| t.bind(py));
         let row = self.cols.row(fields)?;
         let key = match tx {
             None => {
                 let h = &self.handle;
-                py.detach(|| h.insert(row)).py(py)?
+                py.detach(|| h.insert_values(row)).py(py)?
             }
             Some(tx) => {
                 let name = self.name();
-                tx.get().run(py, move |t| t.dyn_table(&name)?.insert(row))?
+                tx.get()
+                    .run(py, move |t| t.dyn_table(&name)?.insert_values(row))?
             }
         };
         convert::plain_to_py(py, &key)
     }
 
     /// Inserts every row of `rows` (dicts) as one commit; returns their keys.
-    #[pyo3(signature = (rows, tx=None))]
+    #[pyo3(signature = (rows))]
     fn insert_many<'py>(
         &self,
         py: Python<'py>,
         rows: &Bound<'py, PyAny>,
-        tx: Option<&Bound<'py, Tx>>,
     ) -> PyResult<Bound<'py, PyList>> {
+        let tx = self.txs.current(py);
+        let tx = tx.as_ref().map(|t| t.bind(py));
         let mut batch = Vec::new();
         for item in rows.try_iter()? {
             let item = item?;
-            let d = item.cast::<PyDict>().map_err(|_| {
-                PyErr::new::<pyo3::exceptions::PyTypeError, _>(format!(
-                    "insert_many into {} takes dicts of column to value, not {}",
-                    self.cols.table,
-                    item.get_type()
-                        .name()
-                        .map(|n| n.to_string())
-                        .unwrap_or_default()
-                ))
-            })?;
-            batch.push(self.cols.row(d)?);
+            match item.cast::<PyDict>() {
+                Ok(d) => batch.push(self.cols.row(d)?),
+                Err(_) if item.hasattr("__dataclass_fields__")? => {
+                    batch.push(self.cols.row(&self.cols.fields_of(&item)?)?)
+                }
+                Err(_) => {
+                    return Err(PyErr::new::<pyo3::exceptions::PyTypeError, _>(format!(
+                        "insert_many into {} takes dicts of column to value (or instances \
+                         of the table's class), not {}",
+                        self.cols.table,
+                        item.get_type()
+                            .name()
+                            .map(|n| n.to_string())
+                            .unwrap_or_default()
+                    )))
+                }
+            }
         }
         let keys = match tx {
             None => {
                 let h = &self.handle;
-                py.detach(|| h.insert_many(batch)).py(py)?
+                py.detach(|| h.insert_many_values(batch)).py(py)?
             }
             Some(tx) => {
                 let name = self.name();
                 tx.get()
-                    .run(py, move |t| t.dyn_table(&name)?.insert_many(batch))?
+                    .run(py, move |t| t.dyn_table(&name)?.insert_many_values(batch))?
             }
         };
         let out = PyList::empty(py);
@@ -319,20 +333,18 @@ impl Table {
     }
 
     /// The row with this primary key, or `None`.
-    #[pyo3(signature = (key, tx=None))]
+    #[pyo3(signature = (key))]
     fn get<'py>(
         &self,
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
-        tx: Option<&Bound<'py, Tx>>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let pk = self.primary_key();
-        let key = self.cols.value(&pk, key)?;
+        let tx = self.txs.current(py);
+        let tx = tx.as_ref().map(|t| t.bind(py));
+        let key = self.cols.key(key)?;
         let row = match tx {
-            None => {
-                let h = &self.handle;
-                py.detach(|| h.get(key)).py(py)?
-            }
+            // A lookup takes no lock and is over before releasing the GIL would pay off.
+            None => self.handle.get(key).py(py)?,
             Some(tx) => {
                 let name = self.name();
                 tx.get().run(py, move |t| t.dyn_table(&name)?.get(key))?
@@ -342,20 +354,18 @@ impl Table {
     }
 
     /// The row holding `value` in the unique column `column`, or `None`.
-    #[pyo3(signature = (column, value, tx=None))]
+    #[pyo3(signature = (column, value))]
     fn get_by<'py>(
         &self,
         py: Python<'py>,
         column: String,
         value: &Bound<'py, PyAny>,
-        tx: Option<&Bound<'py, Tx>>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let tx = self.txs.current(py);
+        let tx = tx.as_ref().map(|t| t.bind(py));
         let value = self.cols.value(&column, value)?;
         let row = match tx {
-            None => {
-                let h = &self.handle;
-                py.detach(|| h.get_by(&column, value)).py(py)?
-            }
+            None => self.handle.get_by(&column, value).py(py)?,
             Some(tx) => {
                 let name = self.name();
                 tx.get()
@@ -367,7 +377,7 @@ impl Table {
 
     /// The rows a Python callable accepts (all rows without one), ordered by the
     /// `order` keys (`"col"`, `"-col"`), after `offset`, at most `limit`.
-    #[pyo3(signature = (pred, order, limit=None, offset=None, tx=None))]
+    #[pyo3(signature = (pred, order, limit=None, offset=None))]
     fn select<'py>(
         &self,
         py: Python<'py>,
@@ -375,8 +385,9 @@ impl Table {
         order: Vec<String>,
         limit: Option<usize>,
         offset: Option<usize>,
-        tx: Option<&Bound<'py, Tx>>,
     ) -> PyResult<Bound<'py, PyList>> {
+        let tx = self.txs.current(py);
+        let tx = tx.as_ref().map(|t| t.bind(py));
         let shape = Shape {
             order,
             limit,
@@ -385,8 +396,14 @@ impl Table {
         let rows = match tx {
             None => {
                 let (h, cols) = (&self.handle, &*self.cols);
-                py.detach(|| select_rows(h.select(), pred.as_ref(), cols, &shape))
-                    .py(py)?
+                // A read takes no lock the engine could hold while it waits for Python, so
+                // a Python filter keeps the GIL for the whole scan instead of taking it
+                // back for every row.
+                match &pred {
+                    None => py.detach(|| select_rows(h.select(), None, cols, &shape)),
+                    Some(p) => select_rows(h.select(), Some(p), cols, &shape),
+                }
+                .py(py)?
             }
             Some(tx) => {
                 let (name, cols) = (self.name(), self.cols.clone());
@@ -399,18 +416,18 @@ impl Table {
     }
 
     /// How many rows a Python callable accepts (all rows without one).
-    #[pyo3(signature = (pred, tx=None))]
-    fn count(
-        &self,
-        py: Python<'_>,
-        pred: Option<Py<PyAny>>,
-        tx: Option<&Bound<'_, Tx>>,
-    ) -> PyResult<usize> {
+    #[pyo3(signature = (pred))]
+    fn count(&self, py: Python<'_>, pred: Option<Py<PyAny>>) -> PyResult<usize> {
+        let tx = self.txs.current(py);
+        let tx = tx.as_ref().map(|t| t.bind(py));
         match tx {
             None => {
                 let (h, cols) = (&self.handle, &*self.cols);
-                py.detach(|| count_rows(h.select(), pred.as_ref(), cols))
-                    .py(py)
+                match &pred {
+                    None => py.detach(|| count_rows(h.select(), None, cols)),
+                    Some(p) => count_rows(h.select(), Some(p), cols),
+                }
+                .py(py)
             }
             Some(tx) => {
                 let (name, cols) = (self.name(), self.cols.clone());
@@ -423,14 +440,15 @@ impl Table {
 
     /// Sets `changes` (column to value) in every row a Python callable accepts; returns
     /// how many. All of them or, if the callable raises or a row is refused, none.
-    #[pyo3(signature = (pred, changes, tx=None))]
+    #[pyo3(signature = (pred, changes))]
     fn update(
         &self,
         py: Python<'_>,
         pred: Py<PyAny>,
         changes: &Bound<'_, PyDict>,
-        tx: Option<&Bound<'_, Tx>>,
     ) -> PyResult<usize> {
+        let tx = self.txs.current(py);
+        let tx = tx.as_ref().map(|t| t.bind(py));
         let changes = self.changes(changes)?;
         let (name, cols) = (self.name(), self.cols.clone());
         match tx {
@@ -447,13 +465,10 @@ impl Table {
 
     /// Deletes every row a Python callable accepts; returns how many. All of them or, if
     /// the callable raises, none.
-    #[pyo3(signature = (pred, tx=None))]
-    fn delete(
-        &self,
-        py: Python<'_>,
-        pred: Py<PyAny>,
-        tx: Option<&Bound<'_, Tx>>,
-    ) -> PyResult<usize> {
+    #[pyo3(signature = (pred))]
+    fn delete(&self, py: Python<'_>, pred: Py<PyAny>) -> PyResult<usize> {
+        let tx = self.txs.current(py);
+        let tx = tx.as_ref().map(|t| t.bind(py));
         let (name, cols) = (self.name(), self.cols.clone());
         match tx {
             None => {
@@ -469,16 +484,15 @@ impl Table {
 
     /// Runs a `SELECT *` statement over this table (a traced lambda's) and returns its rows
     /// as dicts.
-    #[pyo3(signature = (text, params, tx=None))]
+    #[pyo3(signature = (text, params))]
     fn query<'py>(
         &self,
         py: Python<'py>,
         text: String,
         params: &Bound<'py, PyAny>,
-        tx: Option<&Bound<'py, Tx>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let params = convert::params(py, params)?;
-        let result = self.sql(py, text, params, tx)?;
+        let result = self.sql(py, text, params)?;
         if result.columns.len() != self.cols.names.len() {
             return Err(errors::plain(
                 py,
@@ -490,16 +504,15 @@ impl Table {
 
     /// Runs a SQL statement (`UPDATE`, `DELETE`, `SELECT COUNT(*)`) and returns its first
     /// value, or the rows it changed when it returns none.
-    #[pyo3(signature = (text, params, tx=None))]
+    #[pyo3(signature = (text, params))]
     fn execute<'py>(
         &self,
         py: Python<'py>,
         text: String,
         params: &Bound<'py, PyAny>,
-        tx: Option<&Bound<'py, Tx>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let params = convert::params(py, params)?;
-        let result = self.sql(py, text, params, tx)?;
+        let result = self.sql(py, text, params)?;
         match result.rows.first().and_then(|r| r.first()) {
             Some(v) => convert::plain_to_py(py, v),
             None => Ok(result.changed.into_pyobject(py)?.into_any()),
@@ -508,14 +521,13 @@ impl Table {
 
     /// `UPDATE <table> SET changes WHERE condition`, with the new values checked and
     /// converted for their columns as an insert would; returns the rows changed.
-    #[pyo3(signature = (condition, params, changes, tx=None))]
+    #[pyo3(signature = (condition, params, changes))]
     fn update_sql<'py>(
         &self,
         py: Python<'py>,
         condition: Option<String>,
         params: &Bound<'py, PyAny>,
         changes: &Bound<'py, PyDict>,
-        tx: Option<&Bound<'py, Tx>>,
     ) -> PyResult<u64> {
         let changes = self.changes(changes)?;
         if changes.is_empty() {
@@ -535,6 +547,6 @@ impl Table {
         }
         let mut values: Vec<Value> = changes.into_iter().map(|(_, v)| v).collect();
         values.extend(convert::params(py, params)?);
-        Ok(self.sql(py, text, values, tx)?.changed)
+        Ok(self.sql(py, text, values)?.changed)
     }
 }

@@ -5,9 +5,11 @@
 //! everything. The Python thread waits for each job without the GIL, so a job may call
 //! back into Python (a `where=` lambda) and other Python threads go on meanwhile.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::Mutex;
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
+use std::thread::{JoinHandle, ThreadId};
 
 use pyo3::prelude::*;
 use tabula::{Database, Error, Transaction};
@@ -45,20 +47,91 @@ struct Worker {
     thread: JoinHandle<()>,
 }
 
-/// An open transaction (`tabula._native.Tx`); the Python layer hands it to every call made
-/// on the thread that opened it.
+/// The open transactions of one database, by the thread that opened each: a call made on
+/// that thread runs inside it, calls on other threads do not see it.
+#[derive(Default)]
+pub struct Registry {
+    /// How many are open: while none is, a call needs no lock to know it runs on its own.
+    open: AtomicUsize,
+    by_thread: Mutex<HashMap<ThreadId, Py<Tx>>>,
+}
+
+impl Registry {
+    /// The transaction open on the calling thread, if any.
+    pub fn current(&self, py: Python<'_>) -> Option<Py<Tx>> {
+        if self.open.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let map = self.by_thread.lock().ok()?;
+        map.get(&std::thread::current().id())
+            .map(|t| t.clone_ref(py))
+    }
+
+    /// `Error::InTransaction` when the calling thread has a transaction open: `what` would
+    /// wait for it forever.
+    pub fn refuse_inside(&self, py: Python<'_>, what: &str) -> PyResult<()> {
+        if self.current(py).is_some() {
+            return Err(errors::raise(
+                py,
+                "InTransaction",
+                &format!(
+                    "{what} would wait for the transaction open on this thread; finish the \
+                     `with db.transaction():` block first"
+                ),
+                &[],
+            ));
+        }
+        Ok(())
+    }
+
+    /// Opens a transaction for the calling thread.
+    pub fn begin(self: &Arc<Self>, py: Python<'_>, db: Database) -> PyResult<Py<Tx>> {
+        let me = std::thread::current().id();
+        if self.current(py).is_some() {
+            return Err(errors::raise(
+                py,
+                "InTransaction",
+                "a transaction is already open on this thread; transactions do not nest",
+                &[],
+            ));
+        }
+        let tx = Py::new(py, Tx::begin(py, db, self.clone(), me)?)?;
+        let mut map = self.by_thread.lock().map_err(|_| ended(py))?;
+        map.insert(me, tx.clone_ref(py));
+        self.open.fetch_add(1, Ordering::AcqRel);
+        Ok(tx)
+    }
+
+    fn forget(&self, thread: ThreadId) {
+        if let Ok(mut map) = self.by_thread.lock() {
+            if map.remove(&thread).is_some() {
+                self.open.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+}
+
+/// An open transaction (`tabula._native.Tx`): calls made on the thread that opened it run
+/// inside it until `commit` or `rollback`.
 #[pyclass(frozen, module = "tabula._native")]
 pub struct Tx {
     worker: Mutex<Option<Worker>>,
+    registry: Arc<Registry>,
+    thread: ThreadId,
 }
 
 impl Tx {
     /// Opens a transaction on `db`, waiting (without the GIL) until it holds the writer's
     /// lock, or failing as `Database::transaction` fails (a read-only or closed database).
-    pub fn begin(py: Python<'_>, db: Database) -> PyResult<Tx> {
+    fn begin(
+        py: Python<'_>,
+        db: Database,
+        registry: Arc<Registry>,
+        thread: ThreadId,
+    ) -> PyResult<Tx> {
         let (commands, inbox) = channel::<Command>();
         let (report, status) = channel::<Status>();
-        let thread = std::thread::Builder::new()
+        let worker = std::thread::Builder::new()
             .name("tabula-transaction".into())
             .spawn(move || {
                 let started = report.clone();
@@ -87,8 +160,10 @@ impl Tx {
                 worker: Mutex::new(Some(Worker {
                     commands,
                     status,
-                    thread,
+                    thread: worker,
                 })),
+                registry,
+                thread,
             }),
             Ok(Status::Ended(Err(e))) => Err(errors::to_py(py, e)),
             Ok(Status::Ended(Ok(()))) | Err(_) => {
@@ -122,6 +197,7 @@ impl Tx {
     }
 
     fn end(&self, py: Python<'_>, commit: bool) -> PyResult<()> {
+        self.registry.forget(self.thread);
         let worker = self.worker.lock().map_err(|_| ended(py))?.take();
         let Some(w) = worker else {
             return Err(ended(py));

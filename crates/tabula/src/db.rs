@@ -499,8 +499,8 @@ impl Database {
     ///     Column::new("text", ColumnType::Text),
     /// ])?;
     /// db.create_table(schema.clone())?;
-    /// let wider = schema.with_index(&["text"])?;
-    /// assert_eq!(db.alter_plan(wider.clone())?.changes(), ["build index on text"]);
+    /// let wider = schema.clone().with_index(&["text"])?;
+    /// assert_eq!(db.alter_plan(wider)?.changes(), ["build index on text"]);
     /// assert_eq!(db.schema("note")?, schema);
     /// # Ok::<(), tabula::Error>(())
     /// ```

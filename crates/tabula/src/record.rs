@@ -121,8 +121,13 @@ impl<T: Table> Record for T {
 }
 
 /// A row of a table that has no Rust type attached: values in schema order.
+///
+/// Shared, not boxed: a version copies a slab leaf before changing one of its rows, and
+/// copying a leaf of shared rows only counts references, where boxed rows were copied
+/// value by value (every string too) and freed again with the old version. A row is
+/// changed in place while it has no other owner.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct DynRow(pub(crate) Box<[Value]>);
+pub(crate) struct DynRow(pub(crate) Arc<[Value]>);
 
 impl Record for DynRow {
     #[inline]
@@ -130,10 +135,10 @@ impl Record for DynRow {
         self.0[col].as_ref()
     }
     fn set_key(&mut self, pk: usize, key: i64) {
-        self.0[pk] = Value::Int(key);
+        Arc::make_mut(&mut self.0)[pk] = Value::Int(key);
     }
     fn set_col(&mut self, col: usize, value: Value) -> Result<()> {
-        if let Some(v) = self.0.get_mut(col) {
+        if let Some(v) = Arc::make_mut(&mut self.0).get_mut(col) {
             *v = value;
         }
         Ok(())
@@ -158,7 +163,7 @@ impl Record for DynRow {
         Ok(self.0.to_vec())
     }
     fn from_row(schema: &Schema, values: Vec<Value>) -> Result<Self> {
-        let row = DynRow(values.into_boxed_slice());
+        let row = DynRow(values.into());
         row.check_row(schema)?;
         Ok(row)
     }
@@ -209,23 +214,13 @@ impl Row {
         for name in self.names() {
             schema.column_index(name)?;
         }
-        let pk = schema.primary_key();
-        schema
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let v = match self.get(&c.name) {
-                    Some(v) => v.clone(),
-                    None => match &c.default {
-                        Some(d) => d.clone(),
-                        None if i == pk && c.ty.is_int() => Value::Int(0),
-                        None => Value::Null,
-                    },
-                };
-                schema.coerce(i, v)
-            })
-            .collect()
+        schema.resolve_values(
+            schema
+                .columns
+                .iter()
+                .map(|c| self.get(&c.name).cloned())
+                .collect(),
+        )
     }
 
     /// Adds or replaces a column's value.

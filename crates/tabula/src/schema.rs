@@ -645,6 +645,54 @@ impl Schema {
         Ok(col)
     }
 
+    /// A row's values in this schema's column order, `None` for a column the row leaves
+    /// out, as an insert takes them: a missing column takes its default (or null, or `0`,
+    /// "assign the next key", for an integer primary key), and every value is coerced to
+    /// its column's type ([`Schema::coerce`]). [`DynTable::insert_values`] inserts the
+    /// result.
+    ///
+    /// [`DynTable::insert_values`]: crate::DynTable::insert_values
+    ///
+    /// ```
+    /// use tabula::{Column, ColumnType, Schema, Value};
+    /// let schema = Schema::new("note", vec![
+    ///     Column::new("id", ColumnType::U64).primary_key(),
+    ///     Column::new("stars", ColumnType::F64).default_value(1.0),
+    /// ])?;
+    /// let row = schema.resolve_values(vec![None, Some(Value::Int(4))])?;
+    /// assert_eq!(row, [Value::Int(0), Value::Float(4.0)]);
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn resolve_values(&self, values: Vec<Option<Value>>) -> Result<Vec<Value>> {
+        if values.len() != self.columns.len() {
+            return Err(Error::SchemaMismatch {
+                table: self.table.clone(),
+                reason: format!(
+                    "row has {} values for {} columns",
+                    values.len(),
+                    self.columns.len()
+                ),
+            });
+        }
+        let pk = self.primary_key();
+        values
+            .into_iter()
+            .zip(&self.columns)
+            .enumerate()
+            .map(|(i, (v, c))| {
+                let v = match v {
+                    Some(v) => v,
+                    None => match &c.default {
+                        Some(d) => d.clone(),
+                        None if i == pk && c.ty.is_int() => Value::Int(0),
+                        None => Value::Null,
+                    },
+                };
+                self.coerce(i, v)
+            })
+            .collect()
+    }
+
     /// Converts `value` for column `col` (see [`ColumnType::coerce`]) and checks
     /// nullability, naming the table, column and value on failure.
     pub fn coerce(&self, col: usize, value: Value) -> Result<Value> {

@@ -61,8 +61,8 @@ class Database:
         self.read_only = read_only
         self._directory = directory
         self._native = _NativeDatabase(directory, durability, read_only)
-        self._local = threading.local()
         self._classes: dict[str, type] = {}
+        self._closed = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Everything happens in __new__, which may return an already open database.
@@ -73,15 +73,6 @@ class Database:
         return f"<tabula.Database {self.name or ''} {where}>".replace("  ", " ")
 
     # -- the calling thread's transaction ---------------------------------------------
-
-    def _tx(self) -> Any:
-        return getattr(self._local, "tx", None)
-
-    def _no_transaction(self, what: str) -> None:
-        if self._tx() is not None:
-            raise _errors.InTransaction(
-                f"{what} would wait for the transaction open on this thread; finish the "
-                f"`with db.transaction():` block first")
 
     def transaction(self) -> "Transaction":
         """``with db.transaction():`` runs its block as one transaction: everything the
@@ -96,7 +87,6 @@ class Database:
     def save(self) -> None:
         """Writes a checkpoint: every table's snapshot, and a fresh write-ahead log. (Each
         commit is already durable; this makes reopening faster and archives the log.)"""
-        self._no_transaction("save()")
         self._native.checkpoint()
 
     def checkpoint(self) -> None:
@@ -114,9 +104,13 @@ class Database:
 
     def close(self) -> None:
         """Closes the database: a last checkpoint, then the directory is free for others.
-        Tables bound to it fail afterwards with ``tabula.Closed``."""
-        self._no_transaction("close()")
+        Tables bound to it fail afterwards with ``tabula.Closed``. Closing it again does
+        nothing, as for Python's files and ``sqlite3`` connections (so ``with db:`` around
+        a block that closed it does not fail on the way out)."""
+        if self._closed:
+            return
         self._native.close()
+        self._closed = True
         with _open_lock:
             if self._directory is not None and _open.get(self._directory) is self:
                 del _open[self._directory]
@@ -133,12 +127,10 @@ class Database:
 
     def export_json(self, path: "str | os.PathLike[str]") -> None:
         """Writes every table (schema and rows) to one JSON file."""
-        self._no_transaction("export_json()")
         self._native.export_json(os.fspath(path))
 
     def import_json(self, path: "str | os.PathLike[str]") -> int:
         """Reads a file :meth:`export_json` wrote, as one transaction; returns the rows."""
-        self._no_transaction("import_json()")
         return self._native.import_json(os.fspath(path))
 
     def tables(self) -> list[str]:
@@ -150,7 +142,13 @@ class Database:
         ``;``. Returns the last statement's rows as a list of dicts when it returns rows,
         else the number of rows it changed. ``?`` or ``$1`` placeholders take ``params``.
         Inside ``with db.transaction():`` it is part of the transaction."""
-        columns, rows, changed = self._native.sql(text, list(params), self._tx())
+        if self._closed:
+            # The engine refuses every statement on a closed database but one that reads
+            # no table (`SELECT 1`), which it would still answer.
+            where = (f"database {self._directory}" if self._directory
+                     else "the in-memory database")
+            raise _errors.Closed(f"{where} is closed")
+        columns, rows, changed = self._native.sql(text, list(params))
         if not columns:
             return changed
         return [dict(zip(columns, r)) for r in rows]
@@ -161,7 +159,6 @@ class Database:
         return self._directory
 
     def _attach(self, described: Any) -> Any:
-        self._no_transaction("creating or migrating a table")
         return self._native.attach(described.json, described.renamed, described.dropped)
 
     def migration_plan(self, cls: type) -> list[str]:
@@ -181,15 +178,11 @@ class Transaction:
         self._native: Any = None
 
     def __enter__(self) -> "Transaction":
-        if self._db._tx() is not None:
-            raise _errors.InTransaction(
-                "a transaction is already open on this thread; transactions do not nest")
+        # The engine refuses a second one on this thread (tabula.InTransaction).
         self._native = self._db._native.begin()
-        self._db._local.tx = self._native
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
-        self._db._local.tx = None
         if exc_type is None:
             self._native.commit()
         else:

@@ -42,12 +42,26 @@ class Binding:
         for k in keys:
             if not isinstance(k, str):
                 raise TypeError(f"order_by takes column names ('gpa', '-gpa'), not {k!r}")
-            self.column(k[1:] if k.startswith("-") else k)
+            name = k[1:] if k.startswith("-") else k
+            self.column(name)
+            # Checked here, not left to the engine: the per-row path refuses a json
+            # column and SQL would order by its text, so a traced lambda would answer
+            # where an untraced one raises.
+            if _trace.is_json(self.columns[name]):
+                raise _located(_errors.InvalidColumnUse(
+                    f"{self.name}.{name}: json columns cannot be compared or ordered by"),
+                    self.name, name)
         return keys
+
+    def orders_floats(self, keys: list[str]) -> bool:
+        """Whether ``keys`` (from :meth:`order`) order by a float column."""
+        return any(_trace.is_float(self.columns[k[1:] if k.startswith("-") else k])
+                   for k in keys)
 
     def column(self, name: str) -> None:
         if name not in self.columns:
-            raise _errors.UnknownColumn(f"table {self.name} has no column {name!r}")
+            raise _located(_errors.UnknownColumn(f"table {self.name} has no column {name!r}"),
+                           self.name, name)
 
     def trace(self, where: Where) -> Optional[tuple[str, list]]:
         if where is None:
@@ -55,6 +69,12 @@ class Binding:
         if not callable(where):
             raise TypeError(f"where= takes a function of a row (a dict), not {where!r}")
         return _trace.trace(where, self.columns)
+
+
+def _located(e: _errors.Error, table: str, column: str) -> _errors.Error:
+    """``e`` with the ``table`` and ``column`` attributes the engine's errors carry."""
+    e.table, e.column = table, column
+    return e
 
 
 def _count(n: Any, what: str) -> Optional[int]:
@@ -76,7 +96,7 @@ def _insert(cls: type, **fields: Any) -> Any:
     """Inserts a row and returns its primary key (assigned when the key is an integer
     left out)."""
     b = _bound(cls)
-    return b.native.insert(fields, b.db._tx())
+    return b.native.insert(**fields)
 
 
 def _insert_many(cls: type, rows: Iterable[Any]) -> list:
@@ -85,7 +105,7 @@ def _insert_many(cls: type, rows: Iterable[Any]) -> list:
     b = _bound(cls)
     batch = [dataclasses.asdict(r) if dataclasses.is_dataclass(r) and not isinstance(r, type)
              else r for r in rows]
-    return b.native.insert_many(batch, b.db._tx())
+    return b.native.insert_many(batch)
 
 
 def _select(cls: type, where: Where = None, order_by: OrderBy = None,
@@ -96,12 +116,22 @@ def _select(cls: type, where: Where = None, order_by: OrderBy = None,
     b = _bound(cls)
     order = b.order(order_by)
     limit, offset = _count(limit, "limit"), _count(offset, "offset")
-    tx = b.db._tx()
     traced = b.trace(where)
-    if traced is None:
-        return b.native.select(where, order, limit, offset, tx)
-    condition, params = traced
-    text = "SELECT * FROM " + b.quoted + " WHERE " + condition
+    # Ordered by a float column, the engine's own ordering puts -0.0 before 0.0, where SQL
+    # (the traced path) - and Python, and "ties in key order" - find them equal. Such a
+    # select goes through SQL, or, for a lambda that runs per row, is ordered here, so
+    # that tracing never changes the order.
+    floats = b.orders_floats(order)
+    if traced is None and not floats:
+        return b.native.select(where, order, limit, offset)
+    if traced is None and where is not None:
+        rows = _sorted_as_sql(b.native.select(where, [], None, None), order)
+        start = offset or 0
+        return rows[start:] if limit is None else rows[start:start + limit]
+    condition, params = traced if traced is not None else (None, [])
+    text = "SELECT * FROM " + b.quoted
+    if condition is not None:
+        text += " WHERE " + condition
     if order:
         text += " ORDER BY " + ", ".join(
             ('"' + k[1:] + '" DESC') if k.startswith("-") else ('"' + k + '"') for k in order)
@@ -109,20 +139,39 @@ def _select(cls: type, where: Where = None, order_by: OrderBy = None,
     if limit is not None or offset is not None:
         text += " LIMIT ? OFFSET ?"
         params = params + [limit if limit is not None else -1, offset or 0]
-    return b.native.query(text, params, tx)
+    return b.native.query(text, params)
+
+
+def _sorted_as_sql(rows: list, order: list[str]) -> list:
+    """``rows`` (in key order) ordered by ``order`` as SQL orders them: nulls first (last
+    descending), NaN after every number, -0.0 equal to 0.0, ties in key order."""
+    for k in reversed(order):
+        desc = k.startswith("-")
+        name = k[1:] if desc else k
+        # Stable, also with reverse=True: each sort keeps the order of the keys after it.
+        rows.sort(key=lambda r: _sql_rank(r[name]), reverse=desc)
+    return rows
+
+
+def _sql_rank(v: Any) -> tuple:
+    if v is None:
+        return (0, 0)
+    if v != v:  # NaN
+        return (2, 0)
+    return (1, v)
 
 
 def _get(cls: type, id: Any) -> Optional[dict]:
     """The row with this primary key, or ``None``."""
     b = _bound(cls)
-    return b.native.get(id, b.db._tx())
+    return b.native.get(id)
 
 
 def _get_by(cls: type, column: str, value: Any) -> Optional[dict]:
     """The row holding ``value`` in the unique column ``column``, or ``None``
     (``tabula.InvalidColumnUse`` for a column that is not unique)."""
     b = _bound(cls)
-    return b.native.get_by(column, value, b.db._tx())
+    return b.native.get_by(column, value)
 
 
 def _update(cls: type, where: Where = None, **changes: Any) -> int:
@@ -132,37 +181,34 @@ def _update(cls: type, where: Where = None, **changes: Any) -> int:
     b = _bound(cls)
     if not changes:
         raise ValueError(f"update of {b.name} names no column to change")
-    tx = b.db._tx()
     if where is None:
-        return b.native.update_sql(None, [], changes, tx)
+        return b.native.update_sql(None, [], changes)
     traced = b.trace(where)
     if traced is None:
-        return b.native.update(where, changes, tx)
-    return b.native.update_sql(traced[0], traced[1], changes, tx)
+        return b.native.update(where, changes)
+    return b.native.update_sql(traced[0], traced[1], changes)
 
 
 def _delete(cls: type, where: Where = None) -> int:
     """Deletes every row ``where(row)`` accepts (every row without it); returns how
     many. All of them or, if ``where`` raises or a foreign key refuses, none."""
     b = _bound(cls)
-    tx = b.db._tx()
     if where is None:
-        return b.native.execute("DELETE FROM " + b.quoted, [], tx)
+        return b.native.execute("DELETE FROM " + b.quoted, [])
     traced = b.trace(where)
     if traced is None:
-        return b.native.delete(where, tx)
-    return b.native.execute("DELETE FROM " + b.quoted + " WHERE " + traced[0], traced[1], tx)
+        return b.native.delete(where)
+    return b.native.execute("DELETE FROM " + b.quoted + " WHERE " + traced[0], traced[1])
 
 
 def _count_rows(cls: type, where: Where = None) -> int:
     """How many rows ``where(row)`` accepts (every row without it)."""
     b = _bound(cls)
-    tx = b.db._tx()
     traced = b.trace(where)
     if where is None or traced is None:
-        return b.native.count(where, tx)
+        return b.native.count(where)
     return b.native.execute("SELECT COUNT(*) FROM " + b.quoted + " WHERE " + traced[0],
-                            traced[1], tx)
+                            traced[1])
 
 
 _METHODS = {
@@ -208,6 +254,10 @@ def table(db: Optional[Database] = None, name: Optional[str] = None, *,
         target.__tabula__ = Binding(database, native, described)
         for method, f in _METHODS.items():
             setattr(target, method, classmethod(f))
+        # The lookups and inserts go straight to the engine: no Python frame between.
+        target.insert = native.insert
+        target.get = native.get
+        target.get_by = native.get_by
         return target
 
     return bind

@@ -19,9 +19,10 @@ would certainly give the same rows:
 * the call returns a condition (not a column, not a constant).
 
 ``==`` is ``col = ?``; ``!=`` on a nullable column is ``col IS NULL OR col <> ?``, since
-``None != 3`` is true in Python (and so on a float column, where a stored NaN reads as
-null in SQL and is unequal to everything in Python); ``== None`` is ``IS NULL``. Anything else raises inside
-the trace, and the lambda then runs per row. A traced lambda runs exactly once per call.
+``None != 3`` is true in Python; ``== None`` is ``IS NULL``. On a float column every
+comparison also settles NaN the way Python does (unequal to everything; see
+``_Column._compare``). Anything else raises inside the trace, and the lambda then runs per
+row. A traced lambda runs exactly once per call.
 """
 
 from __future__ import annotations
@@ -101,12 +102,21 @@ class _Column:
             raise _Untraceable("json column")
         if op in ("<", "<=", ">", ">=") and self._nullable:
             raise _Untraceable("ordering a nullable column")
-        # A float column may hold NaN, which SQL reads as null and Python finds unequal
-        # to everything.
-        if op == "<>" and (self._nullable or kind == "float"):
+        col = self._quoted()
+        if kind == "float":
+            # A float column may hold NaN, which Python finds unequal to everything but
+            # the engine's SQL does not: it compares NaN equal to every float and greater
+            # than every integer, and `IS NULL` is false for it. `col + 0.0` is null for
+            # NaN (SQL has no NaN) and for null, and the plain comparison stays first in
+            # the AND, where the engine can serve it from an index.
+            if op == "<>":
+                return _Condition("((" + col + " + 0.0) IS NULL OR " + col + " <> ?)",
+                                  [other])
             return _Condition(
-                "(" + self._quoted() + " IS NULL OR " + self._quoted() + " <> ?)", [other])
-        return _Condition(self._quoted() + " " + op + " ?", [other])
+                "(" + col + " " + op + " ? AND (" + col + " + 0.0) IS NOT NULL)", [other])
+        if op == "<>" and self._nullable:
+            return _Condition("(" + col + " IS NULL OR " + col + " <> ?)", [other])
+        return _Condition(col + " " + op + " ?", [other])
 
     def __eq__(self, other: Any) -> "_Condition":  # type: ignore[override]
         return self._compare("=", other)
@@ -170,6 +180,16 @@ class _Proxy:
 
     def __getattr__(self, name: str) -> Any:
         raise _Untraceable("attribute of a row")
+
+
+def is_json(column: _Column) -> bool:
+    """Whether a proxy column is a json column (which cannot be compared or ordered)."""
+    return column._kind == "json"
+
+
+def is_float(column: _Column) -> bool:
+    """Whether a proxy column is a float column."""
+    return column._kind == "float"
 
 
 def columns_of(schema: dict) -> dict:

@@ -95,7 +95,7 @@ impl Engine {
         for (schema, rows) in &tables {
             let mut scratch = TableData::<DynRow>::new(Arc::new(schema.clone()))?;
             for r in rows {
-                scratch.insert(DynRow(r.clone().into_boxed_slice()))?;
+                scratch.insert(DynRow(r.clone().into()))?;
             }
         }
         let total: usize = tables.iter().map(|(_, r)| r.len()).sum();

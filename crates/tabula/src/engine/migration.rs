@@ -394,7 +394,7 @@ pub(crate) fn rebuild(
             .map_err(|e| stored_row_refused(new, &key, None, e))?;
         // Kept to name the row it collides with, if a unique constraint refuses it.
         let copy = has_unique.then(|| row.clone());
-        if let Err(e) = table.insert(DynRow(row.into_boxed_slice())) {
+        if let Err(e) = table.insert(DynRow(row.into())) {
             let first = match (&e, &copy) {
                 (Error::UniqueViolation { column, .. }, Some(row)) => {
                     holder(&table, new, column, row)

@@ -79,11 +79,20 @@ impl DynParts {
     }
 
     fn insert(&self, tx: &dyn TxCore, row: &Row) -> Result<Value> {
-        let values = row.resolve(&self.schema)?;
+        self.insert_resolved(tx, row.resolve(&self.schema)?)
+    }
+
+    fn insert_resolved(&self, tx: &dyn TxCore, values: Vec<Value>) -> Result<Value> {
         statement(tx, self.idx, |t| {
             self.current(t)?;
             t.dyn_insert(values)
         })
+    }
+
+    fn resolve_all(&self, rows: Vec<Vec<Option<Value>>>) -> Result<Vec<Vec<Value>>> {
+        rows.into_iter()
+            .map(|r| self.schema.resolve_values(r))
+            .collect()
     }
 
     fn insert_many(&self, tx: &dyn TxCore, values: Vec<Vec<Value>>) -> Result<Vec<Value>> {
@@ -244,6 +253,21 @@ impl DynTable {
         self.write(|tx| self.parts.insert_many(tx, values))
     }
 
+    /// Inserts one row given as its values in schema order, `None` for a column it leaves
+    /// out (see [`Schema::resolve_values`]); returns its key. The same as
+    /// [`DynTable::insert`] without matching column names: for bindings that already
+    /// hold the values by position.
+    pub fn insert_values(&self, values: Vec<Option<Value>>) -> Result<Value> {
+        let values = self.parts.schema.resolve_values(values)?;
+        self.write(|tx| self.parts.insert_resolved(tx, values))
+    }
+
+    /// [`DynTable::insert_values`] for many rows, as one atomic commit.
+    pub fn insert_many_values(&self, rows: Vec<Vec<Option<Value>>>) -> Result<Vec<Value>> {
+        let values = self.parts.resolve_all(rows)?;
+        self.write(|tx| self.parts.insert_many(tx, values))
+    }
+
     /// Inserts the row, or replaces the row with the same primary key.
     pub fn upsert(&self, row: Row) -> Result<Value> {
         self.write(|tx| self.parts.upsert(tx, &row))
@@ -349,6 +373,18 @@ impl<'t> TxDynTable<'t> {
             .into_iter()
             .map(|r| r.resolve(&self.parts.schema))
             .collect::<Result<_>>()?;
+        self.parts.insert_many(self.tx, values)
+    }
+
+    /// See [`DynTable::insert_values`].
+    pub fn insert_values(&self, values: Vec<Option<Value>>) -> Result<Value> {
+        let values = self.parts.schema.resolve_values(values)?;
+        self.parts.insert_resolved(self.tx, values)
+    }
+
+    /// See [`DynTable::insert_many_values`].
+    pub fn insert_many_values(&self, rows: Vec<Vec<Option<Value>>>) -> Result<Vec<Value>> {
+        let values = self.parts.resolve_all(rows)?;
         self.parts.insert_many(self.tx, values)
     }
 

@@ -237,7 +237,7 @@ mod tests {
     use crate::record::DynRow;
 
     fn row(course: i64, grade: Option<f64>) -> DynRow {
-        DynRow(vec![Value::Int(course), grade.map_or(Value::Null, Value::Float)].into_boxed_slice())
+        DynRow(vec![Value::Int(course), grade.map_or(Value::Null, Value::Float)].into())
     }
 
     #[test]

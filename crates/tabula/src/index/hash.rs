@@ -343,11 +343,7 @@ mod tests {
 
     fn rows(n: usize) -> Slab<DynRow> {
         (0..n)
-            .map(|i| {
-                Some(DynRow(
-                    vec![Value::Text(format!("v{i}"))].into_boxed_slice(),
-                ))
-            })
+            .map(|i| Some(DynRow(vec![Value::Text(format!("v{i}"))].into())))
             .collect()
     }
 

@@ -134,9 +134,9 @@ proptest! {
                         .into_iter()
                         .enumerate()
                         .map(|(i, (s, mut r))| {
-                            r.0[1] = Value::Int(year);
+                            Arc::make_mut(&mut r.0)[1] = Value::Int(year);
                             if Some(i) == bad {
-                                r.0[0] = Value::Int(-1);
+                                Arc::make_mut(&mut r.0)[0] = Value::Int(-1);
                             }
                             (s, r)
                         })

@@ -1,0 +1,258 @@
+"""Schema evolution of a dataclass: the table a changed class is bound to migrates under
+the Rust derive's rules, or the decorator raises ``tabula.SchemaMismatch`` listing every
+difference; ``db.migration_plan(cls)`` is the dry run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import pytest
+
+import tabula
+from tabula import Database, table
+
+
+def v1(db):
+    @table(db=db, name="person")
+    @dataclass
+    class Person:
+        id: int = field(metadata={"primary_key": True})
+        name: str = ""
+        age: int = 0
+        nickname: Optional[str] = None
+
+    Person.insert_many([dict(name="Ann", age=30, nickname="A"), dict(name="Ben", age=41)])
+    return Person
+
+
+def columns(db, table_name="person"):
+    return list(db.sql(f"SELECT * FROM {table_name} LIMIT 1")[0])
+
+
+def test_add_a_defaulted_and_an_optional_column(db):
+    v1(db)
+
+    @table(db=db, name="person")
+    @dataclass
+    class Person:
+        id: int = field(metadata={"primary_key": True})
+        name: str = ""
+        age: int = 0
+        nickname: Optional[str] = None
+        city: str = "Oslo"
+        email: Optional[str] = None
+        score: float = 1.5
+
+    rows = Person.select()
+    assert [(r["name"], r["city"], r["email"], r["score"]) for r in rows] == [
+        ("Ann", "Oslo", None, 1.5), ("Ben", "Oslo", None, 1.5)]
+    Person.insert(name="Cid", city="Bergen")
+    assert Person.get_by("id", 3)["city"] == "Bergen"
+
+
+def test_renamed_from(db):
+    v1(db)
+
+    @table(db=db, name="person")
+    @dataclass
+    class Person:
+        id: int = field(metadata={"primary_key": True})
+        full_name: str = field(default="", metadata={"renamed_from": "name"})
+        age: int = 0
+        nickname: Optional[str] = None
+
+    assert [r["full_name"] for r in Person.select()] == ["Ann", "Ben"]
+    assert "name" not in columns(db)
+
+
+def test_dropped(db):
+    v1(db)
+
+    @table(db=db, name="person", dropped=["nickname"])
+    @dataclass
+    class Person:
+        id: int = field(metadata={"primary_key": True})
+        name: str = ""
+        age: int = 0
+
+    assert Person.select() == [{"id": 1, "name": "Ann", "age": 30},
+                               {"id": 2, "name": "Ben", "age": 41}]
+    assert columns(db) == ["id", "name", "age"]
+
+
+def test_a_column_left_out_without_dropped_is_refused(db):
+    Old = v1(db)
+    with pytest.raises(tabula.SchemaMismatch) as e:
+        @table(db=db, name="person")
+        @dataclass
+        class Person:
+            id: int = field(metadata={"primary_key": True})
+            name: str = ""
+            age: int = 0
+    assert "nickname" in str(e.value)
+    assert Old.count() == 2 and "nickname" in columns(db)
+
+
+def test_widening_int_to_float(db):
+    v1(db)
+
+    @table(db=db, name="person")
+    @dataclass
+    class Person:
+        id: int = field(metadata={"primary_key": True})
+        name: str = ""
+        age: float = 0.0
+        nickname: Optional[str] = None
+
+    ages = [r["age"] for r in Person.select()]
+    assert ages == [30.0, 41.0] and all(type(a) is float for a in ages)
+    Person.insert(name="Half", age=2.5)
+    assert Person.count(where=lambda p: p["age"] > 2.4) == 3
+
+
+def test_an_incompatible_change_lists_every_difference(db):
+    Old = v1(db)
+    with pytest.raises(tabula.SchemaMismatch) as e:
+        @table(db=db, name="person")
+        @dataclass
+        class Person:
+            id: int = field(metadata={"primary_key": True})
+            name: int = 0                                          # text -> int
+            age: str = ""                                          # int -> text
+            nickname: Optional[str] = None
+            required: str = field(default=None, metadata={"nullable": False})  # no default
+    msg = str(e.value)
+    assert "person" in msg
+    for column in ("name", "age", "required"):
+        assert column in msg, (column, msg)
+    assert e.value.table == "person"
+    # Nothing changed: the old class still works on the old table.
+    assert Old.select()[0] == {"id": 1, "name": "Ann", "age": 30, "nickname": "A"}
+
+
+def test_migration_plan_is_a_dry_run(db):
+    Old = v1(db)
+
+    @dataclass
+    class Person:
+        id: int = field(metadata={"primary_key": True})
+        full_name: str = field(default="", metadata={"renamed_from": "name"})
+        age: float = 0.0
+        city: str = "Oslo"
+
+    Person.__tabula_options__ = {"name": "person", "dropped": ["nickname"]}
+    plan = db.migration_plan(Person)
+    assert isinstance(plan, list) and all(isinstance(p, str) for p in plan)
+    text = "\n".join(plan)
+    for word in ("full_name", "age", "city", "nickname"):
+        assert word in text, (word, plan)
+    # Nothing changed.
+    assert columns(db) == ["id", "name", "age", "nickname"]
+    assert Old.select()[1] == {"id": 2, "name": "Ben", "age": 41, "nickname": None}
+    # The same class as stored: no change at all.
+    assert db.migration_plan(Old) == []
+
+
+def test_migration_plan_of_an_incompatible_class_raises(db):
+    v1(db)
+
+    @dataclass
+    class Person:
+        id: int = field(metadata={"primary_key": True})
+        name: int = 0
+        age: int = 0
+        nickname: Optional[str] = None
+
+    Person.__tabula_options__ = {"name": "person"}
+    with pytest.raises(tabula.SchemaMismatch) as e:
+        db.migration_plan(Person)
+    assert "name" in str(e.value)
+
+
+def test_constraints_added_and_removed(db):
+    v1(db)
+
+    @table(db=db, name="person")
+    @dataclass
+    class Person:
+        id: int = field(metadata={"primary_key": True})
+        name: str = field(default="", metadata={"unique": True})
+        age: int = field(default=0, metadata={"index": True})
+        nickname: Optional[str] = None
+
+    with pytest.raises(tabula.UniqueViolation):
+        Person.insert(name="Ann")
+    assert Person.get_by("name", "Ben")["age"] == 41
+
+    @table(db=db, name="person")
+    @dataclass
+    class Person2:
+        id: int = field(metadata={"primary_key": True})
+        name: str = ""
+        age: int = 0
+        nickname: Optional[str] = None
+
+    Person2.insert(name="Ann")
+    assert Person2.count() == 3
+
+
+def test_a_unique_constraint_the_data_breaks_is_refused(db):
+    Old = v1(db)
+    Old.insert(name="Ann", age=5)
+    with pytest.raises(tabula.SchemaMismatch) as e:
+        @table(db=db, name="person")
+        @dataclass
+        class Person:
+            id: int = field(metadata={"primary_key": True})
+            name: str = field(default="", metadata={"unique": True})
+            age: int = 0
+            nickname: Optional[str] = None
+    assert "name" in str(e.value) and "Ann" in str(e.value)
+    assert Old.count() == 3
+
+
+def test_evolution_across_a_reopen(tmp_path):
+    db = Database(name="evolve", persist=True, base_path=str(tmp_path))
+    v1(db)
+    db.close()
+    db = Database(name="evolve", persist=True, base_path=str(tmp_path))
+
+    @table(db=db, name="person", dropped=["nickname"])
+    @dataclass
+    class Person:
+        id: int = field(metadata={"primary_key": True})
+        full_name: str = field(default="", metadata={"renamed_from": "name"})
+        age: float = 0.0
+        city: str = "Oslo"
+
+    assert Person.get(1) == {"id": 1, "full_name": "Ann", "age": 30.0, "city": "Oslo"}
+    db.close()
+    db = Database(name="evolve", persist=True, base_path=str(tmp_path))
+
+    # The migrated class binds again with nothing to do (its renamed_from is history).
+    @table(db=db, name="person", dropped=["nickname"])
+    @dataclass
+    class Person:
+        id: int = field(metadata={"primary_key": True})
+        full_name: str = field(default="", metadata={"renamed_from": "name"})
+        age: float = 0.0
+        city: str = "Oslo"
+
+    assert db.migration_plan(Person) == []
+    assert [p["full_name"] for p in Person.select()] == ["Ann", "Ben"]
+    db.close()
+
+
+def test_migrating_inside_a_transaction_is_refused(db):
+    v1(db)
+    with db.transaction():
+        with pytest.raises(tabula.InTransaction):
+            @table(db=db, name="person")
+            @dataclass
+            class Person:
+                id: int = field(metadata={"primary_key": True})
+                name: str = ""
+                age: int = 0
+                nickname: Optional[str] = None
+                city: str = "Oslo"

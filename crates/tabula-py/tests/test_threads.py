@@ -1,0 +1,180 @@
+"""Threads sharing one database: concurrent writers, and readers that never wait for a
+writer's transaction."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from tabula import table
+
+
+def counter_class(db):
+    @table(db=db)
+    @dataclass
+    class Event:
+        id: int = field(metadata={"primary_key": True})
+        worker: int = 0
+        n: int = 0
+
+    return Event
+
+
+def run_threads(target, count):
+    errors = []
+
+    def wrapped(k):
+        try:
+            target(k)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=wrapped, args=(k,)) for k in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    assert errors == []
+
+
+def test_four_threads_insert_500_rows_each(db):
+    Event = counter_class(db)
+
+    def work(k):
+        for i in range(500):
+            Event.insert(worker=k, n=i)
+
+    run_threads(work, 4)
+    assert Event.count() == 2000
+    for k in range(4):
+        assert Event.count(where=lambda e: e["worker"] == k) == 500
+    ids = [r["id"] for r in Event.select()]
+    assert ids == sorted(set(ids)) and len(ids) == 2000
+
+
+def test_threads_mixing_writes_transactions_and_reads(db):
+    Event = counter_class(db)
+
+    def work(k):
+        for i in range(50):
+            if i % 3 == 0:
+                with db.transaction():
+                    Event.insert(worker=k, n=i)
+                    Event.update(where=lambda e: e["worker"] == k and e["n"] == i, n=-i)
+            else:
+                Event.insert_many([dict(worker=k, n=i)])
+            Event.select(where=lambda e: e["worker"] == k)
+            Event.count()
+
+    run_threads(work, 4)
+    assert Event.count() == 200
+    assert Event.count(where=lambda e: e["n"] < 0) == 4 * len(range(3, 50, 3))
+
+
+def test_a_reader_completes_while_another_thread_holds_a_transaction(db):
+    Event = counter_class(db)
+    Event.insert_many([dict(worker=0, n=i) for i in range(100)])
+    inside = threading.Event()
+    release = threading.Event()
+
+    def writer():
+        with db.transaction():
+            Event.insert(worker=9, n=1)
+            Event.update(where=lambda e: e["n"] < 10, n=1000)
+            inside.set()
+            release.wait(30)
+
+    w = threading.Thread(target=writer)
+    w.start()
+    try:
+        assert inside.wait(30)
+        seen = {}
+
+        def reader():
+            seen["select"] = len(Event.select(where=lambda e: e["n"] >= 0))
+            seen["untraced"] = len(Event.select(where=lambda e: e["n"] >= 0 and True))
+            seen["count"] = Event.count(where=lambda e: e["n"] == 1000)
+            seen["get"] = Event.get(1)["n"]
+            seen["sql"] = db.sql("SELECT COUNT(*) AS c FROM event")[0]["c"]
+
+        r = threading.Thread(target=reader)
+        r.start()
+        r.join(20)
+        assert not r.is_alive(), "a reader waited for the writer's transaction"
+        # It saw the state before the transaction: none of its writes.
+        assert seen == {"select": 100, "untraced": 100, "count": 0, "get": 0, "sql": 100}
+    finally:
+        release.set()
+        w.join(30)
+    assert Event.count(where=lambda e: e["n"] == 1000) == 11  # 0..9 and its own insert
+    assert Event.count() == 101
+
+
+def test_a_writer_waits_for_another_threads_transaction(db):
+    Event = counter_class(db)
+    inside = threading.Event()
+    release = threading.Event()
+    order = []
+
+    def holder():
+        with db.transaction():
+            Event.insert(worker=1)
+            inside.set()
+            release.wait(30)
+            order.append("commit")
+
+    def other():
+        Event.insert(worker=2)
+        order.append("other")
+
+    h = threading.Thread(target=holder)
+    h.start()
+    assert inside.wait(30)
+    o = threading.Thread(target=other)
+    o.start()
+    o.join(0.3)
+    assert o.is_alive(), "a write did not wait for the open transaction"
+    release.set()
+    h.join(30)
+    o.join(30)
+    assert order == ["commit", "other"]
+    assert [r["worker"] for r in Event.select()] == [1, 2]
+
+
+def test_a_transaction_belongs_to_its_thread(db):
+    Event = counter_class(db)
+    inside = threading.Event()
+    release = threading.Event()
+
+    def holder():
+        with db.transaction():
+            Event.insert(worker=1)
+            inside.set()
+            release.wait(30)
+
+    h = threading.Thread(target=holder)
+    h.start()
+    assert inside.wait(30)
+    # This thread has no transaction open: it may open its own (after the other ends).
+    try:
+        assert Event.count() == 0
+    finally:
+        release.set()
+        h.join(30)
+    with db.transaction():
+        Event.insert(worker=2)
+    assert Event.count() == 2
+
+
+def test_persistent_database_shared_by_threads(pdb):
+    Event = counter_class(pdb)
+
+    def work(k):
+        Event.insert_many([dict(worker=k, n=i) for i in range(100)])
+        for i in range(20):
+            Event.insert(worker=k, n=1000 + i)
+
+    run_threads(work, 4)
+    pdb.save()
+    assert Event.count() == 480

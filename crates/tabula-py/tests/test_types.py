@@ -1,0 +1,285 @@
+"""Column types and the decorator: json (dict/list) columns, bools, Optional columns,
+defaults, table names in snake_case, what the decorator refuses."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+import pytest
+
+import tabula
+from tabula import table
+from tabula._schema import table_name
+
+
+def test_json_columns_round_trip(db):
+    @table(db=db)
+    @dataclass
+    class Doc:
+        id: int = field(metadata={"primary_key": True})
+        meta: dict = field(default_factory=dict)
+        tags: list = field(default_factory=list)
+        extra: Optional[dict] = None
+
+    value = {"a": 1, "b": [1, 2.5, "x", None, True], "c": {"d": "é"}}
+    key = Doc.insert(meta=value, tags=["x", 1, {"y": [2]}])
+    assert Doc.get(key) == {"id": key, "meta": value, "tags": ["x", 1, {"y": [2]}],
+                            "extra": None}
+    # Defaults from default_factory.
+    other = Doc.insert()
+    assert Doc.get(other) == {"id": other, "meta": {}, "tags": [], "extra": None}
+    # Updates, traced or not, and lambdas reading json values per row.
+    assert Doc.update(where=lambda d: d["id"] == key, tags=["new"]) == 1
+    assert Doc.update(where=lambda d: "b" in d["meta"], extra={"k": 1}) == 1
+    assert Doc.get(key)["tags"] == ["new"] and Doc.get(key)["extra"] == {"k": 1}
+    assert Doc.select(where=lambda d: d["meta"].get("a") == 1)[0]["id"] == key
+    # A traced select (SQL) reads json values back as Python values too.
+    assert Doc.select(where=lambda d: d["id"] == key) == [Doc.get(key)]
+    assert Doc.select(where=lambda d: d["id"] > 0, order_by="-id", limit=1) == [Doc.get(other)]
+    # Every read returns a fresh object.
+    got = Doc.get(key)
+    got["meta"]["a"] = 99
+    assert Doc.get(key)["meta"]["a"] == 1
+
+
+def test_json_columns_refuse_what_json_cannot_hold(db):
+    @table(db=db)
+    @dataclass
+    class Doc:
+        id: int = field(metadata={"primary_key": True})
+        meta: dict = field(default_factory=dict)
+
+    for bad in ({"x": object()}, {"nan": float("nan")}, {1: {2: {3: set()}}}):
+        with pytest.raises(tabula.TypeMismatch) as e:
+            Doc.insert(meta=bad)
+        assert "doc" in str(e.value) and "meta" in str(e.value)
+    assert Doc.count() == 0
+
+
+def test_json_columns_persist(pdb, tmp_path):
+    @table(db=pdb)
+    @dataclass
+    class Doc:
+        id: int = field(metadata={"primary_key": True})
+        meta: dict = field(default_factory=dict)
+
+    Doc.insert(meta={"list": [1, 2], "s": "ü"})
+    pdb.close()
+    again = tabula.Database(name="university", persist=True, base_path=str(tmp_path))
+
+    @table(db=again)
+    @dataclass
+    class Doc:
+        id: int = field(metadata={"primary_key": True})
+        meta: dict = field(default_factory=dict)
+
+    assert Doc.get(1)["meta"] == {"list": [1, 2], "s": "ü"}
+    again.close()
+
+
+def test_bool_columns(db):
+    @table(db=db)
+    @dataclass
+    class Flag:
+        id: int = field(metadata={"primary_key": True})
+        on: bool = False
+        maybe: Optional[bool] = None
+
+    Flag.insert_many([dict(on=True), dict(on=False, maybe=True), dict(maybe=False)])
+    rows = Flag.select()
+    assert [(r["on"], r["maybe"]) for r in rows] == [(True, None), (False, True), (False, False)]
+    assert all(type(r["on"]) is bool for r in rows)
+    assert [r["id"] for r in Flag.select(where=lambda f: f["on"] == True)] == [1]  # noqa: E712
+    assert [r["id"] for r in Flag.select(where=lambda f: f["maybe"] != True)] == [1, 3]  # noqa: E712
+    assert [r["id"] for r in Flag.select(where=lambda f: f["on"])] == [1]
+    assert [r["id"] for r in Flag.select(where=lambda f: not f["maybe"])] == [1, 3]
+    assert [r["id"] for r in Flag.select(order_by=["-on", "maybe"])] == [1, 3, 2]
+    with pytest.raises(tabula.TypeMismatch):
+        Flag.insert(on=1)
+    with pytest.raises(tabula.TypeMismatch):
+        Flag.insert(on="yes")
+
+
+def test_optional_columns(db):
+    @table(db=db)
+    @dataclass
+    class Opt:
+        id: int = field(metadata={"primary_key": True})
+        a: Optional[int] = None
+        b: Optional[str] = None
+        c: Optional[float] = None
+        d: int = field(default=0, metadata={"nullable": True})  # nullable by metadata
+        e: Union[str, None] = None
+
+    Opt.insert()
+    Opt.insert(a=1, b="x", c=2.5, d=None, e="y")
+    assert Opt.get(1) == {"id": 1, "a": None, "b": None, "c": None, "d": 0, "e": None}
+    assert Opt.get(2) == {"id": 2, "a": 1, "b": "x", "c": 2.5, "d": None, "e": "y"}
+    assert Opt.count(where=lambda o: o["a"] == None) == 1  # noqa: E711
+    assert Opt.count(where=lambda o: o["a"] is None) == 1
+    assert Opt.update(where=lambda o: o["id"] == 2, a=None) == 1
+    assert Opt.count(where=lambda o: o["a"] != None) == 0  # noqa: E711
+    # None in an ordered column sorts first, and last descending.
+    Opt.insert(a=5)
+    assert [r["id"] for r in Opt.select(order_by="a")] == [1, 2, 3]
+    assert [r["id"] for r in Opt.select(order_by="-a")] == [3, 1, 2]
+
+
+def test_not_optional_means_not_null(db):
+    @table(db=db)
+    @dataclass
+    class Req:
+        id: int = field(metadata={"primary_key": True})
+        a: int = 0
+
+    with pytest.raises(tabula.NotNull):
+        Req.insert(a=None)
+    Req.insert()
+    with pytest.raises(tabula.NotNull):
+        Req.update(a=None)
+
+
+def test_defaults(db):
+    @table(db=db)
+    @dataclass
+    class Defaults:
+        id: int = field(metadata={"primary_key": True})
+        n: int = 7
+        x: float = -1.5
+        s: str = "hello"
+        b: bool = True
+        tags: list = field(default_factory=lambda: ["a"])
+        o: Optional[int] = None
+
+    key = Defaults.insert()
+    assert Defaults.get(key) == {"id": key, "n": 7, "x": -1.5, "s": "hello", "b": True,
+                                 "tags": ["a"], "o": None}
+    # The dataclass itself still works as a dataclass.
+    d = Defaults(id=0)
+    assert d.n == 7 and d.tags == ["a"]
+
+
+def test_floats_keep_their_values(db):
+    @table(db=db)
+    @dataclass
+    class F:
+        id: int = field(metadata={"primary_key": True})
+        x: float = 0.0
+
+    values = [0.1, -0.0, 1e308, 5e-324, float("inf"), float("-inf"), 2 ** 53 + 0.0]
+    F.insert_many([dict(x=v) for v in values])
+    got = [r["x"] for r in F.select()]
+    assert got == values
+    assert math.copysign(1, got[1]) == -1
+    F.insert(x=float("nan"))
+    assert math.isnan(F.get(len(values) + 1)["x"])
+
+
+def test_int_range(db):
+    @table(db=db)
+    @dataclass
+    class I:
+        id: int = field(metadata={"primary_key": True})
+        n: int = 0
+
+    I.insert_many([dict(n=2 ** 63 - 1), dict(n=-(2 ** 63))])
+    assert [r["n"] for r in I.select()] == [2 ** 63 - 1, -(2 ** 63)]
+    with pytest.raises(tabula.TypeMismatch):
+        I.insert(n=2 ** 63)
+
+
+@pytest.mark.parametrize("cls_name, expected", [
+    ("Student", "student"),
+    ("CourseRegistration", "course_registration"),
+    ("HTTPRequest", "http_request"),
+    ("Student2Course", "student2_course"),
+    ("already_snake", "already_snake"),
+    ("A", "a"),
+])
+def test_table_name_is_snake_case(cls_name, expected):
+    assert table_name(type(cls_name, (), {})) == expected
+
+
+def test_table_name_and_explicit_name(db):
+    @table(db=db)
+    @dataclass
+    class CourseRegistration:
+        id: int = field(metadata={"primary_key": True})
+
+    @table(db=db, name="custom")
+    @dataclass
+    class Other:
+        id: int = field(metadata={"primary_key": True})
+
+    assert db.tables() == ["course_registration", "custom"]
+    CourseRegistration.insert()
+    assert db.sql("SELECT COUNT(*) AS n FROM course_registration") == [{"n": 1}]
+
+
+def test_a_plain_class_becomes_a_dataclass(db):
+    @table(db=db)
+    class Plain:
+        id: int = field(metadata={"primary_key": True})
+        name: str = ""
+
+    assert Plain.insert(name="x") == 1
+    assert Plain(id=1, name="y").name == "y"
+
+
+def test_text_primary_key(db):
+    @table(db=db)
+    @dataclass
+    class Country:
+        code: str = field(metadata={"primary_key": True})
+        name: str = ""
+
+    assert Country.insert(code="NO", name="Norway") == "NO"
+    assert Country.get("NO")["name"] == "Norway"
+    with pytest.raises(tabula.NotNull):
+        Country.insert(name="Nowhere")
+    with pytest.raises(tabula.NotNull):
+        Country.insert(code=None, name="Nowhere")
+
+
+def test_the_default_database():
+    @table()
+    @dataclass
+    class DefaultDbTableForTest:
+        id: int = field(metadata={"primary_key": True})
+
+    assert "default_db_table_for_test" in tabula.default_database().tables()
+    assert tabula.default_database() is tabula.default_database()
+
+
+@pytest.mark.parametrize("annotation", [bytes, "set", Union[int, str], Optional[Union[int, str]]])
+def test_unsupported_annotations(db, annotation):
+    with pytest.raises(TypeError):
+        table(db=db)(dataclass(type("Bad", (), {
+            "__annotations__": {"id": int, "x": annotation},
+            "id": field(metadata={"primary_key": True}),
+            "x": None,
+        })))
+
+
+def test_decorator_refusals(db):
+    with pytest.raises(TypeError):
+        table(db="not a database")
+    with pytest.raises(TypeError):
+        @table(db=db)
+        @dataclass
+        class BadMeta:
+            id: int = field(metadata={"primary_key": True, "auto": True})
+    with pytest.raises(ValueError):
+        @table(db=db)
+        @dataclass
+        class BadOnDelete:
+            id: int = field(metadata={"primary_key": True})
+            other: int = field(default=0, metadata={"references": "x", "on_delete": "explode"})
+    with pytest.raises(tabula.SchemaMismatch):
+        @table(db=db)
+        @dataclass
+        class TwoKeys:
+            a: int = field(metadata={"primary_key": True})
+            b: int = field(metadata={"primary_key": True})
