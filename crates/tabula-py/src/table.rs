@@ -18,7 +18,7 @@ use tabula::{Database, DynTable, Error, Row, Select, Transaction, Value};
 
 use crate::convert::{self, Cols};
 use crate::errors::{self, IntoPyResult};
-use crate::txn::Registry;
+use crate::txn::{Registry, Tx};
 
 /// A table of a database, as the Python layer uses it.
 #[pyclass(frozen, module = "tabula._native")]
@@ -155,6 +155,17 @@ fn update_where(
     changes: &[(String, Value)],
 ) -> tabula::Result<usize> {
     let keys = matching_keys(tx, table, pred, cols)?;
+    change_keys(tx, table, cols, &keys, changes)
+}
+
+/// Sets `changes` in the rows with these keys, inside `tx`.
+fn change_keys(
+    tx: &Transaction<'_>,
+    table: &str,
+    cols: &Cols,
+    keys: &HashSet<Value>,
+    changes: &[(String, Value)],
+) -> tabula::Result<usize> {
     if keys.is_empty() {
         return Ok(0);
     }
@@ -176,6 +187,16 @@ fn delete_where(
     cols: &Cols,
 ) -> tabula::Result<usize> {
     let keys = matching_keys(tx, table, pred, cols)?;
+    delete_keys(tx, table, cols, &keys)
+}
+
+/// Deletes the rows with these keys, inside `tx`.
+fn delete_keys(
+    tx: &Transaction<'_>,
+    table: &str,
+    cols: &Cols,
+    keys: &HashSet<Value>,
+) -> tabula::Result<usize> {
     if keys.is_empty() {
         return Ok(0);
     }
@@ -185,6 +206,31 @@ fn delete_where(
 }
 
 impl Table {
+    /// The keys of the rows `pred` accepts, as the open transaction `tx` sees them. The
+    /// rows come out of the transaction and `pred` runs here, on the thread that opened
+    /// it, not on the transaction's worker: so whatever `pred` does with the database
+    /// runs inside the transaction too, and sees its writes.
+    fn accepted_in(
+        &self,
+        py: Python<'_>,
+        tx: &Bound<'_, Tx>,
+        pred: &Py<PyAny>,
+    ) -> PyResult<HashSet<Value>> {
+        let name = self.name();
+        let rows = tx
+            .get()
+            .run(py, move |t| t.dyn_table(&name)?.select().all())?;
+        let pk = self.cols.schema.primary_key();
+        let mut keys = HashSet::new();
+        for r in &rows {
+            let row = self.cols.dict(py, r.values())?;
+            if pred.bind(py).call1((row,))?.is_truthy()? {
+                keys.insert(r.values()[pk].clone());
+            }
+        }
+        Ok(keys)
+    }
+
     fn name(&self) -> String {
         self.cols.table.clone()
     }
@@ -406,9 +452,23 @@ impl Table {
                 .py(py)?
             }
             Some(tx) => {
+                let keys = match &pred {
+                    Some(p) => Some(self.accepted_in(py, tx, p)?),
+                    None => None,
+                };
                 let (name, cols) = (self.name(), self.cols.clone());
+                let pk = cols.schema.primary_key();
                 tx.get().run(py, move |t| {
-                    select_rows(t.dyn_table(&name)?.select(), pred.as_ref(), &cols, &shape)
+                    let all = t.dyn_table(&name)?;
+                    match &keys {
+                        None => select_rows(all.select(), None, &cols, &shape),
+                        Some(k) => select_rows(
+                            all.select().filter(|r| k.contains(&r.values()[pk])),
+                            None,
+                            &cols,
+                            &shape,
+                        ),
+                    }
                 })?
             }
         };
@@ -431,9 +491,12 @@ impl Table {
             }
             Some(tx) => {
                 let (name, cols) = (self.name(), self.cols.clone());
-                tx.get().run(py, move |t| {
-                    count_rows(t.dyn_table(&name)?.select(), pred.as_ref(), &cols)
-                })
+                match &pred {
+                    Some(p) => Ok(self.accepted_in(py, tx, p)?.len()),
+                    None => tx.get().run(py, move |t| {
+                        count_rows(t.dyn_table(&name)?.select(), None, &cols)
+                    }),
+                }
             }
         }
     }
@@ -457,9 +520,10 @@ impl Table {
                 py.detach(|| db.transaction(|t| update_where(t, &name, &pred, &cols, &changes)))
                     .py(py)
             }
-            Some(tx) => tx
-                .get()
-                .run(py, move |t| update_where(t, &name, &pred, &cols, &changes)),
+            Some(tx) => tx.get().run(py, {
+                let keys = self.accepted_in(py, tx, &pred)?;
+                move |t| change_keys(t, &name, &cols, &keys, &changes)
+            }),
         }
     }
 
@@ -476,9 +540,10 @@ impl Table {
                 py.detach(|| db.transaction(|t| delete_where(t, &name, &pred, &cols)))
                     .py(py)
             }
-            Some(tx) => tx
-                .get()
-                .run(py, move |t| delete_where(t, &name, &pred, &cols)),
+            Some(tx) => tx.get().run(py, {
+                let keys = self.accepted_in(py, tx, &pred)?;
+                move |t| delete_keys(t, &name, &cols, &keys)
+            }),
         }
     }
 

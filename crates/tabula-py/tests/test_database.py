@@ -334,17 +334,23 @@ def test_a_failed_statement_inside_a_transaction_changes_nothing_itself(db):
     assert [s["name"] for s in u.Student.select()] == ["A", "C"]
 
 
-@pytest.mark.xfail(strict=True, reason="a where= lambda runs on the transaction's worker "
-                   "thread, where calls are not part of the transaction (known limitation)")
 def test_a_lambda_inside_a_transaction_sees_its_writes(db):
     u = make_university(db)
     u.Student.insert(name="A", email="a@u")
+    u.Student.insert(name="B", email="b@u")
     with db.transaction():
         u.Course.insert(code="NEW")
-        # Per row, the lambda reads another table: inside the block, it should see the
-        # block's own insert, as a read outside the lambda does.
+        # Per row, the lambda reads another table: inside the block, it sees the block's
+        # own insert, as a read outside the lambda does.
         assert u.Course.count() == 1
-        assert len(u.Student.select(where=lambda s: u.Course.count() == 1)) == 1
+        assert len(u.Student.select(where=lambda s: u.Course.count() == 1)) == 2
+        assert u.Student.count(where=lambda s: u.Course.count() == 1) == 2
+        # A lambda may even write inside the transaction; the update then applies.
+        assert u.Student.update(where=lambda s: u.Course.count() == 1 and s["name"] == "A",
+                                name="A2") == 1
+        assert u.Student.delete(where=lambda s: s["name"] == "B" and u.Course.count() == 1) == 1
+    assert [s["name"] for s in u.Student.select()] == ["A2"]
+    assert u.Course.count() == 1
 
 
 def test_transactions_do_not_nest(db):
