@@ -50,6 +50,9 @@ pub(crate) trait AnyTable: Send + Sync {
     fn write_rows(&self, rows: &mut RowsWriter<'_>) -> Result<()>;
 
     fn dyn_insert(&mut self, values: Vec<Value>) -> Result<Value>;
+    /// Makes room for `n` more rows and their index entries, so a batch grows each index
+    /// once instead of rehashing it as it fills.
+    fn dyn_reserve(&mut self, n: usize);
     fn dyn_upsert(&mut self, values: Vec<Value>) -> Result<Value>;
     fn dyn_get(&self, key: Lookup<'_>) -> Result<Option<Vec<Value>>>;
     fn dyn_select(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<Vec<Vec<Value>>>;
@@ -194,6 +197,9 @@ impl<R: Record> AnyTable for TableData<R> {
             .try_for_each(|(_, r)| rows.row(|i| r.col(i), || r.values()))
     }
 
+    fn dyn_reserve(&mut self, n: usize) {
+        self.reserve(n);
+    }
     fn dyn_insert(&mut self, values: Vec<Value>) -> Result<Value> {
         let row = R::from_row(&self.schema, values)?;
         self.insert(row)

@@ -98,6 +98,7 @@ impl DynParts {
     fn insert_many(&self, tx: &dyn TxCore, values: Vec<Vec<Value>>) -> Result<Vec<Value>> {
         statement(tx, self.idx, |t| {
             self.current(t)?;
+            t.dyn_reserve(values.len());
             values.into_iter().map(|v| t.dyn_insert(v)).collect()
         })
     }
