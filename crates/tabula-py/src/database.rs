@@ -137,7 +137,7 @@ impl Database {
         params: &Bound<'py, PyAny>,
     ) -> PyResult<(Vec<String>, Bound<'py, PyList>, u64)> {
         let params = convert::params(py, params)?;
-        let tx = self.txs.current(py);
+        let tx = self.txs.current(py)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let result = match tx {
             None => {
@@ -164,8 +164,17 @@ impl Database {
     }
 
     /// Whether the calling thread has a transaction open.
-    fn in_transaction(&self, py: Python<'_>) -> bool {
-        self.txs.current(py).is_some()
+    fn in_transaction(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.txs.current(py)?.is_some())
+    }
+
+    /// Called in a child process after `fork()`: every later call on this database (and
+    /// its tables) is refused, since the directory stays the parent's.
+    fn forked(&self) {
+        self.txs.mark_forked();
+        // The engine must never be dropped here either: a clean drop trims the log file,
+        // which the parent is still appending to.
+        std::mem::forget(self.db.clone());
     }
 
     /// Writes every table's snapshot and starts a new write-ahead log (a no-op in memory).

@@ -136,10 +136,26 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
             fields.push(("column", text(py, column)));
             fields.push(("value", value(py, v)));
         }
+        Error::PrimaryKeyChanged { table, column, .. }
+        | Error::KeyExhausted { table, column, .. } => {
+            fields.push(("table", text(py, table)));
+            fields.push(("column", text(py, column)));
+        }
+        Error::Check {
+            table,
+            constraint,
+            key,
+        } => {
+            fields.push(("table", text(py, table)));
+            fields.push(("constraint", text(py, constraint)));
+            fields.push(("value", value(py, key)));
+        }
         Error::UnknownTable { table }
-        | Error::Check { table, .. }
         | Error::SchemaMismatch { table, .. }
-        | Error::TableReferenced { table, .. } => {
+        | Error::TableReferenced { table, .. }
+        | Error::TableFull { table, .. }
+        | Error::InTransaction { table }
+        | Error::MigrationInTransaction { table, .. } => {
             fields.push(("table", text(py, table)));
         }
         Error::Sql { line, column, .. } => {

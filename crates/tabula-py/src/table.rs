@@ -14,11 +14,11 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use tabula::{Database, DynTable, Error, Row, Select, Transaction, Value};
+use tabula::{Database, DynTable, Error, Row, Select, Transaction, TxDynTable, Value};
 
 use crate::convert::{self, Cols};
 use crate::errors::{self, IntoPyResult};
-use crate::txn::{Registry, Tx};
+use crate::txn::{writing, Registry, Tx};
 
 /// A table of a database, as the Python layer uses it.
 #[pyclass(frozen, module = "tabula._native")]
@@ -27,6 +27,40 @@ pub struct Table {
     pub(crate) handle: DynTable,
     pub(crate) cols: Arc<Cols>,
     pub(crate) txs: Arc<Registry>,
+}
+
+/// The table inside `tx`, refused with `SchemaMismatch` if it no longer has the schema
+/// `cols` was made from: a class bound before the table migrated (redefined in the same
+/// process, or altered through SQL) would read and write by the old column positions.
+fn bound<'a>(tx: &'a Transaction<'_>, cols: &Cols) -> tabula::Result<TxDynTable<'a>> {
+    let t = tx.dyn_table(&cols.table)?;
+    if t.schema() != &cols.schema {
+        return Err(stale(cols));
+    }
+    Ok(t)
+}
+
+/// The error for a class whose table migrated after it was bound.
+fn stale(cols: &Cols) -> Error {
+    Error::SchemaMismatch {
+        table: cols.table.clone(),
+        reason: "the table was migrated after this class was bound to it; use the class \
+                 that migrated it (or bind this one again)"
+            .to_owned(),
+    }
+}
+
+/// The engine's refusal of a handle made before its table migrated, in this package's
+/// words (the engine's names a Rust call); any other error as it is.
+fn restale(e: Error, cols: &Cols) -> Error {
+    match e {
+        Error::SchemaMismatch { ref reason, .. }
+            if reason.contains("since this handle was made") =>
+        {
+            stale(cols)
+        }
+        other => other,
+    }
 }
 
 /// The first exception a Python filter raised, which ends the operation.
@@ -131,11 +165,10 @@ fn count_rows(
 /// them before the caller acts on them.
 fn matching_keys(
     tx: &Transaction<'_>,
-    table: &str,
     pred: &Py<PyAny>,
     cols: &Cols,
 ) -> tabula::Result<HashSet<Value>> {
-    let t = tx.dyn_table(table)?;
+    let t = bound(tx, cols)?;
     let failure = Failure::new();
     let keys = t
         .select()
@@ -149,19 +182,17 @@ fn matching_keys(
 /// then changed without it, all inside `tx`.
 fn update_where(
     tx: &Transaction<'_>,
-    table: &str,
     pred: &Py<PyAny>,
     cols: &Cols,
     changes: &[(String, Value)],
 ) -> tabula::Result<usize> {
-    let keys = matching_keys(tx, table, pred, cols)?;
-    change_keys(tx, table, cols, &keys, changes)
+    let keys = matching_keys(tx, pred, cols)?;
+    change_keys(tx, cols, &keys, changes)
 }
 
 /// Sets `changes` in the rows with these keys, inside `tx`.
 fn change_keys(
     tx: &Transaction<'_>,
-    table: &str,
     cols: &Cols,
     keys: &HashSet<Value>,
     changes: &[(String, Value)],
@@ -170,7 +201,7 @@ fn change_keys(
         return Ok(0);
     }
     let pk = cols.schema.primary_key();
-    tx.dyn_table(table)?.update(
+    bound(tx, cols)?.update(
         |r| keys.contains(&r.values()[pk]),
         |r| {
             for (name, v) in changes {
@@ -180,29 +211,18 @@ fn change_keys(
     )
 }
 
-fn delete_where(
-    tx: &Transaction<'_>,
-    table: &str,
-    pred: &Py<PyAny>,
-    cols: &Cols,
-) -> tabula::Result<usize> {
-    let keys = matching_keys(tx, table, pred, cols)?;
-    delete_keys(tx, table, cols, &keys)
+fn delete_where(tx: &Transaction<'_>, pred: &Py<PyAny>, cols: &Cols) -> tabula::Result<usize> {
+    let keys = matching_keys(tx, pred, cols)?;
+    delete_keys(tx, cols, &keys)
 }
 
 /// Deletes the rows with these keys, inside `tx`.
-fn delete_keys(
-    tx: &Transaction<'_>,
-    table: &str,
-    cols: &Cols,
-    keys: &HashSet<Value>,
-) -> tabula::Result<usize> {
+fn delete_keys(tx: &Transaction<'_>, cols: &Cols, keys: &HashSet<Value>) -> tabula::Result<usize> {
     if keys.is_empty() {
         return Ok(0);
     }
     let pk = cols.schema.primary_key();
-    tx.dyn_table(table)?
-        .delete(|r| keys.contains(&r.values()[pk]))
+    bound(tx, cols)?.delete(|r| keys.contains(&r.values()[pk]))
 }
 
 impl Table {
@@ -216,10 +236,8 @@ impl Table {
         tx: &Bound<'_, Tx>,
         pred: &Py<PyAny>,
     ) -> PyResult<HashSet<Value>> {
-        let name = self.name();
-        let rows = tx
-            .get()
-            .run(py, move |t| t.dyn_table(&name)?.select().all())?;
+        let cols = self.cols.clone();
+        let rows = tx.get().run(py, move |t| bound(t, &cols)?.select().all())?;
         let pk = self.cols.schema.primary_key();
         let mut keys = HashSet::new();
         for r in &rows {
@@ -266,14 +284,24 @@ impl Table {
 
     /// Runs a SQL statement in the scope the call is in.
     fn sql(&self, py: Python<'_>, text: String, params: Vec<Value>) -> PyResult<tabula::SqlResult> {
-        let tx = self.txs.current(py);
+        let tx = self.txs.current(py)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
+        let cols = self.cols.clone();
         match tx {
             None => {
                 let db = &self.db;
-                py.detach(|| db.sql_with(&text, &params)).py(py)
+                py.detach(|| {
+                    if db.schema(&cols.table)? != cols.schema {
+                        return Err(stale(&cols));
+                    }
+                    db.sql_with(&text, &params)
+                })
+                .py(py)
             }
-            Some(tx) => tx.get().run(py, move |t| t.sql_with(&text, &params)),
+            Some(tx) => tx.get().run(py, move |t| {
+                bound(t, &cols)?;
+                t.sql_with(&text, &params)
+            }),
         }
     }
 }
@@ -313,18 +341,20 @@ impl Table {
                 &empty
             }
         };
-        let tx = self.txs.current(py);
+        let tx = self.txs.current(py)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let row = self.cols.row(fields)?;
         let key = match tx {
             None => {
                 let h = &self.handle;
-                py.detach(|| h.insert_values(row)).py(py)?
+                py.detach(|| h.insert_values(row))
+                    .map_err(|e| restale(e, &self.cols))
+                    .py(py)?
             }
             Some(tx) => {
-                let name = self.name();
+                let cols = self.cols.clone();
                 tx.get()
-                    .run(py, move |t| t.dyn_table(&name)?.insert_values(row))?
+                    .run(py, move |t| bound(t, &cols)?.insert_values(row))?
             }
         };
         convert::plain_to_py(py, &key)
@@ -337,7 +367,7 @@ impl Table {
         py: Python<'py>,
         rows: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let tx = self.txs.current(py);
+        let tx = self.txs.current(py)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let mut batch = Vec::new();
         for item in rows.try_iter()? {
@@ -363,12 +393,14 @@ impl Table {
         let keys = match tx {
             None => {
                 let h = &self.handle;
-                py.detach(|| h.insert_many_values(batch)).py(py)?
+                py.detach(|| h.insert_many_values(batch))
+                    .map_err(|e| restale(e, &self.cols))
+                    .py(py)?
             }
             Some(tx) => {
-                let name = self.name();
+                let cols = self.cols.clone();
                 tx.get()
-                    .run(py, move |t| t.dyn_table(&name)?.insert_many_values(batch))?
+                    .run(py, move |t| bound(t, &cols)?.insert_many_values(batch))?
             }
         };
         let out = PyList::empty(py);
@@ -385,15 +417,19 @@ impl Table {
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let tx = self.txs.current(py);
+        let tx = self.txs.current(py)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let key = self.cols.key(key)?;
         let row = match tx {
             // A lookup takes no lock and is over before releasing the GIL would pay off.
-            None => self.handle.get(key).py(py)?,
+            None => self
+                .handle
+                .get(key)
+                .map_err(|e| restale(e, &self.cols))
+                .py(py)?,
             Some(tx) => {
-                let name = self.name();
-                tx.get().run(py, move |t| t.dyn_table(&name)?.get(key))?
+                let cols = self.cols.clone();
+                tx.get().run(py, move |t| bound(t, &cols)?.get(key))?
             }
         };
         row.map(|r| self.cols.dict(py, r.values())).transpose()
@@ -407,15 +443,19 @@ impl Table {
         column: String,
         value: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let tx = self.txs.current(py);
+        let tx = self.txs.current(py)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let value = self.cols.value(&column, value)?;
         let row = match tx {
-            None => self.handle.get_by(&column, value).py(py)?,
+            None => self
+                .handle
+                .get_by(&column, value)
+                .map_err(|e| restale(e, &self.cols))
+                .py(py)?,
             Some(tx) => {
-                let name = self.name();
+                let cols = self.cols.clone();
                 tx.get()
-                    .run(py, move |t| t.dyn_table(&name)?.get_by(&column, value))?
+                    .run(py, move |t| bound(t, &cols)?.get_by(&column, value))?
             }
         };
         row.map(|r| self.cols.dict(py, r.values())).transpose()
@@ -432,7 +472,7 @@ impl Table {
         limit: Option<usize>,
         offset: Option<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let tx = self.txs.current(py);
+        let tx = self.txs.current(py)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let shape = Shape {
             order,
@@ -449,6 +489,7 @@ impl Table {
                     None => py.detach(|| select_rows(h.select(), None, cols, &shape)),
                     Some(p) => select_rows(h.select(), Some(p), cols, &shape),
                 }
+                .map_err(|e| restale(e, cols))
                 .py(py)?
             }
             Some(tx) => {
@@ -456,10 +497,10 @@ impl Table {
                     Some(p) => Some(self.accepted_in(py, tx, p)?),
                     None => None,
                 };
-                let (name, cols) = (self.name(), self.cols.clone());
+                let cols = self.cols.clone();
                 let pk = cols.schema.primary_key();
                 tx.get().run(py, move |t| {
-                    let all = t.dyn_table(&name)?;
+                    let all = bound(t, &cols)?;
                     match &keys {
                         None => select_rows(all.select(), None, &cols, &shape),
                         Some(k) => select_rows(
@@ -478,7 +519,7 @@ impl Table {
     /// How many rows a Python callable accepts (all rows without one).
     #[pyo3(signature = (pred))]
     fn count(&self, py: Python<'_>, pred: Option<Py<PyAny>>) -> PyResult<usize> {
-        let tx = self.txs.current(py);
+        let tx = self.txs.current(py)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         match tx {
             None => {
@@ -487,14 +528,15 @@ impl Table {
                     None => py.detach(|| count_rows(h.select(), None, cols)),
                     Some(p) => count_rows(h.select(), Some(p), cols),
                 }
+                .map_err(|e| restale(e, cols))
                 .py(py)
             }
             Some(tx) => {
-                let (name, cols) = (self.name(), self.cols.clone());
+                let cols = self.cols.clone();
                 match &pred {
                     Some(p) => Ok(self.accepted_in(py, tx, p)?.len()),
                     None => tx.get().run(py, move |t| {
-                        count_rows(t.dyn_table(&name)?.select(), None, &cols)
+                        count_rows(bound(t, &cols)?.select(), None, &cols)
                     }),
                 }
             }
@@ -510,19 +552,21 @@ impl Table {
         pred: Py<PyAny>,
         changes: &Bound<'_, PyDict>,
     ) -> PyResult<usize> {
-        let tx = self.txs.current(py);
+        let tx = self.txs.current(py)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let changes = self.changes(changes)?;
-        let (name, cols) = (self.name(), self.cols.clone());
+        let cols = self.cols.clone();
         match tx {
             None => {
                 let db = &self.db;
-                py.detach(|| db.transaction(|t| update_where(t, &name, &pred, &cols, &changes)))
-                    .py(py)
+                py.detach(|| {
+                    writing(|| db.transaction(|t| update_where(t, &pred, &cols, &changes)))
+                })
+                .py(py)
             }
             Some(tx) => tx.get().run(py, {
                 let keys = self.accepted_in(py, tx, &pred)?;
-                move |t| change_keys(t, &name, &cols, &keys, &changes)
+                move |t| change_keys(t, &cols, &keys, &changes)
             }),
         }
     }
@@ -531,18 +575,18 @@ impl Table {
     /// the callable raises, none.
     #[pyo3(signature = (pred))]
     fn delete(&self, py: Python<'_>, pred: Py<PyAny>) -> PyResult<usize> {
-        let tx = self.txs.current(py);
+        let tx = self.txs.current(py)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
-        let (name, cols) = (self.name(), self.cols.clone());
+        let cols = self.cols.clone();
         match tx {
             None => {
                 let db = &self.db;
-                py.detach(|| db.transaction(|t| delete_where(t, &name, &pred, &cols)))
+                py.detach(|| writing(|| db.transaction(|t| delete_where(t, &pred, &cols))))
                     .py(py)
             }
             Some(tx) => tx.get().run(py, {
                 let keys = self.accepted_in(py, tx, &pred)?;
-                move |t| delete_keys(t, &name, &cols, &keys)
+                move |t| delete_keys(t, &cols, &keys)
             }),
         }
     }

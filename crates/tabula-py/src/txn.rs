@@ -6,9 +6,9 @@
 //! back into Python (a `where=` lambda) and other Python threads go on meanwhile.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{JoinHandle, ThreadId};
 
 use pyo3::prelude::*;
@@ -47,18 +47,62 @@ struct Worker {
     thread: JoinHandle<()>,
 }
 
+thread_local! {
+    /// Set while this thread runs a write of the engine's that calls back into Python (an
+    /// `update` or `delete` whose `where=` runs per row): the engine's writer lock is held,
+    /// so a transaction, checkpoint or close asked for from inside the callback would wait
+    /// for this very thread.
+    static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` (an engine write that calls back into Python) with this thread marked as
+/// holding the writer's lock.
+pub fn writing<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            WRITING.with(|w| w.set(self.0));
+        }
+    }
+    let _reset = Reset(WRITING.with(|w| w.replace(true)));
+    f()
+}
+
 /// The open transactions of one database, by the thread that opened each: a call made on
 /// that thread runs inside it, calls on other threads do not see it.
 #[derive(Default)]
 pub struct Registry {
     /// How many are open: while none is, a call needs no lock to know it runs on its own.
     open: AtomicUsize,
+    /// Set in a child process forked from the one that opened the database directory:
+    /// the child shares the parent's files and lock, so its writes would interleave with
+    /// the parent's in the log. Every call in the child is refused.
+    forked: AtomicBool,
     by_thread: Mutex<HashMap<ThreadId, Py<Tx>>>,
 }
 
 impl Registry {
-    /// The transaction open on the calling thread, if any.
-    pub fn current(&self, py: Python<'_>) -> Option<Py<Tx>> {
+    /// Marks the database as inherited through `fork()` (see `forked`).
+    pub fn mark_forked(&self) {
+        self.forked.store(true, Ordering::Release);
+    }
+
+    /// The transaction open on the calling thread, if any; an error in a forked child.
+    pub fn current(&self, py: Python<'_>) -> PyResult<Option<Py<Tx>>> {
+        if self.forked.load(Ordering::Acquire) {
+            return Err(errors::raise(
+                py,
+                "Closed",
+                "this database directory was opened by the parent of this process (before a \
+                 fork); it stays the parent's: open it again here, once the parent has closed \
+                 it, or open it read_only=True",
+                &[],
+            ));
+        }
+        Ok(self.find(py))
+    }
+
+    fn find(&self, py: Python<'_>) -> Option<Py<Tx>> {
         if self.open.load(Ordering::Acquire) == 0 {
             return None;
         }
@@ -70,7 +114,7 @@ impl Registry {
     /// `Error::InTransaction` when the calling thread has a transaction open: `what` would
     /// wait for it forever.
     pub fn refuse_inside(&self, py: Python<'_>, what: &str) -> PyResult<()> {
-        if self.current(py).is_some() {
+        if self.current(py)?.is_some() || WRITING.with(|w| w.get()) {
             return Err(errors::raise(
                 py,
                 "InTransaction",
@@ -87,7 +131,16 @@ impl Registry {
     /// Opens a transaction for the calling thread.
     pub fn begin(self: &Arc<Self>, py: Python<'_>, db: Database) -> PyResult<Py<Tx>> {
         let me = std::thread::current().id();
-        if self.current(py).is_some() {
+        if WRITING.with(|w| w.get()) {
+            return Err(errors::raise(
+                py,
+                "InTransaction",
+                "a where= function of an update or delete cannot open a transaction: the \
+                 update itself holds the writer's turn until it ends",
+                &[],
+            ));
+        }
+        if self.current(py)?.is_some() {
             return Err(errors::raise(
                 py,
                 "InTransaction",
@@ -96,17 +149,22 @@ impl Registry {
             ));
         }
         let tx = Py::new(py, Tx::begin(py, db, self.clone(), me)?)?;
-        let mut map = self.by_thread.lock().map_err(|_| ended(py))?;
+        let mut map = self
+            .by_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         map.insert(me, tx.clone_ref(py));
         self.open.fetch_add(1, Ordering::AcqRel);
         Ok(tx)
     }
 
     fn forget(&self, thread: ThreadId) {
-        if let Ok(mut map) = self.by_thread.lock() {
-            if map.remove(&thread).is_some() {
-                self.open.fetch_sub(1, Ordering::AcqRel);
-            }
+        let mut map = self
+            .by_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if map.remove(&thread).is_some() {
+            self.open.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }

@@ -336,17 +336,28 @@ def test_a_callable_object_runs_per_row(cols):
     assert _trace.trace(Pred(), cols) is None
 
 
+class _CountingBox:
+    """A constant a lambda reads by subscript: counts how often the lambda ran."""
+
+    def __init__(self, value):
+        self.value = value
+        self.reads = 0
+
+    def __getitem__(self, i):
+        self.reads += 1
+        return self.value
+
+
 def test_a_traced_lambda_is_called_once(db):
     Cls = make_class(db, "once")
     Cls.insert_many([dict(f=1.0), dict(f=2.0), dict(f=3.0)])
+    box = _CountingBox(1.5)
+    traced = lambda s: s['f'] > box[0]  # noqa: E731
+    assert [r["id"] for r in Cls.select(where=traced)] == [2, 3]
+    assert box.reads == 1
+    assert Cls.count(where=traced) == 2 and box.reads == 2
+    # The same shape run per row (an `and` makes it untraceable) reads it per row.
     calls = []
-
-    # The lambda's own bytecode decides; a global the trace reads is fine.
-    def counting(s):
-        return s['f'] > 1.5
-
-    traced = counting
-    assert _trace.trace(traced, Cls.__tabula__.columns) is not None
     untraced = lambda s: calls.append(1) or s['f'] > 1.5  # noqa: E731
     assert [r["id"] for r in Cls.select(where=untraced)] == [2, 3]
     assert len(calls) == 3

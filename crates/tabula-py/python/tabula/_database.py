@@ -182,6 +182,17 @@ class Transaction:
         self._native = self._db._native.begin()
         return self
 
+    def __del__(self) -> None:
+        # Entered and dropped without __exit__ (a misuse, or a generator never resumed):
+        # roll back, or the writer's turn would stay taken and this thread's later calls
+        # would all run inside a transaction nobody commits.
+        native = getattr(self, "_native", None)
+        if native is not None and native.is_open():
+            try:
+                native.rollback()
+            except Exception:
+                pass
+
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         if exc_type is None:
             self._native.commit()
@@ -193,12 +204,30 @@ class Transaction:
 def _directory(name: Optional[str], persist: bool, base_path: str,
                path: Optional[str]) -> Optional[str]:
     if path is not None:
+        if not os.fspath(path):
+            raise ValueError("path= names the database directory; it cannot be empty")
         return os.path.realpath(os.fspath(path))
     if not persist:
         return None
     if not name:
         raise ValueError("a persistent Database needs a name (or a path=)")
+    if os.sep in name or (os.altsep and os.altsep in name) or name in (".", ".."):
+        raise ValueError(f"a Database name is one directory name inside base_path, not "
+                         f"{name!r}; use path= for a directory elsewhere")
     return os.path.realpath(os.path.join(os.fspath(base_path), name))
+
+
+def _after_fork_in_child() -> None:
+    # A forked child shares the parent's open files and directory lock: its writes would
+    # interleave with the parent's in the log. Its copies of the parent's databases refuse
+    # every call (tabula.Closed), and it may open directories afresh.
+    for db in list(_open.values()):
+        db._native.forked()
+    _open.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 _default: Optional[Database] = None

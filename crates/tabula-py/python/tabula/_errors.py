@@ -35,7 +35,10 @@ class UnknownColumn(Error):
 
 
 class Check(Error):
-    """A row makes a check false."""
+    """A row makes a check false; ``e.constraint`` is the check as written, ``e.value``
+    the row's key (``None`` before an insert assigned one)."""
+
+    constraint: str | None = None
 
 
 class Sql(Error):

@@ -140,7 +140,15 @@ def describe(cls: type, name: str | None, unique: Any, index: Any, check: Any,
             if f.default is not dataclasses.MISSING:
                 default = f.default
             elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+                # A column default is one value, stored in the schema: only a factory
+                # that makes the same value every time (list, lambda: ["a"]) can be one.
+                # One that does not (uuid4, datetime.now) would be called once, here.
                 default = f.default_factory()  # type: ignore[misc]
+                if f.default_factory() != default:  # type: ignore[misc]
+                    raise TypeError(
+                        f"{cls.__name__}.{f.name}: a column default is one stored value, "
+                        f"but default_factory={f.default_factory!r} makes a new one each "
+                        f"call; pass the value to insert() instead")
             if default is not dataclasses.MISSING and default is not None:
                 col["default"] = _default(cls, f.name, ty, default)
         columns.append(col)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Iterable, Optional, Sequence, TypeVar, Union
+from typing import Any, Callable, Optional, Sequence, TypeVar, Union
 
 from . import _errors, _schema, _trace
 from ._database import Database, default_database
@@ -38,6 +38,9 @@ class Binding:
     def order(self, order_by: OrderBy) -> list[str]:
         if order_by is None:
             return []
+        if not isinstance(order_by, (str, list, tuple)):
+            raise TypeError(f"order_by takes a column name ('gpa', '-gpa') or a list of them, "
+                            f"not {order_by!r}")
         keys = [order_by] if isinstance(order_by, str) else list(order_by)
         for k in keys:
             if not isinstance(k, str):
@@ -80,35 +83,21 @@ def _located(e: _errors.Error, table: str, column: str) -> _errors.Error:
 def _count(n: Any, what: str) -> Optional[int]:
     if n is None:
         return None
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"{what} must be a non-negative int, not {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < 2 ** 63:
+        raise ValueError(f"{what} must be a non-negative int below 2**63, not {n!r}")
     return n
 
 
 def _bound(cls: type) -> Binding:
-    binding = cls.__dict__.get("__tabula__")
+    # Inherited too: a subclass of a table class is the same table, as its native
+    # insert/get/get_by (class attributes) already are.
+    binding = getattr(cls, "__tabula__", None)
     if binding is None:
         raise TypeError(f"{cls.__name__} is not a @tabula.table() class")
     return binding
 
 
-def _insert(cls: type, **fields: Any) -> Any:
-    """Inserts a row and returns its primary key (assigned when the key is an integer
-    left out)."""
-    b = _bound(cls)
-    return b.native.insert(**fields)
-
-
-def _insert_many(cls: type, rows: Iterable[Any]) -> list:
-    """Inserts every row (dicts, or instances of the class) as one commit: all of them
-    or, if one is refused, none. Returns their keys."""
-    b = _bound(cls)
-    batch = [dataclasses.asdict(r) if dataclasses.is_dataclass(r) and not isinstance(r, type)
-             else r for r in rows]
-    return b.native.insert_many(batch)
-
-
-def _select(cls: type, where: Where = None, order_by: OrderBy = None,
+def _select(cls: type, /, where: Where = None, order_by: OrderBy = None,
             limit: Optional[int] = None, offset: Optional[int] = None) -> list[dict]:
     """The rows ``where(row)`` accepts (every row without it), as dicts, ordered by
     ``order_by`` (``'gpa'``, ``'-gpa'`` for descending, or a list of them; ties in key
@@ -161,20 +150,7 @@ def _sql_rank(v: Any) -> tuple:
     return (1, v)
 
 
-def _get(cls: type, id: Any) -> Optional[dict]:
-    """The row with this primary key, or ``None``."""
-    b = _bound(cls)
-    return b.native.get(id)
-
-
-def _get_by(cls: type, column: str, value: Any) -> Optional[dict]:
-    """The row holding ``value`` in the unique column ``column``, or ``None``
-    (``tabula.InvalidColumnUse`` for a column that is not unique)."""
-    b = _bound(cls)
-    return b.native.get_by(column, value)
-
-
-def _update(cls: type, where: Where = None, **changes: Any) -> int:
+def _update(cls: type, /, where: Where = None, **changes: Any) -> int:
     """Sets ``changes`` in every row ``where(row)`` accepts (every row without it);
     returns how many rows matched. All of them change or, if one is refused or ``where``
     raises, none."""
@@ -189,7 +165,7 @@ def _update(cls: type, where: Where = None, **changes: Any) -> int:
     return b.native.update_sql(traced[0], traced[1], changes)
 
 
-def _delete(cls: type, where: Where = None) -> int:
+def _delete(cls: type, /, where: Where = None) -> int:
     """Deletes every row ``where(row)`` accepts (every row without it); returns how
     many. All of them or, if ``where`` raises or a foreign key refuses, none."""
     b = _bound(cls)
@@ -201,7 +177,7 @@ def _delete(cls: type, where: Where = None) -> int:
     return b.native.execute("DELETE FROM " + b.quoted + " WHERE " + traced[0], traced[1])
 
 
-def _count_rows(cls: type, where: Where = None) -> int:
+def _count_rows(cls: type, /, where: Where = None) -> int:
     """How many rows ``where(row)`` accepts (every row without it)."""
     b = _bound(cls)
     traced = b.trace(where)
@@ -211,9 +187,12 @@ def _count_rows(cls: type, where: Where = None) -> int:
                             traced[1])
 
 
+# The class methods written in Python; insert, insert_many, get and get_by are the
+# engine's own
+# (see `table` below).
 _METHODS = {
-    "insert": _insert, "insert_many": _insert_many, "select": _select, "get": _get,
-    "get_by": _get_by, "update": _update, "delete": _delete, "count": _count_rows,
+    "select": _select, "update": _update, "delete": _delete,
+    "count": _count_rows,
 }
 
 
@@ -254,8 +233,11 @@ def table(db: Optional[Database] = None, name: Optional[str] = None, *,
         target.__tabula__ = Binding(database, native, described)
         for method, f in _METHODS.items():
             setattr(target, method, classmethod(f))
-        # The lookups and inserts go straight to the engine: no Python frame between.
+        # The lookups and inserts go straight to the engine, with no Python frame between:
+        # insert(**fields) -> key, insert_many(rows) -> [key] (dicts or instances of the
+        # class, one commit), get(id) -> dict | None, get_by(column, value).
         target.insert = native.insert
+        target.insert_many = native.insert_many
         target.get = native.get
         target.get_by = native.get_by
         return target

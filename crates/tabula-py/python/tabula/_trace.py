@@ -98,6 +98,11 @@ class _Column:
         elif kind == "text":
             if t is not str:
                 raise _Untraceable("not a str")
+            try:
+                other.encode("utf-8")
+            except UnicodeEncodeError:
+                # A lone surrogate: no stored text equals it, but it cannot be a SQL value.
+                raise _Untraceable("not UTF-8") from None
         else:
             raise _Untraceable("json column")
         if op in ("<", "<=", ">", ">=") and self._nullable:
@@ -212,7 +217,9 @@ def _bytecode_allows(code: types.CodeType) -> bool:
         verdict = (
             code.co_argcount == 1
             and code.co_kwonlyargcount == 0
-            and not code.co_flags & 0x2CC  # *args, **kwargs, generator, coroutine, async
+            # *args, **kwargs, generator, coroutine, iterable coroutine, async generator
+            # (not 0x40, CO_NOFREE, which 3.9 and 3.10 set on every plain function).
+            and not code.co_flags & 0x3AC
             and not any(isinstance(c, types.CodeType) for c in code.co_consts)
             and all(i.opname in _ALLOWED for i in dis.get_instructions(code))
         )

@@ -55,6 +55,7 @@ pub(crate) fn run_each(
 ) -> Result<SqlResult> {
     let parsed = cache::parsed(text)?;
     parsed.check_params(params)?;
+    let params = &*no_nan(params);
     if let (None, Some(p)) = (&each, parsed.point()) {
         if let Some(answer) = point::run(engine, p, params) {
             return answer;
@@ -175,11 +176,31 @@ impl Transaction<'_> {
     }
 }
 
+/// The parameters as SQL sees them: it has no NaN (SQLite's rule, which tabula's SQL
+/// follows), so a NaN parameter is null, and `WHERE f = ?` bound to NaN matches nothing.
+fn no_nan(params: &[Value]) -> std::borrow::Cow<'_, [Value]> {
+    if params
+        .iter()
+        .any(|p| matches!(p, Value::Float(f) if f.is_nan()))
+    {
+        params
+            .iter()
+            .map(|p| match p {
+                Value::Float(f) if f.is_nan() => Value::Null,
+                other => other.clone(),
+            })
+            .collect()
+    } else {
+        std::borrow::Cow::Borrowed(params)
+    }
+}
+
 /// Runs `text` inside `tx` (`tx.sql`): every statement is part of the transaction, so
 /// `BEGIN`, `COMMIT` and `ROLLBACK` are refused.
 fn run_in(tx: &Transaction<'_>, text: &str, params: &[Value]) -> Result<SqlResult> {
     let parsed = cache::parsed(text)?;
     parsed.check_params(params)?;
+    let params = &*no_nan(params);
     let statements = &parsed.statements;
     let mut last = SqlResult::default();
     for (i, s) in statements.iter().enumerate() {

@@ -1304,3 +1304,52 @@ fn primary_key_joins_answer_as_a_nested_loop() {
         )]
     );
 }
+
+/// SQL has no NaN: a NaN bound to a placeholder is null, so it matches no row (it used to
+/// compare equal to every float, and `DELETE … WHERE f = ?` emptied the table), and
+/// stores as null where the column allows it.
+#[test]
+fn a_nan_parameter_is_null() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, f REAL NOT NULL, g REAL)")
+        .unwrap();
+    for v in [1.0, 2.0, 3.5] {
+        db.sql_with("INSERT INTO t (f) VALUES (?)", &[Value::Float(v)])
+            .unwrap();
+    }
+    let nan = [Value::Float(f64::NAN)];
+    for op in ["=", "<>", "<", ">", "<=", ">="] {
+        let r = db
+            .sql_with(&format!("SELECT COUNT(*) FROM t WHERE f {op} ?"), &nan)
+            .unwrap();
+        assert_eq!(r.rows, [[Value::Int(0)]], "f {op} NaN");
+    }
+    assert_eq!(
+        db.sql_with("DELETE FROM t WHERE f = ?", &nan)
+            .unwrap()
+            .changed,
+        0
+    );
+    db.transaction(|tx| {
+        assert_eq!(tx.sql_with("DELETE FROM t WHERE f = ?", &nan)?.changed, 0);
+        Ok(())
+    })
+    .unwrap();
+    db.sql_with("UPDATE t SET g = ? WHERE id = 1", &nan)
+        .unwrap();
+    assert_eq!(
+        db.sql("SELECT g FROM t WHERE id = 1").unwrap().rows,
+        [[Value::Null]]
+    );
+    let err = db
+        .sql_with("INSERT INTO t (f) VALUES (?)", &nan)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NotNull { ref column, .. } if column == "f"),
+        "{err}"
+    );
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM t").unwrap().rows,
+        [[Value::Int(3)]]
+    );
+}

@@ -1,0 +1,232 @@
+"""Regressions for what a fresh reader and a hostile user found: each test failed before
+its fix."""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+
+import tabula
+from tabula import Database, _trace, table
+
+
+def item_classes(db):
+    @table(db=db, name="item")
+    @dataclass
+    class V1:
+        id: int = field(metadata={"primary_key": True})
+        a: int = 0
+        b: int = 0
+
+    V1.insert(a=5, b=6)
+
+    @table(db=db, name="item", dropped=["a"])
+    @dataclass
+    class V2:
+        id: int = field(metadata={"primary_key": True})
+        b: int = 0
+        c: int = 0
+
+    return V1, V2
+
+
+def test_a_class_bound_before_a_migration_is_refused_on_every_path(db):
+    V1, V2 = item_classes(db)
+    before = V2.select()
+    calls = [
+        lambda: V1.select(),
+        lambda: V1.select(where=lambda s: s["id"] > 0),  # traced: SQL
+        lambda: V1.select(where=lambda s: s["id"] > 0 and True),  # per row
+        lambda: V1.count(where=lambda s: s["id"] > 0),
+        lambda: V1.update(where=lambda s: s["a"] == 6 and True, a=1),
+        lambda: V1.update(where=lambda s: s["id"] == 1, a=1),
+        lambda: V1.delete(where=lambda s: s["a"] == 6 and True),
+        lambda: V1.delete(where=lambda s: s["id"] == 1),
+        lambda: V1.insert(a=1, b=2),
+        lambda: V1.get(1),
+    ]
+    for call in calls:
+        with pytest.raises(tabula.SchemaMismatch, match="migrated after this class was bound"):
+            call()
+        with pytest.raises(tabula.SchemaMismatch, match="migrated after this class was bound"):
+            with db.transaction():
+                call()
+    assert V2.select() == before == [{"id": 1, "b": 6, "c": 0}]
+
+
+def test_a_transaction_opened_inside_an_update_filter_is_refused(db):
+    @table(db=db)
+    @dataclass
+    class U:
+        id: int = field(metadata={"primary_key": True})
+        n: int = 0
+
+    U.insert(n=1)
+
+    def opens_one(row):
+        with db.transaction():
+            pass
+        return True
+
+    with pytest.raises(tabula.InTransaction, match="cannot open a transaction"):
+        U.update(where=opens_one, n=9)
+    with pytest.raises(tabula.InTransaction):
+        U.delete(where=lambda r: db.save() or True)
+    assert U.select() == [{"id": 1, "n": 1}]
+    # The flag is gone once the update is over.
+    with db.transaction():
+        U.insert(n=2)
+    assert U.count() == 2
+
+
+def test_python_3_9_and_3_10_trace_plain_lambdas():
+    # CO_NOFREE (0x40), which 3.9 and 3.10 set on every function without free
+    # variables, must not count as "generator or coroutine".
+    assert _trace._bytecode_allows((lambda s: s["gpa"] > 3.5).__code__)
+    code = (lambda s: s["gpa"] > 3.5).__code__.replace(
+        co_flags=(lambda s: s["gpa"] > 3.5).__code__.co_flags | 0x40)
+    assert _trace._bytecode_allows(code)
+    _trace._verdicts.clear()
+
+
+def test_a_lone_surrogate_constant_runs_per_row(db):
+    @table(db=db)
+    @dataclass
+    class S:
+        id: int = field(metadata={"primary_key": True})
+        s: str = ""
+
+    S.insert(s="a")
+    assert _trace.trace(lambda r: r["s"] == "\ud800", S.__tabula__.columns) is None
+    assert S.select(where=lambda r: r["s"] == "\ud800") == []
+    assert len(S.select(where=lambda r: r["s"] != "\ud800")) == 1
+
+
+def test_a_nan_sql_parameter_matches_nothing(db):
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, f REAL NOT NULL)")
+    for v in (1.0, 2.0, 3.5):
+        db.sql("INSERT INTO t (f) VALUES (?)", [v])
+    assert db.sql("DELETE FROM t WHERE f = ?", [float("nan")]) == 0
+    assert db.sql("SELECT COUNT(*) AS n FROM t") == [{"n": 3}]
+
+
+def test_a_transaction_dropped_without_exit_rolls_back(pdb):
+    @table(db=pdb)
+    @dataclass
+    class A:
+        id: int = field(metadata={"primary_key": True})
+        u: str = ""
+
+    def leaves_it_open():
+        tx = pdb.transaction()
+        tx.__enter__()
+        A.insert(u="inside")
+
+    leaves_it_open()
+    gc.collect()
+    A.insert(u="after")
+    assert [r["u"] for r in A.select()] == ["after"]
+    with pdb.transaction():
+        A.insert(u="again")
+    pdb.close()
+    again = Database(path=pdb.path)
+
+    @table(db=again, name="a")
+    @dataclass
+    class A2:
+        id: int = field(metadata={"primary_key": True})
+        u: str = ""
+
+    assert [r["u"] for r in A2.select()] == ["after", "again"]
+    again.close()
+
+
+def test_a_forked_child_cannot_use_the_parents_directory(tmp_path):
+    script = textwrap.dedent(f"""
+        import os, sys
+        from dataclasses import dataclass, field
+        import tabula
+
+        db = tabula.Database(path={str(tmp_path / "d")!r})
+
+        @tabula.table(db=db)
+        @dataclass
+        class A:
+            id: int = field(metadata={{'primary_key': True}})
+            who: str = ""
+
+        A.insert(who="before")
+        pid = os.fork()
+        if pid == 0:
+            try:
+                A.insert(who="child")
+            except tabula.Closed:
+                os._exit(7)
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 7, status
+        for _ in range(3):
+            A.insert(who="parent")
+        db.close()
+        again = tabula.Database(path={str(tmp_path / "d")!r})
+        print([r["who"] for r in again.sql("SELECT who FROM a ORDER BY id")])
+    """)
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork here")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['before', 'parent', 'parent', 'parent']"
+
+
+def test_a_default_factory_that_changes_is_refused(db):
+    with pytest.raises(TypeError, match="makes a new one each call"):
+        @table(db=db)
+        @dataclass
+        class T:
+            id: int = field(metadata={"primary_key": True})
+            token: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    assert db.tables() == []
+
+
+def test_a_column_named_cls_can_be_updated(db):
+    @table(db=db)
+    @dataclass
+    class K:
+        id: int = field(metadata={"primary_key": True})
+        cls: int = 0
+
+    K.insert(cls=1)
+    assert K.update(cls=9) == 1
+    assert K.update(where=lambda r: r["cls"] == 9, cls=3) == 1
+    assert K.select() == [{"id": 1, "cls": 3}]
+
+
+@pytest.mark.parametrize("kwargs", [dict(path=""), dict(persist=True, name="../x"),
+                                    dict(persist=True, name="a/b"),
+                                    dict(persist=True, name="..")])
+def test_database_paths_that_escape_are_refused(tmp_path, kwargs):
+    with pytest.raises(ValueError):
+        Database(base_path=str(tmp_path), **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_order_by_and_limit_are_checked(db):
+    @table(db=db)
+    @dataclass
+    class N:
+        id: int = field(metadata={"primary_key": True})
+        v: int = 0
+
+    with pytest.raises(TypeError, match="order_by"):
+        N.select(order_by={"v": 1})
+    with pytest.raises(ValueError, match="limit"):
+        N.select(limit=2 ** 64)
