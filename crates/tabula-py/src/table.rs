@@ -601,14 +601,26 @@ impl Table {
         params: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
         let params = convert::params(py, params)?;
-        let result = self.sql(py, text, params)?;
-        if result.columns.len() != self.cols.names.len() {
-            return Err(errors::plain(
-                py,
-                "internal error: a row query must select every column",
-            ));
+        if self.txs.current(py)?.is_some() {
+            let result = self.sql(py, text, params)?;
+            return self.value_dicts(py, &result.rows);
         }
-        self.value_dicts(py, &result.rows)
+        // Outside a transaction the rows become dicts as the query finds them, with no
+        // result set in between. A read takes no lock, so it keeps the GIL.
+        let cols = &self.cols;
+        if self.db.schema(&cols.table).py(py)? != cols.schema {
+            return Err(errors::to_py(py, stale(cols)));
+        }
+        let list = PyList::empty(py);
+        self.db
+            .sql_each(&text, &params, |row| {
+                cols.dict(py, row)
+                    .and_then(|d| list.append(d))
+                    .map_err(Error::abort)?;
+                Ok(true)
+            })
+            .py(py)?;
+        Ok(list)
     }
 
     /// Runs a SQL statement (`UPDATE`, `DELETE`, `SELECT COUNT(*)`) and returns its first

@@ -276,11 +276,13 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
                 )));
             };
             let v = if self.schema.columns[i].ty == ColumnType::Json {
-                let raw: serde_json::Value = map.next_value()?;
-                if raw.is_null() {
-                    Value::Null
-                } else {
-                    Value::Text(raw.to_string())
+                // The document's own text, as it was written: parsing it into a
+                // `serde_json::Value` would sort its object keys and round integers
+                // beyond 64 bits to floats.
+                let raw: Box<serde_json::value::RawValue> = map.next_value()?;
+                match raw.get() {
+                    "null" => Value::Null,
+                    text => Value::Text(text.to_owned()),
                 }
             } else {
                 // Read from the value's own text, so that no number is rounded.
