@@ -126,20 +126,8 @@ impl Cols {
             "TypeMismatch",
             &message,
             &[
-                (
-                    "table",
-                    self.table
-                        .clone()
-                        .into_pyobject(py)
-                        .map(|o| o.into_any().unbind())
-                        .unwrap_or_else(|_| py.None()),
-                ),
-                (
-                    "column",
-                    name.into_pyobject(py)
-                        .map(|o| o.into_any().unbind())
-                        .unwrap_or_else(|_| py.None()),
-                ),
+                ("table", errors::text(py, &self.table)),
+                ("column", errors::text(py, name)),
                 ("value", obj.clone().unbind()),
             ],
         )
@@ -195,14 +183,7 @@ impl Cols {
                     "UnknownColumn",
                     &format!("table {} has no column {}", self.table, k),
                     &[
-                        (
-                            "table",
-                            self.table
-                                .clone()
-                                .into_pyobject(py)
-                                .map(|o| o.into_any().unbind())
-                                .unwrap_or_else(|_| py.None()),
-                        ),
+                        ("table", errors::text(py, &self.table)),
                         ("column", k.unbind()),
                     ],
                 );

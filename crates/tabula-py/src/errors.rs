@@ -4,6 +4,7 @@
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use pyo3::types::PyString;
 use tabula::{Error, Value};
 
 static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
@@ -77,10 +78,15 @@ fn variant(e: &Error) -> &'static str {
     }
 }
 
-fn text(py: Python<'_>, s: &str) -> Py<PyAny> {
-    s.into_pyobject(py)
-        .map(|o| o.into_any().unbind())
-        .unwrap_or_else(|_| py.None())
+/// A Python `str`, for an exception's attribute.
+pub fn text(py: Python<'_>, s: &str) -> Py<PyAny> {
+    PyString::new(py, s).into_any().unbind()
+}
+
+/// A Python `int`, for an exception's attribute.
+fn number(py: Python<'_>, n: u64) -> Py<PyAny> {
+    let Ok(n) = n.into_pyobject(py);
+    n.into_any().unbind()
 }
 
 fn value(py: Python<'_>, v: &Value) -> Py<PyAny> {
@@ -105,12 +111,14 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
             table,
             column,
             value: v,
-        } => {
-            fields.push(("table", text(py, table)));
-            fields.push(("column", text(py, column)));
-            fields.push(("value", value(py, v)));
         }
-        Error::TypeMismatch {
+        | Error::TypeMismatch {
+            table,
+            column,
+            value: v,
+            ..
+        }
+        | Error::ForeignKey {
             table,
             column,
             value: v,
@@ -122,21 +130,8 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         }
         Error::NotNull { table, column }
         | Error::UnknownColumn { table, column }
-        | Error::InvalidColumnUse { table, column, .. } => {
-            fields.push(("table", text(py, table)));
-            fields.push(("column", text(py, column)));
-        }
-        Error::ForeignKey {
-            table,
-            column,
-            value: v,
-            ..
-        } => {
-            fields.push(("table", text(py, table)));
-            fields.push(("column", text(py, column)));
-            fields.push(("value", value(py, v)));
-        }
-        Error::PrimaryKeyChanged { table, column, .. }
+        | Error::InvalidColumnUse { table, column, .. }
+        | Error::PrimaryKeyChanged { table, column, .. }
         | Error::KeyExhausted { table, column, .. } => {
             fields.push(("table", text(py, table)));
             fields.push(("column", text(py, column)));
@@ -159,19 +154,8 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
             fields.push(("table", text(py, table)));
         }
         Error::Sql { line, column, .. } => {
-            fields.push((
-                "line",
-                line.into_pyobject(py)
-                    .map(|o| o.into_any().unbind())
-                    .unwrap_or_else(|_| py.None()),
-            ));
-            fields.push((
-                "sql_column",
-                column
-                    .into_pyobject(py)
-                    .map(|o| o.into_any().unbind())
-                    .unwrap_or_else(|_| py.None()),
-            ));
+            fields.push(("line", number(py, *line)));
+            fields.push(("sql_column", number(py, *column)));
         }
         _ => {}
     }

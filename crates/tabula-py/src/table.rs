@@ -50,6 +50,40 @@ fn stale(cols: &Cols) -> Error {
     }
 }
 
+/// What the lookups and inserts need of a table, outside a transaction ([`DynTable`]) or
+/// inside one ([`TxDynTable`]).
+trait Handle {
+    fn insert_values(&self, values: Vec<Option<Value>>) -> tabula::Result<Value>;
+    fn insert_many_values(&self, rows: Vec<Vec<Option<Value>>>) -> tabula::Result<Vec<Value>>;
+    fn get(&self, key: Value) -> tabula::Result<Option<Row>>;
+    fn get_by(&self, column: &str, value: Value) -> tabula::Result<Option<Row>>;
+}
+
+macro_rules! handle {
+    ($t:ty) => {
+        impl Handle for $t {
+            fn insert_values(&self, values: Vec<Option<Value>>) -> tabula::Result<Value> {
+                <$t>::insert_values(self, values)
+            }
+            fn insert_many_values(
+                &self,
+                rows: Vec<Vec<Option<Value>>>,
+            ) -> tabula::Result<Vec<Value>> {
+                <$t>::insert_many_values(self, rows)
+            }
+            fn get(&self, key: Value) -> tabula::Result<Option<Row>> {
+                <$t>::get(self, key)
+            }
+            fn get_by(&self, column: &str, value: Value) -> tabula::Result<Option<Row>> {
+                <$t>::get_by(self, column, value)
+            }
+        }
+    };
+}
+
+handle!(DynTable);
+handle!(TxDynTable<'_>);
+
 /// The engine's refusal of a handle made before its table migrated, in this package's
 /// words (the engine's names a Rust call); any other error as it is.
 fn restale(e: Error, cols: &Cols) -> Error {
@@ -226,6 +260,29 @@ fn delete_keys(tx: &Transaction<'_>, cols: &Cols, keys: &HashSet<Value>) -> tabu
 }
 
 impl Table {
+    /// Runs `f` on the table: inside the calling thread's transaction when one is open
+    /// (on its worker), else on this class's own handle, without the GIL when `detach`
+    /// (a write, which may wait for the writer's turn; a lookup takes no lock and is over
+    /// before releasing the GIL would pay off).
+    fn on<R: Send + 'static>(
+        &self,
+        py: Python<'_>,
+        detach: bool,
+        f: impl FnOnce(&dyn Handle) -> tabula::Result<R> + Send + 'static,
+    ) -> PyResult<R> {
+        match self.txs.current(py)? {
+            None => {
+                let h = &self.handle;
+                let r = if detach { py.detach(|| f(h)) } else { f(h) };
+                r.map_err(|e| restale(e, &self.cols)).py(py)
+            }
+            Some(tx) => {
+                let cols = self.cols.clone();
+                tx.bind(py).get().run(py, move |t| f(&bound(t, &cols)?))
+            }
+        }
+    }
+
     /// The keys of the rows `pred` accepts, as the open transaction `tx` sees them. The
     /// rows come out of the transaction and `pred` runs here, on the thread that opened
     /// it, not on the transaction's worker: so whatever `pred` does with the database
@@ -341,22 +398,8 @@ impl Table {
                 &empty
             }
         };
-        let tx = self.txs.current(py)?;
-        let tx = tx.as_ref().map(|t| t.bind(py));
         let row = self.cols.row(fields)?;
-        let key = match tx {
-            None => {
-                let h = &self.handle;
-                py.detach(|| h.insert_values(row))
-                    .map_err(|e| restale(e, &self.cols))
-                    .py(py)?
-            }
-            Some(tx) => {
-                let cols = self.cols.clone();
-                tx.get()
-                    .run(py, move |t| bound(t, &cols)?.insert_values(row))?
-            }
-        };
+        let key = self.on(py, true, move |h| h.insert_values(row))?;
         convert::plain_to_py(py, &key)
     }
 
@@ -367,8 +410,6 @@ impl Table {
         py: Python<'py>,
         rows: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let tx = self.txs.current(py)?;
-        let tx = tx.as_ref().map(|t| t.bind(py));
         let mut batch = Vec::new();
         for item in rows.try_iter()? {
             let item = item?;
@@ -390,19 +431,7 @@ impl Table {
                 }
             }
         }
-        let keys = match tx {
-            None => {
-                let h = &self.handle;
-                py.detach(|| h.insert_many_values(batch))
-                    .map_err(|e| restale(e, &self.cols))
-                    .py(py)?
-            }
-            Some(tx) => {
-                let cols = self.cols.clone();
-                tx.get()
-                    .run(py, move |t| bound(t, &cols)?.insert_many_values(batch))?
-            }
-        };
+        let keys = self.on(py, true, move |h| h.insert_many_values(batch))?;
         let out = PyList::empty(py);
         for k in &keys {
             out.append(convert::plain_to_py(py, k)?)?;
@@ -417,21 +446,8 @@ impl Table {
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let tx = self.txs.current(py)?;
-        let tx = tx.as_ref().map(|t| t.bind(py));
         let key = self.cols.key(key)?;
-        let row = match tx {
-            // A lookup takes no lock and is over before releasing the GIL would pay off.
-            None => self
-                .handle
-                .get(key)
-                .map_err(|e| restale(e, &self.cols))
-                .py(py)?,
-            Some(tx) => {
-                let cols = self.cols.clone();
-                tx.get().run(py, move |t| bound(t, &cols)?.get(key))?
-            }
-        };
+        let row = self.on(py, false, move |h| h.get(key))?;
         row.map(|r| self.cols.dict(py, r.values())).transpose()
     }
 
@@ -443,21 +459,8 @@ impl Table {
         column: String,
         value: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let tx = self.txs.current(py)?;
-        let tx = tx.as_ref().map(|t| t.bind(py));
         let value = self.cols.value(&column, value)?;
-        let row = match tx {
-            None => self
-                .handle
-                .get_by(&column, value)
-                .map_err(|e| restale(e, &self.cols))
-                .py(py)?,
-            Some(tx) => {
-                let cols = self.cols.clone();
-                tx.get()
-                    .run(py, move |t| bound(t, &cols)?.get_by(&column, value))?
-            }
-        };
+        let row = self.on(py, false, move |h| h.get_by(&column, value))?;
         row.map(|r| self.cols.dict(py, r.values())).transpose()
     }
 

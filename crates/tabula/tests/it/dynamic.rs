@@ -209,7 +209,8 @@ fn inserts_by_position_resolve_like_named_rows() {
 #[test]
 fn json_documents_survive_a_reopen_exactly() {
     let dir = tempfile::tempdir().unwrap();
-    let doc = r#"{"b":1,"a":[2,{"z":null}],"v":18446744073709551616,"big":12345678901234567890123}"#;
+    let doc =
+        r#"{"b":1,"a":[2,{"z":null}],"v":18446744073709551616,"big":12345678901234567890123}"#;
     let schema = Schema::new(
         "doc",
         vec![
@@ -230,7 +231,11 @@ fn json_documents_survive_a_reopen_exactly() {
     let db = Database::open(dir.path()).unwrap();
     let t = db.dyn_table("doc").unwrap();
     for key in [1, 2] {
-        assert_eq!(t.get(key).unwrap().unwrap()["j"], Value::from(doc), "row {key}");
+        assert_eq!(
+            t.get(key).unwrap().unwrap()["j"],
+            Value::from(doc),
+            "row {key}"
+        );
     }
     assert_eq!(t.get(3).unwrap().unwrap()["j"], Value::Null);
 }
