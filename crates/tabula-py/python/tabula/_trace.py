@@ -109,16 +109,13 @@ class _Column:
             raise _Untraceable("ordering a nullable column")
         col = self._quoted()
         if kind == "float":
-            # A float column may hold NaN, which Python finds unequal to everything but
-            # the engine's SQL does not: it compares NaN equal to every float and greater
-            # than every integer, and `IS NULL` is false for it. `col + 0.0` is null for
-            # NaN (SQL has no NaN) and for null, and the plain comparison stays first in
-            # the AND, where the engine can serve it from an index.
+            # A float column may hold NaN (stored through the library). SQL compares it
+            # as null, so `=`, `<`, ... pass it over, as Python's comparisons do; but
+            # `NaN != x` is true in Python and `IS NULL` false in SQL. `col + 0.0` is
+            # null for NaN (SQL has no NaN) and for null alike.
             if op == "<>":
                 return _Condition("((" + col + " + 0.0) IS NULL OR " + col + " <> ?)",
                                   [other])
-            return _Condition(
-                "(" + col + " " + op + " ? AND (" + col + " + 0.0) IS NOT NULL)", [other])
         if op == "<>" and self._nullable:
             return _Condition("(" + col + " IS NULL OR " + col + " <> ?)", [other])
         return _Condition(col + " " + op + " ?", [other])

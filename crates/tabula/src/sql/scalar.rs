@@ -1180,7 +1180,7 @@ fn float_text(f: f64) -> String {
     fp::format(f, true, 17)
 }
 
-/// Compares two values as SQL does: `None` if either is null. Numbers compare by value
+/// Compares two values as SQL does: `None` if either is null (or NaN). Numbers compare by value
 /// across integer and float; numbers sort before text; bools compare as 0 and 1.
 pub(crate) fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     let num = |v: &Value| match v {
@@ -1191,6 +1191,10 @@ pub(crate) fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     };
     match (a, b) {
         (Value::Null, _) | (_, Value::Null) => None,
+        // SQL has no NaN (SQLite's rule, which tabula's SQL follows): a NaN the library
+        // stored compares as null does, to nothing. (It compared equal to every float,
+        // so `DELETE ... WHERE f = 0` deleted it.) ORDER BY places it on its own.
+        (Value::Float(f), _) | (_, Value::Float(f)) if f.is_nan() => None,
         (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
         (Value::Text(x), Value::Text(y)) => Some(x.as_str().cmp(y.as_str())),
         (Value::Text(_), _) => Some(Ordering::Greater),

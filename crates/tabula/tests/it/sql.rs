@@ -1353,3 +1353,39 @@ fn a_nan_parameter_is_null() {
         [[Value::Int(3)]]
     );
 }
+
+/// A NaN the library stored compares as null in SQL: it equals nothing, differs from
+/// nothing, and is in no list, so no WHERE picks it (it used to compare equal to every
+/// float, and `DELETE … WHERE x = 0.0` deleted it).
+#[test]
+fn a_stored_nan_compares_as_null() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE f (id INTEGER PRIMARY KEY, x REAL)")
+        .unwrap();
+    let t = db.dyn_table("f").unwrap();
+    for x in [f64::NAN, 1.0, 2.5] {
+        t.insert(tabula::row! { "x" => x }).unwrap();
+    }
+    let ids = |cond: &str| -> Vec<Value> {
+        db.sql(&format!("SELECT id FROM f WHERE {cond} ORDER BY id"))
+            .unwrap()
+            .rows
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect()
+    };
+    assert_eq!(ids("x = 0.0"), Vec::<Value>::new());
+    assert_eq!(ids("x <> 2.5"), [Value::Int(2)]);
+    assert_eq!(ids("x > 0"), [Value::Int(2), Value::Int(3)]);
+    assert_eq!(ids("x IN (1.0, 7)"), [Value::Int(2)]);
+    assert_eq!(
+        ids("x BETWEEN -1e300 AND 1e300"),
+        [Value::Int(2), Value::Int(3)]
+    );
+    assert_eq!(ids("NOT (x = 1.0)"), [Value::Int(3)]);
+    assert_eq!(db.sql("DELETE FROM f WHERE x = 0.0").unwrap().changed, 0);
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM f").unwrap().rows,
+        [[Value::Int(3)]]
+    );
+}
