@@ -159,7 +159,29 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         }
         _ => {}
     }
-    raise(py, variant(&e), &e.to_string(), &fields)
+    let message = python_words(&e).unwrap_or_else(|| e.to_string());
+    raise(py, variant(&e), &message, &fields)
+}
+
+/// The engine's message where it names a Rust call, in this package's words instead.
+fn python_words(e: &Error) -> Option<String> {
+    match e {
+        Error::InvalidColumnUse {
+            table,
+            column,
+            reason,
+        } if reason.starts_with("get_by needs a unique column") => Some(format!(
+            "{table}.{column}: get_by needs a unique column (or the primary key); for \
+             others use select(where=lambda r: r['{column}'] == value)"
+        )),
+        Error::Locked { path } => Some(format!(
+            "database {} is open in another process (or another Database in this one); \
+             Database(path=..., read_only=True) reads it beside that process, which alone \
+             writes it",
+            path.display()
+        )),
+        _ => None,
+    }
 }
 
 /// `tabula.Error` with a message of this layer's own (a closed transaction, bad options).

@@ -234,6 +234,8 @@ def test_locked(pdb):
     """, pdb.path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("Locked") and pdb.path in r.stdout
+    # In this package's words, not the Rust API's.
+    assert "read_only=True" in r.stdout and "open_read_only" not in r.stdout
 
 
 def test_closed(db):
@@ -249,6 +251,8 @@ def test_invalid_column_use(uni):
         uni.Student.get_by("gpa", 3.8)
     assert "student" in str(e.value) and "gpa" in str(e.value)
     assert (e.value.table, e.value.column) == ("student", "gpa")
+    # The way out, in this package's words.
+    assert "select(where=lambda r: r['gpa'] == value)" in str(e.value)
 
 
 def test_a_failed_operation_changes_nothing(uni):
