@@ -174,6 +174,14 @@ fn python_words(e: &Error) -> Option<String> {
             "{table}.{column}: get_by needs a unique column (or the primary key); for \
              others use select(where=lambda r: r['{column}'] == value)"
         )),
+        // From Python the engine says this only to a call made inside the `where=` function
+        // of an update or delete, which holds the writer's turn (a transaction of the
+        // package's own runs its calls for the thread that opened it).
+        Error::InTransaction { table } => Some(format!(
+            "{table}: this call would wait for the update or delete running on this thread \
+             (its where= function is called while it holds the writer's turn); make the \
+             call after it"
+        )),
         Error::Locked { path } => Some(format!(
             "database {} is open in another process (or another Database in this one); \
              Database(path=..., read_only=True) reads it beside that process, which alone \

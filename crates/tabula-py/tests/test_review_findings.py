@@ -230,3 +230,17 @@ def test_order_by_and_limit_are_checked(db):
         N.select(order_by={"v": 1})
     with pytest.raises(ValueError, match="limit"):
         N.select(limit=2 ** 64)
+
+
+def test_a_write_inside_an_update_filter_says_why_in_python_words(db):
+    @table(db=db)
+    @dataclass
+    class W:
+        id: int = field(metadata={"primary_key": True})
+        n: int = 0
+
+    W.insert(n=1)
+    with pytest.raises(tabula.InTransaction, match="update or delete running on this thread") as e:
+        W.update(where=lambda r: W.insert(n=5) and True, n=2)
+    assert "tx.table" not in str(e.value) and e.value.table == "w"
+    assert W.select() == [{"id": 1, "n": 1}]
