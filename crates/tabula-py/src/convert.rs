@@ -2,8 +2,6 @@
 //! [`Value`]'s variants; a `json` column holds any JSON-able Python value (`dict`, `list`,
 //! ...) as its JSON text, and reads back as what `json.loads` makes of it.
 
-use std::collections::HashMap;
-
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
@@ -36,8 +34,6 @@ pub struct Cols {
     pub names: Vec<Py<PyString>>,
     /// Whether each column is `json`.
     pub json: Vec<bool>,
-    /// Column name to position.
-    pub position: HashMap<String, usize>,
     /// The schema, for type names and coercion.
     pub schema: Schema,
     /// The primary key's position when the engine assigns it (an integer key): `None`
@@ -60,12 +56,6 @@ impl Cols {
                 .iter()
                 .map(|c| c.ty == ColumnType::Json)
                 .collect(),
-            position: schema
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (c.name.clone(), i))
-                .collect(),
             schema: schema.clone(),
             auto_key_position: schema.auto_increment().then(|| schema.primary_key()),
         }
@@ -83,10 +73,9 @@ impl Cols {
     /// A Python value for column `name` (which may not exist: the engine then names it
     /// as unknown) as an engine value, or `TypeMismatch` naming table, column and value.
     pub fn value(&self, name: &str, obj: &Bound<'_, PyAny>) -> PyResult<Value> {
-        let json = self.position.get(name).is_some_and(|&i| self.json[i]);
-        match to_value(obj, json) {
-            Ok(v) => Ok(v),
-            Err(why) => Err(self.mismatch(obj.py(), name, obj, &why)),
+        match self.schema.position(name) {
+            Some(i) => self.value_at(i, obj),
+            None => plain_value(obj).map_err(|why| self.mismatch(obj.py(), name, obj, &why)),
         }
     }
 
@@ -104,22 +93,22 @@ impl Cols {
 
     fn mismatch(&self, py: Python<'_>, name: &str, obj: &Bound<'_, PyAny>, why: &str) -> PyErr {
         let ty = self
-            .position
-            .get(name)
-            .map(|&i| self.schema.columns[i].ty.name())
+            .schema
+            .position(name)
+            .map(|i| self.schema.columns[i].ty.name())
             .unwrap_or("a column");
         let repr = obj
             .repr()
             .map(|r| r.to_string())
             .unwrap_or_else(|_| "<unprintable>".into());
-        let type_name = obj
-            .get_type()
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|_| "?".into());
         let message = format!(
             "{}.{} is {}, which cannot hold {} (a Python {}{})",
-            self.table, name, ty, repr, type_name, why
+            self.table,
+            name,
+            ty,
+            repr,
+            type_name(obj),
+            why
         );
         errors::raise(
             py,
@@ -176,7 +165,7 @@ impl Cols {
         for k in fields.keys() {
             let known = k
                 .extract::<String>()
-                .is_ok_and(|name| self.position.contains_key(&name));
+                .is_ok_and(|name| self.schema.position(&name).is_some());
             if !known {
                 return errors::raise(
                     py,
@@ -268,6 +257,14 @@ pub fn plain_value(obj: &Bound<'_, PyAny>) -> Result<Value, String> {
     }
 }
 
+/// The name of a Python object's type, for messages.
+pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
 /// SQL parameters from a Python sequence.
 pub fn params(py: Python<'_>, seq: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
     let mut out = Vec::new();
@@ -295,10 +292,7 @@ pub fn params(py: Python<'_>, seq: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
                     &format!(
                         "parameter {} cannot be a SQL value: {repr} (a Python {}{why})",
                         i + 1,
-                        item.get_type()
-                            .name()
-                            .map(|n| n.to_string())
-                            .unwrap_or_default()
+                        type_name(&item)
                     ),
                     &[],
                 ));

@@ -23,6 +23,21 @@ fn json_error(py: Python<'_>, what: &str, e: serde_json::Error) -> PyErr {
     errors::raise(py, "Json", &format!("{what}: {e}"), &[])
 }
 
+/// A schema from its JSON (the schema file's form) and the class's evolution hints.
+fn schema_of(
+    py: Python<'_>,
+    schema_json: &str,
+    renamed: Vec<(String, String)>,
+    dropped: Vec<String>,
+) -> PyResult<Schema> {
+    let mut schema: Schema =
+        serde_json::from_str(schema_json).map_err(|e| json_error(py, "a table's schema", e))?;
+    schema.evolution.renamed = renamed;
+    schema.evolution.dropped = dropped;
+    schema.finish().py(py)?;
+    Ok(schema)
+}
+
 #[pymethods]
 impl Database {
     /// Opens the database directory `path` (created when missing), or an in-memory
@@ -78,11 +93,7 @@ impl Database {
         renamed: Vec<(String, String)>,
         dropped: Vec<String>,
     ) -> PyResult<Table> {
-        let mut schema: Schema =
-            serde_json::from_str(schema_json).map_err(|e| json_error(py, "a table's schema", e))?;
-        schema.evolution.renamed = renamed;
-        schema.evolution.dropped = dropped;
-        schema.finish().py(py)?;
+        let schema = schema_of(py, schema_json, renamed, dropped)?;
         self.txs
             .refuse_inside(py, "creating or migrating a table")?;
         let db = &self.db;
@@ -117,11 +128,7 @@ impl Database {
         renamed: Vec<(String, String)>,
         dropped: Vec<String>,
     ) -> PyResult<Vec<String>> {
-        let mut schema: Schema =
-            serde_json::from_str(schema_json).map_err(|e| json_error(py, "a table's schema", e))?;
-        schema.evolution.renamed = renamed;
-        schema.evolution.dropped = dropped;
-        schema.finish().py(py)?;
+        let schema = schema_of(py, schema_json, renamed, dropped)?;
         let db = &self.db;
         py.detach(|| db.alter_plan(schema))
             .py(py)

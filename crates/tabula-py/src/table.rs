@@ -1,12 +1,11 @@
 //! One table for Python (`tabula._native.Table`): the operations the `@table()` class
-//! methods run. Each takes the open transaction of the calling thread, if any (`tx`),
-//! and then runs inside it; otherwise it commits on its own.
+//! methods run. Each runs inside the transaction the calling thread has open, if any
+//! (see `txn::Registry`); otherwise it commits on its own.
 //!
 //! Filters come in two kinds. A SQL condition (from a traced `where=` lambda, built by
 //! `tabula/_trace.py`) runs entirely in the engine and may use indexes. A Python callable
-//! is called once per row with the row as a dict, holding the GIL only for the call; an
-//! exception it raises ends the operation, changes nothing and reaches the caller as it
-//! was raised.
+//! is called once per row with the row as a dict; an exception it raises ends the
+//! operation, changes nothing and reaches the caller as it was raised.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -17,7 +16,7 @@ use pyo3::types::{PyDict, PyList};
 use tabula::{Database, DynTable, Error, Row, Select, Transaction, TxDynTable, Value};
 
 use crate::convert::{self, Cols};
-use crate::errors::{self, IntoPyResult};
+use crate::errors::IntoPyResult;
 use crate::txn::{writing, Registry, Tx};
 
 /// A table of a database, as the Python layer uses it.
@@ -48,6 +47,14 @@ fn stale(cols: &Cols) -> Error {
                  that migrated it (or bind this one again)"
             .to_owned(),
     }
+}
+
+/// `bound`'s check outside a transaction: the stored table still has `cols`' schema.
+fn current(db: &Database, cols: &Cols) -> tabula::Result<()> {
+    if db.schema(&cols.table)? != cols.schema {
+        return Err(stale(cols));
+    }
+    Ok(())
 }
 
 /// What the lookups and inserts need of a table, outside a transaction ([`DynTable`]) or
@@ -306,22 +313,11 @@ impl Table {
         Ok(keys)
     }
 
-    fn name(&self) -> String {
-        self.cols.table.clone()
-    }
-
-    fn dicts<'py>(&self, py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, PyList>> {
-        let list = PyList::empty(py);
-        for r in rows {
-            list.append(self.cols.dict(py, r.values())?)?;
-        }
-        Ok(list)
-    }
-
-    fn value_dicts<'py>(
+    /// Rows (their values in schema order) as a list of dicts.
+    fn dicts<'py, 'v>(
         &self,
         py: Python<'py>,
-        rows: &[Vec<Value>],
+        rows: impl IntoIterator<Item = &'v [Value]>,
     ) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
         for r in rows {
@@ -348,9 +344,7 @@ impl Table {
             None => {
                 let db = &self.db;
                 py.detach(|| {
-                    if db.schema(&cols.table)? != cols.schema {
-                        return Err(stale(&cols));
-                    }
+                    current(db, &cols)?;
                     db.sql_with(&text, &params)
                 })
                 .py(py)
@@ -368,7 +362,7 @@ impl Table {
     /// The table's name.
     #[getter]
     fn table_name(&self) -> String {
-        self.name()
+        self.cols.table.clone()
     }
 
     /// The primary-key column's name.
@@ -423,10 +417,7 @@ impl Table {
                         "insert_many into {} takes dicts of column to value (or instances \
                          of the table's class), not {}",
                         self.cols.table,
-                        item.get_type()
-                            .name()
-                            .map(|n| n.to_string())
-                            .unwrap_or_default()
+                        convert::type_name(&item)
                     )))
                 }
             }
@@ -516,7 +507,7 @@ impl Table {
                 })?
             }
         };
-        self.dicts(py, &rows)
+        self.dicts(py, rows.iter().map(Row::values))
     }
 
     /// How many rows a Python callable accepts (all rows without one).
@@ -606,14 +597,12 @@ impl Table {
         let params = convert::params(py, params)?;
         if self.txs.current(py)?.is_some() {
             let result = self.sql(py, text, params)?;
-            return self.value_dicts(py, &result.rows);
+            return self.dicts(py, result.rows.iter().map(Vec::as_slice));
         }
         // Outside a transaction the rows become dicts as the query finds them, with no
         // result set in between. A read takes no lock, so it keeps the GIL.
         let cols = &self.cols;
-        if self.db.schema(&cols.table).py(py)? != cols.schema {
-            return Err(errors::to_py(py, stale(cols)));
-        }
+        current(&self.db, cols).py(py)?;
         let list = PyList::empty(py);
         self.db
             .sql_each(&text, &params, |row| {
@@ -653,13 +642,8 @@ impl Table {
         params: &Bound<'py, PyAny>,
         changes: &Bound<'py, PyDict>,
     ) -> PyResult<u64> {
+        // Not empty: `_update` refuses an update that changes no column, for both paths.
         let changes = self.changes(changes)?;
-        if changes.is_empty() {
-            return Err(PyErr::new::<pyo3::exceptions::PyValueError, _>(format!(
-                "update of {} names no column to change",
-                self.cols.table
-            )));
-        }
         let set: Vec<String> = changes
             .iter()
             .map(|(n, _)| format!("\"{n}\" = ?"))

@@ -45,7 +45,7 @@ class Binding:
         for k in keys:
             if not isinstance(k, str):
                 raise TypeError(f"order_by takes column names ('gpa', '-gpa'), not {k!r}")
-            name = k[1:] if k.startswith("-") else k
+            name, _ = _split(k)
             self.column(name)
             # Checked here, not left to the engine: the per-row path refuses a json
             # column and SQL would order by its text, so a traced lambda would answer
@@ -58,8 +58,7 @@ class Binding:
 
     def orders_floats(self, keys: list[str]) -> bool:
         """Whether ``keys`` (from :meth:`order`) order by a float column."""
-        return any(_trace.is_float(self.columns[k[1:] if k.startswith("-") else k])
-                   for k in keys)
+        return any(_trace.is_float(self.columns[_split(k)[0]]) for k in keys)
 
     def column(self, name: str) -> None:
         if name not in self.columns:
@@ -72,6 +71,11 @@ class Binding:
         if not callable(where):
             raise TypeError(f"where= takes a function of a row (a dict), not {where!r}")
         return _trace.trace(where, self.columns)
+
+
+def _split(key: str) -> tuple[str, bool]:
+    """An ``order_by`` key (``'gpa'``, ``'-gpa'``) as its column and whether descending."""
+    return (key[1:], True) if key.startswith("-") else (key, False)
 
 
 def _located(e: _errors.Error, table: str, column: str) -> _errors.Error:
@@ -123,7 +127,7 @@ def _select(cls: type, /, where: Where = None, order_by: OrderBy = None,
         text += " WHERE " + condition
     if order:
         text += " ORDER BY " + ", ".join(
-            ('"' + k[1:] + '" DESC') if k.startswith("-") else ('"' + k + '"') for k in order)
+            '"' + name + ('" DESC' if desc else '"') for name, desc in map(_split, order))
         text += ', "' + b.key + '"'
     if limit is not None or offset is not None:
         text += " LIMIT ? OFFSET ?"
@@ -134,9 +138,7 @@ def _select(cls: type, /, where: Where = None, order_by: OrderBy = None,
 def _sorted_as_sql(rows: list, order: list[str]) -> list:
     """``rows`` (in key order) ordered by ``order`` as SQL orders them: nulls first (last
     descending), NaN after every number, -0.0 equal to 0.0, ties in key order."""
-    for k in reversed(order):
-        desc = k.startswith("-")
-        name = k[1:] if desc else k
+    for name, desc in map(_split, reversed(order)):
         # Stable, also with reverse=True: each sort keeps the order of the keys after it.
         rows.sort(key=lambda r: _sql_rank(r[name]), reverse=desc)
     return rows
@@ -188,8 +190,7 @@ def _count_rows(cls: type, /, where: Where = None) -> int:
 
 
 # The class methods written in Python; insert, insert_many, get and get_by are the
-# engine's own
-# (see `table` below).
+# engine's own (see `table` below).
 _METHODS = {
     "select": _select, "update": _update, "delete": _delete,
     "count": _count_rows,
