@@ -20,6 +20,7 @@ mod exchange;
 mod foreign_keys;
 pub(crate) mod load;
 pub(crate) mod migration;
+mod reclaim;
 pub(crate) mod source;
 pub(crate) mod state;
 mod stats;
@@ -374,8 +375,9 @@ impl Engine {
             versions.retain(|w| w.strong_count() > 0);
             versions.push(weak);
         }
-        // The old version is freed here, outside the lock, if no reader holds it.
-        drop(old);
+        // The old version is freed outside the lock, if no reader holds it, and off this
+        // thread when it can be.
+        reclaim::later(old);
     }
 
     /// The number of the published version (`None` once the database is closed).
