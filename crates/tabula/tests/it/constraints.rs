@@ -208,6 +208,29 @@ fn small_key_types_run_out_cleanly() {
 }
 
 #[test]
+fn the_widest_key_type_runs_out_cleanly_too() {
+    #[derive(Table, Clone, Debug)]
+    struct Wide {
+        #[column(primary_key)]
+        id: i64,
+        n: i64,
+    }
+    let db = Database::in_memory();
+    let t = db.table::<Wide>().unwrap();
+    t.insert(Wide { id: i64::MAX, n: 1 }).unwrap();
+    let e = t.insert(Wide { id: 0, n: 2 }).unwrap_err();
+    assert!(
+        matches!(&e, Error::KeyExhausted { table, column, last }
+            if table == "wide" && column == "id" && *last == i64::MAX),
+        "{e}"
+    );
+    assert_eq!(t.count().unwrap(), 1);
+    // Once that row is gone, its key is free again.
+    t.delete(|w| w.id == i64::MAX).unwrap();
+    assert_eq!(t.insert(Wide { id: 0, n: 3 }).unwrap(), i64::MAX);
+}
+
+#[test]
 fn schema_mismatch_is_reported_with_columns() {
     mod v2 {
         use tabula::Table;
