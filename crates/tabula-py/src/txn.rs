@@ -106,7 +106,12 @@ impl Registry {
         if self.open.load(Ordering::Acquire) == 0 {
             return None;
         }
-        let map = self.by_thread.lock().ok()?;
+        // A poisoned map is still whole (every change to it is one insert or remove), and
+        // reading it as empty would run this thread's calls outside its transaction.
+        let map = self
+            .by_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         map.get(&std::thread::current().id())
             .map(|t| t.clone_ref(py))
     }
