@@ -60,10 +60,26 @@ impl DynParts {
         column: &str,
         value: crate::lookup::Lookup<'_>,
     ) -> Result<Option<Row>> {
-        unique_column(&self.schema, column)?;
-        self.select(src)
-            .where_eq(column, value.into_value())
-            .first()
+        let col = unique_column(&self.schema, column)?;
+        // One probe of the column's own unique index, as a typed handle's `get_by` does;
+        // a column unique only through a composite constraint takes the query.
+        let st = src.state(&self.schema.table)?;
+        let t = st.table(self.idx)?;
+        self.current(t)?;
+        let value = self.schema.coerce_lookup(col, value)?;
+        let width = self.schema.columns.len();
+        let mut found = None;
+        let probed = t.unique_cols(col, value.as_ref(), &mut |r| {
+            found = Some((0..width).map(|c| r.value_at(c).to_owned()).collect());
+            Ok(())
+        })?;
+        match probed {
+            Some(_) => Ok(found.map(|v| Row::with_names(self.names.clone(), v))),
+            None => self
+                .select(src)
+                .where_eq(column, value.into_value())
+                .first(),
+        }
     }
 
     fn select<'a>(&'a self, src: &'a dyn Source) -> Select<'a, Row> {

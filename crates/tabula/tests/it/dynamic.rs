@@ -114,6 +114,43 @@ fn dynamic_updates_deletes_and_queries() {
 }
 
 #[test]
+fn dyn_get_by_finds_by_unique_column_and_sees_its_own_transaction() {
+    let (db, _s) = school();
+    let t = db.dyn_table("students").unwrap();
+    let bob = t.get_by("email", "bob@uni.edu").unwrap().unwrap();
+    assert_eq!(
+        (&bob["id"], &bob["name"]),
+        (&Value::Int(2), &Value::from("Bob"))
+    );
+    assert!(t.get_by("email", "nobody@uni.edu").unwrap().is_none());
+    assert_eq!(
+        t.get_by("id", 3).unwrap().unwrap()["name"],
+        Value::from("Cara")
+    );
+    let e = t.get_by("email", 7).unwrap_err();
+    assert!(
+        matches!(&e, Error::TypeMismatch { table, column, .. } if table == "students" && column == "email"),
+        "{e}"
+    );
+    let e = t.get_by("name", "Bob").unwrap_err();
+    assert!(matches!(e, Error::InvalidColumnUse { .. }), "{e}");
+    db.transaction(|tx| {
+        let t = tx.dyn_table("students")?;
+        t.insert(row! { "name" => "Fay", "email" => "fay@uni.edu", "year" => 2024 })?;
+        assert_eq!(
+            t.get_by("email", "fay@uni.edu")?.map(|r| r["name"].clone()),
+            Some(Value::from("Fay"))
+        );
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        t.get_by("email", "fay@uni.edu").unwrap().unwrap()["id"],
+        Value::Int(6)
+    );
+}
+
+#[test]
 fn created_schemas_are_checked() {
     let db = Database::in_memory();
     let bad = Schema::new(
