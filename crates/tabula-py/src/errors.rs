@@ -188,6 +188,22 @@ fn python_words(e: &Error) -> Option<String> {
              writes it",
             path.display()
         )),
+        // The engine words a refused migration for the Rust derive.
+        Error::SchemaMismatch { table, reason }
+            if reason.contains("#[") || reason.contains("Option<") =>
+        {
+            let reason = reason
+                .replace("gone from the struct", "gone from the dataclass")
+                .replace("#[table(dropped(\"", "@table(dropped=[\"")
+                .replace("\"))]", "\"])")
+                .replace(
+                    "#[column(renamed_from = \"",
+                    "field(metadata={\"renamed_from\": \"",
+                )
+                .replace("\")]", "\"})")
+                .replace("T to Option<T>", "T to Optional[T]");
+            Some(format!("schema of table {table} does not match: {reason}"))
+        }
         _ => None,
     }
 }
