@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::lookup::Lookup;
 use crate::query::{self, Plan, QuerySpec};
 use crate::record::{Cols, DynRow, Record, Row};
-use crate::schema::Schema;
+use crate::schema::{ColumnType, Schema};
 use crate::storage::codec::RowsWriter;
 use crate::storage::snapshot;
 use crate::storage::wal::line::RecordWriter;
@@ -91,6 +91,13 @@ pub(crate) trait AnyTable: Send + Sync {
     fn key_at(&self, slot: u32) -> Value;
     fn set_at(&mut self, slot: u32, col: usize, v: Value) -> Result<()>;
     fn raise_next_key(&mut self, next: i64);
+}
+
+/// Whether `t`'s rows must be read as values where every column is wanted (SQL): a Rust
+/// type's `json` fields have no borrowed form ([`crate::Table::column`] answers `Null` for
+/// them), so only [`Record::values`] gives their text.
+fn json_by_value<R: Record>(t: &TableData<R>) -> bool {
+    AnyTable::rust_type(t).is_some() && t.schema.columns.iter().any(|c| c.ty == ColumnType::Json)
 }
 
 /// Wraps closure filters over `Row` as filters over the table's own row kind.
@@ -249,9 +256,11 @@ impl<R: Record> AnyTable for TableData<R> {
             limit: q.limit,
             offset: q.offset,
         };
+        let by_value = json_by_value(self);
         for s in query::run(self, &spec) {
             if let Some(r) = self.row(s) {
-                if !f(r)? {
+                let go = if by_value { f(&r.values()?)? } else { f(r)? };
+                if !go {
                     break;
                 }
             }
@@ -273,6 +282,7 @@ impl<R: Record> AnyTable for TableData<R> {
             }
         };
         match row {
+            Some(r) if json_by_value(self) => f(&r.values()?).map(|()| Some(true)),
             Some(r) => f(r).map(|()| Some(true)),
             None => Ok(Some(false)),
         }

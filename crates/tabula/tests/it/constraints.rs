@@ -293,5 +293,6 @@ fn json_columns_round_trip_but_cannot_be_ordered() {
         tabula::Value::from(r#"{"city":"Oslo","zip":150}"#)
     );
     assert_eq!(row["work"], tabula::Value::Null);
+    assert_eq!(d.get_by("id", id).unwrap().unwrap(), row);
     assert_eq!(Person::schema().columns[1].ty, tabula::ColumnType::Json);
 }

@@ -1389,3 +1389,87 @@ fn a_stored_nan_compares_as_null() {
         [[Value::Int(3)]]
     );
 }
+
+/// A table of a Rust type keeps its `json` fields as Rust values, which have no borrowed
+/// form: SQL must still read them as their JSON text, and an `UPDATE` of another column
+/// must keep them.
+#[test]
+fn sql_reads_and_keeps_the_json_fields_of_a_rust_type() {
+    use tabula::Table;
+    #[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+    struct Address {
+        city: String,
+        zip: u32,
+    }
+    #[derive(Table, Clone, Debug, PartialEq)]
+    struct Person {
+        #[column(primary_key)]
+        id: u64,
+        #[column(unique)]
+        name: String,
+        home: Address,
+        work: Option<Address>,
+    }
+    let db = Database::in_memory();
+    let t = db.table::<Person>().unwrap();
+    let oslo = Address {
+        city: "Oslo".into(),
+        zip: 150,
+    };
+    let ann = t
+        .insert(Person {
+            id: 0,
+            name: "Ann".into(),
+            home: oslo.clone(),
+            work: Some(oslo.clone()),
+        })
+        .unwrap();
+    t.insert(Person {
+        id: 0,
+        name: "Ben".into(),
+        home: oslo.clone(),
+        work: None,
+    })
+    .unwrap();
+    let home = Value::from(r#"{"city":"Oslo","zip":150}"#);
+    let all = db
+        .sql("SELECT id, home, work FROM person ORDER BY id")
+        .unwrap();
+    assert_eq!(
+        all.rows,
+        vec![
+            vec![Value::Int(1), home.clone(), home.clone()],
+            vec![Value::Int(2), home.clone(), Value::Null],
+        ]
+    );
+    // The point lookups: by the primary key and by a unique column.
+    for text in [
+        "SELECT * FROM person WHERE id = 1",
+        "SELECT * FROM person WHERE name = 'Ann'",
+    ] {
+        let r = db.sql(text).unwrap();
+        assert_eq!(
+            r.rows,
+            vec![vec![
+                Value::Int(1),
+                Value::from("Ann"),
+                home.clone(),
+                home.clone()
+            ]],
+            "{text}"
+        );
+    }
+    let nulls = db
+        .sql("SELECT name FROM person WHERE work IS NULL")
+        .unwrap();
+    assert_eq!(nulls.rows, vec![vec![Value::from("Ben")]]);
+    let changed = db
+        .sql("UPDATE person SET name = 'Anna' WHERE id = 1")
+        .unwrap();
+    assert_eq!(changed.changed, 1);
+    let anna = t.get(ann).unwrap().unwrap();
+    assert_eq!(
+        (anna.name.as_str(), &anna.home, &anna.work),
+        ("Anna", &oslo, &Some(oslo.clone()))
+    );
+}
