@@ -61,8 +61,12 @@ impl DynParts {
         value: crate::lookup::Lookup<'_>,
     ) -> Result<Option<Row>> {
         let col = unique_column(&self.schema, column)?;
-        // One probe of the column's own unique index, as a typed handle's `get_by` does;
-        // a column unique only through a composite constraint takes the query.
+        if value.as_ref().is_null() {
+            // No index holds nulls: the query finds a row whose value is null, if any.
+            return self.select(src).where_eq(column, Value::Null).first();
+        }
+        // One probe of the column's own unique index (or the primary key's), as a typed
+        // handle's `get_by` does.
         let st = src.state(&self.schema.table)?;
         let t = st.table(self.idx)?;
         self.current(t)?;
@@ -75,6 +79,8 @@ impl DynParts {
         })?;
         match probed {
             Some(_) => Ok(found.map(|v| Row::with_names(self.names.clone(), v))),
+            // Every unique column has an index of its own; should one not, the query
+            // answers all the same.
             None => self
                 .select(src)
                 .where_eq(column, value.into_value())

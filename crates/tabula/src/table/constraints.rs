@@ -44,19 +44,14 @@ impl<R: Record> TableData<R> {
         if let ValueRef::Int(0) = row.col(pk) {
             let ty = self.schema.columns[pk].ty;
             let (_, max) = ty.int_range().unwrap_or((0, i64::MAX));
-            // The counter stops at `i64::MAX` (it cannot go past it), so that key may be
-            // taken already: then no key is left either.
-            let last_taken =
-                self.next_key == i64::MAX && self.find_key(ValueRef::Int(i64::MAX)).is_some();
-            if self.next_key > max || self.next_key < 1 || last_taken {
+            // The counter stops at `i64::MAX` (it cannot count past it), so it cannot tell
+            // whether that key was handed out: it never hands it out, so that no key is
+            // handed out twice (an explicit insert may still use it).
+            if self.next_key > max.min(i64::MAX - 1) || self.next_key < 1 {
                 return Err(Error::KeyExhausted {
                     table: self.table_name().to_owned(),
                     column: self.schema.columns[pk].name.clone(),
-                    last: if last_taken {
-                        i64::MAX
-                    } else {
-                        self.next_key - 1
-                    },
+                    last: self.next_key - 1,
                 });
             }
             row.set_key(pk, self.next_key);

@@ -132,6 +132,9 @@ fn dyn_get_by_finds_by_unique_column_and_sees_its_own_transaction() {
         matches!(&e, Error::TypeMismatch { table, column, .. } if table == "students" && column == "email"),
         "{e}"
     );
+    // A null finds a row whose value is null, as `select().where_eq` does.
+    assert!(t.get_by("email", Value::Null).unwrap().is_none());
+    assert!(t.get_by("id", Value::Null).unwrap().is_none());
     let e = t.get_by("name", "Bob").unwrap_err();
     assert!(matches!(e, Error::InvalidColumnUse { .. }), "{e}");
     db.transaction(|tx| {
