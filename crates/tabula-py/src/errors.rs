@@ -189,23 +189,64 @@ fn python_words(e: &Error) -> Option<String> {
             path.display()
         )),
         // The engine words a refused migration for the Rust derive.
-        Error::SchemaMismatch { table, reason }
-            if reason.contains("#[") || reason.contains("Option<") =>
-        {
+        Error::SchemaMismatch { table, reason } if reason.contains("gone from the struct") => {
             let reason = reason
                 .replace("gone from the struct", "gone from the dataclass")
-                .replace("#[table(dropped(\"", "@table(dropped=[\"")
-                .replace("\"))]", "\"])")
-                .replace(
-                    "#[column(renamed_from = \"",
-                    "field(metadata={\"renamed_from\": \"",
-                )
-                .replace("\")]", "\"})")
-                .replace("T to Option<T>", "T to Optional[T]");
+                .replace(WIDENINGS_RUST, WIDENINGS_PYTHON);
+            let reason = rename_hint(
+                &reason,
+                "#[table(dropped(\"",
+                "\"))]",
+                "@table(dropped=[\"",
+                "\"])",
+            );
+            let reason = rename_hint(
+                &reason,
+                "#[column(renamed_from = \"",
+                "\")]",
+                "field(metadata={\"renamed_from\": \"",
+                "\"})",
+            );
             Some(format!("schema of table {table} does not match: {reason}"))
+        }
+        Error::SchemaMismatch { table, reason } if reason.contains(WIDENINGS_RUST) => {
+            Some(format!(
+                "schema of table {table} does not match: {}",
+                reason.replace(WIDENINGS_RUST, WIDENINGS_PYTHON)
+            ))
         }
         _ => None,
     }
+}
+
+/// The tail of the engine's refusal of a type change, in Rust's words and in Python's.
+const WIDENINGS_RUST: &str = "f32 -> f64, integers to f64, T to Option<T>)";
+const WIDENINGS_PYTHON: &str = "f32 -> f64, integers to f64, T to Optional[T])";
+
+/// `text` with each `open NAME close` (a column name: letters, digits, `_`, all a name may
+/// hold) written `new_open NAME new_close`; anything else, a stored value say, stays as it
+/// is.
+fn rename_hint(text: &str, open: &str, close: &str, new_open: &str, new_close: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(open) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + open.len()..];
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if name_len > 0 && after[name_len..].starts_with(close) {
+            out.push_str(new_open);
+            out.push_str(&after[..name_len]);
+            out.push_str(new_close);
+            rest = &after[name_len + close.len()..];
+        } else {
+            out.push_str(open);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `tabula.Error` with a message of this layer's own (a closed transaction, bad options).
@@ -222,5 +263,25 @@ pub trait IntoPyResult<T> {
 impl<T> IntoPyResult<T> for tabula::Result<T> {
     fn py(self, py: Python<'_>) -> PyResult<T> {
         self.map_err(|e| to_py(py, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rename_hint;
+
+    #[test]
+    fn only_a_hint_around_a_name_is_rewritten() {
+        let r = rename_hint(
+            r##"column a is gone; name it in #[table(dropped("a"))], or a value "#[table(dropped("x y"))]""##,
+            "#[table(dropped(\"",
+            "\"))]",
+            "@table(dropped=[\"",
+            "\"])",
+        );
+        assert_eq!(
+            r,
+            r##"column a is gone; name it in @table(dropped=["a"]), or a value "#[table(dropped("x y"))]""##
+        );
     }
 }
