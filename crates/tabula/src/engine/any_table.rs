@@ -38,6 +38,8 @@ pub(crate) trait AnyTable: Send + Sync {
     fn mark(&self) -> Mark;
     fn rollback_to(&mut self, mark: Mark);
     fn has_changes(&self) -> bool;
+    /// The number of changes pending (undo journal entries): about the rows written.
+    fn pending_changes(&self) -> usize;
     /// Adds the pending changes to a log record as the table's entry, one row at a time;
     /// `create` records the table's creation with them.
     fn log_changes(&self, create: bool, record: &mut RecordWriter<'_>) -> Result<()>;
@@ -181,6 +183,9 @@ impl<R: Record> AnyTable for TableData<R> {
     }
     fn has_changes(&self) -> bool {
         TableData::has_changes(self)
+    }
+    fn pending_changes(&self) -> usize {
+        TableData::pending_changes(self)
     }
     fn log_changes(&self, create: bool, record: &mut RecordWriter<'_>) -> Result<()> {
         let schema = &self.schema;

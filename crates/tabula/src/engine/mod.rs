@@ -359,6 +359,13 @@ impl Engine {
     /// Makes `v` what readers see, unless a newer version is published already (commits
     /// publish in the order their fsyncs end, which may not be their order).
     pub(crate) fn publish(&self, v: Arc<State>) {
+        self.publish_replacing(v, usize::MAX);
+    }
+
+    /// [`Engine::publish`] of a version `changes` rows apart from the one it replaces
+    /// (about): that one is freed on this thread when it holds too little to be worth
+    /// waking the reclaiming thread for.
+    pub(crate) fn publish_replacing(&self, v: Arc<State>, changes: usize) {
         let weak = Arc::downgrade(&v);
         let old = {
             let mut p = self
@@ -377,7 +384,7 @@ impl Engine {
         }
         // The old version is freed outside the lock, if no reader holds it, and off this
         // thread when it can be.
-        reclaim::later(old);
+        reclaim::later(old, changes);
     }
 
     /// The number of the published version (`None` once the database is closed).

@@ -49,6 +49,9 @@ struct Committed {
     lsn: Option<u64>,
     created: bool,
     version: Option<Arc<State>>,
+    /// The changes committed (undo journal entries), which tell how much of the version
+    /// it replaces is not shared with it.
+    changes: usize,
 }
 
 impl Source for WriteTx<'_> {
@@ -160,7 +163,9 @@ impl<'e> WriteTx<'e> {
                 lsn = Some(n);
             }
         }
+        let mut changes = 0;
         for idx in written.into_iter().chain(created.iter().copied()) {
+            changes += st.tables.get(idx).map_or(0, |t| t.pending_changes());
             st.table_mut(idx)?.commit();
         }
         // Committed: a later rollback (there is none) must not remove them.
@@ -175,6 +180,7 @@ impl<'e> WriteTx<'e> {
             lsn,
             created: !created.is_empty(),
             version,
+            changes,
         })
     }
 }
@@ -269,7 +275,7 @@ impl Engine {
                 wal.wait_durable(&storage.layout.wal(), lsn, true)?;
             }
         }
-        self.publish(version);
+        self.publish_replacing(version, committed.changes);
         if let (Some(_), Some(_)) = (committed.lsn, &self.storage) {
             if committed.created {
                 self.write_new_schema_files();

@@ -142,6 +142,11 @@ impl<R: Record> TableData<R> {
         !self.undo.is_empty()
     }
 
+    /// The number of journal entries pending: about the rows written since the commit.
+    pub(crate) fn pending_changes(&self) -> usize {
+        self.undo.len()
+    }
+
     /// Walks the pending (uncommitted) changes as physical row images: calls `put` with the
     /// final image of every row written (once each, in journal order) and returns the keys
     /// deleted that no row holds now. Rows are handed out one by one, so a caller encoding
