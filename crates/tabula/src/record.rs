@@ -64,6 +64,11 @@ pub trait Table: Clone + Send + Sync + Sized + 'static {
 /// SQL evaluates its conditions on stored rows through it, copying out only what it keeps.
 pub(crate) trait Cols {
     fn value_at(&self, col: usize) -> ValueRef<'_>;
+
+    /// Columns `0..width`, copied out.
+    fn owned_values(&self, width: usize) -> Vec<Value> {
+        (0..width).map(|i| self.value_at(i).to_owned()).collect()
+    }
 }
 
 impl<R: Record> Cols for R {

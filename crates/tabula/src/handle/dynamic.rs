@@ -61,31 +61,31 @@ impl DynParts {
         value: crate::lookup::Lookup<'_>,
     ) -> Result<Option<Row>> {
         let col = unique_column(&self.schema, column)?;
-        if value.as_ref().is_null() {
-            // No index holds nulls: the query finds a row whose value is null, if any.
-            return self.select(src).where_eq(column, Value::Null).first();
-        }
         // One probe of the column's own unique index (or the primary key's), as a typed
-        // handle's `get_by` does.
-        let st = src.state(&self.schema.table)?;
-        let t = st.table(self.idx)?;
-        self.current(t)?;
-        let value = self.schema.coerce_lookup(col, value)?;
-        let width = self.schema.columns.len();
-        let mut found = None;
-        let probed = t.unique_cols(col, value.as_ref(), &mut |r| {
-            found = Some((0..width).map(|c| r.value_at(c).to_owned()).collect());
-            Ok(())
-        })?;
-        match probed {
-            Some(_) => Ok(found.map(|v| Row::with_names(self.names.clone(), v))),
-            // Every unique column has an index of its own; should one not, the query
-            // answers all the same.
-            None => self
-                .select(src)
-                .where_eq(column, value.into_value())
-                .first(),
-        }
+        // handle's `get_by` does. No index holds nulls, so a null takes the query, which
+        // finds a row whose value is null, if any (as does a column without an index of
+        // its own, should there be one).
+        let value = if value.as_ref().is_null() {
+            value
+        } else {
+            let st = src.state(&self.schema.table)?;
+            let t = st.table(self.idx)?;
+            self.current(t)?;
+            let value = self.schema.coerce_lookup(col, value)?;
+            let width = self.schema.columns.len();
+            let mut found = None;
+            let probed = t.unique_cols(col, value.as_ref(), &mut |r| {
+                found = Some(r.owned_values(width));
+                Ok(())
+            })?;
+            if probed.is_some() {
+                return Ok(found.map(|v| Row::with_names(self.names.clone(), v)));
+            }
+            value
+        };
+        self.select(src)
+            .where_eq(column, value.into_value())
+            .first()
     }
 
     fn select<'a>(&'a self, src: &'a dyn Source) -> Select<'a, Row> {

@@ -643,7 +643,7 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 correlated: &correlated,
             };
             matching.for_each(params, &mut |r| {
-                let mut new: Vec<Value> = (0..width).map(|i| r.value_at(i).to_owned()).collect();
+                let mut new = r.owned_values(width);
                 // Every SET expression sees the old row `r`; `new` only collects the results.
                 for (pos, e) in &sets {
                     new[*pos] = schema.coerce(*pos, e.eval_cols(r, params)?)?;

@@ -908,7 +908,7 @@ pub(crate) fn with_subqueries(
     if calls.is_empty() {
         return Ok(None);
     }
-    let row: Vec<Value> = (0..width).map(|i| r.value_at(i).to_owned()).collect();
+    let row = r.owned_values(width);
     extended(target, calls, scope, row, params).map(Some)
 }
 
