@@ -37,9 +37,12 @@ pub(crate) trait AnyTable: Send + Sync {
     fn next_key(&self) -> i64;
     fn mark(&self) -> Mark;
     fn rollback_to(&mut self, mark: Mark);
-    fn has_changes(&self) -> bool;
     /// The number of changes pending (undo journal entries): about the rows written.
     fn pending_changes(&self) -> usize;
+    /// Whether anything is pending.
+    fn has_changes(&self) -> bool {
+        self.pending_changes() > 0
+    }
     /// Adds the pending changes to a log record as the table's entry, one row at a time;
     /// `create` records the table's creation with them.
     fn log_changes(&self, create: bool, record: &mut RecordWriter<'_>) -> Result<()>;
@@ -180,9 +183,6 @@ impl<R: Record> AnyTable for TableData<R> {
     }
     fn rollback_to(&mut self, mark: Mark) {
         TableData::rollback_to(self, mark)
-    }
-    fn has_changes(&self) -> bool {
-        TableData::has_changes(self)
     }
     fn pending_changes(&self) -> usize {
         TableData::pending_changes(self)

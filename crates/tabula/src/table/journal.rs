@@ -136,13 +136,8 @@ impl<R: Record> TableData<R> {
         (slots, deleted)
     }
 
-    /// Whether anything is pending (every journal entry leaves a row image, a deleted key or
-    /// a raised counter).
-    pub(crate) fn has_changes(&self) -> bool {
-        !self.undo.is_empty()
-    }
-
     /// The number of journal entries pending: about the rows written since the commit.
+    /// Any is a change (every entry leaves a row image, a deleted key or a raised counter).
     pub(crate) fn pending_changes(&self) -> usize {
         self.undo.len()
     }
