@@ -189,36 +189,36 @@ fn python_words(e: &Error) -> Option<String> {
             path.display()
         )),
         // The engine words a refused migration for the Rust derive.
-        Error::SchemaMismatch { table, reason } if reason.contains("gone from the struct") => {
-            let reason = reason
-                .replace("gone from the struct", "gone from the dataclass")
-                .replace(WIDENINGS_RUST, WIDENINGS_PYTHON);
-            let reason = rename_hint(
-                &reason,
-                "#[table(dropped(\"",
-                "\"))]",
-                "@table(dropped=[\"",
-                "\"])",
-            );
-            let reason = rename_hint(
-                &reason,
-                "#[column(renamed_from = \"",
-                "\")]",
-                "field(metadata={\"renamed_from\": \"",
-                "\"})",
-            );
-            Some(format!("schema of table {table} does not match: {reason}"))
-        }
-        Error::SchemaMismatch { table, reason } if reason.contains(WIDENINGS_RUST) => {
-            Some(format!(
-                "schema of table {table} does not match: {}",
-                reason.replace(WIDENINGS_RUST, WIDENINGS_PYTHON)
-            ))
+        Error::SchemaMismatch { table, reason }
+            if reason.contains(GONE_RUST) || reason.contains(WIDENINGS_RUST) =>
+        {
+            let mut reason = reason.replace(WIDENINGS_RUST, WIDENINGS_PYTHON);
+            if reason.contains(GONE_RUST) {
+                reason = reason.replace(GONE_RUST, "gone from the dataclass");
+                reason = rename_hint(
+                    &reason,
+                    "#[table(dropped(\"",
+                    "\"))]",
+                    "@table(dropped=[\"",
+                    "\"])",
+                );
+                reason = rename_hint(
+                    &reason,
+                    "#[column(renamed_from = \"",
+                    "\")]",
+                    "field(metadata={\"renamed_from\": \"",
+                    "\"})",
+                );
+            }
+            let table = table.clone();
+            Some(Error::SchemaMismatch { table, reason }.to_string())
         }
         _ => None,
     }
 }
 
+/// The engine's refusal of a migration that leaves out a column, in Rust's words.
+const GONE_RUST: &str = "gone from the struct";
 /// The tail of the engine's refusal of a type change, in Rust's words and in Python's.
 const WIDENINGS_RUST: &str = "f32 -> f64, integers to f64, T to Option<T>)";
 const WIDENINGS_PYTHON: &str = "f32 -> f64, integers to f64, T to Optional[T])";
