@@ -7,6 +7,7 @@
 //! misses in flight at once; the copies then find the bytes in cache. (The bench README has
 //! what it saved.)
 
+use std::convert::Infallible;
 use std::hint::black_box;
 
 use crate::record::Record;
@@ -32,28 +33,49 @@ pub(crate) fn copy_tagged<'r, R: Record + Clone + 'r, X>(
     rows: impl Iterator<Item = (X, &'r R)>,
     mut push: impl FnMut(X, R),
 ) {
+    let copied: Result<(), Infallible> = each_fetched(schema, true, rows, |x, r| {
+        push(x, r.clone());
+        Ok(true)
+    });
+    if let Err(never) = copied {
+        match never {}
+    }
+}
+
+/// Hands `rows` to `f` in order, in batches whose text bytes are fetched before the first
+/// row of the batch is handed over (when `text`: `f` reads them), until `f` answers
+/// `Ok(false)` or fails. The rows of a batch are read from `rows` ahead of `f`'s answers: at
+/// most `BATCH - 1` more than `f` takes.
+pub(crate) fn each_fetched<'r, R: Record + 'r, X, E>(
+    schema: &Schema,
+    text: bool,
+    rows: impl Iterator<Item = (X, &'r R)>,
+    mut f: impl FnMut(X, &'r R) -> Result<bool, E>,
+) -> Result<(), E> {
     let text: Vec<usize> = schema
         .columns
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.ty == ColumnType::Text)
+        .filter(|(_, c)| text && c.ty == ColumnType::Text)
         .map(|(i, _)| i)
         .collect();
     let mut batch: Vec<(X, &R)> = Vec::with_capacity(BATCH);
     for item in rows {
         batch.push(item);
-        if batch.len() == BATCH {
-            flush(&text, &mut batch, &mut push);
+        if batch.len() == BATCH && !flush(&text, &mut batch, &mut f)? {
+            return Ok(());
         }
     }
-    flush(&text, &mut batch, &mut push);
+    flush(&text, &mut batch, &mut f).map(|_| ())
 }
 
-fn flush<R: Record + Clone, X>(
+/// Touches the text of every row in `batch`, then hands the rows to `f`; `Ok(false)` once
+/// `f` wants no more.
+fn flush<'r, R: Record, X, E>(
     text: &[usize],
-    batch: &mut Vec<(X, &R)>,
-    push: &mut impl FnMut(X, R),
-) {
+    batch: &mut Vec<(X, &'r R)>,
+    f: &mut impl FnMut(X, &'r R) -> Result<bool, E>,
+) -> Result<bool, E> {
     let mut touched = 0u8;
     for (_, r) in batch.iter() {
         for &c in text {
@@ -65,8 +87,11 @@ fn flush<R: Record + Clone, X>(
     // The reads above exist only for their cache misses; this keeps them.
     black_box(touched);
     for (x, r) in batch.drain(..) {
-        push(x, r.clone());
+        if !f(x, r)? {
+            return Ok(false);
+        }
     }
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -69,10 +69,12 @@ pub(crate) trait AnyTable: Send + Sync {
         f: &mut dyn FnMut(Vec<Value>),
     ) -> Result<usize>;
     /// Hands each row `q` selects (its predicates, order and window; closure filters are
-    /// not used), read in place, to `f` until it returns `Ok(false)`.
+    /// not used), read in place, to `f` until it returns `Ok(false)`. `text`: whether `f`
+    /// reads text columns (their bytes are then fetched ahead, a batch of rows at a time).
     fn scan_cols(
         &self,
         q: &QuerySpec<'_, Row>,
+        text: bool,
         f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
     ) -> Result<()>;
     /// Runs `f` on the row holding `v` in column `col`, found through the primary key or
@@ -252,6 +254,7 @@ impl<R: Record> AnyTable for TableData<R> {
     fn scan_cols(
         &self,
         q: &QuerySpec<'_, Row>,
+        text: bool,
         f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
     ) -> Result<()> {
         let spec = QuerySpec::<R> {
@@ -261,16 +264,11 @@ impl<R: Record> AnyTable for TableData<R> {
             limit: q.limit,
             offset: q.offset,
         };
-        let by_value = json_by_value(self);
-        for s in query::run(self, &spec) {
-            if let Some(r) = self.row(s) {
-                let go = if by_value { f(&r.values()?)? } else { f(r)? };
-                if !go {
-                    break;
-                }
-            }
+        if json_by_value(self) {
+            query::each_row(self, &spec, false, |r| f(&r.values()?))
+        } else {
+            query::each_row(self, &spec, text, |r| f(r))
         }
-        Ok(())
     }
     fn unique_cols(
         &self,

@@ -4,7 +4,8 @@
 use std::cmp::Ordering;
 use std::ops::Bound;
 
-use crate::copy::copy_rows;
+use crate::copy::{copy_rows, each_fetched};
+use crate::query::check::Check;
 use crate::query::plan::{choose, Ord_, Path};
 use crate::query::top_k::{top_k, top_k_slab, PARALLEL_SCAN_SLOTS};
 use crate::query::{Pred, QuerySpec};
@@ -16,7 +17,8 @@ use crate::value::{Value, ValueRef};
 pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32> {
     let p = choose(t, q);
     let served = p.path.served();
-    let row_ok = |r: &R| row_ok(q, served, r);
+    let checks = Check::unserved(&q.preds, served);
+    let row_ok = |r: &R| row_ok(q, &checks, r);
     // An index holds only live slots: with nothing else to check, its slots need no row.
     let only_served =
         served != 0 && served.count_ones() as usize == q.preds.len() && q.filters.is_empty();
@@ -121,15 +123,11 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
     out
 }
 
-/// Whether a row passes every predicate but the one the access path serves, and every
+/// Whether a row passes `checks` (the predicates the access path does not serve) and every
 /// filter.
 #[inline]
-fn row_ok<R: Record>(q: &QuerySpec<'_, R>, served: u64, r: &R) -> bool {
-    q.preds
-        .iter()
-        .enumerate()
-        .all(|(i, p)| (i < 64 && served & (1 << i) != 0) || p.matches(r.col(p.col())))
-        && q.filters.iter().all(|f| f(r))
+fn row_ok<R: Record>(q: &QuerySpec<'_, R>, checks: &[Check<'_>], r: &R) -> bool {
+    checks.iter().all(|c| c.passes(r)) && q.filters.iter().all(|f| f(r))
 }
 
 /// Copies of the matching rows, in the query's order: [`run`] then a copy of each row, except
@@ -139,10 +137,11 @@ pub(crate) fn rows<R: Record + Clone>(t: &TableData<R>, q: &QuerySpec<'_, R>) ->
     let p = choose(t, q);
     if let (Path::Scan, Ord_::Key { desc: false }) = (p.path, p.ord) {
         if t.slots_in_order() {
+            let checks = Check::unserved(&q.preds, 0);
             let found = t
                 .slab()
                 .map(|(_, r)| r)
-                .filter(|r| row_ok(q, 0, r))
+                .filter(|r| row_ok(q, &checks, r))
                 .skip(q.offset);
             let mut out = Vec::new();
             match q.limit {
@@ -160,6 +159,35 @@ pub(crate) fn rows<R: Record + Clone>(t: &TableData<R>, q: &QuerySpec<'_, R>) ->
         &mut out,
     );
     out
+}
+
+/// Hands the rows the query selects to `f`, in its order, until `f` answers `Ok(false)`:
+/// as [`rows`] finds them (a plain scan in key order reads each row once, as it filters),
+/// in batches whose text is fetched first when `text` says `f` reads it
+/// ([`each_fetched`]), without copying them.
+pub(crate) fn each_row<'t, R: Record, E>(
+    t: &'t TableData<R>,
+    q: &QuerySpec<'_, R>,
+    text: bool,
+    mut f: impl FnMut(&'t R) -> Result<bool, E>,
+) -> Result<(), E> {
+    let mut f = |(), r| f(r);
+    let p = choose(t, q);
+    if let (Path::Scan, Ord_::Key { desc: false }) = (p.path, p.ord) {
+        if t.slots_in_order() {
+            let checks = Check::unserved(&q.preds, 0);
+            let found = t
+                .slab()
+                .map(|(_, r)| ((), r))
+                .filter(|(_, r)| row_ok(q, &checks, r))
+                .skip(q.offset)
+                .take(q.limit.unwrap_or(usize::MAX));
+            return each_fetched(&t.schema, text, found, &mut f);
+        }
+    }
+    let slots = run(t, q);
+    let found = slots.into_iter().filter_map(|s| t.row(s)).map(|r| ((), r));
+    each_fetched(&t.schema, text, found, &mut f)
 }
 
 /// Sorts distinct slot numbers below `slots`: through a bitset when they are many (an index

@@ -2,6 +2,7 @@
 //! filters, order keys, window), its planning ([`plan`]), its execution ([`exec`]) and the
 //! one top-k ([`top_k`]). Nothing here mutates a table.
 
+pub(crate) mod check;
 pub(crate) mod exec;
 pub(crate) mod plan;
 pub(crate) mod top_k;
@@ -14,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::value::{Value, ValueRef};
 
-pub(crate) use exec::{count, matches_spec, rows, run};
+pub(crate) use exec::{count, each_row, matches_spec, rows, run};
 pub(crate) use plan::explain;
 pub use plan::{Access, OrderStrategy, Plan};
 

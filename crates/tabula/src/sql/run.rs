@@ -905,11 +905,13 @@ impl Matching<'_, '_, '_> {
     /// Hands each matching row (with its correlated subqueries' values after it) to `f`,
     /// read through the predicates WHERE gives the scan.
     fn for_each(&self, params: &[Value], f: &mut dyn FnMut(&dyn Cols) -> Result<()>) -> Result<()> {
-        let preds = self
-            .filter
-            .map_or_else(Vec::new, |w| select::scan_preds(w, self.schema, params));
+        let (preds, served) = self.filter.map_or_else(Default::default, |w| {
+            select::scan_preds(w, self.schema, params)
+        });
+        // When the scan applies all of WHERE, WHERE need not run again on its rows.
+        let filter = self.filter.filter(|_| !served);
         let width = self.schema.columns.len();
-        self.target.scan(self.name, &preds, &mut |r| {
+        self.target.scan(self.name, &preds, true, &mut |r| {
             let extended = select::with_subqueries(
                 self.target,
                 self.correlated,
@@ -919,7 +921,7 @@ impl Matching<'_, '_, '_> {
                 params,
             )?;
             let r: &dyn Cols = extended.as_ref().map_or(r, |e| e as &dyn Cols);
-            if select::passes_cols(self.filter, r, params)? {
+            if select::passes_cols(filter, r, params)? {
                 f(r)?;
             }
             Ok(true)

@@ -212,7 +212,7 @@ fn resolve_from(
             let last = rels.len() - 1;
             if let Some(c) = &cond {
                 let r = &mut rels[last];
-                r.preds = table_preds(c, r, params);
+                r.preds = table_preds(c, r, params).0;
             }
             rels[last].link = Link::On {
                 cond,
@@ -256,13 +256,15 @@ fn relation(
 
 /// The predicates of `cond`'s AND chain that a scan of `rel` can apply exactly: a column of
 /// `rel` compared (`=`, `<`, `<=`, `>`, `>=`, `BETWEEN`) with a constant of the column's own
-/// kind. The scan's index serves them; the whole condition is still evaluated afterwards,
-/// so leaving one out only costs time.
-fn table_preds(cond: &Scalar, rel: &Relation, params: &[Value]) -> Vec<Pred> {
+/// kind. The scan's index serves them. With them, whether every part of the chain became
+/// one: only then may the caller skip evaluating `cond` on the rows the scan hands over
+/// (leaving a part out only costs time, since `cond` then still runs).
+fn table_preds(cond: &Scalar, rel: &Relation, params: &[Value]) -> (Vec<Pred>, bool) {
     let Source::Table { schema, .. } = &rel.source else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
     let mut out = Vec::new();
+    let mut every = true;
     let mut stack = vec![cond];
     while let Some(c) = stack.pop() {
         match c {
@@ -270,10 +272,13 @@ fn table_preds(cond: &Scalar, rel: &Relation, params: &[Value]) -> Vec<Pred> {
                 stack.push(b);
                 stack.push(a);
             }
-            c => out.extend(pred_of(c, rel.at, schema, params)),
+            c => match pred_of(c, rel.at, schema, params) {
+                Some(p) => out.push(p),
+                None => every = false,
+            },
         }
     }
-    out
+    (out, every)
 }
 
 /// One predicate of [`table_preds`].
@@ -287,6 +292,23 @@ fn pred_of(c: &Scalar, at: usize, schema: &Schema, params: &[Value]) -> Option<P
         Scalar::Literal(v) => Some(v.clone()),
         Scalar::Param(i) => params.get(*i).cloned(),
         _ => None,
+    };
+    // SQL compares a NaN as null, to nothing; the library's order puts NaN beyond the
+    // infinities, so a float column's open end is bounded by the infinity instead.
+    let float = |col: usize| schema.columns[col].ty.is_float();
+    let below = |col: usize| {
+        if float(col) {
+            Included(Value::Float(f64::NEG_INFINITY))
+        } else {
+            Unbounded
+        }
+    };
+    let above = |col: usize| {
+        if float(col) {
+            Included(Value::Float(f64::INFINITY))
+        } else {
+            Unbounded
+        }
     };
     let fits = |col: usize, v: Value| -> Option<Value> {
         let ty = schema.columns[col].ty;
@@ -316,23 +338,23 @@ fn pred_of(c: &Scalar, at: usize, schema: &Schema, params: &[Value]) -> Option<P
                 Op::Eq => Pred::Eq { col, value: v },
                 Op::Lt => Pred::Range {
                     col,
-                    lo: Unbounded,
+                    lo: below(col),
                     hi: Excluded(v),
                 },
                 Op::Le => Pred::Range {
                     col,
-                    lo: Unbounded,
+                    lo: below(col),
                     hi: Included(v),
                 },
                 Op::Gt => Pred::Range {
                     col,
                     lo: Excluded(v),
-                    hi: Unbounded,
+                    hi: above(col),
                 },
                 Op::Ge => Pred::Range {
                     col,
                     lo: Included(v),
-                    hi: Unbounded,
+                    hi: above(col),
                 },
                 _ => return None,
             })
@@ -369,9 +391,10 @@ fn fetch(target: Target<'_, '_>, rel: &Relation, used: &[bool]) -> Result<Vec<Ve
     match &rel.source {
         Source::Rows(rows) => Ok(rows.clone()),
         Source::Table { name, .. } => {
+            let text = reads_text(rel, used);
             let used = &used[rel.at..rel.at + rel.width];
             let mut out = Vec::new();
-            target.scan(name, &rel.preds, &mut |r| {
+            target.scan(name, &rel.preds, text, &mut |r| {
                 let mut row = Vec::with_capacity(rel.width);
                 extend_used(&mut row, r, used);
                 out.push(row);
@@ -380,6 +403,20 @@ fn fetch(target: Target<'_, '_>, rel: &Relation, used: &[bool]) -> Result<Vec<Ve
             Ok(out)
         }
     }
+}
+
+/// Whether the statement reads a text column of stored relation `rel` (`used` as for
+/// [`fetch`]).
+fn reads_text(rel: &Relation, used: &[bool]) -> bool {
+    let Source::Table { schema, .. } = &rel.source else {
+        return false;
+    };
+    let used = used.get(rel.at..rel.at + rel.width).unwrap_or_default();
+    schema
+        .columns
+        .iter()
+        .zip(used)
+        .any(|(c, &u)| u && c.ty == ColumnType::Text)
 }
 
 /// Appends a stored row's values to `out`, one per column of `used`: the column's value where
@@ -414,7 +451,7 @@ fn produce(
     };
     if rest.is_empty() {
         if let Source::Table { name, .. } = &first.source {
-            return target.scan(name, &first.preds, sink);
+            return target.scan(name, &first.preds, reads_text(first, used), sink);
         }
     }
     let probes = rest
@@ -426,7 +463,7 @@ fn produce(
     match &first.source {
         Source::Table { name, .. } => {
             let cols = &used[..first.width];
-            target.scan(name, &first.preds, &mut |r| {
+            target.scan(name, &first.preds, reads_text(first, used), &mut |r| {
                 buf.clear();
                 extend_used(&mut buf, r, cols);
                 next(&mut buf)
@@ -694,10 +731,14 @@ fn other_name(op: &JoinOperator) -> &'static str {
 
 /// Hands WHERE's predicates on each table's columns to its scan, and joins a table of
 /// `FROM a, b` (a cross join) through WHERE's equality between its columns and earlier
-/// ones. WHERE itself is still evaluated on every row.
-fn push_where(filter: &Scalar, rels: &mut [Relation], params: &[Value]) {
+/// ones. Whether the scan of the one table of FROM applies all of WHERE (every part of its
+/// AND chain became a predicate): WHERE need not run again then.
+fn push_where(filter: &Scalar, rels: &mut [Relation], params: &[Value]) -> bool {
+    let alone = rels.len() == 1;
+    let mut served = false;
     for rel in rels {
-        let more = table_preds(filter, rel, params);
+        let (more, every) = table_preds(filter, rel, params);
+        served = alone && every;
         rel.preds.extend(more);
         if rel.at > 0 && matches!(rel.link, Link::Cross) {
             if let Some(eq) = equality_with_earlier(filter, rel.at, rel.at + rel.width) {
@@ -709,6 +750,7 @@ fn push_where(filter: &Scalar, rels: &mut [Relation], params: &[Value]) {
             }
         }
     }
+    served
 }
 
 /// An equality in `cond`'s AND chain between a column before `lo` and one in `lo..hi`.
@@ -1220,9 +1262,12 @@ pub(crate) fn select_each(
     // WHERE's predicates on one table's columns narrow that table's scan (through an index
     // when one serves them); the whole condition is still evaluated on every row. A table
     // of `FROM a, b` joins through WHERE's equality between its columns and earlier ones.
-    if let Some(f) = &filter {
-        push_where(f, &mut rels, params);
-    }
+    let served = filter
+        .as_ref()
+        .is_some_and(|f| push_where(f, &mut rels, params));
+    let had_filter = filter.is_some();
+    // The scan applies all of WHERE exactly: it need not run again on each row it hands over.
+    let filter = filter.filter(|_| !served);
     let mut used = vec![false; tables.width];
     let scalars = filter.iter().chain(&group_by).chain(&exprs).chain(&having);
     let keys = order.iter().map(|(k, _)| k);
@@ -1265,10 +1310,7 @@ pub(crate) fn select_each(
                     skip -= 1;
                     return Ok(true);
                 }
-                let values = exprs
-                    .iter()
-                    .map(|e| e.eval_cols(row, params))
-                    .collect::<Result<Vec<_>>>()?;
+                let values = eval_all(&exprs, row, params)?;
                 left -= 1;
                 Ok(f(&values)? && left > 0)
             })?;
@@ -1315,7 +1357,7 @@ pub(crate) fn select_each(
         },
     };
     let mut sink = new_sink();
-    let top = library_order(&rels, &order, filter.is_some())
+    let top = library_order(&rels, &order, had_filter)
         .filter(|_| correlated.is_none() && !grouped && sel.distinct.is_none());
     match (&correlated, top, limit) {
         (None, Some((name, order)), Some(limit)) => {
@@ -1572,16 +1614,15 @@ impl<'a> Sink<'a> {
             }
         }
         let (exprs, order) = (self.exprs, self.order);
-        let values = |row: &dyn Cols| -> Result<Vec<Value>> {
-            exprs.iter().map(|e| e.eval_cols(row, params)).collect()
-        };
+        let values = |row: &dyn Cols| -> Result<Vec<Value>> { eval_all(exprs, row, params) };
         match &mut self.state {
             State::Rows { out, stop } => {
                 let values = values(row)?;
-                let keys = order
-                    .iter()
-                    .map(|(k, _)| k.eval_cols(row, params))
-                    .collect::<Result<Vec<_>>>()?;
+                let keys = if order.is_empty() {
+                    Vec::new()
+                } else {
+                    eval_all_keys(order, row, params)?
+                };
                 out.push((keys, values));
                 Ok(stop.is_none_or(|s| out.len() < s))
             }
@@ -1693,8 +1734,7 @@ impl<'a> Sink<'a> {
                 let correlated = correlated.filter(|c| c.any(Phase::Having) || c.any(Phase::Group));
                 // A kept group's order keys and values.
                 let output = |row: &dyn Cols| -> Result<(Vec<Value>, Vec<Value>)> {
-                    let values = self.exprs.iter().map(|e| e.eval_cols(row, params));
-                    let values = values.collect::<Result<_>>()?;
+                    let values = eval_all(self.exprs, row, params)?;
                     let keys = self.order.iter().map(|(k, _)| k.eval_cols(row, params));
                     Ok((keys.collect::<Result<_>>()?, values))
                 };
@@ -1756,6 +1796,30 @@ fn group_item<'e>(e: &'e Expr, items: &'e [SelectItem], tables: &Tables) -> Resu
     }
 }
 
+/// The values of `exprs` on `row`, in a vector of exactly their number. (Collecting a
+/// `Result` iterator knows no length: the vector would start small and grow, two
+/// allocations for each result row instead of one.)
+fn eval_all(exprs: &[Scalar], row: &dyn Cols, params: &[Value]) -> Result<Vec<Value>> {
+    let mut out = Vec::with_capacity(exprs.len());
+    for e in exprs {
+        out.push(match e {
+            // The common item, without the evaluator's dispatch.
+            Scalar::Column(i) => row.value_at(*i).to_owned(),
+            e => e.eval_cols(row, params)?,
+        });
+    }
+    Ok(out)
+}
+
+/// The values of the order keys on `row`.
+fn eval_all_keys(order: &[Key], row: &dyn Cols, params: &[Value]) -> Result<Vec<Value>> {
+    let mut out = Vec::with_capacity(order.len());
+    for (k, _) in order {
+        out.push(k.eval_cols(row, params)?);
+    }
+    Ok(out)
+}
+
 pub(crate) fn passes(filter: Option<&Scalar>, row: &[Value], params: &[Value]) -> Result<bool> {
     Ok(match filter {
         Some(f) => truth(&f.eval(row, params)?) == Some(true),
@@ -1775,9 +1839,14 @@ pub(crate) fn passes_cols(
     })
 }
 
-/// The predicates of a condition over one table's columns that its scan can apply (see
-/// [`table_preds`]): UPDATE and DELETE read the rows they change through them.
-pub(crate) fn scan_preds(cond: &Scalar, schema: &Arc<Schema>, params: &[Value]) -> Vec<Pred> {
+/// The predicates of a condition over one table's columns that its scan can apply, and
+/// whether they are all of it (see [`table_preds`]): UPDATE and DELETE read the rows they
+/// change through them.
+pub(crate) fn scan_preds(
+    cond: &Scalar,
+    schema: &Arc<Schema>,
+    params: &[Value],
+) -> (Vec<Pred>, bool) {
     let rel = Relation {
         source: Source::Table {
             name: schema.table.clone(),

@@ -131,14 +131,16 @@ impl Target<'_, '_> {
     }
 
     /// Hands each row of table `name` that `preds` select (through an index when one serves
-    /// them) to `f`, in key order, until `f` returns `Ok(false)`.
+    /// them) to `f`, in key order, until `f` returns `Ok(false)`. `text`: whether `f` reads
+    /// any text column (see [`AnyTable::scan_cols`]).
     pub(crate) fn scan(
         &self,
         name: &str,
         preds: &[Pred],
+        text: bool,
         f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
     ) -> Result<()> {
-        self.with_table(name, |t| t.scan_cols(&spec(preds), f))
+        self.with_table(name, |t| t.scan_cols(&spec(preds), text, f))
     }
 
     /// [`Target::scan`], handing over only the first `limit` rows under the library's
@@ -152,7 +154,9 @@ impl Target<'_, '_> {
         limit: usize,
         f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
     ) -> Result<()> {
-        self.with_table(name, |t| t.scan_cols(&top_spec(preds, order, limit), f))
+        self.with_table(name, |t| {
+            t.scan_cols(&top_spec(preds, order, limit), true, f)
+        })
     }
 
     /// How [`Target::scan`] would read table `name`.
