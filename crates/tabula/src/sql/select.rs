@@ -1518,16 +1518,20 @@ enum GroupKey {
 
 impl GroupKey {
     fn of(v: &Value) -> GroupKey {
+        GroupKey::of_ref(v.as_ref())
+    }
+
+    fn of_ref(v: ValueRef<'_>) -> GroupKey {
         match v {
-            Value::Null => GroupKey::Null,
-            Value::Int(i) => GroupKey::Int(*i),
-            Value::Bool(b) => GroupKey::Int(i64::from(*b)),
-            Value::Float(f) if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(f) => {
-                GroupKey::Int(*f as i64)
+            ValueRef::Null => GroupKey::Null,
+            ValueRef::Int(i) => GroupKey::Int(i),
+            ValueRef::Bool(b) => GroupKey::Int(i64::from(b)),
+            ValueRef::Float(f) if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f) => {
+                GroupKey::Int(f as i64)
             }
             // -0.0 and 0.0 are one key (both are integral above); NaN is not stored.
-            Value::Float(f) => GroupKey::Float(f.to_bits()),
-            Value::Text(t) => GroupKey::Text(t.clone()),
+            ValueRef::Float(f) => GroupKey::Float(f.to_bits()),
+            ValueRef::Text(t) => GroupKey::Text(t.to_owned()),
         }
     }
 }
@@ -1670,7 +1674,11 @@ impl<'a> Sink<'a> {
             } => {
                 key.clear();
                 for g in group_by.iter() {
-                    key.push(GroupKey::of(&g.eval_cols(row, params)?));
+                    // A plain column is read as it is: no evaluation, no owned value.
+                    key.push(match g {
+                        Scalar::Column(i) => GroupKey::of_ref(row.value_at(*i)),
+                        g => GroupKey::of(&g.eval_cols(row, params)?),
+                    });
                 }
                 let at = match index.get(key.as_slice()) {
                     Some(&at) => at,
@@ -1691,6 +1699,7 @@ impl<'a> Sink<'a> {
                         }
                     }
                     let v = match &call.arg {
+                        Some(Scalar::Column(i)) => Some(row.value_at(*i).to_owned()),
                         Some(a) => Some(a.eval_cols(row, params)?),
                         None => None,
                     };
