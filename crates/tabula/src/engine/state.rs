@@ -6,7 +6,7 @@
 //! is an `Arc`), changes its copy (a table is copied at its first change, sharing its rows
 //! and indexes with the original, see `table::Slab`), and publishes it as the next version.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::Arc;
 
 use crate::engine::any_table::AnyTable;

@@ -502,6 +502,9 @@ struct KeyJoin<'r> {
     key_is_int: bool,
     earlier: usize,
     used: Vec<bool>,
+    /// `ON` is the key's equality alone, which the lookup itself decides: it is not
+    /// evaluated again on the row found.
+    on_is_key: bool,
 }
 
 /// Whether `rel` joins through its primary key: a stored table whose `ON` equates its key
@@ -534,6 +537,16 @@ impl<'r> Probe<'r> {
         outer: Option<(&'r dyn Scope, &'r [Value])>,
     ) -> Result<Self> {
         if let Some((earlier, name, key_is_int)) = key_join(rel) {
+            // `key_join` found the key's equality in ON's AND chain; when ON is no chain it
+            // is that equality. Whatever value the lookup turns into a key (an integer, an
+            // integral float, a boolean, text) equals, under SQL's `=`, the key it finds.
+            let on_is_key = matches!(
+                &rel.link,
+                Link::On {
+                    cond: Some(Scalar::Binary(_, Op::Eq, _)),
+                    ..
+                }
+            );
             return Ok(Probe {
                 rel,
                 rows: Vec::new(),
@@ -544,6 +557,7 @@ impl<'r> Probe<'r> {
                     key_is_int,
                     earlier,
                     used: used[rel.at..rel.at + rel.width].to_vec(),
+                    on_is_key,
                 }),
             });
         }
@@ -707,7 +721,7 @@ fn join_by_key(
                 }
                 buf.truncate(rel.at);
                 extend_used(buf, row, &k.used);
-                if let Some(c) = cond {
+                if let Some(c) = cond.filter(|_| !k.on_is_key) {
                     if truth(&c.eval(buf, params)?) != Some(true) {
                         return Ok(());
                     }
