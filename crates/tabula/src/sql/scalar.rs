@@ -806,7 +806,7 @@ fn inside_aggregate<T>(
 impl Scalar {
     /// Evaluates the expression on `row` with the statement's `params`.
     pub(crate) fn eval(&self, row: &[Value], params: &[Value]) -> Result<Value> {
-        self.eval_in(row, params)
+        self.eval_in(row, params).map_err(|e| *e)
     }
 
     /// Marks in `used` every column the expression reads (positions beyond it, such as an
@@ -871,10 +871,14 @@ impl Scalar {
 
     /// [`Scalar::eval`] on a stored row, read in place.
     pub(crate) fn eval_cols(&self, row: &dyn Cols, params: &[Value]) -> Result<Value> {
-        self.eval_in(row, params)
+        self.eval_in(row, params).map_err(|e| *e)
     }
 
-    fn eval_in<C: Cols + ?Sized>(&self, row: &C, params: &[Value]) -> Result<Value> {
+    /// The evaluation itself. Its error is boxed: `Error` is 120 bytes, and every node of
+    /// the expression returns its result through here, so an unboxed one would be built
+    /// and moved at that size for every node of every row (a `WHERE id % 10 = 1` over
+    /// 100k rows took twice as long).
+    fn eval_in<C: Cols + ?Sized>(&self, row: &C, params: &[Value]) -> Evaluated {
         Ok(match self {
             Scalar::Column(i) => row.value_at(*i).to_owned(),
             Scalar::Literal(v) => v.clone(),
@@ -1008,12 +1012,15 @@ impl Scalar {
                 let vals: Vec<Value> = args
                     .iter()
                     .map(|a| a.eval_in(row, params))
-                    .collect::<Result<_>>()?;
+                    .collect::<std::result::Result<_, _>>()?;
                 call(*f, vals)?
             }
         })
     }
 }
+
+/// What [`Scalar::eval_in`] gives: a value, or the error, boxed.
+type Evaluated = std::result::Result<Value, Box<Error>>;
 
 /// SQL truth: null is unknown; numbers are true unless zero; text is read as a number.
 pub(crate) fn truth(v: &Value) -> Option<bool> {
