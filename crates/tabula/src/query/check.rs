@@ -17,8 +17,9 @@ pub(crate) struct Check<'p> {
 
 /// The prepared form: inclusive bounds on the value itself (integers) or on its place in
 /// the total order (floats, see [`float_key`]); `Any` when the bounds are of another kind,
-/// which [`Pred::matches`] checks. A value of another kind than the bounds (null, an
-/// integer in a float column) is always checked by [`Pred::matches`].
+/// which [`Pred::matches`] checks. A value of another kind than the bounds (null, or a
+/// bound of another kind than the column's, which the builder's `where_range` allows) is
+/// always checked by [`Pred::matches`].
 enum Kind {
     Ints(i64, i64),
     Floats(i64, i64),

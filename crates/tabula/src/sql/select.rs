@@ -689,7 +689,8 @@ fn emit(
 /// of [`emit`]'s work, a left join's nulls included, stays there): the earlier column's
 /// value, made the key's kind as SQL's `=` compares them (an integral float or a boolean is
 /// an integer; a value of another kind equals no key), finds at most one row, which must
-/// pass the relation's pushed predicates and the whole `ON` condition. Returns whether one
+/// pass the relation's pushed predicates and the whole `ON` condition (not evaluated again
+/// when it is the key's equality alone, which the lookup decided). Returns whether one
 /// matched, and `false` second once `sink` needs no more.
 #[allow(clippy::too_many_arguments)]
 fn join_by_key(
@@ -1274,8 +1275,9 @@ pub(crate) fn select_each(
     });
 
     // WHERE's predicates on one table's columns narrow that table's scan (through an index
-    // when one serves them); the whole condition is still evaluated on every row. A table
-    // of `FROM a, b` joins through WHERE's equality between its columns and earlier ones.
+    // when one serves them); the whole condition is still evaluated on every row, unless
+    // the scan of the one table of FROM applies all of it. A table of `FROM a, b` joins
+    // through WHERE's equality between its columns and earlier ones.
     let served = filter
         .as_ref()
         .is_some_and(|f| push_where(f, &mut rels, params));
@@ -2147,9 +2149,10 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
         .map(|w| scalar::compile(w, &tables, &mut p))
         .transpose()?;
     let in_where = p.correlated.as_ref().map_or(0, Vec::len);
-    if let Some(f) = &filter {
-        push_where(f, &mut rels, params);
-    }
+    // A WHERE the scan applies alone is no step of its own (as in `select_each`).
+    let served = filter
+        .as_ref()
+        .is_some_and(|f| push_where(f, &mut rels, params));
     let grouped = !matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
     // Whether `select_each` may hand ORDER BY … LIMIT to the table's own top-k: it does when,
     // besides, every key compiles to one of the table's columns and nothing is aggregated or
@@ -2241,7 +2244,7 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
         }
     }
     match in_where {
-        _ if sel.selection.is_none() => {}
+        _ if sel.selection.is_none() || served => {}
         0 => out.push("filter (WHERE)".to_owned()),
         n => out.push(format!("filter (WHERE), {}", per_row(n, "row"))),
     }
