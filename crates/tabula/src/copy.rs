@@ -17,15 +17,6 @@ use crate::value::ValueRef;
 /// Rows per batch: enough misses to keep the memory system busy, few enough to stay in L1.
 const BATCH: usize = 16;
 
-/// Copies `rows` onto the end of `out`, in order.
-pub(crate) fn copy_rows<'r, R: Record + Clone + 'r>(
-    schema: &Schema,
-    rows: impl Iterator<Item = &'r R>,
-    out: &mut Vec<R>,
-) {
-    copy_tagged(schema, rows.map(|r| ((), r)), |(), r| out.push(r));
-}
-
 /// Copies rows that come with a tag (their slot, say), handing each copy to `push` with its
 /// tag, in order.
 pub(crate) fn copy_tagged<'r, R: Record + Clone + 'r, X>(
@@ -131,7 +122,9 @@ mod tests {
             assert_eq!(r.0, rows[n].0);
         }
         let mut plain = Vec::new();
-        copy_rows(&schema, rows.iter().skip(7), &mut plain);
+        copy_tagged(&schema, rows.iter().skip(7).map(|r| ((), r)), |(), r| {
+            plain.push(r)
+        });
         assert_eq!(plain.len(), rows.len() - 7);
         assert!(plain.iter().zip(&rows[7..]).all(|(a, b)| a.0 == b.0));
     }

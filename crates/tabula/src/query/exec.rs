@@ -2,9 +2,10 @@
 //! predicates and filters, the order (an index walk, the one top-k, or a sort) and the window.
 
 use std::cmp::Ordering;
+use std::convert::Infallible;
 use std::ops::Bound;
 
-use crate::copy::{copy_rows, each_fetched};
+use crate::copy::each_fetched;
 use crate::query::check::Check;
 use crate::query::plan::{choose, Ord_, Path};
 use crate::query::top_k::{top_k, top_k_slab, PARALLEL_SCAN_SLOTS};
@@ -130,41 +131,24 @@ fn row_ok<R: Record>(q: &QuerySpec<'_, R>, checks: &[Check<'_>], r: &R) -> bool 
     checks.iter().all(|c| c.passes(r)) && q.filters.iter().all(|f| f(r))
 }
 
-/// Copies of the matching rows, in the query's order: [`run`] then a copy of each row, except
-/// for a plain scan in key order, which copies each matching row as it passes (the row is in
-/// cache then; a second pass would miss on it again).
+/// Copies of the matching rows, in the query's order, as [`each_row`] hands them over.
 pub(crate) fn rows<R: Record + Clone>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<R> {
-    let p = choose(t, q);
-    if let (Path::Scan, Ord_::Key { desc: false }) = (p.path, p.ord) {
-        if t.slots_in_order() {
-            let checks = Check::unserved(&q.preds, 0);
-            let found = t
-                .slab()
-                .map(|(_, r)| r)
-                .filter(|r| row_ok(q, &checks, r))
-                .skip(q.offset);
-            let mut out = Vec::new();
-            match q.limit {
-                Some(l) => copy_rows(&t.schema, found.take(l), &mut out),
-                None => copy_rows(&t.schema, found, &mut out),
-            }
-            return out;
-        }
+    let mut out = Vec::new();
+    let copied: Result<(), Infallible> = each_row(t, q, true, |r| {
+        out.push(r.clone());
+        Ok(true)
+    });
+    if let Err(never) = copied {
+        match never {}
     }
-    let slots = run(t, q);
-    let mut out = Vec::with_capacity(slots.len());
-    copy_rows(
-        &t.schema,
-        slots.into_iter().filter_map(|s| t.row(s)),
-        &mut out,
-    );
     out
 }
 
 /// Hands the rows the query selects to `f`, in its order, until `f` answers `Ok(false)`:
-/// as [`rows`] finds them (a plain scan in key order reads each row once, as it filters),
-/// in batches whose text is fetched first when `text` says `f` reads it
-/// ([`each_fetched`]), without copying them.
+/// [`run`]'s rows, except that a plain scan in key order filters and hands over each row in
+/// one pass (the row is in cache then; a second pass would miss on it again). Rows go out in
+/// batches whose text is fetched first when `text` says `f` reads it ([`each_fetched`]),
+/// without copying them.
 pub(crate) fn each_row<'t, R: Record, E>(
     t: &'t TableData<R>,
     q: &QuerySpec<'_, R>,
