@@ -1545,7 +1545,10 @@ impl GroupKey {
             ValueRef::Float(f) if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f) => {
                 GroupKey::Int(f as i64)
             }
-            // -0.0 and 0.0 are one key (both are integral above); NaN is not stored.
+            // -0.0 and 0.0 are one key (both are integral above). A NaN the library stored
+            // (SQL makes none) is a key of its own, one for every NaN, as ORDER BY places
+            // them together after every number.
+            ValueRef::Float(f) if f.is_nan() => GroupKey::Float(f64::NAN.to_bits()),
             ValueRef::Float(f) => GroupKey::Float(f.to_bits()),
             ValueRef::Text(t) => GroupKey::Text(t.to_owned()),
         }

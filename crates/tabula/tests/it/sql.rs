@@ -1441,6 +1441,18 @@ fn a_where_the_scan_applies_alone_still_leaves_out_nan() {
             "{c} > -1.0"
         );
     }
+    // GROUP BY and DISTINCT keep the NaNs of either sign together, apart from the rest.
+    let nan_group = db
+        .sql("SELECT count(*) FROM f WHERE id < 3 GROUP BY x")
+        .unwrap()
+        .rows;
+    assert_eq!(nan_group, [[Value::Int(2)]]);
+    assert_eq!(
+        db.sql("SELECT count(*) FROM (SELECT DISTINCT x FROM f) AS d")
+            .unwrap()
+            .rows,
+        [[Value::Int(5)]]
+    );
     assert_eq!(db.sql("DELETE FROM f WHERE x > 0.5").unwrap().changed, 3);
     assert_eq!(ids("id > 0"), int(&[1, 2, 4]));
     assert_eq!(
