@@ -1354,6 +1354,16 @@ fn a_nan_parameter_is_null() {
     );
 }
 
+/// The ids of table `f`'s rows that `cond` picks, in order.
+fn ids_of_f(db: &Database, cond: &str) -> Vec<Value> {
+    db.sql(&format!("SELECT id FROM f WHERE {cond} ORDER BY id"))
+        .unwrap()
+        .rows
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect()
+}
+
 /// A NaN the library stored compares as null in SQL: it equals nothing, differs from
 /// nothing, and is in no list, so no WHERE picks it (it used to compare equal to every
 /// float, and `DELETE … WHERE x = 0.0` deleted it).
@@ -1366,14 +1376,7 @@ fn a_stored_nan_compares_as_null() {
     for x in [f64::NAN, 1.0, 2.5] {
         t.insert(tabula::row! { "x" => x }).unwrap();
     }
-    let ids = |cond: &str| -> Vec<Value> {
-        db.sql(&format!("SELECT id FROM f WHERE {cond} ORDER BY id"))
-            .unwrap()
-            .rows
-            .into_iter()
-            .map(|r| r[0].clone())
-            .collect()
-    };
+    let ids = |cond: &str| ids_of_f(&db, cond);
     assert_eq!(ids("x = 0.0"), Vec::<Value>::new());
     assert_eq!(ids("x <> 2.5"), [Value::Int(2)]);
     assert_eq!(ids("x > 0"), [Value::Int(2), Value::Int(3)]);
@@ -1413,14 +1416,7 @@ fn a_where_the_scan_applies_alone_still_leaves_out_nan() {
         // `y` is `x` through an index, so both access paths are checked.
         t.insert(tabula::row! { "x" => x, "y" => x }).unwrap();
     }
-    let ids = |cond: &str| -> Vec<Value> {
-        db.sql(&format!("SELECT id FROM f WHERE {cond} ORDER BY id"))
-            .unwrap()
-            .rows
-            .into_iter()
-            .map(|r| r[0].clone())
-            .collect()
-    };
+    let ids = |cond: &str| ids_of_f(&db, cond);
     let int = |v: &[i64]| v.iter().map(|&i| Value::Int(i)).collect::<Vec<_>>();
     for c in ["x", "y"] {
         assert_eq!(ids(&format!("{c} > 0.5")), int(&[3, 5, 6]), "{c} > 0.5");
