@@ -24,13 +24,10 @@ pub(crate) fn copy_tagged<'r, R: Record + Clone + 'r, X>(
     rows: impl Iterator<Item = (X, &'r R)>,
     mut push: impl FnMut(X, R),
 ) {
-    let copied: Result<(), Infallible> = each_fetched(schema, true, rows, |x, r| {
+    let Ok(()) = each_fetched(schema, true, rows, |x, r| {
         push(x, r.clone());
-        Ok(true)
+        Ok::<_, Infallible>(true)
     });
-    if let Err(never) = copied {
-        match never {}
-    }
 }
 
 /// Hands `rows` to `f` in order, in batches whose text bytes are fetched before the first

@@ -295,17 +295,9 @@ fn pred_of(c: &Scalar, at: usize, schema: &Schema, params: &[Value]) -> Option<P
     };
     // SQL compares a NaN as null, to nothing; the library's order puts NaN beyond the
     // infinities, so a float column's open end is bounded by the infinity instead.
-    let float = |col: usize| schema.columns[col].ty.is_float();
-    let below = |col: usize| {
-        if float(col) {
-            Included(Value::Float(f64::NEG_INFINITY))
-        } else {
-            Unbounded
-        }
-    };
-    let above = |col: usize| {
-        if float(col) {
-            Included(Value::Float(f64::INFINITY))
+    let open_end = |col: usize, infinity: f64| {
+        if schema.columns[col].ty.is_float() {
+            Included(Value::Float(infinity))
         } else {
             Unbounded
         }
@@ -338,23 +330,23 @@ fn pred_of(c: &Scalar, at: usize, schema: &Schema, params: &[Value]) -> Option<P
                 Op::Eq => Pred::Eq { col, value: v },
                 Op::Lt => Pred::Range {
                     col,
-                    lo: below(col),
+                    lo: open_end(col, f64::NEG_INFINITY),
                     hi: Excluded(v),
                 },
                 Op::Le => Pred::Range {
                     col,
-                    lo: below(col),
+                    lo: open_end(col, f64::NEG_INFINITY),
                     hi: Included(v),
                 },
                 Op::Gt => Pred::Range {
                     col,
                     lo: Excluded(v),
-                    hi: above(col),
+                    hi: open_end(col, f64::INFINITY),
                 },
                 Op::Ge => Pred::Range {
                     col,
                     lo: Included(v),
-                    hi: above(col),
+                    hi: open_end(col, f64::INFINITY),
                 },
                 _ => return None,
             })
@@ -1326,7 +1318,7 @@ pub(crate) fn select_each(
                     skip -= 1;
                     return Ok(true);
                 }
-                let values = eval_all(&exprs, row, params)?;
+                let values = eval_all(exprs.iter(), row, params)?;
                 left -= 1;
                 Ok(f(&values)? && left > 0)
             })?;
@@ -1637,15 +1629,11 @@ impl<'a> Sink<'a> {
             }
         }
         let (exprs, order) = (self.exprs, self.order);
-        let values = |row: &dyn Cols| -> Result<Vec<Value>> { eval_all(exprs, row, params) };
+        let values = |row: &dyn Cols| eval_all(exprs.iter(), row, params);
         match &mut self.state {
             State::Rows { out, stop } => {
                 let values = values(row)?;
-                let keys = if order.is_empty() {
-                    Vec::new()
-                } else {
-                    eval_all_keys(order, row, params)?
-                };
+                let keys = eval_all(order.iter().map(|(k, _)| k), row, params)?;
                 out.push((keys, values));
                 Ok(stop.is_none_or(|s| out.len() < s))
             }
@@ -1762,9 +1750,9 @@ impl<'a> Sink<'a> {
                 let correlated = correlated.filter(|c| c.any(Phase::Having) || c.any(Phase::Group));
                 // A kept group's order keys and values.
                 let output = |row: &dyn Cols| -> Result<(Vec<Value>, Vec<Value>)> {
-                    let values = eval_all(self.exprs, row, params)?;
-                    let keys = self.order.iter().map(|(k, _)| k.eval_cols(row, params));
-                    Ok((keys.collect::<Result<_>>()?, values))
+                    let values = eval_all(self.exprs.iter(), row, params)?;
+                    let keys = eval_all(self.order.iter().map(|(k, _)| k), row, params)?;
+                    Ok((keys, values))
                 };
                 let mut out = Vec::with_capacity(groups.len());
                 for (mut row, accs) in groups {
@@ -1824,10 +1812,14 @@ fn group_item<'e>(e: &'e Expr, items: &'e [SelectItem], tables: &Tables) -> Resu
     }
 }
 
-/// The values of `exprs` on `row`, in a vector of exactly their number. (Collecting a
-/// `Result` iterator knows no length: the vector would start small and grow, two
-/// allocations for each result row instead of one.)
-fn eval_all(exprs: &[Scalar], row: &dyn Cols, params: &[Value]) -> Result<Vec<Value>> {
+/// The values of `exprs` on `row`, in a vector of exactly their number (none allocated for
+/// none). (Collecting a `Result` iterator knows no length: the vector would start small and
+/// grow, two allocations for each result row instead of one.)
+fn eval_all<'e>(
+    exprs: impl ExactSizeIterator<Item = &'e Scalar>,
+    row: &dyn Cols,
+    params: &[Value],
+) -> Result<Vec<Value>> {
     let mut out = Vec::with_capacity(exprs.len());
     for e in exprs {
         out.push(match e {
@@ -1835,15 +1827,6 @@ fn eval_all(exprs: &[Scalar], row: &dyn Cols, params: &[Value]) -> Result<Vec<Va
             Scalar::Column(i) => row.value_at(*i).to_owned(),
             e => e.eval_cols(row, params)?,
         });
-    }
-    Ok(out)
-}
-
-/// The values of the order keys on `row`.
-fn eval_all_keys(order: &[Key], row: &dyn Cols, params: &[Value]) -> Result<Vec<Value>> {
-    let mut out = Vec::with_capacity(order.len());
-    for (k, _) in order {
-        out.push(k.eval_cols(row, params)?);
     }
     Ok(out)
 }
