@@ -7,6 +7,7 @@ mod cache;
 mod copy;
 mod ddl;
 pub(crate) mod dump;
+mod numeric;
 mod point;
 mod run;
 pub(crate) mod scalar;

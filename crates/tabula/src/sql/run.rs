@@ -16,8 +16,9 @@ use sqlparser::parser::Parser;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::record::{Cols, Row};
-use crate::schema::Schema;
+use crate::schema::{ColumnType, Schema};
 use crate::sql::cache;
+use crate::sql::numeric;
 use crate::sql::point::{self, Point};
 use crate::sql::scalar::{self, sql_error, Params, Scalar, Scope};
 use crate::sql::select::{self, Each};
@@ -620,7 +621,8 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                     let pos = scope
                         .resolve(None, &col)
                         .map_err(|r| sql_error(a.span(), r))?;
-                    Ok((pos, scalar::compile(&a.value, &scope, &mut p)?))
+                    let e = scalar::compile(&a.value, &scope, &mut p)?;
+                    Ok((pos, numeric::prepared(&e)))
                 })
                 .collect::<Result<Vec<_>>>()?;
             let filter = selection
@@ -642,7 +644,8 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 filter: filter.as_ref(),
                 correlated: &correlated,
             };
-            matching.for_each(params, &mut |r| {
+            // Each row it changes is copied whole, text too.
+            matching.for_each(params, true, &mut |r| {
                 let mut new = r.owned_values(width);
                 // Every SET expression sees the old row `r`; `new` only collects the results.
                 for (pos, e) in &sets {
@@ -716,7 +719,8 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 filter: filter.as_ref(),
                 correlated: &correlated,
             };
-            matching.for_each(params, &mut |r| {
+            // Only the key is read: no row's text is fetched ahead for it.
+            matching.for_each(params, false, &mut |r| {
                 doomed.push(r.value_at(pk).to_owned());
                 Ok(())
             })?;
@@ -903,15 +907,30 @@ struct Matching<'a, 't, 'db> {
 
 impl Matching<'_, '_, '_> {
     /// Hands each matching row (with its correlated subqueries' values after it) to `f`,
-    /// read through the predicates WHERE gives the scan.
-    fn for_each(&self, params: &[Value], f: &mut dyn FnMut(&dyn Cols) -> Result<()>) -> Result<()> {
+    /// read through the predicates WHERE gives the scan. `text`: whether `f` reads the
+    /// rows' text columns (see [`AnyTable::scan_cols`](crate::engine::any_table::AnyTable::scan_cols);
+    /// what WHERE reads is added).
+    fn for_each(
+        &self,
+        params: &[Value],
+        text: bool,
+        f: &mut dyn FnMut(&dyn Cols) -> Result<()>,
+    ) -> Result<()> {
         let (preds, served) = self.filter.map_or_else(Default::default, |w| {
             select::scan_preds(w, self.schema, params)
         });
-        // When the scan applies all of WHERE, WHERE need not run again on its rows.
-        let filter = self.filter.filter(|_| !served);
+        // When the scan applies all of WHERE, WHERE need not run again on its rows; what
+        // runs may run as numbers.
+        let filter = self.filter.filter(|_| !served).map(numeric::prepared);
+        let filter = filter.as_ref();
         let width = self.schema.columns.len();
-        self.target.scan(self.name, &preds, true, &mut |r| {
+        let mut read = vec![!self.correlated.is_empty(); width];
+        filter.inspect(|w| w.mark_columns(&mut read));
+        let text = text
+            || (self.schema.columns.iter())
+                .zip(&read)
+                .any(|(c, &r)| r && c.ty == ColumnType::Text);
+        self.target.scan(self.name, &preds, text, &mut |r| {
             let extended = select::with_subqueries(
                 self.target,
                 self.correlated,

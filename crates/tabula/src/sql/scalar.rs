@@ -18,6 +18,7 @@ use sqlparser::tokenizer::Span;
 
 use crate::error::{Error, Result};
 use crate::record::Cols;
+use crate::sql::numeric::{self, Num, NumExpr};
 use crate::value::Value;
 
 /// Resolves column names to positions in the rows an expression is evaluated on.
@@ -92,6 +93,9 @@ pub(crate) enum Scalar {
     },
     Cast(Box<Scalar>, CastTo),
     Call(Func, Vec<Scalar>),
+    /// A numeric expression evaluated without `Value`s, and the same expression for rows
+    /// where it meets text (see [`numeric::prepared`]).
+    Numeric(Box<(NumExpr, Scalar)>),
 }
 
 /// A binary operator.
@@ -866,7 +870,21 @@ impl Scalar {
                 }
             }
             Scalar::Call(_, args) => args.iter().for_each(|e| e.each_column(f)),
+            Scalar::Numeric(both) => both.1.each_column(f),
         }
+    }
+
+    /// Whether the expression is true on a stored row (read in place): SQL's truth of
+    /// [`Scalar::eval_cols`], without building a `Value` when it runs as numbers.
+    pub(crate) fn holds(&self, row: &dyn Cols, params: &[Value]) -> Result<bool> {
+        let t = match self {
+            Scalar::Numeric(both) => match both.0.eval(row, params) {
+                Ok(n) => n.truth(),
+                Err(numeric::NotNumber) => truth(&both.1.eval_cols(row, params)?),
+            },
+            s => truth(&s.eval_cols(row, params)?),
+        };
+        Ok(t == Some(true))
     }
 
     /// [`Scalar::eval`] on a stored row, read in place.
@@ -883,27 +901,23 @@ impl Scalar {
             Scalar::Column(i) => row.value_at(*i).to_owned(),
             Scalar::Literal(v) => v.clone(),
             Scalar::Param(i) => params.get(*i).cloned().unwrap_or(Value::Null),
+            Scalar::Numeric(both) => match both.0.eval(row, params) {
+                Ok(n) => n.value(),
+                Err(numeric::NotNumber) => both.1.eval_in(row, params)?,
+            },
             Scalar::Binary(a, Op::And, b) => {
                 let x = truth(&a.eval_in(row, params)?);
                 if x == Some(false) {
                     return Ok(Value::Bool(false));
                 }
-                match (x, truth(&b.eval_in(row, params)?)) {
-                    (_, Some(false)) => Value::Bool(false),
-                    (Some(true), Some(true)) => Value::Bool(true),
-                    _ => Value::Null,
-                }
+                numeric::and(x, truth(&b.eval_in(row, params)?)).value()
             }
             Scalar::Binary(a, Op::Or, b) => {
                 let x = truth(&a.eval_in(row, params)?);
                 if x == Some(true) {
                     return Ok(Value::Bool(true));
                 }
-                match (x, truth(&b.eval_in(row, params)?)) {
-                    (_, Some(true)) => Value::Bool(true),
-                    (Some(false), Some(false)) => Value::Bool(false),
-                    _ => Value::Null,
-                }
+                numeric::or(x, truth(&b.eval_in(row, params)?)).value()
             }
             Scalar::Binary(a, op, b) => {
                 binary(*op, a.eval_in(row, params)?, b.eval_in(row, params)?)?
@@ -913,19 +927,12 @@ impl Scalar {
                 None => Value::Null,
             },
             Scalar::Negate(x) => match x.eval_in(row, params)? {
-                Value::Int(i) => i
-                    .checked_neg()
-                    .map_or(Value::Float(-(i as f64)), Value::Int),
-                Value::Float(f) => Value::Float(-f),
-                Value::Bool(b) => Value::Int(-i64::from(b)),
-                Value::Null => Value::Null,
                 Value::Text(t) => match numeric(&t) {
-                    Value::Int(i) => i
-                        .checked_neg()
-                        .map_or(Value::Float(-(i as f64)), Value::Int),
+                    Value::Int(i) => Num::int(i).negate().value(),
                     Value::Float(f) => Value::Float(-f),
                     _ => Value::Int(0),
                 },
+                v => Num::of_value(&v).map_or(Value::Null, |n| n.negate().value()),
             },
             Scalar::IsNull(x, negated) => {
                 Value::Bool(x.eval_in(row, params)?.is_null() != *negated)
@@ -971,17 +978,8 @@ impl Scalar {
             }
             Scalar::Between(x, lo, hi, negated) => {
                 let v = x.eval_in(row, params)?;
-                let ge = compare(&v, &lo.eval_in(row, params)?).map(|o| o != Ordering::Less);
-                let le = compare(&v, &hi.eval_in(row, params)?).map(|o| o != Ordering::Greater);
-                let inside = match (ge, le) {
-                    (Some(false), _) | (_, Some(false)) => Some(false),
-                    (Some(true), Some(true)) => Some(true),
-                    _ => None,
-                };
-                match inside {
-                    Some(b) => Value::Bool(b != *negated),
-                    None => Value::Null,
-                }
+                let (lo, hi) = (lo.eval_in(row, params)?, hi.eval_in(row, params)?);
+                numeric::between(&v, &lo, &hi, *negated, compare).value()
             }
             Scalar::Case {
                 operand,
@@ -1025,15 +1023,12 @@ type Evaluated = std::result::Result<Value, Box<Error>>;
 /// SQL truth: null is unknown; numbers are true unless zero; text is read as a number.
 pub(crate) fn truth(v: &Value) -> Option<bool> {
     match v {
-        Value::Null => None,
-        Value::Bool(b) => Some(*b),
-        Value::Int(i) => Some(*i != 0),
-        Value::Float(f) => Some(*f != 0.0),
         Value::Text(t) => match numeric(t) {
             Value::Int(i) => Some(i != 0),
             Value::Float(f) => Some(f != 0.0),
             _ => Some(false),
         },
+        v => Num::of_value(v).and_then(Num::truth),
     }
 }
 
@@ -1190,43 +1185,16 @@ fn float_text(f: f64) -> String {
 /// Compares two values as SQL does: `None` if either is null (or NaN). Numbers compare by value
 /// across integer and float; numbers sort before text; bools compare as 0 and 1.
 pub(crate) fn compare(a: &Value, b: &Value) -> Option<Ordering> {
-    let num = |v: &Value| match v {
-        Value::Bool(b) => Some(f64::from(u8::from(*b))),
-        Value::Int(i) => Some(*i as f64),
-        Value::Float(f) => Some(*f),
-        _ => None,
-    };
     match (a, b) {
+        (Value::Text(x), Value::Text(y)) => Some(x.as_str().cmp(y.as_str())),
         (Value::Null, _) | (_, Value::Null) => None,
         // SQL has no NaN (SQLite's rule, which tabula's SQL follows): a NaN the library
         // stored compares as null does, to nothing. (It compared equal to every float,
         // so `DELETE ... WHERE f = 0` deleted it.) ORDER BY places it on its own.
         (Value::Float(f), _) | (_, Value::Float(f)) if f.is_nan() => None,
-        (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
-        (Value::Text(x), Value::Text(y)) => Some(x.as_str().cmp(y.as_str())),
         (Value::Text(_), _) => Some(Ordering::Greater),
         (_, Value::Text(_)) => Some(Ordering::Less),
-        (Value::Int(x), Value::Float(y)) => Some(cmp_int_float(*x, *y)),
-        (Value::Float(x), Value::Int(y)) => Some(cmp_int_float(*y, *x).reverse()),
-        _ => num(a)?.partial_cmp(&num(b)?).or(Some(Ordering::Equal)),
-    }
-}
-
-/// An integer against a float, exactly (no rounding of large integers).
-fn cmp_int_float(i: i64, f: f64) -> Ordering {
-    if f.is_nan() {
-        return Ordering::Less;
-    }
-    if f >= 9_223_372_036_854_775_808.0 {
-        return Ordering::Less;
-    }
-    if f < -9_223_372_036_854_775_808.0 {
-        return Ordering::Greater;
-    }
-    let t = f.trunc();
-    match i.cmp(&(t as i64)) {
-        Ordering::Equal => 0.0f64.partial_cmp(&(f - t)).unwrap_or(Ordering::Equal),
-        o => o,
+        _ => numeric::compare(Num::of_value(a)?, Num::of_value(b)?),
     }
 }
 
@@ -1234,71 +1202,26 @@ fn binary(op: Op, a: Value, b: Value) -> Result<Value> {
     if a.is_null() || b.is_null() {
         return Ok(Value::Null);
     }
-    let cmp = |want: fn(Ordering) -> bool| -> Value {
-        compare(&a, &b).map_or(Value::Null, |o| Value::Bool(want(o)))
-    };
+    if op == Op::Concat {
+        return Ok(Value::Text(text_of(&a) + &text_of(&b)));
+    }
+    // Numbers alone: the one implementation numeric expressions share.
+    if let (Some(x), Some(y)) = (Num::of_value(&a), Num::of_value(&b)) {
+        return Ok(numeric::binary(op, x, y).value());
+    }
     Ok(match op {
-        Op::Eq => cmp(|o| o == Ordering::Equal),
-        Op::Ne => cmp(|o| o != Ordering::Equal),
-        Op::Lt => cmp(|o| o == Ordering::Less),
-        Op::Le => cmp(|o| o != Ordering::Greater),
-        Op::Gt => cmp(|o| o == Ordering::Greater),
-        Op::Ge => cmp(|o| o != Ordering::Less),
-        Op::Concat => Value::Text(text_of(&a) + &text_of(&b)),
+        Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge => {
+            numeric::compared(op, compare(&a, &b)).value()
+        }
         // Three-valued, short-circuiting: evaluated in `Scalar::eval`, never here.
-        Op::And | Op::Or => Value::Null,
+        Op::And | Op::Or | Op::Concat => Value::Null,
         Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Rem => {
-            arithmetic(op, as_number(a), as_number(b))
+            match (Num::of_value(&as_number(a)), Num::of_value(&as_number(b))) {
+                (Some(x), Some(y)) => numeric::arithmetic(op, x, y).value(),
+                _ => Value::Null,
+            }
         }
     })
-}
-
-fn arithmetic(op: Op, a: Value, b: Value) -> Value {
-    match (a, b) {
-        (Value::Int(x), Value::Int(y)) => {
-            let exact = match op {
-                Op::Add => x.checked_add(y),
-                Op::Sub => x.checked_sub(y),
-                Op::Mul => x.checked_mul(y),
-                Op::Div if y == 0 => return Value::Null,
-                Op::Div => x.checked_div(y),
-                Op::Rem if y == 0 => return Value::Null,
-                Op::Rem => Some(x.checked_rem(y).unwrap_or(0)),
-                _ => None,
-            };
-            match exact {
-                Some(v) => Value::Int(v),
-                None => arithmetic(op, Value::Float(x as f64), Value::Float(y as f64)),
-            }
-        }
-        (x, y) => {
-            let (Some(x), Some(y)) = (x.as_f64(), y.as_f64()) else {
-                return Value::Null;
-            };
-            let r = match op {
-                Op::Add => x + y,
-                Op::Sub => x - y,
-                Op::Mul => x * y,
-                Op::Div if y == 0.0 => return Value::Null,
-                Op::Div => x / y,
-                Op::Rem => {
-                    // SQLite takes the remainder of the integer parts, as a float.
-                    let (xi, yi) = (x.trunc(), y.trunc());
-                    if yi == 0.0 {
-                        return Value::Null;
-                    }
-                    xi % yi
-                }
-                _ => return Value::Null,
-            };
-            // SQLite has no NaN: infinity minus infinity, and the like, is null.
-            if r.is_nan() {
-                Value::Null
-            } else {
-                Value::Float(r)
-            }
-        }
-    }
 }
 
 fn cast(v: Value, to: CastTo) -> Value {

@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::query::Pred;
 use crate::record::Cols;
 use crate::schema::{ColumnType, Schema};
+use crate::sql::numeric;
 use crate::sql::run::resolve_table;
 use crate::sql::scalar::{
     self, compare, sql_error, truth, AggCall, AggFunc, CorrelatedCall, Op, Params, Scalar, Scope,
@@ -1276,6 +1277,8 @@ pub(crate) fn select_each(
     let had_filter = filter.is_some();
     // The scan applies all of WHERE exactly: it need not run again on each row it hands over.
     let filter = filter.filter(|_| !served);
+    // Planned: numeric parts may now run as numbers (the planner read their shapes above).
+    let filter = filter.as_ref().map(numeric::prepared);
     let mut used = vec![false; tables.width];
     let scalars = filter.iter().chain(&group_by).chain(&exprs).chain(&having);
     let keys = order.iter().map(|(k, _)| k);
@@ -1609,6 +1612,25 @@ enum State<'a> {
     },
 }
 
+/// Adds `row` to a group's aggregates (`accs`, one per call of `aggs`); `Ok(true)`: more
+/// rows are wanted.
+fn add_to(accs: &mut [Acc], aggs: &[AggCall], row: &dyn Cols, params: &[Value]) -> Result<bool> {
+    for (acc, call) in accs.iter_mut().zip(aggs) {
+        if let Some(f) = &call.filter {
+            if !f.holds(row, params)? {
+                continue;
+            }
+        }
+        let v = match &call.arg {
+            Some(Scalar::Column(i)) => Some(row.value_at(*i).to_owned()),
+            Some(a) => Some(a.eval_cols(row, params)?),
+            None => None,
+        };
+        acc.add(v);
+    }
+    Ok(true)
+}
+
 /// Takes the rows of FROM one at a time: WHERE, then grouping or the items.
 struct Sink<'a> {
     params: &'a [Value],
@@ -1624,7 +1646,7 @@ impl<'a> Sink<'a> {
     fn push(&mut self, row: &dyn Cols) -> Result<bool> {
         let params = self.params;
         if let Some(f) = self.filter {
-            if truth(&f.eval_cols(row, params)?) != Some(true) {
+            if !f.holds(row, params)? {
                 return Ok(true);
             }
         }
@@ -1679,6 +1701,10 @@ impl<'a> Sink<'a> {
                 groups,
                 key,
             } => {
+                // Without GROUP BY every row is in the one group, once it exists.
+                if group_by.is_empty() && groups.len() == 1 {
+                    return add_to(&mut groups[0].1, aggs, row, params);
+                }
                 key.clear();
                 for g in group_by.iter() {
                     // A plain column is read as it is: no evaluation, no owned value.
@@ -1698,21 +1724,7 @@ impl<'a> Sink<'a> {
                         groups.len() - 1
                     }
                 };
-                let accs = &mut groups[at].1;
-                for (acc, call) in accs.iter_mut().zip(aggs.iter()) {
-                    if let Some(f) = &call.filter {
-                        if truth(&f.eval_cols(row, params)?) != Some(true) {
-                            continue;
-                        }
-                    }
-                    let v = match &call.arg {
-                        Some(Scalar::Column(i)) => Some(row.value_at(*i).to_owned()),
-                        Some(a) => Some(a.eval_cols(row, params)?),
-                        None => None,
-                    };
-                    acc.add(v);
-                }
-                Ok(true)
+                add_to(&mut groups[at].1, aggs, row, params)
             }
         }
     }
@@ -1845,7 +1857,7 @@ pub(crate) fn passes_cols(
     params: &[Value],
 ) -> Result<bool> {
     Ok(match filter {
-        Some(f) => truth(&f.eval_cols(row, params)?) == Some(true),
+        Some(f) => f.holds(row, params)?,
         None => true,
     })
 }
