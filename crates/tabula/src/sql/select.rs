@@ -18,6 +18,7 @@ use sqlparser::ast::{
     TableFactor, TableWithJoins,
 };
 
+use crate::engine::any_table::AnyTable;
 use crate::error::{Error, Result};
 use crate::query::Pred;
 use crate::record::Cols;
@@ -28,7 +29,7 @@ use crate::sql::scalar::{
     self, compare, sql_error, truth, AggCall, AggFunc, CorrelatedCall, Op, Params, Scalar, Scope,
     SubKind,
 };
-use crate::sql::target::Target;
+use crate::sql::target::{Pinned, Target};
 use crate::sql::SqlResult;
 use crate::value::{Value, ValueRef};
 
@@ -428,7 +429,8 @@ fn extend_used(out: &mut Vec<Value>, row: &dyn Cols, used: &[bool]) {
 /// `sink` (which returns `false` once it needs no more). The first relation is read in
 /// place (a stored table through its scan); each later one is fetched once and joined by
 /// probing: through a hash of its rows when its condition equates one of its columns with
-/// an earlier one, by trying each row otherwise. Rows are assembled in one reused buffer.
+/// an earlier one, by trying each row otherwise, or through its primary key. A joined row
+/// is the relations' rows side by side, each read in place ([`Joined`]), never copied.
 /// `outer`: as for [`resolve_from`], for the correlated subqueries of ON conditions.
 fn produce(
     target: Target<'_, '_>,
@@ -451,28 +453,76 @@ fn produce(
         .iter()
         .map(|rel| Probe::new(target, rel, used, outer))
         .collect::<Result<Vec<_>>>()?;
-    let mut buf: Vec<Value> = Vec::with_capacity(used.len());
-    let mut next = |buf: &mut Vec<Value>| emit(target, &probes, 0, buf, params, sink);
+    let mut next = |row: &dyn Cols| {
+        let joined = Joined {
+            row,
+            at: 0,
+            width: first.width,
+            before: None,
+        };
+        emit(target, &probes, 0, &joined, params, sink)
+    };
     match &first.source {
         Source::Table { name, .. } => {
-            let cols = &used[..first.width];
-            target.scan(name, &first.preds, reads_text(first, used), &mut |r| {
-                buf.clear();
-                extend_used(&mut buf, r, cols);
-                next(&mut buf)
-            })?;
+            target.scan(name, &first.preds, reads_text(first, used), &mut next)?;
         }
         Source::Rows(rows) => {
             for r in rows {
-                buf.clear();
-                buf.extend(r.iter().cloned());
-                if !next(&mut buf)? {
+                if !next(r)? {
                     break;
                 }
             }
         }
     }
     Ok(())
+}
+
+/// A row of FROM so far: the row of the relation at columns `at..at + width`, after the
+/// rows of the relations before it. Each is read in place.
+struct Joined<'a> {
+    row: &'a dyn Cols,
+    at: usize,
+    width: usize,
+    before: Option<&'a Joined<'a>>,
+}
+
+impl<'a> Joined<'a> {
+    /// `row`, of relation `rel`, after `before`.
+    fn after(before: &'a Joined<'a>, row: &'a dyn Cols, rel: &Relation) -> Joined<'a> {
+        Joined {
+            row,
+            at: rel.at,
+            width: rel.width,
+            before: Some(before),
+        }
+    }
+}
+
+impl Cols for Joined<'_> {
+    fn value_at(&self, col: usize) -> ValueRef<'_> {
+        let mut j = self;
+        loop {
+            if col >= j.at {
+                return match col - j.at {
+                    c if c < j.width => j.row.value_at(c),
+                    _ => ValueRef::Null,
+                };
+            }
+            match j.before {
+                Some(b) => j = b,
+                None => return ValueRef::Null,
+            }
+        }
+    }
+}
+
+/// The row of a LEFT JOIN's optional side where it has no partner.
+struct Nulls;
+
+impl Cols for Nulls {
+    fn value_at(&self, _: usize) -> ValueRef<'_> {
+        ValueRef::Null
+    }
 }
 
 /// A relation joined to the ones before it: its rows, a hash of them by the column its
@@ -483,18 +533,20 @@ struct Probe<'r> {
     rows: Vec<Vec<Value>>,
     hash: Option<(usize, HashMap<GroupKey, Vec<usize>>)>,
     correlated: Option<(&'r [CorrelatedCall], QueryScope<'r>)>,
-    /// Joined through its primary key instead (see [`key_join`]): the table, the earlier
-    /// column equated with its key, and the columns the statement reads. No rows are
-    /// fetched then.
+    /// Joined through its primary key instead (see [`key_join`]): the table and the
+    /// earlier column equated with its key. No rows are fetched then.
     keyed: Option<KeyJoin<'r>>,
+    /// The whole row's width (every relation of FROM).
+    width: usize,
 }
 
 /// A relation joined by looking each row up through its primary key.
 struct KeyJoin<'r> {
     name: &'r str,
+    /// The table, resolved once when the statement reads a pinned version.
+    pinned: Option<Pinned>,
     key_is_int: bool,
     earlier: usize,
-    used: Vec<bool>,
     /// `ON` is the key's equality alone, which the lookup itself decides: it is not
     /// evaluated again on the row found.
     on_is_key: bool,
@@ -529,6 +581,7 @@ impl<'r> Probe<'r> {
         used: &[bool],
         outer: Option<(&'r dyn Scope, &'r [Value])>,
     ) -> Result<Self> {
+        let width = used.len();
         if let Some((earlier, name, key_is_int)) = key_join(rel) {
             // `key_join` found the key's equality in ON's AND chain; when ON is no chain it
             // is that equality. Whatever value the lookup turns into a key (an integer, an
@@ -547,11 +600,12 @@ impl<'r> Probe<'r> {
                 correlated: None,
                 keyed: Some(KeyJoin {
                     name,
+                    pinned: target.pinned(name)?,
                     key_is_int,
                     earlier,
-                    used: used[rel.at..rel.at + rel.width].to_vec(),
                     on_is_key,
                 }),
+                width,
             });
         }
         let rows = fetch(target, rel, used)?;
@@ -590,22 +644,44 @@ impl<'r> Probe<'r> {
             hash,
             correlated,
             keyed: None,
+            width,
         })
+    }
+
+    /// Whether the row `row` (this relation's after the earlier ones') passes the
+    /// relation's condition.
+    fn passes(
+        &self,
+        target: Target<'_, '_>,
+        cond: Option<&Scalar>,
+        row: &Joined<'_>,
+        params: &[Value],
+    ) -> Result<bool> {
+        let Some(c) = cond else { return Ok(true) };
+        match self.correlated {
+            None => c.holds(row, params),
+            // The subqueries run for this pair only: the hash picked it already.
+            Some((calls, ref scope)) => {
+                let values = row.owned_values(self.width);
+                let row = extended(target, calls, scope, values, params)?;
+                Ok(truth(&c.eval_cols(&row, params)?) == Some(true))
+            }
+        }
     }
 }
 
-/// Joins the row in `buf` (the relations before `probes[level]`) with the rest, handing
+/// Joins the row `so_far` (the relations before `probes[level]`) with the rest, handing
 /// each whole row to `sink`; `false` once it needs no more.
 fn emit(
     target: Target<'_, '_>,
     probes: &[Probe<'_>],
     level: usize,
-    buf: &mut Vec<Value>,
+    so_far: &Joined<'_>,
     params: &[Value],
     sink: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
 ) -> Result<bool> {
     let Some(probe) = probes.get(level) else {
-        return sink(buf);
+        return sink(so_far);
     };
     let rel = probe.rel;
     let (cond, left) = match &rel.link {
@@ -614,7 +690,7 @@ fn emit(
     };
     let mut matched = false;
     if let Some(k) = &probe.keyed {
-        let (found, more) = join_by_key(target, probes, level, k, cond, buf, params, sink)?;
+        let (found, more) = join_by_key(target, probes, level, k, cond, so_far, params, sink)?;
         if !more {
             return Ok(false);
         }
@@ -622,63 +698,41 @@ fn emit(
         matched = found;
     }
     let candidates: &[usize] = match &probe.hash {
-        Some((l, m)) => {
-            let v = &buf[*l];
-            if v.is_null() {
-                &[]
-            } else {
-                m.get(&GroupKey::of(v)).map_or(&[], Vec::as_slice)
-            }
-        }
+        Some((l, m)) => match so_far.value_at(*l) {
+            ValueRef::Null => &[],
+            v => m.get(&GroupKey::of_ref(v)).map_or(&[], Vec::as_slice),
+        },
         None => &[],
     };
-    let mut one = |i: usize, buf: &mut Vec<Value>| -> Result<Option<bool>> {
-        buf.truncate(rel.at);
-        buf.extend(probe.rows[i].iter().cloned());
-        if let Some(c) = cond {
-            let v = match probe.correlated {
-                None => c.eval(buf, params)?,
-                // The subqueries run for this pair only: the hash picked it already.
-                Some((calls, ref scope)) => {
-                    let row = extended(target, calls, scope, buf.clone(), params)?;
-                    c.eval_cols(&row, params)?
-                }
-            };
-            if truth(&v) != Some(true) {
-                return Ok(None);
-            }
+    let mut one = |i: usize| -> Result<Option<bool>> {
+        let row = Joined::after(so_far, &probe.rows[i], rel);
+        if !probe.passes(target, cond, &row, params)? {
+            return Ok(None);
         }
-        Ok(Some(emit(target, probes, level + 1, buf, params, sink)?))
+        Ok(Some(emit(target, probes, level + 1, &row, params, sink)?))
     };
-    if probe.hash.is_some() {
-        for &i in candidates {
-            match one(i, buf)? {
-                Some(false) => return Ok(false),
-                Some(true) => matched = true,
-                None => {}
-            }
-        }
+    let all = 0..if probe.hash.is_some() {
+        0
     } else {
-        for i in 0..probe.rows.len() {
-            match one(i, buf)? {
-                Some(false) => return Ok(false),
-                Some(true) => matched = true,
-                None => {}
-            }
+        probe.rows.len()
+    };
+    for i in candidates.iter().copied().chain(all) {
+        match one(i)? {
+            Some(false) => return Ok(false),
+            Some(true) => matched = true,
+            None => {}
         }
     }
     if left && !matched {
-        buf.truncate(rel.at);
-        buf.extend(std::iter::repeat_n(Value::Null, rel.width));
-        if !emit(target, probes, level + 1, buf, params, sink)? {
+        let row = Joined::after(so_far, &Nulls, rel);
+        if !emit(target, probes, level + 1, &row, params, sink)? {
             return Ok(false);
         }
     }
-    buf.truncate(rel.at);
     Ok(true)
 }
 
-/// The partner of the row in `buf` in a relation joined through its primary key (the rest
+/// The partner of the row `so_far` in a relation joined through its primary key (the rest
 /// of [`emit`]'s work, a left join's nulls included, stays there): the earlier column's
 /// value, made the key's kind as SQL's `=` compares them (an integral float or a boolean is
 /// an integer; a value of another kind equals no key), finds at most one row, which must
@@ -692,39 +746,42 @@ fn join_by_key(
     level: usize,
     k: &KeyJoin<'_>,
     cond: Option<&Scalar>,
-    buf: &mut Vec<Value>,
+    so_far: &Joined<'_>,
     params: &[Value],
     sink: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
 ) -> Result<(bool, bool)> {
-    let rel = probes[level].rel;
-    let key = match (&buf[k.earlier], k.key_is_int) {
-        (Value::Int(i), true) => Some(Value::Int(*i)),
-        (Value::Bool(b), true) => Some(Value::Int(i64::from(*b))),
-        (Value::Float(f), true) if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(f) => {
-            Some(Value::Int(*f as i64))
+    let probe = &probes[level];
+    let rel = probe.rel;
+    let key = match (so_far.value_at(k.earlier), k.key_is_int) {
+        (ValueRef::Int(i), true) => Some(ValueRef::Int(i)),
+        (ValueRef::Bool(b), true) => Some(ValueRef::Int(i64::from(b))),
+        (ValueRef::Float(f), true) if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f) => {
+            Some(ValueRef::Int(f as i64))
         }
-        (Value::Text(t), false) => Some(Value::Text(t.clone())),
+        (ValueRef::Text(t), false) => Some(ValueRef::Text(t)),
         _ => None,
     };
     let (mut matched, mut more) = (false, true);
     if let Some(key) = key {
-        target.with_table(k.name, |t| {
-            t.unique_cols(t.schema().primary_key(), key.as_ref(), &mut |row| {
-                if !rel.preds.iter().all(|p| p.matches(row.value_at(p.col()))) {
+        let mut lookup = |t: &dyn AnyTable| {
+            t.unique_cols(t.schema().primary_key(), key, &mut |found| {
+                if !rel.preds.iter().all(|p| p.matches(found.value_at(p.col()))) {
                     return Ok(());
                 }
-                buf.truncate(rel.at);
-                extend_used(buf, row, &k.used);
-                if let Some(c) = cond.filter(|_| !k.on_is_key) {
-                    if truth(&c.eval(buf, params)?) != Some(true) {
-                        return Ok(());
-                    }
+                let row = Joined::after(so_far, found, rel);
+                let cond = cond.filter(|_| !k.on_is_key);
+                if !probe.passes(target, cond, &row, params)? {
+                    return Ok(());
                 }
                 matched = true;
-                more = emit(target, probes, level + 1, buf, params, sink)?;
+                more = emit(target, probes, level + 1, &row, params, sink)?;
                 Ok(())
             })
-        })?;
+        };
+        match &k.pinned {
+            Some(p) => lookup(p.table()?)?,
+            None => target.with_table(k.name, lookup)?,
+        };
     }
     Ok((matched, more))
 }
@@ -739,14 +796,11 @@ fn other_name(op: &JoinOperator) -> &'static str {
 
 /// Hands WHERE's predicates on each table's columns to its scan, and joins a table of
 /// `FROM a, b` (a cross join) through WHERE's equality between its columns and earlier
-/// ones. Whether the scan of the one table of FROM applies all of WHERE (every part of its
-/// AND chain became a predicate): WHERE need not run again then.
+/// ones. Whether the relations' reads apply all of WHERE (every part of its AND chain
+/// became a predicate of a table read through them): WHERE need not run again then.
 fn push_where(filter: &Scalar, rels: &mut [Relation], params: &[Value]) -> bool {
-    let alone = rels.len() == 1;
-    let mut served = false;
-    for rel in rels {
-        let (more, every) = table_preds(filter, rel, params);
-        served = alone && every;
+    for rel in rels.iter_mut() {
+        let (more, _) = table_preds(filter, rel, params);
         rel.preds.extend(more);
         if rel.at > 0 && matches!(rel.link, Link::Cross) {
             if let Some(eq) = equality_with_earlier(filter, rel.at, rel.at + rel.width) {
@@ -755,6 +809,25 @@ fn push_where(filter: &Scalar, rels: &mut [Relation], params: &[Value]) -> bool 
                     left: false,
                     correlated: None,
                 };
+            }
+        }
+    }
+    // Each relation's rows are read through its predicates (its scan, its key lookups,
+    // or the rows fetched for its probes). A LEFT JOIN's optional side still gets null
+    // rows where its predicates find no partner, which only WHERE itself leaves out.
+    let mut conjuncts = vec![filter];
+    let mut served = true;
+    while let Some(c) = conjuncts.pop() {
+        match c {
+            Scalar::Binary(a, Op::And, b) => conjuncts.extend([b.as_ref(), a.as_ref()]),
+            c => {
+                served &= rels.iter().any(|rel| match (&rel.source, &rel.link) {
+                    (_, Link::On { left: true, .. }) => false,
+                    (Source::Table { schema, .. }, _) => {
+                        pred_of(c, rel.at, schema, params).is_some()
+                    }
+                    (Source::Rows(_), _) => false,
+                })
             }
         }
     }
@@ -1269,7 +1342,7 @@ pub(crate) fn select_each(
 
     // WHERE's predicates on one table's columns narrow that table's scan (through an index
     // when one serves them); the whole condition is still evaluated on every row, unless
-    // the scan of the one table of FROM applies all of it. A table of `FROM a, b` joins
+    // the tables' reads apply all of it. A table of `FROM a, b` joins
     // through WHERE's equality between its columns and earlier ones.
     let served = filter
         .as_ref()

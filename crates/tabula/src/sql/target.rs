@@ -88,6 +88,20 @@ impl<'e> Snapshot<'e> {
     }
 }
 
+/// A table of a read statement's pinned version (see [`Target::pinned`]). If loading a
+/// later table re-pins a newer version, a table read before that changed marks the
+/// snapshot torn and the statement runs again, so reading on from this one is safe.
+pub(crate) struct Pinned {
+    state: Arc<State>,
+    idx: usize,
+}
+
+impl Pinned {
+    pub(crate) fn table(&self) -> Result<&dyn AnyTable> {
+        self.state.table(self.idx)
+    }
+}
+
 /// Where a statement reads and writes: a pinned committed version, or a write transaction.
 #[derive(Clone, Copy)]
 pub(crate) enum Target<'a, 'db> {
@@ -123,6 +137,19 @@ impl Target<'_, '_> {
                 let idx = st.index_of(name)?;
                 f(st.table(idx)?)
             }
+        }
+    }
+
+    /// Table `name` resolved once for many reads (a key join's lookups, one per row): for
+    /// a read statement, its place in the pinned version; `None` inside a transaction,
+    /// whose state the statement itself may change between reads.
+    pub(crate) fn pinned(&self, name: &str) -> Result<Option<Pinned>> {
+        match self {
+            Target::Read(snap) => {
+                let (state, idx) = snap.table(name)?;
+                Ok(Some(Pinned { state, idx }))
+            }
+            Target::Tx(_) => Ok(None),
         }
     }
 
