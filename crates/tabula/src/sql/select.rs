@@ -752,18 +752,26 @@ fn join_by_key(
 ) -> Result<(bool, bool)> {
     let probe = &probes[level];
     let rel = probe.rel;
-    let key = match (so_far.value_at(k.earlier), k.key_is_int) {
-        (ValueRef::Int(i), true) => Some(ValueRef::Int(i)),
-        (ValueRef::Bool(b), true) => Some(ValueRef::Int(i64::from(b))),
+    // The key, as an integer or a text: built as a `ValueRef` only where it is handed
+    // over (one copied whole after being written a field at a time stalls the processor
+    // on every row).
+    let (int, text) = match (so_far.value_at(k.earlier), k.key_is_int) {
+        (ValueRef::Int(i), true) => (Some(i), None),
+        (ValueRef::Bool(b), true) => (Some(i64::from(b)), None),
         (ValueRef::Float(f), true) if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f) => {
-            Some(ValueRef::Int(f as i64))
+            (Some(f as i64), None)
         }
-        (ValueRef::Text(t), false) => Some(ValueRef::Text(t)),
-        _ => None,
+        (ValueRef::Text(t), false) => (None, Some(t)),
+        _ => (None, None),
     };
     let (mut matched, mut more) = (false, true);
-    if let Some(key) = key {
+    if int.is_some() || text.is_some() {
         let mut lookup = |t: &dyn AnyTable| {
+            let key = match (int, text) {
+                (Some(i), _) => ValueRef::Int(i),
+                (None, Some(t)) => ValueRef::Text(t),
+                (None, None) => ValueRef::Null,
+            };
             t.unique_cols(t.schema().primary_key(), key, &mut |found| {
                 if !rel.preds.iter().all(|p| p.matches(found.value_at(p.col()))) {
                     return Ok(());
@@ -1695,7 +1703,13 @@ fn add_to(accs: &mut [Acc], aggs: &[AggCall], row: &dyn Cols, params: &[Value]) 
             }
         }
         let v = match &call.arg {
-            Some(Scalar::Column(i)) => Some(row.value_at(*i).to_owned()),
+            Some(Scalar::Column(i)) => {
+                let v = row.value_at(*i);
+                if acc.add_in_place(v) {
+                    continue;
+                }
+                Some(v.to_owned())
+            }
             Some(a) => Some(a.eval_cols(row, params)?),
             None => None,
         };
@@ -2096,6 +2110,28 @@ impl Acc {
             sum: Sum::default(),
             best: None,
         }
+    }
+
+    /// [`Acc::add`] of a value read in place, where that needs no copy of it: a count, or a
+    /// sum of a number, without DISTINCT. Whether it was added.
+    fn add_in_place(&mut self, v: ValueRef<'_>) -> bool {
+        if self.distinct.is_some() {
+            return false;
+        }
+        match (self.func, v) {
+            (_, ValueRef::Null) => return true,
+            (AggFunc::Count, _) => {}
+            (AggFunc::Sum | AggFunc::Total | AggFunc::Avg, ValueRef::Int(i)) => self.sum.add_int(i),
+            (AggFunc::Sum | AggFunc::Total | AggFunc::Avg, ValueRef::Bool(b)) => {
+                self.sum.add_int(i64::from(b))
+            }
+            (AggFunc::Sum | AggFunc::Total | AggFunc::Avg, ValueRef::Float(f)) => {
+                self.sum.add_float(f)
+            }
+            _ => return false,
+        }
+        self.count += 1;
+        true
     }
 
     fn add(&mut self, v: Option<Value>) {
