@@ -12,7 +12,9 @@
 //! the first timed run (so SQLite's are prepared, and tabula's plans cached where it caches
 //! them). The writes (update, delete, then the inserts, in that order) run on fresh copies
 //! loaded each run outside the clock; SQLite's statement is prepared before the clock starts,
-//! tabula's first execution on a fresh database parses its text inside it.
+//! tabula's first execution on a fresh database parses its text inside it. Each write starts
+//! 100 ms after the one before, once tabula's background freeing of the versions the earlier
+//! writes replaced is done (it would otherwise land in the next system's measurement).
 //!
 //! Lookups: `--lookups L` statements of each kind per run (10,000 by default, as issue 15
 //! says), the first L of the workload's random keys. Inserts: 10,000 single-row statements,
@@ -87,6 +89,18 @@ fn timed<T>(f: impl FnOnce() -> Res<T>) -> Res<(f64, T)> {
     let t = Instant::now();
     let out = f()?;
     Ok((t.elapsed().as_secs_f64(), out))
+}
+
+/// How long a write waits before its clock starts (see [`settled`]).
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// [`timed`], once the writes timed before it are done: tabula frees the row versions a
+/// large write replaced on a process-wide thread after the write returns, so without the
+/// pause the next system's write (the writes run one after another) would be timed while
+/// that thread frees the previous one's rows beside it.
+fn settled<T>(f: impl FnOnce() -> Res<T>) -> Res<(f64, T)> {
+    std::thread::sleep(SETTLE);
+    timed(f)
 }
 
 /// Folds every column of a looked-up row (the workload's fold, and the gpa).
@@ -268,14 +282,14 @@ fn sqlite_top10(conn: &Connection) -> Res<Vec<u64>> {
 /// Runs a write statement, prepared before the clock starts; rows changed.
 fn sqlite_changed(conn: &Connection, text: &str) -> Res<(f64, u64)> {
     let mut st = conn.prepare_cached(text)?;
-    timed(|| Ok(st.execute([])? as u64))
+    settled(|| Ok(st.execute([])? as u64))
 }
 
 /// Single-row inserts, each committing on its own (autocommit), the statement prepared
 /// before the clock starts.
 fn sqlite_insert(conn: &Connection, rows: &[Row]) -> Res<(f64, u64)> {
     let mut st = conn.prepare_cached(INSERT)?;
-    timed(|| {
+    settled(|| {
         let mut n = 0;
         for r in rows {
             n += st.execute(params![r.id as i64, r.name, r.email, r.gpa, r.year])? as u64;
@@ -449,8 +463,8 @@ pub fn run(n: u64, runs: usize, lookups: usize) -> Res<bool> {
         bench.record(
             "update_10pct",
             [
-                timed(|| b.update_10pct())?,
-                timed(|| sql_changed(s.db(), UPDATE))?,
+                settled(|| b.update_10pct())?,
+                settled(|| sql_changed(s.db(), UPDATE))?,
                 sqlite_changed(q.conn(), UPDATE)?,
             ],
             eq,
@@ -458,8 +472,8 @@ pub fn run(n: u64, runs: usize, lookups: usize) -> Res<bool> {
         bench.record(
             "delete_10pct",
             [
-                timed(|| b.delete_10pct())?,
-                timed(|| sql_changed(s.db(), DELETE))?,
+                settled(|| b.delete_10pct())?,
+                settled(|| sql_changed(s.db(), DELETE))?,
                 sqlite_changed(q.conn(), DELETE)?,
             ],
             eq,
@@ -477,8 +491,8 @@ pub fn run(n: u64, runs: usize, lookups: usize) -> Res<bool> {
         bench.record(
             "insert",
             [
-                timed(|| builder_insert(b.handle(), students))?,
-                timed(|| sql_insert(s.db(), &extra_values))?,
+                settled(|| builder_insert(b.handle(), students))?,
+                settled(|| sql_insert(s.db(), &extra_values))?,
                 sqlite_insert(q.conn(), &extra)?,
             ],
             eq,
