@@ -13,8 +13,8 @@
 //! them). The writes (update, delete, then the inserts, in that order) run on fresh copies
 //! loaded each run outside the clock; SQLite's statement is prepared before the clock starts,
 //! tabula's first execution on a fresh database parses its text inside it. Each write starts
-//! 100 ms after the one before, once tabula's background freeing of the versions the earlier
-//! writes replaced is done (it would otherwise land in the next system's measurement).
+//! after a 100 ms pause, time for tabula's background freeing of the versions the earlier
+//! writes replaced (it would otherwise land in the next system's measurement).
 //!
 //! Lookups: `--lookups L` statements of each kind per run (10,000 by default, as issue 15
 //! says), the first L of the workload's random keys. Inserts: 10,000 single-row statements,
@@ -94,10 +94,11 @@ fn timed<T>(f: impl FnOnce() -> Res<T>) -> Res<(f64, T)> {
 /// How long a write waits before its clock starts (see [`settled`]).
 const SETTLE: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// [`timed`], once the writes timed before it are done: tabula frees the row versions a
-/// large write replaced on a process-wide thread after the write returns, so without the
-/// pause the next system's write (the writes run one after another) would be timed while
-/// that thread frees the previous one's rows beside it.
+/// [`timed`], after a pause: tabula frees the row versions a large write replaced on a
+/// process-wide thread after the write returns, so without the pause the next system's
+/// write (the writes run one after another) would be timed while that thread frees the
+/// previous one's rows beside it. (The pause is no guarantee, only far longer than the
+/// freeing of 10,000 rows takes; nothing outside the library can wait for the thread.)
 fn settled<T>(f: impl FnOnce() -> Res<T>) -> Res<(f64, T)> {
     std::thread::sleep(SETTLE);
     timed(f)

@@ -12,6 +12,7 @@
 use std::cmp::Ordering;
 
 use crate::record::Cols;
+use crate::schema::{ColumnType, Schema};
 use crate::sql::scalar::{Op, Scalar};
 use crate::value::{Value, ValueRef};
 
@@ -408,10 +409,11 @@ fn operator(op: Op, a: Num, b: Num) -> Num {
 }
 
 impl NumExpr {
-    /// The expression as a `NumExpr`, if every part of it is one and it is not too deep.
-    fn of(s: &Scalar) -> Option<NumExpr> {
+    /// The expression as a `NumExpr`, if every part of it is one (a column only if
+    /// `numbers` says it holds numbers) and it is not too deep.
+    fn of(s: &Scalar, numbers: &[bool]) -> Option<NumExpr> {
         let mut steps = Vec::new();
-        (compile(s, &mut steps, 0)? <= DEPTH).then_some(NumExpr { steps })
+        (compile(s, numbers, &mut steps, 0)? <= DEPTH).then_some(NumExpr { steps })
     }
 
     /// The value on `row`, as [`Scalar`]'s evaluation gives it, or [`NotNumber`] when a
@@ -457,7 +459,7 @@ impl NumExpr {
 
 /// Appends the steps of `s` (`depth` values already below the one at hand), returning the
 /// most values then below the one at hand, or `None` if `s` is not numeric.
-fn compile(s: &Scalar, steps: &mut Vec<Step>, depth: usize) -> Option<usize> {
+fn compile(s: &Scalar, numbers: &[bool], steps: &mut Vec<Step>, depth: usize) -> Option<usize> {
     let leaf = |step, steps: &mut Vec<Step>| {
         steps.push(step);
         Some(depth)
@@ -467,25 +469,28 @@ fn compile(s: &Scalar, steps: &mut Vec<Step>, depth: usize) -> Option<usize> {
         _ => None,
     };
     match s {
-        Scalar::Column(i) => leaf(Step::Column(*i), steps),
+        Scalar::Column(i) if numbers.get(*i) == Some(&true) => leaf(Step::Column(*i), steps),
         Scalar::Param(i) => leaf(Step::Param(*i), steps),
         Scalar::Literal(v) => leaf(Step::Const(Num::of_value(v)?), steps),
         Scalar::Binary(_, Op::Concat, _) => None,
         Scalar::Binary(a, op, b) => match (a.as_ref(), constant(b)) {
-            (Scalar::Column(i), Some(n)) => leaf(Step::ColumnConst(*i, *op, n), steps),
+            (Scalar::Column(i), Some(n)) if numbers.get(*i) == Some(&true) => {
+                leaf(Step::ColumnConst(*i, *op, n), steps)
+            }
             (a, Some(n)) => {
-                let most = compile(a, steps, depth)?;
+                let most = compile(a, numbers, steps, depth)?;
                 steps.push(Step::WithConst(*op, n));
                 Some(most)
             }
             (a, None) => {
-                let most = compile(a, steps, depth)?.max(compile(b, steps, depth + 1)?);
+                let most =
+                    compile(a, numbers, steps, depth)?.max(compile(b, numbers, steps, depth + 1)?);
                 steps.push(Step::Binary(*op));
                 Some(most)
             }
         },
         Scalar::Not(x) | Scalar::Negate(x) | Scalar::IsNull(x, _) => {
-            let most = compile(x, steps, depth)?;
+            let most = compile(x, numbers, steps, depth)?;
             steps.push(match s {
                 Scalar::Not(_) => Step::Not,
                 Scalar::Negate(_) => Step::Negate,
@@ -495,9 +500,9 @@ fn compile(s: &Scalar, steps: &mut Vec<Step>, depth: usize) -> Option<usize> {
             Some(most)
         }
         Scalar::Between(x, lo, hi, negated) => {
-            let most = compile(x, steps, depth)?
-                .max(compile(lo, steps, depth + 1)?)
-                .max(compile(hi, steps, depth + 2)?);
+            let most = compile(x, numbers, steps, depth)?
+                .max(compile(lo, numbers, steps, depth + 1)?)
+                .max(compile(hi, numbers, steps, depth + 2)?);
             steps.push(Step::Between(*negated));
             Some(most)
         }
@@ -507,21 +512,35 @@ fn compile(s: &Scalar, steps: &mut Vec<Step>, depth: usize) -> Option<usize> {
 
 /// `s` with its numeric parts (the whole of it, or of each side of its `AND`s, `OR`s and
 /// `NOT`s) evaluated as [`NumExpr`]s, the general expression kept beside each for rows
-/// whose values are text. A bare column, constant or parameter stays as it is (nothing to
-/// gain). Used once a statement is planned: the planner reads the expressions' shapes.
-pub(crate) fn prepared(s: &Scalar) -> Scalar {
+/// whose values are text (a parameter's). `numbers[i]`: whether column `i` of the rows
+/// holds numbers only (a stored column of a number type: see [`number_columns`]); an
+/// expression reading any other column stays general, as it would fall back on every row.
+/// A bare column, constant or parameter stays as it is (nothing to gain). Used once a
+/// statement is planned: the planner reads the expressions' shapes.
+pub(crate) fn prepared(s: &Scalar, numbers: &[bool]) -> Scalar {
     if !matches!(s, Scalar::Column(_) | Scalar::Literal(_) | Scalar::Param(_)) {
-        if let Some(n) = NumExpr::of(s) {
+        if let Some(n) = NumExpr::of(s, numbers) {
             return Scalar::Numeric(Box::new((n, s.clone())));
         }
     }
     match s {
-        Scalar::Binary(a, op @ (Op::And | Op::Or), b) => {
-            Scalar::Binary(Box::new(prepared(a)), *op, Box::new(prepared(b)))
-        }
-        Scalar::Not(x) => Scalar::Not(Box::new(prepared(x))),
+        Scalar::Binary(a, op @ (Op::And | Op::Or), b) => Scalar::Binary(
+            Box::new(prepared(a, numbers)),
+            *op,
+            Box::new(prepared(b, numbers)),
+        ),
+        Scalar::Not(x) => Scalar::Not(Box::new(prepared(x, numbers))),
         s => s.clone(),
     }
+}
+
+/// Which of a table's columns hold numbers only (booleans, integers, floats; not text or
+/// JSON), for [`prepared`].
+pub(crate) fn number_columns(schema: &Schema) -> impl Iterator<Item = bool> + '_ {
+    schema
+        .columns
+        .iter()
+        .map(|c| c.ty.is_int() || c.ty.is_float() || c.ty == ColumnType::Bool)
 }
 
 #[cfg(test)]
@@ -573,7 +592,7 @@ mod tests {
         shapes.push(Scalar::Between(col(0), col(1), col(0), false));
         shapes.push(Scalar::Between(col(1), col(0), col(1), true));
         for shape in &shapes {
-            let fast = prepared(shape);
+            let fast = prepared(shape, &[true, true]);
             assert!(
                 matches!(fast, Scalar::Numeric(_)),
                 "{shape:?} is not prepared"
@@ -607,7 +626,7 @@ mod tests {
             Op::Eq,
             Box::new(Scalar::Param(0)),
         );
-        let fast = prepared(&shape);
+        let fast = prepared(&shape, &[true]);
         let row = vec![Value::Text("41abc".into())];
         assert_eq!(
             fast.eval(&row, &[Value::Int(42)]).ok(),
@@ -640,13 +659,26 @@ mod tests {
             Box::new(Scalar::Literal(Value::Int(3))),
         );
         let both = Scalar::Binary(Box::new(like), Op::And, Box::new(num));
-        match prepared(&both) {
+        match prepared(&both, &[true, false]) {
             Scalar::Binary(a, Op::And, b) => {
                 assert!(matches!(*a, Scalar::Like { .. }));
                 assert!(matches!(*b, Scalar::Numeric(_)));
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert!(matches!(prepared(&Scalar::Column(2)), Scalar::Column(2)));
+        assert!(matches!(
+            prepared(&Scalar::Column(2), &[true; 3]),
+            Scalar::Column(2)
+        ));
+        // A column that may hold text keeps its expression general.
+        let on_text = Scalar::Binary(
+            Box::new(Scalar::Column(1)),
+            Op::Eq,
+            Box::new(Scalar::Literal(Value::Int(3))),
+        );
+        assert!(matches!(
+            prepared(&on_text, &[true, false]),
+            Scalar::Binary(..)
+        ));
     }
 }

@@ -621,8 +621,7 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                     let pos = scope
                         .resolve(None, &col)
                         .map_err(|r| sql_error(a.span(), r))?;
-                    let e = scalar::compile(&a.value, &scope, &mut p)?;
-                    Ok((pos, numeric::prepared(&e)))
+                    Ok((pos, scalar::compile(&a.value, &scope, &mut p)?))
                 })
                 .collect::<Result<Vec<_>>>()?;
             let filter = selection
@@ -631,6 +630,10 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 .transpose()?;
             let correlated = p.correlated.take().unwrap_or_default();
             let schema = target.schema(&name)?;
+            let numbers: Vec<bool> = numeric::number_columns(&schema).collect();
+            let sets: Vec<_> = (sets.iter())
+                .map(|(pos, e)| (*pos, numeric::prepared(e, &numbers)))
+                .collect();
             let pk = schema.primary_key();
             // The new images of the matching rows, worked out from the rows as they were
             // (every SET expression sees the old row), then written as one statement.
@@ -719,7 +722,8 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 filter: filter.as_ref(),
                 correlated: &correlated,
             };
-            // Only the key is read: no row's text is fetched ahead for it.
+            // Only the key is read: the rows' text is not fetched ahead (see
+            // `Matching::for_each`; a text key is read all the same).
             matching.for_each(params, false, &mut |r| {
                 doomed.push(r.value_at(pk).to_owned());
                 Ok(())
@@ -921,7 +925,8 @@ impl Matching<'_, '_, '_> {
         });
         // When the scan applies all of WHERE, WHERE need not run again on its rows; what
         // runs may run as numbers.
-        let filter = self.filter.filter(|_| !served).map(numeric::prepared);
+        let numbers: Vec<bool> = numeric::number_columns(self.schema).collect();
+        let filter = (self.filter.filter(|_| !served)).map(|f| numeric::prepared(f, &numbers));
         let filter = filter.as_ref();
         let width = self.schema.columns.len();
         let mut read = vec![!self.correlated.is_empty(); width];

@@ -427,10 +427,11 @@ fn extend_used(out: &mut Vec<Value>, row: &dyn Cols, used: &[bool]) {
 
 /// Every row of FROM, each the values of its relations one after the other, handed to
 /// `sink` (which returns `false` once it needs no more). The first relation is read in
-/// place (a stored table through its scan); each later one is fetched once and joined by
-/// probing: through a hash of its rows when its condition equates one of its columns with
-/// an earlier one, by trying each row otherwise, or through its primary key. A joined row
-/// is the relations' rows side by side, each read in place ([`Joined`]), never copied.
+/// place (a stored table through its scan). Each later one is looked up through its
+/// primary key when its condition equates the key with an earlier column; otherwise it is
+/// fetched once and probed, through a hash of its rows when its condition equates one of
+/// its columns with an earlier one, by trying each row otherwise. A joined row is the
+/// relations' rows side by side, each read where it is ([`Joined`]), never copied.
 /// `outer`: as for [`resolve_from`], for the correlated subqueries of ON conditions.
 fn produce(
     target: Target<'_, '_>,
@@ -1356,10 +1357,19 @@ pub(crate) fn select_each(
         .as_ref()
         .is_some_and(|f| push_where(f, &mut rels, params));
     let had_filter = filter.is_some();
-    // The scan applies all of WHERE exactly: it need not run again on each row it hands over.
+    // The tables' reads apply all of WHERE exactly: it need not run again on the rows.
     let filter = filter.filter(|_| !served);
     // Planned: numeric parts may now run as numbers (the planner read their shapes above).
-    let filter = filter.as_ref().map(numeric::prepared);
+    let numbers: Vec<bool> = rels
+        .iter()
+        .flat_map(|rel| -> Box<dyn Iterator<Item = bool> + '_> {
+            match &rel.source {
+                Source::Table { schema, .. } => Box::new(numeric::number_columns(schema)),
+                Source::Rows(_) => Box::new(std::iter::repeat_n(false, rel.width)),
+            }
+        })
+        .collect();
+    let filter = filter.as_ref().map(|f| numeric::prepared(f, &numbers));
     let mut used = vec![false; tables.width];
     let scalars = filter.iter().chain(&group_by).chain(&exprs).chain(&having);
     let keys = order.iter().map(|(k, _)| k);
@@ -2256,7 +2266,7 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
         .map(|w| scalar::compile(w, &tables, &mut p))
         .transpose()?;
     let in_where = p.correlated.as_ref().map_or(0, Vec::len);
-    // A WHERE the scan applies alone is no step of its own (as in `select_each`).
+    // A WHERE the tables' reads apply alone is no step of its own (as in `select_each`).
     let served = filter
         .as_ref()
         .is_some_and(|f| push_where(f, &mut rels, params));
