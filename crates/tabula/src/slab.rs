@@ -1,31 +1,35 @@
 //! The slab: a table's rows by slot, shared between versions of the table and copied on
-//! write, 64 slots at a time.
+//! write, 16 slots at a time.
 //!
 //! Readers keep old versions of a table while a writer changes a copy of it (see
 //! `docs/ARCHITECTURE.md`, "Versions"), so cloning a slab must not copy its rows. It knows
 //! nothing of rows beyond `Clone`: tables keep their rows in it, and the hash indexes read
-//! them through it. Slots sit
-//! in leaves of 64 (`Arc<[Option<R>; 64]>`), leaves in middle nodes of 64
-//! (`Arc<Mid>`), middle nodes in a plain vector: a clone copies that vector (one
-//! reference count per 4,096 slots), and the first write to a slot after a clone copies its
-//! middle node (64 pointers) and its leaf (64 rows), once; later writes to the same leaf
-//! change it in place, since the writer's copy is then the leaf's only owner. Rows stay
-//! inline in their leaf, so a scan walks 64 contiguous rows at a time and a lookup reads
-//! two small, hot nodes before the row.
+//! them through it. Slots sit in leaves of 16 (`Arc<[Option<R>; 16]>`), leaves in middle
+//! nodes of 64 (`Arc<Mid>`), middle nodes in upper nodes of 64 (`Arc<Upper>`), upper nodes
+//! in a plain vector: a clone copies that vector (one reference count per 65,536 slots),
+//! and the first write to a slot after a clone copies its upper node and middle node (64
+//! pointers each) and its leaf (16 rows), once; later writes to the same leaf change it in
+//! place, since the writer's copy is then the leaf's only owner. A commit of one row so
+//! copies a few hundred bytes of pointers and 16 rows, however large the table. Rows stay
+//! inline in their leaf, so a scan walks 16 contiguous rows at a time and a lookup reads
+//! three small, hot nodes before the row.
 //!
-//! A leaf never written is absent and reads as 64 empty slots, so the gaps a dense key
-//! index leaves cost nothing until filled.
+//! A leaf never written is absent and reads as 16 empty slots (a node never written, as
+//! its span of empty slots), so the gaps a dense key index leaves cost nothing until
+//! filled.
 
 use std::ops::Range;
 use std::sync::Arc;
 
-const LEAF_BITS: usize = 6;
+const LEAF_BITS: usize = 4;
 /// Slots per leaf.
 const LEAF: usize = 1 << LEAF_BITS;
 /// Leaves per middle node.
 const MID: usize = 64;
-/// Slots per middle node.
-const MID_SPAN: usize = LEAF * MID;
+/// Middle nodes per upper node.
+const UPPER: usize = 64;
+/// Slots per upper node.
+const UPPER_SPAN: usize = LEAF * MID * UPPER;
 
 type Leaf<R> = [Option<R>; LEAF];
 
@@ -43,22 +47,27 @@ impl<R> Clone for Mid<R> {
     }
 }
 
-impl<R> Mid<R> {
-    fn empty() -> Self {
-        Mid {
-            leaves: std::array::from_fn(|_| None),
+/// 64 middle nodes (absent as leaves are).
+struct Upper<R> {
+    mids: [Option<Arc<Mid<R>>>; UPPER],
+}
+
+impl<R> Clone for Upper<R> {
+    fn clone(&self) -> Self {
+        Upper {
+            mids: self.mids.clone(),
         }
     }
 }
 
 /// Slots `0..len()`, each empty or holding a row. See the module documentation.
 pub(crate) struct Slab<R> {
-    top: Vec<Arc<Mid<R>>>,
+    top: Vec<Arc<Upper<R>>>,
     len: usize,
 }
 
 impl<R> Clone for Slab<R> {
-    /// Shares every node: one reference count per 4,096 slots.
+    /// Shares every node: one reference count per 65,536 slots.
     fn clone(&self) -> Self {
         Slab {
             top: self.top.clone(),
@@ -83,35 +92,69 @@ impl<R> std::fmt::Debug for Slab<R> {
 }
 
 impl<R> Slab<R> {
+    /// Middle node `m`, to change: it and its upper node copied first if another version
+    /// shares them, created if never written.
+    fn mid_mut(&mut self, m: usize) -> &mut Mid<R> {
+        let u = m / UPPER;
+        if self.top.len() <= u {
+            self.top.resize_with(u + 1, || {
+                Arc::new(Upper {
+                    mids: std::array::from_fn(|_| None),
+                })
+            });
+        }
+        let upper = Arc::make_mut(&mut self.top[u]);
+        let mid = upper.mids[m % UPPER].get_or_insert_with(|| {
+            Arc::new(Mid {
+                leaves: std::array::from_fn(|_| None),
+            })
+        });
+        Arc::make_mut(mid)
+    }
+
     /// The number of slots, live or not: every slot number is below it.
     #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    /// The leaf holding slots `l * 64 ..`, if it was ever written.
+    /// Middle node `m` (leaves `m * 64 ..`), if it was ever written.
+    #[inline]
+    fn mid(&self, m: usize) -> Option<&Mid<R>> {
+        self.top.get(m / UPPER)?.mids[m % UPPER].as_deref()
+    }
+
+    /// The leaf holding slots `l * 16 ..`, if it was ever written.
     #[inline]
     fn leaf(&self, l: usize) -> Option<&Leaf<R>> {
-        self.top.get(l / MID)?.leaves[l % MID].as_deref()
+        self.mid(l / MID)?.leaves[l % MID].as_deref()
     }
 
     /// The bytes of this slab's nodes that `newer` does not share: what keeping this
     /// version alive beside `newer` costs (the nodes, not the rows' own heap data).
     pub(crate) fn bytes_not_in(&self, newer: &Slab<R>) -> u64 {
+        fn shared<T>(a: &Arc<T>, b: Option<&Arc<T>>) -> bool {
+            b.is_some_and(|b| Arc::ptr_eq(a, b))
+        }
         let mut n = 0;
-        for (m, mid) in self.top.iter().enumerate() {
-            let other = newer.top.get(m);
-            if other.is_some_and(|o| Arc::ptr_eq(o, mid)) {
+        for (u, upper) in self.top.iter().enumerate() {
+            let other = newer.top.get(u);
+            if shared(upper, other) {
                 continue;
             }
-            n += std::mem::size_of::<Mid<R>>();
-            for (l, leaf) in mid.leaves.iter().enumerate() {
-                let Some(leaf) = leaf else { continue };
-                let shared = other
-                    .and_then(|o| o.leaves[l].as_ref())
-                    .is_some_and(|o| Arc::ptr_eq(o, leaf));
-                if !shared {
-                    n += std::mem::size_of::<Leaf<R>>();
+            n += std::mem::size_of::<Upper<R>>();
+            for (m, mid) in upper.mids.iter().enumerate() {
+                let Some(mid) = mid else { continue };
+                let other = other.and_then(|o| o.mids[m].as_ref());
+                if shared(mid, other) {
+                    continue;
+                }
+                n += std::mem::size_of::<Mid<R>>();
+                for (l, leaf) in mid.leaves.iter().enumerate() {
+                    let Some(leaf) = leaf else { continue };
+                    if !shared(leaf, other.and_then(|o| o.leaves[l].as_ref())) {
+                        n += std::mem::size_of::<Leaf<R>>();
+                    }
                 }
             }
         }
@@ -173,16 +216,28 @@ impl<R> Slab<R> {
             }
         }
         let first_gone = len.div_ceil(LEAF);
-        let keep_mids = first_gone.div_ceil(MID);
-        self.top.truncate(keep_mids);
-        if !first_gone.is_multiple_of(MID) {
-            if let Some(mid) = self.top.last_mut() {
-                let from = first_gone % MID;
-                if mid.leaves[from..].iter().any(Option::is_some) {
-                    let mid = Arc::make_mut(mid);
-                    for leaf in &mut mid.leaves[from..] {
-                        *leaf = None;
+        let mid_gone = first_gone.div_ceil(MID);
+        self.top.truncate(mid_gone.div_ceil(UPPER));
+        // The middle nodes wholly gone in the last upper node kept.
+        if !mid_gone.is_multiple_of(UPPER) {
+            if let Some(upper) = self.top.last_mut() {
+                let from = mid_gone % UPPER;
+                if upper.mids[from..].iter().any(Option::is_some) {
+                    for mid in &mut Arc::make_mut(upper).mids[from..] {
+                        *mid = None;
                     }
+                }
+            }
+        }
+        // The leaves wholly gone in the middle node that is cut.
+        if !first_gone.is_multiple_of(MID) {
+            let (m, from) = (first_gone / MID, first_gone % MID);
+            let holds_any = self
+                .mid(m)
+                .is_some_and(|mid| mid.leaves[from..].iter().any(Option::is_some));
+            if holds_any {
+                for leaf in &mut self.mid_mut(m).leaves[from..] {
+                    *leaf = None;
                 }
             }
         }
@@ -197,31 +252,26 @@ impl<R: Clone> Slab<R> {
     /// data.
     pub(crate) fn reserve(&mut self, n: usize) {
         let end = self.len.saturating_add(n);
-        let need = end.div_ceil(MID_SPAN);
+        let need = end.div_ceil(UPPER_SPAN);
         self.top.reserve(need.saturating_sub(self.top.len()));
         let first = self.len >> LEAF_BITS;
         for l in first..end.div_ceil(LEAF) {
-            let (m, i) = (l / MID, l % MID);
-            if self.top.len() <= m {
-                self.top.resize_with(m + 1, || Arc::new(Mid::empty()));
-            }
-            if self.top[m].leaves[i].is_none() {
-                Arc::make_mut(&mut self.top[m]).leaves[i] =
+            if self.leaf(l).is_none() {
+                self.mid_mut(l / MID).leaves[l % MID] =
                     Some(Arc::new(std::array::from_fn(|_| None)));
             }
         }
     }
 
-    /// The slot's place to write, copying its middle node and leaf first if another version
-    /// shares them (and creating them if never written). `slot` must be below `len`.
+    /// The slot's place to write, copying its upper node, middle node and leaf first if
+    /// another version shares them (and creating them if never written). `slot` must be
+    /// below `len`.
     #[inline]
     fn place(&mut self, slot: usize) -> &mut Option<R> {
-        let (m, l) = (slot / MID_SPAN, (slot >> LEAF_BITS) % MID);
-        if self.top.len() <= m {
-            self.top.resize_with(m + 1, || Arc::new(Mid::empty()));
-        }
-        let mid = Arc::make_mut(&mut self.top[m]);
-        let leaf = mid.leaves[l].get_or_insert_with(|| Arc::new(std::array::from_fn(|_| None)));
+        let l = slot >> LEAF_BITS;
+        let mid = self.mid_mut(l / MID);
+        let leaf =
+            mid.leaves[l % MID].get_or_insert_with(|| Arc::new(std::array::from_fn(|_| None)));
         &mut Arc::make_mut(leaf)[slot & (LEAF - 1)]
     }
 
@@ -447,6 +497,41 @@ mod tests {
         a.truncate(70);
         a.grow_to(71);
         assert_eq!(a.get(70), None);
+    }
+
+    #[test]
+    fn slots_past_the_first_upper_node_are_shared_copied_and_cut_alike() {
+        let span = UPPER_SPAN;
+        let live = |s: &Slab<usize>| s.live().map(|(s, r)| (s as usize, *r)).collect::<Vec<_>>();
+        let mut a: Slab<usize> = Slab::default();
+        a.grow_to(2 * span + 100);
+        let slots = [0, span - 1, span, span + LEAF * MID, 2 * span + 99];
+        for s in slots {
+            a.set(s, Some(s));
+        }
+        let b = a.clone();
+        assert_eq!(b.bytes_not_in(&a), 0);
+        a.set(span, Some(7));
+        // Copied: the upper node, the middle node and the leaf of slot `span`.
+        let copied = std::mem::size_of::<Upper<usize>>()
+            + std::mem::size_of::<Mid<usize>>()
+            + std::mem::size_of::<Leaf<usize>>();
+        assert_eq!(b.bytes_not_in(&a), copied as u64);
+        a.truncate(span + 1);
+        a.grow_to(2 * span + 100);
+        assert_eq!(live(&a), [(0, 0), (span - 1, span - 1), (span, 7)]);
+        assert_eq!(live(&b), slots.map(|s| (s, s)));
+        assert_eq!(
+            b.live_in(span - 1..2 * span)
+                .rev()
+                .map(|(s, _)| s as usize)
+                .collect::<Vec<_>>(),
+            [span + LEAF * MID, span, span - 1]
+        );
+        a.truncate(span);
+        a.grow_to(span + 1);
+        assert_eq!(a.get(span), None);
+        assert_eq!(live(&a), [(0, 0), (span - 1, span - 1)]);
     }
 
     #[test]

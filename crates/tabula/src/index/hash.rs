@@ -2,12 +2,13 @@
 //! themselves, so it stores nothing but slots.
 //!
 //! Versions of a table share their indexes (see `docs/ARCHITECTURE.md`, "Versions"), so the
-//! table is split into shards by the hash's middle bits, each behind an `Arc`: a clone copies
-//! one pointer per shard, and the first write after a clone copies only the shard it
-//! touches. Shards double in number as the index grows, keeping each small enough to copy
-//! cheaply. (The middle bits are used because hashbrown takes a bucket's position from the
-//! low bits and its tag from the top seven: a shard's entries agree on the middle bits
-//! only, so neither is skewed.)
+//! table is split into shards by the hash's middle bits, each behind an `Arc`, and the
+//! shards into groups of [`GROUP`], each behind an `Arc` too: a clone copies one pointer per
+//! group, and the first write after a clone copies the group it touches (its pointers) and
+//! the shard (its entries). Shards double in number as the index grows, keeping each small
+//! enough that a single-row commit copies a few kilobytes, not the index. (The middle bits
+//! are used because hashbrown takes a bucket's position from the low bits and its tag from
+//! the top seven: a shard's entries agree on the middle bits only, so neither is skewed.)
 
 use std::sync::Arc;
 
@@ -19,7 +20,9 @@ use crate::slab::Slab;
 use crate::value::ValueRef;
 
 /// A shard holds at most this many entries on average before the shards double.
-const SHARD_ENTRIES: usize = 4096;
+const SHARD_ENTRIES: usize = 256;
+/// Shards per group (a power of two).
+const GROUP: usize = 64;
 /// Where the shard number starts in a hash.
 const SHARD_SHIFT: u32 = 24;
 
@@ -33,9 +36,48 @@ pub(crate) struct HashIndex {
     pub(crate) col: usize,
     /// The columns after the first of a composite index; empty for one column.
     rest: Arc<[usize]>,
-    /// A power of two in number.
-    shards: Vec<Arc<HashTable<u32>>>,
+    shards: Shards,
     len: usize,
+}
+
+/// A power of two of hash tables, in groups of [`GROUP`] (fewer when there are fewer).
+#[derive(Debug, Clone)]
+struct Shards {
+    groups: Vec<Arc<[Arc<HashTable<u32>>]>>,
+    len: usize,
+}
+
+impl Shards {
+    /// `tables.len()` must be a power of two.
+    fn new(tables: Vec<HashTable<u32>>) -> Self {
+        let len = tables.len();
+        let mut tables = tables.into_iter().map(Arc::new);
+        let groups = (0..len.div_ceil(GROUP))
+            .map(|_| tables.by_ref().take(GROUP).collect())
+            .collect();
+        Shards { groups, len }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> &HashTable<u32> {
+        &self.groups[i / GROUP][i % GROUP]
+    }
+
+    /// Shard `i`, to change: its group and then it copied first if another version shares
+    /// them.
+    #[inline]
+    fn get_mut(&mut self, i: usize) -> &mut HashTable<u32> {
+        let group = Arc::make_mut(&mut self.groups[i / GROUP]);
+        Arc::make_mut(&mut group[i % GROUP])
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Arc<HashTable<u32>>> {
+        self.groups.iter().flat_map(|g| g.iter())
+    }
 }
 
 /// The key columns of a hash index, to hash and compare rows by.
@@ -83,7 +125,7 @@ impl HashIndex {
         HashIndex {
             col,
             rest: Arc::from(Vec::new()),
-            shards: vec![Arc::new(HashTable::new())],
+            shards: Shards::new(vec![HashTable::new()]),
             len: 0,
         }
     }
@@ -123,7 +165,8 @@ impl HashIndex {
     #[inline]
     pub(crate) fn find_row<R: Record>(&self, hash: u64, rows: &Slab<R>, row: &R) -> Option<u32> {
         let k = self.key_cols();
-        self.shards[self.shard_of(hash)]
+        self.shards
+            .get(self.shard_of(hash))
             .find(hash, |&s| {
                 rows.get(s as usize).is_some_and(|r| k.same(r, row))
             })
@@ -143,7 +186,8 @@ impl HashIndex {
         } else {
             h.hash_tuple(vals.iter().map(|v| v.as_ref()))
         };
-        self.shards[self.shard_of(hash)]
+        self.shards
+            .get(self.shard_of(hash))
             .find(hash, |&s| {
                 rows.get(s as usize).is_some_and(|r| {
                     self.columns()
@@ -162,24 +206,20 @@ impl HashIndex {
 
     /// The bytes of this index's shards that `newer` does not share.
     pub(crate) fn bytes_not_in(&self, newer: &HashIndex) -> u64 {
-        let same_shape = newer.shards.len() == self.shards.len();
+        if newer.shards.len() != self.shards.len() {
+            return self.bytes();
+        }
         self.shards
             .iter()
-            .enumerate()
-            .filter(|(i, s)| !(same_shape && Arc::ptr_eq(s, &newer.shards[*i])))
-            .map(|(_, s)| s.allocation_size() as u64)
+            .zip(newer.shards.iter())
+            .filter(|(a, b)| !Arc::ptr_eq(a, b))
+            .map(|(a, _)| a.allocation_size() as u64)
             .sum()
     }
 
     /// The bytes of all its shards.
     pub(crate) fn bytes(&self) -> u64 {
         self.shards.iter().map(|s| s.allocation_size() as u64).sum()
-    }
-
-    /// Shard `i`, to change: copied first if another version shares it.
-    #[inline]
-    fn shard_mut(&mut self, i: usize) -> &mut HashTable<u32> {
-        Arc::make_mut(&mut self.shards[i])
     }
 
     #[inline]
@@ -209,7 +249,8 @@ impl HashIndex {
         v: ValueRef<'_>,
     ) -> Option<u32> {
         let col = self.col;
-        self.shards[self.shard_of(hash)]
+        self.shards
+            .get(self.shard_of(hash))
             .find(hash, |&s| {
                 rows.get(s as usize).is_some_and(|r| r.col(col) == v)
             })
@@ -227,7 +268,8 @@ impl HashIndex {
     ) -> Option<u32> {
         let col = self.col;
         let hash = h.hash_text(text);
-        self.shards[self.shard_of(hash)]
+        self.shards
+            .get(self.shard_of(hash))
             .find(hash, |&s| {
                 rows.get(s as usize)
                     .is_some_and(|r| matches!(r.col(col), ValueRef::Text(t) if t == text))
@@ -260,7 +302,8 @@ impl HashIndex {
             col: self.col,
             rest: &self.rest,
         };
-        Arc::make_mut(&mut self.shards[shard])
+        self.shards
+            .get_mut(shard)
             .insert_unique(hash, slot, |&s| k.hash_slot(h, rows, s));
         self.len += 1;
     }
@@ -271,17 +314,17 @@ impl HashIndex {
             return;
         };
         let shard = self.shard_of(hash);
-        if self.shards[shard].find(hash, |&s| s == slot).is_none() {
+        if self.shards.get(shard).find(hash, |&s| s == slot).is_none() {
             return;
         }
-        if let Ok(e) = self.shard_mut(shard).find_entry(hash, |&s| s == slot) {
+        if let Ok(e) = self.shards.get_mut(shard).find_entry(hash, |&s| s == slot) {
             e.remove();
             self.len -= 1;
         }
     }
 
     pub(crate) fn clear(&mut self) {
-        self.shards = vec![Arc::new(HashTable::new())];
+        self.shards = Shards::new(vec![HashTable::new()]);
         self.len = 0;
     }
 
@@ -292,18 +335,26 @@ impl HashIndex {
         if total > self.shards.len() * SHARD_ENTRIES {
             self.reshard(h, rows, total);
         }
+        // A few rows land in a few shards, which grow as they fill: walking every shard (and
+        // copying each one short of room) would cost a small insert more than its rows do.
+        if n < self.shards.len() {
+            return;
+        }
         let per_shard = n.div_ceil(self.shards.len());
         let want = per_shard + per_shard / 8;
         let k = KeyCols {
             col: self.col,
             rest: &self.rest,
         };
-        for shard in &mut self.shards {
+        for i in 0..self.shards.len() {
             // Only a shard short of room is touched: a shared one would be copied.
+            let shard = self.shards.get(i);
             if shard.capacity() - shard.len() >= want {
                 continue;
             }
-            Arc::make_mut(shard).reserve(want, |&s| k.hash_slot(h, rows, s));
+            self.shards
+                .get_mut(i)
+                .reserve(want, |&s| k.hash_slot(h, rows, s));
         }
     }
 
@@ -315,18 +366,20 @@ impl HashIndex {
         }
         let k = self.key_cols();
         let hash_of = |s: u32| k.hash_slot(h, rows, s);
-        let per_shard = total.div_ceil(n);
+        // Room for a quarter more than the average, so that a shard a little fuller than
+        // the rest does not regrow while the entries are spread.
+        let per_shard = total.div_ceil(n) + total.div_ceil(4 * n);
         let mut shards: Vec<HashTable<u32>> = (0..n)
             .map(|_| HashTable::with_capacity(per_shard))
             .collect();
-        for old in &self.shards {
+        for old in self.shards.iter() {
             for &s in old.iter() {
                 let hash = hash_of(s);
                 shards[(hash >> SHARD_SHIFT) as usize & (n - 1)]
                     .insert_unique(hash, s, |&x| hash_of(x));
             }
         }
-        self.shards = shards.into_iter().map(Arc::new).collect();
+        self.shards = Shards::new(shards);
     }
 
     #[cfg(test)]
@@ -350,7 +403,7 @@ mod tests {
     #[test]
     fn finds_every_row_across_reshards_and_clones() {
         let h = ValueHasher::default();
-        let rows = rows(3 * SHARD_ENTRIES + 7);
+        let rows = rows(2 * GROUP * SHARD_ENTRIES + 7);
         let mut ix = HashIndex::new(0);
         let mut snapshots = Vec::new();
         for s in 0..rows.len() as u32 {
@@ -359,7 +412,7 @@ mod tests {
                 snapshots.push((s, ix.clone()));
             }
         }
-        assert!(ix.shards.len() >= 4, "{} shards", ix.shards.len());
+        assert!(ix.shards.len() > GROUP, "{} shards", ix.shards.len());
         for s in 0..rows.len() {
             let v = format!("v{s}");
             assert_eq!(ix.find_text(&h, &rows, &v), Some(s as u32));
@@ -376,6 +429,9 @@ mod tests {
         assert_eq!(ix.bytes_not_in(&copy), 0);
         ix.remove(&h, &rows, 3);
         assert_eq!(ix.find_text(&h, &rows, "v3"), None);
+        // The removal copied one shard (and its group's pointers), not the index.
+        let shard = ix.shards.get(ix.shard_of(h.hash_text("v3")));
+        assert_eq!(copy.bytes_not_in(&ix), shard.allocation_size() as u64);
         assert_eq!(snapshots[0].1.find_text(&h, &rows, "v0"), Some(0));
         assert_eq!(ix.len(), rows.len() - 1);
     }

@@ -9,12 +9,16 @@
 //!
 //! Sets are copy-on-write: cloning an [`Entry`] shares its [`Many`] behind an [`Arc`], and the
 //! first change to a shared set copies that one set ([`Arc::make_mut`]). Old versions of an
-//! index so keep their sets while a writer changes its own copy.
+//! index so keep their sets while a writer changes its own copy. A bitmap is itself in
+//! chunks of [`CHUNK`] words behind `Arc`s, so the copy a one-row commit makes of a shared
+//! bitmap is its chunk pointers and the chunk it changes, not the whole table's bits.
 
 use std::sync::Arc;
 
 /// A list turns into a bitmap from this many entries on, if the bitmap is smaller.
 const MIN_BITMAP: usize = 64;
+/// Words per chunk of a bitmap (4 KB, 32,768 slots).
+const CHUNK: usize = 512;
 
 /// The non-empty set of slots holding one value.
 #[derive(Debug, Clone)]
@@ -31,7 +35,56 @@ pub(crate) enum Many {
     /// Ascending slots.
     List(Vec<u32>),
     /// One bit per slot; `len` bits are set.
-    Bits { words: Vec<u64>, len: usize },
+    Bits { words: Bitmap, len: usize },
+}
+
+/// Bits in words, the words in chunks of [`CHUNK`] (all full but the last) behind `Arc`s.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Bitmap {
+    chunks: Vec<Arc<Vec<u64>>>,
+    words: usize,
+}
+
+impl Bitmap {
+    fn from_words(words: &[u64]) -> Self {
+        Bitmap {
+            chunks: words.chunks(CHUNK).map(|c| Arc::new(c.to_vec())).collect(),
+            words: words.len(),
+        }
+    }
+
+    /// The number of words.
+    fn len(&self) -> usize {
+        self.words
+    }
+
+    /// Word `i`, if there is one.
+    #[inline]
+    fn get(&self, i: usize) -> Option<u64> {
+        self.chunks.get(i / CHUNK)?.get(i % CHUNK).copied()
+    }
+
+    /// Word `i`, to change, after growing the bitmap to hold it; its chunk is copied first
+    /// if another version shares it.
+    fn get_mut(&mut self, i: usize) -> &mut u64 {
+        while self.words <= i {
+            let need = i + 1 - self.words;
+            match self.chunks.last_mut() {
+                Some(last) if last.len() < CHUNK => {
+                    let last = Arc::make_mut(last);
+                    let add = need.min(CHUNK - last.len());
+                    last.resize(last.len() + add, 0);
+                    self.words += add;
+                }
+                _ => {
+                    let add = need.min(CHUNK);
+                    self.chunks.push(Arc::new(vec![0; add]));
+                    self.words += add;
+                }
+            }
+        }
+        &mut Arc::make_mut(&mut self.chunks[i / CHUNK])[i % CHUNK]
+    }
 }
 
 impl Many {
@@ -69,18 +122,15 @@ impl Many {
                         bits[s as usize / 64] |= 1 << (s % 64);
                     }
                     *self = Many::Bits {
-                        words: bits,
+                        words: Bitmap::from_words(&bits),
                         len: v.len(),
                     };
                 }
             }
             Many::Bits { words, len } => {
                 let (w, bit) = (slot as usize / 64, 1u64 << (slot % 64));
-                if w >= words.len() {
-                    words.resize(w + 1, 0);
-                }
-                if words[w] & bit == 0 {
-                    words[w] |= bit;
+                if words.get(w).is_none_or(|x| x & bit == 0) {
+                    *words.get_mut(w) |= bit;
                     *len += 1;
                 }
             }
@@ -97,7 +147,7 @@ impl Many {
             Many::Bits { words, len } => {
                 let (w, bit) = (slot as usize / 64, 1u64 << (slot % 64));
                 if words.get(w).is_some_and(|x| x & bit != 0) {
-                    words[w] &= !bit;
+                    *words.get_mut(w) &= !bit;
                     *len -= 1;
                 }
                 // Back to a list once that is a quarter of the bitmap's size (no flapping).
@@ -222,7 +272,7 @@ impl DoubleEndedIterator for Slots<'_> {
 /// from each end, with the bits already returned cleared; while both ends are in the same
 /// word, its remaining bits are `front & back`.
 pub(crate) struct BitIter<'a> {
-    words: &'a [u64],
+    words: &'a Bitmap,
     front_i: usize,
     front: u64,
     back_i: usize,
@@ -230,28 +280,21 @@ pub(crate) struct BitIter<'a> {
 }
 
 impl<'a> BitIter<'a> {
-    fn new(words: &'a [u64]) -> Self {
-        match words {
-            [] => BitIter {
+    fn new(words: &'a Bitmap) -> Self {
+        match (words.get(0), words.len().checked_sub(1)) {
+            (Some(first), Some(back_i)) => BitIter {
+                words,
+                front_i: 0,
+                front: first,
+                back_i,
+                back: words.get(back_i).unwrap_or(0),
+            },
+            _ => BitIter {
                 words,
                 front_i: 1,
                 front: 0,
                 back_i: 0,
                 back: 0,
-            },
-            [first, .., last] => BitIter {
-                words,
-                front_i: 0,
-                front: *first,
-                back_i: words.len() - 1,
-                back: *last,
-            },
-            [only] => BitIter {
-                words,
-                front_i: 0,
-                front: *only,
-                back_i: 0,
-                back: *only,
             },
         }
     }
@@ -276,7 +319,7 @@ impl Iterator for BitIter<'_> {
                 return Some((self.front_i * 64) as u32 + bit.trailing_zeros());
             }
             self.front_i += 1;
-            if let Some(&w) = self.words.get(self.front_i) {
+            if let Some(w) = self.words.get(self.front_i) {
                 self.front = w;
             }
         }
@@ -308,7 +351,7 @@ impl DoubleEndedIterator for BitIter<'_> {
                 return None;
             }
             self.back_i -= 1;
-            self.back = self.words[self.back_i];
+            self.back = self.words.get(self.back_i).unwrap_or(0);
         }
         None
     }
@@ -418,18 +461,67 @@ mod tests {
     }
 
     #[test]
+    fn a_bitmap_over_several_chunks_walks_them_and_a_change_copies_one() {
+        let bits = (CHUNK * 64) as u32;
+        let slots: Vec<u32> = (0..3 * bits).filter(|s| s % 3 == 0).collect();
+        let mut e = Entry::One(slots[0]);
+        for &s in &slots[1..] {
+            e.insert(s);
+        }
+        assert!(e.iter().eq(slots.iter().copied()));
+        assert!(e.iter().rev().eq(slots.iter().rev().copied()));
+        let copy = e.clone();
+        assert_eq!((bits + 2) % 3, 1, "a slot not in the set");
+        e.insert(bits + 2);
+        assert!(e.contains(bits + 2) && !copy.contains(bits + 2));
+        let chunks = |e: &Entry| match e {
+            Entry::Many(m) => match &**m {
+                Many::Bits { words, .. } => words.chunks.clone(),
+                Many::List(_) => Vec::new(),
+            },
+            Entry::One(_) => Vec::new(),
+        };
+        let (old, new) = (chunks(&copy), chunks(&e));
+        assert_eq!((old.len(), new.len()), (3, 3));
+        let shared: Vec<bool> = old
+            .iter()
+            .zip(&new)
+            .map(|(a, b)| Arc::ptr_eq(a, b))
+            .collect();
+        assert_eq!(shared, [true, false, true]);
+        // A slot past the end grows the bitmap by whole chunks.
+        e.insert(5 * bits + 7);
+        assert_eq!(e.iter().next_back(), Some(5 * bits + 7));
+        assert_eq!(e.len(), slots.len() + 2);
+        assert!(copy.iter().eq(slots.iter().copied()));
+    }
+
+    #[test]
     fn bit_iter_handles_empty_and_single_words() {
-        assert_eq!(BitIter::new(&[]).count(), 0);
-        assert_eq!(BitIter::new(&[]).next_back(), None);
-        assert_eq!(BitIter::new(&[0]).collect::<Vec<_>>(), Vec::<u32>::new());
-        assert_eq!(BitIter::new(&[0b1010]).collect::<Vec<_>>(), [1, 3]);
-        assert_eq!(BitIter::new(&[0b1010]).rev().collect::<Vec<_>>(), [3, 1]);
+        assert_eq!(BitIter::new(&Bitmap::from_words(&[])).count(), 0);
+        assert_eq!(BitIter::new(&Bitmap::from_words(&[])).next_back(), None);
         assert_eq!(
-            BitIter::new(&[1 << 63, 0, 1]).collect::<Vec<_>>(),
+            BitIter::new(&Bitmap::from_words(&[0])).collect::<Vec<_>>(),
+            Vec::<u32>::new()
+        );
+        assert_eq!(
+            BitIter::new(&Bitmap::from_words(&[0b1010])).collect::<Vec<_>>(),
+            [1, 3]
+        );
+        assert_eq!(
+            BitIter::new(&Bitmap::from_words(&[0b1010]))
+                .rev()
+                .collect::<Vec<_>>(),
+            [3, 1]
+        );
+        assert_eq!(
+            BitIter::new(&Bitmap::from_words(&[1 << 63, 0, 1])).collect::<Vec<_>>(),
             [63, 128]
         );
         assert_eq!(
-            BitIter::new(&[1 << 63, 0, 1]).rev().collect::<Vec<_>>(),
+            BitIter::new(&Bitmap::from_words(&[1 << 63, 0, 1]))
+                .rev()
+                .collect::<Vec<_>>(),
             [128, 63]
         );
     }
