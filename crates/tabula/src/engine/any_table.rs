@@ -90,6 +90,10 @@ pub(crate) trait AnyTable: Send + Sync {
     fn dyn_keys(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<Vec<Value>>;
     /// Replaces the rows with these keys by the given images (same keys).
     fn dyn_replace(&mut self, rows: Vec<Vec<Value>>) -> Result<usize>;
+    /// Sets columns `cols` of the rows with these keys to the values beside each key (one
+    /// per column, of the columns' types): each row is copied, changed and replaced in
+    /// place, as one statement's rows. Returns how many rows it found.
+    fn dyn_set(&mut self, cols: &[usize], rows: Vec<(Value, Vec<Value>)>) -> Result<usize>;
     fn dyn_delete_keys(&mut self, keys: &[Value]) -> Result<usize>;
     fn written_since(&self, mark: Mark) -> (Vec<u32>, Vec<Value>);
     fn col_value(&self, slot: u32, col: usize) -> Value;
@@ -315,6 +319,26 @@ impl<R: Record> AnyTable for TableData<R> {
                 n += 1;
             }
         }
+        Ok(n)
+    }
+    fn dyn_set(&mut self, cols: &[usize], rows: Vec<(Value, Vec<Value>)>) -> Result<usize> {
+        let mut slots = Vec::with_capacity(rows.len());
+        let mut images = Vec::with_capacity(rows.len());
+        for (key, values) in rows {
+            let Some(slot) = self.find_key(key.as_ref()) else {
+                continue;
+            };
+            let Some(old) = self.row(slot) else { continue };
+            let mut row = old.clone();
+            for (&c, v) in cols.iter().zip(values) {
+                row.set_col(c, v)?;
+            }
+            row.check_row(&self.schema)?;
+            slots.push(slot);
+            images.push(row);
+        }
+        let n = slots.len();
+        self.replace_many(&slots, images)?;
         Ok(n)
     }
     fn written_since(&self, mark: Mark) -> (Vec<u32>, Vec<Value>) {

@@ -371,13 +371,17 @@ impl<'t> TxDynTable<'t> {
         self.parts.insert(self.tx, &row)
     }
 
-    /// Replaces the rows whose keys these complete images (values in schema order, of
-    /// their columns' types) carry, as one statement; returns how many it replaced. SQL's
-    /// `UPDATE` writes through it.
-    pub(crate) fn replace_images(&self, images: Vec<Vec<Value>>) -> Result<usize> {
+    /// Sets columns `cols` of the rows with these keys (of the key's type) to the values
+    /// beside each (of the columns' types), as one statement; returns how many rows it
+    /// changed. SQL's `UPDATE` writes through it.
+    pub(crate) fn set_columns(
+        &self,
+        cols: &[usize],
+        rows: Vec<(Value, Vec<Value>)>,
+    ) -> Result<usize> {
         statement(self.tx, self.parts.idx, |t| {
             self.parts.current(t)?;
-            t.dyn_replace(images)
+            t.dyn_set(cols, rows)
         })
     }
 

@@ -336,6 +336,9 @@ const DEPTH: usize = 8;
 #[derive(Debug, Clone)]
 pub(crate) struct NumExpr {
     steps: Vec<Step>,
+    /// Whether any step keeps a value below the one at hand (if not, the program runs
+    /// with no stack at all).
+    deep: bool,
 }
 
 /// One step of a [`NumExpr`].
@@ -365,14 +368,14 @@ enum Step {
 pub(crate) struct NotNumber;
 
 /// The values of a running [`NumExpr`]: the one at hand, and those below it.
-struct Stack {
-    below: [Num; DEPTH],
+struct Stack<const B: usize> {
+    below: [Num; B],
     depth: usize,
     /// `None` before the first value.
     at_hand: Option<Num>,
 }
 
-impl Stack {
+impl<const B: usize> Stack<B> {
     #[inline]
     fn push(&mut self, n: Num) -> Result<(), NotNumber> {
         if let Some(x) = self.at_hand.replace(n) {
@@ -413,19 +416,37 @@ impl NumExpr {
     /// `numbers` says it holds numbers) and it is not too deep.
     fn of(s: &Scalar, numbers: &[bool]) -> Option<NumExpr> {
         let mut steps = Vec::new();
-        (compile(s, numbers, &mut steps, 0)? <= DEPTH).then_some(NumExpr { steps })
+        let most = compile(s, numbers, &mut steps, 0)?;
+        (most <= DEPTH).then_some(NumExpr {
+            steps,
+            deep: most > 0,
+        })
     }
 
     /// The value on `row`, as [`Scalar`]'s evaluation gives it, or [`NotNumber`] when a
     /// column or parameter read holds text.
+    #[inline]
     pub(crate) fn eval<C: Cols + ?Sized>(
         &self,
         row: &C,
         params: &[Value],
     ) -> Result<Num, NotNumber> {
+        if self.deep {
+            self.run::<DEPTH, C>(row, params)
+        } else {
+            self.run::<0, C>(row, params)
+        }
+    }
+
+    /// [`NumExpr::eval`] with room for `B` values below the one at hand.
+    fn run<const B: usize, C: Cols + ?Sized>(
+        &self,
+        row: &C,
+        params: &[Value],
+    ) -> Result<Num, NotNumber> {
         let column = |i: usize| Num::of(row.value_at(i)).ok_or(NotNumber);
-        let mut stack = Stack {
-            below: [Num::NULL; DEPTH],
+        let mut stack = Stack::<B> {
+            below: [Num::NULL; B],
             depth: 0,
             at_hand: None,
         };

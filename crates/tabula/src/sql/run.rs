@@ -637,8 +637,17 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             let pk = schema.primary_key();
             // The new images of the matching rows, worked out from the rows as they were
             // (every SET expression sees the old row), then written as one statement.
-            let mut images = Vec::new();
+            let mut changes = Vec::new();
             let width = schema.columns.len();
+            let cols: Vec<usize> = sets.iter().map(|(pos, _)| *pos).collect();
+            let sets_key = cols.contains(&pk);
+            // Text is read only if a SET expression or the key reads it.
+            let mut read = vec![false; width];
+            read[pk] = true;
+            sets.iter().for_each(|(_, e)| e.mark_columns(&mut read));
+            let text = (schema.columns.iter())
+                .zip(&read)
+                .any(|(c, &r)| r && c.ty == ColumnType::Text);
             let matching = Matching {
                 target,
                 name: &name,
@@ -647,31 +656,36 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 filter: filter.as_ref(),
                 correlated: &correlated,
             };
-            // Each row it changes is copied whole, text too.
-            matching.for_each(params, true, &mut |r| {
-                let mut new = r.owned_values(width);
-                // Every SET expression sees the old row `r`; `new` only collects the results.
+            // Each matching row gives its key and the new values of the columns SET names;
+            // the table copies the row and changes those.
+            matching.for_each(params, text, &mut |r| {
+                // Every SET expression sees the old row `r`.
+                let mut new = Vec::with_capacity(sets.len());
                 for (pos, e) in &sets {
-                    new[*pos] = schema.coerce(*pos, e.eval_cols(r, params)?)?;
+                    new.push(schema.coerce(*pos, e.eval_cols(r, params)?)?);
                 }
+                let key = schema.coerce(pk, r.value_at(pk).to_owned())?;
                 // The key stays: a row is replaced in place, never moved (as the library's
                 // updates refuse to), so an update cannot add a row under a new key.
-                let old_key = schema.coerce(pk, r.value_at(pk).to_owned())?;
-                if new[pk] != old_key {
-                    return Err(Error::PrimaryKeyChanged {
-                        table: name.clone(),
-                        column: schema.columns[pk].name.clone(),
-                        old: old_key,
-                        new: new[pk].clone(),
-                    });
+                if sets_key {
+                    for (c, v) in cols.iter().zip(&new) {
+                        if *c == pk && *v != key {
+                            return Err(Error::PrimaryKeyChanged {
+                                table: name.clone(),
+                                column: schema.columns[pk].name.clone(),
+                                old: key,
+                                new: v.clone(),
+                            });
+                        }
+                    }
                 }
-                images.push(new);
+                changes.push((key, new));
                 Ok(())
             })?;
-            let changed = images.len() as u64;
+            let changed = changes.len() as u64;
             // One statement: every row or none (a check failing on a later row undoes the
             // earlier ones, inside a transaction too).
-            tx.dyn_table(&name)?.replace_images(images)?;
+            tx.dyn_table(&name)?.set_columns(&cols, changes)?;
             Ok(SqlResult {
                 changed,
                 ..SqlResult::default()
