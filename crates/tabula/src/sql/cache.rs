@@ -3,8 +3,12 @@
 //! Parsing depends on the text alone, never on the tables or the database, so one cache
 //! serves every database of the process, and an entry never goes stale.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+
+// foldhash (hashbrown's default): a lookup hashes the whole text on every run of a
+// statement, where std's SipHash cost more than the rest of a cached lookup.
+use hashbrown::HashMap;
 
 use crate::error::Result;
 use crate::sql::run::{parse, Parsed};
