@@ -218,9 +218,10 @@ impl<R> Slab<R> {
         let first_gone = len.div_ceil(LEAF);
         let mid_gone = first_gone.div_ceil(MID);
         self.top.truncate(mid_gone.div_ceil(UPPER));
-        // The middle nodes wholly gone in the last upper node kept.
+        // The middle nodes wholly gone in the upper node that is cut (absent if the slab
+        // grew past every node written).
         if !mid_gone.is_multiple_of(UPPER) {
-            if let Some(upper) = self.top.last_mut() {
+            if let Some(upper) = self.top.get_mut(mid_gone / UPPER) {
                 let from = mid_gone % UPPER;
                 if upper.mids[from..].iter().any(Option::is_some) {
                     for mid in &mut Arc::make_mut(upper).mids[from..] {
@@ -532,6 +533,18 @@ mod tests {
         a.grow_to(span + 1);
         assert_eq!(a.get(span), None);
         assert_eq!(live(&a), [(0, 0), (span - 1, span - 1)]);
+    }
+
+    #[test]
+    fn a_cut_past_every_node_written_keeps_the_rows_below_it() {
+        let mut a: Slab<usize> = (0..2_000).map(Some).collect();
+        a.grow_to(3 * UPPER_SPAN);
+        let b = a.clone();
+        a.truncate(2 * UPPER_SPAN + 140);
+        a.truncate(UPPER_SPAN + 9 * LEAF * MID + 5);
+        let want: Vec<(u32, usize)> = (0..2_000).map(|s| (s as u32, s)).collect();
+        assert_eq!(a.live().map(|(s, r)| (s, *r)).collect::<Vec<_>>(), want);
+        assert_eq!(b.live().map(|(s, r)| (s, *r)).collect::<Vec<_>>(), want);
     }
 
     #[test]

@@ -209,12 +209,18 @@ impl HashIndex {
         if newer.shards.len() != self.shards.len() {
             return self.bytes();
         }
-        self.shards
-            .iter()
-            .zip(newer.shards.iter())
-            .filter(|(a, b)| !Arc::ptr_eq(a, b))
-            .map(|(a, _)| a.allocation_size() as u64)
-            .sum()
+        let mut n = 0;
+        for (a, b) in self.shards.groups.iter().zip(&newer.shards.groups) {
+            if Arc::ptr_eq(a, b) {
+                continue;
+            }
+            n += std::mem::size_of_val::<[Arc<HashTable<u32>>]>(a) as u64;
+            n += (a.iter().zip(b.iter()))
+                .filter(|(x, y)| !Arc::ptr_eq(x, y))
+                .map(|(x, _)| x.allocation_size() as u64)
+                .sum::<u64>();
+        }
+        n
     }
 
     /// The bytes of all its shards.
@@ -429,9 +435,13 @@ mod tests {
         assert_eq!(ix.bytes_not_in(&copy), 0);
         ix.remove(&h, &rows, 3);
         assert_eq!(ix.find_text(&h, &rows, "v3"), None);
-        // The removal copied one shard (and its group's pointers), not the index.
+        // The removal copied one shard and its group's pointers, not the index.
         let shard = ix.shards.get(ix.shard_of(h.hash_text("v3")));
-        assert_eq!(copy.bytes_not_in(&ix), shard.allocation_size() as u64);
+        let group = GROUP * std::mem::size_of::<Arc<HashTable<u32>>>();
+        assert_eq!(
+            copy.bytes_not_in(&ix),
+            (shard.allocation_size() + group) as u64
+        );
         assert_eq!(snapshots[0].1.find_text(&h, &rows, "v0"), Some(0));
         assert_eq!(ix.len(), rows.len() - 1);
     }

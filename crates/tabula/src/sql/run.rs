@@ -667,16 +667,16 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 let key = schema.coerce(pk, r.value_at(pk).to_owned())?;
                 // The key stays: a row is replaced in place, never moved (as the library's
                 // updates refuse to), so an update cannot add a row under a new key.
+                // The key's last assignment is the one that counts (as SQLite's).
                 if sets_key {
-                    for (c, v) in cols.iter().zip(&new) {
-                        if *c == pk && *v != key {
-                            return Err(Error::PrimaryKeyChanged {
-                                table: name.clone(),
-                                column: schema.columns[pk].name.clone(),
-                                old: key,
-                                new: v.clone(),
-                            });
-                        }
+                    let last = cols.iter().zip(&new).rev().find(|(c, _)| **c == pk);
+                    if let Some((_, v)) = last.filter(|(_, v)| **v != key) {
+                        return Err(Error::PrimaryKeyChanged {
+                            table: name.clone(),
+                            column: schema.columns[pk].name.clone(),
+                            old: key,
+                            new: v.clone(),
+                        });
                     }
                 }
                 changes.push((key, new));

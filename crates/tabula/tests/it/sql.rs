@@ -780,6 +780,17 @@ fn explain_shows_the_steps_and_updates_keep_their_keys() {
         db.sql("SELECT id FROM people").unwrap().rows,
         [[Value::Int(1)]]
     );
+    // As in SQLite, a column's last assignment is the one that counts.
+    let r = db
+        .sql("UPDATE people SET id = 99, id = id WHERE id = 1")
+        .unwrap();
+    assert_eq!(r.changed, 1);
+    let e = db.sql("UPDATE people SET id = id, id = 8").unwrap_err();
+    assert!(matches!(e, Error::PrimaryKeyChanged { .. }), "{e}");
+    assert_eq!(
+        db.sql("SELECT id FROM people").unwrap().rows,
+        [[Value::Int(1)]]
+    );
 }
 
 /// Regressions from a review: placeholders numbered by position in the text, GROUP BY by
