@@ -16,7 +16,7 @@ use sqlparser::parser::Parser;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::record::{Cols, Row};
-use crate::schema::{ColumnType, Schema};
+use crate::schema::Schema;
 use crate::sql::cache;
 use crate::sql::numeric;
 use crate::sql::point::{self, Point};
@@ -641,13 +641,10 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             let width = schema.columns.len();
             let cols: Vec<usize> = sets.iter().map(|(pos, _)| *pos).collect();
             let sets_key = cols.contains(&pk);
-            // Text is read only if a SET expression or the key reads it.
+            // The columns the SET expressions and the key read.
             let mut read = vec![false; width];
             read[pk] = true;
             sets.iter().for_each(|(_, e)| e.mark_columns(&mut read));
-            let text = (schema.columns.iter())
-                .zip(&read)
-                .any(|(c, &r)| r && c.ty == ColumnType::Text);
             let matching = Matching {
                 target,
                 name: &name,
@@ -658,7 +655,7 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             };
             // Each matching row gives its key and the new values of the columns SET names;
             // the table copies the row and changes those.
-            matching.for_each(params, text, &mut |r| {
+            matching.for_each(params, read, &mut |r| {
                 // Every SET expression sees the old row `r`.
                 let mut new = Vec::with_capacity(sets.len());
                 for (pos, e) in &sets {
@@ -738,7 +735,8 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             };
             // Only the key is read: the rows' text is not fetched ahead (see
             // `Matching::for_each`; a text key is read all the same).
-            matching.for_each(params, false, &mut |r| {
+            let read = vec![false; schema.columns.len()];
+            matching.for_each(params, read, &mut |r| {
                 doomed.push(r.value_at(pk).to_owned());
                 Ok(())
             })?;
@@ -925,13 +923,14 @@ struct Matching<'a, 't, 'db> {
 
 impl Matching<'_, '_, '_> {
     /// Hands each matching row (with its correlated subqueries' values after it) to `f`,
-    /// read through the predicates WHERE gives the scan. `text`: whether `f` reads the
-    /// rows' text columns (see [`AnyTable::scan_cols`](crate::engine::any_table::AnyTable::scan_cols);
-    /// what WHERE reads is added).
+    /// read through the predicates WHERE gives the scan. `read`: a flag per column of the
+    /// table, whether `f` reads it; what WHERE reads is added, and a text column among them
+    /// has the rows' text fetched ahead (see
+    /// [`AnyTable::scan_cols`](crate::engine::any_table::AnyTable::scan_cols)).
     fn for_each(
         &self,
         params: &[Value],
-        text: bool,
+        mut read: Vec<bool>,
         f: &mut dyn FnMut(&dyn Cols) -> Result<()>,
     ) -> Result<()> {
         let (preds, served) = self.filter.map_or_else(Default::default, |w| {
@@ -943,12 +942,12 @@ impl Matching<'_, '_, '_> {
         let filter = (self.filter.filter(|_| !served)).map(|f| numeric::prepared(f, &numbers));
         let filter = filter.as_ref();
         let width = self.schema.columns.len();
-        let mut read = vec![!self.correlated.is_empty(); width];
+        read.resize(width, false);
+        if !self.correlated.is_empty() {
+            read.fill(true);
+        }
         filter.inspect(|w| w.mark_columns(&mut read));
-        let text = text
-            || (self.schema.columns.iter())
-                .zip(&read)
-                .any(|(c, &r)| r && c.ty == ColumnType::Text);
+        let text = select::any_text(self.schema, &read);
         self.target.scan(self.name, &preds, text, &mut |r| {
             let extended = select::with_subqueries(
                 self.target,

@@ -406,9 +406,13 @@ fn reads_text(rel: &Relation, used: &[bool]) -> bool {
         return false;
     };
     let used = used.get(rel.at..rel.at + rel.width).unwrap_or_default();
-    schema
-        .columns
-        .iter()
+    any_text(schema, used)
+}
+
+/// Whether any of `schema`'s columns marked in `used` (one flag per column) is a text
+/// column: whether a scan should fetch the rows' text ahead.
+pub(crate) fn any_text(schema: &Schema, used: &[bool]) -> bool {
+    (schema.columns.iter())
         .zip(used)
         .any(|(c, &u)| u && c.ty == ColumnType::Text)
 }
