@@ -33,32 +33,33 @@ const UPPER_SPAN: usize = LEAF * MID * UPPER;
 
 type Leaf<R> = [Option<R>; LEAF];
 
-/// 64 leaves (absent: never written since the slab grew over them, or emptied by a
-/// truncation).
-struct Mid<R> {
-    leaves: [Option<Arc<Leaf<R>>>; MID],
+/// An inner node: `N` children, each absent until written (or emptied by a truncation,
+/// or never written since the slab grew over it).
+struct Node<T, const N: usize> {
+    kids: [Option<Arc<T>>; N],
 }
 
-impl<R> Clone for Mid<R> {
-    fn clone(&self) -> Self {
-        Mid {
-            leaves: self.leaves.clone(),
+impl<T, const N: usize> Node<T, N> {
+    fn empty() -> Self {
+        Node {
+            kids: std::array::from_fn(|_| None),
         }
     }
 }
 
-/// 64 middle nodes (absent as leaves are).
-struct Upper<R> {
-    mids: [Option<Arc<Mid<R>>>; UPPER],
-}
-
-impl<R> Clone for Upper<R> {
+impl<T, const N: usize> Clone for Node<T, N> {
+    /// Shares every child.
     fn clone(&self) -> Self {
-        Upper {
-            mids: self.mids.clone(),
+        Node {
+            kids: self.kids.clone(),
         }
     }
 }
+
+/// 64 leaves.
+type Mid<R> = Node<Leaf<R>, MID>;
+/// 64 middle nodes.
+type Upper<R> = Node<Mid<R>, UPPER>;
 
 /// Slots `0..len()`, each empty or holding a row. See the module documentation.
 pub(crate) struct Slab<R> {
@@ -97,18 +98,10 @@ impl<R> Slab<R> {
     fn mid_mut(&mut self, m: usize) -> &mut Mid<R> {
         let u = m / UPPER;
         if self.top.len() <= u {
-            self.top.resize_with(u + 1, || {
-                Arc::new(Upper {
-                    mids: std::array::from_fn(|_| None),
-                })
-            });
+            self.top.resize_with(u + 1, || Arc::new(Upper::empty()));
         }
         let upper = Arc::make_mut(&mut self.top[u]);
-        let mid = upper.mids[m % UPPER].get_or_insert_with(|| {
-            Arc::new(Mid {
-                leaves: std::array::from_fn(|_| None),
-            })
-        });
+        let mid = upper.kids[m % UPPER].get_or_insert_with(|| Arc::new(Mid::empty()));
         Arc::make_mut(mid)
     }
 
@@ -121,13 +114,13 @@ impl<R> Slab<R> {
     /// Middle node `m` (leaves `m * 64 ..`), if it was ever written.
     #[inline]
     fn mid(&self, m: usize) -> Option<&Mid<R>> {
-        self.top.get(m / UPPER)?.mids[m % UPPER].as_deref()
+        self.top.get(m / UPPER)?.kids[m % UPPER].as_deref()
     }
 
     /// The leaf holding slots `l * 16 ..`, if it was ever written.
     #[inline]
     fn leaf(&self, l: usize) -> Option<&Leaf<R>> {
-        self.mid(l / MID)?.leaves[l % MID].as_deref()
+        self.mid(l / MID)?.kids[l % MID].as_deref()
     }
 
     /// The bytes of this slab's nodes that `newer` does not share: what keeping this
@@ -143,16 +136,16 @@ impl<R> Slab<R> {
                 continue;
             }
             n += std::mem::size_of::<Upper<R>>();
-            for (m, mid) in upper.mids.iter().enumerate() {
+            for (m, mid) in upper.kids.iter().enumerate() {
                 let Some(mid) = mid else { continue };
-                let other = other.and_then(|o| o.mids[m].as_ref());
+                let other = other.and_then(|o| o.kids[m].as_ref());
                 if shared(mid, other) {
                     continue;
                 }
                 n += std::mem::size_of::<Mid<R>>();
-                for (l, leaf) in mid.leaves.iter().enumerate() {
+                for (l, leaf) in mid.kids.iter().enumerate() {
                     let Some(leaf) = leaf else { continue };
-                    if !shared(leaf, other.and_then(|o| o.leaves[l].as_ref())) {
+                    if !shared(leaf, other.and_then(|o| o.kids[l].as_ref())) {
                         n += std::mem::size_of::<Leaf<R>>();
                     }
                 }
@@ -223,8 +216,8 @@ impl<R> Slab<R> {
         if !mid_gone.is_multiple_of(UPPER) {
             if let Some(upper) = self.top.get_mut(mid_gone / UPPER) {
                 let from = mid_gone % UPPER;
-                if upper.mids[from..].iter().any(Option::is_some) {
-                    for mid in &mut Arc::make_mut(upper).mids[from..] {
+                if upper.kids[from..].iter().any(Option::is_some) {
+                    for mid in &mut Arc::make_mut(upper).kids[from..] {
                         *mid = None;
                     }
                 }
@@ -235,9 +228,9 @@ impl<R> Slab<R> {
             let (m, from) = (first_gone / MID, first_gone % MID);
             let holds_any = self
                 .mid(m)
-                .is_some_and(|mid| mid.leaves[from..].iter().any(Option::is_some));
+                .is_some_and(|mid| mid.kids[from..].iter().any(Option::is_some));
             if holds_any {
-                for leaf in &mut self.mid_mut(m).leaves[from..] {
+                for leaf in &mut self.mid_mut(m).kids[from..] {
                     *leaf = None;
                 }
             }
@@ -258,8 +251,7 @@ impl<R: Clone> Slab<R> {
         let first = self.len >> LEAF_BITS;
         for l in first..end.div_ceil(LEAF) {
             if self.leaf(l).is_none() {
-                self.mid_mut(l / MID).leaves[l % MID] =
-                    Some(Arc::new(std::array::from_fn(|_| None)));
+                self.mid_mut(l / MID).kids[l % MID] = Some(Arc::new(std::array::from_fn(|_| None)));
             }
         }
     }
@@ -271,8 +263,7 @@ impl<R: Clone> Slab<R> {
     fn place(&mut self, slot: usize) -> &mut Option<R> {
         let l = slot >> LEAF_BITS;
         let mid = self.mid_mut(l / MID);
-        let leaf =
-            mid.leaves[l % MID].get_or_insert_with(|| Arc::new(std::array::from_fn(|_| None)));
+        let leaf = mid.kids[l % MID].get_or_insert_with(|| Arc::new(std::array::from_fn(|_| None)));
         &mut Arc::make_mut(leaf)[slot & (LEAF - 1)]
     }
 
