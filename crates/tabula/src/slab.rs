@@ -4,15 +4,20 @@
 //! Readers keep old versions of a table while a writer changes a copy of it (see
 //! `docs/ARCHITECTURE.md`, "Versions"), so cloning a slab must not copy its rows. It knows
 //! nothing of rows beyond `Clone`: tables keep their rows in it, and the hash indexes read
-//! them through it. Slots sit in leaves of 16 (`Arc<[Option<R>; 16]>`), leaves in middle
-//! nodes of 64 (`Arc<Mid>`), middle nodes in upper nodes of 64 (`Arc<Upper>`), upper nodes
-//! in a plain vector: a clone copies that vector (one reference count per 65,536 slots),
-//! and the first write to a slot after a clone copies its upper node and middle node (64
-//! pointers each) and its leaf (16 rows), once; later writes to the same leaf change it in
-//! place, since the writer's copy is then the leaf's only owner. A commit of one row so
-//! copies a few hundred bytes of pointers and 16 rows, however large the table. Rows stay
-//! inline in their leaf, so a scan walks 16 contiguous rows at a time and a lookup reads
-//! three small, hot nodes before the row.
+//! them through it. Each row sits behind an `Arc` of its own, slots in leaves of 16
+//! (`Arc<[Option<Arc<R>>; 16]>`), leaves in middle nodes of 64 (`Arc<Mid>`), middle nodes
+//! in upper nodes of 64 (`Arc<Upper>`), upper nodes in a plain vector: a clone copies that
+//! vector (one reference count per 65,536 slots), and the first write to a slot after a
+//! clone copies its upper node and middle node (64 pointers each) and its leaf (16 row
+//! pointers), once; later writes to the same leaf change it in place, since the writer's
+//! copy is then the leaf's only owner. A commit of one row so copies a few hundred bytes of
+//! pointers, however large the table, and never a row it does not change.
+//!
+//! Rows are behind pointers, not inline in their leaf, because copying a leaf would
+//! otherwise clone its rows, each with its own heap data (a typed row's strings): an update
+//! or delete of every tenth row then cloned every row of the table, and freed the copies
+//! when the old version went. A bulk insert allocates its rows one after the other, so a
+//! scan still reads them mostly in address order.
 //!
 //! A leaf never written is absent and reads as 16 empty slots (a node never written, as
 //! its span of empty slots), so the gaps a dense key index leaves cost nothing until
@@ -31,7 +36,7 @@ const UPPER: usize = 64;
 /// Slots per upper node.
 const UPPER_SPAN: usize = LEAF * MID * UPPER;
 
-type Leaf<R> = [Option<R>; LEAF];
+type Leaf<R> = [Option<Arc<R>>; LEAF];
 
 /// An inner node: `N` children, each absent until written (or emptied by a truncation,
 /// or never written since the slab grew over it).
@@ -123,8 +128,8 @@ impl<R> Slab<R> {
         self.mid(l / MID)?.kids[l % MID].as_deref()
     }
 
-    /// The bytes of this slab's nodes that `newer` does not share: what keeping this
-    /// version alive beside `newer` costs (the nodes, not the rows' own heap data).
+    /// The bytes of this slab's nodes and rows that `newer` does not share: what keeping
+    /// this version alive beside `newer` costs (the rows' own heap data not counted).
     pub(crate) fn bytes_not_in(&self, newer: &Slab<R>) -> u64 {
         fn shared<T>(a: &Arc<T>, b: Option<&Arc<T>>) -> bool {
             b.is_some_and(|b| Arc::ptr_eq(a, b))
@@ -145,8 +150,17 @@ impl<R> Slab<R> {
                 n += std::mem::size_of::<Mid<R>>();
                 for (l, leaf) in mid.kids.iter().enumerate() {
                     let Some(leaf) = leaf else { continue };
-                    if !shared(leaf, other.and_then(|o| o.kids[l].as_ref())) {
-                        n += std::mem::size_of::<Leaf<R>>();
+                    let other = other.and_then(|o| o.kids[l].as_ref());
+                    if shared(leaf, other) {
+                        continue;
+                    }
+                    n += std::mem::size_of::<Leaf<R>>();
+                    for (i, row) in leaf.iter().enumerate() {
+                        let Some(row) = row else { continue };
+                        if !shared(row, other.and_then(|o| o[i].as_ref())) {
+                            // The row and its two reference counts.
+                            n += std::mem::size_of::<R>() + 16;
+                        }
                     }
                 }
             }
@@ -157,6 +171,15 @@ impl<R> Slab<R> {
     /// The row at `slot`, if the slot is live.
     #[inline]
     pub(crate) fn get(&self, slot: usize) -> Option<&R> {
+        if slot >= self.len {
+            return None;
+        }
+        self.leaf(slot >> LEAF_BITS)?[slot & (LEAF - 1)].as_deref()
+    }
+
+    /// The row at `slot` as the slab holds it, to share rather than copy.
+    #[inline]
+    pub(crate) fn get_shared(&self, slot: usize) -> Option<&Arc<R>> {
         if slot >= self.len {
             return None;
         }
@@ -189,10 +212,7 @@ impl<R> Slab<R> {
     }
 
     /// Drops every slot from `len` on (their rows too).
-    pub(crate) fn truncate(&mut self, len: usize)
-    where
-        R: Clone,
-    {
+    pub(crate) fn truncate(&mut self, len: usize) {
         if len >= self.len {
             return;
         }
@@ -237,13 +257,10 @@ impl<R> Slab<R> {
         }
         self.len = len;
     }
-}
 
-impl<R: Clone> Slab<R> {
     /// Makes room for `n` more slots: the nodes that will hold them are allocated now, one
-    /// after the other, so a bulk insert's leaves lie side by side in memory (a scan then
-    /// streams through them as through one array) rather than between the rows' own heap
-    /// data.
+    /// after the other, so a bulk insert's leaves lie side by side in memory rather than
+    /// between its rows.
     pub(crate) fn reserve(&mut self, n: usize) {
         let end = self.len.saturating_add(n);
         let need = end.div_ceil(UPPER_SPAN);
@@ -260,25 +277,16 @@ impl<R: Clone> Slab<R> {
     /// another version shares them (and creating them if never written). `slot` must be
     /// below `len`.
     #[inline]
-    fn place(&mut self, slot: usize) -> &mut Option<R> {
+    fn place(&mut self, slot: usize) -> &mut Option<Arc<R>> {
         let l = slot >> LEAF_BITS;
         let mid = self.mid_mut(l / MID);
         let leaf = mid.kids[l % MID].get_or_insert_with(|| Arc::new(std::array::from_fn(|_| None)));
         &mut Arc::make_mut(leaf)[slot & (LEAF - 1)]
     }
 
-    /// The live row at `slot`, to change (copied first if another version shares it).
-    #[inline]
-    pub(crate) fn get_mut(&mut self, slot: usize) -> Option<&mut R> {
-        if !self.is_live(slot) {
-            return None;
-        }
-        self.place(slot).as_mut()
-    }
-
     /// Puts `row` in `slot` (below `len`), returning what was there.
     #[inline]
-    pub(crate) fn set(&mut self, slot: usize, row: Option<R>) -> Option<R> {
+    pub(crate) fn set(&mut self, slot: usize, row: Option<Arc<R>>) -> Option<Arc<R>> {
         debug_assert!(slot < self.len, "slot {slot} past the slab's {}", self.len);
         if row.is_none() && !self.is_live(slot) {
             return None;
@@ -288,7 +296,7 @@ impl<R: Clone> Slab<R> {
 
     /// Empties `slot`, returning its row.
     #[inline]
-    pub(crate) fn take(&mut self, slot: usize) -> Option<R> {
+    pub(crate) fn take(&mut self, slot: usize) -> Option<Arc<R>> {
         if !self.is_live(slot) {
             return None;
         }
@@ -297,7 +305,7 @@ impl<R: Clone> Slab<R> {
 
     /// Appends a slot holding `row`.
     #[inline]
-    pub(crate) fn push(&mut self, row: Option<R>) {
+    pub(crate) fn push(&mut self, row: Option<Arc<R>>) {
         self.len += 1;
         if row.is_some() {
             *self.place(self.len - 1) = row;
@@ -305,7 +313,7 @@ impl<R: Clone> Slab<R> {
     }
 
     /// The same slots with every row converted by `f`.
-    pub(crate) fn try_map<S: Clone, E>(
+    pub(crate) fn try_map<S, E>(
         &self,
         mut f: impl FnMut(&R) -> Result<S, E>,
     ) -> Result<Slab<S>, E> {
@@ -313,7 +321,7 @@ impl<R: Clone> Slab<R> {
         out.reserve(self.len);
         for (slot, r) in self.live() {
             out.grow_to(slot as usize + 1);
-            out.set(slot as usize, Some(f(r)?));
+            out.set(slot as usize, Some(Arc::new(f(r)?)));
         }
         out.grow_to(self.len);
         Ok(out)
@@ -328,10 +336,10 @@ pub(crate) struct Live<'a, R> {
     front: usize,
     back: usize,
     /// The front end's leaf slots, the first of them slot `front_at`.
-    front_slots: std::slice::Iter<'a, Option<R>>,
+    front_slots: std::slice::Iter<'a, Option<Arc<R>>>,
     front_at: usize,
     /// The back end's leaf slots, the last of them slot `back_at - 1`.
-    back_slots: std::slice::Iter<'a, Option<R>>,
+    back_slots: std::slice::Iter<'a, Option<Arc<R>>>,
     back_at: usize,
 }
 
@@ -393,7 +401,7 @@ impl<'a, R> Iterator for Live<'a, R> {
                 let s = self.front_at;
                 self.front_at += 1;
                 if let Some(r) = slot {
-                    return Some((s as u32, r));
+                    return Some((s as u32, &**r));
                 }
             }
             if !self.refill_front() {
@@ -401,7 +409,7 @@ impl<'a, R> Iterator for Live<'a, R> {
                 while let Some(slot) = self.back_slots.next() {
                     let s = self.back_at - 1 - self.back_slots.len();
                     if let Some(r) = slot {
-                        return Some((s as u32, r));
+                        return Some((s as u32, &**r));
                     }
                 }
                 return None;
@@ -422,7 +430,7 @@ impl<R> DoubleEndedIterator for Live<'_, R> {
             while let Some(slot) = self.back_slots.next_back() {
                 self.back_at -= 1;
                 if let Some(r) = slot {
-                    return Some((self.back_at as u32, r));
+                    return Some((self.back_at as u32, &**r));
                 }
             }
             if !self.refill_back() {
@@ -430,7 +438,7 @@ impl<R> DoubleEndedIterator for Live<'_, R> {
                 while let Some(slot) = self.front_slots.next_back() {
                     let s = self.front_at + self.front_slots.len();
                     if let Some(r) = slot {
-                        return Some((s as u32, r));
+                        return Some((s as u32, &**r));
                     }
                 }
                 return None;
@@ -439,11 +447,11 @@ impl<R> DoubleEndedIterator for Live<'_, R> {
     }
 }
 
-impl<R: Clone> FromIterator<Option<R>> for Slab<R> {
+impl<R> FromIterator<Option<R>> for Slab<R> {
     fn from_iter<I: IntoIterator<Item = Option<R>>>(iter: I) -> Self {
         let mut slab = Slab::default();
         for r in iter {
-            slab.push(r);
+            slab.push(r.map(Arc::new));
         }
         slab
     }
@@ -462,11 +470,13 @@ mod tests {
         let mut a: Slab<String> = (0..10_000).map(|i| Some(format!("r{i}"))).collect();
         let before = model(&a);
         let b = a.clone();
-        a.set(5, Some("changed".into()));
+        let kept = a.get_shared(6).cloned();
+        a.set(5, Some(Arc::new("changed".into())));
         a.take(4_100);
-        a.push(Some("new".into()));
-        a.get_mut(9_999).expect("live").push('!');
+        a.push(Some(Arc::new("new".into())));
         a.truncate(9_000);
+        // Copying a leaf shares its rows.
+        assert!(kept.is_some_and(|k| a.get_shared(6).is_some_and(|r| Arc::ptr_eq(&k, r))));
         assert_eq!(model(&b), before);
         assert_eq!(a.get(5).map(String::as_str), Some("changed"));
         assert_eq!(a.get(4_100), None);
@@ -480,8 +490,8 @@ mod tests {
         let mut a: Slab<u32> = Slab::default();
         a.grow_to(10_000);
         assert_eq!(a.live().count(), 0);
-        a.set(9_999, Some(1));
-        a.set(70, Some(2));
+        a.set(9_999, Some(Arc::new(1)));
+        a.set(70, Some(Arc::new(2)));
         assert_eq!(a.live().collect::<Vec<_>>(), vec![(70, &2), (9_999, &1)]);
         a.truncate(71);
         a.grow_to(10_000);
@@ -499,15 +509,18 @@ mod tests {
         a.grow_to(2 * span + 100);
         let slots = [0, span - 1, span, span + LEAF * MID, 2 * span + 99];
         for s in slots {
-            a.set(s, Some(s));
+            a.set(s, Some(Arc::new(s)));
         }
         let b = a.clone();
         assert_eq!(b.bytes_not_in(&a), 0);
-        a.set(span, Some(7));
-        // Copied: the upper node, the middle node and the leaf of slot `span`.
+        a.set(span, Some(Arc::new(7)));
+        // Copied: the upper node, the middle node and the leaf of slot `span`; the old row is
+        // `b`'s alone.
         let copied = std::mem::size_of::<Upper<usize>>()
             + std::mem::size_of::<Mid<usize>>()
-            + std::mem::size_of::<Leaf<usize>>();
+            + std::mem::size_of::<Leaf<usize>>()
+            + std::mem::size_of::<usize>()
+            + 16;
         assert_eq!(b.bytes_not_in(&a), copied as u64);
         a.truncate(span + 1);
         a.grow_to(2 * span + 100);
@@ -558,14 +571,14 @@ mod tests {
             let mut kept: Vec<(Slab<u32>, Vec<Option<u32>>)> = Vec::new();
             for (op, at, v) in ops {
                 match op {
-                    0 => { slab.push(Some(v)); vec.push(Some(v)); }
+                    0 => { slab.push(Some(Arc::new(v))); vec.push(Some(v)); }
                     1 if !vec.is_empty() => {
                         let s = at % vec.len();
-                        proptest::prop_assert_eq!(slab.set(s, Some(v)), vec[s].replace(v));
+                        proptest::prop_assert_eq!(slab.set(s, Some(Arc::new(v))).as_deref().copied(), vec[s].replace(v));
                     }
                     2 if !vec.is_empty() => {
                         let s = at % vec.len();
-                        proptest::prop_assert_eq!(slab.take(s), vec[s].take());
+                        proptest::prop_assert_eq!(slab.take(s).as_deref().copied(), vec[s].take());
                     }
                     3 => { let n = at % (vec.len() + 1); slab.truncate(n); vec.truncate(n); }
                     4 => {

@@ -2,7 +2,7 @@
 //! changes, compacting and rebuilding the slab, and converting the row kind.
 
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::error::Result;
 use crate::record::Record;
@@ -56,7 +56,7 @@ impl<R: Record> TableData<R> {
         let mut rows = Slab::default();
         rows.reserve(order.len());
         for &s in order {
-            rows.push(self.rows.get(s as usize).cloned());
+            rows.push(self.rows.get_shared(s as usize).cloned());
         }
         rows
     }
@@ -133,7 +133,9 @@ impl<R: Record> TableData<R> {
     pub(crate) fn convert<S: Record>(&self) -> Result<TableData<S>> {
         let to_s = |r: &R| S::from_row(&self.schema, r.values()?);
         let rows = self.rows.try_map(to_s)?;
-        let olds = self.olds.iter().map(to_s).collect::<Result<Vec<_>>>()?;
+        let olds = (self.olds.iter())
+            .map(|r| to_s(r).map(Arc::new))
+            .collect::<Result<Vec<_>>>()?;
         Ok(TableData {
             schema: self.schema.clone(),
             rows,

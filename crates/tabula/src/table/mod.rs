@@ -64,7 +64,7 @@ pub(crate) struct TableData<R> {
     /// Journal entries below this index may not grow: a mark was taken after them.
     undo_floor: AtomicUsize,
     /// The old rows of `Undo::Replace` and `Undo::Delete` entries, in journal order.
-    olds: Vec<R>,
+    olds: Vec<Arc<R>>,
     /// Hashes of the unique keys of the row being inserted, `None` for a key holding a null
     /// (reused, not reallocated).
     scratch: Vec<Option<u64>>,

@@ -2,7 +2,7 @@
 //! journalled so that it can be undone.
 
 use std::cmp::Ordering;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
 use crate::index::max_key_gap;
@@ -95,7 +95,7 @@ impl<R: Record> TableData<R> {
             limit: u64::from(u32::MAX),
         })?;
         if at < len {
-            self.rows.set(at, Some(row));
+            self.rows.set(at, Some(Arc::new(row)));
         } else {
             if self.in_order {
                 // The last live row holds the greatest key. Dead slots at the tail are trimmed
@@ -114,7 +114,7 @@ impl<R: Record> TableData<R> {
                 }
             }
             self.rows.grow_to(at);
-            self.rows.push(Some(row));
+            self.rows.push(Some(Arc::new(row)));
         }
         let Some(row) = self.rows.get(slot as usize) else {
             return Ok(key);
@@ -169,56 +169,37 @@ impl<R: Record> TableData<R> {
     /// Replaces the row at `slot` with `new`, which must keep the primary key.
     pub(crate) fn replace(&mut self, slot: u32, new: R) -> Result<()> {
         if self.check_replace(slot, &new)? {
-            self.replace_unchecked(slot, new);
+            self.replace_unchecked(slot, Arc::new(new));
         }
         Ok(())
     }
 
     /// Replaces the row at each of `slots` by the row at the same position of `rows`, as
-    /// [`TableData::replace`] does one by one. The replaced rows are journalled in `rows`'
-    /// own memory, which becomes the journal's when that is empty: a large update then
-    /// touches no fresh memory for its journal (each fresh page costs a page fault). On an
-    /// error the rows replaced so far stay journalled, for the statement's rollback.
-    pub(crate) fn replace_many(&mut self, slots: &[u32], mut rows: Vec<R>) -> Result<()> {
-        // `rows[..done]` hold the rows replaced so far, in journal order.
-        let mut done = 0;
-        let mut failed = None;
-        for i in 0..slots.len().min(rows.len()) {
-            match self.check_replace(slots[i], &rows[i]) {
-                Ok(true) => {
-                    self.swap_in(slots[i], &mut rows[i]);
-                    rows.swap(done, i);
-                    done += 1;
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
+    /// [`TableData::replace`] does one by one. On an error the rows replaced so far stay
+    /// journalled, for the statement's rollback.
+    pub(crate) fn replace_many(&mut self, slots: &[u32], rows: Vec<R>) -> Result<()> {
+        self.olds.reserve(rows.len());
+        for (&slot, row) in slots.iter().zip(rows) {
+            if self.check_replace(slot, &row)? {
+                self.replace_unchecked(slot, Arc::new(row));
             }
         }
-        rows.truncate(done);
-        if self.olds.is_empty() && self.olds.capacity() < rows.len() {
-            self.olds = rows;
-        } else {
-            self.olds.append(&mut rows);
-        }
-        failed.map_or(Ok(()), Err)
+        Ok(())
     }
 
-    pub(super) fn replace_unchecked(&mut self, slot: u32, mut new: R) {
-        if self.swap_in(slot, &mut new) {
-            self.olds.push(new);
+    pub(super) fn replace_unchecked(&mut self, slot: u32, new: Arc<R>) {
+        if let Some(old) = self.swap_in(slot, new) {
+            self.olds.push(old);
         }
     }
 
     /// Puts `new` in place of the live row at `slot`, updating the indexes and journalling
-    /// the replacement; the old row comes back in `new`, and the caller journals it in
-    /// `olds`. False (and nothing done) if the slot is empty.
-    pub(super) fn swap_in(&mut self, slot: u32, new: &mut R) -> bool {
+    /// the replacement; returns the old row, which the caller journals in `olds`. `None`
+    /// (and nothing done) if the slot is empty.
+    fn swap_in(&mut self, slot: u32, new: Arc<R>) -> Option<Arc<R>> {
         let s = slot as usize;
         if !self.rows.is_live(s) {
-            return false;
+            return None;
         }
         // Unique hash indexes locate entries through the row, so they are updated while the
         // row they hash is in place; ordered indexes compare owned values.
@@ -226,7 +207,7 @@ impl<R: Record> TableData<R> {
             let Some(old) = self.rows.get(s) else {
                 continue;
             };
-            if u.differs(old, new) {
+            if u.differs(old, &new) {
                 u.remove(&self.hasher, &self.rows, slot);
             }
         }
@@ -241,25 +222,21 @@ impl<R: Record> TableData<R> {
         }
         for c in &mut self.composites {
             if let Some(old) = self.rows.get(s) {
-                if c.differs(old, new) {
+                if c.differs(old, &new) {
                     c.remove(old, slot);
-                    c.insert(new, slot);
+                    c.insert(&*new, slot);
                 }
             }
         }
-        let Some(row) = self.rows.get_mut(s) else {
-            return false;
-        };
-        std::mem::swap(row, new);
-        let old = &*new;
+        let old = self.rows.set(s, Some(new))?;
         for u in &mut self.uniques {
-            if self.rows.get(s).is_some_and(|r| u.differs(old, r)) {
+            if self.rows.get(s).is_some_and(|r| u.differs(&*old, r)) {
                 u.insert(&self.hasher, &self.rows, slot);
             }
         }
         self.undo.push(Undo::Replace { slot });
         self.changed();
-        true
+        Some(old)
     }
 
     /// Removes the row at `slot`, returning whether there was one.
