@@ -127,12 +127,11 @@ impl<T: Table> Record for T {
 
 /// A row of a table that has no Rust type attached: values in schema order.
 ///
-/// Shared, not boxed: a version copies a slab leaf before changing one of its rows, and
-/// copying a leaf of shared rows only counts references, where boxed rows were copied
-/// value by value (every string too) and freed again with the old version. A row is
-/// changed in place while it has no other owner.
+/// Boxed, not shared: the slab already keeps every row behind an `Arc` of its own (so a
+/// version's copy of a leaf never copies a row), and a second one here would cost a read
+/// another pointer hop.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct DynRow(pub(crate) Arc<[Value]>);
+pub(crate) struct DynRow(pub(crate) Box<[Value]>);
 
 impl Record for DynRow {
     #[inline]
@@ -140,10 +139,12 @@ impl Record for DynRow {
         self.0[col].as_ref()
     }
     fn set_key(&mut self, pk: usize, key: i64) {
-        Arc::make_mut(&mut self.0)[pk] = Value::Int(key);
+        if let Some(v) = self.0.get_mut(pk) {
+            *v = Value::Int(key);
+        }
     }
     fn set_col(&mut self, col: usize, value: Value) -> Result<()> {
-        if let Some(v) = Arc::make_mut(&mut self.0).get_mut(col) {
+        if let Some(v) = self.0.get_mut(col) {
             *v = value;
         }
         Ok(())

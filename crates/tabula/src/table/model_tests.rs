@@ -134,9 +134,9 @@ proptest! {
                         .into_iter()
                         .enumerate()
                         .map(|(i, (s, mut r))| {
-                            Arc::make_mut(&mut r.0)[1] = Value::Int(year);
+                            r.0[1] = Value::Int(year);
                             if Some(i) == bad {
-                                Arc::make_mut(&mut r.0)[0] = Value::Int(-1);
+                                r.0[0] = Value::Int(-1);
                             }
                             (s, r)
                         })
