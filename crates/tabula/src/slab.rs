@@ -3,8 +3,8 @@
 //!
 //! Readers keep old versions of a table while a writer changes a copy of it (see
 //! `docs/ARCHITECTURE.md`, "Versions"), so cloning a slab must not copy its rows. It knows
-//! nothing of rows beyond `Clone`: tables keep their rows in it, and the hash indexes read
-//! them through it. Each row sits behind an `Arc` of its own, slots in leaves of 16
+//! nothing of rows: tables keep their rows in it, and the hash indexes read them through
+//! it. Each row sits behind an `Arc` of its own, slots in leaves of 16
 //! (`Arc<[Option<Arc<R>>; 16]>`), leaves in middle nodes of 64 (`Arc<Mid>`), middle nodes
 //! in upper nodes of 64 (`Arc<Upper>`), upper nodes in a plain vector: a clone copies that
 //! vector (one reference count per 65,536 slots), and the first write to a slot after a
@@ -134,6 +134,12 @@ impl<R> Slab<R> {
         fn shared<T>(a: &Arc<T>, b: Option<&Arc<T>>) -> bool {
             b.is_some_and(|b| Arc::ptr_eq(a, b))
         }
+        // A row's allocation: the `Arc`'s two reference counts, then the row.
+        let row_bytes = std::alloc::Layout::new::<[usize; 2]>()
+            .extend(std::alloc::Layout::new::<R>())
+            .map_or(16 + std::mem::size_of::<R>(), |(l, _)| {
+                l.pad_to_align().size()
+            });
         let mut n = 0;
         for (u, upper) in self.top.iter().enumerate() {
             let other = newer.top.get(u);
@@ -157,9 +163,13 @@ impl<R> Slab<R> {
                     n += std::mem::size_of::<Leaf<R>>();
                     for (i, row) in leaf.iter().enumerate() {
                         let Some(row) = row else { continue };
-                        if !shared(row, other.and_then(|o| o[i].as_ref())) {
-                            // The row and its two reference counts.
-                            n += std::mem::size_of::<R>() + 16;
+                        // A row another owner holds too is not this version's alone: the
+                        // newer version at the same slot, or elsewhere after a compaction
+                        // moved it (or another held version).
+                        let alone = !shared(row, other.and_then(|o| o[i].as_ref()))
+                            && Arc::strong_count(row) == 1;
+                        if alone {
+                            n += row_bytes;
                         }
                     }
                 }

@@ -35,9 +35,9 @@ pub struct Stats {
     /// Older versions of the data that readers still hold (a read transaction, a query or
     /// an export in progress, pinning what it started from), besides the newest one.
     pub versions_held: u64,
-    /// The memory those versions hold on their own: their row leaves and hash-index shards
-    /// that the newest version no longer shares (the rows' own heap data, such as strings,
-    /// and ordered-index nodes are not counted).
+    /// The memory those versions hold on their own: their rows, row leaves and hash-index
+    /// shards that the newest version no longer shares (the rows' own heap data, such as
+    /// strings, and ordered-index nodes are not counted).
     pub version_bytes: u64,
 }
 

@@ -31,9 +31,9 @@ impl<R: Record> TableData<R> {
         self.rows.truncate(end);
         let dead = self.rows.len() - self.live;
         if dead > 1024 && dead > self.live {
-            // Compaction copies every row (other versions share them) through the row type's
-            // `Clone`, after the commit's log line is written: should that panic, the table
-            // stays as it is, uncompacted, rather than fail a commit that is in the log.
+            // Compaction lays the rows' pointers out again (other versions share the rows)
+            // after the commit's log line is written: should that panic (allocation), the
+            // table stays as it is, uncompacted, rather than fail a commit that is in the log.
             let order: Vec<u32> = self.slots_in_key_order().collect();
             let rows =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.rows_in(&order)));
@@ -51,7 +51,7 @@ impl<R: Record> TableData<R> {
         self.rebuild_with(rows);
     }
 
-    /// A slab of copies of the rows at `order`'s slots, in that order.
+    /// A slab of the rows at `order`'s slots, in that order, sharing them.
     fn rows_in(&self, order: &[u32]) -> Slab<R> {
         let mut rows = Slab::default();
         rows.reserve(order.len());

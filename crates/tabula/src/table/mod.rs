@@ -175,8 +175,8 @@ impl<R: Record> TableData<R> {
         self.live
     }
 
-    /// The bytes of this version's row nodes and hash shards that `newer` (a later version
-    /// of the same table) does not share: what keeping this one alive costs.
+    /// The bytes of this version's rows, row nodes and hash shards that `newer` (a later
+    /// version of the same table) does not share: what keeping this one alive costs.
     pub(crate) fn bytes_not_in(&self, newer: &TableData<R>) -> u64 {
         let mut n = self.rows.bytes_not_in(&newer.rows) + self.pk.bytes_not_in(&newer.pk);
         for (u, v) in self.uniques.iter().zip(&newer.uniques) {
@@ -215,8 +215,9 @@ impl<R: Record> TableData<R> {
         self.pk.find(&self.hasher, &self.rows, key)
     }
 
-    /// The row with this (already coerced) key. With a dense key index this is one read of
-    /// the slab, short enough that the CPU overlaps consecutive lookups' cache misses.
+    /// The row with this (already coerced) key. With a dense key index this is a walk down
+    /// the slab (the leaf's pointer, then the row), short enough that the CPU overlaps
+    /// consecutive lookups' cache misses.
     #[inline]
     pub(crate) fn row_by_key(&self, key: ValueRef<'_>) -> Option<&R> {
         if let (Some(base), ValueRef::Int(k)) = (self.pk.dense_base(), key) {
