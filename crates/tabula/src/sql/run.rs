@@ -57,9 +57,17 @@ pub(crate) fn run_each(
     let parsed = cache::parsed(text)?;
     parsed.check_params(params)?;
     let params = &*no_nan(params);
-    if let (None, Some(p)) = (&each, parsed.point()) {
+    if let Some(p) = parsed.point() {
         if let Some(answer) = point::run(engine, p, params) {
-            return answer;
+            let Some(each) = each else { return answer };
+            // Streamed: the row (at most one) goes to `each`, the result keeps the columns.
+            let mut r = answer?;
+            for row in std::mem::take(&mut r.rows) {
+                if !each(&row)? {
+                    break;
+                }
+            }
+            return Ok(r);
         }
     }
     let statements = &parsed.statements;

@@ -954,6 +954,39 @@ fn results_stream_to_a_callback_that_can_stop_them() {
     )
     .unwrap();
     assert_eq!(seen, 1);
+    // A lookup by key (the point-lookup path) streams its row too.
+    let point = "SELECT id, v FROM n WHERE id = ?";
+    let mut seen = Vec::new();
+    let r = db
+        .sql_each(point, &[Value::Int(7)], |row| {
+            seen.push(row.to_vec());
+            Ok(true)
+        })
+        .unwrap();
+    assert_eq!(r.columns, ["id", "v"]);
+    assert!(r.rows.is_empty());
+    assert_eq!(seen, [[Value::Int(7), Value::Int(70)]]);
+    assert_eq!(
+        seen,
+        db.sql_with(point, &[Value::Int(7)]).unwrap().rows,
+        "streamed and collected agree"
+    );
+    let mut called = false;
+    db.sql_each(point, &[Value::Int(1_000)], |_| {
+        called = true;
+        Ok(true)
+    })
+    .unwrap();
+    assert!(!called, "no row for a missing key");
+    let err = db
+        .sql_each(point, &[Value::Int(7)], |_| {
+            Err(Error::Aborted("stop".into()))
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Aborted(m) if m.to_string() == "stop"),
+        "{err}"
+    );
 }
 
 #[test]
