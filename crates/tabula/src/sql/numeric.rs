@@ -404,11 +404,37 @@ impl<const B: usize> Stack<B> {
 /// `op` on two numbers, `AND` and `OR` included (both sides evaluated; see [`NumExpr`]).
 #[inline]
 fn operator(op: Op, a: Num, b: Num) -> Num {
+    if a.kind == Kind::Int && b.kind == Kind::Int {
+        if let Some(n) = int_operator(op, a.bits as i64, b.bits as i64) {
+            return n;
+        }
+    }
     match op {
         Op::And => and(a.truth(), b.truth()),
         Op::Or => or(a.truth(), b.truth()),
         op => binary(op, a, b),
     }
+}
+
+/// `op` on two integers, as [`binary`] answers it, when that is a comparison or exact
+/// arithmetic: the common case of a scan's filter, without the general path's matching
+/// on both kinds. `None` leaves the rest to it (overflow, division by zero, `AND`, `OR`).
+#[inline]
+fn int_operator(op: Op, x: i64, y: i64) -> Option<Num> {
+    Some(match op {
+        Op::Eq => Num::bool(x == y),
+        Op::Ne => Num::bool(x != y),
+        Op::Lt => Num::bool(x < y),
+        Op::Le => Num::bool(x <= y),
+        Op::Gt => Num::bool(x > y),
+        Op::Ge => Num::bool(x >= y),
+        Op::Add => Num::int(x.checked_add(y)?),
+        Op::Sub => Num::int(x.checked_sub(y)?),
+        Op::Mul => Num::int(x.checked_mul(y)?),
+        Op::Div if y != 0 => Num::int(x.checked_div(y)?),
+        Op::Rem if y != 0 => Num::int(x.checked_rem(y).unwrap_or(0)),
+        _ => return None,
+    })
 }
 
 impl NumExpr {
@@ -579,6 +605,7 @@ mod tests {
             Value::Int(0),
             Value::Int(7),
             Value::Int(-3),
+            Value::Int(-1),
             Value::Int(i64::MAX),
             Value::Int(i64::MIN),
             Value::Float(2.5),
