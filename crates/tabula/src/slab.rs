@@ -61,6 +61,19 @@ impl<T, const N: usize> Clone for Node<T, N> {
     }
 }
 
+/// The children present in `kids` that `other` (the newer version's children at the same
+/// place, if any) does not share, each with the newer version's child at its position.
+fn unshared<'a, T>(
+    kids: &'a [Option<Arc<T>>],
+    other: Option<&'a [Option<Arc<T>>]>,
+) -> impl Iterator<Item = (&'a Arc<T>, Option<&'a Arc<T>>)> {
+    kids.iter().enumerate().filter_map(move |(i, kid)| {
+        let kid = kid.as_ref()?;
+        let theirs = other.and_then(|o| o[i].as_ref());
+        (!theirs.is_some_and(|t| Arc::ptr_eq(kid, t))).then_some((kid, theirs))
+    })
+}
+
 /// 64 leaves.
 type Mid<R> = Node<Leaf<R>, MID>;
 /// 64 middle nodes.
@@ -131,9 +144,6 @@ impl<R> Slab<R> {
     /// The bytes of this slab's nodes and rows that `newer` does not share: what keeping
     /// this version alive beside `newer` costs (the rows' own heap data not counted).
     pub(crate) fn bytes_not_in(&self, newer: &Slab<R>) -> u64 {
-        fn shared<T>(a: &Arc<T>, b: Option<&Arc<T>>) -> bool {
-            b.is_some_and(|b| Arc::ptr_eq(a, b))
-        }
         // A row's allocation: the `Arc`'s two reference counts, then the row.
         let row_bytes = std::alloc::Layout::new::<[usize; 2]>()
             .extend(std::alloc::Layout::new::<R>())
@@ -143,35 +153,20 @@ impl<R> Slab<R> {
         let mut n = 0;
         for (u, upper) in self.top.iter().enumerate() {
             let other = newer.top.get(u);
-            if shared(upper, other) {
+            if other.is_some_and(|o| Arc::ptr_eq(upper, o)) {
                 continue;
             }
             n += std::mem::size_of::<Upper<R>>();
-            for (m, mid) in upper.kids.iter().enumerate() {
-                let Some(mid) = mid else { continue };
-                let other = other.and_then(|o| o.kids[m].as_ref());
-                if shared(mid, other) {
-                    continue;
-                }
+            for (mid, other) in unshared(&upper.kids, other.map(|o| &o.kids[..])) {
                 n += std::mem::size_of::<Mid<R>>();
-                for (l, leaf) in mid.kids.iter().enumerate() {
-                    let Some(leaf) = leaf else { continue };
-                    let other = other.and_then(|o| o.kids[l].as_ref());
-                    if shared(leaf, other) {
-                        continue;
-                    }
+                for (leaf, other) in unshared(&mid.kids, other.map(|o| &o.kids[..])) {
                     n += std::mem::size_of::<Leaf<R>>();
-                    for (i, row) in leaf.iter().enumerate() {
-                        let Some(row) = row else { continue };
-                        // A row another owner holds too is not this version's alone: the
-                        // newer version at the same slot, or elsewhere after a compaction
-                        // moved it (or another held version).
-                        let alone = !shared(row, other.and_then(|o| o[i].as_ref()))
-                            && Arc::strong_count(row) == 1;
-                        if alone {
-                            n += row_bytes;
-                        }
-                    }
+                    // A row another owner holds too is not this version's alone: the newer
+                    // version elsewhere after a compaction moved it, or another held version.
+                    let alone = unshared(&leaf[..], other.map(|o| &o[..]))
+                        .filter(|(row, _)| Arc::strong_count(row) == 1)
+                        .count();
+                    n += alone * row_bytes;
                 }
             }
         }

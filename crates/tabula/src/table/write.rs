@@ -180,9 +180,7 @@ impl<R: Record> TableData<R> {
     pub(crate) fn replace_many(&mut self, slots: &[u32], rows: Vec<R>) -> Result<()> {
         self.olds.reserve(rows.len());
         for (&slot, row) in slots.iter().zip(rows) {
-            if self.check_replace(slot, &row)? {
-                self.replace_unchecked(slot, Arc::new(row));
-            }
+            self.replace(slot, row)?;
         }
         Ok(())
     }
