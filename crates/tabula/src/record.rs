@@ -1,5 +1,6 @@
 //! The `Table` trait that `#[derive(Table)]` implements, and the row kinds a table stores.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -100,6 +101,11 @@ pub(crate) trait Record: Clone + Send + Sync + 'static {
     fn set_col(&mut self, col: usize, value: Value) -> Result<()>;
     fn check_row(&self, schema: &Schema) -> Result<()>;
     fn values(&self) -> Result<Vec<Value>>;
+    /// The values in schema order, borrowed when the record holds them as they are
+    /// (`DynRow`), else a copy.
+    fn values_in_place(&self) -> Result<Cow<'_, [Value]>> {
+        self.values().map(Cow::Owned)
+    }
     fn from_row(schema: &Schema, values: Vec<Value>) -> Result<Self>;
 }
 
@@ -167,6 +173,9 @@ impl Record for DynRow {
     }
     fn values(&self) -> Result<Vec<Value>> {
         Ok(self.0.to_vec())
+    }
+    fn values_in_place(&self) -> Result<Cow<'_, [Value]>> {
+        Ok(Cow::Borrowed(&self.0))
     }
     fn from_row(schema: &Schema, values: Vec<Value>) -> Result<Self> {
         let row = DynRow(values.into());

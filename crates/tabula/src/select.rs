@@ -257,6 +257,27 @@ impl<'a, T: Table> Select<'a, T> {
 }
 
 impl<'a> Select<'a, Row> {
+    /// Keeps rows for which `f`, given the row's values in schema order, returns true.
+    /// The values are read in place, where [`filter`](Select::filter) hands its closure a
+    /// [`Row`] copied out of the table for every row it tests.
+    ///
+    /// ```
+    /// use tabula::{row, Column, ColumnType, Database, Schema, Value};
+    /// let db = Database::in_memory();
+    /// let t = db.create_table(Schema::new("t", vec![
+    ///     Column::new("id", ColumnType::U64).primary_key(),
+    ///     Column::new("name", ColumnType::Text),
+    /// ])?)?;
+    /// t.insert_many([row! { "name" => "ada" }, row! { "name" => "bob" }])?;
+    /// let found = t.select().filter_values(|v| v[1] == Value::from("bob")).all()?;
+    /// assert_eq!(found[0]["id"], Value::Int(2));
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn filter_values(mut self, f: impl Fn(&[Value]) -> bool + 'a) -> Self {
+        self.spec.value_filters.push(Box::new(f));
+        self
+    }
+
     fn with_dyn<O>(
         mut self,
         f: impl FnOnce(&dyn AnyTable, &QuerySpec<'a, Row>, &Arc<[String]>) -> Result<O>,

@@ -116,19 +116,22 @@ fn typed_spec<'a, R: Record>(
     q: &'a QuerySpec<'a, Row>,
     names: &'a Arc<[String]>,
 ) -> QuerySpec<'a, R> {
+    let rows = q.filters.iter().map(|f| {
+        let f: Box<dyn Fn(&R) -> bool + 'a> = Box::new(move |r: &R| {
+            r.values()
+                .is_ok_and(|v| f(&Row::with_names(names.clone(), v)))
+        });
+        f
+    });
+    let values = q.value_filters.iter().map(|f| {
+        let f: Box<dyn Fn(&R) -> bool + 'a> =
+            Box::new(move |r: &R| r.values_in_place().is_ok_and(|v| f(&v)));
+        f
+    });
     QuerySpec {
         preds: q.preds.clone(),
-        filters: q
-            .filters
-            .iter()
-            .map(|f| {
-                let f: Box<dyn Fn(&R) -> bool + 'a> = Box::new(move |r: &R| {
-                    r.values()
-                        .is_ok_and(|v| f(&Row::with_names(names.clone(), v)))
-                });
-                f
-            })
-            .collect(),
+        filters: rows.chain(values).collect(),
+        value_filters: Vec::new(),
         order: q.order.clone(),
         limit: q.limit,
         offset: q.offset,
@@ -264,6 +267,7 @@ impl<R: Record> AnyTable for TableData<R> {
         let spec = QuerySpec::<R> {
             preds: q.preds.clone(),
             filters: Vec::new(),
+            value_filters: Vec::new(),
             order: q.order.clone(),
             limit: q.limit,
             offset: q.offset,

@@ -23,6 +23,26 @@ struct DynParts {
     names: Arc<[String]>,
 }
 
+/// How an update or delete of a dynamic table picks its rows.
+#[derive(Clone, Copy)]
+enum Picks<'p> {
+    /// A closure of each row copied out into a [`Row`] (`update`, `delete`).
+    Rows(&'p dyn Fn(&Row) -> bool),
+    /// A closure of each row's values read in place (`update_values`, `delete_values`).
+    Values(&'p dyn Fn(&[Value]) -> bool),
+}
+
+impl<'p> Picks<'p> {
+    fn spec(self) -> QuerySpec<'p, Row> {
+        let mut q = QuerySpec::<Row>::default();
+        match self {
+            Picks::Rows(f) => q.filters.push(Box::new(f)),
+            Picks::Values(f) => q.value_filters.push(Box::new(f)),
+        }
+        q
+    }
+}
+
 impl DynParts {
     fn new(idx: usize, schema: Arc<Schema>) -> Self {
         DynParts {
@@ -136,15 +156,13 @@ impl DynParts {
     fn update(
         &self,
         tx: &dyn TxCore,
-        pred: &dyn Fn(&Row) -> bool,
+        picks: Picks<'_>,
         mutate: &mut dyn FnMut(&mut Row),
     ) -> Result<usize> {
         let matched = {
             let st = tx.state(&self.schema.table)?;
             self.current(st.table(self.idx)?)?;
-            let mut q = QuerySpec::<Row>::default();
-            q.filters.push(Box::new(pred));
-            st.table(self.idx)?.dyn_select(&q, &self.names)?
+            st.table(self.idx)?.dyn_select(&picks.spec(), &self.names)?
         };
         let pk = self.schema.primary_key();
         let mut images = Vec::with_capacity(matched.len());
@@ -166,13 +184,11 @@ impl DynParts {
         statement(tx, self.idx, |t| t.dyn_replace(images))
     }
 
-    fn delete(&self, tx: &dyn TxCore, pred: &dyn Fn(&Row) -> bool) -> Result<usize> {
+    fn delete(&self, tx: &dyn TxCore, picks: Picks<'_>) -> Result<usize> {
         let keys = {
             let st = tx.state(&self.schema.table)?;
             self.current(st.table(self.idx)?)?;
-            let mut q = QuerySpec::<Row>::default();
-            q.filters.push(Box::new(pred));
-            st.table(self.idx)?.dyn_keys(&q, &self.names)?
+            st.table(self.idx)?.dyn_keys(&picks.spec(), &self.names)?
         };
         statement(tx, self.idx, |t| t.dyn_delete_keys(&keys))
     }
@@ -302,12 +318,41 @@ impl DynTable {
         pred: impl Fn(&Row) -> bool,
         mut mutate: impl FnMut(&mut Row),
     ) -> Result<usize> {
-        self.write(|tx| self.parts.update(tx, &pred, &mut mutate))
+        self.write(|tx| self.parts.update(tx, Picks::Rows(&pred), &mut mutate))
+    }
+
+    /// [`update`](DynTable::update) with `pred` given each row's values in schema order,
+    /// read in place rather than copied into a [`Row`] for every row it tests.
+    ///
+    /// ```
+    /// use tabula::{row, Column, ColumnType, Database, Schema, Value};
+    /// let db = Database::in_memory();
+    /// let t = db.create_table(Schema::new("t", vec![
+    ///     Column::new("id", ColumnType::U64).primary_key(),
+    ///     Column::new("n", ColumnType::I64),
+    /// ])?)?;
+    /// t.insert_many([row! { "n" => 1 }, row! { "n" => 2 }])?;
+    /// let changed = t.update_values(|v| v[1] == Value::Int(2), |r| r.set("n", 20))?;
+    /// assert_eq!((changed, t.get(2)?.unwrap()["n"].clone()), (1, Value::Int(20)));
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn update_values(
+        &self,
+        pred: impl Fn(&[Value]) -> bool,
+        mut mutate: impl FnMut(&mut Row),
+    ) -> Result<usize> {
+        self.write(|tx| self.parts.update(tx, Picks::Values(&pred), &mut mutate))
     }
 
     /// Deletes every row matching `pred`; returns how many.
     pub fn delete(&self, pred: impl Fn(&Row) -> bool) -> Result<usize> {
-        self.write(|tx| self.parts.delete(tx, &pred))
+        self.write(|tx| self.parts.delete(tx, Picks::Rows(&pred)))
+    }
+
+    /// [`delete`](DynTable::delete) with `pred` given each row's values in schema order,
+    /// read in place rather than copied into a [`Row`] for every row it tests.
+    pub fn delete_values(&self, pred: impl Fn(&[Value]) -> bool) -> Result<usize> {
+        self.write(|tx| self.parts.delete(tx, Picks::Values(&pred)))
     }
 
     /// Deletes the row with this key; returns whether there was one.
@@ -426,12 +471,27 @@ impl<'t> TxDynTable<'t> {
         pred: impl Fn(&Row) -> bool,
         mut mutate: impl FnMut(&mut Row),
     ) -> Result<usize> {
-        self.parts.update(self.tx, &pred, &mut mutate)
+        self.parts.update(self.tx, Picks::Rows(&pred), &mut mutate)
+    }
+
+    /// See [`DynTable::update_values`].
+    pub fn update_values(
+        &self,
+        pred: impl Fn(&[Value]) -> bool,
+        mut mutate: impl FnMut(&mut Row),
+    ) -> Result<usize> {
+        self.parts
+            .update(self.tx, Picks::Values(&pred), &mut mutate)
     }
 
     /// See [`DynTable::delete`].
     pub fn delete(&self, pred: impl Fn(&Row) -> bool) -> Result<usize> {
-        self.parts.delete(self.tx, &pred)
+        self.parts.delete(self.tx, Picks::Rows(&pred))
+    }
+
+    /// See [`DynTable::delete_values`].
+    pub fn delete_values(&self, pred: impl Fn(&[Value]) -> bool) -> Result<usize> {
+        self.parts.delete(self.tx, Picks::Values(&pred))
     }
 
     /// See [`DynTable::delete_key`].

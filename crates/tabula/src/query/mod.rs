@@ -67,11 +67,19 @@ impl Pred {
 /// A closure filter over rows of kind `R`.
 pub(crate) type Filter<'a, R> = Box<dyn Fn(&R) -> bool + 'a>;
 
+/// A closure filter over a row's values in schema order, which a dynamic query hands it
+/// in place (see `Select::filter_values`).
+pub(crate) type ValuesFilter<'a> = Box<dyn Fn(&[Value]) -> bool + 'a>;
+
 /// A resolved query: predicates, closure filters, order keys `(column, descending)`, and
 /// the window.
 pub(crate) struct QuerySpec<'a, R> {
     pub(crate) preds: Vec<Pred>,
     pub(crate) filters: Vec<Filter<'a, R>>,
+    /// Filters of a dynamic query (`R` = `Row`) that read values rather than a `Row`: the
+    /// engine turns them into filters of the table's own records, which lend their values
+    /// instead of copying them into a `Row`.
+    pub(crate) value_filters: Vec<ValuesFilter<'a>>,
     pub(crate) order: Vec<(usize, bool)>,
     pub(crate) limit: Option<usize>,
     pub(crate) offset: usize,
@@ -82,6 +90,7 @@ impl<R> Default for QuerySpec<'_, R> {
         QuerySpec {
             preds: Vec::new(),
             filters: Vec::new(),
+            value_filters: Vec::new(),
             order: Vec::new(),
             limit: None,
             offset: 0,
@@ -94,6 +103,7 @@ impl<R> fmt::Debug for QuerySpec<'_, R> {
         f.debug_struct("QuerySpec")
             .field("preds", &self.preds)
             .field("filters", &self.filters.len())
+            .field("value_filters", &self.value_filters.len())
             .field("order", &self.order)
             .field("limit", &self.limit)
             .field("offset", &self.offset)

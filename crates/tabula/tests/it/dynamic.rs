@@ -279,3 +279,112 @@ fn json_documents_survive_a_reopen_exactly() {
     }
     assert_eq!(t.get(3).unwrap().unwrap()["j"], Value::Null);
 }
+
+/// A dynamic table with no Rust type behind it (its rows are stored as values), holding
+/// `n` rows: id 1..=n, `k` = id % 3, `name` = "r{id}".
+fn untyped(n: i64) -> (Database, tabula::DynTable) {
+    let db = Database::in_memory();
+    let t = db
+        .create_table(
+            Schema::new(
+                "items",
+                vec![
+                    Column::new("id", ColumnType::I64).primary_key(),
+                    Column::new("k", ColumnType::I64).indexed(),
+                    Column::new("name", ColumnType::Text),
+                ],
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    t.insert_many((1..=n).map(|i| row! { "k" => i % 3, "name" => format!("r{i}") }))
+        .unwrap();
+    (db, t)
+}
+
+#[test]
+fn value_filters_pick_the_rows_row_filters_pick() {
+    // Stored as values (read in place) and as a typed table (copied out): the same rows.
+    let (_db, t) = untyped(30);
+    let by_values = t
+        .select()
+        .where_eq("k", 1)
+        .filter_values(|v| v[2].as_str().is_some_and(|s| s.ends_with('0')))
+        .order_by("-id")
+        .limit(2)
+        .all()
+        .unwrap();
+    let by_rows = t
+        .select()
+        .where_eq("k", 1)
+        .filter(|r| r["name"].as_str().is_some_and(|s| s.ends_with('0')))
+        .order_by("-id")
+        .limit(2)
+        .all()
+        .unwrap();
+    let ids: Vec<_> = by_values.iter().map(|r| r["id"].clone()).collect();
+    assert_eq!(ids, [Value::Int(10)]);
+    assert_eq!(by_values, by_rows);
+    assert_eq!(
+        t.select()
+            .filter_values(|v| v[1] == Value::Int(0))
+            .count()
+            .unwrap(),
+        10
+    );
+
+    let (db, _s) = school();
+    let s = db.dyn_table("students").unwrap();
+    let names: Vec<_> = s
+        .select()
+        .filter_values(|v| v[4].as_f64() > Some(3.5))
+        .all()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].clone())
+        .collect();
+    assert_eq!(names, ["Alice", "Cara", "Eve"].map(Value::from));
+}
+
+#[test]
+fn updates_and_deletes_by_values_are_atomic_and_checked() {
+    let (db, t) = untyped(9);
+    let n = t
+        .update_values(|v| v[1] == Value::Int(2), |r| r.set("name", "two"))
+        .unwrap();
+    assert_eq!(n, 3);
+    let two: Vec<_> = t.select().where_eq("name", "two").keys().unwrap();
+    assert_eq!(two, [2, 5, 8].map(Value::Int));
+
+    // A refused change leaves every row as it was.
+    let e = t
+        .update_values(|v| v[0] == Value::Int(4), |r| r.set("id", 40))
+        .unwrap_err();
+    assert!(matches!(e, Error::PrimaryKeyChanged { .. }), "{e}");
+    let e = t.update_values(|_| true, |r| r.set("k", "x")).unwrap_err();
+    assert!(
+        matches!(&e, Error::TypeMismatch { column, .. } if column == "k"),
+        "{e}"
+    );
+    assert_eq!(t.get(4).unwrap().unwrap()["k"], Value::Int(1));
+
+    assert_eq!(t.delete_values(|v| v[1] == Value::Int(0)).unwrap(), 3);
+    assert_eq!(t.count().unwrap(), 6);
+
+    // Inside a transaction: the predicate sees the transaction's own writes, and a
+    // rollback undoes both.
+    let aborted: Result<(), Error> = db.transaction(|tx| {
+        let t = tx.dyn_table("items")?;
+        t.insert(row! { "k" => 7, "name" => "new" })?;
+        assert_eq!(
+            t.update_values(|v| v[1] == Value::Int(7), |r| r.set("k", 8))?,
+            1
+        );
+        assert_eq!(t.delete_values(|v| v[1] == Value::Int(8))?, 1);
+        assert_eq!(t.delete_values(|v| v[2] == Value::from("two"))?, 3);
+        Err(Error::abort("undo"))
+    });
+    assert!(matches!(aborted, Err(Error::Aborted(_))), "{aborted:?}");
+    assert_eq!(t.count().unwrap(), 6);
+    assert_eq!(t.select().where_eq("name", "two").count().unwrap(), 3);
+}
