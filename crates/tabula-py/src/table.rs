@@ -4,8 +4,9 @@
 //!
 //! Filters come in two kinds. A SQL condition (from a traced `where=` lambda, built by
 //! `tabula/_trace.py`) runs entirely in the engine and may use indexes. A Python callable
-//! is called once per row with the row as a dict; an exception it raises ends the
-//! operation, changes nothing and reaches the caller as it was raised.
+//! is called once per row with the row as a dict (of just the columns it reads, when its
+//! bytecode shows which: see [`Pred`]); an exception it raises ends the operation, changes
+//! nothing and reaches the caller as it was raised.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -104,41 +105,106 @@ fn restale(e: Error, cols: &Cols) -> Error {
     }
 }
 
-/// The first exception a Python filter raised, which ends the operation.
-struct Failure(RefCell<Option<PyErr>>);
+/// A Python `where=` callable, and the columns it reads.
+pub(crate) struct Pred {
+    f: Py<PyAny>,
+    /// The positions of the only columns the callable can see, when its bytecode shows
+    /// that it uses its argument only as `row["constant"]` (`_trace.read_columns`): its
+    /// dict then holds just those columns, and is handed from row to row. `None`: the
+    /// callable may do anything with its row, which is a new dict of every column.
+    reads: Option<Vec<usize>>,
+}
 
-impl Failure {
-    fn new() -> Self {
-        Failure(RefCell::new(None))
+impl Pred {
+    /// `f`, which reads only the columns named in `reads` if given (names that are not
+    /// the table's are left out: no dict of a row holds them).
+    fn new(f: Py<PyAny>, reads: Option<Vec<String>>, cols: &Cols) -> Pred {
+        let reads = reads.map(|names| {
+            let mut at: Vec<usize> = names
+                .iter()
+                .filter_map(|n| cols.schema.columns.iter().position(|c| &c.name == n))
+                .collect();
+            at.sort_unstable();
+            at.dedup();
+            at
+        });
+        Pred { f, reads }
+    }
+}
+
+/// One operation's calls of a [`Pred`]: the first exception it raised, which ends the
+/// operation, and the dict the last row was shown in.
+struct Calls<'a> {
+    pred: &'a Pred,
+    cols: &'a Cols,
+    failure: RefCell<Option<PyErr>>,
+    spare: RefCell<Option<Py<PyDict>>>,
+}
+
+impl<'a> Calls<'a> {
+    fn new(pred: &'a Pred, cols: &'a Cols) -> Self {
+        Calls {
+            pred,
+            cols,
+            failure: RefCell::new(None),
+            spare: RefCell::new(None),
+        }
+    }
+
+    /// Whether the callable accepts `row`; once it has raised, every row is refused.
+    /// Takes the GIL (the engine may call this without it).
+    fn accepts(&self, row: &[Value]) -> bool {
+        if self.failure.borrow().is_some() {
+            return false;
+        }
+        Python::attach(|py| match self.call(py, row) {
+            Ok(b) => b,
+            Err(e) => {
+                *self.failure.borrow_mut() = Some(e);
+                false
+            }
+        })
+    }
+
+    /// `bool(pred(row))`.
+    fn call(&self, py: Python<'_>, row: &[Value]) -> PyResult<bool> {
+        let Some(reads) = &self.pred.reads else {
+            let d = self.cols.dict(py, row)?;
+            return self.pred.f.bind(py).call1((d,))?.is_truthy();
+        };
+        // The callable only subscripts its argument, so it keeps no reference to it
+        // unless something outside its bytecode did (a debugger, a traceback): a dict
+        // still referenced elsewhere is left alone and the row gets a new one.
+        let d = match self.spare.borrow_mut().take() {
+            Some(d) if d.get_refcnt(py) == 1 => d.into_bound(py),
+            _ => PyDict::new(py),
+        };
+        for &i in reads {
+            let v = convert::column_to_py(py, &row[i], self.cols.json[i])?;
+            d.set_item(self.cols.names[i].bind(py), v)?;
+        }
+        let accepted = self.pred.f.bind(py).call1((&d,))?.is_truthy();
+        *self.spare.borrow_mut() = Some(d.unbind());
+        accepted
     }
 
     /// `Err` carrying the Python exception, if one was raised.
-    fn check(self) -> tabula::Result<()> {
-        match self.0.into_inner() {
+    fn finish(self) -> tabula::Result<()> {
+        match self.failure.take() {
             Some(e) => Err(Error::abort(e)),
             None => Ok(()),
         }
     }
 }
 
-/// Whether `pred(row)` is true in Python; once it has raised, every row is false.
-fn call_pred(pred: &Py<PyAny>, cols: &Cols, failure: &Failure, row: &Row) -> bool {
-    if failure.0.borrow().is_some() {
-        return false;
-    }
-    Python::attach(|py| {
-        let result = cols
-            .dict(py, row.values())
-            .and_then(|d| pred.bind(py).call1((d,)))
-            .and_then(|r| r.is_truthy());
-        match result {
-            Ok(b) => b,
-            Err(e) => {
-                *failure.0.borrow_mut() = Some(e);
-                false
-            }
+impl Drop for Calls<'_> {
+    fn drop(&mut self) {
+        // The engine may run the calls without the GIL: the spare dict goes back with it
+        // held, rather than through PyO3's queue of deferred decrements.
+        if let Some(d) = self.spare.take() {
+            Python::attach(|_| drop(d));
         }
-    })
+    }
 }
 
 /// How a Python query orders and cuts its rows.
@@ -166,37 +232,31 @@ impl Shape {
 /// The rows of `select` that `pred` (if any) accepts, shaped.
 fn select_rows(
     select: Select<'_, Row>,
-    pred: Option<&Py<PyAny>>,
+    pred: Option<&Pred>,
     cols: &Cols,
     shape: &Shape,
 ) -> tabula::Result<Vec<Row>> {
     match pred {
         None => shape.apply(select).all(),
         Some(pred) => {
-            let failure = Failure::new();
+            let calls = Calls::new(pred, cols);
             let rows = shape
-                .apply(select.filter(|r| call_pred(pred, cols, &failure, r)))
+                .apply(select.filter_values(|v| calls.accepts(v)))
                 .all();
-            failure.check()?;
+            calls.finish()?;
             rows
         }
     }
 }
 
 /// How many rows of `select` `pred` (if any) accepts.
-fn count_rows(
-    select: Select<'_, Row>,
-    pred: Option<&Py<PyAny>>,
-    cols: &Cols,
-) -> tabula::Result<usize> {
+fn count_rows(select: Select<'_, Row>, pred: Option<&Pred>, cols: &Cols) -> tabula::Result<usize> {
     match pred {
         None => select.count(),
         Some(pred) => {
-            let failure = Failure::new();
-            let n = select
-                .filter(|r| call_pred(pred, cols, &failure, r))
-                .count();
-            failure.check()?;
+            let calls = Calls::new(pred, cols);
+            let n = select.filter_values(|v| calls.accepts(v)).count();
+            calls.finish()?;
             n
         }
     }
@@ -204,18 +264,16 @@ fn count_rows(
 
 /// The keys of the rows `pred` accepts, read inside `tx`, so that no other writer changes
 /// them before the caller acts on them.
-fn matching_keys(
-    tx: &Transaction<'_>,
-    pred: &Py<PyAny>,
-    cols: &Cols,
-) -> tabula::Result<HashSet<Value>> {
+///
+/// Called without the GIL (the writer's turn may have been a wait), it takes the GIL once
+/// for the whole scan rather than once per row. That waits for the GIL while holding the
+/// writer's turn, as each row's call would: safe, since no thread holds the GIL while it
+/// waits for the engine (every write releases it first).
+fn matching_keys(tx: &Transaction<'_>, pred: &Pred, cols: &Cols) -> tabula::Result<HashSet<Value>> {
     let t = bound(tx, cols)?;
-    let failure = Failure::new();
-    let keys = t
-        .select()
-        .filter(|r| call_pred(pred, cols, &failure, r))
-        .keys();
-    failure.check()?;
+    let calls = Calls::new(pred, cols);
+    let keys = Python::attach(|_| t.select().filter_values(|v| calls.accepts(v)).keys());
+    calls.finish()?;
     Ok(keys?.into_iter().collect())
 }
 
@@ -223,7 +281,7 @@ fn matching_keys(
 /// then changed without it, all inside `tx`.
 fn update_where(
     tx: &Transaction<'_>,
-    pred: &Py<PyAny>,
+    pred: &Pred,
     cols: &Cols,
     changes: &[(String, Value)],
 ) -> tabula::Result<usize> {
@@ -242,8 +300,8 @@ fn change_keys(
         return Ok(0);
     }
     let pk = cols.schema.primary_key();
-    bound(tx, cols)?.update(
-        |r| keys.contains(&r.values()[pk]),
+    bound(tx, cols)?.update_values(
+        |v| keys.contains(&v[pk]),
         |r| {
             for (name, v) in changes {
                 r.set(name, v.clone());
@@ -252,7 +310,7 @@ fn change_keys(
     )
 }
 
-fn delete_where(tx: &Transaction<'_>, pred: &Py<PyAny>, cols: &Cols) -> tabula::Result<usize> {
+fn delete_where(tx: &Transaction<'_>, pred: &Pred, cols: &Cols) -> tabula::Result<usize> {
     let keys = matching_keys(tx, pred, cols)?;
     delete_keys(tx, cols, &keys)
 }
@@ -263,7 +321,7 @@ fn delete_keys(tx: &Transaction<'_>, cols: &Cols, keys: &HashSet<Value>) -> tabu
         return Ok(0);
     }
     let pk = cols.schema.primary_key();
-    bound(tx, cols)?.delete(|r| keys.contains(&r.values()[pk]))
+    bound(tx, cols)?.delete_values(|v| keys.contains(&v[pk]))
 }
 
 impl Table {
@@ -298,15 +356,15 @@ impl Table {
         &self,
         py: Python<'_>,
         tx: &Bound<'_, Tx>,
-        pred: &Py<PyAny>,
+        pred: &Pred,
     ) -> PyResult<HashSet<Value>> {
         let cols = self.cols.clone();
         let rows = tx.get().run(py, move |t| bound(t, &cols)?.select().all())?;
         let pk = self.cols.schema.primary_key();
+        let calls = Calls::new(pred, &self.cols);
         let mut keys = HashSet::new();
         for r in &rows {
-            let row = self.cols.dict(py, r.values())?;
-            if pred.bind(py).call1((row,))?.is_truthy()? {
+            if calls.call(py, r.values())? {
                 keys.insert(r.values()[pk].clone());
             }
         }
@@ -456,8 +514,9 @@ impl Table {
     }
 
     /// The rows a Python callable accepts (all rows without one), ordered by the
-    /// `order` keys (`"col"`, `"-col"`), after `offset`, at most `limit`.
-    #[pyo3(signature = (pred, order, limit=None, offset=None))]
+    /// `order` keys (`"col"`, `"-col"`), after `offset`, at most `limit`. `reads`, when
+    /// given, names the only columns the callable can read (see [`Pred`]).
+    #[pyo3(signature = (pred, order, limit=None, offset=None, reads=None))]
     fn select<'py>(
         &self,
         py: Python<'py>,
@@ -465,7 +524,9 @@ impl Table {
         order: Vec<String>,
         limit: Option<usize>,
         offset: Option<usize>,
+        reads: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyList>> {
+        let pred = pred.map(|f| Pred::new(f, reads, &self.cols));
         let tx = self.txs.current(py)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let shape = Shape {
@@ -511,8 +572,14 @@ impl Table {
     }
 
     /// How many rows a Python callable accepts (all rows without one).
-    #[pyo3(signature = (pred))]
-    fn count(&self, py: Python<'_>, pred: Option<Py<PyAny>>) -> PyResult<usize> {
+    #[pyo3(signature = (pred, reads=None))]
+    fn count(
+        &self,
+        py: Python<'_>,
+        pred: Option<Py<PyAny>>,
+        reads: Option<Vec<String>>,
+    ) -> PyResult<usize> {
+        let pred = pred.map(|f| Pred::new(f, reads, &self.cols));
         let tx = self.txs.current(py)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         match tx {
@@ -539,13 +606,15 @@ impl Table {
 
     /// Sets `changes` (column to value) in every row a Python callable accepts; returns
     /// how many. All of them or, if the callable raises or a row is refused, none.
-    #[pyo3(signature = (pred, changes))]
+    #[pyo3(signature = (pred, changes, reads=None))]
     fn update(
         &self,
         py: Python<'_>,
         pred: Py<PyAny>,
         changes: &Bound<'_, PyDict>,
+        reads: Option<Vec<String>>,
     ) -> PyResult<usize> {
+        let pred = Pred::new(pred, reads, &self.cols);
         let tx = self.txs.current(py)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let changes = self.changes(changes)?;
@@ -567,8 +636,14 @@ impl Table {
 
     /// Deletes every row a Python callable accepts; returns how many. All of them or, if
     /// the callable raises, none.
-    #[pyo3(signature = (pred))]
-    fn delete(&self, py: Python<'_>, pred: Py<PyAny>) -> PyResult<usize> {
+    #[pyo3(signature = (pred, reads=None))]
+    fn delete(
+        &self,
+        py: Python<'_>,
+        pred: Py<PyAny>,
+        reads: Option<Vec<String>>,
+    ) -> PyResult<usize> {
+        let pred = Pred::new(pred, reads, &self.cols);
         let tx = self.txs.current(py)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let cols = self.cols.clone();

@@ -72,6 +72,10 @@ class Binding:
             raise TypeError(f"where= takes a function of a row (a dict), not {where!r}")
         return _trace.trace(where, self.columns)
 
+    def reads(self, where: Where) -> Optional[list]:
+        """For a ``where`` that runs per row: the only columns it can read, if known."""
+        return _trace.read_columns(where, self.columns)
+
 
 def _split(key: str) -> tuple[str, bool]:
     """An ``order_by`` key (``'gpa'``, ``'-gpa'``) as its column and whether descending."""
@@ -116,9 +120,9 @@ def _select(cls: type, /, where: Where = None, order_by: OrderBy = None,
     # that tracing never changes the order.
     floats = b.orders_floats(order)
     if traced is None and not floats:
-        return b.native.select(where, order, limit, offset)
+        return b.native.select(where, order, limit, offset, b.reads(where))
     if traced is None and where is not None:
-        rows = _sorted_as_sql(b.native.select(where, [], None, None), order)
+        rows = _sorted_as_sql(b.native.select(where, [], None, None, b.reads(where)), order)
         start = offset or 0
         return rows[start:] if limit is None else rows[start:start + limit]
     condition, params = traced if traced is not None else (None, [])
@@ -163,7 +167,7 @@ def _update(cls: type, /, where: Where = None, **changes: Any) -> int:
         return b.native.update_sql(None, [], changes)
     traced = b.trace(where)
     if traced is None:
-        return b.native.update(where, changes)
+        return b.native.update(where, changes, b.reads(where))
     return b.native.update_sql(traced[0], traced[1], changes)
 
 
@@ -175,7 +179,7 @@ def _delete(cls: type, /, where: Where = None) -> int:
         return b.native.execute("DELETE FROM " + b.quoted, [])
     traced = b.trace(where)
     if traced is None:
-        return b.native.delete(where)
+        return b.native.delete(where, b.reads(where))
     return b.native.execute("DELETE FROM " + b.quoted + " WHERE " + traced[0], traced[1])
 
 
@@ -183,8 +187,10 @@ def _count_rows(cls: type, /, where: Where = None) -> int:
     """How many rows ``where(row)`` accepts (every row without it)."""
     b = _bound(cls)
     traced = b.trace(where)
-    if where is None or traced is None:
-        return b.native.count(where)
+    if where is None:
+        return b.native.count(None)
+    if traced is None:
+        return b.native.count(where, b.reads(where))
     return b.native.execute("SELECT COUNT(*) FROM " + b.quoted + " WHERE " + traced[0],
                             traced[1])
 

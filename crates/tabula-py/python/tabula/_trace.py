@@ -23,6 +23,9 @@ would certainly give the same rows:
 comparison also settles NaN the way Python does (unequal to everything; see
 ``_Column._compare``). Anything else raises inside the trace, and the lambda then runs per
 row. A traced lambda runs exactly once per call.
+
+A lambda that runs per row is shown each row as a dict; ``read_columns`` finds, in its
+bytecode, whether that dict may hold only the columns it subscripts.
 """
 
 from __future__ import annotations
@@ -242,3 +245,67 @@ def trace(where: Callable[[Any], Any], columns: dict) -> Optional[tuple[str, lis
     if not isinstance(result, _Condition):
         return None
     return result.sql, result.params
+
+
+# Names through which a function could reach its own frame, and so its argument, other
+# than by the subscripts `read_columns` counts.
+_FRAME_NAMES = frozenset({
+    "locals", "vars", "eval", "exec", "breakpoint", "_getframe", "currentframe", "stack",
+    "trace", "f_locals", "f_back", "tb_frame", "gi_frame", "cr_frame",
+})
+_SUBSCRIPT = frozenset({"BINARY_SUBSCR"})
+_read_verdicts: dict = {}
+
+
+def read_columns(where: Callable[[Any], Any], columns: dict) -> Optional[list]:
+    """The columns ``where`` (a lambda that runs per row) can read, when it uses its
+    argument only as ``row["constant"]``; ``None`` when it may do anything else with it.
+
+    Such a lambda cannot tell its row's dict from one holding just those columns: any
+    other key raises the same ``KeyError`` in both, and it never holds on to the dict, so
+    one dict can carry row after row. The check is of the bytecode: every load of the
+    argument must be followed by a constant and a subscript; the argument is never
+    stored, deleted, captured by an inner function or loaded with another local, and the
+    function names nothing that reads frames (``locals()``, ``sys._getframe``, ...).
+    """
+    if type(where) is not types.FunctionType:
+        return None
+    code = where.__code__
+    reads = _read_verdicts.get(code, _read_verdicts)
+    if reads is _read_verdicts:
+        reads = _subscripted_constants(code)
+        if len(_read_verdicts) > 4096:
+            _read_verdicts.clear()
+        _read_verdicts[code] = reads
+    if reads is None:
+        return None
+    return [name for name in reads if name in columns]
+
+
+def _subscripted_constants(code: types.CodeType) -> Optional[tuple]:
+    if (code.co_argcount < 1 or code.co_flags & 0x3AC
+            or any(isinstance(c, types.CodeType) for c in code.co_consts)
+            or _FRAME_NAMES.intersection(code.co_names)):
+        return None
+    arg = code.co_varnames[0]
+    if arg in code.co_cellvars:
+        return None
+    ops = [i for i in dis.get_instructions(code)
+           if i.opname not in ("EXTENDED_ARG", "CACHE", "NOP")]
+    keys = []
+    for at, op in enumerate(ops):
+        names = op.argval if isinstance(op.argval, tuple) else (op.argval,)
+        if arg not in names or "FAST" not in op.opname and "DEREF" not in op.opname \
+                and "CELL" not in op.opname and "CLOSURE" not in op.opname:
+            continue
+        if op.opname not in ("LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW"):
+            return None
+        if at + 2 >= len(ops):
+            return None
+        const, subscript = ops[at + 1], ops[at + 2]
+        if const.opname != "LOAD_CONST" or not (
+                subscript.opname in _SUBSCRIPT
+                or subscript.opname == "BINARY_OP" and subscript.argrepr == "[]"):
+            return None
+        keys.append(const.argval)
+    return tuple(dict.fromkeys(k for k in keys if type(k) is str))
