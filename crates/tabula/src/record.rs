@@ -106,6 +106,9 @@ pub(crate) trait Record: Clone + Send + Sync + 'static {
     fn values_in_place(&self) -> Result<Cow<'_, [Value]>> {
         self.values().map(Cow::Owned)
     }
+    /// The record for `values` in schema order. A typed record refuses values its fields
+    /// cannot hold; a `DynRow` checks only their number. Either way the table checks the
+    /// record against the schema (`check_row`) when it takes it in.
     fn from_row(schema: &Schema, values: Vec<Value>) -> Result<Self>;
 }
 
@@ -156,16 +159,7 @@ impl Record for DynRow {
         Ok(())
     }
     fn check_row(&self, schema: &Schema) -> Result<()> {
-        if self.0.len() != schema.columns.len() {
-            return Err(Error::SchemaMismatch {
-                table: schema.table.clone(),
-                reason: format!(
-                    "row has {} values for {} columns",
-                    self.0.len(),
-                    schema.columns.len()
-                ),
-            });
-        }
+        self.check_width(schema)?;
         for (i, v) in self.0.iter().enumerate() {
             schema.check(i, v.as_ref())?;
         }
@@ -178,9 +172,29 @@ impl Record for DynRow {
         Ok(Cow::Borrowed(&self.0))
     }
     fn from_row(schema: &Schema, values: Vec<Value>) -> Result<Self> {
+        // Only the width: every row a table takes in passes `check_row` there (insert,
+        // upsert, replace), and checking its values here too cost a second pass over
+        // every inserted row. The width is checked so that a row's columns can be read
+        // (its key, to find the row it replaces) before that.
         let row = DynRow(values.into());
-        row.check_row(schema)?;
+        row.check_width(schema)?;
         Ok(row)
+    }
+}
+
+impl DynRow {
+    fn check_width(&self, schema: &Schema) -> Result<()> {
+        if self.0.len() == schema.columns.len() {
+            return Ok(());
+        }
+        Err(Error::SchemaMismatch {
+            table: schema.table.clone(),
+            reason: format!(
+                "row has {} values for {} columns",
+                self.0.len(),
+                schema.columns.len()
+            ),
+        })
     }
 }
 
