@@ -108,7 +108,9 @@ pub(crate) trait Record: Clone + Send + Sync + 'static {
     }
     /// The record for `values` in schema order. A typed record refuses values its fields
     /// cannot hold; a `DynRow` checks only their number. Either way the table checks the
-    /// record against the schema (`check_row`) when it takes it in.
+    /// record against the schema (`check_row`) when it takes it in (insert, upsert,
+    /// replace); only `TableData::convert` places records unchecked, made from rows the
+    /// table had already checked.
     fn from_row(schema: &Schema, values: Vec<Value>) -> Result<Self>;
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::aggregate::{self, Agg, Group};
 use crate::engine::any_table::AnyTable;
 use crate::engine::source::Source;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::query::{self, FirstError, Plan, QuerySpec};
 use crate::record::{Row, Table};
 use crate::schema::Schema;
@@ -258,8 +258,10 @@ impl<'a, T: Table> Select<'a, T> {
 
 impl<'a> Select<'a, Row> {
     /// Keeps rows for which `f`, given the row's values in schema order, returns true.
-    /// The values are read in place, where [`filter`](Select::filter) hands its closure a
-    /// [`Row`] copied out of the table for every row it tests.
+    /// A table without a Rust type lends its rows' values in place, where
+    /// [`filter`](Select::filter) hands its closure a [`Row`] copied out of the table for
+    /// every row it tests (a typed table's rows are copied for either). The `filter`s run
+    /// before the `filter_values`, each kind in the order given.
     ///
     /// ```
     /// use tabula::{row, Column, ColumnType, Database, Schema, Value};
@@ -288,7 +290,22 @@ impl<'a> Select<'a, Row> {
             .clone()
             .unwrap_or_else(|| column_names(self.schema));
         let st = self.src.state(&self.schema.table)?;
-        f(st.table(self.idx)?, &self.spec, &names)
+        let t = st.table(self.idx)?;
+        // The handle checked its schema when the query began, but outside a transaction
+        // this read may see a later version: one migrated since would hand over rows of
+        // another shape than `names` and the filters expect.
+        let now = t.schema();
+        if !std::ptr::eq(&**now, self.schema) && **now != *self.schema {
+            return Err(Error::SchemaMismatch {
+                table: self.schema.table.clone(),
+                // The words of the handle's own check (`DynParts::current`), which the
+                // Python package recognizes.
+                reason: "the table was migrated since this handle was made; take a new \
+                         handle with db.dyn_table"
+                    .to_owned(),
+            });
+        }
+        f(t, &self.spec, &names)
     }
 
     /// Every matching row.

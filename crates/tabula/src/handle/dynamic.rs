@@ -321,8 +321,9 @@ impl DynTable {
         self.write(|tx| self.parts.update(tx, Picks::Rows(&pred), &mut mutate))
     }
 
-    /// [`update`](DynTable::update) with `pred` given each row's values in schema order,
-    /// read in place rather than copied into a [`Row`] for every row it tests.
+    /// [`update`](DynTable::update) with `pred` given each row's values in schema order:
+    /// on a table without a Rust type, read in place rather than copied into a [`Row`]
+    /// for every row it tests.
     ///
     /// ```
     /// use tabula::{row, Column, ColumnType, Database, Schema, Value};
@@ -349,8 +350,9 @@ impl DynTable {
         self.write(|tx| self.parts.delete(tx, Picks::Rows(&pred)))
     }
 
-    /// [`delete`](DynTable::delete) with `pred` given each row's values in schema order,
-    /// read in place rather than copied into a [`Row`] for every row it tests.
+    /// [`delete`](DynTable::delete) with `pred` given each row's values in schema order:
+    /// on a table without a Rust type, read in place rather than copied into a [`Row`]
+    /// for every row it tests.
     pub fn delete_values(&self, pred: impl Fn(&[Value]) -> bool) -> Result<usize> {
         self.write(|tx| self.parts.delete(tx, Picks::Values(&pred)))
     }

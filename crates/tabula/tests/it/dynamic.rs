@@ -388,3 +388,18 @@ fn updates_and_deletes_by_values_are_atomic_and_checked() {
     assert_eq!(t.count().unwrap(), 6);
     assert_eq!(t.select().where_eq("name", "two").count().unwrap(), 3);
 }
+
+#[test]
+fn a_query_built_before_a_migration_is_refused_rather_than_misread() {
+    let (db, t) = untyped(3);
+    let q = t.select().filter_values(|v| v[2] == Value::from("r1"));
+    db.sql("ALTER TABLE items DROP COLUMN name").unwrap();
+    let e = q.all().unwrap_err();
+    assert!(
+        matches!(&e, Error::SchemaMismatch { table, .. } if table == "items"),
+        "{e}"
+    );
+    // A new handle reads the table as it is now.
+    let now = db.dyn_table("items").unwrap();
+    assert_eq!(now.select().count().unwrap(), 3);
+}
