@@ -17,7 +17,7 @@ use pyo3::types::{PyDict, PyList};
 use tabula::{Database, DynTable, Error, Row, Select, Transaction, TxDynTable, Value};
 
 use crate::convert::{self, Cols};
-use crate::errors::IntoPyResult;
+use crate::errors::{self, IntoPyResult};
 use crate::txn::{writing, Registry, Tx};
 
 /// A table of a database, as the Python layer uses it.
@@ -172,20 +172,64 @@ impl<'a> Calls<'a> {
             let d = self.cols.dict(py, row)?;
             return self.pred.f.bind(py).call1((d,))?.is_truthy();
         };
-        // The callable only subscripts its argument, so it keeps no reference to it
-        // unless something outside its bytecode did (a debugger, a traceback): a dict
-        // still referenced elsewhere is left alone and the row gets a new one.
-        let d = match self.spare.borrow_mut().take() {
-            Some(d) if d.get_refcnt(py) == 1 => d.into_bound(py),
-            _ => PyDict::new(py),
-        };
-        for &i in reads {
-            let v = convert::column_to_py(py, &row[i], self.cols.json[i])?;
-            d.set_item(self.cols.names[i].bind(py), v)?;
+        if row.len() != self.cols.names.len() {
+            // The engine hands over rows of the schema `cols` was made from (it refuses a
+            // table migrated since before the scan); this only keeps a bug from indexing
+            // past a row.
+            return Err(errors::to_py(py, stale(self.cols)));
         }
-        let accepted = self.pred.f.bind(py).call1((&d,))?.is_truthy();
-        *self.spare.borrow_mut() = Some(d.unbind());
+        let d = self.narrow(py, reads, row)?;
+        let accepted = self
+            .pred
+            .f
+            .bind(py)
+            .call1((&d,))
+            .and_then(|r| r.is_truthy());
+        if accepted.is_err() || d.get_refcnt() > 1 {
+            // Something holds the dict past the call (the traceback of what the callable
+            // raised, a frame kept by a debugger): it shows the whole row there, as a
+            // callable given every row whole would have been.
+            self.fill(py, &d, row)?;
+        } else {
+            *self.spare.borrow_mut() = Some(d.unbind());
+        }
         accepted
+    }
+
+    /// The row's `reads` columns in a dict: the last row's dict refilled, unless something
+    /// changed its keys (which only reaching into the callable's frame could do).
+    fn narrow<'py>(
+        &self,
+        py: Python<'py>,
+        reads: &[usize],
+        row: &[Value],
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let set = |d: &Bound<'py, PyDict>| -> PyResult<()> {
+            for &i in reads {
+                let v = convert::column_to_py(py, &row[i], self.cols.json[i])?;
+                d.set_item(self.cols.names[i].bind(py), v)?;
+            }
+            Ok(())
+        };
+        if let Some(d) = self.spare.borrow_mut().take() {
+            let d = d.into_bound(py);
+            set(&d)?;
+            if d.len() == reads.len() {
+                return Ok(d);
+            }
+        }
+        let d = PyDict::new(py);
+        set(&d)?;
+        Ok(d)
+    }
+
+    /// `d` made the row's whole dict, in column order.
+    fn fill(&self, py: Python<'_>, d: &Bound<'_, PyDict>, row: &[Value]) -> PyResult<()> {
+        d.clear();
+        for ((name, json), v) in self.cols.names.iter().zip(&self.cols.json).zip(row) {
+            d.set_item(name.bind(py), convert::column_to_py(py, v, *json)?)?;
+        }
+        Ok(())
     }
 
     /// `Err` carrying the Python exception, if one was raised.

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dis
 import math
+import sys
 import types
 from typing import Any, Callable, Optional
 
@@ -262,13 +263,19 @@ def read_columns(where: Callable[[Any], Any], columns: dict) -> Optional[list]:
     argument only as ``row["constant"]``; ``None`` when it may do anything else with it.
 
     Such a lambda cannot tell its row's dict from one holding just those columns: any
-    other key raises the same ``KeyError`` in both, and it never holds on to the dict, so
-    one dict can carry row after row. The check is of the bytecode: every load of the
+    other key raises the same ``KeyError`` in both, and it keeps no reference to the dict,
+    so one dict can carry row after row. The check is of the bytecode: every load of the
     argument must be followed by a constant and a subscript; the argument is never
-    stored, deleted, captured by an inner function or loaded with another local, and the
-    function names nothing that reads frames (``locals()``, ``sys._getframe``, ...).
+    stored, deleted, captured by an inner function or loaded with another local; the
+    function makes no call and no import, and names nothing that reads frames
+    (``locals``, ``_getframe``, ...), since the frame holds the dict too. While a
+    debugger, tracer or profiler is active (``sys.settrace``, ``sys.monitoring``), every
+    lambda gets the whole row. What remains able to see the dict mid-call is Python code
+    an operator reaches: a dunder method of an object the lambda loads, which could walk
+    up to the frame. Once a call is over, a dict something still holds (the traceback of
+    an exception, say) is made the whole row (see ``Calls::call`` in ``src/table.rs``).
     """
-    if type(where) is not types.FunctionType:
+    if type(where) is not types.FunctionType or _watched():
         return None
     code = where.__code__
     reads = _read_verdicts.get(code, _read_verdicts)
@@ -282,6 +289,17 @@ def read_columns(where: Callable[[Any], Any], columns: dict) -> Optional[list]:
     return [name for name in reads if name in columns]
 
 
+def _watched() -> bool:
+    """Whether a debugger, tracer or profiler may look into a lambda's frame (and so at
+    its row): then it gets the whole row."""
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        return True
+    monitoring = getattr(sys, "monitoring", None)
+    return monitoring is not None and any(
+        monitoring.get_tool(tool) is not None
+        for tool in (monitoring.DEBUGGER_ID, monitoring.COVERAGE_ID, monitoring.PROFILER_ID))
+
+
 def _subscripted_constants(code: types.CodeType) -> Optional[tuple]:
     if (code.co_argcount < 1 or code.co_flags & 0x3AC
             or any(isinstance(c, types.CodeType) for c in code.co_consts)
@@ -292,6 +310,11 @@ def _subscripted_constants(code: types.CodeType) -> Optional[tuple]:
         return None
     ops = [i for i in dis.get_instructions(code)
            if i.opname not in ("EXTENDED_ARG", "CACHE", "NOP")]
+    # A call (a helper, a builtin bound to another name, super()) or an import could run
+    # code that walks up to this frame and reads or changes the row there.
+    if any(op.opname.startswith("CALL") and not op.opname.startswith("CALL_INTRINSIC")
+           or op.opname == "IMPORT_NAME" for op in ops):
+        return None
     keys = []
     for at, op in enumerate(ops):
         names = op.argval if isinstance(op.argval, tuple) else (op.argval,)
