@@ -1437,6 +1437,29 @@ fn a_stored_nan_compares_as_null() {
     );
 }
 
+/// Yet a stored NaN is a value, not a null (docs/SQL.md): `IS NULL` is false for it,
+/// `COALESCE` keeps it, and only arithmetic on it gives null.
+#[test]
+fn a_stored_nan_is_not_null() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE f (id INTEGER PRIMARY KEY, x REAL)")
+        .unwrap();
+    let t = db.dyn_table("f").unwrap();
+    for x in [Value::Float(f64::NAN), Value::Null, Value::Float(1.0)] {
+        t.insert(tabula::row! { "x" => x }).unwrap();
+    }
+    let ids = |cond: &str| ids_of_f(&db, cond);
+    assert_eq!(ids("x IS NULL"), [Value::Int(2)]);
+    assert_eq!(ids("x IS NOT NULL"), [1, 3].map(Value::Int));
+    assert_eq!(ids("x + 0.0 IS NULL"), [1, 2].map(Value::Int));
+    let r = db.sql("SELECT COALESCE(x, 0) FROM f WHERE id = 1").unwrap();
+    assert!(
+        matches!(r.rows[0][0], Value::Float(f) if f.is_nan()),
+        "{:?}",
+        r.rows
+    );
+}
+
 /// A WHERE whose every part is a comparison of a column with a constant is applied by the
 /// scan alone (it is not evaluated again on the rows the scan hands over). The scan orders
 /// floats as the library does, with NaN beyond the infinities: an open-ended float range
