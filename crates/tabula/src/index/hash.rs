@@ -20,7 +20,7 @@ use crate::slab::Slab;
 use crate::value::ValueRef;
 
 /// A shard holds at most this many entries on average before the shards double.
-const SHARD_ENTRIES: usize = 256;
+const SHARD_ENTRIES: usize = 128;
 /// Shards per group (a power of two).
 const GROUP: usize = 64;
 /// Where the shard number starts in a hash.
