@@ -15,7 +15,7 @@ use sqlparser::parser::Parser;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::record::{Cols, Row};
+use crate::record::Cols;
 use crate::schema::Schema;
 use crate::sql::cache;
 use crate::sql::numeric;
@@ -528,24 +528,32 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                     .map(|c| column_name(c, &[&name]))
                     .collect::<Result<_>>()?
             };
+            // Each listed column's position in the table, checked once for all the rows;
+            // a column listed twice takes its first value, as a row's lookup by name does.
+            let schema = t.schema();
+            let width = schema.columns.len();
+            let mut seen = vec![false; width];
+            let mut places = Vec::with_capacity(columns.len());
+            for c in &columns {
+                let at = schema.column_index(c)?;
+                places.push((!std::mem::replace(&mut seen[at], true)).then_some(at));
+            }
             // A null for an auto-increment key asks for the next key, as in SQLite.
-            let key_at = t
-                .schema()
-                .auto_increment()
-                .then(|| {
-                    let pk = &t.schema().primary_key_column().name;
-                    columns.iter().position(|c| c == pk)
-                })
-                .flatten();
-            let auto_key = |mut vals: Vec<Value>| {
-                if let Some(v) = key_at.and_then(|k| vals.get_mut(k)) {
+            let auto_key = schema.auto_increment().then(|| schema.primary_key());
+            let place = |vals: Vec<Value>| {
+                let mut row: Vec<Option<Value>> = vec![None; width];
+                for (v, at) in vals.into_iter().zip(&places) {
+                    if let Some(at) = *at {
+                        row[at] = Some(v);
+                    }
+                }
+                if let Some(Some(v)) = auto_key.and_then(|k| row.get_mut(k)) {
                     if v.is_null() {
                         *v = Value::Int(0);
                     }
                 }
-                vals
+                row
             };
-            let names: Arc<[String]> = columns.into();
             let run =
                 |sq: &sqlparser::ast::Query| select::select(target, sq, params).map(|r| r.rows);
             let SetExpr::Values(values) = source.body.as_ref() else {
@@ -554,17 +562,21 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 let mut changed = 0;
                 let mut pending = Vec::with_capacity(rows.len());
                 for vals in rows {
-                    if vals.len() != names.len() {
+                    if vals.len() != columns.len() {
                         return Err(sql_error(
                             source.span(),
-                            format!("the query gives {} columns for {}", vals.len(), names.len()),
+                            format!(
+                                "the query gives {} columns for {}",
+                                vals.len(),
+                                columns.len()
+                            ),
                         ));
                     }
-                    pending.push(Row::with_names(names.clone(), auto_key(vals)));
+                    pending.push(place(vals));
                     changed += 1;
                 }
                 // One statement: all the rows or none.
-                t.insert_many(pending)?;
+                t.insert_many_values(pending)?;
                 return Ok(SqlResult {
                     changed,
                     ..SqlResult::default()
@@ -574,21 +586,21 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             let mut pending = Vec::with_capacity(values.rows.len());
             let mut p = Params::with_subqueries(&run);
             for row in &values.rows {
-                if row.len() != names.len() {
+                if row.len() != columns.len() {
                     return Err(sql_error(
                         row.first().map_or(s.span(), Spanned::span),
-                        format!("{} values for {} columns", row.len(), names.len()),
+                        format!("{} values for {} columns", row.len(), columns.len()),
                     ));
                 }
                 let vals = row
                     .iter()
                     .map(|e| scalar::compile(e, &NoScope, &mut p)?.eval(&[], params))
                     .collect::<Result<Vec<_>>>()?;
-                pending.push(Row::with_names(names.clone(), auto_key(vals)));
+                pending.push(place(vals));
                 changed += 1;
             }
             // One statement: all the rows or none.
-            t.insert_many(pending)?;
+            t.insert_many_values(pending)?;
             Ok(SqlResult {
                 changed,
                 ..SqlResult::default()
