@@ -188,8 +188,12 @@ impl<'a> Calls<'a> {
         if accepted.is_err() || d.get_refcnt() > 1 {
             // Something holds the dict past the call (the traceback of what the callable
             // raised, a frame kept by a debugger): it shows the whole row there, as a
-            // callable given every row whole would have been.
-            self.fill(py, &d, row)?;
+            // callable given every row whole would have been. The callable's own
+            // exception, if any, is what the caller gets, whatever filling it meets.
+            let filled = self.fill(py, &d, row);
+            if accepted.is_ok() {
+                filled?;
+            }
         } else {
             *self.spare.borrow_mut() = Some(d.unbind());
         }
