@@ -544,6 +544,15 @@ impl Table {
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let key = self.cols.key(key)?;
+        if self.txs.current(py)?.is_none() {
+            // The dict is built from the stored row, read in place: a lookup holds no
+            // lock, so Python may run inside it.
+            let cols = &self.cols;
+            return (self.handle.get_with(key, |v| cols.dict(py, v)))
+                .map_err(|e| restale(e, cols))
+                .py(py)?
+                .transpose();
+        }
         let row = self.on(py, false, move |h| h.get(key))?;
         row.map(|r| self.cols.dict(py, r.values())).transpose()
     }

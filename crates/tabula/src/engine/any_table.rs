@@ -60,6 +60,9 @@ pub(crate) trait AnyTable: Send + Sync {
     fn dyn_reserve(&mut self, n: usize);
     fn dyn_upsert(&mut self, values: Vec<Value>) -> Result<Value>;
     fn dyn_get(&self, key: Lookup<'_>) -> Result<Option<Vec<Value>>>;
+    /// Runs `f` on the values of the row with this key, read in place where the table
+    /// stores values; returns whether there was one.
+    fn dyn_get_with(&self, key: Lookup<'_>, f: &mut dyn FnMut(&[Value])) -> Result<bool>;
     fn dyn_select(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<Vec<Vec<Value>>>;
     /// Hands each matching row's values to `f` in order, one at a time; returns how many.
     fn dyn_for_each(
@@ -235,6 +238,16 @@ impl<R: Record> AnyTable for TableData<R> {
             .and_then(|s| self.row(s))
             .map(Record::values)
             .transpose()
+    }
+    fn dyn_get_with(&self, key: Lookup<'_>, f: &mut dyn FnMut(&[Value])) -> Result<bool> {
+        let key = self.schema.coerce_key(key)?;
+        match self.find_key(key.as_ref()).and_then(|s| self.row(s)) {
+            Some(r) => {
+                f(&r.values_in_place()?);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
     fn dyn_select(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<Vec<Vec<Value>>> {
         let spec = typed_spec::<R>(q, names);

@@ -74,6 +74,20 @@ impl DynParts {
         Ok(values.map(|v| Row::with_names(self.names.clone(), v)))
     }
 
+    fn get_with<O>(
+        &self,
+        src: &dyn Source,
+        key: crate::lookup::Lookup<'_>,
+        f: impl FnOnce(&[Value]) -> O,
+    ) -> Result<Option<O>> {
+        let st = src.state(&self.schema.table)?;
+        let t = st.table(self.idx)?;
+        self.current(t)?;
+        let (mut f, mut out) = (Some(f), None);
+        t.dyn_get_with(key, &mut |v| out = f.take().map(|f| f(v)))?;
+        Ok(out)
+    }
+
     fn get_by<'a>(
         &'a self,
         src: &'a dyn Source,
@@ -262,6 +276,32 @@ impl DynTable {
         self.parts.get(&*self.engine, key.into_lookup())
     }
 
+    /// Runs `f` on the values (in schema order) of the row with this primary key, and
+    /// returns what `f` returns (`None` if there is no such row). On a table without a
+    /// Rust type the values are read in place, not copied into a [`Row`]. `f` sees the
+    /// newest committed version and holds no lock.
+    ///
+    /// ```
+    /// use tabula::{row, Column, ColumnType, Database, Schema, Value};
+    /// let db = Database::in_memory();
+    /// let t = db.create_table(Schema::new("t", vec![
+    ///     Column::new("id", ColumnType::U64).primary_key(),
+    ///     Column::new("name", ColumnType::Text),
+    /// ])?)?;
+    /// let id = t.insert(row! { "name" => "ada" })?;
+    /// let len = t.get_with(id, |v| v[1].as_str().map_or(0, str::len))?;
+    /// assert_eq!(len, Some(3));
+    /// assert_eq!(t.get_with(99, |v| v.len())?, None);
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn get_with<'k, O>(
+        &self,
+        key: impl IntoLookup<'k>,
+        f: impl FnOnce(&[Value]) -> O,
+    ) -> Result<Option<O>> {
+        self.parts.get_with(&*self.engine, key.into_lookup(), f)
+    }
+
     /// The row holding `value` in a unique column (or the primary key).
     pub fn get_by<'v>(&self, column: &str, value: impl IntoLookup<'v>) -> Result<Option<Row>> {
         self.parts
@@ -396,6 +436,15 @@ impl<'t> TxDynTable<'t> {
     /// See [`DynTable::get`].
     pub fn get<'k>(&self, key: impl IntoLookup<'k>) -> Result<Option<Row>> {
         self.parts.get(self.tx, key.into_lookup())
+    }
+
+    /// See [`DynTable::get_with`]; `f` sees the transaction's own writes.
+    pub fn get_with<'k, O>(
+        &self,
+        key: impl IntoLookup<'k>,
+        f: impl FnOnce(&[Value]) -> O,
+    ) -> Result<Option<O>> {
+        self.parts.get_with(self.tx, key.into_lookup(), f)
     }
 
     /// See [`DynTable::get_by`].

@@ -403,3 +403,36 @@ fn a_query_built_before_a_migration_is_refused_rather_than_misread() {
     let now = db.dyn_table("items").unwrap();
     assert_eq!(now.select().count().unwrap(), 3);
 }
+
+#[test]
+fn get_with_reads_a_row_by_key_without_copying_it() {
+    let (db, t) = untyped(3);
+    let name = |v: &[Value]| v[2].clone();
+    assert_eq!(t.get_with(2, name).unwrap(), Some(Value::from("r2")));
+    assert_eq!(t.get_with(9, name).unwrap(), None);
+    assert!(matches!(
+        t.get_with("x", name),
+        Err(Error::TypeMismatch { .. })
+    ));
+    // Inside a transaction it sees the transaction's own writes.
+    db.transaction(|tx| {
+        let t = tx.dyn_table("items")?;
+        t.update_values(|v| v[0] == Value::Int(2), |r| r.set("name", "two"))?;
+        assert_eq!(t.get_with(2, name)?, Some(Value::from("two")));
+        Ok(())
+    })
+    .unwrap();
+    // A typed table's row is copied for it, and reads the same.
+    let (db, _s) = school();
+    let s = db.dyn_table("students").unwrap();
+    assert_eq!(
+        s.get_with(1, |v| v[1].clone()).unwrap(),
+        Some(Value::from("Alice"))
+    );
+    // A handle made before a migration is refused, as its `get` is.
+    db.sql("ALTER TABLE students DROP COLUMN gpa").unwrap();
+    assert!(matches!(
+        s.get_with(1, |v| v.len()),
+        Err(Error::SchemaMismatch { .. })
+    ));
+}
