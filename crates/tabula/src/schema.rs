@@ -622,6 +622,21 @@ impl Schema {
         self.columns.iter().position(|c| c.name == name)
     }
 
+    /// Refuses a table whose schema is now `now` when this one, which a dynamic handle
+    /// was made with, is no longer it: the handle's column positions would name other
+    /// columns.
+    pub(crate) fn still_current(&self, now: &Schema) -> Result<()> {
+        if std::ptr::eq(self, now) || self == now {
+            return Ok(());
+        }
+        Err(Error::SchemaMismatch {
+            table: self.table.clone(),
+            reason: "the table was migrated since this handle was made; take a new handle \
+                     with db.dyn_table"
+                .to_owned(),
+        })
+    }
+
     /// The position of a column by name, or `Error::UnknownColumn`.
     #[inline]
     pub fn column_index(&self, name: &str) -> Result<usize> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::aggregate::{self, Agg, Group};
 use crate::engine::any_table::AnyTable;
 use crate::engine::source::Source;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::query::{self, FirstError, Plan, QuerySpec};
 use crate::record::{Row, Table};
 use crate::schema::Schema;
@@ -294,17 +294,7 @@ impl<'a> Select<'a, Row> {
         // The handle checked its schema when the query began, but outside a transaction
         // this read may see a later version: one migrated since would hand over rows of
         // another shape than `names` and the filters expect.
-        let now = t.schema();
-        if !std::ptr::eq(&**now, self.schema) && **now != *self.schema {
-            return Err(Error::SchemaMismatch {
-                table: self.schema.table.clone(),
-                // The words of the handle's own check (`DynParts::current`), which the
-                // Python package recognizes.
-                reason: "the table was migrated since this handle was made; take a new \
-                         handle with db.dyn_table"
-                    .to_owned(),
-            });
-        }
+        self.schema.still_current(t.schema())?;
         f(t, &self.spec, &names)
     }
 

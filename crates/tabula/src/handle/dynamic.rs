@@ -55,16 +55,7 @@ impl DynParts {
     /// Refuses a table migrated since this handle was made: its column positions would name
     /// other columns now.
     fn current(&self, t: &dyn AnyTable) -> Result<()> {
-        let now = t.schema();
-        if Arc::ptr_eq(now, &self.schema) || **now == *self.schema {
-            return Ok(());
-        }
-        Err(Error::SchemaMismatch {
-            table: self.schema.table.clone(),
-            reason: "the table was migrated since this handle was made; take a new handle \
-                     with db.dyn_table"
-                .to_owned(),
-        })
+        self.schema.still_current(t.schema())
     }
 
     fn get(&self, src: &dyn Source, key: crate::lookup::Lookup<'_>) -> Result<Option<Row>> {
