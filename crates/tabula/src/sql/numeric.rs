@@ -234,26 +234,30 @@ pub(crate) fn arithmetic(op: Op, a: Num, b: Num) -> Num {
         _ => None,
     };
     match (int(a), int(b)) {
-        (Some(x), Some(y)) => {
-            let exact = match op {
-                Op::Add => x.checked_add(y),
-                Op::Sub => x.checked_sub(y),
-                Op::Mul => x.checked_mul(y),
-                Op::Div if y == 0 => return Num::NULL,
-                Op::Div => x.checked_div(y),
-                Op::Rem if y == 0 => return Num::NULL,
-                Op::Rem => Some(x.checked_rem(y).unwrap_or(0)),
-                _ => None,
-            };
-            match exact {
-                Some(v) => Num::int(v),
-                None => float_arithmetic(op, x as f64, y as f64),
-            }
-        }
+        // What has no exact answer goes to floats, where dividing by zero is null too.
+        (Some(x), Some(y)) => match exact(op, x, y) {
+            Some(v) => Num::int(v),
+            None => float_arithmetic(op, x as f64, y as f64),
+        },
         _ => match (a.as_f64(), b.as_f64()) {
             (Some(x), Some(y)) => float_arithmetic(op, x, y),
             _ => Num::NULL,
         },
+    }
+}
+
+/// `op` on two integers exactly, if it has an exact integer answer: `None` when it
+/// overflows, divides by zero, or is not arithmetic.
+#[inline]
+fn exact(op: Op, x: i64, y: i64) -> Option<i64> {
+    match op {
+        Op::Add => x.checked_add(y),
+        Op::Sub => x.checked_sub(y),
+        Op::Mul => x.checked_mul(y),
+        Op::Div => x.checked_div(y),
+        Op::Rem if y == 0 => None,
+        Op::Rem => Some(x.checked_rem(y).unwrap_or(0)),
+        _ => None,
     }
 }
 
@@ -428,11 +432,7 @@ fn int_operator(op: Op, x: i64, y: i64) -> Option<Num> {
         Op::Le => Num::bool(x <= y),
         Op::Gt => Num::bool(x > y),
         Op::Ge => Num::bool(x >= y),
-        Op::Add => Num::int(x.checked_add(y)?),
-        Op::Sub => Num::int(x.checked_sub(y)?),
-        Op::Mul => Num::int(x.checked_mul(y)?),
-        Op::Div if y != 0 => Num::int(x.checked_div(y)?),
-        Op::Rem if y != 0 => Num::int(x.checked_rem(y).unwrap_or(0)),
+        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Rem => Num::int(exact(op, x, y)?),
         _ => return None,
     })
 }
