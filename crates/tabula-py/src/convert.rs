@@ -64,10 +64,17 @@ impl Cols {
     /// One stored row as a dict of column name to value.
     pub fn dict<'py>(&self, py: Python<'py>, values: &[Value]) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
+        self.fill(&d, values)?;
+        Ok(d)
+    }
+
+    /// Sets every column of a stored row in `d`, in column order.
+    pub fn fill(&self, d: &Bound<'_, PyDict>, values: &[Value]) -> PyResult<()> {
+        let py = d.py();
         for ((name, json), v) in self.names.iter().zip(&self.json).zip(values) {
             d.set_item(name.bind(py), column_to_py(py, v, *json)?)?;
         }
-        Ok(d)
+        Ok(())
     }
 
     /// A Python value for column `name` (which may not exist: the engine then names it

@@ -190,7 +190,7 @@ impl<'a> Calls<'a> {
             // raised, a frame kept by a debugger): it shows the whole row there, as a
             // callable given every row whole would have been. The callable's own
             // exception, if any, is what the caller gets, whatever filling it meets.
-            let filled = self.fill(py, &d, row);
+            let filled = self.fill(&d, row);
             if accepted.is_ok() {
                 filled?;
             }
@@ -228,12 +228,9 @@ impl<'a> Calls<'a> {
     }
 
     /// `d` made the row's whole dict, in column order.
-    fn fill(&self, py: Python<'_>, d: &Bound<'_, PyDict>, row: &[Value]) -> PyResult<()> {
+    fn fill(&self, d: &Bound<'_, PyDict>, row: &[Value]) -> PyResult<()> {
         d.clear();
-        for ((name, json), v) in self.cols.names.iter().zip(&self.cols.json).zip(row) {
-            d.set_item(name.bind(py), convert::column_to_py(py, v, *json)?)?;
-        }
-        Ok(())
+        self.cols.fill(d, row)
     }
 
     /// `Err` carrying the Python exception, if one was raised.
