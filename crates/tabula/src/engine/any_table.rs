@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::lookup::Lookup;
-use crate::query::{self, Plan, QuerySpec};
+use crate::query::{self, ColsFilter, Plan, QuerySpec};
 use crate::record::{Cols, DynRow, Record, Row};
 use crate::schema::{ColumnType, Schema};
 use crate::storage::codec::RowsWriter;
@@ -72,12 +72,15 @@ pub(crate) trait AnyTable: Send + Sync {
         f: &mut dyn FnMut(Vec<Value>),
     ) -> Result<usize>;
     /// Hands each row `q` selects (its predicates, order and window; closure filters are
-    /// not used), read in place, to `f` until it returns `Ok(false)`. `text`: whether `f`
-    /// reads text columns (their bytes are then fetched ahead, a batch of rows at a time).
+    /// not used) that `keep` keeps, read in place, to `f` until it returns `Ok(false)`.
+    /// `text`: whether `f` reads text columns (their bytes are then fetched ahead, a batch
+    /// of rows at a time). `keep` runs inside the scan, beside the predicates, so a row it
+    /// refuses costs no more than the test (the window counts only kept rows).
     fn scan_cols(
         &self,
         q: &QuerySpec<'_, Row>,
         text: bool,
+        keep: Option<ColsFilter<'_>>,
         f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
     ) -> Result<()>;
     /// Runs `f` on the row holding `v` in column `col`, found through the primary key or
@@ -93,10 +96,10 @@ pub(crate) trait AnyTable: Send + Sync {
     fn dyn_keys(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<Vec<Value>>;
     /// Replaces the rows with these keys by the given images (same keys).
     fn dyn_replace(&mut self, rows: Vec<Vec<Value>>) -> Result<usize>;
-    /// Sets columns `cols` of the rows with these keys to the values beside each key (one
-    /// per column, of the columns' types): each row is copied, changed and replaced in
+    /// Sets columns `cols` of the rows with these keys to `values` (`cols.len()` for each
+    /// key in turn, of the columns' types): each row is copied, changed and replaced in
     /// place, as one statement's rows. Returns how many rows it found.
-    fn dyn_set(&mut self, cols: &[usize], rows: Vec<(Value, Vec<Value>)>) -> Result<usize>;
+    fn dyn_set(&mut self, cols: &[usize], keys: Vec<Value>, values: Vec<Value>) -> Result<usize>;
     fn dyn_delete_keys(&mut self, keys: &[Value]) -> Result<usize>;
     fn written_since(&self, mark: Mark) -> (Vec<u32>, Vec<Value>);
     fn col_value(&self, slot: u32, col: usize) -> Value;
@@ -275,18 +278,50 @@ impl<R: Record> AnyTable for TableData<R> {
         &self,
         q: &QuerySpec<'_, Row>,
         text: bool,
+        keep: Option<ColsFilter<'_>>,
         f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
     ) -> Result<()> {
+        let by_value = json_by_value(self);
+        let filters = match keep {
+            Some(keep) if !by_value => {
+                let f: Box<dyn Fn(&R) -> bool + '_> = Box::new(move |r: &R| keep(r));
+                vec![f]
+            }
+            _ => Vec::new(),
+        };
         let spec = QuerySpec::<R> {
             preds: q.preds.clone(),
-            filters: Vec::new(),
+            filters,
             value_filters: Vec::new(),
             order: q.order.clone(),
             limit: q.limit,
             offset: q.offset,
         };
-        if json_by_value(self) {
-            query::each_row(self, &spec, false, |r| f(&r.values()?))
+        if by_value {
+            // `keep` reads the values (a `json` field has no borrowed form); the window is
+            // applied here too, as it must count only kept rows.
+            let mut skip = q.offset;
+            let spec = QuerySpec::<R> {
+                limit: None,
+                offset: 0,
+                ..spec
+            };
+            let mut left = q.limit.unwrap_or(usize::MAX);
+            if left == 0 {
+                return Ok(());
+            }
+            query::each_row(self, &spec, false, |r| {
+                let values = r.values()?;
+                if !keep.is_none_or(|k| k(&values)) {
+                    return Ok(true);
+                }
+                if skip > 0 {
+                    skip -= 1;
+                    return Ok(true);
+                }
+                left -= 1;
+                Ok(f(&values)? && left > 0)
+            })
         } else {
             query::each_row(self, &spec, text, |r| f(r))
         }
@@ -338,16 +373,23 @@ impl<R: Record> AnyTable for TableData<R> {
         }
         Ok(n)
     }
-    fn dyn_set(&mut self, cols: &[usize], rows: Vec<(Value, Vec<Value>)>) -> Result<usize> {
-        let mut slots = Vec::with_capacity(rows.len());
-        let mut images = Vec::with_capacity(rows.len());
-        for (key, values) in rows {
-            let Some(slot) = self.find_key(key.as_ref()) else {
+    fn dyn_set(&mut self, cols: &[usize], keys: Vec<Value>, values: Vec<Value>) -> Result<usize> {
+        // The one caller (SQL's UPDATE) pushes a value per column for every key.
+        debug_assert_eq!(values.len(), keys.len() * cols.len());
+        let mut slots = Vec::with_capacity(keys.len());
+        let mut images = Vec::with_capacity(keys.len());
+        let mut values = values.into_iter();
+        for key in keys {
+            let row_values = values.by_ref().take(cols.len());
+            let Some(old) = self
+                .find_key(key.as_ref())
+                .and_then(|s| self.row(s).map(|r| (s, r)))
+            else {
+                row_values.for_each(drop);
                 continue;
             };
-            let Some(old) = self.row(slot) else { continue };
-            let mut row = old.clone();
-            for (&c, v) in cols.iter().zip(values) {
+            let (slot, mut row) = (old.0, old.1.clone());
+            for (&c, v) in cols.iter().zip(row_values) {
                 row.set_col(c, v)?;
             }
             // `replace_many` checks the row (types, rules, keys, uniques) before it goes in.

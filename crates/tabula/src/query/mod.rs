@@ -12,6 +12,7 @@ use std::fmt;
 use std::ops::Bound;
 
 use crate::error::{Error, Result};
+use crate::record::Cols;
 use crate::schema::Schema;
 use crate::value::{Value, ValueRef};
 
@@ -66,6 +67,10 @@ impl Pred {
 
 /// A closure filter over rows of kind `R`.
 pub(crate) type Filter<'a, R> = Box<dyn Fn(&R) -> bool + 'a>;
+
+/// A test of a stored row read in place, which a scan runs beside its predicates (see
+/// `AnyTable::scan_cols`).
+pub(crate) type ColsFilter<'a> = &'a dyn Fn(&dyn Cols) -> bool;
 
 /// A closure filter over a row's values in schema order, which a dynamic query hands it
 /// in place (see `Select::filter_values`).

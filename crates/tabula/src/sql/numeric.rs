@@ -406,7 +406,7 @@ impl<const B: usize> Stack<B> {
 }
 
 /// `op` on two numbers, `AND` and `OR` included (both sides evaluated; see [`NumExpr`]).
-#[inline]
+#[inline(always)]
 fn operator(op: Op, a: Num, b: Num) -> Num {
     if a.kind == Kind::Int && b.kind == Kind::Int {
         if let Some(n) = int_operator(op, a.bits as i64, b.bits as i64) {
@@ -457,6 +457,16 @@ impl NumExpr {
         row: &C,
         params: &[Value],
     ) -> Result<Num, NotNumber> {
+        // The two shapes most filters and SET expressions take (`col op c`, and
+        // `col op c op c` such as `id % 10 = 1`) run without the stack.
+        let column = |i: usize| Num::of(row.value_at(i)).ok_or(NotNumber);
+        match *self.steps.as_slice() {
+            [Step::ColumnConst(i, op, n)] => return Ok(operator(op, column(i)?, n)),
+            [Step::ColumnConst(i, op, n), Step::WithConst(then, m)] => {
+                return Ok(operator(then, operator(op, column(i)?, n), m))
+            }
+            _ => {}
+        }
         if self.deep {
             self.run::<DEPTH, C>(row, params)
         } else {

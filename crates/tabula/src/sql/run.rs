@@ -656,8 +656,9 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 .collect();
             let pk = schema.primary_key();
             // The new images of the matching rows, worked out from the rows as they were
-            // (every SET expression sees the old row), then written as one statement.
-            let mut changes = Vec::new();
+            // (every SET expression sees the old row), then written as one statement: each
+            // row's key, and its new values one after another (`sets.len()` a row).
+            let (mut keys, mut values) = (Vec::new(), Vec::new());
             let width = schema.columns.len();
             let cols: Vec<usize> = sets.iter().map(|(pos, _)| *pos).collect();
             let sets_key = cols.contains(&pk);
@@ -677,16 +678,17 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             // the table copies the row and changes those.
             matching.for_each(params, read, &mut |r| {
                 // Every SET expression sees the old row `r`.
-                let mut new = Vec::with_capacity(sets.len());
+                let start = values.len();
                 for (pos, e) in &sets {
-                    new.push(schema.coerce(*pos, e.eval_cols(r, params)?)?);
+                    values.push(schema.coerce(*pos, e.eval_cols(r, params)?)?);
                 }
+                let new = &values[start..];
                 let key = schema.coerce(pk, r.value_at(pk).to_owned())?;
                 // The key stays: a row is replaced in place, never moved (as the library's
                 // updates refuse to), so an update cannot add a row under a new key.
                 // The key's last assignment is the one that counts (as SQLite's).
                 if sets_key {
-                    let last = cols.iter().zip(&new).rev().find(|(c, _)| **c == pk);
+                    let last = cols.iter().zip(new).rev().find(|(c, _)| **c == pk);
                     if let Some((_, v)) = last.filter(|(_, v)| **v != key) {
                         return Err(Error::PrimaryKeyChanged {
                             table: name.clone(),
@@ -696,13 +698,13 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                         });
                     }
                 }
-                changes.push((key, new));
+                keys.push(key);
                 Ok(())
             })?;
-            let changed = changes.len() as u64;
+            let changed = keys.len() as u64;
             // One statement: every row or none (a check failing on a later row undoes the
             // earlier ones, inside a transaction too).
-            tx.dyn_table(&name)?.set_columns(&cols, changes)?;
+            tx.dyn_table(&name)?.set_columns(&cols, keys, values)?;
             Ok(SqlResult {
                 changed,
                 ..SqlResult::default()
@@ -968,6 +970,29 @@ impl Matching<'_, '_, '_> {
         }
         filter.inspect(|w| w.mark_columns(&mut read));
         let text = select::any_text(self.schema, &read);
+        if let Some(w) = filter.filter(|_| self.correlated.is_empty()) {
+            // WHERE reads only the stored row: it runs inside the scan, so a row it refuses
+            // is never handed on. Its first error stops the statement: the row that raised
+            // it is kept, and the error is returned in place of handing that row to `f`.
+            let failed = std::cell::Cell::new(None);
+            let keep = |r: &dyn Cols| match w.holds(r, params) {
+                Ok(kept) => kept,
+                Err(e) => {
+                    let first = failed.take().unwrap_or(e);
+                    failed.set(Some(first));
+                    true
+                }
+            };
+            self.target
+                .scan_kept(self.name, &preds, text, Some(&keep), &mut |r| {
+                    if let Some(e) = failed.take() {
+                        return Err(e);
+                    }
+                    f(r)?;
+                    Ok(true)
+                })?;
+            return failed.take().map_or(Ok(()), Err);
+        }
         self.target.scan(self.name, &preds, text, &mut |r| {
             let extended = select::with_subqueries(
                 self.target,

@@ -876,15 +876,16 @@ impl Scalar {
 
     /// Whether the expression is true on a stored row (read in place): SQL's truth of
     /// [`Scalar::eval_cols`], without building a `Value` when it runs as numbers.
+    /// (The numeric case is inlined into the scan; the rest, which may fail, is not.)
+    #[inline]
     pub(crate) fn holds(&self, row: &dyn Cols, params: &[Value]) -> Result<bool> {
-        let t = match self {
-            Scalar::Numeric(both) => match both.0.eval(row, params) {
-                Ok(n) => n.truth(),
-                Err(numeric::NotNumber) => truth(&both.1.eval_cols(row, params)?),
-            },
-            s => truth(&s.eval_cols(row, params)?),
-        };
-        Ok(t == Some(true))
+        if let Scalar::Numeric(both) = self {
+            if let Ok(n) = both.0.eval(row, params) {
+                return Ok(n.truth() == Some(true));
+            }
+            return Ok(truth(&both.1.eval_cols(row, params)?) == Some(true));
+        }
+        Ok(truth(&self.eval_cols(row, params)?) == Some(true))
     }
 
     /// [`Scalar::eval`] on a stored row, read in place.

@@ -1609,6 +1609,19 @@ fn sql_reads_and_keeps_the_json_fields_of_a_rust_type() {
         (anna.name.as_str(), &anna.home, &anna.work),
         ("Anna", &oslo, &Some(oslo.clone()))
     );
+    // A WHERE that no index serves is tested on each row inside the scan, which reads
+    // such a table's rows as values: the json fields among them.
+    let changed = db
+        .sql("UPDATE person SET name = name || '!' WHERE id % 2 = 0 AND work IS NULL")
+        .unwrap();
+    assert_eq!(changed.changed, 1);
+    assert_eq!(t.get(ann + 1).unwrap().unwrap().name, "Ben!");
+    let gone = db
+        .sql("DELETE FROM person WHERE id % 2 = 1 AND work IS NOT NULL")
+        .unwrap();
+    assert_eq!(gone.changed, 1);
+    assert_eq!(t.get(ann).unwrap(), None);
+    assert_eq!(t.count().unwrap(), 1);
 }
 
 /// A joined WHERE whose every part the tables' reads apply (it is not run again on the
