@@ -75,7 +75,8 @@ pub(crate) trait AnyTable: Send + Sync {
     /// not used) that `keep` keeps, read in place, to `f` until it returns `Ok(false)`.
     /// `text`: whether `f` reads text columns (their bytes are then fetched ahead, a batch
     /// of rows at a time). `keep` runs inside the scan, beside the predicates, so a row it
-    /// refuses costs no more than the test (the window counts only kept rows).
+    /// refuses costs no more than the test (the window counts only kept rows); it may run
+    /// on rows ahead of the one `f` is handed (a batch, or every row an index path finds).
     fn scan_cols(
         &self,
         q: &QuerySpec<'_, Row>,
@@ -297,7 +298,7 @@ impl<R: Record> AnyTable for TableData<R> {
             limit: q.limit,
             offset: q.offset,
         };
-        if by_value {
+        if let (true, Some(keep)) = (by_value, keep) {
             // `keep` reads the values (a `json` field has no borrowed form); the window is
             // applied here too, as it must count only kept rows.
             let mut skip = q.offset;
@@ -312,7 +313,7 @@ impl<R: Record> AnyTable for TableData<R> {
             }
             query::each_row(self, &spec, false, |r| {
                 let values = r.values()?;
-                if !keep.is_none_or(|k| k(&values)) {
+                if !keep(&values) {
                     return Ok(true);
                 }
                 if skip > 0 {
@@ -322,6 +323,8 @@ impl<R: Record> AnyTable for TableData<R> {
                 left -= 1;
                 Ok(f(&values)? && left > 0)
             })
+        } else if by_value {
+            query::each_row(self, &spec, false, |r| f(&r.values()?))
         } else {
             query::each_row(self, &spec, text, |r| f(r))
         }

@@ -10,6 +10,7 @@
 //! numeric expression cannot take) is handed back to the general evaluator.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use crate::record::Cols;
 use crate::schema::{ColumnType, Schema};
@@ -343,6 +344,49 @@ pub(crate) struct NumExpr {
     /// Whether any step keeps a value below the one at hand (if not, the program runs
     /// with no stack at all).
     deep: bool,
+    /// For a program `column op c cmp d` over integer constants (`id % 10 = 1`), that
+    /// column and the test as one closure, tried first on an integer.
+    int_test: Option<(usize, IntTest)>,
+}
+
+/// `x op c cmp d` on an integer `x`, with both operators fixed when the closure was made
+/// (so no step is dispatched per row); `None` where `op` has no exact integer answer,
+/// which leaves the row to the program. Answers as the program's two steps do.
+#[derive(Clone)]
+struct IntTest(Arc<dyn Fn(i64) -> Option<bool> + Send + Sync>);
+
+impl std::fmt::Debug for IntTest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IntTest")
+    }
+}
+
+impl IntTest {
+    /// The test for `op` (arithmetic) then `cmp` (a comparison), if they are such.
+    fn new(op: Op, c: i64, cmp: Op, d: i64) -> Option<IntTest> {
+        // One closure per pair of operators, each written with both as constants.
+        macro_rules! compared {
+            ($op:expr) => {
+                match cmp {
+                    Op::Eq => IntTest(Arc::new(move |x| exact($op, x, c).map(|v| v == d))),
+                    Op::Ne => IntTest(Arc::new(move |x| exact($op, x, c).map(|v| v != d))),
+                    Op::Lt => IntTest(Arc::new(move |x| exact($op, x, c).map(|v| v < d))),
+                    Op::Le => IntTest(Arc::new(move |x| exact($op, x, c).map(|v| v <= d))),
+                    Op::Gt => IntTest(Arc::new(move |x| exact($op, x, c).map(|v| v > d))),
+                    Op::Ge => IntTest(Arc::new(move |x| exact($op, x, c).map(|v| v >= d))),
+                    _ => return None,
+                }
+            };
+        }
+        Some(match op {
+            Op::Add => compared!(Op::Add),
+            Op::Sub => compared!(Op::Sub),
+            Op::Mul => compared!(Op::Mul),
+            Op::Div => compared!(Op::Div),
+            Op::Rem => compared!(Op::Rem),
+            _ => return None,
+        })
+    }
 }
 
 /// One step of a [`NumExpr`].
@@ -443,9 +487,18 @@ impl NumExpr {
     fn of(s: &Scalar, numbers: &[bool]) -> Option<NumExpr> {
         let mut steps = Vec::new();
         let most = compile(s, numbers, &mut steps, 0)?;
+        let int = |n: Num| (n.kind == Kind::Int).then_some(n.bits as i64);
+        let int_test = match *steps.as_slice() {
+            [Step::ColumnConst(i, op, c), Step::WithConst(cmp, d)] => int(c)
+                .zip(int(d))
+                .and_then(|(c, d)| IntTest::new(op, c, cmp, d))
+                .map(|t| (i, t)),
+            _ => None,
+        };
         (most <= DEPTH).then_some(NumExpr {
             steps,
             deep: most > 0,
+            int_test,
         })
     }
 
@@ -458,7 +511,15 @@ impl NumExpr {
         params: &[Value],
     ) -> Result<Num, NotNumber> {
         // The two shapes most filters and SET expressions take (`col op c`, and
-        // `col op c op c` such as `id % 10 = 1`) run without the stack.
+        // `col op c op c` such as `id % 10 = 1`) run without the loop over the steps; the
+        // second, on an integer, as one closure.
+        if let Some((i, test)) = &self.int_test {
+            if let ValueRef::Int(x) = row.value_at(*i) {
+                if let Some(b) = (test.0)(x) {
+                    return Ok(Num::bool(b));
+                }
+            }
+        }
         let column = |i: usize| Num::of(row.value_at(i)).ok_or(NotNumber);
         match *self.steps.as_slice() {
             [Step::ColumnConst(i, op, n)] => return Ok(operator(op, column(i)?, n)),
@@ -645,6 +706,20 @@ mod tests {
             shapes.push(Scalar::Binary(col(0), op, col(1)));
             shapes.push(Scalar::Not(Box::new(Scalar::Binary(col(0), op, col(1)))));
         }
+        // A column with a constant, and then another (`id % 10 = 1`): the shapes that run
+        // without the stack, and over integers as one closure.
+        let lit = |v: &Value| Box::new(Scalar::Literal(v.clone()));
+        for op in ops {
+            for c in &values {
+                shapes.push(Scalar::Binary(col(0), op, lit(c)));
+                for then in ops {
+                    for d in [&values[0], &values[3], &values[5], &values[8], &values[9]] {
+                        let first = Box::new(Scalar::Binary(col(0), op, lit(c)));
+                        shapes.push(Scalar::Binary(first, then, lit(d)));
+                    }
+                }
+            }
+        }
         shapes.push(Scalar::Negate(col(0)));
         shapes.push(Scalar::IsNull(col(0), true));
         shapes.push(Scalar::Between(col(0), col(1), col(0), false));
@@ -655,8 +730,11 @@ mod tests {
                 matches!(fast, Scalar::Numeric(_)),
                 "{shape:?} is not prepared"
             );
+            let mut reads = [false; 2];
+            shape.mark_columns(&mut reads);
+            let seconds = if reads[1] { &values[..] } else { &values[..1] };
             for a in &values {
-                for b in &values {
+                for b in seconds {
                     let row = vec![a.clone(), b.clone()];
                     let general = shape.eval(&row, &[]).ok();
                     let numeric = fast.eval(&row, &[]).ok();

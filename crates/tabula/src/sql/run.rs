@@ -972,25 +972,27 @@ impl Matching<'_, '_, '_> {
         let text = select::any_text(self.schema, &read);
         if let Some(w) = filter.filter(|_| self.correlated.is_empty()) {
             // WHERE reads only the stored row: it runs inside the scan, so a row it refuses
-            // is never handed on. Its first error stops the statement: the row that raised
-            // it is kept, and the error is returned in place of handing that row to `f`.
+            // is never handed on. The scan may test rows ahead of the one `f` is given; a
+            // row whose WHERE fails is kept, and once one has, WHERE runs again on each
+            // row handed on, so that the statement fails at the first row (in the order
+            // `f` sees them) whose WHERE or `f` fails, as it would one row at a time.
             let failed = std::cell::Cell::new(None);
             let keep = |r: &dyn Cols| match w.holds(r, params) {
                 Ok(kept) => kept,
-                Err(e) => {
-                    let first = failed.take().unwrap_or(e);
-                    failed.set(Some(first));
-                    true
-                }
+                Err(e) => keep_first(&failed, e),
             };
             self.target
                 .scan_kept(self.name, &preds, text, Some(&keep), &mut |r| {
                     if let Some(e) = failed.take() {
-                        return Err(e);
+                        failed.set(Some(e));
+                        if !w.holds(r, params)? {
+                            return Ok(true);
+                        }
                     }
                     f(r)?;
                     Ok(true)
                 })?;
+            // Not reached while WHERE gives the same answer twice; kept for safety.
             return failed.take().map_or(Ok(()), Err);
         }
         self.target.scan(self.name, &preds, text, &mut |r| {
@@ -1009,6 +1011,17 @@ impl Matching<'_, '_, '_> {
             Ok(true)
         })
     }
+}
+
+/// Keeps `e` in `failed` unless an earlier error is there; true, so that the row that
+/// raised it is handed on (and its turn returns the error). Out of line: the scan's test
+/// stays small.
+#[cold]
+#[inline(never)]
+fn keep_first(failed: &std::cell::Cell<Option<Error>>, e: Error) -> bool {
+    let first = failed.take().unwrap_or(e);
+    failed.set(Some(first));
+    true
 }
 
 /// The one table an UPDATE or DELETE changes, with its scope.

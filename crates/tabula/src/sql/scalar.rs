@@ -883,9 +883,19 @@ impl Scalar {
             if let Ok(n) = both.0.eval(row, params) {
                 return Ok(n.truth() == Some(true));
             }
-            return Ok(truth(&both.1.eval_cols(row, params)?) == Some(true));
         }
-        Ok(truth(&self.eval_cols(row, params)?) == Some(true))
+        self.holds_in_general(row, params)
+    }
+
+    /// [`Scalar::holds`] through the general evaluator (for a numeric expression, its
+    /// general form: the row held text).
+    #[inline(never)]
+    fn holds_in_general(&self, row: &dyn Cols, params: &[Value]) -> Result<bool> {
+        let general = match self {
+            Scalar::Numeric(both) => &both.1,
+            s => s,
+        };
+        Ok(truth(&general.eval_cols(row, params)?) == Some(true))
     }
 
     /// [`Scalar::eval`] on a stored row, read in place.

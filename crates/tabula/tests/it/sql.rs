@@ -1702,3 +1702,38 @@ fn a_join_whose_where_the_reads_apply_answers_as_one_run_per_row() {
         [Value::Text("filter (WHERE)".into())]
     );
 }
+
+/// A statement fails at its first failing row, in key order, whether WHERE or SET fails
+/// there: the scan tests WHERE ahead of the rows SET works on, and that must not let a
+/// later row's WHERE error hide an earlier row's SET error. Nothing changes either way.
+#[test]
+fn an_update_fails_at_its_first_failing_row() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER);
+         INSERT INTO t (n) VALUES (1), (2), (-9223372036854775808)",
+    )
+    .unwrap();
+    let e = db
+        .sql("UPDATE t SET id = id + 10 WHERE abs(n) >= 0")
+        .unwrap_err();
+    assert!(matches!(e, Error::PrimaryKeyChanged { .. }), "{e}");
+    let e = db
+        .sql("UPDATE t SET n = 'x' WHERE abs(n) >= 0")
+        .unwrap_err();
+    assert!(matches!(e, Error::TypeMismatch { .. }), "{e}");
+    // The rows before the failing one pass: WHERE's error is the first.
+    let e = db
+        .sql("UPDATE t SET n = n + 1 WHERE abs(n) >= 0")
+        .unwrap_err();
+    assert!(e.to_string().contains("integer overflow in abs()"), "{e}");
+    let rows = db.sql("SELECT id, n FROM t ORDER BY id").unwrap().rows;
+    assert_eq!(
+        rows,
+        vec![
+            vec![Value::Int(1), Value::Int(1)],
+            vec![Value::Int(2), Value::Int(2)],
+            vec![Value::Int(3), Value::Int(i64::MIN)],
+        ]
+    );
+}
