@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::lookup::Lookup;
-use crate::query::{self, ColsFilter, Plan, QuerySpec};
+use crate::query::{self, ColsTest, NewValues, Plan, QuerySpec};
 use crate::record::{Cols, DynRow, Record, Row};
 use crate::schema::{ColumnType, Schema};
 use crate::storage::codec::RowsWriter;
@@ -72,16 +72,12 @@ pub(crate) trait AnyTable: Send + Sync {
         f: &mut dyn FnMut(Vec<Value>),
     ) -> Result<usize>;
     /// Hands each row `q` selects (its predicates, order and window; closure filters are
-    /// not used) that `keep` keeps, read in place, to `f` until it returns `Ok(false)`.
-    /// `text`: whether `f` reads text columns (their bytes are then fetched ahead, a batch
-    /// of rows at a time). `keep` runs inside the scan, beside the predicates, so a row it
-    /// refuses costs no more than the test (the window counts only kept rows); it may run
-    /// on rows ahead of the one `f` is handed (a batch, or every row an index path finds).
+    /// not used), read in place, to `f` until it returns `Ok(false)`. `text`: whether `f`
+    /// reads text columns (their bytes are then fetched ahead, a batch of rows at a time).
     fn scan_cols(
         &self,
         q: &QuerySpec<'_, Row>,
         text: bool,
-        keep: Option<ColsFilter<'_>>,
         f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
     ) -> Result<()>;
     /// Runs `f` on the row holding `v` in column `col`, found through the primary key or
@@ -102,6 +98,26 @@ pub(crate) trait AnyTable: Send + Sync {
     /// place, as one statement's rows. Returns how many rows it found.
     fn dyn_set(&mut self, cols: &[usize], keys: Vec<Value>, values: Vec<Value>) -> Result<usize>;
     fn dyn_delete_keys(&mut self, keys: &[Value]) -> Result<usize>;
+    /// Deletes the rows `q`'s predicates select that `keep` keeps (all of them without
+    /// it), as one statement's rows; returns how many. The first row (in key order) on
+    /// which `keep` fails fails the call, before anything is deleted.
+    fn dyn_delete_where(
+        &mut self,
+        q: &QuerySpec<'_, Row>,
+        keep: Option<ColsTest<'_>>,
+    ) -> Result<usize>;
+    /// Sets columns `cols` of the rows `q`'s predicates select that `keep` keeps to the
+    /// values `new` pushes for each (`cols.len()` of them, of the columns' types, worked
+    /// out from the row as it was), copying, changing and replacing each row in place as
+    /// one statement's rows; returns how many. The rows go to `new` in key order, and the
+    /// first row on which `keep` or `new` fails fails the call with that error.
+    fn dyn_update_where(
+        &mut self,
+        q: &QuerySpec<'_, Row>,
+        keep: Option<ColsTest<'_>>,
+        cols: &[usize],
+        new: NewValues<'_>,
+    ) -> Result<usize>;
     fn written_since(&self, mark: Mark) -> (Vec<u32>, Vec<Value>);
     fn col_value(&self, slot: u32, col: usize) -> Value;
     fn has_key(&self, key: &Value) -> bool;
@@ -116,6 +132,63 @@ pub(crate) trait AnyTable: Send + Sync {
 /// them), so only [`Record::values`] gives their text.
 fn json_by_value<R: Record>(t: &TableData<R>) -> bool {
     AnyTable::rust_type(t).is_some() && t.schema.columns.iter().any(|c| c.ty == ColumnType::Json)
+}
+
+/// The slots of the rows `q`'s predicates select that `keep` keeps, in the order a scan
+/// hands them over (key order), in one pass over the rows; with the error of the first of
+/// them on which `keep` failed, the slots ending before it.
+fn kept_slots<R: Record>(
+    t: &TableData<R>,
+    q: &QuerySpec<'_, Row>,
+    keep: Option<ColsTest<'_>>,
+) -> (Vec<u32>, Option<Error>) {
+    let by_value = json_by_value(t);
+    // `keep` answers true on a row it fails on (or whose values cannot be read), and that
+    // is noted: the slots are walked again, on that rare path, for the first such row.
+    let failed = std::cell::Cell::new(false);
+    let test = |r: &R| -> std::result::Result<bool, Box<Error>> {
+        match keep {
+            Some(keep) if by_value => keep(&r.values()?),
+            Some(keep) => keep(r),
+            None => Ok(true),
+        }
+    };
+    let failing = || {
+        failed.set(true);
+        true
+    };
+    let filters = match keep {
+        // The common case first, with no layer between the scan and the test.
+        Some(keep) if !by_value => {
+            let f: Box<dyn Fn(&R) -> bool + '_> = Box::new(move |r: &R| match keep(r) {
+                Ok(kept) => kept,
+                Err(_) => failing(),
+            });
+            vec![f]
+        }
+        Some(_) => {
+            let f: Box<dyn Fn(&R) -> bool + '_> =
+                Box::new(|r: &R| test(r).unwrap_or_else(|_| failing()));
+            vec![f]
+        }
+        None => Vec::new(),
+    };
+    let spec = QuerySpec::<R> {
+        preds: q.preds.clone(),
+        filters,
+        ..QuerySpec::default()
+    };
+    let mut slots = query::run(t, &spec);
+    drop(spec);
+    if failed.get() {
+        for (i, &s) in slots.iter().enumerate() {
+            if let Some(Err(e)) = t.row(s).map(&test) {
+                slots.truncate(i);
+                return (slots, Some(*e));
+            }
+        }
+    }
+    (slots, None)
 }
 
 /// Wraps closure filters over `Row` as filters over the table's own row kind.
@@ -279,51 +352,17 @@ impl<R: Record> AnyTable for TableData<R> {
         &self,
         q: &QuerySpec<'_, Row>,
         text: bool,
-        keep: Option<ColsFilter<'_>>,
         f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
     ) -> Result<()> {
-        let by_value = json_by_value(self);
-        let filters = match keep {
-            Some(keep) if !by_value => {
-                let f: Box<dyn Fn(&R) -> bool + '_> = Box::new(move |r: &R| keep(r));
-                vec![f]
-            }
-            _ => Vec::new(),
-        };
         let spec = QuerySpec::<R> {
             preds: q.preds.clone(),
-            filters,
+            filters: Vec::new(),
             value_filters: Vec::new(),
             order: q.order.clone(),
             limit: q.limit,
             offset: q.offset,
         };
-        if let (true, Some(keep)) = (by_value, keep) {
-            // `keep` reads the values (a `json` field has no borrowed form); the window is
-            // applied here too, as it must count only kept rows.
-            let mut skip = q.offset;
-            let spec = QuerySpec::<R> {
-                limit: None,
-                offset: 0,
-                ..spec
-            };
-            let mut left = q.limit.unwrap_or(usize::MAX);
-            if left == 0 {
-                return Ok(());
-            }
-            query::each_row(self, &spec, false, |r| {
-                let values = r.values()?;
-                if !keep(&values) {
-                    return Ok(true);
-                }
-                if skip > 0 {
-                    skip -= 1;
-                    return Ok(true);
-                }
-                left -= 1;
-                Ok(f(&values)? && left > 0)
-            })
-        } else if by_value {
+        if json_by_value(self) {
             query::each_row(self, &spec, false, |r| f(&r.values()?))
         } else {
             query::each_row(self, &spec, text, |r| f(r))
@@ -424,6 +463,54 @@ impl<R: Record> AnyTable for TableData<R> {
     }
     fn raise_next_key(&mut self, next: i64) {
         TableData::raise_next_key(self, next)
+    }
+    fn dyn_delete_where(
+        &mut self,
+        q: &QuerySpec<'_, Row>,
+        keep: Option<ColsTest<'_>>,
+    ) -> Result<usize> {
+        let (slots, failed) = kept_slots(self, q, keep);
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        Ok(slots.into_iter().filter(|&s| self.remove(s)).count())
+    }
+    fn dyn_update_where(
+        &mut self,
+        q: &QuerySpec<'_, Row>,
+        keep: Option<ColsTest<'_>>,
+        cols: &[usize],
+        new: NewValues<'_>,
+    ) -> Result<usize> {
+        let (slots, failed) = kept_slots(self, q, keep);
+        let by_value = json_by_value(self);
+        let mut done = Vec::with_capacity(slots.len());
+        let mut images = Vec::with_capacity(slots.len());
+        let mut values = Vec::with_capacity(cols.len());
+        for s in slots {
+            // Every slot found holds a row (nothing is written before the images go in).
+            let Some(old) = self.row(s) else { continue };
+            values.clear();
+            if by_value {
+                new(&old.values()?, &mut values)?;
+            } else {
+                new(old, &mut values)?;
+            }
+            let mut row = old.clone();
+            for (&c, v) in cols.iter().zip(values.drain(..)) {
+                row.set_col(c, v)?;
+            }
+            done.push(s);
+            images.push(row);
+        }
+        // The rows before the one `keep` failed on went to `new` first: its errors come
+        // first, as one row at a time would give them.
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        // `replace_many` checks each row (types, rules, keys, uniques) before it goes in.
+        self.replace_many(&done, images)?;
+        Ok(done.len())
     }
     fn dyn_delete_keys(&mut self, keys: &[Value]) -> Result<usize> {
         let mut n = 0;

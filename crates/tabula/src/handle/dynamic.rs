@@ -9,7 +9,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::handle::read::unique_column;
 use crate::lookup::IntoLookup;
-use crate::query::QuerySpec;
+use crate::query::{ColsTest, NewValues, Pred, QuerySpec};
 use crate::record::Row;
 use crate::schema::Schema;
 use crate::select::{column_names, Select};
@@ -473,6 +473,32 @@ impl<'t> TxDynTable<'t> {
         })
     }
 
+    /// Deletes the rows `preds` select that `keep` keeps, as one statement; returns how
+    /// many. SQL's `DELETE` without a correlated subquery writes through it (see
+    /// `AnyTable::dyn_delete_where`).
+    pub(crate) fn delete_where(&self, preds: &[Pred], keep: Option<ColsTest<'_>>) -> Result<usize> {
+        statement(self.tx, self.parts.idx, |t| {
+            self.parts.current(t)?;
+            t.dyn_delete_where(&where_spec(preds), keep)
+        })
+    }
+
+    /// Sets columns `cols` of the rows `preds` select that `keep` keeps to what `new` gives
+    /// for each, as one statement; returns how many. SQL's `UPDATE` without a correlated
+    /// subquery writes through it (see `AnyTable::dyn_update_where`).
+    pub(crate) fn update_where(
+        &self,
+        preds: &[Pred],
+        keep: Option<ColsTest<'_>>,
+        cols: &[usize],
+        new: NewValues<'_>,
+    ) -> Result<usize> {
+        statement(self.tx, self.parts.idx, |t| {
+            self.parts.current(t)?;
+            t.dyn_update_where(&where_spec(preds), keep, cols, new)
+        })
+    }
+
     /// Deletes the rows with these keys (of the key's type), as one statement; returns how
     /// many it deleted. SQL's `DELETE` writes through it.
     pub(crate) fn delete_keys(&self, keys: &[Value]) -> Result<usize> {
@@ -541,5 +567,13 @@ impl<'t> TxDynTable<'t> {
     pub fn delete_key<'k>(&self, key: impl IntoLookup<'k>) -> Result<bool> {
         let key = self.parts.coerce_key(key)?;
         self.parts.delete_key(self.tx, &key)
+    }
+}
+
+/// A query of just these predicates.
+fn where_spec(preds: &[Pred]) -> QuerySpec<'static, Row> {
+    QuerySpec {
+        preds: preds.to_vec(),
+        ..QuerySpec::default()
     }
 }

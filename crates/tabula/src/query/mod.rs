@@ -68,9 +68,14 @@ impl Pred {
 /// A closure filter over rows of kind `R`.
 pub(crate) type Filter<'a, R> = Box<dyn Fn(&R) -> bool + 'a>;
 
-/// A test of a stored row read in place, which a scan runs beside its predicates (see
-/// `AnyTable::scan_cols`).
-pub(crate) type ColsFilter<'a> = &'a dyn Fn(&dyn Cols) -> bool;
+/// A test of a stored row read in place, which may fail (SQL's WHERE): see
+/// `AnyTable::dyn_delete_where`. Its error is boxed so that its answer comes back in
+/// registers: it runs on every row of a scan.
+pub(crate) type ColsTest<'a> = &'a dyn Fn(&dyn Cols) -> std::result::Result<bool, Box<Error>>;
+
+/// What an update sets in a row, worked out from the row as it was: pushes the new value
+/// of each column it changes (see `AnyTable::dyn_update_where`).
+pub(crate) type NewValues<'a> = &'a mut dyn FnMut(&dyn Cols, &mut Vec<Value>) -> Result<()>;
 
 /// A closure filter over a row's values in schema order, which a dynamic query hands it
 /// in place (see `Select::filter_values`).

@@ -504,7 +504,7 @@ impl NumExpr {
 
     /// The value on `row`, as [`Scalar`]'s evaluation gives it, or [`NotNumber`] when a
     /// column or parameter read holds text.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn eval<C: Cols + ?Sized>(
         &self,
         row: &C,
@@ -520,6 +520,12 @@ impl NumExpr {
                 }
             }
         }
+        self.eval_steps(row, params)
+    }
+
+    /// [`NumExpr::eval`] step by step. (Out of line: `eval` is inlined into scans.)
+    #[inline(never)]
+    fn eval_steps<C: Cols + ?Sized>(&self, row: &C, params: &[Value]) -> Result<Num, NotNumber> {
         let column = |i: usize| Num::of(row.value_at(i)).ok_or(NotNumber);
         match *self.steps.as_slice() {
             [Step::ColumnConst(i, op, n)] => return Ok(operator(op, column(i)?, n)),

@@ -15,6 +15,7 @@ use sqlparser::parser::Parser;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::query::{ColsTest, Pred};
 use crate::record::Cols;
 use crate::schema::Schema;
 use crate::sql::cache;
@@ -655,13 +656,55 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 .map(|(pos, e)| (*pos, numeric::prepared(e, &numbers)))
                 .collect();
             let pk = schema.primary_key();
-            // The new images of the matching rows, worked out from the rows as they were
-            // (every SET expression sees the old row), then written as one statement: each
-            // row's key, and its new values one after another (`sets.len()` a row).
-            let (mut keys, mut values) = (Vec::new(), Vec::new());
             let width = schema.columns.len();
             let cols: Vec<usize> = sets.iter().map(|(pos, _)| *pos).collect();
             let sets_key = cols.contains(&pk);
+            // A matching row's new values of the columns SET names, worked out from the row
+            // as it was (every SET expression sees the old row); the table copies the row
+            // and changes those, all the rows as one statement (a check failing on a later
+            // row undoes the earlier ones, inside a transaction too).
+            let new_values = |r: &dyn Cols, out: &mut Vec<Value>| -> Result<()> {
+                let start = out.len();
+                for (pos, e) in &sets {
+                    out.push(schema.coerce(*pos, e.eval_cols(r, params)?)?);
+                }
+                // The key stays: a row is replaced in place, never moved (as the library's
+                // updates refuse to), so an update cannot add a row under a new key.
+                // The key's last assignment is the one that counts (as SQLite's).
+                if sets_key {
+                    let key = schema.coerce(pk, r.value_at(pk).to_owned())?;
+                    let last = cols
+                        .iter()
+                        .zip(&out[start..])
+                        .rev()
+                        .find(|(c, _)| **c == pk);
+                    if let Some((_, v)) = last.filter(|(_, v)| **v != key) {
+                        return Err(Error::PrimaryKeyChanged {
+                            table: name.clone(),
+                            column: schema.columns[pk].name.clone(),
+                            old: key,
+                            new: v.clone(),
+                        });
+                    }
+                }
+                Ok(())
+            };
+            if correlated.is_empty() {
+                // WHERE reads only the stored row: the table tests it as it finds the rows.
+                let (preds, rest) = where_parts(filter.as_ref(), &schema, params);
+                let keep = rest.as_ref().map(|w| move |r: &dyn Cols| w.test(r, params));
+                let keep = keep.as_ref().map(|k| k as ColsTest<'_>);
+                let changed =
+                    tx.dyn_table(&name)?
+                        .update_where(&preds, keep, &cols, &mut |r, out| new_values(r, out))?;
+                return Ok(SqlResult {
+                    changed: changed as u64,
+                    ..SqlResult::default()
+                });
+            }
+            // Correlated subqueries need the transaction while the rows are read: each
+            // matching row gives its key and new values (`sets.len()` a row), written after.
+            let (mut keys, mut values) = (Vec::new(), Vec::new());
             // The columns the SET expressions and the key read.
             let mut read = vec![false; width];
             read[pk] = true;
@@ -674,36 +717,12 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 filter: filter.as_ref(),
                 correlated: &correlated,
             };
-            // Each matching row gives its key and the new values of the columns SET names;
-            // the table copies the row and changes those.
             matching.for_each(params, read, &mut |r| {
-                // Every SET expression sees the old row `r`.
-                let start = values.len();
-                for (pos, e) in &sets {
-                    values.push(schema.coerce(*pos, e.eval_cols(r, params)?)?);
-                }
-                let new = &values[start..];
-                let key = schema.coerce(pk, r.value_at(pk).to_owned())?;
-                // The key stays: a row is replaced in place, never moved (as the library's
-                // updates refuse to), so an update cannot add a row under a new key.
-                // The key's last assignment is the one that counts (as SQLite's).
-                if sets_key {
-                    let last = cols.iter().zip(new).rev().find(|(c, _)| **c == pk);
-                    if let Some((_, v)) = last.filter(|(_, v)| **v != key) {
-                        return Err(Error::PrimaryKeyChanged {
-                            table: name.clone(),
-                            column: schema.columns[pk].name.clone(),
-                            old: key,
-                            new: v.clone(),
-                        });
-                    }
-                }
-                keys.push(key);
+                new_values(r, &mut values)?;
+                keys.push(schema.coerce(pk, r.value_at(pk).to_owned())?);
                 Ok(())
             })?;
             let changed = keys.len() as u64;
-            // One statement: every row or none (a check failing on a later row undoes the
-            // earlier ones, inside a transaction too).
             tx.dyn_table(&name)?.set_columns(&cols, keys, values)?;
             Ok(SqlResult {
                 changed,
@@ -745,6 +764,19 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 .transpose()?;
             let correlated = p.correlated.take().unwrap_or_default();
             let schema = target.schema(&name)?;
+            if correlated.is_empty() {
+                // WHERE reads only the stored row: the table tests it as it finds the rows.
+                let (preds, rest) = where_parts(filter.as_ref(), &schema, params);
+                let keep = rest.as_ref().map(|w| move |r: &dyn Cols| w.test(r, params));
+                let keep = keep.as_ref().map(|k| k as ColsTest<'_>);
+                // One statement: every row or none (a foreign key refusing one undoes the
+                // rest).
+                let changed = tx.dyn_table(&name)?.delete_where(&preds, keep)?;
+                return Ok(SqlResult {
+                    changed: changed as u64,
+                    ..SqlResult::default()
+                });
+            }
             let pk = schema.primary_key();
             let mut doomed = Vec::new();
             let matching = Matching {
@@ -932,7 +964,9 @@ pub(crate) fn resolve_table(
     Ok((table, qualifier, names))
 }
 
-/// The rows an UPDATE or DELETE changes: those of table `name` its WHERE keeps.
+/// The rows an UPDATE or DELETE with correlated subqueries changes: those of table `name`
+/// its WHERE keeps, read with the subqueries' values (those without go through
+/// `TxDynTable::update_where` and `delete_where`, which test WHERE as the table finds them).
 struct Matching<'a, 't, 'db> {
     target: Target<'t, 'db>,
     name: &'a str,
@@ -955,13 +989,7 @@ impl Matching<'_, '_, '_> {
         mut read: Vec<bool>,
         f: &mut dyn FnMut(&dyn Cols) -> Result<()>,
     ) -> Result<()> {
-        let (preds, served) = self.filter.map_or_else(Default::default, |w| {
-            select::scan_preds(w, self.schema, params)
-        });
-        // When the scan applies all of WHERE, WHERE need not run again on its rows; what
-        // runs may run as numbers.
-        let numbers: Vec<bool> = numeric::number_columns(self.schema).collect();
-        let filter = (self.filter.filter(|_| !served)).map(|f| numeric::prepared(f, &numbers));
+        let (preds, filter) = where_parts(self.filter, self.schema, params);
         let filter = filter.as_ref();
         let width = self.schema.columns.len();
         read.resize(width, false);
@@ -970,31 +998,6 @@ impl Matching<'_, '_, '_> {
         }
         filter.inspect(|w| w.mark_columns(&mut read));
         let text = select::any_text(self.schema, &read);
-        if let Some(w) = filter.filter(|_| self.correlated.is_empty()) {
-            // WHERE reads only the stored row: it runs inside the scan, so a row it refuses
-            // is never handed on. The scan may test rows ahead of the one `f` is given; a
-            // row whose WHERE fails is kept, and once one has, WHERE runs again on each
-            // row handed on, so that the statement fails at the first row (in the order
-            // `f` sees them) whose WHERE or `f` fails, as it would one row at a time.
-            let failed = std::cell::Cell::new(None);
-            let keep = |r: &dyn Cols| match w.holds(r, params) {
-                Ok(kept) => kept,
-                Err(e) => keep_first(&failed, e),
-            };
-            self.target
-                .scan_kept(self.name, &preds, text, Some(&keep), &mut |r| {
-                    if let Some(e) = failed.take() {
-                        failed.set(Some(e));
-                        if !w.holds(r, params)? {
-                            return Ok(true);
-                        }
-                    }
-                    f(r)?;
-                    Ok(true)
-                })?;
-            // Not reached while WHERE gives the same answer twice; kept for safety.
-            return failed.take().map_or(Ok(()), Err);
-        }
         self.target.scan(self.name, &preds, text, &mut |r| {
             let extended = select::with_subqueries(
                 self.target,
@@ -1013,15 +1016,19 @@ impl Matching<'_, '_, '_> {
     }
 }
 
-/// Keeps `e` in `failed` unless an earlier error is there; true, so that the row that
-/// raised it is handed on (and its turn returns the error). Out of line: the scan's test
-/// stays small.
-#[cold]
-#[inline(never)]
-fn keep_first(failed: &std::cell::Cell<Option<Error>>, e: Error) -> bool {
-    let first = failed.take().unwrap_or(e);
-    failed.set(Some(first));
-    true
+/// WHERE as the predicates a scan of the table applies, and what is left of it to test on
+/// each row (none when the predicates apply all of it), its numeric parts prepared to run
+/// as numbers.
+fn where_parts(
+    filter: Option<&Scalar>,
+    schema: &Arc<Schema>,
+    params: &[Value],
+) -> (Vec<Pred>, Option<Scalar>) {
+    let (preds, served) =
+        filter.map_or_else(Default::default, |w| select::scan_preds(w, schema, params));
+    let numbers: Vec<bool> = numeric::number_columns(schema).collect();
+    let rest = (filter.filter(|_| !served)).map(|f| numeric::prepared(f, &numbers));
+    (preds, rest)
 }
 
 /// The one table an UPDATE or DELETE changes, with its scope.

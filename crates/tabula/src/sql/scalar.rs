@@ -876,26 +876,32 @@ impl Scalar {
 
     /// Whether the expression is true on a stored row (read in place): SQL's truth of
     /// [`Scalar::eval_cols`], without building a `Value` when it runs as numbers.
-    /// (The numeric case is inlined into the scan; the rest, which may fail, is not.)
-    #[inline]
     pub(crate) fn holds(&self, row: &dyn Cols, params: &[Value]) -> Result<bool> {
+        self.test(row, params).map_err(|e| *e)
+    }
+
+    /// [`Scalar::holds`] with its error boxed, for a test run on every row of a scan: the
+    /// answer comes back in registers, and the numeric case is inlined into the scan (the
+    /// general one, which may fail, is not).
+    #[inline(always)]
+    pub(crate) fn test(&self, row: &dyn Cols, params: &[Value]) -> Evaluated<bool> {
         if let Scalar::Numeric(both) = self {
             if let Ok(n) = both.0.eval(row, params) {
                 return Ok(n.truth() == Some(true));
             }
         }
-        self.holds_in_general(row, params)
+        self.test_in_general(row, params)
     }
 
-    /// [`Scalar::holds`] through the general evaluator (for a numeric expression, its
+    /// [`Scalar::test`] through the general evaluator (for a numeric expression, its
     /// general form: the row held text).
     #[inline(never)]
-    fn holds_in_general(&self, row: &dyn Cols, params: &[Value]) -> Result<bool> {
+    fn test_in_general(&self, row: &dyn Cols, params: &[Value]) -> Evaluated<bool> {
         let general = match self {
             Scalar::Numeric(both) => &both.1,
             s => s,
         };
-        Ok(truth(&general.eval_cols(row, params)?) == Some(true))
+        Ok(truth(&general.eval_in(row, params)?) == Some(true))
     }
 
     /// [`Scalar::eval`] on a stored row, read in place.
@@ -1028,8 +1034,9 @@ impl Scalar {
     }
 }
 
-/// What [`Scalar::eval_in`] gives: a value, or the error, boxed.
-type Evaluated = std::result::Result<Value, Box<Error>>;
+/// What [`Scalar::eval_in`] gives (and [`Scalar::test`], with a truth): a value, or the
+/// error, boxed.
+type Evaluated<T = Value> = std::result::Result<T, Box<Error>>;
 
 /// SQL truth: null is unknown; numbers are true unless zero; text is read as a number.
 pub(crate) fn truth(v: &Value) -> Option<bool> {

@@ -12,7 +12,7 @@ use crate::engine::source::Source;
 use crate::engine::state::State;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::query::{ColsFilter, Plan, Pred, QuerySpec};
+use crate::query::{Plan, Pred, QuerySpec};
 use crate::record::{Cols, Row};
 use crate::schema::Schema;
 use crate::txn::Transaction;
@@ -167,19 +167,7 @@ impl Target<'_, '_> {
         text: bool,
         f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
     ) -> Result<()> {
-        self.scan_kept(name, preds, text, None, f)
-    }
-
-    /// [`Target::scan`], handing over only the rows `keep` keeps, tested inside the scan.
-    pub(crate) fn scan_kept(
-        &self,
-        name: &str,
-        preds: &[Pred],
-        text: bool,
-        keep: Option<ColsFilter<'_>>,
-        f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
-    ) -> Result<()> {
-        self.with_table(name, |t| t.scan_cols(&spec(preds), text, keep, f))
+        self.with_table(name, |t| t.scan_cols(&spec(preds), text, f))
     }
 
     /// [`Target::scan`], handing over only the first `limit` rows under the library's
@@ -194,7 +182,7 @@ impl Target<'_, '_> {
         f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
     ) -> Result<()> {
         self.with_table(name, |t| {
-            t.scan_cols(&top_spec(preds, order, limit), true, None, f)
+            t.scan_cols(&top_spec(preds, order, limit), true, f)
         })
     }
 

@@ -1710,14 +1710,24 @@ fn a_join_whose_where_the_reads_apply_answers_as_one_run_per_row() {
 fn an_update_fails_at_its_first_failing_row() {
     let db = Database::in_memory();
     db.sql(
-        "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER);
-         INSERT INTO t (n) VALUES (1), (2), (-9223372036854775808)",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, g INTEGER);
+         CREATE INDEX t_g ON t (g);
+         INSERT INTO t (n, g) VALUES (1, 1), (2, 1), (-9223372036854775808, 1)",
     )
     .unwrap();
     let e = db
         .sql("UPDATE t SET id = id + 10 WHERE abs(n) >= 0")
         .unwrap_err();
     assert!(matches!(e, Error::PrimaryKeyChanged { .. }), "{e}");
+    // The same through the index on g, which finds the rows before WHERE's rest runs.
+    let e = db
+        .sql("UPDATE t SET id = id + 10 WHERE g = 1 AND abs(n) >= 0")
+        .unwrap_err();
+    assert!(matches!(e, Error::PrimaryKeyChanged { .. }), "{e}");
+    let e = db
+        .sql("DELETE FROM t WHERE g = 1 AND abs(n) >= 0")
+        .unwrap_err();
+    assert!(e.to_string().contains("integer overflow in abs()"), "{e}");
     let e = db
         .sql("UPDATE t SET n = 'x' WHERE abs(n) >= 0")
         .unwrap_err();
@@ -1735,5 +1745,14 @@ fn an_update_fails_at_its_first_failing_row() {
             vec![Value::Int(2), Value::Int(2)],
             vec![Value::Int(3), Value::Int(i64::MIN)],
         ]
+    );
+    // The rows were found through the index (as a SELECT with that WHERE finds them).
+    let plan = db
+        .sql("EXPLAIN SELECT id FROM t WHERE g = 1 AND abs(n) >= 0")
+        .unwrap();
+    assert!(
+        format!("{:?}", plan.rows).contains("index"),
+        "{:?}",
+        plan.rows
     );
 }
