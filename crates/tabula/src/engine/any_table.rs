@@ -143,8 +143,9 @@ fn kept_slots<R: Record>(
     keep: Option<ColsTest<'_>>,
 ) -> (Vec<u32>, Option<Error>) {
     let by_value = json_by_value(t);
-    // `keep` answers true on a row it fails on (or whose values cannot be read), and that
-    // is noted: the slots are walked again, on that rare path, for the first such row.
+    // The scan's filter answers true on a row `keep` fails on (or whose values cannot be
+    // read), and notes it: the slots are walked again, on that rare path, for the first
+    // such row.
     let failed = std::cell::Cell::new(false);
     let test = |r: &R| -> std::result::Result<bool, Box<Error>> {
         match keep {
@@ -503,8 +504,10 @@ impl<R: Record> AnyTable for TableData<R> {
             done.push(s);
             images.push(row);
         }
-        // The rows before the one `keep` failed on went to `new` first: its errors come
-        // first, as one row at a time would give them.
+        // The rows before the one `keep` failed on went to `new` first: its errors, and
+        // those of setting the columns, come first, as one row at a time would give them.
+        // (A check or unique constraint is tested as the rows go in, after: its error
+        // comes after WHERE's, as it did when the rows were found by key.)
         if let Some(e) = failed {
             return Err(e);
         }

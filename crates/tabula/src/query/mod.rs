@@ -68,8 +68,8 @@ impl Pred {
 /// A closure filter over rows of kind `R`.
 pub(crate) type Filter<'a, R> = Box<dyn Fn(&R) -> bool + 'a>;
 
-/// A test of a stored row read in place, which may fail (SQL's WHERE): see
-/// `AnyTable::dyn_delete_where`. Its error is boxed so that its answer comes back in
+/// A test of a stored row read in place (a copy of its values for a Rust type with `json`
+/// fields), which may fail (SQL's WHERE): see `AnyTable::dyn_delete_where`. Its error is boxed so that its answer comes back in
 /// registers: it runs on every row of a scan.
 pub(crate) type ColsTest<'a> = &'a dyn Fn(&dyn Cols) -> std::result::Result<bool, Box<Error>>;
 

@@ -769,8 +769,8 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 let (preds, rest) = where_parts(filter.as_ref(), &schema, params);
                 let keep = rest.as_ref().map(|w| move |r: &dyn Cols| w.test(r, params));
                 let keep = keep.as_ref().map(|k| k as ColsTest<'_>);
-                // One statement: every row or none (a foreign key refusing one undoes the
-                // rest).
+                // One statement: every row or none. (Foreign keys are enforced at commit:
+                // a RESTRICT refusing one fails the transaction.)
                 let changed = tx.dyn_table(&name)?.delete_where(&preds, keep)?;
                 return Ok(SqlResult {
                     changed: changed as u64,
@@ -794,7 +794,7 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 doomed.push(r.value_at(pk).to_owned());
                 Ok(())
             })?;
-            // One statement: every row or none (a foreign key refusing one undoes the rest).
+            // One statement: every row or none. (Foreign keys are enforced at commit.)
             let changed = tx.dyn_table(&name)?.delete_keys(&doomed)? as u64;
             Ok(SqlResult {
                 changed,
