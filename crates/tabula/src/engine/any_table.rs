@@ -93,10 +93,10 @@ pub(crate) trait AnyTable: Send + Sync {
     fn dyn_keys(&self, q: &QuerySpec<'_, Row>, names: &Arc<[String]>) -> Result<Vec<Value>>;
     /// Replaces the rows with these keys by the given images (same keys).
     fn dyn_replace(&mut self, rows: Vec<Vec<Value>>) -> Result<usize>;
-    /// Sets columns `cols` of the rows with these keys to `values` (`cols.len()` for each
-    /// key in turn, of the columns' types): each row is copied, changed and replaced in
+    /// Sets columns `cols` of the rows with these keys to the values beside each key (one
+    /// per column, of the columns' types): each row is copied, changed and replaced in
     /// place, as one statement's rows. Returns how many rows it found.
-    fn dyn_set(&mut self, cols: &[usize], keys: Vec<Value>, values: Vec<Value>) -> Result<usize>;
+    fn dyn_set(&mut self, cols: &[usize], rows: Vec<(Value, Vec<Value>)>) -> Result<usize>;
     fn dyn_delete_keys(&mut self, keys: &[Value]) -> Result<usize>;
     /// Deletes the rows `q`'s predicates select that `keep` keeps (all of them without
     /// it), as one statement's rows; returns how many. The first row (in key order) on
@@ -180,7 +180,6 @@ fn kept_slots<R: Record>(
         ..QuerySpec::default()
     };
     let mut slots = query::run(t, &spec);
-    drop(spec);
     if failed.get() {
         for (i, &s) in slots.iter().enumerate() {
             if let Some(Err(e)) = t.row(s).map(&test) {
@@ -416,23 +415,16 @@ impl<R: Record> AnyTable for TableData<R> {
         }
         Ok(n)
     }
-    fn dyn_set(&mut self, cols: &[usize], keys: Vec<Value>, values: Vec<Value>) -> Result<usize> {
-        // The one caller (SQL's UPDATE) pushes a value per column for every key.
-        debug_assert_eq!(values.len(), keys.len() * cols.len());
-        let mut slots = Vec::with_capacity(keys.len());
-        let mut images = Vec::with_capacity(keys.len());
-        let mut values = values.into_iter();
-        for key in keys {
-            let row_values = values.by_ref().take(cols.len());
-            let Some(old) = self
-                .find_key(key.as_ref())
-                .and_then(|s| self.row(s).map(|r| (s, r)))
-            else {
-                row_values.for_each(drop);
+    fn dyn_set(&mut self, cols: &[usize], rows: Vec<(Value, Vec<Value>)>) -> Result<usize> {
+        let mut slots = Vec::with_capacity(rows.len());
+        let mut images = Vec::with_capacity(rows.len());
+        for (key, values) in rows {
+            let Some(slot) = self.find_key(key.as_ref()) else {
                 continue;
             };
-            let (slot, mut row) = (old.0, old.1.clone());
-            for (&c, v) in cols.iter().zip(row_values) {
+            let Some(old) = self.row(slot) else { continue };
+            let mut row = old.clone();
+            for (&c, v) in cols.iter().zip(values) {
                 row.set_col(c, v)?;
             }
             // `replace_many` checks the row (types, rules, keys, uniques) before it goes in.

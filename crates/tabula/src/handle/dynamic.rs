@@ -458,18 +458,17 @@ impl<'t> TxDynTable<'t> {
         self.parts.insert(self.tx, &row)
     }
 
-    /// Sets columns `cols` of the rows with these keys (of the key's type) to `values` (of
-    /// the columns' types; `cols.len()` for each key, in the keys' order), as one
-    /// statement; returns how many rows it changed. SQL's `UPDATE` writes through it.
+    /// Sets columns `cols` of the rows with these keys (of the key's type) to the values
+    /// beside each (of the columns' types), as one statement; returns how many rows it
+    /// changed. SQL's `UPDATE` with a correlated subquery writes through it.
     pub(crate) fn set_columns(
         &self,
         cols: &[usize],
-        keys: Vec<Value>,
-        values: Vec<Value>,
+        rows: Vec<(Value, Vec<Value>)>,
     ) -> Result<usize> {
         statement(self.tx, self.parts.idx, |t| {
             self.parts.current(t)?;
-            t.dyn_set(cols, keys, values)
+            t.dyn_set(cols, rows)
         })
     }
 

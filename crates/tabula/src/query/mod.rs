@@ -69,8 +69,8 @@ impl Pred {
 pub(crate) type Filter<'a, R> = Box<dyn Fn(&R) -> bool + 'a>;
 
 /// A test of a stored row read in place (a copy of its values for a Rust type with `json`
-/// fields), which may fail (SQL's WHERE): see `AnyTable::dyn_delete_where`. Its error is boxed so that its answer comes back in
-/// registers: it runs on every row of a scan.
+/// fields), which may fail (SQL's WHERE): see `AnyTable::dyn_delete_where`. Its error is
+/// boxed so that its answer comes back in registers: it runs on every row of a scan.
 pub(crate) type ColsTest<'a> = &'a dyn Fn(&dyn Cols) -> std::result::Result<bool, Box<Error>>;
 
 /// What an update sets in a row, worked out from the row as it was: pushes the new value

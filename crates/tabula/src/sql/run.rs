@@ -703,8 +703,8 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 });
             }
             // Correlated subqueries need the transaction while the rows are read: each
-            // matching row gives its key and new values (`sets.len()` a row), written after.
-            let (mut keys, mut values) = (Vec::new(), Vec::new());
+            // matching row gives its key and new values, written after.
+            let mut changes = Vec::new();
             // The columns the SET expressions and the key read.
             let mut read = vec![false; width];
             read[pk] = true;
@@ -718,12 +718,13 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 correlated: &correlated,
             };
             matching.for_each(params, read, &mut |r| {
-                new_values(r, &mut values)?;
-                keys.push(schema.coerce(pk, r.value_at(pk).to_owned())?);
+                let mut new = Vec::with_capacity(sets.len());
+                new_values(r, &mut new)?;
+                changes.push((schema.coerce(pk, r.value_at(pk).to_owned())?, new));
                 Ok(())
             })?;
-            let changed = keys.len() as u64;
-            tx.dyn_table(&name)?.set_columns(&cols, keys, values)?;
+            let changed = changes.len() as u64;
+            tx.dyn_table(&name)?.set_columns(&cols, changes)?;
             Ok(SqlResult {
                 changed,
                 ..SqlResult::default()
