@@ -249,9 +249,20 @@ impl Storage {
         }
         // An archived segment holds its records and nothing else (no preallocated zeros).
         wal.trim().map_err(|e| Error::io(&current, e))?;
+        // The new, empty log is staged before the old one moves, so that the log's name is
+        // never empty for long: a crash between the two renames leaves the staged file,
+        // which the next open puts in place (`finish_interrupted_checkpoint`), and a
+        // missing log means one lost, never one between rotations (`lost_log`).
+        let staged = Layout::tmp(&current);
+        self.fs
+            .write_synced(&staged, &[])
+            .map_err(|e| Error::io(&staged, e))?;
         self.fs
             .rename(&current, &archived)
             .map_err(|e| Error::io(&current, e))?;
+        self.fs
+            .rename(&staged, &current)
+            .map_err(|e| Error::io(&staged, e))?;
         self.start_log(0, 0)
     }
 

@@ -350,6 +350,44 @@ pub(crate) fn is_database(fs: &dyn FileSystem, root: &Path) -> bool {
     fs.list(root).is_ok() && (fs.exists(&layout.manifest()) || fs.exists(&layout.wal()))
 }
 
+/// Why the database's log is missing for want of a file that should be there, if it is:
+/// `None` when it is there, or when nothing shows the database was ever used. A table's
+/// creation and every checkpoint write the log first, and a checkpoint's rotation stages
+/// the new log before it archives the old one, so a database with a schema file, a
+/// manifest, a snapshot or an archived segment always has a log. Without it every commit
+/// since the last checkpoint would be silently gone, and the next commit would start a log
+/// that hides the loss for good: opens refuse, verify reports it, and repair starts an
+/// empty log once a backup of everything is made.
+pub(crate) fn lost_log(fs: &dyn FileSystem, layout: &Layout) -> Option<String> {
+    if fs.exists(&layout.wal()) {
+        return None;
+    }
+    let manifest = Some(layout.manifest()).filter(|m| fs.exists(m));
+    let in_dir = |dir: PathBuf, is_evidence: fn(&Path) -> bool| {
+        fs.list(&dir)
+            .ok()
+            .and_then(|files| files.into_iter().find(|p| is_evidence(p)))
+    };
+    let evidence = manifest
+        .or_else(|| {
+            in_dir(layout.schema_dir(), |p| {
+                Layout::table_of_schema(p).is_some()
+            })
+        })
+        .or_else(|| {
+            in_dir(layout.data_dir(), |p| {
+                p.extension().is_some_and(|e| e == "records")
+            })
+        })
+        .or_else(|| in_dir(layout.wal_dir(), |p| Layout::archived_lsn(p).is_some()))?;
+    Some(format!(
+        "missing, though {} shows the database was used: the commits made since the last \
+         checkpoint were in it, and are lost without it. Put it back from a backup if there \
+         is one; `tabula repair` starts an empty log (after backing up every file)",
+        evidence.display()
+    ))
+}
+
 /// Reads every file of the database at `root`; see the module documentation.
 pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     if !is_database(fs, root) {
@@ -502,6 +540,12 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     let log = if fs.exists(&wal_path) {
         lines(&read(&wal_path)?, manifest_lsn)
     } else {
+        // A checkpoint's staged new log (the rotation in flight) is not a loss.
+        if !fs.exists(&Layout::tmp(&wal_path)) {
+            if let Some(reason) = lost_log(fs, &layout) {
+                out.problem(&wal_path, 0, reason);
+            }
+        }
         Vec::new()
     };
     for l in &log {

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::storage::checkpoint::remove_table_files;
 use crate::storage::fs::{DirLock, FileSystem};
-use crate::storage::inspect::is_database;
+use crate::storage::inspect::{is_database, lost_log};
 use crate::storage::layout::{self, Layout};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry};
 use crate::storage::wal::line::{RawRecord, RawTableOps};
@@ -78,6 +78,8 @@ impl Storage {
         let wal_path = layout.wal();
         let bytes = if fs.exists(&wal_path) {
             fs.read(&wal_path).map_err(|e| Error::io(&wal_path, e))?
+        } else if let Some(reason) = lost_log(&*fs, &layout) {
+            return Err(Error::corrupt(&wal_path, 0, reason));
         } else {
             Vec::new()
         };
@@ -279,7 +281,15 @@ fn read_consistent_point(
     let wal_path = layout.wal();
     let bytes = match fs.read(&wal_path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        // A checkpoint moving the log into its archive has its new, empty log staged: the
+        // records were all in the checkpoint. Otherwise the log was lost (or appeared since
+        // it was looked for: the caller reads again before it calls anything damage).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            match lost_log(fs, layout).filter(|_| !fs.exists(&Layout::tmp(&wal_path))) {
+                Some(reason) => return Err(Error::corrupt(&wal_path, 0, reason)),
+                None => Vec::new(),
+            }
+        }
         Err(e) => return Err(Error::io(&wal_path, e)),
     };
     // A last line without its newline is a commit still being written: not yet committed,
@@ -425,6 +435,12 @@ fn finish_interrupted_checkpoint(
                             .read(&final_path)
                             .is_ok_and(|bytes| crc_hex(&bytes) == entry.schema_crc32c)
                 })
+            } else if dir == layout.wal_dir() && final_path == layout.wal() {
+                // A checkpoint's new, empty log, staged before the old one was archived
+                // (`rotate_wal`): with no log in place the rotation stopped between its
+                // two renames, after the manifest committed. Beside a log, it is a
+                // replacement that never happened (`carry_log_tail`).
+                !fs.exists(&final_path)
             } else {
                 false
             };

@@ -81,6 +81,56 @@ fn a_missing_manifest_is_rebuilt_from_the_snapshots_and_the_log() {
 }
 
 #[test]
+fn a_lost_log_is_refused_and_reported_until_repair_starts_an_empty_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    // "H" was committed after the checkpoint: only the log holds it.
+    fs::remove_file(path.join("wal/transaction.log")).unwrap();
+    let missing = |e: &Error| {
+        matches!(e, Error::Corrupt { file, line: 0, reason }
+            if file.ends_with("wal/transaction.log") && reason.contains("missing"))
+    };
+    let e = Database::open(&path).unwrap_err();
+    assert!(missing(&e), "{e}");
+    let e = Database::open_read_only(&path).unwrap_err();
+    assert!(missing(&e), "{e}");
+    // A refused open starts no log that would hide the loss.
+    assert!(!path.join("wal/transaction.log").exists());
+    let problems = tabula::verify(&path).unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.file.ends_with("wal/transaction.log") && p.message.contains("missing")),
+        "{problems:?}"
+    );
+    let report = repair(&path);
+    assert!(report.is_clean(), "{:?}", report.remaining);
+    assert_eq!(table(&report, "students").rows_recovered, 7);
+    assert!(report
+        .backup
+        .unwrap()
+        .join("data/students.records")
+        .exists());
+    assert_eq!(student_names(&path), ["A", "B", "C", "D", "E", "F", "G"]);
+    assert_eq!(tabula::verify(&path).unwrap(), []);
+}
+
+#[test]
+fn a_log_missing_from_a_database_never_used_is_started_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    drop(Database::open(&path).unwrap());
+    fs::remove_file(path.join("wal/transaction.log")).unwrap();
+    let db = Database::open(&path).unwrap();
+    db.table::<Student>()
+        .unwrap()
+        .insert(student("A", 2020, 3.0))
+        .unwrap();
+    drop(db);
+    assert_eq!(student_names(&path), ["A"]);
+}
+
+#[test]
 fn backups_are_never_reused() {
     let dir = tempfile::tempdir().unwrap();
     let path = seven(dir.path());
