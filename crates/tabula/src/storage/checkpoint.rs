@@ -249,14 +249,17 @@ impl Storage {
         }
         // An archived segment holds its records and nothing else (no preallocated zeros).
         wal.trim().map_err(|e| Error::io(&current, e))?;
-        // The new, empty log is staged before the old one moves, so that the log's name is
-        // never empty for long: a crash between the two renames leaves the staged file,
-        // which the next open puts in place (`finish_interrupted_checkpoint`), and a
-        // missing log means one lost, never one between rotations (`lost_log`).
-        let staged = Layout::tmp(&current);
+        // The new, empty log is staged, durably, before the old one moves: a crash between
+        // the two renames leaves it beside the archived segment, and the next open puts it
+        // in place (`staged_log`), so a missing log always means one lost (`lost_log`).
+        let staged = self.layout.next_wal(lsn);
+        let wal_dir = self.layout.wal_dir();
         self.fs
             .write_synced(&staged, &[])
             .map_err(|e| Error::io(&staged, e))?;
+        self.fs
+            .sync_dir(&wal_dir)
+            .map_err(|e| Error::io(&wal_dir, e))?;
         self.fs
             .rename(&current, &archived)
             .map_err(|e| Error::io(&current, e))?;

@@ -344,31 +344,24 @@ impl Inspection {
     }
 }
 
-/// Whether `root` looks like a tabula database directory: it holds a manifest or a log.
+/// Whether `root` looks like a tabula database directory: it holds a log, or a file only a
+/// database that was written holds ([`written`]).
 pub(crate) fn is_database(fs: &dyn FileSystem, root: &Path) -> bool {
     let layout = Layout::new(root);
-    fs.list(root).is_ok() && (fs.exists(&layout.manifest()) || fs.exists(&layout.wal()))
+    fs.list(root).is_ok() && (fs.exists(&layout.wal()) || written(fs, &layout).is_some())
 }
 
-/// Why the database's log is missing for want of a file that should be there, if it is:
-/// `None` when it is there, or when nothing shows the database was ever used. A table's
-/// creation and every checkpoint write the log first, and a checkpoint's rotation stages
-/// the new log before it archives the old one, so a database with a schema file, a
-/// manifest, a snapshot or an archived segment always has a log. Without it every commit
-/// since the last checkpoint would be silently gone, and the next commit would start a log
-/// that hides the loss for good: opens refuse, verify reports it, and repair starts an
-/// empty log once a backup of everything is made.
-pub(crate) fn lost_log(fs: &dyn FileSystem, layout: &Layout) -> Option<String> {
-    if fs.exists(&layout.wal()) {
-        return None;
-    }
-    let manifest = Some(layout.manifest()).filter(|m| fs.exists(m));
+/// A file that shows the database was written: the manifest, a schema file, a snapshot or
+/// an archived log segment. Creating a table and making a checkpoint both write the log
+/// first, so a database holding any of them has a log.
+fn written(fs: &dyn FileSystem, layout: &Layout) -> Option<PathBuf> {
     let in_dir = |dir: PathBuf, is_evidence: fn(&Path) -> bool| {
         fs.list(&dir)
             .ok()
             .and_then(|files| files.into_iter().find(|p| is_evidence(p)))
     };
-    let evidence = manifest
+    Some(layout.manifest())
+        .filter(|m| fs.exists(m))
         .or_else(|| {
             in_dir(layout.schema_dir(), |p| {
                 Layout::table_of_schema(p).is_some()
@@ -379,11 +372,37 @@ pub(crate) fn lost_log(fs: &dyn FileSystem, layout: &Layout) -> Option<String> {
                 p.extension().is_some_and(|e| e == "records")
             })
         })
-        .or_else(|| in_dir(layout.wal_dir(), |p| Layout::archived_lsn(p).is_some()))?;
+        .or_else(|| in_dir(layout.wal_dir(), |p| Layout::archived_lsn(p).is_some()))
+}
+
+/// Whether a checkpoint at `manifest_lsn` staged its new log and stopped before putting it
+/// in place: `transaction.<lsn>.next` ([`Layout::next_wal`]), empty, beside the archived
+/// segment of that LSN (`rotate_wal` stages it, archives the log, then renames it into the
+/// log's place). With no log in place, it is the log.
+pub(crate) fn staged_log(fs: &dyn FileSystem, layout: &Layout, manifest_lsn: u64) -> bool {
+    fs.len(&layout.next_wal(manifest_lsn)).is_ok_and(|n| n == 0)
+        && fs.exists(&layout.archived_wal(manifest_lsn))
+}
+
+/// Why the database's log is missing when it must be there, if it is: `None` when it is
+/// there, staged ([`staged_log`]), or when nothing shows the database was ever written
+/// ([`written`]). Without it every commit since the last checkpoint would be silently
+/// gone, and the next commit would start a log that hides the loss for good: opens refuse,
+/// verify reports it, and repair starts an empty log once a backup of everything is made.
+pub(crate) fn lost_log(fs: &dyn FileSystem, layout: &Layout, manifest_lsn: u64) -> Option<String> {
+    if fs.exists(&layout.wal()) || staged_log(fs, layout, manifest_lsn) {
+        return None;
+    }
+    let evidence = written(fs, layout)?;
+    let since = if fs.exists(&layout.manifest()) {
+        "the last checkpoint"
+    } else {
+        "the database was created"
+    };
     Some(format!(
-        "missing, though {} shows the database was used: the commits made since the last \
-         checkpoint were in it, and are lost without it. Put it back from a backup if there \
-         is one; `tabula repair` starts an empty log (after backing up every file)",
+        "missing, though {} shows the database was written: any commit made since {since} \
+         was only in it, and is lost without it. Put the file back from a backup if there is \
+         one; `tabula repair` starts an empty log (after backing up every file)",
         evidence.display()
     ))
 }
@@ -540,11 +559,8 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     let log = if fs.exists(&wal_path) {
         lines(&read(&wal_path)?, manifest_lsn)
     } else {
-        // A checkpoint's staged new log (the rotation in flight) is not a loss.
-        if !fs.exists(&Layout::tmp(&wal_path)) {
-            if let Some(reason) = lost_log(fs, &layout) {
-                out.problem(&wal_path, 0, reason);
-            }
+        if let Some(reason) = lost_log(fs, &layout, manifest_lsn) {
+            out.problem(&wal_path, 0, reason);
         }
         Vec::new()
     };

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 /// The suffix of a file being written before it is renamed into place.
 pub(crate) const TMP: &str = ".tmp";
+/// The suffix of a log a checkpoint staged ([`Layout::next_wal`]).
+const NEXT: &str = ".next";
 
 /// The suffix of a damaged log tail set aside by an open.
 pub(crate) const DAMAGED: &str = ".damaged";
@@ -64,6 +66,18 @@ impl Layout {
     pub(crate) fn archived_wal(&self, last_lsn: u64) -> PathBuf {
         self.wal_dir()
             .join(format!("transaction.{last_lsn:020}.log"))
+    }
+    /// The new, empty log a checkpoint at `lsn` stages before it archives the log in place
+    /// (`transaction.<lsn>.next`): named for its checkpoint, so that no other file is ever
+    /// taken for it.
+    pub(crate) fn next_wal(&self, lsn: u64) -> PathBuf {
+        self.wal_dir().join(format!("transaction.{lsn:020}{NEXT}"))
+    }
+    /// Whether `path` is a log staged by a checkpoint ([`Layout::next_wal`]).
+    pub(crate) fn is_next_wal(path: &Path) -> bool {
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("transaction.") && n.ends_with(NEXT))
     }
     /// Where the damaged tail cut after record `last_lsn` is kept: the first free name of
     /// `transaction.<lsn>.damaged`, `transaction.<lsn>-2.damaged`, ...

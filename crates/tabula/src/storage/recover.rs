@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::storage::checkpoint::remove_table_files;
 use crate::storage::fs::{DirLock, FileSystem};
-use crate::storage::inspect::{is_database, lost_log};
+use crate::storage::inspect::{is_database, lost_log, staged_log};
 use crate::storage::layout::{self, Layout};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry};
 use crate::storage::wal::line::{RawRecord, RawTableOps};
@@ -66,6 +66,12 @@ impl Storage {
         } else {
             Manifest::default()
         };
+        // Before anything is finished or removed: a refused directory stays as it was found,
+        // for its backup.
+        let wal_path = layout.wal();
+        if let Some(reason) = lost_log(&*fs, &layout, manifest.lsn) {
+            return Err(Error::corrupt(&wal_path, 0, reason));
+        }
         finish_interrupted_checkpoint(&*fs, &layout, &manifest)?;
         // A dropped table's files that its `DROP TABLE` could not remove.
         for name in manifest.dropped.iter().filter(|n| manifest.is_dropped(n)) {
@@ -75,11 +81,9 @@ impl Storage {
         let mut tables = read_schemas(&*fs, &layout, &manifest)?;
 
         // The log: records after the checkpoint, grouped by table; a record may create one.
-        let wal_path = layout.wal();
+        // (Missing only from a database never written.)
         let bytes = if fs.exists(&wal_path) {
             fs.read(&wal_path).map_err(|e| Error::io(&wal_path, e))?
-        } else if let Some(reason) = lost_log(&*fs, &layout) {
-            return Err(Error::corrupt(&wal_path, 0, reason));
         } else {
             Vec::new()
         };
@@ -281,11 +285,11 @@ fn read_consistent_point(
     let wal_path = layout.wal();
     let bytes = match fs.read(&wal_path) {
         Ok(b) => b,
-        // A checkpoint moving the log into its archive has its new, empty log staged: the
-        // records were all in the checkpoint. Otherwise the log was lost (or appeared since
-        // it was looked for: the caller reads again before it calls anything damage).
+        // Missing from a database never written, or staged by a checkpoint moving the log
+        // into its archive (every record in the checkpoint), or there again by now (a
+        // rotation finished since): no records. Otherwise lost.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            match lost_log(fs, layout).filter(|_| !fs.exists(&Layout::tmp(&wal_path))) {
+            match lost_log(fs, layout, manifest.lsn) {
                 Some(reason) => return Err(Error::corrupt(&wal_path, 0, reason)),
                 None => Vec::new(),
             }
@@ -401,6 +405,31 @@ fn finish_interrupted_checkpoint(
     layout: &Layout,
     manifest: &Manifest,
 ) -> Result<()> {
+    // A checkpoint's staged new log: with no log in place, the rotation stopped between
+    // its two renames, after the manifest committed, and it is the log. Beside a log (the
+    // rotation stopped before its first rename, or an older checkpoint's), a leftover.
+    let wal_dir = layout.wal_dir();
+    let wal = layout.wal();
+    let mut moved = false;
+    for path in fs.list(&wal_dir).map_err(|e| Error::io(&wal_dir, e))? {
+        if !Layout::is_next_wal(&path) {
+            continue;
+        }
+        if !fs.exists(&wal)
+            && path == layout.next_wal(manifest.lsn)
+            && staged_log(fs, layout, manifest.lsn)
+        {
+            tracing::info!(file = %wal.display(), "finishing an interrupted checkpoint's log rotation");
+            fs.rename(&path, &wal).map_err(|e| Error::io(&path, e))?;
+        } else {
+            tracing::info!(file = %path.display(), "removing a leftover staged log");
+            fs.remove(&path).map_err(|e| Error::io(&path, e))?;
+        }
+        moved = true;
+    }
+    if moved {
+        fs.sync_dir(&wal_dir).map_err(|e| Error::io(&wal_dir, e))?;
+    }
     for dir in [
         layout.root.clone(),
         layout.schema_dir(),
@@ -435,12 +464,6 @@ fn finish_interrupted_checkpoint(
                             .read(&final_path)
                             .is_ok_and(|bytes| crc_hex(&bytes) == entry.schema_crc32c)
                 })
-            } else if dir == layout.wal_dir() && final_path == layout.wal() {
-                // A checkpoint's new, empty log, staged before the old one was archived
-                // (`rotate_wal`): with no log in place the rotation stopped between its
-                // two renames, after the manifest committed. Beside a log, it is a
-                // replacement that never happened (`carry_log_tail`).
-                !fs.exists(&final_path)
             } else {
                 false
             };

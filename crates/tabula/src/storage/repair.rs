@@ -334,6 +334,14 @@ fn write_rebuilt(
     source: &Path,
     found: &Inspection,
 ) -> Result<()> {
+    // A directory removed by hand (`wal/`, say) is made again: the rebuilt files go in it.
+    for dir in [layout.schema_dir(), layout.data_dir(), layout.wal_dir()] {
+        if !fs.exists(&dir) {
+            fs.create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            fs.sync_dir(&layout.root)
+                .map_err(|e| Error::io(&layout.root, e))?;
+        }
+    }
     let quarantine = layout.root.join(QUARANTINE);
     for files in found.quarantined.values() {
         fs.create_dir_all(&quarantine)
