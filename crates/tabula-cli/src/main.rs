@@ -238,7 +238,10 @@ fn must_be_database(dir: &Path) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    if !dir.join("wal").is_dir() {
+    // Any of a database's own entries: one with `wal/` removed by hand is still a database,
+    // whose open then says what is missing.
+    let entries = ["wal", "schema", "data", "manifest.json"];
+    if !entries.iter().any(|e| dir.join(e).exists()) {
         bail!(
             "no tabula database at {} (create one with `tabula demo {}`)",
             dir.display(),
