@@ -195,6 +195,24 @@ impl Cols {
 
     /// A Python value for the column at position `i`.
     fn value_at(&self, i: usize, obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+        // A value of exactly the column's own type takes one check; anything else (a
+        // subclass, `bool` for an int, another type to coerce) goes the general way.
+        let ty = &self.schema.columns[i].ty;
+        if *ty == ColumnType::Text {
+            if let Ok(s) = obj.cast_exact::<PyString>() {
+                if let Ok(text) = s.to_cow() {
+                    return Ok(Value::Text(text.into_owned()));
+                }
+            }
+        } else if matches!(ty, ColumnType::F64 | ColumnType::F32) {
+            if let Ok(f) = obj.cast_exact::<PyFloat>() {
+                return Ok(Value::Float(f.value()));
+            }
+        } else if ty.is_int() && obj.is_exact_instance_of::<PyInt>() {
+            if let Ok(n) = obj.extract::<i64>() {
+                return Ok(Value::Int(n));
+            }
+        }
         match to_value(obj, self.json[i]) {
             Ok(v) => Ok(v),
             Err(why) => Err(self.mismatch(obj.py(), &self.schema.columns[i].name, obj, &why)),
