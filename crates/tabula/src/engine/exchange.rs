@@ -88,7 +88,7 @@ impl Engine {
         if let Some(s) = self.read_only_storage() {
             return Err(s.refuse("import"));
         }
-        let bytes = self.fs().read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = self.fs().read_input(path).map_err(|e| Error::io(path, e))?;
         let tables = read_export(path, &bytes)?;
         // Keys and unique values must not collide inside the document either; checked
         // before the database is touched.

@@ -36,7 +36,14 @@ pub(crate) trait FileSystem:
     /// The path with symbolic links and `..` resolved; it must exist.
     fn canonical(&self, path: &Path) -> io::Result<PathBuf>;
     fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// The bytes of one of the database's files. Only a regular file is read: a pipe or a
+    /// device in its place (reading one may never end) is `ErrorKind::InvalidInput`.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// The bytes of a file the user names (an import), which may be a pipe or a device
+    /// (`/dev/stdin`).
+    fn read_input(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.read(path)
+    }
     /// The bytes of `path` from `offset` on (none if the file is shorter).
     fn read_from(&self, path: &Path, offset: u64) -> io::Result<Vec<u8>> {
         let bytes = self.read(path)?;
@@ -104,6 +111,24 @@ impl FileSync for StdSync {
 struct StdLock(#[expect(dead_code, reason = "held for its Drop, which releases the lock")] File);
 impl DirLock for StdLock {}
 
+/// Refuses a path that is not a regular file (followed through symbolic links), before it
+/// is opened: opening a pipe waits for a writer, and a device may never end.
+fn regular_file(path: &Path) -> io::Result<()> {
+    let kind = fs::metadata(path)?.file_type();
+    if kind.is_file() {
+        return Ok(());
+    }
+    let what = if kind.is_dir() {
+        "a directory"
+    } else {
+        "a device, a pipe or a socket"
+    };
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("not a regular file: {what} is in its place"),
+    ))
+}
+
 impl FileSystem for StdFs {
     fn create_dir(&self, path: &Path) -> io::Result<()> {
         fs::create_dir(path)
@@ -115,10 +140,15 @@ impl FileSystem for StdFs {
         fs::create_dir_all(path)
     }
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        regular_file(path)?;
+        fs::read(path)
+    }
+    fn read_input(&self, path: &Path) -> io::Result<Vec<u8>> {
         fs::read(path)
     }
     fn read_from(&self, path: &Path, offset: u64) -> io::Result<Vec<u8>> {
         use std::io::{Read, Seek, SeekFrom};
+        regular_file(path)?;
         let mut f = fs::File::open(path)?;
         f.seek(SeekFrom::Start(offset))?;
         let mut out = Vec::new();

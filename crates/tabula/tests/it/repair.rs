@@ -234,6 +234,45 @@ fn a_stray_file_never_stands_in_for_a_lost_log() {
     assert!(!staged.exists());
 }
 
+/// A pipe in place of a database file: every tool says so and returns, none waits
+/// forever for a writer that never comes.
+#[cfg(unix)]
+#[test]
+fn a_pipe_in_place_of_a_file_is_an_error_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let log = path.join("wal/transaction.log");
+    fs::remove_file(&log).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&log)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = path.clone();
+    std::thread::spawn(move || {
+        let open = Database::open(&p).map(drop);
+        let read_only = Database::open_read_only(&p).map(drop);
+        let verify = tabula::verify(&p);
+        let _ = tx.send((open, read_only, verify));
+    });
+    let (open, read_only, verify) = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("a tool waited on the pipe");
+    for e in [
+        open.unwrap_err(),
+        read_only.unwrap_err(),
+        verify.unwrap_err(),
+    ] {
+        assert!(
+            matches!(&e, Error::Io { path, source }
+                if path.ends_with("wal/transaction.log")
+                    && source.to_string().contains("not a regular file")),
+            "{e}"
+        );
+    }
+}
+
 #[test]
 fn repair_makes_again_a_log_directory_removed_by_hand() {
     let dir = tempfile::tempdir().unwrap();
