@@ -116,10 +116,8 @@ pub fn repair(path: impl AsRef<Path>, options: RepairOptions) -> Result<RepairRe
     let root = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
     let options = RepairOptions {
         backup_dir: match options.backup_dir {
-            Some(d) => {
-                std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
-                Some(std::fs::canonicalize(&d).map_err(|e| Error::io(&d, e))?)
-            }
+            // Made only once a backup is needed, and never inside the database.
+            Some(d) => Some(resolved(&d).map_err(|e| Error::io(&d, e))?),
             None => None,
         },
     };
@@ -240,6 +238,27 @@ fn interrupted_repair(fs: &dyn FileSystem, layout: &Layout) -> Result<Option<Pat
     }
 }
 
+/// `path` with its symbolic links and `..` resolved as far as it exists, the rest (the
+/// directories still to make) joined on, so that it can be compared with the database's
+/// own path before anything is created.
+fn resolved(path: &Path) -> std::io::Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => break,
+        }
+    }
+    let mut out = std::fs::canonicalize(existing)?;
+    out.extend(rest.iter().rev());
+    Ok(out)
+}
+
 /// Copies every file of the database (not its lock) to a new directory
 /// `<parent>/<name>.backup-<UTC time>-<n>`, and reads each copy back to check it.
 fn make_backup(fs: &dyn FileSystem, root: &Path, dir: Option<&Path>) -> Result<PathBuf> {
@@ -259,6 +278,8 @@ fn make_backup(fs: &dyn FileSystem, root: &Path, dir: Option<&Path>) -> Result<P
             ),
         ));
     }
+    fs.create_dir_all(&parent)
+        .map_err(|e| Error::io(&parent, e))?;
     let name = root
         .file_name()
         .map_or_else(|| "db".into(), |n| n.to_string_lossy().into_owned());

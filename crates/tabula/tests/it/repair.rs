@@ -327,6 +327,13 @@ fn a_backup_inside_the_database_is_refused_before_anything_changes() {
     assert!(matches!(e, Error::Io { .. }), "{e}");
     assert!(e.to_string().contains("inside the database"), "{e}");
     assert!(!path.join("manifest.json").exists());
+    // Nor is a directory made inside it first.
+    let options = RepairOptions {
+        backup_dir: Some(path.join("bk/new")),
+    };
+    let e = tabula::repair(&path, options).unwrap_err();
+    assert!(e.to_string().contains("inside the database"), "{e}");
+    assert!(!path.join("bk").exists());
     // With a directory of one's own, it works.
     let options = RepairOptions {
         backup_dir: Some(dir.path().join("backups")),
@@ -575,6 +582,12 @@ fn a_healthy_database_is_left_alone() {
     assert!(report.problems.is_empty() && report.is_clean());
     let siblings = fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(siblings, 1);
+    // A backup directory named for it is not made either: nothing needed one.
+    let options = RepairOptions {
+        backup_dir: Some(dir.path().join("backups")),
+    };
+    assert_eq!(tabula::repair(&path, options).unwrap().backup, None);
+    assert!(!dir.path().join("backups").exists());
 }
 
 #[test]
