@@ -70,12 +70,22 @@ pub(crate) trait Cols {
     fn owned_values(&self, width: usize) -> Vec<Value> {
         (0..width).map(|i| self.value_at(i).to_owned()).collect()
     }
+
+    /// Every column, in order, when they are held as `Value`s already (the values
+    /// `value_at` reads, with nothing after them); `None` otherwise.
+    fn as_values(&self) -> Option<&[Value]> {
+        None
+    }
 }
 
 impl<R: Record> Cols for R {
     #[inline]
     fn value_at(&self, col: usize) -> ValueRef<'_> {
         self.col(col)
+    }
+    #[inline]
+    fn as_values(&self) -> Option<&[Value]> {
+        Record::as_values(self)
     }
 }
 
@@ -84,12 +94,18 @@ impl Cols for [Value] {
     fn value_at(&self, col: usize) -> ValueRef<'_> {
         self.get(col).map_or(ValueRef::Null, Value::as_ref)
     }
+    fn as_values(&self) -> Option<&[Value]> {
+        Some(self)
+    }
 }
 
 impl Cols for Vec<Value> {
     #[inline]
     fn value_at(&self, col: usize) -> ValueRef<'_> {
         self.get(col).map_or(ValueRef::Null, Value::as_ref)
+    }
+    fn as_values(&self) -> Option<&[Value]> {
+        Some(self)
     }
 }
 
@@ -105,6 +121,10 @@ pub(crate) trait Record: Clone + Send + Sync + 'static {
     /// (`DynRow`), else a copy.
     fn values_in_place(&self) -> Result<Cow<'_, [Value]>> {
         self.values().map(Cow::Owned)
+    }
+    /// The values in schema order when the record holds them as they are (`DynRow`).
+    fn as_values(&self) -> Option<&[Value]> {
+        None
     }
     /// The record for `values` in schema order. A typed record refuses values its fields
     /// cannot hold; a `DynRow` checks only their number. Either way the table checks the
@@ -172,6 +192,10 @@ impl Record for DynRow {
     }
     fn values_in_place(&self) -> Result<Cow<'_, [Value]>> {
         Ok(Cow::Borrowed(&self.0))
+    }
+    #[inline]
+    fn as_values(&self) -> Option<&[Value]> {
+        Some(&self.0)
     }
     fn from_row(schema: &Schema, values: Vec<Value>) -> Result<Self> {
         // Only the width: every row a table takes in passes `check_row` there (insert,

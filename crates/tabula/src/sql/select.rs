@@ -1407,6 +1407,14 @@ pub(crate) fn select_each(
     {
         // Streamed: each row goes out as it is found, the window counted on the way.
         let (mut skip, mut left) = (offset, limit.unwrap_or(usize::MAX));
+        // Every column of one table, in its order (`SELECT *`): a row that holds its
+        // values as they are goes out without a copy.
+        let whole_rows = rels.len() == 1
+            && exprs.len() == tables.width
+            && exprs
+                .iter()
+                .enumerate()
+                .all(|(i, e)| matches!(e, Scalar::Column(c) if *c == i));
         if left > 0 {
             produce(target, &rels, &used, params, outer, &mut |row| {
                 if !passes_cols(filter.as_ref(), row, params)? {
@@ -1416,9 +1424,17 @@ pub(crate) fn select_each(
                     skip -= 1;
                     return Ok(true);
                 }
-                let values = eval_all(exprs.iter(), row, params)?;
                 left -= 1;
-                Ok(f(&values)? && left > 0)
+                match row
+                    .as_values()
+                    .filter(|v| whole_rows && v.len() == exprs.len())
+                {
+                    Some(values) => Ok(f(values)? && left > 0),
+                    None => {
+                        let values = eval_all(exprs.iter(), row, params)?;
+                        Ok(f(&values)? && left > 0)
+                    }
+                }
             })?;
         }
         return Ok(SqlResult {

@@ -923,6 +923,30 @@ fn results_stream_to_a_callback_that_can_stop_them() {
     )
     .unwrap();
     assert_eq!(seen, [Value::Int(990), Value::Int(980)]);
+    // Whole rows (`SELECT *`, handed out as the table holds them) and any other
+    // projection stream exactly the rows the collected result has.
+    db.sql("CREATE TABLE w (id INTEGER PRIMARY KEY, name TEXT, score REAL)")
+        .unwrap();
+    db.sql("INSERT INTO w (name, score) VALUES ('a', 1.5), (NULL, 2.5), ('c', NULL)")
+        .unwrap();
+    for text in [
+        "SELECT * FROM w",
+        "SELECT * FROM w WHERE id > 1",
+        "SELECT w.* FROM w LIMIT 1 OFFSET 1",
+        "SELECT name, id, score FROM w",
+        "SELECT id, name FROM w",
+        "SELECT *, id FROM w",
+        "SELECT * FROM w, n WHERE n.id = w.id",
+        "SELECT * FROM (SELECT * FROM w) AS s WHERE s.id < 3",
+    ] {
+        let mut seen = Vec::new();
+        db.sql_each(text, &[], |row| {
+            seen.push(row.to_vec());
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(seen, db.sql(text).unwrap().rows, "{text}");
+    }
     // OFFSET and LIMIT on a streamed query.
     let mut seen = Vec::new();
     db.sql_each("SELECT v FROM n LIMIT 2 OFFSET 5", &[], |row| {
