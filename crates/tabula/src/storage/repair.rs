@@ -251,6 +251,15 @@ fn resolved(path: &Path) -> std::io::Result<PathBuf> {
                 rest.push(name.to_owned());
                 existing = parent;
             }
+            // `..` after a directory that does not exist: where it leads is not known
+            // until that directory is made, so it is refused rather than guessed.
+            _ if existing.ends_with("..") => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "`..` follows a directory that does not exist; name the backup \
+                     directory without it",
+                ))
+            }
             _ => break,
         }
     }

@@ -334,6 +334,16 @@ fn a_backup_inside_the_database_is_refused_before_anything_changes() {
     let e = tabula::repair(&path, options).unwrap_err();
     assert!(e.to_string().contains("inside the database"), "{e}");
     assert!(!path.join("bk").exists());
+    // `..` after a directory still to be made could lead anywhere, the database included.
+    let options = RepairOptions {
+        backup_dir: Some(dir.path().join("missing/../db/bk")),
+    };
+    let e = tabula::repair(&path, options).unwrap_err();
+    assert!(
+        matches!(&e, Error::Io { source, .. } if source.to_string().contains("`..` follows")),
+        "{e}"
+    );
+    assert!(!path.join("bk").exists() && !dir.path().join("missing").exists());
     // With a directory of one's own, it works.
     let options = RepairOptions {
         backup_dir: Some(dir.path().join("backups")),
