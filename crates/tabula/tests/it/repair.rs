@@ -41,6 +41,18 @@ fn seven(dir: &Path) -> PathBuf {
     path
 }
 
+/// A database whose one table and row ("A") are in the log only: never checkpointed.
+fn one_student_in_the_log(dir: &Path) -> PathBuf {
+    let path = dir.join("db");
+    let db = Database::open(&path).unwrap();
+    db.table::<Student>()
+        .unwrap()
+        .insert(student("A", 2020, 3.0))
+        .unwrap();
+    drop(db);
+    path
+}
+
 fn student_names(path: &Path) -> Vec<String> {
     sorted_names(&Database::open(path).unwrap())
 }
@@ -118,13 +130,7 @@ fn a_lost_log_is_refused_and_reported_until_repair_starts_an_empty_one() {
 #[test]
 fn a_lost_log_is_found_before_any_checkpoint_too() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
-    let db = Database::open(&path).unwrap();
-    db.table::<Student>()
-        .unwrap()
-        .insert(student("A", 2020, 3.0))
-        .unwrap();
-    drop(db);
+    let path = one_student_in_the_log(dir.path());
     assert!(!path.join("manifest.json").exists());
     fs::remove_file(path.join("wal/transaction.log")).unwrap();
     for e in [
@@ -538,13 +544,7 @@ fn a_path_that_is_not_a_database_is_refused() {
 fn a_damaged_schema_file_is_rebuilt_from_the_log_or_quarantines_its_table_alone() {
     // Created since the last checkpoint: the log's create record still holds the schema.
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
-    let db = Database::open(&path).unwrap();
-    db.table::<Student>()
-        .unwrap()
-        .insert(student("A", 2020, 3.0))
-        .unwrap();
-    drop(db);
+    let path = one_student_in_the_log(dir.path());
     fs::write(path.join("schema/students.schema.json"), "{ not json").unwrap();
     let problems = tabula::verify(&path).unwrap();
     assert_eq!(problems.len(), 1, "{problems:?}");
