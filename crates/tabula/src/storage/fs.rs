@@ -223,6 +223,10 @@ impl FileSystem for StdFs {
         Ok(Box::new(StdLog(f)))
     }
     fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn DirLock>>> {
+        // Opening a pipe for writing waits for a reader: refused first.
+        if path.exists() {
+            regular_file(path)?;
+        }
         let f = OpenOptions::new()
             .create(true)
             .truncate(false)

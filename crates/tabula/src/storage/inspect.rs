@@ -380,7 +380,10 @@ fn written(fs: &dyn FileSystem, layout: &Layout) -> Option<PathBuf> {
 /// segment of that LSN (`rotate_wal` stages it, archives the log, then renames it into the
 /// log's place). With no log in place, it is the log.
 pub(crate) fn staged_log(fs: &dyn FileSystem, layout: &Layout, manifest_lsn: u64) -> bool {
-    fs.len(&layout.next_wal(manifest_lsn)).is_ok_and(|n| n == 0)
+    let next = layout.next_wal(manifest_lsn);
+    // An empty regular file: a device or a pipe (whose length reads 0) is not one.
+    fs.len(&next).is_ok_and(|n| n == 0)
+        && !fs.is_special(&next)
         && fs.exists(&layout.archived_wal(manifest_lsn))
 }
 

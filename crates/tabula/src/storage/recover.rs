@@ -493,10 +493,13 @@ fn read_schemas(
 ) -> Result<BTreeMap<String, RecoveredTable>> {
     let mut tables = BTreeMap::new();
     let schema_dir = layout.schema_dir();
-    for path in fs
-        .list(&schema_dir)
-        .map_err(|e| Error::io(&schema_dir, e))?
-    {
+    // A `schema/` removed by hand holds no files: a table the manifest lists is reported
+    // missing below; one created in the log since has its schema there.
+    let listed = match fs.list(&schema_dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        listed => listed.map_err(|e| Error::io(&schema_dir, e))?,
+    };
+    for path in listed {
         let Some(name) = Layout::table_of_schema(&path) else {
             continue;
         };

@@ -111,7 +111,13 @@ fn shape(fs: &dyn FileSystem, root: &Path) -> Option<(Option<Vec<u8>>, Vec<PathB
     let mut files = Vec::new();
     for dir in [layout.schema_dir(), layout.data_dir(), layout.wal_dir()] {
         if fs.exists(&dir) {
-            files.extend(fs.list(&dir).ok()?);
+            match fs.list(&dir) {
+                Ok(listed) => files.extend(listed),
+                // Not a directory (a file in its place): the same on every reading, and
+                // the reading reports it.
+                Err(_) if fs.len(&dir).is_ok() => files.push(dir),
+                Err(_) => return None,
+            }
         }
     }
     files.sort();

@@ -279,6 +279,88 @@ fn a_pipe_in_place_of_a_file_is_an_error_not_a_hang() {
     }
 }
 
+/// Things in place of the database's files that no tool may wait on or take for a log.
+#[cfg(unix)]
+#[test]
+fn odd_files_in_the_databases_places_are_reported_promptly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let mkfifo = |p: &Path| {
+        let made = std::process::Command::new("mkfifo")
+            .arg(p)
+            .status()
+            .unwrap();
+        assert!(made.success());
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (root, lsn) = (dir.path().to_path_buf(), newest_archive(&path));
+    std::thread::spawn(move || {
+        // A pipe as the lock file: the writable open says so instead of waiting.
+        let a = root.join("a");
+        copy_dir(&root.join("db"), &a);
+        let _ = fs::remove_file(a.join("LOCK"));
+        mkfifo(&a.join("LOCK"));
+        let lock = Database::open(&a).map(drop);
+        // A device as the staged log, the log gone: not an empty file, so the log is lost.
+        let b = root.join("b");
+        copy_dir(&root.join("db"), &b);
+        fs::remove_file(b.join("wal/transaction.log")).unwrap();
+        std::os::unix::fs::symlink("/dev/null", b.join(format!("wal/transaction.{lsn}.next")))
+            .unwrap();
+        let staged = Database::open_read_only(&b).map(drop);
+        let staged_verify = tabula::verify(&b);
+        // A file where `wal/` should be: verify reads once and reports, as for any damage.
+        let c = root.join("c");
+        copy_dir(&root.join("db"), &c);
+        fs::remove_dir_all(c.join("wal")).unwrap();
+        fs::write(c.join("wal"), "x").unwrap();
+        let not_a_dir = tabula::verify(&c);
+        let _ = tx.send((lock, staged, staged_verify, not_a_dir));
+    });
+    let (lock, staged, staged_verify, not_a_dir) = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("a tool waited");
+    let e = lock.unwrap_err();
+    assert!(
+        matches!(&e, Error::Io { path, source }
+            if path.ends_with("LOCK") && source.to_string().contains("not a regular file")),
+        "{e}"
+    );
+    let e = staged.unwrap_err();
+    assert!(
+        matches!(&e, Error::Corrupt { file, .. } if file.ends_with("wal/transaction.log")),
+        "{e}"
+    );
+    let problems = staged_verify.unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.file.ends_with("wal/transaction.log")),
+        "{problems:?}"
+    );
+    let problems = not_a_dir.unwrap();
+    assert!(
+        !problems.is_empty()
+            && !problems
+                .iter()
+                .any(|p| p.message.contains("changed during")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_schema_directory_removed_by_hand_is_no_io_error() {
+    // The table was created in the log: its schema is there, the directory is not needed.
+    let dir = tempfile::tempdir().unwrap();
+    let path = one_student_in_the_log(dir.path());
+    fs::remove_dir_all(path.join("schema")).unwrap();
+    assert_eq!(
+        sorted_names(&Database::open_read_only(&path).unwrap()),
+        ["A"]
+    );
+    assert_eq!(student_names(&path), ["A"]);
+}
+
 #[test]
 fn repair_makes_again_a_log_directory_removed_by_hand() {
     let dir = tempfile::tempdir().unwrap();
