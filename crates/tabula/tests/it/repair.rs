@@ -53,6 +53,17 @@ fn one_student_in_the_log(dir: &Path) -> PathBuf {
     path
 }
 
+/// `verify` reports a problem with the file ending in `file`, its message saying `words`.
+fn assert_reported(path: &Path, file: &str, words: &str) {
+    let problems = tabula::verify(path).unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.file.ends_with(file) && p.message.contains(words)),
+        "{problems:?}"
+    );
+}
+
 fn student_names(path: &Path) -> Vec<String> {
     sorted_names(&Database::open(path).unwrap())
 }
@@ -108,13 +119,7 @@ fn a_lost_log_is_refused_and_reported_until_repair_starts_an_empty_one() {
     assert!(missing(&e), "{e}");
     // A refused open starts no log that would hide the loss.
     assert!(!path.join("wal/transaction.log").exists());
-    let problems = tabula::verify(&path).unwrap();
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.file.ends_with("wal/transaction.log") && p.message.contains("missing")),
-        "{problems:?}"
-    );
+    assert_reported(&path, "wal/transaction.log", "missing");
     let report = repair(&path);
     assert!(report.is_clean(), "{:?}", report.remaining);
     assert_eq!(table(&report, "students").rows_recovered, 7);
@@ -722,13 +727,7 @@ fn a_missing_snapshot_is_reported_and_its_rows_counted_as_missing() {
     let dir = tempfile::tempdir().unwrap();
     let path = seven(dir.path());
     fs::remove_file(path.join("data/students.records")).unwrap();
-    let problems = tabula::verify(&path).unwrap();
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.file.ends_with("students.records") && p.message.contains("missing")),
-        "{problems:?}"
-    );
+    assert_reported(&path, "students.records", "missing");
     let report = repair(&path);
     let t = table(&report, "students");
     assert_eq!(
