@@ -351,28 +351,36 @@ pub(crate) fn is_database(fs: &dyn FileSystem, root: &Path) -> bool {
     fs.list(root).is_ok() && (fs.exists(&layout.wal()) || written(fs, &layout).is_some())
 }
 
-/// A file that shows the database was written: the manifest, a schema file, a snapshot or
-/// an archived log segment. Creating a table and making a checkpoint both write the log
-/// first, so a database holding any of them has a log.
+/// A file that shows the database was written: the manifest, a schema file, or what a
+/// checkpoint leaves ([`checkpointed`]). Creating a table and making a checkpoint both
+/// write the log first, so a database holding any of them has a log.
 fn written(fs: &dyn FileSystem, layout: &Layout) -> Option<PathBuf> {
-    let in_dir = |dir: PathBuf, is_evidence: fn(&Path) -> bool| {
-        fs.list(&dir)
-            .ok()
-            .and_then(|files| files.into_iter().find(|p| is_evidence(p)))
-    };
     Some(layout.manifest())
         .filter(|m| fs.exists(m))
         .or_else(|| {
-            in_dir(layout.schema_dir(), |p| {
+            first_in(fs, &layout.schema_dir(), |p| {
                 Layout::table_of_schema(p).is_some()
             })
         })
-        .or_else(|| {
-            in_dir(layout.data_dir(), |p| {
-                p.extension().is_some_and(|e| e == "records")
-            })
-        })
-        .or_else(|| in_dir(layout.wal_dir(), |p| Layout::archived_lsn(p).is_some()))
+        .or_else(|| checkpointed(fs, layout))
+}
+
+/// A file only a checkpoint writes, and only after a manifest named it: a snapshot under
+/// its final name or an archived log segment.
+pub(crate) fn checkpointed(fs: &dyn FileSystem, layout: &Layout) -> Option<PathBuf> {
+    first_in(fs, &layout.data_dir(), |p| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(".records"))
+    })
+    .or_else(|| first_in(fs, &layout.wal_dir(), |p| Layout::archived_lsn(p).is_some()))
+}
+
+/// The first file of `dir` that `is_it` picks (none if `dir` cannot be listed).
+fn first_in(fs: &dyn FileSystem, dir: &Path, is_it: fn(&Path) -> bool) -> Option<PathBuf> {
+    fs.list(dir)
+        .ok()
+        .and_then(|files| files.into_iter().find(|p| is_it(p)))
 }
 
 /// Whether a checkpoint at `manifest_lsn` staged its new log and stopped before putting it
@@ -471,14 +479,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             }
         }
     }
-    let archived = || {
-        fs.list(&layout.wal_dir())
-            .unwrap_or_default()
-            .iter()
-            .any(|p| Layout::archived_lsn(p).is_some())
-    };
-    if out.manifest.is_none() && !fs.exists(&manifest_path) && (!snapshots.is_empty() || archived())
-    {
+    if out.manifest.is_none() && !fs.exists(&manifest_path) && checkpointed(fs, &layout).is_some() {
         out.problem(
             &manifest_path,
             0,

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::storage::checkpoint::remove_table_files;
 use crate::storage::fs::{DirLock, FileSystem};
-use crate::storage::inspect::{is_database, lost_log, staged_log};
+use crate::storage::inspect::{checkpointed, is_database, lost_log, staged_log};
 use crate::storage::layout::{self, Layout};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry};
 use crate::storage::wal::line::{RawRecord, RawTableOps};
@@ -355,7 +355,7 @@ fn keep_damaged_tail(
 /// durable (a directory is only found again after a power loss if its parent was fsynced).
 /// The root is synced on every open: a process that created a subdirectory may have died
 /// before it could.
-fn create_dirs(fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
+pub(crate) fn create_dirs(fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
     let root_existed = fs.exists(&layout.root);
     fs.create_dir_all(&layout.root)
         .map_err(|e| Error::io(&layout.root, e))?;
@@ -590,21 +590,7 @@ fn refuse_lost_manifest(fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
     if fs.exists(&manifest) {
         return Ok(());
     }
-    let snapshot = fs.list(&layout.data_dir()).ok().and_then(|files| {
-        files.into_iter().find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.ends_with(".records"))
-        })
-    });
-    let archive = || {
-        fs.list(&layout.wal_dir()).ok().and_then(|files| {
-            files
-                .into_iter()
-                .find(|p| Layout::archived_lsn(p).is_some())
-        })
-    };
-    match snapshot.or_else(archive) {
+    match checkpointed(fs, layout) {
         Some(evidence) => Err(Error::corrupt(
             &manifest,
             0,

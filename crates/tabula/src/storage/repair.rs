@@ -13,7 +13,7 @@ use crate::storage::fs::{FileSystem, StdFs};
 use crate::storage::inspect::{inspect, is_database, Inspection, SchemaSource};
 use crate::storage::layout::{Layout, DAMAGED};
 use crate::storage::manifest::{crc_hex, Manifest, TableEntry, FORMAT};
-use crate::storage::recover::take_lock;
+use crate::storage::recover::{create_dirs, take_lock};
 use crate::storage::verify::Problem;
 use crate::storage::{write_atomic_with, SchemaFile};
 
@@ -365,13 +365,7 @@ fn write_rebuilt(
     found: &Inspection,
 ) -> Result<()> {
     // A directory removed by hand (`wal/`, say) is made again: the rebuilt files go in it.
-    for dir in [layout.schema_dir(), layout.data_dir(), layout.wal_dir()] {
-        if !fs.exists(&dir) {
-            fs.create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            fs.sync_dir(&layout.root)
-                .map_err(|e| Error::io(&layout.root, e))?;
-        }
-    }
+    create_dirs(fs, layout)?;
     let quarantine = layout.root.join(QUARANTINE);
     for files in found.quarantined.values() {
         fs.create_dir_all(&quarantine)
