@@ -53,6 +53,19 @@ fn one_student_in_the_log(dir: &Path) -> PathBuf {
     path
 }
 
+/// Both opens, writable and read-only, fail with `Error::Corrupt` naming `file`.
+fn assert_opens_refuse(path: &Path, file: &str, context: &str) {
+    for e in [
+        Database::open(path).unwrap_err(),
+        Database::open_read_only(path).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&e, Error::Corrupt { file: f, .. } if f.ends_with(file)),
+            "{context}: {e}"
+        );
+    }
+}
+
 /// `verify` reports a problem with the file ending in `file`, its message saying `words`.
 fn assert_reported(path: &Path, file: &str, words: &str) {
     let problems = tabula::verify(path).unwrap();
@@ -223,15 +236,7 @@ fn a_stray_file_never_stands_in_for_a_lost_log() {
         copy_dir(&dir.path().join("db"), &path);
         fs::remove_file(path.join("wal/transaction.log")).unwrap();
         fs::write(path.join("wal").join(name), content).unwrap();
-        for e in [
-            Database::open(&path).unwrap_err(),
-            Database::open_read_only(&path).unwrap_err(),
-        ] {
-            assert!(
-                matches!(&e, Error::Corrupt { file, .. } if file.ends_with("wal/transaction.log")),
-                "{name}: {e}"
-            );
-        }
+        assert_opens_refuse(&path, "wal/transaction.log", name);
         assert_eq!(&fs::read(path.join("wal").join(name)).unwrap(), content);
         assert_ne!(tabula::verify(&path).unwrap(), [], "{name}");
     }
@@ -860,15 +865,7 @@ fn a_lost_manifest_is_refused_by_every_open_until_repair() {
     }
     fs::remove_file(path.join("manifest.json")).unwrap();
     let snapshot = fs::read(path.join("data/students.records")).unwrap();
-    for e in [
-        Database::open(&path).unwrap_err(),
-        Database::open_read_only(&path).unwrap_err(),
-    ] {
-        assert!(
-            matches!(&e, Error::Corrupt { file, .. } if file.ends_with("manifest.json")),
-            "{e}"
-        );
-    }
+    assert_opens_refuse(&path, "manifest.json", "");
     assert_eq!(
         fs::read(path.join("data/students.records")).unwrap(),
         snapshot
