@@ -1425,10 +1425,9 @@ pub(crate) fn select_each(
                     return Ok(true);
                 }
                 left -= 1;
-                match row
-                    .as_values()
-                    .filter(|v| whole_rows && v.len() == exprs.len())
-                {
+                // Asked only of whole-row queries: it is a dynamic call on every row.
+                let held = if whole_rows { row.as_values() } else { None };
+                match held.filter(|v| v.len() == exprs.len()) {
                     Some(values) => Ok(f(values)? && left > 0),
                     None => {
                         let values = eval_all(exprs.iter(), row, params)?;
