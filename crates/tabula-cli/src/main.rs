@@ -175,11 +175,14 @@ enum Command {
     /// Write snapshots of changed tables and archive the write-ahead log.
     #[command(after_help = "Example:\n  tabula checkpoint data/university")]
     Checkpoint { dir: PathBuf },
-    /// Write every table to one JSON document.
+    /// Write every table to one JSON document (FILE `-`: standard output).
     #[command(after_help = "Example:\n  tabula export data/university backup.json")]
     Export { dir: PathBuf, file: PathBuf },
-    /// Read a JSON document written by `export`: everything, or nothing.
-    #[command(after_help = "Example:\n  tabula import data/copy backup.json")]
+    /// Read a JSON document written by `export`: everything, or nothing (FILE `-`: standard
+    /// input).
+    #[command(
+        after_help = "Example:\n  tabula import data/copy backup.json\n  tabula export data/university - | tabula import data/copy -"
+    )]
     Import { dir: PathBuf, file: PathBuf },
     /// Read every file; report every problem with its file and line (exit 1 if any).
     #[command(
@@ -330,6 +333,31 @@ fn parse_row(place: &str, table: &str, text: &str) -> anyhow::Result<InputRow> {
         place: place.to_owned(),
         row: Row::from_pairs(pairs),
     })
+}
+
+/// `-` as a file argument: the process's standard input or output (`stream`), which the
+/// library reads and writes as it does any pipe.
+fn standard_stream(file: PathBuf, stream: &str) -> PathBuf {
+    if cfg!(unix) && file.as_os_str() == "-" {
+        PathBuf::from(stream)
+    } else {
+        file
+    }
+}
+
+/// Removes what a failed import created in a directory that was empty before it (best
+/// effort: the import's error is what the user needs to see).
+fn empty_out(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let _ = match e.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+            _ => std::fs::remove_file(&path),
+        };
+    }
 }
 
 /// Rows from a file or stdin: a JSON array of objects, or JSON Lines (one object a line).
@@ -648,6 +676,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Export { dir, file } => {
+            let file = standard_stream(file, "/dev/stdout");
             let db = open_read_only(&dir)?;
             let pb = spinner("exporting");
             db.export_json(&file)?;
@@ -668,9 +697,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Import { dir, file } => {
+            let file = standard_stream(file, "/dev/stdin");
             // Read the file's metadata first, so a missing file creates no database.
             std::fs::metadata(&file).with_context(|| format!("reading {}", file.display()))?;
             let created = !dir.exists();
+            let was_empty = std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_none());
             let db = if dir.join("wal").is_dir() {
                 open(&dir)?
             } else {
@@ -689,10 +720,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let n = match n {
                 Ok(n) => n,
                 Err(e) => {
-                    // Everything or nothing: a database this import created goes too.
+                    // Everything or nothing: a database this import created goes too, and
+                    // a directory that was empty is left empty.
                     drop(db);
                     if created {
                         let _ = std::fs::remove_dir_all(&dir);
+                    } else if was_empty {
+                        empty_out(&dir);
                     }
                     return Err(e.into());
                 }

@@ -51,7 +51,7 @@ struct Settings {
 /// What a statement is, by its first word: the shell handles the transaction's own and
 /// prints the others' results.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Begin,
     Commit,
     Rollback,
@@ -64,7 +64,7 @@ enum Kind {
 }
 
 impl Kind {
-    fn of(statement: &str) -> Kind {
+    pub(crate) fn of(statement: &str) -> Kind {
         let mut words = statement
             .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
             .filter(|w| !w.is_empty())
@@ -79,6 +79,17 @@ impl Kind {
             "SELECT" | "WITH" => Kind::Query,
             _ => Kind::Other,
         }
+    }
+
+    /// The kind of the last statement of `text`, a whole script whose last statement need
+    /// not end with `;`.
+    pub(crate) fn of_last(text: &str) -> Kind {
+        // The line end closes a trailing `--` comment, so that the added `;` ends the
+        // statement.
+        split::split(&format!("{text}\n;"))
+            .statements
+            .last()
+            .map_or(Kind::Other, |s| Kind::of(&s.text))
     }
 }
 

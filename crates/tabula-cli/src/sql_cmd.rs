@@ -9,6 +9,7 @@ use anyhow::Context;
 use tabula::{Database, Row, SqlResult};
 
 use crate::output::{self, CsvGuard, Format};
+use crate::shell::Kind;
 
 /// Runs the `sql` command.
 pub fn run(
@@ -55,8 +56,13 @@ pub fn run(
         }
     };
     let printed = if result.columns.is_empty() {
+        // As the shell says it: a count for the statements that change rows, "ok" for the
+        // others (CREATE, DROP, ALTER), whose count would be a meaningless 0.
         let line = if format == Format::Table {
-            format!("{} row(s) changed", result.changed)
+            match Kind::of_last(&text) {
+                Kind::Other => "ok".to_owned(),
+                _ => format!("{} row(s) changed", result.changed),
+            }
         } else {
             serde_json::json!({ "changed": result.changed }).to_string()
         };

@@ -836,11 +836,55 @@ fn import_creates_a_new_database() {
         !d.path().join("third").exists(),
         "a failed import leaves no database"
     );
+    // An empty directory the failed import was given is left empty.
+    let empty = d.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let o = tabula(&["import", empty.to_str().unwrap(), bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
     // A missing file creates nothing.
     let none = d.path().join("none");
     let o = tabula(&["import", none.to_str().unwrap(), "/nonexistent.json"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(!none.exists());
+}
+
+/// `-` is standard output for `export` and standard input for `import`: a copy through a
+/// pipe, with export's report on standard error, apart from the document.
+#[test]
+fn export_and_import_through_a_pipe() {
+    let (d, _path, p) = demo();
+    let export = Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args(["export", &p, "-"])
+        .output()
+        .unwrap();
+    assert!(export.status.success(), "{}", text(&export));
+    assert!(
+        String::from_utf8_lossy(&export.stderr).contains("exported 3 table(s)"),
+        "{}",
+        text(&export)
+    );
+    let copy = d.path().join("copy");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args(["import", copy.to_str().unwrap(), "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&export.stdout)
+            .unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(stdout(&o).starts_with("imported 24 row(s)"), "{}", text(&o));
+    assert!(!Path::new("-").exists(), "no file named - was written");
 }
 
 #[test]
@@ -1135,6 +1179,26 @@ fn sql_on_an_empty_directory_creates_the_database() {
     let p = dir.path().to_str().unwrap().to_owned();
     let o = tabula(&["sql", &p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"]);
     assert!(o.status.success(), "{}", text(&o));
+    // A statement that changes no rows says "ok", as the shell does, not "0 row(s) changed";
+    // the last statement decides, whatever the comments after it.
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ok\n");
+    let o = tabula(&[
+        "sql",
+        &p,
+        "INSERT INTO t (v) VALUES ('a'), ('b'); CREATE INDEX t_v ON t (v) -- and done",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ok\n", "{}", text(&o));
+    let o = tabula(&[
+        "sql",
+        &p,
+        "CREATE INDEX t_id ON t (id); DELETE FROM t WHERE v = 'b';",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "1 row(s) changed\n",
+        "{}",
+        text(&o)
+    );
     let o = tabula(&[
         "--format",
         "jsonl",
@@ -1142,7 +1206,7 @@ fn sql_on_an_empty_directory_creates_the_database() {
         &p,
         "SELECT count(*) AS n FROM t",
     ]);
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), r#"{"n":0}"#);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), r#"{"n":1}"#);
 }
 
 /// Statements before a failing one stay committed: exit 3 when they changed anything (rows,

@@ -221,9 +221,10 @@ pub enum Error {
     /// writes, say) while that table was busy; finish the first call, then make the second.
     #[error("a transaction's table was used from inside a closure of another call on it; finish that call first")]
     Reentrant,
-    /// `verify` or `repair` was pointed at a path that is not a database directory (it holds
-    /// no `manifest.json`, `schema/` or write-ahead log).
-    #[error("{path} is not a tabula database directory (no manifest.json, schema/ or wal/transaction.log in it)")]
+    /// `verify`, `repair` or a read-only open was pointed at a path that is not a database
+    /// directory: it holds none of the files a database has (its write-ahead log, manifest,
+    /// schema files, snapshots or archived log segments).
+    #[error("{path} is not a tabula database directory (it holds no wal/transaction.log, manifest.json, schema file, snapshot or archived log segment)")]
     NotADatabase {
         /// The path.
         path: PathBuf,
