@@ -50,7 +50,11 @@ impl Storage {
         options: Options,
     ) -> Result<(Storage, Vec<RecoveredTable>)> {
         let layout = Layout::new(root);
-        create_dirs(&*fs, &layout)?;
+        // The root holds the lock; its subdirectories are made only once the directory is
+        // known to be one this open accepts, so that a refused open leaves it as it was
+        // (but for the lock file, which is never removed: a process waiting on it would
+        // otherwise lock a file no one else can find).
+        create_root(&*fs, &layout)?;
         let lock_path = layout.lock();
         let lock = take_lock(&*fs, &lock_path, &layout.root)?;
         refuse_interrupted_repair(&*fs, &layout)?;
@@ -72,6 +76,7 @@ impl Storage {
         if let Some(reason) = lost_log(&*fs, &layout, manifest.lsn) {
             return Err(Error::corrupt(&wal_path, 0, reason));
         }
+        create_dirs(&*fs, &layout)?;
         finish_interrupted_checkpoint(&*fs, &layout, &manifest)?;
         // A dropped table's files that its `DROP TABLE` could not remove.
         for name in manifest.dropped.iter().filter(|n| manifest.is_dropped(n)) {
@@ -356,14 +361,7 @@ fn keep_damaged_tail(
 /// The root is synced on every open: a process that created a subdirectory may have died
 /// before it could.
 pub(crate) fn create_dirs(fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
-    let root_existed = fs.exists(&layout.root);
-    fs.create_dir_all(&layout.root)
-        .map_err(|e| Error::io(&layout.root, e))?;
-    if !root_existed {
-        if let Some(parent) = layout.root.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs.sync_dir(parent).map_err(|e| Error::io(parent, e))?;
-        }
-    }
+    create_root(fs, layout)?;
     for dir in [layout.schema_dir(), layout.data_dir(), layout.wal_dir()] {
         if !fs.exists(&dir) {
             fs.create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -371,6 +369,20 @@ pub(crate) fn create_dirs(fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
     }
     fs.sync_dir(&layout.root)
         .map_err(|e| Error::io(&layout.root, e))
+}
+
+/// Creates the database's root directory if it is missing, durably (its parent synced).
+fn create_root(fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
+    let existed = fs.exists(&layout.root);
+    // Also when it exists: a file in its place is an error naming it.
+    fs.create_dir_all(&layout.root)
+        .map_err(|e| Error::io(&layout.root, e))?;
+    if !existed {
+        if let Some(parent) = layout.root.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs.sync_dir(parent).map_err(|e| Error::io(parent, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Takes the directory's lock. A lock that is held is asked for again for a short while

@@ -53,8 +53,10 @@ fn one_student_in_the_log(dir: &Path) -> PathBuf {
     path
 }
 
-/// Both opens, writable and read-only, fail with `Error::Corrupt` naming `file`.
+/// Both opens, writable and read-only, fail with `Error::Corrupt` naming `file`, and leave
+/// the directory as they found it (but for the lock file), for its backup.
 fn assert_opens_refuse(path: &Path, file: &str, context: &str) {
+    let before = entries(path);
     for e in [
         Database::open(path).unwrap_err(),
         Database::open_read_only(path).unwrap_err(),
@@ -63,7 +65,29 @@ fn assert_opens_refuse(path: &Path, file: &str, context: &str) {
             matches!(&e, Error::Corrupt { file: f, .. } if f.ends_with(file)),
             "{context}: {e}"
         );
+        assert_eq!(entries(path), before, "{context}: {e}");
     }
+}
+
+/// Every entry under `dir` but the lock file, with each file's length.
+fn entries(dir: &Path) -> Vec<(PathBuf, Option<u64>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let meta = e.metadata().unwrap();
+            let rel = e.path().strip_prefix(dir).unwrap().to_path_buf();
+            if meta.is_dir() {
+                todo.push(e.path());
+                out.push((rel, None));
+            } else if e.file_name() != "LOCK" {
+                out.push((rel, Some(meta.len())));
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// `verify` reports a problem with the file ending in `file`, its message saying `words`.
@@ -130,8 +154,14 @@ fn a_lost_log_is_refused_and_reported_until_repair_starts_an_empty_one() {
     assert!(missing(&e), "{e}");
     let e = Database::open_read_only(&path).unwrap_err();
     assert!(missing(&e), "{e}");
-    // A refused open starts no log that would hide the loss.
+    // A refused open starts no log that would hide the loss, and makes no directory: with
+    // `data/` gone too, it is not made again until repair.
     assert!(!path.join("wal/transaction.log").exists());
+    let other = dir.path().join("no-data");
+    copy_dir(&path, &other);
+    fs::remove_dir_all(other.join("data")).unwrap();
+    assert_opens_refuse(&other, "wal/transaction.log", "data/ removed too");
+    assert!(!other.join("data").exists());
     assert_reported(&path, "wal/transaction.log", "missing");
     let report = repair(&path);
     assert!(report.is_clean(), "{:?}", report.remaining);
