@@ -92,9 +92,11 @@ impl ColumnType {
     }
 
     /// Converts `value` to this type when that loses nothing: `3` into a float column,
-    /// `3.0` into an integer column, `300` into `u16`. Returns `None` when it would lose
-    /// information (`3.5` into an integer, `300` into `u8`, `2^60` into `f64`) or the kinds
-    /// differ. `Null` is returned as is; nullability is the column's business.
+    /// `3.0` into an integer column, `300` into `u16`, a JSON document's text into a `json`
+    /// column (its line breaks made spaces: a row is one line of the log). Returns `None`
+    /// when it would lose information (`3.5` into an integer, `300` into `u8`, `2^60` into
+    /// `f64`, text that is not JSON into `json`) or the kinds differ. `Null` is returned as
+    /// is; nullability is the column's business.
     pub fn coerce(self, value: Value) -> Option<Value> {
         match (self, value) {
             (_, Value::Null) => Some(Value::Null),
@@ -102,7 +104,7 @@ impl ColumnType {
             (ColumnType::Text, v @ Value::Text(_)) => Some(v),
             (ColumnType::Json, Value::Text(t)) => serde_json::from_str::<serde_json::Value>(&t)
                 .ok()
-                .map(|_| Value::Text(t)),
+                .map(|_| Value::Text(one_line(t))),
             (t, Value::Int(i)) if t.is_int() => {
                 let (lo, hi) = t.int_range()?;
                 (lo..=hi).contains(&i).then_some(Value::Int(i))
@@ -725,8 +727,16 @@ impl Schema {
             return Ok(value);
         }
         let shown = value.clone();
-        c.ty.coerce(value)
-            .ok_or_else(|| self.type_mismatch(col, shown))
+        let v =
+            c.ty.coerce(value)
+                .ok_or_else(|| self.type_mismatch(col, shown))?;
+        // The files of a nullable `json` column cannot tell the document `null` from SQL
+        // NULL (a document is written as itself), so it is NULL from the start rather than
+        // after the next open. A column that is not nullable keeps the document.
+        if c.ty == ColumnType::Json && c.nullable && is_json_null(&v) {
+            return Ok(Value::Null);
+        }
+        Ok(v)
     }
 
     /// [`Schema::coerce`] for a lookup key: a key already in its column's representation
@@ -872,6 +882,22 @@ fn describe(c: &Column) -> String {
     s
 }
 
+/// A valid JSON document's text as the files keep it: on one line, without whitespace
+/// around it. A line break can only be whitespace between its tokens (inside a string JSON
+/// escapes it), so each becomes a space; nothing else changes.
+fn one_line(text: String) -> String {
+    let trimmed = text.trim_matches([' ', '\t', '\n', '\r']);
+    if trimmed.len() == text.len() && !text.contains(['\n', '\r']) {
+        return text;
+    }
+    trimmed.replace(['\n', '\r'], " ")
+}
+
+/// Whether `v` is the text of the JSON document `null`, as [`ColumnType::coerce`] leaves it.
+fn is_json_null(v: &Value) -> bool {
+    matches!(v, Value::Text(t) if t == "null")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -902,6 +928,13 @@ mod tests {
             Some(Value::from("{\"a\":1}"))
         );
         assert_eq!(ColumnType::Json.coerce(Value::from("{nope")), None);
+        // A document keeps its text but for line breaks and the whitespace around it.
+        assert_eq!(
+            ColumnType::Json.coerce(Value::from(
+                "\r\n {\n  \"a\": \"x\\ny\",\r\n  \"b\": [1]\n}\n"
+            )),
+            Some(Value::from("{   \"a\": \"x\\ny\",    \"b\": [1] }"))
+        );
     }
 
     #[test]

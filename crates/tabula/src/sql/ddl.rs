@@ -11,8 +11,9 @@
 //! default written as PostgreSQL's `'NaN'`, `'Infinity'` or `'-Infinity'` is that float.
 
 use sqlparser::ast::{
-    ColumnDef, ColumnOption, CreateTable, DataType, Expr, FunctionArg, FunctionArgExpr,
-    FunctionArguments, ObjectName, ReferentialAction, Spanned, TableConstraint, UnaryOperator,
+    BinaryOperator, ColumnDef, ColumnOption, CreateTable, DataType, Expr, FunctionArg,
+    FunctionArgExpr, FunctionArguments, ObjectName, ReferentialAction, Spanned, TableConstraint,
+    UnaryOperator,
 };
 
 use crate::error::{Error, Result};
@@ -174,8 +175,18 @@ fn range_type(check: &Expr, column: &str, ty: ColumnType) -> Option<ColumnType> 
     .find(|t| t.int_range() == Some(range) && *t != ty)
 }
 
-/// Whether a check is `json_valid(c)` on column `column`: SQLite's way to say `json`.
+/// Whether a check is `json_valid(c)` on column `column` (or `c IS NULL OR json_valid(c)`,
+/// as a dump writes it for a nullable column): SQLite's way to say `json`.
 fn is_json_check(check: &Expr, column: &str) -> bool {
+    if let Expr::BinaryOp {
+        left,
+        op: BinaryOperator::Or,
+        right,
+    } = check
+    {
+        return matches!(left.as_ref(), Expr::IsNull(c) if is_column(c, column))
+            && is_json_check(right, column);
+    }
     let Expr::Function(f) = check else {
         return false;
     };

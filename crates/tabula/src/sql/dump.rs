@@ -372,7 +372,12 @@ fn column_def(
         fmt(write!(out, " CHECK ({name} BETWEEN {lo} AND {hi})"))?;
     }
     if c.ty == ColumnType::Json && dialect == Dialect::Sqlite {
-        fmt(write!(out, " CHECK (json_valid({name}))"))?;
+        // SQLite before 3.45 has `json_valid(NULL)` false, so a NULL needs its own way in.
+        if c.nullable {
+            fmt(write!(out, " CHECK ({name} IS NULL OR json_valid({name}))"))?;
+        } else {
+            fmt(write!(out, " CHECK (json_valid({name}))"))?;
+        }
     }
     if let Some(check) = &c.check {
         fmt(write!(out, " CHECK ({check})"))?;

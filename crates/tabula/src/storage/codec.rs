@@ -279,9 +279,11 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
                 // The document's own text, as it was written: parsing it into a
                 // `serde_json::Value` would sort its object keys and round integers
                 // beyond 64 bits to floats.
+                // `null` is NULL in a nullable column, and the document `null` in one that
+                // is not (which can hold no NULL): see `Schema::coerce`.
                 let raw: Box<serde_json::value::RawValue> = map.next_value()?;
                 match raw.get() {
-                    "null" => Value::Null,
+                    "null" if self.schema.columns[i].nullable => Value::Null,
                     text => Value::Text(text.to_owned()),
                 }
             } else {

@@ -291,6 +291,14 @@ fn both_dialects_read_back_into_the_same_database() {
     assert_eq!(tables.len(), 6);
     for dialect in [Dialect::Sqlite, Dialect::Postgres] {
         let script = dump(&db, dialect);
+        if dialect == Dialect::Sqlite {
+            // A nullable json column lets NULL past `json_valid`, which SQLite before 3.45
+            // finds false for it.
+            assert!(
+                script.contains("j TEXT CHECK (j IS NULL OR json_valid(j))"),
+                "{script}"
+            );
+        }
         let copy = Database::in_memory();
         copy.sql(&script)
             .unwrap_or_else(|e| panic!("{dialect}: {e}\n{script}"));
