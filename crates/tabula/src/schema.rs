@@ -203,7 +203,11 @@ pub struct Column {
     #[serde(default)]
     pub nullable: bool,
     /// The value used when a row arrives without this column.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_default"
+    )]
     pub default: Option<Value>,
     /// Whether this is the primary key.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -221,6 +225,36 @@ pub struct Column {
     /// name other columns too. A row for which it is null passes, as in SQL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<String>,
+}
+
+/// A default as the schema file holds it: a float JSON cannot write (NaN, an infinity) as
+/// the strings `"NaN"`, `"inf"` and `"-inf"`, as the data files write such floats (serde
+/// would write `null`, and the default would be lost at the next open).
+fn serialize_default<S: serde::Serializer>(
+    default: &Option<Value>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match default {
+        Some(Value::Float(f)) if f.is_nan() => s.serialize_str("NaN"),
+        Some(Value::Float(f)) if f.is_infinite() => {
+            s.serialize_str(if *f > 0.0 { "inf" } else { "-inf" })
+        }
+        other => serde::Serialize::serialize(other, s),
+    }
+}
+
+/// A float column's default read back from its spelling in a schema file (see
+/// [`serialize_default`]); any other value as it is.
+fn non_finite(v: Value) -> Value {
+    match &v {
+        Value::Text(t) => match t.as_str() {
+            "NaN" => Value::Float(f64::NAN),
+            "inf" => Value::Float(f64::INFINITY),
+            "-inf" => Value::Float(f64::NEG_INFINITY),
+            _ => v,
+        },
+        _ => v,
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -576,6 +610,7 @@ impl Schema {
                 )));
             }
             if let Some(d) = c.default.take() {
+                let d = if c.ty.is_float() { non_finite(d) } else { d };
                 match c.ty.coerce(d.clone()) {
                     Some(v) if !v.is_null() || c.nullable => c.default = Some(v),
                     _ => {

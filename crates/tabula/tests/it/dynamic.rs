@@ -319,6 +319,38 @@ fn multi_line_and_null_documents_survive_a_reopen() {
     expect(&Database::open(dir.path()).unwrap());
 }
 
+/// A float default JSON cannot write (NaN, the infinities) survives a checkpoint and a
+/// reopen: the schema file used to hold `null`, so the default was lost, and a `NOT NULL`
+/// column refused every row that left it out.
+#[test]
+fn non_finite_float_defaults_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path()).unwrap();
+        db.sql(
+            "CREATE TABLE f (id INTEGER PRIMARY KEY, lo REAL NOT NULL DEFAULT '-inf', \
+             hi REAL DEFAULT 'inf', odd REAL DEFAULT 'NaN', t TEXT DEFAULT 'inf')",
+        )
+        .unwrap();
+        db.checkpoint().unwrap();
+    }
+    let db = Database::open(dir.path()).unwrap();
+    let schema = db.schema("f").unwrap();
+    assert_eq!(
+        schema.columns[1].default,
+        Some(Value::Float(f64::NEG_INFINITY))
+    );
+    assert_eq!(schema.columns[2].default, Some(Value::Float(f64::INFINITY)));
+    assert!(matches!(schema.columns[3].default, Some(Value::Float(f)) if f.is_nan()));
+    assert_eq!(schema.columns[4].default, Some(Value::from("inf")));
+    db.sql("INSERT INTO f (id) VALUES (1)").unwrap();
+    let row = db.dyn_table("f").unwrap().get(1).unwrap().unwrap();
+    assert_eq!(row["lo"], Value::Float(f64::NEG_INFINITY));
+    assert_eq!(row["hi"], Value::Float(f64::INFINITY));
+    assert!(matches!(row["odd"], Value::Float(f) if f.is_nan()));
+    assert_eq!(row["t"], Value::from("inf"));
+}
+
 /// A dynamic table with no Rust type behind it (its rows are stored as values), holding
 /// `n` rows: id 1..=n, `k` = id % 3, `name` = "r{id}".
 fn untyped(n: i64) -> (Database, tabula::DynTable) {
