@@ -177,6 +177,55 @@ def test_floats_keep_their_values(db):
     assert math.isnan(F.get(len(values) + 1)["x"])
 
 
+def test_non_finite_float_defaults(tmp_path):
+    # JSON has no NaN or infinity; the defaults still reach the engine, and survive a
+    # reopen (the schema file once held null for them).
+    def declare(db):
+        @table(db=db)
+        @dataclass
+        class Limits:
+            id: int = field(metadata={"primary_key": True})
+            best: float = float("inf")
+            worst: float = float("-inf")
+            unknown: Optional[float] = float("nan")
+        return Limits
+
+    db = tabula.Database(path=str(tmp_path / "db"), persist=True)
+    Limits = declare(db)
+    Limits.insert()
+    db.save()
+    db.close()
+    db = tabula.Database(path=str(tmp_path / "db"), persist=True)
+    Limits = declare(db)
+    Limits.insert()
+    for row in Limits.select():
+        assert row["best"] == math.inf and row["worst"] == -math.inf
+        assert math.isnan(row["unknown"])
+    db.close()
+
+
+def test_update_stores_nan_whatever_the_shape_of_where(db):
+    # A traced `where` (or none) runs as SQL, whose parameters have no NaN: the update
+    # must still store NaN, as the per-row path and `insert` do, and never NULL.
+    @table(db=db)
+    @dataclass
+    class N:
+        id: int = field(metadata={"primary_key": True})
+        f: float = 0.0
+        nf: Optional[float] = None
+
+    N.insert_many([{}, {}, {}])
+    nan = float("nan")
+    assert N.update(where=lambda r: r["id"] == 1, nf=nan, f=nan) == 1
+    assert N.update(where=lambda r: r["id"] == 2 and True, nf=nan, f=nan) == 1
+    rows = N.select(order_by="id")
+    assert [math.isnan(r["nf"]) for r in rows[:2]] == [True, True]
+    assert [math.isnan(r["f"]) for r in rows[:2]] == [True, True]
+    assert rows[2]["nf"] is None and rows[2]["f"] == 0.0
+    assert N.update(f=nan) == 3
+    assert all(math.isnan(r["f"]) for r in N.select())
+
+
 def test_int_range(db):
     @table(db=db)
     @dataclass

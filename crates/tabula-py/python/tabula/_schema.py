@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import sys
 import typing
@@ -170,6 +171,9 @@ def describe(cls: type, name: str | None, unique: Any, index: Any, check: Any,
 def _default(cls: type, name: str, ty: str, value: Any) -> Any:
     if ty == "json":
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(value, float) and not math.isfinite(value):
+        # JSON has no NaN or infinity: the schema spells them as its files do.
+        return "NaN" if value != value else ("inf" if value > 0 else "-inf")
     if isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(f"{cls.__name__}.{name}: a default must be a bool, int, float or str, "

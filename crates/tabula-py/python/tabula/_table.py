@@ -156,6 +156,10 @@ def _sql_rank(v: Any) -> tuple:
     return (1, v)
 
 
+def _every_row(row: Any) -> bool:
+    return True
+
+
 def _update(cls: type, /, where: Where = None, **changes: Any) -> int:
     """Sets ``changes`` in every row ``where(row)`` accepts (every row without it);
     returns how many rows matched. All of them change or, if one is refused or ``where``
@@ -163,6 +167,11 @@ def _update(cls: type, /, where: Where = None, **changes: Any) -> int:
     b = _bound(cls)
     if not changes:
         raise ValueError(f"update of {b.name} names no column to change")
+    if any(isinstance(v, float) and v != v for v in changes.values()):
+        # SQL binds a NaN parameter as NULL (it has no NaN), so a NaN is set row by row,
+        # as `insert` stores it, whatever the shape of `where`.
+        where = _every_row if where is None else where
+        return b.native.update(where, changes, b.reads(where))
     if where is None:
         return b.native.update_sql(None, [], changes)
     traced = b.trace(where)
