@@ -98,14 +98,28 @@ fn value(py: Python<'_>, v: &Value) -> Py<PyAny> {
 /// The Python exception for an engine error. An `Aborted` error that carries a Python
 /// exception (one raised by a `where=` lambda) becomes that exception again, unchanged.
 pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
+    match parts(py, e) {
+        Ok((name, message, fields)) => raise(py, name, &message, &fields),
+        Err(original) => original,
+    }
+}
+
+/// An exception's class name, message and attributes.
+type Parts = (&'static str, String, Vec<(&'static str, Py<PyAny>)>);
+
+/// The class, message and attributes of the exception for `e`; `Err` with the exception a
+/// `where=` lambda raised, to be raised again as it is. A failed statement of a SQL text
+/// of several is its own error's class, its message saying which statement it was.
+fn parts(py: Python<'_>, e: Error) -> Result<Parts, PyErr> {
     let e = match e {
         Error::Aborted(inner) => match inner.downcast::<PyErr>() {
-            Ok(original) => return *original,
+            Ok(original) => return Err(*original),
             Err(other) => Error::Aborted(other),
         },
+        e @ Error::Statement { .. } => return statement_parts(py, e),
         other => other,
     };
-    let mut fields: Vec<(&str, Py<PyAny>)> = Vec::new();
+    let mut fields: Vec<(&'static str, Py<PyAny>)> = Vec::new();
     match &e {
         Error::UniqueViolation {
             table,
@@ -160,7 +174,27 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         _ => {}
     }
     let message = python_words(&e).unwrap_or_else(|| e.to_string());
-    raise(py, variant(&e), &message, &fields)
+    Ok((variant(&e), message, fields))
+}
+
+/// [`parts`] for a failed statement of a SQL text: its error's class and attributes (and
+/// `statement`, its number), the message saying which statement it was.
+fn statement_parts(py: Python<'_>, e: Error) -> Result<Parts, PyErr> {
+    let whole = e.to_string();
+    match e {
+        Error::Statement { number, source, .. } => {
+            let own = source.to_string();
+            let prefix = whole.strip_suffix(own.as_str()).unwrap_or("").to_owned();
+            let (name, message, mut fields) = parts(py, *source)?;
+            fields.push(("statement", number_of(py, number)));
+            Ok((name, format!("{prefix}{message}"), fields))
+        }
+        other => parts(py, other),
+    }
+}
+
+fn number_of(py: Python<'_>, n: usize) -> Py<PyAny> {
+    number(py, n as u64)
 }
 
 /// The engine's message where it names a Rust call, in this package's words instead.

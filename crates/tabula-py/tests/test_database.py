@@ -446,6 +446,15 @@ def test_sql_errors(db):
         db.sql("SELECT * FROM student WHERE id = ?", [object()])
     with pytest.raises(tabula.UniqueViolation):
         db.sql("INSERT INTO student (name, email) VALUES ('a', 'x'), ('b', 'x')")
+    # In a text of several statements, the failing one's error is still its own class,
+    # saying which statement it was; the statements before it stay committed.
+    before = db.sql("SELECT COUNT(*) AS n FROM student")[0]["n"]
+    with pytest.raises(tabula.UniqueViolation) as e:
+        db.sql("INSERT INTO student (name, email) VALUES ('a', 'y');\n"
+               "INSERT INTO student (name, email) VALUES ('b', 'y')")
+    assert str(e.value).startswith("statement 2 (line 2) failed: unique constraint"), e.value
+    assert e.value.statement == 2 and e.value.table == "student" and e.value.value == "y"
+    assert db.sql("SELECT COUNT(*) AS n FROM student")[0]["n"] == before + 1
 
 
 # -- other processes ------------------------------------------------------------------

@@ -81,6 +81,26 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// One statement of a SQL text of several failed while it ran (a constraint, a type, a
+    /// foreign key): which one, where it starts, and the error itself as `source` (also
+    /// through [`Error::innermost`]). The statements before it stay committed, as with
+    /// `sqlite3_exec`; a failure inside `BEGIN … COMMIT` rolled that transaction back.
+    /// A text of one statement gives its error as it is; `Error::Sql` and
+    /// `Error::Unsupported` carry the statement's number in their words instead, and errors
+    /// about the database rather than the statement (`ReadOnly`, `Locked`, `Closed`,
+    /// `Poisoned`) come as they are.
+    #[error("{}", statement_message(*number, *line, *rolled_back, source))]
+    Statement {
+        /// The statement's number in the text, from 1.
+        number: usize,
+        /// The line it starts on, from 1 (0 when not known).
+        line: u64,
+        /// Whether it was inside `BEGIN … COMMIT`, whose statements were all rolled back.
+        rolled_back: bool,
+        /// Why it failed.
+        #[source]
+        source: Box<Error>,
+    },
     /// A SQL feature tabula does not support ("window functions are not supported").
     #[error("not supported: {feature}")]
     Unsupported {
@@ -297,7 +317,45 @@ pub enum Error {
     },
 }
 
+fn statement_message(number: usize, line: u64, rolled_back: bool, source: &Error) -> String {
+    let at = if line > 0 {
+        format!(" (line {line})")
+    } else {
+        String::new()
+    };
+    let undone = if rolled_back {
+        "; its transaction was rolled back"
+    } else {
+        ""
+    };
+    format!("statement {number}{at} failed{undone}: {source}")
+}
+
 impl Error {
+    /// The error itself, under any [`Error::Statement`] that says where in a SQL text it
+    /// happened: what to match on to handle a kind of failure whatever text it came from.
+    ///
+    /// ```
+    /// use tabula::{Database, Error};
+    /// let db = Database::in_memory();
+    /// let e = db
+    ///     .sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER UNIQUE);
+    ///           INSERT INTO t (v) VALUES (1);
+    ///           INSERT INTO t (v) VALUES (1)")
+    ///     .unwrap_err();
+    /// assert!(e.to_string().starts_with("statement 3 (line 3) failed: unique constraint"));
+    /// assert!(matches!(e.innermost(), Error::UniqueViolation { .. }));
+    /// // The statements before it stay committed.
+    /// assert_eq!(db.sql("SELECT COUNT(*) FROM t")?.rows[0][0], tabula::Value::Int(1));
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn innermost(&self) -> &Error {
+        match self {
+            Error::Statement { source, .. } => source.innermost(),
+            e => e,
+        }
+    }
+
     /// Aborts a transaction with the caller's own error: return `Err(Error::abort(e))` from
     /// the closure given to [`Database::transaction`](crate::Database::transaction). The
     /// transaction rolls back and returns [`Error::Aborted`], whose `source()` is `e`.

@@ -12,6 +12,9 @@ class Error(Exception):
     table: str | None = None
     column: str | None = None
     value: object = None
+    #: In a ``db.sql`` text of several statements, the number of the one that failed
+    #: (from 1); its message starts "statement N (line L) failed".
+    statement: int | None = None
 
 
 class UniqueViolation(Error):

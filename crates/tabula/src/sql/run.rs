@@ -108,8 +108,9 @@ pub(crate) fn run_each(
                 let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<SqlResult> {
                     let mut r = SqlResult::default();
                     for (k, s) in group.iter().enumerate() {
-                        r = execute(Target::Tx(&tx), s, params)
-                            .map_err(|e| numbered(e, i + 2 + k, statements.len()))?;
+                        r = execute(Target::Tx(&tx), s, params).map_err(|e| {
+                            numbered(e, At::of(&parsed, i + 1 + k, true), statements.len())
+                        })?;
                     }
                     if commit {
                         Ok(r)
@@ -134,8 +135,8 @@ pub(crate) fn run_each(
                 ));
             }
             s if alter::is_migration(s) => {
-                last =
-                    alter::migrate(engine, s).map_err(|e| numbered(e, number, statements.len()))?;
+                last = alter::migrate(engine, s)
+                    .map_err(|e| numbered(e, At::of(&parsed, i, false), statements.len()))?;
                 i += 1;
             }
             s if is_read(s) => {
@@ -145,7 +146,7 @@ pub(crate) fn run_each(
                     None
                 };
                 last = read(engine, s, params, streamed)
-                    .map_err(|e| numbered(e, number, statements.len()))?;
+                    .map_err(|e| numbered(e, At::of(&parsed, i, false), statements.len()))?;
                 i += 1;
             }
             s => {
@@ -156,7 +157,7 @@ pub(crate) fn run_each(
                     catch_unwind(AssertUnwindSafe(|| execute(Target::Tx(&tx), s, params)));
                 last = engine
                     .finish(tx.tx, outcome)
-                    .map_err(|e| numbered(e, number, statements.len()))?;
+                    .map_err(|e| numbered(e, At::of(&parsed, i, false), statements.len()))?;
                 i += 1;
             }
         }
@@ -229,8 +230,8 @@ fn run_in(tx: &Transaction<'_>, text: &str, params: &[Value]) -> Result<SqlResul
                 ),
             ));
         }
-        last =
-            execute(Target::Tx(tx), s, params).map_err(|e| numbered(e, i + 1, statements.len()))?;
+        last = execute(Target::Tx(tx), s, params)
+            .map_err(|e| numbered(e, At::of(&parsed, i, false), statements.len()))?;
     }
     Ok(last)
 }
@@ -303,6 +304,10 @@ fn is_read(s: &Statement) -> bool {
 /// values they take.
 pub(crate) struct Parsed {
     pub(crate) statements: Vec<Statement>,
+    /// The line each statement starts on (empty when that could not be told). Kept from the
+    /// tokens: a statement's own span is computed by walking its whole tree, which is slow
+    /// and, for a deep expression, deeper than the stack.
+    lines: Vec<u64>,
     placeholders: usize,
     /// The point-lookup shape of a text of one statement, read at its first run.
     point: OnceLock<Option<Point>>,
@@ -380,8 +385,27 @@ pub(crate) fn parse(text: &str) -> Result<Parsed> {
     }
     numbered.push_str(&text[copied..]);
     let statements = Parser::parse_sql(&dialect, &numbered).map_err(|e| parse_error(text, e))?;
+    // A statement starts at the first token after the text's start or a `;` (the parser
+    // skips empty statements, as this does).
+    let mut lines = Vec::with_capacity(statements.len());
+    let mut at_start = true;
+    for t in &tokens {
+        match &t.token {
+            Token::Whitespace(_) => {}
+            Token::SemiColon => at_start = true,
+            _ if at_start => {
+                lines.push(t.span.start.line);
+                at_start = false;
+            }
+            _ => {}
+        }
+    }
+    if lines.len() != statements.len() {
+        lines.clear();
+    }
     Ok(Parsed {
         statements,
+        lines,
         placeholders: marks.max(highest),
         point: OnceLock::new(),
     })
@@ -412,7 +436,7 @@ fn parse_error(text: &str, e: sqlparser::parser::ParserError) -> Error {
 
 /// Names the statement an `Error::Sql` comes from in a text of several (`of`); other
 /// errors keep their own variant.
-fn numbered(e: Error, number: usize, of: usize) -> Error {
+fn numbered(e: Error, at: At, of: usize) -> Error {
     match e {
         e if of == 1 => e,
         Error::Sql {
@@ -422,9 +446,55 @@ fn numbered(e: Error, number: usize, of: usize) -> Error {
         } if !reason.starts_with("statement ") => Error::Sql {
             line,
             column,
-            reason: format!("statement {number}: {reason}"),
+            reason: format!("statement {}: {reason}", at.number),
         },
-        e => e,
+        // Placed in its words, as `Sql` is, so that it stays the variant it is.
+        Error::Unsupported { feature } if !feature.contains("(statement ") => {
+            let line = if at.line > 0 {
+                format!(", line {}", at.line)
+            } else {
+                String::new()
+            };
+            Error::Unsupported {
+                feature: format!("{feature} (statement {}{line})", at.number),
+            }
+        }
+        // Already placed, or about the database rather than the statement (`ReadOnly` is
+        // how a read-only open asks for the lock).
+        e @ (Error::Sql { .. }
+        | Error::Unsupported { .. }
+        | Error::Statement { .. }
+        | Error::ReadOnly { .. }
+        | Error::Locked { .. }
+        | Error::Closed { .. }
+        | Error::Poisoned { .. }) => e,
+        e => Error::Statement {
+            number: at.number,
+            line: at.line,
+            rolled_back: at.in_transaction,
+            source: Box::new(e),
+        },
+    }
+}
+
+/// Where a statement is in its text, for [`numbered`].
+#[derive(Clone, Copy)]
+struct At {
+    /// From 1.
+    number: usize,
+    /// The line it starts on (0 when not known).
+    line: u64,
+    /// Inside `BEGIN … COMMIT`.
+    in_transaction: bool,
+}
+
+impl At {
+    fn of(parsed: &Parsed, i: usize, in_transaction: bool) -> At {
+        At {
+            number: i + 1,
+            line: parsed.lines.get(i).copied().unwrap_or(0),
+            in_transaction,
+        }
     }
 }
 

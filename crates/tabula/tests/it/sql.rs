@@ -79,7 +79,23 @@ fn statements_commit_one_by_one_or_in_a_transaction() {
              COMMIT",
         )
         .unwrap_err();
-    assert!(matches!(e, Error::UniqueViolation { .. }), "{e}");
+    // The error says which statement failed, on which line, and that its transaction was
+    // rolled back; the failure itself is its source.
+    assert!(
+        matches!(
+            &e,
+            Error::Statement { number: 4, line: 4, rolled_back: true, source }
+                if matches!(**source, Error::UniqueViolation { .. })
+        ),
+        "{e:?}"
+    );
+    assert!(matches!(e.innermost(), Error::UniqueViolation { .. }));
+    assert!(
+        e.to_string().starts_with(
+            "statement 4 (line 4) failed; its transaction was rolled back: unique constraint"
+        ),
+        "{e}"
+    );
     let ids = db.sql("SELECT id FROM people ORDER BY 1").unwrap();
     assert_eq!(ids.rows, [[Value::Int(2)], [Value::Int(3)]]);
     // ROLLBACK undoes; the text's result is then empty.
@@ -136,6 +152,39 @@ fn errors_say_where_and_what() {
     assert!(
         matches!(&e, Error::Sql { reason, .. } if reason.starts_with("statement 2:")),
         "{e}"
+    );
+    // A statement that fails as it runs is named by number and line too, unless it is the
+    // text's only one; a feature not supported as well.
+    let e = db
+        .sql("INSERT INTO people (id, name) VALUES (10, 'X');\n\nINSERT INTO people (id, name) VALUES (10, 'Y')")
+        .unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            Error::Statement {
+                number: 2,
+                line: 3,
+                rolled_back: false,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "statement 2 (line 3) failed: unique constraint people.id violated by 10"
+    );
+    let e = db
+        .sql("INSERT INTO people (id, name) VALUES (10, 'Y')")
+        .unwrap_err();
+    assert!(matches!(e, Error::UniqueViolation { .. }), "{e:?}");
+    let e = db
+        .sql("SELECT 1;\nSELECT name, row_number() OVER () FROM people")
+        .unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "not supported: window functions (statement 2, line 2)"
     );
 }
 
