@@ -373,6 +373,24 @@ fn altered(mut schema: Schema, op: &AlterTableOperation, stored: &[String]) -> R
                     None => name.value.clone(),
                 };
                 schema.columns.remove(col);
+                // A check that names the column (a table check, or another column's) would
+                // otherwise fail later as naming a column the table "has no" of.
+                for (_, text) in schema.all_checks() {
+                    if let Err(Error::UnknownColumn { column, .. }) =
+                        crate::expr::Condition::parse(&schema, text)
+                    {
+                        if column == name.value {
+                            return Err(sql_error(
+                                name.span,
+                                format!(
+                                    "column {} of {} is used by the check {text}; drop or \
+                                     change the check first",
+                                    name.value, schema.table
+                                ),
+                            ));
+                        }
+                    }
+                }
                 schema.evolution.dropped.push(stored);
             }
         }

@@ -181,6 +181,18 @@ fn alter_table_refusals_name_the_reason_and_change_nothing() {
         matches!(&err, Error::Sql { reason, .. } if reason.contains("primary key")),
         "{err}"
     );
+    // A column a check names (the table's, or another column's) is refused by name: the
+    // check would otherwise fail to find it.
+    db.sql("CREATE TABLE p (id INTEGER PRIMARY KEY, b INT, c INT CHECK (c > b), CHECK (b < 100))")
+        .unwrap();
+    let err = db.sql("ALTER TABLE p DROP COLUMN b").unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { reason, .. }
+            if reason.contains("column b of p is used by the check")),
+        "{err}"
+    );
+    db.sql("ALTER TABLE p DROP COLUMN c").unwrap();
+    assert_eq!(db.schema("p").unwrap().columns.len(), 2);
     let err = db
         .sql("ALTER TABLE person RENAME COLUMN name TO city")
         .unwrap_err();
