@@ -432,6 +432,11 @@ def test_sql_create_table_and_tables(db):
     assert db.tables() == ["audit", "course", "registration", "student"]
 
 
+def test_sql_keeps_every_column_of_a_result_that_repeats_a_name(db):
+    assert db.sql("SELECT 1 AS a, 2 AS a, 3 AS b, 4 AS a") == [
+        {"a": 1, "a:1": 2, "b": 3, "a:2": 4}]
+
+
 def test_sql_errors(db):
     make_university(db)
     with pytest.raises(tabula.Sql) as e:

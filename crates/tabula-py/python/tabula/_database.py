@@ -141,7 +141,9 @@ class Database:
         """Runs SQL (see the project's docs/SQL.md): one or more statements separated by
         ``;``. Returns the last statement's rows as a list of dicts when it returns rows,
         else the number of rows it changed. ``?`` or ``$1`` placeholders take ``params``.
-        Inside ``with db.transaction():`` it is part of the transaction."""
+        Inside ``with db.transaction():`` it is part of the transaction. A name the
+        result repeats (``SELECT a.id, b.id``) is ``id``, then ``id:1``, ``id:2``, ... (as
+        ``tabula sql`` prints it), so no column is lost."""
         if self._closed:
             # The engine refuses every statement on a closed database but one that reads
             # no table (`SELECT 1`), which it would still answer.
@@ -151,6 +153,8 @@ class Database:
         columns, rows, changed = self._native.sql(text, list(params))
         if not columns:
             return changed
+        if len(set(columns)) != len(columns):
+            columns = _distinct_names(columns)
         return [dict(zip(columns, r)) for r in rows]
 
     @property
@@ -247,3 +251,16 @@ def open_databases() -> Iterator[Database]:
     """The directories this process has open (for tests and tools)."""
     with _open_lock:
         return iter(list(_open.values()))
+
+
+def _distinct_names(columns: list) -> list:
+    """Result column names made distinct: a repeated name gets ``:1``, ``:2``, ... after
+    its first use (the CLI's rule)."""
+    out: list = []
+    for c in columns:
+        name, n = c, 0
+        while name in out:
+            n += 1
+            name = f"{c}:{n}"
+        out.append(name)
+    return out
