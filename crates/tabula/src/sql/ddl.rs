@@ -225,7 +225,9 @@ pub(crate) fn column_of(def: &ColumnDef) -> Result<Column> {
     let mut auto_increment = false;
     for opt in &def.options {
         match &opt.option {
-            ColumnOption::Null => col.nullable = true,
+            // Columns are nullable unless they say otherwise; as in SQLite, `NULL` does not
+            // undo a `NOT NULL` beside it (`c INT NOT NULL NULL` stays NOT NULL).
+            ColumnOption::Null => {}
             ColumnOption::NotNull => col.nullable = false,
             ColumnOption::Default(e) => col.default = Some(constant(e)?),
             ColumnOption::PrimaryKey(_) => {

@@ -91,6 +91,23 @@ pub(crate) fn run_each(
                         )
                     })
                     .map(|p| i + 1 + p);
+                let inner = &statements[i + 1..end.unwrap_or(statements.len())];
+                if let Some(p) = inner
+                    .iter()
+                    .position(|s| matches!(s, Statement::StartTransaction { .. }))
+                {
+                    let nested = i + 1 + p;
+                    let (line, column) = parsed.starts.get(nested).copied().unwrap_or((0, 0));
+                    return Err(Error::Sql {
+                        line,
+                        column,
+                        reason: format!(
+                            "statement {}: BEGIN inside the transaction statement {number} \
+                             began; transactions do not nest. Nothing of it ran",
+                            nested + 1
+                        ),
+                    });
+                }
                 let Some(end) = end else {
                     return Err(sql_error(
                         statements[i].span(),
@@ -304,10 +321,11 @@ fn is_read(s: &Statement) -> bool {
 /// values they take.
 pub(crate) struct Parsed {
     pub(crate) statements: Vec<Statement>,
-    /// The line each statement starts on (empty when that could not be told). Kept from the
-    /// tokens: a statement's own span is computed by walking its whole tree, which is slow
-    /// and, for a deep expression, deeper than the stack.
-    lines: Vec<u64>,
+    /// The line and column each statement starts at (empty when that could not be told).
+    /// Kept from the tokens: a statement's own span is computed by walking its whole tree,
+    /// which is slow and, for a deep expression, deeper than the stack (and empty for some,
+    /// such as `BEGIN`).
+    starts: Vec<(u64, u64)>,
     placeholders: usize,
     /// The point-lookup shape of a text of one statement, read at its first run.
     point: OnceLock<Option<Point>>,
@@ -384,31 +402,67 @@ pub(crate) fn parse(text: &str) -> Result<Parsed> {
         }
     }
     numbered.push_str(&text[copied..]);
-    let statements = Parser::parse_sql(&dialect, &numbered).map_err(|e| parse_error(text, e))?;
+    let statements = Parser::parse_sql(&dialect, &numbered)
+        .map_err(|e| known_unsupported(&tokens).unwrap_or_else(|| parse_error(text, e)))?;
     // A statement starts at the first token after the text's start or a `;` (the parser
     // skips empty statements, as this does).
-    let mut lines = Vec::with_capacity(statements.len());
+    let mut starts = Vec::with_capacity(statements.len());
     let mut at_start = true;
     for t in &tokens {
         match &t.token {
             Token::Whitespace(_) => {}
             Token::SemiColon => at_start = true,
             _ if at_start => {
-                lines.push(t.span.start.line);
+                starts.push((t.span.start.line, t.span.start.column));
                 at_start = false;
             }
             _ => {}
         }
     }
-    if lines.len() != statements.len() {
-        lines.clear();
+    if starts.len() != statements.len() {
+        starts.clear();
     }
     Ok(Parsed {
         statements,
-        lines,
+        starts,
         placeholders: marks.max(highest),
         point: OnceLock::new(),
     })
+}
+
+/// For a text that does not parse: `Error::Unsupported` when it uses a word of SQLite's
+/// the parser does not know (a pragma, `GLOB`, `REGEXP`), rather than the parser's message
+/// about the token it did not expect.
+fn known_unsupported(tokens: &[sqlparser::tokenizer::TokenWithSpan]) -> Option<Error> {
+    use sqlparser::tokenizer::Token;
+    let mut at_start = true;
+    for t in tokens {
+        match &t.token {
+            Token::Whitespace(_) => continue,
+            Token::SemiColon => {
+                at_start = true;
+                continue;
+            }
+            Token::Word(w) if w.quote_style.is_none() => {
+                let word = w.value.to_ascii_uppercase();
+                let feature = match word.as_str() {
+                    "PRAGMA" if at_start => {
+                        "PRAGMA (tabula has no pragmas: foreign keys are always checked, and \
+                         its settings are options of Database::open)"
+                    }
+                    "GLOB" if !at_start => "GLOB (LIKE is case-sensitive, as GLOB is)",
+                    "REGEXP" if !at_start => "REGEXP",
+                    _ => "",
+                };
+                if !feature.is_empty() {
+                    return Some(unsupported(feature));
+                }
+            }
+            _ => {}
+        }
+        at_start = false;
+    }
+    None
 }
 
 /// A parse error, with where the parser stopped (the end of the text when it ran out).
@@ -492,7 +546,7 @@ impl At {
     fn of(parsed: &Parsed, i: usize, in_transaction: bool) -> At {
         At {
             number: i + 1,
-            line: parsed.lines.get(i).copied().unwrap_or(0),
+            line: parsed.starts.get(i).map_or(0, |s| s.0),
             in_transaction,
         }
     }

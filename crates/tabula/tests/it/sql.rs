@@ -101,6 +101,31 @@ fn statements_commit_one_by_one_or_in_a_transaction() {
     // ROLLBACK undoes; the text's result is then empty.
     db.sql("BEGIN; DELETE FROM people; ROLLBACK").unwrap();
     assert_eq!(db.sql("SELECT * FROM people").unwrap().rows.len(), 2);
+    // Transactions do not nest: the inner BEGIN is named, and nothing of the outer one runs.
+    let e = db
+        .sql("BEGIN; DELETE FROM people;\nBEGIN; COMMIT; COMMIT")
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { line: 2, reason, .. }
+            if reason.starts_with("statement 3: BEGIN inside the transaction statement 1 began")),
+        "{e}"
+    );
+    assert_eq!(db.sql("SELECT * FROM people").unwrap().rows.len(), 2);
+    // Words of SQLite's the parser does not know are unsupported, not a parse error.
+    for (text, feature) in [
+        ("PRAGMA foreign_keys = ON", "PRAGMA"),
+        ("SELECT * FROM people WHERE name GLOB 'A*'", "GLOB"),
+        (
+            "SELECT 1; SELECT * FROM people WHERE name REGEXP 'A'",
+            "REGEXP",
+        ),
+    ] {
+        let e = db.sql(text).unwrap_err();
+        assert!(
+            matches!(&e, Error::Unsupported { feature: f } if f.contains(feature)),
+            "{text}: {e}"
+        );
+    }
     // A text that ends inside BEGIN rolls back and says so.
     let e = db.sql("BEGIN; DELETE FROM people").unwrap_err();
     assert!(
@@ -692,6 +717,11 @@ fn create_table_maps_onto_the_schema_and_its_constraints_hold() {
     )
     .unwrap();
     let s = db.schema("enrollments").unwrap();
+    // `NULL` beside `NOT NULL` leaves the column NOT NULL, as in SQLite.
+    db.sql("CREATE TABLE nn (id INTEGER PRIMARY KEY, w INT NOT NULL NULL, v INT NULL)")
+        .unwrap();
+    let nn = db.schema("nn").unwrap();
+    assert!(!nn.columns[1].nullable && nn.columns[2].nullable);
     assert_eq!(s.unique, [["student", "course"]]);
     assert_eq!(s.checks, ["student > 0"]);
     assert_eq!(
