@@ -42,7 +42,7 @@ pub fn cell(v: &Value) -> String {
     match v {
         Value::Null => "NULL".into(),
         Value::Text(s) => escape(s),
-        Value::Float(f) => format!("{f}"),
+        Value::Float(f) => float(*f),
         other => other.to_string(),
     }
 }
@@ -193,9 +193,16 @@ pub fn csv_value(v: &Value, guard: CsvGuard) -> String {
                 csv_quote(s)
             }
         }
-        Value::Float(f) => format!("{f}"),
+        Value::Float(f) => float(*f),
         other => other.to_string(),
     }
+}
+
+/// A float as people (and spreadsheets) read it back: the shortest text that gives the same
+/// float, always with a `.` or an exponent so that it never passes for an integer (`100.0`,
+/// `-0.0`, `1e20`, `1e-300`), and `inf`, `-inf`, `NaN`.
+pub fn float(f: f64) -> String {
+    format!("{f:?}")
 }
 
 /// The header line of a CSV file.
@@ -224,10 +231,13 @@ pub fn json_object(columns: &[String], r: &Row) -> String {
             s.push(',');
         }
         let key = serde_json::Value::String(c.clone()).to_string();
-        let value = r
-            .get(c)
-            .and_then(|v| serde_json::to_string(v).ok())
-            .unwrap_or_else(|| "null".into());
+        // JSON has no NaN or infinity: they are the strings the database's own files
+        // (and `export`) write, never a null that would pass for a missing value.
+        let value = match r.get(c) {
+            Some(Value::Float(f)) if !f.is_finite() => format!("\"{}\"", float(*f)),
+            Some(v) => serde_json::to_string(v).unwrap_or_else(|_| "null".into()),
+            None => "null".into(),
+        };
         s.push_str(&key);
         s.push(':');
         s.push_str(&value);

@@ -28,6 +28,12 @@ pub fn run(
     };
     // Read-only first (no lock); a text that writes is refused before it changes anything,
     // and runs again with the lock.
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!(
+            "{} is not a directory: a tabula database is a directory",
+            dir.display()
+        );
+    }
     // A directory that is not there yet, or is empty, becomes a new database.
     let fresh = std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none());
     let (result, wrote) = if !fresh {

@@ -849,6 +849,35 @@ fn import_creates_a_new_database() {
     assert!(!none.exists());
 }
 
+/// A float never prints as an integer, nor as hundreds of digits, and JSON's missing NaN
+/// and infinities are the strings the database's files use, never null.
+#[test]
+fn floats_print_as_floats_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db").to_str().unwrap().to_owned();
+    let q = "SELECT 100.0 AS a, 1e20 AS b, 1e-300 AS c, -0.0 AS d, 1e308 * 10 AS e, NULL AS f";
+    let o = tabula(&["--format", "csv", "sql", &p, q]);
+    assert_eq!(
+        stdout(&o),
+        "a,b,c,d,e,f\n100.0,1e20,1e-300,-0.0,inf,\n",
+        "{}",
+        text(&o)
+    );
+    let o = tabula(&["--format", "jsonl", "sql", &p, q]);
+    assert_eq!(
+        stdout(&o).trim(),
+        r#"{"a":100.0,"b":1e+20,"c":1e-300,"d":-0.0,"e":"inf","f":null}"#,
+        "{}",
+        text(&o)
+    );
+    let o = tabula(&["sql", &p, q]);
+    assert!(
+        stdout(&o).contains("│ 100.0 │ 1e20 │ 1e-300 │ -0.0 │ inf │ NULL │"),
+        "{}",
+        text(&o)
+    );
+}
+
 /// `-` is standard output for `export` and standard input for `import`: a copy through a
 /// pipe, with export's report on standard error, apart from the document.
 #[test]
@@ -1177,6 +1206,12 @@ fn sql_runs_statements_and_scripts() {
 fn sql_on_an_empty_directory_creates_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().to_str().unwrap().to_owned();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let o = tabula(&["sql", file.to_str().unwrap(), "SELECT 1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("is not a directory"), "{}", text(&o));
+    let p = dir.path().join("db").to_str().unwrap().to_owned();
     let o = tabula(&["sql", &p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"]);
     assert!(o.status.success(), "{}", text(&o));
     // A statement that changes no rows says "ok", as the shell does, not "0 row(s) changed";
