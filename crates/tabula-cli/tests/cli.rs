@@ -1204,14 +1204,14 @@ fn sql_runs_statements_and_scripts() {
 
 #[test]
 fn sql_on_an_empty_directory_creates_the_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().to_str().unwrap().to_owned();
-    let file = dir.path().join("a-file");
+    let other = tempfile::tempdir().unwrap();
+    let file = other.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
     let o = tabula(&["sql", file.to_str().unwrap(), "SELECT 1"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("is not a directory"), "{}", text(&o));
-    let p = dir.path().join("db").to_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().to_str().unwrap().to_owned();
     let o = tabula(&["sql", &p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"]);
     assert!(o.status.success(), "{}", text(&o));
     // A statement that changes no rows says "ok", as the shell does, not "0 row(s) changed";
