@@ -538,7 +538,16 @@ fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
                 (None, Some(b)) => {
                     Node::Compare(b, flip(op), fit(schema, b, literal(text, left)?, how)?)
                 }
-                (None, None) => return Err(bad_at(text, e, format!("{e} compares no column"))),
+                (None, None) => {
+                    return Err(bad_at(
+                        text,
+                        e,
+                        format!(
+                            "{e} compares no column: each comparison here is a column with a \
+                             constant or with another column (no arithmetic or functions)"
+                        ),
+                    ))
+                }
             }
         }
         Expr::IsNull(x) => Node::IsNull(col_of(x)?, false),
