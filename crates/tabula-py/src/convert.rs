@@ -34,6 +34,9 @@ pub struct Cols {
     pub names: Vec<Py<PyString>>,
     /// Whether each column is `json`.
     pub json: Vec<bool>,
+    /// The Python type a `json` column's dataclass field declares (`dict` or `list`), which
+    /// its values must be; `None` for any JSON-able value (a table SQL made).
+    pub containers: Vec<Option<Container>>,
     /// The schema, for type names and coercion.
     pub schema: Schema,
     /// The primary key's position when the engine assigns it (an integer key): `None`
@@ -41,10 +44,55 @@ pub struct Cols {
     pub auto_key_position: Option<usize>,
 }
 
+/// What a `json` column's dataclass field holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    Dict,
+    List,
+}
+
+impl Container {
+    fn holds(self, obj: &Bound<'_, PyAny>) -> bool {
+        match self {
+            Container::Dict => obj.cast::<PyDict>().is_ok(),
+            Container::List => obj.cast::<pyo3::types::PyList>().is_ok(),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Container::Dict => "dict",
+            Container::List => "list",
+        }
+    }
+}
+
 impl Cols {
+    /// The columns of `schema`, a `json` column's values held to the container its field
+    /// declares (`containers`: column name and `"dict"` or `"list"`).
+    pub fn with_containers(
+        py: Python<'_>,
+        schema: &Schema,
+        containers: &[(String, String)],
+    ) -> Cols {
+        let mut cols = Cols::new(py, schema);
+        for (name, kind) in containers {
+            let kind = match kind.as_str() {
+                "dict" => Container::Dict,
+                "list" => Container::List,
+                _ => continue,
+            };
+            if let Some(i) = schema.position(name).filter(|&i| cols.json[i]) {
+                cols.containers[i] = Some(kind);
+            }
+        }
+        cols
+    }
+
     /// The columns of `schema`.
     pub fn new(py: Python<'_>, schema: &Schema) -> Cols {
         Cols {
+            containers: vec![None; schema.columns.len()],
             table: schema.table.clone(),
             names: schema
                 .columns
@@ -211,6 +259,12 @@ impl Cols {
         } else if ty.is_int() && obj.is_exact_instance_of::<PyInt>() {
             if let Ok(n) = obj.extract::<i64>() {
                 return Ok(Value::Int(n));
+            }
+        }
+        if let Some(c) = self.containers[i] {
+            if !obj.is_none() && !c.holds(obj) {
+                let why = format!(": its field is a {}", c.name());
+                return Err(self.mismatch(obj.py(), &self.schema.columns[i].name, obj, &why));
             }
         }
         match to_value(obj, self.json[i]) {

@@ -84,14 +84,17 @@ impl Database {
 
     /// The table a schema describes (the schema file's JSON), created when missing and
     /// migrated when its stored schema differs, under the same rules as the Rust derive:
-    /// `renamed` holds `(old, new)` column names, `dropped` stored columns to drop.
-    #[pyo3(signature = (schema_json, renamed, dropped))]
+    /// `renamed` holds `(old, new)` column names, `dropped` stored columns to drop, and
+    /// `containers` the `json` columns whose fields are a `dict` or a `list` (column name,
+    /// `"dict"` or `"list"`), whose values must be one.
+    #[pyo3(signature = (schema_json, renamed, dropped, containers=Vec::new()))]
     fn attach(
         &self,
         py: Python<'_>,
         schema_json: &str,
         renamed: Vec<(String, String)>,
         dropped: Vec<String>,
+        containers: Vec<(String, String)>,
     ) -> PyResult<Table> {
         let schema = schema_of(py, schema_json, renamed, dropped)?;
         self.txs
@@ -110,7 +113,7 @@ impl Database {
                 }
             })
             .py(py)?;
-        let cols = Arc::new(Cols::new(py, handle.schema()));
+        let cols = Arc::new(Cols::with_containers(py, handle.schema(), &containers));
         Ok(Table {
             db: self.db.clone(),
             handle,

@@ -161,6 +161,34 @@ def test_defaults(db):
     assert d.n == 7 and d.tags == ["a"]
 
 
+def test_dict_and_list_fields_take_only_their_type(db):
+    @table(db=db)
+    @dataclass
+    class Box:
+        id: int = field(metadata={"primary_key": True})
+        d: dict = field(default_factory=dict)
+        items: list = field(default_factory=list)
+        extra: Optional[dict] = None
+
+    for bad in ({"d": "not a dict"}, {"d": 5}, {"d": [1]}, {"items": {"a": 1}},
+                {"items": "abc"}, {"extra": [1]}):
+        with pytest.raises(tabula.TypeMismatch) as e:
+            Box.insert(**bad)
+        assert e.value.column == next(iter(bad)), e.value
+        with pytest.raises(tabula.TypeMismatch):
+            Box.insert_many([{}, bad])
+    assert Box.count() == 0
+    key = Box.insert(d={"a": [1]}, items=[{"b": 2}], extra=None)
+    with pytest.raises(tabula.TypeMismatch):
+        Box.update(where=lambda r: r["id"] == key, d=[1, 2])
+    with pytest.raises(tabula.TypeMismatch):
+        Box.update(where=lambda r: r["id"] == key and True, items="x")
+    assert Box.get(key) == {"id": key, "d": {"a": [1]}, "items": [{"b": 2}], "extra": None}
+    # SQL writes what any JSON column takes: the field's type is the dataclass's rule.
+    db.sql("UPDATE box SET extra = '[3]' WHERE id = ?", [key])
+    assert Box.get(key)["extra"] == [3]
+
+
 def test_floats_keep_their_values(db):
     @table(db=db)
     @dataclass

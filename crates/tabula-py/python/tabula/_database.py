@@ -163,7 +163,8 @@ class Database:
         return self._directory
 
     def _attach(self, described: Any) -> Any:
-        return self._native.attach(described.json, described.renamed, described.dropped)
+        return self._native.attach(described.json, described.renamed, described.dropped,
+                                   described.containers)
 
     def migration_plan(self, cls: type) -> list[str]:
         """What binding ``cls`` (a ``@table()`` class, or one about to be) to this database

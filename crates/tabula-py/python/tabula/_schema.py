@@ -30,8 +30,9 @@ def table_name(cls: type) -> str:
     return name.lower()
 
 
-def _column_type(cls: type, name: str, hint: Any) -> tuple[str, bool]:
-    """The column type of a field's annotation, and whether it is ``Optional``."""
+def _column_type(cls: type, name: str, hint: Any) -> tuple[str, bool, Any]:
+    """The column type of a field's annotation, whether it is ``Optional``, and the Python
+    type it holds (``dict``, ``int``, ...)."""
     nullable = False
     origin = typing.get_origin(hint)
     union_types = [typing.Union]
@@ -50,7 +51,7 @@ def _column_type(cls: type, name: str, hint: Any) -> tuple[str, bool]:
                 f"not {hint!r}")
     base = origin if origin is not None else hint
     if base in _TYPES:
-        return _TYPES[base], nullable
+        return _TYPES[base], nullable, base
     raise TypeError(
         f"{cls.__name__}.{name}: tabula stores int, float, str, bool, dict and list "
         f"(and Optional[...] of them), not {hint!r}")
@@ -83,10 +84,13 @@ class Described:
     """What the decorator learned from a class: the schema's JSON and the evolution
     hints, and each column's type (for tracing)."""
 
-    def __init__(self, schema: dict, renamed: list[tuple[str, str]], dropped: list[str]):
+    def __init__(self, schema: dict, renamed: list[tuple[str, str]], dropped: list[str],
+                 containers: list[tuple[str, str]] = ()):
         self.schema = schema
         self.renamed = renamed
         self.dropped = dropped
+        # The json columns whose field is a dict or a list: their values must be one.
+        self.containers = list(containers)
 
     @property
     def json(self) -> str:
@@ -102,6 +106,7 @@ def describe(cls: type, name: str | None, unique: Any, index: Any, check: Any,
         raise TypeError(f"{cls.__name__}: cannot read its annotations: {e}") from e
     columns = []
     renamed = []
+    containers: list[tuple[str, str]] = []
     keys = 0
     for f in dataclasses.fields(cls):
         meta = dict(f.metadata or {})
@@ -110,7 +115,9 @@ def describe(cls: type, name: str | None, unique: Any, index: Any, check: Any,
             raise TypeError(
                 f"{cls.__name__}.{f.name}: unknown field metadata {sorted(unknown)}; tabula "
                 f"reads {sorted(_FIELD_KEYS)}")
-        ty, optional = _column_type(cls, f.name, hints.get(f.name, f.type))
+        ty, optional, held = _column_type(cls, f.name, hints.get(f.name, f.type))
+        if held in (dict, list):
+            containers.append((f.name, held.__name__))
         col: dict[str, Any] = {"name": f.name, "type": ty}
         key = bool(meta.get("primary_key", False))
         nullable = bool(meta.get("nullable", optional))
@@ -165,7 +172,7 @@ def describe(cls: type, name: str | None, unique: Any, index: Any, check: Any,
     if check:
         schema["checks"] = [check] if isinstance(check, str) else [str(c) for c in check]
     drops = [dropped] if isinstance(dropped, str) else list(dropped or ())
-    return Described(schema, renamed, [str(d) for d in drops])
+    return Described(schema, renamed, [str(d) for d in drops], containers)
 
 
 def _default(cls: type, name: str, ty: str, value: Any) -> Any:
