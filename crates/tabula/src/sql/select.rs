@@ -1183,7 +1183,26 @@ pub(crate) fn select_each(
     q: &Query,
     params: &[Value],
     outer: Option<(&dyn Scope, &[Value])>,
+    each: Option<Each<'_>>,
+) -> Result<SqlResult> {
+    query(target, q, params, outer, each, false)
+}
+
+/// Binds every clause of `q` against the tables, as running it would, without reading a
+/// row: the errors a query gives before it runs (an unknown column in any clause, a wrong
+/// `ORDER BY` position). What `EXPLAIN` checks first.
+pub(crate) fn bind_only(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Result<()> {
+    query(target, q, params, None, None, true).map(|_| ())
+}
+
+/// [`select_each`]; with `bind_only`, returns once every clause is bound.
+fn query(
+    target: Target<'_, '_>,
+    q: &Query,
+    params: &[Value],
+    outer: Option<(&dyn Scope, &[Value])>,
     mut each: Option<Each<'_>>,
+    bind_only: bool,
 ) -> Result<SqlResult> {
     let SetExpr::Select(sel) = q.body.as_ref() else {
         return Err(unsupported("UNION and other set operations"));
@@ -1334,6 +1353,12 @@ pub(crate) fn select_each(
     let aggs = p.aggs.take().unwrap_or_default();
     let calls = p.correlated.take().unwrap_or_default();
     let (limit, offset) = window(q, params)?;
+    if bind_only {
+        return Ok(SqlResult {
+            columns,
+            ..SqlResult::default()
+        });
+    }
     let grouped = !group_by.is_empty() || !aggs.is_empty() || having.is_some();
     let phases = calls
         .iter()
@@ -2272,6 +2297,8 @@ fn per_row(n: usize, what: &str) -> String {
 /// What `EXPLAIN SELECT …` shows: a line per step, in the order they run, each table with
 /// how its scan reads it (an index serving which predicates, or a full scan).
 pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Result<Vec<String>> {
+    // A plan is shown only for a query that would run: its errors first.
+    bind_only(target, q, params)?;
     let SetExpr::Select(sel) = q.body.as_ref() else {
         return Err(unsupported("UNION and other set operations"));
     };

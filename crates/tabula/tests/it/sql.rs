@@ -151,6 +151,20 @@ fn errors_say_where_and_what() {
         }
         other => panic!("{other}"),
     }
+    // EXPLAIN shows a plan only for a query that would run.
+    for text in [
+        "EXPLAIN SELECT nme FROM people",
+        "EXPLAIN SELECT name FROM people ORDER BY 3",
+        "EXPLAIN SELECT name FROM people GROUP BY nme",
+    ] {
+        let e = db.sql(text).unwrap_err();
+        assert!(matches!(e, Error::Sql { .. }), "{text}: {e}");
+    }
+    assert!(!db
+        .sql("EXPLAIN SELECT name FROM people ORDER BY 1")
+        .unwrap()
+        .rows
+        .is_empty());
     let e = db.sql("SELECT * FROM nobody").unwrap_err();
     assert!(
         matches!(&e, Error::Sql { reason, .. } if reason.contains("no table named nobody")),
