@@ -72,7 +72,7 @@ pub enum Error {
     },
     /// SQL text that cannot be parsed or bound (an unknown table or column, a wrong number
     /// of arguments), with where it is: 1-based line and column (0 when not known).
-    #[error("SQL error at line {line}, column {column}: {reason}")]
+    #[error("{}", sql_message(*line, *column, reason))]
     Sql {
         /// The line.
         line: u64,
@@ -315,6 +315,16 @@ pub enum Error {
         /// The failure that caused it.
         reason: String,
     },
+}
+
+/// An `Error::Sql`'s words: where it is when that is known (a value that fails as the
+/// statement runs has no place in the text).
+fn sql_message(line: u64, column: u64, reason: &str) -> String {
+    match (line, column) {
+        (0, _) => format!("SQL error: {reason}"),
+        (l, 0) => format!("SQL error at line {l}: {reason}"),
+        (l, c) => format!("SQL error at line {l}, column {c}: {reason}"),
+    }
 }
 
 fn statement_message(number: usize, line: u64, rolled_back: bool, source: &Error) -> String {
