@@ -335,14 +335,26 @@ fn parse_row(place: &str, table: &str, text: &str) -> anyhow::Result<InputRow> {
     })
 }
 
-/// `-` as a file argument: the process's standard input or output (`stream`), which the
-/// library reads and writes as it does any pipe.
-fn standard_stream(file: PathBuf, stream: &str) -> PathBuf {
-    if cfg!(unix) && file.as_os_str() == "-" {
-        PathBuf::from(stream)
-    } else {
-        file
-    }
+/// `export DIR -`: the document written to a temporary file, then copied to standard
+/// output as it is, whatever that is (a pipe, or a file opened for appending, which the
+/// library's write-then-rename of `/dev/stdout` would replace).
+fn export_to_stdout(db: &Database) -> anyhow::Result<()> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let temp =
+        std::env::temp_dir().join(format!("tabula-export-{}-{nanos}.json", std::process::id()));
+    let copied = (|| -> anyhow::Result<()> {
+        db.export_json(&temp)?;
+        let mut doc =
+            std::fs::File::open(&temp).with_context(|| format!("reading {}", temp.display()))?;
+        let mut out = std::io::stdout().lock();
+        std::io::copy(&mut doc, &mut out).context("writing to standard output")?;
+        std::io::Write::flush(&mut out).context("writing to standard output")?;
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&temp);
+    copied
 }
 
 /// Removes what a failed import created in a directory that was empty before it (best
@@ -676,15 +688,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Export { dir, file } => {
-            let file = standard_stream(file, "/dev/stdout");
             let db = open_read_only(&dir)?;
             let pb = spinner("exporting");
-            db.export_json(&file)?;
+            let dash = file.as_os_str() == "-";
+            if dash {
+                export_to_stdout(&db)?;
+            } else {
+                db.export_json(&file)?;
+            }
             finish(pb);
             let n = db.table_names()?.len();
-            // The document itself may be on standard output (`/dev/stdout`): the report
-            // goes to standard error then, so it never joins the document.
-            let to_stdout = file.metadata().is_ok_and(|m| !m.is_file() && !m.is_dir());
+            // The document itself may be on standard output (`-`, `/dev/stdout`): the
+            // report goes to standard error then, so it never joins the document.
+            let to_stdout = dash || file.metadata().is_ok_and(|m| !m.is_file() && !m.is_dir());
             let report = if json {
                 serde_json::json!({"file": file, "tables": n}).to_string()
             } else {
@@ -697,7 +713,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Import { dir, file } => {
-            let file = standard_stream(file, "/dev/stdin");
+            let file = if cfg!(unix) && file.as_os_str() == "-" {
+                PathBuf::from("/dev/stdin")
+            } else {
+                file
+            };
             // Read the file's metadata first, so a missing file creates no database.
             std::fs::metadata(&file).with_context(|| format!("reading {}", file.display()))?;
             let created = !dir.exists();

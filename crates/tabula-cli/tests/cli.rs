@@ -914,6 +914,19 @@ fn export_and_import_through_a_pipe() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(stdout(&o).starts_with("imported 24 row(s)"), "{}", text(&o));
     assert!(!Path::new("-").exists(), "no file named - was written");
+    // Standard output a file opened for appending: the document joins what is there.
+    let log = d.path().join("log.txt");
+    std::fs::write(&log, "before\n").unwrap();
+    let appended = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args(["export", &p, "-"])
+        .stdout(appended)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let written = std::fs::read(&log).unwrap();
+    assert_eq!(&written[..7], b"before\n");
+    assert_eq!(&written[7..], &export.stdout[..]);
 }
 
 #[test]

@@ -164,8 +164,9 @@ fn display_unsigned<T: ColumnValue>(v: &T) -> String {
 
 /// Serializes a `json` field to its JSON text.
 pub fn json_to_value<T: serde::Serialize>(table: &str, column: &str, v: &T) -> Result<Value> {
+    // On one line, as every json value is kept (a `RawValue` field serializes as written).
     serde_json::to_string(v)
-        .map(Value::Text)
+        .map(|t| Value::Text(crate::schema::one_line(t)))
         .map_err(|e| Error::Json {
             context: format!("column {table}.{column}"),
             source: e,
@@ -178,9 +179,14 @@ pub fn json_opt_to_value<T: serde::Serialize>(
     column: &str,
     v: &Option<T>,
 ) -> Result<Value> {
+    // `Some` of a value that serializes as `null` is NULL, as a nullable json column keeps
+    // the document `null` (see `Schema::coerce`): it reads back as `None`.
     match v {
         None => Ok(Value::Null),
-        Some(v) => json_to_value(table, column, v),
+        Some(v) => json_to_value(table, column, v).map(|t| match t {
+            Value::Text(t) if t == "null" => Value::Null,
+            t => t,
+        }),
     }
 }
 

@@ -84,7 +84,9 @@ pub enum Error {
     /// One statement of a SQL text of several failed while it ran (a constraint, a type, a
     /// foreign key): which one, where it starts, and the error itself as `source` (also
     /// through [`Error::innermost`]). The statements before it stay committed, as with
-    /// `sqlite3_exec`; a failure inside `BEGIN … COMMIT` rolled that transaction back.
+    /// `sqlite3_exec` (under `tx.sql`, they stay in the transaction, whose closure decides);
+    /// a failure inside `BEGIN … COMMIT`, or of its `COMMIT` (a foreign key), rolled that
+    /// transaction back.
     /// A text of one statement gives its error as it is; `Error::Sql` and
     /// `Error::Unsupported` carry the statement's number in their words instead, and errors
     /// about the database rather than the statement (`ReadOnly`, `Locked`, `Closed`,

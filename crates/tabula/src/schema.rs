@@ -920,7 +920,7 @@ fn describe(c: &Column) -> String {
 /// A valid JSON document's text as the files keep it: on one line, without whitespace
 /// around it. A line break can only be whitespace between its tokens (inside a string JSON
 /// escapes it), so each becomes a space; nothing else changes.
-fn one_line(text: String) -> String {
+pub(crate) fn one_line(text: String) -> String {
     let trimmed = text.trim_matches([' ', '\t', '\n', '\r']);
     if trimmed.len() == text.len() && !text.contains(['\n', '\r']) {
         return text;

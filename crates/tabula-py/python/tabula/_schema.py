@@ -178,7 +178,7 @@ def describe(cls: type, name: str | None, unique: Any, index: Any, check: Any,
 def _default(cls: type, name: str, ty: str, value: Any) -> Any:
     if ty == "json":
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value) and ty == "f64":
         # JSON has no NaN or infinity: the schema spells them as its files do.
         return "NaN" if value != value else ("inf" if value > 0 else "-inf")
     if isinstance(value, (bool, int, float, str)):

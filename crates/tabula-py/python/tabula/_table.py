@@ -170,6 +170,8 @@ def _update(cls: type, /, where: Where = None, **changes: Any) -> int:
     if any(isinstance(v, float) and v != v for v in changes.values()):
         # SQL binds a NaN parameter as NULL (it has no NaN), so a NaN is set row by row,
         # as `insert` stores it, whatever the shape of `where`.
+        if where is not None and not callable(where):
+            raise TypeError(f"where= takes a function of a row (a dict), not {where!r}")
         where = _every_row if where is None else where
         return b.native.update(where, changes, b.reads(where))
     if where is None:

@@ -109,13 +109,15 @@ pub(crate) fn run_each(
                     });
                 }
                 let Some(end) = end else {
-                    return Err(sql_error(
-                        statements[i].span(),
-                        format!(
+                    let (line, column) = parsed.starts.get(i).copied().unwrap_or((0, 0));
+                    return Err(Error::Sql {
+                        line,
+                        column,
+                        reason: format!(
                             "statement {number}: the text ends inside BEGIN; the transaction \
                              was rolled back"
                         ),
-                    ));
+                    });
                 };
                 let commit = matches!(statements[end], Statement::Commit { .. });
                 let group = &statements[i + 1..end];
@@ -138,7 +140,11 @@ pub(crate) fn run_each(
                 match engine.finish(tx.tx, outcome) {
                     Ok(r) => last = r,
                     Err(Error::Aborted(_)) if !commit => last = SqlResult::default(),
-                    Err(e) => return Err(e),
+                    // A failure of the commit itself (a foreign key, checked then) is the
+                    // COMMIT's; one of a statement inside is already placed.
+                    Err(e) => {
+                        return Err(numbered(e, At::of(&parsed, end, true), statements.len()))
+                    }
                 }
                 i = end + 1;
             }
@@ -146,10 +152,12 @@ pub(crate) fn run_each(
                 savepoint: Some(_), ..
             } => return Err(unsupported("savepoints")),
             Statement::Commit { .. } | Statement::Rollback { .. } => {
-                return Err(sql_error(
-                    statements[i].span(),
-                    format!("statement {number}: COMMIT or ROLLBACK without BEGIN"),
-                ));
+                let (line, column) = parsed.starts.get(i).copied().unwrap_or((0, 0));
+                return Err(Error::Sql {
+                    line,
+                    column,
+                    reason: format!("statement {number}: COMMIT or ROLLBACK without BEGIN"),
+                });
             }
             s if alter::is_migration(s) => {
                 last = alter::migrate(engine, s)
@@ -402,8 +410,15 @@ pub(crate) fn parse(text: &str) -> Result<Parsed> {
         }
     }
     numbered.push_str(&text[copied..]);
-    let statements = Parser::parse_sql(&dialect, &numbered)
-        .map_err(|e| known_unsupported(&tokens).unwrap_or_else(|| parse_error(text, e)))?;
+    let statements = Parser::parse_sql(&dialect, &numbered).map_err(|e| {
+        let e = parse_error(text, e);
+        match &e {
+            Error::Sql { line, column, .. } => {
+                known_unsupported(&tokens, *line, *column).unwrap_or(e)
+            }
+            _ => e,
+        }
+    })?;
     // A statement starts at the first token after the text's start or a `;` (the parser
     // skips empty statements, as this does).
     let mut starts = Vec::with_capacity(statements.len());
@@ -430,39 +445,42 @@ pub(crate) fn parse(text: &str) -> Result<Parsed> {
     })
 }
 
-/// For a text that does not parse: `Error::Unsupported` when it uses a word of SQLite's
-/// the parser does not know (a pragma, `GLOB`, `REGEXP`), rather than the parser's message
-/// about the token it did not expect.
-fn known_unsupported(tokens: &[sqlparser::tokenizer::TokenWithSpan]) -> Option<Error> {
+/// For a text that does not parse where the parser stopped at `line` and `column`:
+/// `Error::Unsupported` when the word there is one of SQLite's the parser does not know (a
+/// pragma, `GLOB`), rather than the parser's message about a token it did not expect.
+fn known_unsupported(
+    tokens: &[sqlparser::tokenizer::TokenWithSpan],
+    line: u64,
+    column: u64,
+) -> Option<Error> {
     use sqlparser::tokenizer::Token;
-    let mut at_start = true;
-    for t in tokens {
-        match &t.token {
-            Token::Whitespace(_) => continue,
-            Token::SemiColon => {
-                at_start = true;
-                continue;
-            }
-            Token::Word(w) if w.quote_style.is_none() => {
-                let word = w.value.to_ascii_uppercase();
-                let feature = match word.as_str() {
-                    "PRAGMA" if at_start => {
-                        "PRAGMA (tabula has no pragmas: foreign keys are always checked, and \
-                         its settings are options of Database::open)"
-                    }
-                    "GLOB" if !at_start => "GLOB (LIKE is case-sensitive, as GLOB is)",
-                    "REGEXP" if !at_start => "REGEXP",
-                    _ => "",
-                };
-                if !feature.is_empty() {
-                    return Some(unsupported(feature));
-                }
-            }
-            _ => {}
-        }
-        at_start = false;
-    }
-    None
+    let word = |t: &sqlparser::tokenizer::TokenWithSpan, name: &str| {
+        matches!(&t.token, Token::Word(w) if w.quote_style.is_none()
+            && w.value.eq_ignore_ascii_case(name))
+    };
+    // The token the parser stopped at, and the first of its statement.
+    let at = tokens
+        .iter()
+        .position(|t| (t.span.start.line, t.span.start.column) >= (line, column))
+        .unwrap_or(tokens.len());
+    let first = tokens[..at]
+        .iter()
+        .rposition(|t| matches!(t.token, Token::SemiColon))
+        .map_or(0, |p| p + 1);
+    let first = tokens[first..]
+        .iter()
+        .find(|t| !matches!(t.token, Token::Whitespace(_)));
+    let feature = if first.is_some_and(|t| word(t, "PRAGMA")) {
+        "PRAGMA (tabula has no pragmas: foreign keys are always checked, and its settings are \
+         options of Database::open)"
+    } else if tokens.get(at).is_some_and(|t| word(t, "GLOB")) {
+        "GLOB (LIKE is case-sensitive, as GLOB is)"
+    } else {
+        return None;
+    };
+    Some(unsupported(format!(
+        "{feature}, at line {line}, column {column}"
+    )))
 }
 
 /// A parse error, with where the parser stopped (the end of the text when it ran out).
@@ -515,9 +533,11 @@ fn numbered(e: Error, at: At, of: usize) -> Error {
         }
         // Already placed, or about the database rather than the statement (`ReadOnly` is
         // how a read-only open asks for the lock).
+        // `Aborted` is the caller's own (a `sql_each` callback's), handed back as it is.
         e @ (Error::Sql { .. }
         | Error::Unsupported { .. }
         | Error::Statement { .. }
+        | Error::Aborted(_)
         | Error::ReadOnly { .. }
         | Error::Locked { .. }
         | Error::Closed { .. }

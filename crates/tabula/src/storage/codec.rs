@@ -142,6 +142,13 @@ impl<'o> RowsWriter<'o> {
 /// Appends one value as JSON.
 pub(crate) fn encode_value(v: &Value, json_column: bool, out: &mut Vec<u8>) {
     match v {
+        // Every way into a json column makes its text one line (`Schema::coerce`,
+        // `json_to_value`); a line break here would split the row's line of the log, so one
+        // that got past them is written as the space it stands for.
+        Value::Text(s) if json_column && s.contains(['\n', '\r']) => out.extend(
+            s.bytes()
+                .map(|b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
+        ),
         Value::Text(s) if json_column => out.extend_from_slice(s.as_bytes()),
         v => encode_ref(v.as_ref(), out),
     }
@@ -213,7 +220,8 @@ pub(crate) fn decode_row(schema: &Schema, text: &str) -> std::result::Result<Vec
             None => {
                 let c = &schema.columns[i];
                 match &c.default {
-                    Some(d) => Ok(d.clone()),
+                    // As an insert takes it: a json default is kept as its column keeps it.
+                    Some(d) => schema.coerce(i, d.clone()).map_err(|e| e.to_string()),
                     None if c.nullable => Ok(Value::Null),
                     None if i == pk => Err(format!("missing primary key {}", c.name)),
                     None => Err(format!("missing column {}", c.name)),

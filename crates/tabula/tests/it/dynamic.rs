@@ -319,6 +319,46 @@ fn multi_line_and_null_documents_survive_a_reopen() {
     expect(&Database::open(dir.path()).unwrap());
 }
 
+/// The same for a Rust type's json fields: a `RawValue` serializes as it was written, line
+/// breaks and all, and `Some` of a value that serializes as `null` is NULL from the start.
+#[test]
+fn typed_json_fields_keep_their_rows_and_read_alike_before_and_after_a_reopen() {
+    use serde_json::value::RawValue;
+    #[derive(tabula::Table, Debug, Clone)]
+    #[table(name = "raw")]
+    struct Raw {
+        #[column(primary_key)]
+        id: u64,
+        body: Box<RawValue>,
+        extra: Option<serde_json::Value>,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let expect = |db: &Database| {
+        let r = db.sql("SELECT body, extra FROM raw").unwrap().rows;
+        assert_eq!(
+            r,
+            [[Value::from(r#"{   "a": 1 }"#), Value::Null]],
+            "one row, on one line, extra NULL"
+        );
+    };
+    {
+        let db = Database::open(dir.path()).unwrap();
+        let t = db.table::<Raw>().unwrap();
+        t.insert(Raw {
+            id: 1,
+            body: RawValue::from_string("{\n  \"a\": 1\n}".to_owned()).unwrap(),
+            extra: Some(serde_json::Value::Null),
+        })
+        .unwrap();
+        expect(&db);
+    }
+    let db = Database::open(dir.path()).unwrap();
+    expect(&db);
+    let row = db.table::<Raw>().unwrap().get(1u64).unwrap().unwrap();
+    assert_eq!(row.body.get(), r#"{   "a": 1 }"#);
+    assert_eq!(row.extra, None);
+}
+
 /// A float default JSON cannot write (NaN, the infinities) survives a checkpoint and a
 /// reopen: the schema file used to hold `null`, so the default was lost, and a `NOT NULL`
 /// column refused every row that left it out.

@@ -101,6 +101,29 @@ fn statements_commit_one_by_one_or_in_a_transaction() {
     // ROLLBACK undoes; the text's result is then empty.
     db.sql("BEGIN; DELETE FROM people; ROLLBACK").unwrap();
     assert_eq!(db.sql("SELECT * FROM people").unwrap().rows.len(), 2);
+    // A foreign key refusing at COMMIT names the COMMIT, and the transaction is undone.
+    db.sql(
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+         CREATE TABLE child (id INTEGER PRIMARY KEY, p INTEGER REFERENCES parent);
+         INSERT INTO parent (id) VALUES (1); INSERT INTO child (p) VALUES (1)",
+    )
+    .unwrap();
+    let e = db
+        .sql("BEGIN;\nDELETE FROM parent WHERE id = 1;\nCOMMIT")
+        .unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            Error::Statement {
+                number: 3,
+                line: 3,
+                rolled_back: true,
+                ..
+            }
+        ) && matches!(e.innermost(), Error::ForeignKey { .. }),
+        "{e:?}"
+    );
+    assert_eq!(db.sql("SELECT id FROM parent").unwrap().rows.len(), 1);
     // Transactions do not nest: the inner BEGIN is named, and nothing of the outer one runs.
     let e = db
         .sql("BEGIN; DELETE FROM people;\nBEGIN; COMMIT; COMMIT")
