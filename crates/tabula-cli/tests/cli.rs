@@ -402,6 +402,25 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs the built `tabula` with `args` and `input` on its standard input (a pipe).
+pub fn tabula_with_input(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run tabula");
+    child
+        .stdin
+        .take()
+        .expect("its stdin")
+        .write_all(input)
+        .expect("write its stdin");
+    child.wait_with_output().expect("wait for tabula")
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -601,23 +620,7 @@ fn insert_reads_a_file_or_stdin_and_names_the_failing_row_by_position() {
         "{}",
         text(&o)
     );
-    let run_stdin = |args: &[&str], input: &str| {
-        use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let run_stdin = |args: &[&str], input: &str| tabula_with_input(args, input.as_bytes());
     let array = r#"[{"code":"A1","title":"x"}, {"code":"A2","title":"y"}]"#;
     let o = run_stdin(&["insert", &p, "courses"], array);
     assert!(stdout(&o).starts_with("inserted 2 row(s)"), "{}", text(&o));
@@ -894,23 +897,7 @@ fn export_and_import_through_a_pipe() {
         text(&export)
     );
     let copy = d.path().join("copy");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
-        .args(["import", copy.to_str().unwrap(), "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(&export.stdout)
-            .unwrap();
-    }
-    let o = child.wait_with_output().unwrap();
+    let o = tabula_with_input(&["import", copy.to_str().unwrap(), "-"], &export.stdout);
     assert!(o.status.success(), "{}", text(&o));
     assert!(stdout(&o).starts_with("imported 24 row(s)"), "{}", text(&o));
     assert!(!Path::new("-").exists(), "no file named - was written");
@@ -1188,22 +1175,10 @@ fn sql_runs_statements_and_scripts() {
         serde_json::json!([{"name": "c", "d": 6}, {"name": "a", "d": 2}])
     );
     // A script on standard input.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
-        .args(["sql", &p, "--format", "csv"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin
-            .write_all(
-                b"UPDATE t SET n = 0 WHERE n IS NULL;\nSELECT COUNT(*) AS c, SUM(n) AS s FROM t;\n",
-            )
-            .unwrap();
-    }
-    let o = child.wait_with_output().unwrap();
+    let o = tabula_with_input(
+        &["sql", &p, "--format", "csv"],
+        b"UPDATE t SET n = 0 WHERE n IS NULL;\nSELECT COUNT(*) AS c, SUM(n) AS s FROM t;\n",
+    );
     assert!(o.status.success());
     assert_eq!(String::from_utf8_lossy(&o.stdout), "c,s\n3,4\n");
     let o = tabula(&["sql", &p, "SELECT nope FROM t"]);
