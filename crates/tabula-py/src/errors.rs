@@ -182,19 +182,17 @@ fn parts(py: Python<'_>, e: Error) -> Result<Parts, PyErr> {
 fn statement_parts(py: Python<'_>, e: Error) -> Result<Parts, PyErr> {
     let whole = e.to_string();
     match e {
-        Error::Statement { number, source, .. } => {
+        Error::Statement {
+            number: n, source, ..
+        } => {
             let own = source.to_string();
             let prefix = whole.strip_suffix(own.as_str()).unwrap_or("").to_owned();
             let (name, message, mut fields) = parts(py, *source)?;
-            fields.push(("statement", number_of(py, number)));
+            fields.push(("statement", number(py, n as u64)));
             Ok((name, format!("{prefix}{message}"), fields))
         }
         other => parts(py, other),
     }
-}
-
-fn number_of(py: Python<'_>, n: usize) -> Py<PyAny> {
-    number(py, n as u64)
 }
 
 /// The engine's message where it names a Rust call, in this package's words instead.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::lookup::Lookup;
-use crate::value::{Value, ValueRef};
+use crate::value::{non_finite_name, non_finite_named, Value, ValueRef};
 
 /// The stored type of a column. Every integer width is kept so that the dynamic API refuses
 /// `300` for a `u8` column exactly as the Rust type would.
@@ -234,25 +234,20 @@ fn serialize_default<S: serde::Serializer>(
     default: &Option<Value>,
     s: S,
 ) -> std::result::Result<S::Ok, S::Error> {
-    match default {
-        Some(Value::Float(f)) if f.is_nan() => s.serialize_str("NaN"),
-        Some(Value::Float(f)) if f.is_infinite() => {
-            s.serialize_str(if *f > 0.0 { "inf" } else { "-inf" })
-        }
-        other => serde::Serialize::serialize(other, s),
+    if let Some(name) = default.as_ref().and_then(|d| match d {
+        Value::Float(f) => non_finite_name(*f),
+        _ => None,
+    }) {
+        return s.serialize_str(name);
     }
+    serde::Serialize::serialize(default, s)
 }
 
-/// A float column's default read back from its spelling in a schema file (see
-/// [`serialize_default`]); any other value as it is.
-fn non_finite(v: Value) -> Value {
+/// A float column's value read back from a file's spelling of a non-finite float (see
+/// [`non_finite_name`]); any other value as it is.
+pub(crate) fn non_finite(v: Value) -> Value {
     match &v {
-        Value::Text(t) => match t.as_str() {
-            "NaN" => Value::Float(f64::NAN),
-            "inf" => Value::Float(f64::INFINITY),
-            "-inf" => Value::Float(f64::NEG_INFINITY),
-            _ => v,
-        },
+        Value::Text(t) => non_finite_named(t).map_or(v, Value::Float),
         _ => v,
     }
 }

@@ -232,6 +232,29 @@ impl<'a> ValueRef<'a> {
     }
 }
 
+/// How tabula's files spell a float JSON cannot write (in rows, and in a schema file's
+/// defaults): `"NaN"`, `"inf"`, `"-inf"`; `None` for a finite float.
+#[inline]
+pub(crate) fn non_finite_name(f: f64) -> Option<&'static str> {
+    if f.is_nan() {
+        Some("NaN")
+    } else if f.is_infinite() {
+        Some(if f > 0.0 { "inf" } else { "-inf" })
+    } else {
+        None
+    }
+}
+
+/// The float a spelling of [`non_finite_name`] stands for.
+pub(crate) fn non_finite_named(name: &str) -> Option<f64> {
+    match name {
+        "NaN" => Some(f64::NAN),
+        "inf" => Some(f64::INFINITY),
+        "-inf" => Some(f64::NEG_INFINITY),
+        _ => None,
+    }
+}
+
 /// What [`ValueRef::hash_into`] feeds a hasher for text; index probes by text call it
 /// directly.
 #[inline(always)]

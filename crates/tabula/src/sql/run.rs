@@ -97,27 +97,23 @@ pub(crate) fn run_each(
                     .position(|s| matches!(s, Statement::StartTransaction { .. }))
                 {
                     let nested = i + 1 + p;
-                    let (line, column) = parsed.starts.get(nested).copied().unwrap_or((0, 0));
-                    return Err(Error::Sql {
-                        line,
-                        column,
-                        reason: format!(
+                    return Err(parsed.error_at(
+                        nested,
+                        format!(
                             "statement {}: BEGIN inside the transaction statement {number} \
                              began; transactions do not nest. Nothing of it ran",
                             nested + 1
                         ),
-                    });
+                    ));
                 }
                 let Some(end) = end else {
-                    let (line, column) = parsed.starts.get(i).copied().unwrap_or((0, 0));
-                    return Err(Error::Sql {
-                        line,
-                        column,
-                        reason: format!(
+                    return Err(parsed.error_at(
+                        i,
+                        format!(
                             "statement {number}: the text ends inside BEGIN; the transaction \
                              was rolled back"
                         ),
-                    });
+                    ));
                 };
                 let commit = matches!(statements[end], Statement::Commit { .. });
                 let group = &statements[i + 1..end];
@@ -152,12 +148,10 @@ pub(crate) fn run_each(
                 savepoint: Some(_), ..
             } => return Err(unsupported("savepoints")),
             Statement::Commit { .. } | Statement::Rollback { .. } => {
-                let (line, column) = parsed.starts.get(i).copied().unwrap_or((0, 0));
-                return Err(Error::Sql {
-                    line,
-                    column,
-                    reason: format!("statement {number}: COMMIT or ROLLBACK without BEGIN"),
-                });
+                return Err(parsed.error_at(
+                    i,
+                    format!("statement {number}: COMMIT or ROLLBACK without BEGIN"),
+                ));
             }
             s if alter::is_migration(s) => {
                 last = alter::migrate(engine, s)
@@ -340,6 +334,21 @@ pub(crate) struct Parsed {
 }
 
 impl Parsed {
+    /// The line and column statement `i` starts at (`(0, 0)` when not known).
+    fn start(&self, i: usize) -> (u64, u64) {
+        self.starts.get(i).copied().unwrap_or((0, 0))
+    }
+
+    /// An `Error::Sql` placed at the start of statement `i`.
+    fn error_at(&self, i: usize, reason: String) -> Error {
+        let (line, column) = self.start(i);
+        Error::Sql {
+            line,
+            column,
+            reason,
+        }
+    }
+
     /// The statement's point-lookup shape (see [`point`]), if the text is one such.
     fn point(&self) -> Option<&Point> {
         self.point
@@ -566,7 +575,7 @@ impl At {
     fn of(parsed: &Parsed, i: usize, in_transaction: bool) -> At {
         At {
             number: i + 1,
-            line: parsed.starts.get(i).map_or(0, |s| s.0),
+            line: parsed.start(i).0,
             in_transaction,
         }
     }

@@ -10,8 +10,8 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use crate::error::Result;
-use crate::schema::{ColumnType, Schema};
-use crate::value::{Value, ValueRef};
+use crate::schema::{non_finite, ColumnType, Schema};
+use crate::value::{non_finite_name, Value, ValueRef};
 
 /// Column names written as JSON keys (`"name":`), escaped once per schema.
 #[derive(Debug, Clone)]
@@ -162,11 +162,14 @@ fn encode_ref(v: ValueRef<'_>, out: &mut Vec<u8>) {
         ValueRef::Bool(true) => out.extend_from_slice(b"true"),
         ValueRef::Bool(false) => out.extend_from_slice(b"false"),
         ValueRef::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
-        ValueRef::Float(f) if f.is_nan() => out.extend_from_slice(b"\"NaN\""),
-        ValueRef::Float(f) if f.is_infinite() => {
-            out.extend_from_slice(if f > 0.0 { b"\"inf\"" } else { b"\"-inf\"" })
-        }
-        ValueRef::Float(f) => out.extend_from_slice(ryu::Buffer::new().format_finite(f).as_bytes()),
+        ValueRef::Float(f) => match non_finite_name(f) {
+            Some(name) => {
+                out.push(b'"');
+                out.extend_from_slice(name.as_bytes());
+                out.push(b'"');
+            }
+            None => out.extend_from_slice(ryu::Buffer::new().format_finite(f).as_bytes()),
+        },
         // Most text needs no escaping: copied as it is, between quotes.
         ValueRef::Text(s) if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) => {
             out.reserve(s.len() + 2);
@@ -184,15 +187,10 @@ fn encode_ref(v: ValueRef<'_>, out: &mut Vec<u8>) {
 /// Converts a decoded JSON value for a column: float columns read the non-finite spellings,
 /// everything is coerced losslessly to the column type.
 fn column_value(schema: &Schema, col: usize, v: Value) -> std::result::Result<Value, String> {
-    let c = &schema.columns[col];
-    let v = match (c.ty.is_float(), v) {
-        (true, Value::Text(t)) => match t.as_str() {
-            "NaN" => Value::Float(f64::NAN),
-            "inf" => Value::Float(f64::INFINITY),
-            "-inf" => Value::Float(f64::NEG_INFINITY),
-            _ => Value::Text(t),
-        },
-        (_, v) => v,
+    let v = if schema.columns[col].ty.is_float() {
+        non_finite(v)
+    } else {
+        v
     };
     schema.coerce(col, v).map_err(|e| e.to_string())
 }
