@@ -4,8 +4,9 @@
 //!
 //! Three systems per op:
 //! - **builder**: tabula's typed handle, doing the op as the main workload does;
-//! - **SQL**: `db.sql_with(text, &[Value])` on the same database (for the writes, on an
-//!   identical copy), with the same text SQLite runs;
+//! - **SQL**: `db.prepare(text)` once per run of an op, then `run(&[Value])` (or, for the
+//!   lookups, `each`, which hands the row out in place as SQLite's side reads it) on the
+//!   same database (for the writes, on an identical copy), with the same text SQLite runs;
 //! - **SQLite**: rusqlite in memory, `prepare_cached`, the workload's indexes.
 //!
 //! Reads run on databases loaded once, each read statement run once in each system before
@@ -193,43 +194,53 @@ fn builder_insert(t: &TableHandle<Student>, rows: Vec<Student>) -> Res<u64> {
 
 // ---- tabula's SQL ----
 
-/// One statement per parameter, folding the row each finds.
+/// One run of the prepared statement per parameter, folding the row each hands out (as
+/// SQLite's side reads its row in place).
 fn sql_lookups(db: &Database, text: &str, keys: &[Value]) -> Res<u64> {
+    let st = db.prepare(text)?;
     let mut acc = 0;
+    let mut bad = None;
     for k in keys {
-        let r = db.sql_with(text, std::slice::from_ref(k))?;
-        if let Some(row) = r.rows.first() {
-            acc = fold_values(acc, row)?;
-        }
+        st.each(std::slice::from_ref(k), |row| {
+            match fold_values(acc, row) {
+                Ok(a) => acc = a,
+                Err(e) => bad = Some(e),
+            }
+            Ok(true)
+        })?;
     }
-    Ok(acc)
+    match bad {
+        Some(e) => Err(e),
+        None => Ok(acc),
+    }
 }
 
 fn sql_count_ids(db: &Database, text: &str) -> Res<(u64, u64)> {
-    count_ids(&db.sql_with(text, &[])?.rows)
+    count_ids(&db.prepare(text)?.run(&[])?.rows)
 }
 
 fn sql_top10(db: &Database) -> Res<Vec<u64>> {
-    let rows = db.sql_with(TOP10, &[])?.rows;
+    let rows = db.prepare(TOP10)?.run(&[])?.rows;
     rows.iter()
         .map(|r| Ok(int(r.first().ok_or("SQL gave an empty row")?)? as u64))
         .collect()
 }
 
 fn sql_changed(db: &Database, text: &str) -> Res<u64> {
-    Ok(db.sql_with(text, &[])?.changed)
+    Ok(db.prepare(text)?.run(&[])?.changed)
 }
 
 fn sql_insert(db: &Database, rows: &[[Value; 5]]) -> Res<u64> {
+    let st = db.prepare(INSERT)?;
     let mut n = 0;
     for p in rows {
-        n += db.sql_with(INSERT, p)?.changed;
+        n += st.run(p)?.changed;
     }
     Ok(n)
 }
 
 fn sql_join(db: &Database) -> Res<JoinCheck> {
-    let rows = db.sql_with(relations::JOIN_SQL, &[])?.rows;
+    let rows = db.prepare(relations::JOIN_SQL)?.run(&[])?.rows;
     match rows.as_slice() {
         [row] => match row.as_slice() {
             [n, credits, grades] => Ok((
@@ -244,7 +255,7 @@ fn sql_join(db: &Database) -> Res<JoinCheck> {
 }
 
 fn sql_group(db: &Database) -> Res<Groups> {
-    let rows = db.sql_with(relations::GROUP_SQL, &[])?.rows;
+    let rows = db.prepare(relations::GROUP_SQL)?.run(&[])?.rows;
     rows.iter()
         .map(|r| match r.as_slice() {
             [y, n, avg] => Ok((int(y)?, int(n)?, float(avg)?)),

@@ -401,6 +401,24 @@ impl Database {
         crate::sql::run_each(&self.engine, text, params, Some(&mut each))
     }
 
+    /// Parses `text` (one or more statements) once, for running many times with different
+    /// parameters: see [`Statement`](crate::Statement). A text that does not parse is
+    /// `Error::Sql` here; names are bound to tables and columns when it runs.
+    ///
+    /// ```
+    /// use tabula::{Database, Value};
+    /// let db = Database::in_memory();
+    /// db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")?;
+    /// let add = db.prepare("INSERT INTO t (name) VALUES (?)")?;
+    /// add.run(&[Value::from("a")])?;
+    /// add.run(&[Value::from("b")])?;
+    /// assert_eq!(db.sql("SELECT COUNT(*) FROM t")?.rows, [[Value::Int(2)]]);
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn prepare(&self, text: &str) -> Result<crate::Statement<'_>> {
+        crate::Statement::new(&self.engine, text)
+    }
+
     /// Writes a SQL script that recreates the database, in SQLite's or PostgreSQL's
     /// dialect, to `out`: one transaction creating every table (referenced tables first)
     /// with its types, keys, `NOT NULL`, `UNIQUE`, defaults, checks and foreign keys, then

@@ -106,7 +106,7 @@ pub use schema::{
     check_name, Column, ColumnType, Evolution, ForeignKey, OnDelete, Schema, MAX_NAME_LEN,
 };
 pub use select::{GroupBy, Select, SqlRow};
-pub use sql::{Dialect, SqlResult};
+pub use sql::{Dialect, SqlResult, Statement};
 pub use storage::repair::{repair, DroppedRow, RepairOptions, RepairReport, TableRepair};
 pub use storage::verify::{verify, Problem};
 pub use storage::wal::{log_records, DroppedRecord, Durability, LogRecord, Recovery};

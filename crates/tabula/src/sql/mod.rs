@@ -9,11 +9,13 @@ mod ddl;
 pub(crate) mod dump;
 mod numeric;
 mod point;
+mod prepared;
 mod run;
 pub(crate) mod scalar;
 mod select;
 mod target;
 
 pub use dump::Dialect;
+pub use prepared::Statement;
 pub use run::SqlResult;
 pub(crate) use run::{run, run_each};

@@ -14,11 +14,13 @@ use sqlparser::ast::{
     Statement, Value as SqlValue,
 };
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::schema::ColumnType;
+use crate::schema::{ColumnType, Schema};
 use crate::sql::run::{plain_table, SqlResult};
-use crate::sql::select::refuse_other_clauses;
+use crate::sql::select::{refuse_other_clauses, Each};
 use crate::value::Value;
 
 /// A statement of the point-lookup shape.
@@ -29,6 +31,21 @@ pub(crate) struct Point {
     /// The column compared with the key.
     column: String,
     key: Key,
+    /// The names bound to the columns of the schema the last run met. A statement runs
+    /// against whichever schema its table has then (several databases share a parsed text,
+    /// and a migration replaces a schema), so the binding is redone when the schema is
+    /// another one; it keeps the schema alive, so that pointer comparison is exact.
+    bound: Mutex<Option<Arc<Binding>>>,
+}
+
+/// [`Point`]'s names resolved against one schema.
+#[derive(Debug)]
+struct Binding {
+    schema: Arc<Schema>,
+    /// The position of the column compared with the key.
+    key: usize,
+    /// The position of each result column.
+    columns: Vec<usize>,
 }
 
 #[derive(Debug)]
@@ -118,6 +135,7 @@ pub(crate) fn shape(s: &Statement) -> Option<Point> {
         items,
         column,
         key,
+        bound: Mutex::new(None),
     })
 }
 
@@ -135,8 +153,43 @@ fn key_of(e: &Expr) -> Option<Key> {
     }
 }
 
-/// Runs `point` on the newest version: `None` when it takes the general path.
-pub(crate) fn run(engine: &Engine, point: &Point, params: &[Value]) -> Option<Result<SqlResult>> {
+impl Point {
+    /// The names bound to `schema`'s columns, from the last run when it met the same schema;
+    /// `None` when a name does not resolve (the general path then names it in its error).
+    fn bind(&self, schema: &Arc<Schema>) -> Option<Arc<Binding>> {
+        let mut bound = self.bound.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(b) = &*bound {
+            if Arc::ptr_eq(&b.schema, schema) {
+                return Some(b.clone());
+            }
+        }
+        let mut columns = Vec::new();
+        for item in &self.items {
+            match item {
+                Item::Every => columns.extend(0..schema.columns.len()),
+                Item::Column { name, .. } => columns.push(schema.position(name)?),
+            }
+        }
+        let b = Arc::new(Binding {
+            schema: schema.clone(),
+            key: schema.position(&self.column)?,
+            columns,
+        });
+        *bound = Some(b.clone());
+        Some(b)
+    }
+}
+
+/// Runs `point` on the newest version: `None` when it takes the general path. With `each`,
+/// the row (at most one) goes to it rather than into the result, and the result carries the
+/// column names only if `names` asks for them.
+pub(crate) fn run(
+    engine: &Engine,
+    point: &Point,
+    params: &[Value],
+    each: Option<Each<'_>>,
+    names: bool,
+) -> Option<Result<SqlResult>> {
     let st = match engine.read_state(&point.table) {
         Ok(st) => st,
         Err(e) => return Some(Err(e)),
@@ -147,7 +200,7 @@ pub(crate) fn run(engine: &Engine, point: &Point, params: &[Value]) -> Option<Re
     }
     let t = st.table(idx).ok()?;
     let schema = t.schema();
-    let col = schema.position(&point.column)?;
+    let bound = point.bind(schema)?;
     let key = match &point.key {
         Key::Param(i) => params.get(*i)?,
         Key::Value(v) => v,
@@ -155,37 +208,43 @@ pub(crate) fn run(engine: &Engine, point: &Point, params: &[Value]) -> Option<Re
     // The index compares stored values as they are: a key of the column's kind finds
     // exactly the rows `=` would.
     let same_kind = match key {
-        Value::Int(_) => schema.columns[col].ty.is_int(),
-        Value::Text(_) => schema.columns[col].ty == ColumnType::Text,
+        Value::Int(_) => schema.columns[bound.key].ty.is_int(),
+        Value::Text(_) => schema.columns[bound.key].ty == ColumnType::Text,
         _ => false,
     };
     if !same_kind {
         return None;
     }
-    let mut columns = Vec::with_capacity(point.items.len());
-    let mut names = Vec::with_capacity(point.items.len());
-    for item in &point.items {
-        match item {
-            Item::Every => {
-                for (i, c) in schema.columns.iter().enumerate() {
-                    columns.push(i);
-                    names.push(c.name.clone());
-                }
-            }
-            Item::Column { name, output } => {
-                columns.push(schema.position(name)?);
-                names.push(output.clone());
+    let mut columns = Vec::new();
+    if names || each.is_none() {
+        columns.reserve(bound.columns.len());
+        for item in &point.items {
+            match item {
+                Item::Every => columns.extend(schema.columns.iter().map(|c| c.name.clone())),
+                Item::Column { output, .. } => columns.push(output.clone()),
             }
         }
     }
     let mut rows = Vec::new();
-    let found = t.unique_cols(col, key.as_ref(), &mut |r| {
-        rows.push(columns.iter().map(|&c| r.value_at(c).to_owned()).collect());
-        Ok(())
+    let mut each = each;
+    let found = t.unique_cols(bound.key, key.as_ref(), &mut |r| {
+        let row: Vec<Value> = bound
+            .columns
+            .iter()
+            .map(|&c| r.value_at(c).to_owned())
+            .collect();
+        match &mut each {
+            // The lookup finds one row at most, so whether `f` asks for more does not matter.
+            Some(f) => f(&row).map(drop),
+            None => {
+                rows.push(row);
+                Ok(())
+            }
+        }
     });
     match found {
         Ok(Some(_)) => Some(Ok(SqlResult {
-            columns: names,
+            columns,
             rows,
             changed: 0,
         })),

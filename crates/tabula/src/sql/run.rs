@@ -53,22 +53,27 @@ pub(crate) fn run_each(
     engine: &Arc<Engine>,
     text: &str,
     params: &[Value],
-    mut each: Option<Each<'_>>,
+    each: Option<Each<'_>>,
 ) -> Result<SqlResult> {
-    let parsed = cache::parsed(text)?;
+    run_parsed(engine, &*cache::parsed(text)?, params, each, true)
+}
+
+/// [`run_each`] on statements parsed already (a prepared [`crate::Statement`]). `names`:
+/// whether a streamed result needs its column names (`sql_each` returns them; a prepared
+/// statement's `each` does not, which spares a point lookup their copies).
+pub(crate) fn run_parsed(
+    engine: &Arc<Engine>,
+    parsed: &Parsed,
+    params: &[Value],
+    mut each: Option<Each<'_>>,
+    names: bool,
+) -> Result<SqlResult> {
     parsed.check_params(params)?;
     let params = &*no_nan(params);
     if let Some(p) = parsed.point() {
-        if let Some(answer) = point::run(engine, p, params) {
-            let Some(each) = each else { return answer };
-            // Streamed: the row (at most one) goes to `each`, the result keeps the columns.
-            let mut r = answer?;
-            for row in std::mem::take(&mut r.rows) {
-                if !each(&row)? {
-                    break;
-                }
-            }
-            return Ok(r);
+        let streamed = each.as_mut().map(|f| &mut **f as Each<'_>);
+        if let Some(answer) = point::run(engine, p, params, streamed, names) {
+            return answer;
         }
     }
     let statements = &parsed.statements;
@@ -124,7 +129,7 @@ pub(crate) fn run_each(
                     let mut r = SqlResult::default();
                     for (k, s) in group.iter().enumerate() {
                         r = execute(Target::Tx(&tx), s, params).map_err(|e| {
-                            numbered(e, At::of(&parsed, i + 1 + k, true), statements.len())
+                            numbered(e, At::of(parsed, i + 1 + k, true), statements.len())
                         })?;
                     }
                     if commit {
@@ -138,9 +143,7 @@ pub(crate) fn run_each(
                     Err(Error::Aborted(_)) if !commit => last = SqlResult::default(),
                     // A failure of the commit itself (a foreign key, checked then) is the
                     // COMMIT's; one of a statement inside is already placed.
-                    Err(e) => {
-                        return Err(numbered(e, At::of(&parsed, end, true), statements.len()))
-                    }
+                    Err(e) => return Err(numbered(e, At::of(parsed, end, true), statements.len())),
                 }
                 i = end + 1;
             }
@@ -155,7 +158,7 @@ pub(crate) fn run_each(
             }
             s if alter::is_migration(s) => {
                 last = alter::migrate(engine, s)
-                    .map_err(|e| numbered(e, At::of(&parsed, i, false), statements.len()))?;
+                    .map_err(|e| numbered(e, At::of(parsed, i, false), statements.len()))?;
                 i += 1;
             }
             s if is_read(s) => {
@@ -165,7 +168,7 @@ pub(crate) fn run_each(
                     None
                 };
                 last = read(engine, s, params, streamed)
-                    .map_err(|e| numbered(e, At::of(&parsed, i, false), statements.len()))?;
+                    .map_err(|e| numbered(e, At::of(parsed, i, false), statements.len()))?;
                 i += 1;
             }
             s => {
@@ -176,7 +179,7 @@ pub(crate) fn run_each(
                     catch_unwind(AssertUnwindSafe(|| execute(Target::Tx(&tx), s, params)));
                 last = engine
                     .finish(tx.tx, outcome)
-                    .map_err(|e| numbered(e, At::of(&parsed, i, false), statements.len()))?;
+                    .map_err(|e| numbered(e, At::of(parsed, i, false), statements.len()))?;
                 i += 1;
             }
         }
@@ -228,29 +231,37 @@ fn no_nan(params: &[Value]) -> std::borrow::Cow<'_, [Value]> {
 /// Runs `text` inside `tx` (`tx.sql`): every statement is part of the transaction, so
 /// `BEGIN`, `COMMIT` and `ROLLBACK` are refused.
 fn run_in(tx: &Transaction<'_>, text: &str, params: &[Value]) -> Result<SqlResult> {
-    let parsed = cache::parsed(text)?;
+    run_in_parsed(tx, &*cache::parsed(text)?, params, None)
+}
+
+/// [`run_in`] on statements parsed already, handing the last statement's rows to `each`
+/// when it is a query (streamed as found) and `each` is given.
+pub(crate) fn run_in_parsed(
+    tx: &Transaction<'_>,
+    parsed: &Parsed,
+    params: &[Value],
+    mut each: Option<Each<'_>>,
+) -> Result<SqlResult> {
+    parsed.refuse_transaction_control()?;
     parsed.check_params(params)?;
     let params = &*no_nan(params);
     let statements = &parsed.statements;
     let mut last = SqlResult::default();
     for (i, s) in statements.iter().enumerate() {
-        if matches!(
-            s,
-            Statement::StartTransaction { .. }
-                | Statement::Commit { .. }
-                | Statement::Rollback { .. }
-        ) {
-            return Err(sql_error(
-                s.span(),
-                format!(
-                    "statement {}: inside db.transaction the closure's result commits or rolls \
-                     back; BEGIN, COMMIT and ROLLBACK are refused",
-                    i + 1
-                ),
-            ));
+        let result = match (s, &mut each) {
+            (Statement::Query(q), Some(f)) if i + 1 == statements.len() && !alter::is_setval(q) => {
+                select::select_each(Target::Tx(tx), q, params, None, Some(&mut **f))
+            }
+            _ => execute(Target::Tx(tx), s, params),
+        };
+        last = result.map_err(|e| numbered(e, At::of(parsed, i, false), statements.len()))?;
+    }
+    if let Some(f) = each {
+        for r in std::mem::take(&mut last.rows) {
+            if !f(&r)? {
+                break;
+            }
         }
-        last = execute(Target::Tx(tx), s, params)
-            .map_err(|e| numbered(e, At::of(&parsed, i, false), statements.len()))?;
     }
     Ok(last)
 }
@@ -357,6 +368,29 @@ impl Parsed {
                 _ => None,
             })
             .as_ref()
+    }
+
+    /// Refuses `BEGIN`, `COMMIT` and `ROLLBACK`, which have no place inside
+    /// `db.transaction` (checked before any statement of the text runs).
+    pub(crate) fn refuse_transaction_control(&self) -> Result<()> {
+        for (i, s) in self.statements.iter().enumerate() {
+            if matches!(
+                s,
+                Statement::StartTransaction { .. }
+                    | Statement::Commit { .. }
+                    | Statement::Rollback { .. }
+            ) {
+                return Err(self.error_at(
+                    i,
+                    format!(
+                        "statement {}: inside db.transaction the closure's result commits or \
+                         rolls back; BEGIN, COMMIT and ROLLBACK are refused",
+                        i + 1
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Checks that `params` has a value for each placeholder, and no more.

@@ -20,6 +20,7 @@ mod migration_crash;
 mod model;
 mod numbers;
 mod persistence;
+mod prepared;
 mod queries;
 mod read_only;
 mod recovery;

@@ -1,0 +1,126 @@
+//! Prepared statements: SQL text parsed once and run many times with different parameters
+//! ([`Database::prepare`](crate::Database::prepare), [`Transaction::prepare`]).
+
+use std::sync::Arc;
+
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::sql::cache;
+use crate::sql::run::{run_in_parsed, run_parsed, Parsed, SqlResult};
+use crate::txn::Transaction;
+use crate::value::Value;
+
+/// SQL text parsed once, to be run many times with different parameters: what
+/// [`Database::prepare`](crate::Database::prepare) returns.
+///
+/// Running it is [`Database::sql_with`](crate::Database::sql_with) on its text without
+/// parsing it again, with the same semantics: one or more statements, each committing on its
+/// own unless grouped by `BEGIN … COMMIT` in the text. [`run_in`](Statement::run_in) runs it
+/// inside a transaction instead, as [`Transaction::sql_with`] does. Parsing is all that is
+/// done ahead: names are bound to tables and columns on every run, so a table created or
+/// altered after `prepare` is seen as it is then, and an unknown name is an error of the
+/// run, not of `prepare`. A statement may be shared by threads.
+///
+/// [`each`](Statement::each) hands result rows out one by one without collecting them or
+/// copying the column names, the cheapest way to run a lookup many times.
+///
+/// ```
+/// use tabula::{Database, Value};
+/// let db = Database::in_memory();
+/// db.sql("CREATE TABLE n (id INTEGER PRIMARY KEY, v INTEGER)")?;
+/// let insert = db.prepare("INSERT INTO n (v) VALUES (?)")?;
+/// assert_eq!(insert.run(&[Value::Int(10)])?.changed, 1);
+/// // Many rows in one commit: the same statement inside a transaction.
+/// db.transaction(|tx| {
+///     for v in [20, 30] {
+///         insert.run_in(tx, &[Value::Int(v)])?;
+///     }
+///     Ok(())
+/// })?;
+/// let get = db.prepare("SELECT v FROM n WHERE id = ?")?;
+/// let mut sum = 0;
+/// for id in 1..=3 {
+///     get.each(&[Value::Int(id)], |row| {
+///         sum += row[0].as_i64().unwrap_or(0);
+///         Ok(true)
+///     })?;
+/// }
+/// assert_eq!(sum, 60);
+/// # Ok::<(), tabula::Error>(())
+/// ```
+pub struct Statement<'db> {
+    engine: &'db Arc<Engine>,
+    text: Box<str>,
+    parsed: Arc<Parsed>,
+}
+
+impl std::fmt::Debug for Statement<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Statement")
+            .field("text", &self.text)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'db> Statement<'db> {
+    /// Parses `text` for a database.
+    pub(crate) fn new(engine: &'db Arc<Engine>, text: &str) -> Result<Self> {
+        Ok(Statement {
+            engine,
+            text: text.into(),
+            parsed: cache::parsed(text)?,
+        })
+    }
+
+    /// The statement's text, as given to `prepare`.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Runs the statement with `params` bound to its placeholders (`?` in order, or `$1`,
+    /// `$2`, …) and returns the last statement's result, as
+    /// [`Database::sql_with`](crate::Database::sql_with) does.
+    pub fn run(&self, params: &[Value]) -> Result<SqlResult> {
+        run_parsed(self.engine, &self.parsed, params, None, true)
+    }
+
+    /// Runs the statement with `params`, handing the last statement's result rows to `each`
+    /// one at a time (see [`Database::sql_each`](crate::Database::sql_each)); `each`
+    /// returns `Ok(false)` to stop, and an error it returns ends the call with that error.
+    /// Returns the rows the last statement changed (0 for a query). Unlike `sql_each`, the
+    /// column names are not copied out: [`run`](Statement::run) gives them.
+    pub fn each(
+        &self,
+        params: &[Value],
+        mut each: impl FnMut(&[Value]) -> Result<bool>,
+    ) -> Result<u64> {
+        Ok(run_parsed(self.engine, &self.parsed, params, Some(&mut each), false)?.changed)
+    }
+
+    /// [`run`](Statement::run) inside `tx`, as [`Transaction::sql_with`] runs a text: its
+    /// writes commit or roll back with the transaction, its reads see the transaction's own
+    /// writes. A text holding `BEGIN`, `COMMIT` or `ROLLBACK` is refused before any of it
+    /// runs.
+    pub fn run_in(&self, tx: &Transaction<'_>, params: &[Value]) -> Result<SqlResult> {
+        run_in_parsed(tx, &self.parsed, params, None)
+    }
+
+    /// [`each`](Statement::each) inside `tx` (see [`run_in`](Statement::run_in)).
+    pub fn each_in(
+        &self,
+        tx: &Transaction<'_>,
+        params: &[Value],
+        mut each: impl FnMut(&[Value]) -> Result<bool>,
+    ) -> Result<u64> {
+        Ok(run_in_parsed(tx, &self.parsed, params, Some(&mut each))?.changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_statement_can_be_shared_by_threads() {
+        fn is<T: Send + Sync>() {}
+        is::<super::Statement<'static>>();
+    }
+}

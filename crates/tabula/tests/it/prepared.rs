@@ -1,0 +1,383 @@
+//! Prepared statements (`db.prepare`, `tx.prepare`): the same answers and errors as
+//! `db.sql_with` on the same text, names bound at each run, rows streamed by `each`.
+
+use tabula::{Database, Error, Table, Value};
+
+#[derive(Table, Debug, Clone, PartialEq)]
+struct Student {
+    #[column(primary_key)]
+    id: u64,
+    name: String,
+    #[column(unique)]
+    email: String,
+    gpa: f64,
+}
+
+fn students(db: &Database) {
+    let t = db.table::<Student>().unwrap();
+    for (name, gpa) in [("ann", 3.5), ("bob", 2.5), ("cy", 3.9)] {
+        t.insert(Student {
+            id: 0,
+            name: name.into(),
+            email: format!("{name}@uni.edu"),
+            gpa,
+        })
+        .unwrap();
+    }
+}
+
+/// The rows `each` hands out, collected.
+fn streamed(st: &tabula::Statement<'_>, params: &[Value]) -> Vec<Vec<Value>> {
+    let mut rows = Vec::new();
+    st.each(params, |row| {
+        rows.push(row.to_vec());
+        Ok(true)
+    })
+    .unwrap();
+    rows
+}
+
+#[test]
+fn a_prepared_lookup_answers_as_sql_with_does_for_every_key() {
+    let db = Database::in_memory();
+    students(&db);
+    for text in [
+        "SELECT id, name, email, gpa FROM student WHERE id = ?",
+        "SELECT * FROM student WHERE email = ?",
+        "SELECT name AS n, s.gpa FROM student s WHERE s.email = ?",
+        "SELECT name, gpa * 2 FROM student WHERE gpa > ? ORDER BY gpa",
+    ] {
+        let st = db.prepare(text).unwrap();
+        assert_eq!(st.text(), text);
+        let keys = if text.contains("email") {
+            ["ann@uni.edu", "cy@uni.edu", "nobody"]
+                .map(Value::from)
+                .to_vec()
+        } else if text.contains("gpa >") {
+            vec![Value::Float(3.0), Value::Float(5.0)]
+        } else {
+            vec![
+                Value::Int(1),
+                Value::Int(3),
+                Value::Int(99),
+                Value::from("1"),
+            ]
+        };
+        for k in keys {
+            let params = [k];
+            let expected = db.sql_with(text, &params).unwrap();
+            assert_eq!(st.run(&params).unwrap(), expected, "{text} {params:?}");
+            assert_eq!(streamed(&st, &params), expected.rows, "{text} {params:?}");
+        }
+    }
+}
+
+#[test]
+fn names_are_bound_when_the_statement_runs_not_when_it_is_prepared() {
+    let db = Database::in_memory();
+    // The table does not exist yet: preparing parses only.
+    let get = db.prepare("SELECT * FROM n WHERE id = ?").unwrap();
+    let e = get.run(&[Value::Int(1)]).unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason == "no table named n"),
+        "{e:?}"
+    );
+    db.sql("CREATE TABLE n (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO n (v) VALUES (7)")
+        .unwrap();
+    assert_eq!(
+        streamed(&get, &[Value::Int(1)]),
+        [[Value::Int(1), Value::Int(7)]]
+    );
+    // A column added later is in `*`; a column renamed away is an error naming it.
+    db.sql("ALTER TABLE n ADD COLUMN w TEXT DEFAULT 'x'")
+        .unwrap();
+    let r = get.run(&[Value::Int(1)]).unwrap();
+    assert_eq!(r.columns, ["id", "v", "w"]);
+    assert_eq!(streamed(&get, &[Value::Int(1)]), r.rows);
+    let v = db.prepare("SELECT v FROM n WHERE id = ?").unwrap();
+    db.sql("ALTER TABLE n RENAME COLUMN v TO value").unwrap();
+    let e = v.run(&[Value::Int(1)]).unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason.starts_with("table n has no column v")),
+        "{e:?}"
+    );
+    let e = v.each(&[Value::Int(1)], |_| Ok(true)).unwrap_err();
+    assert!(matches!(e, Error::Sql { .. }), "{e}");
+}
+
+#[test]
+fn a_text_that_does_not_parse_is_refused_by_prepare() {
+    let db = Database::in_memory();
+    let e = db.prepare("SELEC id FROM t").unwrap_err();
+    assert!(matches!(e, Error::Sql { line: 1, .. }), "{e}");
+    // Known-unsupported features are named when the statement runs, where it is bound.
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY)").unwrap();
+    let st = db.prepare("SELECT ROW_NUMBER() OVER () FROM t").unwrap();
+    let e = st.run(&[]).unwrap_err();
+    assert!(
+        matches!(&e, Error::Unsupported { feature } if feature == "window functions"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_wrong_number_of_parameters_is_an_error_and_runs_nothing() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
+        .unwrap();
+    let add = db.prepare("INSERT INTO t (v) VALUES (?)").unwrap();
+    for params in [&[][..], &[Value::Int(1), Value::Int(2)][..]] {
+        let e = add.run(params).unwrap_err();
+        assert!(
+            matches!(&e, Error::Sql { reason, .. } if reason.contains("placeholder")),
+            "{e}"
+        );
+        let e = add.each(params, |_| Ok(true)).unwrap_err();
+        assert!(matches!(&e, Error::Sql { .. }), "{e}");
+    }
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM t").unwrap().rows,
+        [[Value::Int(0)]]
+    );
+}
+
+#[test]
+fn prepared_writes_validate_and_a_failure_changes_nothing() {
+    let db = Database::in_memory();
+    students(&db);
+    let add = db
+        .prepare("INSERT INTO student (name, email, gpa) VALUES (?, ?, ?)")
+        .unwrap();
+    let r = add
+        .run(&[
+            Value::from("dee"),
+            Value::from("dee@uni.edu"),
+            Value::Float(3.0),
+        ])
+        .unwrap();
+    assert_eq!(r.changed, 1);
+    // `each` on a write gives the rows it changed.
+    let changed = add
+        .each(
+            &[
+                Value::from("eve"),
+                Value::from("eve@uni.edu"),
+                Value::Float(3.1),
+            ],
+            |_| panic!("an INSERT hands out no rows"),
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    let e = add
+        .run(&[
+            Value::from("ann2"),
+            Value::from("ann@uni.edu"),
+            Value::Float(1.0),
+        ])
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::UniqueViolation { table, column, value }
+            if table == "student" && column == "email" && *value == Value::from("ann@uni.edu")),
+        "{e}"
+    );
+    let e = add
+        .run(&[Value::from("fay"), Value::Null, Value::Float(1.0)])
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::NotNull { column, .. } if column == "email"),
+        "{e}"
+    );
+    assert_eq!(db.table::<Student>().unwrap().count().unwrap(), 5);
+}
+
+#[test]
+fn an_error_from_each_ends_the_run_with_that_error() {
+    let db = Database::in_memory();
+    students(&db);
+    for text in [
+        "SELECT name FROM student WHERE id = ?",
+        "SELECT name FROM student WHERE id >= ?",
+    ] {
+        let st = db.prepare(text).unwrap();
+        let mut calls = 0;
+        let e = st
+            .each(&[Value::Int(1)], |_| {
+                calls += 1;
+                Err(Error::Aborted("enough".into()))
+            })
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Aborted(m) if m.to_string() == "enough"),
+            "{text}: {e}"
+        );
+        assert_eq!(calls, 1, "{text}");
+        // Returning false stops after the first row.
+        let mut calls = 0;
+        st.each(&[Value::Int(1)], |_| {
+            calls += 1;
+            Ok(false)
+        })
+        .unwrap();
+        assert_eq!(calls, 1, "{text}");
+    }
+}
+
+#[test]
+fn a_failing_statement_of_a_prepared_text_is_numbered_and_the_ones_before_it_stay() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER UNIQUE)")
+        .unwrap();
+    let st = db
+        .prepare("INSERT INTO t (v) VALUES (?);\nINSERT INTO t (v) VALUES (?)")
+        .unwrap();
+    let e = st.run(&[Value::Int(1), Value::Int(1)]).unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            Error::Statement {
+                number: 2,
+                line: 2,
+                rolled_back: false,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        matches!(e.innermost(), Error::UniqueViolation { .. }),
+        "{e}"
+    );
+    assert_eq!(db.sql("SELECT v FROM t").unwrap().rows, [[Value::Int(1)]]);
+}
+
+#[test]
+fn a_statement_run_in_a_transaction_is_part_of_it() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
+        .unwrap();
+    let add = db.prepare("INSERT INTO t (v) VALUES (?)").unwrap();
+    let get = db.prepare("SELECT v FROM t WHERE id = ?").unwrap();
+    // Rolled back with the transaction, and its reads see the transaction's writes.
+    let e = db
+        .transaction(|tx| {
+            for v in 1..=3 {
+                assert_eq!(add.run_in(tx, &[Value::Int(v * 10)])?.changed, 1);
+            }
+            let mut seen = Vec::new();
+            get.each_in(tx, &[Value::Int(2)], |row| {
+                seen.push(row[0].clone());
+                Ok(true)
+            })?;
+            assert_eq!(seen, [Value::Int(20)]);
+            assert_eq!(get.run_in(tx, &[Value::Int(3)])?.rows, [[Value::Int(30)]]);
+            assert!(
+                get.run(&[Value::Int(1)])?.rows.is_empty(),
+                "not visible outside before the commit"
+            );
+            Err::<(), _>(Error::Aborted("changed my mind".into()))
+        })
+        .unwrap_err();
+    assert!(matches!(e, Error::Aborted(_)), "{e}");
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM t").unwrap().rows,
+        [[Value::Int(0)]]
+    );
+    // Committed with it: the same statement serves many transactions.
+    for round in 0..2 {
+        db.transaction(|tx| {
+            for v in 1..=3 {
+                add.run_in(tx, &[Value::Int(v)])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            db.sql("SELECT SUM(v) FROM t").unwrap().rows,
+            [[Value::Int(6 * (round + 1))]]
+        );
+    }
+}
+
+#[test]
+fn transaction_control_is_refused_inside_a_transaction_before_anything_runs() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
+        .unwrap();
+    db.transaction(|tx| {
+        for text in [
+            "INSERT INTO t (v) VALUES (1); COMMIT",
+            "BEGIN",
+            "INSERT INTO t (v) VALUES (1); ROLLBACK",
+        ] {
+            let st = db.prepare(text)?;
+            let e = st.run_in(tx, &[]).unwrap_err();
+            assert!(
+                matches!(&e, Error::Sql { reason, .. } if reason.contains("BEGIN, COMMIT and ROLLBACK are refused")),
+                "{text}: {e}"
+            );
+            let e = st.each_in(tx, &[], |_| Ok(true)).unwrap_err();
+            assert!(matches!(&e, Error::Sql { .. }), "{text}: {e}");
+            let e = tx.sql(text).unwrap_err();
+            assert!(matches!(e, Error::Sql { .. }), "{text}: {e}");
+        }
+        assert_eq!(tx.sql("SELECT COUNT(*) FROM t")?.rows, [[Value::Int(0)]]);
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn threads_share_a_prepared_statement() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
+        .unwrap();
+    let add = db.prepare("INSERT INTO t (v) VALUES (?)").unwrap();
+    let get = db.prepare("SELECT v FROM t WHERE id = ?").unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (add, get) = (&add, &get);
+            s.spawn(move || {
+                for i in 0..50 {
+                    add.run(&[Value::Int(t * 1000 + i)]).unwrap();
+                    get.each(&[Value::Int(1)], |row| {
+                        assert!(matches!(row, [Value::Int(_)]));
+                        Ok(true)
+                    })
+                    .unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM t").unwrap().rows,
+        [[Value::Int(200)]]
+    );
+}
+
+#[test]
+fn one_text_on_databases_whose_tables_differ_reads_each_by_its_own_columns() {
+    // A parsed text is shared by every database of the process; its lookup binds names to
+    // each table's own columns.
+    let a = Database::in_memory();
+    a.sql("CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT, age INTEGER); INSERT INTO p (name, age) VALUES ('ann', 30)")
+        .unwrap();
+    let b = Database::in_memory();
+    b.sql("CREATE TABLE p (age INTEGER, name TEXT, id INTEGER PRIMARY KEY); INSERT INTO p (age, name, id) VALUES (40, 'bob', 1)")
+        .unwrap();
+    let text = "SELECT name, age FROM p WHERE id = ?";
+    let (sa, sb) = (a.prepare(text).unwrap(), b.prepare(text).unwrap());
+    for _ in 0..3 {
+        assert_eq!(
+            streamed(&sa, &[Value::Int(1)]),
+            [[Value::from("ann"), Value::Int(30)]]
+        );
+        assert_eq!(
+            sb.run(&[Value::Int(1)]).unwrap().rows,
+            [[Value::from("bob"), Value::Int(40)]]
+        );
+        assert_eq!(
+            b.sql_with(text, &[Value::Int(1)]).unwrap().rows,
+            [[Value::from("bob"), Value::Int(40)]]
+        );
+    }
+}
