@@ -15,7 +15,7 @@ use std::sync::Arc;
 use sqlparser::ast::{
     Distinct, Expr, GroupByExpr, JoinConstraint, JoinOperator, LimitClause, OrderByKind,
     OrderBySort, Query, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Spanned,
-    TableFactor, TableWithJoins,
+    TableFactor, TableWithJoins, UnaryOperator,
 };
 
 use crate::engine::any_table::AnyTable;
@@ -1330,22 +1330,25 @@ fn query(
                 desc: matches!(o.options.sort, Some(OrderBySort::Desc)),
                 nulls_first: o.options.nulls_first,
             };
-            let key = match &o.expr {
-                Expr::Value(v) if matches!(v.value, sqlparser::ast::Value::Number(..)) => {
-                    let pos: usize = v.value.to_string().parse().unwrap_or(0);
-                    if pos == 0 || pos > exprs.len() {
+            let key = match (&o.expr, position(&o.expr)) {
+                (_, Some(pos)) => {
+                    let Some(key) = usize::try_from(pos)
+                        .ok()
+                        .and_then(|p| p.checked_sub(1))
+                        .and_then(|i| exprs.get(i))
+                    else {
                         return Err(sql_error(
                             o.expr.span(),
                             format!("ORDER BY position {pos} is not a column of the result"),
                         ));
-                    }
-                    exprs[pos - 1].clone()
+                    };
+                    key.clone()
                 }
                 // An output alias wins over a column of the same name, as in SQLite.
-                Expr::Identifier(id) if columns.contains(&id.value) => {
+                (Expr::Identifier(id), _) if columns.contains(&id.value) => {
                     exprs[columns.iter().position(|c| *c == id.value).unwrap_or(0)].clone()
                 }
-                e => scalar::compile(e, &aliased, &mut p)?,
+                (e, _) => scalar::compile(e, &aliased, &mut p)?,
             };
             order.push((key, desc));
         }
@@ -1934,6 +1937,29 @@ impl<'a> Sink<'a> {
     }
 }
 
+/// The position an `ORDER BY` or `GROUP BY` term names, when it is one: an integer
+/// constant, signed or in parentheses, that fits in 32 bits (SQLite's rule; it then has to
+/// be a column's position, so `-1` and `0` are errors). Any other constant (`0.5`,
+/// `'a'`, a larger integer) is an expression, the same for every row.
+fn position(e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            sqlparser::ast::Value::Number(n, false) => n.parse::<i32>().ok().map(i64::from),
+            _ => None,
+        },
+        Expr::Nested(inner) => position(inner),
+        Expr::UnaryOp {
+            op: UnaryOperator::Plus,
+            expr,
+        } => position(expr),
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => position(expr).map(|p| -p),
+        _ => None,
+    }
+}
+
 /// A GROUP BY item: a 1-based position in the select list, an output alias (that is not
 /// a column), or an expression.
 fn group_item<'e>(e: &'e Expr, items: &'e [SelectItem], tables: &Tables) -> Result<&'e Expr> {
@@ -1941,19 +1967,20 @@ fn group_item<'e>(e: &'e Expr, items: &'e [SelectItem], tables: &Tables) -> Resu
         SelectItem::UnnamedExpr(x) | SelectItem::ExprWithAlias { expr: x, .. } => Some(x),
         _ => None,
     };
+    if let Some(pos) = position(e) {
+        return usize::try_from(pos)
+            .ok()
+            .and_then(|p| p.checked_sub(1))
+            .and_then(|i| items.get(i))
+            .and_then(item)
+            .ok_or_else(|| {
+                sql_error(
+                    e.span(),
+                    format!("GROUP BY position {pos} is not a column of the result"),
+                )
+            });
+    }
     match e {
-        Expr::Value(v) if matches!(v.value, sqlparser::ast::Value::Number(..)) => {
-            let pos: usize = v.value.to_string().parse().unwrap_or(0);
-            pos.checked_sub(1)
-                .and_then(|i| items.get(i))
-                .and_then(item)
-                .ok_or_else(|| {
-                    sql_error(
-                        e.span(),
-                        format!("GROUP BY position {pos} is not a column of the result"),
-                    )
-                })
-        }
         Expr::Identifier(id) if tables.resolve(None, &id.value).is_err() => Ok(items
             .iter()
             .find_map(|i| match i {

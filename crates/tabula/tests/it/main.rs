@@ -27,6 +27,7 @@ mod recovery;
 mod relations;
 mod repair;
 mod sql;
+mod sql_random;
 mod sql_schema;
 mod sqllogic;
 mod transactions;

@@ -1,7 +1,7 @@
 //! `db.sql`: statements one by one and in transactions, errors, and a differential test of
 //! expressions, filters and ordering against SQLite (rusqlite, bundled) on the same rows.
 //!
-//! CI runs 3,000 random queries; set `TABULA_SQL_QUERIES` for more.
+//! CI runs 5,000 random queries; set `TABULA_SQL_QUERIES` for more.
 
 use tabula::{Column, ColumnType, Database, Error, Schema, Value};
 
@@ -511,7 +511,10 @@ fn correlated_elsewhere(r: &mut Rng) -> (String, bool) {
 }
 
 /// SQLite's answer as tabula values (booleans are 1 and 0 there).
-fn sqlite_rows(conn: &rusqlite::Connection, sql: &str) -> Result<Vec<Vec<Value>>, String> {
+pub(crate) fn sqlite_rows(
+    conn: &rusqlite::Connection,
+    sql: &str,
+) -> Result<Vec<Vec<Value>>, String> {
     let mut stmt = conn.prepare(sql).map_err(|e| e.to_string())?;
     let n = stmt.column_count();
     let rows = stmt
@@ -534,7 +537,7 @@ fn sqlite_rows(conn: &rusqlite::Connection, sql: &str) -> Result<Vec<Vec<Value>>
     rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
 }
 
-fn same(a: &Value, b: &Value) -> bool {
+pub(crate) fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Bool(x), Value::Int(y)) | (Value::Int(y), Value::Bool(x)) => i64::from(*x) == *y,
         (Value::Float(x), Value::Float(y)) => {
