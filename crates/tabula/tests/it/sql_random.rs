@@ -2,9 +2,11 @@
 //! tables (an integer primary key and one to five columns of random types, nullable or
 //! not, some indexed, alone or together, some unique), random rows from small domains (so
 //! ties, duplicates and NULLs abound), and random type-correct queries over them (filters,
-//! expressions, functions, joins, grouping, `DISTINCT`, subqueries, ordering and windows).
-//! Both engines must agree on every answer, and on which statements fail; results are
-//! compared as multisets unless the query orders them completely.
+//! expressions, functions, joins, grouping, `DISTINCT`, subqueries, ordering and windows)
+//! with random writes among them (`UPDATE`, `DELETE`, `INSERT` over the constraints).
+//! Both engines must agree on every answer, on which statements fail, and on every table's
+//! rows after each write; results are compared as multisets unless the query orders them
+//! completely.
 //!
 //! CI runs 40 schemas of 150 queries each; `TABULA_SQL_SCHEMAS` and
 //! `TABULA_SQL_SCHEMA_QUERIES` change those numbers.
@@ -497,13 +499,71 @@ fn query(r: &mut Rng, tabs: &[Tab]) -> (String, bool) {
     }
 }
 
+/// A write to one of `tabs`: an `UPDATE` of one or two columns to type-correct values, a
+/// `DELETE`, or an `INSERT` of rows with keys that may be taken (all through the
+/// constraints: NOT NULL and unique indexes fail the whole statement in both engines).
+fn write(r: &mut Rng, tabs: &[Tab]) -> String {
+    let t = pick(r, tabs);
+    let g = Gen {
+        scope: vec![(t, t.name.clone())],
+    };
+    let filter = if r.chance(80) {
+        format!(" WHERE {}", g.cond(r, 2))
+    } else {
+        String::new()
+    };
+    let value = |r: &mut Rng, c: &Col| match c.ty {
+        Ty::Int => g.int(r, 2),
+        Ty::Real => g.real(r, 2),
+        Ty::Text => g.text(r, 2),
+        Ty::Bool => g.cond(r, 1),
+    };
+    match r.pick(3) {
+        0 if t.cols.len() > 1 => {
+            let mut sets = Vec::new();
+            let mut done = Vec::new();
+            for _ in 0..1 + r.pick(2) {
+                let c = &t.cols[1 + r.pick(t.cols.len() - 1)];
+                if !done.contains(&c.name) {
+                    done.push(c.name.clone());
+                    sets.push(format!("{} = {}", c.name, value(r, c)));
+                }
+            }
+            format!("UPDATE {} SET {}{filter}", t.name, sets.join(", "))
+        }
+        1 => format!("DELETE FROM {}{filter}", t.name),
+        _ => {
+            let rows: Vec<String> = (0..1 + r.pick(3))
+                .map(|_| {
+                    let values: Vec<String> = t
+                        .cols
+                        .iter()
+                        .map(|c| {
+                            if c.name == "id" {
+                                (1 + r.pick(40)).to_string()
+                            } else if c.nullable && r.chance(20) {
+                                "NULL".into()
+                            } else {
+                                literal(r, c.ty)
+                            }
+                        })
+                        .collect();
+                    format!("({})", values.join(", "))
+                })
+                .collect();
+            format!("INSERT INTO {} VALUES {}", t.name, rows.join(", "))
+        }
+    }
+}
+
 /// A row as text for sorting multisets: booleans as integers, floats to 9 digits.
 fn sort_key(row: &[Value]) -> String {
     row.iter()
         .map(|v| match v {
             Value::Bool(b) => format!("i{}", i64::from(*b)),
             Value::Int(i) => format!("i{i}"),
-            Value::Float(f) => format!("f{f:.9e}"),
+            // -0.0 and 0.0 are one value to `=` (SQLite may even store -0.0 as 0.0).
+            Value::Float(f) => format!("f{:.9e}", f + 0.0),
             other => format!("{other:?}"),
         })
         .collect::<Vec<_>>()
@@ -529,6 +589,7 @@ fn generated_schemas_rows_and_queries_agree_with_sqlite() {
     let mut r = Rng(0x0dd_ba11_5eed_2026);
     let mut mismatches = Vec::new();
     let (mut ran, mut refused) = (0, 0);
+    let (mut writes, mut failed_writes, mut changed) = (0, 0, 0);
     for s in 0..schemas {
         let tabs = schema(&mut r);
         let db = Database::in_memory();
@@ -555,6 +616,39 @@ fn generated_schemas_rows_and_queries_agree_with_sqlite() {
             }
         }
         for _ in 0..per_schema {
+            if r.chance(10) {
+                // A write: it succeeds in both or fails in both, and leaves the same rows.
+                let w = write(&mut r, &tabs);
+                let ours = db.sql(&w).map(|res| res.changed).map_err(|e| e.to_string());
+                let theirs = conn
+                    .execute(&w, [])
+                    .map(|n| n as u64)
+                    .map_err(|e| e.to_string());
+                ran += 1;
+                writes += 1;
+                if ours.is_err() {
+                    failed_writes += 1;
+                }
+                if let Ok(n) = ours {
+                    changed += n;
+                }
+                if ours.is_ok() != theirs.is_ok() || (ours.is_ok() && ours != theirs) {
+                    mismatches.push(format!(
+                        "schema {s} {tabs:?}\n  {w}\n  tabula: {ours:?}\n  sqlite: {theirs:?}"
+                    ));
+                }
+                for t in &tabs {
+                    let all = format!("SELECT * FROM {} ORDER BY id", t.name);
+                    let (a, b) = (db.sql(&all).map(|res| res.rows), sqlite_rows(&conn, &all));
+                    if !matches!((&a, &b), (Ok(a), Ok(b)) if agree(a, b, true)) {
+                        mismatches.push(format!(
+                            "schema {s}: after {w}\n  {} differs\n  tabula: {a:?}\n  sqlite: {b:?}",
+                            t.name
+                        ));
+                    }
+                }
+                continue;
+            }
             let (q, ordered) = query(&mut r, &tabs);
             let ours = db.sql(&q).map(|res| res.rows);
             let theirs = sqlite_rows(&conn, &q);
@@ -574,9 +668,15 @@ fn generated_schemas_rows_and_queries_agree_with_sqlite() {
         mismatches.len(),
         mismatches[..mismatches.len().min(8)].join("\n\n")
     );
-    // The generator makes type-correct queries: nearly all must run.
+    // The generator makes type-correct statements: nearly all queries must run, and most
+    // writes, changing rows.
     assert!(
         refused * 20 < ran,
         "{refused} of {ran} queries were refused by both"
+    );
+    eprintln!("{writes} writes, {failed_writes} failed in both, {changed} rows changed");
+    assert!(
+        failed_writes * 2 < writes && changed > writes,
+        "{failed_writes} of {writes} writes failed in both, {changed} rows changed"
     );
 }
