@@ -302,7 +302,15 @@ impl Gen<'_> {
                     Ty::Real => self.real(r, d),
                     _ => self.text(r, d),
                 };
-                let list: Vec<String> = (0..1 + r.pick(3)).map(|_| literal(r, ty)).collect();
+                let list: Vec<String> = (0..1 + r.pick(3))
+                    .map(|_| {
+                        if r.chance(15) {
+                            "NULL".into()
+                        } else {
+                            literal(r, ty)
+                        }
+                    })
+                    .collect();
                 let not = if r.chance(30) { "NOT " } else { "" };
                 format!("{e} {not}IN ({})", list.join(", "))
             }
@@ -339,9 +347,29 @@ fn query(r: &mut Rng, tabs: &[Tab]) -> (String, bool) {
         }
     };
     match r.pick(8) {
-        // Items, ordered completely (the key last), with a window.
+        // Items (one of them, at times, a correlated scalar subquery), ordered completely
+        // (the key last), with a window.
         0 | 1 => {
-            let items: Vec<String> = (0..1 + r.pick(3)).map(|_| one.any(r, depth).0).collect();
+            let mut items: Vec<String> = (0..1 + r.pick(3)).map(|_| one.any(r, depth).0).collect();
+            if r.chance(30) {
+                let u = pick(r, tabs);
+                let both = Gen {
+                    scope: vec![(t, "a".into()), (u, "b".into())],
+                };
+                let inner = Gen {
+                    scope: vec![(u, "b".into())],
+                };
+                let agg = match r.pick(3) {
+                    0 => "COUNT(*)".to_string(),
+                    1 => format!("MAX({})", inner.int(r, 1)),
+                    _ => format!("MIN({})", inner.text(r, 1)),
+                };
+                items.push(format!(
+                    "(SELECT {agg} FROM {} b WHERE {})",
+                    u.name,
+                    both.cond(r, 2)
+                ));
+            }
             let w = filter(r, &one);
             let dirs: Vec<String> = (1..=items.len())
                 .map(|i| format!("{i}{}", if r.chance(40) { " DESC" } else { "" }))
@@ -394,17 +422,36 @@ fn query(r: &mut Rng, tabs: &[Tab]) -> (String, bool) {
                 format!(" GROUP BY {}", keys.join(", "))
             };
             let having = if !keys.is_empty() && r.chance(40) {
-                format!(" HAVING COUNT(*) > {}", r.pick(3))
+                match r.pick(3) {
+                    0 => format!(" HAVING COUNT(*) > {}", r.pick(3)),
+                    1 => format!(" HAVING SUM({}) >= {}", one.int(r, 1), literal(r, Ty::Int)),
+                    _ => format!(" HAVING MAX({}) > {}", one.text(r, 1), literal(r, Ty::Text)),
+                }
             } else {
                 String::new()
             };
+            // Ordered by every key (one row per group, so the order is complete), with a
+            // window, or left as a multiset.
+            let (order, ordered) = if !keys.is_empty() && r.chance(40) {
+                let dirs: Vec<String> = (1..=keys.len())
+                    .map(|i| format!("{i}{}", if r.chance(40) { " DESC" } else { "" }))
+                    .collect();
+                let window = if r.chance(50) {
+                    format!(" LIMIT {} OFFSET {}", 1 + r.pick(4), r.pick(3))
+                } else {
+                    String::new()
+                };
+                (format!(" ORDER BY {}{window}", dirs.join(", ")), true)
+            } else {
+                (String::new(), false)
+            };
             (
                 format!(
-                    "SELECT {} FROM {} a{w}{group}{having}",
+                    "SELECT {} FROM {} a{w}{group}{having}{order}",
                     items.join(", "),
                     t.name
                 ),
-                false,
+                ordered,
             )
         }
         // Joins: on a column of each side of one type, or on the other side's key.
