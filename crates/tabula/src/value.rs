@@ -161,6 +161,18 @@ impl<'a> ValueRef<'a> {
         }
     }
 
+    /// Stores this in `slot`, reusing the text buffer `slot` already holds when both are
+    /// text (a row refilled over and over allocates nothing once its texts fit).
+    pub(crate) fn store_in(self, slot: &mut Value) {
+        match (self, slot) {
+            (ValueRef::Text(s), Value::Text(t)) => {
+                t.clear();
+                t.push_str(s);
+            }
+            (v, slot) => *slot = v.to_owned(),
+        }
+    }
+
     /// True for [`ValueRef::Null`].
     pub fn is_null(self) -> bool {
         matches!(self, ValueRef::Null)

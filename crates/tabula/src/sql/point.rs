@@ -4,7 +4,9 @@
 //!
 //! The statement's shape is read once from its parsed text (and kept with it, see
 //! `run::Parsed`); its names are bound to the table's columns on every run, as the general
-//! path binds them, so a migration never leaves it stale. Anything the shape cannot answer
+//! path binds them, so a migration never leaves it stale. A prepared statement keeps its
+//! binding in its own [`Scratch`] while the table's schema stays the same one (nothing is
+//! shared between statements or threads, so a lookup never waits). Anything the shape cannot answer
 //! exactly as the general path would (a table not loaded yet, a name that does not resolve,
 //! a key of another kind than the column's, a column without a unique index) takes the
 //! general path, which also gives its errors.
@@ -14,7 +16,7 @@ use sqlparser::ast::{
     Statement, Value as SqlValue,
 };
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use crate::engine::Engine;
 use crate::error::Result;
@@ -31,14 +33,24 @@ pub(crate) struct Point {
     /// The column compared with the key.
     column: String,
     key: Key,
-    /// The names bound to the columns of the schema the last run met. A statement runs
-    /// against whichever schema its table has then (several databases share a parsed text,
-    /// and a migration replaces a schema), so the binding is redone when the schema is
-    /// another one; it keeps the schema alive, so that pointer comparison is exact.
-    bound: Mutex<Option<Arc<Binding>>>,
 }
 
-/// [`Point`]'s names resolved against one schema.
+/// What a prepared statement keeps from one lookup to the next: the binding of its names
+/// to the columns of the schema the last run met, and the row it hands out, refilled run
+/// after run so that its texts are not allocated again.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    bound: Option<Binding>,
+    row: Vec<Value>,
+}
+
+/// The longest text a prepared statement's row keeps for its next lookup, in bytes.
+const KEPT_TEXT: usize = 4096;
+
+/// [`Point`]'s names resolved against one schema. It keeps the schema alive, so that a
+/// pointer comparison with a table's schema is exact: a migration gives the table another
+/// schema (schemas are never changed in place), and so does another database sharing the
+/// parsed text.
 #[derive(Debug)]
 struct Binding {
     schema: Arc<Schema>,
@@ -135,7 +147,6 @@ pub(crate) fn shape(s: &Statement) -> Option<Point> {
         items,
         column,
         key,
-        bound: Mutex::new(None),
     })
 }
 
@@ -154,15 +165,9 @@ fn key_of(e: &Expr) -> Option<Key> {
 }
 
 impl Point {
-    /// The names bound to `schema`'s columns, from the last run when it met the same schema;
-    /// `None` when a name does not resolve (the general path then names it in its error).
-    fn bind(&self, schema: &Arc<Schema>) -> Option<Arc<Binding>> {
-        let mut bound = self.bound.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(b) = &*bound {
-            if Arc::ptr_eq(&b.schema, schema) {
-                return Some(b.clone());
-            }
-        }
+    /// The names bound to `schema`'s columns; `None` when a name does not resolve (the
+    /// general path then names it in its error).
+    fn bind(&self, schema: &Arc<Schema>) -> Option<Binding> {
         let mut columns = Vec::new();
         for item in &self.items {
             match item {
@@ -170,25 +175,25 @@ impl Point {
                 Item::Column { name, .. } => columns.push(schema.position(name)?),
             }
         }
-        let b = Arc::new(Binding {
+        Some(Binding {
             schema: schema.clone(),
             key: schema.position(&self.column)?,
             columns,
-        });
-        *bound = Some(b.clone());
-        Some(b)
+        })
     }
 }
 
 /// Runs `point` on the newest version: `None` when it takes the general path. With `each`,
 /// the row (at most one) goes to it rather than into the result, and the result carries the
-/// column names only if `names` asks for them.
+/// column names only if `names` asks for them. A prepared statement's `scratch` keeps the
+/// binding and the row from run to run.
 pub(crate) fn run(
     engine: &Engine,
     point: &Point,
     params: &[Value],
     each: Option<Each<'_>>,
     names: bool,
+    scratch: Option<&mut Scratch>,
 ) -> Option<Result<SqlResult>> {
     let st = match engine.read_state(&point.table) {
         Ok(st) => st,
@@ -200,7 +205,23 @@ pub(crate) fn run(
     }
     let t = st.table(idx).ok()?;
     let schema = t.schema();
-    let bound = point.bind(schema)?;
+    let (kept, mut row) = match scratch {
+        Some(Scratch { bound, row }) => (Some(bound), Some(row)),
+        None => (None, None),
+    };
+    let mut fresh = None;
+    let bound: &Binding = match kept {
+        Some(kept) => {
+            if !kept
+                .as_ref()
+                .is_some_and(|b| Arc::ptr_eq(&b.schema, schema))
+            {
+                *kept = Some(point.bind(schema)?);
+            }
+            kept.as_ref()?
+        }
+        None => fresh.insert(point.bind(schema)?),
+    };
     let key = match &point.key {
         Key::Param(i) => params.get(*i)?,
         Key::Value(v) => v,
@@ -228,17 +249,35 @@ pub(crate) fn run(
     let mut rows = Vec::new();
     let mut each = each;
     let found = t.unique_cols(bound.key, key.as_ref(), &mut |r| {
-        let row: Vec<Value> = bound
-            .columns
-            .iter()
-            .map(|&c| r.value_at(c).to_owned())
-            .collect();
-        match &mut each {
-            // The lookup finds one row at most, so whether `f` asks for more does not matter.
-            Some(f) => f(&row).map(drop),
-            None => {
-                rows.push(row);
-                Ok(())
+        // The lookup finds one row at most, so whether `f` asks for more does not matter.
+        match (&mut each, &mut row) {
+            (Some(f), Some(row)) => {
+                row.resize(bound.columns.len(), Value::Null);
+                for (slot, &c) in row.iter_mut().zip(&bound.columns) {
+                    r.value_at(c).store_in(slot);
+                }
+                let answer = f(row).map(drop);
+                // A long text is not kept from one lookup to the next.
+                for v in row.iter_mut() {
+                    if matches!(v, Value::Text(t) if t.capacity() > KEPT_TEXT) {
+                        *v = Value::Null;
+                    }
+                }
+                answer
+            }
+            (each, _) => {
+                let row: Vec<Value> = bound
+                    .columns
+                    .iter()
+                    .map(|&c| r.value_at(c).to_owned())
+                    .collect();
+                match each {
+                    Some(f) => f(&row).map(drop),
+                    None => {
+                        rows.push(row);
+                        Ok(())
+                    }
+                }
             }
         }
     });

@@ -1,11 +1,12 @@
 //! Prepared statements: SQL text parsed once and run many times with different parameters
-//! ([`Database::prepare`](crate::Database::prepare), [`Transaction::prepare`]).
+//! ([`Database::prepare`](crate::Database::prepare)).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::sql::cache;
+use crate::sql::point::Scratch;
 use crate::sql::run::{run_in_parsed, run_parsed, Parsed, SqlResult};
 use crate::txn::Transaction;
 use crate::value::Value;
@@ -52,6 +53,10 @@ pub struct Statement<'db> {
     engine: &'db Arc<Engine>,
     text: Box<str>,
     parsed: Arc<Parsed>,
+    /// What a point lookup keeps from run to run (its names' binding, and the row `each`
+    /// is handed). Taken with `try_lock`, never waited for: a run on another thread, or
+    /// one inside this statement's own callback, binds and builds a row of its own.
+    scratch: Mutex<Scratch>,
 }
 
 impl std::fmt::Debug for Statement<'_> {
@@ -69,6 +74,7 @@ impl<'db> Statement<'db> {
             engine,
             text: text.into(),
             parsed: cache::parsed(text)?,
+            scratch: Mutex::new(Scratch::default()),
         })
     }
 
@@ -81,31 +87,48 @@ impl<'db> Statement<'db> {
     /// `$2`, …) and returns the last statement's result, as
     /// [`Database::sql_with`](crate::Database::sql_with) does.
     pub fn run(&self, params: &[Value]) -> Result<SqlResult> {
-        run_parsed(self.engine, &self.parsed, params, None, true)
+        let mut scratch = self.scratch();
+        let scratch = scratch.as_deref_mut();
+        run_parsed(self.engine, &self.parsed, params, None, true, scratch)
     }
 
     /// Runs the statement with `params`, handing the last statement's result rows to `each`
     /// one at a time (see [`Database::sql_each`](crate::Database::sql_each)); `each`
-    /// returns `Ok(false)` to stop, and an error it returns ends the call with that error.
-    /// Returns the rows the last statement changed (0 for a query). Unlike `sql_each`, the
-    /// column names are not copied out: [`run`](Statement::run) gives them.
+    /// returns `Ok(false)` to stop. An error it returns ends the call: as it is for a text
+    /// of one statement, inside `Error::Statement` (see
+    /// [`Error::innermost`](crate::Error::innermost)) for a text of several. Returns the
+    /// rows the last statement changed (0 for a query). Unlike `sql_each`, the column names
+    /// are not copied out: [`run`](Statement::run) gives them.
     pub fn each(
         &self,
         params: &[Value],
         mut each: impl FnMut(&[Value]) -> Result<bool>,
     ) -> Result<u64> {
-        Ok(run_parsed(self.engine, &self.parsed, params, Some(&mut each), false)?.changed)
+        let mut scratch = self.scratch();
+        let scratch = scratch.as_deref_mut();
+        let r = run_parsed(
+            self.engine,
+            &self.parsed,
+            params,
+            Some(&mut each),
+            false,
+            scratch,
+        )?;
+        Ok(r.changed)
     }
 
     /// [`run`](Statement::run) inside `tx`, as [`Transaction::sql_with`] runs a text: its
     /// writes commit or roll back with the transaction, its reads see the transaction's own
     /// writes. A text holding `BEGIN`, `COMMIT` or `ROLLBACK` is refused before any of it
-    /// runs.
+    /// runs. The statement runs in `tx`'s database (a parsed text belongs to no database:
+    /// one prepared on another database runs here just the same).
     pub fn run_in(&self, tx: &Transaction<'_>, params: &[Value]) -> Result<SqlResult> {
         run_in_parsed(tx, &self.parsed, params, None)
     }
 
-    /// [`each`](Statement::each) inside `tx` (see [`run_in`](Statement::run_in)).
+    /// [`each`](Statement::each) inside `tx` (see [`run_in`](Statement::run_in)). The
+    /// callback may read through `tx`; a write through it while rows are being handed out
+    /// is `Error::Reentrant`.
     pub fn each_in(
         &self,
         tx: &Transaction<'_>,
@@ -113,6 +136,17 @@ impl<'db> Statement<'db> {
         mut each: impl FnMut(&[Value]) -> Result<bool>,
     ) -> Result<u64> {
         Ok(run_in_parsed(tx, &self.parsed, params, Some(&mut each))?.changed)
+    }
+
+    /// The statement's scratch, unless another run holds it. A callback that panicked
+    /// left it as it was, which is harmless: the binding is checked and the row refilled
+    /// before any use.
+    fn scratch(&self) -> Option<MutexGuard<'_, Scratch>> {
+        match self.scratch.try_lock() {
+            Ok(s) => Some(s),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
     }
 }
 

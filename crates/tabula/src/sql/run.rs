@@ -55,24 +55,26 @@ pub(crate) fn run_each(
     params: &[Value],
     each: Option<Each<'_>>,
 ) -> Result<SqlResult> {
-    run_parsed(engine, &*cache::parsed(text)?, params, each, true)
+    run_parsed(engine, &*cache::parsed(text)?, params, each, true, None)
 }
 
 /// [`run_each`] on statements parsed already (a prepared [`crate::Statement`]). `names`:
 /// whether a streamed result needs its column names (`sql_each` returns them; a prepared
-/// statement's `each` does not, which spares a point lookup their copies).
+/// statement's `each` does not, which spares a point lookup their copies); `scratch`: what
+/// a prepared statement's point lookup keeps from run to run (see [`point::run`]).
 pub(crate) fn run_parsed(
     engine: &Arc<Engine>,
     parsed: &Parsed,
     params: &[Value],
     mut each: Option<Each<'_>>,
     names: bool,
+    scratch: Option<&mut point::Scratch>,
 ) -> Result<SqlResult> {
     parsed.check_params(params)?;
     let params = &*no_nan(params);
     if let Some(p) = parsed.point() {
         let streamed = each.as_mut().map(|f| &mut **f as Each<'_>);
-        if let Some(answer) = point::run(engine, p, params, streamed, names) {
+        if let Some(answer) = point::run(engine, p, params, streamed, names, scratch) {
             return answer;
         }
     }

@@ -1,5 +1,6 @@
-//! Prepared statements (`db.prepare`, `tx.prepare`): the same answers and errors as
-//! `db.sql_with` on the same text, names bound at each run, rows streamed by `each`.
+//! Prepared statements (`db.prepare`, run on the database or in a transaction): the same
+//! answers and errors as `db.sql_with` and the general path, names bound for the schema a
+//! run meets, rows streamed by `each`.
 
 use tabula::{Database, Error, Table, Value};
 
@@ -63,9 +64,16 @@ fn a_prepared_lookup_answers_as_sql_with_does_for_every_key() {
                 Value::from("1"),
             ]
         };
+        // A LIMIT takes the general path: the oracle for the point lookups.
+        let general = format!("{text} LIMIT 10");
         for k in keys {
             let params = [k];
-            let expected = db.sql_with(text, &params).unwrap();
+            let expected = db.sql_with(&general, &params).unwrap();
+            assert_eq!(
+                db.sql_with(text, &params).unwrap(),
+                expected,
+                "{text} {params:?}"
+            );
             assert_eq!(st.run(&params).unwrap(), expected, "{text} {params:?}");
             assert_eq!(streamed(&st, &params), expected.rows, "{text} {params:?}");
         }
@@ -93,8 +101,10 @@ fn names_are_bound_when_the_statement_runs_not_when_it_is_prepared() {
         .unwrap();
     let r = get.run(&[Value::Int(1)]).unwrap();
     assert_eq!(r.columns, ["id", "v", "w"]);
+    assert_eq!(r.rows, [[Value::Int(1), Value::Int(7), Value::from("x")]]);
     assert_eq!(streamed(&get, &[Value::Int(1)]), r.rows);
     let v = db.prepare("SELECT v FROM n WHERE id = ?").unwrap();
+    assert_eq!(streamed(&v, &[Value::Int(1)]), [[Value::Int(7)]]);
     db.sql("ALTER TABLE n RENAME COLUMN v TO value").unwrap();
     let e = v.run(&[Value::Int(1)]).unwrap_err();
     assert!(
@@ -103,6 +113,55 @@ fn names_are_bound_when_the_statement_runs_not_when_it_is_prepared() {
     );
     let e = v.each(&[Value::Int(1)], |_| Ok(true)).unwrap_err();
     assert!(matches!(e, Error::Sql { .. }), "{e}");
+}
+
+#[test]
+fn a_lookup_run_before_and_after_a_migration_reads_the_columns_where_they_now_are() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE u (id INTEGER PRIMARY KEY, x INTEGER, e TEXT UNIQUE, v INTEGER);
+         INSERT INTO u (x, e, v) VALUES (0, 'a', 10), (0, 'b', 20)",
+    )
+    .unwrap();
+    let by_email = db.prepare("SELECT v, e FROM u WHERE e = ?").unwrap();
+    let by_key = db.prepare("SELECT * FROM u WHERE id = ?").unwrap();
+    let a = [Value::from("a")];
+    assert_eq!(
+        streamed(&by_email, &a),
+        [[Value::Int(10), Value::from("a")]]
+    );
+    assert_eq!(streamed(&by_key, &[Value::Int(2)]).len(), 1);
+    // Dropping x moves e and v one place to the left.
+    db.sql("ALTER TABLE u DROP COLUMN x").unwrap();
+    assert_eq!(
+        streamed(&by_email, &a),
+        [[Value::Int(10), Value::from("a")]]
+    );
+    assert_eq!(
+        by_email.run(&[Value::from("b")]).unwrap().rows,
+        [[Value::Int(20), Value::from("b")]]
+    );
+    assert_eq!(
+        streamed(&by_key, &[Value::Int(2)]),
+        [[Value::Int(2), Value::from("b"), Value::Int(20)]]
+    );
+    // A table dropped and made again, its columns in another order.
+    db.sql(
+        "DROP TABLE u;
+         CREATE TABLE u (v INTEGER, e TEXT UNIQUE, id INTEGER PRIMARY KEY);
+         INSERT INTO u (v, e, id) VALUES (30, 'a', 2)",
+    )
+    .unwrap();
+    assert_eq!(
+        streamed(&by_email, &a),
+        [[Value::Int(30), Value::from("a")]]
+    );
+    assert_eq!(
+        streamed(&by_key, &[Value::Int(2)]),
+        [[Value::Int(30), Value::from("a"), Value::Int(2)]]
+    );
+    let r = by_key.run(&[Value::Int(2)]).unwrap();
+    assert_eq!(r.columns, ["v", "e", "id"]);
 }
 
 #[test]
@@ -333,21 +392,30 @@ fn threads_share_a_prepared_statement() {
         .unwrap();
     let add = db.prepare("INSERT INTO t (v) VALUES (?)").unwrap();
     let get = db.prepare("SELECT v FROM t WHERE id = ?").unwrap();
-    std::thread::scope(|s| {
-        for t in 0..4 {
-            let (add, get) = (&add, &get);
-            s.spawn(move || {
-                for i in 0..50 {
-                    add.run(&[Value::Int(t * 1000 + i)]).unwrap();
-                    get.each(&[Value::Int(1)], |row| {
-                        assert!(matches!(row, [Value::Int(_)]));
-                        Ok(true)
-                    })
-                    .unwrap();
-                }
-            });
-        }
+    let found: usize = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let (add, get) = (&add, &get);
+                s.spawn(move || {
+                    let mut found = 0;
+                    for i in 0..50 {
+                        add.run(&[Value::Int(t * 1000 + i)]).unwrap();
+                        get.each(&[Value::Int(1)], |row| {
+                            assert!(matches!(row, [Value::Int(_)]), "{row:?}");
+                            found += 1;
+                            Ok(true)
+                        })
+                        .unwrap();
+                    }
+                    found
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).sum()
     });
+    // Key 1 exists from the first commit on, and each thread looks it up after its own
+    // insert: every lookup finds it.
+    assert_eq!(found, 200);
     assert_eq!(
         db.sql("SELECT COUNT(*) FROM t").unwrap().rows,
         [[Value::Int(200)]]
@@ -380,4 +448,62 @@ fn one_text_on_databases_whose_tables_differ_reads_each_by_its_own_columns() {
             [[Value::from("bob"), Value::Int(40)]]
         );
     }
+}
+
+#[test]
+fn a_statement_runs_inside_its_own_callback_and_after_a_panic_in_it() {
+    let db = Database::in_memory();
+    students(&db);
+    let get = db
+        .prepare("SELECT name, email FROM student WHERE id = ?")
+        .unwrap();
+    let mut pairs = Vec::new();
+    get.each(&[Value::Int(1)], |outer| {
+        // The inner run cannot use the row the outer one is reading.
+        get.each(&[Value::Int(3)], |inner| {
+            pairs.push((outer.to_vec(), inner.to_vec()));
+            Ok(true)
+        })?;
+        Ok(true)
+    })
+    .unwrap();
+    assert_eq!(
+        pairs,
+        [(
+            vec![Value::from("ann"), Value::from("ann@uni.edu")],
+            vec![Value::from("cy"), Value::from("cy@uni.edu")]
+        )]
+    );
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        get.each(&[Value::Int(2)], |_| panic!("the caller's bug"))
+    }));
+    assert!(panicked.is_err());
+    // Rows of other lengths and texts of other sizes come out whole, run after run.
+    let long = "x".repeat(10_000);
+    db.table::<Student>()
+        .unwrap()
+        .insert(Student {
+            id: 0,
+            name: long.clone(),
+            email: "long@uni.edu".into(),
+            gpa: 1.0,
+        })
+        .unwrap();
+    for (id, name) in [
+        (2, "bob"),
+        (4, long.as_str()),
+        (1, "ann"),
+        (4, long.as_str()),
+    ] {
+        assert_eq!(
+            streamed(&get, &[Value::Int(id)]),
+            [[
+                Value::from(name),
+                Value::Text(format!("{}@uni.edu", if id == 4 { "long" } else { name }))
+            ]]
+        );
+    }
+    let all = db.prepare("SELECT * FROM student WHERE id = ?").unwrap();
+    assert_eq!(streamed(&all, &[Value::Int(2)]).len(), 1);
+    assert_eq!(streamed(&all, &[Value::Int(2)])[0].len(), 4);
 }
