@@ -4,7 +4,7 @@
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyString;
+use pyo3::types::{PyDict, PyString};
 use tabula::{Error, Value};
 
 static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
@@ -154,10 +154,22 @@ fn parts(py: Python<'_>, e: Error) -> Result<Parts, PyErr> {
             table,
             constraint,
             key,
+            values,
         } => {
             fields.push(("table", text(py, table)));
             fields.push(("constraint", text(py, constraint)));
             fields.push(("value", value(py, key)));
+            if let [(column, _)] = values.as_slice() {
+                fields.push(("column", text(py, column)));
+            }
+            let read = PyDict::new(py);
+            for (column, v) in values {
+                // A dict of str keys and plain values: setting an item cannot fail.
+                if read.set_item(column, value(py, v)).is_err() {
+                    break;
+                }
+            }
+            fields.push(("values", read.into_any().unbind()));
         }
         Error::UnknownTable { table }
         | Error::SchemaMismatch { table, .. }

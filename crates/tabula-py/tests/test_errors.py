@@ -99,6 +99,8 @@ def test_check(uni):
         uni.Course.insert(code="X1", credits=0)
     assert "course" in str(e.value) and "credits > 0" in str(e.value)
     assert e.value.table == "course"
+    assert e.value.column == "credits" and e.value.values == {"credits": 0}
+    assert str(e.value).endswith(": credits = 0"), str(e.value)
     with pytest.raises(tabula.Check):
         uni.Course.update(where=lambda c: c["code"] == "CS101", credits=-1)
     with pytest.raises(tabula.Check):
@@ -117,6 +119,8 @@ def test_table_check(db):
     with pytest.raises(tabula.Check) as e:
         Span.insert(lo=3, hi=1)
     assert "span" in str(e.value) and "lo <= hi" in str(e.value)
+    assert e.value.values == {"lo": 3, "hi": 1}
+    assert e.value.column is None
 
 
 def test_foreign_key(uni):

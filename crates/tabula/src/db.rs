@@ -402,7 +402,7 @@ impl Database {
     }
 
     /// Parses `text` (one or more statements) once, for running many times with different
-    /// parameters: see [`Statement`](crate::Statement). A text that does not parse is
+    /// parameters: see [`Statement`](crate::sql::Statement). A text that does not parse is
     /// `Error::Sql` here; names are bound to tables and columns when it runs.
     ///
     /// ```
@@ -415,8 +415,8 @@ impl Database {
     /// assert_eq!(db.sql("SELECT COUNT(*) FROM t")?.rows, [[Value::Int(2)]]);
     /// # Ok::<(), tabula::Error>(())
     /// ```
-    pub fn prepare(&self, text: &str) -> Result<crate::Statement<'_>> {
-        crate::Statement::new(&self.engine, text)
+    pub fn prepare(&self, text: &str) -> Result<crate::sql::Statement<'_>> {
+        crate::sql::Statement::new(&self.engine, text)
     }
 
     /// Writes a SQL script that recreates the database, in SQLite's or PostgreSQL's

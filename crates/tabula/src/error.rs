@@ -58,8 +58,9 @@ pub enum Error {
     /// A row makes a check false (`#[column(check = "...")]`, `#[table(check = "...")]`):
     /// nothing was written.
     #[error(
-        "check {constraint:?} on table {table} is false for {}",
-        which_row(key)
+        "check {constraint:?} on table {table} is false for {}{}",
+        which_row(key),
+        with_values(values)
     )]
     Check {
         /// The table.
@@ -69,6 +70,8 @@ pub enum Error {
         /// The row's primary key; `Value::Null` when it was not assigned yet (an
         /// auto-increment insert).
         key: Value,
+        /// The columns the check reads, in the table's order, with the row's values.
+        values: Vec<(String, Value)>,
     },
     /// SQL text that cannot be parsed or bound (an unknown table or column, a wrong number
     /// of arguments), with where it is: 1-based line and column (0 when not known).
@@ -440,6 +443,16 @@ fn which_row(key: &Value) -> String {
         "a new row (its key not assigned yet)".to_owned()
     } else {
         format!("the row with key {key}")
+    }
+}
+
+/// `: a = 1, b = "x"`, or nothing for no values.
+fn with_values(values: &[(String, Value)]) -> String {
+    let shown: Vec<String> = values.iter().map(|(c, v)| format!("{c} = {v}")).collect();
+    if shown.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", shown.join(", "))
     }
 }
 

@@ -91,6 +91,29 @@ pub struct Condition {
     text: String,
 }
 
+impl Condition {
+    /// The positions of the columns the condition reads, in the table's order, each once.
+    pub(crate) fn columns(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut todo = vec![&self.root];
+        while let Some(node) = todo.pop() {
+            match node {
+                Node::And(v) | Node::Or(v) => todo.extend(v),
+                Node::Not(n) => todo.push(n),
+                Node::Columns(a, _, b) => out.extend([*a, *b]),
+                Node::Compare(c, ..)
+                | Node::IsNull(c, _)
+                | Node::Like(c, ..)
+                | Node::In(c, ..)
+                | Node::Between(c, ..) => out.push(*c),
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
 /// How deeply a condition may nest: each parenthesis and each `NOT` or unary minus inside
 /// another counts one level. Deeper is an [`Error::InvalidExpression`] naming this limit. A
 /// flat chain of `AND`s or `OR`s counts nothing, whatever its length.

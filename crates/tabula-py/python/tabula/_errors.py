@@ -39,9 +39,12 @@ class UnknownColumn(Error):
 
 class Check(Error):
     """A row makes a check false; ``e.constraint`` is the check as written, ``e.value``
-    the row's key (``None`` before an insert assigned one)."""
+    the row's key (``None`` before an insert assigned one), ``e.values`` the columns the
+    check reads with the row's values (``{"credits": 0}``), and ``e.column`` the column
+    when the check reads just one."""
 
     constraint: str | None = None
+    values: dict | None = None
 
 
 class Sql(Error):

@@ -199,13 +199,20 @@ impl TableState {
         origin: Origin,
     ) -> std::result::Result<(), String> {
         let key = self.key_of(&values);
-        if let Some((text, _)) = self.checks.iter().find(|(_, c)| {
-            c.is_false_with(&|i| values.get(i).map_or(ValueRef::Null, Value::as_ref))
-        }) {
+        let get = |i: usize| values.get(i).map_or(ValueRef::Null, Value::as_ref);
+        if let Some((text, c)) = self.checks.iter().find(|(_, c)| c.is_false_with(&get)) {
             return Err(Error::Check {
                 table: self.schema.table.clone(),
                 constraint: text.clone(),
                 key,
+                values: c
+                    .columns()
+                    .into_iter()
+                    .filter_map(|i| {
+                        let name = self.schema.columns.get(i)?.name.clone();
+                        Some((name, get(i).to_owned()))
+                    })
+                    .collect(),
             }
             .to_string());
         }

@@ -15,12 +15,33 @@ use crate::value::{Value, ValueRef};
 pub(crate) struct CheckRule {
     pub(crate) text: String,
     condition: Condition,
+    /// The columns the condition reads, in the table's order.
+    columns: Vec<usize>,
 }
 
 impl CheckRule {
     /// Whether the row, read column by column, makes the check false (null passes).
     pub(crate) fn refuses<'v>(&self, get: &dyn Fn(usize) -> ValueRef<'v>) -> bool {
         self.condition.is_false_with(get)
+    }
+
+    /// The `Error::Check` for a row of `schema`'s table that makes this check false.
+    pub(crate) fn error<'v>(
+        &self,
+        schema: &Schema,
+        key: Value,
+        get: &dyn Fn(usize) -> ValueRef<'v>,
+    ) -> Error {
+        Error::Check {
+            table: schema.table.clone(),
+            constraint: self.text.clone(),
+            key,
+            values: self
+                .columns
+                .iter()
+                .map(|&c| (schema.columns[c].name.clone(), get(c).to_owned()))
+                .collect(),
+        }
     }
 }
 
@@ -50,6 +71,7 @@ pub(crate) fn compile(schema: &Schema) -> Result<Arc<[CheckRule]>> {
             })?;
             Ok(CheckRule {
                 text: text.to_owned(),
+                columns: condition.columns(),
                 condition,
             })
         })
@@ -67,17 +89,14 @@ impl<R: Record> TableData<R> {
             return Ok(());
         }
         match self.refused_check(row) {
-            Some(text) => Err(Error::Check {
-                table: self.schema.table.clone(),
-                constraint: text.to_owned(),
-                key: self.shown_key(row),
-            }),
+            Some(e) => Err(e),
             None => Ok(()),
         }
     }
 
-    /// The first check `row` makes false, for tools that report rather than refuse.
-    pub(crate) fn refused_check(&self, row: &R) -> Option<&str> {
+    /// The `Error::Check` of the first check `row` makes false (for tools that report
+    /// rather than refuse, too), naming the row's key and the values the check read.
+    pub(crate) fn refused_check(&self, row: &R) -> Option<Error> {
         let pk = self.schema.primary_key();
         let pending = match row.col(pk) {
             ValueRef::Int(0) if self.schema.auto_increment() => Some(self.next_key),
@@ -90,7 +109,7 @@ impl<R: Record> TableData<R> {
         self.checks
             .iter()
             .find(|c| c.refuses(&get))
-            .map(|c| c.text.as_str())
+            .map(|c| c.error(&self.schema, self.shown_key(row), &get))
     }
 
     /// A key shown in a check's error: `Value::Null` for an auto-increment key not yet

@@ -36,7 +36,7 @@ fn enrollment(student: u64, course: u64, grade: Option<f64>) -> Enrollment {
 }
 
 fn is_check(e: &Error, text: &str, want_key: Value) -> bool {
-    matches!(e, Error::Check { table, constraint, key }
+    matches!(e, Error::Check { table, constraint, key, .. }
         if table == "enrollments" && constraint == text && *key == want_key)
 }
 
@@ -123,17 +123,22 @@ fn a_check_is_violated_only_when_false() {
     assert_eq!(
         e.to_string(),
         "check \"credits BETWEEN 1 AND 10\" on table enrollments is false for a new row (its key \
-         not assigned yet)"
+         not assigned yet): credits = 11"
     );
     bad.credits = 3;
     bad.first_year = 2026;
     let e = t.insert(bad.clone()).unwrap_err();
     assert!(is_check(&e, "first_year <= last_year", Value::Null), "{e}");
-    // With a key given, the error names it.
+    // With a key given, the error names it; a table check names every column it reads.
     bad.id = 77;
     let e = t.insert(bad).unwrap_err();
     assert!(
         is_check(&e, "first_year <= last_year", Value::Int(77)),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .ends_with("the row with key 77: first_year = 2026, last_year = 2025"),
         "{e}"
     );
     assert_eq!(t.count().unwrap(), 0);
@@ -184,18 +189,28 @@ fn a_check_that_is_null_passes() {
     t.insert(row! { "gpa" => 3.5 }).unwrap();
     let e = t.insert(row! { "gpa" => 4.5 }).unwrap_err();
     assert!(
-        matches!(&e, Error::Check { table, constraint, key: Value::Null }
-            if table == "grades" && constraint == "gpa BETWEEN 0 AND 4"),
+        matches!(&e, Error::Check { table, constraint, key: Value::Null, values }
+            if table == "grades" && constraint == "gpa BETWEEN 0 AND 4"
+                && *values == [("gpa".to_string(), Value::Float(4.5))]),
         "{e}"
     );
-    // The dynamic update path checks too.
+    assert_eq!(
+        e.to_string(),
+        "check \"gpa BETWEEN 0 AND 4\" on table grades is false for a new row (its key not \
+         assigned yet): gpa = 4.5"
+    );
+    // The dynamic update path checks too, naming the row and the value.
     let e = t
         .update(
             |r| r.get("id") == Some(&Value::Int(2)),
             |r| r.set("gpa", -1.0),
         )
         .unwrap_err();
-    assert!(matches!(e, Error::Check { .. }), "{e}");
+    assert!(
+        matches!(&e, Error::Check { key: Value::Int(2), values, .. }
+            if *values == [("gpa".to_string(), Value::Float(-1.0))]),
+        "{e}"
+    );
     assert_eq!(t.count().unwrap(), 2);
 }
 
