@@ -70,7 +70,9 @@ pub enum Error {
         /// The row's primary key; `Value::Null` when it was not assigned yet (an
         /// auto-increment insert).
         key: Value,
-        /// The columns the check reads, in the table's order, with the row's values.
+        /// The columns the check reads, in the table's order, with the row's values. A new
+        /// row's auto-increment key shows here as the check saw it: the key the row would
+        /// have been given.
         values: Vec<(String, Value)>,
     },
     /// SQL text that cannot be parsed or bound (an unknown table or column, a wrong number

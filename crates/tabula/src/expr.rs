@@ -299,10 +299,43 @@ impl Condition {
         eval(&self.root, get) == Some(true)
     }
 
-    /// Whether a row, read column by column, makes the condition false: not true and not
-    /// unknown (a check passes a row for which it is null, as in SQL).
+    /// Whether a row, read column by column, makes the condition false as a check: not
+    /// true and not unknown (a check passes a row for which it is null, as in SQL). Every
+    /// zero of the row counts as 0.0: a check follows SQL, where `-0.0 >= 0` is true,
+    /// while the condition's own comparisons order floats totally (as the builder's ranges
+    /// and indexes do). A check's literals are made so by [`Condition::for_check`].
     pub(crate) fn is_false_with<'v>(&self, get: &dyn Fn(usize) -> ValueRef<'v>) -> bool {
-        eval(&self.root, get) == Some(false)
+        let zeroed = |i: usize| match get(i) {
+            // A float pattern compares with `==`: it takes -0.0 too.
+            ValueRef::Float(0.0) => ValueRef::Float(0.0),
+            v => v,
+        };
+        eval(&self.root, &zeroed) == Some(false)
+    }
+
+    /// The condition as a check holds it: its float literals equal to zero (`-0.0`) made
+    /// 0.0, so that it compares as SQL does (see [`Condition::is_false_with`]).
+    pub(crate) fn for_check(mut self) -> Self {
+        fn zero(v: &mut Value) {
+            if matches!(v, Value::Float(f) if *f == 0.0) {
+                *v = Value::Float(0.0);
+            }
+        }
+        let mut todo = vec![&mut self.root];
+        while let Some(node) = todo.pop() {
+            match node {
+                Node::And(v) | Node::Or(v) => todo.extend(v.iter_mut()),
+                Node::Not(n) => todo.push(n),
+                Node::Compare(_, _, v) => zero(v),
+                Node::In(_, vs, _) => vs.iter_mut().for_each(zero),
+                Node::Between(_, lo, hi, _) => {
+                    zero(lo);
+                    zero(hi);
+                }
+                Node::Columns(..) | Node::IsNull(..) | Node::Like(..) => {}
+            }
+        }
+        self
     }
 
     /// Top-level `AND` terms the planner can serve: `(column, bounds)`.

@@ -457,8 +457,15 @@ fn stored_row_refused(new: &Schema, key: &Value, first: Option<Value>, e: Error)
                  once (again in the row with key {key})"
             ),
         },
-        Error::Check { constraint, .. } => {
-            format!("cannot add check {constraint}: it is false for the stored row with key {key}")
+        Error::Check {
+            constraint, values, ..
+        } => {
+            let shown: Vec<String> = values.iter().map(|(c, v)| format!("{c} = {v}")).collect();
+            format!(
+                "cannot add check {constraint}: it is false for the stored row with key {key} \
+                 ({})",
+                shown.join(", ")
+            )
         }
         Error::NotNull { column, .. } => {
             format!("column {column} cannot be null, and the stored row with key {key} has none")

@@ -94,11 +94,11 @@ impl<'db> Statement<'db> {
 
     /// Runs the statement with `params`, handing the last statement's result rows to `each`
     /// one at a time (see [`Database::sql_each`](crate::Database::sql_each)); `each`
-    /// returns `Ok(false)` to stop. An error it returns ends the call: as it is for a text
-    /// of one statement, inside `Error::Statement` (see
-    /// [`Error::innermost`](crate::Error::innermost)) for a text of several. Returns the
-    /// rows the last statement changed (0 for a query). Unlike `sql_each`, the column names
-    /// are not copied out: [`run`](Statement::run) gives them.
+    /// returns `Ok(false)` to stop. An error it returns ends the call; in a text of several
+    /// statements it may come back placed in its statement, as other failures do (see
+    /// [`Error::innermost`](crate::Error::innermost)). Returns the rows the last statement
+    /// changed (0 for a query). Unlike `sql_each`, the column names are not copied out:
+    /// [`run`](Statement::run) gives them.
     pub fn each(
         &self,
         params: &[Value],
@@ -127,8 +127,8 @@ impl<'db> Statement<'db> {
     }
 
     /// [`each`](Statement::each) inside `tx` (see [`run_in`](Statement::run_in)). The
-    /// callback may read through `tx`; a write through it while rows are being handed out
-    /// is `Error::Reentrant`.
+    /// callback may read through `tx`; a write through it while the query is still reading
+    /// the table (rows handed out as they are found) is `Error::Reentrant`.
     pub fn each_in(
         &self,
         tx: &Transaction<'_>,

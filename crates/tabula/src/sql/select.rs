@@ -1211,6 +1211,13 @@ fn query(
         return Err(unsupported("WITH"));
     }
     refuse_other_clauses(q, sel)?;
+    if sel.projection.is_empty() {
+        // SQLite calls it a syntax error; a result of no columns would read as a write's.
+        return Err(sql_error(
+            sel.select_token.0.span,
+            "SELECT needs at least one item (a column, an expression or *)",
+        ));
+    }
     if sel.from.is_empty() {
         if let Some(item @ (SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..))) =
             sel.projection.iter().find(|i| {
@@ -1253,7 +1260,10 @@ fn query(
     let group_by: Vec<Scalar> = match &sel.group_by {
         GroupByExpr::Expressions(list, mods) if mods.is_empty() => list
             .iter()
-            .map(|e| scalar::compile(group_item(e, &sel.projection, &tables)?, scope, &mut p))
+            .map(|e| match group_item(e, &sel.projection, &tables)? {
+                Grouped::Expr(e) => scalar::compile(e, scope, &mut p),
+                Grouped::Column(c) => Ok(Scalar::Column(c)),
+            })
             .collect::<Result<_>>()?,
         _ => return Err(unsupported("GROUP BY ALL and grouping modifiers")),
     };
@@ -1960,19 +1970,55 @@ fn position(e: &Expr) -> Option<i64> {
     }
 }
 
-/// A GROUP BY item: a 1-based position in the select list, an output alias (that is not
-/// a column), or an expression.
-fn group_item<'e>(e: &'e Expr, items: &'e [SelectItem], tables: &Tables) -> Result<&'e Expr> {
-    let item = |i: &'e SelectItem| match i {
-        SelectItem::UnnamedExpr(x) | SelectItem::ExprWithAlias { expr: x, .. } => Some(x),
-        _ => None,
-    };
+/// What a GROUP BY item groups by.
+enum Grouped<'e> {
+    Expr(&'e Expr),
+    /// A column of FROM's tables (by its place in their row), named by a position that
+    /// falls on a `*` or `t.*` of the select list.
+    Column(usize),
+}
+
+/// A GROUP BY item: a 1-based position in the select list (with `*` and `t.*` expanded to
+/// their columns, as ORDER BY counts them), an output alias (that is not a column), or an
+/// expression.
+fn group_item<'e>(e: &'e Expr, items: &'e [SelectItem], tables: &Tables) -> Result<Grouped<'e>> {
     if let Some(pos) = position(e) {
+        let mut expanded = items.iter().flat_map(|i| -> Vec<Grouped<'e>> {
+            match i {
+                SelectItem::UnnamedExpr(x) | SelectItem::ExprWithAlias { expr: x, .. } => {
+                    vec![Grouped::Expr(x)]
+                }
+                SelectItem::Wildcard(_) => tables
+                    .tables
+                    .iter()
+                    .flat_map(|(_, names, at)| (*at..at + names.len()).map(Grouped::Column))
+                    .collect(),
+                SelectItem::QualifiedWildcard(
+                    SelectItemQualifiedWildcardKind::ObjectName(q),
+                    _,
+                ) => {
+                    let q = match q.0.as_slice() {
+                        [p] => p
+                            .as_ident()
+                            .map_or_else(|| p.to_string(), |i| i.value.clone()),
+                        _ => q.to_string(),
+                    };
+                    // An unknown table is the select list's error, given when it is bound.
+                    tables
+                        .tables
+                        .iter()
+                        .find(|(t, _, _)| *t == q)
+                        .into_iter()
+                        .flat_map(|(_, names, at)| (*at..at + names.len()).map(Grouped::Column))
+                        .collect()
+                }
+                _ => Vec::new(),
+            }
+        });
         return usize::try_from(pos)
             .ok()
             .and_then(|p| p.checked_sub(1))
-            .and_then(|i| items.get(i))
-            .and_then(item)
+            .and_then(|i| expanded.nth(i))
             .ok_or_else(|| {
                 sql_error(
                     e.span(),
@@ -1980,16 +2026,16 @@ fn group_item<'e>(e: &'e Expr, items: &'e [SelectItem], tables: &Tables) -> Resu
                 )
             });
     }
-    match e {
-        Expr::Identifier(id) if tables.resolve(None, &id.value).is_err() => Ok(items
+    Ok(Grouped::Expr(match e {
+        Expr::Identifier(id) if tables.resolve(None, &id.value).is_err() => items
             .iter()
             .find_map(|i| match i {
                 SelectItem::ExprWithAlias { expr, alias } if alias.value == id.value => Some(expr),
                 _ => None,
             })
-            .unwrap_or(e)),
-        e => Ok(e),
-    }
+            .unwrap_or(e),
+        e => e,
+    }))
 }
 
 /// The values of `exprs` on `row`, in a vector of exactly their number (none allocated for

@@ -157,7 +157,7 @@ impl TableState {
             .filter_map(|(_, text)| {
                 Condition::parse(&schema, text)
                     .ok()
-                    .map(|c| (text.to_owned(), c))
+                    .map(|c| (text.to_owned(), c.for_check()))
             })
             .collect();
         TableState {

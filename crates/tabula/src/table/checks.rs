@@ -56,19 +56,21 @@ pub(crate) fn compile(schema: &Schema) -> Result<Arc<[CheckRule]>> {
                 Some(c) => format!("in the check on {}.{c}", schema.table),
                 None => format!("in a check on table {}", schema.table),
             };
-            let condition = Condition::parse(schema, text).map_err(|e| match e {
-                Error::InvalidExpression { expression, reason } => Error::InvalidExpression {
-                    expression,
-                    reason: format!("{place}: {reason}"),
-                },
-                // A column the table lacks is named as such; any other misfit (a value
-                // its column cannot hold) is the check's.
-                e @ Error::UnknownColumn { .. } => e,
-                other => Error::InvalidExpression {
-                    expression: text.to_owned(),
-                    reason: format!("{place}: {other}"),
-                },
-            })?;
+            let condition = Condition::parse(schema, text)
+                .map(Condition::for_check)
+                .map_err(|e| match e {
+                    Error::InvalidExpression { expression, reason } => Error::InvalidExpression {
+                        expression,
+                        reason: format!("{place}: {reason}"),
+                    },
+                    // A column the table lacks is named as such; any other misfit (a value
+                    // its column cannot hold) is the check's.
+                    e @ Error::UnknownColumn { .. } => e,
+                    other => Error::InvalidExpression {
+                        expression: text.to_owned(),
+                        reason: format!("{place}: {other}"),
+                    },
+                })?;
             Ok(CheckRule {
                 text: text.to_owned(),
                 columns: condition.columns(),

@@ -346,7 +346,7 @@ fn adding_a_constraint_the_stored_rows_break_is_refused_naming_the_first_of_them
     assert_eq!(
         e.to_string(),
         "schema of table counters does not match: cannot add check n < 10: it is false for \
-         the stored row with key 2"
+         the stored row with key 2 (n = 12)"
     );
     t.update(|c| c.id == 2, |c| c.n = 4).unwrap();
     let e = db.table::<checked::Counter>().unwrap_err();

@@ -543,6 +543,8 @@ pub(crate) fn same(a: &Value, b: &Value) -> bool {
         (Value::Float(x), Value::Float(y)) => {
             x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()) || (x.is_nan() && y.is_nan())
         }
+        // `Value`'s equality calls 3 and 3.0 equal; SQL's types tell them apart.
+        (Value::Int(_), Value::Float(_)) | (Value::Float(_), Value::Int(_)) => false,
         _ => a == b,
     }
 }
