@@ -1340,7 +1340,13 @@ fn query(
                 desc: matches!(o.options.sort, Some(OrderBySort::Desc)),
                 nulls_first: o.options.nulls_first,
             };
-            let key = match (&o.expr, position(&o.expr)) {
+            // Parentheses around a name change nothing (SQLite keeps no node for them):
+            // `ORDER BY (a)` names an alias `a` as `ORDER BY a` does.
+            let mut named = &o.expr;
+            while let Expr::Nested(inner) = named {
+                named = inner;
+            }
+            let key = match (named, position(&o.expr)) {
                 (_, Some(pos)) => {
                     let Some(key) = usize::try_from(pos)
                         .ok()
