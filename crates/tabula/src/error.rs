@@ -450,12 +450,17 @@ fn which_row(key: &Value) -> String {
 
 /// `: a = 1, b = "x"`, or nothing for no values.
 fn with_values(values: &[(String, Value)]) -> String {
-    let shown: Vec<String> = values.iter().map(|(c, v)| format!("{c} = {v}")).collect();
-    if shown.is_empty() {
+    if values.is_empty() {
         String::new()
     } else {
-        format!(": {}", shown.join(", "))
+        format!(": {}", shown_values(values))
     }
+}
+
+/// `a = 1, b = "x"`: a check's columns with a row's values.
+pub(crate) fn shown_values(values: &[(String, Value)]) -> String {
+    let shown: Vec<String> = values.iter().map(|(c, v)| format!("{c} = {v}")).collect();
+    shown.join(", ")
 }
 
 fn closed_message(path: &std::path::Path) -> String {

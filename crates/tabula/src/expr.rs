@@ -92,8 +92,30 @@ pub struct Condition {
 }
 
 impl Condition {
+    /// The `Error::Check` of this condition, a check of `schema`'s table written as `text`,
+    /// for the row `get` reads (its key `key`): naming the columns the check reads, in the
+    /// table's order, with the row's values.
+    pub(crate) fn check_error<'v>(
+        &self,
+        schema: &Schema,
+        text: &str,
+        key: Value,
+        get: &dyn Fn(usize) -> ValueRef<'v>,
+    ) -> Error {
+        Error::Check {
+            table: schema.table.clone(),
+            constraint: text.to_owned(),
+            key,
+            values: self
+                .columns()
+                .into_iter()
+                .filter_map(|c| Some((schema.columns.get(c)?.name.clone(), get(c).to_owned())))
+                .collect(),
+        }
+    }
+
     /// The positions of the columns the condition reads, in the table's order, each once.
-    pub(crate) fn columns(&self) -> Vec<usize> {
+    fn columns(&self) -> Vec<usize> {
         let mut out = Vec::new();
         let mut todo = vec![&self.root];
         while let Some(node) = todo.pop() {

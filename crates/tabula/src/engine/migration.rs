@@ -460,11 +460,10 @@ fn stored_row_refused(new: &Schema, key: &Value, first: Option<Value>, e: Error)
         Error::Check {
             constraint, values, ..
         } => {
-            let shown: Vec<String> = values.iter().map(|(c, v)| format!("{c} = {v}")).collect();
             format!(
                 "cannot add check {constraint}: it is false for the stored row with key {key} \
                  ({})",
-                shown.join(", ")
+                crate::error::shown_values(&values)
             )
         }
         Error::NotNull { column, .. } => {

@@ -187,11 +187,7 @@ pub(crate) fn run_parsed(
         }
     }
     if let Some(f) = each {
-        for r in std::mem::take(&mut last.rows) {
-            if !f(&r)? {
-                break;
-            }
-        }
+        hand_out(f, &std::mem::take(&mut last.rows))?;
     }
     Ok(last)
 }
@@ -259,11 +255,7 @@ pub(crate) fn run_in_parsed(
         last = result.map_err(|e| numbered(e, At::of(parsed, i, false), statements.len()))?;
     }
     if let Some(f) = each {
-        for r in std::mem::take(&mut last.rows) {
-            if !f(&r)? {
-                break;
-            }
-        }
+        hand_out(f, &std::mem::take(&mut last.rows))?;
     }
     Ok(last)
 }
@@ -309,11 +301,7 @@ fn read(
         }
         if !snap.torn() {
             if let (Some(f), Ok(r)) = (each, &r) {
-                for row in &r.rows {
-                    if !f(row)? {
-                        break;
-                    }
-                }
+                hand_out(f, &r.rows)?;
                 return Ok(SqlResult {
                     rows: Vec::new(),
                     ..r.clone()
@@ -322,6 +310,16 @@ fn read(
             return r;
         }
     }
+}
+
+/// Hands `rows` to `each` in order, until it asks for no more.
+fn hand_out(each: Each<'_>, rows: &[Vec<Value>]) -> Result<()> {
+    for row in rows {
+        if !each(row)? {
+            break;
+        }
+    }
+    Ok(())
 }
 
 fn is_read(s: &Statement) -> bool {

@@ -13,9 +13,9 @@ use hashbrown::{HashMap, HashSet};
 use std::sync::Arc;
 
 use sqlparser::ast::{
-    Distinct, Expr, GroupByExpr, JoinConstraint, JoinOperator, LimitClause, OrderByKind,
-    OrderBySort, Query, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Spanned,
-    TableFactor, TableWithJoins, UnaryOperator,
+    Distinct, Expr, GroupByExpr, JoinConstraint, JoinOperator, LimitClause, ObjectName,
+    OrderByKind, OrderBySort, Query, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr,
+    Spanned, TableFactor, TableWithJoins, UnaryOperator,
 };
 
 use crate::engine::any_table::AnyTable;
@@ -1284,13 +1284,7 @@ fn query(
                 }
             }
             SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(q), _) => {
-                // Unquoted, as FROM's names are (`"s".*` is `s.*`).
-                let q = match q.0.as_slice() {
-                    [p] => p
-                        .as_ident()
-                        .map_or_else(|| p.to_string(), |i| i.value.clone()),
-                    _ => q.to_string(),
-                };
+                let q = star_qualifier(q);
                 let Some((_, names, at)) = tables.tables.iter().find(|(t, _, _)| *t == q) else {
                     return Err(sql_error(
                         item.span(),
@@ -1976,6 +1970,16 @@ fn position(e: &Expr) -> Option<i64> {
     }
 }
 
+/// The table `q.*` names, unquoted as FROM's names are (`"s".*` is `s.*`).
+fn star_qualifier(q: &ObjectName) -> String {
+    match q.0.as_slice() {
+        [p] => p
+            .as_ident()
+            .map_or_else(|| p.to_string(), |i| i.value.clone()),
+        _ => q.to_string(),
+    }
+}
+
 /// What a GROUP BY item groups by.
 enum Grouped<'e> {
     Expr(&'e Expr),
@@ -2003,12 +2007,7 @@ fn group_item<'e>(e: &'e Expr, items: &'e [SelectItem], tables: &Tables) -> Resu
                     SelectItemQualifiedWildcardKind::ObjectName(q),
                     _,
                 ) => {
-                    let q = match q.0.as_slice() {
-                        [p] => p
-                            .as_ident()
-                            .map_or_else(|| p.to_string(), |i| i.value.clone()),
-                        _ => q.to_string(),
-                    };
+                    let q = star_qualifier(q);
                     // An unknown table is the select list's error, given when it is bound.
                     tables
                         .tables

@@ -201,20 +201,7 @@ impl TableState {
         let key = self.key_of(&values);
         let get = |i: usize| values.get(i).map_or(ValueRef::Null, Value::as_ref);
         if let Some((text, c)) = self.checks.iter().find(|(_, c)| c.is_false_with(&get)) {
-            return Err(Error::Check {
-                table: self.schema.table.clone(),
-                constraint: text.clone(),
-                key,
-                values: c
-                    .columns()
-                    .into_iter()
-                    .filter_map(|i| {
-                        let name = self.schema.columns.get(i)?.name.clone();
-                        Some((name, get(i).to_owned()))
-                    })
-                    .collect(),
-            }
-            .to_string());
+            return Err(c.check_error(&self.schema, text, key, &get).to_string());
         }
         let existing = self.holders[0].1.get(std::slice::from_ref(&key)).copied();
         if existing.is_some() && !replace {

@@ -15,33 +15,12 @@ use crate::value::{Value, ValueRef};
 pub(crate) struct CheckRule {
     pub(crate) text: String,
     condition: Condition,
-    /// The columns the condition reads, in the table's order.
-    columns: Vec<usize>,
 }
 
 impl CheckRule {
     /// Whether the row, read column by column, makes the check false (null passes).
     pub(crate) fn refuses<'v>(&self, get: &dyn Fn(usize) -> ValueRef<'v>) -> bool {
         self.condition.is_false_with(get)
-    }
-
-    /// The `Error::Check` for a row of `schema`'s table that makes this check false.
-    pub(crate) fn error<'v>(
-        &self,
-        schema: &Schema,
-        key: Value,
-        get: &dyn Fn(usize) -> ValueRef<'v>,
-    ) -> Error {
-        Error::Check {
-            table: schema.table.clone(),
-            constraint: self.text.clone(),
-            key,
-            values: self
-                .columns
-                .iter()
-                .map(|&c| (schema.columns[c].name.clone(), get(c).to_owned()))
-                .collect(),
-        }
     }
 }
 
@@ -73,7 +52,6 @@ pub(crate) fn compile(schema: &Schema) -> Result<Arc<[CheckRule]>> {
                 })?;
             Ok(CheckRule {
                 text: text.to_owned(),
-                columns: condition.columns(),
                 condition,
             })
         })
@@ -108,10 +86,10 @@ impl<R: Record> TableData<R> {
             Some(k) if i == pk => ValueRef::Int(k),
             _ => row.col(i),
         };
-        self.checks
-            .iter()
-            .find(|c| c.refuses(&get))
-            .map(|c| c.error(&self.schema, self.shown_key(row), &get))
+        self.checks.iter().find(|c| c.refuses(&get)).map(|c| {
+            c.condition
+                .check_error(&self.schema, &c.text, self.shown_key(row), &get)
+        })
     }
 
     /// A key shown in a check's error: `Value::Null` for an auto-increment key not yet
