@@ -233,6 +233,11 @@ impl<'a> Calls<'a> {
         self.cols.fill(d, row)
     }
 
+    /// Whether the callable has raised (every later row is then refused).
+    fn failed(&self) -> bool {
+        self.failure.borrow().is_some()
+    }
+
     /// `Err` carrying the Python exception, if one was raised.
     fn finish(self) -> tabula::Result<()> {
         match self.failure.take() {
@@ -742,6 +747,71 @@ impl Table {
             })
             .py(py)?;
         Ok(list)
+    }
+
+    /// Runs `text`, a `SELECT *` over this table whose condition holds wherever `pred`
+    /// may accept a row (a prefilter, see `_trace.prefilter`), and keeps the rows `pred`
+    /// accepts: every one the statement finds is shown to `pred`, in the statement's
+    /// order, as the per-row path of [`select`](Table::select) shows every row of the
+    /// table. Of the accepted rows, skips `offset` and returns at most `limit` as dicts, or,
+    /// with `count`, returns how many were accepted.
+    #[pyo3(signature = (text, params, pred, reads=None, limit=None, offset=None, count=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn query_where<'py>(
+        &self,
+        py: Python<'py>,
+        text: String,
+        params: &Bound<'py, PyAny>,
+        pred: Py<PyAny>,
+        reads: Option<Vec<String>>,
+        limit: Option<usize>,
+        offset: Option<usize>,
+        count: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let params = convert::params(py, params)?;
+        let pred = Pred::new(pred, reads, &self.cols);
+        let cols = &*self.cols;
+        let calls = Calls::new(&pred, cols);
+        let (offset, list) = (offset.unwrap_or(0), PyList::empty(py));
+        let mut accepted = 0usize;
+        let mut keep = |row: &[Value]| -> tabula::Result<bool> {
+            if !calls.accepts(row) {
+                // Once `pred` has raised, the statement stops: its exception is the answer.
+                return Ok(!calls.failed());
+            }
+            let at = accepted;
+            accepted += 1;
+            if !count && at >= offset && limit.is_none_or(|l| at - offset < l) {
+                cols.dict(py, row)
+                    .and_then(|d| list.append(d))
+                    .map_err(Error::abort)?;
+            }
+            Ok(true)
+        };
+        let found = if self.txs.current(py)?.is_some() {
+            // In a transaction the statement runs in it, and its rows are kept here, after
+            // the transaction's turn is given back, as `accepted_in` keeps them.
+            self.sql(py, text, params).map(|result| {
+                for row in &result.rows {
+                    match keep(row) {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(())
+            })?
+        } else {
+            // A read takes no lock, so the GIL stays held for the whole statement.
+            current(&self.db, cols)
+                .and_then(|()| self.db.sql_each(&text, &params, &mut keep).map(drop))
+        };
+        calls.finish().py(py)?;
+        found.py(py)?;
+        if count {
+            return Ok(accepted.into_pyobject(py)?.into_any());
+        }
+        Ok(list.into_any())
     }
 
     /// Runs a SQL statement (`UPDATE`, `DELETE`, `SELECT COUNT(*)`) and returns its first

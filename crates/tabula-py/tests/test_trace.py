@@ -114,6 +114,23 @@ def condition(rng: random.Random, depth: int) -> str:
     return f"({condition(rng, depth - 1)} {word} {condition(rng, depth - 1)})"
 
 
+def top_condition(rng: random.Random) -> str:
+    """A generated lambda's body: mostly a condition, sometimes joined with ``and`` or
+    ``or``, or a chained comparison (which ``_trace.prefilter`` may cut to its first
+    operand, and tracing refuses)."""
+    roll = rng.random()
+    if roll < 0.25:
+        return " and ".join(condition(rng, rng.choice([0, 1, 2]))
+                            for _ in range(rng.choice([2, 2, 3])))
+    if roll < 0.32:
+        return f"{condition(rng, 1)} or {condition(rng, 1)}"
+    if roll < 0.36:
+        col = rng.choice(["i", "f", "oi", "of"])
+        low, high = (literal(rng.choice(CONSTANTS[COLUMNS[col]])) for _ in range(2))
+        return f"{low} < s[{col!r}] <= {high}"
+    return condition(rng, rng.choice([0, 1, 2, 3]))
+
+
 def make_lambda(source: str):
     return eval("lambda s: " + source, dict(NAMESPACE))  # noqa: S307 - generated test code
 
@@ -217,7 +234,7 @@ def test_traced_and_per_row_answers_agree(group):
         Cls = make_class(db, f"gen_{group}", indexed=group % 2 == 1)
         Cls.insert_many(random_row(rng) for _ in range(rng.randint(0, 40)))
         for k in range(LAMBDAS_PER_TABLE):
-            source = condition(rng, rng.choice([0, 1, 2, 3]))
+            source = top_condition(rng)
             check_case(Cls, db, source, group * 100 + k + 1)
     finally:
         db.close()
@@ -361,6 +378,71 @@ def test_a_traced_lambda_is_called_once(db):
     untraced = lambda s: calls.append(1) or s['f'] > 1.5  # noqa: E731
     assert [r["id"] for r in Cls.select(where=untraced)] == [2, 3]
     assert len(calls) == 3
+
+
+unwatched = pytest.mark.skipif(_trace._watched(), reason="a tracer (coverage?) disables the cut")
+
+
+@unwatched
+def test_many_generated_lambdas_are_prefiltered(db):
+    # And a good share of the `and`s and chains it generates run per row on only the rows
+    # their first operand accepts.
+    columns = make_class(db, "share_and").__tabula__.columns
+    rng = random.Random(8)
+    sources = [top_condition(rng) for _ in range(2000)]
+    branching = [s for s in sources if " and " in s or " < s[" in s]
+    cut = sum(_trace.prefilter(make_lambda(s), columns) is not None for s in branching)
+    assert len(branching) >= 300 and cut >= 100, (len(branching), cut)
+
+
+@pytest.mark.parametrize("lam, first", [
+    (lambda s: s['gpa'] > 3.5 and s['year'] > 0, '"gpa" > ?'),
+    (lambda s: s['gpa'] > 3.5 and s['year'] > 0 and s['name'] == "x", '"gpa" > ?'),
+    (lambda s: (s['gpa'] > 3.5) & (s['year'] == 2) and s['nick'] == None, '("gpa" > ?'),  # noqa: E711
+    (lambda s: s['year'] == 2 and (s['gpa'] > 1 or s['gpa'] < 0), '"year" = ?'),
+    (lambda s: 1 < s['gpa'] < 3, '"gpa" > ?'),
+    (lambda s: s['year'] == 2 and helper(s['gpa']), None),           # a call
+    (lambda s: s['gpa'] > 3.5 or s['year'] > 0, None),               # or
+    (lambda s: not s['gpa'] > 3.5 and s['year'] > 0, None),          # not
+    (lambda s: s['nick'] is None and s['year'] > 0, None),           # is
+    (lambda s: s['year'] in (1, 2) and s['gpa'] > 0, None),          # in
+    (lambda s: (s['gpa'] > 3) if s['year'] > 1 else (s['gpa'] > 2), None),
+    (lambda s: s['nick'] > "m" and s['year'] > 0, None),             # ordering a nullable
+    (lambda s: s['active'] and s['year'] > 0, None),                 # truth of a column
+    (lambda s: s['gpa'] > 3.5, None),                                # traced whole instead
+    (lambda s, y=1: s['gpa'] > 3.5 and s['year'] > y, None),         # a default argument
+])
+@unwatched
+def test_which_lambdas_run_on_a_prefiltered_set(cols, lam, first):
+    pre = _trace.prefilter(lam, cols)
+    if first is None:
+        assert pre is None
+    else:
+        assert pre is not None and pre[0].startswith(first), pre
+
+
+@unwatched
+def test_a_prefiltered_lambda_is_called_only_where_its_first_operand_holds(db):
+    Cls = make_class(db, "cut")
+    Cls.insert_many([dict(f=1.0), dict(f=2.0, oi=None), dict(f=3.0, oi=4)])
+    box = _CountingBox(0)
+    lam = lambda s: s['f'] > 1.5 and s['i'] >= box[0]  # noqa: E731
+    assert [r["id"] for r in Cls.select(where=lam)] == [2, 3]
+    assert box.reads == 2
+    assert Cls.count(where=lam) == 2 and box.reads == 4
+    assert Cls.select(where=lam, order_by="-f", limit=1, offset=1) == [
+        dict(id=2, i=0, f=2.0, s="", b=False, oi=None, of=None, os=None, ob=None, tag=0)]
+    # The rest still runs as Python runs it: None ordered against an int raises.
+    with pytest.raises(TypeError):
+        Cls.select(where=lambda s: s['f'] > 1.5 and s['oi'] > 0)
+    with pytest.raises(ZeroDivisionError):
+        Cls.count(where=lambda s: s['f'] > 2.5 and s['i'] / 0)
+    # Inside a transaction the lambda sees the transaction's rows.
+    with db.transaction():
+        Cls.insert(f=9.0, i=5)
+        assert [r["id"] for r in Cls.select(where=lambda s: s['f'] > 5 and s['i'] == 5)] \
+            == [4]
+        assert Cls.count(where=lambda s: s['f'] > 1.5 and s['i'] >= 0) == 3
 
 
 # -- regressions: shapes whose traced answer once differed from Python's --------------

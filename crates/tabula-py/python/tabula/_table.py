@@ -72,6 +72,11 @@ class Binding:
             raise TypeError(f"where= takes a function of a row (a dict), not {where!r}")
         return _trace.trace(where, self.columns)
 
+    def prefilter(self, where: Where) -> Optional[tuple[str, list]]:
+        """For a ``where`` that runs per row: a condition false only on rows it refuses
+        (see ``_trace.prefilter``), if one is known."""
+        return _trace.prefilter(where, self.columns)
+
     def reads(self, where: Where) -> Optional[list]:
         """For a ``where`` that runs per row: the only columns it can read, if known."""
         return _trace.read_columns(where, self.columns)
@@ -119,6 +124,14 @@ def _select(cls: type, /, where: Where = None, order_by: OrderBy = None,
     # select goes through SQL, or, for a lambda that runs per row, is ordered here, so
     # that tracing never changes the order.
     floats = b.orders_floats(order)
+    if traced is None and where is not None:
+        pre = b.prefilter(where)
+        if pre is not None:
+            # The engine passes over the rows the lambda would refuse at its first `and`
+            # and orders the rest as SQL does (as a traced select would); the lambda is
+            # called on each of those, and limit and offset count the rows it accepts.
+            return b.native.query_where(_select_text(b, pre[0], order), pre[1], where,
+                                        b.reads(where), limit, offset)
     if traced is None and not floats:
         return b.native.select(where, order, limit, offset, b.reads(where))
     if traced is None and where is not None:
@@ -126,6 +139,16 @@ def _select(cls: type, /, where: Where = None, order_by: OrderBy = None,
         start = offset or 0
         return rows[start:] if limit is None else rows[start:start + limit]
     condition, params = traced if traced is not None else (None, [])
+    text = _select_text(b, condition, order)
+    if limit is not None or offset is not None:
+        text += " LIMIT ? OFFSET ?"
+        params = params + [limit if limit is not None else -1, offset or 0]
+    return b.native.query(text, params)
+
+
+def _select_text(b: Binding, condition: Optional[str], order: list[str]) -> str:
+    """``SELECT *`` of ``b``'s table where ``condition`` holds (if given), ordered by the
+    ``order`` keys and then the key."""
     text = "SELECT * FROM " + b.quoted
     if condition is not None:
         text += " WHERE " + condition
@@ -133,10 +156,7 @@ def _select(cls: type, /, where: Where = None, order_by: OrderBy = None,
         text += " ORDER BY " + ", ".join(
             '"' + name + ('" DESC' if desc else '"') for name, desc in map(_split, order))
         text += ', "' + b.key + '"'
-    if limit is not None or offset is not None:
-        text += " LIMIT ? OFFSET ?"
-        params = params + [limit if limit is not None else -1, offset or 0]
-    return b.native.query(text, params)
+    return text
 
 
 def _sorted_as_sql(rows: list, order: list[str]) -> list:
@@ -201,6 +221,10 @@ def _count_rows(cls: type, /, where: Where = None) -> int:
     if where is None:
         return b.native.count(None)
     if traced is None:
+        pre = b.prefilter(where)
+        if pre is not None:
+            return b.native.query_where(_select_text(b, pre[0], []), pre[1], where,
+                                        b.reads(where), count=True)
         return b.native.count(where, b.reads(where))
     return b.native.execute("SELECT COUNT(*) FROM " + b.quoted + " WHERE " + traced[0],
                             traced[1])

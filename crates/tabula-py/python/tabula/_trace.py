@@ -26,6 +26,12 @@ row. A traced lambda runs exactly once per call.
 
 A lambda that runs per row is shown each row as a dict; ``read_columns`` finds, in its
 bytecode, whether that dict may hold only the columns it subscripts.
+
+A lambda that tracing refuses only for its ``and`` (``lambda s: s['gpa'] > 3.5 and
+s['year'] > 0``) still runs per row, but only on the rows its first operand may accept:
+``prefilter`` traces that operand alone, and the engine passes over the rows where it is
+false. Python, given such a row, would evaluate that operand, find it false and return it
+without reaching the rest, so no answer changes; the lambda is just not called for them.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from __future__ import annotations
 import dis
 import math
 import sys
+import threading
 import types
 from typing import Any, Callable, Optional
 
@@ -47,6 +54,17 @@ _ALLOWED = frozenset({
     "BINARY_ADD", "BINARY_SUBTRACT", "BINARY_MULTIPLY", "BINARY_TRUE_DIVIDE",
     "UNARY_NEGATIVE", "COMPARE_OP",
     "RETURN_VALUE", "RETURN_CONST",
+})
+
+# What a lambda `prefilter` traces may hold besides: the truth tests and forward jumps of
+# `and`, `or` and comparison chains, and the stack shuffling around them (3.9 to 3.14).
+# No backward jump (no loop), and nothing that tests identity or membership.
+_BRANCHING = frozenset({
+    "JUMP_IF_FALSE_OR_POP", "JUMP_IF_TRUE_OR_POP",
+    "POP_JUMP_IF_FALSE", "POP_JUMP_IF_TRUE",
+    "POP_JUMP_FORWARD_IF_FALSE", "POP_JUMP_FORWARD_IF_TRUE",
+    "JUMP_FORWARD", "NOT_TAKEN", "TO_BOOL",
+    "POP_TOP", "COPY", "SWAP", "DUP_TOP", "ROT_TWO", "ROT_THREE",
 })
 
 _MAX_INT = 2 ** 63 - 1
@@ -152,7 +170,12 @@ class _Condition:
         self.params = params
 
     def __bool__(self) -> bool:
-        raise _Untraceable("truth of a condition")
+        # Only `prefilter` answers a truth test, and only the first: false.
+        tested = getattr(_prefix, "tested", None)
+        if tested is None or tested:
+            raise _Untraceable("truth of a condition")
+        tested.append(self)
+        return False
 
     def _join(self, word: str, other: Any) -> "_Condition":
         if not isinstance(other, _Condition):
@@ -211,23 +234,36 @@ def columns_of(schema: dict) -> dict:
 
 _verdicts: dict = {}
 
+# The truth tests a `prefilter` trace has answered (on this thread): `None` outside one.
+_prefix = threading.local()
 
-def _bytecode_allows(code: types.CodeType) -> bool:
-    verdict = _verdicts.get(code)
-    if verdict is None:
-        verdict = (
-            code.co_argcount == 1
-            and code.co_kwonlyargcount == 0
-            # *args, **kwargs, generator, coroutine, iterable coroutine, async generator
-            # (not 0x40, CO_NOFREE, which 3.9 and 3.10 set on every plain function).
-            and not code.co_flags & 0x3AC
-            and not any(isinstance(c, types.CodeType) for c in code.co_consts)
-            and all(i.opname in _ALLOWED for i in dis.get_instructions(code))
-        )
+
+def _bytecode_verdict(code: types.CodeType) -> Optional[str]:
+    """``"whole"`` when ``trace`` may run the lambda, ``"prefix"`` when only ``prefilter``
+    may (it branches), ``None`` when neither."""
+    verdict = _verdicts.get(code, _verdicts)
+    if verdict is _verdicts:
+        verdict = None
+        if (code.co_argcount == 1
+                and code.co_kwonlyargcount == 0
+                # *args, **kwargs, generator, coroutine, iterable coroutine, async
+                # generator (not 0x40, CO_NOFREE, which 3.9 and 3.10 set on every plain
+                # function).
+                and not code.co_flags & 0x3AC
+                and not any(isinstance(c, types.CodeType) for c in code.co_consts)):
+            ops = list(dis.get_instructions(code))
+            if all(i.opname in _ALLOWED for i in ops):
+                verdict = "whole"
+            elif all(i.opname in _ALLOWED or i.opname in _BRANCHING for i in ops):
+                verdict = "prefix"
         if len(_verdicts) > 4096:
             _verdicts.clear()
         _verdicts[code] = verdict
     return verdict
+
+
+def _bytecode_allows(code: types.CodeType) -> bool:
+    return _bytecode_verdict(code) == "whole"
 
 
 def trace(where: Callable[[Any], Any], columns: dict) -> Optional[tuple[str, list]]:
@@ -244,6 +280,39 @@ def trace(where: Callable[[Any], Any], columns: dict) -> Optional[tuple[str, lis
         # not hit, for an empty table) - never report it from the trace.
         return None
     if not isinstance(result, _Condition):
+        return None
+    return result.sql, result.params
+
+
+def prefilter(where: Callable[[Any], Any], columns: dict) -> Optional[tuple[str, list]]:
+    """For a lambda ``trace`` refuses because it branches (``A and B``): the SQL condition
+    of the operand it tests first, ``A``, when on every row where ``A`` is false the
+    lambda returns ``A`` without evaluating anything else; ``None`` otherwise.
+
+    The lambda runs once with the proxy row, and the first truth test of a condition it
+    makes is answered false; it must then return that very condition, having tested
+    nothing else. Up to that test it ran straight through (only ``_ALLOWED`` operations,
+    no branch), so on a real row Python computes the same ``A`` there - a bool, true
+    exactly where the engine finds the condition true, as for a traced lambda - and where
+    it is false, takes the same jumps to the same return. The rows the engine finds ``A``
+    true for are the ones the lambda must still be called on. While a debugger, tracer or
+    profiler is active (see ``read_columns``), there is no cut."""
+    if type(where) is not types.FunctionType or where.__defaults__:
+        return None
+    # A person stepping through the lambda (or a profiler counting its calls) sees it
+    # called on every row, as without the cut.
+    if _bytecode_verdict(where.__code__) != "prefix" or _watched():
+        return None
+    tested: list = []
+    outer = getattr(_prefix, "tested", None)
+    _prefix.tested = tested
+    try:
+        result = where(_Proxy(columns))
+    except Exception:
+        return None
+    finally:
+        _prefix.tested = outer
+    if len(tested) != 1 or result is not tested[0]:
         return None
     return result.sql, result.params
 
