@@ -319,12 +319,55 @@ fn count_rows(select: Select<'_, Row>, pred: Option<&Pred>, cols: &Cols) -> tabu
 /// for the whole scan rather than once per row. That waits for the GIL while holding the
 /// writer's turn, as each row's call would: safe, since no thread holds the GIL while it
 /// waits for the engine (every write releases it first).
-fn matching_keys(tx: &Transaction<'_>, pred: &Pred, cols: &Cols) -> tabula::Result<HashSet<Value>> {
+///
+/// With a prefilter, `pred` is called only on the rows its statement finds.
+fn matching_keys(
+    tx: &Transaction<'_>,
+    pred: &Pred,
+    cols: &Cols,
+    pre: Option<&Prefilter>,
+) -> tabula::Result<HashSet<Value>> {
     let t = bound(tx, cols)?;
     let calls = Calls::new(pred, cols);
-    let keys = Python::attach(|_| t.select().filter_values(|v| calls.accepts(v)).keys());
+    let keys = match pre {
+        None => Python::attach(|_| t.select().filter_values(|v| calls.accepts(v)).keys()),
+        Some(pre) => tx.sql_with(&pre.text, &pre.params).map(|found| {
+            let pk = cols.schema.primary_key();
+            Python::attach(|_| {
+                found
+                    .rows
+                    .into_iter()
+                    .filter(|row| calls.accepts(row))
+                    .map(|mut row| std::mem::replace(&mut row[pk], Value::Null))
+                    .collect()
+            })
+        }),
+    };
     calls.finish()?;
     Ok(keys?.into_iter().collect())
+}
+
+/// A `SELECT *` over a table whose condition holds wherever a `where=` callable may
+/// accept a row (`_trace.prefilter`): the callable is called only on the rows it finds.
+pub(crate) struct Prefilter {
+    text: String,
+    params: Vec<Value>,
+}
+
+impl Prefilter {
+    fn from_py(
+        py: Python<'_>,
+        given: Option<(String, Bound<'_, PyAny>)>,
+    ) -> PyResult<Option<Self>> {
+        given
+            .map(|(text, params)| {
+                Ok(Prefilter {
+                    text,
+                    params: convert::params(py, &params)?,
+                })
+            })
+            .transpose()
+    }
 }
 
 /// `UPDATE … SET changes WHERE pred(row)`: the rows are chosen first, calling Python,
@@ -333,9 +376,10 @@ fn update_where(
     tx: &Transaction<'_>,
     pred: &Pred,
     cols: &Cols,
+    pre: Option<&Prefilter>,
     changes: &[(String, Value)],
 ) -> tabula::Result<usize> {
-    let keys = matching_keys(tx, pred, cols)?;
+    let keys = matching_keys(tx, pred, cols, pre)?;
     change_keys(tx, cols, &keys, changes)
 }
 
@@ -360,8 +404,13 @@ fn change_keys(
     )
 }
 
-fn delete_where(tx: &Transaction<'_>, pred: &Pred, cols: &Cols) -> tabula::Result<usize> {
-    let keys = matching_keys(tx, pred, cols)?;
+fn delete_where(
+    tx: &Transaction<'_>,
+    pred: &Pred,
+    cols: &Cols,
+    pre: Option<&Prefilter>,
+) -> tabula::Result<usize> {
+    let keys = matching_keys(tx, pred, cols, pre)?;
     delete_keys(tx, cols, &keys)
 }
 
@@ -407,15 +456,30 @@ impl Table {
         py: Python<'_>,
         tx: &Bound<'_, Tx>,
         pred: &Pred,
+        pre: Option<&Prefilter>,
     ) -> PyResult<HashSet<Value>> {
         let cols = self.cols.clone();
-        let rows = tx.get().run(py, move |t| bound(t, &cols)?.select().all())?;
         let pk = self.cols.schema.primary_key();
         let calls = Calls::new(pred, &self.cols);
         let mut keys = HashSet::new();
-        for r in &rows {
-            if calls.call(py, r.values())? {
-                keys.insert(r.values()[pk].clone());
+        let mut keep = |r: &[Value]| -> PyResult<()> {
+            if calls.call(py, r)? {
+                keys.insert(r[pk].clone());
+            }
+            Ok(())
+        };
+        match pre {
+            None => {
+                let rows = tx.get().run(py, move |t| bound(t, &cols)?.select().all())?;
+                rows.iter().try_for_each(|r| keep(r.values()))?;
+            }
+            Some(pre) => {
+                let (text, params) = (pre.text.clone(), pre.params.clone());
+                let rows = tx.get().run(py, move |t| {
+                    bound(t, &cols)?;
+                    Ok(t.sql_with(&text, &params)?.rows)
+                })?;
+                rows.iter().try_for_each(|r| keep(r))?;
             }
         }
         Ok(keys)
@@ -608,7 +672,7 @@ impl Table {
             }
             Some(tx) => {
                 let keys = match &pred {
-                    Some(p) => Some(self.accepted_in(py, tx, p)?),
+                    Some(p) => Some(self.accepted_in(py, tx, p, None)?),
                     None => None,
                 };
                 let cols = self.cols.clone();
@@ -654,7 +718,7 @@ impl Table {
             Some(tx) => {
                 let cols = self.cols.clone();
                 match &pred {
-                    Some(p) => Ok(self.accepted_in(py, tx, p)?.len()),
+                    Some(p) => Ok(self.accepted_in(py, tx, p, None)?.len()),
                     None => tx.get().run(py, move |t| {
                         count_rows(bound(t, &cols)?.select(), None, &cols)
                     }),
@@ -665,15 +729,20 @@ impl Table {
 
     /// Sets `changes` (column to value) in every row a Python callable accepts; returns
     /// how many. All of them or, if the callable raises or a row is refused, none.
-    #[pyo3(signature = (pred, changes, reads=None))]
+    ///
+    /// `prefilter`, a `SELECT *` statement and its parameters, limits the rows `pred` is
+    /// called on (see [`Prefilter`]).
+    #[pyo3(signature = (pred, changes, reads=None, prefilter=None))]
     fn update(
         &self,
         py: Python<'_>,
         pred: Py<PyAny>,
         changes: &Bound<'_, PyDict>,
         reads: Option<Vec<String>>,
+        prefilter: Option<(String, Bound<'_, PyAny>)>,
     ) -> PyResult<usize> {
         let pred = Pred::new(pred, reads, &self.cols);
+        let pre = Prefilter::from_py(py, prefilter)?;
         let tx = self.txs.current(py)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let changes = self.changes(changes)?;
@@ -682,12 +751,14 @@ impl Table {
             None => {
                 let db = &self.db;
                 py.detach(|| {
-                    writing(|| db.transaction(|t| update_where(t, &pred, &cols, &changes)))
+                    writing(|| {
+                        db.transaction(|t| update_where(t, &pred, &cols, pre.as_ref(), &changes))
+                    })
                 })
                 .py(py)
             }
             Some(tx) => tx.get().run(py, {
-                let keys = self.accepted_in(py, tx, &pred)?;
+                let keys = self.accepted_in(py, tx, &pred, pre.as_ref())?;
                 move |t| change_keys(t, &cols, &keys, &changes)
             }),
         }
@@ -695,25 +766,30 @@ impl Table {
 
     /// Deletes every row a Python callable accepts; returns how many. All of them or, if
     /// the callable raises, none.
-    #[pyo3(signature = (pred, reads=None))]
+    /// `prefilter` as for [`update`](Table::update).
+    #[pyo3(signature = (pred, reads=None, prefilter=None))]
     fn delete(
         &self,
         py: Python<'_>,
         pred: Py<PyAny>,
         reads: Option<Vec<String>>,
+        prefilter: Option<(String, Bound<'_, PyAny>)>,
     ) -> PyResult<usize> {
         let pred = Pred::new(pred, reads, &self.cols);
+        let pre = Prefilter::from_py(py, prefilter)?;
         let tx = self.txs.current(py)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let cols = self.cols.clone();
         match tx {
             None => {
                 let db = &self.db;
-                py.detach(|| writing(|| db.transaction(|t| delete_where(t, &pred, &cols))))
-                    .py(py)
+                py.detach(|| {
+                    writing(|| db.transaction(|t| delete_where(t, &pred, &cols, pre.as_ref())))
+                })
+                .py(py)
             }
             Some(tx) => tx.get().run(py, {
-                let keys = self.accepted_in(py, tx, &pred)?;
+                let keys = self.accepted_in(py, tx, &pred, pre.as_ref())?;
                 move |t| delete_keys(t, &cols, &keys)
             }),
         }

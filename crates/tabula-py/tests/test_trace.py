@@ -430,18 +430,29 @@ def test_a_prefiltered_lambda_is_called_only_where_its_first_operand_holds(db):
     assert [r["id"] for r in Cls.select(where=lam)] == [2, 3]
     assert box.reads == 2
     assert Cls.count(where=lam) == 2 and box.reads == 4
+    assert Cls.update(where=lam, tag=7) == 2 and box.reads == 6
+    assert [r["id"] for r in Cls.select() if r["tag"] == 7] == [2, 3]
+    with db.transaction():
+        assert Cls.update(where=lam, tag=8) == 2 and box.reads == 8
+        assert Cls.delete(where=lam) == 2 and box.reads == 10
+        assert [r["id"] for r in Cls.select()] == [1]
+        Cls.insert(f=5.0)
+    assert Cls.delete(where=lam) == 1 and box.reads == 11
+    Cls.insert_many([dict(f=2.0, oi=None), dict(f=3.0, oi=4)])
     assert Cls.select(where=lam, order_by="-f", limit=1, offset=1) == [
-        dict(id=2, i=0, f=2.0, s="", b=False, oi=None, of=None, os=None, ob=None, tag=0)]
+        dict(id=5, i=0, f=2.0, s="", b=False, oi=None, of=None, os=None, ob=None, tag=0)]
     # The rest still runs as Python runs it: None ordered against an int raises.
-    with pytest.raises(TypeError):
-        Cls.select(where=lambda s: s['f'] > 1.5 and s['oi'] > 0)
+    for call in (Cls.select, Cls.count, Cls.delete):
+        with pytest.raises(TypeError):
+            call(where=lambda s: s['f'] > 1.5 and s['oi'] > 0)
+    assert len(Cls.select()) == 3
     with pytest.raises(ZeroDivisionError):
         Cls.count(where=lambda s: s['f'] > 2.5 and s['i'] / 0)
     # Inside a transaction the lambda sees the transaction's rows.
     with db.transaction():
         Cls.insert(f=9.0, i=5)
         assert [r["id"] for r in Cls.select(where=lambda s: s['f'] > 5 and s['i'] == 5)] \
-            == [4]
+            == [7]
         assert Cls.count(where=lambda s: s['f'] > 1.5 and s['i'] >= 0) == 3
 
 

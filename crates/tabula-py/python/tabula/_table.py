@@ -77,6 +77,11 @@ class Binding:
         (see ``_trace.prefilter``), if one is known."""
         return _trace.prefilter(where, self.columns)
 
+    def prefilter_statement(self, where: Where) -> Optional[tuple[str, list]]:
+        """:meth:`prefilter` as a ``SELECT *`` of the table and its parameters."""
+        pre = self.prefilter(where)
+        return None if pre is None else (_select_text(self, pre[0], []), pre[1])
+
     def reads(self, where: Where) -> Optional[list]:
         """For a ``where`` that runs per row: the only columns it can read, if known."""
         return _trace.read_columns(where, self.columns)
@@ -198,7 +203,7 @@ def _update(cls: type, /, where: Where = None, **changes: Any) -> int:
         return b.native.update_sql(None, [], changes)
     traced = b.trace(where)
     if traced is None:
-        return b.native.update(where, changes, b.reads(where))
+        return b.native.update(where, changes, b.reads(where), b.prefilter_statement(where))
     return b.native.update_sql(traced[0], traced[1], changes)
 
 
@@ -210,7 +215,7 @@ def _delete(cls: type, /, where: Where = None) -> int:
         return b.native.execute("DELETE FROM " + b.quoted, [])
     traced = b.trace(where)
     if traced is None:
-        return b.native.delete(where, b.reads(where))
+        return b.native.delete(where, b.reads(where), b.prefilter_statement(where))
     return b.native.execute("DELETE FROM " + b.quoted + " WHERE " + traced[0], traced[1])
 
 
