@@ -15,6 +15,12 @@ use pyo3::prelude::*;
 /// The engine's versions allocate and free row copies at a high rate (a commit copies
 /// what it touches; the old version is freed when its last reader goes), which glibc's
 /// malloc serves markedly slower; Python's own objects keep using CPython's allocator.
+///
+/// Built without its transparent huge pages (`no_thp`): mimalloc would `madvise` its
+/// memory for huge pages, and where the kernel defragments only such memory (the common
+/// `defrag=madvise` setting) a fault on it may wait for compaction: a large update then
+/// ran at a third of its speed in some processes and at full speed in others (the
+/// package README's benchmark section has the figures).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
