@@ -825,12 +825,12 @@ impl Table {
         Ok(list)
     }
 
-    /// Runs `text`, a `SELECT *` over this table whose condition holds wherever `pred`
-    /// may accept a row (a prefilter, see `_trace.prefilter`), and keeps the rows `pred`
-    /// accepts: every one the statement finds is shown to `pred`, in the statement's
-    /// order, as the per-row path of [`select`](Table::select) shows every row of the
-    /// table. Of the accepted rows, skips `offset` and returns at most `limit` as dicts, or,
-    /// with `count`, returns how many were accepted.
+    /// Runs `text`, a `SELECT *` over this table in key order whose condition holds
+    /// wherever `pred` may accept a row (a prefilter, see `_trace.prefilter`), and keeps
+    /// the rows `pred` accepts: the statement's rows are shown to `pred` in key order, as
+    /// the per-row path of [`select`](Table::select) shows every row of the table, until
+    /// `offset` and then `limit` rows are accepted. Returns those after `offset` as dicts,
+    /// or, with `count`, how many rows `pred` accepts of all the statement finds.
     #[pyo3(signature = (text, params, pred, reads=None, limit=None, offset=None, count=false))]
     #[allow(clippy::too_many_arguments)]
     fn query_where<'py>(
@@ -850,19 +850,25 @@ impl Table {
         let calls = Calls::new(&pred, cols);
         let (offset, list) = (offset.unwrap_or(0), PyList::empty(py));
         let mut accepted = 0usize;
+        // As the per-row path cuts its scan (`skip(offset).take(limit)`): `pred` is called
+        // until the rows after `offset` fill `limit`, and not at all for `limit` 0.
+        let enough = |accepted: usize| !count && limit.is_some_and(|l| accepted >= offset + l);
         let mut keep = |row: &[Value]| -> tabula::Result<bool> {
+            if limit == Some(0) && !count {
+                return Ok(false);
+            }
             if !calls.accepts(row) {
                 // Once `pred` has raised, the statement stops: its exception is the answer.
                 return Ok(!calls.failed());
             }
             let at = accepted;
             accepted += 1;
-            if !count && at >= offset && limit.is_none_or(|l| at - offset < l) {
+            if !count && at >= offset {
                 cols.dict(py, row)
                     .and_then(|d| list.append(d))
                     .map_err(Error::abort)?;
             }
-            Ok(true)
+            Ok(!enough(accepted))
         };
         let found = if self.txs.current(py)?.is_some() {
             // In a transaction the statement runs in it, and its rows are kept here, after

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import sys
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -365,19 +366,96 @@ class _CountingBox:
         return self.value
 
 
-def test_a_traced_lambda_is_called_once(db):
+def test_a_lambda_that_reaches_your_code_runs_per_row(db):
+    # An object of yours, reached through an operator, could answer the trace's column
+    # object with a constant: such a lambda is never traced, and runs once per row.
     Cls = make_class(db, "once")
     Cls.insert_many([dict(f=1.0), dict(f=2.0), dict(f=3.0)])
     box = _CountingBox(1.5)
-    traced = lambda s: s['f'] > box[0]  # noqa: E731
-    assert [r["id"] for r in Cls.select(where=traced)] == [2, 3]
-    assert box.reads == 1
-    assert Cls.count(where=traced) == 2 and box.reads == 2
-    # The same shape run per row (an `and` makes it untraceable) reads it per row.
+    lam = lambda s: s['f'] > box[0]  # noqa: E731
+    assert _trace.trace(lam, Cls.__tabula__.columns) is None
+    assert [r["id"] for r in Cls.select(where=lam)] == [2, 3]
+    assert box.reads == 3
+    assert Cls.count(where=lam) == 2 and box.reads == 6
     calls = []
     untraced = lambda s: calls.append(1) or s['f'] > 1.5  # noqa: E731
     assert [r["id"] for r in Cls.select(where=untraced)] == [2, 3]
     assert len(calls) == 3
+
+
+class _Lookup:
+    """A mapping of yours that answers any key, a column object too."""
+
+    def __getitem__(self, key):
+        return "x" if key == 1 else "y"
+
+
+LOOKUP = _Lookup()
+
+
+@pytest.fixture
+def abc(db):
+    @table(db=db, name="abc")
+    @dataclass
+    class Abc:
+        id: int = field(metadata={"primary_key": True})
+        a: int = 0
+        b: int = 0
+        c: int = 0
+        s: str = ""
+        t: bool = False
+
+    Abc.insert_many([dict(a=1, b=1, c=0, s="1"), dict(a=1, b=0, c=1, s="x", t=True),
+                     dict(a=1, b=0, c=0, s="y", t=True), dict(a=0, b=0, c=0, s="4")])
+    return Abc
+
+
+# Shapes whose trace once turned something of the row into a constant (reported by a
+# review): comparing two conditions, the text of a column, an object of yours given a
+# column. Python's own answer is the reference, traced, cut or per row.
+@pytest.mark.parametrize("source", [
+    "(s['a'] > 0) == (s['b'] > 0) or s['c'] > 0 and s['a'] > 0",
+    "(s['a'] > 0) == True or s['c'] > 0 and s['a'] > 0",
+    "(s['a'] > 0) != (s['b'] > 0)",
+    "s['b'] == ((s['a'] > 0) == (s['c'] > 0))",
+    "s['t'] == ((s['a'] > 0) == (s['c'] > 0))",
+    "s['s'] == '%s' % s['id']",
+    "s['s'] == '%s' % s['id'] and s['a'] > 0",
+    "s['s'] == '%r' % s['id'] and s['a'] > 0",
+    "s['s'] == LOOKUP[s['a']]",
+    "s['a'] > 0 and s['s'] == LOOKUP[s['a']]",
+    "s['s'] == LOOKUP[s['a']] and s['a'] > 0",
+    "(s == s) & (s['a'] > 0)",
+])
+def test_what_becomes_a_constant_in_a_trace_is_never_traced(abc, db, source):
+    lam = eval("lambda s: " + source, {"LOOKUP": LOOKUP})  # noqa: S307 - test code
+    rows = abc.select()
+    want = [r["id"] for r in rows if lam(r)]
+    assert [r["id"] for r in abc.select(where=lam)] == want, source
+    assert abc.count(where=lam) == len(want), source
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo):
+        with db.transaction():
+            assert abc.update(where=lam, c=9) == len(want), source
+            assert [r["id"] for r in abc.select() if r["c"] == 9] == want, source
+            raise Undo
+    assert abc.delete(where=lam) == len(want), source
+    assert [r["id"] for r in abc.select()] == [r["id"] for r in rows if r["id"] not in want]
+
+
+def test_the_trace_refuses_when_code_of_yours_runs_in_it(abc, monkeypatch):
+    # The second guard, without the first (values loaded from globals checked): a method
+    # of yours that runs in the trace refuses it.
+    monkeypatch.setattr(_trace, "_loads_plain", lambda where, until_branch: True)
+    columns = abc.__tabula__.columns
+    lam = eval("lambda s: s['s'] == LOOKUP[s['a']]", {"LOOKUP": LOOKUP})  # noqa: S307
+    assert _trace.trace(lam, columns) is None
+    lam = eval("lambda s: s['s'] == LOOKUP[s['a']] and s['a'] > 0",  # noqa: S307
+               {"LOOKUP": LOOKUP})
+    assert _trace.prefilter(lam, columns) is None
+    assert _trace.trace(lambda s: s['a'] > 0, columns) is not None
 
 
 unwatched = pytest.mark.skipif(_trace._watched(), reason="a tracer (coverage?) disables the cut")
@@ -454,6 +532,32 @@ def test_a_prefiltered_lambda_is_called_only_where_its_first_operand_holds(db):
         assert [r["id"] for r in Cls.select(where=lambda s: s['f'] > 5 and s['i'] == 5)] \
             == [7]
         assert Cls.count(where=lambda s: s['f'] > 1.5 and s['i'] >= 0) == 3
+
+
+@unwatched
+def test_a_cut_lambda_meets_its_rows_in_key_order_and_stops_at_the_limit(db):
+    # As per row: of two rows that raise, the first in key order does, whatever the
+    # order asked for; and the rows after `limit` are not shown to the lambda.
+    Cls = make_class(db, "cut_order")
+    Cls.insert_many([dict(i=1, oi=0), dict(i=2, oi=5)])
+    lam = lambda s: s['i'] > 0 and 1 // s['oi'] + 'ab'[s['oi']] == 0  # noqa: E731
+    for order in (None, "-i", ["i"]):
+        with pytest.raises(ZeroDivisionError):
+            Cls.select(where=lam, order_by=order)
+    Cls.delete()
+    Cls.insert_many([dict(i=1, oi=1), dict(i=1, oi=0)])
+    lam = lambda s: s['i'] > 0 and 1 // s['oi'] > 0  # noqa: E731
+    assert [r["id"] for r in Cls.select(where=lam, limit=1)] == [3]
+    assert Cls.select(where=lam, limit=0) == []
+    assert Cls.select(where=lam, limit=0, offset=5) == []
+    with pytest.raises(ZeroDivisionError):
+        Cls.select(where=lam, limit=1, offset=1)
+    old = sys.gettrace()
+    sys.settrace(lambda *a: None)
+    try:
+        assert [r["id"] for r in Cls.select(where=lam, limit=1)] == [3]
+    finally:
+        sys.settrace(old)
 
 
 # -- regressions: shapes whose traced answer once differed from Python's --------------

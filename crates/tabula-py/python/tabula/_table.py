@@ -132,11 +132,18 @@ def _select(cls: type, /, where: Where = None, order_by: OrderBy = None,
     if traced is None and where is not None:
         pre = b.prefilter(where)
         if pre is not None:
-            # The engine passes over the rows the lambda would refuse at its first `and`
-            # and orders the rest as SQL does (as a traced select would); the lambda is
-            # called on each of those, and limit and offset count the rows it accepts.
-            return b.native.query_where(_select_text(b, pre[0], order), pre[1], where,
-                                        b.reads(where), limit, offset)
+            # The engine passes over the rows the lambda would refuse at its first `and`;
+            # the lambda is called on the others in key order, as on every row per row
+            # (so that of two rows that would raise, the same one does), and limit and
+            # offset count the rows it accepts. Ordered, they are sorted as SQL sorts.
+            text = _select_text(b, pre[0], [])
+            if not order:
+                return b.native.query_where(text, pre[1], where, b.reads(where), limit,
+                                            offset)
+            rows = _sorted_as_sql(b.native.query_where(text, pre[1], where, b.reads(where)),
+                                  order)
+            start = offset or 0
+            return rows[start:] if limit is None else rows[start:start + limit]
     if traced is None and not floats:
         return b.native.select(where, order, limit, offset, b.reads(where))
     if traced is None and where is not None:

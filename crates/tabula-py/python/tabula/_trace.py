@@ -16,6 +16,11 @@ would certainly give the same rows:
   ``<``, ``<=``, ``>``, ``>=`` only on columns that cannot hold ``None`` (where Python
   would raise ``TypeError``), never with NaN;
 * conditions combine only with ``&`` and ``|``;
+* what it loads from its globals and closure is an ``int``, ``float``, ``str``, ``bool`` or
+  ``None``, and no Python code but its own and this module's runs in the trace (watched
+  with ``sys.setprofile``): an object of the caller's, given a column object, could
+  answer with a constant where the row's value would give another per row. For the same
+  reason the proxy objects refuse ``==`` between conditions and rows, and ``str()``;
 * the call returns a condition (not a column, not a constant).
 
 ``==`` is ``col = ?``; ``!=`` on a nullable column is ``col IS NULL OR col <> ?``, since
@@ -89,6 +94,16 @@ class _Column:
 
     def __bool__(self) -> bool:
         raise _Untraceable("truth of a column")
+
+    # Text of a column (`'%s' % s['x']`) would be a constant in the trace, and the row's
+    # value per row.
+    def __str__(self) -> str:
+        raise _Untraceable("text of a column")
+
+    __repr__ = __str__
+
+    def __format__(self, spec: str) -> str:
+        raise _Untraceable("text of a column")
 
     def _quoted(self) -> str:
         return '"' + self._name + '"'
@@ -177,6 +192,22 @@ class _Condition:
         tested.append(self)
         return False
 
+    # Comparing two conditions (`(s['a'] > 0) == (s['b'] > 0)`) would compare the objects
+    # in the trace, and the rows' truths per row; their text would be a constant too.
+    def __eq__(self, other: Any) -> bool:  # type: ignore[override]
+        raise _Untraceable("comparison of conditions")
+
+    def __ne__(self, other: Any) -> bool:  # type: ignore[override]
+        raise _Untraceable("comparison of conditions")
+
+    def __str__(self) -> str:
+        raise _Untraceable("text of a condition")
+
+    __repr__ = __str__
+
+    def __format__(self, spec: str) -> str:
+        raise _Untraceable("text of a condition")
+
     def _join(self, word: str, other: Any) -> "_Condition":
         if not isinstance(other, _Condition):
             raise _Untraceable("& or | with something other than a condition")
@@ -209,6 +240,20 @@ class _Proxy:
 
     def __getattr__(self, name: str) -> Any:
         raise _Untraceable("attribute of a row")
+
+    def __eq__(self, other: Any) -> bool:  # type: ignore[override]
+        raise _Untraceable("comparison of a row")
+
+    def __ne__(self, other: Any) -> bool:  # type: ignore[override]
+        raise _Untraceable("comparison of a row")
+
+    def __str__(self) -> str:
+        raise _Untraceable("text of a row")
+
+    __repr__ = __str__
+
+    def __format__(self, spec: str) -> str:
+        raise _Untraceable("text of a row")
 
 
 def is_json(column: _Column) -> bool:
@@ -266,15 +311,86 @@ def _bytecode_allows(code: types.CodeType) -> bool:
     return _bytecode_verdict(code) == "whole"
 
 
+# The types of the values a traced lambda may load from its globals and closure. Their
+# operations with a column object are Python's own, which hand over to the column object's
+# methods or raise; any other object's could answer with a constant, which would stand in
+# the condition for what the row's value gives per row.
+_PLAIN = frozenset({int, float, str, bool, type(None)})
+_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF"})
+# The instructions that end the straight run before a lambda's first branch.
+_BRANCHES = _BRANCHING - {"POP_TOP", "COPY", "SWAP", "DUP_TOP", "ROT_TWO", "ROT_THREE",
+                          "NOT_TAKEN"}
+
+
+def _loads_plain(where: types.FunctionType, until_branch: bool) -> bool:
+    """Whether every global or closure value ``where`` loads (before its first branch,
+    with ``until_branch``) is of a ``_PLAIN`` type."""
+    code = where.__code__
+    builtins = where.__globals__.get("__builtins__", {})
+    if isinstance(builtins, types.ModuleType):
+        builtins = vars(builtins)
+    for i in dis.get_instructions(code):
+        if until_branch and i.opname in _BRANCHES:
+            return True
+        if i.opname not in _LOADS:
+            continue
+        name = i.argval
+        if i.opname == "LOAD_DEREF":
+            if name not in code.co_freevars or where.__closure__ is None:
+                return False
+            try:
+                value = where.__closure__[code.co_freevars.index(name)].cell_contents
+            except ValueError:  # an empty cell: the call raises NameError
+                continue
+        elif name in where.__globals__:
+            value = where.__globals__[name]
+        elif name in builtins:
+            value = builtins[name]
+        else:
+            continue  # the call raises NameError
+        if type(value) not in _PLAIN:
+            return False
+    return True
+
+
+_HERE = _loads_plain.__code__.co_filename
+
+
+def _run(where: types.FunctionType, columns: dict) -> Any:
+    """``where`` called with a proxy row, refusing (``_Untraceable``) when any Python code
+    other than its own and this module's ran in the call: a method of an object of yours,
+    reached through an operator, could answer with a constant where the row's value would
+    give another per row. (Loading only ``_PLAIN`` values leaves no such object to reach
+    but through a row value; this catches what that misses.) Refuses while a profiler is
+    set, whose place this takes."""
+    if sys.getprofile() is not None:
+        raise _Untraceable("a profiler is set")
+    own = where.__code__
+    foreign: list = []
+
+    def watch(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code is not own and frame.f_code.co_filename != _HERE:
+            foreign.append(frame.f_code)
+
+    sys.setprofile(watch)
+    try:
+        result = where(_Proxy(columns))
+    finally:
+        sys.setprofile(None)
+    if foreign:
+        raise _Untraceable("code of yours ran in the trace")
+    return result
+
+
 def trace(where: Callable[[Any], Any], columns: dict) -> Optional[tuple[str, list]]:
     """The SQL condition and parameters ``where`` computes, or ``None`` when it must run
     per row."""
     if type(where) is not types.FunctionType or where.__defaults__:
         return None
-    if not _bytecode_allows(where.__code__):
+    if not _bytecode_allows(where.__code__) or not _loads_plain(where, False):
         return None
     try:
-        result = where(_Proxy(columns))
+        result = _run(where, columns)
     except Exception:
         # Whatever the lambda does wrong here, running it per row reproduces (or does
         # not hit, for an empty table) - never report it from the trace.
@@ -303,11 +419,13 @@ def prefilter(where: Callable[[Any], Any], columns: dict) -> Optional[tuple[str,
     # called on every row, as without the cut.
     if _bytecode_verdict(where.__code__) != "prefix" or _watched():
         return None
+    if not _loads_plain(where, True):
+        return None
     tested: list = []
     outer = getattr(_prefix, "tested", None)
     _prefix.tested = tested
     try:
-        result = where(_Proxy(columns))
+        result = _run(where, columns)
     except Exception:
         return None
     finally:
