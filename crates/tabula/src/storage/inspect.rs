@@ -11,13 +11,14 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::expr::Condition;
 use crate::schema::{column_list, Schema};
+use crate::storage::creation::{archived_creation, fits};
 use crate::storage::fs::FileSystem;
 use crate::storage::layout::{Layout, DAMAGED, TMP};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest};
 use crate::storage::snapshot::decode_lines;
 use crate::storage::verify::Problem;
 use crate::storage::wal::decode::decode_ops;
-use crate::storage::wal::scan::lines;
+use crate::storage::wal::scan::{lines, ScannedLine};
 use crate::storage::{Migration, SchemaFile};
 use crate::value::{Value, ValueRef};
 
@@ -26,7 +27,8 @@ use crate::value::{Value, ValueRef};
 pub(crate) enum SchemaSource {
     /// Its schema file.
     File,
-    /// The log record that created it (its schema file is missing or damaged).
+    /// The log record that created it, in the log or in an archived segment of it (its
+    /// schema file is missing or damaged).
     Log,
 }
 
@@ -613,6 +615,17 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         .as_ref()
         .map(|m| m.tables.keys().cloned().collect())
         .unwrap_or_default();
+    recover_from_archives(
+        &mut out,
+        fs,
+        &layout,
+        listed
+            .iter()
+            .chain(&unreadable_schemas)
+            .chain(snapshots.keys()),
+        &snapshots,
+        &log,
+    );
     for name in &listed {
         let on_disk = out
             .tables
@@ -886,6 +899,75 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
 
     check_foreign_keys(&mut out, &layout);
     Ok(out)
+}
+
+/// For each of `names` that has rows or a manifest entry but no schema yet (its file
+/// damaged or gone, and its creation not in the live log): the table's creation in the
+/// archived log segments, if the table's rows (snapshot and log) all fit the schema it
+/// holds. Each finding is reported on the schema file, for `verify`; `repair` writes the
+/// schema back (see [`creation`](crate::storage::creation)).
+fn recover_from_archives<'a>(
+    out: &mut Inspection,
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    names: impl Iterator<Item = &'a String>,
+    snapshots: &BTreeMap<String, PathBuf>,
+    log: &[ScannedLine],
+) {
+    let manifest_lsn = out.manifest.as_ref().map_or(0, |m| m.lsn);
+    let sound_manifest = out.manifest.is_some();
+    let mut names: Vec<&String> = names.collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        if out.tables.contains_key(name) {
+            continue;
+        }
+        let created_lsn = out
+            .manifest
+            .as_ref()
+            .and_then(|m| m.tables.get(name))
+            .map_or(0, |e| e.created_lsn);
+        let Some(found) = archived_creation(fs, layout, name, created_lsn) else {
+            continue;
+        };
+        let bytes = match snapshots.get(name).map(|p| fs.read(p)) {
+            Some(Ok(b)) => Some(b),
+            // Unreadable: reported where the snapshots are read.
+            Some(Err(_)) | None => None,
+        };
+        let snapshot = snapshots
+            .get(name)
+            .zip(bytes.as_deref())
+            .map(|(p, b)| (p.as_path(), b));
+        let replayed = |lsn: u64| !(sound_manifest && lsn <= manifest_lsn);
+        let from = format!(
+            "its creation in {} line {} (LSN {})",
+            found.file.display(),
+            found.line,
+            found.lsn
+        );
+        match fits(&found.schema, snapshot, (&layout.wal(), log), replayed) {
+            Ok(()) => {
+                out.problem(
+                    &layout.schema(name),
+                    0,
+                    format!(
+                        "repair rebuilds it from {from}, which every row fits (a migration \
+                         since is not recorded there: compare it with your program's schema)"
+                    ),
+                );
+                let mut state = TableState::new(found.schema, SchemaSource::Log, Vec::new());
+                state.created_lsn = found.lsn;
+                out.tables.insert(name.clone(), state);
+            }
+            Err(reason) => out.problem(
+                &layout.schema(name),
+                0,
+                format!("{from} does not fit its rows (migrated since?): {reason}"),
+            ),
+        }
+    }
 }
 
 /// Every foreign key value must name a row of the table it references (after the log, and

@@ -49,7 +49,8 @@ pub struct TableRepair {
     pub rows_dropped: u64,
     /// Rows the manifest promised that no bytes are left of (a truncated snapshot).
     pub rows_missing: u64,
-    /// Whether its schema came from the log because its schema file was missing or damaged.
+    /// Whether its schema came from the log (the record that created the table, in the log
+    /// or an archived segment) because its schema file was missing or damaged.
     pub schema_from_log: bool,
     /// Each dropped row, and where its bytes are kept.
     pub dropped: Vec<DroppedRow>,

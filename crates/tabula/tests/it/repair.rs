@@ -675,12 +675,14 @@ fn a_damaged_schema_file_is_rebuilt_from_the_log_or_quarantines_its_table_alone(
     assert!(report.is_clean(), "{:?}", report.remaining);
     assert_eq!(student_names(&path), ["A"]);
 
-    // Checkpointed: no schema anywhere, so that table is set aside and the others open.
+    // Checkpointed, the archived segments gone: no schema anywhere, so that table is set
+    // aside and the others open.
     let dir = tempfile::tempdir().unwrap();
     let path = seven(dir.path());
     let db = Database::open(&path).unwrap();
     db.checkpoint().unwrap();
     drop(db);
+    remove_archived_segments(&path);
     fs::write(path.join("schema/registrations.schema.json"), "{ not json").unwrap();
     let report = repair(&path);
     assert_eq!(report.quarantined, ["registrations"]);
@@ -689,6 +691,94 @@ fn a_damaged_schema_file_is_rebuilt_from_the_log_or_quarantines_its_table_alone(
     assert!(path.join("quarantine/registrations.records").exists());
     let db = Database::open(&path).unwrap();
     assert_eq!(db.table_names().unwrap(), ["students"]);
+}
+
+/// Removes the archived log segments (`wal/transaction.<lsn>.log`), as the pruning of
+/// old ones does.
+fn remove_archived_segments(path: &Path) {
+    let mut removed = 0;
+    for entry in fs::read_dir(path.join("wal")).unwrap() {
+        let p = entry.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap().to_owned();
+        if name != "transaction.log" && name.starts_with("transaction.") && name.ends_with(".log") {
+            fs::remove_file(&p).unwrap();
+            removed += 1;
+        }
+    }
+    assert!(removed > 0, "no archived segment in {}", path.display());
+}
+
+#[test]
+fn a_damaged_schema_file_of_a_checkpointed_table_is_rebuilt_from_its_archived_creation() {
+    // The checkpoint archived the log that created the tables; a commit came after it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let db = Database::open(&path).unwrap();
+    db.checkpoint().unwrap();
+    db.table::<Student>()
+        .unwrap()
+        .insert(student("After", 2021, 2.0))
+        .unwrap();
+    drop(db);
+    let file = path.join("schema/students.schema.json");
+    let before = fs::read(&file).unwrap();
+    fs::write(&file, "").unwrap();
+    let problems = tabula::verify(&path).unwrap();
+    assert!(
+        problems.iter().any(|p| p.file == file
+            && p.message
+                .starts_with("repair rebuilds it from its creation in")),
+        "{problems:?}"
+    );
+    // Neither the log's commit nor the table that references students is lost.
+    assert!(
+        !problems
+            .iter()
+            .any(|p| p.message.contains("unknown table") || p.message.contains("set aside")),
+        "{problems:?}"
+    );
+    let report = repair(&path);
+    assert!(report.quarantined.is_empty(), "{report:?}");
+    let t = table(&report, "students");
+    assert!(t.schema_from_log);
+    assert_eq!((t.rows_recovered, t.rows_dropped), (9, 0));
+    assert!(report.is_clean(), "{:?}", report.remaining);
+    let rebuilt: serde_json::Value = serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
+    let original: serde_json::Value = serde_json::from_slice(&before).unwrap();
+    assert_eq!(rebuilt["schema"], original["schema"]);
+    let names = student_names(&path);
+    assert_eq!(names.len(), 9);
+    assert!(names.contains(&"After".to_owned()));
+    let db = Database::open(&path).unwrap();
+    assert_eq!(db.table::<Registration>().unwrap().count().unwrap(), 7);
+}
+
+#[test]
+fn an_archived_creation_the_rows_do_not_fit_leaves_the_table_set_aside() {
+    // A column added since the table's creation: its rows hold a key the creation's
+    // schema does not know, and reading them with it would lose that column.
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let db = Database::open(&path).unwrap();
+    db.sql("ALTER TABLE registrations ADD COLUMN note TEXT")
+        .unwrap();
+    db.sql("UPDATE registrations SET note = 'kept' WHERE id = 1")
+        .unwrap();
+    db.checkpoint().unwrap();
+    drop(db);
+    fs::write(path.join("schema/registrations.schema.json"), "{ not json").unwrap();
+    let problems = tabula::verify(&path).unwrap();
+    assert!(
+        problems.iter().any(|p| p
+            .message
+            .contains("does not fit its rows (migrated since?)")),
+        "{problems:?}"
+    );
+    let report = repair(&path);
+    assert_eq!(report.quarantined, ["registrations"]);
+    let kept = fs::read_to_string(path.join("quarantine/registrations.records")).unwrap();
+    assert!(kept.contains("\"note\":\"kept\""), "{kept}");
+    assert_eq!(student_names(&path).len(), 8);
 }
 
 #[test]
@@ -787,6 +877,7 @@ fn a_table_set_aside_takes_the_tables_that_reference_it_along() {
     let db = Database::open(&path).unwrap();
     db.checkpoint().unwrap();
     drop(db);
+    remove_archived_segments(&path);
     fs::write(path.join("schema/students.schema.json"), "{ not json").unwrap();
     let report = repair(&path);
     assert_eq!(report.quarantined, ["registrations", "students"]);

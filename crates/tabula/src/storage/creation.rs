@@ -1,0 +1,104 @@
+//! A table's creation found in the archived log segments, for `verify` and `repair` when its
+//! schema file is damaged or gone and the live log no longer holds its creation (a
+//! checkpoint archived the log since).
+//!
+//! The creation record holds the schema the table was created with, not the migrations
+//! since (those are recorded only in the schema file): [`fits`] is what tells whether the
+//! table's rows can be read with it. A row an older schema would misread is not read at
+//! all: a column renamed or added since is an unknown key, and the row does not fit.
+
+use std::path::{Path, PathBuf};
+
+use crate::schema::Schema;
+use crate::storage::fs::FileSystem;
+use crate::storage::layout::Layout;
+use crate::storage::snapshot::decode_lines;
+use crate::storage::wal::decode::decode_ops;
+use crate::storage::wal::scan::{lines, ScannedLine};
+
+/// The record that created a table, in an archived segment.
+#[derive(Debug, Clone)]
+pub(crate) struct Creation {
+    pub(crate) schema: Schema,
+    /// The archived segment, and the line of the record in it.
+    pub(crate) file: PathBuf,
+    pub(crate) line: u64,
+    pub(crate) lsn: u64,
+}
+
+/// The record that created `table`, in the archived segments of the database at `layout`:
+/// the one at `created_lsn` when that is known (non-zero, from the manifest), else the
+/// latest. A segment that cannot be read, or a damaged line, is passed over: they are no
+/// part of the database's state, only a place to look.
+pub(crate) fn archived_creation(
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    table: &str,
+    created_lsn: u64,
+) -> Option<Creation> {
+    let mut segments: Vec<(u64, PathBuf)> = fs
+        .list(&layout.wal_dir())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| Layout::archived_lsn(&p).map(|lsn| (lsn, p)))
+        .collect();
+    segments.sort();
+    let mut found: Option<Creation> = None;
+    for (_, path) in segments {
+        let Ok(bytes) = fs.read(&path) else { continue };
+        for l in lines(&bytes, 0) {
+            let Ok(rec) = &l.parsed else { continue };
+            if created_lsn != 0 && rec.lsn != created_lsn {
+                continue;
+            }
+            let create = rec
+                .tables
+                .iter()
+                .filter(|ops| ops.table == table)
+                .find_map(|ops| ops.create.as_ref());
+            let Some(schema) = create else { continue };
+            let mut schema = schema.clone();
+            if schema.finish().is_err() || schema.table != table {
+                continue;
+            }
+            if found.as_ref().is_none_or(|f| rec.lsn >= f.lsn) {
+                found = Some(Creation {
+                    schema,
+                    file: path.clone(),
+                    line: l.no,
+                    lsn: rec.lsn,
+                });
+            }
+        }
+    }
+    found
+}
+
+/// Why `schema` cannot read `table`'s rows, if it cannot: the first snapshot line or log
+/// entry (of the records `replayed` picks) it fails to decode.
+pub(crate) fn fits(
+    schema: &Schema,
+    snapshot: Option<(&Path, &[u8])>,
+    log: (&Path, &[ScannedLine]),
+    replayed: impl Fn(u64) -> bool,
+) -> Result<(), String> {
+    if let Some((path, bytes)) = snapshot {
+        if let Some((line, Err(reason))) = decode_lines(schema, bytes)
+            .into_iter()
+            .find(|(_, row)| row.is_err())
+        {
+            return Err(format!("{}:{line}: {reason}", path.display()));
+        }
+    }
+    let (wal, log) = log;
+    for l in log {
+        let Ok(rec) = &l.parsed else { continue };
+        if !replayed(rec.lsn) {
+            continue;
+        }
+        for ops in rec.tables.iter().filter(|ops| ops.table == schema.table) {
+            decode_ops(wal, l.no, schema, ops).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
