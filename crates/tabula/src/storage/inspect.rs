@@ -615,17 +615,15 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         .as_ref()
         .map(|m| m.tables.keys().cloned().collect())
         .unwrap_or_default();
-    recover_from_archives(
-        &mut out,
-        fs,
-        &layout,
-        listed
-            .iter()
-            .chain(&unreadable_schemas)
-            .chain(snapshots.keys()),
-        &snapshots,
-        &log,
-    );
+    // With a sound manifest, only the tables it lists: another table's files are a dropped
+    // table's leftovers, which its creation must not bring back. Without one, every table
+    // that left files.
+    let lost: Vec<&String> = if out.manifest.is_some() {
+        listed.iter().collect()
+    } else {
+        unreadable_schemas.iter().chain(snapshots.keys()).collect()
+    };
+    recover_from_archives(&mut out, fs, &layout, lost.into_iter(), &snapshots, &log);
     for name in &listed {
         let on_disk = out
             .tables
@@ -901,8 +899,8 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     Ok(out)
 }
 
-/// For each of `names` that has rows or a manifest entry but no schema yet (its file
-/// damaged or gone, and its creation not in the live log): the table's creation in the
+/// For each of `names` (tables with a manifest entry or files) that has no schema yet (its
+/// file damaged or gone, and its creation not in the live log): the table's creation in the
 /// archived log segments, if the table's rows (snapshot and log) all fit the schema it
 /// holds. Each finding is reported on the schema file, for `verify`; `repair` writes the
 /// schema back (see [`creation`](crate::storage::creation)).

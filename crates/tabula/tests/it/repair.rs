@@ -754,6 +754,40 @@ fn a_damaged_schema_file_of_a_checkpointed_table_is_rebuilt_from_its_archived_cr
 }
 
 #[test]
+fn a_dropped_tables_leftover_files_are_not_brought_back_from_its_archived_creation() {
+    // A crash left a dropped table's files behind after the checkpoint that forgot it;
+    // its creation is still in an archived segment. The table stays dropped.
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let db = Database::open(&path).unwrap();
+    db.checkpoint().unwrap();
+    let records = fs::read(path.join("data/registrations.records")).unwrap();
+    db.sql("DROP TABLE registrations").unwrap();
+    db.checkpoint().unwrap();
+    db.checkpoint().unwrap();
+    drop(db);
+    assert!(!path.join("data/registrations.records").exists());
+    fs::write(path.join("data/registrations.records"), &records).unwrap();
+    for schema in ["{ not json", ""] {
+        fs::write(path.join("schema/registrations.schema.json"), schema).unwrap();
+        let problems = tabula::verify(&path).unwrap();
+        assert!(
+            !problems
+                .iter()
+                .any(|p| p.message.contains("rebuilds it from")),
+            "{problems:?}"
+        );
+    }
+    let report = repair(&path);
+    assert!(
+        !report.tables.iter().any(|t| t.table == "registrations"),
+        "{report:?}"
+    );
+    let db = Database::open(&path).unwrap();
+    assert_eq!(db.table_names().unwrap(), ["students"]);
+}
+
+#[test]
 fn an_archived_creation_the_rows_do_not_fit_leaves_the_table_set_aside() {
     // A column added since the table's creation: its rows hold a key the creation's
     // schema does not know, and reading them with it would lose that column.
