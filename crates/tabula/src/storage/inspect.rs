@@ -832,6 +832,19 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         if covered(rec.lsn) {
             continue;
         }
+        if rec.lsn <= last {
+            // LSNs only grow: a record at or below one already replayed is a copy or out
+            // of place, and replaying it would put older images over newer ones.
+            out.drop_log_line(
+                &wal_path,
+                l.no,
+                format!(
+                    "LSN {} again after {last}: a record repeated or out of order, not replayed",
+                    rec.lsn
+                ),
+            );
+            continue;
+        }
         if rec.lsn != last + 1 {
             out.problem(
                 &wal_path,

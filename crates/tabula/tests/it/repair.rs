@@ -788,6 +788,47 @@ fn a_dropped_tables_leftover_files_are_not_brought_back_from_its_archived_creati
 }
 
 #[test]
+fn a_repeated_log_record_is_not_replayed_over_newer_ones() {
+    // A's name changes twice after the checkpoint; then a copy of the first change's line
+    // lands at the end of the log. Opening refuses it; repair must keep the newest name.
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let db = Database::open(&path).unwrap();
+    db.sql("UPDATE students SET name = 'A1' WHERE name = 'A'")
+        .unwrap();
+    db.sql("UPDATE students SET name = 'A2' WHERE name = 'A1'")
+        .unwrap();
+    drop(db);
+    let wal = path.join("wal/transaction.log");
+    let text = fs::read_to_string(&wal).unwrap();
+    let text = text.trim_end_matches('\0');
+    let lines: Vec<&str> = text.lines().collect();
+    let first_change = lines
+        .iter()
+        .find(|l| l.contains("\"A1\""))
+        .expect("the first change's line");
+    fs::write(&wal, format!("{text}{first_change}\n")).unwrap();
+    let e = Database::open(&path).unwrap_err();
+    assert!(
+        matches!(&e, Error::Corrupt { reason, .. } if reason.contains("repeated or out of order")),
+        "{e}"
+    );
+    let problems = tabula::verify(&path).unwrap();
+    assert!(
+        problems.iter().any(|p| p
+            .message
+            .contains("a record repeated or out of order, not replayed")),
+        "{problems:?}"
+    );
+    let report = repair(&path);
+    assert!(report.is_clean(), "{:?}", report.remaining);
+    assert_eq!(report.log_dropped.len(), 1, "{report:?}");
+    let names = student_names(&path);
+    assert!(names.contains(&"A2".to_owned()), "{names:?}");
+    assert!(!names.contains(&"A1".to_owned()), "{names:?}");
+}
+
+#[test]
 fn an_archived_creation_the_rows_do_not_fit_leaves_the_table_set_aside() {
     // A column added since the table's creation: its rows hold a key the creation's
     // schema does not know, and reading them with it would lose that column.

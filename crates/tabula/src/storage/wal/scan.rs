@@ -158,10 +158,17 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
                     continue;
                 }
                 if rec.lsn != out.last_lsn + 1 {
-                    let reason = format!(
-                        "LSN {} follows {}: records are missing",
-                        rec.lsn, out.last_lsn
-                    );
+                    let reason = if rec.lsn <= out.last_lsn {
+                        format!(
+                            "LSN {} again after {}: a record repeated or out of order",
+                            rec.lsn, out.last_lsn
+                        )
+                    } else {
+                        format!(
+                            "LSN {} follows {}: records are missing",
+                            rec.lsn, out.last_lsn
+                        )
+                    };
                     if mode == Recovery::Salvage {
                         out.dropped.push(dropped(l.no, reason));
                         out.damaged_middle = true;
