@@ -324,7 +324,8 @@ _BRANCHES = _BRANCHING - {"POP_TOP", "COPY", "SWAP", "DUP_TOP", "ROT_TWO", "ROT_
 
 def _loads_plain(where: types.FunctionType, until_branch: bool) -> bool:
     """Whether every global or closure value ``where`` loads (before its first branch,
-    with ``until_branch``) is of a ``_PLAIN`` type."""
+    with ``until_branch``) is of a ``_PLAIN`` type. With all of them plain, no code of the
+    caller's can run in a call of ``where``: it is a function of its row alone."""
     code = where.__code__
     builtins = where.__globals__.get("__builtins__", {})
     if isinstance(builtins, types.ModuleType):
@@ -419,7 +420,9 @@ def prefilter(where: Callable[[Any], Any], columns: dict) -> Optional[tuple[str,
     # called on every row, as without the cut.
     if _bytecode_verdict(where.__code__) != "prefix" or _watched():
         return None
-    if not _loads_plain(where, True):
+    # Every load plain, not only before the branch: an object of yours reached after it
+    # runs per row, and could change a global the traced operand read once.
+    if not _loads_plain(where, False):
         return None
     tested: list = []
     outer = getattr(_prefix, "tested", None)
