@@ -1,17 +1,21 @@
 //! A table's creation found in the archived log segments, for `verify` and `repair` when its
-//! schema file is damaged or gone and the live log no longer holds its creation (a
+//! schema file is damaged, edited or gone and the live log no longer holds its creation (a
 //! checkpoint archived the log since).
 //!
 //! The creation record holds the schema the table was created with, not the migrations
-//! since (those are recorded only in the schema file): [`fits`] is what tells whether the
-//! table's rows can be read with it. A row an older schema would misread is not read at
-//! all: a column renamed or added since is an unknown key, and the row does not fit.
+//! since (those are recorded only in the schema file). Rows can fit an older schema and
+//! still mean something else under it (a float column that was an integer one, text that
+//! was json), so a creation is used only when the schema file it gives is, byte for byte,
+//! the one the manifest's checksum names ([`matches_manifest`]): a migration always
+//! commits with a manifest naming its new schema file, so that file is the table's schema
+//! now. [`fits`] then checks every row reads with it all the same.
 
 use std::path::{Path, PathBuf};
 
 use crate::schema::Schema;
 use crate::storage::fs::FileSystem;
 use crate::storage::layout::Layout;
+use crate::storage::manifest::crc_hex;
 use crate::storage::snapshot::decode_lines;
 use crate::storage::wal::decode::decode_ops;
 use crate::storage::wal::scan::{lines, ScannedLine};
@@ -72,6 +76,18 @@ pub(crate) fn archived_creation(
         }
     }
     found
+}
+
+/// Whether the schema file `schema` gives, with no migrations, has the checksum `crc` (the
+/// manifest's `schema_crc32c` for its table); the file's checksum otherwise.
+pub(crate) fn matches_manifest(schema: &Schema, crc: &str) -> Result<(), String> {
+    let bytes = super::schema_file_bytes(schema, &[]).map_err(|e| e.to_string())?;
+    let made = crc_hex(&bytes);
+    if made == crc {
+        Ok(())
+    } else {
+        Err(made)
+    }
 }
 
 /// Why `schema` cannot read `table`'s rows, if it cannot: the first snapshot line or log

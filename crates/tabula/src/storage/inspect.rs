@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::expr::Condition;
 use crate::schema::{column_list, Schema};
-use crate::storage::creation::{archived_creation, fits};
+use crate::storage::creation::{archived_creation, fits, matches_manifest};
 use crate::storage::fs::FileSystem;
 use crate::storage::layout::{Layout, DAMAGED, TMP};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest};
@@ -504,6 +504,9 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
 
     // Schema files.
     let mut unreadable_schemas = Vec::new();
+    // Readable schema files whose checksum is not the manifest's (edited, or damaged in a
+    // way that still parses).
+    let mut disagreeing = Vec::new();
     for p in fs.list(&layout.schema_dir()).unwrap_or_default() {
         let Some(name) = Layout::table_of_schema(&p) else {
             continue;
@@ -548,6 +551,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             schema_disagreement(entry.as_ref(), &bytes, &file.migrations, manifest_lsn)
         {
             out.problem(&p, 0, reason);
+            disagreeing.push(name.clone());
         }
         let mut state = TableState::new(file.schema, SchemaSource::File, file.migrations);
         state.created_lsn = entry.as_ref().map_or(0, |e| e.created_lsn);
@@ -615,15 +619,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         .as_ref()
         .map(|m| m.tables.keys().cloned().collect())
         .unwrap_or_default();
-    // With a sound manifest, only the tables it lists: another table's files are a dropped
-    // table's leftovers, which its creation must not bring back. Without one, every table
-    // that left files.
-    let lost: Vec<&String> = if out.manifest.is_some() {
-        listed.iter().collect()
-    } else {
-        unreadable_schemas.iter().chain(snapshots.keys()).collect()
-    };
-    recover_from_archives(&mut out, fs, &layout, lost.into_iter(), &snapshots, &log);
+    recover_from_archives(&mut out, fs, &layout, &disagreeing, &snapshots, &log);
     for name in &listed {
         let on_disk = out
             .tables
@@ -912,36 +908,60 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     Ok(out)
 }
 
-/// For each of `names` (tables with a manifest entry or files) that has no schema yet (its
-/// file damaged or gone, and its creation not in the live log): the table's creation in the
-/// archived log segments, if the table's rows (snapshot and log) all fit the schema it
-/// holds. Each finding is reported on the schema file, for `verify`; `repair` writes the
-/// schema back (see [`creation`](crate::storage::creation)).
-fn recover_from_archives<'a>(
+/// The tables a sound manifest lists that have no usable schema (their file damaged or
+/// gone, and their creation not in the live log), or whose schema file is not the one the
+/// manifest names (`disagreeing`): the table's creation in the archived log segments, when
+/// the schema file it gives is the one the manifest names and every row of the table
+/// (snapshot and log) reads with it. Each finding is reported on the schema file, for
+/// `verify`; `repair` writes the schema back. Without a sound manifest nothing can vouch
+/// for a creation, and none is used (see [`creation`](crate::storage::creation)).
+fn recover_from_archives(
     out: &mut Inspection,
     fs: &dyn FileSystem,
     layout: &Layout,
-    names: impl Iterator<Item = &'a String>,
+    disagreeing: &[String],
     snapshots: &BTreeMap<String, PathBuf>,
     log: &[ScannedLine],
 ) {
-    let manifest_lsn = out.manifest.as_ref().map_or(0, |m| m.lsn);
-    let sound_manifest = out.manifest.is_some();
-    let mut names: Vec<&String> = names.collect();
-    names.sort();
-    names.dedup();
-    for name in names {
-        if out.tables.contains_key(name) {
+    let Some(manifest) = out.manifest.clone() else {
+        return;
+    };
+    for (name, entry) in &manifest.tables {
+        let replaces_file = disagreeing.contains(name);
+        if out.tables.contains_key(name) && !replaces_file {
             continue;
         }
-        let created_lsn = out
-            .manifest
-            .as_ref()
-            .and_then(|m| m.tables.get(name))
-            .map_or(0, |e| e.created_lsn);
-        let Some(found) = archived_creation(fs, layout, name, created_lsn) else {
+        let Some(found) = archived_creation(fs, layout, name, entry.created_lsn) else {
+            if !replaces_file {
+                out.problem(
+                    &layout.schema(name),
+                    0,
+                    "no record of the table's creation is left to rebuild its schema from \
+                     (archived log segments are pruned): repair sets the table aside",
+                );
+            }
             continue;
         };
+        let from = format!(
+            "its creation in {} line {} (LSN {})",
+            found.file.display(),
+            found.line,
+            found.lsn
+        );
+        if let Err(crc) = matches_manifest(&found.schema, &entry.schema_crc32c) {
+            if !replaces_file {
+                out.problem(
+                    &layout.schema(name),
+                    0,
+                    format!(
+                        "{from} gives a schema file with checksum {crc}, not the manifest's \
+                         {} (migrated since): repair sets the table aside",
+                        entry.schema_crc32c
+                    ),
+                );
+            }
+            continue;
+        }
         let bytes = match snapshots.get(name).map(|p| fs.read(p)) {
             Some(Ok(b)) => Some(b),
             // Unreadable: reported where the snapshots are read.
@@ -951,21 +971,15 @@ fn recover_from_archives<'a>(
             .get(name)
             .zip(bytes.as_deref())
             .map(|(p, b)| (p.as_path(), b));
-        let replayed = |lsn: u64| !(sound_manifest && lsn <= manifest_lsn);
-        let from = format!(
-            "its creation in {} line {} (LSN {})",
-            found.file.display(),
-            found.line,
-            found.lsn
-        );
+        let replayed = |lsn: u64| lsn > manifest.lsn;
         match fits(&found.schema, snapshot, (&layout.wal(), log), replayed) {
             Ok(()) => {
                 out.problem(
                     &layout.schema(name),
                     0,
                     format!(
-                        "repair rebuilds it from {from}, which every row fits (a migration \
-                         since is not recorded there: compare it with your program's schema)"
+                        "repair rebuilds it from {from}: the schema file the manifest names \
+                         (its checksum matches), which every row fits"
                     ),
                 );
                 let mut state = TableState::new(found.schema, SchemaSource::Log, Vec::new());
@@ -975,7 +989,7 @@ fn recover_from_archives<'a>(
             Err(reason) => out.problem(
                 &layout.schema(name),
                 0,
-                format!("{from} does not fit its rows (migrated since?): {reason}"),
+                format!("{from} does not fit its rows: {reason}"),
             ),
         }
     }

@@ -788,6 +788,60 @@ fn a_dropped_tables_leftover_files_are_not_brought_back_from_its_archived_creati
 }
 
 #[test]
+fn rows_that_fit_an_older_schema_are_not_read_with_it() {
+    // A column dropped and added again with another type since the table's creation: its
+    // values (-0.0, 2.0) would read as integers under the creation's schema.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, c INTEGER)")
+        .unwrap();
+    db.checkpoint().unwrap();
+    db.sql("ALTER TABLE t DROP COLUMN c").unwrap();
+    db.sql("ALTER TABLE t ADD COLUMN c REAL").unwrap();
+    db.sql("INSERT INTO t (c) VALUES (-0.0), (2.0)").unwrap();
+    drop(db);
+    fs::remove_file(path.join("schema/t.schema.json")).unwrap();
+    let problems = tabula::verify(&path).unwrap();
+    assert!(
+        !problems
+            .iter()
+            .any(|p| p.message.contains("rebuilds it from")),
+        "{problems:?}"
+    );
+    let report = repair(&path);
+    assert_eq!(report.quarantined, ["t"]);
+    assert!(report.is_clean(), "{:?}", report.remaining);
+}
+
+#[test]
+fn an_edited_schema_file_gives_way_to_the_creation_the_manifest_vouches_for() {
+    // The schema file still parses, but a column's type was edited: the manifest's
+    // checksum names the creation's schema, which repair puts back.
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let db = Database::open(&path).unwrap();
+    db.checkpoint().unwrap();
+    drop(db);
+    let file = path.join("schema/registrations.schema.json");
+    let original = fs::read_to_string(&file).unwrap();
+    let edited = original.replacen("\"text\"", "\"json\"", 1);
+    assert_ne!(edited, original);
+    fs::write(&file, &edited).unwrap();
+    let problems = tabula::verify(&path).unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.file == file && p.message.starts_with("repair rebuilds it from")),
+        "{problems:?}"
+    );
+    let report = repair(&path);
+    assert!(table(&report, "registrations").schema_from_log);
+    assert!(report.is_clean(), "{:?}", report.remaining);
+    assert_eq!(fs::read_to_string(&file).unwrap(), original);
+}
+
+#[test]
 fn a_repeated_log_record_is_not_replayed_over_newer_ones() {
     // A's name changes twice after the checkpoint; then a copy of the first change's line
     // lands at the end of the log. Opening refuses it; repair must keep the newest name.
@@ -844,9 +898,9 @@ fn an_archived_creation_the_rows_do_not_fit_leaves_the_table_set_aside() {
     fs::write(path.join("schema/registrations.schema.json"), "{ not json").unwrap();
     let problems = tabula::verify(&path).unwrap();
     assert!(
-        problems.iter().any(|p| p
-            .message
-            .contains("does not fit its rows (migrated since?)")),
+        problems
+            .iter()
+            .any(|p| p.message.contains("(migrated since)")),
         "{problems:?}"
     );
     let report = repair(&path);
