@@ -19,6 +19,7 @@ use crate::storage::snapshot::decode_lines;
 use crate::storage::verify::Problem;
 use crate::storage::wal::decode::decode_ops;
 use crate::storage::wal::scan::{lines, ScannedLine};
+use crate::storage::wal::MAX_LSN;
 use crate::storage::{Migration, SchemaFile};
 use crate::value::{Value, ValueRef};
 
@@ -897,10 +898,20 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         }
     }
     out.last_lsn = out.last_lsn.max(last);
-    // Archived segments name the last LSN they hold: LSNs never go back below them.
+    // Archived segments name the last LSN they hold: LSNs never go back below them. (Not
+    // past `MAX_LSN`: such a name is no segment a checkpoint wrote.)
     for p in fs.list(&layout.wal_dir()).unwrap_or_default() {
-        if let Some(lsn) = Layout::archived_lsn(&p) {
-            out.last_lsn = out.last_lsn.max(lsn);
+        match Layout::archived_lsn(&p) {
+            Some(lsn) if lsn > MAX_LSN => out.problem(
+                &p,
+                0,
+                format!(
+                    "named for LSN {lsn}, beyond {MAX_LSN}: no checkpoint wrote it, and \
+                     LSNs do not follow it (remove it once you have looked at it)"
+                ),
+            ),
+            Some(lsn) => out.last_lsn = out.last_lsn.max(lsn),
+            None => {}
         }
     }
 

@@ -96,6 +96,13 @@ impl Manifest {
         if m.format != FORMAT {
             return Err((0, format!("unknown format {}", m.format)));
         }
+        let max = crate::storage::wal::MAX_LSN;
+        if let Some(lsn) = std::iter::once(m.lsn)
+            .chain(m.tables.values().map(|t| t.created_lsn))
+            .find(|&lsn| lsn > max)
+        {
+            return Err((0, format!("LSN {lsn} is beyond {max}: damaged")));
+        }
         // Names become file names (and a dropped table's files are removed by name): a name
         // that is not a valid table name never reaches the file system.
         for (what, name) in m

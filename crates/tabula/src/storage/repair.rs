@@ -15,6 +15,7 @@ use crate::storage::layout::{Layout, DAMAGED};
 use crate::storage::manifest::{crc_hex, Manifest, TableEntry, FORMAT};
 use crate::storage::recover::{create_dirs, take_lock};
 use crate::storage::verify::Problem;
+use crate::storage::wal::MAX_LSN;
 use crate::storage::{write_atomic_with, SchemaFile};
 
 /// How [`repair`] runs.
@@ -465,14 +466,16 @@ fn write_rebuilt(
     }
     write_atomic_with(fs, &layout.manifest(), &manifest.to_bytes())?;
     write_atomic_with(fs, &layout.wal(), b"")?;
-    // Log tails an open set aside are in the backup now, and reported in its report.
+    // Log tails an open set aside, and files named as archived segments past the largest
+    // LSN (no checkpoint wrote them), are in the backup now, and reported in its report.
     let wal_dir = layout.wal_dir();
     for p in fs.list(&wal_dir).unwrap_or_default() {
         let damaged = p
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.ends_with(DAMAGED));
-        if damaged {
+        let beyond = Layout::archived_lsn(&p).is_some_and(|lsn| lsn > MAX_LSN);
+        if damaged || beyond {
             fs.remove(&p).map_err(|e| Error::io(&p, e))?;
         }
     }

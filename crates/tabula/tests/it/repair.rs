@@ -842,6 +842,54 @@ fn an_edited_schema_file_gives_way_to_the_creation_the_manifest_vouches_for() {
 }
 
 #[test]
+fn an_lsn_near_the_end_of_u64_is_damage_and_later_commits_stay() {
+    // A file named as an archived segment of LSN 2^64 - 2, and a well-checksummed log line
+    // of that LSN: trusted, the next commits' LSNs would wrap past u64::MAX and read as
+    // older than the checkpoint, lost at the next open.
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let junk = path.join("wal/transaction.18446744073709551614.log");
+    fs::write(&junk, "junk\n").unwrap();
+    let log = path.join("wal/transaction.log");
+    let text = fs::read_to_string(&log).unwrap();
+    let text = text.trim_end_matches('\0').to_owned();
+    let json = &text.lines().last().unwrap()[9..];
+    let lsn = serde_json::from_str::<serde_json::Value>(json).unwrap()["lsn"]
+        .as_u64()
+        .unwrap();
+    let forged = json.replacen(
+        &format!("\"lsn\":{lsn}"),
+        &format!("\"lsn\":{}", u64::MAX - 1),
+        1,
+    );
+    let crc = format!("{:08x}", crc32c::crc32c(forged.as_bytes()));
+    fs::write(&log, format!("{text}{crc} {forged}\n")).unwrap();
+    let problems = tabula::verify(&path).unwrap();
+    for (file, says) in [(&junk, "beyond"), (&log, "is beyond")] {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.file == *file && p.message.contains(says)),
+            "{problems:?}"
+        );
+    }
+    let report = repair(&path);
+    assert!(report.is_clean(), "{:?}", report.remaining);
+    assert!(!junk.exists());
+    let db = Database::open(&path).unwrap();
+    let s = db.table::<Student>().unwrap();
+    for n in ["X", "Y"] {
+        s.insert(student(n, 2022, 1.0)).unwrap();
+    }
+    drop((s, db));
+    let names = student_names(&path);
+    assert!(
+        names.contains(&"X".to_owned()) && names.contains(&"Y".to_owned()),
+        "{names:?}"
+    );
+}
+
+#[test]
 fn a_repeated_log_record_is_not_replayed_over_newer_ones() {
     // A's name changes twice after the checkpoint; then a copy of the first change's line
     // lands at the end of the log. Opening refuses it; repair must keep the newest name.

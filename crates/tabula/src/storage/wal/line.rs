@@ -6,7 +6,7 @@ use serde_json::value::RawValue;
 
 use crate::schema::Schema;
 use crate::storage::codec::{encode_value, RowsWriter};
-use crate::storage::wal::MAX_RECORD;
+use crate::storage::wal::{MAX_LSN, MAX_RECORD};
 use crate::value::Value;
 
 /// One table's part of a log record, rows still undecoded.
@@ -176,7 +176,11 @@ pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<RawRecord, String> 
             "checksum mismatch: line says {crc:08x}, content is {actual:08x}"
         ));
     }
-    serde_json::from_slice(json).map_err(|e| format!("bad record: {e}"))
+    let rec: RawRecord = serde_json::from_slice(json).map_err(|e| format!("bad record: {e}"))?;
+    if rec.lsn > MAX_LSN {
+        return Err(format!("LSN {} is beyond {MAX_LSN}: damaged", rec.lsn));
+    }
+    Ok(rec)
 }
 
 #[cfg(test)]

@@ -27,3 +27,9 @@ pub use writer::Durability;
 /// The largest log line accepted, written or read (256 MiB): a bound on what recovery will
 /// try to parse, and on one transaction.
 pub(crate) const MAX_RECORD: usize = 256 << 20;
+
+/// The largest LSN any file may carry (2^62). LSNs count commits from 1, one by one: no
+/// database reaches this (a million commits a second would take 146,000 years). A larger
+/// one is damage, and trusting it would leave the next commits' LSNs past `u64::MAX`,
+/// where they wrap and every later commit reads as older than the last checkpoint.
+pub(crate) const MAX_LSN: u64 = 1 << 62;
