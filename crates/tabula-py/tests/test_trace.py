@@ -448,7 +448,7 @@ def test_what_becomes_a_constant_in_a_trace_is_never_traced(abc, db, source):
 def test_the_trace_refuses_when_code_of_yours_runs_in_it(abc, monkeypatch):
     # The second guard, without the first (values loaded from globals checked): a method
     # of yours that runs in the trace refuses it.
-    monkeypatch.setattr(_trace, "_loads_plain", lambda where, until_branch: True)
+    monkeypatch.setattr(_trace, "_loads_plain", lambda where: True)
     columns = abc.__tabula__.columns
     lam = eval("lambda s: s['s'] == LOOKUP[s['a']]", {"LOOKUP": LOOKUP})  # noqa: S307
     assert _trace.trace(lam, columns) is None
@@ -456,6 +456,19 @@ def test_the_trace_refuses_when_code_of_yours_runs_in_it(abc, monkeypatch):
                {"LOOKUP": LOOKUP})
     assert _trace.prefilter(lam, columns) is None
     assert _trace.trace(lambda s: s['a'] > 0, columns) is not None
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="functions own their builtins from 3.10")
+def test_builtins_are_looked_up_where_the_call_finds_them(abc):
+    # A function made with globals that hold no builtins still calls the builtins it was
+    # given: a builtin function it loads is no plain value, and the lambda runs per row.
+    import types
+
+    source = eval("lambda s: s['a'] > 0 and len(s['s']) > 1", {})  # noqa: S307
+    lam = types.FunctionType(source.__code__, {})
+    assert lam.__builtins__["len"] is len
+    assert not _trace._loads_plain(lam)
+    assert _trace.prefilter(lam, abc.__tabula__.columns) is None
 
 
 unwatched = pytest.mark.skipif(_trace._watched(), reason="a tracer (coverage?) disables the cut")

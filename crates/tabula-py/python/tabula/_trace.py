@@ -317,22 +317,19 @@ def _bytecode_allows(code: types.CodeType) -> bool:
 # the condition for what the row's value gives per row.
 _PLAIN = frozenset({int, float, str, bool, type(None)})
 _LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF"})
-# The instructions that end the straight run before a lambda's first branch.
-_BRANCHES = _BRANCHING - {"POP_TOP", "COPY", "SWAP", "DUP_TOP", "ROT_TWO", "ROT_THREE",
-                          "NOT_TAKEN"}
 
 
-def _loads_plain(where: types.FunctionType, until_branch: bool) -> bool:
-    """Whether every global or closure value ``where`` loads (before its first branch,
-    with ``until_branch``) is of a ``_PLAIN`` type. With all of them plain, no code of the
+def _loads_plain(where: types.FunctionType) -> bool:
+    """Whether every global or closure value ``where`` loads is of a ``_PLAIN`` type. With all of them plain, no code of the
     caller's can run in a call of ``where``: it is a function of its row alone."""
     code = where.__code__
-    builtins = where.__globals__.get("__builtins__", {})
+    # The builtins the call uses: the function's own since Python 3.10, else its globals'.
+    builtins = getattr(where, "__builtins__", None)
+    if builtins is None:
+        builtins = where.__globals__.get("__builtins__", {})
     if isinstance(builtins, types.ModuleType):
         builtins = vars(builtins)
     for i in dis.get_instructions(code):
-        if until_branch and i.opname in _BRANCHES:
-            return True
         if i.opname not in _LOADS:
             continue
         name = i.argval
@@ -388,7 +385,7 @@ def trace(where: Callable[[Any], Any], columns: dict) -> Optional[tuple[str, lis
     per row."""
     if type(where) is not types.FunctionType or where.__defaults__:
         return None
-    if not _bytecode_allows(where.__code__) or not _loads_plain(where, False):
+    if not _bytecode_allows(where.__code__) or not _loads_plain(where):
         return None
     try:
         result = _run(where, columns)
@@ -422,7 +419,7 @@ def prefilter(where: Callable[[Any], Any], columns: dict) -> Optional[tuple[str,
         return None
     # Every load plain, not only before the branch: an object of yours reached after it
     # runs per row, and could change a global the traced operand read once.
-    if not _loads_plain(where, False):
+    if not _loads_plain(where):
         return None
     tested: list = []
     outer = getattr(_prefix, "tested", None)

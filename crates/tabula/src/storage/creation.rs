@@ -19,6 +19,7 @@ use crate::storage::manifest::crc_hex;
 use crate::storage::snapshot::decode_lines;
 use crate::storage::wal::decode::decode_ops;
 use crate::storage::wal::scan::{lines, ScannedLine};
+use crate::storage::wal::MAX_LSN;
 
 /// The record that created a table, in an archived segment.
 #[derive(Debug, Clone)]
@@ -45,6 +46,8 @@ pub(crate) fn archived_creation(
         .unwrap_or_default()
         .into_iter()
         .filter_map(|p| Layout::archived_lsn(&p).map(|lsn| (lsn, p)))
+        // A name beyond `MAX_LSN` is no segment a checkpoint wrote (repair removes it).
+        .filter(|(lsn, _)| *lsn <= MAX_LSN)
         .collect();
     segments.sort();
     let mut found: Option<Creation> = None;
@@ -99,10 +102,16 @@ pub(crate) fn fits(
     replayed: impl Fn(u64) -> bool,
 ) -> Result<(), String> {
     if let Some((path, bytes)) = snapshot {
-        if let Some((line, Err(reason))) = decode_lines(schema, bytes)
-            .into_iter()
-            .find(|(_, row)| row.is_err())
-        {
+        // A line that is no JSON object is damage, which replay drops whatever the
+        // schema; only an object that does not read says the schema is not the rows'.
+        let text: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+        let misfit = decode_lines(schema, bytes).into_iter().find(|(line, row)| {
+            row.is_err()
+                && text.get(*line as usize - 1).is_some_and(|t| {
+                    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(t).is_ok()
+                })
+        });
+        if let Some((line, Err(reason))) = misfit {
             return Err(format!("{}:{line}: {reason}", path.display()));
         }
     }

@@ -626,7 +626,9 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             .tables
             .get(name)
             .is_some_and(|t| t.source == SchemaSource::File);
-        if !on_disk && !unreadable_schemas.contains(name) {
+        // A disagreeing file is there; when its table's creation replaces it, that was
+        // reported as such.
+        if !on_disk && !unreadable_schemas.contains(name) && !disagreeing.contains(name) {
             out.problem(
                 &layout.schema(name),
                 0,

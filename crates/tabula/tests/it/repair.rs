@@ -754,6 +754,34 @@ fn a_damaged_schema_file_of_a_checkpointed_table_is_rebuilt_from_its_archived_cr
 }
 
 #[test]
+fn a_damaged_snapshot_line_does_not_keep_a_lost_schema_from_its_creation() {
+    // Both the schema file and one snapshot line are damaged: the line is dropped as
+    // damage, the other rows are read with the schema the creation gives.
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let db = Database::open(&path).unwrap();
+    db.checkpoint().unwrap();
+    drop(db);
+    fs::remove_file(path.join("schema/students.schema.json")).unwrap();
+    let records = path.join("data/students.records");
+    let text = fs::read_to_string(&records).unwrap();
+    let damaged = text.replacen("{", "#", 1);
+    fs::write(&records, damaged).unwrap();
+    let problems = tabula::verify(&path).unwrap();
+    assert!(
+        problems.iter().any(|p| p
+            .message
+            .starts_with("repair rebuilds it from its creation in")),
+        "{problems:?}"
+    );
+    let report = repair(&path);
+    assert!(report.quarantined.is_empty(), "{report:?}");
+    let t = table(&report, "students");
+    assert!(t.schema_from_log);
+    assert_eq!((t.rows_recovered, t.rows_dropped), (7, 1));
+}
+
+#[test]
 fn a_dropped_tables_leftover_files_are_not_brought_back_from_its_archived_creation() {
     // A crash left a dropped table's files behind after the checkpoint that forgot it;
     // its creation is still in an archived segment. The table stays dropped.
@@ -833,6 +861,11 @@ fn an_edited_schema_file_gives_way_to_the_creation_the_manifest_vouches_for() {
         problems
             .iter()
             .any(|p| p.file == file && p.message.starts_with("repair rebuilds it from")),
+        "{problems:?}"
+    );
+    // The file is there: it is not reported missing as well.
+    assert!(
+        !problems.iter().any(|p| p.message.contains("missing")),
         "{problems:?}"
     );
     let report = repair(&path);
