@@ -576,6 +576,7 @@ impl Database {
     pub fn transaction<O>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<O>) -> Result<O> {
         let tx = Transaction {
             tx: self.engine.begin("(transaction)")?,
+            forward: Vec::new(),
         };
         let outcome = catch_unwind(AssertUnwindSafe(|| f(&tx)));
         self.engine.finish(tx.tx, outcome)

@@ -24,6 +24,9 @@ use crate::record::Table;
 /// (`Error::MigrationInTransaction`): call `db.table::<T>()` before it.
 pub struct Transaction<'db> {
     pub(crate) tx: WriteTx<'db>,
+    /// Tables a SQL `CREATE TABLE` in this transaction may reference before they exist:
+    /// those a `BEGIN … COMMIT` text creates later (see `sql::run`).
+    pub(crate) forward: Vec<String>,
 }
 
 impl std::fmt::Debug for Transaction<'_> {

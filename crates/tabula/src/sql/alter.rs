@@ -134,6 +134,29 @@ pub(crate) fn migrate(engine: &Arc<Engine>, s: &Statement) -> Result<SqlResult> 
             for op in &a.operations {
                 schema = altered(schema, op, &stored)?;
             }
+            let referred: Vec<(String, sqlparser::ast::Ident)> = a
+                .operations
+                .iter()
+                .filter_map(|op| match op {
+                    AlterTableOperation::AddConstraint {
+                        constraint: TableConstraint::ForeignKey(fk),
+                        ..
+                    } => Some(fk),
+                    _ => None,
+                })
+                .flat_map(|fk| {
+                    let t = ddl::table_name(&fk.foreign_table).unwrap_or_default();
+                    fk.referred_columns
+                        .iter()
+                        .map(move |c| (t.clone(), c.clone()))
+                })
+                .collect();
+            let key_of = |t: &str| match engine.schema(t) {
+                Ok(s) => Ok(Some(s.primary_key_column().clone())),
+                Err(Error::UnknownTable { .. }) => Ok(None),
+                Err(e) => Err(e),
+            };
+            ddl::check_references(&schema, &referred, &key_of, &[], span)?;
             schema
         }
         _ => return Err(unsupported("this statement as a migration")),
@@ -413,6 +436,22 @@ fn altered(mut schema: Schema, op: &AlterTableOperation, stored: &[String]) -> R
                 }
             }
             TableConstraint::Check(ch) => schema.checks.push(ch.expr.to_string()),
+            // What a dump of tables in a cycle of references writes for PostgreSQL, once
+            // both tables exist: the foreign key goes on an existing column, and the
+            // migration checks every row against the table it references.
+            TableConstraint::ForeignKey(fk) => {
+                let [col] = fk.columns.as_slice() else {
+                    return Err(unsupported("a foreign key of several columns"));
+                };
+                let i = schema.column_index(&col.value)?;
+                if fk.on_update.is_some() {
+                    return Err(unsupported("ON UPDATE (keys never change in tabula)"));
+                }
+                schema.columns[i].references = Some(crate::schema::ForeignKey {
+                    table: ddl::table_name(&fk.foreign_table)?,
+                    on_delete: ddl::on_delete(fk.on_delete)?,
+                });
+            }
             other => return Err(unsupported(format!("ALTER TABLE ADD {other}"))),
         },
         other => return Err(unsupported(format!("ALTER TABLE {other}"))),

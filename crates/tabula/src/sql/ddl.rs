@@ -49,7 +49,7 @@ fn column_type(t: &DataType) -> Result<ColumnType> {
     })
 }
 
-fn on_delete(a: Option<ReferentialAction>) -> Result<OnDelete> {
+pub(crate) fn on_delete(a: Option<ReferentialAction>) -> Result<OnDelete> {
     Ok(match a {
         None | Some(ReferentialAction::Restrict | ReferentialAction::NoAction) => {
             OnDelete::Restrict
@@ -281,6 +281,70 @@ pub(crate) fn column_of(def: &ColumnDef) -> Result<Column> {
     }
     col.default = col.default.take().map(|d| float_default(col.ty, d));
     Ok(col)
+}
+
+/// Checks `schema`'s foreign keys: each names `schema`'s own table or one `key_of` knows
+/// (its primary-key column), through a column of that key's kind, and each column a
+/// `REFERENCES t (col)` names (`referred`) is that key. A table `key_of` does not know
+/// (`None`) is an error, unless `forward` lists it: a table the same transaction creates
+/// later, checked again once it exists. `at` places the errors.
+pub(crate) fn check_references(
+    schema: &Schema,
+    referred: &[(String, sqlparser::ast::Ident)],
+    key_of: &dyn Fn(&str) -> Result<Option<Column>>,
+    forward: &[String],
+    at: sqlparser::tokenizer::Span,
+) -> Result<()> {
+    let key_named = |t: &str| -> Result<Option<Column>> {
+        if t == schema.table {
+            Ok(Some(schema.primary_key_column().clone()))
+        } else {
+            key_of(t)
+        }
+    };
+    for col in &schema.columns {
+        let Some(fk) = &col.references else { continue };
+        let Some(key) = key_named(&fk.table)? else {
+            if forward.contains(&fk.table) {
+                continue;
+            }
+            return Err(sql_error(
+                at,
+                format!(
+                    "column {} references table {}, which does not exist (create it first)",
+                    col.name, fk.table
+                ),
+            ));
+        };
+        let same_kind = if key.ty.is_int() {
+            col.ty.is_int()
+        } else {
+            col.ty == key.ty
+        };
+        if !same_kind {
+            return Err(sql_error(
+                at,
+                format!(
+                    "column {} is {} but references {}.{}, which is {}",
+                    col.name,
+                    col.ty.name(),
+                    fk.table,
+                    key.name,
+                    key.ty.name()
+                ),
+            ));
+        }
+    }
+    for (t, col) in referred {
+        let Some(key) = key_named(t)? else { continue };
+        if col.value != key.name {
+            return Err(unsupported(format!(
+                "REFERENCES {t} ({}): a foreign key references its table's primary key, here {}",
+                col.value, key.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Each `REFERENCES t (col)` of `c` that names a column: the target table and the column,

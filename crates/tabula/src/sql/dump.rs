@@ -107,10 +107,27 @@ pub(crate) fn dump(engine: &Engine, dialect: Dialect, out: &mut dyn Write) -> Re
         }
     )
     .map_err(fmt_error)?;
+    // PostgreSQL's foreign keys that name a table created later (a cycle of references),
+    // added once every table and row is there.
+    let mut later = Vec::new();
+    // Every table, then every table's rows, as pg_dump writes them: a table in a cycle of
+    // references exists before any row names it.
+    for (i, t) in tables.iter().enumerate() {
+        w.buf.push('\n');
+        create_table(&mut w.buf, t.schema(), &tables, i, dialect, &mut later)?;
+    }
+    let references = tables
+        .iter()
+        .any(|t| t.schema().columns.iter().any(|c| c.references.is_some()));
+    if references && dialect == Dialect::Sqlite {
+        // A SQLite enforcing foreign keys checks them at COMMIT, as tabula always does:
+        // rows may come before the rows they reference (a cycle, or a table referencing
+        // itself across INSERT batches). Without enforcement it changes nothing.
+        w.buf.push_str("\nPRAGMA defer_foreign_keys = 1;\n");
+    }
     for t in &tables {
         let schema = &**t.schema();
         w.buf.push('\n');
-        create_table(&mut w.buf, schema, &tables, dialect)?;
         w.flush()?;
         let rows = t.dump()?;
         match dialect {
@@ -120,6 +137,14 @@ pub(crate) fn dump(engine: &Engine, dialect: Dialect, out: &mut dyn Write) -> Re
         next_key(&mut w.buf, schema, t.next_key(), dialect).map_err(fmt_error)?;
     }
     w.buf.push_str("\nCOMMIT;\n");
+    // Outside the transaction too: tabula adds a foreign key as a migration, a durable
+    // step of its own that checks every row.
+    if !later.is_empty() {
+        w.buf.push('\n');
+        for l in &later {
+            w.buf.push_str(l);
+        }
+    }
     // After the rows, as pg_dump does (an index built once is cheaper than one kept up row
     // by row); and outside the transaction, since tabula builds an index as a durable step
     // of its own.
@@ -164,8 +189,8 @@ fn fmt_error(_: fmt::Error) -> Error {
 
 /// The tables ordered so that a table comes after every other table it references (a
 /// reference to itself is fine); among tables free to go, by name. Tables in a cycle of
-/// references follow in name order (SQLite accepts a reference to a table created later;
-/// PostgreSQL does not).
+/// references follow in name order (see [`column_def`] for the references to a table
+/// created later).
 fn referenced_first(tables: Vec<&dyn AnyTable>) -> Vec<&dyn AnyTable> {
     let mut placed: HashSet<String> = HashSet::new();
     let mut left = tables;
@@ -339,12 +364,18 @@ fn on_delete(a: OnDelete) -> &'static str {
     }
 }
 
+/// Writes column `c` of `schema`, the table at `at` in `tables` (the order they are
+/// created in). A foreign key naming a table created later is written inline for SQLite
+/// (which takes it, and so does `tabula sql` inside the dump's `BEGIN … COMMIT`); for
+/// PostgreSQL (which does not), it goes to `later` as an `ALTER TABLE … ADD FOREIGN KEY`.
 fn column_def(
     out: &mut String,
     schema: &Schema,
     c: &Column,
     tables: &[&dyn AnyTable],
+    at: usize,
     dialect: Dialect,
+    later: &mut Vec<String>,
 ) -> Result<()> {
     let name = ident(&c.name);
     let (ty, range) = sql_type(c.ty, dialect);
@@ -389,12 +420,22 @@ fn column_def(
             .find(|s| s.table == fk.table)
             .map(|s| format!(" ({})", ident(&s.primary_key_column().name)))
             .unwrap_or_default();
-        fmt(write!(
-            out,
-            " REFERENCES {}{target} ON DELETE {}",
+        let created_later = tables[at + 1..]
+            .iter()
+            .any(|t| t.schema().table == fk.table);
+        let clause = format!(
+            "REFERENCES {}{target} ON DELETE {}",
             ident(&fk.table),
             on_delete(fk.on_delete)
-        ))?;
+        );
+        if created_later && dialect == Dialect::Postgres {
+            later.push(format!(
+                "ALTER TABLE {} ADD FOREIGN KEY ({name}) {clause};\n",
+                ident(&schema.table)
+            ));
+        } else {
+            fmt(write!(out, " {clause}"))?;
+        }
     }
     Ok(())
 }
@@ -407,14 +448,16 @@ fn create_table(
     out: &mut String,
     schema: &Schema,
     tables: &[&dyn AnyTable],
+    at: usize,
     dialect: Dialect,
+    later: &mut Vec<String>,
 ) -> Result<()> {
     let fmt = |r: fmt::Result| r.map_err(fmt_error);
     fmt(writeln!(out, "CREATE TABLE {} (", ident(&schema.table)))?;
     let mut parts = Vec::new();
     for c in &schema.columns {
         let mut def = String::new();
-        column_def(&mut def, schema, c, tables, dialect)?;
+        column_def(&mut def, schema, c, tables, at, dialect, later)?;
         parts.push(def);
     }
     for u in &schema.unique {

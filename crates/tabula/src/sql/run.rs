@@ -126,12 +126,18 @@ pub(crate) fn run_parsed(
                 let group = &statements[i + 1..end];
                 let tx = Transaction {
                     tx: engine.begin("(sql)")?,
+                    forward: created_in(group),
                 };
                 let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<SqlResult> {
                     let mut r = SqlResult::default();
                     for (k, s) in group.iter().enumerate() {
                         r = execute(Target::Tx(&tx), s, params).map_err(|e| {
                             numbered(e, At::of(parsed, i + 1 + k, true), statements.len())
+                        })?;
+                    }
+                    if !tx.forward.is_empty() {
+                        check_forward_references(&tx, group).map_err(|e| {
+                            numbered(e, At::of(parsed, end, true), statements.len())
                         })?;
                     }
                     if commit {
@@ -176,6 +182,7 @@ pub(crate) fn run_parsed(
             s => {
                 let tx = Transaction {
                     tx: engine.begin("(sql)")?,
+                    forward: Vec::new(),
                 };
                 let outcome =
                     catch_unwind(AssertUnwindSafe(|| execute(Target::Tx(&tx), s, params)));
@@ -514,8 +521,7 @@ fn known_unsupported(
         .iter()
         .find(|t| !matches!(t.token, Token::Whitespace(_)));
     let feature = if first.is_some_and(|t| word(t, "PRAGMA")) {
-        "PRAGMA (tabula has no pragmas: foreign keys are always checked, and its settings are \
-         options of Database::open)"
+        PRAGMAS
     } else if tokens.get(at).is_some_and(|t| word(t, "GLOB")) {
         "GLOB (LIKE is case-sensitive, as GLOB is)"
     } else {
@@ -670,6 +676,73 @@ fn column_name(name: &ObjectName, tables: &[&str]) -> Result<String> {
             format!("{name} is not a column of {}", tables.join(" or ")),
         )
     })
+}
+
+/// `PRAGMA defer_foreign_keys = ON`, which a SQLite dump writes, says what tabula always
+/// does (foreign keys are checked at commit): it changes nothing. Other pragmas are refused.
+fn pragma(
+    name: &sqlparser::ast::ObjectName,
+    value: Option<&sqlparser::ast::ValueWithSpan>,
+) -> Result<SqlResult> {
+    use sqlparser::ast::Value as SqlValue;
+    let name = name.to_string();
+    let on = value.is_some_and(|v| {
+        let v = match &v.value {
+            SqlValue::SingleQuotedString(s) | SqlValue::DoubleQuotedString(s) => s.clone(),
+            v => v.to_string(),
+        };
+        ["on", "1", "true", "yes"].contains(&v.to_ascii_lowercase().as_str())
+    });
+    if name.eq_ignore_ascii_case("defer_foreign_keys") && on {
+        return Ok(SqlResult::default());
+    }
+    Err(unsupported(format!("{PRAGMAS}: PRAGMA {name}")))
+}
+
+/// What tabula says of a pragma it does not take.
+const PRAGMAS: &str = "PRAGMA (tabula checks foreign keys at commit, always, and takes only \
+     `PRAGMA defer_foreign_keys = 1`, which says so; its settings are options of \
+     Database::open)";
+
+/// The primary-key column of table `t` as `tx` sees it; `None` when there is no such table.
+fn parent_key(tx: &Transaction<'_>, t: &str) -> Result<Option<crate::schema::Column>> {
+    match tx.dyn_table(t) {
+        Ok(t) => Ok(Some(t.schema().primary_key_column().clone())),
+        Err(Error::UnknownTable { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The tables the `CREATE TABLE` statements of `group` create: inside one `BEGIN … COMMIT`,
+/// a foreign key may name one of them before it exists (as a dump of tables in a cycle of
+/// references does), and is checked again before the commit.
+fn created_in(group: &[Statement]) -> Vec<String> {
+    group
+        .iter()
+        .filter_map(|s| match s {
+            Statement::CreateTable(c) => ddl::table_name(&c.name).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The foreign keys of the tables `group` created, checked once every statement ran: a
+/// table one of them named before it existed must exist now.
+fn check_forward_references(tx: &Transaction<'_>, group: &[Statement]) -> Result<()> {
+    for s in group {
+        let Statement::CreateTable(c) = s else {
+            continue;
+        };
+        let schema = ddl::schema_of(c)?;
+        ddl::check_references(
+            &schema,
+            &ddl::referred_columns(c),
+            &|t| parent_key(tx, t),
+            &[],
+            c.name.span(),
+        )?;
+    }
+    Ok(())
 }
 
 fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<SqlResult> {
@@ -1015,64 +1088,13 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 ));
             }
             let schema = ddl::schema_of(c)?;
-            // A foreign key names an existing table (or this one), through a column of its
-            // key's kind.
-            for col in &schema.columns {
-                let Some(fk) = &col.references else { continue };
-                let key = if fk.table == schema.table {
-                    schema.primary_key_column().clone()
-                } else {
-                    match tx.dyn_table(&fk.table) {
-                        Ok(t) => t.schema().primary_key_column().clone(),
-                        Err(Error::UnknownTable { .. }) => {
-                            return Err(sql_error(
-                                c.name.span(),
-                                format!(
-                                    "column {} references table {}, which does not exist (create \
-                                     it first)",
-                                    col.name, fk.table
-                                ),
-                            ))
-                        }
-                        Err(e) => return Err(e),
-                    }
-                };
-                let same_kind = if key.ty.is_int() {
-                    col.ty.is_int()
-                } else {
-                    col.ty == key.ty
-                };
-                if !same_kind {
-                    return Err(sql_error(
-                        c.name.span(),
-                        format!(
-                            "column {} is {} but references {}.{}, which is {}",
-                            col.name,
-                            col.ty.name(),
-                            fk.table,
-                            key.name,
-                            key.ty.name()
-                        ),
-                    ));
-                }
-            }
-            for (t, col) in ddl::referred_columns(c) {
-                let pk = if t == schema.table {
-                    schema.primary_key_column().name.clone()
-                } else {
-                    match tx.dyn_table(&t) {
-                        Ok(target) => target.schema().primary_key_column().name.clone(),
-                        Err(_) => continue,
-                    }
-                };
-                if col.value != pk {
-                    return Err(unsupported(format!(
-                        "REFERENCES {t} ({}): a foreign key references its table's primary \
-                         key, here {pk}",
-                        col.value
-                    )));
-                }
-            }
+            ddl::check_references(
+                &schema,
+                &ddl::referred_columns(c),
+                &|t| parent_key(tx, t),
+                &tx.forward,
+                c.name.span(),
+            )?;
             match tx.dyn_table(&schema.table) {
                 Ok(_) if c.if_not_exists => {}
                 Ok(_) => {
@@ -1089,6 +1111,7 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             Ok(SqlResult::default())
         }
         Statement::Copy { .. } => crate::sql::copy::copy_from_stdin(target, s),
+        Statement::Pragma { name, value, .. } => pragma(name, value.as_ref()),
         other => Err(unsupported(format!(
             "the statement {} (not yet)",
             other.to_string().split_whitespace().next().unwrap_or("")
