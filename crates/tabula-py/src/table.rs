@@ -649,7 +649,11 @@ impl Table {
         offset: Option<usize>,
         reads: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let pred = pred.map(|f| Pred::new(f, reads, &self.cols));
+        // No row is wanted with `limit` 0: the callable is shown none (as a cut lambda and
+        // the traced ones are not), though the order's columns are still checked.
+        let pred = pred
+            .filter(|_| limit != Some(0))
+            .map(|f| Pred::new(f, reads, &self.cols));
         let tx = self.txs.current(py)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let shape = Shape {

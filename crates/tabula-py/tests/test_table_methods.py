@@ -157,6 +157,24 @@ def test_select_limit_and_offset(uni):
         assert uni.Student.select(where=where, limit=0) == []
 
 
+def test_limit_zero_shows_no_row_to_the_lambda(uni, db):
+    # Whatever the path (per row here, on every Python version: `len` is a call), in and
+    # out of a transaction, and whatever the offset.
+    seen = []
+
+    def where(s):
+        seen.append(len(s["name"]))
+        return True
+
+    for offset in (None, 0, 5):
+        assert uni.Student.select(where=where, limit=0, offset=offset) == []
+        with db.transaction():
+            assert uni.Student.select(where=where, limit=0, offset=offset) == []
+    assert seen == []
+    with pytest.raises(tabula.Error):
+        uni.Student.select(where=where, order_by="nope", limit=0)
+
+
 @pytest.mark.parametrize("bad", [-1, 1.5, "3", True])
 def test_select_limit_must_be_a_count(uni, bad):
     with pytest.raises(ValueError):
