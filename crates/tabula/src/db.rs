@@ -574,11 +574,12 @@ impl Database {
     /// # Ok::<(), tabula::Error>(())
     /// ```
     pub fn transaction<O>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<O>) -> Result<O> {
-        let tx = Transaction {
-            tx: self.engine.begin("(transaction)")?,
-            forward: Vec::new(),
-        };
-        let outcome = catch_unwind(AssertUnwindSafe(|| f(&tx)));
+        let tx = Transaction::new(self.engine.begin("(transaction)")?);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let out = f(&tx)?;
+            crate::sql::check_forward(&tx, false)?;
+            Ok(out)
+        }));
         self.engine.finish(tx.tx, outcome)
     }
 

@@ -3,7 +3,7 @@
 //! [`ReadTransaction`], the argument of [`Database::read`](crate::Database::read)'s. Both
 //! hand out table handles; the work is the engine's.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::engine::source::Source;
 use crate::engine::state::State;
@@ -24,9 +24,29 @@ use crate::record::Table;
 /// (`Error::MigrationInTransaction`): call `db.table::<T>()` before it.
 pub struct Transaction<'db> {
     pub(crate) tx: WriteTx<'db>,
-    /// Tables a SQL `CREATE TABLE` in this transaction may reference before they exist:
-    /// those a `BEGIN … COMMIT` text creates later (see `sql::run`).
-    pub(crate) forward: Vec<String>,
+    /// The tables a SQL `CREATE TABLE` made in this transaction with a foreign key to a
+    /// table that did not exist yet: their keys are checked again before it commits (see
+    /// `sql::run::check_forward`), when every table it creates is there.
+    pub(crate) forward: Mutex<Vec<Forward>>,
+}
+
+/// A table created with a foreign key to a table that did not exist yet.
+#[derive(Debug)]
+pub(crate) struct Forward {
+    pub(crate) schema: crate::schema::Schema,
+    /// The columns its `REFERENCES t (col)` name, by table.
+    pub(crate) referred: Vec<(String, sqlparser::ast::Ident)>,
+    /// Where its `CREATE TABLE` names it.
+    pub(crate) at: sqlparser::tokenizer::Span,
+}
+
+impl<'db> Transaction<'db> {
+    pub(crate) fn new(tx: WriteTx<'db>) -> Transaction<'db> {
+        Transaction {
+            tx,
+            forward: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 impl std::fmt::Debug for Transaction<'_> {

@@ -156,7 +156,7 @@ pub(crate) fn migrate(engine: &Arc<Engine>, s: &Statement) -> Result<SqlResult> 
                 Err(Error::UnknownTable { .. }) => Ok(None),
                 Err(e) => Err(e),
             };
-            ddl::check_references(&schema, &referred, &key_of, &[], span)?;
+            ddl::check_references(&schema, &referred, &key_of, false, span)?;
             schema
         }
         _ => return Err(unsupported("this statement as a migration")),
@@ -443,7 +443,15 @@ fn altered(mut schema: Schema, op: &AlterTableOperation, stored: &[String]) -> R
                 let [col] = fk.columns.as_slice() else {
                     return Err(unsupported("a foreign key of several columns"));
                 };
+                ddl::one_referred(&fk.referred_columns)?;
                 let i = schema.column_index(&col.value)?;
+                if let Some(old) = &schema.columns[i].references {
+                    return Err(unsupported(format!(
+                        "a second foreign key on column {}.{} (it references {} already; \
+                         drop and add the column to change it)",
+                        schema.table, col.value, old.table
+                    )));
+                }
                 if fk.on_update.is_some() {
                     return Err(unsupported("ON UPDATE (keys never change in tabula)"));
                 }

@@ -236,6 +236,7 @@ pub(crate) fn column_of(def: &ColumnDef) -> Result<Column> {
             }
             ColumnOption::Unique(_) => col.unique = true,
             ColumnOption::ForeignKey(fk) => {
+                one_referred(&fk.referred_columns)?;
                 col.references = Some(crate::schema::ForeignKey {
                     table: table_name(&fk.foreign_table)?,
                     on_delete: on_delete(fk.on_delete)?,
@@ -283,18 +284,27 @@ pub(crate) fn column_of(def: &ColumnDef) -> Result<Column> {
     Ok(col)
 }
 
+/// A foreign key names one column of the table it references, or none (its key).
+pub(crate) fn one_referred(cols: &[sqlparser::ast::Ident]) -> Result<()> {
+    if cols.len() > 1 {
+        return Err(unsupported("a foreign key of several columns"));
+    }
+    Ok(())
+}
+
 /// Checks `schema`'s foreign keys: each names `schema`'s own table or one `key_of` knows
 /// (its primary-key column), through a column of that key's kind, and each column a
 /// `REFERENCES t (col)` names (`referred`) is that key. A table `key_of` does not know
-/// (`None`) is an error, unless `forward` lists it: a table the same transaction creates
-/// later, checked again once it exists. `at` places the errors.
+/// (`None`) is an error, unless `later` allows it: the table may be created later in the
+/// same transaction, and the keys are checked again before it commits. Returns whether
+/// some table was not known. `at` places the errors.
 pub(crate) fn check_references(
     schema: &Schema,
     referred: &[(String, sqlparser::ast::Ident)],
     key_of: &dyn Fn(&str) -> Result<Option<Column>>,
-    forward: &[String],
+    later: bool,
     at: sqlparser::tokenizer::Span,
-) -> Result<()> {
+) -> Result<bool> {
     let key_named = |t: &str| -> Result<Option<Column>> {
         if t == schema.table {
             Ok(Some(schema.primary_key_column().clone()))
@@ -302,16 +312,19 @@ pub(crate) fn check_references(
             key_of(t)
         }
     };
+    let mut unknown = false;
     for col in &schema.columns {
         let Some(fk) = &col.references else { continue };
         let Some(key) = key_named(&fk.table)? else {
-            if forward.contains(&fk.table) {
+            if later {
+                unknown = true;
                 continue;
             }
             return Err(sql_error(
                 at,
                 format!(
-                    "column {} references table {}, which does not exist (create it first)",
+                    "column {} references table {}, which does not exist (create it first, \
+                     or later in the same BEGIN … COMMIT)",
                     col.name, fk.table
                 ),
             ));
@@ -344,7 +357,7 @@ pub(crate) fn check_references(
             )));
         }
     }
-    Ok(())
+    Ok(unknown)
 }
 
 /// Each `REFERENCES t (col)` of `c` that names a column: the target table and the column,
@@ -400,6 +413,7 @@ pub(crate) fn schema_of(c: &CreateTable) -> Result<Schema> {
                 let [col] = fk.columns.as_slice() else {
                     return Err(unsupported("a foreign key of several columns"));
                 };
+                one_referred(&fk.referred_columns)?;
                 let target = table_name(&fk.foreign_table)?;
                 let Some(c) = columns.iter_mut().find(|c| c.name == col.value) else {
                     return Err(sql_error(

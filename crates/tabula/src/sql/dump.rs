@@ -127,14 +127,20 @@ pub(crate) fn dump(engine: &Engine, dialect: Dialect, out: &mut dyn Write) -> Re
     }
     for t in &tables {
         let schema = &**t.schema();
+        let rows = t.dump()?;
+        let mut key = String::new();
+        next_key(&mut key, schema, t.next_key(), dialect).map_err(fmt_error)?;
+        // A table with neither rows nor a counter to set has nothing here.
+        if rows.is_empty() && key.is_empty() {
+            continue;
+        }
         w.buf.push('\n');
         w.flush()?;
-        let rows = t.dump()?;
         match dialect {
             Dialect::Sqlite => insert_rows(&mut w, schema, &rows)?,
             Dialect::Postgres => copy_rows(&mut w, schema, &rows)?,
         }
-        next_key(&mut w.buf, schema, t.next_key(), dialect).map_err(fmt_error)?;
+        w.buf.push_str(&key);
     }
     w.buf.push_str("\nCOMMIT;\n");
     // Outside the transaction too: tabula adds a foreign key as a migration, a durable
@@ -206,11 +212,40 @@ fn referenced_first(tables: Vec<&dyn AnyTable>) -> Vec<&dyn AnyTable> {
                 })
             })
         });
-        let t = left.remove(ready.unwrap_or(0));
+        // None is free: some of the tables left are in a cycle of references, and the
+        // others wait for them. A table in the cycle goes first.
+        let t = left.remove(ready.or_else(|| in_cycle(&left)).unwrap_or(0));
         placed.insert(t.schema().table.clone());
         out.push(t);
     }
     out
+}
+
+/// The first of `tables` that reaches itself through their references (other than a
+/// reference to itself).
+fn in_cycle(tables: &[&dyn AnyTable]) -> Option<usize> {
+    let refs = |i: usize| -> Vec<usize> {
+        let s = tables[i].schema();
+        s.columns
+            .iter()
+            .filter_map(|c| c.references.as_ref())
+            .filter(|fk| fk.table != s.table)
+            .filter_map(|fk| tables.iter().position(|t| t.schema().table == fk.table))
+            .collect()
+    };
+    (0..tables.len()).find(|&start| {
+        let mut seen = HashSet::new();
+        let mut stack = refs(start);
+        while let Some(i) = stack.pop() {
+            if i == start {
+                return true;
+            }
+            if seen.insert(i) {
+                stack.extend(refs(i));
+            }
+        }
+        false
+    })
 }
 
 /// Words that SQLite or PostgreSQL keep for themselves (SQLite's keywords, PostgreSQL's

@@ -18,4 +18,4 @@ mod target;
 pub use dump::Dialect;
 pub use prepared::Statement;
 pub use run::SqlResult;
-pub(crate) use run::{run, run_each};
+pub(crate) use run::{check_forward, run, run_each};

@@ -124,10 +124,7 @@ pub(crate) fn run_parsed(
                 };
                 let commit = matches!(statements[end], Statement::Commit { .. });
                 let group = &statements[i + 1..end];
-                let tx = Transaction {
-                    tx: engine.begin("(sql)")?,
-                    forward: created_in(group),
-                };
+                let tx = Transaction::new(engine.begin("(sql)")?);
                 let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<SqlResult> {
                     let mut r = SqlResult::default();
                     for (k, s) in group.iter().enumerate() {
@@ -135,12 +132,10 @@ pub(crate) fn run_parsed(
                             numbered(e, At::of(parsed, i + 1 + k, true), statements.len())
                         })?;
                     }
-                    if !tx.forward.is_empty() {
-                        check_forward_references(&tx, group).map_err(|e| {
+                    if commit {
+                        check_forward(&tx, false).map_err(|e| {
                             numbered(e, At::of(parsed, end, true), statements.len())
                         })?;
-                    }
-                    if commit {
                         Ok(r)
                     } else {
                         Err(Error::Aborted("ROLLBACK".into()))
@@ -180,12 +175,12 @@ pub(crate) fn run_parsed(
                 i += 1;
             }
             s => {
-                let tx = Transaction {
-                    tx: engine.begin("(sql)")?,
-                    forward: Vec::new(),
-                };
-                let outcome =
-                    catch_unwind(AssertUnwindSafe(|| execute(Target::Tx(&tx), s, params)));
+                let tx = Transaction::new(engine.begin("(sql)")?);
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    let r = execute(Target::Tx(&tx), s, params)?;
+                    check_forward(&tx, true)?;
+                    Ok(r)
+                }));
                 last = engine
                     .finish(tx.tx, outcome)
                     .map_err(|e| numbered(e, At::of(parsed, i, false), statements.len()))?;
@@ -332,7 +327,8 @@ fn hand_out(each: Each<'_>, rows: &[Vec<Value>]) -> Result<()> {
 fn is_read(s: &Statement) -> bool {
     match s {
         Statement::Query(q) => !alter::is_setval(q),
-        s => matches!(s, Statement::Explain { .. }),
+        // A pragma tabula takes changes nothing: no write lock for it.
+        s => matches!(s, Statement::Explain { .. } | Statement::Pragma { .. }),
     }
 }
 
@@ -678,25 +674,44 @@ fn column_name(name: &ObjectName, tables: &[&str]) -> Result<String> {
     })
 }
 
-/// `PRAGMA defer_foreign_keys = ON`, which a SQLite dump writes, says what tabula always
-/// does (foreign keys are checked at commit): it changes nothing. Other pragmas are refused.
+/// `PRAGMA defer_foreign_keys = 1`, which a SQLite dump writes, says what tabula always
+/// does (foreign keys are checked at commit): it changes nothing. The name may be quoted or
+/// qualified by `main`, the value `1`, `'on'`, `'true'` or `'yes'` (sqlparser reads no
+/// bare `ON`). Other pragmas, and other values, are refused.
 fn pragma(
     name: &sqlparser::ast::ObjectName,
     value: Option<&sqlparser::ast::ValueWithSpan>,
 ) -> Result<SqlResult> {
     use sqlparser::ast::Value as SqlValue;
-    let name = name.to_string();
-    let on = value.is_some_and(|v| {
-        let v = match &v.value {
-            SqlValue::SingleQuotedString(s) | SqlValue::DoubleQuotedString(s) => s.clone(),
-            v => v.to_string(),
-        };
-        ["on", "1", "true", "yes"].contains(&v.to_ascii_lowercase().as_str())
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| {
+            p.as_ident()
+                .map_or_else(|| p.to_string(), |i| i.value.clone())
+        })
+        .collect();
+    let bare = match parts.as_slice() {
+        [n] => Some(n.as_str()),
+        [schema, n] if schema.eq_ignore_ascii_case("main") => Some(n.as_str()),
+        _ => None,
+    };
+    let text = value.map(|v| match &v.value {
+        SqlValue::SingleQuotedString(s) | SqlValue::DoubleQuotedString(s) => s.clone(),
+        v => v.to_string(),
     });
-    if name.eq_ignore_ascii_case("defer_foreign_keys") && on {
+    let defer = bare.is_some_and(|n| n.eq_ignore_ascii_case("defer_foreign_keys"));
+    let on = text
+        .as_deref()
+        .is_some_and(|v| ["on", "1", "true", "yes"].contains(&v.to_ascii_lowercase().as_str()));
+    if defer && on {
         return Ok(SqlResult::default());
     }
-    Err(unsupported(format!("{PRAGMAS}: PRAGMA {name}")))
+    let asked = match &text {
+        Some(v) => format!("PRAGMA {name} = {v}"),
+        None => format!("PRAGMA {name}"),
+    };
+    Err(unsupported(format!("{PRAGMAS}: {asked}")))
 }
 
 /// What tabula says of a pragma it does not take.
@@ -713,34 +728,31 @@ fn parent_key(tx: &Transaction<'_>, t: &str) -> Result<Option<crate::schema::Col
     }
 }
 
-/// The tables the `CREATE TABLE` statements of `group` create: inside one `BEGIN … COMMIT`,
-/// a foreign key may name one of them before it exists (as a dump of tables in a cycle of
-/// references does), and is checked again before the commit.
-fn created_in(group: &[Statement]) -> Vec<String> {
-    group
-        .iter()
-        .filter_map(|s| match s {
-            Statement::CreateTable(c) => ddl::table_name(&c.name).ok(),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The foreign keys of the tables `group` created, checked once every statement ran: a
-/// table one of them named before it existed must exist now.
-fn check_forward_references(tx: &Transaction<'_>, group: &[Statement]) -> Result<()> {
-    for s in group {
-        let Statement::CreateTable(c) = s else {
-            continue;
-        };
-        let schema = ddl::schema_of(c)?;
-        ddl::check_references(
-            &schema,
-            &ddl::referred_columns(c),
-            &|t| parent_key(tx, t),
-            &[],
-            c.name.span(),
-        )?;
+/// Checks again, before `tx` commits, the foreign keys its `CREATE TABLE` statements gave
+/// to tables that did not exist then (see [`Transaction`]'s `forward`): each must exist now,
+/// through a column of its key's kind. Inside one `BEGIN … COMMIT` a table may so name one
+/// that a later statement creates, as a dump of tables in a cycle of references does.
+/// `alone`: the transaction is one statement's own, whose error needs no word of a commit.
+pub(crate) fn check_forward(tx: &Transaction<'_>, alone: bool) -> Result<()> {
+    let forward = std::mem::take(&mut *tx.forward.lock().unwrap_or_else(|p| p.into_inner()));
+    for f in &forward {
+        ddl::check_references(&f.schema, &f.referred, &|t| parent_key(tx, t), false, f.at)
+            .map_err(|e| match e {
+                Error::Sql {
+                    line,
+                    column,
+                    reason,
+                } if !alone => Error::Sql {
+                    line,
+                    column,
+                    reason: format!(
+                        "at COMMIT, table {} (created at line {line}): {reason}; the \
+                         transaction was rolled back",
+                        f.schema.table
+                    ),
+                },
+                e => e,
+            })?;
     }
     Ok(())
 }
@@ -1088,25 +1100,36 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 ));
             }
             let schema = ddl::schema_of(c)?;
-            ddl::check_references(
-                &schema,
-                &ddl::referred_columns(c),
-                &|t| parent_key(tx, t),
-                &tx.forward,
-                c.name.span(),
-            )?;
             match tx.dyn_table(&schema.table) {
-                Ok(_) if c.if_not_exists => {}
+                // Nothing is created, and nothing checked (as SQLite does).
+                Ok(_) if c.if_not_exists => return Ok(SqlResult::default()),
                 Ok(_) => {
                     return Err(sql_error(
                         c.name.span(),
                         format!("table {} already exists", schema.table),
                     ))
                 }
-                Err(Error::UnknownTable { .. }) => {
-                    tx.tx.create(schema)?;
-                }
+                Err(Error::UnknownTable { .. }) => {}
                 Err(e) => return Err(e),
+            }
+            let referred = ddl::referred_columns(c);
+            let later = ddl::check_references(
+                &schema,
+                &referred,
+                &|t| parent_key(tx, t),
+                true,
+                c.name.span(),
+            )?;
+            tx.tx.create(schema.clone())?;
+            if later {
+                tx.forward
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(crate::txn::Forward {
+                        schema,
+                        referred,
+                        at: c.name.span(),
+                    });
             }
             Ok(SqlResult::default())
         }

@@ -464,3 +464,49 @@ fn a_correlated_subquery_inside_a_transaction_reads_its_rows() {
         [[Value::Int(101)], [Value::Int(11)]]
     );
 }
+
+#[test]
+fn a_transaction_may_reference_a_table_it_creates_later() {
+    // As the shell runs a dump, statement by statement inside one open transaction: a
+    // table of a cycle names the other before it exists, and rows come before theirs.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    db.transaction(|tx| {
+        tx.sql("CREATE TABLE eggs (id INTEGER PRIMARY KEY, hen INTEGER NOT NULL REFERENCES hens ON DELETE CASCADE)")?;
+        tx.sql("INSERT INTO eggs (id, hen) VALUES (1, 1)")?;
+        tx.sql("CREATE TABLE hens (id INTEGER PRIMARY KEY, egg INTEGER REFERENCES eggs)")?;
+        tx.sql("INSERT INTO hens (id, egg) VALUES (1, 1)")?;
+        Ok(())
+    })
+    .unwrap();
+    drop(db);
+    let db = Database::open(&path).unwrap();
+    db.sql("DELETE FROM hens").unwrap();
+    assert_eq!(
+        rows(&db, "SELECT count(*) FROM eggs"),
+        [[Value::Int(0)]],
+        "ON DELETE CASCADE across the cycle"
+    );
+
+    // A table never created fails the commit, naming the table, column and target, and
+    // nothing of the transaction is left.
+    let e = db
+        .transaction(|tx| {
+            tx.sql(
+                "CREATE TABLE chicks (id INTEGER PRIMARY KEY, mother INTEGER REFERENCES ducks)",
+            )?;
+            tx.sql("INSERT INTO chicks (mother) VALUES (NULL)")?;
+            Ok(())
+        })
+        .unwrap_err();
+    match &e {
+        Error::Sql { reason, .. } => assert!(
+            reason.contains("at COMMIT, table chicks")
+                && reason.contains("column mother references table ducks, which does not exist"),
+            "{reason}"
+        ),
+        e => panic!("{e:?}"),
+    }
+    assert_eq!(db.table_names().unwrap(), ["eggs", "hens"]);
+}
