@@ -422,8 +422,10 @@ impl Database {
     /// Writes a SQL script that recreates the database, in SQLite's or PostgreSQL's
     /// dialect, to `out`: one transaction creating every table (referenced tables first)
     /// with its types, keys, `NOT NULL`, `UNIQUE`, defaults, checks and foreign keys, then
-    /// its rows (`INSERT` batches, or `COPY … FROM stdin`), then its next auto-increment key;
-    /// after the transaction, `CREATE INDEX` for the ordered indexes. [`Database::sql`] (and `tabula sql DIR < FILE`) reads either back
+    /// the rows (`INSERT` batches, or `COPY … FROM stdin`) and next auto-increment key of
+    /// each; after the transaction, `CREATE INDEX` for the ordered indexes and, for
+    /// PostgreSQL, the foreign keys of tables in a cycle of references. [`Database::sql`]
+    /// (and `tabula sql DIR < FILE`) reads either back
     /// into the same schemas, rows and next keys; `sqlite3` and `psql` load their own. The
     /// script shows one committed version: commits made meanwhile are wholly in it or wholly
     /// out of it. A read-only database dumps beside a live writer. See `docs/SQL.md`

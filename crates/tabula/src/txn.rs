@@ -3,7 +3,8 @@
 //! [`ReadTransaction`], the argument of [`Database::read`](crate::Database::read)'s. Both
 //! hand out table handles; the work is the engine's.
 
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
+use std::sync::Arc;
 
 use crate::engine::source::Source;
 use crate::engine::state::State;
@@ -27,7 +28,7 @@ pub struct Transaction<'db> {
     /// The tables a SQL `CREATE TABLE` made in this transaction with a foreign key to a
     /// table that did not exist yet: their keys are checked again before it commits (see
     /// `sql::run::check_forward`), when every table it creates is there.
-    pub(crate) forward: Mutex<Vec<Forward>>,
+    pub(crate) forward: RefCell<Vec<Forward>>,
 }
 
 /// A table created with a foreign key to a table that did not exist yet.
@@ -44,7 +45,7 @@ impl<'db> Transaction<'db> {
     pub(crate) fn new(tx: WriteTx<'db>) -> Transaction<'db> {
         Transaction {
             tx,
-            forward: Mutex::new(Vec::new()),
+            forward: RefCell::new(Vec::new()),
         }
     }
 }

@@ -320,8 +320,9 @@ _LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF"})
 
 
 def _loads_plain(where: types.FunctionType) -> bool:
-    """Whether every global or closure value ``where`` loads is of a ``_PLAIN`` type. With all of them plain, no code of the
-    caller's can run in a call of ``where``: it is a function of its row alone."""
+    """Whether every global or closure value ``where`` loads is of a ``_PLAIN`` type. With
+    all of them plain, no code of the caller's can run in a call of ``where``: it is a
+    function of its row alone."""
     code = where.__code__
     # The builtins the call uses: the function's own since Python 3.10, else its globals'.
     builtins = getattr(where, "__builtins__", None)

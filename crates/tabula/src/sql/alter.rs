@@ -134,23 +134,29 @@ pub(crate) fn migrate(engine: &Arc<Engine>, s: &Statement) -> Result<SqlResult> 
             for op in &a.operations {
                 schema = altered(schema, op, &stored)?;
             }
-            let referred: Vec<(String, sqlparser::ast::Ident)> = a
-                .operations
-                .iter()
-                .filter_map(|op| match op {
+            // The columns each new foreign key names, as CREATE TABLE checks them: an
+            // added column's `REFERENCES t (c)` and an added `FOREIGN KEY`'s.
+            let mut referred: Vec<(String, sqlparser::ast::Ident)> = Vec::new();
+            for op in &a.operations {
+                let (table, cols) = match op {
                     AlterTableOperation::AddConstraint {
                         constraint: TableConstraint::ForeignKey(fk),
                         ..
-                    } => Some(fk),
-                    _ => None,
-                })
-                .flat_map(|fk| {
-                    let t = ddl::table_name(&fk.foreign_table).unwrap_or_default();
-                    fk.referred_columns
-                        .iter()
-                        .map(move |c| (t.clone(), c.clone()))
-                })
-                .collect();
+                    } => (&fk.foreign_table, &fk.referred_columns),
+                    AlterTableOperation::AddColumn { column_def, .. } => {
+                        match column_def.options.iter().find_map(|o| match &o.option {
+                            sqlparser::ast::ColumnOption::ForeignKey(fk) => Some(fk),
+                            _ => None,
+                        }) {
+                            Some(fk) => (&fk.foreign_table, &fk.referred_columns),
+                            None => continue,
+                        }
+                    }
+                    _ => continue,
+                };
+                let t = ddl::table_name(table)?;
+                referred.extend(cols.iter().map(|c| (t.clone(), c.clone())));
+            }
             let key_of = |t: &str| match engine.schema(t) {
                 Ok(s) => Ok(Some(s.primary_key_column().clone())),
                 Err(Error::UnknownTable { .. }) => Ok(None),

@@ -323,8 +323,7 @@ pub(crate) fn check_references(
             return Err(sql_error(
                 at,
                 format!(
-                    "column {} references table {}, which does not exist (create it first, \
-                     or later in the same BEGIN … COMMIT)",
+                    "column {} references table {}, which does not exist (create it first)",
                     col.name, fk.table
                 ),
             ));

@@ -1,12 +1,15 @@
 //! A database as a SQL script ([`Database::dump_sql`](crate::Database::dump_sql)): the road
 //! out to SQLite or PostgreSQL, and back in through `db.sql`.
 //!
-//! The script is one transaction: per table (a referenced table before the tables that
-//! reference it) `CREATE TABLE` with its types and constraints, its rows (multi-row
-//! `INSERT`s, or PostgreSQL `COPY … FROM stdin`), and its auto-increment counter
-//! (`sqlite_sequence`, or `setval` on the identity's sequence). `CREATE INDEX` for the
-//! ordered indexes follows the transaction, as in `pg_dump`'s scripts: tabula builds an index
-//! as a durable step of its own, which a transaction cannot hold.
+//! The script is one transaction: every `CREATE TABLE` with its types and constraints (a
+//! referenced table before the tables that reference it), then per table its rows
+//! (multi-row `INSERT`s, or PostgreSQL `COPY … FROM stdin`) and its auto-increment counter
+//! (`sqlite_sequence`, or `setval` on the identity's sequence). After it, as in `pg_dump`'s
+//! scripts, `CREATE INDEX` for the ordered indexes and, for PostgreSQL, the foreign keys of
+//! tables in a cycle of references (`ALTER TABLE … ADD FOREIGN KEY`): tabula builds an
+//! index or adds a key as a durable step of its own, which a transaction cannot hold. (In
+//! the SQLite dialect such a key names a table created later, which SQLite and tabula take
+//! inside the transaction; see [`column_def`].)
 //!
 //! A type SQL lacks is written as a wider SQL type with a check stating its range
 //! (`u8` is `INTEGER CHECK (c BETWEEN 0 AND 255)`), which the server enforces and which

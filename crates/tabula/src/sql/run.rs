@@ -734,7 +734,7 @@ fn parent_key(tx: &Transaction<'_>, t: &str) -> Result<Option<crate::schema::Col
 /// that a later statement creates, as a dump of tables in a cycle of references does.
 /// `alone`: the transaction is one statement's own, whose error needs no word of a commit.
 pub(crate) fn check_forward(tx: &Transaction<'_>, alone: bool) -> Result<()> {
-    let forward = std::mem::take(&mut *tx.forward.lock().unwrap_or_else(|p| p.into_inner()));
+    let forward = tx.forward.take();
     for f in &forward {
         ddl::check_references(&f.schema, &f.referred, &|t| parent_key(tx, t), false, f.at)
             .map_err(|e| match e {
@@ -748,6 +748,13 @@ pub(crate) fn check_forward(tx: &Transaction<'_>, alone: bool) -> Result<()> {
                     reason: format!(
                         "at COMMIT, table {} (created at line {line}): {reason}; the \
                          transaction was rolled back",
+                        f.schema.table
+                    ),
+                },
+                Error::Unsupported { feature } if !alone => Error::Unsupported {
+                    feature: format!(
+                        "{feature}, in table {} (checked at COMMIT; the transaction was \
+                         rolled back)",
                         f.schema.table
                     ),
                 },
@@ -1122,14 +1129,11 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             )?;
             tx.tx.create(schema.clone())?;
             if later {
-                tx.forward
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(crate::txn::Forward {
-                        schema,
-                        referred,
-                        at: c.name.span(),
-                    });
+                tx.forward.borrow_mut().push(crate::txn::Forward {
+                    schema,
+                    referred,
+                    at: c.name.span(),
+                });
             }
             Ok(SqlResult::default())
         }

@@ -867,3 +867,38 @@ fn drop_index_takes_the_names_a_dump_writes() {
     assert_eq!(remaining.len(), 1, "{remaining:?}");
     assert!(db.schema("a_b").unwrap().columns[1].index || db.schema("a").unwrap().columns[1].index);
 }
+
+#[test]
+fn a_table_outside_a_cycle_waits_for_it_and_keeps_its_keys_inline() {
+    // `aa` sorts first and references a table of the cycle: it is not part of the cycle,
+    // so the dump creates it after the table it references and names its key in its
+    // CREATE TABLE; only the cycle's own key is added afterwards.
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE hens (id INTEGER PRIMARY KEY);
+         CREATE TABLE eggs (id INTEGER PRIMARY KEY, hen INTEGER REFERENCES hens);
+         ALTER TABLE hens ADD COLUMN egg INTEGER REFERENCES eggs;
+         CREATE TABLE aa (id INTEGER PRIMARY KEY, egg INTEGER REFERENCES eggs);",
+    )
+    .unwrap();
+    let script = dump(&db, Dialect::Postgres);
+    let order: Vec<&str> = script
+        .lines()
+        .filter_map(|l| l.strip_prefix("CREATE TABLE "))
+        .collect();
+    assert_eq!(order, ["eggs (", "aa (", "hens ("], "{script}");
+    let added: Vec<&str> = script
+        .lines()
+        .filter(|l| l.starts_with("ALTER TABLE"))
+        .collect();
+    assert_eq!(
+        added,
+        ["ALTER TABLE eggs ADD FOREIGN KEY (hen) REFERENCES hens (id) ON DELETE RESTRICT;"],
+        "{script}"
+    );
+    let copy = Database::in_memory();
+    copy.sql(&script).unwrap();
+    for t in ["aa", "eggs", "hens"] {
+        assert_eq!(copy.schema(t).unwrap(), db.schema(t).unwrap(), "{t}");
+    }
+}
