@@ -8,7 +8,8 @@
 //! was json), so a creation is used only when the schema file it gives is, byte for byte,
 //! the one the manifest's checksum names ([`matches_manifest`]): a migration always
 //! commits with a manifest naming its new schema file, so that file is the table's schema
-//! now. [`fits`] then checks every row reads with it all the same.
+//! now. [`fits`] then checks the rows read with it all the same (a few snapshot lines that
+//! do not are damage).
 
 use std::path::{Path, PathBuf};
 

@@ -924,8 +924,8 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
 /// The tables a sound manifest lists that have no usable schema (their file damaged or
 /// gone, and their creation not in the live log), or whose schema file is not the one the
 /// manifest names (`disagreeing`): the table's creation in the archived log segments, when
-/// the schema file it gives is the one the manifest names and every row of the table
-/// (snapshot and log) reads with it. Each finding is reported on the schema file, for
+/// the schema file it gives is the one the manifest names and the table's rows read with
+/// it ([`fits`]). Each finding is reported on the schema file, for
 /// `verify`; `repair` writes the schema back. Without a sound manifest nothing can vouch
 /// for a creation, and none is used (see [`creation`](crate::storage::creation)).
 fn recover_from_archives(
@@ -992,7 +992,7 @@ fn recover_from_archives(
                     0,
                     format!(
                         "repair rebuilds it from {from}: the schema file the manifest names \
-                         (its checksum matches), which every row fits"
+                         (its checksum matches), which the rows fit"
                     ),
                 );
                 let mut state = TableState::new(found.schema, SchemaSource::Log, Vec::new());
