@@ -128,11 +128,17 @@ pub(crate) fn enforce(tx: &WriteTx<'_>) -> Result<()> {
         let (slots, _) = st.tables[child].written_since(mark);
         for (col, parent_name) in refs {
             let Some(&parent) = st.by_name.get(&parent_name) else {
-                let v = slots
-                    .first()
-                    .map_or(Value::Null, |&s| st.tables[child].col_value(s, col));
-                let reason = format!("table {parent_name} does not exist");
-                return Err(fk_error(&st, child, col, &parent_name, v, reason));
+                // A null references nothing: only a value needs the table (a table may be
+                // created before the one it references, as the library allows).
+                let named = slots
+                    .iter()
+                    .map(|&s| st.tables[child].col_value(s, col))
+                    .find(|v| !v.is_null());
+                if let Some(v) = named {
+                    let reason = format!("table {parent_name} does not exist");
+                    return Err(fk_error(&st, child, col, &parent_name, v, reason));
+                }
+                continue;
             };
             ensure_loaded(storage, &mut st, parent)?;
             let parent_schema = st.tables[parent].schema().clone();

@@ -547,3 +547,43 @@ fn get_with_reads_a_row_by_key_without_copying_it() {
         Err(Error::SchemaMismatch { .. })
     ));
 }
+
+#[test]
+fn a_table_may_be_created_before_the_table_it_references() {
+    // The library lets a table name a table not created yet; until it exists, a row
+    // may leave the key null, and a row that names a key is refused by name.
+    let db = Database::in_memory();
+    let child = db
+        .create_table(
+            Schema::new(
+                "child",
+                vec![
+                    Column::new("id", ColumnType::I64).primary_key(),
+                    Column::new("parent", ColumnType::I64)
+                        .nullable()
+                        .references("parent", tabula::OnDelete::Restrict),
+                ],
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    child.insert(row! { "parent" => Value::Null }).unwrap();
+    match child.insert(row! { "parent" => 7 }) {
+        Err(Error::ForeignKey {
+            table,
+            column,
+            references,
+            value,
+            reason,
+        }) => {
+            assert_eq!(
+                (table.as_str(), column.as_str(), references.as_str()),
+                ("child", "parent", "parent")
+            );
+            assert_eq!(value, Value::Int(7));
+            assert_eq!(reason, "table parent does not exist");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(child.count().unwrap(), 1);
+}
