@@ -136,26 +136,17 @@ pub(crate) fn migrate(engine: &Arc<Engine>, s: &Statement) -> Result<SqlResult> 
             }
             // The columns each new foreign key names, as CREATE TABLE checks them: an
             // added column's `REFERENCES t (c)` and an added `FOREIGN KEY`'s.
-            let mut referred: Vec<(String, sqlparser::ast::Ident)> = Vec::new();
+            let mut referred = Vec::new();
             for op in &a.operations {
-                let (table, cols) = match op {
-                    AlterTableOperation::AddConstraint {
-                        constraint: TableConstraint::ForeignKey(fk),
-                        ..
-                    } => (&fk.foreign_table, &fk.referred_columns),
+                match op {
                     AlterTableOperation::AddColumn { column_def, .. } => {
-                        match column_def.options.iter().find_map(|o| match &o.option {
-                            sqlparser::ast::ColumnOption::ForeignKey(fk) => Some(fk),
-                            _ => None,
-                        }) {
-                            Some(fk) => (&fk.foreign_table, &fk.referred_columns),
-                            None => continue,
-                        }
+                        referred.extend(ddl::referred_in_column(column_def));
                     }
-                    _ => continue,
-                };
-                let t = ddl::table_name(table)?;
-                referred.extend(cols.iter().map(|c| (t.clone(), c.clone())));
+                    AlterTableOperation::AddConstraint { constraint, .. } => {
+                        referred.extend(ddl::referred_in_constraint(constraint));
+                    }
+                    _ => {}
+                }
             }
             let key_of = |t: &str| match engine.schema(t) {
                 Ok(s) => Ok(Some(s.primary_key_column().clone())),
@@ -449,7 +440,7 @@ fn altered(mut schema: Schema, op: &AlterTableOperation, stored: &[String]) -> R
                 let [col] = fk.columns.as_slice() else {
                     return Err(unsupported("a foreign key of several columns"));
                 };
-                ddl::one_referred(&fk.referred_columns)?;
+                let key = ddl::foreign_key(fk)?;
                 let i = schema.column_index(&col.value)?;
                 if let Some(old) = &schema.columns[i].references {
                     return Err(unsupported(format!(
@@ -461,10 +452,7 @@ fn altered(mut schema: Schema, op: &AlterTableOperation, stored: &[String]) -> R
                 if fk.on_update.is_some() {
                     return Err(unsupported("ON UPDATE (keys never change in tabula)"));
                 }
-                schema.columns[i].references = Some(crate::schema::ForeignKey {
-                    table: ddl::table_name(&fk.foreign_table)?,
-                    on_delete: ddl::on_delete(fk.on_delete)?,
-                });
+                schema.columns[i].references = Some(key);
             }
             other => return Err(unsupported(format!("ALTER TABLE ADD {other}"))),
         },

@@ -11,9 +11,9 @@
 //! default written as PostgreSQL's `'NaN'`, `'Infinity'` or `'-Infinity'` is that float.
 
 use sqlparser::ast::{
-    BinaryOperator, ColumnDef, ColumnOption, CreateTable, DataType, Expr, FunctionArg,
-    FunctionArgExpr, FunctionArguments, ObjectName, ReferentialAction, Spanned, TableConstraint,
-    UnaryOperator,
+    BinaryOperator, ColumnDef, ColumnOption, CreateTable, DataType, Expr, ForeignKeyConstraint,
+    FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName, ReferentialAction, Spanned,
+    TableConstraint, UnaryOperator,
 };
 
 use crate::error::{Error, Result};
@@ -49,7 +49,7 @@ fn column_type(t: &DataType) -> Result<ColumnType> {
     })
 }
 
-pub(crate) fn on_delete(a: Option<ReferentialAction>) -> Result<OnDelete> {
+fn on_delete(a: Option<ReferentialAction>) -> Result<OnDelete> {
     Ok(match a {
         None | Some(ReferentialAction::Restrict | ReferentialAction::NoAction) => {
             OnDelete::Restrict
@@ -235,13 +235,7 @@ pub(crate) fn column_of(def: &ColumnDef) -> Result<Column> {
                 col.nullable = false;
             }
             ColumnOption::Unique(_) => col.unique = true,
-            ColumnOption::ForeignKey(fk) => {
-                one_referred(&fk.referred_columns)?;
-                col.references = Some(crate::schema::ForeignKey {
-                    table: table_name(&fk.foreign_table)?,
-                    on_delete: on_delete(fk.on_delete)?,
-                });
-            }
+            ColumnOption::ForeignKey(fk) => col.references = Some(foreign_key(fk)?),
             ColumnOption::Check(ch) => column_checks.push(&*ch.expr),
             // SQLite's and PostgreSQL's ways to say what an integer key does in tabula.
             ColumnOption::DialectSpecific(tokens)
@@ -284,12 +278,49 @@ pub(crate) fn column_of(def: &ColumnDef) -> Result<Column> {
     Ok(col)
 }
 
-/// A foreign key names one column of the table it references, or none (its key).
-pub(crate) fn one_referred(cols: &[sqlparser::ast::Ident]) -> Result<()> {
-    if cols.len() > 1 {
+/// The foreign key `fk` (a column's `REFERENCES` or a table's `FOREIGN KEY`) gives its
+/// column: the table it names, whose key it references (one column at most may be named,
+/// checked against the key by [`check_references`]), and what a delete there does.
+pub(crate) fn foreign_key(fk: &ForeignKeyConstraint) -> Result<crate::schema::ForeignKey> {
+    if fk.referred_columns.len() > 1 {
         return Err(unsupported("a foreign key of several columns"));
     }
-    Ok(())
+    Ok(crate::schema::ForeignKey {
+        table: table_name(&fk.foreign_table)?,
+        on_delete: on_delete(fk.on_delete)?,
+    })
+}
+
+/// The column `fk` names in the table it references, with that table (for
+/// [`check_references`]). A name `table_name` refuses is refused where the schema is read.
+fn referred(fk: &ForeignKeyConstraint) -> impl Iterator<Item = (String, Ident)> + '_ {
+    let t = table_name(&fk.foreign_table).unwrap_or_default();
+    fk.referred_columns
+        .iter()
+        .map(move |c| (t.clone(), c.clone()))
+}
+
+/// [`referred`] for the `REFERENCES` of a column definition.
+pub(crate) fn referred_in_column(def: &ColumnDef) -> impl Iterator<Item = (String, Ident)> + '_ {
+    def.options
+        .iter()
+        .flat_map(|opt| match &opt.option {
+            ColumnOption::ForeignKey(fk) => Some(referred(fk)),
+            _ => None,
+        })
+        .flatten()
+}
+
+/// [`referred`] for a table constraint, if it is a `FOREIGN KEY`.
+pub(crate) fn referred_in_constraint(
+    tc: &TableConstraint,
+) -> impl Iterator<Item = (String, Ident)> + '_ {
+    match tc {
+        TableConstraint::ForeignKey(fk) => Some(referred(fk)),
+        _ => None,
+    }
+    .into_iter()
+    .flatten()
 }
 
 /// Checks `schema`'s foreign keys: each names `schema`'s own table or one `key_of` knows
@@ -300,7 +331,7 @@ pub(crate) fn one_referred(cols: &[sqlparser::ast::Ident]) -> Result<()> {
 /// some table was not known. `at` places the errors.
 pub(crate) fn check_references(
     schema: &Schema,
-    referred: &[(String, sqlparser::ast::Ident)],
+    referred: &[(String, Ident)],
     key_of: &dyn Fn(&str) -> Result<Option<Column>>,
     later: bool,
     at: sqlparser::tokenizer::Span,
@@ -361,26 +392,11 @@ pub(crate) fn check_references(
 
 /// Each `REFERENCES t (col)` of `c` that names a column: the target table and the column,
 /// which must be the target's primary key (what tabula's foreign keys reference).
-pub(crate) fn referred_columns(c: &CreateTable) -> Vec<(String, sqlparser::ast::Ident)> {
-    let mut out = Vec::new();
-    let mut add = |table: &sqlparser::ast::ObjectName, cols: &[sqlparser::ast::Ident]| {
-        // A name `table_name` refuses is refused where the schema is read.
-        let t = table_name(table).unwrap_or_default();
-        out.extend(cols.iter().map(|col| (t.clone(), col.clone())));
-    };
-    for def in &c.columns {
-        for opt in &def.options {
-            if let ColumnOption::ForeignKey(fk) = &opt.option {
-                add(&fk.foreign_table, &fk.referred_columns);
-            }
-        }
-    }
-    for tc in &c.constraints {
-        if let TableConstraint::ForeignKey(fk) = tc {
-            add(&fk.foreign_table, &fk.referred_columns);
-        }
-    }
-    out
+pub(crate) fn referred_columns(c: &CreateTable) -> Vec<(String, Ident)> {
+    let columns = c.columns.iter().flat_map(referred_in_column);
+    columns
+        .chain(c.constraints.iter().flat_map(referred_in_constraint))
+        .collect()
 }
 
 /// The schema `CREATE TABLE` describes.
@@ -412,18 +428,14 @@ pub(crate) fn schema_of(c: &CreateTable) -> Result<Schema> {
                 let [col] = fk.columns.as_slice() else {
                     return Err(unsupported("a foreign key of several columns"));
                 };
-                one_referred(&fk.referred_columns)?;
-                let target = table_name(&fk.foreign_table)?;
+                let key = foreign_key(fk)?;
                 let Some(c) = columns.iter_mut().find(|c| c.name == col.value) else {
                     return Err(sql_error(
                         tc.span(),
                         format!("FOREIGN KEY names no column {}", col.value),
                     ));
                 };
-                c.references = Some(crate::schema::ForeignKey {
-                    table: target,
-                    on_delete: on_delete(fk.on_delete)?,
-                });
+                c.references = Some(key);
             }
             other => return Err(unsupported(format!("the table constraint {other}"))),
         }

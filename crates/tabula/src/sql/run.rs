@@ -1127,8 +1127,10 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 true,
                 c.name.span(),
             )?;
-            tx.tx.create(schema.clone())?;
-            if later {
+            // Recorded once created: a failed creation leaves nothing to check.
+            let kept = later.then(|| schema.clone());
+            tx.tx.create(schema)?;
+            if let Some(schema) = kept {
                 tx.forward.borrow_mut().push(crate::txn::Forward {
                     schema,
                     referred,
