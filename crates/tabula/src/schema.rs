@@ -722,21 +722,26 @@ impl Schema {
             });
         }
         let pk = self.primary_key();
-        // Filled in place rather than collected: collecting through `Result` loses the
-        // length, so the vector grew twice and then shrank again when the table boxed it.
-        let mut out = Vec::with_capacity(values.len());
-        for (i, (v, c)) in values.into_iter().zip(&self.columns).enumerate() {
-            let v = match v {
-                Some(v) => v,
-                None => match &c.default {
-                    Some(d) => d.clone(),
-                    None if i == pk && c.ty.is_int() => Value::Int(0),
-                    None => Value::Null,
-                },
-            };
-            out.push(self.coerce(i, v)?);
-        }
-        Ok(out)
+        // Collected from `values`' own iterator: an `Option<Value>` is the size of a
+        // `Value` (asserted below), so the standard library writes the results over the
+        // input's buffer rather than allocating another one per row.
+        const _: () = assert!(size_of::<Option<Value>>() == size_of::<Value>());
+        values
+            .into_iter()
+            .zip(&self.columns)
+            .enumerate()
+            .map(|(i, (v, c))| {
+                let v = match v {
+                    Some(v) => v,
+                    None => match &c.default {
+                        Some(d) => d.clone(),
+                        None if i == pk && c.ty.is_int() => Value::Int(0),
+                        None => Value::Null,
+                    },
+                };
+                self.coerce(i, v)
+            })
+            .collect()
     }
 
     /// Converts `value` for column `col` (see [`ColumnType::coerce`]) and checks

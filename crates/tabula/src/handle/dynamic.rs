@@ -528,6 +528,37 @@ impl<'t> TxDynTable<'t> {
         self.parts.insert_many(self.tx, values)
     }
 
+    /// Makes room for `additional` more rows, so that a load arriving in several
+    /// [`insert_many_values`](TxDynTable::insert_many_values) calls grows the table's
+    /// slots and hash indexes once rather than as each call finds them full. Changes no
+    /// row; the room stays if the transaction rolls back.
+    ///
+    /// ```
+    /// use tabula::{Column, ColumnType, Database, Schema, Value};
+    /// let db = Database::in_memory();
+    /// db.create_table(Schema::new("t", vec![
+    ///     Column::new("id", ColumnType::U64).primary_key(),
+    ///     Column::new("n", ColumnType::I64).unique(),
+    /// ])?)?;
+    /// db.transaction(|tx| {
+    ///     let t = tx.dyn_table("t")?;
+    ///     t.reserve(1000)?;
+    ///     for chunk in (0..1000).collect::<Vec<i64>>().chunks(100) {
+    ///         t.insert_many_values(chunk.iter().map(|&n| vec![None, Some(Value::Int(n))]).collect())?;
+    ///     }
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(db.dyn_table("t")?.count()?, 1000);
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn reserve(&self, additional: usize) -> Result<()> {
+        statement(self.tx, self.parts.idx, |t| {
+            self.parts.current(t)?;
+            t.dyn_reserve(additional);
+            Ok(())
+        })
+    }
+
     /// See [`DynTable::upsert`].
     pub fn upsert(&self, row: Row) -> Result<Value> {
         self.parts.upsert(self.tx, &row)
