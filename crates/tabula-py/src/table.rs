@@ -9,16 +9,23 @@
 //! nothing and reaches the caller as it was raised.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyIterator, PyList, PyTuple};
 use tabula::{Database, DynTable, Error, Row, Select, Transaction, TxDynTable, Value};
 
 use crate::convert::{self, Cols};
 use crate::errors::{self, IntoPyResult};
-use crate::txn::{writing, Registry, Tx};
+use crate::txn::{self, writing, Registry, Tx};
+
+/// Rows a pipelined `insert_many` converts before handing them to the engine (see
+/// `Table::insert_many`): small enough that the first chunk's conversion, which nothing
+/// overlaps, is a small part of a large insert.
+const CHUNK: usize = 2048;
 
 /// A table of a database, as the Python layer uses it.
 #[pyclass(frozen, module = "tabula._native")]
@@ -423,7 +430,169 @@ fn delete_keys(tx: &Transaction<'_>, cols: &Cols, keys: &HashSet<Value>) -> tabu
     bound(tx, cols)?.delete_values(|v| keys.contains(&v[pk]))
 }
 
+/// Appends `keys` to `out` as Python values.
+fn append_keys(out: &Bound<'_, PyList>, keys: Vec<Value>) -> PyResult<()> {
+    keys.iter()
+        .try_for_each(|k| out.append(convert::plain_to_py(out.py(), k)?))
+}
+
+/// The chunks a pipelined `insert_many` has handed to the transaction's worker, in order,
+/// and what they have answered so far.
+struct Inserted<'py> {
+    /// The answers still to read, in the order the chunks were sent.
+    pending: VecDeque<Receiver<tabula::Result<Vec<Value>>>>,
+    /// The keys of the chunks read so far.
+    keys: Bound<'py, PyList>,
+    /// The first chunk's failure, once read: the insert's error unless a later row does
+    /// not convert. No answer is read after it.
+    refused: Option<PyErr>,
+}
+
+impl Inserted<'_> {
+    /// Reads the answers at the front of `pending`: those already given, or with `wait`
+    /// all of them, waiting without the GIL. An `Err` is the worker gone, not a refusal.
+    fn collect(&mut self, py: Python<'_>, wait: bool) -> PyResult<()> {
+        while self.refused.is_none() {
+            let Some(front) = self.pending.front() else {
+                break;
+            };
+            let given = match front.try_recv() {
+                Ok(answer) => Some(answer),
+                Err(TryRecvError::Empty) if !wait => break,
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => return Err(worker_gone(py)),
+            };
+            let Some(receiver) = self.pending.pop_front() else {
+                break;
+            };
+            let answer = match given {
+                Some(answer) => answer,
+                None => py
+                    .detach(move || receiver.recv())
+                    .map_err(|_| worker_gone(py))?,
+            };
+            match answer {
+                Ok(keys) => append_keys(&self.keys, keys)?,
+                Err(e) => self.refused = Some(errors::to_py(py, e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn worker_gone(py: Python<'_>) -> PyErr {
+    errors::plain(
+        py,
+        "the insert's transaction stopped unexpectedly; nothing was inserted",
+    )
+}
+
 impl Table {
+    /// The next rows of `items` (dicts, or instances of the table's class) as engine
+    /// values, at most `max` of them.
+    fn rows_of(
+        &self,
+        items: &mut Bound<'_, PyIterator>,
+        max: usize,
+    ) -> PyResult<Vec<Vec<Option<Value>>>> {
+        let mut out = Vec::new();
+        while out.len() < max {
+            let Some(item) = items.next() else { break };
+            let item = item?;
+            out.push(match item.cast::<PyDict>() {
+                Ok(d) => self.cols.row(d)?,
+                Err(_) if item.hasattr("__dataclass_fields__")? => {
+                    self.cols.row(&self.cols.fields_of(&item)?)?
+                }
+                Err(_) => {
+                    return Err(PyErr::new::<pyo3::exceptions::PyTypeError, _>(format!(
+                        "insert_many into {} takes dicts of column to value (or instances \
+                         of the table's class), not {}",
+                        self.cols.table,
+                        convert::type_name(&item)
+                    )))
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// `insert_many` of `items` (`total` rows) in a transaction of its own, each chunk
+    /// inserted by the transaction's worker while this thread converts the next, and
+    /// turns the keys of the chunks already inserted into Python's. The transaction is
+    /// this thread's while it lasts, so what Python code run by the conversion (a
+    /// property of a row object, a finalizer) does with the database happens inside it
+    /// rather than waiting for it forever.
+    ///
+    /// Errors: as with one call, every row is converted (even after a chunk failed) and a
+    /// row that does not convert is the error before any the engine finds; else the first
+    /// chunk's the engine refuses. (One call resolves every row before inserting any, so
+    /// of two rows the engine refuses, a bad value may be named rather than an earlier
+    /// duplicate; which of several bad rows is named is not promised.)
+    fn pipelined<'py>(
+        &self,
+        py: Python<'py>,
+        mut items: Bound<'py, PyIterator>,
+        total: usize,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let tx = self.txs.begin(py, self.db.clone())?;
+        let tx = tx.bind(py).get();
+        // Set by the first chunk that fails: no chunk is sent after it, and those already
+        // queued skip their work, since the transaction rolls back.
+        let failed = Arc::new(AtomicBool::new(false));
+        let mut inserted = Inserted {
+            pending: VecDeque::new(),
+            keys: PyList::empty(py),
+            refused: None,
+        };
+        let mut room = Some(total);
+        let fed = loop {
+            let rows = match self.rows_of(&mut items, CHUNK) {
+                Ok(rows) if rows.is_empty() => break Ok(()),
+                Ok(rows) => rows,
+                Err(e) => break Err(e),
+            };
+            if failed.load(Ordering::Acquire) {
+                continue;
+            }
+            let (cols, failed, room) = (self.cols.clone(), failed.clone(), room.take());
+            let sent = tx.send(py, move |t| {
+                if failed.load(Ordering::Acquire) {
+                    return Ok(Vec::new());
+                }
+                let insert = || {
+                    let table = bound(t, &cols)?;
+                    if let Some(n) = room {
+                        table.reserve(n)?;
+                    }
+                    table.insert_many_values(rows)
+                };
+                insert().inspect_err(|_| failed.store(true, Ordering::Release))
+            });
+            match sent {
+                Ok(answer) => inserted.pending.push_back(answer),
+                Err(e) => break Err(e),
+            }
+            if let Err(e) = inserted.collect(py, false) {
+                break Err(e);
+            }
+        };
+        let keys = fed.and_then(|()| {
+            inserted.collect(py, true)?;
+            match inserted.refused.take() {
+                Some(e) => Err(e),
+                None => Ok(inserted.keys),
+            }
+        });
+        if keys.is_err() {
+            failed.store(true, Ordering::Release);
+        }
+        let ended = tx.finish(py, keys.is_ok());
+        let keys = keys?;
+        ended?;
+        Ok(keys)
+    }
+
     /// Runs `f` on the table: inside the calling thread's transaction when one is open
     /// (on its worker), else on this class's own handle, without the GIL when `detach`
     /// (a write, which may wait for the writer's turn; a lookup takes no lock and is over
@@ -570,35 +739,34 @@ impl Table {
     }
 
     /// Inserts every row of `rows` (dicts) as one commit; returns their keys.
+    ///
+    /// A list or tuple of more rows than one [`CHUNK`], outside a transaction, is
+    /// pipelined (see `pipelined`): this thread converts the next chunk while a
+    /// transaction's worker inserts the last. Anything else is converted first and
+    /// inserted in one call: inside a transaction, and for an iterator, whose own code
+    /// (a generator's body) must not run inside a transaction it did not open. Either way
+    /// the insert is one commit, and all or nothing.
     #[pyo3(signature = (rows))]
     fn insert_many<'py>(
         &self,
         py: Python<'py>,
         rows: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let mut batch = Vec::new();
-        for item in rows.try_iter()? {
-            let item = item?;
-            match item.cast::<PyDict>() {
-                Ok(d) => batch.push(self.cols.row(d)?),
-                Err(_) if item.hasattr("__dataclass_fields__")? => {
-                    batch.push(self.cols.row(&self.cols.fields_of(&item)?)?)
-                }
-                Err(_) => {
-                    return Err(PyErr::new::<pyo3::exceptions::PyTypeError, _>(format!(
-                        "insert_many into {} takes dicts of column to value (or instances \
-                         of the table's class), not {}",
-                        self.cols.table,
-                        convert::type_name(&item)
-                    )))
-                }
-            }
+        let total =
+            if rows.is_exact_instance_of::<PyList>() || rows.is_exact_instance_of::<PyTuple>() {
+                rows.len()?
+            } else {
+                0
+            };
+        let mut items = rows.try_iter()?;
+        let pipeline = total > CHUNK && self.txs.current(py)?.is_none() && !txn::is_writing();
+        if pipeline {
+            return self.pipelined(py, items, total);
         }
+        let batch = self.rows_of(&mut items, usize::MAX)?;
         let keys = self.on(py, true, move |h| h.insert_many_values(batch))?;
         let out = PyList::empty(py);
-        for k in &keys {
-            out.append(convert::plain_to_py(py, k)?)?;
-        }
+        append_keys(&out, keys)?;
         Ok(out)
     }
 

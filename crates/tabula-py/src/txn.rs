@@ -68,6 +68,12 @@ pub fn writing<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Whether this thread is inside [`writing`]: a `where=` function called by an engine
+/// write, which holds the writer's lock.
+pub fn is_writing() -> bool {
+    WRITING.with(|w| w.get())
+}
+
 /// The open transactions of one database, by the thread that opened each: a call made on
 /// that thread runs inside it, calls on other threads do not see it.
 #[derive(Default)]
@@ -241,6 +247,21 @@ impl Tx {
         py: Python<'_>,
         f: impl for<'a> FnOnce(&Transaction<'a>) -> tabula::Result<R> + Send + 'static,
     ) -> PyResult<R> {
+        let answer = self.send(py, f)?;
+        match py.detach(move || answer.recv()) {
+            Ok(r) => r.map_err(|e| errors::to_py(py, e)),
+            Err(_) => Err(ended(py)),
+        }
+    }
+
+    /// Queues `f` to run inside the transaction after the jobs queued before it, without
+    /// waiting: its result arrives on the receiver (which reports a disconnection if the
+    /// worker stopped first).
+    pub fn send<R: Send + 'static>(
+        &self,
+        py: Python<'_>,
+        f: impl for<'a> FnOnce(&Transaction<'a>) -> tabula::Result<R> + Send + 'static,
+    ) -> PyResult<Receiver<tabula::Result<R>>> {
         let commands = {
             let guard = self.worker.lock().map_err(|_| ended(py))?;
             match guard.as_ref() {
@@ -253,10 +274,12 @@ impl Tx {
             let _ = reply.send(f(tx));
         });
         commands.send(Command::Run(job)).map_err(|_| ended(py))?;
-        match py.detach(move || answer.recv()) {
-            Ok(r) => r.map_err(|e| errors::to_py(py, e)),
-            Err(_) => Err(ended(py)),
-        }
+        Ok(answer)
+    }
+
+    /// Commits (or with `commit` false, rolls back) and closes the transaction.
+    pub fn finish(&self, py: Python<'_>, commit: bool) -> PyResult<()> {
+        self.end(py, commit)
     }
 
     fn end(&self, py: Python<'_>, commit: bool) -> PyResult<()> {
