@@ -449,9 +449,6 @@ fn altered(mut schema: Schema, op: &AlterTableOperation, stored: &[String]) -> R
                         schema.table, col.value, old.table
                     )));
                 }
-                if fk.on_update.is_some() {
-                    return Err(unsupported("ON UPDATE (keys never change in tabula)"));
-                }
                 schema.columns[i].references = Some(key);
             }
             other => return Err(unsupported(format!("ALTER TABLE ADD {other}"))),

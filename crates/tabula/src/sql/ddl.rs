@@ -235,7 +235,15 @@ pub(crate) fn column_of(def: &ColumnDef) -> Result<Column> {
                 col.nullable = false;
             }
             ColumnOption::Unique(_) => col.unique = true,
-            ColumnOption::ForeignKey(fk) => col.references = Some(foreign_key(fk)?),
+            ColumnOption::ForeignKey(fk) => {
+                if let Some(first) = &col.references {
+                    return Err(unsupported(format!(
+                        "a second foreign key on column {} (it references {} already)",
+                        col.name, first.table
+                    )));
+                }
+                col.references = Some(foreign_key(fk)?)
+            }
             ColumnOption::Check(ch) => column_checks.push(&*ch.expr),
             // SQLite's and PostgreSQL's ways to say what an integer key does in tabula.
             ColumnOption::DialectSpecific(tokens)
@@ -281,9 +289,23 @@ pub(crate) fn column_of(def: &ColumnDef) -> Result<Column> {
 /// The foreign key `fk` (a column's `REFERENCES` or a table's `FOREIGN KEY`) gives its
 /// column: the table it names, whose key it references (one column at most may be named,
 /// checked against the key by [`check_references`]), and what a delete there does.
+///
+/// `ON UPDATE` is accepted and has nothing to do (an `UPDATE` never changes a key), and so
+/// are `DEFERRABLE` and `INITIALLY DEFERRED` or `IMMEDIATE`: tabula checks every foreign key
+/// when its transaction commits, which is what a deferred key does and what an immediate
+/// one can tell apart only inside a transaction. `NOT ENFORCED` is refused: tabula would
+/// enforce it.
 pub(crate) fn foreign_key(fk: &ForeignKeyConstraint) -> Result<crate::schema::ForeignKey> {
     if fk.referred_columns.len() > 1 {
         return Err(unsupported("a foreign key of several columns"));
+    }
+    if fk
+        .characteristics
+        .is_some_and(|c| c.enforced == Some(false))
+    {
+        return Err(unsupported(
+            "a foreign key NOT ENFORCED (tabula enforces every foreign key)",
+        ));
     }
     Ok(crate::schema::ForeignKey {
         table: table_name(&fk.foreign_table)?,
@@ -435,6 +457,13 @@ pub(crate) fn schema_of(c: &CreateTable) -> Result<Schema> {
                         format!("FOREIGN KEY names no column {}", col.value),
                     ));
                 };
+                if let Some(first) = &c.references {
+                    return Err(unsupported(format!(
+                        "a second foreign key on column {table}.{} (it references {} \
+                         already)",
+                        c.name, first.table
+                    )));
+                }
                 c.references = Some(key);
             }
             other => return Err(unsupported(format!("the table constraint {other}"))),
