@@ -236,6 +236,48 @@ impl Cols {
         errors::plain(py, "internal error: a field was counted twice")
     }
 
+    /// A dict's row as [`Cols::row`] makes it, if that takes no Python code: every key
+    /// a column's name and every value `None` or exactly a `str`, `int`, `float` or `bool`
+    /// (which [`plain_value`] converts as `row` would), in a table without `json` columns
+    /// (whose values `json.dumps` converts). `None` for anything else, and for a value
+    /// that does not convert: [`Cols::row`] is the way for those, and says why.
+    pub fn plain_row(&self, fields: &Bound<'_, PyDict>) -> Option<Vec<Option<Value>>> {
+        if self.json.iter().any(|&j| j) {
+            return None;
+        }
+        let py = fields.py();
+        let mut values = Vec::with_capacity(self.names.len());
+        let mut found = 0;
+        for (i, name) in self.names.iter().enumerate() {
+            let Some(v) = fields.get_item(name.bind(py)).ok()? else {
+                values.push(None);
+                continue;
+            };
+            found += 1;
+            if v.is_none() {
+                values.push((self.auto_key_position != Some(i)).then_some(Value::Null));
+                continue;
+            }
+            // The column's own type first: one check, as in `value_at`.
+            let ty = self.schema.columns[i].ty;
+            let value = if ty == ColumnType::Text && v.is_exact_instance_of::<PyString>() {
+                Value::Text(v.cast_exact::<PyString>().ok()?.to_cow().ok()?.into_owned())
+            } else if ty.is_int() && v.is_exact_instance_of::<PyInt>() {
+                Value::Int(v.extract::<i64>().ok()?)
+            } else if v.is_exact_instance_of::<PyFloat>()
+                || v.is_exact_instance_of::<PyInt>()
+                || v.is_exact_instance_of::<PyString>()
+                || v.is_exact_instance_of::<PyBool>()
+            {
+                plain_value(&v).ok()?
+            } else {
+                return None;
+            };
+            values.push(Some(value));
+        }
+        (found == fields.len()).then_some(values)
+    }
+
     /// A Python value as a primary key.
     pub fn key(&self, obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         self.value_at(self.schema.primary_key(), obj)
@@ -267,7 +309,7 @@ impl Cols {
                 return Err(self.mismatch(obj.py(), &self.schema.columns[i].name, obj, &why));
             }
         }
-        match to_value(obj, self.json[i]) {
+        match to_value(obj, self.json[i])? {
             Ok(v) => Ok(v),
             Err(why) => Err(self.mismatch(obj.py(), &self.schema.columns[i].name, obj, &why)),
         }
@@ -298,20 +340,30 @@ pub fn plain_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny
 }
 
 /// A Python value as an engine value; for a `json` column any JSON-able value becomes its
-/// JSON text. The error says why it does not fit (appended to the message).
-pub fn to_value(obj: &Bound<'_, PyAny>, json_column: bool) -> Result<Value, String> {
+/// JSON text. The inner error says why it does not fit (appended to the message); the
+/// outer one is an exception that is not about the value (`KeyboardInterrupt` while
+/// `json.dumps` ran), to raise as it is.
+pub fn to_value(obj: &Bound<'_, PyAny>, json_column: bool) -> PyResult<Result<Value, String>> {
     if obj.is_none() {
-        return Ok(Value::Null);
+        return Ok(Ok(Value::Null));
     }
     if json_column {
         let py = obj.py();
         let text = json(py)
             .and_then(|j| j.0.bind(py).call1((obj,)))
-            .and_then(|t| t.extract::<String>())
-            .map_err(|e| format!(": not JSON: {e}"))?;
-        return Ok(Value::Text(text));
+            .and_then(|t| t.extract::<String>());
+        return match text {
+            Ok(text) => Ok(Ok(Value::Text(text))),
+            // What `json.dumps` raises for a value it cannot write (an `Exception`) says
+            // why the value does not fit; anything else (`KeyboardInterrupt`) is not about
+            // the value, and goes on as it is.
+            Err(e) if e.is_instance_of::<pyo3::exceptions::PyException>(py) => {
+                Ok(Err(format!(": not JSON: {e}")))
+            }
+            Err(e) => Err(e),
+        };
     }
-    plain_value(obj)
+    Ok(plain_value(obj))
 }
 
 /// A scalar Python value as an engine value, with no column to say what it should be: a
@@ -354,7 +406,7 @@ pub fn params(py: Python<'_>, seq: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
             Err(_)
                 if item.cast::<PyDict>().is_ok() || item.cast::<pyo3::types::PyList>().is_ok() =>
             {
-                to_value(&item, true).map_err(|why| {
+                to_value(&item, true)?.map_err(|why| {
                     errors::raise(
                         py,
                         "TypeMismatch",

@@ -11,7 +11,6 @@
 use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 
 use pyo3::prelude::*;
@@ -436,57 +435,6 @@ fn append_keys(out: &Bound<'_, PyList>, keys: Vec<Value>) -> PyResult<()> {
         .try_for_each(|k| out.append(convert::plain_to_py(out.py(), k)?))
 }
 
-/// The chunks a pipelined `insert_many` has handed to the transaction's worker, in order,
-/// and what they have answered so far.
-struct Inserted<'py> {
-    /// The answers still to read, in the order the chunks were sent.
-    pending: VecDeque<Receiver<tabula::Result<Vec<Value>>>>,
-    /// The keys of the chunks read so far.
-    keys: Bound<'py, PyList>,
-    /// The first chunk's failure, once read: the insert's error unless a later row does
-    /// not convert. No answer is read after it.
-    refused: Option<PyErr>,
-}
-
-impl Inserted<'_> {
-    /// Reads the answers at the front of `pending`: those already given, or with `wait`
-    /// all of them, waiting without the GIL. An `Err` is the worker gone, not a refusal.
-    fn collect(&mut self, py: Python<'_>, wait: bool) -> PyResult<()> {
-        while self.refused.is_none() {
-            let Some(front) = self.pending.front() else {
-                break;
-            };
-            let given = match front.try_recv() {
-                Ok(answer) => Some(answer),
-                Err(TryRecvError::Empty) if !wait => break,
-                Err(TryRecvError::Empty) => None,
-                Err(TryRecvError::Disconnected) => return Err(worker_gone(py)),
-            };
-            let Some(receiver) = self.pending.pop_front() else {
-                break;
-            };
-            let answer = match given {
-                Some(answer) => answer,
-                None => py
-                    .detach(move || receiver.recv())
-                    .map_err(|_| worker_gone(py))?,
-            };
-            match answer {
-                Ok(keys) => append_keys(&self.keys, keys)?,
-                Err(e) => self.refused = Some(errors::to_py(py, e)),
-            }
-        }
-        Ok(())
-    }
-}
-
-fn worker_gone(py: Python<'_>) -> PyErr {
-    errors::plain(
-        py,
-        "the insert's transaction stopped unexpectedly; nothing was inserted",
-    )
-}
-
 impl Table {
     /// The next rows of `items` (dicts, or instances of the table's class) as engine
     /// values, at most `max` of them.
@@ -517,80 +465,105 @@ impl Table {
         Ok(out)
     }
 
-    /// `insert_many` of `items` (`total` rows) in a transaction of its own, each chunk
-    /// inserted by the transaction's worker while this thread converts the next, and
-    /// turns the keys of the chunks already inserted into Python's. The transaction is
-    /// this thread's while it lasts, so what Python code run by the conversion (a
-    /// property of a row object, a finalizer) does with the database happens inside it
-    /// rather than waiting for it forever.
+    /// `insert_many` of `rows`, a list or tuple of `total` dicts, in a transaction of its
+    /// own that no call of this thread's runs in: the transaction's worker inserts each
+    /// chunk while this thread converts the next, and turns the keys of the chunks already
+    /// in into Python ints. `Ok(None)` when that cannot be done exactly as one call would:
+    /// a row needs Python code to convert ([`Cols::plain_row`]), the engine refuses a chunk,
+    /// or the transaction does not begin. Everything is then rolled back, and the caller
+    /// inserts `rows` the one-call way, from the start, getting that way's error if any.
     ///
-    /// Errors: as with one call, every row is converted (even after a chunk failed) and a
-    /// row that does not convert is the error before any the engine finds; else the first
-    /// chunk's the engine refuses. (One call resolves every row before inserting any, so
-    /// of two rows the engine refuses, a bad value may be named rather than an earlier
-    /// duplicate; which of several bad rows is named is not promised.)
+    /// No Python code runs while the worker holds the writer's lock and this thread holds
+    /// the GIL (plain rows call none, and the GIL is released only to wait for the worker
+    /// at the end), so none can wait for the lock, fork with it held, or see the
+    /// transaction; and `rows` is what it was when the one-call way reads it again.
     fn pipelined<'py>(
         &self,
         py: Python<'py>,
-        mut items: Bound<'py, PyIterator>,
+        rows: &Bound<'py, PyAny>,
         total: usize,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let tx = self.txs.begin(py, self.db.clone())?;
-        let tx = tx.bind(py).get();
-        // Set by the first chunk that fails: no chunk is sent after it, and those already
-        // queued skip their work, since the transaction rolls back.
-        let failed = Arc::new(AtomicBool::new(false));
-        let mut inserted = Inserted {
-            pending: VecDeque::new(),
-            keys: PyList::empty(py),
-            refused: None,
+    ) -> PyResult<Option<Bound<'py, PyList>>> {
+        let Ok(tx) = Tx::unlisted(py, self.db.clone()) else {
+            return Ok(None);
         };
+        // Set when the insert is given up: the chunks still queued skip their work.
+        let failed = Arc::new(AtomicBool::new(false));
+        let mut pending = VecDeque::new();
+        // Held as `Py`, not `Bound`, through the wait without the GIL below.
+        let keys = PyList::empty(py).unbind();
         let mut room = Some(total);
-        let fed = loop {
-            let rows = match self.rows_of(&mut items, CHUNK) {
-                Ok(rows) if rows.is_empty() => break Ok(()),
-                Ok(rows) => rows,
-                Err(e) => break Err(e),
-            };
-            if failed.load(Ordering::Acquire) {
-                continue;
-            }
-            let (cols, failed, room) = (self.cols.clone(), failed.clone(), room.take());
-            let sent = tx.send(py, move |t| {
-                if failed.load(Ordering::Acquire) {
-                    return Ok(Vec::new());
+        let mut plain = true;
+        if let Ok(mut items) = rows.try_iter() {
+            'feed: loop {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                while chunk.len() < CHUNK {
+                    let Some(item) = items.next() else { break };
+                    let row = item.ok().and_then(|item| {
+                        let d = item.cast_exact::<PyDict>().ok()?;
+                        self.cols.plain_row(d)
+                    });
+                    match row {
+                        Some(row) => chunk.push(row),
+                        None => {
+                            plain = false;
+                            break 'feed;
+                        }
+                    }
                 }
-                let insert = || {
+                if chunk.is_empty() {
+                    break;
+                }
+                let (cols, failed, room) = (self.cols.clone(), failed.clone(), room.take());
+                let sent = tx.send(py, move |t| {
+                    if failed.load(Ordering::Acquire) {
+                        return Ok(Vec::new());
+                    }
                     let table = bound(t, &cols)?;
                     if let Some(n) = room {
                         table.reserve(n)?;
                     }
-                    table.insert_many_values(rows)
+                    table
+                        .insert_many_values(chunk)
+                        .inspect_err(|_| failed.store(true, Ordering::Release))
+                });
+                let Ok(answer) = sent else {
+                    plain = false;
+                    break;
                 };
-                insert().inspect_err(|_| failed.store(true, Ordering::Release))
-            });
-            match sent {
-                Ok(answer) => inserted.pending.push_back(answer),
-                Err(e) => break Err(e),
+                pending.push_back(answer);
+                // The keys of the chunks already in, while the worker goes on.
+                while let Some(Ok(answer)) = pending.front().map(|a| a.try_recv()) {
+                    pending.pop_front();
+                    match answer {
+                        Ok(k) => append_keys(keys.bind(py), k)?,
+                        Err(_) => {
+                            plain = false;
+                            break 'feed;
+                        }
+                    }
+                }
             }
-            if let Err(e) = inserted.collect(py, false) {
-                break Err(e);
-            }
-        };
-        let keys = fed.and_then(|()| {
-            inserted.collect(py, true)?;
-            match inserted.refused.take() {
-                Some(e) => Err(e),
-                None => Ok(inserted.keys),
-            }
-        });
-        if keys.is_err() {
-            failed.store(true, Ordering::Release);
+        } else {
+            plain = false;
         }
-        let ended = tx.finish(py, keys.is_ok());
-        let keys = keys?;
-        ended?;
-        Ok(keys)
+        if plain {
+            let answers: Vec<_> =
+                py.detach(move || pending.into_iter().map(|a| a.recv()).collect());
+            for answer in answers {
+                match answer {
+                    Ok(Ok(k)) => append_keys(keys.bind(py), k)?,
+                    _ => plain = false,
+                }
+            }
+        }
+        if !plain {
+            failed.store(true, Ordering::Release);
+            // Undone whatever the outcome: the one-call way follows.
+            let _ = tx.finish(py, false);
+            return Ok(None);
+        }
+        tx.finish(py, true)?;
+        Ok(Some(keys.into_bound(py)))
     }
 
     /// Runs `f` on the table: inside the calling thread's transaction when one is open
@@ -740,12 +713,10 @@ impl Table {
 
     /// Inserts every row of `rows` (dicts) as one commit; returns their keys.
     ///
-    /// A list or tuple of more rows than one [`CHUNK`], outside a transaction, is
-    /// pipelined (see `pipelined`): this thread converts the next chunk while a
-    /// transaction's worker inserts the last. Anything else is converted first and
-    /// inserted in one call: inside a transaction, and for an iterator, whose own code
-    /// (a generator's body) must not run inside a transaction it did not open. Either way
-    /// the insert is one commit, and all or nothing.
+    /// A list or tuple of more rows than one [`CHUNK`], outside a transaction, is first
+    /// tried pipelined (see `pipelined`), which either inserts every row or changes
+    /// nothing; else, and when that gives up, every row is converted and then inserted in
+    /// one call.
     #[pyo3(signature = (rows))]
     fn insert_many<'py>(
         &self,
@@ -758,12 +729,12 @@ impl Table {
             } else {
                 0
             };
-        let mut items = rows.try_iter()?;
-        let pipeline = total > CHUNK && self.txs.current(py)?.is_none() && !txn::is_writing();
-        if pipeline {
-            return self.pipelined(py, items, total);
+        if total > CHUNK && self.txs.current(py)?.is_none() && !txn::is_writing() {
+            if let Some(keys) = self.pipelined(py, rows, total)? {
+                return Ok(keys);
+            }
         }
-        let batch = self.rows_of(&mut items, usize::MAX)?;
+        let batch = self.rows_of(&mut rows.try_iter()?, usize::MAX)?;
         let keys = self.on(py, true, move |h| h.insert_many_values(batch))?;
         let out = PyList::empty(py);
         append_keys(&out, keys)?;

@@ -169,12 +169,18 @@ impl Registry {
         Ok(tx)
     }
 
-    fn forget(&self, thread: ThreadId) {
+    /// Forgets `tx` as its thread's transaction, if it is (an ended transaction ended again
+    /// must not unlist the one the thread opened since).
+    fn forget(&self, tx: &Tx) {
         let mut map = self
             .by_thread
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if map.remove(&thread).is_some() {
+        if map
+            .get(&tx.thread)
+            .is_some_and(|t| std::ptr::eq(t.get(), tx))
+        {
+            map.remove(&tx.thread);
             self.open.fetch_sub(1, Ordering::AcqRel);
         }
     }
@@ -241,6 +247,13 @@ impl Tx {
         }
     }
 
+    /// A transaction on `db` that no thread's calls run in (it is in no registry): only
+    /// the jobs [`Tx::send`] gives it.
+    pub fn unlisted(py: Python<'_>, db: Database) -> PyResult<Tx> {
+        let me = std::thread::current().id();
+        Tx::begin(py, db, Arc::new(Registry::default()), me)
+    }
+
     /// Runs `f` inside the transaction and returns its result.
     pub fn run<R: Send + 'static>(
         &self,
@@ -283,11 +296,11 @@ impl Tx {
     }
 
     fn end(&self, py: Python<'_>, commit: bool) -> PyResult<()> {
-        self.registry.forget(self.thread);
         let worker = self.worker.lock().map_err(|_| ended(py))?.take();
         let Some(w) = worker else {
             return Err(ended(py));
         };
+        self.registry.forget(self);
         let _ = w.commands.send(Command::End { commit });
         let outcome = py.detach(move || {
             let r = loop {

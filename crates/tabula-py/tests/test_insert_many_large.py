@@ -1,6 +1,7 @@
-"""``insert_many`` of a list longer than one chunk (4096 rows): converted and inserted in
+"""``insert_many`` of a list longer than one chunk (2,048 rows): converted and inserted in
 turns on two threads, it must behave exactly as one call with every row does — one
-commit, all or nothing, the same errors, nothing left open afterwards."""
+commit, all or nothing, the same errors, nothing left open afterwards — and fall back to
+that one call whenever it could not."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tabula import Database, table
 
 from conftest import make_university
 
-N = 10_000  # more than two chunks
+N = 10_000  # several chunks
 
 
 def no_transaction_open(db):
@@ -145,9 +146,10 @@ def test_a_generator_runs_outside_any_transaction(db):
     assert u.Course.count() == 2 and u.Student.count() == N
 
 
-def test_python_code_run_by_the_conversion_writes_inside_the_insert(db):
-    """Python code run while the rows convert (here a property of a row object) runs
-    inside the insert's transaction: it neither waits for it forever nor outlives it."""
+def test_rows_that_need_python_code_take_the_one_call_way(db):
+    """A row object's property is Python code: it must not run inside a transaction it
+    did not open (nor wait for one), so such a list is inserted the one-call way, its
+    code running before the insert, its own writes committing on their own."""
     u = make_university(db)
 
     class Row:
@@ -159,7 +161,8 @@ def test_python_code_run_by_the_conversion_writes_inside_the_insert(db):
         @property
         def title(self):
             if self.writes:
-                u.Student.insert(name="inside", email="inside@u")
+                with db.transaction():  # no transaction is open on this thread
+                    u.Student.insert(name="inside", email="inside@u")
             return "t"
 
     courses = [dict(code=f"C{i}", credits=3) for i in range(N)]
@@ -167,15 +170,67 @@ def test_python_code_run_by_the_conversion_writes_inside_the_insert(db):
     assert len(u.Course.insert_many(courses)) == N
     assert u.Student.get_by("email", "inside@u") is not None
     assert u.Course.get_by("code", "C5000")["title"] == "t"
-    assert no_transaction_open(db)
-    # When the insert fails, what the conversion wrote is undone with it.
+    # When the insert fails, what the conversion committed stays, as it always did.
     courses = [dict(code=f"D{i}", credits=3) for i in range(N)]
     courses[5000] = Row(6000, writes=True)
     courses[9000]["code"] = "C1"
     u.Student.delete()
     with pytest.raises(tabula.UniqueViolation):
         u.Course.insert_many(courses)
-    assert u.Student.count() == 0 and u.Course.count() == N
+    assert u.Student.count() == 1 and u.Course.count() == N
+    assert no_transaction_open(db)
+
+
+def test_a_value_of_another_type_mid_list_is_converted_as_always(db):
+    u = make_university(db)
+    rows = students()
+    rows[7000]["gpa"] = 3          # an int for a float column
+    rows[8000]["name"] = "Ünïcødé"
+    keys = u.Student.insert_many(rows)
+    assert keys == list(range(1, N + 1))
+    got = u.Student.get(7001)["gpa"]
+    assert got == 3.0 and type(got) is float
+    assert u.Student.get(8001)["name"] == "Ünïcødé"
+
+
+def test_json_columns_and_a_keyboard_interrupt_while_one_converts(db):
+    @table(db=db)
+    @dataclass
+    class Doc:
+        id: int = field(metadata={"primary_key": True})
+        meta: dict = field(default_factory=dict)
+
+    class Interrupting(dict):
+        def items(self):  # json.dumps asks a dict subclass for its items
+            raise KeyboardInterrupt
+
+    assert len(Doc.insert_many([{"meta": {"i": i}} for i in range(N)])) == N
+    assert Doc.get(N)["meta"] == {"i": N - 1}
+    rows = [{"meta": {"i": i}} for i in range(N)]
+    rows[6000]["meta"] = Interrupting(a=1)
+    # Not a TypeMismatch about the value: the interrupt itself, and nothing inserted.
+    with pytest.raises(KeyboardInterrupt):
+        Doc.insert_many(rows)
+    with pytest.raises(KeyboardInterrupt):
+        Doc.insert(meta=Interrupting(a=1))
+    assert Doc.count() == N
+
+
+def test_an_ended_transaction_ended_again_leaves_the_open_one_open(db):
+    u = make_university(db)
+    stale = db.transaction()
+    with stale:
+        pass
+    with pytest.raises(tabula.Error) as e:
+        with db.transaction():
+            u.Course.insert(code="a")
+            with pytest.raises(tabula.Error, match="already ended"):
+                stale.__exit__(None, None, None)
+            # Still inside the open transaction: this waits for nothing.
+            u.Course.insert(code="b")
+            raise tabula.Error("undo")
+    assert "undo" in str(e.value)
+    assert u.Course.count() == 0
 
 
 def test_on_a_read_only_database(tmp_path):
@@ -185,8 +240,16 @@ def test_on_a_read_only_database(tmp_path):
     writer.close()
     ro = Database(path=path, read_only=True)
     u = make_university(ro)
-    with pytest.raises(tabula.ReadOnly):
+    # The same errors as an insert of a few rows: the table named, a bad row first.
+    with pytest.raises(tabula.ReadOnly) as few:
+        u.Student.insert_many(students(10))
+    with pytest.raises(tabula.ReadOnly) as many:
         u.Student.insert_many(students())
+    assert str(many.value) == str(few.value) and "student" in str(many.value)
+    rows = students()
+    rows[9000] = ("not", "a", "dict")
+    with pytest.raises(TypeError):
+        u.Student.insert_many(rows)
     assert u.Student.count() == 1
     ro.close()
 
