@@ -236,11 +236,32 @@ impl Cols {
         errors::plain(py, "internal error: a field was counted twice")
     }
 
-    /// A dict's row as [`Cols::row`] makes it, if that takes no Python code: every key
-    /// a column's name and every value `None` or exactly a `str`, `int`, `float` or `bool`
-    /// (which [`plain_value`] converts as `row` would), in a table without `json` columns
-    /// (whose values `json.dumps` converts). `None` for anything else, and for a value
-    /// that does not convert: [`Cols::row`] is the way for those, and says why.
+    /// Whether converting `item` as a row takes no Python code: a `dict` exactly, whose
+    /// keys are `str` exactly (looking one up calls no `__eq__`) and whose values are
+    /// `None` or exactly a `str`, `int`, `float` or `bool`, for a table without `json`
+    /// columns (whose values `json.dumps` converts). Reads the dict without allocating.
+    pub fn is_plain(&self, item: &Bound<'_, PyAny>) -> bool {
+        if self.json.iter().any(|&j| j) {
+            return false;
+        }
+        let Ok(d) = item.cast_exact::<PyDict>() else {
+            return false;
+        };
+        d.iter().all(|(k, v)| {
+            k.is_exact_instance_of::<PyString>()
+                && (v.is_none()
+                    || v.is_exact_instance_of::<PyString>()
+                    || v.is_exact_instance_of::<PyInt>()
+                    || v.is_exact_instance_of::<PyFloat>()
+                    || v.is_exact_instance_of::<PyBool>())
+        })
+    }
+
+    /// The row of a dict [`Cols::is_plain`] accepts, as [`Cols::row`] makes it (through
+    /// [`plain_value`] where the value is not of its column's own type), if every key
+    /// names a column. `None` for anything else, and for a value that does not convert
+    /// (an `int` beyond 64 bits, a lone surrogate): [`Cols::row`] is the way for those,
+    /// and says why.
     pub fn plain_row(&self, fields: &Bound<'_, PyDict>) -> Option<Vec<Option<Value>>> {
         if self.json.iter().any(|&j| j) {
             return None;

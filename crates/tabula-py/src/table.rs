@@ -429,6 +429,60 @@ fn delete_keys(tx: &Transaction<'_>, cols: &Cols, keys: &HashSet<Value>) -> tabu
     bound(tx, cols)?.delete_values(|v| keys.contains(&v[pk]))
 }
 
+/// Python's garbage collector, paused while a pipelined `insert_many` converts: a
+/// collection runs finalizers, Python code that must not run while the transaction's
+/// worker holds the writer's lock.
+struct Collector {
+    isenabled: Py<PyAny>,
+    disable: Py<PyAny>,
+    enable: Py<PyAny>,
+}
+
+static COLLECTOR: pyo3::sync::PyOnceLock<Collector> = pyo3::sync::PyOnceLock::new();
+
+/// A [`Collector`] paused by [`Collector::pause`], to resume.
+struct Paused<'c> {
+    collector: &'c Collector,
+    was_enabled: bool,
+}
+
+impl Collector {
+    /// The `gc` module's functions, looked up once (the lookup allocates; calling them
+    /// does not).
+    fn get(py: Python<'_>) -> PyResult<&'static Collector> {
+        COLLECTOR.get_or_try_init(py, || {
+            let gc = PyModule::import(py, "gc")?;
+            Ok(Collector {
+                isenabled: gc.getattr("isenabled")?.unbind(),
+                disable: gc.getattr("disable")?.unbind(),
+                enable: gc.getattr("enable")?.unbind(),
+            })
+        })
+    }
+
+    fn pause(&self, py: Python<'_>) -> PyResult<Paused<'_>> {
+        let was_enabled = self.isenabled.bind(py).call0()?.is_truthy()?;
+        if was_enabled {
+            self.disable.bind(py).call0()?;
+        }
+        Ok(Paused {
+            collector: self,
+            was_enabled,
+        })
+    }
+}
+
+impl Paused<'_> {
+    /// Enables the collector again if it was enabled before.
+    fn resume(self, py: Python<'_>) {
+        if self.was_enabled {
+            // `gc.enable()` cannot fail; were it to, the collector staying off loses no
+            // data, and raising here would misreport the insert.
+            let _ = self.collector.enable.bind(py).call0();
+        }
+    }
+}
+
 /// Appends `keys` to `out` as Python values.
 fn append_keys(out: &Bound<'_, PyList>, keys: Vec<Value>) -> PyResult<()> {
     keys.iter()
@@ -465,96 +519,109 @@ impl Table {
         Ok(out)
     }
 
+    /// The next chunk of `items` as rows, if every one of them converts with no Python
+    /// code ([`Cols::is_plain`], [`Cols::plain_row`]); empty at the end.
+    fn plain_chunk(&self, items: &mut Bound<'_, PyIterator>) -> Option<Vec<Vec<Option<Value>>>> {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        while chunk.len() < CHUNK {
+            let Some(item) = items.next() else { break };
+            let item = item.ok()?;
+            if !self.cols.is_plain(&item) {
+                return None;
+            }
+            chunk.push(self.cols.plain_row(item.cast_exact::<PyDict>().ok()?)?);
+        }
+        Some(chunk)
+    }
+
     /// `insert_many` of `rows`, a list or tuple of `total` dicts, in a transaction of its
     /// own that no call of this thread's runs in: the transaction's worker inserts each
     /// chunk while this thread converts the next, and turns the keys of the chunks already
     /// in into Python ints. `Ok(None)` when that cannot be done exactly as one call would:
-    /// a row needs Python code to convert ([`Cols::plain_row`]), the engine refuses a chunk,
-    /// or the transaction does not begin. Everything is then rolled back, and the caller
-    /// inserts `rows` the one-call way, from the start, getting that way's error if any.
+    /// a row whose conversion would run Python code, a value that does not convert, a
+    /// chunk the engine refuses, or a transaction that does not begin. Everything is then
+    /// rolled back, and the caller inserts `rows` the one-call way, from the start,
+    /// getting that way's error if any.
     ///
-    /// No Python code runs while the worker holds the writer's lock and this thread holds
-    /// the GIL (plain rows call none, and the GIL is released only to wait for the worker
-    /// at the end), so none can wait for the lock, fork with it held, or see the
-    /// transaction; and `rows` is what it was when the one-call way reads it again.
+    /// While the worker holds the writer's lock and this thread converts, no Python code
+    /// runs: only rows that call none are converted ([`Cols::is_plain`]), everything this
+    /// thread allocates that the garbage collector tracks is allocated before, the
+    /// collector is paused (a collection runs finalizers), and no other thread runs, since
+    /// the GIL is held and no bytecode runs to hand it over. So none can wait for the
+    /// lock, fork with it held, or find itself inside the transaction. The GIL is released
+    /// only once every chunk is sent, to wait for the worker, which needs nothing from
+    /// Python. The first chunk is converted before the lock is taken, so that a list of
+    /// rows that need Python code (instances of the class, a table with `json` columns)
+    /// goes the one-call way at once; a list whose first such row comes later waits for
+    /// the lock before that row's code runs (after the rollback), where one call would run
+    /// it first.
     fn pipelined<'py>(
         &self,
         py: Python<'py>,
         rows: &Bound<'py, PyAny>,
         total: usize,
     ) -> PyResult<Option<Bound<'py, PyList>>> {
+        let gc = Collector::get(py)?;
+        // Held as `Py`, not `Bound`, through the wait without the GIL below.
+        let keys = PyList::empty(py).unbind();
+        let mut items = rows.try_iter()?;
+        let Some(first) = self.plain_chunk(&mut items) else {
+            return Ok(None);
+        };
         let Ok(tx) = Tx::unlisted(py, self.db.clone()) else {
             return Ok(None);
         };
         // Set when the insert is given up: the chunks still queued skip their work.
         let failed = Arc::new(AtomicBool::new(false));
         let mut pending = VecDeque::new();
-        // Held as `Py`, not `Bound`, through the wait without the GIL below.
-        let keys = PyList::empty(py).unbind();
         let mut room = Some(total);
-        let mut plain = true;
-        if let Ok(mut items) = rows.try_iter() {
-            'feed: loop {
-                let mut chunk = Vec::with_capacity(CHUNK);
-                while chunk.len() < CHUNK {
-                    let Some(item) = items.next() else { break };
-                    let row = item.ok().and_then(|item| {
-                        let d = item.cast_exact::<PyDict>().ok()?;
-                        self.cols.plain_row(d)
-                    });
-                    match row {
-                        Some(row) => chunk.push(row),
-                        None => {
-                            plain = false;
-                            break 'feed;
-                        }
-                    }
+        let paused = gc.pause(py);
+        let mut plain = paused.is_ok();
+        let mut chunk = first;
+        while plain && !chunk.is_empty() {
+            let (cols, failed, room) = (self.cols.clone(), failed.clone(), room.take());
+            let rows = std::mem::take(&mut chunk);
+            let sent = tx.send(py, move |t| {
+                if failed.load(Ordering::Acquire) {
+                    return Ok(Vec::new());
                 }
-                if chunk.is_empty() {
-                    break;
-                }
-                let (cols, failed, room) = (self.cols.clone(), failed.clone(), room.take());
-                let sent = tx.send(py, move |t| {
-                    if failed.load(Ordering::Acquire) {
-                        return Ok(Vec::new());
-                    }
+                let insert = || {
                     let table = bound(t, &cols)?;
                     if let Some(n) = room {
                         table.reserve(n)?;
                     }
-                    table
-                        .insert_many_values(chunk)
-                        .inspect_err(|_| failed.store(true, Ordering::Release))
-                });
-                let Ok(answer) = sent else {
-                    plain = false;
-                    break;
+                    table.insert_many_values(rows)
                 };
-                pending.push_back(answer);
-                // The keys of the chunks already in, while the worker goes on.
-                while let Some(Ok(answer)) = pending.front().map(|a| a.try_recv()) {
-                    pending.pop_front();
-                    match answer {
-                        Ok(k) => append_keys(keys.bind(py), k)?,
-                        Err(_) => {
-                            plain = false;
-                            break 'feed;
-                        }
-                    }
+                insert().inspect_err(|_| failed.store(true, Ordering::Release))
+            });
+            let Ok(answer) = sent else {
+                plain = false;
+                break;
+            };
+            pending.push_back(answer);
+            // The keys of the chunks already in, while the worker goes on.
+            while let Some(Ok(answer)) = pending.front().map(|a| a.try_recv()) {
+                pending.pop_front();
+                plain = answer.is_ok_and(|k| append_keys(keys.bind(py), k).is_ok());
+                if !plain {
+                    break;
                 }
             }
-        } else {
-            plain = false;
+            match self.plain_chunk(&mut items) {
+                Some(next) => chunk = next,
+                None => plain = false,
+            }
+        }
+        drop(items);
+        if let Ok(paused) = paused {
+            paused.resume(py);
         }
         if plain {
             let answers: Vec<_> =
                 py.detach(move || pending.into_iter().map(|a| a.recv()).collect());
-            for answer in answers {
-                match answer {
-                    Ok(Ok(k)) => append_keys(keys.bind(py), k)?,
-                    _ => plain = false,
-                }
-            }
+            plain = answers
+                .into_iter()
+                .all(|a| a.is_ok_and(|a| a.is_ok_and(|k| append_keys(keys.bind(py), k).is_ok())));
         }
         if !plain {
             failed.store(true, Ordering::Release);
@@ -729,7 +796,10 @@ impl Table {
             } else {
                 0
             };
-        if total > CHUNK && self.txs.current(py)?.is_none() && !txn::is_writing() {
+        // An error here (a forked child's `Closed`) is left to the one-call way, which
+        // reports a bad row before it.
+        let alone = matches!(self.txs.current(py), Ok(None)) && !txn::is_writing();
+        if total > CHUNK && alone {
             if let Some(keys) = self.pipelined(py, rows, total)? {
                 return Ok(keys);
             }

@@ -14,7 +14,7 @@ import pytest
 import tabula
 from tabula import Database, table
 
-from conftest import make_university
+from conftest import make_university, run_python
 
 N = 10_000  # several chunks
 
@@ -271,3 +271,66 @@ def test_durable_after_reopen_and_a_failed_one_leaves_nothing_on_disk(tmp_path):
     assert u.Student.insert(name="next", email="next@u") == N + 1
     d.close()
     assert os.path.isdir(path)
+
+
+# Python code that would run inside the insert's transaction, run in a process of its own:
+# were it to wait for the writer's lock, the test would time out rather than hang pytest.
+_SETUP = """
+    import gc, sys
+    from dataclasses import dataclass, field
+    import tabula
+    db = tabula.Database()
+
+    @tabula.table(db=db)
+    @dataclass
+    class S:
+        id: int = field(metadata={"primary_key": True})
+        name: str = ""
+"""
+
+
+def test_a_key_whose_eq_writes_is_compared_outside_the_transaction():
+    r = run_python(_SETUP + """
+    calls = []
+    class K:
+        def __hash__(self):
+            return hash("name")
+        def __eq__(self, other):
+            calls.append(1)
+            S.insert(name="from __eq__")
+            return False
+    rows = [{"name": f"n{i}"} for i in range(10_000)]
+    rows[5000] = {K(): "x"}
+    try:
+        S.insert_many(rows)
+    except tabula.UnknownColumn as e:
+        print("UnknownColumn", S.count() == len(calls) > 0)
+    """, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "UnknownColumn True"
+
+
+def test_a_finalizer_that_writes_during_a_large_insert():
+    r = run_python(_SETUP + """
+    armed = [False]
+    ran = []
+    class Cycle:
+        def __init__(self):
+            self.me = self
+        def __del__(self):
+            if armed[0]:
+                ran.append(1)
+                S.insert(name="from __del__")
+    rows = [{"name": f"n{i}"} for i in range(5000)]
+    for _ in range(30):
+        gc.collect()
+        Cycle()  # garbage the next collection finds
+        gc.set_threshold(1)
+        armed[0] = True
+        S.insert_many(rows)
+        armed[0] = False
+        gc.set_threshold(700)
+    print(len(ran) > 0, S.count() == 30 * 5000 + len(ran), gc.isenabled())
+    """, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "True True True"

@@ -531,7 +531,8 @@ impl<'t> TxDynTable<'t> {
     /// Makes room for `additional` more rows, so that a load arriving in several
     /// [`insert_many_values`](TxDynTable::insert_many_values) calls grows the table's
     /// slots and hash indexes once rather than as each call finds them full. Changes no
-    /// row; the room stays if the transaction rolls back.
+    /// row, but counts as writing the table (its copy in the transaction is the one made
+    /// room in, and is dropped with the rest if the transaction rolls back).
     ///
     /// ```
     /// use tabula::{Column, ColumnType, Database, Schema, Value};
