@@ -414,45 +414,48 @@ fn altered(mut schema: Schema, op: &AlterTableOperation, stored: &[String]) -> R
                 schema.evolution.dropped.push(stored);
             }
         }
-        AlterTableOperation::AddConstraint { constraint, .. } => match constraint {
-            TableConstraint::Unique(u) => {
-                let cols: Vec<String> = u
-                    .columns
-                    .iter()
-                    .map(|c| match &c.column.expr {
-                        Expr::Identifier(id) => id.value.clone(),
-                        e => e.to_string(),
-                    })
-                    .collect();
-                match cols.as_slice() {
-                    [one] => {
-                        let col = schema.column_index(one)?;
-                        schema.columns[col].unique |= !schema.columns[col].primary_key;
+        AlterTableOperation::AddConstraint { constraint, .. } => {
+            ddl::enforced_constraint(constraint)?;
+            match constraint {
+                TableConstraint::Unique(u) => {
+                    let cols: Vec<String> = u
+                        .columns
+                        .iter()
+                        .map(|c| match &c.column.expr {
+                            Expr::Identifier(id) => id.value.clone(),
+                            e => e.to_string(),
+                        })
+                        .collect();
+                    match cols.as_slice() {
+                        [one] => {
+                            let col = schema.column_index(one)?;
+                            schema.columns[col].unique |= !schema.columns[col].primary_key;
+                        }
+                        _ => schema.unique.push(cols),
                     }
-                    _ => schema.unique.push(cols),
                 }
-            }
-            TableConstraint::Check(ch) => schema.checks.push(ch.expr.to_string()),
-            // What a dump of tables in a cycle of references writes for PostgreSQL, once
-            // both tables exist: the foreign key goes on an existing column, and the
-            // migration checks every row against the table it references.
-            TableConstraint::ForeignKey(fk) => {
-                let [col] = fk.columns.as_slice() else {
-                    return Err(unsupported("a foreign key of several columns"));
-                };
-                let key = ddl::foreign_key(fk)?;
-                let i = schema.column_index(&col.value)?;
-                if let Some(old) = &schema.columns[i].references {
-                    return Err(unsupported(format!(
-                        "a second foreign key on column {}.{} (it references {} already; \
-                         drop and add the column to change it)",
-                        schema.table, col.value, old.table
-                    )));
+                TableConstraint::Check(ch) => schema.checks.push(ch.expr.to_string()),
+                // What a dump of tables in a cycle of references writes for PostgreSQL, once
+                // both tables exist: the foreign key goes on an existing column, and the
+                // migration checks every row against the table it references.
+                TableConstraint::ForeignKey(fk) => {
+                    let [col] = fk.columns.as_slice() else {
+                        return Err(unsupported("a foreign key of several columns"));
+                    };
+                    let key = ddl::foreign_key(fk)?;
+                    let i = schema.column_index(&col.value)?;
+                    if let Some(old) = &schema.columns[i].references {
+                        return Err(unsupported(format!(
+                            "a second foreign key on column {}.{} (it references {} already; \
+                             drop and add the column to change it)",
+                            schema.table, col.value, old.table
+                        )));
+                    }
+                    schema.columns[i].references = Some(key);
                 }
-                schema.columns[i].references = Some(key);
+                other => return Err(unsupported(format!("ALTER TABLE ADD {other}"))),
             }
-            other => return Err(unsupported(format!("ALTER TABLE ADD {other}"))),
-        },
+        }
         other => return Err(unsupported(format!("ALTER TABLE {other}"))),
     }
     schema.finish()?;

@@ -224,6 +224,7 @@ pub(crate) fn column_of(def: &ColumnDef) -> Result<Column> {
     let mut column_checks = Vec::new();
     let mut auto_increment = false;
     for opt in &def.options {
+        enforced_option(&opt.option)?;
         match &opt.option {
             // Columns are nullable unless they say otherwise; as in SQLite, `NULL` does not
             // undo a `NOT NULL` beside it (`c INT NOT NULL NULL` stays NOT NULL).
@@ -286,6 +287,51 @@ pub(crate) fn column_of(def: &ColumnDef) -> Result<Column> {
     Ok(col)
 }
 
+/// `NOT ENFORCED` on a constraint is refused: tabula enforces every constraint it takes,
+/// and ignoring the words would enforce what the user said not to.
+fn refuse_not_enforced(what: &str, enforced: Option<bool>) -> Result<()> {
+    if enforced == Some(false) {
+        return Err(unsupported(format!(
+            "{what} NOT ENFORCED (tabula enforces every constraint)"
+        )));
+    }
+    Ok(())
+}
+
+/// [`refuse_not_enforced`] for a column's constraint.
+pub(crate) fn enforced_option(opt: &ColumnOption) -> Result<()> {
+    match opt {
+        ColumnOption::PrimaryKey(pk) => {
+            refuse_not_enforced("a PRIMARY KEY", pk.characteristics.and_then(|c| c.enforced))
+        }
+        ColumnOption::Unique(u) => {
+            refuse_not_enforced("a UNIQUE", u.characteristics.and_then(|c| c.enforced))
+        }
+        ColumnOption::ForeignKey(fk) => {
+            refuse_not_enforced("a foreign key", fk.characteristics.and_then(|c| c.enforced))
+        }
+        ColumnOption::Check(ch) => refuse_not_enforced("a CHECK", ch.enforced),
+        _ => Ok(()),
+    }
+}
+
+/// [`refuse_not_enforced`] for a table's constraint.
+pub(crate) fn enforced_constraint(tc: &TableConstraint) -> Result<()> {
+    match tc {
+        TableConstraint::PrimaryKey(pk) => {
+            refuse_not_enforced("a PRIMARY KEY", pk.characteristics.and_then(|c| c.enforced))
+        }
+        TableConstraint::Unique(u) => {
+            refuse_not_enforced("a UNIQUE", u.characteristics.and_then(|c| c.enforced))
+        }
+        TableConstraint::ForeignKey(fk) => {
+            refuse_not_enforced("a foreign key", fk.characteristics.and_then(|c| c.enforced))
+        }
+        TableConstraint::Check(ch) => refuse_not_enforced("a CHECK", ch.enforced),
+        _ => Ok(()),
+    }
+}
+
 /// The foreign key `fk` (a column's `REFERENCES` or a table's `FOREIGN KEY`) gives its
 /// column: the table it names, whose key it references (one column at most may be named,
 /// checked against the key by [`check_references`]), and what a delete there does.
@@ -293,19 +339,11 @@ pub(crate) fn column_of(def: &ColumnDef) -> Result<Column> {
 /// `ON UPDATE` is accepted and has nothing to do (an `UPDATE` never changes a key), and so
 /// are `DEFERRABLE` and `INITIALLY DEFERRED` or `IMMEDIATE`: tabula checks every foreign key
 /// when its transaction commits, which is what a deferred key does and what an immediate
-/// one can tell apart only inside a transaction. `NOT ENFORCED` is refused: tabula would
-/// enforce it.
+/// one can tell apart only inside a transaction. (`NOT ENFORCED` is refused by
+/// [`enforced_option`] and [`enforced_constraint`].)
 pub(crate) fn foreign_key(fk: &ForeignKeyConstraint) -> Result<crate::schema::ForeignKey> {
     if fk.referred_columns.len() > 1 {
         return Err(unsupported("a foreign key of several columns"));
-    }
-    if fk
-        .characteristics
-        .is_some_and(|c| c.enforced == Some(false))
-    {
-        return Err(unsupported(
-            "a foreign key NOT ENFORCED (tabula enforces every foreign key)",
-        ));
     }
     Ok(crate::schema::ForeignKey {
         table: table_name(&fk.foreign_table)?,
@@ -432,6 +470,7 @@ pub(crate) fn schema_of(c: &CreateTable) -> Result<Schema> {
         columns.push(column_of(def)?);
     }
     for tc in &c.constraints {
+        enforced_constraint(tc)?;
         match tc {
             TableConstraint::PrimaryKey(pk) => match pk.columns.as_slice() {
                 [one] => pk_named = Some(listed_column(&one.column.expr)),
