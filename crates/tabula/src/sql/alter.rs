@@ -299,7 +299,7 @@ fn altered(mut schema: Schema, op: &AlterTableOperation, stored: &[String]) -> R
             column_position: None,
             ..
         } => {
-            let col = ddl::column_of(column_def)?;
+            let col = ddl::column_of(&schema.table, column_def)?;
             if schema.position(&col.name).is_some() {
                 if *if_not_exists {
                     return Ok(schema);

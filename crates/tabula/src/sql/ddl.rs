@@ -216,9 +216,9 @@ fn float_default(ty: ColumnType, v: Value) -> Value {
     }
 }
 
-/// One column of `CREATE TABLE` or `ALTER TABLE … ADD COLUMN`, nullable unless it says
-/// `NOT NULL` or `PRIMARY KEY`.
-pub(crate) fn column_of(def: &ColumnDef) -> Result<Column> {
+/// One column of table `table` in `CREATE TABLE` or `ALTER TABLE … ADD COLUMN`, nullable
+/// unless it says `NOT NULL` or `PRIMARY KEY`.
+pub(crate) fn column_of(table: &str, def: &ColumnDef) -> Result<Column> {
     let mut col = Column::new(def.name.value.clone(), column_type(&def.data_type)?);
     col.nullable = true;
     let mut column_checks = Vec::new();
@@ -239,7 +239,8 @@ pub(crate) fn column_of(def: &ColumnDef) -> Result<Column> {
             ColumnOption::ForeignKey(fk) => {
                 if let Some(first) = &col.references {
                     return Err(unsupported(format!(
-                        "a second foreign key on column {} (it references {} already)",
+                        "a second foreign key on column {table}.{} (it references {} \
+                         already)",
                         col.name, first.table
                     )));
                 }
@@ -467,7 +468,7 @@ pub(crate) fn schema_of(c: &CreateTable) -> Result<Schema> {
     let mut uniques = Vec::new();
     let mut checks = Vec::new();
     for def in &c.columns {
-        columns.push(column_of(def)?);
+        columns.push(column_of(&table, def)?);
     }
     for tc in &c.constraints {
         enforced_constraint(tc)?;
