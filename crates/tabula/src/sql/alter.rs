@@ -421,10 +421,7 @@ fn altered(mut schema: Schema, op: &AlterTableOperation, stored: &[String]) -> R
                     let cols: Vec<String> = u
                         .columns
                         .iter()
-                        .map(|c| match &c.column.expr {
-                            Expr::Identifier(id) => id.value.clone(),
-                            e => e.to_string(),
-                        })
+                        .map(|c| ddl::listed_column(&c.column.expr))
                         .collect();
                     match cols.as_slice() {
                         [one] => {

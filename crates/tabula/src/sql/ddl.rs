@@ -106,7 +106,7 @@ pub(crate) fn other_schema(name: impl std::fmt::Display) -> Error {
 }
 
 /// A column named in a constraint's list, unquoted.
-fn listed_column(e: &Expr) -> String {
+pub(crate) fn listed_column(e: &Expr) -> String {
     match e {
         Expr::Identifier(i) => i.value.clone(),
         e => e.to_string(),
@@ -299,21 +299,17 @@ fn refuse_not_enforced(what: &str, enforced: Option<bool>) -> Result<()> {
     Ok(())
 }
 
-/// [`refuse_not_enforced`] for a column's constraint.
+/// [`refuse_not_enforced`] for a column's constraint: one of a table's constraints,
+/// written beside its column (cloned to be seen as one; DDL only).
 pub(crate) fn enforced_option(opt: &ColumnOption) -> Result<()> {
-    match opt {
-        ColumnOption::PrimaryKey(pk) => {
-            refuse_not_enforced("a PRIMARY KEY", pk.characteristics.and_then(|c| c.enforced))
-        }
-        ColumnOption::Unique(u) => {
-            refuse_not_enforced("a UNIQUE", u.characteristics.and_then(|c| c.enforced))
-        }
-        ColumnOption::ForeignKey(fk) => {
-            refuse_not_enforced("a foreign key", fk.characteristics.and_then(|c| c.enforced))
-        }
-        ColumnOption::Check(ch) => refuse_not_enforced("a CHECK", ch.enforced),
-        _ => Ok(()),
-    }
+    let tc: TableConstraint = match opt {
+        ColumnOption::PrimaryKey(c) => c.clone().into(),
+        ColumnOption::Unique(c) => c.clone().into(),
+        ColumnOption::ForeignKey(c) => c.clone().into(),
+        ColumnOption::Check(c) => c.clone().into(),
+        _ => return Ok(()),
+    };
+    enforced_constraint(&tc)
 }
 
 /// [`refuse_not_enforced`] for a table's constraint.
