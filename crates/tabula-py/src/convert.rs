@@ -236,34 +236,31 @@ impl Cols {
         errors::plain(py, "internal error: a field was counted twice")
     }
 
-    /// Whether converting `item` as a row takes no Python code: a `dict` exactly, whose
-    /// keys are `str` exactly (looking one up calls no `__eq__`) and whose values are
-    /// `None` or exactly a `str`, `int`, `float` or `bool`, for a table without `json`
-    /// columns (whose values `json.dumps` converts). Reads the dict without allocating.
-    pub fn is_plain(&self, item: &Bound<'_, PyAny>) -> bool {
-        if self.json.iter().any(|&j| j) {
-            return false;
-        }
-        let Ok(d) = item.cast_exact::<PyDict>() else {
-            return false;
-        };
-        d.iter().all(|(k, v)| {
+    /// Whether the table has a `json` column, whose values `json.dumps` converts: Python
+    /// code, so [`Cols::plain_row`] takes no row of it.
+    pub fn has_json(&self) -> bool {
+        self.json.iter().any(|&j| j)
+    }
+
+    /// `item`'s row as [`Cols::row`] makes it, if that takes no Python code: a `dict`
+    /// exactly, whose keys are `str` exactly (looking one up calls no `__eq__`), each a
+    /// column's name, and whose values are `None` or exactly a `str`, `int`, `float` or
+    /// `bool` (converted as `row` does: through [`plain_value`] where the value is not of
+    /// its column's own type). The caller makes sure the table has no `json` column
+    /// ([`Cols::has_json`]). `None` for anything else, and for a value that does not
+    /// convert (an `int` beyond 64 bits, a lone surrogate): [`Cols::row`] is the way for
+    /// those, and says why. The checks read the dict without allocating.
+    pub fn plain_row(&self, item: &Bound<'_, PyAny>) -> Option<Vec<Option<Value>>> {
+        let fields = item.cast_exact::<PyDict>().ok()?;
+        let plain = fields.iter().all(|(k, v)| {
             k.is_exact_instance_of::<PyString>()
                 && (v.is_none()
                     || v.is_exact_instance_of::<PyString>()
                     || v.is_exact_instance_of::<PyInt>()
                     || v.is_exact_instance_of::<PyFloat>()
                     || v.is_exact_instance_of::<PyBool>())
-        })
-    }
-
-    /// The row of a dict [`Cols::is_plain`] accepts, as [`Cols::row`] makes it (through
-    /// [`plain_value`] where the value is not of its column's own type), if every key
-    /// names a column. `None` for anything else, and for a value that does not convert
-    /// (an `int` beyond 64 bits, a lone surrogate): [`Cols::row`] is the way for those,
-    /// and says why.
-    pub fn plain_row(&self, fields: &Bound<'_, PyDict>) -> Option<Vec<Option<Value>>> {
-        if self.json.iter().any(|&j| j) {
+        });
+        if !plain {
             return None;
         }
         let py = fields.py();
@@ -285,14 +282,8 @@ impl Cols {
                 Value::Text(v.cast_exact::<PyString>().ok()?.to_cow().ok()?.into_owned())
             } else if ty.is_int() && v.is_exact_instance_of::<PyInt>() {
                 Value::Int(v.extract::<i64>().ok()?)
-            } else if v.is_exact_instance_of::<PyFloat>()
-                || v.is_exact_instance_of::<PyInt>()
-                || v.is_exact_instance_of::<PyString>()
-                || v.is_exact_instance_of::<PyBool>()
-            {
-                plain_value(&v).ok()?
             } else {
-                return None;
+                plain_value(&v).ok()?
             };
             values.push(Some(value));
         }

@@ -490,16 +490,10 @@ fn append_keys(out: &Bound<'_, PyList>, keys: Vec<Value>) -> PyResult<()> {
 }
 
 impl Table {
-    /// The next rows of `items` (dicts, or instances of the table's class) as engine
-    /// values, at most `max` of them.
-    fn rows_of(
-        &self,
-        items: &mut Bound<'_, PyIterator>,
-        max: usize,
-    ) -> PyResult<Vec<Vec<Option<Value>>>> {
+    /// Every row of `items` (dicts, or instances of the table's class) as engine values.
+    fn rows_of(&self, items: Bound<'_, PyIterator>) -> PyResult<Vec<Vec<Option<Value>>>> {
         let mut out = Vec::new();
-        while out.len() < max {
-            let Some(item) = items.next() else { break };
+        for item in items {
             let item = item?;
             out.push(match item.cast::<PyDict>() {
                 Ok(d) => self.cols.row(d)?,
@@ -520,16 +514,12 @@ impl Table {
     }
 
     /// The next chunk of `items` as rows, if every one of them converts with no Python
-    /// code ([`Cols::is_plain`], [`Cols::plain_row`]); empty at the end.
+    /// code ([`Cols::plain_row`]); empty at the end.
     fn plain_chunk(&self, items: &mut Bound<'_, PyIterator>) -> Option<Vec<Vec<Option<Value>>>> {
         let mut chunk = Vec::with_capacity(CHUNK);
         while chunk.len() < CHUNK {
             let Some(item) = items.next() else { break };
-            let item = item.ok()?;
-            if !self.cols.is_plain(&item) {
-                return None;
-            }
-            chunk.push(self.cols.plain_row(item.cast_exact::<PyDict>().ok()?)?);
+            chunk.push(self.cols.plain_row(&item.ok()?)?);
         }
         Some(chunk)
     }
@@ -544,7 +534,7 @@ impl Table {
     /// getting that way's error if any.
     ///
     /// While the worker holds the writer's lock and this thread converts, no Python code
-    /// runs: only rows that call none are converted ([`Cols::is_plain`]), everything this
+    /// runs: only rows that call none are converted ([`Cols::plain_row`]), everything this
     /// thread allocates that the garbage collector tracks is allocated before, the
     /// collector is paused (a collection runs finalizers), and no other thread runs, since
     /// the GIL is held and no bytecode runs to hand it over. So none can wait for the
@@ -561,6 +551,9 @@ impl Table {
         rows: &Bound<'py, PyAny>,
         total: usize,
     ) -> PyResult<Option<Bound<'py, PyList>>> {
+        if self.cols.has_json() {
+            return Ok(None);
+        }
         let gc = Collector::get(py)?;
         // Held as `Py`, not `Bound`, through the wait without the GIL below.
         let keys = PyList::empty(py).unbind();
@@ -626,10 +619,10 @@ impl Table {
         if !plain {
             failed.store(true, Ordering::Release);
             // Undone whatever the outcome: the one-call way follows.
-            let _ = tx.finish(py, false);
+            let _ = tx.end(py, false);
             return Ok(None);
         }
-        tx.finish(py, true)?;
+        tx.end(py, true)?;
         Ok(Some(keys.into_bound(py)))
     }
 
@@ -804,7 +797,7 @@ impl Table {
                 return Ok(keys);
             }
         }
-        let batch = self.rows_of(&mut rows.try_iter()?, usize::MAX)?;
+        let batch = self.rows_of(rows.try_iter()?)?;
         let keys = self.on(py, true, move |h| h.insert_many_values(batch))?;
         let out = PyList::empty(py);
         append_keys(&out, keys)?;

@@ -125,7 +125,7 @@ impl Registry {
     /// `Error::InTransaction` when the calling thread has a transaction open: `what` would
     /// wait for it forever.
     pub fn refuse_inside(&self, py: Python<'_>, what: &str) -> PyResult<()> {
-        if self.current(py)?.is_some() || WRITING.with(|w| w.get()) {
+        if self.current(py)?.is_some() || is_writing() {
             return Err(errors::raise(
                 py,
                 "InTransaction",
@@ -142,7 +142,7 @@ impl Registry {
     /// Opens a transaction for the calling thread.
     pub fn begin(self: &Arc<Self>, py: Python<'_>, db: Database) -> PyResult<Py<Tx>> {
         let me = std::thread::current().id();
-        if WRITING.with(|w| w.get()) {
+        if is_writing() {
             return Err(errors::raise(
                 py,
                 "InTransaction",
@@ -291,11 +291,7 @@ impl Tx {
     }
 
     /// Commits (or with `commit` false, rolls back) and closes the transaction.
-    pub fn finish(&self, py: Python<'_>, commit: bool) -> PyResult<()> {
-        self.end(py, commit)
-    }
-
-    fn end(&self, py: Python<'_>, commit: bool) -> PyResult<()> {
+    pub fn end(&self, py: Python<'_>, commit: bool) -> PyResult<()> {
         let worker = self.worker.lock().map_err(|_| ended(py))?.take();
         let Some(w) = worker else {
             return Err(ended(py));
