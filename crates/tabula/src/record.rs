@@ -116,6 +116,11 @@ pub(crate) trait Record: Clone + Send + Sync + 'static {
     fn set_key(&mut self, pk: usize, key: i64);
     fn set_col(&mut self, col: usize, value: Value) -> Result<()>;
     fn check_row(&self, schema: &Schema) -> Result<()>;
+    /// Whether [`Record::check_row`] checks nothing that [`Schema::resolve_values`] does
+    /// not already guarantee of the values the record is made from (their number, types
+    /// and nulls), so that a record made from values just resolved against the table's
+    /// schema needs no second check.
+    const CHECKED_BY_RESOLVE: bool = false;
     fn values(&self) -> Result<Vec<Value>>;
     /// The values in schema order, borrowed when the record holds them as they are
     /// (`DynRow`), else a copy.
@@ -180,6 +185,7 @@ impl Record for DynRow {
         }
         Ok(())
     }
+    const CHECKED_BY_RESOLVE: bool = true;
     fn check_row(&self, schema: &Schema) -> Result<()> {
         self.check_width(schema)?;
         for (i, v) in self.0.iter().enumerate() {

@@ -726,11 +726,13 @@ impl Schema {
         // `Value` (asserted below), so the standard library writes the results over the
         // input's buffer rather than allocating another one per row.
         const _: () = assert!(size_of::<Option<Value>>() == size_of::<Value>());
+        // The error is boxed on the way: an `Error` is five times a `Value`'s size, and each
+        // value would be moved through the collect inside a `Result` that large.
         values
             .into_iter()
             .zip(&self.columns)
             .enumerate()
-            .map(|(i, (v, c))| {
+            .map(|(i, (v, c))| -> std::result::Result<Value, Box<Error>> {
                 let v = match v {
                     Some(v) => v,
                     None => match &c.default {
@@ -739,9 +741,14 @@ impl Schema {
                         None => Value::Null,
                     },
                 };
-                self.coerce(i, v)
+                // Most values already have their column's representation (as in `coerce`).
+                if !v.is_null() && c.ty.keeps(v.as_ref()) {
+                    return Ok(v);
+                }
+                self.coerce(i, v).map_err(Box::new)
             })
-            .collect()
+            .collect::<std::result::Result<Vec<Value>, Box<Error>>>()
+            .map_err(|e| *e)
     }
 
     /// Converts `value` for column `col` (see [`ColumnType::coerce`]) and checks

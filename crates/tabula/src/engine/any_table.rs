@@ -55,6 +55,10 @@ pub(crate) trait AnyTable: Send + Sync {
     fn write_rows(&self, rows: &mut RowsWriter<'_>) -> Result<()>;
 
     fn dyn_insert(&mut self, values: Vec<Value>) -> Result<Value>;
+    /// [`AnyTable::dyn_insert`] of values that [`Schema::resolve_values`] gave for this
+    /// table's schema or one equal to it (a dynamic handle's, checked with
+    /// `Schema::still_current`): not checked against the schema again.
+    fn dyn_insert_resolved(&mut self, values: Vec<Value>) -> Result<Value>;
     /// Makes room for `n` more rows and their index entries, so a batch grows each index
     /// once instead of rehashing it as it fills.
     fn dyn_reserve(&mut self, n: usize);
@@ -304,6 +308,10 @@ impl<R: Record> AnyTable for TableData<R> {
     fn dyn_insert(&mut self, values: Vec<Value>) -> Result<Value> {
         let row = R::from_row(&self.schema, values)?;
         self.insert(row)
+    }
+    fn dyn_insert_resolved(&mut self, values: Vec<Value>) -> Result<Value> {
+        let row = R::from_row(&self.schema, values)?;
+        self.insert_resolved(row)
     }
     fn dyn_upsert(&mut self, values: Vec<Value>) -> Result<Value> {
         let row = R::from_row(&self.schema, values)?;

@@ -131,8 +131,9 @@ impl DynParts {
 
     fn insert_resolved(&self, tx: &dyn TxCore, values: Vec<Value>) -> Result<Value> {
         statement(tx, self.idx, |t| {
+            // Resolved against `self.schema`, which `current` finds equal to the table's.
             self.current(t)?;
-            t.dyn_insert(values)
+            t.dyn_insert_resolved(values)
         })
     }
 
@@ -146,7 +147,10 @@ impl DynParts {
         statement(tx, self.idx, |t| {
             self.current(t)?;
             t.dyn_reserve(values.len());
-            values.into_iter().map(|v| t.dyn_insert(v)).collect()
+            values
+                .into_iter()
+                .map(|v| t.dyn_insert_resolved(v))
+                .collect()
         })
     }
 

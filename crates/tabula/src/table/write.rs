@@ -53,8 +53,24 @@ impl<R: Record> TableData<R> {
     }
 
     /// Inserts a new row; fails with `UniqueViolation` if its key exists. Returns the key.
-    pub(crate) fn insert(&mut self, mut row: R) -> Result<Value> {
+    pub(crate) fn insert(&mut self, row: R) -> Result<Value> {
         row.check_row(&self.schema)?;
+        self.insert_valid(row)
+    }
+
+    /// [`TableData::insert`] of a row made from values that [`Schema::resolve_values`]
+    /// gave for this table's schema (or one equal to it): checked again only where the
+    /// record's own check goes beyond what resolving guarantees (a Rust type's).
+    pub(crate) fn insert_resolved(&mut self, row: R) -> Result<Value> {
+        if R::CHECKED_BY_RESOLVE {
+            self.insert_valid(row)
+        } else {
+            self.insert(row)
+        }
+    }
+
+    /// [`TableData::insert`] of a row whose values fit the schema.
+    fn insert_valid(&mut self, mut row: R) -> Result<Value> {
         // Before a key is assigned: a refused row uses none up.
         self.check_rules(&row)?;
         self.assign_key(&mut row)?;

@@ -243,6 +243,83 @@ fn inserts_by_position_resolve_like_named_rows() {
     assert_eq!(t.count().unwrap(), 3);
 }
 
+/// Values given by position are checked once, as they are resolved: every value a
+/// column's type cannot hold is refused there, naming it, and a refused row leaves the
+/// whole call's rows out.
+#[test]
+fn values_by_position_that_do_not_fit_their_column_are_refused() {
+    let db = Database::in_memory();
+    let t = db
+        .create_table(
+            Schema::new(
+                "gauges",
+                vec![
+                    Column::new("id", ColumnType::U64).primary_key(),
+                    Column::new("small", ColumnType::U8),
+                    Column::new("ratio", ColumnType::F32).nullable(),
+                    Column::new("flag", ColumnType::Bool).default_value(false),
+                ],
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let fine = vec![None, Some(Value::Int(255)), Some(Value::Int(2)), None];
+    let refused = [
+        (Some(Value::Int(256)), None, None, "small", Value::Int(256)),
+        (
+            Some(Value::Float(1.5)),
+            None,
+            None,
+            "small",
+            Value::Float(1.5),
+        ),
+        (Some(Value::Null), None, None, "small", Value::Null),
+        (
+            Some(Value::Int(1)),
+            Some(Value::Float(1e300)),
+            None,
+            "ratio",
+            Value::Float(1e300),
+        ),
+        (
+            Some(Value::Int(1)),
+            None,
+            Some(Value::Int(1)),
+            "flag",
+            Value::Int(1),
+        ),
+    ];
+    for (small, ratio, flag, column, value) in refused {
+        let bad = vec![None, small, ratio, flag];
+        let err = t.insert_many_values(vec![fine.clone(), bad]).unwrap_err();
+        match (&err, &value) {
+            (Error::NotNull { column: c, .. }, Value::Null) => assert_eq!(c, column),
+            (
+                Error::TypeMismatch {
+                    column: c,
+                    value: v,
+                    ..
+                },
+                _,
+            ) => {
+                assert_eq!((c.as_str(), v), (column, &value), "{err}")
+            }
+            _ => panic!("{column} = {value}: {err}"),
+        }
+        assert_eq!(t.count().unwrap(), 0, "{err}");
+    }
+    assert_eq!(t.insert_values(fine).unwrap(), Value::Int(1));
+    assert_eq!(
+        t.get(1).unwrap().unwrap().values(),
+        [
+            Value::Int(1),
+            Value::Int(255),
+            Value::Float(2.0),
+            Value::Bool(false)
+        ]
+    );
+}
+
 /// A json column's document comes back from the disk as it was written: key order kept,
 /// integers beyond 64 bits kept exact (they were rounded to floats and the keys sorted,
 /// at a reopen after a checkpoint and at a replay of the log).
