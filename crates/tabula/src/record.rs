@@ -134,8 +134,9 @@ pub(crate) trait Record: Clone + Send + Sync + 'static {
     /// The record for `values` in schema order. A typed record refuses values its fields
     /// cannot hold; a `DynRow` checks only their number. Either way the table checks the
     /// record against the schema (`check_row`) when it takes it in (insert, upsert,
-    /// replace); only `TableData::convert` places records unchecked, made from rows the
-    /// table had already checked.
+    /// replace), except where the values were checked already: `TableData::convert`
+    /// places records made from rows the table had checked, and
+    /// `TableData::insert_resolved` a `DynRow` of values `Schema::resolve_values` gave.
     fn from_row(schema: &Schema, values: Vec<Value>) -> Result<Self>;
 }
 
@@ -205,9 +206,10 @@ impl Record for DynRow {
     }
     fn from_row(schema: &Schema, values: Vec<Value>) -> Result<Self> {
         // Only the width: every row a table takes in passes `check_row` there (insert,
-        // upsert, replace), and checking its values here too cost a second pass over
-        // every inserted row. The width is checked so that a row's columns can be read
-        // (its key, to find the row it replaces) before that.
+        // upsert, replace) or was resolved against its schema (`insert_resolved`), and
+        // checking its values here too cost a second pass over every inserted row. The
+        // width is checked so that a row's columns can be read (its key, to find the row
+        // it replaces) before that.
         let row = DynRow(values.into());
         row.check_width(schema)?;
         Ok(row)

@@ -243,9 +243,9 @@ fn inserts_by_position_resolve_like_named_rows() {
     assert_eq!(t.count().unwrap(), 3);
 }
 
-/// Values given by position are checked once, as they are resolved: every value a
-/// column's type cannot hold is refused there, naming it, and a refused row leaves the
-/// whole call's rows out.
+/// Values given by position are checked once, as they are resolved (the table takes them
+/// without checking them again): every value a column's type cannot hold is refused there,
+/// naming it, and a refused row leaves the whole call's rows out.
 #[test]
 fn values_by_position_that_do_not_fit_their_column_are_refused() {
     let db = Database::in_memory();
