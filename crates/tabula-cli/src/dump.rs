@@ -28,34 +28,52 @@ impl From<DialectArg> for Dialect {
 }
 
 /// Writes the dump of the database at `dir` (opened read-only, so it works beside a live
-/// writer) to `output`, or to standard output. A file that cannot be finished is removed,
-/// so a half-written script never passes for a whole one.
+/// writer) to `output`, or to standard output. A file is written beside its place and
+/// renamed into it once whole, so that a dump that fails half-way (a damaged table found
+/// late) neither passes for a whole one nor destroys the file that was there. A path that
+/// is not a regular file (a pipe, a device, a symbolic link) is written in place, and never
+/// removed.
 pub fn run(dir: &Path, dialect: DialectArg, output: Option<&PathBuf>) -> anyhow::Result<()> {
     let db = crate::open_read_only(dir)?;
-    match output {
-        None => {
-            let stdout = std::io::stdout();
-            let mut out = BufWriter::new(stdout.lock());
-            db.dump_sql(dialect.into(), &mut out)
-                .context("writing the dump to standard output")?;
-            out.flush().context("writing the dump to standard output")?;
+    let Some(path) = output else {
+        let stdout = std::io::stdout();
+        let mut out = BufWriter::new(stdout.lock());
+        db.dump_sql(dialect.into(), &mut out)
+            .context("writing the dump to standard output")?;
+        out.flush().context("writing the dump to standard output")?;
+        return Ok(());
+    };
+    // A regular file is synced before it takes the name (a pipe or a device cannot be).
+    let write = |to: &Path, sync: bool| -> anyhow::Result<()> {
+        let f = File::create(to).with_context(|| format!("creating {}", to.display()))?;
+        let mut out = BufWriter::new(f);
+        db.dump_sql(dialect.into(), &mut out)?;
+        let f = out.into_inner().map_err(|e| e.into_error())?;
+        if sync {
+            f.sync_all()?;
         }
-        Some(path) => {
-            let written = File::create(path)
-                .with_context(|| format!("creating {}", path.display()))
-                .and_then(|f| {
-                    let mut out = BufWriter::new(f);
-                    db.dump_sql(dialect.into(), &mut out)?;
-                    let f = out.into_inner().map_err(|e| e.into_error())?;
-                    f.sync_all()?;
-                    Ok(())
-                })
-                .with_context(|| format!("writing the dump to {}", path.display()));
-            if written.is_err() {
-                let _ = std::fs::remove_file(path);
-            }
-            written?;
-        }
+        Ok(())
+    };
+    let in_place = match std::fs::symlink_metadata(path) {
+        Ok(m) => !m.file_type().is_file(),
+        Err(_) => false,
+    };
+    let context = || format!("writing the dump to {}", path.display());
+    if in_place {
+        return write(path, false).with_context(context);
     }
-    Ok(())
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let temp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        name.as_deref().unwrap_or("dump"),
+        std::process::id()
+    ));
+    let written = write(&temp, true).and_then(|()| {
+        std::fs::rename(&temp, path)
+            .with_context(|| format!("renaming {} to {}", temp.display(), path.display()))
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written.with_context(context)
 }

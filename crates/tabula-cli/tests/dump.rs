@@ -58,7 +58,7 @@ fn a_dump_reads_back_into_the_same_database_in_both_dialects() {
 }
 
 #[test]
-fn dump_writes_a_file_and_removes_one_it_cannot_finish() {
+fn dump_writes_a_file_and_keeps_the_old_one_when_it_cannot_finish() {
     let (tmp, _, p) = demo();
     let file = tmp.path().join("uni.sql");
     let f = file.to_str().unwrap();
@@ -76,7 +76,8 @@ fn dump_writes_a_file_and_removes_one_it_cannot_finish() {
     );
     assert!(script.contains("INSERT INTO sqlite_sequence (name, seq) VALUES ('students', 7);"));
 
-    // Text SQL cannot carry: the error names it, and no partial file is left.
+    // Text SQL cannot carry: the error names it, no partial file is left, and the dump
+    // that was there is kept; without one, no file is made.
     let db = tabula::Database::open(tmp.path().join("uni")).unwrap();
     db.sql_with(
         "INSERT INTO courses (code, title) VALUES ('NUL', ?)",
@@ -91,7 +92,18 @@ fn dump_writes_a_file_and_removes_one_it_cannot_finish() {
         "{}",
         text(&o)
     );
-    assert!(!file.exists());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), script);
+    let fresh = tmp.path().join("fresh.sql");
+    let o = tabula(&["dump", &p, "-o", fresh.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!fresh.exists());
+    let mut left: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    left.sort();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
 
     let o = tabula(&["dump", &p, "--dialect", "mysql"]);
     assert_eq!(o.status.code(), Some(2));

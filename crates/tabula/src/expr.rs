@@ -16,6 +16,7 @@ use sqlparser::tokenizer::Token;
 
 use crate::error::{Error, Result};
 use crate::schema::Schema;
+use crate::sql_name::ident;
 use crate::value::{Value, ValueRef};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -368,19 +369,20 @@ impl Condition {
     }
 }
 
-/// `text` with every unquoted identifier that names an old column (`renames`: old, new)
-/// replaced by the new name, and nothing else changed: a check's text after a rename. Text
-/// that names none of them, or does not tokenize, is returned as it is.
+/// `text` with every identifier, quoted or not, that names an old column (`renames`: old,
+/// new) replaced by the new name, quoted where SQL needs it (`ident`), and nothing else
+/// changed: a check's text after a rename. Text that names none of them, or does not
+/// tokenize, is returned as it is.
 pub(crate) fn rename_columns(text: &str, renames: &[(String, String)]) -> String {
     let Ok(tokens) = sqlparser::tokenizer::Tokenizer::new(&GenericDialect {}, text).tokenize()
     else {
         return text.to_owned();
     };
     let renamed = |t: &Token| match t {
-        Token::Word(w) if w.quote_style.is_none() => renames
+        Token::Word(w) => renames
             .iter()
             .find(|(old, _)| *old == w.value)
-            .map(|(_, new)| new),
+            .map(|(_, new)| ident(new)),
         _ => None,
     };
     if !tokens.iter().any(|t| renamed(t).is_some()) {
@@ -389,7 +391,7 @@ pub(crate) fn rename_columns(text: &str, renames: &[(String, String)]) -> String
     tokens
         .iter()
         .map(|t| match (renamed(t), t) {
-            (Some(new), _) => new.clone(),
+            (Some(new), _) => new,
             // A token's `Display` drops the quote doubling a string needs.
             (None, Token::SingleQuotedString(s)) => format!("'{}'", s.replace('\'', "''")),
             (None, t) => t.to_string(),

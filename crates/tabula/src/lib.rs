@@ -59,6 +59,7 @@ mod lookup;
 mod record;
 mod schema;
 mod slab;
+mod sql_name;
 mod value;
 
 // Files: the only module that touches the file system. It knows schemas and values, not

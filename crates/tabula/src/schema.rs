@@ -424,6 +424,25 @@ pub fn check_name(name: &str) -> Result<()> {
     }
 }
 
+/// Checks the name of a table about to be created, beyond [`check_name`]: a name starting
+/// with `sqlite_` (in any case) is SQLite's own, and could not be dumped into SQLite (nor
+/// read back from a dump, whose `sqlite_sequence` lines set the next keys). Tables of that
+/// name made before this rule still open.
+pub(crate) fn check_new_table_name(name: &str) -> Result<()> {
+    let reserved = name
+        .get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("sqlite_"));
+    if reserved {
+        return Err(Error::InvalidName {
+            name: name.to_owned(),
+            reason: "a table name cannot start with sqlite_ (SQLite keeps those names, and \
+                     a dump must load into SQLite)"
+                .to_owned(),
+        });
+    }
+    Ok(())
+}
+
 impl Schema {
     /// Builds and checks a schema: valid unique names, exactly one primary key of integer or
     /// text type, not nullable, defaults that fit their columns, no index on `json` columns.
@@ -478,6 +497,15 @@ impl Schema {
 
     /// Re-checks a schema read from a file and rebuilds its derived fields.
     pub fn finish(&mut self) -> Result<()> {
+        // A default of NULL is no default: the value a row without the column gets either
+        // way (an integer key's is the next one), and the schema file cannot tell the two
+        // apart (JSON's `null` reads back as no default), so a reopened or dumped and
+        // reloaded schema would differ from the one made.
+        for c in &mut self.columns {
+            if matches!(c.default, Some(Value::Null)) {
+                c.default = None;
+            }
+        }
         self.finish_columns()?;
         self.finish_composites()
     }

@@ -304,6 +304,7 @@ impl WriteTx<'_> {
         let storage = self.engine().storage.as_ref();
         let mut st = self.state_mut()?;
         let Some(idx) = st.by_name.get(&schema.table).copied() else {
+            crate::schema::check_new_table_name(&schema.table)?;
             let idx = st.push_typed::<T>()?;
             self.note_created(idx);
             return Ok(idx);
@@ -336,6 +337,7 @@ impl WriteTx<'_> {
             }
             return Ok(idx);
         }
+        crate::schema::check_new_table_name(&schema.table)?;
         let idx = st.push_dyn(schema, crate::engine::state::TableMeta::created())?;
         self.note_created(idx);
         Ok(idx)

@@ -28,6 +28,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::schema::{Column, ColumnType, OnDelete, Schema};
 use crate::select::column_names;
+use crate::sql_name::ident;
 use crate::value::Value;
 
 /// The SQL dialect of a dump ([`Database::dump_sql`](crate::Database::dump_sql)). More may
@@ -94,6 +95,7 @@ pub(crate) fn dump(engine: &Engine, dialect: Dialect, out: &mut dyn Write) -> Re
         tables.push(st.table(idx)?);
     }
     let tables = referenced_first(tables);
+    loadable(tables.iter().map(|t| t.schema().as_ref()), dialect)?;
     let mut w = Out {
         out,
         buf: String::new(),
@@ -251,56 +253,6 @@ fn in_cycle(tables: &[&dyn AnyTable]) -> Option<usize> {
     })
 }
 
-/// Words that SQLite or PostgreSQL keep for themselves (SQLite's keywords, PostgreSQL's
-/// reserved words and the non-reserved ones that cannot name a type or function), sorted:
-/// an identifier that is one of them is quoted.
-#[rustfmt::skip]
-const KEYWORDS: &[&str] = &[
-    "ABORT", "ACTION", "ADD", "AFTER", "ALL", "ALTER", "ALWAYS", "ANALYSE", "ANALYZE", "AND",
-    "ANY", "ARRAY", "AS", "ASC", "ASYMMETRIC", "ATTACH", "AUTHORIZATION", "AUTOINCREMENT",
-    "BEFORE", "BEGIN", "BETWEEN", "BIGINT", "BINARY", "BIT", "BOOLEAN", "BOTH", "BY", "CASCADE",
-    "CASE", "CAST", "CHAR", "CHARACTER", "CHECK", "COALESCE", "COLLATE", "COLLATION", "COLUMN",
-    "COMMIT", "CONCURRENTLY", "CONFLICT", "CONSTRAINT", "CREATE", "CROSS", "CURRENT",
-    "CURRENT_CATALOG", "CURRENT_DATE", "CURRENT_ROLE", "CURRENT_SCHEMA", "CURRENT_TIME",
-    "CURRENT_TIMESTAMP", "CURRENT_USER", "DATABASE", "DEC", "DECIMAL", "DEFAULT", "DEFERRABLE",
-    "DEFERRED", "DELETE", "DESC", "DETACH", "DISTINCT", "DO", "DROP", "EACH", "ELSE", "END",
-    "ESCAPE", "EXCEPT", "EXCLUDE", "EXCLUSIVE", "EXISTS", "EXPLAIN", "EXTRACT", "FAIL", "FALSE",
-    "FETCH", "FILTER", "FIRST", "FLOAT", "FOLLOWING", "FOR", "FOREIGN", "FREEZE", "FROM", "FULL",
-    "GENERATED", "GLOB", "GRANT", "GREATEST", "GROUP", "GROUPING", "GROUPS", "HAVING", "IF",
-    "IGNORE", "ILIKE", "IMMEDIATE", "IN", "INDEX", "INDEXED", "INITIALLY", "INNER", "INOUT",
-    "INSERT", "INSTEAD", "INT", "INTEGER", "INTERSECT", "INTERVAL", "INTO", "IS", "ISNULL",
-    "JOIN", "KEY", "LAST", "LATERAL", "LEADING", "LEAST", "LEFT", "LIKE", "LIMIT", "LOCALTIME",
-    "LOCALTIMESTAMP", "MATCH", "MATERIALIZED", "NATIONAL", "NATURAL", "NCHAR", "NO", "NONE",
-    "NORMALIZE", "NOT", "NOTHING", "NOTNULL", "NULL", "NULLIF", "NULLS", "NUMERIC", "OF",
-    "OFFSET", "ON", "ONLY", "OR", "ORDER", "OTHERS", "OUT", "OUTER", "OVER", "OVERLAPS",
-    "OVERLAY", "PARTITION", "PLACING", "PLAN", "POSITION", "PRAGMA", "PRECEDING", "PRECISION",
-    "PRIMARY", "QUERY", "RAISE", "RANGE", "REAL", "RECURSIVE", "REFERENCES", "REGEXP", "REINDEX",
-    "RELEASE", "RENAME", "REPLACE", "RESTRICT", "RETURNING", "RIGHT", "ROLLBACK", "ROW", "ROWS",
-    "SAVEPOINT", "SELECT", "SESSION_USER", "SET", "SETOF", "SIMILAR", "SMALLINT", "SOME",
-    "SUBSTRING", "SYMMETRIC", "SYSTEM_USER", "TABLE", "TABLESAMPLE", "TEMP", "TEMPORARY", "THEN",
-    "TIES", "TIME", "TIMESTAMP", "TO", "TRAILING", "TRANSACTION", "TREAT", "TRIGGER", "TRIM",
-    "TRUE", "UNBOUNDED", "UNION", "UNIQUE", "UPDATE", "USER", "USING", "VACUUM", "VALUES",
-    "VARCHAR", "VARIADIC", "VERBOSE", "VIEW", "VIRTUAL", "WHEN", "WHERE", "WINDOW", "WITH",
-    "WITHOUT",
-];
-
-/// An identifier as SQL text: quoted when it is a keyword of either dialect or has capitals (PostgreSQL folds unquoted names to lower case). tabula's names
-/// are ASCII letters, digits and `_`, so quoting never needs escaping.
-pub(crate) fn ident(name: &str) -> String {
-    let plain = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && KEYWORDS
-            .binary_search(&name.to_ascii_uppercase().as_str())
-            .is_err();
-    if plain {
-        name.to_owned()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
-}
-
 /// A string literal: `'it''s'` (backslashes are plain characters in both dialects, with
 /// PostgreSQL's default `standard_conforming_strings`).
 fn string_literal(s: &str) -> String {
@@ -310,6 +262,81 @@ fn string_literal(s: &str) -> String {
 /// A float that reads back as the same `f64`: the shortest such decimal.
 fn float_literal(f: f64) -> String {
     format!("{f:?}")
+}
+
+/// PostgreSQL's system columns, which no table's own column may be named.
+const PG_SYSTEM_COLUMNS: [&str; 6] = ["tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"];
+
+/// Refuses, before anything is written, the names the dialect's server could not load: in
+/// SQLite, which compares names without case, two tables (or two columns of a table) whose
+/// names differ only in case; in PostgreSQL, a name longer than its 63 bytes, a column named
+/// like a system column, and a table named like the key index (`t_pkey`) or identity
+/// sequence (`t_id_seq`) that PostgreSQL makes for another table. The error names both.
+fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dialect) -> Result<()> {
+    let refuse = |what: String| {
+        Err(Error::Unsupported {
+            feature: format!("{what} in a {dialect} dump"),
+        })
+    };
+    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for s in schemas.clone() {
+        match dialect {
+            Dialect::Sqlite => {
+                if let Some(other) = seen.insert(s.table.to_ascii_lowercase(), &s.table) {
+                    return refuse(format!(
+                        "tables {other} and {}, whose names SQLite does not tell apart",
+                        s.table
+                    ));
+                }
+                let mut cols = HashSet::new();
+                for c in &s.columns {
+                    if !cols.insert(c.name.to_ascii_lowercase()) {
+                        return refuse(format!(
+                            "table {} with two columns named {} but for case, which SQLite does not tell apart",
+                            s.table, c.name
+                        ));
+                    }
+                }
+            }
+            Dialect::Postgres => {
+                let names = std::iter::once(&s.table).chain(s.columns.iter().map(|c| &c.name));
+                if let Some(long) = names.clone().find(|n| n.len() > 63) {
+                    return refuse(format!(
+                        "the name {long} (table {}): PostgreSQL's names hold at most 63 bytes",
+                        s.table
+                    ));
+                }
+                if let Some(c) = s
+                    .columns
+                    .iter()
+                    .find(|c| PG_SYSTEM_COLUMNS.contains(&c.name.as_str()))
+                {
+                    return refuse(format!(
+                        "column {}.{}, which is the name of a PostgreSQL system column",
+                        s.table, c.name
+                    ));
+                }
+                seen.insert(format!("{}_pkey", s.table), &s.table);
+                if s.primary_key_column().ty.is_int() {
+                    seen.insert(
+                        format!("{}_{}_seq", s.table, s.primary_key_column().name),
+                        &s.table,
+                    );
+                }
+            }
+        }
+    }
+    if dialect == Dialect::Postgres {
+        for s in schemas {
+            if let Some(owner) = seen.get(&s.table) {
+                return refuse(format!(
+                    "table {}, whose name PostgreSQL gives to an index or sequence of table {owner}",
+                    s.table
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Why a NUL character cannot be written: neither SQL text nor PostgreSQL's `text` holds one.
@@ -534,12 +561,14 @@ pub(crate) struct NamedIndex {
 /// The ordered indexes of `schemas` (not the unique constraints' hash indexes), tables in
 /// name order and each table's in schema order (single columns, then composite ones), each
 /// named `<table>_<columns>_idx`. Names several indexes would share (table `a_b` on `c` and
-/// table `a` on `b_c`, or `t` on `a_b` and on `(a, b)`) are told apart by a checksum of the
+/// table `a` on `b_c`, or `t` on `a_b` and on `(a, b)`), and names a table has (table
+/// `t_x_idx` beside `t` on `x`), are told apart by a checksum of the
 /// index's own table and columns (`a_b_c_1f2e3d4c_idx`), a name that always names the index
 /// (`checked`), so that no name depends on the order of the others.
 pub(crate) fn index_names<'a>(schemas: impl IntoIterator<Item = &'a Schema>) -> Vec<NamedIndex> {
     let mut schemas: Vec<&Schema> = schemas.into_iter().collect();
     schemas.sort_by(|a, b| a.table.cmp(&b.table));
+    let schemas_seen: Vec<String> = schemas.iter().map(|s| s.table.clone()).collect();
     let mut out: Vec<NamedIndex> = Vec::new();
     for schema in schemas {
         let singles = schema
@@ -564,9 +593,17 @@ pub(crate) fn index_names<'a>(schemas: impl IntoIterator<Item = &'a Schema>) -> 
             });
         }
     }
+    // A name a table has is taken too (SQLite compares names without case).
+    let tables: HashSet<String> = schemas_seen
+        .iter()
+        .map(|t| t.to_ascii_lowercase())
+        .collect();
     let shared: Vec<bool> = out
         .iter()
-        .map(|a| out.iter().filter(|b| b.name == a.name).count() > 1)
+        .map(|a| {
+            out.iter().filter(|b| b.name == a.name).count() > 1
+                || tables.contains(&a.name.to_ascii_lowercase())
+        })
         .collect();
     for (ix, shared) in out.iter_mut().zip(shared) {
         if shared {
@@ -698,19 +735,6 @@ fn next_key(out: &mut String, schema: &Schema, next: i64, dialect: Dialect) -> f
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn identifiers_are_quoted_when_needed() {
-        assert_eq!(ident("students"), "students");
-        assert_eq!(ident("user"), "\"user\"");
-        assert_eq!(ident("order"), "\"order\"");
-        assert_eq!(ident("firstName"), "\"firstName\"");
-        assert_eq!(ident("id"), "id");
-        assert!(
-            KEYWORDS.windows(2).all(|w| w[0] < w[1]),
-            "sorted, for binary_search"
-        );
-    }
 
     #[test]
     fn types_narrower_than_sql_carry_a_range() {

@@ -902,3 +902,188 @@ fn a_table_outside_a_cycle_waits_for_it_and_keeps_its_keys_inline() {
         assert_eq!(copy.schema(t).unwrap(), db.schema(t).unwrap(), "{t}");
     }
 }
+
+/// A rename rewrites the checks that name the column, quoting the new name where SQL needs
+/// it (a keyword, capitals) and renaming a quoted mention too; the checks still hold, and
+/// the dump of both dialects reads back to the same schema.
+#[test]
+fn renamed_columns_in_checks_are_quoted_and_read_back() {
+    let db = Database::in_memory();
+    db.sql(
+        r#"CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER CHECK (a > 0), b INTEGER,
+           "Val" INTEGER CHECK ("Val" < 100), CHECK (b > 0))"#,
+    )
+    .unwrap();
+    db.sql(r#"ALTER TABLE t RENAME COLUMN a TO "group""#)
+        .unwrap();
+    db.sql(r#"ALTER TABLE t RENAME COLUMN b TO "B""#).unwrap();
+    db.sql(r#"ALTER TABLE t RENAME COLUMN "Val" TO v"#).unwrap();
+    let schema = db.schema("t").unwrap();
+    let checks: Vec<Option<&str>> = schema.columns.iter().map(|c| c.check.as_deref()).collect();
+    assert_eq!(
+        checks,
+        [None, Some(r#""group" > 0"#), None, Some("v < 100")]
+    );
+    assert_eq!(schema.checks, [r#""B" > 0"#]);
+    db.sql(r#"INSERT INTO t ("group", "B", v) VALUES (1, 1, 1)"#)
+        .unwrap();
+    for (bad, column) in [
+        ("(0, 1, 1)", "group"),
+        ("(1, 0, 1)", "B"),
+        ("(1, 1, 100)", "v"),
+    ] {
+        let err = db
+            .sql(&format!(r#"INSERT INTO t ("group", "B", v) VALUES {bad}"#))
+            .unwrap_err();
+        assert!(
+            matches!(err.innermost(), Error::Check { constraint, .. } if constraint.contains(column)),
+            "{bad}: {err}"
+        );
+    }
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        let copy = Database::in_memory();
+        copy.sql(&dump(&db, dialect)).unwrap();
+        assert_eq!(
+            copy.schema("t").unwrap().columns,
+            schema.columns,
+            "{dialect:?}"
+        );
+        assert_eq!(
+            copy.schema("t").unwrap().checks,
+            schema.checks,
+            "{dialect:?}"
+        );
+        assert_eq!(rows(&copy, "t"), rows(&db, "t"), "{dialect:?}");
+    }
+}
+
+/// `DEFAULT NULL` is no default: the schema says so from the start, so that neither a
+/// reopen (whose schema file cannot tell the two apart) nor a dump changes it.
+#[test]
+fn a_default_of_null_is_no_default_and_reads_back_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, w TEXT DEFAULT NULL, n INTEGER NOT NULL DEFAULT NULL)")
+        .unwrap();
+    let schema = db.schema("t").unwrap();
+    assert!(
+        schema.columns.iter().all(|c| c.default.is_none()),
+        "{schema:?}"
+    );
+    db.sql("INSERT INTO t (n) VALUES (1)").unwrap();
+    let err = db.sql("INSERT INTO t (w) VALUES ('x')").unwrap_err();
+    assert!(
+        matches!(err.innermost(), Error::NotNull { column, .. } if column == "n"),
+        "{err}"
+    );
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        let copy = Database::in_memory();
+        copy.sql(&dump(&db, dialect)).unwrap();
+        assert_eq!(copy.schema("t").unwrap(), schema, "{dialect:?}");
+    }
+    db.close().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    assert_eq!(db.schema("t").unwrap(), schema);
+    assert_eq!(
+        rows(&db, "t"),
+        [[Value::Int(1), Value::Null, Value::Int(1)]]
+    );
+}
+
+/// A table name SQLite keeps for itself (`sqlite_…`, any case) is refused when the table is
+/// made, by SQL or by the library, naming it: its dump could not load into SQLite, nor read
+/// back (the dump's `sqlite_sequence` lines set the next keys).
+#[test]
+fn table_names_sqlite_keeps_are_refused_naming_them() {
+    let db = Database::in_memory();
+    for name in ["sqlite_sequence", "SQLite_stat1", "sqlite_x"] {
+        let err = db
+            .sql(&format!("CREATE TABLE {name} (id INTEGER PRIMARY KEY)"))
+            .unwrap_err();
+        assert!(
+            matches!(err.innermost(), Error::InvalidName { name: n, reason } if n == name && reason.contains("sqlite_")),
+            "{err}"
+        );
+        let schema =
+            Schema::new(name, vec![Column::new("id", ColumnType::I64).primary_key()]).unwrap();
+        assert!(matches!(
+            db.create_table(schema),
+            Err(Error::InvalidName { .. })
+        ));
+    }
+    assert!(db.table_names().unwrap().is_empty());
+    db.sql("CREATE TABLE sqlitex (id INTEGER PRIMARY KEY)")
+        .unwrap();
+}
+
+/// An index's made-up name never takes a table's name: `t` indexed on `x` beside a table
+/// `t_x_idx` (in any case) loads into SQLite and reads back into tabula.
+#[test]
+fn index_names_never_take_a_table_name() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, x INTEGER); CREATE INDEX ON t (x);
+         CREATE TABLE \"T_x_idx\" (id INTEGER PRIMARY KEY, y INTEGER); CREATE INDEX ON \"T_x_idx\" (y);
+         INSERT INTO t (x) VALUES (1), (2); INSERT INTO \"T_x_idx\" (y) VALUES (3)",
+    )
+    .unwrap();
+    let script = dump(&db, Dialect::Sqlite);
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&script)
+        .unwrap_or_else(|e| panic!("{e}\n{script}"));
+    let indexes: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 2, "{script}");
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        let copy = Database::in_memory();
+        copy.sql(&dump(&db, dialect)).unwrap();
+        for t in ["t", "T_x_idx"] {
+            assert_eq!(
+                copy.schema(t).unwrap(),
+                db.schema(t).unwrap(),
+                "{dialect:?}"
+            );
+            assert_eq!(rows(&copy, t), rows(&db, t), "{dialect:?}");
+        }
+    }
+}
+
+/// Names the dialect's server could not load are refused before anything is written, the
+/// error naming them: tables or columns apart only by case in SQLite; in PostgreSQL a
+/// 64-byte name, a system column's name, a table named like another's key index or
+/// identity sequence. The other dialect still dumps each.
+#[test]
+fn names_the_server_cannot_load_are_refused_by_name() {
+    let long = "c".repeat(64);
+    let cases: [(&str, Dialect, &str); 5] = [
+        ("CREATE TABLE \"Order\" (id INTEGER PRIMARY KEY); CREATE TABLE \"order\" (id INTEGER PRIMARY KEY)", Dialect::Sqlite, "Order"),
+        ("CREATE TABLE t (id INTEGER PRIMARY KEY, x INTEGER, \"X\" INTEGER)", Dialect::Sqlite, "X"),
+        (&format!("CREATE TABLE t (id INTEGER PRIMARY KEY, {long} INTEGER)"), Dialect::Postgres, &long),
+        ("CREATE TABLE t (id INTEGER PRIMARY KEY, xmin INTEGER)", Dialect::Postgres, "t.xmin"),
+        ("CREATE TABLE t (id INTEGER PRIMARY KEY); CREATE TABLE t_id_seq (id INTEGER PRIMARY KEY)", Dialect::Postgres, "t_id_seq"),
+    ];
+    for (ddl, dialect, named) in cases {
+        let db = Database::in_memory();
+        db.sql(ddl).unwrap();
+        let mut out = Vec::new();
+        let err = db.dump_sql(dialect, &mut out).unwrap_err();
+        assert!(
+            matches!(&err, Error::Unsupported { feature } if feature.contains(named)),
+            "{ddl}: {err}"
+        );
+        assert!(out.is_empty(), "{ddl}: wrote {} bytes", out.len());
+        let other = if dialect == Dialect::Sqlite {
+            Dialect::Postgres
+        } else {
+            Dialect::Sqlite
+        };
+        let copy = Database::in_memory();
+        copy.sql(&dump(&db, other)).unwrap();
+        assert_eq!(copy.table_names().unwrap(), db.table_names().unwrap());
+    }
+}
