@@ -43,9 +43,9 @@ pub fn run(dir: &Path, dialect: DialectArg, output: Option<&PathBuf>) -> anyhow:
         out.flush().context("writing the dump to standard output")?;
         return Ok(());
     };
-    // A regular file is synced before it takes the name (a pipe or a device cannot be).
-    let write = |to: &Path, sync: bool| -> anyhow::Result<()> {
-        let f = File::create(to).with_context(|| format!("creating {}", to.display()))?;
+    // Writes the dump into `f`, synced when it is a regular file about to take the name
+    // (a pipe or a device cannot be synced).
+    let fill = |f: File, sync: bool| -> anyhow::Result<()> {
         let mut out = BufWriter::new(f);
         db.dump_sql(dialect.into(), &mut out)?;
         let f = out.into_inner().map_err(|e| e.into_error())?;
@@ -60,7 +60,8 @@ pub fn run(dir: &Path, dialect: DialectArg, output: Option<&PathBuf>) -> anyhow:
     };
     let context = || format!("writing the dump to {}", path.display());
     if in_place {
-        return write(path, false).with_context(context);
+        let f = File::create(path).with_context(|| format!("opening {}", path.display()))?;
+        return fill(f, false).with_context(context);
     }
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let temp = path.with_file_name(format!(
@@ -68,7 +69,20 @@ pub fn run(dir: &Path, dialect: DialectArg, output: Option<&PathBuf>) -> anyhow:
         name.as_deref().unwrap_or("dump"),
         std::process::id()
     ));
-    let written = write(&temp, true).and_then(|()| {
+    // Made anew: never through a link, nor over a file, someone left at that name.
+    let f = File::options()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .with_context(|| format!("creating {}", temp.display()))
+        .with_context(context)?;
+    // The dump replacing a file keeps that file's permissions (a dump holds every row).
+    let keep = std::fs::metadata(path).ok().map(|m| m.permissions());
+    let written = fill(f, true).and_then(|()| {
+        if let Some(permissions) = keep {
+            std::fs::set_permissions(&temp, permissions)
+                .with_context(|| format!("setting the permissions of {}", temp.display()))?;
+        }
         std::fs::rename(&temp, path)
             .with_context(|| format!("renaming {} to {}", temp.display(), path.display()))
     });

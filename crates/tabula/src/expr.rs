@@ -11,6 +11,7 @@ use std::ops::Bound;
 
 use sqlparser::ast::{BinaryOperator, Expr, InTarget, Spanned, UnaryOperator, Value as SqlValue};
 use sqlparser::dialect::GenericDialect;
+use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 
@@ -369,28 +370,84 @@ impl Condition {
     }
 }
 
-/// `text` with every identifier, quoted or not, that names an old column (`renames`: old,
-/// new) replaced by the new name, quoted where SQL needs it (`ident`), and nothing else
-/// changed: a check's text after a rename. Text that names none of them, or does not
+/// `text` with every mention of an old column (`renames`: old, new) naming the new one,
+/// and nothing else changed: a check's text after a rename. A quoted mention stays quoted;
+/// an unquoted one is written as the new name is, as a derive's check would name it (the
+/// dump quotes what SQL needs: [`quote_columns`]). Text that names none of them, or does not
 /// tokenize, is returned as it is.
 pub(crate) fn rename_columns(text: &str, renames: &[(String, String)]) -> String {
+    rewrite_names(text, |name, quoted| {
+        let (_, new) = renames.iter().find(|(old, _)| old == name)?;
+        Some(if quoted {
+            format!("\"{}\"", new.replace('"', "\"\""))
+        } else {
+            new.clone()
+        })
+    })
+}
+
+/// `text` with every mention of one of `columns` written as SQL needs it (`ident`: quoted
+/// when it is a keyword or has capitals), for a dump that other servers read.
+pub(crate) fn quote_columns(text: &str, columns: &[&str]) -> String {
+    rewrite_names(text, |name, _| columns.contains(&name).then(|| ident(name)))
+}
+
+/// Words that are the syntax of a condition, never a column's name when unquoted.
+const CONDITION_WORDS: [Keyword; 19] = [
+    Keyword::TRUE,
+    Keyword::FALSE,
+    Keyword::NULL,
+    Keyword::AND,
+    Keyword::OR,
+    Keyword::NOT,
+    Keyword::IS,
+    Keyword::IN,
+    Keyword::LIKE,
+    Keyword::ILIKE,
+    Keyword::BETWEEN,
+    Keyword::ESCAPE,
+    Keyword::CASE,
+    Keyword::WHEN,
+    Keyword::THEN,
+    Keyword::ELSE,
+    Keyword::END,
+    Keyword::DISTINCT,
+    Keyword::FROM,
+];
+
+/// `text` with each name token (a quoted identifier, or a word that is neither a condition's
+/// syntax nor a function called) that `f` maps (given the name and whether it was quoted)
+/// replaced, and every other token as written. Text that `f` changes nowhere, or that does
+/// not tokenize, is returned as it is.
+fn rewrite_names(text: &str, f: impl Fn(&str, bool) -> Option<String>) -> String {
     let Ok(tokens) = sqlparser::tokenizer::Tokenizer::new(&GenericDialect {}, text).tokenize()
     else {
         return text.to_owned();
     };
-    let renamed = |t: &Token| match t {
-        Token::Word(w) => renames
+    let called = |i: usize| {
+        tokens[i + 1..]
             .iter()
-            .find(|(old, _)| *old == w.value)
-            .map(|(_, new)| ident(new)),
-        _ => None,
+            .find(|t| !matches!(t, Token::Whitespace(_)))
+            .is_some_and(|t| matches!(t, Token::LParen))
     };
-    if !tokens.iter().any(|t| renamed(t).is_some()) {
+    let renamed: Vec<Option<String>> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| match t {
+            Token::Word(w) if w.quote_style.is_some() => f(&w.value, true),
+            Token::Word(w) if !CONDITION_WORDS.contains(&w.keyword) && !called(i) => {
+                f(&w.value, false)
+            }
+            _ => None,
+        })
+        .collect();
+    if renamed.iter().all(Option::is_none) {
         return text.to_owned();
     }
     tokens
         .iter()
-        .map(|t| match (renamed(t), t) {
+        .zip(renamed)
+        .map(|(t, new)| match (new, t) {
             (Some(new), _) => new,
             // A token's `Display` drops the quote doubling a string needs.
             (None, Token::SingleQuotedString(s)) => format!("'{}'", s.replace('\'', "''")),
@@ -879,6 +936,32 @@ fn eval<'v>(n: &Node, get: &dyn Fn(usize) -> ValueRef<'v>) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rename_changes_names_only() {
+        let renames = [
+            ("a".to_owned(), "group".to_owned()),
+            ("true".to_owned(), "yes".to_owned()),
+            ("lower".to_owned(), "low".to_owned()),
+        ];
+        let cases = [
+            // Unquoted as written, quoted stays quoted; literals and strings untouched.
+            ("a > 0 AND b = 'a'", "group > 0 AND b = 'a'"),
+            (r#""a" > 0"#, r#""group" > 0"#),
+            (r#""true" = true"#, r#""yes" = true"#),
+            // A function called is no column.
+            ("lower(a) = 'x'", "lower(group) = 'x'"),
+            ("lower > 0", "low > 0"),
+            ("b = 'it''s a'", "b = 'it''s a'"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(rename_columns(text, &renames), want, "{text}");
+        }
+        assert_eq!(
+            quote_columns("group > 0 AND B < x", &["group", "B", "x"]),
+            r#""group" > 0 AND "B" < x"#
+        );
+    }
     use crate::schema::{Column, ColumnType};
 
     fn schema() -> Schema {

@@ -26,6 +26,7 @@ use std::str::FromStr;
 use crate::engine::any_table::AnyTable;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::expr::quote_columns;
 use crate::schema::{Column, ColumnType, OnDelete, Schema};
 use crate::select::column_names;
 use crate::sql_name::ident;
@@ -264,14 +265,20 @@ fn float_literal(f: f64) -> String {
     format!("{f:?}")
 }
 
+/// The names of `schema`'s columns.
+fn column_refs(schema: &Schema) -> Vec<&str> {
+    schema.columns.iter().map(|c| c.name.as_str()).collect()
+}
+
 /// PostgreSQL's system columns, which no table's own column may be named.
 const PG_SYSTEM_COLUMNS: [&str; 6] = ["tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"];
 
 /// Refuses, before anything is written, the names the dialect's server could not load: in
 /// SQLite, which compares names without case, two tables (or two columns of a table) whose
 /// names differ only in case; in PostgreSQL, a name longer than its 63 bytes, a column named
-/// like a system column, and a table named like the key index (`t_pkey`) or identity
-/// sequence (`t_id_seq`) that PostgreSQL makes for another table. The error names both.
+/// like a system column, and a table named like the key index (`t_pkey`), a unique
+/// constraint's index (`t_email_key`) or the identity sequence (`t_id_seq`) that PostgreSQL
+/// makes for another table. The error names both.
 fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dialect) -> Result<()> {
     let refuse = |what: String| {
         Err(Error::Unsupported {
@@ -317,6 +324,15 @@ fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dial
                     ));
                 }
                 seen.insert(format!("{}_pkey", s.table), &s.table);
+                // A unique constraint's index: `t_c_key`, `t_a_b_key`.
+                let uniques = s
+                    .columns
+                    .iter()
+                    .filter(|c| c.unique)
+                    .map(|c| vec![c.name.clone()]);
+                for cols in uniques.chain(s.unique.iter().cloned()) {
+                    seen.insert(format!("{}_{}_key", s.table, cols.join("_")), &s.table);
+                }
                 if s.primary_key_column().ty.is_int() {
                     seen.insert(
                         format!("{}_{}_seq", s.table, s.primary_key_column().name),
@@ -476,6 +492,7 @@ fn column_def(
         }
     }
     if let Some(check) = &c.check {
+        let check = quote_columns(check, &column_refs(schema));
         fmt(write!(out, " CHECK ({check})"))?;
     }
     if let Some(fk) = &c.references {
@@ -529,6 +546,7 @@ fn create_table(
         parts.push(format!("    UNIQUE ({})", column_list(u)));
     }
     for check in &schema.checks {
+        let check = quote_columns(check, &column_refs(schema));
         parts.push(format!("    CHECK ({check})"));
     }
     fmt(writeln!(out, "{}\n);", parts.join(",\n")))
@@ -601,7 +619,10 @@ pub(crate) fn index_names<'a>(schemas: impl IntoIterator<Item = &'a Schema>) -> 
     let shared: Vec<bool> = out
         .iter()
         .map(|a| {
-            out.iter().filter(|b| b.name == a.name).count() > 1
+            out.iter()
+                .filter(|b| b.name.eq_ignore_ascii_case(&a.name))
+                .count()
+                > 1
                 || tables.contains(&a.name.to_ascii_lowercase())
         })
         .collect();

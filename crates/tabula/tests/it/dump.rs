@@ -903,56 +903,76 @@ fn a_table_outside_a_cycle_waits_for_it_and_keeps_its_keys_inline() {
     }
 }
 
-/// A rename rewrites the checks that name the column, quoting the new name where SQL needs
-/// it (a keyword, capitals) and renaming a quoted mention too; the checks still hold, and
-/// the dump of both dialects reads back to the same schema.
+/// A rename rewrites the checks that name the column, an unquoted mention as the new name
+/// is written (as a derive's check names it) and a quoted one quoted; the checks still hold,
+/// and the dump, which quotes every name SQL needs quoted (a keyword, capitals), reads back
+/// in both dialects.
 #[test]
 fn renamed_columns_in_checks_are_quoted_and_read_back() {
     let db = Database::in_memory();
     db.sql(
         r#"CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER CHECK (a > 0), b INTEGER,
-           "Val" INTEGER CHECK ("Val" < 100), CHECK (b > 0))"#,
+           "Val" INTEGER CHECK ("Val" < 100), "true" BOOLEAN CHECK ("true" = true),
+           CHECK (b > 0))"#,
     )
     .unwrap();
     db.sql(r#"ALTER TABLE t RENAME COLUMN a TO "group""#)
         .unwrap();
     db.sql(r#"ALTER TABLE t RENAME COLUMN b TO "B""#).unwrap();
     db.sql(r#"ALTER TABLE t RENAME COLUMN "Val" TO v"#).unwrap();
+    db.sql(r#"ALTER TABLE t RENAME COLUMN "true" TO yes"#)
+        .unwrap();
     let schema = db.schema("t").unwrap();
     let checks: Vec<Option<&str>> = schema.columns.iter().map(|c| c.check.as_deref()).collect();
     assert_eq!(
         checks,
-        [None, Some(r#""group" > 0"#), None, Some("v < 100")]
+        [
+            None,
+            Some("group > 0"),
+            None,
+            Some(r#""v" < 100"#),
+            Some(r#""yes" = true"#)
+        ]
     );
-    assert_eq!(schema.checks, [r#""B" > 0"#]);
-    db.sql(r#"INSERT INTO t ("group", "B", v) VALUES (1, 1, 1)"#)
+    assert_eq!(schema.checks, ["B > 0"]);
+    db.sql(r#"INSERT INTO t ("group", "B", v, yes) VALUES (1, 1, 1, true)"#)
         .unwrap();
     for (bad, column) in [
-        ("(0, 1, 1)", "group"),
-        ("(1, 0, 1)", "B"),
-        ("(1, 1, 100)", "v"),
+        ("(0, 1, 1, true)", "group"),
+        ("(1, 0, 1, true)", "B"),
+        ("(1, 1, 100, true)", "v"),
+        ("(1, 1, 1, false)", "yes"),
     ] {
         let err = db
-            .sql(&format!(r#"INSERT INTO t ("group", "B", v) VALUES {bad}"#))
+            .sql(&format!(
+                r#"INSERT INTO t ("group", "B", v, yes) VALUES {bad}"#
+            ))
             .unwrap_err();
         assert!(
             matches!(err.innermost(), Error::Check { constraint, .. } if constraint.contains(column)),
             "{bad}: {err}"
         );
     }
+    let script = dump(&db, Dialect::Sqlite);
+    assert!(script.contains(r#"CHECK ("group" > 0)"#), "{script}");
+    assert!(script.contains(r#"CHECK ("B" > 0)"#), "{script}");
     for dialect in [Dialect::Sqlite, Dialect::Postgres] {
         let copy = Database::in_memory();
         copy.sql(&dump(&db, dialect)).unwrap();
+        let back = copy.schema("t").unwrap();
+        let checks: Vec<Option<&str>> = back.columns.iter().map(|c| c.check.as_deref()).collect();
         assert_eq!(
-            copy.schema("t").unwrap().columns,
-            schema.columns,
+            checks,
+            [
+                None,
+                Some(r#""group" > 0"#),
+                None,
+                Some("v < 100"),
+                Some("yes = true")
+            ],
             "{dialect:?}"
         );
-        assert_eq!(
-            copy.schema("t").unwrap().checks,
-            schema.checks,
-            "{dialect:?}"
-        );
+        assert_eq!(back.checks, [r#""B" > 0"#], "{dialect:?}");
         assert_eq!(rows(&copy, "t"), rows(&db, "t"), "{dialect:?}");
     }
 }
@@ -1016,14 +1036,17 @@ fn table_names_sqlite_keeps_are_refused_naming_them() {
         .unwrap();
 }
 
-/// An index's made-up name never takes a table's name: `t` indexed on `x` beside a table
-/// `t_x_idx` (in any case) loads into SQLite and reads back into tabula.
+/// An index's made-up name never takes a table's name, nor another index's in another case:
+/// `t` indexed on `x` beside a table `T_x_idx`, and `a` on `B_c` beside `a_b` on `c`, load
+/// into SQLite and read back into tabula.
 #[test]
 fn index_names_never_take_a_table_name() {
     let db = Database::in_memory();
     db.sql(
         "CREATE TABLE t (id INTEGER PRIMARY KEY, x INTEGER); CREATE INDEX ON t (x);
          CREATE TABLE \"T_x_idx\" (id INTEGER PRIMARY KEY, y INTEGER); CREATE INDEX ON \"T_x_idx\" (y);
+         CREATE TABLE a (id INTEGER PRIMARY KEY, \"B_c\" INTEGER); CREATE INDEX ON a (\"B_c\");
+         CREATE TABLE a_b (id INTEGER PRIMARY KEY, c INTEGER); CREATE INDEX ON a_b (c);
          INSERT INTO t (x) VALUES (1), (2); INSERT INTO \"T_x_idx\" (y) VALUES (3)",
     )
     .unwrap();
@@ -1038,11 +1061,11 @@ fn index_names_never_take_a_table_name() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(indexes, 2, "{script}");
+    assert_eq!(indexes, 4, "{script}");
     for dialect in [Dialect::Sqlite, Dialect::Postgres] {
         let copy = Database::in_memory();
         copy.sql(&dump(&db, dialect)).unwrap();
-        for t in ["t", "T_x_idx"] {
+        for t in ["t", "T_x_idx", "a", "a_b"] {
             assert_eq!(
                 copy.schema(t).unwrap(),
                 db.schema(t).unwrap(),
@@ -1060,12 +1083,13 @@ fn index_names_never_take_a_table_name() {
 #[test]
 fn names_the_server_cannot_load_are_refused_by_name() {
     let long = "c".repeat(64);
-    let cases: [(&str, Dialect, &str); 5] = [
+    let cases: [(&str, Dialect, &str); 6] = [
         ("CREATE TABLE \"Order\" (id INTEGER PRIMARY KEY); CREATE TABLE \"order\" (id INTEGER PRIMARY KEY)", Dialect::Sqlite, "Order"),
         ("CREATE TABLE t (id INTEGER PRIMARY KEY, x INTEGER, \"X\" INTEGER)", Dialect::Sqlite, "X"),
         (&format!("CREATE TABLE t (id INTEGER PRIMARY KEY, {long} INTEGER)"), Dialect::Postgres, &long),
         ("CREATE TABLE t (id INTEGER PRIMARY KEY, xmin INTEGER)", Dialect::Postgres, "t.xmin"),
         ("CREATE TABLE t (id INTEGER PRIMARY KEY); CREATE TABLE t_id_seq (id INTEGER PRIMARY KEY)", Dialect::Postgres, "t_id_seq"),
+        ("CREATE TABLE t (id INTEGER PRIMARY KEY, x INTEGER UNIQUE); CREATE TABLE t_x_key (id INTEGER PRIMARY KEY)", Dialect::Postgres, "t_x_key"),
     ];
     for (ddl, dialect, named) in cases {
         let db = Database::in_memory();
