@@ -17,7 +17,7 @@ use sqlparser::tokenizer::Token;
 
 use crate::error::{Error, Result};
 use crate::schema::Schema;
-use crate::sql_name::ident;
+use crate::sql_name::{self, ident};
 use crate::value::{Value, ValueRef};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -379,7 +379,7 @@ pub(crate) fn rename_columns(text: &str, renames: &[(String, String)]) -> String
     rewrite_names(text, |name, quoted| {
         let (_, new) = renames.iter().find(|(old, _)| old == name)?;
         Some(if quoted {
-            format!("\"{}\"", new.replace('"', "\"\""))
+            sql_name::quoted(new)
         } else {
             new.clone()
         })
@@ -936,6 +936,7 @@ fn eval<'v>(n: &Node, get: &dyn Fn(usize) -> ValueRef<'v>) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::{Column, ColumnType};
 
     #[test]
     fn a_rename_changes_names_only() {
@@ -962,7 +963,6 @@ mod tests {
             r#""group" > 0 AND "B" < x"#
         );
     }
-    use crate::schema::{Column, ColumnType};
 
     fn schema() -> Schema {
         Schema::new(

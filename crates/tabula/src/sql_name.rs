@@ -48,8 +48,13 @@ pub(crate) fn ident(name: &str) -> String {
     if plain {
         name.to_owned()
     } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
+        quoted(name)
     }
+}
+
+/// A name quoted, whatever it is: `"a""b"` for `a"b`.
+pub(crate) fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 #[cfg(test)]

@@ -306,8 +306,8 @@ fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dial
                 }
             }
             Dialect::Postgres => {
-                let names = std::iter::once(&s.table).chain(s.columns.iter().map(|c| &c.name));
-                if let Some(long) = names.clone().find(|n| n.len() > 63) {
+                let mut names = std::iter::once(&s.table).chain(s.columns.iter().map(|c| &c.name));
+                if let Some(long) = names.find(|n| n.len() > 63) {
                     return refuse(format!(
                         "the name {long} (table {}): PostgreSQL's names hold at most 63 bytes",
                         s.table
@@ -586,7 +586,11 @@ pub(crate) struct NamedIndex {
 pub(crate) fn index_names<'a>(schemas: impl IntoIterator<Item = &'a Schema>) -> Vec<NamedIndex> {
     let mut schemas: Vec<&Schema> = schemas.into_iter().collect();
     schemas.sort_by(|a, b| a.table.cmp(&b.table));
-    let schemas_seen: Vec<String> = schemas.iter().map(|s| s.table.clone()).collect();
+    // A name a table has is taken too (SQLite compares names without case).
+    let tables: HashSet<String> = schemas
+        .iter()
+        .map(|s| s.table.to_ascii_lowercase())
+        .collect();
     let mut out: Vec<NamedIndex> = Vec::new();
     for schema in schemas {
         let singles = schema
@@ -611,11 +615,6 @@ pub(crate) fn index_names<'a>(schemas: impl IntoIterator<Item = &'a Schema>) -> 
             });
         }
     }
-    // A name a table has is taken too (SQLite compares names without case).
-    let tables: HashSet<String> = schemas_seen
-        .iter()
-        .map(|t| t.to_ascii_lowercase())
-        .collect();
     let shared: Vec<bool> = out
         .iter()
         .map(|a| {
