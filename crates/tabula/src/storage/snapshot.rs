@@ -87,18 +87,7 @@ pub(crate) fn decode<T: Send>(
     if threads < 2 || text.len() < (1 << 20) {
         return Ok(vec![decode_chunk(path, schema, text, 0, convert)?]);
     }
-    // Split at line boundaries into one chunk per thread.
-    let mut bounds = vec![0usize];
-    for i in 1..threads {
-        let target = text.len() * i / threads;
-        let cut = text[target..]
-            .find('\n')
-            .map_or(text.len(), |p| target + p + 1);
-        if cut > *bounds.last().unwrap_or(&0) && cut < text.len() {
-            bounds.push(cut);
-        }
-    }
-    bounds.push(text.len());
+    let bounds = line_bounds(text, threads);
     let chunks: Vec<(&str, u64)> = bounds
         .windows(2)
         .map(|w| {
@@ -121,6 +110,25 @@ pub(crate) fn decode<T: Send>(
             })
             .collect()
     })
+}
+
+/// Where to cut `text` into about `parts` chunks of whole lines: the offsets of the
+/// chunks' starts and of the text's end, in order. The search for a line's end is over
+/// bytes: an even share of the text may end inside a character, and a newline byte is
+/// always one (so every cut is a character boundary).
+fn line_bounds(text: &str, parts: usize) -> Vec<usize> {
+    let mut bounds = vec![0usize];
+    for i in 1..parts {
+        let target = text.len() * i / parts;
+        let cut = (text.as_bytes()[target..].iter())
+            .position(|&b| b == b'\n')
+            .map_or(text.len(), |p| target + p + 1);
+        if cut > *bounds.last().unwrap_or(&0) && cut < text.len() {
+            bounds.push(cut);
+        }
+    }
+    bounds.push(text.len());
+    bounds
 }
 
 fn decode_chunk<T>(
@@ -203,6 +211,25 @@ mod tests {
         assert!(text.len() > 1 << 20);
         assert_eq!(ids(&s, &text).unwrap(), (1..=30_000).collect::<Vec<_>>());
         assert_eq!(ids(&s, &lines(3)).unwrap(), vec![1, 2, 3]);
+    }
+
+    /// Text of characters several bytes long: an even share of it mostly ends inside one.
+    /// Every cut is at a line's start, for any number of threads, and the rows come back.
+    #[test]
+    fn chunks_of_multibyte_text_are_cut_between_lines() {
+        let s = schema();
+        let text: String = (1..=20_000)
+            .map(|i| format!("{{\"id\":{i},\"name\":\"学生 {i} 名字 あいう ab\"}}\n"))
+            .collect();
+        assert!(text.len() > 1 << 20);
+        for parts in 1..=9 {
+            let bounds = line_bounds(&text, parts);
+            assert_eq!((bounds[0], bounds.last()), (0, Some(&text.len())));
+            for &b in &bounds[1..bounds.len() - 1] {
+                assert_eq!(text.as_bytes()[b - 1], b'\n', "{parts} parts, cut at {b}");
+            }
+        }
+        assert_eq!(ids(&s, &text).unwrap(), (1..=20_000).collect::<Vec<_>>());
     }
 
     #[test]

@@ -48,6 +48,39 @@ fn rows_survive_reopen_with_and_without_checkpoint() {
     }
 }
 
+/// A snapshot over 1 MiB is parsed in chunks on several threads, cut at lines: text of
+/// characters several bytes long (where an even share of the file mostly ends inside one)
+/// reopens whole, for any cut.
+#[test]
+fn a_large_snapshot_of_multibyte_text_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    let s = db.table::<Student>().unwrap();
+    let rows: Vec<Student> = (0..20_000)
+        .map(|i| Student {
+            name: format!("{i}{}", "学".repeat(40)),
+            email: format!("学{i}@大学.edu"),
+            ..student("x", 2024, 3.0)
+        })
+        .collect();
+    s.insert_many(rows).unwrap();
+    db.close().unwrap();
+    let snapshot = fs::metadata(path.join("data/students.records")).unwrap();
+    assert!(snapshot.len() > 1 << 20, "{}", snapshot.len());
+    let db = Database::open(&path).unwrap();
+    let s = db.table::<Student>().unwrap();
+    assert_eq!(s.count().unwrap(), 20_000);
+    let last = s.get(20_000u64).unwrap().unwrap();
+    assert_eq!(
+        (last.name.as_str(), last.email.as_str()),
+        (
+            format!("19999{}", "学".repeat(40)).as_str(),
+            "学19999@大学.edu"
+        )
+    );
+}
+
 #[test]
 fn files_are_readable_json() {
     let dir = tempfile::tempdir().unwrap();
