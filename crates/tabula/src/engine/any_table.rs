@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::lookup::Lookup;
-use crate::query::{self, ColsTest, NewValues, Plan, QuerySpec};
+use crate::query::{self, NewValues, Plan, QuerySpec, RowTest};
 use crate::record::{Cols, DynRow, Record, Row};
 use crate::schema::{ColumnType, Schema};
 use crate::storage::codec::RowsWriter;
@@ -108,7 +108,7 @@ pub(crate) trait AnyTable: Send + Sync {
     fn dyn_delete_where(
         &mut self,
         q: &QuerySpec<'_, Row>,
-        keep: Option<ColsTest<'_>>,
+        keep: Option<RowTest<'_>>,
     ) -> Result<usize>;
     /// Sets columns `cols` of the rows `q`'s predicates select that `keep` keeps to the
     /// values `new` pushes for each (`cols.len()` of them, of the columns' types, worked
@@ -118,7 +118,7 @@ pub(crate) trait AnyTable: Send + Sync {
     fn dyn_update_where(
         &mut self,
         q: &QuerySpec<'_, Row>,
-        keep: Option<ColsTest<'_>>,
+        keep: Option<RowTest<'_>>,
         cols: &[usize],
         new: NewValues<'_>,
     ) -> Result<usize>;
@@ -144,7 +144,7 @@ fn json_by_value<R: Record>(t: &TableData<R>) -> bool {
 fn kept_slots<R: Record>(
     t: &TableData<R>,
     q: &QuerySpec<'_, Row>,
-    keep: Option<ColsTest<'_>>,
+    keep: Option<RowTest<'_>>,
 ) -> (Vec<u32>, Option<Error>) {
     let by_value = json_by_value(t);
     // The scan's filter answers true on a row `keep` fails on (or whose values cannot be
@@ -153,8 +153,8 @@ fn kept_slots<R: Record>(
     let failed = std::cell::Cell::new(false);
     let test = |r: &R| -> std::result::Result<bool, Box<Error>> {
         match keep {
-            Some(keep) if by_value => keep(&r.values()?),
-            Some(keep) => keep(r),
+            Some(keep) if by_value => (keep.general)(&r.values()?),
+            Some(keep) => keep.test(r),
             None => Ok(true),
         }
     };
@@ -162,28 +162,37 @@ fn kept_slots<R: Record>(
         failed.set(true);
         true
     };
-    let filters = match keep {
-        // The common case first, with no layer between the scan and the test.
-        Some(keep) if !by_value => {
-            let f: Box<dyn Fn(&R) -> bool + '_> = Box::new(move |r: &R| match keep(r) {
-                Ok(kept) => kept,
-                Err(_) => failing(),
-            });
-            vec![f]
+    let mut slots = match keep {
+        // The common case first: a test of every row of a table whose slots are in key
+        // order walks the slab itself, with the test inlined (what `query::run` does for
+        // it, without its layers of dispatch per row).
+        Some(keep) if !by_value && q.preds.is_empty() && t.slots_in_order() => t
+            .slab()
+            .filter(|(_, r)| keep.test(*r).unwrap_or_else(|_| failing()))
+            .map(|(s, _)| s)
+            .collect(),
+        _ => {
+            let filters = match keep {
+                Some(keep) if !by_value => {
+                    let f: Box<dyn Fn(&R) -> bool + '_> =
+                        Box::new(move |r: &R| keep.test(r).unwrap_or_else(|_| failing()));
+                    vec![f]
+                }
+                Some(_) => {
+                    let f: Box<dyn Fn(&R) -> bool + '_> =
+                        Box::new(|r: &R| test(r).unwrap_or_else(|_| failing()));
+                    vec![f]
+                }
+                None => Vec::new(),
+            };
+            let spec = QuerySpec::<R> {
+                preds: q.preds.clone(),
+                filters,
+                ..QuerySpec::default()
+            };
+            query::run(t, &spec)
         }
-        Some(_) => {
-            let f: Box<dyn Fn(&R) -> bool + '_> =
-                Box::new(|r: &R| test(r).unwrap_or_else(|_| failing()));
-            vec![f]
-        }
-        None => Vec::new(),
     };
-    let spec = QuerySpec::<R> {
-        preds: q.preds.clone(),
-        filters,
-        ..QuerySpec::default()
-    };
-    let mut slots = query::run(t, &spec);
     if failed.get() {
         for (i, &s) in slots.iter().enumerate() {
             if let Some(Err(e)) = t.row(s).map(&test) {
@@ -468,7 +477,7 @@ impl<R: Record> AnyTable for TableData<R> {
     fn dyn_delete_where(
         &mut self,
         q: &QuerySpec<'_, Row>,
-        keep: Option<ColsTest<'_>>,
+        keep: Option<RowTest<'_>>,
     ) -> Result<usize> {
         let (slots, failed) = kept_slots(self, q, keep);
         if let Some(e) = failed {
@@ -479,7 +488,7 @@ impl<R: Record> AnyTable for TableData<R> {
     fn dyn_update_where(
         &mut self,
         q: &QuerySpec<'_, Row>,
-        keep: Option<ColsTest<'_>>,
+        keep: Option<RowTest<'_>>,
         cols: &[usize],
         new: NewValues<'_>,
     ) -> Result<usize> {

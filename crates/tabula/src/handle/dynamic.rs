@@ -9,7 +9,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::handle::read::unique_column;
 use crate::lookup::IntoLookup;
-use crate::query::{ColsTest, NewValues, Pred, QuerySpec};
+use crate::query::{NewValues, Pred, QuerySpec, RowTest};
 use crate::record::Row;
 use crate::schema::Schema;
 use crate::select::{column_names, Select};
@@ -479,7 +479,7 @@ impl<'t> TxDynTable<'t> {
     /// Deletes the rows `preds` select that `keep` keeps, as one statement; returns how
     /// many. SQL's `DELETE` without a correlated subquery writes through it (see
     /// `AnyTable::dyn_delete_where`).
-    pub(crate) fn delete_where(&self, preds: &[Pred], keep: Option<ColsTest<'_>>) -> Result<usize> {
+    pub(crate) fn delete_where(&self, preds: &[Pred], keep: Option<RowTest<'_>>) -> Result<usize> {
         statement(self.tx, self.parts.idx, |t| {
             self.parts.current(t)?;
             t.dyn_delete_where(&where_spec(preds), keep)
@@ -492,7 +492,7 @@ impl<'t> TxDynTable<'t> {
     pub(crate) fn update_where(
         &self,
         preds: &[Pred],
-        keep: Option<ColsTest<'_>>,
+        keep: Option<RowTest<'_>>,
         cols: &[usize],
         new: NewValues<'_>,
     ) -> Result<usize> {

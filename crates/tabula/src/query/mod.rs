@@ -12,7 +12,7 @@ use std::fmt;
 use std::ops::Bound;
 
 use crate::error::{Error, Result};
-use crate::record::Cols;
+use crate::record::{Cols, Record};
 use crate::schema::Schema;
 use crate::value::{Value, ValueRef};
 
@@ -72,6 +72,37 @@ pub(crate) type Filter<'a, R> = Box<dyn Fn(&R) -> bool + 'a>;
 /// fields), which may fail (SQL's WHERE): see `AnyTable::dyn_delete_where`. Its error is
 /// boxed so that its answer comes back in registers: it runs on every row of a scan.
 pub(crate) type ColsTest<'a> = &'a dyn Fn(&dyn Cols) -> std::result::Result<bool, Box<Error>>;
+
+/// A test of one integer, which answers `None` where it has no answer (an overflow, a
+/// division by zero).
+pub(crate) type IntTest<'a> = &'a (dyn Fn(i64) -> Option<bool> + Send + Sync);
+
+/// SQL's WHERE as UPDATE and DELETE hand it to the table (see `AnyTable::dyn_delete_where`):
+/// `general` answers on any row; `int`, when there is one, is tried first on the integer in
+/// its column (`id % 10 = 1`), and answers as `general` would wherever it answers at all.
+/// It runs on every row of a scan, so the common filter is one call on a column the table
+/// reads itself, without a `Cols` or a `Value` between them.
+#[derive(Clone, Copy)]
+pub(crate) struct RowTest<'a> {
+    pub(crate) int: Option<(usize, IntTest<'a>)>,
+    pub(crate) general: ColsTest<'a>,
+}
+
+impl RowTest<'_> {
+    /// Whether `row` passes (read in place: not for a Rust type with `json` fields, whose
+    /// values must be copied out; see `kept_slots`).
+    #[inline(always)]
+    pub(crate) fn test<R: Record>(&self, row: &R) -> std::result::Result<bool, Box<Error>> {
+        if let Some((col, int)) = self.int {
+            if let ValueRef::Int(x) = row.col(col) {
+                if let Some(b) = int(x) {
+                    return Ok(b);
+                }
+            }
+        }
+        (self.general)(row)
+    }
+}
 
 /// What an update sets in a row, worked out from the row as it was: pushes the new value
 /// of each column it changes (see `AnyTable::dyn_update_where`).

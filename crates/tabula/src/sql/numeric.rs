@@ -12,6 +12,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use crate::query;
 use crate::record::Cols;
 use crate::schema::{ColumnType, Schema};
 use crate::sql::scalar::{Op, Scalar};
@@ -484,9 +485,9 @@ fn int_operator(op: Op, x: i64, y: i64) -> Option<Num> {
 impl NumExpr {
     /// The expression as a `NumExpr`, if every part of it is one (a column only if
     /// `numbers` says it holds numbers) and it is not too deep.
-    fn of(s: &Scalar, numbers: &[bool]) -> Option<NumExpr> {
+    fn of(s: &Scalar, numbers: &[bool], params: &[Value]) -> Option<NumExpr> {
         let mut steps = Vec::new();
-        let most = compile(s, numbers, &mut steps, 0)?;
+        let most = compile(s, numbers, params, &mut steps, 0)?;
         let int = |n: Num| (n.kind == Kind::Int).then_some(n.bits as i64);
         let int_test = match *steps.as_slice() {
             [Step::ColumnConst(i, op, c), Step::WithConst(cmp, d)] => int(c)
@@ -500,6 +501,13 @@ impl NumExpr {
             deep: most > 0,
             int_test,
         })
+    }
+
+    /// The column and test of a program `column op c cmp d` over integer constants, which
+    /// answers on an integer in that column as the program does wherever it answers.
+    pub(crate) fn int_test(&self) -> Option<(usize, query::IntTest<'_>)> {
+        let (col, test) = self.int_test.as_ref()?;
+        Some((*col, &*test.0))
     }
 
     /// The value on `row`, as [`Scalar`]'s evaluation gives it, or [`NotNumber`] when a
@@ -582,19 +590,34 @@ impl NumExpr {
 }
 
 /// Appends the steps of `s` (`depth` values already below the one at hand), returning the
-/// most values then below the one at hand, or `None` if `s` is not numeric.
-fn compile(s: &Scalar, numbers: &[bool], steps: &mut Vec<Step>, depth: usize) -> Option<usize> {
+/// most values then below the one at hand, or `None` if `s` is not numeric. A parameter
+/// holding a number is a constant (as its `Step::Param` would push that number on every
+/// row); one holding text stays a parameter, which sends each row to the general
+/// evaluator.
+fn compile(
+    s: &Scalar,
+    numbers: &[bool],
+    params: &[Value],
+    steps: &mut Vec<Step>,
+    depth: usize,
+) -> Option<usize> {
     let leaf = |step, steps: &mut Vec<Step>| {
         steps.push(step);
         Some(depth)
     };
     let constant = |s: &Scalar| match s {
         Scalar::Literal(v) => Num::of_value(v),
+        Scalar::Param(i) => params.get(*i).map_or(Some(Num::NULL), Num::of_value),
         _ => None,
     };
+    let compile =
+        |s: &Scalar, steps: &mut Vec<Step>, depth: usize| compile(s, numbers, params, steps, depth);
     match s {
         Scalar::Column(i) if numbers.get(*i) == Some(&true) => leaf(Step::Column(*i), steps),
-        Scalar::Param(i) => leaf(Step::Param(*i), steps),
+        Scalar::Param(i) => match constant(s) {
+            Some(n) => leaf(Step::Const(n), steps),
+            None => leaf(Step::Param(*i), steps),
+        },
         Scalar::Literal(v) => leaf(Step::Const(Num::of_value(v)?), steps),
         Scalar::Binary(_, Op::Concat, _) => None,
         Scalar::Binary(a, op, b) => match (a.as_ref(), constant(b)) {
@@ -602,19 +625,18 @@ fn compile(s: &Scalar, numbers: &[bool], steps: &mut Vec<Step>, depth: usize) ->
                 leaf(Step::ColumnConst(*i, *op, n), steps)
             }
             (a, Some(n)) => {
-                let most = compile(a, numbers, steps, depth)?;
+                let most = compile(a, steps, depth)?;
                 steps.push(Step::WithConst(*op, n));
                 Some(most)
             }
             (a, None) => {
-                let most =
-                    compile(a, numbers, steps, depth)?.max(compile(b, numbers, steps, depth + 1)?);
+                let most = compile(a, steps, depth)?.max(compile(b, steps, depth + 1)?);
                 steps.push(Step::Binary(*op));
                 Some(most)
             }
         },
         Scalar::Not(x) | Scalar::Negate(x) | Scalar::IsNull(x, _) => {
-            let most = compile(x, numbers, steps, depth)?;
+            let most = compile(x, steps, depth)?;
             steps.push(match s {
                 Scalar::Not(_) => Step::Not,
                 Scalar::Negate(_) => Step::Negate,
@@ -624,9 +646,9 @@ fn compile(s: &Scalar, numbers: &[bool], steps: &mut Vec<Step>, depth: usize) ->
             Some(most)
         }
         Scalar::Between(x, lo, hi, negated) => {
-            let most = compile(x, numbers, steps, depth)?
-                .max(compile(lo, numbers, steps, depth + 1)?)
-                .max(compile(hi, numbers, steps, depth + 2)?);
+            let most = compile(x, steps, depth)?
+                .max(compile(lo, steps, depth + 1)?)
+                .max(compile(hi, steps, depth + 2)?);
             steps.push(Step::Between(*negated));
             Some(most)
         }
@@ -641,19 +663,19 @@ fn compile(s: &Scalar, numbers: &[bool], steps: &mut Vec<Step>, depth: usize) ->
 /// expression reading any other column stays general, as it would fall back on every row.
 /// A bare column, constant or parameter stays as it is (nothing to gain). Used once a
 /// statement is planned: the planner reads the expressions' shapes.
-pub(crate) fn prepared(s: &Scalar, numbers: &[bool]) -> Scalar {
+pub(crate) fn prepared(s: &Scalar, numbers: &[bool], params: &[Value]) -> Scalar {
     if !matches!(s, Scalar::Column(_) | Scalar::Literal(_) | Scalar::Param(_)) {
-        if let Some(n) = NumExpr::of(s, numbers) {
+        if let Some(n) = NumExpr::of(s, numbers, params) {
             return Scalar::Numeric(Box::new((n, s.clone())));
         }
     }
     match s {
         Scalar::Binary(a, op @ (Op::And | Op::Or), b) => Scalar::Binary(
-            Box::new(prepared(a, numbers)),
+            Box::new(prepared(a, numbers, params)),
             *op,
-            Box::new(prepared(b, numbers)),
+            Box::new(prepared(b, numbers, params)),
         ),
-        Scalar::Not(x) => Scalar::Not(Box::new(prepared(x, numbers))),
+        Scalar::Not(x) => Scalar::Not(Box::new(prepared(x, numbers, params))),
         s => s.clone(),
     }
 }
@@ -731,7 +753,7 @@ mod tests {
         shapes.push(Scalar::Between(col(0), col(1), col(0), false));
         shapes.push(Scalar::Between(col(1), col(0), col(1), true));
         for shape in &shapes {
-            let fast = prepared(shape, &[true, true]);
+            let fast = prepared(shape, &[true, true], &[]);
             assert!(
                 matches!(fast, Scalar::Numeric(_)),
                 "{shape:?} is not prepared"
@@ -753,6 +775,57 @@ mod tests {
                 }
             }
         }
+        // The same with the constants as parameters (`id % ? = ?`), which a statement
+        // prepared for its parameters takes as constants; text among them included.
+        let param = |i| Box::new(Scalar::Param(i));
+        let text = Value::Text("7".into());
+        for op in ops {
+            for then in ops {
+                let first = Box::new(Scalar::Binary(col(0), op, param(0)));
+                let shape = Scalar::Binary(first, then, param(1));
+                for c in values.iter().chain([&text]) {
+                    for d in [&values[0], &values[3], &values[5], &values[8], &text] {
+                        let params = [c.clone(), d.clone()];
+                        let fast = prepared(&shape, &[true], &params);
+                        for a in &values {
+                            let row = vec![a.clone()];
+                            let general = shape.eval(&row, &params).ok();
+                            let numeric = fast.eval(&row, &params).ok();
+                            assert_eq!(
+                                format!("{general:?}"),
+                                format!("{numeric:?}"),
+                                "{shape:?} with {params:?} on {a:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A parameter holding a number is taken as a constant: `col % ? = ?` over integers
+    /// gets the one-closure test a table runs on each row.
+    #[test]
+    fn number_parameters_are_constants() {
+        let shape = Scalar::Binary(
+            Box::new(Scalar::Binary(
+                Box::new(Scalar::Column(0)),
+                Op::Rem,
+                Box::new(Scalar::Param(0)),
+            )),
+            Op::Eq,
+            Box::new(Scalar::Param(1)),
+        );
+        let fast = prepared(&shape, &[true], &[Value::Int(10), Value::Int(3)]);
+        let (col, test) = fast.int_test().expect("an integer test");
+        assert_eq!(col, 0);
+        assert_eq!(
+            (test(13), test(14), test(-7)),
+            (Some(true), Some(false), Some(false))
+        );
+        // Text in a parameter leaves the expression to the rows' evaluation.
+        let fast = prepared(&shape, &[true], &[Value::Int(10), Value::Text("3".into())]);
+        assert!(fast.int_test().is_none());
     }
 
     /// Text in a column of a numeric expression sends the row to the general evaluator:
@@ -768,17 +841,14 @@ mod tests {
             Op::Eq,
             Box::new(Scalar::Param(0)),
         );
-        let fast = prepared(&shape, &[true]);
+        let params = [Value::Int(42)];
+        let fast = prepared(&shape, &[true], &params);
         let row = vec![Value::Text("41abc".into())];
-        assert_eq!(
-            fast.eval(&row, &[Value::Int(42)]).ok(),
-            Some(Value::Bool(true))
-        );
+        assert_eq!(fast.eval(&row, &params).ok(), Some(Value::Bool(true)));
+        let params = [Value::Text("42".into())];
+        let fast = prepared(&shape, &[true], &params);
         let row = vec![Value::Int(41)];
-        assert_eq!(
-            fast.eval(&row, &[Value::Text("42".into())]).ok(),
-            Some(Value::Bool(false))
-        );
+        assert_eq!(fast.eval(&row, &params).ok(), Some(Value::Bool(false)));
         assert_eq!(
             shape.eval(&row, &[Value::Text("42".into())]).ok(),
             Some(Value::Bool(false))
@@ -801,7 +871,7 @@ mod tests {
             Box::new(Scalar::Literal(Value::Int(3))),
         );
         let both = Scalar::Binary(Box::new(like), Op::And, Box::new(num));
-        match prepared(&both, &[true, false]) {
+        match prepared(&both, &[true, false], &[]) {
             Scalar::Binary(a, Op::And, b) => {
                 assert!(matches!(*a, Scalar::Like { .. }));
                 assert!(matches!(*b, Scalar::Numeric(_)));
@@ -809,7 +879,7 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert!(matches!(
-            prepared(&Scalar::Column(2), &[true; 3]),
+            prepared(&Scalar::Column(2), &[true; 3], &[]),
             Scalar::Column(2)
         ));
         // A column that may hold text keeps its expression general.
@@ -819,7 +889,7 @@ mod tests {
             Box::new(Scalar::Literal(Value::Int(3))),
         );
         assert!(matches!(
-            prepared(&on_text, &[true, false]),
+            prepared(&on_text, &[true, false], &[]),
             Scalar::Binary(..)
         ));
     }

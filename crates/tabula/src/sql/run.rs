@@ -15,7 +15,7 @@ use sqlparser::parser::Parser;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::query::{ColsTest, Pred};
+use crate::query::{Pred, RowTest};
 use crate::record::Cols;
 use crate::schema::Schema;
 use crate::sql::cache;
@@ -932,7 +932,7 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             let schema = target.schema(&name)?;
             let numbers: Vec<bool> = numeric::number_columns(&schema).collect();
             let sets: Vec<_> = (sets.iter())
-                .map(|(pos, e)| (*pos, numeric::prepared(e, &numbers)))
+                .map(|(pos, e)| (*pos, numeric::prepared(e, &numbers, params)))
                 .collect();
             let pk = schema.primary_key();
             let width = schema.columns.len();
@@ -971,8 +971,8 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             if correlated.is_empty() {
                 // WHERE reads only the stored row: the table tests it as it finds the rows.
                 let (preds, rest) = where_parts(filter.as_ref(), &schema, params);
-                let keep = rest.as_ref().map(|w| move |r: &dyn Cols| w.test(r, params));
-                let keep = keep.as_ref().map(|k| k as ColsTest<'_>);
+                let general = rest.as_ref().map(|w| move |r: &dyn Cols| w.test(r, params));
+                let keep = row_test(rest.as_ref(), general.as_ref());
                 let changed =
                     tx.dyn_table(&name)?
                         .update_where(&preds, keep, &cols, &mut |r, out| new_values(r, out))?;
@@ -1047,8 +1047,8 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             if correlated.is_empty() {
                 // WHERE reads only the stored row: the table tests it as it finds the rows.
                 let (preds, rest) = where_parts(filter.as_ref(), &schema, params);
-                let keep = rest.as_ref().map(|w| move |r: &dyn Cols| w.test(r, params));
-                let keep = keep.as_ref().map(|k| k as ColsTest<'_>);
+                let general = rest.as_ref().map(|w| move |r: &dyn Cols| w.test(r, params));
+                let keep = row_test(rest.as_ref(), general.as_ref());
                 // One statement: every row or none. (Foreign keys are enforced at commit:
                 // a RESTRICT refusing one fails the transaction.)
                 let changed = tx.dyn_table(&name)?.delete_where(&preds, keep)?;
@@ -1267,8 +1267,21 @@ fn where_parts(
     let (preds, served) =
         filter.map_or_else(Default::default, |w| select::scan_preds(w, schema, params));
     let numbers: Vec<bool> = numeric::number_columns(schema).collect();
-    let rest = (filter.filter(|_| !served)).map(|f| numeric::prepared(f, &numbers));
+    let rest = (filter.filter(|_| !served)).map(|f| numeric::prepared(f, &numbers, params));
     (preds, rest)
+}
+
+/// WHERE's remainder (see [`where_parts`]) as the table tests it: `general`, its test of
+/// a row, with the integer test the expression has, if it is one.
+fn row_test<'a>(
+    rest: Option<&'a Scalar>,
+    general: Option<&'a (impl Fn(&dyn Cols) -> std::result::Result<bool, Box<Error>> + 'a)>,
+) -> Option<RowTest<'a>> {
+    let general = general?;
+    Some(RowTest {
+        int: rest.and_then(Scalar::int_test),
+        general,
+    })
 }
 
 /// The one table an UPDATE or DELETE changes, with its scope.

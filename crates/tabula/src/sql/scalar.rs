@@ -893,6 +893,16 @@ impl Scalar {
         self.test_in_general(row, params)
     }
 
+    /// For an expression `column op c cmp d` over integer constants, the column and a test
+    /// of an integer in it that answers as [`Scalar::test`] does wherever it answers (see
+    /// `RowTest`).
+    pub(crate) fn int_test(&self) -> Option<(usize, crate::query::IntTest<'_>)> {
+        match self {
+            Scalar::Numeric(both) => both.0.int_test(),
+            _ => None,
+        }
+    }
+
     /// [`Scalar::test`] through the general evaluator (for a numeric expression, its
     /// general form: the row held text).
     #[inline(never)]

@@ -1411,7 +1411,9 @@ fn query(
             }
         })
         .collect();
-    let filter = filter.as_ref().map(|f| numeric::prepared(f, &numbers));
+    let filter = filter
+        .as_ref()
+        .map(|f| numeric::prepared(f, &numbers, params));
     let mut used = vec![false; tables.width];
     let scalars = filter.iter().chain(&group_by).chain(&exprs).chain(&having);
     let keys = order.iter().map(|(k, _)| k);
