@@ -665,3 +665,29 @@ def test_order_by_a_json_column_is_refused_either_way(db):
         with pytest.raises(tabula.InvalidColumnUse) as e:
             Doc.select(where=where, order_by="tags")
         assert "doc" in str(e.value) and "tags" in str(e.value)
+
+
+def test_a_function_whose_globals_answer_missing_names_runs_per_row(db):
+    # A dict subclass's `__missing__` written in C runs no Python frame the tracer could
+    # see: a trace would read `N` once, where each call reads a new value.
+    import functools
+    import itertools
+
+    @table(db=db)
+    @dataclass
+    class Counted:
+        id: int = field(metadata={"primary_key": True})
+        a: int = 0
+
+    Counted.insert_many([{"a": i} for i in range(5)])
+    source = compile("lambda s: s['a'] == N", "<generated>", "eval")
+
+    def make():
+        class Globals(dict):
+            __missing__ = staticmethod(functools.partial(next, itertools.count()))
+
+        return eval(source, Globals(__builtins__=__builtins__))
+
+    assert _trace.trace(make(), Counted.__tabula__.columns) is None
+    assert [r["a"] for r in Counted.select(where=make())] == [0, 1, 2, 3, 4]
+    assert Counted.count(where=make()) == 5

@@ -324,12 +324,19 @@ def _loads_plain(where: types.FunctionType) -> bool:
     all of them plain, no code of the caller's can run in a call of ``where``: it is a
     function of its row alone."""
     code = where.__code__
+    # A globals mapping of a `dict` subclass may answer a missing name (`__missing__`,
+    # written in C, runs no Python frame the tracer would see) with a new value per call:
+    # only plain dicts are read here as the call will read them.
+    if type(where.__globals__) is not dict:
+        return False
     # The builtins the call uses: the function's own since Python 3.10, else its globals'.
     builtins = getattr(where, "__builtins__", None)
     if builtins is None:
         builtins = where.__globals__.get("__builtins__", {})
     if isinstance(builtins, types.ModuleType):
         builtins = vars(builtins)
+    if type(builtins) is not dict:
+        return False
     for i in dis.get_instructions(code):
         if i.opname not in _LOADS:
             continue
