@@ -662,7 +662,9 @@ fn compile(
 /// holds numbers only (a stored column of a number type: see [`number_columns`]); an
 /// expression reading any other column stays general, as it would fall back on every row.
 /// A bare column, constant or parameter stays as it is (nothing to gain). Used once a
-/// statement is planned: the planner reads the expressions' shapes.
+/// statement is planned: the planner reads the expressions' shapes. Parameters holding
+/// numbers are taken as constants, so the result answers only for `params`: it is made
+/// anew for each execution, and must never be kept for a run with other parameters.
 pub(crate) fn prepared(s: &Scalar, numbers: &[bool], params: &[Value]) -> Scalar {
     if !matches!(s, Scalar::Column(_) | Scalar::Literal(_) | Scalar::Param(_)) {
         if let Some(n) = NumExpr::of(s, numbers, params) {

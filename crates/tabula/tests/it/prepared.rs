@@ -507,3 +507,51 @@ fn a_statement_runs_inside_its_own_callback_and_after_a_panic_in_it() {
     assert_eq!(streamed(&all, &[Value::Int(2)]).len(), 1);
     assert_eq!(streamed(&all, &[Value::Int(2)])[0].len(), 4);
 }
+
+/// A statement prepared once and run with other numbers each time answers for the numbers
+/// of each run: a WHERE over integers (`id % ? = ?`) runs as one test per row built for
+/// the run's parameters, in SELECT, UPDATE and DELETE, on typed and untyped tables.
+#[test]
+fn a_prepared_filter_over_numbers_answers_for_each_run_s_parameters() {
+    let db = Database::in_memory();
+    let t = db.table::<Student>().unwrap();
+    t.insert_many((1..=50).map(|i| Student {
+        id: 0,
+        name: format!("s{i}"),
+        email: format!("s{i}@uni.edu"),
+        gpa: 1.0,
+    }))
+    .unwrap();
+    db.sql("CREATE TABLE u (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
+        .unwrap();
+    db.sql("INSERT INTO u (n) SELECT id FROM student").unwrap();
+    for table in ["student", "u"] {
+        let count = db
+            .prepare(&format!("SELECT count(*) FROM {table} WHERE id % ? = ?"))
+            .unwrap();
+        let update = db
+            .prepare(&format!("UPDATE {table} SET id = id WHERE id % ? = ?"))
+            .unwrap();
+        let delete = db
+            .prepare(&format!("DELETE FROM {table} WHERE id % ? = ?"))
+            .unwrap();
+        let mut left: Vec<i64> = (1..=50).collect();
+        for m in 0..5i64 {
+            let params = [Value::Int(5), Value::Int(m)];
+            let expected = left.iter().filter(|&&i| i % 5 == m).count() as i64;
+            assert_eq!(
+                count.run(&params).unwrap().rows,
+                vec![vec![Value::Int(expected)]],
+                "{table}, m = {m}"
+            );
+            assert_eq!(update.run(&params).unwrap().changed, expected as u64);
+            // Text among the parameters is compared as SQL compares it, row by row.
+            let text = [Value::Int(5), Value::Text(m.to_string())];
+            assert_eq!(update.run(&text).unwrap().changed, 0, "{table}, m = {m}");
+            assert_eq!(delete.run(&params).unwrap().changed, expected as u64);
+            left.retain(|&i| i % 5 != m);
+            let rest = db.sql(&format!("SELECT count(*) FROM {table}")).unwrap();
+            assert_eq!(rest.rows, vec![vec![Value::Int(left.len() as i64)]]);
+        }
+    }
+}
