@@ -10,7 +10,7 @@ use tabula::{Database as Db, Durability, Schema};
 use crate::convert::{self, Cols};
 use crate::errors::{self, IntoPyResult};
 use crate::table::Table;
-use crate::txn::{Registry, Tx};
+use crate::txn::{self, Registry, Tx};
 
 /// A database handle.
 #[pyclass(frozen, module = "tabula._native")]
@@ -181,10 +181,25 @@ impl Database {
     /// Called in a child process after `fork()`: every later call on this database (and
     /// its tables) is refused, since the directory stays the parent's.
     fn forked(&self) {
-        self.txs.mark_forked();
+        self.txs.mark_forked(txn::FORKED_DIRECTORY);
         // The engine must never be dropped here either: a clean drop trims the log file,
         // which the parent is still appending to.
         std::mem::forget(self.db.clone());
+    }
+
+    /// Called in a child process after `fork()` for an in-memory database: its copy is
+    /// the child's own and works, unless a thread of the parent held the writers' turn at
+    /// the fork (then every later call is refused, where a write would wait forever).
+    /// Returns whether it was refused.
+    fn forked_in_memory(&self) -> bool {
+        // Exact here: the child runs no other thread that could take or give back the turn.
+        if !self.db.is_writing() {
+            return false;
+        }
+        self.txs.mark_forked(txn::FORKED_WRITING);
+        // Never dropped: dropping the engine might wait on the same lock.
+        std::mem::forget(self.db.clone());
+        true
     }
 
     /// Writes every table's snapshot and starts a new write-ahead log (a no-op in memory).

@@ -783,6 +783,14 @@ impl Table {
         py: Python<'py>,
         rows: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
+        // One row given as the iterable of rows would be taken as its column names.
+        if rows.cast::<PyDict>().is_ok() {
+            return Err(PyErr::new::<pyo3::exceptions::PyTypeError, _>(format!(
+                "insert_many into {} takes an iterable of rows (dicts, or instances of the \
+                 table's class), not one dict; insert(**row) inserts one row",
+                self.cols.table
+            )));
+        }
         let total =
             if rows.is_exact_instance_of::<PyList>() || rows.is_exact_instance_of::<PyTuple>() {
                 rows.len()?

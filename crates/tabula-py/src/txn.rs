@@ -6,7 +6,7 @@
 //! back into Python (a `where=` lambda) and other Python threads go on meanwhile.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{JoinHandle, ThreadId};
@@ -74,38 +74,51 @@ pub fn is_writing() -> bool {
     WRITING.with(|w| w.get())
 }
 
+/// Not inherited through `fork()` (see `Registry::forked`).
+const NOT_FORKED: u8 = 0;
+/// A database directory inherited through `fork()`.
+pub const FORKED_DIRECTORY: u8 = 1;
+/// An in-memory database whose writers' turn was held when the process forked.
+pub const FORKED_WRITING: u8 = 2;
+
 /// The open transactions of one database, by the thread that opened each: a call made on
 /// that thread runs inside it, calls on other threads do not see it.
 #[derive(Default)]
 pub struct Registry {
     /// How many are open: while none is, a call needs no lock to know it runs on its own.
     open: AtomicUsize,
-    /// Set in a child process forked from the one that opened the database directory:
-    /// the child shares the parent's files and lock, so its writes would interleave with
-    /// the parent's in the log. Every call in the child is refused.
-    forked: AtomicBool,
+    /// Set in a child process forked from the one that opened the database:
+    /// `FORKED_DIRECTORY` for a directory (the child shares the parent's files and lock,
+    /// so its writes would interleave with the parent's in the log), `FORKED_WRITING` for
+    /// an in-memory database whose writers' turn a thread of the parent held at the fork
+    /// (no thread of the child will ever give it back). Every call in the child is refused.
+    forked: AtomicU8,
     by_thread: Mutex<HashMap<ThreadId, Py<Tx>>>,
 }
 
 impl Registry {
-    /// Marks the database as inherited through `fork()` (see `forked`).
-    pub fn mark_forked(&self) {
-        self.forked.store(true, Ordering::Release);
+    /// Marks the database as inherited through `fork()` (see `forked`):
+    /// `FORKED_DIRECTORY` or `FORKED_WRITING`.
+    pub fn mark_forked(&self, why: u8) {
+        self.forked.store(why, Ordering::Release);
     }
 
     /// The transaction open on the calling thread, if any; an error in a forked child.
     pub fn current(&self, py: Python<'_>) -> PyResult<Option<Py<Tx>>> {
-        if self.forked.load(Ordering::Acquire) {
-            return Err(errors::raise(
-                py,
-                "Closed",
+        let why = match self.forked.load(Ordering::Acquire) {
+            NOT_FORKED => return Ok(self.find(py)),
+            FORKED_WRITING => {
+                "this in-memory database was being written by another thread of the parent \
+                 of this process when it forked; that write never ends here (a forked child \
+                 has none of its parent's threads), so this copy of it cannot be used"
+            }
+            _ => {
                 "this database directory was opened by the parent of this process (before a \
                  fork); it stays the parent's: open it again here, once the parent has closed \
-                 it, or open it read_only=True",
-                &[],
-            ));
-        }
-        Ok(self.find(py))
+                 it, or open it read_only=True"
+            }
+        };
+        Err(errors::raise(py, "Closed", why, &[]))
     }
 
     fn find(&self, py: Python<'_>) -> Option<Py<Tx>> {

@@ -244,3 +244,85 @@ def test_a_write_inside_an_update_filter_says_why_in_python_words(db):
         W.update(where=lambda r: W.insert(n=5) and True, n=2)
     assert "tx.table" not in str(e.value) and e.value.table == "w"
     assert W.select() == [{"id": 1, "n": 1}]
+
+
+def test_misplaced_arguments_are_refused_by_name(db):
+    @table(db=db)
+    @dataclass
+    class Pair:
+        id: int = field(metadata={"primary_key": True})
+        v: int = 0
+
+    # A dict of parameters bound its keys, a string its characters.
+    with pytest.raises(TypeError, match="list or tuple.*not dict"):
+        db.sql("SELECT ? AS p", {"k": "v"})
+    with pytest.raises(TypeError, match="not str"):
+        db.sql("SELECT ? AS p", "v")
+    assert db.sql("SELECT ? AS p", ("v",)) == [{"p": "v"}]
+    assert db.sql("SELECT ? AS p", (x for x in ["w"])) == [{"p": "w"}]
+    # One row given to insert_many was read as an iterable of its column names.
+    with pytest.raises(TypeError, match="not one dict; insert"):
+        Pair.insert_many({"v": 1})
+    assert Pair.count() == 0
+    with pytest.raises(TypeError, match="takes a class, not int"):
+        db.migration_plan(5)
+
+
+def test_a_forked_child_s_in_memory_database_works_or_refuses_but_never_hangs():
+    # Forked while another thread of the parent was inside a transaction on the database,
+    # the child's copy holds a writers' turn no thread of the child will give back: its
+    # calls are refused (tabula.Closed). Forked with no write under way, it is the child's
+    # own and works.
+    script = textwrap.dedent("""
+        import os, signal, threading
+        from dataclasses import dataclass, field
+        import tabula
+
+        busy, idle = tabula.Database(), tabula.Database()
+
+        @tabula.table(db=busy)
+        @dataclass
+        class B:
+            id: int = field(metadata={'primary_key': True})
+            v: int = 0
+
+        @tabula.table(db=idle)
+        @dataclass
+        class I:
+            id: int = field(metadata={'primary_key': True})
+            v: int = 0
+
+        B.insert(v=1)
+        I.insert(v=1)
+        inside, leave = threading.Event(), threading.Event()
+
+        def holder():
+            with busy.transaction():
+                B.insert(v=2)
+                inside.set()
+                leave.wait()
+
+        t = threading.Thread(target=holder)
+        t.start()
+        inside.wait()
+        pid = os.fork()
+        if pid == 0:
+            signal.alarm(20)  # a hang ends as SIGALRM
+            try:
+                B.insert(v=3)
+                os._exit(1)
+            except tabula.Closed as e:
+                assert "being written by another thread" in str(e), e
+            I.insert(v=2)
+            os._exit(7 if I.count() == 2 else 2)
+        _, status = os.waitpid(pid, 0)
+        leave.set()
+        t.join()
+        print(os.WIFEXITED(status) and os.WEXITSTATUS(status), B.count(), I.count())
+    """)
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork here")
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", script],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "7 2 1"

@@ -244,6 +244,27 @@ impl Database {
         self.engine.read_only_storage().is_some()
     }
 
+    /// Whether a write (a transaction, a statement, a checkpoint) holds the writers' turn
+    /// at this moment: an answer another thread may have changed by the time it is read.
+    /// It is exact in a process forked from the one that opened the database, where no
+    /// other thread runs: there a turn held at the fork is never given back, and every
+    /// write would wait for it.
+    ///
+    /// ```
+    /// let db = tabula::Database::in_memory();
+    /// assert!(!db.is_writing());
+    /// let other = db.clone();
+    /// db.transaction(|_| {
+    ///     assert!(std::thread::spawn(move || other.is_writing()).join().unwrap());
+    ///     Ok(())
+    /// })?;
+    /// assert!(!db.is_writing());
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn is_writing(&self) -> bool {
+        self.engine.is_writing()
+    }
+
     /// Settings for [`open`](Database::open): durability, recovery mode, archived segments
     /// kept, automatic checkpoints.
     pub fn builder() -> Builder {

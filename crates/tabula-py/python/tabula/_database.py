@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 import os
 import threading
+import weakref
 from typing import Any, Iterator, Optional, Sequence
 
 from . import _errors
@@ -13,6 +15,8 @@ from ._native import Database as _NativeDatabase
 # Directories this process has open: opening one again returns the same Database.
 _open: dict[str, "Database"] = {}
 _open_lock = threading.Lock()
+# The in-memory databases alive, for a forked child (see `_after_fork_in_child`).
+_in_memory: "weakref.WeakSet[Database]" = weakref.WeakSet()
 
 
 class Database:
@@ -36,6 +40,7 @@ class Database:
         if directory is None:
             self = super().__new__(cls)
             self._setup(name, None, durability, read_only)
+            _in_memory.add(self)
             return self
         with _open_lock:
             existing = _open.get(directory)
@@ -150,6 +155,11 @@ class Database:
             where = (f"database {self._directory}" if self._directory
                      else "the in-memory database")
             raise _errors.Closed(f"{where} is closed")
+        if isinstance(params, (str, bytes, Mapping)) or not isinstance(params, Iterable):
+            # A mapping would bind its keys, a string its characters.
+            raise TypeError(
+                "sql() takes its parameters as a list or tuple (for ? or $1 placeholders), "
+                f"not {type(params).__name__}")
         columns, rows, changed = self._native.sql(text, list(params))
         if not columns:
             return changed
@@ -170,6 +180,8 @@ class Database:
         """What binding ``cls`` (a ``@table()`` class, or one about to be) to this database
         would change, in words, changing nothing: the dry run of a migration."""
         from . import _table
+        if not isinstance(cls, type):
+            raise TypeError(f"migration_plan takes a class, not {type(cls).__name__}")
         described = _table.describe_class(cls)
         return self._native.migration_plan(described.json, described.renamed,
                                            described.dropped)
@@ -229,6 +241,11 @@ def _after_fork_in_child() -> None:
     for db in list(_open.values()):
         db._native.forked()
     _open.clear()
+    # Its copies of in-memory databases are its own, and work; but one whose writers' turn
+    # a thread of the parent held at the fork would make every write wait forever for a
+    # thread the child does not have: it refuses every call instead.
+    for db in list(_in_memory):
+        db._native.forked_in_memory()
 
 
 if hasattr(os, "register_at_fork"):

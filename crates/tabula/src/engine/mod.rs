@@ -28,7 +28,7 @@ pub(crate) mod write;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, TryLockError, Weak};
 
 use crate::engine::source::{writing, Source, StateRef};
 use crate::engine::state::{State, TableMeta};
@@ -316,6 +316,11 @@ impl Engine {
         // `close` may have emptied the state while this call waited for the lock.
         self.check_open()?;
         Ok(head)
+    }
+
+    /// Whether some thread holds the writers' lock now (see `Database::is_writing`).
+    pub(crate) fn is_writing(&self) -> bool {
+        matches!(self.head.try_lock(), Err(TryLockError::WouldBlock))
     }
 
     /// Runs `f` on a copy of the newest version outside any transaction (loading,

@@ -175,7 +175,7 @@ pub(crate) fn run_parsed(
                 i += 1;
             }
             s => {
-                let tx = Transaction::new(engine.begin("(sql)")?);
+                let tx = Transaction::new(engine.begin(&written_table(s))?);
                 let outcome = catch_unwind(AssertUnwindSafe(|| {
                     let r = execute(Target::Tx(&tx), s, params)?;
                     check_forward(&tx, true)?;
@@ -1282,6 +1282,28 @@ fn row_test<'a>(
         int: rest.and_then(Scalar::int_test),
         general,
     })
+}
+
+/// The table a write statement changes, to name in the errors of its transaction's start
+/// (`ReadOnly`, `InTransaction`); `(sql)` where it is not one named table.
+fn written_table(s: &Statement) -> String {
+    let name = match s {
+        Statement::Insert(ins) => match &ins.table {
+            sqlparser::ast::TableObject::TableName(n) => ddl::table_name(n).ok(),
+            _ => None,
+        },
+        Statement::Update(u) if u.table.joins.is_empty() => {
+            plain_table(&u.table.relation).ok().map(|(n, _)| n)
+        }
+        Statement::Delete(d) => match &d.from {
+            FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => match t.as_slice() {
+                [t] if t.joins.is_empty() => plain_table(&t.relation).ok().map(|(n, _)| n),
+                _ => None,
+            },
+        },
+        _ => None,
+    };
+    name.unwrap_or_else(|| "(sql)".to_owned())
 }
 
 /// The one table an UPDATE or DELETE changes, with its scope.

@@ -139,6 +139,19 @@ fn every_write_is_refused_and_nothing_on_disk_changes() {
         db.transaction(|tx| tx.table::<Student>().map(drop)),
         "transaction",
     );
+    // A SQL write names the table it writes; a text that writes several, SQL.
+    for (text, table) in [
+        ("UPDATE students SET gpa = 0", "students"),
+        ("DELETE FROM main.students WHERE id = 1", "students"),
+        (
+            "INSERT INTO students (name, email, year) VALUES ('x', 'x@u', 1)",
+            "students",
+        ),
+        ("BEGIN; DELETE FROM students; COMMIT", "(sql)"),
+    ] {
+        let op = refused(db.sql(text).map(drop), text);
+        assert_eq!(op, format!("write table {table}"), "{text}");
+    }
     let export = dir.path().join("out.json");
     db.export_json(&export).unwrap();
     refused(db.import_json(&export).map(drop), "import");
