@@ -444,12 +444,13 @@ impl<R: Record> AnyTable for TableData<R> {
             for (&c, v) in cols.iter().zip(values) {
                 row.set_col(c, v)?;
             }
-            // `replace_many` checks the row (types, rules, keys, uniques) before it goes in.
+            // `replace_changed` checks the row (the set columns' types, rules, keys,
+            // uniques) before it goes in.
             slots.push(slot);
             images.push(row);
         }
         let n = slots.len();
-        self.replace_many(&slots, images)?;
+        self.replace_changed(&slots, images, cols)?;
         Ok(n)
     }
     fn written_since(&self, mark: Mark) -> (Vec<u32>, Vec<Value>) {
@@ -520,8 +521,9 @@ impl<R: Record> AnyTable for TableData<R> {
         if let Some(e) = failed {
             return Err(e);
         }
-        // `replace_many` checks each row (types, rules, keys, uniques) before it goes in.
-        self.replace_many(&done, images)?;
+        // `replace_changed` checks each row (the set columns' types, rules, keys, uniques)
+        // before it goes in.
+        self.replace_changed(&done, images, cols)?;
         Ok(done.len())
     }
     fn dyn_delete_keys(&mut self, keys: &[Value]) -> Result<usize> {

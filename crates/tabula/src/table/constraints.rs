@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::index::HashIndex;
 use crate::record::Record;
 use crate::schema::column_list;
+use crate::table::write::Changed;
 use crate::table::TableData;
 use crate::value::{Value, ValueRef};
 
@@ -60,10 +61,17 @@ impl<R: Record> TableData<R> {
     }
 
     /// Checks the unique keys whose value `new` changes from `old` (the row at `slot`): an
-    /// unchanged key already owns its entry, so only changed ones can collide.
-    pub(super) fn check_changed_uniques(&self, old: &R, new: &R, slot: u32) -> Result<()> {
+    /// unchanged key already owns its entry, so only changed ones can collide (and only
+    /// those over the columns `changed` says may differ are compared).
+    pub(super) fn check_changed_uniques(
+        &self,
+        old: &R,
+        new: &R,
+        slot: u32,
+        changed: Changed<'_>,
+    ) -> Result<()> {
         for u in &self.uniques {
-            if !u.differs(old, new) {
+            if !changed.any(u.columns()) || !u.differs(old, new) {
                 continue;
             }
             let Some(h) = u.hash_row(&self.hasher, new) else {
@@ -77,8 +85,17 @@ impl<R: Record> TableData<R> {
     }
 
     /// Checks that `new` may replace the row at `slot`: false if there is none.
-    pub(super) fn check_replace(&self, slot: u32, new: &R) -> Result<bool> {
-        new.check_row(&self.schema)?;
+    pub(super) fn check_replace(&self, slot: u32, new: &R, changed: Changed<'_>) -> Result<bool> {
+        match changed {
+            // The other columns are the stored row's, which passed this check; a record
+            // whose check is that of each value alone needs only the changed ones checked.
+            Changed::Only(cols) if R::CHECKED_BY_RESOLVE => {
+                for &c in cols {
+                    self.schema.check(c, new.col(c))?;
+                }
+            }
+            _ => new.check_row(&self.schema)?,
+        }
         self.check_rules(new)?;
         let pk = self.schema.primary_key();
         let Some(old) = self.row(slot) else {
@@ -92,7 +109,7 @@ impl<R: Record> TableData<R> {
                 new: new.col(pk).to_owned(),
             });
         }
-        self.check_changed_uniques(old, new, slot)?;
+        self.check_changed_uniques(old, new, slot, changed)?;
         Ok(true)
     }
 }

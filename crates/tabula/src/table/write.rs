@@ -10,6 +10,25 @@ use crate::record::Record;
 use crate::table::{TableData, Undo};
 use crate::value::{Value, ValueRef};
 
+/// Which columns of a row a replacement may change: any, or only these (the new row a
+/// copy of the old one with them set).
+#[derive(Clone, Copy)]
+pub(super) enum Changed<'a> {
+    All,
+    Only(&'a [usize]),
+}
+
+impl Changed<'_> {
+    /// Whether any of `cols` may have changed.
+    #[inline]
+    pub(super) fn any(self, mut cols: impl Iterator<Item = usize>) -> bool {
+        match self {
+            Changed::All => true,
+            Changed::Only(changed) => cols.any(|c| changed.contains(&c)),
+        }
+    }
+}
+
 impl<R: Record> TableData<R> {
     pub(super) fn index_slot(&mut self, slot: u32) {
         let Some(row) = self.rows.get(slot as usize) else {
@@ -184,8 +203,14 @@ impl<R: Record> TableData<R> {
 
     /// Replaces the row at `slot` with `new`, which must keep the primary key.
     pub(crate) fn replace(&mut self, slot: u32, new: R) -> Result<()> {
-        if self.check_replace(slot, &new)? {
-            self.replace_unchecked(slot, Arc::new(new));
+        self.replace_in(slot, new, Changed::All)
+    }
+
+    fn replace_in(&mut self, slot: u32, new: R, changed: Changed<'_>) -> Result<()> {
+        if self.check_replace(slot, &new, changed)? {
+            if let Some(old) = self.swap_in(slot, Arc::new(new), changed) {
+                self.olds.push(old);
+            }
         }
         Ok(())
     }
@@ -201,16 +226,35 @@ impl<R: Record> TableData<R> {
         Ok(())
     }
 
+    /// [`TableData::replace_many`] of rows that are copies of the rows at their slots with
+    /// columns `cols` set, and differ from them nowhere else: only those columns are
+    /// checked against the schema (where that is all the record's check does), and only
+    /// the indexes over them compared and updated. (Check conditions and the key are
+    /// checked as always.)
+    pub(crate) fn replace_changed(
+        &mut self,
+        slots: &[u32],
+        rows: Vec<R>,
+        cols: &[usize],
+    ) -> Result<()> {
+        self.olds.reserve(rows.len());
+        for (&slot, row) in slots.iter().zip(rows) {
+            self.replace_in(slot, row, Changed::Only(cols))?;
+        }
+        Ok(())
+    }
+
     pub(super) fn replace_unchecked(&mut self, slot: u32, new: Arc<R>) {
-        if let Some(old) = self.swap_in(slot, new) {
+        if let Some(old) = self.swap_in(slot, new, Changed::All) {
             self.olds.push(old);
         }
     }
 
-    /// Puts `new` in place of the live row at `slot`, updating the indexes and journalling
-    /// the replacement; returns the old row, which the caller journals in `olds`. `None`
-    /// (and nothing done) if the slot is empty.
-    fn swap_in(&mut self, slot: u32, new: Arc<R>) -> Option<Arc<R>> {
+    /// Puts `new` in place of the live row at `slot`, updating the indexes over the
+    /// columns `changed` says may differ and journalling the replacement; returns the old
+    /// row, which the caller journals in `olds`. `None` (and nothing done) if the slot is
+    /// empty.
+    fn swap_in(&mut self, slot: u32, new: Arc<R>, changed: Changed<'_>) -> Option<Arc<R>> {
         let s = slot as usize;
         if !self.rows.is_live(s) {
             return None;
@@ -221,11 +265,14 @@ impl<R: Record> TableData<R> {
             let Some(old) = self.rows.get(s) else {
                 continue;
             };
-            if u.differs(old, &new) {
+            if changed.any(u.columns()) && u.differs(old, &new) {
                 u.remove(&self.hasher, &self.rows, slot);
             }
         }
         for o in &mut self.ordered {
+            if !changed.any(std::iter::once(o.col)) {
+                continue;
+            }
             if let Some(old) = self.rows.get(s) {
                 let (ov, nv) = (old.col(o.col), new.col(o.col));
                 if ov != nv || ov.kind() != nv.kind() {
@@ -235,6 +282,9 @@ impl<R: Record> TableData<R> {
             }
         }
         for c in &mut self.composites {
+            if !changed.any(c.cols.iter().copied()) {
+                continue;
+            }
             if let Some(old) = self.rows.get(s) {
                 if c.differs(old, &new) {
                     c.remove(old, slot);
@@ -244,7 +294,7 @@ impl<R: Record> TableData<R> {
         }
         let old = self.rows.set(s, Some(new))?;
         for u in &mut self.uniques {
-            if self.rows.get(s).is_some_and(|r| u.differs(&*old, r)) {
+            if changed.any(u.columns()) && self.rows.get(s).is_some_and(|r| u.differs(&*old, r)) {
                 u.insert(&self.hasher, &self.rows, slot);
             }
         }

@@ -1901,3 +1901,81 @@ fn an_update_fails_at_its_first_failing_row() {
         plan.rows
     );
 }
+
+/// An UPDATE checks and re-indexes only the columns it sets: every index over them finds
+/// the rows by their new values and none by the old, the others stay as they were, and a
+/// value an index or column refuses changes nothing.
+#[test]
+fn an_update_keeps_the_indexes_over_the_columns_it_sets_right() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE r (id INTEGER PRIMARY KEY, a INTEGER NOT NULL, b TEXT NOT NULL UNIQUE,
+           c INTEGER, d INTEGER, UNIQUE (c, d));
+         CREATE INDEX r_a ON r (a);
+         INSERT INTO r (a, b, c, d) VALUES (1, 'x', 1, 1), (2, 'y', 1, 2), (3, 'z', 2, 1)",
+    )
+    .unwrap();
+    let ids = |text: &str| -> Vec<Value> {
+        let rows = db.sql(text).unwrap().rows;
+        rows.into_iter().map(|mut r| r.remove(0)).collect()
+    };
+    assert_eq!(
+        db.sql("UPDATE r SET a = a + 10 WHERE id < 3")
+            .unwrap()
+            .changed,
+        2
+    );
+    assert_eq!(ids("SELECT id FROM r WHERE a = 11"), vec![Value::Int(1)]);
+    assert_eq!(ids("SELECT id FROM r WHERE a = 1"), Vec::<Value>::new());
+    assert_eq!(
+        ids("SELECT id FROM r WHERE a BETWEEN 10 AND 20"),
+        vec![Value::Int(1), Value::Int(2)]
+    );
+    assert_eq!(ids("SELECT id FROM r WHERE b = 'y'"), vec![Value::Int(2)]);
+    // The unique column, then the composite unique key.
+    db.sql("UPDATE r SET b = 'w' WHERE id = 2").unwrap();
+    assert_eq!(ids("SELECT id FROM r WHERE b = 'w'"), vec![Value::Int(2)]);
+    assert_eq!(ids("SELECT id FROM r WHERE b = 'y'"), Vec::<Value>::new());
+    assert!(matches!(
+        db.sql("UPDATE r SET b = 'x' WHERE id = 3"),
+        Err(Error::UniqueViolation { ref column, .. }) if column == "b"
+    ));
+    db.sql("UPDATE r SET d = 3 WHERE id = 2").unwrap();
+    assert!(matches!(
+        db.sql("UPDATE r SET c = 1, d = 3 WHERE id = 3"),
+        Err(Error::UniqueViolation { .. })
+    ));
+    db.sql("UPDATE r SET c = 1, d = 2 WHERE id = 3").unwrap();
+    assert!(matches!(
+        db.sql("UPDATE r SET a = NULL WHERE id = 1"),
+        Err(Error::NotNull { ref column, .. }) if column == "a"
+    ));
+    assert_eq!(
+        db.sql("SELECT id, a, b, c, d FROM r ORDER BY id")
+            .unwrap()
+            .rows,
+        vec![
+            vec![
+                Value::Int(1),
+                Value::Int(11),
+                Value::Text("x".into()),
+                Value::Int(1),
+                Value::Int(1)
+            ],
+            vec![
+                Value::Int(2),
+                Value::Int(12),
+                Value::Text("w".into()),
+                Value::Int(1),
+                Value::Int(3)
+            ],
+            vec![
+                Value::Int(3),
+                Value::Int(3),
+                Value::Text("z".into()),
+                Value::Int(1),
+                Value::Int(2)
+            ],
+        ]
+    );
+}
