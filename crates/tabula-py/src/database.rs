@@ -188,12 +188,13 @@ impl Database {
     }
 
     /// Called in a child process after `fork()` for an in-memory database: its copy is
-    /// the child's own and works, unless a thread of the parent held the writers' turn at
-    /// the fork (then every later call is refused, where a write would wait forever).
-    /// Returns whether it was refused.
+    /// the child's own and works, unless another thread of the parent held one of its
+    /// locks at the fork (a transaction under way there): then its calls are refused,
+    /// where they would wait forever for a thread the child does not have. Returns whether
+    /// it was refused.
     fn forked_in_memory(&self) -> bool {
-        // Exact here: the child runs no other thread that could take or give back the turn.
-        if !self.db.is_writing() {
+        // Exact here: the child runs no other thread that could take or give back a lock.
+        if !self.db.is_locked_elsewhere() && !self.txs.is_locked() {
             return false;
         }
         self.txs.mark_forked(txn::FORKED_WRITING);

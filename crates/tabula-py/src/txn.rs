@@ -103,14 +103,24 @@ impl Registry {
         self.forked.store(why, Ordering::Release);
     }
 
+    /// Whether another thread holds the registry's lock at this moment (exact in a forked
+    /// child: see `Database::forked_in_memory`).
+    pub fn is_locked(&self) -> bool {
+        matches!(
+            self.by_thread.try_lock(),
+            Err(std::sync::TryLockError::WouldBlock)
+        )
+    }
+
     /// The transaction open on the calling thread, if any; an error in a forked child.
     pub fn current(&self, py: Python<'_>) -> PyResult<Option<Py<Tx>>> {
         let why = match self.forked.load(Ordering::Acquire) {
             NOT_FORKED => return Ok(self.find(py)),
             FORKED_WRITING => {
-                "this in-memory database was being written by another thread of the parent \
-                 of this process when it forked; that write never ends here (a forked child \
-                 has none of its parent's threads), so this copy of it cannot be used"
+                "this in-memory database was in use by another thread of the parent of this \
+                 process when it forked (a transaction under way); that never ends here (a \
+                 forked child has none of its parent's threads), so this copy of it cannot \
+                 be used"
             }
             _ => {
                 "this database directory was opened by the parent of this process (before a \

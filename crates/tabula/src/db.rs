@@ -244,25 +244,29 @@ impl Database {
         self.engine.read_only_storage().is_some()
     }
 
-    /// Whether a write (a transaction, a statement, a checkpoint) holds the writers' turn
-    /// at this moment: an answer another thread may have changed by the time it is read.
-    /// It is exact in a process forked from the one that opened the database, where no
-    /// other thread runs: there a turn held at the fork is never given back, and every
-    /// write would wait for it.
+    /// Whether a thread other than the calling one holds one of the database's locks at
+    /// this moment (a transaction or statement under way, a checkpoint or close, a table
+    /// loading): an answer another thread may have changed by the time it is read. In a
+    /// process forked from the one that opened the database it is exact, and it matters:
+    /// only the forking thread runs in the child, so a lock another thread held at the fork
+    /// is never given back, and every call that needs it would wait forever. (The calling
+    /// thread's own transaction is not counted: it goes on in the child and ends.)
     ///
     /// ```
     /// let db = tabula::Database::in_memory();
-    /// assert!(!db.is_writing());
+    /// assert!(!db.is_locked_elsewhere());
     /// let other = db.clone();
     /// db.transaction(|_| {
-    ///     assert!(std::thread::spawn(move || other.is_writing()).join().unwrap());
+    ///     // This thread's own transaction does not count; another thread sees it.
+    ///     assert!(!db.is_locked_elsewhere());
+    ///     assert!(std::thread::spawn(move || other.is_locked_elsewhere()).join().unwrap());
     ///     Ok(())
     /// })?;
-    /// assert!(!db.is_writing());
+    /// assert!(!db.is_locked_elsewhere());
     /// # Ok::<(), tabula::Error>(())
     /// ```
-    pub fn is_writing(&self) -> bool {
-        self.engine.is_writing()
+    pub fn is_locked_elsewhere(&self) -> bool {
+        self.engine.is_locked_elsewhere()
     }
 
     /// Settings for [`open`](Database::open): durability, recovery mode, archived segments

@@ -47,7 +47,9 @@ pub trait Table: Clone + Send + Sync + Sized + 'static {
     fn set_primary_key(&mut self, key: i64);
 
     /// Sets column `col` (schema order) from a value already checked against the schema
-    /// (used by `on_delete = "set_null"`).
+    /// (used by SQL's `UPDATE` and by `on_delete = "set_null"`). It must change that
+    /// column's field and nothing else: the table then checks and re-indexes only the
+    /// columns an update sets.
     fn set_column(&mut self, col: usize, value: Value) -> Result<()>;
 
     /// Checks what the Rust type cannot promise: a `u64` above `i64::MAX`, a `json` field
@@ -116,10 +118,12 @@ pub(crate) trait Record: Clone + Send + Sync + 'static {
     fn set_key(&mut self, pk: usize, key: i64);
     fn set_col(&mut self, col: usize, value: Value) -> Result<()>;
     fn check_row(&self, schema: &Schema) -> Result<()>;
-    /// Whether [`Record::check_row`] checks nothing that [`Schema::resolve_values`] does
-    /// not already guarantee of the values the record is made from (their number, types
-    /// and nulls), so that a record made from values just resolved against the table's
-    /// schema needs no second check.
+    /// Whether [`Record::check_row`] is the row's width and [`Schema::check`] of each
+    /// value alone, nothing more: then it checks nothing that [`Schema::resolve_values`]
+    /// does not already guarantee of the values the record is made from, so that a record
+    /// made from values just resolved against the table's schema needs no second check,
+    /// and a stored row with some columns set needs only those checked
+    /// (`TableData::replace_changed`).
     const CHECKED_BY_RESOLVE: bool = false;
     fn values(&self) -> Result<Vec<Value>>;
     /// The values in schema order, borrowed when the record holds them as they are
@@ -135,8 +139,9 @@ pub(crate) trait Record: Clone + Send + Sync + 'static {
     /// cannot hold; a `DynRow` checks only their number. Either way the table checks the
     /// record against the schema (`check_row`) when it takes it in (insert, upsert,
     /// replace), except where the values were checked already: `TableData::convert`
-    /// places records made from rows the table had checked, and
-    /// `TableData::insert_resolved` a `DynRow` of values `Schema::resolve_values` gave.
+    /// places records made from rows the table had checked,
+    /// `TableData::insert_resolved` a `DynRow` of values `Schema::resolve_values` gave, and
+    /// `TableData::replace_changed` checks only the columns an update set in a `DynRow`.
     fn from_row(schema: &Schema, values: Vec<Value>) -> Result<Self>;
 }
 
@@ -206,7 +211,8 @@ impl Record for DynRow {
     }
     fn from_row(schema: &Schema, values: Vec<Value>) -> Result<Self> {
         // Only the width: every row a table takes in passes `check_row` there (insert,
-        // upsert, replace) or was resolved against its schema (`insert_resolved`), and
+        // upsert, replace), was resolved against its schema (`insert_resolved`) or is a
+        // stored row with the columns an update set checked (`replace_changed`), and
         // checking its values here too cost a second pass over every inserted row. The
         // width is checked so that a row's columns can be read (its key, to find the row
         // it replaces) before that.

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Set
 import os
 import threading
 import weakref
@@ -155,8 +155,8 @@ class Database:
             where = (f"database {self._directory}" if self._directory
                      else "the in-memory database")
             raise _errors.Closed(f"{where} is closed")
-        if isinstance(params, (str, bytes, Mapping)) or not isinstance(params, Iterable):
-            # A mapping would bind its keys, a string its characters.
+        if isinstance(params, (str, bytes, bytearray, memoryview, Mapping, Set)):
+            # A mapping would bind its keys, a string its characters, a set in no order.
             raise TypeError(
                 "sql() takes its parameters as a list or tuple (for ? or $1 placeholders), "
                 f"not {type(params).__name__}")
@@ -238,6 +238,11 @@ def _after_fork_in_child() -> None:
     # A forked child shares the parent's open files and directory lock: its writes would
     # interleave with the parent's in the log. Its copies of the parent's databases refuse
     # every call (tabula.Closed), and it may open directories afresh.
+    global _open_lock, _default_lock
+    # Another thread of the parent may have held these (an open under way): no thread
+    # here will give them back.
+    _open_lock = threading.Lock()
+    _default_lock = threading.Lock()
     for db in list(_open.values()):
         db._native.forked()
     _open.clear()

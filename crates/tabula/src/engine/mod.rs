@@ -318,9 +318,18 @@ impl Engine {
         Ok(head)
     }
 
-    /// Whether some thread holds the writers' lock now (see `Database::is_writing`).
-    pub(crate) fn is_writing(&self) -> bool {
-        matches!(self.head.try_lock(), Err(TryLockError::WouldBlock))
+    /// Whether a thread other than this one holds one of the engine's locks now (see
+    /// `Database::is_locked_elsewhere`). The writers' lock may be this thread's own (a
+    /// fork inside a transaction's closure): that one is given back.
+    pub(crate) fn is_locked_elsewhere(&self) -> bool {
+        fn held<G>(r: std::result::Result<G, TryLockError<G>>) -> bool {
+            matches!(r, Err(TryLockError::WouldBlock))
+        }
+        (held(self.head.try_lock()) && !writing(self.id))
+            || held(self.published.try_write())
+            || held(self.versions.try_lock())
+            || held(self.loading.try_lock())
+            || held(self.checkpointing.try_lock())
     }
 
     /// Runs `f` on a copy of the newest version outside any transaction (loading,
