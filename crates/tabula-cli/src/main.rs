@@ -926,7 +926,9 @@ fn repair_text(dir: &Path, r: &tabula::RepairReport) -> String {
 fn message(e: &anyhow::Error) -> String {
     let mut msg = String::new();
     for cause in e.chain() {
-        let text = cause.to_string();
+        // Names and values from the input are quoted in errors as given: their control
+        // characters escaped keep the message on one line, and a terminal's escapes inert.
+        let text = output::escape(&cause.to_string());
         if msg.contains(&text) {
             continue;
         }

@@ -41,15 +41,22 @@ pub fn run(
         match ro.sql(&text) {
             Err(tabula::Error::ReadOnly { .. }) => {
                 drop(ro);
-                (run_writing(&crate::open(dir)?, &text)?, true)
+                let db = crate::open(dir)?;
+                let r = run_writing(&db, &text)?;
+                // As every writing command: the database closes with a checkpoint.
+                crate::close_after_commit(&db)?;
+                (r, true)
             }
-            r => (r?, false),
+            r => (r.map_err(|e| dot_command_hint(e, &text))?, false),
         }
     } else {
         let existed = dir.exists();
         let db = create(dir)?;
         match run_writing(&db, &text) {
-            Ok(r) => (r, true),
+            Ok(r) => {
+                crate::close_after_commit(&db)?;
+                (r, true)
+            }
             Err(e) => {
                 // A database made for a text that failed before creating any table is not
                 // left behind (a mistyped directory name stays a mistake, not a database).
@@ -83,13 +90,33 @@ pub fn run(
     }
 }
 
+/// `e` with a hint when it is a parse error and `text` has a line that looks like the
+/// shell's dot command (`.tables`): a script holds SQL only.
+fn dot_command_hint(e: tabula::Error, text: &str) -> anyhow::Error {
+    let dotted = text.lines().any(|l| {
+        let l = l.trim_start();
+        l.starts_with('.') && l[1..].starts_with(|c: char| c.is_ascii_alphabetic())
+    });
+    let hint = matches!(e, tabula::Error::Sql { .. }) && dotted;
+    let e = anyhow::Error::new(e);
+    if hint {
+        e.context(
+            "dot commands (.tables, .schema, .mode, ...) work in the interactive shell \
+             (`tabula sql DIR --interactive`); SQL given as an argument or on standard input \
+             is SQL only",
+        )
+    } else {
+        e
+    }
+}
+
 /// Runs `text` on a database open for writing. Statements before a failing one stay
 /// committed (as `sqlite3_exec`): when any of them changed the database, the error is exit 3
 /// ("committed"), not 2 ("changed nothing"), so that a script does not run them again.
 fn run_writing(db: &Database, text: &str) -> anyhow::Result<SqlResult> {
     let before = fingerprint(db);
     db.sql(text).map_err(|e| {
-        let e = anyhow::Error::new(e);
+        let e = dot_command_hint(e, text);
         if before.is_some() && fingerprint(db) != before {
             e.context(crate::Committed::LaterStatement)
         } else {

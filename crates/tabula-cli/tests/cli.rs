@@ -1289,3 +1289,36 @@ fn a_committed_write_whose_output_fails_exits_3_not_2() {
     ]);
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), r#"{"n":1}"#);
 }
+
+/// A writing `tabula sql` closes the database as the other writing commands do: with a
+/// checkpoint, so the log does not grow from one run to the next.
+#[test]
+fn a_writing_sql_run_ends_with_a_checkpoint() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("db");
+    let p = p.to_str().unwrap();
+    let o = tabula(&["sql", p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = tabula_with_input(&["sql", p], b"INSERT INTO t (v) VALUES ('a'), ('b');\n");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let snapshot = std::fs::read_to_string(Path::new(p).join("data/t.records")).unwrap();
+    assert_eq!(snapshot.lines().count(), 2, "{snapshot}");
+    let o = tabula(&["stats", p, "--format", "json"]);
+    let stats: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(stats["wal_records"], 0, "{stats}");
+}
+
+/// A script is SQL only: a dot command in it is refused with a pointer to the shell, and
+/// an error quoting the input's control characters stays on one line, escaped.
+#[test]
+fn sql_errors_point_to_the_shell_for_dot_commands_and_stay_on_one_line() {
+    let (_d, _path, p) = demo();
+    let o = tabula_with_input(&["sql", &p], b".tables\nSELECT 1;\n");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(stderr(&o).contains("--interactive"), "{}", stderr(&o));
+    let o = tabula(&["sql", &p, "SELECT * FROM \"a\nb\u{1b}[2J\""]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let e = stderr(&o);
+    assert_eq!(e.lines().count(), 1, "{e:?}");
+    assert!(!e.contains('\u{1b}'), "{e:?}");
+}
