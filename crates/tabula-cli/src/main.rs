@@ -888,6 +888,14 @@ fn repair_text(dir: &Path, r: &tabula::RepairReport) -> String {
                 ""
             }
         ));
+        if t.snapshot_unverified {
+            say(
+                "  its snapshot did not match the manifest's checksum: the rows read from it \
+                 are kept as found, unverified (they may differ from what was committed; the \
+                 file as it was is in the backup)"
+                    .to_owned(),
+            );
+        }
         for d in &t.dropped {
             say(format!(
                 "  dropped {}:{}: {} (bytes kept there)",
@@ -911,7 +919,12 @@ fn repair_text(dir: &Path, r: &tabula::RepairReport) -> String {
             dir.join("quarantine").display()
         ));
     }
-    if r.is_clean() {
+    if r.is_clean() && r.tables.iter().any(|t| t.snapshot_unverified) {
+        say(format!(
+            "{} verifies clean: its files agree again, with the unverified rows above in them",
+            dir.display()
+        ));
+    } else if r.is_clean() {
         say(format!("{} verifies clean", dir.display()));
     } else {
         for p in &r.remaining {

@@ -135,6 +135,9 @@ pub(crate) struct TableState {
     pub(crate) read: u64,
     /// Rows the manifest promised that no bytes remain for (a truncated snapshot).
     pub(crate) missing: u64,
+    /// Whether the snapshot's checksum or length differs from a sound manifest's: its
+    /// readable rows are not known to be the ones the checkpoint wrote.
+    pub(crate) snapshot_mismatch: bool,
     pub(crate) dropped: Vec<DroppedRow>,
 }
 
@@ -176,6 +179,7 @@ impl TableState {
             expected: None,
             read: 0,
             missing: 0,
+            snapshot_mismatch: false,
             dropped: Vec::new(),
         }
     }
@@ -712,6 +716,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             state.next_key = state.next_key.max(entry.next_key);
             let crc = crc_hex(&bytes);
             if crc != entry.snapshot_crc32c || bytes.len() as u64 != entry.snapshot_bytes {
+                state.snapshot_mismatch = true;
                 problems.push((
                     0,
                     format!(

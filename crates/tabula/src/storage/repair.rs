@@ -53,6 +53,10 @@ pub struct TableRepair {
     /// Whether its schema came from the log (the record that created the table, in the log
     /// or an archived segment) because its schema file was missing or damaged.
     pub schema_from_log: bool,
+    /// Whether its snapshot's checksum did not match a sound manifest's: the rows read
+    /// from it are kept as they were found (every readable line), but nothing vouches that
+    /// they are the rows the checkpoint wrote. The file as it was is in the backup.
+    pub snapshot_unverified: bool,
     /// Each dropped row, and where its bytes are kept.
     pub dropped: Vec<DroppedRow>,
 }
@@ -189,6 +193,7 @@ pub(crate) fn repair_with(
             rows_dropped: t.dropped.len() as u64,
             rows_missing: t.missing,
             schema_from_log: t.source == SchemaSource::Log,
+            snapshot_unverified: t.snapshot_mismatch,
             dropped: dropped(&t.dropped),
         });
     }
