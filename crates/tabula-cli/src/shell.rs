@@ -132,6 +132,15 @@ pub fn run(dir: &Path, format: Format, guard: CsvGuard) -> anyhow::Result<()> {
                 buffer.clear();
                 continue;
             }
+            Read::NotUtf8 => {
+                note(if buffer.is_empty() {
+                    "that line is not UTF-8: it was not run"
+                } else {
+                    "that line is not UTF-8: it and the statement it continued were not run"
+                });
+                buffer.clear();
+                continue;
+            }
             Read::End => {
                 // Leave on a line of its own (the prompt is still on the last one).
                 say("");

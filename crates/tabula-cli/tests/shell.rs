@@ -695,3 +695,50 @@ fn complete_statements_run_even_when_the_input_ends_inside_another() {
         "{out}"
     );
 }
+
+/// A line that is not UTF-8 is not run with its bytes replaced: it is dropped, said so,
+/// and the shell goes on (a script on standard input refuses such input whole).
+#[test]
+fn a_line_that_is_not_utf8_is_dropped_not_mangled() {
+    let (_d, _path, p) = demo();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args(["sql", &p, "--interactive"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tabula");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(
+            b"INSERT INTO courses (code, title)\nVALUES ('X1', 'caf\xe9');\n\
+              SELECT count(*) AS n FROM courses WHERE code = 'X1';\n",
+        )
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("not UTF-8: it and the statement it continued were not run"),
+        "{all}"
+    );
+    let o = tabula(&[
+        "sql",
+        &p,
+        "SELECT count(*) AS n FROM courses WHERE code = 'X1'",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "{\"n\":0}",
+        "{}",
+        text(&o)
+    );
+}

@@ -18,6 +18,9 @@ pub enum Read {
     Line(String),
     /// Ctrl-C: the input so far is dropped.
     Interrupted,
+    /// A line of standard input that is not UTF-8 (echoed lossily): it is dropped with
+    /// the statement it belonged to, never run with its bytes replaced.
+    NotUtf8,
     /// Ctrl-D, or the end of standard input.
     End,
 }
@@ -86,13 +89,20 @@ impl Input {
                 {
                     return Ok(Read::End);
                 }
-                let line = String::from_utf8_lossy(&bytes)
-                    .trim_end_matches(['\n', '\r'])
-                    .to_owned();
+                let (line, valid) = match String::from_utf8(bytes) {
+                    Ok(s) => (s, true),
+                    Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), false),
+                };
+                // Echoed as a terminal would show it, then refused below.
+                let line = line.trim_end_matches(['\n', '\r']).to_owned();
                 writeln!(out, "{line}")
                     .and_then(|()| out.flush())
                     .context("writing to standard output")?;
-                Ok(Read::Line(line))
+                Ok(if valid {
+                    Read::Line(line)
+                } else {
+                    Read::NotUtf8
+                })
             }
         }
     }
