@@ -1195,6 +1195,16 @@ pub(crate) fn bind_only(target: Target<'_, '_>, q: &Query, params: &[Value]) -> 
     query(target, q, params, None, None, true).map(|_| ())
 }
 
+/// The error for a query whose body is not one `SELECT`, naming what it is.
+fn unsupported_body(body: &SetExpr) -> Error {
+    unsupported(match body {
+        SetExpr::SetOperation { .. } => "UNION and other set operations",
+        SetExpr::Values(_) => "VALUES as a query (INSERT takes it; a query is a SELECT)",
+        SetExpr::Table(_) => "TABLE as a query (use SELECT * FROM)",
+        _ => "this form of query (a parenthesised or nested body)",
+    })
+}
+
 /// [`select_each`]; with `bind_only`, returns once every clause is bound.
 fn query(
     target: Target<'_, '_>,
@@ -1204,12 +1214,12 @@ fn query(
     mut each: Option<Each<'_>>,
     bind_only: bool,
 ) -> Result<SqlResult> {
-    let SetExpr::Select(sel) = q.body.as_ref() else {
-        return Err(unsupported("UNION and other set operations"));
-    };
     if q.with.is_some() {
         return Err(unsupported("WITH"));
     }
+    let SetExpr::Select(sel) = q.body.as_ref() else {
+        return Err(unsupported_body(&q.body));
+    };
     refuse_other_clauses(q, sel)?;
     if sel.projection.is_empty() {
         // SQLite calls it a syntax error; a result of no columns would read as a write's.
@@ -2380,7 +2390,7 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
     // A plan is shown only for a query that would run: its errors first.
     bind_only(target, q, params)?;
     let SetExpr::Select(sel) = q.body.as_ref() else {
-        return Err(unsupported("UNION and other set operations"));
+        return Err(unsupported_body(&q.body));
     };
     let (mut rels, tables) = resolve_from(target, &sel.from, params, None)?;
     let run = |sq: &Query| select(target, sq, params).map(|r| r.rows);

@@ -1979,3 +1979,32 @@ fn an_update_keeps_the_indexes_over_the_columns_it_sets_right() {
         ]
     );
 }
+
+/// A query that is not one SELECT is refused naming what it is: WITH before a write is
+/// WITH's refusal, not a set operation's.
+#[test]
+fn unsupported_query_shapes_are_named() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
+        .unwrap();
+    for (text, feature) in [
+        (
+            "WITH x AS (SELECT 1 AS v) INSERT INTO t (v) SELECT v FROM x",
+            "WITH",
+        ),
+        ("WITH x AS (SELECT 1 AS v) SELECT v FROM x", "WITH"),
+        ("VALUES (1), (2)", "VALUES as a query"),
+        ("SELECT 1 UNION SELECT 2", "UNION"),
+    ] {
+        match db.sql(text) {
+            Err(Error::Unsupported { feature: f }) => {
+                assert!(f.starts_with(feature), "{text}: {f}")
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        db.sql("SELECT count(*) FROM t").unwrap().rows,
+        vec![vec![Value::Int(0)]]
+    );
+}
