@@ -205,11 +205,12 @@ pub fn float(f: f64) -> String {
     format!("{f:?}")
 }
 
-/// The header line of a CSV file.
-pub fn csv_header(columns: &[String]) -> String {
+/// The header line of a CSV file: names are guarded as TEXT values are (a SQL alias may be
+/// any text, `SELECT 1 AS "=cmd"`).
+pub fn csv_header(columns: &[String], guard: CsvGuard) -> String {
     columns
         .iter()
-        .map(|c| csv_quote(c))
+        .map(|c| csv_value(&Value::Text(c.clone()), guard))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -289,7 +290,7 @@ pub fn records(
             if keys.is_empty() {
                 return out.flush();
             }
-            writeln!(out, "{}", csv_header(&keys))?;
+            writeln!(out, "{}", csv_header(&keys, CsvGuard::Formulas))?;
             for r in records {
                 let cells: Vec<String> = keys
                     .iter()
@@ -363,7 +364,7 @@ pub fn print_rows(
             each(&mut |r| write(&mut |o| writeln!(o, "{}", json_object(names, r))))?;
         }
         Format::Csv => {
-            write(&mut |o| writeln!(o, "{}", csv_header(names)));
+            write(&mut |o| writeln!(o, "{}", csv_header(names, guard)));
             each(&mut |r| write(&mut |o| writeln!(o, "{}", csv_row(names, r, guard))))?;
         }
     }

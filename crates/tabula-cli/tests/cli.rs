@@ -1322,3 +1322,26 @@ fn sql_errors_point_to_the_shell_for_dot_commands_and_stay_on_one_line() {
     assert_eq!(e.lines().count(), 1, "{e:?}");
     assert!(!e.contains('\u{1b}'), "{e:?}");
 }
+
+/// A header name is guarded as a TEXT value is: a SQL alias may be any text.
+#[test]
+fn csv_headers_get_the_formula_guard_too() {
+    let (_d, _path, p) = demo();
+    let o = tabula(&[
+        "sql",
+        &p,
+        "SELECT 1 AS \"=cmd\", 2 AS plain",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(stdout(&o), "'=cmd,plain\n1,2\n", "{}", text(&o));
+    let o = tabula(&[
+        "sql",
+        &p,
+        "SELECT 1 AS \"=cmd\"",
+        "--format",
+        "csv",
+        "--csv-raw",
+    ]);
+    assert_eq!(stdout(&o), "=cmd\n1\n", "{}", text(&o));
+}
