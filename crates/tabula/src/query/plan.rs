@@ -64,6 +64,8 @@ pub enum OrderStrategy {
     },
     /// All matching rows are sorted.
     Sort,
+    /// A lookup of a unique key finds one row at most: there is nothing to order.
+    OneRow,
 }
 
 /// What the planner chose for a query; see [`Select::explain`](crate::Select::explain).
@@ -127,6 +129,7 @@ impl fmt::Display for Plan {
             OrderStrategy::IndexOrder { column } => write!(f, ", ordered by index on {column}"),
             OrderStrategy::TopK { k } => write!(f, ", top-{k} heap"),
             OrderStrategy::Sort => write!(f, ", sort"),
+            OrderStrategy::OneRow => write!(f, ", one row at most"),
         }
     }
 }
@@ -352,6 +355,13 @@ pub(crate) fn explain<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Plan
         Path::Scan => (Access::FullScan, 0),
     };
     let order = match p.ord {
+        _ if matches!(
+            p.path,
+            Path::Key(_) | Path::Unique(_) | Path::CompositeUnique { .. }
+        ) =>
+        {
+            OrderStrategy::OneRow
+        }
         Ord_::Key { .. } => OrderStrategy::KeyOrder,
         Ord_::Index { col, .. } => OrderStrategy::IndexOrder { column: name(col) },
         Ord_::TopK(k) => OrderStrategy::TopK { k },

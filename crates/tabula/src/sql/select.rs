@@ -1185,14 +1185,28 @@ pub(crate) fn select_each(
     outer: Option<(&dyn Scope, &[Value])>,
     each: Option<Each<'_>>,
 ) -> Result<SqlResult> {
-    query(target, q, params, outer, each, false)
+    query(target, q, params, outer, each, None)
+}
+
+/// What binding a query tells [`explain`] of how it would run, decided as running it decides.
+#[derive(Debug, Default)]
+pub(crate) struct Bound {
+    /// Whether the rows are aggregated (GROUP BY, an aggregate or HAVING).
+    grouped: bool,
+    /// ORDER BY … LIMIT kept by a heap of the best rows.
+    heap_top: bool,
+    /// ORDER BY … LIMIT handed to the table's own read: the keys (column, descending) and
+    /// how many rows it keeps.
+    own_top: Option<(Vec<(usize, bool)>, usize)>,
 }
 
 /// Binds every clause of `q` against the tables, as running it would, without reading a
 /// row: the errors a query gives before it runs (an unknown column in any clause, a wrong
 /// `ORDER BY` position). What `EXPLAIN` checks first.
-pub(crate) fn bind_only(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Result<()> {
-    query(target, q, params, None, None, true).map(|_| ())
+pub(crate) fn bind_only(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Result<Bound> {
+    let mut bound = Bound::default();
+    query(target, q, params, None, None, Some(&mut bound))?;
+    Ok(bound)
 }
 
 /// The error for a query whose body is not one `SELECT`, naming what it is.
@@ -1205,14 +1219,15 @@ fn unsupported_body(body: &SetExpr) -> Error {
     })
 }
 
-/// [`select_each`]; with `bind_only`, returns once every clause is bound.
+/// [`select_each`]; with `bind_only`, returns once every clause is bound, having said there
+/// how the query would run.
 fn query(
     target: Target<'_, '_>,
     q: &Query,
     params: &[Value],
     outer: Option<(&dyn Scope, &[Value])>,
     mut each: Option<Each<'_>>,
-    bind_only: bool,
+    bind_only: Option<&mut Bound>,
 ) -> Result<SqlResult> {
     if q.with.is_some() {
         return Err(unsupported("WITH"));
@@ -1376,13 +1391,24 @@ fn query(
     let aggs = p.aggs.take().unwrap_or_default();
     let calls = p.correlated.take().unwrap_or_default();
     let (limit, offset) = window(q, params)?;
-    if bind_only {
+    let grouped = !group_by.is_empty() || !aggs.is_empty() || having.is_some();
+    // ORDER BY … LIMIT keeps only the best rows: the table's own read keeps them when it
+    // can (`library_order`), else a heap in the sink.
+    let heap_top = sel.distinct.is_none() && limit.is_some() && !order.is_empty() && !grouped;
+    let plain = calls.is_empty() && !grouped && sel.distinct.is_none();
+    if let Some(b) = bind_only {
+        *b = Bound {
+            grouped,
+            heap_top,
+            own_top: library_order(&rels, &order, filter.is_some(), plain)
+                .zip(limit)
+                .map(|((_, keys), l)| (keys, l.saturating_add(offset))),
+        };
         return Ok(SqlResult {
             columns,
             ..SqlResult::default()
         });
     }
-    let grouped = !group_by.is_empty() || !aggs.is_empty() || having.is_some();
     let phases = calls
         .iter()
         .enumerate()
@@ -1507,7 +1533,7 @@ fn query(
                 groups: Vec::new(),
                 key: Vec::new(),
             }
-        } else if sel.distinct.is_none() && limit.is_some() && !order.is_empty() {
+        } else if heap_top {
             // ORDER BY … LIMIT: only the best rows are kept.
             State::TopK {
                 k: limit.unwrap_or(0).saturating_add(offset),
@@ -1528,8 +1554,7 @@ fn query(
         },
     };
     let mut sink = new_sink();
-    let top = library_order(&rels, &order, had_filter)
-        .filter(|_| correlated.is_none() && !grouped && sel.distinct.is_none());
+    let top = library_order(&rels, &order, had_filter, plain);
     match (&correlated, top, limit) {
         (None, Some((name, order)), Some(limit)) => {
             // The table's own top-k; read again through the heap when it cannot be trusted.
@@ -1606,8 +1631,8 @@ fn query(
 /// The table and the library's order that an `ORDER BY … LIMIT` can hand to the table's own
 /// top-k (an index walk when an ordered index serves the first key), when the rows are one
 /// stored table's with no WHERE, and every key is a column whose type the library orders as
-/// SQL does (not json), with nulls where SQL puts them by default (first ascending). The
-/// caller checks that nothing groups, or keeps distinct rows, or runs subqueries per row.
+/// SQL does (not json), with nulls where SQL puts them by default (first ascending), and
+/// `plain` says that nothing groups, or keeps distinct rows, or runs subqueries per row.
 ///
 /// The library orders -0.0 before 0.0, which SQL calls equal, and places NaN: the rows it
 /// hands over are the ones SQL keeps unless a float zero (or NaN) sits among them (the zeros
@@ -1617,8 +1642,12 @@ fn library_order<'r>(
     rels: &'r [Relation],
     order: &[Key],
     has_filter: bool,
+    plain: bool,
 ) -> Option<(&'r str, Vec<(usize, bool)>)> {
     let [rel] = rels else { return None };
+    if !plain {
+        return None;
+    }
     let Source::Table { name, schema } = &rel.source else {
         return None;
     };
@@ -2388,7 +2417,7 @@ fn per_row(n: usize, what: &str) -> String {
 /// how its scan reads it (an index serving which predicates, or a full scan).
 pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Result<Vec<String>> {
     // A plan is shown only for a query that would run: its errors first.
-    bind_only(target, q, params)?;
+    let bound = bind_only(target, q, params)?;
     let SetExpr::Select(sel) = q.body.as_ref() else {
         return Err(unsupported_body(&q.body));
     };
@@ -2407,14 +2436,6 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
         .as_ref()
         .is_some_and(|f| push_where(f, &mut rels, params));
     let grouped = !matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
-    // Whether `select_each` may hand ORDER BY … LIMIT to the table's own top-k: it does when,
-    // besides, every key compiles to one of the table's columns and nothing is aggregated or
-    // run per row, which only compiling the statement tells.
-    let top_possible = matches!(rels.as_slice(), [r] if matches!(r.source, Source::Table { .. }))
-        && filter.is_none()
-        && !grouped
-        && sel.having.is_none()
-        && sel.distinct.is_none();
     let mut out = Vec::new();
     let mut k = 0;
     for twj in &sel.from {
@@ -2432,7 +2453,12 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
                 ),
                 (Source::Table { name, .. }, t) => {
                     let (_, qualifier, _) = resolve_table(target, t)?;
-                    let plan = target.plan(name, &rel.preds)?.to_string();
+                    let plan = match &bound.own_top {
+                        // The table's read keeps the best rows itself (the only relation).
+                        Some((keys, k)) => target.plan_top(name, &rel.preds, keys, *k)?,
+                        None => target.plan(name, &rel.preds)?,
+                    }
+                    .to_string();
                     let how = plan.strip_prefix(&format!("{name}: ")).unwrap_or(&plan);
                     if qualifier == *name {
                         format!("{name}: {how}")
@@ -2510,16 +2536,15 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
     if sel.distinct.is_some() {
         out.push("distinct".to_owned());
     }
-    match (q.order_by.is_some(), q.limit_clause.is_some()) {
-        (true, true) if top_possible => out.push(
-            "top rows (ORDER BY … LIMIT): the table's own when every key is one of its columns \
-             (through an index on the first when it has one), else a heap of the best rows"
-                .to_owned(),
-        ),
-        (true, true) if sel.distinct.is_none() && !grouped => {
+    match q.order_by.is_some() {
+        true if bound.own_top.is_some() => {
+            out.push("top rows (ORDER BY … LIMIT): kept by the table's read".to_owned())
+        }
+        true if bound.heap_top => {
             out.push("top rows (ORDER BY … LIMIT): a heap of the best rows".to_owned())
         }
-        (true, _) => out.push("sort (ORDER BY)".to_owned()),
+        // One row of aggregates has nothing to order.
+        true if !bound.grouped || grouped => out.push("sort (ORDER BY)".to_owned()),
         _ => {}
     }
     if q.limit_clause.is_some() {

@@ -186,6 +186,22 @@ impl Target<'_, '_> {
         })
     }
 
+    /// How [`Target::scan_top`] would read table `name`.
+    pub(crate) fn plan_top(
+        &self,
+        name: &str,
+        preds: &[Pred],
+        order: &[(usize, bool)],
+        limit: usize,
+    ) -> Result<Plan> {
+        self.with_table(name, |t| {
+            Ok(t.dyn_explain(
+                &top_spec(preds, order, limit),
+                &Arc::from(Vec::<String>::new()),
+            ))
+        })
+    }
+
     /// How [`Target::scan`] would read table `name`.
     pub(crate) fn plan(&self, name: &str, preds: &[Pred]) -> Result<Plan> {
         self.with_table(name, |t| {

@@ -137,6 +137,18 @@ fn order_by_indexed_column_with_limit_walks_the_index() {
     let plan = s.select().order_by("gpa").explain().unwrap();
     assert_eq!(plan.order, OrderStrategy::Sort);
     assert_eq!(plan.to_string(), "students: full scan, sort");
+    // A lookup of the key finds one row at most: nothing is ordered, whatever was asked.
+    let plan = s
+        .select()
+        .where_eq("id", 1u64)
+        .order_by("gpa")
+        .explain()
+        .unwrap();
+    assert_eq!(plan.order, OrderStrategy::OneRow);
+    assert_eq!(
+        plan.to_string(),
+        "students: primary-key lookup on id, one row at most"
+    );
 }
 
 #[test]
