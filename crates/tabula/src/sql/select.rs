@@ -693,15 +693,19 @@ fn emit(
         Link::On { cond, left, .. } => (cond.as_ref(), *left),
         Link::Cross => (None, false),
     };
-    let mut matched = false;
     if let Some(k) = &probe.keyed {
+        // It holds no rows: the partner is looked up, or a left join's nulls follow.
         let (found, more) = join_by_key(target, probes, level, k, cond, so_far, params, sink)?;
         if !more {
             return Ok(false);
         }
-        // It holds no rows: the loops below find none, and the nulls of a left join follow.
-        matched = found;
+        if left && !found {
+            let row = Joined::after(so_far, &Nulls, rel);
+            return emit(target, probes, level + 1, &row, params, sink);
+        }
+        return Ok(true);
     }
+    let mut matched = false;
     let candidates: &[usize] = match &probe.hash {
         Some((l, m)) => match so_far.value_at(*l) {
             ValueRef::Null => &[],
