@@ -75,17 +75,23 @@ fn needs_escape(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// Column widths in characters, grown by each row seen.
+/// How many terminal columns `s` takes (escaped already: no control characters): a CJK
+/// character or an emoji takes two, a combining mark none.
+pub fn columns(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// Column widths in terminal columns, grown by each row seen.
 pub struct Widths(Vec<usize>);
 
 impl Widths {
     pub fn new(headers: &[String]) -> Self {
-        Widths(headers.iter().map(|h| escape(h).chars().count()).collect())
+        Widths(headers.iter().map(|h| columns(&escape(h))).collect())
     }
 
     pub fn add(&mut self, cells: &[String]) {
         for (w, c) in self.0.iter_mut().zip(cells) {
-            *w = (*w).max(c.chars().count());
+            *w = (*w).max(columns(c));
         }
     }
 
@@ -117,7 +123,7 @@ impl Widths {
     pub fn row(&self, out: &mut (impl Write + ?Sized), cells: &[String]) -> io::Result<()> {
         let mut s = String::from("│");
         for (c, w) in cells.iter().zip(&self.0) {
-            let pad = w.saturating_sub(c.chars().count());
+            let pad = w.saturating_sub(columns(c));
             s.push(' ');
             s.push_str(c);
             s.extend(std::iter::repeat_n(' ', pad + 1));

@@ -1345,3 +1345,33 @@ fn csv_headers_get_the_formula_guard_too() {
     ]);
     assert_eq!(stdout(&o), "=cmd\n1\n", "{}", text(&o));
 }
+
+/// Table mode measures cells in terminal columns: a CJK character or an emoji takes two, a
+/// combining mark none, so every line of the grid is as wide as its borders.
+#[test]
+fn table_format_aligns_wide_and_combining_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db").display().to_string();
+    let o = tabula(&[
+        "sql",
+        &p,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, w TEXT, c TEXT, e TEXT)",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&[
+        "sql",
+        &p,
+        "INSERT INTO t (w, c, e) VALUES ('漢字', 'e\u{301}', '🦀x'), ('ab', 'cd', 'ef')",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&["sql", &p, "SELECT w, c, e FROM t ORDER BY id"]);
+    let out = stdout(&o);
+    let grid: Vec<&str> = out.lines().filter(|l| !l.ends_with("row(s)")).collect();
+    assert_eq!(grid.len(), 6, "{out}");
+    let widths: Vec<usize> = grid
+        .iter()
+        .map(|l| unicode_width::UnicodeWidthStr::width(*l))
+        .collect();
+    assert!(widths.iter().all(|&w| w == widths[0]), "{widths:?}\n{out}");
+    assert_eq!(grid[3], "│ 漢字 │ e\u{301}  │ 🦀x │", "{out}");
+}
