@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
 use clap::{Parser, Subcommand};
 use tabula::{Condition, Database, Row, Value};
 
@@ -713,13 +713,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Import { dir, file } => {
-            let file = if cfg!(unix) && file.as_os_str() == "-" {
+            let dash = cfg!(unix) && file.as_os_str() == "-";
+            // What messages call the input: the user typed `-`, not `/dev/stdin`.
+            let shown = if dash {
+                "standard input".to_owned()
+            } else {
+                file.display().to_string()
+            };
+            let file = if dash {
                 PathBuf::from("/dev/stdin")
             } else {
                 file
             };
             // Read the file's metadata first, so a missing file creates no database.
-            std::fs::metadata(&file).with_context(|| format!("reading {}", file.display()))?;
+            std::fs::metadata(&file).with_context(|| format!("reading {shown}"))?;
             let created = !dir.exists();
             let was_empty = std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_none());
             let db = if dir.join("wal").is_dir() {
@@ -748,14 +755,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     } else if was_empty {
                         empty_out(&dir);
                     }
-                    return Err(e.into());
+                    return Err(match e {
+                        tabula::Error::Json { source, .. } if dash => {
+                            anyhow!("JSON error in import of standard input: {source}")
+                        }
+                        tabula::Error::Io { source, .. } if dash => {
+                            anyhow!("I/O error on standard input: {source}")
+                        }
+                        e => e.into(),
+                    });
                 }
             };
             close_after_commit(&db)?;
-            if json {
-                committed_outln!("{}", serde_json::json!({"file": file, "rows": n}));
+            let named = if dash {
+                serde_json::json!("-")
             } else {
-                committed_outln!("imported {n} row(s) from {}", file.display());
+                serde_json::json!(file)
+            };
+            if json {
+                committed_outln!("{}", serde_json::json!({"file": named, "rows": n}));
+            } else {
+                committed_outln!("imported {n} row(s) from {shown}");
             }
         }
         Command::Verify { dir } => {

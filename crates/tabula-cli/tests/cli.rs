@@ -1375,3 +1375,25 @@ fn table_format_aligns_wide_and_combining_characters() {
     assert!(widths.iter().all(|&w| w == widths[0]), "{widths:?}\n{out}");
     assert_eq!(grid[3], "│ 漢字 │ e\u{301}  │ 🦀x │", "{out}");
 }
+
+/// `import DIR -` calls its input standard input, as the user named it, in its report and
+/// in its errors; a failed import leaves no database behind.
+#[test]
+fn import_from_standard_input_names_it_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db").display().to_string();
+    let o = tabula_with_input(&["import", &p, "-"], b"not json");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let e = stderr(&o);
+    assert!(e.contains("JSON error in import of standard input"), "{e}");
+    assert!(!e.contains("/dev/stdin"), "{e}");
+    assert!(!dir.path().join("db").exists());
+    let (_d, _path, demo_db) = demo();
+    let doc = tabula(&["export", &demo_db, "-"]);
+    assert!(doc.status.success(), "{}", text(&doc));
+    let o = tabula_with_input(&["import", &p, "-"], &doc.stdout);
+    assert!(o.status.success(), "{}", text(&o));
+    let said = stdout(&o);
+    assert!(said.starts_with("imported "), "{said}");
+    assert!(said.ends_with(" row(s) from standard input\n"), "{said}");
+}
