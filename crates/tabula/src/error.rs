@@ -30,7 +30,10 @@ pub enum Error {
         column: String,
     },
     /// A value does not fit the type of its column.
-    #[error("{table}.{column} is {expected}, which cannot hold {value}")]
+    #[error(
+        "{table}.{column} is {expected}, which cannot hold {value}{}",
+        why_not(expected, value)
+    )]
     TypeMismatch {
         /// The table written to or queried.
         table: String,
@@ -469,4 +472,45 @@ fn closed_message(path: &std::path::Path) -> String {
     } else {
         format!("database {} is closed", path.display())
     }
+}
+
+/// Why a value of the right kind does not fit a column's type, where the type's name alone
+/// does not say (`TypeMismatch`'s message). Types are known here by name only: the schema
+/// module uses this one.
+fn why_not(expected: &str, value: &Value) -> String {
+    match (expected, value) {
+        ("f64" | "f32", Value::Int(_)) => {
+            let bits = if expected == "f64" { 53 } else { 24 };
+            format!(
+                " (an integer beyond ±2^{bits} has no exact {expected} value: store it in an \
+                 integer column, or write it as a float)"
+            )
+        }
+        ("f32", Value::Float(_)) => " (beyond f32's range)".to_owned(),
+        ("json", Value::Text(_)) => " (not a JSON document)".to_owned(),
+        (t, Value::Float(f)) if int_bounds(t).is_some() && (f.fract() != 0.0 || !f.is_finite()) => {
+            " (not a whole number)".to_owned()
+        }
+        (t, Value::Int(_) | Value::Float(_)) => match int_bounds(t) {
+            Some((lo, hi)) => format!(" ({t} holds {lo} to {hi})"),
+            None => String::new(),
+        },
+        _ => String::new(),
+    }
+}
+
+/// The values an integer type holds, by its name (`ColumnType::int_range`, which a test
+/// there keeps this in step with).
+pub(crate) fn int_bounds(name: &str) -> Option<(i64, i64)> {
+    Some(match name {
+        "i8" => (i8::MIN.into(), i8::MAX.into()),
+        "i16" => (i16::MIN.into(), i16::MAX.into()),
+        "i32" => (i32::MIN.into(), i32::MAX.into()),
+        "i64" => (i64::MIN, i64::MAX),
+        "u8" => (0, u8::MAX.into()),
+        "u16" => (0, u16::MAX.into()),
+        "u32" => (0, u32::MAX.into()),
+        "u64" => (0, i64::MAX),
+        _ => return None,
+    })
 }

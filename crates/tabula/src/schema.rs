@@ -972,6 +972,17 @@ fn is_json_null(v: &Value) -> bool {
 mod tests {
     use super::*;
 
+    /// `TypeMismatch`'s message knows the integer types' ranges by name: the same ones.
+    #[test]
+    fn the_error_message_knows_each_type_s_range() {
+        use ColumnType::*;
+        for t in [
+            Bool, I8, I16, I32, I64, U8, U16, U32, U64, F32, F64, Text, Json,
+        ] {
+            assert_eq!(crate::error::int_bounds(t.name()), t.int_range(), "{t}");
+        }
+    }
+
     #[test]
     fn coercions_are_lossless_only() {
         assert_eq!(

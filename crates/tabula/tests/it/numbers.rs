@@ -219,3 +219,36 @@ fn typed_u64_fields_above_i64_are_refused() {
     // Nothing refused left a trace: the next automatic key is the next one.
     assert_eq!(t.insert(Wide { id: 0, n: 0 }).unwrap(), id + 1);
 }
+
+/// A refused number's message says why where the type's name alone does not: the range of
+/// an integer type, a fraction, an integer no float holds exactly.
+#[test]
+fn a_refused_number_s_message_says_why() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE m (id INTEGER PRIMARY KEY, small SMALLINT, x REAL)")
+        .unwrap();
+    let refused = |sql: &str| match db.sql(sql) {
+        Err(e) => match e.innermost() {
+            e @ Error::TypeMismatch { .. } => e.to_string(),
+            other => panic!("{sql}: {other:?}"),
+        },
+        Ok(r) => panic!("{sql}: {r:?}"),
+    };
+    assert_eq!(
+        refused("INSERT INTO m (small) VALUES (70000)"),
+        "m.small is i16, which cannot hold 70000 (i16 holds -32768 to 32767)"
+    );
+    assert_eq!(
+        refused("INSERT INTO m (small) VALUES (2.5)"),
+        "m.small is i16, which cannot hold 2.5 (not a whole number)"
+    );
+    assert_eq!(
+        refused("INSERT INTO m (x) VALUES (9007199254740993)"),
+        "m.x is f64, which cannot hold 9007199254740993 (an integer beyond ±2^53 has no exact \
+         f64 value: store it in an integer column, or write it as a float)"
+    );
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM m").unwrap().rows,
+        [[Value::Int(0)]]
+    );
+}
