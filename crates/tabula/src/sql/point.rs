@@ -42,7 +42,13 @@ pub(crate) struct Point {
 pub(crate) struct Scratch {
     bound: Option<Binding>,
     row: Vec<Value>,
+    /// The table's position, found in this map of names (held, so that it cannot change
+    /// in place: a version that adds or drops a table makes a new map).
+    at: Option<(Arc<Names>, usize)>,
 }
+
+/// A version's table positions by name.
+type Names = hashbrown::HashMap<String, usize>;
 
 /// The longest text a prepared statement's row keeps for its next lookup, in bytes.
 const KEPT_TEXT: usize = 4096;
@@ -199,16 +205,25 @@ pub(crate) fn run(
         Ok(st) => st,
         Err(e) => return Some(Err(e)),
     };
-    let &idx = st.by_name.get(&point.table)?;
+    let (kept, mut row, at) = match scratch {
+        Some(Scratch { bound, row, at }) => (Some(bound), Some(row), Some(at)),
+        None => (None, None, None),
+    };
+    let idx = match at {
+        Some(Some((names, idx))) if Arc::ptr_eq(names, &st.by_name) => *idx,
+        at => {
+            let &idx = st.by_name.get(&point.table)?;
+            if let Some(at) = at {
+                *at = Some((st.by_name.clone(), idx));
+            }
+            idx
+        }
+    };
     if !st.meta.get(idx)?.loaded {
         return None;
     }
     let t = st.table(idx).ok()?;
     let schema = t.schema();
-    let (kept, mut row) = match scratch {
-        Some(Scratch { bound, row }) => (Some(bound), Some(row)),
-        None => (None, None),
-    };
     let mut fresh = None;
     let bound: &Binding = match kept {
         Some(kept) => {

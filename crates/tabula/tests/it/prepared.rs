@@ -115,6 +115,30 @@ fn names_are_bound_when_the_statement_runs_not_when_it_is_prepared() {
     assert!(matches!(e, Error::Sql { .. }), "{e}");
 }
 
+/// A prepared lookup finds its table again after tables come and go: another one created
+/// before it, the table itself dropped (an error naming it) and made again with other rows.
+#[test]
+fn a_lookup_follows_its_table_through_drops_and_creations_of_tables() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('a')")
+        .unwrap();
+    let get = db.prepare("SELECT v FROM t WHERE id = ?").unwrap();
+    assert_eq!(streamed(&get, &[Value::Int(1)]), [[Value::from("a")]]);
+    db.sql("CREATE TABLE other (id INTEGER PRIMARY KEY); DROP TABLE t")
+        .unwrap();
+    let e = get.each(&[Value::Int(1)], |_| Ok(true)).unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason == "no table named t"),
+        "{e:?}"
+    );
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('b')")
+        .unwrap();
+    assert_eq!(streamed(&get, &[Value::Int(1)]), [[Value::from("b")]]);
+    db.sql("DROP TABLE other").unwrap();
+    assert_eq!(streamed(&get, &[Value::Int(1)]), [[Value::from("b")]]);
+    assert_eq!(streamed(&get, &[Value::Int(2)]), Vec::<Vec<Value>>::new());
+}
+
 #[test]
 fn a_lookup_run_before_and_after_a_migration_reads_the_columns_where_they_now_are() {
     let db = Database::in_memory();
