@@ -1,13 +1,17 @@
-//! Foreign keys, enforced when a transaction commits.
+//! Foreign keys: delete actions with the statement that deletes, references checked when
+//! a transaction commits.
 //!
 //! Checking at commit (deferred, as SQL's `DEFERRABLE INITIALLY DEFERRED`) lets one
-//! transaction insert a row and its parent in either order. A commit first applies the
-//! delete actions of every parent row the transaction removed (`cascade` deletes the rows
-//! that reference it, `set_null` clears their column, `restrict` fails the commit), repeating
-//! until nothing more follows (cascade chains, cycles of references), then checks that every
-//! row the transaction inserted or changed references a row that exists. A failure rolls the
-//! whole transaction back. Parents are found through the primary-key map, dependents through
-//! the ordered index every foreign-key column has.
+//! transaction insert a row and its parent in either order. The actions `cascade` (delete the
+//! rows that reference a deleted row) and `set_null` (clear their column) run as part of the
+//! statement that deleted the parent row ([`act_now`]), as SQLite's do, through chains and
+//! cycles of references: so they reach the rows that referenced it then, never a row written
+//! later in the transaction, which then references nothing and fails the commit. A commit
+//! checks `restrict` (no row may still reference a deleted one: a transaction may delete the
+//! dependents after their parent), runs the actions of any deletion no statement acted on,
+//! then checks that every row the transaction inserted or changed references a row that
+//! exists. A failure rolls the whole transaction back. Parents are found through the
+//! primary-key map, dependents through the ordered index every foreign-key column has.
 
 use std::collections::HashSet;
 
@@ -17,7 +21,11 @@ use crate::engine::state::State;
 use crate::engine::write::WriteTx;
 use crate::error::{Error, Result};
 use crate::schema::OnDelete;
+use crate::table::Mark;
 use crate::value::Value;
+
+/// Deleted rows (table, key) whose actions have run.
+pub(crate) type Acted = HashSet<(usize, Value)>;
 
 /// One foreign key: (child table, column, parent table name, action).
 pub(crate) type Edge = (usize, usize, String, OnDelete);
@@ -53,6 +61,74 @@ fn fk_error(
     }
 }
 
+/// Runs the `cascade` and `set_null` actions of the rows the statement that wrote table
+/// `idx` from `mark` on deleted, and of the rows those actions delete in turn. Returns the
+/// deleted rows acted on; `changed` gets each other table the actions changed, with its
+/// mark from before them, so that the caller can undo them should this fail.
+pub(crate) fn act_now(
+    tx: &WriteTx<'_>,
+    idx: usize,
+    mark: Mark,
+    changed: &mut Vec<(usize, Mark)>,
+) -> Result<Acted> {
+    let mut acted = Acted::new();
+    let all_edges = {
+        let st = tx.state_mut()?;
+        let name = &st.tables[idx].schema().table;
+        // Most statements write a table no action follows: found without allocating, and
+        // without reading what the statement wrote.
+        let followed = st.live().any(|i| {
+            st.tables[i].schema().columns.iter().any(|c| {
+                c.references
+                    .as_ref()
+                    .is_some_and(|fk| fk.table == *name && fk.on_delete != OnDelete::Restrict)
+            })
+        });
+        if !followed {
+            return Ok(acted);
+        }
+        edges(&st)
+            .into_iter()
+            .filter(|e| e.3 != OnDelete::Restrict)
+            .collect::<Vec<_>>()
+    };
+    let deleted = tx.state_mut()?.tables[idx].written_since(mark).1;
+    let storage = tx.engine().storage.as_ref();
+    let mut work = vec![(idx, deleted)];
+    while let Some((parent, keys)) = work.pop() {
+        let parent_name = tx.state_mut()?.tables[parent].schema().table.clone();
+        for key in keys {
+            if !acted.insert((parent, key.clone())) {
+                continue;
+            }
+            for (child, col, _, action) in all_edges.iter().filter(|e| e.2 == parent_name) {
+                let mut st = tx.state_mut()?;
+                ensure_loaded(storage, &mut st, *child)?;
+                let slots = st.tables[*child].slots_where(*col, &key);
+                if slots.is_empty() {
+                    continue;
+                }
+                let t = st.table_mut(*child)?;
+                let before = t.mark();
+                if !changed.iter().any(|(c, _)| c == child) {
+                    changed.push((*child, before));
+                }
+                tx.touch(*child, before);
+                if *action == OnDelete::Cascade {
+                    let keys: Vec<Value> = slots.iter().map(|&s| t.key_at(s)).collect();
+                    t.dyn_delete_keys(&keys)?;
+                    work.push((*child, keys));
+                } else {
+                    for s in slots {
+                        t.set_at(s, *col, Value::Null)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(acted)
+}
+
 /// Applies delete actions and checks references for everything `tx` wrote.
 pub(crate) fn enforce(tx: &WriteTx<'_>) -> Result<()> {
     let storage = tx.engine().storage.as_ref();
@@ -73,7 +149,13 @@ pub(crate) fn enforce(tx: &WriteTx<'_>) -> Result<()> {
                 if !processed.insert((parent, key.clone())) {
                     continue;
                 }
-                for (child, col, _, action) in all_edges.iter().filter(|e| e.2 == parent_name) {
+                // Its actions ran with the statement that deleted it: a row that references
+                // it now was written after, and the check of references below refuses it.
+                let ran = tx.acted(parent, &key);
+                for (child, col, _, action) in all_edges
+                    .iter()
+                    .filter(|e| e.2 == parent_name && !(ran && e.3 != OnDelete::Restrict))
+                {
                     let mut st = tx.state_mut()?;
                     ensure_loaded(storage, &mut st, *child)?;
                     let slots = st.tables[*child].slots_where(*col, &key);

@@ -96,22 +96,35 @@ pub(crate) trait TxCore: Source {
     fn state_mut(&self) -> Result<RefMut<'_, State>>;
     /// Records that table `idx` is written from `mark` on (kept only the first time).
     fn touch(&self, idx: usize, mark: Mark);
+    /// Runs the `ON DELETE CASCADE` and `SET NULL` actions of the rows the statement that
+    /// wrote table `idx` from `mark` on deleted (see [`foreign_keys::act_now`]); on error
+    /// the statement is undone, in `idx` and in every table its actions changed.
+    ///
+    /// [`foreign_keys::act_now`]: crate::engine::foreign_keys::act_now
+    fn delete_actions(&self, idx: usize, mark: Mark) -> Result<()>;
 }
 
 /// Runs one statement on table `idx` of a transaction: on error, the statement's own
 /// changes are undone and the transaction goes on as before it. The table is recorded as
 /// written before `f` runs: should `f` panic (user code runs in it: an `insert_many`
 /// iterator, a json column's `Serialize`), the transaction's rollback undoes it too.
+///
+/// The `ON DELETE` actions of the rows it deleted are part of the statement (as in SQLite):
+/// they run once `f` is done, and their failure undoes it.
 pub(crate) fn statement<O>(
     tx: &dyn TxCore,
     idx: usize,
     f: impl FnOnce(&mut dyn AnyTable) -> Result<O>,
 ) -> Result<O> {
-    let mut st = tx.state_mut()?;
-    let t = st.table_mut(idx)?;
-    let mark = t.mark();
-    tx.touch(idx, mark);
-    f(t).inspect_err(|_| t.rollback_to(mark))
+    let (out, mark) = {
+        let mut st = tx.state_mut()?;
+        let t = st.table_mut(idx)?;
+        let mark = t.mark();
+        tx.touch(idx, mark);
+        (f(t).inspect_err(|_| t.rollback_to(mark))?, mark)
+    };
+    tx.delete_actions(idx, mark)?;
+    Ok(out)
 }
 
 /// A transaction's table used from inside one of its own closures.

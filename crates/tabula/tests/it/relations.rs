@@ -187,6 +187,44 @@ fn cascade_deletes_dependents_in_the_same_commit() {
     assert_eq!(c.count().unwrap(), 2);
 }
 
+/// A cascade runs with the delete that causes it: reads later in the transaction no longer
+/// see the dependents, and a row written after it that references the deleted key is not
+/// deleted by it but fails the commit, which changes nothing.
+#[test]
+fn a_cascade_runs_with_its_delete_and_never_reaches_a_row_written_after_it() {
+    let db = school();
+    let c = db.table::<Course>().unwrap();
+    let r = db.table::<Registration>().unwrap();
+    let res: Result<(), Error> = db.transaction(|tx| {
+        let courses = tx.table::<Course>()?;
+        let regs = tx.table::<Registration>()?;
+        courses.delete_key(1u64)?;
+        assert_eq!(regs.select().keys()?, vec![2, 4], "the cascade ran already");
+        regs.insert(Registration {
+            id: 0,
+            student_id: 2,
+            course_id: 1,
+            grade: None,
+        })?;
+        Ok(())
+    });
+    match res {
+        Err(Error::ForeignKey {
+            table,
+            column,
+            references,
+            value,
+            ..
+        }) => assert_eq!(
+            (table.as_str(), column.as_str(), references.as_str(), value),
+            ("registrations", "course_id", "courses", Value::Int(1))
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.count().unwrap(), 3);
+    assert_eq!(r.select().keys().unwrap(), vec![1, 2, 3, 4]);
+}
+
 #[derive(Table, Debug, Clone, PartialEq)]
 struct Dept {
     #[column(primary_key)]
