@@ -221,7 +221,10 @@ fn run_statements(
             Kind::Begin => session.begin().map(|()| Done::Said("transaction open")),
             Kind::Commit => session.commit().map(|()| Done::Said("committed")),
             Kind::Rollback => session.rollback().map(|()| Done::Said("rolled back")),
-            _ => session.run(&statement.as_typed).map(Done::Result),
+            _ => session
+                .run(text)
+                .map(Done::Result)
+                .map_err(|e| placed(e, statement)),
         };
         let took = started.elapsed();
         let printed = match outcome {
@@ -249,6 +252,33 @@ fn run_statements(
         }
     }
     true
+}
+
+/// `e` with a SQL error's place in `statement`'s text made its place in the input as typed.
+fn placed(e: anyhow::Error, statement: &split::Statement) -> anyhow::Error {
+    // Only a bare `Sql` error (a downcast would drop any context around it).
+    let bare_sql =
+        e.chain().count() == 1 && matches!(e.downcast_ref(), Some(tabula::Error::Sql { .. }));
+    if !bare_sql {
+        return e;
+    }
+    match e.downcast::<tabula::Error>() {
+        Ok(tabula::Error::Sql {
+            line,
+            column,
+            reason,
+        }) => {
+            let (line, column) = statement.in_input(line, column);
+            tabula::Error::Sql {
+                line,
+                column,
+                reason,
+            }
+            .into()
+        }
+        Ok(other) => other.into(),
+        Err(e) => e,
+    }
 }
 
 /// What a statement did.

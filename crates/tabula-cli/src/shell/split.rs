@@ -18,9 +18,21 @@ pub struct Split {
 pub struct Statement {
     /// Its text.
     pub text: String,
-    /// Its text preceded by the input before it with every character but line ends made a
-    /// space: run as it is, an error's line and column are those of the input as typed.
-    pub as_typed: String,
+    /// The line and column (from 1, in characters) where it starts in the input: an error
+    /// placed in `text` is placed in the input by [`Statement::in_input`].
+    pub line: u64,
+    pub column: u64,
+}
+
+impl Statement {
+    /// A place (`line`, `column`) in this statement's text as a place in the input.
+    pub fn in_input(&self, line: u64, column: u64) -> (u64, u64) {
+        match line {
+            0 => (0, 0),
+            1 => (self.line, self.column + column - 1),
+            l => (self.line + l - 1, column),
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -37,36 +49,47 @@ pub fn split(text: &str) -> Split {
     let mut state = State::Code;
     // Where the current statement's text starts: its first character that is not space
     // or comment.
-    let mut start: Option<usize> = None;
+    // With the line and column it starts at (counted as the characters go by: the split
+    // stays linear in the input however many statements share a line).
+    let mut start: Option<(usize, u64, u64)> = None;
+    let (mut line, mut column) = (1u64, 0u64);
     let mut chars = text.char_indices().peekable();
+    let mut advance = |c: char| {
+        if c == '\n' {
+            line += 1;
+            column = 0;
+        } else {
+            column += 1;
+        }
+        (line, column)
+    };
     while let Some((i, c)) = chars.next() {
         let next = chars.peek().map(|&(_, n)| n);
+        let (at_line, at_column) = advance(c);
         match state {
             State::Code => match c {
                 ';' => {
-                    if let Some(s) = start.take() {
-                        let own = text[s..i].trim_end();
-                        let blank: String = text[..s]
-                            .chars()
-                            .map(|c| if c == '\n' { '\n' } else { ' ' })
-                            .collect();
+                    if let Some((s, line, column)) = start.take() {
                         statements.push(Statement {
-                            text: own.to_owned(),
-                            as_typed: blank + own,
+                            text: text[s..i].trim_end().to_owned(),
+                            line,
+                            column,
                         });
                     }
                 }
                 '-' if next == Some('-') => {
                     chars.next();
+                    advance('-');
                     state = State::LineComment;
                 }
                 '/' if next == Some('*') => {
                     chars.next();
+                    advance('*');
                     state = State::BlockComment(1);
                 }
                 c if c.is_whitespace() => {}
                 c => {
-                    start.get_or_insert(i);
+                    start.get_or_insert((i, at_line, at_column));
                     if matches!(c, '\'' | '"' | '`') {
                         state = State::Quoted(c);
                     }
@@ -86,6 +109,7 @@ pub fn split(text: &str) -> Split {
             State::BlockComment(depth) => {
                 if c == '*' && next == Some('/') {
                     chars.next();
+                    advance('/');
                     state = if depth == 1 {
                         State::Code
                     } else {
@@ -93,6 +117,7 @@ pub fn split(text: &str) -> Split {
                     };
                 } else if c == '/' && next == Some('*') {
                     chars.next();
+                    advance('*');
                     state = State::BlockComment(depth + 1);
                 }
             }
@@ -152,10 +177,30 @@ mod tests {
 
     #[test]
     fn statements_keep_their_place() {
-        let s = split("SELECT 1;\n  -- x\n  SELECT\n 2;");
-        assert_eq!(s.statements[0].as_typed, "SELECT 1");
+        let s = split("SELECT 1;\n  -- x\n  SELECT\n 2; /* é */ SELECT 3;");
+        let at: Vec<(u64, u64)> = s.statements.iter().map(|s| (s.line, s.column)).collect();
+        assert_eq!(at, [(1, 1), (3, 3), (4, 13)]);
         assert_eq!(s.statements[1].text, "SELECT\n 2");
-        assert_eq!(s.statements[1].as_typed, "         \n      \n  SELECT\n 2");
+        // A place in the statement's text, in the input's terms.
+        assert_eq!(s.statements[1].in_input(1, 8), (3, 10));
+        assert_eq!(s.statements[1].in_input(2, 2), (4, 2));
+        assert_eq!(s.statements[2].in_input(1, 8), (4, 20));
+        assert_eq!(s.statements[2].in_input(0, 0), (0, 0));
+    }
+
+    /// Many statements on one line (a minified script) split in time and memory linear in
+    /// the input: each keeps its own text only.
+    #[test]
+    fn a_long_line_of_statements_splits_in_linear_space() {
+        let text = "INSERT INTO t (v) VALUES (1);".repeat(20_000);
+        let s = split(&text);
+        assert_eq!(s.statements.len(), 20_000);
+        let held: usize = s.statements.iter().map(|s| s.text.len()).sum();
+        assert_eq!(held, text.len() - 20_000);
+        assert_eq!(
+            (s.statements[19_999].line, s.statements[19_999].column),
+            (1, 29 * 19_999 + 1)
+        );
     }
 
     #[test]
