@@ -756,13 +756,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         empty_out(&dir);
                     }
                     return Err(match e {
+                        // The document is at fault, not the database: no repair hint (the
+                        // message stops being a `tabula::Error`, which is what asks for it).
+                        e if matches!(&e, tabula::Error::Corrupt { file: at, .. } if *at == file) =>
+                        {
+                            let e = e.to_string();
+                            let e = match dash {
+                                true => e.replacen("/dev/stdin", "standard input", 1),
+                                false => e,
+                            };
+                            anyhow!("{e}; nothing was imported")
+                        }
                         tabula::Error::Json { source, .. } if dash => {
                             anyhow!("JSON error in import of standard input: {source}")
                         }
                         tabula::Error::Io { source, .. } if dash => {
                             anyhow!("I/O error on standard input: {source}")
                         }
-                        e => e.into(),
+                        // A row the document or the database refuses (a key twice, a
+                        // check): the value names the row, this names the file.
+                        e => anyhow::Error::from(e)
+                            .context(format!("importing {shown}; nothing was imported")),
                     });
                 }
             };

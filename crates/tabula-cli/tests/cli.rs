@@ -1397,3 +1397,47 @@ fn import_from_standard_input_names_it_so() {
     assert!(said.starts_with("imported "), "{said}");
     assert!(said.ends_with(" row(s) from standard input\n"), "{said}");
 }
+
+/// A document that cannot be imported is named, with the value at fault (and the row, where
+/// it does not decode); the message says nothing was imported, and gives no repair hint:
+/// the database is not at fault.
+#[test]
+fn a_bad_import_document_is_named_and_gets_no_repair_hint() {
+    let (_d, _path, p) = demo();
+    let doc = tabula(&["export", &p, "-"]);
+    assert!(doc.status.success(), "{}", text(&doc));
+    let mut value: serde_json::Value = serde_json::from_slice(&doc.stdout).unwrap();
+    let rows = value["tables"][0]["rows"].as_array_mut().unwrap();
+    let first_key = rows[0]["id"].clone();
+    rows[1]["id"] = first_key.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dup.json");
+    std::fs::write(&file, serde_json::to_vec(&value).unwrap()).unwrap();
+    let target = dir.path().join("db");
+    let o = tabula(&["import", target.to_str().unwrap(), file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let e = stderr(&o);
+    assert_eq!(
+        e,
+        format!(
+            "tabula: importing {}; nothing was imported: unique constraint courses.id violated by {first_key}\n",
+            file.display()
+        )
+    );
+    assert!(!target.exists());
+    // A row that does not decode is named by its place; still no repair hint.
+    let rows = value["tables"][0]["rows"].as_array_mut().unwrap();
+    rows[1]["id"] = serde_json::json!(99);
+    rows[2]["code"] = serde_json::Value::Null;
+    std::fs::write(&file, serde_json::to_vec(&value).unwrap()).unwrap();
+    let o = tabula(&["import", target.to_str().unwrap(), file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "tabula: {}: corrupt: table courses row 3: courses.code cannot be null; nothing was imported\n",
+            file.display()
+        )
+    );
+    assert!(!target.exists());
+}
