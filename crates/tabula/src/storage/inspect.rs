@@ -865,7 +865,11 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             let changes = match decode_ops(&wal_path, l.no, &state.schema, ops) {
                 Ok(c) => c,
                 Err(e) => {
-                    let reason = e.to_string();
+                    // Placed already (this file and line): the reason alone.
+                    let reason = match e {
+                        Error::Corrupt { reason, .. } => reason,
+                        e => e.to_string(),
+                    };
                     state.dropped.push(DroppedRow {
                         file: wal_path.clone(),
                         line: l.no,

@@ -609,6 +609,42 @@ fn a_log_line_that_breaks_a_unique_constraint_is_found_and_dropped() {
     assert_eq!(student_names(&path).len(), 8);
 }
 
+/// A log line whose checksum holds but whose row does not decode (a key as text) is reported
+/// once, placed once: the problem's message is the reason alone, not its place again.
+#[test]
+fn a_log_row_that_does_not_decode_is_placed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let log = path.join("wal/transaction.log");
+    // The log is allocated ahead in zeros; its records come first.
+    let text = fs::read_to_string(&log).unwrap();
+    let text = text.trim_end_matches('\0');
+    let last = text.lines().last().unwrap();
+    let json = &last[9..];
+    assert!(json.contains("\"id\":8"), "{json}");
+    let forged = json.replace("\"id\":8", "\"id\":\"8\"");
+    let crc = format!("{:08x}", crc32c::crc32c(forged.as_bytes()));
+    let rest = text.trim_end_matches('\n');
+    let rest = &rest[..rest.len() - last.len()];
+    fs::write(&log, format!("{rest}{crc} {forged}\n")).unwrap();
+    let problems = tabula::verify(&path).unwrap();
+    let bad: Vec<_> = problems.iter().filter(|p| p.file == log).collect();
+    assert_eq!(bad.len(), 1, "{problems:?}");
+    assert!(
+        bad[0].message.starts_with("table students") && !bad[0].message.contains("transaction.log"),
+        "{}",
+        bad[0]
+    );
+    assert!(bad[0].message.contains("\"8\""), "{}", bad[0]);
+    let report = repair(&path);
+    let dropped = &table(&report, "students").dropped;
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert!(
+        !dropped[0].reason.contains("transaction.log"),
+        "{dropped:?}"
+    );
+}
+
 #[test]
 fn an_edited_manifest_is_caught_by_its_checksum() {
     let dir = tempfile::tempdir().unwrap();
