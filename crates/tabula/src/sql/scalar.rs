@@ -1328,14 +1328,19 @@ fn call(f: Func, mut args: Vec<Value>) -> Result<Value> {
             }
             // SQLite's own algorithm (func.c, substrFunc), in characters; the start and
             // length are read as integers (1.5 is 1, '2' is 2).
+            // In i128, where nothing overflows: without a length the substring runs to the
+            // end, a length longer than any start can take back (an i64::MAX stand-in, added
+            // to the most negative start, ended it two characters short).
             let chars: Vec<char> = text_of(&args[0]).chars().collect();
-            let len = chars.len() as i64;
-            let mut p1 = int_value(&args[1]);
-            let mut p2 = args.get(2).map_or(i64::MAX, int_value);
+            let len = chars.len() as i128;
+            let mut p1 = i128::from(int_value(&args[1]));
+            let mut p2 = args
+                .get(2)
+                .map_or(i128::from(i64::MAX) * 4, |a| i128::from(int_value(a)));
             if p1 < 0 {
-                p1 = p1.saturating_add(len);
+                p1 += len;
                 if p1 < 0 {
-                    p2 = if p2 < 0 { 0 } else { p2.saturating_add(p1) };
+                    p2 = if p2 < 0 { 0 } else { p2 + p1 };
                     p1 = 0;
                 }
             } else if p1 > 0 {
@@ -1348,7 +1353,7 @@ fn call(f: Func, mut args: Vec<Value>) -> Result<Value> {
                 p1 -= p2;
             }
             let from = p1.clamp(0, len) as usize;
-            let to = p1.saturating_add(p2).clamp(0, len) as usize;
+            let to = (p1 + p2).clamp(0, len) as usize;
             Value::Text(if from < to {
                 chars[from..to].iter().collect()
             } else {
