@@ -571,11 +571,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     serde_json::json!({"table": table, "inserted": keys.len(), "keys": keys})
                 );
             } else {
-                let shown: Vec<String> = keys.iter().map(ToString::to_string).collect();
                 committed_outln!(
-                    "inserted {} row(s) into {table}: keys {}",
+                    "inserted {} row(s) into {table}: {}",
                     keys.len(),
-                    shown.join(", ")
+                    keys_in_words(&keys)
                 );
             }
         }
@@ -1073,5 +1072,35 @@ fn main() -> ExitCode {
                 None => ExitCode::from(2),
             }
         }
+    }
+}
+
+/// The keys an insert made, for people: all of them when few, a range when they follow one
+/// another, else the first ones and how many more (`--format json` lists every one).
+fn keys_in_words(keys: &[tabula::Value]) -> String {
+    const SHOWN: usize = 10;
+    let ints: Option<Vec<i64>> = keys
+        .iter()
+        .map(|k| match k {
+            tabula::Value::Int(i) => Some(*i),
+            _ => None,
+        })
+        .collect();
+    let list = |ks: &[tabula::Value]| {
+        ks.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match ints {
+        _ if keys.len() <= SHOWN => format!("keys {}", list(keys)),
+        Some(k) if k.windows(2).all(|w| w[0].checked_add(1) == Some(w[1])) => {
+            format!("keys {} to {}", k[0], k[k.len() - 1])
+        }
+        _ => format!(
+            "keys {}, and {} more (--format json lists them all)",
+            list(&keys[..SHOWN]),
+            keys.len() - SHOWN
+        ),
     }
 }

@@ -1441,3 +1441,47 @@ fn a_bad_import_document_is_named_and_gets_no_repair_hint() {
     );
     assert!(!target.exists());
 }
+
+/// An insert of many rows says their keys in a few words (a range, or the first ones and
+/// how many more); `--format json` lists every key.
+#[test]
+fn a_big_insert_reports_its_keys_in_a_few_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db").display().to_string();
+    let o = tabula(&[
+        "sql",
+        &p,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rows: String = (0..30).map(|i| format!("{{\"v\": {i}}}\n")).collect();
+    let o = tabula_with_input(&["insert", &p, "t", "--file", "-"], rows.as_bytes());
+    assert_eq!(
+        stdout(&o),
+        "inserted 30 row(s) into t: keys 1 to 30\n",
+        "{}",
+        text(&o)
+    );
+    let rows: String = (1..=12)
+        .map(|i| format!("{{\"id\": {}, \"v\": 0}}\n", 100 * i))
+        .collect();
+    let o = tabula_with_input(&["insert", &p, "t", "--file", "-"], rows.as_bytes());
+    assert_eq!(
+        stdout(&o),
+        "inserted 12 row(s) into t: keys 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, \
+         and 2 more (--format json lists them all)\n",
+        "{}",
+        text(&o)
+    );
+    let rows: String = (0..15).map(|i| format!("{{\"v\": {i}}}\n")).collect();
+    let o = tabula_with_input(
+        &["insert", &p, "t", "--file", "-", "--format", "json"],
+        rows.as_bytes(),
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["inserted"], 15);
+    assert_eq!(
+        v["keys"],
+        serde_json::json!((1201..=1215).collect::<Vec<i64>>())
+    );
+}
