@@ -82,14 +82,22 @@ impl Kind {
     }
 
     /// The kind of the last statement of `text`, a whole script whose last statement need
-    /// not end with `;`.
+    /// not end with `;`, for what its result says: a `COMMIT` gives the result of the
+    /// statement before it (`BEGIN; CREATE …; COMMIT` changed no rows, it is "ok"), and a
+    /// `BEGIN` or `ROLLBACK` changes no rows.
     pub(crate) fn of_last(text: &str) -> Kind {
         // The line end closes a trailing `--` comment, so that the added `;` ends the
         // statement.
-        split::split(&format!("{text}\n;"))
-            .statements
-            .last()
-            .map_or(Kind::Other, |s| Kind::of(&s.text))
+        let split = split::split(&format!("{text}\n;"));
+        let mut kinds = split.statements.iter().rev().map(|s| Kind::of(&s.text));
+        match kinds.next() {
+            Some(Kind::Commit) => match kinds.next() {
+                Some(Kind::Change) => Kind::Change,
+                _ => Kind::Other,
+            },
+            Some(Kind::Begin | Kind::Rollback) | None => Kind::Other,
+            Some(k) => k,
+        }
     }
 }
 

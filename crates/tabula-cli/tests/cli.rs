@@ -1485,3 +1485,27 @@ fn a_big_insert_reports_its_keys_in_a_few_words() {
         serde_json::json!((1201..=1215).collect::<Vec<i64>>())
     );
 }
+
+/// A text ending with COMMIT reports what the statement before it did: rows changed, or
+/// "ok" for one that changes none (CREATE); ROLLBACK changed nothing.
+#[test]
+fn a_transaction_s_report_is_its_last_statement_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db").display().to_string();
+    for (sql, said) in [
+        (
+            "BEGIN; CREATE TABLE t (id INTEGER PRIMARY KEY); COMMIT",
+            "ok\n",
+        ),
+        (
+            "BEGIN; INSERT INTO t (id) VALUES (1), (2); COMMIT;",
+            "2 row(s) changed\n",
+        ),
+        ("BEGIN; INSERT INTO t (id) VALUES (3); ROLLBACK", "ok\n"),
+    ] {
+        let o = tabula(&["sql", &p, sql]);
+        assert_eq!(stdout(&o), said, "{sql}: {}", text(&o));
+    }
+    let o = tabula(&["sql", &p, "SELECT count(*) AS n FROM t", "--format", "csv"]);
+    assert_eq!(stdout(&o), "n\n2\n");
+}
