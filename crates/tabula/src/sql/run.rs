@@ -516,10 +516,27 @@ fn known_unsupported(
     let first = tokens[first..]
         .iter()
         .find(|t| !matches!(t.token, Token::Whitespace(_)));
+    // The tokens before the one the parser stopped at, nearest first, spaces left out.
+    let mut before = tokens[..at]
+        .iter()
+        .rev()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)));
+    let (b1, b2) = (before.next(), before.next());
+    let stopped_at = tokens.get(at);
     let feature = if first.is_some_and(|t| word(t, "PRAGMA")) {
         PRAGMAS
-    } else if tokens.get(at).is_some_and(|t| word(t, "GLOB")) {
+    } else if stopped_at.is_some_and(|t| word(t, "GLOB")) {
         "GLOB (LIKE is case-sensitive, as GLOB is)"
+    } else if b1.is_some_and(|t| word(t, "IS"))
+        || (b1.is_some_and(|t| word(t, "NOT")) && b2.is_some_and(|t| word(t, "IS")))
+    {
+        "IS [NOT] with a value other than NULL, TRUE or FALSE (SQLite's IS as =: write = or <>, \
+         with IS NULL for the nulls)"
+    } else if stopped_at.is_some_and(|t| matches!(t.token, Token::RParen))
+        && b1.is_some_and(|t| matches!(t.token, Token::LParen))
+        && b2.is_some_and(|t| word(t, "IN"))
+    {
+        "an empty IN list (x IN () is false, x NOT IN () true, for any x: write that)"
     } else {
         return None;
     };

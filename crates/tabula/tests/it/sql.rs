@@ -142,6 +142,16 @@ fn statements_commit_one_by_one_or_in_a_transaction() {
             "SELECT 1; SELECT * FROM people WHERE name REGEXP 'A'",
             "REGEXP",
         ),
+        (
+            "SELECT * FROM people WHERE name IS 'Ann'",
+            "IS [NOT] with a value",
+        ),
+        ("SELECT name IS NOT 1 FROM people", "IS [NOT] with a value"),
+        ("SELECT * FROM people WHERE id IN ()", "an empty IN list"),
+        (
+            "SELECT * FROM people WHERE id NOT IN ( )",
+            "an empty IN list",
+        ),
     ] {
         let e = db.sql(text).unwrap_err();
         assert!(
