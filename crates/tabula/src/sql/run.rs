@@ -456,18 +456,9 @@ pub(crate) fn parse(text: &str) -> Result<Parsed> {
         }
     }
     numbered.push_str(&text[copied..]);
-    let statements = Parser::parse_sql(&dialect, &numbered).map_err(|e| {
-        let e = parse_error(text, e);
-        match &e {
-            Error::Sql { line, column, .. } => {
-                known_unsupported(&tokens, *line, *column).unwrap_or(e)
-            }
-            _ => e,
-        }
-    })?;
     // A statement starts at the first token after the text's start or a `;` (the parser
     // skips empty statements, as this does).
-    let mut starts = Vec::with_capacity(statements.len());
+    let mut starts = Vec::new();
     let mut at_start = true;
     for t in &tokens {
         match &t.token {
@@ -480,6 +471,20 @@ pub(crate) fn parse(text: &str) -> Result<Parsed> {
             _ => {}
         }
     }
+    // The parser makes tokens of its own: these go first (a long script's tokens are many
+    // times its size), and are made again only to name an unsupported word.
+    drop(tokens);
+    let statements = Parser::parse_sql(&dialect, &numbered).map_err(|e| {
+        let e = parse_error(text, e);
+        match &e {
+            Error::Sql { line, column, .. } => Tokenizer::new(&dialect, text)
+                .tokenize_with_location()
+                .ok()
+                .and_then(|tokens| known_unsupported(&tokens, *line, *column))
+                .unwrap_or(e),
+            _ => e,
+        }
+    })?;
     if starts.len() != statements.len() {
         starts.clear();
     }
