@@ -16,7 +16,7 @@ use crate::sql::run::{parse, Parsed};
 /// How many texts are kept.
 const CAPACITY: usize = 256;
 /// Longer texts (scripts, dumps) are parsed each time rather than kept.
-const LONGEST: usize = 4096;
+pub(crate) const LONGEST: usize = 4096;
 
 /// The parsed statements of the texts run lately.
 #[derive(Default)]

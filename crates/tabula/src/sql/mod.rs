@@ -13,6 +13,7 @@ mod prepared;
 mod run;
 pub(crate) mod scalar;
 mod select;
+mod stream;
 mod target;
 
 pub use dump::Dialect;

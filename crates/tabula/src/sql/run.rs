@@ -10,8 +10,6 @@ use std::sync::{Arc, OnceLock};
 use sqlparser::ast::{
     FromTable, Ident, ObjectName, SetExpr, Spanned, Statement, TableFactor, TableWithJoins,
 };
-use sqlparser::dialect::GenericDialect;
-use sqlparser::parser::Parser;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -23,6 +21,7 @@ use crate::sql::numeric;
 use crate::sql::point::{self, Point};
 use crate::sql::scalar::{self, sql_error, Params, Scalar, Scope};
 use crate::sql::select::{self, Each};
+use crate::sql::stream::{Next, Statements, Stream};
 use crate::sql::target::{Snapshot, Target};
 use crate::sql::{alter, ddl};
 use crate::txn::Transaction;
@@ -55,6 +54,13 @@ pub(crate) fn run_each(
     params: &[Value],
     each: Option<Each<'_>>,
 ) -> Result<SqlResult> {
+    if text.len() > cache::LONGEST {
+        // A script: run as it is parsed, a statement at a time (see `stream`).
+        let stream = Stream::new(text)?;
+        check_params(stream.placeholders(), params)?;
+        let params = &*no_nan(params);
+        return run_statements(engine, Statements::Streamed(Box::new(stream)), params, each);
+    }
     run_parsed(engine, &*cache::parsed(text)?, params, each, true, None)
 }
 
@@ -78,101 +84,132 @@ pub(crate) fn run_parsed(
             return answer;
         }
     }
-    let statements = &parsed.statements;
+    run_statements(engine, Statements::Parsed { parsed, next: 0 }, params, each)
+}
+
+/// Runs the statements one after the other (see `Database::sql`), each committing on its
+/// own unless grouped by `BEGIN … COMMIT`/`ROLLBACK`. A group runs in one transaction as
+/// its statements come: a nested `BEGIN`, a failing statement or the end of the text
+/// before `COMMIT` rolls all of it back. `params` are checked against the placeholders
+/// already, NaN made null.
+fn run_statements(
+    engine: &Arc<Engine>,
+    mut statements: Statements<'_>,
+    params: &[Value],
+    mut each: Option<Each<'_>>,
+) -> Result<SqlResult> {
     let mut last = SqlResult::default();
-    let mut i = 0;
-    while i < statements.len() {
+    while let Some(next) = statements.next() {
+        let Next {
+            statement,
+            index: i,
+            start,
+        } = next?;
         let number = i + 1;
-        match &statements[i] {
+        let at = |in_transaction| At {
+            number,
+            line: start.0,
+            in_transaction,
+        };
+        let error_at = |(line, column): (u64, u64), reason: String| Error::Sql {
+            line,
+            column,
+            reason,
+        };
+        match &*statement {
             Statement::StartTransaction { .. } => {
-                let end = statements[i + 1..]
-                    .iter()
-                    .position(|s| {
-                        matches!(
-                            s,
-                            Statement::Commit { .. }
-                                | Statement::Rollback {
-                                    savepoint: None,
-                                    ..
-                                }
-                        )
-                    })
-                    .map(|p| i + 1 + p);
-                let inner = &statements[i + 1..end.unwrap_or(statements.len())];
-                if let Some(p) = inner
-                    .iter()
-                    .position(|s| matches!(s, Statement::StartTransaction { .. }))
-                {
-                    let nested = i + 1 + p;
-                    return Err(parsed.error_at(
-                        nested,
-                        format!(
-                            "statement {}: BEGIN inside the transaction statement {number} \
-                             began; transactions do not nest. Nothing of it ran",
-                            nested + 1
-                        ),
-                    ));
-                }
-                let Some(end) = end else {
-                    return Err(parsed.error_at(
-                        i,
-                        format!(
-                            "statement {number}: the text ends inside BEGIN; the transaction \
-                             was rolled back"
-                        ),
-                    ));
-                };
-                let commit = matches!(statements[end], Statement::Commit { .. });
-                let group = &statements[i + 1..end];
                 let tx = Transaction::new(engine.begin("(sql)")?);
+                // The COMMIT or ROLLBACK that ends the group (number and start), once met.
+                let mut end: Option<(bool, usize, (u64, u64))> = None;
                 let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<SqlResult> {
                     let mut r = SqlResult::default();
-                    for (k, s) in group.iter().enumerate() {
-                        r = execute(Target::Tx(&tx), s, params).map_err(|e| {
-                            numbered(e, At::of(parsed, i + 1 + k, true), statements.len())
-                        })?;
-                    }
-                    if commit {
-                        check_forward(&tx, false).map_err(|e| {
-                            numbered(e, At::of(parsed, end, true), statements.len())
-                        })?;
-                        Ok(r)
-                    } else {
-                        Err(Error::Aborted("ROLLBACK".into()))
+                    loop {
+                        let Some(next) = statements.next() else {
+                            return Err(error_at(
+                                start,
+                                format!(
+                                    "statement {number}: the text ends inside BEGIN; the \
+                                     transaction was rolled back"
+                                ),
+                            ));
+                        };
+                        let Next {
+                            statement: inner,
+                            index: k,
+                            start: inner_start,
+                        } = next?;
+                        let inner_at = At {
+                            number: k + 1,
+                            line: inner_start.0,
+                            in_transaction: true,
+                        };
+                        match &*inner {
+                            Statement::StartTransaction { .. } => {
+                                return Err(error_at(
+                                    inner_start,
+                                    format!(
+                                        "statement {}: BEGIN inside the transaction statement \
+                                         {number} began; transactions do not nest. Nothing of \
+                                         it ran",
+                                        k + 1
+                                    ),
+                                ));
+                            }
+                            Statement::Commit { .. } => {
+                                end = Some((true, k, inner_start));
+                                check_forward(&tx, false)
+                                    .map_err(|e| numbered(e, inner_at, true))?;
+                                return Ok(r);
+                            }
+                            Statement::Rollback {
+                                savepoint: None, ..
+                            } => {
+                                end = Some((false, k, inner_start));
+                                return Err(Error::Aborted("ROLLBACK".into()));
+                            }
+                            s => {
+                                r = execute(Target::Tx(&tx), s, params)
+                                    .map_err(|e| numbered(e, inner_at, true))?;
+                            }
+                        }
                     }
                 }));
-                match engine.finish(tx.tx, outcome) {
-                    Ok(r) => last = r,
-                    Err(Error::Aborted(_)) if !commit => last = SqlResult::default(),
+                match (engine.finish(tx.tx, outcome), end) {
+                    (Ok(r), _) => last = r,
+                    (Err(Error::Aborted(_)), Some((false, ..))) => last = SqlResult::default(),
                     // A failure of the commit itself (a foreign key, checked then) is the
                     // COMMIT's; one of a statement inside is already placed.
-                    Err(e) => return Err(numbered(e, At::of(parsed, end, true), statements.len())),
+                    (Err(e), Some((true, k, commit_start))) => {
+                        let commit_at = At {
+                            number: k + 1,
+                            line: commit_start.0,
+                            in_transaction: true,
+                        };
+                        return Err(numbered(e, commit_at, true));
+                    }
+                    (Err(e), _) => return Err(e),
                 }
-                i = end + 1;
             }
             Statement::Rollback {
                 savepoint: Some(_), ..
             } => return Err(unsupported("savepoints")),
             Statement::Commit { .. } | Statement::Rollback { .. } => {
-                return Err(parsed.error_at(
-                    i,
+                return Err(error_at(
+                    start,
                     format!("statement {number}: COMMIT or ROLLBACK without BEGIN"),
                 ));
             }
             s if alter::is_migration(s) => {
-                last = alter::migrate(engine, s)
-                    .map_err(|e| numbered(e, At::of(parsed, i, false), statements.len()))?;
-                i += 1;
+                last = alter::migrate(engine, s).map_err(|e| {
+                    let several = i > 0 || statements.has_more();
+                    numbered(e, at(false), several)
+                })?;
             }
             s if is_read(s) => {
-                let streamed = if i + 1 == statements.len() {
-                    each.take()
-                } else {
-                    None
-                };
+                let alone_last = !statements.has_more();
+                let streamed = if alone_last { each.take() } else { None };
                 last = read(engine, s, params, streamed)
-                    .map_err(|e| numbered(e, At::of(parsed, i, false), statements.len()))?;
-                i += 1;
+                    .map_err(|e| numbered(e, at(false), i > 0 || !alone_last))?;
             }
             s => {
                 let tx = Transaction::new(engine.begin(&written_table(s))?);
@@ -181,10 +218,10 @@ pub(crate) fn run_parsed(
                     check_forward(&tx, true)?;
                     Ok(r)
                 }));
-                last = engine
-                    .finish(tx.tx, outcome)
-                    .map_err(|e| numbered(e, At::of(parsed, i, false), statements.len()))?;
-                i += 1;
+                last = engine.finish(tx.tx, outcome).map_err(|e| {
+                    let several = i > 0 || statements.has_more();
+                    numbered(e, at(false), several)
+                })?;
             }
         }
     }
@@ -254,7 +291,7 @@ pub(crate) fn run_in_parsed(
             }
             _ => execute(Target::Tx(tx), s, params),
         };
-        last = result.map_err(|e| numbered(e, At::of(parsed, i, false), statements.len()))?;
+        last = result.map_err(|e| numbered(e, At::of(parsed, i, false), statements.len() > 1))?;
     }
     if let Some(f) = each {
         hand_out(f, &std::mem::take(&mut last.rows))?;
@@ -349,7 +386,7 @@ pub(crate) struct Parsed {
 
 impl Parsed {
     /// The line and column statement `i` starts at (`(0, 0)` when not known).
-    fn start(&self, i: usize) -> (u64, u64) {
+    pub(crate) fn start(&self, i: usize) -> (u64, u64) {
         self.starts.get(i).copied().unwrap_or((0, 0))
     }
 
@@ -398,100 +435,38 @@ impl Parsed {
 
     /// Checks that `params` has a value for each placeholder, and no more.
     fn check_params(&self, params: &[Value]) -> Result<()> {
-        if self.placeholders != params.len() {
-            return Err(Error::Sql {
-                line: 0,
-                column: 0,
-                reason: format!(
-                    "the text has {} placeholder(s) and {} value(s) were given",
-                    self.placeholders,
-                    params.len()
-                ),
-            });
-        }
-        Ok(())
+        check_params(self.placeholders, params)
     }
+}
+
+/// Checks that `params` has a value for each of a text's `placeholders`, and no more.
+fn check_params(placeholders: usize, params: &[Value]) -> Result<()> {
+    if placeholders != params.len() {
+        return Err(Error::Sql {
+            line: 0,
+            column: 0,
+            reason: format!(
+                "the text has {placeholders} placeholder(s) and {} value(s) were given",
+                params.len()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Parses `text` (see [`Parsed`]).
 pub(crate) fn parse(text: &str) -> Result<Parsed> {
-    use sqlparser::tokenizer::{Token, Tokenizer};
-    let dialect = GenericDialect {};
-    let tokens = Tokenizer::new(&dialect, text)
-        .tokenize_with_location()
-        .map_err(|e| Error::Sql {
-            line: e.location.line,
-            column: e.location.column,
-            reason: e.message,
-        })?;
-    // Byte offset of each line's start, to splice by location.
-    let mut line_starts = vec![0usize];
-    line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-    let offset = |line: u64, column: u64| -> Option<usize> {
-        let start = *line_starts.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
-        let col = usize::try_from(column).ok()?.checked_sub(1)?;
-        Some(
-            start
-                + text[start..]
-                    .char_indices()
-                    .nth(col)
-                    .map_or(text.len() - start, |(i, _)| i),
-        )
-    };
-    let mut numbered = String::with_capacity(text.len() + 8);
-    let mut copied = 0;
-    let (mut marks, mut highest) = (0usize, 0usize);
-    for t in &tokens {
-        if let Token::Placeholder(p) = &t.token {
-            if p == "?" {
-                if let Some(at) = offset(t.span.start.line, t.span.start.column) {
-                    marks += 1;
-                    numbered.push_str(&text[copied..at]);
-                    numbered.push_str(&format!("${marks}"));
-                    copied = at + 1;
-                }
-            } else if let Some(n) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
-                highest = highest.max(n);
-            }
-        }
-    }
-    numbered.push_str(&text[copied..]);
-    // A statement starts at the first token after the text's start or a `;` (the parser
-    // skips empty statements, as this does).
-    let mut starts = Vec::new();
-    let mut at_start = true;
-    for t in &tokens {
-        match &t.token {
-            Token::Whitespace(_) => {}
-            Token::SemiColon => at_start = true,
-            _ if at_start => {
-                starts.push((t.span.start.line, t.span.start.column));
-                at_start = false;
-            }
-            _ => {}
-        }
-    }
-    // The parser makes tokens of its own: these go first (a long script's tokens are many
-    // times its size), and are made again only to name an unsupported word.
-    drop(tokens);
-    let statements = Parser::parse_sql(&dialect, &numbered).map_err(|e| {
-        let e = parse_error(text, e);
-        match &e {
-            Error::Sql { line, column, .. } => Tokenizer::new(&dialect, text)
-                .tokenize_with_location()
-                .ok()
-                .and_then(|tokens| known_unsupported(&tokens, *line, *column))
-                .unwrap_or(e),
-            _ => e,
-        }
-    })?;
-    if starts.len() != statements.len() {
-        starts.clear();
+    let mut stream = Stream::new(text)?;
+    let (mut statements, mut starts) = (Vec::new(), Vec::new());
+    while let Some(next) = stream.next_statement() {
+        let (s, start) = next?;
+        statements.push(s);
+        starts.push(start);
     }
     Ok(Parsed {
         statements,
         starts,
-        placeholders: marks.max(highest),
+        placeholders: stream.placeholders(),
         point: OnceLock::new(),
     })
 }
@@ -499,7 +474,7 @@ pub(crate) fn parse(text: &str) -> Result<Parsed> {
 /// For a text that does not parse where the parser stopped at `line` and `column`:
 /// `Error::Unsupported` when the word there is one of SQLite's the parser does not know (a
 /// pragma, `GLOB`), rather than the parser's message about a token it did not expect.
-fn known_unsupported(
+pub(crate) fn known_unsupported(
     tokens: &[sqlparser::tokenizer::TokenWithSpan],
     line: u64,
     column: u64,
@@ -551,7 +526,7 @@ fn known_unsupported(
 }
 
 /// A parse error, with where the parser stopped (the end of the text when it ran out).
-fn parse_error(text: &str, e: sqlparser::parser::ParserError) -> Error {
+pub(crate) fn parse_error(text: &str, e: sqlparser::parser::ParserError) -> Error {
     let msg = e.to_string();
     // sqlparser says "... at Line: L, Column: C".
     let (line, column) = msg
@@ -573,11 +548,11 @@ fn parse_error(text: &str, e: sqlparser::parser::ParserError) -> Error {
     }
 }
 
-/// Names the statement an `Error::Sql` comes from in a text of several (`of`); other
+/// Names the statement an `Error::Sql` comes from in a text of `several`; other
 /// errors keep their own variant.
-fn numbered(e: Error, at: At, of: usize) -> Error {
+fn numbered(e: Error, at: At, several: bool) -> Error {
     match e {
-        e if of == 1 => e,
+        e if !several => e,
         Error::Sql {
             line,
             column,

@@ -2018,3 +2018,117 @@ fn unsupported_query_shapes_are_named() {
         vec![vec![Value::Int(0)]]
     );
 }
+
+/// A text longer than the cache keeps (a script, a dump) runs as it is parsed, a statement
+/// at a time, with the same rules: each statement commits on its own, a failure names its
+/// statement and line and leaves the ones before it committed, BEGIN … COMMIT is all or
+/// nothing, placeholders are numbered across the whole text, and the last statement's rows
+/// can be streamed.
+#[test]
+fn a_long_script_runs_as_it_is_parsed_with_the_same_rules() {
+    let db = Database::in_memory();
+    let filler = "-- a long script\n".repeat(300);
+    let mut script = format!("{filler}CREATE TABLE s (id INTEGER PRIMARY KEY, v TEXT UNIQUE);\n");
+    for i in 1..=200 {
+        script.push_str(&format!("INSERT INTO s (v) VALUES ('v{i}');\n"));
+    }
+    assert!(script.len() > 4096);
+    let r = db.sql(&format!("{script}SELECT count(*) FROM s")).unwrap();
+    assert_eq!(r.rows, [[Value::Int(200)]]);
+
+    // A statement that fails names itself; the ones before it stay.
+    let failing = format!("{filler}INSERT INTO s (v) VALUES ('new');\nINSERT INTO s (v) VALUES ('v1');\nINSERT INTO s (v) VALUES ('never')");
+    let e = db.sql(&failing).unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            Error::Statement {
+                number: 2,
+                line: 302,
+                rolled_back: false,
+                ..
+            }
+        ) && matches!(e.innermost(), Error::UniqueViolation { .. }),
+        "{e:?}"
+    );
+    let count = |db: &Database| db.sql("SELECT count(*) FROM s").unwrap().rows[0][0].clone();
+    assert_eq!(count(&db), Value::Int(201));
+
+    // A statement that does not parse is found when the run reaches it: the ones before it
+    // have run, and the error is placed in the whole text.
+    let e = db
+        .sql(&format!(
+            "{filler}INSERT INTO s (v) VALUES ('p1');\nSELEC 1;\nINSERT INTO s (v) VALUES ('p2')"
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            Error::Sql {
+                line: 302,
+                column: 1,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(count(&db), Value::Int(202));
+
+    // BEGIN … COMMIT: all or nothing, a missing COMMIT or a nested BEGIN rolling it back.
+    for (text, said) in [
+        (
+            "BEGIN;\nINSERT INTO s (v) VALUES ('t1');\nINSERT INTO s (v) VALUES ('t2')",
+            "ends inside BEGIN",
+        ),
+        (
+            "BEGIN;\nINSERT INTO s (v) VALUES ('t1');\nBEGIN;\nCOMMIT",
+            "transactions do not nest",
+        ),
+        (
+            "BEGIN;\nINSERT INTO s (v) VALUES ('t1');\nINSERT INTO s (v) VALUES ('v2');\nCOMMIT",
+            "violated",
+        ),
+    ] {
+        let e = db.sql(&format!("{filler}{text}")).unwrap_err();
+        assert!(e.to_string().contains(said), "{text}: {e}");
+        assert_eq!(count(&db), Value::Int(202), "{text}");
+    }
+    db.sql(&format!(
+        "{filler}BEGIN;\nINSERT INTO s (v) VALUES ('t1');\nCOMMIT"
+    ))
+    .unwrap();
+    assert_eq!(count(&db), Value::Int(203));
+
+    // Placeholders count across the whole text; a wrong number of values runs nothing.
+    let text = format!("{filler}INSERT INTO s (v) VALUES (?);\nINSERT INTO s (v) VALUES (?);\nSELECT v FROM s WHERE v IN (?, $1) ORDER BY v");
+    let e = db.sql_with(&text, &[Value::from("a")]).unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason.contains("3 placeholder(s)")),
+        "{e:?}"
+    );
+    assert_eq!(count(&db), Value::Int(203));
+    let mut seen = Vec::new();
+    db.sql_each(&text, &["a".into(), "b".into(), "b".into()], |row| {
+        seen.push(row.to_vec());
+        Ok(true)
+    })
+    .unwrap();
+    assert_eq!(seen, [[Value::from("a")], [Value::from("b")]]);
+}
+
+/// A `?` before a refused word does not shift the place the refusal names.
+#[test]
+fn places_after_a_placeholder_are_the_text_s_own() {
+    let db = Database::in_memory();
+    people(&db);
+    let e = db
+        .sql_with(
+            "SELECT * FROM people WHERE id = ? AND name IS 'Ann'",
+            &[Value::Int(1)],
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Unsupported { feature } if feature.ends_with("at line 1, column 47")),
+        "{e:?}"
+    );
+}

@@ -1,0 +1,187 @@
+//! The statements of a text, parsed one at a time. The text is tokenized once; each `?`
+//! placeholder becomes `$1`, `$2`, … in the order they appear (so that the order expressions
+//! are compiled in does not matter), and the parser takes one statement at a time from the
+//! tokens. Parsed whole, a long script's statements take many times its size in memory at
+//! once (a 20 MB script of single-row INSERTs took about 3 GB): run as they are parsed
+//! ([`Statements::Streamed`]), only the tokens are held. Places in errors are the text's
+//! own (line and column, from 1), whichever statement they are in.
+
+use std::borrow::Cow;
+
+use sqlparser::ast::Statement;
+use sqlparser::dialect::GenericDialect;
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+
+use crate::error::{Error, Result};
+use crate::sql::run::{known_unsupported, parse_error, Parsed};
+
+/// The dialect every text is read in.
+static DIALECT: GenericDialect = GenericDialect {};
+
+/// One statement of a text: the statement, its position among the text's statements (from
+/// 0) and the line and column it starts at.
+pub(crate) struct Next<'p> {
+    pub(crate) statement: Cow<'p, Statement>,
+    pub(crate) index: usize,
+    pub(crate) start: (u64, u64),
+}
+
+/// A text's statements, parsed one at a time from its tokens.
+pub(crate) struct Stream<'t> {
+    parser: Parser<'static>,
+    text: &'t str,
+    /// How many values the text's placeholders take.
+    placeholders: usize,
+    /// Whether the last statement still wants its `;` (as `Parser::parse_statements` asks).
+    expecting_delimiter: bool,
+    index: usize,
+    /// At the end, or after an error: nothing more is parsed.
+    ended: bool,
+}
+
+impl<'t> Stream<'t> {
+    /// Tokenizes `text` and numbers its `?` placeholders.
+    pub(crate) fn new(text: &'t str) -> Result<Self> {
+        let mut tokens = Tokenizer::new(&DIALECT, text)
+            .tokenize_with_location()
+            .map_err(|e| Error::Sql {
+                line: e.location.line,
+                column: e.location.column,
+                reason: e.message,
+            })?;
+        let (mut marks, mut highest) = (0usize, 0usize);
+        for t in &mut tokens {
+            if let Token::Placeholder(p) = &mut t.token {
+                if p == "?" {
+                    marks += 1;
+                    *p = format!("${marks}");
+                } else if let Some(n) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
+                    highest = highest.max(n);
+                }
+            }
+        }
+        Ok(Stream {
+            parser: Parser::new(&DIALECT).with_tokens_with_locations(tokens),
+            text,
+            placeholders: marks.max(highest),
+            expecting_delimiter: false,
+            index: 0,
+            ended: false,
+        })
+    }
+
+    /// How many values the text's placeholders take.
+    pub(crate) fn placeholders(&self) -> usize {
+        self.placeholders
+    }
+
+    /// The next statement with where it starts; `None` at the end of the text. After an
+    /// error, `None`.
+    pub(crate) fn next_statement(&mut self) -> Option<Result<(Statement, (u64, u64))>> {
+        if !self.has_more() {
+            return None;
+        }
+        if self.expecting_delimiter {
+            // Two statements without a `;` between them.
+            self.ended = true;
+            let found = self.parser.peek_token_ref().clone();
+            let e = self
+                .parser
+                .expected_ref::<()>("end of statement", &found)
+                .err()?;
+            return Some(Err(self.error(e)));
+        }
+        let at = self.parser.peek_token_ref().span.start;
+        match self.parser.parse_statement() {
+            Ok(s) => {
+                self.expecting_delimiter = true;
+                self.index += 1;
+                Some(Ok((s, (at.line, at.column))))
+            }
+            Err(e) => {
+                self.ended = true;
+                Some(Err(self.error(e)))
+            }
+        }
+    }
+
+    /// Whether anything but `;` and space is left (a statement, or what will be an error);
+    /// the `;`s are passed over. The parser's own loop (`Parser::parse_statements`) is
+    /// followed: an `END` where a `;` is due ends the text.
+    pub(crate) fn has_more(&mut self) -> bool {
+        if self.ended {
+            return false;
+        }
+        while self.parser.consume_token(&Token::SemiColon) {
+            self.expecting_delimiter = false;
+        }
+        let more = match &self.parser.peek_token_ref().token {
+            Token::EOF => false,
+            Token::Word(w) => !(self.expecting_delimiter && w.keyword == Keyword::END),
+            _ => true,
+        };
+        if !more {
+            self.ended = true;
+        }
+        more
+    }
+
+    /// The parser's error, placed in the text, or `Error::Unsupported` for a word of
+    /// SQLite's it does not know (the text is tokenized again for that, on this path only).
+    fn error(&self, e: ParserError) -> Error {
+        let e = parse_error(self.text, e);
+        match &e {
+            Error::Sql { line, column, .. } => Tokenizer::new(&DIALECT, self.text)
+                .tokenize_with_location()
+                .ok()
+                .and_then(|tokens: Vec<TokenWithSpan>| known_unsupported(&tokens, *line, *column))
+                .unwrap_or(e),
+            _ => e,
+        }
+    }
+}
+
+/// The statements a run goes through: parsed already, or parsed as it reaches them.
+pub(crate) enum Statements<'p> {
+    Parsed { parsed: &'p Parsed, next: usize },
+    Streamed(Box<Stream<'p>>),
+}
+
+impl<'p> Statements<'p> {
+    /// The next statement; `None` after the last. A statement that does not parse is an
+    /// error here, once the ones before it have run.
+    pub(crate) fn next(&mut self) -> Option<Result<Next<'p>>> {
+        match self {
+            Statements::Parsed { parsed, next } => {
+                let index = *next;
+                let statement = parsed.statements.get(index)?;
+                *next += 1;
+                Some(Ok(Next {
+                    statement: Cow::Borrowed(statement),
+                    index,
+                    start: parsed.start(index),
+                }))
+            }
+            Statements::Streamed(stream) => {
+                let index = stream.index;
+                stream.next_statement().map(|r| {
+                    r.map(|(s, start)| Next {
+                        statement: Cow::Owned(s),
+                        index,
+                        start,
+                    })
+                })
+            }
+        }
+    }
+
+    /// Whether a statement follows the last one [`next`](Statements::next) gave.
+    pub(crate) fn has_more(&mut self) -> bool {
+        match self {
+            Statements::Parsed { parsed, next } => *next < parsed.statements.len(),
+            Statements::Streamed(stream) => stream.has_more(),
+        }
+    }
+}
