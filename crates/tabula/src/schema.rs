@@ -172,12 +172,14 @@ impl fmt::Display for ColumnType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnDelete {
-    /// Deleting a referenced row fails and changes nothing (the default).
+    /// Deleting a referenced row fails its transaction's commit, which changes nothing, if
+    /// a row still references it then (the default).
     #[default]
     Restrict,
-    /// Referencing rows are deleted in the same commit.
+    /// Referencing rows are deleted by the statement that deletes the row they reference.
     Cascade,
-    /// Referencing columns (nullable ones only) are set to null in the same commit.
+    /// Referencing columns (nullable ones only) are set to null by the statement that
+    /// deletes the row they reference.
     SetNull,
 }
 

@@ -123,6 +123,9 @@ pub(crate) trait AnyTable: Send + Sync {
         new: NewValues<'_>,
     ) -> Result<usize>;
     fn written_since(&self, mark: Mark) -> (Vec<u32>, Vec<Value>);
+    /// The keys of rows deleted since `mark` that no longer exist, in time proportional to
+    /// the changes since `mark`.
+    fn deleted_since(&self, mark: Mark) -> Vec<Value>;
     fn col_value(&self, slot: u32, col: usize) -> Value;
     fn has_key(&self, key: &Value) -> bool;
     fn slots_where(&self, col: usize, v: &Value) -> Vec<u32>;
@@ -455,6 +458,9 @@ impl<R: Record> AnyTable for TableData<R> {
     }
     fn written_since(&self, mark: Mark) -> (Vec<u32>, Vec<Value>) {
         TableData::written_since(self, mark)
+    }
+    fn deleted_since(&self, mark: Mark) -> Vec<Value> {
+        TableData::deleted_since(self, mark)
     }
     fn col_value(&self, slot: u32, col: usize) -> Value {
         self.row(slot)

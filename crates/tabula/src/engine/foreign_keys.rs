@@ -8,9 +8,8 @@
 //! cycles of references: so they reach the rows that referenced it then, never a row written
 //! later in the transaction, which then references nothing and fails the commit. A commit
 //! checks `restrict` (no row may still reference a deleted one: a transaction may delete the
-//! dependents after their parent), runs the actions of any deletion no statement acted on,
-//! then checks that every row the transaction inserted or changed references a row that
-//! exists. A failure rolls the whole transaction back. Parents are found through the
+//! dependents after their parent), then that every row the transaction inserted or changed
+//! references a row that exists. A failure rolls the whole transaction back. Parents are found through the
 //! primary-key map, dependents through the ordered index every foreign-key column has.
 
 use std::collections::HashSet;
@@ -23,9 +22,6 @@ use crate::error::{Error, Result};
 use crate::schema::OnDelete;
 use crate::table::Mark;
 use crate::value::Value;
-
-/// Deleted rows (table, key) whose actions have run.
-pub(crate) type Acted = HashSet<(usize, Value)>;
 
 /// One foreign key: (child table, column, parent table name, action).
 pub(crate) type Edge = (usize, usize, String, OnDelete);
@@ -62,16 +58,16 @@ fn fk_error(
 }
 
 /// Runs the `cascade` and `set_null` actions of the rows the statement that wrote table
-/// `idx` from `mark` on deleted, and of the rows those actions delete in turn. Returns the
-/// deleted rows acted on; `changed` gets each other table the actions changed, with its
-/// mark from before them, so that the caller can undo them should this fail.
+/// `idx` from `mark` on deleted, and of the rows those actions delete in turn (each deleted
+/// row once: cycles of references end). `changed` gets each table the actions changed,
+/// with its mark from before them, so that the caller can undo them should this fail.
 pub(crate) fn act_now(
     tx: &WriteTx<'_>,
     idx: usize,
     mark: Mark,
     changed: &mut Vec<(usize, Mark)>,
-) -> Result<Acted> {
-    let mut acted = Acted::new();
+) -> Result<()> {
+    let mut acted: HashSet<(usize, Value)> = HashSet::new();
     let all_edges = {
         let st = tx.state_mut()?;
         let name = &st.tables[idx].schema().table;
@@ -85,14 +81,17 @@ pub(crate) fn act_now(
             })
         });
         if !followed {
-            return Ok(acted);
+            return Ok(());
         }
         edges(&st)
             .into_iter()
             .filter(|e| e.3 != OnDelete::Restrict)
             .collect::<Vec<_>>()
     };
-    let deleted = tx.state_mut()?.tables[idx].written_since(mark).1;
+    let deleted = tx.state_mut()?.tables[idx].deleted_since(mark);
+    if deleted.is_empty() {
+        return Ok(());
+    }
     let storage = tx.engine().storage.as_ref();
     let mut work = vec![(idx, deleted)];
     while let Some((parent, keys)) = work.pop() {
@@ -126,73 +125,47 @@ pub(crate) fn act_now(
             }
         }
     }
-    Ok(acted)
+    Ok(())
 }
 
-/// Applies delete actions and checks references for everything `tx` wrote.
+/// Checks, for everything `tx` wrote, that no row references a row it deleted through a
+/// `restrict` key, and that every row written references a row that exists. The `cascade`
+/// and `set_null` actions ran with the statements that deleted (every deletion goes through
+/// a statement, [`act_now`]): a row that references a deleted row now was written after,
+/// or by a table created after, and the check of references refuses it.
 pub(crate) fn enforce(tx: &WriteTx<'_>) -> Result<()> {
     let storage = tx.engine().storage.as_ref();
     let all_edges = edges(&*tx.state_mut()?);
     if all_edges.is_empty() {
         return Ok(());
     }
-    let mut processed: HashSet<(usize, Value)> = HashSet::new();
-    loop {
-        let mut acted = false;
-        for (parent, mark) in tx.marks() {
-            let (parent_name, deleted) = {
-                let st = tx.state_mut()?;
-                let t = &st.tables[parent];
-                (t.schema().table.clone(), t.written_since(mark).1)
-            };
-            for key in deleted {
-                if !processed.insert((parent, key.clone())) {
-                    continue;
-                }
-                // Its actions ran with the statement that deleted it: a row that references
-                // it now was written after, and the check of references below refuses it.
-                let ran = tx.acted(parent, &key);
-                for (child, col, _, action) in all_edges
-                    .iter()
-                    .filter(|e| e.2 == parent_name && !(ran && e.3 != OnDelete::Restrict))
-                {
-                    let mut st = tx.state_mut()?;
-                    ensure_loaded(storage, &mut st, *child)?;
-                    let slots = st.tables[*child].slots_where(*col, &key);
-                    if slots.is_empty() {
-                        continue;
-                    }
-                    match action {
-                        OnDelete::Restrict => {
-                            let reason = format!(
-                                "cannot delete {parent_name} {key}: {} row(s) of {} still reference it",
-                                slots.len(),
-                                st.tables[*child].schema().table
-                            );
-                            return Err(fk_error(&st, *child, *col, &parent_name, key, reason));
-                        }
-                        OnDelete::Cascade => {
-                            let t = st.table_mut(*child)?;
-                            let mark = t.mark();
-                            tx.touch(*child, mark);
-                            let keys: Vec<Value> = slots.iter().map(|&s| t.key_at(s)).collect();
-                            t.dyn_delete_keys(&keys)?;
-                        }
-                        OnDelete::SetNull => {
-                            let t = st.table_mut(*child)?;
-                            let mark = t.mark();
-                            tx.touch(*child, mark);
-                            for s in slots {
-                                t.set_at(s, *col, Value::Null)?;
-                            }
-                        }
-                    }
-                    acted = true;
+    for (parent, mark) in tx.marks() {
+        let (parent_name, deleted) = {
+            let st = tx.state_mut()?;
+            let t = &st.tables[parent];
+            (t.schema().table.clone(), t.deleted_since(mark))
+        };
+        let restricting: Vec<&Edge> = all_edges
+            .iter()
+            .filter(|e| e.2 == parent_name && e.3 == OnDelete::Restrict)
+            .collect();
+        if restricting.is_empty() {
+            continue;
+        }
+        for key in deleted {
+            for (child, col, ..) in &restricting {
+                let mut st = tx.state_mut()?;
+                ensure_loaded(storage, &mut st, *child)?;
+                let slots = st.tables[*child].slots_where(*col, &key);
+                if !slots.is_empty() {
+                    let reason = format!(
+                        "cannot delete {parent_name} {key}: {} row(s) of {} still reference it",
+                        slots.len(),
+                        st.tables[*child].schema().table
+                    );
+                    return Err(fk_error(&st, *child, *col, &parent_name, key, reason));
                 }
             }
-        }
-        if !acted {
-            break;
         }
     }
     // Every row written must reference a row that exists.

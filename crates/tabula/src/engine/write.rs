@@ -41,8 +41,6 @@ pub(crate) struct WriteTx<'e> {
     marks: RefCell<Vec<(usize, Mark)>>,
     /// Tables this transaction created, in order (they are the last in the state).
     created: RefCell<Vec<usize>>,
-    /// The deleted rows (table, key) whose `ON DELETE` actions ran with their statement.
-    acted: RefCell<foreign_keys::Acted>,
 }
 
 /// What a commit did: the log record's LSN (if it wrote one), whether it created tables,
@@ -77,27 +75,16 @@ impl TxCore for WriteTx<'_> {
 
     fn delete_actions(&self, idx: usize, mark: Mark) -> Result<()> {
         let mut changed = Vec::new();
-        match foreign_keys::act_now(self, idx, mark, &mut changed) {
-            Ok(acted) => {
-                self.acted.borrow_mut().extend(acted);
-                Ok(())
-            }
-            Err(e) => {
-                let mut st = self.state_mut()?;
+        foreign_keys::act_now(self, idx, mark, &mut changed).inspect_err(|_| {
+            // Every table goes back, whatever happens to one of them.
+            if let Ok(mut st) = self.state_mut() {
                 for (t, m) in changed.into_iter().rev().chain([(idx, mark)]) {
-                    st.table_mut(t)?.rollback_to(m);
+                    if let Ok(t) = st.table_mut(t) {
+                        t.rollback_to(m);
+                    }
                 }
-                Err(e)
             }
-        }
-    }
-}
-
-impl WriteTx<'_> {
-    /// Whether the `ON DELETE` actions of table `idx`'s deleted row `key` ran with the
-    /// statement that deleted it.
-    pub(crate) fn acted(&self, idx: usize, key: &crate::value::Value) -> bool {
-        self.acted.borrow().contains(&(idx, key.clone()))
+        })
     }
 }
 
@@ -144,7 +131,6 @@ impl<'e> WriteTx<'e> {
     fn rollback(&self) {
         self.marks.borrow_mut().clear();
         self.created.borrow_mut().clear();
-        self.acted.borrow_mut().clear();
         if let Ok(mut st) = self.state.try_borrow_mut() {
             *st = State::default();
         }
@@ -237,7 +223,6 @@ impl Engine {
             _committer: committer,
             marks: RefCell::new(Vec::new()),
             created: RefCell::new(Vec::new()),
-            acted: RefCell::default(),
         })
     }
 

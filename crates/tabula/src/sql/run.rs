@@ -1046,8 +1046,8 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 let (preds, rest) = where_parts(filter.as_ref(), &schema, params);
                 let general = rest.as_ref().map(|w| move |r: &dyn Cols| w.test(r, params));
                 let keep = row_test(rest.as_ref(), general.as_ref());
-                // One statement: every row or none. (Foreign keys are enforced at commit:
-                // a RESTRICT refusing one fails the transaction.)
+                // One statement, with its ON DELETE actions: every row or none. (A RESTRICT
+                // is checked at commit, and fails the transaction.)
                 let changed = tx.dyn_table(&name)?.delete_where(&preds, keep)?;
                 return Ok(SqlResult {
                     changed: changed as u64,
@@ -1071,7 +1071,8 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 doomed.push(r.value_at(pk).to_owned());
                 Ok(())
             })?;
-            // One statement: every row or none. (Foreign keys are enforced at commit.)
+            // One statement, with its ON DELETE actions: every row or none. (A RESTRICT
+            // is checked at commit.)
             let changed = tx.dyn_table(&name)?.delete_keys(&doomed)? as u64;
             Ok(SqlResult {
                 changed,

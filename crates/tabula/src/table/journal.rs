@@ -99,14 +99,10 @@ impl<R: Record> TableData<R> {
     }
 
     /// Since `mark`: the slots inserted or replaced that still hold a row, and the keys of
-    /// rows deleted that no longer exist. Foreign keys are checked on these at commit.
+    /// rows deleted that no longer exist. References are checked on these at commit.
     pub(crate) fn written_since(&self, mark: Mark) -> (Vec<u32>, Vec<Value>) {
         let pk = self.schema.primary_key();
-        let olds_before = self.undo[..mark.undo_len.min(self.undo.len())]
-            .iter()
-            .filter(|u| matches!(u, Undo::Replace { .. } | Undo::Delete { .. }))
-            .count();
-        let mut olds = self.olds[olds_before.min(self.olds.len())..].iter();
+        let mut olds = self.olds_since(mark);
         let mut slots = Vec::new();
         let mut deleted = Vec::new();
         for entry in &self.undo[mark.undo_len.min(self.undo.len())..] {
@@ -134,6 +130,45 @@ impl<R: Record> TableData<R> {
         slots.sort_unstable();
         slots.dedup();
         (slots, deleted)
+    }
+
+    /// Since `mark`: the keys of rows deleted that no longer exist (what `written_since`
+    /// gives second), in time proportional to the changes since `mark` alone.
+    pub(crate) fn deleted_since(&self, mark: Mark) -> Vec<Value> {
+        let since = &self.undo[mark.undo_len.min(self.undo.len())..];
+        if !since.iter().any(|u| matches!(u, Undo::Delete { .. })) {
+            return Vec::new();
+        }
+        let pk = self.schema.primary_key();
+        let mut olds = self.olds_since(mark);
+        let mut deleted = Vec::new();
+        for entry in since {
+            match entry {
+                Undo::Replace { .. } => {
+                    olds.next();
+                }
+                Undo::Delete { .. } => {
+                    if let Some(old) = olds.next() {
+                        let k = old.col(pk);
+                        if self.find_key(k).is_none() {
+                            deleted.push(k.to_owned());
+                        }
+                    }
+                }
+                Undo::Insert { .. } | Undo::NextKey => {}
+            }
+        }
+        deleted
+    }
+
+    /// The replaced and deleted rows kept since `mark`, oldest first: one per `Replace` or
+    /// `Delete` entry after it, counted from the end (the journal before `mark` may be long).
+    fn olds_since(&self, mark: Mark) -> std::slice::Iter<'_, std::sync::Arc<R>> {
+        let since = self.undo[mark.undo_len.min(self.undo.len())..]
+            .iter()
+            .filter(|u| matches!(u, Undo::Replace { .. } | Undo::Delete { .. }))
+            .count();
+        self.olds[self.olds.len().saturating_sub(since)..].iter()
     }
 
     /// The number of journal entries pending: about the rows written since the commit.
