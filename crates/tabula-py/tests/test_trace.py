@@ -691,3 +691,51 @@ def test_a_function_whose_globals_answer_missing_names_runs_per_row(db):
     assert _trace.trace(make(), Counted.__tabula__.columns) is None
     assert [r["a"] for r in Counted.select(where=make())] == [0, 1, 2, 3, 4]
     assert Counted.count(where=make()) == 5
+
+
+def _chain_table(db):
+    @table(db=db, name="chain")
+    @dataclass
+    class Chain:
+        id: int = field(metadata={"primary_key": True})
+        a: int = 0
+        b: int = 0
+        c: int = 0
+
+    Chain.insert_many([dict(id=i, a=i, b=i % 7) for i in range(1, 201)])
+    return Chain
+
+
+@pytest.mark.parametrize("terms", [10, 46, 149, 400])
+def test_long_chains_of_and_or_answer_as_per_row(db, terms):
+    """A long ``|`` or ``&`` chain is one flat condition (nested parentheses would stop
+    the SQL parser at 46 terms); one longer than the engine takes runs per row. Either way
+    the answer is Python's."""
+    chain = _chain_table(db)
+    rows = chain.select()
+    any_of = eval("lambda s: " + " | ".join(f"(s['a'] == {v})" for v in range(terms)))
+    none_of = eval("lambda s: " + " & ".join(f"(s['a'] != {v})" for v in range(terms)))
+    for lam in (any_of, none_of):
+        expected = [r for r in rows if lam(r)]
+        assert chain.select(where=lam) == expected
+        assert chain.count(where=lam) == len(expected)
+    assert chain.update(where=none_of, c=1) == len([r for r in rows if none_of(r)])
+    assert chain.delete(where=any_of) == len([r for r in rows if any_of(r)])
+    assert chain.count() == 200 - len([r for r in rows if any_of(r)])
+
+
+def test_a_flat_chain_is_traced_and_a_deep_nest_runs_per_row(db):
+    chain = _chain_table(db)
+    columns = chain.__tabula__.columns
+    flat = eval("lambda s: " + " | ".join(f"(s['a'] == {v})" for v in range(100)))
+    sql, params = _trace.trace(flat, columns)
+    assert sql.count("(") == 1 and len(params) == 100
+    assert _trace.trace(eval("lambda s: " + " | ".join(
+        f"(s['a'] == {v})" for v in range(400))), columns) is None
+    text = "lambda s: " + "(" * 30 + "(s['a'] > 1)" + "".join(
+        f" | (s['b'] == {i}))" if i % 2 else f" & (s['a'] < {90 - i}))" for i in range(30))
+    lam = eval(text)
+    assert _trace.trace(lam, columns) is None
+    expected = [r for r in chain.select() if lam(r)]
+    assert chain.select(where=lam) == expected
+    assert chain.count(where=lam) == len(expected)

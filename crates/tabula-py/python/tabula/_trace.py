@@ -177,12 +177,16 @@ class _Column:
 
 
 class _Condition:
-    __slots__ = ("sql", "params")
+    # `joined`: the operator ("AND", "OR") of a chain this condition is, in parentheses,
+    # so that `a | b | c` is one flat `(a OR b OR c)`: nested parentheses deepen the
+    # parser's recursion, which ends at 50 levels.
+    __slots__ = ("sql", "params", "joined")
     __hash__ = None  # type: ignore[assignment]
 
-    def __init__(self, sql: str, params: list):
+    def __init__(self, sql: str, params: list, joined: Optional[str] = None):
         self.sql = sql
         self.params = params
+        self.joined = joined
 
     def __bool__(self) -> bool:
         # Only `prefilter` answers a truth test, and only the first: false.
@@ -211,8 +215,12 @@ class _Condition:
     def _join(self, word: str, other: Any) -> "_Condition":
         if not isinstance(other, _Condition):
             raise _Untraceable("& or | with something other than a condition")
-        return _Condition("(" + self.sql + " " + word + " " + other.sql + ")",
-                          self.params + other.params)
+        # A chain of the same operator is flat: its parentheses are taken off and put back
+        # around the whole (AND and OR each associate, so the answer is the same).
+        left = self.sql[1:-1] if self.joined == word else self.sql
+        right = other.sql[1:-1] if other.joined == word else other.sql
+        return _Condition("(" + left + " " + word + " " + right + ")",
+                          self.params + other.params, word)
 
     def __and__(self, other: Any) -> "_Condition":
         return self._join("AND", other)
@@ -401,9 +409,30 @@ def trace(where: Callable[[Any], Any], columns: dict) -> Optional[tuple[str, lis
         # Whatever the lambda does wrong here, running it per row reproduces (or does
         # not hit, for an empty table) - never report it from the trace.
         return None
-    if not isinstance(result, _Condition):
+    if not isinstance(result, _Condition) or _too_deep(result.sql):
         return None
     return result.sql, result.params
+
+
+# A condition nested deeper than these runs per row: the SQL parser stops at 50 levels of
+# recursion (each level of parentheses takes one or two), and the engine at 200 levels of
+# expression, where a chain of operators counts a level per operator.
+_DEEPEST = 20
+_LONGEST = 150
+
+
+def _too_deep(sql: str) -> bool:
+    """Whether ``sql`` (a traced condition: its values are placeholders and its names
+    Python identifiers, so no text holds a parenthesis or an operator word) nests
+    parentheses deeper than ``_DEEPEST``, or with its ANDs and ORs goes past ``_LONGEST``."""
+    depth = deepest = 0
+    for c in sql:
+        if c == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c == ")":
+            depth -= 1
+    return deepest > _DEEPEST or deepest + sql.count(" AND ") + sql.count(" OR ") > _LONGEST
 
 
 def prefilter(where: Callable[[Any], Any], columns: dict) -> Optional[tuple[str, list]]:
@@ -438,7 +467,7 @@ def prefilter(where: Callable[[Any], Any], columns: dict) -> Optional[tuple[str,
         return None
     finally:
         _prefix.tested = outer
-    if len(tested) != 1 or result is not tested[0]:
+    if len(tested) != 1 or result is not tested[0] or _too_deep(result.sql):
         return None
     return result.sql, result.params
 
