@@ -659,12 +659,18 @@ impl Table {
         tx: &Bound<'_, Tx>,
         pred: &Pred,
         pre: Option<&Prefilter>,
+        enough: Option<usize>,
     ) -> PyResult<HashSet<Value>> {
         let cols = self.cols.clone();
         let pk = self.cols.schema.primary_key();
         let calls = Calls::new(pred, &self.cols);
         let mut keys = HashSet::new();
         let mut keep = |r: &[Value]| -> PyResult<()> {
+            // Called in key order until `enough` rows are accepted, as outside a
+            // transaction (`select` with a limit and no order).
+            if enough.is_some_and(|n| keys.len() >= n) {
+                return Ok(());
+            }
             if calls.call(py, r)? {
                 keys.insert(r[pk].clone());
             }
@@ -886,7 +892,14 @@ impl Table {
             }
             Some(tx) => {
                 let keys = match &pred {
-                    Some(p) => Some(self.accepted_in(py, tx, p, None)?),
+                    // Without an order, the rows after offset and limit are not
+                    // shown to `pred`, as outside a transaction.
+                    Some(p) => {
+                        let enough = limit
+                            .filter(|_| shape.order.is_empty())
+                            .map(|l| l.saturating_add(offset.unwrap_or(0)));
+                        Some(self.accepted_in(py, tx, p, None, enough)?)
+                    }
                     None => None,
                 };
                 let cols = self.cols.clone();
@@ -932,7 +945,7 @@ impl Table {
             Some(tx) => {
                 let cols = self.cols.clone();
                 match &pred {
-                    Some(p) => Ok(self.accepted_in(py, tx, p, None)?.len()),
+                    Some(p) => Ok(self.accepted_in(py, tx, p, None, None)?.len()),
                     None => tx.get().run(py, move |t| {
                         count_rows(bound(t, &cols)?.select(), None, &cols)
                     }),
@@ -972,7 +985,7 @@ impl Table {
                 .py(py)
             }
             Some(tx) => tx.get().run(py, {
-                let keys = self.accepted_in(py, tx, &pred, pre.as_ref())?;
+                let keys = self.accepted_in(py, tx, &pred, pre.as_ref(), None)?;
                 move |t| change_keys(t, &cols, &keys, &changes)
             }),
         }
@@ -1003,7 +1016,7 @@ impl Table {
                 .py(py)
             }
             Some(tx) => tx.get().run(py, {
-                let keys = self.accepted_in(py, tx, &pred, pre.as_ref())?;
+                let keys = self.accepted_in(py, tx, &pred, pre.as_ref(), None)?;
                 move |t| delete_keys(t, &cols, &keys)
             }),
         }

@@ -175,6 +175,39 @@ def test_limit_zero_shows_no_row_to_the_lambda(uni, db):
         uni.Student.select(where=where, order_by="nope", limit=0)
 
 
+def test_a_per_row_lambda_stops_at_the_limit_in_and_out_of_a_transaction(db):
+    """Without an order, a lambda that runs per row meets the rows in key order until
+    offset and limit rows are accepted, inside a transaction as outside one: a row after
+    those is never shown to it (here it would raise)."""
+    @tabula.table(db=db)
+    @dataclass
+    class Limited:
+        id: int = field(metadata={"primary_key": True})
+        v: int = 0
+
+    Limited.insert_many([{"id": i, "v": i} for i in range(1, 6)])
+    seen = []
+
+    def where(s):
+        seen.append(s["v"])
+        if s["v"] == 4:
+            raise ValueError("row 4 was shown")
+        return True
+
+    for in_tx in (False, True):
+        seen.clear()
+        if in_tx:
+            with db.transaction():
+                got = Limited.select(where=where, limit=2, offset=1)
+        else:
+            got = Limited.select(where=where, limit=2, offset=1)
+        assert got == [{"id": 2, "v": 2}, {"id": 3, "v": 3}], in_tx
+        assert seen == [1, 2, 3], in_tx
+    with db.transaction():
+        with pytest.raises(ValueError, match="row 4 was shown"):
+            Limited.select(where=where, order_by="v", limit=1)
+
+
 @pytest.mark.parametrize("bad", [-1, 1.5, "3", True])
 def test_select_limit_must_be_a_count(uni, bad):
     with pytest.raises(ValueError):
