@@ -305,6 +305,7 @@ impl WriteTx<'_> {
         let mut st = self.state_mut()?;
         let Some(idx) = st.by_name.get(&schema.table).copied() else {
             crate::schema::check_new_table_name(&schema.table)?;
+            check_reference_kinds(&st, schema)?;
             let idx = st.push_typed::<T>()?;
             self.note_created(idx);
             return Ok(idx);
@@ -338,8 +339,51 @@ impl WriteTx<'_> {
             return Ok(idx);
         }
         crate::schema::check_new_table_name(&schema.table)?;
+        check_reference_kinds(&st, &schema)?;
         let idx = st.push_dyn(schema, crate::engine::state::TableMeta::created())?;
         self.note_created(idx);
         Ok(idx)
     }
+}
+
+/// Refuses a new table with a foreign key of another kind than the key it references, when
+/// that table exists (a text column referencing an integer key finds no row whatever it
+/// holds, so every insert would fail): an integer key takes integer columns of any width,
+/// any other key its own type. (A key referenced before its table exists is checked by
+/// its rows; SQL checks it at COMMIT, where such a reference is allowed.)
+fn check_reference_kinds(st: &State, schema: &Schema) -> Result<()> {
+    let fits = |column: &crate::schema::Column, key: &crate::schema::Column| {
+        if key.ty.is_int() {
+            column.ty.is_int()
+        } else {
+            column.ty == key.ty
+        }
+    };
+    let mismatch = |column: &crate::schema::Column, parent: &Schema| {
+        let key = parent.primary_key_column();
+        Error::SchemaMismatch {
+            table: schema.table.clone(),
+            reason: format!(
+                "column {} is {} but references {}.{}, which is {}",
+                column.name, column.ty, parent.table, key.name, key.ty
+            ),
+        }
+    };
+    for c in &schema.columns {
+        let Some(fk) = &c.references else { continue };
+        let parent = if fk.table == schema.table {
+            Some(schema)
+        } else {
+            st.by_name
+                .get(&fk.table)
+                .filter(|&&i| !st.is_dropped(i))
+                .map(|&i| &**st.tables[i].schema())
+        };
+        if let Some(parent) = parent {
+            if !fits(c, parent.primary_key_column()) {
+                return Err(mismatch(c, parent));
+            }
+        }
+    }
+    Ok(())
 }

@@ -607,3 +607,39 @@ proptest! {
         }
     }
 }
+
+/// A foreign key of another kind than the key it references can match no row: a table
+/// with one is refused when the key's table exists already.
+#[test]
+fn a_foreign_key_of_another_kind_than_its_key_is_refused() {
+    use tabula::{Column, ColumnType, OnDelete, Schema};
+    let node = || {
+        Schema::new(
+            "node",
+            vec![Column::new("id", ColumnType::I64).primary_key()],
+        )
+        .unwrap()
+    };
+    let edge = || {
+        Schema::new(
+            "edge",
+            vec![
+                Column::new("id", ColumnType::I64).primary_key(),
+                Column::new("n", ColumnType::Text)
+                    .nullable()
+                    .references("node", OnDelete::Restrict),
+            ],
+        )
+        .unwrap()
+    };
+    let expected = "column n is text but references node.id, which is i64";
+    let db = Database::in_memory();
+    db.create_table(node()).unwrap();
+    match db.create_table(edge()) {
+        Err(Error::SchemaMismatch { table, reason }) => {
+            assert_eq!((table.as_str(), reason.as_str()), ("edge", expected))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(db.table_names().unwrap(), ["node"]);
+}
