@@ -264,10 +264,13 @@ fn run_statements(
 
 /// `e` with a SQL error's place in `statement`'s text made its place in the input as typed.
 fn placed(e: anyhow::Error, statement: &split::Statement) -> anyhow::Error {
-    // Only a bare `Sql` error (a downcast would drop any context around it).
-    let bare_sql =
-        e.chain().count() == 1 && matches!(e.downcast_ref(), Some(tabula::Error::Sql { .. }));
-    if !bare_sql {
+    // Only a bare error (a downcast would drop any context around it).
+    let bare = e.chain().count() == 1
+        && matches!(
+            e.downcast_ref(),
+            Some(tabula::Error::Sql { .. } | tabula::Error::Unsupported { .. })
+        );
+    if !bare {
         return e;
     }
     match e.downcast::<tabula::Error>() {
@@ -280,13 +283,41 @@ fn placed(e: anyhow::Error, statement: &split::Statement) -> anyhow::Error {
             tabula::Error::Sql {
                 line,
                 column,
-                reason,
+                // The parser's own words place it too: "… at Line: 1, Column: 8".
+                reason: replace_place(&reason, "at Line: ", ", Column: ", statement),
             }
             .into()
         }
+        Ok(tabula::Error::Unsupported { feature }) => tabula::Error::Unsupported {
+            feature: replace_place(&feature, "at line ", ", column ", statement),
+        }
+        .into(),
         Ok(other) => other.into(),
         Err(e) => e,
     }
+}
+
+/// `text` with its last place written `{before}L{between}C` made a place in the input.
+fn replace_place(text: &str, before: &str, between: &str, statement: &split::Statement) -> String {
+    let Some(at) = text.rfind(before) else {
+        return text.to_owned();
+    };
+    let rest = &text[at + before.len()..];
+    let digits = |s: &str| s.chars().take_while(char::is_ascii_digit).count();
+    let l = digits(rest);
+    let Some(after_line) = rest[l..].strip_prefix(between) else {
+        return text.to_owned();
+    };
+    let c = digits(after_line);
+    let (Ok(line), Ok(column)) = (rest[..l].parse::<u64>(), after_line[..c].parse::<u64>()) else {
+        return text.to_owned();
+    };
+    let (line, column) = statement.in_input(line, column);
+    format!(
+        "{}{before}{line}{between}{column}{}",
+        &text[..at],
+        &after_line[c..]
+    )
 }
 
 /// What a statement did.

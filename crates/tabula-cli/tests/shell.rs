@@ -742,3 +742,36 @@ fn a_line_that_is_not_utf8_is_dropped_not_mangled() {
         text(&o)
     );
 }
+
+/// An error in a statement that does not start its input (what was typed before Enter
+/// completed a statement) is placed in that input: the line and column, and the places the
+/// parser's and the refusal's own words give.
+#[test]
+fn errors_are_placed_in_the_input_as_typed() {
+    let (_d, _path, p) = demo();
+    let out = shell(
+        &p,
+        "SELECT 1; SELECT * FROMM students;\nSELECT 2;\n  SELECT id FROM students WHERE name IS 'x';\n\
+         SELECT 3; SELECT\n  id FROMM students;\n",
+    );
+    let errors: Vec<&str> = out.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 3, "{out}");
+    // A statement over two lines of one input: its second line is the input's.
+    assert!(
+        errors[2].starts_with("error: SQL error at line 2, column 12: ")
+            && errors[2].ends_with("at Line: 2, Column: 12"),
+        "{}",
+        errors[2]
+    );
+    assert!(
+        errors[0].starts_with("error: SQL error at line 1, column 20: ")
+            && errors[0].ends_with("at Line: 1, Column: 20"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].contains("IS [NOT] with a value") && errors[1].ends_with("at line 1, column 41"),
+        "{}",
+        errors[1]
+    );
+}

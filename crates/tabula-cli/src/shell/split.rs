@@ -27,10 +27,12 @@ pub struct Statement {
 impl Statement {
     /// A place (`line`, `column`) in this statement's text as a place in the input.
     pub fn in_input(&self, line: u64, column: u64) -> (u64, u64) {
-        match line {
-            0 => (0, 0),
-            1 => (self.line, self.column + column - 1),
-            l => (self.line + l - 1, column),
+        match (line, column) {
+            (0, _) => (0, 0),
+            // An unknown column stays unknown.
+            (l, 0) => (self.line + l - 1, 0),
+            (1, c) => (self.line, self.column + c - 1),
+            (l, c) => (self.line + l - 1, c),
         }
     }
 }
