@@ -766,16 +766,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             };
                             anyhow!("{e}; nothing was imported")
                         }
-                        tabula::Error::Json { source, .. } if dash => {
+                        // Reading the document (not the database's own files).
+                        tabula::Error::Json {
+                            source,
+                            ref context,
+                        } if dash && *context == format!("import {}", file.display()) => {
                             anyhow!("JSON error in import of standard input: {source}")
                         }
-                        tabula::Error::Io { source, .. } if dash => {
+                        tabula::Error::Io { source, ref path } if dash && *path == file => {
                             anyhow!("I/O error on standard input: {source}")
                         }
                         // A row the document or the database refuses (a key twice, a
-                        // check): the value names the row, this names the file.
-                        e => anyhow::Error::from(e)
+                        // check), before anything is written: the value names the row, this
+                        // names the file.
+                        e @ (tabula::Error::UniqueViolation { .. }
+                        | tabula::Error::NotNull { .. }
+                        | tabula::Error::TypeMismatch { .. }
+                        | tabula::Error::Check { .. }
+                        | tabula::Error::ForeignKey { .. }
+                        | tabula::Error::SchemaMismatch { .. }
+                        | tabula::Error::UnknownColumn { .. }
+                        | tabula::Error::Json { .. }) => anyhow::Error::from(e)
                             .context(format!("importing {shown}; nothing was imported")),
+                        // Anything else (the log, the disk) is the database's, as it says.
+                        e => e.into(),
                     });
                 }
             };
