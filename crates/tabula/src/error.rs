@@ -479,7 +479,9 @@ fn closed_message(path: &std::path::Path) -> String {
 /// module uses this one.
 fn why_not(expected: &str, value: &Value) -> String {
     match (expected, value) {
-        ("f64" | "f32", Value::Int(_)) => {
+        ("f64" | "f32", Value::Int(i))
+            if i.unsigned_abs() > 1u64 << if expected == "f64" { 53 } else { 24 } =>
+        {
             let bits = if expected == "f64" { 53 } else { 24 };
             format!(
                 " (an integer beyond ±2^{bits} has no exact {expected} value: store it in an \

@@ -1328,15 +1328,15 @@ fn call(f: Func, mut args: Vec<Value>) -> Result<Value> {
             }
             // SQLite's own algorithm (func.c, substrFunc), in characters; the start and
             // length are read as integers (1.5 is 1, '2' is 2).
-            // In i128, where nothing overflows: without a length the substring runs to the
-            // end, a length longer than any start can take back (an i64::MAX stand-in, added
-            // to the most negative start, ended it two characters short).
+            // In i128, where nothing overflows. Without a length, SQLite's stand-in is its
+            // length limit, 10^9 by default: a start more than that before the text's end
+            // (counted from the end) leaves less than the whole, as in SQLite.
             let chars: Vec<char> = text_of(&args[0]).chars().collect();
             let len = chars.len() as i128;
             let mut p1 = i128::from(int_value(&args[1]));
             let mut p2 = args
                 .get(2)
-                .map_or(i128::from(i64::MAX) * 4, |a| i128::from(int_value(a)));
+                .map_or(1_000_000_000, |a| i128::from(int_value(a)));
             if p1 < 0 {
                 p1 += len;
                 if p1 < 0 {
