@@ -372,3 +372,23 @@ def test_methods_on_a_class_that_is_not_a_table():
 
     with pytest.raises(TypeError):
         _table._select(Plain)
+
+
+def test_a_reference_to_a_class_of_another_database_is_refused():
+    """A foreign key references a table of its own database: a class of another one is
+    refused when the referencing class is decorated, not at its first insert."""
+    one, other = tabula.Database(), tabula.Database()
+
+    @tabula.table(db=one)
+    @dataclass
+    class Parent:
+        id: int = field(metadata={"primary_key": True})
+
+    with pytest.raises(TypeError, match=r"Child.parent: references=Parent, a table of another database"):
+        @tabula.table(db=other)
+        @dataclass
+        class Child:
+            id: int = field(metadata={"primary_key": True})
+            parent: int = field(default=0, metadata={"references": Parent})
+
+    assert other.tables() == []

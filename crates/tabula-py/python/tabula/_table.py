@@ -87,6 +87,19 @@ class Binding:
         return _trace.read_columns(where, self.columns)
 
 
+def _same_database(cls: type, database: Database) -> None:
+    """Refuses a field that references a ``@table()`` class of another database: its rows
+    are not where this table's keys are looked up, and every insert would fail."""
+    for f in dataclasses.fields(cls):
+        target = f.metadata.get("references")
+        binding = getattr(target, "__tabula__", None)
+        if isinstance(binding, Binding) and binding.db is not database:
+            raise TypeError(
+                f"{cls.__name__}.{f.name}: references={target.__name__}, a table of another "
+                "database; a foreign key references a table of its own database (give "
+                "both classes the same db=)")
+
+
 def _split(key: str) -> tuple[str, bool]:
     """An ``order_by`` key (``'gpa'``, ``'-gpa'``) as its column and whether descending."""
     return (key[1:], True) if key.startswith("-") else (key, False)
@@ -283,6 +296,7 @@ def table(db: Optional[Database] = None, name: Optional[str] = None, *,
                                      "check": check, "dropped": dropped}
         described = describe_class(target)
         database = db if db is not None else default_database()
+        _same_database(target, database)
         native = database._attach(described)
         target.__tabula__ = Binding(database, native, described)
         for method, f in _METHODS.items():
