@@ -20,6 +20,9 @@ use crate::sql::run::{known_unsupported, parse_error, Parsed};
 /// The dialect every text is read in.
 static DIALECT: GenericDialect = GenericDialect {};
 
+/// The highest `$n` a text may name (SQLite's limit on parameters is 32,766).
+const MOST_PARAMETERS: usize = 65_535;
+
 /// One statement of a text: the statement, its position among the text's statements (from
 /// 0) and the line and column it starts at.
 pub(crate) struct Next<'p> {
@@ -58,6 +61,16 @@ impl<'t> Stream<'t> {
                     marks += 1;
                     *p = format!("${marks}");
                 } else if let Some(n) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
+                    if n == 0 || n > MOST_PARAMETERS {
+                        return Err(Error::Sql {
+                            line: t.span.start.line,
+                            column: t.span.start.column,
+                            reason: format!(
+                                "placeholder ${n}: placeholders are numbered from $1 to \
+                                 ${MOST_PARAMETERS}"
+                            ),
+                        });
+                    }
                     highest = highest.max(n);
                 }
             }

@@ -2132,3 +2132,28 @@ fn places_after_a_placeholder_are_the_text_s_own() {
         "{e:?}"
     );
 }
+
+/// Placeholders are numbered from $1; $0 or a number past any count of values is named as
+/// such, not counted as that many placeholders.
+#[test]
+fn a_placeholder_out_of_range_is_named() {
+    let db = Database::in_memory();
+    for (text, n) in [
+        ("SELECT $0", "0"),
+        ("SELECT 1, $99999999999", "99999999999"),
+    ] {
+        match db.sql_with(text, &[]) {
+            Err(Error::Sql { reason, .. }) => assert_eq!(
+                reason,
+                format!("placeholder ${n}: placeholders are numbered from $1 to $65535")
+            ),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        db.sql_with("SELECT $2, $1", &[Value::Int(1), Value::Int(2)])
+            .unwrap()
+            .rows,
+        [[Value::Int(2), Value::Int(1)]]
+    );
+}
