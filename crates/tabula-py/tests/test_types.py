@@ -360,3 +360,21 @@ def test_decorator_refusals(db):
         class TwoKeys:
             a: int = field(metadata={"primary_key": True})
             b: int = field(metadata={"primary_key": True})
+
+
+def test_a_default_the_engine_cannot_hold_is_named_with_its_field():
+    with pytest.raises(ValueError, match=r"T.v: the default '\\ud800' holds a character "
+                                         r"UTF-8 cannot encode"):
+        @tabula.table(db=tabula.Database())
+        @dataclass
+        class T:
+            id: int = field(default=None, metadata={"primary_key": True})
+            v: str = "\ud800"
+
+    with pytest.raises(ValueError,
+                       match="U.v: the default 18446744073709551616 does not fit a 64-bit"):
+        @tabula.table(db=tabula.Database())
+        @dataclass
+        class U:
+            id: int = field(default=None, metadata={"primary_key": True})
+            v: int = 2 ** 64

@@ -176,8 +176,16 @@ def describe(cls: type, name: str | None, unique: Any, index: Any, check: Any,
 
 
 def _default(cls: type, name: str, ty: str, value: Any) -> Any:
+    where = f"{cls.__name__}.{name}"
     if ty == "json":
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        _utf8(where, text, value)
+        return text
+    if isinstance(value, str):
+        _utf8(where, value, value)
+    if isinstance(value, int) and not isinstance(value, bool) and not (
+            -(2 ** 63) <= value < 2 ** 64):
+        raise ValueError(f"{where}: the default {value} does not fit a 64-bit integer")
     if isinstance(value, float) and not math.isfinite(value) and ty == "f64":
         # JSON has no NaN or infinity: the schema spells them as its files do.
         return "NaN" if value != value else ("inf" if value > 0 else "-inf")
@@ -185,3 +193,12 @@ def _default(cls: type, name: str, ty: str, value: Any) -> Any:
         return value
     raise TypeError(f"{cls.__name__}.{name}: a default must be a bool, int, float or str, "
                     f"not {value!r}")
+
+
+def _utf8(where: str, text: str, value: Any) -> None:
+    """Refuses a default whose text UTF-8 cannot hold (a lone surrogate, ``'\\ud800'``)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{where}: the default {value!r} holds a character UTF-8 cannot "
+                         "encode (a lone surrogate)") from None
