@@ -517,6 +517,18 @@ pub(crate) fn known_unsupported(
         && b2.is_some_and(|t| word(t, "IN"))
     {
         "an empty IN list (x IN () is false, x NOT IN () true, for any x: write that)"
+    } else if stopped_at.is_some_and(|t| word(t, "NOT"))
+        && tokens[..at]
+            .iter()
+            .rev()
+            .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+            .take_while(|t| word(t, "NOT"))
+            .count()
+            >= 40
+    {
+        // The parser's recursion limit (50 levels) met inside a run of NOTs, which it
+        // reports as a token it did not expect.
+        "NOT nested more than about 50 times (the parser's limit): two NOTs cancel out"
     } else {
         return None;
     };

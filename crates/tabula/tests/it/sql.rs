@@ -2157,3 +2157,22 @@ fn a_placeholder_out_of_range_is_named() {
         [[Value::Int(2), Value::Int(1)]]
     );
 }
+
+/// NOT nested past the parser's depth is named as such, not as a token it did not expect.
+#[test]
+fn not_nested_too_deep_is_named() {
+    let db = Database::in_memory();
+    let e = db
+        .sql(&format!("SELECT {}1", "NOT ".repeat(60)))
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Unsupported { feature } if feature.starts_with("NOT nested more than about 50 times")),
+        "{e:?}"
+    );
+    assert_eq!(
+        db.sql(&format!("SELECT {}1", "NOT ".repeat(20)))
+            .unwrap()
+            .rows,
+        [[Value::Bool(true)]]
+    );
+}
