@@ -46,12 +46,13 @@ fn bound<'a>(tx: &'a Transaction<'_>, cols: &Cols) -> tabula::Result<TxDynTable<
     Ok(t)
 }
 
-/// The error for a class whose table migrated after it was bound.
+/// The error for a class whose table migrated, or was dropped and made again, after it
+/// was bound.
 fn stale(cols: &Cols) -> Error {
     Error::SchemaMismatch {
         table: cols.table.clone(),
-        reason: "the table was migrated after this class was bound to it; use the class \
-                 that migrated it (or bind this one again)"
+        reason: "the table was migrated, or dropped and made again, after this class was \
+                 bound to it; use the class that did that (or bind this one again)"
             .to_owned(),
     }
 }
@@ -100,10 +101,19 @@ handle!(TxDynTable<'_>);
 
 /// The engine's refusal of a handle made before its table migrated, in this package's
 /// words (the engine's names a Rust call); any other error as it is.
-fn restale(e: Error, cols: &Cols) -> Error {
+///
+/// A handle stays on the table it was made for: once that is dropped, it answers that no
+/// such table exists, even where a table has been made since under its name (by SQL, say).
+/// That one is another table: said so.
+fn restale(e: Error, cols: &Cols, db: &Database) -> Error {
     match e {
         Error::SchemaMismatch { ref reason, .. }
             if reason.contains("since this handle was made") =>
+        {
+            stale(cols)
+        }
+        Error::UnknownTable { ref table }
+            if *table == cols.table && db.table_names().is_ok_and(|n| n.contains(table)) =>
         {
             stale(cols)
         }
@@ -640,7 +650,7 @@ impl Table {
             None => {
                 let h = &self.handle;
                 let r = if detach { py.detach(|| f(h)) } else { f(h) };
-                r.map_err(|e| restale(e, &self.cols)).py(py)
+                r.map_err(|e| restale(e, &self.cols, &self.db)).py(py)
             }
             Some(tx) => {
                 let cols = self.cols.clone();
@@ -831,7 +841,7 @@ impl Table {
             // lock, so Python may run inside it.
             let cols = &self.cols;
             return (self.handle.get_with(key, |v| cols.dict(py, v)))
-                .map_err(|e| restale(e, cols))
+                .map_err(|e| restale(e, cols, &self.db))
                 .py(py)?
                 .transpose();
         }
@@ -887,7 +897,7 @@ impl Table {
                     None => py.detach(|| select_rows(h.select(), None, cols, &shape)),
                     Some(p) => select_rows(h.select(), Some(p), cols, &shape),
                 }
-                .map_err(|e| restale(e, cols))
+                .map_err(|e| restale(e, cols, &self.db))
                 .py(py)?
             }
             Some(tx) => {
@@ -939,7 +949,7 @@ impl Table {
                     None => py.detach(|| count_rows(h.select(), None, cols)),
                     Some(p) => count_rows(h.select(), Some(p), cols),
                 }
-                .map_err(|e| restale(e, cols))
+                .map_err(|e| restale(e, cols, &self.db))
                 .py(py)
             }
             Some(tx) => {

@@ -53,9 +53,9 @@ def test_a_class_bound_before_a_migration_is_refused_on_every_path(db):
         lambda: V1.get(1),
     ]
     for call in calls:
-        with pytest.raises(tabula.SchemaMismatch, match="migrated after this class was bound"):
+        with pytest.raises(tabula.SchemaMismatch, match="migrated, or dropped and made again, after this class was bound"):
             call()
-        with pytest.raises(tabula.SchemaMismatch, match="migrated after this class was bound"):
+        with pytest.raises(tabula.SchemaMismatch, match="migrated, or dropped and made again, after this class was bound"):
             with db.transaction():
                 call()
     assert V2.select() == before == [{"id": 1, "b": 6, "c": 0}]
@@ -368,3 +368,25 @@ def test_a_fork_inside_a_where_function_leaves_the_child_a_working_database():
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "7 2"
+
+
+def test_a_class_whose_table_sql_dropped_and_made_again_says_so():
+    """A class stays on the table it was bound to: after SQL drops it, no such table; after
+    SQL makes one again under its name, that is another table, and every method says so."""
+    db = tabula.Database()
+
+    @tabula.table(db=db)
+    @dataclass
+    class Item:
+        id: int = field(default=None, metadata={"primary_key": True})
+        name: str = ""
+
+    Item.insert(name="a")
+    db.sql("DROP TABLE item")
+    with pytest.raises(tabula.UnknownTable):
+        Item.select()
+    db.sql("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+    for call in (Item.select, Item.count, lambda: Item.insert(name="b"), lambda: Item.get(1)):
+        with pytest.raises(tabula.SchemaMismatch, match="dropped and made again"):
+            call()
+    assert db.sql("SELECT count(*) AS n FROM item") == [{"n": 0}]
