@@ -378,3 +378,13 @@ def test_a_default_the_engine_cannot_hold_is_named_with_its_field():
         class U:
             id: int = field(default=None, metadata={"primary_key": True})
             v: int = 2 ** 64
+
+    # A float field holds such a number (as a float): no integer's limit applies.
+    @tabula.table(db=tabula.Database())
+    @dataclass
+    class V:
+        id: int = field(default=None, metadata={"primary_key": True})
+        v: float = 10 ** 20
+
+    V.insert()
+    assert V.select() == [{"id": 1, "v": 1e20}]

@@ -183,7 +183,7 @@ def _default(cls: type, name: str, ty: str, value: Any) -> Any:
         return text
     if isinstance(value, str):
         _utf8(where, value, value)
-    if isinstance(value, int) and not isinstance(value, bool) and not (
+    if ty == "i64" and isinstance(value, int) and not isinstance(value, bool) and not (
             -(2 ** 63) <= value < 2 ** 64):
         raise ValueError(f"{where}: the default {value} does not fit a 64-bit integer")
     if isinstance(value, float) and not math.isfinite(value) and ty == "f64":
