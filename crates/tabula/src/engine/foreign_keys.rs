@@ -68,11 +68,15 @@ pub(crate) fn act_now(
     changed: &mut Vec<(usize, Mark)>,
 ) -> Result<()> {
     let mut acted: HashSet<(usize, Value)> = HashSet::new();
+    // Most statements delete nothing: found in their own journal entries alone.
+    let deleted = tx.state_mut()?.tables[idx].deleted_since(mark);
+    if deleted.is_empty() {
+        return Ok(());
+    }
     let all_edges = {
         let st = tx.state_mut()?;
         let name = &st.tables[idx].schema().table;
-        // Most statements write a table no action follows: found without allocating, and
-        // without reading what the statement wrote.
+        // And most tables are followed by no action.
         let followed = st.live().any(|i| {
             st.tables[i].schema().columns.iter().any(|c| {
                 c.references
@@ -88,10 +92,6 @@ pub(crate) fn act_now(
             .filter(|e| e.3 != OnDelete::Restrict)
             .collect::<Vec<_>>()
     };
-    let deleted = tx.state_mut()?.tables[idx].deleted_since(mark);
-    if deleted.is_empty() {
-        return Ok(());
-    }
     let storage = tx.engine().storage.as_ref();
     let mut work = vec![(idx, deleted)];
     while let Some((parent, keys)) = work.pop() {

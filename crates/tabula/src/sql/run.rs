@@ -118,6 +118,12 @@ fn run_statements(
         };
         match &*statement {
             Statement::StartTransaction { .. } => {
+                // A text parsed whole is checked first: a nested BEGIN or a missing end runs
+                // nothing of the group (and takes no lock). A streamed one finds them as it
+                // goes, and rolls back what ran.
+                if let Statements::Parsed { parsed, .. } = &statements {
+                    check_group(parsed, i)?;
+                }
                 let tx = Transaction::new(engine.begin("(sql)")?);
                 // The COMMIT or ROLLBACK that ends the group (number and start), once met.
                 let mut end: Option<(bool, usize, (u64, u64))> = None;
@@ -149,8 +155,8 @@ fn run_statements(
                                     inner_start,
                                     format!(
                                         "statement {}: BEGIN inside the transaction statement \
-                                         {number} began; transactions do not nest. Nothing of \
-                                         it ran",
+                                         {number} began; transactions do not nest. The \
+                                         transaction was rolled back",
                                         k + 1
                                     ),
                                 ));
@@ -229,6 +235,51 @@ fn run_statements(
         hand_out(f, &std::mem::take(&mut last.rows))?;
     }
     Ok(last)
+}
+
+/// Checks the `BEGIN` group starting at statement `i` of a text parsed whole, before any
+/// of it runs: it must end with `COMMIT` or `ROLLBACK`, with no `BEGIN` inside.
+fn check_group(parsed: &Parsed, i: usize) -> Result<()> {
+    let number = i + 1;
+    let statements = &parsed.statements;
+    let end = statements[i + 1..]
+        .iter()
+        .position(|s| {
+            matches!(
+                s,
+                Statement::Commit { .. }
+                    | Statement::Rollback {
+                        savepoint: None,
+                        ..
+                    }
+            )
+        })
+        .map(|p| i + 1 + p);
+    let inner = &statements[i + 1..end.unwrap_or(statements.len())];
+    if let Some(p) = inner
+        .iter()
+        .position(|s| matches!(s, Statement::StartTransaction { .. }))
+    {
+        let nested = i + 1 + p;
+        return Err(parsed.error_at(
+            nested,
+            format!(
+                "statement {}: BEGIN inside the transaction statement {number} began; \
+                 transactions do not nest. Nothing of it ran",
+                nested + 1
+            ),
+        ));
+    }
+    if end.is_none() {
+        return Err(parsed.error_at(
+            i,
+            format!(
+                "statement {number}: the text ends inside BEGIN; the transaction was rolled \
+                 back"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// SQL inside a transaction. (Here rather than in `txn`, which `sql` builds on.)

@@ -2187,3 +2187,30 @@ fn deep_nots() {
         [[Value::Bool(true)]]
     );
 }
+
+/// A text parsed whole checks a BEGIN group before running any of it: a missing COMMIT or
+/// a nested BEGIN is the error, not a failure of a statement inside the group.
+#[test]
+fn a_short_text_s_begin_group_is_checked_before_it_runs() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+        .unwrap();
+    let e = db
+        .sql("BEGIN; INSERT INTO t (id, v) VALUES (1, NULL)")
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason == "statement 1: the text ends inside BEGIN; the transaction was rolled back"),
+        "{e:?}"
+    );
+    let e = db
+        .sql("BEGIN; INSERT INTO t (id, v) VALUES (1, 'a'); INSERT INTO t (id, v) VALUES (1, 'b'); BEGIN; COMMIT")
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason.ends_with("transactions do not nest. Nothing of it ran")),
+        "{e:?}"
+    );
+    assert_eq!(
+        db.sql("SELECT count(*) FROM t").unwrap().rows,
+        [[Value::Int(0)]]
+    );
+}
