@@ -771,7 +771,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             source,
                             ref context,
                         } if dash && *context == format!("import {}", file.display()) => {
-                            anyhow!("JSON error in import of standard input: {source}")
+                            anyhow!("JSON error in import of standard input: {source}; nothing was imported")
+                        }
+                        e @ tabula::Error::Json { .. }
+                            if matches!(&e, tabula::Error::Json { context, .. }
+                                if *context == format!("import {}", file.display())) =>
+                        {
+                            anyhow::Error::from(e).context("nothing was imported")
                         }
                         tabula::Error::Io { source, ref path } if dash && *path == file => {
                             anyhow!("I/O error on standard input: {source}")
@@ -785,8 +791,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         | tabula::Error::Check { .. }
                         | tabula::Error::ForeignKey { .. }
                         | tabula::Error::SchemaMismatch { .. }
-                        | tabula::Error::UnknownColumn { .. }
-                        | tabula::Error::Json { .. }) => anyhow::Error::from(e)
+                        | tabula::Error::UnknownColumn { .. }) => anyhow::Error::from(e)
                             .context(format!("importing {shown}; nothing was imported")),
                         // Anything else (the log, the disk) is the database's, as it says.
                         e => e.into(),

@@ -139,11 +139,27 @@ fn run_statements(
                                 ),
                             ));
                         };
+                        // A statement of a streamed text that does not parse ends the
+                        // group too.
                         let Next {
                             statement: inner,
                             index: k,
                             start: inner_start,
-                        } = next?;
+                        } = next.map_err(|e| match e {
+                            Error::Sql {
+                                line,
+                                column,
+                                reason,
+                            } => Error::Sql {
+                                line,
+                                column,
+                                reason: format!(
+                                    "{reason}; the transaction statement {number} began was \
+                                     rolled back"
+                                ),
+                            },
+                            e => e,
+                        })?;
                         let inner_at = At {
                             number: k + 1,
                             line: inner_start.0,

@@ -60,13 +60,18 @@ impl<'t> Stream<'t> {
                 if p == "?" {
                     marks += 1;
                     *p = format!("${marks}");
-                } else if let Some(n) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
+                } else if let Some(digits) = p
+                    .strip_prefix('$')
+                    .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+                {
+                    // Too long for a number is out of range as well.
+                    let n = digits.parse::<usize>().unwrap_or(usize::MAX);
                     if n == 0 || n > MOST_PARAMETERS {
                         return Err(Error::Sql {
                             line: t.span.start.line,
                             column: t.span.start.column,
                             reason: format!(
-                                "placeholder ${n}: placeholders are numbered from $1 to \
+                                "placeholder ${digits}: placeholders are numbered from $1 to \
                                  ${MOST_PARAMETERS}"
                             ),
                         });

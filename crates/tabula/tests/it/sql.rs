@@ -2093,6 +2093,18 @@ fn a_long_script_runs_as_it_is_parsed_with_the_same_rules() {
         assert!(e.to_string().contains(said), "{text}: {e}");
         assert_eq!(count(&db), Value::Int(202), "{text}");
     }
+    // A statement that does not parse inside a group ends it, rolled back.
+    let e = db
+        .sql(&format!(
+            "{filler}BEGIN;\nINSERT INTO s (v) VALUES ('t1');\nSELEC 1;\nCOMMIT"
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { line: 303, reason, .. }
+            if reason.ends_with("the transaction statement 1 began was rolled back")),
+        "{e:?}"
+    );
+    assert_eq!(count(&db), Value::Int(202));
     db.sql(&format!(
         "{filler}BEGIN;\nINSERT INTO s (v) VALUES ('t1');\nCOMMIT"
     ))
@@ -2141,6 +2153,7 @@ fn a_placeholder_out_of_range_is_named() {
     for (text, n) in [
         ("SELECT $0", "0"),
         ("SELECT 1, $99999999999", "99999999999"),
+        ("SELECT $99999999999999999999999", "99999999999999999999999"),
     ] {
         match db.sql_with(text, &[]) {
             Err(Error::Sql { reason, .. }) => assert_eq!(
