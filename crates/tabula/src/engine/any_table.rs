@@ -126,6 +126,8 @@ pub(crate) trait AnyTable: Send + Sync {
     /// The keys of rows deleted since `mark` that no longer exist, in time proportional to
     /// the changes since `mark`.
     fn deleted_since(&self, mark: Mark) -> Vec<Value>;
+    /// Whether a row was deleted since `mark`.
+    fn deletes_since(&self, mark: Mark) -> bool;
     fn col_value(&self, slot: u32, col: usize) -> Value;
     fn has_key(&self, key: &Value) -> bool;
     fn slots_where(&self, col: usize, v: &Value) -> Vec<u32>;
@@ -461,6 +463,9 @@ impl<R: Record> AnyTable for TableData<R> {
     }
     fn deleted_since(&self, mark: Mark) -> Vec<Value> {
         TableData::deleted_since(self, mark)
+    }
+    fn deletes_since(&self, mark: Mark) -> bool {
+        TableData::deletes_since(self, mark)
     }
     fn col_value(&self, slot: u32, col: usize) -> Value {
         self.row(slot)

@@ -69,8 +69,7 @@ pub(crate) fn act_now(
 ) -> Result<()> {
     let mut acted: HashSet<(usize, Value)> = HashSet::new();
     // Most statements delete nothing: found in their own journal entries alone.
-    let deleted = tx.state_mut()?.tables[idx].deleted_since(mark);
-    if deleted.is_empty() {
+    if !tx.state_mut()?.tables[idx].deletes_since(mark) {
         return Ok(());
     }
     let all_edges = {
@@ -92,6 +91,9 @@ pub(crate) fn act_now(
             .filter(|e| e.3 != OnDelete::Restrict)
             .collect::<Vec<_>>()
     };
+    // The keys deleted (each looked up, to leave out one inserted again): only now that an
+    // action may follow them.
+    let deleted = tx.state_mut()?.tables[idx].deleted_since(mark);
     let storage = tx.engine().storage.as_ref();
     let mut work = vec![(idx, deleted)];
     while let Some((parent, keys)) = work.pop() {

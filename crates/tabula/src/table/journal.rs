@@ -135,10 +135,10 @@ impl<R: Record> TableData<R> {
     /// Since `mark`: the keys of rows deleted that no longer exist (what `written_since`
     /// gives second), in time proportional to the changes since `mark` alone.
     pub(crate) fn deleted_since(&self, mark: Mark) -> Vec<Value> {
-        let since = &self.undo[mark.undo_len.min(self.undo.len())..];
-        if !since.iter().any(|u| matches!(u, Undo::Delete { .. })) {
+        if !self.deletes_since(mark) {
             return Vec::new();
         }
+        let since = &self.undo[mark.undo_len.min(self.undo.len())..];
         let pk = self.schema.primary_key();
         let mut olds = self.olds_since(mark);
         let mut deleted = Vec::new();
@@ -159,6 +159,13 @@ impl<R: Record> TableData<R> {
             }
         }
         deleted
+    }
+
+    /// Whether a row was deleted since `mark` (read from the changes since it alone).
+    pub(crate) fn deletes_since(&self, mark: Mark) -> bool {
+        self.undo[mark.undo_len.min(self.undo.len())..]
+            .iter()
+            .any(|u| matches!(u, Undo::Delete { .. }))
     }
 
     /// The replaced and deleted rows kept since `mark`, oldest first: one per `Replace` or
