@@ -122,7 +122,7 @@ pub(crate) trait AnyTable: Send + Sync {
         cols: &[usize],
         new: NewValues<'_>,
     ) -> Result<usize>;
-    fn written_since(&self, mark: Mark) -> (Vec<u32>, Vec<Value>);
+    fn written_since(&self, mark: Mark) -> Vec<u32>;
     /// The keys of rows deleted since `mark` that no longer exist, in time proportional to
     /// the changes since `mark`.
     fn deleted_since(&self, mark: Mark) -> Vec<Value>;
@@ -458,7 +458,7 @@ impl<R: Record> AnyTable for TableData<R> {
         self.replace_changed(&slots, images, cols)?;
         Ok(n)
     }
-    fn written_since(&self, mark: Mark) -> (Vec<u32>, Vec<Value>) {
+    fn written_since(&self, mark: Mark) -> Vec<u32> {
         TableData::written_since(self, mark)
     }
     fn deleted_since(&self, mark: Mark) -> Vec<Value> {

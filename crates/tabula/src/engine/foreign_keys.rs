@@ -182,7 +182,7 @@ pub(crate) fn enforce(tx: &WriteTx<'_>) -> Result<()> {
         if refs.is_empty() {
             continue;
         }
-        let (slots, _) = st.tables[child].written_since(mark);
+        let slots = st.tables[child].written_since(mark);
         for (col, parent_name) in refs {
             let Some(&parent) = st.by_name.get(&parent_name) else {
                 // A null references nothing: only a value needs the table (a table may be

@@ -98,42 +98,26 @@ impl<R: Record> TableData<R> {
         self.order_cache = OnceLock::new();
     }
 
-    /// Since `mark`: the slots inserted or replaced that still hold a row, and the keys of
-    /// rows deleted that no longer exist. References are checked on these at commit.
-    pub(crate) fn written_since(&self, mark: Mark) -> (Vec<u32>, Vec<Value>) {
-        let pk = self.schema.primary_key();
-        let mut olds = self.olds_since(mark);
+    /// Since `mark`: the slots inserted or replaced that still hold a row. References are
+    /// checked on these at commit (the rows deleted: [`TableData::deleted_since`]).
+    pub(crate) fn written_since(&self, mark: Mark) -> Vec<u32> {
         let mut slots = Vec::new();
-        let mut deleted = Vec::new();
         for entry in &self.undo[mark.undo_len.min(self.undo.len())..] {
             match *entry {
                 Undo::Insert { first, count } => {
                     slots.extend((first..first + count).filter(|&s| self.row(s).is_some()));
                 }
-                Undo::Replace { slot } => {
-                    olds.next();
-                    if self.row(slot).is_some() {
-                        slots.push(slot);
-                    }
-                }
-                Undo::NextKey => {}
-                Undo::Delete { .. } => {
-                    if let Some(old) = olds.next() {
-                        let k = old.col(pk);
-                        if self.find_key(k).is_none() {
-                            deleted.push(k.to_owned());
-                        }
-                    }
-                }
+                Undo::Replace { slot } if self.row(slot).is_some() => slots.push(slot),
+                Undo::Replace { .. } | Undo::NextKey | Undo::Delete { .. } => {}
             }
         }
         slots.sort_unstable();
         slots.dedup();
-        (slots, deleted)
+        slots
     }
 
-    /// Since `mark`: the keys of rows deleted that no longer exist (what `written_since`
-    /// gives second), in time proportional to the changes since `mark` alone.
+    /// Since `mark`: the keys of rows deleted that no longer exist, in time proportional to
+    /// the changes since `mark` alone.
     pub(crate) fn deleted_since(&self, mark: Mark) -> Vec<Value> {
         if !self.deletes_since(mark) {
             return Vec::new();
