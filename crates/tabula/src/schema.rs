@@ -259,6 +259,23 @@ fn is_false(b: &bool) -> bool {
 }
 
 impl Column {
+    /// Why this foreign-key column cannot hold the keys of `parent`'s primary key, `key`
+    /// (`None` when it can): an integer key takes integer columns of any width, any other
+    /// key its own type. Checked where a table is made, by the library and by SQL.
+    pub(crate) fn reference_mismatch(&self, parent: &str, key: &Column) -> Option<String> {
+        let fits = if key.ty.is_int() {
+            self.ty.is_int()
+        } else {
+            self.ty == key.ty
+        };
+        (!fits).then(|| {
+            format!(
+                "column {} is {} but references {parent}.{}, which is {}",
+                self.name, self.ty, key.name, key.ty
+            )
+        })
+    }
+
     /// A NOT NULL column of type `ty` with no constraints.
     pub fn new(name: impl Into<String>, ty: ColumnType) -> Self {
         Column {

@@ -352,23 +352,6 @@ impl WriteTx<'_> {
 /// any other key its own type. (A key referenced before its table exists is checked by
 /// its rows; SQL checks it at COMMIT, where such a reference is allowed.)
 fn check_reference_kinds(st: &State, schema: &Schema) -> Result<()> {
-    let fits = |column: &crate::schema::Column, key: &crate::schema::Column| {
-        if key.ty.is_int() {
-            column.ty.is_int()
-        } else {
-            column.ty == key.ty
-        }
-    };
-    let mismatch = |column: &crate::schema::Column, parent: &Schema| {
-        let key = parent.primary_key_column();
-        Error::SchemaMismatch {
-            table: schema.table.clone(),
-            reason: format!(
-                "column {} is {} but references {}.{}, which is {}",
-                column.name, column.ty, parent.table, key.name, key.ty
-            ),
-        }
-    };
     for c in &schema.columns {
         let Some(fk) = &c.references else { continue };
         let parent = if fk.table == schema.table {
@@ -379,10 +362,12 @@ fn check_reference_kinds(st: &State, schema: &Schema) -> Result<()> {
                 .filter(|&&i| !st.is_dropped(i))
                 .map(|&i| &**st.tables[i].schema())
         };
-        if let Some(parent) = parent {
-            if !fits(c, parent.primary_key_column()) {
-                return Err(mismatch(c, parent));
-            }
+        let Some(parent) = parent else { continue };
+        if let Some(reason) = c.reference_mismatch(&parent.table, parent.primary_key_column()) {
+            return Err(Error::SchemaMismatch {
+                table: schema.table.clone(),
+                reason,
+            });
         }
     }
     Ok(())

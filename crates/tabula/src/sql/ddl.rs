@@ -416,23 +416,8 @@ pub(crate) fn check_references(
                 ),
             ));
         };
-        let same_kind = if key.ty.is_int() {
-            col.ty.is_int()
-        } else {
-            col.ty == key.ty
-        };
-        if !same_kind {
-            return Err(sql_error(
-                at,
-                format!(
-                    "column {} is {} but references {}.{}, which is {}",
-                    col.name,
-                    col.ty.name(),
-                    fk.table,
-                    key.name,
-                    key.ty.name()
-                ),
-            ));
+        if let Some(reason) = col.reference_mismatch(&fk.table, &key) {
+            return Err(sql_error(at, reason));
         }
     }
     for (t, col) in referred {
