@@ -4,6 +4,7 @@
 
 mod alter;
 mod cache;
+mod compound;
 mod copy;
 mod ddl;
 pub(crate) mod dump;

@@ -18,6 +18,7 @@ use sqlparser::tokenizer::Span;
 
 use crate::error::{Error, Result};
 use crate::record::Cols;
+use crate::sql::compound::Cte;
 use crate::sql::numeric::{self, Num, NumExpr};
 use crate::value::Value;
 
@@ -37,6 +38,12 @@ pub(crate) trait Scope {
     /// The value of a column of the query around this one, for a correlated subquery run
     /// for one of that query's rows.
     fn outer(&self, _qualifier: Option<&str>, _name: &str) -> Option<Value> {
+        None
+    }
+
+    /// The rows of the common table expression `name` (`WITH name AS (…)`) of this query or
+    /// one around it, the innermost first.
+    fn cte(&self, _name: &str) -> Option<&Cte> {
         None
     }
 }

@@ -23,8 +23,9 @@ use crate::error::{Error, Result};
 use crate::query::Pred;
 use crate::record::Cols;
 use crate::schema::{ColumnType, Schema};
+use crate::sql::compound::{self, Cte};
 use crate::sql::numeric;
-use crate::sql::run::resolve_table;
+use crate::sql::run::{plain_table, resolve_table};
 use crate::sql::scalar::{
     self, compare, sql_error, truth, AggCall, AggFunc, CorrelatedCall, Op, Params, Scalar, Scope,
     SubKind,
@@ -110,8 +111,8 @@ impl Scope for Tables {
 enum Source {
     /// A stored table, read in place with the predicates pushed to it.
     Table { name: String, schema: Arc<Schema> },
-    /// A subquery's rows, computed once.
-    Rows(Vec<Vec<Value>>),
+    /// A subquery's rows (or a common table expression's), computed once.
+    Rows(Arc<Vec<Vec<Value>>>),
 }
 
 /// How a relation joins the ones before it.
@@ -248,8 +249,25 @@ fn relation(
                 "a subquery in FROM needs an alias: (SELECT …) AS name",
             ));
         };
+        if !alias.columns.is_empty() {
+            return Err(unsupported("column names in a subquery's alias"));
+        }
         let r = select_each(target, subquery, params, outer, None)?;
-        return Ok((alias.name.value.clone(), r.columns, Source::Rows(r.rows)));
+        return Ok((
+            alias.name.value.clone(),
+            r.columns,
+            Source::Rows(Arc::new(r.rows)),
+        ));
+    }
+    // A common table expression of this query or one around it hides a table of its name.
+    if let Some(cte) = compound::cte_named(t, outer) {
+        let (_, alias) = plain_table(t)?;
+        let qualifier = alias.map_or_else(|| cte.name.clone(), |a| a.value.clone());
+        return Ok((
+            qualifier,
+            cte.columns.clone(),
+            Source::Rows(cte.rows.clone()),
+        ));
     }
     let (name, qualifier, names) = resolve_table(target, t)?;
     let schema = target.schema(&name)?;
@@ -383,7 +401,7 @@ fn flipped(op: Op) -> Option<Op> {
 /// FROM row the statement reads; the others stay null).
 fn fetch(target: Target<'_, '_>, rel: &Relation, used: &[bool]) -> Result<Vec<Vec<Value>>> {
     match &rel.source {
-        Source::Rows(rows) => Ok(rows.clone()),
+        Source::Rows(rows) => Ok(Vec::clone(rows)),
         Source::Table { name, .. } => {
             let text = reads_text(rel, used);
             let used = &used[rel.at..rel.at + rel.width];
@@ -472,7 +490,7 @@ fn produce(
             target.scan(name, &first.preds, reads_text(first, used), &mut next)?;
         }
         Source::Rows(rows) => {
-            for r in rows {
+            for r in rows.iter() {
                 if !next(r)? {
                     break;
                 }
@@ -973,6 +991,10 @@ impl Scope for WithAliases<'_> {
         self.tables.outer(qualifier, name)
     }
 
+    fn cte(&self, name: &str) -> Option<&Cte> {
+        self.tables.cte(name)
+    }
+
     fn alias(&self, name: &str) -> Option<(&Expr, &dyn Scope)> {
         self.items.iter().find_map(|i| match i {
             SelectItem::ExprWithAlias { expr, alias } if alias.value == name => {
@@ -1003,6 +1025,10 @@ impl Scope for QueryScope<'_> {
             Err(_) => outer.outer(qualifier, name),
         }
     }
+
+    fn cte(&self, name: &str) -> Option<&Cte> {
+        self.outer?.0.cte(name)
+    }
 }
 
 /// The names of the queries around a scope, but none of its own: what a subquery run once
@@ -1016,6 +1042,10 @@ impl Scope for Beyond<'_> {
 
     fn outer(&self, qualifier: Option<&str>, name: &str) -> Option<Value> {
         self.0.outer(qualifier, name)
+    }
+
+    fn cte(&self, name: &str) -> Option<&Cte> {
+        self.0.cte(name)
     }
 }
 
@@ -1167,9 +1197,9 @@ type Key = (Scalar, Direction);
 /// How an ORDER BY key sorts: descending or not, and where nulls go when `NULLS FIRST` or
 /// `NULLS LAST` says (otherwise first ascending and last descending, as in SQLite).
 #[derive(Debug, Clone, Copy)]
-struct Direction {
-    desc: bool,
-    nulls_first: Option<bool>,
+pub(crate) struct Direction {
+    pub(crate) desc: bool,
+    pub(crate) nulls_first: Option<bool>,
 }
 
 /// A callback taking a query's result rows one at a time; `false` stops the query.
@@ -1204,28 +1234,37 @@ pub(crate) struct Bound {
     own_top: Option<(Vec<(usize, bool)>, usize)>,
 }
 
-/// Binds every clause of `q` against the tables, as running it would, without reading a
-/// row: the errors a query gives before it runs (an unknown column in any clause, a wrong
-/// `ORDER BY` position). What `EXPLAIN` checks first.
-pub(crate) fn bind_only(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Result<Bound> {
-    let mut bound = Bound::default();
-    query(target, q, params, None, None, Some(&mut bound))?;
-    Ok(bound)
-}
-
-/// The error for a query whose body is not one `SELECT`, naming what it is.
-fn unsupported_body(body: &SetExpr) -> Error {
+/// The error for a query whose body is neither a `SELECT` nor made of them, naming what it
+/// is.
+pub(crate) fn unsupported_body(body: &SetExpr) -> Error {
     unsupported(match body {
-        SetExpr::SetOperation { .. } => "UNION and other set operations",
         SetExpr::Values(_) => "VALUES as a query (INSERT takes it; a query is a SELECT)",
         SetExpr::Table(_) => "TABLE as a query (use SELECT * FROM)",
-        _ => "this form of query (a parenthesised or nested body)",
+        SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
+            "WITH before INSERT, UPDATE or DELETE (INSERT INTO t WITH … SELECT … runs)"
+        }
+        _ => "this form of query",
     })
 }
 
 /// [`select_each`]; with `bind_only`, returns once every clause is bound, having said there
 /// how the query would run.
-fn query(
+pub(crate) fn query(
+    target: Target<'_, '_>,
+    q: &Query,
+    params: &[Value],
+    outer: Option<(&dyn Scope, &[Value])>,
+    each: Option<Each<'_>>,
+    bind_only: Option<&mut Bound>,
+) -> Result<SqlResult> {
+    match &q.with {
+        Some(with) => compound::with_ctes(target, q, with, params, outer, each, bind_only),
+        None => query_body(target, q, params, outer, each, bind_only),
+    }
+}
+
+/// [`query`] without its `WITH`: what `outer` has already (see [`compound::with_ctes`]).
+pub(crate) fn query_body(
     target: Target<'_, '_>,
     q: &Query,
     params: &[Value],
@@ -1233,11 +1272,12 @@ fn query(
     mut each: Option<Each<'_>>,
     bind_only: Option<&mut Bound>,
 ) -> Result<SqlResult> {
-    if q.with.is_some() {
-        return Err(unsupported("WITH"));
-    }
-    let SetExpr::Select(sel) = q.body.as_ref() else {
-        return Err(unsupported_body(&q.body));
+    let sel = match q.body.as_ref() {
+        SetExpr::Select(sel) => sel,
+        SetExpr::SetOperation { .. } | SetExpr::Query(_) => {
+            return compound::set_query(target, q, params, outer, each, bind_only)
+        }
+        body => return Err(unsupported_body(body)),
     };
     refuse_other_clauses(q, sel)?;
     if sel.projection.is_empty() {
@@ -1684,25 +1724,7 @@ fn float_tie(v: ValueRef<'_>) -> bool {
 /// Compares two rows' ORDER BY keys.
 fn order_keys(order: &[Key], a: &[Value], b: &[Value]) -> Ordering {
     for (i, (_, dir)) in order.iter().enumerate() {
-        let (x, y) = (&a[i], &b[i]);
-        let o = match (dir.nulls_first, x.is_null(), y.is_null()) {
-            (Some(first), true, false) => {
-                return if first {
-                    Ordering::Less
-                } else {
-                    Ordering::Greater
-                }
-            }
-            (Some(first), false, true) => {
-                return if first {
-                    Ordering::Greater
-                } else {
-                    Ordering::Less
-                }
-            }
-            _ if dir.desc => order_cmp(x, y).reverse(),
-            _ => order_cmp(x, y),
-        };
+        let o = order_by(*dir, &a[i], &b[i]);
         if o != Ordering::Equal {
             return o;
         }
@@ -1710,10 +1732,20 @@ fn order_keys(order: &[Key], a: &[Value], b: &[Value]) -> Ordering {
     Ordering::Equal
 }
 
+/// How `x` sorts against `y` under one ORDER BY key's direction.
+pub(crate) fn order_by(dir: Direction, x: &Value, y: &Value) -> Ordering {
+    match (dir.nulls_first, x.is_null(), y.is_null()) {
+        (Some(true), true, false) | (Some(false), false, true) => Ordering::Less,
+        (Some(true), false, true) | (Some(false), true, false) => Ordering::Greater,
+        _ if dir.desc => order_cmp(x, y).reverse(),
+        _ => order_cmp(x, y),
+    }
+}
+
 /// A value as a grouping (and DISTINCT) key: values SQL calls equal share one (an integer
 /// and the same float, a boolean and 0 or 1); null is a key of its own.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum GroupKey {
+pub(crate) enum GroupKey {
     Null,
     Int(i64),
     Float(u64),
@@ -1721,7 +1753,7 @@ enum GroupKey {
 }
 
 impl GroupKey {
-    fn of(v: &Value) -> GroupKey {
+    pub(crate) fn of(v: &Value) -> GroupKey {
         GroupKey::of_ref(v.as_ref())
     }
 
@@ -1996,7 +2028,7 @@ impl<'a> Sink<'a> {
 /// constant, signed or in parentheses, that fits in 32 bits (SQLite's rule; it then has to
 /// be a column's position, so `-1` and `0` are errors). Any other constant (`0.5`,
 /// `'a'`, a larger integer) is an expression, the same for every row.
-fn position(e: &Expr) -> Option<i64> {
+pub(crate) fn position(e: &Expr) -> Option<i64> {
     match e {
         Expr::Value(v) => match &v.value {
             sqlparser::ast::Value::Number(n, false) => n.parse::<i32>().ok().map(i64::from),
@@ -2385,7 +2417,7 @@ impl Acc {
 
 /// LIMIT and OFFSET, as numbers (placeholders allowed). A negative LIMIT is no limit, as in
 /// SQLite.
-fn window(q: &Query, params: &[Value]) -> Result<(Option<usize>, usize)> {
+pub(crate) fn window(q: &Query, params: &[Value]) -> Result<(Option<usize>, usize)> {
     let Some(clause) = &q.limit_clause else {
         return Ok((None, 0));
     };
@@ -2420,19 +2452,58 @@ fn per_row(n: usize, what: &str) -> String {
 /// What `EXPLAIN SELECT …` shows: a line per step, in the order they run, each table with
 /// how its scan reads it (an index serving which predicates, or a full scan).
 pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Result<Vec<String>> {
-    // A plan is shown only for a query that would run: its errors first.
-    let bound = bind_only(target, q, params)?;
-    let SetExpr::Select(sel) = q.body.as_ref() else {
-        return Err(unsupported_body(&q.body));
+    explain_in(target, q, params, None)
+}
+
+/// [`explain`] of a query inside another (`outer`: the names it sees beyond its own, as
+/// for [`select_each`]).
+pub(crate) fn explain_in(
+    target: Target<'_, '_>,
+    q: &Query,
+    params: &[Value],
+    outer: Option<(&dyn Scope, &[Value])>,
+) -> Result<Vec<String>> {
+    match &q.with {
+        Some(with) => compound::explain_with(target, with, params, outer, &|env| {
+            explain_body(target, q, params, env)
+        }),
+        None => explain_body(target, q, params, outer),
+    }
+}
+
+/// [`explain_in`] without the query's `WITH`, which `outer` has already.
+fn explain_body(
+    target: Target<'_, '_>,
+    q: &Query,
+    params: &[Value],
+    outer: Option<(&dyn Scope, &[Value])>,
+) -> Result<Vec<String>> {
+    let sel = match q.body.as_ref() {
+        SetExpr::Select(sel) => sel,
+        SetExpr::SetOperation { .. } | SetExpr::Query(_) => {
+            return compound::explain_set(target, q, params, outer)
+        }
+        body => return Err(unsupported_body(body)),
     };
-    let (mut rels, tables) = resolve_from(target, &sel.from, params, None)?;
-    let run = |sq: &Query| select(target, sq, params).map(|r| r.rows);
+    // A plan is shown only for a query that would run: its errors first.
+    let mut bound = Bound::default();
+    query_body(target, q, params, outer, None, Some(&mut bound))?;
+    let (mut rels, tables) = resolve_from(target, &sel.from, params, outer)?;
+    let scope = QueryScope {
+        tables: &tables,
+        outer,
+    };
+    let beyond = Beyond(&scope);
+    let run = |sq: &Query| {
+        let outer = Some((&beyond as &dyn Scope, &[][..]));
+        select_each(target, sq, params, outer, None).map(|r| r.rows)
+    };
     let mut p = Params::with_subqueries(&run);
     p.correlated = Some(Vec::new());
     let filter = sel
         .selection
         .as_ref()
-        .map(|w| scalar::compile(w, &tables, &mut p))
+        .map(|w| scalar::compile(w, &scope, &mut p))
         .transpose()?;
     let in_where = p.correlated.as_ref().map_or(0, Vec::len);
     // A WHERE the tables' reads apply alone is no step of its own (as in `select_each`).
@@ -2470,7 +2541,14 @@ pub(crate) fn explain(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Re
                         format!("{name} AS {qualifier}: {how}")
                     }
                 }
-                (Source::Rows(_), _) => "rows".to_owned(),
+                (Source::Rows(rows), t) => {
+                    let (name, alias) = plain_table(t)?;
+                    let n = rows.len();
+                    match alias {
+                        Some(a) => format!("{name} AS {a} (WITH, run once, {n} rows)"),
+                        None => format!("{name} (WITH, run once, {n} rows)"),
+                    }
+                }
             };
             let line = match (&rel.link, j) {
                 (_, 0) if k == 1 => line,

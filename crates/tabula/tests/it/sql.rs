@@ -1990,8 +1990,7 @@ fn an_update_keeps_the_indexes_over_the_columns_it_sets_right() {
     );
 }
 
-/// A query that is not one SELECT is refused naming what it is: WITH before a write is
-/// WITH's refusal, not a set operation's.
+/// A query that is neither a SELECT nor made of them is refused naming what it is.
 #[test]
 fn unsupported_query_shapes_are_named() {
     let db = Database::in_memory();
@@ -2000,11 +1999,14 @@ fn unsupported_query_shapes_are_named() {
     for (text, feature) in [
         (
             "WITH x AS (SELECT 1 AS v) INSERT INTO t (v) SELECT v FROM x",
-            "WITH",
+            "WITH before INSERT",
         ),
-        ("WITH x AS (SELECT 1 AS v) SELECT v FROM x", "WITH"),
         ("VALUES (1), (2)", "VALUES as a query"),
-        ("SELECT 1 UNION SELECT 2", "UNION"),
+        ("SELECT v FROM t INTERSECT ALL SELECT 2", "INTERSECT ALL"),
+        (
+            "WITH RECURSIVE r(n) AS (SELECT 1) SELECT n FROM r",
+            "WITH RECURSIVE",
+        ),
     ] {
         match db.sql(text) {
             Err(Error::Unsupported { feature: f }) => {

@@ -2,8 +2,9 @@
 //! tables (an integer primary key and one to five columns of random types, nullable or
 //! not, some indexed, alone or together, some unique), random rows from small domains (so
 //! ties, duplicates and NULLs abound), and random type-correct queries over them (filters,
-//! expressions, functions, joins, grouping, `DISTINCT`, subqueries, ordering and windows)
-//! with random writes among them (`UPDATE`, `DELETE`, `INSERT` over the constraints).
+//! expressions, functions, joins, grouping, `DISTINCT`, subqueries, set operations, `WITH`,
+//! ordering and windows) with random writes among them (`UPDATE`, `DELETE`, `INSERT` over
+//! the constraints).
 //! Both engines must agree on every answer, on which statements fail, and on every table's
 //! rows after each write; results are compared as multisets unless the query orders them
 //! completely.
@@ -346,7 +347,9 @@ fn query(r: &mut Rng, tabs: &[Tab]) -> (String, bool) {
             String::new()
         }
     };
-    match r.pick(8) {
+    match r.pick(10) {
+        8 => compound(r, tabs),
+        9 => with_cte(r, tabs),
         // Items (one of them, at times, a correlated scalar subquery), ordered completely
         // (the key last), with a window.
         0 | 1 => {
@@ -547,6 +550,106 @@ fn query(r: &mut Rng, tabs: &[Tab]) -> (String, bool) {
                 true,
             )
         }
+    }
+}
+
+/// An expression of type `ty` (an integer, a real or a text).
+fn of_type(g: &Gen<'_>, r: &mut Rng, ty: Ty, depth: u32) -> String {
+    match ty {
+        Ty::Real => g.real(r, depth),
+        Ty::Text => g.text(r, depth),
+        _ => g.int(r, depth),
+    }
+}
+
+/// A set operation of two or three `SELECT`s over random tables, their items of the same
+/// types: ordered completely by position (with a window) or by an alias, or a multiset. An
+/// `INTERSECT` comes only first, where SQLite's left-to-right reading and the standard's
+/// (`INTERSECT` binding tighter, as tabula parses) agree.
+fn compound(r: &mut Rng, tabs: &[Tab]) -> (String, bool) {
+    let types: Vec<Ty> = (0..1 + r.pick(3))
+        .map(|_| *pick(r, &[Ty::Int, Ty::Real, Ty::Text]))
+        .collect();
+    let member = |r: &mut Rng| {
+        let t = pick(r, tabs);
+        let g = Gen {
+            scope: vec![(t, "a".into())],
+        };
+        let items: Vec<String> = types
+            .iter()
+            .enumerate()
+            .map(|(i, &ty)| format!("{} AS c{i}", of_type(&g, r, ty, 1)))
+            .collect();
+        let w = if r.chance(60) {
+            format!(" WHERE {}", g.cond(r, 1))
+        } else {
+            String::new()
+        };
+        format!("SELECT {} FROM {} a{w}", items.join(", "), t.name)
+    };
+    let mut text = member(r);
+    let ops = ["UNION", "UNION ALL", "INTERSECT", "EXCEPT"];
+    text = format!("{text} {} {}", pick(r, &ops), member(r));
+    if r.chance(30) {
+        text = format!("{text} {} {}", pick(r, &ops[..2]), member(r));
+    }
+    match r.pick(3) {
+        0 => {
+            let dirs: Vec<String> = (1..=types.len())
+                .map(|i| format!("{i}{}", if r.chance(40) { " DESC" } else { "" }))
+                .collect();
+            let window = match r.pick(3) {
+                0 => format!(" LIMIT {} OFFSET {}", r.pick(6), r.pick(3)),
+                _ => String::new(),
+            };
+            (format!("{text} ORDER BY {}{window}", dirs.join(", ")), true)
+        }
+        1 => {
+            let names: Vec<String> = (0..types.len()).map(|i| format!("c{i}")).collect();
+            (format!("{text} ORDER BY {}", names.join(", ")), true)
+        }
+        _ => (text, false),
+    }
+}
+
+/// A query over a common table expression (a filtered, computed copy of a table): its rows
+/// in order, aggregates over them, a join with a table on the key, or `IN` over them.
+fn with_cte(r: &mut Rng, tabs: &[Tab]) -> (String, bool) {
+    let t = pick(r, tabs);
+    let g = Gen {
+        scope: vec![(t, "a".into())],
+    };
+    let (x, ty) = g.any(r, 1);
+    let w = if r.chance(70) {
+        format!(" WHERE {}", g.cond(r, 1))
+    } else {
+        String::new()
+    };
+    let cte = format!(
+        "WITH w AS (SELECT a.id AS id, {x} AS x FROM {} a{w})",
+        t.name
+    );
+    let u = pick(r, tabs);
+    match r.pick(4) {
+        0 => (format!("{cte} SELECT id, x FROM w ORDER BY id"), true),
+        1 if ty != Ty::Bool => (
+            format!("{cte} SELECT COUNT(*), COUNT(x), MIN(x), MAX(x) FROM w"),
+            false,
+        ),
+        2 => (
+            format!(
+                "{cte} SELECT w.id, b.id, w.x FROM w JOIN {} b ON b.id = w.id ORDER BY w.id",
+                u.name
+            ),
+            true,
+        ),
+        _ => (
+            format!(
+                "{cte} SELECT b.id FROM {} b WHERE b.id IN (SELECT id FROM w) ORDER BY b.id",
+                u.name
+            ),
+            true,
+        ),
     }
 }
 
