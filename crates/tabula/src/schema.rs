@@ -303,7 +303,10 @@ impl Column {
         self
     }
 
-    /// Makes the column a foreign key to `table`'s primary key.
+    /// Makes the column a foreign key to `table`'s primary key. `table` may be made after
+    /// this one; whichever of the two comes second is refused (`Error::SchemaMismatch`)
+    /// when the column cannot hold the key's values: an integer key takes an integer
+    /// column of any width, any other key a column of its own type.
     pub fn references(mut self, table: impl Into<String>, on_delete: OnDelete) -> Self {
         self.references = Some(ForeignKey {
             table: table.into(),

@@ -346,12 +346,33 @@ impl WriteTx<'_> {
     }
 }
 
-/// Refuses a new table with a foreign key of another kind than the key it references, when
-/// that table exists (a text column referencing an integer key finds no row whatever it
-/// holds, so every insert would fail): an integer key takes integer columns of any width,
-/// any other key its own type. (A key referenced before its table exists is checked by
-/// its rows; SQL checks it at COMMIT, where such a reference is allowed.)
+/// Refuses a new table with a foreign key of another kind than the key it references (a
+/// text column referencing an integer key finds no row whatever it holds, so every insert
+/// would fail): an integer key takes integer columns of any width, any other key its own
+/// type. Both ways: the new table's own foreign keys against the tables they reference,
+/// and the foreign keys of the tables made before it (a reference may name a table that
+/// does not exist yet) against its key.
 fn check_reference_kinds(st: &State, schema: &Schema) -> Result<()> {
+    let key = schema.primary_key_column();
+    for (i, t) in st.tables.iter().enumerate() {
+        let child = t.schema();
+        if st.is_dropped(i) || child.table == schema.table {
+            continue;
+        }
+        let referencing = child.columns.iter().filter(|c| {
+            c.references
+                .as_ref()
+                .is_some_and(|fk| fk.table == schema.table)
+        });
+        for c in referencing {
+            if let Some(reason) = c.reference_mismatch(&schema.table, key) {
+                return Err(Error::SchemaMismatch {
+                    table: schema.table.clone(),
+                    reason: format!("table {}, made before it: {reason}", child.table),
+                });
+            }
+        }
+    }
     for c in &schema.columns {
         let Some(fk) = &c.references else { continue };
         let parent = if fk.table == schema.table {

@@ -609,7 +609,8 @@ proptest! {
 }
 
 /// A foreign key of another kind than the key it references can match no row: a table
-/// with one is refused when the key's table exists already.
+/// with one is refused when the key's table exists already, and the key's table is refused
+/// when it comes second.
 #[test]
 fn a_foreign_key_of_another_kind_than_its_key_is_refused() {
     use tabula::{Column, ColumnType, OnDelete, Schema};
@@ -642,4 +643,28 @@ fn a_foreign_key_of_another_kind_than_its_key_is_refused() {
         other => panic!("{other:?}"),
     }
     assert_eq!(db.table_names().unwrap(), ["node"]);
+
+    // The other order: the reference names a table that does not exist yet.
+    let db = Database::in_memory();
+    db.create_table(edge()).unwrap();
+    match db.create_table(node()) {
+        Err(Error::SchemaMismatch { table, reason }) => assert_eq!(
+            (table.as_str(), reason.as_str()),
+            (
+                "node",
+                format!("table edge, made before it: {expected}").as_str()
+            )
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(db.table_names().unwrap(), ["edge"]);
+    // SQL's CREATE TABLE goes through the same check.
+    match db.sql("CREATE TABLE node (id INTEGER PRIMARY KEY)") {
+        Err(Error::SchemaMismatch { table, .. }) => assert_eq!(table, "node"),
+        other => panic!("{other:?}"),
+    }
+    // A key of the column's own kind is taken.
+    db.sql("CREATE TABLE node (id TEXT PRIMARY KEY)").unwrap();
+    db.sql("INSERT INTO node (id) VALUES ('a'); INSERT INTO edge (n) VALUES ('a')")
+        .unwrap();
 }
