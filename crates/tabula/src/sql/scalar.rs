@@ -147,6 +147,12 @@ pub(crate) enum Func {
     RTrim,
     Abs,
     Round,
+    Replace,
+    Instr,
+    /// `MIN(a, b, …)` of two or more arguments: the least (`MIN(x)` is the aggregate).
+    Least,
+    /// `MAX(a, b, …)` of two or more arguments: the greatest.
+    Greatest,
 }
 
 /// Where an expression starts, for messages: 1-based line and column.
@@ -599,6 +605,8 @@ pub(crate) enum AggFunc {
     Avg,
     Min,
     Max,
+    /// `GROUP_CONCAT(x [, sep])` and `STRING_AGG(x, sep)`.
+    GroupConcat,
 }
 
 /// One aggregate call: `COUNT(*)` has no argument.
@@ -607,6 +615,9 @@ pub(crate) struct AggCall {
     pub(crate) func: AggFunc,
     pub(crate) distinct: bool,
     pub(crate) arg: Option<Scalar>,
+    /// `GROUP_CONCAT`'s separator, evaluated on each row: the one of a row goes before its
+    /// value (`,` without one).
+    pub(crate) sep: Option<Scalar>,
     /// `FILTER (WHERE …)`: only rows for which it is true are aggregated.
     pub(crate) filter: Option<Scalar>,
 }
@@ -678,7 +689,17 @@ fn function(f: &Function, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
         "rtrim" => Func::RTrim,
         "abs" => Func::Abs,
         "round" => Func::Round,
-        "count" | "sum" | "avg" | "min" | "max" | "total" => {
+        "replace" => Func::Replace,
+        "instr" => Func::Instr,
+        "min" | "max" if arg_count(f) >= 2 => {
+            if name == "min" {
+                Func::Least
+            } else {
+                Func::Greatest
+            }
+        }
+        "iif" => return iif(f, scope, params),
+        "count" | "sum" | "avg" | "min" | "max" | "total" | "group_concat" | "string_agg" => {
             return aggregate(f, &name, scope, params);
         }
         _ if f.over.is_some() => return Err(unsupported("window functions")),
@@ -708,6 +729,9 @@ fn function(f: &Function, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
         Func::Trim | Func::LTrim | Func::RTrim | Func::Round => {
             ((1..=2).contains(&args.len()), "1 or 2")
         }
+        Func::Replace => (args.len() == 3, "3"),
+        Func::Instr => (args.len() == 2, "2"),
+        Func::Least | Func::Greatest => (args.len() >= 2, "2 or more"),
     };
     if !arity_ok {
         return Err(sql_error(
@@ -724,6 +748,54 @@ fn function(f: &Function, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             .map(|a| compile(a, scope, params))
             .collect::<Result<_>>()?,
     ))
+}
+
+/// How many arguments a call is given (`*` counting as one).
+fn arg_count(f: &Function) -> usize {
+    match &f.args {
+        FunctionArguments::List(list) => list.args.len(),
+        _ => 0,
+    }
+}
+
+/// `IIF(c, a [, b])`: `CASE WHEN c THEN a [ELSE b] END`, and evaluated as it is (only the
+/// branch taken runs).
+fn iif(f: &Function, scope: &dyn Scope, params: &mut Params<'_>) -> Result<Scalar> {
+    use sqlparser::ast::Spanned;
+    if f.over.is_some() {
+        return Err(unsupported("window functions"));
+    }
+    let args: Vec<&Expr> = match &f.args {
+        FunctionArguments::List(list) => list
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    if args.len() != arg_count(f) || !(2..=3).contains(&args.len()) {
+        return Err(sql_error(
+            f.span(),
+            format!(
+                "wrong number of arguments to iif(): {} given, it takes 2 or 3",
+                arg_count(f)
+            ),
+        ));
+    }
+    Ok(Scalar::Case {
+        operand: None,
+        branches: vec![(
+            compile(args[0], scope, params)?,
+            compile(args[1], scope, params)?,
+        )],
+        otherwise: match args.get(2) {
+            Some(e) => Some(Box::new(compile(e, scope, params)?)),
+            None => None,
+        },
+    })
 }
 
 /// An aggregate call, where the statement allows them: compiled into a column of the group
@@ -744,13 +816,41 @@ fn aggregate(
         "total" => AggFunc::Total,
         "avg" => AggFunc::Avg,
         "min" => AggFunc::Min,
-        _ => AggFunc::Max,
+        "max" => AggFunc::Max,
+        _ => AggFunc::GroupConcat,
     };
     let FunctionArguments::List(list) = &f.args else {
         return Err(sql_error(f.span(), format!("{name}() takes one argument")));
     };
     let distinct = matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct));
-    let arg = match list.args.as_slice() {
+    // GROUP_CONCAT's separator (STRING_AGG's, which it must have): an expression on the
+    // row, as the value is.
+    let (args, sep) = match (func, list.args.as_slice()) {
+        (AggFunc::GroupConcat, [a, FunctionArg::Unnamed(FunctionArgExpr::Expr(e))]) => {
+            if distinct {
+                return Err(sql_error(
+                    f.span(),
+                    format!("{name}(DISTINCT …) takes one argument: no separator"),
+                ));
+            }
+            let sep = inside_aggregate(params, |params| compile(e, scope, params))?;
+            (std::slice::from_ref(a), Some(sep))
+        }
+        (AggFunc::GroupConcat, [_]) if name == "string_agg" => {
+            return Err(sql_error(
+                f.span(),
+                "string_agg() takes two arguments: the value and the separator",
+            ))
+        }
+        (AggFunc::GroupConcat, [_, _, ..]) => {
+            return Err(sql_error(
+                f.span(),
+                format!("{name}() takes a value and a separator"),
+            ))
+        }
+        (_, args) => (args, None),
+    };
+    let arg = match args {
         [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]
             if func == AggFunc::Count && !distinct =>
         {
@@ -795,6 +895,7 @@ fn aggregate(
         func,
         distinct,
         arg,
+        sep,
         filter,
     });
     Ok(Scalar::Column(params.agg_base + list.len() - 1))
@@ -1197,7 +1298,7 @@ fn as_number(v: Value) -> Value {
     }
 }
 
-fn text_of(v: &Value) -> String {
+pub(crate) fn text_of(v: &Value) -> String {
     match v {
         Value::Text(t) => t.clone(),
         Value::Null => String::new(),
@@ -1288,6 +1389,46 @@ fn call(f: Func, mut args: Vec<Value>) -> Result<Value> {
             } else {
                 a
             }
+        }
+        Func::Replace | Func::Instr | Func::Least | Func::Greatest
+            if args.iter().any(Value::is_null) =>
+        {
+            Value::Null
+        }
+        Func::Replace => {
+            let (x, from, to) = (text_of(&args[0]), text_of(&args[1]), text_of(&args[2]));
+            if from.is_empty() {
+                Value::Text(x)
+            } else {
+                Value::Text(x.replace(&from, &to))
+            }
+        }
+        // The position in characters, from 1; 0 when it is not there.
+        Func::Instr => {
+            let (x, y) = (text_of(&args[0]), text_of(&args[1]));
+            Value::Int(
+                x.find(&y)
+                    .map_or(0, |at| x[..at].chars().count() as i64 + 1),
+            )
+        }
+        // Of equal values, MIN takes the last and MAX the first (`MIN(1, 1.0)` is 1.0,
+        // `MAX(1, 1.0)` is 1), as SQLite's minmaxFunc does.
+        Func::Least | Func::Greatest => {
+            let mut args = args.into_iter();
+            let first = args.next().unwrap_or(Value::Null);
+            args.fold(first, |best, v| {
+                let o = compare(&v, &best);
+                let take = if f == Func::Least {
+                    o.is_some_and(Ordering::is_le)
+                } else {
+                    o == Some(Ordering::Greater)
+                };
+                if take {
+                    v
+                } else {
+                    best
+                }
+            })
         }
         _ if first_null => Value::Null,
         // ASCII letters only, as SQLite without ICU.

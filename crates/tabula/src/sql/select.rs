@@ -1499,7 +1499,7 @@ pub(crate) fn query_body(
     let keys = order.iter().map(|(k, _)| k);
     let args = aggs
         .iter()
-        .flat_map(|a| a.arg.iter().chain(a.filter.iter()));
+        .flat_map(|a| a.arg.iter().chain(&a.sep).chain(&a.filter));
     let ons = rels.iter().filter_map(|r| match &r.link {
         Link::On { cond, .. } => cond.as_ref(),
         Link::Cross => None,
@@ -1845,6 +1845,13 @@ fn add_to(accs: &mut [Acc], aggs: &[AggCall], row: &dyn Cols, params: &[Value]) 
             if !f.holds(row, params)? {
                 continue;
             }
+        }
+        if let Some(sep) = &call.sep {
+            // A null separator is none, as in SQLite.
+            acc.sep = match sep.eval_cols(row, params)? {
+                Value::Null => String::new(),
+                v => scalar::text_of(&v),
+            };
         }
         let v = match &call.arg {
             Some(Scalar::Column(i)) => {
@@ -2206,6 +2213,9 @@ struct Acc {
     count: i64,
     sum: Sum,
     best: Option<Value>,
+    /// `GROUP_CONCAT`'s text so far, and the separator the next value takes.
+    text: Option<String>,
+    sep: String,
 }
 
 /// The running sum of `SUM`, `TOTAL` and `AVG`, kept as SQLite's `sumStep` keeps it: an
@@ -2318,6 +2328,8 @@ impl Acc {
             count: 0,
             sum: Sum::default(),
             best: None,
+            text: None,
+            sep: ",".to_owned(),
         }
     }
 
@@ -2389,6 +2401,16 @@ impl Acc {
                     _ => {}
                 }
             }
+            AggFunc::GroupConcat => {
+                let v = scalar::text_of(&v);
+                match &mut self.text {
+                    None => self.text = Some(v),
+                    Some(t) => {
+                        t.push_str(&self.sep);
+                        t.push_str(&v);
+                    }
+                }
+            }
         }
     }
 
@@ -2398,6 +2420,7 @@ impl Acc {
         Ok(match self.func {
             AggFunc::Count => Value::Int(self.count),
             AggFunc::Min | AggFunc::Max => self.best.unwrap_or(Value::Null),
+            AggFunc::GroupConcat => self.text.map_or(Value::Null, Value::Text),
             AggFunc::Total => float_value(self.sum.float()),
             AggFunc::Sum if self.count == 0 => Value::Null,
             AggFunc::Sum if self.sum.overflow => {

@@ -194,7 +194,21 @@ impl Gen<'_> {
             };
         }
         let d = depth - 1;
-        match r.pick(10) {
+        match r.pick(13) {
+            10 => format!("INSTR({}, {})", self.text(r, d), literal(r, Ty::Text)),
+            11 => format!(
+                "{}({}, {}, {})",
+                pick(r, &["MIN", "MAX"]),
+                self.int(r, d),
+                self.int(r, d),
+                self.int(r, d)
+            ),
+            12 => format!(
+                "IIF({}, {}, {})",
+                self.cond(r, d),
+                self.int(r, d),
+                self.int(r, d)
+            ),
             0 => format!("({} + {})", self.int(r, d), self.int(r, d)),
             1 => format!("({} - {})", self.int(r, d), self.int(r, d)),
             2 => format!("({} * {})", self.int(r, d), self.int(r, d)),
@@ -240,7 +254,13 @@ impl Gen<'_> {
             };
         }
         let d = depth - 1;
-        match r.pick(8) {
+        match r.pick(9) {
+            8 => format!(
+                "REPLACE({}, {}, {})",
+                self.text(r, d),
+                literal(r, Ty::Text),
+                literal(r, Ty::Text)
+            ),
             0 => format!("({} || {})", self.text(r, d), self.text(r, d)),
             1 => format!("LOWER({})", self.text(r, d)),
             2 => format!("UPPER({})", self.text(r, d)),
@@ -406,7 +426,13 @@ fn query(r: &mut Rng, tabs: &[Tab]) -> (String, bool) {
             let keys: Vec<String> = (0..r.pick(3)).map(|_| one.any(r, 1).0).collect();
             let mut items = keys.clone();
             for _ in 0..1 + r.pick(3) {
-                let agg = match r.pick(8) {
+                let agg = match r.pick(9) {
+                    // Its length, which the order rows come in does not change.
+                    8 => format!(
+                        "LENGTH(GROUP_CONCAT({}, {}))",
+                        one.any(r, 1).0,
+                        literal(r, Ty::Text)
+                    ),
                     0 => "COUNT(*)".to_string(),
                     1 => format!("COUNT({})", one.any(r, 1).0),
                     2 => format!("COUNT(DISTINCT {})", one.any(r, 1).0),
