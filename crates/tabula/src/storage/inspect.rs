@@ -14,7 +14,7 @@ use crate::schema::{column_list, Schema};
 use crate::storage::creation::{archived_creation, fits, matches_manifest};
 use crate::storage::fs::FileSystem;
 use crate::storage::layout::{Layout, DAMAGED, TMP};
-use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest};
+use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry};
 use crate::storage::snapshot::decode_lines;
 use crate::storage::verify::Problem;
 use crate::storage::wal::decode::decode_ops;
@@ -419,6 +419,28 @@ pub(crate) fn lost_log(fs: &dyn FileSystem, layout: &Layout, manifest_lsn: u64) 
     ))
 }
 
+/// The bytes of the schema file at `path` as the manifest's `entry` commits them: the file's
+/// own, or, where a migration committed and its schema file was not yet renamed into place
+/// (an open for writing renames it first), the staged `.tmp` beside it, when that is the one
+/// whose checksum the manifest holds. Rows written under the migrated schema read only
+/// against it.
+pub(crate) fn committed_schema(
+    fs: &dyn FileSystem,
+    path: &Path,
+    bytes: Vec<u8>,
+    entry: Option<&TableEntry>,
+) -> Vec<u8> {
+    let Some(entry) = entry else { return bytes };
+    if crc_hex(&bytes) == entry.schema_crc32c {
+        return bytes;
+    }
+    let staged = Layout::tmp(path);
+    match fs.read(&staged) {
+        Ok(b) if fs.exists(&staged) && crc_hex(&b) == entry.schema_crc32c => b,
+        _ => bytes,
+    }
+}
+
 /// Reads every file of the database at `root`; see the module documentation.
 pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     if !is_database(fs, root) {
@@ -519,7 +541,12 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         if dropped(&name) {
             continue;
         }
-        let bytes = read(&p)?;
+        let entry = out
+            .manifest
+            .as_ref()
+            .and_then(|m| m.tables.get(&name))
+            .cloned();
+        let bytes = committed_schema(fs, &p, read(&p)?, entry.as_ref());
         let mut file: SchemaFile = match serde_json::from_slice(&bytes) {
             Ok(f) => f,
             Err(e) => {
@@ -547,11 +574,6 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             unreadable_schemas.push(name);
             continue;
         }
-        let entry = out
-            .manifest
-            .as_ref()
-            .and_then(|m| m.tables.get(&name))
-            .cloned();
         if let Some(reason) =
             schema_disagreement(entry.as_ref(), &bytes, &file.migrations, manifest_lsn)
         {

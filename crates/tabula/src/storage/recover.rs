@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::storage::checkpoint::remove_table_files;
 use crate::storage::fs::{DirLock, FileSystem};
-use crate::storage::inspect::{checkpointed, is_database, lost_log, staged_log};
+use crate::storage::inspect::{checkpointed, committed_schema, is_database, lost_log, staged_log};
 use crate::storage::layout::{self, Layout};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry};
 use crate::storage::wal::line::{RawRecord, RawTableOps};
@@ -520,20 +520,15 @@ fn read_schemas(
             // created since is created again by its log record.
             continue;
         }
-        let mut bytes = fs.read(&path).map_err(|e| Error::io(&path, e))?;
         let entry = manifest.tables.get(&name).cloned();
-        if let Some(entry) = &entry {
-            // A migration committed but its schema file not yet renamed into place (an open
-            // for writing renames it first; a read-only open reads it where it is).
-            let staged = Layout::tmp(&path);
-            if crc_hex(&bytes) != entry.schema_crc32c && fs.exists(&staged) {
-                if let Ok(b) = fs.read(&staged) {
-                    if crc_hex(&b) == entry.schema_crc32c {
-                        bytes = b;
-                    }
-                }
-            }
-        }
+        // A migration committed but its schema file not yet renamed into place (an open for
+        // writing renames it first; a read-only open reads it where it is).
+        let bytes = committed_schema(
+            fs,
+            &path,
+            fs.read(&path).map_err(|e| Error::io(&path, e))?,
+            entry.as_ref(),
+        );
         let mut file: SchemaFile = parse_json(&path, &bytes)?;
         file.schema
             .finish()
