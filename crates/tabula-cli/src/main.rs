@@ -260,21 +260,21 @@ fn warn_recovered(db: &Database) {
     const SHOWN: usize = 10;
     let report = db.recovery_report();
     if report.len() > SHOWN {
-        eprintln!(
+        output::err_line(format_args!(
             "tabula: warning: {} more damaged log line(s) than the {SHOWN} below; `tabula verify` \
              lists them all",
             report.len() - SHOWN
-        );
+        ));
     }
     for d in report.into_iter().take(SHOWN) {
         if db.is_read_only() {
-            eprintln!(
+            output::err_line(format_args!(
                 "tabula: warning: left out damaged {}:{}: {} (read-only: nothing was moved; \
                  the next command that writes sets it aside)",
                 d.file.display(),
                 d.line,
                 d.reason
-            );
+            ));
             continue;
         }
         let kept = d
@@ -282,12 +282,12 @@ fn warn_recovered(db: &Database) {
             .as_ref()
             .map(|k| format!(" (its bytes are kept in {})", k.display()))
             .unwrap_or_default();
-        eprintln!(
+        output::err_line(format_args!(
             "tabula: warning: recovered by dropping {}:{}: {}{kept}",
             d.file.display(),
             d.line,
             d.reason
-        );
+        ));
     }
 }
 
@@ -706,7 +706,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 format!("exported {n} table(s) to {}", file.display())
             };
             if to_stdout {
-                eprintln!("{report}");
+                output::err_line(format_args!("{report}"));
             } else {
                 outln!("{report}");
             }
@@ -1073,7 +1073,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("tabula: {}", message(&e));
+            output::err_line(format_args!("tabula: {}", message(&e)));
             let damaged = e.chain().any(|c| {
                 matches!(
                     c.downcast_ref::<tabula::Error>(),
@@ -1081,10 +1081,10 @@ fn main() -> ExitCode {
                 )
             });
             if damaged {
-                eprintln!(
+                output::err_line(format_args!(
                     "tabula: `tabula verify DIR` lists every problem, and `tabula repair DIR` \
                      backs up every file, then rebuilds what can be read (see docs/RECOVERY.md)"
-                );
+                ));
             }
             match e.downcast_ref::<Committed>() {
                 Some(_) => ExitCode::from(3),

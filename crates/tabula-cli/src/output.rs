@@ -166,7 +166,7 @@ pub fn grid(headers: &[String], rows: &[Vec<String>]) {
         if e.kind() == io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
-        eprintln!("tabula: writing to standard output: {e}");
+        err_line(format_args!("tabula: writing to standard output: {e}"));
         std::process::exit(2);
     }
 }
@@ -379,4 +379,12 @@ pub fn print_rows(
         Some(e) => Err(anyhow::Error::new(e).context("writing to standard output")),
         None => Ok(()),
     }
+}
+
+/// Writes a line to standard error. A closed (or failing) standard error is left alone:
+/// the line is lost, and the exit status still tells what happened (`eprintln!` would panic
+/// there, as the tools promise a closed pipe never makes them do).
+pub(crate) fn err_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{args}");
 }

@@ -462,12 +462,12 @@ fn say(text: &str) {
 /// Prints an error to standard error: the library's message, with the context the shell
 /// added (the path it was opening, say).
 fn error(e: &anyhow::Error) {
-    eprintln!("error: {}", crate::message(e));
+    crate::output::err_line(format_args!("error: {}", crate::message(e)));
 }
 
 /// Prints a remark about an error to standard error.
 fn note(text: &str) {
-    eprintln!("note: {text}");
+    crate::output::err_line(format_args!("note: {text}"));
 }
 
 /// Whether `e` is standard output closed by its reader (the shell ends quietly then).

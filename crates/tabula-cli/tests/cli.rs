@@ -461,6 +461,28 @@ fn a_closed_pipe_ends_quietly_with_exit_0_in_every_format() {
     }
 }
 
+/// A report written to standard error (`export -` puts its report there, beside the
+/// document on standard output; a failing command its error) meets a closed standard error
+/// without a panic: the line is lost, the exit status is the command's.
+#[test]
+fn a_closed_standard_error_loses_the_report_not_the_exit_status() {
+    let (_d, _path, p) = demo();
+    for (args, code) in [
+        (vec!["export", &p, "-"], 0),
+        (vec!["query", &p, "no_such_table"], 2),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "{args:?}");
+    }
+}
+
 #[test]
 fn writing_to_a_full_device_is_a_clear_error_with_exit_2() {
     let (_d, _path, p) = demo();

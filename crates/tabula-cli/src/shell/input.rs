@@ -122,10 +122,10 @@ impl Input {
         } = self
         {
             if let Err(e) = editor.save_history(path) {
-                eprintln!(
+                crate::output::err_line(format_args!(
                     "tabula: warning: history not saved to {}: {e}",
                     path.display()
-                );
+                ));
             }
         }
     }
