@@ -381,6 +381,20 @@ impl FaultyFs {
         sim.crash_at = 0;
     }
 
+    /// The process of the databases opened so far dies (`kill -9`), and the machine runs
+    /// on: every file keeps what was written to it, fsynced or not (the operating system
+    /// has it), locks are released, and those databases' handles fail from now on. Faults
+    /// are disarmed.
+    pub fn process_exit(&self) {
+        let mut sim = self.lock();
+        sim.locks.clear();
+        sim.epoch += 1;
+        sim.dead = false;
+        sim.calls = 0;
+        sim.fail_at = 0;
+        sim.crash_at = 0;
+    }
+
     /// A file's contents as the running process sees them.
     pub fn read(&self, path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
         let sim = self.lock();

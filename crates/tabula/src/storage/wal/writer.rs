@@ -274,6 +274,12 @@ impl WalWriter {
     }
 
     /// Writes the queued lines and fsyncs: the leader's work. Returns the LSN now durable.
+    ///
+    /// When the write or the fsync fails (`Immediate` mode), the lines are cut from the file
+    /// again, and the cut fsynced, before the error goes back: every commit of the group is
+    /// told it failed, so none may come back after a crash (a write can fail after some of
+    /// its bytes landed: at a file-size limit, the line goes in and the zeros after it do
+    /// not). If even the cut fails, the error says that the commits may be durable.
     fn flush(&self) -> std::io::Result<u64> {
         let batch = std::mem::take(&mut *lock(&self.pending));
         if self.durability == Durability::Immediate {
@@ -289,14 +295,42 @@ impl WalWriter {
             // Lines are in the file as soon as they are committed.
             Durability::Buffered => self.written.load(Ordering::Acquire),
         };
-        if !batch.buf.is_empty() {
-            lock(&self.appender).write(batch.buf)?;
-        }
         // The syncer is replaced only at rotation, with the database's writers' lock held and
         // nothing left to sync; cloning the Arc keeps the mutex free during the fsync.
         let syncer = Arc::clone(&lock(&self.sync).syncer);
+        let before = lock(&self.appender).len;
+        let written = if batch.buf.is_empty() {
+            Ok(())
+        } else {
+            lock(&self.appender).write(batch.buf)
+        };
         let started = Instant::now();
-        syncer.sync_data()?;
+        if let Err(e) = written.and_then(|()| syncer.sync_data()) {
+            if self.durability == Durability::Buffered {
+                // Its lines were acknowledged as they were written: they stay.
+                return Err(e);
+            }
+            let cut = {
+                let mut a = lock(&self.appender);
+                a.file.truncate(before).map(|()| {
+                    a.len = before;
+                    a.allocated = before;
+                })
+            };
+            return Err(match cut.and_then(|()| syncer.sync_data()) {
+                Ok(()) => std::io::Error::new(
+                    e.kind(),
+                    format!("{e} (the commits it held were cut from the log)"),
+                ),
+                Err(e2) => std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{e}, and cutting the commits it held from the log failed too ({e2}): \
+                         they may be there when the database is opened again"
+                    ),
+                ),
+            });
+        }
         let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.last_sync_ns.store(took, Ordering::Relaxed);
         Ok(target)
