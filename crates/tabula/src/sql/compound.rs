@@ -3,14 +3,16 @@
 //!
 //! Each member of a set operation, and each common table expression, runs to its rows as a
 //! query of its own ([`select`]); what this module adds is how they combine. A common table
-//! expression is computed once, before the query that names it, and read as a subquery in
-//! `FROM` is: it is found through the query's [`Scope`] (`Scope::cte`), so the subqueries
-//! inside the query see it too.
+//! expression is computed once, the first time it is named, and read as a subquery in `FROM`
+//! is: it is found through the query's [`Scope`] (`Scope::cte`), so the subqueries inside
+//! the query see it too.
 
+use std::cell::{OnceCell, RefCell};
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use hashbrown::HashSet;
+use hashbrown::hash_map::Entry;
+use hashbrown::{HashMap, HashSet};
 use sqlparser::ast::{
     Cte as CteDef, Expr, OrderByKind, OrderBySort, Query, Select, SelectItem, SetExpr, SetOperator,
     SetQuantifier, Spanned, TableFactor, With,
@@ -34,22 +36,94 @@ type Outer<'a> = Option<(&'a dyn Scope, &'a [Value])>;
 
 /// A common table expression, computed: its name, its columns' names and its rows.
 #[derive(Debug)]
-pub(crate) struct Cte {
+pub(crate) struct CteRows {
     pub(crate) name: String,
     pub(crate) columns: Vec<String>,
     pub(crate) rows: Arc<Vec<Vec<Value>>>,
 }
 
-/// The common table expressions of one `WITH`, in the order they are written, and the
-/// queries around it (whose own the query may name too, and whose row a correlated one
-/// reads). The scope a query with `WITH` runs in, as the query around it: it names no
-/// column of its own.
-struct Ctes<'a> {
-    named: Vec<Cte>,
-    outer: Option<(&'a dyn Scope, &'a [Value])>,
+/// The common table expressions of one `WITH`: the scope a query with `WITH` runs in, as
+/// the query around it. It names no column of its own; the queries around it name theirs
+/// (a correlated subquery's `WITH` reads its outer row), and their own `WITH`s are found
+/// after this one's.
+///
+/// Each is computed the first time it is named (as SQLite computes a common table
+/// expression only where it is read): one that is never named never runs, and one may name
+/// another written after it. Inside its own body (or a cycle of them) a name is the table
+/// of that name, since tabula runs no recursive query. An error of a computation is kept
+/// for [`Ctes::checked`], the name looking unknown meanwhile.
+struct Ctes<'a, 't, 'db> {
+    defs: &'a [CteDef],
+    computed: Vec<OnceCell<CteRows>>,
+    computing: RefCell<Vec<bool>>,
+    failed: RefCell<Option<Error>>,
+    target: Target<'t, 'db>,
+    params: &'a [Value],
+    outer: Outer<'a>,
 }
 
-impl Scope for Ctes<'_> {
+impl<'a, 't, 'db> Ctes<'a, 't, 'db> {
+    fn new(
+        target: Target<'t, 'db>,
+        with: &'a With,
+        params: &'a [Value],
+        outer: Outer<'a>,
+    ) -> Result<Self> {
+        if with.recursive {
+            return Err(unsupported("WITH RECURSIVE"));
+        }
+        let defs = with.cte_tables.as_slice();
+        for (i, def) in defs.iter().enumerate() {
+            let name = &def.alias.name.value;
+            if defs[..i].iter().any(|d| d.alias.name.value == *name) {
+                return Err(sql_error(
+                    def.alias.name.span,
+                    format!("WITH names {name} twice"),
+                ));
+            }
+        }
+        Ok(Ctes {
+            defs,
+            computed: defs.iter().map(|_| OnceCell::new()).collect(),
+            computing: RefCell::new(vec![false; defs.len()]),
+            failed: RefCell::new(None),
+            target,
+            params,
+            outer,
+        })
+    }
+
+    /// `r`, unless computing a common table expression failed meanwhile: that error
+    /// then (the query may have gone on with the name unknown, or naming a table).
+    fn checked<T>(&self, r: Result<T>) -> Result<T> {
+        match self.failed.borrow_mut().take() {
+            Some(e) => Err(e),
+            None => r,
+        }
+    }
+
+    /// The `i`-th common table expression, computed now if it was not.
+    fn get(&self, i: usize) -> Option<&CteRows> {
+        if let Some(c) = self.computed[i].get() {
+            return Some(c);
+        }
+        if self.computing.borrow()[i] || self.failed.borrow().is_some() {
+            return None;
+        }
+        self.computing.borrow_mut()[i] = true;
+        let r = compute(self.target, &self.defs[i], self.params, self);
+        self.computing.borrow_mut()[i] = false;
+        match r {
+            Ok(c) => Some(self.computed[i].get_or_init(|| c)),
+            Err(e) => {
+                self.failed.borrow_mut().get_or_insert(e);
+                None
+            }
+        }
+    }
+}
+
+impl Scope for Ctes<'_, '_, '_> {
     fn resolve(&self, _: Option<&str>, name: &str) -> std::result::Result<usize, String> {
         Err(format!("no column {name} here"))
     }
@@ -62,56 +136,27 @@ impl Scope for Ctes<'_> {
         }
     }
 
-    fn cte(&self, name: &str) -> Option<&Cte> {
-        match self.named.iter().find(|c| c.name == name) {
-            Some(c) => Some(c),
+    fn cte(&self, name: &str) -> Option<&CteRows> {
+        match self.defs.iter().position(|d| d.alias.name.value == name) {
+            Some(i) => self.get(i),
             None => self.outer?.0.cte(name),
         }
     }
 }
 
-/// Computes the common table expressions of `with`, each seeing the ones before it (a
-/// name inside its own body is the table of that name, as in PostgreSQL: tabula runs no
-/// recursive query).
-fn computed<'a>(
-    target: Target<'_, '_>,
-    with: &With,
-    params: &[Value],
-    outer: Option<(&'a dyn Scope, &'a [Value])>,
-) -> Result<Ctes<'a>> {
-    if with.recursive {
-        return Err(unsupported("WITH RECURSIVE"));
-    }
-    let mut ctes = Ctes {
-        named: Vec::new(),
-        outer,
-    };
-    for def in &with.cte_tables {
-        let cte = compute(target, def, params, &ctes)?;
-        ctes.named.push(cte);
-    }
-    Ok(ctes)
-}
-
-/// One common table expression, its query run in the scope of the ones before it.
+/// One common table expression, its query run in the scope of its `WITH`.
 fn compute(
     target: Target<'_, '_>,
     def: &CteDef,
     params: &[Value],
-    before: &Ctes<'_>,
-) -> Result<Cte> {
+    ctes: &Ctes<'_, '_, '_>,
+) -> Result<CteRows> {
     let name = def.alias.name.value.clone();
-    if before.named.iter().any(|c| c.name == name) {
-        return Err(sql_error(
-            def.alias.name.span,
-            format!("WITH names {name} twice"),
-        ));
-    }
     if def.from.is_some() {
         return Err(unsupported("FROM after a common table expression"));
     }
     // `MATERIALIZED` and `NOT MATERIALIZED` change nothing: every one is computed once.
-    let env = Some((before as &dyn Scope, &[][..]));
+    let env = Some((ctes as &dyn Scope, &[][..]));
     let r = select::select_each(target, &def.query, params, env, None)?;
     let columns = if def.alias.columns.is_empty() {
         r.columns
@@ -137,34 +182,32 @@ fn compute(
             .map(|c| c.name.value.clone())
             .collect()
     };
-    Ok(Cte {
+    Ok(CteRows {
         name,
         columns,
         rows: Arc::new(r.rows),
     })
 }
 
-/// A query with `WITH`: its common table expressions computed, then the query itself
-/// (see [`select::query`]).
+/// A query with `WITH`: the query itself (see [`select::query`]) in the scope of its common
+/// table expressions.
 pub(crate) fn with_ctes(
     target: Target<'_, '_>,
     q: &Query,
     with: &With,
     params: &[Value],
-    outer: Option<(&dyn Scope, &[Value])>,
+    outer: Outer<'_>,
     each: Option<Each<'_>>,
     bind_only: Option<&mut Bound>,
 ) -> Result<SqlResult> {
-    let ctes = computed(target, with, params, outer)?;
-    select::query_body(target, q, params, Some((&ctes, &[])), each, bind_only)
+    let ctes = Ctes::new(target, with, params, outer)?;
+    let r = select::query_body(target, q, params, Some((&ctes, &[])), each, bind_only);
+    ctes.checked(r)
 }
 
 /// The common table expression a table of `FROM` names, if the query or one around it has
 /// one of that name (an unqualified name only: `main.t` is the stored table).
-pub(crate) fn cte_named<'o>(
-    t: &TableFactor,
-    outer: Option<(&'o dyn Scope, &[Value])>,
-) -> Option<&'o Cte> {
+pub(crate) fn cte_named<'o>(t: &TableFactor, outer: Outer<'o>) -> Option<&'o CteRows> {
     let (scope, _) = outer?;
     let TableFactor::Table { name, .. } = t else {
         return None;
@@ -181,33 +224,43 @@ pub(crate) fn explain_with(
     target: Target<'_, '_>,
     with: &With,
     params: &[Value],
-    outer: Option<(&dyn Scope, &[Value])>,
+    outer: Outer<'_>,
     explain_body: &dyn Fn(Outer<'_>) -> Result<Vec<String>>,
 ) -> Result<Vec<String>> {
-    if with.recursive {
-        return Err(unsupported("WITH RECURSIVE"));
-    }
-    let mut ctes = Ctes {
-        named: Vec::new(),
-        outer,
-    };
+    let ctes = Ctes::new(target, with, params, outer)?;
+    let env = Some((&ctes as &dyn Scope, &[][..]));
     let mut out = Vec::new();
-    for def in &with.cte_tables {
-        let plan = {
-            let env = Some((&ctes as &dyn Scope, &[][..]));
-            select::explain_in(target, &def.query, params, env)?
+    for (i, def) in with.cte_tables.iter().enumerate() {
+        let plan = ctes.checked(select::explain_in(target, &def.query, params, env))?;
+        let n = match ctes.get(i) {
+            Some(c) => c.rows.len(),
+            None => return Err(ctes.checked(Ok(())).err().unwrap_or_else(|| unknown(def))),
         };
-        let cte = compute(target, def, params, &ctes)?;
         out.push(format!(
-            "WITH {} (run once, {} rows):",
-            cte.name,
-            cte.rows.len()
+            "WITH {} (run once, {}):",
+            def.alias.name.value,
+            count(n, "row")
         ));
         out.extend(plan.into_iter().map(|l| format!("  {l}")));
-        ctes.named.push(cte);
     }
-    out.extend(explain_body(Some((&ctes, &[])))?);
+    out.extend(ctes.checked(explain_body(env))?);
     Ok(out)
+}
+
+/// The error for a common table expression that names itself alone (nothing to compute).
+fn unknown(def: &CteDef) -> Error {
+    sql_error(
+        def.alias.name.span,
+        format!("{} could not be computed", def.alias.name.value),
+    )
+}
+
+/// `n` things, singular or plural.
+pub(crate) fn count(n: usize, thing: &str) -> String {
+    match n {
+        1 => format!("1 {thing}"),
+        n => format!("{n} {thing}s"),
+    }
 }
 
 /// The rows of a set operation's member (or of a whole set operation), with its columns'
@@ -323,14 +376,13 @@ fn member(
                 SetQuantifier::Distinct | SetQuantifier::None => false,
                 _ => return Err(unsupported(format!("{op} BY NAME"))),
             };
-            let kind = match (op, all) {
-                (SetOperator::Union, _) => *op,
-                (SetOperator::Intersect | SetOperator::Except, false) => *op,
-                (SetOperator::Intersect | SetOperator::Except, true) => {
+            match op {
+                SetOperator::Minus => return Err(unsupported("MINUS (write EXCEPT)")),
+                SetOperator::Intersect | SetOperator::Except if all => {
                     return Err(unsupported(format!("{op} ALL (SQLite has {op} alone)")))
                 }
-                (SetOperator::Minus, _) => return Err(unsupported("MINUS (write EXCEPT)")),
-            };
+                _ => {}
+            }
             let l = member(target, left, params, outer, binding)?;
             let r = member(target, right, params, outer, binding)?;
             if l.columns.len() != r.columns.len() {
@@ -345,7 +397,7 @@ fn member(
             }
             Ok(Member {
                 columns: l.columns,
-                rows: combine(kind, all, l.rows, r.rows),
+                rows: combine(*op, all, l.rows, r.rows),
             })
         }
         SetExpr::Select(_) => run(&alone(body)),
@@ -360,28 +412,45 @@ fn key(row: &[Value]) -> Vec<GroupKey> {
     row.iter().map(GroupKey::of).collect()
 }
 
+/// One row of each key, where the key first comes, holding the values of its last row (an
+/// integer and the same float are one key: `SELECT 1 UNION SELECT 1.0` is 1.0, as SQLite,
+/// whose index of the rows keeps the last one written).
+fn distinct(rows: impl IntoIterator<Item = Vec<Value>>) -> Vec<Vec<Value>> {
+    let mut at: HashMap<Vec<GroupKey>, usize> = HashMap::new();
+    let mut out: Vec<Vec<Value>> = Vec::new();
+    for row in rows {
+        match at.entry(key(&row)) {
+            Entry::Occupied(e) => out[*e.get()] = row,
+            Entry::Vacant(e) => {
+                e.insert(out.len());
+                out.push(row);
+            }
+        }
+    }
+    out
+}
+
 /// The rows of `left op right`: `UNION ALL` both, one after the other; `UNION` the
 /// distinct rows of both, `INTERSECT` the distinct rows of `left` that `right` has,
-/// `EXCEPT` those it has not; each kept where it first comes.
+/// `EXCEPT` those it has not (each with the values of its last row in `left`).
 fn combine(
     op: SetOperator,
     all: bool,
     mut left: Vec<Vec<Value>>,
     right: Vec<Vec<Value>>,
 ) -> Vec<Vec<Value>> {
-    if op == SetOperator::Union && all {
-        left.extend(right);
-        return left;
-    }
-    let mut seen = HashSet::new();
-    let mut distinct = |row: &Vec<Value>| seen.insert(key(row));
     match op {
-        SetOperator::Union => left.into_iter().chain(right).filter(distinct).collect(),
+        SetOperator::Union if all => {
+            left.extend(right);
+            left
+        }
+        SetOperator::Union => distinct(left.into_iter().chain(right)),
         _ => {
             let other: HashSet<Vec<GroupKey>> = right.iter().map(|r| key(r)).collect();
             let wanted = op == SetOperator::Intersect;
-            left.into_iter()
-                .filter(|r| other.contains(&key(r)) == wanted && distinct(r))
+            distinct(left)
+                .into_iter()
+                .filter(|r| other.contains(&key(r)) == wanted)
                 .collect()
         }
     }
@@ -399,11 +468,12 @@ fn order_of(q: &Query, columns: &[String]) -> Result<Vec<(usize, Direction)>> {
     };
     let mut selects = Vec::new();
     members_of(&q.body, &mut selects);
-    // The position of the first item, in any member from the left, that `matches`.
-    let item = |matches: &dyn Fn(&SelectItem) -> bool| {
-        selects
-            .iter()
-            .find_map(|s| s.projection.iter().position(matches))
+    // The result column of the first item, in any member from the left, that `matches`.
+    let item = |matches: &dyn Fn(&Select, &SelectItem) -> bool| {
+        selects.iter().find_map(|s| {
+            let i = s.projection.iter().position(|it| matches(s, it))?;
+            result_column(&s.projection, i, columns.len())
+        })
     };
     let mut out = Vec::with_capacity(list.len());
     for (n, o) in list.iter().enumerate() {
@@ -430,25 +500,35 @@ fn order_of(q: &Query, columns: &[String]) -> Result<Vec<(usize, Direction)>> {
                     )
                 })
         });
+        if let Expr::Collate { .. } = e {
+            return Err(unsupported("COLLATE"));
+        }
+        // An item's expression as written, the same as the key's.
+        let text = e.to_string();
+        let same = |x: &Expr| x.to_string() == text;
         let found = match (by_position, e) {
             (Some(at), _) => Some(at?),
             (None, Expr::Identifier(id)) => columns
                 .iter()
                 .position(|c| *c == id.value)
                 .or_else(|| {
-                    item(&|i| {
+                    item(&|_, i| {
                         matches!(i, SelectItem::ExprWithAlias { alias, .. } if alias.value == id.value)
                     })
-                }),
-            (None, e) => {
-                let text = e.to_string();
-                item(&|i| match i {
-                    SelectItem::UnnamedExpr(x) | SelectItem::ExprWithAlias { expr: x, .. } => {
-                        x.to_string() == text
-                    }
-                    _ => false,
                 })
-            }
+                .or_else(|| item(&|_, i| item_expr(i).is_some_and(same))),
+            // `t.c`: an item written so, or `c` in a member that reads `t`.
+            (None, Expr::CompoundIdentifier(parts)) => match parts.as_slice() {
+                [t, c] => item(&|s, i| {
+                    item_expr(i).is_some_and(|x| {
+                        same(x)
+                            || matches!(x, Expr::Identifier(id) if id.value == c.value)
+                                && reads(s, &t.value)
+                    })
+                }),
+                _ => item(&|_, i| item_expr(i).is_some_and(same)),
+            },
+            (None, _) => item(&|_, i| item_expr(i).is_some_and(same)),
         };
         let Some(at) = found.filter(|&i| i < columns.len()) else {
             return Err(sql_error(
@@ -463,6 +543,46 @@ fn order_of(q: &Query, columns: &[String]) -> Result<Vec<(usize, Direction)>> {
         out.push((at, dir));
     }
     Ok(out)
+}
+
+/// An item's expression (none for `*` and `t.*`).
+fn item_expr(i: &SelectItem) -> Option<&Expr> {
+    match i {
+        SelectItem::UnnamedExpr(x) | SelectItem::ExprWithAlias { expr: x, .. } => Some(x),
+        _ => None,
+    }
+}
+
+/// The result column of item `i` of `items`, when it can be known without the tables: past
+/// a `*` (or `t.*`) only when that is the one wildcard, whose columns are then the result's
+/// `width` less the other items.
+fn result_column(items: &[SelectItem], i: usize, width: usize) -> Option<usize> {
+    let wild = |it: &SelectItem| item_expr(it).is_none();
+    match items.iter().filter(|it| wild(it)).count() {
+        0 => Some(i),
+        _ if !items[..i].iter().any(wild) => Some(i),
+        1 => (i + width).checked_sub(items.len()),
+        _ => None,
+    }
+}
+
+/// Whether `s` reads a table or subquery called `t` (its name or alias).
+fn reads(s: &Select, t: &str) -> bool {
+    s.from
+        .iter()
+        .flat_map(|twj| std::iter::once(&twj.relation).chain(twj.joins.iter().map(|j| &j.relation)))
+        .any(|f| match f {
+            TableFactor::Table { name, alias, .. } => match alias {
+                Some(a) => a.name.value == t,
+                None => name
+                    .0
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .is_some_and(|i| i.value == t),
+            },
+            TableFactor::Derived { alias, .. } => alias.as_ref().is_some_and(|a| a.name.value == t),
+            _ => false,
+        })
 }
 
 /// The `SELECT`s of a set operation, from the left.

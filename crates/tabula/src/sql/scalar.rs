@@ -18,7 +18,7 @@ use sqlparser::tokenizer::Span;
 
 use crate::error::{Error, Result};
 use crate::record::Cols;
-use crate::sql::compound::Cte;
+use crate::sql::compound::CteRows;
 use crate::sql::numeric::{self, Num, NumExpr};
 use crate::value::Value;
 
@@ -43,7 +43,7 @@ pub(crate) trait Scope {
 
     /// The rows of the common table expression `name` (`WITH name AS (…)`) of this query or
     /// one around it, the innermost first.
-    fn cte(&self, _name: &str) -> Option<&Cte> {
+    fn cte(&self, _name: &str) -> Option<&CteRows> {
         None
     }
 }

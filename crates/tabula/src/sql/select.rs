@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::query::Pred;
 use crate::record::Cols;
 use crate::schema::{ColumnType, Schema};
-use crate::sql::compound::{self, Cte};
+use crate::sql::compound::{self, CteRows};
 use crate::sql::numeric;
 use crate::sql::run::{plain_table, resolve_table};
 use crate::sql::scalar::{
@@ -398,10 +398,11 @@ fn flipped(op: Op) -> Option<Op> {
 }
 
 /// The rows of one relation, each of its `width` values (`used` marks the columns of the
-/// FROM row the statement reads; the others stay null).
-fn fetch(target: Target<'_, '_>, rel: &Relation, used: &[bool]) -> Result<Vec<Vec<Value>>> {
+/// FROM row the statement reads; the others stay null). A subquery's rows are shared, not
+/// copied: a correlated subquery fetches them for every row it runs for.
+fn fetch(target: Target<'_, '_>, rel: &Relation, used: &[bool]) -> Result<Arc<Vec<Vec<Value>>>> {
     match &rel.source {
-        Source::Rows(rows) => Ok(Vec::clone(rows)),
+        Source::Rows(rows) => Ok(Arc::clone(rows)),
         Source::Table { name, .. } => {
             let text = reads_text(rel, used);
             let used = &used[rel.at..rel.at + rel.width];
@@ -412,7 +413,7 @@ fn fetch(target: Target<'_, '_>, rel: &Relation, used: &[bool]) -> Result<Vec<Ve
                 out.push(row);
                 Ok(true)
             })?;
-            Ok(out)
+            Ok(Arc::new(out))
         }
     }
 }
@@ -553,7 +554,7 @@ impl Cols for Nulls {
 /// correlated subqueries of its condition with the names they see, if it has any.
 struct Probe<'r> {
     rel: &'r Relation,
-    rows: Vec<Vec<Value>>,
+    rows: Arc<Vec<Vec<Value>>>,
     hash: Option<(usize, HashMap<GroupKey, Vec<usize>>)>,
     correlated: Option<(&'r [CorrelatedCall], QueryScope<'r>)>,
     /// Joined through its primary key instead (see [`key_join`]): the table and the
@@ -618,7 +619,7 @@ impl<'r> Probe<'r> {
             );
             return Ok(Probe {
                 rel,
-                rows: Vec::new(),
+                rows: Arc::default(),
                 hash: None,
                 correlated: None,
                 keyed: Some(KeyJoin {
@@ -991,7 +992,7 @@ impl Scope for WithAliases<'_> {
         self.tables.outer(qualifier, name)
     }
 
-    fn cte(&self, name: &str) -> Option<&Cte> {
+    fn cte(&self, name: &str) -> Option<&CteRows> {
         self.tables.cte(name)
     }
 
@@ -1026,7 +1027,7 @@ impl Scope for QueryScope<'_> {
         }
     }
 
-    fn cte(&self, name: &str) -> Option<&Cte> {
+    fn cte(&self, name: &str) -> Option<&CteRows> {
         self.outer?.0.cte(name)
     }
 }
@@ -1044,7 +1045,7 @@ impl Scope for Beyond<'_> {
         self.0.outer(qualifier, name)
     }
 
-    fn cte(&self, name: &str) -> Option<&Cte> {
+    fn cte(&self, name: &str) -> Option<&CteRows> {
         self.0.cte(name)
     }
 }
@@ -2545,9 +2546,9 @@ fn explain_body(
             k += 1;
             let line = match (&rel.source, t) {
                 (Source::Rows(rows), TableFactor::Derived { alias, .. }) => format!(
-                    "subquery {} (run once, {} rows)",
+                    "subquery {} (run once, {})",
                     alias.as_ref().map_or("?", |a| a.name.value.as_str()),
-                    rows.len()
+                    compound::count(rows.len(), "row")
                 ),
                 (Source::Table { name, .. }, t) => {
                     let (_, qualifier, _) = resolve_table(target, t)?;
@@ -2564,12 +2565,13 @@ fn explain_body(
                         format!("{name} AS {qualifier}: {how}")
                     }
                 }
+                // Rows of no subquery of this FROM are a common table expression's.
                 (Source::Rows(rows), t) => {
                     let (name, alias) = plain_table(t)?;
-                    let n = rows.len();
+                    let n = compound::count(rows.len(), "row");
                     match alias {
-                        Some(a) => format!("{name} AS {a} (WITH, run once, {n} rows)"),
-                        None => format!("{name} (WITH, run once, {n} rows)"),
+                        Some(a) => format!("{name} AS {a} (WITH, run once, {n})"),
+                        None => format!("{name} (WITH, run once, {n})"),
                     }
                 }
             };
