@@ -566,6 +566,32 @@ def test_read_only_here_beside_a_writer_process(tmp_path):
     assert writer.returncode == 0, writer.stderr.read()
 
 
+def test_a_reader_told_of_a_migration_closes_and_opens_again(tmp_path):
+    # Another process changes a table's columns under a read-only reader: refresh() says
+    # so, and how to see the new columns from Python.
+    path = str(tmp_path / "migrated")
+    script = """
+        import sys, tabula
+        db = tabula.Database(path=sys.argv[1])
+        db.sql(sys.argv[2])
+        db.close()
+    """
+    made = run_python(script, path, "CREATE TABLE student (id INTEGER PRIMARY KEY, "
+                                    "name TEXT); INSERT INTO student (name) VALUES ('a')")
+    assert made.returncode == 0, made.stderr
+    reader = Database(path=path, read_only=True)
+    assert reader.sql("SELECT * FROM student") == [{"id": 1, "name": "a"}]
+    altered = run_python(script, path, "ALTER TABLE student ADD COLUMN note TEXT")
+    assert altered.returncode == 0, altered.stderr
+    with pytest.raises(tabula.SchemaMismatch, match=r"close\(\) this Database first"):
+        reader.refresh()
+    reader.close()
+    again = Database(path=path, read_only=True)
+    assert again is not reader
+    assert again.sql("SELECT * FROM student") == [{"id": 1, "name": "a", "note": None}]
+    again.close()
+
+
 def test_a_process_that_dies_without_closing_loses_no_commit(tmp_path):
     # Every commit is in the log when it returns: a writer that exits without close() or
     # save() (os._exit skips every cleanup) leaves a database that opens with all of it.

@@ -104,8 +104,18 @@ class Database:
         self._native.load()
 
     def refresh(self) -> None:
-        """For ``read_only=True``: reads the writer's newer commits."""
-        self._native.refresh()
+        """For ``read_only=True``: reads the writer's newer commits. A table another
+        process migrated since this database read it (its columns changed) raises
+        ``tabula.SchemaMismatch``: ``close()`` this database, then open it again."""
+        try:
+            self._native.refresh()
+        except _errors.SchemaMismatch as e:
+            # Opening the directory again while this one is open returns this one.
+            if e.args and "open the database again" in str(e.args[0]):
+                e.args = (f"{e.args[0]} (in Python: close() this Database first, since "
+                          "opening a directory this process has open returns the same "
+                          "Database)",) + e.args[1:]
+            raise
 
     def close(self) -> None:
         """Closes the database: a last checkpoint, then the directory is free for others.
