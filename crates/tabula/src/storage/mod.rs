@@ -100,13 +100,17 @@ pub(crate) struct Storage {
     pub(crate) needs_checkpoint: bool,
 }
 
+/// Why a read-only open could not read a snapshot: the kind of the error (a missing file
+/// is damage the first load reports as such) and its text.
+pub(crate) type SnapshotError = (std::io::ErrorKind, String);
+
 /// What a read-only open read, beyond the tables: see [`Storage::image`].
 #[derive(Debug, Default)]
 pub(crate) struct ReadOnlyImage {
     /// Each table's snapshot bytes, or why they could not be read (reported by the table's
     /// first load, as a writable open would; the other tables open). Dropped once the table
     /// is loaded ([`Storage::loaded`]).
-    pub(crate) snapshots: HashMap<String, std::result::Result<Arc<Vec<u8>>, String>>,
+    pub(crate) snapshots: HashMap<String, std::result::Result<Arc<Vec<u8>>, SnapshotError>>,
     /// Bytes of the log up to its last complete record, and how many records it held.
     pub(crate) log_bytes: u64,
     pub(crate) log_records: u64,
@@ -176,7 +180,7 @@ impl Storage {
         let image = self.image.lock().unwrap_or_else(PoisonError::into_inner);
         match image.snapshots.get(table) {
             Some(Ok(bytes)) => Ok(bytes.clone()),
-            Some(Err(reason)) => Err(std::io::Error::other(reason.clone())),
+            Some(Err((kind, reason))) => Err(std::io::Error::new(*kind, reason.clone())),
             None => Err(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 "no snapshot was read for this table when the database was opened",
@@ -258,7 +262,16 @@ impl Storage {
         let path = self.layout.records(&schema.table);
         let bytes = self
             .snapshot_bytes(&schema.table, &path)
-            .map_err(|e| Error::io(&path, e))?;
+            .map_err(|e| match e.kind() {
+                // Damage as much as a bad checksum: the manifest lists rows the directory
+                // no longer has (verify and repair say the same).
+                std::io::ErrorKind::NotFound => Error::corrupt(
+                    &path,
+                    0,
+                    format!("missing; the manifest lists {} rows", entry.rows),
+                ),
+                _ => Error::io(&path, e),
+            })?;
         let crc = crc_hex(&bytes);
         if crc != entry.snapshot_crc32c || bytes.len() as u64 != entry.snapshot_bytes {
             return Err(Error::corrupt(

@@ -267,7 +267,7 @@ fn read_consistent_point(
                     first.get_or_insert(Ok(bytes));
                 }
                 Err(e) if p == &path => {
-                    first.get_or_insert(Err(e.to_string()));
+                    first.get_or_insert(Err((e.kind(), e.to_string())));
                 }
                 _ => {}
             }
@@ -283,7 +283,7 @@ fn read_consistent_point(
             // Damage, left for the table's first load to report (or salvage), as a
             // writable open would: the other tables open.
             (None, Some(first)) => first.map(Arc::new),
-            (None, None) => Err("missing".to_owned()),
+            (None, None) => Err((std::io::ErrorKind::NotFound, "missing".to_owned())),
         };
         image.snapshots.insert(name.clone(), snapshot);
     }

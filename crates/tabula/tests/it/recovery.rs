@@ -207,3 +207,37 @@ fn verify_accepts_empty_tables_and_reports_empty_lines_as_loading_does() {
     let db = Database::open(&path).unwrap();
     assert!(matches!(db.table::<Student>(), Err(Error::Corrupt { .. })));
 }
+
+/// A snapshot the manifest lists but the directory lost is damage, as a bad checksum is:
+/// `Error::Corrupt` naming the file and the rows it held (which points the CLI's user at
+/// `repair`), from a writable open and a read-only one alike, not a bare I/O error.
+#[test]
+fn a_missing_snapshot_is_corrupt_not_a_bare_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    db.sql(
+        "CREATE TABLE b (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO b (v) VALUES ('x'), ('y')",
+    )
+    .unwrap();
+    db.close().unwrap();
+    fs::remove_file(path.join("data/b.records")).unwrap();
+    for read_only in [false, true] {
+        let db = if read_only {
+            Database::open_read_only(&path)
+        } else {
+            Database::open(&path)
+        }
+        .unwrap();
+        match db.sql("SELECT count(*) FROM b") {
+            Err(Error::Corrupt { file, line, reason }) => {
+                assert!(file.ends_with("data/b.records"), "{}", file.display());
+                assert_eq!(
+                    (line, reason.as_str()),
+                    (0, "missing; the manifest lists 2 rows")
+                );
+            }
+            other => panic!("read-only {read_only}: {other:?}"),
+        }
+    }
+}
