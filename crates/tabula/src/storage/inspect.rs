@@ -307,6 +307,8 @@ enum Origin {
     Snapshot(u64),
     /// This line of the log.
     Log(u64),
+    /// This line (second) of the archived log segment named for this LSN (first).
+    Archived(u64, u64),
 }
 
 /// What reading a directory found.
@@ -681,13 +683,27 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         state.next_key = state.next_key.max(entry.next_key);
         if !snapshots.contains_key(name) {
             state.expected = Some(entry.rows);
-            state.missing = entry.rows;
             let path = layout.records(name);
-            out.problem(
-                &path,
-                0,
-                format!("missing; the manifest lists {} rows", entry.rows),
-            );
+            let listed = format!("missing; the manifest lists {} rows", entry.rows);
+            match rows_from_archives(fs, &layout, entry, manifest_lsn, state) {
+                Ok(rebuilt) => out.problem(
+                    &path,
+                    0,
+                    format!(
+                        "{listed}, which repair rebuilds from the archived log segments: \
+                         {rebuilt}"
+                    ),
+                ),
+                Err(why) => {
+                    state.missing = entry.rows;
+                    let reason = if entry.rows == 0 {
+                        listed
+                    } else {
+                        format!("{listed} (the archived log segments cannot rebuild them: {why})")
+                    };
+                    out.problem(&path, 0, reason);
+                }
+            }
         }
     }
 
@@ -952,6 +968,106 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     Ok(out)
 }
 
+/// The rows of a table whose snapshot is gone, replayed from the archived log segments into
+/// `state` (which holds none yet) when they can be vouched for: every record from the
+/// table's creation (`entry.created_lsn`) to the checkpoint (`manifest_lsn`) is there and
+/// reads, the table has not migrated since (records before a migration are in its old
+/// schema), and they give as many rows as the manifest counts. They are then the rows the
+/// checkpoint wrote. Returns what was replayed, or why nothing could be.
+fn rows_from_archives(
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    entry: &TableEntry,
+    manifest_lsn: u64,
+    state: &mut TableState,
+) -> std::result::Result<String, String> {
+    if !state.migrations.is_empty() {
+        return Err("the table migrated since it was created".into());
+    }
+    if entry.created_lsn == 0 {
+        return Err("the manifest does not say when the table was created".into());
+    }
+    let name = state.schema.table.clone();
+    let mut segments: Vec<(u64, PathBuf)> = fs
+        .list(&layout.wal_dir())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| Layout::archived_lsn(&p).map(|lsn| (lsn, p)))
+        .filter(|(lsn, _)| *lsn <= MAX_LSN && *lsn >= entry.created_lsn)
+        .collect();
+    segments.sort();
+    let mut replay = TableState::new(state.schema.clone(), state.source, Vec::new());
+    // The LSN the next record must have: every one is needed, since any may write the
+    // table.
+    let mut next = entry.created_lsn;
+    let mut first_file = None;
+    'segments: for (segment, path) in &segments {
+        let bytes = fs
+            .read(path)
+            .map_err(|e| format!("{} cannot be read: {e}", path.display()))?;
+        for l in lines(&bytes, 0) {
+            let rec = l
+                .parsed
+                .map_err(|reason| format!("{}:{}: {reason}", path.display(), l.no))?;
+            if rec.lsn < next {
+                continue;
+            }
+            if rec.lsn > manifest_lsn {
+                break 'segments;
+            }
+            if rec.lsn > next {
+                return Err(format!("no archived segment holds LSN {next}"));
+            }
+            first_file.get_or_insert_with(|| path.clone());
+            next += 1;
+            for ops in rec.tables.iter().filter(|ops| ops.table == name) {
+                let changes =
+                    decode_ops(path, l.no, &replay.schema, ops).map_err(|e| e.to_string())?;
+                if let Some(k) = ops.next_key {
+                    replay.next_key = replay.next_key.max(k);
+                }
+                for key in &changes.deletes {
+                    replay.delete(key);
+                }
+                for values in &changes.puts {
+                    let key = replay.key_of(values);
+                    replay.delete(&key);
+                }
+                for values in changes.puts {
+                    replay
+                        .put(values, false, Origin::Archived(*segment, l.no))
+                        .map_err(|reason| format!("{}:{}: {reason}", path.display(), l.no))?;
+                }
+            }
+        }
+    }
+    if next <= manifest_lsn {
+        return Err(format!(
+            "no archived segment holds LSN {next} (the checkpoint's is {manifest_lsn})"
+        ));
+    }
+    if replay.len() != entry.rows {
+        return Err(format!(
+            "they give {} rows, not the manifest's {}",
+            replay.len(),
+            entry.rows
+        ));
+    }
+    let rebuilt = format!(
+        "{} rows, from every record since the table's creation (LSN {}{}) to the \
+         checkpoint (LSN {manifest_lsn})",
+        replay.len(),
+        entry.created_lsn,
+        first_file.map_or(String::new(), |f| format!(", in {}", f.display()))
+    );
+    replay.created_lsn = state.created_lsn;
+    replay.next_key = replay.next_key.max(state.next_key);
+    replay.expected = state.expected;
+    replay.read = replay.len();
+    *state = replay;
+    Ok(rebuilt)
+}
+
 /// The tables a sound manifest lists that have no usable schema (their file damaged or
 /// gone, and their creation not in the live log), or whose schema file is not the one the
 /// manifest names (`disagreeing`): the table's creation in the archived log segments, when
@@ -1084,6 +1200,7 @@ fn check_foreign_keys(out: &mut Inspection, layout: &Layout) {
                 let (file, line) = match origin {
                     Origin::Snapshot(line) => (layout.records(&name), line),
                     Origin::Log(line) => (layout.wal(), line),
+                    Origin::Archived(lsn, line) => (layout.archived_wal(lsn), line),
                 };
                 state.dropped.push(DroppedRow {
                     file: file.clone(),
