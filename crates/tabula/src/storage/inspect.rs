@@ -438,7 +438,10 @@ pub(crate) fn committed_schema(
     }
     let staged = Layout::tmp(path);
     match fs.read(&staged) {
-        Ok(b) if fs.exists(&staged) && crc_hex(&b) == entry.schema_crc32c => b,
+        Ok(b) if crc_hex(&b) == entry.schema_crc32c => b,
+        // Renamed into place since the first read, perhaps (an open finishing the
+        // migration): the file as it is now.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs.read(path).unwrap_or(bytes),
         _ => bytes,
     }
 }

@@ -181,8 +181,9 @@ impl Storage {
         match image.snapshots.get(table) {
             Some(Ok(bytes)) => Ok(bytes.clone()),
             Some(Err((kind, reason))) => Err(std::io::Error::new(*kind, reason.clone())),
-            None => Err(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
+            // Not `NotFound`, which a first load reports as a snapshot gone from the
+            // directory: these bytes were dropped (a load whose state was thrown away).
+            None => Err(std::io::Error::other(
                 "no snapshot was read for this table when the database was opened",
             )),
         }
