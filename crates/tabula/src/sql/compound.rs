@@ -49,9 +49,9 @@ pub(crate) struct CteRows {
 ///
 /// Each is computed the first time it is named (as SQLite computes a common table
 /// expression only where it is read): one that is never named never runs, and one may name
-/// another written after it. Inside its own body (or a cycle of them) a name is the table
-/// of that name, since tabula runs no recursive query. An error of a computation is kept
-/// for [`Ctes::checked`], the name looking unknown meanwhile.
+/// another written after it. Named inside its own body, or in a cycle of them, it is an
+/// error ("circular reference", as SQLite says: tabula runs no recursive query). An error
+/// of a computation is kept for [`Ctes::checked`], the name looking unknown meanwhile.
 struct Ctes<'a, 't, 'db> {
     defs: &'a [CteDef],
     computed: Vec<OnceCell<CteRows>>,
@@ -107,7 +107,22 @@ impl<'a, 't, 'db> Ctes<'a, 't, 'db> {
         if let Some(c) = self.computed[i].get() {
             return Some(c);
         }
-        if self.computing.borrow()[i] || self.failed.borrow().is_some() {
+        if self.failed.borrow().is_some() {
+            return None;
+        }
+        if self.computing.borrow()[i] {
+            // Named inside its own body, or in a cycle of them: a recursive query, which
+            // tabula does not run (SQLite's words).
+            let def = &self.defs[i];
+            self.failed.borrow_mut().get_or_insert_with(|| {
+                sql_error(
+                    def.alias.name.span,
+                    format!(
+                        "circular reference: {} (WITH RECURSIVE is not supported)",
+                        def.alias.name.value
+                    ),
+                )
+            });
             return None;
         }
         self.computing.borrow_mut()[i] = true;
@@ -218,8 +233,9 @@ pub(crate) fn cte_named<'o>(t: &TableFactor, outer: Outer<'o>) -> Option<&'o Cte
     }
 }
 
-/// What a query with `WITH` shows for `EXPLAIN`: each common table expression with its
-/// own plan (indented), then the query's, which `explain_body` gives in their scope.
+/// What a query with `WITH` shows for `EXPLAIN`: each common table expression the query
+/// names with its own plan (indented; one never named is said so, and not run, as the
+/// query would not run it), then the query's, which `explain_body` gives in their scope.
 pub(crate) fn explain_with(
     target: Target<'_, '_>,
     with: &With,
@@ -229,30 +245,24 @@ pub(crate) fn explain_with(
 ) -> Result<Vec<String>> {
     let ctes = Ctes::new(target, with, params, outer)?;
     let env = Some((&ctes as &dyn Scope, &[][..]));
+    // The query first: it computes the ones it names.
+    let body = ctes.checked(explain_body(env))?;
     let mut out = Vec::new();
     for (i, def) in with.cte_tables.iter().enumerate() {
-        let plan = ctes.checked(select::explain_in(target, &def.query, params, env))?;
-        let n = match ctes.get(i) {
-            Some(c) => c.rows.len(),
-            None => return Err(ctes.checked(Ok(())).err().unwrap_or_else(|| unknown(def))),
+        let name = &def.alias.name.value;
+        let Some(computed) = ctes.computed[i].get() else {
+            out.push(format!("WITH {name}: never named, not run"));
+            continue;
         };
         out.push(format!(
-            "WITH {} (run once, {}):",
-            def.alias.name.value,
-            count(n, "row")
+            "WITH {name} (run once, {}):",
+            count(computed.rows.len(), "row")
         ));
+        let plan = ctes.checked(select::explain_in(target, &def.query, params, env))?;
         out.extend(plan.into_iter().map(|l| format!("  {l}")));
     }
-    out.extend(ctes.checked(explain_body(env))?);
+    out.extend(body);
     Ok(out)
-}
-
-/// The error for a common table expression that names itself alone (nothing to compute).
-fn unknown(def: &CteDef) -> Error {
-    sql_error(
-        def.alias.name.span,
-        format!("{} could not be computed", def.alias.name.value),
-    )
 }
 
 /// `n` things, singular or plural.
@@ -344,13 +354,72 @@ fn refuse_clauses(q: &Query) -> Result<()> {
     Ok(())
 }
 
+/// SQLite's limit on the members of one set operation (`SQLITE_MAX_COMPOUND_SELECT`): more
+/// is refused, as there ("too many terms in compound SELECT").
+const MAX_MEMBERS: usize = 500;
+
+/// The members of a set operation down its left side, first to last: the first, then each
+/// operator with the member after it (and the whole it makes, for messages). sqlparser
+/// builds `a op b op c` as `(a op b) op c`, as deep as there are members: walking it in a
+/// loop keeps the stack flat (a right side is a `SELECT`, or a group nested only as deep as
+/// the text writes it: `INTERSECT` binding tighter, or parentheses).
+fn chain(body: &SetExpr) -> Result<(&SetExpr, Vec<Step<'_>>)> {
+    let mut rest = Vec::new();
+    let mut first = body;
+    while let SetExpr::SetOperation {
+        op,
+        set_quantifier,
+        left,
+        right,
+    } = first
+    {
+        let all = match set_quantifier {
+            SetQuantifier::All => true,
+            SetQuantifier::Distinct | SetQuantifier::None => false,
+            _ => return Err(unsupported(format!("{op} BY NAME"))),
+        };
+        match op {
+            SetOperator::Minus => return Err(unsupported("MINUS (write EXCEPT)")),
+            SetOperator::Intersect | SetOperator::Except if all => {
+                return Err(unsupported(format!("{op} ALL (SQLite has {op} alone)")))
+            }
+            _ => {}
+        }
+        if rest.len() + 2 > MAX_MEMBERS {
+            return Err(sql_error(
+                body.span(),
+                format!("too many members in a set operation (SQLite's limit is {MAX_MEMBERS})"),
+            ));
+        }
+        rest.push(Step {
+            whole: first,
+            op: *op,
+            all,
+            right: right.as_ref(),
+        });
+        first = left;
+    }
+    rest.reverse();
+    Ok((first, rest))
+}
+
+/// An operator of a set operation with the member after it, and the whole they end.
+struct Step<'b> {
+    whole: &'b SetExpr,
+    op: SetOperator,
+    /// `ALL`.
+    all: bool,
+    right: &'b SetExpr,
+}
+
 /// Runs a member of a set operation: a `SELECT`, a parenthesised query (with its own
-/// `ORDER BY` and `LIMIT`, as PostgreSQL allows), or a set operation of members.
+/// `ORDER BY` and `LIMIT`, as PostgreSQL allows), or a set operation of members, combined
+/// from the left.
 fn member(
     target: Target<'_, '_>,
     body: &SetExpr,
     params: &[Value],
-    outer: Option<(&dyn Scope, &[Value])>,
+    outer: Outer<'_>,
     binding: bool,
 ) -> Result<Member> {
     let run = |q: &Query| -> Result<Member> {
@@ -364,46 +433,41 @@ fn member(
             rows: r.rows,
         })
     };
-    match body {
-        SetExpr::SetOperation {
-            op,
-            set_quantifier,
-            left,
-            right,
-        } => {
-            let all = match set_quantifier {
-                SetQuantifier::All => true,
-                SetQuantifier::Distinct | SetQuantifier::None => false,
-                _ => return Err(unsupported(format!("{op} BY NAME"))),
-            };
-            match op {
-                SetOperator::Minus => return Err(unsupported("MINUS (write EXCEPT)")),
-                SetOperator::Intersect | SetOperator::Except if all => {
-                    return Err(unsupported(format!("{op} ALL (SQLite has {op} alone)")))
-                }
-                _ => {}
-            }
-            let l = member(target, left, params, outer, binding)?;
-            let r = member(target, right, params, outer, binding)?;
-            if l.columns.len() != r.columns.len() {
-                return Err(sql_error(
-                    body.span(),
-                    format!(
-                        "the queries of a {op} give {} and {} columns: they must give as many",
-                        l.columns.len(),
-                        r.columns.len()
-                    ),
-                ));
-            }
-            Ok(Member {
-                columns: l.columns,
-                rows: combine(*op, all, l.rows, r.rows),
-            })
+    let (first, rest) = chain(body)?;
+    let Member { columns, rows } = match first {
+        SetExpr::Select(_) => run(&alone(first))?,
+        SetExpr::Query(q) => run(q)?,
+        other => return Err(select::unsupported_body(other)),
+    };
+    let mut combined = Combined::new(rows);
+    for Step {
+        whole,
+        op,
+        all,
+        right,
+    } in rest
+    {
+        let r = match right {
+            SetExpr::Select(_) => run(&alone(right))?,
+            SetExpr::Query(q) => run(q)?,
+            right => member(target, right, params, outer, binding)?,
+        };
+        if r.columns.len() != columns.len() {
+            return Err(sql_error(
+                whole.span(),
+                format!(
+                    "the queries of a {op} give {} and {} columns: they must give as many",
+                    columns.len(),
+                    r.columns.len()
+                ),
+            ));
         }
-        SetExpr::Select(_) => run(&alone(body)),
-        SetExpr::Query(q) => run(q),
-        other => Err(select::unsupported_body(other)),
+        combined.apply(op, all, r.rows);
     }
+    Ok(Member {
+        columns,
+        rows: combined.into_rows(),
+    })
 }
 
 /// A row as a key: rows SQL calls equal (nulls equal to nulls, as `DISTINCT` has it)
@@ -412,47 +476,103 @@ fn key(row: &[Value]) -> Vec<GroupKey> {
     row.iter().map(GroupKey::of).collect()
 }
 
-/// One row of each key, where the key first comes, holding the values of its last row (an
-/// integer and the same float are one key: `SELECT 1 UNION SELECT 1.0` is 1.0, as SQLite,
-/// whose index of the rows keeps the last one written).
-fn distinct(rows: impl IntoIterator<Item = Vec<Value>>) -> Vec<Vec<Value>> {
-    let mut at: HashMap<Vec<GroupKey>, usize> = HashMap::new();
-    let mut out: Vec<Vec<Value>> = Vec::new();
-    for row in rows {
-        match at.entry(key(&row)) {
-            Entry::Occupied(e) => out[*e.get()] = row,
-            Entry::Vacant(e) => {
-                e.insert(out.len());
-                out.push(row);
+/// The rows of a set operation so far, combined with each member in turn. Rows a later
+/// member removes are left as holes, and the index of the distinct rows is kept from one
+/// member to the next: a chain of `UNION`s or `EXCEPT`s costs each member's rows, not the
+/// rows so far again.
+struct Combined {
+    rows: Holes,
+    /// Where each key's row is, while the rows are distinct (`None` after `UNION ALL`,
+    /// and before the first member that needs them distinct).
+    index: Option<Index>,
+}
+
+/// Rows, with holes where rows were removed.
+type Holes = Vec<Option<Vec<Value>>>;
+
+/// Where the row of each key is, in [`Holes`].
+type Index = HashMap<Vec<GroupKey>, usize>;
+
+impl Combined {
+    fn new(rows: Vec<Vec<Value>>) -> Combined {
+        Combined {
+            rows: rows.into_iter().map(Some).collect(),
+            index: None,
+        }
+    }
+
+    /// The rows made distinct (one row of each key, where the key first comes, holding the
+    /// values of its last row: an integer and the same float are one key, and `SELECT 1
+    /// UNION SELECT 1.0` is 1.0, as SQLite, whose index of the rows keeps the last one
+    /// written), with their index.
+    fn distinct(&mut self) -> (&mut Holes, &mut Index) {
+        let index = match self.index.take() {
+            Some(index) => index,
+            None => {
+                let mut at: HashMap<Vec<GroupKey>, usize> = HashMap::new();
+                let mut out: Vec<Option<Vec<Value>>> = Vec::new();
+                for row in std::mem::take(&mut self.rows).into_iter().flatten() {
+                    match at.entry(key(&row)) {
+                        Entry::Occupied(e) => out[*e.get()] = Some(row),
+                        Entry::Vacant(e) => {
+                            e.insert(out.len());
+                            out.push(Some(row));
+                        }
+                    }
+                }
+                self.rows = out;
+                at
+            }
+        };
+        let index = self.index.insert(index);
+        (&mut self.rows, index)
+    }
+
+    /// Combines the rows so far with a member's: `UNION ALL` both, one after the other;
+    /// `UNION` the distinct rows of both; `INTERSECT` the distinct rows so far that `right`
+    /// has, `EXCEPT` those it has not.
+    fn apply(&mut self, op: SetOperator, all: bool, right: Vec<Vec<Value>>) {
+        match op {
+            SetOperator::Union if all => {
+                self.rows.extend(right.into_iter().map(Some));
+                self.index = None;
+            }
+            SetOperator::Union => {
+                let (rows, index) = self.distinct();
+                for row in right {
+                    match index.entry(key(&row)) {
+                        Entry::Occupied(e) => rows[*e.get()] = Some(row),
+                        Entry::Vacant(e) => {
+                            e.insert(rows.len());
+                            rows.push(Some(row));
+                        }
+                    }
+                }
+            }
+            SetOperator::Except => {
+                let (rows, index) = self.distinct();
+                for row in &right {
+                    if let Some(i) = index.remove(&key(row)) {
+                        rows[i] = None;
+                    }
+                }
+            }
+            _ => {
+                let (rows, index) = self.distinct();
+                let other: HashSet<Vec<GroupKey>> = right.iter().map(|r| key(r)).collect();
+                index.retain(|k, &mut i| {
+                    let kept = other.contains(k);
+                    if !kept {
+                        rows[i] = None;
+                    }
+                    kept
+                });
             }
         }
     }
-    out
-}
 
-/// The rows of `left op right`: `UNION ALL` both, one after the other; `UNION` the
-/// distinct rows of both, `INTERSECT` the distinct rows of `left` that `right` has,
-/// `EXCEPT` those it has not (each with the values of its last row in `left`).
-fn combine(
-    op: SetOperator,
-    all: bool,
-    mut left: Vec<Vec<Value>>,
-    right: Vec<Vec<Value>>,
-) -> Vec<Vec<Value>> {
-    match op {
-        SetOperator::Union if all => {
-            left.extend(right);
-            left
-        }
-        SetOperator::Union => distinct(left.into_iter().chain(right)),
-        _ => {
-            let other: HashSet<Vec<GroupKey>> = right.iter().map(|r| key(r)).collect();
-            let wanted = op == SetOperator::Intersect;
-            distinct(left)
-                .into_iter()
-                .filter(|r| other.contains(&key(r)) == wanted)
-                .collect()
-        }
+    fn into_rows(self) -> Vec<Vec<Value>> {
+        self.rows.into_iter().flatten().collect()
     }
 }
 
@@ -587,14 +707,17 @@ fn reads(s: &Select, t: &str) -> bool {
 
 /// The `SELECT`s of a set operation, from the left.
 fn members_of<'b>(body: &'b SetExpr, out: &mut Vec<&'b Select>) {
-    match body {
-        SetExpr::Select(s) => out.push(s),
-        SetExpr::SetOperation { left, right, .. } => {
-            members_of(left, out);
-            members_of(right, out);
+    let mut todo = vec![body];
+    while let Some(b) = todo.pop() {
+        match b {
+            SetExpr::Select(s) => out.push(s),
+            SetExpr::SetOperation { left, right, .. } => {
+                todo.push(right);
+                todo.push(left);
+            }
+            SetExpr::Query(q) => todo.push(&q.body),
+            _ => {}
         }
-        SetExpr::Query(q) => members_of(&q.body, out),
-        _ => {}
     }
 }
 
@@ -621,47 +744,37 @@ pub(crate) fn explain_set(
 }
 
 /// Adds the plans of `body`'s members to `out`, each under its number (`n` counts them),
-/// and returns how
-/// they combine (`1 UNION (2 INTERSECT 3)`).
+/// and returns how they combine (`1 UNION (2 INTERSECT 3)`).
 fn plans(
     target: Target<'_, '_>,
     body: &SetExpr,
     params: &[Value],
-    outer: Option<(&dyn Scope, &[Value])>,
+    outer: Outer<'_>,
     n: &mut usize,
     out: &mut Vec<String>,
 ) -> Result<String> {
-    let leaf = |q: &Query, n: &mut usize, out: &mut Vec<String>| -> Result<String> {
+    let plan = |side: &SetExpr, n: &mut usize, out: &mut Vec<String>| -> Result<String> {
+        let q = match side {
+            SetExpr::Select(_) => alone(side),
+            SetExpr::Query(q) => q.as_ref().clone(),
+            SetExpr::SetOperation { .. } => {
+                return Ok(format!("({})", plans(target, side, params, outer, n, out)?))
+            }
+            other => return Err(select::unsupported_body(other)),
+        };
         *n += 1;
-        let lines = select::explain_in(target, q, params, outer)?;
+        let lines = select::explain_in(target, &q, params, outer)?;
         out.push(format!("query {n}:"));
         out.extend(lines.into_iter().map(|l| format!("  {l}")));
         Ok(n.to_string())
     };
-    match body {
-        SetExpr::SetOperation {
-            op,
-            set_quantifier,
-            left,
-            right,
-        } => {
-            let l = plans(target, left, params, outer, n, out)?;
-            let r = plans(target, right, params, outer, n, out)?;
-            let all = if matches!(set_quantifier, SetQuantifier::All) {
-                " ALL"
-            } else {
-                ""
-            };
-            let wrap = |s: String, side: &SetExpr| match side {
-                SetExpr::SetOperation { .. } => format!("({s})"),
-                _ => s,
-            };
-            Ok(format!("{} {op}{all} {}", wrap(l, left), wrap(r, right)))
-        }
-        SetExpr::Select(_) => leaf(&alone(body), n, out),
-        SetExpr::Query(q) => leaf(q, n, out),
-        other => Err(select::unsupported_body(other)),
+    let (first, rest) = chain(body)?;
+    let mut how = plan(first, n, out)?;
+    for step in rest {
+        let all = if step.all { " ALL" } else { "" };
+        how = format!("{how} {}{all} {}", step.op, plan(step.right, n, out)?);
     }
+    Ok(how)
 }
 
 /// A member `SELECT` as a query of its own (no `ORDER BY` or window: the set operation's

@@ -103,10 +103,10 @@ pub(crate) fn dump(engine: &Engine, dialect: Dialect, out: &mut dyn Write) -> Re
     };
     writeln!(
         w.buf,
-        "-- tabula dump, {dialect} dialect: {} tables.\n\
+        "-- tabula dump, {dialect} dialect: {}.\n\
          -- Load it with `tabula sql DIR < FILE`, or {}.\n\
          BEGIN;",
-        tables.len(),
+        super::compound::count(tables.len(), "table"),
         match dialect {
             Dialect::Sqlite => "`sqlite3 FILE.db < FILE`",
             Dialect::Postgres => "`psql -v ON_ERROR_STOP=1 -f FILE`",

@@ -549,14 +549,17 @@ fn names_outer(e: &Error, outer: &dyn Scope) -> bool {
 /// rows (SQLite refuses it when preparing the statement).
 fn check_one_column(q: &sqlparser::ast::Query, span: Span) -> Result<()> {
     use sqlparser::ast::SetExpr;
-    fn width_above_one(body: &SetExpr) -> bool {
-        match body {
-            // Each item is at least one column (a table has at least one).
-            SetExpr::Select(s) => s.projection.len() > 1,
-            SetExpr::Query(q) => width_above_one(&q.body),
-            SetExpr::SetOperation { left, .. } => width_above_one(left),
-            SetExpr::Values(v) => v.rows.first().is_some_and(|r| r.len() > 1),
-            _ => false,
+    fn width_above_one(mut body: &SetExpr) -> bool {
+        // Down the left of a set operation in a loop: it is as deep as it has members.
+        loop {
+            match body {
+                // Each item is at least one column (a table has at least one).
+                SetExpr::Select(s) => return s.projection.len() > 1,
+                SetExpr::Query(q) => body = &q.body,
+                SetExpr::SetOperation { left, .. } => body = left,
+                SetExpr::Values(v) => return v.rows.first().is_some_and(|r| r.len() > 1),
+                _ => return false,
+            }
         }
     }
     if width_above_one(&q.body) {
@@ -708,6 +711,7 @@ fn function(f: &Function, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
     if f.over.is_some() {
         return Err(unsupported("window functions"));
     }
+    refuse_aggregate_clauses(f, &name)?;
     let args: Vec<&Expr> = match &f.args {
         FunctionArguments::None => Vec::new(),
         FunctionArguments::List(list) => list
@@ -750,6 +754,28 @@ fn function(f: &Function, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
     ))
 }
 
+/// `Err` for an aggregate's clauses on a function that is none (`FILTER (WHERE …)`,
+/// `DISTINCT`, `ORDER BY` or `WITHIN GROUP`), which SQLite refuses rather than ignores.
+fn refuse_aggregate_clauses(f: &Function, name: &str) -> Result<()> {
+    use sqlparser::ast::Spanned;
+    let in_list = match &f.args {
+        FunctionArguments::List(list) => {
+            list.duplicate_treatment.is_some() || !list.clauses.is_empty()
+        }
+        _ => false,
+    };
+    if f.filter.is_some() || in_list || !f.within_group.is_empty() || f.null_treatment.is_some() {
+        return Err(sql_error(
+            f.span(),
+            format!(
+                "{name}() is no aggregate: FILTER, DISTINCT, ORDER BY and WITHIN GROUP \
+                 belong to aggregates"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// How many arguments a call is given (`*` counting as one).
 fn arg_count(f: &Function) -> usize {
     match &f.args {
@@ -765,6 +791,7 @@ fn iif(f: &Function, scope: &dyn Scope, params: &mut Params<'_>) -> Result<Scala
     if f.over.is_some() {
         return Err(unsupported("window functions"));
     }
+    refuse_aggregate_clauses(f, "iif")?;
     let args: Vec<&Expr> = match &f.args {
         FunctionArguments::List(list) => list
             .args

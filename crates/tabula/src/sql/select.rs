@@ -2454,8 +2454,22 @@ pub(crate) fn window(q: &Query, params: &[Value]) -> Result<(Option<usize>, usiz
     let number = |e: &Expr| -> Result<i64> {
         let mut p = Params::default();
         let v = scalar::compile(e, &Tables::default(), &mut p)?.eval(&[], params)?;
-        v.as_i64()
-            .ok_or_else(|| sql_error(e.span(), format!("LIMIT and OFFSET take integers, not {v}")))
+        // As SQLite: any value that is an integer without loss (`2.0`, `'2'`, `1e3`, TRUE).
+        let whole =
+            |f: f64| (f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f)).then_some(f as i64);
+        let n = match &v {
+            Value::Int(i) => Some(*i),
+            Value::Bool(b) => Some(i64::from(*b)),
+            Value::Float(f) => whole(*f),
+            Value::Text(t) => {
+                let t = t.trim();
+                t.parse::<i64>()
+                    .ok()
+                    .or_else(|| t.parse::<f64>().ok().and_then(whole))
+            }
+            _ => None,
+        };
+        n.ok_or_else(|| sql_error(e.span(), format!("LIMIT and OFFSET take integers, not {v}")))
     };
     let limit = limit.map(number).transpose()?;
     let offset = offset.map(number).transpose()?.unwrap_or(0);

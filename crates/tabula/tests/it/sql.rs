@@ -1990,6 +1990,52 @@ fn an_update_keeps_the_indexes_over_the_columns_it_sets_right() {
     );
 }
 
+/// A set operation of up to 500 members (SQLite's limit) runs, each member's rows
+/// combined once (a chain of `UNION`s or `EXCEPT`s does not go over the rows so far again);
+/// one more is refused by name. Each runs in a thread of 2 MiB, a library caller's usual
+/// stack: the members are walked in a loop, not a recursion as deep as they are many.
+#[test]
+fn a_set_operation_of_500_members_runs_and_501_are_refused() {
+    let chain = |n: usize, op: &str| {
+        (1..=n)
+            .map(|i| format!("SELECT {i} AS v"))
+            .collect::<Vec<_>>()
+            .join(&format!(" {op} "))
+    };
+    let db = Database::in_memory();
+    let run = |text: String| {
+        let db = db.clone();
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || db.sql(&text))
+            .unwrap()
+            .join()
+            .unwrap()
+    };
+    let sum = |op: &str| {
+        run(format!(
+            "SELECT sum(v), count(*) FROM ({}) AS t",
+            chain(500, op)
+        ))
+    };
+    for op in ["UNION", "UNION ALL"] {
+        assert_eq!(
+            sum(op).unwrap().rows,
+            [[Value::Int(125_250), Value::Int(500)]],
+            "{op}"
+        );
+    }
+    let r = run(format!("{} EXCEPT SELECT 1", chain(499, "UNION"))).unwrap();
+    assert_eq!(r.rows.len(), 498);
+    match run(chain(501, "UNION ALL")) {
+        Err(Error::Sql { reason, .. }) => assert_eq!(
+            reason,
+            "too many members in a set operation (SQLite's limit is 500)"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// A query that is neither a SELECT nor made of them is refused naming what it is.
 #[test]
 fn unsupported_query_shapes_are_named() {
