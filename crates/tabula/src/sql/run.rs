@@ -333,8 +333,17 @@ fn no_nan(params: &[Value]) -> std::borrow::Cow<'_, [Value]> {
 }
 
 /// Runs `text` inside `tx` (`tx.sql`): every statement is part of the transaction, so
-/// `BEGIN`, `COMMIT` and `ROLLBACK` are refused.
+/// `BEGIN`, `COMMIT` and `ROLLBACK` are refused. A text over [`cache::LONGEST`] runs as it
+/// is parsed, as `db.sql`'s does: a statement that does not parse, or that is `BEGIN`,
+/// `COMMIT` or `ROLLBACK`, is found when reached, and its error goes back to the closure
+/// (whose `Err` rolls the transaction back, the statements before it with it).
 fn run_in(tx: &Transaction<'_>, text: &str, params: &[Value]) -> Result<SqlResult> {
+    if text.len() > cache::LONGEST {
+        let stream = Stream::new(text)?;
+        check_params(stream.placeholders(), params)?;
+        let params = &*no_nan(params);
+        return run_in_statements(tx, Statements::Streamed(Box::new(stream)), params, None);
+    }
     run_in_parsed(tx, &*cache::parsed(text)?, params, None)
 }
 
@@ -344,26 +353,72 @@ pub(crate) fn run_in_parsed(
     tx: &Transaction<'_>,
     parsed: &Parsed,
     params: &[Value],
-    mut each: Option<Each<'_>>,
+    each: Option<Each<'_>>,
 ) -> Result<SqlResult> {
     parsed.refuse_transaction_control()?;
     parsed.check_params(params)?;
     let params = &*no_nan(params);
-    let statements = &parsed.statements;
+    run_in_statements(tx, Statements::Parsed { parsed, next: 0 }, params, each)
+}
+
+/// The statements of [`run_in`] and [`run_in_parsed`], one after the other, `params`
+/// checked already.
+fn run_in_statements(
+    tx: &Transaction<'_>,
+    mut statements: Statements<'_>,
+    params: &[Value],
+    mut each: Option<Each<'_>>,
+) -> Result<SqlResult> {
     let mut last = SqlResult::default();
-    for (i, s) in statements.iter().enumerate() {
-        let result = match (s, &mut each) {
-            (Statement::Query(q), Some(f)) if i + 1 == statements.len() && !alter::is_setval(q) => {
+    while let Some(next) = statements.next() {
+        let Next {
+            statement,
+            index: i,
+            start,
+        } = next?;
+        if is_transaction_control(&statement) {
+            // Only a streamed text gets here: one parsed whole was checked before it ran.
+            let (line, column) = start;
+            return Err(Error::Sql {
+                line,
+                column,
+                reason: refused_in_transaction(i + 1),
+            });
+        }
+        let alone_last = !statements.has_more();
+        let result = match (&*statement, &mut each) {
+            (Statement::Query(q), Some(f)) if alone_last && !alter::is_setval(q) => {
                 select::select_each(Target::Tx(tx), q, params, None, Some(&mut **f))
             }
-            _ => execute(Target::Tx(tx), s, params),
+            (s, _) => execute(Target::Tx(tx), s, params),
         };
-        last = result.map_err(|e| numbered(e, At::of(parsed, i, false), statements.len() > 1))?;
+        let at = At {
+            number: i + 1,
+            line: start.0,
+            in_transaction: false,
+        };
+        last = result.map_err(|e| numbered(e, at, i > 0 || !alone_last))?;
     }
     if let Some(f) = each {
         hand_out(f, &std::mem::take(&mut last.rows))?;
     }
     Ok(last)
+}
+
+/// `BEGIN`, `COMMIT` or `ROLLBACK`.
+fn is_transaction_control(s: &Statement) -> bool {
+    matches!(
+        s,
+        Statement::StartTransaction { .. } | Statement::Commit { .. } | Statement::Rollback { .. }
+    )
+}
+
+/// Why statement `number` of a text given to `tx.sql` is refused.
+fn refused_in_transaction(number: usize) -> String {
+    format!(
+        "statement {number}: inside db.transaction the closure's result commits or rolls \
+         back; BEGIN, COMMIT and ROLLBACK are refused"
+    )
 }
 
 /// Runs a read statement on one pinned version; again, if a table it read changed while
@@ -481,20 +536,8 @@ impl Parsed {
     /// `db.transaction` (checked before any statement of the text runs).
     pub(crate) fn refuse_transaction_control(&self) -> Result<()> {
         for (i, s) in self.statements.iter().enumerate() {
-            if matches!(
-                s,
-                Statement::StartTransaction { .. }
-                    | Statement::Commit { .. }
-                    | Statement::Rollback { .. }
-            ) {
-                return Err(self.error_at(
-                    i,
-                    format!(
-                        "statement {}: inside db.transaction the closure's result commits or \
-                         rolls back; BEGIN, COMMIT and ROLLBACK are refused",
-                        i + 1
-                    ),
-                ));
+            if is_transaction_control(s) {
+                return Err(self.error_at(i, refused_in_transaction(i + 1)));
             }
         }
         Ok(())
@@ -681,16 +724,6 @@ struct At {
     line: u64,
     /// Inside `BEGIN … COMMIT`.
     in_transaction: bool,
-}
-
-impl At {
-    fn of(parsed: &Parsed, i: usize, in_transaction: bool) -> At {
-        At {
-            number: i + 1,
-            line: parsed.start(i).0,
-            in_transaction,
-        }
-    }
 }
 
 /// Column names of one table (with its name or alias) to positions.

@@ -2067,6 +2067,43 @@ fn unsupported_query_shapes_are_named() {
     );
 }
 
+/// `tx.sql` runs a long text as it is parsed too: its statements in the transaction, the
+/// last one's rows returned, placeholders numbered across the text; a failing statement,
+/// or a `BEGIN` met on the way, names itself, and the closure's `Err` rolls all of it back.
+#[test]
+fn a_long_text_in_a_transaction_runs_as_it_is_parsed() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE s (id INTEGER PRIMARY KEY, v TEXT UNIQUE)")
+        .unwrap();
+    let filler = "-- a long script\n".repeat(300);
+    let mut script = filler.clone();
+    for i in 1..=100 {
+        script.push_str(&format!("INSERT INTO s (v) VALUES ('v{i}');\n"));
+    }
+    script.push_str("INSERT INTO s (v) VALUES (?);\nSELECT count(*), max(v) FROM s WHERE v <> ?");
+    assert!(script.len() > 4096);
+    let r = db
+        .transaction(|tx| tx.sql_with(&script, &[Value::from("last"), Value::from("v1")]))
+        .unwrap();
+    assert_eq!(r.rows, [[Value::Int(100), Value::from("v99")]]);
+    let count = |db: &Database| db.sql("SELECT count(*) FROM s").unwrap().rows[0][0].clone();
+    assert_eq!(count(&db), Value::Int(101));
+
+    for (bad, number, what) in [
+        ("INSERT INTO s (v) VALUES ('v1')", 2, "unique"),
+        ("COMMIT", 2, "BEGIN, COMMIT and ROLLBACK are refused"),
+    ] {
+        let text = format!("{filler}INSERT INTO s (v) VALUES ('new');\n{bad};\nSELECT 1");
+        let e = db.transaction(|tx| tx.sql(&text)).unwrap_err();
+        let said = e.to_string();
+        assert!(
+            said.contains(&format!("statement {number}")) && said.contains(what),
+            "{bad}: {said}"
+        );
+        assert_eq!(count(&db), Value::Int(101), "{bad}: rolled back");
+    }
+}
+
 /// A text longer than the cache keeps (a script, a dump) runs as it is parsed, a statement
 /// at a time, with the same rules: each statement commits on its own, a failure names its
 /// statement and line and leaves the ones before it committed, BEGIN … COMMIT is all or
