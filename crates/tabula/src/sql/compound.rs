@@ -51,12 +51,12 @@ pub(crate) struct CteRows {
 /// expression only where it is read): one that is never named never runs, and one may name
 /// another written after it. Named inside its own body, or in a cycle of them, it is an
 /// error ("circular reference", as SQLite says: tabula runs no recursive query). An error
-/// of a computation is kept for [`Ctes::checked`], the name looking unknown meanwhile.
+/// of a computation is the statement's, met as the name is resolved, before any row of
+/// the query is read.
 struct Ctes<'a, 't, 'db> {
     defs: &'a [CteDef],
     computed: Vec<OnceCell<CteRows>>,
     computing: RefCell<Vec<bool>>,
-    failed: RefCell<Option<Error>>,
     target: Target<'t, 'db>,
     params: &'a [Value],
     outer: Outer<'a>,
@@ -86,55 +86,35 @@ impl<'a, 't, 'db> Ctes<'a, 't, 'db> {
             defs,
             computed: defs.iter().map(|_| OnceCell::new()).collect(),
             computing: RefCell::new(vec![false; defs.len()]),
-            failed: RefCell::new(None),
             target,
             params,
             outer,
         })
     }
 
-    /// `r`, unless computing a common table expression failed meanwhile: that error
-    /// then (the query may have gone on with the name unknown, or naming a table).
-    fn checked<T>(&self, r: Result<T>) -> Result<T> {
-        match self.failed.borrow_mut().take() {
-            Some(e) => Err(e),
-            None => r,
-        }
-    }
-
-    /// The `i`-th common table expression, computed now if it was not.
-    fn get(&self, i: usize) -> Option<&CteRows> {
+    /// The `i`-th common table expression, computed now if it was not. Its errors are
+    /// the statement's, as the name is resolved: nothing of the query has run then.
+    fn get(&self, i: usize) -> Result<&CteRows> {
         if let Some(c) = self.computed[i].get() {
-            return Some(c);
-        }
-        if self.failed.borrow().is_some() {
-            return None;
+            return Ok(c);
         }
         if self.computing.borrow()[i] {
             // Named inside its own body, or in a cycle of them: a recursive query, which
             // tabula does not run (SQLite's words).
-            let def = &self.defs[i];
-            self.failed.borrow_mut().get_or_insert_with(|| {
-                sql_error(
-                    def.alias.name.span,
-                    format!(
-                        "circular reference: {} (WITH RECURSIVE is not supported)",
-                        def.alias.name.value
-                    ),
-                )
-            });
-            return None;
+            let name = &self.defs[i].alias.name;
+            return Err(sql_error(
+                name.span,
+                format!(
+                    "circular reference: {} (WITH RECURSIVE is not supported)",
+                    name.value
+                ),
+            ));
         }
         self.computing.borrow_mut()[i] = true;
         let r = compute(self.target, &self.defs[i], self.params, self);
         self.computing.borrow_mut()[i] = false;
-        match r {
-            Ok(c) => Some(self.computed[i].get_or_init(|| c)),
-            Err(e) => {
-                self.failed.borrow_mut().get_or_insert(e);
-                None
-            }
-        }
+        let computed = r?;
+        Ok(self.computed[i].get_or_init(|| computed))
     }
 }
 
@@ -151,10 +131,14 @@ impl Scope for Ctes<'_, '_, '_> {
         }
     }
 
-    fn cte(&self, name: &str) -> Option<&CteRows> {
-        match self.defs.iter().position(|d| d.alias.name.value == name) {
-            Some(i) => self.get(i),
-            None => self.outer?.0.cte(name),
+    fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
+        match (
+            self.defs.iter().position(|d| d.alias.name.value == name),
+            self.outer,
+        ) {
+            (Some(i), _) => self.get(i).map(Some),
+            (None, Some((outer, _))) => outer.cte(name),
+            (None, None) => Ok(None),
         }
     }
 }
@@ -216,20 +200,21 @@ pub(crate) fn with_ctes(
     bind_only: Option<&mut Bound>,
 ) -> Result<SqlResult> {
     let ctes = Ctes::new(target, with, params, outer)?;
-    let r = select::query_body(target, q, params, Some((&ctes, &[])), each, bind_only);
-    ctes.checked(r)
+    select::query_body(target, q, params, Some((&ctes, &[])), each, bind_only)
 }
 
 /// The common table expression a table of `FROM` names, if the query or one around it has
 /// one of that name (an unqualified name only: `main.t` is the stored table).
-pub(crate) fn cte_named<'o>(t: &TableFactor, outer: Outer<'o>) -> Option<&'o CteRows> {
-    let (scope, _) = outer?;
-    let TableFactor::Table { name, .. } = t else {
-        return None;
+pub(crate) fn cte_named<'o>(t: &TableFactor, outer: Outer<'o>) -> Result<Option<&'o CteRows>> {
+    let (Some((scope, _)), TableFactor::Table { name, .. }) = (outer, t) else {
+        return Ok(None);
     };
     match name.0.as_slice() {
-        [part] => scope.cte(&part.as_ident()?.value),
-        _ => None,
+        [part] => match part.as_ident() {
+            Some(id) => scope.cte(&id.value),
+            None => Ok(None),
+        },
+        _ => Ok(None),
     }
 }
 
@@ -246,7 +231,7 @@ pub(crate) fn explain_with(
     let ctes = Ctes::new(target, with, params, outer)?;
     let env = Some((&ctes as &dyn Scope, &[][..]));
     // The query first: it computes the ones it names.
-    let body = ctes.checked(explain_body(env))?;
+    let body = explain_body(env)?;
     let mut out = Vec::new();
     for (i, def) in with.cte_tables.iter().enumerate() {
         let name = &def.alias.name.value;
@@ -258,7 +243,7 @@ pub(crate) fn explain_with(
             "WITH {name} (run once, {}):",
             count(computed.rows.len(), "row")
         ));
-        let plan = ctes.checked(select::explain_in(target, &def.query, params, env))?;
+        let plan = select::explain_in(target, &def.query, params, env)?;
         out.extend(plan.into_iter().map(|l| format!("  {l}")));
     }
     out.extend(body);
@@ -293,6 +278,21 @@ pub(crate) fn set_query(
     bind_only: Option<&mut Bound>,
 ) -> Result<SqlResult> {
     refuse_clauses(q)?;
+    // Counted over the whole operation (its groups too), before anything runs.
+    let mut members = 0;
+    let mut todo = vec![q.body.as_ref()];
+    while let Some(b) = todo.pop() {
+        match b {
+            SetExpr::SetOperation { left, right, .. } => {
+                todo.push(left);
+                todo.push(right);
+            }
+            _ => members += 1,
+        }
+        if members > MAX_MEMBERS {
+            return Err(too_many(&q.body));
+        }
+    }
     let binding = bind_only.is_some();
     let Member { columns, mut rows } = member(target, &q.body, params, outer, binding)?;
     let order = order_of(q, &columns)?;
@@ -358,6 +358,14 @@ fn refuse_clauses(q: &Query) -> Result<()> {
 /// is refused, as there ("too many terms in compound SELECT").
 const MAX_MEMBERS: usize = 500;
 
+/// The error for a set operation of more than [`MAX_MEMBERS`].
+fn too_many(body: &SetExpr) -> Error {
+    sql_error(
+        body.span(),
+        format!("too many members in a set operation (SQLite's limit is {MAX_MEMBERS})"),
+    )
+}
+
 /// The members of a set operation down its left side, first to last: the first, then each
 /// operator with the member after it (and the whole it makes, for messages). sqlparser
 /// builds `a op b op c` as `(a op b) op c`, as deep as there are members: walking it in a
@@ -386,10 +394,7 @@ fn chain(body: &SetExpr) -> Result<(&SetExpr, Vec<Step<'_>>)> {
             _ => {}
         }
         if rest.len() + 2 > MAX_MEMBERS {
-            return Err(sql_error(
-                body.span(),
-                format!("too many members in a set operation (SQLite's limit is {MAX_MEMBERS})"),
-            ));
+            return Err(too_many(body));
         }
         rest.push(Step {
             whole: first,
@@ -557,7 +562,7 @@ impl Combined {
                     }
                 }
             }
-            _ => {
+            SetOperator::Intersect | SetOperator::Minus => {
                 let (rows, index) = self.distinct();
                 let other: HashSet<Vec<GroupKey>> = right.iter().map(|r| key(r)).collect();
                 index.retain(|k, &mut i| {

@@ -43,8 +43,8 @@ pub(crate) trait Scope {
 
     /// The rows of the common table expression `name` (`WITH name AS (…)`) of this query or
     /// one around it, the innermost first.
-    fn cte(&self, _name: &str) -> Option<&CteRows> {
-        None
+    fn cte(&self, _name: &str) -> Result<Option<&CteRows>> {
+        Ok(None)
     }
 }
 

@@ -260,7 +260,7 @@ fn relation(
         ));
     }
     // A common table expression of this query or one around it hides a table of its name.
-    if let Some(cte) = compound::cte_named(t, outer) {
+    if let Some(cte) = compound::cte_named(t, outer)? {
         let (_, alias) = plain_table(t)?;
         let qualifier = alias.map_or_else(|| cte.name.clone(), |a| a.value.clone());
         return Ok((
@@ -992,7 +992,7 @@ impl Scope for WithAliases<'_> {
         self.tables.outer(qualifier, name)
     }
 
-    fn cte(&self, name: &str) -> Option<&CteRows> {
+    fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
         self.tables.cte(name)
     }
 
@@ -1027,8 +1027,11 @@ impl Scope for QueryScope<'_> {
         }
     }
 
-    fn cte(&self, name: &str) -> Option<&CteRows> {
-        self.outer?.0.cte(name)
+    fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
+        match self.outer {
+            Some((outer, _)) => outer.cte(name),
+            None => Ok(None),
+        }
     }
 }
 
@@ -1045,7 +1048,7 @@ impl Scope for Beyond<'_> {
         self.0.outer(qualifier, name)
     }
 
-    fn cte(&self, name: &str) -> Option<&CteRows> {
+    fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
         self.0.cte(name)
     }
 }

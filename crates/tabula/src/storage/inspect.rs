@@ -1009,9 +1009,17 @@ fn rows_from_archives(
             .read(path)
             .map_err(|e| format!("{} cannot be read: {e}", path.display()))?;
         for l in lines(&bytes, 0) {
-            let rec = l
-                .parsed
-                .map_err(|reason| format!("{}:{}: {reason}", path.display(), l.no))?;
+            // A line that does not read is no record this needs unless its LSN is then
+            // missing, which the next record shows.
+            let Ok(rec) = l.parsed else { continue };
+            if rec.lsn > *segment {
+                return Err(format!(
+                    "{}:{}: LSN {} in a segment named for LSN {segment}",
+                    path.display(),
+                    l.no,
+                    rec.lsn
+                ));
+            }
             if rec.lsn < next {
                 continue;
             }
@@ -1020,6 +1028,17 @@ fn rows_from_archives(
             }
             if rec.lsn > next {
                 return Err(format!("no archived segment holds LSN {next}"));
+            }
+            if rec.lsn == entry.created_lsn
+                && !rec
+                    .tables
+                    .iter()
+                    .any(|ops| ops.table == name && ops.create.is_some())
+            {
+                return Err(format!(
+                    "the record of LSN {} does not create the table",
+                    rec.lsn
+                ));
             }
             first_file.get_or_insert_with(|| path.clone());
             next += 1;

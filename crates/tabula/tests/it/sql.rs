@@ -2027,13 +2027,43 @@ fn a_set_operation_of_500_members_runs_and_501_are_refused() {
     }
     let r = run(format!("{} EXCEPT SELECT 1", chain(499, "UNION"))).unwrap();
     assert_eq!(r.rows.len(), 498);
-    match run(chain(501, "UNION ALL")) {
+    // Counted over the whole operation: `INTERSECT` binding tighter makes groups (here
+    // 599 members, 300 of them down the left).
+    let alternating = (1..=300)
+        .map(|i| format!("SELECT {} AS v", i % 2))
+        .collect::<Vec<_>>()
+        .join(" UNION SELECT 1 INTERSECT ");
+    for text in [chain(501, "UNION ALL"), alternating] {
+        match run(text) {
+            Err(Error::Sql { reason, .. }) => assert_eq!(
+                reason,
+                "too many members in a set operation (SQLite's limit is 500)"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// A common table expression named inside its own body is an error met as the name is
+/// resolved: no row of the query reaches the caller first, even with a table of its name.
+#[test]
+fn a_circular_common_table_expression_fails_before_any_row_is_handed_out() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE a (id INTEGER PRIMARY KEY, x INTEGER); INSERT INTO a (x) VALUES (1), (2)")
+        .unwrap();
+    let mut seen = 0;
+    let r = db.sql_each("WITH a AS (SELECT x FROM a) SELECT x FROM a", &[], |_| {
+        seen += 1;
+        Ok(true)
+    });
+    match r {
         Err(Error::Sql { reason, .. }) => assert_eq!(
             reason,
-            "too many members in a set operation (SQLite's limit is 500)"
+            "circular reference: a (WITH RECURSIVE is not supported)"
         ),
         other => panic!("{other:?}"),
     }
+    assert_eq!(seen, 0);
 }
 
 /// A query that is neither a SELECT nor made of them is refused naming what it is.
