@@ -142,6 +142,14 @@ impl Engine {
             ));
         }
         self.preload::<DynRow>(name)?;
+        // The tables its foreign keys reference are loaded where every reader finds them,
+        // not only on the copy below: a read-only open keeps a table's snapshot bytes until
+        // a load takes them, and a load on a copy thrown away would leave none.
+        for fk in schema.columns.iter().filter_map(|c| c.references.as_ref()) {
+            if fk.table != *name {
+                self.preload::<DynRow>(&fk.table)?;
+            }
+        }
         let mut st = (*self.read_state(name)?).clone();
         let Some(&idx) = st.by_name.get(name) else {
             return Ok(MigrationPlan::new(

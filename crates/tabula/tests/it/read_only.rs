@@ -581,3 +581,40 @@ fn stats_of_a_reader_stay_at_its_point_in_time() {
     );
     assert_eq!(after.tables[0].rows, 1);
 }
+
+/// A migration plan on a read-only database, for a schema with a foreign key to a table not
+/// read yet, loads that table for good: it reads as well afterwards as before (the bytes a
+/// read-only open keeps of a snapshot go once a load takes them).
+#[test]
+fn a_plan_leaves_the_tables_its_foreign_keys_reference_readable() {
+    use tabula::{Column, ColumnType, OnDelete, Schema};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        db.sql(
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY); \
+             CREATE TABLE child (id INTEGER PRIMARY KEY, p INTEGER); \
+             INSERT INTO parent (id) VALUES (1), (2); INSERT INTO child (p) VALUES (1)",
+        )
+        .unwrap();
+        db.close().unwrap();
+    }
+    let db = Database::open_read_only(&path).unwrap();
+    let with_key = Schema::new(
+        "child",
+        vec![
+            Column::new("id", ColumnType::I64).primary_key(),
+            Column::new("p", ColumnType::I64)
+                .nullable()
+                .references("parent", OnDelete::Restrict),
+        ],
+    )
+    .unwrap();
+    let plan = db.alter_plan(with_key).unwrap();
+    assert!(!plan.changes().is_empty(), "{plan:?}");
+    assert_eq!(
+        db.sql("SELECT count(*) FROM parent").unwrap().rows,
+        [[tabula::Value::Int(2)]]
+    );
+}
