@@ -131,13 +131,7 @@ fn run_statements(
                     let mut r = SqlResult::default();
                     loop {
                         let Some(next) = statements.next() else {
-                            return Err(error_at(
-                                start,
-                                format!(
-                                    "statement {number}: the text ends inside BEGIN; the \
-                                     transaction was rolled back"
-                                ),
-                            ));
+                            return Err(error_at(start, ends_inside_begin(number)));
                         };
                         // A statement of a streamed text that does not parse ends the
                         // group too.
@@ -253,6 +247,12 @@ fn run_statements(
     Ok(last)
 }
 
+/// Why a text whose statement `number` is a `BEGIN` with no `COMMIT` or `ROLLBACK` after
+/// it fails (checked first for a text parsed whole, met at its end for a streamed one).
+fn ends_inside_begin(number: usize) -> String {
+    format!("statement {number}: the text ends inside BEGIN; the transaction was rolled back")
+}
+
 /// Checks the `BEGIN` group starting at statement `i` of a text parsed whole, before any
 /// of it runs: it must end with `COMMIT` or `ROLLBACK`, with no `BEGIN` inside.
 fn check_group(parsed: &Parsed, i: usize) -> Result<()> {
@@ -287,13 +287,7 @@ fn check_group(parsed: &Parsed, i: usize) -> Result<()> {
         ));
     }
     if end.is_none() {
-        return Err(parsed.error_at(
-            i,
-            format!(
-                "statement {number}: the text ends inside BEGIN; the transaction was rolled \
-                 back"
-            ),
-        ));
+        return Err(parsed.error_at(i, ends_inside_begin(number)));
     }
     Ok(())
 }
