@@ -462,6 +462,43 @@ impl<'t> TxDynTable<'t> {
         self.parts.insert(self.tx, &row)
     }
 
+    /// Inserts `rows` one at a time, as one statement (a failure undoes all of it), handing
+    /// each row that a constraint refuses to `conflict`, with the error and the row's
+    /// values (`None` when they could not be made: a missing NOT NULL value): the row is
+    /// then left out, and `conflict` may change the table itself (SQL's `ON CONFLICT … DO
+    /// UPDATE`); it returns whether that counts as a change, or the error to end the
+    /// statement with. Returns the rows inserted or changed. SQL's `INSERT OR IGNORE` and
+    /// `ON CONFLICT` write through it.
+    pub(crate) fn insert_each(
+        &self,
+        rows: Vec<Vec<Option<Value>>>,
+        conflict: OnConflict<'_>,
+    ) -> Result<u64> {
+        statement(self.tx, self.parts.idx, |t| {
+            self.parts.current(t)?;
+            let mut changed = 0;
+            for row in rows {
+                let values = match self.parts.schema.resolve_values(row) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        changed += u64::from(conflict(t, e, None)?);
+                        continue;
+                    }
+                };
+                // The row's own changes only, should it be refused.
+                let mark = t.mark();
+                match t.dyn_insert_resolved(values.clone()) {
+                    Ok(_) => changed += 1,
+                    Err(e) => {
+                        t.rollback_to(mark);
+                        changed += u64::from(conflict(t, e, Some(&values))?);
+                    }
+                }
+            }
+            Ok(changed)
+        })
+    }
+
     /// Sets columns `cols` of the rows with these keys (of the key's type) to the values
     /// beside each (of the columns' types), as one statement; returns how many rows it
     /// changed. SQL's `UPDATE` with a correlated subquery writes through it.
@@ -604,6 +641,12 @@ impl<'t> TxDynTable<'t> {
         self.parts.delete_key(self.tx, &key)
     }
 }
+
+/// What [`TxDynTable::insert_each`] does with a refused row: given the table, the error
+/// and the row's values, whether that counts as a change, or the error that ends the
+/// statement.
+pub(crate) type OnConflict<'c> =
+    &'c mut dyn FnMut(&mut dyn AnyTable, Error, Option<&[Value]>) -> Result<bool>;
 
 /// A query of just these predicates.
 fn where_spec(preds: &[Pred]) -> QuerySpec<'static, Row> {

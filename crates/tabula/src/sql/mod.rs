@@ -16,6 +16,7 @@ pub(crate) mod scalar;
 mod select;
 mod stream;
 mod target;
+mod upsert;
 
 pub use dump::Dialect;
 pub use prepared::Statement;

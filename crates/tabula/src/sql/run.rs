@@ -23,6 +23,7 @@ use crate::sql::scalar::{self, sql_error, Params, Scalar, Scope};
 use crate::sql::select::{self, Each};
 use crate::sql::stream::{Next, Statements, Stream};
 use crate::sql::target::{Snapshot, Target};
+use crate::sql::upsert;
 use crate::sql::{alter, ddl};
 use crate::txn::Transaction;
 use crate::value::Value;
@@ -883,11 +884,6 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             let Some(source) = &ins.source else {
                 return Err(unsupported("INSERT without VALUES"));
             };
-            if ins.or.is_some() || ins.ignore || ins.replace_into || ins.on.is_some() {
-                return Err(unsupported(
-                    "INSERT OR IGNORE / OR REPLACE, REPLACE INTO and ON CONFLICT",
-                ));
-            }
             if ins.returning.is_some() || ins.output.is_some() {
                 return Err(unsupported("RETURNING"));
             }
@@ -903,6 +899,18 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                 return alter::insert_sqlite_sequence(target, &columns, source, params);
             }
             let t = tx.dyn_table(&name)?;
+            let conflict = upsert::of(ins, &name, t.schema())?;
+            // One statement: all the rows or none.
+            let insert = |pending: Vec<Vec<Option<Value>>>| -> Result<u64> {
+                match &conflict {
+                    None => {
+                        let n = pending.len() as u64;
+                        t.insert_many_values(pending)?;
+                        Ok(n)
+                    }
+                    Some(c) => upsert::insert(&t, pending, c, params),
+                }
+            };
             let columns: Vec<String> = if ins.columns.is_empty() {
                 t.schema().columns.iter().map(|c| c.name.clone()).collect()
             } else {
@@ -942,7 +950,6 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
             let SetExpr::Values(values) = source.body.as_ref() else {
                 // INSERT … SELECT: the query's rows, read before any is inserted.
                 let rows = run(source)?;
-                let mut changed = 0;
                 let mut pending = Vec::with_capacity(rows.len());
                 for vals in rows {
                     if vals.len() != columns.len() {
@@ -956,16 +963,12 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                         ));
                     }
                     pending.push(place(vals));
-                    changed += 1;
                 }
-                // One statement: all the rows or none.
-                t.insert_many_values(pending)?;
                 return Ok(SqlResult {
-                    changed,
+                    changed: insert(pending)?,
                     ..SqlResult::default()
                 });
             };
-            let mut changed = 0;
             let mut pending = Vec::with_capacity(values.rows.len());
             let mut p = Params::with_subqueries(&run);
             for row in &values.rows {
@@ -980,12 +983,9 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                     .map(|e| scalar::compile(e, &NoScope, &mut p)?.eval(&[], params))
                     .collect::<Result<Vec<_>>>()?;
                 pending.push(place(vals));
-                changed += 1;
             }
-            // One statement: all the rows or none.
-            t.insert_many_values(pending)?;
             Ok(SqlResult {
-                changed,
+                changed: insert(pending)?,
                 ..SqlResult::default()
             })
         }

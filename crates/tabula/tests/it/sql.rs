@@ -2044,6 +2044,44 @@ fn a_set_operation_of_500_members_runs_and_501_are_refused() {
     }
 }
 
+/// An upsert is one statement: a row that ends it (a collision its clause does not cover)
+/// undoes the rows before it, even inside a transaction that goes on and commits.
+#[test]
+fn a_failed_upsert_changes_nothing_inside_a_transaction() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT UNIQUE, n INTEGER, UNIQUE (n, id)); INSERT INTO u (email, n) VALUES ('a', 1)")
+        .unwrap();
+    db.transaction(|tx| {
+        let r = tx.sql(
+            "INSERT INTO u (email, n) VALUES ('b', 2), ('c', 3) ON CONFLICT (email) DO UPDATE SET n = n + 10",
+        );
+        assert_eq!(r.unwrap().changed, 2);
+        let failed = tx.sql(
+            "INSERT INTO u (id, email, n) VALUES (9, 'd', 4), (1, 'e', 5) ON CONFLICT (email) DO NOTHING",
+        );
+        match failed {
+            Err(Error::UniqueViolation { column, value, .. }) => {
+                assert_eq!((column.as_str(), value), ("id", Value::Int(1)))
+            }
+            other => panic!("{other:?}"),
+        }
+        let updated = tx.sql(
+            "INSERT INTO u (email, n) VALUES ('a', 0) ON CONFLICT (email) DO UPDATE SET n = n + excluded.n + 100",
+        );
+        assert_eq!(updated.unwrap().changed, 1);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        db.sql("SELECT email, n FROM u ORDER BY id").unwrap().rows,
+        [
+            [Value::from("a"), Value::Int(101)],
+            [Value::from("b"), Value::Int(2)],
+            [Value::from("c"), Value::Int(3)],
+        ]
+    );
+}
+
 /// A common table expression named inside its own body is an error met as the name is
 /// resolved: no row of the query reaches the caller first, even with a table of its name.
 #[test]

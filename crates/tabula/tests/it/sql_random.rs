@@ -4,7 +4,7 @@
 //! ties, duplicates and NULLs abound), and random type-correct queries over them (filters,
 //! expressions, functions, joins, grouping, `DISTINCT`, subqueries, set operations, `WITH`,
 //! ordering and windows) with random writes among them (`UPDATE`, `DELETE`, `INSERT` over
-//! the constraints).
+//! the constraints, `INSERT OR IGNORE` and `ON CONFLICT`).
 //! Both engines must agree on every answer, on which statements fail, and on every table's
 //! rows after each write; results are compared as multisets unless the query orders them
 //! completely.
@@ -731,7 +731,28 @@ fn write(r: &mut Rng, tabs: &[Tab]) -> String {
                     format!("({})", values.join(", "))
                 })
                 .collect();
-            format!("INSERT INTO {} VALUES {}", t.name, rows.join(", "))
+            let rows = rows.join(", ");
+            // Upserts too: rows left out, or updating the stored row of their key.
+            match r.pick(5) {
+                0 => format!("INSERT OR IGNORE INTO {} VALUES {rows}", t.name),
+                1 => format!(
+                    "INSERT INTO {} VALUES {rows} ON CONFLICT DO NOTHING",
+                    t.name
+                ),
+                2 if t.cols.len() > 1 => {
+                    let c = &t.cols[1 + r.pick(t.cols.len() - 1)];
+                    let set = if r.chance(50) {
+                        format!("excluded.{}", c.name)
+                    } else {
+                        value(r, c)
+                    };
+                    format!(
+                        "INSERT INTO {} VALUES {rows} ON CONFLICT (id) DO UPDATE SET {} = {set}",
+                        t.name, c.name
+                    )
+                }
+                _ => format!("INSERT INTO {} VALUES {rows}", t.name),
+            }
         }
     }
 }
