@@ -462,16 +462,18 @@ impl<'t> TxDynTable<'t> {
         self.parts.insert(self.tx, &row)
     }
 
-    /// Inserts `rows` one at a time, as one statement (a failure undoes all of it), handing
-    /// each row that a constraint refuses to `conflict`, with the error and the row's
-    /// values (`None` when they could not be made: a missing NOT NULL value): the row is
-    /// then left out, and `conflict` may change the table itself (SQL's `ON CONFLICT … DO
-    /// UPDATE`); it returns whether that counts as a change, or the error to end the
-    /// statement with. Returns the rows inserted or changed. SQL's `INSERT OR IGNORE` and
-    /// `ON CONFLICT` write through it.
+    /// Inserts `rows` one at a time, as one statement (a failure undoes all of it). Each
+    /// row's values go to `claim` first, which may take care of the row itself (SQL's
+    /// `ON CONFLICT (key)`, whose key is looked up before any other: `Some(whether that
+    /// counts as a change)`), then are inserted; a row a constraint refuses goes to
+    /// `conflict`, with the error and its values (`None` when they could not be made: a
+    /// missing NOT NULL value), which leaves it out or gives the error that ends the
+    /// statement. Either may change the table (`DO UPDATE`). Returns the rows inserted or
+    /// changed. SQL's `INSERT OR IGNORE` and `ON CONFLICT` write through it.
     pub(crate) fn insert_each(
         &self,
         rows: Vec<Vec<Option<Value>>>,
+        claim: Claim<'_>,
         conflict: OnConflict<'_>,
     ) -> Result<u64> {
         statement(self.tx, self.parts.idx, |t| {
@@ -485,6 +487,10 @@ impl<'t> TxDynTable<'t> {
                         continue;
                     }
                 };
+                if let Some(counted) = claim(t, &values)? {
+                    changed += u64::from(counted);
+                    continue;
+                }
                 // The row's own changes only, should it be refused.
                 let mark = t.mark();
                 match t.dyn_insert_resolved(values.clone()) {
@@ -647,6 +653,10 @@ impl<'t> TxDynTable<'t> {
 /// statement.
 pub(crate) type OnConflict<'c> =
     &'c mut dyn FnMut(&mut dyn AnyTable, Error, Option<&[Value]>) -> Result<bool>;
+
+/// What [`TxDynTable::insert_each`] asks of a row before inserting it: given the table and
+/// the row's values, `Some(whether it counts as a change)` when it took care of the row.
+pub(crate) type Claim<'c> = &'c mut dyn FnMut(&mut dyn AnyTable, &[Value]) -> Result<Option<bool>>;
 
 /// A query of just these predicates.
 fn where_spec(preds: &[Pred]) -> QuerySpec<'static, Row> {

@@ -32,17 +32,17 @@ pub(crate) enum Conflict {
     /// `OR IGNORE`: leaves it out, whichever of a unique key, NOT NULL or a check refused it.
     Ignore,
     /// `ON CONFLICT [(columns)] DO NOTHING`: leaves it out when a unique key refused it (the
-    /// one named, as the violation names its columns).
-    Nothing(Option<String>),
+    /// one named, as the violation names its columns, and its column when it has one: that
+    /// key is looked up before the row is inserted, as SQLite checks it first).
+    Nothing(Option<(String, Option<usize>)>),
     /// `ON CONFLICT (column) DO UPDATE SET … [WHERE …]`.
     Update(Box<DoUpdate>),
 }
 
-/// A compiled `DO UPDATE`: the unique column named (as a violation names it, and its
-/// position), the columns set with their expressions, and the condition; each evaluated on
-/// the stored row's values followed by the new row's.
+/// A compiled `DO UPDATE`: the position of the unique column named, the columns set with
+/// their expressions, and the condition; each evaluated on the stored row's values followed
+/// by the new row's.
 pub(crate) struct DoUpdate {
-    target: String,
     column: usize,
     sets: Vec<(usize, Scalar)>,
     filter: Option<Scalar>,
@@ -98,13 +98,19 @@ pub(crate) fn of(ins: &Insert, name: &str, schema: &Schema) -> Result<Option<Con
         }
     };
     let update = match &on.action {
-        OnConflictAction::DoNothing => return Ok(Some(Conflict::Nothing(target))),
+        OnConflictAction::DoNothing => {
+            let target = target.map(|t| {
+                let column = schema.position(&t);
+                (t, column)
+            });
+            return Ok(Some(Conflict::Nothing(target)));
+        }
         OnConflictAction::DoUpdate(u) => u,
     };
-    let Some((target, column)) = target.map(|t| (t.clone(), schema.position(&t))) else {
-        return Err(sql_error(
-            ins.table.span(),
-            "ON CONFLICT DO UPDATE needs the unique key it is for: ON CONFLICT (column)",
+    let Some(column) = target.map(|t| schema.position(&t)) else {
+        return Err(unsupported(
+            "ON CONFLICT DO UPDATE without the unique key it is for (name it: ON CONFLICT \
+             (column))",
         ));
     };
     let Some(column) = column else {
@@ -132,7 +138,6 @@ pub(crate) fn of(ins: &Insert, name: &str, schema: &Schema) -> Result<Option<Con
         .map(|w| scalar::compile(w, &scope, &mut params))
         .transpose()?;
     Ok(Some(Conflict::Update(Box::new(DoUpdate {
-        target,
         column,
         sets,
         filter,
@@ -174,7 +179,8 @@ impl Scope for Excluded<'_> {
         match qualifier {
             None => Ok(at),
             Some(q) if q == self.name => Ok(at),
-            Some("excluded") => Ok(self.schema.columns.len() + at),
+            // SQL's own word, in any case (as SQLite and PostgreSQL take it).
+            Some(q) if q.eq_ignore_ascii_case("excluded") => Ok(self.schema.columns.len() + at),
             Some(q) => Err(format!("no table named {q} in this statement")),
         }
     }
@@ -189,56 +195,78 @@ pub(crate) fn insert(
     params: &[Value],
 ) -> Result<u64> {
     let schema = t.schema().clone();
-    t.insert_each(rows, &mut |table, e, row| match (conflict, &e) {
+    // The key ON CONFLICT names, of one column, is looked up first: a row that holds a
+    // stored value of it is that key's conflict, whatever other key it also collides on.
+    let mut claim = |table: &mut dyn AnyTable, row: &[Value]| -> Result<Option<bool>> {
+        let column = match conflict {
+            Conflict::Nothing(Some((_, Some(c)))) => *c,
+            Conflict::Update(u) => u.column,
+            _ => return Ok(None),
+        };
+        let Some(stored) = stored_row(table, &schema, column, row)? else {
+            return Ok(None);
+        };
+        match conflict {
+            Conflict::Update(u) => update(table, &schema, u, stored, row, params).map(Some),
+            _ => Ok(Some(false)),
+        }
+    };
+    t.insert_each(rows, &mut claim, &mut |_, e, _| match (conflict, &e) {
         (
             Conflict::Ignore,
             Error::UniqueViolation { .. } | Error::NotNull { .. } | Error::Check { .. },
         ) => Ok(false),
         (Conflict::Nothing(None), Error::UniqueViolation { .. }) => Ok(false),
-        (Conflict::Nothing(Some(target)), Error::UniqueViolation { column, .. })
+        (Conflict::Nothing(Some((target, _))), Error::UniqueViolation { column, .. })
             if column == target =>
         {
             Ok(false)
-        }
-        (Conflict::Update(u), Error::UniqueViolation { column, .. }) if *column == u.target => {
-            match row {
-                Some(row) => update(table, &schema, u, row, params),
-                None => Err(e),
-            }
         }
         _ => Err(e),
     })
 }
 
-/// `DO UPDATE` for the new row `row`: the stored row holding its value of the unique column
-/// gets the `SET` values, where the condition holds; whether it changed.
+/// The stored row holding `row`'s value of unique column `column`, if any (a null, or an
+/// automatic key still to be given, is held by none).
+fn stored_row(
+    t: &dyn AnyTable,
+    schema: &Schema,
+    column: usize,
+    row: &[Value],
+) -> Result<Option<Vec<Value>>> {
+    let value = row.get(column).cloned().unwrap_or(Value::Null);
+    let automatic =
+        column == schema.primary_key() && schema.auto_increment() && matches!(value, Value::Int(0));
+    if value.is_null() || automatic {
+        return Ok(None);
+    }
+    let width = schema.columns.len();
+    let mut stored = None;
+    t.unique_cols(column, value.as_ref(), &mut |r| {
+        stored = Some(r.owned_values(width));
+        Ok(())
+    })?;
+    Ok(stored)
+}
+
+/// `DO UPDATE` of the stored row `stored` for the new row `row`: it gets the `SET` values,
+/// where the condition holds; whether it changed.
 fn update(
     t: &mut dyn AnyTable,
     schema: &Schema,
     u: &DoUpdate,
+    stored: Vec<Value>,
     row: &[Value],
     params: &[Value],
 ) -> Result<bool> {
-    let width = schema.columns.len();
-    let mut stored = None;
-    let value = row.get(u.column).cloned().unwrap_or(Value::Null);
-    t.unique_cols(u.column, value.as_ref(), &mut |r| {
-        stored = Some(r.owned_values(width));
-        Ok(())
-    })?;
-    let Some(mut both) = stored else {
-        // The violation named this key, so the row is there.
-        return Err(Error::Sql {
-            line: 0,
-            column: 0,
-            reason: format!(
-                "ON CONFLICT ({}) DO UPDATE found no row holding {value}",
-                u.target
-            ),
-        });
-    };
-    let key = both[schema.primary_key()].clone();
+    let pk = schema.primary_key();
+    let key = stored[pk].clone();
+    let mut both = stored;
     both.extend(row.iter().cloned());
+    // An automatic key still to be given reads as the one it would get (as in SQLite).
+    if schema.auto_increment() && matches!(row.get(pk), Some(Value::Int(0))) {
+        both[schema.columns.len() + pk] = Value::Int(t.next_key());
+    }
     if let Some(f) = &u.filter {
         if truth(&f.eval(&both, params)?) != Some(true) {
             return Ok(false);

@@ -2082,6 +2082,32 @@ fn a_failed_upsert_changes_nothing_inside_a_transaction() {
     );
 }
 
+/// Placeholders in an upsert's `DO UPDATE` take the values after the row's, in text order.
+#[test]
+fn placeholders_of_an_upsert_are_numbered_across_it() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER)")
+        .unwrap();
+    let put =
+        "INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = v + ? WHERE ? > 0";
+    for (v, add) in [(1, 10), (5, 100)] {
+        db.sql_with(
+            put,
+            &[
+                Value::from("x"),
+                Value::Int(v),
+                Value::Int(add),
+                Value::Int(1),
+            ],
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        db.sql("SELECT v FROM kv").unwrap().rows,
+        [[Value::Int(101)]]
+    );
+}
+
 /// A common table expression named inside its own body is an error met as the name is
 /// resolved: no row of the query reaches the caller first, even with a table of its name.
 #[test]
