@@ -14,7 +14,7 @@ use std::sync::Arc;
 use hashbrown::hash_map::Entry;
 use hashbrown::{HashMap, HashSet};
 use sqlparser::ast::{
-    Cte as CteDef, Expr, OrderByKind, OrderBySort, Query, Select, SelectItem, SetExpr, SetOperator,
+    Cte as CteDef, Expr, OrderByKind, Query, Select, SelectItem, SetExpr, SetOperator,
     SetQuantifier, Spanned, TableFactor, With,
 };
 
@@ -277,7 +277,7 @@ pub(crate) fn set_query(
     each: Option<Each<'_>>,
     bind_only: Option<&mut Bound>,
 ) -> Result<SqlResult> {
-    refuse_clauses(q)?;
+    select::refuse_query_clauses(q)?;
     // Counted over the whole operation (its groups too), before anything runs.
     let mut members = 0;
     let mut todo = vec![q.body.as_ref()];
@@ -290,7 +290,10 @@ pub(crate) fn set_query(
             _ => members += 1,
         }
         if members > MAX_MEMBERS {
-            return Err(too_many(&q.body));
+            return Err(sql_error(
+                q.body.span(),
+                format!("too many members in a set operation (SQLite's limit is {MAX_MEMBERS})"),
+            ));
         }
     }
     let binding = bind_only.is_some();
@@ -337,40 +340,16 @@ pub(crate) fn set_query(
     }
 }
 
-/// The clauses of other dialects a set operation's query may carry, refused rather than
-/// ignored.
-fn refuse_clauses(q: &Query) -> Result<()> {
-    if q.fetch.is_some() {
-        return Err(unsupported("FETCH"));
-    }
-    if !q.locks.is_empty() || q.for_clause.is_some() {
-        return Err(unsupported(
-            "FOR UPDATE, FOR SHARE and other locking clauses",
-        ));
-    }
-    if q.settings.is_some() || q.format_clause.is_some() || !q.pipe_operators.is_empty() {
-        return Err(unsupported("SETTINGS, FORMAT and pipe operators"));
-    }
-    Ok(())
-}
-
 /// SQLite's limit on the members of one set operation (`SQLITE_MAX_COMPOUND_SELECT`): more
 /// is refused, as there ("too many terms in compound SELECT").
 const MAX_MEMBERS: usize = 500;
-
-/// The error for a set operation of more than [`MAX_MEMBERS`].
-fn too_many(body: &SetExpr) -> Error {
-    sql_error(
-        body.span(),
-        format!("too many members in a set operation (SQLite's limit is {MAX_MEMBERS})"),
-    )
-}
 
 /// The members of a set operation down its left side, first to last: the first, then each
 /// operator with the member after it (and the whole it makes, for messages). sqlparser
 /// builds `a op b op c` as `(a op b) op c`, as deep as there are members: walking it in a
 /// loop keeps the stack flat (a right side is a `SELECT`, or a group nested only as deep as
-/// the text writes it: `INTERSECT` binding tighter, or parentheses).
+/// the text writes it: `INTERSECT` binding tighter, or parentheses). [`set_query`] has
+/// refused more than [`MAX_MEMBERS`] over the whole operation before this walks it.
 fn chain(body: &SetExpr) -> Result<(&SetExpr, Vec<Step<'_>>)> {
     let mut rest = Vec::new();
     let mut first = body;
@@ -392,9 +371,6 @@ fn chain(body: &SetExpr) -> Result<(&SetExpr, Vec<Step<'_>>)> {
                 return Err(unsupported(format!("{op} ALL (SQLite has {op} alone)")))
             }
             _ => {}
-        }
-        if rest.len() + 2 > MAX_MEMBERS {
-            return Err(too_many(body));
         }
         rest.push(Step {
             whole: first,
@@ -602,29 +578,10 @@ fn order_of(q: &Query, columns: &[String]) -> Result<Vec<(usize, Direction)>> {
     };
     let mut out = Vec::with_capacity(list.len());
     for (n, o) in list.iter().enumerate() {
-        if matches!(o.options.sort, Some(OrderBySort::Using(_))) {
-            return Err(unsupported("ORDER BY … USING"));
-        }
-        let dir = Direction {
-            desc: matches!(o.options.sort, Some(OrderBySort::Desc)),
-            nulls_first: o.options.nulls_first,
-        };
-        let mut e = &o.expr;
-        while let Expr::Nested(inner) = e {
-            e = inner;
-        }
-        let by_position = select::position(e).map(|p| {
-            usize::try_from(p)
-                .ok()
-                .and_then(|p| p.checked_sub(1))
-                .filter(|&i| i < columns.len())
-                .ok_or_else(|| {
-                    sql_error(
-                        o.expr.span(),
-                        format!("ORDER BY position {p} is not a column of the result"),
-                    )
-                })
-        });
+        let dir = select::direction(o)?;
+        let e = select::unnested(&o.expr);
+        let by_position =
+            select::position(e).map(|p| select::result_position(p, columns.len(), &o.expr));
         if let Expr::Collate { .. } = e {
             return Err(unsupported("COLLATE"));
         }

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use sqlparser::ast::{
     Distinct, Expr, GroupByExpr, JoinConstraint, JoinOperator, LimitClause, ObjectName,
-    OrderByKind, OrderBySort, Query, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr,
-    Spanned, TableFactor, TableWithJoins, UnaryOperator,
+    OrderByExpr, OrderByKind, OrderBySort, Query, Select, SelectItem,
+    SelectItemQualifiedWildcardKind, SetExpr, Spanned, TableFactor, TableWithJoins, UnaryOperator,
 };
 
 use crate::engine::any_table::AnyTable;
@@ -193,10 +193,7 @@ fn resolve_from(
                         outer,
                     };
                     let beyond = Beyond(&scope);
-                    let run = |sq: &Query| {
-                        let outer = Some((&beyond as &dyn Scope, &[][..]));
-                        select_each(target, sq, params, outer, None).map(|r| r.rows)
-                    };
+                    let run = |sq: &Query| beyond.rows_of(target, sq, params);
                     let mut p = Params::with_subqueries(&run);
                     p.correlated = Some(Vec::new());
                     let cond = scalar::compile(e, &scope, &mut p)?;
@@ -924,9 +921,9 @@ fn equi_pair(c: &Scalar, lo: usize, hi: usize) -> Option<(usize, usize)> {
     }
 }
 
-/// Refuses the clauses of other dialects that sqlparser reads and tabula does not run, so
-/// that none is silently ignored.
-pub(crate) fn refuse_other_clauses(q: &Query, sel: &Select) -> Result<()> {
+/// `Err` for the clauses of other dialects that a query (a `SELECT`, or a set operation)
+/// may carry after its body, refused rather than ignored.
+pub(crate) fn refuse_query_clauses(q: &Query) -> Result<()> {
     let clause = if q.fetch.is_some() {
         "FETCH"
     } else if !q.locks.is_empty() || q.for_clause.is_some() {
@@ -936,7 +933,17 @@ pub(crate) fn refuse_other_clauses(q: &Query, sel: &Select) -> Result<()> {
     } else if matches!(&q.limit_clause, Some(LimitClause::LimitOffset { limit_by, .. }) if !limit_by.is_empty())
     {
         "LIMIT … BY"
-    } else if matches!(sel.distinct, Some(Distinct::On(_))) {
+    } else {
+        return Ok(());
+    };
+    Err(unsupported(clause))
+}
+
+/// Refuses the clauses of other dialects that sqlparser reads and tabula does not run, so
+/// that none is silently ignored.
+pub(crate) fn refuse_other_clauses(q: &Query, sel: &Select) -> Result<()> {
+    refuse_query_clauses(q)?;
+    let clause = if matches!(sel.distinct, Some(Distinct::On(_))) {
         "DISTINCT ON"
     } else if sel.top.is_some() || sel.select_modifiers.is_some() {
         "TOP and select modifiers"
@@ -1038,6 +1045,19 @@ impl Scope for QueryScope<'_> {
 /// The names of the queries around a scope, but none of its own: what a subquery run once
 /// (not per row) may name beyond its own tables.
 struct Beyond<'a>(&'a dyn Scope);
+
+impl Beyond<'_> {
+    /// The rows of `sq`, a subquery run once (not per row) inside the query this is
+    /// beyond, for [`Params::with_subqueries`].
+    fn rows_of(
+        &self,
+        target: Target<'_, '_>,
+        sq: &Query,
+        params: &[Value],
+    ) -> Result<Vec<Vec<Value>>> {
+        select_each(target, sq, params, Some((self, &[][..])), None).map(|r| r.rows)
+    }
+}
 
 impl Scope for Beyond<'_> {
     fn resolve(&self, _: Option<&str>, name: &str) -> std::result::Result<usize, String> {
@@ -1194,6 +1214,41 @@ impl Correlated<'_, '_, '_> {
     }
 }
 
+/// An ORDER BY key's direction (`ASC`/`DESC`, `NULLS FIRST`/`LAST`); `USING` is refused.
+pub(crate) fn direction(o: &OrderByExpr) -> Result<Direction> {
+    if matches!(o.options.sort, Some(OrderBySort::Using(_))) {
+        return Err(unsupported("ORDER BY … USING"));
+    }
+    Ok(Direction {
+        desc: matches!(o.options.sort, Some(OrderBySort::Desc)),
+        nulls_first: o.options.nulls_first,
+    })
+}
+
+/// `e` without the parentheses around it, which change nothing (SQLite keeps no node for
+/// them).
+pub(crate) fn unnested(mut e: &Expr) -> &Expr {
+    while let Expr::Nested(inner) = e {
+        e = inner;
+    }
+    e
+}
+
+/// The result column (from 0) that ORDER BY position `pos` (from 1) names among `n`, or the
+/// error placed at `e`.
+pub(crate) fn result_position(pos: i64, n: usize, e: &Expr) -> Result<usize> {
+    usize::try_from(pos)
+        .ok()
+        .and_then(|p| p.checked_sub(1))
+        .filter(|&i| i < n)
+        .ok_or_else(|| {
+            sql_error(
+                e.span(),
+                format!("ORDER BY position {pos} is not a column of the result"),
+            )
+        })
+}
+
 /// An ORDER BY key: an expression over the (group) row, and how it sorts. A key naming
 /// an output column (by alias or position) is that column's expression.
 type Key = (Scalar, Direction);
@@ -1311,10 +1366,7 @@ pub(crate) fn query_body(
     let scope: &dyn Scope = &scope;
     // A subquery run once here still sees the values of the queries around this one.
     let beyond = Beyond(scope);
-    let run = |sq: &Query| {
-        let outer = Some((&beyond as &dyn Scope, &[][..]));
-        select_each(target, sq, params, outer, None).map(|r| r.rows)
-    };
+    let run = |sq: &Query| beyond.rows_of(target, sq, params);
     let mut p = Params::with_subqueries(&run);
     let aliased = WithAliases {
         tables: scope,
@@ -1400,33 +1452,11 @@ pub(crate) fn query_body(
             return Err(unsupported("ORDER BY ALL"));
         };
         for o in list {
-            if matches!(o.options.sort, Some(OrderBySort::Using(_))) {
-                return Err(unsupported("ORDER BY … USING"));
-            }
-            let desc = Direction {
-                desc: matches!(o.options.sort, Some(OrderBySort::Desc)),
-                nulls_first: o.options.nulls_first,
-            };
-            // Parentheses around a name change nothing (SQLite keeps no node for them):
+            let desc = direction(o)?;
             // `ORDER BY (a)` names an alias `a` as `ORDER BY a` does.
-            let mut named = &o.expr;
-            while let Expr::Nested(inner) = named {
-                named = inner;
-            }
+            let named = unnested(&o.expr);
             let key = match (named, position(&o.expr)) {
-                (_, Some(pos)) => {
-                    let Some(key) = usize::try_from(pos)
-                        .ok()
-                        .and_then(|p| p.checked_sub(1))
-                        .and_then(|i| exprs.get(i))
-                    else {
-                        return Err(sql_error(
-                            o.expr.span(),
-                            format!("ORDER BY position {pos} is not a column of the result"),
-                        ));
-                    };
-                    key.clone()
-                }
+                (_, Some(pos)) => exprs[result_position(pos, exprs.len(), &o.expr)?].clone(),
                 // An output alias wins over a column of the same name, as in SQLite.
                 (Expr::Identifier(id), _) if columns.contains(&id.value) => {
                     exprs[columns.iter().position(|c| *c == id.value).unwrap_or(0)].clone()
@@ -2535,10 +2565,7 @@ fn explain_body(
         outer,
     };
     let beyond = Beyond(&scope);
-    let run = |sq: &Query| {
-        let outer = Some((&beyond as &dyn Scope, &[][..]));
-        select_each(target, sq, params, outer, None).map(|r| r.rows)
-    };
+    let run = |sq: &Query| beyond.rows_of(target, sq, params);
     let mut p = Params::with_subqueries(&run);
     p.correlated = Some(Vec::new());
     let filter = sel

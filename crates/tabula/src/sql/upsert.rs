@@ -77,7 +77,7 @@ pub(crate) fn of(ins: &Insert, name: &str, schema: &Schema) -> Result<Option<Con
             predicate: None,
         }) => {
             let names: Vec<String> = columns.iter().map(|c| c.value.clone()).collect();
-            Some(unique_key(schema, name, &names).ok_or_else(|| {
+            Some(unique_key(schema, &names).ok_or_else(|| {
                 sql_error(
                     columns.first().map_or(ins.table.span(), |c| c.span),
                     format!(
@@ -147,12 +147,11 @@ pub(crate) fn of(ins: &Insert, name: &str, schema: &Schema) -> Result<Option<Con
 /// The unique key of `schema` whose columns are `names` (in any order), as a violation of
 /// it names its columns: the column for the primary key or a unique column, the list for a
 /// unique constraint of several.
-fn unique_key(schema: &Schema, table: &str, names: &[String]) -> Option<String> {
-    let _ = table;
+fn unique_key(schema: &Schema, names: &[String]) -> Option<String> {
     if let [one] = names {
         let col = schema.position(one)?;
         let c = &schema.columns[col];
-        return (c.primary_key || c.unique || col == schema.primary_key()).then(|| c.name.clone());
+        return (c.unique || col == schema.primary_key()).then(|| c.name.clone());
     }
     let mut wanted = names.to_vec();
     wanted.sort();
