@@ -184,6 +184,17 @@ fn names(path: &Path) -> io::Result<Vec<OsString>> {
 }
 
 impl Sim {
+    /// What a restart (of the machine, or of the process alone) does beside the files:
+    /// locks released, the databases opened before cut off, faults disarmed.
+    fn restart(&mut self) {
+        self.locks.clear();
+        self.epoch += 1;
+        self.dead = false;
+        self.calls = 0;
+        self.fail_at = 0;
+        self.crash_at = 0;
+    }
+
     fn entries(&self, dir: usize) -> Option<&BTreeMap<OsString, usize>> {
         match &self.nodes[dir] {
             Node::Dir { entries, .. } => Some(entries),
@@ -373,12 +384,7 @@ impl FaultyFs {
                 Node::Dir { entries, durable } => entries.clone_from(durable),
             }
         }
-        sim.locks.clear();
-        sim.epoch += 1;
-        sim.dead = false;
-        sim.calls = 0;
-        sim.fail_at = 0;
-        sim.crash_at = 0;
+        sim.restart();
     }
 
     /// The process of the databases opened so far dies (`kill -9`), and the machine runs
@@ -386,13 +392,7 @@ impl FaultyFs {
     /// has it), locks are released, and those databases' handles fail from now on. Faults
     /// are disarmed.
     pub fn process_exit(&self) {
-        let mut sim = self.lock();
-        sim.locks.clear();
-        sim.epoch += 1;
-        sim.dead = false;
-        sim.calls = 0;
-        sim.fail_at = 0;
-        sim.crash_at = 0;
+        self.lock().restart();
     }
 
     /// A file's contents as the running process sees them.

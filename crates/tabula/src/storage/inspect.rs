@@ -17,7 +17,7 @@ use crate::storage::layout::{Layout, DAMAGED, TMP};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry};
 use crate::storage::snapshot::decode_lines;
 use crate::storage::verify::Problem;
-use crate::storage::wal::decode::decode_ops;
+use crate::storage::wal::decode::{decode_ops, LoggedChanges};
 use crate::storage::wal::scan::{lines, ScannedLine};
 use crate::storage::wal::MAX_LSN;
 use crate::storage::{Migration, SchemaFile};
@@ -199,6 +199,33 @@ impl TableState {
 
     /// Puts a row image, replacing the row with its key; refused (with the reason) if another
     /// row holds one of its unique values.
+    /// Applies one log record's changes, as loading applies a record: its deletes, then
+    /// the old row of every key it writes, then its images (so a record may swap unique
+    /// values between rows), and the next key it gives. Returns why each image a
+    /// constraint refused was left out.
+    fn apply(
+        &mut self,
+        changes: LoggedChanges,
+        next_key: Option<i64>,
+        origin: Origin,
+    ) -> Vec<String> {
+        if let Some(k) = next_key {
+            self.next_key = self.next_key.max(k);
+        }
+        for key in &changes.deletes {
+            self.delete(key);
+        }
+        for values in &changes.puts {
+            let key = self.key_of(values);
+            self.delete(&key);
+        }
+        changes
+            .puts
+            .into_iter()
+            .filter_map(|values| self.put(values, false, origin).err())
+            .collect()
+    }
+
     fn put(
         &mut self,
         values: Vec<Value>,
@@ -920,32 +947,18 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
                     continue;
                 }
             };
-            if let Some(k) = ops.next_key {
-                state.next_key = state.next_key.max(k);
-            }
-            // As loading applies a record: its deletes, then the old row of every key it
-            // writes, then its images (so a record may swap unique values between rows).
-            for key in &changes.deletes {
-                state.delete(key);
-            }
-            for values in &changes.puts {
-                let key = state.key_of(values);
-                state.delete(&key);
-            }
-            for values in changes.puts {
-                if let Err(reason) = state.put(values, false, Origin::Log(l.no)) {
-                    let reason = format!("table {}: {reason}", ops.table);
-                    state.dropped.push(DroppedRow {
-                        file: wal_path.clone(),
-                        line: l.no,
-                        reason: reason.clone(),
-                    });
-                    out.problems.push(Problem {
-                        file: wal_path.clone(),
-                        line: l.no,
-                        message: reason,
-                    });
-                }
+            for reason in state.apply(changes, ops.next_key, Origin::Log(l.no)) {
+                let reason = format!("table {}: {reason}", ops.table);
+                state.dropped.push(DroppedRow {
+                    file: wal_path.clone(),
+                    line: l.no,
+                    reason: reason.clone(),
+                });
+                out.problems.push(Problem {
+                    file: wal_path.clone(),
+                    line: l.no,
+                    message: reason,
+                });
             }
         }
     }
@@ -1045,20 +1058,9 @@ fn rows_from_archives(
             for ops in rec.tables.iter().filter(|ops| ops.table == name) {
                 let changes =
                     decode_ops(path, l.no, &replay.schema, ops).map_err(|e| e.to_string())?;
-                if let Some(k) = ops.next_key {
-                    replay.next_key = replay.next_key.max(k);
-                }
-                for key in &changes.deletes {
-                    replay.delete(key);
-                }
-                for values in &changes.puts {
-                    let key = replay.key_of(values);
-                    replay.delete(&key);
-                }
-                for values in changes.puts {
-                    replay
-                        .put(values, false, Origin::Archived(*segment, l.no))
-                        .map_err(|reason| format!("{}:{}: {reason}", path.display(), l.no))?;
+                let origin = Origin::Archived(*segment, l.no);
+                if let Some(reason) = replay.apply(changes, ops.next_key, origin).first() {
+                    return Err(format!("{}:{}: {reason}", path.display(), l.no));
                 }
             }
         }
