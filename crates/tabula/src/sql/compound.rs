@@ -124,11 +124,7 @@ impl Scope for Ctes<'_, '_, '_> {
     }
 
     fn outer(&self, qualifier: Option<&str>, name: &str) -> Option<Value> {
-        let (outer, row) = self.outer?;
-        match outer.resolve(qualifier, name) {
-            Ok(i) => row.get(i).cloned(),
-            Err(_) => outer.outer(qualifier, name),
-        }
+        select::outer_value(self.outer, qualifier, name)
     }
 
     fn cte(&self, name: &str) -> Result<Option<&CteRows>> {

@@ -1027,11 +1027,7 @@ impl Scope for QueryScope<'_> {
     }
 
     fn outer(&self, qualifier: Option<&str>, name: &str) -> Option<Value> {
-        let (outer, row) = self.outer?;
-        match outer.resolve(qualifier, name) {
-            Ok(i) => row.get(i).cloned(),
-            Err(_) => outer.outer(qualifier, name),
-        }
+        outer_value(self.outer, qualifier, name)
     }
 
     fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
@@ -1039,6 +1035,20 @@ impl Scope for QueryScope<'_> {
             Some((outer, _)) => outer.cte(name),
             None => Ok(None),
         }
+    }
+}
+
+/// The value of column `name` of the query around a scope (`outer`: that query's names and
+/// the row the scope's query runs for), or of one around that.
+pub(crate) fn outer_value(
+    outer: Option<(&dyn Scope, &[Value])>,
+    qualifier: Option<&str>,
+    name: &str,
+) -> Option<Value> {
+    let (outer, row) = outer?;
+    match outer.resolve(qualifier, name) {
+        Ok(i) => row.get(i).cloned(),
+        Err(_) => outer.outer(qualifier, name),
     }
 }
 
