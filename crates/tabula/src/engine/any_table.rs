@@ -132,6 +132,9 @@ pub(crate) trait AnyTable: Send + Sync {
     fn has_key(&self, key: &Value) -> bool;
     fn slots_where(&self, col: usize, v: &Value) -> Vec<u32>;
     fn key_at(&self, slot: u32) -> Value;
+    /// The keys of the stored rows a new row of `values` collides with on a unique key
+    /// (see `TableData::colliding_slots`).
+    fn colliding_keys(&self, values: &[Value]) -> Vec<Value>;
     fn set_at(&mut self, slot: u32, col: usize, v: Value) -> Result<()>;
     fn raise_next_key(&mut self, next: i64);
 }
@@ -479,6 +482,12 @@ impl<R: Record> AnyTable for TableData<R> {
     }
     fn key_at(&self, slot: u32) -> Value {
         self.col_value(slot, self.schema.primary_key())
+    }
+    fn colliding_keys(&self, values: &[Value]) -> Vec<Value> {
+        self.colliding_slots(values)
+            .into_iter()
+            .map(|s| self.key_at(s))
+            .collect()
     }
     fn set_at(&mut self, slot: u32, col: usize, v: Value) -> Result<()> {
         TableData::set_at(self, slot, col, v)

@@ -1,14 +1,18 @@
-//! `INSERT OR IGNORE` and `INSERT … ON CONFLICT [(columns)] DO NOTHING | DO UPDATE SET … [WHERE
-//! …]` (SQLite's and PostgreSQL's upsert): the rows go in one at a time, as one statement,
-//! and a row a constraint refuses is left out, or updates the row it collides with.
+//! `INSERT OR IGNORE`, `INSERT OR REPLACE` (and `REPLACE INTO`) and `INSERT … ON CONFLICT
+//! [(columns)] DO NOTHING | DO UPDATE SET … [WHERE …]` (SQLite's and PostgreSQL's upsert):
+//! the rows go in one at a time, as one statement, and a row a constraint refuses is left
+//! out, updates the row it collides with, or replaces the rows it collides with.
 //!
 //! As in SQLite: `OR IGNORE` leaves out a row that breaks a unique key (the primary key
 //! too), a NOT NULL column or a check; `DO NOTHING` one that breaks a unique key (the one
 //! named, when columns are named); `DO UPDATE` applies its `SET` to the stored row whose
 //! value of the named unique key the new row has, where `WHERE` holds, reading that row's
 //! columns by their names (or the table's) and the new row's as `excluded.name`. Any other
-//! failure ends the statement, which then changes nothing. The count of rows changed is
-//! the rows inserted and updated.
+//! failure ends the statement, which then changes nothing. `OR REPLACE` deletes the stored
+//! rows that hold any of the new row's unique keys, then inserts it; a null for a NOT NULL
+//! column with a default takes the default, and any other refusal ends the statement. The
+//! count of rows changed is the rows inserted and updated (not those a replacement deleted,
+//! as SQLite's `changes()`).
 
 use sqlparser::ast::{
     AssignmentTarget, ConflictTarget, Insert, OnConflictAction, OnInsert, Spanned, SqliteOnConflict,
@@ -37,6 +41,10 @@ pub(crate) enum Conflict {
     Nothing(Option<(String, Option<usize>)>),
     /// `ON CONFLICT (column) DO UPDATE SET … [WHERE …]`.
     Update(Box<DoUpdate>),
+    /// `INSERT OR REPLACE` and `REPLACE INTO`: the stored rows the row collides with on any
+    /// unique key are deleted (their `ON DELETE` actions following), then it is inserted; a
+    /// null given for a NOT NULL column with a default takes the default.
+    Replace,
 }
 
 /// A compiled `DO UPDATE`: the position of the unique column named, the columns set with
@@ -51,21 +59,22 @@ pub(crate) struct DoUpdate {
 /// The conflict clause of `ins` into table `name` (of `schema`), compiled; `None` for an
 /// `INSERT` that has none (or says `OR ABORT`, the default).
 pub(crate) fn of(ins: &Insert, name: &str, schema: &Schema) -> Result<Option<Conflict>> {
-    if ins.replace_into || matches!(ins.or, Some(SqliteOnConflict::Replace)) {
-        return Err(unsupported("REPLACE INTO and INSERT OR REPLACE"));
-    }
     if ins.ignore {
         return Err(unsupported("INSERT IGNORE (write INSERT OR IGNORE)"));
     }
     let or = match ins.or {
+        _ if ins.replace_into => Some(Conflict::Replace),
         None | Some(SqliteOnConflict::Abort) => None,
         Some(SqliteOnConflict::Ignore) => Some(Conflict::Ignore),
+        Some(SqliteOnConflict::Replace) => Some(Conflict::Replace),
         Some(other) => return Err(unsupported(format!("INSERT {other}"))),
     };
     let on = match &ins.on {
         None => return Ok(or),
         Some(_) if or.is_some() => {
-            return Err(unsupported("INSERT OR IGNORE with ON CONFLICT"));
+            return Err(unsupported(
+                "ON CONFLICT after INSERT OR IGNORE, INSERT OR REPLACE or REPLACE INTO",
+            ));
         }
         Some(OnInsert::OnConflict(on)) => on,
         Some(_) => return Err(unsupported("ON DUPLICATE KEY UPDATE (write ON CONFLICT)")),
@@ -194,10 +203,24 @@ pub(crate) fn insert(
     params: &[Value],
 ) -> Result<u64> {
     let schema = t.schema().clone();
+    let rows = match conflict {
+        Conflict::Replace => rows
+            .into_iter()
+            .map(|row| defaults_for_nulls(&schema, row))
+            .collect(),
+        _ => rows,
+    };
     // The key ON CONFLICT names, of one column, is looked up first: a row that holds a
     // stored value of it is that key's conflict, whatever other key it also collides on.
     let mut claim = |table: &mut dyn AnyTable, row: &[Value]| -> Result<Option<bool>> {
         let column = match conflict {
+            Conflict::Replace => {
+                let keys = table.colliding_keys(row);
+                if !keys.is_empty() {
+                    table.dyn_delete_keys(&keys)?;
+                }
+                return Ok(None);
+            }
             Conflict::Nothing(Some((_, Some(c)))) => *c,
             Conflict::Update(u) => u.column,
             _ => return Ok(None),
@@ -223,6 +246,18 @@ pub(crate) fn insert(
         }
         _ => Err(e),
     })
+}
+
+/// `row` (values in the table's column order, `None` for those not given) with a null
+/// given for a NOT NULL column that has a default left out, so that it takes the default,
+/// as SQLite's REPLACE does (for a column with none, the null is refused as usual).
+fn defaults_for_nulls(schema: &Schema, mut row: Vec<Option<Value>>) -> Vec<Option<Value>> {
+    for (v, c) in row.iter_mut().zip(&schema.columns) {
+        if !c.nullable && c.default.is_some() && matches!(v, Some(Value::Null)) {
+            *v = None;
+        }
+    }
+    row
 }
 
 /// The stored row holding `row`'s value of unique column `column`, if any (a null, or an

@@ -84,6 +84,32 @@ impl<R: Record> TableData<R> {
         Ok(())
     }
 
+    /// The slots of the stored rows a new row of `values` (in column order, of the columns'
+    /// types) collides with on a unique key: its primary key (unless it is an automatic key
+    /// still to be given), a unique column or a composite unique constraint. Each slot once,
+    /// in that order. What `INSERT OR REPLACE` deletes before inserting the row.
+    pub(crate) fn colliding_slots(&self, values: &[Value]) -> Vec<u32> {
+        let pk = self.schema.primary_key();
+        let mut slots = Vec::new();
+        let automatic =
+            self.schema.auto_increment() && matches!(values.get(pk), Some(Value::Int(0)));
+        if let (false, Some(key)) = (automatic, values.get(pk)) {
+            slots.extend(self.find_key(key.as_ref()));
+        }
+        for u in &self.uniques {
+            let key: Option<Vec<Value>> = u.columns().map(|c| values.get(c).cloned()).collect();
+            let found = match key.as_deref() {
+                Some([one]) => u.find(&self.hasher, &self.rows, one.as_ref()),
+                Some(several) => self.find_composite_values(u, several),
+                None => None,
+            };
+            if let Some(s) = found.filter(|s| !slots.contains(s)) {
+                slots.push(s);
+            }
+        }
+        slots
+    }
+
     /// Checks that `new` may replace the row at `slot`: false if there is none.
     pub(super) fn check_replace(&self, slot: u32, new: &R, changed: Changed<'_>) -> Result<bool> {
         match changed {

@@ -2082,6 +2082,117 @@ fn a_failed_upsert_changes_nothing_inside_a_transaction() {
     );
 }
 
+/// `INSERT OR REPLACE` deletes the rows holding the new row's unique keys, with their
+/// `ON DELETE` actions: a row replaced under another key takes its children along (cascade)
+/// or is refused at commit (restrict); one replaced under its own key keeps them, since
+/// their parent still exists (SQLite's cascade deletes them: a documented difference).
+/// The rows changed are the rows inserted, as SQLite's `changes()`.
+#[test]
+fn insert_or_replace_follows_the_on_delete_actions_of_the_rows_it_replaces() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE p (id INTEGER PRIMARY KEY, email TEXT UNIQUE, n INTEGER);
+         CREATE TABLE c (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p ON DELETE CASCADE);
+         CREATE TABLE k (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p ON DELETE RESTRICT);
+         INSERT INTO p VALUES (1, 'a', 1), (2, 'b', 2), (3, 'c', 3);
+         INSERT INTO c VALUES (10, 1), (11, 2);
+         INSERT INTO k VALUES (20, 3)",
+    )
+    .unwrap();
+    // Row 1 replaced under its own key, row 2 (email 'b') deleted: one row changed.
+    let r = db
+        .sql("INSERT OR REPLACE INTO p VALUES (1, 'b', 100)")
+        .unwrap();
+    assert_eq!(r.changed, 1);
+    assert_eq!(
+        db.sql("SELECT id, email, n FROM p ORDER BY id")
+            .unwrap()
+            .rows,
+        [
+            [Value::Int(1), Value::from("b"), Value::Int(100)],
+            [Value::Int(3), Value::from("c"), Value::Int(3)],
+        ]
+    );
+    assert_eq!(
+        db.sql("SELECT id, p FROM c").unwrap().rows,
+        [[Value::Int(10), Value::Int(1)]]
+    );
+    // Row 3 is held by a restricting child: replacing it under another key is refused,
+    // and nothing changes.
+    match db.sql("REPLACE INTO p VALUES (4, 'c', 4)") {
+        Err(Error::ForeignKey {
+            table,
+            column,
+            references,
+            value,
+            ..
+        }) => assert_eq!(
+            (table.as_str(), column.as_str(), references.as_str(), value),
+            ("k", "p", "p", Value::Int(3))
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        db.sql("SELECT id FROM p ORDER BY id").unwrap().rows,
+        [[Value::Int(1)], [Value::Int(3)]]
+    );
+    // Under its own key it stays, and so does its child.
+    assert_eq!(
+        db.sql("REPLACE INTO p VALUES (3, 'c', 30)")
+            .unwrap()
+            .changed,
+        1
+    );
+    assert_eq!(
+        db.sql("SELECT n FROM p WHERE id = 3").unwrap().rows,
+        [[Value::Int(30)]]
+    );
+}
+
+/// A replacement that fails part-way (a later row breaks a check) undoes the rows it
+/// replaced before, in memory and on disk.
+#[test]
+fn a_failed_insert_or_replace_changes_nothing_and_a_good_one_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path()).unwrap();
+        db.sql(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, v INTEGER CHECK (v >= 0));
+             INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2)",
+        )
+        .unwrap();
+        match db.sql("INSERT OR REPLACE INTO t VALUES (3, 'a', 3), (4, 'b', -1)") {
+            Err(Error::Check { table, .. }) => assert_eq!(table, "t"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            db.sql("SELECT id, name, v FROM t ORDER BY id")
+                .unwrap()
+                .rows,
+            [
+                [Value::Int(1), Value::from("a"), Value::Int(1)],
+                [Value::Int(2), Value::from("b"), Value::Int(2)],
+            ]
+        );
+        assert_eq!(
+            db.sql("INSERT OR REPLACE INTO t VALUES (3, 'a', 3)")
+                .unwrap()
+                .changed,
+            1
+        );
+    }
+    let db = Database::open(dir.path()).unwrap();
+    assert_eq!(
+        db.sql("SELECT id, name, v FROM t ORDER BY id")
+            .unwrap()
+            .rows,
+        [
+            [Value::Int(2), Value::from("b"), Value::Int(2)],
+            [Value::Int(3), Value::from("a"), Value::Int(3)],
+        ]
+    );
+}
+
 /// Placeholders in an upsert's `DO UPDATE` take the values after the row's, in text order.
 #[test]
 fn placeholders_of_an_upsert_are_numbered_across_it() {

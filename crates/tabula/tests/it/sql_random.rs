@@ -4,7 +4,7 @@
 //! ties, duplicates and NULLs abound), and random type-correct queries over them (filters,
 //! expressions, functions, joins, grouping, `DISTINCT`, subqueries, set operations, `WITH`,
 //! ordering and windows) with random writes among them (`UPDATE`, `DELETE`, `INSERT` over
-//! the constraints, `INSERT OR IGNORE` and `ON CONFLICT`).
+//! the constraints, `INSERT OR IGNORE`, `OR REPLACE` and `ON CONFLICT`).
 //! Both engines must agree on every answer, on which statements fail, and on every table's
 //! rows after each write; results are compared as multisets unless the query orders them
 //! completely.
@@ -732,8 +732,9 @@ fn write(r: &mut Rng, tabs: &[Tab]) -> String {
                 })
                 .collect();
             let rows = rows.join(", ");
-            // Upserts too: rows left out, or updating the stored row of their key.
-            match r.pick(5) {
+            // Upserts too: rows left out, updating the stored row of their key, or
+            // replacing the stored rows of any of their keys.
+            match r.pick(7) {
                 0 => format!("INSERT OR IGNORE INTO {} VALUES {rows}", t.name),
                 1 => format!(
                     "INSERT INTO {} VALUES {rows} ON CONFLICT DO NOTHING",
@@ -751,6 +752,8 @@ fn write(r: &mut Rng, tabs: &[Tab]) -> String {
                         t.name, c.name
                     )
                 }
+                3 => format!("INSERT OR REPLACE INTO {} VALUES {rows}", t.name),
+                4 => format!("REPLACE INTO {} VALUES {rows}", t.name),
                 _ => format!("INSERT INTO {} VALUES {rows}", t.name),
             }
         }
