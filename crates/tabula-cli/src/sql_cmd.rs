@@ -1,5 +1,6 @@
-//! `tabula sql DIR [SQL]`: run the SQL given as an argument or piped on standard input and
-//! print the last statement's result; with neither (standard input a terminal, or
+//! `tabula sql DIR [SQL]`: run the SQL given as an argument or piped on standard input,
+//! printing each query's rows as it completes (as `sqlite3` does) and, when the last
+//! statement returns no rows, what it changed; with neither (standard input a terminal, or
 //! `--interactive`), the shell of [`crate::shell`].
 
 use std::io::IsTerminal;
@@ -26,36 +27,53 @@ pub fn run(
         }
         None => std::io::read_to_string(std::io::stdin()).context("reading stdin")?,
     };
-    // Read-only first (no lock); a text that writes is refused before it changes anything,
-    // and runs again with the lock.
     if dir.exists() && !dir.is_dir() {
         anyhow::bail!(
             "{} is not a directory: a tabula database is a directory",
             dir.display()
         );
     }
+    let mut printer = Printer {
+        format,
+        guard,
+        last: None,
+    };
     // A directory that is not there yet, or is empty, becomes a new database.
     let fresh = std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none());
-    let (result, wrote) = if !fresh {
+    let wrote = if !fresh {
+        // Read-only first (no lock), its results held back: a text that writes is refused
+        // before it changes anything, and runs again from its start with the lock.
         let ro = crate::open_read_only(dir)?;
-        match ro.sql(&text) {
+        let mut held = Vec::new();
+        let read = ro.sql_script(&text, &[], |r| {
+            held.push(r);
+            Ok(())
+        });
+        match read {
             Err(tabula::Error::ReadOnly { .. }) => {
-                drop(ro);
+                drop((ro, held));
                 let db = crate::open(dir)?;
-                let r = run_writing(&db, &text)?;
+                run_writing(&db, &text, &mut printer)?;
                 // As every writing command: the database closes with a checkpoint.
                 crate::close_after_commit(&db)?;
-                (r, true)
+                true
             }
-            r => (r.map_err(|e| dot_command_hint(e, &text))?, false),
+            read => {
+                // What the statements before a failing one returned, then its error.
+                for r in held {
+                    printer.take(r)?;
+                }
+                read.map_err(|e| dot_command_hint(e, &text))?;
+                false
+            }
         }
     } else {
         let existed = dir.exists();
         let db = create(dir)?;
-        match run_writing(&db, &text) {
-            Ok(r) => {
+        match run_writing(&db, &text, &mut printer) {
+            Ok(()) => {
                 crate::close_after_commit(&db)?;
-                (r, true)
+                true
             }
             Err(e) => {
                 // A database made for a text that failed before creating any table is not
@@ -68,25 +86,49 @@ pub fn run(
             }
         }
     };
-    let printed = if result.columns.is_empty() {
-        // As the shell says it: a count for the statements that change rows, "ok" for the
-        // others (CREATE, DROP, ALTER), whose count would be a meaningless 0.
-        let line = if format == Format::Table {
-            match Kind::of_last(&text) {
-                Kind::Other => "ok".to_owned(),
-                _ => format!("{} row(s) changed", result.changed),
-            }
-        } else {
-            serde_json::json!({ "changed": result.changed }).to_string()
-        };
-        output::line(format_args!("{line}")).context("writing to standard output")
-    } else {
-        print_rows(result, format, guard)
-    };
     // After a write, failing to print is not "nothing changed".
-    match printed {
+    match printer.finish(&text) {
         Err(e) if wrote => Err(e.context(crate::Committed::Output)),
         r => r,
+    }
+}
+
+/// Prints each statement's result as it comes: a query's rows at once; the last
+/// statement's count (or "ok") at the end, when it returned no rows.
+struct Printer {
+    format: Format,
+    guard: CsvGuard,
+    /// Whether the last result had columns, and the rows it changed.
+    last: Option<(bool, u64)>,
+}
+
+impl Printer {
+    fn take(&mut self, r: SqlResult) -> anyhow::Result<()> {
+        let query = !r.columns.is_empty();
+        self.last = Some((query, r.changed));
+        if query {
+            print_rows(r, self.format, self.guard)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&self, text: &str) -> anyhow::Result<()> {
+        let changed = match self.last {
+            Some((true, _)) => return Ok(()),
+            Some((false, changed)) => changed,
+            None => 0,
+        };
+        // As the shell says it: a count for the statements that change rows, "ok" for the
+        // others (CREATE, DROP, ALTER), whose count would be a meaningless 0.
+        let line = if self.format == Format::Table {
+            match Kind::of_last(text) {
+                Kind::Other => "ok".to_owned(),
+                _ => format!("{changed} row(s) changed"),
+            }
+        } else {
+            serde_json::json!({ "changed": changed }).to_string()
+        };
+        output::line(format_args!("{line}")).context("writing to standard output")
     }
 }
 
@@ -110,19 +152,37 @@ fn dot_command_hint(e: tabula::Error, text: &str) -> anyhow::Error {
     }
 }
 
-/// Runs `text` on a database open for writing. Statements before a failing one stay
-/// committed (as `sqlite3_exec`): when any of them changed the database, the error is exit 3
-/// ("committed"), not 2 ("changed nothing"), so that a script does not run them again.
-fn run_writing(db: &Database, text: &str) -> anyhow::Result<SqlResult> {
+/// Runs `text` on a database open for writing, printing each result as it comes.
+/// Statements before a failing one stay committed (as `sqlite3_exec`): when any of them
+/// changed the database, the error is exit 3 ("committed"), not 2 ("changed nothing"), so
+/// that a script does not run them again. Output that cannot be written ends the text
+/// there, as a failing statement does.
+fn run_writing(db: &Database, text: &str, printer: &mut Printer) -> anyhow::Result<()> {
     let before = fingerprint(db);
-    db.sql(text).map_err(|e| {
-        let e = dot_command_hint(e, text);
-        if before.is_some() && fingerprint(db) != before {
-            e.context(crate::Committed::LaterStatement)
+    let mut output_failed = None;
+    let ran = db.sql_script(text, &[], |r| {
+        printer.take(r).map_err(|e| {
+            output_failed = Some(e);
+            tabula::Error::abort("the output could not be written")
+        })
+    });
+    let committed = || before.is_some() && fingerprint(db) != before;
+    match (ran, output_failed) {
+        (Ok(()), _) => Ok(()),
+        (Err(_), Some(e)) => Err(if committed() {
+            e.context(crate::Committed::Output)
         } else {
             e
+        }),
+        (Err(e), None) => {
+            let e = dot_command_hint(e, text);
+            Err(if committed() {
+                e.context(crate::Committed::LaterStatement)
+            } else {
+                e
+            })
         }
-    })
+    }
 }
 
 /// What a statement that commits changes: the log's last record (rows), the tables and their

@@ -1212,6 +1212,66 @@ fn sql_runs_statements_and_scripts() {
     );
 }
 
+/// A script prints each query's rows as the query completes, as `sqlite3` does: the reads
+/// before a write once (not again when the text runs a second time with the lock), the
+/// rows of the statements before a failing one, and nothing after output fails.
+#[test]
+fn sql_scripts_print_every_query_once_and_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db").display().to_string();
+    let o = tabula(&[
+        "sql",
+        &p,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE); INSERT INTO t (v) VALUES ('a')",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula_with_input(
+        &["sql", &p, "--format", "csv"],
+        b"SELECT count(*) AS before FROM t;\nINSERT INTO t (v) VALUES ('b');\n\
+          SELECT count(*) AS after FROM t;\nUPDATE t SET v = 'c' WHERE v = 'b';\n",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "before\n1\nafter\n2\n{\"changed\":1}\n"
+    );
+    // Read-only: the rows before the failing statement, then its error.
+    let o = tabula(&[
+        "sql",
+        &p,
+        "--format",
+        "csv",
+        "SELECT v FROM t ORDER BY v; SELECT nope FROM t",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "v\na\nc\n");
+    assert!(text(&o).contains("statement 2"), "{}", text(&o));
+    // Writing: the same, and the statements before stay committed (exit 3).
+    let o = tabula(&[
+        "sql",
+        &p,
+        "--format",
+        "csv",
+        "INSERT INTO t (v) VALUES ('d'); SELECT count(*) AS n FROM t; INSERT INTO t (v) VALUES ('a')",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "n\n3\n");
+    // Output that cannot be written ends the text there.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args(["sql", &p, "SELECT v FROM t; INSERT INTO t (v) VALUES ('e')"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("No space left on device"), "{}", text(&o));
+    let o = tabula(&["sql", &p, "--format", "csv", "SELECT count(*) AS n FROM t"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "n\n3\n");
+}
+
 #[test]
 fn sql_on_an_empty_directory_creates_the_database() {
     let other = tempfile::tempdir().unwrap();

@@ -369,10 +369,10 @@ impl Database {
     /// Runs SQL text: one or more statements separated by `;`, returning the last one's
     /// result. Each statement commits on its own unless grouped by `BEGIN … COMMIT` (or
     /// `ROLLBACK`) in the same text; a text that ends inside `BEGIN` rolls it back and is an
-    /// error. If a statement fails, the ones before it stay committed. So far: `SELECT` with
-    /// inner and left joins, `WHERE`, `GROUP BY`, aggregates, `HAVING`, `ORDER BY`, `LIMIT`
-    /// and `OFFSET`; `INSERT … VALUES`, `UPDATE`, `DELETE`; subqueries and DDL are
-    /// `Error::Unsupported` for now. See `docs/SQL.md`.
+    /// error. If a statement fails, the ones before it stay committed. `docs/SQL.md` lists
+    /// what runs (queries with joins, grouping, subqueries, set operations and `WITH`;
+    /// `INSERT` with upserts, `UPDATE`, `DELETE`; `CREATE`/`ALTER`/`DROP`) and every
+    /// difference from SQLite; what is not supported is `Error::Unsupported`.
     ///
     /// ```
     /// use tabula::{Database, Table, Value};
@@ -424,6 +424,45 @@ impl Database {
         mut each: impl FnMut(&[crate::value::Value]) -> Result<bool>,
     ) -> Result<SqlResult> {
         crate::sql::run_each(&self.engine, text, params, Some(&mut each))
+    }
+
+    /// [`Database::sql_with`], handing every statement's result to `each` as the statement
+    /// completes, in order, rather than returning the last one's: what running a script
+    /// and showing each query's rows (as `sqlite3` does) needs. `BEGIN`, `COMMIT` and
+    /// `ROLLBACK` give no result; a statement between them gives its result as it runs,
+    /// before the transaction commits or rolls back. An error `each` returns (make one of
+    /// your own with [`Error::abort`](crate::Error::abort)) ends the text as a failing
+    /// statement does: the statements before it stay committed, and a transaction it is
+    /// inside rolls back.
+    ///
+    /// ```
+    /// use tabula::Database;
+    /// let db = Database::in_memory();
+    /// let mut results = Vec::new();
+    /// db.sql_script(
+    ///     "CREATE TABLE n (id INTEGER PRIMARY KEY, v INTEGER);
+    ///      INSERT INTO n (v) VALUES (10), (20);
+    ///      SELECT count(*) FROM n;
+    ///      SELECT max(v) FROM n",
+    ///     &[],
+    ///     |r| {
+    ///         results.push(r);
+    ///         Ok(())
+    ///     },
+    /// )?;
+    /// assert_eq!(results.len(), 4);
+    /// assert_eq!(results[1].changed, 2);
+    /// assert_eq!(results[2].rows, [[tabula::Value::Int(2)]]);
+    /// assert_eq!(results[3].columns, ["max(v)"]);
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn sql_script(
+        &self,
+        text: &str,
+        params: &[crate::value::Value],
+        mut each: impl FnMut(SqlResult) -> Result<()>,
+    ) -> Result<()> {
+        crate::sql::run_script(&self.engine, text, params, &mut each)
     }
 
     /// Parses `text` (one or more statements) once, for running many times with different

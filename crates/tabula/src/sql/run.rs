@@ -60,9 +60,44 @@ pub(crate) fn run_each(
         let stream = Stream::new(text)?;
         check_params(stream.placeholders(), params)?;
         let params = &*no_nan(params);
-        return run_statements(engine, Statements::Streamed(Box::new(stream)), params, each);
+        return run_statements(
+            engine,
+            Statements::Streamed(Box::new(stream)),
+            params,
+            each,
+            None,
+        );
     }
     run_parsed(engine, &*cache::parsed(text)?, params, each, true, None)
+}
+
+/// What [`run_script`] hands each statement's result to; an error it returns ends the text
+/// as a failing statement does.
+pub(crate) type Done<'f> = &'f mut dyn FnMut(SqlResult) -> Result<()>;
+
+/// [`run`], handing every statement's result to `done` as the statement completes rather
+/// than returning the last (see `Database::sql_script`).
+pub(crate) fn run_script(
+    engine: &Arc<Engine>,
+    text: &str,
+    params: &[Value],
+    done: Done<'_>,
+) -> Result<()> {
+    if text.len() > cache::LONGEST {
+        let stream = Stream::new(text)?;
+        check_params(stream.placeholders(), params)?;
+        let params = &*no_nan(params);
+        let statements = Statements::Streamed(Box::new(stream));
+        return run_statements(engine, statements, params, None, Some(done)).map(drop);
+    }
+    let parsed = cache::parsed(text)?;
+    parsed.check_params(params)?;
+    let params = &*no_nan(params);
+    let statements = Statements::Parsed {
+        parsed: &parsed,
+        next: 0,
+    };
+    run_statements(engine, statements, params, None, Some(done)).map(drop)
 }
 
 /// [`run_each`] on statements parsed already (a prepared [`crate::Statement`]). `names`:
@@ -85,21 +120,40 @@ pub(crate) fn run_parsed(
             return answer;
         }
     }
-    run_statements(engine, Statements::Parsed { parsed, next: 0 }, params, each)
+    run_statements(
+        engine,
+        Statements::Parsed { parsed, next: 0 },
+        params,
+        each,
+        None,
+    )
 }
 
 /// Runs the statements one after the other (see `Database::sql`), each committing on its
 /// own unless grouped by `BEGIN … COMMIT`/`ROLLBACK`. A group runs in one transaction as
 /// its statements come: a nested `BEGIN`, a failing statement or the end of the text
 /// before `COMMIT` rolls all of it back. `params` are checked against the placeholders
-/// already, NaN made null.
+/// already, NaN made null. With `done`, each statement's result (but `BEGIN`'s, `COMMIT`'s
+/// and `ROLLBACK`'s, which have none) goes to it as the statement completes, and the
+/// result returned is empty.
 fn run_statements(
     engine: &Arc<Engine>,
     mut statements: Statements<'_>,
     params: &[Value],
     mut each: Option<Each<'_>>,
+    mut done: Option<Done<'_>>,
 ) -> Result<SqlResult> {
     let mut last = SqlResult::default();
+    // The result of a statement that completed: to `done`, or kept as the last.
+    let mut keep = |last: &mut SqlResult, r: SqlResult| -> Result<()> {
+        match done.as_mut() {
+            Some(d) => d(r),
+            None => {
+                *last = r;
+                Ok(())
+            }
+        }
+    };
     while let Some(next) = statements.next() {
         let Next {
             statement,
@@ -185,8 +239,9 @@ fn run_statements(
                                 return Err(Error::Aborted("ROLLBACK".into()));
                             }
                             s => {
-                                r = execute(Target::Tx(&tx), s, params)
+                                let result = execute(Target::Tx(&tx), s, params)
                                     .map_err(|e| numbered(e, inner_at, true))?;
+                                keep(&mut r, result)?;
                             }
                         }
                     }
@@ -217,16 +272,18 @@ fn run_statements(
                 ));
             }
             s if alter::is_migration(s) => {
-                last = alter::migrate(engine, s).map_err(|e| {
+                let r = alter::migrate(engine, s).map_err(|e| {
                     let several = i > 0 || statements.has_more();
                     numbered(e, at(false), several)
                 })?;
+                keep(&mut last, r)?;
             }
             s if is_read(s) => {
                 let alone_last = !statements.has_more();
                 let streamed = if alone_last { each.take() } else { None };
-                last = read(engine, s, params, streamed)
+                let r = read(engine, s, params, streamed)
                     .map_err(|e| numbered(e, at(false), i > 0 || !alone_last))?;
+                keep(&mut last, r)?;
             }
             s => {
                 let tx = Transaction::new(engine.begin(&written_table(s))?);
@@ -235,10 +292,11 @@ fn run_statements(
                     check_forward(&tx, true)?;
                     Ok(r)
                 }));
-                last = engine.finish(tx.tx, outcome).map_err(|e| {
+                let r = engine.finish(tx.tx, outcome).map_err(|e| {
                     let several = i > 0 || statements.has_more();
                     numbered(e, at(false), several)
                 })?;
+                keep(&mut last, r)?;
             }
         }
     }
