@@ -102,6 +102,15 @@ pub(crate) trait TxCore: Source {
     ///
     /// [`foreign_keys::act_now`]: crate::engine::foreign_keys::act_now
     fn delete_actions(&self, idx: usize, mark: Mark) -> Result<()>;
+    /// [`TxCore::delete_actions`] for a step of a statement that goes on: nothing is undone
+    /// on error; `changed` gets each table the actions changed that it does not hold yet,
+    /// with its mark from before them, for the statement to undo.
+    fn delete_actions_of_step(
+        &self,
+        idx: usize,
+        mark: Mark,
+        changed: &mut Vec<(usize, Mark)>,
+    ) -> Result<()>;
 }
 
 /// Runs one statement on table `idx` of a transaction: on error, the statement's own

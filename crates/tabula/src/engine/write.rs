@@ -73,6 +73,15 @@ impl TxCore for WriteTx<'_> {
         }
     }
 
+    fn delete_actions_of_step(
+        &self,
+        idx: usize,
+        mark: Mark,
+        changed: &mut Vec<(usize, Mark)>,
+    ) -> Result<()> {
+        foreign_keys::act_now(self, idx, mark, changed)
+    }
+
     fn delete_actions(&self, idx: usize, mark: Mark) -> Result<()> {
         let mut changed = Vec::new();
         foreign_keys::act_now(self, idx, mark, &mut changed).inspect_err(|_| {

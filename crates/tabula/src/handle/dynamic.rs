@@ -505,6 +505,57 @@ impl<'t> TxDynTable<'t> {
         })
     }
 
+    /// Inserts `rows` one at a time, as one statement (a failure undoes all of it, in every
+    /// table), each after deleting the stored rows that hold one of its unique keys: SQL's
+    /// `INSERT OR REPLACE`. The `ON DELETE` actions of a row's deletions run before the row
+    /// goes in, so they never reach it (a row that references a row it replaced fails the
+    /// check of references at commit, as the reference dangles), and a key deleted by one
+    /// row and given again by a later one has had its actions. Returns the rows inserted.
+    pub(crate) fn replace_each(&self, rows: Vec<Vec<Option<Value>>>) -> Result<u64> {
+        let (tx, idx) = (self.tx, self.parts.idx);
+        let first = {
+            let mut st = tx.state_mut()?;
+            let t = st.table_mut(idx)?;
+            self.parts.current(t)?;
+            let mark = t.mark();
+            tx.touch(idx, mark);
+            mark
+        };
+        // The other tables the actions changed, each with its mark from before them.
+        let mut changed = Vec::new();
+        let run = || -> Result<u64> {
+            let mut inserted = 0;
+            for row in rows {
+                let values = self.parts.schema.resolve_values(row)?;
+                let (step, deleted) = {
+                    let mut st = tx.state_mut()?;
+                    let t = st.table_mut(idx)?;
+                    let step = t.mark();
+                    let keys = t.colliding_keys(&values);
+                    (step, !keys.is_empty() && t.dyn_delete_keys(&keys)? > 0)
+                };
+                if deleted {
+                    tx.delete_actions_of_step(idx, step, &mut changed)?;
+                }
+                tx.state_mut()?
+                    .table_mut(idx)?
+                    .dyn_insert_resolved(values)?;
+                inserted += 1;
+            }
+            Ok(inserted)
+        };
+        run().inspect_err(|_| {
+            // Every table goes back, whatever happens to one of them.
+            if let Ok(mut st) = tx.state_mut() {
+                for (t, m) in changed.into_iter().rev().chain([(idx, first)]) {
+                    if let Ok(t) = st.table_mut(t) {
+                        t.rollback_to(m);
+                    }
+                }
+            }
+        })
+    }
+
     /// Sets columns `cols` of the rows with these keys (of the key's type) to the values
     /// beside each (of the columns' types), as one statement; returns how many rows it
     /// changed. SQL's `UPDATE` with a correlated subquery writes through it.

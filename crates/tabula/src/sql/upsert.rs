@@ -42,8 +42,9 @@ pub(crate) enum Conflict {
     /// `ON CONFLICT (column) DO UPDATE SET … [WHERE …]`.
     Update(Box<DoUpdate>),
     /// `INSERT OR REPLACE` and `REPLACE INTO`: the stored rows the row collides with on any
-    /// unique key are deleted (their `ON DELETE` actions following), then it is inserted; a
-    /// null given for a NOT NULL column with a default takes the default.
+    /// unique key are deleted and their `ON DELETE` actions run, then it is inserted, row by
+    /// row (`TxDynTable::replace_each`); a null given for a NOT NULL column with a default
+    /// takes the default.
     Replace,
 }
 
@@ -203,24 +204,17 @@ pub(crate) fn insert(
     params: &[Value],
 ) -> Result<u64> {
     let schema = t.schema().clone();
-    let rows = match conflict {
-        Conflict::Replace => rows
+    if let Conflict::Replace = conflict {
+        let rows = rows
             .into_iter()
             .map(|row| defaults_for_nulls(&schema, row))
-            .collect(),
-        _ => rows,
-    };
+            .collect();
+        return t.replace_each(rows);
+    }
     // The key ON CONFLICT names, of one column, is looked up first: a row that holds a
     // stored value of it is that key's conflict, whatever other key it also collides on.
     let mut claim = |table: &mut dyn AnyTable, row: &[Value]| -> Result<Option<bool>> {
         let column = match conflict {
-            Conflict::Replace => {
-                let keys = table.colliding_keys(row);
-                if !keys.is_empty() {
-                    table.dyn_delete_keys(&keys)?;
-                }
-                return Ok(None);
-            }
             Conflict::Nothing(Some((_, Some(c)))) => *c,
             Conflict::Update(u) => u.column,
             _ => return Ok(None),

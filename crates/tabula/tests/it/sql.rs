@@ -2083,10 +2083,10 @@ fn a_failed_upsert_changes_nothing_inside_a_transaction() {
 }
 
 /// `INSERT OR REPLACE` deletes the rows holding the new row's unique keys, with their
-/// `ON DELETE` actions: a row replaced under another key takes its children along (cascade)
-/// or is refused at commit (restrict); one replaced under its own key keeps them, since
-/// their parent still exists (SQLite's cascade deletes them: a documented difference).
-/// The rows changed are the rows inserted, as SQLite's `changes()`.
+/// `ON DELETE` actions, as SQLite does: a replaced row's children go with it (cascade),
+/// under its own key too, and a row held by a restricting child is refused at commit
+/// unless the statement gives its key back. The rows changed are the rows inserted, as
+/// SQLite's `changes()`.
 #[test]
 fn insert_or_replace_follows_the_on_delete_actions_of_the_rows_it_replaces() {
     let db = Database::in_memory();
@@ -2099,7 +2099,8 @@ fn insert_or_replace_follows_the_on_delete_actions_of_the_rows_it_replaces() {
          INSERT INTO k VALUES (20, 3)",
     )
     .unwrap();
-    // Row 1 replaced under its own key, row 2 (email 'b') deleted: one row changed.
+    // Row 1 replaced under its own key, row 2 (email 'b') deleted: one row changed, and
+    // both rows' children gone.
     let r = db
         .sql("INSERT OR REPLACE INTO p VALUES (1, 'b', 100)")
         .unwrap();
@@ -2113,10 +2114,7 @@ fn insert_or_replace_follows_the_on_delete_actions_of_the_rows_it_replaces() {
             [Value::Int(3), Value::from("c"), Value::Int(3)],
         ]
     );
-    assert_eq!(
-        db.sql("SELECT id, p FROM c").unwrap().rows,
-        [[Value::Int(10), Value::Int(1)]]
-    );
+    assert!(db.sql("SELECT id FROM c").unwrap().rows.is_empty());
     // Row 3 is held by a restricting child: replacing it under another key is refused,
     // and nothing changes.
     match db.sql("REPLACE INTO p VALUES (4, 'c', 4)") {
@@ -2136,7 +2134,8 @@ fn insert_or_replace_follows_the_on_delete_actions_of_the_rows_it_replaces() {
         db.sql("SELECT id FROM p ORDER BY id").unwrap().rows,
         [[Value::Int(1)], [Value::Int(3)]]
     );
-    // Under its own key it stays, and so does its child.
+    // Under its own key the reference holds again when the statement ends (tabula checks
+    // RESTRICT at commit, as SQLite checks NO ACTION at the statement's end).
     assert_eq!(
         db.sql("REPLACE INTO p VALUES (3, 'c', 30)")
             .unwrap()
@@ -2146,6 +2145,78 @@ fn insert_or_replace_follows_the_on_delete_actions_of_the_rows_it_replaces() {
     assert_eq!(
         db.sql("SELECT n FROM p WHERE id = 3").unwrap().rows,
         [[Value::Int(30)]]
+    );
+}
+
+/// The `ON DELETE` actions of the rows a replacement deletes run before the new row goes
+/// in, row by row: they never reach the new row (which then references a row that is gone
+/// and is refused), and a key a later row gives again has had its actions, as in SQLite.
+/// A failure later in the statement undoes the actions of the rows before it too.
+#[test]
+fn the_actions_of_a_replaced_row_run_before_the_new_row_goes_in() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, u TEXT UNIQUE,
+                         parent INTEGER REFERENCES t ON DELETE CASCADE);
+         INSERT INTO t VALUES (1, 'a', NULL), (2, 'b', 1), (3, 'c', 2)",
+    )
+    .unwrap();
+    // The new row references the row it replaces (or that row's grandchild).
+    for text in [
+        "REPLACE INTO t VALUES (7, 'a', 1)",
+        "REPLACE INTO t VALUES (7, 'a', 3)",
+    ] {
+        match db.sql(text) {
+            Err(Error::ForeignKey { table, value, .. }) => {
+                assert_eq!(table, "t");
+                assert!(matches!(value, Value::Int(1 | 3)), "{value:?}");
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+        assert_eq!(
+            db.sql("SELECT id FROM t ORDER BY id").unwrap().rows,
+            [[Value::Int(1)], [Value::Int(2)], [Value::Int(3)]]
+        );
+    }
+
+    db.sql(
+        "CREATE TABLE p (id INTEGER PRIMARY KEY, u TEXT UNIQUE, v INTEGER CHECK (v >= 0));
+         CREATE TABLE c (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p ON DELETE CASCADE);
+         CREATE TABLE s (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p ON DELETE SET NULL);
+         INSERT INTO p VALUES (1, 'a', 0), (2, 'b', 0);
+         INSERT INTO c VALUES (10, 1), (11, 2);
+         INSERT INTO s VALUES (20, 1), (21, 2)",
+    )
+    .unwrap();
+    // Inside a transaction that goes on: the second row's check undoes the first row's
+    // replacement and its actions.
+    db.transaction(|tx| {
+        match tx.sql("REPLACE INTO p VALUES (5, 'b', 0), (6, 'x', -1)") {
+            Err(Error::Check { table, .. }) => assert_eq!(table, "p"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            tx.sql("SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM s WHERE p IS NULL)")?
+                .rows,
+            [[Value::Int(2), Value::Int(0)]]
+        );
+        Ok(())
+    })
+    .unwrap();
+    // Row 1 is replaced by the row taking 'a' (its children go), then key 1 is given again.
+    assert_eq!(
+        db.sql("REPLACE INTO p VALUES (5, 'a', 0), (1, 'z', 0)")
+            .unwrap()
+            .changed,
+        2
+    );
+    assert_eq!(db.sql("SELECT id FROM c").unwrap().rows, [[Value::Int(11)]]);
+    assert_eq!(
+        db.sql("SELECT id, p FROM s ORDER BY id").unwrap().rows,
+        [
+            [Value::Int(20), Value::Null],
+            [Value::Int(21), Value::Int(2)],
+        ]
     );
 }
 
