@@ -7,9 +7,11 @@ mod session;
 mod split;
 mod transaction;
 
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use clap::ValueEnum;
 
 use crate::output::{self, CsvGuard, Format};
@@ -34,6 +36,8 @@ or .quit leaves (an open transaction is rolled back).
   .timer on|off         print the time each statement took to run
   .explain on|off       print each SELECT's plan before its rows
   .explain SELECT ...   print one query's plan, without running it
+  .read FILE            run the statements and dot commands in FILE, as if typed
+  .dump                 the committed database as a SQL script (SQLite's dialect)
   .help                 this text
   .quit, .exit          leave
 BEGIN opens a transaction that stays open across prompts (the prompt shows tabula*>)
@@ -173,7 +177,7 @@ pub fn run(dir: &Path, format: Format, guard: CsvGuard) -> anyhow::Result<()> {
             }
             if let Some(command) = line.trim_start().strip_prefix('.') {
                 input.remember(&line);
-                match dot(command, &mut session, &mut settings) {
+                match dot(command, &mut session, &mut settings, 0) {
                     Ok(Next::Continue) => continue,
                     Ok(Next::Quit) => break,
                     Err(e) if gone_reader(&e) => break,
@@ -366,8 +370,87 @@ fn explain_failure(e: &anyhow::Error, was_in_tx: bool, in_tx: bool, kind: Kind) 
     }
 }
 
-/// Runs the dot command `command` (the line without its leading `.`).
-fn dot(command: &str, session: &mut Session, settings: &mut Settings) -> anyhow::Result<Next> {
+/// How deep `.read` may nest (a file that reads itself stops there).
+const READ_DEPTH: usize = 16;
+
+/// Runs the lines of `text` (the file `name`) as if typed at the prompt: statements as
+/// each one completes, dot commands at the start of a line between statements. An
+/// unfinished statement at the end is not run. `depth`: the `.read` commands around this
+/// one.
+fn read_lines(
+    text: &str,
+    name: &str,
+    session: &mut Session,
+    settings: &mut Settings,
+    depth: usize,
+) -> anyhow::Result<Next> {
+    let mut buffer = String::new();
+    for line in text.lines() {
+        if buffer.is_empty() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            if let Some(command) = line.trim_start().strip_prefix('.') {
+                match dot(command, session, settings, depth)? {
+                    Next::Continue => continue,
+                    Next::Quit => return Ok(Next::Quit),
+                }
+            }
+        } else {
+            buffer.push('\n');
+        }
+        buffer.push_str(line);
+        let split = split::split(&buffer);
+        if !split.complete {
+            continue;
+        }
+        buffer.clear();
+        if !run_statements(&split.statements, session, settings) {
+            return Ok(Next::Quit);
+        }
+    }
+    if !buffer.trim().is_empty() {
+        let split = split::split(&buffer);
+        if !split.statements.is_empty() && !run_statements(&split.statements, session, settings) {
+            return Ok(Next::Quit);
+        }
+        if !split.complete {
+            note(&format!(
+                "the unfinished statement at the end of {name} was not run (end it with ;)"
+            ));
+        }
+    }
+    Ok(Next::Continue)
+}
+
+/// The file name `.read` was given, without the quotes around it, if any.
+fn unquoted(name: &str) -> &str {
+    for q in ['\'', '"'] {
+        if let Some(inner) = name.strip_prefix(q).and_then(|n| n.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    name
+}
+
+/// Prints the dump of the committed database (`Database::dump_sql`) to standard output.
+fn dump(session: &mut Session) -> anyhow::Result<()> {
+    let db = session.database()?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    db.dump_sql(tabula::Dialect::Sqlite, &mut out)
+        .context("writing the dump to standard output")?;
+    out.flush().context("writing the dump to standard output")
+}
+
+/// Runs the dot command `command` (the line without its leading `.`); `depth`: the `.read`
+/// commands it is inside.
+fn dot(
+    command: &str,
+    session: &mut Session,
+    settings: &mut Settings,
+    depth: usize,
+) -> anyhow::Result<Next> {
     let command = command.trim().trim_end_matches(';').trim_end();
     let (name, rest) = command
         .split_once(char::is_whitespace)
@@ -408,6 +491,28 @@ fn dot(command: &str, session: &mut Session, settings: &mut Settings) -> anyhow:
             settings.explain = switch(v, ".explain")?;
         }
         ("explain", query) => print_plan(&session.run(&format!("EXPLAIN {query}"))?)?,
+        ("read", "") => anyhow::bail!(".read takes the name of a file of SQL"),
+        ("read", _) if depth >= READ_DEPTH => {
+            anyhow::bail!(".read nested {READ_DEPTH} deep (does a file read itself?): stopped")
+        }
+        ("read", file) => {
+            let file = unquoted(file);
+            let bytes = std::fs::read(file).with_context(|| format!("reading {file}"))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| anyhow::anyhow!("{file} is not UTF-8 text: nothing of it was run"))?;
+            return read_lines(&text, file, session, settings, depth + 1);
+        }
+        // Loading a table not yet in memory takes the writers' lock, which the open
+        // transaction holds: the dump would wait for the shell's own COMMIT.
+        ("dump", "") if session.in_transaction() => anyhow::bail!(
+            ".dump reads the committed database, which waits for the open transaction: \
+             COMMIT or ROLLBACK first"
+        ),
+        ("dump", "") => dump(session)?,
+        ("dump", _) => anyhow::bail!(
+            ".dump takes no argument: it writes every table (`tabula dump DIR --dialect \
+             postgres` writes PostgreSQL's dialect)"
+        ),
         ("quit" | "exit" | "tables", _) => anyhow::bail!(".{name} takes no argument"),
         _ => anyhow::bail!("unknown command .{name} (.help lists the commands)"),
     }

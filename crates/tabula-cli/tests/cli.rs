@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use tabula::{Database, Table};
 
 mod common;
-use common::{demo, tabula, text};
+use common::{demo, tabula, tabula_with_input, text};
 
 #[test]
 fn inspect_and_query() {
@@ -400,25 +400,6 @@ fn help_has_examples() {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Runs the built `tabula` with `args` and `input` on its standard input (a pipe).
-pub fn tabula_with_input(args: &[&str], input: &[u8]) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run tabula");
-    child
-        .stdin
-        .take()
-        .expect("its stdin")
-        .write_all(input)
-        .expect("write its stdin");
-    child.wait_with_output().expect("wait for tabula")
 }
 
 fn stdout(o: &Output) -> String {

@@ -2,24 +2,7 @@
 //! database, in both dialects; to a file or standard output; beside a live writer.
 
 mod common;
-
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-use common::{demo, tabula, text};
-
-/// `tabula sql DIR` with `script` on standard input.
-fn sql_from_stdin(dir: &str, script: &[u8]) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
-        .args(["sql", dir])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(script).unwrap();
-    child.wait_with_output().unwrap()
-}
+use common::{demo, tabula, tabula_with_input, text};
 
 #[test]
 fn a_dump_reads_back_into_the_same_database_in_both_dialects() {
@@ -30,7 +13,7 @@ fn a_dump_reads_back_into_the_same_database_in_both_dialects() {
         let script = o.stdout;
         let copy = tmp.path().join(format!("copy-{dialect}"));
         let c = copy.to_str().unwrap();
-        let o = sql_from_stdin(c, &script);
+        let o = tabula_with_input(&["sql", c], &script);
         assert!(o.status.success(), "{dialect}: {}", text(&o));
         // The copy dumps to the same script: same schemas, rows and next keys.
         let again = tabula(&["dump", c, "--dialect", dialect]);

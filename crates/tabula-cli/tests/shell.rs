@@ -696,6 +696,81 @@ fn complete_statements_run_even_when_the_input_ends_inside_another() {
     );
 }
 
+/// `.read FILE` runs a file as if its lines were typed: statements, dot commands (a mode
+/// it sets stays), nested `.read`s (to a depth: a file reading itself stops), an error
+/// that leaves the rest running, an unfinished statement at its end not run; `.dump`
+/// prints the committed database as a script that loads into a new database.
+#[test]
+fn read_runs_a_file_as_typed_and_dump_prints_a_loadable_script() {
+    let (_d, _path, p) = demo();
+    let files = tempfile::tempdir().unwrap();
+    let at = |name: &str| files.path().join(name).display().to_string();
+    std::fs::write(
+        at("main.sql"),
+        format!(
+            "-- a script\nSELECT count(*) AS n\n  FROM courses;\n.mode csv\n\
+             SELECT nope FROM courses;\n.read '{}'\nSELECT 'unfinished'\n",
+            at("inner.sql")
+        ),
+    )
+    .unwrap();
+    std::fs::write(at("inner.sql"), "SELECT 'inner' AS x;\n").unwrap();
+    std::fs::write(at("self.sql"), format!(".read {}\n", at("self.sql"))).unwrap();
+    let out = shell(
+        &p,
+        &format!(
+            ".read {}\n.mode\n.read {}\n.read {}\n.read\n",
+            at("main.sql"),
+            at("self.sql"),
+            at("missing.sql")
+        ),
+    );
+    assert!(out.contains("│ n │"), "{out}");
+    assert!(out.contains("error: SQL error"), "{out}");
+    assert!(out.contains("x\ninner\n"), "{out}");
+    assert!(
+        out.contains("the unfinished statement at the end of") && !out.contains("unfinished\n"),
+        "{out}"
+    );
+    assert!(out.contains("mode csv"), "{out}");
+    assert!(out.contains("error: .read nested 16 deep"), "{out}");
+    assert!(
+        out.contains("error: reading") && out.contains("missing.sql"),
+        "{out}"
+    );
+    assert!(
+        out.contains("error: .read takes the name of a file"),
+        "{out}"
+    );
+
+    // Not inside an open transaction (it would wait for it); after it, the whole database.
+    let out = shell(
+        &p,
+        "BEGIN;\nDELETE FROM registrations;\n.dump\nROLLBACK;\n.dump\n",
+    );
+    assert!(
+        out.contains(
+            "error: .dump reads the committed database, which waits for the open \
+             transaction: COMMIT or ROLLBACK first"
+        ),
+        "{out}"
+    );
+    let start = out.find("-- tabula dump").expect("a dump");
+    let end = out.find("COMMIT;\n").expect("its end") + "COMMIT;\n".len();
+    let script = &out[start..end];
+    let copy = tempfile::tempdir().unwrap();
+    let c = copy.path().join("db").display().to_string();
+    let o = common::tabula_with_input(&["sql", &c], script.as_bytes());
+    assert!(o.status.success(), "{}", text(&o));
+    for table in ["students", "courses", "registrations"] {
+        let count = |dir: &str| {
+            let o = tabula(&["sql", dir, &format!("SELECT count(*) FROM {table}")]);
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        assert_eq!(count(&c), count(&p), "{table}");
+    }
+}
+
 /// A line that is not UTF-8 is not run with its bytes replaced: it is dropped, said so,
 /// and the shell goes on (a script on standard input refuses such input whole).
 #[test]

@@ -31,3 +31,24 @@ pub fn demo() -> (tempfile::TempDir, PathBuf, String) {
     assert!(text(&o).contains("7 students, 5 courses and 12 registrations"));
     (dir, path, p)
 }
+
+/// Runs the built `tabula` with `args` and `input` on its standard input (a pipe).
+// Each test file is a crate of its own: those that pipe nothing leave it unused.
+#[allow(dead_code)]
+pub fn tabula_with_input(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run tabula");
+    child
+        .stdin
+        .take()
+        .expect("its stdin")
+        .write_all(input)
+        .expect("write its stdin");
+    child.wait_with_output().expect("wait for tabula")
+}
