@@ -5,13 +5,16 @@
 //! `docs/ARCHITECTURE.md`, "Versions"), so cloning a slab must not copy its rows. It knows
 //! nothing of rows: tables keep their rows in it, and the hash indexes read them through
 //! it. Each row sits behind an `Arc` of its own, slots in leaves of 16
-//! (`Arc<[Option<Arc<R>>; 16]>`), leaves in middle nodes of 64 (`Arc<Mid>`), middle nodes
+//! (`Arc<[Option<Arc<R>>; 16]>`), leaves in middle nodes of 32 (`Arc<Mid>`), middle nodes
 //! in upper nodes of 64 (`Arc<Upper>`), upper nodes in a plain vector: a clone copies that
-//! vector (one reference count per 65,536 slots), and the first write to a slot after a
-//! clone copies its upper node and middle node (64 pointers each) and its leaf (16 row
+//! vector (one reference count per 32,768 slots), and the first write to a slot after a
+//! clone copies its upper node (64 pointers), its middle node (32) and its leaf (16 row
 //! pointers), once; later writes to the same leaf change it in place, since the writer's
 //! copy is then the leaf's only owner. A commit of one row so copies a few hundred bytes of
-//! pointers, however large the table, and never a row it does not change.
+//! pointers, however large the table, and never a row it does not change. Each pointer
+//! copied is a reference count raised, and lowered again when the old version goes: those
+//! atomic operations are most of what a one-row commit costs, which is why the middle
+//! nodes are narrower than the upper ones (measured in `crates/tabula-bench/README.md`).
 //!
 //! Rows are behind pointers, not inline in their leaf, because copying a leaf would
 //! otherwise clone its rows, each with its own heap data (a typed row's strings): an update
@@ -30,7 +33,7 @@ const LEAF_BITS: usize = 4;
 /// Slots per leaf.
 const LEAF: usize = 1 << LEAF_BITS;
 /// Leaves per middle node.
-const MID: usize = 64;
+const MID: usize = 32;
 /// Middle nodes per upper node.
 const UPPER: usize = 64;
 /// Slots per upper node.
@@ -74,7 +77,7 @@ fn unshared<'a, T>(
     })
 }
 
-/// 64 leaves.
+/// 32 leaves.
 type Mid<R> = Node<Leaf<R>, MID>;
 /// 64 middle nodes.
 type Upper<R> = Node<Mid<R>, UPPER>;
@@ -129,7 +132,7 @@ impl<R> Slab<R> {
         self.len
     }
 
-    /// Middle node `m` (leaves `m * 64 ..`), if it was ever written.
+    /// Middle node `m` (leaves `m * MID ..`), if it was ever written.
     #[inline]
     fn mid(&self, m: usize) -> Option<&Mid<R>> {
         self.top.get(m / UPPER)?.kids[m % UPPER].as_deref()
