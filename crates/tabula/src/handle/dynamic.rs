@@ -1,7 +1,7 @@
 //! Dynamic table handles: schema-driven, rows of [`Value`] ([`Row`]), for tools, imports
 //! and tables without a Rust type.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::engine::any_table::AnyTable;
 use crate::engine::source::{statement, Source, TxCore};
@@ -20,7 +20,9 @@ use crate::value::Value;
 struct DynParts {
     idx: usize,
     schema: Arc<Schema>,
-    names: Arc<[String]>,
+    /// The column names rows are handed out with, made when first needed: SQL's writes
+    /// make a handle per statement and hand out no rows.
+    names: OnceLock<Arc<[String]>>,
 }
 
 /// How an update or delete of a dynamic table picks its rows.
@@ -47,9 +49,13 @@ impl DynParts {
     fn new(idx: usize, schema: Arc<Schema>) -> Self {
         DynParts {
             idx,
-            names: column_names(&schema),
+            names: OnceLock::new(),
             schema,
         }
+    }
+
+    fn names(&self) -> &Arc<[String]> {
+        self.names.get_or_init(|| column_names(&self.schema))
     }
 
     /// Refuses a table migrated since this handle was made: its column positions would name
@@ -62,7 +68,7 @@ impl DynParts {
         let st = src.state(&self.schema.table)?;
         self.current(st.table(self.idx)?)?;
         let values = st.table(self.idx)?.dyn_get(key)?;
-        Ok(values.map(|v| Row::with_names(self.names.clone(), v)))
+        Ok(values.map(|v| Row::with_names(self.names().clone(), v)))
     }
 
     fn get_with<O>(
@@ -104,7 +110,7 @@ impl DynParts {
                 Ok(())
             })?;
             if probed.is_some() {
-                return Ok(found.map(|v| Row::with_names(self.names.clone(), v)));
+                return Ok(found.map(|v| Row::with_names(self.names().clone(), v)));
             }
             value
         };
@@ -117,7 +123,7 @@ impl DynParts {
         let current = src
             .state(&self.schema.table)
             .and_then(|st| self.current(st.table(self.idx)?));
-        Select::new(src, self.idx, &self.schema, Some(self.names.clone())).noted(current)
+        Select::new(src, self.idx, &self.schema, Some(self.names().clone())).noted(current)
     }
 
     fn count(&self, src: &dyn Source) -> Result<usize> {
@@ -171,13 +177,14 @@ impl DynParts {
         let matched = {
             let st = tx.state(&self.schema.table)?;
             self.current(st.table(self.idx)?)?;
-            st.table(self.idx)?.dyn_select(&picks.spec(), &self.names)?
+            st.table(self.idx)?
+                .dyn_select(&picks.spec(), self.names())?
         };
         let pk = self.schema.primary_key();
         let mut images = Vec::with_capacity(matched.len());
         for values in matched {
             let old_key = values[pk].clone();
-            let mut row = Row::with_names(self.names.clone(), values);
+            let mut row = Row::with_names(self.names().clone(), values);
             mutate(&mut row);
             let new = row.resolve(&self.schema)?;
             if new[pk] != old_key {
@@ -197,7 +204,7 @@ impl DynParts {
         let keys = {
             let st = tx.state(&self.schema.table)?;
             self.current(st.table(self.idx)?)?;
-            st.table(self.idx)?.dyn_keys(&picks.spec(), &self.names)?
+            st.table(self.idx)?.dyn_keys(&picks.spec(), self.names())?
         };
         statement(tx, self.idx, |t| t.dyn_delete_keys(&keys))
     }

@@ -822,10 +822,15 @@ fn unsupported(feature: impl Into<String>) -> Error {
 /// A column an `UPDATE … SET` assigns or an `INSERT` lists, unquoted: `c`, or `t.c` where
 /// `t` is one of `tables` (the table's name or alias); another qualifier is an error.
 fn column_name(name: &ObjectName, tables: &[&str]) -> Result<String> {
-    let ident = |p: &sqlparser::ast::ObjectNamePart| p.as_ident().map(|i| i.value.clone());
+    column_ident(name, tables).map(str::to_owned)
+}
+
+/// [`column_name`], borrowed from the statement.
+fn column_ident<'n>(name: &'n ObjectName, tables: &[&str]) -> Result<&'n str> {
+    let ident = |p: &'n sqlparser::ast::ObjectNamePart| p.as_ident().map(|i| i.value.as_str());
     let found = match name.0.as_slice() {
         [c] => ident(c),
-        [t, c] if ident(t).is_some_and(|t| tables.contains(&t.as_str())) => ident(c),
+        [t, c] if ident(t).is_some_and(|t| tables.contains(&t)) => ident(c),
         _ => None,
     };
     found.ok_or_else(|| {
@@ -969,12 +974,12 @@ fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<Sq
                     Some(c) => upsert::insert(&t, pending, c, params),
                 }
             };
-            let columns: Vec<String> = if ins.columns.is_empty() {
-                t.schema().columns.iter().map(|c| c.name.clone()).collect()
+            let columns: Vec<&str> = if ins.columns.is_empty() {
+                t.schema().columns.iter().map(|c| c.name.as_str()).collect()
             } else {
                 ins.columns
                     .iter()
-                    .map(|c| column_name(c, &[&name]))
+                    .map(|c| column_ident(c, &[&name]))
                     .collect::<Result<_>>()?
             };
             // Each listed column's position in the table, checked once for all the rows;
