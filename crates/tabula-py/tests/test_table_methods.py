@@ -4,6 +4,7 @@ get_by, update, delete, count."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 import pytest
 
@@ -254,6 +255,28 @@ def test_get_by_unique_column(uni):
     assert uni.Course.get_by("code", "CS101")["credits"] == 4
     # The primary key is unique too.
     assert uni.Student.get_by("id", uni.ids[1])["name"] == "Bob Smith"
+
+
+def test_get_by_none(uni):
+    # A NOT NULL column holds no None: asking for one is an error, as inserting one is.
+    with pytest.raises(tabula.NotNull) as e:
+        uni.Student.get_by("email", None)
+    assert (e.value.table, e.value.column) == ("student", "email")
+
+    # In a nullable unique column None finds no row, though rows hold None there (SQL's
+    # NULL equals nothing).
+    db = tabula.Database()
+
+    @table(db=db)
+    class Badge:
+        id: int = field(metadata={"primary_key": True})
+        code: Optional[str] = field(default=None, metadata={"unique": True})
+
+    Badge.insert(code=None)
+    Badge.insert(code="x")
+    Badge.insert(code=None)
+    assert Badge.get_by("code", None) is None
+    assert Badge.get_by("code", "x")["id"] == 2
 
 
 def test_get_by_non_unique_column(uni):

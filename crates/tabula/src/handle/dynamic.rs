@@ -93,27 +93,27 @@ impl DynParts {
     ) -> Result<Option<Row>> {
         let col = unique_column(&self.schema, column)?;
         // One probe of the column's own unique index (or the primary key's), as a typed
-        // handle's `get_by` does. No index holds nulls, so a null takes the query, which
-        // finds a row whose value is null, if any (as does a column without an index of
-        // its own, should there be one).
-        let value = if value.as_ref().is_null() {
-            value
-        } else {
-            let st = src.state(&self.schema.table)?;
-            let t = st.table(self.idx)?;
-            self.current(t)?;
-            let value = self.schema.coerce_lookup(col, value)?;
-            let width = self.schema.columns.len();
-            let mut found = None;
-            let probed = t.unique_cols(col, value.as_ref(), &mut |r| {
-                found = Some(r.owned_values(width));
-                Ok(())
-            })?;
-            if probed.is_some() {
-                return Ok(found.map(|v| Row::with_names(self.names().clone(), v)));
-            }
-            value
-        };
+        // handle's `get_by` does, with its rules: a null in a NOT NULL column is
+        // `Error::NotNull`, and a null finds no row (a unique column may hold many nulls,
+        // none of them equal to another, as in SQL).
+        let st = src.state(&self.schema.table)?;
+        let t = st.table(self.idx)?;
+        self.current(t)?;
+        let value = self.schema.coerce_lookup(col, value)?;
+        if value.as_ref().is_null() {
+            return Ok(None);
+        }
+        let width = self.schema.columns.len();
+        let mut found = None;
+        let probed = t.unique_cols(col, value.as_ref(), &mut |r| {
+            found = Some(r.owned_values(width));
+            Ok(())
+        })?;
+        if probed.is_some() {
+            return Ok(found.map(|v| Row::with_names(self.names().clone(), v)));
+        }
+        // A unique column without an index of its own, should there be one: the query.
+        drop(st);
         self.select(src)
             .where_eq(column, value.into_value())
             .first()

@@ -132,11 +132,25 @@ fn dyn_get_by_finds_by_unique_column_and_sees_its_own_transaction() {
         matches!(&e, Error::TypeMismatch { table, column, .. } if table == "students" && column == "email"),
         "{e}"
     );
-    // A null finds a row whose value is null, as `select().where_eq` does.
-    assert!(t.get_by("email", Value::Null).unwrap().is_none());
-    assert!(t.get_by("id", Value::Null).unwrap().is_none());
+    // As a typed handle's `get_by`: a null in a NOT NULL column is an error.
+    for column in ["email", "id"] {
+        let e = t.get_by(column, Value::Null).unwrap_err();
+        assert!(
+            matches!(&e, Error::NotNull { table, column: c } if table == "students" && c == column),
+            "{e}"
+        );
+    }
     let e = t.get_by("name", "Bob").unwrap_err();
     assert!(matches!(e, Error::InvalidColumnUse { .. }), "{e}");
+    // In a nullable unique column a null finds no row, though rows hold nulls there.
+    db.sql("CREATE TABLE tags (id INTEGER PRIMARY KEY, code TEXT UNIQUE); INSERT INTO tags (code) VALUES (NULL), ('x'), (NULL)")
+        .unwrap();
+    let tags = db.dyn_table("tags").unwrap();
+    assert!(tags.get_by("code", Value::Null).unwrap().is_none());
+    assert_eq!(
+        tags.get_by("code", "x").unwrap().unwrap()["id"],
+        Value::Int(2)
+    );
     db.transaction(|tx| {
         let t = tx.dyn_table("students")?;
         t.insert(row! { "name" => "Fay", "email" => "fay@uni.edu", "year" => 2024 })?;
