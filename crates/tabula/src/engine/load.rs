@@ -111,7 +111,6 @@ pub(crate) fn decode<R: Record>(
     }
     tracing::debug!(table = %schema.table, snapshot_rows = n, rows = t.len(),
         elapsed = ?started.elapsed(), "loaded table");
-    storage.loaded(&schema.table);
     Ok((t, salvaged))
 }
 

@@ -367,6 +367,16 @@ impl Engine {
     /// Makes `next` (built from the head, and durable) the head and publishes it.
     fn install(&self, head: &mut MutexGuard<'_, Arc<State>>, next: State) {
         let next = make_head(head, next);
+        // A read-only open keeps each table's snapshot bytes until a load of the table is
+        // in the published state: a load whose state was thrown away (an update that
+        // failed after it) must find them again.
+        if let Some(storage) = self.storage.as_ref().filter(|s| s.read_only()) {
+            for (t, meta) in next.tables.iter().zip(&next.meta) {
+                if meta.loaded {
+                    storage.loaded(&t.schema().table);
+                }
+            }
+        }
         self.publish(next);
     }
 

@@ -108,8 +108,8 @@ pub(crate) type SnapshotError = (std::io::ErrorKind, String);
 #[derive(Debug, Default)]
 pub(crate) struct ReadOnlyImage {
     /// Each table's snapshot bytes, or why they could not be read (reported by the table's
-    /// first load, as a writable open would; the other tables open). Dropped once the table
-    /// is loaded ([`Storage::loaded`]).
+    /// first load, as a writable open would; the other tables open). Dropped once a load of
+    /// the table is published ([`Storage::loaded`]).
     pub(crate) snapshots: HashMap<String, std::result::Result<Arc<Vec<u8>>, SnapshotError>>,
     /// Bytes of the log up to its last complete record, and how many records it held.
     pub(crate) log_bytes: u64,
@@ -189,7 +189,8 @@ impl Storage {
         }
     }
 
-    /// Table `table` is in memory now: a read-only open drops the snapshot bytes it kept.
+    /// Table `table` is in memory in the published state now: a read-only open drops the
+    /// snapshot bytes it kept.
     pub(crate) fn loaded(&self, table: &str) {
         if self.read_only() {
             self.image
