@@ -1064,14 +1064,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         // A reader that stops early (`| head`) is not an error, as in sqlite3 and rg.
-        Err(e)
-            if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) =>
-        {
-            ExitCode::SUCCESS
-        }
+        Err(e) if output::closed_by_reader(&e) => ExitCode::SUCCESS,
         Err(e) => {
             output::err_line(format_args!("tabula: {}", message(&e)));
             let damaged = e.chain().any(|c| {

@@ -23,6 +23,15 @@ pub enum Format {
     Csv,
 }
 
+/// Whether `e` is standard output closed by its reader (`| head`): not an error, as in
+/// sqlite3 and rg.
+pub fn closed_by_reader(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Standard output, buffered; every write error reaches the caller (a closed pipe ends the
 /// command quietly in `main`).
 pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {

@@ -180,7 +180,7 @@ pub fn run(dir: &Path, format: Format, guard: CsvGuard) -> anyhow::Result<()> {
                 match dot(command, &mut session, &mut settings, 0) {
                     Ok(Next::Continue) => continue,
                     Ok(Next::Quit) => break,
-                    Err(e) if gone_reader(&e) => break,
+                    Err(e) if output::closed_by_reader(&e) => break,
                     Err(e) => {
                         error(&e);
                         continue;
@@ -224,7 +224,7 @@ fn run_statements(
             // says what is wrong with it.
             if let Ok(plan) = session.run(&format!("EXPLAIN {text}")) {
                 if let Err(e) = print_plan(&plan) {
-                    return !gone_reader(&e);
+                    return !output::closed_by_reader(&e);
                 }
             }
         }
@@ -254,7 +254,7 @@ fn run_statements(
             }
         };
         if let Err(e) = printed {
-            if gone_reader(&e) {
+            if output::closed_by_reader(&e) {
                 return false;
             }
             error(&e);
@@ -391,9 +391,15 @@ fn read_lines(
                 continue;
             }
             if let Some(command) = line.trim_start().strip_prefix('.') {
-                match dot(command, session, settings, depth)? {
-                    Next::Continue => continue,
-                    Next::Quit => return Ok(Next::Quit),
+                // As typed: a command that fails is reported, and the next line runs.
+                match dot(command, session, settings, depth) {
+                    Ok(Next::Continue) => continue,
+                    Ok(Next::Quit) => return Ok(Next::Quit),
+                    Err(e) if output::closed_by_reader(&e) => return Err(e),
+                    Err(e) => {
+                        error(&e);
+                        continue;
+                    }
                 }
             }
         } else {
@@ -573,12 +579,4 @@ fn error(e: &anyhow::Error) {
 /// Prints a remark about an error to standard error.
 fn note(text: &str) {
     crate::output::err_line(format_args!("note: {text}"));
-}
-
-/// Whether `e` is standard output closed by its reader (the shell ends quietly then).
-fn gone_reader(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
 }

@@ -36,11 +36,11 @@ pub fn run(
     let mut printer = Printer {
         format,
         guard,
-        last: None,
+        gone: false,
     };
     // A directory that is not there yet, or is empty, becomes a new database.
     let fresh = std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none());
-    let wrote = if !fresh {
+    let (last, wrote) = if !fresh {
         // Read-only first (no lock), its results held back: a text that writes is refused
         // before it changes anything, and runs again from its start with the lock.
         let ro = crate::open_read_only(dir)?;
@@ -53,27 +53,26 @@ pub fn run(
             Err(tabula::Error::ReadOnly { .. }) => {
                 drop((ro, held));
                 let db = crate::open(dir)?;
-                run_writing(&db, &text, &mut printer)?;
+                let last = run_writing(&db, &text, &mut printer)?;
                 // As every writing command: the database closes with a checkpoint.
                 crate::close_after_commit(&db)?;
-                true
+                (last, true)
             }
             read => {
                 // What the statements before a failing one returned, then its error.
                 for r in held {
                     printer.take(r)?;
                 }
-                read.map_err(|e| dot_command_hint(e, &text))?;
-                false
+                (read.map_err(|e| dot_command_hint(e, &text))?, false)
             }
         }
     } else {
         let existed = dir.exists();
         let db = create(dir)?;
         match run_writing(&db, &text, &mut printer) {
-            Ok(()) => {
+            Ok(last) => {
                 crate::close_after_commit(&db)?;
-                true
+                (last, true)
             }
             Err(e) => {
                 // A database made for a text that failed before creating any table is not
@@ -87,46 +86,50 @@ pub fn run(
         }
     };
     // After a write, failing to print is not "nothing changed".
-    match printer.finish(&text) {
+    match printer.finish(&text, &last) {
         Err(e) if wrote => Err(e.context(crate::Committed::Output)),
         r => r,
     }
 }
 
-/// Prints each statement's result as it comes: a query's rows at once; the last
-/// statement's count (or "ok") at the end, when it returned no rows.
+/// Prints each statement's result as it comes: a query's rows at once; at the end, when
+/// the last statement returned no rows, its count (or "ok").
 struct Printer {
     format: Format,
     guard: CsvGuard,
-    /// Whether the last result had columns, and the rows it changed.
-    last: Option<(bool, u64)>,
+    /// Standard output was closed by its reader: the rest of the text runs, unprinted (a
+    /// closed pipe ends every command quietly).
+    gone: bool,
 }
 
 impl Printer {
     fn take(&mut self, r: SqlResult) -> anyhow::Result<()> {
-        let query = !r.columns.is_empty();
-        self.last = Some((query, r.changed));
-        if query {
-            print_rows(r, self.format, self.guard)?;
+        if self.gone || r.columns.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        match print_rows(r, self.format, self.guard) {
+            Err(e) if crate::output::closed_by_reader(&e) => {
+                self.gone = true;
+                Ok(())
+            }
+            r => r,
+        }
     }
 
-    fn finish(&self, text: &str) -> anyhow::Result<()> {
-        let changed = match self.last {
-            Some((true, _)) => return Ok(()),
-            Some((false, changed)) => changed,
-            None => 0,
-        };
+    /// The last statement's line, when it returned no rows; `last` is its result.
+    fn finish(&self, text: &str, last: &SqlResult) -> anyhow::Result<()> {
+        if self.gone || !last.columns.is_empty() {
+            return Ok(());
+        }
         // As the shell says it: a count for the statements that change rows, "ok" for the
         // others (CREATE, DROP, ALTER), whose count would be a meaningless 0.
         let line = if self.format == Format::Table {
             match Kind::of_last(text) {
                 Kind::Other => "ok".to_owned(),
-                _ => format!("{changed} row(s) changed"),
+                _ => format!("{} row(s) changed", last.changed),
             }
         } else {
-            serde_json::json!({ "changed": changed }).to_string()
+            serde_json::json!({ "changed": last.changed }).to_string()
         };
         output::line(format_args!("{line}")).context("writing to standard output")
     }
@@ -152,12 +155,13 @@ fn dot_command_hint(e: tabula::Error, text: &str) -> anyhow::Error {
     }
 }
 
-/// Runs `text` on a database open for writing, printing each result as it comes.
-/// Statements before a failing one stay committed (as `sqlite3_exec`): when any of them
-/// changed the database, the error is exit 3 ("committed"), not 2 ("changed nothing"), so
-/// that a script does not run them again. Output that cannot be written ends the text
-/// there, as a failing statement does.
-fn run_writing(db: &Database, text: &str, printer: &mut Printer) -> anyhow::Result<()> {
+/// Runs `text` on a database open for writing, printing each result as it comes; returns
+/// the last statement's result (without its rows). Statements before a failing one stay
+/// committed (as `sqlite3_exec`): when any of them changed the database, the error is exit
+/// 3 ("committed"), not 2 ("changed nothing"), so that a script does not run them again.
+/// Output that cannot be written (but for a reader that went away) ends the text there, as
+/// a failing statement does.
+fn run_writing(db: &Database, text: &str, printer: &mut Printer) -> anyhow::Result<SqlResult> {
     let before = fingerprint(db);
     let mut output_failed = None;
     let ran = db.sql_script(text, &[], |r| {
@@ -168,7 +172,7 @@ fn run_writing(db: &Database, text: &str, printer: &mut Printer) -> anyhow::Resu
     });
     let committed = || before.is_some() && fingerprint(db) != before;
     match (ran, output_failed) {
-        (Ok(()), _) => Ok(()),
+        (Ok(last), _) => Ok(last),
         (Err(_), Some(e)) => Err(if committed() {
             e.context(crate::Committed::Output)
         } else {

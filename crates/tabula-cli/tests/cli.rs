@@ -1251,6 +1251,49 @@ fn sql_scripts_print_every_query_once_and_in_order() {
     assert!(text(&o).contains("No space left on device"), "{}", text(&o));
     let o = tabula(&["sql", &p, "--format", "csv", "SELECT count(*) AS n FROM t"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "n\n3\n");
+    // The last statement's count is what it leaves: none after a ROLLBACK, as `db.sql`.
+    let o = tabula(&[
+        "sql",
+        &p,
+        "--format",
+        "json",
+        "BEGIN; INSERT INTO t (v) VALUES ('r'); ROLLBACK",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "{\"changed\":0}\n",
+        "{}",
+        text(&o)
+    );
+    // A reader that goes away early (`| head`) hears no more, and the text still runs whole.
+    let rows: Vec<String> = (0..3000).map(|i| format!("('{i}')")).collect();
+    let o = tabula(&[
+        "sql",
+        &p,
+        &format!("INSERT INTO t (v) VALUES {}", rows.join(", ")),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args([
+            "sql",
+            &p,
+            "--format",
+            "csv",
+            "SELECT v FROM t; INSERT INTO t (v) VALUES ('after')",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    assert!(child.wait().unwrap().success());
+    let o = tabula(&[
+        "sql",
+        &p,
+        "--format",
+        "csv",
+        "SELECT count(*) AS n FROM t WHERE v = 'after'",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "n\n1\n");
 }
 
 #[test]

@@ -708,7 +708,7 @@ fn read_runs_a_file_as_typed_and_dump_prints_a_loadable_script() {
     std::fs::write(
         at("main.sql"),
         format!(
-            "-- a script\nSELECT count(*) AS n\n  FROM courses;\n.mode csv\n\
+            "-- a script\nSELECT count(*) AS n\n  FROM courses;\n.mode bogus\n.mode csv\n\
              SELECT nope FROM courses;\n.read '{}'\nSELECT 'unfinished'\n",
             at("inner.sql")
         ),
@@ -726,6 +726,8 @@ fn read_runs_a_file_as_typed_and_dump_prints_a_loadable_script() {
         ),
     );
     assert!(out.contains("│ n │"), "{out}");
+    // A failing command or statement is reported, and the file goes on.
+    assert!(out.contains("error: unknown mode \"bogus\""), "{out}");
     assert!(out.contains("error: SQL error"), "{out}");
     assert!(out.contains("x\ninner\n"), "{out}");
     assert!(

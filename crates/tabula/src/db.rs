@@ -430,10 +430,12 @@ impl Database {
     /// completes, in order, rather than returning the last one's: what running a script
     /// and showing each query's rows (as `sqlite3` does) needs. `BEGIN`, `COMMIT` and
     /// `ROLLBACK` give no result; a statement between them gives its result as it runs,
-    /// before the transaction commits or rolls back. An error `each` returns (make one of
-    /// your own with [`Error::abort`](crate::Error::abort)) ends the text as a failing
-    /// statement does: the statements before it stay committed, and a transaction it is
-    /// inside rolls back.
+    /// before the transaction commits or rolls back. Returns the last statement's result
+    /// as [`sql_with`](Database::sql_with) would (empty after a `ROLLBACK`), without its
+    /// rows. An error `each` returns (make one of your own with
+    /// [`Error::abort`](crate::Error::abort)) ends the text there: the statement whose
+    /// result `each` was given stays committed, as do those before it, unless it is inside
+    /// `BEGIN … COMMIT`, which then rolls back.
     ///
     /// ```
     /// use tabula::Database;
@@ -454,6 +456,8 @@ impl Database {
     /// assert_eq!(results[1].changed, 2);
     /// assert_eq!(results[2].rows, [[tabula::Value::Int(2)]]);
     /// assert_eq!(results[3].columns, ["max(v)"]);
+    /// let last = db.sql_script("BEGIN; DELETE FROM n; ROLLBACK", &[], |_| Ok(()))?;
+    /// assert_eq!(last.changed, 0);
     /// # Ok::<(), tabula::Error>(())
     /// ```
     pub fn sql_script(
@@ -461,7 +465,7 @@ impl Database {
         text: &str,
         params: &[crate::value::Value],
         mut each: impl FnMut(SqlResult) -> Result<()>,
-    ) -> Result<()> {
+    ) -> Result<SqlResult> {
         crate::sql::run_script(&self.engine, text, params, &mut each)
     }
 

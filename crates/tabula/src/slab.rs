@@ -89,7 +89,7 @@ pub(crate) struct Slab<R> {
 }
 
 impl<R> Clone for Slab<R> {
-    /// Shares every node: one reference count per 65,536 slots.
+    /// Shares every node: one reference count per 32,768 slots.
     fn clone(&self) -> Self {
         Slab {
             top: self.top.clone(),

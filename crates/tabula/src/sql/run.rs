@@ -75,20 +75,20 @@ pub(crate) fn run_each(
 /// as a failing statement does.
 pub(crate) type Done<'f> = &'f mut dyn FnMut(SqlResult) -> Result<()>;
 
-/// [`run`], handing every statement's result to `done` as the statement completes rather
-/// than returning the last (see `Database::sql_script`).
+/// [`run`], handing every statement's result to `done` as the statement completes; returns
+/// the last one's result as [`run`] does, without its rows (see `Database::sql_script`).
 pub(crate) fn run_script(
     engine: &Arc<Engine>,
     text: &str,
     params: &[Value],
     done: Done<'_>,
-) -> Result<()> {
+) -> Result<SqlResult> {
     if text.len() > cache::LONGEST {
         let stream = Stream::new(text)?;
         check_params(stream.placeholders(), params)?;
         let params = &*no_nan(params);
         let statements = Statements::Streamed(Box::new(stream));
-        return run_statements(engine, statements, params, None, Some(done)).map(drop);
+        return run_statements(engine, statements, params, None, Some(done));
     }
     let parsed = cache::parsed(text)?;
     parsed.check_params(params)?;
@@ -97,7 +97,7 @@ pub(crate) fn run_script(
         parsed: &parsed,
         next: 0,
     };
-    run_statements(engine, statements, params, None, Some(done)).map(drop)
+    run_statements(engine, statements, params, None, Some(done))
 }
 
 /// [`run_each`] on statements parsed already (a prepared [`crate::Statement`]). `names`:
@@ -135,7 +135,7 @@ pub(crate) fn run_parsed(
 /// before `COMMIT` rolls all of it back. `params` are checked against the placeholders
 /// already, NaN made null. With `done`, each statement's result (but `BEGIN`'s, `COMMIT`'s
 /// and `ROLLBACK`'s, which have none) goes to it as the statement completes, and the
-/// result returned is empty.
+/// result returned is the last one's without its rows.
 fn run_statements(
     engine: &Arc<Engine>,
     mut statements: Statements<'_>,
@@ -144,10 +144,20 @@ fn run_statements(
     mut done: Option<Done<'_>>,
 ) -> Result<SqlResult> {
     let mut last = SqlResult::default();
-    // The result of a statement that completed: to `done`, or kept as the last.
+    // The result of a statement that completed: kept as the last; with `done`, handed to
+    // it and kept without its rows.
     let mut keep = |last: &mut SqlResult, r: SqlResult| -> Result<()> {
         match done.as_mut() {
-            Some(d) => d(r),
+            Some(d) => {
+                let kept = SqlResult {
+                    columns: r.columns.clone(),
+                    rows: Vec::new(),
+                    changed: r.changed,
+                };
+                d(r)?;
+                *last = kept;
+                Ok(())
+            }
             None => {
                 *last = r;
                 Ok(())
