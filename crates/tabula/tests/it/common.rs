@@ -146,3 +146,23 @@ pub mod faulty {
         fs
     }
 }
+
+/// Asserts that `r` is `Error::ForeignKey` on `(table, column, references, value)`.
+pub fn assert_foreign_key<T: std::fmt::Debug>(
+    r: tabula::Result<T>,
+    expected: (&str, &str, &str, tabula::Value),
+) {
+    match r {
+        Err(tabula::Error::ForeignKey {
+            table,
+            column,
+            references,
+            value,
+            ..
+        }) => assert_eq!(
+            (table.as_str(), column.as_str(), references.as_str(), value),
+            expected
+        ),
+        other => panic!("{other:?}"),
+    }
+}

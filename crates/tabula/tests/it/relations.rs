@@ -3,6 +3,8 @@
 use proptest::prelude::*;
 use tabula::{row, Agg, Database, Error, JoinStrategy, Table, Value};
 
+use crate::common::assert_foreign_key;
+
 #[derive(Table, Debug, Clone, PartialEq)]
 #[table(name = "students")]
 struct Student {
@@ -208,19 +210,10 @@ fn a_cascade_runs_with_its_delete_and_never_reaches_a_row_written_after_it() {
         })?;
         Ok(())
     });
-    match res {
-        Err(Error::ForeignKey {
-            table,
-            column,
-            references,
-            value,
-            ..
-        }) => assert_eq!(
-            (table.as_str(), column.as_str(), references.as_str(), value),
-            ("registrations", "course_id", "courses", Value::Int(1))
-        ),
-        other => panic!("{other:?}"),
-    }
+    assert_foreign_key(
+        res,
+        ("registrations", "course_id", "courses", Value::Int(1)),
+    );
     assert_eq!(c.count().unwrap(), 3);
     assert_eq!(r.select().keys().unwrap(), vec![1, 2, 3, 4]);
 }

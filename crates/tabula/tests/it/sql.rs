@@ -5,7 +5,7 @@
 
 use tabula::{Column, ColumnType, Database, Error, Schema, Value};
 
-use crate::common::Rng;
+use crate::common::{assert_foreign_key, Rng};
 
 fn cities(db: &Database) {
     let schema = Schema::new(
@@ -2117,19 +2117,10 @@ fn insert_or_replace_follows_the_on_delete_actions_of_the_rows_it_replaces() {
     assert!(db.sql("SELECT id FROM c").unwrap().rows.is_empty());
     // Row 3 is held by a restricting child: replacing it under another key is refused,
     // and nothing changes.
-    match db.sql("REPLACE INTO p VALUES (4, 'c', 4)") {
-        Err(Error::ForeignKey {
-            table,
-            column,
-            references,
-            value,
-            ..
-        }) => assert_eq!(
-            (table.as_str(), column.as_str(), references.as_str(), value),
-            ("k", "p", "p", Value::Int(3))
-        ),
-        other => panic!("{other:?}"),
-    }
+    assert_foreign_key(
+        db.sql("REPLACE INTO p VALUES (4, 'c', 4)"),
+        ("k", "p", "p", Value::Int(3)),
+    );
     assert_eq!(
         db.sql("SELECT id FROM p ORDER BY id").unwrap().rows,
         [[Value::Int(1)], [Value::Int(3)]]
