@@ -85,6 +85,18 @@ impl Kind {
         }
     }
 
+    /// Whether `statement` is `COPY … FROM stdin`, whose rows follow it in the text (a
+    /// script's, or a dump's): typed at the prompt, there is no text after it to read.
+    pub(crate) fn copies_from_stdin(statement: &str) -> bool {
+        let words: Vec<String> = statement
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_uppercase)
+            .collect();
+        words.first().is_some_and(|w| w == "COPY")
+            && words.windows(2).any(|w| w[0] == "FROM" && w[1] == "STDIN")
+    }
+
     /// The kind of the last statement of `text`, a whole script whose last statement need
     /// not end with `;`, for what its result says: a `COMMIT` gives the result of the
     /// statement before it (`BEGIN; CREATE …; COMMIT` changed no rows, it is "ok"), and a
@@ -219,6 +231,13 @@ fn run_statements(
         let text = &statement.text;
         let kind = Kind::of(text);
         let in_tx = session.in_transaction();
+        if Kind::copies_from_stdin(text) {
+            error(&anyhow::anyhow!(
+                "COPY … FROM stdin reads its rows from the lines after it in a script: load \
+                 the file with `tabula sql DIR < FILE`"
+            ));
+            return true;
+        }
         if settings.explain && kind == Kind::Query {
             // The plan of a query the library cannot explain is left out: running the query
             // says what is wrong with it.
@@ -385,7 +404,9 @@ fn read_lines(
     depth: usize,
 ) -> anyhow::Result<Next> {
     let mut buffer = String::new();
-    for line in text.lines() {
+    // Split at line feeds only: a carriage return before one belongs to the line, which
+    // matters inside a string literal (a dump's text keeps it).
+    for line in text.split_terminator('\n') {
         if buffer.is_empty() {
             if line.trim().is_empty() {
                 continue;
@@ -506,7 +527,19 @@ fn dot(
             let bytes = std::fs::read(file).with_context(|| format!("reading {file}"))?;
             let text = String::from_utf8(bytes)
                 .map_err(|_| anyhow::anyhow!("{file} is not UTF-8 text: nothing of it was run"))?;
-            return read_lines(&text, file, session, settings, depth + 1);
+            // A byte-order mark some editors write is not SQL.
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+            if split::split(text)
+                .statements
+                .iter()
+                .any(|s| Kind::copies_from_stdin(&s.text))
+            {
+                anyhow::bail!(
+                    "{file} holds COPY … FROM stdin, whose rows are lines of the file, not \
+                     statements: nothing of it was run; load it with `tabula sql DIR < {file}`"
+                );
+            }
+            return read_lines(text, file, session, settings, depth + 1);
         }
         // Loading a table not yet in memory takes the writers' lock, which the open
         // transaction holds: the dump would wait for the shell's own COMMIT.

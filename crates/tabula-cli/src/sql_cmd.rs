@@ -27,6 +27,11 @@ pub fn run(
         }
         None => std::io::read_to_string(std::io::stdin()).context("reading stdin")?,
     };
+    // A byte-order mark some editors write is not SQL.
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    };
     if dir.exists() && !dir.is_dir() {
         anyhow::bail!(
             "{} is not a directory: a tabula database is a directory",
@@ -189,13 +194,16 @@ fn run_writing(db: &Database, text: &str, printer: &mut Printer) -> anyhow::Resu
     }
 }
 
-/// What a statement that commits changes: the log's last record (rows), the tables and their
-/// schemas (`DROP TABLE` and migrations, which are checkpoints and leave no log record).
+/// What a statement that commits changes: the log's last record (rows), the tables, their
+/// schemas and the length of each one's history (`DROP TABLE` and migrations, which are
+/// checkpoints and leave no log record; two migrations can leave a schema as it was, a
+/// column dropped and added again with its values gone, but each is a step of its history).
 fn fingerprint(db: &Database) -> Option<(u64, String)> {
     let lsn = db.stats().ok()?.last_lsn;
     let mut schemas = String::new();
     for t in db.table_names().ok()? {
-        schemas.push_str(&format!("{:?}\n", db.schema(&t).ok()?));
+        let steps = db.schema_history(&t).ok()?.len();
+        schemas.push_str(&format!("{steps} {:?}\n", db.schema(&t).ok()?));
     }
     Some((lsn, schemas))
 }

@@ -1214,7 +1214,7 @@ fn sql_scripts_print_every_query_once_and_in_order() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
-        "before\n1\nafter\n2\n{\"changed\":1}\n"
+        "before\n1\nafter\n2\n{\"changed\":2}\n"
     );
     // Read-only: the rows before the failing statement, then its error.
     let o = tabula(&[
@@ -1251,7 +1251,32 @@ fn sql_scripts_print_every_query_once_and_in_order() {
     assert!(text(&o).contains("No space left on device"), "{}", text(&o));
     let o = tabula(&["sql", &p, "--format", "csv", "SELECT count(*) AS n FROM t"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "n\n3\n");
-    // The last statement's count is what it leaves: none after a ROLLBACK, as `db.sql`.
+    // The count is the rows the text changed and kept: none for a rolled-back transaction,
+    // all of a committed one's.
+    let o = tabula(&[
+        "sql",
+        &p,
+        "BEGIN; INSERT INTO t (v) VALUES ('r1'), ('r2'); DELETE FROM t WHERE v = 'r1'; COMMIT",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "3 row(s) changed\n",
+        "{}",
+        text(&o)
+    );
+    let o = tabula(&["sql", &p, "DELETE FROM t WHERE v = 'r2'"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // A byte-order mark before a script is not SQL.
+    let o = tabula_with_input(
+        &["sql", &p, "--format", "csv"],
+        "\u{feff}SELECT 1 AS one;".as_bytes(),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "one\n1\n",
+        "{}",
+        text(&o)
+    );
     let o = tabula(&[
         "sql",
         &p,
@@ -1359,6 +1384,15 @@ fn a_failing_statement_after_committed_ones_exits_3() {
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let o = tabula(&["sql", &p, "SELECT 1; SELECT nope FROM courses"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // Two migrations that leave the schema as it was still changed the rows (the column's
+    // values are gone): they committed.
+    let o = tabula(&[
+        "sql",
+        &p,
+        "ALTER TABLE students DROP COLUMN gpa; ALTER TABLE students ADD COLUMN gpa REAL; \
+         SELECT nope FROM courses",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let dir = tempfile::tempdir().unwrap();
     let typo = dir.path().join("typo");
     let o = tabula(&["sql", typo.to_str().unwrap(), "DROP TABLE x"]);

@@ -745,6 +745,25 @@ fn read_runs_a_file_as_typed_and_dump_prints_a_loadable_script() {
         "{out}"
     );
 
+    // COPY … FROM stdin cannot be typed, nor read from a file as typed: its rows are lines.
+    std::fs::write(
+        at("copy.sql"),
+        "COPY courses (id, code) FROM stdin;\n9\tX9\n\\.\n",
+    )
+    .unwrap();
+    let out = shell(
+        &p,
+        &format!(
+            "COPY courses (id, code) FROM stdin;\n.read {}\n",
+            at("copy.sql")
+        ),
+    );
+    assert!(
+        out.contains("error: COPY … FROM stdin reads its rows from the lines after it"),
+        "{out}"
+    );
+    assert!(out.contains("holds COPY … FROM stdin"), "{out}");
+
     // Not inside an open transaction (it would wait for it); after it, the whole database.
     let out = shell(
         &p,
@@ -771,6 +790,33 @@ fn read_runs_a_file_as_typed_and_dump_prints_a_loadable_script() {
         };
         assert_eq!(count(&c), count(&p), "{table}");
     }
+}
+
+/// `.read` keeps a carriage return that is part of a line (inside a text literal), so a
+/// dump read back that way keeps its values exactly; a byte-order mark is skipped.
+#[test]
+fn read_keeps_carriage_returns_inside_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src").display().to_string();
+    let o = tabula(&[
+        "sql",
+        &src,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&["insert", &src, "t", r#"{"v": "a\r\nb"}"#]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&["dump", &src]);
+    assert!(o.status.success(), "{}", text(&o));
+    let file = dir.path().join("dump.sql");
+    let mut script = "\u{feff}".as_bytes().to_vec();
+    script.extend_from_slice(&o.stdout);
+    std::fs::write(&file, script).unwrap();
+    let copy = dir.path().join("copy").display().to_string();
+    let out = shell(&copy, &format!(".read {}\n", file.display()));
+    assert!(!out.contains("error"), "{out}");
+    let o = tabula(&["sql", &copy, "--format", "jsonl", "SELECT v FROM t"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "{\"v\":\"a\\r\\nb\"}\n");
 }
 
 /// A line that is not UTF-8 is not run with its bytes replaced: it is dropped, said so,

@@ -430,9 +430,10 @@ impl Database {
     /// completes, in order, rather than returning the last one's: what running a script
     /// and showing each query's rows (as `sqlite3` does) needs. `BEGIN`, `COMMIT` and
     /// `ROLLBACK` give no result; a statement between them gives its result as it runs,
-    /// before the transaction commits or rolls back. Returns the last statement's result
-    /// as [`sql_with`](Database::sql_with) would (empty after a `ROLLBACK`), without its
-    /// rows. An error `each` returns (make one of your own with
+    /// before the transaction commits or rolls back. Returns the last statement's columns
+    /// (none when it returns no rows) and, as `changed`, the rows the whole text changed
+    /// and kept: a statement's once it commits, a transaction's at its `COMMIT`, none for
+    /// one rolled back. An error `each` returns (make one of your own with
     /// [`Error::abort`](crate::Error::abort)) ends the text there: the statement whose
     /// result `each` was given stays committed, as do those before it, unless it is inside
     /// `BEGIN … COMMIT`, which then rolls back.
@@ -456,8 +457,13 @@ impl Database {
     /// assert_eq!(results[1].changed, 2);
     /// assert_eq!(results[2].rows, [[tabula::Value::Int(2)]]);
     /// assert_eq!(results[3].columns, ["max(v)"]);
-    /// let last = db.sql_script("BEGIN; DELETE FROM n; ROLLBACK", &[], |_| Ok(()))?;
-    /// assert_eq!(last.changed, 0);
+    /// let last = db.sql_script(
+    ///     "BEGIN; DELETE FROM n; ROLLBACK; BEGIN; INSERT INTO n (v) VALUES (1); \
+    ///      INSERT INTO n (v) VALUES (2), (3); COMMIT",
+    ///     &[],
+    ///     |_| Ok(()),
+    /// )?;
+    /// assert_eq!(last.changed, 3);
     /// # Ok::<(), tabula::Error>(())
     /// ```
     pub fn sql_script(

@@ -76,7 +76,8 @@ pub(crate) fn run_each(
 pub(crate) type Done<'f> = &'f mut dyn FnMut(SqlResult) -> Result<()>;
 
 /// [`run`], handing every statement's result to `done` as the statement completes; returns
-/// the last one's result as [`run`] does, without its rows (see `Database::sql_script`).
+/// the last one's columns and the rows the text changed and kept (see
+/// `Database::sql_script`).
 pub(crate) fn run_script(
     engine: &Arc<Engine>,
     text: &str,
@@ -135,7 +136,7 @@ pub(crate) fn run_parsed(
 /// before `COMMIT` rolls all of it back. `params` are checked against the placeholders
 /// already, NaN made null. With `done`, each statement's result (but `BEGIN`'s, `COMMIT`'s
 /// and `ROLLBACK`'s, which have none) goes to it as the statement completes, and the
-/// result returned is the last one's without its rows.
+/// result returned has the last one's columns and the rows the text changed and kept.
 fn run_statements(
     engine: &Arc<Engine>,
     mut statements: Statements<'_>,
@@ -144,6 +145,10 @@ fn run_statements(
     mut done: Option<Done<'_>>,
 ) -> Result<SqlResult> {
     let mut last = SqlResult::default();
+    // With `done`, the result returned counts the rows the whole text changed and kept:
+    // each statement's once it commits, a transaction's at its COMMIT.
+    let scripted = done.is_some();
+    let mut committed = 0u64;
     // The result of a statement that completed: kept as the last; with `done`, handed to
     // it and kept without its rows.
     let mut keep = |last: &mut SqlResult, r: SqlResult| -> Result<()> {
@@ -192,6 +197,7 @@ fn run_statements(
                 let tx = Transaction::new(engine.begin("(sql)")?);
                 // The COMMIT or ROLLBACK that ends the group (number and start), once met.
                 let mut end: Option<(bool, usize, (u64, u64))> = None;
+                let mut group_changed = 0u64;
                 let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<SqlResult> {
                     let mut r = SqlResult::default();
                     loop {
@@ -251,13 +257,17 @@ fn run_statements(
                             s => {
                                 let result = execute(Target::Tx(&tx), s, params)
                                     .map_err(|e| numbered(e, inner_at, true))?;
+                                group_changed += result.changed;
                                 keep(&mut r, result)?;
                             }
                         }
                     }
                 }));
                 match (engine.finish(tx.tx, outcome), end) {
-                    (Ok(r), _) => last = r,
+                    (Ok(r), _) => {
+                        last = r;
+                        committed += group_changed;
+                    }
                     (Err(Error::Aborted(_)), Some((false, ..))) => last = SqlResult::default(),
                     // A failure of the commit itself (a foreign key, checked then) is the
                     // COMMIT's; one of a statement inside is already placed.
@@ -286,6 +296,7 @@ fn run_statements(
                     let several = i > 0 || statements.has_more();
                     numbered(e, at(false), several)
                 })?;
+                committed += r.changed;
                 keep(&mut last, r)?;
             }
             s if is_read(s) => {
@@ -306,9 +317,13 @@ fn run_statements(
                     let several = i > 0 || statements.has_more();
                     numbered(e, at(false), several)
                 })?;
+                committed += r.changed;
                 keep(&mut last, r)?;
             }
         }
+    }
+    if scripted {
+        last.changed = committed;
     }
     if let Some(f) = each {
         hand_out(f, &std::mem::take(&mut last.rows))?;
