@@ -792,6 +792,20 @@ fn read_runs_a_file_as_typed_and_dump_prints_a_loadable_script() {
     }
 }
 
+/// An existing empty directory is a new database, as `tabula sql DIR "…"` makes one.
+#[test]
+fn an_empty_directory_becomes_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().display().to_string();
+    let out = shell(
+        &p,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY);\nSELECT count(*) AS n FROM t;\n",
+    );
+    assert!(out.starts_with("Connected to DIR (writable)."), "{out}");
+    assert!(out.contains("│ 0 │"), "{out}");
+    assert!(dir.path().join("schema/t.schema.json").exists());
+}
+
 /// `.read` keeps a carriage return that is part of a line (inside a text literal), so a
 /// dump read back that way keeps its values exactly; a byte-order mark is skipped.
 #[test]

@@ -36,10 +36,12 @@ fn fingerprint(dir: &Path) -> Fingerprint {
 
 impl Session {
     /// Opens `dir` read-only, so the shell works beside a process that has it open; a
-    /// directory that does not exist yet is created (and so opened writable).
+    /// directory that does not exist yet, or is empty, becomes a new database (and so is
+    /// opened writable), as `tabula sql DIR "…"` makes one.
     pub fn open(dir: &Path) -> anyhow::Result<Session> {
         let seen = fingerprint(dir);
-        let db = if dir.exists() {
+        let empty = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none());
+        let db = if dir.exists() && !empty {
             crate::open_read_only(dir)?
         } else {
             crate::sql_cmd::create(dir)?
