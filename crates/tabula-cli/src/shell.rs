@@ -174,7 +174,7 @@ pub fn run(dir: &Path, format: Format, guard: CsvGuard) -> anyhow::Result<()> {
                     let split = split::split(&buffer);
                     if !split.statements.is_empty() {
                         input.remember(&buffer);
-                        run_statements(&split.statements, &mut session, &settings);
+                        run_statements(&split.statements, &mut session, &settings, None);
                     }
                     if !split.complete {
                         note("the unfinished statement at the end of the input was not run");
@@ -209,7 +209,7 @@ pub fn run(dir: &Path, format: Format, guard: CsvGuard) -> anyhow::Result<()> {
         }
         input.remember(&buffer);
         buffer.clear();
-        if !run_statements(&split.statements, &mut session, &settings) {
+        if !run_statements(&split.statements, &mut session, &settings, None) {
             break;
         }
     }
@@ -221,11 +221,13 @@ pub fn run(dir: &Path, format: Format, guard: CsvGuard) -> anyhow::Result<()> {
 }
 
 /// Runs the statements of one input in order, stopping at the first error. `false` when
-/// standard output went away (the shell ends then).
+/// standard output went away (the shell ends then). `file`: the file a `.read` took them
+/// from (their lines are its lines), named after an error.
 fn run_statements(
     statements: &[split::Statement],
     session: &mut Session,
     settings: &Settings,
+    file: Option<&str>,
 ) -> bool {
     for (i, statement) in statements.iter().enumerate() {
         let text = &statement.text;
@@ -262,6 +264,12 @@ fn run_statements(
             Ok(done) => show(done, kind, settings),
             Err(e) => {
                 error(&e);
+                if let Some(file) = file {
+                    note(&format!(
+                        "in {file}, the statement at line {}",
+                        statement.line
+                    ));
+                }
                 explain_failure(&e, in_tx, session.in_transaction(), kind);
                 let left = statements.len() - i - 1;
                 if left > 0 {
@@ -404,10 +412,20 @@ fn read_lines(
     depth: usize,
 ) -> anyhow::Result<Next> {
     let mut buffer = String::new();
+    // The file's line the buffer starts at: statements are placed in the file.
+    let mut first = 1;
+    let in_file = |split: split::Split, first: u64| {
+        let mut statements = split.statements;
+        for s in &mut statements {
+            s.line += first - 1;
+        }
+        statements
+    };
     // Split at line feeds only: a carriage return before one belongs to the line, which
     // matters inside a string literal (a dump's text keeps it).
-    for line in text.split_terminator('\n') {
+    for (n, line) in (1..).zip(text.split_terminator('\n')) {
         if buffer.is_empty() {
+            first = n;
             if line.trim().is_empty() {
                 continue;
             }
@@ -432,16 +450,18 @@ fn read_lines(
             continue;
         }
         buffer.clear();
-        if !run_statements(&split.statements, session, settings) {
+        if !run_statements(&in_file(split, first), session, settings, Some(name)) {
             return Ok(Next::Quit);
         }
     }
     if !buffer.trim().is_empty() {
         let split = split::split(&buffer);
-        if !split.statements.is_empty() && !run_statements(&split.statements, session, settings) {
+        let complete = split.complete;
+        let statements = in_file(split, first);
+        if !statements.is_empty() && !run_statements(&statements, session, settings, Some(name)) {
             return Ok(Next::Quit);
         }
-        if !split.complete {
+        if !complete {
             note(&format!(
                 "the unfinished statement at the end of {name} was not run (end it with ;)"
             ));

@@ -728,7 +728,18 @@ fn read_runs_a_file_as_typed_and_dump_prints_a_loadable_script() {
     assert!(out.contains("│ n │"), "{out}");
     // A failing command or statement is reported, and the file goes on.
     assert!(out.contains("error: unknown mode \"bogus\""), "{out}");
-    assert!(out.contains("error: SQL error"), "{out}");
+    // Placed in the file, which is named.
+    assert!(
+        out.contains("error: SQL error at line 6, column 8"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "note: in {}, the statement at line 6",
+            at("main.sql")
+        )),
+        "{out}"
+    );
     assert!(out.contains("x\ninner\n"), "{out}");
     assert!(
         out.contains("the unfinished statement at the end of") && !out.contains("unfinished\n"),
