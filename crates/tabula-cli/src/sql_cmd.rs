@@ -81,10 +81,22 @@ pub fn run(
             }
             Err(e) => {
                 // A database made for a text that failed before creating any table is not
-                // left behind (a mistyped directory name stays a mistake, not a database).
-                if !existed && db.table_names().is_ok_and(|t| t.is_empty()) {
+                // left behind (a mistyped directory name stays a mistake, not a database);
+                // an empty directory that was there is left empty.
+                if db.table_names().is_ok_and(|t| t.is_empty()) {
                     drop(db);
-                    let _ = std::fs::remove_dir_all(dir);
+                    if existed {
+                        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                            let path = entry.path();
+                            let _ = if path.is_dir() {
+                                std::fs::remove_dir_all(&path)
+                            } else {
+                                std::fs::remove_file(&path)
+                            };
+                        }
+                    } else {
+                        let _ = std::fs::remove_dir_all(dir);
+                    }
                 }
                 return Err(e);
             }

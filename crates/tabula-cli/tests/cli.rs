@@ -1399,6 +1399,12 @@ fn a_failing_statement_after_committed_ones_exits_3() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("no table named x"), "{}", text(&o));
     assert!(!typo.exists(), "a failed text left a database behind");
+    // An empty directory that was there stays, empty.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let o = tabula(&["sql", empty.to_str().unwrap(), "SELECT nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
 }
 
 #[test]
