@@ -150,7 +150,15 @@ pub fn run(dir: &Path, format: Format, guard: CsvGuard) -> anyhow::Result<()> {
             (false, false) => MORE,
             (false, true) => MORE_IN_TX,
         };
-        let line = match input.read(prompt)? {
+        // The prompt and the line read are echoed when the input is not a terminal: a
+        // reader that went away ends the shell there, which then closes as at the end of
+        // input (an open transaction is rolled back, and said so).
+        let read = match input.read(prompt) {
+            Ok(read) => read,
+            Err(e) if output::closed_by_reader(&e) => break,
+            Err(e) => return Err(e),
+        };
+        let line = match read {
             Read::Line(l) => l,
             Read::Interrupted => {
                 buffer.clear();

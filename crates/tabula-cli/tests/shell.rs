@@ -803,6 +803,63 @@ fn read_runs_a_file_as_typed_and_dump_prints_a_loadable_script() {
     }
 }
 
+/// A reader that goes away mid-transaction ends the shell as the end of input does: the
+/// transaction is rolled back, and standard error says so (the echo of a line read is
+/// where a piped shell meets the closed pipe first).
+#[test]
+fn a_reader_gone_mid_transaction_rolls_it_back_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db").display().to_string();
+    let rows: Vec<String> = (0..100).map(|i| format!("({i})")).collect();
+    let load = format!(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO t (v) VALUES {}",
+        rows.join(", ")
+    );
+    let o = common::tabula_with_input(&["sql", &p], load.as_bytes());
+    assert!(o.status.success(), "{}", text(&o));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args(["sql", &p, "--interactive"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The lines after the DELETE are comments, which print nothing but their echo: the
+    // echoes fill the pipe, and the shell is still echoing them when the reader leaves,
+    // long before COMMIT.
+    let mut input = b"BEGIN;\nDELETE FROM t WHERE v < 10;\n".to_vec();
+    for _ in 0..20_000 {
+        input.extend_from_slice(b"-- a comment, echoed as it is read\n");
+    }
+    input.extend_from_slice(b"COMMIT;\n");
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        // The shell stops reading when its reader leaves: the rest is not wanted.
+        let _ = stdin.write_all(&input);
+    });
+    // Read until the DELETE's count (the transaction is open then), and leave.
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("row(s) changed") {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "the shell ended early"
+        );
+    }
+    drop(out);
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("note: the open transaction was rolled back"),
+        "{err}"
+    );
+    let o = tabula(&["sql", &p, "--format", "csv", "SELECT count(*) AS n FROM t"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "n\n100\n");
+}
+
 /// An existing empty directory is a new database, as `tabula sql DIR "…"` makes one.
 #[test]
 fn an_empty_directory_becomes_a_database() {
