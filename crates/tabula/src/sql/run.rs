@@ -760,7 +760,15 @@ fn numbered(e: Error, at: At, several: bool) -> Error {
         } if !reason.starts_with("statement ") => Error::Sql {
             line,
             column,
-            reason: format!("statement {}: {reason}", at.number),
+            reason: format!(
+                "statement {}: {reason}{}",
+                at.number,
+                if at.in_transaction {
+                    "; its transaction was rolled back"
+                } else {
+                    ""
+                }
+            ),
         },
         // Placed in its words, as `Sql` is, so that it stays the variant it is.
         Error::Unsupported { feature } if !feature.contains("(statement ") => {
@@ -769,8 +777,13 @@ fn numbered(e: Error, at: At, several: bool) -> Error {
             } else {
                 String::new()
             };
+            let rolled_back = if at.in_transaction {
+                "; its transaction was rolled back"
+            } else {
+                ""
+            };
             Error::Unsupported {
-                feature: format!("{feature} (statement {}{line})", at.number),
+                feature: format!("{feature} (statement {}{line}{rolled_back})", at.number),
             }
         }
         // Already placed, or about the database rather than the statement (`ReadOnly` is

@@ -2082,6 +2082,35 @@ fn a_failed_upsert_changes_nothing_inside_a_transaction() {
     );
 }
 
+/// An error inside `BEGIN … COMMIT` in a text says the transaction went with it, whatever
+/// kind it is: a name not found, a feature not supported.
+#[test]
+fn an_error_inside_a_group_says_its_transaction_was_rolled_back() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
+        .unwrap();
+    match db.sql("BEGIN; INSERT INTO t (v) VALUES (1); SELECT nope FROM t; COMMIT") {
+        Err(Error::Sql { reason, .. }) => assert_eq!(
+            reason,
+            "statement 3: table t has no column nope; its transaction was rolled back"
+        ),
+        other => panic!("{other:?}"),
+    }
+    match db.sql("BEGIN; INSERT INTO t (v) VALUES (1); SELECT * FROM t WINDOW w AS (); COMMIT") {
+        Err(Error::Unsupported { feature }) => {
+            assert!(
+                feature.ends_with("(statement 3, line 1; its transaction was rolled back)"),
+                "{feature}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        db.sql("SELECT count(*) FROM t").unwrap().rows,
+        [[Value::Int(0)]]
+    );
+}
+
 /// `INSERT OR REPLACE` deletes the rows holding the new row's unique keys, with their
 /// `ON DELETE` actions, as SQLite does: a replaced row's children go with it (cascade),
 /// under its own key too, and a row held by a restricting child is refused at commit
