@@ -43,6 +43,17 @@ fn shell(dir: &str, input: &str) -> String {
     out.replace(dir, "DIR")
 }
 
+/// The shell on `dir` with its three streams piped, for a test that talks to it as it runs.
+fn spawn_shell(dir: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args(["sql", dir, "--interactive"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tabula")
+}
+
 const BANNER: &str = "Connected to DIR (read-only until a statement writes).\n\
                       Statements end with ;  .help lists the commands, .quit leaves.\n";
 
@@ -443,13 +454,7 @@ fn library_error(dir: &str, sql: &str) -> String {
 #[test]
 fn a_locked_database_leaves_the_shell_read_only() {
     let (_d, _path, p) = demo();
-    let mut writer = Command::new(env!("CARGO_BIN_EXE_tabula"))
-        .args(["sql", &p, "--interactive"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run tabula");
+    let mut writer = spawn_shell(&p);
     let mut stdin = writer.stdin.take().expect("stdin");
     stdin
         .write_all(b"INSERT INTO courses (code, title) VALUES ('CS999', 'Locks');\n")
@@ -817,13 +822,7 @@ fn a_reader_gone_mid_transaction_rolls_it_back_and_says_so() {
     );
     let o = common::tabula_with_input(&["sql", &p], load.as_bytes());
     assert!(o.status.success(), "{}", text(&o));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
-        .args(["sql", &p, "--interactive"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_shell(&p);
     // The lines after the DELETE are comments, which print nothing but their echo: the
     // echoes fill the pipe, and the shell is still echoing them when the reader leaves,
     // long before COMMIT.
@@ -906,13 +905,7 @@ fn read_keeps_carriage_returns_inside_values() {
 #[test]
 fn a_line_that_is_not_utf8_is_dropped_not_mangled() {
     let (_d, _path, p) = demo();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
-        .args(["sql", &p, "--interactive"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run tabula");
+    let mut child = spawn_shell(&p);
     child
         .stdin
         .take()
