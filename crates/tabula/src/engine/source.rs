@@ -97,20 +97,38 @@ pub(crate) trait TxCore: Source {
     /// Records that table `idx` is written from `mark` on (kept only the first time).
     fn touch(&self, idx: usize, mark: Mark);
     /// Runs the `ON DELETE CASCADE` and `SET NULL` actions of the rows the statement that
-    /// wrote table `idx` from `mark` on deleted (see [`foreign_keys::act_now`]); on error
-    /// the statement is undone, in `idx` and in every table its actions changed.
+    /// wrote table `idx` from `mark` on deleted (see [`foreign_keys::act_now`]). Nothing
+    /// is undone on error: `changed` gets each table the actions changed that it does not
+    /// hold yet, with its mark from before them, for the caller to [`undo`](TxCore::undo).
     ///
     /// [`foreign_keys::act_now`]: crate::engine::foreign_keys::act_now
-    fn delete_actions(&self, idx: usize, mark: Mark) -> Result<()>;
-    /// [`TxCore::delete_actions`] for a step of a statement that goes on: nothing is undone
-    /// on error; `changed` gets each table the actions changed that it does not hold yet,
-    /// with its mark from before them, for the statement to undo.
     fn delete_actions_of_step(
         &self,
         idx: usize,
         mark: Mark,
         changed: &mut Vec<(usize, Mark)>,
     ) -> Result<()>;
+
+    /// [`TxCore::delete_actions_of_step`] for a whole statement: on error the statement is
+    /// undone, in `idx` and in every table its actions changed.
+    fn delete_actions(&self, idx: usize, mark: Mark) -> Result<()> {
+        let mut changed = Vec::new();
+        self.delete_actions_of_step(idx, mark, &mut changed)
+            .inspect_err(|_| self.undo(idx, mark, changed))
+    }
+
+    /// Takes table `idx` back to `mark` and each table of `changed` to its own mark (the
+    /// latest first): a statement over several tables undone whole, whatever happens to
+    /// one of them.
+    fn undo(&self, idx: usize, mark: Mark, changed: Vec<(usize, Mark)>) {
+        if let Ok(mut st) = self.state_mut() {
+            for (t, m) in changed.into_iter().rev().chain([(idx, mark)]) {
+                if let Ok(t) = st.table_mut(t) {
+                    t.rollback_to(m);
+                }
+            }
+        }
+    }
 }
 
 /// Runs one statement on table `idx` of a transaction: on error, the statement's own

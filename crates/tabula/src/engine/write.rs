@@ -81,20 +81,6 @@ impl TxCore for WriteTx<'_> {
     ) -> Result<()> {
         foreign_keys::act_now(self, idx, mark, changed)
     }
-
-    fn delete_actions(&self, idx: usize, mark: Mark) -> Result<()> {
-        let mut changed = Vec::new();
-        foreign_keys::act_now(self, idx, mark, &mut changed).inspect_err(|_| {
-            // Every table goes back, whatever happens to one of them.
-            if let Ok(mut st) = self.state_mut() {
-                for (t, m) in changed.into_iter().rev().chain([(idx, mark)]) {
-                    if let Ok(t) = st.table_mut(t) {
-                        t.rollback_to(m);
-                    }
-                }
-            }
-        })
-    }
 }
 
 impl std::fmt::Debug for WriteTx<'_> {

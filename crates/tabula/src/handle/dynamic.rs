@@ -551,16 +551,7 @@ impl<'t> TxDynTable<'t> {
             }
             Ok(inserted)
         };
-        run().inspect_err(|_| {
-            // Every table goes back, whatever happens to one of them.
-            if let Ok(mut st) = tx.state_mut() {
-                for (t, m) in changed.into_iter().rev().chain([(idx, first)]) {
-                    if let Ok(t) = st.table_mut(t) {
-                        t.rollback_to(m);
-                    }
-                }
-            }
-        })
+        run().inspect_err(|_| tx.undo(idx, first, changed))
     }
 
     /// Sets columns `cols` of the rows with these keys (of the key's type) to the values
