@@ -27,6 +27,15 @@ impl From<DialectArg> for Dialect {
     }
 }
 
+/// Writes the dump of `db` to standard output (`tabula dump`, the shell's `.dump`).
+pub fn to_stdout(db: &tabula::Database, dialect: Dialect) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    db.dump_sql(dialect, &mut out)
+        .context("writing the dump to standard output")?;
+    out.flush().context("writing the dump to standard output")
+}
+
 /// Writes the dump of the database at `dir` (opened read-only, so it works beside a live
 /// writer) to `output`, or to standard output. A file is written beside its place and
 /// renamed into it once whole, so that a dump that fails half-way (a damaged table found
@@ -36,12 +45,7 @@ impl From<DialectArg> for Dialect {
 pub fn run(dir: &Path, dialect: DialectArg, output: Option<&PathBuf>) -> anyhow::Result<()> {
     let db = crate::open_read_only(dir)?;
     let Some(path) = output else {
-        let stdout = std::io::stdout();
-        let mut out = BufWriter::new(stdout.lock());
-        db.dump_sql(dialect.into(), &mut out)
-            .context("writing the dump to standard output")?;
-        out.flush().context("writing the dump to standard output")?;
-        return Ok(());
+        return to_stdout(&db, dialect.into());
     };
     // Writes the dump into `f`, synced when it is a regular file about to take the name
     // (a pipe or a device cannot be synced).

@@ -7,7 +7,6 @@ mod session;
 mod split;
 mod transaction;
 
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -488,16 +487,6 @@ fn unquoted(name: &str) -> &str {
     name
 }
 
-/// Prints the dump of the committed database (`Database::dump_sql`) to standard output.
-fn dump(session: &mut Session) -> anyhow::Result<()> {
-    let db = session.database()?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    db.dump_sql(tabula::Dialect::Sqlite, &mut out)
-        .context("writing the dump to standard output")?;
-    out.flush().context("writing the dump to standard output")
-}
-
 /// Runs the dot command `command` (the line without its leading `.`); `depth`: the `.read`
 /// commands it is inside.
 fn dot(
@@ -575,7 +564,7 @@ fn dot(
             ".dump reads the committed database, which waits for the open transaction: \
              COMMIT or ROLLBACK first"
         ),
-        ("dump", "") => dump(session)?,
+        ("dump", "") => crate::dump::to_stdout(session.database()?, tabula::Dialect::Sqlite)?,
         ("dump", _) => anyhow::bail!(
             ".dump takes no argument: it writes every table (`tabula dump DIR --dialect \
              postgres` writes PostgreSQL's dialect)"
