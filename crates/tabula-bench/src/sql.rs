@@ -32,7 +32,7 @@ use std::fmt::Debug;
 use std::time::Instant;
 
 use rusqlite::{params, Connection};
-use tabula::{Database, TableHandle, Value};
+use tabula::{Database, TableHandle, Value, ValueRef};
 
 use crate::relations::{self, Groups, JoinCheck};
 use crate::systems::sqlite::{self, Sqlite};
@@ -142,10 +142,11 @@ fn float(v: &Value) -> Res<f64> {
     }
 }
 
-/// Folds a `SELECT id, name, email, gpa, year` row of tabula's SQL.
-fn fold_values(acc: u64, row: &[Value]) -> Res<u64> {
+/// Folds a `SELECT id, name, email, gpa, year` row of tabula's SQL, borrowed
+/// (`Statement::each_ref`).
+fn fold_refs(acc: u64, row: &[ValueRef<'_>]) -> Res<u64> {
     match row {
-        [Value::Int(id), Value::Text(name), Value::Text(email), Value::Float(gpa), Value::Int(year)] => {
+        [ValueRef::Int(id), ValueRef::Text(name), ValueRef::Text(email), ValueRef::Float(gpa), ValueRef::Int(year)] => {
             Ok(fold_row(acc, *id as u64, name, email, *gpa, *year as u32))
         }
         _ => Err(format!("SQL gave the row {row:?}").into()),
@@ -212,15 +213,15 @@ fn builder_insert(t: &TableHandle<Student>, rows: Vec<Student>) -> Res<u64> {
 
 // ---- tabula's SQL ----
 
-/// One run of the prepared statement per parameter, folding the row each hands out (as
-/// SQLite's side reads its row in place).
+/// One run of the prepared statement per parameter, folding the row each hands out
+/// borrowed (as SQLite's side reads its row in place).
 fn sql_lookups(db: &Database, text: &str, keys: &[Value]) -> Res<u64> {
     let st = db.prepare(text)?;
     let mut acc = 0;
     let mut bad = None;
     for k in keys {
-        st.each(std::slice::from_ref(k), |row| {
-            match fold_values(acc, row) {
+        st.each_ref(std::slice::from_ref(k), |row| {
+            match fold_refs(acc, row) {
                 Ok(a) => acc = a,
                 Err(e) => bad = Some(e),
             }

@@ -68,6 +68,14 @@ pub trait Table: Clone + Send + Sync + Sized + 'static {
 pub(crate) trait Cols {
     fn value_at(&self, col: usize) -> ValueRef<'_>;
 
+    /// The columns at `cols`, borrowed, into `out` (as many as both hold): one call for a
+    /// row rather than one per column.
+    fn refs_into<'a>(&'a self, cols: &[usize], out: &mut [ValueRef<'a>]) {
+        for (slot, &c) in out.iter_mut().zip(cols) {
+            *slot = self.value_at(c);
+        }
+    }
+
     /// Columns `0..width`, copied out.
     fn owned_values(&self, width: usize) -> Vec<Value> {
         (0..width).map(|i| self.value_at(i).to_owned()).collect()
@@ -84,6 +92,12 @@ impl<R: Record> Cols for R {
     #[inline]
     fn value_at(&self, col: usize) -> ValueRef<'_> {
         self.col(col)
+    }
+    #[inline]
+    fn refs_into<'a>(&'a self, cols: &[usize], out: &mut [ValueRef<'a>]) {
+        for (slot, &c) in out.iter_mut().zip(cols) {
+            *slot = self.col(c);
+        }
     }
     #[inline]
     fn as_values(&self) -> Option<&[Value]> {

@@ -20,9 +20,10 @@ use std::sync::Arc;
 
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::record::Cols;
 use crate::schema::{ColumnType, Schema};
 use crate::sql::run::{plain_table, SqlResult};
-use crate::sql::select::{refuse_other_clauses, Each};
+use crate::sql::select::{hand_refs, refuse_other_clauses, RowsTo};
 use crate::value::Value;
 
 /// A statement of the point-lookup shape.
@@ -189,15 +190,15 @@ impl Point {
     }
 }
 
-/// Runs `point` on the newest version: `None` when it takes the general path. With `each`,
-/// the row (at most one) goes to it rather than into the result, and the result carries the
-/// column names only if `names` asks for them. A prepared statement's `scratch` keeps the
-/// binding and the row from run to run.
+/// Runs `point` on the newest version: `None` when it takes the general path. The row (at
+/// most one) goes to `rows_to`; when that is a callback, the result carries the column names
+/// only if `names` asks for them. A prepared statement's `scratch` keeps the binding and
+/// the row handed out as values from run to run.
 pub(crate) fn run(
     engine: &Engine,
     point: &Point,
     params: &[Value],
-    each: Option<Each<'_>>,
+    mut rows_to: RowsTo<'_>,
     names: bool,
     scratch: Option<&mut Scratch>,
 ) -> Option<Result<SqlResult>> {
@@ -252,7 +253,7 @@ pub(crate) fn run(
         return None;
     }
     let mut columns = Vec::new();
-    if names || each.is_none() {
+    if names || matches!(rows_to, RowsTo::Collect) {
         columns.reserve(bound.columns.len());
         for item in &point.items {
             match item {
@@ -262,11 +263,21 @@ pub(crate) fn run(
         }
     }
     let mut rows = Vec::new();
-    let mut each = each;
+    let owned = |r: &dyn Cols| -> Vec<Value> {
+        bound
+            .columns
+            .iter()
+            .map(|&c| r.value_at(c).to_owned())
+            .collect()
+    };
     let found = t.unique_cols(bound.key, key.as_ref(), &mut |r| {
         // The lookup finds one row at most, so whether `f` asks for more does not matter.
-        match (&mut each, &mut row) {
-            (Some(f), Some(row)) => {
+        match (&mut rows_to, &mut row) {
+            (RowsTo::Refs(f), _) => hand_refs(&mut **f, bound.columns.len(), |refs| {
+                r.refs_into(&bound.columns, refs)
+            })
+            .map(drop),
+            (RowsTo::Values(f), Some(row)) => {
                 row.resize(bound.columns.len(), Value::Null);
                 for (slot, &c) in row.iter_mut().zip(&bound.columns) {
                     r.value_at(c).store_in(slot);
@@ -280,19 +291,10 @@ pub(crate) fn run(
                 }
                 answer
             }
-            (each, _) => {
-                let row: Vec<Value> = bound
-                    .columns
-                    .iter()
-                    .map(|&c| r.value_at(c).to_owned())
-                    .collect();
-                match each {
-                    Some(f) => f(&row).map(drop),
-                    None => {
-                        rows.push(row);
-                        Ok(())
-                    }
-                }
+            (RowsTo::Values(f), None) => f(&owned(r)).map(drop),
+            (RowsTo::Collect, _) => {
+                rows.push(owned(r));
+                Ok(())
             }
         }
     });

@@ -8,8 +8,9 @@ use crate::error::Result;
 use crate::sql::cache;
 use crate::sql::point::Scratch;
 use crate::sql::run::{run_in_parsed, run_parsed, Parsed, SqlResult};
+use crate::sql::select::RowsTo;
 use crate::txn::Transaction;
-use crate::value::Value;
+use crate::value::{Value, ValueRef};
 
 /// SQL text parsed once, to be run many times with different parameters: what
 /// [`Database::prepare`](crate::Database::prepare) returns.
@@ -89,7 +90,14 @@ impl<'db> Statement<'db> {
     pub fn run(&self, params: &[Value]) -> Result<SqlResult> {
         let mut scratch = self.scratch();
         let scratch = scratch.as_deref_mut();
-        run_parsed(self.engine, &self.parsed, params, None, true, scratch)
+        run_parsed(
+            self.engine,
+            &self.parsed,
+            params,
+            RowsTo::Collect,
+            true,
+            scratch,
+        )
     }
 
     /// Runs the statement with `params`, handing the last statement's result rows to `each`
@@ -110,7 +118,48 @@ impl<'db> Statement<'db> {
             self.engine,
             &self.parsed,
             params,
-            Some(&mut each),
+            RowsTo::Values(&mut each),
+            false,
+            scratch,
+        )?;
+        Ok(r.changed)
+    }
+
+    /// [`each`](Statement::each) handing each row out borrowed, as a slice of
+    /// [`ValueRef`]: a point lookup (`SELECT … FROM t WHERE key = ?` on the primary key or a
+    /// unique column) then copies nothing, not even its texts, and reads the row where the
+    /// table keeps it. Rows of other queries are borrowed from the values the query made.
+    ///
+    /// ```
+    /// use tabula::{Database, Value, ValueRef};
+    /// let db = Database::in_memory();
+    /// db.sql("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")?;
+    /// db.sql("INSERT INTO users (name) VALUES ('ada'), ('grace')")?;
+    /// let get = db.prepare("SELECT name FROM users WHERE id = ?")?;
+    /// let mut letters = 0;
+    /// for id in 1..=2 {
+    ///     get.each_ref(&[Value::Int(id)], |row| {
+    ///         if let [ValueRef::Text(name)] = row {
+    ///             letters += name.len();
+    ///         }
+    ///         Ok(true)
+    ///     })?;
+    /// }
+    /// assert_eq!(letters, 8);
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn each_ref(
+        &self,
+        params: &[Value],
+        mut each: impl FnMut(&[ValueRef<'_>]) -> Result<bool>,
+    ) -> Result<u64> {
+        let mut scratch = self.scratch();
+        let scratch = scratch.as_deref_mut();
+        let r = run_parsed(
+            self.engine,
+            &self.parsed,
+            params,
+            RowsTo::Refs(&mut each),
             false,
             scratch,
         )?;

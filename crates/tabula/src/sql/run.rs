@@ -20,7 +20,7 @@ use crate::sql::cache;
 use crate::sql::numeric;
 use crate::sql::point::{self, Point};
 use crate::sql::scalar::{self, sql_error, Params, Scalar, Scope};
-use crate::sql::select::{self, Each};
+use crate::sql::select::{self, hand_refs, Each, RowsTo};
 use crate::sql::stream::{Next, Statements, Stream};
 use crate::sql::target::{Snapshot, Target};
 use crate::sql::upsert;
@@ -68,7 +68,11 @@ pub(crate) fn run_each(
             None,
         );
     }
-    run_parsed(engine, &*cache::parsed(text)?, params, each, true, None)
+    let rows_to = match each {
+        Some(each) => RowsTo::Values(each),
+        None => RowsTo::Collect,
+    };
+    run_parsed(engine, &*cache::parsed(text)?, params, rows_to, true, None)
 }
 
 /// What [`run_script`] hands each statement's result to; an error it returns ends the text
@@ -109,25 +113,32 @@ pub(crate) fn run_parsed(
     engine: &Arc<Engine>,
     parsed: &Parsed,
     params: &[Value],
-    mut each: Option<Each<'_>>,
+    mut rows_to: RowsTo<'_>,
     names: bool,
     scratch: Option<&mut point::Scratch>,
 ) -> Result<SqlResult> {
     parsed.check_params(params)?;
     let params = &*no_nan(params);
     if let Some(p) = parsed.point() {
-        let streamed = each.as_mut().map(|f| &mut **f as Each<'_>);
-        if let Some(answer) = point::run(engine, p, params, streamed, names, scratch) {
+        if let Some(answer) = point::run(engine, p, params, rows_to.reborrow(), names, scratch) {
             return answer;
         }
     }
-    run_statements(
-        engine,
-        Statements::Parsed { parsed, next: 0 },
-        params,
-        each,
-        None,
-    )
+    let statements = Statements::Parsed { parsed, next: 0 };
+    match rows_to {
+        RowsTo::Collect => run_statements(engine, statements, params, None, None),
+        RowsTo::Values(each) => run_statements(engine, statements, params, Some(each), None),
+        RowsTo::Refs(each) => {
+            let mut values = |row: &[Value]| {
+                hand_refs(&mut *each, row.len(), |refs| {
+                    for (slot, v) in refs.iter_mut().zip(row) {
+                        *slot = v.as_ref();
+                    }
+                })
+            };
+            run_statements(engine, statements, params, Some(&mut values), None)
+        }
+    }
 }
 
 /// Runs the statements one after the other (see `Database::sql`), each committing on its

@@ -1,8 +1,8 @@
 //! Prepared statements (`db.prepare`, run on the database or in a transaction): the same
 //! answers and errors as `db.sql_with` and the general path, names bound for the schema a
-//! run meets, rows streamed by `each`.
+//! run meets, rows streamed by `each` and borrowed by `each_ref`.
 
-use tabula::{Database, Error, Table, Value};
+use tabula::{Database, Error, Table, Value, ValueRef};
 
 #[derive(Table, Debug, Clone, PartialEq)]
 struct Student {
@@ -32,6 +32,17 @@ fn streamed(st: &tabula::Statement<'_>, params: &[Value]) -> Vec<Vec<Value>> {
     let mut rows = Vec::new();
     st.each(params, |row| {
         rows.push(row.to_vec());
+        Ok(true)
+    })
+    .unwrap();
+    rows
+}
+
+/// The rows `each_ref` hands out, copied.
+fn borrowed(st: &tabula::Statement<'_>, params: &[Value]) -> Vec<Vec<Value>> {
+    let mut rows = Vec::new();
+    st.each_ref(params, |row| {
+        rows.push(row.iter().copied().map(ValueRef::to_owned).collect());
         Ok(true)
     })
     .unwrap();
@@ -76,7 +87,45 @@ fn a_prepared_lookup_answers_as_sql_with_does_for_every_key() {
             );
             assert_eq!(st.run(&params).unwrap(), expected, "{text} {params:?}");
             assert_eq!(streamed(&st, &params), expected.rows, "{text} {params:?}");
+            assert_eq!(borrowed(&st, &params), expected.rows, "{text} {params:?}");
         }
+    }
+}
+
+#[test]
+fn each_ref_hands_out_rows_wider_than_its_stack_buffer() {
+    let db = Database::in_memory();
+    let columns: Vec<String> = (0..40).map(|i| format!("c{i} INTEGER")).collect();
+    db.sql(&format!(
+        "CREATE TABLE wide (id INTEGER PRIMARY KEY, {})",
+        columns.join(", ")
+    ))
+    .unwrap();
+    let values: Vec<String> = (0..40).map(|i| (i * 10).to_string()).collect();
+    db.sql(&format!(
+        "INSERT INTO wide VALUES (1, {})",
+        values.join(", ")
+    ))
+    .unwrap();
+    let mut expected = vec![Value::Int(1)];
+    expected.extend((0..40).map(|i| Value::Int(i * 10)));
+    // The point lookup and the general path (a range) both hand out all 41 columns.
+    for text in [
+        "SELECT * FROM wide WHERE id = ?",
+        "SELECT * FROM wide WHERE id >= ?",
+    ] {
+        let st = db.prepare(text).unwrap();
+        assert_eq!(
+            borrowed(&st, &[Value::Int(1)]),
+            vec![expected.clone()],
+            "{text}"
+        );
+        let narrow = db.prepare(&text.replace('*', "c39, c0")).unwrap();
+        assert_eq!(
+            borrowed(&narrow, &[Value::Int(1)]),
+            vec![vec![Value::Int(390), Value::Int(0)]],
+            "{text}"
+        );
     }
 }
 
@@ -294,9 +343,28 @@ fn an_error_from_each_ends_the_run_with_that_error() {
             "{text}: {e}"
         );
         assert_eq!(calls, 1, "{text}");
+        let mut calls = 0;
+        let e = st
+            .each_ref(&[Value::Int(1)], |_| {
+                calls += 1;
+                Err(Error::Aborted("enough".into()))
+            })
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Aborted(m) if m.to_string() == "enough"),
+            "{text}: {e}"
+        );
+        assert_eq!(calls, 1, "{text}");
         // Returning false stops after the first row.
         let mut calls = 0;
         st.each(&[Value::Int(1)], |_| {
+            calls += 1;
+            Ok(false)
+        })
+        .unwrap();
+        assert_eq!(calls, 1, "{text}");
+        let mut calls = 0;
+        st.each_ref(&[Value::Int(1)], |_| {
             calls += 1;
             Ok(false)
         })
