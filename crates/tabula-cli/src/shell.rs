@@ -119,7 +119,10 @@ impl Kind {
 /// What a dot command asks of the loop.
 enum Next {
     Continue,
+    /// `.quit`: leaves the shell, or, inside a `.read`, that file (as in sqlite3).
     Quit,
+    /// Standard output went away: the shell ends, whatever file it was reading.
+    Gone,
 }
 
 /// Runs the shell on `dir` until `.quit` or the end of input, printing rows in `format`.
@@ -198,7 +201,7 @@ pub fn run(dir: &Path, format: Format, guard: CsvGuard) -> anyhow::Result<()> {
                 input.remember(&line);
                 match dot(command, &mut session, &mut settings, 0) {
                     Ok(Next::Continue) => continue,
-                    Ok(Next::Quit) => break,
+                    Ok(Next::Quit | Next::Gone) => break,
                     Err(e) if output::closed_by_reader(&e) => break,
                     Err(e) => {
                         error(&e);
@@ -409,8 +412,8 @@ const READ_DEPTH: usize = 16;
 
 /// Runs the lines of `text` (the file `name`) as if typed at the prompt: statements as
 /// each one completes, dot commands at the start of a line between statements. An
-/// unfinished statement at the end is not run. `depth`: the `.read` commands around this
-/// one.
+/// unfinished statement at the end is not run; a `.quit` ends the file, not the shell, as
+/// in sqlite3. `depth`: the `.read` commands around this one.
 fn read_lines(
     text: &str,
     name: &str,
@@ -440,7 +443,8 @@ fn read_lines(
                 // As typed: a command that fails is reported, and the next line runs.
                 match dot(command, session, settings, depth) {
                     Ok(Next::Continue) => continue,
-                    Ok(Next::Quit) => return Ok(Next::Quit),
+                    Ok(Next::Quit) => return Ok(Next::Continue),
+                    Ok(Next::Gone) => return Ok(Next::Gone),
                     Err(e) if output::closed_by_reader(&e) => return Err(e),
                     Err(e) => {
                         error(&e);
@@ -458,7 +462,7 @@ fn read_lines(
         }
         buffer.clear();
         if !run_statements(&in_file(split, first), session, settings, Some(name)) {
-            return Ok(Next::Quit);
+            return Ok(Next::Gone);
         }
     }
     if !buffer.trim().is_empty() {
@@ -466,7 +470,7 @@ fn read_lines(
         let complete = split.complete;
         let statements = in_file(split, first);
         if !statements.is_empty() && !run_statements(&statements, session, settings, Some(name)) {
-            return Ok(Next::Quit);
+            return Ok(Next::Gone);
         }
         if !complete {
             note(&format!(

@@ -761,6 +761,29 @@ fn read_runs_a_file_as_typed_and_dump_prints_a_loadable_script() {
         "{out}"
     );
 
+    // `.quit` in a file ends that file, not the shell (as in sqlite3), nested or not.
+    std::fs::write(
+        at("quits.sql"),
+        "SELECT 'before' AS q;\n.quit\nSELECT 'after' AS q;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        at("outer.sql"),
+        format!(".read {}\nSELECT 'outer goes on' AS q;\n", at("quits.sql")),
+    )
+    .unwrap();
+    let out = shell(
+        &p,
+        &format!(
+            ".mode csv\n.read {}\nSELECT 'shell goes on' AS q;\n",
+            at("outer.sql")
+        ),
+    );
+    for line in ["before", "outer goes on", "shell goes on"] {
+        assert!(out.contains(&format!("q\n{line}\n")), "{line}: {out}");
+    }
+    assert!(!out.contains("after"), "{out}");
+
     // COPY … FROM stdin cannot be typed, nor read from a file as typed: its rows are lines.
     std::fs::write(
         at("copy.sql"),
