@@ -73,6 +73,12 @@ pub fn run(
         }
     } else {
         let existed = dir.exists();
+        // The directories above `dir` that creating it makes, innermost first.
+        let made_above: Vec<&Path> = dir
+            .ancestors()
+            .skip(1)
+            .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+            .collect();
         let db = create(dir)?;
         match run_writing(&db, &text, &mut printer) {
             Ok(last) => {
@@ -96,6 +102,10 @@ pub fn run(
                         }
                     } else {
                         let _ = std::fs::remove_dir_all(dir);
+                        // Only while empty: nothing another process put there is removed.
+                        for above in made_above {
+                            let _ = std::fs::remove_dir(above);
+                        }
                     }
                 }
                 return Err(e);

@@ -1399,6 +1399,15 @@ fn a_failing_statement_after_committed_ones_exits_3() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("no table named x"), "{}", text(&o));
     assert!(!typo.exists(), "a failed text left a database behind");
+    // Nor the directories made above it; one that was there stays.
+    let deep = dir.path().join("made").join("for").join("it");
+    let o = tabula(&["sql", deep.to_str().unwrap(), "SELECT nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        !dir.path().join("made").exists(),
+        "a failed text left directories behind"
+    );
+    assert!(dir.path().exists());
     // An empty directory that was there stays, empty.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
