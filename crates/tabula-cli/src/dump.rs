@@ -43,6 +43,10 @@ pub fn to_stdout(db: &tabula::Database, dialect: Dialect) -> anyhow::Result<()> 
 /// is not a regular file (a pipe, a device, a symbolic link) is written in place, and never
 /// removed.
 pub fn run(dir: &Path, dialect: DialectArg, output: Option<&PathBuf>) -> anyhow::Result<()> {
+    // As `export`: never over a database's own files (the dumped one's or any other's).
+    if let Some(path) = output {
+        tabula::check_output_path(path)?;
+    }
     let db = crate::open_read_only(dir)?;
     let Some(path) = output else {
         return to_stdout(&db, dialect.into());

@@ -94,6 +94,58 @@ fn dump_writes_a_file_and_keeps_the_old_one_when_it_cannot_finish() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
 
+/// As `export`: a dump never goes over a database's files, its own or another's, however
+/// the path is spelled; the database stays as it was.
+#[test]
+fn dump_refuses_a_file_inside_a_database_directory() {
+    let (tmp, path, p) = demo();
+    let before = tabula(&["dump", &p]);
+    assert!(before.status.success(), "{}", text(&before));
+    let other = tmp.path().join("other");
+    let o = tabula(&[
+        "sql",
+        other.to_str().unwrap(),
+        "CREATE TABLE t (id INTEGER PRIMARY KEY)",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let link = tmp.path().join("link.sql");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(path.join("manifest.json"), &link).unwrap();
+    let targets = [
+        path.join("manifest.json"),
+        path.join("wal").join("transaction.log"),
+        path.join("data").join("new.sql"),
+        path.join("..").join("uni").join("x.sql"),
+        other.join("dump.sql"),
+        link,
+    ];
+    for target in &targets {
+        if !cfg!(unix) && target.ends_with("link.sql") {
+            continue;
+        }
+        let o = tabula(&["dump", &p, "-o", target.to_str().unwrap()]);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{}: {}",
+            target.display(),
+            text(&o)
+        );
+        assert!(
+            text(&o).contains("inside the database directory"),
+            "{}: {}",
+            target.display(),
+            text(&o)
+        );
+    }
+    assert!(!path.join("data").join("new.sql").exists());
+    let after = tabula(&["dump", &p]);
+    assert!(after.status.success(), "{}", text(&after));
+    assert!(after.stdout == before.stdout, "the database changed");
+    let o = tabula(&["verify", &p]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
 #[test]
 fn dump_works_beside_a_live_writer() {
     let (_tmp, path, p) = demo();

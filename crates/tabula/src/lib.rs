@@ -108,6 +108,7 @@ pub use schema::{
 };
 pub use select::{GroupBy, Select, SqlRow};
 pub use sql::{Dialect, SqlResult, Statement};
+pub use storage::export::check_output_path;
 pub use storage::repair::{repair, DroppedRow, RepairOptions, RepairReport, TableRepair};
 pub use storage::verify::{verify, Problem};
 pub use storage::wal::{log_records, DroppedRecord, Durability, LogRecord, Recovery};

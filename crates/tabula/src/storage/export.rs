@@ -139,6 +139,36 @@ pub(crate) fn check_export_target(
     Ok(())
 }
 
+/// Refuses `target` as the path of a file holding a database's contents (an export, a SQL
+/// dump) when it lies inside a database directory, the check
+/// [`Database::export_json`](crate::Database::export_json) makes of its path: the
+/// directory `target` is in, or any above it, holds a `manifest.json` or a
+/// `wal/transaction.log`. An existing `target` is resolved first (a symbolic link to a file
+/// inside a database is refused too). Writing there would overwrite the database's own
+/// files and leave it unopenable. `Error::ExportIntoDatabase` names the directory.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// let db = tabula::Database::open(dir.path().join("db"))?;
+/// db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")?;
+/// let inside = dir.path().join("db").join("manifest.json");
+/// assert!(matches!(
+///     tabula::check_output_path(&inside),
+///     Err(tabula::Error::ExportIntoDatabase { .. })
+/// ));
+/// tabula::check_output_path(&dir.path().join("dump.sql"))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn check_output_path(target: &Path) -> Result<()> {
+    let fs = crate::storage::fs::StdFs;
+    let dest = if fs.exists(target) {
+        fs.canonical(target).map_err(|e| Error::io(target, e))?
+    } else {
+        target.to_path_buf()
+    };
+    check_export_target(&fs, None, &dest)
+}
+
 /// Writes an export document to `target` without ever writing through a name it did not
 /// create: the bytes go to a new temporary file beside it (a unique name, created
 /// exclusively, so a link or an existing file there is never followed or truncated), which
