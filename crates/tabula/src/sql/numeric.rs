@@ -241,10 +241,29 @@ pub(crate) fn arithmetic(op: Op, a: Num, b: Num) -> Num {
             Some(v) => Num::int(v),
             None => float_arithmetic(op, x as f64, y as f64),
         },
+        _ if op == Op::Rem => float_remainder(a, b),
         _ => match (a.as_f64(), b.as_f64()) {
             (Some(x), Some(y)) => float_arithmetic(op, x, y),
             _ => Num::NULL,
         },
+    }
+}
+
+/// `a % b` with a float among them, as SQLite takes it: the remainder of the operands'
+/// integer values (a float truncated, and beyond the 64-bit range the nearest end of it:
+/// `1e19 % 7` is `i64::MAX % 7`; an integer as it is, not through a float), as a float;
+/// null for a divisor of 0.
+fn float_remainder(a: Num, b: Num) -> Num {
+    let int = |n: Num| match n.get() {
+        N::Int(i) => Some(i),
+        N::Bool(b) => Some(i64::from(b)),
+        // `as` saturates at the ends of the range (and takes NaN, never stored, as 0).
+        N::Float(f) => Some(f as i64),
+        N::Null => None,
+    };
+    match (int(a), int(b)) {
+        (Some(_), Some(0)) | (None, _) | (_, None) => Num::NULL,
+        (Some(x), Some(y)) => Num::float(x.checked_rem(y).unwrap_or(0) as f64),
     }
 }
 
@@ -272,14 +291,7 @@ fn float_arithmetic(op: Op, x: f64, y: f64) -> Num {
         Op::Mul => x * y,
         Op::Div if y == 0.0 => return Num::NULL,
         Op::Div => x / y,
-        Op::Rem => {
-            // SQLite takes the remainder of the integer parts, as a float.
-            let (xi, yi) = (x.trunc(), y.trunc());
-            if yi == 0.0 {
-                return Num::NULL;
-            }
-            xi % yi
-        }
+        Op::Rem => return float_remainder(Num::float(x), Num::float(y)),
         _ => return Num::NULL,
     };
     if r.is_nan() {

@@ -12,12 +12,14 @@ use sqlparser::ast::Statement;
 use sqlparser::dialect::GenericDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
-use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use sqlparser::tokenizer::{Token, TokenWithSpan};
 
 use crate::error::{Error, Result};
 use crate::sql::run::{known_unsupported, parse_error, Parsed};
+use crate::sql::tokens;
 
-/// The dialect every text is read in.
+/// The dialect every text is parsed in (its tokens are read as SQLite reads them, see
+/// [`tokens`]).
 static DIALECT: GenericDialect = GenericDialect {};
 
 /// The highest `$n` a text may name (SQLite's limit on parameters is 32,766).
@@ -47,13 +49,7 @@ pub(crate) struct Stream<'t> {
 impl<'t> Stream<'t> {
     /// Tokenizes `text` and numbers its `?` placeholders.
     pub(crate) fn new(text: &'t str) -> Result<Self> {
-        let mut tokens = Tokenizer::new(&DIALECT, text)
-            .tokenize_with_location()
-            .map_err(|e| Error::Sql {
-                line: e.location.line,
-                column: e.location.column,
-                reason: e.message,
-            })?;
+        let mut tokens = tokens::tokenize(text)?;
         let (mut marks, mut highest) = (0usize, 0usize);
         for t in &mut tokens {
             if let Token::Placeholder(p) = &mut t.token {
@@ -151,8 +147,7 @@ impl<'t> Stream<'t> {
     fn error(&self, e: ParserError) -> Error {
         let e = parse_error(self.text, e);
         match &e {
-            Error::Sql { line, column, .. } => Tokenizer::new(&DIALECT, self.text)
-                .tokenize_with_location()
+            Error::Sql { line, column, .. } => tokens::tokenize(self.text)
                 .ok()
                 .and_then(|tokens: Vec<TokenWithSpan>| known_unsupported(&tokens, *line, *column))
                 .unwrap_or(e),

@@ -1,0 +1,194 @@
+//! A text's tokens, as SQLite reads its words: sqlparser's generic dialect, but for what
+//! SQLite users type and that dialect reads otherwise. `[name]` is a quoted name (as
+//! `"name"` and `` `name` `` are); `/* … */` does not nest (`/* a /* b */` is one comment);
+//! `0x1F` is an integer (a 64-bit pattern: `0xFFFFFFFFFFFFFFFF` is -1); a number run into
+//! a word (`1e`, `10abc`) is an unrecognized token rather than a number and its alias.
+//!
+//! Only the tokenizer reads with this dialect; statements are parsed with the generic one
+//! (the tokens it is given are the same kinds). The tokenizer asks its dialect the
+//! questions listed below: each is answered as the generic dialect answers it but the two
+//! changed, and the dialect passes for the generic one where the tokenizer asks which
+//! dialect it is reading (`dialect()`).
+
+use std::any::TypeId;
+
+use sqlparser::dialect::{Dialect, GenericDialect};
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
+
+use crate::error::{Error, Result};
+
+/// The tokenizer's dialect (see the module's comment).
+#[derive(Debug)]
+struct SqliteWords;
+
+const GENERIC: GenericDialect = GenericDialect {};
+
+impl Dialect for SqliteWords {
+    fn dialect(&self) -> TypeId {
+        TypeId::of::<GenericDialect>()
+    }
+    fn is_delimited_identifier_start(&self, ch: char) -> bool {
+        ch == '[' || GENERIC.is_delimited_identifier_start(ch)
+    }
+    fn supports_nested_comments(&self) -> bool {
+        false
+    }
+    fn supports_non_decimal_integer_literals(&self) -> bool {
+        true
+    }
+    // The rest of what the tokenizer asks, as the generic dialect answers it.
+    fn is_identifier_start(&self, ch: char) -> bool {
+        GENERIC.is_identifier_start(ch)
+    }
+    fn is_identifier_part(&self, ch: char) -> bool {
+        GENERIC.is_identifier_part(ch)
+    }
+    fn supports_copy_from_stdin_data(&self) -> bool {
+        GENERIC.supports_copy_from_stdin_data()
+    }
+    fn supports_literal_prefix_in_qualified_name(&self) -> bool {
+        GENERIC.supports_literal_prefix_in_qualified_name()
+    }
+    fn supports_multiline_comment_hints(&self) -> bool {
+        GENERIC.supports_multiline_comment_hints()
+    }
+    fn supports_pipe_operator(&self) -> bool {
+        GENERIC.supports_pipe_operator()
+    }
+    fn supports_quote_delimited_string(&self) -> bool {
+        GENERIC.supports_quote_delimited_string()
+    }
+    fn supports_string_escape_constant(&self) -> bool {
+        GENERIC.supports_string_escape_constant()
+    }
+    fn supports_tilde_like_match_operator(&self) -> bool {
+        GENERIC.supports_tilde_like_match_operator()
+    }
+    fn supports_unicode_string_literal(&self) -> bool {
+        GENERIC.supports_unicode_string_literal()
+    }
+}
+
+/// `text`'s tokens with their places, as SQLite reads its words (see the module's
+/// comment); a token SQLite does not recognize is `Error::Sql` at its place.
+pub(crate) fn tokenize(text: &str) -> Result<Vec<TokenWithSpan>> {
+    let mut tokens = Tokenizer::new(&SqliteWords, text)
+        .tokenize_with_location()
+        .map_err(|e| Error::Sql {
+            line: e.location.line,
+            column: e.location.column,
+            reason: e.message,
+        })?;
+    let unrecognized = |at: Location, what: &str| Error::Sql {
+        line: at.line,
+        column: at.column,
+        reason: format!("unrecognized token \"{what}\""),
+    };
+    for i in 0..tokens.len() {
+        if !matches!(tokens[i].token, Token::Number(..)) {
+            continue;
+        }
+        let (at, end) = (tokens[i].span.start, tokens[i].span.end);
+        let run_into = tokens
+            .get(i + 1)
+            .filter(|next| next.span.start == end)
+            .and_then(|next| match &next.token {
+                Token::Word(w) if w.quote_style.is_none() => Some(w.value.clone()),
+                _ => None,
+            });
+        let Token::Number(n, _) = &mut tokens[i].token else {
+            continue;
+        };
+        if let Some(word) = run_into {
+            return Err(unrecognized(at, &format!("{n}{word}")));
+        }
+        let (prefix, digits) = n.split_at(n.len().min(2));
+        match prefix {
+            "0x" | "0X" => match u64::from_str_radix(digits, 16) {
+                // The 64-bit pattern, as SQLite reads it.
+                Ok(bits) => *n = (bits as i64).to_string(),
+                Err(_) => {
+                    return Err(Error::Sql {
+                        line: at.line,
+                        column: at.column,
+                        reason: format!("hex literal too big: {n}"),
+                    })
+                }
+            },
+            "0o" | "0O" | "0b" | "0B" => return Err(unrecognized(at, n)),
+            _ => {}
+        }
+    }
+    Ok(tokens)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(text: &str) -> Vec<Token> {
+        tokenize(text)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.token)
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .collect()
+    }
+
+    #[test]
+    fn sqlite_s_words_read_as_sqlite_reads_them() {
+        assert_eq!(
+            kinds("[my table].[x]"),
+            vec![
+                Token::make_word("my table", Some('[')),
+                Token::Period,
+                Token::make_word("x", Some('[')),
+            ]
+        );
+        assert_eq!(
+            kinds("1 /* a /* b */ 2"),
+            vec![
+                Token::Number("1".into(), false),
+                Token::Number("2".into(), false)
+            ]
+        );
+        assert_eq!(
+            kinds("0x10 0XfF 0xFFFFFFFFFFFFFFFF X'10'"),
+            vec![
+                Token::Number("16".into(), false),
+                Token::Number("255".into(), false),
+                Token::Number("-1".into(), false),
+                Token::HexStringLiteral("10".into()),
+            ]
+        );
+        // Still numbers and words where there is room between them, or an exponent.
+        assert_eq!(
+            kinds("1e5 2 e 3.5"),
+            vec![
+                Token::Number("1e5".into(), false),
+                Token::Number("2".into(), false),
+                Token::make_word("e", None),
+                Token::Number("3.5".into(), false),
+            ]
+        );
+        for (text, reason, column) in [
+            ("SELECT 1e", "unrecognized token \"1e\"", 8),
+            ("SELECT 10abc", "unrecognized token \"10abc\"", 8),
+            ("SELECT 0b101", "unrecognized token \"0b101\"", 8),
+            (
+                "SELECT 0x10000000000000000",
+                "hex literal too big: 0x10000000000000000",
+                8,
+            ),
+        ] {
+            match tokenize(text) {
+                Err(Error::Sql {
+                    line: 1,
+                    column: c,
+                    reason: r,
+                }) => assert_eq!((r.as_str(), c), (reason, column), "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+}
