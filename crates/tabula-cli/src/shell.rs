@@ -97,19 +97,26 @@ impl Kind {
     }
 
     /// The kind of the last statement of `text`, a whole script whose last statement need
-    /// not end with `;`, for what its result says: a `COMMIT` gives the result of the
-    /// statement before it (`BEGIN; CREATE …; COMMIT` changed no rows, it is "ok"), and a
-    /// `BEGIN` or `ROLLBACK` changes no rows.
+    /// not end with `;`, for what its result says: a `COMMIT` is a change when a statement
+    /// of its transaction is one (`BEGIN; INSERT …; SELECT …; COMMIT` counts the rows the
+    /// INSERT changed; `BEGIN; CREATE …; COMMIT` changed no rows, it is "ok"), and a `BEGIN`
+    /// or `ROLLBACK` changes no rows.
     pub(crate) fn of_last(text: &str) -> Kind {
         // The line end closes a trailing `--` comment, so that the added `;` ends the
         // statement.
         let split = split::split(&format!("{text}\n;"));
         let mut kinds = split.statements.iter().rev().map(|s| Kind::of(&s.text));
         match kinds.next() {
-            Some(Kind::Commit) => match kinds.next() {
-                Some(Kind::Change) => Kind::Change,
-                _ => Kind::Other,
-            },
+            Some(Kind::Commit) => {
+                if kinds
+                    .take_while(|k| *k != Kind::Begin)
+                    .any(|k| k == Kind::Change)
+                {
+                    Kind::Change
+                } else {
+                    Kind::Other
+                }
+            }
             Some(Kind::Begin | Kind::Rollback) | None => Kind::Other,
             Some(k) => k,
         }

@@ -1641,8 +1641,9 @@ fn a_big_insert_reports_its_keys_in_a_few_words() {
     );
 }
 
-/// A text ending with COMMIT reports what the statement before it did: rows changed, or
-/// "ok" for one that changes none (CREATE); ROLLBACK changed nothing.
+/// A text ending with COMMIT reports what its transaction did: rows changed (a query
+/// among its statements printed as it ran, then the count), or "ok" for one that changes
+/// none (CREATE); ROLLBACK changed nothing.
 #[test]
 fn a_transaction_s_report_is_its_last_statement_s() {
     let dir = tempfile::tempdir().unwrap();
@@ -1663,4 +1664,13 @@ fn a_transaction_s_report_is_its_last_statement_s() {
     }
     let o = tabula(&["sql", &p, "SELECT count(*) AS n FROM t", "--format", "csv"]);
     assert_eq!(stdout(&o), "n\n2\n");
+    let group = "BEGIN; INSERT INTO t (id) VALUES (7); SELECT count(*) AS n FROM t; COMMIT";
+    let o = tabula(&["sql", &p, group, "--format", "csv"]);
+    assert_eq!(stdout(&o), "n\n3\n{\"changed\":1}\n", "{}", text(&o));
+    let o = tabula(&["sql", &p, &group.replace("(7)", "(8)")]);
+    assert!(
+        stdout(&o).ends_with("1 row(s)\n1 row(s) changed\n"),
+        "{}",
+        text(&o)
+    );
 }

@@ -276,7 +276,12 @@ fn run_statements(
                 }));
                 match (engine.finish(tx.tx, outcome), end) {
                     (Ok(r), _) => {
-                        last = r;
+                        // With `done` each statement's result went out as it completed: the
+                        // last statement is the COMMIT, which returns no rows (a caller
+                        // printing the rows changed after the last query must not take the
+                        // group's last query for it). Without, the group's last result is
+                        // kept, its rows with it.
+                        last = if scripted { SqlResult::default() } else { r };
                         committed += group_changed;
                     }
                     (Err(Error::Aborted(_)), Some((false, ..))) => last = SqlResult::default(),
