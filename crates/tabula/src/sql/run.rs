@@ -202,8 +202,27 @@ fn run_statements(
                 // A text parsed whole is checked first: a nested BEGIN or a missing end runs
                 // nothing of the group (and takes no lock). A streamed one finds them as it
                 // goes, and rolls back what ran.
-                if let Statements::Parsed { parsed, .. } = &statements {
+                if let Statements::Parsed { parsed, next } = &mut statements {
                     check_group(parsed, i)?;
+                    // A group of reads only takes no lock: its statements read one
+                    // version, as a transaction's would (and a read-only database runs it).
+                    if let Some(end) = read_group_end(parsed, i) {
+                        let results = read_group(engine, parsed, i, end, params)?;
+                        *next = end + 1;
+                        let mut r = SqlResult::default();
+                        for result in results {
+                            keep(&mut r, result)?;
+                        }
+                        // As a transaction's: the last result kept by its COMMIT (see
+                        // below), none by a ROLLBACK.
+                        let committed = matches!(parsed.statements[end], Statement::Commit { .. });
+                        last = if committed && !scripted {
+                            r
+                        } else {
+                            SqlResult::default()
+                        };
+                        continue;
+                    }
                 }
                 let tx = Transaction::new(engine.begin("(sql)")?);
                 // The COMMIT or ROLLBACK that ends the group (number and start), once met.
@@ -390,6 +409,75 @@ fn check_group(parsed: &Parsed, i: usize) -> Result<()> {
         return Err(parsed.error_at(i, ends_inside_begin(number)));
     }
     Ok(())
+}
+
+/// The position of the `COMMIT` or `ROLLBACK` ending the group that statement `i` (a
+/// `BEGIN`) of a text checked by [`check_group`] starts, when every statement inside it is a
+/// read ([`is_read`]).
+fn read_group_end(parsed: &Parsed, i: usize) -> Option<usize> {
+    let statements = &parsed.statements;
+    let end = i
+        + 1
+        + statements.get(i + 1..)?.iter().position(|s| {
+            matches!(
+                s,
+                Statement::Commit { .. }
+                    | Statement::Rollback {
+                        savepoint: None,
+                        ..
+                    }
+            )
+        })?;
+    statements[i + 1..end].iter().all(is_read).then_some(end)
+}
+
+/// Runs the reads of the group `BEGIN` (statement `begin`) … `end` (its `COMMIT` or
+/// `ROLLBACK`) of `parsed` on one committed version, pinned by their first read, without
+/// the writers' lock: what a transaction of reads sees, as in SQLite (whose `BEGIN` takes
+/// no lock until the first write). Returns their results in order, once all have run. A
+/// table loaded from disk after a commit changed one the group had read already (a
+/// database written by another process) tears the version: the group runs again, a few
+/// times at most.
+fn read_group(
+    engine: &Arc<Engine>,
+    parsed: &Parsed,
+    begin: usize,
+    end: usize,
+    params: &[Value],
+) -> Result<Vec<SqlResult>> {
+    let mut tries = 0;
+    'again: loop {
+        tries += 1;
+        let snap = Snapshot::new(engine);
+        let mut results = Vec::with_capacity(end - begin - 1);
+        for k in begin + 1..end {
+            let at = At {
+                number: k + 1,
+                line: parsed.start(k).0,
+                in_transaction: true,
+            };
+            let r = execute(Target::Read(&snap), &parsed.statements[k], params)
+                .map_err(|e| numbered(e, at, true))?;
+            if snap.torn() {
+                if tries < 3 {
+                    continue 'again;
+                }
+                return Err(numbered(
+                    Error::Sql {
+                        line: at.line,
+                        column: 0,
+                        reason: "commits kept changing the tables this transaction read \
+                                 while others were loaded from disk; run it again"
+                            .into(),
+                    },
+                    at,
+                    true,
+                ));
+            }
+            results.push(r);
+        }
+        return Ok(results);
+    }
 }
 
 /// SQL inside a transaction. (Here rather than in `txn`, which `sql` builds on.)

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use tabula::{row, Database, Error, Table};
+use tabula::{row, Database, Error, Table, Value};
 
 use crate::common::{sorted_names, student, Student};
 
@@ -181,6 +181,85 @@ fn every_write_is_refused_and_nothing_on_disk_changes() {
 /// A commit still being written (its line has no newline yet) is not yet committed: left
 /// out, and no damage. A complete last line whose checksum fails is left out and reported
 /// where it is; nothing is moved or cut.
+/// `BEGIN … COMMIT` around reads only takes no lock (as SQLite's deferred BEGIN): a
+/// read-only database runs it, every statement reads the same version, a failing one ends
+/// the text, and a write inside makes the group a write, refused there.
+#[test]
+fn a_transaction_of_reads_runs_on_a_read_only_database_on_one_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = with_ada(dir.path());
+    let (writer, students) = {
+        let db = Database::open(&path).unwrap();
+        let t = db.table::<Student>().unwrap();
+        (db, t)
+    };
+    let reader = Database::open_read_only(&path).unwrap();
+    let r = reader
+        .sql("BEGIN; SELECT COUNT(*) FROM students; SELECT name FROM students ORDER BY id; COMMIT")
+        .unwrap();
+    assert_eq!(r.rows, [[Value::from("Ada")]]);
+    // Every result, in order, through sql_script; the text's last statement is the COMMIT.
+    let mut seen = Vec::new();
+    let r = reader
+        .sql_script(
+            "BEGIN; SELECT COUNT(*) AS n FROM students; SELECT 2 AS two; ROLLBACK",
+            &[],
+            |r| {
+                seen.push((r.columns, r.rows));
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert!(r.columns.is_empty() && r.rows.is_empty(), "{r:?}");
+    assert_eq!(
+        seen,
+        [
+            (vec!["n".to_owned()], vec![vec![Value::Int(1)]]),
+            (vec!["two".to_owned()], vec![vec![Value::Int(2)]]),
+        ]
+    );
+    let e = reader
+        .sql("BEGIN; SELECT 1; SELECT nope FROM students; COMMIT")
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason.contains("statement 3") && reason.contains("nope")),
+        "{e}"
+    );
+    let e = reader
+        .sql("BEGIN; SELECT 1; DELETE FROM students; COMMIT")
+        .unwrap_err();
+    assert!(matches!(e, Error::ReadOnly { .. }), "{e}");
+
+    // One version for the whole group: the statements of an in-memory database's group,
+    // with another thread committing all along, count the same rows.
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE n (id INTEGER PRIMARY KEY, v INTEGER)")
+        .unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                db.sql("INSERT INTO n (v) VALUES (1)").unwrap();
+            }
+        });
+        for _ in 0..200 {
+            let mut counts = Vec::new();
+            db.sql_script(
+                "BEGIN; SELECT COUNT(*) FROM n; SELECT SUM(v) FROM n; SELECT COUNT(*) FROM n; COMMIT",
+                &[],
+                |r| {
+                    counts.push(r.rows[0][0].as_i64().unwrap_or(0));
+                    Ok(())
+                },
+            )
+            .unwrap();
+            assert!(counts.iter().all(|c| *c == counts[0]), "{counts:?}");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    drop((students, writer));
+}
+
 #[test]
 fn an_unfinished_last_line_is_uncommitted_and_a_damaged_one_is_reported_in_place() {
     let dir = tempfile::tempdir().unwrap();
