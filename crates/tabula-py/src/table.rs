@@ -720,9 +720,24 @@ impl Table {
         let mut out = Vec::with_capacity(changes.len());
         for (k, v) in changes.iter() {
             let name: String = k.extract()?;
-            out.push((name.clone(), self.cols.coerced(&name, &v)?));
+            let value = self
+                .cols
+                .coerced(&name, &v)
+                .map_err(|e| self.unless_stale(changes.py(), e))?;
+            out.push((name, value));
         }
         Ok(out)
+    }
+
+    /// `e`, a value refused by this class's schema, unless the table no longer has that
+    /// schema (another class migrated it, or SQL made it again): then the stale class's
+    /// `SchemaMismatch`, since the value was judged by columns the table no longer has.
+    /// Asked only once a value is refused, so a call that converts costs nothing more.
+    fn unless_stale(&self, py: Python<'_>, e: PyErr) -> PyErr {
+        match current(&self.db, &self.cols) {
+            Err(stale @ Error::SchemaMismatch { .. }) => errors::to_py(py, stale),
+            _ => e,
+        }
     }
 
     /// Runs a SQL statement in the scope the call is in.
@@ -782,7 +797,10 @@ impl Table {
                 &empty
             }
         };
-        let row = self.cols.row(fields)?;
+        let row = self
+            .cols
+            .row(fields)
+            .map_err(|e| self.unless_stale(py, e))?;
         let key = self.on(py, true, move |h| h.insert_values(row))?;
         convert::plain_to_py(py, &key)
     }
@@ -821,7 +839,9 @@ impl Table {
                 return Ok(keys);
             }
         }
-        let batch = self.rows_of(rows.try_iter()?)?;
+        let batch = self
+            .rows_of(rows.try_iter()?)
+            .map_err(|e| self.unless_stale(py, e))?;
         let keys = self.on(py, true, move |h| h.insert_many_values(batch))?;
         let out = PyList::empty(py);
         append_keys(&out, keys)?;
@@ -835,7 +855,7 @@ impl Table {
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let key = self.cols.key(key)?;
+        let key = self.cols.key(key).map_err(|e| self.unless_stale(py, e))?;
         if self.txs.current(py)?.is_none() {
             // The dict is built from the stored row, read in place: a lookup holds no
             // lock, so Python may run inside it.
@@ -857,7 +877,10 @@ impl Table {
         column: String,
         value: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let value = self.cols.value(&column, value)?;
+        let value = self
+            .cols
+            .value(&column, value)
+            .map_err(|e| self.unless_stale(py, e))?;
         let row = self.on(py, false, move |h| h.get_by(&column, value))?;
         row.map(|r| self.cols.dict(py, r.values())).transpose()
     }

@@ -159,6 +159,44 @@ def test_migration_plan_is_a_dry_run(db):
     assert db.migration_plan(Old) == []
 
 
+def test_migration_plan_takes_the_options_table_would_be_given(db):
+    Old = v1(db)
+
+    @dataclass
+    class NextPerson:
+        id: int = field(metadata={"primary_key": True})
+        name: str = ""
+        age: int = 0
+
+    # Without them the class is another table (named after it), and a dropped field is
+    # not known to be dropped.
+    assert db.migration_plan(NextPerson) == ["create table next_person"]
+    with pytest.raises(tabula.SchemaMismatch, match="nickname"):
+        db.migration_plan(NextPerson, "person")
+    plan = db.migration_plan(NextPerson, "person", dropped=["nickname"],
+                             index=["age"], check="age >= 0")
+    text = "\n".join(plan)
+    for word in ("drop nickname (1 value)", "build index on age", "add check age >= 0"):
+        assert word in text, (word, plan)
+    # A decorated class's own options, replaced by those given.
+    assert db.migration_plan(Old) == []
+    assert "build index on age" in "\n".join(db.migration_plan(Old, index=["age"]))
+    assert columns(db) == ["id", "name", "age", "nickname"]
+
+
+def test_renames_that_swap_columns_are_refused(db):
+    v1(db)
+    with pytest.raises(tabula.SchemaMismatch, match="renamed_from='age' names a field"):
+        @table(db=db, name="person")
+        @dataclass
+        class Person:
+            id: int = field(metadata={"primary_key": True})
+            name: str = field(default="", metadata={"renamed_from": "age"})
+            age: str = field(default="", metadata={"renamed_from": "name"})
+            nickname: Optional[str] = None
+    assert db.sql("SELECT name, age FROM person WHERE id = 1") == [{"name": "Ann", "age": 30}]
+
+
 def test_migration_plan_of_an_incompatible_class_raises(db):
     v1(db)
 
@@ -261,3 +299,28 @@ def test_migrating_inside_a_transaction_is_refused(db):
                 age: int = 0
                 nickname: Optional[str] = None
                 city: str = "Oslo"
+
+
+def test_a_class_whose_table_migrated_since_says_so_whatever_it_is_given(db):
+    @table(db=db, name="t")
+    @dataclass
+    class Old:
+        id: int = field(metadata={"primary_key": True})
+        x: int = field(default=0, metadata={"unique": True})
+
+    Old.insert(x=1)
+
+    @table(db=db, name="t")
+    @dataclass
+    class New:
+        id: int = field(metadata={"primary_key": True})
+        x: Optional[int] = field(default=None, metadata={"unique": True})
+
+    # Values the old class's schema refuses (a null, a text) are judged by the table as it
+    # is now: the answer is that the class is stale, never the old column's NotNull.
+    for call in (lambda: Old.insert(x=None), lambda: Old.insert(x="a"),
+                 lambda: Old.insert_many([{"x": None}]), lambda: Old.update(x=None),
+                 lambda: Old.get("a"), lambda: Old.get_by("x", "a"), lambda: Old.insert(x=2)):
+        with pytest.raises(tabula.SchemaMismatch, match="migrated"):
+            call()
+    assert New.select() == [{"id": 1, "x": 1}]

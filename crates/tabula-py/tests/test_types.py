@@ -371,13 +371,15 @@ def test_a_default_the_engine_cannot_hold_is_named_with_its_field():
             id: int = field(default=None, metadata={"primary_key": True})
             v: str = "\ud800"
 
-    with pytest.raises(ValueError,
-                       match="U.v: the default 18446744073709551616 does not fit a 64-bit"):
-        @tabula.table(db=tabula.Database())
-        @dataclass
-        class U:
-            id: int = field(default=None, metadata={"primary_key": True})
-            v: int = 2 ** 64
+    for big in (2 ** 64, 2 ** 63, -(2 ** 63) - 1):
+        with pytest.raises(ValueError,
+                           match=f"U.v: the default {big} does not fit the column's type, a "
+                                 "signed 64-bit integer"):
+            @tabula.table(db=tabula.Database())
+            @dataclass
+            class U:
+                id: int = field(default=None, metadata={"primary_key": True})
+                v: int = big
 
     # A float field holds such a number (as a float): no integer's limit applies.
     @tabula.table(db=tabula.Database())

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Set
 import os
 import threading
 import weakref
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence, Union
 
 from . import _errors
 from ._native import Database as _NativeDatabase
@@ -186,13 +186,23 @@ class Database:
         return self._native.attach(described.json, described.renamed, described.dropped,
                                    described.containers)
 
-    def migration_plan(self, cls: type) -> list[str]:
+    def migration_plan(self, cls: type, name: Optional[str] = None, *,
+                       unique: Optional[Sequence[Any]] = None,
+                       index: Optional[Sequence[Any]] = None,
+                       check: Union[None, str, Sequence[str]] = None,
+                       dropped: Optional[Sequence[str]] = None) -> list[str]:
         """What binding ``cls`` (a ``@table()`` class, or one about to be) to this database
-        would change, in words, changing nothing: the dry run of a migration."""
+        would change, in words, changing nothing: the dry run of a migration. The options
+        are ``@table()``'s, for a class about to be decorated with them (``dropped=`` for a
+        field removed, ``name=`` for a table not named after the class); a class decorated
+        already has its own, which those given here replace."""
         from . import _table
         if not isinstance(cls, type):
             raise TypeError(f"migration_plan takes a class, not {type(cls).__name__}")
-        described = _table.describe_class(cls)
+        given = {"name": name, "unique": unique, "index": index, "check": check,
+                 "dropped": dropped}
+        described = _table.describe_class(
+            cls, {k: v for k, v in given.items() if v is not None})
         return self._native.migration_plan(described.json, described.renamed,
                                            described.dropped)
 

@@ -160,6 +160,17 @@ def describe(cls: type, name: str | None, unique: Any, index: Any, check: Any,
             if default is not dataclasses.MISSING and default is not None:
                 col["default"] = _default(cls, f.name, ty, default)
         columns.append(col)
+    # As the Rust derive: a rename's old name is gone from the class. Otherwise it could
+    # ask for a swap or a chain of stored columns, which hints left in the code after their
+    # migration cannot be told from.
+    fields = {c["name"] for c in columns}
+    for old, new in renamed:
+        if old in fields:
+            raise _errors.SchemaMismatch(
+                f"{cls.__name__}.{new}: renamed_from={old!r} names a field the class still "
+                f"has; a rename's old name must be gone from the class (to swap two "
+                f"columns, rename one through a name the table does not have, one "
+                f"migration at a time)")
     if keys != 1:
         raise _errors.SchemaMismatch(
             f"{cls.__name__} needs exactly one primary key field, marked with "
@@ -184,8 +195,10 @@ def _default(cls: type, name: str, ty: str, value: Any) -> Any:
     if isinstance(value, str):
         _utf8(where, value, value)
     if ty == "i64" and isinstance(value, int) and not isinstance(value, bool) and not (
-            -(2 ** 63) <= value < 2 ** 64):
-        raise ValueError(f"{where}: the default {value} does not fit a 64-bit integer")
+            -(2 ** 63) <= value < 2 ** 63):
+        raise ValueError(
+            f"{where}: the default {value} does not fit the column's type, a signed 64-bit "
+            f"integer (-2**63 to 2**63 - 1)")
     if isinstance(value, float) and not math.isfinite(value) and ty == "f64":
         # JSON has no NaN or infinity: the schema spells them as its files do.
         return "NaN" if value != value else ("inf" if value > 0 else "-inf")

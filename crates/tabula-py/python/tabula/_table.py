@@ -14,9 +14,10 @@ Where = Optional[Callable[[dict], Any]]
 OrderBy = Union[None, str, Sequence[str]]
 
 
-def describe_class(cls: type) -> _schema.Described:
-    """The schema of a class, as its ``@table()`` options describe it."""
-    options = getattr(cls, "__tabula_options__", None) or {}
+def describe_class(cls: type, given: Optional[dict[str, Any]] = None) -> _schema.Described:
+    """The schema of a class, as its ``@table()`` options describe it, those in ``given``
+    replacing its own."""
+    options = {**(getattr(cls, "__tabula_options__", None) or {}), **(given or {})}
     target = cls if dataclasses.is_dataclass(cls) else dataclasses.dataclass(cls)
     return _schema.describe(target, options.get("name"), options.get("unique"),
                             options.get("index"), options.get("check"),

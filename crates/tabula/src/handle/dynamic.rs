@@ -132,7 +132,9 @@ impl DynParts {
     }
 
     fn insert(&self, tx: &dyn TxCore, row: &Row) -> Result<Value> {
-        self.insert_resolved(tx, row.resolve(&self.schema)?)
+        let values = row.resolve(&self.schema);
+        let values = values.map_err(|e| self.judged(tx, e))?;
+        self.insert_resolved(tx, values)
     }
 
     fn insert_resolved(&self, tx: &dyn TxCore, values: Vec<Value>) -> Result<Value> {
@@ -147,6 +149,25 @@ impl DynParts {
         rows.into_iter()
             .map(|r| self.schema.resolve_values(r))
             .collect()
+    }
+
+    /// `e`, values refused by this handle's schema, unless the table migrated since the
+    /// handle was made: then that (the values were judged by columns the table no longer
+    /// has, and a null refused for a column nullable now is no answer). Asked only once
+    /// values are refused.
+    fn judged(&self, src: &dyn Source, e: Error) -> Error {
+        let stale = src
+            .state(&self.schema.table)
+            .and_then(|st| self.current(st.table(self.idx)?));
+        match stale {
+            Err(stale @ Error::SchemaMismatch { .. }) => stale,
+            _ => e,
+        }
+    }
+
+    /// `row` resolved against this handle's schema, or the refusal [`judged`](Self::judged).
+    fn resolved(&self, src: &dyn Source, row: &Row) -> Result<Vec<Value>> {
+        row.resolve(&self.schema).map_err(|e| self.judged(src, e))
     }
 
     fn insert_many(&self, tx: &dyn TxCore, values: Vec<Vec<Value>>) -> Result<Vec<Value>> {
@@ -329,7 +350,7 @@ impl DynTable {
     pub fn insert_many(&self, rows: impl IntoIterator<Item = Row>) -> Result<Vec<Value>> {
         let values: Vec<Vec<Value>> = rows
             .into_iter()
-            .map(|r| r.resolve(&self.parts.schema))
+            .map(|r| self.parts.resolved(&*self.engine, &r))
             .collect::<Result<_>>()?;
         self.write(|tx| self.parts.insert_many(tx, values))
     }
@@ -339,13 +360,15 @@ impl DynTable {
     /// [`DynTable::insert`] without matching column names: for bindings that already
     /// hold the values by position.
     pub fn insert_values(&self, values: Vec<Option<Value>>) -> Result<Value> {
-        let values = self.parts.schema.resolve_values(values)?;
+        let values = self.parts.schema.resolve_values(values);
+        let values = values.map_err(|e| self.parts.judged(&*self.engine, e))?;
         self.write(|tx| self.parts.insert_resolved(tx, values))
     }
 
     /// [`DynTable::insert_values`] for many rows, as one atomic commit.
     pub fn insert_many_values(&self, rows: Vec<Vec<Option<Value>>>) -> Result<Vec<Value>> {
-        let values = self.parts.resolve_all(rows)?;
+        let values = self.parts.resolve_all(rows);
+        let values = values.map_err(|e| self.parts.judged(&*self.engine, e))?;
         self.write(|tx| self.parts.insert_many(tx, values))
     }
 
@@ -607,20 +630,22 @@ impl<'t> TxDynTable<'t> {
     pub fn insert_many(&self, rows: impl IntoIterator<Item = Row>) -> Result<Vec<Value>> {
         let values: Vec<Vec<Value>> = rows
             .into_iter()
-            .map(|r| r.resolve(&self.parts.schema))
+            .map(|r| self.parts.resolved(self.tx, &r))
             .collect::<Result<_>>()?;
         self.parts.insert_many(self.tx, values)
     }
 
     /// See [`DynTable::insert_values`].
     pub fn insert_values(&self, values: Vec<Option<Value>>) -> Result<Value> {
-        let values = self.parts.schema.resolve_values(values)?;
+        let values = self.parts.schema.resolve_values(values);
+        let values = values.map_err(|e| self.parts.judged(self.tx, e))?;
         self.parts.insert_resolved(self.tx, values)
     }
 
     /// See [`DynTable::insert_many_values`].
     pub fn insert_many_values(&self, rows: Vec<Vec<Option<Value>>>) -> Result<Vec<Value>> {
-        let values = self.parts.resolve_all(rows)?;
+        let values = self.parts.resolve_all(rows);
+        let values = values.map_err(|e| self.parts.judged(self.tx, e))?;
         self.parts.insert_many(self.tx, values)
     }
 
