@@ -42,6 +42,7 @@ pub fn run(
         format,
         guard,
         gone: false,
+        queried_last: false,
     };
     // A directory that is not there yet, or is empty, becomes a new database.
     let fresh = std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none());
@@ -127,10 +128,13 @@ struct Printer {
     /// Standard output was closed by its reader: the rest of the text runs, unprinted (a
     /// closed pipe ends every command quietly).
     gone: bool,
+    /// Whether the last result taken was a query's.
+    queried_last: bool,
 }
 
 impl Printer {
     fn take(&mut self, r: SqlResult) -> anyhow::Result<()> {
+        self.queried_last = !r.columns.is_empty();
         if self.gone || r.columns.is_empty() {
             return Ok(());
         }
@@ -149,9 +153,15 @@ impl Printer {
             return Ok(());
         }
         // As the shell says it: a count for the statements that change rows, "ok" for the
-        // others (CREATE, DROP, ALTER), whose count would be a meaningless 0.
+        // others (CREATE, DROP, ALTER), whose count would be a meaningless 0. A transaction
+        // that changed no rows and ended after a query (`BEGIN; SELECT …; COMMIT`) says
+        // nothing more than its rows, as sqlite3.
+        let kind = Kind::of_last(text);
+        if kind == Kind::Other && self.queried_last {
+            return Ok(());
+        }
         let line = if self.format == Format::Table {
-            match Kind::of_last(text) {
+            match kind {
                 Kind::Other => "ok".to_owned(),
                 _ => format!("{} row(s) changed", last.changed),
             }

@@ -1400,14 +1400,15 @@ fn a_failing_statement_after_committed_ones_exits_3() {
     assert!(text(&o).contains("no table named x"), "{}", text(&o));
     assert!(!typo.exists(), "a failed text left a database behind");
     // Nor the directories made above it; one that was there stays.
-    let deep = dir.path().join("made").join("for").join("it");
+    std::fs::create_dir(dir.path().join("there")).unwrap();
+    let deep = dir.path().join("there").join("made").join("for").join("it");
     let o = tabula(&["sql", deep.to_str().unwrap(), "SELECT nope"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(dir.path().join("there").is_dir());
     assert!(
-        !dir.path().join("made").exists(),
+        !dir.path().join("there").join("made").exists(),
         "a failed text left directories behind"
     );
-    assert!(dir.path().exists());
     // An empty directory that was there stays, empty.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
@@ -1673,4 +1674,22 @@ fn a_transaction_s_report_is_its_last_statement_s() {
         "{}",
         text(&o)
     );
+    // A transaction of reads prints its rows and nothing more, as sqlite3; a failing
+    // statement in it comes after the rows of those before it.
+    let o = tabula(&[
+        "sql",
+        &p,
+        "BEGIN; SELECT count(*) AS n FROM t; COMMIT",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(stdout(&o), "n\n4\n", "{}", text(&o));
+    let o = tabula(&[
+        "sql",
+        &p,
+        "BEGIN; SELECT 1 AS a; SELECT nope FROM t; COMMIT",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(2), "a\n1\n"));
 }

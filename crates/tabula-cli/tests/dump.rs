@@ -108,9 +108,12 @@ fn dump_refuses_a_file_inside_a_database_directory() {
         "CREATE TABLE t (id INTEGER PRIMARY KEY)",
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    let link = tmp.path().join("link.sql");
+    let (link, dangling) = (tmp.path().join("link.sql"), tmp.path().join("dangling.sql"));
     #[cfg(unix)]
-    std::os::unix::fs::symlink(path.join("manifest.json"), &link).unwrap();
+    {
+        std::os::unix::fs::symlink(path.join("manifest.json"), &link).unwrap();
+        std::os::unix::fs::symlink(path.join("data").join("evil.sql"), &dangling).unwrap();
+    }
     let targets = [
         path.join("manifest.json"),
         path.join("wal").join("transaction.log"),
@@ -118,6 +121,7 @@ fn dump_refuses_a_file_inside_a_database_directory() {
         path.join("..").join("uni").join("x.sql"),
         other.join("dump.sql"),
         link,
+        dangling,
     ];
     for target in &targets {
         if !cfg!(unix) && target.ends_with("link.sql") {
@@ -139,11 +143,28 @@ fn dump_refuses_a_file_inside_a_database_directory() {
         );
     }
     assert!(!path.join("data").join("new.sql").exists());
+    assert!(!path.join("data").join("evil.sql").exists());
     let after = tabula(&["dump", &p]);
     assert!(after.status.success(), "{}", text(&after));
     assert!(after.stdout == before.stdout, "the database changed");
     let o = tabula(&["verify", &p]);
     assert!(o.status.success(), "{}", text(&o));
+
+    // Not a database: a project whose `manifest.json` is a web app's; and a pipe, through
+    // `/dev/stdout` (this test's captured output), which resolves to no path.
+    let project = tmp.path().join("project");
+    std::fs::create_dir_all(project.join("backups")).unwrap();
+    std::fs::write(project.join("manifest.json"), "{\"name\": \"web app\"}").unwrap();
+    let file = project.join("backups").join("uni.sql");
+    let o = tabula(&["dump", &p, "-o", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(&file).unwrap(), before.stdout);
+    #[cfg(target_os = "linux")]
+    {
+        let o = tabula(&["dump", &p, "-o", "/dev/stdout"]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(o.stdout == before.stdout, "{}", text(&o));
+    }
 }
 
 #[test]

@@ -259,9 +259,9 @@ pub enum Error {
         /// The path.
         path: PathBuf,
     },
-    /// An export was asked to write inside a database directory, where it would overwrite
-    /// the database's own files.
-    #[error("will not export to {path}: it is inside the database directory {database}; choose a path outside it")]
+    /// An export or a dump was asked to write inside a database directory, where it would
+    /// overwrite the database's own files.
+    #[error("will not write {path}: it is inside the database directory {database}, whose files it could overwrite; choose a path outside it")]
     ExportIntoDatabase {
         /// The path asked for.
         path: PathBuf,

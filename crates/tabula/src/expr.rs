@@ -161,11 +161,10 @@ fn too_deep(text: &str) -> Error {
 /// its tokens (`None` if it does not tokenize; the parser then reports why).
 fn nesting(text: &str) -> Option<usize> {
     use sqlparser::keywords::Keyword;
-    use sqlparser::tokenizer::Tokenizer;
-    let tokens = Tokenizer::new(&GenericDialect {}, text).tokenize().ok()?;
+    let tokens = crate::sql_words::tokenize(text).ok()?;
     // The depth at each open parenthesis, and the run of NOTs and minuses since.
     let (mut outer, mut base, mut run, mut deepest) = (Vec::new(), 0usize, 0usize, 0usize);
-    for token in tokens {
+    for token in tokens.into_iter().map(|t| t.token) {
         match token {
             Token::LParen => {
                 outer.push(base);
@@ -207,10 +206,19 @@ fn parse_here(schema: &Schema, text: &str) -> Result<Condition> {
             )
         }
     };
+    // Tokenized as SQL statements are (`[name]`, hexadecimal integers): a check is kept as
+    // SQL wrote it.
+    let tokens = crate::sql_words::tokenize(text).map_err(|e| match e {
+        Error::Sql {
+            line,
+            column,
+            reason,
+        } => bad(text, format!("{reason} at Line: {line}, Column: {column}")),
+        e => e,
+    })?;
     let mut parser = Parser::new(&dialect)
         .with_recursion_limit(PARSER_LIMIT)
-        .try_with_sql(text)
-        .map_err(located)?;
+        .with_tokens_with_locations(tokens);
     let expr = parser.parse_expr().map_err(located)?;
     let next = parser.peek_token();
     let compiled = if next.token == Token::EOF {
@@ -420,10 +428,10 @@ const CONDITION_WORDS: [Keyword; 19] = [
 /// replaced, and every other token as written. Text that `f` changes nowhere, or that does
 /// not tokenize, is returned as it is.
 fn rewrite_names(text: &str, f: impl Fn(&str, bool) -> Option<String>) -> String {
-    let Ok(tokens) = sqlparser::tokenizer::Tokenizer::new(&GenericDialect {}, text).tokenize()
-    else {
+    let Ok(tokens) = crate::sql_words::tokenize(text) else {
         return text.to_owned();
     };
+    let tokens: Vec<Token> = tokens.into_iter().map(|t| t.token).collect();
     let called = |i: usize| {
         tokens[i + 1..]
             .iter()

@@ -60,6 +60,7 @@ mod record;
 mod schema;
 mod slab;
 mod sql_name;
+mod sql_words;
 mod value;
 
 // Files: the only module that touches the file system. It knows schemas and values, not

@@ -1,6 +1,7 @@
 //! Where statements end: at a `;` outside string literals (`'…'`), quoted identifiers
-//! (`"…"`, `` `…` ``) and comments (`-- …` to the end of the line, `/* … */`, nested as the
-//! SQL parser nests them). The shell runs its input once it ends with a complete statement.
+//! (`"…"`, `` `…` ``, `[…]`) and comments (`-- …` to the end of the line, `/* … */`, which
+//! do not nest, as in SQLite and tabula's SQL). The shell runs its input once it ends with
+//! a complete statement.
 
 /// The statements of some input, and whether the input ends with a complete one.
 #[derive(Debug, PartialEq, Eq)]
@@ -42,7 +43,7 @@ enum State {
     Code,
     Quoted(char),
     LineComment,
-    BlockComment(usize),
+    BlockComment,
 }
 
 /// Splits `text` at every `;` that ends a statement.
@@ -87,13 +88,15 @@ pub fn split(text: &str) -> Split {
                 '/' if next == Some('*') => {
                     chars.next();
                     advance('*');
-                    state = State::BlockComment(1);
+                    state = State::BlockComment;
                 }
                 c if c.is_whitespace() => {}
                 c => {
                     start.get_or_insert((i, at_line, at_column));
-                    if matches!(c, '\'' | '"' | '`') {
-                        state = State::Quoted(c);
+                    match c {
+                        '\'' | '"' | '`' => state = State::Quoted(c),
+                        '[' => state = State::Quoted(']'),
+                        _ => {}
                     }
                 }
             },
@@ -108,19 +111,11 @@ pub fn split(text: &str) -> Split {
                     state = State::Code;
                 }
             }
-            State::BlockComment(depth) => {
+            State::BlockComment => {
                 if c == '*' && next == Some('/') {
                     chars.next();
                     advance('/');
-                    state = if depth == 1 {
-                        State::Code
-                    } else {
-                        State::BlockComment(depth - 1)
-                    };
-                } else if c == '/' && next == Some('*') {
-                    chars.next();
-                    advance('*');
-                    state = State::BlockComment(depth + 1);
+                    state = State::Code;
                 }
             }
         }
@@ -171,8 +166,8 @@ mod tests {
             (v(&["SELECT 1 -- no; not yet"]), true)
         );
         assert_eq!(
-            statements("SELECT /* ; /* ; */ ; */ 1;"),
-            (v(&["SELECT /* ; /* ; */ ; */ 1"]), true)
+            statements("SELECT /* ; /* ; */ 1; SELECT [a;b] FROM t;"),
+            (v(&["SELECT /* ; /* ; */ 1", "SELECT [a;b] FROM t"]), true)
         );
         assert_eq!(statements("SELECT 1; /* open"), (v(&["SELECT 1"]), false));
     }

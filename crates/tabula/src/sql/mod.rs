@@ -16,7 +16,6 @@ pub(crate) mod scalar;
 mod select;
 mod stream;
 mod target;
-mod tokens;
 mod upsert;
 
 pub use dump::Dialect;

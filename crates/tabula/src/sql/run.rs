@@ -207,12 +207,11 @@ fn run_statements(
                     // A group of reads only takes no lock: its statements read one
                     // version, as a transaction's would (and a read-only database runs it).
                     if let Some(end) = read_group_end(parsed, i) {
-                        let results = read_group(engine, parsed, i, end, params)?;
-                        *next = end + 1;
                         let mut r = SqlResult::default();
-                        for result in results {
-                            keep(&mut r, result)?;
-                        }
+                        read_group(engine, parsed, i, end, params, scripted, &mut |result| {
+                            keep(&mut r, result)
+                        })?;
+                        *next = end + 1;
                         // As a transaction's: the last result kept by its COMMIT (see
                         // below), none by a ROLLBACK.
                         let committed = matches!(parsed.statements[end], Statement::Commit { .. });
@@ -413,9 +412,19 @@ fn check_group(parsed: &Parsed, i: usize) -> Result<()> {
 
 /// The position of the `COMMIT` or `ROLLBACK` ending the group that statement `i` (a
 /// `BEGIN`) of a text checked by [`check_group`] starts, when every statement inside it is a
-/// read ([`is_read`]).
+/// read ([`is_read`]) and the `BEGIN` is a deferred one (SQLite's `BEGIN IMMEDIATE` and
+/// `EXCLUSIVE` take the lock at once, and so do they here).
 fn read_group_end(parsed: &Parsed, i: usize) -> Option<usize> {
     let statements = &parsed.statements;
+    let Statement::StartTransaction { modifier, .. } = statements.get(i)? else {
+        return None;
+    };
+    if !matches!(
+        modifier,
+        None | Some(sqlparser::ast::TransactionModifier::Deferred)
+    ) {
+        return None;
+    }
     let end = i
         + 1
         + statements.get(i + 1..)?.iter().position(|s| {
@@ -433,33 +442,36 @@ fn read_group_end(parsed: &Parsed, i: usize) -> Option<usize> {
 
 /// Runs the reads of the group `BEGIN` (statement `begin`) … `end` (its `COMMIT` or
 /// `ROLLBACK`) of `parsed` on one committed version, pinned by their first read, without
-/// the writers' lock: what a transaction of reads sees, as in SQLite (whose `BEGIN` takes
-/// no lock until the first write). Returns their results in order, once all have run. A
-/// table loaded from disk after a commit changed one the group had read already (a
-/// database written by another process) tears the version: the group runs again, a few
-/// times at most.
+/// the writers' lock: what a transaction of reads sees, as in SQLite (whose deferred
+/// `BEGIN` takes no lock until the first write). Each result goes to `out` as its
+/// statement completes, so that those before a failing one are not lost. A table loaded
+/// from disk after a commit changed one the group had read already (a database written by
+/// another process) tears the version: the group runs again from its start, a few times
+/// at most, unless `handed_out` says `out` shows results to someone already (then it is an
+/// error saying so).
 fn read_group(
     engine: &Arc<Engine>,
     parsed: &Parsed,
     begin: usize,
     end: usize,
     params: &[Value],
-) -> Result<Vec<SqlResult>> {
+    handed_out: bool,
+    out: &mut dyn FnMut(SqlResult) -> Result<()>,
+) -> Result<()> {
     let mut tries = 0;
     'again: loop {
         tries += 1;
         let snap = Snapshot::new(engine);
-        let mut results = Vec::with_capacity(end - begin - 1);
         for k in begin + 1..end {
             let at = At {
                 number: k + 1,
                 line: parsed.start(k).0,
                 in_transaction: true,
             };
-            let r = execute(Target::Read(&snap), &parsed.statements[k], params)
-                .map_err(|e| numbered(e, at, true))?;
+            let r = execute(Target::Read(&snap), &parsed.statements[k], params);
+            // Checked before the statement's own outcome: a torn version can fail it too.
             if snap.torn() {
-                if tries < 3 {
+                if (k == begin + 1 || !handed_out) && tries < 3 {
                     continue 'again;
                 }
                 return Err(numbered(
@@ -474,9 +486,9 @@ fn read_group(
                     true,
                 ));
             }
-            results.push(r);
+            out(r.map_err(|e| numbered(e, at, true))?)?;
         }
-        return Ok(results);
+        return Ok(());
     }
 }
 

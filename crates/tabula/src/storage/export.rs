@@ -110,8 +110,8 @@ pub(crate) fn read_export(path: &Path, bytes: &[u8]) -> Result<Vec<(Schema, Vec<
 }
 
 /// Refuses an export target that lies inside a database directory: `own_root` (the
-/// exporting database's, if it has one) or any directory holding a `manifest.json` or a
-/// `wal/transaction.log`, the
+/// exporting database's, if it has one) or any directory holding a `wal/transaction.log`,
+/// or a `manifest.json` beside a `schema/` directory, the
 /// target's own directory and every one above it. The target is resolved first (symbolic
 /// links and `..`), so no spelling of a path inside a database gets through. Overwriting a
 /// database's files with an export would leave it unopenable.
@@ -128,7 +128,10 @@ pub(crate) fn check_export_target(
     let own = own_root.and_then(|r| fs.canonical(r).ok());
     for dir in resolved_parent.ancestors() {
         let layout = Layout::new(dir);
-        let database = fs.exists(&layout.manifest()) || fs.exists(&layout.wal());
+        // A `manifest.json` alone is many tools' file (a web app's, an extension's): a
+        // database's stands beside its schema directory.
+        let database = fs.exists(&layout.wal())
+            || (fs.exists(&layout.manifest()) && fs.exists(&layout.schema_dir()));
         if own.as_deref() == Some(dir) || database {
             return Err(Error::ExportIntoDatabase {
                 path: target.to_path_buf(),
@@ -142,9 +145,10 @@ pub(crate) fn check_export_target(
 /// Refuses `target` as the path of a file holding a database's contents (an export, a SQL
 /// dump) when it lies inside a database directory, the check
 /// [`Database::export_json`](crate::Database::export_json) makes of its path: the
-/// directory `target` is in, or any above it, holds a `manifest.json` or a
-/// `wal/transaction.log`. An existing `target` is resolved first (a symbolic link to a file
-/// inside a database is refused too). Writing there would overwrite the database's own
+/// directory `target` is in, or any above it, holds a `wal/transaction.log`, or a
+/// `manifest.json` beside a `schema/` directory. `target`'s symbolic links are resolved
+/// first, a dangling one too (a link to a place inside a database is refused); a device or
+/// a pipe is never refused. Writing there would overwrite the database's own
 /// files and leave it unopenable. `Error::ExportIntoDatabase` names the directory.
 ///
 /// ```
@@ -161,12 +165,34 @@ pub(crate) fn check_export_target(
 /// ```
 pub fn check_output_path(target: &Path) -> Result<()> {
     let fs = crate::storage::fs::StdFs;
-    let dest = if fs.exists(target) {
-        fs.canonical(target).map_err(|e| Error::io(target, e))?
-    } else {
-        target.to_path_buf()
-    };
-    check_export_target(&fs, None, &dest)
+    if fs.is_special(target) {
+        // A device or a pipe (`/dev/stdout`, `>(…)`): nothing a database holds can be
+        // overwritten through it, and it may not resolve to a path at all.
+        return Ok(());
+    }
+    check_export_target(&fs, None, &resolved(target))
+}
+
+/// `target` with its symbolic links resolved, a dangling one too (a write through it would
+/// create the file it points to), as far as they lead.
+fn resolved(target: &Path) -> PathBuf {
+    let mut path = target.to_path_buf();
+    // Links to links, to a bound: a loop resolves to where it stands.
+    for _ in 0..40 {
+        if let Ok(real) = std::fs::canonicalize(&path) {
+            return real;
+        }
+        match std::fs::read_link(&path) {
+            Ok(to) => {
+                path = match path.parent() {
+                    Some(dir) if to.is_relative() => dir.join(to),
+                    _ => to,
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    path
 }
 
 /// Writes an export document to `target` without ever writing through a name it did not

@@ -9,7 +9,16 @@ use std::path::{Path, PathBuf};
 /// The layers, lowest first, as `src/lib.rs` lists them.
 const LAYERS: &[&[&str]] = &[
     &[
-        "column", "error", "expr", "lookup", "record", "schema", "slab", "sql_name", "value",
+        "column",
+        "error",
+        "expr",
+        "lookup",
+        "record",
+        "schema",
+        "slab",
+        "sql_name",
+        "sql_words",
+        "value",
     ],
     &["storage"],
     &["aggregate", "copy", "index", "query", "table"],

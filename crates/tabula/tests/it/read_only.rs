@@ -178,9 +178,6 @@ fn every_write_is_refused_and_nothing_on_disk_changes() {
     assert!(!nothing.exists());
 }
 
-/// A commit still being written (its line has no newline yet) is not yet committed: left
-/// out, and no damage. A complete last line whose checksum fails is left out and reported
-/// where it is; nothing is moved or cut.
 /// `BEGIN … COMMIT` around reads only takes no lock (as SQLite's deferred BEGIN): a
 /// read-only database runs it, every statement reads the same version, a failing one ends
 /// the text, and a write inside makes the group a write, refused there.
@@ -218,13 +215,26 @@ fn a_transaction_of_reads_runs_on_a_read_only_database_on_one_version() {
             (vec!["two".to_owned()], vec![vec![Value::Int(2)]]),
         ]
     );
+    // Each result comes as its statement completes: those before a failing one too.
+    let mut seen = Vec::new();
     let e = reader
-        .sql("BEGIN; SELECT 1; SELECT nope FROM students; COMMIT")
+        .sql_script(
+            "BEGIN; SELECT 1 AS one; SELECT nope FROM students; COMMIT",
+            &[],
+            |r| {
+                seen.push(r.columns);
+                Ok(())
+            },
+        )
         .unwrap_err();
     assert!(
         matches!(&e, Error::Sql { reason, .. } if reason.contains("statement 3") && reason.contains("nope")),
         "{e}"
     );
+    assert_eq!(seen, [vec!["one".to_owned()]]);
+    // `BEGIN IMMEDIATE` takes the lock at once, as in SQLite: a write, refused here.
+    let e = reader.sql("BEGIN IMMEDIATE; SELECT 1; COMMIT").unwrap_err();
+    assert!(matches!(e, Error::ReadOnly { .. }), "{e}");
     let e = reader
         .sql("BEGIN; SELECT 1; DELETE FROM students; COMMIT")
         .unwrap_err();
@@ -260,6 +270,9 @@ fn a_transaction_of_reads_runs_on_a_read_only_database_on_one_version() {
     drop((students, writer));
 }
 
+/// A commit still being written (its line has no newline yet) is not yet committed: left
+/// out, and no damage. A complete last line whose checksum fails is left out and reported
+/// where it is; nothing is moved or cut.
 #[test]
 fn an_unfinished_last_line_is_uncommitted_and_a_damaged_one_is_reported_in_place() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,13 +1,14 @@
-//! A text's tokens, as SQLite reads its words: sqlparser's generic dialect, but for what
+//! A SQL text's tokens, as SQLite reads its words (for statements, and for the conditions
+//! of checks and `--where`, which share them): sqlparser's generic dialect, but for what
 //! SQLite users type and that dialect reads otherwise. `[name]` is a quoted name (as
 //! `"name"` and `` `name` `` are); `/* … */` does not nest (`/* a /* b */` is one comment);
 //! `0x1F` is an integer (a 64-bit pattern: `0xFFFFFFFFFFFFFFFF` is -1); a number run into
 //! a word (`1e`, `10abc`) is an unrecognized token rather than a number and its alias.
 //!
-//! Only the tokenizer reads with this dialect; statements are parsed with the generic one
+//! Only the tokenizer reads with this dialect; texts are parsed with the generic one
 //! (the tokens it is given are the same kinds). The tokenizer asks its dialect the
-//! questions listed below: each is answered as the generic dialect answers it but the two
-//! changed, and the dialect passes for the generic one where the tokenizer asks which
+//! questions listed below: each is answered as the generic dialect answers it but the three
+//! above, and the dialect passes for the generic one where the tokenizer asks which
 //! dialect it is reading (`dialect()`).
 
 use std::any::TypeId;
@@ -96,11 +97,14 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<TokenWithSpan>> {
                 Token::Word(w) if w.quote_style.is_none() => Some(w.value.clone()),
                 _ => None,
             });
-        let Token::Number(n, _) = &mut tokens[i].token else {
+        let Token::Number(n, long) = &mut tokens[i].token else {
             continue;
         };
-        if let Some(word) = run_into {
-            return Err(unrecognized(at, &format!("{n}{word}")));
+        // `1L` (a long integer in some dialects) is no number of SQLite's.
+        let suffix = if *long { "L" } else { "" };
+        if *long || run_into.is_some() {
+            let word = run_into.unwrap_or_default();
+            return Err(unrecognized(at, &format!("{n}{suffix}{word}")));
         }
         let (prefix, digits) = n.split_at(n.len().min(2));
         match prefix {
@@ -175,6 +179,8 @@ mod tests {
             ("SELECT 1e", "unrecognized token \"1e\"", 8),
             ("SELECT 10abc", "unrecognized token \"10abc\"", 8),
             ("SELECT 0b101", "unrecognized token \"0b101\"", 8),
+            ("SELECT 1L", "unrecognized token \"1L\"", 8),
+            ("SELECT 1Lx", "unrecognized token \"1Lx\"", 8),
             (
                 "SELECT 0x10000000000000000",
                 "hex literal too big: 0x10000000000000000",
