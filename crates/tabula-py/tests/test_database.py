@@ -129,6 +129,31 @@ def test_save_writes_snapshots_and_archives_the_log(pdb):
     assert pdb.statistics()["wal_records"] == 0
 
 
+def test_statistics_count_the_rows_there_are_after_a_reopen(tmp_path):
+    # Saved with 100 rows, then 30 deleted and the process gone without a save: the
+    # deletes are only in the log, which a reopened database replays when the table loads.
+    r = run_python("""
+        import os, sys, tabula
+        from dataclasses import dataclass, field
+        db = tabula.Database(path=sys.argv[1])
+        @tabula.table(db=db)
+        @dataclass
+        class T:
+            id: int = field(metadata={"primary_key": True})
+            x: int = 0
+        T.insert_many([{"x": i} for i in range(100)])
+        db.save()
+        T.delete(where=lambda s: s["x"] < 30)
+        os._exit(0)
+    """, str(tmp_path / "db"))
+    assert r.returncode == 0, r.stderr
+    d = Database(path=str(tmp_path / "db"))
+    (table,) = d.statistics()["tables"]
+    assert (table["name"], table["rows"], table["loaded"]) == ("t", 70, True)
+    assert d.sql("SELECT COUNT(*) AS n FROM t") == [{"n": 70}]
+    d.close()
+
+
 def test_save_and_load_in_memory_are_harmless(db):
     Student = student_class(db)
     Student.insert(name="A")
