@@ -112,17 +112,7 @@ impl<'db> Statement<'db> {
         params: &[Value],
         mut each: impl FnMut(&[Value]) -> Result<bool>,
     ) -> Result<u64> {
-        let mut scratch = self.scratch();
-        let scratch = scratch.as_deref_mut();
-        let r = run_parsed(
-            self.engine,
-            &self.parsed,
-            params,
-            RowsTo::Values(&mut each),
-            false,
-            scratch,
-        )?;
-        Ok(r.changed)
+        self.stream(params, RowsTo::Values(&mut each))
     }
 
     /// [`each`](Statement::each) handing each row out borrowed, as a slice of
@@ -153,16 +143,15 @@ impl<'db> Statement<'db> {
         params: &[Value],
         mut each: impl FnMut(&[ValueRef<'_>]) -> Result<bool>,
     ) -> Result<u64> {
+        self.stream(params, RowsTo::Refs(&mut each))
+    }
+
+    /// Runs the statement with its rows going to `rows_to`, without their column names;
+    /// the rows the last statement changed.
+    fn stream(&self, params: &[Value], rows_to: RowsTo<'_>) -> Result<u64> {
         let mut scratch = self.scratch();
         let scratch = scratch.as_deref_mut();
-        let r = run_parsed(
-            self.engine,
-            &self.parsed,
-            params,
-            RowsTo::Refs(&mut each),
-            false,
-            scratch,
-        )?;
+        let r = run_parsed(self.engine, &self.parsed, params, rows_to, false, scratch)?;
         Ok(r.changed)
     }
 

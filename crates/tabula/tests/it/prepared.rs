@@ -331,45 +331,36 @@ fn an_error_from_each_ends_the_run_with_that_error() {
         "SELECT name FROM student WHERE id >= ?",
     ] {
         let st = db.prepare(text).unwrap();
-        let mut calls = 0;
-        let e = st
-            .each(&[Value::Int(1)], |_| {
-                calls += 1;
-                Err(Error::Aborted("enough".into()))
-            })
-            .unwrap_err();
-        assert!(
-            matches!(&e, Error::Aborted(m) if m.to_string() == "enough"),
-            "{text}: {e}"
-        );
-        assert_eq!(calls, 1, "{text}");
-        let mut calls = 0;
-        let e = st
-            .each_ref(&[Value::Int(1)], |_| {
-                calls += 1;
-                Err(Error::Aborted("enough".into()))
-            })
-            .unwrap_err();
-        assert!(
-            matches!(&e, Error::Aborted(m) if m.to_string() == "enough"),
-            "{text}: {e}"
-        );
-        assert_eq!(calls, 1, "{text}");
-        // Returning false stops after the first row.
-        let mut calls = 0;
-        st.each(&[Value::Int(1)], |_| {
-            calls += 1;
-            Ok(false)
-        })
-        .unwrap();
-        assert_eq!(calls, 1, "{text}");
-        let mut calls = 0;
-        st.each_ref(&[Value::Int(1)], |_| {
-            calls += 1;
-            Ok(false)
-        })
-        .unwrap();
-        assert_eq!(calls, 1, "{text}");
+        // `each` and `each_ref` alike, the callback answering `answer` each time: the run's
+        // outcome and how many times it was called.
+        let run = |answer: fn() -> tabula::Result<bool>, borrowed: bool| {
+            let mut calls = 0;
+            let r = if borrowed {
+                st.each_ref(&[Value::Int(1)], |_| {
+                    calls += 1;
+                    answer()
+                })
+            } else {
+                st.each(&[Value::Int(1)], |_| {
+                    calls += 1;
+                    answer()
+                })
+            };
+            (r, calls)
+        };
+        for borrowed in [false, true] {
+            let (r, calls) = run(|| Err(Error::Aborted("enough".into())), borrowed);
+            let e = r.unwrap_err();
+            assert!(
+                matches!(&e, Error::Aborted(m) if m.to_string() == "enough"),
+                "{text}: {e}"
+            );
+            assert_eq!(calls, 1, "{text}");
+            // Returning false stops after the first row.
+            let (r, calls) = run(|| Ok(false), borrowed);
+            r.unwrap();
+            assert_eq!(calls, 1, "{text}");
+        }
     }
 }
 
