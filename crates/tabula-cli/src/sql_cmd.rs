@@ -153,11 +153,11 @@ impl Printer {
             return Ok(());
         }
         // As the shell says it: a count for the statements that change rows, "ok" for the
-        // others (CREATE, DROP, ALTER), whose count would be a meaningless 0. A transaction
-        // that changed no rows and ended after a query (`BEGIN; SELECT …; COMMIT`) says
-        // nothing more than its rows, as sqlite3.
+        // others (CREATE, DROP, ALTER), whose count would be a meaningless 0. A text that
+        // changed no rows and ended with a transaction after a query (`BEGIN; SELECT …;
+        // COMMIT`) says nothing more than its rows, as sqlite3.
         let kind = Kind::of_last(text);
-        if kind == Kind::Other && self.queried_last {
+        if kind == Kind::Other && self.queried_last && last.changed == 0 {
             return Ok(());
         }
         let line = if self.format == Format::Table {

@@ -1692,4 +1692,13 @@ fn a_transaction_s_report_is_its_last_statement_s() {
         "csv",
     ]);
     assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(2), "a\n1\n"));
+    // A text that changed rows still says how many, whatever ends it.
+    let o = tabula(&[
+        "sql",
+        &p,
+        "INSERT INTO t (id) VALUES (9); BEGIN; SELECT count(*) AS n FROM t; COMMIT",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(stdout(&o), "n\n5\n{\"changed\":1}\n", "{}", text(&o));
 }

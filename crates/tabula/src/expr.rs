@@ -161,7 +161,7 @@ fn too_deep(text: &str) -> Error {
 /// its tokens (`None` if it does not tokenize; the parser then reports why).
 fn nesting(text: &str) -> Option<usize> {
     use sqlparser::keywords::Keyword;
-    let tokens = crate::sql_words::tokenize(text).ok()?;
+    let tokens = crate::sql_words::condition_tokens(text).ok()?;
     // The depth at each open parenthesis, and the run of NOTs and minuses since.
     let (mut outer, mut base, mut run, mut deepest) = (Vec::new(), 0usize, 0usize, 0usize);
     for token in tokens.into_iter().map(|t| t.token) {
@@ -206,9 +206,9 @@ fn parse_here(schema: &Schema, text: &str) -> Result<Condition> {
             )
         }
     };
-    // Tokenized as SQL statements are (`[name]`, hexadecimal integers): a check is kept as
-    // SQL wrote it.
-    let tokens = crate::sql_words::tokenize(text).map_err(|e| match e {
+    // Tokenized as SQL reads `[name]` and hexadecimal integers (a check is kept as SQL
+    // wrote it), and as conditions always were otherwise (a stored schema may hold it).
+    let tokens = crate::sql_words::condition_tokens(text).map_err(|e| match e {
         Error::Sql {
             line,
             column,
@@ -428,7 +428,7 @@ const CONDITION_WORDS: [Keyword; 19] = [
 /// replaced, and every other token as written. Text that `f` changes nowhere, or that does
 /// not tokenize, is returned as it is.
 fn rewrite_names(text: &str, f: impl Fn(&str, bool) -> Option<String>) -> String {
-    let Ok(tokens) = crate::sql_words::tokenize(text) else {
+    let Ok(tokens) = crate::sql_words::condition_tokens(text) else {
         return text.to_owned();
     };
     let tokens: Vec<Token> = tokens.into_iter().map(|t| t.token).collect();
@@ -525,7 +525,13 @@ fn literal(text: &str, e: &Expr) -> Result<Value> {
             expr,
         } if number_text(expr).is_some() => {
             let n = number_text(expr).unwrap_or_default();
-            number(&format!("-{n}")).map_err(|reason| bad_at(text, e, reason))
+            // A hexadecimal literal of 2^63 or more is a negative number already (its 64-bit
+            // pattern): negated, it loses its sign.
+            let negated = match n.strip_prefix('-') {
+                Some(positive) => positive.to_owned(),
+                None => format!("-{n}"),
+            };
+            number(&negated).map_err(|reason| bad_at(text, e, reason))
         }
         Expr::UnaryOp {
             op: UnaryOperator::Minus,

@@ -20,7 +20,10 @@ use crate::error::{Error, Result};
 
 /// The tokenizer's dialect (see the module's comment).
 #[derive(Debug)]
-struct SqliteWords;
+struct SqliteWords {
+    /// Whether `/* … */` nests, as the generic dialect has it (conditions) or not (SQLite).
+    nested_comments: bool,
+}
 
 const GENERIC: GenericDialect = GenericDialect {};
 
@@ -32,7 +35,7 @@ impl Dialect for SqliteWords {
         ch == '[' || GENERIC.is_delimited_identifier_start(ch)
     }
     fn supports_nested_comments(&self) -> bool {
-        false
+        self.nested_comments
     }
     fn supports_non_decimal_integer_literals(&self) -> bool {
         true
@@ -73,7 +76,23 @@ impl Dialect for SqliteWords {
 /// `text`'s tokens with their places, as SQLite reads its words (see the module's
 /// comment); a token SQLite does not recognize is `Error::Sql` at its place.
 pub(crate) fn tokenize(text: &str) -> Result<Vec<TokenWithSpan>> {
-    let mut tokens = Tokenizer::new(&SqliteWords, text)
+    words(text, true)
+}
+
+/// [`tokenize`] for a condition (a check, `--where`): `[name]` and hexadecimal integers
+/// read as in statements, but nothing refused that conditions have always read, since a
+/// stored schema may hold it (sqlparser writes `16L` back as it was given; a check written
+/// in Rust or Python may run a number into a word, `x>0and x<9`, or nest comments).
+pub(crate) fn condition_tokens(text: &str) -> Result<Vec<TokenWithSpan>> {
+    words(text, false)
+}
+
+/// The tokens of `text`; `statement`: SQLite's reading, strictly (see [`tokenize`]).
+fn words(text: &str, statement: bool) -> Result<Vec<TokenWithSpan>> {
+    let dialect = SqliteWords {
+        nested_comments: !statement,
+    };
+    let mut tokens = Tokenizer::new(&dialect, text)
         .tokenize_with_location()
         .map_err(|e| Error::Sql {
             line: e.location.line,
@@ -102,7 +121,7 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<TokenWithSpan>> {
         };
         // `1L` (a long integer in some dialects) is no number of SQLite's.
         let suffix = if *long { "L" } else { "" };
-        if *long || run_into.is_some() {
+        if statement && (*long || run_into.is_some()) {
             let word = run_into.unwrap_or_default();
             return Err(unrecognized(at, &format!("{n}{suffix}{word}")));
         }
@@ -119,7 +138,7 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<TokenWithSpan>> {
                     })
                 }
             },
-            "0o" | "0O" | "0b" | "0B" => return Err(unrecognized(at, n)),
+            "0o" | "0O" | "0b" | "0B" if statement => return Err(unrecognized(at, n)),
             _ => {}
         }
     }
@@ -137,6 +156,32 @@ mod tests {
             .map(|t| t.token)
             .filter(|t| !matches!(t, Token::Whitespace(_)))
             .collect()
+    }
+
+    #[test]
+    fn conditions_read_what_they_always_read() {
+        let kinds = |text: &str| -> Vec<Token> {
+            condition_tokens(text)
+                .unwrap()
+                .into_iter()
+                .map(|t| t.token)
+                .filter(|t| !matches!(t, Token::Whitespace(_)))
+                .collect()
+        };
+        assert_eq!(
+            kinds("[x] > 16L /* a /* b */ c */ AND x>0and"),
+            vec![
+                Token::make_word("x", Some('[')),
+                Token::Gt,
+                Token::Number("16".into(), true),
+                Token::make_keyword("AND"),
+                Token::make_word("x", None),
+                Token::Gt,
+                Token::Number("0".into(), false),
+                Token::make_keyword("and"),
+            ]
+        );
+        assert_eq!(kinds("0x10"), vec![Token::Number("16".into(), false)]);
     }
 
     #[test]

@@ -182,7 +182,7 @@ impl DynParts {
     }
 
     fn upsert(&self, tx: &dyn TxCore, row: &Row) -> Result<Value> {
-        let values = row.resolve(&self.schema)?;
+        let values = self.resolved(tx, row)?;
         statement(tx, self.idx, |t| {
             self.current(t)?;
             t.dyn_upsert(values)
@@ -424,7 +424,8 @@ impl DynTable {
 
     /// Deletes the row with this key; returns whether there was one.
     pub fn delete_key<'k>(&self, key: impl IntoLookup<'k>) -> Result<bool> {
-        let key = self.parts.coerce_key(key)?;
+        let key = self.parts.coerce_key(key);
+        let key = key.map_err(|e| self.parts.judged(&*self.engine, e))?;
         self.write(|tx| self.parts.delete_key(tx, &key))
     }
 }
@@ -717,7 +718,8 @@ impl<'t> TxDynTable<'t> {
 
     /// See [`DynTable::delete_key`].
     pub fn delete_key<'k>(&self, key: impl IntoLookup<'k>) -> Result<bool> {
-        let key = self.parts.coerce_key(key)?;
+        let key = self.parts.coerce_key(key);
+        let key = key.map_err(|e| self.parts.judged(self.tx, e))?;
         self.parts.delete_key(self.tx, &key)
     }
 }

@@ -309,3 +309,40 @@ fn json_columns_round_trip_but_cannot_be_ordered() {
     assert_eq!(d.get_by("id", id).unwrap().unwrap(), row);
     assert_eq!(Person::schema().columns[1].ty, tabula::ColumnType::Json);
 }
+
+/// A check in a stored schema reads as conditions always have (an older version stored
+/// what SQL wrote back, `16L`, and what Rust or Python gave, `x>0and x<9`), and takes
+/// SQLite's `[name]` and hexadecimal integers too; across a reopen.
+#[test]
+fn stored_checks_read_as_they_always_did_and_as_sqlite_writes_them() {
+    use tabula::{Column, ColumnType, Schema, Value};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let mut schema = Schema::new(
+        "t",
+        vec![
+            Column::new("id", ColumnType::U64).primary_key(),
+            Column::new("x", ColumnType::I64),
+        ],
+    )
+    .unwrap();
+    schema.checks = vec![
+        "x > 1L".into(),
+        "x>0and x<0x100".into(),
+        "[x] <> 7 /* not /* seven */ */".into(),
+    ];
+    {
+        let db = tabula::Database::open(&path).unwrap();
+        db.create_table(schema).unwrap();
+    }
+    let db = tabula::Database::open(&path).unwrap();
+    let t = db.dyn_table("t").unwrap();
+    t.insert_values(vec![None, Some(Value::Int(200))]).unwrap();
+    for refused in [1, 256, 7] {
+        let e = t
+            .insert_values(vec![None, Some(Value::Int(refused))])
+            .unwrap_err();
+        assert!(matches!(e, tabula::Error::Check { .. }), "{refused}: {e}");
+    }
+    assert_eq!(t.count().unwrap(), 1);
+}
