@@ -324,3 +324,24 @@ def test_a_class_whose_table_migrated_since_says_so_whatever_it_is_given(db):
         with pytest.raises(tabula.SchemaMismatch, match="migrated"):
             call()
     assert New.select() == [{"id": 1, "x": 1}]
+
+
+def test_dropped_names_a_column_the_class_no_longer_has(db):
+    v1(db)
+    with pytest.raises(tabula.SchemaMismatch, match="dropped='age' names a field"):
+        @table(db=db, name="person", dropped=["age"])
+        @dataclass
+        class Person:
+            id: int = field(metadata={"primary_key": True})
+            name: str = ""
+            age: int = 0
+            nickname: Optional[str] = None
+    with pytest.raises(tabula.SchemaMismatch, match="both dropped and the old name"):
+        @table(db=db, name="person", dropped=["age"])
+        @dataclass
+        class Person2:
+            id: int = field(metadata={"primary_key": True})
+            name: str = ""
+            years: int = field(default=0, metadata={"renamed_from": "age"})
+            nickname: Optional[str] = None
+    assert columns(db) == ["id", "name", "age", "nickname"]

@@ -7,9 +7,10 @@
 //!
 //! Only the tokenizer reads with this dialect; texts are parsed with the generic one
 //! (the tokens it is given are the same kinds). The tokenizer asks its dialect the
-//! questions listed below: each is answered as the generic dialect answers it but the three
-//! above, and the dialect passes for the generic one where the tokenizer asks which
-//! dialect it is reading (`dialect()`).
+//! questions listed below: each is answered as the generic dialect answers it but those
+//! above (and a comment left open at the end, which ends with the text, as in SQLite),
+//! and the dialect passes for the generic one where the tokenizer asks which dialect it is
+//! reading (`dialect()`).
 
 use std::any::TypeId;
 
@@ -38,6 +39,10 @@ impl Dialect for SqliteWords {
         self.nested_comments
     }
     fn supports_non_decimal_integer_literals(&self) -> bool {
+        true
+    }
+    /// A comment left open at the end of the text ends with it, as in SQLite.
+    fn supports_unterminated_block_comments(&self) -> bool {
         true
     }
     // The rest of what the tokenizer asks, as the generic dialect answers it.
@@ -194,6 +199,7 @@ mod tests {
                 Token::make_word("x", Some('[')),
             ]
         );
+        assert_eq!(kinds("1 /* open"), vec![Token::Number("1".into(), false)]);
         assert_eq!(
             kinds("1 /* a /* b */ 2"),
             vec![

@@ -182,8 +182,19 @@ def describe(cls: type, name: str | None, unique: Any, index: Any, check: Any,
         schema["index"] = _names(cls, "index", index)
     if check:
         schema["checks"] = [check] if isinstance(check, str) else [str(c) for c in check]
-    drops = [dropped] if isinstance(dropped, str) else list(dropped or ())
-    return Described(schema, renamed, [str(d) for d in drops], containers)
+    drops = [str(d) for d in ([dropped] if isinstance(dropped, str) else list(dropped or ()))]
+    for d in drops:
+        if d in fields:
+            raise _errors.SchemaMismatch(
+                f"{cls.__name__}: dropped={d!r} names a field the class still has; a dropped "
+                f"column is one the class no longer has")
+        renamed_to = [new for old, new in renamed if old == d]
+        if renamed_to:
+            raise _errors.SchemaMismatch(
+                f"{cls.__name__}: {d!r} is both dropped and the old name of "
+                f"{renamed_to[0]!r} (renamed_from={d!r}); a column is renamed or dropped, "
+                f"not both")
+    return Described(schema, renamed, drops, containers)
 
 
 def _default(cls: type, name: str, ty: str, value: Any) -> Any:

@@ -266,8 +266,11 @@ fn float_literal(f: f64) -> String {
 }
 
 /// The names of `schema`'s columns.
-fn column_refs(schema: &Schema) -> Vec<&str> {
-    schema.columns.iter().map(|c| c.name.as_str()).collect()
+/// The names a check may mention: the table's columns, and the table itself, which
+/// qualifies them (`t.v`, `[t].[v]`).
+fn check_refs(schema: &Schema) -> Vec<&str> {
+    let columns = schema.columns.iter().map(|c| c.name.as_str());
+    columns.chain([schema.table.as_str()]).collect()
 }
 
 /// PostgreSQL's system columns, which no table's own column may be named.
@@ -492,7 +495,7 @@ fn column_def(
         }
     }
     if let Some(check) = &c.check {
-        let check = quote_columns(check, &column_refs(schema));
+        let check = quote_columns(check, &check_refs(schema));
         fmt(write!(out, " CHECK ({check})"))?;
     }
     if let Some(fk) = &c.references {
@@ -546,7 +549,7 @@ fn create_table(
         parts.push(format!("    UNIQUE ({})", column_list(u)));
     }
     for check in &schema.checks {
-        let check = quote_columns(check, &column_refs(schema));
+        let check = quote_columns(check, &check_refs(schema));
         parts.push(format!("    CHECK ({check})"));
     }
     fmt(writeln!(out, "{}\n);", parts.join(",\n")))

@@ -1111,3 +1111,40 @@ fn names_the_server_cannot_load_are_refused_by_name() {
         assert_eq!(copy.table_names().unwrap(), db.table_names().unwrap());
     }
 }
+
+/// A check naming its columns through the table, in any of SQLite's quotes, is written as
+/// PostgreSQL and SQLite read it: the table's name quoted as SQL needs it (capitals, a
+/// keyword), never in brackets or backticks, and read back the same.
+#[test]
+fn a_check_qualified_by_its_table_is_written_as_every_server_reads_it() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE [Tt] (id INTEGER PRIMARY KEY, v INTEGER CHECK (Tt.v > 0), \
+         CHECK ([Tt].[v] < 0x64)); \
+         CREATE TABLE [user] (id INTEGER PRIMARY KEY, [only] INTEGER, \
+         CHECK (`user`.[only] IS NULL OR [user].only > 1))",
+    )
+    .unwrap();
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        let script = dump(&db, dialect);
+        for written in [
+            "CHECK (\"Tt\".v > 0)",
+            "CHECK (\"Tt\".v < 100)",
+            "CHECK (\"user\".\"only\" IS NULL OR \"user\".\"only\" > 1)",
+        ] {
+            assert!(script.contains(written), "{dialect:?}: {written}\n{script}");
+        }
+        assert!(
+            script
+                .lines()
+                .filter(|l| !l.starts_with("--"))
+                .all(|l| !l.contains('[') && !l.contains('`')),
+            "{script}"
+        );
+        // Read back, it dumps the same script (the check's text is kept as SQL wrote it
+        // back: quoted now, where the original had brackets).
+        let copy = Database::in_memory();
+        copy.sql(&script).unwrap();
+        assert_eq!(dump(&copy, dialect), script, "{dialect:?}");
+    }
+}
