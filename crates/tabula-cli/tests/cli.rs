@@ -1702,3 +1702,38 @@ fn a_transaction_s_report_is_its_last_statement_s() {
     ]);
     assert_eq!(stdout(&o), "n\n5\n{\"changed\":1}\n", "{}", text(&o));
 }
+
+/// Beside a writer in another process (here, this one), a `BEGIN … COMMIT` of reads runs
+/// read-only when the text is parsed whole; a script over 4 KiB, whose `BEGIN` takes the
+/// lock, is refused with a hint that says why.
+#[test]
+fn a_transaction_of_reads_beside_a_writer() {
+    let (_d, path, p) = demo();
+    let writer = Database::open(&path).unwrap();
+    let o = tabula(&[
+        "sql",
+        &p,
+        "BEGIN; SELECT count(*) AS n FROM courses; COMMIT",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        (o.status.code(), stdout(&o).as_str()),
+        (Some(0), "n\n5\n"),
+        "{}",
+        text(&o)
+    );
+    let mut script = String::from("BEGIN;\n");
+    for i in 0..200 {
+        script.push_str(&format!("SELECT count(*) AS c{i} FROM courses;\n"));
+    }
+    script.push_str("COMMIT;\n");
+    let o = tabula_with_input(&["sql", &p], script.as_bytes());
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("this text only reads, but it is over 4 KiB"),
+        "{}",
+        text(&o)
+    );
+    drop(writer);
+}
