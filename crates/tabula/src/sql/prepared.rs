@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::sql::cache;
 use crate::sql::point::Scratch;
 use crate::sql::run::{run_in_parsed, run_parsed, Parsed, SqlResult};
-use crate::sql::select::RowsTo;
+use crate::sql::select::{lend, RowsTo};
 use crate::txn::Transaction;
 use crate::value::{Value, ValueRef};
 
@@ -174,6 +174,18 @@ impl<'db> Statement<'db> {
         mut each: impl FnMut(&[Value]) -> Result<bool>,
     ) -> Result<u64> {
         Ok(run_in_parsed(tx, &self.parsed, params, Some(&mut each))?.changed)
+    }
+
+    /// [`each_ref`](Statement::each_ref) inside `tx` (see [`each_in`](Statement::each_in)):
+    /// the rows lent from the values the statement made in the transaction.
+    pub fn each_ref_in(
+        &self,
+        tx: &Transaction<'_>,
+        params: &[Value],
+        mut each: impl FnMut(&[ValueRef<'_>]) -> Result<bool>,
+    ) -> Result<u64> {
+        let mut values = |row: &[Value]| lend(&mut each, row);
+        Ok(run_in_parsed(tx, &self.parsed, params, Some(&mut values))?.changed)
     }
 
     /// The statement's scratch, unless another run holds it. A callback that panicked

@@ -20,7 +20,7 @@ use crate::sql::cache;
 use crate::sql::numeric;
 use crate::sql::point::{self, Point};
 use crate::sql::scalar::{self, sql_error, Params, Scalar, Scope};
-use crate::sql::select::{self, hand_refs, Each, RowsTo};
+use crate::sql::select::{self, lend, Each, RowsTo};
 use crate::sql::stream::{Next, Statements, Stream};
 use crate::sql::target::{Snapshot, Target};
 use crate::sql::upsert;
@@ -129,13 +129,7 @@ pub(crate) fn run_parsed(
         RowsTo::Collect => run_statements(engine, statements, params, None, None),
         RowsTo::Values(each) => run_statements(engine, statements, params, Some(each), None),
         RowsTo::Refs(each) => {
-            let mut values = |row: &[Value]| {
-                hand_refs(&mut *each, row.len(), |refs| {
-                    for (slot, v) in refs.iter_mut().zip(row) {
-                        *slot = v.as_ref();
-                    }
-                })
-            };
+            let mut values = |row: &[Value]| lend(&mut *each, row);
             run_statements(engine, statements, params, Some(&mut values), None)
         }
     }

@@ -1320,6 +1320,15 @@ pub(crate) fn hand_refs<'v>(
     }
 }
 
+/// Hands `row`, values a query made, to `each` borrowed.
+pub(crate) fn lend(each: EachRef<'_>, row: &[Value]) -> Result<bool> {
+    hand_refs(each, row.len(), |refs| {
+        for (slot, v) in refs.iter_mut().zip(row) {
+            *slot = v.as_ref();
+        }
+    })
+}
+
 pub(crate) fn select(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Result<SqlResult> {
     select_each(target, q, params, None, None)
 }

@@ -411,6 +411,14 @@ fn a_statement_run_in_a_transaction_is_part_of_it() {
                 Ok(true)
             })?;
             assert_eq!(seen, [Value::Int(20)]);
+            let mut lent = 0;
+            get.each_ref_in(tx, &[Value::Int(1)], |row| {
+                if let [ValueRef::Int(v)] = row {
+                    lent += v;
+                }
+                Ok(true)
+            })?;
+            assert_eq!(lent, 10);
             assert_eq!(get.run_in(tx, &[Value::Int(3)])?.rows, [[Value::Int(30)]]);
             assert!(
                 get.run(&[Value::Int(1)])?.rows.is_empty(),
