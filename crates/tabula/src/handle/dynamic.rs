@@ -132,8 +132,7 @@ impl DynParts {
     }
 
     fn insert(&self, tx: &dyn TxCore, row: &Row) -> Result<Value> {
-        let values = row.resolve(&self.schema);
-        let values = values.map_err(|e| self.judged(tx, e))?;
+        let values = self.resolved(tx, row)?;
         self.insert_resolved(tx, values)
     }
 
@@ -145,10 +144,24 @@ impl DynParts {
         })
     }
 
-    fn resolve_all(&self, rows: Vec<Vec<Option<Value>>>) -> Result<Vec<Vec<Value>>> {
+    /// Each row's values resolved against this handle's schema, or the refusal
+    /// [`judged`](Self::judged).
+    fn resolve_all(
+        &self,
+        src: &dyn Source,
+        rows: Vec<Vec<Option<Value>>>,
+    ) -> Result<Vec<Vec<Value>>> {
         rows.into_iter()
-            .map(|r| self.schema.resolve_values(r))
+            .map(|r| self.resolve_values(src, r))
             .collect()
+    }
+
+    /// One row's values resolved against this handle's schema (see
+    /// [`Schema::resolve_values`]), or the refusal [`judged`](Self::judged).
+    fn resolve_values(&self, src: &dyn Source, values: Vec<Option<Value>>) -> Result<Vec<Value>> {
+        self.schema
+            .resolve_values(values)
+            .map_err(|e| self.judged(src, e))
     }
 
     /// `e`, values refused by this handle's schema, unless the table migrated since the
@@ -238,8 +251,12 @@ impl DynParts {
         .map(|n| n > 0)
     }
 
-    fn coerce_key<'k>(&self, key: impl IntoLookup<'k>) -> Result<Value> {
-        Ok(self.schema.coerce_key(key.into_lookup())?.into_value())
+    /// `key` as this handle's key column holds it, or the refusal [`judged`](Self::judged).
+    fn coerce_key<'k>(&self, src: &dyn Source, key: impl IntoLookup<'k>) -> Result<Value> {
+        match self.schema.coerce_key(key.into_lookup()) {
+            Ok(key) => Ok(key.into_value()),
+            Err(e) => Err(self.judged(src, e)),
+        }
     }
 }
 
@@ -360,15 +377,13 @@ impl DynTable {
     /// [`DynTable::insert`] without matching column names: for bindings that already
     /// hold the values by position.
     pub fn insert_values(&self, values: Vec<Option<Value>>) -> Result<Value> {
-        let values = self.parts.schema.resolve_values(values);
-        let values = values.map_err(|e| self.parts.judged(&*self.engine, e))?;
+        let values = self.parts.resolve_values(&*self.engine, values)?;
         self.write(|tx| self.parts.insert_resolved(tx, values))
     }
 
     /// [`DynTable::insert_values`] for many rows, as one atomic commit.
     pub fn insert_many_values(&self, rows: Vec<Vec<Option<Value>>>) -> Result<Vec<Value>> {
-        let values = self.parts.resolve_all(rows);
-        let values = values.map_err(|e| self.parts.judged(&*self.engine, e))?;
+        let values = self.parts.resolve_all(&*self.engine, rows)?;
         self.write(|tx| self.parts.insert_many(tx, values))
     }
 
@@ -424,8 +439,7 @@ impl DynTable {
 
     /// Deletes the row with this key; returns whether there was one.
     pub fn delete_key<'k>(&self, key: impl IntoLookup<'k>) -> Result<bool> {
-        let key = self.parts.coerce_key(key);
-        let key = key.map_err(|e| self.parts.judged(&*self.engine, e))?;
+        let key = self.parts.coerce_key(&*self.engine, key)?;
         self.write(|tx| self.parts.delete_key(tx, &key))
     }
 }
@@ -638,15 +652,13 @@ impl<'t> TxDynTable<'t> {
 
     /// See [`DynTable::insert_values`].
     pub fn insert_values(&self, values: Vec<Option<Value>>) -> Result<Value> {
-        let values = self.parts.schema.resolve_values(values);
-        let values = values.map_err(|e| self.parts.judged(self.tx, e))?;
+        let values = self.parts.resolve_values(self.tx, values)?;
         self.parts.insert_resolved(self.tx, values)
     }
 
     /// See [`DynTable::insert_many_values`].
     pub fn insert_many_values(&self, rows: Vec<Vec<Option<Value>>>) -> Result<Vec<Value>> {
-        let values = self.parts.resolve_all(rows);
-        let values = values.map_err(|e| self.parts.judged(self.tx, e))?;
+        let values = self.parts.resolve_all(self.tx, rows)?;
         self.parts.insert_many(self.tx, values)
     }
 
@@ -718,8 +730,7 @@ impl<'t> TxDynTable<'t> {
 
     /// See [`DynTable::delete_key`].
     pub fn delete_key<'k>(&self, key: impl IntoLookup<'k>) -> Result<bool> {
-        let key = self.parts.coerce_key(key);
-        let key = key.map_err(|e| self.parts.judged(self.tx, e))?;
+        let key = self.parts.coerce_key(self.tx, key)?;
         self.parts.delete_key(self.tx, &key)
     }
 }
