@@ -96,11 +96,19 @@ impl Kind {
             && words.windows(2).any(|w| w[0] == "FROM" && w[1] == "STDIN")
     }
 
+    /// The kind of each statement of `text`, a whole script whose last statement need not
+    /// end with `;`.
+    fn of_each(text: &str) -> Vec<Kind> {
+        // The line end closes a trailing `--` comment, so that the added `;` ends the
+        // statement.
+        let split = split::split(&format!("{text}\n;"));
+        split.statements.iter().map(|s| Kind::of(&s.text)).collect()
+    }
+
     /// Whether `text` (a whole script) holds a `BEGIN` and only reads: queries and
     /// transaction control.
     pub(crate) fn reads_in_a_transaction(text: &str) -> bool {
-        let split = split::split(&format!("{text}\n;"));
-        let kinds: Vec<Kind> = split.statements.iter().map(|s| Kind::of(&s.text)).collect();
+        let kinds = Kind::of_each(text);
         kinds.contains(&Kind::Begin)
             && kinds
                 .iter()
@@ -113,10 +121,7 @@ impl Kind {
     /// INSERT changed; `BEGIN; CREATE …; COMMIT` changed no rows, it is "ok"), and a `BEGIN`
     /// or `ROLLBACK` changes no rows.
     pub(crate) fn of_last(text: &str) -> Kind {
-        // The line end closes a trailing `--` comment, so that the added `;` ends the
-        // statement.
-        let split = split::split(&format!("{text}\n;"));
-        let mut kinds = split.statements.iter().rev().map(|s| Kind::of(&s.text));
+        let mut kinds = Kind::of_each(text).into_iter().rev();
         match kinds.next() {
             Some(Kind::Commit) => {
                 if kinds

@@ -154,8 +154,9 @@ fn words(text: &str, statement: bool) -> Result<Vec<TokenWithSpan>> {
 mod tests {
     use super::*;
 
-    fn kinds(text: &str) -> Vec<Token> {
-        tokenize(text)
+    /// The tokens `read` finds in `text`, but spaces.
+    fn read_by(read: fn(&str) -> Result<Vec<TokenWithSpan>>, text: &str) -> Vec<Token> {
+        read(text)
             .unwrap()
             .into_iter()
             .map(|t| t.token)
@@ -163,16 +164,13 @@ mod tests {
             .collect()
     }
 
+    fn kinds(text: &str) -> Vec<Token> {
+        read_by(tokenize, text)
+    }
+
     #[test]
     fn conditions_read_what_they_always_read() {
-        let kinds = |text: &str| -> Vec<Token> {
-            condition_tokens(text)
-                .unwrap()
-                .into_iter()
-                .map(|t| t.token)
-                .filter(|t| !matches!(t, Token::Whitespace(_)))
-                .collect()
-        };
+        let kinds = |text| read_by(condition_tokens, text);
         assert_eq!(
             kinds("[x] > 16L /* a /* b */ c */ AND x>0and"),
             vec![

@@ -265,7 +265,6 @@ fn float_literal(f: f64) -> String {
     format!("{f:?}")
 }
 
-/// The names of `schema`'s columns.
 /// The names a check may mention: the table's columns, and the table itself, which
 /// qualifies them (`t.v`, `[t].[v]`).
 fn check_refs(schema: &Schema) -> Vec<&str> {
