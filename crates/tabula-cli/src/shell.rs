@@ -41,7 +41,8 @@ or .quit leaves (an open transaction is rolled back).
   .quit, .exit          leave
 BEGIN opens a transaction that stays open across prompts (the prompt shows tabula*>)
 until COMMIT or ROLLBACK. The database is read-only until the first statement that writes
-(or BEGIN) takes its lock.";
+takes its lock: a transaction reads one version, with no lock, until its first write,
+which fails if another process committed since BEGIN (ROLLBACK and run it again).";
 
 /// How results are shown; the dot commands change it.
 struct Settings {

@@ -450,7 +450,8 @@ fn library_error(dir: &str, sql: &str) -> String {
 }
 
 /// A shell that holds the database's lock (it wrote) makes another shell's write fail with
-/// `Locked`; that shell stays usable read-only and sees what the first one committed.
+/// `Locked`, inside a transaction too (its first write asks for the lock); that shell stays
+/// usable read-only and sees what the first one committed.
 #[test]
 fn a_locked_database_leaves_the_shell_read_only() {
     let (_d, _path, p) = demo();
@@ -463,13 +464,20 @@ fn a_locked_database_leaves_the_shell_read_only() {
     let out = shell(
         &p,
         "SELECT COUNT(*) AS n FROM courses;\nDELETE FROM courses WHERE code = 'CS999';\nBEGIN;\n\
-         SELECT code FROM courses WHERE id > 5;\n",
+         SELECT code FROM courses WHERE id > 5;\nDELETE FROM courses WHERE code = 'CS999';\n\
+         SELECT COUNT(*) AS n FROM courses;\nROLLBACK;\n",
     );
     let locked =
         "error: opening DIR: database DIR is open in another process (or another Database in \
          this one); it can be read beside it (Database::open_read_only, or any tabula read \
          command), and written only through it\n\
          note: the shell stays read-only: reads go on; a write can be tried again later\n";
+    // BEGIN takes no lock: the transaction reads until its first write asks for it.
+    let in_tx = locked.replacen(
+        "\nnote: ",
+        "\nnote: the transaction is still open; the failed statement changed nothing\nnote: ",
+        1,
+    );
     let expected = format!(
         "{BANNER}\
 tabula> SELECT COUNT(*) AS n FROM courses;
@@ -481,13 +489,24 @@ tabula> SELECT COUNT(*) AS n FROM courses;
 1 row(s)
 tabula> DELETE FROM courses WHERE code = 'CS999';
 {locked}tabula> BEGIN;
-{locked}tabula> SELECT code FROM courses WHERE id > 5;
+transaction open
+tabula*> SELECT code FROM courses WHERE id > 5;
 ┌───────┐
 │ code  │
 ├───────┤
 │ CS999 │
 └───────┘
 1 row(s)
+tabula*> DELETE FROM courses WHERE code = 'CS999';
+{in_tx}tabula*> SELECT COUNT(*) AS n FROM courses;
+┌───┐
+│ n │
+├───┤
+│ 6 │
+└───┘
+1 row(s)
+tabula*> ROLLBACK;
+rolled back
 tabula> 
 "
     );
@@ -601,20 +620,21 @@ tabula>
 struct Driver {
     child: Child,
     stdin: std::process::ChildStdin,
-    stdout: std::process::ChildStdout,
+    /// Standard output and standard error, in the order they were written.
+    stdout: std::io::PipeReader,
 }
 
 impl Driver {
     fn start(dir: &str) -> (Driver, String) {
+        let (stdout, writer) = std::io::pipe().expect("pipe");
         let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
             .args(["sql", dir, "--interactive"])
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stdout(writer.try_clone().expect("clone pipe"))
+            .stderr(writer)
             .spawn()
             .expect("run tabula");
         let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
         let mut d = Driver {
             child,
             stdin,
@@ -688,6 +708,68 @@ fn a_read_only_shell_sees_what_writers_commit_meanwhile() {
     );
     writer.quit();
     reader.quit();
+}
+
+/// `BEGIN` takes no lock (SQLite's deferred `BEGIN`): another process commits beside the
+/// open transaction, which goes on reading the version it began with; its first write is
+/// then refused (what it read is older than what it would change), and after `ROLLBACK` a
+/// new transaction sees the commit. A transaction whose version is still the newest takes
+/// the lock at its first write and goes on writing.
+#[test]
+fn a_transaction_reads_without_the_lock_until_its_first_write() {
+    let (_d, _path, p) = demo();
+    let count = "SELECT COUNT(*) AS n FROM courses;";
+    let insert = |code: &str| {
+        tabula(&[
+            "insert",
+            &p,
+            "courses",
+            &format!(r#"{{"code":"{code}","title":"{code}"}}"#),
+        ])
+    };
+    let (mut shell, _) = Driver::start(&p);
+    assert!(shell.line("BEGIN;").contains("transaction open"));
+    assert!(shell.line(count).contains("│ 5 │"));
+    let o = insert("CS400");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(shell.line(count).contains("│ 5 │"));
+    let out = shell.line("INSERT INTO courses (code, title) VALUES ('CS500', 'Five');");
+    assert!(
+        out.contains("error: another process committed since this transaction began")
+            && out.contains("ROLLBACK and run it again")
+            && out.ends_with("tabula*> "),
+        "{out}"
+    );
+    assert!(shell.line(count).contains("│ 5 │"));
+    assert!(shell.line("ROLLBACK;").contains("rolled back"));
+    assert!(shell.line(count).contains("│ 6 │"));
+
+    assert!(shell.line("BEGIN;").contains("transaction open"));
+    assert!(shell.line(count).contains("│ 6 │"));
+    let out = shell.line("INSERT INTO courses (code, title) VALUES ('CS500', 'Five');");
+    assert!(out.contains("1 row(s) changed"), "{out}");
+    assert!(shell.line(count).contains("│ 7 │"));
+    // The shell holds the lock from its first write.
+    let o = insert("CS600");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is open in another process"),
+        "{}",
+        text(&o)
+    );
+    assert!(shell.line("COMMIT;").contains("committed"));
+    shell.quit();
+    let o = tabula(&[
+        "sql",
+        &p,
+        "SELECT code FROM courses WHERE id > 5 ORDER BY id",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("CS400") && out.contains("CS500") && !out.contains("CS600"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! hand out table handles; the work is the engine's.
 
 use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::engine::source::Source;
 use crate::engine::state::State;
@@ -78,8 +78,12 @@ impl Transaction<'_> {
 /// no read inside takes a lock, so a loop of lookups runs at the speed of the lookups.
 /// Writers go on meanwhile; their commits are seen by reads that start later.
 pub struct ReadTransaction<'db> {
-    engine: &'db Engine,
+    pub(crate) engine: &'db Arc<Engine>,
     state: Arc<State>,
+    /// The version its SQL reads: `state`, with the tables its statements loaded from disk
+    /// since (each load checked to bring in nothing committed after `state`, see
+    /// `sql::target::Snapshot::within`).
+    pub(crate) sql_state: Mutex<Arc<State>>,
 }
 
 impl std::fmt::Debug for ReadTransaction<'_> {
@@ -89,10 +93,12 @@ impl std::fmt::Debug for ReadTransaction<'_> {
 }
 
 impl<'db> ReadTransaction<'db> {
-    pub(crate) fn new(engine: &'db Engine) -> Result<Self> {
+    pub(crate) fn new(engine: &'db Arc<Engine>) -> Result<Self> {
+        let state = engine.read_state("(read transaction)")?;
         Ok(ReadTransaction {
             engine,
-            state: engine.read_state("(read transaction)")?,
+            sql_state: Mutex::new(state.clone()),
+            state,
         })
     }
 

@@ -15,6 +15,9 @@ pub struct Session {
     dir: PathBuf,
     db: Database,
     tx: Option<OpenTx>,
+    /// While the open transaction only reads (`BEGIN` on the read-only database, before its
+    /// first write): the directory's files as its version was read from them.
+    reading: Option<Fingerprint>,
     /// The directory's files as a read-only database last read them.
     seen: Fingerprint,
 }
@@ -50,6 +53,7 @@ impl Session {
             dir: dir.to_path_buf(),
             db,
             tx: None,
+            reading: None,
             seen,
         })
     }
@@ -87,11 +91,18 @@ impl Session {
     /// taking the lock first if it writes (a read-only database refuses a write before it
     /// changes anything, and the statement runs again once writable).
     pub fn run(&mut self, text: &str) -> anyhow::Result<SqlResult> {
-        if let Some(tx) = &mut self.tx {
+        if self.tx.is_some() {
+            if self.reading.is_some() && !self.reads_only(text) {
+                self.upgrade()?;
+            }
+            let Some(tx) = &mut self.tx else {
+                bail!("no transaction is open (BEGIN starts one)");
+            };
             return match tx.run(text) {
                 Ok(reply) => Ok(reply?),
                 Err(gone) => {
                     self.tx = None;
+                    self.reading = None;
                     Err(gone)
                 }
             };
@@ -112,12 +123,27 @@ impl Session {
         }
     }
 
-    /// `BEGIN`: takes the lock if needed and opens a transaction.
+    /// `BEGIN`. On the read-only database, SQLite's deferred `BEGIN`: a read transaction,
+    /// taking no lock, until its first write (see [`Session::upgrade`]); with the lock held
+    /// already, a write transaction.
     pub fn begin(&mut self) -> anyhow::Result<()> {
         if self.tx.is_some() {
             bail!("a transaction is already open (COMMIT or ROLLBACK ends it)");
         }
-        self.make_writable()?;
+        if self.db.is_read_only() {
+            self.catch_up()?;
+            self.tx = Some(OpenTx::begin_read(&self.db)?);
+            // After `catch_up` the database shows what these files held (or a commit made
+            // while it read them too: the first write then finds the files changed, and
+            // refuses).
+            self.reading = Some(self.seen.clone());
+            return Ok(());
+        }
+        self.begin_writing()
+    }
+
+    /// Opens a write transaction of the writable database.
+    fn begin_writing(&mut self) -> anyhow::Result<()> {
         // Tables the log changed since their snapshot are loaded now: loading takes the
         // writers' lock, which the transaction's thread is about to hold, and `.tables`
         // counts rows from loaded tables.
@@ -126,8 +152,49 @@ impl Session {
         Ok(())
     }
 
+    /// Whether `text`, one statement, only reads. One that does not parse counts as a
+    /// read: the transaction's own run of it says what is wrong.
+    fn reads_only(&self, text: &str) -> bool {
+        self.db.prepare(text).map_or(true, |s| s.reads_only())
+    }
+
+    /// The first write of a read transaction: takes the lock and goes on as a write
+    /// transaction, if no other process committed since the transaction's version was read.
+    /// If one did, its reads were of an older version than its writes would be made on:
+    /// refused, as SQLite refuses it (`SQLITE_BUSY_SNAPSHOT`), and the transaction stays
+    /// open, reading, for `ROLLBACK`. On any error the transaction stays as it was.
+    fn upgrade(&mut self) -> anyhow::Result<()> {
+        let Some(seen) = self.reading.clone() else {
+            return Ok(());
+        };
+        let moved_on = || {
+            anyhow!(
+                "another process committed since this transaction began: what it read is \
+                 older than what its writes would change, so it cannot write; ROLLBACK and \
+                 run it again"
+            )
+        };
+        if fingerprint(&self.dir) != seen {
+            return Err(moved_on());
+        }
+        let writable = crate::open(&self.dir)?;
+        // Taken with the lock held: a commit between the check above and the open shows.
+        let now = fingerprint(&self.dir);
+        // The shell holds the lock from here on, as after any write.
+        self.db = writable;
+        if now != seen {
+            return Err(moved_on());
+        }
+        if let Some(read) = self.tx.take() {
+            read.commit()?;
+        }
+        self.reading = None;
+        self.begin_writing()
+    }
+
     /// `COMMIT`.
     pub fn commit(&mut self) -> anyhow::Result<()> {
+        self.reading = None;
         match self.tx.take() {
             Some(tx) => tx.commit(),
             None => bail!("no transaction is open (BEGIN starts one)"),
@@ -136,6 +203,7 @@ impl Session {
 
     /// `ROLLBACK`.
     pub fn rollback(&mut self) -> anyhow::Result<()> {
+        self.reading = None;
         match self.tx.take() {
             Some(tx) => tx.rollback(),
             None => bail!("no transaction is open (BEGIN starts one)"),
@@ -145,10 +213,11 @@ impl Session {
     /// Ends the session: rolls back an open transaction (`Ok(true)` then) and closes a
     /// writable database, which checkpoints it.
     pub fn close(mut self) -> anyhow::Result<bool> {
+        // A transaction that only read has nothing to roll back.
         let rolled_back = match self.tx.take() {
             Some(tx) => {
                 tx.rollback()?;
-                true
+                self.reading.take().is_none()
             }
             None => false,
         };

@@ -7,7 +7,8 @@
 //! returns `Ok`: everything commits at once) or `ROLLBACK` (it returns an error: nothing
 //! remains). The writers' lock is held by that thread meanwhile; the shell's own thread
 //! only makes lock-free reads of the committed state (`stats`, `schema`), never a call that
-//! waits for the lock.
+//! waits for the lock. A read transaction (`BEGIN` while the shell does not hold the lock,
+//! until its first write) is the same worker running `db.read` and `r.sql`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -34,6 +35,36 @@ impl std::fmt::Display for RolledBack {
 
 impl std::error::Error for RolledBack {}
 
+/// Runs one statement inside the worker's transaction.
+type Runner<'a> = &'a dyn Fn(&str) -> tabula::Result<SqlResult>;
+
+/// Serves the shell's requests with a [`Runner`], until the transaction is to end.
+type Serve<'a> = &'a dyn Fn(Runner<'_>) -> tabula::Result<()>;
+
+/// The worker's side, inside its transaction: says it has begun (the writers' lock is held
+/// from here on, for a write transaction), then runs the statements it is sent.
+fn serve(
+    inbox: &Receiver<Request>,
+    outbox: &Sender<tabula::Result<SqlResult>>,
+    run: Runner<'_>,
+) -> tabula::Result<()> {
+    if outbox.send(Ok(SqlResult::default())).is_err() {
+        return Err(Error::abort(RolledBack));
+    }
+    loop {
+        match inbox.recv() {
+            Ok(Request::Sql(text)) => {
+                if outbox.send(run(&text)).is_err() {
+                    return Err(Error::abort(RolledBack));
+                }
+            }
+            Ok(Request::Commit) => return Ok(()),
+            // The shell dropped its end: ROLLBACK, or the shell is leaving.
+            Err(_) => return Err(Error::abort(RolledBack)),
+        }
+    }
+}
+
 /// An open transaction: its worker thread and the channels to it.
 pub struct OpenTx {
     /// `None` once dropped: the worker sees the channel closed and rolls back.
@@ -43,33 +74,34 @@ pub struct OpenTx {
 }
 
 impl OpenTx {
-    /// Begins a transaction of `db` (which must be writable) on a new worker thread.
+    /// Begins a write transaction of `db` (which must be writable) on a new worker thread,
+    /// which holds the writers' lock until the transaction ends.
     pub fn begin(db: &Database) -> anyhow::Result<OpenTx> {
+        OpenTx::spawn(db, |db, serve| {
+            db.transaction(|tx| serve(&|text| tx.sql(text)))
+        })
+    }
+
+    /// Begins a read transaction of `db` on a new worker thread: its statements read one
+    /// committed version, taking no lock, until it ends (`COMMIT` and `ROLLBACK` alike).
+    pub fn begin_read(db: &Database) -> anyhow::Result<OpenTx> {
+        OpenTx::spawn(db, |db, serve| db.read(|r| serve(&|text| r.sql(text))))
+    }
+
+    /// Starts the worker: `open` begins the transaction on `db` and hands `serve` a way to
+    /// run a statement inside it; `serve` answers the shell's requests until `Commit` (then
+    /// `Ok`, and the transaction commits) or until the shell drops its end (`Err`, and it
+    /// rolls back).
+    fn spawn(
+        db: &Database,
+        open: fn(&Database, Serve<'_>) -> tabula::Result<()>,
+    ) -> anyhow::Result<OpenTx> {
         let (requests, inbox) = mpsc::channel::<Request>();
         let (outbox, replies) = mpsc::channel();
         let db = db.clone();
         let worker = std::thread::Builder::new()
             .name("tabula-shell-transaction".into())
-            .spawn(move || {
-                db.transaction(|tx| {
-                    // Begun: the writers' lock is held from here on.
-                    if outbox.send(Ok(SqlResult::default())).is_err() {
-                        return Err(Error::abort(RolledBack));
-                    }
-                    loop {
-                        match inbox.recv() {
-                            Ok(Request::Sql(text)) => {
-                                if outbox.send(tx.sql(&text)).is_err() {
-                                    return Err(Error::abort(RolledBack));
-                                }
-                            }
-                            Ok(Request::Commit) => return Ok(()),
-                            // The shell dropped its end: ROLLBACK, or the shell is leaving.
-                            Err(_) => return Err(Error::abort(RolledBack)),
-                        }
-                    }
-                })
-            })
+            .spawn(move || open(&db, &|run| serve(&inbox, &outbox, run)))
             .map_err(|e| anyhow!("cannot start the transaction's thread: {e}"))?;
         let mut open = OpenTx {
             requests: Some(requests),

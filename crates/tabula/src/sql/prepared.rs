@@ -7,7 +7,7 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::sql::cache;
 use crate::sql::point::Scratch;
-use crate::sql::run::{run_in_parsed, run_parsed, Parsed, SqlResult};
+use crate::sql::run::{is_read, run_in_parsed, run_parsed, Parsed, SqlResult};
 use crate::sql::select::{lend, RowsTo};
 use crate::txn::Transaction;
 use crate::value::{Value, ValueRef};
@@ -82,6 +82,23 @@ impl<'db> Statement<'db> {
     /// The statement's text, as given to `prepare`.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// Whether running it only reads: every statement of its text is a query, an `EXPLAIN`
+    /// or a pragma (tabula's change nothing). As SQLite's `sqlite3_stmt_readonly`, except
+    /// that `BEGIN`, `COMMIT` and `ROLLBACK` are not reads here. What a read-only database or a read transaction
+    /// ([`ReadTransaction::sql`](crate::ReadTransaction::sql)) runs; anything else needs
+    /// the writers' lock.
+    ///
+    /// ```
+    /// let db = tabula::Database::in_memory();
+    /// db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")?;
+    /// assert!(db.prepare("SELECT * FROM t")?.reads_only());
+    /// assert!(!db.prepare("DELETE FROM t")?.reads_only());
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn reads_only(&self) -> bool {
+        self.parsed.statements.iter().all(is_read)
     }
 
     /// Runs the statement with `params` bound to its placeholders (`?` in order, or `$1`,

@@ -25,7 +25,7 @@ use crate::sql::stream::{Next, Statements, Stream};
 use crate::sql::target::{Snapshot, Target};
 use crate::sql::upsert;
 use crate::sql::{alter, ddl};
-use crate::txn::Transaction;
+use crate::txn::{ReadTransaction, Transaction};
 use crate::value::Value;
 
 /// What a SQL statement returned: the column names and rows of a `SELECT`, and how many
@@ -501,6 +501,143 @@ impl Transaction<'_> {
     }
 }
 
+/// SQL inside a read transaction. (Here rather than in `txn`, which `sql` builds on.)
+impl ReadTransaction<'_> {
+    /// Runs SQL that only reads (queries, `EXPLAIN`) on this transaction's version: every
+    /// statement, in this call and the transaction's later ones, sees the same committed
+    /// rows, whatever writers commit meanwhile, and none takes a lock. Returns the last
+    /// statement's result, as [`Database::sql`](crate::Database::sql) does.
+    ///
+    /// A statement that writes is refused before anything runs (`Error::Sql`: a read
+    /// transaction only reads; write inside `Database::transaction`), and so are `BEGIN`,
+    /// `COMMIT` and `ROLLBACK`. A table the transaction reads that was not loaded from disk
+    /// when it began is loaded then, unless a commit came since (its rows would be newer
+    /// than the transaction's): that statement fails, saying so, and the transaction can be
+    /// run again.
+    ///
+    /// ```
+    /// use tabula::{Database, Value};
+    /// let db = Database::in_memory();
+    /// db.sql("CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);
+    ///         INSERT INTO accounts (balance) VALUES (60), (40)")?;
+    /// let (total, rich) = db.read(|r| {
+    ///     let total = r.sql("SELECT SUM(balance) FROM accounts")?;
+    ///     // A writer may commit here: the next statement still sees the same rows.
+    ///     let rich = r.sql_with("SELECT COUNT(*) FROM accounts WHERE balance > ?", &[Value::Int(50)])?;
+    ///     Ok((total.rows[0][0].clone(), rich.rows[0][0].clone()))
+    /// })?;
+    /// assert_eq!((total, rich), (Value::Int(100), Value::Int(1)));
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn sql(&self, text: &str) -> Result<SqlResult> {
+        run_read(self, text, &[])
+    }
+
+    /// [`ReadTransaction::sql`] with `params` bound to its placeholders.
+    pub fn sql_with(&self, text: &str, params: &[Value]) -> Result<SqlResult> {
+        run_read(self, text, params)
+    }
+}
+
+/// Runs `text` in the read transaction `rt` (`rt.sql`). Every statement is checked to be a
+/// read before the first runs, as a text given to `db.sql` is checked for its groups; a
+/// text over [`cache::LONGEST`] runs as it is parsed, and a write in it is refused when
+/// reached (reads change nothing, so the ones before it leave nothing to undo).
+fn run_read(rt: &ReadTransaction<'_>, text: &str, params: &[Value]) -> Result<SqlResult> {
+    if text.len() > cache::LONGEST {
+        let stream = Stream::new(text)?;
+        check_params(stream.placeholders(), params)?;
+        let params = &*no_nan(params);
+        return run_read_statements(rt, Statements::Streamed(Box::new(stream)), params);
+    }
+    let parsed = cache::parsed(text)?;
+    for (i, statement) in parsed.statements.iter().enumerate() {
+        let (line, column) = parsed.start(i);
+        if let Some(reason) = not_a_read(statement, i + 1) {
+            return Err(Error::Sql {
+                line,
+                column,
+                reason,
+            });
+        }
+    }
+    parsed.check_params(params)?;
+    let params = &*no_nan(params);
+    let statements = Statements::Parsed {
+        parsed: &parsed,
+        next: 0,
+    };
+    run_read_statements(rt, statements, params)
+}
+
+/// Why statement `number` cannot run in a read transaction, if it cannot.
+fn not_a_read(s: &Statement, number: usize) -> Option<String> {
+    if is_transaction_control(s) {
+        Some(format!(
+            "statement {number}: inside db.read the closure is the transaction; BEGIN, \
+             COMMIT and ROLLBACK are refused"
+        ))
+    } else if !is_read(s) {
+        Some(format!(
+            "statement {number} writes, and a read transaction (db.read) only reads; write \
+             inside db.transaction"
+        ))
+    } else {
+        None
+    }
+}
+
+/// The statements of [`run_read`], each on the transaction's version (with what earlier
+/// statements loaded into it).
+fn run_read_statements(
+    rt: &ReadTransaction<'_>,
+    mut statements: Statements<'_>,
+    params: &[Value],
+) -> Result<SqlResult> {
+    let mut last = SqlResult::default();
+    while let Some(next) = statements.next() {
+        let Next {
+            statement,
+            index: i,
+            start,
+        } = next?;
+        if let Some(reason) = not_a_read(&statement, i + 1) {
+            let (line, column) = start;
+            return Err(Error::Sql {
+                line,
+                column,
+                reason,
+            });
+        }
+        let several = i > 0 || statements.has_more();
+        let version = rt
+            .sql_state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let snap = Snapshot::within(rt.engine, version);
+        let result = execute(Target::Read(&snap), &statement, params);
+        // Kept with the tables it loaded for the next statements; another thread's statement
+        // in the same transaction may have kept a later one meanwhile.
+        if let Some(version) = snap.into_state() {
+            let mut kept = rt
+                .sql_state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if version.version > kept.version {
+                *kept = version;
+            }
+        }
+        let at = At {
+            number: i + 1,
+            line: start.0,
+            in_transaction: false,
+        };
+        last = result.map_err(|e| numbered(e, at, several))?;
+    }
+    Ok(last)
+}
+
 /// The parameters as SQL sees them: it has no NaN (SQLite's rule, which tabula's SQL
 /// follows), so a NaN parameter is null, and `WHERE f = ?` bound to NaN matches nothing.
 fn no_nan(params: &[Value]) -> std::borrow::Cow<'_, [Value]> {
@@ -671,7 +808,8 @@ fn hand_out(each: Each<'_>, rows: &[Vec<Value>]) -> Result<()> {
     Ok(())
 }
 
-fn is_read(s: &Statement) -> bool {
+/// Whether `s` only reads: a query (but `setval`), `EXPLAIN`, or a pragma.
+pub(crate) fn is_read(s: &Statement) -> bool {
     match s {
         Statement::Query(q) => !alter::is_setval(q),
         // A pragma tabula takes changes nothing: no write lock for it.

@@ -11,7 +11,7 @@ use crate::engine::any_table::AnyTable;
 use crate::engine::source::Source;
 use crate::engine::state::State;
 use crate::engine::Engine;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::query::{Plan, Pred, QuerySpec};
 use crate::record::{Cols, Row};
 use crate::schema::Schema;
@@ -21,11 +21,16 @@ use crate::txn::Transaction;
 /// (joined, or in a subquery) comes from the same commit. A table not yet loaded from disk
 /// is loaded when first read; if a commit came in between and changed a table the statement
 /// had already read, the snapshot is marked torn and the statement runs again.
+///
+/// A read transaction's statements ([`Snapshot::within`]) cannot run again: there a load
+/// must bring in the transaction's own version of the table, or the statement fails.
 pub(crate) struct Snapshot<'e> {
     engine: &'e Arc<Engine>,
     state: RefCell<Option<Arc<State>>>,
     read: RefCell<Vec<usize>>,
     torn: Cell<bool>,
+    /// Pinned by a read transaction, for all of its statements.
+    held: bool,
 }
 
 impl<'e> Snapshot<'e> {
@@ -35,7 +40,27 @@ impl<'e> Snapshot<'e> {
             state: RefCell::new(None),
             read: RefCell::new(Vec::new()),
             torn: Cell::new(false),
+            held: false,
         }
+    }
+
+    /// The snapshot of `state`, a read transaction's version (with the tables its earlier
+    /// statements loaded): a table it reads that is not loaded yet is loaded, and the
+    /// version with it loaded replaces `state` only if nothing else changed (see
+    /// [`loaded_alone`]); else the statement fails.
+    pub(crate) fn within(engine: &'e Arc<Engine>, state: Arc<State>) -> Self {
+        Snapshot {
+            engine,
+            state: RefCell::new(Some(state)),
+            read: RefCell::new(Vec::new()),
+            torn: Cell::new(false),
+            held: true,
+        }
+    }
+
+    /// The version read, with the tables loaded for it.
+    pub(crate) fn into_state(self) -> Option<Arc<State>> {
+        self.state.into_inner()
     }
 
     /// Whether a table read earlier changed while another was being loaded.
@@ -61,6 +86,23 @@ impl<'e> Snapshot<'e> {
         }
         self.engine.dyn_table(name)?;
         let fresh = self.engine.read_state(name)?;
+        if self.held {
+            if !loaded_alone(&st, &fresh, idx) {
+                return Err(Error::Sql {
+                    line: 0,
+                    column: 0,
+                    reason: format!(
+                        "table {name} was not loaded from disk when this read transaction \
+                         began, and the database changed before it was: its rows would be \
+                         newer than the transaction's; run the transaction again (a table \
+                         read once before the transaction, db.dyn_table say, is loaded)"
+                    ),
+                });
+            }
+            *pinned = Some(fresh.clone());
+            self.note_read(idx);
+            return Ok((fresh, idx));
+        }
         let changed =
             self.read
                 .borrow()
@@ -86,6 +128,24 @@ impl<'e> Snapshot<'e> {
             read.push(idx);
         }
     }
+}
+
+/// Whether `b`, published after `a`, is `a` with table `t` loaded and nothing else: one
+/// version was published since `a`, with `t` loaded (by this load or another thread's,
+/// which read the same rows), every other table and every other table's pending log
+/// records as `a` has them (a commit replaces the tables it changes, a refresh of a
+/// read-only database every table), and no commit of `t` (a write transaction loads a
+/// table inside it, and publishes it loaded with its commit).
+fn loaded_alone(a: &State, b: &State, t: usize) -> bool {
+    b.version == a.version + 1
+        && a.tables.len() == b.tables.len()
+        && b.meta.get(t).is_some_and(|m| m.loaded)
+        && a.meta.get(t).map(|m| m.commits) == b.meta.get(t).map(|m| m.commits)
+        && (0..a.tables.len()).all(|i| {
+            i == t
+                || (Arc::ptr_eq(&a.tables[i], &b.tables[i])
+                    && Arc::ptr_eq(&a.meta[i].pending, &b.meta[i].pending))
+        })
 }
 
 /// A table of a read statement's pinned version (see [`Target::pinned`]). If loading a

@@ -560,3 +560,143 @@ proptest! {
         prop_assert_eq!(reopened, model);
     }
 }
+
+// ---- SQL in a read transaction ----
+
+/// The `Error::Sql` reason of `r`, which must have failed with one.
+fn sql_reason<T: std::fmt::Debug>(r: tabula::Result<T>) -> String {
+    match r {
+        Err(tabula::Error::Sql { reason, .. }) => reason,
+        other => panic!("expected Error::Sql, got {other:?}"),
+    }
+}
+
+fn ints(rows: &[Vec<tabula::Value>]) -> Vec<Vec<i64>> {
+    rows.iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| match v {
+                    tabula::Value::Int(i) => *i,
+                    other => panic!("expected an integer, got {other:?}"),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn sql_in_a_read_transaction_reads_its_version_while_another_thread_commits() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL);
+         INSERT INTO t (v) VALUES (1), (2)",
+    )
+    .unwrap();
+    let writer = db.clone();
+    let (before, after) = db
+        .read(|r| {
+            let before = r.sql("SELECT COUNT(*), SUM(v) FROM t")?;
+            // Committed on another thread before the next statement: not in this version.
+            thread::spawn(move || {
+                writer
+                    .sql("INSERT INTO t (v) VALUES (40); UPDATE t SET v = v * 10")
+                    .map(|_| ())
+            })
+            .join()
+            .unwrap()?;
+            let after = r.sql_with(
+                "SELECT COUNT(*), SUM(v) FROM t WHERE v < ?",
+                &[tabula::Value::Int(1000)],
+            )?;
+            Ok((before.rows, after.rows))
+        })
+        .unwrap();
+    assert_eq!(ints(&before), vec![vec![2, 3]]);
+    assert_eq!(ints(&after), vec![vec![2, 3]]);
+    let now = db.sql("SELECT COUNT(*), SUM(v) FROM t").unwrap();
+    assert_eq!(ints(&now.rows), vec![vec![3, 430]]);
+}
+
+#[test]
+fn a_read_transaction_refuses_sql_that_writes_before_running_any_of_it() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL); INSERT INTO t (v) VALUES (1)",
+    )
+    .unwrap();
+    db.read(|r| {
+        let why = sql_reason(r.sql("SELECT COUNT(*) FROM t; INSERT INTO t (v) VALUES (5)"));
+        assert!(
+            why.contains("statement 2 writes") && why.contains("db.transaction"),
+            "{why}"
+        );
+        let why = sql_reason(r.sql("BEGIN; SELECT 1; COMMIT"));
+        assert!(
+            why.contains("BEGIN, COMMIT and ROLLBACK are refused"),
+            "{why}"
+        );
+        let why = sql_reason(r.sql("CREATE TABLE u (id INTEGER PRIMARY KEY)"));
+        assert!(why.contains("statement 1 writes"), "{why}");
+        // Still usable after a refusal.
+        assert_eq!(ints(&r.sql("SELECT COUNT(*) FROM t")?.rows), vec![vec![1]]);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(db.table_names().unwrap(), vec!["t".to_owned()]);
+    let rows = db.sql("SELECT COUNT(*) FROM t").unwrap().rows;
+    assert_eq!(ints(&rows), vec![vec![1]]);
+}
+
+/// A database of two tables, `a` and `b`, closed, so that opening it again loads neither.
+fn two_tables_on_disk(dir: &std::path::Path) {
+    let db = Database::open(dir).unwrap();
+    db.sql(
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, v INTEGER NOT NULL);
+         CREATE TABLE b (id INTEGER PRIMARY KEY, v INTEGER NOT NULL);
+         INSERT INTO a (v) VALUES (1), (2); INSERT INTO b (v) VALUES (3)",
+    )
+    .unwrap();
+    db.close().unwrap();
+}
+
+#[test]
+fn a_read_transaction_loads_tables_from_disk_as_of_its_version_or_says_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    two_tables_on_disk(dir.path());
+
+    // Nothing committed meanwhile: each table loads when the transaction first reads it.
+    let db = Database::open(dir.path()).unwrap();
+    let counts = db
+        .read(|r| {
+            let a = r.sql("SELECT COUNT(*) FROM a")?.rows;
+            let b = r.sql("SELECT COUNT(*) FROM b")?.rows;
+            let joined = r.sql("SELECT COUNT(*) FROM a JOIN b ON a.id = b.id")?.rows;
+            Ok((ints(&a), ints(&b), ints(&joined)))
+        })
+        .unwrap();
+    assert_eq!(counts, (vec![vec![2]], vec![vec![1]], vec![vec![1]]));
+    db.close().unwrap();
+
+    // A commit to `b` before the transaction first reads it: loading `b` then would show
+    // that commit beside the older `a`, so the statement fails instead.
+    let db = Database::open(dir.path()).unwrap();
+    let writer = db.clone();
+    db.read(|r| {
+        assert_eq!(ints(&r.sql("SELECT COUNT(*) FROM a")?.rows), vec![vec![2]]);
+        thread::spawn(move || writer.sql("INSERT INTO b (v) VALUES (4)").map(|_| ()))
+            .join()
+            .unwrap()?;
+        let why = sql_reason(r.sql("SELECT COUNT(*) FROM b"));
+        assert!(
+            why.contains("table b was not loaded from disk when this read transaction began"),
+            "{why}"
+        );
+        // The transaction goes on with what it had.
+        assert_eq!(ints(&r.sql("SELECT COUNT(*) FROM a")?.rows), vec![vec![2]]);
+        Ok(())
+    })
+    .unwrap();
+    // Run again, it reads the new version.
+    let b = db.read(|r| r.sql("SELECT COUNT(*) FROM b")).unwrap();
+    assert_eq!(ints(&b.rows), vec![vec![2]]);
+}
