@@ -466,6 +466,24 @@ def test_sql_keeps_every_column_of_a_result_that_repeats_a_name(db):
         {"a": 1, "a:1": 2, "b": 3, "a:2": 4}]
 
 
+def test_deep_sql_runs_or_raises_inside_a_transaction_too(db):
+    """A transaction's statements run on a thread of its own, with a thread's usual small
+    stack: a chain of common table expressions each reading the one before (a segfault
+    once) runs there as on the main thread, and a join of more tables than SQLite allows
+    raises."""
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t (id) VALUES (1)")
+    chain = ("WITH c0 AS (SELECT id AS x FROM t), "
+             + ", ".join(f"c{i} AS (SELECT x + 1 AS x FROM c{i - 1})" for i in range(1, 2000))
+             + " SELECT x FROM c1999")
+    joined = "SELECT COUNT(*) AS n FROM t t0 " + " ".join(
+        f"JOIN t t{i} ON t{i}.id = t{i - 1}.id" for i in range(1, 65))
+    assert db.sql(chain) == [{"x": 2000}]
+    with db.transaction():
+        assert db.sql(chain) == [{"x": 2000}]
+        with pytest.raises(tabula.Sql, match="at most 64 tables in a join"):
+            db.sql(joined)
+
+
 def test_sql_errors(db):
     make_university(db)
     with pytest.raises(tabula.Sql) as e:

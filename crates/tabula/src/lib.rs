@@ -61,6 +61,7 @@ mod schema;
 mod slab;
 mod sql_name;
 mod sql_words;
+mod stack;
 mod value;
 
 // Files: the only module that touches the file system. It knows schemas and values, not

@@ -193,7 +193,7 @@ pub(crate) fn compile(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> R
         ));
     }
     params.depth += 1;
-    let r = compile_node(e, scope, params);
+    let r = crate::stack::room(|| compile_node(e, scope, params));
     params.depth -= 1;
     r
 }

@@ -146,6 +146,9 @@ struct Relation {
     preds: Vec<Pred>,
 }
 
+/// The most tables one FROM may join (SQLite's limit).
+const MOST_JOINED: usize = 64;
+
 /// FROM resolved into relations (none without FROM), and the scope of their columns.
 /// `outer`: the query around this one and its row, when this one is a correlated subquery
 /// run for that row (an ON condition may name its columns).
@@ -158,6 +161,14 @@ fn resolve_from(
     let mut tables = Tables::default();
     let mut rels = Vec::new();
     let add = |tables: &mut Tables, t: &TableFactor, rels: &mut Vec<Relation>| -> Result<()> {
+        // A joined row is read through a call per table (`emit`): SQLite's limit keeps
+        // that recursion shallow.
+        if rels.len() == MOST_JOINED {
+            return Err(sql_error(
+                t.span(),
+                format!("at most {MOST_JOINED} tables in a join (as in SQLite)"),
+            ));
+        }
         let (qualifier, names, source) = relation(target, t, params, outer)?;
         let at = tables.width;
         let width = names.len();
@@ -1381,10 +1392,12 @@ pub(crate) fn query(
     each: Option<Each<'_>>,
     bind_only: Option<&mut Bound>,
 ) -> Result<SqlResult> {
-    match &q.with {
+    // A query runs inside another (a subquery, a common table expression naming the one
+    // before it) as deep as the text nests them.
+    crate::stack::room(|| match &q.with {
         Some(with) => compound::with_ctes(target, q, with, params, outer, each, bind_only),
         None => query_body(target, q, params, outer, each, bind_only),
-    }
+    })
 }
 
 /// [`query`] without its `WITH`: what `outer` has already (see [`compound::with_ctes`]).

@@ -44,7 +44,13 @@ pub(crate) struct Stream<'t> {
     index: usize,
     /// At the end, or after an error: nothing more is parsed.
     ended: bool,
+    /// Whether the text nests deeper than [`SHALLOW`], so that parsing it may need more
+    /// stack than a thread has (see [`crate::stack::parse_room`]).
+    nested: bool,
 }
+
+/// Levels of parentheses (and `CASE`) the parser takes on any thread's stack.
+const SHALLOW: usize = 8;
 
 impl<'t> Stream<'t> {
     /// Tokenizes `text` and numbers its `?` placeholders.
@@ -76,7 +82,9 @@ impl<'t> Stream<'t> {
                 }
             }
         }
+        let nesting = chains_within_bounds(&tokens)?;
         Ok(Stream {
+            nested: nesting > SHALLOW,
             parser: Parser::new(&DIALECT).with_tokens_with_locations(tokens),
             text,
             placeholders: marks.max(highest),
@@ -108,7 +116,13 @@ impl<'t> Stream<'t> {
             return Some(Err(self.error(e)));
         }
         let at = self.parser.peek_token_ref().span.start;
-        match self.parser.parse_statement() {
+        let parser = &mut self.parser;
+        let parsed = if self.nested {
+            crate::stack::parse_room(|| parser.parse_statement())
+        } else {
+            parser.parse_statement()
+        };
+        match parsed {
             Ok(s) => {
                 self.expecting_delimiter = true;
                 self.index += 1;
@@ -153,6 +167,149 @@ impl<'t> Stream<'t> {
                 .unwrap_or(e),
             _ => e,
         }
+    }
+}
+
+/// The most operators an expression may chain (see [`chains_within_bounds`]).
+const LONGEST_CHAIN: usize = 1_000;
+
+/// Refuses a text with a chain of more than [`LONGEST_CHAIN`] operators before it is parsed.
+///
+/// The parser reads `a + b + c …` in a loop but builds a tree as deep as the chain is
+/// long, and every walk of that tree recurses once per level: a chain of 200,000 overflowed
+/// the stack as the tree was dropped. Compiling refuses trees deeper than 200 levels, so
+/// a longer chain never runs anyway; refused here, it is never built. The count is
+/// conservative: operators are counted from the last comma or clause keyword (`WHEN`,
+/// `WHERE`, …: the start of a sibling tree) at each level of parentheses, and an inner
+/// level adds its longest count to the level around it, so that no tree deeper than the
+/// count passes. Returns how deep the parser will recurse, about: the deepest nesting of
+/// parentheses and `CASE`, and the longest run of prefix operators.
+fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<usize> {
+    // Per open level (parenthesis or CASE): the count of the current sibling, and the
+    // longest of the siblings before it.
+    let mut levels: Vec<(usize, usize)> = vec![(0, 0)];
+    let (mut total, mut deepest) = (0usize, 0usize);
+    // The parser recurses once per prefix operator too (`NOT NOT …`, `- - …`).
+    let (mut prefixes, mut most_prefixes) = (0usize, 0usize);
+    for t in tokens {
+        match &t.token {
+            Token::Whitespace(_) => {}
+            Token::Minus | Token::Plus | Token::Tilde | Token::ExclamationMark => prefixes += 1,
+            Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::NOT => prefixes += 1,
+            _ => prefixes = 0,
+        }
+        most_prefixes = most_prefixes.max(prefixes);
+        match chain_role(&t.token) {
+            Role::Open => {
+                levels.push((0, 0));
+                deepest = deepest.max(levels.len() - 1);
+            }
+            Role::Close => {
+                if levels.len() > 1 {
+                    if let Some((current, longest)) = levels.pop() {
+                        let inner = current.max(longest);
+                        total -= current;
+                        if let Some(outer) = levels.last_mut() {
+                            outer.0 += inner + 1;
+                            total += inner + 1;
+                        }
+                    }
+                }
+            }
+            Role::Sibling => {
+                if let Some(level) = levels.last_mut() {
+                    total -= level.0;
+                    level.1 = level.1.max(level.0);
+                    level.0 = 0;
+                }
+            }
+            Role::Operator => {
+                if let Some(level) = levels.last_mut() {
+                    level.0 += 1;
+                    total += 1;
+                }
+            }
+            Role::Other => {}
+        }
+        if total > LONGEST_CHAIN {
+            return Err(Error::Sql {
+                line: t.span.start.line,
+                column: t.span.start.column,
+                reason: format!(
+                    "the expression is nested more than 200 levels deep: it chains more \
+                     than {LONGEST_CHAIN} operators without a parenthesis or comma between \
+                     them (a chain of operators counts a level per operator); split it, or \
+                     use IN (…) for a long chain of OR"
+                ),
+            });
+        }
+    }
+    Ok(deepest + most_prefixes)
+}
+
+/// What a token does to the depth [`chains_within_bounds`] counts.
+enum Role {
+    Open,
+    Close,
+    /// Starts a tree beside the one before it (a comma, a clause, a `CASE` branch).
+    Sibling,
+    Operator,
+    Other,
+}
+
+fn chain_role(t: &Token) -> Role {
+    match t {
+        Token::LParen | Token::LBracket => Role::Open,
+        Token::RParen | Token::RBracket => Role::Close,
+        Token::Comma | Token::SemiColon => Role::Sibling,
+        Token::Word(w) if w.quote_style.is_none() => match w.keyword {
+            Keyword::CASE => Role::Open,
+            Keyword::END => Role::Close,
+            Keyword::AND
+            | Keyword::OR
+            | Keyword::NOT
+            | Keyword::IS
+            | Keyword::LIKE
+            | Keyword::ILIKE
+            | Keyword::GLOB
+            | Keyword::REGEXP
+            | Keyword::MATCH
+            | Keyword::IN
+            | Keyword::BETWEEN
+            | Keyword::COLLATE
+            | Keyword::ESCAPE => Role::Operator,
+            Keyword::SELECT
+            | Keyword::FROM
+            | Keyword::WHERE
+            | Keyword::GROUP
+            | Keyword::HAVING
+            | Keyword::ORDER
+            | Keyword::LIMIT
+            | Keyword::OFFSET
+            | Keyword::ON
+            | Keyword::USING
+            | Keyword::SET
+            | Keyword::VALUES
+            | Keyword::WHEN
+            | Keyword::THEN
+            | Keyword::ELSE
+            | Keyword::UNION
+            | Keyword::INTERSECT
+            | Keyword::EXCEPT
+            | Keyword::JOIN => Role::Sibling,
+            _ => Role::Other,
+        },
+        Token::Word(_)
+        | Token::Whitespace(_)
+        | Token::Number(..)
+        | Token::Char(_)
+        | Token::SingleQuotedString(_)
+        | Token::DoubleQuotedString(_)
+        | Token::HexStringLiteral(_)
+        | Token::Placeholder(_)
+        | Token::EOF => Role::Other,
+        // Every other token is punctuation: an operator, or taken as one.
+        _ => Role::Operator,
     }
 }
 

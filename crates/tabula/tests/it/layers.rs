@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
         "slab",
         "sql_name",
         "sql_words",
+        "stack",
         "value",
     ],
     &["storage"],

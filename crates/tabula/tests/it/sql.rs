@@ -1144,36 +1144,101 @@ fn results_stream_to_a_callback_that_can_stop_them() {
     );
 }
 
+/// What a text nests as deep as it likes (expressions, subqueries, common table
+/// expressions reading the one before, joins) runs or is refused with `Error::Sql`, on a
+/// thread with the 2 MiB stack a program's threads get by default, in a debug build, and
+/// inside a transaction: never a stack overflow, which would end the process.
 #[test]
-fn a_too_deep_expression_is_an_error_not_a_stack_overflow() {
-    // Each level of an expression takes about 30 KB of stack in a debug build (a few KB in
-    // release): the 200 levels allowed need more than a test thread's 2 MB.
+fn deep_texts_run_or_are_refused_on_a_small_stack() {
     std::thread::Builder::new()
-        .stack_size(16 << 20)
-        .spawn(deep_expressions)
+        .stack_size(2 << 20)
+        .spawn(deep_texts)
         .unwrap()
         .join()
         .unwrap();
 }
 
-fn deep_expressions() {
+fn deep_texts() {
     let db = Database::in_memory();
-    let chain = |n: usize, op: &str| vec!["1"; n].join(op);
-    // A chain well inside the limit runs, on a test thread's small stack.
-    let r = db
-        .sql(&format!("SELECT {} AS x", chain(199, " + ")))
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t (id) VALUES (1)")
         .unwrap();
-    assert_eq!(r.rows, [[Value::Int(199)]]);
-    for text in [
-        format!("SELECT {}", chain(400, " + ")),
-        format!("SELECT 1 WHERE {}", vec!["1 = 0"; 20_000].join(" OR ")),
-    ] {
-        let err = db.sql(&text).unwrap_err();
-        assert!(
-            matches!(&err, Error::Sql { reason, .. } if reason.contains("nested more than 200 levels")),
-            "{err}"
-        );
+    let chain = |n: usize, op: &str| vec!["1"; n].join(op);
+    let ctes = |n: usize| {
+        let defs: Vec<String> = (1..n)
+            .map(|i| format!("c{i} AS (SELECT x + 1 AS x FROM c{})", i - 1))
+            .collect();
+        format!(
+            "WITH c0 AS (SELECT id AS x FROM t), {} SELECT x FROM c{}",
+            defs.join(", "),
+            n - 1
+        )
+    };
+    let mut nested = "SELECT id FROM t".to_owned();
+    for _ in 0..20 {
+        nested = format!("SELECT id FROM t WHERE id IN ({nested})");
     }
+    let joined = |n: usize| {
+        let joins: Vec<String> = (1..n)
+            .map(|i| format!("JOIN t t{i} ON t{i}.id = t{}.id", i - 1))
+            .collect();
+        format!("SELECT COUNT(*) FROM t t0 {}", joins.join(" "))
+    };
+    let runs = [
+        (
+            format!("SELECT {} AS x", chain(199, " + ")),
+            Value::Int(199),
+        ),
+        (ctes(2_000), Value::Int(2_000)),
+        (nested, Value::Int(1)),
+        (joined(64), Value::Int(1)),
+        (format!("SELECT {}1", "NOT ".repeat(44)), Value::Bool(true)),
+        (
+            format!(
+                "SELECT {}7{}",
+                "CASE WHEN 1 THEN ".repeat(30),
+                " END".repeat(30)
+            ),
+            Value::Int(7),
+        ),
+    ];
+    let refused = [
+        (
+            format!("SELECT {}", chain(400, " + ")),
+            "nested more than 200 levels",
+        ),
+        (
+            format!("SELECT {}", chain(200_000, " + ")),
+            "nested more than 200 levels",
+        ),
+        (
+            format!("SELECT 1 WHERE {}", vec!["1 = 0"; 20_000].join(" OR ")),
+            "nested more than 200 levels",
+        ),
+        (joined(65), "at most 64 tables in a join"),
+    ];
+    let check = |sql: &dyn Fn(&str) -> tabula::Result<tabula::SqlResult>| {
+        for (text, value) in &runs {
+            let r = sql(text).unwrap_or_else(|e| panic!("{e}: {}", &text[..60]));
+            assert_eq!(r.rows, [[value.clone()]], "{}", &text[..60]);
+        }
+        for (text, why) in &refused {
+            match sql(text) {
+                Err(Error::Sql { reason, .. }) => assert!(reason.contains(why), "{reason}"),
+                other => panic!("expected Error::Sql, got {other:?}"),
+            }
+        }
+    };
+    check(&|text| db.sql(text));
+    db.transaction(|tx| {
+        check(&|text| tx.sql(text));
+        Ok(())
+    })
+    .unwrap();
+    db.read(|r| {
+        check(&|text| r.sql(text));
+        Ok(())
+    })
+    .unwrap();
 }
 
 /// A lookup by the primary key or a unique column (`WHERE c = ?`) is answered by one probe

@@ -1,0 +1,39 @@
+//! Room on the stack for recursion whose depth a SQL text sets: a query inside a query
+//! (subqueries, common table expressions naming each other), an expression inside an
+//! expression. Each such level calls [`room`] first, which carries on in a new stack
+//! segment when the thread's stack is nearly used up, so that a deep text fails (where a
+//! limit refuses it) or runs, and never overflows the stack of whatever thread runs it: a
+//! program's own threads have 2 MiB unless it says otherwise, and an unoptimized build's
+//! frames are several times an optimized one's.
+
+/// The stack a level may use before the next one calls [`room`]: an unoptimized build's
+/// frames are far larger (a `match` over a large enum keeps a slot for every arm).
+const RED_ZONE: usize = if cfg!(debug_assertions) {
+    1 << 20
+} else {
+    256 << 10
+};
+
+/// Each new segment; more are added as the recursion goes deeper.
+const SEGMENT: usize = 8 << 20;
+
+/// Runs `f` with at least [`RED_ZONE`] bytes of stack left, in a new segment if the
+/// current one has less.
+#[inline]
+pub(crate) fn room<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(RED_ZONE, SEGMENT, f)
+}
+
+/// The stack the SQL parser may take for one statement: it recurses once per level of
+/// parentheses, subqueries and prefixes, up to its limit of 50, where an unoptimized build
+/// took between 3 and 4 MiB.
+const PARSE: usize = if cfg!(debug_assertions) {
+    6 << 20
+} else {
+    1 << 20
+};
+
+/// Runs `f`, a parse of one statement, with [`PARSE`] bytes of stack.
+pub(crate) fn parse_room<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(PARSE, PARSE, f)
+}
