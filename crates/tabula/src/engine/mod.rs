@@ -372,7 +372,9 @@ impl Engine {
         // failed after it) must find them again.
         if let Some(storage) = self.storage.as_ref().filter(|s| s.read_only()) {
             for (t, meta) in next.tables.iter().zip(&next.meta) {
-                if meta.loaded {
+                // A dropped table's place (an empty table, "loaded") has its name, which a
+                // table made since may have taken: those bytes are the new table's.
+                if meta.loaded && !meta.dropped {
                     storage.loaded(&t.schema().table);
                 }
             }
