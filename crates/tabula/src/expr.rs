@@ -821,11 +821,25 @@ fn pattern_of(text: &str, p: &str, escape: Option<char>, ignore_case: bool) -> R
     })
 }
 
+/// `a op b`: unknown with a null, as in SQL; floats as numbers (-0.0 equal to 0.0), a NaN
+/// unordered, as IEEE 754 (and Python, and Rust) have it: every comparison with it false but
+/// `<>`. So `a BETWEEN 0 AND 4` and `a >= 0` keep a NaN out of a checked column, as the
+/// person who wrote them meant (ordered last, as the indexes order it, a NaN passed `>=`
+/// and failed `<=`).
 fn compare(a: ValueRef<'_>, op: Cmp, b: ValueRef<'_>) -> Option<bool> {
     if a.is_null() || b.is_null() {
         return None;
     }
-    let o = a.total_cmp(b);
+    let o = match (a, b) {
+        (ValueRef::Float(x), ValueRef::Float(y)) => match x.partial_cmp(&y) {
+            Some(o) => o,
+            None => return Some(op == Cmp::Ne),
+        },
+        (ValueRef::Float(x), _) | (_, ValueRef::Float(x)) if x.is_nan() => {
+            return Some(op == Cmp::Ne)
+        }
+        _ => a.total_cmp(b),
+    };
     Some(match op {
         Cmp::Eq => o == Ordering::Equal,
         Cmp::Ne => o != Ordering::Equal,

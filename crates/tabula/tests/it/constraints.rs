@@ -346,3 +346,59 @@ fn stored_checks_read_as_they_always_did_and_as_sqlite_writes_them() {
     }
     assert_eq!(t.count().unwrap(), 1);
 }
+
+/// A NaN in a checked float column: unordered, as in IEEE 754 and Python, every comparison
+/// with it false but `<>`. So `f >= 0`, `f <= 4` and `f BETWEEN 0 AND 4` all keep it out
+/// (ordered after every number, it passed the first and failed the others), `NOT (f < 0)`
+/// and `f <> 1` take it; -0.0 is 0.0. `where_sql` filters alike.
+#[test]
+fn a_nan_fails_every_ordered_check_and_minus_zero_is_zero() {
+    use tabula::{Column, ColumnType, Schema, Value};
+    let db = tabula::Database::in_memory();
+    let verdicts = [
+        ("f >= 0", false, true),
+        ("f <= 4", false, true),
+        ("f BETWEEN 0 AND 4", false, true),
+        ("f > -1 AND f < 5", false, true),
+        ("f = f", false, true),
+        ("NOT (f < 0)", true, true),
+        ("f <> 1", true, true),
+        ("f NOT BETWEEN 5 AND 6", true, true),
+        ("f > 0", false, false),
+    ];
+    for (i, (check, takes_nan, takes_minus_zero)) in verdicts.iter().enumerate() {
+        let mut schema = Schema::new(
+            format!("t{i}"),
+            vec![
+                Column::new("id", ColumnType::U64).primary_key(),
+                Column::new("f", ColumnType::F64),
+            ],
+        )
+        .unwrap();
+        schema.checks = vec![(*check).into()];
+        let t = db.create_table(schema).unwrap();
+        for (value, takes) in [(f64::NAN, takes_nan), (-0.0, takes_minus_zero)] {
+            match t.insert_values(vec![None, Some(Value::Float(value))]) {
+                Ok(_) => assert!(takes, "{check} took {value}"),
+                Err(tabula::Error::Check { .. }) => assert!(!takes, "{check} refused {value}"),
+                Err(e) => panic!("{check} with {value}: {e}"),
+            }
+        }
+        // An update to NaN is judged alike, and a refusal changes nothing.
+        if !takes_nan {
+            let id = t
+                .insert_values(vec![None, Some(Value::Float(1.0))])
+                .unwrap();
+            let e = t
+                .update(|r| r["id"] == id, |r| r.set("f", Value::Float(f64::NAN)))
+                .unwrap_err();
+            assert!(matches!(e, tabula::Error::Check { .. }), "{check}: {e}");
+            let row = t.get(id).unwrap().unwrap();
+            assert_eq!(row["f"], Value::Float(1.0));
+        }
+    }
+    let t = db.dyn_table("t5").unwrap();
+    assert_eq!(t.count().unwrap(), 2);
+    assert_eq!(t.select().where_sql("f > 1").all().unwrap().len(), 0);
+    assert_eq!(t.select().where_sql("f <> 1").all().unwrap().len(), 2);
+}
