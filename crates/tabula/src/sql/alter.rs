@@ -620,7 +620,15 @@ pub(crate) fn setval(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
             ))
         }
     };
-    let table = sequence_table(target, seq, params)?;
+    let Some(table) = sequence_table(target, seq, params)? else {
+        // `pg_get_serial_sequence` of a column that has no sequence is null, and
+        // `setval(null, …)` is null and changes nothing, as in PostgreSQL.
+        return Ok(SqlResult {
+            columns: vec!["setval".to_owned()],
+            rows: vec![vec![Value::Null]],
+            changed: 0,
+        });
+    };
     let next = match &n {
         Value::Int(v) if called => Value::Int(v.saturating_add(1)),
         other => other.clone(),
@@ -633,8 +641,9 @@ pub(crate) fn setval(target: Target<'_, '_>, q: &Query, params: &[Value]) -> Res
     })
 }
 
-/// The table whose key a sequence argument of `setval` names.
-fn sequence_table(target: Target<'_, '_>, seq: &Expr, params: &[Value]) -> Result<String> {
+/// The table whose key a sequence argument of `setval` names; `None` for
+/// `pg_get_serial_sequence` of a column with no sequence (any but an automatic key).
+fn sequence_table(target: Target<'_, '_>, seq: &Expr, params: &[Value]) -> Result<Option<String>> {
     if let Expr::Function(f) = seq {
         if name_of(&f.name).eq_ignore_ascii_case("pg_get_serial_sequence") {
             let FunctionArguments::List(l) = &f.args else {
@@ -643,14 +652,24 @@ fn sequence_table(target: Target<'_, '_>, seq: &Expr, params: &[Value]) -> Resul
             let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(t))) = l.args.first() else {
                 return Err(unsupported("this use of pg_get_serial_sequence"));
             };
-            let eval = scalar::compile(t, &NoColumns, &mut Params::default())?.eval(&[], params)?;
-            let Value::Text(t) = eval else {
-                return Err(sql_error(
-                    seq.span(),
-                    "pg_get_serial_sequence takes a table name",
-                ));
+            let text = |e: &Expr, what: &str| -> Result<String> {
+                match scalar::compile(e, &NoColumns, &mut Params::default())?.eval(&[], params)? {
+                    Value::Text(t) => Ok(t),
+                    _ => Err(sql_error(
+                        seq.span(),
+                        format!("pg_get_serial_sequence takes a {what}"),
+                    )),
+                }
             };
-            return named_in_text(&t);
+            let table = named_in_text(&text(t, "table name")?)?;
+            let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(c))) = l.args.get(1) else {
+                return Err(unsupported("this use of pg_get_serial_sequence"));
+            };
+            let column = text(c, "column name")?;
+            let schema = target.schema(&table)?;
+            let keyed = schema.auto_increment()
+                && schema.primary_key_column().name == column.trim_matches('"');
+            return Ok(keyed.then_some(table));
         }
     }
     let Value::Text(name) =
@@ -667,7 +686,7 @@ fn sequence_table(target: Target<'_, '_>, seq: &Expr, params: &[Value]) -> Resul
             for t in names {
                 if let Ok(s) = target.schema(&t) {
                     if format!("{}_{}", s.table, s.primary_key_column().name) == stem {
-                        return Ok(t);
+                        return Ok(Some(t));
                     }
                 }
             }

@@ -135,7 +135,14 @@ pub(crate) fn dump(engine: &Engine, dialect: Dialect, out: &mut dyn Write) -> Re
         let schema = &**t.schema();
         let rows = t.dump()?;
         let mut key = String::new();
-        next_key(&mut key, schema, t.next_key(), dialect).map_err(fmt_error)?;
+        // The counter stops at the largest key, where it cannot tell whether that key was
+        // handed out: the rows say.
+        let pk = schema.primary_key();
+        let holds_largest = t.next_key() == i64::MAX
+            && rows
+                .iter()
+                .any(|r| matches!(r.get(pk), Some(Value::Int(i64::MAX))));
+        next_key(&mut key, schema, t.next_key(), holds_largest, dialect).map_err(fmt_error)?;
         // A table with neither rows nor a counter to set has nothing here.
         if rows.is_empty() && key.is_empty() {
             continue;
@@ -732,12 +739,19 @@ fn copy_rows(w: &mut Out<'_>, schema: &Schema, rows: &[Vec<Value>]) -> Result<()
 }
 
 /// The auto-increment counter: the last key handed out, as `sqlite3 .dump` and `pg_dump`
-/// write it (nothing when no key was handed out yet).
-fn next_key(out: &mut String, schema: &Schema, next: i64, dialect: Dialect) -> fmt::Result {
+/// write it (nothing when no key was handed out yet); the largest key when a row holds it
+/// (`holds_largest`), so that the loaded counter is exhausted too.
+fn next_key(
+    out: &mut String,
+    schema: &Schema,
+    next: i64,
+    holds_largest: bool,
+    dialect: Dialect,
+) -> fmt::Result {
     if !schema.auto_increment() || next <= 1 {
         return Ok(());
     }
-    let last = next - 1;
+    let last = if holds_largest { i64::MAX } else { next - 1 };
     let table = string_literal(&schema.table);
     match dialect {
         Dialect::Sqlite => writeln!(

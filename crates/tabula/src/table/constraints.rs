@@ -49,10 +49,18 @@ impl<R: Record> TableData<R> {
             // whether that key was handed out: it never hands it out, so that no key is
             // handed out twice (an explicit insert may still use it).
             if self.next_key > max.min(i64::MAX - 1) || self.next_key < 1 {
+                // At the top, the key the counter stopped at may be in use (inserted).
+                let last = if self.next_key == i64::MAX
+                    && self.find_key(ValueRef::Int(i64::MAX)).is_some()
+                {
+                    i64::MAX
+                } else {
+                    self.next_key - 1
+                };
                 return Err(Error::KeyExhausted {
                     table: self.table_name().to_owned(),
                     column: self.schema.columns[pk].name.clone(),
-                    last: self.next_key - 1,
+                    last,
                 });
             }
             row.set_key(pk, self.next_key);

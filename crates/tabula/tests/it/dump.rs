@@ -1148,3 +1148,57 @@ fn a_check_qualified_by_its_table_is_written_as_every_server_reads_it() {
         assert_eq!(dump(&copy, dialect), script, "{dialect:?}");
     }
 }
+
+/// A row holding the largest key stops the counter there: the insert that would take the
+/// next key says the last is that one, and a dump sets the counter to it, so that the
+/// database loaded from it (tabula, SQLite or PostgreSQL) is exhausted too, rather than
+/// handing out a key one below, which is taken.
+#[test]
+fn a_row_at_the_largest_key_leaves_the_counter_exhausted_there() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE e (id INTEGER PRIMARY KEY, a TEXT); INSERT INTO e VALUES (9223372036854775807, 'top')")
+        .unwrap();
+    match db.sql("INSERT INTO e (a) VALUES ('next')") {
+        Err(Error::KeyExhausted { last, .. }) => assert_eq!(last, i64::MAX),
+        other => panic!("expected KeyExhausted, got {other:?}"),
+    }
+    let sqlite = dump(&db, Dialect::Sqlite);
+    assert!(
+        sqlite
+            .contains("INSERT INTO sqlite_sequence (name, seq) VALUES ('e', 9223372036854775807);"),
+        "{sqlite}"
+    );
+    let postgres = dump(&db, Dialect::Postgres);
+    assert!(
+        postgres.contains("'id'), 9223372036854775807, true);"),
+        "{postgres}"
+    );
+    let again = Database::in_memory();
+    again.sql(&sqlite).unwrap();
+    match again.sql("INSERT INTO e (a) VALUES ('next')") {
+        Err(Error::KeyExhausted { last, .. }) => assert_eq!(last, i64::MAX),
+        other => panic!("expected KeyExhausted, got {other:?}"),
+    }
+}
+
+/// `setval(pg_get_serial_sequence('t', 'col'), n)` sets t's counter only when col is its
+/// automatic key: of any other column the sequence is null, and setval of null changes
+/// nothing (PostgreSQL's answers).
+#[test]
+fn setval_of_a_column_without_a_sequence_changes_nothing() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER)")
+        .unwrap();
+    let r = db
+        .sql("SELECT setval(pg_get_serial_sequence('t', 'a'), 5)")
+        .unwrap();
+    assert_eq!(r.rows, [[Value::Null]]);
+    db.sql("INSERT INTO t (a) VALUES (1)").unwrap();
+    let r = db
+        .sql("SELECT setval(pg_get_serial_sequence('t', 'id'), 5)")
+        .unwrap();
+    assert_eq!(r.rows, [[Value::Int(5)]]);
+    db.sql("INSERT INTO t (a) VALUES (2)").unwrap();
+    let keys = db.sql("SELECT id FROM t ORDER BY id").unwrap().rows;
+    assert_eq!(keys, [[Value::Int(1)], [Value::Int(6)]]);
+}
