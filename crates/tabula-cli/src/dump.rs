@@ -31,9 +31,27 @@ impl From<DialectArg> for Dialect {
 pub fn to_stdout(db: &tabula::Database, dialect: Dialect) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    db.dump_sql(dialect, &mut out)
-        .context("writing the dump to standard output")?;
+    dump_into(db, dialect, &mut out, "standard output")?;
     out.flush().context("writing the dump to standard output")
+}
+
+/// The dump of `db` into `out`. An error writing it says so, naming `place`; an error
+/// reading the database (a damaged table found on the way) is the library's own, which
+/// names the file: the output is not to blame for it.
+fn dump_into<W: Write>(
+    db: &tabula::Database,
+    dialect: Dialect,
+    out: &mut W,
+    place: &str,
+) -> anyhow::Result<()> {
+    match db.dump_sql(dialect, out) {
+        Ok(()) => Ok(()),
+        // The library names its writes to the output so.
+        Err(e @ tabula::Error::Io { .. }) if matches!(&e, tabula::Error::Io { path, .. } if path == Path::new("(dump output)")) => {
+            Err(anyhow::Error::new(e).context(format!("writing the dump to {place}")))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Writes the dump of the database at `dir` (opened read-only, so it works beside a live
@@ -53,12 +71,17 @@ pub fn run(dir: &Path, dialect: DialectArg, output: Option<&PathBuf>) -> anyhow:
     };
     // Writes the dump into `f`, synced when it is a regular file about to take the name
     // (a pipe or a device cannot be synced).
+    let place = path.display().to_string();
+    let context = || format!("writing the dump to {place}");
     let fill = |f: File, sync: bool| -> anyhow::Result<()> {
         let mut out = BufWriter::new(f);
-        db.dump_sql(dialect.into(), &mut out)?;
-        let f = out.into_inner().map_err(|e| e.into_error())?;
+        dump_into(&db, dialect.into(), &mut out, &place)?;
+        let f = out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(context)?;
         if sync {
-            f.sync_all()?;
+            f.sync_all().with_context(context)?;
         }
         Ok(())
     };
@@ -66,10 +89,9 @@ pub fn run(dir: &Path, dialect: DialectArg, output: Option<&PathBuf>) -> anyhow:
         Ok(m) => !m.file_type().is_file(),
         Err(_) => false,
     };
-    let context = || format!("writing the dump to {}", path.display());
     if in_place {
         let f = File::create(path).with_context(|| format!("opening {}", path.display()))?;
-        return fill(f, false).with_context(context);
+        return fill(f, false);
     }
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let temp = path.with_file_name(format!(
@@ -89,13 +111,15 @@ pub fn run(dir: &Path, dialect: DialectArg, output: Option<&PathBuf>) -> anyhow:
     let written = fill(f, true).and_then(|()| {
         if let Some(permissions) = keep {
             std::fs::set_permissions(&temp, permissions)
-                .with_context(|| format!("setting the permissions of {}", temp.display()))?;
+                .with_context(|| format!("setting the permissions of {}", temp.display()))
+                .with_context(context)?;
         }
         std::fs::rename(&temp, path)
             .with_context(|| format!("renaming {} to {}", temp.display(), path.display()))
+            .with_context(context)
     });
     if written.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
-    written.with_context(context)
+    written
 }

@@ -88,6 +88,17 @@ fn dump_writes_a_file_and_keeps_the_old_one_when_it_cannot_finish() {
     left.sort();
     assert!(left.is_empty(), "temporary files left: {left:?}");
 
+    // A failure reading the database is not the output's: no "writing the dump" for it.
+    for args in [vec!["dump", &p], vec!["dump", &p, "-o", f]] {
+        let o = tabula(&args);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(
+            text(&o).contains("courses") && !text(&o).contains("writing the dump"),
+            "{}",
+            text(&o)
+        );
+    }
+
     let o = tabula(&["dump", &p, "--dialect", "mysql"]);
     assert_eq!(o.status.code(), Some(2));
     let o = tabula(&["dump", tmp.path().join("nothing").to_str().unwrap()]);
