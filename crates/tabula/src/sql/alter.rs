@@ -383,6 +383,37 @@ fn altered(mut schema: Schema, op: &AlterTableOperation, stored: &[String]) -> R
                         ),
                     ));
                 }
+                // As SQLite: a column in an index or a constraint of several columns stays
+                // until that goes (its own single-column index goes with it).
+                let holds = |cols: &[String]| cols.contains(&name.value);
+                if let Some(ix) = index_names(std::iter::once(&schema))
+                    .into_iter()
+                    .find(|ix| ix.columns.len() > 1 && holds(&ix.columns))
+                {
+                    return Err(sql_error(
+                        name.span,
+                        format!(
+                            "column {} of {} is in the index on ({}); drop it first: DROP \
+                             INDEX {}",
+                            name.value,
+                            schema.table,
+                            ix.columns.join(", "),
+                            ix.name
+                        ),
+                    ));
+                }
+                if let Some(u) = schema.unique.iter().find(|u| holds(u)) {
+                    return Err(sql_error(
+                        name.span,
+                        format!(
+                            "column {} of {} is in the constraint UNIQUE ({}), which SQL here \
+                             cannot drop; Database::alter_table with a schema without it can",
+                            name.value,
+                            schema.table,
+                            u.join(", ")
+                        ),
+                    ));
+                }
                 let stored = match schema
                     .evolution
                     .renamed
@@ -403,8 +434,9 @@ fn altered(mut schema: Schema, op: &AlterTableOperation, stored: &[String]) -> R
                             return Err(sql_error(
                                 name.span,
                                 format!(
-                                    "column {} of {} is used by the check {text}; drop or \
-                                     change the check first",
+                                    "column {} of {} is used by the check {text}, which \
+                                     SQL here cannot drop (a check has no name to drop it \
+                                     by); Database::alter_table with a schema without it can",
                                     name.value, schema.table
                                 ),
                             ));

@@ -191,8 +191,38 @@ fn alter_table_refusals_name_the_reason_and_change_nothing() {
             if reason.contains("column b of p is used by the check")),
         "{err}"
     );
+    assert!(err.to_string().contains("Database::alter_table"), "{err}");
     db.sql("ALTER TABLE p DROP COLUMN c").unwrap();
     assert_eq!(db.schema("p").unwrap().columns.len(), 2);
+    // A column in an index or a UNIQUE of several columns stays until that goes (as
+    // SQLite): the error says which, and for an index the name DROP INDEX takes.
+    db.sql(
+        "CREATE TABLE c (id INTEGER PRIMARY KEY, w INT, p INT, q INT, UNIQUE (p, q));
+         CREATE INDEX c_wp ON c (w, p); CREATE INDEX c_w ON c (w)",
+    )
+    .unwrap();
+    let err = db.sql("ALTER TABLE c DROP COLUMN w").unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { reason, .. }
+            if reason.contains("column w of c is in the index on (w, p); drop it first: DROP INDEX c_w_p_idx")),
+        "{err}"
+    );
+    let err = db.sql("ALTER TABLE c DROP COLUMN q").unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { reason, .. }
+            if reason.contains("column q of c is in the constraint UNIQUE (p, q)")),
+        "{err}"
+    );
+    db.sql("DROP INDEX c_w_p_idx; ALTER TABLE c DROP COLUMN w")
+        .unwrap();
+    let names: Vec<String> = db
+        .schema("c")
+        .unwrap()
+        .columns
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    assert_eq!(names, ["id", "p", "q"]);
     let err = db
         .sql("ALTER TABLE person RENAME COLUMN name TO city")
         .unwrap_err();
