@@ -494,6 +494,17 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         );
     }
 
+    // The lock file: anything else in its place keeps every writer out.
+    let lock = layout.lock();
+    if fs.is_special(&lock) || fs.list(&lock).is_ok() {
+        out.problem(
+            &lock,
+            0,
+            "not a regular file: no process can open the database to write it (taking its \
+             lock fails); remove it, and the next writer makes it anew",
+        );
+    }
+
     // The manifest.
     let manifest_path = layout.manifest();
     if fs.exists(&manifest_path) {

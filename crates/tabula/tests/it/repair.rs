@@ -1379,3 +1379,30 @@ fn rows_of_a_snapshot_that_fails_its_checksum_are_reported_unverified() {
     assert!(!table(&report, "registrations").snapshot_unverified);
     assert!(report.is_clean(), "{report:?}");
 }
+
+/// Something other than a regular file where the lock file goes (a FIFO, a directory)
+/// keeps every writer out: verify says so, naming it, rather than "no problems".
+#[cfg(unix)]
+#[test]
+fn verify_reports_a_lock_file_that_is_not_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    Database::open(&path)
+        .unwrap()
+        .sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        .unwrap();
+    let lock = path.join("LOCK");
+    let _ = fs::remove_file(&lock);
+    fs::create_dir(&lock).unwrap();
+    let problems = tabula::verify(&path).unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].file, lock);
+    assert!(
+        problems[0].message.contains("not a regular file"),
+        "{problems:?}"
+    );
+    assert!(matches!(Database::open(&path), Err(Error::Io { .. })));
+    fs::remove_dir(&lock).unwrap();
+    assert_eq!(tabula::verify(&path).unwrap(), []);
+    Database::open(&path).unwrap();
+}
