@@ -121,6 +121,18 @@ fn restale(e: Error, cols: &Cols, db: &Database) -> Error {
     }
 }
 
+/// `e`, naming `table` where the engine named the transaction an update or delete of it
+/// began ("(transaction)": `Database::transaction` knows no table), and which could not
+/// begin (this thread is inside another table's update or delete).
+fn begun_for(e: Error, table: &str) -> Error {
+    match e {
+        Error::InTransaction { table: t } if t == "(transaction)" => Error::InTransaction {
+            table: table.to_owned(),
+        },
+        e => e,
+    }
+}
+
 /// A Python `where=` callable, and the columns it reads.
 pub(crate) struct Pred {
     f: Py<PyAny>,
@@ -1015,6 +1027,7 @@ impl Table {
                         db.transaction(|t| update_where(t, &pred, &cols, pre.as_ref(), &changes))
                     })
                 })
+                .map_err(|e| begun_for(e, &cols.table))
                 .py(py)
             }
             Some(tx) => tx.get().run(py, {
@@ -1046,6 +1059,7 @@ impl Table {
                 py.detach(|| {
                     writing(|| db.transaction(|t| delete_where(t, &pred, &cols, pre.as_ref())))
                 })
+                .map_err(|e| begun_for(e, &cols.table))
                 .py(py)
             }
             Some(tx) => tx.get().run(py, {

@@ -382,6 +382,25 @@ def test_a_lambda_inside_a_transaction_sees_its_writes(db):
     assert u.Course.count() == 1
 
 
+def test_a_write_inside_a_per_row_delete_is_refused_naming_its_table(db):
+    """A per-row ``where=`` of a delete runs while the delete holds the writers' lock: a
+    write it makes is refused, naming the table written (not the engine's
+    "(transaction)"), and nothing changes."""
+    Student = student_class(db)
+    Student.insert(name="A")
+    Student.insert(name="B")
+    inner = [
+        lambda: Student.update(name="C"),
+        lambda: Student.delete(where=lambda s: s["name"] == "Z" or s["id"] == -1),
+        lambda: Student.update(where=lambda s: s["name"] == "Z" or s["id"] == -1, name="C"),
+    ]
+    for call in inner:
+        with pytest.raises(tabula.InTransaction) as e:
+            Student.delete(where=lambda s: call() is None)
+        assert str(e.value).startswith("student:"), e.value
+    assert sorted(s["name"] for s in Student.select()) == ["A", "B"]
+
+
 def test_transactions_do_not_nest(db):
     Student = student_class(db)
     with db.transaction():
