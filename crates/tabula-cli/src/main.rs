@@ -390,6 +390,41 @@ fn parse_rows(name: &str, table: &str, text: &str) -> anyhow::Result<Vec<InputRo
         .collect()
 }
 
+/// `value` for column `column` of `schema`, read as the output formats and `export` write
+/// it: in a float column the strings `"NaN"`, `"inf"` and `"-inf"` are those floats (JSON
+/// has no spelling for them), and in a json column a number or a boolean is that JSON text
+/// (an object or an array is read as its text already). So `query --format jsonl` output
+/// inserts back as it was. Anything else is the value as given.
+fn as_written(schema: &tabula::Schema, column: &str, value: Value) -> Value {
+    use tabula::ColumnType;
+    let Ok(i) = schema.column_index(column) else {
+        return value;
+    };
+    match (schema.columns[i].ty, value) {
+        (ColumnType::F32 | ColumnType::F64, Value::Text(t)) => match t.as_str() {
+            "NaN" => Value::Float(f64::NAN),
+            "inf" => Value::Float(f64::INFINITY),
+            "-inf" => Value::Float(f64::NEG_INFINITY),
+            _ => Value::Text(t),
+        },
+        (ColumnType::Json, Value::Int(n)) => Value::Text(n.to_string()),
+        (ColumnType::Json, Value::Bool(b)) => Value::Text(b.to_string()),
+        (ColumnType::Json, Value::Float(f)) => match serde_json::Number::from_f64(f) {
+            Some(n) => Value::Text(n.to_string()),
+            None => Value::Float(f),
+        },
+        (_, v) => v,
+    }
+}
+
+/// [`as_written`] for every column of `row`.
+fn row_as_written(schema: &tabula::Schema, row: &Row) -> Row {
+    Row::from_pairs(
+        row.iter()
+            .map(|(name, v)| (name.to_owned(), as_written(schema, name, v.clone()))),
+    )
+}
+
 fn parse_set(s: &str) -> anyhow::Result<(String, Value)> {
     let (col, val) = s
         .split_once('=')
@@ -543,14 +578,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .collect::<anyhow::Result<Vec<_>>>()?
             };
             let db = open(&dir)?;
-            db.dyn_table(&table)?;
+            let schema = db.dyn_table(&table)?.schema().clone();
             let mut failed_at = None;
             let keys = db.transaction(|tx| {
                 let t = tx.dyn_table(&table)?;
                 let mut keys = Vec::with_capacity(parsed.len());
                 for r in &parsed {
                     failed_at = Some(r.place.as_str());
-                    keys.push(t.insert(r.row.clone())?);
+                    keys.push(t.insert(row_as_written(&schema, &r.row))?);
                 }
                 failed_at = None;
                 Ok(keys)
@@ -589,7 +624,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cond = Condition::parse(t.schema(), &filter)?;
             let changes = set
                 .iter()
-                .map(|s| parse_set(s))
+                .map(|s| {
+                    let (c, v) = parse_set(s)?;
+                    let v = as_written(t.schema(), &c, v);
+                    Ok((c, v))
+                })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             for (c, _) in &changes {
                 t.schema().column_index(c)?;

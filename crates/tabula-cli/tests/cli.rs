@@ -1737,3 +1737,41 @@ fn a_transaction_of_reads_beside_a_writer() {
     );
     drop(writer);
 }
+
+/// What `query --format jsonl` writes inserts back as it was: a float column's infinities
+/// and NaN are the strings "inf", "-inf" and "NaN" there (JSON has no numbers for them),
+/// and `insert` and `update --set` read them so in a float column; a json column takes a
+/// number or a boolean as that JSON text.
+#[test]
+fn non_finite_floats_and_json_scalars_go_back_in_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let create = "CREATE TABLE t (id INTEGER PRIMARY KEY, f REAL, j JSON)";
+    let o = tabula(&[
+        "sql",
+        a,
+        &format!("{create}; INSERT INTO t (f, j) VALUES (1e999, '3.5'), (-1e999, 'true')"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&["sql", b, create]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rows = tabula(&["query", a, "t", "--format", "jsonl"]);
+    assert!(rows.status.success(), "{}", text(&rows));
+    let o = tabula_with_input(&["insert", b, "t", "-"], &rows.stdout);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&["insert", b, "t", r#"{"f":"NaN","j":7}"#]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&["update", b, "t", "--where", "id = 1", "--set", "j=false"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&["query", b, "t", "--format", "jsonl"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "{\"id\":1,\"f\":\"inf\",\"j\":\"false\"}\n\
+         {\"id\":2,\"f\":\"-inf\",\"j\":\"true\"}\n\
+         {\"id\":3,\"f\":\"NaN\",\"j\":\"7\"}\n"
+    );
+    // A float column still refuses any other text.
+    let o = tabula(&["insert", b, "t", r#"{"f":"infinity"}"#]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
