@@ -102,6 +102,17 @@ pub(crate) fn copy_from_stdin(target: Target<'_, '_>, s: &Statement) -> Result<S
         .iter()
         .map(|n| schema.column_index(n))
         .collect::<Result<Vec<_>>>()?;
+    // As PostgreSQL: a column named twice would take one field and drop the other.
+    if let Some((_, c)) = columns
+        .iter()
+        .enumerate()
+        .find(|(i, c)| columns[..*i].iter().any(|d| d.value == c.value))
+    {
+        return Err(sql_error(
+            c.span,
+            format!("COPY {table}: column {} is named more than once", c.value),
+        ));
+    }
     let Some(payload) = payload else {
         return Ok(SqlResult::default());
     };

@@ -798,6 +798,10 @@ fn copy_from_stdin_reads_postgres_text_and_names_what_is_wrong() {
         ("COPY people FROM stdin;\nx\tAda\t\\N\n\\.\n", "\"x\""),
         ("COPY people (id, nope) FROM stdin;\n3\tx\n\\.\n", "nope"),
         (
+            "COPY teams (code, code) FROM stdin;\nc\td\n\\.\n",
+            "column code is named more than once",
+        ),
+        (
             "COPY teams FROM stdin;\nc\td\n",
             "without a line holding only \\.",
         ),
