@@ -51,6 +51,12 @@ def test_bad_options():
         Database(persist=True)  # a persistent database needs a name
 
 
+def test_a_bad_durability_is_the_answer_for_an_open_directory_too(tmp_path, pdb):
+    with pytest.raises(ValueError, match='durability must be "immediate" or "buffered"'):
+        Database(name="university", persist=True, base_path=str(tmp_path),
+                 durability="bogus")
+
+
 def test_persist_puts_the_database_in_base_path_slash_name(tmp_path, pdb):
     assert pdb.path == os.path.realpath(tmp_path / "university")
     assert os.path.isdir(pdb.path)

@@ -36,6 +36,10 @@ class Database:
     def __new__(cls, name: Optional[str] = None, persist: bool = False,
                 base_path: str = "./data", path: Optional[str] = None,
                 durability: str = "immediate", read_only: bool = False) -> "Database":
+        # Checked first: a bad value is the answer, whether or not the directory is open.
+        if durability not in ("immediate", "buffered"):
+            raise ValueError(
+                f'durability must be "immediate" or "buffered", not {durability!r}')
         directory = _directory(name, persist, base_path, path)
         if directory is None:
             self = super().__new__(cls)
