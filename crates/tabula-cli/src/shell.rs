@@ -106,16 +106,6 @@ impl Kind {
         split.statements.iter().map(|s| Kind::of(&s.text)).collect()
     }
 
-    /// Whether `text` (a whole script) holds a `BEGIN` and only reads: queries and
-    /// transaction control.
-    pub(crate) fn reads_in_a_transaction(text: &str) -> bool {
-        let kinds = Kind::of_each(text);
-        kinds.contains(&Kind::Begin)
-            && kinds
-                .iter()
-                .all(|k| matches!(k, Kind::Query | Kind::Begin | Kind::Commit | Kind::Rollback))
-    }
-
     /// The kind of the last statement of `text`, a whole script whose last statement need
     /// not end with `;`, for what its result says: a `COMMIT` is a change when a statement
     /// of its transaction is one (`BEGIN; INSERT …; SELECT …; COMMIT` counts the rows the

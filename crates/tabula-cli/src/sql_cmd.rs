@@ -58,7 +58,7 @@ pub fn run(
         match read {
             Err(tabula::Error::ReadOnly { .. }) => {
                 drop((ro, held));
-                let db = crate::open(dir).map_err(|e| reads_only_hint(e, &text))?;
+                let db = crate::open(dir)?;
                 let last = run_writing(&db, &text, &mut printer)?;
                 // As every writing command: the database closes with a checkpoint.
                 crate::close_after_commit(&db)?;
@@ -169,27 +169,6 @@ impl Printer {
             serde_json::json!({ "changed": last.changed }).to_string()
         };
         output::line(format_args!("{line}")).context("writing to standard output")
-    }
-}
-
-/// `e` with a hint when the database is locked by another process and `text` only reads
-/// but holds a `BEGIN`: a text over 4 KiB runs as it is parsed, so its `BEGIN`, not knowing
-/// what follows, takes the writers' lock (a shorter one's group of reads takes none).
-fn reads_only_hint(e: anyhow::Error, text: &str) -> anyhow::Error {
-    let locked = matches!(
-        e.downcast_ref::<tabula::Error>(),
-        Some(tabula::Error::Locked { .. })
-    );
-    // The length past which the library runs a text as it parses it (SQL.md).
-    const STREAMED: usize = 4 * 1024;
-    if locked && text.len() > STREAMED && Kind::reads_in_a_transaction(text) {
-        e.context(
-            "this text only reads, but it is over 4 KiB and runs as it is parsed: its BEGIN, \
-             not knowing what follows, takes the writers' lock; leave BEGIN and COMMIT out \
-             (each query reads the newest version), or keep the text under 4 KiB",
-        )
-    } else {
-        e
     }
 }
 

@@ -131,6 +131,15 @@ fn read_commands_work_beside_a_writing_process() {
     let export = out.path().join("x.json");
     let o = tabula(&["export", &p, export.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A script of reads in a transaction runs beside the writer, however long (one over
+    // 4 KiB runs as it is parsed, its BEGIN not knowing what follows).
+    let script = format!(
+        "BEGIN;\nSELECT COUNT(*) >= 7 AS many FROM students;\n-- {}\nSELECT 2 AS two;\nCOMMIT;\n",
+        "x".repeat(5000)
+    );
+    let o = common::tabula_with_input(&["sql", &p, "--format", "csv"], script.as_bytes());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "many\ntrue\ntwo\n2\n");
     // A write command takes the lock, and says who has it.
     let o = tabula(&["delete", &p, "students", "--where", "year = 2030"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));

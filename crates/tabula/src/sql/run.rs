@@ -217,6 +217,30 @@ fn run_statements(
                         continue;
                     }
                 }
+                // A streamed text's group, on a database opened read-only: SQLite's deferred
+                // BEGIN, reading one version until a write, which is refused as any write
+                // is here (the reads before it changed nothing), for the caller to run the
+                // text again with the lock.
+                if let Some(storage) = engine.read_only_storage() {
+                    if is_deferred(&statement) {
+                        let mut r = SqlResult::default();
+                        let committed = streamed_read_group(
+                            engine,
+                            &mut statements,
+                            params,
+                            (number, start),
+                            &mut |result| keep(&mut r, result),
+                            || storage.refuse("write table (sql)"),
+                        )?;
+                        // As a parsed text's group of reads (see above).
+                        last = if committed && !scripted {
+                            r
+                        } else {
+                            SqlResult::default()
+                        };
+                        continue;
+                    }
+                }
                 let tx = Transaction::new(engine.begin("(sql)")?);
                 // The COMMIT or ROLLBACK that ends the group (number and start), once met.
                 let mut end: Option<(bool, usize, (u64, u64))> = None;
@@ -483,6 +507,76 @@ fn read_group(
             out(r.map_err(|e| numbered(e, at, true))?)?;
         }
         return Ok(());
+    }
+}
+
+/// Whether `s` is a `BEGIN` that takes no lock until the first write (SQLite's default;
+/// `IMMEDIATE` and `EXCLUSIVE` take it at once).
+fn is_deferred(s: &Statement) -> bool {
+    matches!(
+        s,
+        Statement::StartTransaction {
+            modifier: None | Some(sqlparser::ast::TransactionModifier::Deferred),
+            ..
+        }
+    )
+}
+
+/// The statements after a `BEGIN` (statement `begin`, at its start) of a streamed text, run
+/// as reads on one version until its `COMMIT` (`Ok(true)`) or `ROLLBACK` (`Ok(false)`),
+/// each result to `out` as it completes. A statement that writes is `write()`'s error, the
+/// reads before it having changed nothing; a version torn by a table loaded from disk after
+/// a commit (rows went out already) is an error saying to run the text again.
+fn streamed_read_group(
+    engine: &Arc<Engine>,
+    statements: &mut Statements<'_>,
+    params: &[Value],
+    (begin, start): (usize, (u64, u64)),
+    out: &mut dyn FnMut(SqlResult) -> Result<()>,
+    write: impl Fn() -> Error,
+) -> Result<bool> {
+    let snap = Snapshot::new(engine);
+    loop {
+        let Some(next) = statements.next() else {
+            let (line, column) = start;
+            return Err(Error::Sql {
+                line,
+                column,
+                reason: ends_inside_begin(begin),
+            });
+        };
+        let Next {
+            statement,
+            index: k,
+            start: inner_start,
+        } = next?;
+        match &*statement {
+            Statement::Commit { .. } => return Ok(true),
+            Statement::Rollback {
+                savepoint: None, ..
+            } => return Ok(false),
+            s if is_read(s) => {
+                let at = At {
+                    number: k + 1,
+                    line: inner_start.0,
+                    in_transaction: true,
+                };
+                let r = execute(Target::Read(&snap), s, params);
+                if snap.torn() {
+                    return Err(Error::Sql {
+                        line: at.line,
+                        column: 0,
+                        reason: format!(
+                            "statement {}: a commit changed a table this transaction had read \
+                             while it loaded another from disk; run it again",
+                            at.number
+                        ),
+                    });
+                }
+                out(r.map_err(|e| numbered(e, at, true))?)?;
+            }
+            _ => return Err(write()),
+        }
     }
 }
 

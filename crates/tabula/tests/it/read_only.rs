@@ -752,3 +752,62 @@ fn a_refresh_after_a_table_was_dropped_and_made_again_reads_the_new_one() {
         }
     }
 }
+
+/// The same for a text over 4 KiB, which runs as it is parsed, its `BEGIN` not knowing
+/// what follows: on a read-only database the group reads one version until a statement
+/// writes, which is refused there (as any write), with the results before it handed out.
+#[test]
+fn a_long_text_s_transaction_of_reads_runs_on_a_read_only_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = with_ada(dir.path());
+    let reader = Database::open_read_only(&path).unwrap();
+    let pad = format!("\n-- {}\n", "x".repeat(5000));
+    let r = reader
+        .sql(&format!(
+            "BEGIN; SELECT COUNT(*) FROM students;{pad} SELECT name FROM students ORDER BY id; COMMIT"
+        ))
+        .unwrap();
+    assert_eq!(r.rows, [[Value::from("Ada")]]);
+    let mut seen = Vec::new();
+    let r = reader
+        .sql_script(
+            &format!("BEGIN; SELECT COUNT(*) AS n FROM students;{pad} SELECT 2 AS two; ROLLBACK; SELECT 3 AS three"),
+            &[],
+            |r| {
+                seen.push(r.columns);
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!(r.columns, ["three"]);
+    assert_eq!(
+        seen,
+        [
+            vec!["n".to_owned()],
+            vec!["two".to_owned()],
+            vec!["three".to_owned()]
+        ]
+    );
+    let mut seen = Vec::new();
+    let e = reader
+        .sql_script(
+            &format!("BEGIN; SELECT 1 AS one;{pad} DELETE FROM students; COMMIT"),
+            &[],
+            |r| {
+                seen.push(r.columns);
+                Ok(())
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::ReadOnly { .. }), "{e}");
+    assert_eq!(seen, [vec!["one".to_owned()]]);
+    let e = reader
+        .sql(&format!("BEGIN IMMEDIATE; SELECT 1;{pad} COMMIT"))
+        .unwrap_err();
+    assert!(matches!(e, Error::ReadOnly { .. }), "{e}");
+    let e = reader.sql(&format!("BEGIN; SELECT 1;{pad}")).unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason.contains("BEGIN")),
+        "{e}"
+    );
+}
