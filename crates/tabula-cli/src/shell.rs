@@ -85,6 +85,18 @@ impl Kind {
         }
     }
 
+    /// Whether `statement`, a `BEGIN`, takes the writers' lock at once: `BEGIN IMMEDIATE`
+    /// or `BEGIN EXCLUSIVE`, as in SQLite.
+    pub(crate) fn locks_at_once(statement: &str) -> bool {
+        statement
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .filter(|w| !w.is_empty())
+            .nth(1)
+            .is_some_and(|w| {
+                w.eq_ignore_ascii_case("IMMEDIATE") || w.eq_ignore_ascii_case("EXCLUSIVE")
+            })
+    }
+
     /// Whether `statement` is `COPY … FROM stdin`, whose rows follow it in the text (a
     /// script's, or a dump's): typed at the prompt, there is no text after it to read.
     pub(crate) fn copies_from_stdin(statement: &str) -> bool {
@@ -275,7 +287,9 @@ fn run_statements(
         }
         let started = Instant::now();
         let outcome = match kind {
-            Kind::Begin => session.begin().map(|()| Done::Said("transaction open")),
+            Kind::Begin => session
+                .begin(Kind::locks_at_once(text))
+                .map(|()| Done::Said("transaction open")),
             Kind::Commit => session.commit().map(|()| Done::Said("committed")),
             Kind::Rollback => session.rollback().map(|()| Done::Said("rolled back")),
             _ => session

@@ -772,6 +772,26 @@ fn a_transaction_reads_without_the_lock_until_its_first_write() {
     );
 }
 
+/// `BEGIN IMMEDIATE` (and `EXCLUSIVE`) takes the lock at once, as in SQLite: another
+/// process's write is refused from then on, and the transaction's writes never are.
+#[test]
+fn begin_immediate_takes_the_lock_at_once() {
+    let (_d, _path, p) = demo();
+    let (mut shell, _) = Driver::start(&p);
+    assert!(shell.line("BEGIN IMMEDIATE;").contains("transaction open"));
+    let o = tabula(&[
+        "insert",
+        &p,
+        "courses",
+        r#"{"code":"CS400","title":"Four"}"#,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let out = shell.line("INSERT INTO courses (code, title) VALUES ('CS500', 'Five');");
+    assert!(out.contains("1 row(s) changed"), "{out}");
+    assert!(shell.line("COMMIT;").contains("committed"));
+    shell.quit();
+}
+
 #[test]
 fn complete_statements_run_even_when_the_input_ends_inside_another() {
     let (_d, _path, p) = demo();

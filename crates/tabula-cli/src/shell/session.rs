@@ -125,10 +125,14 @@ impl Session {
 
     /// `BEGIN`. On the read-only database, SQLite's deferred `BEGIN`: a read transaction,
     /// taking no lock, until its first write (see [`Session::upgrade`]); with the lock held
-    /// already, a write transaction.
-    pub fn begin(&mut self) -> anyhow::Result<()> {
+    /// already, or `immediate` (`BEGIN IMMEDIATE` or `EXCLUSIVE`, which take it at once, as
+    /// in SQLite), a write transaction.
+    pub fn begin(&mut self, immediate: bool) -> anyhow::Result<()> {
         if self.tx.is_some() {
             bail!("a transaction is already open (COMMIT or ROLLBACK ends it)");
+        }
+        if immediate {
+            self.make_writable()?;
         }
         if self.db.is_read_only() {
             self.catch_up()?;

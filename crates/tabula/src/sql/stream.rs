@@ -170,30 +170,47 @@ impl<'t> Stream<'t> {
     }
 }
 
-/// The most operators an expression may chain (see [`chains_within_bounds`]).
-const LONGEST_CHAIN: usize = 1_000;
+/// The deepest a statement's tree may be, as [`chains_within_bounds`] counts it.
+const DEEPEST_TREE: usize = 2_000;
 
-/// Refuses a text with a chain of more than [`LONGEST_CHAIN`] operators before it is parsed.
+/// Refuses a text whose tree could be deeper than [`DEEPEST_TREE`] before it is parsed.
 ///
-/// The parser reads `a + b + c …` in a loop but builds a tree as deep as the chain is
-/// long, and every walk of that tree recurses once per level: a chain of 200,000 overflowed
-/// the stack as the tree was dropped. Compiling refuses trees deeper than 200 levels, so
-/// a longer chain never runs anyway; refused here, it is never built. The count is
-/// conservative: operators are counted from the last comma or clause keyword (`WHEN`,
-/// `WHERE`, …: the start of a sibling tree) at each level of parentheses, and an inner
-/// level adds its longest count to the level around it, so that no tree deeper than the
-/// count passes. Returns how deep the parser will recurse, about: the deepest nesting of
-/// parentheses and `CASE`, and the longest run of prefix operators.
+/// The parser reads `a + b + c …` (any infix operator: `+`, `AND`, `IS DISTINCT FROM`,
+/// `AT TIME ZONE`, …) in a loop, but builds a tree as deep as the chain is long, and every
+/// walk of that tree recurses once per level: a chain of 200,000 overflowed the stack as
+/// the tree was dropped. Compiling refuses trees deeper than 200 levels, so a deeper one
+/// never runs anyway; refused here, it is never built.
+///
+/// The count bounds the depth from above without knowing the operators: each level of
+/// the tree takes a token at least, so every token counts, from the start of a tree, which
+/// is a comma, a parenthesis, a `CASE` branch (`WHEN`, `THEN`, `ELSE`) or a clause keyword
+/// that no operator contains (`SELECT`, `WHERE`, …). A parenthesized group (or a `CASE`)
+/// is an operand of the tree around it: that tree is at most its own count deeper than its
+/// deepest group, so a level keeps its count and its deepest group apart, and the tree
+/// being read is bounded by the sum over the open levels.
+///
+/// Returns how deep the parser will recurse, about: the deepest nesting of parentheses
+/// and `CASE`, and the longest run of prefix operators.
 fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<usize> {
-    // Per open level (parenthesis or CASE): the count of the current sibling, and the
-    // longest of the siblings before it.
-    let mut levels: Vec<(usize, usize)> = vec![(0, 0)];
-    let (mut total, mut deepest) = (0usize, 0usize);
-    // The parser recurses once per prefix operator too (`NOT NOT …`, `- - …`).
-    let (mut prefixes, mut most_prefixes) = (0usize, 0usize);
+    /// One open level: the tokens of its current tree, the deepest group inside that tree,
+    /// and the deepest of its earlier trees (siblings).
+    #[derive(Default, Clone, Copy)]
+    struct Level {
+        count: usize,
+        group: usize,
+        done: usize,
+    }
+    impl Level {
+        fn bound(&self) -> usize {
+            self.count + self.group
+        }
+    }
+    let mut levels = vec![Level::default()];
+    let (mut deepest, mut prefixes, mut most_prefixes) = (0usize, 0usize, 0usize);
     for t in tokens {
+        // The parser recurses once per prefix operator too (`NOT NOT …`, `- - …`).
         match &t.token {
-            Token::Whitespace(_) => {}
+            Token::Whitespace(_) => continue,
             Token::Minus | Token::Plus | Token::Tilde | Token::ExclamationMark => prefixes += 1,
             Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::NOT => prefixes += 1,
             _ => prefixes = 0,
@@ -201,46 +218,41 @@ fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<usize> {
         most_prefixes = most_prefixes.max(prefixes);
         match chain_role(&t.token) {
             Role::Open => {
-                levels.push((0, 0));
+                levels.push(Level::default());
                 deepest = deepest.max(levels.len() - 1);
             }
-            Role::Close => {
-                if levels.len() > 1 {
-                    if let Some((current, longest)) = levels.pop() {
-                        let inner = current.max(longest);
-                        total -= current;
-                        if let Some(outer) = levels.last_mut() {
-                            outer.0 += inner + 1;
-                            total += inner + 1;
-                        }
+            Role::Close if levels.len() > 1 => {
+                if let Some(inner) = levels.pop() {
+                    let depth = inner.done.max(inner.bound()) + 1;
+                    if let Some(outer) = levels.last_mut() {
+                        outer.group = outer.group.max(depth);
+                        outer.count += 1;
                     }
                 }
             }
-            Role::Sibling => {
+            Role::Sibling | Role::Close => {
                 if let Some(level) = levels.last_mut() {
-                    total -= level.0;
-                    level.1 = level.1.max(level.0);
-                    level.0 = 0;
+                    level.done = level.done.max(level.bound());
+                    level.count = 0;
+                    level.group = 0;
                 }
             }
-            Role::Operator => {
+            Role::Token => {
                 if let Some(level) = levels.last_mut() {
-                    level.0 += 1;
-                    total += 1;
+                    level.count += 1;
                 }
             }
-            Role::Other => {}
         }
-        if total > LONGEST_CHAIN {
+        let bound: usize = levels.iter().map(Level::bound).sum();
+        if bound > DEEPEST_TREE {
             return Err(Error::Sql {
                 line: t.span.start.line,
                 column: t.span.start.column,
-                reason: format!(
-                    "the expression is nested more than 200 levels deep: it chains more \
-                     than {LONGEST_CHAIN} operators without a parenthesis or comma between \
-                     them (a chain of operators counts a level per operator); split it, or \
-                     use IN (…) for a long chain of OR"
-                ),
+                reason: "the expression is nested more than 200 levels deep: it chains \
+                         operators too long without a parenthesis or comma between them (a \
+                         chain of operators counts a level per operator); split it, or use \
+                         IN (…) for a long chain of OR"
+                    .to_owned(),
             });
         }
     }
@@ -253,8 +265,8 @@ enum Role {
     Close,
     /// Starts a tree beside the one before it (a comma, a clause, a `CASE` branch).
     Sibling,
-    Operator,
-    Other,
+    /// Anything else: part of the tree being read.
+    Token,
 }
 
 fn chain_role(t: &Token) -> Role {
@@ -265,21 +277,8 @@ fn chain_role(t: &Token) -> Role {
         Token::Word(w) if w.quote_style.is_none() => match w.keyword {
             Keyword::CASE => Role::Open,
             Keyword::END => Role::Close,
-            Keyword::AND
-            | Keyword::OR
-            | Keyword::NOT
-            | Keyword::IS
-            | Keyword::LIKE
-            | Keyword::ILIKE
-            | Keyword::GLOB
-            | Keyword::REGEXP
-            | Keyword::MATCH
-            | Keyword::IN
-            | Keyword::BETWEEN
-            | Keyword::COLLATE
-            | Keyword::ESCAPE => Role::Operator,
+            // Words no infix operator has (`FROM` is in `IS DISTINCT FROM`).
             Keyword::SELECT
-            | Keyword::FROM
             | Keyword::WHERE
             | Keyword::GROUP
             | Keyword::HAVING
@@ -297,19 +296,9 @@ fn chain_role(t: &Token) -> Role {
             | Keyword::INTERSECT
             | Keyword::EXCEPT
             | Keyword::JOIN => Role::Sibling,
-            _ => Role::Other,
+            _ => Role::Token,
         },
-        Token::Word(_)
-        | Token::Whitespace(_)
-        | Token::Number(..)
-        | Token::Char(_)
-        | Token::SingleQuotedString(_)
-        | Token::DoubleQuotedString(_)
-        | Token::HexStringLiteral(_)
-        | Token::Placeholder(_)
-        | Token::EOF => Role::Other,
-        // Every other token is punctuation: an operator, or taken as one.
-        _ => Role::Operator,
+        _ => Role::Token,
     }
 }
 

@@ -1192,6 +1192,22 @@ fn deep_texts() {
         (nested, Value::Int(1)),
         (joined(64), Value::Int(1)),
         (format!("SELECT {}1", "NOT ".repeat(44)), Value::Bool(true)),
+        // Parenthesized groups, each a chain, joined by another: as deep as the deepest
+        // group and the chain joining them, however many groups.
+        (
+            format!(
+                "SELECT {} AS x",
+                vec![format!("({})", chain(150, " + ")); 7].join(" + ")
+            ),
+            Value::Int(1050),
+        ),
+        (
+            format!(
+                "SELECT COUNT(*) FROM t WHERE {}",
+                vec![format!("({})", vec!["id <> 0"; 40].join(" AND ")); 13].join(" OR ")
+            ),
+            Value::Int(1),
+        ),
         (
             format!(
                 "SELECT {}7{}",
@@ -1215,6 +1231,15 @@ fn deep_texts() {
             "nested more than 200 levels",
         ),
         (joined(65), "at most 64 tables in a join"),
+        // Chains of operators spelled in words are chains too.
+        (
+            format!("SELECT 1{}", " IS DISTINCT FROM 1".repeat(50_000)),
+            "nested more than 200 levels",
+        ),
+        (
+            format!("SELECT 1{}", " AT TIME ZONE 'UTC'".repeat(50_000)),
+            "nested more than 200 levels",
+        ),
     ];
     let check = |sql: &dyn Fn(&str) -> tabula::Result<tabula::SqlResult>| {
         for (text, value) in &runs {
