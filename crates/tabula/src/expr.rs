@@ -334,8 +334,9 @@ impl Condition {
     /// Whether a row, read column by column, makes the condition false as a check: not
     /// true and not unknown (a check passes a row for which it is null, as in SQL). Every
     /// zero of the row counts as 0.0: a check follows SQL, where `-0.0 >= 0` is true,
-    /// while the condition's own comparisons order floats totally (as the builder's ranges
-    /// and indexes do). A check's literals are made so by [`Condition::for_check`].
+    /// while the condition's own comparisons order floats totally but for a NaN, which is
+    /// unordered (as the builder's ranges and indexes have them). A check's literals are
+    /// made so by [`Condition::for_check`].
     pub(crate) fn is_false_with<'v>(&self, get: &dyn Fn(usize) -> ValueRef<'v>) -> bool {
         let zeroed = |i: usize| match get(i) {
             // A float pattern compares with `==`: it takes -0.0 too.
@@ -821,25 +822,22 @@ fn pattern_of(text: &str, p: &str, escape: Option<char>, ignore_case: bool) -> R
     })
 }
 
-/// `a op b`: unknown with a null, as in SQL; floats as numbers (-0.0 equal to 0.0), a NaN
-/// unordered, as IEEE 754 (and Python, and Rust) have it: every comparison with it false but
-/// `<>`. So `a BETWEEN 0 AND 4` and `a >= 0` keep a NaN out of a checked column, as the
-/// person who wrote them meant (ordered last, as the indexes order it, a NaN passed `>=`
-/// and failed `<=`).
+/// `a op b`: unknown with a null, as in SQL; a NaN unordered, as IEEE 754 (and Python, and
+/// Rust) have it: every comparison with it false but `<>`. So `a BETWEEN 0 AND 4` and
+/// `a >= 0` keep a NaN out of a checked column, as the person who wrote them meant
+/// (ordered last, as the indexes order it, a NaN passed `>=` and failed `<=`); and an
+/// index range, which leaves a NaN out, agrees. Other values in their total order (-0.0
+/// below 0.0, as the indexes have it: a check zeroes both sides first, see
+/// [`Condition::is_false_with`]).
 fn compare(a: ValueRef<'_>, op: Cmp, b: ValueRef<'_>) -> Option<bool> {
     if a.is_null() || b.is_null() {
         return None;
     }
-    let o = match (a, b) {
-        (ValueRef::Float(x), ValueRef::Float(y)) => match x.partial_cmp(&y) {
-            Some(o) => o,
-            None => return Some(op == Cmp::Ne),
-        },
-        (ValueRef::Float(x), _) | (_, ValueRef::Float(x)) if x.is_nan() => {
-            return Some(op == Cmp::Ne)
-        }
-        _ => a.total_cmp(b),
-    };
+    let nan = |v: ValueRef<'_>| matches!(v, ValueRef::Float(f) if f.is_nan());
+    if nan(a) || nan(b) {
+        return Some(op == Cmp::Ne);
+    }
+    let o = a.total_cmp(b);
     Some(match op {
         Cmp::Eq => o == Ordering::Equal,
         Cmp::Ne => o != Ordering::Equal,

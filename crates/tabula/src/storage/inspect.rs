@@ -21,7 +21,7 @@ use crate::storage::wal::decode::{decode_ops, LoggedChanges};
 use crate::storage::wal::scan::{lines, ScannedLine};
 use crate::storage::wal::MAX_LSN;
 use crate::storage::{Migration, SchemaFile};
-use crate::value::{Value, ValueRef};
+use crate::value::Value;
 
 /// Where a table's schema was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,8 +123,6 @@ pub(crate) struct TableState {
     /// Per unique key (the primary key first, then unique columns, then composite unique
     /// constraints): its columns and which row holds each value of it.
     holders: Vec<(Vec<usize>, Holders)>,
-    /// The schema's checks that compile, with their text.
-    checks: Vec<(String, Condition)>,
     /// The LSN of the record that created the table, as the manifest lists it (0 when
     /// unknown), or of its creation in the log.
     pub(crate) created_lsn: u64,
@@ -157,15 +155,6 @@ impl TableState {
             .chain(composites)
             .map(|cols| (cols, HashMap::new()))
             .collect();
-        // A check that does not compile is the schema's problem, reported with it.
-        let checks = schema
-            .all_checks()
-            .filter_map(|(_, text)| {
-                Condition::parse(&schema, text)
-                    .ok()
-                    .map(|c| (text.to_owned(), c.for_check()))
-            })
-            .collect();
         TableState {
             schema,
             source,
@@ -173,7 +162,6 @@ impl TableState {
             rows: Vec::new(),
             origins: Vec::new(),
             holders,
-            checks,
             created_lsn: 0,
             next_key: 1,
             expected: None,
@@ -232,11 +220,9 @@ impl TableState {
         replace: bool,
         origin: Origin,
     ) -> std::result::Result<(), String> {
+        // The table's checks are not judged again: the row met them when it was written,
+        // and an open does not judge it again either (`TableData::insert_stored`).
         let key = self.key_of(&values);
-        let get = |i: usize| values.get(i).map_or(ValueRef::Null, Value::as_ref);
-        if let Some((text, c)) = self.checks.iter().find(|(_, c)| c.is_false_with(&get)) {
-            return Err(c.check_error(&self.schema, text, key, &get).to_string());
-        }
         let existing = self.holders[0].1.get(std::slice::from_ref(&key)).copied();
         if existing.is_some() && !replace {
             return Err(Error::UniqueViolation {

@@ -106,19 +106,19 @@ impl<R: Record> TableData<R> {
         }
         self.reserve(images.len());
         for row in images {
-            self.insert(row)?;
+            self.insert_stored(row)?;
         }
         self.commit();
         Ok(())
     }
 
-    /// Fills an empty table with rows (a snapshot's, in chunks in key order), checking every
-    /// constraint as an insert does, and commits.
+    /// Fills an empty table with rows (a snapshot's, in chunks in key order), checking them
+    /// as stored rows are ([`TableData::insert_stored`]), and commits.
     pub(crate) fn load_rows(&mut self, chunks: Vec<Vec<R>>) -> Result<()> {
         self.reserve(chunks.iter().map(Vec::len).sum());
         for chunk in chunks {
             for row in chunk {
-                self.insert(row)?;
+                self.insert_stored(row)?;
             }
         }
         self.commit();

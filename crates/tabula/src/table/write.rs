@@ -89,9 +89,25 @@ impl<R: Record> TableData<R> {
     }
 
     /// [`TableData::insert`] of a row whose values fit the schema.
-    fn insert_valid(&mut self, mut row: R) -> Result<Value> {
+    fn insert_valid(&mut self, row: R) -> Result<Value> {
         // Before a key is assigned: a refused row uses none up.
         self.check_rules(&row)?;
+        self.place(row)
+    }
+
+    /// A stored row (a snapshot's, or a committed transaction's in the log) put back: its
+    /// values checked against the schema and its keys against the others, but not the
+    /// table's checks, which passed when it was written. A later version may judge a check
+    /// differently (it came to order a NaN as IEEE 754 does): a row stored under the older
+    /// judgement still opens, as SQLite never checks stored rows again.
+    pub(crate) fn insert_stored(&mut self, row: R) -> Result<Value> {
+        row.check_row(&self.schema)?;
+        self.place(row)
+    }
+
+    /// Puts a row that passed every check into the table: its key (assigned if automatic)
+    /// and unique values checked against the other rows, then indexed.
+    fn place(&mut self, mut row: R) -> Result<Value> {
         self.assign_key(&mut row)?;
         let pk = self.schema.primary_key();
         let key = row.col(pk);

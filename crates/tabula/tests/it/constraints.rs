@@ -402,3 +402,48 @@ fn a_nan_fails_every_ordered_check_and_minus_zero_is_zero() {
     assert_eq!(t.select().where_sql("f > 1").all().unwrap().len(), 0);
     assert_eq!(t.select().where_sql("f <> 1").all().unwrap().len(), 2);
 }
+
+/// Stored rows are not judged by the table's checks again when they are loaded (snapshots)
+/// or replayed (the log): they passed when written, and a later version may judge a check
+/// differently (NaN came to fail `f >= 0`). Here the log holds a NaN row, as an earlier
+/// version wrote it under `CHECK (f >= 0)`: the database opens with the row, and only new
+/// writes are judged.
+#[test]
+fn a_row_stored_under_an_older_judgement_of_a_check_still_opens() {
+    use tabula::Value;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = tabula::Database::open(&path).unwrap();
+        db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, f REAL CHECK (f >= 0)); INSERT INTO t (f) VALUES (1.5)")
+            .unwrap();
+    }
+    // The insert's log line, its value made NaN (as the data files spell it), checksummed.
+    let log = path.join("wal").join("transaction.log");
+    let text = String::from_utf8(std::fs::read(&log).unwrap()).unwrap();
+    let mut lines: Vec<String> = text
+        .trim_end_matches('\0')
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let at = lines.iter().position(|l| l.contains(r#""f":1.5"#)).unwrap();
+    let (crc, json) = lines[at].split_once(' ').unwrap();
+    assert_eq!(crc, format!("{:08x}", crc32c::crc32c(json.as_bytes())));
+    let json = json.replace(r#""f":1.5"#, r#""f":"NaN""#);
+    lines[at] = format!("{:08x} {json}", crc32c::crc32c(json.as_bytes()));
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+
+    let db = tabula::Database::open(&path).unwrap();
+    let t = db.dyn_table("t").unwrap();
+    let row = t.get(1).unwrap().unwrap();
+    assert!(matches!(row["f"], Value::Float(f) if f.is_nan()), "{row:?}");
+    let e = t
+        .insert_values(vec![None, Some(Value::Float(f64::NAN))])
+        .unwrap_err();
+    assert!(matches!(e, tabula::Error::Check { .. }), "{e}");
+    // Across a checkpoint (the row in a snapshot now) too.
+    db.close().unwrap();
+    let db = tabula::Database::open(&path).unwrap();
+    assert_eq!(db.dyn_table("t").unwrap().count().unwrap(), 1);
+    assert_eq!(tabula::verify(&path).unwrap(), []);
+}
