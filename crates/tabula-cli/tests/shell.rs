@@ -746,6 +746,9 @@ fn a_transaction_reads_without_the_lock_until_its_first_write() {
 
     assert!(shell.line("BEGIN;").contains("transaction open"));
     assert!(shell.line(count).contains("│ 6 │"));
+    // A checkpoint by another process commits nothing: the first write goes ahead.
+    let o = tabula(&["checkpoint", &p]);
+    assert!(o.status.success(), "{}", text(&o));
     let out = shell.line("INSERT INTO courses (code, title) VALUES ('CS500', 'Five');");
     assert!(out.contains("1 row(s) changed"), "{out}");
     assert!(shell.line(count).contains("│ 7 │"));

@@ -6,16 +6,29 @@
 //! program's own threads have 2 MiB unless it says otherwise, and an unoptimized build's
 //! frames are several times an optimized one's.
 
-/// The stack a level may use before the next one calls [`room`]: an unoptimized build's
-/// frames are far larger (a `match` over a large enum keeps a slot for every arm).
+/// The stack a level may use before the next one calls [`room`]: what runs between two
+/// calls (a query's joined tables, up to 64 levels of them, each evaluating an expression
+/// of up to 200 levels) must fit. An unoptimized build's frames are far larger (a `match`
+/// over a large enum keeps a slot for every arm).
 const RED_ZONE: usize = if cfg!(debug_assertions) {
-    1 << 20
+    2 << 20
 } else {
-    256 << 10
+    512 << 10
 };
 
 /// Each new segment; more are added as the recursion goes deeper.
 const SEGMENT: usize = 8 << 20;
+
+/// A statement's stack: [`STATEMENT`] bytes, in a segment of [`SEGMENT`] if the thread has
+/// less left, so that the [`room`] calls inside it (a correlated subquery's, once per row)
+/// find their red zone there rather than each mapping a segment of its own.
+const STATEMENT: usize = 2 * RED_ZONE;
+
+/// Runs `f`, one statement, with at least [`STATEMENT`] bytes of stack left.
+#[inline]
+pub(crate) fn statement<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(STATEMENT, SEGMENT, f)
+}
 
 /// Runs `f` with at least [`RED_ZONE`] bytes of stack left, in a new segment if the
 /// current one has less.

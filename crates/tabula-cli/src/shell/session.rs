@@ -16,8 +16,8 @@ pub struct Session {
     db: Database,
     tx: Option<OpenTx>,
     /// While the open transaction only reads (`BEGIN` on the read-only database, before its
-    /// first write): the directory's files as its version was read from them.
-    reading: Option<Fingerprint>,
+    /// first write): the LSN of the last commit its version holds.
+    reading: Option<u64>,
     /// The directory's files as a read-only database last read them.
     seen: Fingerprint,
 }
@@ -136,11 +136,12 @@ impl Session {
         }
         if self.db.is_read_only() {
             self.catch_up()?;
+            // Nothing refreshes the read-only database while the transaction is open (the
+            // shell's one thread catches up only outside one), so the version it pins is
+            // the one this LSN is the last commit of.
+            let lsn = self.db.stats()?.last_lsn;
             self.tx = Some(OpenTx::begin_read(&self.db)?);
-            // After `catch_up` the database shows what these files held (or a commit made
-            // while it read them too: the first write then finds the files changed, and
-            // refuses).
-            self.reading = Some(self.seen.clone());
+            self.reading = Some(lsn);
             return Ok(());
         }
         self.begin_writing()
@@ -163,37 +164,37 @@ impl Session {
     }
 
     /// The first write of a read transaction: takes the lock and goes on as a write
-    /// transaction, if no other process committed since the transaction's version was read.
-    /// If one did, its reads were of an older version than its writes would be made on:
-    /// refused, as SQLite refuses it (`SQLITE_BUSY_SNAPSHOT`), and the transaction stays
-    /// open, reading, for `ROLLBACK`. On any error the transaction stays as it was.
+    /// transaction, if no other process committed since the transaction's version (the
+    /// database opened writable, with the lock held, has the same last LSN; a checkpoint
+    /// changes none). If one did, its reads were of an older version than its writes would
+    /// be made on: refused, as SQLite refuses it (`SQLITE_BUSY_SNAPSHOT`), the lock given
+    /// back and the transaction left open, reading, for `ROLLBACK`; so is it when the lock
+    /// cannot be had (`Locked`). Once the lock is held, the read transaction ends and a
+    /// write transaction begins; should that fail, the error says the transaction ended.
     fn upgrade(&mut self) -> anyhow::Result<()> {
-        let Some(seen) = self.reading.clone() else {
+        let Some(lsn) = self.reading else {
             return Ok(());
         };
-        let moved_on = || {
-            anyhow!(
+        let writable = crate::open(&self.dir)?;
+        if writable.stats()?.last_lsn != lsn {
+            // Dropped unused: the lock goes back to whoever wants it.
+            drop(writable);
+            bail!(
                 "another process committed since this transaction began: what it read is \
                  older than what its writes would change, so it cannot write; ROLLBACK and \
                  run it again"
-            )
-        };
-        if fingerprint(&self.dir) != seen {
-            return Err(moved_on());
+            );
         }
-        let writable = crate::open(&self.dir)?;
-        // Taken with the lock held: a commit between the check above and the open shows.
-        let now = fingerprint(&self.dir);
         // The shell holds the lock from here on, as after any write.
         self.db = writable;
-        if now != seen {
-            return Err(moved_on());
-        }
-        if let Some(read) = self.tx.take() {
-            read.commit()?;
-        }
         self.reading = None;
-        self.begin_writing()
+        if let Some(read) = self.tx.take() {
+            // A read transaction has nothing to commit: its end loses nothing.
+            let _ = read.commit();
+        }
+        self.begin_writing().map_err(|e| {
+            e.context("the transaction had only read, and ended: it could not go on writing")
+        })
     }
 
     /// `COMMIT`.

@@ -130,9 +130,18 @@ pub(crate) fn migrate(engine: &Arc<Engine>, s: &Statement) -> Result<SqlResult> 
                 return Err(unsupported("this form of ALTER TABLE"));
             }
             let stored: Vec<String> = old.columns.iter().map(|c| c.name.clone()).collect();
+            // The names DROP INDEX takes, should a dropped column be in an index: the
+            // database's, since a name another table's index shares takes its checksum.
+            let named = || -> Result<Vec<NamedIndex>> {
+                let mut schemas = Vec::new();
+                for t in engine.table_names()? {
+                    schemas.push(engine.schema(&t)?);
+                }
+                Ok(index_names(&schemas))
+            };
             let mut schema = old;
             for op in &a.operations {
-                schema = altered(schema, op, &stored)?;
+                schema = altered(schema, op, &stored, &named)?;
             }
             // The columns each new foreign key names, as CREATE TABLE checks them: an
             // added column's `REFERENCES t (c)` and an added `FOREIGN KEY`'s.
@@ -291,7 +300,12 @@ fn with_index(mut schema: Schema, c: &CreateIndex) -> Result<Schema> {
 }
 
 /// `schema` after one `ALTER TABLE` operation (`stored`: the columns the table has now).
-fn altered(mut schema: Schema, op: &AlterTableOperation, stored: &[String]) -> Result<Schema> {
+fn altered(
+    mut schema: Schema,
+    op: &AlterTableOperation,
+    stored: &[String],
+    index_names: &dyn Fn() -> Result<Vec<NamedIndex>>,
+) -> Result<Schema> {
     match op {
         AlterTableOperation::AddColumn {
             if_not_exists,
@@ -386,9 +400,15 @@ fn altered(mut schema: Schema, op: &AlterTableOperation, stored: &[String]) -> R
                 // As SQLite: a column in an index or a constraint of several columns stays
                 // until that goes (its own single-column index goes with it).
                 let holds = |cols: &[String]| cols.contains(&name.value);
-                if let Some(ix) = index_names(std::iter::once(&schema))
+                let composite = schema.index.iter().any(|cols| holds(cols));
+                if let Some(ix) = composite
+                    .then(index_names)
+                    .transpose()?
+                    .unwrap_or_default()
                     .into_iter()
-                    .find(|ix| ix.columns.len() > 1 && holds(&ix.columns))
+                    .find(|ix| {
+                        ix.table == schema.table && ix.columns.len() > 1 && holds(&ix.columns)
+                    })
                 {
                     return Err(sql_error(
                         name.span,

@@ -602,12 +602,15 @@ impl ReadTransaction<'_> {
     /// rows, whatever writers commit meanwhile, and none takes a lock. Returns the last
     /// statement's result, as [`Database::sql`](crate::Database::sql) does.
     ///
-    /// A statement that writes is refused before anything runs (`Error::Sql`: a read
-    /// transaction only reads; write inside `Database::transaction`), and so are `BEGIN`,
-    /// `COMMIT` and `ROLLBACK`. A table the transaction reads that was not loaded from disk
-    /// when it began is loaded then, unless a commit came since (its rows would be newer
-    /// than the transaction's): that statement fails, saying so, and the transaction can be
-    /// run again.
+    /// A statement that writes is refused (`Error::Sql`: a read transaction only reads;
+    /// write inside `Database::transaction`), and so are `BEGIN`, `COMMIT` and `ROLLBACK`:
+    /// in a text of 4 KiB or less before any of it runs, in a longer one (run as it is
+    /// parsed) when reached, the reads before it having changed nothing. A table the
+    /// transaction reads that was not loaded from disk when it began is loaded then, if the
+    /// database published no other version meanwhile (a commit, or another thread's load
+    /// of a table; its rows could be newer than the transaction's): else that statement
+    /// fails, saying so, and the transaction can be run again (a table read once before
+    /// `db.read`, through `db.dyn_table` say, is loaded).
     ///
     /// ```
     /// use tabula::{Database, Value};
@@ -1312,6 +1315,11 @@ pub(crate) fn check_forward(tx: &Transaction<'_>, alone: bool) -> Result<()> {
 }
 
 fn execute(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<SqlResult> {
+    crate::stack::statement(|| execute_here(target, s, params))
+}
+
+/// [`execute`], on the stack it gives.
+fn execute_here(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Result<SqlResult> {
     match s {
         Statement::Query(q) if alter::is_setval(q) => alter::setval(target, q, params),
         Statement::Query(q) => select::select(target, q, params),

@@ -44,13 +44,7 @@ pub(crate) struct Stream<'t> {
     index: usize,
     /// At the end, or after an error: nothing more is parsed.
     ended: bool,
-    /// Whether the text nests deeper than [`SHALLOW`], so that parsing it may need more
-    /// stack than a thread has (see [`crate::stack::parse_room`]).
-    nested: bool,
 }
-
-/// Levels of parentheses (and `CASE`) the parser takes on any thread's stack.
-const SHALLOW: usize = 8;
 
 impl<'t> Stream<'t> {
     /// Tokenizes `text` and numbers its `?` placeholders.
@@ -82,9 +76,8 @@ impl<'t> Stream<'t> {
                 }
             }
         }
-        let nesting = chains_within_bounds(&tokens)?;
+        chains_within_bounds(&tokens)?;
         Ok(Stream {
-            nested: nesting > SHALLOW,
             parser: Parser::new(&DIALECT).with_tokens_with_locations(tokens),
             text,
             placeholders: marks.max(highest),
@@ -117,11 +110,9 @@ impl<'t> Stream<'t> {
         }
         let at = self.parser.peek_token_ref().span.start;
         let parser = &mut self.parser;
-        let parsed = if self.nested {
-            crate::stack::parse_room(|| parser.parse_statement())
-        } else {
-            parser.parse_statement()
-        };
+        // The parser recurses as deep as the statement nests (parentheses, subqueries,
+        // prefixes such as `NOT` or `INTERVAL`), up to its limit.
+        let parsed = crate::stack::parse_room(|| parser.parse_statement());
         match parsed {
             Ok(s) => {
                 self.expecting_delimiter = true;
@@ -188,10 +179,7 @@ const DEEPEST_TREE: usize = 2_000;
 /// is an operand of the tree around it: that tree is at most its own count deeper than its
 /// deepest group, so a level keeps its count and its deepest group apart, and the tree
 /// being read is bounded by the sum over the open levels.
-///
-/// Returns how deep the parser will recurse, about: the deepest nesting of parentheses
-/// and `CASE`, and the longest run of prefix operators.
-fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<usize> {
+fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<()> {
     /// One open level: the tokens of its current tree, the deepest group inside that tree,
     /// and the deepest of its earlier trees (siblings).
     #[derive(Default, Clone, Copy)]
@@ -206,21 +194,12 @@ fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<usize> {
         }
     }
     let mut levels = vec![Level::default()];
-    let (mut deepest, mut prefixes, mut most_prefixes) = (0usize, 0usize, 0usize);
     for t in tokens {
-        // The parser recurses once per prefix operator too (`NOT NOT …`, `- - …`).
-        match &t.token {
-            Token::Whitespace(_) => continue,
-            Token::Minus | Token::Plus | Token::Tilde | Token::ExclamationMark => prefixes += 1,
-            Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::NOT => prefixes += 1,
-            _ => prefixes = 0,
+        if let Token::Whitespace(_) = &t.token {
+            continue;
         }
-        most_prefixes = most_prefixes.max(prefixes);
         match chain_role(&t.token) {
-            Role::Open => {
-                levels.push(Level::default());
-                deepest = deepest.max(levels.len() - 1);
-            }
+            Role::Open => levels.push(Level::default()),
             Role::Close if levels.len() > 1 => {
                 if let Some(inner) = levels.pop() {
                     let depth = inner.done.max(inner.bound()) + 1;
@@ -256,7 +235,7 @@ fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<usize> {
             });
         }
     }
-    Ok(deepest + most_prefixes)
+    Ok(())
 }
 
 /// What a token does to the depth [`chains_within_bounds`] counts.

@@ -213,7 +213,22 @@ fn alter_table_refusals_name_the_reason_and_change_nothing() {
             if reason.contains("column q of c is in the constraint UNIQUE (p, q)")),
         "{err}"
     );
-    db.sql("DROP INDEX c_w_p_idx; ALTER TABLE c DROP COLUMN w")
+    // Another table's index sharing the plain name: the error names the one DROP INDEX
+    // takes then.
+    db.sql("CREATE TABLE c_w (id INTEGER PRIMARY KEY, p INT); CREATE INDEX x ON c_w (p)")
+        .unwrap();
+    let err = db
+        .sql("ALTER TABLE c DROP COLUMN w")
+        .unwrap_err()
+        .to_string();
+    let name = err
+        .split("DROP INDEX ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{err}"))
+        .trim()
+        .to_owned();
+    assert!(name.starts_with("c_w_p_") && name != "c_w_p_idx", "{err}");
+    db.sql(&format!("DROP INDEX {name}; ALTER TABLE c DROP COLUMN w"))
         .unwrap();
     let names: Vec<String> = db
         .schema("c")
