@@ -590,11 +590,12 @@ fn dot(
             }
             return read_lines(text, file, session, settings, depth + 1);
         }
-        // Loading a table not yet in memory takes the writers' lock, which the open
-        // transaction holds: the dump would wait for the shell's own COMMIT.
+        // Loading a table not yet in memory takes the writers' lock, which an open write
+        // transaction holds (the dump would wait for the shell's own COMMIT); beside a
+        // read transaction it would load tables under it, and not show its version.
         ("dump", "") if session.in_transaction() => anyhow::bail!(
-            ".dump reads the committed database, which waits for the open transaction: \
-             COMMIT or ROLLBACK first"
+            ".dump reads the committed database, not the open transaction's: COMMIT or \
+             ROLLBACK first"
         ),
         ("dump", "") => crate::dump::to_stdout(session.database()?, tabula::Dialect::Sqlite)?,
         ("dump", _) => anyhow::bail!(
