@@ -555,6 +555,18 @@ fn streamed_read_group(
             Statement::Rollback {
                 savepoint: None, ..
             } => return Ok(false),
+            Statement::StartTransaction { .. } => {
+                let (line, column) = inner_start;
+                return Err(Error::Sql {
+                    line,
+                    column,
+                    reason: format!(
+                        "statement {}: BEGIN inside the transaction statement {begin} began; \
+                         transactions do not nest. The transaction was rolled back",
+                        k + 1
+                    ),
+                });
+            }
             s if is_read(s) => {
                 let at = At {
                     number: k + 1,

@@ -805,6 +805,13 @@ fn a_long_text_s_transaction_of_reads_runs_on_a_read_only_database() {
         .sql(&format!("BEGIN IMMEDIATE; SELECT 1;{pad} COMMIT"))
         .unwrap_err();
     assert!(matches!(e, Error::ReadOnly { .. }), "{e}");
+    let e = reader
+        .sql(&format!("BEGIN; SELECT 1;{pad} BEGIN; COMMIT"))
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason.contains("transactions do not nest")),
+        "{e}"
+    );
     let e = reader.sql(&format!("BEGIN; SELECT 1;{pad}")).unwrap_err();
     assert!(
         matches!(&e, Error::Sql { reason, .. } if reason.contains("BEGIN")),
