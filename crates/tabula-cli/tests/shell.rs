@@ -775,6 +775,39 @@ fn a_transaction_reads_without_the_lock_until_its_first_write() {
     );
 }
 
+/// A read transaction's first write that fails (a statement tabula refuses, a constraint)
+/// wrote nothing: the lock it took goes back, and the transaction goes on reading.
+#[test]
+fn a_failed_first_write_gives_the_lock_back() {
+    let (_d, _path, p) = demo();
+    let count = "SELECT COUNT(*) AS n FROM courses;";
+    let (mut shell, _) = Driver::start(&p);
+    assert!(shell.line("BEGIN;").contains("transaction open"));
+    assert!(shell.line(count).contains("│ 5 │"));
+    for failing in [
+        "VACUUM;",
+        "INSERT INTO courses (code, title) VALUES (NULL, NULL);",
+    ] {
+        let out = shell.line(failing);
+        assert!(
+            out.contains("error:") && out.ends_with("tabula*> "),
+            "{out}"
+        );
+        let o = tabula(&[
+            "sql",
+            &p,
+            "INSERT INTO courses (code, title) VALUES ('X1', 'x'); \
+             DELETE FROM courses WHERE code = 'X1'",
+        ]);
+        assert!(o.status.success(), "{failing}: {}", text(&o));
+    }
+    // Another process committed meanwhile: the transaction's next write is refused.
+    let out = shell.line("INSERT INTO courses (code, title) VALUES ('CS500', 'Five');");
+    assert!(out.contains("another process committed"), "{out}");
+    assert!(shell.line("ROLLBACK;").contains("rolled back"));
+    shell.quit();
+}
+
 /// `BEGIN IMMEDIATE` (and `EXCLUSIVE`) takes the lock at once, as in SQLite: another
 /// process's write is refused from then on, and the transaction's writes never are.
 #[test]
@@ -915,8 +948,8 @@ fn read_runs_a_file_as_typed_and_dump_prints_a_loadable_script() {
     );
     assert!(
         out.contains(
-            "error: .dump reads the committed database, which waits for the open \
-             transaction: COMMIT or ROLLBACK first"
+            "error: .dump reads the committed database, not the open transaction's: COMMIT or \
+             ROLLBACK first"
         ),
         "{out}"
     );

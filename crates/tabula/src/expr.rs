@@ -264,7 +264,61 @@ fn bad(text: &str, reason: impl Into<String>) -> Error {
 }
 
 /// An error about part `e` of the expression, saying where that part starts.
+/// Whether `e` heads a chain the parser built in its loop (`a + b + …`, `x IS NULL IS NULL
+/// …`: each link the left operand of the next) longer than a walk of it should recurse
+/// through: its position (`span`) and its text (`Display`) are found by recursing once per
+/// link, with frames of several KB in an unoptimized build. Such an expression is shown
+/// by [`shown`], and placed by nothing. The chain is followed without recursion.
+pub(crate) fn left_deep(e: &Expr) -> bool {
+    const LINKS: usize = 32;
+    let mut e = e;
+    for _ in 0..LINKS {
+        e = match e {
+            Expr::BinaryOp { left, .. } => left,
+            Expr::UnaryOp { expr, .. }
+            | Expr::Nested(expr)
+            | Expr::IsNull(expr)
+            | Expr::IsNotNull(expr)
+            | Expr::IsTrue(expr)
+            | Expr::IsNotTrue(expr)
+            | Expr::IsFalse(expr)
+            | Expr::IsNotFalse(expr)
+            | Expr::IsUnknown(expr)
+            | Expr::IsNotUnknown(expr)
+            | Expr::IsDistinctFrom(expr, _)
+            | Expr::IsNotDistinctFrom(expr, _)
+            | Expr::Cast { expr, .. }
+            | Expr::Collate { expr, .. }
+            | Expr::Like { expr, .. }
+            | Expr::ILike { expr, .. }
+            | Expr::SimilarTo { expr, .. }
+            | Expr::RLike { expr, .. }
+            | Expr::Between { expr, .. }
+            | Expr::In { expr, .. }
+            | Expr::AnyOp { left: expr, .. }
+            | Expr::AllOp { left: expr, .. }
+            | Expr::AtTimeZone {
+                timestamp: expr, ..
+            } => expr,
+            _ => return false,
+        };
+    }
+    true
+}
+
+/// `e` as written, for a message; a chain too long to walk ([`left_deep`]) is named so.
+pub(crate) fn shown(e: &Expr) -> String {
+    if left_deep(e) {
+        "an expression chaining too many operators to show".to_owned()
+    } else {
+        e.to_string()
+    }
+}
+
 fn bad_at(text: &str, e: &Expr, reason: impl Into<String>) -> Error {
+    if left_deep(e) {
+        return bad(text, reason);
+    }
     let at = e.span().start;
     bad(
         text,
@@ -284,7 +338,9 @@ impl Condition {
         // and it recurses once per level of nesting with large frames (up to
         // `NESTING_LIMIT` levels, which a 2 MiB thread stack does not always hold). A text
         // that is long, or that nests at all deeply, is parsed on a thread whose stack holds
-        // any of that; a short flat one, the common case, needs no thread.
+        // any of that; a short flat one, the common case, needs no thread, only room on this
+        // one's stack for a tree as deep as it is long (`a + a + …`: its error is placed by
+        // walking the tree).
         const SHORT: usize = 16 << 10;
         let signs = text.bytes().filter(|&b| b == b'(' || b == b'-').count()
             + text
@@ -293,7 +349,7 @@ impl Condition {
                 .filter(|w| w.eq_ignore_ascii_case(b"not"))
                 .count();
         if text.len() <= SHORT && signs <= 8 {
-            return parse_here(schema, text);
+            return crate::stack::for_text(text.len(), || parse_here(schema, text));
         }
         if nesting(text).is_some_and(|depth| depth > NESTING_LIMIT) {
             return Err(too_deep(text));
@@ -546,12 +602,12 @@ fn literal(text: &str, e: &Expr) -> Result<Value> {
                 )
             }),
             Value::Float(f) => Ok(Value::Float(-f)),
-            _ => Err(bad_at(text, e, format!("cannot negate {expr}"))),
+            _ => Err(bad_at(text, e, format!("cannot negate {}", shown(expr)))),
         },
         Expr::Nested(inner) => literal(text, inner),
         other => Err(bad(
             text,
-            format!("{other} is not a column or a literal value"),
+            format!("{} is not a column or a literal value", shown(other)),
         )),
     }
 }
@@ -651,7 +707,8 @@ fn chain<'e>(e: &'e Expr, op: &BinaryOperator) -> Vec<&'e Expr> {
 
 fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
     let col_of = |x: &Expr| -> Result<usize> {
-        column(schema, text, x)?.ok_or_else(|| bad_at(text, x, format!("{x} is not a column")))
+        column(schema, text, x)?
+            .ok_or_else(|| bad_at(text, x, format!("{} is not a column", shown(x))))
     };
     Ok(match e {
         Expr::Nested(inner) => compile(schema, text, inner)?,
@@ -675,7 +732,11 @@ fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
         } => Node::Not(Box::new(compile(schema, text, expr)?)),
         Expr::BinaryOp { left, op, right } => {
             let Some(op) = cmp_op(op) else {
-                return Err(bad_at(text, e, format!("unsupported operator {op} in {e}")));
+                return Err(bad_at(
+                    text,
+                    e,
+                    format!("unsupported operator {op} in {}", shown(e)),
+                ));
             };
             let how = if matches!(op, Cmp::Eq | Cmp::Ne) {
                 Use::Equality
@@ -695,8 +756,9 @@ fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
                         text,
                         e,
                         format!(
-                            "{e} compares no column: each comparison here is a column with a \
-                             constant or with another column (no arithmetic or functions)"
+                            "{} compares no column: each comparison here is a column with a \
+                             constant or with another column (no arithmetic or functions)",
+                            shown(e)
                         ),
                     ))
                 }
@@ -733,7 +795,7 @@ fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
                 return Err(bad_at(
                     text,
                     pattern,
-                    format!("LIKE needs a text pattern, not {pattern}"),
+                    format!("LIKE needs a text pattern, not {}", shown(pattern)),
                 ));
             };
             let escape = match escape_char
@@ -784,7 +846,7 @@ fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
             return Err(bad_at(
                 text,
                 other,
-                format!("unsupported expression {other}"),
+                format!("unsupported expression {}", shown(other)),
             ))
         }
     })

@@ -50,3 +50,15 @@ const PARSE: usize = if cfg!(debug_assertions) {
 pub(crate) fn parse_room<R>(f: impl FnOnce() -> R) -> R {
     stacker::maybe_grow(PARSE, PARSE, f)
 }
+
+/// Stack a parsed text may take per byte: the tree of `a + a + …` is as deep as the text
+/// is long over two, and a walk of it (dropping it, placing an error in it) takes a frame
+/// per level.
+const PER_BYTE: usize = if cfg!(debug_assertions) { 2048 } else { 256 };
+
+/// Runs `f`, which parses and walks a text of `len` bytes, with stack for a tree as deep
+/// as the text allows.
+pub(crate) fn for_text<R>(len: usize, f: impl FnOnce() -> R) -> R {
+    let need = len.saturating_mul(PER_BYTE).max(64 << 10);
+    stacker::maybe_grow(need, need.max(SEGMENT), f)
+}

@@ -93,7 +93,7 @@ impl Session {
     pub fn run(&mut self, text: &str) -> anyhow::Result<SqlResult> {
         if self.tx.is_some() {
             if self.reading.is_some() && !self.reads_only(text) {
-                self.upgrade()?;
+                return self.first_write(text);
             }
             let Some(tx) = &mut self.tx else {
                 bail!("no transaction is open (BEGIN starts one)");
@@ -163,38 +163,45 @@ impl Session {
         self.db.prepare(text).map_or(true, |s| s.reads_only())
     }
 
-    /// The first write of a read transaction: takes the lock and goes on as a write
-    /// transaction, if no other process committed since the transaction's version (the
-    /// database opened writable, with the lock held, has the same last LSN; a checkpoint
-    /// changes none). If one did, its reads were of an older version than its writes would
-    /// be made on: refused, as SQLite refuses it (`SQLITE_BUSY_SNAPSHOT`), the lock given
-    /// back and the transaction left open, reading, for `ROLLBACK`; so is it when the lock
-    /// cannot be had (`Locked`). Once the lock is held, the read transaction ends and a
-    /// write transaction begins; should that fail, the error says the transaction ended.
-    fn upgrade(&mut self) -> anyhow::Result<()> {
+    /// The first write of a read transaction, `text`: takes the lock, and if no other
+    /// process committed since the transaction's version (the database opened writable,
+    /// with the lock held, has the same last LSN; a checkpoint changes none), runs `text` in
+    /// a new write transaction on it. Once `text` has run, that write transaction is the
+    /// open one and the read transaction ends. Otherwise the lock goes back and the read
+    /// transaction stays open, reading: when another process committed (its reads were of
+    /// an older version than its writes would be made on: refused, as SQLite refuses it,
+    /// `SQLITE_BUSY_SNAPSHOT`), when the lock cannot be had (`Locked`), and when `text`
+    /// itself fails (a statement tabula refuses, a constraint), which wrote nothing.
+    fn first_write(&mut self, text: &str) -> anyhow::Result<SqlResult> {
         let Some(lsn) = self.reading else {
-            return Ok(());
+            bail!("no read transaction is open");
         };
         let writable = crate::open(&self.dir)?;
         if writable.stats()?.last_lsn != lsn {
-            // Dropped unused: the lock goes back to whoever wants it.
-            drop(writable);
             bail!(
                 "another process committed since this transaction began: what it read is \
                  older than what its writes would change, so it cannot write; ROLLBACK and \
                  run it again"
             );
         }
+        // Tables the log changed since their snapshot are loaded before the transaction's
+        // thread holds the lock that loading takes.
+        crate::exact_stats(&writable)?;
+        let mut tx = OpenTx::begin(&writable)?;
+        let result = match tx.run(text) {
+            Ok(Ok(result)) => result,
+            // Rolled back with `tx` (dropped), the lock with `writable`.
+            Ok(Err(e)) => return Err(e.into()),
+            Err(gone) => return Err(gone),
+        };
         // The shell holds the lock from here on, as after any write.
         self.db = writable;
         self.reading = None;
-        if let Some(read) = self.tx.take() {
+        if let Some(read) = self.tx.replace(tx) {
             // A read transaction has nothing to commit: its end loses nothing.
             let _ = read.commit();
         }
-        self.begin_writing().map_err(|e| {
-            e.context("the transaction had only read, and ended: it could not go on writing")
-        })
+        Ok(result)
     }
 
     /// `COMMIT`.

@@ -205,7 +205,13 @@ const MAX_DEPTH: usize = 200;
 fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<Scalar> {
     use sqlparser::ast::Spanned;
     // Computed only for an error: it walks the whole subtree.
-    let span = || e.span();
+    let span = || {
+        if crate::expr::left_deep(e) {
+            Span::empty()
+        } else {
+            e.span()
+        }
+    };
     let boxed = |e: &Expr, params: &mut Params<'_>| -> Result<Box<Scalar>> {
         Ok(Box::new(compile(e, scope, params)?))
     };
@@ -442,7 +448,12 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             }
         }
         Expr::In { .. } => return Err(unsupported("this IN target")),
-        other => return Err(unsupported(format!("the expression {other}"))),
+        other => {
+            return Err(unsupported(format!(
+                "the expression {}",
+                crate::expr::shown(other)
+            )))
+        }
     })
 }
 

@@ -167,61 +167,70 @@ const DEEPEST_TREE: usize = 2_000;
 /// Refuses a text whose tree could be deeper than [`DEEPEST_TREE`] before it is parsed.
 ///
 /// The parser reads `a + b + c …` (any infix operator: `+`, `AND`, `IS DISTINCT FROM`,
-/// `AT TIME ZONE`, …) in a loop, but builds a tree as deep as the chain is long, and every
-/// walk of that tree recurses once per level: a chain of 200,000 overflowed the stack as
-/// the tree was dropped. Compiling refuses trees deeper than 200 levels, so a deeper one
-/// never runs anyway; refused here, it is never built.
+/// `AT TIME ZONE`, …) and `q UNION q UNION …` in a loop, but builds a tree as deep as the
+/// chain is long, and every walk of that tree recurses once per level: a chain of 200,000
+/// overflowed the stack as the tree was dropped. Compiling refuses expressions deeper than
+/// 200 levels and set operations of more than 500 members, so a deeper tree never runs
+/// anyway; refused here, it is never built.
 ///
-/// The count bounds the depth from above without knowing the operators: each level of
-/// the tree takes a token at least, so every token counts, from the start of a tree, which
-/// is a comma, a parenthesis, a `CASE` branch (`WHEN`, `THEN`, `ELSE`) or a clause keyword
-/// that no operator contains (`SELECT`, `WHERE`, …). A parenthesized group (or a `CASE`)
-/// is an operand of the tree around it: that tree is at most its own count deeper than its
-/// deepest group, so a level keeps its count and its deepest group apart, and the tree
-/// being read is bounded by the sum over the open levels.
+/// The count bounds the depth from above without knowing the operators: each level of an
+/// expression takes a token at least, so every token counts, from the start of a tree:
+/// a comma, a parenthesis, or a clause or `CASE` keyword (`WHERE`, `WHEN`, …) that comes
+/// right after an operand, where it cannot be an operand itself (the parser takes such
+/// words for names elsewhere: `1 + ON + ON …` is a chain) nor an infix operator (none of
+/// them is one). A parenthesized group (or a `CASE`) is an operand of the tree around it:
+/// that tree is at most its own count deeper than its deepest group, so a level keeps its
+/// count and its deepest group apart; a set operation's members are each a tree of their
+/// own, one level deeper per operator. The tree being read is bounded by the sum over the
+/// open levels.
 fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<()> {
     /// One open level: the tokens of its current tree, the deepest group inside that tree,
-    /// and the deepest of its earlier trees (siblings).
+    /// the deepest of its earlier trees (siblings), and its set operators so far.
     #[derive(Default, Clone, Copy)]
     struct Level {
         count: usize,
         group: usize,
         done: usize,
+        chain: usize,
     }
     impl Level {
         fn bound(&self) -> usize {
-            self.count + self.group
+            self.chain + self.count + self.group
+        }
+        /// A new tree beside the last one.
+        fn sibling(&mut self) {
+            self.done = self.done.max(self.bound());
+            self.count = 0;
+            self.group = 0;
         }
     }
     let mut levels = vec![Level::default()];
+    // Whether the token before ends an operand (a name, a literal, a closing parenthesis).
+    let mut after_operand = false;
     for t in tokens {
         if let Token::Whitespace(_) = &t.token {
             continue;
         }
+        let level = levels.len() - 1;
         match chain_role(&t.token) {
             Role::Open => levels.push(Level::default()),
-            Role::Close if levels.len() > 1 => {
+            Role::Close if level > 0 => {
                 if let Some(inner) = levels.pop() {
                     let depth = inner.done.max(inner.bound()) + 1;
-                    if let Some(outer) = levels.last_mut() {
-                        outer.group = outer.group.max(depth);
-                        outer.count += 1;
-                    }
+                    let outer = &mut levels[level - 1];
+                    outer.group = outer.group.max(depth);
+                    outer.count += 1;
                 }
             }
-            Role::Sibling | Role::Close => {
-                if let Some(level) = levels.last_mut() {
-                    level.done = level.done.max(level.bound());
-                    level.count = 0;
-                    level.group = 0;
-                }
+            Role::Separator => levels[level].sibling(),
+            Role::Clause if after_operand => levels[level].sibling(),
+            Role::SetOperator => {
+                levels[level].sibling();
+                levels[level].chain += 1;
             }
-            Role::Token => {
-                if let Some(level) = levels.last_mut() {
-                    level.count += 1;
-                }
-            }
+            Role::Close | Role::Clause | Role::Token => levels[level].count += 1,
         }
+        after_operand = ends_operand(&t.token);
         let bound: usize = levels.iter().map(Level::bound).sum();
         if bound > DEEPEST_TREE {
             return Err(Error::Sql {
@@ -242,8 +251,13 @@ fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<()> {
 enum Role {
     Open,
     Close,
-    /// Starts a tree beside the one before it (a comma, a clause, a `CASE` branch).
-    Sibling,
+    /// A comma or `;`: a new tree beside the one before it.
+    Separator,
+    /// A clause or `CASE` keyword: a new tree when it follows an operand (else it may be a
+    /// name, an operand itself).
+    Clause,
+    /// `UNION`, `INTERSECT`, `EXCEPT`.
+    SetOperator,
     /// Anything else: part of the tree being read.
     Token,
 }
@@ -252,10 +266,11 @@ fn chain_role(t: &Token) -> Role {
     match t {
         Token::LParen | Token::LBracket => Role::Open,
         Token::RParen | Token::RBracket => Role::Close,
-        Token::Comma | Token::SemiColon => Role::Sibling,
+        Token::Comma | Token::SemiColon => Role::Separator,
         Token::Word(w) if w.quote_style.is_none() => match w.keyword {
             Keyword::CASE => Role::Open,
             Keyword::END => Role::Close,
+            Keyword::UNION | Keyword::INTERSECT | Keyword::EXCEPT => Role::SetOperator,
             // Words no infix operator has (`FROM` is in `IS DISTINCT FROM`).
             Keyword::SELECT
             | Keyword::WHERE
@@ -271,13 +286,36 @@ fn chain_role(t: &Token) -> Role {
             | Keyword::WHEN
             | Keyword::THEN
             | Keyword::ELSE
-            | Keyword::UNION
-            | Keyword::INTERSECT
-            | Keyword::EXCEPT
-            | Keyword::JOIN => Role::Sibling,
+            | Keyword::JOIN => Role::Clause,
             _ => Role::Token,
         },
         _ => Role::Token,
+    }
+}
+
+/// Whether `t` ends an operand: a literal, a name (quoted, or a word that is no keyword, or
+/// a keyword that is a value), a placeholder, a closing parenthesis or `END`.
+fn ends_operand(t: &Token) -> bool {
+    match t {
+        Token::Word(w) => {
+            w.quote_style.is_some()
+                || matches!(
+                    w.keyword,
+                    Keyword::NoKeyword
+                        | Keyword::NULL
+                        | Keyword::TRUE
+                        | Keyword::FALSE
+                        | Keyword::END
+                )
+        }
+        Token::Number(..)
+        | Token::SingleQuotedString(_)
+        | Token::DoubleQuotedString(_)
+        | Token::HexStringLiteral(_)
+        | Token::Placeholder(_)
+        | Token::RParen
+        | Token::RBracket => true,
+        _ => false,
     }
 }
 

@@ -447,3 +447,33 @@ fn a_row_stored_under_an_older_judgement_of_a_check_still_opens() {
     assert_eq!(db.dyn_table("t").unwrap().count().unwrap(), 1);
     assert_eq!(tabula::verify(&path).unwrap(), []);
 }
+
+/// A check (or `where_sql` condition) that chains thousands of operators is refused, on a
+/// thread with a small stack too: the refusal's place was found by walking a tree as deep
+/// as the chain, on the calling thread.
+#[test]
+fn a_long_operator_chain_in_a_check_is_refused_on_a_small_stack() {
+    std::thread::Builder::new()
+        .stack_size(512 << 10)
+        .spawn(|| {
+            use tabula::{Column, ColumnType, Schema};
+            let mut schema = Schema::new(
+                "t",
+                vec![
+                    Column::new("id", ColumnType::U64).primary_key(),
+                    Column::new("a", ColumnType::I64),
+                ],
+            )
+            .unwrap();
+            let chain = format!("a{} >= 0", " + a".repeat(3_000));
+            let e = tabula::Condition::parse(&schema, &chain).unwrap_err();
+            assert!(matches!(e, tabula::Error::InvalidExpression { .. }), "{e}");
+            schema.checks = vec![chain];
+            let db = tabula::Database::in_memory();
+            let e = db.create_table(schema).unwrap_err();
+            assert!(matches!(e, tabula::Error::InvalidExpression { .. }), "{e}");
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

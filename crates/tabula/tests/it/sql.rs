@@ -1191,6 +1191,17 @@ fn deep_texts() {
         (ctes(2_000), Value::Int(2_000)),
         (nested, Value::Int(1)),
         (joined(64), Value::Int(1)),
+        (
+            format!(
+                "SELECT COUNT(*) FROM ({}) AS u",
+                vec!["SELECT id FROM t WHERE id = 1 ORDER BY id"; 500]
+                    .iter()
+                    .map(|m| format!("SELECT * FROM ({m}) AS m"))
+                    .collect::<Vec<_>>()
+                    .join(" UNION ALL ")
+            ),
+            Value::Int(500),
+        ),
         (format!("SELECT {}1", "NOT ".repeat(44)), Value::Bool(true)),
         // Parenthesized groups, each a chain, joined by another: as deep as the deepest
         // group and the chain joining them, however many groups.
@@ -1238,6 +1249,19 @@ fn deep_texts() {
         ),
         (
             format!("SELECT 1{}", " AT TIME ZONE 'UTC'".repeat(50_000)),
+            "nested more than 200 levels",
+        ),
+        // Clause words the parser takes for names, and set operations, chain too.
+        (
+            format!("SELECT 1{}", " + ON".repeat(50_000)),
+            "nested more than 200 levels",
+        ),
+        (
+            format!("SELECT 1{}", " + WHERE + END".repeat(20_000)),
+            "nested more than 200 levels",
+        ),
+        (
+            vec!["SELECT 1"; 20_000].join(" UNION ALL "),
             "nested more than 200 levels",
         ),
     ];
