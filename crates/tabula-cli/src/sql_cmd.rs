@@ -249,13 +249,20 @@ pub fn create(dir: &Path) -> anyhow::Result<Database> {
 /// name the result repeats (`a.id, b.id`) becomes `id:1`, `id:2`, … after its first use.
 pub fn print_rows(result: SqlResult, format: Format, guard: CsvGuard) -> anyhow::Result<()> {
     let mut names: Vec<String> = Vec::with_capacity(result.columns.len());
+    let mut used = std::collections::HashSet::with_capacity(result.columns.len());
+    // The last suffix given to each name: the next one starts after it, so that a result
+    // repeating one name thousands of times is named in one pass.
+    let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for c in &result.columns {
         let mut name = c.clone();
-        let mut n = 0;
-        while names.contains(&name) {
-            n += 1;
-            name = format!("{c}:{n}");
+        if used.contains(&name) {
+            let n = last.entry(c.as_str()).or_insert(0);
+            while used.contains(&name) {
+                *n += 1;
+                name = format!("{c}:{n}");
+            }
         }
+        used.insert(name.clone());
         names.push(name);
     }
     let rows: Vec<Row> = result

@@ -229,8 +229,12 @@ impl Tx {
     ) -> PyResult<Tx> {
         let (commands, inbox) = channel::<Command>();
         let (report, status) = channel::<Status>();
+        // A statement's parse and run take a few MiB of stack at their deepest (the
+        // library grows a thread's stack when it must, a segment per statement): this
+        // thread starts with room for them. Only the pages used are ever touched.
         let worker = std::thread::Builder::new()
             .name("tabula-transaction".into())
+            .stack_size(16 << 20)
             .spawn(move || {
                 let started = report.clone();
                 let result = db.transaction(|tx| {

@@ -342,11 +342,20 @@ impl Condition {
         // one's stack for a tree as deep as it is long (`a + a + …`: its error is placed by
         // walking the tree).
         const SHORT: usize = 16 << 10;
-        let signs = text.bytes().filter(|&b| b == b'(' || b == b'-').count()
+        // Whatever the parser recurses on: parentheses, prefix operators, CASE.
+        let signs = text
+            .bytes()
+            .filter(|&b| matches!(b, b'(' | b'[' | b'-' | b'+' | b'~' | b'!'))
+            .count()
             + text
                 .as_bytes()
                 .windows(3)
                 .filter(|w| w.eq_ignore_ascii_case(b"not"))
+                .count()
+            + text
+                .as_bytes()
+                .windows(4)
+                .filter(|w| w.eq_ignore_ascii_case(b"case"))
                 .count();
         if text.len() <= SHORT && signs <= 8 {
             return crate::stack::for_text(text.len(), || parse_here(schema, text));

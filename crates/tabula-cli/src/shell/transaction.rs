@@ -99,8 +99,12 @@ impl OpenTx {
         let (requests, inbox) = mpsc::channel::<Request>();
         let (outbox, replies) = mpsc::channel();
         let db = db.clone();
+        // A statement's parse and run take a few MiB of stack at their deepest (the
+        // library grows a thread's stack when it must, a segment per statement): this
+        // thread starts with room for them. Only the pages used are ever touched.
         let worker = std::thread::Builder::new()
             .name("tabula-shell-transaction".into())
+            .stack_size(16 << 20)
             .spawn(move || open(&db, &|run| serve(&inbox, &outbox, run)))
             .map_err(|e| anyhow!("cannot start the transaction's thread: {e}"))?;
         let mut open = OpenTx {

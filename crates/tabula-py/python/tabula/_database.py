@@ -304,10 +304,18 @@ def _distinct_names(columns: list) -> list:
     """Result column names made distinct: a repeated name gets ``:1``, ``:2``, ... after
     its first use (the CLI's rule)."""
     out: list = []
+    used: set = set()
+    # The last suffix given to each name: the next one starts after it, so that a result
+    # repeating one name thousands of times is named in one pass.
+    last: dict = {}
     for c in columns:
-        name, n = c, 0
-        while name in out:
-            n += 1
-            name = f"{c}:{n}"
+        name = c
+        if name in used:
+            n = last.get(c, 0)
+            while name in used:
+                n += 1
+                name = f"{c}:{n}"
+            last[c] = n
+        used.add(name)
         out.append(name)
     return out

@@ -468,6 +468,19 @@ fn a_long_operator_chain_in_a_check_is_refused_on_a_small_stack() {
             let chain = format!("a{} >= 0", " + a".repeat(3_000));
             let e = tabula::Condition::parse(&schema, &chain).unwrap_err();
             assert!(matches!(e, tabula::Error::InvalidExpression { .. }), "{e}");
+            // Short texts that nest deep: prefix operators and CASE, which the parser
+            // recurses on as on parentheses.
+            for deep in [
+                format!("{}a > 0", "+".repeat(200)),
+                format!(
+                    "{}a > 0{}",
+                    "CASE WHEN ".repeat(50),
+                    " THEN 1 END = 1".repeat(50)
+                ),
+            ] {
+                let e = tabula::Condition::parse(&schema, &deep).unwrap_err();
+                assert!(matches!(e, tabula::Error::InvalidExpression { .. }), "{e}");
+            }
             schema.checks = vec![chain];
             let db = tabula::Database::in_memory();
             let e = db.create_table(schema).unwrap_err();
