@@ -205,6 +205,9 @@ fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<()> {
         }
     }
     let mut levels = vec![Level::default()];
+    // The bounds of the levels around the innermost one, added up (only the innermost
+    // changes until it closes): the text's bound in constant time a token.
+    let mut around = 0usize;
     // Whether the token before ends an operand (a name, a literal, a closing parenthesis).
     let mut after_operand = false;
     for t in tokens {
@@ -213,11 +216,15 @@ fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<()> {
         }
         let level = levels.len() - 1;
         match chain_role(&t.token) {
-            Role::Open => levels.push(Level::default()),
+            Role::Open => {
+                around += levels[level].bound();
+                levels.push(Level::default());
+            }
             Role::Close if level > 0 => {
                 if let Some(inner) = levels.pop() {
                     let depth = inner.done.max(inner.bound()) + 1;
                     let outer = &mut levels[level - 1];
+                    around -= outer.bound();
                     outer.group = outer.group.max(depth);
                     outer.count += 1;
                 }
@@ -231,7 +238,7 @@ fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<()> {
             Role::Close | Role::Clause | Role::Token => levels[level].count += 1,
         }
         after_operand = ends_operand(&t.token);
-        let bound: usize = levels.iter().map(Level::bound).sum();
+        let bound = around + levels.last().map_or(0, Level::bound);
         if bound > DEEPEST_TREE {
             return Err(Error::Sql {
                 line: t.span.start.line,
