@@ -44,14 +44,17 @@ fn dump_into<W: Write>(
     out: &mut W,
     place: &str,
 ) -> anyhow::Result<()> {
-    match db.dump_sql(dialect, out) {
-        Ok(()) => Ok(()),
-        // The library names its writes to the output so.
-        Err(e @ tabula::Error::Io { .. }) if matches!(&e, tabula::Error::Io { path, .. } if path == Path::new("(dump output)")) => {
-            Err(anyhow::Error::new(e).context(format!("writing the dump to {place}")))
+    db.dump_sql(dialect, out).map_err(|e| {
+        // The library names the output of its writes so.
+        let output =
+            matches!(&e, tabula::Error::Io { path, .. } if path == Path::new("(dump output)"));
+        let e = anyhow::Error::new(e);
+        if output {
+            e.context(format!("writing the dump to {place}"))
+        } else {
+            e
         }
-        Err(e) => Err(e.into()),
-    }
+    })
 }
 
 /// Writes the dump of the database at `dir` (opened read-only, so it works beside a live

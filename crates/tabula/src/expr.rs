@@ -263,7 +263,6 @@ fn bad(text: &str, reason: impl Into<String>) -> Error {
     }
 }
 
-/// An error about part `e` of the expression, saying where that part starts.
 /// Whether `e` heads a chain the parser built in its loop (`a + b + …`, `x IS NULL IS NULL
 /// …`: each link the left operand of the next) longer than a walk of it should recurse
 /// through: its position (`span`) and its text (`Display`) are found by recursing once per
@@ -315,6 +314,8 @@ pub(crate) fn shown(e: &Expr) -> String {
     }
 }
 
+/// An error about part `e` of the expression, saying where that part starts (unless it
+/// heads a chain too long to walk, see [`left_deep`]).
 fn bad_at(text: &str, e: &Expr, reason: impl Into<String>) -> Error {
     if left_deep(e) {
         return bad(text, reason);

@@ -124,7 +124,7 @@ impl Session {
     }
 
     /// `BEGIN`. On the read-only database, SQLite's deferred `BEGIN`: a read transaction,
-    /// taking no lock, until its first write (see [`Session::upgrade`]); with the lock held
+    /// taking no lock, until its first write (see [`Session::first_write`]); with the lock held
     /// already, or `immediate` (`BEGIN IMMEDIATE` or `EXCLUSIVE`, which take it at once, as
     /// in SQLite), a write transaction.
     pub fn begin(&mut self, immediate: bool) -> anyhow::Result<()> {
@@ -144,16 +144,7 @@ impl Session {
             self.reading = Some(lsn);
             return Ok(());
         }
-        self.begin_writing()
-    }
-
-    /// Opens a write transaction of the writable database.
-    fn begin_writing(&mut self) -> anyhow::Result<()> {
-        // Tables the log changed since their snapshot are loaded now: loading takes the
-        // writers' lock, which the transaction's thread is about to hold, and `.tables`
-        // counts rows from loaded tables.
-        crate::exact_stats(&self.db)?;
-        self.tx = Some(OpenTx::begin(&self.db)?);
+        self.tx = Some(write_transaction(&self.db)?);
         Ok(())
     }
 
@@ -184,10 +175,7 @@ impl Session {
                  run it again"
             );
         }
-        // Tables the log changed since their snapshot are loaded before the transaction's
-        // thread holds the lock that loading takes.
-        crate::exact_stats(&writable)?;
-        let mut tx = OpenTx::begin(&writable)?;
+        let mut tx = write_transaction(&writable)?;
         let result = match tx.run(text) {
             Ok(Ok(result)) => result,
             // Rolled back with `tx` (dropped), the lock with `writable`.
@@ -266,6 +254,14 @@ impl Session {
         self.seen = now;
         Ok(())
     }
+}
+
+/// A write transaction of `db` (writable). Tables the log changed since their snapshot
+/// are loaded first: loading takes the writers' lock, which the transaction's thread is
+/// about to hold, and `.tables` counts rows from loaded tables.
+fn write_transaction(db: &Database) -> anyhow::Result<OpenTx> {
+    crate::exact_stats(db)?;
+    OpenTx::begin(db)
 }
 
 /// `f`, with a panic (a bug in tabula) made an error, so that the shell goes on. The

@@ -132,13 +132,7 @@ pub(crate) fn migrate(engine: &Arc<Engine>, s: &Statement) -> Result<SqlResult> 
             let stored: Vec<String> = old.columns.iter().map(|c| c.name.clone()).collect();
             // The names DROP INDEX takes, should a dropped column be in an index: the
             // database's, since a name another table's index shares takes its checksum.
-            let named = || -> Result<Vec<NamedIndex>> {
-                let mut schemas = Vec::new();
-                for t in engine.table_names()? {
-                    schemas.push(engine.schema(&t)?);
-                }
-                Ok(index_names(&schemas))
-            };
+            let named = || Ok(index_names(&stored_schemas(engine)?));
             let mut schema = old;
             for op in &a.operations {
                 schema = altered(schema, op, &stored, &named)?;
@@ -195,12 +189,7 @@ fn drop_tables(engine: &Arc<Engine>, names: &[ObjectName], if_exists: bool) -> R
 /// `CREATE INDEX` is not kept. Every name is found before any index is dropped, so an unknown
 /// one changes nothing; then each table migrates once.
 fn drop_indexes(engine: &Arc<Engine>, names: &[ObjectName], if_exists: bool) -> Result<SqlResult> {
-    let mut schemas = Vec::new();
-    for table in engine.table_names()? {
-        let mut schema = engine.schema(&table)?;
-        schema.evolution = Default::default();
-        schemas.push(schema);
-    }
+    let mut schemas = stored_schemas(engine)?;
     let named = index_names(&schemas);
     let mut doomed: Vec<&NamedIndex> = Vec::new();
     for name in names {
@@ -238,6 +227,17 @@ fn drop_indexes(engine: &Arc<Engine>, names: &[ObjectName], if_exists: bool) -> 
         engine.alter(schema.clone())?;
     }
     Ok(SqlResult::default())
+}
+
+/// Every table's schema as stored (how earlier migrations reached it left out).
+fn stored_schemas(engine: &Arc<Engine>) -> Result<Vec<Schema>> {
+    let mut schemas = Vec::new();
+    for table in engine.table_names()? {
+        let mut schema = engine.schema(&table)?;
+        schema.evolution = Default::default();
+        schemas.push(schema);
+    }
+    Ok(schemas)
 }
 
 /// What an unknown index name's error lists: the names there are.
@@ -400,16 +400,14 @@ fn altered(
                 // As SQLite: a column in an index or a constraint of several columns stays
                 // until that goes (its own single-column index goes with it).
                 let holds = |cols: &[String]| cols.contains(&name.value);
-                let composite = schema.index.iter().any(|cols| holds(cols));
-                if let Some(ix) = composite
-                    .then(index_names)
-                    .transpose()?
-                    .unwrap_or_default()
-                    .into_iter()
-                    .find(|ix| {
+                let index = if schema.index.iter().any(|cols| holds(cols)) {
+                    index_names()?.into_iter().find(|ix| {
                         ix.table == schema.table && ix.columns.len() > 1 && holds(&ix.columns)
                     })
-                {
+                } else {
+                    None
+                };
+                if let Some(ix) = index {
                     return Err(sql_error(
                         name.span,
                         format!(

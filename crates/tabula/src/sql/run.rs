@@ -434,13 +434,7 @@ fn check_group(parsed: &Parsed, i: usize) -> Result<()> {
 /// `EXCLUSIVE` take the lock at once, and so do they here).
 fn read_group_end(parsed: &Parsed, i: usize) -> Option<usize> {
     let statements = &parsed.statements;
-    let Statement::StartTransaction { modifier, .. } = statements.get(i)? else {
-        return None;
-    };
-    if !matches!(
-        modifier,
-        None | Some(sqlparser::ast::TransactionModifier::Deferred)
-    ) {
+    if !is_deferred(statements.get(i)?) {
         return None;
     }
     let end = i

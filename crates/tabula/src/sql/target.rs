@@ -50,11 +50,9 @@ impl<'e> Snapshot<'e> {
     /// [`loaded_alone`]); else the statement fails.
     pub(crate) fn within(engine: &'e Arc<Engine>, state: Arc<State>) -> Self {
         Snapshot {
-            engine,
             state: RefCell::new(Some(state)),
-            read: RefCell::new(Vec::new()),
-            torn: Cell::new(false),
             held: true,
+            ..Snapshot::new(engine)
         }
     }
 
