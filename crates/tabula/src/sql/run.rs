@@ -196,50 +196,55 @@ fn run_statements(
                 // A text parsed whole is checked first: a nested BEGIN or a missing end runs
                 // nothing of the group (and takes no lock). A streamed one finds them as it
                 // goes, and rolls back what ran.
-                if let Statements::Parsed { parsed, next } = &mut statements {
-                    check_group(parsed, i)?;
-                    // A group of reads only takes no lock: its statements read one
-                    // version, as a transaction's would (and a read-only database runs it).
-                    if let Some(end) = read_group_end(parsed, i) {
-                        let mut r = SqlResult::default();
-                        read_group(engine, parsed, i, end, params, scripted, &mut |result| {
-                            keep(&mut r, result)
-                        })?;
-                        *next = end + 1;
-                        // As a transaction's: the last result kept by its COMMIT (see
-                        // below), none by a ROLLBACK.
-                        let committed = matches!(parsed.statements[end], Statement::Commit { .. });
-                        last = if committed && !scripted {
-                            r
-                        } else {
-                            SqlResult::default()
-                        };
-                        continue;
+                // A group of reads only takes no lock: its statements read one version, as
+                // a transaction's would (and a read-only database runs it). Whether it ended
+                // with COMMIT, and the result to keep.
+                let read: Option<(bool, SqlResult)> = match &mut statements {
+                    Statements::Parsed { parsed, next } => {
+                        check_group(parsed, i)?;
+                        match read_group_end(parsed, i) {
+                            Some(end) => {
+                                let mut r = SqlResult::default();
+                                read_group(engine, parsed, i, end, params, scripted, &mut |x| {
+                                    keep(&mut r, x)
+                                })?;
+                                *next = end + 1;
+                                let committed =
+                                    matches!(parsed.statements[end], Statement::Commit { .. });
+                                Some((committed, r))
+                            }
+                            None => None,
+                        }
                     }
-                }
-                // A streamed text's group, on a database opened read-only: SQLite's deferred
-                // BEGIN, reading one version until a write, which is refused as any write
-                // is here (the reads before it changed nothing), for the caller to run the
-                // text again with the lock.
-                if let Some(storage) = engine.read_only_storage() {
-                    if is_deferred(&statement) {
-                        let mut r = SqlResult::default();
-                        let committed = streamed_read_group(
-                            engine,
-                            &mut statements,
-                            params,
-                            (number, start),
-                            &mut |result| keep(&mut r, result),
-                            || storage.refuse("write table (sql)"),
-                        )?;
-                        // As a parsed text's group of reads (see above).
-                        last = if committed && !scripted {
-                            r
-                        } else {
-                            SqlResult::default()
-                        };
-                        continue;
-                    }
+                    // A streamed text's group, on a database opened read-only: SQLite's
+                    // deferred BEGIN, reading one version until a write, which is refused
+                    // as any write is here (the reads before it changed nothing), for the
+                    // caller to run the text again with the lock.
+                    Statements::Streamed(_) => match engine.read_only_storage() {
+                        Some(storage) if is_deferred(&statement) => {
+                            let mut r = SqlResult::default();
+                            let committed = streamed_read_group(
+                                engine,
+                                &mut statements,
+                                params,
+                                (number, start),
+                                &mut |x| keep(&mut r, x),
+                                || storage.refuse("write table (sql)"),
+                            )?;
+                            Some((committed, r))
+                        }
+                        _ => None,
+                    },
+                };
+                if let Some((committed, r)) = read {
+                    // As a transaction's: the last result kept by its COMMIT (see below),
+                    // none by a ROLLBACK.
+                    last = if committed && !scripted {
+                        r
+                    } else {
+                        SqlResult::default()
+                    };
+                    continue;
                 }
                 let tx = Transaction::new(engine.begin("(sql)")?);
                 // The COMMIT or ROLLBACK that ends the group (number and start), once met.

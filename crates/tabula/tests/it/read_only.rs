@@ -235,10 +235,17 @@ fn a_transaction_of_reads_runs_on_a_read_only_database_on_one_version() {
     // `BEGIN IMMEDIATE` takes the lock at once, as in SQLite: a write, refused here.
     let e = reader.sql("BEGIN IMMEDIATE; SELECT 1; COMMIT").unwrap_err();
     assert!(matches!(e, Error::ReadOnly { .. }), "{e}");
+    // A group that writes, in a text parsed whole, takes the lock at its BEGIN: refused
+    // there, before any of its reads runs.
+    let mut seen = 0;
     let e = reader
-        .sql("BEGIN; SELECT 1; DELETE FROM students; COMMIT")
+        .sql_script("BEGIN; SELECT 1; DELETE FROM students; COMMIT", &[], |_| {
+            seen += 1;
+            Ok(())
+        })
         .unwrap_err();
     assert!(matches!(e, Error::ReadOnly { .. }), "{e}");
+    assert_eq!(seen, 0);
 
     // One version for the whole group: the statements of an in-memory database's group,
     // with another thread committing all along, count the same rows.
