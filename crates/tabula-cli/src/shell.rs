@@ -67,12 +67,18 @@ pub(crate) enum Kind {
     Other,
 }
 
+/// The words of `statement`, upper-cased (names, keywords and numbers alike; what is not
+/// a letter, digit or `_` separates them).
+fn words(statement: &str) -> impl Iterator<Item = String> + '_ {
+    statement
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_uppercase)
+}
+
 impl Kind {
     pub(crate) fn of(statement: &str) -> Kind {
-        let mut words = statement
-            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-            .filter(|w| !w.is_empty())
-            .map(str::to_ascii_uppercase);
+        let mut words = words(statement);
         let first = words.next().unwrap_or_default();
         match first.as_str() {
             "BEGIN" | "START" => Kind::Begin,
@@ -88,23 +94,15 @@ impl Kind {
     /// Whether `statement`, a `BEGIN`, takes the writers' lock at once: `BEGIN IMMEDIATE`
     /// or `BEGIN EXCLUSIVE`, as in SQLite.
     pub(crate) fn locks_at_once(statement: &str) -> bool {
-        statement
-            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-            .filter(|w| !w.is_empty())
+        words(statement)
             .nth(1)
-            .is_some_and(|w| {
-                w.eq_ignore_ascii_case("IMMEDIATE") || w.eq_ignore_ascii_case("EXCLUSIVE")
-            })
+            .is_some_and(|w| w == "IMMEDIATE" || w == "EXCLUSIVE")
     }
 
     /// Whether `statement` is `COPY … FROM stdin`, whose rows follow it in the text (a
     /// script's, or a dump's): typed at the prompt, there is no text after it to read.
     pub(crate) fn copies_from_stdin(statement: &str) -> bool {
-        let words: Vec<String> = statement
-            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-            .filter(|w| !w.is_empty())
-            .map(str::to_ascii_uppercase)
-            .collect();
+        let words: Vec<String> = words(statement).collect();
         words.first().is_some_and(|w| w == "COPY")
             && words.windows(2).any(|w| w[0] == "FROM" && w[1] == "STDIN")
     }
