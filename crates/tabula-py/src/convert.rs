@@ -32,6 +32,13 @@ pub struct Cols {
     pub table: String,
     /// Interned column names: the keys of every row dict.
     pub names: Vec<Py<PyString>>,
+    /// A dict of every column name, in column order, to `None`: each row's dict is a copy
+    /// of it with the values replaced. Never handed out, so never changed.
+    ///
+    /// CPython copies a dict without deleted entries by copying its table whole, and
+    /// replacing a value needs no new slot, so this is faster than inserting the names
+    /// one by one into a new dict (which grows its table as it goes).
+    template: Py<PyDict>,
     /// Whether each column is `json`.
     pub json: Vec<bool>,
     /// The Python type a `json` column's dataclass field declares (`dict` or `list`), which
@@ -91,14 +98,22 @@ impl Cols {
 
     /// The columns of `schema`.
     pub fn new(py: Python<'_>, schema: &Schema) -> Cols {
+        let names: Vec<Py<PyString>> = schema
+            .columns
+            .iter()
+            .map(|c| PyString::intern(py, &c.name).unbind())
+            .collect();
+        let template = PyDict::new(py);
+        for name in &names {
+            // Setting a str key in a new dict fails only without memory; a name missing
+            // from the template is then inserted by `fill`, as into a new dict.
+            let _ = template.set_item(name.bind(py), py.None());
+        }
         Cols {
             containers: vec![None; schema.columns.len()],
             table: schema.table.clone(),
-            names: schema
-                .columns
-                .iter()
-                .map(|c| PyString::intern(py, &c.name).unbind())
-                .collect(),
+            template: template.unbind(),
+            names,
             json: schema
                 .columns
                 .iter()
@@ -111,7 +126,13 @@ impl Cols {
 
     /// One stored row as a dict of column name to value.
     pub fn dict<'py>(&self, py: Python<'py>, values: &[Value]) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
+        let d = if values.len() == self.names.len() {
+            self.template.bind(py).copy()?
+        } else {
+            // Only a row of every column may start from the template, whose every name
+            // it replaces.
+            PyDict::new(py)
+        };
         self.fill(&d, values)?;
         Ok(d)
     }
