@@ -201,6 +201,18 @@ pub(crate) fn compile(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> R
 /// How deep an expression tree may be.
 const MAX_DEPTH: usize = 200;
 
+/// `x IS [NOT] TRUE` (`wanted`) or `x IS [NOT] FALSE`: true or false, never null, as in
+/// SQLite and PostgreSQL. `x` is true as a condition is (a number is true unless zero), so
+/// this is `CASE WHEN x THEN … ELSE … END`, with `NOT x` for `FALSE`.
+fn is_truth(x: Box<Scalar>, wanted: bool, negated: bool) -> Scalar {
+    let when = if wanted { *x } else { Scalar::Not(x) };
+    Scalar::Case {
+        operand: None,
+        branches: vec![(when, Scalar::Literal(Value::Bool(!negated)))],
+        otherwise: Some(Box::new(Scalar::Literal(Value::Bool(negated)))),
+    }
+}
+
 /// One level of [`compile`].
 fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<Scalar> {
     use sqlparser::ast::Spanned;
@@ -275,6 +287,10 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
         }
         Expr::IsNull(x) => Scalar::IsNull(boxed(x, params)?, false),
         Expr::IsNotNull(x) => Scalar::IsNull(boxed(x, params)?, true),
+        Expr::IsTrue(x) => is_truth(boxed(x, params)?, true, false),
+        Expr::IsNotTrue(x) => is_truth(boxed(x, params)?, true, true),
+        Expr::IsFalse(x) => is_truth(boxed(x, params)?, false, false),
+        Expr::IsNotFalse(x) => is_truth(boxed(x, params)?, false, true),
         Expr::Like {
             negated,
             expr,
