@@ -54,6 +54,17 @@ struct Committed {
     changes: usize,
 }
 
+impl WriteTx<'_> {
+    /// The names of the tables the transaction sees, its own creations included (none
+    /// while a statement holds its state: this is for error messages).
+    pub(crate) fn table_names(&self) -> Vec<String> {
+        self.state
+            .try_borrow()
+            .map(|st| st.by_name.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
 impl Source for WriteTx<'_> {
     fn state(&self, _table: &str) -> Result<StateRef<'_>> {
         let st = self.state.try_borrow().map_err(reentrant)?;

@@ -22,7 +22,7 @@ use crate::sql::ddl;
 use crate::sql::dump::{index_names, NamedIndex};
 use crate::sql::run::SqlResult;
 use crate::sql::scalar::{self, sql_error, Params, Scope};
-use crate::sql::target::Target;
+use crate::sql::target::{no_table, Target};
 use crate::value::Value;
 
 fn unsupported(feature: impl Into<String>) -> Error {
@@ -119,7 +119,7 @@ pub(crate) fn migrate(engine: &Arc<Engine>, s: &Statement) -> Result<SqlResult> 
                     return Ok(SqlResult::default());
                 }
             }
-            return Err(sql_error(span, format!("no table named {table}")));
+            return Err(sql_error(span, no_table(&table, &engine.table_names()?)));
         }
         Err(e) => return Err(e),
     };
@@ -175,7 +175,7 @@ fn drop_tables(engine: &Arc<Engine>, names: &[ObjectName], if_exists: bool) -> R
         if existing.contains(&table) {
             tables.push(table);
         } else if !if_exists {
-            return Err(sql_error(name.span(), format!("no table named {table}")));
+            return Err(sql_error(name.span(), no_table(&table, &existing)));
         }
     }
     if !tables.is_empty() {
@@ -527,7 +527,7 @@ fn raise_next_key(
         return Err(unsupported("writing outside a transaction"));
     };
     let t = tx.dyn_table(table).map_err(|e| match e {
-        Error::UnknownTable { .. } => sql_error(at, format!("no table named {table}")),
+        Error::UnknownTable { .. } => sql_error(at, target.no_table(table)),
         e => e,
     })?;
     if !t.schema().auto_increment() {

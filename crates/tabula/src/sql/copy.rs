@@ -89,7 +89,7 @@ pub(crate) fn copy_from_stdin(target: Target<'_, '_>, s: &Statement) -> Result<S
     let format = format_of(options, legacy_options)?;
     let table = crate::sql::ddl::table_name(table_name)?;
     let t = tx.dyn_table(&table).map_err(|e| match e {
-        Error::UnknownTable { .. } => sql_error(s.span(), format!("no table named {table}")),
+        Error::UnknownTable { .. } => sql_error(s.span(), target.no_table(&table)),
         e => e,
     })?;
     let schema = t.schema().clone();

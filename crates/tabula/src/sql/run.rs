@@ -1360,7 +1360,17 @@ fn execute_here(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Resu
                     .collect::<Result<_>>()?;
                 return alter::insert_sqlite_sequence(target, &columns, source, params);
             }
-            let t = tx.dyn_table(&name)?;
+            let t = tx.dyn_table(&name).map_err(|e| match e {
+                // Placed as every other statement places an unknown table.
+                Error::UnknownTable { .. } => {
+                    let at = match &ins.table {
+                        sqlparser::ast::TableObject::TableName(n) => n.span(),
+                        _ => sqlparser::tokenizer::Span::empty(),
+                    };
+                    sql_error(at, target.no_table(&name))
+                }
+                e => e,
+            })?;
             let conflict = upsert::of(ins, &name, t.schema())?;
             // One statement: all the rows or none.
             let insert = |pending: Vec<Vec<Option<Value>>>| -> Result<u64> {
@@ -1762,7 +1772,7 @@ pub(crate) fn resolve_table(
 ) -> Result<(String, String, Vec<String>)> {
     let (table, alias) = plain_table(t)?;
     let schema = target.schema(&table).map_err(|e| match e {
-        Error::UnknownTable { .. } => sql_error(t.span(), format!("no table named {table}")),
+        Error::UnknownTable { .. } => sql_error(t.span(), target.no_table(&table)),
         e => e,
     })?;
     let qualifier = alias.map_or(table.clone(), |a| a.value.clone());

@@ -167,7 +167,25 @@ pub(crate) enum Target<'a, 'db> {
     Tx(&'a Transaction<'db>),
 }
 
+/// "no table named `table`", with a "did you mean" when one of `names` differs from it only
+/// in case (names are case-sensitive here, as they are not in SQLite).
+pub(crate) fn no_table(table: &str, names: &[String]) -> String {
+    match names.iter().find(|n| n.eq_ignore_ascii_case(table)) {
+        Some(near) => format!("no table named {table}; did you mean {near}?"),
+        None => format!("no table named {table}"),
+    }
+}
+
 impl Target<'_, '_> {
+    /// [`no_table`] among the tables the statement can see.
+    pub(crate) fn no_table(&self, table: &str) -> String {
+        let names = match self {
+            Target::Read(snap) => snap.engine.table_names().unwrap_or_default(),
+            Target::Tx(tx) => tx.tx.table_names(),
+        };
+        no_table(table, &names)
+    }
+
     /// Runs `f` on table `name` as the statement sees it.
     pub(crate) fn with_table<O>(
         &self,
