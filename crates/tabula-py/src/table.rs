@@ -860,14 +860,15 @@ impl Table {
         Ok(out)
     }
 
-    /// The row with this primary key, or `None`.
-    #[pyo3(signature = (key))]
+    /// The row with this primary key, or `None`. The parameter is `id`, as the seed's
+    /// `get(id)` names it.
+    #[pyo3(signature = (id))]
     fn get<'py>(
         &self,
         py: Python<'py>,
-        key: &Bound<'py, PyAny>,
+        id: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let key = self.cols.key(key).map_err(|e| self.unless_stale(py, e))?;
+        let key = self.cols.key(id).map_err(|e| self.unless_stale(py, e))?;
         if self.txs.current(py)?.is_none() {
             // The dict is built from the stored row, read in place: a lookup holds no
             // lock, so Python may run inside it.

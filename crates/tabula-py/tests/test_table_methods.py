@@ -244,6 +244,11 @@ def test_get(uni):
     assert uni.Student.get(999) is None
 
 
+def test_get_takes_the_key_as_id(uni):
+    # The seed's signature: get(id).
+    assert uni.Student.get(id=uni.ids[2])["name"] == "Carol White"
+
+
 def test_get_with_a_key_of_the_wrong_type(uni):
     with pytest.raises(tabula.TypeMismatch):
         uni.Student.get([1])
