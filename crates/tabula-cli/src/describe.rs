@@ -9,11 +9,23 @@ use tabula::{Database, Stats};
 
 use crate::output::{self, Format};
 
+/// The keys of a table's record (`tables`, `stats`), in the order CSV prints them: a header
+/// even when there is no table.
+pub const TABLE_KEYS: &[&str] = &[
+    "name",
+    "rows",
+    "loaded",
+    "pending_records",
+    "snapshot_bytes",
+    "schema_bytes",
+    "indexes",
+];
+
 /// Prints the tables of `stats`: a grid of name, rows, snapshot bytes and indexes for
 /// people, a record per table in the other formats.
 pub fn print_tables(stats: &Stats, format: Format) -> anyhow::Result<()> {
     if format != Format::Table {
-        return output::list(format, &serde_json::to_value(&stats.tables)?, &[])
+        return output::list(format, &serde_json::to_value(&stats.tables)?, TABLE_KEYS)
             .context("writing to standard output");
     }
     let rows: Vec<Vec<String>> = stats

@@ -702,7 +702,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 // JSON Lines: the whole report on one line; CSV: a line per table.
                 let whole = serde_json::to_value(&stats)?;
                 let printed = match format {
-                    Format::Csv => output::list(format, &whole["tables"], &[]),
+                    Format::Csv => output::list(format, &whole["tables"], describe::TABLE_KEYS),
                     _ => output::records(format, &whole, std::slice::from_ref(&whole), &[]),
                 };
                 printed.context("writing to standard output")?;
@@ -916,7 +916,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &rows,
                 );
             } else {
-                output::list(format, &serde_json::to_value(&records)?, &[])
+                let keys = &["line", "lsn", "tables", "created", "problem"];
+                output::list(format, &serde_json::to_value(&records)?, keys)
                     .context("writing to standard output")?;
             }
         }
@@ -948,6 +949,12 @@ fn repair_text(dir: &Path, r: &tabula::RepairReport) -> String {
     let mut say = |line: String| {
         let _ = writeln!(out, "{line}");
     };
+    let shown = as_given(dir);
+    let problem = |p: &tabula::Problem| {
+        let mut p = p.clone();
+        p.file = shown(&p.file);
+        p
+    };
     if r.problems.is_empty() {
         say(format!(
             "{}: no problems found; nothing to repair",
@@ -957,10 +964,13 @@ fn repair_text(dir: &Path, r: &tabula::RepairReport) -> String {
     }
     say(format!("{} problem(s) found:", r.problems.len()));
     for p in &r.problems {
-        say(format!("  {p}"));
+        say(format!("  {}", problem(p)));
     }
     if let Some(b) = &r.backup {
-        say(format!("backed up every file to {} (checked)", b.display()));
+        say(format!(
+            "backed up every file to {} (checked)",
+            shown(b).display()
+        ));
     }
     for t in &r.tables {
         let before = t
@@ -990,7 +1000,7 @@ fn repair_text(dir: &Path, r: &tabula::RepairReport) -> String {
         for d in &t.dropped {
             say(format!(
                 "  dropped {}:{}: {} (bytes kept there)",
-                d.file.display(),
+                shown(&d.file).display(),
                 d.line,
                 d.reason
             ));
@@ -999,7 +1009,7 @@ fn repair_text(dir: &Path, r: &tabula::RepairReport) -> String {
     for d in &r.log_dropped {
         say(format!(
             "dropped log line {}:{}: {}",
-            d.file.display(),
+            shown(&d.file).display(),
             d.line,
             d.reason
         ));
@@ -1019,10 +1029,50 @@ fn repair_text(dir: &Path, r: &tabula::RepairReport) -> String {
         say(format!("{} verifies clean", dir.display()));
     } else {
         for p in &r.remaining {
-            say(format!("still wrong: {p}"));
+            say(format!("still wrong: {}", problem(p)));
         }
     }
     out
+}
+
+/// Maps a path in the database directory `dir` as resolved (repair reports absolute paths)
+/// to the same path in `dir` as given, as `verify` names files; one in a directory beside it
+/// named after it (the backup, `<dir>.backup-…`) to the same beside `dir` as given. Others
+/// stay whole.
+fn as_given(dir: &Path) -> impl Fn(&Path) -> PathBuf + '_ {
+    let root = std::fs::canonicalize(dir).ok();
+    // `base/rest`, without the trailing separator `join` leaves for an empty `rest`.
+    let under = |base: PathBuf, rest: &Path| {
+        if rest.as_os_str().is_empty() {
+            base
+        } else {
+            base.join(rest)
+        }
+    };
+    move |p: &Path| {
+        let Some(root) = &root else {
+            return p.to_path_buf();
+        };
+        if let Ok(rest) = p.strip_prefix(root) {
+            return under(dir.to_path_buf(), rest);
+        }
+        let name = root.file_name().and_then(|n| n.to_str());
+        let given = dir.file_name().and_then(|n| n.to_str());
+        let (Some(name), Some(given)) = (name, given) else {
+            return p.to_path_buf();
+        };
+        // The directory beside the root whose name starts with the root's: the path's
+        // ancestor there, and what follows it.
+        let beside = p.ancestors().find_map(|a| {
+            let file = a.file_name()?.to_str()?;
+            let suffix = file
+                .strip_prefix(name)
+                .filter(|_| a.parent() == root.parent())?;
+            let rest = p.strip_prefix(a).ok()?;
+            Some(under(dir.with_file_name(format!("{given}{suffix}")), rest))
+        });
+        beside.unwrap_or_else(|| p.to_path_buf())
+    }
 }
 
 /// The error chain joined by `: `, skipping a cause whose text the message already holds

@@ -1775,3 +1775,54 @@ fn non_finite_floats_and_json_scalars_go_back_in_as_written() {
     let o = tabula(&["insert", b, "t", r#"{"f":"infinity"}"#]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+#[test]
+fn csv_records_have_their_header_even_with_no_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("empty");
+    let p = p.to_str().unwrap();
+    // A database with no table, whose log holds nothing.
+    let o = tabula(&[
+        "sql",
+        p,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY); DROP TABLE t",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&["tables", p, "--format", "csv"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        stdout(&o),
+        "name,rows,loaded,pending_records,snapshot_bytes,schema_bytes,indexes\n"
+    );
+    let o = tabula(&["stats", p, "--format", "csv"]);
+    assert_eq!(
+        stdout(&o),
+        "name,rows,loaded,pending_records,snapshot_bytes,schema_bytes,indexes\n"
+    );
+    let o = tabula(&["checkpoint", p]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&["wal", p, "--format", "csv"]);
+    assert_eq!(stdout(&o), "line,lsn,tables,created,problem\n");
+}
+
+#[test]
+fn tables_lists_composite_indexes_and_unique_constraints() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db");
+    let p = p.to_str().unwrap();
+    let o = tabula(&[
+        "sql",
+        p,
+        "CREATE TABLE r (id INTEGER PRIMARY KEY, a INTEGER, b INTEGER, c TEXT UNIQUE, \
+         UNIQUE (a, b)); CREATE INDEX r_b_a ON r (b, a)",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&["tables", p, "--format", "jsonl"]);
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(
+        v["indexes"],
+        serde_json::json!(["id", "c", "(a, b)", "(b, a)"])
+    );
+    let o = tabula(&["tables", p]);
+    assert!(stdout(&o).contains("id, c, (a, b), (b, a)"), "{}", text(&o));
+}

@@ -85,6 +85,39 @@ fn repair_of_dot_puts_its_backup_beside_the_database() {
 }
 
 #[test]
+fn repair_names_files_by_the_path_given_as_verify_does() {
+    let (d, path, _p) = demo();
+    let mut rows = std::fs::read_to_string(path.join("data/students.records")).unwrap();
+    rows.push_str("garbage\n");
+    std::fs::write(path.join("data/students.records"), rows).unwrap();
+    let run = |cmd: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tabula"))
+            .args([cmd, "uni"])
+            .current_dir(d.path())
+            .output()
+            .unwrap()
+    };
+    let verify = text(&run("verify"));
+    assert!(verify.contains("uni/data/students.records:8: "), "{verify}");
+    let o = run("repair");
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    // The problems as verify printed them, the backup and the dropped line's place in it
+    // beside `uni` as given: no absolute path.
+    assert!(t.contains("\n  uni/data/students.records:8: "), "{t}");
+    assert!(t.contains("backed up every file to uni.backup-"), "{t}");
+    assert!(t.contains("  dropped uni.backup-"), "{t}");
+    let root = d.path().to_str().unwrap();
+    assert!(!t.contains(root), "{t}");
+    assert!(
+        t.ends_with(
+            "uni verifies clean: its files agree again, with the unverified rows above in them\n"
+        ),
+        "{t}"
+    );
+}
+
+#[test]
 fn verify_and_repair_refuse_what_is_not_a_database() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("plain.txt");

@@ -57,7 +57,9 @@ pub struct TableStats {
     pub snapshot_bytes: u64,
     /// Bytes of `schema/<table>.schema.json`.
     pub schema_bytes: u64,
-    /// Indexed columns: the primary key, unique columns, `index` columns.
+    /// Indexed columns: the primary key, unique columns, `index` columns; then the
+    /// composite unique constraints and indexes, each as its columns in parentheses
+    /// (`"(a, b)"`).
     pub indexes: Vec<String>,
 }
 
@@ -88,11 +90,13 @@ impl Engine {
             } else {
                 meta.entry.as_ref().map_or(0, |e| e.rows)
             };
+            let composites = schema.unique.iter().chain(&schema.index);
             let indexes = schema
                 .columns
                 .iter()
                 .filter(|c| c.primary_key || c.unique || c.has_ordered_index())
                 .map(|c| c.name.clone())
+                .chain(composites.map(|cols| format!("({})", cols.join(", "))))
                 .collect();
             let (snapshot_bytes, schema_bytes) = storage.map_or((0, 0), |s| {
                 // A read-only database shows its point in time: the snapshot its manifest
