@@ -108,8 +108,37 @@ impl FileSync for StdSync {
     }
 }
 
-struct StdLock(#[expect(dead_code, reason = "held for its Drop, which releases the lock")] File);
+/// The lock file and, where it could be locked, the directory that holds it; each released
+/// when dropped.
+struct StdLock {
+    #[expect(dead_code, reason = "held for its Drop, which releases the lock")]
+    file: File,
+    #[expect(dead_code, reason = "held for its Drop, which releases the lock")]
+    dir: Option<File>,
+}
 impl DirLock for StdLock {}
+
+/// Locks the directory `dir` too, so that deleting the lock file (a cleanup script taking
+/// it for a stale one) lets no second writer in: the next one finds the directory locked.
+/// `Ok(None)`: another holder has it. A file system that cannot lock a directory (an NFS
+/// mount may refuse) leaves the lock file alone to guard it, as before.
+#[cfg(unix)]
+fn lock_dir(dir: &Path) -> io::Result<Option<Option<File>>> {
+    let Ok(d) = File::open(dir) else {
+        return Ok(Some(None));
+    };
+    match d.try_lock() {
+        Ok(()) => Ok(Some(Some(d))),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(_)) => Ok(Some(None)),
+    }
+}
+
+/// Elsewhere (Windows) an open file cannot be deleted: the lock file is guard enough.
+#[cfg(not(unix))]
+fn lock_dir(_dir: &Path) -> io::Result<Option<Option<File>>> {
+    Ok(Some(None))
+}
 
 /// Refuses a path that is not a regular file (followed through symbolic links), before it
 /// is opened: opening a pipe waits for a writer, and a device may never end.
@@ -233,9 +262,16 @@ impl FileSystem for StdFs {
             .write(true)
             .open(path)?;
         match f.try_lock() {
-            Ok(()) => Ok(Some(Box::new(StdLock(f)))),
-            Err(fs::TryLockError::WouldBlock) => Ok(None),
-            Err(fs::TryLockError::Error(e)) => Err(e),
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(fs::TryLockError::Error(e)) => return Err(e),
         }
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        // The lock file first: a holder of it and not of the directory does not exist, so a
+        // failure here is another writer's lock on the directory.
+        Ok(lock_dir(dir)?.map(|dir| Box::new(StdLock { file: f, dir }) as Box<dyn DirLock>))
     }
 }

@@ -268,6 +268,31 @@ fn a_second_open_is_locked_until_close() {
     Database::open(&path).unwrap();
 }
 
+/// A cleanup script that deletes `LOCK`, taking it for a stale one, lets no second writer
+/// in (which would give the first one's keys out again, and the two logs' commits would
+/// overwrite each other): the directory itself stays locked while the database is open,
+/// and repair is refused too.
+#[cfg(unix)]
+#[test]
+fn a_deleted_lock_file_lets_no_second_writer_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    db.table::<Student>()
+        .unwrap()
+        .insert(student("A", 2020, 3.0))
+        .unwrap();
+    fs::remove_file(path.join("LOCK")).unwrap();
+    let e = Database::open(&path).unwrap_err();
+    assert!(matches!(e, Error::Locked { .. }), "{e}");
+    let e = tabula::repair(&path, tabula::RepairOptions::default()).unwrap_err();
+    assert!(matches!(e, Error::Locked { .. }), "{e}");
+    // The failed opens left a new LOCK file, unlocked; closing frees the directory.
+    db.close().unwrap();
+    let db = Database::open(&path).unwrap();
+    assert_eq!(db.table::<Student>().unwrap().count().unwrap(), 1);
+}
+
 /// close() frees the rows; every handle, old or new, then says so, and readers racing the
 /// close see either the rows or `Error::Closed`, never a half-emptied database.
 #[test]
