@@ -66,6 +66,10 @@ const ATTEMPTS: u32 = 50;
 
 pub(crate) fn verify_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<Problem>> {
     let mut attempt = 0;
+    // The problems found by every reading so far that the directory changed under: a file
+    // replaced while it was read shows as damage in one reading (a checksum, a row count)
+    // and not in the next, where the damage a file really has is in each.
+    let mut in_every: Option<Vec<Problem>> = None;
     loop {
         attempt += 1;
         let before = shape(fs, root);
@@ -78,17 +82,28 @@ pub(crate) fn verify_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<Proble
         if still && !vanished {
             return Ok(reading?.problems);
         }
+        if let Ok(r) = &reading {
+            in_every = Some(match in_every {
+                None => r.problems.clone(),
+                Some(so_far) => so_far
+                    .into_iter()
+                    .filter(|p| r.problems.contains(p))
+                    .collect(),
+            });
+        }
         if attempt >= ATTEMPTS {
-            let mut problems = reading?.problems;
+            // Only readings that failed whole (a file vanished each time): the last error.
+            let Some(mut problems) = in_every else {
+                return Ok(reading?.problems);
+            };
             if !problems.is_empty() {
-                // Said, so that files replaced mid-read are not taken for damage.
+                // Said, so that the reader knows no reading held still.
                 problems.push(Problem {
                     file: root.to_path_buf(),
                     line: 0,
                     message: format!(
                         "the directory changed during each of {ATTEMPTS} readings (a process \
-                         is writing it): the problems above may be files replaced while they \
-                         were read; run verify again, or with no process open"
+                         is writing it); the problems above were found by every one of them"
                     ),
                 });
             }

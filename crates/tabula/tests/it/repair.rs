@@ -1351,6 +1351,49 @@ fn verify_beside_a_checkpointing_writer_finds_no_problems() {
     });
 }
 
+/// `verify` beside a writer that checkpoints after every commit, with no pause: no reading
+/// holds still (a checkpoint lands inside every one), and a snapshot replaced while it was
+/// read is no damage. Only a problem found by every reading is reported, and this database
+/// has none.
+#[test]
+fn verify_beside_a_writer_that_never_stops_checkpointing_finds_no_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    let students = db.table::<Student>().unwrap();
+    students
+        .insert_many((0..2000).map(|i| student(&format!("S{i}"), 2020 + i % 5, 3.0)))
+        .unwrap();
+    db.checkpoint().unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut i = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                students
+                    .insert(student(&format!("W{i}"), 2024, 2.0))
+                    .unwrap();
+                db.checkpoint().unwrap();
+                i += 1;
+            }
+        });
+        struct Stop<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let _stop = Stop(&stop);
+        for round in 0..4 {
+            let problems = tabula::verify(&path);
+            assert!(
+                matches!(&problems, Ok(p) if p.is_empty()),
+                "round {round}: {problems:?}"
+            );
+        }
+    });
+}
+
 /// A snapshot whose bytes changed but still read (a character swapped for another, a row
 /// nobody committed appended): repair keeps every readable row, as it promises, and says
 /// that nothing vouches for that table's rows; a table whose snapshot matched is not marked.
