@@ -235,6 +235,12 @@ impl Database {
         py.detach(|| db.close()).py(py)
     }
 
+    /// Whether the database is still open: `close()` closes it even when it raises (a
+    /// poisoned database's last checkpoint fails).
+    fn is_open(&self) -> bool {
+        !self.db.is_closed()
+    }
+
     /// The names of the tables, sorted.
     fn tables(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         let db = &self.db;

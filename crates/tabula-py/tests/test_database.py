@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -118,6 +119,46 @@ def test_reopen_after_close_and_in_another_process(tmp_path, pdb):
     """, str(tmp_path / "university"))
     assert r.returncode == 0, r.stderr
     assert "[{'n': 6, 'best': 3.9}]" in r.stdout
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE (Unix)")
+def test_a_database_poisoned_by_a_failed_write_opens_again_in_the_same_process(tmp_path):
+    # A write the file system refuses (here the process's file size limit, as a full disk
+    # would) poisons the database: close() raises that, and still closes it, so that the
+    # same process opens the directory again and finds every commit made before.
+    r = run_python("""
+        import resource, signal, sys, tabula
+        db = tabula.Database(path=sys.argv[1])
+        db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        db.sql("INSERT INTO t (v) VALUES ('kept')")
+        db.checkpoint()
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+        try:
+            db.sql("INSERT INTO t (v) VALUES (?)", ("x" * 10000,))
+            print("insert: no error")
+        except tabula.Io as e:
+            print("insert: Io")
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        try:
+            db.sql("SELECT count(*) AS n FROM t")
+        except tabula.Poisoned as e:
+            print("read: Poisoned", "refuses reads and writes" in str(e))
+        try:
+            db.close()
+        except tabula.Poisoned:
+            print("close: Poisoned")
+        again = tabula.Database(path=sys.argv[1])
+        print("new object:", again is not db)
+        print(again.sql("SELECT v FROM t"))
+        again.close()
+    """, str(tmp_path / "db"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "insert: Io", "read: Poisoned True", "close: Poisoned", "new object: True",
+        "[{'v': 'kept'}]",
+    ], r.stdout
 
 
 def test_save_writes_snapshots_and_archives_the_log(pdb):

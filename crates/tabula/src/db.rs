@@ -744,7 +744,17 @@ impl Database {
     /// also releases the lock, without the checkpoint (and, with `Buffered` durability,
     /// without the final fsync); nothing committed is lost either way. The rows' memory is
     /// released here, not when the last handle goes: nothing can reach them any more.
+    ///
+    /// A failure of that last checkpoint or fsync is returned, and the database is closed
+    /// all the same (its lock released): a database poisoned by a failed write
+    /// (`Error::Poisoned`) is closed this way, and then opened again.
     pub fn close(&self) -> Result<()> {
         self.engine.close()
+    }
+
+    /// Whether [`close`](Database::close) has closed this database (every call then
+    /// returns `Error::Closed`).
+    pub fn is_closed(&self) -> bool {
+        self.engine.is_closed()
     }
 }

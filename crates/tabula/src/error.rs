@@ -319,8 +319,9 @@ pub enum Error {
         /// The database directory (empty for an in-memory database).
         path: PathBuf,
     },
-    /// The database refuses writes after an earlier failure left durability unknown.
-    #[error("database is read-only until reopened: {reason}")]
+    /// The database refuses reads and writes after an earlier failure left durability
+    /// unknown, until it is closed and opened again.
+    #[error("database refuses reads and writes until it is closed and opened again: {reason}")]
     Poisoned {
         /// The failure that caused it.
         reason: String,

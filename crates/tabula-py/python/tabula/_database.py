@@ -48,6 +48,11 @@ class Database:
             return self
         with _open_lock:
             existing = _open.get(directory)
+            if existing is not None and not existing._native.is_open():
+                # Closed without close() saying so: opened afresh below.
+                existing._closed = True
+                del _open[directory]
+                existing = None
             if existing is not None:
                 asked = {"durability": durability, "read_only": read_only}
                 differ = {k: v for k, v in asked.items() if getattr(existing, k) != v}
@@ -128,7 +133,17 @@ class Database:
         a block that closed it does not fail on the way out)."""
         if self._closed:
             return
-        self._native.close()
+        try:
+            self._native.close()
+        finally:
+            # The engine closes even when its last checkpoint fails (a database poisoned by
+            # a failed write raises that here): the directory is then free to open again,
+            # and this object is closed whatever was raised.
+            if not self._native.is_open():
+                self._forget()
+
+    def _forget(self) -> None:
+        """Marks this database closed and no longer the one its directory opens to."""
         self._closed = True
         with _open_lock:
             if self._directory is not None and _open.get(self._directory) is self:

@@ -261,7 +261,9 @@ fn a_second_open_is_locked_until_close() {
     let db = Database::open(&path).unwrap();
     let e = Database::open(&path).unwrap_err();
     assert!(matches!(e, Error::Locked { .. }), "{e}");
+    assert!(!db.is_closed());
     db.close().unwrap();
+    assert!(db.is_closed());
     assert!(matches!(db.table::<Student>(), Err(Error::Closed { .. })));
     let db2 = Database::open(&path).unwrap();
     drop(db2);
