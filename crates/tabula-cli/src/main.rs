@@ -216,11 +216,63 @@ fn open(dir: &Path) -> anyhow::Result<Database> {
 /// Opens the database for a command that only reads: no lock, nothing written, so it works
 /// on a database another process has open and on a directory this user may only read.
 fn open_read_only(dir: &Path) -> anyhow::Result<Database> {
-    must_be_database(dir)?;
-    let db = Database::open_read_only(dir)
-        .with_context(|| format!("opening {} read-only", dir.display()))?;
+    let db = while_created(dir, || {
+        must_be_database(dir)?;
+        Database::open_read_only(dir)
+            .with_context(|| format!("opening {} read-only", dir.display()))
+    })?;
     warn_recovered(&db);
     Ok(db)
+}
+
+/// How long a read waits for another process to finish creating the database.
+const CREATION_WAIT: Duration = Duration::from_secs(2);
+
+/// `read()`, tried again while it fails and another process holds the directory's lock
+/// with no log there yet: that process is creating the database (its first files appear
+/// one after another), and a moment later it is whole. Without the wait, a reader started
+/// beside the creator (two `tabula sql NEW …` at once) reported it as no database.
+fn while_created<T>(dir: &Path, mut read: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let start = std::time::Instant::now();
+    // The entries a creation makes last, read before each try: one that appeared while
+    // the read failed means it read a database still being made.
+    let made = || ["wal/transaction.log", "manifest.json"].map(|f| dir.join(f).exists());
+    loop {
+        let before = made();
+        match read() {
+            Err(_)
+                if start.elapsed() < CREATION_WAIT && (being_created(dir) || made() != before) =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            r => return r,
+        }
+    }
+}
+
+/// Whether `dir` looks like a database another process is creating: no log yet, and its
+/// lock held, or nothing in it yet but the first entries a creation makes (the lock file
+/// is made before it is locked).
+fn being_created(dir: &Path) -> bool {
+    if dir.join("wal").join("transaction.log").exists() {
+        return false;
+    }
+    if let Ok(lock) = std::fs::File::open(dir.join("LOCK")) {
+        // Taken and released at once when free.
+        if matches!(
+            lock.try_lock_shared(),
+            Err(std::fs::TryLockError::WouldBlock)
+        ) {
+            return true;
+        }
+    }
+    let first = ["LOCK", "wal", "schema", "data"];
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().all(|e| {
+            let empty = std::fs::read_dir(e.path()).map_or(true, |mut d| d.next().is_none());
+            first.iter().any(|f| e.file_name() == *f) && empty
+        })
+    })
 }
 
 /// `stats()` with exact row counts: a table not yet loaded is counted from its checkpoint,
@@ -880,7 +932,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Repair { dir, backup_dir } => return repair(&dir, backup_dir, json),
         Command::Wal { dir } => {
-            let records = tabula::log_records(&dir)?;
+            let records = while_created(&dir, || Ok(tabula::log_records(&dir)?))?;
             if format == Format::Table {
                 let rows: Vec<Vec<String>> = records
                     .iter()

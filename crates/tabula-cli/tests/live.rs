@@ -229,3 +229,54 @@ fn read_commands_work_on_a_directory_this_user_may_only_read() {
         7
     );
 }
+
+/// Two `tabula sql NEW …` started together: the second finds the directory half made by the
+/// first. It waits for the creation to finish rather than calling it no database; then it
+/// runs (or, while the first still holds the lock, says another process has it open).
+#[test]
+fn two_sql_commands_creating_one_database_both_run_or_one_is_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..20 {
+        let db = dir.path().join(format!("new{i}"));
+        let spawn = |table: &str| {
+            Command::new(env!("CARGO_BIN_EXE_tabula"))
+                .arg("sql")
+                .arg(&db)
+                .arg(format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY)"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn("a"), spawn("b"));
+        let mut made = Vec::new();
+        for (table, child) in [("a", a), ("b", b)] {
+            let o = child.wait_with_output().unwrap();
+            let t = text(&o);
+            match o.status.code() {
+                Some(0) => made.push(table),
+                Some(2) => assert!(
+                    t.contains("open in another process"),
+                    "round {i}, {table}: {t}"
+                ),
+                _ => panic!("round {i}, {table}: {t}"),
+            }
+        }
+        assert!(!made.is_empty(), "round {i}: neither ran");
+        let o = tabula(&["tables", db.to_str().unwrap(), "--format", "jsonl"]);
+        let names: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            made.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            "round {i}"
+        );
+    }
+}
