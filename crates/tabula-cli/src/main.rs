@@ -907,11 +907,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 for p in &problems {
                     outln!("{p}");
                 }
+                // A lock file that is no file keeps repair out too (it takes the lock):
+                // it goes first, by hand.
+                let lock = dir.join("LOCK");
+                let lock_first = problems.iter().any(|p| p.file == lock);
+                let others = problems.iter().any(|p| p.file != lock);
                 if problems.is_empty() {
                     outln!("{}: no problems found", dir.display());
-                } else {
+                } else if lock_first && !others {
                     outln!(
-                        "{} problem(s) found; `tabula repair {}` backs up every file and rebuilds what can be read",
+                        "{} problem(s) found; remove {} (no command can take the database's lock while it is there)",
+                        problems.len(),
+                        lock.display()
+                    );
+                } else {
+                    let first = if lock_first {
+                        format!("remove {}, then ", lock.display())
+                    } else {
+                        String::new()
+                    };
+                    outln!(
+                        "{} problem(s) found; {first}`tabula repair {}` backs up every file and rebuilds what can be read",
                         problems.len(),
                         dir.display()
                     );
@@ -1030,7 +1046,7 @@ fn repair_text(dir: &Path, r: &tabula::RepairReport) -> String {
             .map_or_else(|| "unknown".to_owned(), |n| n.to_string());
         say(format!(
             "table {}: rows at the last checkpoint: {before}; recovered: {}; dropped: {}; \
-             missing (no bytes left): {}{}",
+             missing from its snapshot (no bytes left there): {}{}",
             t.table,
             t.rows_recovered,
             t.rows_dropped,

@@ -401,3 +401,46 @@ fn repair_leaves_no_row_pointing_at_a_dropped_one() {
     let o = tabula(&["verify", &p]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+/// A directory where `LOCK` goes keeps repair out as much as any writer: verify says to
+/// remove it rather than to run repair, which would fail taking the lock.
+#[test]
+fn verify_says_to_remove_a_lock_that_is_no_file_before_repairing() {
+    let (_d, path, p) = demo();
+    std::fs::remove_file(path.join("LOCK")).unwrap();
+    std::fs::create_dir(path.join("LOCK")).unwrap();
+    let o = tabula(&["verify", &p]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains(&format!("1 problem(s) found; remove {p}/LOCK (")),
+        "{t}"
+    );
+    assert!(!t.contains("tabula repair"), "{t}");
+    let mut rows = std::fs::read_to_string(path.join("data/students.records")).unwrap();
+    rows.push_str("garbage\n");
+    std::fs::write(path.join("data/students.records"), rows).unwrap();
+    let t = text(&tabula(&["verify", &p]));
+    assert!(
+        t.contains(&format!("remove {p}/LOCK, then `tabula repair {p}`")),
+        "{t}"
+    );
+}
+
+#[test]
+fn repair_into_a_backup_dir_that_is_a_file_says_so_and_changes_nothing() {
+    let (d, path, p) = demo();
+    let mut rows = std::fs::read_to_string(path.join("data/students.records")).unwrap();
+    rows.push_str("garbage\n");
+    std::fs::write(path.join("data/students.records"), &rows).unwrap();
+    let file = d.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let o = tabula(&["repair", &p, "--backup-dir", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("not a directory"), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(path.join("data/students.records")).unwrap(),
+        rows
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+}

@@ -48,7 +48,9 @@ pub struct TableRepair {
     pub rows_recovered: u64,
     /// Rows or log entries of it that were read but could not be kept (listed in `dropped`).
     pub rows_dropped: u64,
-    /// Rows the manifest promised that no bytes are left of (a truncated snapshot).
+    /// Rows the manifest promised that no bytes are left of in the snapshot (a truncated
+    /// snapshot). A row the log wrote whole again since is back all the same, and counts in
+    /// `rows_recovered` too.
     pub rows_missing: u64,
     /// Whether its schema came from the log (the record that created the table, in the log
     /// or an archived segment) because its schema file was missing or damaged.
@@ -291,6 +293,16 @@ fn make_backup(fs: &dyn FileSystem, root: &Path, dir: Option<&Path>) -> Result<P
             std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 "the backup may not go inside the database directory it backs up",
+            ),
+        ));
+    }
+    let not_a_directory = |e: std::io::Error| e.kind() == std::io::ErrorKind::NotADirectory;
+    if fs.exists(&parent) && fs.list(&parent).is_err_and(not_a_directory) {
+        return Err(Error::io(
+            &parent,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a directory: the backup goes into a directory (made if missing)",
             ),
         ));
     }
