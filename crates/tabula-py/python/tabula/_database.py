@@ -174,7 +174,8 @@ class Database:
     def sql(self, text: str, params: Sequence[Any] = ()) -> "list[dict] | int":
         """Runs SQL (see the project's docs/SQL.md): one or more statements separated by
         ``;``. Returns the last statement's rows as a list of dicts when it returns rows,
-        else the number of rows it changed. ``?`` or ``$1`` placeholders take ``params``.
+        else the number of rows it changed (after ``COMMIT``, the number the transaction's
+        last statement that changes rows changed, as ``sqlite3``'s ``changes()``). ``?`` or ``$1`` placeholders take ``params``.
         Inside ``with db.transaction():`` it is part of the transaction. A name the
         result repeats (``SELECT a.id, b.id``) is ``id``, then ``id:1``, ``id:2``, ... (as
         ``tabula sql`` prints it), so no column is lost."""
