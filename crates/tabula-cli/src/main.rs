@@ -266,13 +266,15 @@ fn being_created(dir: &Path) -> bool {
             return true;
         }
     }
+    // The lock file is made first: an empty directory is no database being made.
     let first = ["LOCK", "wal", "schema", "data"];
-    std::fs::read_dir(dir).is_ok_and(|entries| {
-        entries.flatten().all(|e| {
-            let empty = std::fs::read_dir(e.path()).map_or(true, |mut d| d.next().is_none());
-            first.iter().any(|f| e.file_name() == *f) && empty
+    dir.join("LOCK").exists()
+        && std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries.flatten().all(|e| {
+                let empty = std::fs::read_dir(e.path()).map_or(true, |mut d| d.next().is_none());
+                first.iter().any(|f| e.file_name() == *f) && empty
+            })
         })
-    })
 }
 
 /// `stats()` with exact row counts: a table not yet loaded is counted from its checkpoint,
