@@ -1305,17 +1305,23 @@ fn a_lost_manifest_is_refused_by_every_open_until_repair() {
     assert_eq!(student_names(&path), ["A", "B", "C"]);
 }
 
-/// `verify` beside a process that keeps checkpointing: a checkpoint replaces snapshots and
-/// the manifest while they are read, and verify must read again rather than report a mix of
-/// two states as damage (or fail on a staged file that was renamed away).
-#[test]
-fn verify_beside_a_checkpointing_writer_finds_no_problems() {
+/// A writer beside `verify`: how many rows the table starts with, how many commits between
+/// checkpoints, and a pause after each commit.
+struct Writer {
+    rows: u32,
+    checkpoint_every: u32,
+    pause: std::time::Duration,
+}
+
+/// Runs `verify` `rounds` times beside `w`, writing and checkpointing from another thread;
+/// each must find no problem.
+fn verify_beside(w: Writer, rounds: u32) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let db = Database::open(&path).unwrap();
     let students = db.table::<Student>().unwrap();
     students
-        .insert_many((0..500).map(|i| student(&format!("S{i}"), 2020 + i % 5, 3.0)))
+        .insert_many((0..w.rows).map(|i| student(&format!("S{i}"), 2020 + i % 5, 3.0)))
         .unwrap();
     db.checkpoint().unwrap();
     let stop = std::sync::atomic::AtomicBool::new(false);
@@ -1326,11 +1332,11 @@ fn verify_beside_a_checkpointing_writer_finds_no_problems() {
                 students
                     .insert(student(&format!("W{i}"), 2024, 2.0))
                     .unwrap();
-                if i.is_multiple_of(20) {
+                if i.is_multiple_of(w.checkpoint_every) {
                     db.checkpoint().unwrap();
                 }
                 i += 1;
-                std::thread::sleep(std::time::Duration::from_millis(1));
+                std::thread::sleep(w.pause);
             }
         });
         // Stops the writer however this thread ends, so that a failure cannot hang the test.
@@ -1341,7 +1347,7 @@ fn verify_beside_a_checkpointing_writer_finds_no_problems() {
             }
         }
         let _stop = Stop(&stop);
-        for round in 0..15 {
+        for round in 0..rounds {
             let problems = tabula::verify(&path);
             assert!(
                 matches!(&problems, Ok(p) if p.is_empty()),
@@ -1351,47 +1357,31 @@ fn verify_beside_a_checkpointing_writer_finds_no_problems() {
     });
 }
 
+/// `verify` beside a process that keeps checkpointing: a checkpoint replaces snapshots and
+/// the manifest while they are read, and verify must read again rather than report a mix of
+/// two states as damage (or fail on a staged file that was renamed away).
+#[test]
+fn verify_beside_a_checkpointing_writer_finds_no_problems() {
+    let writer = Writer {
+        rows: 500,
+        checkpoint_every: 20,
+        pause: std::time::Duration::from_millis(1),
+    };
+    verify_beside(writer, 15);
+}
+
 /// `verify` beside a writer that checkpoints after every commit, with no pause: no reading
 /// holds still (a checkpoint lands inside every one), and a snapshot replaced while it was
 /// read is no damage. Only a problem found by every reading is reported, and this database
 /// has none.
 #[test]
 fn verify_beside_a_writer_that_never_stops_checkpointing_finds_no_problems() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
-    let db = Database::open(&path).unwrap();
-    let students = db.table::<Student>().unwrap();
-    students
-        .insert_many((0..2000).map(|i| student(&format!("S{i}"), 2020 + i % 5, 3.0)))
-        .unwrap();
-    db.checkpoint().unwrap();
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let mut i = 0u32;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                students
-                    .insert(student(&format!("W{i}"), 2024, 2.0))
-                    .unwrap();
-                db.checkpoint().unwrap();
-                i += 1;
-            }
-        });
-        struct Stop<'a>(&'a std::sync::atomic::AtomicBool);
-        impl Drop for Stop<'_> {
-            fn drop(&mut self) {
-                self.0.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
-        let _stop = Stop(&stop);
-        for round in 0..4 {
-            let problems = tabula::verify(&path);
-            assert!(
-                matches!(&problems, Ok(p) if p.is_empty()),
-                "round {round}: {problems:?}"
-            );
-        }
-    });
+    let writer = Writer {
+        rows: 2000,
+        checkpoint_every: 1,
+        pause: std::time::Duration::ZERO,
+    };
+    verify_beside(writer, 4);
 }
 
 /// A snapshot whose bytes changed but still read (a character swapped for another, a row
