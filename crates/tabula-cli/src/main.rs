@@ -257,13 +257,17 @@ fn being_created(dir: &Path) -> bool {
     if dir.join("wal").join("transaction.log").exists() {
         return false;
     }
-    if let Ok(lock) = std::fs::File::open(dir.join("LOCK")) {
-        // Taken and released at once when free.
-        if matches!(
-            lock.try_lock_shared(),
-            Err(std::fs::TryLockError::WouldBlock)
-        ) {
-            return true;
+    let lock = dir.join("LOCK");
+    // Only a regular file: opening a pipe in its place would wait for a writer to it.
+    if lock.metadata().is_ok_and(|m| m.is_file()) {
+        if let Ok(lock) = std::fs::File::open(&lock) {
+            // Taken and released at once when free.
+            if matches!(
+                lock.try_lock_shared(),
+                Err(std::fs::TryLockError::WouldBlock)
+            ) {
+                return true;
+            }
         }
     }
     // The lock file is made first: an empty directory is no database being made.
@@ -1111,6 +1115,13 @@ fn repair_text(dir: &Path, r: &tabula::RepairReport) -> String {
 /// stay whole.
 fn as_given(dir: &Path) -> impl Fn(&Path) -> PathBuf + '_ {
     let root = std::fs::canonicalize(dir).ok();
+    // The backup is named after the directory resolved: beside `dir` as given only where
+    // that is the same place under the same name (not through a symbolic link).
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+    let parent = std::fs::canonicalize(parent.unwrap_or(Path::new("."))).ok();
+    let beside_as_given = root
+        .as_ref()
+        .is_some_and(|r| r.file_name() == dir.file_name() && r.parent() == parent.as_deref());
     // `base/rest`, without the trailing separator `join` leaves for an empty `rest`.
     let under = |base: PathBuf, rest: &Path| {
         if rest.as_os_str().is_empty() {
@@ -1128,7 +1139,7 @@ fn as_given(dir: &Path) -> impl Fn(&Path) -> PathBuf + '_ {
         }
         let name = root.file_name().and_then(|n| n.to_str());
         let given = dir.file_name().and_then(|n| n.to_str());
-        let (Some(name), Some(given)) = (name, given) else {
+        let (Some(name), Some(given), true) = (name, given, beside_as_given) else {
             return p.to_path_buf();
         };
         // The directory beside the root whose name starts with the root's: the path's

@@ -444,3 +444,32 @@ fn repair_into_a_backup_dir_that_is_a_file_says_so_and_changes_nothing() {
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
 }
+
+/// Through a symbolic link the backup is named after the real directory, beside it: the
+/// report names it where it is, not beside the link.
+#[cfg(unix)]
+#[test]
+fn repair_through_a_symbolic_link_names_the_backup_where_it_is() {
+    let (d, path, _p) = demo();
+    let mut rows = std::fs::read_to_string(path.join("data/students.records")).unwrap();
+    rows.push_str("garbage\n");
+    std::fs::write(path.join("data/students.records"), rows).unwrap();
+    let links = d.path().join("links");
+    std::fs::create_dir(&links).unwrap();
+    std::os::unix::fs::symlink(&path, links.join("mine")).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args(["repair", "mine"])
+        .current_dir(&links)
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("\n  mine/data/students.records:8: "), "{t}");
+    let line = t
+        .lines()
+        .find_map(|l| l.strip_prefix("backed up every file to "))
+        .unwrap();
+    let backup = std::path::Path::new(line.trim_end_matches(" (checked)"));
+    assert!(backup.is_absolute() && backup.is_dir(), "{t}");
+    assert!(!t.contains("mine.backup-"), "{t}");
+}

@@ -752,8 +752,9 @@ impl Database {
         self.engine.close()
     }
 
-    /// Whether [`close`](Database::close) has closed this database (every call then
-    /// returns `Error::Closed`).
+    /// Whether [`close`](Database::close) has closed this database and released its
+    /// directory (another open may then take it). Every call returns `Error::Closed` from
+    /// the moment `close` starts closing.
     pub fn is_closed(&self) -> bool {
         self.engine.is_closed()
     }

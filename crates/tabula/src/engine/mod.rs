@@ -57,6 +57,9 @@ pub(crate) struct Engine {
     versions: Mutex<Vec<Weak<State>>>,
     pub(crate) storage: Option<Storage>,
     closed: AtomicBool,
+    /// `close` has finished: the lock is released (it is set after `closed`, once the log
+    /// is synced and the directory free for another open).
+    released: AtomicBool,
     /// Held while a table loads outside the writers' lock ([`Engine::preload`]), and by a
     /// read-only refresh, so that neither installs what the other replaced.
     loading: Mutex<()>,
@@ -86,6 +89,7 @@ impl Engine {
             versions: Mutex::new(Vec::new()),
             storage,
             closed: AtomicBool::new(false),
+            released: AtomicBool::new(false),
             loading: Mutex::new(()),
             checkpointing: Mutex::new(()),
         })
@@ -247,8 +251,9 @@ impl Engine {
     }
 
     #[inline]
+    /// Whether `close` has finished (the directory is free to open again).
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.released.load(Ordering::Acquire)
     }
 
     fn check_open(&self) -> Result<()> {
@@ -526,6 +531,7 @@ impl Engine {
         self.publish(head.clone());
         drop(head);
         drop(old);
+        self.released.store(true, Ordering::Release);
         checkpoint.and(closed)
     }
 }

@@ -170,7 +170,9 @@ pub(crate) enum Target<'a, 'db> {
 /// "no table named `table`", with a "did you mean" when one of `names` differs from it only
 /// in case (names are case-sensitive here, as they are not in SQLite).
 pub(crate) fn no_table(table: &str, names: &[String]) -> String {
-    match names.iter().find(|n| n.eq_ignore_ascii_case(table)) {
+    // The least of several (`Person` and `PERSON` for `person`), whatever order the names
+    // came in.
+    match names.iter().filter(|n| n.eq_ignore_ascii_case(table)).min() {
         Some(near) => format!("no table named {table}; did you mean {near}?"),
         None => format!("no table named {table}"),
     }

@@ -40,7 +40,9 @@ impl fmt::Display for Problem {
 /// checkpoint can replace files while they are read: `verify` then reads again, until one
 /// reading begins and ends with the same manifest and the same files in `data/` and `wal/`
 /// (commits appended to the log meanwhile are fine: it reads whole lines). After many
-/// tries with the directory still changing it reports the last reading, as it found it.
+/// tries with the directory still changing it reports the problems every reading that
+/// completed found (a file replaced while it was read is damaged in one reading only; a
+/// file's own damage is in each), with a last problem saying so.
 ///
 /// ```
 /// # let dir = tempfile::tempdir()?;
@@ -61,7 +63,7 @@ pub fn verify(path: impl AsRef<Path>) -> Result<Vec<Problem>> {
     verify_with(&StdFs, path.as_ref())
 }
 
-/// Readings tried before the last one is reported as it is.
+/// Readings tried before the problems common to all of them are reported.
 const ATTEMPTS: u32 = 50;
 
 pub(crate) fn verify_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<Problem>> {
@@ -103,7 +105,8 @@ pub(crate) fn verify_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<Proble
                     line: 0,
                     message: format!(
                         "the directory changed during each of {ATTEMPTS} readings (a process \
-                         is writing it); the problems above were found by every one of them"
+                         is writing it); the problems above were found by every reading that \
+                         completed"
                     ),
                 });
             }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use tabula::{Database, Error, RepairOptions, Table};
 
-use crate::common::{sorted_names, student, Student};
+use crate::common::{sorted_names, student, Course, Student};
 
 #[derive(Table, Debug, Clone, PartialEq)]
 #[table(name = "registrations")]
@@ -1316,6 +1316,22 @@ struct Writer {
 /// Runs `verify` `rounds` times beside `w`, writing and checkpointing from another thread;
 /// each must find no problem.
 fn verify_beside(w: Writer, rounds: u32) {
+    verify_beside_with(
+        w,
+        rounds,
+        |_, _| {},
+        |problems| assert!(matches!(problems, Ok(p) if p.is_empty()), "{problems:?}"),
+    );
+}
+
+/// [`verify_beside`], `damage` done to the database and its directory once the writer's
+/// table is checkpointed and before it starts, and `check` judging each verify's answer.
+fn verify_beside_with(
+    w: Writer,
+    rounds: u32,
+    damage: impl FnOnce(&Database, &Path),
+    check: impl Fn(&tabula::Result<Vec<tabula::Problem>>),
+) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let db = Database::open(&path).unwrap();
@@ -1324,6 +1340,7 @@ fn verify_beside(w: Writer, rounds: u32) {
         .insert_many((0..w.rows).map(|i| student(&format!("S{i}"), 2020 + i % 5, 3.0)))
         .unwrap();
     db.checkpoint().unwrap();
+    damage(&db, &path);
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -1347,12 +1364,8 @@ fn verify_beside(w: Writer, rounds: u32) {
             }
         }
         let _stop = Stop(&stop);
-        for round in 0..rounds {
-            let problems = tabula::verify(&path);
-            assert!(
-                matches!(&problems, Ok(p) if p.is_empty()),
-                "round {round}: {problems:?}"
-            );
+        for _ in 0..rounds {
+            check(&tabula::verify(&path));
         }
     });
 }
@@ -1382,6 +1395,41 @@ fn verify_beside_a_writer_that_never_stops_checkpointing_finds_no_problems() {
         pause: std::time::Duration::ZERO,
     };
     verify_beside(writer, 4);
+}
+
+/// Beside the same writer, damage in a table it never writes (so no checkpoint replaces
+/// its snapshot) is in every reading, and reported.
+#[test]
+fn verify_beside_a_writer_that_never_stops_checkpointing_reports_real_damage() {
+    let writer = Writer {
+        rows: 2000,
+        checkpoint_every: 1,
+        pause: std::time::Duration::ZERO,
+    };
+    let damage = |db: &Database, path: &Path| {
+        let courses = db.table::<Course>().unwrap();
+        courses
+            .insert(Course {
+                code: "CS1".into(),
+                title: "Intro".into(),
+                credits: 3,
+            })
+            .unwrap();
+        db.checkpoint().unwrap();
+        let file = path.join("data/courses.records");
+        let mut rows = fs::read_to_string(&file).unwrap();
+        rows.push_str("garbage\n");
+        fs::write(&file, rows).unwrap();
+    };
+    verify_beside_with(writer, 3, damage, |problems| {
+        let problems = problems.as_ref().unwrap();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.file.ends_with("data/courses.records") && p.line == 2),
+            "{problems:?}"
+        );
+    });
 }
 
 /// A snapshot whose bytes changed but still read (a character swapped for another, a row
