@@ -844,11 +844,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(n) => n,
                 Err(e) => {
                     // Everything or nothing: a database this import created goes too, and
-                    // a directory that was empty is left empty.
+                    // a directory that was empty is left empty. Only while it holds no
+                    // table: another command may have created the database between the
+                    // look at the directory and the open (two imports at once), and its
+                    // tables are its own.
+                    let ours = db.table_names().is_ok_and(|t| t.is_empty());
                     drop(db);
-                    if created {
+                    if created && ours {
                         let _ = std::fs::remove_dir_all(&dir);
-                    } else if was_empty {
+                    } else if was_empty && ours {
                         empty_out(&dir);
                     }
                     return Err(match e {

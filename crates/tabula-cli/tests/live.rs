@@ -280,3 +280,48 @@ fn two_sql_commands_creating_one_database_both_run_or_one_is_locked() {
         );
     }
 }
+
+/// Two imports into one new directory at once: the one that fails (the other's rows are
+/// there by the time it runs) removes nothing it did not make, so the rows the winner
+/// reported imported stay.
+#[test]
+fn a_failed_import_beside_another_keeps_the_database_the_other_made() {
+    let (d, _path, p) = demo();
+    let src = d.path().join("src.json");
+    let o = tabula(&["export", &p, src.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    for i in 0..10 {
+        let db = d.path().join(format!("imported{i}"));
+        let spawn = || {
+            Command::new(env!("CARGO_BIN_EXE_tabula"))
+                .arg("import")
+                .arg(&db)
+                .arg(&src)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn(), spawn());
+        let ok = [a, b]
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .filter(|o| o.status.success())
+            .count();
+        if ok > 0 {
+            let o = tabula(&[
+                "query",
+                db.to_str().unwrap(),
+                "students",
+                "--format",
+                "jsonl",
+            ]);
+            assert!(o.status.success(), "round {i}: {}", text(&o));
+            assert_eq!(
+                String::from_utf8_lossy(&o.stdout).lines().count(),
+                7,
+                "round {i}"
+            );
+        }
+    }
+}
