@@ -1222,9 +1222,16 @@ pub(crate) fn truth(v: &Value) -> Option<bool> {
     }
 }
 
+/// The white space SQLite skips around a number in a text: ASCII's six (space, tab, line
+/// feed, vertical tab, form feed, carriage return), not Unicode's (a no-break space before
+/// a digit makes no number, as in SQLite).
+pub(crate) fn is_sqlite_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
 /// The longest numeric prefix of a text, as SQLite reads text in arithmetic (0 if none).
 pub(crate) fn numeric(t: &str) -> Value {
-    let t = t.trim_start();
+    let t = t.trim_start_matches(is_sqlite_space);
     let bytes = t.as_bytes();
     let mut end = 0;
     if matches!(bytes.first(), Some(b'+' | b'-')) {

@@ -2573,7 +2573,7 @@ pub(crate) fn window(q: &Query, params: &[Value]) -> Result<(Option<usize>, usiz
             Value::Bool(b) => Some(i64::from(*b)),
             Value::Float(f) => whole(*f),
             Value::Text(t) => {
-                let t = t.trim();
+                let t = t.trim_matches(scalar::is_sqlite_space);
                 t.parse::<i64>()
                     .ok()
                     .or_else(|| t.parse::<f64>().ok().and_then(whole))
