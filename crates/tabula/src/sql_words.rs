@@ -15,7 +15,8 @@
 use std::any::TypeId;
 
 use sqlparser::dialect::{Dialect, GenericDialect};
-use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
+use sqlparser::keywords::Keyword;
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Whitespace};
 
 use crate::error::{Error, Result};
 
@@ -147,7 +148,124 @@ fn words(text: &str, statement: bool) -> Result<Vec<TokenWithSpan>> {
             _ => {}
         }
     }
-    Ok(tokens)
+    Ok(null_tests_spelled_out(tokens))
+}
+
+/// SQLite's (and PostgreSQL's) postfix `x ISNULL` and `x NOTNULL` as the `x IS NULL` and
+/// `x IS NOT NULL` the parser reads; it would take `ISNULL` after an operand for the
+/// operand's alias (`SELECT x ISNULL` named `x` `ISNULL`), a wrong answer. Only right
+/// after an operand (a name, keyword or not, a literal, a closing bracket): after a word
+/// that starts an expression (`SELECT`, `WHERE`, `AND`, …) it is a name.
+fn null_tests_spelled_out(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let spelled = |w: &str| -> Option<&'static [&'static str]> {
+        if w.eq_ignore_ascii_case("ISNULL") {
+            Some(&["IS", "NULL"])
+        } else if w.eq_ignore_ascii_case("NOTNULL") {
+            Some(&["IS", "NOT", "NULL"])
+        } else {
+            None
+        }
+    };
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    for t in tokens {
+        let words = match &t.token {
+            Token::Word(w) if w.quote_style.is_none() => spelled(&w.value),
+            _ => None,
+        };
+        let after_operand = out
+            .iter()
+            .rev()
+            .find(|p| !matches!(p.token, Token::Whitespace(_)))
+            .is_some_and(|p| match &p.token {
+                Token::Word(w) if w.quote_style.is_none() => {
+                    !BEFORE_AN_EXPRESSION.contains(&w.keyword)
+                }
+                t => ends_operand(t),
+            });
+        match words {
+            Some(words) if after_operand => {
+                for (i, w) in words.iter().enumerate() {
+                    if i > 0 {
+                        out.push(TokenWithSpan::new(
+                            Token::Whitespace(Whitespace::Space),
+                            t.span,
+                        ));
+                    }
+                    out.push(TokenWithSpan::new(Token::make_keyword(w), t.span));
+                }
+            }
+            _ => out.push(t),
+        }
+    }
+    out
+}
+
+/// Words an expression may follow: a word after one of them starts an operand.
+const BEFORE_AN_EXPRESSION: &[Keyword] = &[
+    Keyword::SELECT,
+    Keyword::DISTINCT,
+    Keyword::ALL,
+    Keyword::WHERE,
+    Keyword::ON,
+    Keyword::AND,
+    Keyword::OR,
+    Keyword::NOT,
+    Keyword::IS,
+    Keyword::CASE,
+    Keyword::WHEN,
+    Keyword::THEN,
+    Keyword::ELSE,
+    Keyword::HAVING,
+    Keyword::BY,
+    Keyword::SET,
+    Keyword::AS,
+    Keyword::FROM,
+    Keyword::JOIN,
+    Keyword::BETWEEN,
+    Keyword::LIKE,
+    Keyword::IN,
+    Keyword::RETURNING,
+    Keyword::VALUES,
+    Keyword::LIMIT,
+    Keyword::OFFSET,
+    Keyword::USING,
+    Keyword::INTO,
+    Keyword::TABLE,
+    Keyword::UPDATE,
+    Keyword::WITH,
+    Keyword::ESCAPE,
+    Keyword::FILTER,
+    Keyword::EXISTS,
+    Keyword::ANY,
+    Keyword::SOME,
+    Keyword::CHECK,
+    Keyword::DEFAULT,
+];
+
+/// Whether `t` ends an operand: a literal, a name (quoted, or a word that is no keyword, or
+/// a keyword that is a value), a placeholder, a closing parenthesis or `END`.
+pub(crate) fn ends_operand(t: &Token) -> bool {
+    match t {
+        Token::Word(w) => {
+            w.quote_style.is_some()
+                || matches!(
+                    w.keyword,
+                    Keyword::NoKeyword
+                        | Keyword::NULL
+                        | Keyword::TRUE
+                        | Keyword::FALSE
+                        | Keyword::END
+                )
+        }
+        Token::Number(..)
+        | Token::SingleQuotedString(_)
+        | Token::DoubleQuotedString(_)
+        | Token::HexStringLiteral(_)
+        | Token::Placeholder(_)
+        | Token::RParen
+        | Token::RBracket => true,
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -237,7 +237,7 @@ fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<()> {
             }
             Role::Close | Role::Clause | Role::Token => levels[level].count += 1,
         }
-        after_operand = ends_operand(&t.token);
+        after_operand = tokens::ends_operand(&t.token);
         let bound = around + levels.last().map_or(0, Level::bound);
         if bound > DEEPEST_TREE {
             return Err(Error::Sql {
@@ -297,32 +297,6 @@ fn chain_role(t: &Token) -> Role {
             _ => Role::Token,
         },
         _ => Role::Token,
-    }
-}
-
-/// Whether `t` ends an operand: a literal, a name (quoted, or a word that is no keyword, or
-/// a keyword that is a value), a placeholder, a closing parenthesis or `END`.
-fn ends_operand(t: &Token) -> bool {
-    match t {
-        Token::Word(w) => {
-            w.quote_style.is_some()
-                || matches!(
-                    w.keyword,
-                    Keyword::NoKeyword
-                        | Keyword::NULL
-                        | Keyword::TRUE
-                        | Keyword::FALSE
-                        | Keyword::END
-                )
-        }
-        Token::Number(..)
-        | Token::SingleQuotedString(_)
-        | Token::DoubleQuotedString(_)
-        | Token::HexStringLiteral(_)
-        | Token::Placeholder(_)
-        | Token::RParen
-        | Token::RBracket => true,
-        _ => false,
     }
 }
 
