@@ -56,6 +56,7 @@ mod column;
 mod error;
 mod expr;
 mod lookup;
+mod path_text;
 mod record;
 mod schema;
 mod slab;

@@ -15,6 +15,7 @@ use crate::error::Result;
 #[non_exhaustive]
 pub struct Stats {
     /// The directory (`None` for an in-memory database).
+    #[serde(serialize_with = "crate::path_text::serialize_option")]
     pub path: Option<PathBuf>,
     /// One entry per table, by name.
     pub tables: Vec<TableStats>,
@@ -67,6 +68,7 @@ pub struct TableStats {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ArchivedSegment {
     /// Its path.
+    #[serde(serialize_with = "crate::path_text::serialize")]
     pub path: PathBuf,
     /// The last LSN it holds.
     pub last_lsn: u64,

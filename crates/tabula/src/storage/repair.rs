@@ -30,6 +30,7 @@ pub struct RepairOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DroppedRow {
     /// The file (in the backup) that holds its bytes.
+    #[serde(serialize_with = "crate::path_text::serialize")]
     pub file: PathBuf,
     /// The 1-based line in that file (0: the whole file, or a row of the rebuilt table).
     pub line: u64,
@@ -72,6 +73,7 @@ pub struct RepairReport {
     /// repair, and nothing changed). After an interrupted repair, this is a copy of the
     /// half-rebuilt directory; the files as they were are in the first repair's backup,
     /// which the first problem names.
+    #[serde(serialize_with = "crate::path_text::serialize_option")]
     pub backup: Option<PathBuf>,
     /// Per table, what was recovered and dropped.
     pub tables: Vec<TableRepair>,
@@ -308,13 +310,16 @@ fn make_backup(fs: &dyn FileSystem, root: &Path, dir: Option<&Path>) -> Result<P
     }
     fs.create_dir_all(&parent)
         .map_err(|e| Error::io(&parent, e))?;
+    // The directory's own name, byte for byte (one that is not UTF-8 included).
     let name = root
         .file_name()
-        .map_or_else(|| "db".into(), |n| n.to_string_lossy().into_owned());
+        .map_or_else(|| "db".into(), std::ffi::OsStr::to_os_string);
     let stamp = utc_stamp(std::time::SystemTime::now());
     let mut n = 1u32;
     let backup = loop {
-        let candidate = parent.join(format!("{name}.backup-{stamp}-{n}"));
+        let mut file = name.clone();
+        file.push(format!(".backup-{stamp}-{n}"));
+        let candidate = parent.join(file);
         match fs.create_dir(&candidate) {
             Ok(()) => break candidate,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,

@@ -14,6 +14,7 @@ use crate::storage::layout::Layout;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     /// The file at fault.
+    #[serde(serialize_with = "crate::path_text::serialize")]
     pub file: PathBuf,
     /// The 1-based line, or 0 when the whole file is at fault.
     pub line: u64,

@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
         "sql_name",
         "sql_words",
         "stack",
+        "path_text",
         "value",
     ],
     &["storage"],
