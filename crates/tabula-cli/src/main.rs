@@ -958,7 +958,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Repair { dir, backup_dir } => return repair(&dir, backup_dir, json),
         Command::Wal { dir } => {
-            let records = while_created(&dir, || Ok(tabula::log_records(&dir)?))?;
+            let records = while_created(&dir, || {
+                must_be_database(&dir)?;
+                Ok(tabula::log_records(&dir)?)
+            })?;
             if format == Format::Table {
                 let rows: Vec<Vec<String>> = records
                     .iter()
@@ -1176,7 +1179,31 @@ fn message(e: &anyhow::Error) -> String {
         }
         msg.push_str(&text);
     }
-    msg
+    shortened(msg)
+}
+
+/// The longest error message printed whole: one quoting a value of megabytes (a text given
+/// for an integer column) keeps its start and end, the middle said to be left out.
+const LONGEST_MESSAGE: usize = 4096;
+
+fn shortened(msg: String) -> String {
+    if msg.len() <= LONGEST_MESSAGE {
+        return msg;
+    }
+    let half = LONGEST_MESSAGE / 2;
+    let head_end = (0..=half)
+        .rev()
+        .find(|&i| msg.is_char_boundary(i))
+        .unwrap_or(0);
+    let tail_start = (msg.len() - half..msg.len())
+        .find(|&i| msg.is_char_boundary(i))
+        .unwrap_or(msg.len());
+    format!(
+        "{} … ({} bytes left out) … {}",
+        &msg[..head_end],
+        tail_start - head_end,
+        &msg[tail_start..]
+    )
 }
 
 /// A write command committed, then something after it failed: exit 3, not 2 (which says

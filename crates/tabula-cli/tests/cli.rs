@@ -1826,3 +1826,36 @@ fn tables_lists_composite_indexes_and_unique_constraints() {
     let o = tabula(&["tables", p]);
     assert!(stdout(&o).contains("id, c, (a, b), (b, a)"), "{}", text(&o));
 }
+
+#[test]
+fn an_error_quoting_megabytes_is_printed_shortened() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db");
+    let p = p.to_str().unwrap();
+    let o = tabula(&[
+        "sql",
+        p,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Too long for an argument: from a file.
+    let file = dir.path().join("row.json");
+    let row = format!("{{\"n\": \"{}\"}}", "x".repeat(1_000_000));
+    std::fs::write(&file, row).unwrap();
+    let o = tabula(&["insert", p, "t", "--file", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(err.len() < 5000, "{} bytes", err.len());
+    assert!(err.contains("t.n is i64, which cannot hold \"xxx"), "{err}");
+    assert!(err.contains(" bytes left out) … "), "{err}");
+}
+
+#[test]
+fn wal_of_what_is_no_database_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    for p in [dir.path().to_path_buf(), dir.path().join("missing")] {
+        let o = tabula(&["wal", p.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(text(&o).contains("no tabula database at"), "{}", text(&o));
+    }
+}
