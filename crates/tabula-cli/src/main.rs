@@ -204,6 +204,57 @@ enum Command {
     Wal { dir: PathBuf },
 }
 
+impl Command {
+    /// The database directory the command works on.
+    fn dir(&self) -> &Path {
+        match self {
+            Command::Demo { dir }
+            | Command::Tables { dir }
+            | Command::Sql { dir, .. }
+            | Command::Dump { dir, .. }
+            | Command::Schema { dir, .. }
+            | Command::Query { dir, .. }
+            | Command::Insert { dir, .. }
+            | Command::Update { dir, .. }
+            | Command::Delete { dir, .. }
+            | Command::Stats { dir }
+            | Command::Checkpoint { dir }
+            | Command::Export { dir, .. }
+            | Command::Import { dir, .. }
+            | Command::Verify { dir }
+            | Command::Repair { dir, .. }
+            | Command::Wal { dir } => dir,
+        }
+    }
+}
+
+/// For an error naming a table that does not exist: the table whose name differs from it
+/// only in case, among those `dir` has a schema file for (no open needed), as "; did you
+/// mean …?" (names are case-sensitive, as SQL's here).
+fn table_hint(e: &anyhow::Error, dir: &Path) -> Option<String> {
+    let missing = e
+        .chain()
+        .find_map(|c| match c.downcast_ref::<tabula::Error>() {
+            Some(tabula::Error::UnknownTable { table }) => Some(table.clone()),
+            _ => None,
+        })?;
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("schema"))
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e
+                .file_name()
+                .to_str()?
+                .strip_suffix(".schema.json")?
+                .to_owned();
+            Some(name)
+        })
+        .filter(|n| *n != missing && n.eq_ignore_ascii_case(&missing))
+        .collect();
+    names.sort();
+    names.first().map(|n| format!("; did you mean {n}?"))
+}
+
 /// Opens the database for a command that writes: takes the directory's lock (a process
 /// that has it open makes this `Error::Locked`, which says so).
 fn open(dir: &Path) -> anyhow::Result<Database> {
@@ -1251,6 +1302,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let dir = cli.command.dir().to_path_buf();
     // SQL compiles and evaluates expressions recursively: a deep one (up to the 200 levels
     // the library allows) needs more stack than a main thread may have in a debug build.
     let outcome = std::thread::Builder::new()
@@ -1267,7 +1319,8 @@ fn main() -> ExitCode {
         // A reader that stops early (`| head`) is not an error, as in sqlite3 and rg.
         Err(e) if output::closed_by_reader(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            output::err_line(format_args!("tabula: {}", message(&e)));
+            let hint = table_hint(&e, &dir).unwrap_or_default();
+            output::err_line(format_args!("tabula: {}{hint}", message(&e)));
             let damaged = e.chain().any(|c| {
                 matches!(
                     c.downcast_ref::<tabula::Error>(),

@@ -1859,3 +1859,23 @@ fn wal_of_what_is_no_database_says_so() {
         assert!(text(&o).contains("no tabula database at"), "{}", text(&o));
     }
 }
+
+#[test]
+fn a_table_named_in_another_case_gets_a_did_you_mean() {
+    let (_d, _path, p) = demo();
+    for args in [
+        vec!["schema", &p, "Students"],
+        vec!["query", &p, "STUDENTS"],
+        vec!["delete", &p, "Courses", "--where", "credits > 9"],
+    ] {
+        let o = tabula(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let t = text(&o);
+        assert!(
+            t.contains(&format!("no table named \"{}\"; did you mean", args[2])),
+            "{t}"
+        );
+    }
+    let o = tabula(&["query", &p, "nothing"]);
+    assert!(!text(&o).contains("did you mean"), "{}", text(&o));
+}
