@@ -578,7 +578,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { dir } => {
             let (s, c, r) = demo::create(&dir)?;
             if json {
-                let v = serde_json::json!({"path": dir, "students": s, "courses": c, "registrations": r});
+                // Paths as text: `json!` of a path that is not UTF-8 would panic.
+                let v = serde_json::json!({"path": dir.to_string_lossy(), "students": s, "courses": c, "registrations": r});
                 outln!("{v}");
                 return Ok(ExitCode::SUCCESS);
             }
@@ -849,7 +850,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // report goes to standard error then, so it never joins the document.
             let to_stdout = dash || file.metadata().is_ok_and(|m| !m.is_file() && !m.is_dir());
             let report = if json {
-                serde_json::json!({"file": file, "tables": n}).to_string()
+                serde_json::json!({"file": file.to_string_lossy(), "tables": n}).to_string()
             } else {
                 format!("exported {n} table(s) to {}", file.display())
             };
@@ -900,11 +901,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     // look at the directory and the open (two imports at once), and its
                     // tables are its own.
                     let ours = db.table_names().is_ok_and(|t| t.is_empty());
-                    drop(db);
-                    if created && ours {
-                        let _ = std::fs::remove_dir_all(&dir);
-                    } else if was_empty && ours {
-                        empty_out(&dir);
+                    let clean = || {
+                        if created && ours {
+                            let _ = std::fs::remove_dir_all(&dir);
+                        } else if was_empty && ours {
+                            empty_out(&dir);
+                        }
+                    };
+                    // On Unix the files go while this process still holds the lock, so that
+                    // no other command opens the database between the look and the removal;
+                    // elsewhere open files cannot be removed: they go once it is closed.
+                    if cfg!(unix) {
+                        clean();
+                        drop(db);
+                    } else {
+                        drop(db);
+                        clean();
                     }
                     return Err(match e {
                         // The document is at fault, not the database: no repair hint (the
@@ -954,7 +966,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let named = if dash {
                 serde_json::json!("-")
             } else {
-                serde_json::json!(file)
+                serde_json::json!(file.to_string_lossy())
             };
             if json {
                 committed_outln!("{}", serde_json::json!({"file": named, "rows": n}));

@@ -473,3 +473,35 @@ fn repair_through_a_symbolic_link_names_the_backup_where_it_is() {
     assert!(backup.is_absolute() && backup.is_dir(), "{t}");
     assert!(!t.contains("mine.backup-"), "{t}");
 }
+
+/// A database directory whose name is not UTF-8: repair's JSON report serializes (its
+/// paths as text), names a backup that is there, and the demo, export and import in JSON
+/// report rather than fail.
+#[cfg(unix)]
+#[test]
+fn a_directory_named_in_bytes_that_are_not_utf8_is_repaired_and_reported() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join(std::ffi::OsStr::from_bytes(b"bad\xffdb"));
+    let run = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_tabula"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let json = std::ffi::OsStr::new("--format");
+    let o = run(&[json, "json".as_ref(), "demo".as_ref(), db.as_os_str()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&["checkpoint".as_ref(), db.as_os_str()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut rows = std::fs::read_to_string(db.join("data/students.records")).unwrap();
+    rows.push_str("garbage\n");
+    std::fs::write(db.join("data/students.records"), rows).unwrap();
+    let o = run(&[json, "json".as_ref(), "repair".as_ref(), db.as_os_str()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["clean"], true);
+    let backup = report["backup"].as_str().unwrap();
+    assert!(std::path::Path::new(backup).is_dir(), "{backup}");
+    assert!(!report["tables"].as_array().unwrap().is_empty());
+}

@@ -155,7 +155,8 @@ fn words(text: &str, statement: bool) -> Result<Vec<TokenWithSpan>> {
 /// `x IS NOT NULL` the parser reads; it would take `ISNULL` after an operand for the
 /// operand's alias (`SELECT x ISNULL` named `x` `ISNULL`), a wrong answer. Only right
 /// after an operand (a name, keyword or not, a literal, a closing bracket): after a word
-/// that starts an expression (`SELECT`, `WHERE`, `AND`, …) it is a name.
+/// that starts an expression (`SELECT`, `WHERE`, `AND`, …) or that a name follows in DDL
+/// (`INDEX`, `COLUMN`, …) it is a name (SQLite takes neither word for a name anywhere).
 fn null_tests_spelled_out(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     let spelled = |w: &str| -> Option<&'static [&'static str]> {
         if w.eq_ignore_ascii_case("ISNULL") {
@@ -178,7 +179,15 @@ fn null_tests_spelled_out(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
             .find(|p| !matches!(p.token, Token::Whitespace(_)))
             .is_some_and(|p| match &p.token {
                 Token::Word(w) if w.quote_style.is_none() => {
-                    !BEFORE_AN_EXPRESSION.contains(&w.keyword)
+                    // The last part of a qualified name (`t.offset`) is a name whatever
+                    // word it is.
+                    let qualified = out
+                        .iter()
+                        .rev()
+                        .filter(|q| !matches!(q.token, Token::Whitespace(_)))
+                        .nth(1)
+                        .is_some_and(|q| q.token == Token::Period);
+                    qualified || !BEFORE_AN_EXPRESSION.contains(&w.keyword)
                 }
                 t => ends_operand(t),
             });
@@ -226,20 +235,24 @@ const BEFORE_AN_EXPRESSION: &[Keyword] = &[
     Keyword::IN,
     Keyword::RETURNING,
     Keyword::VALUES,
-    Keyword::LIMIT,
-    Keyword::OFFSET,
     Keyword::USING,
     Keyword::INTO,
     Keyword::TABLE,
     Keyword::UPDATE,
     Keyword::WITH,
-    Keyword::ESCAPE,
-    Keyword::FILTER,
     Keyword::EXISTS,
     Keyword::ANY,
     Keyword::SOME,
     Keyword::CHECK,
-    Keyword::DEFAULT,
+    // Words a name follows in DDL: `CREATE INDEX isnull`, `DROP COLUMN notnull`, ...
+    Keyword::INDEX,
+    Keyword::REFERENCES,
+    Keyword::TO,
+    Keyword::COLUMN,
+    Keyword::ADD,
+    Keyword::CONSTRAINT,
+    Keyword::VIEW,
+    Keyword::TRIGGER,
 ];
 
 /// Whether `t` ends an operand: a literal, a name (quoted, or a word that is no keyword, or

@@ -310,16 +310,15 @@ fn make_backup(fs: &dyn FileSystem, root: &Path, dir: Option<&Path>) -> Result<P
     }
     fs.create_dir_all(&parent)
         .map_err(|e| Error::io(&parent, e))?;
-    // The directory's own name, byte for byte (one that is not UTF-8 included).
+    // As text: the interrupted-repair marker names the backup in JSON, which holds text
+    // only, so a name that is not UTF-8 is the backup's with U+FFFD in its place.
     let name = root
         .file_name()
-        .map_or_else(|| "db".into(), std::ffi::OsStr::to_os_string);
+        .map_or_else(|| "db".into(), |n| n.to_string_lossy().into_owned());
     let stamp = utc_stamp(std::time::SystemTime::now());
     let mut n = 1u32;
     let backup = loop {
-        let mut file = name.clone();
-        file.push(format!(".backup-{stamp}-{n}"));
-        let candidate = parent.join(file);
+        let candidate = parent.join(format!("{name}.backup-{stamp}-{n}"));
         match fs.create_dir(&candidate) {
             Ok(()) => break candidate,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
