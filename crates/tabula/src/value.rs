@@ -64,7 +64,8 @@ impl Value {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn parse_json(text: &str) -> Result<Value, serde_json::Error> {
-        let t = text.trim();
+        // JSON's white space only: a no-break space before a number makes no JSON.
+        let t = text.trim_matches([' ', '\t', '\n', '\r']);
         // A JSON integer: no leading zero but in `0` itself (`-0` is the float -0.0, as
         // serde_json reads it; other forms are left to serde_json, which refuses them).
         let integer = {
@@ -490,6 +491,13 @@ impl<'de> serde::Deserialize<'de> for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// JSON's own white space around a value only: a no-break space makes no JSON.
+    #[test]
+    fn parse_json_skips_json_white_space_only() {
+        assert_eq!(Value::parse_json(" \t5\r\n").unwrap(), Value::Int(5));
+        assert!(Value::parse_json("\u{a0}5").is_err());
+    }
 
     #[test]
     fn ints_and_floats_compare_numerically() {

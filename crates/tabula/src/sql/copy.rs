@@ -235,15 +235,17 @@ fn field_value(field: Option<String>, schema: &Schema, col: usize) -> Result<Val
         return Ok(Value::Null);
     };
     let ty = schema.columns[col].ty;
+    // PostgreSQL's input functions skip ASCII white space around a value, not Unicode's.
+    let trimmed = text.trim_matches(crate::sql::scalar::is_sqlite_space);
     let parsed = match ty {
         ColumnType::Text | ColumnType::Json => return Ok(Value::Text(text)),
-        ColumnType::Bool => match text.trim().to_ascii_lowercase().as_str() {
+        ColumnType::Bool => match trimmed.to_ascii_lowercase().as_str() {
             "t" | "true" | "y" | "yes" | "on" | "1" => Some(Value::Bool(true)),
             "f" | "false" | "n" | "no" | "off" | "0" => Some(Value::Bool(false)),
             _ => None,
         },
-        ColumnType::F32 | ColumnType::F64 => text.trim().parse::<f64>().ok().map(Value::Float),
-        _ => text.trim().parse::<i64>().ok().map(Value::Int),
+        ColumnType::F32 | ColumnType::F64 => trimmed.parse::<f64>().ok().map(Value::Float),
+        _ => trimmed.parse::<i64>().ok().map(Value::Int),
     };
     parsed.ok_or_else(|| schema.type_mismatch(col, Value::Text(text)))
 }

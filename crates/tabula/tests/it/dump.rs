@@ -797,6 +797,11 @@ fn copy_from_stdin_reads_postgres_text_and_names_what_is_wrong() {
         ("COPY teams FROM stdin;\nc\n\\.\n", "1 fields for 2 columns"),
         ("COPY people FROM stdin;\nx\tAda\t\\N\n\\.\n", "\"x\""),
         ("COPY people (id, nope) FROM stdin;\n3\tx\n\\.\n", "nope"),
+        // PostgreSQL skips ASCII white space around a number, not a no-break space.
+        (
+            "COPY people FROM stdin;\n\u{a0}3\tAda\t\\N\n\\.\n",
+            "people.id is i32, which cannot hold",
+        ),
         (
             "COPY teams (code, code) FROM stdin;\nc\td\n\\.\n",
             "column code is named more than once",
