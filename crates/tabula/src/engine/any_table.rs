@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::lookup::Lookup;
 use crate::query::{self, NewValues, Plan, QuerySpec, RowTest};
 use crate::record::{Cols, DynRow, Record, Row};
-use crate::schema::{ColumnType, Schema};
+use crate::schema::Schema;
 use crate::storage::codec::RowsWriter;
 use crate::storage::snapshot;
 use crate::storage::wal::line::RecordWriter;
@@ -143,7 +143,9 @@ pub(crate) trait AnyTable: Send + Sync {
 /// type's `json` fields have no borrowed form ([`crate::Table::column`] answers `Null` for
 /// them), so only [`Record::values`] gives their text.
 fn json_by_value<R: Record>(t: &TableData<R>) -> bool {
-    AnyTable::rust_type(t).is_some() && t.schema.columns.iter().any(|c| c.ty == ColumnType::Json)
+    // By type id, which compiles to a constant (not `rust_type`, which compares names):
+    // this runs on every key lookup of a join.
+    std::any::TypeId::of::<R>() != std::any::TypeId::of::<DynRow>() && t.has_json
 }
 
 /// The slots of the rows `q`'s predicates select that `keep` keeps, in the order a scan

@@ -138,6 +138,7 @@ impl<R: Record> TableData<R> {
             .collect::<Result<Vec<_>>>()?;
         Ok(TableData {
             schema: self.schema.clone(),
+            has_json: self.has_json,
             rows,
             live: self.live,
             hasher: self.hasher.clone(),

@@ -33,7 +33,7 @@ use crate::index::{
     dense_position, CompositeIndex, HashIndex, KeyIndex, OrderedIndex, ValueHasher,
 };
 use crate::record::Record;
-use crate::schema::Schema;
+use crate::schema::{ColumnType, Schema};
 use crate::value::{Value, ValueRef};
 
 pub(crate) use crate::slab::Slab;
@@ -43,6 +43,9 @@ use journal::Undo;
 
 pub(crate) struct TableData<R> {
     pub(crate) schema: Arc<Schema>,
+    /// Whether the schema has a `json` column (set with the schema, which never changes:
+    /// a migration makes a new table), read on every key lookup of a join.
+    pub(crate) has_json: bool,
     rows: Slab<R>,
     live: usize,
     hasher: ValueHasher,
@@ -90,6 +93,7 @@ impl<R: Clone> Clone for TableData<R> {
         );
         TableData {
             schema: self.schema.clone(),
+            has_json: self.has_json,
             rows: self.rows.clone(),
             live: self.live,
             hasher: self.hasher.clone(),
@@ -152,6 +156,7 @@ impl<R: Record> TableData<R> {
             })
             .collect();
         TableData {
+            has_json: schema.columns.iter().any(|c| c.ty == ColumnType::Json),
             schema,
             rows: Slab::default(),
             live: 0,
