@@ -345,3 +345,26 @@ def test_dropped_names_a_column_the_class_no_longer_has(db):
             years: int = field(default=0, metadata={"renamed_from": "age"})
             nickname: Optional[str] = None
     assert columns(db) == ["id", "name", "age", "nickname"]
+
+
+def test_a_refused_decoration_leaves_no_options_for_migration_plan(db):
+    @table(db=db, name="q")
+    @dataclass
+    class Q:
+        id: int = field(metadata={"primary_key": True})
+        a: int = 0
+        b: int = 0
+
+    Q.insert(a=1, b=1)
+
+    @dataclass
+    class Q2:
+        id: int = field(metadata={"primary_key": True})
+        a: int = 0
+
+    with pytest.raises(tabula.SchemaMismatch, match="unknown column b"):
+        table(db=db, name="q", unique=[("a", "b")], dropped=["b"])(Q2)
+    # The dry run of the options the binding below is given says what it does.
+    assert db.migration_plan(Q2, name="q", dropped=["b"]) == ["drop b (1 value)"]
+    bound = table(db=db, name="q", dropped=["b"])(Q2)
+    assert bound.select() == [{"id": 1, "a": 1}]

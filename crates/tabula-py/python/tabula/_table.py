@@ -293,12 +293,15 @@ def table(db: Optional[Database] = None, name: Optional[str] = None, *,
         if not isinstance(cls, type):
             raise TypeError(f"@table() decorates a class, not {cls!r}")
         target: Any = cls if dataclasses.is_dataclass(cls) else dataclasses.dataclass(cls)
-        target.__tabula_options__ = {"name": name, "unique": unique, "index": index,
-                                     "check": check, "dropped": dropped}
-        described = describe_class(target)
+        options = {"name": name, "unique": unique, "index": index, "check": check,
+                   "dropped": dropped}
+        described = describe_class(target, options)
         database = db if db is not None else default_database()
         _same_database(target, database)
         native = database._attach(described)
+        # Kept only once bound: a refused decoration leaves the class's options as they
+        # were, so that a later migration_plan() of it is not judged by them.
+        target.__tabula_options__ = options
         target.__tabula__ = Binding(database, native, described)
         for method, f in _METHODS.items():
             setattr(target, method, classmethod(f))
