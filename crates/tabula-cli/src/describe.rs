@@ -58,7 +58,23 @@ pub fn print_tables(stats: &Stats, format: Format) -> anyhow::Result<()> {
 /// migration history; in JSON the whole schema with its history; in JSON Lines and CSV a
 /// record per column, with the table's name.
 pub fn print_schema(db: &Database, table: &str, format: Format) -> anyhow::Result<()> {
-    let schema = db.schema(table)?;
+    let schema = db.schema(table).map_err(|e| {
+        // A table named in another case: the shell's `.schema` says which, as SQL does.
+        let near = db.table_names().ok().and_then(|names| {
+            let mut near: Vec<String> = names
+                .into_iter()
+                .filter(|n| n != table && n.eq_ignore_ascii_case(table))
+                .collect();
+            near.sort();
+            near.into_iter().next()
+        });
+        match (&e, near) {
+            (tabula::Error::UnknownTable { .. }, Some(n)) => {
+                anyhow::anyhow!("{e}; did you mean {n}?")
+            }
+            _ => anyhow::Error::new(e),
+        }
+    })?;
     let history = db.schema_history(table)?;
     if format != Format::Table {
         let mut whole = serde_json::to_value(&schema)?;

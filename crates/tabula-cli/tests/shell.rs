@@ -1134,3 +1134,14 @@ fn errors_are_placed_in_the_input_as_typed() {
         errors[1]
     );
 }
+
+#[test]
+fn schema_of_a_table_named_in_another_case_says_which() {
+    let (_d, _path, p) = common::demo();
+    let out = shell(&p, ".schema Students\n.schema nothing\n");
+    assert!(
+        out.contains("no table named \"Students\"; did you mean students?"),
+        "{out}"
+    );
+    assert!(out.contains("no table named \"nothing\"\n"), "{out}");
+}
