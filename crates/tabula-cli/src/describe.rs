@@ -53,6 +53,15 @@ pub fn print_tables(stats: &Stats, format: Format) -> anyhow::Result<()> {
     .context("writing to standard output")
 }
 
+/// The least of `names` that differs from `missing` only in case: the table a "did you
+/// mean" offers (names are case-sensitive, as SQL's here).
+pub fn named_like(missing: &str, names: impl IntoIterator<Item = String>) -> Option<String> {
+    names
+        .into_iter()
+        .filter(|n| n != missing && n.eq_ignore_ascii_case(missing))
+        .min()
+}
+
 /// Prints the schema of `table`: for people, `table NAME`, a grid of its columns (type,
 /// nullable, default, constraints), its composite unique keys, indexes and checks, and its
 /// migration history; in JSON the whole schema with its history; in JSON Lines and CSV a
@@ -60,14 +69,7 @@ pub fn print_tables(stats: &Stats, format: Format) -> anyhow::Result<()> {
 pub fn print_schema(db: &Database, table: &str, format: Format) -> anyhow::Result<()> {
     let schema = db.schema(table).map_err(|e| {
         // A table named in another case: the shell's `.schema` says which, as SQL does.
-        let near = db.table_names().ok().and_then(|names| {
-            let mut near: Vec<String> = names
-                .into_iter()
-                .filter(|n| n != table && n.eq_ignore_ascii_case(table))
-                .collect();
-            near.sort();
-            near.into_iter().next()
-        });
+        let near = db.table_names().ok().and_then(|n| named_like(table, n));
         match (&e, near) {
             (tabula::Error::UnknownTable { .. }, Some(n)) => {
                 anyhow::anyhow!("{e}; did you mean {n}?")

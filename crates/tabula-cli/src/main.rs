@@ -238,21 +238,14 @@ fn table_hint(e: &anyhow::Error, dir: &Path) -> Option<String> {
             Some(tabula::Error::UnknownTable { table }) => Some(table.clone()),
             _ => None,
         })?;
-    let mut names: Vec<String> = std::fs::read_dir(dir.join("schema"))
+    let names = std::fs::read_dir(dir.join("schema"))
         .ok()?
         .flatten()
         .filter_map(|e| {
-            let name = e
-                .file_name()
-                .to_str()?
-                .strip_suffix(".schema.json")?
-                .to_owned();
-            Some(name)
-        })
-        .filter(|n| *n != missing && n.eq_ignore_ascii_case(&missing))
-        .collect();
-    names.sort();
-    names.first().map(|n| format!("; did you mean {n}?"))
+            let name = e.file_name();
+            Some(name.to_str()?.strip_suffix(".schema.json")?.to_owned())
+        });
+    describe::named_like(&missing, names).map(|n| format!("; did you mean {n}?"))
 }
 
 /// Opens the database for a command that writes: takes the directory's lock (a process
@@ -308,10 +301,10 @@ fn being_created(dir: &Path) -> bool {
     if dir.join("wal").join("transaction.log").exists() {
         return false;
     }
-    let lock = dir.join("LOCK");
+    let lock_path = dir.join("LOCK");
     // Only a regular file: opening a pipe in its place would wait for a writer to it.
-    if lock.metadata().is_ok_and(|m| m.is_file()) {
-        if let Ok(lock) = std::fs::File::open(&lock) {
+    if lock_path.metadata().is_ok_and(|m| m.is_file()) {
+        if let Ok(lock) = std::fs::File::open(&lock_path) {
             // Taken and released at once when free.
             if matches!(
                 lock.try_lock_shared(),
@@ -323,7 +316,7 @@ fn being_created(dir: &Path) -> bool {
     }
     // The lock file is made first: an empty directory is no database being made.
     let first = ["LOCK", "wal", "schema", "data"];
-    dir.join("LOCK").exists()
+    lock_path.exists()
         && std::fs::read_dir(dir).is_ok_and(|entries| {
             entries.flatten().all(|e| {
                 let empty = std::fs::read_dir(e.path()).map_or(true, |mut d| d.next().is_none());
