@@ -120,24 +120,24 @@ impl DirLock for StdLock {}
 
 /// Locks the directory `dir` too, so that deleting the lock file (a cleanup script taking
 /// it for a stale one) lets no second writer in: the next one finds the directory locked.
-/// `Ok(None)`: another holder has it. A file system that cannot lock a directory (an NFS
-/// mount may refuse) leaves the lock file alone to guard it, as before.
+/// `None`: another holder has it. A file system that cannot lock a directory (an NFS mount
+/// may refuse) leaves the lock file alone to guard it, as before (`Some(None)`).
 #[cfg(unix)]
-fn lock_dir(dir: &Path) -> io::Result<Option<Option<File>>> {
+fn lock_dir(dir: &Path) -> Option<Option<File>> {
     let Ok(d) = File::open(dir) else {
-        return Ok(Some(None));
+        return Some(None);
     };
     match d.try_lock() {
-        Ok(()) => Ok(Some(Some(d))),
-        Err(fs::TryLockError::WouldBlock) => Ok(None),
-        Err(fs::TryLockError::Error(_)) => Ok(Some(None)),
+        Ok(()) => Some(Some(d)),
+        Err(fs::TryLockError::WouldBlock) => None,
+        Err(fs::TryLockError::Error(_)) => Some(None),
     }
 }
 
 /// Elsewhere (Windows) an open file cannot be deleted: the lock file is guard enough.
 #[cfg(not(unix))]
-fn lock_dir(_dir: &Path) -> io::Result<Option<Option<File>>> {
-    Ok(Some(None))
+fn lock_dir(_dir: &Path) -> Option<Option<File>> {
+    Some(None)
 }
 
 /// Refuses a path that is not a regular file (followed through symbolic links), before it
@@ -272,6 +272,6 @@ impl FileSystem for StdFs {
         };
         // The lock file first: a holder of it and not of the directory does not exist, so a
         // failure here is another writer's lock on the directory.
-        Ok(lock_dir(dir)?.map(|dir| Box::new(StdLock { file: f, dir }) as Box<dyn DirLock>))
+        Ok(lock_dir(dir).map(|dir| Box::new(StdLock { file: f, dir }) as Box<dyn DirLock>))
     }
 }
