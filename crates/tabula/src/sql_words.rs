@@ -158,41 +158,27 @@ fn words(text: &str, statement: bool) -> Result<Vec<TokenWithSpan>> {
 /// that starts an expression (`SELECT`, `WHERE`, `AND`, …) or that a name follows in DDL
 /// (`INDEX`, `COLUMN`, …) it is a name (SQLite takes neither word for a name anywhere).
 fn null_tests_spelled_out(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
-    let spelled = |w: &str| -> Option<&'static [&'static str]> {
-        if w.eq_ignore_ascii_case("ISNULL") {
+    let spelled = |t: &Token| -> Option<&'static [&'static str]> {
+        let Token::Word(w) = t else { return None };
+        if w.quote_style.is_some() {
+            None
+        } else if w.value.eq_ignore_ascii_case("ISNULL") {
             Some(&["IS", "NULL"])
-        } else if w.eq_ignore_ascii_case("NOTNULL") {
+        } else if w.value.eq_ignore_ascii_case("NOTNULL") {
             Some(&["IS", "NOT", "NULL"])
         } else {
             None
         }
     };
-    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    // Most texts have neither word: their tokens are kept as they are.
+    if !tokens.iter().any(|t| spelled(&t.token).is_some()) {
+        return tokens;
+    }
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len() + 4);
     for t in tokens {
-        let words = match &t.token {
-            Token::Word(w) if w.quote_style.is_none() => spelled(&w.value),
-            _ => None,
-        };
-        let after_operand = out
-            .iter()
-            .rev()
-            .find(|p| !matches!(p.token, Token::Whitespace(_)))
-            .is_some_and(|p| match &p.token {
-                Token::Word(w) if w.quote_style.is_none() => {
-                    // The last part of a qualified name (`t.offset`) is a name whatever
-                    // word it is.
-                    let qualified = out
-                        .iter()
-                        .rev()
-                        .filter(|q| !matches!(q.token, Token::Whitespace(_)))
-                        .nth(1)
-                        .is_some_and(|q| q.token == Token::Period);
-                    qualified || !BEFORE_AN_EXPRESSION.contains(&w.keyword)
-                }
-                t => ends_operand(t),
-            });
+        let words = spelled(&t.token).filter(|_| after_operand(&out));
         match words {
-            Some(words) if after_operand => {
+            Some(words) => {
                 for (i, w) in words.iter().enumerate() {
                     if i > 0 {
                         out.push(TokenWithSpan::new(
@@ -203,10 +189,28 @@ fn null_tests_spelled_out(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
                     out.push(TokenWithSpan::new(Token::make_keyword(w), t.span));
                 }
             }
-            _ => out.push(t),
+            None => out.push(t),
         }
     }
     out
+}
+
+/// Whether the last token of `before` that is not white space ends an operand, for
+/// [`null_tests_spelled_out`]: a name (a keyword too, but one an expression may follow),
+/// the last part of a qualified name whatever word it is, or what [`ends_operand`] says.
+fn after_operand(before: &[TokenWithSpan]) -> bool {
+    let mut words = before
+        .iter()
+        .rev()
+        .filter(|p| !matches!(p.token, Token::Whitespace(_)));
+    match words.next().map(|p| &p.token) {
+        Some(Token::Word(w)) if w.quote_style.is_none() => {
+            let qualified = words.next().is_some_and(|q| q.token == Token::Period);
+            qualified || !BEFORE_AN_EXPRESSION.contains(&w.keyword)
+        }
+        Some(t) => ends_operand(t),
+        None => false,
+    }
 }
 
 /// Words an expression may follow: a word after one of them starts an operand.
