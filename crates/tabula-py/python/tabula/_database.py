@@ -50,8 +50,7 @@ class Database:
             existing = _open.get(directory)
             if existing is not None and not existing._native.is_open():
                 # Closed without close() saying so: opened afresh below.
-                existing._closed = True
-                del _open[directory]
+                existing._forget_locked()
                 existing = None
             if existing is not None:
                 asked = {"durability": durability, "read_only": read_only}
@@ -144,10 +143,14 @@ class Database:
 
     def _forget(self) -> None:
         """Marks this database closed and no longer the one its directory opens to."""
-        self._closed = True
         with _open_lock:
-            if self._directory is not None and _open.get(self._directory) is self:
-                del _open[self._directory]
+            self._forget_locked()
+
+    def _forget_locked(self) -> None:
+        """:meth:`_forget`, with ``_open_lock`` held by the caller."""
+        self._closed = True
+        if self._directory is not None and _open.get(self._directory) is self:
+            del _open[self._directory]
 
     def __enter__(self) -> "Database":
         return self
