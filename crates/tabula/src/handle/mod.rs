@@ -4,7 +4,7 @@
 //! transaction; a read transaction's handle reads its pinned state.
 //!
 //! However a handle reaches its state, it reads through one path ([`read`]) and writes
-//! through one set of statements ([`write`]); the handle types only say where the state
+//! through one set of statements ([`write`](mod@write)); the handle types only say where the state
 //! comes from.
 
 mod dynamic;

@@ -19,10 +19,12 @@ use sqlparser::ast::{
 };
 
 use crate::error::{Error, Result};
+use crate::sql::rows_to::Each;
 use crate::sql::scalar::{sql_error, Scope};
-use crate::sql::select::{self, Bound, Direction, Each, GroupKey};
+use crate::sql::select::{self, Bound, Direction, GroupKey};
 use crate::sql::target::Target;
 use crate::sql::SqlResult;
+use crate::sql::{explain, scope};
 use crate::value::Value;
 
 fn unsupported(feature: impl Into<String>) -> Error {
@@ -124,7 +126,7 @@ impl Scope for Ctes<'_, '_, '_> {
     }
 
     fn outer(&self, qualifier: Option<&str>, name: &str) -> Option<Value> {
-        select::outer_value(self.outer, qualifier, name)
+        scope::outer_value(self.outer, qualifier, name)
     }
 
     fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
@@ -239,7 +241,7 @@ pub(crate) fn explain_with(
             "WITH {name} (run once, {}):",
             count(computed.rows.len(), "row")
         ));
-        let plan = select::explain_in(target, &def.query, params, env)?;
+        let plan = explain::explain_in(target, &def.query, params, env)?;
         out.extend(plan.into_iter().map(|l| format!("  {l}")));
     }
     out.extend(body);
@@ -721,7 +723,7 @@ fn plans(
             other => return Err(select::unsupported_body(other)),
         };
         *n += 1;
-        let lines = select::explain_in(target, &q, params, outer)?;
+        let lines = explain::explain_in(target, &q, params, outer)?;
         out.push(format!("query {n}:"));
         out.extend(lines.into_iter().map(|l| format!("  {l}")));
         Ok(n.to_string())

@@ -22,8 +22,9 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::record::Cols;
 use crate::schema::{ColumnType, Schema};
+use crate::sql::rows_to::{hand_refs, RowsTo};
 use crate::sql::run::{plain_table, SqlResult};
-use crate::sql::select::{hand_refs, refuse_other_clauses, RowsTo};
+use crate::sql::select::refuse_other_clauses;
 use crate::value::Value;
 
 /// A statement of the point-lookup shape.

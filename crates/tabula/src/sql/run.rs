@@ -19,12 +19,13 @@ use crate::schema::Schema;
 use crate::sql::cache;
 use crate::sql::numeric;
 use crate::sql::point::{self, Point};
+use crate::sql::rows_to::{lend, Each, RowsTo};
 use crate::sql::scalar::{self, sql_error, Params, Scalar, Scope};
-use crate::sql::select::{self, lend, Each, RowsTo};
 use crate::sql::stream::{Next, Statements, Stream};
 use crate::sql::target::{Snapshot, Target};
 use crate::sql::upsert;
 use crate::sql::{alter, ddl};
+use crate::sql::{correlated, explain, from, select};
 use crate::txn::{ReadTransaction, Transaction};
 use crate::value::Value;
 
@@ -1663,7 +1664,7 @@ fn execute_here(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Resu
             };
             Ok(SqlResult {
                 columns: vec!["plan".to_owned()],
-                rows: select::explain(target, q, params)?
+                rows: explain::explain(target, q, params)?
                     .into_iter()
                     .map(|l| vec![Value::Text(l)])
                     .collect(),
@@ -1813,9 +1814,9 @@ impl Matching<'_, '_, '_> {
             read.fill(true);
         }
         filter.inspect(|w| w.mark_columns(&mut read));
-        let text = select::any_text(self.schema, &read);
+        let text = from::any_text(self.schema, &read);
         self.target.scan(self.name, &preds, text, &mut |r| {
-            let extended = select::with_subqueries(
+            let extended = correlated::with_subqueries(
                 self.target,
                 self.correlated,
                 self.scope,

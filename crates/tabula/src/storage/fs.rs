@@ -1,5 +1,5 @@
 //! The only place tabula touches the file system. Everything goes through [`FileSystem`], so
-//! tests can plug in [`FaultyFs`](crate::storage::faulty::FaultyFs), which fails a chosen
+//! tests can plug in `FaultyFs` (`storage::faulty`, built for tests), which fails a chosen
 //! call or loses power, to check that every write, fsync, rename and create site leaves
 //! memory unchanged and the directory recoverable.
 

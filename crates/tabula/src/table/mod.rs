@@ -9,7 +9,7 @@
 //! exactly (a failed transaction drops its copy of the table), and a commit logs it;
 //! committing clears it.
 //!
-//! This module holds the slab and the reads; [`write`] the changes and their index upkeep,
+//! This module holds the slab and the reads; [`write`](mod@write) the changes and their index upkeep,
 //! [`constraints`] the checks a change must pass, [`journal`] the undo journal (marks,
 //! rollback, the changes a commit logs), and [`bulk`] whole-table work (loading, replaying a
 //! log, rebuilding, converting the row kind).

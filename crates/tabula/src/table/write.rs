@@ -77,7 +77,7 @@ impl<R: Record> TableData<R> {
         self.insert_valid(row)
     }
 
-    /// [`TableData::insert`] of a row made from values that [`Schema::resolve_values`]
+    /// [`TableData::insert`] of a row made from values that [`Schema::resolve_values`](crate::schema::Schema::resolve_values)
     /// gave for this table's schema (or one equal to it): checked again only where the
     /// record's own check goes beyond what resolving guarantees (a Rust type's).
     pub(crate) fn insert_resolved(&mut self, row: R) -> Result<Value> {

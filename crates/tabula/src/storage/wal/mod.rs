@@ -9,7 +9,7 @@
 //! unfinished (unterminated, checksum-failing or zero-filled) last write, and refuses a
 //! damaged line followed by good ones.
 //!
-//! One job per module: [`line`] is the line format (writing and checking one line),
+//! One job per module: [`line`](mod@line) is the line format (writing and checking one line),
 //! [`scan`] the recovery scan every reader of a log shares, [`decode`] turns a record's
 //! rows into values once the table's schema is known, [`writer`] appends and fsyncs with
 //! group commit, and [`listing`] is the log as `tabula wal` lists it.

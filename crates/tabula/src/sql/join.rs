@@ -1,0 +1,495 @@
+//! The rows of FROM, produced one at a time: the first relation read in place, each later
+//! one joined by a key lookup, a hash of its rows or a nested loop, and a joined row handed
+//! on as the relations' rows side by side ([`Joined`]), never copied.
+
+use hashbrown::HashMap;
+use std::sync::Arc;
+
+use sqlparser::ast::JoinOperator;
+
+use crate::engine::any_table::AnyTable;
+use crate::error::Result;
+use crate::record::Cols;
+use crate::sql::correlated::extended;
+use crate::sql::from::{fetch, pred_of, reads_text, table_preds, Link, Relation, Source};
+use crate::sql::scalar::{truth, CorrelatedCall, Op, Scalar, Scope};
+use crate::sql::scope::QueryScope;
+use crate::sql::select::GroupKey;
+use crate::sql::target::{Pinned, Target};
+use crate::value::{Value, ValueRef};
+
+/// Every row of FROM, each the values of its relations one after the other, handed to
+/// `sink` (which returns `false` once it needs no more). The first relation is read in
+/// place (a stored table through its scan). Each later one is looked up through its
+/// primary key when its condition equates the key with an earlier column; otherwise it is
+/// fetched once and probed, through a hash of its rows when its condition equates one of
+/// its columns with an earlier one, by trying each row otherwise. A joined row is the
+/// relations' rows side by side, each read where it is ([`Joined`]), never copied.
+/// `outer`: as for [`resolve_from`](super::from::resolve_from), for the correlated subqueries of ON conditions.
+pub(super) fn produce(
+    target: Target<'_, '_>,
+    rels: &[Relation],
+    used: &[bool],
+    params: &[Value],
+    outer: Option<(&dyn Scope, &[Value])>,
+    sink: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
+) -> Result<()> {
+    let Some((first, rest)) = rels.split_first() else {
+        sink(&Vec::new())?;
+        return Ok(());
+    };
+    if rest.is_empty() {
+        if let Source::Table { name, .. } = &first.source {
+            return target.scan(name, &first.preds, reads_text(first, used), sink);
+        }
+    }
+    let probes = rest
+        .iter()
+        .map(|rel| Probe::new(target, rel, used, outer))
+        .collect::<Result<Vec<_>>>()?;
+    let mut next = |row: &dyn Cols| {
+        let joined = Joined {
+            row,
+            at: 0,
+            width: first.width,
+            before: None,
+        };
+        emit(target, &probes, 0, &joined, params, sink)
+    };
+    match &first.source {
+        Source::Table { name, .. } => {
+            target.scan(name, &first.preds, reads_text(first, used), &mut next)?;
+        }
+        Source::Rows(rows) => {
+            for r in rows.iter() {
+                if !next(r)? {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A row of FROM so far: the row of the relation at columns `at..at + width`, after the
+/// rows of the relations before it. Each is read in place.
+struct Joined<'a> {
+    row: &'a dyn Cols,
+    at: usize,
+    width: usize,
+    before: Option<&'a Joined<'a>>,
+}
+
+impl<'a> Joined<'a> {
+    /// `row`, of relation `rel`, after `before`.
+    fn after(before: &'a Joined<'a>, row: &'a dyn Cols, rel: &Relation) -> Joined<'a> {
+        Joined {
+            row,
+            at: rel.at,
+            width: rel.width,
+            before: Some(before),
+        }
+    }
+}
+
+impl Cols for Joined<'_> {
+    fn value_at(&self, col: usize) -> ValueRef<'_> {
+        let mut j = self;
+        loop {
+            if col >= j.at {
+                return match col - j.at {
+                    c if c < j.width => j.row.value_at(c),
+                    _ => ValueRef::Null,
+                };
+            }
+            match j.before {
+                Some(b) => j = b,
+                None => return ValueRef::Null,
+            }
+        }
+    }
+}
+
+/// The row of a LEFT JOIN's optional side where it has no partner.
+struct Nulls;
+
+impl Cols for Nulls {
+    fn value_at(&self, _: usize) -> ValueRef<'_> {
+        ValueRef::Null
+    }
+}
+
+/// A relation joined to the ones before it: its rows, a hash of them by the column its
+/// condition equates with an earlier one (`(earlier column, hash)`), if it does, and the
+/// correlated subqueries of its condition with the names they see, if it has any.
+struct Probe<'r> {
+    rel: &'r Relation,
+    rows: Arc<Vec<Vec<Value>>>,
+    hash: Option<(usize, HashMap<GroupKey, Vec<usize>>)>,
+    correlated: Option<(&'r [CorrelatedCall], QueryScope<'r>)>,
+    /// Joined through its primary key instead (see [`key_join`]): the table and the
+    /// earlier column equated with its key. No rows are fetched then.
+    keyed: Option<KeyJoin<'r>>,
+    /// The whole row's width (every relation of FROM).
+    width: usize,
+}
+
+/// A relation joined by looking each row up through its primary key.
+struct KeyJoin<'r> {
+    name: &'r str,
+    /// The table, resolved once when the statement reads a pinned version.
+    pinned: Option<Pinned>,
+    key_is_int: bool,
+    earlier: usize,
+    /// `ON` is the key's equality alone, which the lookup itself decides: it is not
+    /// evaluated again on the row found.
+    on_is_key: bool,
+}
+
+/// Whether `rel` joins through its primary key: a stored table whose `ON` equates its key
+/// column with an earlier column (and runs no subquery per pair). Each row before it then
+/// finds its one partner through the key's index (one read of the slab for a dense integer
+/// key), where a hash join would copy and hash the whole table first. Returns the earlier
+/// column and the table's name.
+pub(super) fn key_join(rel: &Relation) -> Option<(usize, &str, bool)> {
+    let Source::Table { name, schema } = &rel.source else {
+        return None;
+    };
+    let Link::On {
+        cond: Some(cond),
+        correlated: None,
+        ..
+    } = &rel.link
+    else {
+        return None;
+    };
+    let (earlier, at) = equi_pair(cond, rel.at, rel.at + rel.width)?;
+    let key = schema.primary_key();
+    (at - rel.at == key).then(|| (earlier, name.as_str(), schema.columns[key].ty.is_int()))
+}
+
+impl<'r> Probe<'r> {
+    fn new(
+        target: Target<'_, '_>,
+        rel: &'r Relation,
+        used: &[bool],
+        outer: Option<(&'r dyn Scope, &'r [Value])>,
+    ) -> Result<Self> {
+        let width = used.len();
+        if let Some((earlier, name, key_is_int)) = key_join(rel) {
+            // `key_join` found the key's equality in ON's AND chain; when ON is no chain it
+            // is that equality. Whatever value the lookup turns into a key (an integer, an
+            // integral float, a boolean, text) equals, under SQL's `=`, the key it finds.
+            let on_is_key = matches!(
+                &rel.link,
+                Link::On {
+                    cond: Some(Scalar::Binary(_, Op::Eq, _)),
+                    ..
+                }
+            );
+            return Ok(Probe {
+                rel,
+                rows: Arc::default(),
+                hash: None,
+                correlated: None,
+                keyed: Some(KeyJoin {
+                    name,
+                    pinned: target.pinned(name)?,
+                    key_is_int,
+                    earlier,
+                    on_is_key,
+                }),
+                width,
+            });
+        }
+        let rows = fetch(target, rel, used)?;
+        let correlated = match &rel.link {
+            Link::On {
+                correlated: Some(sub),
+                ..
+            } => Some((
+                sub.calls.as_slice(),
+                QueryScope {
+                    tables: &sub.tables,
+                    outer,
+                },
+            )),
+            _ => None,
+        };
+        let hash = match &rel.link {
+            Link::On { cond: Some(c), .. } => {
+                equi_pair(c, rel.at, rel.at + rel.width).map(|(l, r)| {
+                    let mut m: HashMap<GroupKey, Vec<usize>> = HashMap::new();
+                    for (i, row) in rows.iter().enumerate() {
+                        let v = &row[r - rel.at];
+                        // A null matches nothing.
+                        if !v.is_null() {
+                            m.entry(GroupKey::of(v)).or_default().push(i);
+                        }
+                    }
+                    (l, m)
+                })
+            }
+            _ => None,
+        };
+        Ok(Probe {
+            rel,
+            rows,
+            hash,
+            correlated,
+            keyed: None,
+            width,
+        })
+    }
+
+    /// Whether the row `row` (this relation's after the earlier ones') passes the
+    /// relation's condition.
+    fn passes(
+        &self,
+        target: Target<'_, '_>,
+        cond: Option<&Scalar>,
+        row: &Joined<'_>,
+        params: &[Value],
+    ) -> Result<bool> {
+        let Some(c) = cond else { return Ok(true) };
+        match self.correlated {
+            None => c.holds(row, params),
+            // The subqueries run for this pair only: the hash picked it already.
+            Some((calls, ref scope)) => {
+                let values = row.owned_values(self.width);
+                let row = extended(target, calls, scope, values, params)?;
+                Ok(truth(&c.eval_cols(&row, params)?) == Some(true))
+            }
+        }
+    }
+}
+
+/// Joins the row `so_far` (the relations before `probes[level]`) with the rest, handing
+/// each whole row to `sink`; `false` once it needs no more.
+fn emit(
+    target: Target<'_, '_>,
+    probes: &[Probe<'_>],
+    level: usize,
+    so_far: &Joined<'_>,
+    params: &[Value],
+    sink: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
+) -> Result<bool> {
+    let Some(probe) = probes.get(level) else {
+        return sink(so_far);
+    };
+    let rel = probe.rel;
+    let (cond, left) = match &rel.link {
+        Link::On { cond, left, .. } => (cond.as_ref(), *left),
+        Link::Cross => (None, false),
+    };
+    if let Some(k) = &probe.keyed {
+        // It holds no rows: the partner is looked up, or a left join's nulls follow.
+        let (found, more) = join_by_key(target, probes, level, k, cond, so_far, params, sink)?;
+        if !more {
+            return Ok(false);
+        }
+        if left && !found {
+            let row = Joined::after(so_far, &Nulls, rel);
+            return emit(target, probes, level + 1, &row, params, sink);
+        }
+        return Ok(true);
+    }
+    let mut matched = false;
+    let candidates: &[usize] = match &probe.hash {
+        Some((l, m)) => match so_far.value_at(*l) {
+            ValueRef::Null => &[],
+            v => m.get(&GroupKey::of_ref(v)).map_or(&[], Vec::as_slice),
+        },
+        None => &[],
+    };
+    let mut one = |i: usize| -> Result<Option<bool>> {
+        let row = Joined::after(so_far, &probe.rows[i], rel);
+        if !probe.passes(target, cond, &row, params)? {
+            return Ok(None);
+        }
+        Ok(Some(emit(target, probes, level + 1, &row, params, sink)?))
+    };
+    let all = 0..if probe.hash.is_some() {
+        0
+    } else {
+        probe.rows.len()
+    };
+    for i in candidates.iter().copied().chain(all) {
+        match one(i)? {
+            Some(false) => return Ok(false),
+            Some(true) => matched = true,
+            None => {}
+        }
+    }
+    if left && !matched {
+        let row = Joined::after(so_far, &Nulls, rel);
+        if !emit(target, probes, level + 1, &row, params, sink)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The partner of the row `so_far` in a relation joined through its primary key (the rest
+/// of [`emit`]'s work, a left join's nulls included, stays there): the earlier column's
+/// value, made the key's kind as SQL's `=` compares them (an integral float or a boolean is
+/// an integer; a value of another kind equals no key), finds at most one row, which must
+/// pass the relation's pushed predicates and the whole `ON` condition (not evaluated again
+/// when it is the key's equality alone, which the lookup decided). Returns whether one
+/// matched, and `false` second once `sink` needs no more.
+#[allow(clippy::too_many_arguments)]
+fn join_by_key(
+    target: Target<'_, '_>,
+    probes: &[Probe<'_>],
+    level: usize,
+    k: &KeyJoin<'_>,
+    cond: Option<&Scalar>,
+    so_far: &Joined<'_>,
+    params: &[Value],
+    sink: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
+) -> Result<(bool, bool)> {
+    let probe = &probes[level];
+    let rel = probe.rel;
+    // The key, as an integer or a text: built as a `ValueRef` only where it is handed
+    // over (one copied whole after being written a field at a time stalls the processor
+    // on every row).
+    let (int, text) = match (so_far.value_at(k.earlier), k.key_is_int) {
+        (ValueRef::Int(i), true) => (Some(i), None),
+        (ValueRef::Bool(b), true) => (Some(i64::from(b)), None),
+        (ValueRef::Float(f), true) if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f) => {
+            (Some(f as i64), None)
+        }
+        (ValueRef::Text(t), false) => (None, Some(t)),
+        _ => (None, None),
+    };
+    let (mut matched, mut more) = (false, true);
+    if int.is_some() || text.is_some() {
+        let mut lookup = |t: &dyn AnyTable| {
+            let key = match (int, text) {
+                (Some(i), _) => ValueRef::Int(i),
+                (None, Some(t)) => ValueRef::Text(t),
+                (None, None) => ValueRef::Null,
+            };
+            t.unique_cols(t.schema().primary_key(), key, &mut |found| {
+                if !rel.preds.iter().all(|p| p.matches(found.value_at(p.col()))) {
+                    return Ok(());
+                }
+                let row = Joined::after(so_far, found, rel);
+                let cond = cond.filter(|_| !k.on_is_key);
+                if !probe.passes(target, cond, &row, params)? {
+                    return Ok(());
+                }
+                matched = true;
+                more = emit(target, probes, level + 1, &row, params, sink)?;
+                Ok(())
+            })
+        };
+        match &k.pinned {
+            Some(p) => lookup(p.table()?)?,
+            None => target.with_table(k.name, lookup)?,
+        };
+    }
+    Ok((matched, more))
+}
+
+pub(super) fn other_name(op: &JoinOperator) -> &'static str {
+    match op {
+        JoinOperator::Right(_) | JoinOperator::RightOuter(_) => "RIGHT JOIN",
+        JoinOperator::FullOuter(_) => "FULL JOIN",
+        _ => "this join",
+    }
+}
+
+/// Hands WHERE's predicates on each table's columns to its scan, and joins a table of
+/// `FROM a, b` (a cross join) through WHERE's equality between its columns and earlier
+/// ones. Whether the relations' reads apply all of WHERE (every part of its AND chain
+/// became a predicate of a table read through them): WHERE need not run again then.
+pub(super) fn push_where(filter: &Scalar, rels: &mut [Relation], params: &[Value]) -> bool {
+    for rel in rels.iter_mut() {
+        let (more, _) = table_preds(filter, rel, params);
+        rel.preds.extend(more);
+        if rel.at > 0 && matches!(rel.link, Link::Cross) {
+            if let Some(eq) = equality_with_earlier(filter, rel.at, rel.at + rel.width) {
+                rel.link = Link::On {
+                    cond: Some(eq),
+                    left: false,
+                    correlated: None,
+                };
+            }
+        }
+    }
+    // Each relation's rows are read through its predicates (its scan, its key lookups,
+    // or the rows fetched for its probes). A LEFT JOIN's optional side still gets null
+    // rows where its predicates find no partner, which only WHERE itself leaves out.
+    let mut conjuncts = vec![filter];
+    let mut served = true;
+    while let Some(c) = conjuncts.pop() {
+        match c {
+            Scalar::Binary(a, Op::And, b) => conjuncts.extend([b.as_ref(), a.as_ref()]),
+            c => {
+                served &= rels.iter().any(|rel| match (&rel.source, &rel.link) {
+                    (_, Link::On { left: true, .. }) => false,
+                    (Source::Table { schema, .. }, _) => {
+                        pred_of(c, rel.at, schema, params).is_some()
+                    }
+                    (Source::Rows(_), _) => false,
+                })
+            }
+        }
+    }
+    served
+}
+
+/// An equality in `cond`'s AND chain between a column before `lo` and one in `lo..hi`.
+fn equality_with_earlier(cond: &Scalar, lo: usize, hi: usize) -> Option<Scalar> {
+    match cond {
+        Scalar::Binary(a, Op::And, b) => {
+            equality_with_earlier(a, lo, hi).or_else(|| equality_with_earlier(b, lo, hi))
+        }
+        Scalar::Binary(a, Op::Eq, b) => match (a.as_ref(), b.as_ref()) {
+            (Scalar::Column(x), Scalar::Column(y)) | (Scalar::Column(y), Scalar::Column(x))
+                if *x < lo && (lo..hi).contains(y) =>
+            {
+                Some(cond.clone())
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// 2^63: the floats of integral value inside it are the ones an `i64` holds.
+pub(super) const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+
+/// A join key that equal values (an integer and the same float) share; `None` for null.
+pub(crate) fn join_key(v: &Value) -> Option<String> {
+    Some(match v {
+        Value::Null => return None,
+        Value::Int(i) => format!("n{i}"),
+        Value::Float(f) if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(f) => {
+            format!("n{}", *f as i64)
+        }
+        Value::Float(f) => format!("f{f:?}"),
+        Value::Bool(b) => format!("n{}", i64::from(*b)),
+        Value::Text(t) => format!("t{t}"),
+    })
+}
+
+/// `(left column, right column)` of an equality between a column before `lo` and one in
+/// `lo..hi` (the joined relation's: not a correlated subquery's value, which is a column
+/// beyond the row) at the top of `c` or of its AND chain.
+pub(super) fn equi_pair(c: &Scalar, lo: usize, hi: usize) -> Option<(usize, usize)> {
+    use crate::sql::scalar::Op;
+    match c {
+        Scalar::Binary(a, Op::Eq, b) => match (a.as_ref(), b.as_ref()) {
+            (Scalar::Column(x), Scalar::Column(y)) | (Scalar::Column(y), Scalar::Column(x))
+                if *x < lo && (lo..hi).contains(y) =>
+            {
+                Some((*x, *y))
+            }
+            _ => None,
+        },
+        Scalar::Binary(a, Op::And, b) => equi_pair(a, lo, hi).or_else(|| equi_pair(b, lo, hi)),
+        _ => None,
+    }
+}

@@ -1,0 +1,63 @@
+//! Where a statement's result rows go: into the result, or to a callback, owned or
+//! borrowed.
+
+use crate::error::Result;
+use crate::value::{Value, ValueRef};
+
+/// A callback taking a query's result rows one at a time; `false` stops the query.
+pub(crate) type Each<'f> = &'f mut dyn FnMut(&[Value]) -> Result<bool>;
+
+/// [`Each`] taking each row borrowed (see `Statement::each_ref`).
+pub(crate) type EachRef<'f> = &'f mut dyn FnMut(&[ValueRef<'_>]) -> Result<bool>;
+
+/// Where a statement's result rows go.
+pub(crate) enum RowsTo<'f> {
+    /// Into the result returned.
+    Collect,
+    /// To a callback, one at a time.
+    Values(Each<'f>),
+    /// To a callback, one at a time and borrowed: a point lookup then copies nothing.
+    Refs(EachRef<'f>),
+}
+
+impl RowsTo<'_> {
+    /// The same sink, for a call that may not use it up.
+    pub(crate) fn reborrow(&mut self) -> RowsTo<'_> {
+        match self {
+            RowsTo::Collect => RowsTo::Collect,
+            RowsTo::Values(f) => RowsTo::Values(&mut **f),
+            RowsTo::Refs(f) => RowsTo::Refs(&mut **f),
+        }
+    }
+}
+
+/// The longest row [`hand_refs`] borrows on the stack rather than in a vector.
+const REFS_ON_STACK: usize = 16;
+
+/// Hands a row to `each` borrowed: `fill` writes its `len` values' references into the
+/// slice it is given, on the stack when the row is short.
+pub(crate) fn hand_refs<'v>(
+    each: EachRef<'_>,
+    len: usize,
+    fill: impl FnOnce(&mut [ValueRef<'v>]),
+) -> Result<bool> {
+    if len <= REFS_ON_STACK {
+        let mut refs = [ValueRef::Null; REFS_ON_STACK];
+        let refs = &mut refs[..len];
+        fill(refs);
+        each(refs)
+    } else {
+        let mut refs = vec![ValueRef::Null; len];
+        fill(&mut refs);
+        each(&refs)
+    }
+}
+
+/// Hands `row`, values a query made, to `each` borrowed.
+pub(crate) fn lend(each: EachRef<'_>, row: &[Value]) -> Result<bool> {
+    hand_refs(each, row.len(), |refs| {
+        for (slot, v) in refs.iter_mut().zip(row) {
+            *slot = v.as_ref();
+        }
+    })
+}

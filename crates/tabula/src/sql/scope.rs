@@ -1,0 +1,112 @@
+//! The names a query's expressions see: its tables' columns, the items' aliases, and the
+//! columns of the queries around a correlated subquery.
+
+use sqlparser::ast::{Expr, Query, SelectItem};
+
+use crate::error::Result;
+use crate::sql::compound::CteRows;
+use crate::sql::from::Tables;
+use crate::sql::scalar::Scope;
+use crate::sql::select::select_each;
+use crate::sql::target::Target;
+use crate::value::Value;
+
+/// The tables of FROM, with the items' aliases standing for their expressions where a
+/// name is not a column (SQLite lets WHERE, HAVING and ORDER BY name them).
+pub(super) struct WithAliases<'a> {
+    pub(super) tables: &'a dyn Scope,
+    pub(super) items: &'a [SelectItem],
+}
+
+impl Scope for WithAliases<'_> {
+    fn resolve(&self, qualifier: Option<&str>, name: &str) -> std::result::Result<usize, String> {
+        self.tables.resolve(qualifier, name)
+    }
+
+    fn outer(&self, qualifier: Option<&str>, name: &str) -> Option<Value> {
+        self.tables.outer(qualifier, name)
+    }
+
+    fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
+        self.tables.cte(name)
+    }
+
+    fn alias(&self, name: &str) -> Option<(&Expr, &dyn Scope)> {
+        self.items.iter().find_map(|i| match i {
+            SelectItem::ExprWithAlias { expr, alias } if alias.value == name => {
+                Some((expr, self.tables))
+            }
+            _ => None,
+        })
+    }
+}
+
+/// The names a query's expressions see: its own tables' columns and, when it is a
+/// subquery run for one row of the query around it (`outer`), a name its tables do not
+/// have is a column of that row (or of the query around that one).
+pub(super) struct QueryScope<'a> {
+    pub(super) tables: &'a Tables,
+    pub(super) outer: Option<(&'a dyn Scope, &'a [Value])>,
+}
+
+impl Scope for QueryScope<'_> {
+    fn resolve(&self, qualifier: Option<&str>, name: &str) -> std::result::Result<usize, String> {
+        self.tables.resolve(qualifier, name)
+    }
+
+    fn outer(&self, qualifier: Option<&str>, name: &str) -> Option<Value> {
+        outer_value(self.outer, qualifier, name)
+    }
+
+    fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
+        match self.outer {
+            Some((outer, _)) => outer.cte(name),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The value of column `name` of the query around a scope (`outer`: that query's names and
+/// the row the scope's query runs for), or of one around that.
+pub(crate) fn outer_value(
+    outer: Option<(&dyn Scope, &[Value])>,
+    qualifier: Option<&str>,
+    name: &str,
+) -> Option<Value> {
+    let (outer, row) = outer?;
+    match outer.resolve(qualifier, name) {
+        Ok(i) => row.get(i).cloned(),
+        Err(_) => outer.outer(qualifier, name),
+    }
+}
+
+/// The names of the queries around a scope, but none of its own: what a subquery run once
+/// (not per row) may name beyond its own tables.
+pub(super) struct Beyond<'a>(pub(super) &'a dyn Scope);
+
+impl Beyond<'_> {
+    /// The rows of `sq`, a subquery run once (not per row) inside the query this is
+    /// beyond, for [`Params::with_subqueries`](super::scalar::Params::with_subqueries).
+    pub(super) fn rows_of(
+        &self,
+        target: Target<'_, '_>,
+        sq: &Query,
+        params: &[Value],
+    ) -> Result<Vec<Vec<Value>>> {
+        select_each(target, sq, params, Some((self, &[][..])), None).map(|r| r.rows)
+    }
+}
+
+impl Scope for Beyond<'_> {
+    fn resolve(&self, _: Option<&str>, name: &str) -> std::result::Result<usize, String> {
+        Err(format!("no column {name} here"))
+    }
+
+    fn outer(&self, qualifier: Option<&str>, name: &str) -> Option<Value> {
+        self.0.outer(qualifier, name)
+    }
+
+    fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
+        self.0.cte(name)
+    }
+}
