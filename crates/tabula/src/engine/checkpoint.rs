@@ -162,10 +162,12 @@ pub(crate) fn commit_migration(
             return Err(poison_after_commit(storage, &what, *error));
         }
     }
-    // Committed: a failure to rename is finished by the next open.
+    // Committed: a failure to rename is finished by the next open. Until then the staged
+    // file is the schema the manifest names, which the next migration of the table would
+    // stage its own over: nothing more is written.
     if let Err(e) = storage.finish_staged_schema(&schema.table) {
-        tracing::warn!(table = %schema.table, error = %e,
-            "migration committed; its schema file is renamed into place at the next open");
+        let what = format!("the migration of table {}", schema.table);
+        return Err(poison_after_commit(storage, &what, e));
     }
     Ok(())
 }
@@ -257,13 +259,21 @@ fn prepare(storage: &Storage, st: &mut State) -> Result<()> {
 /// Encodes and stages every changed table's snapshot of `st` (the version as of `lsn`, every
 /// commit in it durable), then commits the manifest, and with `Rotate::Now` archives the
 /// log (the caller holds the writers' lock then, so the log ends at `lsn`).
+///
+/// A failure after the commit point poisons the log: the manifest on disk may name
+/// snapshots still in their temporary files, which the next open renames into place. A
+/// later checkpoint would stage its own snapshots in those same files (or remove them when
+/// it failed), leaving the manifest naming a snapshot that no longer exists.
 fn write_snapshots(
     storage: &Storage,
     st: &State,
     lsn: u64,
     rotate: Rotate,
 ) -> Result<Vec<Written>> {
-    write_snapshots_reporting(storage, st, lsn, rotate, &[]).map_err(|f| *f.error)
+    write_snapshots_reporting(storage, st, lsn, rotate, &[]).map_err(|f| match f.committed {
+        false => *f.error,
+        true => poison_after_commit(storage, "a checkpoint", *f.error),
+    })
 }
 
 /// [`write_snapshots`], saying on failure whether the manifest was replaced.

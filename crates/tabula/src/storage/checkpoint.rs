@@ -239,16 +239,24 @@ impl Storage {
         }
         let current = self.layout.wal();
         let archived = self.layout.archived_wal(lsn);
-        if self.fs.exists(&archived) {
-            // Never over an earlier segment: its records may be the only copy of some rows.
-            return Err(Error::corrupt(
-                &archived,
-                0,
-                "an archived log segment of this LSN exists already; the log was not rotated",
-            ));
-        }
         // An archived segment holds its records and nothing else (no preallocated zeros).
         wal.trim().map_err(|e| Error::io(&current, e))?;
+        if self.fs.exists(&archived) {
+            // A checkpoint at this LSN that failed before cutting the log archived these
+            // same records: the log's rename below replaces that copy with its twin. Never
+            // over any other segment: its records may be the only copy of some rows.
+            let same = match (self.fs.read(&archived), self.fs.read(&current)) {
+                (Ok(a), Ok(c)) => a == c,
+                _ => false,
+            };
+            if !same {
+                return Err(Error::corrupt(
+                    &archived,
+                    0,
+                    "an archived log segment of this LSN exists already; the log was not rotated",
+                ));
+            }
+        }
         // The new, empty log is staged, durably, before the old one moves: a crash between
         // the two renames leaves it beside the archived segment, and the next open puts it
         // in place (`staged_log`), so a missing log always means one lost (`lost_log`).

@@ -247,7 +247,11 @@ impl WalWriter {
                 p.count += 1;
             }
             Durability::Buffered => {
-                close_record(&mut line, lsn);
+                // Every line since the last fsync may reach the disk in any order, or not
+                // at all: they count as one write (see the scan's torn last write), which
+                // began with the first line no fsync has covered.
+                let batch = (self.synced.load(Ordering::Acquire) + 1).min(lsn);
+                close_record(&mut line, batch);
                 n = line.len() as u64;
                 let mut a = lock(&self.appender);
                 if let Err(e) = a.write(line) {
