@@ -653,7 +653,7 @@ impl Database {
         let tx = Transaction::new(self.engine.begin("(transaction)")?);
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let out = f(&tx)?;
-            crate::sql::check_forward(&tx, false)?;
+            crate::sql::check_forward(&tx, crate::sql::ForwardCheck::Closure)?;
             Ok(out)
         }));
         self.engine.finish(tx.tx, outcome)

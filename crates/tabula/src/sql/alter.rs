@@ -326,6 +326,17 @@ fn altered(
             if col.primary_key {
                 return Err(unsupported("adding a primary key column"));
             }
+            // Stored rows are matched to the new columns by name: a column dropped or renamed
+            // away earlier in this statement still has data under its name, which the new
+            // column would take.
+            if stored.contains(&col.name) {
+                return Err(unsupported(format!(
+                    "adding a column {}, a name table {} still has data under, in the same \
+                     ALTER TABLE; drop or rename it and add the new column in separate \
+                     statements",
+                    col.name, schema.table
+                )));
+            }
             schema.columns.push(col);
         }
         AlterTableOperation::RenameColumn {
@@ -397,26 +408,50 @@ fn altered(
                         ),
                     ));
                 }
-                // As SQLite: a column in an index or a constraint of several columns stays
-                // until that goes (its own single-column index goes with it).
+                // As SQLite: a column in an index or a unique constraint stays until that
+                // goes.
                 let holds = |cols: &[String]| cols.contains(&name.value);
-                let index = if schema.index.iter().any(|cols| holds(cols)) {
-                    index_names()?.into_iter().find(|ix| {
-                        ix.table == schema.table && ix.columns.len() > 1 && holds(&ix.columns)
-                    })
-                } else {
-                    None
-                };
-                if let Some(ix) = index {
+                let own = &schema.columns[col];
+                let indexes: Vec<NamedIndex> =
+                    if own.index || schema.index.iter().any(|cols| holds(cols)) {
+                        index_names()?
+                            .into_iter()
+                            .filter(|ix| ix.table == schema.table && holds(&ix.columns))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                if !indexes.is_empty() {
+                    let on: Vec<String> = indexes
+                        .iter()
+                        .map(|ix| format!("({})", ix.columns.join(", ")))
+                        .collect();
+                    let drops: Vec<String> = indexes
+                        .iter()
+                        .map(|ix| format!("DROP INDEX {}", ix.name))
+                        .collect();
+                    let (one, it) = match indexes.len() {
+                        1 => ("index", "it"),
+                        _ => ("indexes", "them"),
+                    };
                     return Err(sql_error(
                         name.span,
                         format!(
-                            "column {} of {} is in the index on ({}); drop it first: DROP \
-                             INDEX {}",
+                            "column {} of {} is in the {one} on {}; drop {it} first: {}",
                             name.value,
                             schema.table,
-                            ix.columns.join(", "),
-                            ix.name
+                            on.join(" and "),
+                            drops.join("; ")
+                        ),
+                    ));
+                }
+                if own.unique {
+                    return Err(sql_error(
+                        name.span,
+                        format!(
+                            "column {} of {} is UNIQUE, which SQL here cannot drop; \
+                             Database::alter_table with a schema without it can",
+                            name.value, schema.table
                         ),
                     ));
                 }

@@ -28,4 +28,4 @@ mod upsert;
 pub use dump::Dialect;
 pub use prepared::Statement;
 pub use run::SqlResult;
-pub(crate) use run::{check_forward, run, run_each, run_script};
+pub(crate) use run::{check_forward, run, run_each, run_script, ForwardCheck};

@@ -297,7 +297,7 @@ fn run_statements(
                             }
                             Statement::Commit { .. } => {
                                 end = Some((true, k, inner_start));
-                                check_forward(&tx, false)
+                                check_forward(&tx, ForwardCheck::Commit)
                                     .map_err(|e| numbered(e, inner_at, true))?;
                                 return Ok(r);
                             }
@@ -368,7 +368,7 @@ fn run_statements(
                 let tx = Transaction::new(engine.begin(&written_table(s))?);
                 let outcome = catch_unwind(AssertUnwindSafe(|| {
                     let r = execute(Target::Tx(&tx), s, params)?;
-                    check_forward(&tx, true)?;
+                    check_forward(&tx, ForwardCheck::Alone)?;
                     Ok(r)
                 }));
                 let r = engine.finish(tx.tx, outcome).map_err(|e| {
@@ -1290,12 +1290,30 @@ fn parent_key(tx: &Transaction<'_>, t: &str) -> Result<Option<crate::schema::Col
     }
 }
 
+/// Which commit [`check_forward`] checks, for the words of its error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ForwardCheck {
+    /// One statement's own transaction: its error needs no word of a commit.
+    Alone,
+    /// The `COMMIT` of a `BEGIN … COMMIT` in a SQL text, whose error the text's runner
+    /// numbers and says was rolled back.
+    Commit,
+    /// The end of `db.transaction`'s closure: the error says the transaction was rolled
+    /// back.
+    Closure,
+}
+
 /// Checks again, before `tx` commits, the foreign keys its `CREATE TABLE` statements gave
 /// to tables that did not exist then (see [`Transaction`]'s `forward`): each must exist now,
 /// through a column of its key's kind. Inside one `BEGIN … COMMIT` a table may so name one
 /// that a later statement creates, as a dump of tables in a cycle of references does.
-/// `alone`: the transaction is one statement's own, whose error needs no word of a commit.
-pub(crate) fn check_forward(tx: &Transaction<'_>, alone: bool) -> Result<()> {
+/// `at`: which commit this is, for the words of its error.
+pub(crate) fn check_forward(tx: &Transaction<'_>, at: ForwardCheck) -> Result<()> {
+    let alone = at == ForwardCheck::Alone;
+    let rolled_back = match at {
+        ForwardCheck::Closure => "; the transaction was rolled back",
+        ForwardCheck::Alone | ForwardCheck::Commit => "",
+    };
     let forward = tx.forward.take();
     for f in &forward {
         ddl::check_references(&f.schema, &f.referred, &|t| parent_key(tx, t), false, f.at)
@@ -1308,15 +1326,13 @@ pub(crate) fn check_forward(tx: &Transaction<'_>, alone: bool) -> Result<()> {
                     line,
                     column,
                     reason: format!(
-                        "at COMMIT, table {} (created at line {line}): {reason}; the \
-                         transaction was rolled back",
+                        "at COMMIT, table {} (created at line {line}): {reason}{rolled_back}",
                         f.schema.table
                     ),
                 },
                 Error::Unsupported { feature } if !alone => Error::Unsupported {
                     feature: format!(
-                        "{feature}, in table {} (checked at COMMIT; the transaction was \
-                         rolled back)",
+                        "{feature}, in table {} (checked at COMMIT{rolled_back})",
                         f.schema.table
                     ),
                 },

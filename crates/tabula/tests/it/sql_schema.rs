@@ -204,7 +204,7 @@ fn alter_table_refusals_name_the_reason_and_change_nothing() {
     let err = db.sql("ALTER TABLE c DROP COLUMN w").unwrap_err();
     assert!(
         matches!(&err, Error::Sql { reason, .. }
-            if reason.contains("column w of c is in the index on (w, p); drop it first: DROP INDEX c_w_p_idx")),
+            if reason.contains("column w of c is in the indexes on (w) and (w, p); drop them first: DROP INDEX c_w_idx; DROP INDEX c_w_p_idx")),
         "{err}"
     );
     let err = db.sql("ALTER TABLE c DROP COLUMN q").unwrap_err();
@@ -223,12 +223,21 @@ fn alter_table_refusals_name_the_reason_and_change_nothing() {
         .to_string();
     let name = err
         .split("DROP INDEX ")
-        .nth(1)
+        .nth(2)
         .unwrap_or_else(|| panic!("{err}"))
         .trim()
         .to_owned();
     assert!(name.starts_with("c_w_p_") && name != "c_w_p_idx", "{err}");
-    db.sql(&format!("DROP INDEX {name}; ALTER TABLE c DROP COLUMN w"))
+    db.sql(&format!("DROP INDEX {name}")).unwrap();
+    // The column's own index holds it too (SQLite: "error in index … after drop column").
+    let err = db.sql("ALTER TABLE c DROP COLUMN w").unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { reason, .. }
+            if reason.contains("column w of c is in the index on (w); drop it first: DROP INDEX c_w_idx")),
+        "{err}"
+    );
+    assert_eq!(db.schema("c").unwrap().columns.len(), 4);
+    db.sql("DROP INDEX c_w_idx; ALTER TABLE c DROP COLUMN w")
         .unwrap();
     let names: Vec<String> = db
         .schema("c")
@@ -238,6 +247,43 @@ fn alter_table_refusals_name_the_reason_and_change_nothing() {
         .map(|c| c.name.clone())
         .collect();
     assert_eq!(names, ["id", "p", "q"]);
+    // A UNIQUE column, declared so or by CREATE UNIQUE INDEX, has no index DROP INDEX takes
+    // (SQLite: "cannot drop UNIQUE column").
+    db.sql("CREATE TABLE u (id INTEGER PRIMARY KEY, a TEXT UNIQUE, b INT); CREATE UNIQUE INDEX ub ON u (b)")
+        .unwrap();
+    for col in ["a", "b"] {
+        let err = db
+            .sql(&format!("ALTER TABLE u DROP COLUMN {col}"))
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Sql { reason, .. }
+                if reason.contains(&format!("column {col} of u is UNIQUE, which SQL here cannot drop"))),
+            "{err}"
+        );
+    }
+    assert_eq!(db.schema("u").unwrap().columns.len(), 3);
+    // A name dropped or renamed away and added again in one ALTER TABLE would give the new
+    // column the stored values of the old one: refused, and nothing changes.
+    db.sql("CREATE TABLE s (id INTEGER PRIMARY KEY, secret TEXT, n INT); INSERT INTO s (secret, n) VALUES ('pw', 1)")
+        .unwrap();
+    for text in [
+        "ALTER TABLE s DROP COLUMN secret, ADD COLUMN secret TEXT",
+        "ALTER TABLE s DROP COLUMN n, ADD COLUMN n REAL DEFAULT 0",
+        "ALTER TABLE s RENAME COLUMN secret TO old, ADD COLUMN secret TEXT",
+    ] {
+        let err = db.sql(text).unwrap_err();
+        assert!(
+            matches!(&err, Error::Unsupported { feature }
+                if feature.contains("a name table s still has data under, in the same ALTER TABLE")),
+            "{text}: {err}"
+        );
+    }
+    let r = db.sql("SELECT secret, n FROM s").unwrap();
+    assert_eq!(r.rows, [[Value::from("pw"), Value::Int(1)]]);
+    db.sql("ALTER TABLE s DROP COLUMN secret; ALTER TABLE s ADD COLUMN secret TEXT")
+        .unwrap();
+    let r = db.sql("SELECT secret, n FROM s").unwrap();
+    assert_eq!(r.rows, [[Value::Null, Value::Int(1)]]);
     let err = db
         .sql("ALTER TABLE person RENAME COLUMN name TO city")
         .unwrap_err();
