@@ -186,7 +186,22 @@ impl<'e> WriteTx<'e> {
         let mut changes = 0;
         for idx in written.into_iter().chain(created.iter().copied()) {
             changes += st.tables.get(idx).map_or(0, |t| t.pending_changes());
-            st.table_mut(idx)?.commit();
+            match st.table_mut(idx) {
+                Ok(t) => t.commit(),
+                Err(e) => {
+                    // The log has the line already: rolling memory back under it would
+                    // bring the transaction back at the next open. Nothing more is
+                    // written until then.
+                    if let (Some(n), Some(storage)) = (lsn, &self.engine.storage) {
+                        if let Ok(wal) = storage.wal() {
+                            wal.poison(format!(
+                                "a commit logged as record {n} could not be applied in memory: {e}"
+                            ));
+                        }
+                    }
+                    return Err(e);
+                }
+            }
         }
         // Committed: a later rollback (there is none) must not remove them.
         self.created.borrow_mut().clear();

@@ -156,6 +156,8 @@ struct Sim {
     crash_at: u64,
     /// The power went out: nothing changes the disk until `power_loss` restarts the world.
     dead: bool,
+    /// The longest a log file may grow (a nearly full disk): see `limit_log_len`.
+    log_room: Option<u64>,
 }
 
 fn not_found(path: &Path) -> io::Error {
@@ -282,6 +284,7 @@ impl FaultyFs {
                 fail_at: 0,
                 crash_at: 0,
                 dead: false,
+                log_room: None,
             })),
             epoch: None,
             park: Arc::new(Mutex::new(None)),
@@ -360,6 +363,13 @@ impl FaultyFs {
         sim.calls = 0;
         sim.crash_at = n;
         sim.fail_at = 0;
+    }
+
+    /// The disk fills up: a write to a log file that would make it longer than `len` bytes
+    /// writes what fits and fails with `StorageFull`, as `pwrite` on a full disk does.
+    /// `None` makes room again. A disk stays full across `power_loss` and `process_exit`.
+    pub fn limit_log_len(&self, len: Option<u64>) {
+        self.lock().log_room = len;
     }
 
     /// Changing calls made since the last `fail_at` or `crash_at`.
@@ -468,12 +478,22 @@ struct SimLog {
 impl LogFile for SimLog {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         let mut sim = self.fs.tick("log write")?;
+        let room = sim.log_room;
         let (file, _) = sim.file_mut(self.ino)?;
         let at = usize::try_from(offset).map_err(io::Error::other)?;
-        if file.len() < at + data.len() {
-            file.resize(at + data.len(), 0);
+        let fits = room.map_or(data.len(), |r| {
+            usize::try_from(r).map_or(data.len(), |r| r.saturating_sub(at).min(data.len()))
+        });
+        if file.len() < at + fits {
+            file.resize(at + fits, 0);
         }
-        file[at..at + data.len()].copy_from_slice(data);
+        file[at..at + fits].copy_from_slice(&data[..fits]);
+        if fits < data.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on device",
+            ));
+        }
         Ok(())
     }
     fn truncate(&mut self, len: u64) -> io::Result<()> {

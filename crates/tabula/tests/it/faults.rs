@@ -461,6 +461,33 @@ fn buffered_commits_since_the_last_fsync_tear_as_one_write() {
     assert_eq!(dropped.len(), 3, "{dropped:?}");
 }
 
+/// A disk with room for a commit's line but not for the stretch of zeros the log
+/// preallocates after it: the commit commits (the zeros only spare later fsyncs a size
+/// update). A line that does not fit either fails, and that commit is not there after a
+/// reopen.
+#[test]
+fn a_nearly_full_disk_takes_a_commit_that_fits() {
+    let fs = FaultyFs::new();
+    let db = open(&fs);
+    let t = db.create_table(schema()).unwrap();
+    t.insert(row! { "name" => "a" }).unwrap();
+    db.checkpoint().unwrap();
+    fs.limit_log_len(Some(2048));
+    t.insert(row! { "name" => "b" }).unwrap();
+    assert_eq!(names(&db, "items"), values(&["a", "b"]));
+    let big = t.insert(row! { "name" => "x".repeat(4096) });
+    assert!(
+        matches!(&big, Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::StorageFull),
+        "{big:?}"
+    );
+    drop(t);
+    drop(db);
+    fs.limit_log_len(None);
+    fs.power_loss();
+    let db = open(&fs);
+    assert_eq!(names(&db, "items"), values(&["a", "b"]));
+}
+
 /// The same at every call of `close`, which checkpoints.
 #[test]
 fn power_loss_at_every_call_of_close() {

@@ -51,17 +51,41 @@ impl Appender {
     /// Writes `buf` (whole lines) after the last record, with one write call. When it does
     /// not fit in the preallocated zeros, it is written with the next stretch of zeros after
     /// it (appended to `buf` in place, so nothing is copied).
+    ///
+    /// The zeros only spare later fsyncs a size update: on a disk too full for them (or a
+    /// file at its size limit), the lines are written alone, so that a commit that fits
+    /// still commits.
     fn write(&mut self, mut buf: Vec<u8>) -> std::io::Result<()> {
-        let n = buf.len() as u64;
-        if self.len + n > self.allocated {
-            buf.resize(buf.len() + PREALLOCATE, 0);
-        }
+        let n = buf.len();
         let at = self.len;
+        if at + n as u64 > self.allocated {
+            buf.resize(n + PREALLOCATE, 0);
+            match self.file.write_at(at, &buf) {
+                Err(e) if no_room(&e) => buf.truncate(n),
+                other => {
+                    other?;
+                    self.allocated = self.allocated.max(at + buf.len() as u64);
+                    self.len = at + n as u64;
+                    return Ok(());
+                }
+            }
+        }
         self.file.write_at(at, &buf)?;
-        self.allocated = self.allocated.max(at + buf.len() as u64);
-        self.len = at + n;
+        self.allocated = self.allocated.max(at + n as u64);
+        self.len = at + n as u64;
         Ok(())
     }
+}
+
+/// Whether a write failed for want of room (a full disk or quota, a file-size limit): the
+/// same write without the preallocated zeros may fit.
+fn no_room(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull
+            | std::io::ErrorKind::QuotaExceeded
+            | std::io::ErrorKind::FileTooLarge
+    )
 }
 
 /// Lines committed but not yet handed to the file (`Immediate` mode): the next fsync leader
