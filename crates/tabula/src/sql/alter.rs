@@ -23,13 +23,8 @@ use crate::sql::dump::{index_names, NamedIndex};
 use crate::sql::run::SqlResult;
 use crate::sql::scalar::{self, sql_error, Params, Scope};
 use crate::sql::target::{no_table, Target};
+use crate::sql::unsupported;
 use crate::value::Value;
-
-fn unsupported(feature: impl Into<String>) -> Error {
-    Error::Unsupported {
-        feature: feature.into(),
-    }
-}
 
 /// A table or sequence named inside a string (`'public.t'`, `'"t"'`), as `pg_dump` writes
 /// them: unquoted, qualified by nothing, `main` or `public` (tabula has one schema); another

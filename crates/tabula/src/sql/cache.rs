@@ -11,7 +11,7 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use hashbrown::HashMap;
 
 use crate::error::Result;
-use crate::sql::run::{parse, Parsed};
+use crate::sql::parse::{parse, Parsed};
 
 /// How many texts are kept.
 const CAPACITY: usize = 256;

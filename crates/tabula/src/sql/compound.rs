@@ -18,20 +18,15 @@ use sqlparser::ast::{
     SetQuantifier, Spanned, TableFactor, With,
 };
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::sql::rows_to::Each;
 use crate::sql::scalar::{sql_error, Scope};
 use crate::sql::select::{self, Bound, Direction, GroupKey};
 use crate::sql::target::Target;
+use crate::sql::unsupported;
 use crate::sql::SqlResult;
 use crate::sql::{explain, scope};
 use crate::value::Value;
-
-fn unsupported(feature: impl Into<String>) -> Error {
-    Error::Unsupported {
-        feature: feature.into(),
-    }
-}
 
 /// The query around one and its row, as [`select::select_each`] takes them.
 type Outer<'a> = Option<(&'a dyn Scope, &'a [Value])>;

@@ -15,13 +15,8 @@ use crate::schema::{ColumnType, Schema};
 use crate::sql::run::SqlResult;
 use crate::sql::scalar::sql_error;
 use crate::sql::target::Target;
+use crate::sql::unsupported;
 use crate::value::Value;
-
-fn unsupported(feature: impl Into<String>) -> Error {
-    Error::Unsupported {
-        feature: feature.into(),
-    }
-}
 
 /// How the rows are written: the field delimiter and the null marker.
 struct Format {

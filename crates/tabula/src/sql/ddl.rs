@@ -19,13 +19,9 @@ use sqlparser::ast::{
 use crate::error::{Error, Result};
 use crate::schema::{Column, ColumnType, OnDelete, Schema};
 use crate::sql::scalar::{self, sql_error, Params, Scope};
+use crate::sql::unsupported;
+use crate::txn::Transaction;
 use crate::value::Value;
-
-fn unsupported(feature: impl Into<String>) -> Error {
-    Error::Unsupported {
-        feature: feature.into(),
-    }
-}
 
 /// A column type by its SQL name: SQLite's and PostgreSQL's usual names.
 fn column_type(t: &DataType) -> Result<ColumnType> {
@@ -511,4 +507,66 @@ pub(crate) fn schema_of(c: &CreateTable) -> Result<Schema> {
     schema.checks = checks;
     schema.finish()?;
     Ok(schema)
+}
+
+/// The primary-key column of table `t` as `tx` sees it; `None` when there is no such table.
+pub(crate) fn parent_key(tx: &Transaction<'_>, t: &str) -> Result<Option<crate::schema::Column>> {
+    match tx.dyn_table(t) {
+        Ok(t) => Ok(Some(t.schema().primary_key_column().clone())),
+        Err(Error::UnknownTable { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Which commit [`check_forward`] checks, for the words of its error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ForwardCheck {
+    /// One statement's own transaction: its error needs no word of a commit.
+    Alone,
+    /// The `COMMIT` of a `BEGIN … COMMIT` in a SQL text, whose error the text's runner
+    /// numbers and says was rolled back.
+    Commit,
+    /// The end of `db.transaction`'s closure: the error says the transaction was rolled
+    /// back.
+    Closure,
+}
+
+/// Checks again, before `tx` commits, the foreign keys its `CREATE TABLE` statements gave
+/// to tables that did not exist then (see [`Transaction`]'s `forward`): each must exist now,
+/// through a column of its key's kind. Inside one `BEGIN … COMMIT` a table may so name one
+/// that a later statement creates, as a dump of tables in a cycle of references does.
+/// `at`: which commit this is, for the words of its error.
+pub(crate) fn check_forward(tx: &Transaction<'_>, at: ForwardCheck) -> Result<()> {
+    let alone = at == ForwardCheck::Alone;
+    let rolled_back = match at {
+        ForwardCheck::Closure => "; the transaction was rolled back",
+        ForwardCheck::Alone | ForwardCheck::Commit => "",
+    };
+    let forward = tx.forward.take();
+    for f in &forward {
+        check_references(&f.schema, &f.referred, &|t| parent_key(tx, t), false, f.at).map_err(
+            |e| match e {
+                Error::Sql {
+                    line,
+                    column,
+                    reason,
+                } if !alone => Error::Sql {
+                    line,
+                    column,
+                    reason: format!(
+                        "at COMMIT, table {} (created at line {line}): {reason}{rolled_back}",
+                        f.schema.table
+                    ),
+                },
+                Error::Unsupported { feature } if !alone => Error::Unsupported {
+                    feature: format!(
+                        "{feature}, in table {} (checked at COMMIT{rolled_back})",
+                        f.schema.table
+                    ),
+                },
+                e => e,
+            },
+        )?;
+    }
+    Ok(())
 }

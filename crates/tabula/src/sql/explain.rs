@@ -4,9 +4,9 @@ use sqlparser::ast::{GroupByExpr, Query, SetExpr, TableFactor};
 
 use crate::error::Result;
 use crate::sql::compound;
+use crate::sql::from::{plain_table, resolve_table};
 use crate::sql::from::{resolve_from, Link, Source};
 use crate::sql::join::{equi_pair, key_join, push_where};
-use crate::sql::run::{plain_table, resolve_table};
 use crate::sql::scalar::{self, Params, Scope};
 use crate::sql::scope::{Beyond, QueryScope};
 use crate::sql::select::{query_body, unsupported_body, Bound};

@@ -13,12 +13,13 @@ use crate::record::Cols;
 use crate::schema::{ColumnType, Schema};
 use crate::sql::compound;
 use crate::sql::join::other_name;
-use crate::sql::run::{plain_table, resolve_table};
 use crate::sql::scalar::{self, sql_error, CorrelatedCall, Op, Params, Scalar, Scope};
 use crate::sql::scope::{Beyond, QueryScope};
-use crate::sql::select::{select_each, unsupported};
+use crate::sql::select::select_each;
 use crate::sql::target::Target;
+use crate::sql::unsupported;
 use crate::value::Value;
+use sqlparser::ast::Ident;
 
 /// The tables of a FROM clause: each with its qualifier, columns and where its values start
 /// in a row.
@@ -438,4 +439,63 @@ fn extend_used(out: &mut Vec<Value>, row: &dyn Cols, used: &[bool]) {
             Value::Null
         }
     }));
+}
+
+/// A stored table of a FROM clause, as written: its name and its alias. Other dialects'
+/// clauses on a table are refused rather than ignored.
+pub(crate) fn plain_table(t: &TableFactor) -> Result<(String, Option<&Ident>)> {
+    let TableFactor::Table {
+        name,
+        alias,
+        args,
+        with_hints,
+        version,
+        with_ordinality,
+        partitions,
+        json_path,
+        sample,
+        index_directives,
+        inheritance,
+    } = t
+    else {
+        return Err(unsupported("a subquery in FROM (not yet)"));
+    };
+    // Other dialects' clauses on a table are refused rather than ignored.
+    if args.is_some()
+        || !with_hints.is_empty()
+        || version.is_some()
+        || *with_ordinality
+        || !partitions.is_empty()
+        || json_path.is_some()
+        || sample.is_some()
+        || !index_directives.is_empty()
+        || inheritance.is_some()
+    {
+        return Err(unsupported(
+            "table functions, hints, TABLESAMPLE, PARTITION, ONLY and the other clauses of \
+             other dialects on a table",
+        ));
+    }
+    if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
+        return Err(unsupported("column names in a table's alias"));
+    }
+    Ok((
+        crate::sql::ddl::table_name(name)?,
+        alias.as_ref().map(|a| &a.name),
+    ))
+}
+
+/// A table of a FROM clause: its name, the name it goes by (its alias), its columns.
+pub(crate) fn resolve_table(
+    target: Target<'_, '_>,
+    t: &TableFactor,
+) -> Result<(String, String, Vec<String>)> {
+    let (table, alias) = plain_table(t)?;
+    let schema = target.schema(&table).map_err(|e| match e {
+        Error::UnknownTable { .. } => sql_error(t.span(), target.no_table(&table)),
+        e => e,
+    })?;
+    let qualifier = alias.map_or(table.clone(), |a| a.value.clone());
+    let names = schema.columns.iter().map(|c| c.name.clone()).collect();
+    Ok((table, qualifier, names))
 }

@@ -10,10 +10,12 @@ mod copy;
 mod correlated;
 mod ddl;
 pub(crate) mod dump;
+mod execute;
 mod explain;
 mod from;
 mod join;
 mod numeric;
+mod parse;
 mod point;
 mod prepared;
 mod rows_to;
@@ -25,7 +27,16 @@ mod stream;
 mod target;
 mod upsert;
 
+pub(crate) use ddl::{check_forward, ForwardCheck};
 pub use dump::Dialect;
 pub use prepared::Statement;
 pub use run::SqlResult;
-pub(crate) use run::{check_forward, run, run_each, run_script, ForwardCheck};
+pub(crate) use run::{run, run_each, run_script};
+
+/// `Error::Unsupported` for `feature`, which the SQL layer names in place of a generic
+/// parse error.
+pub(crate) fn unsupported(feature: impl Into<String>) -> crate::error::Error {
+    crate::error::Error::Unsupported {
+        feature: feature.into(),
+    }
+}

@@ -22,8 +22,9 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::record::Cols;
 use crate::schema::{ColumnType, Schema};
+use crate::sql::from::plain_table;
 use crate::sql::rows_to::{hand_refs, RowsTo};
-use crate::sql::run::{plain_table, SqlResult};
+use crate::sql::run::SqlResult;
 use crate::sql::select::refuse_other_clauses;
 use crate::value::Value;
 
@@ -313,7 +314,7 @@ pub(crate) fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::run::parse;
+    use crate::sql::parse::parse;
 
     fn shape_of(text: &str) -> Option<Point> {
         shape(&parse(text).unwrap().statements[0])

@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::sql::cache;
+use crate::sql::parse::Parsed;
 use crate::sql::point::Scratch;
 use crate::sql::rows_to::{lend, RowsTo};
-use crate::sql::run::{is_read, run_in_parsed, run_parsed, Parsed, SqlResult};
+use crate::sql::run::{is_read, run_in_parsed, run_parsed, SqlResult};
 use crate::txn::Transaction;
 use crate::value::{Value, ValueRef};
 

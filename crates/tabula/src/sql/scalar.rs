@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::record::Cols;
 use crate::sql::compound::CteRows;
 use crate::sql::numeric::{self, Num, NumExpr};
+use crate::sql::unsupported;
 use crate::value::Value;
 
 mod fp;
@@ -169,12 +170,6 @@ pub(crate) fn sql_error(span: Span, reason: impl Into<String>) -> Error {
         line,
         column,
         reason: reason.into(),
-    }
-}
-
-fn unsupported(feature: impl Into<String>) -> Error {
-    Error::Unsupported {
-        feature: feature.into(),
     }
 }
 

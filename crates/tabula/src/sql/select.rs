@@ -37,14 +37,9 @@ use crate::sql::rows_to::Each;
 use crate::sql::scalar::{self, compare, sql_error, truth, AggCall, Params, Scalar, Scope};
 use crate::sql::scope::{Beyond, QueryScope, WithAliases};
 use crate::sql::target::Target;
+use crate::sql::unsupported;
 use crate::sql::SqlResult;
 use crate::value::{Value, ValueRef};
-
-pub(super) fn unsupported(feature: impl Into<String>) -> Error {
-    Error::Unsupported {
-        feature: feature.into(),
-    }
-}
 
 /// `Err` for the clauses of other dialects that a query (a `SELECT`, or a set operation)
 /// may carry after its body, refused rather than ignored.

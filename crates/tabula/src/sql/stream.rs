@@ -15,7 +15,7 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Token, TokenWithSpan};
 
 use crate::error::{Error, Result};
-use crate::sql::run::{known_unsupported, parse_error, Parsed};
+use crate::sql::parse::{known_unsupported, parse_error, Parsed};
 use crate::sql_words as tokens;
 
 /// The dialect every text is parsed in (its tokens are read as SQLite reads them, see

@@ -23,13 +23,8 @@ use crate::error::{Error, Result};
 use crate::handle::TxDynTable;
 use crate::schema::{column_list, Schema};
 use crate::sql::scalar::{self, sql_error, truth, Params, Scalar, Scope};
+use crate::sql::unsupported;
 use crate::value::Value;
-
-fn unsupported(feature: impl Into<String>) -> Error {
-    Error::Unsupported {
-        feature: feature.into(),
-    }
-}
 
 /// What an `INSERT` does with a row a constraint refuses.
 pub(crate) enum Conflict {
