@@ -121,6 +121,13 @@ impl IndexKey for i64 {
                     Err(())
                 }
             }
+            // Every integer compares as a float, 0 as +0.0, which is above -0.0: the ints
+            // above -0.0 start at 0, and none is at or below it.
+            Value::Float(f) if *f == 0.0 && f.is_sign_negative() => Ok(if is_lower {
+                Bound::Included(0)
+            } else {
+                Bound::Excluded(0)
+            }),
             Value::Float(f) => {
                 let r = if is_lower { f.ceil() } else { f.floor() };
                 // 2^63 as a float: no i64 reaches it.
@@ -161,8 +168,37 @@ impl IndexKey for TotalF64 {
     fn value(&self) -> ValueRef<'_> {
         ValueRef::Float(self.0)
     }
-    fn bound(b: &Bound<Value>, _: bool) -> Result<Bound<TotalF64>, ()> {
-        map_bound(b, |v| v.as_f64().map(TotalF64))
+    /// An integer bound no float holds exactly bounds by the nearest float on its side: the
+    /// floats at or above 2^53 + 1 start above 2^53 + 1's nearest float when that is below
+    /// it, and include it when it is above (no float lies between the two).
+    fn bound(b: &Bound<Value>, is_lower: bool) -> Result<Bound<TotalF64>, ()> {
+        let (v, excluded) = match b {
+            Bound::Unbounded => return Ok(Bound::Unbounded),
+            Bound::Included(v) => (v, false),
+            Bound::Excluded(v) => (v, true),
+        };
+        let exact = |f: f64| {
+            if excluded {
+                Bound::Excluded(TotalF64(f))
+            } else {
+                Bound::Included(TotalF64(f))
+            }
+        };
+        match v {
+            Value::Int(i) => {
+                let f = *i as f64;
+                // `f` is finite and integral, within ±2^63: an i128 holds it exactly.
+                Ok(match ((f as i128).cmp(&i128::from(*i)), is_lower) {
+                    (std::cmp::Ordering::Equal, _) => exact(f),
+                    (std::cmp::Ordering::Greater, true) => Bound::Included(TotalF64(f)),
+                    (std::cmp::Ordering::Greater, false) => Bound::Excluded(TotalF64(f)),
+                    (std::cmp::Ordering::Less, true) => Bound::Excluded(TotalF64(f)),
+                    (std::cmp::Ordering::Less, false) => Bound::Included(TotalF64(f)),
+                })
+            }
+            Value::Float(f) => Ok(exact(*f)),
+            _ => Err(()),
+        }
     }
 }
 

@@ -209,9 +209,11 @@ fn coerce_probe(schema: &Schema, col: usize, v: Value) -> Result<Value> {
 
 /// Range bounds may be any number for a numeric column (`gpa` between 3 and 4, `year` below
 /// 2020.5): an integer column compares numerically against a float bound.
+/// A null bound is refused: no row is in a range that starts or ends at NULL.
 fn coerce_bound(schema: &Schema, col: usize, v: Value) -> Result<Value> {
     let ty = schema.columns[col].ty;
     match &v {
+        Value::Null => Err(schema.type_mismatch(col, v)),
         Value::Int(_) | Value::Float(_) if ty.is_int() || ty.is_float() => Ok(v),
         _ => coerce_probe(schema, col, v),
     }

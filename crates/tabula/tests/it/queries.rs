@@ -473,3 +473,114 @@ fn indexed_queries_stay_right_as_values_grow_dense_and_sparse() {
             .collect::<Vec<_>>()
     );
 }
+
+mod bounds {
+    use tabula::Table;
+
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "indexed")]
+    pub struct Indexed {
+        #[column(primary_key)]
+        pub id: u64,
+        #[column(index)]
+        pub n: i64,
+        #[column(index)]
+        pub x: f64,
+    }
+
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "plain")]
+    pub struct Plain {
+        #[column(primary_key)]
+        pub id: u64,
+        pub n: i64,
+        pub x: f64,
+    }
+}
+
+/// A range through an ordered index finds exactly the rows a scan with the same bounds
+/// finds, for the bounds an index must convert to its own key type: `-0.0` on an integer
+/// column (0 compares as +0.0, above it), integers no float holds exactly on a float column
+/// (2^53 + 1, i64::MAX), and a NULL bound, which is refused.
+#[test]
+fn index_ranges_agree_with_scans_at_converted_bounds() {
+    use std::ops::Bound::{self, Excluded, Included, Unbounded};
+    let db = tabula::Database::in_memory();
+    let (ix, plain) = (
+        db.table::<bounds::Indexed>().unwrap(),
+        db.table::<bounds::Plain>().unwrap(),
+    );
+    let two53 = 9_007_199_254_740_992.0;
+    let ns = [-2, -1, 0, 1, 2, i64::MAX, i64::MIN];
+    let xs = [
+        -0.0,
+        0.0,
+        1.0,
+        two53,
+        two53 + 2.0,
+        9.223_372_036_854_776e18,
+        -9.223_372_036_854_776e18,
+    ];
+    for (i, (&n, &x)) in ns.iter().zip(&xs).enumerate() {
+        let id = i as u64 + 1;
+        ix.insert(bounds::Indexed { id, n, x }).unwrap();
+        plain.insert(bounds::Plain { id, n, x }).unwrap();
+    }
+    for text in [
+        "n > -0.0",
+        "n >= -0.0",
+        "n < -0.0",
+        "n <= -0.0",
+        "x < 9007199254740993",
+        "x <= 9007199254740993",
+        "x > 9007199254740993",
+        "x >= 9007199254740993",
+        "x <= 9223372036854775807",
+        "x > 9223372036854775807",
+        "x >= -9223372036854775807",
+        "x < -9223372036854775807",
+    ] {
+        let plan = ix.select().where_sql(text).explain().unwrap();
+        assert!(
+            matches!(plan.access, Access::IndexRange { .. }),
+            "{text}: {plan:?}"
+        );
+        assert_eq!(
+            ix.select().where_sql(text).keys().unwrap(),
+            plain.select().where_sql(text).keys().unwrap(),
+            "{text}"
+        );
+    }
+    let ranges: Vec<(&str, Bound<Value>, Bound<Value>)> = vec![
+        ("n", Excluded(Value::Float(-0.0)), Unbounded),
+        ("n", Included(Value::Float(-0.0)), Unbounded),
+        ("n", Unbounded, Included(Value::Float(-0.0))),
+        ("n", Unbounded, Excluded(Value::Float(-0.0))),
+        ("x", Unbounded, Included(Value::Int(i64::MAX))),
+        ("x", Excluded(Value::Int(i64::MAX)), Unbounded),
+        ("x", Included(Value::Int(9_007_199_254_740_993)), Unbounded),
+        ("x", Unbounded, Excluded(Value::Int(9_007_199_254_740_993))),
+        ("x", Included(Value::Int(i64::MIN + 1)), Unbounded),
+        ("x", Unbounded, Included(Value::Int(i64::MIN + 1))),
+    ];
+    for (col, lo, hi) in ranges {
+        let context = format!("{col} in ({lo:?}, {hi:?})");
+        assert_eq!(
+            ix.select()
+                .where_range(col, (lo.clone(), hi.clone()))
+                .keys()
+                .unwrap(),
+            plain.select().where_range(col, (lo, hi)).keys().unwrap(),
+            "{context}"
+        );
+    }
+    for t in [
+        ix.select().where_range("n", Value::Null..).keys(),
+        plain.select().where_range("n", Value::Null..).keys(),
+    ] {
+        assert!(
+            matches!(&t, Err(Error::TypeMismatch { column, value: Value::Null, .. }) if column == "n"),
+            "{t:?}"
+        );
+    }
+}
