@@ -6,7 +6,7 @@
 //! back into Python (a `where=` lambda) and other Python threads go on meanwhile.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{JoinHandle, ThreadId};
@@ -53,6 +53,27 @@ thread_local! {
     /// so a transaction, checkpoint or close asked for from inside the callback would wait
     /// for this very thread.
     static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Cleared when the thread it belongs to exits (its thread-local storage is destroyed).
+struct ThreadAlive(Arc<AtomicBool>);
+
+impl Drop for ThreadAlive {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+thread_local! {
+    static ALIVE: ThreadAlive = ThreadAlive(Arc::new(AtomicBool::new(true)));
+}
+
+/// A flag that stays true while the calling thread runs (false if the thread is already
+/// exiting, when its thread-local storage is gone).
+fn this_thread_alive() -> Arc<AtomicBool> {
+    ALIVE
+        .try_with(|a| a.0.clone())
+        .unwrap_or_else(|_| Arc::new(AtomicBool::new(false)))
 }
 
 /// Runs `f` (an engine write that calls back into Python) with this thread marked as
@@ -115,7 +136,7 @@ impl Registry {
     /// The transaction open on the calling thread, if any; an error in a forked child.
     pub fn current(&self, py: Python<'_>) -> PyResult<Option<Py<Tx>>> {
         let why = match self.forked.load(Ordering::Acquire) {
-            NOT_FORKED => return Ok(self.find(py)),
+            NOT_FORKED => return self.find(py),
             FORKED_WRITING => {
                 "this in-memory database was in use by another thread of the parent of this \
                  process when it forked (a transaction under way); that never ends here (a \
@@ -131,9 +152,14 @@ impl Registry {
         Err(errors::raise(py, "Closed", why, &[]))
     }
 
-    fn find(&self, py: Python<'_>) -> Option<Py<Tx>> {
+    /// The calling thread's open transaction; an error when it has none and a transaction
+    /// whose thread has ended is still open (its block left unfinished: a generator
+    /// resumed on another thread, a `Transaction` entered on a thread that then stopped).
+    /// That transaction holds the writer's turn until its `__exit__`, which no call of this
+    /// thread can reach while it waits: it would wait forever.
+    fn find(&self, py: Python<'_>) -> PyResult<Option<Py<Tx>>> {
         if self.open.load(Ordering::Acquire) == 0 {
-            return None;
+            return Ok(None);
         }
         // A poisoned map is still whole (every change to it is one insert or remove), and
         // reading it as empty would run this thread's calls outside its transaction.
@@ -141,8 +167,21 @@ impl Registry {
             .by_thread
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        map.get(&std::thread::current().id())
-            .map(|t| t.clone_ref(py))
+        if let Some(t) = map.get(&std::thread::current().id()) {
+            return Ok(Some(t.clone_ref(py)));
+        }
+        if map.values().any(|t| !t.get().owner.load(Ordering::Acquire)) {
+            return Err(errors::raise(
+                py,
+                "InTransaction",
+                "a transaction opened on a thread that has since ended is still open (its \
+                 `with db.transaction():` block was left unfinished, as in a generator resumed \
+                 on another thread); it holds the writer's turn, so this call would wait for it \
+                 forever: end that block first (or drop its Transaction, which rolls it back)",
+                &[],
+            ));
+        }
+        Ok(None)
     }
 
     /// `Error::InTransaction` when the calling thread has a transaction open: `what` would
@@ -216,6 +255,8 @@ pub struct Tx {
     worker: Mutex<Option<Worker>>,
     registry: Arc<Registry>,
     thread: ThreadId,
+    /// Whether the thread that opened it still runs.
+    owner: Arc<AtomicBool>,
 }
 
 impl Tx {
@@ -266,6 +307,7 @@ impl Tx {
                 })),
                 registry,
                 thread,
+                owner: this_thread_alive(),
             }),
             Ok(Status::Ended(Err(e))) => Err(errors::to_py(py, e)),
             Ok(Status::Ended(Ok(()))) | Err(_) => {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+import tabula
 from tabula import table
 
 
@@ -165,6 +166,42 @@ def test_a_transaction_belongs_to_its_thread(db):
     with db.transaction():
         Event.insert(worker=2)
     assert Event.count() == 2
+
+
+def test_a_transaction_whose_thread_ended_is_refused_not_waited_for(db):
+    # A generator's `with db.transaction():` opened on one thread and resumed on another:
+    # the block's next write, on the new thread, would wait for the transaction itself,
+    # forever. It raises InTransaction instead; the block rolls back (all or nothing), and
+    # the database takes writes again.
+    Event = counter_class(db)
+
+    def batch():
+        with db.transaction():
+            Event.insert(worker=1)
+            yield
+            Event.insert(worker=2)
+
+    g = batch()
+    opener = threading.Thread(target=next, args=(g,))
+    opener.start()
+    opener.join(30)
+    outcome = []
+
+    def resume():
+        try:
+            next(g, None)
+            outcome.append("no error")
+        except tabula.InTransaction as e:
+            outcome.append(str(e))
+
+    t = threading.Thread(target=resume, daemon=True)
+    t.start()
+    t.join(30)
+    assert not t.is_alive(), "the write waited for the transaction forever"
+    assert len(outcome) == 1 and "thread that has since ended" in outcome[0], outcome
+    assert Event.count() == 0
+    Event.insert(worker=3)
+    assert [r["worker"] for r in Event.select()] == [3]
 
 
 def test_persistent_database_shared_by_threads(pdb):
