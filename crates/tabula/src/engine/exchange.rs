@@ -1,5 +1,5 @@
 //! Export to and import from one portable JSON document:
-//! `{"format":"tabula-export","version":1,"tables":[{"schema":{...},"rows":[{...},...]}]}`.
+//! `{"format":"tabula-export","version":1,"tables":[{"schema":{...},"next_key":N,"rows":[{...},...]}]}`.
 //!
 //! An export is one consistent state of every table (one version), so a
 //! foreign key never points at a row the export lacks. An import is one transaction: the
@@ -45,7 +45,7 @@ impl Engine {
         names.sort();
         for (_, &idx) in names {
             let t = st.table(idx)?;
-            doc.table(t.schema(), |rows| t.write_rows(rows))?;
+            doc.table(t.schema(), t.next_key(), |rows| t.write_rows(rows))?;
         }
         let out = doc.finish();
         crate::storage::export::write_export(&*self.fs(), root, path, &out)
@@ -92,19 +92,25 @@ impl Engine {
         let tables = read_export(path, &bytes)?;
         // Keys and unique values must not collide inside the document either; checked
         // before the database is touched.
-        for (schema, rows) in &tables {
-            let mut scratch = TableData::<DynRow>::new(Arc::new(schema.clone()))?;
-            for r in rows {
+        for e in &tables {
+            let mut scratch = TableData::<DynRow>::new(Arc::new(e.schema.clone()))?;
+            for r in &e.rows {
                 scratch.insert(DynRow(r.clone().into()))?;
             }
         }
-        let total: usize = tables.iter().map(|(_, r)| r.len()).sum();
+        let total: usize = tables.iter().map(|e| e.rows.len()).sum();
         self.write("(import)", |tx| {
-            for (schema, rows) in &tables {
-                let idx = tx.create(schema.clone())?;
+            for e in &tables {
+                let idx = tx.create(e.schema.clone())?;
                 statement(tx, idx, |t| {
-                    rows.iter()
-                        .try_for_each(|r| t.dyn_insert(r.clone()).map(|_| ()))
+                    e.rows
+                        .iter()
+                        .try_for_each(|r| t.dyn_insert(r.clone()).map(|_| ()))?;
+                    // Keys the exported table gave out and deleted are not given again.
+                    if let Some(next) = e.next_key.filter(|_| e.schema.auto_increment()) {
+                        t.raise_next_key(next);
+                    }
+                    Ok(())
                 })?;
             }
             Ok(())

@@ -1,6 +1,7 @@
 //! The export format: one portable JSON document,
-//! `{"format":"tabula-export","version":1,"tables":[{"schema":{...},"rows":[{...},...]}]}`,
-//! with each row as its snapshot line writes it.
+//! `{"format":"tabula-export","version":1,"tables":[{"schema":{...},"next_key":N,"rows":[{...},...]}]}`,
+//! with each row as its snapshot line writes it (`next_key` only for a table with an
+//! auto-increment key).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,10 +34,13 @@ impl ExportWriter {
         ExportWriter { out, tables: 0 }
     }
 
-    /// Adds a table: its schema, then the rows `rows` writes (one per line).
+    /// Adds a table: its schema, its auto-increment counter (`next_key`, the key its next
+    /// row gets, for a table with an auto-increment key), then the rows `rows` writes (one
+    /// per line).
     pub(crate) fn table(
         &mut self,
         schema: &Schema,
+        next_key: i64,
         rows: impl FnOnce(&mut RowsWriter<'_>) -> Result<()>,
     ) -> Result<()> {
         if self.tables > 0 {
@@ -48,6 +52,10 @@ impl ExportWriter {
             context: format!("schema of {}", schema.table),
             source: e,
         })?;
+        if schema.auto_increment() {
+            self.out
+                .extend_from_slice(format!(",\"next_key\":{next_key}").as_bytes());
+        }
         self.out.extend_from_slice(b",\"rows\":[\n");
         rows(&mut RowsWriter::new(schema, &mut self.out, b",\n"))?;
         self.out.extend_from_slice(b"]}");
@@ -71,12 +79,24 @@ struct Document {
 #[derive(Deserialize)]
 struct TableDoc {
     schema: Schema,
+    /// Absent from documents written before it was exported, and for tables without an
+    /// auto-increment key.
+    #[serde(default)]
+    next_key: Option<i64>,
     rows: Vec<Box<RawValue>>,
 }
 
-/// Reads an export document (`path` names it in errors): every table's checked schema and
-/// its rows as values in schema order. A table named twice is refused.
-pub(crate) fn read_export(path: &Path, bytes: &[u8]) -> Result<Vec<(Schema, Vec<Vec<Value>>)>> {
+/// One table of an export document: its checked schema, its auto-increment counter when
+/// the document has one, and its rows as values in schema order.
+#[derive(Debug)]
+pub(crate) struct Exported {
+    pub(crate) schema: Schema,
+    pub(crate) next_key: Option<i64>,
+    pub(crate) rows: Vec<Vec<Value>>,
+}
+
+/// Reads an export document (`path` names it in errors). A table named twice is refused.
+pub(crate) fn read_export(path: &Path, bytes: &[u8]) -> Result<Vec<Exported>> {
     let doc: Document = serde_json::from_slice(bytes).map_err(|e| Error::Json {
         context: format!("import {}", path.display()),
         source: e,
@@ -88,11 +108,11 @@ pub(crate) fn read_export(path: &Path, bytes: &[u8]) -> Result<Vec<(Schema, Vec<
             doc.format, doc.version
         )));
     }
-    let mut tables: Vec<(Schema, Vec<Vec<Value>>)> = Vec::new();
+    let mut tables: Vec<Exported> = Vec::new();
     for t in doc.tables {
         let mut schema = t.schema;
         schema.finish()?;
-        if tables.iter().any(|(s, _)| s.table == schema.table) {
+        if tables.iter().any(|e| e.schema.table == schema.table) {
             return Err(bad(format!("table {} appears twice", schema.table)));
         }
         let rows = t
@@ -104,7 +124,11 @@ pub(crate) fn read_export(path: &Path, bytes: &[u8]) -> Result<Vec<(Schema, Vec<
                     .map_err(|e| bad(format!("table {} row {}: {e}", schema.table, i + 1)))
             })
             .collect::<Result<Vec<_>>>()?;
-        tables.push((schema, rows));
+        tables.push(Exported {
+            schema,
+            next_key: t.next_key,
+            rows,
+        });
     }
     Ok(tables)
 }
@@ -264,14 +288,24 @@ mod tests {
             vec![Value::Int(2), Value::from("b\"c")],
         ];
         let mut w = ExportWriter::new();
-        w.table(&schema, |out| {
+        w.table(&schema, 7, |out| {
             rows.iter()
                 .try_for_each(|r| out.row(|i| r[i].as_ref(), || Ok(r.clone())))
         })
         .unwrap();
         let bytes = w.finish();
         let back = read_export(Path::new("x.json"), &bytes).unwrap();
-        assert_eq!(back, vec![(schema, rows.to_vec())]);
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].schema, schema);
+        assert_eq!(back[0].next_key, Some(7));
+        assert_eq!(back[0].rows, rows.to_vec());
+        // A document without counters (written before they were exported) reads too.
+        let old =
+            br#"{"format":"tabula-export","version":1,"tables":[{"schema":SCHEMA,"rows":[]}]}"#;
+        let old = String::from_utf8_lossy(old)
+            .replace("SCHEMA", &serde_json::to_string(&schema).unwrap());
+        let back = read_export(Path::new("x.json"), old.as_bytes()).unwrap();
+        assert_eq!(back[0].next_key, None);
         let e = read_export(
             Path::new("x.json"),
             br#"{"format":"other","version":1,"tables":[]}"#,
