@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyString};
 use tabula::{Database as Db, Durability, Schema};
 
 use crate::convert::{self, Cols};
@@ -143,9 +143,22 @@ impl Database {
     fn sql<'py>(
         &self,
         py: Python<'py>,
-        text: String,
+        text: &Bound<'py, PyString>,
         params: &Bound<'py, PyAny>,
     ) -> PyResult<(Vec<String>, Bound<'py, PyList>, u64)> {
+        // A lone surrogate has no UTF-8: the text cannot be SQL (as a value in `params` it
+        // is `TypeMismatch`, as everywhere else).
+        let text = text
+            .to_cow()
+            .map_err(|e| {
+                errors::raise(
+                    py,
+                    "Sql",
+                    &format!("the SQL text is not valid Unicode: {e}"),
+                    &[],
+                )
+            })?
+            .into_owned();
         let params = convert::params(py, params)?;
         let tx = self.txs.current(py)?;
         let tx = tx.as_ref().map(|t| t.bind(py));

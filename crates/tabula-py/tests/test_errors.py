@@ -281,3 +281,14 @@ def test_not_a_database_and_io(tmp_path):
     with pytest.raises(tabula.Io) as e:
         Database(path=str(tmp_path / "a_file"))
     assert "a_file" in str(e.value)
+
+
+def test_sql_text_with_a_lone_surrogate_is_a_sql_error():
+    # A lone surrogate has no UTF-8; as a parameter it is TypeMismatch, in the text Sql
+    # (not a bare UnicodeEncodeError from the binding).
+    db = Database()
+    with pytest.raises(tabula.Sql, match="not valid Unicode"):
+        db.sql("SELECT '\ud800'")
+    with pytest.raises(tabula.TypeMismatch):
+        db.sql("SELECT ?", ("\ud800",))
+    assert db.sql("SELECT ? AS v", ("é",)) == [{"v": "é"}]
