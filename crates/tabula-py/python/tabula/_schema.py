@@ -175,7 +175,12 @@ def describe(cls: type, name: str | None, unique: Any, index: Any, check: Any,
         raise _errors.SchemaMismatch(
             f"{cls.__name__} needs exactly one primary key field, marked with "
             f"field(metadata={{'primary_key': True}}); it has {keys}")
-    schema: dict[str, Any] = {"table": name or table_name(cls), "columns": columns}
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ValueError(
+            f"@table(name=...) on {cls.__name__} takes a non-empty table name, not {name!r} "
+            f"(leave it out for {table_name(cls)!r})")
+    schema: dict[str, Any] = {"table": name if name is not None else table_name(cls),
+                              "columns": columns}
     if unique:
         schema["unique"] = _names(cls, "unique", unique)
     if index:
