@@ -549,7 +549,8 @@ fn collect(n: &Node, out: &mut Vec<(usize, Bound<Value>, Bound<Value>)>) {
             };
             out.push((*c, lo, hi));
         }
-        Node::Between(c, lo, hi, false) => {
+        // A null end holds for no row: the filter answers that, with no range to push.
+        Node::Between(c, lo, hi, false) if !lo.is_null() && !hi.is_null() => {
             out.push((*c, Bound::Included(lo.clone()), Bound::Included(hi.clone())))
         }
         _ => {}

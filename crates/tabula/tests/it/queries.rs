@@ -583,4 +583,21 @@ fn index_ranges_agree_with_scans_at_converted_bounds() {
             "{t:?}"
         );
     }
+    // In a condition, a null end is SQL's: BETWEEN holds for no row, through the index or not.
+    for text in [
+        "n BETWEEN NULL AND 5",
+        "n BETWEEN -5 AND NULL",
+        "x BETWEEN NULL AND NULL",
+    ] {
+        assert_eq!(
+            ix.select().where_sql(text).keys().unwrap(),
+            Vec::<u64>::new(),
+            "{text}"
+        );
+        assert_eq!(
+            plain.select().where_sql(text).keys().unwrap(),
+            Vec::<u64>::new(),
+            "{text}"
+        );
+    }
 }
