@@ -6,7 +6,7 @@
 //! back into Python (a `where=` lambda) and other Python threads go on meanwhile.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{JoinHandle, ThreadId};
@@ -55,25 +55,23 @@ thread_local! {
     static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Cleared when the thread it belongs to exits (its thread-local storage is destroyed).
-struct ThreadAlive(Arc<AtomicBool>);
-
-impl Drop for ThreadAlive {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+/// The frames on the calling thread's Python stack: each one's address and code.
+fn frames_on_stack(py: Python<'_>) -> PyResult<Vec<(usize, Bound<'_, PyAny>)>> {
+    let mut out = Vec::new();
+    let mut f = py.import("sys")?.getattr("_getframe")?.call0()?;
+    while !f.is_none() {
+        out.push((f.as_ptr() as usize, f.getattr("f_code")?));
+        f = f.getattr("f_back")?;
     }
+    Ok(out)
 }
 
-thread_local! {
-    static ALIVE: ThreadAlive = ThreadAlive(Arc::new(AtomicBool::new(true)));
-}
+/// A frame as [`Tx`] keeps it: its address and its code.
+pub type BlockFrame = (usize, Py<PyAny>);
 
-/// A flag that stays true while the calling thread runs (false if the thread is already
-/// exiting, when its thread-local storage is gone).
-fn this_thread_alive() -> Arc<AtomicBool> {
-    ALIVE
-        .try_with(|a| a.0.clone())
-        .unwrap_or_else(|_| Arc::new(AtomicBool::new(false)))
+/// The [`BlockFrame`] of `frame`.
+pub fn block_frame(frame: &Bound<'_, PyAny>) -> PyResult<BlockFrame> {
+    Ok((frame.as_ptr() as usize, frame.getattr("f_code")?.unbind()))
 }
 
 /// Runs `f` (an engine write that calls back into Python) with this thread marked as
@@ -161,23 +159,55 @@ impl Registry {
         if self.open.load(Ordering::Acquire) == 0 {
             return Ok(None);
         }
-        // A poisoned map is still whole (every change to it is one insert or remove), and
-        // reading it as empty would run this thread's calls outside its transaction.
-        let map = self
-            .by_thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(t) = map.get(&std::thread::current().id()) {
-            return Ok(Some(t.clone_ref(py)));
+        // The others' transactions, taken out of the map: the stack is walked with no lock
+        // held.
+        let others: Vec<Py<Tx>> = {
+            // A poisoned map is still whole (every change to it is one insert or remove), and
+            // reading it as empty would run this thread's calls outside its transaction.
+            let map = self
+                .by_thread
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(t) = map.get(&std::thread::current().id()) {
+                return Ok(Some(t.clone_ref(py)));
+            }
+            map.values().map(|t| t.clone_ref(py)).collect()
+        };
+        // A block running on this thread though another opened it: a generator holding
+        // `with db.transaction():`, resumed here. Its calls belong to its transaction,
+        // which only the block can end: waiting for it would wait forever.
+        let framed: Vec<(BlockFrame, &Py<Tx>)> = others
+            .iter()
+            .filter_map(|t| t.get().frame_of_block(py).map(|f| (f, t)))
+            .collect();
+        if !framed.is_empty() {
+            let on_stack = frames_on_stack(py)?;
+            let found = framed.iter().find(|((address, code), _)| {
+                on_stack
+                    .iter()
+                    .any(|(a, c)| a == address && c.is(code.bind(py)))
+            });
+            if let Some((_, t)) = found {
+                return Ok(Some(t.clone_ref(py)));
+            }
         }
-        if map.values().any(|t| !t.get().owner.load(Ordering::Acquire)) {
+        let mut ended = false;
+        for t in &others {
+            ended |= !t
+                .get()
+                .owner
+                .bind(py)
+                .call_method0("is_alive")?
+                .is_truthy()?;
+        }
+        if ended {
             return Err(errors::raise(
                 py,
                 "InTransaction",
                 "a transaction opened on a thread that has since ended is still open (its \
-                 `with db.transaction():` block was left unfinished, as in a generator resumed \
-                 on another thread); it holds the writer's turn, so this call would wait for it \
-                 forever: end that block first (or drop its Transaction, which rolls it back)",
+                 `with db.transaction():` block was left unfinished); it holds the writer's \
+                 turn, so this call would wait for it forever: end that block first (or drop \
+                 its Transaction, which rolls it back)",
                 &[],
             ));
         }
@@ -201,8 +231,14 @@ impl Registry {
         Ok(())
     }
 
-    /// Opens a transaction for the calling thread.
-    pub fn begin(self: &Arc<Self>, py: Python<'_>, db: Database) -> PyResult<Py<Tx>> {
+    /// Opens a transaction for the calling thread, and for the block whose frame is
+    /// `frame` wherever it runs.
+    pub fn begin(
+        self: &Arc<Self>,
+        py: Python<'_>,
+        db: Database,
+        frame: Option<BlockFrame>,
+    ) -> PyResult<Py<Tx>> {
         let me = std::thread::current().id();
         if is_writing() {
             return Err(errors::raise(
@@ -221,7 +257,7 @@ impl Registry {
                 &[],
             ));
         }
-        let tx = Py::new(py, Tx::begin(py, db, self.clone(), me)?)?;
+        let tx = Py::new(py, Tx::begin(py, db, self.clone(), me, frame)?)?;
         let mut map = self
             .by_thread
             .lock()
@@ -255,8 +291,17 @@ pub struct Tx {
     worker: Mutex<Option<Worker>>,
     registry: Arc<Registry>,
     thread: ThreadId,
-    /// Whether the thread that opened it still runs.
-    owner: Arc<AtomicBool>,
+    /// The `threading.Thread` that opened it: once that has ended (`join()` returned), its
+    /// transaction can end only through its `Transaction` object.
+    owner: Py<PyAny>,
+    /// The frame of the `with` block that opened it: its address and its code, until the
+    /// transaction ends. The frame itself is not held: it holds the block's `Transaction`,
+    /// whose collection when the block is dropped unfinished rolls it back, and this is
+    /// held by the registry, which the collector cannot see. An executing frame keeps its
+    /// address, and another frame gets it only once this one has finished: a block can
+    /// finish without ending its transaction only through `__enter__` called by hand, and
+    /// even then a frame with this address must run the same code to be taken for it.
+    frame: Mutex<Option<BlockFrame>>,
 }
 
 impl Tx {
@@ -267,7 +312,12 @@ impl Tx {
         db: Database,
         registry: Arc<Registry>,
         thread: ThreadId,
+        frame: Option<BlockFrame>,
     ) -> PyResult<Tx> {
+        let owner = py
+            .import("threading")?
+            .call_method0("current_thread")?
+            .unbind();
         let (commands, inbox) = channel::<Command>();
         let (report, status) = channel::<Status>();
         // A statement's parse and run take a few MiB of stack at their deepest (the
@@ -307,7 +357,8 @@ impl Tx {
                 })),
                 registry,
                 thread,
-                owner: this_thread_alive(),
+                owner,
+                frame: Mutex::new(frame),
             }),
             Ok(Status::Ended(Err(e))) => Err(errors::to_py(py, e)),
             Ok(Status::Ended(Ok(()))) | Err(_) => {
@@ -320,7 +371,7 @@ impl Tx {
     /// the jobs [`Tx::send`] gives it.
     pub fn unlisted(py: Python<'_>, db: Database) -> PyResult<Tx> {
         let me = std::thread::current().id();
-        Tx::begin(py, db, Arc::new(Registry::default()), me)
+        Tx::begin(py, db, Arc::new(Registry::default()), me, None)
     }
 
     /// Runs `f` inside the transaction and returns its result.
@@ -366,6 +417,9 @@ impl Tx {
             return Err(ended(py));
         };
         self.registry.forget(self);
+        if let Ok(mut f) = self.frame.lock() {
+            *f = None;
+        }
         let _ = w.commands.send(Command::End { commit });
         let outcome = py.detach(move || {
             let r = loop {
@@ -385,6 +439,14 @@ impl Tx {
                 "the transaction's worker stopped unexpectedly; nothing was committed",
             )),
         }
+    }
+}
+
+impl Tx {
+    /// The address and code of the opening block's frame, while the transaction is open.
+    fn frame_of_block(&self, py: Python<'_>) -> Option<BlockFrame> {
+        let f = self.frame.lock().ok()?;
+        f.as_ref().map(|(a, code)| (*a, code.clone_ref(py)))
     }
 }
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+import pytest
+
 import tabula
 from tabula import table
 
@@ -168,40 +170,93 @@ def test_a_transaction_belongs_to_its_thread(db):
     assert Event.count() == 2
 
 
-def test_a_transaction_whose_thread_ended_is_refused_not_waited_for(db):
-    # A generator's `with db.transaction():` opened on one thread and resumed on another:
-    # the block's next write, on the new thread, would wait for the transaction itself,
-    # forever. It raises InTransaction instead; the block rolls back (all or nothing), and
-    # the database takes writes again.
+def resume_elsewhere(g, opener_stays):
+    """Runs generator `g` to its yield on one thread, then to its end on another (the
+    opener still running when `opener_stays`, as a pool's worker would be); returns what
+    the resume raised, or None."""
+    opened = threading.Event()
+    done = threading.Event()
+
+    def open_it():
+        next(g)
+        opened.set()
+        if opener_stays:
+            done.wait(30)
+
+    opener = threading.Thread(target=open_it, daemon=True)
+    opener.start()
+    assert opened.wait(30)
+    if not opener_stays:
+        opener.join(30)
+    outcome = []
+
+    def resume():
+        try:
+            next(g, None)
+            outcome.append(None)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            outcome.append(e)
+
+    t = threading.Thread(target=resume, daemon=True)
+    t.start()
+    t.join(30)
+    done.set()
+    assert not t.is_alive(), "the block's write waited for its own transaction forever"
+    return outcome[0]
+
+
+@pytest.mark.parametrize("opener_stays", [False, True])
+def test_a_generator_block_resumed_on_another_thread_stays_one_transaction(db, opener_stays):
+    # A generator's `with db.transaction():` opened on one thread and resumed on another
+    # (a thread pool's worker, the opener still running or gone): the block's writes on the
+    # new thread belong to its transaction (they used to wait for it, forever), and the
+    # block commits them all together.
     Event = counter_class(db)
+    seen = []
 
     def batch():
         with db.transaction():
             Event.insert(worker=1)
             yield
             Event.insert(worker=2)
+            seen.append(Event.count())
 
-    g = batch()
-    opener = threading.Thread(target=next, args=(g,))
-    opener.start()
-    opener.join(30)
-    outcome = []
+    assert resume_elsewhere(batch(), opener_stays) is None
+    assert seen == [2]
+    assert sorted(r["worker"] for r in Event.select()) == [1, 2]
 
-    def resume():
-        try:
-            next(g, None)
-            outcome.append("no error")
-        except tabula.InTransaction as e:
-            outcome.append(str(e))
+    def failing():
+        with db.transaction():
+            Event.insert(worker=3)
+            yield
+            Event.insert(worker=4)
+            raise RuntimeError("give up")
 
-    t = threading.Thread(target=resume, daemon=True)
+    assert isinstance(resume_elsewhere(failing(), opener_stays), RuntimeError)
+    assert sorted(r["worker"] for r in Event.select()) == [1, 2]
+
+
+def test_a_transaction_whose_thread_ended_is_refused_not_waited_for(db):
+    # A block entered by hand on a thread that then ended, its Transaction kept: the writer's
+    # turn would stay taken forever, so calls of other threads raise InTransaction instead
+    # of waiting; ending it (from any thread) frees the database.
+    Event = counter_class(db)
+    held = []
+
+    def enter():
+        tx = db.transaction()
+        tx.__enter__()
+        Event.insert(worker=1)
+        held.append(tx)
+
+    t = threading.Thread(target=enter)
     t.start()
     t.join(30)
-    assert not t.is_alive(), "the write waited for the transaction forever"
-    assert len(outcome) == 1 and "thread that has since ended" in outcome[0], outcome
-    assert Event.count() == 0
+    with pytest.raises(tabula.InTransaction, match="thread that has since ended"):
+        Event.insert(worker=2)
+    held[0].__exit__(None, None, None)
     Event.insert(worker=3)
-    assert [r["worker"] for r in Event.select()] == [3]
+    assert sorted(r["worker"] for r in Event.select()) == [1, 3]
 
 
 def test_persistent_database_shared_by_threads(pdb):
