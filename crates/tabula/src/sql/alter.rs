@@ -407,15 +407,33 @@ fn altered(
                 // goes.
                 let holds = |cols: &[String]| cols.contains(&name.value);
                 let own = &schema.columns[col];
-                let indexes: Vec<NamedIndex> =
-                    if own.index || schema.index.iter().any(|cols| holds(cols)) {
-                        index_names()?
-                            .into_iter()
-                            .filter(|ix| ix.table == schema.table && holds(&ix.columns))
-                            .collect()
-                    } else {
-                        Vec::new()
-                    };
+                let indexed = own.index || schema.index.iter().any(|cols| holds(cols));
+                // The named indexes are the stored table's: its column's stored name, before
+                // a rename earlier in this statement.
+                let stored_name = schema
+                    .evolution
+                    .renamed
+                    .iter()
+                    .find(|(_, n)| *n == name.value)
+                    .map_or(&name.value, |(old, _)| old);
+                let indexes: Vec<NamedIndex> = if indexed {
+                    index_names()?
+                        .into_iter()
+                        .filter(|ix| ix.table == schema.table && ix.columns.contains(stored_name))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                if indexed && indexes.is_empty() {
+                    return Err(sql_error(
+                        name.span,
+                        format!(
+                            "column {} of {} is in an index; drop the index first (DROP INDEX, \
+                             in a statement of its own)",
+                            name.value, schema.table
+                        ),
+                    ));
+                }
                 if !indexes.is_empty() {
                     let on: Vec<String> = indexes
                         .iter()

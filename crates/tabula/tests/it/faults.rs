@@ -475,6 +475,27 @@ fn a_nearly_full_disk_takes_a_commit_that_fits() {
     fs.limit_log_len(Some(2048));
     t.insert(row! { "name" => "b" }).unwrap();
     assert_eq!(names(&db, "items"), values(&["a", "b"]));
+    // The zeros that landed before the disk filled are cut off with the others: the
+    // segment a close archives holds its records and nothing else.
+    drop(t);
+    db.close().unwrap();
+    let wal_dir = std::path::Path::new(PATH).join("wal");
+    let segments: Vec<Vec<u8>> = (1..=4u64)
+        .filter_map(|lsn| {
+            fs.read(wal_dir.join(format!("transaction.{lsn:020}.log")))
+                .ok()
+        })
+        .collect();
+    assert_eq!(
+        segments.len(),
+        2,
+        "the checkpoint's segment and the close's"
+    );
+    for seg in &segments {
+        assert!(seg.ends_with(b"\n"), "an archived segment ends in zeros");
+    }
+    let db = open(&fs);
+    let t = db.dyn_table("items").unwrap();
     let big = t.insert(row! { "name" => "x".repeat(4096) });
     assert!(
         matches!(&big, Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::StorageFull),

@@ -262,6 +262,18 @@ fn alter_table_refusals_name_the_reason_and_change_nothing() {
         );
     }
     assert_eq!(db.schema("u").unwrap().columns.len(), 3);
+    // Renamed earlier in the same statement, the column is still in its index.
+    db.sql("CREATE TABLE rn (id INTEGER PRIMARY KEY, w INT); CREATE INDEX rn_w ON rn (w)")
+        .unwrap();
+    let err = db
+        .sql("ALTER TABLE rn RENAME COLUMN w TO z, DROP COLUMN z")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { reason, .. }
+            if reason.contains("column z of rn is in the index on (w); drop it first: DROP INDEX rn_w_idx")),
+        "{err}"
+    );
+    assert_eq!(db.schema("rn").unwrap().columns[1].name, "w");
     // A name dropped or renamed away and added again in one ALTER TABLE would give the new
     // column the stored values of the old one: refused, and nothing changes.
     db.sql("CREATE TABLE s (id INTEGER PRIMARY KEY, secret TEXT, n INT); INSERT INTO s (secret, n) VALUES ('pw', 1)")

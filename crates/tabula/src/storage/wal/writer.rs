@@ -61,7 +61,12 @@ impl Appender {
         if at + n as u64 > self.allocated {
             buf.resize(n + PREALLOCATE, 0);
             match self.file.write_at(at, &buf) {
-                Err(e) if no_room(&e) => buf.truncate(n),
+                Err(e) if no_room(&e) => {
+                    // Some of the zeros may have landed: counted as allocated, so that
+                    // `trim` cuts them off.
+                    self.allocated = self.allocated.max(at + buf.len() as u64);
+                    buf.truncate(n);
+                }
                 other => {
                     other?;
                     self.allocated = self.allocated.max(at + buf.len() as u64);
