@@ -228,3 +228,50 @@ fn an_export_writes_only_files_it_created() {
     drop(db);
     assert_eq!(tabula::verify(&path).unwrap(), []);
 }
+
+/// The counter an import raises is logged with its rows: a process killed right after the
+/// import (no checkpoint, no close) reopens with it.
+#[test]
+fn an_imported_counter_survives_a_kill_before_any_checkpoint() {
+    use tabula::testing::FaultyFs;
+    use tabula::{row, Column, ColumnType, Schema};
+    let fs = FaultyFs::new();
+    let open = |path: &str| {
+        Database::builder()
+            .file_system(fs.clone())
+            .open(path)
+            .unwrap()
+    };
+    let db = open("/a");
+    let t = db
+        .create_table(
+            Schema::new(
+                "notes",
+                vec![
+                    Column::new("id", ColumnType::U64).primary_key(),
+                    Column::new("text", ColumnType::Text),
+                ],
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    for text in ["a", "b", "c"] {
+        t.insert(row! { "text" => text }).unwrap();
+    }
+    t.delete(|r| r["text"] == "c".into()).unwrap();
+    db.export_json("/backup.json").unwrap();
+    drop(t);
+    drop(db);
+    let b = open("/b");
+    b.import_json("/backup.json").unwrap();
+    // Killed: its handles fail from here, so dropping it writes nothing.
+    fs.process_exit();
+    drop(b);
+    let b = open("/b");
+    let key = b
+        .dyn_table("notes")
+        .unwrap()
+        .insert(row! { "text" => "d" })
+        .unwrap();
+    assert_eq!(key, tabula::Value::Int(4));
+}
