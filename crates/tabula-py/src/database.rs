@@ -160,7 +160,7 @@ impl Database {
             })?
             .into_owned();
         let params = convert::params(py, params)?;
-        let tx = self.txs.current(py)?;
+        let tx = self.txs.current(py, txn::Access::Write)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let result = match tx {
             None => {
@@ -192,7 +192,7 @@ impl Database {
 
     /// Whether the calling thread has a transaction open.
     fn in_transaction(&self, py: Python<'_>) -> PyResult<bool> {
-        Ok(self.txs.current(py)?.is_some())
+        Ok(self.txs.current(py, txn::Access::Read)?.is_some())
     }
 
     /// Called in a child process after `fork()`: every later call on this database (and

@@ -19,7 +19,7 @@ use tabula::{Database, DynTable, Error, Row, Select, Transaction, TxDynTable, Va
 
 use crate::convert::{self, Cols};
 use crate::errors::{self, IntoPyResult};
-use crate::txn::{self, writing, Registry, Tx};
+use crate::txn::{self, writing, Access, Registry, Tx};
 
 /// Rows a pipelined `insert_many` converts before handing them to the engine (see
 /// `Table::insert_many`): small enough that the first chunk's conversion, which nothing
@@ -658,7 +658,10 @@ impl Table {
         detach: bool,
         f: impl FnOnce(&dyn Handle) -> tabula::Result<R> + Send + 'static,
     ) -> PyResult<R> {
-        match self.txs.current(py)? {
+        match self
+            .txs
+            .current(py, if detach { Access::Write } else { Access::Read })?
+        {
             None => {
                 let h = &self.handle;
                 let r = if detach { py.detach(|| f(h)) } else { f(h) };
@@ -753,8 +756,14 @@ impl Table {
     }
 
     /// Runs a SQL statement in the scope the call is in.
-    fn sql(&self, py: Python<'_>, text: String, params: Vec<Value>) -> PyResult<tabula::SqlResult> {
-        let tx = self.txs.current(py)?;
+    fn sql(
+        &self,
+        py: Python<'_>,
+        access: Access,
+        text: String,
+        params: Vec<Value>,
+    ) -> PyResult<tabula::SqlResult> {
+        let tx = self.txs.current(py, access)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let cols = self.cols.clone();
         match tx {
@@ -845,7 +854,7 @@ impl Table {
             };
         // An error here (a forked child's `Closed`) is left to the one-call way, which
         // reports a bad row before it.
-        let alone = matches!(self.txs.current(py), Ok(None)) && !txn::is_writing();
+        let alone = matches!(self.txs.current(py, Access::Write), Ok(None)) && !txn::is_writing();
         if total > CHUNK && alone {
             if let Some(keys) = self.pipelined(py, rows, total)? {
                 return Ok(keys);
@@ -869,7 +878,7 @@ impl Table {
         id: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let key = self.cols.key(id).map_err(|e| self.unless_stale(py, e))?;
-        if self.txs.current(py)?.is_none() {
+        if self.txs.current(py, Access::Read)?.is_none() {
             // The dict is built from the stored row, read in place: a lookup holds no
             // lock, so Python may run inside it.
             let cols = &self.cols;
@@ -916,7 +925,7 @@ impl Table {
         let pred = pred
             .filter(|_| limit != Some(0))
             .map(|f| Pred::new(f, reads, &self.cols));
-        let tx = self.txs.current(py)?;
+        let tx = self.txs.current(py, Access::Read)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let shape = Shape {
             order,
@@ -976,7 +985,7 @@ impl Table {
         reads: Option<Vec<String>>,
     ) -> PyResult<usize> {
         let pred = pred.map(|f| Pred::new(f, reads, &self.cols));
-        let tx = self.txs.current(py)?;
+        let tx = self.txs.current(py, Access::Read)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         match tx {
             None => {
@@ -1016,7 +1025,7 @@ impl Table {
     ) -> PyResult<usize> {
         let pred = Pred::new(pred, reads, &self.cols);
         let pre = Prefilter::from_py(py, prefilter)?;
-        let tx = self.txs.current(py)?;
+        let tx = self.txs.current(py, Access::Write)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let changes = self.changes(changes)?;
         let cols = self.cols.clone();
@@ -1051,7 +1060,7 @@ impl Table {
     ) -> PyResult<usize> {
         let pred = Pred::new(pred, reads, &self.cols);
         let pre = Prefilter::from_py(py, prefilter)?;
-        let tx = self.txs.current(py)?;
+        let tx = self.txs.current(py, Access::Write)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let cols = self.cols.clone();
         match tx {
@@ -1080,8 +1089,8 @@ impl Table {
         params: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
         let params = convert::params(py, params)?;
-        if self.txs.current(py)?.is_some() {
-            let result = self.sql(py, text, params)?;
+        if self.txs.current(py, Access::Read)?.is_some() {
+            let result = self.sql(py, Access::Read, text, params)?;
             return self.dicts(py, result.rows.iter().map(Vec::as_slice));
         }
         // Outside a transaction the rows become dicts as the query finds them, with no
@@ -1145,10 +1154,10 @@ impl Table {
             }
             Ok(!enough(accepted))
         };
-        let found = if self.txs.current(py)?.is_some() {
+        let found = if self.txs.current(py, Access::Read)?.is_some() {
             // In a transaction the statement runs in it, and its rows are kept here, after
             // the transaction's turn is given back, as `accepted_in` keeps them.
-            self.sql(py, text, params).map(|result| {
+            self.sql(py, Access::Read, text, params).map(|result| {
                 for row in &result.rows {
                     match keep(row) {
                         Ok(true) => {}
@@ -1181,7 +1190,7 @@ impl Table {
         params: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let params = convert::params(py, params)?;
-        let result = self.sql(py, text, params)?;
+        let result = self.sql(py, Access::Write, text, params)?;
         match result.rows.first().and_then(|r| r.first()) {
             Some(v) => convert::plain_to_py(py, v),
             None => Ok(result.changed.into_pyobject(py)?.into_any()),
@@ -1211,6 +1220,6 @@ impl Table {
         }
         let mut values: Vec<Value> = changes.into_iter().map(|(_, v)| v).collect();
         values.extend(convert::params(py, params)?);
-        Ok(self.sql(py, text, values)?.changed)
+        Ok(self.sql(py, Access::Write, text, values)?.changed)
     }
 }

@@ -55,15 +55,28 @@ thread_local! {
     static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// The frames on the calling thread's Python stack: each one's address and code.
-fn frames_on_stack(py: Python<'_>) -> PyResult<Vec<(usize, Bound<'_, PyAny>)>> {
-    let mut out = Vec::new();
+/// The transaction of `framed` whose block's frame is on the calling thread's Python stack,
+/// found walking out from the innermost frame (a block's calls are usually a frame or two
+/// inside it).
+fn block_on_stack(py: Python<'_>, framed: &[(BlockFrame, &Py<Tx>)]) -> PyResult<Option<Py<Tx>>> {
+    if framed.is_empty() {
+        return Ok(None);
+    }
     let mut f = py.import("sys")?.getattr("_getframe")?.call0()?;
     while !f.is_none() {
-        out.push((f.as_ptr() as usize, f.getattr("f_code")?));
+        let address = f.as_ptr() as usize;
+        if let Some((_, t)) = framed.iter().find(|((a, _), _)| *a == address) {
+            let code = f.getattr("f_code")?;
+            if framed
+                .iter()
+                .any(|((a, c), _)| *a == address && code.is(c.bind(py)))
+            {
+                return Ok(Some(t.clone_ref(py)));
+            }
+        }
         f = f.getattr("f_back")?;
     }
-    Ok(out)
+    Ok(None)
 }
 
 /// A frame as [`Tx`] keeps it: its address and its code.
@@ -100,6 +113,13 @@ pub const FORKED_DIRECTORY: u8 = 1;
 /// An in-memory database whose writers' turn was held when the process forked.
 pub const FORKED_WRITING: u8 = 2;
 
+/// What a call does, for [`Registry::current`]: a write may wait for the writer's turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
 /// The open transactions of one database, by the thread that opened each: a call made on
 /// that thread runs inside it, calls on other threads do not see it.
 #[derive(Default)]
@@ -131,10 +151,11 @@ impl Registry {
         )
     }
 
-    /// The transaction open on the calling thread, if any; an error in a forked child.
-    pub fn current(&self, py: Python<'_>) -> PyResult<Option<Py<Tx>>> {
+    /// The transaction the calling code runs in, if any; an error in a forked child. See
+    /// [`Registry::find`] for which, and for when a write is refused.
+    pub fn current(&self, py: Python<'_>, access: Access) -> PyResult<Option<Py<Tx>>> {
         let why = match self.forked.load(Ordering::Acquire) {
-            NOT_FORKED => return self.find(py),
+            NOT_FORKED => return self.find(py, access),
             FORKED_WRITING => {
                 "this in-memory database was in use by another thread of the parent of this \
                  process when it forked (a transaction under way); that never ends here (a \
@@ -150,49 +171,60 @@ impl Registry {
         Err(errors::raise(py, "Closed", why, &[]))
     }
 
-    /// The calling thread's open transaction; an error when it has none and a transaction
-    /// whose thread has ended is still open (its block left unfinished: a generator
-    /// resumed on another thread, a `Transaction` entered on a thread that then stopped).
-    /// That transaction holds the writer's turn until its `__exit__`, which no call of this
-    /// thread can reach while it waits: it would wait forever.
-    fn find(&self, py: Python<'_>) -> PyResult<Option<Py<Tx>>> {
+    /// The transaction whose `with` block the calling code runs in: the one whose block's
+    /// frame is on the calling thread's stack (wherever the block was entered: a generator
+    /// holding it may be resumed on any thread), or, for one whose frame is not known, the
+    /// one the calling thread opened.
+    ///
+    /// Calls outside every block run on their own: reads on the last committed version, and
+    /// writes after waiting for the writer's turn. A write is refused (`InTransaction`)
+    /// where that wait could never end: while this thread's own block is suspended (its
+    /// generator not running), which only this thread may be the one to resume, and while a
+    /// block entered on a thread that has since ended is open (entered by hand and never
+    /// exited).
+    fn find(&self, py: Python<'_>, access: Access) -> PyResult<Option<Py<Tx>>> {
         if self.open.load(Ordering::Acquire) == 0 {
             return Ok(None);
         }
-        // The others' transactions, taken out of the map: the stack is walked with no lock
-        // held.
-        let others: Vec<Py<Tx>> = {
-            // A poisoned map is still whole (every change to it is one insert or remove), and
-            // reading it as empty would run this thread's calls outside its transaction.
+        let me = std::thread::current().id();
+        // Taken out of the map: the stack is walked with no lock held. A poisoned map is
+        // still whole (every change to it is one insert or remove).
+        let open: Vec<Py<Tx>> = {
             let map = self
                 .by_thread
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            if let Some(t) = map.get(&std::thread::current().id()) {
-                return Ok(Some(t.clone_ref(py)));
-            }
             map.values().map(|t| t.clone_ref(py)).collect()
         };
-        // A block running on this thread though another opened it: a generator holding
-        // `with db.transaction():`, resumed here. Its calls belong to its transaction,
-        // which only the block can end: waiting for it would wait forever.
-        let framed: Vec<(BlockFrame, &Py<Tx>)> = others
+        let framed: Vec<(BlockFrame, &Py<Tx>)> = open
             .iter()
             .filter_map(|t| t.get().frame_of_block(py).map(|f| (f, t)))
             .collect();
-        if !framed.is_empty() {
-            let on_stack = frames_on_stack(py)?;
-            let found = framed.iter().find(|((address, code), _)| {
-                on_stack
-                    .iter()
-                    .any(|(a, c)| a == address && c.is(code.bind(py)))
-            });
-            if let Some((_, t)) = found {
+        if let Some(t) = block_on_stack(py, &framed)? {
+            return Ok(Some(t));
+        }
+        let mine = open.iter().find(|t| t.get().thread == me);
+        if let Some(t) = mine {
+            if t.get().frame_of_block(py).is_none() {
                 return Ok(Some(t.clone_ref(py)));
             }
         }
+        if access == Access::Read {
+            return Ok(None);
+        }
+        if mine.is_some() {
+            return Err(errors::raise(
+                py,
+                "InTransaction",
+                "this thread's transaction is open in a block that is not running now (a \
+                 generator suspended inside `with db.transaction():`); this write would wait \
+                 for it: write from inside the block, or run the generator to the block's end \
+                 first",
+                &[],
+            ));
+        }
         let mut ended = false;
-        for t in &others {
+        for t in &open {
             ended |= !t
                 .get()
                 .owner
@@ -206,7 +238,7 @@ impl Registry {
                 "InTransaction",
                 "a transaction opened on a thread that has since ended is still open (its \
                  `with db.transaction():` block was left unfinished); it holds the writer's \
-                 turn, so this call would wait for it forever: end that block first (or drop \
+                 turn, so this write would wait for it forever: end that block first (or drop \
                  its Transaction, which rolls it back)",
                 &[],
             ));
@@ -217,7 +249,7 @@ impl Registry {
     /// `Error::InTransaction` when the calling thread has a transaction open: `what` would
     /// wait for it forever.
     pub fn refuse_inside(&self, py: Python<'_>, what: &str) -> PyResult<()> {
-        if self.current(py)?.is_some() || is_writing() {
+        if self.current(py, Access::Write)?.is_some() || is_writing() {
             return Err(errors::raise(
                 py,
                 "InTransaction",
@@ -249,7 +281,7 @@ impl Registry {
                 &[],
             ));
         }
-        if self.current(py)?.is_some() {
+        if self.current(py, Access::Write)?.is_some() {
             return Err(errors::raise(
                 py,
                 "InTransaction",

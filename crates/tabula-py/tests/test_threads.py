@@ -254,9 +254,49 @@ def test_a_transaction_whose_thread_ended_is_refused_not_waited_for(db):
     t.join(30)
     with pytest.raises(tabula.InTransaction, match="thread that has since ended"):
         Event.insert(worker=2)
+    # Reads never wait: they see the last committed version.
+    assert Event.count() == 0 and Event.select() == []
     held[0].__exit__(None, None, None)
     Event.insert(worker=3)
     assert sorted(r["worker"] for r in Event.select()) == [1, 3]
+
+
+def test_a_call_outside_a_suspended_block_is_not_in_its_transaction(db):
+    # The thread that entered a generator's block, running other code while the generator
+    # is suspended (a pool's worker given another task): that code is not the block's. A
+    # write there would wait for the block's transaction, which this same thread may be
+    # the one to resume, so it is refused; a read sees the committed version. Neither joins
+    # the transaction (a write that did was lost with the block's rollback).
+    from concurrent.futures import ThreadPoolExecutor
+
+    Event = counter_class(db)
+    Event.insert(worker=0)
+
+    def block():
+        with db.transaction():
+            Event.insert(worker=1)
+            yield
+            raise RuntimeError("give up")
+
+    with ThreadPoolExecutor(1) as pool:
+        g = block()
+        pool.submit(next, g).result(30)
+        with pytest.raises(tabula.InTransaction, match="not running now"):
+            pool.submit(Event.insert, worker=999).result(30)
+        assert pool.submit(Event.count).result(30) == 1
+        with pytest.raises(RuntimeError):
+            next(g)
+    assert [r["worker"] for r in Event.select()] == [0]
+    # The same on the thread itself, without a pool.
+    g = block()
+    next(g)
+    with pytest.raises(tabula.InTransaction, match="not running now"):
+        Event.insert(worker=998)
+    assert [r["worker"] for r in Event.select()] == [0]
+    with pytest.raises(RuntimeError):
+        next(g)
+    Event.insert(worker=2)
+    assert sorted(r["worker"] for r in Event.select()) == [0, 2]
 
 
 def test_persistent_database_shared_by_threads(pdb):
