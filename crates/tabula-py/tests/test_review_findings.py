@@ -392,13 +392,15 @@ def test_a_class_whose_table_sql_dropped_and_made_again_says_so():
     assert db.sql("SELECT count(*) AS n FROM item") == [{"n": 0}]
 
 
-@pytest.mark.parametrize("name", ["", 3])
-def test_an_empty_or_non_text_table_name_is_refused(name):
-    # `name=''` used to fall back to the class name silently.
+@pytest.mark.parametrize("name, error", [("", ValueError), ("\ud800x", ValueError),
+                                         (3, TypeError), (b"x", TypeError)])
+def test_an_empty_or_non_text_table_name_is_refused(name, error):
+    # `name=''` used to fall back to the class name silently, and a lone surrogate came
+    # back as a JSON error from the engine.
     @dataclass
     class Thing:
         id: int = field(metadata={"primary_key": True})
 
-    with pytest.raises(ValueError, match="non-empty table name"):
+    with pytest.raises(error, match="@table\\(name=...\\) on Thing takes"):
         tabula.table(db=tabula.Database(), name=name)(Thing)
     assert not hasattr(Thing, "__tabula_options__")

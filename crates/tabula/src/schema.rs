@@ -698,6 +698,21 @@ impl Schema {
         self.primary_key_column().ty.is_int()
     }
 
+    /// `None` when `next` can be the auto-increment counter (the key the next row gets):
+    /// the key before it fits the key column. Otherwise why not, naming the column.
+    pub(crate) fn counter_refused(&self, next: i64) -> Option<String> {
+        let key = self.primary_key_column();
+        let (_, hi) = key.ty.int_range()?;
+        (next > hi.saturating_add(1)).then(|| {
+            format!(
+                "{next} is past key column {}.{} ({}, at most {hi})",
+                self.table,
+                key.name,
+                key.ty.name()
+            )
+        })
+    }
+
     /// The position of a column by name.
     #[inline]
     pub fn position(&self, name: &str) -> Option<usize> {

@@ -175,10 +175,19 @@ def describe(cls: type, name: str | None, unique: Any, index: Any, check: Any,
         raise _errors.SchemaMismatch(
             f"{cls.__name__} needs exactly one primary key field, marked with "
             f"field(metadata={{'primary_key': True}}); it has {keys}")
-    if name is not None and (not isinstance(name, str) or not name):
-        raise ValueError(
-            f"@table(name=...) on {cls.__name__} takes a non-empty table name, not {name!r} "
-            f"(leave it out for {table_name(cls)!r})")
+    if name is not None:
+        if not isinstance(name, str):
+            raise TypeError(
+                f"@table(name=...) on {cls.__name__} takes a str, not {type(name).__name__} "
+                f"({name!r})")
+        try:
+            valid = bool(name.encode("utf-8"))
+        except UnicodeEncodeError:
+            valid = False
+        if not valid:
+            raise ValueError(
+                f"@table(name=...) on {cls.__name__} takes a non-empty table name of valid "
+                f"Unicode, not {name!r} (leave it out for {table_name(cls)!r})")
     schema: dict[str, Any] = {"table": name if name is not None else table_name(cls),
                               "columns": columns}
     if unique:

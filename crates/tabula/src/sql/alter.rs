@@ -590,6 +590,9 @@ fn raise_next_key(
             format!("the counter of {table} must be an integer, not {next}"),
         ));
     };
+    if let Some(why) = t.schema().counter_refused(next) {
+        return Err(sql_error(at, format!("the counter of {table}: {why}")));
+    }
     let idx = tx.tx.state(table)?.index_of(table)?;
     statement(&tx.tx, idx, |t| {
         t.raise_next_key(next);

@@ -124,6 +124,9 @@ pub(crate) fn read_export(path: &Path, bytes: &[u8]) -> Result<Vec<Exported>> {
                     .map_err(|e| bad(format!("table {} row {}: {e}", schema.table, i + 1)))
             })
             .collect::<Result<Vec<_>>>()?;
+        if let Some(why) = t.next_key.and_then(|n| schema.counter_refused(n)) {
+            return Err(bad(format!("table {}: next_key {why}", schema.table)));
+        }
         tables.push(Exported {
             schema,
             next_key: t.next_key,

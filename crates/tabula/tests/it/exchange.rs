@@ -275,3 +275,40 @@ fn an_imported_counter_survives_a_kill_before_any_checkpoint() {
         .unwrap();
     assert_eq!(key, tabula::Value::Int(4));
 }
+
+/// A counter its key column could never give out is refused, in an import (nothing is
+/// imported) as through SQL's `sqlite_sequence`: the table would take no more rows.
+#[test]
+fn a_counter_past_the_key_column_is_refused() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE s (id INT4 PRIMARY KEY, v TEXT); INSERT INTO s (v) VALUES ('a')")
+        .unwrap();
+    let e = db
+        .sql("INSERT INTO sqlite_sequence VALUES ('s', 3000000000)")
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason.contains("3000000001 is past key column s.id (i32, at most 2147483647)")),
+        "{e}"
+    );
+    db.sql("INSERT INTO sqlite_sequence VALUES ('s', 2147483646)")
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.json");
+    db.export_json(&file).unwrap();
+    let text = fs::read_to_string(&file).unwrap();
+    assert!(text.contains("\"next_key\":2147483647"), "{text}");
+    let fresh = Database::in_memory();
+    let past = text.replace("\"next_key\":2147483647", "\"next_key\":3000000000");
+    let e = import_str(&fresh, past.as_bytes()).unwrap_err();
+    assert!(
+        matches!(&e, Error::Corrupt { reason, .. } if reason.contains("table s: next_key 3000000000 is past key column s.id")),
+        "{e}"
+    );
+    assert!(fresh.table_names().unwrap().is_empty());
+    // The last key the column holds is a counter it can reach.
+    import_str(&fresh, text.as_bytes()).unwrap();
+    let r = fresh
+        .sql("INSERT INTO s (v) VALUES ('b'); SELECT max(id) FROM s")
+        .unwrap();
+    assert_eq!(r.rows, [[tabula::Value::Int(2147483647)]]);
+}
