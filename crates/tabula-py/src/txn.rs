@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{JoinHandle, ThreadId};
 
@@ -363,7 +363,7 @@ impl Tx {
                 let result = db.transaction(|tx| {
                     let _ = started.send(Status::Started);
                     loop {
-                        match inbox.recv() {
+                        match spin_then_recv(&inbox) {
                             Ok(Command::Run(job)) => job(tx),
                             Ok(Command::End { commit: true }) => return Ok(()),
                             Ok(Command::End { commit: false }) | Err(_) => {
@@ -413,7 +413,7 @@ impl Tx {
         f: impl for<'a> FnOnce(&Transaction<'a>) -> tabula::Result<R> + Send + 'static,
     ) -> PyResult<R> {
         let answer = self.send(py, f)?;
-        match py.detach(move || answer.recv()) {
+        match py.detach(move || spin_then_recv(&answer)) {
             Ok(r) => r.map_err(|e| errors::to_py(py, e)),
             Err(_) => Err(ended(py)),
         }
@@ -480,6 +480,24 @@ impl Tx {
         let f = self.frame.lock().ok()?;
         f.as_ref().map(|(a, code)| (*a, code.clone_ref(py)))
     }
+}
+
+/// How many times a thread waiting for its transaction's next message polls before it
+/// sleeps. A block's calls and their answers follow each other within microseconds, and
+/// waking a sleeping thread costs tens of them: polling a little first lets a run of calls
+/// go without a sleep on either side.
+const POLLS: u32 = 4000;
+
+/// The next message on `from`, polled for a moment before sleeping on it.
+fn spin_then_recv<T>(from: &Receiver<T>) -> Result<T, std::sync::mpsc::RecvError> {
+    for _ in 0..POLLS {
+        match from.try_recv() {
+            Ok(m) => return Ok(m),
+            Err(TryRecvError::Empty) => std::hint::spin_loop(),
+            Err(TryRecvError::Disconnected) => return Err(std::sync::mpsc::RecvError),
+        }
+    }
+    from.recv()
 }
 
 fn ended(py: Python<'_>) -> PyErr {
