@@ -181,13 +181,9 @@ impl Database {
     }
 
     /// Opens a transaction for the calling thread: until its `commit` or `rollback`, every
-    /// call this thread makes on the database runs inside it, and so does every call made
-    /// while `frame` (the frame of the `with` block that opened it) is on the calling
-    /// thread's stack (a generator's block resumed on another thread).
-    #[pyo3(signature = (frame=None))]
-    fn begin(&self, py: Python<'_>, frame: Option<&Bound<'_, PyAny>>) -> PyResult<Py<Tx>> {
-        let frame = frame.map(txn::block_frame).transpose()?;
-        self.txs.begin(py, self.db.clone(), frame)
+    /// call this thread makes on the database runs inside it.
+    fn begin(&self, py: Python<'_>) -> PyResult<Py<Tx>> {
+        self.txs.begin(py, self.db.clone())
     }
 
     /// Whether the calling thread has a transaction open.

@@ -6,7 +6,7 @@
 //! back into Python (a `where=` lambda) and other Python threads go on meanwhile.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{JoinHandle, ThreadId};
@@ -55,36 +55,26 @@ thread_local! {
     static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// The transaction of `framed` whose block's frame is on the calling thread's Python stack,
-/// found walking out from the innermost frame (a block's calls are usually a frame or two
-/// inside it).
-fn block_on_stack(py: Python<'_>, framed: &[(BlockFrame, &Py<Tx>)]) -> PyResult<Option<Py<Tx>>> {
-    if framed.is_empty() {
-        return Ok(None);
+/// Cleared when the thread it belongs to exits (its thread-local storage is destroyed):
+/// the end of a thread `threading` does not know (one started by C code), which
+/// `Thread.is_alive()` cannot tell.
+struct ThreadAlive(Arc<AtomicBool>);
+
+impl Drop for ThreadAlive {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
-    let mut f = py.import("sys")?.getattr("_getframe")?.call0()?;
-    while !f.is_none() {
-        let address = f.as_ptr() as usize;
-        if let Some((_, t)) = framed.iter().find(|((a, _), _)| *a == address) {
-            let code = f.getattr("f_code")?;
-            if framed
-                .iter()
-                .any(|((a, c), _)| *a == address && code.is(c.bind(py)))
-            {
-                return Ok(Some(t.clone_ref(py)));
-            }
-        }
-        f = f.getattr("f_back")?;
-    }
-    Ok(None)
 }
 
-/// A frame as [`Tx`] keeps it: its address and its code.
-pub type BlockFrame = (usize, Py<PyAny>);
+thread_local! {
+    static ALIVE: ThreadAlive = ThreadAlive(Arc::new(AtomicBool::new(true)));
+}
 
-/// The [`BlockFrame`] of `frame`.
-pub fn block_frame(frame: &Bound<'_, PyAny>) -> PyResult<BlockFrame> {
-    Ok((frame.as_ptr() as usize, frame.getattr("f_code")?.unbind()))
+/// A flag that stays true while the calling thread runs.
+fn this_thread_alive() -> Arc<AtomicBool> {
+    ALIVE
+        .try_with(|a| a.0.clone())
+        .unwrap_or_else(|_| Arc::new(AtomicBool::new(false)))
 }
 
 /// Runs `f` (an engine write that calls back into Python) with this thread marked as
@@ -171,77 +161,45 @@ impl Registry {
         Err(errors::raise(py, "Closed", why, &[]))
     }
 
-    /// The transaction whose `with` block the calling code runs in: the one whose block's
-    /// frame is on the calling thread's stack (wherever the block was entered: a generator
-    /// holding it may be resumed on any thread), or, for one whose frame is not known, the
-    /// one the calling thread opened.
+    /// The transaction the calling thread opened, if it is open.
     ///
-    /// Calls outside every block run on their own: reads on the last committed version, and
-    /// writes after waiting for the writer's turn. A write is refused (`InTransaction`)
-    /// where that wait could never end: while this thread's own block is suspended (its
-    /// generator not running), which only this thread may be the one to resume, and while a
-    /// block entered on a thread that has since ended is open (entered by hand and never
-    /// exited).
+    /// A call of another thread waits for the writer's turn that transaction holds when it
+    /// writes; reads never wait. A write is refused (`InTransaction`) where that wait could
+    /// never end: while a transaction is open whose thread has ended (a block entered by
+    /// hand and never exited, or a generator holding a block, resumed on another thread
+    /// after the one that entered it ended).
     fn find(&self, py: Python<'_>, access: Access) -> PyResult<Option<Py<Tx>>> {
         if self.open.load(Ordering::Acquire) == 0 {
             return Ok(None);
         }
-        let me = std::thread::current().id();
-        // Taken out of the map: the stack is walked with no lock held. A poisoned map is
-        // still whole (every change to it is one insert or remove).
-        let open: Vec<Py<Tx>> = {
+        // Taken out of the map: `is_alive` is called with no lock held. A poisoned map is
+        // still whole (every change to it is one insert or remove), and reading it as
+        // empty would run this thread's calls outside its transaction.
+        let others: Vec<Py<Tx>> = {
             let map = self
                 .by_thread
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            map.values().map(|t| t.clone_ref(py)).collect()
-        };
-        let framed: Vec<(BlockFrame, &Py<Tx>)> = open
-            .iter()
-            .filter_map(|t| t.get().frame_of_block(py).map(|f| (f, t)))
-            .collect();
-        if let Some(t) = block_on_stack(py, &framed)? {
-            return Ok(Some(t));
-        }
-        let mine = open.iter().find(|t| t.get().thread == me);
-        if let Some(t) = mine {
-            if t.get().frame_of_block(py).is_none() {
+            if let Some(t) = map.get(&std::thread::current().id()) {
                 return Ok(Some(t.clone_ref(py)));
             }
-        }
-        if access == Access::Read {
-            return Ok(None);
-        }
-        if mine.is_some() {
-            return Err(errors::raise(
-                py,
-                "InTransaction",
-                "this thread's transaction is open in a block that is not running now (a \
-                 generator suspended inside `with db.transaction():`); this write would wait \
-                 for it: write from inside the block, or run the generator to the block's end \
-                 first",
-                &[],
-            ));
-        }
-        let mut ended = false;
-        for t in &open {
-            ended |= !t
-                .get()
-                .owner
-                .bind(py)
-                .call_method0("is_alive")?
-                .is_truthy()?;
-        }
-        if ended {
-            return Err(errors::raise(
-                py,
-                "InTransaction",
-                "a transaction opened on a thread that has since ended is still open (its \
-                 `with db.transaction():` block was left unfinished); it holds the writer's \
-                 turn, so this write would wait for it forever: end that block first (or drop \
-                 its Transaction, which rolls it back)",
-                &[],
-            ));
+            if access == Access::Read {
+                return Ok(None);
+            }
+            map.values().map(|t| t.clone_ref(py)).collect()
+        };
+        for t in &others {
+            if t.get().owner_ended(py)? {
+                return Err(errors::raise(
+                    py,
+                    "InTransaction",
+                    "a transaction opened on a thread that has since ended is still open (its \
+                     `with db.transaction():` block was left unfinished); it holds the \
+                     writer's turn, so this write would wait for it forever: end that block \
+                     first (or drop its Transaction, which rolls it back)",
+                    &[],
+                ));
+            }
         }
         Ok(None)
     }
@@ -263,14 +221,8 @@ impl Registry {
         Ok(())
     }
 
-    /// Opens a transaction for the calling thread, and for the block whose frame is
-    /// `frame` wherever it runs.
-    pub fn begin(
-        self: &Arc<Self>,
-        py: Python<'_>,
-        db: Database,
-        frame: Option<BlockFrame>,
-    ) -> PyResult<Py<Tx>> {
+    /// Opens a transaction for the calling thread.
+    pub fn begin(self: &Arc<Self>, py: Python<'_>, db: Database) -> PyResult<Py<Tx>> {
         let me = std::thread::current().id();
         if is_writing() {
             return Err(errors::raise(
@@ -289,7 +241,7 @@ impl Registry {
                 &[],
             ));
         }
-        let tx = Py::new(py, Tx::begin(py, db, self.clone(), me, frame)?)?;
+        let tx = Py::new(py, Tx::begin(py, db, self.clone(), me)?)?;
         let mut map = self
             .by_thread
             .lock()
@@ -326,14 +278,8 @@ pub struct Tx {
     /// The `threading.Thread` that opened it: once that has ended (`join()` returned), its
     /// transaction can end only through its `Transaction` object.
     owner: Py<PyAny>,
-    /// The frame of the `with` block that opened it: its address and its code, until the
-    /// transaction ends. The frame itself is not held: it holds the block's `Transaction`,
-    /// whose collection when the block is dropped unfinished rolls it back, and this is
-    /// held by the registry, which the collector cannot see. An executing frame keeps its
-    /// address, and another frame gets it only once this one has finished: a block can
-    /// finish without ending its transaction only through `__enter__` called by hand, and
-    /// even then a frame with this address must run the same code to be taken for it.
-    frame: Mutex<Option<BlockFrame>>,
+    /// Cleared when the thread that opened it exits (see [`ThreadAlive`]).
+    alive: Arc<AtomicBool>,
 }
 
 impl Tx {
@@ -344,7 +290,6 @@ impl Tx {
         db: Database,
         registry: Arc<Registry>,
         thread: ThreadId,
-        frame: Option<BlockFrame>,
     ) -> PyResult<Tx> {
         let owner = py
             .import("threading")?
@@ -390,7 +335,7 @@ impl Tx {
                 registry,
                 thread,
                 owner,
-                frame: Mutex::new(frame),
+                alive: this_thread_alive(),
             }),
             Ok(Status::Ended(Err(e))) => Err(errors::to_py(py, e)),
             Ok(Status::Ended(Ok(()))) | Err(_) => {
@@ -403,7 +348,7 @@ impl Tx {
     /// the jobs [`Tx::send`] gives it.
     pub fn unlisted(py: Python<'_>, db: Database) -> PyResult<Tx> {
         let me = std::thread::current().id();
-        Tx::begin(py, db, Arc::new(Registry::default()), me, None)
+        Tx::begin(py, db, Arc::new(Registry::default()), me)
     }
 
     /// Runs `f` inside the transaction and returns its result.
@@ -449,9 +394,6 @@ impl Tx {
             return Err(ended(py));
         };
         self.registry.forget(self);
-        if let Ok(mut f) = self.frame.lock() {
-            *f = None;
-        }
         let _ = w.commands.send(Command::End { commit });
         let outcome = py.detach(move || {
             let r = loop {
@@ -475,26 +417,43 @@ impl Tx {
 }
 
 impl Tx {
-    /// The address and code of the opening block's frame, while the transaction is open.
-    fn frame_of_block(&self, py: Python<'_>) -> Option<BlockFrame> {
-        let f = self.frame.lock().ok()?;
-        f.as_ref().map(|(a, code)| (*a, code.clone_ref(py)))
+    /// Whether the thread that opened it has ended: `join()` has returned
+    /// (`Thread.is_alive()`), or the thread is gone (its thread-local storage destroyed).
+    fn owner_ended(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(!self.alive.load(Ordering::Acquire)
+            || !self.owner.bind(py).call_method0("is_alive")?.is_truthy()?)
     }
 }
 
-/// How many times a thread waiting for its transaction's next message polls before it
-/// sleeps. A block's calls and their answers follow each other within microseconds, and
-/// waking a sleeping thread costs tens of them: polling a little first lets a run of calls
-/// go without a sleep on either side.
-const POLLS: u32 = 4000;
+/// How long a thread waiting for its transaction's next message polls before it sleeps.
+/// A block's calls and their answers follow each other within microseconds, and waking a
+/// sleeping thread costs tens of them: polling a little first lets a run of calls go
+/// without a sleep on either side. Bounded by time (a pause instruction's length varies
+/// tenfold between processors) and skipped on a single processor, where polling would only
+/// keep the other side from running.
+const POLL_FOR: std::time::Duration = std::time::Duration::from_micros(20);
+
+/// Whether polling can pay: the other side can run meanwhile.
+fn poll_pays() -> bool {
+    static MANY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *MANY.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
+}
 
 /// The next message on `from`, polled for a moment before sleeping on it.
 fn spin_then_recv<T>(from: &Receiver<T>) -> Result<T, std::sync::mpsc::RecvError> {
-    for _ in 0..POLLS {
-        match from.try_recv() {
-            Ok(m) => return Ok(m),
-            Err(TryRecvError::Empty) => std::hint::spin_loop(),
-            Err(TryRecvError::Disconnected) => return Err(std::sync::mpsc::RecvError),
+    if poll_pays() {
+        let start = std::time::Instant::now();
+        loop {
+            for _ in 0..32 {
+                match from.try_recv() {
+                    Ok(m) => return Ok(m),
+                    Err(TryRecvError::Empty) => std::hint::spin_loop(),
+                    Err(TryRecvError::Disconnected) => return Err(std::sync::mpsc::RecvError),
+                }
+            }
+            if start.elapsed() >= POLL_FOR {
+                break;
+            }
         }
     }
     from.recv()

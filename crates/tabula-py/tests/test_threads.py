@@ -170,76 +170,48 @@ def test_a_transaction_belongs_to_its_thread(db):
     assert Event.count() == 2
 
 
-def resume_elsewhere(g, opener_stays):
-    """Runs generator `g` to its yield on one thread, then to its end on another (the
-    opener still running when `opener_stays`, as a pool's worker would be); returns what
-    the resume raised, or None."""
-    opened = threading.Event()
-    done = threading.Event()
-
-    def open_it():
-        next(g)
-        opened.set()
-        if opener_stays:
-            done.wait(30)
-
-    opener = threading.Thread(target=open_it, daemon=True)
-    opener.start()
-    assert opened.wait(30)
-    if not opener_stays:
-        opener.join(30)
-    outcome = []
-
-    def resume():
-        try:
-            next(g, None)
-            outcome.append(None)
-        except BaseException as e:  # noqa: BLE001 - reported below
-            outcome.append(e)
-
-    t = threading.Thread(target=resume, daemon=True)
-    t.start()
-    t.join(30)
-    done.set()
-    assert not t.is_alive(), "the block's write waited for its own transaction forever"
-    return outcome[0]
-
-
-@pytest.mark.parametrize("opener_stays", [False, True])
-def test_a_generator_block_resumed_on_another_thread_stays_one_transaction(db, opener_stays):
+def test_a_generator_block_resumed_after_its_thread_ended_is_refused_not_waited_for(db):
     # A generator's `with db.transaction():` opened on one thread and resumed on another
-    # (a thread pool's worker, the opener still running or gone): the block's writes on the
-    # new thread belong to its transaction (they used to wait for it, forever), and the
-    # block commits them all together.
+    # after the first ended: the block's next write, on the new thread, is outside the
+    # transaction (a transaction is its thread's) and would wait for it forever. It raises
+    # InTransaction instead; the block rolls back (all or nothing), and the database takes
+    # writes again.
     Event = counter_class(db)
-    seen = []
 
     def batch():
         with db.transaction():
             Event.insert(worker=1)
             yield
             Event.insert(worker=2)
-            seen.append(Event.count())
 
-    assert resume_elsewhere(batch(), opener_stays) is None
-    assert seen == [2]
-    assert sorted(r["worker"] for r in Event.select()) == [1, 2]
+    g = batch()
+    opener = threading.Thread(target=next, args=(g,))
+    opener.start()
+    opener.join(30)
+    outcome = []
 
-    def failing():
-        with db.transaction():
-            Event.insert(worker=3)
-            yield
-            Event.insert(worker=4)
-            raise RuntimeError("give up")
+    def resume():
+        try:
+            next(g, None)
+            outcome.append("no error")
+        except tabula.InTransaction as e:
+            outcome.append(str(e))
 
-    assert isinstance(resume_elsewhere(failing(), opener_stays), RuntimeError)
-    assert sorted(r["worker"] for r in Event.select()) == [1, 2]
+    t = threading.Thread(target=resume, daemon=True)
+    t.start()
+    t.join(30)
+    assert not t.is_alive(), "the write waited for the transaction forever"
+    assert len(outcome) == 1 and "thread that has since ended" in outcome[0], outcome
+    assert Event.count() == 0
+    Event.insert(worker=3)
+    assert [r["worker"] for r in Event.select()] == [3]
 
 
 def test_a_transaction_whose_thread_ended_is_refused_not_waited_for(db):
     # A block entered by hand on a thread that then ended, its Transaction kept: the writer's
-    # turn would stay taken forever, so calls of other threads raise InTransaction instead
-    # of waiting; ending it (from any thread) frees the database.
+    # turn would stay taken forever, so other threads' writes raise InTransaction instead
+    # of waiting, while reads see the last committed version; ending it (from any thread)
+    # frees the database.
     Event = counter_class(db)
     held = []
 
@@ -254,49 +226,10 @@ def test_a_transaction_whose_thread_ended_is_refused_not_waited_for(db):
     t.join(30)
     with pytest.raises(tabula.InTransaction, match="thread that has since ended"):
         Event.insert(worker=2)
-    # Reads never wait: they see the last committed version.
     assert Event.count() == 0 and Event.select() == []
     held[0].__exit__(None, None, None)
     Event.insert(worker=3)
     assert sorted(r["worker"] for r in Event.select()) == [1, 3]
-
-
-def test_a_call_outside_a_suspended_block_is_not_in_its_transaction(db):
-    # The thread that entered a generator's block, running other code while the generator
-    # is suspended (a pool's worker given another task): that code is not the block's. A
-    # write there would wait for the block's transaction, which this same thread may be
-    # the one to resume, so it is refused; a read sees the committed version. Neither joins
-    # the transaction (a write that did was lost with the block's rollback).
-    from concurrent.futures import ThreadPoolExecutor
-
-    Event = counter_class(db)
-    Event.insert(worker=0)
-
-    def block():
-        with db.transaction():
-            Event.insert(worker=1)
-            yield
-            raise RuntimeError("give up")
-
-    with ThreadPoolExecutor(1) as pool:
-        g = block()
-        pool.submit(next, g).result(30)
-        with pytest.raises(tabula.InTransaction, match="not running now"):
-            pool.submit(Event.insert, worker=999).result(30)
-        assert pool.submit(Event.count).result(30) == 1
-        with pytest.raises(RuntimeError):
-            next(g)
-    assert [r["worker"] for r in Event.select()] == [0]
-    # The same on the thread itself, without a pool.
-    g = block()
-    next(g)
-    with pytest.raises(tabula.InTransaction, match="not running now"):
-        Event.insert(worker=998)
-    assert [r["worker"] for r in Event.select()] == [0]
-    with pytest.raises(RuntimeError):
-        next(g)
-    Event.insert(worker=2)
-    assert sorted(r["worker"] for r in Event.select()) == [0, 2]
 
 
 def test_persistent_database_shared_by_threads(pdb):

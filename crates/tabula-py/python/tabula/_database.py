@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Set
 import os
-import sys
 import threading
 import weakref
 from typing import Any, Iterator, Optional, Sequence, Union
@@ -239,10 +238,8 @@ class Transaction:
         self._native: Any = None
 
     def __enter__(self) -> "Transaction":
-        # The engine refuses a second one on this thread (tabula.InTransaction). The frame
-        # of the block is how calls find the transaction when the block runs on another
-        # thread (a generator resumed there).
-        self._native = self._db._native.begin(sys._getframe(1))
+        # The engine refuses a second one on this thread (tabula.InTransaction).
+        self._native = self._db._native.begin()
         return self
 
     def __del__(self) -> None:
