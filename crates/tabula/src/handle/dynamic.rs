@@ -208,11 +208,14 @@ impl DynParts {
         picks: Picks<'_>,
         mutate: &mut dyn FnMut(&mut Row),
     ) -> Result<usize> {
-        let matched = {
+        let (matched, changes) = {
             let st = tx.state(&self.schema.table)?;
             self.current(st.table(self.idx)?)?;
-            st.table(self.idx)?
-                .dyn_select(&picks.spec(), self.names())?
+            let t = st.table(self.idx)?;
+            (
+                t.dyn_select(&picks.spec(), self.names())?,
+                t.pending_changes(),
+            )
         };
         let pk = self.schema.primary_key();
         let mut images = Vec::with_capacity(matched.len());
@@ -231,7 +234,14 @@ impl DynParts {
             }
             images.push(new);
         }
-        statement(tx, self.idx, |t| t.dyn_replace(images))
+        statement(tx, self.idx, |t| {
+            // A closure that wrote the table (inside a transaction, through another handle)
+            // may have replaced the rows matched: the images must not land on its rows.
+            if t.pending_changes() != changes {
+                return Err(Error::Reentrant);
+            }
+            t.dyn_replace(images)
+        })
     }
 
     fn delete(&self, tx: &dyn TxCore, picks: Picks<'_>) -> Result<usize> {

@@ -7,7 +7,7 @@ use crate::copy::copy_tagged;
 use crate::engine::any_table::AnyTable;
 use crate::engine::source::{statement, TxCore};
 use crate::engine::state::detached;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::lookup::Lookup;
 use crate::record::Table;
 use crate::table::TableData;
@@ -58,20 +58,28 @@ pub(crate) fn update<T: Table>(
     // Matching rows are copied out first so that the closures run with the table free.
     // The slots first, then the copies into memory of the exact size: a growing `Vec` of
     // rows would be copied on each doubling, into fresh memory.
-    let (slots, mut rows) = {
+    let (slots, mut rows, changes) = {
         let st = tx.state(&T::schema().table)?;
         let t = st.typed::<T>(idx)?;
         let slots: Vec<u32> = t.iter().filter(|(_, r)| pred(r)).map(|(s, _)| s).collect();
         let mut rows: Vec<T> = Vec::with_capacity(slots.len());
         let found = slots.iter().filter_map(|&s| t.row(s).map(|r| ((), r)));
         copy_tagged(&t.schema, found, |(), r| rows.push(r));
-        (slots, rows)
+        (slots, rows, t.pending_changes())
     };
     for row in &mut rows {
         mutate(row);
     }
     let n = rows.len();
-    statement(tx, idx, |t| typed_mut::<T>(t)?.replace_many(&slots, rows))?;
+    statement(tx, idx, |t| {
+        let t = typed_mut::<T>(t)?;
+        // A closure that wrote the table (inside a transaction, through another handle)
+        // may have put other rows in the slots found: the copies must not land on them.
+        if t.pending_changes() != changes {
+            return Err(Error::Reentrant);
+        }
+        t.replace_many(&slots, rows)
+    })?;
     Ok(n)
 }
 

@@ -234,3 +234,60 @@ fn a_read_transaction_sees_one_version_while_a_writer_commits() {
         "{wrong}"
     );
 }
+
+/// `update`'s closures run with the table free; inside a transaction, one that writes the
+/// same table (deletes a matched row's key and inserts it again, so that a new row takes
+/// the old one's place) would have the update write its copy of the old row over the new
+/// one. The update is refused instead (`Error::Reentrant`), and the transaction decides.
+#[test]
+fn an_update_whose_closure_writes_its_own_table_is_refused() {
+    let (db, s) = school();
+    let before = s.select().all().unwrap();
+    let r = db.transaction(|tx| {
+        let t = tx.table::<Student>()?;
+        let id = t.select().all()?[0].id;
+        let mut written = false;
+        let n = t.update(
+            |x| x.id == id,
+            |x| {
+                if !written {
+                    written = true;
+                    t.delete_key(id).unwrap();
+                    let mut again = x.clone();
+                    again.name = "replacement".into();
+                    t.insert(again).unwrap();
+                }
+                x.name = "updated".into();
+            },
+        );
+        assert!(matches!(n, Err(Error::Reentrant)), "{n:?}");
+        Err::<(), _>(n.unwrap_err())
+    });
+    assert!(matches!(r, Err(Error::Reentrant)), "{r:?}");
+    assert_eq!(s.select().all().unwrap(), before);
+}
+
+/// The same through a dynamic handle.
+#[test]
+fn a_dynamic_update_whose_closure_writes_its_own_table_is_refused() {
+    let (db, s) = school();
+    let before = s.select().all().unwrap();
+    let r = db.transaction(|tx| {
+        let t = tx.dyn_table("students")?;
+        let mut written = false;
+        let n = t.update(
+            |r| r["name"] == Value::from("Alice"),
+            |r| {
+                if !written {
+                    written = true;
+                    t.delete(|x| x["name"] == Value::from("Bob")).unwrap();
+                }
+                r.set("name", "updated");
+            },
+        );
+        assert!(matches!(n, Err(Error::Reentrant)), "{n:?}");
+        Err::<(), _>(n.unwrap_err())
+    });
+    assert!(matches!(r, Err(Error::Reentrant)), "{r:?}");
+    assert_eq!(s.select().all().unwrap(), before);
+}
