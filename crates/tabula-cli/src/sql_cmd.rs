@@ -250,6 +250,9 @@ pub fn create(dir: &Path) -> anyhow::Result<Database> {
 pub fn print_rows(result: SqlResult, format: Format, guard: CsvGuard) -> anyhow::Result<()> {
     let mut names: Vec<String> = Vec::with_capacity(result.columns.len());
     let mut used = std::collections::HashSet::with_capacity(result.columns.len());
+    // A name the query gave a column itself (`2 AS "a:1"`) is never given to another.
+    let given: std::collections::HashSet<&str> =
+        result.columns.iter().map(String::as_str).collect();
     // The last suffix given to each name: the next one starts after it, so that a result
     // repeating one name thousands of times is named in one pass.
     let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
@@ -257,7 +260,7 @@ pub fn print_rows(result: SqlResult, format: Format, guard: CsvGuard) -> anyhow:
         let mut name = c.clone();
         if used.contains(&name) {
             let n = last.entry(c.as_str()).or_insert(0);
-            while used.contains(&name) {
+            while used.contains(&name) || given.contains(name.as_str()) {
                 *n += 1;
                 name = format!("{c}:{n}");
             }

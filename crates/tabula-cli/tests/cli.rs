@@ -1879,3 +1879,32 @@ fn a_table_named_in_another_case_gets_a_did_you_mean() {
     let o = tabula(&["query", &p, "nothing"]);
     assert!(!text(&o).contains("did you mean"), "{}", text(&o));
 }
+
+/// A repeated name gets `:1`, `:2`, … but never a name the query gave a column itself: a
+/// script reading `"a:1"` gets the column it asked for.
+#[test]
+fn a_repeated_name_never_takes_a_name_the_query_gave() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db").to_str().unwrap().to_owned();
+    let o = tabula(&[
+        "--format",
+        "jsonl",
+        "sql",
+        &p,
+        r#"SELECT 1 AS a, 3 AS a, 2 AS "a:1""#,
+    ]);
+    assert_eq!(
+        stdout(&o).trim(),
+        r#"{"a":1,"a:2":3,"a:1":2}"#,
+        "{}",
+        text(&o)
+    );
+    let o = tabula(&[
+        "--format",
+        "csv",
+        "sql",
+        &p,
+        r#"SELECT 1 AS a, 3 AS a, 2 AS "a:1""#,
+    ]);
+    assert_eq!(stdout(&o), "a,a:2,a:1\n1,3,2\n", "{}", text(&o));
+}

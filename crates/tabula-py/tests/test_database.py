@@ -530,6 +530,8 @@ def test_sql_create_table_and_tables(db):
 def test_sql_keeps_every_column_of_a_result_that_repeats_a_name(db):
     assert db.sql("SELECT 1 AS a, 2 AS a, 3 AS b, 4 AS a") == [
         {"a": 1, "a:1": 2, "b": 3, "a:2": 4}]
+    # A name the query gives a column itself is never given to a repeated one.
+    assert db.sql('SELECT 1 AS a, 3 AS a, 2 AS "a:1"') == [{"a": 1, "a:2": 3, "a:1": 2}]
 
 
 def test_deep_sql_runs_or_raises_inside_a_transaction_too(db):

@@ -324,6 +324,8 @@ def _distinct_names(columns: list) -> list:
     its first use (the CLI's rule)."""
     out: list = []
     used: set = set()
+    # A name the query gave a column itself (`2 AS "a:1"`) is never given to another.
+    given = set(columns)
     # The last suffix given to each name: the next one starts after it, so that a result
     # repeating one name thousands of times is named in one pass.
     last: dict = {}
@@ -331,7 +333,7 @@ def _distinct_names(columns: list) -> list:
         name = c
         if name in used:
             n = last.get(c, 0)
-            while name in used:
+            while name in used or name in given:
                 n += 1
                 name = f"{c}:{n}"
             last[c] = n
