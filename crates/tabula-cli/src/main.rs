@@ -653,6 +653,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for n in &names {
                 t.schema().column_index(n)?;
             }
+            // A query that cannot run (a value its column cannot hold) fails before the
+            // output starts: no half-written JSON array or lone csv header.
+            query().explain()?;
             output::print_rows(&names, &|f| query().for_each(f), format, guard)?;
         }
         Command::Insert {

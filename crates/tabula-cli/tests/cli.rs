@@ -1908,3 +1908,28 @@ fn a_repeated_name_never_takes_a_name_the_query_gave() {
     ]);
     assert_eq!(stdout(&o), "a,a:2,a:1\n1,3,2\n", "{}", text(&o));
 }
+
+/// A `--where` value the column cannot hold is an error before anything is printed: no
+/// lone `[` or csv header on stdout.
+#[test]
+fn a_query_that_cannot_run_prints_nothing() {
+    let (_dir, _path, p) = demo();
+    for format in ["json", "csv", "jsonl", "table"] {
+        let o = tabula(&[
+            "--format",
+            format,
+            "query",
+            &p,
+            "students",
+            "--where",
+            "year = -1",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{format}: {}", text(&o));
+        assert_eq!(stdout(&o), "", "{format}");
+        assert!(
+            text(&o).contains("students.year is u32, which cannot hold -1"),
+            "{}",
+            text(&o)
+        );
+    }
+}
