@@ -387,6 +387,13 @@ impl Tx {
         Ok(answer)
     }
 
+    /// Whether the thread that opened it has ended: `join()` has returned
+    /// (`Thread.is_alive()`), or the thread is gone (its thread-local storage destroyed).
+    fn owner_ended(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(!self.alive.load(Ordering::Acquire)
+            || !self.owner.bind(py).call_method0("is_alive")?.is_truthy()?)
+    }
+
     /// Commits (or with `commit` false, rolls back) and closes the transaction.
     pub fn end(&self, py: Python<'_>, commit: bool) -> PyResult<()> {
         let worker = self.worker.lock().map_err(|_| ended(py))?.take();
@@ -413,15 +420,6 @@ impl Tx {
                 "the transaction's worker stopped unexpectedly; nothing was committed",
             )),
         }
-    }
-}
-
-impl Tx {
-    /// Whether the thread that opened it has ended: `join()` has returned
-    /// (`Thread.is_alive()`), or the thread is gone (its thread-local storage destroyed).
-    fn owner_ended(&self, py: Python<'_>) -> PyResult<bool> {
-        Ok(!self.alive.load(Ordering::Acquire)
-            || !self.owner.bind(py).call_method0("is_alive")?.is_truthy()?)
     }
 }
 

@@ -60,23 +60,20 @@ impl Appender {
         let at = self.len;
         if at + n as u64 > self.allocated {
             buf.resize(n + PREALLOCATE, 0);
-            match self.file.write_at(at, &buf) {
-                Err(e) if no_room(&e) => {
-                    // Some of the zeros may have landed: counted as allocated, so that
-                    // `trim` cuts them off.
-                    self.allocated = self.allocated.max(at + buf.len() as u64);
-                    buf.truncate(n);
+            // Counted before the write: zeros may land even when it fails, and `trim` cuts
+            // off what is counted (a failed append is cut back, and this reset, by its
+            // caller).
+            self.allocated = self.allocated.max(at + buf.len() as u64);
+            if let Err(e) = self.file.write_at(at, &buf) {
+                if !no_room(&e) {
+                    return Err(e);
                 }
-                other => {
-                    other?;
-                    self.allocated = self.allocated.max(at + buf.len() as u64);
-                    self.len = at + n as u64;
-                    return Ok(());
-                }
+                buf.truncate(n);
+                self.file.write_at(at, &buf)?;
             }
+        } else {
+            self.file.write_at(at, &buf)?;
         }
-        self.file.write_at(at, &buf)?;
-        self.allocated = self.allocated.max(at + n as u64);
         self.len = at + n as u64;
         Ok(())
     }
