@@ -15,7 +15,7 @@ use crate::schema::{ColumnType, Schema};
 use crate::value::ValueRef;
 
 /// Rows per batch: enough misses to keep the memory system busy, few enough to stay in L1.
-const BATCH: usize = 16;
+pub(crate) const BATCH: usize = 16;
 
 /// Copies rows that come with a tag (their slot, say), handing each copy to `push` with its
 /// tag, in order.
@@ -40,13 +40,11 @@ pub(crate) fn each_fetched<'r, R: Record + 'r, X, E>(
     rows: impl Iterator<Item = (X, &'r R)>,
     mut f: impl FnMut(X, &'r R) -> Result<bool, E>,
 ) -> Result<(), E> {
-    let text: Vec<usize> = schema
-        .columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| text && c.ty == ColumnType::Text)
-        .map(|(i, _)| i)
-        .collect();
+    let text = if text {
+        text_columns(schema)
+    } else {
+        Vec::new()
+    };
     let mut batch: Vec<(X, &R)> = Vec::with_capacity(BATCH);
     for item in rows {
         batch.push(item);
@@ -57,15 +55,22 @@ pub(crate) fn each_fetched<'r, R: Record + 'r, X, E>(
     flush(&text, &mut batch, &mut f).map(|_| ())
 }
 
-/// Touches the text of every row in `batch`, then hands the rows to `f`; `Ok(false)` once
-/// `f` wants no more.
-fn flush<'r, R: Record, X, E>(
-    text: &[usize],
-    batch: &mut Vec<(X, &'r R)>,
-    f: &mut impl FnMut(X, &'r R) -> Result<bool, E>,
-) -> Result<bool, E> {
+/// The positions of `schema`'s text columns, for [`fetch_text`].
+pub(crate) fn text_columns(schema: &Schema) -> Vec<usize> {
+    schema
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.ty == ColumnType::Text)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Touches the first byte of columns `text` of every row of `rows` (a batch: at most
+/// [`BATCH`]), so that the cache misses of all of them are in flight at once.
+pub(crate) fn fetch_text<'r, R: Record + 'r>(text: &[usize], rows: impl Iterator<Item = &'r R>) {
     let mut touched = 0u8;
-    for (_, r) in batch.iter() {
+    for r in rows {
         for &c in text {
             if let ValueRef::Text(s) = r.col(c) {
                 touched ^= s.as_bytes().first().copied().unwrap_or(0);
@@ -74,6 +79,16 @@ fn flush<'r, R: Record, X, E>(
     }
     // The reads above exist only for their cache misses; this keeps them.
     black_box(touched);
+}
+
+/// Touches the text of every row in `batch`, then hands the rows to `f`; `Ok(false)` once
+/// `f` wants no more.
+fn flush<'r, R: Record, X, E>(
+    text: &[usize],
+    batch: &mut Vec<(X, &'r R)>,
+    f: &mut impl FnMut(X, &'r R) -> Result<bool, E>,
+) -> Result<bool, E> {
+    fetch_text(text, batch.iter().map(|(_, r)| *r));
     for (x, r) in batch.drain(..) {
         if !f(x, r)? {
             return Ok(false);

@@ -506,7 +506,7 @@ impl<R: Record> AnyTable for TableData<R> {
         if let Some(e) = failed {
             return Err(e);
         }
-        Ok(slots.into_iter().filter(|&s| self.remove(s)).count())
+        Ok(self.remove_all(&slots))
     }
     fn dyn_update_where(
         &mut self,

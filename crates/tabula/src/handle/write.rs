@@ -95,7 +95,7 @@ pub(crate) fn delete<T: Table>(
     };
     statement(tx, idx, |t| {
         let t = typed_mut::<T>(t)?;
-        Ok(slots.into_iter().filter(|&s| t.remove(s)).count())
+        Ok(t.remove_all(&slots))
     })
 }
 

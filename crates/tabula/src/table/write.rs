@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 use std::sync::{Arc, OnceLock};
 
+use crate::copy::{fetch_text, text_columns, BATCH};
 use crate::error::{Error, Result};
 use crate::index::max_key_gap;
 use crate::record::Record;
@@ -333,6 +334,22 @@ impl<R: Record> TableData<R> {
         self.olds.push(old);
         self.changed();
         true
+    }
+
+    /// [`TableData::remove`] of each of `slots`; returns how many held a row. The rows go
+    /// in batches whose text is fetched first ([`fetch_text`]): removing a row from a
+    /// unique text column's index hashes its text, and the misses on a batch's text then
+    /// overlap instead of each waiting for the one before.
+    pub(crate) fn remove_all(&mut self, slots: &[u32]) -> usize {
+        let text = text_columns(&self.schema);
+        let mut removed = 0;
+        for batch in slots.chunks(BATCH) {
+            if !text.is_empty() {
+                fetch_text(&text, batch.iter().filter_map(|&s| self.row(s)));
+            }
+            removed += batch.iter().filter(|&&s| self.remove(s)).count();
+        }
+        removed
     }
 
     /// Sets column `col` of the row at `slot` (journaled, constraints checked).
