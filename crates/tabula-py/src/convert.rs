@@ -41,6 +41,9 @@ pub struct Cols {
     template: Py<PyDict>,
     /// Whether each column is `json`.
     pub json: Vec<bool>,
+    /// Whether each column's numbers may be shared between rows (see [`Shared`]): an
+    /// integer or float column that is neither the key nor unique, whose values repeat.
+    shared: Vec<bool>,
     /// The Python type a `json` column's dataclass field declares (`dict` or `list`), which
     /// its values must be; `None` for any JSON-able value (a table SQL made).
     pub containers: Vec<Option<Container>>,
@@ -114,6 +117,11 @@ impl Cols {
             table: schema.table.clone(),
             template: template.unbind(),
             names,
+            shared: schema
+                .columns
+                .iter()
+                .map(|c| !c.primary_key && !c.unique && (c.ty.is_int() || c.ty.is_float()))
+                .collect(),
             json: schema
                 .columns
                 .iter()
@@ -140,8 +148,14 @@ impl Cols {
     /// Sets every column of a stored row in `d`, in column order.
     pub fn fill(&self, d: &Bound<'_, PyDict>, values: &[Value]) -> PyResult<()> {
         let py = d.py();
-        for ((name, json), v) in self.names.iter().zip(&self.json).zip(values) {
-            d.set_item(name.bind(py), column_to_py(py, v, *json)?)?;
+        let columns = self.names.iter().zip(&self.json).zip(&self.shared);
+        for (((name, json), shared), v) in columns.zip(values) {
+            let v = if *shared {
+                Shared::number(py, v)?
+            } else {
+                column_to_py(py, v, *json)?
+            };
+            d.set_item(name.bind(py), v)?;
         }
         Ok(())
     }
@@ -273,14 +287,39 @@ impl Cols {
     /// those, and says why. The checks read the dict without allocating.
     pub fn plain_row(&self, item: &Bound<'_, PyAny>) -> Option<Vec<Option<Value>>> {
         let fields = item.cast_exact::<PyDict>().ok()?;
-        let plain = fields.iter().all(|(k, v)| {
-            k.is_exact_instance_of::<PyString>()
-                && (v.is_none()
-                    || v.is_exact_instance_of::<PyString>()
-                    || v.is_exact_instance_of::<PyInt>()
-                    || v.is_exact_instance_of::<PyFloat>()
-                    || v.is_exact_instance_of::<PyBool>())
-        });
+        self.plain_row_in_order(fields)
+            .unwrap_or_else(|| self.plain_row_by_name(fields))
+    }
+
+    /// [`Cols::plain_row`] in one pass over the dict, for the common dict whose keys are
+    /// the column names' interned strings themselves (string literals in the program, or
+    /// names read back from a row): `None` at the first key that is not, for
+    /// [`Cols::plain_row_by_name`] to look the names up; `Some(None)` where `plain_row`
+    /// gives `None`.
+    fn plain_row_in_order(&self, fields: &Bound<'_, PyDict>) -> Option<Option<Vec<Option<Value>>>> {
+        let py = fields.py();
+        let n = self.names.len();
+        let mut values: Vec<Option<Value>> = vec![None; n];
+        // Where the next key is looked for first: the column after the last one found.
+        let mut next = 0;
+        for (k, v) in fields.iter() {
+            let i = (0..n)
+                .map(|step| (next + step) % n)
+                .find(|&i| k.is(self.names[i].bind(py)))?;
+            next = i + 1;
+            values[i] = match self.plain_value_at(i, &v) {
+                Some(value) => value,
+                None => return Some(None),
+            };
+        }
+        Some(Some(values))
+    }
+
+    /// [`Cols::plain_row`] with each column's name looked up in the dict.
+    fn plain_row_by_name(&self, fields: &Bound<'_, PyDict>) -> Option<Vec<Option<Value>>> {
+        let plain = fields
+            .iter()
+            .all(|(k, _)| k.is_exact_instance_of::<PyString>());
         if !plain {
             return None;
         }
@@ -293,22 +332,36 @@ impl Cols {
                 continue;
             };
             found += 1;
-            if v.is_none() {
-                values.push((self.auto_key_position != Some(i)).then_some(Value::Null));
-                continue;
-            }
-            // The column's own type first: one check, as in `value_at`.
-            let ty = self.schema.columns[i].ty;
-            let value = if ty == ColumnType::Text && v.is_exact_instance_of::<PyString>() {
-                Value::Text(v.cast_exact::<PyString>().ok()?.to_cow().ok()?.into_owned())
-            } else if ty.is_int() && v.is_exact_instance_of::<PyInt>() {
-                Value::Int(v.extract::<i64>().ok()?)
-            } else {
-                plain_value(&v).ok()?
-            };
-            values.push(Some(value));
+            values.push(self.plain_value_at(i, &v)?);
         }
         (found == fields.len()).then_some(values)
+    }
+
+    /// A dict's value for the column at `i` as [`Cols::plain_row`] converts it: `Some(None)`
+    /// for `None` given for an engine-assigned key; `None` for a value that is not exactly
+    /// of a plain type, or does not convert.
+    fn plain_value_at(&self, i: usize, v: &Bound<'_, PyAny>) -> Option<Option<Value>> {
+        if v.is_none() {
+            return Some((self.auto_key_position != Some(i)).then_some(Value::Null));
+        }
+        // The column's own type first: one check, as in `value_at`.
+        let ty = self.schema.columns[i].ty;
+        if let Ok(s) = v.cast_exact::<PyString>() {
+            if ty == ColumnType::Text {
+                return Some(Some(Value::Text(s.to_cow().ok()?.into_owned())));
+            }
+        } else if let Ok(f) = v.cast_exact::<PyFloat>() {
+            if ty.is_float() {
+                return Some(Some(Value::Float(f.value())));
+            }
+        } else if v.is_exact_instance_of::<PyInt>() {
+            if ty.is_int() {
+                return Some(Some(Value::Int(v.extract::<i64>().ok()?)));
+            }
+        } else if !v.is_exact_instance_of::<PyBool>() {
+            return None;
+        }
+        plain_value(v).ok().map(Some)
     }
 
     /// A Python value as a primary key.
@@ -358,6 +411,72 @@ pub fn column_to_py<'py>(
     match v {
         Value::Text(s) if json_column => json(py)?.1.bind(py).call1((s.as_str(),)),
         other => plain_to_py(py, other),
+    }
+}
+
+/// Python objects for numbers recently read, per thread, so that the rows of a result
+/// share one object for each repeated number (a year, a status code, a foreign key)
+/// instead of allocating one per row, as CPython shares its small integers. Numbers are
+/// immutable, so no program can tell, but by `is`.
+struct Shared {
+    ints: Vec<Option<(i64, Py<PyAny>)>>,
+    floats: Vec<Option<(u64, Py<PyAny>)>>,
+}
+
+/// Entries per kind: a direct-mapped table, so a number's entry is found without a search
+/// and a miss replaces whatever was there.
+const SHARED: usize = 1024;
+
+thread_local! {
+    static SHARED_NUMBERS: std::cell::RefCell<Shared> = std::cell::RefCell::new(Shared {
+        ints: (0..SHARED).map(|_| None).collect(),
+        floats: (0..SHARED).map(|_| None).collect(),
+    });
+}
+
+impl Shared {
+    fn slot(bits: u64) -> usize {
+        (bits.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize % SHARED
+    }
+
+    /// `v` as a Python object, shared with earlier rows' when it is a number read before.
+    fn number<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+        let found = SHARED_NUMBERS.try_with(|cache| {
+            let Ok(mut cache) = cache.try_borrow_mut() else {
+                return Ok(None);
+            };
+            match *v {
+                Value::Int(i) => {
+                    let entry = &mut cache.ints[Shared::slot(i as u64)];
+                    if let Some((held, obj)) = entry {
+                        if *held == i {
+                            return Ok(Some(obj.bind(py).clone()));
+                        }
+                    }
+                    let obj = i.into_pyobject(py)?.into_any();
+                    *entry = Some((i, obj.clone().unbind()));
+                    Ok(Some(obj))
+                }
+                Value::Float(f) => {
+                    let bits = f.to_bits();
+                    let entry = &mut cache.floats[Shared::slot(bits)];
+                    if let Some((held, obj)) = entry {
+                        if *held == bits {
+                            return Ok(Some(obj.bind(py).clone()));
+                        }
+                    }
+                    let obj = PyFloat::new(py, f).into_any();
+                    *entry = Some((bits, obj.clone().unbind()));
+                    Ok(Some(obj))
+                }
+                _ => Ok(None),
+            }
+        });
+        match found {
+            Ok(Ok(Some(obj))) => Ok(obj),
+            Ok(Err(e)) => Err(e),
+            _ => plain_to_py(py, v),
+        }
     }
 }
 

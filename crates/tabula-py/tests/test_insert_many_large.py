@@ -5,6 +5,7 @@ that one call whenever it could not."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from dataclasses import dataclass, field
@@ -191,6 +192,41 @@ def test_a_value_of_another_type_mid_list_is_converted_as_always(db):
     got = u.Student.get(7001)["gpa"]
     assert got == 3.0 and type(got) is float
     assert u.Student.get(8001)["name"] == "Ünïcødé"
+
+
+def test_keys_in_any_order_spelled_by_any_string_and_some_left_out(db):
+    """Rows are matched to columns by name, however the dict was built: literal keys in
+    the columns' order (the fast way), another order, keys made at run time (equal
+    strings that are not the names' own objects), a column left out (its default), and a
+    key that names no column late in the list (nothing inserted)."""
+    u = make_university(db)
+    made = "".join(["e", "mail"])  # equal to "email", not the same object
+    rows = []
+    for i in range(N):
+        if i % 4 == 0:
+            rows.append({"name": f"S{i}", "email": f"s{i}@u", "gpa": i / 8})
+        elif i % 4 == 1:
+            rows.append({"gpa": i / 8, made: f"s{i}@u", "name": f"S{i}"})
+        elif i % 4 == 2:
+            rows.append(json.loads(json.dumps({"email": f"s{i}@u", "name": f"S{i}"})))
+        else:
+            rows.append({"id": None, "email": f"s{i}@u", "gpa": i / 8, "name": f"S{i}"})
+    assert u.Student.insert_many(rows) == list(range(1, N + 1))
+    for i in (0, 1, 2, 3, 4097, N - 1):
+        gpa = 0.0 if i % 4 == 2 else i / 8
+        assert u.Student.get(i + 1) == {"id": i + 1, "name": f"S{i}", "email": f"s{i}@u",
+                                        "gpa": gpa}
+    late = students(start=N)
+    late[9000] = {"name": "X", "email": "x@u", "gpa": 1.0, "gpx": 2.0}
+    with pytest.raises(tabula.UnknownColumn) as e:
+        u.Student.insert_many(late)
+    assert e.value.column == "gpx" and e.value.table == "student"
+    late[9000] = {"name": "X", "email": "x@u", "gpa": "high"}
+    with pytest.raises(tabula.TypeMismatch) as e:
+        u.Student.insert_many(late)
+    assert str(e.value) == 'student.gpa is f64, which cannot hold "high"'
+    assert u.Student.count() == N
+    assert no_transaction_open(db)
 
 
 def test_json_columns_and_a_keyboard_interrupt_while_one_converts(db):

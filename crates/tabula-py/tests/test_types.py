@@ -4,6 +4,7 @@ defaults, table names in snake_case, what the decorator refuses."""
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
@@ -203,6 +204,42 @@ def test_floats_keep_their_values(db):
     assert math.copysign(1, got[1]) == -1
     F.insert(x=float("nan"))
     assert math.isnan(F.get(len(values) + 1)["x"])
+
+
+def test_many_numbers_read_back_exactly(db):
+    """Rows read back share one object per repeated number of a column that is neither
+    the key nor unique; with thousands of numbers, repeated and not, every row still
+    reads its own value: both zeros, NaN, the extremes, ints that differ by a power of
+    two, through every way of reading rows."""
+    @table(db=db)
+    @dataclass
+    class N:
+        id: int = field(metadata={"primary_key": True})
+        n: int = field(default=0, metadata={"index": True})
+        x: Optional[float] = None
+
+    special = [0.0, -0.0, float("nan"), float("inf"), float("-inf"), 5e-324, 1e308, None]
+    rows = []
+    for i in range(6000):
+        n = [i, -i, i << 40, (i % 7) - 3, 2 ** 63 - 1 - i, -2 ** 63 + i][i % 6]
+        x = special[i % len(special)] if i % 3 == 0 else (i % 50) / 4 + i * 1e-9 * (i % 2)
+        rows.append(dict(n=n, x=x))
+    N.insert_many(rows)
+
+    def same(a, b):
+        if a is None or b is None:
+            return a is b
+        if isinstance(a, float):
+            return type(b) is float and struct.pack("<d", a) == struct.pack("<d", b)
+        return type(b) is int and a == b
+
+    for read in (N.select(), N.select(where=lambda r: r["id"] > 0),
+                 N.select(where=lambda r: r["id"] > 0 and r["n"] is not None),
+                 [N.get(i + 1) for i in range(len(rows))],
+                 db.sql("SELECT * FROM n ORDER BY id")):
+        assert len(read) == len(rows)
+        for want, got in zip(rows, read):
+            assert same(want["n"], got["n"]) and same(want["x"], got["x"]), (want, got)
 
 
 def test_non_finite_float_defaults(tmp_path):
