@@ -6,6 +6,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
+use crate::copy::{fetch_text, text_columns, BATCH};
 use crate::error::{Error, Result};
 use crate::lookup::Lookup;
 use crate::query::{self, NewValues, Plan, QuerySpec, RowTest};
@@ -520,7 +521,14 @@ impl<R: Record> AnyTable for TableData<R> {
         let mut done = Vec::with_capacity(slots.len());
         let mut images = Vec::with_capacity(slots.len());
         let mut values = Vec::with_capacity(cols.len());
-        for s in slots {
+        // Each row is copied whole, text too: a batch's text is fetched first, so that its
+        // cache misses overlap (see `copy`).
+        let text = text_columns(&self.schema);
+        for (at, &s) in slots.iter().enumerate() {
+            if at % BATCH == 0 && !text.is_empty() {
+                let batch = &slots[at..slots.len().min(at + BATCH)];
+                fetch_text(&text, batch.iter().filter_map(|&s| self.row(s)));
+            }
             // Every slot found holds a row (nothing is written before the images go in).
             let Some(old) = self.row(s) else { continue };
             values.clear();
