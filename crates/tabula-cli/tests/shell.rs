@@ -1145,3 +1145,61 @@ fn schema_of_a_table_named_in_another_case_says_which() {
     );
     assert!(out.contains("no table named \"nothing\"\n"), "{out}");
 }
+
+/// On a terminal (the line editor's own path, not `--interactive`'s), lines that arrive in
+/// one read all run: a paste on a terminal without bracketed paste, or lines typed ahead
+/// while a statement runs. The line editor once kept the bytes it had read past the first
+/// line in a buffer it dropped at the end of the prompt. `script` (util-linux, in every
+/// Debian) runs the shell on a pseudo-terminal and copies this test's input there in one
+/// write.
+#[cfg(target_os = "linux")]
+#[test]
+fn on_a_terminal_lines_that_arrive_together_all_run() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("db");
+    let dir = dir.to_str().unwrap();
+    let command = format!("'{}' sql '{dir}'", env!("CARGO_BIN_EXE_tabula"));
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("`script` (util-linux) runs the shell on a pseudo-terminal");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n\
+              INSERT INTO t (v) VALUES ('a');\nINSERT INTO t (v) VALUES ('b');\n\
+              INSERT INTO t (v) VALUES ('c');\n.quit\n",
+        )
+        .unwrap();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    let out = finished
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the shell on a terminal did not finish within 120 s")
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let o = tabula(&[
+        "sql",
+        dir,
+        "SELECT group_concat(v, '') AS vs FROM t",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        text(&o),
+        "vs\nabc\n",
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
