@@ -416,17 +416,59 @@ struct InputRow {
     row: Row,
 }
 
+/// A JSON object's members in the order written, each value's text as written, and the
+/// first key written twice (JSON leaves a repeated key's meaning open; serde_json and most
+/// readers keep the last, which would drop a value without a word).
+struct Members {
+    pairs: Vec<(String, Box<serde_json::value::RawValue>)>,
+    repeated: Option<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> serde::de::Visitor<'de> for Object {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Members, A::Error> {
+                let mut out = Members {
+                    pairs: Vec::new(),
+                    repeated: None,
+                };
+                let mut seen = std::collections::HashSet::new();
+                while let Some(k) = m.next_key::<String>()? {
+                    let v = m.next_value()?;
+                    if !seen.insert(k.clone()) {
+                        out.repeated.get_or_insert(k);
+                        continue;
+                    }
+                    out.pairs.push((k, v));
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(Object)
+    }
+}
+
 /// A JSON object as a row; each value read by `Value::parse_json` (exact integers). Errors
 /// name the place and the column, never repeat the whole input.
 fn parse_row(place: &str, table: &str, text: &str) -> anyhow::Result<InputRow> {
-    let map: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>> =
-        match serde_json::from_str(text) {
-            Ok(m) => m,
-            Err(e) if e.is_data() => bail!("{place}: expected a JSON object with a row of {table}"),
-            Err(e) => bail!("{place}: not JSON: {e}"),
-        };
-    let mut pairs = Vec::with_capacity(map.len());
-    for (k, raw) in map {
+    let members: Members = match serde_json::from_str(text) {
+        Ok(m) => m,
+        Err(e) if e.is_data() => bail!("{place}: expected a JSON object with a row of {table}"),
+        Err(e) => bail!("{place}: not JSON: {e}"),
+    };
+    if let Some(k) = members.repeated {
+        bail!("{place}: {table}.{k} is given twice");
+    }
+    let mut pairs = Vec::with_capacity(members.pairs.len());
+    for (k, raw) in members.pairs {
         let v = Value::parse_json(raw.get())
             .with_context(|| format!("{place}: {table}.{k}: value {} cannot be read", raw.get()))?;
         pairs.push((k, v));
@@ -519,10 +561,16 @@ fn as_written(schema: &tabula::Schema, column: &str, value: Value) -> Value {
     }
 }
 
-/// [`as_written`] for every column of `row`.
-fn row_as_written(schema: &tabula::Schema, row: &Row) -> Row {
+/// `row` as `insert` takes it: [`as_written`] for every column, and a null for a key the
+/// table assigns left out, so that it is assigned (as SQL's `INSERT` and Python's `insert`
+/// take `NULL`/`None` there).
+fn row_to_insert(schema: &tabula::Schema, row: &Row) -> Row {
+    let assigned = schema
+        .auto_increment()
+        .then(|| schema.primary_key_column().name.as_str());
     Row::from_pairs(
         row.iter()
+            .filter(|&(name, v)| !(v.is_null() && Some(name) == assigned))
             .map(|(name, v)| (name.to_owned(), as_written(schema, name, v.clone()))),
     )
 }
@@ -691,7 +739,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let mut keys = Vec::with_capacity(parsed.len());
                 for r in &parsed {
                     failed_at = Some(r.place.as_str());
-                    keys.push(t.insert(row_as_written(&schema, &r.row))?);
+                    keys.push(t.insert(row_to_insert(&schema, &r.row))?);
                 }
                 failed_at = None;
                 Ok(keys)

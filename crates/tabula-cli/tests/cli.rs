@@ -671,6 +671,59 @@ fn insert_reads_a_file_or_stdin_and_names_the_failing_row_by_position() {
     assert_eq!(stdout(&o), "code\n", "nothing inserted");
 }
 
+/// A null for the key the table assigns is given the next key, as SQL's `INSERT` gives
+/// it; a key written twice in one object is refused (JSON readers keep the last, which
+/// would drop the first value without a word), naming where and which; nothing inserted.
+#[test]
+fn insert_assigns_a_null_key_and_refuses_a_column_given_twice() {
+    let (_d, _path, p) = demo();
+    let o = tabula(&[
+        "insert",
+        &p,
+        "courses",
+        r#"{"id":null,"code":"N1","title":"Null key"}"#,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "{\"inserted\":1,\"keys\":[6],\"table\":\"courses\"}\n",
+        "{}",
+        text(&o)
+    );
+    for (row, column) in [
+        (r#"{"code":"D1","title":"first","title":"second"}"#, "title"),
+        (r#"{"id":null,"code":"D2","id":9}"#, "id"),
+    ] {
+        let o = tabula(&["insert", &p, "courses", r#"{"code":"D0","title":"x"}"#, row]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert_eq!(
+            stderr(&o),
+            format!("tabula: argument 2: courses.{column} is given twice\n")
+        );
+    }
+    let o = tabula_with_input(
+        &["insert", &p, "courses"],
+        b"{\"code\":\"L1\",\"title\":\"a\"}\n{\"code\":\"L2\",\"code\":\"L3\"}\n",
+    );
+    assert_eq!(
+        stderr(&o),
+        "tabula: stdin line 2: courses.code is given twice\n"
+    );
+    let o = tabula(&[
+        "query",
+        &p,
+        "courses",
+        "--where",
+        "id > 5",
+        "--format",
+        "csv",
+        "--columns",
+        "code",
+    ]);
+    assert_eq!(stdout(&o), "code\nN1\n", "nothing else inserted");
+}
+
 #[test]
 fn update_set_reads_json_exactly_and_never_turns_a_value_into_null() {
     let (_d, _path, p) = demo();
