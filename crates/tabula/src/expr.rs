@@ -448,17 +448,36 @@ impl Condition {
 /// `text` with every mention of an old column (`renames`: old, new) naming the new one,
 /// and nothing else changed: a check's text after a rename. A quoted mention stays quoted;
 /// an unquoted one is written as the new name is, as a derive's check would name it (the
-/// dump quotes what SQL needs: [`quote_columns`]). Text that names none of them, or does not
-/// tokenize, is returned as it is.
+/// dump quotes what SQL needs: [`quote_columns`]), unless the name written so would not be
+/// read back as that name (a word of a condition's syntax such as `and`, or a name that is
+/// not one word): then it is quoted. Text that names none of them, or does not tokenize, is
+/// returned as it is.
 pub(crate) fn rename_columns(text: &str, renames: &[(String, String)]) -> String {
     rewrite_names(text, |name, quoted| {
         let (_, new) = renames.iter().find(|(old, _)| old == name)?;
-        Some(if quoted {
+        Some(if quoted || !reads_back_unquoted(new) {
             sql_name::quoted(new)
         } else {
             new.clone()
         })
     })
+}
+
+/// Whether `name`, written without quotes in a condition, is read as that name: one word,
+/// not a word of a condition's syntax.
+fn reads_back_unquoted(name: &str) -> bool {
+    let Ok(tokens) = crate::sql_words::condition_tokens(name) else {
+        return false;
+    };
+    matches!(
+        tokens.as_slice(),
+        [t] if matches!(
+            &t.token,
+            Token::Word(w) if w.quote_style.is_none()
+                && w.value == name
+                && !CONDITION_WORDS.contains(&w.keyword)
+        )
+    )
 }
 
 /// `text` with every mention of one of `columns` written as SQL needs it (`ident`: quoted
@@ -1056,6 +1075,20 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(rename_columns(text, &renames), want, "{text}");
+        }
+        // A new name that, unquoted, would read as syntax or as several words is quoted:
+        // the text must name the column to whoever reads it next (the dump, SQLite).
+        for (new, want) in [
+            ("and", r#""and" > 0 AND b < 100"#),
+            ("end", r#""end" > 0 AND b < 100"#),
+            ("two words", r#""two words" > 0 AND b < 100"#),
+            ("1st", r#""1st" > 0 AND b < 100"#),
+            ("x-y", r#""x-y" > 0 AND b < 100"#),
+            ("Score", "Score > 0 AND b < 100"),
+            ("select", "select > 0 AND b < 100"),
+        ] {
+            let renames = [("n".to_owned(), new.to_owned())];
+            assert_eq!(rename_columns("n > 0 AND b < 100", &renames), want, "{new}");
         }
         assert_eq!(
             quote_columns("group > 0 AND B < x", &["group", "B", "x"]),

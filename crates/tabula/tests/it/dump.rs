@@ -986,6 +986,61 @@ fn renamed_columns_in_checks_are_quoted_and_read_back() {
     }
 }
 
+/// A column renamed to a word of a condition's syntax (`and`, `end`, `escape`) is quoted
+/// in the checks that name it: written bare, the check
+/// read `and > 0`, which neither SQLite nor PostgreSQL (nor a person) reads as the column,
+/// so the dump did not load.
+#[test]
+fn a_column_renamed_to_a_keyword_is_quoted_in_its_checks() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER CHECK (n > 0), e INTEGER, \
+         w TEXT CHECK (w <> ''), CHECK (n < 100 AND e > 0))",
+    )
+    .unwrap();
+    db.sql(r#"ALTER TABLE t RENAME COLUMN n TO "and""#).unwrap();
+    db.sql(r#"ALTER TABLE t RENAME COLUMN e TO "end""#).unwrap();
+    db.sql(r#"ALTER TABLE t RENAME COLUMN w TO "escape""#)
+        .unwrap();
+    let schema = db.schema("t").unwrap();
+    assert_eq!(schema.columns[1].check.as_deref(), Some(r#""and" > 0"#));
+    assert_eq!(
+        schema.columns[3].check.as_deref(),
+        Some(r#""escape" <> ''"#)
+    );
+    assert_eq!(schema.checks, [r#""and" < 100 AND "end" > 0"#]);
+    db.sql(r#"INSERT INTO t ("and", "end", "escape") VALUES (5, 1, 'x')"#)
+        .unwrap();
+    let err = db
+        .sql(r#"INSERT INTO t ("and", "end", "escape") VALUES (5, 0, 'x')"#)
+        .unwrap_err();
+    assert!(matches!(err.innermost(), Error::Check { .. }), "{err}");
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&dump(&db, Dialect::Sqlite)).unwrap();
+    let n: i64 = conn
+        .query_row(r#"SELECT "and" + "end" FROM t"#, [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 6);
+    let refused = conn.execute(
+        r#"INSERT INTO t ("and", "end", "escape") VALUES (0, 1, 'x')"#,
+        [],
+    );
+    assert!(
+        matches!(&refused, Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation),
+        "{refused:?}"
+    );
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        let copy = Database::in_memory();
+        copy.sql(&dump(&db, dialect)).unwrap();
+        assert_eq!(
+            copy.schema("t").unwrap().checks,
+            schema.checks,
+            "{dialect:?}"
+        );
+        assert_eq!(rows(&copy, "t"), rows(&db, "t"), "{dialect:?}");
+    }
+}
+
 /// `DEFAULT NULL` is no default: the schema says so from the start, so that neither a
 /// reopen (whose schema file cannot tell the two apart) nor a dump changes it.
 #[test]
