@@ -285,9 +285,10 @@ const PG_SYSTEM_COLUMNS: [&str; 6] = ["tableoid", "xmin", "cmin", "xmax", "cmax"
 /// Refuses, before anything is written, the names the dialect's server could not load: in
 /// SQLite, which compares names without case, two tables (or two columns of a table) whose
 /// names differ only in case; in PostgreSQL, a name longer than its 63 bytes, a column named
-/// like a system column, and a table named like the key index (`t_pkey`), a unique
-/// constraint's index (`t_email_key`) or the identity sequence (`t_id_seq`) that PostgreSQL
-/// makes for another table. The error names both.
+/// like a system column, a table named `pg_…` (found in the system catalog first), and a
+/// table named like the key index (`t_pkey`), a unique constraint's index (`t_email_key`)
+/// or the identity sequence (`t_id_seq`) that PostgreSQL makes for another table, as
+/// PostgreSQL shortens those names to fit 63 bytes. The error names both.
 fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dialect) -> Result<()> {
     let refuse = |what: String| {
         Err(Error::Unsupported {
@@ -332,7 +333,16 @@ fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dial
                         s.table, c.name
                     ));
                 }
-                seen.insert(format!("{}_pkey", s.table), &s.table);
+                // An unqualified name is looked up in the system catalog first, where
+                // `pg_class`, `pg_description`, ... are: the rows would go there.
+                if s.table.starts_with("pg_") {
+                    return refuse(format!(
+                        "table {}: PostgreSQL finds a name starting with pg_ in its system \
+                         catalog first",
+                        s.table
+                    ));
+                }
+                seen.insert(pg_object_name(&s.table, None, "pkey"), &s.table);
                 // A unique constraint's index: `t_c_key`, `t_a_b_key`.
                 let uniques = s
                     .columns
@@ -340,13 +350,14 @@ fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dial
                     .filter(|c| c.unique)
                     .map(|c| vec![c.name.clone()]);
                 for cols in uniques.chain(s.unique.iter().cloned()) {
-                    seen.insert(format!("{}_{}_key", s.table, cols.join("_")), &s.table);
-                }
-                if s.primary_key_column().ty.is_int() {
                     seen.insert(
-                        format!("{}_{}_seq", s.table, s.primary_key_column().name),
+                        pg_object_name(&s.table, Some(&pg_index_addition(&cols)), "key"),
                         &s.table,
                     );
+                }
+                if s.primary_key_column().ty.is_int() {
+                    let key = &s.primary_key_column().name;
+                    seen.insert(pg_object_name(&s.table, Some(key), "seq"), &s.table);
                 }
             }
         }
@@ -362,6 +373,45 @@ fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dial
         }
     }
     Ok(())
+}
+
+/// The name PostgreSQL gives an object it makes for a table (`makeObjectName`):
+/// `name1_name2_label`, the longer of the two names shortened a byte at a time until the
+/// whole fits in its 63 bytes (tabula's names are ASCII, so a byte is a character).
+fn pg_object_name(name1: &str, name2: Option<&str>, label: &str) -> String {
+    let room = 63 - label.len() - 1 - usize::from(name2.is_some());
+    let (mut n1, mut n2) = (name1.len(), name2.map_or(0, str::len));
+    while n1 + n2 > room {
+        if n1 > n2 {
+            n1 -= 1;
+        } else {
+            n2 -= 1;
+        }
+    }
+    let mut out = name1[..n1].to_owned();
+    if let Some(name2) = name2 {
+        out.push('_');
+        out.push_str(&name2[..n2]);
+    }
+    out.push('_');
+    out.push_str(label);
+    out
+}
+
+/// The columns' part of the name PostgreSQL gives a unique constraint's index
+/// (`ChooseIndexNameAddition`): the names joined by `_`, stopping once 64 bytes are reached.
+fn pg_index_addition(columns: &[String]) -> String {
+    let mut out = String::new();
+    for c in columns {
+        if !out.is_empty() {
+            out.push('_');
+        }
+        out.push_str(c);
+        if out.len() >= 64 {
+            break;
+        }
+    }
+    out
 }
 
 /// Why a NUL character cannot be written: neither SQL text nor PostgreSQL's `text` holds one.

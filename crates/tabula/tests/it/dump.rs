@@ -1142,12 +1142,33 @@ fn index_names_never_take_a_table_name() {
 
 /// Names the dialect's server could not load are refused before anything is written, the
 /// error naming them: tables or columns apart only by case in SQLite; in PostgreSQL a
-/// 64-byte name, a system column's name, a table named like another's key index or
-/// identity sequence. The other dialect still dumps each.
+/// 64-byte name, a system column's name, a table named `pg_…` (the system catalog's
+/// `pg_description` took the rows of a table of that name, without an error), a table
+/// named like another's key index, unique index or identity sequence, also as PostgreSQL
+/// shortens those names to 63 bytes. The other dialect still dumps each.
 #[test]
 fn names_the_server_cannot_load_are_refused_by_name() {
     let long = "c".repeat(64);
-    let cases: [(&str, Dialect, &str); 6] = [
+    let l60 = "l".repeat(60);
+    // PostgreSQL names the sequence of `l60`'s key `l56_id_seq` (63 bytes).
+    let seq_clash = format!(
+        "CREATE TABLE {l60} (id INTEGER PRIMARY KEY); CREATE TABLE {}_id_seq (id INTEGER PRIMARY KEY)",
+        &l60[..56]
+    );
+    // ... and the index of a unique `u` of a 62-byte table `l62`, `l57_u_key` (both as
+    // PostgreSQL 15 named them).
+    let key_clash = format!(
+        "CREATE TABLE {} (id INTEGER PRIMARY KEY, u INTEGER UNIQUE); CREATE TABLE {}_u_key (id INTEGER PRIMARY KEY)",
+        "l".repeat(62),
+        "l".repeat(57)
+    );
+    let seq_named = format!("{}_id_seq", &l60[..56]);
+    let key_named = format!("{}_u_key", "l".repeat(57));
+    let cases: [(&str, Dialect, &str); 10] = [
+        ("CREATE TABLE pg_description (objoid INTEGER PRIMARY KEY, description TEXT)", Dialect::Postgres, "pg_description"),
+        ("CREATE TABLE pg_notes (id INTEGER PRIMARY KEY)", Dialect::Postgres, "pg_notes"),
+        (&seq_clash, Dialect::Postgres, &seq_named),
+        (&key_clash, Dialect::Postgres, &key_named),
         ("CREATE TABLE \"Order\" (id INTEGER PRIMARY KEY); CREATE TABLE \"order\" (id INTEGER PRIMARY KEY)", Dialect::Sqlite, "Order"),
         ("CREATE TABLE t (id INTEGER PRIMARY KEY, x INTEGER, \"X\" INTEGER)", Dialect::Sqlite, "X"),
         (&format!("CREATE TABLE t (id INTEGER PRIMARY KEY, {long} INTEGER)"), Dialect::Postgres, &long),
