@@ -198,6 +198,19 @@ fn is_json_check(check: &Expr, column: &str) -> bool {
     )
 }
 
+/// Whether a collation's name is one that compares text by its bytes: PostgreSQL's `"C"`
+/// and `"POSIX"` (quoted, as PostgreSQL spells them), SQLite's `BINARY`.
+fn byte_order(name: &ObjectName) -> bool {
+    match name.0.as_slice() {
+        [part] => part.as_ident().is_some_and(|i| match i.quote_style {
+            Some('"') => matches!(i.value.as_str(), "C" | "POSIX"),
+            None => i.value.eq_ignore_ascii_case("binary"),
+            _ => false,
+        }),
+        _ => false,
+    }
+}
+
 /// A float default given as PostgreSQL writes the special values (`'NaN'`, `'Infinity'`,
 /// `'-Infinity'`) becomes that float; anything else stays as it is.
 fn float_default(ty: ColumnType, v: Value) -> Value {
@@ -254,6 +267,16 @@ pub(crate) fn column_of(table: &str, def: &ColumnDef) -> Result<Column> {
                 generation_expr: None,
                 ..
             } => auto_increment = true,
+            // Text compares by its bytes in tabula, which is what these collations say:
+            // PostgreSQL's "C" (which a postgres dump writes) and SQLite's BINARY.
+            ColumnOption::Collation(name) if byte_order(name) => {}
+            ColumnOption::Collation(name) => {
+                return Err(unsupported(format!(
+                    "COLLATE {name} (column {table}.{}): tabula orders and compares text by \
+                     its bytes, which is COLLATE \"C\" (or SQLite's BINARY)",
+                    def.name.value
+                )))
+            }
             other => return Err(unsupported(format!("the column option {other}"))),
         }
     }

@@ -521,6 +521,12 @@ fn column_def(
     let (ty, range) = sql_type(c.ty, dialect);
     let fmt = |r: fmt::Result| r.map_err(fmt_error);
     fmt(write!(out, "    {name} {ty}"))?;
+    if c.ty == ColumnType::Text && dialect == Dialect::Postgres {
+        // Text in tabula compares by its bytes; a database's default collation (a locale's)
+        // would order it otherwise, and a check such as `v < 'b'` could refuse rows tabula
+        // holds. SQLite's default, BINARY, is already by bytes.
+        out.push_str(" COLLATE \"C\"");
+    }
     let auto = c.primary_key && c.ty.is_int();
     if c.primary_key {
         out.push_str(match (dialect, auto) {
