@@ -282,7 +282,8 @@ fn check_refs(schema: &Schema) -> Vec<&str> {
 /// PostgreSQL's system columns, which no table's own column may be named.
 const PG_SYSTEM_COLUMNS: [&str; 6] = ["tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"];
 
-/// Refuses, before anything is written, the names the dialect's server could not load: in
+/// Refuses, before anything is written, the tables the dialect's server could not load: more
+/// columns than it holds; in
 /// SQLite, which compares names without case, two tables (or two columns of a table) whose
 /// names differ only in case; in PostgreSQL, a name longer than its 63 bytes, a column named
 /// like a system column, a table named `pg_…` (found in the system catalog first), and a
@@ -297,6 +298,18 @@ fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dial
     };
     let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
     for s in schemas.clone() {
+        // SQLite's default build holds 2,000 columns a table, PostgreSQL 1,600.
+        let (server, most) = match dialect {
+            Dialect::Sqlite => ("SQLite", 2000),
+            Dialect::Postgres => ("PostgreSQL", 1600),
+        };
+        if s.columns.len() > most {
+            return refuse(format!(
+                "table {} of {} columns ({server} holds at most {most} a table)",
+                s.table,
+                s.columns.len()
+            ));
+        }
         match dialect {
             Dialect::Sqlite => {
                 if let Some(other) = seen.insert(s.table.to_ascii_lowercase(), &s.table) {

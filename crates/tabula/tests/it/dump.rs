@@ -1181,7 +1181,8 @@ fn index_names_never_take_a_table_name() {
 /// 64-byte name, a system column's name, a table named `pg_…` (the system catalog's
 /// `pg_description` took the rows of a table of that name, without an error), a table
 /// named like another's key index, unique index or identity sequence, also as PostgreSQL
-/// shortens those names to 63 bytes. The other dialect still dumps each.
+/// shortens those names to 63 bytes, a table of more columns than it holds. The other
+/// dialect still dumps each.
 #[test]
 fn names_the_server_cannot_load_are_refused_by_name() {
     let long = "c".repeat(64);
@@ -1198,9 +1199,17 @@ fn names_the_server_cannot_load_are_refused_by_name() {
         "l".repeat(62),
         "l".repeat(57)
     );
+    let wide = format!(
+        "CREATE TABLE wide (id INTEGER PRIMARY KEY, {})",
+        (1..=1600)
+            .map(|i| format!("c{i} INTEGER"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let seq_named = format!("{}_id_seq", &l60[..56]);
     let key_named = format!("{}_u_key", "l".repeat(57));
-    let cases: [(&str, Dialect, &str); 10] = [
+    let cases: [(&str, Dialect, &str); 11] = [
+        (&wide, Dialect::Postgres, "table wide of 1601 columns (PostgreSQL holds at most 1600"),
         ("CREATE TABLE pg_description (objoid INTEGER PRIMARY KEY, description TEXT)", Dialect::Postgres, "pg_description"),
         ("CREATE TABLE pg_notes (id INTEGER PRIMARY KEY)", Dialect::Postgres, "pg_notes"),
         (&seq_clash, Dialect::Postgres, &seq_named),
