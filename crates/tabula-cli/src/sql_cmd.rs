@@ -72,6 +72,15 @@ pub fn run(
                 (read.map_err(|e| dot_command_hint(e, &text))?, false)
             }
         }
+    } else if let Some((held, read)) = reads_on_an_empty_database(&text) {
+        // A text that only reads (or fails before its first write) creates nothing: it
+        // ran on an empty database in memory, which is what the new one would have been.
+        // (Creating the directory for it, then removing it, could remove a database
+        // another process made there meanwhile.)
+        for r in held {
+            printer.take(r)?;
+        }
+        (read.map_err(|e| dot_command_hint(e, &text))?, false)
     } else {
         let existed = dir.exists();
         // The directories above `dir` that creating it makes, innermost first.
@@ -89,9 +98,16 @@ pub fn run(
             Err(e) => {
                 // A database made for a text that failed before creating any table is not
                 // left behind (a mistyped directory name stays a mistake, not a database);
-                // an empty directory that was there is left empty.
-                if db.table_names().is_ok_and(|t| t.is_empty()) {
-                    drop(db);
+                // an empty directory that was there is left empty. On Unix the files go
+                // while this process still holds the database's locks (on its lock file and
+                // on the directory), so that no other process can have opened it and
+                // written there: one that tries meanwhile finds it locked. Elsewhere open
+                // files cannot be removed: they go once it is closed (as `import` does).
+                let ours = db.table_names().is_ok_and(|t| t.is_empty());
+                let clean = || {
+                    if !ours {
+                        return;
+                    }
                     if existed {
                         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                             let path = entry.path();
@@ -104,10 +120,17 @@ pub fn run(
                     } else {
                         let _ = std::fs::remove_dir_all(dir);
                         // Only while empty: nothing another process put there is removed.
-                        for above in made_above {
+                        for above in &made_above {
                             let _ = std::fs::remove_dir(above);
                         }
                     }
+                };
+                if cfg!(unix) {
+                    clean();
+                    drop(db);
+                } else {
+                    drop(db);
+                    clean();
                 }
                 return Err(e);
             }
@@ -198,6 +221,26 @@ fn dot_command_hint(e: tabula::Error, text: &str) -> anyhow::Error {
 /// 3 ("committed"), not 2 ("changed nothing"), so that a script does not run them again.
 /// Output that cannot be written (but for a reader that went away) ends the text there, as
 /// a failing statement does.
+/// `text` run on an empty database in memory, as far as its first statement that writes:
+/// `None` when it has one (it must run on the new database itself); else the results of
+/// its statements and how the text ended (the last one's result, or the error that stopped
+/// it before any write).
+fn reads_on_an_empty_database(text: &str) -> Option<(Vec<SqlResult>, tabula::Result<SqlResult>)> {
+    let empty = Database::in_memory();
+    let mut held = Vec::new();
+    let mut writes = false;
+    let read = empty.sql_script(text, &[], |r| {
+        // A statement that is not a query (CREATE, INSERT, …) gives a result of no columns.
+        if r.columns.is_empty() {
+            writes = true;
+            return Err(tabula::Error::abort("the text writes"));
+        }
+        held.push(r);
+        Ok(())
+    });
+    (!writes).then_some((held, read))
+}
+
 fn run_writing(db: &Database, text: &str, printer: &mut Printer) -> anyhow::Result<SqlResult> {
     let before = fingerprint(db);
     let mut output_failed = None;

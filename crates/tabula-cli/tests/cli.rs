@@ -1416,6 +1416,55 @@ fn sql_on_an_empty_directory_creates_the_database() {
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), r#"{"n":1}"#);
 }
 
+/// A text that only reads, run on a directory that does not exist, prints its results (or
+/// its error) and creates nothing: it runs on an empty database in memory. Creating the
+/// directory for it and removing it afterwards made another process's write there fail
+/// (a hostile tester: 14 of 30 `CREATE TABLE`s beside such reads), and could have removed
+/// a database that process made meanwhile. Writers beside such readers all succeed.
+#[test]
+fn a_reading_text_on_a_missing_directory_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let new = dir.path().join("new");
+    let p = new.to_str().unwrap();
+    let o = tabula(&[
+        "sql",
+        p,
+        "--format",
+        "csv",
+        "SELECT 1 AS one; SELECT 2 AS two",
+    ]);
+    assert_eq!(stdout(&o), "one\n1\ntwo\n2\n", "{}", text(&o));
+    assert!(!new.exists());
+    let o = tabula(&["sql", p, "SELECT * FROM t"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("no table named t"), "{}", text(&o));
+    assert!(!new.exists());
+    for round in 0..10 {
+        let db = dir.path().join(format!("raced{round}"));
+        let reader_dir = db.clone();
+        let readers = std::thread::spawn(move || {
+            for _ in 0..4 {
+                tabula(&["sql", reader_dir.to_str().unwrap(), "SELECT * FROM x"]);
+            }
+        });
+        let o = tabula(&[
+            "sql",
+            db.to_str().unwrap(),
+            "CREATE TABLE x (id INTEGER PRIMARY KEY); INSERT INTO x (id) VALUES (7)",
+        ]);
+        readers.join().unwrap();
+        assert!(o.status.success(), "round {round}: {}", text(&o));
+        let o = tabula(&[
+            "sql",
+            db.to_str().unwrap(),
+            "--format",
+            "csv",
+            "SELECT id FROM x",
+        ]);
+        assert_eq!(stdout(&o), "id\n7\n", "round {round}: {}", text(&o));
+    }
+}
+
 /// Statements before a failing one stay committed: exit 3 when they changed anything (rows,
 /// or a table dropped), 2 when they did not; a directory made for a text that created no
 /// table is not left behind.
