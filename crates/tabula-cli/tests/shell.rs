@@ -468,7 +468,7 @@ fn a_locked_database_leaves_the_shell_read_only() {
          SELECT COUNT(*) AS n FROM courses;\nROLLBACK;\n",
     );
     let locked =
-        "error: opening DIR: database DIR is open in another process (or another Database in \
+        "error: opening DIR: database DIR is locked: it is open in another process (or another Database in \
          this one); it can be read beside it (Database::open_read_only, or any tabula read \
          command), and written only through it\n\
          note: the shell stays read-only: reads go on; a write can be tried again later\n";

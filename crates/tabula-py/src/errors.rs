@@ -227,9 +227,9 @@ fn python_words(e: &Error) -> Option<String> {
              call after it"
         )),
         Error::Locked { path } => Some(format!(
-            "database {} is open in another process (or another Database in this one); \
-             Database(path=..., read_only=True) reads it beside that process, which alone \
-             writes it",
+            "database {} is locked: it is open in another process (or another Database in \
+             this one); Database(path=..., read_only=True) reads it beside that process, \
+             which alone writes it",
             path.display()
         )),
         // The engine words a refused migration for the Rust derive.

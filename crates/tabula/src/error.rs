@@ -290,7 +290,7 @@ pub enum Error {
     /// Another process (or another `Database` in this one) has the directory open.
     /// [`Database::open_read_only`](crate::Database::open_read_only) reads it beside that
     /// process.
-    #[error("database {path} is open in another process (or another Database in this one); it can be read beside it (Database::open_read_only, or any tabula read command), and written only through it")]
+    #[error("database {path} is locked: it is open in another process (or another Database in this one); it can be read beside it (Database::open_read_only, or any tabula read command), and written only through it")]
     Locked {
         /// The database directory.
         path: PathBuf,
