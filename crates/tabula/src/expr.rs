@@ -463,19 +463,27 @@ pub(crate) fn rename_columns(text: &str, renames: &[(String, String)]) -> String
     })
 }
 
-/// Whether `name`, written without quotes in a condition, is read as that name: one word,
-/// not a word of a condition's syntax.
+/// Whether `name`, written without quotes in a condition, is read as that name: a word that
+/// is not of a condition's syntax (`and`, `end`: SQLite and PostgreSQL reserve them), and,
+/// parsed as a condition reads it (`name IS NULL`), a column of that name, not a function
+/// (`user`, `current_date`) or the start of another form (`interval`, `floor`).
 fn reads_back_unquoted(name: &str) -> bool {
-    let Ok(tokens) = crate::sql_words::condition_tokens(name) else {
+    let text = format!("{name} IS NULL");
+    let Ok(tokens) = crate::sql_words::condition_tokens(&text) else {
         return false;
     };
+    if matches!(tokens.first(), Some(t) if matches!(&t.token, Token::Word(w) if CONDITION_WORDS.contains(&w.keyword)))
+    {
+        return false;
+    }
+    let mut parser = Parser::new(&GenericDialect {}).with_tokens_with_locations(tokens);
+    let read = parser.parse_expr();
+    let whole = parser.peek_token().token == Token::EOF;
     matches!(
-        tokens.as_slice(),
-        [t] if matches!(
-            &t.token,
-            Token::Word(w) if w.quote_style.is_none()
-                && w.value == name
-                && !CONDITION_WORDS.contains(&w.keyword)
+        read,
+        Ok(Expr::IsNull(e)) if whole && matches!(
+            &*e,
+            Expr::Identifier(i) if i.quote_style.is_none() && i.value == name
         )
     )
 }
@@ -1081,11 +1089,13 @@ mod tests {
         for (new, want) in [
             ("and", r#""and" > 0 AND b < 100"#),
             ("end", r#""end" > 0 AND b < 100"#),
-            ("two words", r#""two words" > 0 AND b < 100"#),
-            ("1st", r#""1st" > 0 AND b < 100"#),
-            ("x-y", r#""x-y" > 0 AND b < 100"#),
+            ("user", r#""user" > 0 AND b < 100"#),
+            ("current_date", r#""current_date" > 0 AND b < 100"#),
+            ("interval", r#""interval" > 0 AND b < 100"#),
+            ("floor", "floor > 0 AND b < 100"),
             ("Score", "Score > 0 AND b < 100"),
-            ("select", "select > 0 AND b < 100"),
+            ("name", "name > 0 AND b < 100"),
+            ("year", "year > 0 AND b < 100"),
         ] {
             let renames = [("n".to_owned(), new.to_owned())];
             assert_eq!(rename_columns("n > 0 AND b < 100", &renames), want, "{new}");

@@ -199,15 +199,29 @@ fn is_json_check(check: &Expr, column: &str) -> bool {
 }
 
 /// Whether a collation's name is one that compares text by its bytes: PostgreSQL's `"C"`
-/// and `"POSIX"` (quoted, as PostgreSQL spells them), SQLite's `BINARY`.
+/// and `"POSIX"` (quoted, as PostgreSQL spells them) and `ucs_basic` (code points: the bytes'
+/// order in UTF-8), each also as `pg_catalog."C"` (as `pg_dump` writes them), and SQLite's
+/// `BINARY`.
 fn byte_order(name: &ObjectName) -> bool {
-    match name.0.as_slice() {
-        [part] => part.as_ident().is_some_and(|i| match i.quote_style {
-            Some('"') => matches!(i.value.as_str(), "C" | "POSIX"),
-            None => i.value.eq_ignore_ascii_case("binary"),
-            _ => false,
-        }),
-        _ => false,
+    let Some(parts) = name
+        .0
+        .iter()
+        .map(|p| p.as_ident())
+        .collect::<Option<Vec<&Ident>>>()
+    else {
+        return false;
+    };
+    let last = match parts.as_slice() {
+        [only] => only,
+        [schema, last] if schema.value.eq_ignore_ascii_case("pg_catalog") => last,
+        _ => return false,
+    };
+    match last.quote_style {
+        Some('"') if matches!(last.value.as_str(), "C" | "POSIX") => true,
+        _ => {
+            last.value.eq_ignore_ascii_case("binary")
+                || last.value.eq_ignore_ascii_case("ucs_basic")
+        }
     }
 }
 

@@ -1022,8 +1022,8 @@ fn renamed_columns_in_checks_are_quoted_and_read_back() {
     }
 }
 
-/// A column renamed to a word of a condition's syntax (`and`, `end`, `escape`) is quoted
-/// in the checks that name it: written bare, the check
+/// A column renamed to a word of a condition's syntax (`and`, `end`, `escape`), or to one
+/// read as a function (`user`), is quoted in the checks that name it: written bare, the check
 /// read `and > 0`, which neither SQLite nor PostgreSQL (nor a person) reads as the column,
 /// so the dump did not load.
 #[test]
@@ -1031,18 +1031,25 @@ fn a_column_renamed_to_a_keyword_is_quoted_in_its_checks() {
     let db = Database::in_memory();
     db.sql(
         "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER CHECK (n > 0), e INTEGER, \
-         w TEXT CHECK (w <> ''), CHECK (n < 100 AND e > 0))",
+         w TEXT CHECK (w <> ''), u TEXT CHECK (u <> 'root'), CHECK (n < 100 AND e > 0))",
     )
     .unwrap();
     db.sql(r#"ALTER TABLE t RENAME COLUMN n TO "and""#).unwrap();
     db.sql(r#"ALTER TABLE t RENAME COLUMN e TO "end""#).unwrap();
     db.sql(r#"ALTER TABLE t RENAME COLUMN w TO "escape""#)
         .unwrap();
+    // Read bare, `user` is a function (PostgreSQL's current user).
+    db.sql(r#"ALTER TABLE t RENAME COLUMN u TO "user""#)
+        .unwrap();
     let schema = db.schema("t").unwrap();
     assert_eq!(schema.columns[1].check.as_deref(), Some(r#""and" > 0"#));
     assert_eq!(
         schema.columns[3].check.as_deref(),
         Some(r#""escape" <> ''"#)
+    );
+    assert_eq!(
+        schema.columns[4].check.as_deref(),
+        Some(r#""user" <> 'root'"#)
     );
     assert_eq!(schema.checks, [r#""and" < 100 AND "end" > 0"#]);
     db.sql(r#"INSERT INTO t ("and", "end", "escape") VALUES (5, 1, 'x')"#)
