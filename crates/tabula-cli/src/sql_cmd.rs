@@ -109,8 +109,16 @@ pub fn run(
                         return;
                     }
                     if existed {
-                        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                            let path = entry.path();
+                        // The lock file last: removed first, another opener would make a
+                        // new one, find the directory locked and leave it behind.
+                        let mut entries: Vec<_> = std::fs::read_dir(dir)
+                            .into_iter()
+                            .flatten()
+                            .flatten()
+                            .map(|e| e.path())
+                            .collect();
+                        entries.sort_by_key(|p| p.file_name().is_some_and(|n| n == "LOCK"));
+                        for path in entries {
                             let _ = if path.is_dir() {
                                 std::fs::remove_dir_all(&path)
                             } else {
@@ -215,17 +223,19 @@ fn dot_command_hint(e: tabula::Error, text: &str) -> anyhow::Error {
     }
 }
 
-/// Runs `text` on a database open for writing, printing each result as it comes; returns
-/// the last statement's result (without its rows). Statements before a failing one stay
-/// committed (as `sqlite3_exec`): when any of them changed the database, the error is exit
-/// 3 ("committed"), not 2 ("changed nothing"), so that a script does not run them again.
-/// Output that cannot be written (but for a reader that went away) ends the text there, as
-/// a failing statement does.
+/// The longest text tried on an empty database first: a longer one (a dump, which writes
+/// from its first statements) goes to the new database at once, so that it is not
+/// tokenized twice (a long text is tokenized whole before its first statement runs).
+const PROBED: usize = 4096;
+
 /// `text` run on an empty database in memory, as far as its first statement that writes:
-/// `None` when it has one (it must run on the new database itself); else the results of
-/// its statements and how the text ended (the last one's result, or the error that stopped
-/// it before any write).
+/// `None` when it has one (it must run on the new database itself), or is longer than
+/// [`PROBED`]; else the results of its statements and how the text ended (the last one's
+/// result, or the error that stopped it before any write).
 fn reads_on_an_empty_database(text: &str) -> Option<(Vec<SqlResult>, tabula::Result<SqlResult>)> {
+    if text.len() > PROBED {
+        return None;
+    }
     let empty = Database::in_memory();
     let mut held = Vec::new();
     let mut writes = false;
@@ -244,6 +254,12 @@ fn reads_on_an_empty_database(text: &str) -> Option<(Vec<SqlResult>, tabula::Res
     (!writes && !changed).then_some((held, read))
 }
 
+/// Runs `text` on a database open for writing, printing each result as it comes; returns
+/// the last statement's result (without its rows). Statements before a failing one stay
+/// committed (as `sqlite3_exec`): when any of them changed the database, the error is exit
+/// 3 ("committed"), not 2 ("changed nothing"), so that a script does not run them again.
+/// Output that cannot be written (but for a reader that went away) ends the text there, as
+/// a failing statement does.
 fn run_writing(db: &Database, text: &str, printer: &mut Printer) -> anyhow::Result<SqlResult> {
     let before = fingerprint(db);
     let mut output_failed = None;

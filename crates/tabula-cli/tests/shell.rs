@@ -1159,13 +1159,20 @@ fn on_a_terminal_lines_that_arrive_together_all_run() {
     let dir = d.path().join("db");
     let dir = dir.to_str().unwrap();
     let command = format!("'{}' sql '{dir}'", env!("CARGO_BIN_EXE_tabula"));
-    let mut child = Command::new("script")
+    let spawned = Command::new("script")
         .args(["-qec", &command, "/dev/null"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .expect("`script` (util-linux) runs the shell on a pseudo-terminal");
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("NOTICE: skipping the terminal test: no `script` (util-linux) here");
+            return;
+        }
+        Err(e) => panic!("running script: {e}"),
+    };
     child
         .stdin
         .take()

@@ -350,8 +350,9 @@ fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dial
                 // `pg_class`, `pg_description`, ... are: the rows would go there.
                 if s.table.starts_with("pg_") {
                     return refuse(format!(
-                        "table {}: PostgreSQL finds a name starting with pg_ in its system \
-                         catalog first",
+                        "table {}: PostgreSQL looks a name up in its system catalog first, \
+                         whose tables are named pg_… (which, varies by version): a table of \
+                         the same name there would take its rows",
                         s.table
                     ));
                 }

@@ -337,11 +337,26 @@ impl<R: Record> TableData<R> {
     }
 
     /// [`TableData::remove`] of each of `slots`; returns how many held a row. The rows go
-    /// in batches whose text is fetched first ([`fetch_text`]): removing a row from a
-    /// unique text column's index hashes its text, and the misses on a batch's text then
-    /// overlap instead of each waiting for the one before.
+    /// in batches whose indexed text is fetched first ([`fetch_text`]): removing a row
+    /// from a text column's index hashes or compares its text, and the misses on a batch's
+    /// text then overlap instead of each waiting for the one before. Text no index holds is
+    /// not read at all.
     pub(crate) fn remove_all(&mut self, slots: &[u32]) -> usize {
-        let text = text_columns(&self.schema);
+        let schema = &self.schema;
+        let in_composite = |name: &str| {
+            schema
+                .unique
+                .iter()
+                .chain(&schema.index)
+                .any(|cols| cols.iter().any(|c| c == name))
+        };
+        let text: Vec<usize> = text_columns(schema)
+            .into_iter()
+            .filter(|&i| {
+                let c = &schema.columns[i];
+                c.primary_key || c.unique || c.index || in_composite(&c.name)
+            })
+            .collect();
         let mut removed = 0;
         for batch in slots.chunks(BATCH) {
             if !text.is_empty() {
