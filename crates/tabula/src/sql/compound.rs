@@ -124,6 +124,10 @@ impl Scope for Ctes<'_, '_, '_> {
         scope::outer_value(self.outer, qualifier, name)
     }
 
+    fn outer_reason(&self, qualifier: &str, name: &str) -> Option<String> {
+        scope::outer_reason(self.outer, qualifier, name)
+    }
+
     fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
         match (
             self.defs.iter().position(|d| d.alias.name.value == name),

@@ -44,6 +44,13 @@ pub(crate) trait Scope {
         None
     }
 
+    /// Why a query around this one cannot give `qualifier.name` when one of them has a
+    /// table `qualifier` ("table p has no column nope"): the error to report for a name
+    /// this scope does not know the table of either.
+    fn outer_reason(&self, _qualifier: &str, _name: &str) -> Option<String> {
+        None
+    }
+
     /// The rows of the common table expression `name` (`WITH name AS (…)`) of this query or
     /// one around it, the innermost first.
     fn cte(&self, _name: &str) -> Result<Option<&CteRows>> {
@@ -240,7 +247,14 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
                 Ok(i) => Scalar::Column(i),
                 Err(reason) => match scope.outer(Some(&q.value), &c.value) {
                     Some(v) => params.outer_value(v),
-                    None => return Err(sql_error(span(), reason)),
+                    None => {
+                        // A table of a query around this one, without that column.
+                        let reason = match reason.starts_with("no table named ") {
+                            true => scope.outer_reason(&q.value, &c.value).unwrap_or(reason),
+                            false => reason,
+                        };
+                        return Err(sql_error(span(), reason));
+                    }
                 },
             },
             _ => return Err(sql_error(span(), format!("cannot resolve {e}"))),

@@ -27,6 +27,10 @@ impl Scope for WithAliases<'_> {
         self.tables.outer(qualifier, name)
     }
 
+    fn outer_reason(&self, qualifier: &str, name: &str) -> Option<String> {
+        self.tables.outer_reason(qualifier, name)
+    }
+
     fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
         self.tables.cte(name)
     }
@@ -58,6 +62,10 @@ impl Scope for QueryScope<'_> {
         outer_value(self.outer, qualifier, name)
     }
 
+    fn outer_reason(&self, qualifier: &str, name: &str) -> Option<String> {
+        outer_reason(self.outer, qualifier, name)
+    }
+
     fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
         match self.outer {
             Some((outer, _)) => outer.cte(name),
@@ -77,6 +85,22 @@ pub(crate) fn outer_value(
     match outer.resolve(qualifier, name) {
         Ok(i) => row.get(i).cloned(),
         Err(_) => outer.outer(qualifier, name),
+    }
+}
+
+/// Why the query around a scope (`outer`), or one around that, cannot give
+/// `qualifier.name` though it has a table `qualifier`; `None` when none has that table.
+pub(crate) fn outer_reason(
+    outer: Option<(&dyn Scope, &[Value])>,
+    qualifier: &str,
+    name: &str,
+) -> Option<String> {
+    let (outer, _) = outer?;
+    match outer.resolve(Some(qualifier), name) {
+        // A scope of no tables of its own (`Beyond`, common table expressions) says "no
+        // column": the queries around it may have the table.
+        Err(r) if !r.starts_with("no table named ") && !r.starts_with("no column ") => Some(r),
+        _ => outer.outer_reason(qualifier, name),
     }
 }
 
@@ -104,6 +128,10 @@ impl Scope for Beyond<'_> {
 
     fn outer(&self, qualifier: Option<&str>, name: &str) -> Option<Value> {
         self.0.outer(qualifier, name)
+    }
+
+    fn outer_reason(&self, qualifier: &str, name: &str) -> Option<String> {
+        self.0.outer_reason(qualifier, name)
     }
 
     fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
