@@ -317,6 +317,13 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             let escape = match escape_value {
                 None => None,
                 Some(v) => match v {
+                    // As in SQLite, `ESCAPE NULL` makes the match NULL (its operands are
+                    // still bound, so that a name they get wrong is an error).
+                    Some(Value::Null) => {
+                        boxed(expr, params)?;
+                        boxed(pattern, params)?;
+                        return Ok(Scalar::Literal(Value::Null));
+                    }
                     Some(Value::Text(t)) if t.chars().count() == 1 => t.chars().next(),
                     _ => {
                         return Err(sql_error(

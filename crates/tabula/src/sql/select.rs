@@ -357,6 +357,14 @@ pub(crate) fn query_body(
     let aggs = p.aggs.take().unwrap_or_default();
     let calls = p.correlated.take().unwrap_or_default();
     let (limit, offset) = window(q, params)?;
+    if let (Some(h), true) = (&sel.having, group_by.is_empty() && aggs.is_empty()) {
+        // SQLite refuses it too; PostgreSQL makes the whole query one group.
+        return Err(sql_error(
+            h.span(),
+            "HAVING on a query that does not aggregate (no GROUP BY, no aggregate): \
+             filter its rows with WHERE",
+        ));
+    }
     let grouped = !group_by.is_empty() || !aggs.is_empty() || having.is_some();
     // ORDER BY … LIMIT keeps only the best rows: the table's own read keeps them when it
     // can (`library_order`), else a heap in the sink.

@@ -124,6 +124,14 @@ pub(crate) fn of(ins: &Insert, name: &str, schema: &Schema) -> Result<Option<Con
         ));
     };
     let scope = Excluded { schema, name };
+    // A subquery is refused in DO UPDATE: say where, and what to do instead.
+    let here = |e: Error| match e {
+        Error::Unsupported { feature } if feature == "a subquery here" => unsupported(
+            "a subquery in ON CONFLICT … DO UPDATE (compute the value in the INSERT's \
+             SELECT, or in a statement of its own)",
+        ),
+        e => e,
+    };
     let mut params = Params::default();
     let mut sets = Vec::with_capacity(update.assignments.len());
     for a in &update.assignments {
@@ -135,12 +143,12 @@ pub(crate) fn of(ins: &Insert, name: &str, schema: &Schema) -> Result<Option<Con
             _ => None,
         }
         .ok_or_else(|| sql_error(c.span(), format!("{c} is not a column of table {name}")))?;
-        sets.push((col, scalar::compile(&a.value, &scope, &mut params)?));
+        sets.push((col, scalar::compile(&a.value, &scope, &mut params).map_err(here)?));
     }
     let filter = update
         .selection
         .as_ref()
-        .map(|w| scalar::compile(w, &scope, &mut params))
+        .map(|w| scalar::compile(w, &scope, &mut params).map_err(here))
         .transpose()?;
     Ok(Some(Conflict::Update(Box::new(DoUpdate {
         column,
