@@ -12,7 +12,7 @@ use crate::value::Value;
 #[non_exhaustive]
 pub enum Error {
     /// A unique column (or the primary key) already holds this value in another row.
-    #[error("unique constraint {table}.{column} violated by {value}")]
+    #[error("unique constraint {table}.{column} violated by {}", violating(column, value))]
     UniqueViolation {
         /// The table written to.
         table: String,
@@ -335,6 +335,15 @@ fn sql_message(line: u64, column: u64, reason: &str) -> String {
         (0, _) => format!("SQL error: {reason}"),
         (l, 0) => format!("SQL error at line {l}: {reason}"),
         (l, c) => format!("SQL error at line {l}, column {c}: {reason}"),
+    }
+}
+
+/// The value a unique constraint's message shows: a composite one's (`column` is a list,
+/// `(x, y)`) is the text of its values, `(1, "a")`, shown as it is rather than quoted again.
+fn violating(column: &str, value: &Value) -> String {
+    match value {
+        Value::Text(t) if column.starts_with('(') => t.clone(),
+        v => v.to_string(),
     }
 }
 

@@ -64,7 +64,7 @@ fn a_student_registers_for_a_course_once() {
     }
     assert_eq!(
         e.to_string(),
-        "unique constraint enrollments.(student, course) violated by \"(1, 10)\""
+        "unique constraint enrollments.(student, course) violated by (1, 10)"
     );
     assert_eq!(t.count().unwrap(), 3);
     // The refused insert used no key.
