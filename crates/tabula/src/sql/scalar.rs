@@ -1213,6 +1213,17 @@ impl Scalar {
                 }
             }
             Scalar::Cast(x, to) => cast(x.eval_in(row, params)?, *to),
+            // Its arguments in turn, up to the first that is not NULL (as SQLite: one
+            // after it that would fail is never evaluated).
+            Scalar::Call(Func::Coalesce, args) => {
+                for a in args {
+                    let v = a.eval_in(row, params)?;
+                    if !v.is_null() {
+                        return Ok(v);
+                    }
+                }
+                Value::Null
+            }
             Scalar::Call(f, args) => {
                 let vals: Vec<Value> = args
                     .iter()
