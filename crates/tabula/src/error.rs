@@ -12,7 +12,10 @@ use crate::value::Value;
 #[non_exhaustive]
 pub enum Error {
     /// A unique column (or the primary key) already holds this value in another row.
-    #[error("unique constraint {table}.{column} violated by {}", violating(column, value))]
+    #[error(
+        "unique constraint {table}.{column} violated by {}",
+        violating(column, value)
+    )]
     UniqueViolation {
         /// The table written to.
         table: String,

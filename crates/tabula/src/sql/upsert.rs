@@ -143,7 +143,10 @@ pub(crate) fn of(ins: &Insert, name: &str, schema: &Schema) -> Result<Option<Con
             _ => None,
         }
         .ok_or_else(|| sql_error(c.span(), format!("{c} is not a column of table {name}")))?;
-        sets.push((col, scalar::compile(&a.value, &scope, &mut params).map_err(here)?));
+        sets.push((
+            col,
+            scalar::compile(&a.value, &scope, &mut params).map_err(here)?,
+        ));
     }
     let filter = update
         .selection
