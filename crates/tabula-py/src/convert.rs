@@ -249,13 +249,27 @@ impl Cols {
         Ok(values)
     }
 
-    /// The `UnknownColumn` error for the first key of `fields` that names no column.
+    /// The `UnknownColumn` error for the first key of `fields` that names no column; or,
+    /// when every key names one, a `TypeError` for the column two keys name (a `str`
+    /// subclass hashing otherwise than its text can sit in a dict beside the plain name).
     fn unknown_field(&self, fields: &Bound<'_, PyDict>) -> PyErr {
         let py = fields.py();
+        let mut seen = std::collections::HashSet::new();
         for k in fields.keys() {
-            let known = k
-                .extract::<String>()
-                .is_ok_and(|name| self.schema.position(&name).is_some());
+            let name = k.extract::<String>().ok();
+            let known = name
+                .as_deref()
+                .is_some_and(|name| self.schema.position(name).is_some());
+            if let Some(name) = name.filter(|_| known) {
+                if !seen.insert(name.clone()) {
+                    return PyErr::new::<pyo3::exceptions::PyTypeError, _>(format!(
+                        "{}: column {name} is given twice (two keys equal to {name:?}, one \
+                         of them a str subclass)",
+                        self.table
+                    ));
+                }
+                continue;
+            }
             if !known {
                 return errors::raise(
                     py,

@@ -420,3 +420,20 @@ def test_a_reference_to_a_class_of_another_database_is_refused():
             parent: int = field(default=0, metadata={"references": Parent})
 
     assert other.tables() == []
+
+
+def test_a_column_given_twice_is_named(db):
+    """A `str` subclass hashing otherwise than its text can sit in one dict beside the
+    plain name: both name one column. That is a `TypeError` naming the column (it was an
+    internal error), and nothing is inserted."""
+    u = make_university(db)
+
+    class Name(str):
+        def __hash__(self):
+            return 1
+
+    row = {"name": "plain", Name("name"): "sub", "email": "a@u"}
+    for call in (lambda: u.Student.insert_many([row]), lambda: u.Student.insert(**row)):
+        with pytest.raises(TypeError, match="column name is given twice"):
+            call()
+    assert u.Student.count() == 0
