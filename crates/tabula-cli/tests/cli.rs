@@ -1439,6 +1439,12 @@ fn a_reading_text_on_a_missing_directory_creates_nothing() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("no table named t"), "{}", text(&o));
     assert!(!new.exists());
+    // A text too long to be tried in memory first runs on a new database, which goes
+    // again when the text changed nothing.
+    let long = format!("SELECT 3 AS three /* {} */", "x".repeat(5000));
+    let o = tabula(&["sql", p, "--format", "csv", &long]);
+    assert_eq!(stdout(&o), "three\n3\n", "{}", text(&o));
+    assert!(!new.exists());
     for round in 0..10 {
         let db = dir.path().join(format!("raced{round}"));
         let reader_dir = db.clone();

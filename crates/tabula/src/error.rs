@@ -343,7 +343,7 @@ fn sql_message(line: u64, column: u64, reason: &str) -> String {
 
 /// The value a unique constraint's message shows: a composite one's (`column` is a list,
 /// `(x, y)`) is the text of its values, `(1, "a")`, shown as it is rather than quoted again.
-fn violating(column: &str, value: &Value) -> String {
+pub(crate) fn violating(column: &str, value: &Value) -> String {
     match value {
         Value::Text(t) if column.starts_with('(') => t.clone(),
         v => v.to_string(),

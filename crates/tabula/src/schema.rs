@@ -346,6 +346,12 @@ impl Column {
         // A foreign key gets one automatically: deletes find dependents through it.
         self.index || self.references.is_some()
     }
+
+    /// Whether an index of the column's own holds it: the key's, a unique one, an ordered
+    /// one (also a foreign key's). Indexes of several columns are the schema's.
+    pub fn has_own_index(&self) -> bool {
+        self.primary_key || self.unique || self.has_ordered_index()
+    }
 }
 
 /// The shape of a table: its name and columns, with types, nullability, defaults,

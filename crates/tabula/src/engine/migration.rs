@@ -485,16 +485,19 @@ fn stored_row_refused(new: &Schema, key: &Value, first: Option<Value>, e: Error)
              {value}, which {expected} does not take (an integer becomes a float only up to \
              2^53 in magnitude, where every integer is exact)"
         ),
-        Error::UniqueViolation { column, value, .. } => match first {
-            Some(first) => format!(
-                "cannot build unique index on {column}: value {value} is stored in the rows \
-                 with keys {first} and {key}"
-            ),
-            None => format!(
-                "cannot build unique index on {column}: value {value} is stored more than \
-                 once (again in the row with key {key})"
-            ),
-        },
+        Error::UniqueViolation { column, value, .. } => {
+            let value = crate::error::violating(&column, &value);
+            match first {
+                Some(first) => format!(
+                    "cannot build unique index on {column}: value {value} is stored in the \
+                     rows with keys {first} and {key}"
+                ),
+                None => format!(
+                    "cannot build unique index on {column}: value {value} is stored more \
+                     than once (again in the row with key {key})"
+                ),
+            }
+        }
         Error::Check {
             constraint, values, ..
         } => {

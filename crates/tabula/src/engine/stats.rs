@@ -96,7 +96,7 @@ impl Engine {
             let indexes = schema
                 .columns
                 .iter()
-                .filter(|c| c.primary_key || c.unique || c.has_ordered_index())
+                .filter(|c| c.has_own_index())
                 .map(|c| c.name.clone())
                 .chain(composites.map(|cols| format!("({})", cols.join(", "))))
                 .collect();

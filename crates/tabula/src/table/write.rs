@@ -354,7 +354,7 @@ impl<R: Record> TableData<R> {
             .into_iter()
             .filter(|&i| {
                 let c = &schema.columns[i];
-                c.primary_key || c.unique || c.index || in_composite(&c.name)
+                c.has_own_index() || in_composite(&c.name)
             })
             .collect();
         let mut removed = 0;

@@ -379,7 +379,7 @@ fn adding_a_constraint_the_stored_rows_break_is_refused_naming_the_first_of_them
     assert_eq!(
         e.to_string(),
         "schema of table pairs does not match: cannot build unique index on (a, b): value \
-         \"(1, 1)\" is stored in the rows with keys 1 and 3"
+         (1, 1) is stored in the rows with keys 1 and 3"
     );
     p.delete_key(3u64).unwrap();
     assert_eq!(
