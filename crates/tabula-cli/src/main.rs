@@ -501,18 +501,37 @@ fn export_to_stdout(db: &Database) -> anyhow::Result<()> {
     copied
 }
 
-/// Removes what a failed import created in a directory that was empty before it (best
-/// effort: the import's error is what the user needs to see).
+/// Removes what a failed command created in a database directory (best effort: the
+/// command's error is what the user needs to see), the lock file last: removed first,
+/// another opener would make a new one, find the directory locked and leave it behind.
 fn empty_out(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        let _ = match e.file_type() {
-            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
-            _ => std::fs::remove_file(&path),
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort_by_key(|p| p.file_name().is_some_and(|n| n == "LOCK"));
+    for path in entries {
+        let _ = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
         };
+    }
+}
+
+/// Runs `clean`, which removes the database `db` a command made, while `db` still holds
+/// the directory's lock on Unix, so that no other command can open the database between
+/// the look and the removal (one that tries finds it locked); elsewhere open files cannot
+/// be removed, so once it is closed.
+fn clean_while_held(db: Database, clean: impl FnOnce()) {
+    if cfg!(unix) {
+        clean();
+        drop(db);
+    } else {
+        drop(db);
+        clean();
     }
 }
 
@@ -945,23 +964,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     // look at the directory and the open (two imports at once), and its
                     // tables are its own.
                     let ours = db.table_names().is_ok_and(|t| t.is_empty());
-                    let clean = || {
-                        if created && ours {
-                            let _ = std::fs::remove_dir_all(&dir);
-                        } else if was_empty && ours {
+                    clean_while_held(db, || {
+                        if (created || was_empty) && ours {
                             empty_out(&dir);
                         }
-                    };
-                    // On Unix the files go while this process still holds the lock, so that
-                    // no other command opens the database between the look and the removal;
-                    // elsewhere open files cannot be removed: they go once it is closed.
-                    if cfg!(unix) {
-                        clean();
-                        drop(db);
-                    } else {
-                        drop(db);
-                        clean();
-                    }
+                        if created && ours {
+                            let _ = std::fs::remove_dir(&dir);
+                        }
+                    });
                     return Err(match e {
                         // The document is at fault, not the database: no repair hint (the
                         // message stops being a `tabula::Error`, which is what asks for it).

@@ -95,47 +95,22 @@ pub fn run(
         // A database made for a text that failed before creating any table, or that (too
         // long to be tried in memory first) changed nothing, is not left behind (a
         // mistyped directory name stays a mistake, not a database); an empty directory
-        // that was there is left empty. On Unix the files go while this process still
-        // holds the database's locks (on its lock file and on the directory), so that no
-        // other process can have opened it and written there: one that tries meanwhile
-        // finds it locked. Elsewhere open files cannot be removed: they go once it is
-        // closed (as `import` does).
+        // that was there is left empty (see `clean_while_held`: no other process can have
+        // opened it and written there meanwhile).
         let unused = match &ran {
             Ok(_) => fresh.is_some() && fingerprint(&db) == fresh,
             Err(_) => db.table_names().is_ok_and(|t| t.is_empty()),
         };
         if unused {
-            let clean = || {
-                // The lock file last: removed first, another opener would make a new one,
-                // find the directory locked and leave it behind.
-                let mut entries: Vec<_> = std::fs::read_dir(dir)
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .map(|e| e.path())
-                    .collect();
-                entries.sort_by_key(|p| p.file_name().is_some_and(|n| n == "LOCK"));
-                for path in entries {
-                    let _ = if path.is_dir() {
-                        std::fs::remove_dir_all(&path)
-                    } else {
-                        std::fs::remove_file(&path)
-                    };
-                }
+            crate::clean_while_held(db, || {
+                crate::empty_out(dir);
                 if !existed {
                     // Only while empty: nothing another process put there is removed.
                     for made in std::iter::once(dir).chain(made_above.iter().copied()) {
                         let _ = std::fs::remove_dir(made);
                     }
                 }
-            };
-            if cfg!(unix) {
-                clean();
-                drop(db);
-            } else {
-                drop(db);
-                clean();
-            }
+            });
             let last = ran?;
             (last, false)
         } else {
