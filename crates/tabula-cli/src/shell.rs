@@ -288,7 +288,14 @@ fn run_statements(
             Kind::Begin => session
                 .begin(Kind::locks_at_once(text))
                 .map(|()| Done::Said("transaction open")),
-            Kind::Commit => session.commit().map(|()| Done::Said("committed")),
+            // A transaction that never took the lock (its writes, if any, refused) wrote
+            // nothing: "committed" would say otherwise.
+            Kind::Commit => session.commit().map(|wrote| {
+                Done::Said(match wrote {
+                    true => "committed",
+                    false => "ended: it only read, so there was nothing to commit",
+                })
+            }),
             Kind::Rollback => session.rollback().map(|()| Done::Said("rolled back")),
             _ => session
                 .run(text)

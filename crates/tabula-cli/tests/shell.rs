@@ -451,7 +451,8 @@ fn library_error(dir: &str, sql: &str) -> String {
 
 /// A shell that holds the database's lock (it wrote) makes another shell's write fail with
 /// `Locked`, inside a transaction too (its first write asks for the lock); that shell stays
-/// usable read-only and sees what the first one committed.
+/// usable read-only and sees what the first one committed, and its COMMIT says nothing was
+/// committed (it said "committed").
 #[test]
 fn a_locked_database_leaves_the_shell_read_only() {
     let (_d, _path, p) = demo();
@@ -465,7 +466,7 @@ fn a_locked_database_leaves_the_shell_read_only() {
         &p,
         "SELECT COUNT(*) AS n FROM courses;\nDELETE FROM courses WHERE code = 'CS999';\nBEGIN;\n\
          SELECT code FROM courses WHERE id > 5;\nDELETE FROM courses WHERE code = 'CS999';\n\
-         SELECT COUNT(*) AS n FROM courses;\nROLLBACK;\n",
+         SELECT COUNT(*) AS n FROM courses;\nCOMMIT;\n",
     );
     let locked =
         "error: opening DIR: database DIR is locked: it is open in another process (or another Database in \
@@ -505,8 +506,8 @@ tabula*> DELETE FROM courses WHERE code = 'CS999';
 │ 6 │
 └───┘
 1 row(s)
-tabula*> ROLLBACK;
-rolled back
+tabula*> COMMIT;
+ended: it only read, so there was nothing to commit
 tabula> 
 "
     );

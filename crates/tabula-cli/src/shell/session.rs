@@ -192,11 +192,12 @@ impl Session {
         Ok(result)
     }
 
-    /// `COMMIT`.
-    pub fn commit(&mut self) -> anyhow::Result<()> {
-        self.reading = None;
+    /// `COMMIT`; whether the transaction wrote (not when it only read: its writes, if it
+    /// tried any, were refused before it took the lock).
+    pub fn commit(&mut self) -> anyhow::Result<bool> {
+        let only_read = self.reading.take().is_some();
         match self.tx.take() {
-            Some(tx) => tx.commit(),
+            Some(tx) => tx.commit().map(|()| !only_read),
             None => bail!("no transaction is open (BEGIN starts one)"),
         }
     }
