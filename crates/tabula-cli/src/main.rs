@@ -54,7 +54,8 @@ Exit codes:
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Output format: a table for people, or json/jsonl/csv for scripts (every command).
+    /// Output format: a table for people, or json/jsonl/csv for scripts (every command but
+    /// dump, which writes SQL).
     #[arg(long, value_enum, default_value_t, global = true)]
     format: Format,
     /// CSV: write TEXT values as they are, without the leading ' that guards formulas.
@@ -669,7 +670,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dir,
             dialect,
             output,
-        } => dump::run(&dir, dialect, output.as_ref())?,
+        } => {
+            // A dump is SQL: a format given for it would be ignored without a word.
+            if format != Format::Table {
+                bail!(
+                    "dump writes a SQL script: --format does not apply (--dialect sqlite or \
+                     postgres chooses the SQL)"
+                );
+            }
+            dump::run(&dir, dialect, output.as_ref())?
+        }
         Command::Schema { dir, table } => {
             let db = open_read_only(&dir)?;
             describe::print_schema(&db, &table, format)?;

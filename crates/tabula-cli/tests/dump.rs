@@ -188,3 +188,22 @@ fn dump_works_beside_a_live_writer() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("'LIVE1'"));
 }
+
+/// A dump is SQL: `--format json` (or csv, jsonl) for it is refused by name, not silently
+/// ignored; the default is taken.
+#[test]
+fn dump_refuses_an_output_format() {
+    let (_d, _path, p) = demo();
+    for format in ["json", "jsonl", "csv"] {
+        let o = tabula(&["dump", &p, "--format", format]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(o.stdout.is_empty(), "{format}: {}", text(&o));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            "tabula: dump writes a SQL script: --format does not apply (--dialect sqlite or \
+             postgres chooses the SQL)\n"
+        );
+    }
+    let o = tabula(&["dump", &p, "--format", "table"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
