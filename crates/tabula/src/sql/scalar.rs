@@ -503,6 +503,9 @@ pub(crate) struct Params<'s> {
     pub(crate) agg_base: usize,
     /// Runs an uncorrelated subquery (its rows), where the statement allows them.
     pub(crate) subquery: Option<Subquery<'s>>,
+    /// Where the statement allows none: what the refusal calls a subquery there (else
+    /// "a subquery here").
+    pub(crate) no_subquery: Option<&'static str>,
     /// How deep in the expression tree compiling is.
     depth: usize,
     /// The correlated subqueries met, where the statement runs them.
@@ -552,7 +555,7 @@ fn run_subquery(
                 e
             }
         }),
-        None => Err(unsupported("a subquery here")),
+        None => Err(unsupported(params.no_subquery.unwrap_or("a subquery here"))),
     }
 }
 

@@ -124,15 +124,11 @@ pub(crate) fn of(ins: &Insert, name: &str, schema: &Schema) -> Result<Option<Con
         ));
     };
     let scope = Excluded { schema, name };
-    // A subquery is refused in DO UPDATE: say where, and what to do instead.
-    let here = |e: Error| match e {
-        Error::Unsupported { feature } if feature == "a subquery here" => unsupported(
-            "a subquery in ON CONFLICT … DO UPDATE (compute the value in the INSERT's \
-             SELECT, or in a statement of its own)",
-        ),
-        e => e,
-    };
     let mut params = Params::default();
+    params.no_subquery = Some(
+        "a subquery in ON CONFLICT … DO UPDATE (compute the value in the INSERT's SELECT, or \
+         in a statement of its own)",
+    );
     let mut sets = Vec::with_capacity(update.assignments.len());
     for a in &update.assignments {
         let AssignmentTarget::ColumnName(c) = &a.target else {
@@ -143,15 +139,12 @@ pub(crate) fn of(ins: &Insert, name: &str, schema: &Schema) -> Result<Option<Con
             _ => None,
         }
         .ok_or_else(|| sql_error(c.span(), format!("{c} is not a column of table {name}")))?;
-        sets.push((
-            col,
-            scalar::compile(&a.value, &scope, &mut params).map_err(here)?,
-        ));
+        sets.push((col, scalar::compile(&a.value, &scope, &mut params)?));
     }
     let filter = update
         .selection
         .as_ref()
-        .map(|w| scalar::compile(w, &scope, &mut params).map_err(here))
+        .map(|w| scalar::compile(w, &scope, &mut params))
         .transpose()?;
     Ok(Some(Conflict::Update(Box::new(DoUpdate {
         column,
