@@ -64,23 +64,14 @@ pub fn run(
                 crate::close_after_commit(&db)?;
                 (last, true)
             }
-            read => {
-                // What the statements before a failing one returned, then its error.
-                for r in held {
-                    printer.take(r)?;
-                }
-                (read.map_err(|e| dot_command_hint(e, &text))?, false)
-            }
+            read => (printer.take_read(held, read, &text)?, false),
         }
     } else if let Some((held, read)) = reads_on_an_empty_database(&text) {
         // A text that only reads (or fails before its first write) creates nothing: it
         // ran on an empty database in memory, which is what the new one would have been.
         // (Creating the directory for it, then removing it, could remove a database
         // another process made there meanwhile.)
-        for r in held {
-            printer.take(r)?;
-        }
-        (read.map_err(|e| dot_command_hint(e, &text))?, false)
+        (printer.take_read(held, read, &text)?, false)
     } else {
         let existed = dir.exists();
         // The directories above `dir` that creating it makes, innermost first.
@@ -139,6 +130,20 @@ struct Printer {
 }
 
 impl Printer {
+    /// Prints the results of a text that only read, held back as it ran (what the
+    /// statements before a failing one returned, then its error): the last one's result.
+    fn take_read(
+        &mut self,
+        held: Vec<SqlResult>,
+        read: tabula::Result<SqlResult>,
+        text: &str,
+    ) -> anyhow::Result<SqlResult> {
+        for r in held {
+            self.take(r)?;
+        }
+        read.map_err(|e| dot_command_hint(e, text))
+    }
+
     fn take(&mut self, r: SqlResult) -> anyhow::Result<()> {
         self.queried_last = !r.columns.is_empty();
         if self.gone || r.columns.is_empty() {

@@ -524,25 +524,26 @@ impl<R: Record> AnyTable for TableData<R> {
         // Each row is copied whole, text too: a batch's text is fetched first, so that its
         // cache misses overlap (see `copy`).
         let text = text_columns(&self.schema);
-        for (at, &s) in slots.iter().enumerate() {
-            if at % BATCH == 0 && !text.is_empty() {
-                let batch = &slots[at..slots.len().min(at + BATCH)];
+        for batch in slots.chunks(BATCH) {
+            if !text.is_empty() {
                 fetch_text(&text, batch.iter().filter_map(|&s| self.row(s)));
             }
-            // Every slot found holds a row (nothing is written before the images go in).
-            let Some(old) = self.row(s) else { continue };
-            values.clear();
-            if by_value {
-                new(&old.values()?, &mut values)?;
-            } else {
-                new(old, &mut values)?;
+            for &s in batch {
+                // Every slot found holds a row (nothing is written before the images go in).
+                let Some(old) = self.row(s) else { continue };
+                values.clear();
+                if by_value {
+                    new(&old.values()?, &mut values)?;
+                } else {
+                    new(old, &mut values)?;
+                }
+                let mut row = old.clone();
+                for (&c, v) in cols.iter().zip(values.drain(..)) {
+                    row.set_col(c, v)?;
+                }
+                done.push(s);
+                images.push(row);
             }
-            let mut row = old.clone();
-            for (&c, v) in cols.iter().zip(values.drain(..)) {
-                row.set_col(c, v)?;
-            }
-            done.push(s);
-            images.push(row);
         }
         // The rows before the one `keep` failed on went to `new` first: its errors, and
         // those of setting the columns, come first, as one row at a time would give them.
