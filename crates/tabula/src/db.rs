@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::handle::{DynTable, TableHandle};
 use crate::record::Table;
 use crate::schema::Schema;
-use crate::sql::SqlResult;
+use crate::sql::{Each, SqlResult};
 use crate::storage::fs::{FileSystem, StdFs};
 use crate::storage::wal::{DroppedRecord, Durability, Recovery};
 use crate::storage::Options;
@@ -423,7 +423,7 @@ impl Database {
         params: &[crate::value::Value],
         mut each: impl FnMut(&[crate::value::Value]) -> Result<bool>,
     ) -> Result<SqlResult> {
-        crate::sql::run_each(&self.engine, text, params, Some(&mut each))
+        crate::sql::run_each(&self.engine, text, params, Some(Each::Values(&mut each)))
     }
 
     /// [`Database::sql_with`], handing every statement's result to `each` as the statement

@@ -318,9 +318,9 @@ pub(crate) fn set_query(
         .skip(offset)
         .take(limit.unwrap_or(usize::MAX));
     match each {
-        Some(f) => {
+        Some(mut f) => {
             for row in kept {
-                if !f(&row)? {
+                if !f.give(&row)? {
                     break;
                 }
             }

@@ -30,6 +30,7 @@ mod upsert;
 pub(crate) use ddl::{check_forward, ForwardCheck};
 pub use dump::Dialect;
 pub use prepared::Statement;
+pub(crate) use rows_to::Each;
 pub use run::SqlResult;
 pub(crate) use run::{run, run_each, run_script};
 

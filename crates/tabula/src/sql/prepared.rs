@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::sql::cache;
 use crate::sql::parse::Parsed;
 use crate::sql::point::Scratch;
-use crate::sql::rows_to::{lend, RowsTo};
+use crate::sql::rows_to::{Each, RowsTo};
 use crate::sql::run::{is_read, run_in_parsed, run_parsed, SqlResult};
 use crate::txn::Transaction;
 use crate::value::{Value, ValueRef};
@@ -136,7 +136,10 @@ impl<'db> Statement<'db> {
     /// [`each`](Statement::each) handing each row out borrowed, as a slice of
     /// [`ValueRef`]: a point lookup (`SELECT … FROM t WHERE key = ?` on the primary key or a
     /// unique column) then copies nothing, not even its texts, and reads the row where the
-    /// table keeps it. Rows of other queries are borrowed from the values the query made.
+    /// table keeps it; so does a query whose items are all plain columns and whose rows go
+    /// out as they are found (no `ORDER BY`, `GROUP BY`, aggregate or `DISTINCT`), joins
+    /// and `WHERE` included. Rows of other queries are borrowed from the values the query
+    /// made.
     ///
     /// ```
     /// use tabula::{Database, Value, ValueRef};
@@ -191,7 +194,7 @@ impl<'db> Statement<'db> {
         params: &[Value],
         mut each: impl FnMut(&[Value]) -> Result<bool>,
     ) -> Result<u64> {
-        Ok(run_in_parsed(tx, &self.parsed, params, Some(&mut each))?.changed)
+        Ok(run_in_parsed(tx, &self.parsed, params, Some(Each::Values(&mut each)))?.changed)
     }
 
     /// [`each_ref`](Statement::each_ref) inside `tx` (see [`each_in`](Statement::each_in)):
@@ -202,8 +205,7 @@ impl<'db> Statement<'db> {
         params: &[Value],
         mut each: impl FnMut(&[ValueRef<'_>]) -> Result<bool>,
     ) -> Result<u64> {
-        let mut values = |row: &[Value]| lend(&mut each, row);
-        Ok(run_in_parsed(tx, &self.parsed, params, Some(&mut values))?.changed)
+        Ok(run_in_parsed(tx, &self.parsed, params, Some(Each::Refs(&mut each)))?.changed)
     }
 
     /// The statement's scratch, unless another run holds it. A callback that panicked

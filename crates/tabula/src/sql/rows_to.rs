@@ -5,17 +5,42 @@ use crate::error::Result;
 use crate::value::{Value, ValueRef};
 
 /// A callback taking a query's result rows one at a time; `false` stops the query.
-pub(crate) type Each<'f> = &'f mut dyn FnMut(&[Value]) -> Result<bool>;
+pub(crate) type EachValues<'f> = &'f mut dyn FnMut(&[Value]) -> Result<bool>;
 
-/// [`Each`] taking each row borrowed (see `Statement::each_ref`).
+/// [`EachValues`] taking each row borrowed (see `Statement::each_ref`).
 pub(crate) type EachRef<'f> = &'f mut dyn FnMut(&[ValueRef<'_>]) -> Result<bool>;
+
+/// Where a query streams its result rows: a callback taking them owned or borrowed. A
+/// borrowing one can be lent values the query did not make (a stored row's columns).
+pub(crate) enum Each<'f> {
+    Values(EachValues<'f>),
+    Refs(EachRef<'f>),
+}
+
+impl Each<'_> {
+    /// Hands `row`, values a query made, over; `false` once no more are wanted.
+    pub(crate) fn give(&mut self, row: &[Value]) -> Result<bool> {
+        match self {
+            Each::Values(f) => f(row),
+            Each::Refs(f) => lend(&mut **f, row),
+        }
+    }
+
+    /// The same callback, for a call that may not use it up.
+    pub(crate) fn reborrow(&mut self) -> Each<'_> {
+        match self {
+            Each::Values(f) => Each::Values(&mut **f),
+            Each::Refs(f) => Each::Refs(&mut **f),
+        }
+    }
+}
 
 /// Where a statement's result rows go.
 pub(crate) enum RowsTo<'f> {
     /// Into the result returned.
     Collect,
     /// To a callback, one at a time.
-    Values(Each<'f>),
+    Values(EachValues<'f>),
     /// To a callback, one at a time and borrowed: a point lookup then copies nothing.
     Refs(EachRef<'f>),
 }

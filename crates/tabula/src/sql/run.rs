@@ -17,7 +17,7 @@ use crate::sql::ddl::{check_forward, ForwardCheck};
 use crate::sql::execute::{execute, written_table};
 use crate::sql::parse::{check_params, Parsed};
 use crate::sql::point;
-use crate::sql::rows_to::{lend, Each, RowsTo};
+use crate::sql::rows_to::{Each, RowsTo};
 use crate::sql::select;
 use crate::sql::stream::{Next, Statements, Stream};
 use crate::sql::target::{Snapshot, Target};
@@ -66,7 +66,8 @@ pub(crate) fn run_each(
         );
     }
     let rows_to = match each {
-        Some(each) => RowsTo::Values(each),
+        Some(Each::Values(each)) => RowsTo::Values(each),
+        Some(Each::Refs(each)) => RowsTo::Refs(each),
         None => RowsTo::Collect,
     };
     run_parsed(engine, &*cache::parsed(text)?, params, rows_to, true, None)
@@ -124,10 +125,11 @@ pub(crate) fn run_parsed(
     let statements = Statements::Parsed { parsed, next: 0 };
     match rows_to {
         RowsTo::Collect => run_statements(engine, statements, params, None, None),
-        RowsTo::Values(each) => run_statements(engine, statements, params, Some(each), None),
+        RowsTo::Values(each) => {
+            run_statements(engine, statements, params, Some(Each::Values(each)), None)
+        }
         RowsTo::Refs(each) => {
-            let mut values = |row: &[Value]| lend(&mut *each, row);
-            run_statements(engine, statements, params, Some(&mut values), None)
+            run_statements(engine, statements, params, Some(Each::Refs(each)), None)
         }
     }
 }
@@ -818,7 +820,7 @@ fn run_in_statements(
         let alone_last = !statements.has_more();
         let result = match (&*statement, &mut each) {
             (Statement::Query(q), Some(f)) if alone_last && !alter::is_setval(q) => {
-                select::select_each(Target::Tx(tx), q, params, None, Some(&mut **f))
+                select::select_each(Target::Tx(tx), q, params, None, Some(f.reborrow()))
             }
             (s, _) => execute(Target::Tx(tx), s, params),
         };
@@ -865,7 +867,8 @@ fn read(
         let snap = Snapshot::new(engine);
         let r = match (&mut each, s) {
             (Some(f), Statement::Query(q)) if !alter::is_setval(q) => {
-                let r = select::select_each(Target::Read(&snap), q, params, None, Some(&mut **f));
+                let r =
+                    select::select_each(Target::Read(&snap), q, params, None, Some(f.reborrow()));
                 if snap.torn() {
                     return Err(Error::Sql {
                         line: 0,
@@ -904,9 +907,9 @@ fn read(
 }
 
 /// Hands `rows` to `each` in order, until it asks for no more.
-fn hand_out(each: Each<'_>, rows: &[Vec<Value>]) -> Result<()> {
+fn hand_out(mut each: Each<'_>, rows: &[Vec<Value>]) -> Result<()> {
     for row in rows {
-        if !each(row)? {
+        if !each.give(row)? {
             break;
         }
     }

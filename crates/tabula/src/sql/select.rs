@@ -33,7 +33,7 @@ use crate::sql::correlated::{Correlated, Phase};
 use crate::sql::from::{resolve_from, table_preds, Link, Relation, Source, Tables};
 use crate::sql::join::{produce, push_where, TWO_63};
 use crate::sql::numeric;
-use crate::sql::rows_to::Each;
+use crate::sql::rows_to::{hand_refs, Each};
 use crate::sql::scalar::{self, compare, sql_error, truth, AggCall, Params, Scalar, Scope};
 use crate::sql::scope::{Beyond, QueryScope, WithAliases};
 use crate::sql::target::Target;
@@ -465,6 +465,14 @@ pub(crate) fn query_body(
                 .iter()
                 .enumerate()
                 .all(|(i, e)| matches!(e, Scalar::Column(c) if *c == i));
+        // Every item a plain column: a borrowing callback is lent them from the row read.
+        let plain_columns: Option<Vec<usize>> = exprs
+            .iter()
+            .map(|e| match e {
+                Scalar::Column(c) => Some(*c),
+                _ => None,
+            })
+            .collect();
         if left > 0 {
             produce(target, &rels, &used, params, outer, &mut |row| {
                 if !passes_cols(filter.as_ref(), row, params)? {
@@ -475,13 +483,22 @@ pub(crate) fn query_body(
                     return Ok(true);
                 }
                 left -= 1;
+                if let (Each::Refs(lent), Some(cols)) = (&mut *f, &plain_columns) {
+                    // Lent where the row is: nothing copied, not even its texts.
+                    let more = hand_refs(&mut **lent, cols.len(), |refs| {
+                        for (slot, &c) in refs.iter_mut().zip(cols) {
+                            *slot = row.value_at(c);
+                        }
+                    })?;
+                    return Ok(more && left > 0);
+                }
                 // Asked only of whole-row queries: it is a dynamic call on every row.
                 let held = if whole_rows { row.as_values() } else { None };
                 match held.filter(|v| v.len() == exprs.len()) {
-                    Some(values) => Ok(f(values)? && left > 0),
+                    Some(values) => Ok(f.give(values)? && left > 0),
                     None => {
                         let values = eval_all(exprs.iter(), row, params)?;
-                        Ok(f(&values)? && left > 0)
+                        Ok(f.give(&values)? && left > 0)
                     }
                 }
             })?;
@@ -585,9 +602,9 @@ pub(crate) fn query_body(
         .skip(offset)
         .take(limit.unwrap_or(usize::MAX));
     let rows: Vec<Vec<Value>> = match each {
-        Some(f) => {
+        Some(mut f) => {
             for r in rows {
-                if !f(&r)? {
+                if !f.give(&r)? {
                     break;
                 }
             }

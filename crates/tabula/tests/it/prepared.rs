@@ -646,3 +646,80 @@ fn a_prepared_filter_over_numbers_answers_for_each_run_s_parameters() {
         }
     }
 }
+
+#[test]
+fn each_ref_lends_the_rows_run_collects_for_scans_joins_windows_and_in_a_transaction() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE c (id INTEGER PRIMARY KEY, title TEXT NOT NULL);
+         CREATE TABLE s (id INTEGER PRIMARY KEY, name TEXT, gpa REAL, ok BOOLEAN,
+                         course INTEGER REFERENCES c, note TEXT);
+         CREATE INDEX s_gpa ON s (gpa);
+         INSERT INTO c (title) VALUES ('math'), ('art');",
+    )
+    .unwrap();
+    for i in 0u8..40 {
+        let name = if i % 7 == 0 {
+            Value::Null
+        } else {
+            Value::from(format!("n{i}"))
+        };
+        let course = if i % 5 == 0 {
+            Value::Null
+        } else {
+            Value::Int(1 + i64::from(i % 2))
+        };
+        db.sql_with(
+            "INSERT INTO s (name, gpa, ok, course, note) VALUES (?, ?, ?, ?, ?)",
+            &[
+                name,
+                Value::Float(f64::from(i % 9u8) / 2.0),
+                Value::Bool(i % 3 == 0),
+                course,
+                Value::from("é".repeat(i as usize % 4)),
+            ],
+        )
+        .unwrap();
+    }
+    let texts = [
+        "SELECT id, name, gpa, ok, note FROM s WHERE gpa > 2.0",
+        "SELECT name, name, id FROM s WHERE name IS NOT NULL AND ok",
+        "SELECT * FROM s",
+        "SELECT note, id FROM s WHERE gpa BETWEEN 1.0 AND 3.0",
+        "SELECT id FROM s WHERE gpa >= 1.5 LIMIT 5 OFFSET 3",
+        "SELECT s.name, c.title, s.gpa FROM s JOIN c ON c.id = s.course WHERE s.gpa < 3",
+        "SELECT s.id, c.title FROM s LEFT JOIN c ON c.id = s.course",
+        "SELECT t.id, t.name FROM (SELECT id, name FROM s WHERE ok) AS t",
+        "SELECT id, gpa * 2 FROM s WHERE ok",
+    ];
+    for text in texts {
+        let st = db.prepare(text).unwrap();
+        let collected = st.run(&[]).unwrap().rows;
+        assert!(!collected.is_empty(), "{text}");
+        assert_eq!(borrowed(&st, &[]), collected, "{text}");
+        assert_eq!(streamed(&st, &[]), collected, "{text}");
+    }
+    // Inside a transaction, its own uncommitted rows are lent as well.
+    db.transaction(|tx| {
+        tx.sql("INSERT INTO s (name, gpa, ok, note) VALUES ('late', 3.75, true, 'x')")?;
+        let st = db.prepare("SELECT name, gpa, note FROM s WHERE gpa > 3.5")?;
+        let mut lent = Vec::new();
+        st.each_ref_in(tx, &[], |row| {
+            lent.push(
+                row.iter()
+                    .copied()
+                    .map(ValueRef::to_owned)
+                    .collect::<Vec<_>>(),
+            );
+            Ok(true)
+        })?;
+        assert_eq!(lent, st.run_in(tx, &[])?.rows);
+        assert!(lent.contains(&vec![
+            Value::from("late"),
+            Value::Float(3.75),
+            Value::from("x")
+        ]));
+        Ok(())
+    })
+    .unwrap();
+}
