@@ -136,10 +136,12 @@ impl<'db> Statement<'db> {
     /// [`each`](Statement::each) handing each row out borrowed, as a slice of
     /// [`ValueRef`]: a point lookup (`SELECT … FROM t WHERE key = ?` on the primary key or a
     /// unique column) then copies nothing, not even its texts, and reads the row where the
-    /// table keeps it; so does a query whose items are all plain columns and whose rows go
-    /// out as they are found (no `ORDER BY`, `GROUP BY`, aggregate or `DISTINCT`), joins
-    /// and `WHERE` included. Rows of other queries are borrowed from the values the query
-    /// made.
+    /// table keeps it. A query whose items are all plain columns and whose rows go out as
+    /// they are found (one query, the text's last statement, with no `ORDER BY`, grouping,
+    /// aggregate, `DISTINCT`, set operation or correlated subquery) lends each row's
+    /// columns from where it reads them: a table scanned or probed from where the table
+    /// keeps the row, a table joined by hash or nested loop from its one copy per query.
+    /// Rows of other queries are borrowed from the values the query made.
     ///
     /// ```
     /// use tabula::{Database, Value, ValueRef};
@@ -197,8 +199,9 @@ impl<'db> Statement<'db> {
         Ok(run_in_parsed(tx, &self.parsed, params, Some(Each::Values(&mut each)))?.changed)
     }
 
-    /// [`each_ref`](Statement::each_ref) inside `tx` (see [`each_in`](Statement::each_in)):
-    /// the rows lent from the values the statement made in the transaction.
+    /// [`each_ref`](Statement::each_ref) inside `tx` (see [`each_in`](Statement::each_in)),
+    /// the rows lent as `each_ref` lends them, from the transaction's own version of its
+    /// tables.
     pub fn each_ref_in(
         &self,
         tx: &Transaction<'_>,

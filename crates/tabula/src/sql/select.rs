@@ -466,13 +466,16 @@ pub(crate) fn query_body(
                 .enumerate()
                 .all(|(i, e)| matches!(e, Scalar::Column(c) if *c == i));
         // Every item a plain column: a borrowing callback is lent them from the row read.
-        let plain_columns: Option<Vec<usize>> = exprs
-            .iter()
-            .map(|e| match e {
-                Scalar::Column(c) => Some(*c),
-                _ => None,
-            })
-            .collect();
+        let plain_columns: Option<Vec<usize>> = match f {
+            Each::Refs(_) => exprs
+                .iter()
+                .map(|e| match e {
+                    Scalar::Column(c) => Some(*c),
+                    _ => None,
+                })
+                .collect(),
+            Each::Values(_) => None,
+        };
         if left > 0 {
             produce(target, &rels, &used, params, outer, &mut |row| {
                 if !passes_cols(filter.as_ref(), row, params)? {
@@ -485,11 +488,8 @@ pub(crate) fn query_body(
                 left -= 1;
                 if let (Each::Refs(lent), Some(cols)) = (&mut *f, &plain_columns) {
                     // Lent where the row is: nothing copied, not even its texts.
-                    let more = hand_refs(&mut **lent, cols.len(), |refs| {
-                        for (slot, &c) in refs.iter_mut().zip(cols) {
-                            *slot = row.value_at(c);
-                        }
-                    })?;
+                    let more =
+                        hand_refs(&mut **lent, cols.len(), |refs| row.refs_into(cols, refs))?;
                     return Ok(more && left > 0);
                 }
                 // Asked only of whole-row queries: it is a dynamic call on every row.

@@ -723,3 +723,62 @@ fn each_ref_lends_the_rows_run_collects_for_scans_joins_windows_and_in_a_transac
     })
     .unwrap();
 }
+
+#[test]
+fn each_ref_reads_a_scanned_row_where_the_table_keeps_it_and_stops_when_asked() {
+    let db = Database::in_memory();
+    students(&db);
+    let st = db
+        .prepare("SELECT name, id, gpa FROM student WHERE gpa > ?")
+        .unwrap();
+    let addresses = || {
+        let mut at = Vec::new();
+        st.each_ref(&[Value::Float(3.0)], |row| {
+            if let [ValueRef::Text(name), ValueRef::Int(_), ValueRef::Float(_)] = row {
+                at.push((name.to_string(), name.as_ptr() as usize));
+            }
+            Ok(true)
+        })
+        .unwrap();
+        at
+    };
+    let first = addresses();
+    assert_eq!(
+        first.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["ann", "cy"]
+    );
+    assert_eq!(addresses(), first);
+    // A point lookup lends the text where the table keeps it (still there: no copy can
+    // share its address); the scan lent that same text.
+    let mut kept = 0;
+    db.prepare("SELECT name FROM student WHERE id = ?")
+        .unwrap()
+        .each_ref(&[Value::Int(1)], |row| {
+            if let [ValueRef::Text(name)] = row {
+                kept = name.as_ptr() as usize;
+            }
+            Ok(true)
+        })
+        .unwrap();
+    assert_eq!(first[0].1, kept);
+    // A typed table's columns come lent with the values `run` gives.
+    assert_eq!(
+        borrowed(&st, &[Value::Float(3.0)]),
+        st.run(&[Value::Float(3.0)]).unwrap().rows
+    );
+    // `Ok(false)` stops after the row it answers; an error ends the run with itself.
+    let mut calls = 0;
+    st.each_ref(&[Value::Float(0.0)], |_| {
+        calls += 1;
+        Ok(calls < 2)
+    })
+    .unwrap();
+    assert_eq!(calls, 2);
+    let e = st
+        .each_ref(&[Value::Float(0.0)], |_| Err(Error::Aborted("stop".into())))
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Aborted(m) if m.to_string() == "stop"),
+        "{e}"
+    );
+}
