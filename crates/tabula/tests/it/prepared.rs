@@ -782,3 +782,44 @@ fn each_ref_reads_a_scanned_row_where_the_table_keeps_it_and_stops_when_asked() 
         "{e}"
     );
 }
+
+#[test]
+fn a_scan_lending_its_rows_reads_one_version_while_its_callback_writes_the_table() {
+    let db = Database::in_memory();
+    students(&db);
+    let scan = db
+        .prepare("SELECT id, name FROM student WHERE gpa > ?")
+        .unwrap();
+    let mut seen = Vec::new();
+    scan.each_ref(&[Value::Float(0.0)], |row| {
+        let [ValueRef::Int(id), ValueRef::Text(name)] = row else {
+            return Err(Error::Aborted(format!("row {row:?}").into()));
+        };
+        // Each write commits a new version; the rows lent come from the one read.
+        db.sql_with("DELETE FROM student WHERE id = ?", &[Value::Int(*id)])?;
+        db.sql("UPDATE student SET name = 'changed'")?;
+        db.sql_with(
+            "INSERT INTO student (name, email, gpa) VALUES ('new', ?, 1.0)",
+            &[Value::Text(format!("new{id}@uni.edu"))],
+        )?;
+        seen.push((*id, name.to_string()));
+        Ok(true)
+    })
+    .unwrap();
+    assert_eq!(
+        seen,
+        [(1, "ann".to_string()), (2, "bob".into()), (3, "cy".into())]
+    );
+    let left = db
+        .sql("SELECT id, name FROM student ORDER BY id")
+        .unwrap()
+        .rows;
+    assert_eq!(
+        left,
+        [
+            vec![Value::Int(4), Value::from("changed")],
+            vec![Value::Int(5), Value::from("changed")],
+            vec![Value::Int(6), Value::from("new")],
+        ]
+    );
+}
