@@ -7,12 +7,13 @@
 //! the constraints, `INSERT OR IGNORE`, `OR REPLACE` and `ON CONFLICT`).
 //! Both engines must agree on every answer, on which statements fail, and on every table's
 //! rows after each write; results are compared as multisets unless the query orders them
-//! completely.
+//! completely. Each query that runs is also prepared and streamed, owned (`each`) and
+//! borrowed (`each_ref`), and must hand out the rows `db.sql` collects.
 //!
 //! CI runs 40 schemas of 150 queries each; `TABULA_SQL_SCHEMAS` and
 //! `TABULA_SQL_SCHEMA_QUERIES` change those numbers.
 
-use tabula::{Database, Value};
+use tabula::{Database, Value, ValueRef};
 
 use crate::common::Rng;
 use crate::sql::{same, sqlite_rows};
@@ -858,6 +859,29 @@ fn generated_schemas_rows_and_queries_agree_with_sqlite() {
             let ours = db.sql(&q).map(|res| res.rows);
             let theirs = sqlite_rows(&conn, &q);
             ran += 1;
+            if let Ok(a) = &ours {
+                // A prepared statement's streams hand out the rows `sql` collects: owned
+                // (`each`) and lent (`each_ref`, from the table where the query allows).
+                let st = db.prepare(&q).unwrap();
+                let (mut owned, mut lent) = (Vec::new(), Vec::new());
+                let streamed = st
+                    .each(&[], |row| {
+                        owned.push(row.to_vec());
+                        Ok(true)
+                    })
+                    .and_then(|_| {
+                        st.each_ref(&[], |row| {
+                            lent.push(row.iter().copied().map(ValueRef::to_owned).collect());
+                            Ok(true)
+                        })
+                    });
+                if streamed.is_err() || !agree(a, &owned, ordered) || !agree(a, &lent, ordered) {
+                    mismatches.push(format!(
+                        "schema {s}: {q}\n  sql: {a:?}\n  each: {owned:?}\n  each_ref: {lent:?} \
+                         ({streamed:?})"
+                    ));
+                }
+            }
             match (&ours, &theirs) {
                 (Ok(a), Ok(b)) if agree(a, b, ordered) => {}
                 (Err(e), Err(_)) => {
