@@ -733,7 +733,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // A query that cannot run (a value its column cannot hold) fails before the
             // output starts: no half-written JSON array or lone csv header.
             query().explain()?;
-            output::print_rows(&names, &|f| query().for_each(f), format, guard)?;
+            // The query reads on once the output has failed (it prints nothing more).
+            let each: output::EachRow<'_> = &|f| {
+                query().for_each(|r| {
+                    f(r);
+                })
+            };
+            output::print_rows(&names, each, format, guard)?;
         }
         Command::Insert {
             dir,

@@ -327,11 +327,12 @@ pub fn records(
     out.flush()
 }
 
-/// Rows to print, each given to the callback; the number of rows.
-pub type EachRow<'e> = &'e dyn Fn(&mut dyn FnMut(&Row)) -> tabula::Result<usize>;
+/// Rows to print, each given to the callback, which answers whether to go on (false once
+/// the output has failed: a reader that went away); the number of rows.
+pub type EachRow<'e> = &'e dyn Fn(&mut dyn FnMut(&Row) -> bool) -> tabula::Result<usize>;
 
 /// Streams the rows `each` gives in `format`, with the columns `names`; the first failed
-/// write stops the output.
+/// write stops the output (and asks `each` for no more rows).
 pub fn print_rows(
     names: &[String],
     each: EachRow<'_>,
@@ -340,12 +341,14 @@ pub fn print_rows(
 ) -> anyhow::Result<()> {
     let mut out = stdout();
     let mut failed: Option<std::io::Error> = None;
-    let mut write = |f: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>| {
+    // Whether the output still works.
+    let mut write = |f: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>| -> bool {
         if failed.is_none() {
             if let Err(e) = f(&mut out) {
                 failed = Some(e);
             }
         }
+        failed.is_none()
     };
     let cells = |r: &Row| -> Vec<String> {
         names
@@ -356,7 +359,10 @@ pub fn print_rows(
     match format {
         Format::Table => {
             let mut widths = Widths::new(names);
-            each(&mut |r| widths.add(&cells(r)))?;
+            each(&mut |r| {
+                widths.add(&cells(r));
+                true
+            })?;
             write(&mut |o| widths.top(o, names));
             let n = each(&mut |r| write(&mut |o| widths.row(o, &cells(r))))?;
             write(&mut |o| {
@@ -370,7 +376,7 @@ pub fn print_rows(
             each(&mut |r| {
                 let sep = if first { "\n  " } else { ",\n  " };
                 first = false;
-                write(&mut |o| write!(o, "{sep}{}", json_object(names, r)));
+                write(&mut |o| write!(o, "{sep}{}", json_object(names, r)))
             })?;
             let end = if first { "]" } else { "\n]" };
             write(&mut |o| writeln!(o, "{end}"));

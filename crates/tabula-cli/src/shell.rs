@@ -109,7 +109,7 @@ impl Kind {
 
     /// The kind of each statement of `text`, a whole script whose last statement need not
     /// end with `;`.
-    fn of_each(text: &str) -> Vec<Kind> {
+    pub(crate) fn of_each(text: &str) -> Vec<Kind> {
         // The line end closes a trailing `--` comment, so that the added `;` ends the
         // statement.
         let split = split::split(&format!("{text}\n;"));

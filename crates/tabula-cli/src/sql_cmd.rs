@@ -50,6 +50,9 @@ pub fn run(
         // Read-only first (no lock), its results held back: a text that writes is refused
         // before it changes anything, and runs again from its start with the lock.
         let ro = crate::open_read_only(dir)?;
+        if let Some(last) = streamed_query(&ro, &text, &mut printer) {
+            return last.and_then(|last| printer.finish(&text, &last));
+        }
         let mut held = Vec::new();
         let read = ro.sql_script(&text, &[], |r| {
             held.push(r);
@@ -290,15 +293,40 @@ pub fn create(dir: &Path) -> anyhow::Result<Database> {
 /// Prints the rows of a result that has columns, in `format`. Rows are printed by name: a
 /// name the result repeats (`a.id, b.id`) becomes `id:1`, `id:2`, … after its first use.
 pub fn print_rows(result: SqlResult, format: Format, guard: CsvGuard) -> anyhow::Result<()> {
-    let mut names: Vec<String> = Vec::with_capacity(result.columns.len());
-    let mut used = std::collections::HashSet::with_capacity(result.columns.len());
+    let names = unique_names(&result.columns);
+    let rows: Vec<Row> = result
+        .rows
+        .into_iter()
+        .map(|values| Row::from_pairs(names.iter().cloned().zip(values)))
+        .collect();
+    output::print_rows(
+        &names,
+        &|f| {
+            let mut n = 0;
+            for r in &rows {
+                n += 1;
+                if !f(r) {
+                    break;
+                }
+            }
+            Ok(n)
+        },
+        format,
+        guard,
+    )
+}
+
+/// The names rows are printed by: a name the result repeats (`a.id, b.id`) becomes
+/// `id:1`, `id:2`, … after its first use.
+fn unique_names(columns: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::with_capacity(columns.len());
+    let mut used = std::collections::HashSet::with_capacity(columns.len());
     // A name the query gave a column itself (`2 AS "a:1"`) is never given to another.
-    let given: std::collections::HashSet<&str> =
-        result.columns.iter().map(String::as_str).collect();
+    let given: std::collections::HashSet<&str> = columns.iter().map(String::as_str).collect();
     // The last suffix given to each name: the next one starts after it, so that a result
     // repeating one name thousands of times is named in one pass.
     let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for c in &result.columns {
+    for c in columns {
         let mut name = c.clone();
         if used.contains(&name) {
             let n = last.entry(c.as_str()).or_insert(0);
@@ -310,18 +338,64 @@ pub fn print_rows(result: SqlResult, format: Format, guard: CsvGuard) -> anyhow:
         used.insert(name.clone());
         names.push(name);
     }
-    let rows: Vec<Row> = result
-        .rows
-        .into_iter()
-        .map(|values| Row::from_pairs(names.iter().cloned().zip(values)))
-        .collect();
-    output::print_rows(
+    names
+}
+
+/// A text that is one query, in a format that prints a row at a time (csv, json, jsonl),
+/// run with each row printed as the query finds it: a result larger than memory prints
+/// whole, and a reader that stops reading (`| head`) stops the query. `None` for any other
+/// text, or one whose names do not bind (it runs as a script then, which says why); else
+/// the query's result, without rows. An error met after rows went out (a value a
+/// computation cannot give, in a later row) ends the output there, as in sqlite3.
+fn streamed_query(
+    db: &Database,
+    text: &str,
+    printer: &mut Printer,
+) -> Option<anyhow::Result<SqlResult>> {
+    if printer.format == Format::Table || Kind::of_each(text) != [Kind::Query] {
+        return None;
+    }
+    let st = db.prepare(text).ok().filter(|st| st.reads_only())?;
+    let columns = st.columns(&[]).ok().flatten()?;
+    let names = unique_names(&columns);
+    printer.queried_last = true;
+    let printed = output::print_rows(
         &names,
         &|f| {
-            rows.iter().for_each(&mut *f);
-            Ok(rows.len())
+            let mut n = 0;
+            st.each(&[], |values| {
+                if values.len() != names.len() {
+                    // Another process altered the table between naming and running.
+                    return Err(tabula::Error::abort(
+                        "the query's columns changed while it ran (its table was altered); \
+                         run it again",
+                    ));
+                }
+                n += 1;
+                Ok(f(&Row::from_pairs(
+                    names.iter().cloned().zip(values.iter().cloned()),
+                )))
+            })?;
+            Ok(n)
         },
-        format,
-        guard,
-    )
+        printer.format,
+        printer.guard,
+    );
+    Some(match printed {
+        Err(e) if crate::output::closed_by_reader(&e) => {
+            printer.gone = true;
+            Ok(SqlResult {
+                columns,
+                ..SqlResult::default()
+            })
+        }
+        Err(e) => Err(match e.downcast::<tabula::Error>() {
+            Ok(e) => dot_command_hint(e, text),
+            Err(e) => e,
+        }),
+        Ok(()) => Ok(SqlResult {
+            columns,
+            ..SqlResult::default()
+        }),
+    })
 }

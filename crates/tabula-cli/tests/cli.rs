@@ -425,9 +425,18 @@ fn demo_with_students(n: usize) -> (tempfile::TempDir, PathBuf, String) {
 fn a_closed_pipe_ends_quietly_with_exit_0_in_every_format() {
     use std::io::Read;
     let (_d, _path, p) = demo_with_students(5000);
-    for format in ["table", "json", "jsonl", "csv"] {
+    // `query`, and `sql` with one query (its rows printed as found, but in the table format).
+    let commands = [
+        ["query", &p, "students"],
+        ["sql", &p, "SELECT * FROM students"],
+    ];
+    for (format, command) in ["table", "json", "jsonl", "csv"]
+        .into_iter()
+        .flat_map(|f| commands.iter().map(move |c| (f, c)))
+    {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
-            .args(["query", &p, "students", "--format", format])
+            .args(command)
+            .args(["--format", format])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -437,8 +446,13 @@ fn a_closed_pipe_ends_quietly_with_exit_0_in_every_format() {
         reader.read_exact(&mut buf).unwrap();
         drop(reader);
         let o = child.wait_with_output().unwrap();
-        assert_eq!(o.status.code(), Some(0), "{format}: {}", stderr(&o));
-        assert_eq!(stderr(&o), "", "{format}");
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{format} {command:?}: {}",
+            stderr(&o)
+        );
+        assert_eq!(stderr(&o), "", "{format} {command:?}");
     }
 }
 
@@ -2040,4 +2054,82 @@ fn a_query_that_cannot_run_prints_nothing() {
             text(&o)
         );
     }
+}
+
+/// A text of one query in a format that prints a row at a time (csv, json, jsonl) prints
+/// its rows as the query finds them; the output is what a held result prints.
+#[test]
+fn one_query_streams_its_rows_in_csv_json_and_jsonl() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db").to_string_lossy().into_owned();
+    let o = tabula(&[
+        "sql",
+        &p,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, n INTEGER);
+         INSERT INTO t (v, n) VALUES ('a', 1), (NULL, NULL), ('x,\"y\"', 3)",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let q = "SELECT id, v, n, id FROM t WHERE id > 0";
+    // A second query before it makes the text a script, whose results are held: the same
+    // rows, after that query's.
+    let held = format!("SELECT 1 AS one; {q}");
+    for (format, expected) in [
+        (
+            "csv",
+            "id,v,n,id:1\n1,a,1,1\n2,,,2\n3,\"x,\"\"y\"\"\",3,3\n",
+        ),
+        (
+            "jsonl",
+            "{\"id\":1,\"v\":\"a\",\"n\":1,\"id:1\":1}\n\
+             {\"id\":2,\"v\":null,\"n\":null,\"id:1\":2}\n\
+             {\"id\":3,\"v\":\"x,\\\"y\\\"\",\"n\":3,\"id:1\":3}\n",
+        ),
+    ] {
+        let o = tabula(&["sql", &p, "--format", format, q]);
+        assert!(o.status.success(), "{format}: {}", stderr(&o));
+        assert_eq!(stdout(&o), expected, "{format}");
+        let o = tabula(&["sql", &p, "--format", format, &held]);
+        assert!(stdout(&o).ends_with(expected), "{format}: {}", stdout(&o));
+    }
+    let o = tabula(&["sql", &p, "--format", "json", q]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.as_array().map(Vec::len), Some(3), "{v}");
+    assert_eq!(v[1]["v"], serde_json::Value::Null);
+    // No rows: the header alone, an empty array, nothing.
+    let none = "SELECT id, v FROM t WHERE id > 10";
+    for (format, expected) in [("csv", "id,v\n"), ("json", "[]\n"), ("jsonl", "")] {
+        let o = tabula(&["sql", &p, "--format", format, none]);
+        assert!(o.status.success(), "{format}: {}", stderr(&o));
+        assert_eq!(stdout(&o), expected, "{format}");
+    }
+    // An unknown table is the script's error, before any output.
+    let o = tabula(&["sql", &p, "--format", "csv", "SELECT * FROM nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(stderr(&o).contains("nope"), "{}", stderr(&o));
+}
+
+/// A streamed query that fails on a later row has printed the rows before it, and exits
+/// with the error (as sqlite3 does), having changed nothing.
+#[test]
+fn a_streamed_query_failing_on_a_later_row_stops_there_with_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db").to_string_lossy().into_owned();
+    let o = tabula(&[
+        "sql",
+        &p,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER);
+         INSERT INTO t (n) VALUES (1), (2), (-9223372036854775808), (4)",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = tabula(&[
+        "sql",
+        &p,
+        "--format",
+        "csv",
+        "SELECT id, abs(n) AS a FROM t",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "id,a\n1,1\n2,2\n");
+    assert!(stderr(&o).contains("overflow"), "{}", stderr(&o));
 }

@@ -9,7 +9,7 @@ use crate::sql::cache;
 use crate::sql::parse::Parsed;
 use crate::sql::point::Scratch;
 use crate::sql::rows_to::{Each, RowsTo};
-use crate::sql::run::{is_read, run_in_parsed, run_parsed, SqlResult};
+use crate::sql::run::{is_read, result_columns, run_in_parsed, run_parsed, SqlResult};
 use crate::txn::Transaction;
 use crate::value::{Value, ValueRef};
 
@@ -100,6 +100,26 @@ impl<'db> Statement<'db> {
     /// ```
     pub fn reads_only(&self) -> bool {
         self.parsed.statements.iter().all(is_read)
+    }
+
+    /// The names of the columns a run with `params` would give its rows now (the text's
+    /// last statement's, as [`SqlResult::columns`]), without running it; `None` when that
+    /// statement is not a query. Names are bound as a run binds them, so an unknown table
+    /// or column is this call's error too; a table an earlier statement of the text would
+    /// create is not there yet. A subquery in `FROM` or a `WITH` table the query reads is
+    /// run to learn its columns. For a caller that prints the names before the rows it
+    /// streams ([`each`](Statement::each)).
+    ///
+    /// ```
+    /// let db = tabula::Database::in_memory();
+    /// db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")?;
+    /// let st = db.prepare("SELECT name, id * 2 AS twice FROM t")?;
+    /// assert_eq!(st.columns(&[])?, Some(vec!["name".to_string(), "twice".to_string()]));
+    /// assert_eq!(db.prepare("DELETE FROM t")?.columns(&[])?, None);
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn columns(&self, params: &[Value]) -> Result<Option<Vec<String>>> {
+        result_columns(self.engine, &self.parsed, params)
     }
 
     /// Runs the statement with `params` bound to its placeholders (`?` in order, or `$1`,

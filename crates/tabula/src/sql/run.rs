@@ -745,6 +745,27 @@ fn run_read_statements(
     Ok(last)
 }
 
+/// The names of the columns of the rows `parsed`'s last statement gives, bound as a run
+/// would bind them now (see `Statement::columns`); `None` when that statement is not a
+/// query.
+pub(crate) fn result_columns(
+    engine: &Arc<Engine>,
+    parsed: &Parsed,
+    params: &[Value],
+) -> Result<Option<Vec<String>>> {
+    parsed.check_params(params)?;
+    let params = &*no_nan(params);
+    match parsed.statements.last() {
+        Some(Statement::Query(q)) if !alter::is_setval(q) => {
+            let snap = Snapshot::new(engine);
+            let mut bound = select::Bound::default();
+            let r = select::query(Target::Read(&snap), q, params, None, None, Some(&mut bound))?;
+            Ok(Some(r.columns))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The parameters as SQL sees them: it has no NaN (SQLite's rule, which tabula's SQL
 /// follows), so a NaN parameter is null, and `WHERE f = ?` bound to NaN matches nothing.
 fn no_nan(params: &[Value]) -> std::borrow::Cow<'_, [Value]> {

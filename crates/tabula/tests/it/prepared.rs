@@ -823,3 +823,73 @@ fn a_scan_lending_its_rows_reads_one_version_while_its_callback_writes_the_table
         ]
     );
 }
+
+#[test]
+fn columns_names_a_query_s_result_without_running_it_and_nothing_for_other_statements() {
+    let db = Database::in_memory();
+    students(&db);
+    db.sql("CREATE TABLE course (id INTEGER PRIMARY KEY, title TEXT)")
+        .unwrap();
+    let names = |text: &str| db.prepare(text).unwrap().columns(&[]).unwrap();
+    let some = |n: &[&str]| Some(n.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    for (text, expected) in [
+        (
+            "SELECT * FROM student",
+            some(&["id", "name", "email", "gpa"]),
+        ),
+        (
+            "SELECT name, gpa * 2 AS twice FROM student WHERE id = 1",
+            some(&["name", "twice"]),
+        ),
+        (
+            "SELECT s.name, c.title FROM student s JOIN course c ON c.id = s.id",
+            some(&["name", "title"]),
+        ),
+        (
+            "SELECT count(*) AS n FROM student GROUP BY gpa",
+            some(&["n"]),
+        ),
+        (
+            "SELECT id FROM student UNION SELECT id FROM course",
+            some(&["id"]),
+        ),
+        (
+            "WITH w AS (SELECT name AS k FROM student) SELECT k FROM w",
+            some(&["k"]),
+        ),
+        (
+            "SELECT t.x FROM (SELECT id AS x FROM course) AS t",
+            some(&["x"]),
+        ),
+        (
+            "CREATE TABLE other (id INTEGER PRIMARY KEY); SELECT 1 AS one",
+            some(&["one"]),
+        ),
+        ("DELETE FROM student WHERE id = 99", None),
+        (
+            "SELECT 1 AS one; UPDATE student SET gpa = 1 WHERE id = 99",
+            None,
+        ),
+    ] {
+        assert_eq!(names(text), expected, "{text}");
+    }
+    // Nothing ran: the rows, and the tables, are as they were.
+    assert_eq!(db.table::<Student>().unwrap().count().unwrap(), 3);
+    assert!(!db.table_names().unwrap().contains(&"other".to_string()));
+    // Names bind as a run binds them.
+    let e = db
+        .prepare("SELECT nam FROM student")
+        .unwrap()
+        .columns(&[])
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason.contains("nam")),
+        "{e}"
+    );
+    let e = db
+        .prepare("SELECT * FROM student WHERE id = ?")
+        .unwrap()
+        .columns(&[])
+        .unwrap_err();
+    assert!(matches!(&e, Error::Sql { .. }), "{e}");
+}
