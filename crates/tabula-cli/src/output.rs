@@ -370,23 +370,37 @@ pub fn print_rows(
                 writeln!(o, "{n} row(s)")
             });
         }
+        // The array's opening and the csv header go out with the first row (or once the
+        // rows ended, when there are none), so that rows failing before the first one
+        // (`each` streams a query that can fail on any row) leave no half document.
         Format::Json => {
             let mut first = true;
-            write(&mut |o| write!(o, "["));
             each(&mut |r| {
-                let sep = if first { "\n  " } else { ",\n  " };
+                let sep = if first { "[\n  " } else { ",\n  " };
                 first = false;
                 write(&mut |o| write!(o, "{sep}{}", json_object(names, r)))
             })?;
-            let end = if first { "]" } else { "\n]" };
+            let end = if first { "[]" } else { "\n]" };
             write(&mut |o| writeln!(o, "{end}"));
         }
         Format::Jsonl => {
             each(&mut |r| write(&mut |o| writeln!(o, "{}", json_object(names, r))))?;
         }
         Format::Csv => {
-            write(&mut |o| writeln!(o, "{}", csv_header(names, guard)));
-            each(&mut |r| write(&mut |o| writeln!(o, "{}", csv_row(names, r, guard))))?;
+            let mut first = true;
+            let header = |o: &mut dyn Write| writeln!(o, "{}", csv_header(names, guard));
+            each(&mut |r| {
+                let head = std::mem::take(&mut first);
+                write(&mut |o| {
+                    if head {
+                        header(o)?;
+                    }
+                    writeln!(o, "{}", csv_row(names, r, guard))
+                })
+            })?;
+            if first {
+                write(&mut |o| header(o));
+            }
         }
     }
     write(&mut |o| o.flush());

@@ -355,7 +355,10 @@ fn streamed_query(
     if printer.format == Format::Table || Kind::of_each(text) != [Kind::Query] {
         return None;
     }
-    let st = db.prepare(text).ok().filter(|st| st.reads_only())?;
+    let st = db
+        .prepare(text)
+        .ok()
+        .filter(|st| st.statement_count() == 1 && st.reads_only())?;
     let columns = st.columns(&[]).ok().flatten()?;
     let names = unique_names(&columns);
     printer.queried_last = true;

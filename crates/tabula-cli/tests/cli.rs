@@ -2133,3 +2133,30 @@ fn a_streamed_query_failing_on_a_later_row_stops_there_with_its_error() {
     assert_eq!(stdout(&o), "id,a\n1,1\n2,2\n");
     assert!(stderr(&o).contains("overflow"), "{}", stderr(&o));
 }
+
+/// A streamed query that fails before its first row (a sort that overflows computing its
+/// key, an aggregate) prints nothing: no lone csv header, no opened JSON array.
+#[test]
+fn a_streamed_query_failing_before_its_first_row_prints_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db").to_string_lossy().into_owned();
+    let o = tabula(&[
+        "sql",
+        &p,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER);
+         INSERT INTO t (n) VALUES (1), (-9223372036854775808)",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for q in [
+        "SELECT abs(n) AS a FROM t ORDER BY a",
+        "SELECT abs(sum(n) - 1) AS s FROM t",
+        "SELECT abs(n) AS a FROM t WHERE id = 2",
+    ] {
+        for format in ["csv", "json", "jsonl"] {
+            let o = tabula(&["sql", &p, "--format", format, q]);
+            assert_eq!(o.status.code(), Some(2), "{q} {format}: {}", stderr(&o));
+            assert_eq!(stdout(&o), "", "{q} {format}");
+            assert!(stderr(&o).contains("overflow"), "{q}: {}", stderr(&o));
+        }
+    }
+}

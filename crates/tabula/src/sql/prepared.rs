@@ -102,13 +102,26 @@ impl<'db> Statement<'db> {
         self.parsed.statements.iter().all(is_read)
     }
 
+    /// How many statements the text holds (`;` separates them; empty ones are not
+    /// counted).
+    ///
+    /// ```
+    /// let db = tabula::Database::in_memory();
+    /// assert_eq!(db.prepare("SELECT 1; SELECT 'a;b';")?.statement_count(), 2);
+    /// # Ok::<(), tabula::Error>(())
+    /// ```
+    pub fn statement_count(&self) -> usize {
+        self.parsed.statements.len()
+    }
+
     /// The names of the columns a run with `params` would give its rows now (the text's
-    /// last statement's, as [`SqlResult::columns`]), without running it; `None` when that
-    /// statement is not a query. Names are bound as a run binds them, so an unknown table
-    /// or column is this call's error too; a table an earlier statement of the text would
-    /// create is not there yet. A subquery in `FROM` or a `WITH` table the query reads is
-    /// run to learn its columns. For a caller that prints the names before the rows it
-    /// streams ([`each`](Statement::each)).
+    /// last statement's, as [`SqlResult::columns`]), without running the statement for
+    /// its rows; `None` when that statement is not a query. Names are bound as a run binds
+    /// them, so an unknown table or column is this call's error too; a table an earlier
+    /// statement of the text would create is not there yet. Binding runs what a run
+    /// computes before reading a row: the subqueries in `FROM`, the `WITH` tables the query
+    /// reads and its other subqueries that name nothing of the row. For a caller that
+    /// prints the names before the rows it streams ([`each`](Statement::each)).
     ///
     /// ```
     /// let db = tabula::Database::in_memory();
