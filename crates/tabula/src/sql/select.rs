@@ -536,11 +536,13 @@ pub(crate) fn query_body(
             State::Rows {
                 out: Vec::new(),
                 stop: limit.map(|l| l.saturating_add(offset)),
+                skip: offset,
             }
         } else {
             State::Rows {
                 out: Vec::new(),
                 stop: None,
+                skip: 0,
             }
         },
     };
@@ -565,6 +567,9 @@ pub(crate) fn query_body(
                 })?;
             }
         }
+        // `LIMIT 0` of rows taken as they come reads none, as a streamed query does (and
+        // SQLite): no WHERE or item is evaluated, so none can fail.
+        (None, ..) if limit == Some(0) && !grouped && !heap_top && sel.distinct.is_none() => {}
         (None, ..) => produce(target, &rels, &used, params, outer, &mut |row| {
             sink.push(row)
         })?,
@@ -764,6 +769,9 @@ enum State<'a> {
         out: Vec<(Vec<Value>, Vec<Value>)>,
         /// Enough rows for the window (no order, no DISTINCT): stop reading.
         stop: Option<usize>,
+        /// Rows still to be dropped by `OFFSET` before the first kept (no order, no
+        /// DISTINCT): they are counted with empty values.
+        skip: usize,
     },
     /// The best `k` rows.
     TopK {
@@ -838,10 +846,17 @@ impl<'a> Sink<'a> {
         let (exprs, order) = (self.exprs, self.order);
         let values = |row: &dyn Cols| eval_all(exprs.iter(), row, params);
         match &mut self.state {
-            State::Rows { out, stop } => {
-                let values = values(row)?;
-                let keys = eval_all(order.iter().map(|(k, _)| k), row, params)?;
-                out.push((keys, values));
+            State::Rows { out, stop, skip } => {
+                if *skip > 0 {
+                    // A row `OFFSET` drops: counted, its items not evaluated (as a streamed
+                    // query and SQLite skip it), so an item that fails there fails nothing.
+                    *skip -= 1;
+                    out.push((Vec::new(), Vec::new()));
+                } else {
+                    let values = values(row)?;
+                    let keys = eval_all(order.iter().map(|(k, _)| k), row, params)?;
+                    out.push((keys, values));
+                }
                 Ok(stop.is_none_or(|s| out.len() < s))
             }
             State::TopK {

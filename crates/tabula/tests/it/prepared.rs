@@ -893,3 +893,45 @@ fn columns_names_a_query_s_result_without_running_it_and_nothing_for_other_state
         .unwrap_err();
     assert!(matches!(&e, Error::Sql { .. }), "{e}");
 }
+
+/// Rows `OFFSET` drops, and every row under `LIMIT 0`, have no items evaluated, whether
+/// the rows are collected or streamed (as in SQLite): an item that would fail there (an
+/// overflow) fails nothing.
+#[test]
+fn rows_offset_drops_and_limit_zero_evaluate_no_item_collected_or_streamed() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER);
+         INSERT INTO t (n) VALUES (1), (-9223372036854775808), (3), (4)",
+    )
+    .unwrap();
+    for (text, expected) in [
+        (
+            "SELECT id, abs(n) FROM t LIMIT 2 OFFSET 2",
+            vec![[3, 3], [4, 4]],
+        ),
+        ("SELECT id, abs(n) FROM t LIMIT 0 OFFSET 1", vec![]),
+        ("SELECT id, abs(n) FROM t WHERE id > 1 LIMIT 0", vec![]),
+        (
+            "SELECT id, abs(n) FROM t LIMIT -1 OFFSET 2",
+            vec![[3, 3], [4, 4]],
+        ),
+    ] {
+        let expected: Vec<Vec<Value>> = expected
+            .iter()
+            .map(|r| r.iter().map(|&v| Value::Int(v)).collect())
+            .collect();
+        let st = db.prepare(text).unwrap();
+        assert_eq!(st.run(&[]).unwrap().rows, expected, "{text}");
+        assert_eq!(streamed(&st, &[]), expected, "{text}");
+        assert_eq!(borrowed(&st, &[]), expected, "{text}");
+    }
+    // A row kept still fails.
+    let e = db
+        .sql("SELECT id, abs(n) FROM t LIMIT 1 OFFSET 1")
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason == "integer overflow in abs()"),
+        "{e}"
+    );
+}
