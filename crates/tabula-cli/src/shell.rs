@@ -107,6 +107,16 @@ impl Kind {
             && words.windows(2).any(|w| w[0] == "FROM" && w[1] == "STDIN")
     }
 
+    /// Whether `statement` names `SELECT` more than once, or `WITH`: it may hold a
+    /// subquery or a common table expression (or only the word, in a string).
+    pub(crate) fn may_nest(statement: &str) -> bool {
+        let mut selects = 0;
+        words(statement).any(|w| {
+            selects += usize::from(w == "SELECT");
+            w == "WITH" || selects > 1
+        })
+    }
+
     /// The kind of each statement of `text`, a whole script whose last statement need not
     /// end with `;`.
     pub(crate) fn of_each(text: &str) -> Vec<Kind> {

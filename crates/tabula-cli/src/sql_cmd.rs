@@ -341,8 +341,8 @@ fn unique_names(columns: &[String]) -> Vec<String> {
     names
 }
 
-/// A text that is one query, in a format that prints a row at a time (csv, json, jsonl),
-/// run with each row printed as the query finds it: a result larger than memory prints
+/// A text that is one query without subqueries or `WITH`, in a format that prints a row at
+/// a time (csv, json, jsonl), run with each row printed as the query finds it: a result larger than memory prints
 /// whole, and a reader that stops reading (`| head`) stops the query. `None` for any other
 /// text, or one whose names do not bind (it runs as a script then, which says why); else
 /// the query's result, without rows. An error met after rows went out (a value a
@@ -352,7 +352,12 @@ fn streamed_query(
     text: &str,
     printer: &mut Printer,
 ) -> Option<anyhow::Result<SqlResult>> {
-    if printer.format == Format::Table || Kind::of_each(text) != [Kind::Query] {
+    // A query that may hold a subquery or a WITH is held as before: naming its columns
+    // (`Statement::columns`) runs those, and the run would then compute them again.
+    if printer.format == Format::Table
+        || Kind::of_each(text) != [Kind::Query]
+        || Kind::may_nest(text)
+    {
         return None;
     }
     let st = db

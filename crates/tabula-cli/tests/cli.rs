@@ -2132,6 +2132,13 @@ fn a_streamed_query_failing_on_a_later_row_stops_there_with_its_error() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert_eq!(stdout(&o), "id,a\n1,1\n2,2\n");
     assert!(stderr(&o).contains("overflow"), "{}", stderr(&o));
+    // A query with a subquery is held whole, as a script's (naming its columns first
+    // would run the subquery twice): the error, and no rows.
+    let nested = "SELECT id, abs(n) AS a FROM t WHERE id IN (SELECT id FROM t)";
+    let o = tabula(&["sql", &p, "--format", "csv", nested]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(stderr(&o).contains("overflow"), "{}", stderr(&o));
 }
 
 /// A streamed query that fails before its first row (a sort that overflows computing its

@@ -568,8 +568,8 @@ pub(crate) fn query_body(
             }
         }
         // `LIMIT 0` of rows taken as they come reads none, as a streamed query does (and
-        // SQLite): no WHERE or item is evaluated, so none can fail.
-        (None, ..) if limit == Some(0) && !grouped && !heap_top && sel.distinct.is_none() => {}
+        // SQLite): no WHERE, item or correlated subquery is evaluated, so none can fail.
+        (..) if limit == Some(0) && !grouped && !heap_top && sel.distinct.is_none() => {}
         (None, ..) => produce(target, &rels, &used, params, outer, &mut |row| {
             sink.push(row)
         })?,
@@ -850,6 +850,7 @@ impl<'a> Sink<'a> {
                 if *skip > 0 {
                     // A row `OFFSET` drops: counted, its items not evaluated (as a streamed
                     // query and SQLite skip it), so an item that fails there fails nothing.
+                    // (Correlated subqueries of the row's phase have run for it already.)
                     *skip -= 1;
                     out.push((Vec::new(), Vec::new()));
                 } else {

@@ -935,3 +935,19 @@ fn rows_offset_drops_and_limit_zero_evaluate_no_item_collected_or_streamed() {
         "{e}"
     );
 }
+
+#[test]
+fn limit_zero_runs_no_correlated_subquery_and_evaluates_no_item() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER);
+         INSERT INTO t (n) VALUES (-9223372036854775808)",
+    )
+    .unwrap();
+    let text = "SELECT abs(n), (SELECT 1 WHERE t.id > 0) FROM t LIMIT 0";
+    assert_eq!(db.sql(text).unwrap().rows, Vec::<Vec<Value>>::new());
+    assert_eq!(
+        streamed(&db.prepare(text).unwrap(), &[]),
+        Vec::<Vec<Value>>::new()
+    );
+}
