@@ -2056,19 +2056,24 @@ fn a_query_that_cannot_run_prints_nothing() {
     }
 }
 
+/// A new database made by `tabula sql DIR SQL`: its directory (kept while the first is)
+/// and path.
+fn database_from_sql(sql: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db").to_string_lossy().into_owned();
+    let o = tabula(&["sql", &p, sql]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    (dir, p)
+}
+
 /// A text of one query in a format that prints a row at a time (csv, json, jsonl) prints
 /// its rows as the query finds them; the output is what a held result prints.
 #[test]
 fn one_query_streams_its_rows_in_csv_json_and_jsonl() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("db").to_string_lossy().into_owned();
-    let o = tabula(&[
-        "sql",
-        &p,
+    let (_dir, p) = database_from_sql(
         "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, n INTEGER);
          INSERT INTO t (v, n) VALUES ('a', 1), (NULL, NULL), ('x,\"y\"', 3)",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    );
     let q = "SELECT id, v, n, id FROM t WHERE id > 0";
     // A second query before it makes the text a script, whose results are held: the same
     // rows, after that query's.
@@ -2113,15 +2118,10 @@ fn one_query_streams_its_rows_in_csv_json_and_jsonl() {
 /// with the error (as sqlite3 does), having changed nothing.
 #[test]
 fn a_streamed_query_failing_on_a_later_row_stops_there_with_its_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("db").to_string_lossy().into_owned();
-    let o = tabula(&[
-        "sql",
-        &p,
+    let (_dir, p) = database_from_sql(
         "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER);
          INSERT INTO t (n) VALUES (1), (2), (-9223372036854775808), (4)",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    );
     let o = tabula(&[
         "sql",
         &p,
@@ -2145,15 +2145,10 @@ fn a_streamed_query_failing_on_a_later_row_stops_there_with_its_error() {
 /// key, an aggregate) prints nothing: no lone csv header, no opened JSON array.
 #[test]
 fn a_streamed_query_failing_before_its_first_row_prints_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("db").to_string_lossy().into_owned();
-    let o = tabula(&[
-        "sql",
-        &p,
+    let (_dir, p) = database_from_sql(
         "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER);
          INSERT INTO t (n) VALUES (1), (-9223372036854775808)",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    );
     for q in [
         "SELECT abs(n) AS a FROM t ORDER BY a",
         "SELECT abs(sum(n) - 1) AS s FROM t",
