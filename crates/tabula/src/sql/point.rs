@@ -23,7 +23,7 @@ use crate::error::Result;
 use crate::record::Cols;
 use crate::schema::{ColumnType, Schema};
 use crate::sql::from::plain_table;
-use crate::sql::rows_to::{hand_refs, RowsTo};
+use crate::sql::rows_to::{hand_refs, Each};
 use crate::sql::run::SqlResult;
 use crate::sql::select::refuse_other_clauses;
 use crate::value::Value;
@@ -193,14 +193,14 @@ impl Point {
 }
 
 /// Runs `point` on the newest version: `None` when it takes the general path. The row (at
-/// most one) goes to `rows_to`; when that is a callback, the result carries the column names
-/// only if `names` asks for them. A prepared statement's `scratch` keeps the binding and
-/// the row handed out as values from run to run.
+/// most one) goes to `each`, or into the result without one; when it goes to `each`, the
+/// result carries the column names only if `names` asks for them. A prepared statement's
+/// `scratch` keeps the binding and the row handed out as values from run to run.
 pub(crate) fn run(
     engine: &Engine,
     point: &Point,
     params: &[Value],
-    mut rows_to: RowsTo<'_>,
+    mut each: Option<Each<'_>>,
     names: bool,
     scratch: Option<&mut Scratch>,
 ) -> Option<Result<SqlResult>> {
@@ -255,7 +255,7 @@ pub(crate) fn run(
         return None;
     }
     let mut columns = Vec::new();
-    if names || matches!(rows_to, RowsTo::Collect) {
+    if names || each.is_none() {
         columns.reserve(bound.columns.len());
         for item in &point.items {
             match item {
@@ -274,12 +274,12 @@ pub(crate) fn run(
     };
     let found = t.unique_cols(bound.key, key.as_ref(), &mut |r| {
         // The lookup finds one row at most, so whether `f` asks for more does not matter.
-        match (&mut rows_to, &mut row) {
-            (RowsTo::Refs(f), _) => hand_refs(&mut **f, bound.columns.len(), |refs| {
+        match (&mut each, &mut row) {
+            (Some(Each::Refs(f)), _) => hand_refs(&mut **f, bound.columns.len(), |refs| {
                 r.refs_into(&bound.columns, refs)
             })
             .map(drop),
-            (RowsTo::Values(f), Some(row)) => {
+            (Some(Each::Values(f)), Some(row)) => {
                 row.resize(bound.columns.len(), Value::Null);
                 for (slot, &c) in row.iter_mut().zip(&bound.columns) {
                     r.value_at(c).store_in(slot);
@@ -293,8 +293,8 @@ pub(crate) fn run(
                 }
                 answer
             }
-            (RowsTo::Values(f), None) => f(&owned(r)).map(drop),
-            (RowsTo::Collect, _) => {
+            (Some(Each::Values(f)), None) => f(&owned(r)).map(drop),
+            (None, _) => {
                 rows.push(owned(r));
                 Ok(())
             }

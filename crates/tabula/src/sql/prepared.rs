@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::sql::cache;
 use crate::sql::parse::Parsed;
 use crate::sql::point::Scratch;
-use crate::sql::rows_to::{Each, RowsTo};
+use crate::sql::rows_to::Each;
 use crate::sql::run::{is_read, result_columns, run_in_parsed, run_parsed, SqlResult};
 use crate::txn::Transaction;
 use crate::value::{Value, ValueRef};
@@ -141,14 +141,7 @@ impl<'db> Statement<'db> {
     pub fn run(&self, params: &[Value]) -> Result<SqlResult> {
         let mut scratch = self.scratch();
         let scratch = scratch.as_deref_mut();
-        run_parsed(
-            self.engine,
-            &self.parsed,
-            params,
-            RowsTo::Collect,
-            true,
-            scratch,
-        )
+        run_parsed(self.engine, &self.parsed, params, None, true, scratch)
     }
 
     /// Runs the statement with `params`, handing the last statement's result rows to `each`
@@ -163,7 +156,7 @@ impl<'db> Statement<'db> {
         params: &[Value],
         mut each: impl FnMut(&[Value]) -> Result<bool>,
     ) -> Result<u64> {
-        self.stream(params, RowsTo::Values(&mut each))
+        self.stream(params, Each::Values(&mut each))
     }
 
     /// [`each`](Statement::each) handing each row out borrowed, as a slice of
@@ -199,15 +192,22 @@ impl<'db> Statement<'db> {
         params: &[Value],
         mut each: impl FnMut(&[ValueRef<'_>]) -> Result<bool>,
     ) -> Result<u64> {
-        self.stream(params, RowsTo::Refs(&mut each))
+        self.stream(params, Each::Refs(&mut each))
     }
 
-    /// Runs the statement with its rows going to `rows_to`, without their column names;
-    /// the rows the last statement changed.
-    fn stream(&self, params: &[Value], rows_to: RowsTo<'_>) -> Result<u64> {
+    /// Runs the statement with its rows going to `each`, without their column names; the
+    /// rows the last statement changed.
+    fn stream(&self, params: &[Value], each: Each<'_>) -> Result<u64> {
         let mut scratch = self.scratch();
         let scratch = scratch.as_deref_mut();
-        let r = run_parsed(self.engine, &self.parsed, params, rows_to, false, scratch)?;
+        let r = run_parsed(
+            self.engine,
+            &self.parsed,
+            params,
+            Some(each),
+            false,
+            scratch,
+        )?;
         Ok(r.changed)
     }
 

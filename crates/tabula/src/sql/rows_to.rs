@@ -1,5 +1,5 @@
-//! Where a statement's result rows go: into the result, or to a callback, owned or
-//! borrowed.
+//! Where a statement's result rows go: into the result (no [`Each`]), or to a callback,
+//! owned or borrowed.
 
 use crate::error::Result;
 use crate::value::{Value, ValueRef};
@@ -31,27 +31,6 @@ impl Each<'_> {
         match self {
             Each::Values(f) => Each::Values(&mut **f),
             Each::Refs(f) => Each::Refs(&mut **f),
-        }
-    }
-}
-
-/// Where a statement's result rows go.
-pub(crate) enum RowsTo<'f> {
-    /// Into the result returned.
-    Collect,
-    /// To a callback, one at a time.
-    Values(EachValues<'f>),
-    /// To a callback, one at a time and borrowed: a point lookup then copies nothing.
-    Refs(EachRef<'f>),
-}
-
-impl RowsTo<'_> {
-    /// The same sink, for a call that may not use it up.
-    pub(crate) fn reborrow(&mut self) -> RowsTo<'_> {
-        match self {
-            RowsTo::Collect => RowsTo::Collect,
-            RowsTo::Values(f) => RowsTo::Values(&mut **f),
-            RowsTo::Refs(f) => RowsTo::Refs(&mut **f),
         }
     }
 }

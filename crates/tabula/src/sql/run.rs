@@ -17,7 +17,7 @@ use crate::sql::ddl::{check_forward, ForwardCheck};
 use crate::sql::execute::{execute, written_table};
 use crate::sql::parse::{check_params, Parsed};
 use crate::sql::point;
-use crate::sql::rows_to::{Each, RowsTo};
+use crate::sql::rows_to::Each;
 use crate::sql::select;
 use crate::sql::stream::{Next, Statements, Stream};
 use crate::sql::target::{Snapshot, Target};
@@ -65,12 +65,7 @@ pub(crate) fn run_each(
             None,
         );
     }
-    let rows_to = match each {
-        Some(Each::Values(each)) => RowsTo::Values(each),
-        Some(Each::Refs(each)) => RowsTo::Refs(each),
-        None => RowsTo::Collect,
-    };
-    run_parsed(engine, &*cache::parsed(text)?, params, rows_to, true, None)
+    run_parsed(engine, &*cache::parsed(text)?, params, each, true, None)
 }
 
 /// What [`run_script`] hands each statement's result to; an error it returns ends the text
@@ -111,27 +106,20 @@ pub(crate) fn run_parsed(
     engine: &Arc<Engine>,
     parsed: &Parsed,
     params: &[Value],
-    mut rows_to: RowsTo<'_>,
+    mut each: Option<Each<'_>>,
     names: bool,
     scratch: Option<&mut point::Scratch>,
 ) -> Result<SqlResult> {
     parsed.check_params(params)?;
     let params = &*no_nan(params);
     if let Some(p) = parsed.point() {
-        if let Some(answer) = point::run(engine, p, params, rows_to.reborrow(), names, scratch) {
+        let each = each.as_mut().map(Each::reborrow);
+        if let Some(answer) = point::run(engine, p, params, each, names, scratch) {
             return answer;
         }
     }
     let statements = Statements::Parsed { parsed, next: 0 };
-    match rows_to {
-        RowsTo::Collect => run_statements(engine, statements, params, None, None),
-        RowsTo::Values(each) => {
-            run_statements(engine, statements, params, Some(Each::Values(each)), None)
-        }
-        RowsTo::Refs(each) => {
-            run_statements(engine, statements, params, Some(Each::Refs(each)), None)
-        }
-    }
+    run_statements(engine, statements, params, each, None)
 }
 
 /// Runs the statements one after the other (see `Database::sql`), each committing on its
