@@ -182,15 +182,21 @@ fn float(v: &Value) -> Res<f64> {
     }
 }
 
-/// Folds a `SELECT id, name, email, gpa, year` row of tabula's SQL, borrowed
+/// The columns of a `SELECT id, name, email, gpa, year` row of tabula's SQL, borrowed
 /// (`Statement::each_ref`).
-fn fold_refs(acc: u64, row: &[ValueRef<'_>]) -> Res<u64> {
+fn row_refs<'a>(row: &[ValueRef<'a>]) -> Res<(u64, &'a str, &'a str, f64, u32)> {
     match row {
         [ValueRef::Int(id), ValueRef::Text(name), ValueRef::Text(email), ValueRef::Float(gpa), ValueRef::Int(year)] => {
-            Ok(fold_row(acc, *id as u64, name, email, *gpa, *year as u32))
+            Ok((*id as u64, name, email, *gpa, *year as u32))
         }
         _ => Err(format!("SQL gave the row {row:?}").into()),
     }
+}
+
+/// Folds a `SELECT id, name, email, gpa, year` row of tabula's SQL, borrowed.
+fn fold_refs(acc: u64, row: &[ValueRef<'_>]) -> Res<u64> {
+    let (id, name, email, gpa, year) = row_refs(row)?;
+    Ok(fold_row(acc, id, name, email, gpa, year))
 }
 
 /// Folds a `SELECT id, name, email, gpa, year` row of SQLite through borrowed column refs.
@@ -282,22 +288,20 @@ fn sql_stream_ids(db: &Database, text: &str) -> Res<(u64, u64)> {
     let mut rows: Vec<Row> = Vec::new();
     let mut bad = None;
     st.each_ref(&[], |r| {
-        match r {
-            [ValueRef::Int(id), ValueRef::Text(name), ValueRef::Text(email), ValueRef::Float(gpa), ValueRef::Int(year)] => {
-                rows.push(Row {
-                    id: *id as u64,
-                    name: (*name).to_owned(),
-                    email: (*email).to_owned(),
-                    gpa: *gpa,
-                    year: *year as u32,
-                })
-            }
-            _ => bad = Some(format!("SQL gave the row {r:?}")),
+        match row_refs(r) {
+            Ok((id, name, email, gpa, year)) => rows.push(Row {
+                id,
+                name: name.to_owned(),
+                email: email.to_owned(),
+                gpa,
+                year,
+            }),
+            Err(e) => bad = Some(e),
         }
         Ok(bad.is_none())
     })?;
     match bad {
-        Some(e) => Err(e.into()),
+        Some(e) => Err(e),
         None => Ok((rows.len() as u64, rows.iter().map(|r| r.id).sum())),
     }
 }
@@ -556,10 +560,7 @@ pub fn run(n: u64, runs: usize, lookups: usize) -> Res<bool> {
             ],
             eq,
         );
-        let scan = (
-            TabulaSys::scan_filter as fn(&mut TabulaSys) -> _,
-            SCAN_FILTER,
-        );
+        let scan = (TabulaSys::scan_filter as ScanOp, SCAN_FILTER);
         bench.record_scan(
             run,
             ["scan_filter", "scan_filter_run"],

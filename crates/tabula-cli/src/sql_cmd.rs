@@ -152,7 +152,14 @@ impl Printer {
         if self.gone || r.columns.is_empty() {
             return Ok(());
         }
-        match print_rows(r, self.format, self.guard) {
+        let printed = print_rows(r, self.format, self.guard);
+        self.settle(printed)
+    }
+
+    /// `printed`, the outcome of printing a result, but that a reader that went away is no
+    /// error: nothing more is printed.
+    fn settle(&mut self, printed: anyhow::Result<()>) -> anyhow::Result<()> {
+        match printed {
             Err(e) if crate::output::closed_by_reader(&e) => {
                 self.gone = true;
                 Ok(())
@@ -342,8 +349,9 @@ fn unique_names(columns: &[String]) -> Vec<String> {
 }
 
 /// A text that is one query without subqueries or `WITH`, in a format that prints a row at
-/// a time (csv, json, jsonl), run with each row printed as the query finds it: a result larger than memory prints
-/// whole, and a reader that stops reading (`| head`) stops the query. `None` for any other
+/// a time (csv, json, jsonl), run with each row printed as the query finds it: a result
+/// larger than memory prints whole, and a reader that stops reading (`| head`) stops the
+/// query. `None` for any other
 /// text, or one whose names do not bind (it runs as a script then, which says why); else
 /// the query's result, without rows. An error met after rows went out (a value a
 /// computation cannot give, in a later row) ends the output there, as in sqlite3.
@@ -389,14 +397,7 @@ fn streamed_query(
         printer.format,
         printer.guard,
     );
-    Some(match printed {
-        Err(e) if crate::output::closed_by_reader(&e) => {
-            printer.gone = true;
-            Ok(SqlResult {
-                columns,
-                ..SqlResult::default()
-            })
-        }
+    Some(match printer.settle(printed) {
         Err(e) => Err(match e.downcast::<tabula::Error>() {
             Ok(e) => dot_command_hint(e, text),
             Err(e) => e,
