@@ -3,9 +3,9 @@
 //!
 //! Readers keep old versions of a table while a writer changes a copy of it (see
 //! `docs/ARCHITECTURE.md`, "Versions"), so cloning a slab must not copy its rows. It knows
-//! nothing of rows: tables keep their rows in it, and the hash indexes read them through
-//! it. Each row sits behind an `Arc` of its own, slots in leaves of 16
-//! (`Arc<[Option<Arc<R>>; 16]>`), leaves in middle nodes of 32 (`Arc<Mid>`), middle nodes
+//! of rows only the values of the columns it mirrors ([`Mirrored`]): tables keep their rows
+//! in it, and the hash indexes read them through it. Each row sits behind an `Arc` of its
+//! own, slots in leaves of 16 (`Arc<Leaf>`: 16 row pointers and the mirrored values), leaves in middle nodes of 32 (`Arc<Mid>`), middle nodes
 //! in upper nodes of 64 (`Arc<Upper>`), upper nodes in a plain vector: a clone copies that
 //! vector (one reference count per 32,768 slots), and the first write to a slot after a
 //! clone copies its upper node (64 pointers), its middle node (32) and its leaf (16 row
@@ -25,9 +25,18 @@
 //! A leaf never written is absent and reads as 16 empty slots (a node never written, as
 //! its span of empty slots), so the gaps a dense key index leaves cost nothing until
 //! filled.
+//!
+//! A slab may also mirror a few numeric columns ([`Mirror`]): each leaf then keeps its 16
+//! rows' values of those columns beside the row pointers, as plain 64-bit numbers, written
+//! whenever a slot is. A scan that filters or orders on such a column reads the numbers, a
+//! few cache lines per 16 rows, and follows the pointer only to rows that pass; a scan that
+//! reads every row's column waits on memory once per row instead. The numbers are copied
+//! with their leaf, so every version reads its own.
 
 use std::ops::Range;
 use std::sync::Arc;
+
+use crate::value::ValueRef;
 
 const LEAF_BITS: usize = 4;
 /// Slots per leaf.
@@ -39,7 +48,201 @@ const UPPER: usize = 64;
 /// Slots per upper node.
 const UPPER_SPAN: usize = LEAF * MID * UPPER;
 
-type Leaf<R> = [Option<Arc<R>>; LEAF];
+/// 16 slots: their rows, and the mirrored columns' values (one [`Cells`] per column),
+/// shared between versions of the leaf until a write changes one of them.
+struct Leaf<R> {
+    rows: [Option<Arc<R>>; LEAF],
+    cells: Arc<[Cells]>,
+}
+
+impl<R> Leaf<R> {
+    /// 16 empty slots, sharing `cells` (the slab's [`Mirror::empty`]).
+    fn empty(cells: &Arc<[Cells]>) -> Self {
+        Leaf {
+            rows: std::array::from_fn(|_| None),
+            cells: cells.clone(),
+        }
+    }
+
+    /// Writes slot `i`'s values of the mirrored columns from its row, copying the leaf's
+    /// values first if another version shares them and one changes. An emptied slot's
+    /// values are left as they were: only live slots' are read.
+    #[inline]
+    fn mirror(&mut self, i: usize, mirror: &Mirror)
+    where
+        R: Mirrored,
+    {
+        let Some(row) = self.rows[i].as_deref() else {
+            return;
+        };
+        for (k, &(col, kind)) in mirror.cols.iter().enumerate() {
+            let now = &self.cells[k];
+            match kind.bits(row.cell(col)) {
+                Some(bits) if now.odd >> i & 1 == 0 && now.bits[i] == bits => {}
+                Some(bits) => {
+                    let cells = &mut Arc::make_mut(&mut self.cells)[k];
+                    cells.bits[i] = bits;
+                    cells.odd &= !(1 << i);
+                }
+                None if now.odd >> i & 1 != 0 => {}
+                None => Arc::make_mut(&mut self.cells)[k].odd |= 1 << i,
+            }
+        }
+    }
+}
+
+impl<R> Clone for Leaf<R> {
+    /// Shares every row and the mirrored values.
+    fn clone(&self) -> Self {
+        Leaf {
+            rows: self.rows.clone(),
+            cells: self.cells.clone(),
+        }
+    }
+}
+
+/// One mirrored column's values in a leaf: each slot's as the bits of its column's kind,
+/// and (`odd`, a bit per slot) the slots whose value the bits do not give: a null, or a
+/// value of another kind than the column's (read from the row). An empty slot's are
+/// whatever its last row left.
+#[derive(Clone, Copy)]
+struct Cells {
+    bits: [u64; LEAF],
+    odd: u16,
+}
+
+impl Cells {
+    const EMPTY: Cells = Cells {
+        bits: [0; LEAF],
+        odd: u16::MAX,
+    };
+}
+
+/// What a row gives the slab to mirror: its value in a column.
+pub(crate) trait Mirrored {
+    fn cell(&self, col: usize) -> ValueRef<'_>;
+}
+
+/// The kind of value a mirrored column holds, which its bits are read as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NumKind {
+    Int,
+    Float,
+    Bool,
+}
+
+impl NumKind {
+    /// `v` as bits, if it is of this kind.
+    #[inline]
+    fn bits(self, v: ValueRef<'_>) -> Option<u64> {
+        match (self, v) {
+            (NumKind::Int, ValueRef::Int(i)) => Some(i as u64),
+            (NumKind::Float, ValueRef::Float(f)) => Some(f.to_bits()),
+            (NumKind::Bool, ValueRef::Bool(b)) => Some(u64::from(b)),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn value(self, bits: u64) -> ValueRef<'static> {
+        match self {
+            NumKind::Int => ValueRef::Int(bits as i64),
+            NumKind::Float => ValueRef::Float(f64::from_bits(bits)),
+            NumKind::Bool => ValueRef::Bool(bits != 0),
+        }
+    }
+}
+
+/// The columns a slab mirrors (position in the row, kind), fixed when the slab is made.
+#[derive(Clone)]
+pub(crate) struct Mirror {
+    cols: Arc<[(usize, NumKind)]>,
+    /// The values of a leaf never written, which new leaves share.
+    empty: Arc<[Cells]>,
+}
+
+impl std::fmt::Debug for Mirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mirror").field("cols", &self.cols).finish()
+    }
+}
+
+impl Default for Mirror {
+    /// Mirrors nothing.
+    fn default() -> Self {
+        Mirror::new(Vec::new())
+    }
+}
+
+impl Mirror {
+    /// Mirrors `cols` (column, kind), in that order.
+    pub(crate) fn new(cols: Vec<(usize, NumKind)>) -> Self {
+        let empty = vec![Cells::EMPTY; cols.len()].into();
+        Mirror {
+            cols: cols.into(),
+            empty,
+        }
+    }
+
+    /// Column `col`'s place among the mirrored ones, if mirrored.
+    #[inline]
+    pub(crate) fn position(&self, col: usize) -> Option<usize> {
+        self.cols.iter().position(|&(c, _)| c == col)
+    }
+}
+
+/// One leaf's live slots within a range, with the mirrored columns' values, for a scan
+/// that works a leaf at a time ([`Slab::leaves`]): bit `i` of a mask is slot `base + i`.
+pub(crate) struct LeafScan<'a, R> {
+    /// The leaf's first slot.
+    pub(crate) base: usize,
+    /// The slots live and in the range.
+    pub(crate) live: u16,
+    leaf: &'a Leaf<R>,
+    cols: &'a [(usize, NumKind)],
+}
+
+impl<R> Clone for LeafScan<'_, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R> Copy for LeafScan<'_, R> {}
+
+impl<'a, R> LeafScan<'a, R> {
+    /// The row of slot `base + i`.
+    #[inline]
+    pub(crate) fn row(&self, i: usize) -> Option<&'a R> {
+        self.leaf.rows[i].as_deref()
+    }
+
+    /// The mirrored column at place `k` ([`Mirror::position`]): each slot's value as bits
+    /// of the column's kind, the slots whose value the bits do not give (a null, a value
+    /// of another kind, an empty slot: read the row), and the kind.
+    #[inline]
+    pub(crate) fn column(&self, k: usize) -> (&'a [u64; LEAF], u16, NumKind) {
+        let c = &self.leaf.cells[k];
+        (&c.bits, c.odd, self.cols[k].1)
+    }
+}
+
+/// The set bits of a mask, lowest first.
+pub(crate) struct Bits(pub(crate) u16);
+
+impl Iterator for Bits {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        if self.0 == 0 {
+            return None;
+        }
+        let i = self.0.trailing_zeros() as usize;
+        self.0 &= self.0 - 1;
+        Some(i)
+    }
+}
 
 /// An inner node: `N` children, each absent until written (or emptied by a truncation,
 /// or never written since the slab grew over it).
@@ -86,6 +289,7 @@ type Upper<R> = Node<Mid<R>, UPPER>;
 pub(crate) struct Slab<R> {
     top: Vec<Arc<Upper<R>>>,
     len: usize,
+    mirror: Mirror,
 }
 
 impl<R> Clone for Slab<R> {
@@ -94,16 +298,14 @@ impl<R> Clone for Slab<R> {
         Slab {
             top: self.top.clone(),
             len: self.len,
+            mirror: self.mirror.clone(),
         }
     }
 }
 
 impl<R> Default for Slab<R> {
     fn default() -> Self {
-        Slab {
-            top: Vec::new(),
-            len: 0,
-        }
+        Slab::mirroring(Mirror::default())
     }
 }
 
@@ -113,17 +315,36 @@ impl<R> std::fmt::Debug for Slab<R> {
     }
 }
 
+/// Middle node `m` of `top`, to change: it and its upper node copied first if another
+/// version shares them, created if never written.
+fn mid_mut<R>(top: &mut Vec<Arc<Upper<R>>>, m: usize) -> &mut Mid<R> {
+    let u = m / UPPER;
+    if top.len() <= u {
+        top.resize_with(u + 1, || Arc::new(Upper::empty()));
+    }
+    let upper = Arc::make_mut(&mut top[u]);
+    let mid = upper.kids[m % UPPER].get_or_insert_with(|| Arc::new(Mid::empty()));
+    Arc::make_mut(mid)
+}
+
 impl<R> Slab<R> {
-    /// Middle node `m`, to change: it and its upper node copied first if another version
-    /// shares them, created if never written.
-    fn mid_mut(&mut self, m: usize) -> &mut Mid<R> {
-        let u = m / UPPER;
-        if self.top.len() <= u {
-            self.top.resize_with(u + 1, || Arc::new(Upper::empty()));
+    /// An empty slab mirroring `mirror`'s columns.
+    pub(crate) fn mirroring(mirror: Mirror) -> Self {
+        Slab {
+            top: Vec::new(),
+            len: 0,
+            mirror,
         }
-        let upper = Arc::make_mut(&mut self.top[u]);
-        let mid = upper.kids[m % UPPER].get_or_insert_with(|| Arc::new(Mid::empty()));
-        Arc::make_mut(mid)
+    }
+
+    /// The columns this slab mirrors.
+    #[inline]
+    pub(crate) fn mirror(&self) -> &Mirror {
+        &self.mirror
+    }
+
+    fn mid_mut(&mut self, m: usize) -> &mut Mid<R> {
+        mid_mut(&mut self.top, m)
     }
 
     /// The number of slots, live or not: every slot number is below it.
@@ -164,9 +385,14 @@ impl<R> Slab<R> {
                 n += std::mem::size_of::<Mid<R>>();
                 for (leaf, other) in unshared(&mid.kids, other.map(|o| &o.kids[..])) {
                     n += std::mem::size_of::<Leaf<R>>();
+                    // Values no other version shares (a leaf never written shares the
+                    // slab's empty ones).
+                    if Arc::strong_count(&leaf.cells) == 1 {
+                        n += std::mem::size_of_val::<[Cells]>(&leaf.cells);
+                    }
                     // A row another owner holds too is not this version's alone: the newer
                     // version elsewhere after a compaction moved it, or another held version.
-                    let alone = unshared(&leaf[..], other.map(|o| &o[..]))
+                    let alone = unshared(&leaf.rows[..], other.map(|o| &o.rows[..]))
                         .filter(|(row, _)| Arc::strong_count(row) == 1)
                         .count();
                     n += alone * row_bytes;
@@ -182,7 +408,7 @@ impl<R> Slab<R> {
         if slot >= self.len {
             return None;
         }
-        self.leaf(slot >> LEAF_BITS)?[slot & (LEAF - 1)].as_deref()
+        self.leaf(slot >> LEAF_BITS)?.rows[slot & (LEAF - 1)].as_deref()
     }
 
     /// The row at `slot` as the slab holds it, to share rather than copy.
@@ -191,7 +417,7 @@ impl<R> Slab<R> {
         if slot >= self.len {
             return None;
         }
-        self.leaf(slot >> LEAF_BITS)?[slot & (LEAF - 1)].as_ref()
+        self.leaf(slot >> LEAF_BITS)?.rows[slot & (LEAF - 1)].as_ref()
     }
 
     /// Whether `slot` holds a row.
@@ -208,6 +434,30 @@ impl<R> Slab<R> {
         Live::new(self, start, end)
     }
 
+    /// The leaves holding live slots of `range` (clamped to the slab), in slot order,
+    /// each with its live slots in the range.
+    pub(crate) fn leaves(&self, range: Range<usize>) -> impl Iterator<Item = LeafScan<'_, R>> {
+        let end = range.end.min(self.len);
+        let start = range.start.min(end);
+        (start >> LEAF_BITS..end.div_ceil(LEAF)).filter_map(move |l| {
+            let leaf = self.leaf(l)?;
+            let base = l << LEAF_BITS;
+            // The slots of the leaf in `start..end`.
+            let lo = start.saturating_sub(base).min(LEAF);
+            let hi = (end - base).min(LEAF);
+            let mut live = 0u16;
+            for (i, row) in leaf.rows.iter().enumerate().take(hi).skip(lo) {
+                live |= u16::from(row.is_some()) << i;
+            }
+            (live != 0).then_some(LeafScan {
+                base,
+                live,
+                leaf,
+                cols: &self.mirror.cols,
+            })
+        })
+    }
+
     /// Every live row in slot order.
     #[inline]
     pub(crate) fn live(&self) -> Live<'_, R> {
@@ -220,7 +470,10 @@ impl<R> Slab<R> {
     }
 
     /// Drops every slot from `len` on (their rows too).
-    pub(crate) fn truncate(&mut self, len: usize) {
+    pub(crate) fn truncate(&mut self, len: usize)
+    where
+        R: Mirrored,
+    {
         if len >= self.len {
             return;
         }
@@ -276,56 +529,78 @@ impl<R> Slab<R> {
         let first = self.len >> LEAF_BITS;
         for l in first..end.div_ceil(LEAF) {
             if self.leaf(l).is_none() {
-                self.mid_mut(l / MID).kids[l % MID] = Some(Arc::new(std::array::from_fn(|_| None)));
+                let leaf = Arc::new(Leaf::empty(&self.mirror.empty));
+                self.mid_mut(l / MID).kids[l % MID] = Some(leaf);
             }
         }
     }
 
-    /// The slot's place to write, copying its upper node, middle node and leaf first if
-    /// another version shares them (and creating them if never written). `slot` must be
-    /// below `len`.
+    /// Runs `f` on the slot's place, copying its upper node, middle node and leaf first if
+    /// another version shares them (and creating them if never written), then mirrors
+    /// what `f` left there. `slot` must be below `len`.
     #[inline]
-    fn place(&mut self, slot: usize) -> &mut Option<Arc<R>> {
+    fn write<T>(&mut self, slot: usize, f: impl FnOnce(&mut Option<Arc<R>>) -> T) -> T
+    where
+        R: Mirrored,
+    {
         let l = slot >> LEAF_BITS;
-        let mid = self.mid_mut(l / MID);
-        let leaf = mid.kids[l % MID].get_or_insert_with(|| Arc::new(std::array::from_fn(|_| None)));
-        &mut Arc::make_mut(leaf)[slot & (LEAF - 1)]
+        let mirror = &self.mirror;
+        let mid = mid_mut(&mut self.top, l / MID);
+        let leaf = mid.kids[l % MID].get_or_insert_with(|| Arc::new(Leaf::empty(&mirror.empty)));
+        let leaf = Arc::make_mut(leaf);
+        let i = slot & (LEAF - 1);
+        let out = f(&mut leaf.rows[i]);
+        leaf.mirror(i, mirror);
+        out
     }
 
     /// Puts `row` in `slot` (below `len`), returning what was there.
     #[inline]
-    pub(crate) fn set(&mut self, slot: usize, row: Option<Arc<R>>) -> Option<Arc<R>> {
+    pub(crate) fn set(&mut self, slot: usize, row: Option<Arc<R>>) -> Option<Arc<R>>
+    where
+        R: Mirrored,
+    {
         debug_assert!(slot < self.len, "slot {slot} past the slab's {}", self.len);
         if row.is_none() && !self.is_live(slot) {
             return None;
         }
-        std::mem::replace(self.place(slot), row)
+        self.write(slot, |place| std::mem::replace(place, row))
     }
 
     /// Empties `slot`, returning its row.
     #[inline]
-    pub(crate) fn take(&mut self, slot: usize) -> Option<Arc<R>> {
+    pub(crate) fn take(&mut self, slot: usize) -> Option<Arc<R>>
+    where
+        R: Mirrored,
+    {
         if !self.is_live(slot) {
             return None;
         }
-        self.place(slot).take()
+        self.write(slot, Option::take)
     }
 
     /// Appends a slot holding `row`.
     #[inline]
-    pub(crate) fn push(&mut self, row: Option<Arc<R>>) {
+    pub(crate) fn push(&mut self, row: Option<Arc<R>>)
+    where
+        R: Mirrored,
+    {
         self.len += 1;
         if row.is_some() {
-            *self.place(self.len - 1) = row;
+            self.write(self.len - 1, |place| *place = row);
         }
     }
 
-    /// The same slots with every row converted by `f`.
-    pub(crate) fn try_map<S, E>(
+    /// The same slots with every row converted by `f` (which keeps every column's value:
+    /// the new slab mirrors the same columns).
+    pub(crate) fn try_map<S: Mirrored, E>(
         &self,
         mut f: impl FnMut(&R) -> Result<S, E>,
-    ) -> Result<Slab<S>, E> {
-        let mut out = Slab::default();
+    ) -> Result<Slab<S>, E>
+    where
+        R: Mirrored,
+    {
+        let mut out = Slab::mirroring(self.mirror.clone());
         out.reserve(self.len);
         for (slot, r) in self.live() {
             out.grow_to(slot as usize + 1);
@@ -373,7 +648,7 @@ impl<'a, R> Live<'a, R> {
             let start = self.front;
             self.front = end;
             if let Some(leaf) = self.slab.leaf(l) {
-                self.front_slots = leaf[start & (LEAF - 1)..=(end - 1) & (LEAF - 1)].iter();
+                self.front_slots = leaf.rows[start & (LEAF - 1)..=(end - 1) & (LEAF - 1)].iter();
                 self.front_at = start;
                 return true;
             }
@@ -390,7 +665,7 @@ impl<'a, R> Live<'a, R> {
             let end = self.back;
             self.back = start;
             if let Some(leaf) = self.slab.leaf(l) {
-                self.back_slots = leaf[start & (LEAF - 1)..=(end - 1) & (LEAF - 1)].iter();
+                self.back_slots = leaf.rows[start & (LEAF - 1)..=(end - 1) & (LEAF - 1)].iter();
                 self.back_at = end;
                 return true;
             }
@@ -455,7 +730,7 @@ impl<R> DoubleEndedIterator for Live<'_, R> {
     }
 }
 
-impl<R> FromIterator<Option<R>> for Slab<R> {
+impl<R: Mirrored> FromIterator<Option<R>> for Slab<R> {
     fn from_iter<I: IntoIterator<Item = Option<R>>>(iter: I) -> Self {
         let mut slab = Slab::default();
         for r in iter {
@@ -468,6 +743,25 @@ impl<R> FromIterator<Option<R>> for Slab<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Rows of the tests: a number is its own column 0; a text mirrors nothing.
+    impl Mirrored for u32 {
+        fn cell(&self, _: usize) -> ValueRef<'_> {
+            ValueRef::Int(i64::from(*self))
+        }
+    }
+
+    impl Mirrored for usize {
+        fn cell(&self, _: usize) -> ValueRef<'_> {
+            ValueRef::Int(*self as i64)
+        }
+    }
+
+    impl Mirrored for String {
+        fn cell(&self, _: usize) -> ValueRef<'_> {
+            ValueRef::Text(self)
+        }
+    }
 
     fn model(slab: &Slab<String>) -> Vec<Option<String>> {
         (0..slab.len()).map(|s| slab.get(s).cloned()).collect()
@@ -574,7 +868,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn matches_a_vector_across_clones(ops in proptest::collection::vec((0u8..5, 0usize..9_000, 0u32..1000), 1..200)) {
-            let mut slab: Slab<u32> = Slab::default();
+            let mut slab: Slab<u32> = Slab::mirroring(Mirror::new(vec![(0, NumKind::Int)]));
             let mut vec: Vec<Option<u32>> = Vec::new();
             let mut kept: Vec<(Slab<u32>, Vec<Option<u32>>)> = Vec::new();
             for (op, at, v) in ops {
@@ -603,6 +897,17 @@ mod tests {
                 let got: Vec<Option<u32>> = (0..slab.len()).map(|s| slab.get(s).copied()).collect();
                 proptest::prop_assert_eq!(&got, &vec);
                 let live: Vec<(u32, u32)> = slab.live().map(|(s, r)| (s, *r)).collect();
+                // The leaves' live slots and mirrored values are the rows'.
+                let mut mirrored = Vec::new();
+                for leaf in slab.leaves(0..slab.len()) {
+                    let (bits, odd, kind) = leaf.column(0);
+                    for i in Bits(leaf.live) {
+                        proptest::prop_assert_eq!(odd >> i & 1, 0);
+                        proptest::prop_assert_eq!(kind.value(bits[i]), ValueRef::Int(i64::from(*leaf.row(i).unwrap())));
+                        mirrored.push(((leaf.base + i) as u32, *leaf.row(i).unwrap()));
+                    }
+                }
+                proptest::prop_assert_eq!(&mirrored, &live);
                 let want: Vec<(u32, u32)> = vec.iter().enumerate().filter_map(|(s, r)| r.map(|r| (s as u32, r))).collect();
                 proptest::prop_assert_eq!(&live, &want);
                 // From both ends at once, in turns: every row once, in order from each end.

@@ -6,6 +6,7 @@ use std::ops::Bound;
 
 use crate::query::Pred;
 use crate::record::Record;
+use crate::slab::{Bits, LeafScan, Mirror, NumKind};
 use crate::value::{Value, ValueRef};
 
 /// One predicate, ready to check.
@@ -28,7 +29,7 @@ enum Kind {
 
 /// `f`'s place in [`f64::total_cmp`]'s order, as an integer ordered the same way (the
 /// transform that function itself applies).
-fn float_key(f: f64) -> i64 {
+pub(crate) fn float_key(f: f64) -> i64 {
     let bits = f.to_bits() as i64;
     bits ^ ((((bits >> 63) as u64) >> 1) as i64)
 }
@@ -110,7 +111,39 @@ impl<'p> Check<'p> {
     /// Whether `r` passes, exactly as [`Pred::matches`] answers on its column.
     #[inline]
     pub(crate) fn passes<R: Record>(&self, r: &R) -> bool {
-        let v = r.col(self.col);
+        self.passes_value(r.col(self.col))
+    }
+
+    /// Which of 16 values, given as bits of `kind` ([`LeafScan::column`]), pass: bit `i`
+    /// for `bits[i]`, as [`Check::passes_value`] answers on each.
+    #[inline]
+    pub(crate) fn passes_bits(&self, bits: &[u64; 16], kind: NumKind) -> u16 {
+        let mut pass = 0u16;
+        match (&self.kind, kind) {
+            (Kind::Ints(lo, hi), NumKind::Int) => {
+                for (i, &b) in bits.iter().enumerate() {
+                    let v = b as i64;
+                    pass |= u16::from(*lo <= v && v <= *hi) << i;
+                }
+            }
+            (Kind::Floats(lo, hi), NumKind::Float) => {
+                for (i, &b) in bits.iter().enumerate() {
+                    let k = float_key(f64::from_bits(b));
+                    pass |= u16::from(*lo <= k && k <= *hi) << i;
+                }
+            }
+            _ => {
+                for (i, &b) in bits.iter().enumerate() {
+                    pass |= u16::from(self.passes_value(kind.value(b))) << i;
+                }
+            }
+        }
+        pass
+    }
+
+    /// Whether a row whose column holds `v` passes.
+    #[inline]
+    pub(crate) fn passes_value(&self, v: ValueRef<'_>) -> bool {
         match (&self.kind, v) {
             (Kind::Ints(lo, hi), ValueRef::Int(i)) => *lo <= i && i <= *hi,
             (Kind::Floats(lo, hi), ValueRef::Float(f)) => {
@@ -120,6 +153,58 @@ impl<'p> Check<'p> {
             _ => self.pred.matches(v),
         }
     }
+}
+
+/// Checks run on a slab's mirrored values where they can be ([`Slab::leaves`]): a check
+/// of a mirrored column reads the values beside the leaf's row pointers, 16 at a time, and
+/// a row is read only where a value is not there (a null) or a check is of another column,
+/// and then only for the slots the mirrored values pass.
+pub(crate) struct OnMirror<'c, 'p> {
+    checks: &'c [Check<'p>],
+    /// The checks of mirrored columns, with their column's place among the mirrored ones.
+    mirrored: Vec<(&'c Check<'p>, usize)>,
+}
+
+impl<'c, 'p> OnMirror<'c, 'p> {
+    /// `None` when no check is of a mirrored column: the rows are read anyway.
+    pub(crate) fn new(checks: &'c [Check<'p>], mirror: &Mirror) -> Option<Self> {
+        let mirrored: Vec<_> = (checks.iter())
+            .filter_map(|c| Some((c, mirror.position(c.col)?)))
+            .collect();
+        (!mirrored.is_empty()).then_some(OnMirror { checks, mirrored })
+    }
+
+    /// The live slots of `leaf` whose rows pass every check (bit `i`: slot
+    /// `leaf.base + i`), exactly as [`Check::passes`] answers on the rows.
+    #[inline]
+    pub(crate) fn passing<R: Record>(&self, leaf: &LeafScan<'_, R>) -> u16 {
+        let mut maybe = leaf.live;
+        let mut unknown = 0u16;
+        for &(c, k) in &self.mirrored {
+            let (bits, odd, kind) = leaf.column(k);
+            maybe &= c.passes_bits(bits, kind) | odd;
+            unknown |= odd;
+        }
+        if self.mirrored.len() < self.checks.len() {
+            unknown = u16::MAX;
+        }
+        let mut pass = maybe & !unknown;
+        for i in Bits(maybe & unknown) {
+            if leaf.row(i).is_some_and(|r| passes_on_row(self.checks, r)) {
+                pass |= 1 << i;
+            }
+        }
+        pass
+    }
+}
+
+/// Whether `r` passes every check: kept out of line, since inlined, the compiler may read
+/// the row before knowing it needs it (a reference may be read early), and that read, a
+/// cache miss per row, is what checking the mirrored values saves.
+#[cold]
+#[inline(never)]
+fn passes_on_row<R: Record>(checks: &[Check<'_>], r: &R) -> bool {
+    checks.iter().all(|c| c.passes(r))
 }
 
 #[cfg(test)]
@@ -180,11 +265,28 @@ mod tests {
                 });
             }
         }
+        // The same values as a leaf mirrors them, 16 at a time, by kind.
+        let kinds: [(NumKind, Vec<u64>); 3] = [
+            (NumKind::Float, floats.iter().map(|f| f.to_bits()).collect()),
+            (NumKind::Int, ints.iter().map(|&i| i as u64).collect()),
+            (NumKind::Bool, vec![0, 1]),
+        ];
         for p in &preds {
             let check = Check::new(p);
             for v in &values {
                 let row = DynRow(vec![v.clone()].into());
                 assert_eq!(check.passes(&row), p.matches(v.as_ref()), "{p:?} on {v:?}");
+            }
+            for (kind, bits) in &kinds {
+                let mut leaf = [0u64; 16];
+                for (i, b) in leaf.iter_mut().enumerate() {
+                    *b = bits[i % bits.len()];
+                }
+                let mask = check.passes_bits(&leaf, *kind);
+                for (i, &b) in leaf.iter().enumerate() {
+                    let v = kind.value(b);
+                    assert_eq!(mask >> i & 1 == 1, p.matches(v), "{p:?} on {v:?}");
+                }
             }
         }
     }

@@ -4,8 +4,10 @@
 
 use std::cmp::Ordering;
 
+use crate::query::check::float_key;
 use crate::query::exec::compare;
 use crate::record::Record;
+use crate::slab::{Bits, NumKind};
 use crate::table::TableData;
 use crate::value::ValueRef;
 
@@ -41,6 +43,18 @@ impl<'t, 'o, R: Record> TopK<'t, 'o, R> {
         }
     }
 
+    /// The worst kept row's first order key, once `k` rows are kept.
+    #[inline]
+    pub(crate) fn worst_key(&self) -> Option<ValueRef<'t>> {
+        self.worst.map(|(_, v)| v)
+    }
+
+    /// Whether the first order key is descending.
+    #[inline]
+    pub(crate) fn descending(&self) -> bool {
+        self.order[0].1
+    }
+
     fn first_key(&self, slot: u32) -> ValueRef<'t> {
         let col = self.order[0].0;
         self.t.row(slot).map_or(ValueRef::Null, |r| r.col(col))
@@ -53,6 +67,13 @@ impl<'t, 'o, R: Record> TopK<'t, 'o, R> {
     /// Offers the row at `slot`.
     #[inline]
     pub(crate) fn offer(&mut self, slot: u32, row: &R) {
+        self.offer_keyed(slot, row.col(self.order[0].0));
+    }
+
+    /// Offers the row at `slot`, whose first order key is `v`: the row itself is read only
+    /// if it is kept or ties with the worst kept.
+    #[inline]
+    pub(crate) fn offer_keyed(&mut self, slot: u32, v: ValueRef<'_>) {
         if self.heap.len() < self.k {
             self.heap.push(slot);
             self.sift_up(self.heap.len() - 1);
@@ -64,9 +85,8 @@ impl<'t, 'o, R: Record> TopK<'t, 'o, R> {
         let Some((worst, worst_key)) = self.worst else {
             return; // k == 0
         };
-        let (col, desc) = self.order[0];
+        let desc = self.order[0].1;
         // The common column types compare inline: this runs once per row scanned.
-        let v = row.col(col);
         let o = match (v, worst_key) {
             (ValueRef::Float(x), ValueRef::Float(y)) => x.total_cmp(&y),
             (ValueRef::Int(x), ValueRef::Int(y)) => x.cmp(&y),
@@ -148,13 +168,14 @@ pub(crate) fn top_k_slab<R: Record>(
     let n = t.slot_count();
     let parallel =
         n >= parallel_from && std::thread::available_parallelism().is_ok_and(|p| p.get() >= 2);
+    let part = |range: std::ops::Range<usize>| top_k_range(t, order, k, range);
     if !parallel {
-        return top_k(t, order, k, t.slab());
+        return part(0..n);
     }
     let mid = n / 2;
     let (first, second) = std::thread::scope(|s| {
-        let second = s.spawn(|| top_k(t, order, k, t.slab_range(mid..n)));
-        let first = top_k(t, order, k, t.slab_range(0..mid));
+        let second = s.spawn(|| part(mid..n));
+        let first = part(0..mid);
         (first, second.join())
     });
     let Ok(second) = second else {
@@ -163,6 +184,66 @@ pub(crate) fn top_k_slab<R: Record>(
     };
     let both = first.into_iter().chain(second);
     top_k(t, order, k, both.filter_map(|s| t.row(s).map(|r| (s, r))))
+}
+
+/// The top `k` of the live rows of the slots in `range`; when the slab mirrors the first
+/// order key's column, it is read there, and only the rows kept or tied are read.
+fn top_k_range<R: Record>(
+    t: &TableData<R>,
+    order: &[(usize, bool)],
+    k: usize,
+    range: std::ops::Range<usize>,
+) -> Vec<u32> {
+    let Some(&(col, _)) = order.first() else {
+        return top_k(t, order, k, t.slab_range(range));
+    };
+    let Some(at) = t.rows().mirror().position(col) else {
+        return top_k(t, order, k, t.slab_range(range));
+    };
+    let mut top = TopK::new(t, order, k);
+    for leaf in t.rows().leaves(range) {
+        let (bits, odd, kind) = leaf.column(at);
+        let mut offered = leaf.live;
+        if let Some(worst) = top.worst_key() {
+            // The slots whose value is no worse than the worst kept; the others would be
+            // turned away.
+            offered &= no_worse(bits, kind, worst, top.descending()) | odd;
+        }
+        for i in Bits(offered) {
+            let slot = (leaf.base + i) as u32;
+            if odd >> i & 1 == 0 {
+                top.offer_keyed(slot, kind.value(bits[i]));
+            } else if let Some(r) = leaf.row(i) {
+                top.offer_keyed(slot, r.col(col));
+            }
+        }
+    }
+    top.finish()
+}
+
+/// Which of 16 values (bits of `kind`) are no worse than `worst` under the first order
+/// key (descending or not), as [`TopK::offer_keyed`] compares them; every one where the
+/// kinds differ (the offer decides).
+#[inline]
+fn no_worse(bits: &[u64; 16], kind: NumKind, worst: ValueRef<'_>, desc: bool) -> u16 {
+    let mut keep = 0u16;
+    match (kind, worst) {
+        (NumKind::Float, ValueRef::Float(w)) => {
+            let w = float_key(w);
+            for (i, &b) in bits.iter().enumerate() {
+                let k = float_key(f64::from_bits(b));
+                keep |= u16::from(if desc { k >= w } else { k <= w }) << i;
+            }
+        }
+        (NumKind::Int, ValueRef::Int(w)) => {
+            for (i, &b) in bits.iter().enumerate() {
+                let k = b as i64;
+                keep |= u16::from(if desc { k >= w } else { k <= w }) << i;
+            }
+        }
+        _ => keep = u16::MAX,
+    }
+    keep
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ impl<R: Record> TableData<R> {
 
     /// A slab of the rows at `order`'s slots, in that order, sharing them.
     fn rows_in(&self, order: &[u32]) -> Slab<R> {
-        let mut rows = Slab::default();
+        let mut rows = Slab::mirroring(self.rows.mirror().clone());
         rows.reserve(order.len());
         for &s in order {
             rows.push(self.rows.get_shared(s as usize).cloned());
