@@ -125,8 +125,6 @@ impl Cols for Vec<Value> {
     }
 }
 
-/// What a table stores per row: a user type, or `DynRow` for tables reached only through the
-/// dynamic API. Everything in `table` and `query` is generic over it.
 /// A slab mirrors a row's numeric columns as the row gives them.
 impl<R: Record> crate::slab::Mirrored for R {
     #[inline]
@@ -135,6 +133,8 @@ impl<R: Record> crate::slab::Mirrored for R {
     }
 }
 
+/// What a table stores per row: a user type, or `DynRow` for tables reached only through the
+/// dynamic API. Everything in `table` and `query` is generic over it.
 pub(crate) trait Record: Clone + Send + Sync + 'static {
     fn col(&self, col: usize) -> ValueRef<'_>;
     fn set_key(&mut self, pk: usize, key: i64);

@@ -5,11 +5,12 @@
 //! `docs/ARCHITECTURE.md`, "Versions"), so cloning a slab must not copy its rows. It knows
 //! of rows only the values of the columns it mirrors ([`Mirrored`]): tables keep their rows
 //! in it, and the hash indexes read them through it. Each row sits behind an `Arc` of its
-//! own, slots in leaves of 16 (`Arc<Leaf>`: 16 row pointers and the mirrored values), leaves in middle nodes of 32 (`Arc<Mid>`), middle nodes
-//! in upper nodes of 64 (`Arc<Upper>`), upper nodes in a plain vector: a clone copies that
-//! vector (one reference count per 32,768 slots), and the first write to a slot after a
-//! clone copies its upper node (64 pointers), its middle node (32) and its leaf (16 row
-//! pointers), once; later writes to the same leaf change it in place, since the writer's
+//! own, slots in leaves of 16 (`Arc<Leaf>`: 16 row pointers and an `Arc` of the mirrored
+//! values), leaves in middle nodes of 32 (`Arc<Mid>`), middle nodes in upper nodes of 64
+//! (`Arc<Upper>`), upper nodes in a plain vector: a clone copies that vector (one reference
+//! count per 32,768 slots), and the first write to a slot after a clone copies its upper
+//! node (64 pointers), its middle node (32) and its leaf (16 row pointers and the values'
+//! pointer; the values themselves when the write changes one), once; later writes to the same leaf change it in place, since the writer's
 //! copy is then the leaf's only owner. A commit of one row so copies a few hundred bytes of
 //! pointers, however large the table, and never a row it does not change. Each pointer
 //! copied is a reference count raised, and lowered again when the old version goes: those
@@ -30,8 +31,10 @@
 //! rows' values of those columns beside the row pointers, as plain 64-bit numbers, written
 //! whenever a slot is. A scan that filters or orders on such a column reads the numbers, a
 //! few cache lines per 16 rows, and follows the pointer only to rows that pass; a scan that
-//! reads every row's column waits on memory once per row instead. The numbers are copied
-//! with their leaf, so every version reads its own.
+//! reads every row's column waits on memory once per row instead. The numbers are shared
+//! between a leaf's versions and copied before a write changes one, so every version reads
+//! its own rows' values; an emptied slot's are left as they were, and only live slots' are
+//! ever read.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -219,7 +222,8 @@ impl<'a, R> LeafScan<'a, R> {
 
     /// The mirrored column at place `k` ([`Mirror::position`]): each slot's value as bits
     /// of the column's kind, the slots whose value the bits do not give (a null, a value
-    /// of another kind, an empty slot: read the row), and the kind.
+    /// of another kind: read the row), and the kind. Only the `live` slots' are meaningful:
+    /// an empty slot's are whatever its last row left.
     #[inline]
     pub(crate) fn column(&self, k: usize) -> (&'a [u64; LEAF], u16, NumKind) {
         let c = &self.leaf.cells[k];

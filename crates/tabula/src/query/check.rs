@@ -201,7 +201,6 @@ impl<'c, 'p> OnMirror<'c, 'p> {
 /// Whether `r` passes every check: kept out of line, since inlined, the compiler may read
 /// the row before knowing it needs it (a reference may be read early), and that read, a
 /// cache miss per row, is what checking the mirrored values saves.
-#[cold]
 #[inline(never)]
 fn passes_on_row<R: Record>(checks: &[Check<'_>], r: &R) -> bool {
     checks.iter().all(|c| c.passes(r))

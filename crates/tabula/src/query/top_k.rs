@@ -19,7 +19,8 @@ pub(crate) const PARALLEL_SCAN_SLOTS: usize = 1 << 19;
 /// A max-heap of the best `k` slots offered so far (the root is the worst kept). A candidate
 /// is compared first on the first order key, inline, against a copy of the worst kept row's
 /// key: once the heap is full most candidates are rejected after reading only their own
-/// row. Ties on that key, and the keys after it, go through the full comparison, which ends
+/// row, or none of it when the key comes from the slab's mirrored values
+/// ([`TopK::offer_keyed`]). Ties on that key, and the keys after it, go through the full comparison, which ends
 /// with the primary key, so the result is the same whatever order rows are offered in.
 pub(crate) struct TopK<'t, 'o, R> {
     t: &'t TableData<R>,

@@ -115,11 +115,11 @@ impl<R: Clone> Clone for TableData<R> {
 }
 
 /// The most columns a table's slab mirrors (see [`Slab`]): each costs 8 bytes a row, and
-/// 136 bytes more to copy with every leaf a commit changes.
+/// 136 bytes more to copy when a write changes one of a leaf's values.
 const MIRRORED: usize = 4;
 
-/// The columns a table's slab mirrors: its numeric columns but the primary key that no
-/// ordered index serves (a filter or order on one of those walks the index instead), the
+/// The columns a table's slab mirrors: its numeric columns, other than the primary key, that
+/// no ordered index serves (a filter or order on one of those walks the index instead), the
 /// first [`MIRRORED`] in schema order. The key is left out: a key is found through its own
 /// index, ordered by walking the slots in key order, and mirroring it would add its values
 /// to every inserted row's and every copied leaf's cost.
@@ -380,7 +380,7 @@ impl<R: Record> TableData<R> {
     }
 
     /// The slab itself: its mirrored columns, and its live rows with their values of
-    /// them ([`Slab::live_mirrored`]).
+    /// them ([`Slab::leaves`]).
     #[inline]
     pub(crate) fn rows(&self) -> &Slab<R> {
         &self.rows
