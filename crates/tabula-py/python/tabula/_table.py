@@ -146,7 +146,7 @@ def _select(cls: type, /, where: Where = None, order_by: OrderBy = None,
     if traced is None and where is not None:
         pre = b.prefilter(where)
         if pre is not None:
-            # The engine passes over the rows the lambda would refuse at its first `and`;
+            # The engine passes over the rows the lambda would refuse at one of its `and`s;
             # the lambda is called on the others in key order, as on every row per row
             # (so that of two rows that would raise, the same one does), and limit and
             # offset count the rows it accepts. Ordered, they are sorted as SQL sorts.

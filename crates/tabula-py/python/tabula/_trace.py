@@ -33,10 +33,11 @@ A lambda that runs per row is shown each row as a dict; ``read_columns`` finds, 
 bytecode, whether that dict may hold only the columns it subscripts.
 
 A lambda that tracing refuses only for its ``and`` (``lambda s: s['gpa'] > 3.5 and
-s['year'] > 0``) still runs per row, but only on the rows its first operand may accept:
-``prefilter`` traces that operand alone, and the engine passes over the rows where it is
-false. Python, given such a row, would evaluate that operand, find it false and return it
-without reaching the rest, so no answer changes; the lambda is just not called for them.
+s['year'] > 0``) still runs per row, but only on the rows its operands may accept:
+``prefilter`` traces the operands of the chain, as far as each is traceable, and the
+engine passes over the rows where one is false. Python, given such a row, would evaluate
+the operands in turn, find that one false and return it without reaching the rest, so no
+answer changes; the lambda is just not called for them.
 """
 
 from __future__ import annotations
@@ -189,12 +190,13 @@ class _Condition:
         self.joined = joined
 
     def __bool__(self) -> bool:
-        # Only `prefilter` answers a truth test, and only the first: false.
+        # Only `prefilter` answers truth tests: the first few, as its schedule says.
         tested = getattr(_prefix, "tested", None)
-        if tested is None or tested:
+        answers = getattr(_prefix, "answers", ())
+        if tested is None or len(tested) >= len(answers):
             raise _Untraceable("truth of a condition")
         tested.append(self)
-        return False
+        return answers[len(tested) - 1]
 
     # Comparing two conditions (`(s['a'] > 0) == (s['b'] > 0)`) would compare the objects
     # in the trace, and the rows' truths per row; their text would be a constant too.
@@ -436,17 +438,21 @@ def _too_deep(sql: str) -> bool:
 
 
 def prefilter(where: Callable[[Any], Any], columns: dict) -> Optional[tuple[str, list]]:
-    """For a lambda ``trace`` refuses because it branches (``A and B``): the SQL condition
-    of the operand it tests first, ``A``, when on every row where ``A`` is false the
-    lambda returns ``A`` without evaluating anything else; ``None`` otherwise.
+    """For a lambda ``trace`` refuses because it branches (``A and B and C``): the SQL
+    condition ``A AND B AND C`` of its operands, when on every row where one of them is
+    false the lambda returns that operand without evaluating anything else (as far as the
+    chain is that simple: ``A``, or ``A AND B``, ...); ``None`` when not even ``A`` is.
 
-    The lambda runs once with the proxy row, and the first truth test of a condition it
-    makes is answered false; it must then return that very condition, having tested
-    nothing else. Up to that test it ran straight through (only ``_ALLOWED`` operations,
-    no branch), so on a real row Python computes the same ``A`` there - a bool, true
-    exactly where the engine finds the condition true, as for a traced lambda - and where
-    it is false, takes the same jumps to the same return. The rows the engine finds ``A``
-    true for are the ones the lambda must still be called on. While a debugger, tracer or
+    The lambda runs with the proxy row once per schedule of answers to its truth tests: the
+    first ``k`` answered true and the next false, for ``k`` = 0, 1, ... It must test a
+    condition when false is answered and return that very condition, having tested
+    nothing else. Up to each test it ran straight through (only ``_ALLOWED`` operations
+    and the jumps of ``and``, whose path only the answers decide), so on a real row Python
+    computes the same operands there - each a bool, true exactly where the engine finds the
+    condition true, as for a traced lambda - and where one is false, takes the same jumps to
+    the same return. When every test answered true ends in a condition that was not tested
+    (the last operand), it joins the others. The rows the engine finds every operand true
+    for are the ones the lambda must still be called on. While a debugger, tracer or
     profiler is active (see ``read_columns``), there is no cut."""
     if type(where) is not types.FunctionType or where.__defaults__:
         return None
@@ -458,18 +464,61 @@ def prefilter(where: Callable[[Any], Any], columns: dict) -> Optional[tuple[str,
     # runs per row, and could change a global the traced operand read once.
     if not _loads_plain(where):
         return None
+    operands: list = []
+    for k in range(_CHAIN):
+        # Every test answered true so far, then no more: the chain's last operand.
+        if k > 0:
+            ran = _scheduled(where, columns, (True,) * k)
+            if ran is not None:
+                tested, result = ran
+                if (isinstance(result, _Condition)
+                        and not any(result is t for t in tested)
+                        and _same(tested, operands)):
+                    operands.append(result)
+                break
+        ran = _scheduled(where, columns, (True,) * k + (False,))
+        if ran is None:
+            break
+        tested, result = ran
+        if len(tested) != k + 1 or result is not tested[k] or not _same(tested[:k], operands):
+            break
+        operands.append(result)
+    if not operands:
+        return None
+    sql = " AND ".join(o.sql for o in operands) if len(operands) > 1 else operands[0].sql
+    if len(operands) > 1:
+        sql = "(" + sql + ")"
+    if _too_deep(sql):
+        return None
+    return sql, [p for o in operands for p in o.params]
+
+
+# The most operands of an `and` chain `prefilter` reads.
+_CHAIN = 8
+
+
+def _scheduled(where: types.FunctionType, columns: dict,
+               answers: tuple) -> Optional[tuple[list, Any]]:
+    """``where`` run with the proxy row, its truth tests answered ``answers`` in turn (one
+    more refuses): the conditions it tested and what it returned, or ``None`` when it
+    refused or raised."""
     tested: list = []
-    outer = getattr(_prefix, "tested", None)
-    _prefix.tested = tested
+    outer = (getattr(_prefix, "tested", None), getattr(_prefix, "answers", ()))
+    _prefix.tested, _prefix.answers = tested, answers
     try:
         result = _run(where, columns)
     except Exception:
         return None
     finally:
-        _prefix.tested = outer
-    if len(tested) != 1 or result is not tested[0] or _too_deep(result.sql):
-        return None
-    return result.sql, result.params
+        _prefix.tested, _prefix.answers = outer
+    return tested, result
+
+
+def _same(tested: list, operands: list) -> bool:
+    """Whether the conditions a run tested are, in order, the operands found before (the
+    same text and values: each run makes its conditions anew)."""
+    return len(tested) == len(operands) and all(
+        t.sql == o.sql and t.params == o.params for t, o in zip(tested, operands))
 
 
 # Names through which a function could reach its own frame, and so its argument, other

@@ -9,7 +9,7 @@ use crate::copy::each_fetched;
 use crate::query::check::{Check, OnMirror};
 use crate::query::plan::{choose, Ord_, Path};
 use crate::query::top_k::{top_k, top_k_slab, PARALLEL_SCAN_SLOTS};
-use crate::query::{Pred, QuerySpec};
+use crate::query::{bounds, Pred, QuerySpec};
 use crate::record::Record;
 use crate::slab::Bits;
 use crate::table::TableData;
@@ -273,17 +273,6 @@ fn eq_value<R>(q: &QuerySpec<'_, R>, col: usize) -> Option<Value> {
         Pred::Eq { col: c, value } if *c == col && !value.is_null() => Some(value.clone()),
         _ => None,
     })
-}
-
-/// The bounds an index walk covers for a predicate.
-fn bounds(p: &Pred) -> (Bound<Value>, Bound<Value>) {
-    match p {
-        Pred::Eq { value, .. } => (
-            Bound::Included(value.clone()),
-            Bound::Included(value.clone()),
-        ),
-        Pred::Range { lo, hi, .. } => (lo.clone(), hi.clone()),
-    }
 }
 
 /// Walks an index in order, emitting groups of equal first-key values sorted by the rest of

@@ -259,6 +259,17 @@ impl FirstError {
     }
 }
 
+/// The bounds an index walk covers for a predicate.
+pub(crate) fn bounds(p: &Pred) -> (Bound<Value>, Bound<Value>) {
+    match p {
+        Pred::Eq { value, .. } => (
+            Bound::Included(value.clone()),
+            Bound::Included(value.clone()),
+        ),
+        Pred::Range { lo, hi, .. } => (lo.clone(), hi.clone()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
