@@ -501,6 +501,11 @@ def test_many_generated_lambdas_are_prefiltered(db):
     (lambda s: s['gpa'] > 1 and s['year'] / 0, '"gpa" > ?'),
     (lambda s: 1 < s['gpa'] < 3, '("gpa" > ? AND "gpa" < ?)'),
     (lambda s: (s['gpa'] > 3.5 or s['year'] > 0) and s['name'] == "x", None),
+    (lambda s: s['gpa'] > 1 and (s['year'] > 0 if s['gpa'] > 2 else s['year'] < 0),
+     '"gpa" > ?'),
+    (lambda s: s['year'] > 0 and s['gpa'] > 1 and s['active'], '("year" > ? AND "gpa" > ?)'),
+    (lambda s: s['gpa'] > 1 and s['gpa'] > 1, '("gpa" > ? AND "gpa" > ?)'),
+    (lambda s: s['gpa'] > 1 and s['year'] > 0 or s['name'] == "x", None),
     (lambda s: s['year'] == 2 and helper(s['gpa']), None),           # a call
     (lambda s: s['gpa'] > 3.5 or s['year'] > 0, None),               # or
     (lambda s: not s['gpa'] > 3.5 and s['year'] > 0, None),          # not
