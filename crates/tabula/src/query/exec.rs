@@ -7,7 +7,7 @@ use std::ops::Bound;
 
 use crate::copy::each_fetched;
 use crate::query::check::{Check, OnMirror};
-use crate::query::plan::{choose, Ord_, Path};
+use crate::query::plan::{choose, Ord_, Path, Planned};
 use crate::query::top_k::{top_k, top_k_slab, PARALLEL_SCAN_SLOTS};
 use crate::query::{bounds, Pred, QuerySpec};
 use crate::record::Record;
@@ -17,7 +17,12 @@ use crate::value::{Value, ValueRef};
 
 /// Runs the query, returning the slots of the result rows in result order.
 pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32> {
-    let p = choose(t, q);
+    run_planned(t, q, choose(t, q))
+}
+
+/// [`run`] on the plan `p` already chose for `q` (choosing may walk part of an index:
+/// see `plan::wide_beside_mirror`).
+fn run_planned<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>, p: Planned) -> Vec<u32> {
     let served = p.path.served();
     let checks = Check::unserved(&q.preds, served);
     let row_ok = |r: &R| row_ok(q, &checks, r);
@@ -79,7 +84,9 @@ pub(crate) fn run<R: Record>(t: &TableData<R>, q: &QuerySpec<'_, R>) -> Vec<u32>
             // the matching rows come out in key order.
             let slab_scan = matches!(path, Path::Scan) && t.slots_in_order();
             // Slots, not rows: an index range that serves the whole query reads no row here.
-            let mirrored = OnMirror::new(&checks, t.rows().mirror()).filter(|_| slab_scan);
+            let mirrored = slab_scan
+                .then(|| OnMirror::new(&checks, t.rows().mirror()))
+                .flatten();
             let found: Box<dyn Iterator<Item = u32> + '_> = if let Some(m) = &mirrored {
                 Box::new(
                     mirrored_scan(t, m)
@@ -199,7 +206,7 @@ pub(crate) fn each_row<'t, R: Record, E>(
             return each_fetched(&t.schema, text, found, &mut f);
         }
     }
-    let slots = run(t, q);
+    let slots = run_planned(t, q, p);
     let found = slots.into_iter().filter_map(|s| t.row(s)).map(|r| ((), r));
     each_fetched(&t.schema, text, found, &mut f)
 }

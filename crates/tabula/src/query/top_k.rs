@@ -195,10 +195,9 @@ fn top_k_range<R: Record>(
     k: usize,
     range: std::ops::Range<usize>,
 ) -> Vec<u32> {
-    let Some(&(col, _)) = order.first() else {
-        return top_k(t, order, k, t.slab_range(range));
-    };
-    let Some(at) = t.rows().mirror().position(col) else {
+    let mirrored =
+        (order.first()).and_then(|&(col, _)| Some((col, t.rows().mirror().position(col)?)));
+    let Some((col, at)) = mirrored else {
         return top_k(t, order, k, t.slab_range(range));
     };
     let mut top = TopK::new(t, order, k);
