@@ -26,6 +26,7 @@ mod select;
 mod stream;
 mod target;
 mod upsert;
+mod value_set;
 
 pub(crate) use ddl::{check_forward, ForwardCheck};
 pub use dump::Dialect;

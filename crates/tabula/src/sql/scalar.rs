@@ -9,6 +9,7 @@
 //! case-sensitive (PostgreSQL's rule). The differences are listed in `docs/SQL.md`.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use sqlparser::ast::{
     BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg, FunctionArgExpr,
@@ -21,6 +22,7 @@ use crate::record::Cols;
 use crate::sql::compound::CteRows;
 use crate::sql::numeric::{self, Num, NumExpr};
 use crate::sql::unsupported;
+use crate::sql::value_set::ValueSet;
 use crate::value::Value;
 
 mod fp;
@@ -102,6 +104,8 @@ pub(crate) enum Scalar {
         negated: bool,
     },
     InList(Box<Scalar>, Vec<Scalar>, bool),
+    /// `x [NOT] IN (…)` over a long list of literals (a subquery's values, often), hashed.
+    InSet(Box<Scalar>, Arc<ValueSet>, bool),
     Between(Box<Scalar>, Box<Scalar>, Box<Scalar>, bool),
     Case {
         operand: Option<Box<Scalar>>,
@@ -345,7 +349,7 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             target: InTarget::List(list),
             negated,
             ..
-        } => Scalar::InList(
+        } => Scalar::in_list(
             boxed(expr, params)?,
             list.iter()
                 .map(|x| compile(x, scope, params))
@@ -454,7 +458,7 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
                 }
                 rows => {
                     let values = one_column(rows?, span())?;
-                    Scalar::InList(
+                    Scalar::in_list(
                         operand,
                         values.into_iter().map(Scalar::Literal).collect(),
                         *negated,
@@ -991,6 +995,15 @@ fn inside_aggregate<T>(
 }
 
 impl Scalar {
+    /// `x [NOT] IN (list)`: hashed when the list is long and constant (see [`ValueSet`]),
+    /// compared item by item otherwise.
+    pub(crate) fn in_list(x: Box<Scalar>, list: Vec<Scalar>, negated: bool) -> Scalar {
+        match ValueSet::of(&list) {
+            Some(set) => Scalar::InSet(x, Arc::new(set), negated),
+            None => Scalar::InList(x, list, negated),
+        }
+    }
+
     /// Evaluates the expression on `row` with the statement's `params`.
     pub(crate) fn eval(&self, row: &[Value], params: &[Value]) -> Result<Value> {
         self.eval_in(row, params).map_err(|e| *e)
@@ -1034,6 +1047,7 @@ impl Scalar {
                 x.each_column(f);
                 list.iter().for_each(|e| e.each_column(f));
             }
+            Scalar::InSet(x, _, _) => x.each_column(f),
             Scalar::Between(x, lo, hi, _) => {
                 x.each_column(f);
                 lo.each_column(f);
@@ -1186,6 +1200,7 @@ impl Scalar {
                     Value::Bool(*negated)
                 }
             }
+            Scalar::InSet(x, set, negated) => set.test(&x.eval_in(row, params)?, *negated),
             Scalar::Between(x, lo, hi, negated) => {
                 let v = x.eval_in(row, params)?;
                 let (lo, hi) = (lo.eval_in(row, params)?, hi.eval_in(row, params)?);

@@ -696,12 +696,34 @@ pub(crate) fn order_by(dir: Direction, x: &Value, y: &Value) -> Ordering {
 
 /// A value as a grouping (and DISTINCT) key: values SQL calls equal share one (an integer
 /// and the same float, a boolean and 0 or 1); null is a key of its own.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum GroupKey {
     Null,
     Int(i64),
     Float(u64),
     Text(String),
+}
+
+/// A [`GroupKey`] borrowing its text, to look one up without copying the text: it hashes
+/// and compares as the key it stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum KeyRef<'a> {
+    Null,
+    Int(i64),
+    Float(u64),
+    Text(&'a str),
+}
+
+impl std::hash::Hash for GroupKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_ref().hash(state);
+    }
+}
+
+impl hashbrown::Equivalent<GroupKey> for KeyRef<'_> {
+    fn equivalent(&self, key: &GroupKey) -> bool {
+        *self == key.as_ref()
+    }
 }
 
 impl GroupKey {
@@ -710,19 +732,38 @@ impl GroupKey {
     }
 
     pub(super) fn of_ref(v: ValueRef<'_>) -> GroupKey {
+        match GroupKey::probe(v) {
+            KeyRef::Null => GroupKey::Null,
+            KeyRef::Int(i) => GroupKey::Int(i),
+            KeyRef::Float(f) => GroupKey::Float(f),
+            KeyRef::Text(t) => GroupKey::Text(t.to_owned()),
+        }
+    }
+
+    /// The key of `v`, borrowed: what a hash of keys is probed with.
+    pub(crate) fn probe(v: ValueRef<'_>) -> KeyRef<'_> {
         match v {
-            ValueRef::Null => GroupKey::Null,
-            ValueRef::Int(i) => GroupKey::Int(i),
-            ValueRef::Bool(b) => GroupKey::Int(i64::from(b)),
+            ValueRef::Null => KeyRef::Null,
+            ValueRef::Int(i) => KeyRef::Int(i),
+            ValueRef::Bool(b) => KeyRef::Int(i64::from(b)),
             ValueRef::Float(f) if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f) => {
-                GroupKey::Int(f as i64)
+                KeyRef::Int(f as i64)
             }
             // -0.0 and 0.0 are one key (both are integral above). A NaN the library stored
             // (SQL makes none) is a key of its own, one for every NaN, as ORDER BY places
             // them together after every number.
-            ValueRef::Float(f) if f.is_nan() => GroupKey::Float(f64::NAN.to_bits()),
-            ValueRef::Float(f) => GroupKey::Float(f.to_bits()),
-            ValueRef::Text(t) => GroupKey::Text(t.to_owned()),
+            ValueRef::Float(f) if f.is_nan() => KeyRef::Float(f64::NAN.to_bits()),
+            ValueRef::Float(f) => KeyRef::Float(f.to_bits()),
+            ValueRef::Text(t) => KeyRef::Text(t),
+        }
+    }
+
+    fn as_ref(&self) -> KeyRef<'_> {
+        match self {
+            GroupKey::Null => KeyRef::Null,
+            GroupKey::Int(i) => KeyRef::Int(*i),
+            GroupKey::Float(f) => KeyRef::Float(*f),
+            GroupKey::Text(t) => KeyRef::Text(t),
         }
     }
 }
