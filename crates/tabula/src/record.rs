@@ -86,6 +86,29 @@ pub(crate) trait Cols {
     fn as_values(&self) -> Option<&[Value]> {
         None
     }
+
+    /// [`int_key`] of the value at `col`. Returned in registers: a `ValueRef` handed back
+    /// through a `dyn Cols` is written a field at a time and then read whole, which stalls
+    /// the processor on every row of a join that looks each partner up by key.
+    fn int_key_at(&self, col: usize) -> Option<i64> {
+        int_key(self.value_at(col))
+    }
+}
+
+/// A value as a key of an integer column, as SQL's `=` compares them: an integer, a
+/// boolean as 0 or 1, a float of integral value inside `i64`'s range; `None` for any other
+/// value (it equals no such key).
+#[inline]
+pub(crate) fn int_key(v: ValueRef<'_>) -> Option<i64> {
+    /// 2^63: the floats of integral value below it (and from -2^63) are the ones an `i64`
+    /// holds.
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    match v {
+        ValueRef::Int(i) => Some(i),
+        ValueRef::Bool(b) => Some(i64::from(b)),
+        ValueRef::Float(f) if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f) => Some(f as i64),
+        _ => None,
+    }
 }
 
 impl<R: Record> Cols for R {

@@ -157,9 +157,24 @@ fn explain_body(
                             1 => ", 1 more predicate".to_owned(),
                             n => format!(", {n} more predicates"),
                         };
-                        out.push(format!(
-                            "{kind} {strategy} with {named}: a key lookup per row{preds}"
-                        ));
+                        // A read statement's integer keys are hashed part way (see
+                        // `join::KeyMap`).
+                        let lookups = match (key_join(rel), &rel.source) {
+                            (Some((_, _, true)), Source::Table { name, .. }) => {
+                                match target.pinned(name)? {
+                                    Some(p) => match p.table()?.len() / 2 {
+                                        0 => "a hash of its rows by key".to_owned(),
+                                        n => format!(
+                                            "a key lookup per row for the first {n}, then a \
+                                             hash of its rows by key"
+                                        ),
+                                    },
+                                    None => "a key lookup per row".to_owned(),
+                                }
+                            }
+                            _ => "a key lookup per row".to_owned(),
+                        };
+                        out.push(format!("{kind} {strategy} with {named}: {lookups}{preds}"));
                         continue;
                     }
                     match correlated {

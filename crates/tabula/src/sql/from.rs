@@ -431,7 +431,7 @@ pub(crate) fn any_text(schema: &Schema, used: &[bool]) -> bool {
 
 /// Appends a stored row's values to `out`, one per column of `used`: the column's value where
 /// the statement reads it, null where it does not (nothing copied for it).
-fn extend_used(out: &mut Vec<Value>, row: &dyn Cols, used: &[bool]) {
+pub(super) fn extend_used(out: &mut Vec<Value>, row: &dyn Cols, used: &[bool]) {
     out.extend(used.iter().enumerate().map(|(i, &u)| {
         if u {
             row.value_at(i).to_owned()

@@ -3,6 +3,7 @@
 //! on as the relations' rows side by side ([`Joined`]), never copied.
 
 use hashbrown::HashMap;
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use sqlparser::ast::JoinOperator;
@@ -11,7 +12,9 @@ use crate::engine::any_table::AnyTable;
 use crate::error::Result;
 use crate::record::Cols;
 use crate::sql::correlated::extended;
-use crate::sql::from::{fetch, pred_of, reads_text, table_preds, Link, Relation, Source};
+use crate::sql::from::{
+    extend_used, fetch, pred_of, reads_text, table_preds, Link, Relation, Source,
+};
 use crate::sql::scalar::{truth, CorrelatedCall, Op, Scalar, Scope};
 use crate::sql::scope::QueryScope;
 use crate::sql::select::GroupKey;
@@ -92,21 +95,28 @@ impl<'a> Joined<'a> {
     }
 }
 
-impl Cols for Joined<'_> {
-    fn value_at(&self, col: usize) -> ValueRef<'_> {
+impl Joined<'_> {
+    /// The relation's row holding column `col`, and the column's place in it; `None` past
+    /// the end of a relation (a null).
+    fn holding(&self, col: usize) -> Option<(&dyn Cols, usize)> {
         let mut j = self;
         loop {
             if col >= j.at {
-                return match col - j.at {
-                    c if c < j.width => j.row.value_at(c),
-                    _ => ValueRef::Null,
-                };
+                return (col - j.at < j.width).then(|| (j.row, col - j.at));
             }
-            match j.before {
-                Some(b) => j = b,
-                None => return ValueRef::Null,
-            }
+            j = j.before?;
         }
+    }
+}
+
+impl Cols for Joined<'_> {
+    fn value_at(&self, col: usize) -> ValueRef<'_> {
+        self.holding(col)
+            .map_or(ValueRef::Null, |(row, c)| row.value_at(c))
+    }
+
+    fn int_key_at(&self, col: usize) -> Option<i64> {
+        self.holding(col).and_then(|(row, c)| row.int_key_at(c))
     }
 }
 
@@ -130,6 +140,8 @@ struct Probe<'r> {
     /// Joined through its primary key instead (see [`key_join`]): the table and the
     /// earlier column equated with its key. No rows are fetched then.
     keyed: Option<KeyJoin<'r>>,
+    /// Which of the relation's columns the statement reads.
+    used: Vec<bool>,
     /// The whole row's width (every relation of FROM).
     width: usize,
 }
@@ -144,6 +156,67 @@ struct KeyJoin<'r> {
     /// `ON` is the key's equality alone, which the lookup itself decides: it is not
     /// evaluated again on the row found.
     on_is_key: bool,
+    /// The lookups so far, and after enough of them the rows hashed by key.
+    map: RefCell<KeyMap>,
+}
+
+/// A key join's partners, looked up one row at a time through the table's index until the
+/// lookups number half the table's rows; then the rows that pass the relation's predicates
+/// (the columns the statement reads) are copied once and hashed by key, and each later
+/// row finds its partner there. A probe of a small local hash costs a fraction of a
+/// lookup through the table, and switching at half the rows bounds the work at about
+/// twice the better of the two, however many rows come before the join (which the
+/// statement cannot know ahead: a filter, a LIMIT). Only for a read statement's pinned
+/// version, where the table cannot change between lookups, and integer keys.
+enum KeyMap {
+    /// Lookups left before the rows are hashed (`None`: never, they are looked up).
+    Counting(Option<usize>),
+    Built {
+        rows: Vec<Vec<Value>>,
+        at: KeyIndex,
+    },
+}
+
+/// Where each key's row is in a [`KeyMap`]'s rows: a vector over the keys' range where the
+/// keys are dense enough (a table's auto-increment keys, most often), a hash otherwise.
+enum KeyIndex {
+    Dense { min: i64, at: Vec<u32> },
+    Hashed(HashMap<i64, u32>),
+}
+
+impl KeyIndex {
+    /// A [`KeyIndex::Dense`] slot holding no row.
+    const NONE: u32 = u32::MAX;
+
+    /// The index of `keys` (key, row number; the keys distinct).
+    fn of(keys: Vec<(i64, u32)>) -> KeyIndex {
+        let lo = keys.iter().map(|&(k, _)| k).min().unwrap_or(0);
+        let hi = keys.iter().map(|&(k, _)| k).max().unwrap_or(0);
+        let span = usize::try_from(hi.abs_diff(lo)).unwrap_or(usize::MAX);
+        if span < keys.len().saturating_mul(4).saturating_add(64) {
+            let mut at = vec![KeyIndex::NONE; span + 1];
+            for (k, n) in keys {
+                at[k.abs_diff(lo) as usize] = n;
+            }
+            KeyIndex::Dense { min: lo, at }
+        } else {
+            KeyIndex::Hashed(keys.into_iter().collect())
+        }
+    }
+
+    /// The row number of `key`.
+    #[inline]
+    fn get(&self, key: i64) -> Option<usize> {
+        match self {
+            KeyIndex::Dense { min, at } => {
+                let i = usize::try_from(key.checked_sub(*min)?).ok()?;
+                at.get(i)
+                    .filter(|&&n| n != KeyIndex::NONE)
+                    .map(|&n| n as usize)
+            }
+            KeyIndex::Hashed(m) => m.get(&key).map(|&n| n as usize),
+        }
+    }
 }
 
 /// Whether `rel` joins through its primary key: a stored table whose `ON` equates its key
@@ -187,6 +260,11 @@ impl<'r> Probe<'r> {
                     ..
                 }
             );
+            let pinned = target.pinned(name)?;
+            let budget = match &pinned {
+                Some(p) if key_is_int => Some(p.table()?.len() / 2),
+                _ => None,
+            };
             return Ok(Probe {
                 rel,
                 rows: Arc::default(),
@@ -194,11 +272,13 @@ impl<'r> Probe<'r> {
                 correlated: None,
                 keyed: Some(KeyJoin {
                     name,
-                    pinned: target.pinned(name)?,
+                    pinned,
                     key_is_int,
                     earlier,
                     on_is_key,
+                    map: RefCell::new(KeyMap::Counting(budget)),
                 }),
+                used: used[rel.at..rel.at + rel.width].to_vec(),
                 width,
             });
         }
@@ -238,6 +318,7 @@ impl<'r> Probe<'r> {
             hash,
             correlated,
             keyed: None,
+            used: Vec::new(),
             width,
         })
     }
@@ -298,7 +379,7 @@ fn emit(
     let candidates: &[usize] = match &probe.hash {
         Some((l, m)) => match so_far.value_at(*l) {
             ValueRef::Null => &[],
-            v => m.get(&GroupKey::of_ref(v)).map_or(&[], Vec::as_slice),
+            v => m.get(&GroupKey::probe(v)).map_or(&[], Vec::as_slice),
         },
         None => &[],
     };
@@ -353,16 +434,37 @@ fn join_by_key(
     // The key, as an integer or a text: built as a `ValueRef` only where it is handed
     // over (one copied whole after being written a field at a time stalls the processor
     // on every row).
-    let (int, text) = match (so_far.value_at(k.earlier), k.key_is_int) {
-        (ValueRef::Int(i), true) => (Some(i), None),
-        (ValueRef::Bool(b), true) => (Some(i64::from(b)), None),
-        (ValueRef::Float(f), true) if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f) => {
-            (Some(f as i64), None)
-        }
-        (ValueRef::Text(t), false) => (None, Some(t)),
-        _ => (None, None),
+    let (int, text) = match k.key_is_int {
+        true => (so_far.int_key_at(k.earlier), None),
+        false => match so_far.value_at(k.earlier) {
+            ValueRef::Text(t) => (None, Some(t)),
+            _ => (None, None),
+        },
     };
     let (mut matched, mut more) = (false, true);
+    // The partner, found: it passed the relation's predicates; ON and the relations after
+    // it remain.
+    let mut partner = |found: &dyn Cols| -> Result<()> {
+        let row = Joined::after(so_far, found, rel);
+        let cond = cond.filter(|_| !k.on_is_key);
+        if !probe.passes(target, cond, &row, params)? {
+            return Ok(());
+        }
+        matched = true;
+        more = emit(target, probes, level + 1, &row, params, sink)?;
+        Ok(())
+    };
+    if let Some(i) = int {
+        if k.due() {
+            k.build(target, probe)?;
+        }
+        if let KeyMap::Built { rows, at } = &*k.map.borrow() {
+            if let Some(r) = at.get(i) {
+                partner(&rows[r])?;
+            }
+            return Ok((matched, more));
+        }
+    }
     if int.is_some() || text.is_some() {
         let mut lookup = |t: &dyn AnyTable| {
             let key = match (int, text) {
@@ -374,14 +476,7 @@ fn join_by_key(
                 if !rel.preds.iter().all(|p| p.matches(found.value_at(p.col()))) {
                     return Ok(());
                 }
-                let row = Joined::after(so_far, found, rel);
-                let cond = cond.filter(|_| !k.on_is_key);
-                if !probe.passes(target, cond, &row, params)? {
-                    return Ok(());
-                }
-                matched = true;
-                more = emit(target, probes, level + 1, &row, params, sink)?;
-                Ok(())
+                partner(found)
             })
         };
         match &k.pinned {
@@ -390,6 +485,63 @@ fn join_by_key(
         };
     }
     Ok((matched, more))
+}
+
+impl KeyJoin<'_> {
+    /// Counts a lookup; whether it is the one that uses up the budget: the rows are to be
+    /// hashed now (see [`KeyMap`]).
+    #[inline]
+    fn due(&self) -> bool {
+        match &mut *self.map.borrow_mut() {
+            KeyMap::Counting(Some(left)) if *left > 0 => {
+                *left -= 1;
+                false
+            }
+            KeyMap::Counting(Some(_)) => true,
+            _ => false,
+        }
+    }
+
+    /// Hashes the relation's rows by key (see [`KeyMap`]); where a key is not an integer
+    /// the rows are looked up from then on.
+    #[cold]
+    fn build(&self, target: Target<'_, '_>, probe: &Probe<'_>) -> Result<()> {
+        let mut map = self.map.borrow_mut();
+        let rel = probe.rel;
+        let Source::Table { schema, .. } = &rel.source else {
+            *map = KeyMap::Counting(None);
+            return Ok(());
+        };
+        let key = schema.primary_key();
+        let text = crate::sql::from::any_text(schema, &probe.used);
+        let (mut rows, mut keys) = (Vec::new(), Vec::new());
+        let mut hashable = true;
+        target.scan(self.name, &rel.preds, text, &mut |r| {
+            let ValueRef::Int(k) = r.value_at(key) else {
+                hashable = false;
+                return Ok(false);
+            };
+            let Ok(n) = u32::try_from(rows.len()) else {
+                hashable = false;
+                return Ok(false);
+            };
+            keys.push((k, n));
+            let mut row = Vec::with_capacity(rel.width);
+            extend_used(&mut row, r, &probe.used);
+            rows.push(row);
+            Ok(true)
+        })?;
+        // A key the hash could not hold answers through lookups, as before.
+        *map = if hashable {
+            KeyMap::Built {
+                rows,
+                at: KeyIndex::of(keys),
+            }
+        } else {
+            KeyMap::Counting(None)
+        };
+        Ok(())
+    }
 }
 
 pub(super) fn other_name(op: &JoinOperator) -> &'static str {
@@ -491,5 +643,49 @@ pub(super) fn equi_pair(c: &Scalar, lo: usize, hi: usize) -> Option<(usize, usiz
         },
         Scalar::Binary(a, Op::And, b) => equi_pair(a, lo, hi).or_else(|| equi_pair(b, lo, hi)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_index_finds_every_key_and_nothing_else() {
+        let cases: Vec<Vec<i64>> = vec![
+            vec![],
+            vec![7],
+            (1..=100).collect(),
+            (-50..50).step_by(3).collect(),
+            (1..=100).map(|i| i * 1_000_003).collect(),
+            vec![i64::MIN, -1, 0, 1, i64::MAX],
+            vec![i64::MAX - 2, i64::MAX],
+            vec![i64::MIN, i64::MIN + 5],
+        ];
+        for keys in cases {
+            let numbered: Vec<(i64, u32)> = keys.iter().zip(0..).map(|(&k, n)| (k, n)).collect();
+            let index = KeyIndex::of(numbered.clone());
+            for &(k, n) in &numbered {
+                assert_eq!(index.get(k), Some(n as usize), "key {k} of {keys:?}");
+            }
+            let probes = keys
+                .iter()
+                .flat_map(|&k| [k.wrapping_sub(1), k.wrapping_add(1)])
+                .chain([i64::MIN, i64::MAX, 0, -1]);
+            for p in probes {
+                let want = numbered
+                    .iter()
+                    .find(|&&(k, _)| k == p)
+                    .map(|&(_, n)| n as usize);
+                assert_eq!(index.get(p), want, "probe {p} of {keys:?}");
+            }
+        }
+        // Far-apart keys are hashed, not given a vector over their range.
+        let far = KeyIndex::of(vec![(0, 0), (1 << 40, 1)]);
+        assert!(matches!(far, KeyIndex::Hashed(_)));
+        assert!(matches!(
+            KeyIndex::of(vec![(5, 0), (9, 1)]),
+            KeyIndex::Dense { .. }
+        ));
     }
 }

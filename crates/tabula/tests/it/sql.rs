@@ -1626,9 +1626,36 @@ fn primary_key_joins_answer_as_a_nested_loop() {
     assert_eq!(
         plan.rows[1],
         [Value::Text(
+            "inner primary-key join with c: a key lookup per row for the first 15, then a hash \
+             of its rows by key, 1 more predicate"
+                .into()
+        )]
+    );
+    // Inside a transaction, whose statements may change the table between lookups, each
+    // row is looked up.
+    let (in_tx, rows) = db
+        .transaction(|tx| {
+            let plan = tx.sql("EXPLAIN SELECT r.id FROM r JOIN c ON c.id = r.ci WHERE c.y > 1")?;
+            let rows = tx.sql("SELECT r.id, c.id FROM r JOIN c ON c.id = r.ci WHERE c.y > 1")?;
+            Ok((plan.rows[1].clone(), rows.rows))
+        })
+        .unwrap();
+    assert_eq!(
+        in_tx,
+        [Value::Text(
             "inner primary-key join with c: a key lookup per row, 1 more predicate".into()
         )]
     );
+    let mut outside = db
+        .sql("SELECT r.id, c.id FROM r JOIN c ON c.id = r.ci WHERE c.y > 1")
+        .unwrap()
+        .rows;
+    let mut rows = rows;
+    let text = |r: &Vec<Value>| format!("{r:?}");
+    outside.sort_by_key(text);
+    rows.sort_by_key(text);
+    assert!(!rows.is_empty());
+    assert_eq!(rows, outside);
 }
 
 /// SQL has no NaN: a NaN bound to a placeholder is null, so it matches no row (it used to
@@ -2734,4 +2761,84 @@ fn a_short_text_s_begin_group_is_checked_before_it_runs() {
         db.sql("SELECT count(*) FROM t").unwrap().rows,
         [[Value::Int(0)]]
     );
+}
+
+/// A join through the primary key looks each row's partner up until the lookups number
+/// half the joined table, then hashes that table's rows by key (a vector over the keys
+/// where they are dense). Whichever way a partner is found, the answers are SQLite's:
+/// dense and sparse (negative, far apart) keys, partners missing, null and float
+/// references, inner and left joins, filters on the joined table, extra ON conditions, and
+/// outer row counts on both sides of the switch.
+#[test]
+fn key_joins_answer_alike_before_and_after_hashing_the_joined_table() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    for (layout, key_of) in [
+        ("dense", (|i: i64| i) as fn(i64) -> i64),
+        ("sparse", |i: i64| i * i * 1_000 - 50_000),
+    ] {
+        let db = Database::in_memory();
+        let mut setup = vec![
+            "DROP TABLE IF EXISTS child".to_string(),
+            "DROP TABLE IF EXISTS parent".to_string(),
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY, v INTEGER, t TEXT)".to_string(),
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, pid INTEGER, fk REAL, w REAL)".to_string(),
+        ];
+        let mut r = Rng(0x6b65_795f_6a6f_696e);
+        for i in 1..=60 {
+            setup.push(format!(
+                "INSERT INTO parent VALUES ({}, {}, 't{}')",
+                key_of(i),
+                r.pick(10),
+                r.pick(5)
+            ));
+        }
+        for i in 1..=400 {
+            // A parent's key, a key no parent has, or null.
+            let pid = match r.pick(10) {
+                0 => "NULL".to_string(),
+                1 => (key_of(61 + r.pick(5) as i64) + 1).to_string(),
+                _ => key_of(1 + r.pick(60) as i64).to_string(),
+            };
+            // The same reference as a float: integral, or half way between two keys.
+            let fk = match pid.parse::<i64>() {
+                Ok(k) if r.pick(4) == 0 => format!("{k}.5"),
+                Ok(k) => format!("{k}.0"),
+                Err(_) => pid.clone(),
+            };
+            setup.push(format!(
+                "INSERT INTO child VALUES ({i}, {pid}, {fk}, {}.5)",
+                r.pick(100)
+            ));
+        }
+        for s in &setup {
+            db.sql(s).unwrap();
+            conn.execute_batch(s).unwrap();
+        }
+        // `LIMIT`-free queries over the first n children: fewer lookups than half the
+        // parents (never hashed), and more (hashed part way).
+        for n in [5, 25, 31, 400] {
+            for query in [
+                format!("SELECT c.id, p.id, p.v, p.t FROM child c JOIN parent p ON p.id = c.pid WHERE c.id <= {n}"),
+                format!("SELECT c.id, p.id, p.t FROM child c LEFT JOIN parent p ON p.id = c.pid WHERE c.id <= {n}"),
+                format!("SELECT c.id, p.v FROM child c JOIN parent p ON p.id = c.pid WHERE c.id <= {n} AND p.v >= 5"),
+                format!("SELECT c.id, p.v FROM child c LEFT JOIN parent p ON p.id = c.pid AND p.t = 't1' WHERE c.id <= {n}"),
+                format!("SELECT COUNT(*), SUM(p.v), SUM(c.w) FROM child c JOIN parent p ON p.id = c.pid WHERE c.id <= {n} AND p.t <> 't0'"),
+                format!("SELECT c.id, p.id FROM child c JOIN parent p ON p.id = c.fk WHERE c.id <= {n}"),
+                format!("SELECT c.id, q.id FROM child c JOIN parent p ON p.id = c.pid JOIN parent q ON q.id = p.v WHERE c.id <= {n}"),
+            ] {
+                let mut ours = db.sql(&query).unwrap().rows;
+                let mut theirs = sqlite_rows(&conn, &query).unwrap();
+                let key = |row: &Vec<Value>| format!("{row:?}");
+                ours.sort_by_key(key);
+                theirs.sort_by_key(key);
+                assert!(
+                    ours.len() == theirs.len()
+                        && ours.iter().zip(&theirs).all(|(a, b)| {
+                            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
+                        }),
+                    "{layout} keys: {query}\n  tabula: {ours:?}\n  sqlite: {theirs:?}"
+                );
+            }
+        }
+    }
 }
