@@ -4,6 +4,7 @@
 
 mod accumulate;
 mod alter;
+mod auto_index;
 mod cache;
 mod compound;
 mod copy;

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::query::{Plan, Pred, QuerySpec};
 use crate::record::{Cols, Row};
 use crate::schema::Schema;
+use crate::sql::auto_index::AutoIndexes;
 use crate::txn::Transaction;
 
 /// One committed version, pinned for a whole read statement so that every table it reads
@@ -31,6 +32,8 @@ pub(crate) struct Snapshot<'e> {
     torn: Cell<bool>,
     /// Pinned by a read transaction, for all of its statements.
     held: bool,
+    /// The indexes this statement made for the scans its correlated subqueries repeat.
+    auto: AutoIndexes,
 }
 
 impl<'e> Snapshot<'e> {
@@ -41,6 +44,7 @@ impl<'e> Snapshot<'e> {
             read: RefCell::new(Vec::new()),
             torn: Cell::new(false),
             held: false,
+            auto: AutoIndexes::default(),
         }
     }
 
@@ -245,6 +249,20 @@ impl Target<'_, '_> {
         text: bool,
         f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
     ) -> Result<()> {
+        if let Target::Read(snap) = self {
+            // A statement's own scans repeated by equality on an unindexed column (a
+            // correlated subquery's) go through an index it makes (see `auto_index`).
+            let (st, idx) = snap.table(name)?;
+            // A dropped table is no table.
+            st.table(idx)?;
+            let table = st.tables.get(idx).ok_or_else(|| Error::UnknownTable {
+                table: name.to_owned(),
+            })?;
+            if snap.auto.scan(idx, table, preds, f)? {
+                return Ok(());
+            }
+            return table.scan_cols(&spec(preds), text, f);
+        }
         self.with_table(name, |t| t.scan_cols(&spec(preds), text, f))
     }
 
