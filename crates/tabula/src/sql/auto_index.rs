@@ -1,13 +1,18 @@
 //! Indexes a read statement makes for itself, as SQLite's automatic indexes: a correlated
 //! subquery runs once per row of the query around it, and where it picks its rows by
 //! equality on a column no index serves (`EXISTS (SELECT 1 FROM orders o WHERE
-//! o.customer = c.id)`), each run read the whole table: quadratic. Once a statement has
-//! scanned a table [`AFTER`] times that way, the table's keys are hashed by that column's
-//! value, once, and each later scan reads only the rows holding the value.
+//! o.customer = c.id)`), each run read the whole table: quadratic. Any scan of a read
+//! statement counts (a subquery's, a join's, a member of a compound query's): once one has
+//! read a table whole [`AFTER`] times by equality on one column, the next hashes the
+//! table's keys by that column's value, once, and it and every later such scan read only
+//! the rows holding their value. Where the column holds few distinct values the index
+//! would cost more than the scans (a lookup by key per row found), so it is kept unused.
 //!
-//! The index lives as long as the statement's [`Snapshot`](super::target::Snapshot),
-//! whose version cannot change under it, and it is checked against the table it was made
-//! from before each use. Values SQL's `=` calls equal share one [`GroupKey`], a wider
+//! The indexes live as long as the statement's [`Snapshot`](super::target::Snapshot) (a
+//! read-only `BEGIN … COMMIT`, or a read transaction, shares one between its statements),
+//! and each is used only for the very table it was made from (compared by pointer: a
+//! snapshot that loads another table may move to a newer version, and a table changed
+//! meanwhile marks it torn). Values SQL's `=` calls equal share one [`GroupKey`], a wider
 //! equality than the scan's ([`Pred::matches`]): every row found is checked against all
 //! of the scan's predicates, so it finds exactly the rows the full scan would, in the
 //! same (key) order.
@@ -28,7 +33,11 @@ use crate::value::Value;
 /// Full scans by equality on one column a statement makes before indexing it: enough that
 /// a scan or two (a subquery that runs for a couple of rows, a table read twice) never
 /// pays for an index it would not use.
-const AFTER: u32 = 4;
+const AFTER: u32 = 3;
+
+/// Distinct values a column must hold for its index to be used: with fewer, a scan by one
+/// of them finds so many rows, each looked up by key, that reading the table costs less.
+const WORTH: usize = 16;
 
 /// The scans counted and the indexes made, for one statement.
 #[derive(Default)]
@@ -45,13 +54,16 @@ struct AutoIndex {
     idx: usize,
     col: usize,
     keys: HashMap<GroupKey, Vec<Value>>,
+    /// Whether it holds [`WORTH`] distinct values (else it is kept only so that the
+    /// scans are not counted again).
+    worth: bool,
 }
 
 impl AutoIndexes {
     /// Hands `f` the rows of `table` (table `idx` of the statement's version) that `preds`
     /// select, in key order, through an automatic index when the scan is one more by
-    /// equality on a column no index serves; `false` when it was not, for the caller to
-    /// scan.
+    /// equality on a column no index serves, after [`AFTER`] of them; `false` when it was
+    /// not, for the caller to scan.
     pub(crate) fn scan(
         &self,
         idx: usize,
@@ -73,8 +85,8 @@ impl AutoIndexes {
             None => {
                 let mut counts = self.counts.borrow_mut();
                 let n = counts.entry((idx, col)).or_default();
-                *n += 1;
                 if *n < AFTER {
+                    *n += 1;
                     return Ok(false);
                 }
                 *n = 0;
@@ -86,6 +98,9 @@ impl AutoIndexes {
                 ix
             }
         };
+        if !index.worth {
+            return Ok(false);
+        }
         index.scan(value, preds, f)?;
         Ok(true)
     }
@@ -137,11 +152,13 @@ impl AutoIndex {
             }
             Ok(true)
         })?;
+        let worth = keys.len() >= WORTH;
         Ok(AutoIndex {
             table: Arc::clone(table),
             idx,
             col,
-            keys,
+            keys: if worth { keys } else { HashMap::new() },
+            worth,
         })
     }
 

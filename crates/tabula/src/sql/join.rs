@@ -521,7 +521,11 @@ impl KeyJoin<'_> {
                 hashable = false;
                 return Ok(false);
             };
-            let Ok(n) = u32::try_from(rows.len()) else {
+            // Row numbers up to `KeyIndex::NONE`, which marks a key without a row.
+            let Some(n) = u32::try_from(rows.len())
+                .ok()
+                .filter(|&n| n != KeyIndex::NONE)
+            else {
                 hashable = false;
                 return Ok(false);
             };
