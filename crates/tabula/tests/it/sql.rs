@@ -2763,6 +2763,29 @@ fn a_short_text_s_begin_group_is_checked_before_it_runs() {
     );
 }
 
+/// Asserts that `query` gives the same rows in tabula and SQLite, in any order (`context`
+/// names the case in the message).
+fn assert_same_rows_as_sqlite(
+    db: &Database,
+    conn: &rusqlite::Connection,
+    query: &str,
+    context: &str,
+) {
+    let mut ours = db.sql(query).unwrap().rows;
+    let mut theirs = sqlite_rows(conn, query).unwrap();
+    let key = |row: &Vec<Value>| format!("{row:?}");
+    ours.sort_by_key(key);
+    theirs.sort_by_key(key);
+    assert!(
+        ours.len() == theirs.len()
+            && ours
+                .iter()
+                .zip(&theirs)
+                .all(|(a, b)| { a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y)) }),
+        "{context} {query}\n  tabula: {ours:?}\n  sqlite: {theirs:?}"
+    );
+}
+
 /// A join through the primary key looks each row's partner up until the lookups number
 /// half the joined table, then hashes that table's rows by key (a vector over the keys
 /// where they are dense). Whichever way a partner is found, the answers are SQLite's:
@@ -2826,18 +2849,7 @@ fn key_joins_answer_alike_before_and_after_hashing_the_joined_table() {
                 format!("SELECT c.id, p.id FROM child c JOIN parent p ON p.id = c.fk WHERE c.id <= {n}"),
                 format!("SELECT c.id, q.id FROM child c JOIN parent p ON p.id = c.pid JOIN parent q ON q.id = p.v WHERE c.id <= {n}"),
             ] {
-                let mut ours = db.sql(&query).unwrap().rows;
-                let mut theirs = sqlite_rows(&conn, &query).unwrap();
-                let key = |row: &Vec<Value>| format!("{row:?}");
-                ours.sort_by_key(key);
-                theirs.sort_by_key(key);
-                assert!(
-                    ours.len() == theirs.len()
-                        && ours.iter().zip(&theirs).all(|(a, b)| {
-                            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
-                        }),
-                    "{layout} keys: {query}\n  tabula: {ours:?}\n  sqlite: {theirs:?}"
-                );
+                assert_same_rows_as_sqlite(&db, &conn, &query, layout);
             }
         }
     }
@@ -2890,18 +2902,7 @@ fn correlated_subqueries_answer_alike_through_an_automatic_index() {
             format!("SELECT a.id, (SELECT COUNT(*) FROM b WHERE b.k = a.k AND b.t = a.t) FROM a WHERE a.id <= {n}"),
             format!("SELECT a.id, (SELECT MAX(b.id) FROM b WHERE b.w = a.id % 3) FROM a WHERE a.id <= {n}"),
         ] {
-            let mut ours = db.sql(&query).unwrap().rows;
-            let mut theirs = sqlite_rows(&conn, &query).unwrap();
-            let key = |row: &Vec<Value>| format!("{row:?}");
-            ours.sort_by_key(key);
-            theirs.sort_by_key(key);
-            assert!(
-                ours.len() == theirs.len()
-                    && ours.iter().zip(&theirs).all(|(a, b)| {
-                        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
-                    }),
-                "{query}\n  tabula: {ours:?}\n  sqlite: {theirs:?}"
-            );
+            assert_same_rows_as_sqlite(&db, &conn, &query, "");
         }
     }
 }
