@@ -103,7 +103,27 @@ fn explain_body(
                         None => target.plan(name, &rel.preds)?,
                     }
                     .to_string();
-                    let how = plan.strip_prefix(&format!("{name}: ")).unwrap_or(&plan);
+                    let prefix = format!("{name}: ");
+                    let mut how = plan.strip_prefix(&prefix).unwrap_or(&plan).to_owned();
+                    if !rel.union.is_empty() {
+                        // An OR read as an index union (see `join::union_scan`).
+                        let reads = rel
+                            .union
+                            .iter()
+                            .map(|branch| {
+                                let preds: Vec<_> =
+                                    rel.preds.iter().chain(branch).cloned().collect();
+                                let p = target.plan(name, &preds)?.to_string();
+                                Ok(p.strip_prefix(&prefix).unwrap_or(&p).to_owned())
+                            })
+                            .collect::<Result<Vec<_>>>()?;
+                        how = format!(
+                            "union of {} reads ({}), merged in key order (a full scan if \
+                             they find over a quarter of the rows)",
+                            reads.len(),
+                            reads.join("; ")
+                        );
+                    }
                     if qualifier == *name {
                         format!("{name}: {how}")
                     } else {

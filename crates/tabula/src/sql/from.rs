@@ -125,6 +125,12 @@ pub(super) struct Relation {
     pub(super) width: usize,
     pub(super) link: Link,
     pub(super) preds: Vec<Pred>,
+    /// For the relation read first: when WHERE's AND chain holds an OR each of whose
+    /// branches picks this table's rows by equality on an indexed column, the predicates
+    /// of each branch. The branches are read through their indexes and their rows merged
+    /// in key order (see `join::union_scan`) instead of reading the whole table; WHERE
+    /// still runs on every row. Empty otherwise.
+    pub(super) union: Vec<Vec<Pred>>,
 }
 
 /// The most tables one FROM may join (SQLite's limit).
@@ -160,6 +166,7 @@ pub(super) fn resolve_from(
             width,
             link: Link::Cross,
             preds: Vec::new(),
+            union: Vec::new(),
         });
         Ok(())
     };

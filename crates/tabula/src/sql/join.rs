@@ -10,6 +10,7 @@ use sqlparser::ast::JoinOperator;
 
 use crate::engine::any_table::AnyTable;
 use crate::error::Result;
+use crate::query::Pred;
 use crate::record::Cols;
 use crate::sql::correlated::extended;
 use crate::sql::from::{
@@ -43,7 +44,7 @@ pub(super) fn produce(
     };
     if rest.is_empty() {
         if let Source::Table { name, .. } = &first.source {
-            return target.scan(name, &first.preds, reads_text(first, used), sink);
+            return first_scan(target, name, first, reads_text(first, used), sink);
         }
     }
     let probes = rest
@@ -61,7 +62,7 @@ pub(super) fn produce(
     };
     match &first.source {
         Source::Table { name, .. } => {
-            target.scan(name, &first.preds, reads_text(first, used), &mut next)?;
+            first_scan(target, name, first, reads_text(first, used), &mut next)?;
         }
         Source::Rows(rows) => {
             for r in rows.iter() {
@@ -72,6 +73,70 @@ pub(super) fn produce(
         }
     }
     Ok(())
+}
+
+/// The rows of `rel`, the stored table `name` read first, that its predicates select, in
+/// key order, to `f`: through its index union when it has one ([`union_scan`]).
+fn first_scan(
+    target: Target<'_, '_>,
+    name: &str,
+    rel: &Relation,
+    text: bool,
+    f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
+) -> Result<()> {
+    match &rel.source {
+        Source::Table { schema, .. } if !rel.union.is_empty() => {
+            union_scan(target, name, schema, rel, text, f)
+        }
+        _ => target.scan(name, &rel.preds, text, f),
+    }
+}
+
+/// The rows of `rel` that pass its predicates and those of at least one branch of its
+/// union, each once, in key order, to `f`: each branch read through its index for the
+/// keys, the keys sorted and deduplicated, each row then looked up by key. A union that
+/// finds more than a quarter of the table's rows reads the table whole instead (one read
+/// costs less than that many lookups). A row of no branch fails WHERE, which runs on every
+/// row given, so the union need only hold every row that passes it.
+fn union_scan(
+    target: Target<'_, '_>,
+    name: &str,
+    schema: &crate::schema::Schema,
+    rel: &Relation,
+    text: bool,
+    f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
+) -> Result<()> {
+    let pk = schema.primary_key();
+    let key_text = schema.columns[pk].ty == crate::schema::ColumnType::Text;
+    let most = target.with_table(name, |t| Ok(t.len() / 4))?;
+    let mut keys: Vec<Value> = Vec::new();
+    for branch in &rel.union {
+        let preds: Vec<Pred> = rel.preds.iter().chain(branch).cloned().collect();
+        target.scan(name, &preds, key_text, &mut |row| {
+            keys.push(row.value_at(pk).to_owned());
+            Ok(keys.len() <= most)
+        })?;
+        if keys.len() > most {
+            return target.scan(name, &rel.preds, text, f);
+        }
+    }
+    keys.sort_by(|a, b| a.as_ref().total_cmp(b.as_ref()));
+    keys.dedup_by(|a, b| a.as_ref().total_cmp(b.as_ref()) == std::cmp::Ordering::Equal);
+    target.with_table(name, |t| {
+        for key in &keys {
+            let mut more = true;
+            t.unique_cols(pk, key.as_ref(), &mut |row| {
+                if rel.preds.iter().all(|p| p.matches(row.value_at(p.col()))) {
+                    more = f(row)?;
+                }
+                Ok(())
+            })?;
+            if !more {
+                break;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// A row of FROM so far: the row of the relation at columns `at..at + width`, after the
@@ -574,6 +639,9 @@ pub(super) fn push_where(filter: &Scalar, rels: &mut [Relation], params: &[Value
             }
         }
     }
+    if let Some(first) = rels.first_mut() {
+        first.union = index_union(filter, first, params);
+    }
     // Each relation's rows are read through its predicates (its scan, its key lookups,
     // or the rows fetched for its probes). A LEFT JOIN's optional side still gets null
     // rows where its predicates find no partner, which only WHERE itself leaves out.
@@ -594,6 +662,57 @@ pub(super) fn push_where(filter: &Scalar, rels: &mut [Relation], params: &[Value
         }
     }
     served
+}
+
+/// The most branches an OR read as an index union may have.
+const MOST_BRANCHES: usize = 16;
+
+/// The predicates of each branch of the first OR in `filter`'s AND chain whose every
+/// branch picks `rel`'s rows (a stored table) by equality on an indexed column, when
+/// `rel`'s own predicates use no index: reading those branches' rows costs less than
+/// reading the table whole (see [`union_scan`]). A branch's predicates hold for every row
+/// where the branch is true, as every pushed predicate does. Empty when there is none.
+fn index_union(filter: &Scalar, rel: &Relation, params: &[Value]) -> Vec<Vec<Pred>> {
+    let Source::Table { schema, .. } = &rel.source else {
+        return Vec::new();
+    };
+    let narrows = |p: &Pred| match p {
+        Pred::Eq { col, .. } => schema.columns.get(*col).is_some_and(|c| c.has_own_index()),
+        Pred::Range { .. } => false,
+    };
+    if rel.preds.iter().any(narrows) {
+        return Vec::new();
+    }
+    let mut conjuncts = vec![filter];
+    while let Some(c) = conjuncts.pop() {
+        match c {
+            Scalar::Binary(a, Op::And, b) => conjuncts.extend([b.as_ref(), a.as_ref()]),
+            Scalar::Binary(_, Op::Or, _) => {
+                let (mut open, mut branches) = (vec![c], Vec::new());
+                while let Some(b) = open.pop() {
+                    match b {
+                        Scalar::Binary(x, Op::Or, y) => open.extend([y.as_ref(), x.as_ref()]),
+                        b => branches.push(b),
+                    }
+                }
+                if branches.len() > MOST_BRANCHES {
+                    continue;
+                }
+                let union: Option<Vec<Vec<Pred>>> = branches
+                    .iter()
+                    .map(|b| {
+                        let (preds, _) = table_preds(b, rel, params);
+                        preds.iter().any(narrows).then_some(preds)
+                    })
+                    .collect();
+                if let Some(union) = union {
+                    return union;
+                }
+            }
+            _ => {}
+        }
+    }
+    Vec::new()
 }
 
 /// An equality in `cond`'s AND chain between a column before `lo` and one in `lo..hi`.

@@ -1186,6 +1186,7 @@ pub(crate) fn scan_preds(
         width: schema.columns.len(),
         link: Link::Cross,
         preds: Vec::new(),
+        union: Vec::new(),
     };
     table_preds(cond, &rel, params)
 }

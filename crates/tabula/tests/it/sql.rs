@@ -2906,3 +2906,87 @@ fn correlated_subqueries_answer_alike_through_an_automatic_index() {
         }
     }
 }
+
+/// An OR whose every branch picks rows by equality on an indexed column (the key, a unique
+/// column, an indexed one) reads those branches through their indexes and merges the rows
+/// by key, each once: the answers are SQLite's, whatever the branches overlap, find nothing
+/// or find most of the table (which reads it whole), beside other conditions, a LIMIT and
+/// a join; an OR with a branch on an unindexed column reads the table whole.
+#[test]
+fn an_or_of_indexed_equalities_answers_as_a_full_scan() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    let db = Database::in_memory();
+    let mut setup = vec![
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT UNIQUE, year INTEGER, x INTEGER)"
+            .to_string(),
+        "CREATE INDEX t_year ON t (year)".to_string(),
+        "CREATE TABLE u (id INTEGER PRIMARY KEY, name TEXT)".to_string(),
+    ];
+    for i in 1..=200 {
+        let email = if i % 17 == 0 {
+            "NULL".to_string()
+        } else {
+            format!("'e{i}'")
+        };
+        setup.push(format!(
+            "INSERT INTO t VALUES ({i}, {email}, {}, {})",
+            i % 40,
+            i % 7
+        ));
+    }
+    for i in 1..=7 {
+        setup.push(format!("INSERT INTO u VALUES ({i}, 'u{i}')"));
+    }
+    for s in &setup {
+        db.sql(s).unwrap();
+        conn.execute_batch(s).unwrap();
+    }
+    for query in [
+        "SELECT id, email FROM t WHERE email = 'e5' OR id = 7",
+        "SELECT id FROM t WHERE email = 'e5' OR id = 5 OR year = 5",
+        "SELECT id FROM t WHERE (year = 2 OR email = 'e9') AND x > 3",
+        "SELECT id FROM t WHERE x > 1 AND (id = 3 OR id = 3 OR id = 150)",
+        "SELECT id FROM t WHERE email = 'nobody' OR id = 999",
+        "SELECT id FROM t WHERE year = 1 OR x = 5",
+        "SELECT id FROM t WHERE year = 1 OR year = 2 OR year = 3 OR year < 20",
+        "SELECT id FROM t WHERE year = 1 OR year = 2 OR year = 3 OR year = 4 OR year = 5 \
+         OR year = 6 OR year = 7 OR year = 8 OR year = 9 OR year = 10 OR year = 11 \
+         OR year = 12 OR year = 13",
+        "SELECT id FROM t WHERE email = NULL OR id = 2",
+        "SELECT id FROM t WHERE (email = 'e3' OR year = 9) AND (id = 9 OR id = 3)",
+        "SELECT id FROM t WHERE year = 4 OR email = 'e8' ORDER BY id DESC LIMIT 3",
+        "SELECT COUNT(*), SUM(x) FROM t WHERE year = 6 OR email = 'e100'",
+        "SELECT t.id, u.name FROM t JOIN u ON u.id = t.x WHERE t.year = 7 OR t.email = 'e12'",
+        "SELECT t.id, u.name FROM t LEFT JOIN u ON u.id = t.x WHERE t.id = 14 OR t.year = 8",
+    ] {
+        assert_same_rows_as_sqlite(&db, &conn, query, "");
+    }
+    // A LIMIT without ORDER BY takes the first rows in key order, as a full scan does.
+    let first = db
+        .sql("SELECT id FROM t WHERE year = 3 OR email = 'e2' LIMIT 3")
+        .unwrap()
+        .rows;
+    assert_eq!(first, [[Value::Int(2)], [Value::Int(3)], [Value::Int(43)]]);
+    let plan = db
+        .sql("EXPLAIN SELECT id FROM t WHERE email = 'e5' OR id = 7")
+        .unwrap()
+        .rows;
+    assert_eq!(
+        plan[0],
+        [Value::Text(
+            "t: union of 2 reads (unique-index lookup on email, one row at most; \
+             primary-key lookup on id, one row at most), merged in key order (a full scan \
+             if they find over a quarter of the rows)"
+                .into()
+        )],
+        "{plan:?}"
+    );
+    let plan = db
+        .sql("EXPLAIN SELECT id FROM t WHERE year = 1 OR x = 5")
+        .unwrap()
+        .rows;
+    assert!(
+        matches!(&plan[0][0], Value::Text(t) if t.starts_with("t: full scan")),
+        "{plan:?}"
+    );
+}
