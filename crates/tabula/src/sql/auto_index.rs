@@ -28,6 +28,7 @@ use crate::query::{Pred, QuerySpec};
 use crate::record::{Cols, Row};
 use crate::schema::Schema;
 use crate::sql::select::GroupKey;
+use crate::sql::target::rows_by_key;
 use crate::value::Value;
 
 /// Full scans by equality on one column a statement makes before indexing it: enough that
@@ -172,19 +173,6 @@ impl AutoIndex {
         let Some(keys) = self.keys.get(&GroupKey::probe(value.as_ref())) else {
             return Ok(());
         };
-        let pk = self.table.schema().primary_key();
-        let mut more = true;
-        for key in keys {
-            self.table.unique_cols(pk, key.as_ref(), &mut |row| {
-                if preds.iter().all(|p| p.matches(row.value_at(p.col()))) {
-                    more = f(row)?;
-                }
-                Ok(())
-            })?;
-            if !more {
-                break;
-            }
-        }
-        Ok(())
+        rows_by_key(&*self.table, keys, preds, f)
     }
 }

@@ -19,7 +19,7 @@ use crate::sql::from::{
 use crate::sql::scalar::{truth, CorrelatedCall, Op, Scalar, Scope};
 use crate::sql::scope::QueryScope;
 use crate::sql::select::GroupKey;
-use crate::sql::target::{Pinned, Target};
+use crate::sql::target::{rows_by_key, Pinned, Target};
 use crate::value::{Value, ValueRef};
 
 /// Every row of FROM, each the values of its relations one after the other, handed to
@@ -122,21 +122,7 @@ fn union_scan(
     }
     keys.sort_by(|a, b| a.as_ref().total_cmp(b.as_ref()));
     keys.dedup_by(|a, b| a.as_ref().total_cmp(b.as_ref()) == std::cmp::Ordering::Equal);
-    target.with_table(name, |t| {
-        for key in &keys {
-            let mut more = true;
-            t.unique_cols(pk, key.as_ref(), &mut |row| {
-                if rel.preds.iter().all(|p| p.matches(row.value_at(p.col()))) {
-                    more = f(row)?;
-                }
-                Ok(())
-            })?;
-            if !more {
-                break;
-            }
-        }
-        Ok(())
-    })
+    target.with_table(name, |t| rows_by_key(t, &keys, &rel.preds, f))
 }
 
 /// A row of FROM so far: the row of the relation at columns `at..at + width`, after the

@@ -306,6 +306,31 @@ impl Target<'_, '_> {
     }
 }
 
+/// The rows of `t` with the primary keys `keys` (in their order) that pass every one of
+/// `preds`, to `f` until it returns `Ok(false)`: how an index made for a statement (an
+/// automatic index, an index union) hands on the rows it found.
+pub(crate) fn rows_by_key(
+    t: &dyn AnyTable,
+    keys: &[crate::value::Value],
+    preds: &[Pred],
+    f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
+) -> Result<()> {
+    let pk = t.schema().primary_key();
+    for key in keys {
+        let mut more = true;
+        t.unique_cols(pk, key.as_ref(), &mut |row| {
+            if preds.iter().all(|p| p.matches(row.value_at(p.col()))) {
+                more = f(row)?;
+            }
+            Ok(())
+        })?;
+        if !more {
+            break;
+        }
+    }
+    Ok(())
+}
+
 fn top_spec(preds: &[Pred], order: &[(usize, bool)], limit: usize) -> QuerySpec<'static, Row> {
     QuerySpec {
         order: order.to_vec(),
