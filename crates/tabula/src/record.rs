@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::schema::Schema;
-use crate::value::{Value, ValueRef};
+use crate::value::{whole_i64, Value, ValueRef};
 
 /// A Rust type stored as the rows of one table. Implement it with `#[derive(Table)]`; the
 /// methods are generated and rarely called by hand.
@@ -100,13 +100,10 @@ pub(crate) trait Cols {
 /// value (it equals no such key).
 #[inline]
 pub(crate) fn int_key(v: ValueRef<'_>) -> Option<i64> {
-    /// 2^63: the floats of integral value below it (and from -2^63) are the ones an `i64`
-    /// holds.
-    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
     match v {
         ValueRef::Int(i) => Some(i),
         ValueRef::Bool(b) => Some(i64::from(b)),
-        ValueRef::Float(f) if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f) => Some(f as i64),
+        ValueRef::Float(f) => whole_i64(f),
         _ => None,
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::lookup::Lookup;
-use crate::value::{non_finite_name, non_finite_named, Value, ValueRef};
+use crate::value::{non_finite_name, non_finite_named, whole_i64, Value, ValueRef};
 
 /// The stored type of a column. Every integer width is kept so that the dynamic API refuses
 /// `300` for a `u8` column exactly as the Rust type would.
@@ -111,13 +111,9 @@ impl ColumnType {
             }
             (t, Value::Float(f)) if t.is_int() => {
                 let (lo, hi) = t.int_range()?;
-                const TWO_63: f64 = 9_223_372_036_854_775_808.0;
-                // Integral and inside i64, compared in floats only against -2^63 and 2^63,
-                // which floats hold exactly (`i64::MAX as f64` rounds up to 2^63, so a check
-                // against it would let 2^63 through and saturate it to i64::MAX).
-                let in_i64 = f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f);
-                let i = f as i64;
-                (in_i64 && (lo..=hi).contains(&i)).then_some(Value::Int(i))
+                whole_i64(f)
+                    .filter(|i| (lo..=hi).contains(i))
+                    .map(Value::Int)
             }
             (ColumnType::F64, v @ Value::Float(_)) => Some(v),
             (ColumnType::F32, Value::Float(f)) => {

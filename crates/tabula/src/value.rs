@@ -245,6 +245,16 @@ impl<'a> ValueRef<'a> {
     }
 }
 
+/// `f` as an `i64` when it is one without loss: integral and inside `i64`'s range (both
+/// zeros are 0). The range is checked in floats against -2^63 and 2^63, which floats hold
+/// exactly (`i64::MAX as f64` rounds up to 2^63, so a check against it would let 2^63
+/// through and saturate it to `i64::MAX`).
+#[inline]
+pub(crate) fn whole_i64(f: f64) -> Option<i64> {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    (f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f)).then_some(f as i64)
+}
+
 /// How tabula's files spell a float JSON cannot write (in rows, and in a schema file's
 /// defaults): `"NaN"`, `"inf"`, `"-inf"`; `None` for a finite float.
 #[inline]

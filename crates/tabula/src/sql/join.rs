@@ -11,7 +11,7 @@ use sqlparser::ast::JoinOperator;
 use crate::engine::any_table::AnyTable;
 use crate::error::Result;
 use crate::query::Pred;
-use crate::record::Cols;
+use crate::record::{int_key, Cols};
 use crate::sql::correlated::extended;
 use crate::sql::from::{
     extend_used, fetch, pred_of, reads_text, table_preds, Link, Relation, Source,
@@ -719,20 +719,15 @@ fn equality_with_earlier(cond: &Scalar, lo: usize, hi: usize) -> Option<Scalar> 
     }
 }
 
-/// 2^63: the floats of integral value inside it are the ones an `i64` holds.
-pub(super) const TWO_63: f64 = 9_223_372_036_854_775_808.0;
-
 /// A join key that equal values (an integer and the same float) share; `None` for null.
 pub(crate) fn join_key(v: &Value) -> Option<String> {
+    if let Some(i) = int_key(v.as_ref()) {
+        return Some(format!("n{i}"));
+    }
     Some(match v {
-        Value::Null => return None,
-        Value::Int(i) => format!("n{i}"),
-        Value::Float(f) if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(f) => {
-            format!("n{}", *f as i64)
-        }
         Value::Float(f) => format!("f{f:?}"),
-        Value::Bool(b) => format!("n{}", i64::from(*b)),
         Value::Text(t) => format!("t{t}"),
+        Value::Null | Value::Int(_) | Value::Bool(_) => return None,
     })
 }
 

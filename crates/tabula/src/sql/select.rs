@@ -25,13 +25,13 @@ use sqlparser::ast::{
 
 use crate::error::{Error, Result};
 use crate::query::Pred;
-use crate::record::Cols;
+use crate::record::{int_key, Cols};
 use crate::schema::{ColumnType, Schema};
 use crate::sql::accumulate::Acc;
 use crate::sql::compound;
 use crate::sql::correlated::{Correlated, Phase};
 use crate::sql::from::{resolve_from, table_preds, Link, Relation, Source, Tables};
-use crate::sql::join::{produce, push_where, TWO_63};
+use crate::sql::join::{produce, push_where};
 use crate::sql::numeric;
 use crate::sql::rows_to::{hand_refs, Each};
 use crate::sql::scalar::{self, compare, sql_error, truth, AggCall, Params, Scalar, Scope};
@@ -39,7 +39,7 @@ use crate::sql::scope::{Beyond, QueryScope, WithAliases};
 use crate::sql::target::Target;
 use crate::sql::unsupported;
 use crate::sql::SqlResult;
-use crate::value::{Value, ValueRef};
+use crate::value::{whole_i64, Value, ValueRef};
 
 /// `Err` for the clauses of other dialects that a query (a `SELECT`, or a set operation)
 /// may carry after its body, refused rather than ignored.
@@ -742,16 +742,14 @@ impl GroupKey {
 
     /// The key of `v`, borrowed: what a hash of keys is probed with.
     pub(crate) fn probe(v: ValueRef<'_>) -> KeyRef<'_> {
+        // Integers, booleans and integral floats: -0.0 and 0.0 are one key.
+        if let Some(i) = int_key(v) {
+            return KeyRef::Int(i);
+        }
         match v {
-            ValueRef::Null => KeyRef::Null,
-            ValueRef::Int(i) => KeyRef::Int(i),
-            ValueRef::Bool(b) => KeyRef::Int(i64::from(b)),
-            ValueRef::Float(f) if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f) => {
-                KeyRef::Int(f as i64)
-            }
-            // -0.0 and 0.0 are one key (both are integral above). A NaN the library stored
-            // (SQL makes none) is a key of its own, one for every NaN, as ORDER BY places
-            // them together after every number.
+            ValueRef::Null | ValueRef::Int(_) | ValueRef::Bool(_) => KeyRef::Null,
+            // A NaN the library stored (SQL makes none) is a key of its own, one for every
+            // NaN, as ORDER BY places them together after every number.
             ValueRef::Float(f) if f.is_nan() => KeyRef::Float(f64::NAN.to_bits()),
             ValueRef::Float(f) => KeyRef::Float(f.to_bits()),
             ValueRef::Text(t) => KeyRef::Text(t),
@@ -1227,17 +1225,15 @@ pub(crate) fn window(q: &Query, params: &[Value]) -> Result<(Option<usize>, usiz
         let mut p = Params::default();
         let v = scalar::compile(e, &Tables::default(), &mut p)?.eval(&[], params)?;
         // As SQLite: any value that is an integer without loss (`2.0`, `'2'`, `1e3`, TRUE).
-        let whole =
-            |f: f64| (f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f)).then_some(f as i64);
         let n = match &v {
             Value::Int(i) => Some(*i),
             Value::Bool(b) => Some(i64::from(*b)),
-            Value::Float(f) => whole(*f),
+            Value::Float(f) => whole_i64(*f),
             Value::Text(t) => {
                 let t = t.trim_matches(scalar::is_sqlite_space);
                 t.parse::<i64>()
                     .ok()
-                    .or_else(|| t.parse::<f64>().ok().and_then(whole))
+                    .or_else(|| t.parse::<f64>().ok().and_then(whole_i64))
             }
             _ => None,
         };
