@@ -1,10 +1,17 @@
 //! Correlated subqueries: run for a row (or a group) of the query they are in, their
-//! values kept after that row's ([`WithSubqueries`]), each in its phase ([`Phase`]).
+//! values kept after that row's ([`WithSubqueries`]), each in its phase ([`Phase`]), and
+//! remembered by the outer values they read ([`Memo`]).
 
-use sqlparser::ast::Spanned;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::rc::Rc;
+
+use sqlparser::ast::{Expr, Spanned};
 
 use crate::error::Result;
 use crate::record::Cols;
+use crate::sql::compound::CteRows;
 use crate::sql::scalar::{self, sql_error, CorrelatedCall, Scalar, Scope, SubKind};
 use crate::sql::select::select_each;
 use crate::sql::target::Target;
@@ -28,9 +35,11 @@ impl Cols for WithSubqueries {
 
 /// `r` (the first `width` columns of a row) with the values of the correlated subqueries
 /// `calls` after it, to evaluate conditions on; `None` when there are none (use `r`).
+/// `memos`: one per call (see [`Memo::for_calls`]), kept for every row of one run.
 pub(crate) fn with_subqueries(
     target: Target<'_, '_>,
     calls: &[CorrelatedCall],
+    memos: &[Memo],
     scope: &dyn Scope,
     r: &dyn Cols,
     width: usize,
@@ -40,13 +49,14 @@ pub(crate) fn with_subqueries(
         return Ok(None);
     }
     let row = r.owned_values(width);
-    extended(target, calls, scope, row, params).map(Some)
+    extended(target, calls, memos, scope, row, params).map(Some)
 }
 
 /// `row` with the values of every one of the correlated subqueries `calls` after it.
 pub(super) fn extended(
     target: Target<'_, '_>,
     calls: &[CorrelatedCall],
+    memos: &[Memo],
     scope: &dyn Scope,
     row: Vec<Value>,
     params: &[Value],
@@ -55,8 +65,8 @@ pub(super) fn extended(
         row,
         extra: Vec::with_capacity(calls.len()),
     };
-    for call in calls {
-        let v = correlated_value(target, call, scope, &row, params)?;
+    for (call, memo) in calls.iter().zip(memos) {
+        let v = correlated_value(target, call, memo, scope, &row, params)?;
         row.extra.push(v);
     }
     Ok(row)
@@ -69,33 +79,226 @@ pub(super) fn extended(
 fn correlated_value(
     target: Target<'_, '_>,
     call: &CorrelatedCall,
+    memo: &Memo,
     scope: &dyn Scope,
     row: &WithSubqueries,
     params: &[Value],
 ) -> Result<Value> {
-    let r = select_each(target, &call.query, params, Some((scope, &row.row)), None)?;
-    if r.columns.len() != 1 && !matches!(call.kind, SubKind::Exists { .. }) {
-        // As SQLite, whether or not it has rows (its `*` is known to be several columns
-        // now; the compiler could only count the items).
-        return Err(sql_error(
-            call.query.span(),
-            "a subquery used as a value returns one column",
-        ));
-    }
-    let mut firsts = r
-        .rows
-        .into_iter()
-        .map(|r| r.into_iter().next().unwrap_or(Value::Null));
+    let firsts = match memo.get(&row.row) {
+        Some(firsts) => firsts,
+        None => {
+            let reading = Reading::new(scope);
+            let r = select_each(
+                target,
+                &call.query,
+                params,
+                Some((&reading, &row.row)),
+                None,
+            )?;
+            if r.columns.len() != 1 && !matches!(call.kind, SubKind::Exists { .. }) {
+                // As SQLite, whether or not it has rows (its `*` is known to be several
+                // columns now; the compiler could only count the items).
+                return Err(sql_error(
+                    call.query.span(),
+                    "a subquery used as a value returns one column",
+                ));
+            }
+            // What the kind needs: whether there is a row, the first row's value, or all.
+            let keep = match call.kind {
+                SubKind::Exists { .. } | SubKind::Value => 1,
+                SubKind::In { .. } => usize::MAX,
+            };
+            let firsts: Rc<[Value]> = r
+                .rows
+                .into_iter()
+                .take(keep)
+                .map(|r| r.into_iter().next().unwrap_or(Value::Null))
+                .collect();
+            memo.keep(reading.read(), &row.row, &firsts);
+            firsts
+        }
+    };
     Ok(match &call.kind {
-        SubKind::Exists { negated } => Value::Bool((firsts.next().is_none()) == *negated),
+        SubKind::Exists { negated } => Value::Bool(firsts.is_empty() == *negated),
         // The first row's value, as in SQLite; null without one.
-        SubKind::Value => firsts.next().unwrap_or(Value::Null),
+        SubKind::Value => firsts.first().cloned().unwrap_or(Value::Null),
         SubKind::In { operand, negated } => {
             let v = operand.eval_cols(row, params)?;
-            let list = firsts.map(Scalar::Literal).collect();
+            let list = firsts.iter().cloned().map(Scalar::Literal).collect();
             Scalar::InList(Box::new(Scalar::Literal(v)), list, *negated).eval(&[], params)?
         }
     })
+}
+
+/// What a correlated subquery gave (see [`correlated_value`]) for the rows of one run of
+/// the query it is in, by the values of that row's columns the subquery read, so that
+/// rows agreeing on them (`… WHERE t.year = s.year` for ten years) run it once each.
+///
+/// Why a remembered answer is the answer: a run reads the outer row only through the
+/// names its scope resolves ([`Reading`]); everything else it reads (the tables, the
+/// parameters, the queries further out) is the same for every row of one run of the query
+/// it is in, since a statement's writes apply after its reads, and nothing it evaluates
+/// depends on anything else (no function is random or reads the clock). Two rows that
+/// agree exactly (same kind, same bits) on the columns one run read therefore run it
+/// alike, down to the same columns read. Rows are looked up by the columns the first run
+/// read; a run that read others (a nested subquery that ran only for some rows) is not
+/// kept.
+#[derive(Default)]
+pub(crate) struct Memo(RefCell<MemoState>);
+
+#[derive(Default)]
+struct MemoState {
+    /// The outer row's columns the first run read, in order, each once.
+    cols: Option<Vec<usize>>,
+    seen: HashMap<Exact, Rc<[Value]>>,
+    /// Values held in `seen`, keys and answers; none are kept past [`MEMO_VALUES`].
+    held: usize,
+    /// Answers given from `seen`.
+    hits: usize,
+    /// Given up: rows rarely agree (see [`MEMO_TRIAL`]).
+    off: bool,
+}
+
+/// At most this many values are kept in one [`Memo`] (keys and answers): an `IN`
+/// subquery's answers may be long.
+const MEMO_VALUES: usize = 1 << 20;
+
+/// From the moment a [`Memo`] holds this many answers, it gives up whenever it has given
+/// fewer than a quarter as many from them: where nearly every row reads different values
+/// (`r.sid = s.id`), keeping each answer only costs.
+const MEMO_TRIAL: usize = 1024;
+
+impl Memo {
+    /// One for each of `calls`.
+    pub(crate) fn for_calls(calls: &[CorrelatedCall]) -> Vec<Memo> {
+        calls.iter().map(|_| Memo::default()).collect()
+    }
+
+    /// The answer kept for a row agreeing with `row` on the columns read.
+    fn get(&self, row: &[Value]) -> Option<Rc<[Value]>> {
+        let mut state = self.0.borrow_mut();
+        let found = state
+            .seen
+            .get(&Exact::of(state.cols.as_ref()?, row))
+            .cloned();
+        state.hits += usize::from(found.is_some());
+        found
+    }
+
+    /// Keeps `firsts`, what the run for `row` gave having read its columns `read`.
+    fn keep(&self, read: Vec<usize>, row: &[Value], firsts: &Rc<[Value]>) {
+        let mut state = self.0.borrow_mut();
+        if state.off {
+            return;
+        }
+        let cols = state.cols.get_or_insert(read.clone());
+        if *cols != read {
+            return;
+        }
+        let key = Exact::of(cols, row);
+        let held = state.held + key.0.len() + firsts.len();
+        if held > MEMO_VALUES {
+            return;
+        }
+        state.held = held;
+        state.seen.insert(key, Rc::clone(firsts));
+        if state.seen.len() >= MEMO_TRIAL && state.hits * 4 < state.seen.len() {
+            // `cols` gone, `get` finds nothing.
+            *state = MemoState {
+                off: true,
+                ..MemoState::default()
+            };
+        }
+    }
+}
+
+/// The values of some columns of a row, equal only to the same values of the same kinds
+/// (`1`, `1.0` and `true` differ, as do `0.0` and `-0.0`: an expression may tell them
+/// apart), unlike [`Value`]'s own equality, which is SQL's.
+#[derive(PartialEq, Eq)]
+struct Exact(Vec<ExactValue>);
+
+#[derive(PartialEq, Eq, Hash)]
+enum ExactValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(u64),
+    Text(String),
+}
+
+impl Exact {
+    fn of(cols: &[usize], row: &[Value]) -> Exact {
+        Exact(
+            cols.iter()
+                .map(|&c| match row.get(c) {
+                    None | Some(Value::Null) => ExactValue::Null,
+                    Some(Value::Bool(b)) => ExactValue::Bool(*b),
+                    Some(Value::Int(i)) => ExactValue::Int(*i),
+                    Some(Value::Float(f)) => ExactValue::Float(f.to_bits()),
+                    Some(Value::Text(t)) => ExactValue::Text(t.clone()),
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Hash for Exact {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+/// The names of the query a correlated subquery runs in, noting the columns of its row
+/// that the subquery (or one inside it) reads: `scope::outer_value` resolves a name here
+/// before reading the row, and reads it nowhere else.
+struct Reading<'a> {
+    scope: &'a dyn Scope,
+    read: RefCell<Vec<usize>>,
+}
+
+impl<'a> Reading<'a> {
+    fn new(scope: &'a dyn Scope) -> Self {
+        Reading {
+            scope,
+            read: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The columns read, in order, each once.
+    fn read(self) -> Vec<usize> {
+        let mut read = self.read.into_inner();
+        read.sort_unstable();
+        read.dedup();
+        read
+    }
+}
+
+impl Scope for Reading<'_> {
+    fn resolve(&self, qualifier: Option<&str>, name: &str) -> std::result::Result<usize, String> {
+        let r = self.scope.resolve(qualifier, name);
+        if let Ok(i) = r {
+            self.read.borrow_mut().push(i);
+        }
+        r
+    }
+
+    // No `alias`: a subquery's names resolve among the outer row's columns only.
+    fn alias(&self, _name: &str) -> Option<(&Expr, &dyn Scope)> {
+        None
+    }
+
+    fn outer(&self, qualifier: Option<&str>, name: &str) -> Option<Value> {
+        self.scope.outer(qualifier, name)
+    }
+
+    fn outer_reason(&self, qualifier: &str, name: &str) -> Option<String> {
+        self.scope.outer_reason(qualifier, name)
+    }
+
+    fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
+        self.scope.cte(name)
+    }
 }
 
 /// When a query runs a correlated subquery of its own (in its WHERE, GROUP BY, items,
@@ -122,6 +325,8 @@ pub(super) struct Correlated<'a, 't, 'db> {
     /// The names of the query's row (and of the queries around it).
     pub(super) scope: &'a dyn Scope,
     pub(super) params: &'a [Value],
+    /// One per call, for every row (or group) of this run of the query.
+    pub(super) memos: Vec<Memo>,
 }
 
 impl Correlated<'_, '_, '_> {
@@ -141,9 +346,9 @@ impl Correlated<'_, '_, '_> {
 
     /// Runs the subqueries of `phase` for `row`, keeping their values in it.
     pub(super) fn run(&self, phase: Phase, row: &mut WithSubqueries) -> Result<()> {
-        for (i, call) in self.calls.iter().enumerate() {
+        for (i, (call, memo)) in self.calls.iter().zip(&self.memos).enumerate() {
             if self.phases[i] == phase {
-                let v = correlated_value(self.target, call, self.scope, row, self.params)?;
+                let v = correlated_value(self.target, call, memo, self.scope, row, self.params)?;
                 row.extra[i] = v;
             }
         }

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::query::{Pred, RowTest};
 use crate::record::Cols;
 use crate::schema::Schema;
+use crate::sql::correlated::{self, Memo};
 use crate::sql::ddl::parent_key;
 use crate::sql::from::{plain_table, resolve_table};
 use crate::sql::numeric;
@@ -20,7 +21,7 @@ use crate::sql::target::Target;
 use crate::sql::unsupported;
 use crate::sql::upsert;
 use crate::sql::{alter, ddl};
-use crate::sql::{correlated, explain, from, select};
+use crate::sql::{explain, from, select};
 use crate::value::Value;
 
 /// Column names of one table (with its name or alias) to positions.
@@ -562,10 +563,12 @@ impl Matching<'_, '_, '_> {
         }
         filter.inspect(|w| w.mark_columns(&mut read));
         let text = from::any_text(self.schema, &read);
+        let memos = Memo::for_calls(self.correlated);
         self.target.scan(self.name, &preds, text, &mut |r| {
             let extended = correlated::with_subqueries(
                 self.target,
                 self.correlated,
+                &memos,
                 self.scope,
                 r,
                 width,

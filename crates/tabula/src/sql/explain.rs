@@ -13,11 +13,13 @@ use crate::sql::select::{query_body, unsupported_body, Bound};
 use crate::sql::target::Target;
 use crate::value::Value;
 
-/// How EXPLAIN says that `n` correlated subqueries run for each `what`.
+/// How EXPLAIN says that `n` correlated subqueries run for each `what` (each answer kept
+/// for the next one reading the same outer values, see
+/// [`Memo`](super::correlated::Memo)).
 fn per_row(n: usize, what: &str) -> String {
     match n {
-        1 => format!("a correlated subquery run for each {what}"),
-        n => format!("{n} correlated subqueries run for each {what}"),
+        1 => format!("a correlated subquery run for each {what} (once per outer values read)"),
+        n => format!("{n} correlated subqueries run for each {what} (once per outer values read)"),
     }
 }
 

@@ -12,7 +12,7 @@ use crate::engine::any_table::AnyTable;
 use crate::error::Result;
 use crate::query::Pred;
 use crate::record::{int_key, Cols};
-use crate::sql::correlated::extended;
+use crate::sql::correlated::{extended, Memo};
 use crate::sql::from::{
     extend_used, fetch, pred_of, reads_text, table_preds, Link, Relation, Source,
 };
@@ -187,7 +187,7 @@ struct Probe<'r> {
     rel: &'r Relation,
     rows: Arc<Vec<Vec<Value>>>,
     hash: Option<(usize, HashMap<GroupKey, Vec<usize>>)>,
-    correlated: Option<(&'r [CorrelatedCall], QueryScope<'r>)>,
+    correlated: Option<(&'r [CorrelatedCall], QueryScope<'r>, Vec<Memo>)>,
     /// Joined through its primary key instead (see [`key_join`]): the table and the
     /// earlier column equated with its key. No rows are fetched then.
     keyed: Option<KeyJoin<'r>>,
@@ -344,6 +344,7 @@ impl<'r> Probe<'r> {
                     tables: &sub.tables,
                     outer,
                 },
+                Memo::for_calls(&sub.calls),
             )),
             _ => None,
         };
@@ -387,9 +388,9 @@ impl<'r> Probe<'r> {
         match self.correlated {
             None => c.holds(row, params),
             // The subqueries run for this pair only: the hash picked it already.
-            Some((calls, ref scope)) => {
+            Some((calls, ref scope, ref memos)) => {
                 let values = row.owned_values(self.width);
-                let row = extended(target, calls, scope, values, params)?;
+                let row = extended(target, calls, memos, scope, values, params)?;
                 Ok(truth(&c.eval_cols(&row, params)?) == Some(true))
             }
         }

@@ -29,7 +29,7 @@ use crate::record::{int_key, Cols};
 use crate::schema::{ColumnType, Schema};
 use crate::sql::accumulate::Acc;
 use crate::sql::compound;
-use crate::sql::correlated::{Correlated, Phase};
+use crate::sql::correlated::{Correlated, Memo, Phase};
 use crate::sql::from::{resolve_from, table_preds, Link, Relation, Source, Tables};
 use crate::sql::join::{produce, push_where};
 use crate::sql::numeric;
@@ -399,6 +399,7 @@ pub(crate) fn query_body(
         phases,
         scope,
         params,
+        memos: Memo::for_calls(&calls),
     });
 
     // WHERE's predicates on one table's columns narrow that table's scan (through an index

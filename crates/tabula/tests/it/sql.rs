@@ -2907,6 +2907,85 @@ fn correlated_subqueries_answer_alike_through_an_automatic_index() {
     }
 }
 
+/// A correlated subquery's answer is remembered by the values of the outer row it read, so
+/// rows agreeing on them run it once. The answers stay SQLite's: rows whose values are
+/// equal in SQL but not alike (`1` and `1.0`, which `/` tells apart), nulls, a nested
+/// subquery that reads an outer column only for some rows, `IN` lists, subqueries in
+/// HAVING's groups and JOIN … ON, one whose every row reads different values (which gives
+/// up remembering past a thousand rows), and UPDATE and DELETE through one.
+#[test]
+fn correlated_subqueries_answer_alike_when_remembered() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    let db = Database::in_memory();
+    let mut setup = vec![
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, g INTEGER, x INTEGER, f REAL)".to_string(),
+        "CREATE TABLE b (id INTEGER PRIMARY KEY, g INTEGER, w INTEGER)".to_string(),
+        "CREATE TABLE c (id INTEGER PRIMARY KEY, v INTEGER, w INTEGER)".to_string(),
+    ];
+    let mut r = Rng(0x6d65_6d6f_5f63_6f72);
+    for id in 1..=1500 {
+        // The first row's `g` no row of `b` has: the nested subquery below reads `a.x`
+        // for later rows, not for it.
+        let g = match r.pick(9) {
+            _ if id == 1 => "7".to_string(),
+            0 => "NULL".to_string(),
+            n => (n - 1).to_string(),
+        };
+        let f = ["0.5", "1.0", "2.0", "-0.0", "0.0", "NULL"][r.pick(6)];
+        setup.push(format!(
+            "INSERT INTO a VALUES ({id}, {g}, {}, {f})",
+            r.pick(3000)
+        ));
+    }
+    for id in 1..=200 {
+        setup.push(format!(
+            "INSERT INTO b VALUES ({id}, {}, {})",
+            r.pick(6),
+            r.pick(5)
+        ));
+        setup.push(format!(
+            "INSERT INTO c VALUES ({id}, {}, {})",
+            r.pick(60),
+            r.pick(5)
+        ));
+    }
+    for s in &setup {
+        db.sql(s).unwrap();
+        conn.execute_batch(s).unwrap();
+    }
+    for query in [
+        "SELECT a.id, (SELECT AVG(b.w) FROM b WHERE b.g = a.g) FROM a",
+        "SELECT a.id FROM a WHERE a.x > (SELECT SUM(b.w) * 10 FROM b WHERE b.g = a.g)",
+        // `a.x` is read only for the rows of `a` whose `g` some row of `b` has.
+        "SELECT a.id, (SELECT COUNT(*) FROM b WHERE b.g = a.g AND EXISTS \
+         (SELECT 1 FROM c WHERE c.w = b.w AND c.v = a.x % 60)) FROM a",
+        "SELECT k, (SELECT k / 2), (SELECT k * 3) FROM \
+         (SELECT 1 AS k UNION ALL SELECT 1.0 UNION ALL SELECT 1 UNION ALL SELECT 1.0 \
+          UNION ALL SELECT NULL UNION ALL SELECT '1') AS u",
+        "SELECT a.id, (SELECT 1 / a.f), (SELECT a.f * 2 + 1) FROM a WHERE a.id <= 300",
+        "SELECT a.id FROM a WHERE a.x % 100 IN (SELECT c.v FROM c WHERE c.w = a.g)",
+        "SELECT a.id FROM a WHERE a.x % 100 NOT IN (SELECT c.v FROM c WHERE c.w = a.g)",
+        "SELECT a.id, (SELECT COUNT(*) FROM c WHERE c.v * 50 > a.x) FROM a",
+        "SELECT a.g, COUNT(*), (SELECT MAX(b.w) FROM b WHERE b.g = a.g) FROM a GROUP BY a.g \
+         HAVING (SELECT COUNT(*) FROM b WHERE b.g = a.g) > 0",
+        "SELECT a.id, b.id FROM a JOIN b ON b.g = a.g \
+         AND b.w = (SELECT MIN(c.w) FROM c WHERE c.v = a.g) WHERE a.id <= 300",
+    ] {
+        assert_same_rows_as_sqlite(&db, &conn, query, "");
+    }
+    for write in [
+        "UPDATE a SET f = (SELECT AVG(b.w) FROM b WHERE b.g = a.g) WHERE a.id % 2 = 0",
+        "DELETE FROM a WHERE a.x > (SELECT SUM(b.w) * 12 FROM b WHERE b.g = a.g)",
+    ] {
+        assert_eq!(
+            db.sql(write).unwrap().changed,
+            conn.execute(write, []).unwrap() as u64,
+            "{write}"
+        );
+        assert_same_rows_as_sqlite(&db, &conn, "SELECT * FROM a", write);
+    }
+}
+
 /// An OR whose every branch picks rows by equality on an indexed column (the key, a unique
 /// column, an indexed one) reads those branches through their indexes and merges the rows
 /// by key, each once: the answers are SQLite's, whatever the branches overlap, find nothing
