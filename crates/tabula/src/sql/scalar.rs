@@ -203,7 +203,40 @@ pub(crate) fn compile(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> R
     params.depth += 1;
     let r = crate::stack::room(|| compile_node(e, scope, params));
     params.depth -= 1;
-    r
+    r.map(folded)
+}
+
+/// `s` as its value when it computes one from literals alone (`2015 + 3`, an outer row's
+/// value in a correlated subquery, `CAST('7' AS INTEGER)`), so that a comparison of a
+/// column with it reaches the scan as a predicate an index can serve. Its children are
+/// folded already: `s` is constant when they are all literals. One that fails
+/// (`abs(-9223372036854775808)`) stays as it is, to fail only when a row evaluates it, as
+/// before.
+fn folded(s: Scalar) -> Scalar {
+    let lit = |s: &Scalar| matches!(s, Scalar::Literal(_));
+    let constant = match &s {
+        Scalar::Column(_) | Scalar::Literal(_) | Scalar::Param(_) | Scalar::Numeric(_) => false,
+        Scalar::Binary(a, _, b) => lit(a) && lit(b),
+        Scalar::Not(a) | Scalar::Negate(a) | Scalar::IsNull(a, _) | Scalar::Cast(a, _) => lit(a),
+        Scalar::Like { value, pattern, .. } => lit(value) && lit(pattern),
+        Scalar::InList(a, list, _) => lit(a) && list.iter().all(lit),
+        Scalar::InSet(a, _, _) => lit(a),
+        Scalar::Between(a, lo, hi, _) => lit(a) && lit(lo) && lit(hi),
+        Scalar::Case {
+            operand,
+            branches,
+            otherwise,
+        } => {
+            operand.as_deref().is_none_or(lit)
+                && branches.iter().all(|(w, t)| lit(w) && lit(t))
+                && otherwise.as_deref().is_none_or(lit)
+        }
+        Scalar::Call(_, args) => args.iter().all(lit),
+    };
+    match constant.then(|| s.eval(&[], &[])) {
+        Some(Ok(v)) => Scalar::Literal(v),
+        _ => s,
+    }
 }
 
 /// How deep an expression tree may be.
