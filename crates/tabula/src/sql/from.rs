@@ -307,6 +307,9 @@ pub(super) fn pred_of(c: &Scalar, at: usize, schema: &Schema, params: &[Value]) 
     let constant = |s: &Scalar| match s {
         Scalar::Literal(v) => Some(v.clone()),
         Scalar::Param(i) => params.get(*i).cloned(),
+        // Of placeholders (`? + 1`; compiling folded those of literals alone): its value
+        // for this run. One that fails is no predicate, and fails as WHERE reads a row.
+        s if !s.reads_columns() && s.params_within(params.len()) => s.eval(&[], params).ok(),
         _ => None,
     };
     // SQL compares a NaN as null, to nothing; the library's order puts NaN beyond the

@@ -1062,29 +1062,48 @@ impl Scalar {
 
     /// Calls `f` with every column position the expression reads.
     fn each_column(&self, f: &mut dyn FnMut(usize)) {
+        self.each_leaf(&mut |s| {
+            if let Scalar::Column(i) = s {
+                f(*i)
+            }
+        });
+    }
+
+    /// Whether every placeholder the expression reads is among `n` parameters.
+    pub(crate) fn params_within(&self, n: usize) -> bool {
+        let mut within = true;
+        self.each_leaf(&mut |s| {
+            if let Scalar::Param(i) = s {
+                within &= *i < n;
+            }
+        });
+        within
+    }
+
+    /// Calls `f` with every leaf of the expression (a column, a literal, a placeholder).
+    fn each_leaf(&self, f: &mut dyn FnMut(&Scalar)) {
         match self {
-            Scalar::Column(i) => f(*i),
-            Scalar::Literal(_) | Scalar::Param(_) => {}
+            Scalar::Column(_) | Scalar::Literal(_) | Scalar::Param(_) => f(self),
             Scalar::Binary(a, _, b) => {
-                a.each_column(f);
-                b.each_column(f);
+                a.each_leaf(f);
+                b.each_leaf(f);
             }
             Scalar::Not(x) | Scalar::Negate(x) | Scalar::IsNull(x, _) | Scalar::Cast(x, _) => {
-                x.each_column(f)
+                x.each_leaf(f)
             }
             Scalar::Like { value, pattern, .. } => {
-                value.each_column(f);
-                pattern.each_column(f);
+                value.each_leaf(f);
+                pattern.each_leaf(f);
             }
             Scalar::InList(x, list, _) => {
-                x.each_column(f);
-                list.iter().for_each(|e| e.each_column(f));
+                x.each_leaf(f);
+                list.iter().for_each(|e| e.each_leaf(f));
             }
-            Scalar::InSet(x, _, _) => x.each_column(f),
+            Scalar::InSet(x, _, _) => x.each_leaf(f),
             Scalar::Between(x, lo, hi, _) => {
-                x.each_column(f);
-                lo.each_column(f);
-                hi.each_column(f);
+                x.each_leaf(f);
+                lo.each_leaf(f);
+                hi.each_leaf(f);
             }
             Scalar::Case {
                 operand,
@@ -1092,15 +1111,15 @@ impl Scalar {
                 otherwise,
             } => {
                 for e in operand.iter().chain(otherwise.iter()) {
-                    e.each_column(f);
+                    e.each_leaf(f);
                 }
                 for (w, t) in branches {
-                    w.each_column(f);
-                    t.each_column(f);
+                    w.each_leaf(f);
+                    t.each_leaf(f);
                 }
             }
-            Scalar::Call(_, args) => args.iter().for_each(|e| e.each_column(f)),
-            Scalar::Numeric(both) => both.1.each_column(f),
+            Scalar::Call(_, args) => args.iter().for_each(|e| e.each_leaf(f)),
+            Scalar::Numeric(both) => both.1.each_leaf(f),
         }
     }
 

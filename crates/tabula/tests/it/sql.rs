@@ -2907,6 +2907,78 @@ fn correlated_subqueries_answer_alike_through_an_automatic_index() {
     }
 }
 
+/// A column compared with an expression of placeholders (`id = ? + 1`) is served by the
+/// key or an index as a comparison with a placeholder is, with the run's values: a
+/// prepared statement run with different ones finds different rows, text and null
+/// parameters are read as SQL reads them, and an expression that fails fails the
+/// statement (it is no predicate, and WHERE evaluates it on the rows).
+#[test]
+fn an_expression_of_placeholders_reads_through_an_index() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, x INTEGER)")
+        .unwrap();
+    db.sql("CREATE INDEX t_x ON t (x)").unwrap();
+    for id in 1..=50 {
+        db.sql(&format!("INSERT INTO t VALUES ({id}, {})", id % 7))
+            .unwrap();
+    }
+    let ids = |text: &str, params: &[Value]| -> Vec<i64> {
+        db.sql_with(text, params)
+            .unwrap()
+            .rows
+            .iter()
+            .map(|r| match r[0] {
+                Value::Int(i) => i,
+                ref v => panic!("{text}: the id {v:?}"),
+            })
+            .collect()
+    };
+    let by_key = "SELECT id FROM t WHERE id = ? + 1";
+    let explained = db
+        .sql_with(&format!("EXPLAIN {by_key}"), &[Value::Int(4)])
+        .unwrap();
+    assert_eq!(
+        explained.rows,
+        vec![vec![Value::Text(
+            "t: primary-key lookup on id, one row at most".into()
+        )]]
+    );
+    assert_eq!(ids(by_key, &[Value::Int(4)]), vec![5]);
+    assert_eq!(ids(by_key, &[Value::Text("4".into())]), vec![5]);
+    assert_eq!(ids(by_key, &[Value::Null]), Vec::<i64>::new());
+    let st = db.prepare(by_key).unwrap();
+    for k in [1, 9, 49, 50] {
+        let rows = st.run(&[Value::Int(k)]).unwrap().rows;
+        let want: Vec<Vec<Value>> = (k < 50)
+            .then(|| vec![Value::Int(k + 1)])
+            .into_iter()
+            .collect();
+        assert_eq!(rows, want, "{by_key} with {k}");
+    }
+    let by_index = "SELECT id FROM t WHERE x = ? * 2 ORDER BY id";
+    let explained = db
+        .sql_with(&format!("EXPLAIN {by_index}"), &[Value::Int(3)])
+        .unwrap();
+    assert!(
+        format!("{:?}", explained.rows).contains("index range on x"),
+        "{:?}",
+        explained.rows
+    );
+    assert_eq!(
+        ids(by_index, &[Value::Int(3)]),
+        vec![6, 13, 20, 27, 34, 41, 48]
+    );
+    match db.sql_with(
+        "SELECT id FROM t WHERE id = abs(?)",
+        &[Value::Int(i64::MIN)],
+    ) {
+        Err(Error::Sql { reason, .. }) => {
+            assert!(reason.contains("integer overflow in abs()"), "{reason}")
+        }
+        other => panic!("abs(i64::MIN) gave {other:?}"),
+    }
+}
+
 /// A correlated subquery's answer is remembered by the values of the outer row it read, so
 /// rows agreeing on them run it once. The answers stay SQLite's: rows whose values are
 /// equal in SQL but not alike (`1` and `1.0`, which `/` tells apart), nulls, a nested
