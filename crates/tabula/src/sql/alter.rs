@@ -571,7 +571,7 @@ fn raise_next_key(
     next: Value,
     at: sqlparser::tokenizer::Span,
 ) -> Result<()> {
-    let Target::Tx(tx) = target else {
+    let Target::Tx(tx, _) = target else {
         return Err(unsupported("writing outside a transaction"));
     };
     let t = tx.dyn_table(table).map_err(|e| match e {
@@ -782,7 +782,7 @@ fn sequence_table(target: Target<'_, '_>, seq: &Expr, params: &[Value]) -> Resul
     let stem = stem.as_str();
     // `t_col_seq`, PostgreSQL's name for the sequence of column col of table t.
     if let Some(stem) = stem.strip_suffix("_seq") {
-        if let Target::Tx(tx) = target {
+        if let Target::Tx(tx, _) = target {
             let names: Vec<String> = tx.tx.state(stem)?.by_name.keys().cloned().collect();
             for t in names {
                 if let Ok(s) = target.schema(&t) {

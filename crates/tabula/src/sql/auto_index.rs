@@ -1,18 +1,22 @@
-//! Indexes a read statement makes for itself, as SQLite's automatic indexes: a correlated
+//! Indexes a statement makes for itself, as SQLite's automatic indexes: a correlated
 //! subquery runs once per row of the query around it, and where it picks its rows by
 //! equality on a column no index serves (`EXISTS (SELECT 1 FROM orders o WHERE
-//! o.customer = c.id)`), each run read the whole table: quadratic. Any scan of a read
+//! o.customer = c.id)`), each run read the whole table: quadratic. Any scan of a
 //! statement counts (a subquery's, a join's, a member of a compound query's): once one has
 //! read a table whole [`AFTER`] times by equality on one column, the next hashes the
 //! table's keys by that column's value, once, and it and every later such scan read only
 //! the rows holding their value. Where the column holds few distinct values the index
 //! would cost more than the scans (a lookup by key per row found), so it is kept unused.
 //!
-//! The indexes live as long as the statement's [`Snapshot`](super::target::Snapshot) (a
+//! The indexes live as long as a read statement's [`Snapshot`](super::target::Snapshot) (a
 //! read-only `BEGIN … COMMIT`, or a read transaction, shares one between its statements),
-//! and each is used only for the very table it was made from (compared by pointer: a
-//! snapshot that loads another table may move to a newer version, and a table changed
-//! meanwhile marks it torn). Values SQL's `=` calls equal share one [`GroupKey`], a wider
+//! or one statement in a write transaction, and each is used only for the very table it
+//! was made from, compared by pointer: a snapshot that loads another table may move to a
+//! newer version (and a table changed meanwhile marks it torn), and a write transaction
+//! writing a table copies it first while another holder (the index) shares it
+//! (`State::table_mut`), so no index is used past a write to its table (a statement's
+//! reads come before its writes, and the next statement makes its own indexes, but
+//! nothing here relies on it). Values SQL's `=` calls equal share one [`GroupKey`], a wider
 //! equality than the scan's ([`Pred::matches`]): every row found is checked against all
 //! of the scan's predicates, so it finds exactly the rows the full scan would, in the
 //! same (key) order.
@@ -40,7 +44,7 @@ const AFTER: u32 = 3;
 /// of them finds so many rows, each looked up by key, that reading the table costs less.
 const WORTH: usize = 16;
 
-/// The scans counted and the indexes made, for one statement.
+/// The scans counted and the indexes made, for one statement (or a read transaction).
 #[derive(Default)]
 pub(crate) struct AutoIndexes {
     /// Per (table, column): the full scans by equality on it so far.

@@ -78,7 +78,7 @@ pub(crate) fn copy_from_stdin(target: Target<'_, '_>, s: &Statement) -> Result<S
     else {
         return Err(unsupported("COPY from a query"));
     };
-    let Target::Tx(tx) = target else {
+    let Target::Tx(tx, _) = target else {
         return Err(unsupported("writing outside a transaction"));
     };
     let format = format_of(options, legacy_options)?;

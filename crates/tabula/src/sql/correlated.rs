@@ -137,8 +137,10 @@ fn correlated_value(
 /// Why a remembered answer is the answer: a run reads the outer row only through the
 /// names its scope resolves ([`Reading`]); everything else it reads (the tables, the
 /// parameters, the queries further out) is the same for every row of one run of the query
-/// it is in, since a statement's writes apply after its reads, and nothing it evaluates
-/// depends on anything else (no function is random or reads the clock). Two rows that
+/// it is in, since a statement's writes apply after its reads (the one place a caller can
+/// write between them, a join's rows streamed to a callback in a write transaction, keeps
+/// nothing: [`Memo::unused_for`]), and nothing it evaluates depends on anything else (no
+/// function is random or reads the clock). Two rows that
 /// agree exactly (same kind, same bits) on the columns one run read therefore run it
 /// alike, down to the same columns read. Rows are looked up by the columns the first run
 /// read; a run that read others (a nested subquery that ran only for some rows) is not
@@ -172,6 +174,21 @@ impl Memo {
     /// One for each of `calls`.
     pub(crate) fn for_calls(calls: &[CorrelatedCall]) -> Vec<Memo> {
         calls.iter().map(|_| Memo::default()).collect()
+    }
+
+    /// One for each of `calls` that keeps nothing: for subqueries whose tables may change
+    /// between their rows (a join streamed to a callback inside a write transaction, which
+    /// may write between rows).
+    pub(crate) fn unused_for(calls: &[CorrelatedCall]) -> Vec<Memo> {
+        calls
+            .iter()
+            .map(|_| {
+                Memo(RefCell::new(MemoState {
+                    off: true,
+                    ..MemoState::default()
+                }))
+            })
+            .collect()
     }
 
     /// The answer kept for a row agreeing with `row` on the columns read.

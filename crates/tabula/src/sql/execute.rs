@@ -141,7 +141,7 @@ fn execute_here(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Resu
         Statement::Query(q) => select::select(target, q, params),
         s if alter::is_migration(s) => Err(alter::in_transaction(s)),
         Statement::Insert(ins) => {
-            let Target::Tx(tx) = target else {
+            let Target::Tx(tx, _) = target else {
                 return Err(unsupported("writing outside a transaction"));
             };
             let name = match &ins.table {
@@ -280,7 +280,7 @@ fn execute_here(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Resu
                 return Err(unsupported("UPDATE with ORDER BY or LIMIT"));
             }
             let (table, assignments, selection) = (&u.table, &u.assignments, &u.selection);
-            let Target::Tx(tx) = target else {
+            let Target::Tx(tx, _) = target else {
                 return Err(unsupported("writing outside a transaction"));
             };
             let (name, scope) = single_table(target, table)?;
@@ -390,7 +390,7 @@ fn execute_here(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Resu
             })
         }
         Statement::Delete(d) => {
-            let Target::Tx(tx) = target else {
+            let Target::Tx(tx, _) = target else {
                 return Err(unsupported("writing outside a transaction"));
             };
             let tables = match &d.from {
@@ -476,7 +476,7 @@ fn execute_here(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Resu
             })
         }
         Statement::CreateTable(c) => {
-            let Target::Tx(tx) = target else {
+            let Target::Tx(tx, _) = target else {
                 return Err(unsupported("writing outside a transaction"));
             };
             if c.query.is_some() {

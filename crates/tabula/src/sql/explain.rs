@@ -18,8 +18,12 @@ use crate::value::Value;
 /// [`Memo`](super::correlated::Memo)).
 fn per_row(n: usize, what: &str) -> String {
     match n {
-        1 => format!("a correlated subquery run for each {what} (once per outer values read)"),
-        n => format!("{n} correlated subqueries run for each {what} (once per outer values read)"),
+        1 => format!(
+            "a correlated subquery run for each {what} (answers kept by the outer values read)"
+        ),
+        n => format!(
+            "{n} correlated subqueries run for each {what} (answers kept by the outer values read)"
+        ),
     }
 }
 

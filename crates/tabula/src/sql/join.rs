@@ -344,7 +344,12 @@ impl<'r> Probe<'r> {
                     tables: &sub.tables,
                     outer,
                 },
-                Memo::for_calls(&sub.calls),
+                // Inside a write transaction the rows may be streamed to a callback that
+                // writes between them (`Statement::each_in`).
+                match target {
+                    Target::Read(_) => Memo::for_calls(&sub.calls),
+                    Target::Tx(..) => Memo::unused_for(&sub.calls),
+                },
             )),
             _ => None,
         };

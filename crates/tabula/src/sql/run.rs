@@ -12,6 +12,7 @@ use sqlparser::ast::Statement;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::sql::alter;
+use crate::sql::auto_index::AutoIndexes;
 use crate::sql::cache;
 use crate::sql::ddl::{check_forward, ForwardCheck};
 use crate::sql::execute::{execute, written_table};
@@ -294,7 +295,8 @@ fn run_statements(
                                 return Err(Error::Aborted("ROLLBACK".into()));
                             }
                             s => {
-                                let result = execute(Target::Tx(&tx), s, params)
+                                let auto = AutoIndexes::default();
+                                let result = execute(Target::Tx(&tx, &auto), s, params)
                                     .map_err(|e| numbered(e, inner_at, true))?;
                                 group_changed += result.changed;
                                 keep(&mut r, result)?;
@@ -353,7 +355,8 @@ fn run_statements(
             s => {
                 let tx = Transaction::new(engine.begin(&written_table(s))?);
                 let outcome = catch_unwind(AssertUnwindSafe(|| {
-                    let r = execute(Target::Tx(&tx), s, params)?;
+                    let auto = AutoIndexes::default();
+                    let r = execute(Target::Tx(&tx, &auto), s, params)?;
                     check_forward(&tx, ForwardCheck::Alone)?;
                     Ok(r)
                 }));
@@ -827,11 +830,12 @@ fn run_in_statements(
             });
         }
         let alone_last = !statements.has_more();
+        let auto = AutoIndexes::default();
         let result = match (&*statement, &mut each) {
             (Statement::Query(q), Some(f)) if alone_last && !alter::is_setval(q) => {
-                select::select_each(Target::Tx(tx), q, params, None, Some(f.reborrow()))
+                select::select_each(Target::Tx(tx, &auto), q, params, None, Some(f.reborrow()))
             }
-            (s, _) => execute(Target::Tx(tx), s, params),
+            (s, _) => execute(Target::Tx(tx, &auto), s, params),
         };
         let at = At {
             number: i + 1,

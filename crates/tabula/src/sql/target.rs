@@ -164,11 +164,14 @@ impl Pinned {
     }
 }
 
-/// Where a statement reads and writes: a pinned committed version, or a write transaction.
+/// Where a statement reads and writes: a pinned committed version, or a write transaction
+/// with the automatic indexes of the statement running in it (see
+/// [`auto_index`](super::auto_index): a write to a table they index gives it a new
+/// pointer, so none is used past one).
 #[derive(Clone, Copy)]
 pub(crate) enum Target<'a, 'db> {
     Read(&'a Snapshot<'db>),
-    Tx(&'a Transaction<'db>),
+    Tx(&'a Transaction<'db>, &'a AutoIndexes),
 }
 
 /// "no table named `table`", with a "did you mean" when one of `names` differs from it only
@@ -187,7 +190,7 @@ impl Target<'_, '_> {
     pub(crate) fn no_table(&self, table: &str) -> String {
         let names = match self {
             Target::Read(snap) => snap.engine.table_names().unwrap_or_default(),
-            Target::Tx(tx) => tx.tx.table_names(),
+            Target::Tx(tx, _) => tx.tx.table_names(),
         };
         no_table(table, &names)
     }
@@ -203,18 +206,8 @@ impl Target<'_, '_> {
                 let (st, idx) = snap.table(name)?;
                 f(st.table(idx)?)
             }
-            Target::Tx(tx) => {
-                // Loads the table into the transaction's state if it was not. Only then: a
-                // load changes the state, which a scan running this (a correlated subquery
-                // per row) is reading.
-                let loaded = {
-                    let st = tx.tx.state(name)?;
-                    let idx = st.index_of(name)?;
-                    st.meta[idx].loaded
-                };
-                if !loaded {
-                    tx.dyn_table(name)?;
-                }
+            Target::Tx(tx, _) => {
+                load_in(tx, name)?;
                 let st = tx.tx.state(name)?;
                 let idx = st.index_of(name)?;
                 f(st.table(idx)?)
@@ -231,7 +224,7 @@ impl Target<'_, '_> {
                 let (state, idx) = snap.table(name)?;
                 Ok(Some(Pinned { state, idx }))
             }
-            Target::Tx(_) => Ok(None),
+            Target::Tx(..) => Ok(None),
         }
     }
 
@@ -249,21 +242,34 @@ impl Target<'_, '_> {
         text: bool,
         f: &mut dyn FnMut(&dyn Cols) -> Result<bool>,
     ) -> Result<()> {
-        if let Target::Read(snap) = self {
-            // A statement's own scans repeated by equality on an unindexed column (a
-            // correlated subquery's) go through an index it makes (see `auto_index`).
-            let (st, idx) = snap.table(name)?;
+        // A statement's own scans repeated by equality on an unindexed column (a
+        // correlated subquery's) go through an index it makes (see `auto_index`).
+        let scan = |st: &State,
+                    idx: usize,
+                    auto: &AutoIndexes,
+                    f: &mut dyn FnMut(&dyn Cols) -> Result<bool>| {
             // A dropped table is no table.
             st.table(idx)?;
             let table = st.tables.get(idx).ok_or_else(|| Error::UnknownTable {
                 table: name.to_owned(),
             })?;
-            if snap.auto.scan(idx, table, preds, f)? {
+            if auto.scan(idx, table, preds, f)? {
                 return Ok(());
             }
-            return table.scan_cols(&spec(preds), text, f);
+            table.scan_cols(&spec(preds), text, f)
+        };
+        match self {
+            Target::Read(snap) => {
+                let (st, idx) = snap.table(name)?;
+                scan(&st, idx, &snap.auto, f)
+            }
+            Target::Tx(tx, auto) => {
+                load_in(tx, name)?;
+                let st = tx.tx.state(name)?;
+                let idx = st.index_of(name)?;
+                scan(&st, idx, auto, f)
+            }
         }
-        self.with_table(name, |t| t.scan_cols(&spec(preds), text, f))
     }
 
     /// [`Target::scan`], handing over only the first `limit` rows under the library's
@@ -304,6 +310,21 @@ impl Target<'_, '_> {
             Ok(t.dyn_explain(&spec(preds), &Arc::from(Vec::<String>::new())))
         })
     }
+}
+
+/// Loads table `name` into the transaction's state if it was not. Only then: a load
+/// changes the state, which a scan running the caller (a correlated subquery per row) may
+/// be reading.
+fn load_in(tx: &Transaction<'_>, name: &str) -> Result<()> {
+    let loaded = {
+        let st = tx.tx.state(name)?;
+        let idx = st.index_of(name)?;
+        st.meta[idx].loaded
+    };
+    if !loaded {
+        tx.dyn_table(name)?;
+    }
+    Ok(())
 }
 
 /// The rows of `t` with the primary keys `keys` (in their order) that pass every one of

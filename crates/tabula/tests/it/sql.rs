@@ -3058,6 +3058,112 @@ fn correlated_subqueries_answer_alike_when_remembered() {
     }
 }
 
+/// Write statements and statements inside a write transaction index a table for
+/// themselves as read statements do, and never read through an index made before a write
+/// to its table: UPDATE and DELETE through correlated subqueries (one indexing the table it
+/// changes), and a transaction's queries after each of its updates. Every answer and every
+/// table is SQLite's.
+#[test]
+fn write_statements_answer_alike_through_automatic_indexes() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    let db = Database::in_memory();
+    let mut setup = vec![
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, k INTEGER, f REAL)".to_string(),
+        "CREATE TABLE b (id INTEGER PRIMARY KEY, k INTEGER, w INTEGER)".to_string(),
+    ];
+    let mut r = Rng(0x7772_6974_655f_6169);
+    for id in 1..=200 {
+        setup.push(format!("INSERT INTO a VALUES ({id}, {}, 0.5)", r.pick(60)));
+        setup.push(format!(
+            "INSERT INTO b VALUES ({id}, {}, {})",
+            r.pick(60),
+            r.pick(5)
+        ));
+    }
+    for s in &setup {
+        db.sql(s).unwrap();
+        conn.execute_batch(s).unwrap();
+    }
+    let same_tables = |context: &str| {
+        assert_same_rows_as_sqlite(&db, &conn, "SELECT * FROM a", context);
+        assert_same_rows_as_sqlite(&db, &conn, "SELECT * FROM b", context);
+    };
+    // An UPDATE's subquery reading the table it writes sees it as it was before the
+    // statement here, as the rows change in SQLite (docs/SQL.md): SQLite reads a copy.
+    conn.execute_batch("CREATE TABLE b_before AS SELECT * FROM b")
+        .unwrap();
+    for (write, sqlite) in [
+        ("UPDATE a SET f = (SELECT COUNT(*) FROM b WHERE b.k = a.k) WHERE a.id % 2 = 0", None),
+        (
+            "UPDATE b SET w = (SELECT SUM(b2.w) FROM b AS b2 WHERE b2.k = b.k) WHERE b.id % 3 = 0",
+            Some("UPDATE b SET w = (SELECT SUM(b2.w) FROM b_before AS b2 WHERE b2.k = b.k) WHERE b.id % 3 = 0"),
+        ),
+        ("DELETE FROM a WHERE NOT EXISTS (SELECT 1 FROM b WHERE b.k = a.k AND b.w > 2)", None),
+    ] {
+        let ours = db.sql(write).unwrap().changed;
+        let theirs = conn.execute(sqlite.unwrap_or(write), []).unwrap() as u64;
+        assert_eq!(ours, theirs, "{write}");
+        same_tables(write);
+    }
+    let update = "UPDATE b SET k = k + 1 WHERE id % 4 = 0";
+    let query = "SELECT a.id, (SELECT COUNT(*) FROM b WHERE b.k = a.k) FROM a";
+    let mut ours = db
+        .transaction(|tx| {
+            tx.sql(update)?;
+            let before = tx.sql(query)?.rows;
+            tx.sql(update)?;
+            Ok((before, tx.sql(query)?.rows))
+        })
+        .unwrap();
+    for (i, rows) in [&mut ours.0, &mut ours.1].into_iter().enumerate() {
+        conn.execute(update, []).unwrap();
+        let mut theirs = sqlite_rows(&conn, query).unwrap();
+        let key = |row: &Vec<Value>| format!("{row:?}");
+        rows.sort_by_key(key);
+        theirs.sort_by_key(key);
+        assert_eq!(
+            *rows,
+            theirs,
+            "the transaction's query after update {}",
+            i + 1
+        );
+    }
+    same_tables("after the transaction");
+}
+
+/// A join streamed to a callback inside a write transaction may see the callback's writes
+/// between its rows; a correlated subquery of its ON then runs again for each row rather
+/// than answer from a run before the write.
+#[test]
+fn an_on_subquery_streamed_in_a_transaction_sees_the_callbacks_writes() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, g INTEGER); \
+         CREATE TABLE b (id INTEGER PRIMARY KEY, g INTEGER); \
+         CREATE TABLE c (id INTEGER PRIMARY KEY, v INTEGER); \
+         INSERT INTO a VALUES (1, 1), (2, 1); INSERT INTO b VALUES (1, 1)",
+    )
+    .unwrap();
+    let query = db
+        .prepare(
+            "SELECT x.id FROM (SELECT * FROM a) AS x JOIN b ON b.g = x.g \
+             AND NOT EXISTS (SELECT 1 FROM c WHERE c.v = x.g)",
+        )
+        .unwrap();
+    let seen = db
+        .transaction(|tx| {
+            let mut seen = Vec::new();
+            query.each_in(tx, &[], |row| {
+                seen.push(row[0].clone());
+                tx.sql("INSERT INTO c (v) VALUES (1)")?;
+                Ok(true)
+            })?;
+            Ok(seen)
+        })
+        .unwrap();
+    assert_eq!(seen, vec![Value::Int(1)]);
+}
+
 /// An OR whose every branch picks rows by equality on an indexed column (the key, a unique
 /// column, an indexed one) reads those branches through their indexes and merges the rows
 /// by key, each once: the answers are SQLite's, whatever the branches overlap, find nothing
