@@ -124,7 +124,7 @@ impl Scope for Ctes<'_, '_, '_> {
         scope::outer_value(self.outer, qualifier, name)
     }
 
-    fn outer_reason(&self, qualifier: &str, name: &str) -> Option<String> {
+    fn outer_reason(&self, qualifier: Option<&str>, name: &str) -> Option<String> {
         scope::outer_reason(self.outer, qualifier, name)
     }
 

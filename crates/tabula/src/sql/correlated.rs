@@ -309,7 +309,7 @@ impl Scope for Reading<'_> {
         self.scope.outer(qualifier, name)
     }
 
-    fn outer_reason(&self, qualifier: &str, name: &str) -> Option<String> {
+    fn outer_reason(&self, qualifier: Option<&str>, name: &str) -> Option<String> {
         self.scope.outer_reason(qualifier, name)
     }
 

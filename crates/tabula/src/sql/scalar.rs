@@ -47,9 +47,9 @@ pub(crate) trait Scope {
     }
 
     /// Why a query around this one cannot give `qualifier.name` when one of them has a
-    /// table `qualifier` ("table p has no column nope"): the error to report for a name
-    /// this scope does not know the table of either.
-    fn outer_reason(&self, _qualifier: &str, _name: &str) -> Option<String> {
+    /// table `qualifier` ("table p has no column nope"), or `name` when it is ambiguous
+    /// there: the error to report for a name this scope does not know either.
+    fn outer_reason(&self, _qualifier: Option<&str>, _name: &str) -> Option<String> {
         None
     }
 
@@ -275,7 +275,10 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
                 Some((e, inner)) => compile(e, inner, params)?,
                 None => match scope.outer(None, &id.value) {
                     Some(v) => params.outer_value(v),
-                    None => return Err(sql_error(span(), reason)),
+                    None => {
+                        let reason = scope.outer_reason(None, &id.value).unwrap_or(reason);
+                        return Err(sql_error(span(), reason));
+                    }
                 },
             },
         },
@@ -287,7 +290,9 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
                     None => {
                         // A table of a query around this one, without that column.
                         let reason = match reason.starts_with("no table named ") {
-                            true => scope.outer_reason(&q.value, &c.value).unwrap_or(reason),
+                            true => scope
+                                .outer_reason(Some(&q.value), &c.value)
+                                .unwrap_or(reason),
                             false => reason,
                         };
                         return Err(sql_error(span(), reason));

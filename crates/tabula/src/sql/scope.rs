@@ -27,7 +27,7 @@ impl Scope for WithAliases<'_> {
         self.tables.outer(qualifier, name)
     }
 
-    fn outer_reason(&self, qualifier: &str, name: &str) -> Option<String> {
+    fn outer_reason(&self, qualifier: Option<&str>, name: &str) -> Option<String> {
         self.tables.outer_reason(qualifier, name)
     }
 
@@ -62,7 +62,7 @@ impl Scope for QueryScope<'_> {
         outer_value(self.outer, qualifier, name)
     }
 
-    fn outer_reason(&self, qualifier: &str, name: &str) -> Option<String> {
+    fn outer_reason(&self, qualifier: Option<&str>, name: &str) -> Option<String> {
         outer_reason(self.outer, qualifier, name)
     }
 
@@ -84,22 +84,35 @@ pub(crate) fn outer_value(
     let (outer, row) = outer?;
     match outer.resolve(qualifier, name) {
         Ok(i) => row.get(i).cloned(),
+        // Ambiguous in the nearest query that has it: no query further out gives it (SQLite
+        // refuses it too).
+        Err(r) if is_ambiguous(&r) => None,
         Err(_) => outer.outer(qualifier, name),
     }
 }
 
+/// Whether a scope's reason for not resolving a name is that several of its tables have it.
+fn is_ambiguous(reason: &str) -> bool {
+    reason.starts_with("column ") && reason.contains(" is ambiguous")
+}
+
 /// Why the query around a scope (`outer`), or one around that, cannot give
-/// `qualifier.name` though it has a table `qualifier`; `None` when none has that table.
+/// `qualifier.name` though it has a table `qualifier`, or (without a qualifier) `name`
+/// because several of its tables have it; `None` otherwise.
 pub(crate) fn outer_reason(
     outer: Option<(&dyn Scope, &[Value])>,
-    qualifier: &str,
+    qualifier: Option<&str>,
     name: &str,
 ) -> Option<String> {
     let (outer, _) = outer?;
-    match outer.resolve(Some(qualifier), name) {
+    match (qualifier, outer.resolve(qualifier, name)) {
+        (None, Err(r)) if is_ambiguous(&r) => Some(r),
         // A scope of no tables of its own (`Beyond`, common table expressions) says "no
         // column": the queries around it may have the table.
-        Err(r) if !r.starts_with("no table named ") && !r.starts_with("no column ") => Some(r),
+        (Some(_), Err(r)) if !r.starts_with("no table named ") && !r.starts_with("no column ") => {
+            Some(r)
+        }
+        (_, Ok(_)) => None,
         _ => outer.outer_reason(qualifier, name),
     }
 }
@@ -127,11 +140,21 @@ impl Scope for Beyond<'_> {
     }
 
     fn outer(&self, qualifier: Option<&str>, name: &str) -> Option<Value> {
-        self.0.outer(qualifier, name)
+        // A name of the query's own tables (or of several of them) is theirs: a subquery
+        // naming it is correlated with that query, which runs it per row, and reads no
+        // query further out.
+        match self.0.resolve(qualifier, name) {
+            Ok(_) => None,
+            Err(r) if is_ambiguous(&r) => None,
+            Err(_) => self.0.outer(qualifier, name),
+        }
     }
 
-    fn outer_reason(&self, qualifier: &str, name: &str) -> Option<String> {
-        self.0.outer_reason(qualifier, name)
+    fn outer_reason(&self, qualifier: Option<&str>, name: &str) -> Option<String> {
+        match self.0.resolve(qualifier, name) {
+            Err(r) if qualifier.is_none() && is_ambiguous(&r) => Some(r),
+            _ => self.0.outer_reason(qualifier, name),
+        }
     }
 
     fn cte(&self, name: &str) -> Result<Option<&CteRows>> {

@@ -3164,6 +3164,43 @@ fn an_on_subquery_streamed_in_a_transaction_sees_the_callbacks_writes() {
     assert_eq!(seen, vec![Value::Int(1)]);
 }
 
+/// A name in a subquery nested two deep is the nearest query's that has it, as in SQLite:
+/// the middle query's column, not the outer query's of the same name, even when the
+/// innermost subquery could run once against the outer row; a name two tables of the
+/// middle query have is ambiguous, not the outer query's.
+#[test]
+fn a_nested_subquerys_name_is_the_nearest_querys() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    let db = Database::in_memory();
+    let setup = "CREATE TABLE t0 (id INTEGER PRIMARY KEY, g INTEGER); \
+                 CREATE TABLE t1 (id INTEGER PRIMARY KEY, g INTEGER, h INTEGER); \
+                 CREATE TABLE t2 (id INTEGER PRIMARY KEY, g INTEGER); \
+                 INSERT INTO t0 VALUES (1, 10), (2, 20), (3, 30); \
+                 INSERT INTO t1 VALUES (1, 100, 7), (2, 200, 8); \
+                 INSERT INTO t2 VALUES (1, 1000), (2, 2000)";
+    db.sql(setup).unwrap();
+    conn.execute_batch(setup).unwrap();
+    for query in [
+        "SELECT t0.id, (SELECT (SELECT g) FROM t1 WHERE t1.id = t0.id) FROM t0",
+        "SELECT t0.id, (SELECT (SELECT g + h) FROM t1 WHERE t1.id = t0.id) FROM t0",
+        "SELECT t0.id, (SELECT (SELECT g + t0.g) FROM t1 WHERE t1.id = t0.id) FROM t0",
+        "SELECT t0.id, (SELECT SUM((SELECT g)) FROM t1) FROM t0",
+        "SELECT t0.id, (SELECT (SELECT COUNT(*) FROM t2 WHERE t2.id = id) FROM t1 \
+         WHERE t1.id = t0.id) FROM t0",
+    ] {
+        assert_same_rows_as_sqlite(&db, &conn, query, "");
+    }
+    let ambiguous = "SELECT (SELECT (SELECT g) FROM t1, t2 WHERE t1.id = t0.id \
+                     AND t2.id = t1.id) FROM t0";
+    assert!(sqlite_rows(&conn, ambiguous).is_err());
+    match db.sql(ambiguous) {
+        Err(Error::Sql { reason, .. }) => {
+            assert!(reason.contains("column g is ambiguous"), "{reason}")
+        }
+        other => panic!("{ambiguous} gave {other:?}"),
+    }
+}
+
 /// An OR whose every branch picks rows by equality on an indexed column (the key, a unique
 /// column, an indexed one) reads those branches through their indexes and merges the rows
 /// by key, each once: the answers are SQLite's, whatever the branches overlap, find nothing
