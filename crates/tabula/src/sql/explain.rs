@@ -8,7 +8,7 @@ use crate::sql::from::{plain_table, resolve_table};
 use crate::sql::from::{resolve_from, Link, Source};
 use crate::sql::join::{equi_pair, key_join, push_where};
 use crate::sql::scalar::{self, Params, Scope};
-use crate::sql::scope::{Beyond, QueryScope};
+use crate::sql::scope::{Beyond, QueryScope, WithAliases};
 use crate::sql::select::{query_body, unsupported_body, Bound};
 use crate::sql::target::Target;
 use crate::value::Value;
@@ -75,10 +75,15 @@ fn explain_body(
     let run = |sq: &Query| beyond.rows_of(target, sq, params);
     let mut p = Params::with_subqueries(&run);
     p.correlated = Some(Vec::new());
+    // WHERE may name an item's alias, as in `select_each`.
+    let aliased = WithAliases {
+        tables: &scope,
+        items: &sel.projection,
+    };
     let filter = sel
         .selection
         .as_ref()
-        .map(|w| scalar::compile(w, &scope, &mut p))
+        .map(|w| scalar::compile(w, &aliased, &mut p))
         .transpose()?;
     let in_where = p.correlated.as_ref().map_or(0, Vec::len);
     // A WHERE the tables' reads apply alone is no step of its own (as in `select_each`).
