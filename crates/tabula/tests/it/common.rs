@@ -166,3 +166,11 @@ pub fn assert_foreign_key<T: std::fmt::Debug>(
         other => panic!("{other:?}"),
     }
 }
+
+/// The `Error::Sql` reason of `r`, which must have failed with one.
+pub fn sql_reason<T: std::fmt::Debug>(r: tabula::Result<T>) -> String {
+    match r {
+        Err(tabula::Error::Sql { reason, .. }) => reason,
+        other => panic!("expected Error::Sql, got {other:?}"),
+    }
+}

@@ -13,6 +13,8 @@ use proptest::prelude::*;
 use tabula::testing::FaultyFs;
 use tabula::{Database, Table};
 
+use crate::common::sql_reason;
+
 #[derive(Table, Debug, Clone, PartialEq)]
 struct Item {
     #[column(primary_key)]
@@ -562,14 +564,6 @@ proptest! {
 }
 
 // ---- SQL in a read transaction ----
-
-/// The `Error::Sql` reason of `r`, which must have failed with one.
-fn sql_reason<T: std::fmt::Debug>(r: tabula::Result<T>) -> String {
-    match r {
-        Err(tabula::Error::Sql { reason, .. }) => reason,
-        other => panic!("expected Error::Sql, got {other:?}"),
-    }
-}
 
 fn ints(rows: &[Vec<tabula::Value>]) -> Vec<Vec<i64>> {
     rows.iter()
