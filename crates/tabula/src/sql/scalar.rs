@@ -246,7 +246,8 @@ const MAX_DEPTH: usize = 200;
 /// SQLite and PostgreSQL. `x` is true as a condition is (a number is true unless zero), so
 /// this is `CASE WHEN x THEN … ELSE … END`, with `NOT x` for `FALSE`.
 fn is_truth(x: Box<Scalar>, wanted: bool, negated: bool) -> Scalar {
-    let when = if wanted { *x } else { Scalar::Not(x) };
+    // Folded here, as compiling folds each node it makes (see [`folded`]).
+    let when = if wanted { *x } else { folded(Scalar::Not(x)) };
     Scalar::Case {
         operand: None,
         branches: vec![(when, Scalar::Literal(Value::Bool(!negated)))],
