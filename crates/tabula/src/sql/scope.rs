@@ -152,8 +152,10 @@ impl Scope for Beyond<'_> {
 
     fn outer_reason(&self, qualifier: Option<&str>, name: &str) -> Option<String> {
         match self.0.resolve(qualifier, name) {
+            // The query's own name: the subquery is correlated with it, no error of its.
+            Ok(_) => None,
             Err(r) if qualifier.is_none() && is_ambiguous(&r) => Some(r),
-            _ => self.0.outer_reason(qualifier, name),
+            Err(_) => self.0.outer_reason(qualifier, name),
         }
     }
 

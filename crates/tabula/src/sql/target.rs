@@ -246,28 +246,34 @@ impl Target<'_, '_> {
         // correlated subquery's) go through an index it makes (see `auto_index`).
         let scan = |st: &State,
                     idx: usize,
-                    auto: &AutoIndexes,
+                    auto: Option<&AutoIndexes>,
                     f: &mut dyn FnMut(&dyn Cols) -> Result<bool>| {
             // A dropped table is no table.
             st.table(idx)?;
             let table = st.tables.get(idx).ok_or_else(|| Error::UnknownTable {
                 table: name.to_owned(),
             })?;
-            if auto.scan(idx, table, preds, f)? {
-                return Ok(());
+            if let Some(auto) = auto {
+                if auto.scan(idx, table, preds, f)? {
+                    return Ok(());
+                }
             }
             table.scan_cols(&spec(preds), text, f)
         };
         match self {
             Target::Read(snap) => {
                 let (st, idx) = snap.table(name)?;
-                scan(&st, idx, &snap.auto, f)
+                scan(&st, idx, Some(&snap.auto), f)
             }
             Target::Tx(tx, auto) => {
                 load_in(tx, name)?;
                 let st = tx.tx.state(name)?;
                 let idx = st.index_of(name)?;
-                scan(&st, idx, auto, f)
+                // A table this transaction has written holds the journal of its changes,
+                // which the copy a later write makes of a table an index shares would not
+                // keep (`TableData`'s clone is of a committed table): it is read whole.
+                let written = st.tables.get(idx).is_some_and(|t| t.has_changes());
+                scan(&st, idx, (!written).then_some(*auto), f)
             }
         }
     }

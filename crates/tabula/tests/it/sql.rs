@@ -3127,6 +3127,46 @@ fn write_statements_answer_alike_through_automatic_indexes() {
     same_tables("after the transaction");
 }
 
+/// A transaction that wrote a table and then runs a statement reading it repeatedly by an
+/// unindexed column (which would index it) keeps every change: the earlier delete and the
+/// update are logged, so both survive reopening, and the foreign keys of the earlier
+/// insert are still checked at commit.
+#[test]
+fn a_transaction_reading_a_table_it_wrote_keeps_its_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "BEGIN; DELETE FROM t WHERE id = 6; \
+                  UPDATE t SET n = (SELECT COUNT(*) FROM t AS u WHERE u.g = t.g); COMMIT";
+    {
+        let db = Database::open(dir.path()).unwrap();
+        db.sql(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, g INTEGER, n INTEGER); \
+             INSERT INTO t VALUES (1, 1, 0), (2, 2, 0), (3, 3, 0), (4, 4, 0), (5, 4, 0), (6, 6, 0); \
+             CREATE TABLE c (id INTEGER PRIMARY KEY, t_id INTEGER REFERENCES t(id))",
+        )
+        .unwrap();
+        db.sql(script).unwrap();
+        let reason = format!(
+            "{:?}",
+            db.sql(
+                "BEGIN; INSERT INTO c VALUES (1, 99); \
+                 UPDATE c SET t_id = (SELECT COUNT(*) FROM c AS d WHERE d.t_id = c.t_id) + 98; COMMIT"
+            )
+        );
+        assert!(reason.contains("ForeignKey"), "{reason}");
+    }
+    let db = Database::open(dir.path()).unwrap();
+    let rows = db.sql("SELECT id, n FROM t ORDER BY id").unwrap().rows;
+    let want: Vec<Vec<Value>> = [(1, 1), (2, 1), (3, 1), (4, 2), (5, 2)]
+        .iter()
+        .map(|&(id, n)| vec![Value::Int(id), Value::Int(n)])
+        .collect();
+    assert_eq!(rows, want);
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM c").unwrap().rows,
+        vec![vec![Value::Int(0)]]
+    );
+}
+
 /// A join streamed to a callback inside a write transaction may see the callback's writes
 /// between its rows; a correlated subquery of its ON then runs again for each row rather
 /// than answer from a run before the write.
@@ -3171,6 +3211,8 @@ fn a_nested_subquerys_name_is_the_nearest_querys() {
     let setup = "CREATE TABLE t0 (id INTEGER PRIMARY KEY, g INTEGER); \
                  CREATE TABLE t1 (id INTEGER PRIMARY KEY, g INTEGER, h INTEGER); \
                  CREATE TABLE t2 (id INTEGER PRIMARY KEY, g INTEGER); \
+                 CREATE TABLE t3 (id INTEGER PRIMARY KEY, k INTEGER); \
+                 INSERT INTO t3 VALUES (1, 100), (2, 5); \
                  INSERT INTO t0 VALUES (1, 10), (2, 20), (3, 30); \
                  INSERT INTO t1 VALUES (1, 100, 7), (2, 200, 8); \
                  INSERT INTO t2 VALUES (1, 1000), (2, 2000)";
@@ -3183,6 +3225,12 @@ fn a_nested_subquerys_name_is_the_nearest_querys() {
         "SELECT t0.id, (SELECT SUM((SELECT g)) FROM t1) FROM t0",
         "SELECT t0.id, (SELECT (SELECT COUNT(*) FROM t2 WHERE t2.id = id) FROM t1 \
          WHERE t1.id = t0.id) FROM t0",
+        // `g` is ambiguous in the outermost query, but the middle one has it.
+        "SELECT a.id FROM t0 AS a, t2 AS b WHERE EXISTS (SELECT 1 FROM t1 \
+         WHERE EXISTS (SELECT 1 FROM t3 WHERE t3.k = g))",
+        "SELECT (SELECT (SELECT g) FROM t1 ORDER BY t1.id LIMIT 1) FROM t0 AS a, t2 AS b",
+        "SELECT a.id FROM t0 AS a, t2 AS b WHERE EXISTS (SELECT 1 FROM t1 \
+         WHERE t1.id = a.id AND EXISTS (SELECT 1 FROM t3 WHERE t3.k = g))",
     ] {
         assert_same_rows_as_sqlite(&db, &conn, query, "");
     }
