@@ -18,10 +18,10 @@
 //! reads come before its writes, and the next statement makes its own indexes, but
 //! nothing here relies on it). That copy is of a committed table: it keeps no journal of
 //! changes, so a table the transaction has written is never indexed
-//! ([`Target::scan`](super::target::Target::scan) reads it whole). Values SQL's `=` calls equal share one [`GroupKey`], a wider
-//! equality than the scan's ([`Pred::matches`]): every row found is checked against all
-//! of the scan's predicates, so it finds exactly the rows the full scan would, in the
-//! same (key) order.
+//! ([`Target::scan`](super::target::Target::scan) reads it whole). Values SQL's `=` calls
+//! equal share one [`GroupKey`], a wider equality than the scan's ([`Pred::matches`]):
+//! every row found is checked against all of the scan's predicates, so it finds exactly
+//! the rows the full scan would, in the same (key) order.
 
 use std::cell::RefCell;
 use std::sync::Arc;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
-use sqlparser::ast::{Expr, Spanned};
+use sqlparser::ast::Spanned;
 
 use crate::error::Result;
 use crate::record::Cols;
@@ -140,11 +140,10 @@ fn correlated_value(
 /// it is in, since a statement's writes apply after its reads (the one place a caller can
 /// write between them, a join's rows streamed to a callback in a write transaction, keeps
 /// nothing: [`Memo::unused_for`]), and nothing it evaluates depends on anything else (no
-/// function is random or reads the clock). Two rows that
-/// agree exactly (same kind, same bits) on the columns one run read therefore run it
-/// alike, down to the same columns read. Rows are looked up by the columns the first run
-/// read; a run that read others (a nested subquery that ran only for some rows) is not
-/// kept.
+/// function is random or reads the clock). Two rows that agree exactly (same kind, same
+/// bits) on the columns one run read therefore run it alike, down to the same columns
+/// read. Rows are looked up by the columns the first run read; a run that read others (a
+/// nested subquery that ran only for some rows) is not kept.
 #[derive(Default)]
 pub(crate) struct Memo(RefCell<MemoState>);
 
@@ -208,7 +207,7 @@ impl Memo {
         if state.off {
             return;
         }
-        let cols = state.cols.get_or_insert(read.clone());
+        let cols = state.cols.get_or_insert_with(|| read.clone());
         if *cols != read {
             return;
         }
@@ -291,6 +290,8 @@ impl<'a> Reading<'a> {
     }
 }
 
+/// No `alias` (the default, none): a subquery's names resolve among the outer row's
+/// columns only.
 impl Scope for Reading<'_> {
     fn resolve(&self, qualifier: Option<&str>, name: &str) -> std::result::Result<usize, String> {
         let r = self.scope.resolve(qualifier, name);
@@ -298,11 +299,6 @@ impl Scope for Reading<'_> {
             self.read.borrow_mut().push(i);
         }
         r
-    }
-
-    // No `alias`: a subquery's names resolve among the outer row's columns only.
-    fn alias(&self, _name: &str) -> Option<(&Expr, &dyn Scope)> {
-        None
     }
 
     fn outer(&self, qualifier: Option<&str>, name: &str) -> Option<Value> {

@@ -213,26 +213,12 @@ pub(crate) fn compile(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> R
 /// (`abs(-9223372036854775808)`) stays as it is, to fail only when a row evaluates it, as
 /// before.
 fn folded(s: Scalar) -> Scalar {
-    let lit = |s: &Scalar| matches!(s, Scalar::Literal(_));
-    let constant = match &s {
-        Scalar::Column(_) | Scalar::Literal(_) | Scalar::Param(_) | Scalar::Numeric(_) => false,
-        Scalar::Binary(a, _, b) => lit(a) && lit(b),
-        Scalar::Not(a) | Scalar::Negate(a) | Scalar::IsNull(a, _) | Scalar::Cast(a, _) => lit(a),
-        Scalar::Like { value, pattern, .. } => lit(value) && lit(pattern),
-        Scalar::InList(a, list, _) => lit(a) && list.iter().all(lit),
-        Scalar::InSet(a, _, _) => lit(a),
-        Scalar::Between(a, lo, hi, _) => lit(a) && lit(lo) && lit(hi),
-        Scalar::Case {
-            operand,
-            branches,
-            otherwise,
-        } => {
-            operand.as_deref().is_none_or(lit)
-                && branches.iter().all(|(w, t)| lit(w) && lit(t))
-                && otherwise.as_deref().is_none_or(lit)
-        }
-        Scalar::Call(_, args) => args.iter().all(lit),
-    };
+    // A leaf is as it stays; a numeric program is made after compiling, never here.
+    let mut constant = !matches!(
+        s,
+        Scalar::Column(_) | Scalar::Literal(_) | Scalar::Param(_) | Scalar::Numeric(_)
+    );
+    s.each_child(&mut |c| constant &= matches!(c, Scalar::Literal(_)));
     match constant.then(|| s.eval(&[], &[])) {
         Some(Ok(v)) => Scalar::Literal(v),
         _ => s,
@@ -1090,26 +1076,32 @@ impl Scalar {
     fn each_leaf(&self, f: &mut dyn FnMut(&Scalar)) {
         match self {
             Scalar::Column(_) | Scalar::Literal(_) | Scalar::Param(_) => f(self),
+            _ => self.each_child(&mut |c| c.each_leaf(f)),
+        }
+    }
+
+    /// Calls `f` with each of the expression's own sub-expressions (none for a leaf).
+    fn each_child(&self, f: &mut dyn FnMut(&Scalar)) {
+        match self {
+            Scalar::Column(_) | Scalar::Literal(_) | Scalar::Param(_) => {}
             Scalar::Binary(a, _, b) => {
-                a.each_leaf(f);
-                b.each_leaf(f);
+                f(a);
+                f(b);
             }
-            Scalar::Not(x) | Scalar::Negate(x) | Scalar::IsNull(x, _) | Scalar::Cast(x, _) => {
-                x.each_leaf(f)
-            }
+            Scalar::Not(x) | Scalar::Negate(x) | Scalar::IsNull(x, _) | Scalar::Cast(x, _) => f(x),
             Scalar::Like { value, pattern, .. } => {
-                value.each_leaf(f);
-                pattern.each_leaf(f);
+                f(value);
+                f(pattern);
             }
             Scalar::InList(x, list, _) => {
-                x.each_leaf(f);
-                list.iter().for_each(|e| e.each_leaf(f));
+                f(x);
+                list.iter().for_each(f);
             }
-            Scalar::InSet(x, _, _) => x.each_leaf(f),
+            Scalar::InSet(x, _, _) => f(x),
             Scalar::Between(x, lo, hi, _) => {
-                x.each_leaf(f);
-                lo.each_leaf(f);
-                hi.each_leaf(f);
+                f(x);
+                f(lo);
+                f(hi);
             }
             Scalar::Case {
                 operand,
@@ -1117,15 +1109,15 @@ impl Scalar {
                 otherwise,
             } => {
                 for e in operand.iter().chain(otherwise.iter()) {
-                    e.each_leaf(f);
+                    f(e);
                 }
                 for (w, t) in branches {
-                    w.each_leaf(f);
-                    t.each_leaf(f);
+                    f(w);
+                    f(t);
                 }
             }
-            Scalar::Call(_, args) => args.iter().for_each(|e| e.each_leaf(f)),
-            Scalar::Numeric(both) => both.1.each_leaf(f),
+            Scalar::Call(_, args) => args.iter().for_each(f),
+            Scalar::Numeric(both) => f(&both.1),
         }
     }
 

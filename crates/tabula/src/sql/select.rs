@@ -1227,16 +1227,13 @@ pub(crate) fn window(q: &Query, params: &[Value]) -> Result<(Option<usize>, usiz
         let v = scalar::compile(e, &Tables::default(), &mut p)?.eval(&[], params)?;
         // As SQLite: any value that is an integer without loss (`2.0`, `'2'`, `1e3`, TRUE).
         let n = match &v {
-            Value::Int(i) => Some(*i),
-            Value::Bool(b) => Some(i64::from(*b)),
-            Value::Float(f) => whole_i64(*f),
             Value::Text(t) => {
                 let t = t.trim_matches(scalar::is_sqlite_space);
                 t.parse::<i64>()
                     .ok()
                     .or_else(|| t.parse::<f64>().ok().and_then(whole_i64))
             }
-            _ => None,
+            v => int_key(v.as_ref()),
         };
         n.ok_or_else(|| sql_error(e.span(), format!("LIMIT and OFFSET take integers, not {v}")))
     };

@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use crate::engine::any_table::AnyTable;
-use crate::engine::source::Source;
+use crate::engine::source::{Source, StateRef};
 use crate::engine::state::State;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -207,9 +207,7 @@ impl Target<'_, '_> {
                 f(st.table(idx)?)
             }
             Target::Tx(tx, _) => {
-                load_in(tx, name)?;
-                let st = tx.tx.state(name)?;
-                let idx = st.index_of(name)?;
+                let (st, idx) = in_tx(tx, name)?;
                 f(st.table(idx)?)
             }
         }
@@ -266,9 +264,7 @@ impl Target<'_, '_> {
                 scan(&st, idx, Some(&snap.auto), f)
             }
             Target::Tx(tx, auto) => {
-                load_in(tx, name)?;
-                let st = tx.tx.state(name)?;
-                let idx = st.index_of(name)?;
+                let (st, idx) = in_tx(tx, name)?;
                 // A table this transaction has written holds the journal of its changes,
                 // which the copy a later write makes of a table an index shares would not
                 // keep (`TableData`'s clone is of a committed table): it is read whole.
@@ -318,10 +314,10 @@ impl Target<'_, '_> {
     }
 }
 
-/// Loads table `name` into the transaction's state if it was not. Only then: a load
-/// changes the state, which a scan running the caller (a correlated subquery per row) may
-/// be reading.
-fn load_in(tx: &Transaction<'_>, name: &str) -> Result<()> {
+/// The transaction's state with table `name` loaded, and the table's place in it. It
+/// loads the table only if it was not: a load changes the state, which a scan running the
+/// caller (a correlated subquery per row) may be reading.
+fn in_tx<'t>(tx: &'t Transaction<'_>, name: &str) -> Result<(StateRef<'t>, usize)> {
     let loaded = {
         let st = tx.tx.state(name)?;
         let idx = st.index_of(name)?;
@@ -330,7 +326,9 @@ fn load_in(tx: &Transaction<'_>, name: &str) -> Result<()> {
     if !loaded {
         tx.dyn_table(name)?;
     }
-    Ok(())
+    let st = tx.tx.state(name)?;
+    let idx = st.index_of(name)?;
+    Ok((st, idx))
 }
 
 /// The rows of `t` with the primary keys `keys` (in their order) that pass every one of
