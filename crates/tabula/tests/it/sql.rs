@@ -2763,6 +2763,14 @@ fn a_short_text_s_begin_group_is_checked_before_it_runs() {
     );
 }
 
+/// Runs each of `statements` in tabula and in SQLite, in order (a table's setup).
+fn run_in_both(db: &Database, conn: &rusqlite::Connection, statements: &[String]) {
+    for s in statements {
+        db.sql(s).unwrap();
+        conn.execute_batch(s).unwrap();
+    }
+}
+
 /// Asserts that `query` gives the same rows in tabula and SQLite, in any order (`context`
 /// names the case in the message).
 fn assert_same_rows_as_sqlite(
@@ -2833,10 +2841,7 @@ fn key_joins_answer_alike_before_and_after_hashing_the_joined_table() {
                 r.pick(100)
             ));
         }
-        for s in &setup {
-            db.sql(s).unwrap();
-            conn.execute_batch(s).unwrap();
-        }
+        run_in_both(&db, &conn, &setup);
         // `LIMIT`-free queries over the first n children: fewer lookups than half the
         // parents (never hashed), and more (hashed part way).
         for n in [5, 25, 31, 400] {
@@ -2887,10 +2892,7 @@ fn correlated_subqueries_answer_alike_through_an_automatic_index() {
             r.pick(5)
         ));
     }
-    for s in &setup {
-        db.sql(s).unwrap();
-        conn.execute_batch(s).unwrap();
-    }
+    run_in_both(&db, &conn, &setup);
     for n in [2, 3, 4, 5, 40] {
         for query in [
             format!("SELECT a.id FROM a WHERE a.id <= {n} AND EXISTS (SELECT 1 FROM b WHERE b.k = a.k)"),
@@ -3017,10 +3019,7 @@ fn correlated_subqueries_answer_alike_when_remembered() {
             r.pick(5)
         ));
     }
-    for s in &setup {
-        db.sql(s).unwrap();
-        conn.execute_batch(s).unwrap();
-    }
+    run_in_both(&db, &conn, &setup);
     for query in [
         "SELECT a.id, (SELECT AVG(b.w) FROM b WHERE b.g = a.g) FROM a",
         "SELECT a.id FROM a WHERE a.x > (SELECT SUM(b.w) * 10 FROM b WHERE b.g = a.g)",
@@ -3076,10 +3075,7 @@ fn write_statements_answer_alike_through_automatic_indexes() {
             r.pick(5)
         ));
     }
-    for s in &setup {
-        db.sql(s).unwrap();
-        conn.execute_batch(s).unwrap();
-    }
+    run_in_both(&db, &conn, &setup);
     let same_tables = |context: &str| {
         assert_same_rows_as_sqlite(&db, &conn, "SELECT * FROM a", context);
         assert_same_rows_as_sqlite(&db, &conn, "SELECT * FROM b", context);
@@ -3274,10 +3270,7 @@ fn an_or_of_indexed_equalities_answers_as_a_full_scan() {
     for i in 1..=7 {
         setup.push(format!("INSERT INTO u VALUES ({i}, 'u{i}')"));
     }
-    for s in &setup {
-        db.sql(s).unwrap();
-        conn.execute_batch(s).unwrap();
-    }
+    run_in_both(&db, &conn, &setup);
     for query in [
         "SELECT id, email FROM t WHERE email = 'e5' OR id = 7",
         "SELECT id FROM t WHERE email = 'e5' OR id = 5 OR year = 5",
