@@ -16,9 +16,9 @@
 //! writing a table copies it first while another holder (the index) shares it
 //! (`State::table_mut`), so no index is used past a write to its table (a statement's
 //! reads come before its writes, and the next statement makes its own indexes, but
-//! nothing here relies on it). That copy is of a committed table: it keeps no journal of
-//! changes, so a table the transaction has written is never indexed
-//! ([`Target::scan`](super::target::Target::scan) reads it whole). Values SQL's `=` calls
+//! nothing here relies on it). That copy carries the transaction's journal of changes to
+//! the table, so a table the transaction has written is indexed like any other. Values
+//! SQL's `=` calls
 //! equal share one [`GroupKey`], a wider equality than the scan's ([`Pred::matches`]):
 //! every row found is checked against all of the scan's predicates, so it finds exactly
 //! the rows the full scan would, in the same (key) order.

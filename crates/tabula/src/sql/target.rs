@@ -265,11 +265,10 @@ impl Target<'_, '_> {
             }
             Target::Tx(tx, auto) => {
                 let (st, idx) = in_tx(tx, name)?;
-                // A table this transaction has written holds the journal of its changes,
-                // which the copy a later write makes of a table an index shares would not
-                // keep (`TableData`'s clone is of a committed table): it is read whole.
-                let written = st.tables.get(idx).is_some_and(|t| t.has_changes());
-                scan(&st, idx, (!written).then_some(*auto), f)
+                // An index shares the version of the table it was made from, so a later
+                // write copies the table first; the copy carries the transaction's journal
+                // (see `TableData`'s `Clone`).
+                scan(&st, idx, Some(*auto), f)
             }
         }
     }

@@ -25,7 +25,7 @@ mod tests;
 mod write;
 
 use std::cmp::Ordering;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, OnceLock};
 
 use crate::error::Result;
@@ -84,16 +84,13 @@ impl<R> std::fmt::Debug for TableData<R> {
 }
 
 /// A version of the table that shares its rows and indexes with this one (see [`Slab`]):
-/// what a writer changes instead of the version readers see. Only a committed table is
-/// cloned, so the undo journal is empty. Checked in release builds too: a copy of a table
-/// with pending changes would drop them from the log and the foreign-key checks without a
-/// sign, and a check per copy costs nothing beside the copy.
+/// what a writer changes instead of the version readers see. A committed table's journal is
+/// empty; a table with pending changes is copied when something else holds the version the
+/// transaction is writing (an automatic index a SQL statement made of it), and its copy
+/// carries the journal and the rows it points to, so the changes reach the log, the
+/// foreign-key checks and a rollback exactly as they would have from the original.
 impl<R: Clone> Clone for TableData<R> {
     fn clone(&self) -> Self {
-        assert!(
-            self.undo.is_empty(),
-            "a table is cloned only when committed"
-        );
         TableData {
             schema: self.schema.clone(),
             has_json: self.has_json,
@@ -108,9 +105,9 @@ impl<R: Clone> Clone for TableData<R> {
             next_key: self.next_key,
             in_order: self.in_order,
             order_cache: self.order_cache.clone(),
-            undo: Vec::new(),
-            undo_floor: AtomicUsize::new(0),
-            olds: Vec::new(),
+            undo: self.undo.clone(),
+            undo_floor: AtomicUsize::new(self.undo_floor.load(AtomicOrdering::Relaxed)),
+            olds: self.olds.clone(),
             scratch: Vec::new(),
         }
     }
