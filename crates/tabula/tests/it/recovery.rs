@@ -20,6 +20,20 @@ fn four_commits(dir: &Path) -> PathBuf {
     path
 }
 
+/// Copies a database directory.
+fn copy_dir(from: &Path, to: &Path) {
+    for e in fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let target = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &target);
+        } else {
+            fs::create_dir_all(to).unwrap();
+            fs::copy(&p, &target).unwrap();
+        }
+    }
+}
+
 fn names(path: &Path) -> Vec<String> {
     let db = Database::open(path).unwrap();
     let v = db.table::<Student>().unwrap().select().all().unwrap();
@@ -74,6 +88,75 @@ fn zeros_and_garbage_at_the_end_are_dropped_and_writing_goes_on() {
         let strict = Database::builder().recovery(Recovery::Strict).open(&path);
         assert!(strict.is_ok(), "the log is clean again");
     }
+}
+
+/// A last record that is whole and matches its checksum but cannot be read (written by a
+/// newer version, or damaged before its checksum was taken) was a commit written whole: an
+/// open refuses it rather than drop it as an unfinished one, and verify reports it.
+#[test]
+fn a_sealed_last_record_that_does_not_read_is_corruption_not_a_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = four_commits(dir.path());
+    let wal = path.join("wal/transaction.log");
+    let bytes = fs::read(&wal).unwrap();
+    let last_start = bytes[..bytes.len() - 1]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap()
+        + 1;
+    let body = std::str::from_utf8(&bytes[last_start + 9..bytes.len() - 1]).unwrap();
+    for unreadable in [
+        body.replacen("\"year\":2023", "\"year\":NaN", 1),
+        body.replacen("\"lsn\":", "\"lsn\":\"x\",\"was\":", 1),
+        "[1,2]".to_string(),
+    ] {
+        assert_ne!(unreadable, body);
+        let mut damaged = bytes[..last_start].to_vec();
+        damaged.extend(
+            format!(
+                "{:08x} {unreadable}\n",
+                crc32c::crc32c(unreadable.as_bytes())
+            )
+            .bytes(),
+        );
+        fs::write(&wal, &damaged).unwrap();
+        let e = Database::open(&path).unwrap_err();
+        assert!(
+            matches!(&e, Error::Corrupt { line: 4, reason, .. } if reason.contains("checksum matches")),
+            "{unreadable}: {e}"
+        );
+        assert_eq!(
+            fs::read(&wal).unwrap(),
+            damaged,
+            "the log is left as it was"
+        );
+        let problems = tabula::verify(&path).unwrap();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.to_string().contains("transaction.log:4")),
+            "{problems:?}"
+        );
+    }
+    // Salvage keeps the three commits before it and sets the record aside; so does repair.
+    let salvaged = dir.path().join("salvaged");
+    copy_dir(&path, &salvaged);
+    let db = Database::builder()
+        .recovery(Recovery::Salvage)
+        .open(&salvaged)
+        .unwrap();
+    assert_eq!(
+        db.recovery_report()
+            .iter()
+            .map(|d| d.line)
+            .collect::<Vec<_>>(),
+        vec![4]
+    );
+    drop(db);
+    assert_eq!(names(&salvaged), ["A", "B", "C"]);
+    tabula::repair(&path, tabula::RepairOptions::default()).unwrap();
+    assert_eq!(names(&path), ["A", "B", "C"]);
+    assert_eq!(tabula::verify(&path).unwrap(), vec![]);
 }
 
 #[test]

@@ -150,35 +150,57 @@ pub(crate) fn frame(json: &[u8]) -> Vec<u8> {
     line
 }
 
+/// Why a line of the log cannot be used.
+#[derive(Debug)]
+pub(crate) struct BadLine {
+    /// What is wrong with it.
+    pub(crate) reason: String,
+    /// Whether its checksum matched: its bytes are the ones a commit wrote whole, so it is
+    /// no unfinished commit, whatever it holds.
+    pub(crate) sealed: bool,
+}
+
 /// Checks one line (without its newline) and parses it.
-pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<RawRecord, String> {
+pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<RawRecord, BadLine> {
+    let unsealed = |reason: String| BadLine {
+        reason,
+        sealed: false,
+    };
     if line.len() > MAX_RECORD {
-        return Err(format!(
+        return Err(unsealed(format!(
             "line of {} bytes exceeds the {} byte cap",
             line.len(),
             MAX_RECORD
-        ));
+        )));
     }
     if line.iter().all(|&b| b == 0) {
-        return Err("zero-filled line".into());
+        return Err(unsealed("zero-filled line".into()));
     }
     if line.len() < 10 || line[8] != b' ' {
-        return Err("not a `<crc32c> <json>` line".into());
+        return Err(unsealed("not a `<crc32c> <json>` line".into()));
     }
     let crc = std::str::from_utf8(&line[..8])
         .ok()
         .and_then(|h| u32::from_str_radix(h, 16).ok())
-        .ok_or("checksum is not 8 hex digits")?;
+        .ok_or_else(|| unsealed("checksum is not 8 hex digits".into()))?;
     let json = &line[9..];
     let actual = crc32c::crc32c(json);
     if actual != crc {
-        return Err(format!(
+        return Err(unsealed(format!(
             "checksum mismatch: line says {crc:08x}, content is {actual:08x}"
-        ));
+        )));
     }
-    let rec: RawRecord = serde_json::from_slice(json).map_err(|e| format!("bad record: {e}"))?;
+    let sealed = |reason: String| BadLine {
+        reason,
+        sealed: true,
+    };
+    let rec: RawRecord =
+        serde_json::from_slice(json).map_err(|e| sealed(format!("bad record: {e}")))?;
     if rec.lsn > MAX_LSN {
-        return Err(format!("LSN {} is beyond {MAX_LSN}: damaged", rec.lsn));
+        return Err(sealed(format!(
+            "LSN {} is beyond {MAX_LSN}: damaged",
+            rec.lsn
+        )));
     }
     Ok(rec)
 }
@@ -223,8 +245,11 @@ mod tests {
         // A flipped byte fails the checksum.
         let mut bad = line.clone();
         bad[20] ^= 1;
-        assert!(parse_line(&bad[..bad.len() - 1])
-            .unwrap_err()
-            .contains("checksum mismatch"));
+        let e = parse_line(&bad[..bad.len() - 1]).unwrap_err();
+        assert!(e.reason.contains("checksum mismatch") && !e.sealed, "{e:?}");
+        // A line sealed with its checksum that does not read is marked as such.
+        let unreadable = frame(br#"{"lsn":1,"tables":[{"table":"t","put":[{"v":NaN}]}]}"#);
+        let e = parse_line(&unreadable[..unreadable.len() - 1]).unwrap_err();
+        assert!(e.reason.starts_with("bad record") && e.sealed, "{e:?}");
     }
 }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::storage::wal::line::{parse_line, RawRecord};
+use crate::storage::wal::line::{parse_line, BadLine, RawRecord};
 
 /// How `Database::open` treats a damaged write-ahead log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -14,7 +14,9 @@ pub enum Recovery {
     /// Any damaged line, even an unfinished last one, fails the open with `Error::Corrupt`.
     Strict,
     /// An unfinished last commit is dropped (with a warning) and cut off before the next
-    /// append; a damaged line followed by good ones fails the open with `Error::Corrupt`.
+    /// append; a damaged line followed by good ones fails the open with `Error::Corrupt`, as
+    /// does a last line that is whole and matches its checksum but cannot be read (a commit
+    /// written whole, which is no unfinished one).
     #[default]
     TolerateTail,
     /// Every line that can be read is kept; damaged lines are dropped and reported in
@@ -45,6 +47,9 @@ pub(crate) struct ScannedLine {
     pub(crate) end: usize,
     /// The record, or why the line cannot be used.
     pub(crate) parsed: std::result::Result<RawRecord, String>,
+    /// Whether the line is whole and its checksum matches (see [`BadLine::sealed`]): one
+    /// that does not read is then damage wherever it is, never an unfinished commit.
+    pub(crate) sealed: bool,
 }
 
 /// Splits a log into lines and checks each. Zeros where a line would start are the end of
@@ -65,15 +70,22 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
             Some(i) => (start + i, start + i + 1, true),
             None => (bytes.len(), bytes.len(), false),
         };
-        let parsed = if terminated {
-            parse_line(&bytes[start..end])
+        let (parsed, sealed) = if terminated {
+            match parse_line(&bytes[start..end]) {
+                Ok(rec) => (Ok(rec), true),
+                Err(BadLine { reason, sealed }) => (Err(reason), sealed),
+            }
         } else {
-            Err("unterminated line (an unfinished commit)".into())
+            (
+                Err("unterminated line (an unfinished commit)".into()),
+                false,
+            )
         };
         lines.push(ScannedLine {
             no,
             end: next,
             parsed,
+            sealed,
         });
         start = next;
     }
@@ -93,6 +105,13 @@ fn torn_last_write(lines: &mut [ScannedLine], after: u64) {
     let Some(first_bad) = lines.iter().position(|l| l.parsed.is_err()) else {
         return;
     };
+    // A line sealed whole that does not read is no write a crash tore: damage to report.
+    if lines[first_bad..]
+        .iter()
+        .any(|l| l.sealed && l.parsed.is_err())
+    {
+        return;
+    }
     let prev = lines[..first_bad]
         .iter()
         .rev()
@@ -108,6 +127,8 @@ fn torn_last_write(lines: &mut [ScannedLine], after: u64) {
         return;
     }
     for l in &mut lines[first_bad..] {
+        // Whatever the write put down whole is as unfinished as the rest of it.
+        l.sealed = false;
         if let Ok(rec) = &l.parsed {
             l.parsed = Err(format!(
                 "record {} was written in one go with a damaged record before it \
@@ -181,7 +202,17 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
             }
             Err(reason) => {
                 let in_middle = last_good.is_some_and(|g| i < g);
-                if mode == Recovery::Strict || (in_middle && mode == Recovery::TolerateTail) {
+                // A whole line whose checksum matches was written as it is: a commit that
+                // does not read (damaged before its checksum was taken, or of a newer
+                // format), which dropping as a tail would lose without a word.
+                let reason = if l.sealed {
+                    format!("{reason} (its checksum matches: a complete commit, not a tail)")
+                } else {
+                    reason
+                };
+                if mode == Recovery::Strict
+                    || ((in_middle || l.sealed) && mode == Recovery::TolerateTail)
+                {
                     let reason = if in_middle {
                         format!("{reason}, followed by good records")
                     } else {
@@ -191,6 +222,9 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
                 }
                 if in_middle {
                     out.damaged_middle = true;
+                } else if l.sealed {
+                    tracing::warn!(file = %path.display(), line = l.no, %reason,
+                        "salvage: dropping an unreadable commit at the end of the write-ahead log");
                 } else {
                     tracing::warn!(file = %path.display(), line = l.no, %reason,
                         "dropping an unfinished commit at the end of the write-ahead log");
@@ -223,6 +257,33 @@ mod tests {
         assert_eq!(s.valid_len, log(3).len() as u64);
         let s = scan(Path::new("w"), &log(3), Recovery::Strict, 2).unwrap();
         assert_eq!(s.records.len(), 1);
+    }
+
+    /// A last line that is whole and matches its checksum was a commit written whole: one
+    /// that cannot be read is damage, not a tail to drop, unless salvaging.
+    #[test]
+    fn a_sealed_unreadable_last_line_is_damage() {
+        let mut b = log(2);
+        b.extend(frame(
+            br#"{"lsn":3,"tables":[{"table":"t","put":[{"v":NaN}]}]}"#,
+        ));
+        for mode in [Recovery::TolerateTail, Recovery::Strict] {
+            let e = scan(Path::new("w"), &b, mode, 0).unwrap_err();
+            assert!(
+                matches!(&e, Error::Corrupt { line: 3, reason, .. }
+                    if reason.contains("its checksum matches")),
+                "{mode:?}: {e}"
+            );
+        }
+        let s = scan(Path::new("w"), &b, Recovery::Salvage, 0).unwrap();
+        assert_eq!((s.records.len(), s.dropped.len()), (2, 1));
+        assert_eq!(s.valid_len, log(2).len() as u64);
+        // The same bytes with the checksum broken are an unfinished commit.
+        let mut torn = b.clone();
+        let at = log(2).len();
+        torn[at] = if torn[at] == b'0' { b'1' } else { b'0' };
+        let s = scan(Path::new("w"), &torn, Recovery::TolerateTail, 0).unwrap();
+        assert_eq!((s.records.len(), s.dropped.len()), (2, 1));
     }
 
     #[test]
