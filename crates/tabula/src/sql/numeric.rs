@@ -152,6 +152,8 @@ impl Num {
     pub(crate) fn negate(self) -> Num {
         match self.get() {
             N::Int(i) => i.checked_neg().map_or(Num::float(-(i as f64)), Num::int),
+            // Arithmetic on a NaN the library stored is null, as `binary` makes it.
+            N::Float(f) if f.is_nan() => Num::NULL,
             N::Float(f) => Num::float(-f),
             N::Bool(b) => Num::int(-i64::from(b)),
             N::Null => Num::NULL,

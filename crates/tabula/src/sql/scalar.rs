@@ -1468,12 +1468,24 @@ pub(crate) fn text_of(v: &Value) -> String {
 
 /// A float as SQLite prints it (`%!.17g`: up to 17 significant digits, fewer where they
 /// read back as the same float; always a decimal point; an exponent below 1e-4 and from
-/// 1e17 up; `-0.0` is `0.0`; infinities are `Inf` and `-Inf`).
+/// 1e17 up; `-0.0` is `0.0`; infinities are `Inf` and `-Inf`; a NaN is `NaN`).
 fn float_text(f: f64) -> String {
+    // SQL makes no NaN; one the library stored is a value, not a null (see
+    // `compare`), and reads as PostgreSQL writes it.
     if f.is_nan() {
-        return String::new();
+        return "NaN".into();
     }
     fp::format(f, true, 17)
+}
+
+/// A float a function computed, null where it is NaN (of a NaN the library stored), as
+/// arithmetic gives.
+fn float_or_null(f: f64) -> Value {
+    if f.is_nan() {
+        Value::Null
+    } else {
+        Value::Float(f)
+    }
 }
 
 /// Compares two values as SQL does: `None` if either is null (or NaN). Numbers compare by value
@@ -1601,7 +1613,7 @@ fn call(f: Func, mut args: Vec<Value>) -> Result<Value> {
                 reason: "integer overflow in abs()".into(),
             })?),
             Value::Bool(b) => Value::Int(i64::from(*b)),
-            v => Value::Float(real_value(v).abs()),
+            v => float_or_null(real_value(v).abs()),
         },
         Func::Round => {
             let digits = match args.get(1) {
@@ -1609,7 +1621,7 @@ fn call(f: Func, mut args: Vec<Value>) -> Result<Value> {
                 Some(d) => int_value(d),
                 None => 0,
             };
-            Value::Float(round(real_value(&args[0]), digits))
+            float_or_null(round(real_value(&args[0]), digits))
         }
         Func::Trim | Func::LTrim | Func::RTrim => {
             let s = text_of(&args[0]);

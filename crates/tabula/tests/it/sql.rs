@@ -1529,6 +1529,43 @@ fn a_nan_sorts_after_every_number() {
     }
 }
 
+/// A NaN the library stored (SQL makes none) is a value, not a null (see
+/// `a_stored_nan_is_not_null`): as text it reads `NaN`, whatever makes the text, and every
+/// arithmetic on it is null, the one-operand kinds (`-x`, `ABS`, `ROUND`) as `x + 0.0`.
+#[test]
+fn a_stored_nan_reads_as_nan_and_its_arithmetic_is_null() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE f (id INTEGER PRIMARY KEY, x REAL)")
+        .unwrap();
+    db.dyn_table("f")
+        .unwrap()
+        .insert(tabula::row! { "x" => f64::NAN })
+        .unwrap();
+    let text = |t: &str| Value::Text(t.into());
+    let items = [
+        ("CAST(x AS TEXT)", text("NaN")),
+        ("x || 'z'", text("NaNz")),
+        ("LENGTH(x)", Value::Int(3)),
+        ("UPPER(x)", text("NAN")),
+        ("SUBSTR(x, 2)", text("aN")),
+        ("-x", Value::Null),
+        ("ABS(x)", Value::Null),
+        ("ROUND(x)", Value::Null),
+        ("ROUND(x, 2)", Value::Null),
+        ("x + 0.0", Value::Null),
+        ("x * 2", Value::Null),
+        ("-x IS NULL", Value::Bool(true)),
+    ];
+    let list: Vec<&str> = items.iter().map(|(i, _)| *i).collect();
+    let rows = db
+        .sql(&format!("SELECT {} FROM f", list.join(", ")))
+        .unwrap()
+        .rows;
+    for ((item, want), got) in items.iter().zip(&rows[0]) {
+        assert_eq!(got, want, "{item}");
+    }
+}
+
 /// A join through the joined table's primary key looks each partner up by its key; its
 /// answers must be those of a nested loop over the same rows (`ON c.id + 0 = …` makes one):
 /// inner and left joins, keys of every kind SQL's `=` compares (integers, integral and

@@ -613,3 +613,37 @@ fn a_transaction_may_reference_a_table_it_creates_later() {
     }
     assert_eq!(db.table_names().unwrap(), ["eggs", "hens"]);
 }
+
+/// An integer primary key numbers the rows that leave it out: a `DEFAULT` on it (which
+/// would give each such row the same key) is refused, at the column, and creates nothing.
+#[test]
+fn a_default_on_an_integer_primary_key_is_refused() {
+    let db = Database::in_memory();
+    for text in [
+        "CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL DEFAULT 5, a INTEGER)",
+        "CREATE TABLE t (a INTEGER, id INTEGER DEFAULT 5, PRIMARY KEY (id))",
+    ] {
+        let e = db.sql(text).unwrap_err();
+        match &e {
+            Error::Sql { reason, .. } => assert!(
+                reason.contains("t.id") && reason.contains("cannot have a DEFAULT"),
+                "{reason}"
+            ),
+            other => panic!("{text}: {other:?}"),
+        }
+        assert!(matches!(
+            db.sql("SELECT * FROM t").unwrap_err(),
+            Error::Sql { .. } | Error::UnknownTable { .. }
+        ));
+    }
+    // A text key may have one: nothing numbers it.
+    db.sql(
+        "CREATE TABLE k (code TEXT PRIMARY KEY DEFAULT 'x', a INTEGER); \
+         INSERT INTO k (a) VALUES (1)",
+    )
+    .unwrap();
+    assert_eq!(
+        rows(&db, "SELECT code FROM k"),
+        vec![vec![Value::Text("x".into())]]
+    );
+}
