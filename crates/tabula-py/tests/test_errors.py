@@ -292,3 +292,43 @@ def test_sql_text_with_a_lone_surrogate_is_a_sql_error():
     with pytest.raises(tabula.TypeMismatch):
         db.sql("SELECT ?", ("\ud800",))
     assert db.sql("SELECT ? AS v", ("é",)) == [{"v": "é"}]
+
+
+def test_unique_and_index_groups_are_read_as_written(db):
+    # A bare name is one column; a list of names one constraint each; a tuple inside the
+    # list one constraint over its columns together.
+    @table(db=db, name="one", unique="a", index="b")
+    @dataclass
+    class One:
+        id: int = field(metadata={"primary_key": True})
+        a: int = 0
+        b: int = 0
+
+    One.insert(a=1, b=1)
+    with pytest.raises(tabula.UniqueViolation, match="one.a"):
+        One.insert(a=1, b=2)
+
+    @table(db=db, name="pair", unique=[("a", "b")])
+    @dataclass
+    class Pair:
+        id: int = field(metadata={"primary_key": True})
+        a: int = 0
+        b: int = 0
+
+    Pair.insert(a=1, b=1)
+    Pair.insert(a=1, b=2)
+    with pytest.raises(tabula.UniqueViolation):
+        Pair.insert(a=1, b=2)
+
+    # A bare tuple of names could mean either: refused, saying how to write each, and the
+    # table is not made.
+    for option in ("unique", "index"):
+        @dataclass
+        class Bare:
+            id: int = field(metadata={"primary_key": True})
+            a: int = 0
+            b: int = 0
+
+        with pytest.raises(TypeError, match=rf"{option}=\('a', 'b'\) is ambiguous"):
+            table(db=db, name="bare", **{option: ("a", "b")})(Bare)
+        assert "bare" not in db.tables()

@@ -69,7 +69,19 @@ def _reference(cls: type, name: str, target: Any) -> str:
 
 
 def _names(cls: type, what: str, groups: Any) -> list[list[str]]:
-    """``unique=[("a", "b")]`` / ``index=["a", ("b", "c")]`` as lists of column names."""
+    """``unique=[("a", "b")]`` / ``index=["a", ("b", "c")]`` as lists of column names.
+
+    A bare name is one group of one column. A bare tuple of names is refused: it reads as
+    one constraint over the columns (``unique=("a", "b")``) as readily as one per column,
+    and the two differ in what they allow."""
+    if isinstance(groups, str):
+        groups = [groups]
+    elif isinstance(groups, tuple) and len(groups) > 1 and all(
+            isinstance(g, str) for g in groups):
+        inner = ", ".join(repr(g) for g in groups)
+        raise TypeError(
+            f"{cls.__name__}: {what}=({inner}) is ambiguous: write {what}=[({inner})] for "
+            f"one {what} over those columns together, or {what}=[{inner}] for one on each")
     out = []
     for g in groups or ():
         cols = [g] if isinstance(g, str) else list(g)
