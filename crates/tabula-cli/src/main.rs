@@ -349,8 +349,8 @@ fn must_be_database(dir: &Path) -> anyhow::Result<()> {
     let entries = ["wal", "schema", "data", "manifest.json"];
     if !entries.iter().any(|e| dir.join(e).exists()) {
         bail!(
-            "no tabula database at {} (create one with `tabula demo {}`)",
-            dir.display(),
+            "no tabula database at {} (`tabula sql DIR` creates one in a new or empty \
+             directory; `tabula demo DIR` one with sample data)",
             dir.display()
         );
     }

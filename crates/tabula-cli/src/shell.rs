@@ -581,6 +581,10 @@ fn dot(
         ("explain", v) if v.eq_ignore_ascii_case("on") || v.eq_ignore_ascii_case("off") => {
             settings.explain = switch(v, ".explain")?;
         }
+        // One word is no query: most likely a mistyped on or off.
+        ("explain", word) if !word.trim().contains(char::is_whitespace) => {
+            anyhow::bail!(".explain takes on, off or a query, not {word:?}")
+        }
         ("explain", query) => print_plan(&session.run(&format!("EXPLAIN {query}"))?)?,
         ("read", "") => anyhow::bail!(".read takes the name of a file of SQL"),
         ("read", _) if depth >= READ_DEPTH => {

@@ -194,7 +194,7 @@ pub enum Error {
     },
     /// A table other tables reference through foreign keys cannot be dropped: their rows
     /// would point nowhere.
-    #[error("table {table} cannot be dropped: {referenced_by} references it; drop that table (or its foreign key) first")]
+    #[error("table {table} cannot be dropped while referenced by {referenced_by}; drop the referencing tables (or their foreign keys) first")]
     TableReferenced {
         /// The table to drop.
         table: String,

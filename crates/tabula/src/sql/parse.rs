@@ -173,13 +173,19 @@ pub(crate) fn known_unsupported(
 /// A parse error, with where the parser stopped (the end of the text when it ran out).
 pub(crate) fn parse_error(text: &str, e: sqlparser::parser::ParserError) -> Error {
     let msg = e.to_string();
-    // sqlparser says "... at Line: L, Column: C".
+    // sqlparser says "... at Line: L, Column: C": the place goes in the error's fields, and
+    // out of its reason, which `Error::Sql` shows after them.
+    let mut reason = msg.clone();
     let (line, column) = msg
         .rsplit_once("Line: ")
-        .and_then(|(_, rest)| {
+        .and_then(|(before, rest)| {
             let (l, c) = rest.split_once(", Column: ")?;
-            let c: String = c.chars().take_while(char::is_ascii_digit).collect();
-            Some((l.trim().parse().ok()?, c.parse().ok()?))
+            let digits: String = c.chars().take_while(char::is_ascii_digit).collect();
+            let place = (l.trim().parse().ok()?, digits.parse().ok()?);
+            if c.len() == digits.len() {
+                reason = before.trim_end().trim_end_matches(" at").to_owned();
+            }
+            Some(place)
         })
         .unwrap_or_else(|| {
             let line = text.lines().count().max(1) as u64;
@@ -189,6 +195,6 @@ pub(crate) fn parse_error(text: &str, e: sqlparser::parser::ParserError) -> Erro
     Error::Sql {
         line,
         column,
-        reason: msg,
+        reason,
     }
 }

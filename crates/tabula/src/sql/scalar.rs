@@ -471,6 +471,17 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             negated,
             ..
         } => {
+            if let Expr::Tuple(items) = &**expr {
+                return Err(unsupported(format!(
+                    "row values (the {} values of ({}) compared with a subquery's rows)",
+                    items.len(),
+                    items
+                        .iter()
+                        .map(crate::expr::shown)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
             check_one_column(q, span())?;
             let operand = boxed(expr, params)?;
             match run_subquery(q, params, scope) {

@@ -73,6 +73,26 @@ impl<'t> Stream<'t> {
                         });
                     }
                     highest = highest.max(n);
+                } else {
+                    // SQLite's `?1`: counted as no parameter, it would be refused as "0
+                    // placeholders" for the values given.
+                    return Err(Error::Sql {
+                        line: t.span.start.line,
+                        column: t.span.start.column,
+                        reason: format!("placeholder {p}: use ? or $1, $2, ..."),
+                    });
+                }
+            }
+        }
+        // SQLite's `:name`, which the parser reads as a placeholder from two tokens.
+        for pair in tokens.windows(2) {
+            if let (Token::Colon, Token::Word(w)) = (&pair[0].token, &pair[1].token) {
+                if pair[0].span.end == pair[1].span.start && w.quote_style.is_none() {
+                    return Err(Error::Sql {
+                        line: pair[0].span.start.line,
+                        column: pair[0].span.start.column,
+                        reason: format!("placeholder :{}: use ? or $1, $2, ...", w.value),
+                    });
                 }
             }
         }

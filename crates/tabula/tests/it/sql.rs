@@ -2523,6 +2523,28 @@ fn a_circular_common_table_expression_fails_before_any_row_is_handed_out() {
     assert_eq!(seen, 0);
 }
 
+/// Placeholders are `?` and `$n`; SQLite's other forms are refused naming the one used and
+/// the forms there are (not miscounted as no placeholder at all), in a short text and in
+/// a long one parsed as it runs.
+#[test]
+fn other_placeholder_styles_are_named() {
+    let db = Database::in_memory();
+    let long = format!("{}SELECT :a", "-- pad\n".repeat(700));
+    for (text, p) in [
+        ("SELECT ?1", "?1"),
+        ("SELECT :a", ":a"),
+        (long.as_str(), ":a"),
+    ] {
+        match db.sql_with(text, &[Value::Int(1)]) {
+            Err(Error::Sql { reason, .. }) => assert!(
+                reason.contains(&format!("placeholder {p}: use ? or $1, $2")),
+                "{p}: {reason}"
+            ),
+            other => panic!("{p}: {other:?}"),
+        }
+    }
+}
+
 /// A query that is neither a SELECT nor made of them is refused naming what it is.
 #[test]
 fn unsupported_query_shapes_are_named() {
@@ -2539,6 +2561,10 @@ fn unsupported_query_shapes_are_named() {
         (
             "WITH RECURSIVE r(n) AS (SELECT 1) SELECT n FROM r",
             "WITH RECURSIVE",
+        ),
+        (
+            "SELECT id FROM t WHERE (id, v) IN (SELECT id, v FROM t)",
+            "row values (the 2 values of (id, v)",
         ),
     ] {
         match db.sql(text) {
