@@ -13,17 +13,19 @@ use crate::sql::select::{query_body, unsupported_body, Bound};
 use crate::sql::target::Target;
 use crate::value::Value;
 
-/// How EXPLAIN says that `n` correlated subqueries run for each `what` (each answer kept
-/// for the next one reading the same outer values, see
-/// [`Memo`](super::correlated::Memo)).
-fn per_row(n: usize, what: &str) -> String {
+/// How EXPLAIN says that `n` correlated subqueries run for each `what`: each answer kept
+/// for the next one reading the same outer values (see [`Memo`](super::correlated::Memo)),
+/// unless `kept` is false (a join's `ON` inside a write transaction, whose rows may be
+/// streamed to a callback that writes between them).
+fn per_row(n: usize, what: &str, kept: bool) -> String {
+    let how = if kept {
+        "answers kept by the outer values read"
+    } else {
+        "run anew each time: the transaction may write between rows"
+    };
     match n {
-        1 => format!(
-            "a correlated subquery run for each {what} (answers kept by the outer values read)"
-        ),
-        n => format!(
-            "{n} correlated subqueries run for each {what} (answers kept by the outer values read)"
-        ),
+        1 => format!("a correlated subquery run for each {what} ({how})"),
+        n => format!("{n} correlated subqueries run for each {what} ({how})"),
     }
 }
 
@@ -211,7 +213,11 @@ fn explain_body(
                     match correlated {
                         Some(c) => format!(
                             "{kind} {strategy} with {line}, {}",
-                            per_row(c.calls.len(), "pair of rows")
+                            per_row(
+                                c.calls.len(),
+                                "pair of rows",
+                                matches!(target, Target::Read(_)),
+                            )
                         ),
                         None => format!("{kind} {strategy} with {line}"),
                     }
@@ -223,7 +229,7 @@ fn explain_body(
     match in_where {
         _ if sel.selection.is_none() || served => {}
         0 => out.push("filter (WHERE)".to_owned()),
-        n => out.push(format!("filter (WHERE), {}", per_row(n, "row"))),
+        n => out.push(format!("filter (WHERE), {}", per_row(n, "row", true))),
     }
     if grouped {
         out.push("group (GROUP BY) with a hash of the keys".to_owned());

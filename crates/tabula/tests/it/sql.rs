@@ -3333,6 +3333,16 @@ fn an_on_subquery_streamed_in_a_transaction_sees_the_callbacks_writes() {
         })
         .unwrap();
     assert_eq!(seen, vec![Value::Int(1)]);
+    // EXPLAIN says so inside a transaction, and that answers are kept outside one.
+    let explain = "EXPLAIN SELECT x.id FROM (SELECT * FROM a) AS x JOIN b ON b.g = x.g \
+                   AND NOT EXISTS (SELECT 1 FROM c WHERE c.v = x.g)";
+    let plan = |rows: Vec<Vec<Value>>| format!("{rows:?}");
+    let inside = db
+        .transaction(|tx| Ok(plan(tx.sql(explain)?.rows)))
+        .unwrap();
+    assert!(inside.contains("run anew each time"), "{inside}");
+    let outside = plan(db.sql(explain).unwrap().rows);
+    assert!(outside.contains("answers kept"), "{outside}");
 }
 
 /// A name in a subquery nested two deep is the nearest query's that has it, as in SQLite:
