@@ -34,6 +34,14 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Where the last line of a log (which ends in a newline) starts.
+fn last_line_start(log: &[u8]) -> usize {
+    log[..log.len() - 1]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1)
+}
+
 fn names(path: &Path) -> Vec<String> {
     let db = Database::open(path).unwrap();
     let v = db.table::<Student>().unwrap().select().all().unwrap();
@@ -46,11 +54,7 @@ fn truncating_the_last_record_at_every_byte_keeps_the_others() {
     let path = four_commits(dir.path());
     let wal = path.join("wal/transaction.log");
     let full = fs::read(&wal).unwrap();
-    let last_start = full[..full.len() - 1]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .unwrap()
-        + 1;
+    let last_start = last_line_start(&full);
     for cut in last_start..full.len() {
         fs::write(&wal, &full[..cut]).unwrap();
         assert_eq!(names(&path), ["A", "B", "C"], "cut at {cut}");
@@ -99,11 +103,7 @@ fn a_sealed_last_record_that_does_not_read_is_corruption_not_a_tail() {
     let path = four_commits(dir.path());
     let wal = path.join("wal/transaction.log");
     let bytes = fs::read(&wal).unwrap();
-    let last_start = bytes[..bytes.len() - 1]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .unwrap()
-        + 1;
+    let last_start = last_line_start(&bytes);
     let body = std::str::from_utf8(&bytes[last_start + 9..bytes.len() - 1]).unwrap();
     for unreadable in [
         body.replacen("\"year\":2023", "\"year\":NaN", 1),
