@@ -367,7 +367,8 @@ fn placed(e: anyhow::Error, statement: &split::Statement) -> anyhow::Error {
             tabula::Error::Sql {
                 line,
                 column,
-                // The parser's own words place it too: "… at Line: 1, Column: 8".
+                // Words that place it too ("… at Line: 1, Column: 8"; the library takes
+                // the parser's own out of its reasons) are placed in the input as well.
                 reason: replace_place(&reason, "at Line: ", ", Column: ", statement),
             }
             .into()
@@ -581,8 +582,8 @@ fn dot(
         ("explain", v) if v.eq_ignore_ascii_case("on") || v.eq_ignore_ascii_case("off") => {
             settings.explain = switch(v, ".explain")?;
         }
-        // One word is no query: most likely a mistyped on or off.
-        ("explain", word) if !word.trim().contains(char::is_whitespace) => {
+        // One word that starts no query is most likely a mistyped on or off.
+        ("explain", word) if !starts_query(word) => {
             anyhow::bail!(".explain takes on, off or a query, not {word:?}")
         }
         ("explain", query) => print_plan(&session.run(&format!("EXPLAIN {query}"))?)?,
@@ -634,6 +635,18 @@ fn mode_name(format: Format) -> &'static str {
         Format::Json => "json",
         Format::Jsonl => "jsonl",
     }
+}
+
+/// Whether `text` starts with a word a query can start with.
+fn starts_query(text: &str) -> bool {
+    let first: String = text
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_alphabetic)
+        .collect();
+    ["select", "with", "values"]
+        .iter()
+        .any(|w| first.eq_ignore_ascii_case(w))
 }
 
 fn on_off(on: bool) -> &'static str {

@@ -802,11 +802,11 @@ impl Schema {
             .map(|(i, (v, c))| -> std::result::Result<Value, Box<Error>> {
                 let v = match v {
                     Some(v) => v,
-                    None => match &c.default {
-                        Some(d) => d.clone(),
-                        None if i == pk && c.ty.is_int() => Value::Int(0),
-                        None => Value::Null,
-                    },
+                    // An integer key left out takes the next auto-increment key, whatever
+                    // default it has (as SQLite ignores one on its rowid): a default would
+                    // give every such row the same key.
+                    None if i == pk && c.ty.is_int() => Value::Int(0),
+                    None => c.default.clone().unwrap_or(Value::Null),
                 };
                 // Most values already have their column's representation (as in `coerce`).
                 if !v.is_null() && c.ty.keeps(v.as_ref()) {

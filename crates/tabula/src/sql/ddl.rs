@@ -543,19 +543,6 @@ pub(crate) fn schema_of(c: &CreateTable) -> Result<Schema> {
     schema.unique = uniques;
     schema.checks = checks;
     schema.finish()?;
-    let key = schema.primary_key_column();
-    if schema.auto_increment() && key.default.is_some() {
-        // A default would stand in for the automatic key (every insert leaving the key out
-        // would get the same one), where SQLite ignores it: neither is what it says.
-        let at = c.columns.iter().find(|d| d.name.value == key.name);
-        return Err(sql_error(
-            at.map_or(c.name.span(), |d| d.name.span),
-            format!(
-                "column {}.{}: an integer PRIMARY KEY takes the next auto-increment key                  when a row leaves it out, so it cannot have a DEFAULT",
-                schema.table, key.name
-            ),
-        ));
-    }
     Ok(schema)
 }
 

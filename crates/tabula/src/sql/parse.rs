@@ -183,7 +183,8 @@ pub(crate) fn parse_error(text: &str, e: sqlparser::parser::ParserError) -> Erro
             let digits: String = c.chars().take_while(char::is_ascii_digit).collect();
             let place = (l.trim().parse().ok()?, digits.parse().ok()?);
             if c.len() == digits.len() {
-                reason = before.trim_end().trim_end_matches(" at").to_owned();
+                let before = before.trim_end();
+                reason = before.strip_suffix(" at").unwrap_or(before).to_owned();
             }
             Some(place)
         })

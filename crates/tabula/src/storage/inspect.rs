@@ -676,6 +676,23 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         .map(|m| m.tables.keys().cloned().collect())
         .unwrap_or_default();
     recover_from_archives(&mut out, fs, &layout, &disagreeing, &snapshots, &log);
+    // A schema file of a table a sound manifest does not list and no log record after its
+    // checkpoint creates: an open refuses it (its files are from another state of the
+    // database); repair keeps the table, with the rows its snapshot holds.
+    if out.manifest.is_some() {
+        for (name, t) in &out.tables {
+            if t.source == SchemaSource::File && t.created_lsn == 0 && !listed.contains(name) {
+                out.problems.push(Problem {
+                    file: layout.schema(name),
+                    line: 0,
+                    message: format!(
+                        "table {name} is neither in the manifest nor created by a log record \
+                         after its checkpoint; repair keeps it, with the rows of its snapshot"
+                    ),
+                });
+            }
+        }
+    }
     for name in &listed {
         let on_disk = out
             .tables
@@ -745,8 +762,11 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             continue;
         };
         let entry = match entry {
-            // A sound manifest that does not list the table: the file is not part of the
-            // database (a crash after a table's removal), and its rows are not the table's.
+            // A sound manifest that does not list a table no log record creates either (see
+            // above): its rows are read as those of a table without a manifest entry.
+            Some(None) if state.created_lsn == 0 && state.source == SchemaSource::File => None,
+            // A table created in the log since the manifest's checkpoint has no snapshot:
+            // the file is not part of the database, and its rows are not the table's.
             Some(None) => {
                 out.problems.push(Problem {
                     file: path.clone(),

@@ -94,6 +94,7 @@ impl Storage {
         };
         let mut scan = scan(&wal_path, &bytes, options.recovery, manifest.lsn)?;
         let records = add_pending(&mut tables, std::mem::take(&mut scan.records), &wal_path)?;
+        refuse_unaccounted(&tables, &layout, manifest.lsn)?;
         let mut file = fs
             .open_log(&wal_path)
             .map_err(|e| Error::io(&wal_path, e))?;
@@ -156,7 +157,9 @@ impl Storage {
     /// and after, and everything is read again if a checkpoint committed in between (or
     /// renamed a file under the read). A log line still being written (unterminated) is not
     /// yet committed and is left out; a complete damaged last line is reported in place
-    /// (nothing is moved); damage before good lines fails as it does for any open.
+    /// (nothing is moved), unless its checksum matches (a commit that does not read, which
+    /// fails the open as it fails a writable one); damage before good lines fails as it does
+    /// for any open.
     pub(crate) fn open_read_only(
         fs: Arc<dyn FileSystem>,
         root: &Path,
@@ -332,6 +335,7 @@ fn read_consistent_point(
     }
     image.log_bytes = valid_len;
     image.log_records = add_pending(&mut tables, records, &wal_path)?;
+    refuse_unaccounted(&tables, layout, manifest.lsn)?;
     image.last_lsn = last_lsn;
     Ok((manifest, tables.into_values().collect(), image, dropped))
 }
@@ -635,6 +639,35 @@ fn add_pending(
         }
     }
     Ok(count)
+}
+
+/// Refuses a table whose schema file neither the manifest lists nor a log record after the
+/// manifest's checkpoint (`lsn`) creates: a table's file is written once its creation is
+/// durable, and a checkpoint lists it before the log loses that record, so such files come
+/// from another state of the database (a manifest restored from an older copy, files
+/// copied in). Opened, the table would read as empty and the next checkpoint would write
+/// over its snapshot.
+fn refuse_unaccounted(
+    tables: &BTreeMap<String, RecoveredTable>,
+    layout: &Layout,
+    lsn: u64,
+) -> Result<()> {
+    match tables
+        .iter()
+        .find(|(_, t)| t.entry.is_none() && t.created_lsn == 0)
+    {
+        Some((name, _)) => Err(Error::corrupt(
+            &layout.schema(name),
+            0,
+            format!(
+                "table {name} is neither in the manifest nor created by a log record after \
+                 its checkpoint (LSN {lsn}): its files do not belong to this state of the \
+                 database (was the manifest restored from an older copy?); `tabula verify` \
+                 lists the damage and `tabula repair` keeps what it can"
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Compiles every check of a schema read from a file or a log, so that a damaged one is

@@ -130,11 +130,17 @@ fn a_sealed_last_record_that_does_not_read_is_corruption_not_a_tail() {
             damaged,
             "the log is left as it was"
         );
+        let e = Database::open_read_only(&path).unwrap_err();
+        assert!(
+            matches!(&e, Error::Corrupt { line: 4, .. }),
+            "read-only: {e}"
+        );
         let problems = tabula::verify(&path).unwrap();
         assert!(
-            problems
-                .iter()
-                .any(|p| p.to_string().contains("transaction.log:4")),
+            problems.iter().any(|p| {
+                let p = p.to_string();
+                p.contains("transaction.log:4") && p.contains("checksum matches")
+            }),
             "{problems:?}"
         );
     }

@@ -1487,3 +1487,63 @@ fn verify_reports_a_lock_file_that_is_not_a_file() {
     assert_eq!(tabula::verify(&path).unwrap(), []);
     Database::open(&path).unwrap();
 }
+
+/// A manifest put back from an older copy, beside the files of a table created since: the
+/// table is neither in the manifest nor created by the log after its checkpoint. Opened,
+/// it would read as empty and the next checkpoint would write over its rows; every open
+/// refuses it instead, verify names it, and repair keeps the table with its rows.
+#[test]
+fn files_of_a_table_an_older_manifest_does_not_know_are_refused_then_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let manifest = path.join("manifest.json");
+    let old = {
+        let db = Database::open(&path).unwrap();
+        db.sql("CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO a (v) VALUES ('a1')")
+            .unwrap();
+        db.checkpoint().unwrap();
+        let old = fs::read(&manifest).unwrap();
+        db.sql(
+            "CREATE TABLE extra (id INTEGER PRIMARY KEY, v TEXT); \
+             INSERT INTO extra (v) VALUES ('e1'), ('e2'), ('e3')",
+        )
+        .unwrap();
+        db.checkpoint().unwrap();
+        old
+    };
+    fs::write(&manifest, &old).unwrap();
+    let before = fs::read(path.join("data/extra.records")).unwrap();
+    for e in [
+        Database::open(&path).unwrap_err(),
+        Database::open_read_only(&path).unwrap_err(),
+    ] {
+        match &e {
+            Error::Corrupt { file, reason, .. } => {
+                assert!(file.ends_with("schema/extra.schema.json"), "{e}");
+                assert!(reason.contains("neither in the manifest"), "{e}");
+            }
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(fs::read(path.join("data/extra.records")).unwrap(), before);
+    let problems = tabula::verify(&path).unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.file.ends_with("schema/extra.schema.json")
+                && p.message.contains("neither in the manifest")),
+        "{problems:?}"
+    );
+    tabula::repair(&path, RepairOptions::default()).unwrap();
+    assert_eq!(tabula::verify(&path).unwrap(), vec![]);
+    let db = Database::open(&path).unwrap();
+    let rows = db.sql("SELECT v FROM extra ORDER BY id").unwrap().rows;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(db.sql("SELECT v FROM a").unwrap().rows.len(), 1);
+    // Its next key follows its rows.
+    db.sql("INSERT INTO extra (v) VALUES ('e4')").unwrap();
+    assert_eq!(
+        db.sql("SELECT MAX(id) FROM extra").unwrap().rows,
+        vec![vec![tabula::Value::Int(4)]]
+    );
+}

@@ -73,7 +73,19 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
         let (parsed, sealed) = if terminated {
             match parse_line(&bytes[start..end]) {
                 Ok(rec) => (Ok(rec), true),
-                Err(BadLine { reason, sealed }) => (Err(reason), sealed),
+                // A whole line whose checksum matches was written as it is: a commit that
+                // does not read (damaged before its checksum was taken, or of a newer
+                // format), never an unfinished one.
+                Err(BadLine {
+                    reason,
+                    sealed: true,
+                }) => (
+                    Err(format!(
+                        "{reason} (its checksum matches: a complete commit, not a tail)"
+                    )),
+                    true,
+                ),
+                Err(BadLine { reason, .. }) => (Err(reason), false),
             }
         } else {
             (
@@ -202,14 +214,8 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
             }
             Err(reason) => {
                 let in_middle = last_good.is_some_and(|g| i < g);
-                // A whole line whose checksum matches was written as it is: a commit that
-                // does not read (damaged before its checksum was taken, or of a newer
-                // format), which dropping as a tail would lose without a word.
-                let reason = if l.sealed {
-                    format!("{reason} (its checksum matches: a complete commit, not a tail)")
-                } else {
-                    reason
-                };
+                // A sealed line (see `lines`) dropped as a tail would be a commit lost
+                // without a word.
                 if mode == Recovery::Strict
                     || ((in_middle || l.sealed) && mode == Recovery::TolerateTail)
                 {
