@@ -947,6 +947,16 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
                 out.drop_log_line(&wal_path, l.no, format!("unknown table {:?}", ops.table));
                 continue;
             };
+            // A record writing a table a later record creates names a table that does not
+            // exist yet where it stands: an open refuses it as an unknown table.
+            if state.created_lsn > rec.lsn {
+                let reason = format!(
+                    "unknown table {:?}: the record that creates it is later (LSN {})",
+                    ops.table, state.created_lsn
+                );
+                out.drop_log_line(&wal_path, l.no, reason);
+                continue;
+            }
             let changes = match decode_ops(&wal_path, l.no, &state.schema, ops) {
                 Ok(c) => c,
                 Err(e) => {
