@@ -641,21 +641,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if json {
                 // Paths as text: `json!` of a path that is not UTF-8 would panic.
                 let v = serde_json::json!({"path": dir.to_string_lossy(), "students": s, "courses": c, "registrations": r});
-                outln!("{v}");
+                committed_outln!("{v}");
                 return Ok(ExitCode::SUCCESS);
             }
-            outln!(
+            committed_outln!(
                 "Created {} with {s} students, {c} courses and {r} registrations.",
                 dir.display()
             );
-            outln!("\nTry next:");
+            committed_outln!("\nTry next:");
             let d = dir.display();
-            outln!("  tabula tables {d}");
-            outln!("  tabula query {d} students --where \"gpa > 3.5\" --order-by -gpa");
-            outln!("  tabula query {d} registrations --where \"course_id = 1\" --explain");
-            outln!("  tabula stats {d}");
-            outln!("  tabula verify {d}");
-            outln!("  cat {d}/wal/transaction.log | cut -c1-120");
+            committed_outln!("  tabula tables {d}");
+            committed_outln!("  tabula query {d} students --where \"gpa > 3.5\" --order-by -gpa");
+            committed_outln!(
+                "  tabula query {d} registrations --where \"course_id = 1\" --explain"
+            );
+            committed_outln!("  tabula stats {d}");
+            committed_outln!("  tabula verify {d}");
+            committed_outln!("  cat {d}/wal/transaction.log | cut -c1-120");
         }
         Command::Tables { dir } => {
             let db = open_read_only(&dir)?;
@@ -905,9 +907,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let s = db.stats()?;
             if json {
                 let v = serde_json::json!({"checkpoint_lsn": s.checkpoint_lsn, "archived": s.archived.len()});
-                outln!("{v}");
+                committed_outln!("{v}");
             } else {
-                outln!(
+                committed_outln!(
                     "checkpoint at LSN {}; {} archived segment(s)",
                     s.checkpoint_lsn,
                     s.archived.len()
@@ -936,7 +938,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if to_stdout {
                 output::err_line(format_args!("{report}"));
             } else {
-                outln!("{report}");
+                committed_outln!("{report}");
             }
         }
         Command::Import { dir, file } => {
@@ -1141,12 +1143,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn repair(dir: &Path, backup_dir: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
     let report = tabula::repair(dir, tabula::RepairOptions { backup_dir })?;
-    if json {
+    let text = if json {
         let mut v = serde_json::to_value(&report)?;
         v["clean"] = report.is_clean().into();
-        outln!("{}", serde_json::to_string_pretty(&v)?);
+        serde_json::to_string_pretty(&v)?
     } else {
-        outln!("{}", repair_text(dir, &report).trim_end());
+        repair_text(dir, &report).trim_end().to_owned()
+    };
+    // A repair that changed files (it backed them up first) is committed: a failure to
+    // report it is exit 3, so that a script does not take it for one that did nothing.
+    if report.backup.is_some() {
+        committed_outln!("{text}");
+    } else {
+        outln!("{text}");
     }
     Ok(if report.is_clean() {
         ExitCode::SUCCESS

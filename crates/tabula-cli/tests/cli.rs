@@ -1566,6 +1566,46 @@ fn a_committed_write_whose_output_fails_exits_3_not_2() {
         "SELECT count(*) AS n FROM courses WHERE code = 'X1'",
     ]);
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), r#"{"n":1}"#);
+    // So do the commands that change files without a statement: the change is made.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.json");
+    let made = dir.path().join("made");
+    for (args, changed) in [
+        (vec!["checkpoint", p.as_str()], None),
+        (
+            vec!["export", p.as_str(), out.to_str().unwrap()],
+            Some(&out),
+        ),
+        (vec!["demo", made.to_str().unwrap()], Some(&made)),
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_tabula"))
+            .args(&args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", text(&o));
+        if let Some(path) = changed {
+            assert!(path.exists(), "{args:?}");
+        }
+    }
+    // A repair that changed files likewise; one that found nothing to repair changed nothing.
+    std::fs::write(Path::new(&p).join("data/courses.records"), b"{ damaged\n").unwrap();
+    for want in [3, 2] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_tabula"))
+            .args(["repair", &p])
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(want), "{}", text(&o));
+    }
 }
 
 /// A writing `tabula sql` closes the database as the other writing commands do: with a
