@@ -158,6 +158,15 @@ struct Sim {
     dead: bool,
     /// The longest a log file may grow (a nearly full disk): see `limit_log_len`.
     log_room: Option<u64>,
+    /// Files and directories the process may not read or list: see `deny`.
+    denied: HashSet<PathBuf>,
+}
+
+fn denied(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!("{}: permission denied", path.display()),
+    )
 }
 
 fn not_found(path: &Path) -> io::Error {
@@ -285,6 +294,7 @@ impl FaultyFs {
                 crash_at: 0,
                 dead: false,
                 log_room: None,
+                denied: HashSet::new(),
             })),
             epoch: None,
             park: Arc::new(Mutex::new(None)),
@@ -408,10 +418,26 @@ impl FaultyFs {
     /// A file's contents as the running process sees them.
     pub fn read(&self, path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
         let sim = self.lock();
+        if sim.denied.contains(path.as_ref()) {
+            return Err(denied(path.as_ref()));
+        }
         let ino = sim.find(path.as_ref())?;
         match &sim.nodes[ino] {
             Node::File { data, .. } => Ok(data.clone()),
             Node::Dir { .. } => Err(io::Error::other("is a directory")),
+        }
+    }
+
+    /// Makes reads and listings of `path` (a file or a directory, named exactly as the
+    /// database names it) fail with `PermissionDenied`, as for a file another user owns;
+    /// `None` allows them all again.
+    pub fn deny(&self, path: Option<&Path>) {
+        let mut sim = self.lock();
+        match path {
+            Some(p) => {
+                sim.denied.insert(p.to_path_buf());
+            }
+            None => sim.denied.clear(),
         }
     }
 
@@ -606,6 +632,9 @@ impl FileSystem for FaultyFs {
     }
     fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
         let sim = self.lock();
+        if sim.denied.contains(dir) {
+            return Err(denied(dir));
+        }
         let entries = sim
             .entries(sim.find(dir)?)
             .ok_or_else(|| io::Error::other("not a directory"))?;

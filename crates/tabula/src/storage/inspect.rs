@@ -464,6 +464,17 @@ pub(crate) fn committed_schema(
 }
 
 /// Reads every file of the database at `root`; see the module documentation.
+/// The entries of one of the database's directories: none when it is gone or something
+/// else is in its place (what its files held is reported missing, and repair makes the
+/// directory again), an error when it cannot be read: a directory another user owns would
+/// otherwise make every file in it read as missing, and repair rebuild over them.
+fn listing(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<PathBuf>> {
+    match fs.list(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(Error::io(dir, e)),
+        listed => Ok(listed.unwrap_or_default()),
+    }
+}
+
 pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     if !is_database(fs, root) {
         return Err(Error::NotADatabase {
@@ -514,7 +525,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     let dropped = |t: &str| manifest.as_ref().is_some_and(|m| m.is_dropped(t));
     let mut snapshots: BTreeMap<String, PathBuf> = BTreeMap::new();
     let data_dir = layout.data_dir();
-    for p in fs.list(&data_dir).unwrap_or_default() {
+    for p in listing(fs, &data_dir)? {
         let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
@@ -545,7 +556,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     }
 
     // Log tails set aside by an open.
-    for p in fs.list(&layout.wal_dir()).unwrap_or_default() {
+    for p in listing(fs, &layout.wal_dir())? {
         if p.file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.ends_with(DAMAGED))
@@ -567,7 +578,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     // Readable schema files whose checksum is not the manifest's (edited, or damaged in a
     // way that still parses).
     let mut disagreeing = Vec::new();
-    for p in fs.list(&layout.schema_dir()).unwrap_or_default() {
+    for p in listing(fs, &layout.schema_dir())? {
         let Some(name) = Layout::table_of_schema(&p) else {
             continue;
         };
@@ -784,6 +795,10 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         };
         let bytes = match fs.read(path) {
             Ok(b) => b,
+            // Unreadable is not damaged: its rows may all be there (repair would drop them).
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(Error::io(path, e));
+            }
             Err(e) => {
                 let message = format!("cannot read the snapshot: {e}");
                 state.dropped.push(DroppedRow {
@@ -996,7 +1011,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     out.last_lsn = out.last_lsn.max(last);
     // Archived segments name the last LSN they hold: LSNs never go back below them. (Not
     // past `MAX_LSN`: such a name is no segment a checkpoint wrote.)
-    for p in fs.list(&layout.wal_dir()).unwrap_or_default() {
+    for p in listing(fs, &layout.wal_dir())? {
         match Layout::archived_lsn(&p) {
             Some(lsn) if lsn > MAX_LSN => out.problem(
                 &p,

@@ -1547,3 +1547,43 @@ fn files_of_a_table_an_older_manifest_does_not_know_are_refused_then_kept() {
         vec![vec![tabula::Value::Int(4)]]
     );
 }
+
+/// A directory or file of the database the process may not read (another user's) is not a
+/// missing one: verify and repair fail naming it, and repair makes no backup and changes
+/// nothing, where they reported the snapshots missing and rebuilt over them.
+#[test]
+fn an_unreadable_directory_or_snapshot_is_an_error_not_missing() {
+    let fs = tabula::testing::FaultyFs::new();
+    {
+        let db = Database::builder()
+            .file_system(fs.clone())
+            .open("/db")
+            .unwrap();
+        let s = db.table::<Student>().unwrap();
+        for n in ["A", "B", "C"] {
+            s.insert(student(n, 2020, 3.0)).unwrap();
+        }
+        db.close().unwrap();
+    }
+    for denied in [
+        "/db/data",
+        "/db/data/students.records",
+        "/db/wal",
+        "/db/schema",
+    ] {
+        fs.deny(Some(Path::new(denied)));
+        let before = fs.read("/db/manifest.json").unwrap();
+        for e in [
+            fs.verify("/db").unwrap_err(),
+            fs.repair("/db", RepairOptions::default()).unwrap_err(),
+        ] {
+            match &e {
+                Error::Io { path, .. } => assert_eq!(path, Path::new(denied), "{e}"),
+                other => panic!("{denied}: {other}"),
+            }
+        }
+        assert_eq!(fs.read("/db/manifest.json").unwrap(), before);
+        fs.deny(None);
+        assert_eq!(fs.verify("/db").unwrap(), vec![], "{denied}");
+    }
+}
