@@ -464,6 +464,69 @@ pub(crate) fn committed_schema(
 }
 
 /// Reads every file of the database at `root`; see the module documentation.
+/// Snapshot files in each other's places (renamed by hand): a file whose length is not its
+/// own table's entry's, and whose length and checksum are exactly another listed table's
+/// (whose own file is not its own either), is that table's snapshot: reported, and read as
+/// that table's (repair writes it back in its place). A table whose file went to another
+/// is left without one, and reported missing as any table is.
+fn swapped_snapshots(
+    fs: &dyn FileSystem,
+    out: &mut Inspection,
+    snapshots: &mut BTreeMap<String, PathBuf>,
+) {
+    let Some(manifest) = &out.manifest else {
+        return;
+    };
+    let own_len = |t: &str, len: u64| {
+        manifest
+            .tables
+            .get(t)
+            .is_some_and(|e| e.snapshot_bytes == len)
+    };
+    let lens: BTreeMap<&String, u64> = snapshots
+        .iter()
+        .filter_map(|(t, p)| Some((t, fs.len(p).ok()?)))
+        .collect();
+    let mut moved: BTreeMap<String, (String, PathBuf)> = BTreeMap::new();
+    for (t, path) in snapshots.iter() {
+        let Some(&len) = lens.get(t) else { continue };
+        if own_len(t, len) {
+            continue;
+        }
+        let Ok(bytes) = fs.read(path) else { continue };
+        let crc = crc_hex(&bytes);
+        let owner = manifest.tables.iter().find(|(u, e)| {
+            *u != t
+                && e.snapshot_bytes == len
+                && e.snapshot_crc32c == crc
+                && !lens.get(u).is_some_and(|&l| own_len(u, l))
+        });
+        if let Some((u, _)) = owner {
+            moved.insert(u.clone(), (t.clone(), path.clone()));
+        }
+    }
+    for (u, (t, path)) in &moved {
+        out.problems.push(Problem {
+            file: path.clone(),
+            line: 0,
+            message: format!(
+                "holds table {u}'s snapshot, not table {t}'s (its length and checksum are \
+                 those the manifest lists for {u}): read as {u}'s, and repair puts it back \
+                 in its place"
+            ),
+        });
+    }
+    let taken: Vec<String> = moved.values().map(|(t, _)| t.clone()).collect();
+    for t in taken {
+        if !moved.contains_key(&t) {
+            snapshots.remove(&t);
+        }
+    }
+    for (u, (_, path)) in moved {
+        snapshots.insert(u, path);
+    }
+}
+
 /// The entries of one of the database's directories: none when it is gone or something
 /// else is in its place (what its files held is reported missing, and repair makes the
 /// directory again), an error when it cannot be read: a directory another user owns would
@@ -546,6 +609,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             }
         }
     }
+    swapped_snapshots(fs, &mut out, &mut snapshots);
     if out.manifest.is_none() && !fs.exists(&manifest_path) && checkpointed(fs, &layout).is_some() {
         out.problem(
             &manifest_path,

@@ -1587,3 +1587,48 @@ fn an_unreadable_directory_or_snapshot_is_an_error_not_missing() {
         assert_eq!(fs.verify("/db").unwrap(), vec![], "{denied}");
     }
 }
+
+/// Two snapshots renamed into each other's places: each file's length and checksum are the
+/// other table's in the manifest, so verify says which is which and repair puts them back,
+/// every row kept (it used to drop them all, and exit clean).
+#[test]
+fn swapped_snapshots_are_recognised_and_put_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let counts = |path: &Path| {
+        let db = Database::open(path).unwrap();
+        (
+            db.table::<Student>().unwrap().count().unwrap(),
+            db.table::<Registration>().unwrap().count().unwrap(),
+        )
+    };
+    let before = counts(&path);
+    let (s, r) = (
+        path.join("data/students.records"),
+        path.join("data/registrations.records"),
+    );
+    let swap = dir.path().join("swap");
+    fs::rename(&s, &swap).unwrap();
+    fs::rename(&r, &s).unwrap();
+    fs::rename(&swap, &r).unwrap();
+    let problems = tabula::verify(&path).unwrap();
+    for (file, holds) in [(&s, "registrations"), (&r, "students")] {
+        assert!(
+            problems.iter().any(|p| p.file == *file
+                && p.message
+                    .contains(&format!("holds table {holds}'s snapshot"))),
+            "{problems:?}"
+        );
+    }
+    let report = tabula::repair(&path, RepairOptions::default()).unwrap();
+    assert!(
+        report
+            .tables
+            .iter()
+            .all(|t| t.rows_dropped == 0 && t.rows_missing == 0),
+        "{:?}",
+        report.tables
+    );
+    assert_eq!(tabula::verify(&path).unwrap(), vec![]);
+    assert_eq!(counts(&path), before);
+}
