@@ -338,10 +338,6 @@ pub(crate) struct Inspection {
     pub(crate) log_dropped: Vec<DroppedRow>,
     /// The last LSN found, in the manifest or the log.
     pub(crate) last_lsn: u64,
-    /// Archived log segments with a line that does not read: a segment is a copy of
-    /// records already durable, so its every line was whole. Repair removes them (they are
-    /// in its backup); what they held is in the snapshots already.
-    pub(crate) damaged_archives: Vec<PathBuf>,
 }
 
 impl Inspection {
@@ -1085,27 +1081,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
                      LSNs do not follow it (remove it once you have looked at it)"
                 ),
             ),
-            Some(lsn) => {
-                out.last_lsn = out.last_lsn.max(lsn);
-                let damage = match fs.read(&p) {
-                    Ok(bytes) => lines(&bytes, 0)
-                        .into_iter()
-                        .find_map(|l| l.parsed.err().map(|reason| (l.no, reason))),
-                    Err(e) => Some((0, format!("cannot be read: {e}"))),
-                };
-                if let Some((line, reason)) = damage {
-                    out.problem(
-                        &p,
-                        line,
-                        format!(
-                            "{reason}, in an archived log segment (a copy of records \
-                             checkpointed since, used to rebuild a lost snapshot): repair \
-                             removes the segment, which stays in its backup"
-                        ),
-                    );
-                    out.damaged_archives.push(p.clone());
-                }
-            }
+            Some(lsn) => out.last_lsn = out.last_lsn.max(lsn),
             None => {}
         }
     }

@@ -487,9 +487,8 @@ fn write_rebuilt(
     }
     write_atomic_with(fs, &layout.manifest(), &manifest.to_bytes())?;
     write_atomic_with(fs, &layout.wal(), b"")?;
-    // Log tails an open set aside, files named as archived segments past the largest LSN
-    // (no checkpoint wrote them) and archived segments with a line that does not read are
-    // in the backup now, and reported in its report.
+    // Log tails an open set aside, and files named as archived segments past the largest
+    // LSN (no checkpoint wrote them), are in the backup now, and reported in its report.
     let wal_dir = layout.wal_dir();
     for p in fs.list(&wal_dir).unwrap_or_default() {
         let damaged = p
@@ -497,12 +496,7 @@ fn write_rebuilt(
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.ends_with(DAMAGED));
         let beyond = Layout::archived_lsn(&p).is_some_and(|lsn| lsn > MAX_LSN);
-        // By name: an interrupted repair's inspection read its backup's copies.
-        let unreadable = found
-            .damaged_archives
-            .iter()
-            .any(|d| d.file_name() == p.file_name());
-        if damaged || beyond || unreadable {
+        if damaged || beyond {
             fs.remove(&p).map_err(|e| Error::io(&p, e))?;
         }
     }
