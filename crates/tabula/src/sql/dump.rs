@@ -555,7 +555,10 @@ fn column_def(
     if c.unique {
         out.push_str(" UNIQUE");
     }
-    if let Some(d) = &c.default {
+    // PostgreSQL refuses a default beside an identity; on an auto-increment key one is
+    // never used (a row leaving the key out takes the next key), so it is left out there.
+    let unused = auto && dialect == Dialect::Postgres;
+    if let (Some(d), false) = (&c.default, unused) {
         let lit = literal(d, dialect, schema, &c.name, None)?;
         fmt(write!(out, " DEFAULT {lit}"))?;
     }

@@ -637,7 +637,7 @@ impl FileSystem for FaultyFs {
         }
         let entries = sim
             .entries(sim.find(dir)?)
-            .ok_or_else(|| io::Error::other("not a directory"))?;
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotADirectory, "not a directory"))?;
         Ok(entries.keys().map(|n| dir.join(n)).collect())
     }
     fn write_new_synced(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()> {

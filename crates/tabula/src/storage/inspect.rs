@@ -459,7 +459,6 @@ pub(crate) fn committed_schema(
     }
 }
 
-/// Reads every file of the database at `root`; see the module documentation.
 /// Snapshot files in each other's places (renamed by hand): a file whose length is not its
 /// own table's entry's, and whose length and checksum are exactly another listed table's
 /// (whose own file is not its own either), is that table's snapshot: reported, and read as
@@ -523,17 +522,21 @@ fn swapped_snapshots(
     }
 }
 
-/// The entries of one of the database's directories: none when it is gone or something
-/// else is in its place (what its files held is reported missing, and repair makes the
-/// directory again), an error when it cannot be read: a directory another user owns would
-/// otherwise make every file in it read as missing, and repair rebuild over them.
+/// The entries of one of the database's directories: none when it is gone or a file is in
+/// its place (what its files held is reported missing, and repair makes the directory
+/// again), an error when it cannot be read otherwise: a directory another user owns, or a
+/// failing disk, would make every file in it read as missing, and repair rebuild over them.
 fn listing(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<PathBuf>> {
+    use std::io::ErrorKind;
     match fs.list(dir) {
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(Error::io(dir, e)),
-        listed => Ok(listed.unwrap_or_default()),
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+            Ok(Vec::new())
+        }
+        listed => listed.map_err(|e| Error::io(dir, e)),
     }
 }
 
+/// Reads every file of the database at `root`; see the module documentation.
 pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     if !is_database(fs, root) {
         return Err(Error::NotADatabase {
@@ -1027,8 +1030,9 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
                 continue;
             };
             // A record writing a table a later record creates names a table that does not
-            // exist yet where it stands: an open refuses it as an unknown table.
-            if state.created_lsn > rec.lsn {
+            // exist yet where it stands: an open refuses it as an unknown table (unless the
+            // table's schema file is there, which an open reads first).
+            if state.created_lsn > rec.lsn && state.source == SchemaSource::Log {
                 let reason = format!(
                     "unknown table {:?}: the record that creates it is later (LSN {})",
                     ops.table, state.created_lsn

@@ -15,8 +15,8 @@ use crate::storage::inspect::{checkpointed, committed_schema, is_database, lost_
 use crate::storage::layout::{self, Layout};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry};
 use crate::storage::wal::line::{RawRecord, RawTableOps};
-use crate::storage::wal::scan::scan;
 use crate::storage::wal::scan::Scan;
+use crate::storage::wal::scan::{scan, Recovery};
 use crate::storage::wal::writer::WalWriter;
 use crate::storage::{Migration, Options, ReadOnlyImage, SchemaFile, Storage};
 
@@ -61,7 +61,9 @@ impl Storage {
 
         let manifest_path = layout.manifest();
         refuse_lost_manifest(&*fs, &layout)?;
-        let mut manifest: Manifest = if fs.exists(&manifest_path) {
+        // Without one (a database never checkpointed) every table is created in the log.
+        let had_manifest = fs.exists(&manifest_path);
+        let mut manifest: Manifest = if had_manifest {
             let bytes = fs
                 .read(&manifest_path)
                 .map_err(|e| Error::io(&manifest_path, e))?;
@@ -94,7 +96,9 @@ impl Storage {
         };
         let mut scan = scan(&wal_path, &bytes, options.recovery, manifest.lsn)?;
         let records = add_pending(&mut tables, std::mem::take(&mut scan.records), &wal_path)?;
-        refuse_unaccounted(&tables, &layout, manifest.lsn)?;
+        if options.recovery != Recovery::Salvage && had_manifest {
+            refuse_unaccounted(&tables, &layout, manifest.lsn)?;
+        }
         let mut file = fs
             .open_log(&wal_path)
             .map_err(|e| Error::io(&wal_path, e))?;
@@ -335,7 +339,9 @@ fn read_consistent_point(
     }
     image.log_bytes = valid_len;
     image.log_records = add_pending(&mut tables, records, &wal_path)?;
-    refuse_unaccounted(&tables, layout, manifest.lsn)?;
+    if options.recovery != Recovery::Salvage && fs.exists(&layout.manifest()) {
+        refuse_unaccounted(&tables, layout, manifest.lsn)?;
+    }
     image.last_lsn = last_lsn;
     Ok((manifest, tables.into_values().collect(), image, dropped))
 }
@@ -642,7 +648,8 @@ fn add_pending(
 }
 
 /// Refuses a table whose schema file neither the manifest lists nor a log record after the
-/// manifest's checkpoint (`lsn`) creates: a table's file is written once its creation is
+/// manifest's checkpoint (`lsn`) creates (not when salvaging, which may have dropped that
+/// record, nor without a manifest file): a table's file is written once its creation is
 /// durable, and a checkpoint lists it before the log loses that record, so such files come
 /// from another state of the database (a manifest restored from an older copy, files
 /// copied in). Opened, the table would read as empty and the next checkpoint would write

@@ -386,3 +386,34 @@ fn a_record_writing_a_table_before_its_creation_is_found_by_verify() {
     );
     assert_eq!(db.table::<Student>().unwrap().count().unwrap(), 4);
 }
+
+/// Salvage drops a damaged middle line and the records after the gap it leaves, the
+/// creation of a table among them; that table's schema file (written once its creation
+/// was durable) still opens it: salvaging never refuses a table for a record it dropped.
+#[test]
+fn salvage_opens_a_table_whose_creation_it_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = four_commits(dir.path());
+    {
+        let db = Database::open(&path).unwrap();
+        db.sql("CREATE TABLE later (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO later (v) VALUES ('x')")
+            .unwrap();
+    }
+    assert!(path.join("schema/later.schema.json").exists());
+    let wal = path.join("wal/transaction.log");
+    let mut bytes = fs::read(&wal).unwrap();
+    let second = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    bytes[second + 40] ^= 0x01;
+    fs::write(&wal, &bytes).unwrap();
+    let e = Database::open(&path).unwrap_err();
+    assert!(matches!(e, Error::Corrupt { line: 2, .. }), "{e}");
+    let db = Database::builder()
+        .recovery(Recovery::Salvage)
+        .open(&path)
+        .unwrap();
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM later").unwrap().rows,
+        vec![vec![tabula::Value::Int(0)]]
+    );
+    assert_eq!(db.table::<Student>().unwrap().count().unwrap(), 1);
+}
