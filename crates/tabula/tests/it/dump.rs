@@ -1342,3 +1342,30 @@ fn setval_of_a_column_without_a_sequence_changes_nothing() {
     let keys = db.sql("SELECT id FROM t ORDER BY id").unwrap().rows;
     assert_eq!(keys, [[Value::Int(1)], [Value::Int(6)]]);
 }
+
+/// A DEFAULT on an integer primary key (kept in the schema, never used) is written for
+/// SQLite, which takes and ignores one, and left out for PostgreSQL, which refuses one
+/// beside an identity; both read back into a table that numbers its rows.
+#[test]
+fn a_default_on_an_integer_key_is_left_out_of_a_postgres_dump() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY DEFAULT 5, v TEXT); INSERT INTO t (v) VALUES ('a')",
+    )
+    .unwrap();
+    for (dialect, kept) in [(Dialect::Sqlite, true), (Dialect::Postgres, false)] {
+        let script = dump(&db, dialect);
+        assert_eq!(script.contains("DEFAULT 5"), kept, "{script}");
+        let again = Database::in_memory();
+        again.sql(&script).unwrap();
+        again.sql("INSERT INTO t (v) VALUES ('b')").unwrap();
+        assert_eq!(
+            rows(&again, "t")
+                .iter()
+                .map(|r| r[0].clone())
+                .collect::<Vec<_>>(),
+            vec![Value::Int(1), Value::Int(2)],
+            "{dialect:?}"
+        );
+    }
+}
