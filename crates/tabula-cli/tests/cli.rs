@@ -478,6 +478,19 @@ fn a_closed_standard_error_loses_the_report_not_the_exit_status() {
     }
 }
 
+/// `tabula ARGS` with its standard output on `/dev/full` (every write fails: a full disk).
+fn to_full_device(args: &[&str]) -> std::process::Output {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args(args)
+        .stdout(full)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn writing_to_a_full_device_is_a_clear_error_with_exit_2() {
     let (_d, _path, p) = demo();
@@ -486,15 +499,7 @@ fn writing_to_a_full_device_is_a_clear_error_with_exit_2() {
         vec!["query", &p, "students", "--format", "csv"],
         vec!["tables", &p],
     ] {
-        let full = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
-            .unwrap();
-        let o = Command::new(env!("CARGO_BIN_EXE_tabula"))
-            .args(&args)
-            .stdout(full)
-            .output()
-            .unwrap();
+        let o = to_full_device(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         let e = stderr(&o);
         assert!(
@@ -1578,15 +1583,7 @@ fn a_committed_write_whose_output_fails_exits_3_not_2() {
         ),
         (vec!["demo", made.to_str().unwrap()], Some(&made)),
     ] {
-        let full = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
-            .unwrap();
-        let o = Command::new(env!("CARGO_BIN_EXE_tabula"))
-            .args(&args)
-            .stdout(full)
-            .output()
-            .unwrap();
+        let o = to_full_device(&args);
         assert_eq!(o.status.code(), Some(3), "{args:?}: {}", text(&o));
         if let Some(path) = changed {
             assert!(path.exists(), "{args:?}");
@@ -1595,15 +1592,7 @@ fn a_committed_write_whose_output_fails_exits_3_not_2() {
     // A repair that changed files likewise; one that found nothing to repair changed nothing.
     std::fs::write(Path::new(&p).join("data/courses.records"), b"{ damaged\n").unwrap();
     for want in [3, 2] {
-        let full = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
-            .unwrap();
-        let o = Command::new(env!("CARGO_BIN_EXE_tabula"))
-            .args(["repair", &p])
-            .stdout(full)
-            .output()
-            .unwrap();
+        let o = to_full_device(&["repair", &p]);
         assert_eq!(o.status.code(), Some(want), "{}", text(&o));
     }
 }
