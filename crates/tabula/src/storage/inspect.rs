@@ -987,6 +987,9 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     let sound_manifest = out.manifest.is_some();
     let covered = |lsn: u64| sound_manifest && lsn <= manifest_lsn;
     let last_good_index = log.iter().rposition(|l| l.parsed.is_ok());
+    // Damaged lines since the last good record: the LSNs they held are the gap after
+    // them, reported with them already.
+    let mut damaged_run = 0u64;
     for (i, l) in log.iter().enumerate() {
         let rec = match &l.parsed {
             Ok(rec) => rec,
@@ -997,9 +1000,11 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
                     reason.clone()
                 };
                 out.drop_log_line(&wal_path, l.no, reason);
+                damaged_run += 1;
                 continue;
             }
         };
+        let damaged_before = std::mem::take(&mut damaged_run);
         if covered(rec.lsn) {
             continue;
         }
@@ -1016,7 +1021,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             );
             continue;
         }
-        if rec.lsn != last + 1 {
+        if rec.lsn != last + 1 && rec.lsn - last - 1 > damaged_before {
             out.problem(
                 &wal_path,
                 l.no,

@@ -199,6 +199,14 @@ fn a_flipped_byte_in_a_middle_record_is_corruption_naming_file_and_line() {
         other => panic!("{other}"),
     }
     assert!(e.to_string().contains("transaction.log:2"), "{e}");
+    // verify names the damaged line once: the gap in LSNs after it is that line's.
+    let problems = tabula::verify(&path).unwrap();
+    let lines: Vec<u64> = problems
+        .iter()
+        .filter(|p| p.file.ends_with("wal/transaction.log"))
+        .map(|p| p.line)
+        .collect();
+    assert_eq!(lines, vec![2], "{problems:?}");
     // Salvage keeps what can be read, reports the rest, and leaves a clean directory.
     {
         let db = Database::builder()
