@@ -80,11 +80,6 @@ impl Storage {
         }
         create_dirs(&*fs, &layout)?;
         finish_interrupted_checkpoint(&*fs, &layout, &manifest)?;
-        // A dropped table's files that its `DROP TABLE` could not remove.
-        for name in manifest.dropped.iter().filter(|n| manifest.is_dropped(n)) {
-            remove_table_files(&*fs, &layout, name)?;
-        }
-        manifest.dropped.clear();
         let mut tables = read_schemas(&*fs, &layout, &manifest)?;
 
         // The log: records after the checkpoint, grouped by table; a record may create one.
@@ -99,6 +94,13 @@ impl Storage {
         if options.recovery != Recovery::Salvage && had_manifest {
             refuse_unaccounted(&tables, &layout, manifest.lsn)?;
         }
+        // A dropped table's files that its `DROP TABLE` could not remove: only once the
+        // log has been read whole, so that an open refused for a log that does not follow
+        // the manifest (an older copy of it put back) removes nothing.
+        for name in manifest.dropped.iter().filter(|n| manifest.is_dropped(n)) {
+            remove_table_files(&*fs, &layout, name)?;
+        }
+        manifest.dropped.clear();
         let mut file = fs
             .open_log(&wal_path)
             .map_err(|e| Error::io(&wal_path, e))?;

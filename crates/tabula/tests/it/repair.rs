@@ -1548,6 +1548,54 @@ fn files_of_a_table_an_older_manifest_does_not_know_are_refused_then_kept() {
     );
 }
 
+/// A manifest put back from an older copy that lists a table as dropped, where the table was
+/// created again since: the open is refused (the log does not follow that manifest) and the
+/// table's files are still there, where the open removed them as a dropped table's leftovers
+/// before it read the log.
+#[test]
+fn a_refused_open_keeps_the_files_of_a_table_an_older_manifest_calls_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let manifest = path.join("manifest.json");
+    let old = {
+        let db = Database::open(&path).unwrap();
+        db.sql("CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT); CREATE TABLE x (id INTEGER PRIMARY KEY, v TEXT)")
+            .unwrap();
+        db.sql("DROP TABLE x").unwrap();
+        db.checkpoint().unwrap();
+        let old = fs::read(&manifest).unwrap();
+        db.sql("CREATE TABLE x (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO x (v) VALUES ('x1'), ('x2')")
+            .unwrap();
+        db.checkpoint().unwrap();
+        db.sql("INSERT INTO a (v) VALUES ('a1')").unwrap();
+        old
+    };
+    // As the drop's checkpoint wrote it when it stopped before removing the files.
+    let mut old: serde_json::Value = serde_json::from_slice(&old).unwrap();
+    old.as_object_mut().unwrap().remove("crc32c");
+    old["dropped"] = serde_json::json!(["x"]);
+    fs::write(&manifest, old.to_string()).unwrap();
+    let schema = fs::read(path.join("schema/x.schema.json")).unwrap();
+    let records = fs::read(path.join("data/x.records")).unwrap();
+    match Database::open(&path).unwrap_err() {
+        Error::Corrupt { file, reason, .. } => {
+            assert!(file.ends_with("wal/transaction.log"), "{file:?}");
+            assert!(reason.contains("records are missing"), "{reason}");
+        }
+        other => panic!("{other}"),
+    }
+    assert_eq!(fs::read(path.join("schema/x.schema.json")).unwrap(), schema);
+    assert_eq!(fs::read(path.join("data/x.records")).unwrap(), records);
+    let problems = tabula::verify(&path).unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.file.ends_with("wal/transaction.log")
+                && p.message.contains("records are missing")),
+        "{problems:?}"
+    );
+}
+
 /// A directory or file of the database the process may not read (another user's) is not a
 /// missing one: verify and repair fail naming it, and repair makes no backup and changes
 /// nothing, where they reported the snapshots missing and rebuilt over them.
