@@ -91,8 +91,8 @@ impl Storage {
         };
         let mut scan = scan(&wal_path, &bytes, options.recovery, manifest.lsn)?;
         let records = add_pending(&mut tables, std::mem::take(&mut scan.records), &wal_path)?;
-        if options.recovery != Recovery::Salvage && had_manifest {
-            refuse_unaccounted(&tables, &layout, manifest.lsn)?;
+        if had_manifest {
+            refuse_unaccounted(&*fs, &tables, &layout, manifest.lsn, options.recovery)?;
         }
         // A dropped table's files that its `DROP TABLE` could not remove: only once the
         // log has been read whole, so that an open refused for a log that does not follow
@@ -341,8 +341,8 @@ fn read_consistent_point(
     }
     image.log_bytes = valid_len;
     image.log_records = add_pending(&mut tables, records, &wal_path)?;
-    if options.recovery != Recovery::Salvage && fs.exists(&layout.manifest()) {
-        refuse_unaccounted(&tables, layout, manifest.lsn)?;
+    if manifest_bytes.is_some() {
+        refuse_unaccounted(fs, &tables, layout, manifest.lsn, options.recovery)?;
     }
     image.last_lsn = last_lsn;
     Ok((manifest, tables.into_values().collect(), image, dropped))
@@ -650,21 +650,26 @@ fn add_pending(
 }
 
 /// Refuses a table whose schema file neither the manifest lists nor a log record after the
-/// manifest's checkpoint (`lsn`) creates (not when salvaging, which may have dropped that
-/// record, nor without a manifest file): a table's file is written once its creation is
-/// durable, and a checkpoint lists it before the log loses that record, so such files come
-/// from another state of the database (a manifest restored from an older copy, files
-/// copied in). Opened, the table would read as empty and the next checkpoint would write
-/// over its snapshot.
+/// manifest's checkpoint (`lsn`) creates (called only where a manifest file was read): a
+/// table's file is written once its creation is durable, and a checkpoint lists it before
+/// the log loses that record, so such files come from another state of the database (a
+/// manifest restored from an older copy, files copied in). Opened, the table would read as
+/// empty and the next checkpoint would write over its snapshot. When salvaging, which may
+/// have dropped the record that created it, only a table with a snapshot is refused: a
+/// snapshot's final name is given only to a file a committed manifest listed, so that one
+/// is from another state whatever the log lost.
 fn refuse_unaccounted(
+    fs: &dyn FileSystem,
     tables: &BTreeMap<String, RecoveredTable>,
     layout: &Layout,
     lsn: u64,
+    recovery: Recovery,
 ) -> Result<()> {
-    match tables
-        .iter()
-        .find(|(_, t)| t.entry.is_none() && t.created_lsn == 0)
-    {
+    match tables.iter().find(|(name, t)| {
+        t.entry.is_none()
+            && t.created_lsn == 0
+            && (recovery != Recovery::Salvage || fs.exists(&layout.records(name)))
+    }) {
         Some((name, _)) => Err(Error::corrupt(
             &layout.schema(name),
             0,
