@@ -722,8 +722,10 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
                 .is_some_and(|m| m.tables.contains_key(&ops.table));
             match out.tables.get_mut(&ops.table) {
                 Some(t) => {
-                    if !listed {
-                        // Its schema file was written once the creation was durable.
+                    if !listed && t.created_lsn == 0 {
+                        // Its schema file was written once the creation was durable. A
+                        // second record creating it (an open accepts one that says the
+                        // same) does not move the creation after records between the two.
                         t.created_lsn = rec.lsn;
                     }
                     let diffs = t.schema.differences(&created);
@@ -987,9 +989,12 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     let sound_manifest = out.manifest.is_some();
     let covered = |lsn: u64| sound_manifest && lsn <= manifest_lsn;
     let last_good_index = log.iter().rposition(|l| l.parsed.is_ok());
-    // Damaged lines since the last good record: the LSNs they held are the gap after
-    // them, reported with them already.
+    // Damaged lines right after a record at `last` (the last replayed, or the checkpoint's
+    // own): the LSNs they held are the gap after them, reported with them already. After a
+    // record the checkpoint covers and not at its end, a damaged line may have held a
+    // covered LSN too, and is not counted, so that no missing record goes unreported.
     let mut damaged_run = 0u64;
+    let mut prev_good: Option<u64> = None;
     for (i, l) in log.iter().enumerate() {
         let rec = match &l.parsed {
             Ok(rec) => rec,
@@ -1000,10 +1005,13 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
                     reason.clone()
                 };
                 out.drop_log_line(&wal_path, l.no, reason);
-                damaged_run += 1;
+                if prev_good.is_some_and(|p| p >= last) {
+                    damaged_run += 1;
+                }
                 continue;
             }
         };
+        prev_good = Some(rec.lsn);
         let damaged_before = std::mem::take(&mut damaged_run);
         if covered(rec.lsn) {
             continue;

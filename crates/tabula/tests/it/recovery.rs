@@ -395,6 +395,40 @@ fn a_record_writing_a_table_before_its_creation_is_found_by_verify() {
     assert_eq!(db.table::<Student>().unwrap().count().unwrap(), 4);
 }
 
+/// A log creating a table twice, saying the same both times, with a row written between:
+/// an open keeps the row, and verify finds nothing (it took the second record for the
+/// creation, and the row for one written before it).
+#[test]
+fn a_table_created_twice_in_the_log_keeps_the_row_between() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = four_commits(dir.path());
+    let wal = path.join("wal/transaction.log");
+    let mut bytes = fs::read(&wal).unwrap();
+    let last: serde_json::Value =
+        serde_json::from_slice(&bytes[last_line_start(&bytes) + 9..bytes.len() - 1]).unwrap();
+    let lsn = last["lsn"].as_u64().unwrap();
+    let create = |lsn: u64| {
+        format!(
+            r#"{{"lsn":{lsn},"tables":[{{"table":"newt","create":{{"table":"newt","columns":[{{"name":"id","type":"i64","nullable":false,"primary_key":true}},{{"name":"v","type":"text","nullable":true}}]}},"next_key":1,"put":[],"delete":[]}}],"batch":{lsn}}}"#
+        )
+    };
+    let put = format!(
+        r#"{{"lsn":{},"tables":[{{"table":"newt","next_key":2,"put":[{{"id":1,"v":"a"}}],"delete":[]}}],"batch":{}}}"#,
+        lsn + 2,
+        lsn + 2
+    );
+    for body in [create(lsn + 1), put, create(lsn + 3)] {
+        bytes.extend(format!("{:08x} {body}\n", crc32c::crc32c(body.as_bytes())).bytes());
+    }
+    fs::write(&wal, &bytes).unwrap();
+    assert_eq!(tabula::verify(&path).unwrap(), vec![]);
+    let db = Database::open(&path).unwrap();
+    assert_eq!(
+        db.sql("SELECT v FROM newt").unwrap().rows,
+        vec![vec![tabula::Value::Text("a".into())]]
+    );
+}
+
 /// Salvage drops a damaged middle line and the records after the gap it leaves, the
 /// creation of a table among them; that table's schema file (written once its creation
 /// was durable) still opens it: salvaging never refuses a table for a record it dropped.
