@@ -583,7 +583,7 @@ fn dot(
             settings.explain = switch(v, ".explain")?;
         }
         // One word that starts no query is most likely a mistyped on or off.
-        ("explain", word) if !starts_query(word) => {
+        ("explain", word) if mistyped_switch(word) => {
             anyhow::bail!(".explain takes on, off or a query, not {word:?}")
         }
         ("explain", query) => print_plan(&session.run(&format!("EXPLAIN {query}"))?)?,
@@ -638,15 +638,15 @@ fn mode_name(format: Format) -> &'static str {
 }
 
 /// Whether `text` starts with a word a query can start with.
-fn starts_query(text: &str) -> bool {
-    let first: String = text
-        .trim_start()
-        .chars()
-        .take_while(char::is_ascii_alphabetic)
-        .collect();
-    ["select", "with", "values"]
-        .iter()
-        .any(|w| first.eq_ignore_ascii_case(w))
+/// A single word of letters that starts no query (`.explain of`): anything else (a query,
+/// one in parentheses or after a comment) is the engine's to read.
+fn mistyped_switch(text: &str) -> bool {
+    let word = text.trim();
+    !word.is_empty()
+        && word.chars().all(|c| c.is_ascii_alphabetic())
+        && !["select", "with", "values"]
+            .iter()
+            .any(|w| word.eq_ignore_ascii_case(w))
 }
 
 fn on_off(on: bool) -> &'static str {

@@ -231,6 +231,28 @@ explain off (.explain on|off, or .explain SELECT ...)
     assert!(!out.contains("never run"));
 }
 
+/// `.explain` runs a query that starts after a comment; a single word that starts no query
+/// is taken for a mistyped on or off.
+#[test]
+fn explain_reads_a_query_after_a_comment() {
+    let (_d, _path, p) = demo();
+    let out = shell(
+        &p,
+        ".explain /* which plan */ SELECT code FROM courses WHERE id = 1;\n.explain onn\n",
+    );
+    let expected = format!(
+        "{BANNER}\
+tabula> .explain /* which plan */ SELECT code FROM courses WHERE id = 1;
+{plan}
+tabula> .explain onn
+error: .explain takes on, off or a query, not \"onn\"
+tabula> 
+",
+        plan = plan(&p, "SELECT code FROM courses WHERE id = 1"),
+    );
+    assert_eq!(out, expected);
+}
+
 /// The first line of `.help`.
 const HELP_START: &str = "Statements end with ; and may span lines.";
 
