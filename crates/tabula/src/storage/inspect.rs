@@ -885,16 +885,28 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             state.next_key = state.next_key.max(entry.next_key);
             let crc = crc_hex(&bytes);
             if crc != entry.snapshot_crc32c || bytes.len() as u64 != entry.snapshot_bytes {
+                let mismatch = format!(
+                    "checksum {crc} ({} bytes) does not match the manifest's {} ({} bytes)",
+                    bytes.len(),
+                    entry.snapshot_crc32c,
+                    entry.snapshot_bytes
+                );
+                // A snapshot cut short or changed is no better than one gone: when the
+                // archived segments give the rows the checkpoint wrote, they are the table's,
+                // not what is left of the file.
+                if let Ok(rebuilt) = rows_from_archives(fs, &layout, entry, manifest_lsn, state) {
+                    out.problems.push(Problem {
+                        file: path.clone(),
+                        line: 0,
+                        message: format!(
+                            "{mismatch}; repair rebuilds it from the archived log segments: \
+                             {rebuilt}"
+                        ),
+                    });
+                    continue;
+                }
                 state.snapshot_mismatch = true;
-                problems.push((
-                    0,
-                    format!(
-                        "checksum {crc} ({} bytes) does not match the manifest's {} ({} bytes)",
-                        bytes.len(),
-                        entry.snapshot_crc32c,
-                        entry.snapshot_bytes
-                    ),
-                ));
+                problems.push((0, mismatch));
             }
         }
         let mut lines_seen = 0u64;

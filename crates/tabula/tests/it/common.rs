@@ -1,5 +1,8 @@
 //! Tables shared by the tests: the seed's student/course/registration story.
 
+use std::fs;
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 use tabula::{Database, Table, TableHandle};
 
@@ -173,4 +176,19 @@ pub fn sql_reason<T: std::fmt::Debug>(r: tabula::Result<T>) -> String {
         Err(tabula::Error::Sql { reason, .. }) => reason,
         other => panic!("expected Error::Sql, got {other:?}"),
     }
+}
+
+/// Removes the archived log segments (`wal/transaction.<lsn>.log`), as the pruning of
+/// old ones does.
+pub fn remove_archived_segments(path: &Path) {
+    let mut removed = 0;
+    for entry in fs::read_dir(path.join("wal")).unwrap() {
+        let p = entry.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap().to_owned();
+        if name != "transaction.log" && name.starts_with("transaction.") && name.ends_with(".log") {
+            fs::remove_file(&p).unwrap();
+            removed += 1;
+        }
+    }
+    assert!(removed > 0, "no archived segment in {}", path.display());
 }
