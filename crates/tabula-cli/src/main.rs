@@ -855,11 +855,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let before = count_all()?;
             let n = t.delete(|r| cond.matches(r.values()))?;
             let after = count_all()?;
+            // The table itself among them: a key referencing its own table (a tree)
+            // cascades into it.
             let cascaded: Vec<(&String, usize)> = names
                 .iter()
                 .zip(before.iter().zip(&after))
-                .filter(|(name, _)| **name != table)
-                .map(|(name, (b, a))| (name, b.saturating_sub(*a)))
+                .map(|(name, (b, a))| {
+                    let direct = if *name == table { n } else { 0 };
+                    (name, b.saturating_sub(*a).saturating_sub(direct))
+                })
                 .filter(|(_, d)| *d > 0)
                 .collect();
             close_after_commit(&db)?;

@@ -870,6 +870,33 @@ fn delete_reports_the_rows_removed_by_cascade() {
     assert_eq!(v["cascaded"]["registrations"], 2);
 }
 
+/// A key referencing its own table: the rows deleted below the one named count as cascaded
+/// from that table, where the CLI said one row was deleted when the whole tree went.
+#[test]
+fn delete_counts_a_cascade_into_the_same_table() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("tree");
+    let p = p.to_str().unwrap();
+    let o = tabula(&[
+        "sql",
+        p,
+        "CREATE TABLE s (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES s ON DELETE CASCADE); \
+         INSERT INTO s VALUES (1, NULL), (2, 1), (3, 2), (4, 3), (5, NULL)",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&["delete", p, "s", "--where", "id = 1"]);
+    assert_eq!(
+        stdout(&o),
+        "deleted 1 row(s) from s, and by cascade 3 row(s) from s\n",
+        "{}",
+        text(&o)
+    );
+    let o = tabula(&["delete", p, "s", "--where", "id = 5", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["deleted"], 1);
+    assert_eq!(v["cascaded"], serde_json::json!({}));
+}
+
 #[test]
 fn import_creates_a_new_database() {
     let (d, _path, p) = demo();
