@@ -441,6 +441,20 @@ fn nul_error(schema: &Schema, col: &str, row: Option<&[Value]>) -> Error {
     }
 }
 
+/// Why the SQLite dialect cannot write a NaN in a `NOT NULL` column: SQLite has no NaN, and
+/// the `NULL` written for one elsewhere would make the script fail where it is loaded.
+fn nan_error(schema: &Schema, col: &str, row: &[Value]) -> Error {
+    Error::Unsupported {
+        feature: format!(
+            "a NaN in a NOT NULL column in a SQLite-dialect dump (SQLite has no NaN, and NULL \
+             would break NOT NULL): table {}, column {col} (the row with key {}); the \
+             PostgreSQL dialect (--dialect postgres) carries NaN",
+            schema.table,
+            row[schema.primary_key()]
+        ),
+    }
+}
+
 /// A value as a SQL literal of `dialect` (a default, or a value of an `INSERT`).
 fn literal(
     v: &Value,
@@ -742,6 +756,9 @@ fn insert_rows(w: &mut Out<'_>, schema: &Schema, rows: &[Vec<Value>]) -> Result<
             for (j, (v, c)) in row.iter().zip(&schema.columns).enumerate() {
                 if j > 0 {
                     w.buf.push_str(", ");
+                }
+                if matches!(v, Value::Float(f) if f.is_nan()) && !c.nullable {
+                    return Err(nan_error(schema, &c.name, row));
                 }
                 let lit = literal(v, Dialect::Sqlite, schema, &c.name, Some(row))?;
                 w.buf.push_str(&lit);

@@ -416,6 +416,34 @@ fn text_with_a_nul_character_is_refused_by_name() {
     }
 }
 
+/// A NaN in a `NOT NULL` float column: the SQLite dialect (no NaN; a nullable column's NaN
+/// is written `NULL`) refuses by name rather than write a script its load would refuse; the
+/// PostgreSQL dialect carries it, and loads back as NaN.
+#[test]
+fn a_nan_in_a_not_null_column_is_refused_by_the_sqlite_dialect_only() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE m (id INTEGER PRIMARY KEY, x REAL NOT NULL, y REAL)")
+        .unwrap();
+    let t = db.dyn_table("m").unwrap();
+    t.insert(tabula::row! { "x" => 1.0, "y" => f64::NAN })
+        .unwrap();
+    let mut out = Vec::new();
+    db.dump_sql(Dialect::Sqlite, &mut out).unwrap();
+    t.insert(tabula::row! { "x" => f64::NAN }).unwrap();
+    match db.dump_sql(Dialect::Sqlite, &mut Vec::new()).unwrap_err() {
+        Error::Unsupported { feature } => assert!(
+            feature.contains("table m, column x (the row with key 2)")
+                && feature.contains("--dialect postgres"),
+            "{feature}"
+        ),
+        other => panic!("expected Error::Unsupported, got {other:?}"),
+    }
+    let script = dump(&db, Dialect::Postgres);
+    let copy = Database::in_memory();
+    copy.sql(&script).unwrap();
+    assert!(matches!(rows(&copy, "m")[1][1], Value::Float(f) if f.is_nan()));
+}
+
 // ---- (1) SQLite ----
 
 /// What SQLite holds for a tabula value: booleans are integers, NaN is NULL (SQLite has no
