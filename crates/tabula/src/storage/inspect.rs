@@ -1114,9 +1114,41 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             None => {}
         }
     }
+    if out.manifest.is_none() {
+        next_keys_from_archives(&mut out, fs, &layout)?;
+    }
 
     check_foreign_keys(&mut out, &layout);
     Ok(out)
+}
+
+/// Without a sound manifest, the next key of each table is known only from its rows and
+/// the live log, which give less than the manifest did when the rows with the highest keys
+/// were deleted before the checkpoint: the archived segments' records carry the next key
+/// they gave, and each table's is raised to the highest of them. (A segment of an older
+/// table of the same name raises it too: keys skip some numbers, and none is used twice.)
+fn next_keys_from_archives(
+    out: &mut Inspection,
+    fs: &dyn FileSystem,
+    layout: &Layout,
+) -> Result<()> {
+    for p in listing(fs, &layout.wal_dir())? {
+        if !Layout::archived_lsn(&p).is_some_and(|lsn| lsn <= MAX_LSN) {
+            continue;
+        }
+        // Unreadable or damaged segments hold no next key this can use; they are not the
+        // database's (nothing opens them), and not reported here.
+        let Ok(bytes) = fs.read(&p) else { continue };
+        for l in lines(&bytes, 0) {
+            let Ok(rec) = l.parsed else { continue };
+            for ops in &rec.tables {
+                if let (Some(k), Some(state)) = (ops.next_key, out.tables.get_mut(&ops.table)) {
+                    state.next_key = state.next_key.max(k);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The rows of a table whose snapshot is gone, replayed from the archived log segments into
