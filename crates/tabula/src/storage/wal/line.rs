@@ -161,6 +161,42 @@ pub(crate) struct BadLine {
 }
 
 /// Checks one line (without its newline) and parses it.
+/// What a line that fails its checksum still says, when it reads as a record: its LSN and
+/// the tables it writes, as a hint for whoever looks at the damage (the text is damaged,
+/// so nothing is done with it).
+fn damaged_names(json: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct Named {
+        lsn: u64,
+        tables: Vec<NamedOps>,
+    }
+    #[derive(Deserialize)]
+    struct NamedOps {
+        table: String,
+    }
+    // Only names a table could have, and a few of them: the text is not to be trusted.
+    let plausible = |t: &NamedOps| {
+        t.table.len() <= 64
+            && t.table
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    match serde_json::from_slice::<Named>(json) {
+        Ok(named)
+            if (1..=8).contains(&named.tables.len()) && named.tables.iter().all(plausible) =>
+        {
+            let tables: Vec<&str> = named.tables.iter().map(|t| t.table.as_str()).collect();
+            format!(
+                " (its damaged text reads as LSN {} writing {} {})",
+                named.lsn,
+                if tables.len() == 1 { "table" } else { "tables" },
+                tables.join(", ")
+            )
+        }
+        _ => String::new(),
+    }
+}
+
 pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<RawRecord, BadLine> {
     let unsealed = |reason: String| BadLine {
         reason,
@@ -187,7 +223,8 @@ pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<RawRecord, BadLine>
     let actual = crc32c::crc32c(json);
     if actual != crc {
         return Err(unsealed(format!(
-            "checksum mismatch: line says {crc:08x}, content is {actual:08x}"
+            "checksum mismatch: line says {crc:08x}, content is {actual:08x}{}",
+            damaged_names(json)
         )));
     }
     let sealed = |reason: String| BadLine {
@@ -209,6 +246,37 @@ pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<RawRecord, BadLine>
 mod tests {
     use super::*;
     use crate::schema::{Column, ColumnType};
+
+    /// A line failing its checksum says which tables its damaged text names, when it still
+    /// reads as a record (for whoever looks at the damage), and nothing when it does not or
+    /// names what no table could be called.
+    #[test]
+    fn a_damaged_line_names_the_tables_its_text_reads_as() {
+        let line =
+            |body: &str| format!("{:08x} {body}", crc32c::crc32c(body.as_bytes()) ^ 1).into_bytes();
+        let reason = |body: &str| parse_line(&line(body)).unwrap_err().reason;
+        let body =
+            r#"{"lsn":7,"tables":[{"table":"t","next_key":3,"put":[],"delete":[2]}],"batch":7}"#;
+        assert!(
+            reason(body).ends_with("(its damaged text reads as LSN 7 writing table t)"),
+            "{}",
+            reason(body)
+        );
+        let two = r#"{"lsn":8,"tables":[{"table":"a"},{"table":"b"}]}"#;
+        assert!(
+            reason(two).ends_with("writing tables a, b)"),
+            "{}",
+            reason(two)
+        );
+        for unreadable in [r#"{"lsn":7,"#, r#"{"lsn":7,"tables":[{"table":"../x"}]}"#] {
+            assert!(
+                reason(unreadable).starts_with("checksum mismatch")
+                    && !reason(unreadable).contains("reads as"),
+                "{}",
+                reason(unreadable)
+            );
+        }
+    }
 
     #[test]
     fn a_record_with_a_created_table_reads_back() {
