@@ -788,7 +788,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         anyhow::Error::new(e).context(format!("{place}: nothing was inserted"))
                     )
                 }
-                (Err(e), None) => return Err(e.into()),
+                // Foreign keys are checked as the transaction commits: the first row giving
+                // the missing key is the one to name.
+                (Err(e), None) => {
+                    // Foreign keys are checked as the transaction commits: the first row
+                    // giving the missing key is the one to name.
+                    let place = match &e {
+                        tabula::Error::ForeignKey { column, value, .. } => parsed
+                            .iter()
+                            .find(|r| row_to_insert(&schema, &r.row).get(column) == Some(value)),
+                        _ => None,
+                    };
+                    return Err(match place {
+                        Some(r) => anyhow::Error::new(e)
+                            .context(format!("{}: nothing was inserted", r.place)),
+                        None => e.into(),
+                    });
+                }
             };
             close_after_commit(&db)?;
             if json {
@@ -796,6 +812,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "{}",
                     serde_json::json!({"table": table, "inserted": keys.len(), "keys": keys})
                 );
+            } else if keys.is_empty() {
+                committed_outln!("inserted 0 row(s) into {table}");
             } else {
                 committed_outln!(
                     "inserted {} row(s) into {table}: {}",

@@ -688,6 +688,30 @@ fn insert_reads_a_file_or_stdin_and_names_the_failing_row_by_position() {
         "code",
     ]);
     assert_eq!(stdout(&o), "code\n", "nothing inserted");
+    // A foreign key, checked as the rows commit, names its row too.
+    let o = tabula(&[
+        "insert",
+        &p,
+        "registrations",
+        r#"{"student_id":1,"course_id":1,"grade":3.0}"#,
+        r#"{"student_id":99,"course_id":1,"grade":3.0}"#,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with(
+            "tabula: argument 2: nothing was inserted: foreign key registrations.student_id"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    // No rows: nothing to list.
+    let o = run_stdin(&["insert", &p, "courses"], "");
+    assert_eq!(
+        stdout(&o),
+        "inserted 0 row(s) into courses\n",
+        "{}",
+        text(&o)
+    );
 }
 
 /// A null for the key the table assigns is given the next key, as SQL's `INSERT` gives
