@@ -10,6 +10,7 @@ mod dump;
 mod output;
 mod shell;
 mod sql_cmd;
+mod text_input;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -753,14 +754,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 || rows == ["-"]
                 || (rows.is_empty() && file.is_none());
             let parsed = if let Some(f) = file.as_ref().filter(|_| !from_stdin) {
-                let text = std::fs::read_to_string(f)
-                    .with_context(|| format!("reading {}", f.display()))?;
+                let text = text_input::read_file(f)?;
                 parse_rows(&f.display().to_string(), &table, &text)?
             } else if from_stdin {
                 if std::io::stdin().is_terminal() {
                     bail!("no rows: give JSON objects as arguments, --file FILE, or pipe them on stdin");
                 }
-                let text = std::io::read_to_string(std::io::stdin()).context("reading stdin")?;
+                let text = text_input::read_text(std::io::stdin(), "stdin")?;
                 parse_rows("stdin", &table, &text)?
             } else {
                 rows.iter()

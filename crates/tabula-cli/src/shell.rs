@@ -10,7 +10,6 @@ mod transaction;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::ValueEnum;
 
 use crate::output::{self, CsvGuard, Format};
@@ -593,9 +592,7 @@ fn dot(
         }
         ("read", file) => {
             let file = unquoted(file);
-            let bytes = std::fs::read(file).with_context(|| format!("reading {file}"))?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| anyhow::anyhow!("{file} is not UTF-8 text: nothing of it was run"))?;
+            let text = crate::text_input::read_file(std::path::Path::new(file))?;
             // A byte-order mark some editors write is not SQL.
             let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
             if split::split(text)

@@ -25,7 +25,7 @@ pub fn run(
         None if interactive || std::io::stdin().is_terminal() => {
             return crate::shell::run(dir, format, guard);
         }
-        None => std::io::read_to_string(std::io::stdin()).context("reading stdin")?,
+        None => crate::text_input::read_text(std::io::stdin(), "stdin")?,
     };
     // A byte-order mark some editors write is not SQL.
     let text = match text.strip_prefix('\u{feff}') {

@@ -2242,3 +2242,57 @@ fn a_streamed_query_failing_before_its_first_row_prints_nothing() {
         }
     }
 }
+
+/// Text inputs (SQL on standard input, rows for `insert`, a document to `import`) are
+/// refused at their first NUL byte, which no SQL or JSON text holds: a device that never
+/// ends (`/dev/zero`) fails at once instead of filling memory, and nothing is changed.
+#[test]
+fn a_nul_byte_in_a_text_input_is_refused_at_once() {
+    let (d, _path, p) = demo();
+    let o = tabula_with_input(
+        &["sql", &p],
+        b"INSERT INTO courses (code, title) VALUES ('N', 'x');\0",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "tabula: stdin holds a NUL byte (at byte 52): it is not text, and nothing of it was used\n"
+    );
+    let rows = d.path().join("rows.jsonl");
+    std::fs::write(&rows, b"{\"code\":\"N\",\"title\":\"x\"}\n\0").unwrap();
+    let o = tabula(&["insert", &p, "courses", "--file", rows.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("holds a NUL byte (at byte 25)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = tabula(&[
+        "query",
+        &p,
+        "courses",
+        "--where",
+        "code = 'N'",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(stdout(&o), "id,code,title,credits\n", "nothing inserted");
+    #[cfg(unix)]
+    {
+        let new = d.path().join("new");
+        let o = tabula(&["import", new.to_str().unwrap(), "/dev/zero"]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(
+            stderr(&o).contains("a NUL byte at byte 0"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!new.exists(), "a failed import leaves no database behind");
+        let o = tabula_with_input(&["sql", &p, "--interactive"], b".read /dev/zero\n");
+        assert!(
+            text(&o).contains("error: /dev/zero holds a NUL byte (at byte 0)"),
+            "{}",
+            text(&o)
+        );
+    }
+}

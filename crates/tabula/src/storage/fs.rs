@@ -173,7 +173,30 @@ impl FileSystem for StdFs {
         fs::read(path)
     }
     fn read_input(&self, path: &Path) -> io::Result<Vec<u8>> {
-        fs::read(path)
+        // A JSON document holds no NUL byte: the first one ends the read, so that a device
+        // that never ends (`/dev/zero`) does not fill memory.
+        use std::io::Read;
+        let mut file = fs::File::open(path)?;
+        let mut bytes = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let n = match file.read(&mut chunk) {
+                Ok(0) => return Ok(bytes),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if let Some(at) = chunk[..n].iter().position(|&b| b == 0) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "a NUL byte at byte {}: not a JSON document",
+                        bytes.len() + at
+                    ),
+                ));
+            }
+            bytes.extend_from_slice(&chunk[..n]);
+        }
     }
     fn read_from(&self, path: &Path, offset: u64) -> io::Result<Vec<u8>> {
         use std::io::{Read, Seek, SeekFrom};
