@@ -604,7 +604,14 @@ fn parse_set(s: &str) -> anyhow::Result<(String, Value)> {
     // JSON when it is JSON (exact integers); text only when it is not.
     let value = if serde_json::from_str::<serde::de::IgnoredAny>(val).is_ok() {
         Value::parse_json(val).with_context(|| {
-            format!("--set {col}: cannot use {val}; quote it ('\"...\"') to store it as text")
+            if val.trim().parse::<f64>().is_ok_and(f64::is_infinite) {
+                format!(
+                    "--set {col}: {val} is beyond the range of a 64-bit float (inf and -inf \
+                     are the infinities)"
+                )
+            } else {
+                format!("--set {col}: cannot use {val}; quote it ('\"...\"') to store it as text")
+            }
         })?
     } else {
         Value::Text(val.trim_matches('\'').to_owned())

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 mod common;
-use common::{demo, tabula, text};
+use common::{demo, remove_archived_segments, tabula, text};
 
 fn student_count(p: &str) -> usize {
     let o = tabula(&["query", p, "students", "--format", "jsonl"]);
@@ -54,6 +54,8 @@ fn repair_rebuilds_a_missing_manifest_and_keeps_every_backup() {
 #[test]
 fn repair_counts_the_rows_a_truncated_snapshot_lost() {
     let (_d, path, p) = demo();
+    // With the archived segments pruned, nothing else holds the checkpoint's rows.
+    remove_archived_segments(&path);
     std::fs::write(path.join("data/students.records"), "").unwrap();
     let o = tabula(&["repair", &p, "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -87,6 +89,8 @@ fn repair_of_dot_puts_its_backup_beside_the_database() {
 #[test]
 fn repair_names_files_by_the_path_given_as_verify_does() {
     let (d, path, _p) = demo();
+    // With the archived segments pruned, the snapshot's lines are read one by one.
+    remove_archived_segments(&path);
     let mut rows = std::fs::read_to_string(path.join("data/students.records")).unwrap();
     rows.push_str("garbage\n");
     std::fs::write(path.join("data/students.records"), rows).unwrap();
@@ -368,6 +372,8 @@ fn verify_catches_an_edited_manifest() {
 #[test]
 fn repair_leaves_no_row_pointing_at_a_dropped_one() {
     let (_d, path, p) = demo();
+    // With the archived segments pruned, the students cut off are lost.
+    remove_archived_segments(&path);
     let students = path.join("data/students.records");
     let bytes = std::fs::read(&students).unwrap();
     std::fs::write(&students, &bytes[..bytes.len() / 2]).unwrap();
@@ -451,6 +457,7 @@ fn repair_into_a_backup_dir_that_is_a_file_says_so_and_changes_nothing() {
 #[test]
 fn repair_through_a_symbolic_link_names_the_backup_where_it_is() {
     let (d, path, _p) = demo();
+    remove_archived_segments(&path);
     let mut rows = std::fs::read_to_string(path.join("data/students.records")).unwrap();
     rows.push_str("garbage\n");
     std::fs::write(path.join("data/students.records"), rows).unwrap();

@@ -52,3 +52,19 @@ pub fn tabula_with_input(args: &[&str], input: &[u8]) -> Output {
         .expect("write its stdin");
     child.wait_with_output().expect("wait for tabula")
 }
+
+/// Removes the archived log segments (`wal/transaction.<lsn>.log`), as their pruning does:
+/// without them, repair has only what is left of a damaged snapshot.
+#[allow(dead_code)] // Not every test file uses it.
+pub fn remove_archived_segments(path: &std::path::Path) {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(path.join("wal")).unwrap() {
+        let p = entry.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap().to_owned();
+        if name != "transaction.log" && name.starts_with("transaction.") && name.ends_with(".log") {
+            std::fs::remove_file(&p).unwrap();
+            removed += 1;
+        }
+    }
+    assert!(removed > 0, "no archived segment in {}", path.display());
+}

@@ -1249,7 +1249,12 @@ fn rows_from_archives(
          checkpoint (LSN {manifest_lsn})",
         replay.len(),
         entry.created_lsn,
-        first_file.map_or(String::new(), |f| format!(", in {}", f.display()))
+        // Named within the database's directory: verify and repair (which works on the
+        // directory's canonical path) say the same.
+        first_file.map_or(String::new(), |f| {
+            let f = f.strip_prefix(&layout.root).unwrap_or(&f);
+            format!(", in {}", f.display())
+        })
     );
     replay.created_lsn = state.created_lsn;
     replay.next_key = replay.next_key.max(state.next_key);

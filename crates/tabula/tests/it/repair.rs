@@ -555,7 +555,8 @@ fn a_damaged_snapshot_is_rebuilt_from_the_archived_log_segments() {
         assert_reported(
             &path,
             "students.records",
-            "repair rebuilds it from the archived log segments: 7 rows",
+            "repair rebuilds it from the archived log segments: 7 rows, from every record \
+             since the table's creation (LSN 1, in wal/transaction.",
         );
         let report = repair(&path);
         let t = table(&report, "students");
