@@ -1133,7 +1133,7 @@ fn next_keys_from_archives(
     layout: &Layout,
 ) -> Result<()> {
     for p in listing(fs, &layout.wal_dir())? {
-        if !Layout::archived_lsn(&p).is_some_and(|lsn| lsn <= MAX_LSN) {
+        if Layout::archived_lsn(&p).is_none_or(|lsn| lsn > MAX_LSN) {
             continue;
         }
         // Unreadable or damaged segments hold no next key this can use; they are not the
