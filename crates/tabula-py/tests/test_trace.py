@@ -776,3 +776,26 @@ def test_a_flat_chain_is_traced_and_a_deep_nest_runs_per_row(db):
     expected = [r for r in chain.select() if lam(r)]
     assert chain.select(where=lam) == expected
     assert chain.count(where=lam) == len(expected)
+
+
+def test_none_against_a_json_column_that_holds_the_document_null_runs_per_row(db):
+    # SQL can write the document `null` into a json column that is not nullable; its row
+    # reads it as None, as it reads SQL NULL, so `== None` must find it: a trace to
+    # `IS NULL` did not (it is not NULL), and answered unlike the per-row run.
+    @table(db=db)
+    @dataclass
+    class J:
+        id: int = field(metadata={"primary_key": True})
+        k: list = field(default_factory=list)
+
+    J.insert(k=[1])
+    db.sql("INSERT INTO j (k) VALUES ('null')")
+    assert J.get(2)["k"] is None
+    for lam, want in ((lambda s: s['k'] == None, [2]),  # noqa: E711
+                      (lambda s: s['k'] != None, [1]),  # noqa: E711
+                      (lambda s: s['k'] == None and s['id'] > 0, [2])):  # noqa: E711
+        assert [r["id"] for r in J.select(where=lam)] == want
+        assert [r["id"] for r in J.select(where=per_row(lam))] == want
+        assert J.count(where=lam) == len(want)
+    assert J.update(where=lambda s: s['k'] == None, k=[0]) == 1  # noqa: E711
+    assert J.get(2)["k"] == [0]

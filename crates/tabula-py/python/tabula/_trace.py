@@ -12,7 +12,9 @@ would certainly give the same rows:
   cannot answer), no conditional expressions or jumps, no calls, no attribute reads;
 * every comparison is of one column with a constant of a type Python compares with that
   column's values the way SQL does: numbers with a number column, ``str`` with a text
-  column, ``bool`` with a bool column (``==``/``!=`` only), ``None`` with ``==``/``!=``;
+  column, ``bool`` with a bool column (``==``/``!=`` only), ``None`` with ``==``/``!=``
+  (not on a json column that is not nullable: the document ``null`` SQL may write there
+  reads as ``None`` and is not NULL);
   ``<``, ``<=``, ``>``, ``>=`` only on columns that cannot hold ``None`` (where Python
   would raise ``TypeError``), never with NaN;
 * conditions combine only with ``&`` and ``|``;
@@ -111,6 +113,10 @@ class _Column:
 
     def _compare(self, op: str, other: Any) -> "_Condition":
         if other is None:
+            # A json column that is not nullable may hold the document `null` (written
+            # through SQL), which its row reads as None too, yet is not NULL.
+            if self._kind == "json" and not self._nullable:
+                raise _Untraceable("None against a json column that may hold the document null")
             if op == "=":
                 return _Condition(self._quoted() + " IS NULL", [])
             if op == "<>":
