@@ -1125,27 +1125,41 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
 /// Without a sound manifest, the next key of each table is known only from its rows and
 /// the live log, which give less than the manifest did when the rows with the highest keys
 /// were deleted before the checkpoint: the archived segments' records carry the next key
-/// they gave, and each table's is raised to the highest of them. (A segment of an older
-/// table of the same name raises it too: keys skip some numbers, and none is used twice.)
+/// they gave, and each table's is raised to the highest since the last record creating it
+/// (an older table of the same name counted keys of its own, perhaps of a wider type). A
+/// table created in the live log is newer than every archived record, and left as it is.
 fn next_keys_from_archives(
     out: &mut Inspection,
     fs: &dyn FileSystem,
     layout: &Layout,
 ) -> Result<()> {
-    for p in listing(fs, &layout.wal_dir())? {
-        if Layout::archived_lsn(&p).is_none_or(|lsn| lsn > MAX_LSN) {
-            continue;
-        }
+    let mut segments: Vec<(u64, PathBuf)> = listing(fs, &layout.wal_dir())?
+        .into_iter()
+        .filter_map(|p| Layout::archived_lsn(&p).map(|lsn| (lsn, p)))
+        .filter(|(lsn, _)| *lsn <= MAX_LSN)
+        .collect();
+    segments.sort();
+    let mut highest: BTreeMap<String, i64> = BTreeMap::new();
+    for (_, p) in &segments {
         // Unreadable or damaged segments hold no next key this can use; they are not the
         // database's (nothing opens them), and not reported here.
-        let Ok(bytes) = fs.read(&p) else { continue };
+        let Ok(bytes) = fs.read(p) else { continue };
         for l in lines(&bytes, 0) {
             let Ok(rec) = l.parsed else { continue };
             for ops in &rec.tables {
-                if let (Some(k), Some(state)) = (ops.next_key, out.tables.get_mut(&ops.table)) {
-                    state.next_key = state.next_key.max(k);
+                let k = ops.next_key.unwrap_or(1);
+                match highest.get_mut(&ops.table) {
+                    Some(h) if ops.create.is_none() => *h = (*h).max(k),
+                    _ => {
+                        highest.insert(ops.table.clone(), k);
+                    }
                 }
             }
+        }
+    }
+    for (name, k) in highest {
+        if let Some(state) = out.tables.get_mut(&name).filter(|s| s.created_lsn == 0) {
+            state.next_key = state.next_key.max(k);
         }
     }
     Ok(())
