@@ -397,6 +397,56 @@ fn a_record_writing_a_table_before_its_creation_is_found_by_verify() {
     assert_eq!(db.table::<Student>().unwrap().count().unwrap(), 4);
 }
 
+/// The line break after a whole record damaged (any byte but zero where the newline was):
+/// the record and the next one run together into one last line whose checksum fails,
+/// which read as a torn tail and was cut, losing two commits without a word. The record's
+/// own checksum still matches the line's start, so it is damage: every open refuses it
+/// and verify names it. A zero there is what a crash leaves (the log is preallocated with
+/// zeros): that stays an unfinished write.
+#[test]
+fn a_damaged_line_break_between_two_commits_is_corruption_not_a_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = four_commits(dir.path());
+    let wal = path.join("wal/transaction.log");
+    let bytes = fs::read(&wal).unwrap();
+    let last_start = last_line_start(&bytes);
+    for byte in [b'X', 0x0b] {
+        let mut damaged = bytes.clone();
+        damaged[last_start - 1] = byte;
+        fs::write(&wal, &damaged).unwrap();
+        let e = Database::open(&path).unwrap_err();
+        assert!(
+            matches!(&e, Error::Corrupt { line: 3, reason, .. } if reason.contains("line break was damaged")),
+            "{e}"
+        );
+        assert_eq!(
+            fs::read(&wal).unwrap(),
+            damaged,
+            "the log is left as it was"
+        );
+        let e = Database::open_read_only(&path).unwrap_err();
+        assert!(
+            matches!(&e, Error::Corrupt { line: 3, .. }),
+            "read-only: {e}"
+        );
+        let problems = tabula::verify(&path).unwrap();
+        assert!(
+            problems.iter().any(|p| {
+                let p = p.to_string();
+                p.contains("transaction.log:3") && p.contains("line break was damaged")
+            }),
+            "{problems:?}"
+        );
+    }
+    // A zero there, and the rest of the last write gone: a torn write, cut as ever.
+    let mut torn = bytes.clone();
+    torn[last_start - 1] = 0;
+    torn.truncate(bytes.len() - 5);
+    fs::write(&wal, &torn).unwrap();
+    let db = Database::open(&path).unwrap();
+    assert_eq!(db.table::<Student>().unwrap().count().unwrap(), 2);
+}
+
 /// A log creating a table twice, saying the same both times, with a row written between:
 /// an open keeps the row, and verify finds nothing (it took the second record for the
 /// creation, and the row for one written before it).

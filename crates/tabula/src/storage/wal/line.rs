@@ -160,7 +160,6 @@ pub(crate) struct BadLine {
     pub(crate) sealed: bool,
 }
 
-/// Checks one line (without its newline) and parses it.
 /// What a line that fails its checksum still says, when it reads as a record: its LSN and
 /// the tables it writes, as a hint for whoever looks at the damage (the text is damaged,
 /// so nothing is done with it).
@@ -197,12 +196,57 @@ fn damaged_names(json: &[u8]) -> String {
     }
 }
 
+/// Where a whole record ends inside `line` (a `<crc32c> <json>` line whose checksum fails
+/// over the whole of it): the length of the first proper prefix whose JSON the checksum
+/// matches and which reads as a record, followed by a byte other than zero. That is a
+/// commit whose line break was damaged (the next line runs on from it), never a torn
+/// write: a crash can leave a record's line break unwritten, but the log is preallocated
+/// with zeros, so the byte there is then zero.
+fn record_run_on(line: &[u8]) -> Option<usize> {
+    if line.len() < 10 || line[8] != b' ' {
+        return None;
+    }
+    let crc = std::str::from_utf8(&line[..8])
+        .ok()
+        .and_then(|h| u32::from_str_radix(h, 16).ok())?;
+    let json = &line[9..];
+    let mut running = 0u32;
+    let mut done = 0usize;
+    for end in 1..json.len() {
+        if json[end - 1] != b'}' || json[end] == 0 {
+            continue;
+        }
+        running = crc32c::crc32c_append(running, &json[done..end]);
+        done = end;
+        if running == crc && serde_json::from_slice::<RawRecord>(&json[..end]).is_ok() {
+            return Some(9 + end);
+        }
+    }
+    None
+}
+
+/// Checks one line (without its newline) and parses it.
 pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<RawRecord, BadLine> {
     let unsealed = |reason: String| BadLine {
         reason,
         sealed: false,
     };
+    // Only for a line that fails: a good line is never scanned twice.
+    let run_on = |line: &[u8]| {
+        record_run_on(line).map(|end| BadLine {
+            reason: format!(
+                "a whole record ({end} bytes, its checksum matching) runs on into {} more \
+                 bytes where its line break should be: the line break was damaged, and the \
+                 lines after it joined to it",
+                line.len() - end
+            ),
+            sealed: true,
+        })
+    };
     if line.len() > MAX_RECORD {
+        if let Some(bad) = run_on(line) {
+            return Err(bad);
+        }
         return Err(unsealed(format!(
             "line of {} bytes exceeds the {} byte cap",
             line.len(),
@@ -222,6 +266,9 @@ pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<RawRecord, BadLine>
     let json = &line[9..];
     let actual = crc32c::crc32c(json);
     if actual != crc {
+        if let Some(bad) = run_on(line) {
+            return Err(bad);
+        }
         return Err(unsealed(format!(
             "checksum mismatch: line says {crc:08x}, content is {actual:08x}{}",
             damaged_names(json)
