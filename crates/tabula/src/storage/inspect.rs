@@ -1193,12 +1193,23 @@ fn rows_from_archives(
         .filter(|(lsn, _)| *lsn <= MAX_LSN && *lsn >= entry.created_lsn)
         .collect();
     segments.sort();
+    // A checkpoint archives the log it replaces only once its manifest has committed,
+    // naming the segment for its own LSN: a segment past the manifest's LSN means a newer
+    // checkpoint committed (the manifest was put back from an older copy), whose snapshot
+    // holds newer rows than these records give.
+    if let Some((newest, path)) = segments.last().filter(|(lsn, _)| *lsn > manifest_lsn) {
+        return Err(format!(
+            "{} holds records up to LSN {newest}, past the manifest's checkpoint (LSN \
+             {manifest_lsn}): the manifest is older than the files",
+            path.strip_prefix(&layout.root).unwrap_or(path).display()
+        ));
+    }
     let mut replay = TableState::new(state.schema.clone(), state.source, Vec::new());
     // The LSN the next record must have: every one is needed, since any may write the
     // table.
     let mut next = entry.created_lsn;
     let mut first_file = None;
-    'segments: for (segment, path) in &segments {
+    for (segment, path) in &segments {
         let bytes = fs
             .read(path)
             .map_err(|e| format!("{} cannot be read: {e}", path.display()))?;
@@ -1218,7 +1229,15 @@ fn rows_from_archives(
                 continue;
             }
             if rec.lsn > manifest_lsn {
-                break 'segments;
+                // Not in a segment named for the manifest's LSN or before (checked above),
+                // unless a segment's name understates its records, which the check of
+                // each record against its segment's name refuses first.
+                return Err(format!(
+                    "{}:{}: LSN {} is past the manifest's checkpoint (LSN {manifest_lsn})",
+                    path.display(),
+                    l.no,
+                    rec.lsn
+                ));
             }
             if rec.lsn > next {
                 return Err(format!("no archived segment holds LSN {next}"));
