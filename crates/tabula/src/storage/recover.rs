@@ -710,8 +710,10 @@ fn recover_creation(
         .map_err(|e| Error::corrupt(wal_path, line, format!("invalid schema: {e}")))?;
     match tables.get_mut(&created.table) {
         Some(t) => {
-            if t.entry.is_none() {
-                // Its schema file was written once the creation was durable.
+            if t.entry.is_none() && t.created_lsn == 0 {
+                // Its schema file was written once the creation was durable. A second
+                // record creating it (saying the same, checked below) does not move the
+                // creation after the rows written between the two, as verify has it.
                 t.created_lsn = lsn;
             }
             let diffs = t.schema.differences(&created);

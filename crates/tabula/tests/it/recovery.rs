@@ -479,6 +479,11 @@ fn a_table_created_twice_in_the_log_keeps_the_row_between() {
         db.sql("SELECT v FROM newt").unwrap().rows,
         vec![vec![tabula::Value::Text("a".into())]]
     );
+    // The open, as verify, takes the first record for the creation.
+    db.checkpoint().unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(path.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["tables"]["newt"]["created_lsn"], lsn + 1);
 }
 
 /// Salvage drops a damaged middle line and the records after the gap it leaves, the
