@@ -181,8 +181,7 @@ fn a_lost_log_is_found_before_any_checkpoint_too() {
     let path = one_student_in_the_log(dir.path());
     assert!(!path.join("manifest.json").exists());
     fs::remove_file(path.join("wal/transaction.log")).unwrap();
-    // Salvaging too: the table has a snapshot, which only a committed manifest names, so no
-    // record the salvage dropped explains it.
+    // Salvaging too: the commits only the lost log held are lost whatever the mode.
     for e in [
         Database::open(&path).unwrap_err(),
         Database::open_read_only(&path).unwrap_err(),
