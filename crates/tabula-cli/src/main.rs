@@ -795,8 +795,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         anyhow::Error::new(e).context(format!("{place}: nothing was inserted"))
                     )
                 }
-                // Foreign keys are checked as the transaction commits: the first row giving
-                // the missing key is the one to name.
                 (Err(e), None) => {
                     // Foreign keys are checked as the transaction commits: the first row
                     // giving the missing key is the one to name.
