@@ -212,13 +212,39 @@ impl Cols {
         )
     }
 
-    /// An instance of the table's dataclass as a dict of its columns' values.
+    /// An instance of the table's dataclass as a dict of its columns' values. A dataclass
+    /// with a field that is no column, or without a column (another table's class), is a
+    /// `TypeError`: its other fields would be dropped without a word.
     pub fn fields_of<'py>(&self, obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
         let py = obj.py();
+        let not_a_row = |why: String| {
+            PyErr::new::<pyo3::exceptions::PyTypeError, _>(format!(
+                "{} is not a row of {}: {why}",
+                type_name(obj),
+                self.table
+            ))
+        };
+        // `dataclasses.fields`, not `__dataclass_fields__`, which holds `ClassVar`s too.
+        let declared = py.import("dataclasses")?.getattr("fields")?.call1((obj,))?;
+        for f in declared.try_iter()? {
+            let name = f?.getattr("name")?.extract::<String>()?;
+            if !self.names.iter().any(|n| n.bind(py).to_string() == name) {
+                return Err(not_a_row(format!(
+                    "its field {name} is no column of the table"
+                )));
+            }
+        }
         let d = PyDict::new(py);
         for name in &self.names {
             let name = name.bind(py);
-            d.set_item(name, obj.getattr(name)?)?;
+            let value = match obj.getattr(name) {
+                Ok(v) => v,
+                Err(e) if e.is_instance_of::<pyo3::exceptions::PyAttributeError>(py) => {
+                    return Err(not_a_row(format!("it has no field {name}")));
+                }
+                Err(e) => return Err(e),
+            };
+            d.set_item(name, value)?;
         }
         Ok(d)
     }

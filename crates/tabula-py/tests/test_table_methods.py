@@ -437,3 +437,37 @@ def test_a_column_given_twice_is_named(db):
         with pytest.raises(TypeError, match="column name is given twice"):
             call()
     assert u.Student.count() == 0
+
+
+def test_insert_many_refuses_an_instance_of_another_class(db):
+    # Its missing columns would have taken their defaults, and its other fields been
+    # dropped without a word.
+    u = make_university(db)
+
+    @dataclass
+    class Other:
+        id: Optional[int] = None
+        name: str = "x"
+        nickname: str = "y"
+
+    with pytest.raises(TypeError) as e:
+        u.Student.insert_many([dict(name="A", email="a@u"), Other()])
+    assert "Other is not a row of student: its field nickname is no column" in str(e.value)
+    assert u.Student.count() == 0
+
+    @dataclass
+    class Fewer:
+        id: Optional[int] = None
+        name: str = "x"
+
+    with pytest.raises(TypeError) as e:
+        u.Student.insert_many([Fewer()])
+    assert "Fewer is not a row of student: it has no field email" in str(e.value)
+    assert u.Student.count() == 0
+
+
+def test_a_transaction_never_entered_cannot_be_exited(db):
+    t = db.transaction()
+    with pytest.raises(tabula.Error) as e:
+        t.__exit__(None, None, None)
+    assert "never begun" in str(e.value)

@@ -254,6 +254,9 @@ class Transaction:
                 pass
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if self._native is None:
+            raise _errors.Error(
+                "this transaction was never begun: use it as `with db.transaction():`")
         if exc_type is None:
             self._native.commit()
         else:
