@@ -18,7 +18,7 @@ use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntr
 use crate::storage::snapshot::decode_lines;
 use crate::storage::verify::Problem;
 use crate::storage::wal::decode::{decode_ops, LoggedChanges};
-use crate::storage::wal::scan::{lines, ScannedLine};
+use crate::storage::wal::scan::{damaged_break_reason, lines, ScannedLine};
 use crate::storage::wal::MAX_LSN;
 use crate::storage::{Migration, SchemaFile};
 use crate::value::Value;
@@ -1008,6 +1008,9 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     let mut damaged_run = 0u64;
     let mut prev_good: Option<u64> = None;
     for (i, l) in log.iter().enumerate() {
+        if let Some(byte) = l.damaged_break {
+            out.problem(&wal_path, l.no, damaged_break_reason(byte));
+        }
         let rec = match &l.parsed {
             Ok(rec) => rec,
             Err(reason) => {

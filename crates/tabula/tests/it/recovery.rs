@@ -416,7 +416,7 @@ fn a_damaged_line_break_between_two_commits_is_corruption_not_a_tail() {
         fs::write(&wal, &damaged).unwrap();
         let e = Database::open(&path).unwrap_err();
         assert!(
-            matches!(&e, Error::Corrupt { line: 3, reason, .. } if reason.contains("line break was damaged")),
+            matches!(&e, Error::Corrupt { line: 3, reason, .. } if reason.contains("line break after this whole record was damaged")),
             "{e}"
         );
         assert_eq!(
@@ -433,11 +433,43 @@ fn a_damaged_line_break_between_two_commits_is_corruption_not_a_tail() {
         assert!(
             problems.iter().any(|p| {
                 let p = p.to_string();
-                p.contains("transaction.log:3") && p.contains("line break was damaged")
+                p.contains("transaction.log:3")
+                    && p.contains("line break after this whole record was damaged")
             }),
             "{problems:?}"
         );
     }
+    // Salvaging and repair keep both records: the one before the damaged byte is whole, and
+    // the next line starts after it.
+    let salvaged = dir.path().join("salvaged");
+    copy_dir(&path, &salvaged);
+    {
+        let db = Database::builder()
+            .recovery(Recovery::Salvage)
+            .open(&salvaged)
+            .unwrap();
+        assert_eq!(db.table::<Student>().unwrap().count().unwrap(), 4);
+    }
+    assert_eq!(tabula::verify(&salvaged).unwrap(), vec![]);
+    let repaired = dir.path().join("repaired");
+    copy_dir(&path, &repaired);
+    let report = tabula::repair(&repaired, tabula::RepairOptions::default()).unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(
+        Database::open(&repaired)
+            .unwrap()
+            .table::<Student>()
+            .unwrap()
+            .count()
+            .unwrap(),
+        4
+    );
+    // The last record's own line break: no line follows, and the record is as whole.
+    let mut last = bytes.clone();
+    *last.last_mut().unwrap() = b'X';
+    fs::write(&wal, &last).unwrap();
+    let e = Database::open(&path).unwrap_err();
+    assert!(matches!(&e, Error::Corrupt { line: 4, .. }), "{e}");
     // A zero there, and the rest of the last write gone: a torn write, cut as ever.
     let mut torn = bytes.clone();
     torn[last_start - 1] = 0;

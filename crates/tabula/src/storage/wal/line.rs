@@ -202,7 +202,7 @@ fn damaged_names(json: &[u8]) -> String {
 /// commit whose line break was damaged (the next line runs on from it), never a torn
 /// write: a crash can leave a record's line break unwritten, but the log is preallocated
 /// with zeros, so the byte there is then zero.
-fn record_run_on(line: &[u8]) -> Option<usize> {
+pub(crate) fn record_run_on(line: &[u8]) -> Option<usize> {
     if line.len() < 10 || line[8] != b' ' {
         return None;
     }

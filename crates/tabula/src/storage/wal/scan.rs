@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::storage::wal::line::{parse_line, BadLine, RawRecord};
+use crate::storage::wal::line::{parse_line, record_run_on, BadLine, RawRecord};
 
 /// How `Database::open` treats a damaged write-ahead log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,6 +50,11 @@ pub(crate) struct ScannedLine {
     /// Whether the line is whole and its checksum matches (see [`BadLine::sealed`]): one
     /// that does not read is then damage wherever it is, never an unfinished commit.
     pub(crate) sealed: bool,
+    /// The byte found where the line's newline should be, when its line break was damaged
+    /// (see [`record_run_on`]): the line is the whole record before it, and the next line
+    /// starts after it. A writable or read-only open refuses it; salvaging and `repair`
+    /// keep the record.
+    pub(crate) damaged_break: Option<u8>,
 }
 
 /// Splits a log into lines and checks each. Zeros where a line would start are the end of
@@ -66,12 +71,26 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
             break;
         }
         no += 1;
-        let (end, next, terminated) = match bytes[start..].iter().position(|&b| b == b'\n') {
-            Some(i) => (start + i, start + i + 1, true),
-            None => (bytes.len(), bytes.len(), false),
-        };
-        let (parsed, sealed) = if terminated {
-            match parse_line(&bytes[start..end]) {
+        let (mut end, mut next, mut terminated) =
+            match bytes[start..].iter().position(|&b| b == b'\n') {
+                Some(i) => (start + i, start + i + 1, true),
+                None => (bytes.len(), bytes.len(), false),
+            };
+        let mut first = terminated.then(|| parse_line(&bytes[start..end]));
+        // A whole record followed by a byte other than its newline (nor the zero a crash
+        // leaves): the line break was damaged, and what follows is the next line.
+        let mut damaged_break = None;
+        if !matches!(first, Some(Ok(_))) {
+            if let Some(len) = record_run_on(&bytes[start..end]) {
+                damaged_break = Some(bytes[start + len]);
+                end = start + len;
+                next = end + 1;
+                terminated = true;
+                first = Some(parse_line(&bytes[start..end]));
+            }
+        }
+        let (parsed, sealed) = if let Some(first) = first {
+            match first {
                 Ok(rec) => (Ok(rec), true),
                 // A whole line whose checksum matches was written as it is: a commit that
                 // does not read (damaged before its checksum was taken, or of a newer
@@ -93,11 +112,13 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
                 false,
             )
         };
+        debug_assert!(terminated || damaged_break.is_none());
         lines.push(ScannedLine {
             no,
             end: next,
             parsed,
             sealed,
+            damaged_break,
         });
         start = next;
     }
@@ -151,6 +172,14 @@ fn torn_last_write(lines: &mut [ScannedLine], after: u64) {
     }
 }
 
+/// Why a line whose line break was damaged (`byte` where its newline was) is reported.
+pub(crate) fn damaged_break_reason(byte: u8) -> String {
+    format!(
+        "the line break after this whole record was damaged (byte 0x{byte:02x} where its \
+         newline was), joining the next line to it: `tabula repair` keeps both"
+    )
+}
+
 /// What a scan of the log found.
 #[derive(Debug)]
 pub(crate) struct Scan {
@@ -184,6 +213,16 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
         kept_in: None,
     };
     for (i, l) in lines.into_iter().enumerate() {
+        if let Some(byte) = l.damaged_break {
+            let reason = damaged_break_reason(byte);
+            if mode != Recovery::Salvage {
+                return Err(Error::corrupt(path, l.no, reason));
+            }
+            // Kept: the record is whole. The log is rewritten by the checkpoint a
+            // salvaging open makes, so that the damage does not stay in it.
+            tracing::warn!(file = %path.display(), line = l.no, %reason, "salvage: a damaged line break");
+            out.damaged_middle = true;
+        }
         match l.parsed {
             Ok(rec) => {
                 out.valid_len = l.end as u64;
