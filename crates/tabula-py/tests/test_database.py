@@ -58,6 +58,12 @@ def test_a_bad_durability_is_the_answer_for_an_open_directory_too(tmp_path, pdb)
                  durability="bogus")
 
 
+def test_a_name_that_is_not_text_is_a_type_error_saying_so(tmp_path):
+    with pytest.raises(TypeError, match="a Database name is a str, not bytes"):
+        Database(name=b"x", persist=True, base_path=str(tmp_path))
+    assert not (tmp_path / "x").exists()
+
+
 def test_persist_puts_the_database_in_base_path_slash_name(tmp_path, pdb):
     assert pdb.path == os.path.realpath(tmp_path / "university")
     assert os.path.isdir(pdb.path)

@@ -272,6 +272,8 @@ def _directory(name: Optional[str], persist: bool, base_path: str,
         return os.path.realpath(os.fspath(path))
     if not persist:
         return None
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"a Database name is a str, not {type(name).__name__}")
     if not name:
         raise ValueError("a persistent Database needs a name (or a path=)")
     if os.sep in name or (os.altsep and os.altsep in name) or name in (".", ".."):
