@@ -123,12 +123,21 @@ fn restale(e: Error, cols: &Cols, db: &Database) -> Error {
 
 /// `e`, naming `table` where the engine named the transaction an update or delete of it
 /// began ("(transaction)": `Database::transaction` knows no table), and which could not
-/// begin (this thread is inside another table's update or delete).
+/// begin (this thread is inside another table's update or delete, or the database is
+/// read-only).
 fn begun_for(e: Error, table: &str) -> Error {
     match e {
         Error::InTransaction { table: t } if t == "(transaction)" => Error::InTransaction {
             table: table.to_owned(),
         },
+        // A read-only database refuses the transaction as it begins: "write table
+        // (transaction)".
+        Error::ReadOnly { path, operation } if operation.contains("(transaction)") => {
+            Error::ReadOnly {
+                path,
+                operation: operation.replace("(transaction)", table),
+            }
+        }
         e => e,
     }
 }

@@ -762,3 +762,33 @@ def test_a_process_that_dies_without_closing_loses_no_commit(tmp_path):
     assert rows[0]["j"] == {"a": [1, None]}
     assert rows[1]["f"] == 5e-324 and rows[1]["i"] == -(2 ** 63)
     db.close()
+
+
+def test_a_read_only_database_names_the_table_a_per_row_write_was_for(tmp_path):
+    # A per-row update or delete begins a transaction, which a read-only database refuses:
+    # the error named "(transaction)" where a traced one named the table.
+    path = str(tmp_path / "ro")
+    writer = Database(path=path)
+
+    @table(db=writer)
+    @dataclass
+    class Item:
+        id: int = field(metadata={"primary_key": True})
+        n: int = 0
+
+    Item.insert(n=1)
+    writer.close()
+    reader = Database(path=path, read_only=True)
+
+    @table(db=reader, name="item")
+    @dataclass
+    class Seen:
+        id: int = field(metadata={"primary_key": True})
+        n: int = 0
+
+    per_row = lambda s, _k=1: s['n'] == _k  # noqa: E731 (a default argument: per row)
+    for call in (lambda: Seen.update(where=per_row, n=2), lambda: Seen.delete(where=per_row)):
+        with pytest.raises(tabula.ReadOnly) as e:
+            call()
+        assert "item" in str(e.value) and "(transaction)" not in str(e.value), str(e.value)
+    reader.close()
