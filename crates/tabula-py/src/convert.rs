@@ -215,7 +215,13 @@ impl Cols {
     /// An instance of the table's dataclass as a dict of its columns' values. A dataclass
     /// with a field that is no column, or without a column (another table's class), is a
     /// `TypeError`: its other fields would be dropped without a word.
-    pub fn fields_of<'py>(&self, obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    /// `checked`: the caller has seen an instance of this very class pass already (the
+    /// fields of a class do not change between rows of one call).
+    pub fn fields_of<'py>(
+        &self,
+        obj: &Bound<'py, PyAny>,
+        checked: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
         let py = obj.py();
         let not_a_row = |why: String| {
             PyErr::new::<pyo3::exceptions::PyTypeError, _>(format!(
@@ -225,7 +231,11 @@ impl Cols {
             ))
         };
         // `dataclasses.fields`, not `__dataclass_fields__`, which holds `ClassVar`s too.
-        let declared = py.import("dataclasses")?.getattr("fields")?.call1((obj,))?;
+        let declared = if checked {
+            pyo3::types::PyTuple::empty(py).into_any()
+        } else {
+            py.import("dataclasses")?.getattr("fields")?.call1((obj,))?
+        };
         for f in declared.try_iter()? {
             let name = f?.getattr("name")?.extract::<String>()?;
             if !self.names.iter().any(|n| n.bind(py).to_string() == name) {

@@ -524,12 +524,18 @@ impl Table {
     /// Every row of `items` (dicts, or instances of the table's class) as engine values.
     fn rows_of(&self, items: Bound<'_, PyIterator>) -> PyResult<Vec<Vec<Option<Value>>>> {
         let mut out = Vec::new();
+        // The class of the last instance whose fields were checked against the columns.
+        let mut checked: Option<Bound<'_, pyo3::types::PyType>> = None;
         for item in items {
             let item = item?;
             out.push(match item.cast::<PyDict>() {
                 Ok(d) => self.cols.row(d)?,
                 Err(_) if item.hasattr("__dataclass_fields__")? => {
-                    self.cols.row(&self.cols.fields_of(&item)?)?
+                    let class = item.get_type();
+                    let seen = checked.as_ref().is_some_and(|c| c.is(&class));
+                    let row = self.cols.row(&self.cols.fields_of(&item, seen)?)?;
+                    checked = Some(class);
+                    row
                 }
                 Err(_) => {
                     return Err(PyErr::new::<pyo3::exceptions::PyTypeError, _>(format!(

@@ -14,9 +14,9 @@ use crate::storage::fs::{DirLock, FileSystem};
 use crate::storage::inspect::{checkpointed, committed_schema, is_database, lost_log, staged_log};
 use crate::storage::layout::{self, Layout};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry};
-use crate::storage::wal::line::{RawRecord, RawTableOps};
+use crate::storage::wal::line::{record_run_on, RawRecord, RawTableOps};
 use crate::storage::wal::scan::Scan;
-use crate::storage::wal::scan::{scan, Recovery};
+use crate::storage::wal::scan::{damaged_break_reason, scan, Recovery};
 use crate::storage::wal::writer::WalWriter;
 use crate::storage::{Migration, Options, ReadOnlyImage, SchemaFile, Storage};
 
@@ -313,6 +313,17 @@ fn read_consistent_point(
     // A last line without its newline is a commit still being written: not yet committed,
     // and no damage, whatever the recovery mode. It is not scanned.
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    // Unless it is a whole record whose line break was damaged (a commit being written
+    // shows a zero or the file's end after its record, never another byte): the writable
+    // open refuses that, and so does this one.
+    if let Some(len) = record_run_on(&bytes[complete..]) {
+        let line = bytes[..complete].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        return Err(Error::corrupt(
+            &wal_path,
+            line,
+            damaged_break_reason(bytes[complete + len]),
+        ));
+    }
     let Scan {
         records,
         dropped,

@@ -470,6 +470,21 @@ fn a_damaged_line_break_between_two_commits_is_corruption_not_a_tail() {
     fs::write(&wal, &last).unwrap();
     let e = Database::open(&path).unwrap_err();
     assert!(matches!(&e, Error::Corrupt { line: 4, .. }), "{e}");
+    let e = Database::open_read_only(&path).unwrap_err();
+    assert!(
+        matches!(&e, Error::Corrupt { line: 4, .. }),
+        "read-only: {e}"
+    );
+    // A carriage return put in before the third line's newline: the record is as whole,
+    // and no empty line follows it.
+    let mut crlf = bytes[..last_start - 1].to_vec();
+    crlf.push(b'\r');
+    crlf.extend_from_slice(&bytes[last_start - 1..]);
+    fs::write(&wal, &crlf).unwrap();
+    let e = Database::open(&path).unwrap_err();
+    assert!(matches!(&e, Error::Corrupt { line: 3, .. }), "{e}");
+    let problems = tabula::verify(&path).unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
     // A zero there, and the rest of the last write gone: a torn write, cut as ever.
     let mut torn = bytes.clone();
     torn[last_start - 1] = 0;

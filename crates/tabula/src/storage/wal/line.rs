@@ -201,7 +201,8 @@ fn damaged_names(json: &[u8]) -> String {
 /// matches and which reads as a record, followed by a byte other than zero. That is a
 /// commit whose line break was damaged (the next line runs on from it), never a torn
 /// write: a crash can leave a record's line break unwritten, but the log is preallocated
-/// with zeros, so the byte there is then zero.
+/// with zeros, or grows past its end, where the file system gives zeros for what was not
+/// written, so the byte there is then zero (or the file ends).
 pub(crate) fn record_run_on(line: &[u8]) -> Option<usize> {
     if line.len() < 10 || line[8] != b' ' {
         return None;
@@ -231,22 +232,7 @@ pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<RawRecord, BadLine>
         reason,
         sealed: false,
     };
-    // Only for a line that fails: a good line is never scanned twice.
-    let run_on = |line: &[u8]| {
-        record_run_on(line).map(|end| BadLine {
-            reason: format!(
-                "a whole record ({end} bytes, its checksum matching) runs on into {} more \
-                 bytes where its line break should be: the line break was damaged, and the \
-                 lines after it joined to it",
-                line.len() - end
-            ),
-            sealed: true,
-        })
-    };
     if line.len() > MAX_RECORD {
-        if let Some(bad) = run_on(line) {
-            return Err(bad);
-        }
         return Err(unsealed(format!(
             "line of {} bytes exceeds the {} byte cap",
             line.len(),
@@ -266,9 +252,6 @@ pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<RawRecord, BadLine>
     let json = &line[9..];
     let actual = crc32c::crc32c(json);
     if actual != crc {
-        if let Some(bad) = run_on(line) {
-            return Err(bad);
-        }
         return Err(unsealed(format!(
             "checksum mismatch: line says {crc:08x}, content is {actual:08x}{}",
             damaged_names(json)

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::storage::fs::{FileSystem, StdFs};
 use crate::storage::layout::Layout;
 use crate::storage::manifest::Manifest;
-use crate::storage::wal::scan::lines;
+use crate::storage::wal::scan::{damaged_break_reason, lines};
 
 /// One line of `wal/transaction.log`, as `tabula wal` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -75,7 +75,7 @@ pub(crate) fn log_records_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<L
                     .filter(|t| t.create.is_some())
                     .map(|t| t.table.clone())
                     .collect(),
-                problem: None,
+                problem: l.damaged_break.map(damaged_break_reason),
             },
             Err(reason) => LogRecord {
                 line: l.no,

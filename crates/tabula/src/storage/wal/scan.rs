@@ -66,26 +66,48 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
     let mut lines = Vec::new();
     let mut start = 0usize;
     let mut no = 0u64;
+    // The rest of a line after a damaged line break, when something is left of it: its
+    // end, the byte after its newline, and whether it has one.
+    let mut rest_of_line: Option<(usize, usize, bool)> = None;
     while start < bytes.len() {
         if bytes[start] == 0 && bytes[start..].iter().all(|&b| b == 0) {
             break;
         }
-        no += 1;
-        let (mut end, mut next, mut terminated) =
-            match bytes[start..].iter().position(|&b| b == b'\n') {
-                Some(i) => (start + i, start + i + 1, true),
-                None => (bytes.len(), bytes.len(), false),
-            };
-        let mut first = terminated.then(|| parse_line(&bytes[start..end]));
-        // A whole record followed by a byte other than its newline (nor the zero a crash
-        // leaves): the line break was damaged, and what follows is the next line.
+        let continued = rest_of_line.take();
+        let (line_end, line_next, line_terminated) = match continued {
+            Some(rest) => rest,
+            None => {
+                // Numbered as an editor numbers the file: what runs on from a damaged
+                // line break is on the same line.
+                no += 1;
+                match bytes[start..].iter().position(|&b| b == b'\n') {
+                    Some(i) => (start + i, start + i + 1, true),
+                    None => (bytes.len(), bytes.len(), false),
+                }
+            }
+        };
+        let (mut end, mut next, terminated) = (line_end, line_next, line_terminated);
+        // A good line is read as it is; only one that fails (or what runs on from a
+        // damaged break, which is looked at record by record, so that a line of many runs
+        // costs its length once) is searched for a whole record followed by a byte other
+        // than its newline (nor the zero a crash leaves): the line break was damaged, and
+        // what follows is the next line.
+        let mut first = (terminated && continued.is_none()).then(|| parse_line(&bytes[start..end]));
         let mut damaged_break = None;
         if !matches!(first, Some(Ok(_))) {
             if let Some(len) = record_run_on(&bytes[start..end]) {
                 damaged_break = Some(bytes[start + len]);
+                if start + len + 1 < line_end {
+                    rest_of_line = Some((line_end, line_next, line_terminated));
+                    next = start + len + 1;
+                } else {
+                    // A byte put in just before the newline (a carriage return): nothing
+                    // of the line is left after it.
+                    next = line_next;
+                }
                 end = start + len;
-                next = end + 1;
-                terminated = true;
+                first = Some(parse_line(&bytes[start..end]));
+            } else if first.is_none() && terminated {
                 first = Some(parse_line(&bytes[start..end]));
             }
         }
@@ -112,7 +134,6 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
                 false,
             )
         };
-        debug_assert!(terminated || damaged_break.is_none());
         lines.push(ScannedLine {
             no,
             end: next,
@@ -329,6 +350,46 @@ mod tests {
         torn[at] = if torn[at] == b'0' { b'1' } else { b'0' };
         let s = scan(Path::new("w"), &torn, Recovery::TolerateTail, 0).unwrap();
         assert_eq!((s.records.len(), s.dropped.len()), (2, 1));
+    }
+
+    /// Line breaks damaged into carriage returns: each record is found whole, numbered on
+    /// the line an editor shows it on, and a byte put in just before a newline leaves no
+    /// empty line after it. Opens refuse the damage; salvaging keeps every record.
+    #[test]
+    fn records_run_on_from_damaged_line_breaks_are_split() {
+        let mut b = Vec::new();
+        for lsn in 1..=3 {
+            let mut l = line(lsn);
+            *l.last_mut().unwrap() = b'\r';
+            b.extend(l);
+        }
+        b.push(b'\n');
+        b.extend(line(4));
+        let found: Vec<_> = lines(&b, 0)
+            .iter()
+            .map(|l| (l.no, l.parsed.as_ref().map(|r| r.lsn).ok(), l.damaged_break))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (1, Some(1), Some(b'\r')),
+                (1, Some(2), Some(b'\r')),
+                (1, Some(3), Some(b'\r')),
+                (2, Some(4), None)
+            ]
+        );
+        for mode in [Recovery::TolerateTail, Recovery::Strict] {
+            let e = scan(Path::new("w"), &b, mode, 0).unwrap_err();
+            assert!(
+                matches!(&e, Error::Corrupt { line: 1, reason, .. }
+                    if reason.contains("byte 0x0d where its newline was")),
+                "{mode:?}: {e}"
+            );
+        }
+        let s = scan(Path::new("w"), &b, Recovery::Salvage, 0).unwrap();
+        assert_eq!((s.records.len(), s.last_lsn), (4, 4));
+        assert_eq!(s.valid_len, b.len() as u64);
+        assert!(s.damaged_middle);
     }
 
     #[test]
