@@ -577,6 +577,22 @@ fn a_damaged_snapshot_is_rebuilt_from_the_archived_log_segments() {
     }
 }
 
+/// A database at `path` with table `a` (one row) checkpointed, then `then` run and
+/// checkpointed, and the first checkpoint's manifest put back, as a restore from an older
+/// copy would (the live log is empty).
+fn put_back_an_older_manifest(path: &Path, then: &str) {
+    let manifest = path.join("manifest.json");
+    let db = Database::open(path).unwrap();
+    db.sql("CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO a (v) VALUES ('a1')")
+        .unwrap();
+    db.checkpoint().unwrap();
+    let old = fs::read(&manifest).unwrap();
+    db.sql(then).unwrap();
+    db.checkpoint().unwrap();
+    drop(db);
+    fs::write(&manifest, &old).unwrap();
+}
+
 /// A manifest put back from an older copy, with the live log empty: the snapshot a newer
 /// checkpoint wrote fails the old manifest's checksum, and the archived segments hold the
 /// records to that old checkpoint, which give the old manifest's count. They are not the
@@ -586,18 +602,7 @@ fn a_damaged_snapshot_is_rebuilt_from_the_archived_log_segments() {
 fn archived_segments_past_an_older_manifest_rebuild_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
-    let manifest = path.join("manifest.json");
-    let old = {
-        let db = Database::open(&path).unwrap();
-        db.sql("CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO a (v) VALUES ('a1')")
-            .unwrap();
-        db.checkpoint().unwrap();
-        let old = fs::read(&manifest).unwrap();
-        db.sql("INSERT INTO a (v) VALUES ('a2')").unwrap();
-        db.checkpoint().unwrap();
-        old
-    };
-    fs::write(&manifest, &old).unwrap();
+    put_back_an_older_manifest(&path, "INSERT INTO a (v) VALUES ('a2')");
     let problems = tabula::verify(&path).unwrap();
     assert!(
         problems
@@ -1658,22 +1663,11 @@ fn verify_reports_a_lock_file_that_is_not_a_file() {
 fn files_of_a_table_an_older_manifest_does_not_know_are_refused_then_kept() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
-    let manifest = path.join("manifest.json");
-    let old = {
-        let db = Database::open(&path).unwrap();
-        db.sql("CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO a (v) VALUES ('a1')")
-            .unwrap();
-        db.checkpoint().unwrap();
-        let old = fs::read(&manifest).unwrap();
-        db.sql(
-            "CREATE TABLE extra (id INTEGER PRIMARY KEY, v TEXT); \
-             INSERT INTO extra (v) VALUES ('e1'), ('e2'), ('e3')",
-        )
-        .unwrap();
-        db.checkpoint().unwrap();
-        old
-    };
-    fs::write(&manifest, &old).unwrap();
+    put_back_an_older_manifest(
+        &path,
+        "CREATE TABLE extra (id INTEGER PRIMARY KEY, v TEXT); \
+         INSERT INTO extra (v) VALUES ('e1'), ('e2'), ('e3')",
+    );
     let before = fs::read(path.join("data/extra.records")).unwrap();
     // Salvaging too: the table has a snapshot, which only a committed manifest names, so no
     // record the salvage dropped explains it.
