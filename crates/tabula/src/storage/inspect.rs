@@ -111,7 +111,7 @@ fn unique_key(cols: &[usize], values: &[Value]) -> Option<Vec<Value>> {
 }
 
 /// One table as it survives.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct TableState {
     pub(crate) schema: Schema,
     pub(crate) source: SchemaSource,
@@ -183,6 +183,18 @@ impl TableState {
 
     fn key_of(&self, values: &[Value]) -> Value {
         values[self.schema.primary_key()].clone()
+    }
+
+    /// Whether the table holds each of `rows` as it is: the same values under its key.
+    fn holds_each(&self, rows: &[Vec<Value>]) -> bool {
+        rows.iter().all(|r| {
+            let key = self.key_of(r);
+            self.holders[0]
+                .1
+                .get(std::slice::from_ref(&key))
+                .and_then(|&at| self.rows[at].as_ref())
+                .is_some_and(|held| held == r)
+        })
     }
 
     /// Puts a row image, replacing the row with its key; refused (with the reason) if another
@@ -893,8 +905,21 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
                 );
                 // A snapshot cut short or changed is no better than one gone: when the
                 // archived segments give the rows the checkpoint wrote, they are the table's,
-                // not what is left of the file.
-                if let Ok(rebuilt) = rows_from_archives(fs, &layout, entry, manifest_lsn, state) {
+                // not what is left of the file. Only when every row the file still reads is
+                // among them as it is, though: segments of another database, or a manifest
+                // older than an intact newer snapshot, give other rows, and what the file
+                // holds is then kept as before (a changed value reads as another row, and
+                // keeps the file's rows too).
+                let readable: Vec<Vec<Value>> = decode_lines(&state.schema, &bytes)
+                    .into_iter()
+                    .filter_map(|(_, row)| row.ok())
+                    .collect();
+                let mut trial = state.clone();
+                let rebuilt = rows_from_archives(fs, &layout, entry, manifest_lsn, &mut trial)
+                    .ok()
+                    .filter(|_| trial.holds_each(&readable));
+                if let Some(rebuilt) = rebuilt {
+                    *state = trial;
                     out.problems.push(Problem {
                         file: path.clone(),
                         line: 0,
