@@ -1155,6 +1155,18 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     Ok(out)
 }
 
+/// The archived log segments among `listed` (a listing of `wal/`), with the LSN each is
+/// named for, oldest first; a name past `MAX_LSN` is no segment a checkpoint wrote.
+fn archived_segments(listed: Vec<PathBuf>) -> Vec<(u64, PathBuf)> {
+    let mut segments: Vec<(u64, PathBuf)> = listed
+        .into_iter()
+        .filter_map(|p| Layout::archived_lsn(&p).map(|lsn| (lsn, p)))
+        .filter(|(lsn, _)| *lsn <= MAX_LSN)
+        .collect();
+    segments.sort();
+    segments
+}
+
 /// Without a sound manifest, the next key of each table is known only from its rows and
 /// the live log, which give less than the manifest did when the rows with the highest keys
 /// were deleted before the checkpoint: the archived segments' records carry the next key
@@ -1166,12 +1178,7 @@ fn next_keys_from_archives(
     fs: &dyn FileSystem,
     layout: &Layout,
 ) -> Result<()> {
-    let mut segments: Vec<(u64, PathBuf)> = listing(fs, &layout.wal_dir())?
-        .into_iter()
-        .filter_map(|p| Layout::archived_lsn(&p).map(|lsn| (lsn, p)))
-        .filter(|(lsn, _)| *lsn <= MAX_LSN)
-        .collect();
-    segments.sort();
+    let segments = archived_segments(listing(fs, &layout.wal_dir())?);
     let mut highest: BTreeMap<String, i64> = BTreeMap::new();
     for (_, p) in &segments {
         // Unreadable or damaged segments hold no next key this can use; they are not the
@@ -1218,14 +1225,8 @@ fn rows_from_archives(
         return Err("the manifest does not say when the table was created".into());
     }
     let name = state.schema.table.clone();
-    let mut segments: Vec<(u64, PathBuf)> = fs
-        .list(&layout.wal_dir())
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|p| Layout::archived_lsn(&p).map(|lsn| (lsn, p)))
-        .filter(|(lsn, _)| *lsn <= MAX_LSN && *lsn >= entry.created_lsn)
-        .collect();
-    segments.sort();
+    let mut segments = archived_segments(fs.list(&layout.wal_dir()).unwrap_or_default());
+    segments.retain(|(lsn, _)| *lsn >= entry.created_lsn);
     // A checkpoint archives the log it replaces only once its manifest has committed,
     // naming the segment for its own LSN: a segment past the manifest's LSN means a newer
     // checkpoint committed (the manifest was put back from an older copy), whose snapshot
