@@ -1038,8 +1038,8 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     let mut damaged_run = 0u64;
     let mut prev_good: Option<u64> = None;
     for (i, l) in log.iter().enumerate() {
-        if let Some(byte) = l.damaged_break {
-            out.problem(&wal_path, l.no, damaged_break_reason(byte));
+        if let Some(damage) = l.damaged_break {
+            out.problem(&wal_path, l.no, damaged_break_reason(damage));
         }
         let rec = match &l.parsed {
             Ok(rec) => rec,

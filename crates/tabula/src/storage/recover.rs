@@ -314,14 +314,15 @@ fn read_consistent_point(
     // and no damage, whatever the recovery mode. It is not scanned.
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     // Unless it is a whole record whose line break was damaged (a commit being written
-    // shows a zero or the file's end after its record, never another byte): the writable
+    // shows a zero or the file's end after its record, never another byte nor a later
+    // write's record): the writable
     // open refuses that, and so does this one.
-    if let Some(len) = record_run_on(&bytes[complete..]) {
+    if let Some(run) = record_run_on(&bytes[complete..]) {
         let line = bytes[..complete].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
         return Err(Error::corrupt(
             &wal_path,
             line,
-            damaged_break_reason(bytes[complete + len]),
+            damaged_break_reason(run.damage),
         ));
     }
     let Scan {

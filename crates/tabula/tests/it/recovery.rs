@@ -397,11 +397,13 @@ fn a_record_writing_a_table_before_its_creation_is_found_by_verify() {
     assert_eq!(db.table::<Student>().unwrap().count().unwrap(), 4);
 }
 
-/// The line break after a whole record damaged (any byte but zero where the newline was):
-/// the record and the next one run together into one last line whose checksum fails,
-/// which read as a torn tail and was cut, losing two commits without a word. The record's
-/// own checksum still matches the line's start, so it is damage: every open refuses it
-/// and verify names it. A zero there is what a crash leaves (the log is preallocated with
+/// The line break after a whole record damaged: the record and the next one run together
+/// into one last line whose checksum fails, which read as a torn tail and was cut, losing
+/// two commits without a word. The record's own checksum still matches the line's start,
+/// and what follows it is no crash's work (any byte but zero where the newline was, the
+/// newline gone, or a zero with a record of a later write after it), so it is damage:
+/// every open refuses it and verify names it; salvage and repair keep both records. A
+/// zero with nothing whole after it is what a crash leaves (the log is preallocated with
 /// zeros): that stays an unfinished write.
 #[test]
 fn a_damaged_line_break_between_two_commits_is_corruption_not_a_tail() {
@@ -410,60 +412,91 @@ fn a_damaged_line_break_between_two_commits_is_corruption_not_a_tail() {
     let wal = path.join("wal/transaction.log");
     let bytes = fs::read(&wal).unwrap();
     let last_start = last_line_start(&bytes);
-    for byte in [b'X', 0x0b] {
+    let second_start = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let replaced = |at: usize, byte: u8| {
         let mut damaged = bytes.clone();
-        damaged[last_start - 1] = byte;
+        damaged[at] = byte;
+        damaged
+    };
+    let mut deleted = bytes.clone();
+    deleted.remove(last_start - 1);
+    let cases = [
+        (
+            "X",
+            replaced(last_start - 1, b'X'),
+            3,
+            "byte 0x58 where its newline was",
+        ),
+        (
+            "vt",
+            replaced(last_start - 1, 0x0b),
+            3,
+            "byte 0x0b where its newline was",
+        ),
+        (
+            "zero",
+            replaced(last_start - 1, 0),
+            3,
+            "byte 0x00 where its newline was",
+        ),
+        (
+            "zero-mid",
+            replaced(second_start - 1, 0),
+            1,
+            "byte 0x00 where its newline was",
+        ),
+        ("deleted", deleted, 3, "its newline is missing"),
+    ];
+    for (name, damaged, line, what) in cases {
         fs::write(&wal, &damaged).unwrap();
         let e = Database::open(&path).unwrap_err();
         assert!(
-            matches!(&e, Error::Corrupt { line: 3, reason, .. } if reason.contains("line break after this whole record was damaged")),
-            "{e}"
+            matches!(&e, Error::Corrupt { line: l, reason, .. } if *l == line
+                && reason.contains("line break after this whole record was damaged")
+                && reason.contains(what)),
+            "{name}: {e}"
         );
         assert_eq!(
             fs::read(&wal).unwrap(),
             damaged,
-            "the log is left as it was"
+            "{name}: the log is left as it was"
         );
         let e = Database::open_read_only(&path).unwrap_err();
         assert!(
-            matches!(&e, Error::Corrupt { line: 3, .. }),
-            "read-only: {e}"
+            matches!(&e, Error::Corrupt { line: l, .. } if *l == line),
+            "{name}, read-only: {e}"
         );
         let problems = tabula::verify(&path).unwrap();
         assert!(
             problems.iter().any(|p| {
                 let p = p.to_string();
-                p.contains("transaction.log:3")
+                p.contains(&format!("transaction.log:{line}"))
                     && p.contains("line break after this whole record was damaged")
             }),
-            "{problems:?}"
+            "{name}: {problems:?}"
         );
+        // Salvaging and repair keep both records: the one before the damage is whole, and
+        // the next line starts after it.
+        let salvaged = dir.path().join(format!("salvaged-{name}"));
+        copy_dir(&path, &salvaged);
+        {
+            let db = Database::builder()
+                .recovery(Recovery::Salvage)
+                .open(&salvaged)
+                .unwrap();
+            assert_eq!(db.table::<Student>().unwrap().count().unwrap(), 4, "{name}");
+        }
+        assert_eq!(tabula::verify(&salvaged).unwrap(), vec![], "{name}");
+        let repaired = dir.path().join(format!("repaired-{name}"));
+        copy_dir(&path, &repaired);
+        let report = tabula::repair(&repaired, tabula::RepairOptions::default()).unwrap();
+        assert!(report.is_clean(), "{name}: {report:?}");
+        let db = Database::open(&repaired).unwrap();
+        let s = db.table::<Student>().unwrap();
+        assert_eq!(s.count().unwrap(), 4, "{name}");
+        // The next key follows the last record's: none is handed out again.
+        assert_eq!(s.insert(student("E", 2024, 1.0)).unwrap(), 5, "{name}");
     }
-    // Salvaging and repair keep both records: the one before the damaged byte is whole, and
-    // the next line starts after it.
-    let salvaged = dir.path().join("salvaged");
-    copy_dir(&path, &salvaged);
-    {
-        let db = Database::builder()
-            .recovery(Recovery::Salvage)
-            .open(&salvaged)
-            .unwrap();
-        assert_eq!(db.table::<Student>().unwrap().count().unwrap(), 4);
-    }
-    assert_eq!(tabula::verify(&salvaged).unwrap(), vec![]);
-    let repaired = dir.path().join("repaired");
-    copy_dir(&path, &repaired);
-    let report = tabula::repair(&repaired, tabula::RepairOptions::default()).unwrap();
-    assert!(report.is_clean(), "{report:?}");
-    assert_eq!(
-        Database::open(&repaired)
-            .unwrap()
-            .table::<Student>()
-            .unwrap()
-            .count()
-            .unwrap(),
-        4
-    );
     // The last record's own line break: no line follows, and the record is as whole.
     let mut last = bytes.clone();
     *last.last_mut().unwrap() = b'X';

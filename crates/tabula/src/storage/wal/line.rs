@@ -196,34 +196,91 @@ fn damaged_names(json: &[u8]) -> String {
     }
 }
 
-/// Where a whole record ends inside `line` (a `<crc32c> <json>` line whose checksum fails
-/// over the whole of it): the length of the first proper prefix whose JSON the checksum
-/// matches and which reads as a record, followed by a byte other than zero. That is a
-/// commit whose line break was damaged (the next line runs on from it), never a torn
-/// write: a crash can leave a record's line break unwritten, but the log is preallocated
-/// with zeros, or grows past its end, where the file system gives zeros for what was not
-/// written, so the byte there is then zero (or the file ends).
-pub(crate) fn record_run_on(line: &[u8]) -> Option<usize> {
-    if line.len() < 10 || line[8] != b' ' {
-        return None;
+/// What took a record's newline's place, when its line break was damaged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BreakDamage {
+    /// Another byte stands where the newline was.
+    Replaced(u8),
+    /// The newline is gone: the next line starts right after the record.
+    Deleted,
+}
+
+impl BreakDamage {
+    /// How many bytes the damage takes up between the record and the next line.
+    pub(crate) fn width(self) -> usize {
+        match self {
+            BreakDamage::Replaced(_) => 1,
+            BreakDamage::Deleted => 0,
+        }
     }
-    let crc = std::str::from_utf8(&line[..8])
-        .ok()
-        .and_then(|h| u32::from_str_radix(h, 16).ok())?;
-    let json = &line[9..];
-    let mut running = 0u32;
-    let mut done = 0usize;
-    for end in 1..json.len() {
-        if json[end - 1] != b'}' || json[end] == 0 {
-            continue;
+}
+
+/// A whole record at the start of a line whose line break was damaged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RunOn {
+    /// The record's length on the line (checksum, space and JSON).
+    pub(crate) len: usize,
+    /// What stands where its newline was; the next line starts after it.
+    pub(crate) damage: BreakDamage,
+}
+
+/// The prefixes of a `<crc32c> <json>` line whose JSON the checksum matches and which read
+/// as a record, shortest first, with their lengths on the line. The checksum is carried
+/// from one candidate end to the next, so looking through a line costs its length once.
+fn whole_records(line: &[u8]) -> impl Iterator<Item = (usize, RawRecord)> + '_ {
+    let crc = (line.len() >= 10 && line[8] == b' ')
+        .then(|| std::str::from_utf8(&line[..8]).ok())
+        .flatten()
+        .and_then(|h| u32::from_str_radix(h, 16).ok());
+    let json = if crc.is_some() { &line[9..] } else { &[][..] };
+    let (mut running, mut done) = (0u32, 0usize);
+    (1..=json.len()).filter_map(move |end| {
+        if json[end - 1] != b'}' {
+            return None;
         }
         running = crc32c::crc32c_append(running, &json[done..end]);
         done = end;
-        if running == crc && serde_json::from_slice::<RawRecord>(&json[..end]).is_ok() {
-            return Some(9 + end);
+        if Some(running) != crc {
+            return None;
         }
-    }
-    None
+        let rec = serde_json::from_slice::<RawRecord>(&json[..end]).ok()?;
+        Some((9 + end, rec))
+    })
+}
+
+/// Whether `bytes` start as a log line does: eight hex digits and a space.
+fn starts_a_line(bytes: &[u8]) -> bool {
+    bytes.len() > 9 && bytes[..8].iter().all(u8::is_ascii_hexdigit) && bytes[8] == b' '
+}
+
+/// Where a whole record ends inside `line` (a `<crc32c> <json>` line whose checksum fails
+/// over the whole of it), when what follows it says its line break was damaged: the first
+/// proper prefix whose JSON the checksum matches and which reads as a record, followed by
+/// - the next line itself (the newline was deleted), or
+/// - a byte other than zero (the newline was replaced), or
+/// - a zero and then a whole record of a later write (its `batch` past this record's LSN).
+///
+/// None of these is a torn write. A crash can leave a record's line break unwritten, but
+/// the log is preallocated with zeros, or grows past its end, where the file system gives
+/// zeros for what was not written, and it loses whole blocks: the byte there is then zero,
+/// with the file's end or more zeros after it (the rest of a lost block), never the very
+/// start of a whole record, whose first byte would share that block.
+pub(crate) fn record_run_on(line: &[u8]) -> Option<RunOn> {
+    whole_records(line).find_map(|(len, rec)| {
+        let rest = line.get(len..).filter(|r| !r.is_empty())?;
+        let damage = if starts_a_line(rest) {
+            BreakDamage::Deleted
+        } else if rest[0] != 0 {
+            BreakDamage::Replaced(rest[0])
+        } else {
+            let (_, next) = whole_records(&rest[1..]).next()?;
+            if next.batch? <= rec.lsn {
+                return None;
+            }
+            BreakDamage::Replaced(0)
+        };
+        Some(RunOn { len, damage })
+    })
 }
 
 /// Checks one line (without its newline) and parses it.
@@ -306,6 +363,36 @@ mod tests {
                 reason(unreadable)
             );
         }
+    }
+
+    /// What follows a whole record decides whether its line break was damaged: any byte but
+    /// zero, the next line itself, or a zero and a record of a later write are damage; a
+    /// zero with zeros or a record of the same write after it is what a crash leaves.
+    #[test]
+    fn a_damaged_line_break_is_told_from_a_torn_write() {
+        let line = |lsn: u64, batch: u64| {
+            let body = format!(r#"{{"lsn":{lsn},"tables":[],"batch":{batch}}}"#);
+            format!("{:08x} {body}", crc32c::crc32c(body.as_bytes())).into_bytes()
+        };
+        let first = line(3, 3);
+        let joined = |between: &[u8], next: &[u8]| [&first[..], between, next].concat();
+        let run_on = |between: &[u8], next: &[u8]| record_run_on(&joined(between, next));
+        let whole = |damage| {
+            Some(RunOn {
+                len: first.len(),
+                damage,
+            })
+        };
+        assert_eq!(
+            run_on(b"X", &line(4, 4)),
+            whole(BreakDamage::Replaced(b'X'))
+        );
+        assert_eq!(run_on(b"", &line(4, 4)), whole(BreakDamage::Deleted));
+        assert_eq!(run_on(&[0], &line(4, 4)), whole(BreakDamage::Replaced(0)));
+        assert_eq!(run_on(&[0], &line(4, 3)), None, "the same write");
+        assert_eq!(run_on(&[0], &[0; 40]), None, "preallocated zeros");
+        assert_eq!(run_on(&[0], &line(4, 4)[..20]), None, "a cut record");
+        assert_eq!(run_on(b"", b""), None, "the line is whole");
     }
 
     #[test]

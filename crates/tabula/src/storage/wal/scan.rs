@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::storage::wal::line::{parse_line, record_run_on, BadLine, RawRecord};
+use crate::storage::wal::line::{parse_line, record_run_on, BadLine, BreakDamage, RawRecord};
 
 /// How `Database::open` treats a damaged write-ahead log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,11 +50,11 @@ pub(crate) struct ScannedLine {
     /// Whether the line is whole and its checksum matches (see [`BadLine::sealed`]): one
     /// that does not read is then damage wherever it is, never an unfinished commit.
     pub(crate) sealed: bool,
-    /// The byte found where the line's newline should be, when its line break was damaged
+    /// What stands where the line's newline should be, when its line break was damaged
     /// (see [`record_run_on`]): the line is the whole record before it, and the next line
     /// starts after it. A writable or read-only open refuses it; salvaging and `repair`
     /// keep the record.
-    pub(crate) damaged_break: Option<u8>,
+    pub(crate) damaged_break: Option<BreakDamage>,
 }
 
 /// Splits a log into lines and checks each. Zeros where a line would start are the end of
@@ -95,17 +95,18 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
         let mut first = (terminated && continued.is_none()).then(|| parse_line(&bytes[start..end]));
         let mut damaged_break = None;
         if !matches!(first, Some(Ok(_))) {
-            if let Some(len) = record_run_on(&bytes[start..end]) {
-                damaged_break = Some(bytes[start + len]);
-                if start + len + 1 < line_end {
+            if let Some(run) = record_run_on(&bytes[start..end]) {
+                damaged_break = Some(run.damage);
+                let after = start + run.len + run.damage.width();
+                if after < line_end {
                     rest_of_line = Some((line_end, line_next, line_terminated));
-                    next = start + len + 1;
+                    next = after;
                 } else {
                     // A byte put in just before the newline (a carriage return): nothing
                     // of the line is left after it.
                     next = line_next;
                 }
-                end = start + len;
+                end = start + run.len;
                 first = Some(parse_line(&bytes[start..end]));
             } else if first.is_none() && terminated {
                 first = Some(parse_line(&bytes[start..end]));
@@ -193,11 +194,15 @@ fn torn_last_write(lines: &mut [ScannedLine], after: u64) {
     }
 }
 
-/// Why a line whose line break was damaged (`byte` where its newline was) is reported.
-pub(crate) fn damaged_break_reason(byte: u8) -> String {
+/// Why a line whose line break was damaged is reported.
+pub(crate) fn damaged_break_reason(damage: BreakDamage) -> String {
+    let what = match damage {
+        BreakDamage::Replaced(byte) => format!("byte 0x{byte:02x} where its newline was"),
+        BreakDamage::Deleted => "its newline is missing".to_owned(),
+    };
     format!(
-        "the line break after this whole record was damaged (byte 0x{byte:02x} where its \
-         newline was), joining the next line to it: `tabula repair` keeps both"
+        "the line break after this whole record was damaged ({what}), joining the next \
+         line to it: `tabula repair` keeps both"
     )
 }
 
@@ -234,8 +239,8 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
         kept_in: None,
     };
     for (i, l) in lines.into_iter().enumerate() {
-        if let Some(byte) = l.damaged_break {
-            let reason = damaged_break_reason(byte);
+        if let Some(damage) = l.damaged_break {
+            let reason = damaged_break_reason(damage);
             if mode != Recovery::Salvage {
                 return Err(Error::corrupt(path, l.no, reason));
             }
@@ -372,9 +377,9 @@ mod tests {
         assert_eq!(
             found,
             vec![
-                (1, Some(1), Some(b'\r')),
-                (1, Some(2), Some(b'\r')),
-                (1, Some(3), Some(b'\r')),
+                (1, Some(1), Some(BreakDamage::Replaced(b'\r'))),
+                (1, Some(2), Some(BreakDamage::Replaced(b'\r'))),
+                (1, Some(3), Some(BreakDamage::Replaced(b'\r'))),
                 (2, Some(4), None)
             ]
         );
