@@ -350,6 +350,9 @@ pub(crate) struct Inspection {
     pub(crate) log_dropped: Vec<DroppedRow>,
     /// The last LSN found, in the manifest or the log.
     pub(crate) last_lsn: u64,
+    /// Archived log segments with damage (reported): repair removes them, once they are
+    /// in its backup.
+    pub(crate) damaged_segments: Vec<PathBuf>,
 }
 
 impl Inspection {
@@ -630,7 +633,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         );
     }
 
-    // Log tails set aside by an open.
+    // Damaged logs set aside by an open.
     for p in listing(fs, &layout.wal_dir())? {
         if p.file_name()
             .and_then(|n| n.to_str())
@@ -641,7 +644,8 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
                 &p,
                 0,
                 format!(
-                    "{bytes} damaged bytes cut from the end of the log, kept for you to look \
+                    "{bytes} bytes of a damaged log an open set aside (a tail it cut, or the \
+                     whole log a salvage rewrote without its damage), kept for you to look \
                      at; remove the file once you have"
                 ),
             );
@@ -1147,12 +1151,75 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             None => {}
         }
     }
+    check_archived_segments(&mut out, fs, &layout)?;
     if out.manifest.is_none() {
         next_keys_from_archives(&mut out, fs, &layout)?;
     }
 
     check_foreign_keys(&mut out, &layout);
     Ok(out)
+}
+
+/// Reads every archived log segment as the live log is read: nothing opens them, but
+/// `repair` rebuilds lost snapshots and next keys from them, so damage there is reported
+/// (a line that does not read, a damaged line break, records out of order, or one past the
+/// LSN the segment is named for, which is the last it holds). A segment pruned by a
+/// checkpoint while this reads is no problem. Repair removes a damaged segment (its backup
+/// keeps it): its records are in the snapshots, and the rebuilds it serves need every
+/// record of a segment.
+fn check_archived_segments(
+    out: &mut Inspection,
+    fs: &dyn FileSystem,
+    layout: &Layout,
+) -> Result<()> {
+    for (named, p) in archived_segments(listing(fs, &layout.wal_dir())?) {
+        let bytes = match fs.read(&p) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                out.problem(&p, 0, format!("cannot be read: {e}"));
+                continue;
+            }
+        };
+        let mut prev: Option<u64> = None;
+        let reported = out.problems.len();
+        for l in lines(&bytes, 0) {
+            if let Some(damage) = l.damaged_break {
+                out.problem(&p, l.no, damaged_break_reason(damage));
+            }
+            let rec = match l.parsed {
+                Ok(rec) => rec,
+                Err(reason) => {
+                    out.problem(&p, l.no, format!("{reason} (an archived segment)"));
+                    continue;
+                }
+            };
+            if rec.lsn > named {
+                out.problem(
+                    &p,
+                    l.no,
+                    format!(
+                        "LSN {} is past {named}, the last LSN the segment's name says it holds",
+                        rec.lsn
+                    ),
+                );
+            } else if let Some(before) = prev.filter(|&b| rec.lsn != b + 1) {
+                out.problem(
+                    &p,
+                    l.no,
+                    format!(
+                        "LSN {} follows {before}: records are missing or out of order",
+                        rec.lsn
+                    ),
+                );
+            }
+            prev = Some(rec.lsn);
+        }
+        if out.problems.len() > reported {
+            out.damaged_segments.push(p);
+        }
+    }
+    Ok(())
 }
 
 /// The archived log segments among `listed` (a listing of `wal/`), with the LSN each is

@@ -84,7 +84,7 @@ impl Storage {
 
         // The log: records after the checkpoint, grouped by table; a record may create one.
         // (Missing only from a database never written.)
-        let bytes = if fs.exists(&wal_path) {
+        let mut bytes = if fs.exists(&wal_path) {
             fs.read(&wal_path).map_err(|e| Error::io(&wal_path, e))?
         } else {
             Vec::new()
@@ -101,6 +101,27 @@ impl Storage {
             remove_table_files(&*fs, &layout, name)?;
         }
         manifest.dropped.clear();
+        let mut dropped = scan.dropped;
+        if scan.damaged_middle {
+            // Salvaged damage between good records: the log as it was is kept beside it,
+            // and it is rewritten with the records kept alone, so that the checkpoint this
+            // open makes archives no damage (verify reads archived segments, and repair
+            // rebuilds from them). A crash before the rewrite leaves the log as it was.
+            let kept = keep_damaged_tail(&*fs, &layout, scan.last_lsn, without_zeros(&bytes))?;
+            tracing::warn!(file = %wal_path.display(), kept_in = %kept.display(),
+                "salvage: rewrote the write-ahead log without its damage");
+            let mut clean = Vec::with_capacity(bytes.len());
+            for text in &scan.kept_text {
+                clean.extend_from_slice(&bytes[text.clone()]);
+                clean.push(b'\n');
+            }
+            crate::storage::write_atomic_with(&*fs, &wal_path, &clean)?;
+            for d in &mut dropped {
+                d.kept_in = Some(kept.clone());
+            }
+            scan.valid_len = clean.len() as u64;
+            bytes = clean;
+        }
         let mut file = fs
             .open_log(&wal_path)
             .map_err(|e| Error::io(&wal_path, e))?;
@@ -108,17 +129,14 @@ impl Storage {
         // every open, since the process that created it may have died before it could.
         let wal_dir = layout.wal_dir();
         fs.sync_dir(&wal_dir).map_err(|e| Error::io(&wal_dir, e))?;
-        let mut dropped = scan.dropped;
         if scan.valid_len < bytes.len() as u64 {
             // Cut the unfinished tail so the next append starts on a line boundary; bytes
             // other than preallocated zeros are kept beside the log first.
-            let tail = &bytes[scan.valid_len as usize..];
-            if tail.iter().any(|&b| b != 0) {
+            let tail = without_zeros(&bytes[scan.valid_len as usize..]);
+            if !tail.is_empty() {
                 let kept = keep_damaged_tail(&*fs, &layout, scan.last_lsn, tail)?;
                 tracing::warn!(file = %wal_path.display(), kept_in = %kept.display(),
                     bytes = tail.len(), "cut a damaged tail from the write-ahead log");
-                // Only the lines of the tail: a damaged line in the middle (salvage mode)
-                // stays where it is.
                 let kept_lines = bytes[..scan.valid_len as usize]
                     .iter()
                     .filter(|&&b| b == b'\n')
@@ -358,6 +376,12 @@ fn read_consistent_point(
     }
     image.last_lsn = last_lsn;
     Ok((manifest, tables.into_values().collect(), image, dropped))
+}
+
+/// `bytes` of a log without the preallocated zeros after them (a megabyte, often), which
+/// hold nothing.
+fn without_zeros(bytes: &[u8]) -> &[u8] {
+    &bytes[..bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)]
 }
 
 /// Writes a damaged log tail (cut after record `last_lsn`) to the first free

@@ -487,16 +487,23 @@ fn write_rebuilt(
     }
     write_atomic_with(fs, &layout.manifest(), &manifest.to_bytes())?;
     write_atomic_with(fs, &layout.wal(), b"")?;
-    // Log tails an open set aside, and files named as archived segments past the largest
-    // LSN (no checkpoint wrote them), are in the backup now, and reported in its report.
+    // Damaged logs an open set aside, files named as archived segments past the largest
+    // LSN (no checkpoint wrote them), and damaged archived segments are in the backup now,
+    // and reported in its report.
     let wal_dir = layout.wal_dir();
+    let damaged_segment = |p: &Path| {
+        found
+            .damaged_segments
+            .iter()
+            .any(|d| d.file_name() == p.file_name())
+    };
     for p in fs.list(&wal_dir).unwrap_or_default() {
         let damaged = p
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.ends_with(DAMAGED));
         let beyond = Layout::archived_lsn(&p).is_some_and(|lsn| lsn > MAX_LSN);
-        if damaged || beyond {
+        if damaged || beyond || damaged_segment(&p) {
             fs.remove(&p).map_err(|e| Error::io(&p, e))?;
         }
     }

@@ -45,6 +45,8 @@ pub(crate) struct ScannedLine {
     pub(crate) no: u64,
     /// The byte just after the line (after its newline).
     pub(crate) end: usize,
+    /// Where the line's text is, without its newline (or its damaged line break).
+    pub(crate) text: std::ops::Range<usize>,
     /// The record, or why the line cannot be used.
     pub(crate) parsed: std::result::Result<RawRecord, String>,
     /// Whether the line is whole and its checksum matches (see [`BadLine::sealed`]): one
@@ -138,6 +140,7 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
         lines.push(ScannedLine {
             no,
             end: next,
+            text: start..end,
             parsed,
             sealed,
             damaged_break,
@@ -219,6 +222,9 @@ pub(crate) struct Scan {
     pub(crate) last_lsn: u64,
     /// Whether a damaged line sits before a good one (only kept in salvage mode).
     pub(crate) damaged_middle: bool,
+    /// Where the text of each record kept is (those the checkpoint covers too), in order:
+    /// the log without its damage, when salvaging.
+    pub(crate) kept_text: Vec<std::ops::Range<usize>>,
 }
 
 /// Reads the log, classifying each line; see [`Recovery`] for what is fatal.
@@ -231,6 +237,7 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
         valid_len: 0,
         last_lsn: after_lsn,
         damaged_middle: false,
+        kept_text: Vec::new(),
     };
     let dropped = |no: u64, reason: String| DroppedRecord {
         file: path.to_path_buf(),
@@ -253,6 +260,7 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
             Ok(rec) => {
                 out.valid_len = l.end as u64;
                 if rec.lsn <= after_lsn {
+                    out.kept_text.push(l.text);
                     continue;
                 }
                 if rec.lsn != out.last_lsn + 1 {
@@ -276,6 +284,7 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
                 }
                 out.last_lsn = rec.lsn;
                 out.records.push((l.no, rec));
+                out.kept_text.push(l.text);
             }
             Err(reason) => {
                 let in_middle = last_good.is_some_and(|g| i < g);
