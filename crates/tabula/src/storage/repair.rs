@@ -298,6 +298,21 @@ fn make_backup(fs: &dyn FileSystem, root: &Path, dir: Option<&Path>) -> Result<P
             ),
         ));
     }
+    // Nor inside another database: its files are its own, and a repair of it would find
+    // the backup among them.
+    if let Some(other) = parent.ancestors().find(|a| is_database(fs, a)) {
+        return Err(Error::io(
+            &parent,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "the backup may not go inside another database directory ({}); \
+                     choose another backup directory",
+                    other.display()
+                ),
+            ),
+        ));
+    }
     let not_a_directory = |e: std::io::Error| e.kind() == std::io::ErrorKind::NotADirectory;
     if fs.exists(&parent) && fs.list(&parent).is_err_and(not_a_directory) {
         return Err(Error::io(

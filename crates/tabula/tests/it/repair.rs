@@ -481,6 +481,22 @@ fn a_backup_inside_the_database_is_refused_before_anything_changes() {
         "{e}"
     );
     assert!(!path.join("bk").exists() && !dir.path().join("missing").exists());
+    // Nor inside another database, at any depth.
+    let other = dir.path().join("other");
+    Database::open(&other).unwrap().close().unwrap();
+    for inside in [other.clone(), other.join("data"), other.join("bk/new")] {
+        let options = RepairOptions {
+            backup_dir: Some(inside.clone()),
+        };
+        let e = tabula::repair(&path, options).unwrap_err();
+        assert!(
+            matches!(&e, Error::Io { source, .. }
+                if source.to_string().contains("inside another database directory")),
+            "{}: {e}",
+            inside.display()
+        );
+    }
+    assert!(!other.join("bk").exists());
     // With a directory of one's own, it works.
     let options = RepairOptions {
         backup_dir: Some(dir.path().join("backups")),
