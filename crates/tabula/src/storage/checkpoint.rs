@@ -163,6 +163,8 @@ impl Storage {
     /// committed) into the archived segment for `lsn`. Those records are durable and the
     /// log only grows past them, so writers may go on meanwhile. A segment already there
     /// holding just those bytes is an earlier attempt's (one that failed before the cut).
+    /// After a salvaging open, the segment holds the records it kept, and the log as it was
+    /// goes to its `.damaged` file (see [`SalvagedLog`](crate::storage::SalvagedLog)).
     pub(crate) fn archive_log_prefix(&self, lsn: u64, bytes: u64) -> Result<()> {
         if bytes == 0 {
             return Ok(());
@@ -174,6 +176,28 @@ impl Storage {
             .ok()
             .and_then(|n| log.get(..n))
             .ok_or_else(|| Error::corrupt(&current, 0, "shorter than the records written to it"))?;
+        let salvaged = self
+            .salvaged
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let clean;
+        let prefix = match salvaged {
+            Some(s) => {
+                crate::storage::write_atomic_with(&*self.fs, &s.damaged, prefix)?;
+                tracing::warn!(file = %current.display(), kept_in = %s.damaged.display(),
+                    "salvage: archived the write-ahead log without its damage");
+                clean = s
+                    .kept
+                    .iter()
+                    .filter_map(|r| prefix.get(r.clone()))
+                    .flat_map(|text| text.iter().chain(b"\n"))
+                    .copied()
+                    .collect::<Vec<u8>>();
+                &clean[..]
+            }
+            None => prefix,
+        };
         if self.fs.exists(&archived) {
             if self.fs.read(&archived).is_ok_and(|a| a == prefix) {
                 return Ok(());

@@ -449,6 +449,33 @@ pub(crate) fn lost_log(fs: &dyn FileSystem, layout: &Layout, manifest_lsn: u64) 
     ))
 }
 
+/// Why an archived segment named past the manifest's LSN shows the manifest older than the
+/// files, if there is one: a checkpoint archives the log under its own LSN only after its
+/// manifest commits (and repair's manifest names the largest LSN found), so the manifest
+/// was put back from an older copy, and the commits since its checkpoint are in no
+/// snapshot. An open refuses the directory; verify reports it. (A name past `MAX_LSN` is
+/// no segment a checkpoint wrote, reported on its own.)
+pub(crate) fn newer_segment(
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    manifest_lsn: u64,
+) -> Result<Option<(PathBuf, String)>> {
+    let newer = archived_segments(listing(fs, &layout.wal_dir())?)
+        .into_iter()
+        .rfind(|(lsn, _)| *lsn > manifest_lsn);
+    Ok(newer.map(|(lsn, p)| {
+        let reason = format!(
+            "archived segment named for LSN {lsn}, past the manifest's checkpoint at LSN \
+             {manifest_lsn}: a later checkpoint archived it, so manifest.json is older than the \
+             files (put back from an older copy?), and the commits after LSN {manifest_lsn} \
+             are in no snapshot. Put the newer manifest back if there is one; `tabula repair` \
+             makes the files agree again (after backing up every file), with the rows the \
+             snapshots and the log hold"
+        );
+        (p, reason)
+    }))
+}
+
 /// The bytes of the schema file at `path` as the manifest's `entry` commits them: the file's
 /// own, or, where a migration committed and its schema file was not yet renamed into place
 /// (an open for writing renames it first), the staged `.tmp` beside it, when that is the one
@@ -710,6 +737,15 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
 
     // The log, read once: a table whose schema file is gone may be created in it.
     let wal_path = layout.wal();
+    // With the manifest older than the files, it knows less of the next keys than the
+    // segments after it do.
+    let mut older_manifest = false;
+    if out.manifest.is_some() {
+        if let Some((p, reason)) = newer_segment(fs, &layout, manifest_lsn)? {
+            out.problem(&p, 0, reason);
+            older_manifest = true;
+        }
+    }
     let log = if fs.exists(&wal_path) {
         lines(&read(&wal_path)?, manifest_lsn)
     } else {
@@ -1152,8 +1188,13 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         }
     }
     check_archived_segments(&mut out, fs, &layout)?;
-    if out.manifest.is_none() {
-        next_keys_from_archives(&mut out, fs, &layout)?;
+    match &out.manifest {
+        None => next_keys_from_archives(&mut out, fs, &layout, 0)?,
+        Some(m) if older_manifest => {
+            let lsn = m.lsn;
+            next_keys_from_archives(&mut out, fs, &layout, lsn)?
+        }
+        Some(_) => {}
     }
 
     check_foreign_keys(&mut out, &layout);
@@ -1162,8 +1203,8 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
 
 /// Reads every archived log segment as the live log is read: nothing opens them, but
 /// `repair` rebuilds lost snapshots and next keys from them, so damage there is reported
-/// (a line that does not read, a damaged line break, records out of order, or one past the
-/// LSN the segment is named for, which is the last it holds). A segment pruned by a
+/// (a line that does not read, a damaged line break, records out of order, or a last record
+/// other than the LSN the segment is named for, which is the last it holds). A segment pruned by a
 /// checkpoint while this reads is no problem. Repair removes a damaged segment (its backup
 /// keeps it): its records are in the snapshots, and the rebuilds it serves need every
 /// record of a segment.
@@ -1215,6 +1256,18 @@ fn check_archived_segments(
             }
             prev = Some(rec.lsn);
         }
+        // Named for the last LSN it holds: one that ends before it was cut short.
+        if prev.is_none_or(|last| last < named) {
+            let holds = prev.map_or_else(
+                || "holds no record".to_owned(),
+                |last| format!("ends at LSN {last}"),
+            );
+            out.problem(
+                &p,
+                0,
+                format!("{holds}, though its name says it holds the records up to LSN {named}: cut short"),
+            );
+        }
         if out.problems.len() > reported {
             out.damaged_segments.push(p);
         }
@@ -1234,22 +1287,25 @@ fn archived_segments(listed: Vec<PathBuf>) -> Vec<(u64, PathBuf)> {
     segments
 }
 
-/// Without a sound manifest, the next key of each table is known only from its rows and
-/// the live log, which give less than the manifest did when the rows with the highest keys
-/// were deleted before the checkpoint: the archived segments' records carry the next key
-/// they gave, and each table's is raised to the highest since the last record creating it
-/// (an older table of the same name counted keys of its own, perhaps of a wider type). A
-/// table created in the live log is newer than every archived record, and left as it is.
+/// Without a sound manifest (or with one older than the files), the next key of each table
+/// is known only from its rows and the live log, which give less than the manifest did when
+/// the rows with the highest keys were deleted before the checkpoint: the archived
+/// segments' records carry the next key they gave, and each table's is raised to the
+/// highest since the last record creating it (an older table of the same name counted keys
+/// of its own, perhaps of a wider type). Only tables created at or before `created_by` (0:
+/// created before the manifests recorded it, or with none to say): one created in the live
+/// log is newer than every archived record, and left as it is.
 fn next_keys_from_archives(
     out: &mut Inspection,
     fs: &dyn FileSystem,
     layout: &Layout,
+    created_by: u64,
 ) -> Result<()> {
     let segments = archived_segments(listing(fs, &layout.wal_dir())?);
     let mut highest: BTreeMap<String, i64> = BTreeMap::new();
     for (_, p) in &segments {
-        // Unreadable or damaged segments hold no next key this can use; they are not the
-        // database's (nothing opens them), and not reported here.
+        // Unreadable segments hold no next key this can use (reported elsewhere); a damaged
+        // one's whole records still count.
         let Ok(bytes) = fs.read(p) else { continue };
         for l in lines(&bytes, 0) {
             let Ok(rec) = l.parsed else { continue };
@@ -1265,7 +1321,11 @@ fn next_keys_from_archives(
         }
     }
     for (name, k) in highest {
-        if let Some(state) = out.tables.get_mut(&name).filter(|s| s.created_lsn == 0) {
+        if let Some(state) = out
+            .tables
+            .get_mut(&name)
+            .filter(|s| s.created_lsn <= created_by)
+        {
             state.next_key = state.next_key.max(k);
         }
     }

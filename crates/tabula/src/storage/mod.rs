@@ -98,6 +98,22 @@ pub(crate) struct Storage {
     /// Salvage mode dropped a damaged record before good ones: a checkpoint must rewrite the
     /// directory before it is consistent again.
     pub(crate) needs_checkpoint: bool,
+    /// What that checkpoint archives in place of the damaged log (see [`SalvagedLog`]).
+    pub(crate) salvaged: Mutex<Option<SalvagedLog>>,
+}
+
+/// A log a salvaging open kept records of around damage. The checkpoint that open makes
+/// (the first) archives those records alone, and keeps the log as it was in `damaged`:
+/// no archived segment holds damage (verify reads them, and repair rebuilds from them).
+/// Nothing is moved before that checkpoint, so an open that fails on the way leaves the
+/// damage where it was, for the next open to refuse again.
+#[derive(Debug)]
+pub(crate) struct SalvagedLog {
+    /// Where each record kept is in the log, in order (the records past the checkpoint the
+    /// manifest names; those it covers an earlier checkpoint archived).
+    pub(crate) kept: Vec<std::ops::Range<usize>>,
+    /// The file the log as it was goes to (`wal/transaction.<lsn>[-n].damaged`).
+    pub(crate) damaged: std::path::PathBuf,
 }
 
 /// Why a read-only open could not read a snapshot: the kind of the error (a missing file

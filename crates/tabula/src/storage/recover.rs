@@ -11,14 +11,16 @@ use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::storage::checkpoint::remove_table_files;
 use crate::storage::fs::{DirLock, FileSystem};
-use crate::storage::inspect::{checkpointed, committed_schema, is_database, lost_log, staged_log};
+use crate::storage::inspect::{
+    checkpointed, committed_schema, is_database, lost_log, newer_segment, staged_log,
+};
 use crate::storage::layout::{self, Layout};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry};
 use crate::storage::wal::line::{record_run_on, RawRecord, RawTableOps};
 use crate::storage::wal::scan::Scan;
 use crate::storage::wal::scan::{damaged_break_reason, scan, Recovery};
 use crate::storage::wal::writer::WalWriter;
-use crate::storage::{Migration, Options, ReadOnlyImage, SchemaFile, Storage};
+use crate::storage::{Migration, Options, ReadOnlyImage, SalvagedLog, SchemaFile, Storage};
 
 /// What recovery found for one table: its schema, and log operations to replay on load.
 #[derive(Debug)]
@@ -78,13 +80,18 @@ impl Storage {
         if let Some(reason) = lost_log(&*fs, &layout, manifest.lsn) {
             return Err(Error::corrupt(&wal_path, 0, reason));
         }
+        if had_manifest {
+            if let Some((segment, reason)) = newer_segment(&*fs, &layout, manifest.lsn)? {
+                return Err(Error::corrupt(&segment, 0, reason));
+            }
+        }
         create_dirs(&*fs, &layout)?;
         finish_interrupted_checkpoint(&*fs, &layout, &manifest)?;
         let mut tables = read_schemas(&*fs, &layout, &manifest)?;
 
         // The log: records after the checkpoint, grouped by table; a record may create one.
         // (Missing only from a database never written.)
-        let mut bytes = if fs.exists(&wal_path) {
+        let bytes = if fs.exists(&wal_path) {
             fs.read(&wal_path).map_err(|e| Error::io(&wal_path, e))?
         } else {
             Vec::new()
@@ -102,26 +109,6 @@ impl Storage {
         }
         manifest.dropped.clear();
         let mut dropped = scan.dropped;
-        if scan.damaged_middle {
-            // Salvaged damage between good records: the log as it was is kept beside it,
-            // and it is rewritten with the records kept alone, so that the checkpoint this
-            // open makes archives no damage (verify reads archived segments, and repair
-            // rebuilds from them). A crash before the rewrite leaves the log as it was.
-            let kept = keep_damaged_tail(&*fs, &layout, scan.last_lsn, without_zeros(&bytes))?;
-            tracing::warn!(file = %wal_path.display(), kept_in = %kept.display(),
-                "salvage: rewrote the write-ahead log without its damage");
-            let mut clean = Vec::with_capacity(bytes.len());
-            for text in &scan.kept_text {
-                clean.extend_from_slice(&bytes[text.clone()]);
-                clean.push(b'\n');
-            }
-            crate::storage::write_atomic_with(&*fs, &wal_path, &clean)?;
-            for d in &mut dropped {
-                d.kept_in = Some(kept.clone());
-            }
-            scan.valid_len = clean.len() as u64;
-            bytes = clean;
-        }
         let mut file = fs
             .open_log(&wal_path)
             .map_err(|e| Error::io(&wal_path, e))?;
@@ -148,6 +135,24 @@ impl Storage {
             file.truncate(scan.valid_len)
                 .map_err(|e| Error::io(&wal_path, e))?;
         }
+        // Damage before good records, salvaged: the checkpoint this open makes keeps the
+        // log as it is in the first free `.damaged` name (after the tail's, just taken).
+        let salvaged = scan.damaged_middle.then(|| {
+            let damaged = free_damaged_name(&*fs, &layout, scan.last_lsn);
+            for d in dropped.iter_mut().filter(|d| d.kept_in.is_none()) {
+                d.kept_in = Some(damaged.clone());
+            }
+            SalvagedLog {
+                kept: std::mem::take(&mut scan.kept_text),
+                damaged,
+            }
+        });
+        // The records read may be only in the page cache (a process killed before its
+        // fsync, or one writing with `Durability::Buffered`): made durable before any new
+        // record, which would otherwise claim, by its batch, that they were acknowledged.
+        file.syncer()
+            .and_then(|s| s.sync_data())
+            .map_err(|e| Error::io(&wal_path, e))?;
         let wal = WalWriter::new(
             file,
             scan.valid_len,
@@ -166,6 +171,7 @@ impl Storage {
             manifest: Mutex::new(manifest),
             dropped: Mutex::new(dropped),
             needs_checkpoint: scan.damaged_middle,
+            salvaged: Mutex::new(salvaged),
         };
         Ok((storage, tables.into_values().collect()))
     }
@@ -225,6 +231,7 @@ impl Storage {
                         manifest: Mutex::new(manifest),
                         dropped: Mutex::new(dropped),
                         needs_checkpoint: false,
+                        salvaged: Mutex::new(None),
                     };
                     return Ok((storage, tables));
                 }
@@ -272,6 +279,14 @@ fn read_consistent_point(
             Manifest::default()
         }
     };
+    // A segment a checkpoint archived after this manifest's: a checkpoint that committed
+    // while this read (then the manifest read again differs, and the open reads again), or
+    // an older manifest put back.
+    if manifest_bytes.is_some() {
+        if let Some((segment, reason)) = newer_segment(fs, layout, manifest.lsn)? {
+            return Err(Error::corrupt(&segment, 0, reason));
+        }
+    }
     let mut tables = read_schemas(fs, layout, &manifest)?;
     let mut image = ReadOnlyImage::default();
     for (name, entry) in &manifest.tables {
@@ -332,9 +347,9 @@ fn read_consistent_point(
     // and no damage, whatever the recovery mode. It is not scanned.
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     // Unless it is a whole record whose line break was damaged (a commit being written
-    // shows a zero or the file's end after its record, never another byte nor a later
-    // write's record): the writable
-    // open refuses that, and so does this one.
+    // shows a zero or the file's end after its record, never another byte nor a whole
+    // record): the writable open refuses that, and so does this one, once a second look
+    // finds the same (a read is not atomic against a write).
     if let Some(run) = record_run_on(&bytes[complete..]) {
         let line = bytes[..complete].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
         return Err(Error::corrupt(
@@ -392,16 +407,17 @@ fn keep_damaged_tail(
     last_lsn: u64,
     tail: &[u8],
 ) -> Result<std::path::PathBuf> {
-    let mut n = 1;
-    let path = loop {
-        let p = layout.damaged_wal(last_lsn, n);
-        if !fs.exists(&p) {
-            break p;
-        }
-        n += 1;
-    };
+    let path = free_damaged_name(fs, layout, last_lsn);
     crate::storage::write_atomic_with(fs, &path, tail)?;
     Ok(path)
+}
+
+/// The first free `wal/transaction.<lsn>[-n].damaged` for a log cut after `last_lsn`.
+fn free_damaged_name(fs: &dyn FileSystem, layout: &Layout, last_lsn: u64) -> std::path::PathBuf {
+    (1..=u32::MAX)
+        .map(|n| layout.damaged_wal(last_lsn, n))
+        .find(|p| !fs.exists(p))
+        .unwrap_or_else(|| layout.damaged_wal(last_lsn, u32::MAX))
 }
 
 /// Creates the directory and its subdirectories where missing, and makes their names

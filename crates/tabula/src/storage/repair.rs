@@ -300,7 +300,11 @@ fn make_backup(fs: &dyn FileSystem, root: &Path, dir: Option<&Path>) -> Result<P
     }
     // Nor inside another database: its files are its own, and a repair of it would find
     // the backup among them.
-    if let Some(other) = parent.ancestors().find(|a| is_database(fs, a)) {
+    let holds_database = |dir: &Path| {
+        let other = Layout::new(dir);
+        fs.exists(&other.lock()) && (fs.exists(&other.wal()) || fs.exists(&other.manifest()))
+    };
+    if let Some(other) = parent.ancestors().find(|a| holds_database(a)) {
         return Err(Error::io(
             &parent,
             std::io::Error::new(

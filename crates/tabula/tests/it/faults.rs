@@ -461,6 +461,35 @@ fn buffered_commits_since_the_last_fsync_tear_as_one_write() {
     assert_eq!(dropped.len(), 3, "{dropped:?}");
 }
 
+/// Commits a killed process never fsynced (`Durability::Buffered`) are read by the next
+/// open, which makes them durable before anything else: what an open shows survives a
+/// power loss right after it, and no later commit claims, by its batch, acknowledged
+/// records the disk may not hold.
+#[test]
+fn an_open_makes_the_commits_it_read_durable() {
+    let fs = FaultyFs::new();
+    let db = Database::builder()
+        .file_system(fs.clone())
+        .durability(tabula::Durability::Buffered)
+        .open(PATH)
+        .unwrap();
+    let t = db.create_table(schema()).unwrap();
+    t.insert(row! { "name" => "kept" }).unwrap();
+    db.checkpoint().unwrap();
+    for name in ["a", "b"] {
+        t.insert(row! { "name" => name }).unwrap();
+    }
+    drop(t);
+    fs.process_exit();
+    drop(db);
+    let db = open(&fs);
+    assert_eq!(names(&db, "items"), values(&["kept", "a", "b"]));
+    fs.power_loss();
+    drop(db);
+    let db = open(&fs);
+    assert_eq!(names(&db, "items"), values(&["kept", "a", "b"]));
+}
+
 /// A disk with room for a commit's line but not for the stretch of zeros the log
 /// preallocates after it: the commit commits (the zeros only spare later fsyncs a size
 /// update). A line that does not fit either fails, and that commit is not there after a

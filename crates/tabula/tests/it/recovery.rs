@@ -401,7 +401,7 @@ fn a_record_writing_a_table_before_its_creation_is_found_by_verify() {
 /// into one last line whose checksum fails, which read as a torn tail and was cut, losing
 /// two commits without a word. The record's own checksum still matches the line's start,
 /// and what follows it is no crash's work (any byte but zero where the newline was, the
-/// newline gone, or a zero with a record of a later write after it), so it is damage:
+/// newline gone, or a zero with a whole record after it), so it is damage:
 /// every open refuses it and verify names it; salvage and repair keep both records. A
 /// zero with nothing whole after it is what a crash leaves (the log is preallocated with
 /// zeros): that stays an unfinished write.
@@ -420,6 +420,15 @@ fn a_damaged_line_break_between_two_commits_is_corruption_not_a_tail() {
     };
     let mut deleted = bytes.clone();
     deleted.remove(last_start - 1);
+    // The last two records written in one go (a group commit): the last names the third's
+    // LSN as its write's first. A zero between them is no crash's work either.
+    let mut grouped = bytes[..last_start].to_vec();
+    let mut last: serde_json::Value =
+        serde_json::from_slice(&bytes[last_start + 9..bytes.len() - 1]).unwrap();
+    last["batch"] = last["lsn"].as_u64().unwrap().saturating_sub(1).into();
+    let body = last.to_string();
+    grouped.extend(format!("{:08x} {body}\n", crc32c::crc32c(body.as_bytes())).bytes());
+    grouped[last_start - 1] = 0;
     let cases = [
         (
             "X",
@@ -446,6 +455,12 @@ fn a_damaged_line_break_between_two_commits_is_corruption_not_a_tail() {
             "byte 0x00 where its newline was",
         ),
         ("deleted", deleted, 3, "its newline is missing"),
+        (
+            "zero-grouped",
+            grouped,
+            3,
+            "byte 0x00 where its newline was",
+        ),
     ];
     for (name, damaged, line, what) in cases {
         fs::write(&wal, &damaged).unwrap();

@@ -634,6 +634,43 @@ fn put_back_an_older_manifest(path: &Path, then: &str) {
     fs::write(&manifest, &old).unwrap();
 }
 
+/// The archived segments named past the manifest's LSN (which show it older than the
+/// files), removed: what a directory put back whole from an older copy, but for its other
+/// files, would hold. Asserts first that every open refuses for them, naming one.
+fn remove_segments_past_the_manifest(path: &Path) {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(path.join("manifest.json")).unwrap()).unwrap();
+    let lsn = manifest["lsn"].as_u64().unwrap();
+    for e in [
+        Database::open(path).unwrap_err(),
+        Database::open_read_only(path).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&e, Error::Corrupt { reason, .. }
+                if reason.contains(&format!("past the manifest's checkpoint at LSN {lsn}"))),
+            "{e}"
+        );
+    }
+    let problems = tabula::verify(path).unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.message.contains("manifest.json is older than the files")),
+        "{problems:?}"
+    );
+    for e in fs::read_dir(path.join("wal")).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let named = name
+            .strip_prefix("transaction.")
+            .and_then(|n| n.strip_suffix(".log"))
+            .and_then(|n| n.parse::<u64>().ok());
+        if named.is_some_and(|n| n > lsn) {
+            fs::remove_file(&p).unwrap();
+        }
+    }
+}
+
 /// A manifest put back from an older copy, with the live log empty: the snapshot a newer
 /// checkpoint wrote fails the old manifest's checksum, and the archived segments hold the
 /// records to that old checkpoint, which give the old manifest's count. They are not the
@@ -1712,6 +1749,8 @@ fn files_of_a_table_an_older_manifest_does_not_know_are_refused_then_kept() {
         "CREATE TABLE extra (id INTEGER PRIMARY KEY, v TEXT); \
          INSERT INTO extra (v) VALUES ('e1'), ('e2'), ('e3')",
     );
+    // With the segments that show the manifest older gone, the table's files still do.
+    remove_segments_past_the_manifest(&path);
     let before = fs::read(path.join("data/extra.records")).unwrap();
     // Salvaging too: the table has a snapshot, which only a committed manifest names, so no
     // record the salvage dropped explains it.
@@ -1787,6 +1826,8 @@ fn a_refused_open_keeps_the_files_of_a_table_an_older_manifest_calls_dropped() {
     fs::write(&manifest, old.to_string()).unwrap();
     let schema = fs::read(path.join("schema/x.schema.json")).unwrap();
     let records = fs::read(path.join("data/x.records")).unwrap();
+    // With the segments that show the manifest older gone, the log still does.
+    remove_segments_past_the_manifest(&path);
     match Database::open(&path).unwrap_err() {
         Error::Corrupt { file, reason, .. } => {
             assert!(file.ends_with("wal/transaction.log"), "{file:?}");
@@ -1929,6 +1970,17 @@ fn verify_reports_damage_in_archived_segments() {
             .rows,
         vec![vec![tabula::Value::Int(8)]]
     );
+    // Cut after its first line, or emptied: its name says which record it ends with.
+    for (kept, says) in [(second, "ends at LSN"), (0, "holds no record")] {
+        fs::write(&segment, &bytes[..kept]).unwrap();
+        let problems = tabula::verify(&path).unwrap();
+        assert!(
+            problems.iter().any(|p| p.file == segment
+                && p.message.contains(says)
+                && p.message.contains("cut short")),
+            "{problems:?}"
+        );
+    }
     // Put back whole, under the name of an LSN before its last record.
     fs::write(&segment, &bytes).unwrap();
     let named: u64 = segment
@@ -1966,5 +2018,55 @@ fn verify_reports_damage_in_archived_segments() {
             .unwrap()
             .rows,
         vec![vec![tabula::Value::Int(8)]]
+    );
+}
+
+/// A manifest and snapshot put back from an older copy, with the segments a later
+/// checkpoint archived still beside them: opened, the table would hand out again the keys of
+/// the rows committed since (in no snapshot now). Every open refuses it and verify reports
+/// it; repair makes the files agree with the rows the snapshot holds, and takes the next
+/// key from those segments, so no key is given twice.
+#[test]
+fn an_older_manifest_and_snapshot_put_back_give_no_key_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let (manifest, snapshot) = (path.join("manifest.json"), path.join("data/a.records"));
+    let old = {
+        let db = Database::open(&path).unwrap();
+        db.sql("CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO a (v) VALUES ('a1')")
+            .unwrap();
+        db.checkpoint().unwrap();
+        let old = (fs::read(&manifest).unwrap(), fs::read(&snapshot).unwrap());
+        db.sql("INSERT INTO a (v) VALUES ('a2'), ('a3')").unwrap();
+        db.checkpoint().unwrap();
+        old
+    };
+    fs::write(&manifest, &old.0).unwrap();
+    fs::write(&snapshot, &old.1).unwrap();
+    for e in [
+        Database::open(&path).unwrap_err(),
+        Database::open_read_only(&path).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&e, Error::Corrupt { file, reason, .. }
+                if file.to_string_lossy().ends_with(".log")
+                    && reason.contains("manifest.json is older than the files")),
+            "{e}"
+        );
+    }
+    assert!(tabula::verify(&path)
+        .unwrap()
+        .iter()
+        .any(|p| p.message.contains("past the manifest's checkpoint")),);
+    let report = repair(&path);
+    assert!(report.is_clean(), "{:?}", report.remaining);
+    let db = Database::open(&path).unwrap();
+    db.sql("INSERT INTO a (v) VALUES ('a4')").unwrap();
+    assert_eq!(
+        db.sql("SELECT id, v FROM a ORDER BY id").unwrap().rows,
+        vec![
+            vec![tabula::Value::Int(1), tabula::Value::from("a1")],
+            vec![tabula::Value::Int(4), tabula::Value::from("a4")],
+        ]
     );
 }

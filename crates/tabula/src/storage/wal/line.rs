@@ -258,7 +258,7 @@ fn starts_a_line(bytes: &[u8]) -> bool {
 /// proper prefix whose JSON the checksum matches and which reads as a record, followed by
 /// - the next line itself (the newline was deleted), or
 /// - a byte other than zero (the newline was replaced), or
-/// - a zero and then a whole record of a later write (its `batch` past this record's LSN).
+/// - a zero and then a whole record.
 ///
 /// None of these is a torn write. A crash can leave a record's line break unwritten, but
 /// the log is preallocated with zeros, or grows past its end, where the file system gives
@@ -266,17 +266,14 @@ fn starts_a_line(bytes: &[u8]) -> bool {
 /// with the file's end or more zeros after it (the rest of a lost block), never the very
 /// start of a whole record, whose first byte would share that block.
 pub(crate) fn record_run_on(line: &[u8]) -> Option<RunOn> {
-    whole_records(line).find_map(|(len, rec)| {
+    whole_records(line).find_map(|(len, _)| {
         let rest = line.get(len..).filter(|r| !r.is_empty())?;
         let damage = if starts_a_line(rest) {
             BreakDamage::Deleted
         } else if rest[0] != 0 {
             BreakDamage::Replaced(rest[0])
         } else {
-            let (_, next) = whole_records(&rest[1..]).next()?;
-            if next.batch? <= rec.lsn {
-                return None;
-            }
+            whole_records(&rest[1..]).next()?;
             BreakDamage::Replaced(0)
         };
         Some(RunOn { len, damage })
@@ -366,8 +363,9 @@ mod tests {
     }
 
     /// What follows a whole record decides whether its line break was damaged: any byte but
-    /// zero, the next line itself, or a zero and a record of a later write are damage; a
-    /// zero with zeros or a record of the same write after it is what a crash leaves.
+    /// zero, the next line itself, or a zero and a whole record (of a later write or the
+    /// same one) are damage; a zero with zeros or a cut record after it is what a crash
+    /// leaves.
     #[test]
     fn a_damaged_line_break_is_told_from_a_torn_write() {
         let line = |lsn: u64, batch: u64| {
@@ -389,7 +387,11 @@ mod tests {
         );
         assert_eq!(run_on(b"", &line(4, 4)), whole(BreakDamage::Deleted));
         assert_eq!(run_on(&[0], &line(4, 4)), whole(BreakDamage::Replaced(0)));
-        assert_eq!(run_on(&[0], &line(4, 3)), None, "the same write");
+        assert_eq!(
+            run_on(&[0], &line(4, 3)),
+            whole(BreakDamage::Replaced(0)),
+            "the same write"
+        );
         assert_eq!(run_on(&[0], &[0; 40]), None, "preallocated zeros");
         assert_eq!(run_on(&[0], &line(4, 4)[..20]), None, "a cut record");
         assert_eq!(run_on(b"", b""), None, "the line is whole");

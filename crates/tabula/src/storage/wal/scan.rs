@@ -222,8 +222,9 @@ pub(crate) struct Scan {
     pub(crate) last_lsn: u64,
     /// Whether a damaged line sits before a good one (only kept in salvage mode).
     pub(crate) damaged_middle: bool,
-    /// Where the text of each record kept is (those the checkpoint covers too), in order:
-    /// the log without its damage, when salvaging.
+    /// Where the text of each record kept is, in order: the log without its damage (nor
+    /// the records the checkpoint covers, which an earlier checkpoint archived), when
+    /// salvaging.
     pub(crate) kept_text: Vec<std::ops::Range<usize>>,
 }
 
@@ -260,7 +261,6 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
             Ok(rec) => {
                 out.valid_len = l.end as u64;
                 if rec.lsn <= after_lsn {
-                    out.kept_text.push(l.text);
                     continue;
                 }
                 if rec.lsn != out.last_lsn + 1 {
