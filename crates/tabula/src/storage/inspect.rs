@@ -18,7 +18,7 @@ use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntr
 use crate::storage::snapshot::decode_lines;
 use crate::storage::verify::Problem;
 use crate::storage::wal::decode::{decode_ops, LoggedChanges};
-use crate::storage::wal::scan::{damaged_break_reason, lines, ScannedLine};
+use crate::storage::wal::scan::{damaged_break_found, damaged_break_reason, lines, ScannedLine};
 use crate::storage::wal::MAX_LSN;
 use crate::storage::{Migration, SchemaFile};
 use crate::value::Value;
@@ -1226,7 +1226,8 @@ fn check_archived_segments(
         let reported = out.problems.len();
         for l in lines(&bytes, 0) {
             if let Some(damage) = l.damaged_break {
-                out.problem(&p, l.no, damaged_break_reason(damage));
+                let found = damaged_break_found(damage);
+                out.problem(&p, l.no, format!("{found} (an archived segment)"));
             }
             let rec = match l.parsed {
                 Ok(rec) => rec,

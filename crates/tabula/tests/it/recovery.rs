@@ -546,6 +546,12 @@ fn a_damaged_line_break_between_two_commits_is_corruption_not_a_tail() {
     assert!(matches!(&e, Error::Corrupt { line: 3, .. }), "{e}");
     let problems = tabula::verify(&path).unwrap();
     assert_eq!(problems.len(), 1, "{problems:?}");
+    // Nothing is joined to it, and the report says so.
+    assert!(
+        problems[0].message.contains("no line runs on from it")
+            && !problems[0].message.contains("joining"),
+        "{problems:?}"
+    );
     // A zero there, and the rest of the last write gone: a torn write, cut as ever.
     let mut torn = bytes.clone();
     torn[last_start - 1] = 0;

@@ -203,13 +203,16 @@ pub(crate) enum BreakDamage {
     Replaced(u8),
     /// The newline is gone: the next line starts right after the record.
     Deleted,
+    /// A byte stands between the record and its newline (a carriage return, say): no line
+    /// runs on from it.
+    Trailing(u8),
 }
 
 impl BreakDamage {
     /// How many bytes the damage takes up between the record and the next line.
     pub(crate) fn width(self) -> usize {
         match self {
-            BreakDamage::Replaced(_) => 1,
+            BreakDamage::Replaced(_) | BreakDamage::Trailing(_) => 1,
             BreakDamage::Deleted => 0,
         }
     }

@@ -100,13 +100,17 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
             if let Some(run) = record_run_on(&bytes[start..end]) {
                 damaged_break = Some(run.damage);
                 let after = start + run.len + run.damage.width();
-                if after < line_end {
+                // Nothing but the log's preallocated zeros after it: no line runs on.
+                if after < line_end && bytes[after..line_end].iter().any(|&b| b != 0) {
                     rest_of_line = Some((line_end, line_next, line_terminated));
                     next = after;
                 } else {
                     // A byte put in just before the newline (a carriage return): nothing
                     // of the line is left after it.
                     next = line_next;
+                    if let BreakDamage::Replaced(byte) = run.damage {
+                        damaged_break = Some(BreakDamage::Trailing(byte));
+                    }
                 }
                 end = start + run.len;
                 first = Some(parse_line(&bytes[start..end]));
@@ -197,15 +201,33 @@ fn torn_last_write(lines: &mut [ScannedLine], after: u64) {
     }
 }
 
-/// Why a line whose line break was damaged is reported.
-pub(crate) fn damaged_break_reason(damage: BreakDamage) -> String {
+/// What is wrong with a line whose line break was damaged.
+pub(crate) fn damaged_break_found(damage: BreakDamage) -> String {
     let what = match damage {
         BreakDamage::Replaced(byte) => format!("byte 0x{byte:02x} where its newline was"),
         BreakDamage::Deleted => "its newline is missing".to_owned(),
+        BreakDamage::Trailing(byte) => {
+            return format!(
+                "the line break after this whole record was damaged (byte 0x{byte:02x} \
+                 after it, and no line runs on from it: a line ending changed?)"
+            )
+        }
     };
     format!(
-        "the line break after this whole record was damaged ({what}), joining the next \
-         line to it: `tabula repair` keeps both"
+        "the line break after this whole record was damaged ({what}), joining the next line to it"
+    )
+}
+
+/// Why a line of the log whose line break was damaged is reported, and what repair does.
+pub(crate) fn damaged_break_reason(damage: BreakDamage) -> String {
+    let keeps = if matches!(damage, BreakDamage::Trailing(_)) {
+        "the record"
+    } else {
+        "both"
+    };
+    format!(
+        "{}: `tabula repair` keeps {keeps}",
+        damaged_break_found(damage)
     )
 }
 
@@ -388,7 +410,7 @@ mod tests {
             vec![
                 (1, Some(1), Some(BreakDamage::Replaced(b'\r'))),
                 (1, Some(2), Some(BreakDamage::Replaced(b'\r'))),
-                (1, Some(3), Some(BreakDamage::Replaced(b'\r'))),
+                (1, Some(3), Some(BreakDamage::Trailing(b'\r'))),
                 (2, Some(4), None)
             ]
         );
