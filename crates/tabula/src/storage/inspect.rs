@@ -460,9 +460,11 @@ pub(crate) fn newer_segment(
     layout: &Layout,
     manifest_lsn: u64,
 ) -> Result<Option<(PathBuf, String)>> {
+    // A directory under a segment's name is none a checkpoint wrote (it is what keeps a
+    // checkpoint from archiving there).
     let newer = archived_segments(listing(fs, &layout.wal_dir())?)
         .into_iter()
-        .rfind(|(lsn, _)| *lsn > manifest_lsn);
+        .rfind(|(lsn, p)| *lsn > manifest_lsn && fs.list(p).is_err());
     Ok(newer.map(|(lsn, p)| {
         let reason = format!(
             "archived segment named for LSN {lsn}, past the manifest's checkpoint at LSN \
