@@ -424,14 +424,9 @@ fn a_migration_after_a_checkpoint_that_failed_to_cut_the_log() {
     assert!(sites >= 8, "a checkpoint has many sites, found {sites}");
 }
 
-/// With `Durability::Buffered` every commit writes its own line and nothing is fsynced
-/// until a checkpoint or a close: after a power loss the disk may hold a later line and not
-/// an earlier one (the pages reach it in any order). Those commits were never promised to
-/// survive, so the open treats everything from the first damaged line on as a torn tail,
-/// not as damage in the middle of the log.
-#[test]
-fn buffered_commits_since_the_last_fsync_tear_as_one_write() {
-    let fs = FaultyFs::new();
+/// A `Durability::Buffered` database with the row "kept" checkpointed, then one commit per
+/// name, never fsynced, and its process killed (the operating system keeps the writes).
+fn killed_after_buffered_commits(fs: &FaultyFs, names: &[&str]) {
     let db = Database::builder()
         .file_system(fs.clone())
         .durability(tabula::Durability::Buffered)
@@ -440,12 +435,23 @@ fn buffered_commits_since_the_last_fsync_tear_as_one_write() {
     let t = db.create_table(schema()).unwrap();
     t.insert(row! { "name" => "kept" }).unwrap();
     db.checkpoint().unwrap();
-    for name in ["lost", "later", "last"] {
-        t.insert(row! { "name" => name }).unwrap();
+    for name in names {
+        t.insert(row! { "name" => *name }).unwrap();
     }
     drop(t);
     fs.process_exit();
     drop(db);
+}
+
+/// With `Durability::Buffered` every commit writes its own line and nothing is fsynced
+/// until a checkpoint or a close: after a power loss the disk may hold a later line and not
+/// an earlier one (the pages reach it in any order). Those commits were never promised to
+/// survive, so the open treats everything from the first damaged line on as a torn tail,
+/// not as damage in the middle of the log.
+#[test]
+fn buffered_commits_since_the_last_fsync_tear_as_one_write() {
+    let fs = FaultyFs::new();
+    killed_after_buffered_commits(&fs, &["lost", "later", "last"]);
     // The power went out with the first unsynced line's page lost, the later ones kept.
     let path = format!("{PATH}/wal/transaction.log");
     let mut log = fs.read(&path).unwrap();
@@ -468,20 +474,7 @@ fn buffered_commits_since_the_last_fsync_tear_as_one_write() {
 #[test]
 fn an_open_makes_the_commits_it_read_durable() {
     let fs = FaultyFs::new();
-    let db = Database::builder()
-        .file_system(fs.clone())
-        .durability(tabula::Durability::Buffered)
-        .open(PATH)
-        .unwrap();
-    let t = db.create_table(schema()).unwrap();
-    t.insert(row! { "name" => "kept" }).unwrap();
-    db.checkpoint().unwrap();
-    for name in ["a", "b"] {
-        t.insert(row! { "name" => name }).unwrap();
-    }
-    drop(t);
-    fs.process_exit();
-    drop(db);
+    killed_after_buffered_commits(&fs, &["a", "b"]);
     let db = open(&fs);
     assert_eq!(names(&db, "items"), values(&["kept", "a", "b"]));
     fs.power_loss();
