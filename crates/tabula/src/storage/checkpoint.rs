@@ -198,6 +198,11 @@ impl Storage {
             }
             None => prefix,
         };
+        // A salvaged log whose every record kept the manifest covered: nothing to archive
+        // (an earlier checkpoint did), and an empty segment would read as one cut short.
+        if prefix.is_empty() {
+            return Ok(());
+        }
         if self.fs.exists(&archived) {
             if self.fs.read(&archived).is_ok_and(|a| a == prefix) {
                 return Ok(());

@@ -630,3 +630,39 @@ fn salvage_opens_a_table_whose_creation_it_dropped() {
     );
     assert_eq!(db.table::<Student>().unwrap().count().unwrap(), 1);
 }
+
+/// A checkpoint that stopped after archiving the log and before cutting it leaves the log
+/// holding only records the manifest covers. Damaged there, the open cuts the damage on as
+/// a torn tail (every row is in the snapshots), keeping it aside; checkpoints go on, and
+/// no archived segment holds damage.
+#[test]
+fn a_damaged_log_the_manifest_covers_is_cut_and_archives_no_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = four_commits(dir.path());
+    Database::open(&path).unwrap().checkpoint().unwrap();
+    let wal = path.join("wal");
+    let segment = fs::read_dir(&wal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .filter(|p| p.file_name().is_some_and(|n| n != "transaction.log"))
+        .max()
+        .unwrap();
+    let mut log = fs::read(&segment).unwrap();
+    let second = log.iter().position(|&b| b == b'\n').unwrap() + 1;
+    log[second + 20] ^= 0x01;
+    fs::write(wal.join("transaction.log"), &log).unwrap();
+    {
+        let db = Database::open(&path).unwrap();
+        let s = db.table::<Student>().unwrap();
+        assert_eq!(s.count().unwrap(), 4);
+        s.insert(student("E", 2024, 1.0)).unwrap();
+        db.checkpoint().unwrap();
+        assert_eq!(s.count().unwrap(), 5);
+    }
+    let problems = tabula::verify(&path).unwrap();
+    assert!(
+        problems.len() == 1 && problems[0].file.to_string_lossy().ends_with(".damaged"),
+        "{problems:?}"
+    );
+}
