@@ -1190,13 +1190,9 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         }
     }
     check_archived_segments(&mut out, fs, &layout)?;
-    match &out.manifest {
-        None => next_keys_from_archives(&mut out, fs, &layout, 0)?,
-        Some(m) if older_manifest => {
-            let lsn = m.lsn;
-            next_keys_from_archives(&mut out, fs, &layout, lsn)?
-        }
-        Some(_) => {}
+    // `manifest_lsn` is the sound manifest's LSN, 0 without one.
+    if out.manifest.is_none() || older_manifest {
+        next_keys_from_archives(&mut out, fs, &layout, manifest_lsn)?;
     }
 
     check_foreign_keys(&mut out, &layout);

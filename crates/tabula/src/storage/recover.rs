@@ -16,7 +16,7 @@ use crate::storage::inspect::{
 };
 use crate::storage::layout::{self, Layout};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry};
-use crate::storage::wal::line::{record_run_on, BreakDamage, RawRecord, RawTableOps};
+use crate::storage::wal::line::{record_run_on, RawRecord, RawTableOps};
 use crate::storage::wal::scan::Scan;
 use crate::storage::wal::scan::{damaged_break_reason, scan, Recovery};
 use crate::storage::wal::writer::WalWriter;
@@ -352,17 +352,10 @@ fn read_consistent_point(
     // finds the same (a read is not atomic against a write).
     if let Some(run) = record_run_on(&bytes[complete..]) {
         let line = bytes[..complete].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
-        let after = complete + run.len + run.damage.width();
-        let damage = match run.damage {
-            BreakDamage::Replaced(byte) if bytes[after..].iter().all(|&b| b == 0) => {
-                BreakDamage::Trailing(byte)
-            }
-            damage => damage,
-        };
         return Err(Error::corrupt(
             &wal_path,
             line,
-            damaged_break_reason(damage),
+            damaged_break_reason(run.damage),
         ));
     }
     let Scan {

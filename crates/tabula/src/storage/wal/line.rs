@@ -227,10 +227,10 @@ pub(crate) struct RunOn {
     pub(crate) damage: BreakDamage,
 }
 
-/// The prefixes of a `<crc32c> <json>` line whose JSON the checksum matches and which read
-/// as a record, shortest first, with their lengths on the line. The checksum is carried
+/// The lengths on the line of the prefixes of a `<crc32c> <json>` line whose JSON the
+/// checksum matches and which read as a record, shortest first. The checksum is carried
 /// from one candidate end to the next, so looking through a line costs its length once.
-fn whole_records(line: &[u8]) -> impl Iterator<Item = (usize, RawRecord)> + '_ {
+fn whole_records(line: &[u8]) -> impl Iterator<Item = usize> + '_ {
     let crc = (line.len() >= 10 && line[8] == b' ')
         .then(|| std::str::from_utf8(&line[..8]).ok())
         .flatten()
@@ -246,8 +246,8 @@ fn whole_records(line: &[u8]) -> impl Iterator<Item = (usize, RawRecord)> + '_ {
         if Some(running) != crc {
             return None;
         }
-        let rec = serde_json::from_slice::<RawRecord>(&json[..end]).ok()?;
-        Some((9 + end, rec))
+        serde_json::from_slice::<RawRecord>(&json[..end]).ok()?;
+        Some(9 + end)
     })
 }
 
@@ -260,7 +260,8 @@ fn starts_a_line(bytes: &[u8]) -> bool {
 /// over the whole of it), when what follows it says its line break was damaged: the first
 /// proper prefix whose JSON the checksum matches and which reads as a record, followed by
 /// - the next line itself (the newline was deleted), or
-/// - a byte other than zero (the newline was replaced), or
+/// - a byte other than zero (the newline was replaced; `Trailing` when only the line's end
+///   or the log's preallocated zeros follow it, so that no line runs on), or
 /// - a zero and then a whole record.
 ///
 /// None of these is a torn write. A crash can leave a record's line break unwritten, but
@@ -269,10 +270,12 @@ fn starts_a_line(bytes: &[u8]) -> bool {
 /// with the file's end or more zeros after it (the rest of a lost block), never the very
 /// start of a whole record, whose first byte would share that block.
 pub(crate) fn record_run_on(line: &[u8]) -> Option<RunOn> {
-    whole_records(line).find_map(|(len, _)| {
+    whole_records(line).find_map(|len| {
         let rest = line.get(len..).filter(|r| !r.is_empty())?;
         let damage = if starts_a_line(rest) {
             BreakDamage::Deleted
+        } else if rest[0] != 0 && rest[1..].iter().all(|&b| b == 0) {
+            BreakDamage::Trailing(rest[0])
         } else if rest[0] != 0 {
             BreakDamage::Replaced(rest[0])
         } else {

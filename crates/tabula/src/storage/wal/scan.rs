@@ -99,18 +99,13 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
         if !matches!(first, Some(Ok(_))) {
             if let Some(run) = record_run_on(&bytes[start..end]) {
                 damaged_break = Some(run.damage);
-                let after = start + run.len + run.damage.width();
-                // Nothing but the log's preallocated zeros after it: no line runs on.
-                if after < line_end && bytes[after..line_end].iter().any(|&b| b != 0) {
-                    rest_of_line = Some((line_end, line_next, line_terminated));
-                    next = after;
-                } else {
+                if matches!(run.damage, BreakDamage::Trailing(_)) {
                     // A byte put in just before the newline (a carriage return): nothing
                     // of the line is left after it.
                     next = line_next;
-                    if let BreakDamage::Replaced(byte) = run.damage {
-                        damaged_break = Some(BreakDamage::Trailing(byte));
-                    }
+                } else {
+                    rest_of_line = Some((line_end, line_next, line_terminated));
+                    next = start + run.len + run.damage.width();
                 }
                 end = start + run.len;
                 first = Some(parse_line(&bytes[start..end]));
