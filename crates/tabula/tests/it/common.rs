@@ -1,7 +1,7 @@
 //! Tables shared by the tests: the seed's student/course/registration story.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tabula::{Database, Table, TableHandle};
@@ -178,17 +178,32 @@ pub fn sql_reason<T: std::fmt::Debug>(r: tabula::Result<T>) -> String {
     }
 }
 
+/// The archived log segments (`wal/transaction.<lsn>.log`) of the database at `path`,
+/// with the LSN each is named for, oldest first.
+pub fn archived_segments(path: &Path) -> Vec<(u64, PathBuf)> {
+    let mut segments: Vec<(u64, PathBuf)> = fs::read_dir(path.join("wal"))
+        .unwrap()
+        .filter_map(|entry| {
+            let p = entry.unwrap().path();
+            let name = p.file_name()?.to_str()?;
+            let lsn = name.strip_prefix("transaction.")?.strip_suffix(".log")?;
+            Some((lsn.parse().ok()?, p))
+        })
+        .collect();
+    segments.sort();
+    segments
+}
+
 /// Removes the archived log segments (`wal/transaction.<lsn>.log`), as the pruning of
 /// old ones does.
 pub fn remove_archived_segments(path: &Path) {
-    let mut removed = 0;
-    for entry in fs::read_dir(path.join("wal")).unwrap() {
-        let p = entry.unwrap().path();
-        let name = p.file_name().unwrap().to_str().unwrap().to_owned();
-        if name != "transaction.log" && name.starts_with("transaction.") && name.ends_with(".log") {
-            fs::remove_file(&p).unwrap();
-            removed += 1;
-        }
+    let segments = archived_segments(path);
+    assert!(
+        !segments.is_empty(),
+        "no archived segment in {}",
+        path.display()
+    );
+    for (_, p) in segments {
+        fs::remove_file(&p).unwrap();
     }
-    assert!(removed > 0, "no archived segment in {}", path.display());
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use tabula::{Database, Error, Recovery};
 
-use crate::common::{student, Student};
+use crate::common::{archived_segments, student, Student};
 
 /// A database whose log holds four commits (one row each) after the checkpoint that
 /// followed the table's creation; returns its path.
@@ -641,13 +641,7 @@ fn a_damaged_log_the_manifest_covers_is_cut_and_archives_no_damage() {
     let path = four_commits(dir.path());
     Database::open(&path).unwrap().checkpoint().unwrap();
     let wal = path.join("wal");
-    let segment = fs::read_dir(&wal)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .filter(|p| p.file_name().is_some_and(|n| n != "transaction.log"))
-        .max()
-        .unwrap();
+    let (_, segment) = archived_segments(&path).pop().unwrap();
     let mut log = fs::read(&segment).unwrap();
     let second = log.iter().position(|&b| b == b'\n').unwrap() + 1;
     log[second + 20] ^= 0x01;

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use tabula::{Database, Error, Recovery, RepairOptions, Table};
 
-use crate::common::{remove_archived_segments, sorted_names, student, Course, Student};
+use crate::common::{
+    archived_segments, remove_archived_segments, sorted_names, student, Course, Student,
+};
 
 #[derive(Table, Debug, Clone, PartialEq)]
 #[table(name = "registrations")]
@@ -111,6 +113,26 @@ fn repair(path: &Path) -> tabula::RepairReport {
 
 fn table<'r>(report: &'r tabula::RepairReport, name: &str) -> &'r tabula::TableRepair {
     report.tables.iter().find(|t| t.table == name).unwrap()
+}
+
+/// Repairs a database whose snapshot of `name` fails its checksum and which the archived
+/// segments cannot vouch for: verify offers no rebuild from them, and repair keeps the
+/// `rows` the file holds, unverified.
+fn repaired_unverified(path: &Path, name: &str, rows: u64) {
+    let problems = tabula::verify(path).unwrap();
+    assert!(
+        problems
+            .iter()
+            .all(|p| !p.message.contains("repair rebuilds it")),
+        "{problems:?}"
+    );
+    let report = repair(path);
+    let t = table(&report, name);
+    assert_eq!(
+        (t.rows_recovered, t.snapshot_unverified),
+        (rows, true),
+        "{report:?}"
+    );
 }
 
 #[test]
@@ -218,16 +240,7 @@ fn a_lost_log_is_found_before_any_checkpoint_too() {
 /// The newest archived segment's LSN: after a checkpoint that archived the log, the
 /// manifest's.
 fn newest_archive(path: &Path) -> String {
-    let mut lsns: Vec<String> = fs::read_dir(path.join("wal"))
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().into_string().unwrap();
-            let lsn = name.strip_prefix("transaction.")?.strip_suffix(".log")?;
-            Some(lsn.to_owned())
-        })
-        .collect();
-    lsns.sort();
-    lsns.pop().unwrap()
+    format!("{:020}", archived_segments(path).last().unwrap().0)
 }
 
 /// A checkpoint that stopped between archiving its log and putting the new log it staged
@@ -601,20 +614,7 @@ fn a_snapshot_whose_rows_the_archives_do_not_give_is_not_rebuilt_from_them() {
     let file = path.join("data/students.records");
     let text = fs::read_to_string(&file).unwrap();
     fs::write(&file, text.replacen("\"B\"", "\"Q\"", 1)).unwrap();
-    let problems = tabula::verify(&path).unwrap();
-    assert!(
-        problems
-            .iter()
-            .all(|p| !p.message.contains("repair rebuilds it")),
-        "{problems:?}"
-    );
-    let report = repair(&path);
-    let t = table(&report, "students");
-    assert_eq!(
-        (t.rows_recovered, t.snapshot_unverified),
-        (8, true),
-        "{report:?}"
-    );
+    repaired_unverified(&path, "students", 8);
     assert!(student_names(&path).contains(&"Q".to_owned()));
 }
 
@@ -658,16 +658,11 @@ fn remove_segments_past_the_manifest(path: &Path) {
             .any(|p| p.message.contains("manifest.json is older than the files")),
         "{problems:?}"
     );
-    for e in fs::read_dir(path.join("wal")).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        let named = name
-            .strip_prefix("transaction.")
-            .and_then(|n| n.strip_suffix(".log"))
-            .and_then(|n| n.parse::<u64>().ok());
-        if named.is_some_and(|n| n > lsn) {
-            fs::remove_file(&p).unwrap();
-        }
+    for (_, p) in archived_segments(path)
+        .into_iter()
+        .filter(|(n, _)| *n > lsn)
+    {
+        fs::remove_file(&p).unwrap();
     }
 }
 
@@ -681,20 +676,7 @@ fn archived_segments_past_an_older_manifest_rebuild_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     put_back_an_older_manifest(&path, "INSERT INTO a (v) VALUES ('a2')");
-    let problems = tabula::verify(&path).unwrap();
-    assert!(
-        problems
-            .iter()
-            .all(|p| !p.message.contains("repair rebuilds it")),
-        "{problems:?}"
-    );
-    let report = repair(&path);
-    let t = table(&report, "a");
-    assert_eq!(
-        (t.rows_recovered, t.snapshot_unverified),
-        (2, true),
-        "{report:?}"
-    );
+    repaired_unverified(&path, "a", 2);
     let db = Database::open(&path).unwrap();
     assert_eq!(db.sql("SELECT v FROM a ORDER BY id").unwrap().rows.len(), 2);
 }
@@ -1951,15 +1933,7 @@ fn verify_reports_damage_in_archived_segments() {
     };
     let dir = tempfile::tempdir().unwrap();
     let path = seven(dir.path());
-    let wal = path.join("wal");
-    let segment = fs::read_dir(&wal)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            let n = p.file_name().unwrap().to_string_lossy().into_owned();
-            n.starts_with("transaction.0") && n.ends_with(".log")
-        })
-        .unwrap();
+    let (named, segment) = archived_segments(&path).remove(0);
     let bytes = fs::read(&segment).unwrap();
     let second = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
     let mut damaged = bytes.clone();
@@ -1987,15 +1961,7 @@ fn verify_reports_damage_in_archived_segments() {
     }
     // Put back whole, under the name of an LSN before its last record.
     fs::write(&segment, &bytes).unwrap();
-    let named: u64 = segment
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .trim_start_matches("transaction.")
-        .trim_end_matches(".log")
-        .parse()
-        .unwrap();
-    let renamed = wal.join(format!("transaction.{:020}.log", named - 1));
+    let renamed = path.join(format!("wal/transaction.{:020}.log", named - 1));
     fs::rename(&segment, &renamed).unwrap();
     let problems = tabula::verify(&path).unwrap();
     assert!(
