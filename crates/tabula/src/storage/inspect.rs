@@ -18,6 +18,7 @@ use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntr
 use crate::storage::snapshot::decode_lines;
 use crate::storage::verify::Problem;
 use crate::storage::wal::decode::{decode_ops, LoggedChanges};
+use crate::storage::wal::line::damaged_next_keys;
 use crate::storage::wal::scan::{damaged_break_found, damaged_break_reason, lines, ScannedLine};
 use crate::storage::wal::MAX_LSN;
 use crate::storage::{Migration, SchemaFile};
@@ -748,14 +749,15 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             older_manifest = true;
         }
     }
-    let log = if fs.exists(&wal_path) {
-        lines(&read(&wal_path)?, manifest_lsn)
+    let log_bytes = if fs.exists(&wal_path) {
+        read(&wal_path)?
     } else {
         if let Some(reason) = lost_log(fs, &layout, manifest_lsn) {
             out.problem(&wal_path, 0, reason);
         }
         Vec::new()
     };
+    let log = lines(&log_bytes, manifest_lsn);
     for l in &log {
         let Ok(rec) = &l.parsed else { continue };
         // A record the sound manifest's checkpoint covers is not replayed, as an open does
@@ -1094,6 +1096,11 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
                 out.drop_log_line(&wal_path, l.no, reason);
                 if prev_good.is_some_and(|p| p >= last) {
                     damaged_run += 1;
+                }
+                for (table, k) in damaged_next_keys(&log_bytes[l.text.clone()]) {
+                    if let Some(state) = out.tables.get_mut(&table) {
+                        state.next_key = state.next_key.max(k);
+                    }
                 }
                 continue;
             }

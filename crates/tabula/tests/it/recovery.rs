@@ -456,6 +456,12 @@ fn a_damaged_line_break_between_two_commits_is_corruption_not_a_tail() {
         ),
         ("deleted", deleted, 3, "its newline is missing"),
         (
+            "zeros",
+            [&bytes[..last_start - 1], &[0; 3][..], &bytes[last_start..]].concat(),
+            3,
+            "3 zero bytes where its newline was",
+        ),
+        (
             "zero-grouped",
             grouped,
             3,
@@ -559,6 +565,155 @@ fn a_damaged_line_break_between_two_commits_is_corruption_not_a_tail() {
     fs::write(&wal, &torn).unwrap();
     let db = Database::open(&path).unwrap();
     assert_eq!(db.table::<Student>().unwrap().count().unwrap(), 2);
+}
+
+/// The lines of `log` (each ending in its newline).
+fn split_lines(log: &[u8]) -> Vec<Vec<u8>> {
+    log.split_inclusive(|&b| b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// A log line with its record's `batch` set, checksum and all.
+fn with_batch(line: &[u8], batch: u64) -> Vec<u8> {
+    let mut rec: serde_json::Value = serde_json::from_slice(&line[9..line.len() - 1]).unwrap();
+    rec["batch"] = batch.into();
+    let body = rec.to_string();
+    format!("{:08x} {body}\n", crc32c::crc32c(body.as_bytes())).into_bytes()
+}
+
+/// Zeros over the second half of the third record and its newline, the fourth whole after
+/// them on the same line: the open took the line for one torn last write and cut both,
+/// losing the fourth commit, acknowledged, and handing its key out again. The zeros are now
+/// a line break: the fourth is a record of its own, and its batch decides. Written alone
+/// (acknowledged) it makes the damage corruption, which repair gets past keeping the
+/// fourth; written in one go with the third (unacknowledged), both are a torn tail.
+#[test]
+fn zeros_over_a_records_end_and_line_break_hide_no_later_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = four_commits(dir.path());
+    let wal = path.join("wal/transaction.log");
+    let lines = split_lines(&fs::read(&wal).unwrap());
+    let zeroed = |third: &[u8], fourth: &[u8]| {
+        let mut third = third.to_vec();
+        let half = third.len() / 2;
+        third[half..].fill(0);
+        [&lines[0][..], &lines[1], &third, fourth].concat()
+    };
+    let lsn = |line: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(&line[9..line.len() - 1]).unwrap()["lsn"]
+            .as_u64()
+            .unwrap()
+    };
+    let damaged = zeroed(&lines[2], &lines[3]);
+    fs::write(&wal, &damaged).unwrap();
+    let e = Database::open(&path).unwrap_err();
+    assert!(
+        matches!(&e, Error::Corrupt { line: 3, reason, .. }
+            if reason.contains("zeros then took its end") && reason.contains("followed by good records")),
+        "{e}"
+    );
+    assert_eq!(
+        fs::read(&wal).unwrap(),
+        damaged,
+        "the log is left as it was"
+    );
+    let e = Database::open_read_only(&path).unwrap_err();
+    assert!(
+        matches!(&e, Error::Corrupt { line: 3, .. }),
+        "read-only: {e}"
+    );
+    let problems = tabula::verify(&path).unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.to_string().contains("transaction.log:3")),
+        "{problems:?}"
+    );
+    let report = tabula::repair(&path, tabula::RepairOptions::default()).unwrap();
+    assert_eq!(
+        report
+            .log_dropped
+            .iter()
+            .map(|d| d.line)
+            .collect::<Vec<_>>(),
+        vec![3]
+    );
+    assert_eq!(tabula::verify(&path).unwrap(), vec![]);
+    let db = Database::open(&path).unwrap();
+    let s = db.table::<Student>().unwrap();
+    let names: Vec<String> = s
+        .select()
+        .all()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["A", "B", "D"]);
+    assert_eq!(
+        s.insert(student("E", 2024, 1.0)).unwrap(),
+        5,
+        "D's key stays D's"
+    );
+    drop(db);
+
+    // The third and fourth written in one go: neither was acknowledged.
+    let dir = tempfile::tempdir().unwrap();
+    let path = four_commits(dir.path());
+    let torn = zeroed(&lines[2], &with_batch(&lines[3], lsn(&lines[2])));
+    fs::write(wal_of(&path), &torn).unwrap();
+    let db = Database::open(&path).unwrap();
+    let s = db.table::<Student>().unwrap();
+    assert_eq!(s.count().unwrap(), 2);
+    assert_eq!(
+        fs::read(wal_of(&path)).unwrap()[..lines[0].len() + lines[1].len()],
+        [&lines[0][..], &lines[1]].concat()[..],
+        "cut after the second record"
+    );
+}
+
+fn wal_of(db: &Path) -> PathBuf {
+    db.join("wal/transaction.log")
+}
+
+/// A stray zero at the start of a line, before a whole record: no crash puts a byte
+/// between two records, so it is damage wherever it is (the last line too, whatever the
+/// record's batch). Before, the open refused it in the middle and repair dropped the record
+/// after it; at the end the open cut that record as a torn tail. Repair keeps every record.
+#[test]
+fn a_stray_zero_before_a_record_is_damage_and_repair_keeps_the_record() {
+    for line in [2usize, 4] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = four_commits(dir.path());
+        let wal = wal_of(&path);
+        let mut lines = split_lines(&fs::read(&wal).unwrap());
+        lines[line - 1].insert(0, 0);
+        let damaged = lines.concat();
+        fs::write(&wal, &damaged).unwrap();
+        let e = Database::open(&path).unwrap_err();
+        assert!(
+            matches!(&e, Error::Corrupt { line: l, reason, .. } if *l == line as u64
+                && reason.contains("zero bytes where a line should start")),
+            "line {line}: {e}"
+        );
+        assert_eq!(
+            fs::read(&wal).unwrap(),
+            damaged,
+            "the log is left as it was"
+        );
+        let e = Database::open_read_only(&path).unwrap_err();
+        assert!(
+            matches!(&e, Error::Corrupt { .. }),
+            "line {line}, read-only: {e}"
+        );
+        let report = tabula::repair(&path, tabula::RepairOptions::default()).unwrap();
+        assert_eq!(report.log_dropped.len(), 1, "line {line}: {report:?}");
+        assert_eq!(tabula::verify(&path).unwrap(), vec![], "line {line}");
+        let db = Database::open(&path).unwrap();
+        let s = db.table::<Student>().unwrap();
+        assert_eq!(s.count().unwrap(), 4, "line {line}");
+        assert_eq!(s.insert(student("E", 2024, 1.0)).unwrap(), 5, "line {line}");
+    }
 }
 
 /// A log creating a table twice, saying the same both times, with a row written between:

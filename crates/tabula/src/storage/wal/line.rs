@@ -160,47 +160,74 @@ pub(crate) struct BadLine {
     pub(crate) sealed: bool,
 }
 
-/// What a line that fails its checksum still says, when it reads as a record: its LSN and
-/// the tables it writes, as a hint for whoever looks at the damage (the text is damaged,
-/// so nothing is done with it).
-fn damaged_names(json: &[u8]) -> String {
-    #[derive(Deserialize)]
-    struct Named {
-        lsn: u64,
-        tables: Vec<NamedOps>,
-    }
-    #[derive(Deserialize)]
-    struct NamedOps {
-        table: String,
-    }
-    // Only names a table could have, and a few of them: the text is not to be trusted.
-    let plausible = |t: &NamedOps| {
+/// What the damaged text of a record (a line failing its checksum) still reads as, when it
+/// reads as one: its LSN and, per table it writes, the next key it gave. Only names a table
+/// could have, and a few of them: the text is not to be trusted.
+#[derive(Deserialize)]
+struct DamagedRecord {
+    lsn: u64,
+    tables: Vec<DamagedOps>,
+}
+
+#[derive(Deserialize)]
+struct DamagedOps {
+    table: String,
+    #[serde(default)]
+    next_key: Option<i64>,
+}
+
+fn read_damaged(json: &[u8]) -> Option<DamagedRecord> {
+    let plausible = |t: &DamagedOps| {
         t.table.len() <= 64
             && t.table
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
-    match serde_json::from_slice::<Named>(json) {
-        Ok(named)
-            if (1..=8).contains(&named.tables.len()) && named.tables.iter().all(plausible) =>
-        {
-            let tables: Vec<&str> = named.tables.iter().map(|t| t.table.as_str()).collect();
-            format!(
-                " (its damaged text reads as LSN {} writing {} {})",
-                named.lsn,
-                if tables.len() == 1 { "table" } else { "tables" },
-                tables.join(", ")
-            )
-        }
-        _ => String::new(),
-    }
+    serde_json::from_slice::<DamagedRecord>(json)
+        .ok()
+        .filter(|r| (1..=8).contains(&r.tables.len()) && r.tables.iter().all(plausible))
+}
+
+/// What a line that fails its checksum still says, when it reads as a record: its LSN and
+/// the tables it writes, as a hint for whoever looks at the damage (the text is damaged,
+/// so nothing is done with it).
+fn damaged_names(json: &[u8]) -> String {
+    let Some(named) = read_damaged(json) else {
+        return String::new();
+    };
+    let tables: Vec<&str> = named.tables.iter().map(|t| t.table.as_str()).collect();
+    format!(
+        " (its damaged text reads as LSN {} writing {} {})",
+        named.lsn,
+        if tables.len() == 1 { "table" } else { "tables" },
+        tables.join(", ")
+    )
+}
+
+/// The next keys a damaged line (`<crc32c> <json>` failing its checksum) gave its tables,
+/// when its text still reads as a record. Its rows are lost, but the keys it handed out
+/// may have been seen: a repair that starts a table's counter below them would give a
+/// committed row's key to another. Damage may have raised a number; a counter raised too
+/// far only skips keys.
+pub(crate) fn damaged_next_keys(line: &[u8]) -> Vec<(String, i64)> {
+    line.get(9..)
+        .and_then(read_damaged)
+        .map(|r| {
+            r.tables
+                .into_iter()
+                .filter_map(|t| Some((t.table, t.next_key?)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// What took a record's newline's place, when its line break was damaged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BreakDamage {
-    /// Another byte stands where the newline was.
+    /// Another byte (not zero) stands where the newline was.
     Replaced(u8),
+    /// Zeros stand where the newline was (this many), with a whole record right after them.
+    Zeroed(usize),
     /// The newline is gone: the next line starts right after the record.
     Deleted,
     /// A byte stands between the record and its newline (a carriage return, say): no line
@@ -213,6 +240,7 @@ impl BreakDamage {
     pub(crate) fn width(self) -> usize {
         match self {
             BreakDamage::Replaced(_) | BreakDamage::Trailing(_) => 1,
+            BreakDamage::Zeroed(zeros) => zeros,
             BreakDamage::Deleted => 0,
         }
     }
@@ -262,13 +290,17 @@ fn starts_a_line(bytes: &[u8]) -> bool {
 /// - the next line itself (the newline was deleted), or
 /// - a byte other than zero (the newline was replaced; `Trailing` when only the line's end
 ///   or the log's preallocated zeros follow it, so that no line runs on), or
-/// - a zero and then a whole record.
+/// - one zero and then a whole record, or
+/// - zeros and then a whole record of the very next LSN.
 ///
 /// None of these is a torn write. A crash can leave a record's line break unwritten, but
 /// the log is preallocated with zeros, or grows past its end, where the file system gives
 /// zeros for what was not written, and it loses whole blocks: the byte there is then zero,
 /// with the file's end or more zeros after it (the rest of a lost block), never the very
-/// start of a whole record, whose first byte would share that block.
+/// start of a whole record, whose first byte would share that block. Lost blocks between
+/// two whole records lost the records written there, so the record after them is not the
+/// next one; when it is, the zeros hide no record, and are damage. (Zeros before a later
+/// record are left to [`record_after_zeros`] and the batch rule.)
 pub(crate) fn record_run_on(line: &[u8]) -> Option<RunOn> {
     whole_records(line).find_map(|len| {
         let rest = line.get(len..).filter(|r| !r.is_empty())?;
@@ -279,11 +311,46 @@ pub(crate) fn record_run_on(line: &[u8]) -> Option<RunOn> {
         } else if rest[0] != 0 {
             BreakDamage::Replaced(rest[0])
         } else {
-            whole_records(&rest[1..]).next()?;
-            BreakDamage::Replaced(0)
+            let zeros = rest.iter().take_while(|&&b| b == 0).count();
+            let next = whole_records(&rest[zeros..]).next()?;
+            if zeros > 1 && lsn_of(&rest[zeros..zeros + next])? != lsn_of(&line[..len])? + 1 {
+                return None;
+            }
+            BreakDamage::Zeroed(zeros)
         };
         Some(RunOn { len, damage })
     })
+}
+
+/// The LSN of a whole record (`<crc32c> <json>`, checked already).
+fn lsn_of(record: &[u8]) -> Option<u64> {
+    serde_json::from_slice::<RawRecord>(record.get(9..)?)
+        .ok()
+        .map(|r| r.lsn)
+}
+
+/// How many zero runs in a line [`record_after_zeros`] looks behind for a whole record: a
+/// torn sector or two leave a few; a line with more is damage either way, and looking
+/// behind each costs the rest of the line.
+const ZERO_RUNS_LOOKED_BEHIND: usize = 16;
+
+/// Where zeros end with a whole record right after them, inside a line that fails as a
+/// whole (and has no whole record with a damaged line break at its start): the zeros'
+/// start and the record's. The zeros took what was there, a line break included: the
+/// text before them (perhaps nothing) is a line of its own, and the record starts the next.
+/// A crash leaves this when it loses the blocks between them in a write they shared;
+/// whether that was so is decided by the records' batches, as for any damaged line.
+pub(crate) fn record_after_zeros(line: &[u8]) -> Option<(usize, usize)> {
+    let mut at = 0;
+    for _ in 0..ZERO_RUNS_LOOKED_BEHIND {
+        let zeros = at + line[at..].iter().position(|&b| b == 0)?;
+        let record = zeros + line[zeros..].iter().position(|&b| b != 0)?;
+        if starts_a_line(&line[record..]) && whole_records(&line[record..]).next().is_some() {
+            return Some((zeros, record));
+        }
+        at = record;
+    }
+    None
 }
 
 /// Checks one line (without its newline) and parses it.
@@ -392,15 +459,53 @@ mod tests {
             whole(BreakDamage::Replaced(b'X'))
         );
         assert_eq!(run_on(b"", &line(4, 4)), whole(BreakDamage::Deleted));
-        assert_eq!(run_on(&[0], &line(4, 4)), whole(BreakDamage::Replaced(0)));
+        assert_eq!(run_on(&[0], &line(4, 4)), whole(BreakDamage::Zeroed(1)));
         assert_eq!(
             run_on(&[0], &line(4, 3)),
-            whole(BreakDamage::Replaced(0)),
+            whole(BreakDamage::Zeroed(1)),
             "the same write"
+        );
+        assert_eq!(
+            run_on(&[0; 3], &line(4, 4)),
+            whole(BreakDamage::Zeroed(3)),
+            "zeros hiding no record"
+        );
+        assert_eq!(
+            run_on(&[0; 3], &line(6, 3)),
+            None,
+            "lost blocks: left to the batch rule"
         );
         assert_eq!(run_on(&[0], &[0; 40]), None, "preallocated zeros");
         assert_eq!(run_on(&[0], &line(4, 4)[..20]), None, "a cut record");
         assert_eq!(run_on(b"", b""), None, "the line is whole");
+    }
+
+    /// Zeros that took a line break and the end of a record: the record after them is found,
+    /// and so is one after zeros at a line's start; zeros with nothing whole after them are
+    /// a torn write's.
+    #[test]
+    fn a_record_after_zeros_is_found() {
+        let record = frame(br#"{"lsn":4,"tables":[],"batch":4}"#);
+        let cut = &frame(br#"{"lsn":3,"tables":[],"batch":3}"#)[..20];
+        let line = [cut, &[0; 7], &record[..record.len() - 1]].concat();
+        assert_eq!(record_after_zeros(&line), Some((20, 27)));
+        let line = [&[0; 2], &record[..record.len() - 1]].concat();
+        assert_eq!(record_after_zeros(&line), Some((0, 2)));
+        let line = [cut, &[0; 7], &record[..30]].concat();
+        assert_eq!(record_after_zeros(&line), None);
+        assert_eq!(record_after_zeros(cut), None);
+    }
+
+    /// The damaged text of a record gives the next keys it handed out, when it still reads.
+    #[test]
+    fn a_damaged_line_gives_the_next_keys_its_text_reads_as() {
+        let body = r#"{"lsn":7,"tables":[{"table":"t","next_key":5,"put":[{"id":4,"v":"LX"}]},{"table":"u","put":[]}],"batch":7}"#;
+        let line = format!("{:08x} {body}", crc32c::crc32c(body.as_bytes()) ^ 1);
+        assert_eq!(
+            damaged_next_keys(line.as_bytes()),
+            vec![("t".to_owned(), 5)]
+        );
+        assert_eq!(damaged_next_keys(&line.as_bytes()[..40]), vec![]);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::storage::wal::line::{parse_line, record_run_on, BadLine, BreakDamage, RawRecord};
+use crate::storage::wal::line::{
+    parse_line, record_after_zeros, record_run_on, BadLine, BreakDamage, RawRecord,
+};
 
 /// How `Database::open` treats a damaged write-ahead log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -109,6 +111,13 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
                 }
                 end = start + run.len;
                 first = Some(parse_line(&bytes[start..end]));
+            } else if let Some((zeros, record)) = record_after_zeros(&bytes[start..end]) {
+                // Zeros took a line break and what was around it: the text before them is
+                // a line that failed, and the whole record after them starts the next.
+                rest_of_line = Some((line_end, line_next, line_terminated));
+                next = start + record;
+                end = start + zeros;
+                first = Some(Err(before_zeros(&bytes[start..end])));
             } else if first.is_none() && terminated {
                 first = Some(parse_line(&bytes[start..end]));
             }
@@ -150,6 +159,27 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
     lines
 }
 
+/// Why the text before zeros that end with a whole record (see [`record_after_zeros`])
+/// cannot be used: it lost its line break, if nothing else. It is no sealed commit: what it
+/// was written with is gone.
+fn before_zeros(text: &[u8]) -> BadLine {
+    let reason = if text.is_empty() {
+        "zero bytes where a line should start, then a whole record".to_owned()
+    } else {
+        match parse_line(text) {
+            Ok(rec) => format!(
+                "record {} is whole, but zeros took its line break and what followed it",
+                rec.lsn
+            ),
+            Err(bad) => format!("{}; zeros then took its end", bad.reason),
+        }
+    };
+    BadLine {
+        reason,
+        sealed: false,
+    }
+}
+
 /// A damaged line followed by good ones is corruption, unless it and everything after it
 /// went to the file in one write call, which a crash can tear in any order (the log is
 /// preallocated, so the disk may keep a later sector of the write and lose an earlier one).
@@ -157,7 +187,10 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
 /// a write's records are acknowledged only after its fsync, and the next write starts only
 /// after that. Each record names the first LSN of its write (`batch`), so: if every good
 /// record after the first damaged line was written in a batch that began at or before the
-/// damaged line, everything from the damaged line on becomes a tail.
+/// damaged line, everything from the damaged line on becomes a tail. But when the first
+/// good record after it is the very next LSN, the damaged line held no record a write put
+/// there (bytes that should not be there, or a record's line break it took): the record
+/// after it may have been acknowledged whatever its batch, and the damage is reported.
 fn torn_last_write(lines: &mut [ScannedLine], after: u64) {
     let Some(first_bad) = lines.iter().position(|l| l.parsed.is_err()) else {
         return;
@@ -178,7 +211,7 @@ fn torn_last_write(lines: &mut [ScannedLine], after: u64) {
         .iter()
         .filter_map(|l| l.parsed.as_ref().ok())
         .peekable();
-    if goods.peek().is_none()
+    if goods.peek().is_none_or(|r| r.lsn == prev.saturating_add(1))
         || !goods.all(|r| r.batch.is_some_and(|b| b <= prev.saturating_add(1)))
     {
         return;
@@ -200,6 +233,8 @@ fn torn_last_write(lines: &mut [ScannedLine], after: u64) {
 pub(crate) fn damaged_break_found(damage: BreakDamage) -> String {
     let what = match damage {
         BreakDamage::Replaced(byte) => format!("byte 0x{byte:02x} where its newline was"),
+        BreakDamage::Zeroed(1) => "byte 0x00 where its newline was".to_owned(),
+        BreakDamage::Zeroed(zeros) => format!("{zeros} zero bytes where its newline was"),
         BreakDamage::Deleted => "its newline is missing".to_owned(),
         BreakDamage::Trailing(byte) => {
             return format!(
