@@ -255,6 +255,8 @@ fn a_checkpoint_stopped_between_its_log_renames_loses_nothing() {
     let staged = path.join(format!("wal/transaction.{}.next", newest_archive(&path)));
     fs::rename(&log, &staged).unwrap();
     assert_eq!(tabula::verify(&path).unwrap(), []);
+    // `tabula wal` lists no records, as an open finds none; it failed on the missing file.
+    assert_eq!(tabula::log_records(&path).unwrap(), []);
     let eight = ["A", "B", "C", "D", "E", "F", "G", "H"];
     assert_eq!(
         sorted_names(&Database::open_read_only(&path).unwrap()),
@@ -291,6 +293,11 @@ fn a_stray_file_never_stands_in_for_a_lost_log() {
         assert_opens_refuse(&path, "wal/transaction.log", name);
         assert_eq!(&fs::read(path.join("wal").join(name)).unwrap(), content);
         assert_ne!(tabula::verify(&path).unwrap(), [], "{name}");
+        let e = tabula::log_records(&path).unwrap_err();
+        assert!(
+            matches!(&e, Error::Corrupt { file, .. } if file.ends_with("wal/transaction.log")),
+            "{name}: {e}"
+        );
     }
     // Beside the log, a staged log is a leftover, removed by the open.
     let staged = path.join(format!("wal/transaction.{lsn}.next"));
