@@ -259,7 +259,18 @@ fn run_writing(db: &Database, text: &str, printer: &mut Printer) -> anyhow::Resu
             tabula::Error::abort("the output could not be written")
         })
     });
-    let committed = || before.is_some() && fingerprint(db) != before;
+    let committed = || match (&before, fingerprint(db)) {
+        (None, _) => false,
+        (Some(before), Some(now)) => now != *before,
+        // The database refuses reads after a failed log write (poisoned): what is on disk
+        // now tells whether statements before the failing one committed. When even that
+        // cannot be read, they may have.
+        (Some(before), None) => db
+            .path()
+            .and_then(|dir| Database::open_read_only(dir).ok())
+            .and_then(|on_disk| fingerprint(&on_disk))
+            .is_none_or(|now| now != *before),
+    };
     match (ran, output_failed) {
         (Ok(last), _) => Ok(last),
         (Err(_), Some(e)) => Err(if committed() {

@@ -1619,6 +1619,56 @@ fn a_failing_statement_after_committed_ones_exits_3() {
     assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
 }
 
+/// `tabula ARGS` allowed to write files up to 2 MiB (`ulimit -f`, with the signal that
+/// would kill it ignored, so that a longer write fails with `EFBIG`, as on a full disk).
+fn with_small_files(args: &[&str]) -> std::process::Output {
+    Command::new("bash")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 2048; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_tabula"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A statement whose log write fails leaves the database unreadable until it is opened
+/// again (poisoned): that said nothing about statements before it, and a text whose one
+/// statement failed exited 3, telling the user that statements before it had committed.
+/// What is on disk decides.
+#[test]
+fn a_statement_whose_log_write_fails_exits_3_only_after_committed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let p = db.to_str().unwrap();
+    let value = "k".repeat(100_000);
+    let o = tabula(&[
+        "sql",
+        p,
+        &format!(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('{value}')"
+        ),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A record of about 3 MB: past what the process may write.
+    let grow = format!("UPDATE t SET v = {}", vec!["v"; 30].join(" || "));
+    let o = with_small_files(&["sql", p, &grow]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("File too large") && !stderr(&o).contains("committed ("),
+        "{}",
+        stderr(&o)
+    );
+    let o = with_small_files(&["sql", p, &format!("INSERT INTO t (v) VALUES ('x'); {grow}")]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("statements before the failing one are committed"),
+        "{}",
+        stderr(&o)
+    );
+    let o = tabula(&["sql", p, "SELECT id, length(v) FROM t", "--format", "csv"]);
+    assert_eq!(stdout(&o), "id,length(v)\n1,100000\n2,1\n", "{}", text(&o));
+}
+
 #[test]
 fn a_committed_write_whose_output_fails_exits_3_not_2() {
     let (_d, _path, p) = demo();
