@@ -253,24 +253,21 @@ fn reads_on_an_empty_database(text: &str) -> Option<(Vec<SqlResult>, tabula::Res
 fn run_writing(db: &Database, text: &str, printer: &mut Printer) -> anyhow::Result<SqlResult> {
     let before = fingerprint(db);
     let mut output_failed = None;
+    // Whether a statement that succeeded left the database changed: taken after each one
+    // until one has (the database may refuse reads after a later failure, a failed log
+    // write poisoning it, and could then not say).
+    let mut changed = false;
     let ran = db.sql_script(text, &[], |r| {
+        if !changed {
+            changed = before.is_some() && fingerprint(db).is_some_and(|now| Some(now) != before);
+        }
         printer.take(r).map_err(|e| {
             output_failed = Some(e);
             tabula::Error::abort("the output could not be written")
         })
     });
-    let committed = || match (&before, fingerprint(db)) {
-        (None, _) => false,
-        (Some(before), Some(now)) => now != *before,
-        // The database refuses reads after a failed log write (poisoned): what is on disk
-        // now tells whether statements before the failing one committed. When even that
-        // cannot be read, they may have.
-        (Some(before), None) => db
-            .path()
-            .and_then(|dir| Database::open_read_only(dir).ok())
-            .and_then(|on_disk| fingerprint(&on_disk))
-            .is_none_or(|now| now != *before),
-    };
+    let committed =
+        || changed || (before.is_some() && fingerprint(db).is_some_and(|now| Some(now) != before));
     match (ran, output_failed) {
         (Ok(last), _) => Ok(last),
         (Err(_), Some(e)) => Err(if committed() {

@@ -18,7 +18,7 @@ use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntr
 use crate::storage::snapshot::decode_lines;
 use crate::storage::verify::Problem;
 use crate::storage::wal::decode::{decode_ops, LoggedChanges};
-use crate::storage::wal::line::damaged_next_keys;
+use crate::storage::wal::line::{damaged_next_keys, fits_key};
 use crate::storage::wal::scan::{damaged_break_found, damaged_break_reason, lines, ScannedLine};
 use crate::storage::wal::MAX_LSN;
 use crate::storage::{Migration, SchemaFile};
@@ -1098,7 +1098,11 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
                     damaged_run += 1;
                 }
                 for (table, k) in damaged_next_keys(&log_bytes[l.text.clone()]) {
-                    if let Some(state) = out.tables.get_mut(&table) {
+                    if let Some(state) = out
+                        .tables
+                        .get_mut(&table)
+                        .filter(|s| fits_key(&s.schema, k))
+                    {
                         state.next_key = state.next_key.max(k);
                     }
                 }

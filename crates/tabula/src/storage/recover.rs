@@ -16,7 +16,7 @@ use crate::storage::inspect::{
 };
 use crate::storage::layout::{self, Layout};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry};
-use crate::storage::wal::line::{record_run_on, RawRecord, RawTableOps};
+use crate::storage::wal::line::{fits_key, record_run_on, RawRecord, RawTableOps};
 use crate::storage::wal::scan::Scan;
 use crate::storage::wal::scan::{damaged_break_reason, scan, Recovery};
 use crate::storage::wal::writer::WalWriter;
@@ -98,6 +98,12 @@ impl Storage {
         };
         let mut scan = scan(&wal_path, &bytes, options.recovery, manifest.lsn)?;
         let records = add_pending(&mut tables, std::mem::take(&mut scan.records), &wal_path)?;
+        // The keys salvaged records handed out are not handed out again.
+        for (table, k) in std::mem::take(&mut scan.lost_next_keys) {
+            if let Some(t) = tables.get_mut(&table).filter(|t| fits_key(&t.schema, k)) {
+                t.pending.push((0, RawTableOps::next_key_only(table, k)));
+            }
+        }
         if had_manifest {
             refuse_unaccounted(&*fs, &tables, &layout, manifest.lsn, options.recovery)?;
         }

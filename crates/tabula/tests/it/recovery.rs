@@ -716,6 +716,46 @@ fn a_stray_zero_before_a_record_is_damage_and_repair_keeps_the_record() {
     }
 }
 
+/// Salvaging drops a damaged middle record and the records after it (they no longer
+/// follow), but their keys were handed out: the next key starts past them, read from the
+/// records dropped and from the damaged text where it still reads (a damaged last line's
+/// too: a key skipped costs nothing).
+#[test]
+fn salvage_hands_out_no_key_the_records_it_dropped_gave() {
+    // (line damaged, its text left readable, students kept, the next key)
+    for (line, readable, kept, next) in [
+        (1, true, 1, 5),
+        (1, false, 1, 5),
+        (3, true, 3, 5),
+        (3, false, 3, 4),
+    ] {
+        let case = format!("line {line}, readable {readable}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = four_commits(dir.path());
+        let wal = wal_of(&path);
+        let mut lines = split_lines(&fs::read(&wal).unwrap());
+        if readable {
+            let at = lines[line]
+                .windows(8)
+                .position(|w| w == br#""name":""#)
+                .unwrap();
+            lines[line][at + 8] = b'Y';
+        } else {
+            lines[line][..8].copy_from_slice(b"00000000");
+            lines[line][12] = b'#';
+        }
+        fs::write(&wal, lines.concat()).unwrap();
+        let db = Database::builder()
+            .recovery(Recovery::Salvage)
+            .open(&path)
+            .unwrap();
+        assert_eq!(db.recovery_report().len(), 4 - kept, "{case}");
+        let s = db.table::<Student>().unwrap();
+        assert_eq!(s.count().unwrap(), kept, "{case}");
+        assert_eq!(s.insert(student("E", 2024, 1.0)).unwrap(), next, "{case}");
+    }
+}
+
 /// A log creating a table twice, saying the same both times, with a row written between:
 /// an open keeps the row, and verify finds nothing (it took the second record for the
 /// creation, and the row for one written before it).

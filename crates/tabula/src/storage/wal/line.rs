@@ -24,6 +24,19 @@ pub(crate) struct RawTableOps {
     pub(crate) delete: Vec<Value>,
 }
 
+impl RawTableOps {
+    /// An entry that writes nothing and raises the table's next key to `next_key`.
+    pub(crate) fn next_key_only(table: String, next_key: i64) -> Self {
+        RawTableOps {
+            table,
+            create: None,
+            next_key: Some(next_key),
+            put: Vec::new(),
+            delete: Vec::new(),
+        }
+    }
+}
+
 /// A parsed log record.
 #[derive(Debug, Deserialize)]
 pub(crate) struct RawRecord {
@@ -185,14 +198,14 @@ fn read_damaged(json: &[u8]) -> Option<DamagedRecord> {
     };
     serde_json::from_slice::<DamagedRecord>(json)
         .ok()
-        .filter(|r| (1..=8).contains(&r.tables.len()) && r.tables.iter().all(plausible))
+        .filter(|r| r.tables.iter().all(plausible))
 }
 
 /// What a line that fails its checksum still says, when it reads as a record: its LSN and
 /// the tables it writes, as a hint for whoever looks at the damage (the text is damaged,
 /// so nothing is done with it).
 fn damaged_names(json: &[u8]) -> String {
-    let Some(named) = read_damaged(json) else {
+    let Some(named) = read_damaged(json).filter(|r| (1..=8).contains(&r.tables.len())) else {
         return String::new();
     };
     let tables: Vec<&str> = named.tables.iter().map(|t| t.table.as_str()).collect();
@@ -207,8 +220,7 @@ fn damaged_names(json: &[u8]) -> String {
 /// The next keys a damaged line (`<crc32c> <json>` failing its checksum) gave its tables,
 /// when its text still reads as a record. Its rows are lost, but the keys it handed out
 /// may have been seen: a repair that starts a table's counter below them would give a
-/// committed row's key to another. Damage may have raised a number; a counter raised too
-/// far only skips keys.
+/// committed row's key to another. Damage may have raised a number: see [`fits_key`].
 pub(crate) fn damaged_next_keys(line: &[u8]) -> Vec<(String, i64)> {
     line.get(9..)
         .and_then(read_damaged)
@@ -219,6 +231,13 @@ pub(crate) fn damaged_next_keys(line: &[u8]) -> Vec<(String, i64)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Whether `next_key` is a next key a table of `schema` can count to: raised past its key
+/// column's range (by damage to the text it was read from), the counter would refuse
+/// every insert.
+pub(crate) fn fits_key(schema: &Schema, next_key: i64) -> bool {
+    next_key <= schema.key_int_range().map_or(i64::MAX, |(_, max)| max)
 }
 
 /// What took a record's newline's place, when its line break was damaged.
@@ -255,23 +274,26 @@ pub(crate) struct RunOn {
     pub(crate) damage: BreakDamage,
 }
 
-/// The lengths on the line of the prefixes of a `<crc32c> <json>` line whose JSON the
-/// checksum matches and which read as a record, shortest first. The checksum is carried
-/// from one candidate end to the next, so looking through a line costs its length once.
-fn whole_records(line: &[u8]) -> impl Iterator<Item = usize> + '_ {
+/// The length on the line of the prefix of a `<crc32c> <json>` line whose JSON the checksum
+/// matches and which reads as a record. There is at most one: JSON with more after it does
+/// not read, whatever the checksum. Nor does a record hold a zero byte (JSON escapes control
+/// characters), so the search stops at the first, and looking through a line costs at most
+/// its length up to there; the checksum is carried from one candidate end to the next.
+fn whole_record(line: &[u8]) -> Option<usize> {
     let crc = (line.len() >= 10 && line[8] == b' ')
         .then(|| std::str::from_utf8(&line[..8]).ok())
         .flatten()
-        .and_then(|h| u32::from_str_radix(h, 16).ok());
-    let json = if crc.is_some() { &line[9..] } else { &[][..] };
+        .and_then(|h| u32::from_str_radix(h, 16).ok())?;
+    let json = &line[9..];
+    let json = &json[..json.iter().position(|&b| b == 0).unwrap_or(json.len())];
     let (mut running, mut done) = (0u32, 0usize);
-    (1..=json.len()).filter_map(move |end| {
+    (1..=json.len()).find_map(|end| {
         if json[end - 1] != b'}' {
             return None;
         }
         running = crc32c::crc32c_append(running, &json[done..end]);
         done = end;
-        if Some(running) != crc {
+        if running != crc {
             return None;
         }
         serde_json::from_slice::<RawRecord>(&json[..end]).ok()?;
@@ -302,24 +324,25 @@ fn starts_a_line(bytes: &[u8]) -> bool {
 /// next one; when it is, the zeros hide no record, and are damage. (Zeros before a later
 /// record are left to [`record_after_zeros`] and the batch rule.)
 pub(crate) fn record_run_on(line: &[u8]) -> Option<RunOn> {
-    whole_records(line).find_map(|len| {
-        let rest = line.get(len..).filter(|r| !r.is_empty())?;
-        let damage = if starts_a_line(rest) {
-            BreakDamage::Deleted
-        } else if rest[0] != 0 && rest[1..].iter().all(|&b| b == 0) {
-            BreakDamage::Trailing(rest[0])
-        } else if rest[0] != 0 {
-            BreakDamage::Replaced(rest[0])
-        } else {
-            let zeros = rest.iter().take_while(|&&b| b == 0).count();
-            let next = whole_records(&rest[zeros..]).next()?;
-            if zeros > 1 && lsn_of(&rest[zeros..zeros + next])? != lsn_of(&line[..len])? + 1 {
-                return None;
-            }
-            BreakDamage::Zeroed(zeros)
-        };
-        Some(RunOn { len, damage })
-    })
+    let len = whole_record(line)?;
+    let rest = line.get(len..).filter(|r| !r.is_empty())?;
+    let damage = if starts_a_line(rest) {
+        BreakDamage::Deleted
+    } else if rest[0] != 0 && rest[1..].iter().all(|&b| b == 0) {
+        BreakDamage::Trailing(rest[0])
+    } else if rest[0] != 0 {
+        BreakDamage::Replaced(rest[0])
+    } else {
+        let zeros = rest.iter().take_while(|&&b| b == 0).count();
+        let next = whole_record(&rest[zeros..])?;
+        if zeros > 1
+            && lsn_of(&rest[zeros..zeros + next])? != lsn_of(&line[..len])?.checked_add(1)?
+        {
+            return None;
+        }
+        BreakDamage::Zeroed(zeros)
+    };
+    Some(RunOn { len, damage })
 }
 
 /// The LSN of a whole record (`<crc32c> <json>`, checked already).
@@ -329,28 +352,23 @@ fn lsn_of(record: &[u8]) -> Option<u64> {
         .map(|r| r.lsn)
 }
 
-/// How many zero runs in a line [`record_after_zeros`] looks behind for a whole record: a
-/// torn sector or two leave a few; a line with more is damage either way, and looking
-/// behind each costs the rest of the line.
-const ZERO_RUNS_LOOKED_BEHIND: usize = 16;
-
 /// Where zeros end with a whole record right after them, inside a line that fails as a
 /// whole (and has no whole record with a damaged line break at its start): the zeros'
 /// start and the record's. The zeros took what was there, a line break included: the
 /// text before them (perhaps nothing) is a line of its own, and the record starts the next.
 /// A crash leaves this when it loses the blocks between them in a write they shared;
 /// whether that was so is decided by the records' batches, as for any damaged line.
+/// Looking behind each run costs the bytes up to the next one (see [`whole_record`]).
 pub(crate) fn record_after_zeros(line: &[u8]) -> Option<(usize, usize)> {
     let mut at = 0;
-    for _ in 0..ZERO_RUNS_LOOKED_BEHIND {
+    loop {
         let zeros = at + line[at..].iter().position(|&b| b == 0)?;
         let record = zeros + line[zeros..].iter().position(|&b| b != 0)?;
-        if starts_a_line(&line[record..]) && whole_records(&line[record..]).next().is_some() {
+        if starts_a_line(&line[record..]) && whole_record(&line[record..]).is_some() {
             return Some((zeros, record));
         }
         at = record;
     }
-    None
 }
 
 /// Checks one line (without its newline) and parses it.

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::storage::wal::line::{
-    parse_line, record_after_zeros, record_run_on, BadLine, BreakDamage, RawRecord,
+    damaged_next_keys, parse_line, record_after_zeros, record_run_on, BadLine, BreakDamage,
+    RawRecord,
 };
 
 /// How `Database::open` treats a damaged write-ahead log.
@@ -21,8 +22,12 @@ pub enum Recovery {
     /// written whole, which is no unfinished one).
     #[default]
     TolerateTail,
-    /// Every line that can be read is kept; damaged lines are dropped and reported in
-    /// [`Database::recovery_report`](crate::Database::recovery_report).
+    /// Every record that can be read and follows the ones before it is kept; damaged
+    /// lines, and the records after the gap they leave (which may depend on what was lost),
+    /// are dropped and reported in
+    /// [`Database::recovery_report`](crate::Database::recovery_report). No key those
+    /// dropped lines handed out (as far as their text tells) is handed out again.
+    /// `tabula repair` keeps more: it replays the records after a gap, checking them.
     Salvage,
 }
 
@@ -59,6 +64,10 @@ pub(crate) struct ScannedLine {
     /// starts after it. A writable or read-only open refuses it; salvaging and `repair`
     /// keep the record.
     pub(crate) damaged_break: Option<BreakDamage>,
+    /// A whole record before zeros that took its line break and what followed it (see
+    /// [`record_after_zeros`]), with the zeros' length: failed until the torn-write rule
+    /// has decided, then kept with its damaged line break unless the write was torn.
+    held: Option<(RawRecord, usize)>,
 }
 
 /// Splits a log into lines and checks each. Zeros where a line would start are the end of
@@ -98,6 +107,7 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
         // what follows is the next line.
         let mut first = (terminated && continued.is_none()).then(|| parse_line(&bytes[start..end]));
         let mut damaged_break = None;
+        let mut held = None;
         if !matches!(first, Some(Ok(_))) {
             if let Some(run) = record_run_on(&bytes[start..end]) {
                 damaged_break = Some(run.damage);
@@ -111,13 +121,20 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
                 }
                 end = start + run.len;
                 first = Some(parse_line(&bytes[start..end]));
-            } else if let Some((zeros, record)) = record_after_zeros(&bytes[start..end]) {
+            } else if let Some((zeros, record)) = terminated
+                .then(|| record_after_zeros(&bytes[start..end]))
+                .flatten()
+            {
                 // Zeros took a line break and what was around it: the text before them is
-                // a line that failed, and the whole record after them starts the next.
+                // a line that failed, and the whole record after them starts the next. (Not
+                // in a last line without its newline: a commit still being written, which
+                // a read-only open leaves out unread.)
                 rest_of_line = Some((line_end, line_next, line_terminated));
                 next = start + record;
                 end = start + zeros;
-                first = Some(Err(before_zeros(&bytes[start..end])));
+                let (bad, whole) = before_zeros(&bytes[start..end]);
+                held = whole.map(|rec| (rec, record - zeros));
+                first = Some(Err(bad));
             } else if first.is_none() && terminated {
                 first = Some(parse_line(&bytes[start..end]));
             }
@@ -152,32 +169,51 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
             parsed,
             sealed,
             damaged_break,
+            held,
         });
         start = next;
     }
-    torn_last_write(&mut lines, after_lsn);
+    if !torn_last_write(&mut lines, after_lsn) {
+        // A whole record whose line break zeros took, in no torn write: damage to its line
+        // break, and the record is kept where damage is.
+        for l in &mut lines {
+            if let Some((rec, zeros)) = l.held.take() {
+                l.parsed = Ok(rec);
+                l.sealed = true;
+                l.damaged_break = Some(BreakDamage::Zeroed(zeros));
+            }
+        }
+    }
     lines
 }
 
 /// Why the text before zeros that end with a whole record (see [`record_after_zeros`])
-/// cannot be used: it lost its line break, if nothing else. It is no sealed commit: what it
-/// was written with is gone.
-fn before_zeros(text: &[u8]) -> BadLine {
-    let reason = if text.is_empty() {
-        "zero bytes where a line should start, then a whole record".to_owned()
+/// cannot be used: it lost its line break, if nothing else. It is no sealed commit: what
+/// was written with it is gone. A whole record there is returned too: unless the zeros
+/// are a torn write's, it is kept.
+fn before_zeros(text: &[u8]) -> (BadLine, Option<RawRecord>) {
+    let (reason, whole) = if text.is_empty() {
+        (
+            "zero bytes where a line should start, then a whole record".to_owned(),
+            None,
+        )
     } else {
         match parse_line(text) {
-            Ok(rec) => format!(
-                "record {} is whole, but zeros took its line break and what followed it",
-                rec.lsn
+            Ok(rec) => (
+                format!(
+                    "record {} is whole, but zeros took its line break and what followed it",
+                    rec.lsn
+                ),
+                Some(rec),
             ),
-            Err(bad) => format!("{}; zeros then took its end", bad.reason),
+            Err(bad) => (format!("{}; zeros then took its end", bad.reason), None),
         }
     };
-    BadLine {
+    let bad = BadLine {
         reason,
         sealed: false,
-    }
+    };
+    (bad, whole)
 }
 
 /// A damaged line followed by good ones is corruption, unless it and everything after it
@@ -187,20 +223,21 @@ fn before_zeros(text: &[u8]) -> BadLine {
 /// a write's records are acknowledged only after its fsync, and the next write starts only
 /// after that. Each record names the first LSN of its write (`batch`), so: if every good
 /// record after the first damaged line was written in a batch that began at or before the
-/// damaged line, everything from the damaged line on becomes a tail. But when the first
-/// good record after it is the very next LSN, the damaged line held no record a write put
-/// there (bytes that should not be there, or a record's line break it took): the record
-/// after it may have been acknowledged whatever its batch, and the damage is reported.
-fn torn_last_write(lines: &mut [ScannedLine], after: u64) {
+/// damaged line, everything from the damaged line on becomes a tail (and this returns
+/// true). But when the first good record after it is the very next LSN, the damaged line
+/// held no record a write put there (bytes that should not be there, or a record's line
+/// break it took): the record after it may have been acknowledged whatever its batch, and
+/// the damage is reported.
+fn torn_last_write(lines: &mut [ScannedLine], after: u64) -> bool {
     let Some(first_bad) = lines.iter().position(|l| l.parsed.is_err()) else {
-        return;
+        return false;
     };
     // A line sealed whole that does not read is no write a crash tore: damage to report.
     if lines[first_bad..]
         .iter()
         .any(|l| l.sealed && l.parsed.is_err())
     {
-        return;
+        return false;
     }
     let prev = lines[..first_bad]
         .iter()
@@ -214,7 +251,7 @@ fn torn_last_write(lines: &mut [ScannedLine], after: u64) {
     if goods.peek().is_none_or(|r| r.lsn == prev.saturating_add(1))
         || !goods.all(|r| r.batch.is_some_and(|b| b <= prev.saturating_add(1)))
     {
-        return;
+        return false;
     }
     for l in &mut lines[first_bad..] {
         // Whatever the write put down whole is as unfinished as the rest of it.
@@ -227,6 +264,7 @@ fn torn_last_write(lines: &mut [ScannedLine], after: u64) {
             ));
         }
     }
+    true
 }
 
 /// What is wrong with a line whose line break was damaged.
@@ -278,6 +316,10 @@ pub(crate) struct Scan {
     /// the records the checkpoint covers, which an earlier checkpoint archived), when
     /// salvaging.
     pub(crate) kept_text: Vec<std::ops::Range<usize>>,
+    /// When salvaging, the next keys the lines it dropped gave their tables (records after
+    /// a gap, and damaged lines whose text still reads): their rows are lost, but their keys
+    /// were handed out, and are not handed out again.
+    pub(crate) lost_next_keys: Vec<(String, i64)>,
 }
 
 /// Reads the log, classifying each line; see [`Recovery`] for what is fatal.
@@ -291,6 +333,7 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
         last_lsn: after_lsn,
         damaged_middle: false,
         kept_text: Vec::new(),
+        lost_next_keys: Vec::new(),
     };
     let dropped = |no: u64, reason: String| DroppedRecord {
         file: path.to_path_buf(),
@@ -330,6 +373,11 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
                     if mode == Recovery::Salvage {
                         out.dropped.push(dropped(l.no, reason));
                         out.damaged_middle = true;
+                        out.lost_next_keys.extend(
+                            rec.tables
+                                .into_iter()
+                                .filter_map(|t| Some((t.table, t.next_key?))),
+                        );
                         continue;
                     }
                     return Err(Error::corrupt(path, l.no, reason));
@@ -351,6 +399,10 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
                         reason
                     };
                     return Err(Error::corrupt(path, l.no, reason));
+                }
+                if mode == Recovery::Salvage {
+                    out.lost_next_keys
+                        .extend(damaged_next_keys(&bytes[l.text.clone()]));
                 }
                 if in_middle {
                     out.damaged_middle = true;
@@ -587,6 +639,63 @@ mod tests {
         b.extend(line(3));
         let e = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap_err();
         assert!(matches!(e, Error::Corrupt { line: 2, .. }), "{e}");
+    }
+
+    /// Zeros over a whole record's line break and the records after it, up to a later whole
+    /// record: in one write with it, a torn tail (cut from the whole record on); the later
+    /// record written alone, damage, and the whole record is kept with its line break
+    /// reported. A last line without its newline is not split (a commit being written).
+    #[test]
+    fn a_whole_record_before_zeros_is_kept_unless_its_write_was_torn() {
+        let zeroed = |batch: u64| {
+            let mut b = line_in(1, 1);
+            let mut second = line_in(2, 2);
+            *second.last_mut().unwrap() = 0;
+            b.extend(second);
+            b.extend([0; 300]);
+            b.extend(line_in(5, batch));
+            b
+        };
+        let found = |b: &[u8]| {
+            lines(b, 0)
+                .iter()
+                .map(|l| (l.no, l.parsed.as_ref().map(|r| r.lsn).ok(), l.damaged_break))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            found(&zeroed(5)),
+            vec![
+                (1, Some(1), None),
+                (2, Some(2), Some(BreakDamage::Zeroed(301))),
+                (2, Some(5), None)
+            ]
+        );
+        let e = scan(Path::new("w"), &zeroed(5), Recovery::TolerateTail, 0).unwrap_err();
+        assert!(matches!(e, Error::Corrupt { line: 2, .. }), "{e}");
+        let s = scan(Path::new("w"), &zeroed(5), Recovery::Salvage, 0).unwrap();
+        assert_eq!(s.records.iter().map(|r| r.1.lsn).collect::<Vec<_>>(), [1, 2]);
+        // Records 2 to 5 in one write, blocks of it lost: none was acknowledged.
+        let s = scan(Path::new("w"), &zeroed(2), Recovery::TolerateTail, 0).unwrap();
+        assert_eq!((s.records.len(), s.dropped.len()), (1, 2));
+        assert_eq!(s.valid_len, line_in(1, 1).len() as u64);
+        // Without its newline, the last line is left whole for the tail rules.
+        let mut b = zeroed(5);
+        b.pop();
+        let s = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap();
+        assert_eq!((s.records.len(), s.dropped.len()), (1, 1));
+    }
+
+    /// Bytes no writer puts down give an answer, not a panic: a whole record claiming the
+    /// largest LSN with zeros and another record after it.
+    #[test]
+    fn a_record_at_the_largest_lsn_before_zeros_does_not_panic() {
+        let mut b = frame(format!(r#"{{"lsn":{},"tables":[]}}"#, u64::MAX).as_bytes());
+        *b.last_mut().unwrap() = 0;
+        b.extend([0; 3]);
+        b.extend(line_in(1, 1));
+        let found = lines(&b, 0);
+        assert_eq!(found.len(), 2);
+        assert!(found[0].parsed.is_err() && found[1].parsed.is_ok());
     }
 
     #[test]
