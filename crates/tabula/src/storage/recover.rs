@@ -98,7 +98,7 @@ impl Storage {
         };
         let mut scan = scan(&wal_path, &bytes, options.recovery, manifest.lsn)?;
         let records = add_pending(&mut tables, std::mem::take(&mut scan.records), &wal_path)?;
-        // The keys salvaged records handed out are not handed out again.
+        // The keys the lines dropped handed out are not handed out again.
         for (table, k) in std::mem::take(&mut scan.lost_next_keys) {
             if let Some(t) = tables.get_mut(&table).filter(|t| fits_key(&t.schema, k)) {
                 t.pending.push((0, RawTableOps::next_key_only(table, k)));
@@ -356,7 +356,7 @@ fn read_consistent_point(
     // shows a zero or the file's end after its record, never another byte nor a whole
     // record): the writable open refuses that, and so does this one, once a second look
     // finds the same (a read is not atomic against a write).
-    if let Some(run) = record_run_on(&bytes[complete..]) {
+    if let Some(run) = record_run_on(&bytes[complete..], false) {
         let line = bytes[..complete].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
         return Err(Error::corrupt(
             &wal_path,

@@ -585,17 +585,28 @@ fn with_batch(line: &[u8], batch: u64) -> Vec<u8> {
 /// Zeros over the second half of the third record and its newline, the fourth whole after
 /// them on the same line: the open took the line for one torn last write and cut both,
 /// losing the fourth commit, acknowledged, and handing its key out again. The zeros are now
-/// a line break: the fourth is a record of its own, and its batch decides. Written alone
-/// (acknowledged) it makes the damage corruption, which repair gets past keeping the
-/// fourth; written in one go with the third (unacknowledged), both are a torn tail.
+/// a line break: the fourth is a record of its own. Fewer zeros than a disk loses at once
+/// are no crash's work: damage, which repair gets past keeping the fourth. A lost block's
+/// worth, and the fourth written alone (acknowledged): damage too. Written in one go with
+/// the third (unacknowledged): both are a torn tail.
 #[test]
 fn zeros_over_a_records_end_and_line_break_hide_no_later_commit() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = four_commits(dir.path());
-    let wal = path.join("wal/transaction.log");
-    let lines = split_lines(&fs::read(&wal).unwrap());
-    let zeroed = |third: &[u8], fourth: &[u8]| {
-        let mut third = third.to_vec();
+    // Four commits after a checkpoint, the third named `third`; the log's lines.
+    let commits = |dir: &Path, third: &str| {
+        let path = dir.join("db");
+        let db = Database::open(&path).unwrap();
+        let s = db.table::<Student>().unwrap();
+        db.checkpoint().unwrap();
+        for n in ["A", "B", third, "D"] {
+            s.insert(student(n, 2020, 1.0)).unwrap();
+        }
+        drop(db);
+        let lines = split_lines(&fs::read(wal_of(&path)).unwrap());
+        (path, lines)
+    };
+    // The third's second half and newline zeroed, `fourth` after them.
+    let zeroed = |lines: &[Vec<u8>], fourth: &[u8]| {
+        let mut third = lines[2].clone();
         let half = third.len() / 2;
         third[half..].fill(0);
         [&lines[0][..], &lines[1], &third, fourth].concat()
@@ -605,62 +616,70 @@ fn zeros_over_a_records_end_and_line_break_hide_no_later_commit() {
             .as_u64()
             .unwrap()
     };
-    let damaged = zeroed(&lines[2], &lines[3]);
-    fs::write(&wal, &damaged).unwrap();
-    let e = Database::open(&path).unwrap_err();
-    assert!(
-        matches!(&e, Error::Corrupt { line: 3, reason, .. }
-            if reason.contains("zeros then took its end") && reason.contains("followed by good records")),
-        "{e}"
-    );
-    assert_eq!(
-        fs::read(&wal).unwrap(),
-        damaged,
-        "the log is left as it was"
-    );
-    let e = Database::open_read_only(&path).unwrap_err();
-    assert!(
-        matches!(&e, Error::Corrupt { line: 3, .. }),
-        "read-only: {e}"
-    );
-    let problems = tabula::verify(&path).unwrap();
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.to_string().contains("transaction.log:3")),
-        "{problems:?}"
-    );
-    let report = tabula::repair(&path, tabula::RepairOptions::default()).unwrap();
-    assert_eq!(
-        report
-            .log_dropped
-            .iter()
-            .map(|d| d.line)
-            .collect::<Vec<_>>(),
-        vec![3]
-    );
-    assert_eq!(tabula::verify(&path).unwrap(), vec![]);
-    let db = Database::open(&path).unwrap();
-    let s = db.table::<Student>().unwrap();
-    let names: Vec<String> = s
-        .select()
-        .all()
-        .unwrap()
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
-    assert_eq!(names, ["A", "B", "D"]);
-    assert_eq!(
-        s.insert(student("E", 2024, 1.0)).unwrap(),
-        5,
-        "D's key stays D's"
-    );
-    drop(db);
+    for third in ["C", &"C".repeat(2000)] {
+        let case = format!("a third of {} bytes", third.len());
+        let dir = tempfile::tempdir().unwrap();
+        let (path, lines) = commits(dir.path(), third);
+        let wal = wal_of(&path);
+        let damaged = zeroed(&lines, &lines[3]);
+        fs::write(&wal, &damaged).unwrap();
+        let e = Database::open(&path).unwrap_err();
+        assert!(
+            matches!(&e, Error::Corrupt { line: 3, reason, .. }
+                if reason.contains("zero bytes then took its end")
+                    && reason.contains("followed by good records")),
+            "{case}: {e}"
+        );
+        assert_eq!(
+            fs::read(&wal).unwrap(),
+            damaged,
+            "the log is left as it was"
+        );
+        let e = Database::open_read_only(&path).unwrap_err();
+        assert!(
+            matches!(&e, Error::Corrupt { line: 3, .. }),
+            "{case}, read-only: {e}"
+        );
+        let problems = tabula::verify(&path).unwrap();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.to_string().contains("transaction.log:3")),
+            "{case}: {problems:?}"
+        );
+        let report = tabula::repair(&path, tabula::RepairOptions::default()).unwrap();
+        assert_eq!(
+            report
+                .log_dropped
+                .iter()
+                .map(|d| d.line)
+                .collect::<Vec<_>>(),
+            vec![3],
+            "{case}"
+        );
+        assert_eq!(tabula::verify(&path).unwrap(), vec![], "{case}");
+        let db = Database::open(&path).unwrap();
+        let s = db.table::<Student>().unwrap();
+        let names: Vec<String> = s
+            .select()
+            .all()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(names, ["A", "B", "D"], "{case}");
+        assert_eq!(
+            s.insert(student("E", 2024, 1.0)).unwrap(),
+            5,
+            "{case}: D's key stays D's"
+        );
+    }
 
-    // The third and fourth written in one go: neither was acknowledged.
+    // The third and fourth written in one go, a block of the third lost: neither was
+    // acknowledged.
     let dir = tempfile::tempdir().unwrap();
-    let path = four_commits(dir.path());
-    let torn = zeroed(&lines[2], &with_batch(&lines[3], lsn(&lines[2])));
+    let (path, lines) = commits(dir.path(), &"C".repeat(2000));
+    let torn = zeroed(&lines, &with_batch(&lines[3], lsn(&lines[2])));
     fs::write(wal_of(&path), &torn).unwrap();
     let db = Database::open(&path).unwrap();
     let s = db.table::<Student>().unwrap();
@@ -670,6 +689,74 @@ fn zeros_over_a_records_end_and_line_break_hide_no_later_commit() {
         [&lines[0][..], &lines[1]].concat()[..],
         "cut after the second record"
     );
+}
+
+/// Bytes no crash leaves beside the last record: zeros between it and its newline (fewer
+/// than a disk loses at once), or a byte before it. The open took either for an unfinished
+/// last commit and cut the record, acknowledged, handing its key out again. Now every open
+/// refuses them, and repair keeps the record.
+#[test]
+fn bytes_no_crash_leaves_beside_the_last_record_are_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = four_commits(dir.path());
+    let lines = split_lines(&fs::read(wal_of(&original)).unwrap());
+    let last = &lines[3];
+    let cases = [
+        (
+            "zeros before the newline",
+            [&last[..last.len() - 1], &[0; 3], b"\n"].concat(),
+            "3 zero bytes before its newline",
+        ),
+        (
+            "a byte before the record",
+            [b"X", &last[..]].concat(),
+            "no line break follows it, then a whole record",
+        ),
+    ];
+    for (case, damaged_last, words) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        copy_dir(&original, &path);
+        let damaged = [&lines[0][..], &lines[1], &lines[2], &damaged_last].concat();
+        fs::write(wal_of(&path), &damaged).unwrap();
+        for e in [
+            Database::open(&path).unwrap_err(),
+            Database::open_read_only(&path).unwrap_err(),
+        ] {
+            assert!(
+                matches!(&e, Error::Corrupt { line: 4, reason, .. } if reason.contains(words)),
+                "{case}: {e}"
+            );
+        }
+        assert_eq!(fs::read(wal_of(&path)).unwrap(), damaged, "{case}");
+        tabula::repair(&path, tabula::RepairOptions::default()).unwrap();
+        assert_eq!(tabula::verify(&path).unwrap(), vec![], "{case}");
+        let db = Database::open(&path).unwrap();
+        let s = db.table::<Student>().unwrap();
+        assert_eq!(s.count().unwrap(), 4, "{case}");
+        assert_eq!(s.insert(student("E", 2024, 1.0)).unwrap(), 5, "{case}");
+    }
+}
+
+/// A damaged last line is cut as an unfinished commit; a key its text still shows was
+/// handed out is not handed out again (the damage may not have been a crash's).
+#[test]
+fn a_damaged_last_line_gives_up_the_keys_its_text_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = four_commits(dir.path());
+    let wal = wal_of(&path);
+    let mut bytes = fs::read(&wal).unwrap();
+    let at = bytes
+        .windows(10)
+        .position(|w| w == br#""name":"D""#)
+        .unwrap();
+    bytes[at + 8] = b'Y';
+    fs::write(&wal, &bytes).unwrap();
+    let db = Database::open(&path).unwrap();
+    assert_eq!(db.recovery_report().len(), 1);
+    let s = db.table::<Student>().unwrap();
+    assert_eq!(s.count().unwrap(), 3);
+    assert_eq!(s.insert(student("E", 2024, 1.0)).unwrap(), 5, "4 was D's");
 }
 
 fn wal_of(db: &Path) -> PathBuf {
@@ -741,8 +828,8 @@ fn salvage_hands_out_no_key_the_records_it_dropped_gave() {
                 .unwrap();
             lines[line][at + 8] = b'Y';
         } else {
-            lines[line][..8].copy_from_slice(b"00000000");
-            lines[line][12] = b'#';
+            let end = lines[line].len() - 1;
+            lines[line][9..end].fill(b'#');
         }
         fs::write(&wal, lines.concat()).unwrap();
         let db = Database::builder()

@@ -218,19 +218,52 @@ fn damaged_names(json: &[u8]) -> String {
 }
 
 /// The next keys a damaged line (`<crc32c> <json>` failing its checksum) gave its tables,
-/// when its text still reads as a record. Its rows are lost, but the keys it handed out
-/// may have been seen: a repair that starts a table's counter below them would give a
-/// committed row's key to another. Damage may have raised a number: see [`fits_key`].
+/// as far as its text tells. Its rows are lost, but the keys it handed out may have been
+/// seen: a repair that starts a table's counter below them would give a committed row's key
+/// to another. Read as a record when the text still reads as one; otherwise each table
+/// entry's `"next_key":N,"put":[` as the writer writes it, under the last table named
+/// before it, so that damage elsewhere in the line (a value zeroed) hides nothing. Damage
+/// may have raised a number: see [`fits_key`].
 pub(crate) fn damaged_next_keys(line: &[u8]) -> Vec<(String, i64)> {
-    line.get(9..)
-        .and_then(read_damaged)
-        .map(|r| {
-            r.tables
-                .into_iter()
-                .filter_map(|t| Some((t.table, t.next_key?)))
-                .collect()
-        })
-        .unwrap_or_default()
+    if let Some(r) = line.get(9..).and_then(read_damaged) {
+        return r
+            .tables
+            .into_iter()
+            .filter_map(|t| Some((t.table, t.next_key?)))
+            .collect();
+    }
+    const TABLE: &[u8] = b"{\"table\":\"";
+    const NEXT_KEY: &[u8] = b"\"next_key\":";
+    let mut found = Vec::new();
+    let mut table: Option<&[u8]> = None;
+    let mut at = 0;
+    while at < line.len() {
+        let rest = &line[at..];
+        if rest.starts_with(TABLE) {
+            let name = &rest[TABLE.len()..];
+            table = name
+                .iter()
+                .position(|&b| b == b'"')
+                .map(|end| &name[..end])
+                .filter(|n| {
+                    (1..=64).contains(&n.len())
+                        && n.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+                });
+        } else if rest.starts_with(NEXT_KEY) {
+            let digits = &rest[NEXT_KEY.len()..];
+            let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+            let key = std::str::from_utf8(&digits[..len])
+                .ok()
+                .and_then(|d| d.parse::<i64>().ok());
+            if let (Some(name), Some(key), true) =
+                (table, key, digits[len..].starts_with(b",\"put\":["))
+            {
+                found.push((String::from_utf8_lossy(name).into_owned(), key));
+            }
+        }
+        at += 1;
+    }
+    found
 }
 
 /// Whether `next_key` is a next key a table of `schema` can count to: raised past its key
@@ -252,6 +285,9 @@ pub(crate) enum BreakDamage {
     /// A byte stands between the record and its newline (a carriage return, say): no line
     /// runs on from it.
     Trailing(u8),
+    /// Zeros stand between the record and its newline (this many), fewer than a crash
+    /// loses at once (see [`LOST_BLOCK`]): no line runs on from them.
+    TrailingZeros(usize),
 }
 
 impl BreakDamage {
@@ -259,10 +295,47 @@ impl BreakDamage {
     pub(crate) fn width(self) -> usize {
         match self {
             BreakDamage::Replaced(_) | BreakDamage::Trailing(_) => 1,
-            BreakDamage::Zeroed(zeros) => zeros,
+            BreakDamage::Zeroed(zeros) | BreakDamage::TrailingZeros(zeros) => zeros,
             BreakDamage::Deleted => 0,
         }
     }
+}
+
+impl BreakDamage {
+    /// Whether nothing of the line runs on after the damage: the record was its last.
+    pub(crate) fn ends_the_line(self) -> bool {
+        matches!(
+            self,
+            BreakDamage::Trailing(_) | BreakDamage::TrailingZeros(_)
+        )
+    }
+}
+
+/// The fewest zeros a crash leaves between bytes that were written: a disk writes a sector
+/// (512 bytes, or more) whole or not at all, and what it did not write of a preallocated
+/// log reads as zeros. A shorter run of zeros with written bytes on both sides is no
+/// crash's work.
+pub(crate) const LOST_BLOCK: usize = 512;
+
+/// How a record's JSON begins, as the writer writes it (see [`RecordWriter::new`]).
+const RECORD_OPENING: &[u8] = b"{\"lsn\":";
+
+/// Where, at or after `from`, `line` holds the start of a line a writer could have written:
+/// eight hex digits, a space and a record's opening. Never inside a record: its JSON has
+/// no space outside its strings, and no quote unescaped inside them.
+fn next_record_start(line: &[u8], from: usize) -> Option<usize> {
+    let mut at = from + 9;
+    while at < line.len() {
+        let i = at + line[at..].iter().position(|&b| b == b'{')?;
+        if line[i..].starts_with(RECORD_OPENING)
+            && line[i - 1] == b' '
+            && line[i - 9..i - 1].iter().all(u8::is_ascii_hexdigit)
+        {
+            return Some(i - 9);
+        }
+        at = i + 1;
+    }
+    None
 }
 
 /// A whole record at the start of a line whose line break was damaged.
@@ -277,14 +350,17 @@ pub(crate) struct RunOn {
 /// The length on the line of the prefix of a `<crc32c> <json>` line whose JSON the checksum
 /// matches and which reads as a record. There is at most one: JSON with more after it does
 /// not read, whatever the checksum. Nor does a record hold a zero byte (JSON escapes control
-/// characters), so the search stops at the first, and looking through a line costs at most
-/// its length up to there; the checksum is carried from one candidate end to the next.
+/// characters) or the start of another line ([`next_record_start`]), so the search stops at
+/// the first of either: looking through a line costs at most its length up to there, and
+/// looking from each start in turn costs the line's length once. The checksum is carried
+/// from one candidate end to the next.
 fn whole_record(line: &[u8]) -> Option<usize> {
     let crc = (line.len() >= 10 && line[8] == b' ')
         .then(|| std::str::from_utf8(&line[..8]).ok())
         .flatten()
         .and_then(|h| u32::from_str_radix(h, 16).ok())?;
-    let json = &line[9..];
+    let stop = next_record_start(line, 1).unwrap_or(line.len());
+    let json = &line[9..stop.max(9)];
     let json = &json[..json.iter().position(|&b| b == 0).unwrap_or(json.len())];
     let (mut running, mut done) = (0u32, 0usize);
     (1..=json.len()).find_map(|end| {
@@ -307,23 +383,24 @@ fn starts_a_line(bytes: &[u8]) -> bool {
 }
 
 /// Where a whole record ends inside `line` (a `<crc32c> <json>` line whose checksum fails
-/// over the whole of it), when what follows it says its line break was damaged: the first
-/// proper prefix whose JSON the checksum matches and which reads as a record, followed by
+/// over the whole of it), when what follows it says its line break was damaged: the one
+/// prefix whose JSON the checksum matches and which reads as a record, followed by
 /// - the next line itself (the newline was deleted), or
 /// - a byte other than zero (the newline was replaced; `Trailing` when only the line's end
 ///   or the log's preallocated zeros follow it, so that no line runs on), or
-/// - one zero and then a whole record, or
+/// - fewer zeros than a crash loses ([`LOST_BLOCK`]), then a whole record or, when the line
+///   is `terminated` (its newline is there), its end, or
 /// - zeros and then a whole record of the very next LSN.
 ///
 /// None of these is a torn write. A crash can leave a record's line break unwritten, but
 /// the log is preallocated with zeros, or grows past its end, where the file system gives
-/// zeros for what was not written, and it loses whole blocks: the byte there is then zero,
-/// with the file's end or more zeros after it (the rest of a lost block), never the very
-/// start of a whole record, whose first byte would share that block. Lost blocks between
-/// two whole records lost the records written there, so the record after them is not the
-/// next one; when it is, the zeros hide no record, and are damage. (Zeros before a later
-/// record are left to [`record_after_zeros`] and the batch rule.)
-pub(crate) fn record_run_on(line: &[u8]) -> Option<RunOn> {
+/// zeros for what was not written, and it loses whole blocks: the bytes there are then a
+/// lost block's zeros, with the file's end or more zeros after them, or whatever was
+/// written at the next block's start. Lost blocks between two whole records lost the
+/// records written there, so the record after them is not the next one; when it is, the
+/// zeros hide no record, and are damage. (Zeros of a block or more before a later record
+/// are left to [`record_inside`] and the batch rule.)
+pub(crate) fn record_run_on(line: &[u8], terminated: bool) -> Option<RunOn> {
     let len = whole_record(line)?;
     let rest = line.get(len..).filter(|r| !r.is_empty())?;
     let damage = if starts_a_line(rest) {
@@ -334,8 +411,16 @@ pub(crate) fn record_run_on(line: &[u8]) -> Option<RunOn> {
         BreakDamage::Replaced(rest[0])
     } else {
         let zeros = rest.iter().take_while(|&&b| b == 0).count();
+        if zeros == rest.len() {
+            // Zeros up to the newline: the newline is a later write's only where a lost
+            // block ends. Up to the file's end, they are its preallocated space.
+            return (terminated && zeros < LOST_BLOCK).then_some(RunOn {
+                len,
+                damage: BreakDamage::TrailingZeros(zeros),
+            });
+        }
         let next = whole_record(&rest[zeros..])?;
-        if zeros > 1
+        if zeros >= LOST_BLOCK
             && lsn_of(&rest[zeros..zeros + next])? != lsn_of(&line[..len])?.checked_add(1)?
         {
             return None;
@@ -352,23 +437,20 @@ fn lsn_of(record: &[u8]) -> Option<u64> {
         .map(|r| r.lsn)
 }
 
-/// Where zeros end with a whole record right after them, inside a line that fails as a
-/// whole (and has no whole record with a damaged line break at its start): the zeros'
-/// start and the record's. The zeros took what was there, a line break included: the
-/// text before them (perhaps nothing) is a line of its own, and the record starts the next.
-/// A crash leaves this when it loses the blocks between them in a write they shared;
-/// whether that was so is decided by the records' batches, as for any damaged line.
-/// Looking behind each run costs the bytes up to the next one (see [`whole_record`]).
-pub(crate) fn record_after_zeros(line: &[u8]) -> Option<(usize, usize)> {
-    let mut at = 0;
-    loop {
-        let zeros = at + line[at..].iter().position(|&b| b == 0)?;
-        let record = zeros + line[zeros..].iter().position(|&b| b != 0)?;
-        if starts_a_line(&line[record..]) && whole_record(&line[record..]).is_some() {
-            return Some((zeros, record));
+/// Where a whole record starts inside a line that fails as a whole (and has no whole
+/// record with a damaged line break at its start): the first start of a line
+/// ([`next_record_start`]) past the line's own start where one reads whole. What comes
+/// before it is a line of its own, damaged: what took its line break (zeros, or other
+/// bytes) and what was around it decides whether a crash could have (see the caller).
+pub(crate) fn record_inside(line: &[u8]) -> Option<usize> {
+    let mut from = 1;
+    while let Some(start) = next_record_start(line, from) {
+        if whole_record(&line[start..]).is_some() {
+            return Some(start);
         }
-        at = record;
+        from = start + 1;
     }
+    None
 }
 
 /// Checks one line (without its newline) and parses it.
@@ -454,9 +536,10 @@ mod tests {
     }
 
     /// What follows a whole record decides whether its line break was damaged: any byte but
-    /// zero, the next line itself, or a zero and a whole record (of a later write or the
-    /// same one) are damage; a zero with zeros or a cut record after it is what a crash
-    /// leaves.
+    /// zero, the next line itself, fewer zeros than a lost block with a whole record or the
+    /// newline after them, or zeros and the very next record are damage; zeros with zeros
+    /// or a cut record after them, or a lost block's zeros and a later record, are what a
+    /// crash leaves (the batch rule decides the last).
     #[test]
     fn a_damaged_line_break_is_told_from_a_torn_write() {
         let line = |lsn: u64, batch: u64| {
@@ -465,13 +548,14 @@ mod tests {
         };
         let first = line(3, 3);
         let joined = |between: &[u8], next: &[u8]| [&first[..], between, next].concat();
-        let run_on = |between: &[u8], next: &[u8]| record_run_on(&joined(between, next));
+        let run_on = |between: &[u8], next: &[u8]| record_run_on(&joined(between, next), true);
         let whole = |damage| {
             Some(RunOn {
                 len: first.len(),
                 damage,
             })
         };
+        let block = vec![0; LOST_BLOCK];
         assert_eq!(
             run_on(b"X", &line(4, 4)),
             whole(BreakDamage::Replaced(b'X'))
@@ -484,34 +568,55 @@ mod tests {
             "the same write"
         );
         assert_eq!(
-            run_on(&[0; 3], &line(4, 4)),
+            run_on(&[0; 3], &line(6, 3)),
             whole(BreakDamage::Zeroed(3)),
-            "zeros hiding no record"
+            "fewer zeros than a lost block"
         );
         assert_eq!(
-            run_on(&[0; 3], &line(6, 3)),
+            run_on(&block, &line(4, 4)),
+            whole(BreakDamage::Zeroed(LOST_BLOCK)),
+            "a block of zeros hiding no record"
+        );
+        assert_eq!(
+            run_on(&block, &line(6, 3)),
             None,
             "lost blocks: left to the batch rule"
         );
-        assert_eq!(run_on(&[0], &[0; 40]), None, "preallocated zeros");
+        assert_eq!(
+            run_on(&[0; 3], b""),
+            whole(BreakDamage::TrailingZeros(3)),
+            "zeros before the newline"
+        );
+        assert_eq!(
+            record_run_on(&joined(&[0; 3], b""), false),
+            None,
+            "zeros to the file's end: preallocated space"
+        );
+        assert_eq!(run_on(&block, b""), None, "a lost block before the newline");
         assert_eq!(run_on(&[0], &line(4, 4)[..20]), None, "a cut record");
         assert_eq!(run_on(b"", b""), None, "the line is whole");
     }
 
-    /// Zeros that took a line break and the end of a record: the record after them is found,
-    /// and so is one after zeros at a line's start; zeros with nothing whole after them are
-    /// a torn write's.
+    /// A whole record inside a line that fails: found after zeros (that took a line break
+    /// and the end of a record, or stand at the line's start) or after other bytes; not
+    /// when nothing whole follows.
     #[test]
-    fn a_record_after_zeros_is_found() {
+    fn a_record_inside_a_line_is_found() {
         let record = frame(br#"{"lsn":4,"tables":[],"batch":4}"#);
+        let record = &record[..record.len() - 1];
         let cut = &frame(br#"{"lsn":3,"tables":[],"batch":3}"#)[..20];
-        let line = [cut, &[0; 7], &record[..record.len() - 1]].concat();
-        assert_eq!(record_after_zeros(&line), Some((20, 27)));
-        let line = [&[0; 2], &record[..record.len() - 1]].concat();
-        assert_eq!(record_after_zeros(&line), Some((0, 2)));
+        let line = [cut, &[0; 7], record].concat();
+        assert_eq!(record_inside(&line), Some(27));
+        let line = [&[0; 2], record].concat();
+        assert_eq!(record_inside(&line), Some(2));
+        let line = [b"X", record].concat();
+        assert_eq!(record_inside(&line), Some(1));
+        // A start that does not read whole is passed over for the next.
+        let line = [cut, &[0; 7], cut, record].concat();
+        assert_eq!(record_inside(&line), Some(47));
         let line = [cut, &[0; 7], &record[..30]].concat();
-        assert_eq!(record_after_zeros(&line), None);
-        assert_eq!(record_after_zeros(cut), None);
+        assert_eq!(record_inside(&line), None);
+        assert_eq!(record_inside(cut), None);
     }
 
     /// The damaged text of a record gives the next keys it handed out, when it still reads.
@@ -524,6 +629,11 @@ mod tests {
             vec![("t".to_owned(), 5)]
         );
         assert_eq!(damaged_next_keys(&line.as_bytes()[..40]), vec![]);
+        // A value zeroed: the text no longer reads, but each table entry's next key does.
+        let mut zeroed = line.into_bytes();
+        let at = zeroed.windows(4).position(|w| w == b"\"LX\"").unwrap();
+        zeroed[at..at + 4].fill(0);
+        assert_eq!(damaged_next_keys(&zeroed), vec![("t".to_owned(), 5)]);
     }
 
     #[test]

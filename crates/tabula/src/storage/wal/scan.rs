@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::storage::wal::line::{
-    damaged_next_keys, parse_line, record_after_zeros, record_run_on, BadLine, BreakDamage,
-    RawRecord,
+    damaged_next_keys, parse_line, record_inside, record_run_on, BadLine, BreakDamage, RawRecord,
+    LOST_BLOCK,
 };
 
 /// How `Database::open` treats a damaged write-ahead log.
@@ -65,7 +65,7 @@ pub(crate) struct ScannedLine {
     /// keep the record.
     pub(crate) damaged_break: Option<BreakDamage>,
     /// A whole record before zeros that took its line break and what followed it (see
-    /// [`record_after_zeros`]), with the zeros' length: failed until the torn-write rule
+    /// [`record_inside`]), with the zeros' length: failed until the torn-write rule
     /// has decided, then kept with its damaged line break unless the write was torn.
     held: Option<(RawRecord, usize)>,
 }
@@ -108,12 +108,15 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
         let mut first = (terminated && continued.is_none()).then(|| parse_line(&bytes[start..end]));
         let mut damaged_break = None;
         let mut held = None;
+        // What stands before a whole record inside the line is no crash's work (see
+        // `before_record`): damage wherever it is, as a sealed line is.
+        let mut no_crash = false;
         if !matches!(first, Some(Ok(_))) {
-            if let Some(run) = record_run_on(&bytes[start..end]) {
+            if let Some(run) = record_run_on(&bytes[start..end], terminated) {
                 damaged_break = Some(run.damage);
-                if matches!(run.damage, BreakDamage::Trailing(_)) {
-                    // A byte put in just before the newline (a carriage return): nothing
-                    // of the line is left after it.
+                if run.damage.ends_the_line() {
+                    // Bytes put in just before the newline (a carriage return): nothing
+                    // of the line is left after them.
                     next = line_next;
                 } else {
                     rest_of_line = Some((line_end, line_next, line_terminated));
@@ -121,20 +124,29 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
                 }
                 end = start + run.len;
                 first = Some(parse_line(&bytes[start..end]));
-            } else if let Some((zeros, record)) = terminated
-                .then(|| record_after_zeros(&bytes[start..end]))
+            } else if let Some(record) = terminated
+                .then(|| record_inside(&bytes[start..end]))
                 .flatten()
             {
-                // Zeros took a line break and what was around it: the text before them is
-                // a line that failed, and the whole record after them starts the next. (Not
-                // in a last line without its newline: a commit still being written, which
-                // a read-only open leaves out unread.)
+                // A whole record inside the line: what stands before it took a line break,
+                // and is a line that failed; the record starts the next. (Not in a last
+                // line without its newline: a commit still being written, which a
+                // read-only open leaves out unread.)
+                let zeros = bytes[start..start + record]
+                    .iter()
+                    .rev()
+                    .take_while(|&&b| b == 0)
+                    .count();
                 rest_of_line = Some((line_end, line_next, line_terminated));
                 next = start + record;
-                end = start + zeros;
-                let (bad, whole) = before_zeros(&bytes[start..end]);
-                held = whole.map(|rec| (rec, record - zeros));
-                first = Some(Err(bad));
+                end = start + record - zeros;
+                let (reason, whole) = before_record(&bytes[start..end], zeros);
+                no_crash = zeros < LOST_BLOCK;
+                held = whole.map(|rec| (rec, zeros));
+                first = Some(Err(BadLine {
+                    reason,
+                    sealed: false,
+                }));
             } else if first.is_none() && terminated {
                 first = Some(parse_line(&bytes[start..end]));
             }
@@ -162,6 +174,7 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
                 false,
             )
         };
+        let sealed = sealed || no_crash;
         lines.push(ScannedLine {
             no,
             end: next,
@@ -187,33 +200,42 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
     lines
 }
 
-/// Why the text before zeros that end with a whole record (see [`record_after_zeros`])
-/// cannot be used: it lost its line break, if nothing else. It is no sealed commit: what
-/// was written with it is gone. A whole record there is returned too: unless the zeros
-/// are a torn write's, it is kept.
-fn before_zeros(text: &[u8]) -> (BadLine, Option<RawRecord>) {
-    let (reason, whole) = if text.is_empty() {
+/// Why the text before a whole record inside a line (see [`record_inside`]), and the
+/// `zeros` between them, cannot be used: they took a line break, if nothing else. A crash
+/// leaves only zeros there, a lost block of them at least ([`LOST_BLOCK`]); anything else
+/// is no crash's work (the caller makes it damage wherever it is). A whole record before a
+/// crash's zeros is returned too: unless they are a torn write's, it is kept.
+fn before_record(text: &[u8], zeros: usize) -> (String, Option<RawRecord>) {
+    let (found, whole) = if text.is_empty() {
         (
-            "zero bytes where a line should start, then a whole record".to_owned(),
+            format!("{zeros} zero bytes where a line should start"),
             None,
         )
     } else {
         match parse_line(text) {
             Ok(rec) => (
                 format!(
-                    "record {} is whole, but zeros took its line break and what followed it",
+                    "record {} is whole, but {zeros} zero bytes took its line break and what \
+                     followed it",
                     rec.lsn
                 ),
                 Some(rec),
             ),
-            Err(bad) => (format!("{}; zeros then took its end", bad.reason), None),
+            Err(bad) if zeros == 0 => (format!("{}; no line break follows it", bad.reason), None),
+            Err(bad) => (
+                format!("{}; {zeros} zero bytes then took its end", bad.reason),
+                None,
+            ),
         }
     };
-    let bad = BadLine {
-        reason,
-        sealed: false,
-    };
-    (bad, whole)
+    if zeros < LOST_BLOCK {
+        let reason = format!(
+            "{found}, then a whole record (bytes no crash leaves: it loses whole blocks of \
+             {LOST_BLOCK} bytes or more)"
+        );
+        return (reason, None);
+    }
+    (format!("{found}, then a whole record"), whole)
 }
 
 /// A damaged line followed by good ones is corruption, unless it and everything after it
@@ -274,6 +296,12 @@ pub(crate) fn damaged_break_found(damage: BreakDamage) -> String {
         BreakDamage::Zeroed(1) => "byte 0x00 where its newline was".to_owned(),
         BreakDamage::Zeroed(zeros) => format!("{zeros} zero bytes where its newline was"),
         BreakDamage::Deleted => "its newline is missing".to_owned(),
+        BreakDamage::TrailingZeros(zeros) => {
+            return format!(
+                "the line break after this whole record was damaged ({zeros} zero bytes \
+                 before its newline, fewer than a crash loses, and no line runs on from them)"
+            )
+        }
         BreakDamage::Trailing(byte) => {
             return format!(
                 "the line break after this whole record was damaged (byte 0x{byte:02x} \
@@ -288,7 +316,7 @@ pub(crate) fn damaged_break_found(damage: BreakDamage) -> String {
 
 /// Why a line of the log whose line break was damaged is reported, and what repair does.
 pub(crate) fn damaged_break_reason(damage: BreakDamage) -> String {
-    let keeps = if matches!(damage, BreakDamage::Trailing(_)) {
+    let keeps = if damage.ends_the_line() {
         "the record"
     } else {
         "both"
@@ -316,9 +344,9 @@ pub(crate) struct Scan {
     /// the records the checkpoint covers, which an earlier checkpoint archived), when
     /// salvaging.
     pub(crate) kept_text: Vec<std::ops::Range<usize>>,
-    /// When salvaging, the next keys the lines it dropped gave their tables (records after
-    /// a gap, and damaged lines whose text still reads): their rows are lost, but their keys
-    /// were handed out, and are not handed out again.
+    /// The next keys the lines dropped gave their tables (damaged lines, as far as their
+    /// text tells, and when salvaging, records after a gap): their rows are lost, but their
+    /// keys may have been handed out, and are not handed out again.
     pub(crate) lost_next_keys: Vec<(String, i64)>,
 }
 
@@ -400,10 +428,10 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
                     };
                     return Err(Error::corrupt(path, l.no, reason));
                 }
-                if mode == Recovery::Salvage {
-                    out.lost_next_keys
-                        .extend(damaged_next_keys(&bytes[l.text.clone()]));
-                }
+                // A damaged tail too may have been acknowledged (damage is not always a
+                // crash's): a key skipped costs nothing.
+                out.lost_next_keys
+                    .extend(damaged_next_keys(&bytes[l.text.clone()]));
                 if in_middle {
                     out.damaged_middle = true;
                 } else if l.sealed {
@@ -652,7 +680,7 @@ mod tests {
             let mut second = line_in(2, 2);
             *second.last_mut().unwrap() = 0;
             b.extend(second);
-            b.extend([0; 300]);
+            b.extend([0; 1023]);
             b.extend(line_in(5, batch));
             b
         };
@@ -666,14 +694,17 @@ mod tests {
             found(&zeroed(5)),
             vec![
                 (1, Some(1), None),
-                (2, Some(2), Some(BreakDamage::Zeroed(301))),
+                (2, Some(2), Some(BreakDamage::Zeroed(1024))),
                 (2, Some(5), None)
             ]
         );
         let e = scan(Path::new("w"), &zeroed(5), Recovery::TolerateTail, 0).unwrap_err();
         assert!(matches!(e, Error::Corrupt { line: 2, .. }), "{e}");
         let s = scan(Path::new("w"), &zeroed(5), Recovery::Salvage, 0).unwrap();
-        assert_eq!(s.records.iter().map(|r| r.1.lsn).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(
+            s.records.iter().map(|r| r.1.lsn).collect::<Vec<_>>(),
+            [1, 2]
+        );
         // Records 2 to 5 in one write, blocks of it lost: none was acknowledged.
         let s = scan(Path::new("w"), &zeroed(2), Recovery::TolerateTail, 0).unwrap();
         assert_eq!((s.records.len(), s.dropped.len()), (1, 2));
