@@ -255,7 +255,8 @@ fn run_writing(db: &Database, text: &str, printer: &mut Printer) -> anyhow::Resu
     let mut output_failed = None;
     // Whether a statement that succeeded left the database changed: taken after each one
     // until one has (the database may refuse reads after a later failure, a failed log
-    // write poisoning it, and could then not say).
+    // write poisoning it, and could then not say). A transaction's `COMMIT` gives no
+    // result to look after.
     let mut changed = false;
     let ran = db.sql_script(text, &[], |r| {
         if !changed {
@@ -266,8 +267,24 @@ fn run_writing(db: &Database, text: &str, printer: &mut Printer) -> anyhow::Resu
             tabula::Error::abort("the output could not be written")
         })
     });
-    let committed =
-        || changed || (before.is_some() && fingerprint(db).is_some_and(|now| Some(now) != before));
+    let committed = || {
+        let Some(before) = &before else {
+            return false;
+        };
+        changed
+            || match fingerprint(db) {
+                Some(now) => now != *before,
+                // Poisoned by a failed log write: what is on disk tells (a `COMMIT` before
+                // the failure, or the failed write itself when it could not be cut from
+                // the log, and the next open finds it). When even that cannot be read,
+                // they may have committed.
+                None => db
+                    .path()
+                    .and_then(|dir| Database::open_read_only(dir).ok())
+                    .and_then(|on_disk| fingerprint(&on_disk))
+                    .is_none_or(|now| now != *before),
+            }
+    };
     match (ran, output_failed) {
         (Ok(last), _) => Ok(last),
         (Err(_), Some(e)) => Err(if committed() {

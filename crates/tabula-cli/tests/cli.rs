@@ -1665,8 +1665,20 @@ fn a_statement_whose_log_write_fails_exits_3_only_after_committed_ones() {
         "{}",
         stderr(&o)
     );
+    // A transaction committed before it: its `COMMIT` returns no result to look after.
+    let o = with_small_files(&[
+        "sql",
+        p,
+        &format!("BEGIN; INSERT INTO t (v) VALUES ('y'); COMMIT; {grow}"),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let o = tabula(&["sql", p, "SELECT id, length(v) FROM t", "--format", "csv"]);
-    assert_eq!(stdout(&o), "id,length(v)\n1,100000\n2,1\n", "{}", text(&o));
+    assert_eq!(
+        stdout(&o),
+        "id,length(v)\n1,100000\n2,1\n3,1\n",
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]

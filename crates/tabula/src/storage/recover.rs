@@ -98,10 +98,22 @@ impl Storage {
         };
         let mut scan = scan(&wal_path, &bytes, options.recovery, manifest.lsn)?;
         let records = add_pending(&mut tables, std::mem::take(&mut scan.records), &wal_path)?;
-        // The keys the lines dropped handed out are not handed out again.
+        // The keys the lines dropped handed out are not handed out again: raised in the
+        // table's manifest entry (which the next checkpoint writes as it is, without
+        // loading the table), or for a table created since, as a change still to apply.
+        // Made durable by the table's next commit or the next checkpoint: a process that
+        // ends before either leaves the next open to raise them again, from a salvaged
+        // log, but not from a tail it cut (kept aside in a `.damaged` file).
         for (table, k) in std::mem::take(&mut scan.lost_next_keys) {
-            if let Some(t) = tables.get_mut(&table).filter(|t| fits_key(&t.schema, k)) {
-                t.pending.push((0, RawTableOps::next_key_only(table, k)));
+            let Some(t) = tables.get_mut(&table).filter(|t| fits_key(&t.schema, k)) else {
+                continue;
+            };
+            match (&mut t.entry, manifest.tables.get_mut(&table)) {
+                (Some(entry), Some(listed)) => {
+                    entry.next_key = entry.next_key.max(k);
+                    listed.next_key = listed.next_key.max(k);
+                }
+                _ => t.pending.push((0, RawTableOps::next_key_only(table, k))),
             }
         }
         if had_manifest {
@@ -356,7 +368,7 @@ fn read_consistent_point(
     // shows a zero or the file's end after its record, never another byte nor a whole
     // record): the writable open refuses that, and so does this one, once a second look
     // finds the same (a read is not atomic against a write).
-    if let Some(run) = record_run_on(&bytes[complete..], false) {
+    if let Some(run) = record_run_on(&bytes[complete..], false, complete) {
         let line = bytes[..complete].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
         return Err(Error::corrupt(
             &wal_path,

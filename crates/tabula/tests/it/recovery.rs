@@ -558,10 +558,20 @@ fn a_damaged_line_break_between_two_commits_is_corruption_not_a_tail() {
             && !problems[0].message.contains("joining"),
         "{problems:?}"
     );
-    // A zero there, and the rest of the last write gone: a torn write, cut as ever.
-    let mut torn = bytes.clone();
+    // A zero there, then what is left of the last record: no crash's work either (a crash
+    // loses whole blocks, a zero and what follows it both).
+    let mut cut = bytes.clone();
+    cut[last_start - 1] = 0;
+    cut.truncate(bytes.len() - 5);
+    fs::write(&wal, &cut).unwrap();
+    let e = Database::open(&path).unwrap_err();
+    assert!(
+        matches!(&e, Error::Corrupt { line: 3, reason, .. } if reason.contains("byte 0x00")),
+        "{e}"
+    );
+    // A zero there and nothing after it: a torn write, cut as ever.
+    let mut torn = bytes[..last_start].to_vec();
     torn[last_start - 1] = 0;
-    torn.truncate(bytes.len() - 5);
     fs::write(&wal, &torn).unwrap();
     let db = Database::open(&path).unwrap();
     assert_eq!(db.table::<Student>().unwrap().count().unwrap(), 2);
@@ -585,20 +595,26 @@ fn with_batch(line: &[u8], batch: u64) -> Vec<u8> {
 /// Zeros over the second half of the third record and its newline, the fourth whole after
 /// them on the same line: the open took the line for one torn last write and cut both,
 /// losing the fourth commit, acknowledged, and handing its key out again. The zeros are now
-/// a line break: the fourth is a record of its own. Fewer zeros than a disk loses at once
-/// are no crash's work: damage, which repair gets past keeping the fourth. A lost block's
-/// worth, and the fourth written alone (acknowledged): damage too. Written in one go with
-/// the third (unacknowledged): both are a torn tail.
+/// a line break: the fourth is a record of its own. Zeros other than whole lost blocks are
+/// no crash's work: damage, which repair gets past keeping the fourth; so is a lost block
+/// before a fourth written alone (acknowledged). Written in one go with the third
+/// (unacknowledged), a lost block makes both a torn tail.
 #[test]
 fn zeros_over_a_records_end_and_line_break_hide_no_later_commit() {
-    // Four commits after a checkpoint, the third named `third`; the log's lines.
-    let commits = |dir: &Path, third: &str| {
+    // Four commits after a checkpoint, the third with an advisor's name `pad` long (none
+    // when 0); the log's lines.
+    let commits = |dir: &Path, pad: usize| {
         let path = dir.join("db");
         let db = Database::open(&path).unwrap();
         let s = db.table::<Student>().unwrap();
         db.checkpoint().unwrap();
-        for n in ["A", "B", third, "D"] {
-            s.insert(student(n, 2020, 1.0)).unwrap();
+        for n in ["A", "B", "C", "D"] {
+            let advisor = (n == "C" && pad > 0).then(|| "a".repeat(pad));
+            s.insert(Student {
+                advisor,
+                ..student(n, 2020, 1.0)
+            })
+            .unwrap();
         }
         drop(db);
         let lines = split_lines(&fs::read(wal_of(&path)).unwrap());
@@ -616,10 +632,10 @@ fn zeros_over_a_records_end_and_line_break_hide_no_later_commit() {
             .as_u64()
             .unwrap()
     };
-    for third in ["C", &"C".repeat(2000)] {
-        let case = format!("a third of {} bytes", third.len());
+    for pad in [0, 2000] {
+        let case = format!("the third padded by {pad} bytes");
         let dir = tempfile::tempdir().unwrap();
-        let (path, lines) = commits(dir.path(), third);
+        let (path, lines) = commits(dir.path(), pad);
         let wal = wal_of(&path);
         let damaged = zeroed(&lines, &lines[3]);
         fs::write(&wal, &damaged).unwrap();
@@ -675,11 +691,19 @@ fn zeros_over_a_records_end_and_line_break_hide_no_later_commit() {
         );
     }
 
-    // The third and fourth written in one go, a block of the third lost: neither was
-    // acknowledged.
+    // The third and fourth written in one go, the block before the fourth lost: neither
+    // was acknowledged. (The third's length puts the fourth at a block's start.)
     let dir = tempfile::tempdir().unwrap();
-    let (path, lines) = commits(dir.path(), &"C".repeat(2000));
-    let torn = zeroed(&lines, &with_batch(&lines[3], lsn(&lines[2])));
+    let (_, measured) = commits(&dir.path().join("measure"), 2000);
+    let fourth_at: usize = measured[..3].iter().map(Vec::len).sum();
+    let longer = (512 - fourth_at % 512) % 512;
+    let (path, lines) = commits(dir.path(), 2000 + longer);
+    assert_eq!(lines[..3].iter().map(Vec::len).sum::<usize>() % 512, 0);
+    let mut third = lines[2].clone();
+    let block = third.len() - 512;
+    third[block..].fill(0);
+    let fourth = with_batch(&lines[3], lsn(&lines[2]));
+    let torn = [&lines[0][..], &lines[1], &third, &fourth].concat();
     fs::write(wal_of(&path), &torn).unwrap();
     let db = Database::open(&path).unwrap();
     let s = db.table::<Student>().unwrap();

@@ -235,33 +235,38 @@ pub(crate) fn damaged_next_keys(line: &[u8]) -> Vec<(String, i64)> {
     const TABLE: &[u8] = b"{\"table\":\"";
     const NEXT_KEY: &[u8] = b"\"next_key\":";
     let mut found = Vec::new();
-    let mut table: Option<&[u8]> = None;
-    let mut at = 0;
-    while at < line.len() {
+    // The table of the entry just read, and where its `"next_key":` would stand.
+    let mut entry: Option<(&[u8], usize)> = None;
+    for at in 0..line.len() {
         let rest = &line[at..];
-        if rest.starts_with(TABLE) {
+        // A table entry opens the record's list or follows the one before it; a json
+        // column's text, written as it is, could say `{"table":` anywhere else.
+        let opens = line[..at].ends_with(b"\"tables\":[") || line[..at].ends_with(b"]},");
+        if rest.starts_with(TABLE) && opens {
             let name = &rest[TABLE.len()..];
-            table = name
+            entry = name
                 .iter()
                 .position(|&b| b == b'"')
                 .map(|end| &name[..end])
                 .filter(|n| {
                     (1..=64).contains(&n.len())
                         && n.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
-                });
-        } else if rest.starts_with(NEXT_KEY) {
-            let digits = &rest[NEXT_KEY.len()..];
+                })
+                .map(|n| (n, at + TABLE.len() + n.len() + 2));
+        } else if let Some((name, _)) = entry.filter(|&(_, next)| next == at) {
+            // Right after the entry's name (`{"table":"t","next_key":..`): the same words
+            // in a row (a column named `next_key`) stand elsewhere.
+            let Some(digits) = rest.strip_prefix(NEXT_KEY) else {
+                continue;
+            };
             let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
             let key = std::str::from_utf8(&digits[..len])
                 .ok()
                 .and_then(|d| d.parse::<i64>().ok());
-            if let (Some(name), Some(key), true) =
-                (table, key, digits[len..].starts_with(b",\"put\":["))
-            {
+            if let (Some(key), true) = (key, digits[len..].starts_with(b",\"put\":[")) {
                 found.push((String::from_utf8_lossy(name).into_owned(), key));
             }
         }
-        at += 1;
     }
     found
 }
@@ -270,7 +275,7 @@ pub(crate) fn damaged_next_keys(line: &[u8]) -> Vec<(String, i64)> {
 /// column's range (by damage to the text it was read from), the counter would refuse
 /// every insert.
 pub(crate) fn fits_key(schema: &Schema, next_key: i64) -> bool {
-    next_key <= schema.key_int_range().map_or(i64::MAX, |(_, max)| max)
+    schema.counter_refused(next_key).is_none()
 }
 
 /// What took a record's newline's place, when its line break was damaged.
@@ -285,8 +290,8 @@ pub(crate) enum BreakDamage {
     /// A byte stands between the record and its newline (a carriage return, say): no line
     /// runs on from it.
     Trailing(u8),
-    /// Zeros stand between the record and its newline (this many), fewer than a crash
-    /// loses at once (see [`LOST_BLOCK`]): no line runs on from them.
+    /// Zeros stand between the record and its newline (this many), where no crash leaves
+    /// them (see [`lost_blocks`]): no line runs on from them.
     TrailingZeros(usize),
 }
 
@@ -311,11 +316,20 @@ impl BreakDamage {
     }
 }
 
-/// The fewest zeros a crash leaves between bytes that were written: a disk writes a sector
-/// (512 bytes, or more) whole or not at all, and what it did not write of a preallocated
-/// log reads as zeros. A shorter run of zeros with written bytes on both sides is no
-/// crash's work.
+/// The unit a disk writes whole or not at all (a sector: 512 bytes, or a multiple).
 pub(crate) const LOST_BLOCK: usize = 512;
+
+/// Whether zeros over `start..end` of the log (file offsets), with written bytes on both
+/// sides, can be a crash's work: what a disk did not write of the preallocated log reads as
+/// zeros, so they are then lost blocks, whole ones, and end on a block's boundary; and they
+/// start on one too, unless they start where an earlier write ended (`at_line_start`: a
+/// block holding that write's end and this one's start, lost, keeps the earlier bytes).
+/// Anything else (fewer zeros, or zeros off the boundaries) is damage.
+pub(crate) fn lost_blocks(start: usize, end: usize, at_line_start: bool) -> bool {
+    end > start
+        && end.is_multiple_of(LOST_BLOCK)
+        && (at_line_start || start.is_multiple_of(LOST_BLOCK))
+}
 
 /// How a record's JSON begins, as the writer writes it (see [`RecordWriter::new`]).
 const RECORD_OPENING: &[u8] = b"{\"lsn\":";
@@ -352,8 +366,8 @@ pub(crate) struct RunOn {
 /// not read, whatever the checksum. Nor does a record hold a zero byte (JSON escapes control
 /// characters) or the start of another line ([`next_record_start`]), so the search stops at
 /// the first of either: looking through a line costs at most its length up to there, and
-/// looking from each start in turn costs the line's length once. The checksum is carried
-/// from one candidate end to the next.
+/// looking from each start in turn costs the line's length once. The one candidate is where
+/// the JSON's first object closes ([`object_end`]): checksummed and parsed once.
 fn whole_record(line: &[u8]) -> Option<usize> {
     let crc = (line.len() >= 10 && line[8] == b' ')
         .then(|| std::str::from_utf8(&line[..8]).ok())
@@ -362,19 +376,43 @@ fn whole_record(line: &[u8]) -> Option<usize> {
     let stop = next_record_start(line, 1).unwrap_or(line.len());
     let json = &line[9..stop.max(9)];
     let json = &json[..json.iter().position(|&b| b == 0).unwrap_or(json.len())];
-    let (mut running, mut done) = (0u32, 0usize);
-    (1..=json.len()).find_map(|end| {
-        if json[end - 1] != b'}' {
-            return None;
+    let end = object_end(json)?;
+    (crc32c::crc32c(&json[..end]) == crc
+        && serde_json::from_slice::<RawRecord>(&json[..end]).is_ok())
+    .then_some(9 + end)
+}
+
+/// Where the JSON object `json` starts with closes: just after the brace that brings it
+/// back to depth zero (braces and brackets inside strings not counted). The only prefix
+/// that can read as one object.
+fn object_end(json: &[u8]) -> Option<usize> {
+    if json.first() != Some(&b'{') {
+        return None;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in json.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
         }
-        running = crc32c::crc32c_append(running, &json[done..end]);
-        done = end;
-        if running != crc {
-            return None;
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
         }
-        serde_json::from_slice::<RawRecord>(&json[..end]).ok()?;
-        Some(9 + end)
-    })
+    }
+    None
 }
 
 /// Whether `bytes` start as a log line does: eight hex digits and a space.
@@ -383,24 +421,24 @@ fn starts_a_line(bytes: &[u8]) -> bool {
 }
 
 /// Where a whole record ends inside `line` (a `<crc32c> <json>` line whose checksum fails
-/// over the whole of it), when what follows it says its line break was damaged: the one
-/// prefix whose JSON the checksum matches and which reads as a record, followed by
+/// over the whole of it, at file offset `offset`), when what follows it says its line break
+/// was damaged: the one prefix whose JSON the checksum matches and which reads as a record,
+/// followed by
 /// - the next line itself (the newline was deleted), or
 /// - a byte other than zero (the newline was replaced; `Trailing` when only the line's end
 ///   or the log's preallocated zeros follow it, so that no line runs on), or
-/// - fewer zeros than a crash loses ([`LOST_BLOCK`]), then a whole record or, when the line
-///   is `terminated` (its newline is there), its end, or
+/// - zeros no crash leaves ([`lost_blocks`]), then anything but the line's end or, when the
+///   line is `terminated` (its newline is there), that too, or
 /// - zeros and then a whole record of the very next LSN.
 ///
 /// None of these is a torn write. A crash can leave a record's line break unwritten, but
-/// the log is preallocated with zeros, or grows past its end, where the file system gives
-/// zeros for what was not written, and it loses whole blocks: the bytes there are then a
-/// lost block's zeros, with the file's end or more zeros after them, or whatever was
-/// written at the next block's start. Lost blocks between two whole records lost the
-/// records written there, so the record after them is not the next one; when it is, the
-/// zeros hide no record, and are damage. (Zeros of a block or more before a later record
-/// are left to [`record_inside`] and the batch rule.)
-pub(crate) fn record_run_on(line: &[u8], terminated: bool) -> Option<RunOn> {
+/// then as lost blocks, whole ones: zeros from the newline's place, a block's start, to
+/// the file's end, to more zeros, or to a block's end, where whatever was written there
+/// follows. Lost blocks between two whole records lost the records written there, so the
+/// record after them is not the next one; when it is, the zeros hide no record, and are
+/// damage. (Lost blocks before a later record are left to [`record_inside`] and the batch
+/// rule.)
+pub(crate) fn record_run_on(line: &[u8], terminated: bool, offset: usize) -> Option<RunOn> {
     let len = whole_record(line)?;
     let rest = line.get(len..).filter(|r| !r.is_empty())?;
     let damage = if starts_a_line(rest) {
@@ -411,19 +449,22 @@ pub(crate) fn record_run_on(line: &[u8], terminated: bool) -> Option<RunOn> {
         BreakDamage::Replaced(rest[0])
     } else {
         let zeros = rest.iter().take_while(|&&b| b == 0).count();
+        let lost = lost_blocks(offset + len, offset + len + zeros, false);
         if zeros == rest.len() {
-            // Zeros up to the newline: the newline is a later write's only where a lost
-            // block ends. Up to the file's end, they are its preallocated space.
-            return (terminated && zeros < LOST_BLOCK).then_some(RunOn {
+            // Zeros up to the newline: a later write's newline only where lost blocks
+            // end. Up to the file's end, they are its preallocated space.
+            return (terminated && !lost).then_some(RunOn {
                 len,
                 damage: BreakDamage::TrailingZeros(zeros),
             });
         }
-        let next = whole_record(&rest[zeros..])?;
-        if zeros >= LOST_BLOCK
-            && lsn_of(&rest[zeros..zeros + next])? != lsn_of(&line[..len])?.checked_add(1)?
-        {
-            return None;
+        // Zeros no crash leaves took the newline, whatever follows them (what is left of
+        // the next record, say).
+        if lost {
+            let next = whole_record(&rest[zeros..])?;
+            if lsn_of(&rest[zeros..zeros + next])? != lsn_of(&line[..len])?.checked_add(1)? {
+                return None;
+            }
         }
         BreakDamage::Zeroed(zeros)
     };
@@ -536,10 +577,10 @@ mod tests {
     }
 
     /// What follows a whole record decides whether its line break was damaged: any byte but
-    /// zero, the next line itself, fewer zeros than a lost block with a whole record or the
-    /// newline after them, or zeros and the very next record are damage; zeros with zeros
-    /// or a cut record after them, or a lost block's zeros and a later record, are what a
-    /// crash leaves (the batch rule decides the last).
+    /// zero, the next line itself, zeros other than lost blocks with anything after them, or
+    /// zeros and the very next record are damage; zeros to the file's end, or lost blocks
+    /// with a cut or later record after them, are what a crash leaves (the batch rule
+    /// decides the last).
     #[test]
     fn a_damaged_line_break_is_told_from_a_torn_write() {
         let line = |lsn: u64, batch: u64| {
@@ -548,7 +589,11 @@ mod tests {
         };
         let first = line(3, 3);
         let joined = |between: &[u8], next: &[u8]| [&first[..], between, next].concat();
-        let run_on = |between: &[u8], next: &[u8]| record_run_on(&joined(between, next), true);
+        let run_on = |between: &[u8], next: &[u8]| record_run_on(&joined(between, next), true, 0);
+        // The record ending where a block does: zeros after it may be lost blocks.
+        let aligned = LOST_BLOCK - first.len();
+        let run_on_aligned =
+            |between: &[u8], next: &[u8]| record_run_on(&joined(between, next), true, aligned);
         let whole = |damage| {
             Some(RunOn {
                 len: first.len(),
@@ -568,19 +613,24 @@ mod tests {
             "the same write"
         );
         assert_eq!(
-            run_on(&[0; 3], &line(6, 3)),
+            run_on_aligned(&[0; 3], &line(6, 3)),
             whole(BreakDamage::Zeroed(3)),
-            "fewer zeros than a lost block"
-        );
-        assert_eq!(
-            run_on(&block, &line(4, 4)),
-            whole(BreakDamage::Zeroed(LOST_BLOCK)),
-            "a block of zeros hiding no record"
+            "fewer zeros than a block"
         );
         assert_eq!(
             run_on(&block, &line(6, 3)),
+            whole(BreakDamage::Zeroed(LOST_BLOCK)),
+            "a block's worth of zeros off the blocks' boundaries"
+        );
+        assert_eq!(
+            run_on_aligned(&block, &line(4, 4)),
+            whole(BreakDamage::Zeroed(LOST_BLOCK)),
+            "a lost block hiding no record"
+        );
+        assert_eq!(
+            run_on_aligned(&block, &line(6, 3)),
             None,
-            "lost blocks: left to the batch rule"
+            "a lost block: left to the batch rule"
         );
         assert_eq!(
             run_on(&[0; 3], b""),
@@ -588,12 +638,25 @@ mod tests {
             "zeros before the newline"
         );
         assert_eq!(
-            record_run_on(&joined(&[0; 3], b""), false),
+            record_run_on(&joined(&[0; 3], b""), false, 0),
             None,
             "zeros to the file's end: preallocated space"
         );
-        assert_eq!(run_on(&block, b""), None, "a lost block before the newline");
-        assert_eq!(run_on(&[0], &line(4, 4)[..20]), None, "a cut record");
+        assert_eq!(
+            run_on_aligned(&block, b""),
+            None,
+            "a lost block before the newline"
+        );
+        assert_eq!(
+            run_on(&[0], &line(4, 4)[..20]),
+            whole(BreakDamage::Zeroed(1)),
+            "a zero, then what is left of a record"
+        );
+        assert_eq!(
+            run_on_aligned(&block, &line(4, 4)[..20]),
+            None,
+            "a lost block, then what is left of a record"
+        );
         assert_eq!(run_on(b"", b""), None, "the line is whole");
     }
 
@@ -619,6 +682,17 @@ mod tests {
         assert_eq!(record_inside(cut), None);
     }
 
+    /// Where a record's JSON closes is found in one pass, strings and their escapes
+    /// passed over; damage that never closes it finds nothing.
+    #[test]
+    fn the_first_object_closes_where_its_depth_returns_to_zero() {
+        let json = br#"{"a":"}\"{","b":[{"c":1}]}{"lsn":2}"#;
+        assert_eq!(object_end(json), Some(26));
+        assert_eq!(object_end(br#"{"a":[}"#), None);
+        assert_eq!(object_end(br#"{"a":"\"}"#), None);
+        assert_eq!(object_end(b"x{}"), None);
+    }
+
     /// The damaged text of a record gives the next keys it handed out, when it still reads.
     #[test]
     fn a_damaged_line_gives_the_next_keys_its_text_reads_as() {
@@ -634,6 +708,12 @@ mod tests {
         let at = zeroed.windows(4).position(|w| w == b"\"LX\"").unwrap();
         zeroed[at..at + 4].fill(0);
         assert_eq!(damaged_next_keys(&zeroed), vec![("t".to_owned(), 5)]);
+        // The same words in a row (columns named `next_key` and `put`, or a json value) are
+        // not taken for an entry's.
+        let body = r#"{"lsn":7,"tables":[{"table":"t","next_key":5,"put":[{"id":4,"next_key":99,"put":[1],"j":{"table":"t","next_key":98,"put":[]}}]}],"batch":7}"#;
+        let mut line = format!("{:08x} {body}", crc32c::crc32c(body.as_bytes())).into_bytes();
+        line[12] = 0;
+        assert_eq!(damaged_next_keys(&line), vec![("t".to_owned(), 5)]);
     }
 
     #[test]

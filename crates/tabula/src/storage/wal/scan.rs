@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::storage::wal::line::{
-    damaged_next_keys, parse_line, record_inside, record_run_on, BadLine, BreakDamage, RawRecord,
-    LOST_BLOCK,
+    damaged_next_keys, lost_blocks, parse_line, record_inside, record_run_on, BadLine, BreakDamage,
+    RawRecord, LOST_BLOCK,
 };
 
 /// How `Database::open` treats a damaged write-ahead log.
@@ -112,7 +112,7 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
         // `before_record`): damage wherever it is, as a sealed line is.
         let mut no_crash = false;
         if !matches!(first, Some(Ok(_))) {
-            if let Some(run) = record_run_on(&bytes[start..end], terminated) {
+            if let Some(run) = record_run_on(&bytes[start..end], terminated, start) {
                 damaged_break = Some(run.damage);
                 if run.damage.ends_the_line() {
                     // Bytes put in just before the newline (a carriage return): nothing
@@ -140,13 +140,25 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
                 rest_of_line = Some((line_end, line_next, line_terminated));
                 next = start + record;
                 end = start + record - zeros;
-                let (reason, whole) = before_record(&bytes[start..end], zeros);
-                no_crash = zeros < LOST_BLOCK;
-                held = whole.map(|rec| (rec, zeros));
-                first = Some(Err(BadLine {
-                    reason,
-                    sealed: false,
-                }));
+                // After a newline (not a damaged break) lost blocks may start anywhere.
+                let at_line_start = start == end && continued.is_none();
+                let lost = lost_blocks(end, next, at_line_start);
+                let (reason, whole) = before_record(&bytes[start..end], zeros, lost);
+                match whole {
+                    // Whole, but no crash took its line break: damage to it.
+                    Some(rec) if !lost => {
+                        damaged_break = Some(BreakDamage::Zeroed(zeros));
+                        first = Some(Ok(rec));
+                    }
+                    whole => {
+                        no_crash = !lost;
+                        held = whole.map(|rec| (rec, zeros));
+                        first = Some(Err(BadLine {
+                            reason,
+                            sealed: false,
+                        }));
+                    }
+                }
             } else if first.is_none() && terminated {
                 first = Some(parse_line(&bytes[start..end]));
             }
@@ -202,10 +214,10 @@ pub(crate) fn lines(bytes: &[u8], after_lsn: u64) -> Vec<ScannedLine> {
 
 /// Why the text before a whole record inside a line (see [`record_inside`]), and the
 /// `zeros` between them, cannot be used: they took a line break, if nothing else. A crash
-/// leaves only zeros there, a lost block of them at least ([`LOST_BLOCK`]); anything else
-/// is no crash's work (the caller makes it damage wherever it is). A whole record before a
-/// crash's zeros is returned too: unless they are a torn write's, it is kept.
-fn before_record(text: &[u8], zeros: usize) -> (String, Option<RawRecord>) {
+/// leaves only `lost` blocks there ([`lost_blocks`]); anything else is no crash's work (the
+/// caller makes it damage wherever it is). A whole record before them is returned too:
+/// unless they are a torn write's, it is kept.
+fn before_record(text: &[u8], zeros: usize, lost: bool) -> (String, Option<RawRecord>) {
     let (found, whole) = if text.is_empty() {
         (
             format!("{zeros} zero bytes where a line should start"),
@@ -228,14 +240,15 @@ fn before_record(text: &[u8], zeros: usize) -> (String, Option<RawRecord>) {
             ),
         }
     };
-    if zeros < LOST_BLOCK {
+    if lost {
+        (format!("{found}, then a whole record"), whole)
+    } else {
         let reason = format!(
             "{found}, then a whole record (bytes no crash leaves: it loses whole blocks of \
-             {LOST_BLOCK} bytes or more)"
+             {LOST_BLOCK} bytes)"
         );
-        return (reason, None);
+        (reason, whole)
     }
-    (format!("{found}, then a whole record"), whole)
 }
 
 /// A damaged line followed by good ones is corruption, unless it and everything after it
@@ -675,15 +688,17 @@ mod tests {
     /// reported. A last line without its newline is not split (a commit being written).
     #[test]
     fn a_whole_record_before_zeros_is_kept_unless_its_write_was_torn() {
-        let zeroed = |batch: u64| {
-            let mut b = line_in(1, 1);
+        // The second record's newline at a block's start, and a block lost from there.
+        let zeroed_off = |shift: usize, batch: u64| {
             let mut second = line_in(2, 2);
+            let mut b = padded_line(1, 1, LOST_BLOCK + 1 - second.len() + shift);
             *second.last_mut().unwrap() = 0;
             b.extend(second);
-            b.extend([0; 1023]);
+            b.extend([0; LOST_BLOCK - 1]);
             b.extend(line_in(5, batch));
             b
         };
+        let zeroed = |batch: u64| zeroed_off(0, batch);
         let found = |b: &[u8]| {
             lines(b, 0)
                 .iter()
@@ -694,7 +709,7 @@ mod tests {
             found(&zeroed(5)),
             vec![
                 (1, Some(1), None),
-                (2, Some(2), Some(BreakDamage::Zeroed(1024))),
+                (2, Some(2), Some(BreakDamage::Zeroed(LOST_BLOCK))),
                 (2, Some(5), None)
             ]
         );
@@ -708,12 +723,67 @@ mod tests {
         // Records 2 to 5 in one write, blocks of it lost: none was acknowledged.
         let s = scan(Path::new("w"), &zeroed(2), Recovery::TolerateTail, 0).unwrap();
         assert_eq!((s.records.len(), s.dropped.len()), (1, 2));
-        assert_eq!(s.valid_len, line_in(1, 1).len() as u64);
+        assert_eq!(s.valid_len, (LOST_BLOCK + 1 - line_in(2, 2).len()) as u64);
+        // Zeros off the blocks' boundaries are no crash's: the record before them is kept.
+        let e = scan(Path::new("w"), &zeroed_off(1, 2), Recovery::TolerateTail, 0).unwrap_err();
+        assert!(matches!(e, Error::Corrupt { line: 2, .. }), "{e}");
         // Without its newline, the last line is left whole for the tail rules.
         let mut b = zeroed(5);
         b.pop();
         let s = scan(Path::new("w"), &b, Recovery::TolerateTail, 0).unwrap();
         assert_eq!((s.records.len(), s.dropped.len()), (1, 1));
+    }
+
+    /// A write that began inside a block holding the end of the one before, that block
+    /// lost: the earlier bytes stay, then zeros to the block's end, fewer than a block, then
+    /// what the write put in the next block (a whole record, here). A crash's work: the
+    /// batch rule cuts the write. The same zeros ending off a block's boundary are damage.
+    #[test]
+    fn a_lost_block_shared_with_the_write_before_is_a_torn_write() {
+        let first = padded_line(1, 1, 450);
+        let log = |zeros: usize, batch: u64| {
+            let mut b = first.clone();
+            b.extend(vec![0; zeros]);
+            b.extend(line_in(4, batch));
+            b
+        };
+        let s = scan(
+            Path::new("w"),
+            &log(LOST_BLOCK - 450, 2),
+            Recovery::TolerateTail,
+            0,
+        )
+        .unwrap();
+        assert_eq!((s.records.len(), s.dropped.len()), (1, 2));
+        assert_eq!(s.valid_len, 450);
+        let e = scan(
+            Path::new("w"),
+            &log(LOST_BLOCK - 449, 2),
+            Recovery::TolerateTail,
+            0,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, Error::Corrupt { line: 2, reason, .. } if reason.contains("no crash leaves")),
+            "{e}"
+        );
+        // Written alone after the first, the record was acknowledged: damage.
+        let e = scan(
+            Path::new("w"),
+            &log(LOST_BLOCK - 450, 4),
+            Recovery::TolerateTail,
+            0,
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::Corrupt { line: 2, .. }), "{e}");
+    }
+
+    /// A record of `len` bytes on its line (newline included), padded with a field the
+    /// reader passes over.
+    fn padded_line(lsn: u64, batch: u64, len: usize) -> Vec<u8> {
+        let bare = line_in(lsn, batch).len() + r#","pad":"""#.len();
+        let pad = "p".repeat(len - bare);
+        frame(format!(r#"{{"lsn":{lsn},"tables":[],"batch":{batch},"pad":"{pad}"}}"#).as_bytes())
     }
 
     /// Bytes no writer puts down give an answer, not a panic: a whole record claiming the
