@@ -34,6 +34,33 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Every open of `path`, writable and read-only, refuses its log at `line` with a reason
+/// naming `words`, leaving the log as it is (`damaged`); verify reports the line likewise.
+fn assert_log_refused(path: &Path, damaged: &[u8], line: u64, words: &str, case: &str) {
+    for e in [
+        Database::open(path).unwrap_err(),
+        Database::open_read_only(path).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&e, Error::Corrupt { line: l, reason, .. } if *l == line && reason.contains(words)),
+            "{case}: {e}"
+        );
+    }
+    assert_eq!(
+        fs::read(path.join("wal/transaction.log")).unwrap(),
+        damaged,
+        "{case}: the log is left as it was"
+    );
+    let problems = tabula::verify(path).unwrap();
+    assert!(
+        problems.iter().any(|p| {
+            let p = p.to_string();
+            p.contains(&format!("transaction.log:{line}")) && p.contains(words)
+        }),
+        "{case}: {problems:?}"
+    );
+}
+
 /// Where the last line of a log (which ends in a newline) starts.
 fn last_line_start(log: &[u8]) -> usize {
     log[..log.len() - 1]
@@ -120,29 +147,7 @@ fn a_sealed_last_record_that_does_not_read_is_corruption_not_a_tail() {
             .bytes(),
         );
         fs::write(&wal, &damaged).unwrap();
-        let e = Database::open(&path).unwrap_err();
-        assert!(
-            matches!(&e, Error::Corrupt { line: 4, reason, .. } if reason.contains("checksum matches")),
-            "{unreadable}: {e}"
-        );
-        assert_eq!(
-            fs::read(&wal).unwrap(),
-            damaged,
-            "the log is left as it was"
-        );
-        let e = Database::open_read_only(&path).unwrap_err();
-        assert!(
-            matches!(&e, Error::Corrupt { line: 4, .. }),
-            "read-only: {e}"
-        );
-        let problems = tabula::verify(&path).unwrap();
-        assert!(
-            problems.iter().any(|p| {
-                let p = p.to_string();
-                p.contains("transaction.log:4") && p.contains("checksum matches")
-            }),
-            "{problems:?}"
-        );
+        assert_log_refused(&path, &damaged, 4, "checksum matches", &unreadable);
     }
     // Salvage keeps the three commits before it and sets the record aside; so does repair.
     let salvaged = dir.path().join("salvaged");
@@ -639,30 +644,8 @@ fn zeros_over_a_records_end_and_line_break_hide_no_later_commit() {
         let wal = wal_of(&path);
         let damaged = zeroed(&lines, &lines[3]);
         fs::write(&wal, &damaged).unwrap();
-        let e = Database::open(&path).unwrap_err();
-        assert!(
-            matches!(&e, Error::Corrupt { line: 3, reason, .. }
-                if reason.contains("zero bytes then took its end")
-                    && reason.contains("followed by good records")),
-            "{case}: {e}"
-        );
-        assert_eq!(
-            fs::read(&wal).unwrap(),
-            damaged,
-            "the log is left as it was"
-        );
-        let e = Database::open_read_only(&path).unwrap_err();
-        assert!(
-            matches!(&e, Error::Corrupt { line: 3, .. }),
-            "{case}, read-only: {e}"
-        );
-        let problems = tabula::verify(&path).unwrap();
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.to_string().contains("transaction.log:3")),
-            "{case}: {problems:?}"
-        );
+        let words = "zero bytes then took its end, then a whole record";
+        assert_log_refused(&path, &damaged, 3, words, &case);
         let report = tabula::repair(&path, tabula::RepairOptions::default()).unwrap();
         assert_eq!(
             report
@@ -743,16 +726,7 @@ fn bytes_no_crash_leaves_beside_the_last_record_are_damage() {
         copy_dir(&original, &path);
         let damaged = [&lines[0][..], &lines[1], &lines[2], &damaged_last].concat();
         fs::write(wal_of(&path), &damaged).unwrap();
-        for e in [
-            Database::open(&path).unwrap_err(),
-            Database::open_read_only(&path).unwrap_err(),
-        ] {
-            assert!(
-                matches!(&e, Error::Corrupt { line: 4, reason, .. } if reason.contains(words)),
-                "{case}: {e}"
-            );
-        }
-        assert_eq!(fs::read(wal_of(&path)).unwrap(), damaged, "{case}");
+        assert_log_refused(&path, &damaged, 4, words, case);
         tabula::repair(&path, tabula::RepairOptions::default()).unwrap();
         assert_eq!(tabula::verify(&path).unwrap(), vec![], "{case}");
         let db = Database::open(&path).unwrap();
@@ -801,22 +775,8 @@ fn a_stray_zero_before_a_record_is_damage_and_repair_keeps_the_record() {
         lines[line - 1].insert(0, 0);
         let damaged = lines.concat();
         fs::write(&wal, &damaged).unwrap();
-        let e = Database::open(&path).unwrap_err();
-        assert!(
-            matches!(&e, Error::Corrupt { line: l, reason, .. } if *l == line as u64
-                && reason.contains("zero bytes where a line should start")),
-            "line {line}: {e}"
-        );
-        assert_eq!(
-            fs::read(&wal).unwrap(),
-            damaged,
-            "the log is left as it was"
-        );
-        let e = Database::open_read_only(&path).unwrap_err();
-        assert!(
-            matches!(&e, Error::Corrupt { .. }),
-            "line {line}, read-only: {e}"
-        );
+        let words = "zero bytes where a line should start";
+        assert_log_refused(&path, &damaged, line as u64, words, &format!("line {line}"));
         let report = tabula::repair(&path, tabula::RepairOptions::default()).unwrap();
         assert_eq!(report.log_dropped.len(), 1, "line {line}: {report:?}");
         assert_eq!(tabula::verify(&path).unwrap(), vec![], "line {line}");
