@@ -61,6 +61,18 @@ fn assert_log_refused(path: &Path, damaged: &[u8], line: u64, words: &str, case:
     );
 }
 
+/// Repairs `path` (made by [`four_commits`], then damaged): it verifies clean after, keeps
+/// all four commits and hands out the key after them. Returns the repair's report.
+fn assert_repaired_whole(path: &Path, case: &str) -> tabula::RepairReport {
+    let report = tabula::repair(path, tabula::RepairOptions::default()).unwrap();
+    assert_eq!(tabula::verify(path).unwrap(), vec![], "{case}");
+    let db = Database::open(path).unwrap();
+    let s = db.table::<Student>().unwrap();
+    assert_eq!(s.count().unwrap(), 4, "{case}");
+    assert_eq!(s.insert(student("E", 2024, 1.0)).unwrap(), 5, "{case}");
+    report
+}
+
 /// Where the last line of a log (which ends in a newline) starts.
 fn last_line_start(log: &[u8]) -> usize {
     log[..log.len() - 1]
@@ -527,14 +539,9 @@ fn a_damaged_line_break_between_two_commits_is_corruption_not_a_tail() {
         set_aside(&salvaged);
         let repaired = dir.path().join(format!("repaired-{name}"));
         copy_dir(&path, &repaired);
-        let report = tabula::repair(&repaired, tabula::RepairOptions::default()).unwrap();
-        assert!(report.is_clean(), "{name}: {report:?}");
-        assert_eq!(tabula::verify(&repaired).unwrap(), vec![], "{name}");
-        let db = Database::open(&repaired).unwrap();
-        let s = db.table::<Student>().unwrap();
-        assert_eq!(s.count().unwrap(), 4, "{name}");
         // The next key follows the last record's: none is handed out again.
-        assert_eq!(s.insert(student("E", 2024, 1.0)).unwrap(), 5, "{name}");
+        let report = assert_repaired_whole(&repaired, name);
+        assert!(report.is_clean(), "{name}: {report:?}");
     }
     // The last record's own line break: no line follows, and the record is as whole.
     let mut last = bytes.clone();
@@ -727,12 +734,7 @@ fn bytes_no_crash_leaves_beside_the_last_record_are_damage() {
         let damaged = [&lines[0][..], &lines[1], &lines[2], &damaged_last].concat();
         fs::write(wal_of(&path), &damaged).unwrap();
         assert_log_refused(&path, &damaged, 4, words, case);
-        tabula::repair(&path, tabula::RepairOptions::default()).unwrap();
-        assert_eq!(tabula::verify(&path).unwrap(), vec![], "{case}");
-        let db = Database::open(&path).unwrap();
-        let s = db.table::<Student>().unwrap();
-        assert_eq!(s.count().unwrap(), 4, "{case}");
-        assert_eq!(s.insert(student("E", 2024, 1.0)).unwrap(), 5, "{case}");
+        assert_repaired_whole(&path, case);
     }
 }
 
@@ -777,13 +779,8 @@ fn a_stray_zero_before_a_record_is_damage_and_repair_keeps_the_record() {
         fs::write(&wal, &damaged).unwrap();
         let words = "zero bytes where a line should start";
         assert_log_refused(&path, &damaged, line as u64, words, &format!("line {line}"));
-        let report = tabula::repair(&path, tabula::RepairOptions::default()).unwrap();
+        let report = assert_repaired_whole(&path, &format!("line {line}"));
         assert_eq!(report.log_dropped.len(), 1, "line {line}: {report:?}");
-        assert_eq!(tabula::verify(&path).unwrap(), vec![], "line {line}");
-        let db = Database::open(&path).unwrap();
-        let s = db.table::<Student>().unwrap();
-        assert_eq!(s.count().unwrap(), 4, "line {line}");
-        assert_eq!(s.insert(student("E", 2024, 1.0)).unwrap(), 5, "line {line}");
     }
 }
 
