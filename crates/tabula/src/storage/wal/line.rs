@@ -190,15 +190,15 @@ struct DamagedOps {
 }
 
 fn read_damaged(json: &[u8]) -> Option<DamagedRecord> {
-    let plausible = |t: &DamagedOps| {
-        t.table.len() <= 64
-            && t.table
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-    };
     serde_json::from_slice::<DamagedRecord>(json)
         .ok()
-        .filter(|r| r.tables.iter().all(plausible))
+        .filter(|r| r.tables.iter().all(|t| plausible_name(t.table.as_bytes())))
+}
+
+/// Whether damaged text names what a table could be called: at most 64 letters, digits
+/// and underscores.
+fn plausible_name(name: &[u8]) -> bool {
+    name.len() <= 64 && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// What a line that fails its checksum still says, when it reads as a record: its LSN and
@@ -248,10 +248,7 @@ pub(crate) fn damaged_next_keys(line: &[u8]) -> Vec<(String, i64)> {
                 .iter()
                 .position(|&b| b == b'"')
                 .map(|end| &name[..end])
-                .filter(|n| {
-                    (1..=64).contains(&n.len())
-                        && n.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
-                })
+                .filter(|n| !n.is_empty() && plausible_name(n))
                 .map(|n| (n, at + TABLE.len() + n.len() + 2));
         } else if let Some((name, _)) = entry.filter(|&(_, next)| next == at) {
             // Right after the entry's name (`{"table":"t","next_key":..`): the same words
@@ -304,9 +301,7 @@ impl BreakDamage {
             BreakDamage::Deleted => 0,
         }
     }
-}
 
-impl BreakDamage {
     /// Whether nothing of the line runs on after the damage: the record was its last.
     pub(crate) fn ends_the_line(self) -> bool {
         matches!(
@@ -362,13 +357,13 @@ pub(crate) struct RunOn {
 }
 
 /// The length on the line of the prefix of a `<crc32c> <json>` line whose JSON the checksum
-/// matches and which reads as a record. There is at most one: JSON with more after it does
+/// matches and which reads as a record, with the record's LSN. There is at most one: JSON with more after it does
 /// not read, whatever the checksum. Nor does a record hold a zero byte (JSON escapes control
 /// characters) or the start of another line ([`next_record_start`]), so the search stops at
 /// the first of either: looking through a line costs at most its length up to there, and
 /// looking from each start in turn costs the line's length once. The one candidate is where
 /// the JSON's first object closes ([`object_end`]): checksummed and parsed once.
-fn whole_record(line: &[u8]) -> Option<usize> {
+fn whole_record(line: &[u8]) -> Option<(usize, u64)> {
     let crc = (line.len() >= 10 && line[8] == b' ')
         .then(|| std::str::from_utf8(&line[..8]).ok())
         .flatten()
@@ -377,9 +372,11 @@ fn whole_record(line: &[u8]) -> Option<usize> {
     let json = &line[9..stop.max(9)];
     let json = &json[..json.iter().position(|&b| b == 0).unwrap_or(json.len())];
     let end = object_end(json)?;
-    (crc32c::crc32c(&json[..end]) == crc
-        && serde_json::from_slice::<RawRecord>(&json[..end]).is_ok())
-    .then_some(9 + end)
+    if crc32c::crc32c(&json[..end]) != crc {
+        return None;
+    }
+    let rec = serde_json::from_slice::<RawRecord>(&json[..end]).ok()?;
+    Some((9 + end, rec.lsn))
 }
 
 /// Where the JSON object `json` starts with closes: just after the brace that brings it
@@ -439,7 +436,7 @@ fn starts_a_line(bytes: &[u8]) -> bool {
 /// damage. (Lost blocks before a later record are left to [`record_inside`] and the batch
 /// rule.)
 pub(crate) fn record_run_on(line: &[u8], terminated: bool, offset: usize) -> Option<RunOn> {
-    let len = whole_record(line)?;
+    let (len, lsn) = whole_record(line)?;
     let rest = line.get(len..).filter(|r| !r.is_empty())?;
     let damage = if starts_a_line(rest) {
         BreakDamage::Deleted
@@ -461,21 +458,14 @@ pub(crate) fn record_run_on(line: &[u8], terminated: bool, offset: usize) -> Opt
         // Zeros no crash leaves took the newline, whatever follows them (what is left of
         // the next record, say).
         if lost {
-            let next = whole_record(&rest[zeros..])?;
-            if lsn_of(&rest[zeros..zeros + next])? != lsn_of(&line[..len])?.checked_add(1)? {
+            let (_, next_lsn) = whole_record(&rest[zeros..])?;
+            if next_lsn != lsn.checked_add(1)? {
                 return None;
             }
         }
         BreakDamage::Zeroed(zeros)
     };
     Some(RunOn { len, damage })
-}
-
-/// The LSN of a whole record (`<crc32c> <json>`, checked already).
-fn lsn_of(record: &[u8]) -> Option<u64> {
-    serde_json::from_slice::<RawRecord>(record.get(9..)?)
-        .ok()
-        .map(|r| r.lsn)
 }
 
 /// Where a whole record starts inside a line that fails as a whole (and has no whole

@@ -312,7 +312,8 @@ pub(crate) fn damaged_break_found(damage: BreakDamage) -> String {
         BreakDamage::TrailingZeros(zeros) => {
             return format!(
                 "the line break after this whole record was damaged ({zeros} zero bytes \
-                 before its newline, fewer than a crash loses, and no line runs on from them)"
+                 before its newline, where no crash leaves them, and no line runs on from \
+                 them)"
             )
         }
         BreakDamage::Trailing(byte) => {
