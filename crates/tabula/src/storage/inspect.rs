@@ -427,6 +427,24 @@ pub(crate) fn staged_log(fs: &dyn FileSystem, layout: &Layout, manifest_lsn: u64
         && fs.exists(&layout.archived_wal(manifest_lsn))
 }
 
+/// The log's bytes for a reader that changes nothing (a read-only open, `tabula wal`):
+/// missing from a database never written, or staged by a checkpoint that has not put it
+/// in place (every record in the checkpoint), it holds no records; otherwise missing, it
+/// was lost ([`lost_log`]), and that is `Error::Corrupt`.
+pub(crate) fn read_log(fs: &dyn FileSystem, layout: &Layout, manifest_lsn: u64) -> Result<Vec<u8>> {
+    let path = layout.wal();
+    match fs.read(&path) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            match lost_log(fs, layout, manifest_lsn) {
+                Some(reason) => Err(Error::corrupt(&path, 0, reason)),
+                None => Ok(Vec::new()),
+            }
+        }
+        Err(e) => Err(Error::io(&path, e)),
+    }
+}
+
 /// Why the database's log is missing when it must be there, if it is: `None` when it is
 /// there, staged ([`staged_log`]), or when nothing shows the database was ever written
 /// ([`written`]). Without it every commit since the last checkpoint would be silently

@@ -12,7 +12,7 @@ use crate::schema::Schema;
 use crate::storage::checkpoint::remove_table_files;
 use crate::storage::fs::{DirLock, FileSystem};
 use crate::storage::inspect::{
-    checkpointed, committed_schema, is_database, lost_log, newer_segment, staged_log,
+    checkpointed, committed_schema, is_database, lost_log, newer_segment, read_log, staged_log,
 };
 use crate::storage::layout::{self, Layout};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry};
@@ -348,19 +348,9 @@ fn read_consistent_point(
         image.snapshots.insert(name.clone(), snapshot);
     }
     let wal_path = layout.wal();
-    let bytes = match fs.read(&wal_path) {
-        Ok(b) => b,
-        // Missing from a database never written, or staged by a checkpoint moving the log
-        // into its archive (every record in the checkpoint), or there again by now (a
-        // rotation finished since): no records. Otherwise lost.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            match lost_log(fs, layout, manifest.lsn) {
-                Some(reason) => return Err(Error::corrupt(&wal_path, 0, reason)),
-                None => Vec::new(),
-            }
-        }
-        Err(e) => return Err(Error::io(&wal_path, e)),
-    };
+    // Missing and not lost: staged by a checkpoint moving the log into its archive, or
+    // there again by now (a rotation finished since; the manifest read after says).
+    let bytes = read_log(fs, layout, manifest.lsn)?;
     // A last line without its newline is a commit still being written: not yet committed,
     // and no damage, whatever the recovery mode. It is not scanned.
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::storage::fs::{FileSystem, StdFs};
-use crate::storage::inspect::lost_log;
+use crate::storage::inspect::read_log;
 use crate::storage::layout::Layout;
 use crate::storage::manifest::Manifest;
 use crate::storage::wal::scan::{damaged_break_reason, lines};
@@ -50,7 +50,6 @@ pub fn log_records(path: impl AsRef<Path>) -> Result<Vec<LogRecord>> {
 
 pub(crate) fn log_records_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<LogRecord>> {
     let layout = Layout::new(root);
-    let wal_path = layout.wal();
     // The checkpoint's LSN decides which damaged writes count as torn; a manifest that
     // cannot be read leaves every record after LSN 0.
     let after = fs
@@ -58,18 +57,7 @@ pub(crate) fn log_records_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<L
         .ok()
         .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
         .map_or(0, |m| m.lsn);
-    let bytes = match fs.read(&wal_path) {
-        Ok(bytes) => bytes,
-        // Staged by a checkpoint that stopped before putting it in place, or never
-        // written: no records, as an open finds. Otherwise lost, as an open says.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return match lost_log(fs, &layout, after) {
-                Some(reason) => Err(Error::corrupt(&wal_path, 0, reason)),
-                None => Ok(Vec::new()),
-            };
-        }
-        Err(e) => return Err(Error::io(&wal_path, e)),
-    };
+    let bytes = read_log(fs, &layout, after)?;
     Ok(lines(&bytes, after)
         .into_iter()
         .map(|l| match l.parsed {
