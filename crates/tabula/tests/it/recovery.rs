@@ -73,6 +73,14 @@ fn assert_repaired_whole(path: &Path, case: &str) -> tabula::RepairReport {
     report
 }
 
+/// Repairs `path`, dropping exactly the log's lines `dropped`; it verifies clean after.
+fn assert_repair_drops(path: &Path, dropped: &[u64], case: &str) {
+    let report = tabula::repair(path, tabula::RepairOptions::default()).unwrap();
+    let lines: Vec<u64> = report.log_dropped.iter().map(|d| d.line).collect();
+    assert_eq!(lines, dropped, "{case}");
+    assert_eq!(tabula::verify(path).unwrap(), vec![], "{case}");
+}
+
 /// Where the last line of a log (which ends in a newline) starts.
 fn last_line_start(log: &[u8]) -> usize {
     log[..log.len() - 1]
@@ -396,16 +404,7 @@ fn a_record_writing_a_table_before_its_creation_is_found_by_verify() {
             .any(|p| p.line == 5 && p.message.contains("unknown table \"newt\"")),
         "{problems:?}"
     );
-    let report = tabula::repair(&path, tabula::RepairOptions::default()).unwrap();
-    assert_eq!(
-        report
-            .log_dropped
-            .iter()
-            .map(|d| d.line)
-            .collect::<Vec<_>>(),
-        vec![5]
-    );
-    assert_eq!(tabula::verify(&path).unwrap(), vec![]);
+    assert_repair_drops(&path, &[5], "newt");
     let db = Database::open(&path).unwrap();
     assert_eq!(
         db.sql("SELECT COUNT(*) FROM newt").unwrap().rows,
@@ -653,17 +652,7 @@ fn zeros_over_a_records_end_and_line_break_hide_no_later_commit() {
         fs::write(&wal, &damaged).unwrap();
         let words = "zero bytes then took its end, then a whole record";
         assert_log_refused(&path, &damaged, 3, words, &case);
-        let report = tabula::repair(&path, tabula::RepairOptions::default()).unwrap();
-        assert_eq!(
-            report
-                .log_dropped
-                .iter()
-                .map(|d| d.line)
-                .collect::<Vec<_>>(),
-            vec![3],
-            "{case}"
-        );
-        assert_eq!(tabula::verify(&path).unwrap(), vec![], "{case}");
+        assert_repair_drops(&path, &[3], &case);
         let db = Database::open(&path).unwrap();
         let s = db.table::<Student>().unwrap();
         let names: Vec<String> = s
