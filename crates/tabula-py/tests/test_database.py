@@ -58,6 +58,13 @@ def test_a_bad_durability_is_the_answer_for_an_open_directory_too(tmp_path, pdb)
                  durability="bogus")
 
 
+def test_path_and_base_path_together_are_a_value_error_naming_both(tmp_path):
+    with pytest.raises(ValueError, match=r"path= names the database directory itself; "
+                                         r"base_path= .* give one of them"):
+        Database(name="u", persist=True, base_path=str(tmp_path / "a"), path=str(tmp_path / "b"))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
 def test_a_name_that_is_not_text_is_a_type_error_saying_so(tmp_path):
     with pytest.raises(TypeError, match="a Database name is a str, not bytes"):
         Database(name=b"x", persist=True, base_path=str(tmp_path))
@@ -516,6 +523,9 @@ def test_sql_returns_dicts_for_rows_and_a_count_otherwise(db):
     # Several statements: the last one's answer.
     assert db.sql("UPDATE course SET credits = 5; SELECT SUM(credits) AS c FROM course") == [
         {"c": 10}]
+    # A transaction rolled back changed no row.
+    assert db.sql("BEGIN; DELETE FROM course; ROLLBACK") == 0
+    assert db.sql("SELECT COUNT(*) AS n FROM course") == [{"n": 2}]
 
 
 def test_sql_join_with_group_by(uni):

@@ -269,6 +269,12 @@ def _directory(name: Optional[str], persist: bool, base_path: str,
     if path is not None:
         if not os.fspath(path):
             raise ValueError("path= names the database directory; it cannot be empty")
+        # base_path only places a named database: beside path= it would be ignored, and a
+        # caller who gave both meant one of two directories.
+        if os.fspath(base_path) != "./data":
+            raise ValueError(f"path= names the database directory itself; base_path= "
+                             f"({os.fspath(base_path)!r}) places a database by its name, "
+                             f"so give one of them")
         return os.path.realpath(os.fspath(path))
     if not persist:
         return None
