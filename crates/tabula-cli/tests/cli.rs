@@ -2382,3 +2382,27 @@ fn a_nul_byte_in_a_text_input_is_refused_at_once() {
         );
     }
 }
+
+/// `tables` and `stats` show a table not loaded with the rows its last checkpoint listed:
+/// over a snapshot that no longer matches its checksum they report the damage (exit 2,
+/// naming the file), as `sql` does once it reads the table, instead of those rows.
+#[test]
+fn tables_and_stats_report_a_damaged_snapshot_instead_of_its_listed_rows() {
+    let (_d, path, p) = demo();
+    let snapshot = path.join("data/students.records");
+    let mut bytes = std::fs::read(&snapshot).unwrap();
+    let at = bytes.iter().position(|&b| b == b'S').unwrap();
+    bytes[at] = b'T';
+    std::fs::write(&snapshot, bytes).unwrap();
+    for cmd in ["tables", "stats"] {
+        let o = tabula(&[cmd, &p]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {}", text(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains("students.records: corrupt: checksum")
+                && e.contains("does not match the manifest's"),
+            "{cmd}: {e}"
+        );
+        assert!(o.stdout.is_empty(), "{cmd}: {}", text(&o));
+    }
+}

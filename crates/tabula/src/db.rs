@@ -718,7 +718,10 @@ impl Database {
     }
 
     /// Rows per table, bytes on disk per file kind, the log since the last checkpoint,
-    /// archived segments and the total.
+    /// archived segments and the total. A table not loaded yet shows the rows of its last
+    /// checkpoint; a read-only database first checks that checkpoint's snapshot (read at
+    /// the open) against the manifest, so a damaged one is `Error::Corrupt` naming it, as
+    /// loading the table would be.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;

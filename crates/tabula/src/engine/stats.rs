@@ -87,10 +87,13 @@ impl Engine {
             let t = &st.tables[idx];
             let schema = t.schema();
             let meta = &st.meta[idx];
-            let rows = if meta.loaded {
-                t.len() as u64
-            } else {
-                meta.entry.as_ref().map_or(0, |e| e.rows)
+            let rows = match (&meta.entry, storage) {
+                _ if meta.loaded => t.len() as u64,
+                (Some(e), Some(s)) => {
+                    s.check_unloaded_snapshot(&schema.table, e)?;
+                    e.rows
+                }
+                _ => 0,
             };
             let composites = schema.unique.iter().chain(&schema.index);
             let indexes = schema

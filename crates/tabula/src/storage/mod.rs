@@ -133,6 +133,19 @@ pub(crate) struct ReadOnlyImage {
     pub(crate) last_lsn: u64,
 }
 
+/// A snapshot of `rows` rows is the one `entry` lists only with as many: otherwise
+/// `Error::Corrupt` naming it.
+fn rows_as_listed(path: &Path, rows: usize, entry: &TableEntry) -> Result<()> {
+    if rows as u64 != entry.rows {
+        return Err(Error::corrupt(
+            path,
+            0,
+            format!("{rows} rows, the manifest says {}", entry.rows),
+        ));
+    }
+    Ok(())
+}
+
 impl std::fmt::Debug for Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Storage")
@@ -278,22 +291,37 @@ impl Storage {
             return Ok(Vec::new());
         };
         let path = self.layout.records(&schema.table);
+        let bytes = self.checked_snapshot(&schema.table, &path, entry)?;
+        let chunks = snapshot::decode(&path, schema, &bytes, convert)?;
+        let rows: usize = chunks.iter().map(Vec::len).sum();
+        rows_as_listed(&path, rows, entry)?;
+        Ok(chunks)
+    }
+
+    /// A table's snapshot, as the manifest's entry describes it (its length and checksum):
+    /// a snapshot that is missing or differs is `Error::Corrupt` naming it.
+    fn checked_snapshot(
+        &self,
+        table: &str,
+        path: &Path,
+        entry: &TableEntry,
+    ) -> Result<Arc<Vec<u8>>> {
         let bytes = self
-            .snapshot_bytes(&schema.table, &path)
+            .snapshot_bytes(table, path)
             .map_err(|e| match e.kind() {
                 // Damage as much as a bad checksum: the manifest lists rows the directory
                 // no longer has (verify and repair say the same).
                 std::io::ErrorKind::NotFound => Error::corrupt(
-                    &path,
+                    path,
                     0,
                     format!("missing; the manifest lists {} rows", entry.rows),
                 ),
-                _ => Error::io(&path, e),
+                _ => Error::io(path, e),
             })?;
         let crc = crc_hex(&bytes);
         if crc != entry.snapshot_crc32c || bytes.len() as u64 != entry.snapshot_bytes {
             return Err(Error::corrupt(
-                &path,
+                path,
                 0,
                 format!(
                     "checksum {crc} ({} bytes) does not match the manifest's {} ({} bytes)",
@@ -303,16 +331,24 @@ impl Storage {
                 ),
             ));
         }
-        let chunks = snapshot::decode(&path, schema, &bytes, convert)?;
-        let rows: usize = chunks.iter().map(Vec::len).sum();
-        if rows as u64 != entry.rows {
-            return Err(Error::corrupt(
-                &path,
-                0,
-                format!("{rows} rows, the manifest says {}", entry.rows),
-            ));
+        Ok(bytes)
+    }
+
+    /// Checks the snapshot a read-only open read for a table it has not loaded against the
+    /// manifest's entry (length, checksum, rows), so that what `stats` shows of the table,
+    /// which comes from that entry, is never shown for a damaged snapshot. A writable
+    /// database reads a snapshot only to load it, which checks it; nothing is read here.
+    pub(crate) fn check_unloaded_snapshot(&self, table: &str, entry: &TableEntry) -> Result<()> {
+        if !self.read_only() {
+            return Ok(());
         }
-        Ok(chunks)
+        let path = self.layout.records(table);
+        let bytes = self.checked_snapshot(table, &path, entry)?;
+        // Counted as loading counts them: every line a row, the last one with or without
+        // its newline.
+        let newlines = bytes.iter().filter(|&&b| b == b'\n').count();
+        let rows = newlines + usize::from(bytes.last().is_some_and(|&b| b != b'\n'));
+        rows_as_listed(&path, rows, entry)
     }
 
     /// Salvage mode: every line of a snapshot that parses, with its line number, whatever the
