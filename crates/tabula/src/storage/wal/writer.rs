@@ -70,6 +70,13 @@ impl Appender {
                 }
                 buf.truncate(n);
                 self.file.write_at(at, &buf)?;
+                // The zeros that landed before the disk filled hold room that the next
+                // commits and a checkpoint's files need (a close checkpoints): give it back
+                // now. If that fails, `trim` cuts them off before the log is archived.
+                let end = at + n as u64;
+                if self.file.truncate(end).is_ok() {
+                    self.allocated = end;
+                }
             }
         } else {
             self.file.write_at(at, &buf)?;
