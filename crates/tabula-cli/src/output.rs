@@ -56,8 +56,9 @@ pub fn cell(v: &Value) -> String {
     }
 }
 
-/// Text with every control character (C0, DEL, C1) and bidirectional override shown as an
-/// escape, so a stored value can never move the cursor, recolour or reorder the terminal.
+/// Text with every control character (C0, DEL, C1), line or paragraph separator (which
+/// some terminals break lines at) and bidirectional override or mark shown as an escape, so
+/// a stored value can never move the cursor, recolour, break or reorder the terminal.
 pub fn escape(s: &str) -> String {
     if !s.chars().any(needs_escape) {
         return s.to_owned();
@@ -81,7 +82,17 @@ pub fn escape(s: &str) -> String {
 }
 
 fn needs_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{061c}'
+                | '\u{2028}'
+                | '\u{2029}'
+        )
 }
 
 /// How many terminal columns `s` takes (escaped already: no control characters): a CJK

@@ -541,7 +541,7 @@ fn table_format_streams_a_bordered_table_and_escapes_control_characters() {
         "insert",
         &p,
         "courses",
-        r#"{"code":"ESC","title":"red\u001b[31m\nnext\ttab\u202e"}"#,
+        r#"{"code":"ESC","title":"red\u001b[31m\nnext\ttab\u202e\u2028"}"#,
     ]);
     assert!(o.status.success(), "{}", text(&o));
     let o = tabula(&[
@@ -555,10 +555,13 @@ fn table_format_streams_a_bordered_table_and_escapes_control_characters() {
     ]);
     let out = stdout(&o);
     assert!(!out.contains('\u{1b}') && !out.contains('\t'), "{out:?}");
-    assert!(out.contains(r"red\x1b[31m\nnext\ttab\u{202e}"), "{out}");
+    assert!(
+        out.contains(r"red\x1b[31m\nnext\ttab\u{202e}\u{2028}"),
+        "{out}"
+    );
     assert_eq!(
         out.lines().next().unwrap(),
-        format!("┌──────┬{}┐", "─".repeat(32))
+        format!("┌──────┬{}┐", "─".repeat(40))
     );
     assert!(out.contains("│ code │ title"), "{out}");
     assert!(out.ends_with("┘\n1 row(s)\n"), "{out}");
