@@ -7,7 +7,7 @@ use hashbrown::HashSet;
 
 use crate::error::{Error, Result};
 use crate::sql::join::join_key;
-use crate::sql::scalar::{self, compare, AggCall, AggFunc};
+use crate::sql::scalar::{self, order_cmp, AggCall, AggFunc};
 use crate::value::{Value, ValueRef};
 
 /// An aggregate's running state.
@@ -180,7 +180,7 @@ impl Acc {
                 let better = match &self.best {
                     None => true,
                     Some(b) => {
-                        let o = compare(&v, b).unwrap_or(Ordering::Equal);
+                        let o = order_cmp(&v, b);
                         if self.func == AggFunc::Min {
                             o == Ordering::Less
                         } else {

@@ -59,14 +59,17 @@ pub(crate) fn is_migration(s: &Statement) -> bool {
     )
 }
 
-/// The error for a migration inside `BEGIN … COMMIT` or `db.transaction`.
-pub(crate) fn in_transaction(s: &Statement) -> Error {
-    sql_error(
-        s.span(),
-        "CREATE INDEX, DROP INDEX, ALTER TABLE and DROP TABLE change the table as one \
-         durable step of their own, which cannot run inside a transaction; run it before \
-         BEGIN or after COMMIT",
-    )
+/// The error for a migration inside `BEGIN … COMMIT` or `db.transaction`: about the whole
+/// statement, so placed where it starts (which its runner knows).
+pub(crate) fn in_transaction() -> Error {
+    Error::Sql {
+        line: 0,
+        column: 0,
+        reason: "CREATE INDEX, DROP INDEX, ALTER TABLE and DROP TABLE change the table as one \
+                 durable step of their own, which cannot run inside a transaction; run it \
+                 before BEGIN or after COMMIT"
+            .to_owned(),
+    }
 }
 
 /// Runs a migration statement: works out the table's new schema and migrates to it (or
@@ -767,9 +770,17 @@ fn sequence_table(target: Target<'_, '_>, seq: &Expr, params: &[Value]) -> Resul
                 return Err(unsupported("this use of pg_get_serial_sequence"));
             };
             let column = text(c, "column name")?;
+            let column = column.trim_matches('"');
             let schema = target.schema(&table)?;
-            let keyed = schema.auto_increment()
-                && schema.primary_key_column().name == column.trim_matches('"');
+            // A column the table lacks is an error, as in PostgreSQL (one without a
+            // sequence is null).
+            if schema.position(column).is_none() {
+                return Err(sql_error(
+                    c.span(),
+                    format!("table {table} has no column {column}"),
+                ));
+            }
+            let keyed = schema.auto_increment() && schema.primary_key_column().name == column;
             return Ok(keyed.then_some(table));
         }
     }

@@ -139,7 +139,7 @@ fn execute_here(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Resu
     match s {
         Statement::Query(q) if alter::is_setval(q) => alter::setval(target, q, params),
         Statement::Query(q) => select::select(target, q, params),
-        s if alter::is_migration(s) => Err(alter::in_transaction(s)),
+        s if alter::is_migration(s) => Err(alter::in_transaction()),
         Statement::Insert(ins) => {
             let Target::Tx(tx, _) = target else {
                 return Err(unsupported("writing outside a transaction"));
@@ -462,7 +462,23 @@ fn execute_here(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Resu
                 ..SqlResult::default()
             })
         }
-        Statement::Explain { statement, .. } => {
+        Statement::Explain {
+            statement,
+            analyze,
+            estimate,
+            options,
+            ..
+        } => {
+            // Refused rather than ignored: each would promise what the plan alone is not.
+            if *analyze || options.is_some() {
+                return Err(unsupported(
+                    "EXPLAIN ANALYZE and EXPLAIN options (EXPLAIN shows the plan without \
+                     running the query)",
+                ));
+            }
+            if *estimate {
+                return Err(unsupported("EXPLAIN ESTIMATE"));
+            }
             let Statement::Query(q) = statement.as_ref() else {
                 return Err(unsupported("EXPLAIN of anything but a query"));
             };
@@ -523,9 +539,44 @@ fn execute_here(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Resu
         Statement::Copy { .. } => crate::sql::copy::copy_from_stdin(target, s),
         Statement::Pragma { name, value, .. } => pragma(name, value.as_ref()),
         other => Err(unsupported(format!(
-            "the statement {} (not yet)",
-            other.to_string().split_whitespace().next().unwrap_or("")
+            "the statement {}",
+            statement_kind(&other.to_string())
         ))),
+    }
+}
+
+/// What kind of statement `text` is, for an error: its first word, and for `CREATE`, `DROP`
+/// and `ALTER` the words up to the kind of object (`CREATE VIEW`, `CREATE OR REPLACE
+/// TRIGGER`), never the object's name.
+fn statement_kind(text: &str) -> String {
+    const OBJECTS: [&str; 16] = [
+        "VIEW",
+        "TRIGGER",
+        "TABLE",
+        "INDEX",
+        "SCHEMA",
+        "DATABASE",
+        "SEQUENCE",
+        "FUNCTION",
+        "PROCEDURE",
+        "TYPE",
+        "EXTENSION",
+        "ROLE",
+        "USER",
+        "DOMAIN",
+        "MACRO",
+        "POLICY",
+    ];
+    let words: Vec<&str> = text.split_whitespace().take(6).collect();
+    let Some(first) = words.first() else {
+        return String::new();
+    };
+    if !["CREATE", "DROP", "ALTER"].contains(first) {
+        return (*first).to_owned();
+    }
+    match words.iter().position(|w| OBJECTS.contains(w)) {
+        Some(i) => words[..=i].join(" "),
+        None => (*first).to_owned(),
     }
 }
 

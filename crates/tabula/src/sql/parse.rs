@@ -136,6 +136,10 @@ pub(crate) fn known_unsupported(
         .filter(|t| !matches!(t.token, Token::Whitespace(_)));
     let (b1, b2) = (before.next(), before.next());
     let stopped_at = tokens.get(at);
+    let after = tokens.get(at + 1..).and_then(|rest| {
+        rest.iter()
+            .find(|t| !matches!(t.token, Token::Whitespace(_)))
+    });
     let feature = if first.is_some_and(|t| word(t, "PRAGMA")) {
         PRAGMAS
     } else if stopped_at.is_some_and(|t| word(t, "GLOB")) {
@@ -150,6 +154,11 @@ pub(crate) fn known_unsupported(
         && b2.is_some_and(|t| word(t, "IN"))
     {
         "an empty IN list (x IN () is false, x NOT IN () true, for any x: write that)"
+    } else if [b1, stopped_at, after].windows(2).any(|pair| {
+        matches!(pair, [Some(a), Some(b)] if (word(a, "INDEXED") && word(b, "BY"))
+            || (word(a, "NOT") && word(b, "INDEXED")))
+    }) {
+        "INDEXED BY and NOT INDEXED (tabula picks the index itself; EXPLAIN shows which)"
     } else if stopped_at.is_some_and(|t| word(t, "NOT"))
         && tokens[..at]
             .iter()

@@ -171,7 +171,7 @@ fn run_statements(
         let number = i + 1;
         let at = |in_transaction| At {
             number,
-            line: start.0,
+            start,
             in_transaction,
         };
         let error_at = |(line, column): (u64, u64), reason: String| Error::Sql {
@@ -267,7 +267,7 @@ fn run_statements(
                         })?;
                         let inner_at = At {
                             number: k + 1,
-                            line: inner_start.0,
+                            start: inner_start,
                             in_transaction: true,
                         };
                         match &*inner {
@@ -320,7 +320,7 @@ fn run_statements(
                     (Err(e), Some((true, k, commit_start))) => {
                         let commit_at = At {
                             number: k + 1,
-                            line: commit_start.0,
+                            start: commit_start,
                             in_transaction: true,
                         };
                         return Err(numbered(e, commit_at, true));
@@ -472,7 +472,7 @@ fn read_group(
         for k in begin + 1..end {
             let at = At {
                 number: k + 1,
-                line: parsed.start(k).0,
+                start: parsed.start(k),
                 in_transaction: true,
             };
             let r = execute(Target::Read(&snap), &parsed.statements[k], params);
@@ -483,7 +483,7 @@ fn read_group(
                 }
                 return Err(numbered(
                     Error::Sql {
-                        line: at.line,
+                        line: at.start.0,
                         column: 0,
                         reason: "commits kept changing the tables this transaction read \
                                  while others were loaded from disk; run it again"
@@ -559,13 +559,13 @@ fn streamed_read_group(
             s if is_read(s) => {
                 let at = At {
                     number: k + 1,
-                    line: inner_start.0,
+                    start: inner_start,
                     in_transaction: true,
                 };
                 let r = execute(Target::Read(&snap), s, params);
                 if snap.torn() {
                     return Err(Error::Sql {
-                        line: at.line,
+                        line: at.start.0,
                         column: 0,
                         reason: format!(
                             "statement {}: a commit changed a table this transaction had read \
@@ -728,7 +728,7 @@ fn run_read_statements(
         }
         let at = At {
             number: i + 1,
-            line: start.0,
+            start,
             in_transaction: false,
         };
         last = result.map_err(|e| numbered(e, at, several))?;
@@ -839,7 +839,7 @@ fn run_in_statements(
         };
         let at = At {
             number: i + 1,
-            line: start.0,
+            start,
             in_transaction: false,
         };
         last = result.map_err(|e| numbered(e, at, i > 0 || !alone_last))?;
@@ -941,6 +941,19 @@ pub(crate) fn is_read(s: &Statement) -> bool {
 /// Names the statement an `Error::Sql` comes from in a text of `several`; other
 /// errors keep their own variant.
 fn numbered(e: Error, at: At, several: bool) -> Error {
+    // An error about the statement as a whole has no place of its own: its statement's start.
+    let e = match e {
+        Error::Sql {
+            line: 0,
+            column: 0,
+            reason,
+        } => Error::Sql {
+            line: at.start.0,
+            column: at.start.1,
+            reason,
+        },
+        e => e,
+    };
     match e {
         e if !several => e,
         Error::Sql {
@@ -962,8 +975,8 @@ fn numbered(e: Error, at: At, several: bool) -> Error {
         },
         // Placed in its words, as `Sql` is, so that it stays the variant it is.
         Error::Unsupported { feature } if !feature.contains("(statement ") => {
-            let line = if at.line > 0 {
-                format!(", line {}", at.line)
+            let line = if at.start.0 > 0 {
+                format!(", line {}", at.start.0)
             } else {
                 String::new()
             };
@@ -989,7 +1002,7 @@ fn numbered(e: Error, at: At, several: bool) -> Error {
         | Error::Poisoned { .. }) => e,
         e => Error::Statement {
             number: at.number,
-            line: at.line,
+            line: at.start.0,
             rolled_back: at.in_transaction,
             source: Box::new(e),
         },
@@ -1001,8 +1014,8 @@ fn numbered(e: Error, at: At, several: bool) -> Error {
 struct At {
     /// From 1.
     number: usize,
-    /// The line it starts on (0 when not known).
-    line: u64,
+    /// The line and column it starts at (`(0, 0)` when not known).
+    start: (u64, u64),
     /// Inside `BEGIN … COMMIT`.
     in_transaction: bool,
 }

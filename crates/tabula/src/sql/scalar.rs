@@ -1515,6 +1515,27 @@ pub(crate) fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     }
 }
 
+/// SQLite's ORDER BY: nulls first, numbers before text, numbers by value. A NaN (which
+/// only the library can store; SQLite has none) comes after every other number, as the
+/// library orders it, so that the order is total (sorting needs one). `MIN` and `MAX` pick
+/// by it too, so that they agree with `ORDER BY … LIMIT 1` whatever order the rows come in.
+pub(crate) fn order_cmp(a: &Value, b: &Value) -> Ordering {
+    let nan = |v: &Value| matches!(v, Value::Float(f) if f.is_nan());
+    match (a.is_null(), b.is_null()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        _ => match (nan(a), nan(b)) {
+            (true, true) => Ordering::Equal,
+            (true, false) if matches!(b, Value::Text(_)) => Ordering::Less,
+            (true, false) => Ordering::Greater,
+            (false, true) if matches!(a, Value::Text(_)) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            _ => compare(a, b).unwrap_or(Ordering::Equal),
+        },
+    }
+}
+
 fn binary(op: Op, a: Value, b: Value) -> Result<Value> {
     if a.is_null() || b.is_null() {
         return Ok(Value::Null);

@@ -34,7 +34,7 @@ use crate::sql::from::{resolve_from, table_preds, Link, Relation, Source, Tables
 use crate::sql::join::{produce, push_where};
 use crate::sql::numeric;
 use crate::sql::rows_to::{hand_refs, Each};
-use crate::sql::scalar::{self, compare, sql_error, truth, AggCall, Params, Scalar, Scope};
+use crate::sql::scalar::{self, order_cmp, sql_error, truth, AggCall, Params, Scalar, Scope};
 use crate::sql::scope::{Beyond, QueryScope, WithAliases};
 use crate::sql::target::Target;
 use crate::sql::unsupported;
@@ -1188,26 +1188,6 @@ pub(crate) fn scan_preds(
         union: Vec::new(),
     };
     table_preds(cond, &rel, params)
-}
-
-/// SQLite's ORDER BY: nulls first, numbers before text, numbers by value. A NaN (which
-/// only the library can store; SQLite has none) comes after every other number, as the
-/// library orders it, so that the order is total (sorting needs one).
-fn order_cmp(a: &Value, b: &Value) -> Ordering {
-    let nan = |v: &Value| matches!(v, Value::Float(f) if f.is_nan());
-    match (a.is_null(), b.is_null()) {
-        (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Less,
-        (false, true) => Ordering::Greater,
-        _ => match (nan(a), nan(b)) {
-            (true, true) => Ordering::Equal,
-            (true, false) if matches!(b, Value::Text(_)) => Ordering::Less,
-            (true, false) => Ordering::Greater,
-            (false, true) if matches!(a, Value::Text(_)) => Ordering::Greater,
-            (false, true) => Ordering::Less,
-            _ => compare(a, b).unwrap_or(Ordering::Equal),
-        },
-    }
 }
 
 /// LIMIT and OFFSET, as numbers (placeholders allowed). A negative LIMIT is no limit, as in

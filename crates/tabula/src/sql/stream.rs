@@ -263,10 +263,10 @@ fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<()> {
             return Err(Error::Sql {
                 line: t.span.start.line,
                 column: t.span.start.column,
-                reason: "the expression is nested more than 200 levels deep: it chains \
-                         operators too long without a parenthesis or comma between them (a \
-                         chain of operators counts a level per operator); split it, or use \
-                         IN (…) for a long chain of OR"
+                reason: "the expression is nested more than 200 levels deep: parentheses \
+                         inside parentheses, or operators chained without a parenthesis or \
+                         comma between them (a chain counts a level per operator); split it, \
+                         or use IN (…) for a long chain of OR"
                     .to_owned(),
             });
         }

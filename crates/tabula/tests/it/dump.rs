@@ -1351,7 +1351,7 @@ fn a_row_at_the_largest_key_leaves_the_counter_exhausted_there() {
 
 /// `setval(pg_get_serial_sequence('t', 'col'), n)` sets t's counter only when col is its
 /// automatic key: of any other column the sequence is null, and setval of null changes
-/// nothing (PostgreSQL's answers).
+/// nothing; a column the table lacks is an error (PostgreSQL's answers).
 #[test]
 fn setval_of_a_column_without_a_sequence_changes_nothing() {
     let db = Database::in_memory();
@@ -1361,6 +1361,10 @@ fn setval_of_a_column_without_a_sequence_changes_nothing() {
         .sql("SELECT setval(pg_get_serial_sequence('t', 'a'), 5)")
         .unwrap();
     assert_eq!(r.rows, [[Value::Null]]);
+    match db.sql("SELECT setval(pg_get_serial_sequence('t', 'nope'), 400)") {
+        Err(Error::Sql { reason, .. }) => assert_eq!(reason, "table t has no column nope"),
+        other => panic!("{other:?}"),
+    }
     db.sql("INSERT INTO t (a) VALUES (1)").unwrap();
     let r = db
         .sql("SELECT setval(pg_get_serial_sequence('t', 'id'), 5)")

@@ -1529,6 +1529,49 @@ fn a_nan_sorts_after_every_number() {
     }
 }
 
+/// `MIN` and `MAX` pick as `ORDER BY` orders (a NaN after every other number), so the same
+/// values give the same answer in whatever order the rows come: a NaN first used to stay
+/// the minimum and the maximum, since it compares to nothing.
+#[test]
+fn min_and_max_over_a_nan_agree_with_order_by_in_any_row_order() {
+    let nan = Value::Float(f64::NAN);
+    for order in [
+        [f64::NAN, 1.0, 2.0],
+        [1.0, f64::NAN, 2.0],
+        [2.0, 1.0, f64::NAN],
+    ] {
+        let db = Database::in_memory();
+        db.sql("CREATE TABLE f (id INTEGER PRIMARY KEY, g INTEGER, x REAL)")
+            .unwrap();
+        let t = db.dyn_table("f").unwrap();
+        for x in order {
+            t.insert(tabula::row! { "g" => 1, "x" => x }).unwrap();
+        }
+        let row = |sql: &str| db.sql(sql).unwrap().rows.remove(0);
+        let expected = [
+            Value::Float(1.0),
+            nan.clone(),
+            Value::Float(1.0),
+            nan.clone(),
+        ];
+        let asked = "SELECT MIN(x), MAX(x), (SELECT x FROM f ORDER BY x LIMIT 1), \
+                     (SELECT x FROM f ORDER BY x DESC LIMIT 1) FROM f";
+        // Value's own equality would not hold a NaN equal to itself: compare the texts.
+        let texts = |r: Vec<Value>| r.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>();
+        assert_eq!(texts(row(asked)), texts(expected.to_vec()), "{order:?}");
+        for sql in [
+            "SELECT MIN(x), MAX(x) FROM f GROUP BY g",
+            "SELECT MIN(DISTINCT x), MAX(DISTINCT x) FROM f",
+        ] {
+            assert_eq!(
+                texts(row(sql)),
+                texts(expected[..2].to_vec()),
+                "{sql} {order:?}"
+            );
+        }
+    }
+}
+
 /// A NaN the library stored (SQL makes none) is a value, not a null (see
 /// `a_stored_nan_is_not_null`): as text it reads `NaN`, whatever makes the text, and every
 /// arithmetic on it is null, the one-operand kinds (`-x`, `ABS`, `ROUND`) as `x + 0.0`.
@@ -3464,5 +3507,49 @@ fn an_or_of_indexed_equalities_answers_as_a_full_scan() {
     assert!(
         matches!(&plan[0][0], Value::Text(t) if t.starts_with("t: full scan")),
         "{plan:?}"
+    );
+}
+
+/// A statement of a kind tabula's SQL does not run is `Error::Unsupported` naming the kind
+/// (never the object's name), and `EXPLAIN ANALYZE` is refused rather than shown as a plain
+/// `EXPLAIN`, which would not have run the query it promises to time.
+#[test]
+fn unsupported_statements_are_named_by_their_kind() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
+        .unwrap();
+    for (sql, expected) in [
+        (
+            "CREATE VIEW VIEWS_OF_T AS SELECT v FROM t",
+            "the statement CREATE VIEW",
+        ),
+        (
+            "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END",
+            "the statement CREATE TRIGGER",
+        ),
+        (
+            "EXPLAIN ANALYZE SELECT * FROM t",
+            "EXPLAIN ANALYZE and EXPLAIN options (EXPLAIN shows the plan without running the \
+             query)",
+        ),
+        (
+            "SELECT * FROM t AS x INDEXED BY i",
+            "INDEXED BY and NOT INDEXED (tabula picks the index itself; EXPLAIN shows which), \
+             at line 1, column 22",
+        ),
+        (
+            "SELECT * FROM t NOT INDEXED WHERE v = 1",
+            "INDEXED BY and NOT INDEXED (tabula picks the index itself; EXPLAIN shows which), \
+             at line 1, column 21",
+        ),
+    ] {
+        match db.sql(sql) {
+            Err(Error::Unsupported { feature }) => assert_eq!(feature, expected, "{sql}"),
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        db.sql("EXPLAIN SELECT * FROM t").unwrap().rows,
+        [[Value::from("t: full scan, key order")]]
     );
 }

@@ -323,9 +323,15 @@ fn migrations_are_refused_inside_a_transaction() {
     let err = db
         .sql("BEGIN; INSERT INTO person (name) VALUES ('dee'); CREATE INDEX i ON person (age); COMMIT")
         .unwrap_err();
+    // Placed where the statement starts: the error is about all of it.
     assert!(
-        matches!(&err, Error::Sql { reason, .. } if reason.starts_with("statement 3:") && reason.contains("cannot run inside a transaction")),
-        "{err}"
+        matches!(&err, Error::Sql { line: 1, column: 50, reason } if reason.starts_with("statement 3:") && reason.contains("cannot run inside a transaction")),
+        "{err:?}"
+    );
+    let err = db.sql("BEGIN;\n  DROP TABLE person; COMMIT").unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { line: 2, column: 3, reason } if reason.starts_with("statement 2:") && reason.contains("cannot run inside a transaction")),
+        "{err:?}"
     );
     // The transaction's insert went with it.
     assert_eq!(rows(&db, "SELECT count(*) FROM person"), [[Value::Int(3)]]);
