@@ -331,7 +331,9 @@ fn being_created(dir: &Path) -> bool {
 /// so the ones with log records since (a live database's, say) are loaded first.
 fn exact_stats(db: &Database) -> anyhow::Result<tabula::Stats> {
     for t in db.stats()?.tables {
-        if !t.loaded && t.pending_records > 0 {
+        // A damaged snapshot: its load fails with the error naming it, rather than its
+        // manifest's count shown as the table's.
+        if !t.loaded && (t.pending_records > 0 || t.damaged.is_some()) {
             db.dyn_table(&t.name)?;
         }
     }

@@ -719,9 +719,8 @@ impl Database {
 
     /// Rows per table, bytes on disk per file kind, the log since the last checkpoint,
     /// archived segments and the total. A table not loaded yet shows the rows of its last
-    /// checkpoint; a read-only database first checks that checkpoint's snapshot (read at
-    /// the open) against the manifest, so a damaged one is `Error::Corrupt` naming it, as
-    /// loading the table would be.
+    /// checkpoint; on a read-only database, whose open read every snapshot, one found
+    /// unlike what the manifest lists says so in [`TableStats::damaged`].
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;

@@ -560,6 +560,7 @@ fn state_of(recovered: Vec<crate::storage::recover::RecoveredTable>) -> Result<S
             commits: 0,
             created_lsn: t.created_lsn,
             dropped: false,
+            snapshot_damage: t.snapshot_damage,
         };
         state.push_dyn(t.schema, meta)?;
     }

@@ -47,6 +47,10 @@ pub(crate) struct TableMeta {
     /// The table was dropped: its position is kept (handles hold positions) by an empty
     /// table of its schema, which no name leads to and every handle refuses.
     pub(crate) dropped: bool,
+    /// What a read-only open found wrong with the table's snapshot (see
+    /// `TableStats::damaged`): kept with the version it describes, so that `stats` shows the
+    /// damage of the snapshot its own manifest entry names, whatever a refresh reads since.
+    pub(crate) snapshot_damage: Option<String>,
 }
 
 impl TableMeta {
@@ -63,6 +67,7 @@ impl TableMeta {
             commits: 0,
             created_lsn: 0,
             dropped: false,
+            snapshot_damage: None,
         }
     }
 }

@@ -62,6 +62,13 @@ pub struct TableStats {
     /// composite unique constraints and indexes, each as its columns in parentheses
     /// (`"(a, b)"`).
     pub indexes: Vec<String>,
+    /// For a table not loaded yet whose snapshot a read-only open found unlike what the
+    /// manifest lists (damaged, missing or unreadable): why. Its `rows` are then only what
+    /// the manifest lists, and loading the table fails with that error (`Error::Corrupt`
+    /// naming the file, or `Error::Io`). A writable database finds out when it loads the
+    /// table; so does `Recovery::Salvage`, which keeps what the snapshot's lines hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damaged: Option<String>,
 }
 
 /// An archived log segment.
@@ -87,13 +94,10 @@ impl Engine {
             let t = &st.tables[idx];
             let schema = t.schema();
             let meta = &st.meta[idx];
-            let rows = match (&meta.entry, storage) {
-                _ if meta.loaded => t.len() as u64,
-                (Some(e), Some(s)) => {
-                    s.check_unloaded_snapshot(&schema.table, e)?;
-                    e.rows
-                }
-                _ => 0,
+            let rows = if meta.loaded {
+                t.len() as u64
+            } else {
+                meta.entry.as_ref().map_or(0, |e| e.rows)
             };
             let composites = schema.unique.iter().chain(&schema.index);
             let indexes = schema
@@ -121,6 +125,9 @@ impl Engine {
                 snapshot_bytes,
                 schema_bytes,
                 indexes,
+                damaged: (!meta.loaded)
+                    .then(|| meta.snapshot_damage.clone())
+                    .flatten(),
             });
         }
         tables.sort_by(|a, b| a.name.cmp(&b.name));

@@ -133,6 +133,27 @@ pub(crate) struct ReadOnlyImage {
     pub(crate) last_lsn: u64,
 }
 
+/// Why a snapshot's bytes are not the ones `entry` lists (their length and checksum), if
+/// they are not.
+pub(crate) fn snapshot_mismatch(bytes: &[u8], entry: &TableEntry) -> Option<String> {
+    let crc = crc_hex(bytes);
+    (crc != entry.snapshot_crc32c || bytes.len() as u64 != entry.snapshot_bytes).then(|| {
+        format!(
+            "checksum {crc} ({} bytes) does not match the manifest's {} ({} bytes)",
+            bytes.len(),
+            entry.snapshot_crc32c,
+            entry.snapshot_bytes
+        )
+    })
+}
+
+/// Why a snapshot the manifest lists and the directory lacks is damage.
+pub(crate) fn missing_snapshot(entry: &TableEntry) -> String {
+    // Damage as much as a bad checksum: the manifest lists rows the directory no longer
+    // has (verify and repair say the same).
+    format!("missing; the manifest lists {} rows", entry.rows)
+}
+
 /// A snapshot of `rows` rows is the one `entry` lists only with as many: otherwise
 /// `Error::Corrupt` naming it.
 fn rows_as_listed(path: &Path, rows: usize, entry: &TableEntry) -> Result<()> {
@@ -309,46 +330,13 @@ impl Storage {
         let bytes = self
             .snapshot_bytes(table, path)
             .map_err(|e| match e.kind() {
-                // Damage as much as a bad checksum: the manifest lists rows the directory
-                // no longer has (verify and repair say the same).
-                std::io::ErrorKind::NotFound => Error::corrupt(
-                    path,
-                    0,
-                    format!("missing; the manifest lists {} rows", entry.rows),
-                ),
+                std::io::ErrorKind::NotFound => Error::corrupt(path, 0, missing_snapshot(entry)),
                 _ => Error::io(path, e),
             })?;
-        let crc = crc_hex(&bytes);
-        if crc != entry.snapshot_crc32c || bytes.len() as u64 != entry.snapshot_bytes {
-            return Err(Error::corrupt(
-                path,
-                0,
-                format!(
-                    "checksum {crc} ({} bytes) does not match the manifest's {} ({} bytes)",
-                    bytes.len(),
-                    entry.snapshot_crc32c,
-                    entry.snapshot_bytes
-                ),
-            ));
+        if let Some(reason) = snapshot_mismatch(&bytes, entry) {
+            return Err(Error::corrupt(path, 0, reason));
         }
         Ok(bytes)
-    }
-
-    /// Checks the snapshot a read-only open read for a table it has not loaded against the
-    /// manifest's entry (length, checksum, rows), so that what `stats` shows of the table,
-    /// which comes from that entry, is never shown for a damaged snapshot. A writable
-    /// database reads a snapshot only to load it, which checks it; nothing is read here.
-    pub(crate) fn check_unloaded_snapshot(&self, table: &str, entry: &TableEntry) -> Result<()> {
-        if !self.read_only() {
-            return Ok(());
-        }
-        let path = self.layout.records(table);
-        let bytes = self.checked_snapshot(table, &path, entry)?;
-        // Counted as loading counts them: every line a row, the last one with or without
-        // its newline.
-        let newlines = bytes.iter().filter(|&&b| b == b'\n').count();
-        let rows = newlines + usize::from(bytes.last().is_some_and(|&b| b != b'\n'));
-        rows_as_listed(&path, rows, entry)
     }
 
     /// Salvage mode: every line of a snapshot that parses, with its line number, whatever the

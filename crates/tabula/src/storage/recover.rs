@@ -20,7 +20,10 @@ use crate::storage::wal::line::{fits_key, record_run_on, RawRecord, RawTableOps}
 use crate::storage::wal::scan::Scan;
 use crate::storage::wal::scan::{damaged_break_reason, scan, Recovery};
 use crate::storage::wal::writer::WalWriter;
-use crate::storage::{Migration, Options, ReadOnlyImage, SalvagedLog, SchemaFile, Storage};
+use crate::storage::{
+    missing_snapshot, snapshot_mismatch, Migration, Options, ReadOnlyImage, SalvagedLog,
+    SchemaFile, Storage,
+};
 
 /// What recovery found for one table: its schema, and log operations to replay on load.
 #[derive(Debug)]
@@ -36,6 +39,9 @@ pub(crate) struct RecoveredTable {
     pub(crate) pending: Vec<(u64, RawTableOps)>,
     /// The LSN of the record that created the table (see `TableEntry::created_lsn`).
     pub(crate) created_lsn: u64,
+    /// Why the snapshot a read-only open read is not the one the manifest lists (that
+    /// open's verdict; the table's load reports it).
+    pub(crate) snapshot_damage: Option<String>,
 }
 
 /// Parses a JSON file, naming it on failure.
@@ -345,6 +351,18 @@ fn read_consistent_point(
             (None, Some(first)) => first.map(Arc::new),
             (None, None) => Err((std::io::ErrorKind::NotFound, "missing".to_owned())),
         };
+        // What the table's load will say, for `stats` to show before then. Salvage loads
+        // what the snapshot's lines hold.
+        if options.recovery != Recovery::Salvage {
+            let damage = match &snapshot {
+                Ok(bytes) => snapshot_mismatch(bytes, entry),
+                Err((std::io::ErrorKind::NotFound, _)) => Some(missing_snapshot(entry)),
+                Err((_, reason)) => Some(reason.clone()),
+            };
+            if let Some(t) = tables.get_mut(name) {
+                t.snapshot_damage = damage;
+            }
+        }
         image.snapshots.insert(name.clone(), snapshot);
     }
     let wal_path = layout.wal();
@@ -628,6 +646,7 @@ fn read_schemas(
                 created_lsn: entry.as_ref().map_or(0, |e| e.created_lsn),
                 entry,
                 pending: Vec::new(),
+                snapshot_damage: None,
             },
         );
     }
@@ -801,6 +820,7 @@ fn recover_creation(
                     entry: None,
                     pending: Vec::new(),
                     created_lsn: lsn,
+                    snapshot_damage: None,
                 },
             );
         }
