@@ -122,7 +122,9 @@ impl<'a, R> Select<'a, R> {
 
     /// Keeps rows satisfying a SQL boolean expression (see [`Condition`](crate::Condition)):
     /// `"gpa > 3.5 AND year IN (2023, 2024)"`. Top-level `AND` terms on columns are also
-    /// given to the planner, so indexes serve them.
+    /// given to the planner, so indexes serve them. Floats compare in the indexes' total
+    /// order, where `-0.0` is below `0.0` (SQL's `WHERE`, in `db.sql`, holds them equal; see
+    /// docs/SCHEMA.md, "How a check compares").
     pub fn where_sql(mut self, expression: &str) -> Self
     where
         R: SqlRow,

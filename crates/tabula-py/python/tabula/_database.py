@@ -271,7 +271,7 @@ def _directory(name: Optional[str], persist: bool, base_path: str,
             raise ValueError("path= names the database directory; it cannot be empty")
         # base_path only places a named database: beside path= it would be ignored, and a
         # caller who gave both meant one of two directories.
-        if os.fspath(base_path) != "./data":
+        if base_path is not None and os.path.normpath(os.fspath(base_path)) != "data":
             raise ValueError(f"path= names the database directory itself; base_path= "
                              f"({os.fspath(base_path)!r}) places a database by its name, "
                              f"so give one of them")

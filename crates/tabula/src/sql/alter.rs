@@ -770,8 +770,12 @@ fn sequence_table(target: Target<'_, '_>, seq: &Expr, params: &[Value]) -> Resul
                 return Err(unsupported("this use of pg_get_serial_sequence"));
             };
             let column = text(c, "column name")?;
-            let column = column.trim_matches('"');
             let schema = target.schema(&table)?;
+            // PostgreSQL's argument may be quoted (`'"Id"'`): the name as given, else unquoted.
+            let column = match schema.position(&column) {
+                Some(_) => column.as_str(),
+                None => column.trim_matches('"'),
+            };
             // A column the table lacks is an error, as in PostgreSQL (one without a
             // sequence is null).
             if schema.position(column).is_none() {

@@ -465,15 +465,17 @@ fn execute_here(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Resu
         Statement::Explain {
             statement,
             analyze,
+            verbose,
             estimate,
+            format,
             options,
             ..
         } => {
             // Refused rather than ignored: each would promise what the plan alone is not.
-            if *analyze || options.is_some() {
+            if *analyze || *verbose || format.is_some() || options.is_some() {
                 return Err(unsupported(
-                    "EXPLAIN ANALYZE and EXPLAIN options (EXPLAIN shows the plan without \
-                     running the query)",
+                    "EXPLAIN ANALYZE, VERBOSE, FORMAT and options (EXPLAIN shows the plan \
+                     without running the query)",
                 ));
             }
             if *estimate {

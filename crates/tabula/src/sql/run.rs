@@ -941,13 +941,14 @@ pub(crate) fn is_read(s: &Statement) -> bool {
 /// Names the statement an `Error::Sql` comes from in a text of `several`; other
 /// errors keep their own variant.
 fn numbered(e: Error, at: At, several: bool) -> Error {
-    // An error about the statement as a whole has no place of its own: its statement's start.
+    // An error with no place of its own (about the statement as a whole, or a value it
+    // computed), in a text of several: its statement's start.
     let e = match e {
         Error::Sql {
             line: 0,
             column: 0,
             reason,
-        } => Error::Sql {
+        } if several => Error::Sql {
             line: at.start.0,
             column: at.start.1,
             reason,

@@ -1614,16 +1614,17 @@ fn call(f: Func, mut args: Vec<Value>) -> Result<Value> {
             )
         }
         // Of equal values, MIN takes the last and MAX the first (`MIN(1, 1.0)` is 1.0,
-        // `MAX(1, 1.0)` is 1), as SQLite's minmaxFunc does.
+        // `MAX(1, 1.0)` is 1), as SQLite's minmaxFunc does. A NaN is ordered as ORDER BY and
+        // the aggregates order it, so the arguments' order does not change the answer.
         Func::Least | Func::Greatest => {
             let mut args = args.into_iter();
             let first = args.next().unwrap_or(Value::Null);
             args.fold(first, |best, v| {
-                let o = compare(&v, &best);
+                let o = order_cmp(&v, &best);
                 let take = if f == Func::Least {
-                    o.is_some_and(Ordering::is_le)
+                    o.is_le()
                 } else {
-                    o == Some(Ordering::Greater)
+                    o.is_gt()
                 };
                 if take {
                     v

@@ -1569,6 +1569,16 @@ fn min_and_max_over_a_nan_agree_with_order_by_in_any_row_order() {
                 "{sql} {order:?}"
             );
         }
+        // The scalar forms too, whichever argument the NaN is.
+        let scalar = row(
+            "SELECT MIN(x, 2.0), MIN(2.0, x), MAX(x, 2.0), MAX(2.0, x) FROM f \
+                          WHERE CAST(x AS TEXT) = 'NaN'",
+        );
+        let two = Value::Float(2.0);
+        assert_eq!(
+            texts(scalar),
+            texts(vec![two.clone(), two, nan.clone(), nan.clone()])
+        );
     }
 }
 
@@ -3529,8 +3539,13 @@ fn unsupported_statements_are_named_by_their_kind() {
         ),
         (
             "EXPLAIN ANALYZE SELECT * FROM t",
-            "EXPLAIN ANALYZE and EXPLAIN options (EXPLAIN shows the plan without running the \
-             query)",
+            "EXPLAIN ANALYZE, VERBOSE, FORMAT and options (EXPLAIN shows the plan without \
+             running the query)",
+        ),
+        (
+            "EXPLAIN VERBOSE SELECT * FROM t",
+            "EXPLAIN ANALYZE, VERBOSE, FORMAT and options (EXPLAIN shows the plan without \
+             running the query)",
         ),
         (
             "SELECT * FROM t AS x INDEXED BY i",
