@@ -338,6 +338,7 @@ fn read_consistent_point(
                 _ => {}
             }
         }
+        let matched = found.is_some();
         let snapshot = match (found, first) {
             (Some(bytes), _) => Ok(Arc::new(bytes)),
             // A checkpoint may be renaming files under this pass: look again.
@@ -352,8 +353,8 @@ fn read_consistent_point(
             (None, None) => Err((std::io::ErrorKind::NotFound, "missing".to_owned())),
         };
         // What the table's load will say, for `stats` to show before then. Salvage loads
-        // what the snapshot's lines hold.
-        if options.recovery != Recovery::Salvage {
+        // what the snapshot's lines hold. (Bytes that matched are not checked again.)
+        if options.recovery != Recovery::Salvage && !matched {
             let damage = match &snapshot {
                 Ok(bytes) => snapshot_mismatch(bytes, entry),
                 Err((std::io::ErrorKind::NotFound, _)) => Some(missing_snapshot(entry)),
