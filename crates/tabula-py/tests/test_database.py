@@ -218,6 +218,21 @@ def test_statistics_after_a_reopen_say_what_is_loaded_and_load_makes_them_exact(
     d.close()
 
 
+def test_statistics_of_a_read_only_database_say_which_snapshot_is_damaged(tmp_path):
+    d = Database(path=str(tmp_path / "db"))
+    d.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('abc')")
+    d.close()
+    snapshot = tmp_path / "db" / "data" / "t.records"
+    snapshot.write_bytes(snapshot.read_bytes().replace(b"abc", b"abd"))
+    r = Database(path=str(tmp_path / "db"), read_only=True)
+    (table,) = r.statistics()["tables"]
+    assert table["damaged"].startswith("checksum ")
+    assert "does not match the manifest's" in table["damaged"]
+    with pytest.raises(tabula.Corrupt, match="t.records"):
+        r.sql("SELECT COUNT(*) AS n FROM t")
+    r.close()
+
+
 def test_save_and_load_in_memory_are_harmless(db):
     Student = student_class(db)
     Student.insert(name="A")
