@@ -34,7 +34,12 @@ pub fn print_tables(stats: &Stats, format: Format) -> anyhow::Result<()> {
         .map(|t| {
             vec![
                 t.name.clone(),
-                t.rows.to_string(),
+                // Inside a shell's read transaction, which loads no table: the rows its
+                // manifest lists, which a load would refuse.
+                match &t.damaged {
+                    Some(_) => format!("{} (damaged snapshot)", t.rows),
+                    None => t.rows.to_string(),
+                },
                 t.snapshot_bytes.to_string(),
                 t.indexes.join(", "),
             ]

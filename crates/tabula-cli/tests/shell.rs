@@ -1236,3 +1236,23 @@ fn on_a_terminal_lines_that_arrive_together_all_run() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// Over a damaged snapshot, a read transaction still begins (it reads the healthy tables),
+/// and `.tables` in it marks the damaged table's listed rows; outside one, `.tables` loads
+/// the table and reports its damage, as `tabula tables` does.
+#[test]
+fn tables_in_a_read_transaction_mark_a_damaged_snapshot() {
+    let (_d, path, p) = demo();
+    let snapshot = path.join("data/courses.records");
+    let mut bytes = std::fs::read(&snapshot).unwrap();
+    let at = bytes.iter().position(|&b| b == b'P').unwrap();
+    bytes[at] = b'Q';
+    std::fs::write(&snapshot, bytes).unwrap();
+    let out = shell(
+        &p,
+        "BEGIN;\n.tables\nSELECT COUNT(*) FROM students;\nCOMMIT;\n.tables\n",
+    );
+    assert!(out.contains("(damaged snapshot)"), "{out}");
+    assert!(out.contains("│ 7        │"), "{out}");
+    assert!(out.contains("courses.records: corrupt: checksum"), "{out}");
+}

@@ -228,6 +228,8 @@ impl fmt::Display for Stats {
         for t in &self.tables {
             let loaded = if t.loaded {
                 "yes".to_string()
+            } else if t.damaged.is_some() {
+                "no (damaged snapshot)".to_string()
             } else if t.pending_records > 0 {
                 format!("no (+{} log records)", t.pending_records)
             } else {

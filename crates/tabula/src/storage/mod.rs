@@ -157,14 +157,22 @@ pub(crate) fn missing_snapshot(entry: &TableEntry) -> String {
 /// A snapshot of `rows` rows is the one `entry` lists only with as many: otherwise
 /// `Error::Corrupt` naming it.
 fn rows_as_listed(path: &Path, rows: usize, entry: &TableEntry) -> Result<()> {
-    if rows as u64 != entry.rows {
-        return Err(Error::corrupt(
-            path,
-            0,
-            format!("{rows} rows, the manifest says {}", entry.rows),
-        ));
+    match rows_differ(rows, entry) {
+        Some(reason) => Err(Error::corrupt(path, 0, reason)),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// Why a snapshot of `rows` rows is not the one `entry` lists, if it is not.
+pub(crate) fn rows_differ(rows: usize, entry: &TableEntry) -> Option<String> {
+    (rows as u64 != entry.rows).then(|| format!("{rows} rows, the manifest says {}", entry.rows))
+}
+
+/// The rows of a snapshot as loading counts them: every line one, the last with or without
+/// its newline.
+pub(crate) fn snapshot_lines(bytes: &[u8]) -> usize {
+    let newlines = bytes.iter().filter(|&&b| b == b'\n').count();
+    newlines + usize::from(bytes.last().is_some_and(|&b| b != b'\n'))
 }
 
 impl std::fmt::Debug for Storage {

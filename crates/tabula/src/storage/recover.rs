@@ -21,8 +21,8 @@ use crate::storage::wal::scan::Scan;
 use crate::storage::wal::scan::{damaged_break_reason, scan, Recovery};
 use crate::storage::wal::writer::WalWriter;
 use crate::storage::{
-    missing_snapshot, snapshot_mismatch, Migration, Options, ReadOnlyImage, SalvagedLog,
-    SchemaFile, Storage,
+    missing_snapshot, rows_differ, snapshot_lines, snapshot_mismatch, Migration, Options,
+    ReadOnlyImage, SalvagedLog, SchemaFile, Storage,
 };
 
 /// What recovery found for one table: its schema, and log operations to replay on load.
@@ -352,10 +352,13 @@ fn read_consistent_point(
             (None, Some(first)) => first.map(Arc::new),
             (None, None) => Err((std::io::ErrorKind::NotFound, "missing".to_owned())),
         };
-        // What the table's load will say, for `stats` to show before then. Salvage loads
-        // what the snapshot's lines hold. (Bytes that matched are not checked again.)
-        if options.recovery != Recovery::Salvage && !matched {
+        // What the table's load will say, for `stats` to show before then: the checksum
+        // (bytes that matched are not checked again), and the rows as loading counts them
+        // (a manifest without its own checksum may list others). Salvage loads what the
+        // snapshot's lines hold.
+        if options.recovery != Recovery::Salvage {
             let damage = match &snapshot {
+                Ok(bytes) if matched => rows_differ(snapshot_lines(bytes), entry),
                 Ok(bytes) => snapshot_mismatch(bytes, entry),
                 Err((std::io::ErrorKind::NotFound, _)) => Some(missing_snapshot(entry)),
                 Err((_, reason)) => Some(reason.clone()),
