@@ -2392,11 +2392,7 @@ fn a_nul_byte_in_a_text_input_is_refused_at_once() {
 #[test]
 fn tables_and_stats_report_a_damaged_snapshot_instead_of_its_listed_rows() {
     let (_d, path, p) = demo();
-    let snapshot = path.join("data/students.records");
-    let mut bytes = std::fs::read(&snapshot).unwrap();
-    let at = bytes.iter().position(|&b| b == b'S').unwrap();
-    bytes[at] = b'T';
-    std::fs::write(&snapshot, bytes).unwrap();
+    common::damage_snapshot(&path, "students", b'S', b'T');
     for cmd in ["tables", "stats"] {
         let o = tabula(&[cmd, &p]);
         assert_eq!(o.status.code(), Some(2), "{cmd}: {}", text(&o));

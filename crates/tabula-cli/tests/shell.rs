@@ -1243,11 +1243,7 @@ fn on_a_terminal_lines_that_arrive_together_all_run() {
 #[test]
 fn tables_in_a_read_transaction_mark_a_damaged_snapshot() {
     let (_d, path, p) = demo();
-    let snapshot = path.join("data/courses.records");
-    let mut bytes = std::fs::read(&snapshot).unwrap();
-    let at = bytes.iter().position(|&b| b == b'P').unwrap();
-    bytes[at] = b'Q';
-    std::fs::write(&snapshot, bytes).unwrap();
+    common::damage_snapshot(&path, "courses", b'P', b'Q');
     let out = shell(
         &p,
         "BEGIN;\n.tables\nSELECT COUNT(*) FROM students;\nCOMMIT;\n.tables\n",

@@ -68,3 +68,14 @@ pub fn remove_archived_segments(path: &std::path::Path) {
     }
     assert!(removed > 0, "no archived segment in {}", path.display());
 }
+
+/// Damages a table's snapshot where no checksum can miss it: its first byte `from` becomes
+/// `to` (the file keeps its length).
+#[allow(dead_code)] // Not every test file uses it.
+pub fn damage_snapshot(path: &std::path::Path, table: &str, from: u8, to: u8) {
+    let snapshot = path.join(format!("data/{table}.records"));
+    let mut bytes = std::fs::read(&snapshot).unwrap();
+    let at = bytes.iter().position(|&b| b == from).unwrap();
+    bytes[at] = to;
+    std::fs::write(&snapshot, bytes).unwrap();
+}
