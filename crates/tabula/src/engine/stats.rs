@@ -125,9 +125,7 @@ impl Engine {
                 snapshot_bytes,
                 schema_bytes,
                 indexes,
-                damaged: (!meta.loaded)
-                    .then(|| meta.snapshot_damage.clone())
-                    .flatten(),
+                damaged: meta.snapshot_damage.clone().filter(|_| !meta.loaded),
             });
         }
         tables.sort_by(|a, b| a.name.cmp(&b.name));

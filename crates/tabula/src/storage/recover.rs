@@ -318,9 +318,7 @@ fn read_consistent_point(
         // it; the rename may happen between two reads, so the final name is read twice.
         let path = layout.records(name);
         let tmp = Layout::tmp(&path);
-        let matches = |bytes: &Vec<u8>| {
-            crc_hex(bytes) == entry.snapshot_crc32c && bytes.len() as u64 == entry.snapshot_bytes
-        };
+        let matches = |bytes: &Vec<u8>| snapshot_mismatch(bytes, entry).is_none();
         let mut first = None;
         let mut found = None;
         for p in [&path, &tmp, &path] {
@@ -555,10 +553,8 @@ fn finish_interrupted_checkpoint(
             let schema = final_name.strip_suffix(".schema.json");
             let committed = if let (Some(t), true) = (snapshot, dir == layout.data_dir()) {
                 manifest.tables.get(t).is_some_and(|entry| {
-                    fs.read(&path).is_ok_and(|bytes| {
-                        crc_hex(&bytes) == entry.snapshot_crc32c
-                            && bytes.len() as u64 == entry.snapshot_bytes
-                    })
+                    fs.read(&path)
+                        .is_ok_and(|bytes| snapshot_mismatch(&bytes, entry).is_none())
                 })
             } else if let (Some(t), true) = (schema, dir == layout.schema_dir()) {
                 // A migration's new schema file, staged beside its snapshot: committed when
