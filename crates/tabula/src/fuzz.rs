@@ -77,14 +77,22 @@ fn one_log_line(bytes: &[u8]) {
 /// must agree on whether it is sound.
 pub fn snapshot(bytes: &[u8]) {
     let schema = schema();
-    let whole = decode(Path::new("t.records"), &schema, bytes, &|v: Vec<Value>| {
-        Ok(v)
-    });
+    let mut handed = 0;
+    let whole = decode(
+        Path::new("t.records"),
+        &schema,
+        bytes,
+        &|v: Vec<Value>| Ok(v),
+        &mut |chunk| {
+            handed += chunk.len();
+            Ok(())
+        },
+    );
     let lines = decode_lines(&schema, bytes);
-    if let Ok(chunks) = whole {
-        let rows: usize = chunks.iter().map(Vec::len).sum();
+    if let Ok(rows) = whole {
+        assert_eq!(rows, handed as u64, "rows counted and handed over differ");
         assert!(
-            lines.iter().all(|(_, r)| r.is_ok()) && rows == lines.len(),
+            lines.iter().all(|(_, r)| r.is_ok()) && rows as usize == lines.len(),
             "loading accepted a snapshot that line-by-line reading refuses"
         );
     }

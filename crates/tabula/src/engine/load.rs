@@ -80,7 +80,7 @@ pub(crate) fn decode<R: Record>(
         // Keep every readable row that fits the table's constraints; report the rest, and
         // rewrite the snapshot at the next checkpoint.
         let rows = storage.salvage_snapshot(schema);
-        n = rows.len();
+        n = rows.len() as u64;
         for (line, values) in rows {
             let r = R::from_row(schema, values).and_then(|row| t.insert(row));
             if let Err(e) = r {
@@ -90,12 +90,14 @@ pub(crate) fn decode<R: Record>(
         t.commit();
         salvaged = true;
     } else {
-        // Rows are converted to their type as they are parsed, on the parser threads.
+        // Rows are converted to their type as they are parsed, on the parser threads, and
+        // put in the table as they come, while the rest are parsed.
         let convert = |values| R::from_row(schema, values).map_err(|e| e.to_string());
-        let chunks = storage.load_snapshot(schema, entry, &convert)?;
-        n = chunks.iter().map(Vec::len).sum();
-        t.load_rows(chunks)
-            .map_err(|e| Error::corrupt(&snapshot_path, 0, e.to_string()))?;
+        let refused = |e: Error| Error::corrupt(&snapshot_path, 0, e.to_string());
+        let mut loader = t.loader();
+        let mut each = |rows| loader.add(rows).map_err(refused);
+        n = storage.load_snapshot(schema, entry, &convert, &mut each)?;
+        loader.finish().map_err(refused)?;
     }
     if let Some(e) = entry {
         t.bump_next_key(e.next_key);

@@ -307,24 +307,26 @@ impl Storage {
         self.fs.sync_dir(&dir).map_err(|e| Error::io(&dir, e))
     }
 
-    /// Reads and verifies a table's snapshot (empty if the table has none yet), converting
-    /// each row as it is read; the rows come in file order, in chunks (see
-    /// [`snapshot::decode`]).
+    /// Reads and verifies a table's snapshot (nothing if the table has none yet), converting
+    /// each row as it is read and handing the rows to `each` in file order, a chunk at a
+    /// time (see [`snapshot::decode`]); the number of rows. An error `each` returns is
+    /// returned as it is. A snapshot holding other than the manifest's row count is
+    /// `Error::Corrupt` once every row has been handed over.
     pub(crate) fn load_snapshot<T: Send>(
         &self,
         schema: &Schema,
         entry: Option<&TableEntry>,
         convert: snapshot::Convert<'_, T>,
-    ) -> Result<Vec<Vec<T>>> {
+        each: &mut dyn FnMut(Vec<T>) -> Result<()>,
+    ) -> Result<u64> {
         let Some(entry) = entry else {
-            return Ok(Vec::new());
+            return Ok(0);
         };
         let path = self.layout.records(&schema.table);
         let bytes = self.checked_snapshot(&schema.table, &path, entry)?;
-        let chunks = snapshot::decode(&path, schema, &bytes, convert)?;
-        let rows: usize = chunks.iter().map(Vec::len).sum();
-        rows_as_listed(&path, rows, entry)?;
-        Ok(chunks)
+        let rows = snapshot::decode(&path, schema, &bytes, convert, each)?;
+        rows_as_listed(&path, rows as usize, entry)?;
+        Ok(rows)
     }
 
     /// A table's snapshot, as the manifest's entry describes it (its length and checksum):

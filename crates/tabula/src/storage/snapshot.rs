@@ -63,16 +63,20 @@ pub(crate) fn encode<T: Sync>(
 pub(crate) type Convert<'c, T> = &'c (dyn Fn(Vec<Value>) -> std::result::Result<T, String> + Sync);
 
 /// Parses a snapshot, in parallel chunks when it is large enough for that to pay, converting
-/// each row as it is read: the rows come back in file order, as one `Vec` per chunk (joining
-/// them, or keeping every row's values until all are read, would copy the table through
-/// fresh memory, a page fault per 4 KiB). A panic in `convert` (a `json` column's
-/// `Deserialize`, the user's code) goes on unwinding in the caller's thread.
+/// each row as it is read, and hands the rows to `each` in file order, a chunk at a time, as
+/// soon as every chunk before it has been handed over: the caller puts one chunk's rows in
+/// their place while the next chunks are parsed (keeping every row's values until all are
+/// read would copy the table through fresh memory, a page fault per 4 KiB). Returns the
+/// number of rows. The first bad line in file order is the error; an error `each` returns
+/// ends the parse with it. A panic in `convert` (a `json` column's `Deserialize`, the
+/// user's code) goes on unwinding in the caller's thread.
 pub(crate) fn decode<T: Send>(
     path: &Path,
     schema: &Schema,
     bytes: &[u8],
     convert: Convert<'_, T>,
-) -> Result<Vec<Vec<T>>> {
+    each: &mut dyn FnMut(Vec<T>) -> Result<()>,
+) -> Result<u64> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()]
             .iter()
@@ -84,32 +88,80 @@ pub(crate) fn decode<T: Send>(
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
+    let bad = |line: u64, reason| Error::corrupt(path, line, reason);
     if threads < 2 || text.len() < (1 << 20) {
-        return Ok(vec![decode_chunk(path, schema, text, 0, convert)?]);
+        let rows = decode_chunk(schema, text, convert).map_err(|(no, why)| bad(no, why))?;
+        let n = rows.len() as u64;
+        each(rows)?;
+        return Ok(n);
     }
-    let bounds = line_bounds(text, threads);
-    let chunks: Vec<(&str, u64)> = bounds
-        .windows(2)
-        .map(|w| {
-            let first_line = text[..w[0]].bytes().filter(|&b| b == b'\n').count() as u64;
-            (&text[w[0]..w[1]], first_line)
-        })
-        .collect();
+    // Several chunks per thread, so that the first is handed over early and the caller's
+    // work overlaps the parse of the rest.
+    let bounds = line_bounds(text, threads * CHUNKS_PER_THREAD);
+    let chunks: Vec<&str> = bounds.windows(2).map(|w| &text[w[0]..w[1]]).collect();
     std::thread::scope(|s| {
-        let handles: Vec<_> = chunks
-            .iter()
-            .map(|&(chunk, first)| {
-                s.spawn(move || decode_chunk(path, schema, chunk, first, convert))
+        let (sent, received) = std::sync::mpsc::channel();
+        let workers: Vec<_> = (0..threads.min(chunks.len()))
+            .map(|w| {
+                let sent = sent.clone();
+                let chunks = &chunks;
+                s.spawn(move || {
+                    for (i, chunk) in chunks.iter().enumerate().skip(w).step_by(threads) {
+                        let rows = decode_chunk(schema, chunk, convert);
+                        let failed = rows.is_err();
+                        // Once the caller stops listening (it failed), or this chunk
+                        // failed, the chunks after it are not wanted.
+                        if sent.send((i, rows)).is_err() || failed {
+                            break;
+                        }
+                    }
+                })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
+        drop(sent);
+        let handed = hand_over(received, chunks.len(), &bad, each);
+        for w in workers {
+            if let Err(panic) = w.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        handed
     })
+}
+
+/// Chunks of a snapshot per parsing thread.
+const CHUNKS_PER_THREAD: usize = 4;
+
+/// A chunk's rows, or the line (counted from the chunk's first, 1) that failed and why.
+type Parsed<T> = std::result::Result<Vec<T>, (u64, String)>;
+
+/// Hands the parsed chunks arriving on `received` (numbered, in any order) to `each` in
+/// order; the rows handed over. Stops at the first chunk that failed (its line then counted
+/// from the file's start, every line before it being a row) or that `each` refuses. Every
+/// chunk's parser having stopped short of `count` (a panic) is not an error here: the
+/// caller goes on unwinding it.
+fn hand_over<T>(
+    received: std::sync::mpsc::Receiver<(usize, Parsed<T>)>,
+    count: usize,
+    bad: &dyn Fn(u64, String) -> Error,
+    each: &mut dyn FnMut(Vec<T>) -> Result<()>,
+) -> Result<u64> {
+    let mut waiting: Vec<Option<Parsed<T>>> = (0..count).map(|_| None).collect();
+    let (mut next, mut rows) = (0, 0u64);
+    for (i, parsed) in received {
+        waiting[i] = Some(parsed);
+        while let Some(parsed) = waiting.get_mut(next).and_then(Option::take) {
+            match parsed {
+                Ok(chunk) => {
+                    rows += chunk.len() as u64;
+                    each(chunk)?;
+                }
+                Err((line, why)) => return Err(bad(rows + line, why)),
+            }
+            next += 1;
+        }
+    }
+    Ok(rows)
 }
 
 /// Where to cut `text` into about `parts` chunks of whole lines: the offsets of the
@@ -131,21 +183,16 @@ fn line_bounds(text: &str, parts: usize) -> Vec<usize> {
     bounds
 }
 
-fn decode_chunk<T>(
-    path: &Path,
-    schema: &Schema,
-    text: &str,
-    first: u64,
-    convert: Convert<'_, T>,
-) -> Result<Vec<T>> {
+/// The rows of `text` (whole lines), or the first line that fails (counted from 1) and why.
+fn decode_chunk<T>(schema: &Schema, text: &str, convert: Convert<'_, T>) -> Parsed<T> {
     let mut rows = Vec::with_capacity(text.len() / 64);
     for (i, line) in text.split_terminator('\n').enumerate() {
-        let no = first + i as u64 + 1;
+        let no = i as u64 + 1;
         if line.is_empty() {
-            return Err(Error::corrupt(path, no, "empty line"));
+            return Err((no, "empty line".to_owned()));
         }
         let row = decode_row(schema, line).and_then(convert);
-        rows.push(row.map_err(|e| Error::corrupt(path, no, e))?);
+        rows.push(row.map_err(|e| (no, e))?);
     }
     Ok(rows)
 }
@@ -200,8 +247,19 @@ mod tests {
 
     fn ids(schema: &Schema, text: &str) -> Result<Vec<i64>> {
         let convert = |v: Vec<Value>| v[0].as_i64().ok_or_else(|| "no id".to_owned());
-        let chunks = decode(Path::new("t.records"), schema, text.as_bytes(), &convert)?;
-        Ok(chunks.into_iter().flatten().collect())
+        let mut ids = Vec::new();
+        let n = decode(
+            Path::new("t.records"),
+            schema,
+            text.as_bytes(),
+            &convert,
+            &mut |chunk| {
+                ids.extend(chunk);
+                Ok(())
+            },
+        )?;
+        assert_eq!(n, ids.len() as u64);
+        Ok(ids)
     }
 
     #[test]
@@ -230,6 +288,37 @@ mod tests {
             }
         }
         assert_eq!(ids(&s, &text).unwrap(), (1..=20_000).collect::<Vec<_>>());
+    }
+
+    /// The caller refusing a chunk ends the parse with its error: no chunk after it is
+    /// handed over.
+    #[test]
+    fn an_error_from_the_caller_ends_the_parse() {
+        let s = schema();
+        let text = lines(30_000);
+        let convert = |v: Vec<Value>| v[0].as_i64().ok_or_else(|| "no id".to_owned());
+        let mut handed = Vec::new();
+        let e = decode(
+            Path::new("t.records"),
+            &s,
+            text.as_bytes(),
+            &convert,
+            &mut |c| {
+                handed.push(c.len());
+                Err(Error::TableFull {
+                    table: "t".into(),
+                    limit: 1,
+                })
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::TableFull { limit: 1, .. }), "{e}");
+        assert_eq!(handed.len(), 1);
+        let parallel = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        assert!(
+            handed[0] > 0 && (!parallel || handed[0] < 30_000 / 2),
+            "{handed:?}"
+        );
     }
 
     #[test]

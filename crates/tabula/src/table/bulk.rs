@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, OnceLock};
 
 use crate::error::Result;
+use crate::index::HashIndex;
 use crate::record::Record;
 use crate::slab::Slab;
 use crate::table::TableData;
@@ -112,17 +113,14 @@ impl<R: Record> TableData<R> {
         Ok(())
     }
 
-    /// Fills an empty table with rows (a snapshot's, in chunks in key order), checking them
-    /// as stored rows are ([`TableData::insert_stored`]), and commits.
-    pub(crate) fn load_rows(&mut self, chunks: Vec<Vec<R>>) -> Result<()> {
-        self.reserve(chunks.iter().map(Vec::len).sum());
-        for chunk in chunks {
-            for row in chunk {
-                self.insert_stored(row)?;
-            }
+    /// Starts filling this empty table with a snapshot's rows (see [`Loader`]).
+    pub(crate) fn loader(&mut self) -> Loader<'_, R> {
+        debug_assert!(self.rows.len() == 0, "a loader fills an empty table");
+        let uniques = std::mem::take(&mut self.uniques);
+        Loader {
+            table: self,
+            uniques,
         }
-        self.commit();
-        Ok(())
     }
 
     /// The same table with its rows as another row kind (a dynamic table becoming typed),
@@ -155,5 +153,52 @@ impl<R: Record> TableData<R> {
             olds,
             scratch: Vec::new(),
         })
+    }
+}
+
+/// Fills an empty table with rows (a snapshot's, chunk by chunk in key order), checking them
+/// as stored rows are ([`TableData::insert_stored`]). The unique indexes are out of the
+/// table meanwhile, and are built once every row is in, each in one pass
+/// ([`HashIndex::build`]) rather than a probe per row; a value two rows share is the same
+/// `UniqueViolation` a row-by-row insert reports. A loader dropped before
+/// [`Loader::finish`] leaves them empty: the caller drops a table whose load failed.
+pub(crate) struct Loader<'t, R: Record> {
+    table: &'t mut TableData<R>,
+    uniques: Vec<HashIndex>,
+}
+
+impl<R: Record> Loader<'_, R> {
+    /// Puts the next rows in, after those already in.
+    pub(crate) fn add(&mut self, rows: Vec<R>) -> Result<()> {
+        self.table.reserve(rows.len());
+        for row in rows {
+            self.table.insert_stored(row)?;
+        }
+        Ok(())
+    }
+
+    /// Builds the unique indexes and commits.
+    pub(crate) fn finish(mut self) -> Result<()> {
+        let t = &mut *self.table;
+        for u in &mut self.uniques {
+            if let Err(row) = u.build(&t.hasher, &t.rows) {
+                return Err(t.unique_violation_of(u, row));
+            }
+        }
+        t.uniques = std::mem::take(&mut self.uniques);
+        t.commit();
+        Ok(())
+    }
+}
+
+impl<R: Record> Drop for Loader<'_, R> {
+    fn drop(&mut self) {
+        if self.uniques.is_empty() {
+            return;
+        }
+        for u in &mut self.uniques {
+            u.clear();
+        }
+        self.table.uniques = std::mem::take(&mut self.uniques);
     }
 }

@@ -667,3 +667,74 @@ fn a_migration_that_adds_a_constraint_checks_the_stored_rows() {
     let db = Database::open(&path).unwrap();
     assert_eq!(db.table::<v2::KidWithParent>().unwrap().count().unwrap(), 2);
 }
+
+/// A snapshot that matches its manifest entry (as if a checkpoint had written it) but whose
+/// rows break a unique column or repeat a key is `Corrupt`, naming the file and the
+/// violation, whichever part of a snapshot big enough to be parsed in parallel chunks holds
+/// the offending row; and the failed load changes no file.
+#[test]
+fn a_listed_snapshot_with_a_repeated_unique_value_or_key_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    let rows = (1..=30_000).map(|i| student(&format!("S{i}"), 2015 + i % 10, 2.0));
+    db.table::<Student>().unwrap().insert_many(rows).unwrap();
+    db.close().unwrap();
+    let records = path.join("data/students.records");
+    let manifest = path.join("manifest.json");
+    let (good, listed) = (fs::read(&records).unwrap(), fs::read(&manifest).unwrap());
+    assert!(
+        good.len() > 2 << 20,
+        "{} bytes: parsed in one chunk",
+        good.len()
+    );
+    let lines: Vec<&str> = std::str::from_utf8(&good).unwrap().lines().collect();
+    let cases = [
+        (
+            3,
+            "\"s3@uni.edu\"",
+            "\"s29001@uni.edu\"",
+            29_001,
+            "students.email",
+            "s29001@uni.edu",
+        ),
+        (20_000, "\"id\":20000,", "\"id\":2,", 2, "students.id", "2"),
+        (
+            2,
+            "\"s2@uni.edu\"",
+            "\"s1@uni.edu\"",
+            1,
+            "students.email",
+            "s1@uni.edu",
+        ),
+    ];
+    for (line, from, to, holder, column, value) in cases {
+        let mut changed: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        assert!(changed[line - 1].contains(from), "{}", changed[line - 1]);
+        changed[line - 1] = changed[line - 1].replace(from, to);
+        let bytes = (changed.join("\n") + "\n").into_bytes();
+        fs::write(&records, &bytes).unwrap();
+        let mut m: serde_json::Value = serde_json::from_slice(&listed).unwrap();
+        m.as_object_mut().unwrap().remove("crc32c");
+        let entry = &mut m["tables"]["students"];
+        entry["snapshot_crc32c"] = format!("{:08x}", crc32c::crc32c(&bytes)).into();
+        entry["snapshot_bytes"] = bytes.len().into();
+        let m = serde_json::to_vec(&m).unwrap();
+        fs::write(&manifest, &m).unwrap();
+
+        let db = Database::open(&path).unwrap();
+        let e = db.table::<Student>().unwrap_err();
+        let Error::Corrupt { file, reason, .. } = &e else {
+            panic!("line {line}: {e}");
+        };
+        assert!(file.ends_with("students.records"), "{e}");
+        assert!(
+            reason.contains(&format!("unique constraint {column} violated"))
+                && reason.contains(value),
+            "line {line} (repeating row {holder}'s): {reason}"
+        );
+        db.close().unwrap();
+        assert_eq!(fs::read(&records).unwrap(), bytes);
+        assert_eq!(fs::read(&manifest).unwrap(), m);
+    }
+}
