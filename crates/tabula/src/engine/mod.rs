@@ -521,16 +521,17 @@ impl Engine {
             None => Ok(()),
         };
         // Every call now returns `Error::Closed` (the lock holders check after locking), so
-        // the rows are unreachable: drop them now, or a closed database whose handles live on
-        // (in a server's state, say) would keep all its memory.
+        // the rows are unreachable: let them go now, or a closed database whose handles live
+        // on (in a server's state, say) would keep all its memory. The head's reference goes
+        // first, so that the published one is the last and the rows are freed off this
+        // thread (see `reclaim`) unless a reader still holds them.
         let empty = State {
             version: head.version + 1,
             ..State::default()
         };
-        let old = std::mem::replace(&mut *head, Arc::new(empty));
+        drop(std::mem::replace(&mut *head, Arc::new(empty)));
         self.publish(head.clone());
         drop(head);
-        drop(old);
         self.released.store(true, Ordering::Release);
         checkpoint.and(closed)
     }
