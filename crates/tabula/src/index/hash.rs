@@ -411,12 +411,18 @@ impl HashIndex {
             let part = &grouped[w[0]..w[1]];
             let mut shard = HashTable::with_capacity(per_shard.max(part.len()));
             for &(hash, s) in part {
-                let Some(row) = rows.get(s as usize) else {
-                    continue;
+                // The rows are read only where the tags match (a read of a row here is a
+                // cache miss: the shard's entries are in no order of slot).
+                let row = || rows.get(s as usize);
+                let same = |&x: &u32| {
+                    rows.get(x as usize)
+                        .zip(row())
+                        .is_some_and(|(a, b)| k.same(a, b))
                 };
-                let same = |&x: &u32| rows.get(x as usize).is_some_and(|r| k.same(r, row));
                 if shard.find(hash, same).is_some() {
-                    return Err(row);
+                    if let Some(row) = row() {
+                        return Err(row);
+                    }
                 }
                 shard.insert_unique(hash, s, |&x| hash_of(x));
             }
