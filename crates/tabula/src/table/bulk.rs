@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, OnceLock};
 
 use crate::error::Result;
-use crate::index::HashIndex;
+use crate::index::{HashIndex, OrderedIndex, ValueHasher};
 use crate::record::Record;
 use crate::slab::Slab;
 use crate::table::TableData;
@@ -117,9 +117,11 @@ impl<R: Record> TableData<R> {
     pub(crate) fn loader(&mut self) -> Loader<'_, R> {
         debug_assert!(self.rows.len() == 0, "a loader fills an empty table");
         let uniques = std::mem::take(&mut self.uniques);
+        let ordered = std::mem::take(&mut self.ordered);
         Loader {
             table: self,
             uniques,
+            ordered,
         }
     }
 
@@ -157,15 +159,21 @@ impl<R: Record> TableData<R> {
 }
 
 /// Fills an empty table with rows (a snapshot's, chunk by chunk in key order), checking them
-/// as stored rows are ([`TableData::insert_stored`]). The unique indexes are out of the
-/// table meanwhile, and are built once every row is in, each in one pass
-/// ([`HashIndex::build`]) rather than a probe per row; a value two rows share is the same
-/// `UniqueViolation` a row-by-row insert reports. A loader dropped before
-/// [`Loader::finish`] leaves them empty: the caller drops a table whose load failed.
+/// as stored rows are ([`TableData::insert_stored`]). The unique and ordered indexes are out
+/// of the table meanwhile, and are built once every row is in, side by side on threads of
+/// their own for a large table: a unique index in one pass ([`HashIndex::build`]) rather
+/// than a probe per row (a value two rows share is the same `UniqueViolation` a row-by-row
+/// insert reports), an ordered one from the rows in slot order, as row-by-row inserts build
+/// it. A loader dropped before [`Loader::finish`] leaves them empty: the caller drops a
+/// table whose load failed.
 pub(crate) struct Loader<'t, R: Record> {
     table: &'t mut TableData<R>,
     uniques: Vec<HashIndex>,
+    ordered: Vec<OrderedIndex>,
 }
+
+/// The fewest rows whose indexes a loader builds on threads of their own.
+const BUILD_APART: usize = 20_000;
 
 impl<R: Record> Loader<'_, R> {
     /// Puts the next rows in, after those already in.
@@ -177,28 +185,76 @@ impl<R: Record> Loader<'_, R> {
         Ok(())
     }
 
-    /// Builds the unique indexes and commits.
+    /// Builds the indexes left out and commits.
     pub(crate) fn finish(mut self) -> Result<()> {
         let t = &mut *self.table;
-        for u in &mut self.uniques {
-            if let Err(row) = u.build(&t.hasher, &t.rows) {
-                return Err(t.unique_violation_of(u, row));
-            }
+        let apart = t.live >= BUILD_APART;
+        let (uniques, ordered) = (&mut self.uniques, &mut self.ordered);
+        if let Some((i, row)) = build_indexes(&t.hasher, &t.rows, uniques, ordered, apart) {
+            return Err(t.unique_violation_of(&self.uniques[i], row));
         }
         t.uniques = std::mem::take(&mut self.uniques);
+        t.ordered = std::mem::take(&mut self.ordered);
         t.commit();
         Ok(())
     }
 }
 
+/// Fills empty `uniques` and `ordered` with every live row of `rows`, side by side on
+/// threads of their own if `apart`; a unique index refusing a row gives its position and
+/// the row.
+fn build_indexes<'r: 'i, 'i, R: Record>(
+    hasher: &'i ValueHasher,
+    rows: &'r Slab<R>,
+    uniques: &'i mut [HashIndex],
+    ordered: &'i mut [OrderedIndex],
+    apart: bool,
+) -> Option<(usize, &'r R)> {
+    type Job<'r, 'i, R> = Box<dyn FnOnce() -> Option<(usize, &'r R)> + Send + 'i>;
+    let mut jobs: Vec<Job<'r, 'i, R>> = Vec::new();
+    for (i, u) in uniques.iter_mut().enumerate() {
+        jobs.push(Box::new(move || {
+            u.build(hasher, rows).err().map(|r| (i, r))
+        }));
+    }
+    for o in ordered {
+        jobs.push(Box::new(move || {
+            for (slot, r) in rows.live() {
+                o.insert(r.col(o.col), slot);
+            }
+            None
+        }));
+    }
+    if !apart || jobs.len() < 2 {
+        return jobs.into_iter().find_map(|job| job());
+    }
+    std::thread::scope(|s| {
+        let mut jobs = jobs.into_iter();
+        let here = jobs.next();
+        let others: Vec<_> = jobs.map(|job| s.spawn(job)).collect();
+        let mut repeated = here.and_then(|job| job());
+        for h in others {
+            match h.join() {
+                Ok(r) => repeated = repeated.or(r),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        repeated
+    })
+}
+
 impl<R: Record> Drop for Loader<'_, R> {
     fn drop(&mut self) {
-        if self.uniques.is_empty() {
+        if self.uniques.is_empty() && self.ordered.is_empty() {
             return;
         }
         for u in &mut self.uniques {
             u.clear();
         }
+        for o in &mut self.ordered {
+            o.clear();
+        }
         self.table.uniques = std::mem::take(&mut self.uniques);
+        self.table.ordered = std::mem::take(&mut self.ordered);
     }
 }
