@@ -745,8 +745,9 @@ impl Database {
     /// handle is closed with it: later calls return `Error::Closed`. Dropping the last clone
     /// also releases the lock, without the checkpoint (and, with `Buffered` durability,
     /// without the final fsync); nothing committed is lost either way. The rows' memory is
-    /// released here (freed by a background thread, unless a reader still holds them), not
-    /// when the last handle goes: nothing can reach them any more.
+    /// let go here, not when the last handle goes (nothing can reach them any more): freed
+    /// by a background thread, which may still be freeing them when `close` returns, or on
+    /// this one when that thread is busy, or by the last reader still holding them.
     ///
     /// A failure of that last checkpoint or fsync is returned, and the database is closed
     /// all the same (its lock released): a database poisoned by a failed write

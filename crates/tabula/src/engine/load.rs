@@ -94,7 +94,10 @@ pub(crate) fn decode<R: Record>(
         // put in the table as they come, while the rest are parsed.
         let convert = |values| R::from_row(schema, values).map_err(|e| e.to_string());
         let refused = |e: Error| Error::corrupt(&snapshot_path, 0, e.to_string());
-        let mut loader = t.loader();
+        // At most a row per 3 bytes (`{}` and its newline): the manifest's count cannot
+        // make room for more rows than its snapshot can hold.
+        let expected = entry.map_or(0, |e| e.rows.min(e.snapshot_bytes / 3));
+        let mut loader = t.loader(usize::try_from(expected).unwrap_or(0));
         let mut each = |rows| loader.add(rows).map_err(refused);
         n = storage.load_snapshot(schema, entry, &convert, &mut each)?;
         loader.finish().map_err(refused)?;

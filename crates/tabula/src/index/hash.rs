@@ -104,6 +104,12 @@ impl KeyCols<'_> {
         Some(h.hash_tuple(std::iter::once(v).chain(self.rest.iter().map(|&c| row.col(c)))))
     }
 
+    /// Whether a row's key holds a null (then [`KeyCols::hash`] gives none).
+    #[inline]
+    fn has_null<R: Record>(self, row: &R) -> bool {
+        row.col(self.col).is_null() || self.rest.iter().any(|&c| row.col(c).is_null())
+    }
+
     /// The hash of the row at slot `s`, for rehashing (0 for a row that is gone, which an
     /// index never holds).
     #[inline]
@@ -365,22 +371,22 @@ impl HashIndex {
     }
 
     /// Fills this empty index with every live row of `rows` at once (a table just loaded),
-    /// or returns a row whose key an earlier-indexed row has. The rows are
-    /// hashed in slot order and then inserted a shard at a time, so each shard is built
-    /// while it is in cache: inserting in slot order would miss the cache on every row,
-    /// since consecutive rows hash to shards all over the index.
+    /// or returns the first row in slot order whose key a row before it has (the row a
+    /// row-by-row build in slot order would refuse), with its slot. The rows are hashed in
+    /// slot order and then inserted a shard at a time, so each shard is built while it is
+    /// in cache: inserting in slot order would miss the cache on every row, since
+    /// consecutive rows hash to shards all over the index. The rows are hashed twice (once
+    /// to count each shard's entries, once to place them) rather than keeping every hash
+    /// twice over: the only memory beside the index is one entry per row.
     pub(crate) fn build<'r, R: Record>(
         &mut self,
         h: &ValueHasher,
         rows: &'r Slab<R>,
-    ) -> std::result::Result<(), &'r R> {
+    ) -> std::result::Result<(), (u32, &'r R)> {
         debug_assert_eq!(self.len, 0, "build fills an empty index");
         let k = self.key_cols();
-        let entries: Vec<(u64, u32)> = rows
-            .live()
-            .filter_map(|(s, r)| Some((k.hash(h, r)?, s)))
-            .collect();
-        let total = entries.len();
+        let indexed = || rows.live().filter_map(|(s, r)| Some((k.hash(h, r)?, s)));
+        let total = rows.live().filter(|(_, r)| !k.has_null(*r)).count();
         let mut n = 1;
         while total > n * SHARD_ENTRIES {
             n *= 2;
@@ -388,7 +394,7 @@ impl HashIndex {
         let shard_of = |hash: u64| (hash >> SHARD_SHIFT) as usize & (n - 1);
         // A counting sort of the entries by shard, keeping slot order within each.
         let mut starts = vec![0usize; n + 1];
-        for &(hash, _) in &entries {
+        for (hash, _) in indexed() {
             starts[shard_of(hash) + 1] += 1;
         }
         for i in 0..n {
@@ -396,37 +402,42 @@ impl HashIndex {
         }
         let mut next = starts.clone();
         let mut grouped = vec![(0u64, 0u32); total];
-        for &(hash, s) in &entries {
+        for (hash, s) in indexed() {
             let at = &mut next[shard_of(hash)];
             grouped[*at] = (hash, s);
             *at += 1;
         }
-        drop(entries);
         // As `reshard`: room for a quarter more than the average, so a shard a little
         // fuller than the rest does not regrow at the next inserts.
         let per_shard = total.div_ceil(n) + total.div_ceil(4 * n);
         let hash_of = |s: u32| k.hash_slot(h, rows, s);
         let mut shards = Vec::with_capacity(n);
+        let mut repeated: Option<u32> = None;
         for w in starts.windows(2) {
             let part = &grouped[w[0]..w[1]];
             let mut shard = HashTable::with_capacity(per_shard.max(part.len()));
             for &(hash, s) in part {
                 // The rows are read only where the tags match (a read of a row here is a
                 // cache miss: the shard's entries are in no order of slot).
-                let row = || rows.get(s as usize);
                 let same = |&x: &u32| {
                     rows.get(x as usize)
-                        .zip(row())
+                        .zip(rows.get(s as usize))
                         .is_some_and(|(a, b)| k.same(a, b))
                 };
                 if shard.find(hash, same).is_some() {
-                    if let Some(row) = row() {
-                        return Err(row);
-                    }
+                    // Within a shard the entries come in slot order: `s` repeats an
+                    // earlier row. The first such row over every shard is the one named.
+                    repeated = Some(repeated.map_or(s, |r| r.min(s)));
+                    continue;
                 }
                 shard.insert_unique(hash, s, |&x| hash_of(x));
             }
             shards.push(shard);
+        }
+        if let Some(s) = repeated {
+            if let Some(row) = rows.get(s as usize) {
+                return Err((s, row));
+            }
         }
         self.shards = Shards::new(shards);
         self.len = total;
@@ -559,7 +570,23 @@ mod tests {
             Some(Arc::new(DynRow(vec![Value::Text("v8".into())].into()))),
         );
         let mut repeated = HashIndex::new(0);
-        let refused = repeated.build(&h, &rows).err().map(|r| r.col(0).to_owned());
-        assert_eq!(refused, Some(Value::Text("v8".into())));
+        // So do slots 60 and 50 (slot 2's), and 30 (a later row's): the first row in slot
+        // order that repeats an earlier one is named, whatever shard it lands in.
+        for (slot, value) in [(60, "v2"), (50, "v2"), (30, "v100")] {
+            rows.set(
+                slot,
+                Some(Arc::new(DynRow(vec![Value::Text(value.into())].into()))),
+            );
+        }
+        let refused = repeated.build(&h, &rows).err();
+        let refused = refused.map(|(s, r)| (s, r.col(0).to_owned()));
+        assert_eq!(refused, Some((40, Value::Text("v8".into()))));
+        rows.set(
+            40,
+            Some(Arc::new(DynRow(vec![Value::Text("v40".into())].into()))),
+        );
+        let refused = HashIndex::new(0).build(&h, &rows).err();
+        let refused = refused.map(|(s, r)| (s, r.col(0).to_owned()));
+        assert_eq!(refused, Some((50, Value::Text("v2".into()))));
     }
 }

@@ -1,6 +1,7 @@
 //! Snapshots: `data/<table>.records`, JSON Lines, exactly one row object per line.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
 use crate::schema::Schema;
@@ -67,9 +68,10 @@ pub(crate) type Convert<'c, T> = &'c (dyn Fn(Vec<Value>) -> std::result::Result<
 /// soon as every chunk before it has been handed over: the caller puts one chunk's rows in
 /// their place while the next chunks are parsed (keeping every row's values until all are
 /// read would copy the table through fresh memory, a page fault per 4 KiB). Returns the
-/// number of rows. The first bad line in file order is the error; an error `each` returns
-/// ends the parse with it. A panic in `convert` (a `json` column's `Deserialize`, the
-/// user's code) goes on unwinding in the caller's thread.
+/// number of rows. The first bad line in file order is the error, unless `each` refused a
+/// chunk before it: an error `each` returns ends the parse with it. A panic in `convert` (a
+/// `json` column's `Deserialize`, the user's code) stops the parse and goes on unwinding in
+/// the caller's thread.
 pub(crate) fn decode<T: Send>(
     path: &Path,
     schema: &Schema,
@@ -99,14 +101,20 @@ pub(crate) fn decode<T: Send>(
     // work overlaps the parse of the rest.
     let bounds = line_bounds(text, threads * CHUNKS_PER_THREAD);
     let chunks: Vec<&str> = bounds.windows(2).map(|w| &text[w[0]..w[1]]).collect();
+    // Set when a parser panics: the others stop at their next chunk.
+    let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
         let (sent, received) = std::sync::mpsc::channel();
         let workers: Vec<_> = (0..threads.min(chunks.len()))
             .map(|w| {
                 let sent = sent.clone();
-                let chunks = &chunks;
+                let (chunks, stop) = (&chunks, &stop);
                 s.spawn(move || {
+                    let _stop_on_panic = StopOnPanic(stop);
                     for (i, chunk) in chunks.iter().enumerate().skip(w).step_by(threads) {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
                         let rows = decode_chunk(schema, chunk, convert);
                         let failed = rows.is_err();
                         // Once the caller stops listening (it failed), or this chunk
@@ -131,6 +139,17 @@ pub(crate) fn decode<T: Send>(
 
 /// Chunks of a snapshot per parsing thread.
 const CHUNKS_PER_THREAD: usize = 4;
+
+/// Raises its flag if dropped while its thread panics.
+struct StopOnPanic<'f>(&'f AtomicBool);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
 
 /// A chunk's rows, or the line (counted from the chunk's first, 1) that failed and why.
 type Parsed<T> = std::result::Result<Vec<T>, (u64, String)>;

@@ -113,8 +113,10 @@ impl<R: Record> TableData<R> {
         Ok(())
     }
 
-    /// Starts filling this empty table with a snapshot's rows (see [`Loader`]).
-    pub(crate) fn loader(&mut self) -> Loader<'_, R> {
+    /// Starts filling this empty table with a snapshot's rows (see [`Loader`]), about
+    /// `expected` of them (room is made for them with the first rows, so a figure read
+    /// from a file is only trusted once the snapshot has been checked).
+    pub(crate) fn loader(&mut self, expected: usize) -> Loader<'_, R> {
         debug_assert!(self.rows.len() == 0, "a loader fills an empty table");
         let uniques = std::mem::take(&mut self.uniques);
         let ordered = std::mem::take(&mut self.ordered);
@@ -122,6 +124,7 @@ impl<R: Record> TableData<R> {
             table: self,
             uniques,
             ordered,
+            expected: Some(expected),
         }
     }
 
@@ -160,16 +163,21 @@ impl<R: Record> TableData<R> {
 
 /// Fills an empty table with rows (a snapshot's, chunk by chunk in key order), checking them
 /// as stored rows are ([`TableData::insert_stored`]). The unique and ordered indexes are out
-/// of the table meanwhile, and are built once every row is in, side by side on threads of
-/// their own for a large table: a unique index in one pass ([`HashIndex::build`]) rather
-/// than a probe per row (a value two rows share is the same `UniqueViolation` a row-by-row
-/// insert reports), an ordered one from the rows in slot order, as row-by-row inserts build
-/// it. A loader dropped before [`Loader::finish`] leaves them empty: the caller drops a
-/// table whose load failed.
+/// of the table meanwhile, and are built once every row is in, side by side for a large
+/// table (one on the caller's thread, the others on threads of their own): a unique index
+/// in one pass ([`HashIndex::build`]) rather than a probe per row, an ordered one from the
+/// rows in slot order, as row-by-row inserts build it. A row that fails its checks or
+/// repeats a key is refused as it comes in; a value two rows share in a unique column is
+/// found at the end, and the error names the first row in slot order that repeats one (of
+/// any unique index), the same `UniqueViolation` a row-by-row load reports for it. A loader
+/// dropped before [`Loader::finish`] leaves the indexes empty: the caller drops a table
+/// whose load failed.
 pub(crate) struct Loader<'t, R: Record> {
     table: &'t mut TableData<R>,
     uniques: Vec<HashIndex>,
     ordered: Vec<OrderedIndex>,
+    /// The rows expected (room is made for them at the first chunk), if not yet reserved.
+    expected: Option<usize>,
 }
 
 /// The fewest rows whose indexes a loader builds on threads of their own.
@@ -178,7 +186,8 @@ const BUILD_APART: usize = 20_000;
 impl<R: Record> Loader<'_, R> {
     /// Puts the next rows in, after those already in.
     pub(crate) fn add(&mut self, rows: Vec<R>) -> Result<()> {
-        self.table.reserve(rows.len());
+        let room = self.expected.take().unwrap_or(0).max(rows.len());
+        self.table.reserve(room);
         for row in rows {
             self.table.insert_stored(row)?;
         }
@@ -188,9 +197,10 @@ impl<R: Record> Loader<'_, R> {
     /// Builds the indexes left out and commits.
     pub(crate) fn finish(mut self) -> Result<()> {
         let t = &mut *self.table;
-        let apart = t.live >= BUILD_APART;
+        let apart = t.live >= BUILD_APART
+            && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
         let (uniques, ordered) = (&mut self.uniques, &mut self.ordered);
-        if let Some((i, row)) = build_indexes(&t.hasher, &t.rows, uniques, ordered, apart) {
+        if let Some((i, _, row)) = build_indexes(&t.hasher, &t.rows, uniques, ordered, apart) {
             return Err(t.unique_violation_of(&self.uniques[i], row));
         }
         t.uniques = std::mem::take(&mut self.uniques);
@@ -200,21 +210,26 @@ impl<R: Record> Loader<'_, R> {
     }
 }
 
-/// Fills empty `uniques` and `ordered` with every live row of `rows`, side by side on
-/// threads of their own if `apart`; a unique index refusing a row gives its position and
-/// the row.
+/// Fills empty `uniques` and `ordered` with every live row of `rows`, side by side if
+/// `apart` (the first on this thread); of the rows a unique index refuses, the first in slot
+/// order, with the index's position in `uniques` and the row's slot.
 fn build_indexes<'r: 'i, 'i, R: Record>(
     hasher: &'i ValueHasher,
     rows: &'r Slab<R>,
     uniques: &'i mut [HashIndex],
     ordered: &'i mut [OrderedIndex],
     apart: bool,
-) -> Option<(usize, &'r R)> {
-    type Job<'r, 'i, R> = Box<dyn FnOnce() -> Option<(usize, &'r R)> + Send + 'i>;
+) -> Option<(usize, u32, &'r R)> {
+    type Refused<'r, R> = Option<(usize, u32, &'r R)>;
+    type Job<'r, 'i, R> = Box<dyn FnOnce() -> Refused<'r, R> + Send + 'i>;
+    let first = |a: Refused<'r, R>, b: Refused<'r, R>| match (a, b) {
+        (Some(a), Some(b)) => Some(if b.1 < a.1 { b } else { a }),
+        (a, b) => a.or(b),
+    };
     let mut jobs: Vec<Job<'r, 'i, R>> = Vec::new();
     for (i, u) in uniques.iter_mut().enumerate() {
         jobs.push(Box::new(move || {
-            u.build(hasher, rows).err().map(|r| (i, r))
+            u.build(hasher, rows).err().map(|(s, r)| (i, s, r))
         }));
     }
     for o in ordered {
@@ -226,7 +241,9 @@ fn build_indexes<'r: 'i, 'i, R: Record>(
         }));
     }
     if !apart || jobs.len() < 2 {
-        return jobs.into_iter().find_map(|job| job());
+        return jobs
+            .into_iter()
+            .fold(None, |found, job| first(found, job()));
     }
     std::thread::scope(|s| {
         let mut jobs = jobs.into_iter();
@@ -235,7 +252,7 @@ fn build_indexes<'r: 'i, 'i, R: Record>(
         let mut repeated = here.and_then(|job| job());
         for h in others {
             match h.join() {
-                Ok(r) => repeated = repeated.or(r),
+                Ok(r) => repeated = first(repeated, r),
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }

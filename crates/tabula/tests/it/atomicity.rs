@@ -418,3 +418,67 @@ fn a_panic_inside_a_statement_leaves_no_row_behind() {
     db.close().unwrap();
     assert_eq!(codes(&Database::open(&path).unwrap()), ["KEPT"]);
 }
+
+/// A json field whose `Deserialize` panics on one value while the flag is up.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+struct Brittle(u32);
+
+static BRITTLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl<'de> serde::Deserialize<'de> for Brittle {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u32::deserialize(d)?;
+        if n == 45_678 && BRITTLE.load(std::sync::atomic::Ordering::SeqCst) {
+            panic!("Brittle cannot be read now");
+        }
+        Ok(Brittle(n))
+    }
+}
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "brittle")]
+struct WithBrittle {
+    #[column(primary_key)]
+    id: u64,
+    payload: Brittle,
+}
+
+/// A panic while a snapshot big enough to be parsed on several threads is read (user code:
+/// a json column's `Deserialize`, on a parser thread) goes on unwinding in the thread that
+/// asked for the table, and leaves the table unloaded: the next use loads it whole.
+#[test]
+fn a_panic_while_loading_a_snapshot_reaches_the_caller_and_loads_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    let rows = (1..=60_000).map(|i| WithBrittle {
+        id: i,
+        payload: Brittle(i as u32),
+    });
+    db.table::<WithBrittle>()
+        .unwrap()
+        .insert_many(rows)
+        .unwrap();
+    db.close().unwrap();
+    let size = std::fs::metadata(path.join("data/brittle.records"))
+        .unwrap()
+        .len();
+    assert!(size > 1 << 20, "{size} bytes: parsed in one chunk");
+
+    let db = Database::open(&path).unwrap();
+    BRITTLE.store(true, std::sync::atomic::Ordering::SeqCst);
+    let db2 = db.clone();
+    let r = std::panic::catch_unwind(move || db2.table::<WithBrittle>().map(drop));
+    BRITTLE.store(false, std::sync::atomic::Ordering::SeqCst);
+    let panic = r.expect_err("the panic goes on unwinding");
+    assert_eq!(
+        panic.downcast_ref::<&str>(),
+        Some(&"Brittle cannot be read now")
+    );
+    let t = db.table::<WithBrittle>().unwrap();
+    assert_eq!(t.count().unwrap(), 60_000);
+    assert_eq!(
+        t.get(45_678).unwrap().map(|r| r.payload),
+        Some(Brittle(45_678))
+    );
+}
