@@ -26,6 +26,28 @@ const GROUP: usize = 64;
 /// Where the shard number starts in a hash.
 const SHARD_SHIFT: u32 = 24;
 
+/// The shard of `hash` among `shards` (a power of two).
+#[inline]
+fn shard_in(hash: u64, shards: usize) -> usize {
+    (hash >> SHARD_SHIFT) as usize & (shards - 1)
+}
+
+/// The shards for `total` entries: `from` (a power of two), doubled as often as needed.
+fn shards_for(total: usize, from: usize) -> usize {
+    let mut n = from;
+    while total > n * SHARD_ENTRIES {
+        n *= 2;
+    }
+    n
+}
+
+/// The room each of `n` shards gets when `total` entries are spread over them: a quarter
+/// more than the average, so that a shard a little fuller than the rest does not regrow
+/// while they are spread, or at the next inserts.
+fn room_per_shard(total: usize, n: usize) -> usize {
+    total.div_ceil(n) + total.div_ceil(4 * n)
+}
+
 /// A hash index from one column's value (or several columns' values) to the slot holding
 /// it: the primary key, every unique column and every composite unique constraint have one.
 /// Nulls are not indexed (a unique nullable column may hold many; a composite key with a
@@ -236,7 +258,7 @@ impl HashIndex {
 
     #[inline]
     fn shard_of(&self, hash: u64) -> usize {
-        (hash >> SHARD_SHIFT) as usize & (self.shards.len() - 1)
+        shard_in(hash, self.shards.len())
     }
 
     #[inline]
@@ -387,11 +409,8 @@ impl HashIndex {
         let k = self.key_cols();
         let indexed = || rows.live().filter_map(|(s, r)| Some((k.hash(h, r)?, s)));
         let total = rows.live().filter(|(_, r)| !k.has_null(*r)).count();
-        let mut n = 1;
-        while total > n * SHARD_ENTRIES {
-            n *= 2;
-        }
-        let shard_of = |hash: u64| (hash >> SHARD_SHIFT) as usize & (n - 1);
+        let n = shards_for(total, 1);
+        let shard_of = |hash: u64| shard_in(hash, n);
         // A counting sort of the entries by shard, keeping slot order within each.
         let mut starts = vec![0usize; n + 1];
         for (hash, _) in indexed() {
@@ -407,9 +426,7 @@ impl HashIndex {
             grouped[*at] = (hash, s);
             *at += 1;
         }
-        // As `reshard`: room for a quarter more than the average, so a shard a little
-        // fuller than the rest does not regrow at the next inserts.
-        let per_shard = total.div_ceil(n) + total.div_ceil(4 * n);
+        let per_shard = room_per_shard(total, n);
         let hash_of = |s: u32| k.hash_slot(h, rows, s);
         let mut shards = Vec::with_capacity(n);
         let mut repeated: Option<u32> = None;
@@ -446,23 +463,17 @@ impl HashIndex {
 
     /// Spreads the entries over enough shards for `total` of them.
     fn reshard<R: Record>(&mut self, h: &ValueHasher, rows: &Slab<R>, total: usize) {
-        let mut n = self.shards.len();
-        while total > n * SHARD_ENTRIES {
-            n *= 2;
-        }
+        let n = shards_for(total, self.shards.len());
         let k = self.key_cols();
         let hash_of = |s: u32| k.hash_slot(h, rows, s);
-        // Room for a quarter more than the average, so that a shard a little fuller than
-        // the rest does not regrow while the entries are spread.
-        let per_shard = total.div_ceil(n) + total.div_ceil(4 * n);
+        let per_shard = room_per_shard(total, n);
         let mut shards: Vec<HashTable<u32>> = (0..n)
             .map(|_| HashTable::with_capacity(per_shard))
             .collect();
         for old in self.shards.iter() {
             for &s in old.iter() {
                 let hash = hash_of(s);
-                shards[(hash >> SHARD_SHIFT) as usize & (n - 1)]
-                    .insert_unique(hash, s, |&x| hash_of(x));
+                shards[shard_in(hash, n)].insert_unique(hash, s, |&x| hash_of(x));
             }
         }
         self.shards = Shards::new(shards);
@@ -564,27 +575,19 @@ mod tests {
         built.insert(&h, &rows, at);
         assert_eq!(built.find_text(&h, &rows, &format!("v{at}")), Some(at));
 
+        let text = |v: &str| Some(Arc::new(DynRow(vec![Value::Text(v.into())].into())));
         // Slot 40 (a live row) holds slot 8's value.
-        rows.set(
-            40,
-            Some(Arc::new(DynRow(vec![Value::Text("v8".into())].into()))),
-        );
+        rows.set(40, text("v8"));
         let mut repeated = HashIndex::new(0);
         // So do slots 60 and 50 (slot 2's), and 30 (a later row's): the first row in slot
         // order that repeats an earlier one is named, whatever shard it lands in.
         for (slot, value) in [(60, "v2"), (50, "v2"), (30, "v100")] {
-            rows.set(
-                slot,
-                Some(Arc::new(DynRow(vec![Value::Text(value.into())].into()))),
-            );
+            rows.set(slot, text(value));
         }
         let refused = repeated.build(&h, &rows).err();
         let refused = refused.map(|(s, r)| (s, r.col(0).to_owned()));
         assert_eq!(refused, Some((40, Value::Text("v8".into()))));
-        rows.set(
-            40,
-            Some(Arc::new(DynRow(vec![Value::Text("v40".into())].into()))),
-        );
+        rows.set(40, text("v40"));
         let refused = HashIndex::new(0).build(&h, &rows).err();
         let refused = refused.map(|(s, r)| (s, r.col(0).to_owned()));
         assert_eq!(refused, Some((50, Value::Text("v2".into()))));
