@@ -113,3 +113,27 @@ pub fn create(dir: &Path) -> anyhow::Result<(usize, usize, usize)> {
     db.close()?;
     Ok((students.len(), courses.len(), regs.len()))
 }
+
+/// `tabula demo`: the database made, and what to try next.
+pub fn run(dir: &Path, json: bool) -> anyhow::Result<()> {
+    let (s, c, r) = create(dir)?;
+    if json {
+        // Paths as text: `json!` of a path that is not UTF-8 would panic.
+        let v = serde_json::json!({"path": dir.to_string_lossy(), "students": s, "courses": c, "registrations": r});
+        committed_outln!("{v}");
+        return Ok(());
+    }
+    committed_outln!(
+        "Created {} with {s} students, {c} courses and {r} registrations.",
+        dir.display()
+    );
+    committed_outln!("\nTry next:");
+    let d = dir.display();
+    committed_outln!("  tabula tables {d}");
+    committed_outln!("  tabula query {d} students --where \"gpa > 3.5\" --order-by -gpa");
+    committed_outln!("  tabula query {d} registrations --where \"course_id = 1\" --explain");
+    committed_outln!("  tabula stats {d}");
+    committed_outln!("  tabula verify {d}");
+    committed_outln!("  cat {d}/wal/transaction.log | cut -c1-120");
+    Ok(())
+}

@@ -167,3 +167,19 @@ pub fn print_schema(db: &Database, table: &str, format: Format) -> anyhow::Resul
     };
     write().context("writing to standard output")
 }
+
+/// `tabula stats`: the report for people, or as JSON (one document) or CSV (a line per
+/// table).
+pub fn print_stats(stats: &Stats, format: Format) -> anyhow::Result<()> {
+    if format == Format::Table {
+        outln!("{stats}");
+        return Ok(());
+    }
+    // JSON Lines: the whole report on one line; CSV: a line per table.
+    let whole = serde_json::to_value(stats)?;
+    let printed = match format {
+        Format::Csv => output::list(format, &whole["tables"], TABLE_KEYS),
+        _ => output::records(format, &whole, std::slice::from_ref(&whole), &[]),
+    };
+    printed.context("writing to standard output")
+}

@@ -68,7 +68,7 @@ pub fn run(dir: &Path, dialect: DialectArg, output: Option<&PathBuf>) -> anyhow:
     if let Some(path) = output {
         tabula::check_output_path(path)?;
     }
-    let db = crate::open_read_only(dir)?;
+    let db = crate::database::open_read_only(dir)?;
     let Some(path) = output else {
         return to_stdout(&db, dialect.into());
     };

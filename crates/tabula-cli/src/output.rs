@@ -428,3 +428,21 @@ pub(crate) fn err_line(args: std::fmt::Arguments<'_>) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr().lock(), "{args}");
 }
+
+/// A spinner on stderr for long work, only when stderr is a terminal.
+pub fn spinner(msg: &str) -> Option<indicatif::ProgressBar> {
+    if !io::IsTerminal::is_terminal(&io::stderr()) {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_message(msg.to_owned());
+    pb.enable_steady_tick(std::time::Duration::from_millis(100));
+    Some(pb)
+}
+
+/// Clears the spinner [`spinner`] made, if any.
+pub fn finish(pb: Option<indicatif::ProgressBar>) {
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+}

@@ -49,7 +49,7 @@ pub fn run(
     let (last, wrote) = if !fresh {
         // Read-only first (no lock), its results held back: a text that writes is refused
         // before it changes anything, and runs again from its start with the lock.
-        let ro = crate::open_read_only(dir)?;
+        let ro = crate::database::open_read_only(dir)?;
         if let Some(last) = streamed_query(&ro, &text, &mut printer) {
             return last.and_then(|last| printer.finish(&text, &last));
         }
@@ -61,10 +61,10 @@ pub fn run(
         match read {
             Err(tabula::Error::ReadOnly { .. }) => {
                 drop((ro, held));
-                let db = crate::open(dir)?;
+                let db = crate::database::open(dir)?;
                 let last = run_writing(&db, &text, &mut printer)?;
                 // As every writing command: the database closes with a checkpoint.
-                crate::close_after_commit(&db)?;
+                crate::database::close_after_commit(&db)?;
                 (last, true)
             }
             read => (printer.take_read(held, read, &text)?, false),
@@ -96,8 +96,8 @@ pub fn run(
             Err(_) => db.table_names().is_ok_and(|t| t.is_empty()),
         };
         if unused {
-            crate::clean_while_held(db, || {
-                crate::empty_out(dir);
+            crate::database::clean_while_held(db, || {
+                crate::database::empty_out(dir);
                 if !existed {
                     // Only while empty: nothing another process put there is removed.
                     for made in std::iter::once(dir).chain(made_above.iter().copied()) {
@@ -109,13 +109,13 @@ pub fn run(
             (last, false)
         } else {
             let last = ran?;
-            crate::close_after_commit(&db)?;
+            crate::database::close_after_commit(&db)?;
             (last, true)
         }
     };
     // After a write, failing to print is not "nothing changed".
     match printer.finish(&text, &last) {
-        Err(e) if wrote => Err(e.context(crate::Committed::Output)),
+        Err(e) if wrote => Err(e.context(crate::database::Committed::Output)),
         r => r,
     }
 }
@@ -288,14 +288,14 @@ fn run_writing(db: &Database, text: &str, printer: &mut Printer) -> anyhow::Resu
     match (ran, output_failed) {
         (Ok(last), _) => Ok(last),
         (Err(_), Some(e)) => Err(if committed() {
-            e.context(crate::Committed::Output)
+            e.context(crate::database::Committed::Output)
         } else {
             e
         }),
         (Err(e), None) => {
             let e = dot_command_hint(e, text);
             Err(if committed() {
-                e.context(crate::Committed::LaterStatement)
+                e.context(crate::database::Committed::LaterStatement)
             } else {
                 e
             })

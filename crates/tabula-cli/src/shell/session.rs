@@ -45,7 +45,7 @@ impl Session {
         let seen = fingerprint(dir);
         let empty = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none());
         let db = if dir.exists() && !empty {
-            crate::open_read_only(dir)?
+            crate::database::open_read_only(dir)?
         } else {
             crate::sql_cmd::create(dir)?
         };
@@ -76,7 +76,7 @@ impl Session {
             return Ok(self.db.stats()?);
         }
         self.catch_up()?;
-        crate::exact_stats(&self.db)
+        crate::database::exact_stats(&self.db)
     }
 
     /// The database, for lock-free reads of its committed state (schemas).
@@ -167,7 +167,7 @@ impl Session {
         let Some(lsn) = self.reading else {
             bail!("no read transaction is open");
         };
-        let writable = crate::open(&self.dir)?;
+        let writable = crate::database::open(&self.dir)?;
         if writable.stats()?.last_lsn != lsn {
             bail!(
                 "another process committed since this transaction began: what it read is \
@@ -223,7 +223,7 @@ impl Session {
             None => false,
         };
         if self.writable() {
-            crate::close_after_commit(&self.db)?;
+            crate::database::close_after_commit(&self.db)?;
         }
         Ok(rolled_back)
     }
@@ -232,7 +232,7 @@ impl Session {
     /// On error (`Error::Locked`: another process has it open) the shell stays read-only.
     fn make_writable(&mut self) -> anyhow::Result<()> {
         if self.db.is_read_only() {
-            self.db = crate::open(&self.dir)?;
+            self.db = crate::database::open(&self.dir)?;
         }
         Ok(())
     }
@@ -250,7 +250,7 @@ impl Session {
             return Ok(());
         }
         if self.db.refresh().is_err() {
-            self.db = crate::open_read_only(&self.dir)?;
+            self.db = crate::database::open_read_only(&self.dir)?;
         }
         self.seen = now;
         Ok(())
@@ -261,7 +261,7 @@ impl Session {
 /// are loaded first: loading takes the writers' lock, which the transaction's thread is
 /// about to hold, and `.tables` counts rows from loaded tables.
 fn write_transaction(db: &Database) -> anyhow::Result<OpenTx> {
-    crate::exact_stats(db)?;
+    crate::database::exact_stats(db)?;
     OpenTx::begin(db)
 }
 
