@@ -600,6 +600,10 @@ fn listing(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Reads every file of the database at `root`; see the module documentation.
+/// Reads every file of the database at `root`; see the module documentation. The steps
+/// below run in this order because each reads what the ones before found: the manifest
+/// decides which snapshot and schema files count, the schema files and the log's creations
+/// which tables there are, the snapshots their rows before the log is replayed over them.
 pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     if !is_database(fs, root) {
         return Err(Error::NotADatabase {
@@ -608,8 +612,74 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     }
     let layout = Layout::new(root);
     let mut out = Inspection::default();
-    let read = |p: &Path| fs.read(p).map_err(|e| Error::io(p, e));
+    check_markers(&mut out, fs, &layout);
+    read_manifest(&mut out, fs, &layout)?;
+    let manifest_lsn = out.manifest.as_ref().map_or(0, |m| m.lsn);
+    out.last_lsn = manifest_lsn;
+    let snapshots = find_snapshots(&mut out, fs, &layout)?;
+    report_set_aside_logs(&mut out, fs, &layout)?;
+    let schemas = read_schema_files(&mut out, fs, &layout, manifest_lsn)?;
 
+    // With the manifest older than the files, it knows less of the next keys than the
+    // segments after it do.
+    let mut older_manifest = false;
+    if out.manifest.is_some() {
+        if let Some((p, reason)) = newer_segment(fs, &layout, manifest_lsn)? {
+            out.problem(&p, 0, reason);
+            older_manifest = true;
+        }
+    }
+    let wal_path = layout.wal();
+    let log_bytes = if fs.exists(&wal_path) {
+        read(fs, &wal_path)?
+    } else {
+        if let Some(reason) = lost_log(fs, &layout, manifest_lsn) {
+            out.problem(&wal_path, 0, reason);
+        }
+        Vec::new()
+    };
+    // The log, read once: a table whose schema file is gone may be created in it.
+    let log = lines(&log_bytes, manifest_lsn);
+    tables_created_in_log(&mut out, &layout, &log, manifest_lsn);
+    recover_from_archives(
+        &mut out,
+        fs,
+        &layout,
+        &schemas.disagreeing,
+        &snapshots,
+        &log,
+    );
+    check_listed_tables(&mut out, &layout, &schemas);
+    snapshots_of_listed_tables(&mut out, fs, &layout, &snapshots, manifest_lsn);
+    read_snapshots(&mut out, fs, &layout, &snapshots, manifest_lsn)?;
+    quarantine_unreadable(&mut out, fs, &layout, &schemas.unreadable);
+    replay_log(&mut out, fs, &layout, &log, &log_bytes, manifest_lsn);
+    lsns_of_archived_segments(&mut out, fs, &layout)?;
+    check_archived_segments(&mut out, fs, &layout)?;
+    // `manifest_lsn` is the sound manifest's LSN, 0 without one.
+    if out.manifest.is_none() || older_manifest {
+        next_keys_from_archives(&mut out, fs, &layout, manifest_lsn)?;
+    }
+    check_foreign_keys(&mut out, &layout);
+    Ok(out)
+}
+
+/// A file's bytes, an error naming it if they cannot be read.
+fn read(fs: &dyn FileSystem, p: &Path) -> Result<Vec<u8>> {
+    fs.read(p).map_err(|e| Error::io(p, e))
+}
+
+/// The schema files that could not be used, by table.
+struct SchemaFiles {
+    /// Unreadable or invalid: the table has no schema from its file.
+    unreadable: Vec<String>,
+    /// Readable, but their checksum is not the manifest's (edited, or damaged in a way that
+    /// still parses).
+    disagreeing: Vec<String>,
+}
+
+/// An interrupted repair's marker, and a lock file that is no file.
+fn check_markers(out: &mut Inspection, fs: &dyn FileSystem, layout: &Layout) {
     let marker = layout.repairing();
     if fs.exists(&marker) {
         out.problem(
@@ -630,18 +700,26 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
              lock fails); remove it, and the next writer makes it anew",
         );
     }
+}
 
-    // The manifest.
+/// The manifest, into `out.manifest` when it reads.
+fn read_manifest(out: &mut Inspection, fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
     let manifest_path = layout.manifest();
     if fs.exists(&manifest_path) {
-        match Manifest::parse(&read(&manifest_path)?) {
+        match Manifest::parse(&read(fs, &manifest_path)?) {
             Ok(m) => out.manifest = Some(m),
             Err((line, reason)) => out.problem(&manifest_path, line, reason),
         }
     }
-    let manifest_lsn = out.manifest.as_ref().map_or(0, |m| m.lsn);
-    out.last_lsn = manifest_lsn;
+    Ok(())
+}
 
+/// The snapshot file of each table, by table.
+fn find_snapshots(
+    out: &mut Inspection,
+    fs: &dyn FileSystem,
+    layout: &Layout,
+) -> Result<BTreeMap<String, PathBuf>> {
     // Snapshot files: a committed `.tmp` (the checkpoint's manifest names its bytes, and the
     // next open finishes its rename) stands for the snapshot; other `.tmp` files are the
     // next open's to remove, and no problem.
@@ -662,7 +740,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         } else if let Some(t) = name.strip_suffix(&format!(".records{TMP}")) {
             let entry = out.manifest.as_ref().and_then(|m| m.tables.get(t));
             if let Some(entry) = entry {
-                let bytes = read(&p)?;
+                let bytes = read(fs, &p)?;
                 if crc_hex(&bytes) == entry.snapshot_crc32c
                     && bytes.len() as u64 == entry.snapshot_bytes
                 {
@@ -671,8 +749,9 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             }
         }
     }
-    swapped_snapshots(fs, &mut out, &mut snapshots);
-    if out.manifest.is_none() && !fs.exists(&manifest_path) && checkpointed(fs, &layout).is_some() {
+    swapped_snapshots(fs, out, &mut snapshots);
+    let manifest_path = layout.manifest();
+    if out.manifest.is_none() && !fs.exists(&manifest_path) && checkpointed(fs, layout).is_some() {
         out.problem(
             &manifest_path,
             0,
@@ -680,8 +759,11 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
              from them and the log)",
         );
     }
+    Ok(snapshots)
+}
 
-    // Damaged logs set aside by an open.
+/// Damaged logs set aside by an open.
+fn report_set_aside_logs(out: &mut Inspection, fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
     for p in listing(fs, &layout.wal_dir())? {
         if p.file_name()
             .and_then(|n| n.to_str())
@@ -699,11 +781,19 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             );
         }
     }
+    Ok(())
+}
 
-    // Schema files.
+/// The schema files: each table's schema, into `out.tables`.
+fn read_schema_files(
+    out: &mut Inspection,
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    manifest_lsn: u64,
+) -> Result<SchemaFiles> {
+    let manifest = out.manifest.clone();
+    let dropped = |t: &str| manifest.as_ref().is_some_and(|m| m.is_dropped(t));
     let mut unreadable_schemas = Vec::new();
-    // Readable schema files whose checksum is not the manifest's (edited, or damaged in a
-    // way that still parses).
     let mut disagreeing = Vec::new();
     for p in listing(fs, &layout.schema_dir())? {
         let Some(name) = Layout::table_of_schema(&p) else {
@@ -717,7 +807,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             .as_ref()
             .and_then(|m| m.tables.get(&name))
             .cloned();
-        let bytes = committed_schema(fs, &p, read(&p)?, entry.as_ref());
+        let bytes = committed_schema(fs, &p, read(fs, &p)?, entry.as_ref());
         let mut file: SchemaFile = match serde_json::from_slice(&bytes) {
             Ok(f) => f,
             Err(e) => {
@@ -755,28 +845,22 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         state.created_lsn = entry.as_ref().map_or(0, |e| e.created_lsn);
         out.tables.insert(name, state);
     }
+    Ok(SchemaFiles {
+        unreadable: unreadable_schemas,
+        disagreeing,
+    })
+}
 
-    // The log, read once: a table whose schema file is gone may be created in it.
+/// The tables the log creates after the manifest's checkpoint: a table whose schema file
+/// is gone gets its schema from there, and one whose file says otherwise is reported.
+fn tables_created_in_log(
+    out: &mut Inspection,
+    layout: &Layout,
+    log: &[ScannedLine],
+    manifest_lsn: u64,
+) {
     let wal_path = layout.wal();
-    // With the manifest older than the files, it knows less of the next keys than the
-    // segments after it do.
-    let mut older_manifest = false;
-    if out.manifest.is_some() {
-        if let Some((p, reason)) = newer_segment(fs, &layout, manifest_lsn)? {
-            out.problem(&p, 0, reason);
-            older_manifest = true;
-        }
-    }
-    let log_bytes = if fs.exists(&wal_path) {
-        read(&wal_path)?
-    } else {
-        if let Some(reason) = lost_log(fs, &layout, manifest_lsn) {
-            out.problem(&wal_path, 0, reason);
-        }
-        Vec::new()
-    };
-    let log = lines(&log_bytes, manifest_lsn);
-    for l in &log {
+    for l in log {
         let Ok(rec) = &l.parsed else { continue };
         // A record the sound manifest's checkpoint covers is not replayed, as an open does
         // not replay it: a table it created and a `DROP TABLE` dropped since stays dropped.
@@ -824,12 +908,16 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             }
         }
     }
+}
+
+/// A schema file of a table a sound manifest does not list and no log record after its
+/// checkpoint creates, and a table the manifest lists whose schema file is missing.
+fn check_listed_tables(out: &mut Inspection, layout: &Layout, schemas: &SchemaFiles) {
     let listed: Vec<String> = out
         .manifest
         .as_ref()
         .map(|m| m.tables.keys().cloned().collect())
         .unwrap_or_default();
-    recover_from_archives(&mut out, fs, &layout, &disagreeing, &snapshots, &log);
     // A schema file of a table a sound manifest does not list and no log record after its
     // checkpoint creates: an open refuses it (its files are from another state of the
     // database); repair keeps the table, with the rows its snapshot holds.
@@ -854,7 +942,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             .is_some_and(|t| t.source == SchemaSource::File);
         // A disagreeing file is there; when its table's creation replaces it, that was
         // reported as such.
-        if !on_disk && !unreadable_schemas.contains(name) && !disagreeing.contains(name) {
+        if !on_disk && !schemas.unreadable.contains(name) && !schemas.disagreeing.contains(name) {
             out.problem(
                 &layout.schema(name),
                 0,
@@ -862,8 +950,17 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             );
         }
     }
+}
 
-    // Every table the manifest lists: its next key, and its snapshot, which must exist.
+/// Every table the manifest lists: its next key, and its snapshot, which must exist (one
+/// missing is rebuilt from the archived log segments when they hold it).
+fn snapshots_of_listed_tables(
+    out: &mut Inspection,
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    snapshots: &BTreeMap<String, PathBuf>,
+    manifest_lsn: u64,
+) {
     let entries: Vec<(String, crate::storage::manifest::TableEntry)> = out
         .manifest
         .as_ref()
@@ -883,7 +980,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             state.expected = Some(entry.rows);
             let path = layout.records(name);
             let listed = format!("missing; the manifest lists {} rows", entry.rows);
-            match rows_from_archives(fs, &layout, entry, manifest_lsn, state) {
+            match rows_from_archives(fs, layout, entry, manifest_lsn, state) {
                 Ok(rebuilt) => out.problem(
                     &path,
                     0,
@@ -904,9 +1001,17 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             }
         }
     }
+}
 
-    // Snapshots: checksum, every line, constraints.
-    for (name, path) in &snapshots {
+/// The snapshots: checksum, every line, constraints.
+fn read_snapshots(
+    out: &mut Inspection,
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    snapshots: &BTreeMap<String, PathBuf>,
+    manifest_lsn: u64,
+) -> Result<()> {
+    for (name, path) in snapshots {
         let entry = out.manifest.as_ref().map(|m| m.tables.get(name).cloned());
         let Some(state) = out.tables.get_mut(name) else {
             out.quarantined
@@ -977,7 +1082,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
                     .filter_map(|(_, row)| row.ok())
                     .collect();
                 let mut trial = state.clone();
-                let rebuilt = rows_from_archives(fs, &layout, entry, manifest_lsn, &mut trial)
+                let rebuilt = rows_from_archives(fs, layout, entry, manifest_lsn, &mut trial)
                     .ok()
                     .filter(|_| trial.holds_each(&readable));
                 if let Some(rebuilt) = rebuilt {
@@ -1037,7 +1142,18 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             });
         }
     }
-    for name in &unreadable_schemas {
+    Ok(())
+}
+
+/// Tables without a readable schema are set aside (quarantined), and with them every table
+/// whose foreign key names one.
+fn quarantine_unreadable(
+    out: &mut Inspection,
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    unreadable: &[String],
+) {
+    for name in unreadable {
         if !out.tables.contains_key(name) {
             let files = out.quarantined.entry(name.clone()).or_default();
             files.push(layout.schema(name));
@@ -1077,9 +1193,19 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             );
         }
     }
+}
 
-    // The log replayed over the snapshots: every readable record in order, records after a
-    // gap included (their rows are real; the gap is reported).
+/// The log replayed over the snapshots: every readable record in order, records after a
+/// gap included (their rows are real; the gap is reported).
+fn replay_log(
+    out: &mut Inspection,
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    log: &[ScannedLine],
+    log_bytes: &[u8],
+    manifest_lsn: u64,
+) {
+    let wal_path = layout.wal();
     let mut last = manifest_lsn;
     let first_good_lsn = log
         .iter()
@@ -1087,7 +1213,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     // Without a sound manifest, the snapshots' LSN is unknown: every record is replayed
     // (replaying a record the snapshot holds gives the same rows), and continuity starts
     // at the log's first record.
-    if out.manifest.is_none() && fs.exists(&manifest_path) {
+    if out.manifest.is_none() && fs.exists(&layout.manifest()) {
         last = first_good_lsn.map_or(0, |l| l.saturating_sub(1));
     }
     let sound_manifest = out.manifest.is_some();
@@ -1202,8 +1328,15 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         }
     }
     out.last_lsn = out.last_lsn.max(last);
-    // Archived segments name the last LSN they hold: LSNs never go back below them. (Not
-    // past `MAX_LSN`: such a name is no segment a checkpoint wrote.)
+}
+
+/// Archived segments name the last LSN they hold: LSNs never go back below them. (Not past
+/// `MAX_LSN`: such a name is no segment a checkpoint wrote.)
+fn lsns_of_archived_segments(
+    out: &mut Inspection,
+    fs: &dyn FileSystem,
+    layout: &Layout,
+) -> Result<()> {
     for p in listing(fs, &layout.wal_dir())? {
         match Layout::archived_lsn(&p) {
             Some(lsn) if lsn > MAX_LSN => out.problem(
@@ -1218,14 +1351,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
             None => {}
         }
     }
-    check_archived_segments(&mut out, fs, &layout)?;
-    // `manifest_lsn` is the sound manifest's LSN, 0 without one.
-    if out.manifest.is_none() || older_manifest {
-        next_keys_from_archives(&mut out, fs, &layout, manifest_lsn)?;
-    }
-
-    check_foreign_keys(&mut out, &layout);
-    Ok(out)
+    Ok(())
 }
 
 /// Reads every archived log segment as the live log is read: nothing opens them, but
