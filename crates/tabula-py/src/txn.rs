@@ -167,27 +167,32 @@ impl Registry {
     /// writes; reads never wait. A write is refused (`InTransaction`) where that wait could
     /// never end: while a transaction is open whose thread has ended (a block entered by
     /// hand and never exited, or a generator holding a block, resumed on another thread
-    /// after the one that entered it ended).
+    /// after the one that entered it ended). A call of another asyncio task of the thread
+    /// is another writer's too (see [`Tx::for_this_task`]).
     fn find(&self, py: Python<'_>, access: Access) -> PyResult<Option<Py<Tx>>> {
         if self.open.load(Ordering::Acquire) == 0 {
             return Ok(None);
         }
-        // Taken out of the map: `is_alive` is called with no lock held. A poisoned map is
+        // Taken out of the map: `is_alive` and the task check call Python with no lock held. A poisoned map is
         // still whole (every change to it is one insert or remove), and reading it as
         // empty would run this thread's calls outside its transaction.
-        let others: Vec<Py<Tx>> = {
+        let (mine, others): (Option<Py<Tx>>, Vec<Py<Tx>>) = {
             let map = self
                 .by_thread
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            if let Some(t) = map.get(&std::thread::current().id()) {
-                return Ok(Some(t.clone_ref(py)));
+            match map.get(&std::thread::current().id()) {
+                Some(t) => (Some(t.clone_ref(py)), Vec::new()),
+                None if access == Access::Read => return Ok(None),
+                None => (None, map.values().map(|t| t.clone_ref(py)).collect()),
             }
-            if access == Access::Read {
-                return Ok(None);
-            }
-            map.values().map(|t| t.clone_ref(py)).collect()
         };
+        if let Some(t) = mine {
+            return t
+                .get()
+                .for_this_task(py, access)
+                .map(|ours| ours.then_some(t));
+        }
         for t in &others {
             if t.get().owner_ended(py)? {
                 return Err(errors::raise(
@@ -280,6 +285,8 @@ pub struct Tx {
     owner: Py<PyAny>,
     /// Cleared when the thread that opened it exits (see [`ThreadAlive`]).
     alive: Arc<AtomicBool>,
+    /// The asyncio task that opened it, if one did: the thread's other tasks are not in it.
+    task: Option<Py<PyAny>>,
 }
 
 impl Tx {
@@ -295,6 +302,7 @@ impl Tx {
             .import("threading")?
             .call_method0("current_thread")?
             .unbind();
+        let task = running_task(py)?;
         let (commands, inbox) = channel::<Command>();
         let (report, status) = channel::<Status>();
         // A statement's parse and run take a few MiB of stack at their deepest (the
@@ -336,6 +344,7 @@ impl Tx {
                 thread,
                 owner,
                 alive: this_thread_alive(),
+                task,
             }),
             Ok(Status::Ended(Err(e))) => Err(errors::to_py(py, e)),
             Ok(Status::Ended(Ok(()))) | Err(_) => {
@@ -385,6 +394,33 @@ impl Tx {
         });
         commands.send(Command::Run(job)).map_err(|_| ended(py))?;
         Ok(answer)
+    }
+
+    /// Whether a call of the thread that opened it, with `access`, runs inside it: yes, but
+    /// from an asyncio task other than the one that opened it (which awaited inside its
+    /// block, letting the loop run this one). Such a task is another writer, as another
+    /// thread is: its reads see the last committed version, and a write is refused
+    /// (`InTransaction`), since waiting for the block on the thread that must finish it
+    /// would never end. Without the check, its writes would join the block's transaction
+    /// and be rolled back with it after their keys were returned.
+    fn for_this_task(&self, py: Python<'_>, access: Access) -> PyResult<bool> {
+        let Some(opener) = &self.task else {
+            return Ok(true);
+        };
+        let same = running_task(py)?.is_some_and(|t| t.bind(py).is(opener.bind(py)));
+        match (same, access) {
+            (true, _) => Ok(true),
+            (false, Access::Read) => Ok(false),
+            (false, Access::Write) => Err(errors::raise(
+                py,
+                "InTransaction",
+                "another asyncio task of this thread has `with db.transaction():` open (it \
+                 awaited inside the block): a write here would wait for that block, which \
+                 cannot go on while this task waits; finish the block without awaiting \
+                 inside it, or run the transaction on a thread (asyncio.to_thread)",
+                &[],
+            )),
+        }
     }
 
     /// Whether the thread that opened it has ended: `join()` has returned
@@ -477,4 +513,25 @@ impl Tx {
     fn is_open(&self) -> bool {
         self.worker.lock().map(|g| g.is_some()).unwrap_or(false)
     }
+}
+
+/// `sys.modules`, where [`running_task`] looks for asyncio.
+static MODULES: pyo3::sync::PyOnceLock<Py<pyo3::types::PyDict>> = pyo3::sync::PyOnceLock::new();
+
+/// The asyncio task running on the calling thread, if any. A program that never imported
+/// asyncio runs no event loop, so it is not imported here.
+fn running_task(py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+    let modules = MODULES.get_or_try_init(py, || {
+        let m = py.import("sys")?.getattr("modules")?;
+        Ok::<_, PyErr>(m.cast_into::<pyo3::types::PyDict>()?.unbind())
+    })?;
+    let Some(asyncio) = modules.bind(py).get_item("asyncio")? else {
+        return Ok(None);
+    };
+    let running = asyncio.call_method0("_get_running_loop")?;
+    if running.is_none() {
+        return Ok(None);
+    }
+    let task = asyncio.call_method1("current_task", (running,))?;
+    Ok((!task.is_none()).then(|| task.unbind()))
 }

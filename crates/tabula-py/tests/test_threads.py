@@ -243,3 +243,63 @@ def test_persistent_database_shared_by_threads(pdb):
     run_threads(work, 4)
     pdb.save()
     assert Event.count() == 480
+
+
+def test_an_asyncio_task_is_not_inside_another_tasks_transaction(db):
+    """asyncio tasks share their thread: a block that awaits lets other tasks run while it
+    is open. Their writes must not join it (they would be rolled back with it after their
+    keys were returned) and cannot wait for it (the block's task needs the same thread to
+    finish): they raise InTransaction. Their reads see the last committed version."""
+    import asyncio
+
+    Event = counter_class(db)
+    Event.insert(worker=0, n=0)
+    seen = {}
+
+    async def holder():
+        with pytest.raises(RuntimeError, match="abandoned"):
+            with db.transaction():
+                Event.insert(worker=1, n=1)
+                await asyncio.sleep(0.05)
+                # The block's own task, after its await, is still inside its transaction.
+                seen["own"] = Event.count()
+                raise RuntimeError("abandoned")
+
+    async def other():
+        await asyncio.sleep(0.01)
+        seen["count"] = Event.count()
+        seen["rows"] = [r["worker"] for r in Event.select()]
+        seen["get"] = Event.get(2)
+        with pytest.raises(tabula.InTransaction, match="another asyncio task"):
+            Event.insert(worker=2, n=2)
+        with pytest.raises(tabula.InTransaction, match="another asyncio task"):
+            Event.update(where=lambda e: e["worker"] == 0, n=9)
+        with pytest.raises(tabula.InTransaction, match="another asyncio task"):
+            with db.transaction():
+                pass
+
+    async def main():
+        await asyncio.gather(holder(), other())
+        # Once the block has ended, the other task writes as usual.
+        return Event.insert(worker=3, n=3)
+
+    key = asyncio.run(main())
+    assert seen == {"count": 1, "rows": [0], "get": None, "own": 2}
+    assert [(r["worker"], r["n"]) for r in Event.select()] == [(0, 0), (3, 3)]
+    assert Event.get(key)["worker"] == 3
+
+
+def test_a_transaction_in_one_task_commits_across_its_awaits(db):
+    import asyncio
+
+    Event = counter_class(db)
+
+    async def main():
+        with db.transaction():
+            Event.insert(worker=1, n=1)
+            await asyncio.sleep(0)
+            Event.insert(worker=1, n=2)
+            assert Event.count() == 2
+
+    asyncio.run(main())
+    assert [r["n"] for r in Event.select()] == [1, 2]
