@@ -120,7 +120,16 @@ pub(crate) fn copy_from_stdin(target: Target<'_, '_>, s: &Statement) -> Result<S
     let names: Arc<[String]> = names.into();
     let mut rows = Vec::new();
     for (n, line) in payload.data.lines().enumerate() {
-        let fields = split_fields(line, &format);
+        let fields = split_fields(line, &format).map_err(|bad| {
+            let column = positions.get(bad.field).map_or_else(
+                || format!("field {}", bad.field + 1),
+                |&c| format!("column {}", schema.columns[c].name),
+            );
+            sql_error(
+                s.span(),
+                format!("COPY {table}, row {}, {column}: {}", n + 1, bad.reason),
+            )
+        })?;
         if fields.len() != positions.len() {
             return Err(sql_error(
                 s.span(),
@@ -148,40 +157,82 @@ pub(crate) fn copy_from_stdin(target: Target<'_, '_>, s: &Statement) -> Result<S
     })
 }
 
+/// Why a field is no text: which field, and the reason.
+#[derive(Debug, PartialEq)]
+struct BadField {
+    field: usize,
+    reason: String,
+}
+
 /// One field: `None` for the null marker (compared before decoding, as PostgreSQL does),
-/// else its text with the escapes decoded.
-fn split_fields(line: &str, format: &Format) -> Vec<Option<String>> {
+/// else its text with the escapes decoded. An octal or hex escape gives one byte (as in
+/// PostgreSQL, `\303\251` is `é`), and the field's bytes must be UTF-8 without a NUL, which
+/// PostgreSQL refuses too: a byte alone would be a character no one wrote.
+fn split_fields(line: &str, format: &Format) -> std::result::Result<Vec<Option<String>>, BadField> {
     let mut fields = Vec::new();
-    let (mut raw, mut text) = (String::new(), String::new());
+    let (mut raw, mut bytes) = (String::new(), Vec::new());
     let mut chars = line.chars().peekable();
-    let mut end_field = |raw: &mut String, text: &mut String| {
-        fields.push((*raw != format.null).then(|| std::mem::take(text)));
+    let mut end_field = |raw: &mut String, bytes: &mut Vec<u8>| {
+        let field = fields.len();
+        let taken = std::mem::take(bytes);
+        let value = if *raw == format.null {
+            None
+        } else {
+            let text = String::from_utf8(taken).map_err(|e| {
+                let (bytes, fault) = (e.as_bytes(), e.utf8_error());
+                let good = fault.valid_up_to();
+                let bad = &bytes[good..good + fault.error_len().unwrap_or(bytes.len() - good)];
+                BadField {
+                    field,
+                    reason: format!(
+                        "its escapes give bytes that are not UTF-8 text: {} after {:?}",
+                        bad.iter()
+                            .map(|b| format!("\\x{b:02x}"))
+                            .collect::<String>(),
+                        String::from_utf8_lossy(&bytes[..good])
+                    ),
+                }
+            })?;
+            if text.contains('\0') {
+                return Err(BadField {
+                    field,
+                    reason: "\\0 is a NUL character, which text may not hold (as in \
+                             PostgreSQL)"
+                        .to_owned(),
+                });
+            }
+            Some(text)
+        };
+        fields.push(value);
         raw.clear();
-        text.clear();
+        Ok(())
+    };
+    let mut push = |bytes: &mut Vec<u8>, c: char| {
+        bytes.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
     };
     while let Some(c) = chars.next() {
         if c == format.delimiter {
-            end_field(&mut raw, &mut text);
+            end_field(&mut raw, &mut bytes)?;
             continue;
         }
         raw.push(c);
         if c != '\\' {
-            text.push(c);
+            push(&mut bytes, c);
             continue;
         }
         let Some(e) = chars.next() else {
             // A lone backslash at the end of a line stands for itself.
-            text.push('\\');
+            bytes.push(b'\\');
             break;
         };
         raw.push(e);
         match e {
-            'b' => text.push('\u{8}'),
-            'f' => text.push('\u{c}'),
-            'n' => text.push('\n'),
-            'r' => text.push('\r'),
-            't' => text.push('\t'),
-            'v' => text.push('\u{b}'),
+            'b' => bytes.push(0x08),
+            'f' => bytes.push(0x0c),
+            'n' => bytes.push(b'\n'),
+            'r' => bytes.push(b'\r'),
+            't' => bytes.push(b'\t'),
+            'v' => bytes.push(0x0b),
             '0'..='7' => {
                 let mut code = e.to_digit(8).unwrap_or(0);
                 for _ in 0..2 {
@@ -193,7 +244,8 @@ fn split_fields(line: &str, format: &Format) -> Vec<Option<String>> {
                         None => break,
                     }
                 }
-                push_byte(&mut text, code);
+                // `\777` is byte 0o377's low bits, as PostgreSQL reads it.
+                bytes.push((code & 0xff) as u8);
             }
             'x' if chars.peek().is_some_and(char::is_ascii_hexdigit) => {
                 let mut code = 0;
@@ -206,22 +258,13 @@ fn split_fields(line: &str, format: &Format) -> Vec<Option<String>> {
                         None => break,
                     }
                 }
-                push_byte(&mut text, code);
+                bytes.push(code as u8);
             }
-            other => text.push(other),
+            other => push(&mut bytes, other),
         }
     }
-    end_field(&mut raw, &mut text);
-    fields
-}
-
-/// A byte given by an octal or hex escape. Only ASCII ones are read as characters: the
-/// bytes of a multi-byte character arrive as the character itself in UTF-8 text.
-fn push_byte(text: &mut String, code: u32) {
-    match char::from_u32(code) {
-        Some(c) if code < 0x80 => text.push(c),
-        _ => text.push(char::REPLACEMENT_CHARACTER),
-    }
+    end_field(&mut raw, &mut bytes)?;
+    Ok(fields)
 }
 
 /// A field as a value of column `col`'s type, as PostgreSQL reads its text form.
@@ -250,6 +293,10 @@ mod tests {
     use super::*;
 
     fn fields(line: &str) -> Vec<Option<String>> {
+        try_fields(line).unwrap()
+    }
+
+    fn try_fields(line: &str) -> std::result::Result<Vec<Option<String>>, BadField> {
         split_fields(
             line,
             &Format {
@@ -273,5 +320,26 @@ mod tests {
         assert_eq!(fields("\\101\\x42\\\t"), [Some("AB\t".to_owned())]);
         // `\\N` is the text `\N`, not null.
         assert_eq!(fields("\\\\N"), [Some("\\N".to_owned())]);
+    }
+
+    #[test]
+    fn escaped_bytes_are_utf8_text_or_refused() {
+        // `é` written as the two bytes of its UTF-8 form, in octal and in hex.
+        assert_eq!(
+            fields("caf\\303\\251\tcaf\\xc3\\xa9"),
+            [Some("café".to_owned()), Some("café".to_owned())]
+        );
+        assert_eq!(
+            try_fields("ok\tcaf\\xc3"),
+            Err(BadField {
+                field: 1,
+                reason: "its escapes give bytes that are not UTF-8 text: \\xc3 after \"caf\""
+                    .to_owned()
+            })
+        );
+        assert_eq!(try_fields("a\\0b").map_err(|e| e.field), Err(0));
+        assert_eq!(try_fields("\\xff").map_err(|e| e.field), Err(0));
+        // The null marker is compared before decoding: no text, nothing refused.
+        assert_eq!(fields("\\N\t\\101"), [None, Some("A".to_owned())]);
     }
 }

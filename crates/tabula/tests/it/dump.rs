@@ -837,6 +837,7 @@ fn copy_from_stdin_reads_postgres_text_and_names_what_is_wrong() {
             "COPY teams (code, title) FROM stdin;\n\
              a\tTab\\there\n\
              b\t\\\\N is text, \\N inside a field is N\n\
+             c\tcaf\\303\\251 is caf\\xc3\\xa9\n\
              \\.\n\
              COPY people FROM STDIN WITH (FORMAT text, DELIMITER ',', NULL '');\n\
              1,Ada,\n\
@@ -853,6 +854,7 @@ fn copy_from_stdin_reads_postgres_text_and_names_what_is_wrong() {
                 Value::from("b"),
                 Value::from("\\N is text, N inside a field is N")
             ],
+            [Value::from("c"), Value::from("café is café")],
         ]
     );
     assert_eq!(
@@ -879,11 +881,21 @@ fn copy_from_stdin_reads_postgres_text_and_names_what_is_wrong() {
         ),
         ("COPY nothing FROM stdin;\n\\.\n", "no table named nothing"),
         ("COPY teams FROM '/etc/passwd';", "only FROM stdin"),
+        // An escaped byte is a byte: alone, not UTF-8 text; `\0` is a NUL.
+        (
+            "COPY teams FROM stdin;\nc\tok\nd\tcaf\\xc3\n\\.\n",
+            "COPY teams, row 2, column title: its escapes give bytes that are not UTF-8 \
+             text: \\xc3 after \"caf\"",
+        ),
+        (
+            "COPY teams FROM stdin;\nc\\0\tok\n\\.\n",
+            "COPY teams, row 1, column code: \\0 is a NUL character",
+        ),
     ] {
         let e = db.sql(script).unwrap_err().to_string();
         assert!(e.contains(expect), "{script:?}: {e}");
     }
-    assert_eq!(rows(&db, "teams").len(), 2);
+    assert_eq!(rows(&db, "teams").len(), 3);
 }
 
 /// The name a dump writes for an index is the one `DROP INDEX` takes, and it stays the
