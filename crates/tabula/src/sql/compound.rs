@@ -587,15 +587,19 @@ fn order_of(q: &Query, columns: &[String]) -> Result<Vec<(usize, Direction)>> {
         let same = |x: &Expr| x.to_string() == text;
         let found = match (by_position, e) {
             (Some(at), _) => Some(at?),
-            (None, Expr::Identifier(id)) => columns
+            // In each member from the left, an `AS` name, then an item written so, as
+            // SQLite looks; then a result column of that name (`t.id` is `id`).
+            (None, Expr::Identifier(id)) => selects
                 .iter()
-                .position(|c| *c == id.value)
-                .or_else(|| {
-                    item(&|_, i| {
+                .find_map(|s| {
+                    let named = |i: &SelectItem| {
                         matches!(i, SelectItem::ExprWithAlias { alias, .. } if alias.value == id.value)
-                    })
+                    };
+                    let at = (s.projection.iter().position(named))
+                        .or_else(|| (s.projection.iter()).position(|i| item_expr(i).is_some_and(same)))?;
+                    result_column(&s.projection, at, columns.len())
                 })
-                .or_else(|| item(&|_, i| item_expr(i).is_some_and(same))),
+                .or_else(|| columns.iter().position(|c| *c == id.value)),
             // `t.c`: an item written so, or `c` in a member that reads `t`.
             (None, Expr::CompoundIdentifier(parts)) => match parts.as_slice() {
                 [t, c] => item(&|s, i| {

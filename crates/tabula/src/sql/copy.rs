@@ -207,7 +207,7 @@ fn split_fields(line: &str, format: &Format) -> std::result::Result<Vec<Option<S
         raw.clear();
         Ok(())
     };
-    let mut push = |bytes: &mut Vec<u8>, c: char| {
+    let push = |bytes: &mut Vec<u8>, c: char| {
         bytes.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
     };
     while let Some(c) = chars.next() {

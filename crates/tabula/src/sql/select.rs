@@ -286,6 +286,8 @@ pub(crate) fn query_body(
     p.agg_base = tables.width;
     let mut columns = Vec::new();
     let mut exprs = Vec::new();
+    // The items given an `AS` name, and where each is among `exprs`.
+    let mut aliases: Vec<(&str, usize)> = Vec::new();
     for item in &sel.projection {
         match item {
             SelectItem::Wildcard(_) => {
@@ -321,6 +323,7 @@ pub(crate) fn query_body(
                 });
             }
             SelectItem::ExprWithAlias { expr, alias } => {
+                aliases.push((alias.value.as_str(), exprs.len()));
                 columns.push(alias.value.clone());
                 exprs.push(scalar::compile(expr, scope, &mut p)?);
             }
@@ -345,10 +348,20 @@ pub(crate) fn query_body(
             let named = unnested(&o.expr);
             let key = match (named, position(&o.expr)) {
                 (_, Some(pos)) => exprs[result_position(pos, exprs.len(), &o.expr)?].clone(),
-                // An output alias wins over a column of the same name, as in SQLite.
-                (Expr::Identifier(id), _) if columns.contains(&id.value) => {
-                    exprs[columns.iter().position(|c| *c == id.value).unwrap_or(0)].clone()
-                }
+                // An `AS` name wins over a column of the same name, the first one given it,
+                // as in SQLite; a result column named after its column is that column.
+                (Expr::Identifier(id), _) => match aliases.iter().find(|(a, _)| *a == id.value) {
+                    Some(&(_, at)) => exprs[at].clone(),
+                    None => match scalar::compile(named, &aliased, &mut p) {
+                        Ok(key) => key,
+                        // A name only the result has: `"count(*)"`, or a column two
+                        // tables have, named by the one item that reads it.
+                        Err(e) => match columns.iter().position(|c| *c == id.value) {
+                            Some(at) => exprs[at].clone(),
+                            None => return Err(e),
+                        },
+                    },
+                },
                 (e, _) => scalar::compile(e, &aliased, &mut p)?,
             };
             order.push((key, desc));
