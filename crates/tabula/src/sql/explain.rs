@@ -104,8 +104,10 @@ fn explain_body(
             k += 1;
             let line = match (&rel.source, t) {
                 (Source::Rows(rows), TableFactor::Derived { alias, .. }) => format!(
-                    "subquery {} (run once, {})",
-                    alias.as_ref().map_or("?", |a| a.name.value.as_str()),
+                    "subquery {}(run once, {})",
+                    alias
+                        .as_ref()
+                        .map_or(String::new(), |a| format!("{} ", a.name.value)),
                     compound::count(rows.len(), "row")
                 ),
                 (Source::Table { name, .. }, t) => {

@@ -239,21 +239,20 @@ fn relation(
         ..
     } = t
     {
-        let Some(alias) = alias else {
-            return Err(sql_error(
-                t.span(),
-                "a subquery in FROM needs an alias: (SELECT …) AS name",
-            ));
-        };
-        if !alias.columns.is_empty() {
+        if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
             return Err(unsupported("column names in a subquery's alias"));
         }
+        // Without an alias (SQLite and PostgreSQL 16 allow it), a name no query can write,
+        // one per place in the text: its columns are named unqualified.
+        let qualifier = match alias {
+            Some(a) => a.name.value.clone(),
+            None => {
+                let at = t.span().start;
+                format!("(subquery at line {}, column {})", at.line, at.column)
+            }
+        };
         let r = select_each(target, subquery, params, outer, None)?;
-        return Ok((
-            alias.name.value.clone(),
-            r.columns,
-            Source::Rows(Arc::new(r.rows)),
-        ));
+        return Ok((qualifier, r.columns, Source::Rows(Arc::new(r.rows))));
     }
     // A common table expression of this query or one around it hides a table of its name.
     if let Some(cte) = compound::cte_named(t, outer)? {
