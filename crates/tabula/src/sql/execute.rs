@@ -148,9 +148,6 @@ fn execute_here(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Resu
                 sqlparser::ast::TableObject::TableName(n) => ddl::table_name(n)?,
                 _ => return Err(unsupported("INSERT into a table function")),
             };
-            let Some(source) = &ins.source else {
-                return Err(unsupported("INSERT without VALUES"));
-            };
             if ins.returning.is_some() || ins.output.is_some() {
                 return Err(unsupported("RETURNING"));
             }
@@ -163,6 +160,9 @@ fn execute_here(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Resu
                     .iter()
                     .map(|c| column_name(c, &[&name]))
                     .collect::<Result<_>>()?;
+                let Some(source) = &ins.source else {
+                    return Err(unsupported("INSERT INTO sqlite_sequence DEFAULT VALUES"));
+                };
                 return alter::insert_sqlite_sequence(target, &columns, source, params);
             }
             let t = tx.dyn_table(&name).map_err(|e| match e {
@@ -187,6 +187,17 @@ fn execute_here(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Resu
                     }
                     Some(c) => upsert::insert(&t, pending, c, params),
                 }
+            };
+            let Some(source) = &ins.source else {
+                // `DEFAULT VALUES`: one row of every column's default (the next key for an
+                // auto-increment one), as in SQLite and PostgreSQL.
+                if !ins.columns.is_empty() {
+                    return Err(unsupported("this form of INSERT"));
+                }
+                return Ok(SqlResult {
+                    changed: insert(vec![vec![None; t.schema().columns.len()]])?,
+                    ..SqlResult::default()
+                });
             };
             let columns: Vec<&str> = if ins.columns.is_empty() {
                 t.schema().columns.iter().map(|c| c.name.as_str()).collect()
