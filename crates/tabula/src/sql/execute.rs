@@ -140,339 +140,9 @@ fn execute_here(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Resu
         Statement::Query(q) if alter::is_setval(q) => alter::setval(target, q, params),
         Statement::Query(q) => select::select(target, q, params),
         s if alter::is_migration(s) => Err(alter::in_transaction()),
-        Statement::Insert(ins) => {
-            let Target::Tx(tx, _) = target else {
-                return Err(unsupported("writing outside a transaction"));
-            };
-            let name = match &ins.table {
-                sqlparser::ast::TableObject::TableName(n) => ddl::table_name(n)?,
-                _ => return Err(unsupported("INSERT into a table function")),
-            };
-            if ins.returning.is_some() || ins.output.is_some() {
-                return Err(unsupported("RETURNING"));
-            }
-            if ins.table_alias.is_some() || !ins.assignments.is_empty() || ins.overwrite {
-                return Err(unsupported("this form of INSERT"));
-            }
-            if alter::is_sqlite_sequence(target, &name) {
-                let columns: Vec<String> = ins
-                    .columns
-                    .iter()
-                    .map(|c| column_name(c, &[&name]))
-                    .collect::<Result<_>>()?;
-                let Some(source) = &ins.source else {
-                    return Err(unsupported("INSERT INTO sqlite_sequence DEFAULT VALUES"));
-                };
-                return alter::insert_sqlite_sequence(target, &columns, source, params);
-            }
-            let t = tx.dyn_table(&name).map_err(|e| match e {
-                // Placed as every other statement places an unknown table.
-                Error::UnknownTable { .. } => {
-                    let at = match &ins.table {
-                        sqlparser::ast::TableObject::TableName(n) => n.span(),
-                        _ => sqlparser::tokenizer::Span::empty(),
-                    };
-                    sql_error(at, target.no_table(&name))
-                }
-                e => e,
-            })?;
-            let conflict = upsert::of(ins, &name, t.schema())?;
-            // One statement: all the rows or none.
-            let insert = |pending: Vec<Vec<Option<Value>>>| -> Result<u64> {
-                match &conflict {
-                    None => {
-                        let n = pending.len() as u64;
-                        t.insert_many_values(pending)?;
-                        Ok(n)
-                    }
-                    Some(c) => upsert::insert(&t, pending, c, params),
-                }
-            };
-            let Some(source) = &ins.source else {
-                // `DEFAULT VALUES`: one row of every column's default (the next key for an
-                // auto-increment one), as in SQLite and PostgreSQL.
-                if !ins.columns.is_empty() {
-                    return Err(unsupported("this form of INSERT"));
-                }
-                return Ok(SqlResult {
-                    changed: insert(vec![vec![None; t.schema().columns.len()]])?,
-                    ..SqlResult::default()
-                });
-            };
-            let columns: Vec<&str> = if ins.columns.is_empty() {
-                t.schema().columns.iter().map(|c| c.name.as_str()).collect()
-            } else {
-                ins.columns
-                    .iter()
-                    .map(|c| column_ident(c, &[&name]))
-                    .collect::<Result<_>>()?
-            };
-            // Each listed column's position in the table, checked once for all the rows;
-            // a column listed twice takes its first value, as a row's lookup by name does.
-            let schema = t.schema();
-            let width = schema.columns.len();
-            let mut seen = vec![false; width];
-            let mut places = Vec::with_capacity(columns.len());
-            for c in &columns {
-                let at = schema.column_index(c)?;
-                places.push((!std::mem::replace(&mut seen[at], true)).then_some(at));
-            }
-            // A null for an auto-increment key asks for the next key, as in SQLite.
-            let auto_key = schema.auto_increment().then(|| schema.primary_key());
-            let place = |vals: Vec<Value>| {
-                let mut row: Vec<Option<Value>> = vec![None; width];
-                for (v, at) in vals.into_iter().zip(&places) {
-                    if let Some(at) = *at {
-                        row[at] = Some(v);
-                    }
-                }
-                if let Some(Some(v)) = auto_key.and_then(|k| row.get_mut(k)) {
-                    if v.is_null() {
-                        *v = Value::Int(0);
-                    }
-                }
-                row
-            };
-            let run =
-                |sq: &sqlparser::ast::Query| select::select(target, sq, params).map(|r| r.rows);
-            let SetExpr::Values(values) = source.body.as_ref() else {
-                // INSERT … SELECT: the query's rows, read before any is inserted.
-                let rows = run(source)?;
-                let mut pending = Vec::with_capacity(rows.len());
-                for vals in rows {
-                    if vals.len() != columns.len() {
-                        return Err(sql_error(
-                            source.span(),
-                            format!(
-                                "the query gives {} columns for {}",
-                                vals.len(),
-                                columns.len()
-                            ),
-                        ));
-                    }
-                    pending.push(place(vals));
-                }
-                return Ok(SqlResult {
-                    changed: insert(pending)?,
-                    ..SqlResult::default()
-                });
-            };
-            let mut pending = Vec::with_capacity(values.rows.len());
-            let mut p = Params::with_subqueries(&run);
-            for row in &values.rows {
-                if row.len() != columns.len() {
-                    return Err(sql_error(
-                        row.first().map_or(s.span(), Spanned::span),
-                        format!("{} values for {} columns", row.len(), columns.len()),
-                    ));
-                }
-                let vals = row
-                    .iter()
-                    .map(|e| scalar::compile(e, &NoScope, &mut p)?.eval(&[], params))
-                    .collect::<Result<Vec<_>>>()?;
-                pending.push(place(vals));
-            }
-            Ok(SqlResult {
-                changed: insert(pending)?,
-                ..SqlResult::default()
-            })
-        }
-        Statement::Update(u) => {
-            if u.from.is_some() {
-                return Err(unsupported("UPDATE … FROM"));
-            }
-            if u.returning.is_some() || u.output.is_some() {
-                return Err(unsupported("RETURNING"));
-            }
-            if u.or.is_some() {
-                return Err(unsupported("UPDATE OR …"));
-            }
-            if !u.order_by.is_empty() || u.limit.is_some() {
-                return Err(unsupported("UPDATE with ORDER BY or LIMIT"));
-            }
-            let (table, assignments, selection) = (&u.table, &u.assignments, &u.selection);
-            let Target::Tx(tx, _) = target else {
-                return Err(unsupported("writing outside a transaction"));
-            };
-            let (name, scope) = single_table(target, table)?;
-            let run =
-                |sq: &sqlparser::ast::Query| select::select(target, sq, params).map(|r| r.rows);
-            let mut p = Params::with_subqueries(&run);
-            // Correlated subqueries run per row, in SET and WHERE.
-            p.correlated = Some(Vec::new());
-            let sets = assignments
-                .iter()
-                .map(|a| {
-                    let col = match &a.target {
-                        sqlparser::ast::AssignmentTarget::ColumnName(c) => {
-                            column_name(c, &[&name, &scope.qualifier])?
-                        }
-                        _ => return Err(unsupported("assigning to a tuple")),
-                    };
-                    let pos = scope
-                        .resolve(None, &col)
-                        .map_err(|r| sql_error(a.span(), r))?;
-                    Ok((pos, scalar::compile(&a.value, &scope, &mut p)?))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let filter = selection
-                .as_ref()
-                .map(|w| scalar::compile(w, &scope, &mut p))
-                .transpose()?;
-            let correlated = p.correlated.take().unwrap_or_default();
-            let schema = target.schema(&name)?;
-            let numbers: Vec<bool> = numeric::number_columns(&schema).collect();
-            let sets: Vec<_> = (sets.iter())
-                .map(|(pos, e)| (*pos, numeric::prepared(e, &numbers, params)))
-                .collect();
-            let pk = schema.primary_key();
-            let width = schema.columns.len();
-            let cols: Vec<usize> = sets.iter().map(|(pos, _)| *pos).collect();
-            let sets_key = cols.contains(&pk);
-            // A matching row's new values of the columns SET names, worked out from the row
-            // as it was (every SET expression sees the old row); the table copies the row
-            // and changes those, all the rows as one statement (a check failing on a later
-            // row undoes the earlier ones, inside a transaction too).
-            let new_values = |r: &dyn Cols, out: &mut Vec<Value>| -> Result<()> {
-                let start = out.len();
-                for (pos, e) in &sets {
-                    out.push(schema.coerce(*pos, e.eval_cols(r, params)?)?);
-                }
-                // The key stays: a row is replaced in place, never moved (as the library's
-                // updates refuse to), so an update cannot add a row under a new key.
-                // The key's last assignment is the one that counts (as SQLite's).
-                if sets_key {
-                    let key = schema.coerce(pk, r.value_at(pk).to_owned())?;
-                    let last = cols
-                        .iter()
-                        .zip(&out[start..])
-                        .rev()
-                        .find(|(c, _)| **c == pk);
-                    if let Some((_, v)) = last.filter(|(_, v)| **v != key) {
-                        return Err(Error::PrimaryKeyChanged {
-                            table: name.clone(),
-                            column: schema.columns[pk].name.clone(),
-                            old: key,
-                            new: v.clone(),
-                        });
-                    }
-                }
-                Ok(())
-            };
-            if correlated.is_empty() {
-                // WHERE reads only the stored row: the table tests it as it finds the rows.
-                let (preds, rest) = where_parts(filter.as_ref(), &schema, params);
-                let general = rest.as_ref().map(|w| move |r: &dyn Cols| w.test(r, params));
-                let keep = row_test(rest.as_ref(), general.as_ref());
-                let changed =
-                    tx.dyn_table(&name)?
-                        .update_where(&preds, keep, &cols, &mut |r, out| new_values(r, out))?;
-                return Ok(SqlResult {
-                    changed: changed as u64,
-                    ..SqlResult::default()
-                });
-            }
-            // Correlated subqueries need the transaction while the rows are read: each
-            // matching row gives its key and new values, written after.
-            let mut changes = Vec::new();
-            // The columns the SET expressions and the key read.
-            let mut read = vec![false; width];
-            read[pk] = true;
-            sets.iter().for_each(|(_, e)| e.mark_columns(&mut read));
-            let matching = Matching {
-                target,
-                name: &name,
-                schema: &schema,
-                scope: &scope,
-                filter: filter.as_ref(),
-                correlated: &correlated,
-            };
-            matching.for_each(params, read, &mut |r| {
-                let mut new = Vec::with_capacity(sets.len());
-                new_values(r, &mut new)?;
-                changes.push((schema.coerce(pk, r.value_at(pk).to_owned())?, new));
-                Ok(())
-            })?;
-            let changed = changes.len() as u64;
-            tx.dyn_table(&name)?.set_columns(&cols, changes)?;
-            Ok(SqlResult {
-                changed,
-                ..SqlResult::default()
-            })
-        }
-        Statement::Delete(d) => {
-            let Target::Tx(tx, _) = target else {
-                return Err(unsupported("writing outside a transaction"));
-            };
-            let tables = match &d.from {
-                FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
-            };
-            let [table] = tables.as_slice() else {
-                return Err(unsupported("DELETE from several tables"));
-            };
-            if d.using.is_some() || d.returning.is_some() || !d.tables.is_empty() {
-                return Err(unsupported("DELETE … USING or RETURNING"));
-            }
-            if !d.order_by.is_empty() || d.limit.is_some() {
-                return Err(unsupported("DELETE with ORDER BY or LIMIT"));
-            }
-            // Keys are never reused, so a dump's `DELETE FROM sqlite_sequence` before it sets
-            // the counters has nothing to do.
-            if let Ok((name, _)) = plain_table(&table.relation) {
-                if table.joins.is_empty() && alter::is_sqlite_sequence(target, &name) {
-                    return Ok(SqlResult::default());
-                }
-            }
-            let (name, scope) = single_table(target, table)?;
-            let run =
-                |sq: &sqlparser::ast::Query| select::select(target, sq, params).map(|r| r.rows);
-            let mut p = Params::with_subqueries(&run);
-            p.correlated = Some(Vec::new());
-            let filter = d
-                .selection
-                .as_ref()
-                .map(|w| scalar::compile(w, &scope, &mut p))
-                .transpose()?;
-            let correlated = p.correlated.take().unwrap_or_default();
-            let schema = target.schema(&name)?;
-            if correlated.is_empty() {
-                // WHERE reads only the stored row: the table tests it as it finds the rows.
-                let (preds, rest) = where_parts(filter.as_ref(), &schema, params);
-                let general = rest.as_ref().map(|w| move |r: &dyn Cols| w.test(r, params));
-                let keep = row_test(rest.as_ref(), general.as_ref());
-                // One statement, with its ON DELETE actions: every row or none. (A RESTRICT
-                // is checked at commit, and fails the transaction.)
-                let changed = tx.dyn_table(&name)?.delete_where(&preds, keep)?;
-                return Ok(SqlResult {
-                    changed: changed as u64,
-                    ..SqlResult::default()
-                });
-            }
-            let pk = schema.primary_key();
-            let mut doomed = Vec::new();
-            let matching = Matching {
-                target,
-                name: &name,
-                schema: &schema,
-                scope: &scope,
-                filter: filter.as_ref(),
-                correlated: &correlated,
-            };
-            // Only the key is read: the rows' text is not fetched ahead (see
-            // `Matching::for_each`; a text key is read all the same).
-            let read = vec![false; schema.columns.len()];
-            matching.for_each(params, read, &mut |r| {
-                doomed.push(r.value_at(pk).to_owned());
-                Ok(())
-            })?;
-            // One statement, with its ON DELETE actions: every row or none. (A RESTRICT
-            // is checked at commit.)
-            let changed = tx.dyn_table(&name)?.delete_keys(&doomed)? as u64;
-            Ok(SqlResult {
-                changed,
-                ..SqlResult::default()
-            })
-        }
+        Statement::Insert(ins) => insert(target, s, ins, params),
+        Statement::Update(u) => update(target, u, params),
+        Statement::Delete(d) => delete(target, d, params),
         Statement::Explain {
             statement,
             analyze,
@@ -504,51 +174,7 @@ fn execute_here(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Resu
                 changed: 0,
             })
         }
-        Statement::CreateTable(c) => {
-            let Target::Tx(tx, _) = target else {
-                return Err(unsupported("writing outside a transaction"));
-            };
-            if c.query.is_some() {
-                return Err(unsupported("CREATE TABLE … AS SELECT"));
-            }
-            if c.temporary {
-                return Err(unsupported(
-                    "TEMPORARY tables (every table is kept with the database)",
-                ));
-            }
-            let schema = ddl::schema_of(c)?;
-            match tx.dyn_table(&schema.table) {
-                // Nothing is created, and nothing checked (as SQLite does).
-                Ok(_) if c.if_not_exists => return Ok(SqlResult::default()),
-                Ok(_) => {
-                    return Err(sql_error(
-                        c.name.span(),
-                        format!("table {} already exists", schema.table),
-                    ))
-                }
-                Err(Error::UnknownTable { .. }) => {}
-                Err(e) => return Err(e),
-            }
-            let referred = ddl::referred_columns(c);
-            let later = ddl::check_references(
-                &schema,
-                &referred,
-                &|t| parent_key(tx, t),
-                true,
-                c.name.span(),
-            )?;
-            // Recorded once created: a failed creation leaves nothing to check.
-            let kept = later.then(|| schema.clone());
-            tx.tx.create(schema)?;
-            if let Some(schema) = kept {
-                tx.forward.borrow_mut().push(crate::txn::Forward {
-                    schema,
-                    referred,
-                    at: c.name.span(),
-                });
-            }
-            Ok(SqlResult::default())
-        }
+        Statement::CreateTable(c) => create_table(target, c),
         Statement::Copy { .. } => crate::sql::copy::copy_from_stdin(target, s),
         Statement::Pragma { name, value, .. } => pragma(name, value.as_ref()),
         other => Err(unsupported(format!(
@@ -556,6 +182,404 @@ fn execute_here(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Resu
             statement_kind(&other.to_string())
         ))),
     }
+}
+
+/// `INSERT`: the rows of `VALUES`, of a query, or of the defaults, through the table's
+/// validation, as one statement (all of them or none).
+fn insert(
+    target: Target<'_, '_>,
+    s: &Statement,
+    ins: &sqlparser::ast::Insert,
+    params: &[Value],
+) -> Result<SqlResult> {
+    let Target::Tx(tx, _) = target else {
+        return Err(unsupported("writing outside a transaction"));
+    };
+    let name = match &ins.table {
+        sqlparser::ast::TableObject::TableName(n) => ddl::table_name(n)?,
+        _ => return Err(unsupported("INSERT into a table function")),
+    };
+    if ins.returning.is_some() || ins.output.is_some() {
+        return Err(unsupported("RETURNING"));
+    }
+    if ins.table_alias.is_some() || !ins.assignments.is_empty() || ins.overwrite {
+        return Err(unsupported("this form of INSERT"));
+    }
+    if alter::is_sqlite_sequence(target, &name) {
+        let columns: Vec<String> = ins
+            .columns
+            .iter()
+            .map(|c| column_name(c, &[&name]))
+            .collect::<Result<_>>()?;
+        let Some(source) = &ins.source else {
+            return Err(unsupported("INSERT INTO sqlite_sequence DEFAULT VALUES"));
+        };
+        return alter::insert_sqlite_sequence(target, &columns, source, params);
+    }
+    let t = tx.dyn_table(&name).map_err(|e| match e {
+        // Placed as every other statement places an unknown table.
+        Error::UnknownTable { .. } => {
+            let at = match &ins.table {
+                sqlparser::ast::TableObject::TableName(n) => n.span(),
+                _ => sqlparser::tokenizer::Span::empty(),
+            };
+            sql_error(at, target.no_table(&name))
+        }
+        e => e,
+    })?;
+    let conflict = upsert::of(ins, &name, t.schema())?;
+    // One statement: all the rows or none.
+    let insert = |pending: Vec<Vec<Option<Value>>>| -> Result<u64> {
+        match &conflict {
+            None => {
+                let n = pending.len() as u64;
+                t.insert_many_values(pending)?;
+                Ok(n)
+            }
+            Some(c) => upsert::insert(&t, pending, c, params),
+        }
+    };
+    let Some(source) = &ins.source else {
+        // `DEFAULT VALUES`: one row of every column's default (the next key for an
+        // auto-increment one), as in SQLite and PostgreSQL.
+        if !ins.columns.is_empty() {
+            return Err(unsupported("this form of INSERT"));
+        }
+        return Ok(SqlResult {
+            changed: insert(vec![vec![None; t.schema().columns.len()]])?,
+            ..SqlResult::default()
+        });
+    };
+    let columns: Vec<&str> = if ins.columns.is_empty() {
+        t.schema().columns.iter().map(|c| c.name.as_str()).collect()
+    } else {
+        ins.columns
+            .iter()
+            .map(|c| column_ident(c, &[&name]))
+            .collect::<Result<_>>()?
+    };
+    // Each listed column's position in the table, checked once for all the rows;
+    // a column listed twice takes its first value, as a row's lookup by name does.
+    let schema = t.schema();
+    let width = schema.columns.len();
+    let mut seen = vec![false; width];
+    let mut places = Vec::with_capacity(columns.len());
+    for c in &columns {
+        let at = schema.column_index(c)?;
+        places.push((!std::mem::replace(&mut seen[at], true)).then_some(at));
+    }
+    // A null for an auto-increment key asks for the next key, as in SQLite.
+    let auto_key = schema.auto_increment().then(|| schema.primary_key());
+    let place = |vals: Vec<Value>| {
+        let mut row: Vec<Option<Value>> = vec![None; width];
+        for (v, at) in vals.into_iter().zip(&places) {
+            if let Some(at) = *at {
+                row[at] = Some(v);
+            }
+        }
+        if let Some(Some(v)) = auto_key.and_then(|k| row.get_mut(k)) {
+            if v.is_null() {
+                *v = Value::Int(0);
+            }
+        }
+        row
+    };
+    let run = |sq: &sqlparser::ast::Query| select::select(target, sq, params).map(|r| r.rows);
+    let SetExpr::Values(values) = source.body.as_ref() else {
+        // INSERT … SELECT: the query's rows, read before any is inserted.
+        let rows = run(source)?;
+        let mut pending = Vec::with_capacity(rows.len());
+        for vals in rows {
+            if vals.len() != columns.len() {
+                return Err(sql_error(
+                    source.span(),
+                    format!(
+                        "the query gives {} columns for {}",
+                        vals.len(),
+                        columns.len()
+                    ),
+                ));
+            }
+            pending.push(place(vals));
+        }
+        return Ok(SqlResult {
+            changed: insert(pending)?,
+            ..SqlResult::default()
+        });
+    };
+    let mut pending = Vec::with_capacity(values.rows.len());
+    let mut p = Params::with_subqueries(&run);
+    for row in &values.rows {
+        if row.len() != columns.len() {
+            return Err(sql_error(
+                row.first().map_or(s.span(), Spanned::span),
+                format!("{} values for {} columns", row.len(), columns.len()),
+            ));
+        }
+        let vals = row
+            .iter()
+            .map(|e| scalar::compile(e, &NoScope, &mut p)?.eval(&[], params))
+            .collect::<Result<Vec<_>>>()?;
+        pending.push(place(vals));
+    }
+    Ok(SqlResult {
+        changed: insert(pending)?,
+        ..SqlResult::default()
+    })
+}
+
+/// `UPDATE t SET … [WHERE …]`.
+fn update(
+    target: Target<'_, '_>,
+    u: &sqlparser::ast::Update,
+    params: &[Value],
+) -> Result<SqlResult> {
+    if u.from.is_some() {
+        return Err(unsupported("UPDATE … FROM"));
+    }
+    if u.returning.is_some() || u.output.is_some() {
+        return Err(unsupported("RETURNING"));
+    }
+    if u.or.is_some() {
+        return Err(unsupported("UPDATE OR …"));
+    }
+    if !u.order_by.is_empty() || u.limit.is_some() {
+        return Err(unsupported("UPDATE with ORDER BY or LIMIT"));
+    }
+    let (table, assignments, selection) = (&u.table, &u.assignments, &u.selection);
+    let Target::Tx(tx, _) = target else {
+        return Err(unsupported("writing outside a transaction"));
+    };
+    let (name, scope) = single_table(target, table)?;
+    let run = |sq: &sqlparser::ast::Query| select::select(target, sq, params).map(|r| r.rows);
+    let mut p = Params::with_subqueries(&run);
+    // Correlated subqueries run per row, in SET and WHERE.
+    p.correlated = Some(Vec::new());
+    let sets = assignments
+        .iter()
+        .map(|a| {
+            let col = match &a.target {
+                sqlparser::ast::AssignmentTarget::ColumnName(c) => {
+                    column_name(c, &[&name, &scope.qualifier])?
+                }
+                _ => return Err(unsupported("assigning to a tuple")),
+            };
+            let pos = scope
+                .resolve(None, &col)
+                .map_err(|r| sql_error(a.span(), r))?;
+            Ok((pos, scalar::compile(&a.value, &scope, &mut p)?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let filter = selection
+        .as_ref()
+        .map(|w| scalar::compile(w, &scope, &mut p))
+        .transpose()?;
+    let correlated = p.correlated.take().unwrap_or_default();
+    let schema = target.schema(&name)?;
+    let numbers: Vec<bool> = numeric::number_columns(&schema).collect();
+    let sets: Vec<_> = (sets.iter())
+        .map(|(pos, e)| (*pos, numeric::prepared(e, &numbers, params)))
+        .collect();
+    let pk = schema.primary_key();
+    let width = schema.columns.len();
+    let cols: Vec<usize> = sets.iter().map(|(pos, _)| *pos).collect();
+    let sets_key = cols.contains(&pk);
+    // A matching row's new values of the columns SET names, worked out from the row
+    // as it was (every SET expression sees the old row); the table copies the row
+    // and changes those, all the rows as one statement (a check failing on a later
+    // row undoes the earlier ones, inside a transaction too).
+    let new_values = |r: &dyn Cols, out: &mut Vec<Value>| -> Result<()> {
+        let start = out.len();
+        for (pos, e) in &sets {
+            out.push(schema.coerce(*pos, e.eval_cols(r, params)?)?);
+        }
+        // The key stays: a row is replaced in place, never moved (as the library's
+        // updates refuse to), so an update cannot add a row under a new key.
+        // The key's last assignment is the one that counts (as SQLite's).
+        if sets_key {
+            let key = schema.coerce(pk, r.value_at(pk).to_owned())?;
+            let last = cols
+                .iter()
+                .zip(&out[start..])
+                .rev()
+                .find(|(c, _)| **c == pk);
+            if let Some((_, v)) = last.filter(|(_, v)| **v != key) {
+                return Err(Error::PrimaryKeyChanged {
+                    table: name.clone(),
+                    column: schema.columns[pk].name.clone(),
+                    old: key,
+                    new: v.clone(),
+                });
+            }
+        }
+        Ok(())
+    };
+    if correlated.is_empty() {
+        // WHERE reads only the stored row: the table tests it as it finds the rows.
+        let (preds, rest) = where_parts(filter.as_ref(), &schema, params);
+        let general = rest.as_ref().map(|w| move |r: &dyn Cols| w.test(r, params));
+        let keep = row_test(rest.as_ref(), general.as_ref());
+        let changed = tx
+            .dyn_table(&name)?
+            .update_where(&preds, keep, &cols, &mut |r, out| new_values(r, out))?;
+        return Ok(SqlResult {
+            changed: changed as u64,
+            ..SqlResult::default()
+        });
+    }
+    // Correlated subqueries need the transaction while the rows are read: each
+    // matching row gives its key and new values, written after.
+    let mut changes = Vec::new();
+    // The columns the SET expressions and the key read.
+    let mut read = vec![false; width];
+    read[pk] = true;
+    sets.iter().for_each(|(_, e)| e.mark_columns(&mut read));
+    let matching = Matching {
+        target,
+        name: &name,
+        schema: &schema,
+        scope: &scope,
+        filter: filter.as_ref(),
+        correlated: &correlated,
+    };
+    matching.for_each(params, read, &mut |r| {
+        let mut new = Vec::with_capacity(sets.len());
+        new_values(r, &mut new)?;
+        changes.push((schema.coerce(pk, r.value_at(pk).to_owned())?, new));
+        Ok(())
+    })?;
+    let changed = changes.len() as u64;
+    tx.dyn_table(&name)?.set_columns(&cols, changes)?;
+    Ok(SqlResult {
+        changed,
+        ..SqlResult::default()
+    })
+}
+
+/// `DELETE FROM t [WHERE …]`.
+fn delete(
+    target: Target<'_, '_>,
+    d: &sqlparser::ast::Delete,
+    params: &[Value],
+) -> Result<SqlResult> {
+    let Target::Tx(tx, _) = target else {
+        return Err(unsupported("writing outside a transaction"));
+    };
+    let tables = match &d.from {
+        FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+    };
+    let [table] = tables.as_slice() else {
+        return Err(unsupported("DELETE from several tables"));
+    };
+    if d.using.is_some() || d.returning.is_some() || !d.tables.is_empty() {
+        return Err(unsupported("DELETE … USING or RETURNING"));
+    }
+    if !d.order_by.is_empty() || d.limit.is_some() {
+        return Err(unsupported("DELETE with ORDER BY or LIMIT"));
+    }
+    // Keys are never reused, so a dump's `DELETE FROM sqlite_sequence` before it sets
+    // the counters has nothing to do.
+    if let Ok((name, _)) = plain_table(&table.relation) {
+        if table.joins.is_empty() && alter::is_sqlite_sequence(target, &name) {
+            return Ok(SqlResult::default());
+        }
+    }
+    let (name, scope) = single_table(target, table)?;
+    let run = |sq: &sqlparser::ast::Query| select::select(target, sq, params).map(|r| r.rows);
+    let mut p = Params::with_subqueries(&run);
+    p.correlated = Some(Vec::new());
+    let filter = d
+        .selection
+        .as_ref()
+        .map(|w| scalar::compile(w, &scope, &mut p))
+        .transpose()?;
+    let correlated = p.correlated.take().unwrap_or_default();
+    let schema = target.schema(&name)?;
+    if correlated.is_empty() {
+        // WHERE reads only the stored row: the table tests it as it finds the rows.
+        let (preds, rest) = where_parts(filter.as_ref(), &schema, params);
+        let general = rest.as_ref().map(|w| move |r: &dyn Cols| w.test(r, params));
+        let keep = row_test(rest.as_ref(), general.as_ref());
+        // One statement, with its ON DELETE actions: every row or none. (A RESTRICT
+        // is checked at commit, and fails the transaction.)
+        let changed = tx.dyn_table(&name)?.delete_where(&preds, keep)?;
+        return Ok(SqlResult {
+            changed: changed as u64,
+            ..SqlResult::default()
+        });
+    }
+    let pk = schema.primary_key();
+    let mut doomed = Vec::new();
+    let matching = Matching {
+        target,
+        name: &name,
+        schema: &schema,
+        scope: &scope,
+        filter: filter.as_ref(),
+        correlated: &correlated,
+    };
+    // Only the key is read: the rows' text is not fetched ahead (see
+    // `Matching::for_each`; a text key is read all the same).
+    let read = vec![false; schema.columns.len()];
+    matching.for_each(params, read, &mut |r| {
+        doomed.push(r.value_at(pk).to_owned());
+        Ok(())
+    })?;
+    // One statement, with its ON DELETE actions: every row or none. (A RESTRICT
+    // is checked at commit.)
+    let changed = tx.dyn_table(&name)?.delete_keys(&doomed)? as u64;
+    Ok(SqlResult {
+        changed,
+        ..SqlResult::default()
+    })
+}
+
+/// `CREATE TABLE`, its references checked now or, for a table named later in the same
+/// transaction, when it commits.
+fn create_table(target: Target<'_, '_>, c: &sqlparser::ast::CreateTable) -> Result<SqlResult> {
+    let Target::Tx(tx, _) = target else {
+        return Err(unsupported("writing outside a transaction"));
+    };
+    if c.query.is_some() {
+        return Err(unsupported("CREATE TABLE … AS SELECT"));
+    }
+    if c.temporary {
+        return Err(unsupported(
+            "TEMPORARY tables (every table is kept with the database)",
+        ));
+    }
+    let schema = ddl::schema_of(c)?;
+    match tx.dyn_table(&schema.table) {
+        // Nothing is created, and nothing checked (as SQLite does).
+        Ok(_) if c.if_not_exists => return Ok(SqlResult::default()),
+        Ok(_) => {
+            return Err(sql_error(
+                c.name.span(),
+                format!("table {} already exists", schema.table),
+            ))
+        }
+        Err(Error::UnknownTable { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    let referred = ddl::referred_columns(c);
+    let later = ddl::check_references(
+        &schema,
+        &referred,
+        &|t| parent_key(tx, t),
+        true,
+        c.name.span(),
+    )?;
+    // Recorded once created: a failed creation leaves nothing to check.
+    let kept = later.then(|| schema.clone());
+    tx.tx.create(schema)?;
+    if let Some(schema) = kept {
+        tx.forward.borrow_mut().push(crate::txn::Forward {
+            schema,
+            referred,
+            at: c.name.span(),
+        });
+    }
+    Ok(SqlResult::default())
 }
 
 /// What kind of statement `text` is, for an error: its first word, and for `CREATE`, `DROP`
