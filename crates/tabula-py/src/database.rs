@@ -160,6 +160,27 @@ impl Database {
             })?
             .into_owned();
         let params = convert::params(py, params)?;
+        if self.txs.open_elsewhere_here(py)? {
+            // Another context's block is open on this thread: the text runs as another
+            // thread's reads would, on the last committed version, and one that writes is
+            // refused before it runs (it would wait for that block on its own thread).
+            let db = &self.db;
+            let result = py
+                .detach(|| {
+                    let st = db.prepare(&text)?;
+                    st.reads_only().then(|| st.run(&params)).transpose()
+                })
+                .py(py)?;
+            return match result {
+                Some(r) => Self::sql_result(py, r),
+                None => Err(errors::raise(
+                    py,
+                    "InTransaction",
+                    txn::ANOTHER_CONTEXT,
+                    &[],
+                )),
+            };
+        }
         let tx = self.txs.current(py, txn::Access::Write)?;
         let tx = tx.as_ref().map(|t| t.bind(py));
         let result = match tx {
@@ -169,15 +190,7 @@ impl Database {
             }
             Some(tx) => tx.get().run(py, move |t| t.sql_with(&text, &params))?,
         };
-        let rows = PyList::empty(py);
-        for r in &result.rows {
-            let row = PyList::empty(py);
-            for v in r {
-                row.append(convert::plain_to_py(py, v)?)?;
-            }
-            rows.append(row)?;
-        }
-        Ok((result.columns, rows, result.changed))
+        Self::sql_result(py, result)
     }
 
     /// Opens a transaction for the calling thread: until its `commit` or `rollback`, every
@@ -318,5 +331,23 @@ impl Database {
             out.append(d)?;
         }
         Ok(out)
+    }
+}
+
+impl Database {
+    /// `(columns, rows, changed)` of a result, rows as lists of values.
+    fn sql_result<'py>(
+        py: Python<'py>,
+        result: tabula::SqlResult,
+    ) -> PyResult<(Vec<String>, Bound<'py, PyList>, u64)> {
+        let rows = PyList::empty(py);
+        for r in &result.rows {
+            let row = PyList::empty(py);
+            for v in r {
+                row.append(convert::plain_to_py(py, v)?)?;
+            }
+            rows.append(row)?;
+        }
+        Ok((result.columns, rows, result.changed))
     }
 }

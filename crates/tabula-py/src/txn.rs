@@ -167,13 +167,16 @@ impl Registry {
     /// writes; reads never wait. A write is refused (`InTransaction`) where that wait could
     /// never end: while a transaction is open whose thread has ended (a block entered by
     /// hand and never exited, or a generator holding a block, resumed on another thread
-    /// after the one that entered it ended). A call of another asyncio task of the thread
-    /// is another writer's too (see [`Tx::for_this_task`]).
+    /// after the one that entered it ended). A call of the opening thread from outside the
+    /// block's context (see [`Tx::is_ours`]) is another writer's too: its reads see the
+    /// last committed version, and its writes are refused, since waiting for the block on
+    /// the thread that must finish it would never end.
     fn find(&self, py: Python<'_>, access: Access) -> PyResult<Option<Py<Tx>>> {
         if self.open.load(Ordering::Acquire) == 0 {
             return Ok(None);
         }
-        // Taken out of the map: `is_alive` and the task check call Python with no lock held. A poisoned map is
+        // Taken out of the map: `is_alive` and the context check call Python with no lock
+        // held. A poisoned map is
         // still whole (every change to it is one insert or remove), and reading it as
         // empty would run this thread's calls outside its transaction.
         let (mine, others): (Option<Py<Tx>>, Vec<Py<Tx>>) = {
@@ -188,10 +191,13 @@ impl Registry {
             }
         };
         if let Some(t) = mine {
-            return t
-                .get()
-                .for_this_task(py, access)
-                .map(|ours| ours.then_some(t));
+            if t.get().is_ours(py)? {
+                return Ok(Some(t));
+            }
+            return match access {
+                Access::Read => Ok(None),
+                Access::Write => Err(errors::raise(py, "InTransaction", ANOTHER_CONTEXT, &[])),
+            };
         }
         for t in &others {
             if t.get().owner_ended(py)? {
@@ -207,6 +213,26 @@ impl Registry {
             }
         }
         Ok(None)
+    }
+
+    /// Whether the calling thread has a transaction open that the calling code is outside
+    /// of (see [`Tx::is_ours`]).
+    pub fn open_elsewhere_here(&self, py: Python<'_>) -> PyResult<bool> {
+        if self.open.load(Ordering::Acquire) == 0 {
+            return Ok(false);
+        }
+        let mine = {
+            let map = self
+                .by_thread
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            map.get(&std::thread::current().id())
+                .map(|t| t.clone_ref(py))
+        };
+        match mine {
+            Some(t) => Ok(!t.get().is_ours(py)?),
+            None => Ok(false),
+        }
     }
 
     /// `Error::InTransaction` when the calling thread has a transaction open: `what` would
@@ -247,6 +273,7 @@ impl Registry {
             ));
         }
         let tx = Py::new(py, Tx::begin(py, db, self.clone(), me)?)?;
+        owner(py)?.call_method1("set", (tx.get().serial,))?;
         let mut map = self
             .by_thread
             .lock()
@@ -285,8 +312,8 @@ pub struct Tx {
     owner: Py<PyAny>,
     /// Cleared when the thread that opened it exits (see [`ThreadAlive`]).
     alive: Arc<AtomicBool>,
-    /// The asyncio task that opened it, if one did: the thread's other tasks are not in it.
-    task: Option<Py<PyAny>>,
+    /// Its number, which [`OWNER`] holds in the context that opened it.
+    serial: u64,
 }
 
 impl Tx {
@@ -302,7 +329,6 @@ impl Tx {
             .import("threading")?
             .call_method0("current_thread")?
             .unbind();
-        let task = running_task(py)?;
         let (commands, inbox) = channel::<Command>();
         let (report, status) = channel::<Status>();
         // A statement's parse and run take a few MiB of stack at their deepest (the
@@ -344,7 +370,7 @@ impl Tx {
                 thread,
                 owner,
                 alive: this_thread_alive(),
-                task,
+                serial: SERIAL.fetch_add(1, Ordering::Relaxed),
             }),
             Ok(Status::Ended(Err(e))) => Err(errors::to_py(py, e)),
             Ok(Status::Ended(Ok(()))) | Err(_) => {
@@ -396,31 +422,14 @@ impl Tx {
         Ok(answer)
     }
 
-    /// Whether a call of the thread that opened it, with `access`, runs inside it: yes, but
-    /// from an asyncio task other than the one that opened it (which awaited inside its
-    /// block, letting the loop run this one). Such a task is another writer, as another
-    /// thread is: its reads see the last committed version, and a write is refused
-    /// (`InTransaction`), since waiting for the block on the thread that must finish it
-    /// would never end. Without the check, its writes would join the block's transaction
-    /// and be rolled back with it after their keys were returned.
-    fn for_this_task(&self, py: Python<'_>, access: Access) -> PyResult<bool> {
-        let Some(opener) = &self.task else {
-            return Ok(true);
-        };
-        let same = running_task(py)?.is_some_and(|t| t.bind(py).is(opener.bind(py)));
-        match (same, access) {
-            (true, _) => Ok(true),
-            (false, Access::Read) => Ok(false),
-            (false, Access::Write) => Err(errors::raise(
-                py,
-                "InTransaction",
-                "another asyncio task of this thread has `with db.transaction():` open (it \
-                 awaited inside the block): a write here would wait for that block, which \
-                 cannot go on while this task waits; finish the block without awaiting \
-                 inside it, or run the transaction on a thread (asyncio.to_thread)",
-                &[],
-            )),
-        }
+    /// Whether the calling code runs inside it: [`OWNER`] holds its number in the calling
+    /// context. Code the block runs does (and so do the asyncio tasks it starts, which
+    /// copy its context); another asyncio task of the thread, which ran while the block's
+    /// task awaited inside it, does not, nor does the thread's code after an
+    /// `asyncio.run` inside which the block was entered.
+    fn is_ours(&self, py: Python<'_>) -> PyResult<bool> {
+        let current: u64 = owner(py)?.call_method0("get")?.extract()?;
+        Ok(current == self.serial)
     }
 
     /// Whether the thread that opened it has ended: `join()` has returned
@@ -515,23 +524,33 @@ impl Tx {
     }
 }
 
-/// `sys.modules`, where [`running_task`] looks for asyncio.
-static MODULES: pyo3::sync::PyOnceLock<Py<pyo3::types::PyDict>> = pyo3::sync::PyOnceLock::new();
+/// The number of the transaction the code running now belongs to (0 for none): a
+/// `contextvars.ContextVar`, set when a block begins, in the context that begins it. A number
+/// rather than the transaction itself: a context that outlives its block (a task abandoned
+/// inside it) must not keep the transaction from being dropped, which rolls it back.
+static OWNER: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
 
-/// The asyncio task running on the calling thread, if any. A program that never imported
-/// asyncio runs no event loop, so it is not imported here.
-fn running_task(py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-    let modules = MODULES.get_or_try_init(py, || {
-        let m = py.import("sys")?.getattr("modules")?;
-        Ok::<_, PyErr>(m.cast_into::<pyo3::types::PyDict>()?.unbind())
-    })?;
-    let Some(asyncio) = modules.bind(py).get_item("asyncio")? else {
-        return Ok(None);
-    };
-    let running = asyncio.call_method0("_get_running_loop")?;
-    if running.is_none() {
-        return Ok(None);
-    }
-    let task = asyncio.call_method1("current_task", (running,))?;
-    Ok((!task.is_none()).then(|| task.unbind()))
+/// The next transaction's number: never 0, never reused.
+static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Why a write outside the block's context, on the block's thread, is refused.
+pub const ANOTHER_CONTEXT: &str = "a transaction is open on this thread, in another context: \
+    another asyncio task's `with db.transaction():` block (that task awaited inside it), or \
+    a block entered inside an `asyncio.run` that has returned. A write here would wait for \
+    that block, which cannot go on while this waits on its thread: finish the block without \
+    awaiting inside it, or run it on a thread of its own (asyncio.to_thread). Reads here see \
+    the last committed version";
+
+fn owner(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    Ok(OWNER
+        .get_or_try_init(py, || {
+            let kw = pyo3::types::PyDict::new(py);
+            kw.set_item("default", 0u64)?;
+            let var = py
+                .import("contextvars")?
+                .getattr("ContextVar")?
+                .call(("tabula_transaction",), Some(&kw))?;
+            Ok::<_, PyErr>(var.unbind())
+        })?
+        .bind(py))
 }

@@ -270,11 +270,15 @@ def test_an_asyncio_task_is_not_inside_another_tasks_transaction(db):
         seen["count"] = Event.count()
         seen["rows"] = [r["worker"] for r in Event.select()]
         seen["get"] = Event.get(2)
-        with pytest.raises(tabula.InTransaction, match="another asyncio task"):
-            Event.insert(worker=2, n=2)
-        with pytest.raises(tabula.InTransaction, match="another asyncio task"):
-            Event.update(where=lambda e: e["worker"] == 0, n=9)
-        with pytest.raises(tabula.InTransaction, match="another asyncio task"):
+        seen["sql"] = db.sql("SELECT count(*) AS n FROM event")
+        for write in (
+            lambda: Event.insert(worker=2, n=2),
+            lambda: Event.update(where=lambda e: e["worker"] == 0, n=9),
+            lambda: db.sql("INSERT INTO event (worker, n) VALUES (2, 2)"),
+        ):
+            with pytest.raises(tabula.InTransaction, match="in another context"):
+                write()
+        with pytest.raises(tabula.InTransaction, match="in another context"):
             with db.transaction():
                 pass
 
@@ -284,9 +288,89 @@ def test_an_asyncio_task_is_not_inside_another_tasks_transaction(db):
         return Event.insert(worker=3, n=3)
 
     key = asyncio.run(main())
-    assert seen == {"count": 1, "rows": [0], "get": None, "own": 2}
+    assert seen == {"count": 1, "rows": [0], "get": None, "sql": [{"n": 1}], "own": 2}
     assert [(r["worker"], r["n"]) for r in Event.select()] == [(0, 0), (3, 3)]
     assert Event.get(key)["worker"] == 3
+
+
+def test_tasks_a_block_starts_run_inside_its_transaction(db):
+    """A task started inside the block (create_task, gather, wait_for) copies the block's
+    context: it reads the block's writes, and its writes commit or roll back with it."""
+    import asyncio
+
+    Event = counter_class(db)
+
+    async def count():
+        return Event.count()
+
+    async def insert(k):
+        return Event.insert(worker=k, n=k)
+
+    async def main(fail):
+        with db.transaction():
+            Event.insert(worker=0, n=0)
+            assert await asyncio.create_task(count()) == 1
+            await asyncio.gather(insert(1), insert(2))
+            await asyncio.wait_for(insert(3), 5)
+            assert Event.count() == 4
+            if fail:
+                raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError, match="rolled back"):
+        asyncio.run(main(True))
+    assert Event.count() == 0
+    asyncio.run(main(False))
+    assert sorted(r["worker"] for r in Event.select()) == [0, 1, 2, 3]
+
+
+def test_a_task_dropped_inside_its_block_rolls_the_block_back(db):
+    """A task abandoned inside a block (its loop closed, the task dropped) must not keep the
+    transaction open: dropping it rolls it back, and writers go on."""
+    import asyncio
+    import gc
+
+    Event = counter_class(db)
+
+    async def stuck():
+        with db.transaction():
+            Event.insert(worker=1, n=1)
+            await asyncio.get_running_loop().create_future()
+
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(stuck())
+    loop.run_until_complete(asyncio.sleep(0.01))
+    loop.close()
+    del task
+    gc.collect()
+    Event.insert(worker=2, n=2)
+    done = []
+    worker = threading.Thread(target=lambda: done.append(Event.insert(worker=3, n=3)))
+    worker.start()
+    worker.join(30)
+    assert done, "another thread's write waited for the abandoned block"
+    assert sorted(r["worker"] for r in Event.select()) == [2, 3]
+
+
+def test_a_block_entered_inside_asyncio_run_is_outside_the_code_after_it(db):
+    """A block entered inside `asyncio.run` that has returned belongs to the context that
+    ran there: the thread's code after it is outside it, and its __exit__ still ends it."""
+    import asyncio
+
+    Event = counter_class(db)
+    tx = db.transaction()
+
+    async def enter():
+        tx.__enter__()
+        Event.insert(worker=1, n=1)
+
+    asyncio.run(enter())
+    assert Event.count() == 0
+    with pytest.raises(tabula.InTransaction, match="in another context"):
+        Event.insert(worker=2, n=2)
+    tx.__exit__(None, None, None)
+    assert [r["worker"] for r in Event.select()] == [1]
+    Event.insert(worker=2, n=2)
+    assert Event.count() == 2
 
 
 def test_a_transaction_in_one_task_commits_across_its_awaits(db):

@@ -92,9 +92,9 @@ class Database:
         block writes (on this thread, through any table of this database) commits
         together when the block ends, and nothing does if it raises. Reads inside see the
         block's own writes; other threads see none of them until the commit, and their
-        writes wait for it. Under asyncio the block is its task's: the thread's other
-        tasks read the last committed version, and their writes raise
-        ``tabula.InTransaction`` while it is open."""
+        writes wait for it. Under asyncio the block is its context's: tasks it starts
+        run inside it; the thread's other tasks read the last committed version, and their
+        writes raise ``tabula.InTransaction`` while it is open."""
         return Transaction(self)
 
     # -- the seed's persistence API ---------------------------------------------------
