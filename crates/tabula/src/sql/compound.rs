@@ -587,19 +587,32 @@ fn order_of(q: &Query, columns: &[String]) -> Result<Vec<(usize, Direction)>> {
         let same = |x: &Expr| x.to_string() == text;
         let found = match (by_position, e) {
             (Some(at), _) => Some(at?),
-            // In each member from the left, an `AS` name, then an item written so, as
-            // SQLite looks; then a result column of that name (`t.id` is `id`).
-            (None, Expr::Identifier(id)) => selects
-                .iter()
-                .find_map(|s| {
-                    let named = |i: &SelectItem| {
-                        matches!(i, SelectItem::ExprWithAlias { alias, .. } if alias.value == id.value)
+            // As SQLite looks, member by member from the left: an `AS` name, then the
+            // key as an expression. In the first member that is also a result column's name
+            // (its items name the result's columns: `t.id` and a `*` name theirs).
+            (None, Expr::Identifier(id)) => {
+                let in_member = |s: &&Select| {
+                    let named = |i: &SelectItem| matches!(i, SelectItem::ExprWithAlias { alias, .. } if alias.value == id.value);
+                    // The key as an expression: an item written so, or reading the column
+                    // of that name (`t.x`, aliased or not).
+                    let reads = |i: &SelectItem| match item_expr(i) {
+                        Some(Expr::CompoundIdentifier(parts)) => {
+                            parts.last().is_some_and(|c| c.value == id.value)
+                        }
+                        x => x.is_some_and(same),
                     };
-                    let at = (s.projection.iter().position(named))
-                        .or_else(|| (s.projection.iter()).position(|i| item_expr(i).is_some_and(same)))?;
-                    result_column(&s.projection, at, columns.len())
-                })
-                .or_else(|| columns.iter().position(|c| *c == id.value)),
+                    let items = &s.projection;
+                    let at =
+                        (items.iter().position(named)).or_else(|| items.iter().position(reads))?;
+                    result_column(items, at, columns.len())
+                };
+                let mut members = selects.iter();
+                members
+                    .next()
+                    .and_then(in_member)
+                    .or_else(|| columns.iter().position(|c| *c == id.value))
+                    .or_else(|| members.find_map(in_member))
+            }
             // `t.c`: an item written so, or `c` in a member that reads `t`.
             (None, Expr::CompoundIdentifier(parts)) => match parts.as_slice() {
                 [t, c] => item(&|s, i| {

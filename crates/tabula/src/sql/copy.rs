@@ -196,7 +196,7 @@ fn split_fields(line: &str, format: &Format) -> std::result::Result<Vec<Option<S
             if text.contains('\0') {
                 return Err(BadField {
                     field,
-                    reason: "\\0 is a NUL character, which text may not hold (as in \
+                    reason: "a NUL character (\\0), which text may not hold (as in \
                              PostgreSQL)"
                         .to_owned(),
                 });

@@ -242,8 +242,8 @@ fn relation(
         if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
             return Err(unsupported("column names in a subquery's alias"));
         }
-        // Without an alias (SQLite and PostgreSQL 16 allow it), a name no query can write,
-        // one per place in the text: its columns are named unqualified.
+        // Without an alias (SQLite and PostgreSQL 16 allow it), a name made from its place
+        // in the text, one per subquery: its columns are named unqualified.
         let qualifier = match alias {
             Some(a) => a.name.value.clone(),
             None => {

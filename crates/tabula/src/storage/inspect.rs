@@ -599,7 +599,6 @@ fn listing(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<PathBuf>> {
     }
 }
 
-/// Reads every file of the database at `root`; see the module documentation.
 /// Reads every file of the database at `root`; see the module documentation. The steps
 /// below run in this order because each reads what the ones before found: the manifest
 /// decides which snapshot and schema files count, the schema files and the log's creations

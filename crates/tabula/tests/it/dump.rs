@@ -889,7 +889,7 @@ fn copy_from_stdin_reads_postgres_text_and_names_what_is_wrong() {
         ),
         (
             "COPY teams FROM stdin;\nc\\0\tok\n\\.\n",
-            "COPY teams, row 1, column code: \\0 is a NUL character",
+            "COPY teams, row 1, column code: a NUL character (\\0)",
         ),
     ] {
         let e = db.sql(script).unwrap_err().to_string();
