@@ -2,10 +2,12 @@
 //! themselves, so it stores nothing but slots.
 //!
 //! Versions of a table share their indexes (see `docs/ARCHITECTURE.md`, "Versions"), so the
-//! table is split into shards by the hash's middle bits, each behind an `Arc`, and the
-//! shards into groups of [`GROUP`], each behind an `Arc` too: a clone copies one pointer per
-//! group, and the first write after a clone copies the group it touches (its pointers) and
-//! the shard (its entries). Shards double in number as the index grows, keeping each small
+//! table is split into shards by the hash's middle bits, each behind an `Arc`, the shards
+//! into groups of [`FAN`] and the groups into blocks of [`FAN`], each behind an `Arc` too: a
+//! clone copies one pointer per block, and the first write after a clone copies the block
+//! and the group it touches (their pointers) and the shard (its entries). Every pointer
+//! copied is a reference count raised, and lowered again when the old version goes: two
+//! small levels cost a single-row commit fewer of them than one wide one. Shards double in number as the index grows, keeping each small
 //! enough that a single-row commit copies a few kilobytes, not the index. (The middle bits
 //! are used because hashbrown takes a bucket's position from the low bits and its tag from
 //! the top seven: a shard's entries agree on the middle bits only, so neither is skewed.)
@@ -21,8 +23,10 @@ use crate::value::ValueRef;
 
 /// A shard holds at most this many entries on average before the shards double.
 const SHARD_ENTRIES: usize = 128;
-/// Shards per group (a power of two).
-const GROUP: usize = 64;
+/// Shards per group, and groups per block (a power of two).
+const FAN: usize = 16;
+/// Shards per block.
+const BLOCK: usize = FAN * FAN;
 /// Where the shard number starts in a hash.
 const SHARD_SHIFT: u32 = 24;
 
@@ -62,10 +66,13 @@ pub(crate) struct HashIndex {
     len: usize,
 }
 
-/// A power of two of hash tables, in groups of [`GROUP`] (fewer when there are fewer).
+/// [`FAN`] shards (fewer when there are fewer).
+type Group = Arc<[Arc<HashTable<u32>>]>;
+
+/// A power of two of hash tables, in blocks of [`FAN`] groups (fewer when there are fewer).
 #[derive(Debug, Clone)]
 struct Shards {
-    groups: Vec<Arc<[Arc<HashTable<u32>>]>>,
+    blocks: Vec<Arc<[Group]>>,
     len: usize,
 }
 
@@ -74,10 +81,11 @@ impl Shards {
     fn new(tables: Vec<HashTable<u32>>) -> Self {
         let len = tables.len();
         let mut tables = tables.into_iter().map(Arc::new);
-        let groups = (0..len.div_ceil(GROUP))
-            .map(|_| tables.by_ref().take(GROUP).collect())
+        let mut groups = (0..len.div_ceil(FAN)).map(|_| tables.by_ref().take(FAN).collect());
+        let blocks = (0..len.div_ceil(BLOCK))
+            .map(|_| groups.by_ref().take(FAN).collect())
             .collect();
-        Shards { groups, len }
+        Shards { blocks, len }
     }
 
     fn len(&self) -> usize {
@@ -86,19 +94,23 @@ impl Shards {
 
     #[inline]
     fn get(&self, i: usize) -> &HashTable<u32> {
-        &self.groups[i / GROUP][i % GROUP]
+        &self.blocks[i / BLOCK][i / FAN % FAN][i % FAN]
     }
 
-    /// Shard `i`, to change: its group and then it copied first if another version shares
-    /// them.
+    /// Shard `i`, to change: its block, its group and then it copied first if another
+    /// version shares them.
     #[inline]
     fn get_mut(&mut self, i: usize) -> &mut HashTable<u32> {
-        let group = Arc::make_mut(&mut self.groups[i / GROUP]);
-        Arc::make_mut(&mut group[i % GROUP])
+        let block = Arc::make_mut(&mut self.blocks[i / BLOCK]);
+        let group = Arc::make_mut(&mut block[i / FAN % FAN]);
+        Arc::make_mut(&mut group[i % FAN])
     }
 
     fn iter(&self) -> impl Iterator<Item = &Arc<HashTable<u32>>> {
-        self.groups.iter().flat_map(|g| g.iter())
+        self.blocks
+            .iter()
+            .flat_map(|b| b.iter())
+            .flat_map(|g| g.iter())
     }
 }
 
@@ -238,15 +250,21 @@ impl HashIndex {
             return self.bytes();
         }
         let mut n = 0;
-        for (a, b) in self.shards.groups.iter().zip(&newer.shards.groups) {
+        for (a, b) in self.shards.blocks.iter().zip(&newer.shards.blocks) {
             if Arc::ptr_eq(a, b) {
                 continue;
             }
-            n += std::mem::size_of_val::<[Arc<HashTable<u32>>]>(a) as u64;
-            n += (a.iter().zip(b.iter()))
-                .filter(|(x, y)| !Arc::ptr_eq(x, y))
-                .map(|(x, _)| x.allocation_size() as u64)
-                .sum::<u64>();
+            n += std::mem::size_of_val::<[Group]>(a) as u64;
+            for (a, b) in a.iter().zip(b.iter()) {
+                if Arc::ptr_eq(a, b) {
+                    continue;
+                }
+                n += std::mem::size_of_val::<[Arc<HashTable<u32>>]>(a) as u64;
+                n += (a.iter().zip(b.iter()))
+                    .filter(|(x, y)| !Arc::ptr_eq(x, y))
+                    .map(|(x, _)| x.allocation_size() as u64)
+                    .sum::<u64>();
+            }
         }
         n
     }
@@ -500,7 +518,7 @@ mod tests {
     #[test]
     fn finds_every_row_across_reshards_and_clones() {
         let h = ValueHasher::default();
-        let rows = rows(2 * GROUP * SHARD_ENTRIES + 7);
+        let rows = rows(2 * BLOCK * SHARD_ENTRIES + 7);
         let mut ix = HashIndex::new(0);
         let mut snapshots = Vec::new();
         for s in 0..rows.len() as u32 {
@@ -509,7 +527,7 @@ mod tests {
                 snapshots.push((s, ix.clone()));
             }
         }
-        assert!(ix.shards.len() > GROUP, "{} shards", ix.shards.len());
+        assert!(ix.shards.len() > BLOCK, "{} shards", ix.shards.len());
         for s in 0..rows.len() {
             let v = format!("v{s}");
             assert_eq!(ix.find_text(&h, &rows, &v), Some(s as u32));
@@ -526,12 +544,13 @@ mod tests {
         assert_eq!(ix.bytes_not_in(&copy), 0);
         ix.remove(&h, &rows, 3);
         assert_eq!(ix.find_text(&h, &rows, "v3"), None);
-        // The removal copied one shard and its group's pointers, not the index.
+        // The removal copied one shard and its group's and block's pointers, not the index.
         let shard = ix.shards.get(ix.shard_of(h.hash_text("v3")));
-        let group = GROUP * std::mem::size_of::<Arc<HashTable<u32>>>();
+        let group = FAN * std::mem::size_of::<Arc<HashTable<u32>>>();
+        let block = FAN * std::mem::size_of::<Group>();
         assert_eq!(
             copy.bytes_not_in(&ix),
-            (shard.allocation_size() + group) as u64
+            (shard.allocation_size() + group + block) as u64
         );
         assert_eq!(snapshots[0].1.find_text(&h, &rows, "v0"), Some(0));
         assert_eq!(ix.len(), rows.len() - 1);
@@ -543,7 +562,7 @@ mod tests {
     #[test]
     fn an_index_built_at_once_is_the_index_built_row_by_row() {
         let h = ValueHasher::default();
-        let n = 3 * GROUP * SHARD_ENTRIES + 5;
+        let n = 3 * BLOCK * SHARD_ENTRIES + 5;
         let mut rows: Slab<DynRow> = (0..n)
             .map(|i| match i % 7 {
                 3 => None,
