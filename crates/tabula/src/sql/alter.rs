@@ -658,10 +658,7 @@ pub(crate) fn insert_sqlite_sequence(
         raise_next_key(target, &name, next, a.span())?;
         changed += 1;
     }
-    Ok(SqlResult {
-        changed,
-        ..SqlResult::default()
-    })
+    Ok(SqlResult::of_changes(changed))
 }
 
 /// The arguments of `SELECT [pg_catalog.]setval(sequence, n [, is_called])`, if `q` is

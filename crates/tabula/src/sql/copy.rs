@@ -151,10 +151,7 @@ pub(crate) fn copy_from_stdin(target: Target<'_, '_>, s: &Statement) -> Result<S
     let changed = rows.len() as u64;
     // One statement: all the rows or none.
     t.insert_many(rows)?;
-    Ok(SqlResult {
-        changed,
-        ..SqlResult::default()
-    })
+    Ok(SqlResult::of_changes(changed))
 }
 
 /// Why a field is no text: which field, and the reason.

@@ -245,10 +245,12 @@ fn insert(
         if !ins.columns.is_empty() {
             return Err(unsupported("this form of INSERT"));
         }
-        return Ok(SqlResult {
-            changed: insert(vec![vec![None; t.schema().columns.len()]])?,
-            ..SqlResult::default()
-        });
+        return Ok(SqlResult::of_changes(insert(vec![vec![
+            None;
+            t.schema()
+                .columns
+                .len()
+        ]])?));
     };
     let columns: Vec<&str> = if ins.columns.is_empty() {
         t.schema().columns.iter().map(|c| c.name.as_str()).collect()
@@ -302,10 +304,7 @@ fn insert(
             }
             pending.push(place(vals));
         }
-        return Ok(SqlResult {
-            changed: insert(pending)?,
-            ..SqlResult::default()
-        });
+        return Ok(SqlResult::of_changes(insert(pending)?));
     };
     let mut pending = Vec::with_capacity(values.rows.len());
     let mut p = Params::with_subqueries(&run);
@@ -322,10 +321,7 @@ fn insert(
             .collect::<Result<Vec<_>>>()?;
         pending.push(place(vals));
     }
-    Ok(SqlResult {
-        changed: insert(pending)?,
-        ..SqlResult::default()
-    })
+    Ok(SqlResult::of_changes(insert(pending)?))
 }
 
 /// `UPDATE t SET … [WHERE …]`.
@@ -422,10 +418,7 @@ fn update(
         let changed = tx
             .dyn_table(&name)?
             .update_where(&preds, keep, &cols, &mut |r, out| new_values(r, out))?;
-        return Ok(SqlResult {
-            changed: changed as u64,
-            ..SqlResult::default()
-        });
+        return Ok(SqlResult::of_changes(changed as u64));
     }
     // Correlated subqueries need the transaction while the rows are read: each
     // matching row gives its key and new values, written after.
@@ -450,10 +443,7 @@ fn update(
     })?;
     let changed = changes.len() as u64;
     tx.dyn_table(&name)?.set_columns(&cols, changes)?;
-    Ok(SqlResult {
-        changed,
-        ..SqlResult::default()
-    })
+    Ok(SqlResult::of_changes(changed))
 }
 
 /// `DELETE FROM t [WHERE …]`.
@@ -503,10 +493,7 @@ fn delete(
         // One statement, with its ON DELETE actions: every row or none. (A RESTRICT
         // is checked at commit, and fails the transaction.)
         let changed = tx.dyn_table(&name)?.delete_where(&preds, keep)?;
-        return Ok(SqlResult {
-            changed: changed as u64,
-            ..SqlResult::default()
-        });
+        return Ok(SqlResult::of_changes(changed as u64));
     }
     let pk = schema.primary_key();
     let mut doomed = Vec::new();
@@ -528,10 +515,7 @@ fn delete(
     // One statement, with its ON DELETE actions: every row or none. (A RESTRICT
     // is checked at commit.)
     let changed = tx.dyn_table(&name)?.delete_keys(&doomed)? as u64;
-    Ok(SqlResult {
-        changed,
-        ..SqlResult::default()
-    })
+    Ok(SqlResult::of_changes(changed))
 }
 
 /// `CREATE TABLE`, its references checked now or, for a table named later in the same

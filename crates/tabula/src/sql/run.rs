@@ -38,6 +38,16 @@ pub struct SqlResult {
     pub changed: u64,
 }
 
+impl SqlResult {
+    /// The result of a statement that returns no rows and changed `changed`.
+    pub(crate) fn of_changes(changed: u64) -> Self {
+        SqlResult {
+            changed,
+            ..SqlResult::default()
+        }
+    }
+}
+
 /// Runs `text` (one or more statements separated by `;`) with `params` bound to its
 /// placeholders, returning the last statement's result. See `Database::sql`.
 pub(crate) fn run(engine: &Arc<Engine>, text: &str, params: &[Value]) -> Result<SqlResult> {
