@@ -22,7 +22,7 @@ use crate::slab::Slab;
 use crate::value::ValueRef;
 
 /// A shard holds at most this many entries on average before the shards double.
-const SHARD_ENTRIES: usize = 128;
+const SHARD_ENTRIES: usize = 64;
 /// Shards per group, and groups per block (a power of two).
 const FAN: usize = 16;
 /// Shards per block.
