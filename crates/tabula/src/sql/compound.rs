@@ -587,32 +587,25 @@ fn order_of(q: &Query, columns: &[String]) -> Result<Vec<(usize, Direction)>> {
         let same = |x: &Expr| x.to_string() == text;
         let found = match (by_position, e) {
             (Some(at), _) => Some(at?),
-            // As SQLite looks, member by member from the left: an `AS` name, then the
-            // key as an expression. In the first member that is also a result column's name
-            // (its items name the result's columns: `t.id` and a `*` name theirs).
-            (None, Expr::Identifier(id)) => {
-                let in_member = |s: &&Select| {
-                    let named = |i: &SelectItem| matches!(i, SelectItem::ExprWithAlias { alias, .. } if alias.value == id.value);
-                    // The key as an expression: an item written so, or reading the column
-                    // of that name (`t.x`, aliased or not).
-                    let reads = |i: &SelectItem| match item_expr(i) {
-                        Some(Expr::CompoundIdentifier(parts)) => {
-                            parts.last().is_some_and(|c| c.value == id.value)
-                        }
-                        x => x.is_some_and(same),
-                    };
-                    let items = &s.projection;
-                    let at =
-                        (items.iter().position(named)).or_else(|| items.iter().position(reads))?;
-                    result_column(items, at, columns.len())
-                };
-                let mut members = selects.iter();
-                members
-                    .next()
-                    .and_then(in_member)
-                    .or_else(|| columns.iter().position(|c| *c == id.value))
-                    .or_else(|| members.find_map(in_member))
-            }
+            // The first member's names as SQLite looks at them first (an `AS` name or a
+            // column of a `*`, in item order), then a result column's name (`t.id` names
+            // `id`), then the alias, then the expression as written, of an item of any
+            // member. (SQLite resolves a key against each member's tables, which is not
+            // done here: in a member that joins, a name two tables have may find another
+            // column than SQLite's.)
+            (None, Expr::Identifier(id)) => selects
+                .first()
+                .and_then(|s| {
+                    let named = named_columns(&s.projection, columns.len())?;
+                    (named.iter().zip(columns)).position(|(n, c)| *n && *c == id.value)
+                })
+                .or_else(|| columns.iter().position(|c| *c == id.value))
+                .or_else(|| {
+                    item(&|_, i| {
+                        matches!(i, SelectItem::ExprWithAlias { alias, .. } if alias.value == id.value)
+                    })
+                })
+                .or_else(|| item(&|_, i| item_expr(i).is_some_and(same))),
             // `t.c`: an item written so, or `c` in a member that reads `t`.
             (None, Expr::CompoundIdentifier(parts)) => match parts.as_slice() {
                 [t, c] => item(&|s, i| {
@@ -639,6 +632,26 @@ fn order_of(q: &Query, columns: &[String]) -> Result<Vec<(usize, Direction)>> {
         out.push((at, dir));
     }
     Ok(out)
+}
+
+/// Which of the `width` result columns of `items` have a name as SQLite's `ORDER BY` sees
+/// names: an `AS` name, or a column of a `*` (or `t.*`); not a plain item. `None` when
+/// there are several wildcards, whose widths are not known here.
+fn named_columns(items: &[SelectItem], width: usize) -> Option<Vec<bool>> {
+    let wild = items.iter().filter(|i| item_expr(i).is_none()).count();
+    if wild > 1 {
+        return None;
+    }
+    let stars = (width + wild).checked_sub(items.len())?;
+    let mut named = Vec::with_capacity(width);
+    for i in items {
+        match i {
+            SelectItem::ExprWithAlias { .. } => named.push(true),
+            SelectItem::UnnamedExpr(_) => named.push(false),
+            _ => named.extend(std::iter::repeat_n(true, stars)),
+        }
+    }
+    (named.len() == width).then_some(named)
 }
 
 /// An item's expression (none for `*` and `t.*`).

@@ -286,13 +286,15 @@ pub(crate) fn query_body(
     p.agg_base = tables.width;
     let mut columns = Vec::new();
     let mut exprs = Vec::new();
-    // The items given an `AS` name, and where each is among `exprs`.
+    // The result columns named as SQLite's ORDER BY sees names (an `AS` name, or a column
+    // a `*` gives, in item order, not a plain item), and where each is among `exprs`.
     let mut aliases: Vec<(&str, usize)> = Vec::new();
     for item in &sel.projection {
         match item {
             SelectItem::Wildcard(_) => {
                 for (_, names, at) in &tables.tables {
                     for (i, n) in names.iter().enumerate() {
+                        aliases.push((n.as_str(), exprs.len()));
                         columns.push(n.clone());
                         exprs.push(Scalar::Column(at + i));
                     }
@@ -307,6 +309,7 @@ pub(crate) fn query_body(
                     ));
                 };
                 for (i, n) in names.iter().enumerate() {
+                    aliases.push((n.as_str(), exprs.len()));
                     columns.push(n.clone());
                     exprs.push(Scalar::Column(at + i));
                 }
@@ -348,8 +351,9 @@ pub(crate) fn query_body(
             let named = unnested(&o.expr);
             let key = match (named, position(&o.expr)) {
                 (_, Some(pos)) => exprs[result_position(pos, exprs.len(), &o.expr)?].clone(),
-                // An `AS` name wins over a column of the same name, the first one given it,
-                // as in SQLite; a result column named after its column is that column.
+                // A name (an `AS` name or a column of a `*`, the first in item order) wins
+                // over a plain item of the same name, as in SQLite; else the key is an
+                // expression; else a result column of that name.
                 (Expr::Identifier(id), _) => match aliases.iter().find(|(a, _)| *a == id.value) {
                     Some(&(_, at)) => exprs[at].clone(),
                     None => match scalar::compile(named, &aliased, &mut p) {
