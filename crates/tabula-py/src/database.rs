@@ -162,13 +162,17 @@ impl Database {
         let params = convert::params(py, params)?;
         if self.txs.open_elsewhere_here(py)? {
             // Another context's block is open on this thread: the text runs as another
-            // thread's reads would, on the last committed version, and one that writes is
-            // refused before it runs (it would wait for that block on its own thread).
+            // thread's reads would, on the last committed version. Refused before it runs
+            // when it writes, or when a table is still on disk (loading one takes the
+            // writers' lock): either would wait for that block on its own thread.
             let db = &self.db;
             let result = py
                 .detach(|| {
                     let st = db.prepare(&text)?;
-                    st.reads_only().then(|| st.run(&params)).transpose()
+                    let all_loaded = db.stats()?.tables.iter().all(|t| t.loaded);
+                    (st.reads_only() && all_loaded)
+                        .then(|| st.run(&params))
+                        .transpose()
                 })
                 .py(py)?;
             return match result {
@@ -193,13 +197,14 @@ impl Database {
         Self::sql_result(py, result)
     }
 
-    /// Opens a transaction for the calling thread: until its `commit` or `rollback`, every
-    /// call this thread makes on the database runs inside it.
+    /// Opens a transaction for the calling thread and context: until its `commit` or
+    /// `rollback`, every call made on the database in this context (and the contexts
+    /// copied from it: the tasks it starts) on this thread runs inside it.
     fn begin(&self, py: Python<'_>) -> PyResult<Py<Tx>> {
         self.txs.begin(py, self.db.clone())
     }
 
-    /// Whether the calling thread has a transaction open.
+    /// Whether the calling code runs inside a transaction (its thread's, in its context).
     fn in_transaction(&self, py: Python<'_>) -> PyResult<bool> {
         Ok(self.txs.current(py, txn::Access::Read)?.is_some())
     }

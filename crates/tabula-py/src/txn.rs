@@ -3,7 +3,9 @@
 //! opened the transaction sends it; `commit` returns `Ok` from the closure, `rollback` (or
 //! a transaction object dropped unfinished) returns an error, and the engine undoes
 //! everything. The Python thread waits for each job without the GIL, so a job may call
-//! back into Python (a `where=` lambda) and other Python threads go on meanwhile.
+//! back into Python (a `where=` lambda) and other Python threads go on meanwhile. A
+//! transaction is its thread's and its `contextvars` context's: under asyncio, the tasks
+//! its block starts are in it, the thread's other tasks are not.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
@@ -111,8 +113,8 @@ pub enum Access {
 }
 
 /// The open transactions of one database, by the thread that opened each: a call made on
-/// that thread runs inside it, calls on other threads do not see it.
-#[derive(Default)]
+/// that thread, in the context that opened it (see [`Tx::is_ours`]), runs inside it; calls
+/// on other threads or in other contexts do not see it.
 pub struct Registry {
     /// How many are open: while none is, a call needs no lock to know it runs on its own.
     open: AtomicUsize,
@@ -123,6 +125,24 @@ pub struct Registry {
     /// (no thread of the child will ever give it back). Every call in the child is refused.
     forked: AtomicU8,
     by_thread: Mutex<HashMap<ThreadId, Py<Tx>>>,
+    /// The number of this database's transaction the code running now belongs to (0 for
+    /// none): a `contextvars.ContextVar`, set when a block begins, in the context that
+    /// begins it (see [`Tx::is_ours`]). One per database: a block on another database,
+    /// inside this one's, must not take this one's place. A number rather than the
+    /// transaction itself: a context that outlives its block (a task abandoned inside it)
+    /// must not keep the transaction from being dropped, which rolls it back.
+    owner: pyo3::sync::PyOnceLock<Py<PyAny>>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            open: AtomicUsize::new(0),
+            forked: AtomicU8::new(NOT_FORKED),
+            by_thread: Mutex::default(),
+            owner: pyo3::sync::PyOnceLock::new(),
+        }
+    }
 }
 
 impl Registry {
@@ -176,9 +196,9 @@ impl Registry {
             return Ok(None);
         }
         // Taken out of the map: `is_alive` and the context check call Python with no lock
-        // held. A poisoned map is
-        // still whole (every change to it is one insert or remove), and reading it as
-        // empty would run this thread's calls outside its transaction.
+        // held. A poisoned map is still whole (every change to it is one insert or
+        // remove), and reading it as empty would run this thread's calls outside its
+        // transaction.
         let (mine, others): (Option<Py<Tx>>, Vec<Py<Tx>>) = {
             let map = self
                 .by_thread
@@ -215,10 +235,29 @@ impl Registry {
         Ok(None)
     }
 
+    /// The context variable `owner`, made at the first use.
+    fn owner<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyAny>> {
+        Ok(self
+            .owner
+            .get_or_try_init(py, || {
+                let kw = pyo3::types::PyDict::new(py);
+                kw.set_item("default", 0u64)?;
+                let var = py
+                    .import("contextvars")?
+                    .getattr("ContextVar")?
+                    .call(("tabula_transaction",), Some(&kw))?;
+                Ok::<_, PyErr>(var.unbind())
+            })?
+            .bind(py))
+    }
+
     /// Whether the calling thread has a transaction open that the calling code is outside
-    /// of (see [`Tx::is_ours`]).
+    /// of (see [`Tx::is_ours`]). False in a forked child, whose calls [`Registry::current`]
+    /// refuses.
     pub fn open_elsewhere_here(&self, py: Python<'_>) -> PyResult<bool> {
-        if self.open.load(Ordering::Acquire) == 0 {
+        if self.open.load(Ordering::Acquire) == 0
+            || self.forked.load(Ordering::Acquire) != NOT_FORKED
+        {
             return Ok(false);
         }
         let mine = {
@@ -273,7 +312,7 @@ impl Registry {
             ));
         }
         let tx = Py::new(py, Tx::begin(py, db, self.clone(), me)?)?;
-        owner(py)?.call_method1("set", (tx.get().serial,))?;
+        self.owner(py)?.call_method1("set", (tx.get().serial,))?;
         let mut map = self
             .by_thread
             .lock()
@@ -312,7 +351,7 @@ pub struct Tx {
     owner: Py<PyAny>,
     /// Cleared when the thread that opened it exits (see [`ThreadAlive`]).
     alive: Arc<AtomicBool>,
-    /// Its number, which [`OWNER`] holds in the context that opened it.
+    /// Its number, which its registry's `owner` holds in the context that opened it.
     serial: u64,
 }
 
@@ -422,13 +461,13 @@ impl Tx {
         Ok(answer)
     }
 
-    /// Whether the calling code runs inside it: [`OWNER`] holds its number in the calling
+    /// Whether the calling code runs inside it: its registry's `owner` holds its number in the calling
     /// context. Code the block runs does (and so do the asyncio tasks it starts, which
     /// copy its context); another asyncio task of the thread, which ran while the block's
     /// task awaited inside it, does not, nor does the thread's code after an
     /// `asyncio.run` inside which the block was entered.
     fn is_ours(&self, py: Python<'_>) -> PyResult<bool> {
-        let current: u64 = owner(py)?.call_method0("get")?.extract()?;
+        let current: u64 = self.registry.owner(py)?.call_method0("get")?.extract()?;
         Ok(current == self.serial)
     }
 
@@ -524,12 +563,6 @@ impl Tx {
     }
 }
 
-/// The number of the transaction the code running now belongs to (0 for none): a
-/// `contextvars.ContextVar`, set when a block begins, in the context that begins it. A number
-/// rather than the transaction itself: a context that outlives its block (a task abandoned
-/// inside it) must not keep the transaction from being dropped, which rolls it back.
-static OWNER: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
-
 /// The next transaction's number: never 0, never reused.
 static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -539,18 +572,5 @@ pub const ANOTHER_CONTEXT: &str = "a transaction is open on this thread, in anot
     a block entered inside an `asyncio.run` that has returned. A write here would wait for \
     that block, which cannot go on while this waits on its thread: finish the block without \
     awaiting inside it, or run it on a thread of its own (asyncio.to_thread). Reads here see \
-    the last committed version";
-
-fn owner(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    Ok(OWNER
-        .get_or_try_init(py, || {
-            let kw = pyo3::types::PyDict::new(py);
-            kw.set_item("default", 0u64)?;
-            let var = py
-                .import("contextvars")?
-                .getattr("ContextVar")?
-                .call(("tabula_transaction",), Some(&kw))?;
-            Ok::<_, PyErr>(var.unbind())
-        })?
-        .bind(py))
-}
+    the last committed version (a SQL text only once every table is loaded, which \
+    `db.load()` does)";

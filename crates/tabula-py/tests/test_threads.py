@@ -387,3 +387,70 @@ def test_a_transaction_in_one_task_commits_across_its_awaits(db):
 
     asyncio.run(main())
     assert [r["n"] for r in Event.select()] == [1, 2]
+
+
+def test_a_block_on_another_database_inside_a_block_leaves_it_whole(db):
+    """Each database's blocks are its own: a block on a second database, entered and left
+    inside a block on the first, does not take the first one's place."""
+    other = tabula.Database()
+    try:
+        Event = counter_class(db)
+        Other = counter_class(other)
+        with db.transaction():
+            Event.insert(worker=1, n=1)
+            with other.transaction():
+                Other.insert(worker=2, n=2)
+            assert Event.count() == 1
+            assert db.sql("SELECT count(*) AS n FROM event") == [{"n": 1}]
+            Event.insert(worker=1, n=2)
+            assert db._native.in_transaction()
+        assert Event.count() == 2 and Other.count() == 1
+    finally:
+        other.close()
+
+
+def test_sql_in_another_task_refuses_a_table_still_on_disk(tmp_path):
+    """Loading a table takes the writers' lock: another task's SQL that would load one
+    while a block is open on its thread is refused rather than left waiting for ever."""
+    import asyncio
+
+    path = str(tmp_path / "lazy")
+    first = tabula.Database(path=path)
+    first.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
+    first.sql("CREATE TABLE u (id INTEGER PRIMARY KEY, v INTEGER)")
+    first.sql("INSERT INTO t (v) VALUES (1), (2)")
+    first.close()
+    db = tabula.Database(path=path)
+    try:
+        seen = {}
+
+        async def block():
+            with db.transaction():
+                db.sql("INSERT INTO u (v) VALUES (5)")
+                await asyncio.sleep(0.05)
+
+        async def other():
+            await asyncio.sleep(0.01)
+            with pytest.raises(tabula.InTransaction, match="every table is loaded"):
+                db.sql("SELECT count(*) AS n FROM t")
+            seen["ok"] = True
+
+        async def main():
+            await asyncio.gather(block(), other())
+
+        asyncio.run(main())
+        assert seen == {"ok": True}
+        db.load()
+
+        async def loaded_other():
+            await asyncio.sleep(0.01)
+            seen["count"] = db.sql("SELECT count(*) AS n FROM t")
+
+        async def loaded_main():
+            await asyncio.gather(block(), loaded_other())
+
+        asyncio.run(loaded_main())
+        assert seen["count"] == [{"n": 2}]
+        assert db.sql("SELECT count(*) AS n FROM u") == [{"n": 2}]
+    finally:
+        db.close()
