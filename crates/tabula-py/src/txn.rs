@@ -131,7 +131,7 @@ pub struct Registry {
     /// inside this one's, must not take this one's place. A number rather than the
     /// transaction itself: a context that outlives its block (a task abandoned inside it)
     /// must not keep the transaction from being dropped, which rolls it back.
-    owner: pyo3::sync::PyOnceLock<Py<PyAny>>,
+    owner: pyo3::sync::PyOnceLock<(Py<PyAny>, Py<PyAny>)>,
 }
 
 impl Default for Registry {
@@ -235,20 +235,19 @@ impl Registry {
         Ok(None)
     }
 
-    /// The context variable `owner`, made at the first use.
-    fn owner<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyAny>> {
-        Ok(self
-            .owner
-            .get_or_try_init(py, || {
-                let kw = pyo3::types::PyDict::new(py);
-                kw.set_item("default", 0u64)?;
-                let var = py
-                    .import("contextvars")?
-                    .getattr("ContextVar")?
-                    .call(("tabula_transaction",), Some(&kw))?;
-                Ok::<_, PyErr>(var.unbind())
-            })?
-            .bind(py))
+    /// The context variable `owner` and its bound `get` (called on every call made inside
+    /// a transaction: looking the method up each time cost about as much as the call).
+    fn owner(&self, py: Python<'_>) -> PyResult<&(Py<PyAny>, Py<PyAny>)> {
+        self.owner.get_or_try_init(py, || {
+            let kw = pyo3::types::PyDict::new(py);
+            kw.set_item("default", 0u64)?;
+            let var = py
+                .import("contextvars")?
+                .getattr("ContextVar")?
+                .call(("tabula_transaction",), Some(&kw))?;
+            let get = var.getattr("get")?;
+            Ok::<_, PyErr>((var.unbind(), get.unbind()))
+        })
     }
 
     /// Whether the calling thread has a transaction open that the calling code is outside
@@ -312,7 +311,9 @@ impl Registry {
             ));
         }
         let tx = Py::new(py, Tx::begin(py, db, self.clone(), me)?)?;
-        self.owner(py)?.call_method1("set", (tx.get().serial,))?;
+        (self.owner(py)?.0)
+            .bind(py)
+            .call_method1("set", (tx.get().serial,))?;
         let mut map = self
             .by_thread
             .lock()
@@ -467,7 +468,7 @@ impl Tx {
     /// task awaited inside it, does not, nor does the thread's code after an
     /// `asyncio.run` inside which the block was entered.
     fn is_ours(&self, py: Python<'_>) -> PyResult<bool> {
-        let current: u64 = self.registry.owner(py)?.call_method0("get")?.extract()?;
+        let current: u64 = (self.registry.owner(py)?.1).bind(py).call0()?.extract()?;
         Ok(current == self.serial)
     }
 
