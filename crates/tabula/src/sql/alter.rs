@@ -574,9 +574,7 @@ fn raise_next_key(
     next: Value,
     at: sqlparser::tokenizer::Span,
 ) -> Result<()> {
-    let Target::Tx(tx, _) = target else {
-        return Err(unsupported("writing outside a transaction"));
-    };
+    let tx = target.writer()?;
     let t = tx.dyn_table(table).map_err(|e| match e {
         Error::UnknownTable { .. } => sql_error(at, target.no_table(table)),
         e => e,

@@ -78,9 +78,7 @@ pub(crate) fn copy_from_stdin(target: Target<'_, '_>, s: &Statement) -> Result<S
     else {
         return Err(unsupported("COPY from a query"));
     };
-    let Target::Tx(tx, _) = target else {
-        return Err(unsupported("writing outside a transaction"));
-    };
+    let tx = target.writer()?;
     let format = format_of(options, legacy_options)?;
     let table = crate::sql::ddl::table_name(table_name)?;
     let t = tx.dyn_table(&table).map_err(|e| match e {

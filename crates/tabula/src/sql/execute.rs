@@ -192,9 +192,7 @@ fn insert(
     ins: &sqlparser::ast::Insert,
     params: &[Value],
 ) -> Result<SqlResult> {
-    let Target::Tx(tx, _) = target else {
-        return Err(unsupported("writing outside a transaction"));
-    };
+    let tx = target.writer()?;
     let name = match &ins.table {
         sqlparser::ast::TableObject::TableName(n) => ddl::table_name(n)?,
         _ => return Err(unsupported("INSERT into a table function")),
@@ -343,9 +341,7 @@ fn update(
         return Err(unsupported("UPDATE with ORDER BY or LIMIT"));
     }
     let (table, assignments, selection) = (&u.table, &u.assignments, &u.selection);
-    let Target::Tx(tx, _) = target else {
-        return Err(unsupported("writing outside a transaction"));
-    };
+    let tx = target.writer()?;
     let (name, scope) = single_table(target, table)?;
     let run = |sq: &sqlparser::ast::Query| select::select(target, sq, params).map(|r| r.rows);
     let mut p = Params::with_subqueries(&run);
@@ -452,9 +448,7 @@ fn delete(
     d: &sqlparser::ast::Delete,
     params: &[Value],
 ) -> Result<SqlResult> {
-    let Target::Tx(tx, _) = target else {
-        return Err(unsupported("writing outside a transaction"));
-    };
+    let tx = target.writer()?;
     let tables = match &d.from {
         FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
     };
@@ -521,9 +515,7 @@ fn delete(
 /// `CREATE TABLE`, its references checked now or, for a table named later in the same
 /// transaction, when it commits.
 fn create_table(target: Target<'_, '_>, c: &sqlparser::ast::CreateTable) -> Result<SqlResult> {
-    let Target::Tx(tx, _) = target else {
-        return Err(unsupported("writing outside a transaction"));
-    };
+    let tx = target.writer()?;
     if c.query.is_some() {
         return Err(unsupported("CREATE TABLE … AS SELECT"));
     }

@@ -185,7 +185,16 @@ pub(crate) fn no_table(table: &str, names: &[String]) -> String {
     }
 }
 
-impl Target<'_, '_> {
+impl<'a, 'db> Target<'a, 'db> {
+    /// The transaction a statement that writes runs in; `Error::Unsupported` on a pinned
+    /// version, which only reads.
+    pub(crate) fn writer(self) -> Result<&'a Transaction<'db>> {
+        match self {
+            Target::Tx(tx, _) => Ok(tx),
+            Target::Read(_) => Err(crate::sql::unsupported("writing outside a transaction")),
+        }
+    }
+
     /// [`no_table`] among the tables the statement can see.
     pub(crate) fn no_table(&self, table: &str) -> String {
         let names = match self {
