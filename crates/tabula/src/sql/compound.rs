@@ -635,23 +635,21 @@ fn order_of(q: &Query, columns: &[String]) -> Result<Vec<(usize, Direction)>> {
 }
 
 /// Which of the `width` result columns of `items` have a name as SQLite's `ORDER BY` sees
-/// names: an `AS` name, or a column of a `*` (or `t.*`); not a plain item. `None` when
-/// there are several wildcards, whose widths are not known here.
+/// names: an `AS` name, or a column of a `*` (or `t.*`); not a plain item. `None` where
+/// [`result_column`] cannot place an item's columns (several wildcards).
 fn named_columns(items: &[SelectItem], width: usize) -> Option<Vec<bool>> {
-    let wild = items.iter().filter(|i| item_expr(i).is_none()).count();
-    if wild > 1 {
-        return None;
+    let mut named = vec![false; width];
+    for (i, item) in items.iter().enumerate() {
+        let at = result_column(items, i, width)?;
+        let columns = match item {
+            SelectItem::UnnamedExpr(_) => continue,
+            SelectItem::ExprWithAlias { .. } => at..at + 1,
+            // A wildcard's columns run to where the next item's start.
+            _ => at..result_column(items, i + 1, width)?,
+        };
+        named.get_mut(columns)?.fill(true);
     }
-    let stars = (width + wild).checked_sub(items.len())?;
-    let mut named = Vec::with_capacity(width);
-    for i in items {
-        match i {
-            SelectItem::ExprWithAlias { .. } => named.push(true),
-            SelectItem::UnnamedExpr(_) => named.push(false),
-            _ => named.extend(std::iter::repeat_n(true, stars)),
-        }
-    }
-    (named.len() == width).then_some(named)
+    Some(named)
 }
 
 /// An item's expression (none for `*` and `t.*`).
