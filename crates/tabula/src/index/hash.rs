@@ -7,10 +7,11 @@
 //! clone copies one pointer per block, and the first write after a clone copies the block
 //! and the group it touches (their pointers) and the shard (its entries). Every pointer
 //! copied is a reference count raised, and lowered again when the old version goes: two
-//! small levels cost a single-row commit fewer of them than one wide one. Shards double in number as the index grows, keeping each small
-//! enough that a single-row commit copies a few kilobytes, not the index. (The middle bits
-//! are used because hashbrown takes a bucket's position from the low bits and its tag from
-//! the top seven: a shard's entries agree on the middle bits only, so neither is skewed.)
+//! small levels cost a single-row commit fewer of them than one wide one. Shards double in
+//! number as the index grows, keeping each small enough that a single-row commit copies a
+//! few kilobytes, not the index. (The middle bits are used because hashbrown takes a
+//! bucket's position from the low bits and its tag from the top seven: a shard's entries
+//! agree on the middle bits only, so neither is skewed.)
 
 use std::sync::Arc;
 
