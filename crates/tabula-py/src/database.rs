@@ -169,10 +169,8 @@ impl Database {
             let result = py
                 .detach(|| {
                     let st = db.prepare(&text)?;
-                    let all_loaded = db.stats()?.tables.iter().all(|t| t.loaded);
-                    (st.reads_only() && all_loaded)
-                        .then(|| st.run(&params))
-                        .transpose()
+                    let runs = st.reads_only() && db.stats()?.tables.iter().all(|t| t.loaded);
+                    runs.then(|| st.run(&params)).transpose()
                 })
                 .py(py)?;
             return match result {

@@ -195,22 +195,7 @@ impl Registry {
         if self.open.load(Ordering::Acquire) == 0 {
             return Ok(None);
         }
-        // Taken out of the map: `is_alive` and the context check call Python with no lock
-        // held. A poisoned map is still whole (every change to it is one insert or
-        // remove), and reading it as empty would run this thread's calls outside its
-        // transaction.
-        let (mine, others): (Option<Py<Tx>>, Vec<Py<Tx>>) = {
-            let map = self
-                .by_thread
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            match map.get(&std::thread::current().id()) {
-                Some(t) => (Some(t.clone_ref(py)), Vec::new()),
-                None if access == Access::Read => return Ok(None),
-                None => (None, map.values().map(|t| t.clone_ref(py)).collect()),
-            }
-        };
-        if let Some(t) = mine {
+        if let Some(t) = self.this_threads(py) {
             if t.get().is_ours(py)? {
                 return Ok(Some(t));
             }
@@ -219,6 +204,11 @@ impl Registry {
                 Access::Write => Err(errors::raise(py, "InTransaction", ANOTHER_CONTEXT, &[])),
             };
         }
+        if access == Access::Read {
+            return Ok(None);
+        }
+        // Taken out of the map, as in `this_threads`.
+        let others: Vec<Py<Tx>> = self.map().values().map(|t| t.clone_ref(py)).collect();
         for t in &others {
             if t.get().owner_ended(py)? {
                 return Err(errors::raise(
@@ -259,18 +249,27 @@ impl Registry {
         {
             return Ok(false);
         }
-        let mine = {
-            let map = self
-                .by_thread
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            map.get(&std::thread::current().id())
-                .map(|t| t.clone_ref(py))
-        };
-        match mine {
+        match self.this_threads(py) {
             Some(t) => Ok(!t.get().is_ours(py)?),
             None => Ok(false),
         }
+    }
+
+    /// The transaction the calling thread opened, if it is open, taken out of the map:
+    /// what is done with it (`is_alive`, the context check) calls Python, with no lock held.
+    fn this_threads(&self, py: Python<'_>) -> Option<Py<Tx>> {
+        self.map()
+            .get(&std::thread::current().id())
+            .map(|t| t.clone_ref(py))
+    }
+
+    /// The map of open transactions. A poisoned map is still whole (every change to it is
+    /// one insert or remove), and reading it as empty would run this thread's calls outside
+    /// its transaction.
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<ThreadId, Py<Tx>>> {
+        self.by_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// `Error::InTransaction` when the calling thread has a transaction open: `what` would
@@ -314,11 +313,7 @@ impl Registry {
         (self.owner(py)?.0)
             .bind(py)
             .call_method1("set", (tx.get().serial,))?;
-        let mut map = self
-            .by_thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        map.insert(me, tx.clone_ref(py));
+        self.map().insert(me, tx.clone_ref(py));
         self.open.fetch_add(1, Ordering::AcqRel);
         Ok(tx)
     }
@@ -326,10 +321,7 @@ impl Registry {
     /// Forgets `tx` as its thread's transaction, if it is (an ended transaction ended again
     /// must not unlist the one the thread opened since).
     fn forget(&self, tx: &Tx) {
-        let mut map = self
-            .by_thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut map = self.map();
         if map
             .get(&tx.thread)
             .is_some_and(|t| std::ptr::eq(t.get(), tx))
