@@ -177,6 +177,10 @@ impl Printer {
         // others (CREATE, DROP, ALTER), whose count would be a meaningless 0. A text that
         // changed no rows and ended with a transaction after a query (`BEGIN; SELECT …;
         // COMMIT`) says nothing more than its rows, as sqlite3.
+        // A text without a statement (empty, `;`, comments) says nothing, as sqlite3.
+        if Kind::of_each(text).is_empty() {
+            return Ok(());
+        }
         let kind = Kind::of_last(text);
         if kind == Kind::Other && self.queried_last && last.changed == 0 {
             return Ok(());

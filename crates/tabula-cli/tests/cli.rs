@@ -1994,6 +1994,27 @@ fn a_transaction_s_report_is_its_last_statement_s() {
     assert_eq!(stdout(&o), "n\n5\n{\"changed\":1}\n", "{}", text(&o));
 }
 
+/// A text without a statement (empty, only `;`, only comments) prints nothing and
+/// succeeds, as sqlite3, in every format.
+#[test]
+fn a_text_without_a_statement_says_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db").display().to_string();
+    let o = tabula(&["sql", &p, "CREATE TABLE t (id INTEGER PRIMARY KEY)"]);
+    assert_eq!(stdout(&o), "ok\n", "{}", text(&o));
+    for sql in ["", " ; ;", "\n-- nothing here", "/* nor here */;"] {
+        for format in ["table", "csv", "json"] {
+            let o = tabula(&["sql", &p, sql, "--format", format]);
+            assert_eq!(
+                (o.status.code(), stdout(&o).as_str()),
+                (Some(0), ""),
+                "{sql:?} as {format}: {}",
+                text(&o)
+            );
+        }
+    }
+}
+
 /// Beside a writer in another process (here, this one), a `BEGIN … COMMIT` of reads runs
 /// read-only, in a text parsed whole and in a script over 4 KiB run as it is parsed.
 #[test]

@@ -195,8 +195,7 @@ impl Acc {
             AggFunc::Sum | AggFunc::Total | AggFunc::Avg => {
                 let n = match v {
                     Value::Bool(b) => Value::Int(i64::from(b)),
-                    // Text is read as its number and makes the sum a float, as in SQLite.
-                    Value::Text(ref t) => Value::Float(scalar::numeric(t).as_f64().unwrap_or(0.0)),
+                    Value::Text(ref t) => scalar::summand(t),
                     v => v,
                 };
                 match n {

@@ -1378,6 +1378,20 @@ pub(crate) fn numeric(t: &str) -> Value {
     s.parse::<f64>().map_or(Value::Int(0), Value::Float)
 }
 
+/// A text as `SUM` and `AVG` add it, as SQLite's `sqlite3_value_numeric_type` reads it: an
+/// integer when the whole text (white space around it aside) is one that fits in 64 bits,
+/// else the float of its numeric prefix (`'5'` is 5, `'5.0'` and `'5x'` are 5.0).
+pub(crate) fn summand(t: &str) -> Value {
+    let t = t.trim_matches(is_sqlite_space);
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    match numeric(t) {
+        Value::Int(i) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            Value::Int(i)
+        }
+        n => Value::Float(n.as_f64().unwrap_or(0.0)),
+    }
+}
+
 /// A value as an integer, as SQLite's `sqlite3_value_int64` reads it: a float loses its
 /// fraction (saturating), text gives its leading integer (`'1e3'` is 1), null is 0.
 fn int_value(v: &Value) -> i64 {
