@@ -255,7 +255,7 @@ class Transaction:
             except Exception:
                 pass
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self._native is None:
             raise _errors.Error(
                 "this transaction was never begun: use it as `with db.transaction():`")
@@ -263,7 +263,6 @@ class Transaction:
             self._native.commit()
         else:
             self._native.rollback()
-        return False
 
 
 def _directory(name: Optional[str], persist: bool, base_path: str,

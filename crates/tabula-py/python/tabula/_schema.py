@@ -9,7 +9,7 @@ import math
 import re
 import sys
 import typing
-from typing import Any
+from typing import Any, Sequence
 
 from . import _errors
 
@@ -35,7 +35,7 @@ def _column_type(cls: type, name: str, hint: Any) -> tuple[str, bool, Any]:
     type it holds (``dict``, ``int``, ...)."""
     nullable = False
     origin = typing.get_origin(hint)
-    union_types = [typing.Union]
+    union_types: list[Any] = [typing.Union]
     if sys.version_info >= (3, 10):
         import types
         union_types.append(types.UnionType)
@@ -97,7 +97,7 @@ class Described:
     hints, and each column's type (for tracing)."""
 
     def __init__(self, schema: dict, renamed: list[tuple[str, str]], dropped: list[str],
-                 containers: list[tuple[str, str]] = ()):
+                 containers: Sequence[tuple[str, str]] = ()):
         self.schema = schema
         self.renamed = renamed
         self.dropped = dropped

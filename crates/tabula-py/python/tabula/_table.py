@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Optional, Sequence, TypeVar, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, TypeVar, Union
 
 from . import _errors, _schema, _trace
 from ._database import Database, default_database
 
 T = TypeVar("T")
 
-Where = Optional[Callable[[dict], Any]]
+Where = Optional[Callable[[dict[str, Any]], Any]]
 OrderBy = Union[None, str, Sequence[str]]
 
 
@@ -96,7 +96,7 @@ def _same_database(cls: type, database: Database) -> None:
         binding = getattr(target, "__tabula__", None)
         if isinstance(binding, Binding) and binding.db is not database:
             raise TypeError(
-                f"{cls.__name__}.{f.name}: references={target.__name__}, a table of another "
+                f"{cls.__name__}.{f.name}: references={getattr(target, '__name__', target)}, a table of another "
                 "database; a foreign key references a table of its own database (give "
                 "both classes the same db=)")
 
@@ -256,9 +256,77 @@ def _count_rows(cls: type, /, where: Where = None) -> int:
                             traced[1])
 
 
+class Model:
+    """An optional base class of a ``@table()`` dataclass, for type checkers and editors:
+    it declares the class methods ``@table()`` gives the class, which they cannot see in
+    the decorator's type. The seed's code, without it, runs the same::
+
+        @table()
+        @dataclass
+        class Student(Model):
+            id: int = field(metadata={'primary_key': True})
+            name: str = ""
+
+        Student.insert(name="Ada")   # known to mypy, pyright and editors
+
+    ``@table()`` replaces each method below with the table's own; on a class it has not
+    decorated (yet), each raises ``TypeError``.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def insert(cls, **fields: Any) -> Any:
+        """Inserts one row; returns its primary key (the one given, or the next
+        auto-increment key)."""
+        raise _undecorated(cls)
+
+    @classmethod
+    def insert_many(cls, rows: Iterable[Any]) -> list[Any]:
+        """Inserts rows (dicts of fields, or instances of the class) in one commit;
+        returns their keys. All of them or, if one is refused, none."""
+        raise _undecorated(cls)
+
+    @classmethod
+    def select(cls, where: Where = None, order_by: OrderBy = None,
+               limit: Optional[int] = None,
+               offset: Optional[int] = None) -> list[dict[str, Any]]:
+        """The rows ``where(row)`` accepts, as dicts (see ``@table()``'s own)."""
+        raise _undecorated(cls)
+
+    @classmethod
+    def get(cls, id: Any) -> Optional[dict[str, Any]]:
+        """The row with primary key ``id``, or ``None``."""
+        raise _undecorated(cls)
+
+    @classmethod
+    def get_by(cls, column: str, value: Any) -> Optional[dict[str, Any]]:
+        """The row whose unique ``column`` holds ``value``, or ``None``."""
+        raise _undecorated(cls)
+
+    @classmethod
+    def update(cls, where: Where = None, **changes: Any) -> int:
+        """Sets ``changes`` in every row ``where(row)`` accepts; returns how many."""
+        raise _undecorated(cls)
+
+    @classmethod
+    def delete(cls, where: Where = None) -> int:
+        """Deletes every row ``where(row)`` accepts; returns how many."""
+        raise _undecorated(cls)
+
+    @classmethod
+    def count(cls, where: Where = None) -> int:
+        """How many rows ``where(row)`` accepts."""
+        raise _undecorated(cls)
+
+
+def _undecorated(cls: type) -> TypeError:
+    return TypeError(f"{cls.__name__} is not a table yet: decorate it with @tabula.table()")
+
+
 # The class methods written in Python; insert, insert_many, get and get_by are the
 # engine's own (see `table` below).
-_METHODS = {
+_METHODS: dict[str, Callable[..., Any]] = {
     "select": _select, "update": _update, "delete": _delete,
     "count": _count_rows,
 }

@@ -443,7 +443,7 @@ def _too_deep(sql: str) -> bool:
     return deepest > _DEEPEST or deepest + sql.count(" AND ") + sql.count(" OR ") > _LONGEST
 
 
-def prefilter(where: Callable[[Any], Any], columns: dict) -> Optional[tuple[str, list]]:
+def prefilter(where: Optional[Callable[[Any], Any]], columns: dict) -> Optional[tuple[str, list]]:
     """For a lambda ``trace`` refuses because it branches (``A and B and C``): the SQL
     condition ``A AND B AND C`` of its operands, when on every row where one of them is
     false the lambda returns that operand without evaluating anything else (as far as the
@@ -537,7 +537,7 @@ _SUBSCRIPT = frozenset({"BINARY_SUBSCR"})
 _read_verdicts: dict = {}
 
 
-def read_columns(where: Callable[[Any], Any], columns: dict) -> Optional[list]:
+def read_columns(where: Optional[Callable[[Any], Any]], columns: dict) -> Optional[list]:
     """The columns ``where`` (a lambda that runs per row) can read, when it uses its
     argument only as ``row["constant"]``; ``None`` when it may do anything else with it.
 
