@@ -34,7 +34,9 @@ use crate::sql::from::{resolve_from, table_preds, Link, Relation, Source, Tables
 use crate::sql::join::{produce, push_where};
 use crate::sql::numeric;
 use crate::sql::rows_to::{hand_refs, Each};
-use crate::sql::scalar::{self, order_cmp, sql_error, truth, AggCall, Params, Scalar, Scope};
+use crate::sql::scalar::{
+    self, order_cmp, sql_error, truth, AggCall, CorrelatedCall, Params, Scalar, Scope,
+};
 use crate::sql::scope::{Beyond, QueryScope, WithAliases};
 use crate::sql::target::Target;
 use crate::sql::unsupported;
@@ -235,15 +237,8 @@ pub(crate) fn query_body(
         ));
     }
     if sel.from.is_empty() {
-        if let Some(item @ (SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..))) =
-            sel.projection.iter().find(|i| {
-                matches!(
-                    i,
-                    SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
-                )
-            })
-        {
-            return Err(sql_error(item.span(), "SELECT * needs a FROM clause"));
+        if let Some(star) = sel.projection.iter().find(|i| is_star(i)) {
+            return Err(sql_error(star.span(), "SELECT * needs a FROM clause"));
         }
     }
     let (mut rels, tables) = resolve_from(target, &sel.from, params, outer)?;
@@ -256,123 +251,19 @@ pub(crate) fn query_body(
     let beyond = Beyond(scope);
     let run = |sq: &Query| beyond.rows_of(target, sq, params);
     let mut p = Params::with_subqueries(&run);
-    let aliased = WithAliases {
-        tables: scope,
-        items: &sel.projection,
-    };
-    // Correlated subqueries run in every clause; which rows each runs for (its phase) is
-    // known once compiling shows whether the query groups. They are counted as they come.
-    p.correlated = Some(Vec::new());
-    let met = |p: &Params<'_>| p.correlated.as_ref().map_or(0, Vec::len);
-    let filter = sel
-        .selection
-        .as_ref()
-        .map(|w| scalar::compile(w, &aliased, &mut p))
-        .transpose()?;
-    let in_where = met(&p);
-    let group_by: Vec<Scalar> = match &sel.group_by {
-        GroupByExpr::Expressions(list, mods) if mods.is_empty() => list
-            .iter()
-            .map(|e| match group_item(e, &sel.projection, &tables)? {
-                Grouped::Expr(e) => scalar::compile(e, scope, &mut p),
-                Grouped::Column(c) => Ok(Scalar::Column(c)),
-            })
-            .collect::<Result<_>>()?,
-        _ => return Err(unsupported("GROUP BY ALL and grouping modifiers")),
-    };
-    let in_group_by = met(&p);
-    // Items, HAVING and ORDER BY may aggregate: their calls become columns after the row.
-    p.aggs = Some(Vec::new());
-    p.agg_base = tables.width;
-    let mut columns = Vec::new();
-    let mut exprs = Vec::new();
-    // The result columns named as SQLite's ORDER BY sees names (an `AS` name, or a column
-    // a `*` gives, in item order, not a plain item), and where each is among `exprs`.
-    let mut aliases: Vec<(&str, usize)> = Vec::new();
-    for item in &sel.projection {
-        match item {
-            SelectItem::Wildcard(_) => {
-                for (_, names, at) in &tables.tables {
-                    for (i, n) in names.iter().enumerate() {
-                        aliases.push((n.as_str(), exprs.len()));
-                        columns.push(n.clone());
-                        exprs.push(Scalar::Column(at + i));
-                    }
-                }
-            }
-            SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(q), _) => {
-                let q = star_qualifier(q);
-                let Some((_, names, at)) = tables.tables.iter().find(|(t, _, _)| *t == q) else {
-                    return Err(sql_error(
-                        item.span(),
-                        format!("no table named {q} in FROM"),
-                    ));
-                };
-                for (i, n) in names.iter().enumerate() {
-                    aliases.push((n.as_str(), exprs.len()));
-                    columns.push(n.clone());
-                    exprs.push(Scalar::Column(at + i));
-                }
-            }
-            SelectItem::UnnamedExpr(e) => {
-                // Compiled first: it refuses a tree too deep to print.
-                exprs.push(scalar::compile(e, scope, &mut p)?);
-                columns.push(match e {
-                    Expr::Identifier(id) => id.value.clone(),
-                    Expr::CompoundIdentifier(parts) => {
-                        parts.last().map(|p| p.value.clone()).unwrap_or_default()
-                    }
-                    e => e.to_string(),
-                });
-            }
-            SelectItem::ExprWithAlias { expr, alias } => {
-                aliases.push((alias.value.as_str(), exprs.len()));
-                columns.push(alias.value.clone());
-                exprs.push(scalar::compile(expr, scope, &mut p)?);
-            }
-            other => return Err(unsupported(format!("the select item {other}"))),
-        }
-    }
-    let before_having = met(&p);
-    let having = sel
-        .having
-        .as_ref()
-        .map(|h| scalar::compile(h, &aliased, &mut p))
-        .transpose()?;
-    let in_having = before_having..met(&p);
-    let mut order: Vec<Key> = Vec::new();
-    if let Some(ob) = &q.order_by {
-        let OrderByKind::Expressions(list) = &ob.kind else {
-            return Err(unsupported("ORDER BY ALL"));
-        };
-        for o in list {
-            let desc = direction(o)?;
-            // `ORDER BY (a)` names an alias `a` as `ORDER BY a` does.
-            let named = unnested(&o.expr);
-            let key = match (named, position(&o.expr)) {
-                (_, Some(pos)) => exprs[result_position(pos, exprs.len(), &o.expr)?].clone(),
-                // A name (an `AS` name or a column of a `*`, the first in item order) wins
-                // over a plain item of the same name, as in SQLite; else the key is an
-                // expression; else a result column of that name.
-                (Expr::Identifier(id), _) => match aliases.iter().find(|(a, _)| *a == id.value) {
-                    Some(&(_, at)) => exprs[at].clone(),
-                    None => match scalar::compile(named, &aliased, &mut p) {
-                        Ok(key) => key,
-                        // A name only the result has: `"count(*)"`, or a column two
-                        // tables have, named by the one item that reads it.
-                        Err(e) => match columns.iter().position(|c| *c == id.value) {
-                            Some(at) => exprs[at].clone(),
-                            None => return Err(e),
-                        },
-                    },
-                },
-                (e, _) => scalar::compile(e, &aliased, &mut p)?,
-            };
-            order.push((key, desc));
-        }
-    }
-    let aggs = p.aggs.take().unwrap_or_default();
-    let calls = p.correlated.take().unwrap_or_default();
+    let Clauses {
+        filter,
+        group_by,
+        columns,
+        exprs,
+        having,
+        order,
+        aggs,
+        calls,
+        in_where,
+        in_group_by,
+        in_having,
+    } = compile_clauses(q, sel, &tables, scope, &mut p)?;
     let (limit, offset) = window(q, params)?;
     if let (Some(h), true) = (&sel.having, group_by.is_empty() && aggs.is_empty()) {
         // SQLite refuses it too; PostgreSQL makes the whole query one group.
@@ -423,104 +314,35 @@ pub(crate) fn query_body(
     // when one serves them); the whole condition is still evaluated on every row, unless
     // the tables' reads apply all of it. A table of `FROM a, b` joins
     // through WHERE's equality between its columns and earlier ones.
-    let served = filter
-        .as_ref()
-        .is_some_and(|f| push_where(f, &mut rels, params));
     let had_filter = filter.is_some();
-    // The tables' reads apply all of WHERE exactly: it need not run again on the rows.
-    let filter = filter.filter(|_| !served);
-    // Planned: numeric parts may now run as numbers (the planner read their shapes above).
-    let numbers: Vec<bool> = rels
-        .iter()
-        .flat_map(|rel| -> Box<dyn Iterator<Item = bool> + '_> {
-            match &rel.source {
-                Source::Table { schema, .. } => Box::new(numeric::number_columns(schema)),
-                Source::Rows(_) => Box::new(std::iter::repeat_n(false, rel.width)),
-            }
-        })
-        .collect();
-    let filter = filter
-        .as_ref()
-        .map(|f| numeric::prepared(f, &numbers, params));
-    let mut used = vec![false; tables.width];
-    let scalars = filter.iter().chain(&group_by).chain(&exprs).chain(&having);
+    let filter = filter.and_then(|f| planned_where(f, &mut rels, params));
     let keys = order.iter().map(|(k, _)| k);
     let args = aggs
         .iter()
         .flat_map(|a| a.arg.iter().chain(&a.sep).chain(&a.filter));
-    let ons = rels.iter().filter_map(|r| match &r.link {
-        Link::On { cond, .. } => cond.as_ref(),
-        Link::Cross => None,
-    });
-    for s in scalars.chain(keys).chain(args).chain(ons) {
-        s.mark_columns(&mut used);
-    }
-    let on_correlated = rels.iter().any(|r| {
-        matches!(
-            r.link,
-            Link::On {
-                correlated: Some(_),
-                ..
-            }
-        )
-    });
-    if correlated.is_some() || on_correlated {
-        // A correlated subquery may name any column of the row.
-        used.iter_mut().for_each(|u| *u = true);
-    }
+    let scalars = filter.iter().chain(&group_by).chain(&exprs).chain(&having);
+    let used = used_columns(
+        tables.width,
+        &rels,
+        scalars.chain(keys).chain(args),
+        correlated.is_some(),
+    );
 
     if let Some(f) = each
         .as_mut()
         .filter(|_| !grouped && order.is_empty() && sel.distinct.is_none() && correlated.is_none())
     {
-        // Streamed: each row goes out as it is found, the window counted on the way.
-        let (mut skip, mut left) = (offset, limit.unwrap_or(usize::MAX));
-        // Every column of one table, in its order (`SELECT *`): a row that holds its
-        // values as they are goes out without a copy.
-        let whole_rows = rels.len() == 1
-            && exprs.len() == tables.width
-            && exprs
-                .iter()
-                .enumerate()
-                .all(|(i, e)| matches!(e, Scalar::Column(c) if *c == i));
-        // Every item a plain column: a borrowing callback is lent them from the row read.
-        let plain_columns: Option<Vec<usize>> = match f {
-            Each::Refs(_) => exprs
-                .iter()
-                .map(|e| match e {
-                    Scalar::Column(c) => Some(*c),
-                    _ => None,
-                })
-                .collect(),
-            Each::Values(_) => None,
-        };
-        if left > 0 {
-            produce(target, &rels, &used, params, outer, &mut |row| {
-                if !passes_cols(filter.as_ref(), row, params)? {
-                    return Ok(true);
-                }
-                if skip > 0 {
-                    skip -= 1;
-                    return Ok(true);
-                }
-                left -= 1;
-                if let (Each::Refs(lent), Some(cols)) = (&mut *f, &plain_columns) {
-                    // Lent where the row is: nothing copied, not even its texts.
-                    let more =
-                        hand_refs(&mut **lent, cols.len(), |refs| row.refs_into(cols, refs))?;
-                    return Ok(more && left > 0);
-                }
-                // Asked only of whole-row queries: it is a dynamic call on every row.
-                let held = if whole_rows { row.as_values() } else { None };
-                match held.filter(|v| v.len() == exprs.len()) {
-                    Some(values) => Ok(f.give(values)? && left > 0),
-                    None => {
-                        let values = eval_all(exprs.iter(), row, params)?;
-                        Ok(f.give(&values)? && left > 0)
-                    }
-                }
-            })?;
-        }
+        stream(
+            target,
+            &rels,
+            &used,
+            params,
+            outer,
+            filter.as_ref(),
+            &exprs,
+            (offset, limit),
+            f,
+        )?;
         return Ok(SqlResult {
             columns,
             rows: Vec::new(),
@@ -607,7 +429,364 @@ pub(crate) fn query_body(
     }
     let out = sink.finish(having.as_ref(), correlated.as_ref())?;
 
-    let mut rows: Vec<(Vec<Value>, Vec<Value>)> = if sel.distinct.is_some() {
+    let rows = final_rows(out, sel.distinct.is_some(), &order, (offset, limit), each)?;
+    Ok(SqlResult {
+        columns,
+        rows,
+        changed: 0,
+    })
+}
+
+/// A SELECT's clauses compiled over its FROM.
+struct Clauses {
+    filter: Option<Scalar>,
+    group_by: Vec<Scalar>,
+    /// The result's column names, and their expressions.
+    columns: Vec<String>,
+    exprs: Vec<Scalar>,
+    having: Option<Scalar>,
+    order: Vec<Key>,
+    /// The aggregate calls of the items, HAVING and ORDER BY: columns after the row.
+    aggs: Vec<AggCall>,
+    /// The correlated subqueries of every clause, in the order met: WHERE's first (up to
+    /// `in_where`), then GROUP BY's (up to `in_group_by`), the items', HAVING's
+    /// (`in_having`) and ORDER BY's.
+    calls: Vec<CorrelatedCall>,
+    in_where: usize,
+    in_group_by: usize,
+    in_having: std::ops::Range<usize>,
+}
+
+/// Compiles the clauses of `sel` (and `q`'s ORDER BY) over `tables`, the query's FROM.
+fn compile_clauses(
+    q: &Query,
+    sel: &Select,
+    tables: &Tables,
+    scope: &dyn Scope,
+    p: &mut Params<'_>,
+) -> Result<Clauses> {
+    let aliased = WithAliases {
+        tables: scope,
+        items: &sel.projection,
+    };
+    // Correlated subqueries run in every clause; which rows each runs for (its phase) is
+    // known once compiling shows whether the query groups. They are counted as they come.
+    p.correlated = Some(Vec::new());
+    let met = |p: &Params<'_>| p.correlated.as_ref().map_or(0, Vec::len);
+    let filter = sel
+        .selection
+        .as_ref()
+        .map(|w| scalar::compile(w, &aliased, p))
+        .transpose()?;
+    let in_where = met(p);
+    let group_by = group_keys(sel, tables, scope, p)?;
+    let in_group_by = met(p);
+    // Items, HAVING and ORDER BY may aggregate: their calls become columns after the row.
+    p.aggs = Some(Vec::new());
+    p.agg_base = tables.width;
+    let Items {
+        columns,
+        exprs,
+        aliases,
+    } = items(&sel.projection, tables, scope, p)?;
+    let before_having = met(p);
+    let having = sel
+        .having
+        .as_ref()
+        .map(|h| scalar::compile(h, &aliased, p))
+        .transpose()?;
+    let in_having = before_having..met(p);
+    let order = order_by_keys(q, &exprs, &columns, &aliases, &aliased, p)?;
+    let aggs = p.aggs.take().unwrap_or_default();
+    let calls = p.correlated.take().unwrap_or_default();
+    Ok(Clauses {
+        filter,
+        group_by,
+        columns,
+        exprs,
+        having,
+        order,
+        aggs,
+        calls,
+        in_where,
+        in_group_by,
+        in_having,
+    })
+}
+
+/// Whether a SELECT item is `*` or `t.*`.
+fn is_star(item: &SelectItem) -> bool {
+    matches!(
+        item,
+        SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+    )
+}
+
+/// The keys of a SELECT's GROUP BY: an expression over the row, or a result column named
+/// by its position or alias (see [`group_item`]).
+fn group_keys(
+    sel: &Select,
+    tables: &Tables,
+    scope: &dyn Scope,
+    p: &mut Params<'_>,
+) -> Result<Vec<Scalar>> {
+    match &sel.group_by {
+        GroupByExpr::Expressions(list, mods) if mods.is_empty() => list
+            .iter()
+            .map(|e| match group_item(e, &sel.projection, tables)? {
+                Grouped::Expr(e) => scalar::compile(e, scope, p),
+                Grouped::Column(c) => Ok(Scalar::Column(c)),
+            })
+            .collect(),
+        _ => Err(unsupported("GROUP BY ALL and grouping modifiers")),
+    }
+}
+
+/// Plans WHERE (`filter`) into the tables' reads (`rels`) and returns what is left of it to
+/// evaluate on each row, its numeric parts prepared to run as numbers: `None` when the
+/// reads apply all of it exactly.
+fn planned_where(filter: Scalar, rels: &mut [Relation], params: &[Value]) -> Option<Scalar> {
+    if push_where(&filter, rels, params) {
+        return None;
+    }
+    // Planned: numeric parts may now run as numbers (the planner read their shapes above).
+    let numbers: Vec<bool> = rels
+        .iter()
+        .flat_map(|rel| -> Box<dyn Iterator<Item = bool> + '_> {
+            match &rel.source {
+                Source::Table { schema, .. } => Box::new(numeric::number_columns(schema)),
+                Source::Rows(_) => Box::new(std::iter::repeat_n(false, rel.width)),
+            }
+        })
+        .collect();
+    Some(numeric::prepared(&filter, &numbers, params))
+}
+
+/// The result columns of a SELECT's items (every column of a `*` or `t.*` among them).
+struct Items<'a> {
+    /// Their names, as the result shows them.
+    columns: Vec<String>,
+    /// Their expressions, over the joined row (and the group's aggregates after it).
+    exprs: Vec<Scalar>,
+    /// The names SQLite's ORDER BY looks at first (an `AS` name, or a column a `*` gives,
+    /// in item order, not a plain item), and where each is among `exprs`.
+    aliases: Vec<(&'a str, usize)>,
+}
+
+/// Compiles a SELECT's items over `tables`, the query's FROM.
+fn items<'a>(
+    projection: &'a [SelectItem],
+    tables: &'a Tables,
+    scope: &dyn Scope,
+    p: &mut Params<'_>,
+) -> Result<Items<'a>> {
+    let mut columns = Vec::new();
+    let mut exprs = Vec::new();
+    let mut aliases: Vec<(&str, usize)> = Vec::new();
+    for item in projection {
+        match item {
+            SelectItem::Wildcard(_) => {
+                for (_, names, at) in &tables.tables {
+                    for (i, n) in names.iter().enumerate() {
+                        aliases.push((n.as_str(), exprs.len()));
+                        columns.push(n.clone());
+                        exprs.push(Scalar::Column(at + i));
+                    }
+                }
+            }
+            SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(q), _) => {
+                let q = star_qualifier(q);
+                let Some((_, names, at)) = tables.tables.iter().find(|(t, _, _)| *t == q) else {
+                    return Err(sql_error(
+                        item.span(),
+                        format!("no table named {q} in FROM"),
+                    ));
+                };
+                for (i, n) in names.iter().enumerate() {
+                    aliases.push((n.as_str(), exprs.len()));
+                    columns.push(n.clone());
+                    exprs.push(Scalar::Column(at + i));
+                }
+            }
+            SelectItem::UnnamedExpr(e) => {
+                // Compiled first: it refuses a tree too deep to print.
+                exprs.push(scalar::compile(e, scope, p)?);
+                columns.push(match e {
+                    Expr::Identifier(id) => id.value.clone(),
+                    Expr::CompoundIdentifier(parts) => {
+                        parts.last().map(|p| p.value.clone()).unwrap_or_default()
+                    }
+                    e => e.to_string(),
+                });
+            }
+            SelectItem::ExprWithAlias { expr, alias } => {
+                aliases.push((alias.value.as_str(), exprs.len()));
+                columns.push(alias.value.clone());
+                exprs.push(scalar::compile(expr, scope, p)?);
+            }
+            other => return Err(unsupported(format!("the select item {other}"))),
+        }
+    }
+    Ok(Items {
+        columns,
+        exprs,
+        aliases,
+    })
+}
+
+/// The keys of a SELECT's ORDER BY: a position, a name (an `AS` name or a column of a `*`,
+/// the first in item order, wins over a plain item of the same name, as in SQLite), else
+/// an expression over the row, else a result column of that name.
+fn order_by_keys(
+    q: &Query,
+    exprs: &[Scalar],
+    columns: &[String],
+    aliases: &[(&str, usize)],
+    aliased: &dyn Scope,
+    p: &mut Params<'_>,
+) -> Result<Vec<Key>> {
+    let mut order: Vec<Key> = Vec::new();
+    if let Some(ob) = &q.order_by {
+        let OrderByKind::Expressions(list) = &ob.kind else {
+            return Err(unsupported("ORDER BY ALL"));
+        };
+        for o in list {
+            let desc = direction(o)?;
+            // `ORDER BY (a)` names an alias `a` as `ORDER BY a` does.
+            let named = unnested(&o.expr);
+            let key = match (named, position(&o.expr)) {
+                (_, Some(pos)) => exprs[result_position(pos, exprs.len(), &o.expr)?].clone(),
+                // A name (an `AS` name or a column of a `*`, the first in item order) wins
+                // over a plain item of the same name, as in SQLite; else the key is an
+                // expression; else a result column of that name.
+                (Expr::Identifier(id), _) => match aliases.iter().find(|(a, _)| *a == id.value) {
+                    Some(&(_, at)) => exprs[at].clone(),
+                    None => match scalar::compile(named, aliased, p) {
+                        Ok(key) => key,
+                        // A name only the result has: `"count(*)"`, or a column two
+                        // tables have, named by the one item that reads it.
+                        Err(e) => match columns.iter().position(|c| *c == id.value) {
+                            Some(at) => exprs[at].clone(),
+                            None => return Err(e),
+                        },
+                    },
+                },
+                (e, _) => scalar::compile(e, aliased, p)?,
+            };
+            order.push((key, desc));
+        }
+    }
+    Ok(order)
+}
+
+/// Which columns of the joined row (`width` wide) the query reads: those `scalars` and the
+/// joins' `ON` conditions name, or every one when a subquery runs per row (`correlated`,
+/// or in an `ON`), since it may name any.
+fn used_columns<'s>(
+    width: usize,
+    rels: &'s [Relation],
+    scalars: impl Iterator<Item = &'s Scalar>,
+    correlated: bool,
+) -> Vec<bool> {
+    let mut used = vec![false; width];
+    let ons = rels.iter().filter_map(|r| match &r.link {
+        Link::On { cond, .. } => cond.as_ref(),
+        Link::Cross => None,
+    });
+    for s in scalars.chain(ons) {
+        s.mark_columns(&mut used);
+    }
+    let on_correlated = rels.iter().any(|r| {
+        matches!(
+            r.link,
+            Link::On {
+                correlated: Some(_),
+                ..
+            }
+        )
+    });
+    if correlated || on_correlated {
+        used.iter_mut().for_each(|u| *u = true);
+    }
+    used
+}
+
+/// Hands each row to `f` as it is found (the query neither groups, sorts, keeps distinct
+/// rows nor runs a subquery per row), the window (`offset`, `limit`) counted on the way.
+#[allow(clippy::too_many_arguments)]
+fn stream(
+    target: Target<'_, '_>,
+    rels: &[Relation],
+    used: &[bool],
+    params: &[Value],
+    outer: Option<(&dyn Scope, &[Value])>,
+    filter: Option<&Scalar>,
+    exprs: &[Scalar],
+    (offset, limit): (usize, Option<usize>),
+    f: &mut Each<'_>,
+) -> Result<()> {
+    // The joined row's width: `used` has a flag per column.
+    let width = used.len();
+    let (mut skip, mut left) = (offset, limit.unwrap_or(usize::MAX));
+    // Every column of one table, in its order (`SELECT *`): a row that holds its
+    // values as they are goes out without a copy.
+    let whole_rows = rels.len() == 1
+        && exprs.len() == width
+        && exprs
+            .iter()
+            .enumerate()
+            .all(|(i, e)| matches!(e, Scalar::Column(c) if *c == i));
+    // Every item a plain column: a borrowing callback is lent them from the row read.
+    let plain_columns: Option<Vec<usize>> = match f {
+        Each::Refs(_) => exprs
+            .iter()
+            .map(|e| match e {
+                Scalar::Column(c) => Some(*c),
+                _ => None,
+            })
+            .collect(),
+        Each::Values(_) => None,
+    };
+    if left > 0 {
+        produce(target, rels, used, params, outer, &mut |row| {
+            if !passes_cols(filter, row, params)? {
+                return Ok(true);
+            }
+            if skip > 0 {
+                skip -= 1;
+                return Ok(true);
+            }
+            left -= 1;
+            if let (Each::Refs(lent), Some(cols)) = (&mut *f, &plain_columns) {
+                // Lent where the row is: nothing copied, not even its texts.
+                let more = hand_refs(&mut **lent, cols.len(), |refs| row.refs_into(cols, refs))?;
+                return Ok(more && left > 0);
+            }
+            // Asked only of whole-row queries: it is a dynamic call on every row.
+            let held = if whole_rows { row.as_values() } else { None };
+            match held.filter(|v| v.len() == exprs.len()) {
+                Some(values) => Ok(f.give(values)? && left > 0),
+                None => {
+                    let values = eval_all(exprs.iter(), row, params)?;
+                    Ok(f.give(&values)? && left > 0)
+                }
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// What the sink kept (each row's ORDER BY keys beside its values) as the result: distinct
+/// (`distinct`), ordered, cut to the window, and handed to `each` (leaving none) or
+/// returned.
+fn final_rows(
+    out: Vec<(Vec<Value>, Vec<Value>)>,
+    distinct: bool,
+    order: &[Key],
+    (offset, limit): (usize, Option<usize>),
+    each: Option<Each<'_>>,
+) -> Result<Vec<Vec<Value>>> {
+    let mut rows: Vec<(Vec<Value>, Vec<Value>)> = if distinct {
         let mut seen = HashSet::new();
         out.into_iter()
             .filter(|(_, v)| seen.insert(v.iter().map(GroupKey::of).collect::<Vec<_>>()))
@@ -617,14 +796,14 @@ pub(crate) fn query_body(
     };
     if !order.is_empty() {
         // Stable: ties keep the order rows came in. Nulls sort first, as in SQLite.
-        rows.sort_by(|a, b| order_keys(&order, &a.0, &b.0));
+        rows.sort_by(|a, b| order_keys(order, &a.0, &b.0));
     }
     let rows = rows
         .into_iter()
         .map(|(_, v)| v)
         .skip(offset)
         .take(limit.unwrap_or(usize::MAX));
-    let rows: Vec<Vec<Value>> = match each {
+    Ok(match each {
         Some(mut f) => {
             for r in rows {
                 if !f.give(&r)? {
@@ -634,11 +813,6 @@ pub(crate) fn query_body(
             Vec::new()
         }
         None => rows.collect(),
-    };
-    Ok(SqlResult {
-        columns,
-        rows,
-        changed: 0,
     })
 }
 
