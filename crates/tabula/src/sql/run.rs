@@ -83,6 +83,9 @@ pub(crate) fn run_each(
 /// as a failing statement does.
 pub(crate) type Done<'f> = &'f mut dyn FnMut(SqlResult) -> Result<()>;
 
+/// Keeps the result of a statement that completed as the last (`run_statements`' `keep`).
+type Keep<'k> = dyn FnMut(&mut SqlResult, SqlResult) -> Result<()> + 'k;
+
 /// [`run`], handing every statement's result to `done` as the statement completes; returns
 /// the last one's columns and the rows the text changed and kept (see
 /// `Database::sql_script`).
@@ -184,56 +187,17 @@ fn run_statements(
             start,
             in_transaction,
         };
-        let error_at = |(line, column): (u64, u64), reason: String| Error::Sql {
-            line,
-            column,
-            reason,
-        };
         match &*statement {
             Statement::StartTransaction { .. } => {
-                // A text parsed whole is checked first: a nested BEGIN or a missing end runs
-                // nothing of the group (and takes no lock). A streamed one finds them as it
-                // goes, and rolls back what ran.
-                // A group of reads only takes no lock: its statements read one version, as
-                // a transaction's would (and a read-only database runs it). Whether it ended
-                // with COMMIT, and the result to keep.
-                let read: Option<(bool, SqlResult)> = match &mut statements {
-                    Statements::Parsed { parsed, next } => {
-                        check_group(parsed, i)?;
-                        match read_group_end(parsed, i) {
-                            Some(end) => {
-                                let mut r = SqlResult::default();
-                                read_group(engine, parsed, i, end, params, scripted, &mut |x| {
-                                    keep(&mut r, x)
-                                })?;
-                                *next = end + 1;
-                                let committed =
-                                    matches!(parsed.statements[end], Statement::Commit { .. });
-                                Some((committed, r))
-                            }
-                            None => None,
-                        }
-                    }
-                    // A streamed text's group, on a database opened read-only: SQLite's
-                    // deferred BEGIN, reading one version until a write, which is refused
-                    // as any write is here (the reads before it changed nothing), for the
-                    // caller to run the text again with the lock.
-                    Statements::Streamed(_) => match engine.read_only_storage() {
-                        Some(storage) if is_deferred(&statement) => {
-                            let mut r = SqlResult::default();
-                            let committed = streamed_read_group(
-                                engine,
-                                &mut statements,
-                                params,
-                                (number, start),
-                                &mut |x| keep(&mut r, x),
-                                || storage.refuse("write table (sql)"),
-                            )?;
-                            Some((committed, r))
-                        }
-                        _ => None,
-                    },
-                };
+                let read = read_group_here(
+                    engine,
+                    &mut statements,
+                    &statement,
+                    (i, start),
+                    params,
+                    scripted,
+                    &mut keep,
+                )?;
                 if let Some((committed, r)) = read {
                     // As a transaction's: the last result kept by its COMMIT (see below),
                     // none by a ROLLBACK.
@@ -244,98 +208,17 @@ fn run_statements(
                     };
                     continue;
                 }
-                let tx = Transaction::new(engine.begin("(sql)")?);
-                // The COMMIT or ROLLBACK that ends the group (number and start), once met.
-                let mut end: Option<(bool, usize, (u64, u64))> = None;
-                let mut group_changed = 0u64;
-                let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<SqlResult> {
-                    let mut r = SqlResult::default();
-                    loop {
-                        let Some(next) = statements.next() else {
-                            return Err(error_at(start, ends_inside_begin(number)));
-                        };
-                        // A statement of a streamed text that does not parse ends the
-                        // group too.
-                        let Next {
-                            statement: inner,
-                            index: k,
-                            start: inner_start,
-                        } = next.map_err(|e| match e {
-                            Error::Sql {
-                                line,
-                                column,
-                                reason,
-                            } => Error::Sql {
-                                line,
-                                column,
-                                reason: format!(
-                                    "{reason}; the transaction statement {number} began was \
-                                     rolled back"
-                                ),
-                            },
-                            e => e,
-                        })?;
-                        let inner_at = At {
-                            number: k + 1,
-                            start: inner_start,
-                            in_transaction: true,
-                        };
-                        match &*inner {
-                            Statement::StartTransaction { .. } => {
-                                return Err(error_at(
-                                    inner_start,
-                                    format!(
-                                        "statement {}: BEGIN inside the transaction statement \
-                                         {number} began; transactions do not nest. The \
-                                         transaction was rolled back",
-                                        k + 1
-                                    ),
-                                ));
-                            }
-                            Statement::Commit { .. } => {
-                                end = Some((true, k, inner_start));
-                                check_forward(&tx, ForwardCheck::Commit)
-                                    .map_err(|e| numbered(e, inner_at, true))?;
-                                return Ok(r);
-                            }
-                            Statement::Rollback {
-                                savepoint: None, ..
-                            } => {
-                                end = Some((false, k, inner_start));
-                                return Err(Error::Aborted("ROLLBACK".into()));
-                            }
-                            s => {
-                                let auto = AutoIndexes::default();
-                                let result = execute(Target::Tx(&tx, &auto), s, params)
-                                    .map_err(|e| numbered(e, inner_at, true))?;
-                                group_changed += result.changed;
-                                keep(&mut r, result)?;
-                            }
-                        }
-                    }
-                }));
-                match (engine.finish(tx.tx, outcome), end) {
-                    (Ok(r), _) => {
-                        // With `done` each statement's result went out as it completed: the
-                        // last statement is the COMMIT, which returns no rows (a caller
-                        // printing the rows changed after the last query must not take the
-                        // group's last query for it). Without, the group's last result is
-                        // kept, its rows with it.
+                match write_group(engine, &mut statements, (number, start), params, &mut keep)? {
+                    // With `done` each statement's result went out as it completed: the
+                    // last statement is the COMMIT, which returns no rows (a caller
+                    // printing the rows changed after the last query must not take the
+                    // group's last query for it). Without, the group's last result is
+                    // kept, its rows with it.
+                    Some((r, changed)) => {
                         last = if scripted { SqlResult::default() } else { r };
-                        committed += group_changed;
+                        committed += changed;
                     }
-                    (Err(Error::Aborted(_)), Some((false, ..))) => last = SqlResult::default(),
-                    // A failure of the commit itself (a foreign key, checked then) is the
-                    // COMMIT's; one of a statement inside is already placed.
-                    (Err(e), Some((true, k, commit_start))) => {
-                        let commit_at = At {
-                            number: k + 1,
-                            start: commit_start,
-                            in_transaction: true,
-                        };
-                        return Err(numbered(e, commit_at, true));
-                    }
-                    (Err(e), _) => return Err(e),
+                    None => last = SqlResult::default(),
                 }
             }
             Statement::Rollback {
@@ -386,6 +269,169 @@ fn run_statements(
         hand_out(f, &std::mem::take(&mut last.rows))?;
     }
     Ok(last)
+}
+
+/// A `BEGIN` group (its statement `i`, at `start`) of reads only, run without a lock: its
+/// statements read one version, as a transaction's would (and a read-only database runs
+/// it). Whether it ended with COMMIT, and the result it keeps (through `keep`); `None` when
+/// the group writes.
+#[allow(clippy::too_many_arguments)]
+fn read_group_here(
+    engine: &Arc<Engine>,
+    statements: &mut Statements<'_>,
+    statement: &Statement,
+    (i, start): (usize, (u64, u64)),
+    params: &[Value],
+    scripted: bool,
+    keep: &mut Keep<'_>,
+) -> Result<Option<(bool, SqlResult)>> {
+    // A text parsed whole is checked first: a nested BEGIN or a missing end runs nothing
+    // of the group (and takes no lock). A streamed one finds them as it goes, and rolls
+    // back what ran.
+    Ok(match statements {
+        Statements::Parsed { parsed, next } => {
+            check_group(parsed, i)?;
+            match read_group_end(parsed, i) {
+                Some(end) => {
+                    let mut r = SqlResult::default();
+                    read_group(engine, parsed, i, end, params, scripted, &mut |x| {
+                        keep(&mut r, x)
+                    })?;
+                    *next = end + 1;
+                    let committed = matches!(parsed.statements[end], Statement::Commit { .. });
+                    Some((committed, r))
+                }
+                None => None,
+            }
+        }
+        // A streamed text's group, on a database opened read-only: SQLite's
+        // deferred BEGIN, reading one version until a write, which is refused
+        // as any write is here (the reads before it changed nothing), for the
+        // caller to run the text again with the lock.
+        Statements::Streamed(_) => match engine.read_only_storage() {
+            Some(storage) if is_deferred(statement) => {
+                let mut r = SqlResult::default();
+                let committed = streamed_read_group(
+                    engine,
+                    statements,
+                    params,
+                    (i + 1, start),
+                    &mut |x| keep(&mut r, x),
+                    || storage.refuse("write table (sql)"),
+                )?;
+                Some((committed, r))
+            }
+            _ => None,
+        },
+    })
+}
+
+/// Runs a `BEGIN` group that writes (its statement `number`, at `start`) in one
+/// transaction, as its statements come, each statement's result going to `keep`: the
+/// group's last result and the rows it changed once its COMMIT commits, `None` once its
+/// ROLLBACK rolls it back. A nested `BEGIN`, a failing statement or the end of the text
+/// before `COMMIT` rolls all of it back, and is the error.
+fn write_group(
+    engine: &Arc<Engine>,
+    statements: &mut Statements<'_>,
+    (number, start): (usize, (u64, u64)),
+    params: &[Value],
+    keep: &mut Keep<'_>,
+) -> Result<Option<(SqlResult, u64)>> {
+    let tx = Transaction::new(engine.begin("(sql)")?);
+    // The COMMIT or ROLLBACK that ends the group (number and start), once met.
+    let mut end: Option<(bool, usize, (u64, u64))> = None;
+    let mut group_changed = 0u64;
+    let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<SqlResult> {
+        let mut r = SqlResult::default();
+        loop {
+            let Some(next) = statements.next() else {
+                return Err(error_at(start, ends_inside_begin(number)));
+            };
+            // A statement of a streamed text that does not parse ends the
+            // group too.
+            let Next {
+                statement: inner,
+                index: k,
+                start: inner_start,
+            } = next.map_err(|e| match e {
+                Error::Sql {
+                    line,
+                    column,
+                    reason,
+                } => Error::Sql {
+                    line,
+                    column,
+                    reason: format!(
+                        "{reason}; the transaction statement {number} began was \
+                         rolled back"
+                    ),
+                },
+                e => e,
+            })?;
+            let inner_at = At {
+                number: k + 1,
+                start: inner_start,
+                in_transaction: true,
+            };
+            match &*inner {
+                Statement::StartTransaction { .. } => {
+                    return Err(error_at(
+                        inner_start,
+                        format!(
+                            "statement {}: BEGIN inside the transaction statement \
+                             {number} began; transactions do not nest. The \
+                             transaction was rolled back",
+                            k + 1
+                        ),
+                    ));
+                }
+                Statement::Commit { .. } => {
+                    end = Some((true, k, inner_start));
+                    check_forward(&tx, ForwardCheck::Commit)
+                        .map_err(|e| numbered(e, inner_at, true))?;
+                    return Ok(r);
+                }
+                Statement::Rollback {
+                    savepoint: None, ..
+                } => {
+                    end = Some((false, k, inner_start));
+                    return Err(Error::Aborted("ROLLBACK".into()));
+                }
+                s => {
+                    let auto = AutoIndexes::default();
+                    let result = execute(Target::Tx(&tx, &auto), s, params)
+                        .map_err(|e| numbered(e, inner_at, true))?;
+                    group_changed += result.changed;
+                    keep(&mut r, result)?;
+                }
+            }
+        }
+    }));
+    match (engine.finish(tx.tx, outcome), end) {
+        (Ok(r), _) => Ok(Some((r, group_changed))),
+        (Err(Error::Aborted(_)), Some((false, ..))) => Ok(None),
+        // A failure of the commit itself (a foreign key, checked then) is the COMMIT's; one
+        // of a statement inside is already placed.
+        (Err(e), Some((true, k, commit_start))) => {
+            let commit_at = At {
+                number: k + 1,
+                start: commit_start,
+                in_transaction: true,
+            };
+            Err(numbered(e, commit_at, true))
+        }
+        (Err(e), _) => Err(e),
+    }
+}
+
+/// A SQL error at `(line, column)` of the text.
+fn error_at((line, column): (u64, u64), reason: String) -> Error {
+    Error::Sql {
+        line,
+        column,
+        reason,
+    }
 }
 
 /// Why a text whose statement `number` is a `BEGIN` with no `COMMIT` or `ROLLBACK` after
