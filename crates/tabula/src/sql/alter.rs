@@ -9,8 +9,9 @@
 use std::sync::Arc;
 
 use sqlparser::ast::{
-    AlterTableOperation, CreateIndex, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
-    ObjectName, ObjectType, Query, SelectItem, SetExpr, Spanned, Statement, TableConstraint,
+    AlterTableOperation, ColumnDef, CreateIndex, Expr, FunctionArg, FunctionArgExpr,
+    FunctionArguments, Ident, ObjectName, ObjectType, Query, SelectItem, SetExpr, Spanned,
+    Statement, TableConstraint,
 };
 
 use crate::engine::source::{statement, Source};
@@ -310,254 +311,288 @@ fn altered(
             column_def,
             column_position: None,
             ..
-        } => {
-            let col = ddl::column_of(&schema.table, column_def)?;
-            if schema.position(&col.name).is_some() {
-                if *if_not_exists {
-                    return Ok(schema);
-                }
-                return Err(sql_error(
-                    column_def.name.span,
-                    format!("table {} already has a column {}", schema.table, col.name),
-                ));
-            }
-            if col.primary_key {
-                return Err(unsupported("adding a primary key column"));
-            }
-            // Stored rows are matched to the new columns by name: a column dropped or renamed
-            // away earlier in this statement still has data under its name, which the new
-            // column would take.
-            if stored.contains(&col.name) {
-                return Err(unsupported(format!(
-                    "adding a column {}, a name table {} still has data under, in the same \
-                     ALTER TABLE; drop or rename it and add the new column in separate \
-                     statements",
-                    col.name, schema.table
-                )));
-            }
-            schema.columns.push(col);
-        }
+        } => add_column(&mut schema, column_def, *if_not_exists, stored)?,
         AlterTableOperation::RenameColumn {
             old_column_name,
             new_column_name,
-        } => {
-            let (old, new) = (&old_column_name.value, &new_column_name.value);
-            let col = schema.position(old).ok_or_else(|| {
-                sql_error(
-                    old_column_name.span,
-                    format!("table {} has no column {old}", schema.table),
-                )
-            })?;
-            if schema.position(new).is_some() {
-                return Err(sql_error(
-                    new_column_name.span,
-                    format!("table {} already has a column {new}", schema.table),
-                ));
-            }
-            // Stored rows are matched to the new columns by name: a name the table holds
-            // now cannot take another column's values in the same migration.
-            if stored.iter().any(|c| c == new) {
-                return Err(unsupported(format!(
-                    "renaming a column to {new}, a name table {} still has data under, in \
-                     the same ALTER TABLE; rename in separate statements",
-                    schema.table
-                )));
-            }
-            let renames = [(old.clone(), new.clone())];
-            schema.columns[col].name = new.clone();
-            for c in &mut schema.columns {
-                c.check = c.check.as_deref().map(|t| rename_columns(t, &renames));
-            }
-            for t in &mut schema.checks {
-                *t = rename_columns(t, &renames);
-            }
-            for list in schema.unique.iter_mut().chain(schema.index.iter_mut()) {
-                for c in list.iter_mut().filter(|c| *c == old) {
-                    c.clone_from(new);
-                }
-            }
-            // A column renamed twice in one statement is renamed once, from the stored name.
-            match schema.evolution.renamed.iter_mut().find(|(_, n)| n == old) {
-                Some((_, n)) => n.clone_from(new),
-                None => schema.evolution.renamed.push((old.clone(), new.clone())),
-            }
-        }
+        } => rename_column(&mut schema, old_column_name, new_column_name, stored)?,
         AlterTableOperation::DropColumn {
             column_names,
             if_exists,
             ..
-        } => {
-            for name in column_names {
-                let Some(col) = schema.position(&name.value) else {
-                    if *if_exists {
-                        continue;
-                    }
-                    return Err(sql_error(
-                        name.span,
-                        format!("table {} has no column {}", schema.table, name.value),
-                    ));
-                };
-                if schema.columns[col].primary_key {
-                    return Err(sql_error(
-                        name.span,
-                        format!(
-                            "column {} is the primary key of {}; it cannot be dropped",
-                            name.value, schema.table
-                        ),
-                    ));
-                }
-                // As SQLite: a column in an index or a unique constraint stays until that
-                // goes.
-                let holds = |cols: &[String]| cols.contains(&name.value);
-                let own = &schema.columns[col];
-                let indexed = own.index || schema.index.iter().any(|cols| holds(cols));
-                // The named indexes are the stored table's: its column's stored name, before
-                // a rename earlier in this statement.
-                let stored_name = schema
-                    .evolution
-                    .renamed
-                    .iter()
-                    .find(|(_, n)| *n == name.value)
-                    .map_or(&name.value, |(old, _)| old);
-                let indexes: Vec<NamedIndex> = if indexed {
-                    index_names()?
-                        .into_iter()
-                        .filter(|ix| ix.table == schema.table && ix.columns.contains(stored_name))
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                if indexed && indexes.is_empty() {
-                    return Err(sql_error(
-                        name.span,
-                        format!(
-                            "column {} of {} is in an index; drop the index first (DROP INDEX, \
-                             in a statement of its own)",
-                            name.value, schema.table
-                        ),
-                    ));
-                }
-                if !indexes.is_empty() {
-                    let on: Vec<String> = indexes
-                        .iter()
-                        .map(|ix| format!("({})", ix.columns.join(", ")))
-                        .collect();
-                    let drops: Vec<String> = indexes
-                        .iter()
-                        .map(|ix| format!("DROP INDEX {}", ix.name))
-                        .collect();
-                    let (one, it) = match indexes.len() {
-                        1 => ("index", "it"),
-                        _ => ("indexes", "them"),
-                    };
-                    return Err(sql_error(
-                        name.span,
-                        format!(
-                            "column {} of {} is in the {one} on {}; drop {it} first: {}",
-                            name.value,
-                            schema.table,
-                            on.join(" and "),
-                            drops.join("; ")
-                        ),
-                    ));
-                }
-                if own.unique {
-                    return Err(sql_error(
-                        name.span,
-                        format!(
-                            "column {} of {} is UNIQUE, which SQL here cannot drop; \
-                             Database::alter_table with a schema without it can",
-                            name.value, schema.table
-                        ),
-                    ));
-                }
-                if let Some(u) = schema.unique.iter().find(|u| holds(u)) {
-                    return Err(sql_error(
-                        name.span,
-                        format!(
-                            "column {} of {} is in the constraint UNIQUE ({}), which SQL here \
-                             cannot drop; Database::alter_table with a schema without it can",
-                            name.value,
-                            schema.table,
-                            u.join(", ")
-                        ),
-                    ));
-                }
-                let stored = match schema
-                    .evolution
-                    .renamed
-                    .iter()
-                    .position(|(_, n)| *n == name.value)
-                {
-                    Some(r) => schema.evolution.renamed.remove(r).0,
-                    None => name.value.clone(),
-                };
-                schema.columns.remove(col);
-                // A check that names the column (a table check, or another column's) would
-                // otherwise fail later as naming a column the table "has no" of.
-                for (_, text) in schema.all_checks() {
-                    if let Err(Error::UnknownColumn { column, .. }) =
-                        crate::expr::Condition::parse(&schema, text)
-                    {
-                        if column == name.value {
-                            return Err(sql_error(
-                                name.span,
-                                format!(
-                                    "column {} of {} is used by the check {text}, which \
-                                     SQL here cannot drop (a check has no name to drop it \
-                                     by); Database::alter_table with a schema without it can",
-                                    name.value, schema.table
-                                ),
-                            ));
-                        }
-                    }
-                }
-                schema.evolution.dropped.push(stored);
-            }
-        }
+        } => drop_columns(&mut schema, column_names, *if_exists, index_names)?,
         AlterTableOperation::AddConstraint { constraint, .. } => {
-            ddl::enforced_constraint(constraint)?;
-            match constraint {
-                TableConstraint::Unique(u) => {
-                    let cols: Vec<String> = u
-                        .columns
-                        .iter()
-                        .map(|c| ddl::listed_column(&c.column.expr))
-                        .collect();
-                    match cols.as_slice() {
-                        [one] => {
-                            let col = schema.column_index(one)?;
-                            schema.columns[col].unique |= !schema.columns[col].primary_key;
-                        }
-                        _ => schema.unique.push(cols),
-                    }
-                }
-                TableConstraint::Check(ch) => schema.checks.push(ch.expr.to_string()),
-                // What a dump of tables in a cycle of references writes for PostgreSQL, once
-                // both tables exist: the foreign key goes on an existing column, and the
-                // migration checks every row against the table it references.
-                TableConstraint::ForeignKey(fk) => {
-                    let [col] = fk.columns.as_slice() else {
-                        return Err(unsupported("a foreign key of several columns"));
-                    };
-                    let key = ddl::foreign_key(fk)?;
-                    let i = schema.column_index(&col.value)?;
-                    if let Some(old) = &schema.columns[i].references {
-                        return Err(unsupported(format!(
-                            "a second foreign key on column {}.{} (it references {} already; \
-                             drop and add the column to change it)",
-                            schema.table, col.value, old.table
-                        )));
-                    }
-                    schema.columns[i].references = Some(key);
-                }
-                other => return Err(unsupported(format!("ALTER TABLE ADD {other}"))),
-            }
+            add_constraint(&mut schema, constraint)?
         }
         other => return Err(unsupported(format!("ALTER TABLE {other}"))),
     }
     schema.finish()?;
     Ok(schema)
+}
+
+/// `ADD COLUMN`.
+fn add_column(
+    schema: &mut Schema,
+    column_def: &ColumnDef,
+    if_not_exists: bool,
+    stored: &[String],
+) -> Result<()> {
+    let col = ddl::column_of(&schema.table, column_def)?;
+    if schema.position(&col.name).is_some() {
+        if if_not_exists {
+            return Ok(());
+        }
+        return Err(sql_error(
+            column_def.name.span,
+            format!("table {} already has a column {}", schema.table, col.name),
+        ));
+    }
+    if col.primary_key {
+        return Err(unsupported("adding a primary key column"));
+    }
+    // Stored rows are matched to the new columns by name: a column dropped or renamed
+    // away earlier in this statement still has data under its name, which the new
+    // column would take.
+    if stored.contains(&col.name) {
+        return Err(unsupported(format!(
+            "adding a column {}, a name table {} still has data under, in the same \
+             ALTER TABLE; drop or rename it and add the new column in separate \
+             statements",
+            col.name, schema.table
+        )));
+    }
+    schema.columns.push(col);
+    Ok(())
+}
+
+/// `RENAME COLUMN`: the column, and every check, constraint and index naming it.
+fn rename_column(
+    schema: &mut Schema,
+    old_column_name: &Ident,
+    new_column_name: &Ident,
+    stored: &[String],
+) -> Result<()> {
+    let (old, new) = (&old_column_name.value, &new_column_name.value);
+    let col = schema.position(old).ok_or_else(|| {
+        sql_error(
+            old_column_name.span,
+            format!("table {} has no column {old}", schema.table),
+        )
+    })?;
+    if schema.position(new).is_some() {
+        return Err(sql_error(
+            new_column_name.span,
+            format!("table {} already has a column {new}", schema.table),
+        ));
+    }
+    // Stored rows are matched to the new columns by name: a name the table holds
+    // now cannot take another column's values in the same migration.
+    if stored.iter().any(|c| c == new) {
+        return Err(unsupported(format!(
+            "renaming a column to {new}, a name table {} still has data under, in \
+             the same ALTER TABLE; rename in separate statements",
+            schema.table
+        )));
+    }
+    let renames = [(old.clone(), new.clone())];
+    schema.columns[col].name = new.clone();
+    for c in &mut schema.columns {
+        c.check = c.check.as_deref().map(|t| rename_columns(t, &renames));
+    }
+    for t in &mut schema.checks {
+        *t = rename_columns(t, &renames);
+    }
+    for list in schema.unique.iter_mut().chain(schema.index.iter_mut()) {
+        for c in list.iter_mut().filter(|c| *c == old) {
+            c.clone_from(new);
+        }
+    }
+    // A column renamed twice in one statement is renamed once, from the stored name.
+    match schema.evolution.renamed.iter_mut().find(|(_, n)| n == old) {
+        Some((_, n)) => n.clone_from(new),
+        None => schema.evolution.renamed.push((old.clone(), new.clone())),
+    }
+    Ok(())
+}
+
+/// `DROP COLUMN`: refused for the primary key and for a column an index, a unique
+/// constraint or a check holds, as SQL here cannot drop those.
+fn drop_columns(
+    schema: &mut Schema,
+    column_names: &[Ident],
+    if_exists: bool,
+    index_names: &dyn Fn() -> Result<Vec<NamedIndex>>,
+) -> Result<()> {
+    for name in column_names {
+        let Some(col) = schema.position(&name.value) else {
+            if if_exists {
+                continue;
+            }
+            return Err(sql_error(
+                name.span,
+                format!("table {} has no column {}", schema.table, name.value),
+            ));
+        };
+        if schema.columns[col].primary_key {
+            return Err(sql_error(
+                name.span,
+                format!(
+                    "column {} is the primary key of {}; it cannot be dropped",
+                    name.value, schema.table
+                ),
+            ));
+        }
+        // As SQLite: a column in an index or a unique constraint stays until that
+        // goes.
+        let holds = |cols: &[String]| cols.contains(&name.value);
+        let own = &schema.columns[col];
+        let indexed = own.index || schema.index.iter().any(|cols| holds(cols));
+        // The named indexes are the stored table's: its column's stored name, before
+        // a rename earlier in this statement.
+        let stored_name = schema
+            .evolution
+            .renamed
+            .iter()
+            .find(|(_, n)| *n == name.value)
+            .map_or(&name.value, |(old, _)| old);
+        let indexes: Vec<NamedIndex> = if indexed {
+            index_names()?
+                .into_iter()
+                .filter(|ix| ix.table == schema.table && ix.columns.contains(stored_name))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if indexed && indexes.is_empty() {
+            return Err(sql_error(
+                name.span,
+                format!(
+                    "column {} of {} is in an index; drop the index first (DROP INDEX, \
+                     in a statement of its own)",
+                    name.value, schema.table
+                ),
+            ));
+        }
+        if !indexes.is_empty() {
+            let on: Vec<String> = indexes
+                .iter()
+                .map(|ix| format!("({})", ix.columns.join(", ")))
+                .collect();
+            let drops: Vec<String> = indexes
+                .iter()
+                .map(|ix| format!("DROP INDEX {}", ix.name))
+                .collect();
+            let (one, it) = match indexes.len() {
+                1 => ("index", "it"),
+                _ => ("indexes", "them"),
+            };
+            return Err(sql_error(
+                name.span,
+                format!(
+                    "column {} of {} is in the {one} on {}; drop {it} first: {}",
+                    name.value,
+                    schema.table,
+                    on.join(" and "),
+                    drops.join("; ")
+                ),
+            ));
+        }
+        if own.unique {
+            return Err(sql_error(
+                name.span,
+                format!(
+                    "column {} of {} is UNIQUE, which SQL here cannot drop; \
+                     Database::alter_table with a schema without it can",
+                    name.value, schema.table
+                ),
+            ));
+        }
+        if let Some(u) = schema.unique.iter().find(|u| holds(u)) {
+            return Err(sql_error(
+                name.span,
+                format!(
+                    "column {} of {} is in the constraint UNIQUE ({}), which SQL here \
+                     cannot drop; Database::alter_table with a schema without it can",
+                    name.value,
+                    schema.table,
+                    u.join(", ")
+                ),
+            ));
+        }
+        let stored = match schema
+            .evolution
+            .renamed
+            .iter()
+            .position(|(_, n)| *n == name.value)
+        {
+            Some(r) => schema.evolution.renamed.remove(r).0,
+            None => name.value.clone(),
+        };
+        schema.columns.remove(col);
+        // A check that names the column (a table check, or another column's) would
+        // otherwise fail later as naming a column the table "has no" of.
+        for (_, text) in schema.all_checks() {
+            if let Err(Error::UnknownColumn { column, .. }) =
+                crate::expr::Condition::parse(schema, text)
+            {
+                if column == name.value {
+                    return Err(sql_error(
+                        name.span,
+                        format!(
+                            "column {} of {} is used by the check {text}, which \
+                             SQL here cannot drop (a check has no name to drop it \
+                             by); Database::alter_table with a schema without it can",
+                            name.value, schema.table
+                        ),
+                    ));
+                }
+            }
+        }
+        schema.evolution.dropped.push(stored);
+    }
+    Ok(())
+}
+
+/// `ADD CONSTRAINT`: UNIQUE, CHECK, or a foreign key on an existing column.
+fn add_constraint(schema: &mut Schema, constraint: &TableConstraint) -> Result<()> {
+    ddl::enforced_constraint(constraint)?;
+    match constraint {
+        TableConstraint::Unique(u) => {
+            let cols: Vec<String> = u
+                .columns
+                .iter()
+                .map(|c| ddl::listed_column(&c.column.expr))
+                .collect();
+            match cols.as_slice() {
+                [one] => {
+                    let col = schema.column_index(one)?;
+                    schema.columns[col].unique |= !schema.columns[col].primary_key;
+                }
+                _ => schema.unique.push(cols),
+            }
+        }
+        TableConstraint::Check(ch) => schema.checks.push(ch.expr.to_string()),
+        // What a dump of tables in a cycle of references writes for PostgreSQL, once
+        // both tables exist: the foreign key goes on an existing column, and the
+        // migration checks every row against the table it references.
+        TableConstraint::ForeignKey(fk) => {
+            let [col] = fk.columns.as_slice() else {
+                return Err(unsupported("a foreign key of several columns"));
+            };
+            let key = ddl::foreign_key(fk)?;
+            let i = schema.column_index(&col.value)?;
+            if let Some(old) = &schema.columns[i].references {
+                return Err(unsupported(format!(
+                    "a second foreign key on column {}.{} (it references {} already; \
+                     drop and add the column to change it)",
+                    schema.table, col.value, old.table
+                )));
+            }
+            schema.columns[i].references = Some(key);
+        }
+        other => return Err(unsupported(format!("ALTER TABLE ADD {other}"))),
+    }
+    Ok(())
 }
 
 /// Whether `table` is SQLite's table of auto-increment counters, as a dump names it.
