@@ -242,52 +242,24 @@ fn is_truth(x: Box<Scalar>, wanted: bool, negated: bool) -> Scalar {
 }
 
 /// One level of [`compile`].
-fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<Scalar> {
+/// Where an error about `e` points: computed only for an error, since it walks the whole
+/// subtree (and none for a left-deep one, too deep to walk).
+fn error_span(e: &Expr) -> Span {
     use sqlparser::ast::Spanned;
-    // Computed only for an error: it walks the whole subtree.
-    let span = || {
-        if crate::expr::left_deep(e) {
-            Span::empty()
-        } else {
-            e.span()
-        }
-    };
+    if crate::expr::left_deep(e) {
+        Span::empty()
+    } else {
+        e.span()
+    }
+}
+
+fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<Scalar> {
+    let span = || error_span(e);
     let boxed = |e: &Expr, params: &mut Params<'_>| -> Result<Box<Scalar>> {
         Ok(Box::new(compile(e, scope, params)?))
     };
     Ok(match e {
-        Expr::Identifier(id) => match scope.resolve(None, &id.value) {
-            Ok(i) => Scalar::Column(i),
-            Err(reason) => match scope.alias(&id.value) {
-                Some((e, inner)) => compile(e, inner, params)?,
-                None => match scope.outer(None, &id.value) {
-                    Some(v) => params.outer_value(v),
-                    None => {
-                        let reason = scope.outer_reason(None, &id.value).unwrap_or(reason);
-                        return Err(sql_error(span(), reason));
-                    }
-                },
-            },
-        },
-        Expr::CompoundIdentifier(parts) => match parts.as_slice() {
-            [q, c] => match scope.resolve(Some(&q.value), &c.value) {
-                Ok(i) => Scalar::Column(i),
-                Err(reason) => match scope.outer(Some(&q.value), &c.value) {
-                    Some(v) => params.outer_value(v),
-                    None => {
-                        // A table of a query around this one, without that column.
-                        let reason = match reason.starts_with("no table named ") {
-                            true => scope
-                                .outer_reason(Some(&q.value), &c.value)
-                                .unwrap_or(reason),
-                            false => reason,
-                        };
-                        return Err(sql_error(span(), reason));
-                    }
-                },
-            },
-            _ => return Err(sql_error(span(), format!("cannot resolve {e}"))),
-        },
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => name(e, scope, params)?,
         Expr::Value(v) => literal(v, params)?,
         Expr::Nested(inner) => compile(inner, scope, params)?,
         Expr::UnaryOp { op, expr } => match op {
@@ -306,23 +278,7 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             other => return Err(unsupported(format!("the unary operator {other}"))),
         },
         Expr::BinaryOp { left, op, right } => {
-            let op = match op {
-                BinaryOperator::Plus => Op::Add,
-                BinaryOperator::Minus => Op::Sub,
-                BinaryOperator::Multiply => Op::Mul,
-                BinaryOperator::Divide => Op::Div,
-                BinaryOperator::Modulo => Op::Rem,
-                BinaryOperator::Eq => Op::Eq,
-                BinaryOperator::NotEq => Op::Ne,
-                BinaryOperator::Lt => Op::Lt,
-                BinaryOperator::LtEq => Op::Le,
-                BinaryOperator::Gt => Op::Gt,
-                BinaryOperator::GtEq => Op::Ge,
-                BinaryOperator::And => Op::And,
-                BinaryOperator::Or => Op::Or,
-                BinaryOperator::StringConcat => Op::Concat,
-                other => return Err(unsupported(format!("the operator {other}"))),
-            };
+            let op = binary_op(op)?;
             Scalar::Binary(boxed(left, params)?, op, boxed(right, params)?)
         }
         Expr::IsNull(x) => Scalar::IsNull(boxed(x, params)?, false),
@@ -337,38 +293,15 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             pattern,
             escape_char,
             any: false,
-        } => {
-            let escape_value = match escape_char.as_deref() {
-                None => None,
-                Some(Expr::Value(v)) => Some(literal_value(v)),
-                Some(_) => Some(None),
-            };
-            let escape = match escape_value {
-                None => None,
-                Some(v) => match v {
-                    // As in SQLite, `ESCAPE NULL` makes the match NULL (its operands are
-                    // still bound, so that a name they get wrong is an error).
-                    Some(Value::Null) => {
-                        boxed(expr, params)?;
-                        boxed(pattern, params)?;
-                        return Ok(Scalar::Literal(Value::Null));
-                    }
-                    Some(Value::Text(t)) if t.chars().count() == 1 => t.chars().next(),
-                    _ => {
-                        return Err(sql_error(
-                            span(),
-                            "ESCAPE takes a single character in quotes",
-                        ))
-                    }
-                },
-            };
-            Scalar::Like {
-                value: boxed(expr, params)?,
-                pattern: boxed(pattern, params)?,
-                escape,
-                negated: *negated,
-            }
-        }
+        } => like(
+            e,
+            expr,
+            pattern,
+            escape_char.as_deref(),
+            *negated,
+            scope,
+            params,
+        )?,
         Expr::In {
             expr,
             target: InTarget::List(list),
@@ -422,30 +355,15 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             trim_where,
             trim_what,
             trim_characters,
-        } => {
-            use sqlparser::ast::TrimWhereField;
-            let func = match trim_where {
-                None | Some(TrimWhereField::Both) => Func::Trim,
-                Some(TrimWhereField::Leading) => Func::LTrim,
-                Some(TrimWhereField::Trailing) => Func::RTrim,
-            };
-            let mut args = vec![compile(expr, scope, params)?];
-            match (trim_what, trim_characters.as_deref()) {
-                (Some(w), None) => args.push(compile(w, scope, params)?),
-                (None, Some([c])) => args.push(compile(c, scope, params)?),
-                (None, None | Some([])) => {}
-                (_, chars) => {
-                    let given = 1 + usize::from(trim_what.is_some()) + chars.map_or(0, <[_]>::len);
-                    return Err(sql_error(
-                        span(),
-                        format!(
-                            "wrong number of arguments to trim(): {given} given, it takes 1 or 2"
-                        ),
-                    ));
-                }
-            }
-            Scalar::Call(func, args)
-        }
+        } => trim(
+            e,
+            expr,
+            trim_where.as_ref(),
+            trim_what.as_deref(),
+            trim_characters.as_deref(),
+            scope,
+            params,
+        )?,
         Expr::Substring {
             expr,
             substring_from,
@@ -470,38 +388,7 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             target: InTarget::Subquery(q),
             negated,
             ..
-        } => {
-            if let Expr::Tuple(items) = &**expr {
-                return Err(unsupported(format!(
-                    "row values (the {} values of ({}) compared with a subquery's rows)",
-                    items.len(),
-                    items
-                        .iter()
-                        .map(crate::expr::shown)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
-            check_one_column(q, span())?;
-            let operand = boxed(expr, params)?;
-            match run_subquery(q, params, scope) {
-                Err(e) if names_outer(&e, scope) && params.correlated.is_some() => {
-                    let kind = SubKind::In {
-                        operand: *operand,
-                        negated: *negated,
-                    };
-                    correlated(q, kind, params)
-                }
-                rows => {
-                    let values = one_column(rows?, span())?;
-                    Scalar::in_list(
-                        operand,
-                        values.into_iter().map(Scalar::Literal).collect(),
-                        *negated,
-                    )
-                }
-            }
-        }
+        } => in_subquery(e, expr, q, *negated, scope, params)?,
         Expr::Exists { subquery, negated } => match run_subquery(subquery, params, scope) {
             Err(e) if names_outer(&e, scope) && params.correlated.is_some() => {
                 let kind = SubKind::Exists { negated: *negated };
@@ -527,6 +414,183 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
                 "the expression {}",
                 crate::expr::shown(other)
             )))
+        }
+    })
+}
+
+/// A column's name (`c` or `t.c`): a column of the query's tables, an alias the scope
+/// allows, or a value of a query around this one.
+fn name(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<Scalar> {
+    Ok(match e {
+        Expr::Identifier(id) => match scope.resolve(None, &id.value) {
+            Ok(i) => Scalar::Column(i),
+            Err(reason) => match scope.alias(&id.value) {
+                Some((e, inner)) => compile(e, inner, params)?,
+                None => match scope.outer(None, &id.value) {
+                    Some(v) => params.outer_value(v),
+                    None => {
+                        let reason = scope.outer_reason(None, &id.value).unwrap_or(reason);
+                        return Err(sql_error(error_span(e), reason));
+                    }
+                },
+            },
+        },
+        Expr::CompoundIdentifier(parts) => match parts.as_slice() {
+            [q, c] => match scope.resolve(Some(&q.value), &c.value) {
+                Ok(i) => Scalar::Column(i),
+                Err(reason) => match scope.outer(Some(&q.value), &c.value) {
+                    Some(v) => params.outer_value(v),
+                    None => {
+                        // A table of a query around this one, without that column.
+                        let reason = match reason.starts_with("no table named ") {
+                            true => scope
+                                .outer_reason(Some(&q.value), &c.value)
+                                .unwrap_or(reason),
+                            false => reason,
+                        };
+                        return Err(sql_error(error_span(e), reason));
+                    }
+                },
+            },
+            _ => return Err(sql_error(error_span(e), format!("cannot resolve {e}"))),
+        },
+        _ => return Err(sql_error(error_span(e), format!("cannot resolve {e}"))),
+    })
+}
+
+/// The operator of a binary expression.
+fn binary_op(op: &BinaryOperator) -> Result<Op> {
+    Ok(match op {
+        BinaryOperator::Plus => Op::Add,
+        BinaryOperator::Minus => Op::Sub,
+        BinaryOperator::Multiply => Op::Mul,
+        BinaryOperator::Divide => Op::Div,
+        BinaryOperator::Modulo => Op::Rem,
+        BinaryOperator::Eq => Op::Eq,
+        BinaryOperator::NotEq => Op::Ne,
+        BinaryOperator::Lt => Op::Lt,
+        BinaryOperator::LtEq => Op::Le,
+        BinaryOperator::Gt => Op::Gt,
+        BinaryOperator::GtEq => Op::Ge,
+        BinaryOperator::And => Op::And,
+        BinaryOperator::Or => Op::Or,
+        BinaryOperator::StringConcat => Op::Concat,
+        other => return Err(unsupported(format!("the operator {other}"))),
+    })
+}
+
+/// `expr [NOT] LIKE pattern [ESCAPE c]`.
+fn like(
+    whole: &Expr,
+    expr: &Expr,
+    pattern: &Expr,
+    escape_char: Option<&Expr>,
+    negated: bool,
+    scope: &dyn Scope,
+    params: &mut Params<'_>,
+) -> Result<Scalar> {
+    let escape_value = match escape_char {
+        None => None,
+        Some(Expr::Value(v)) => Some(literal_value(v)),
+        Some(_) => Some(None),
+    };
+    let escape = match escape_value {
+        None => None,
+        Some(v) => match v {
+            // As in SQLite, `ESCAPE NULL` makes the match NULL (its operands are
+            // still bound, so that a name they get wrong is an error).
+            Some(Value::Null) => {
+                compile(expr, scope, params)?;
+                compile(pattern, scope, params)?;
+                return Ok(Scalar::Literal(Value::Null));
+            }
+            Some(Value::Text(t)) if t.chars().count() == 1 => t.chars().next(),
+            _ => {
+                return Err(sql_error(
+                    error_span(whole),
+                    "ESCAPE takes a single character in quotes",
+                ))
+            }
+        },
+    };
+    Ok(Scalar::Like {
+        value: Box::new(compile(expr, scope, params)?),
+        pattern: Box::new(compile(pattern, scope, params)?),
+        escape,
+        negated,
+    })
+}
+
+/// `TRIM([BOTH | LEADING | TRAILING] [what FROM] expr)`, and `TRIM(expr, what)`.
+fn trim(
+    whole: &Expr,
+    expr: &Expr,
+    trim_where: Option<&sqlparser::ast::TrimWhereField>,
+    trim_what: Option<&Expr>,
+    trim_characters: Option<&[Expr]>,
+    scope: &dyn Scope,
+    params: &mut Params<'_>,
+) -> Result<Scalar> {
+    use sqlparser::ast::TrimWhereField;
+    let func = match trim_where {
+        None | Some(TrimWhereField::Both) => Func::Trim,
+        Some(TrimWhereField::Leading) => Func::LTrim,
+        Some(TrimWhereField::Trailing) => Func::RTrim,
+    };
+    let mut args = vec![compile(expr, scope, params)?];
+    match (trim_what, trim_characters) {
+        (Some(w), None) => args.push(compile(w, scope, params)?),
+        (None, Some([c])) => args.push(compile(c, scope, params)?),
+        (None, None | Some([])) => {}
+        (_, chars) => {
+            let given = 1 + usize::from(trim_what.is_some()) + chars.map_or(0, <[_]>::len);
+            return Err(sql_error(
+                error_span(whole),
+                format!("wrong number of arguments to trim(): {given} given, it takes 1 or 2"),
+            ));
+        }
+    }
+    Ok(Scalar::Call(func, args))
+}
+
+/// `expr [NOT] IN (SELECT …)`: the subquery's values, run once, or run per row when it
+/// names a column of the query around it (correlated).
+fn in_subquery(
+    whole: &Expr,
+    expr: &Expr,
+    q: &sqlparser::ast::Query,
+    negated: bool,
+    scope: &dyn Scope,
+    params: &mut Params<'_>,
+) -> Result<Scalar> {
+    if let Expr::Tuple(items) = expr {
+        return Err(unsupported(format!(
+            "row values (the {} values of ({}) compared with a subquery's rows)",
+            items.len(),
+            items
+                .iter()
+                .map(crate::expr::shown)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    check_one_column(q, error_span(whole))?;
+    let operand = Box::new(compile(expr, scope, params)?);
+    Ok(match run_subquery(q, params, scope) {
+        Err(e) if names_outer(&e, scope) && params.correlated.is_some() => {
+            let kind = SubKind::In {
+                operand: *operand,
+                negated,
+            };
+            correlated(q, kind, params)
+        }
+        rows => {
+            let values = one_column(rows?, error_span(whole))?;
+            Scalar::in_list(
+                operand,
+                values.into_iter().map(Scalar::Literal).collect(),
+                negated,
+            )
         }
     })
 }
