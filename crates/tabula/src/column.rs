@@ -1,5 +1,7 @@
 //! How Rust field types map to columns. Generated code calls these; users never need to.
 
+mod json_fit;
+
 use crate::error::{Error, Result};
 use crate::schema::ColumnType;
 use crate::value::{Value, ValueRef};
@@ -162,15 +164,31 @@ fn display_unsigned<T: ColumnValue>(v: &T) -> String {
     }
 }
 
-/// Serializes a `json` field to its JSON text.
+/// Serializes a `json` field to its JSON text; refuses a value that would not read back as
+/// it is (see [`json_fit`]).
 pub fn json_to_value<T: serde::Serialize>(table: &str, column: &str, v: &T) -> Result<Value> {
+    let error = |source| Error::Json {
+        context: format!("column {table}.{column}"),
+        source,
+    };
+    let refused = |why: String| error(<serde_json::Error as serde::ser::Error>::custom(why));
+    let text = serde_json::to_string(v).map_err(error)?;
+    if let Some(f) = json_fit::non_finite(v) {
+        return Err(refused(format!(
+            "the value holds {f}, which JSON cannot hold (it would be written as null, \
+             which does not read back as {f}); store it as a string, or as None"
+        )));
+    }
+    let depth = json_fit::nesting(&text);
+    if depth > json_fit::MOST_NESTED {
+        return Err(refused(format!(
+            "the value nests arrays and objects {depth} deep; a JSON document is read back \
+             to {} deep",
+            json_fit::MOST_NESTED
+        )));
+    }
     // On one line, as every json value is kept (a `RawValue` field serializes as written).
-    serde_json::to_string(v)
-        .map(|t| Value::Text(crate::schema::one_line(t)))
-        .map_err(|e| Error::Json {
-            context: format!("column {table}.{column}"),
-            source: e,
-        })
+    Ok(Value::Text(crate::schema::one_line(text)))
 }
 
 /// Serializes a nullable `json` field: `None` is null.

@@ -15,6 +15,7 @@ mod evolution_faults;
 mod exchange;
 mod faults;
 mod fuzz_smoke;
+mod json_columns;
 mod layers;
 mod migration_crash;
 mod model;

@@ -1,0 +1,115 @@
+//! A typed table's json columns (fields of any other serde type): what is written reads
+//! back as it was, after a reopen from the snapshot or from the log; what would not is
+//! refused when it is written, changing nothing.
+
+use tabula::{Database, Error, Table};
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "readings")]
+struct Reading {
+    #[column(primary_key)]
+    id: u64,
+    samples: Vec<f64>,
+    extra: Option<Vec<Option<f32>>>,
+}
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "docs")]
+struct Doc {
+    #[column(primary_key)]
+    id: u64,
+    body: serde_json::Value,
+}
+
+fn nested(depth: usize) -> serde_json::Value {
+    (0..depth).fold(serde_json::json!(1), |v, _| serde_json::json!([v]))
+}
+
+/// The reason a refused json value gives.
+fn json_reason<T: std::fmt::Debug>(r: tabula::Result<T>) -> String {
+    match r {
+        Err(e @ Error::Json { .. }) => e.to_string(),
+        other => panic!("expected Error::Json, got {other:?}"),
+    }
+}
+
+/// NaN and the infinities have no JSON form: serde_json would write them as null, and the
+/// row would not load again (`Vec<f64>`) or come back changed (`Option<f32>` as None). They
+/// are refused at the insert, naming the column and the value, and nothing is stored.
+#[test]
+fn a_float_json_cannot_hold_is_refused_where_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    let t = db.table::<Reading>().unwrap();
+    let ok = Reading {
+        id: 1,
+        samples: vec![0.5, -2.0],
+        extra: Some(vec![Some(1.5), None]),
+    };
+    t.insert(ok.clone()).unwrap();
+    for (samples, extra, shown) in [
+        (vec![1.0, f64::NAN], None, "NaN"),
+        (vec![f64::INFINITY], None, "inf"),
+        (vec![], Some(vec![None, Some(f32::NEG_INFINITY)]), "-inf"),
+    ] {
+        let bad = Reading {
+            id: 2,
+            samples,
+            extra,
+        };
+        let reason = json_reason(t.insert(bad.clone()));
+        assert!(
+            reason.contains("readings.") && reason.contains(&format!("holds {shown}")),
+            "{reason}"
+        );
+        let reason = json_reason(t.upsert(Reading { id: 1, ..bad }));
+        assert!(reason.contains(shown), "{reason}");
+    }
+    let reason = json_reason(t.update(|r| r.id == 1, |r| r.samples.push(f64::NAN)));
+    assert!(reason.contains("column readings.samples"), "{reason}");
+    assert_eq!(t.select().all().unwrap(), [ok.clone()]);
+    db.close().unwrap();
+    let db = Database::open(&path).unwrap();
+    assert_eq!(db.table::<Reading>().unwrap().select().all().unwrap(), [ok]);
+}
+
+/// serde_json reads arrays and objects nested 127 deep, not 128: a document as deep as it
+/// reads is stored and reads back, from the log and from a snapshot; a deeper one is
+/// refused, as a dynamic table's SQL insert refuses its text.
+#[test]
+fn a_document_nested_deeper_than_json_reads_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    let t = db.table::<Doc>().unwrap();
+    let deepest = Doc {
+        id: 1,
+        body: nested(127),
+    };
+    t.insert(deepest.clone()).unwrap();
+    let reason = json_reason(t.insert(Doc {
+        id: 2,
+        body: nested(128),
+    }));
+    assert!(
+        reason.contains("docs.body") && reason.contains("128 deep"),
+        "{reason}"
+    );
+    assert_eq!(t.count().unwrap(), 1);
+    // From the log (a drop writes no snapshot), then from the snapshot a close writes.
+    drop(t);
+    drop(db);
+    assert!(!path.join("data/docs.records").exists());
+    let db = Database::open(&path).unwrap();
+    assert_eq!(
+        db.table::<Doc>().unwrap().select().all().unwrap(),
+        [deepest.clone()]
+    );
+    db.close().unwrap();
+    let db = Database::open(&path).unwrap();
+    assert_eq!(
+        db.table::<Doc>().unwrap().select().all().unwrap(),
+        [deepest]
+    );
+}
