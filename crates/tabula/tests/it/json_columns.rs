@@ -68,7 +68,7 @@ fn a_float_json_cannot_hold_is_refused_where_it_is_written() {
     }
     let reason = json_reason(t.update(|r| r.id == 1, |r| r.samples.push(f64::NAN)));
     assert!(reason.contains("column readings.samples"), "{reason}");
-    assert_eq!(t.select().all().unwrap(), [ok.clone()]);
+    assert_eq!(t.select().all().unwrap(), std::slice::from_ref(&ok));
     db.close().unwrap();
     let db = Database::open(&path).unwrap();
     assert_eq!(db.table::<Reading>().unwrap().select().all().unwrap(), [ok]);
@@ -104,7 +104,7 @@ fn a_document_nested_deeper_than_json_reads_is_refused() {
     let db = Database::open(&path).unwrap();
     assert_eq!(
         db.table::<Doc>().unwrap().select().all().unwrap(),
-        [deepest.clone()]
+        std::slice::from_ref(&deepest)
     );
     db.close().unwrap();
     let db = Database::open(&path).unwrap();
