@@ -16,8 +16,8 @@ use syn::{
 pub(crate) enum Kind {
     /// An integer type, by name (`u8`, `i64`, ...).
     Int(String),
-    /// `f32` or `f64`.
-    Float,
+    /// `f32` or `f64`, by name.
+    Float(String),
     /// `bool`.
     Bool,
     /// `String`.
@@ -26,11 +26,13 @@ pub(crate) enum Kind {
     Json,
     /// `usize` / `isize`: refused, their width depends on the platform.
     Unsupported(String),
+    /// `Option<Option<T>>`: refused, a column has one NULL for `None` and `Some(None)`.
+    NestedOption,
 }
 
 impl Kind {
     pub(crate) fn indexable(&self) -> bool {
-        !matches!(self, Kind::Json | Kind::Unsupported(_))
+        !matches!(self, Kind::Json | Kind::Unsupported(_) | Kind::NestedOption)
     }
 }
 
@@ -198,6 +200,9 @@ fn snake_case(name: &str) -> String {
 /// Classifies a type: `Option<T>` is nullable `T`; the rest by the last path segment.
 fn classify(ty: &Type) -> (Kind, bool) {
     if let Some(inner) = option_inner(ty) {
+        if option_inner(inner).is_some() {
+            return (Kind::NestedOption, true);
+        }
         return (classify(inner).0, true);
     }
     let Type::Path(p) = ty else {
@@ -215,7 +220,7 @@ fn classify(ty: &Type) -> (Kind, bool) {
     let name = last.ident.to_string();
     let kind = match name.as_str() {
         "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" => Kind::Int(name),
-        "f32" | "f64" => Kind::Float,
+        "f32" | "f64" => Kind::Float(name),
         "bool" => Kind::Bool,
         "String" => Kind::Text,
         "usize" | "isize" => Kind::Unsupported(name),

@@ -65,8 +65,8 @@ pub(crate) fn default_value(f: &Field) -> syn::Result<Option<DefaultValue>> {
     let err = |msg: String| syn::Error::new_spanned(&d.expr, msg);
     let type_name = quote::ToTokens::to_token_stream(&f.ty).to_string();
     match &f.kind {
-        Kind::Int(_) | Kind::Float | Kind::Bool | Kind::Text => {}
-        Kind::Json | Kind::Unsupported(_) => {
+        Kind::Int(_) | Kind::Float(_) | Kind::Bool | Kind::Text => {}
+        Kind::Json | Kind::Unsupported(_) | Kind::NestedOption => {
             return Err(err(
                 "a default is only supported on integer, float, bool and String columns".into(),
             ))
@@ -83,17 +83,42 @@ pub(crate) fn default_value(f: &Field) -> syn::Result<Option<DefaultValue>> {
             let v = if neg { -v } else { v };
             let (lo, hi) = int_range(name);
             if v < lo || v > hi {
-                return Err(err(format!("default {v} does not fit {name}")));
+                // tabula keeps every integer as an i64: a u64 column stops at i64::MAX.
+                let cap = if name == "u64" && v > hi {
+                    " (tabula stores integers as i64: a u64 column holds at most i64::MAX)"
+                } else {
+                    ""
+                };
+                return Err(err(format!("default {v} does not fit {name}{cap}")));
             }
             DefaultValue::Int(v as i64)
         }
-        (Kind::Float, Lit::Float(x), neg) => {
+        (Kind::Float(name), Lit::Float(x), neg) => {
             let v: f64 = x.base10_parse()?;
-            DefaultValue::Float(if neg { -v } else { v })
+            let v = if neg { -v } else { v };
+            // As the library takes a float into a column: an f32 rounds to the nearest f32,
+            // but must not overflow it.
+            let fits = v.is_finite() && (name == "f64" || (v as f32).is_finite());
+            if !fits {
+                let sign = if neg { "-" } else { "" };
+                return Err(err(format!(
+                    "default {sign}{x} does not fit {name} (not a finite {name})"
+                )));
+            }
+            DefaultValue::Float(v)
         }
-        (Kind::Float, Lit::Int(i), neg) => {
-            let v: i64 = i.base10_parse()?;
-            DefaultValue::Float(if neg { -(v as f64) } else { v as f64 })
+        (Kind::Float(name), Lit::Int(i), neg) => {
+            // As the library takes an integer into a float column: only one it holds
+            // exactly (up to 2^24 for f32, 2^53 for f64), never rounded.
+            let v: i128 = i.base10_parse()?;
+            let v = if neg { -v } else { v };
+            let exact: i128 = if name == "f32" { 1 << 24 } else { 1 << 53 };
+            if v.abs() > exact {
+                return Err(err(format!(
+                    "default {v} has no exact {name} value (integers up to ±{exact} have one)"
+                )));
+            }
+            DefaultValue::Float(v as f64)
         }
         (Kind::Bool, Lit::Bool(b), false) => DefaultValue::Bool(b.value),
         (Kind::Text, Lit::Str(s), false) => DefaultValue::Text(s.value()),
@@ -145,6 +170,14 @@ pub(crate) fn check(model: &Model, errors: &mut Errors) {
             errors.push(syn::Error::new(
                 f.name_span,
                 format!("column `{}` appears twice", f.name),
+            ));
+        }
+        if f.kind == Kind::NestedOption {
+            errors.push(syn::Error::new_spanned(
+                &f.ty,
+                "Option<Option<T>> cannot be stored: a column has one NULL, so Some(None) would \
+                 read back as None; use Option<T>, or a type of your own (stored as json) that \
+                 tells the two apart",
             ));
         }
         if let Kind::Unsupported(name) = &f.kind {
