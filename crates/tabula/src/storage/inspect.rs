@@ -354,6 +354,10 @@ pub(crate) struct Inspection {
     /// Archived log segments with damage (reported): repair removes them, once they are
     /// in its backup.
     pub(crate) damaged_segments: Vec<PathBuf>,
+    /// The problem (its index in `problems`) of a last log line without its newline: a
+    /// crash's unfinished commit, or, while a writer has the database open, the commit
+    /// it is writing (see `verify`).
+    pub(crate) unfinished_tail: Option<usize>,
 }
 
 impl Inspection {
@@ -1236,6 +1240,9 @@ fn replay_log(
                 } else {
                     reason.clone()
                 };
+                if i + 1 == log.len() && !l.sealed && log_bytes.last() != Some(&b'\n') {
+                    out.unfinished_tail = Some(out.problems.len());
+                }
                 out.drop_log_line(&wal_path, l.no, reason);
                 if prev_good.is_some_and(|p| p >= last) {
                     damaged_run += 1;

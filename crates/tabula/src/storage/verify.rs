@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::storage::fs::{FileSystem, StdFs};
-use crate::storage::inspect::inspect;
+use crate::storage::inspect::{inspect, Inspection};
 use crate::storage::layout::Layout;
 
 /// One problem `verify` found.
@@ -83,7 +83,7 @@ pub(crate) fn verify_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<Proble
         let vanished = matches!(&reading, Err(Error::Io { source, .. })
             if source.kind() == std::io::ErrorKind::NotFound);
         if still && !vanished {
-            return Ok(reading?.problems);
+            return Ok(without_live_tail(fs, root, reading?));
         }
         if let Ok(r) = &reading {
             in_every = Some(match in_every {
@@ -115,6 +115,22 @@ pub(crate) fn verify_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<Proble
         }
         std::thread::sleep(std::time::Duration::from_millis(u64::from(attempt.min(20))));
     }
+}
+
+/// The problems of `reading`, but that a last log line without its newline is no problem
+/// while a writer has the database open: it is the commit the writer is writing (a
+/// writable open cuts a crash's unfinished tail off before it writes, so a writer's log
+/// ends with no other), which the read-only open leaves out too. Whether a writer has it
+/// open is asked of the lock, taken and given back at once when no one holds it; where it
+/// cannot be asked (a directory this user may only read), the line stays reported.
+fn without_live_tail(fs: &dyn FileSystem, root: &Path, mut reading: Inspection) -> Vec<Problem> {
+    if let Some(i) = reading.unfinished_tail {
+        let lock = Layout::new(root).lock();
+        if fs.exists(&lock) && matches!(fs.try_lock(&lock), Ok(None)) {
+            reading.problems.remove(i);
+        }
+    }
+    reading.problems
 }
 
 /// What a checkpoint (or a migration) changes: the manifest's bytes and the names of the

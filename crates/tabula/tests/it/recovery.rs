@@ -190,6 +190,40 @@ fn a_sealed_last_record_that_does_not_read_is_corruption_not_a_tail() {
     assert_eq!(tabula::verify(&path).unwrap(), vec![]);
 }
 
+/// A last log line without its newline is the commit a writer is writing while one has
+/// the database open: `verify` beside it finds no problem (as the read-only open leaves
+/// the line out), where the same bytes with no writer are a crash's unfinished commit.
+#[test]
+fn verify_beside_a_writer_leaves_the_commit_being_written_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    let s = db.table::<Student>().unwrap();
+    s.insert(student("A", 2020, 1.0)).unwrap();
+    // Half of the next commit's line where the writer writes next: over the log's
+    // preallocated zeros, after its last newline.
+    let wal = path.join("wal/transaction.log");
+    let bytes = fs::read(&wal).unwrap();
+    let end = bytes.iter().rposition(|&b| b == b'\n').unwrap() + 1;
+    let line = &bytes[last_line_start(&bytes[..end])..end];
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = fs::OpenOptions::new().write(true).open(&wal).unwrap();
+        f.seek(SeekFrom::Start(end as u64)).unwrap();
+        f.write_all(&line[..line.len() / 2]).unwrap();
+    }
+    assert_eq!(tabula::verify(&path).unwrap(), vec![]);
+    let copy = dir.path().join("copy");
+    copy_dir(&path, &copy);
+    let problems = tabula::verify(&copy).unwrap();
+    assert!(
+        matches!(problems.as_slice(), [p] if p.message.contains("unterminated line")),
+        "{problems:?}"
+    );
+    drop(s);
+    drop(db);
+}
+
 #[test]
 fn strict_mode_refuses_even_an_unfinished_tail() {
     let dir = tempfile::tempdir().unwrap();
