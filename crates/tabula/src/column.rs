@@ -179,7 +179,7 @@ pub fn json_to_value<T: serde::Serialize>(table: &str, column: &str, v: &T) -> R
              which does not read back as {f}); store it as a string, or as None"
         )));
     }
-    let depth = json_fit::nesting(&text);
+    let depth = crate::json_text::nesting(text.as_bytes());
     if depth > json_fit::MOST_NESTED {
         return Err(refused(format!(
             "the value nests arrays and objects {depth} deep; a JSON document is read back \

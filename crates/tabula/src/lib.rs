@@ -55,6 +55,7 @@
 mod column;
 mod error;
 mod expr;
+mod json_text;
 mod lookup;
 mod path_text;
 mod record;

@@ -1,4 +1,5 @@
-//! Whether a value a `json` field serializes can be read back as it was.
+//! Whether a value a `json` field serializes can be read back as it was (its nesting is
+//! measured on its text, by [`crate::json_text::nesting`]).
 //!
 //! serde_json writes a NaN or an infinite float as `null`, which reads back as `null` (an
 //! error for an `f64`, `None` for an `Option<f64>`), and it refuses to read a document nested
@@ -17,32 +18,6 @@ pub(super) fn non_finite<T: Serialize + ?Sized>(v: &T) -> Option<f64> {
         Err(Stop::NonFinite(f)) => Some(f),
         Ok(()) | Err(Stop::Failed) => None,
     }
-}
-
-/// How deeply the arrays and objects of `json` (a document serde_json wrote) nest.
-pub(super) fn nesting(json: &str) -> usize {
-    let (mut depth, mut most, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    for b in json.bytes() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                most = most.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    most
 }
 
 /// What stopped [`Finite`]: a float that is not finite, or the value's own `Serialize`.
@@ -178,49 +153,28 @@ impl ser::Serializer for Finite {
     }
 }
 
-impl ser::SerializeSeq for Finite {
-    type Ok = ();
-    type Error = Stop;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Done {
-        v.serialize(Finite)
-    }
-    fn end(self) -> Done {
-        Ok(())
-    }
+/// The compound serializers whose parts are values alone: each part is checked in turn.
+macro_rules! parts {
+    ($($compound:ident :: $part:ident),* $(,)?) => {$(
+        impl ser::$compound for Finite {
+            type Ok = ();
+            type Error = Stop;
+            fn $part<T: Serialize + ?Sized>(&mut self, v: &T) -> Done {
+                v.serialize(Finite)
+            }
+            fn end(self) -> Done {
+                Ok(())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Finite {
-    type Ok = ();
-    type Error = Stop;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Done {
-        v.serialize(Finite)
-    }
-    fn end(self) -> Done {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleStruct for Finite {
-    type Ok = ();
-    type Error = Stop;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Done {
-        v.serialize(Finite)
-    }
-    fn end(self) -> Done {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleVariant for Finite {
-    type Ok = ();
-    type Error = Stop;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Done {
-        v.serialize(Finite)
-    }
-    fn end(self) -> Done {
-        Ok(())
-    }
-}
+parts!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field,
+);
 
 impl ser::SerializeMap for Finite {
     type Ok = ();
@@ -293,7 +247,7 @@ mod tests {
             let objects = "{\"a\":".repeat(d) + "1" + &"}".repeat(d);
             let quoted = format!("[\"[[{{\\\"]]\",{arrays}]");
             for (text, depth) in [(&arrays, d), (&objects, d), (&quoted, d + 1)] {
-                assert_eq!(nesting(text), depth, "{text}");
+                assert_eq!(crate::json_text::nesting(text.as_bytes()), depth, "{text}");
                 let reads = serde_json::from_str::<serde_json::Value>(text).is_ok();
                 assert_eq!(reads, depth <= MOST_NESTED, "depth {depth}");
             }

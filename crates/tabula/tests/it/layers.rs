@@ -20,6 +20,7 @@ const LAYERS: &[&[&str]] = &[
         "sql_words",
         "stack",
         "path_text",
+        "json_text",
         "value",
     ],
     &["storage"],

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::json_text::object_end;
 use crate::schema::Schema;
 use crate::storage::codec::{encode_value, RowsWriter};
 use crate::storage::wal::{MAX_LSN, MAX_RECORD};
@@ -377,39 +378,6 @@ fn whole_record(line: &[u8]) -> Option<(usize, u64)> {
     }
     let rec = serde_json::from_slice::<RawRecord>(&json[..end]).ok()?;
     Some((9 + end, rec.lsn))
-}
-
-/// Where the JSON object `json` starts with closes: just after the brace that brings it
-/// back to depth zero (braces and brackets inside strings not counted). The only prefix
-/// that can read as one object.
-fn object_end(json: &[u8]) -> Option<usize> {
-    if json.first() != Some(&b'{') {
-        return None;
-    }
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for (i, &b) in json.iter().enumerate() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    return Some(i + 1);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
 }
 
 /// Whether `bytes` start as a log line does: eight hex digits and a space.
