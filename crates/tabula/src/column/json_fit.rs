@@ -190,27 +190,23 @@ impl ser::SerializeMap for Finite {
     }
 }
 
-impl ser::SerializeStruct for Finite {
-    type Ok = ();
-    type Error = Stop;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &'static str, v: &T) -> Done {
-        v.serialize(Finite)
-    }
-    fn end(self) -> Done {
-        Ok(())
-    }
+/// The compound serializers of named fields: each field's value is checked in turn.
+macro_rules! fields {
+    ($($compound:ident),* $(,)?) => {$(
+        impl ser::$compound for Finite {
+            type Ok = ();
+            type Error = Stop;
+            fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &'static str, v: &T) -> Done {
+                v.serialize(Finite)
+            }
+            fn end(self) -> Done {
+                Ok(())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeStructVariant for Finite {
-    type Ok = ();
-    type Error = Stop;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &'static str, v: &T) -> Done {
-        v.serialize(Finite)
-    }
-    fn end(self) -> Done {
-        Ok(())
-    }
-}
+fields!(SerializeStruct, SerializeStructVariant);
 
 #[cfg(test)]
 mod tests {
