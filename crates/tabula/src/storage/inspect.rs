@@ -1240,7 +1240,10 @@ fn replay_log(
                 } else {
                     reason.clone()
                 };
-                if i + 1 == log.len() && !l.sealed && log_bytes.last() != Some(&b'\n') {
+                // The last line, running to the file's end (through the log's preallocated
+                // zeros) without a newline.
+                let unterminated = l.end == log_bytes.len() && log_bytes.last() != Some(&b'\n');
+                if i + 1 == log.len() && !l.sealed && unterminated {
                     out.unfinished_tail = Some(out.problems.len());
                 }
                 out.drop_log_line(&wal_path, l.no, reason);

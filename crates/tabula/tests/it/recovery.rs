@@ -220,6 +220,18 @@ fn verify_beside_a_writer_leaves_the_commit_being_written_out() {
         matches!(problems.as_slice(), [p] if p.message.contains("unterminated line")),
         "{problems:?}"
     );
+    // A whole last line, newline and all, that fails its checksum is damage, writer or
+    // not: a byte of the row changed in the line before the half-written one.
+    let mut bytes = fs::read(&wal).unwrap();
+    bytes[end..end + line.len() / 2].fill(0);
+    let at = last_line_start(&bytes[..end]) + line.len() / 2;
+    bytes[at] = if bytes[at] == b'1' { b'2' } else { b'1' };
+    fs::write(&wal, &bytes).unwrap();
+    let problems = tabula::verify(&path).unwrap();
+    assert!(
+        matches!(problems.as_slice(), [p] if p.message.contains("checksum")),
+        "{problems:?}"
+    );
     drop(s);
     drop(db);
 }
