@@ -1048,13 +1048,17 @@ fn eval<'v>(n: &Node, get: &dyn Fn(usize) -> ValueRef<'v>) -> Option<bool> {
         }
         Node::Between(c, lo, hi, negated) => {
             let v = get(*c);
-            match (
+            // `v >= lo AND v <= hi`, three-valued: one false side decides it whatever the
+            // other (a null bound) says.
+            let within = match (
                 compare(v, Cmp::Ge, lo.as_ref()),
                 compare(v, Cmp::Le, hi.as_ref()),
             ) {
-                (Some(a), Some(b)) => Some((a && b) != *negated),
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
                 _ => None,
-            }
+            };
+            within.map(|w| w != *negated)
         }
     }
 }
@@ -1128,6 +1132,19 @@ mod tests {
             Value::Float(gpa),
             Value::from(advisor),
         ]
+    }
+
+    #[test]
+    fn between_with_a_null_bound_is_false_where_one_side_is() {
+        let s = schema();
+        let m = |e: &str, r: &[Value]| Condition::parse(&s, e).unwrap().matches(r);
+        // year 2024: `2024 >= 2030` is false, so BETWEEN is false and NOT BETWEEN true,
+        // whatever the null bound; `2024 >= 2000 AND 2024 <= NULL` stays unknown.
+        let ann = row("Ann", 2024, 3.8, None);
+        assert!(m("year NOT BETWEEN 2030 AND NULL", &ann));
+        assert!(m("NOT (year BETWEEN NULL AND 2000)", &ann));
+        assert!(!m("year BETWEEN 2000 AND NULL", &ann));
+        assert!(!m("year NOT BETWEEN 2000 AND NULL", &ann));
     }
 
     #[test]
