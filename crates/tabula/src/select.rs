@@ -440,7 +440,8 @@ impl<'a, T: Table> Select<'a, T> {
     /// Groups the selected rows by a column; finish with [`GroupBy::aggregate`] or
     /// [`GroupBy::count`]. Groups come in key order (nulls first).
     pub fn group_by(mut self, column: &str) -> GroupBy<'a, T, Value> {
-        let col = match self.schema.column_index(column) {
+        // A json column's rows read as null here: grouped by it, every row would be one group.
+        let col = match self.schema.comparable_column(column, "grouped by") {
             Ok(c) => c,
             Err(e) => {
                 self.error.note(Err(e));

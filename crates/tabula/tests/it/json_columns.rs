@@ -113,3 +113,31 @@ fn a_document_nested_deeper_than_json_reads_is_refused() {
         [deepest]
     );
 }
+
+/// A json column cannot be grouped by, as it cannot be ordered by: its rows would all read
+/// as one group (a typed row shows a json field to the engine as null).
+#[test]
+fn a_json_column_is_not_a_group_key() {
+    let db = Database::in_memory();
+    let t = db.table::<Reading>().unwrap();
+    for id in 1..=3 {
+        t.insert(Reading {
+            id,
+            samples: vec![id as f64],
+            extra: None,
+        })
+        .unwrap();
+    }
+    match t.select().group_by("samples").count() {
+        Err(Error::InvalidColumnUse {
+            table,
+            column,
+            reason,
+        }) => {
+            assert_eq!((table.as_str(), column.as_str()), ("readings", "samples"));
+            assert!(reason.contains("grouped by"), "{reason}");
+        }
+        other => panic!("expected InvalidColumnUse, got {other:?}"),
+    }
+    assert_eq!(t.select().group_by("id").count().unwrap().len(), 3);
+}
