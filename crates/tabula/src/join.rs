@@ -275,6 +275,8 @@ impl<'a, T: Table, U: Table> Join<'a, T, U> {
         // converted to the right column's type (3 against 3.0) first.
         let same_kind = (lty.is_int() && rty.is_int()) || (lty == rty && !lty.is_float());
         let mut pairs = Vec::new();
+        // An index lookup's right slots for one left row, reused.
+        let mut matched: Vec<u32> = Vec::new();
         for ls in query::run(lt, &spec) {
             let Some(lrow) = lt.row(ls) else { continue };
             let v = lrow.col(self.left_col);
@@ -316,11 +318,25 @@ impl<'a, T: Table, U: Table> Join<'a, T, U> {
                 _ => {
                     if let Some(ix) = rt.ordered_index(rcol_pos) {
                         let b = Bound::Included(probe.to_owned());
-                        for (_, rs) in ix.range(&b, &b) {
-                            if right_ok(rs) {
-                                push(rs);
-                            }
+                        // The index keeps a key's rows in its own order (slots); the right
+                        // rows of a left row come in the right key's order, as the other
+                        // strategies give them (the table's `iter`).
+                        matched.clear();
+                        matched.extend(
+                            ix.range(&b, &b)
+                                .map(|(_, rs)| rs)
+                                .filter(|&rs| right_ok(rs)),
+                        );
+                        if matched.len() > 1 {
+                            matched.sort_by(|&a, &b| {
+                                let key = |s| rt.row(s).map(|r| r.col(rpk));
+                                match (key(a), key(b)) {
+                                    (Some(x), Some(y)) => x.total_cmp(y),
+                                    _ => std::cmp::Ordering::Equal,
+                                }
+                            });
                         }
+                        matched.iter().copied().for_each(&mut push);
                     }
                 }
             }

@@ -534,6 +534,54 @@ fn aggregates_by_column_and_closure() {
     ));
 }
 
+/// A left row's right rows come in the right table's key order whatever the strategy:
+/// through an index lookup too, where the index holds them in the order they were
+/// inserted, so `limit` takes the first by key.
+#[test]
+fn an_index_lookup_join_gives_right_rows_in_key_order() {
+    let db = Database::in_memory();
+    let s = db.table::<Student>().unwrap();
+    let course = db
+        .table::<Course>()
+        .unwrap()
+        .insert(Course {
+            id: 0,
+            code: "C1".into(),
+            credits: 3,
+        })
+        .unwrap();
+    let r = db.table::<Registration>().unwrap();
+    let ann = s
+        .insert(Student {
+            id: 0,
+            name: "Ann".into(),
+            year: 2024,
+            gpa: 3.5,
+            advisor: None,
+        })
+        .unwrap();
+    for id in [5, 3, 9, 4] {
+        r.insert(Registration {
+            id,
+            student_id: ann,
+            course_id: course,
+            grade: None,
+        })
+        .unwrap();
+    }
+    let j = || s.select().join_on::<Registration>("id", "student_id");
+    assert!(matches!(
+        j().explain().unwrap().strategy,
+        JoinStrategy::IndexLookup { .. }
+    ));
+    let ids = |pairs: Vec<(Student, Registration)>| {
+        pairs.into_iter().map(|(_, g)| g.id).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(j().all().unwrap()), [3, 4, 5, 9]);
+    assert_eq!(ids(j().limit(1).all().unwrap()), [3]);
+    assert_eq!(ids(j().offset(2).all().unwrap()), [5, 9]);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
     #[test]
