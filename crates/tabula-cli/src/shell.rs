@@ -129,11 +129,12 @@ impl Kind {
     /// not end with `;`, for what its result says: a `COMMIT` is a change when a statement
     /// of its transaction is one (`BEGIN; INSERT …; SELECT …; COMMIT` counts the rows the
     /// INSERT changed; `BEGIN; CREATE …; COMMIT` changed no rows, it is "ok"), and a `BEGIN`
-    /// or `ROLLBACK` changes no rows.
-    pub(crate) fn of_last(text: &str) -> Kind {
+    /// or `ROLLBACK` changes no rows. `None` when the text holds no statement (empty, `;`,
+    /// comments).
+    pub(crate) fn of_last(text: &str) -> Option<Kind> {
         let mut kinds = Kind::of_each(text).into_iter().rev();
-        match kinds.next() {
-            Some(Kind::Commit) => {
+        Some(match kinds.next()? {
+            Kind::Commit => {
                 if kinds
                     .take_while(|k| *k != Kind::Begin)
                     .any(|k| k == Kind::Change)
@@ -143,9 +144,9 @@ impl Kind {
                     Kind::Other
                 }
             }
-            Some(Kind::Begin | Kind::Rollback) | None => Kind::Other,
-            Some(k) => k,
-        }
+            Kind::Begin | Kind::Rollback => Kind::Other,
+            k => k,
+        })
     }
 }
 

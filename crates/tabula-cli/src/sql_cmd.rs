@@ -173,15 +173,14 @@ impl Printer {
         if self.gone || !last.columns.is_empty() {
             return Ok(());
         }
+        // A text without a statement (empty, `;`, comments) says nothing, as sqlite3.
+        let Some(kind) = Kind::of_last(text) else {
+            return Ok(());
+        };
         // As the shell says it: a count for the statements that change rows, "ok" for the
         // others (CREATE, DROP, ALTER), whose count would be a meaningless 0. A text that
         // changed no rows and ended with a transaction after a query (`BEGIN; SELECT …;
         // COMMIT`) says nothing more than its rows, as sqlite3.
-        // A text without a statement (empty, `;`, comments) says nothing, as sqlite3.
-        if Kind::of_each(text).is_empty() {
-            return Ok(());
-        }
-        let kind = Kind::of_last(text);
         if kind == Kind::Other && self.queried_last && last.changed == 0 {
             return Ok(());
         }
