@@ -687,8 +687,9 @@ enum Use {
 }
 
 /// Checks that `v` can be compared with column `col` (numbers with numbers, text with text)
-/// and, for an equality, converts it to the column's type; a value the column cannot hold
-/// is `Error::TypeMismatch`, whatever the operator.
+/// and, for an equality, converts it to the column's type (an order's float bound on an
+/// `f32` column too: `ColumnType::range_bound`); a value the column cannot hold is
+/// `Error::TypeMismatch`, whatever the operator.
 fn fit(schema: &Schema, col: usize, v: Value, how: Use) -> Result<Value> {
     if v.is_null() {
         return Ok(v);
@@ -696,7 +697,7 @@ fn fit(schema: &Schema, col: usize, v: Value, how: Use) -> Result<Value> {
     let ty = schema.columns[col].ty;
     let numeric = ty.is_int() || ty.is_float();
     match (&v, how) {
-        (Value::Int(_) | Value::Float(_), Use::Order) if numeric => Ok(v),
+        (Value::Int(_) | Value::Float(_), Use::Order) if numeric => Ok(ty.range_bound(v)),
         _ => schema.coerce(col, v),
     }
 }

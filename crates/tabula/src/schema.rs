@@ -134,6 +134,20 @@ impl ColumnType {
         }
     }
 
+    /// A numeric bound of a range on a column of this type, as it is compared: a float
+    /// bound on an `f32` column becomes the nearest `f32`, as [`ColumnType::coerce`] makes an
+    /// equality's value, so that `where_range(c, x..=x)` finds the rows `where_eq(c, x)`
+    /// finds (a row that stored `0.1` holds `0.1f32`, which is above `0.1`). Rounding can
+    /// change an answer only for a row holding that nearest `f32`. Integer bounds stay exact:
+    /// an integer the column can store is an `f32` already, and the column refuses any
+    /// other, so there is no stored value to round it to.
+    pub(crate) fn range_bound(self, value: Value) -> Value {
+        match value {
+            Value::Float(f) if self == ColumnType::F32 => Value::Float(f64::from(f as f32)),
+            v => v,
+        }
+    }
+
     /// Whether [`ColumnType::coerce`] would return `value` as it is: it has this type's
     /// representation and the type converts nothing (`f32` rounds floats, `json` parses text).
     /// The usual case, so a key or a decoded value is checked without being copied.

@@ -103,7 +103,9 @@ impl<'a, R> Select<'a, R> {
     }
 
     /// Keeps rows whose `column` lies in `range` (`3.0..=4.0`, `2018..2020`, `..x`). Served by
-    /// an index when the column has one. Nulls never match.
+    /// an index when the column has one. Nulls never match. A float bound on an `f32` column
+    /// is taken as the column would store it (the nearest `f32`), as `where_eq`'s value is:
+    /// `where_range("f", 0.1..=0.1)` finds the row that stored `0.1`.
     pub fn where_range<V: Into<Value> + Clone>(
         mut self,
         column: &str,

@@ -214,7 +214,7 @@ fn coerce_bound(schema: &Schema, col: usize, v: Value) -> Result<Value> {
     let ty = schema.columns[col].ty;
     match &v {
         Value::Null => Err(schema.type_mismatch(col, v)),
-        Value::Int(_) | Value::Float(_) if ty.is_int() || ty.is_float() => Ok(v),
+        Value::Int(_) | Value::Float(_) if ty.is_int() || ty.is_float() => Ok(ty.range_bound(v)),
         _ => coerce_probe(schema, col, v),
     }
 }

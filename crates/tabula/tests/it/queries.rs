@@ -601,3 +601,75 @@ fn index_ranges_agree_with_scans_at_converted_bounds() {
         );
     }
 }
+
+/// A float constant compared with an `f32` column is taken as the column would store it:
+/// `where_eq`, `where_range`, `where_sql` (its `=`, `<=`, `BETWEEN`) and a check all find the
+/// row that stored `0.1`, through an index or a scan; before, the ranges compared the
+/// stored `0.1f32` (above `0.1`) with the double `0.1`, so `where_range(f, 0.1..=0.1)` missed
+/// the row `where_eq(f, 0.1)` found, and a check `f <= 0.1` refused storing `0.1`.
+#[test]
+fn f32_columns_compare_constants_as_they_store_them() {
+    use tabula::{row, Column, ColumnType, Schema};
+    for indexed in [false, true] {
+        let db = tabula::Database::in_memory();
+        let mut f = Column::new("f", ColumnType::F32).checked("f <= 0.1 OR f >= 0.3");
+        if indexed {
+            f = f.indexed();
+        }
+        let schema = Schema::new(
+            "t",
+            vec![Column::new("id", ColumnType::U64).primary_key(), f],
+        )
+        .unwrap();
+        let t = db.create_table(schema).unwrap();
+        t.insert(row! {"id" => 1u64, "f" => 0.1f64}).unwrap();
+        t.insert(row! {"id" => 2u64, "f" => 0.3f64}).unwrap();
+        t.insert(row! {"id" => 3u64, "f" => 0.05f64}).unwrap();
+        let refused = t.insert(row! {"id" => 4u64, "f" => 0.2f64});
+        assert!(
+            matches!(&refused, Err(Error::Check { constraint, key: Value::Int(4), .. }) if constraint == "f <= 0.1 OR f >= 0.3"),
+            "{refused:?}"
+        );
+        let context = format!("indexed: {indexed}");
+        let keys = |q: tabula::Select<'_, tabula::Row>| q.keys().unwrap();
+        assert_eq!(
+            keys(t.select().where_eq("f", 0.1)),
+            [Value::Int(1)],
+            "{context}"
+        );
+        assert_eq!(
+            keys(t.select().where_range("f", 0.1..=0.1)),
+            [Value::Int(1)],
+            "{context}"
+        );
+        assert_eq!(
+            keys(t.select().where_range("f", ..=0.1)),
+            [Value::Int(1), Value::Int(3)],
+            "{context}"
+        );
+        assert_eq!(
+            keys(t.select().where_range("f", 0.1..0.3)),
+            [Value::Int(1)],
+            "{context}"
+        );
+        assert_eq!(
+            keys(t.select().where_range("f", 0.3..)),
+            [Value::Int(2)],
+            "{context}"
+        );
+        for (text, want) in [
+            ("f = 0.1", vec![1]),
+            ("f <= 0.1", vec![1, 3]),
+            ("f < 0.1", vec![3]),
+            ("f > 0.1", vec![2]),
+            ("0.1 >= f", vec![1, 3]),
+            ("f BETWEEN 0.1 AND 0.3", vec![1, 2]),
+            ("f IN (0.1, 0.3)", vec![1, 2]),
+            // Integer bounds compare exactly: 0 and 1 are f32 values already.
+            ("f > 0 AND f < 1", vec![1, 2, 3]),
+        ] {
+            let want: Vec<Value> = want.into_iter().map(Value::Int).collect();
+            assert_eq!(keys(t.select().where_sql(text)), want, "{text}, {context}");
+        }
+    }
+}
