@@ -25,8 +25,10 @@ impl CheckRule {
 }
 
 /// Compiles every check of `schema`. An expression that does not parse or does not fit the
-/// table is reported as it is (`Error::InvalidExpression` with where the parser stopped,
-/// `Error::UnknownColumn`), naming the check's table and column.
+/// table is `Error::InvalidExpression`, its reason naming the check's table and column and
+/// then what is wrong (where the parser stopped, a column the table lacks, a value its
+/// column cannot hold): a check naming a column that is not there (one renamed since) is a
+/// fault of the check, which a bare `UnknownColumn` would not point to.
 pub(crate) fn compile(schema: &Schema) -> Result<Arc<[CheckRule]>> {
     schema
         .all_checks()
@@ -42,9 +44,6 @@ pub(crate) fn compile(schema: &Schema) -> Result<Arc<[CheckRule]>> {
                         expression,
                         reason: format!("{place}: {reason}"),
                     },
-                    // A column the table lacks is named as such; any other misfit (a value
-                    // its column cannot hold) is the check's.
-                    e @ Error::UnknownColumn { .. } => e,
                     other => Error::InvalidExpression {
                         expression: text.to_owned(),
                         reason: format!("{place}: {other}"),
