@@ -118,7 +118,7 @@ pub fn print_schema(db: &Database, table: &str, format: Format) -> anyhow::Resul
                 flags.push("index".into());
             }
             if let Some(r) = &c.references {
-                flags.push(format!("references {} ({:?})", r.table, r.on_delete).to_lowercase());
+                flags.push(format!("references {} ({})", r.table, r.on_delete.name()));
             }
             if let Some(check) = &c.check {
                 flags.push(format!("check {check}"));

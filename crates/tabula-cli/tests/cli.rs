@@ -8,6 +8,29 @@ use tabula::{Database, Table};
 mod common;
 use common::{demo, tabula, tabula_with_input, text};
 
+/// The table view of `schema` shows a foreign key's table as it is named (table names are
+/// case-sensitive: `User` and `user` are two tables) and its action as the derive spells it.
+#[test]
+fn schema_names_a_referenced_table_in_its_own_case() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("db");
+    let p = p.to_str().unwrap();
+    let o = tabula(&[
+        "sql",
+        p,
+        "CREATE TABLE \"User\" (id INTEGER PRIMARY KEY); \
+         CREATE TABLE \"user\" (id INTEGER PRIMARY KEY); \
+         CREATE TABLE p (id INTEGER PRIMARY KEY, a INTEGER REFERENCES \"User\" ON DELETE SET NULL, \
+         b INTEGER REFERENCES \"user\")",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&["schema", p, "p"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("references User (set_null)"), "{t}");
+    assert!(t.contains("references user (restrict)"), "{t}");
+}
+
 #[test]
 fn inspect_and_query() {
     let (_d, _path, p) = demo();

@@ -193,6 +193,21 @@ pub enum OnDelete {
     SetNull,
 }
 
+impl OnDelete {
+    /// The action as the derive's `on_delete` and the schema files spell it.
+    ///
+    /// ```
+    /// assert_eq!(tabula::OnDelete::SetNull.name(), "set_null");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            OnDelete::Restrict => "restrict",
+            OnDelete::Cascade => "cascade",
+            OnDelete::SetNull => "set_null",
+        }
+    }
+}
+
 /// A foreign key: this column holds primary keys of another table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForeignKey {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::expr::rename_columns;
 use crate::record::{DynRow, Record, Row};
-use crate::schema::{column_list, Column, ColumnType, OnDelete, Schema};
+use crate::schema::{column_list, Column, ColumnType, Schema};
 use crate::table::TableData;
 use crate::value::Value;
 
@@ -101,15 +101,6 @@ impl Draft {
             .chain(drops)
             .collect::<Vec<_>>()
             .join("; ")
-    }
-}
-
-/// An `on_delete` action as the derive spells it.
-fn on_delete(a: OnDelete) -> &'static str {
-    match a {
-        OnDelete::Restrict => "restrict",
-        OnDelete::Cascade => "cascade",
-        OnDelete::SetNull => "set_null",
     }
 }
 
@@ -357,8 +348,8 @@ fn column_changes(
             changes.push(format!(
                 "change foreign key {name} -> {} on delete {} -> {}",
                 b.table,
-                on_delete(a.on_delete),
-                on_delete(b.on_delete)
+                a.on_delete.name(),
+                b.on_delete.name()
             ));
         }
         (a, b) if a != b => {
