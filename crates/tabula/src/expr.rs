@@ -465,27 +465,32 @@ pub(crate) fn rename_columns(text: &str, renames: &[(String, String)]) -> String
 
 /// Whether `name`, written without quotes in a condition, is read as that name: a word that
 /// is not of a condition's syntax (`and`, `end`: SQLite and PostgreSQL reserve them), and,
-/// parsed as a condition reads it (`name IS NULL`), a column of that name, not a function
-/// (`user`, `current_date`) or the start of another form (`interval`, `floor`).
+/// parsed as a condition reads it, a column of that name where a condition starts
+/// (`name IS NULL`) and after an operator (`0 = name`): not a function (`user`,
+/// `current_date`), the start of another form (`interval`, `floor`), or, after an operator,
+/// a quantifier (`x = any (…)`, and `some`, `all`, which the parser looks for after every
+/// binary operator, `OR` too).
 fn reads_back_unquoted(name: &str) -> bool {
-    let text = format!("{name} IS NULL");
-    let Ok(tokens) = crate::sql_words::condition_tokens(&text) else {
-        return false;
-    };
+    let column =
+        |e: &Expr| matches!(e, Expr::Identifier(i) if i.quote_style.is_none() && i.value == name);
+    let starts = parse_probe(&format!("{name} IS NULL"))
+        .is_some_and(|e| matches!(&e, Expr::IsNull(e) if column(e)));
+    let follows = parse_probe(&format!("0 = {name}"))
+        .is_some_and(|e| matches!(&e, Expr::BinaryOp { right, .. } if column(right)));
+    starts && follows
+}
+
+/// `text` parsed whole as a condition is, unless it does not parse or starts with a word of
+/// a condition's syntax (for [`reads_back_unquoted`]).
+fn parse_probe(text: &str) -> Option<Expr> {
+    let tokens = crate::sql_words::condition_tokens(text).ok()?;
     if matches!(tokens.first(), Some(t) if matches!(&t.token, Token::Word(w) if CONDITION_WORDS.contains(&w.keyword)))
     {
-        return false;
+        return None;
     }
     let mut parser = Parser::new(&GenericDialect {}).with_tokens_with_locations(tokens);
-    let read = parser.parse_expr();
-    let whole = parser.peek_token().token == Token::EOF;
-    matches!(
-        read,
-        Ok(Expr::IsNull(e)) if whole && matches!(
-            &*e,
-            Expr::Identifier(i) if i.quote_style.is_none() && i.value == name
-        )
-    )
+    let read = parser.parse_expr().ok()?;
+    (parser.peek_token().token == Token::EOF).then_some(read)
 }
 
 /// `text` with every mention of one of `columns` written as SQL needs it (`ident`: quoted
@@ -1097,6 +1102,10 @@ mod tests {
             ("user", r#""user" > 0 AND b < 100"#),
             ("current_date", r#""current_date" > 0 AND b < 100"#),
             ("interval", r#""interval" > 0 AND b < 100"#),
+            // After any binary operator the parser takes these as a quantifier (`= ANY (…)`).
+            ("some", r#""some" > 0 AND b < 100"#),
+            ("any", r#""any" > 0 AND b < 100"#),
+            ("all", r#""all" > 0 AND b < 100"#),
             ("floor", "floor > 0 AND b < 100"),
             ("Score", "Score > 0 AND b < 100"),
             ("name", "name > 0 AND b < 100"),
