@@ -1,16 +1,45 @@
 use tabula::Database;
 fn main() {
     let db = Database::in_memory();
-    for q in [
-        "CREATE TABLE u (id INTEGER PRIMARY KEY, f REAL CHECK (g > 0))",
-        "CREATE TABLE v (id INTEGER PRIMARY KEY, f REAL, CHECK (g > 0 AND f < 1))",
-        "CREATE TABLE w (id INTEGER PRIMARY KEY,\n f REAL CHECK (LENGTH(f) < 3))",
-        "CREATE TABLE x (id INTEGER PRIMARY KEY, f REAL)",
-        "ALTER TABLE x ADD COLUMN h INT CHECK (zz > 1)",
-    ] {
-        match db.sql(q) {
-            Ok(_) => println!("ok"),
-            Err(e) => println!("{e}\n  {e:?}"),
-        }
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, a INT)")
+        .unwrap();
+    let r = |q: &str| match db.sql(q) {
+        Ok(r) => format!("ok {:?}", r.rows),
+        Err(e) => format!("{e}").chars().take(90).collect(),
+    };
+    for n in [40, 41, 42, 43, 44, 45, 46, 47] {
+        println!(
+            "{n} plain: {} | sub: {} | subsub: {} | where: {} | in: {} | values: {}",
+            r(&format!(
+                "SELECT {}1{}",
+                "CASE WHEN 1 THEN ".repeat(n),
+                " END".repeat(n)
+            )),
+            r(&format!(
+                "SELECT * FROM (SELECT {}1{} AS x)",
+                "CASE WHEN 1 THEN ".repeat(n),
+                " END".repeat(n)
+            )),
+            r(&format!(
+                "SELECT * FROM (SELECT * FROM (SELECT {}1{} AS x))",
+                "CASE WHEN 1 THEN ".repeat(n),
+                " END".repeat(n)
+            )),
+            r(&format!(
+                "SELECT * FROM t WHERE {}1{} = 1",
+                "CASE WHEN a THEN ".repeat(n),
+                " END".repeat(n)
+            )),
+            r(&format!(
+                "SELECT * FROM t WHERE a IN (SELECT {}1{})",
+                "CASE WHEN a THEN ".repeat(n),
+                " END".repeat(n)
+            )),
+            r(&format!(
+                "SELECT * FROM (VALUES ({}1{}))",
+                "CASE WHEN 1 THEN ".repeat(n),
+                " END".repeat(n)
+            ))
+        );
     }
 }

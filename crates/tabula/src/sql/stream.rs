@@ -205,13 +205,15 @@ const DEEPEST_TREE: usize = 2_000;
 /// open levels.
 fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<()> {
     /// One open level: the tokens of its current tree, the deepest group inside that tree,
-    /// the deepest of its earlier trees (siblings), and its set operators so far.
+    /// the deepest of its earlier trees (siblings), its set operators so far, and the
+    /// levels of the parser's recursion it takes ([`DEEPEST_CASE`]).
     #[derive(Default, Clone, Copy)]
     struct Level {
         count: usize,
         group: usize,
         done: usize,
         chain: usize,
+        recursion: usize,
     }
     impl Level {
         fn bound(&self) -> usize {
@@ -230,18 +232,44 @@ fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<()> {
     let mut around = 0usize;
     // Whether the token before ends an operand (a name, a literal, a closing parenthesis).
     let mut after_operand = false;
+    // The levels of the parser's recursion the open levels take, added up, and whether the
+    // token before opened one with a parenthesis.
+    let mut recursion = 0usize;
+    let mut after_open = false;
     for t in tokens {
         if let Token::Whitespace(_) = &t.token {
             continue;
         }
         let level = levels.len() - 1;
+        if after_open && starts_query(&t.token) {
+            // A subquery takes a level more than a parenthesis does.
+            levels[level].recursion += 1;
+            recursion += 1;
+        }
+        after_open = matches!(t.token, Token::LParen);
         match chain_role(&t.token) {
             Role::Open => {
+                recursion += 1;
+                if recursion > DEEPEST_CASE && is_case(&t.token) {
+                    return Err(Error::Sql {
+                        line: t.span.start.line,
+                        column: t.span.start.column,
+                        reason: format!(
+                            "CASE nested too deep: more than {DEEPEST_CASE} levels, counting \
+                             itself and the CASEs, parentheses and subqueries (two levels) \
+                             around it: recursion limit exceeded (the parser's limit)"
+                        ),
+                    });
+                }
                 around += levels[level].bound();
-                levels.push(Level::default());
+                levels.push(Level {
+                    recursion: 1,
+                    ..Level::default()
+                });
             }
             Role::Close if level > 0 => {
                 if let Some(inner) = levels.pop() {
+                    recursion -= inner.recursion;
                     let depth = inner.done.max(inner.bound()) + 1;
                     let outer = &mut levels[level - 1];
                     around -= outer.bound();
@@ -272,6 +300,23 @@ fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The most levels of the parser's recursion a `CASE` may sit in, itself included, each
+/// parenthesis and `CASE` taking one and a subquery two. The parser's recursion limit is
+/// met beyond; inside a `CASE` it reports it as a token it did not expect, or backs off and
+/// reads the `CASE` as a column's name, so such a text is refused before parsing instead.
+/// (A parenthesis too deep gets the parser's own "recursion limit exceeded".)
+const DEEPEST_CASE: usize = 46;
+
+fn is_case(t: &Token) -> bool {
+    matches!(t, Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::CASE)
+}
+
+/// `SELECT`, `WITH` or `VALUES`, which after `(` start a subquery.
+fn starts_query(t: &Token) -> bool {
+    matches!(t, Token::Word(w) if w.quote_style.is_none()
+        && matches!(w.keyword, Keyword::SELECT | Keyword::WITH | Keyword::VALUES))
 }
 
 /// What a token does to the depth [`chains_within_bounds`] counts.

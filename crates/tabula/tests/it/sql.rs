@@ -1239,8 +1239,52 @@ fn deep_texts() {
             ),
             Value::Int(7),
         ),
+        // As deep as the parser takes a CASE: 46 levels, a subquery taking two.
+        (
+            format!(
+                "SELECT {}7{}",
+                "CASE WHEN 1 THEN ".repeat(46),
+                " END".repeat(46)
+            ),
+            Value::Int(7),
+        ),
+        (
+            format!(
+                "SELECT x FROM (SELECT {}7{} AS x)",
+                "CASE WHEN 1 THEN ".repeat(44),
+                " END".repeat(44)
+            ),
+            Value::Int(7),
+        ),
     ];
+    let case_deeper = |n: usize| {
+        format!(
+            "SELECT {}7{}",
+            "CASE WHEN 1 THEN ".repeat(n),
+            " END".repeat(n)
+        )
+    };
     let refused = [
+        // Deeper, the parser said it expected the end of the statement at a number, or
+        // (300 deep) read the outer CASE as a column's name.
+        (case_deeper(47), "CASE nested too deep"),
+        (case_deeper(300), "CASE nested too deep"),
+        (
+            format!(
+                "SELECT x FROM (SELECT {}7{} AS x)",
+                "CASE WHEN 1 THEN ".repeat(45),
+                " END".repeat(45)
+            ),
+            "CASE nested too deep",
+        ),
+        (
+            format!(
+                "SELECT {}7{}",
+                "CASE WHEN 1 THEN (".repeat(24),
+                ") END".repeat(24)
+            ),
+            "CASE nested too deep",
+        ),
         (
             format!("SELECT {}", chain(400, " + ")),
             "nested more than 200 levels",
