@@ -1,45 +1,23 @@
 use tabula::Database;
 fn main() {
     let db = Database::in_memory();
-    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, a INT)")
+    db.sql("CREATE TABLE j (id INTEGER PRIMARY KEY, d JSON)")
         .unwrap();
-    let r = |q: &str| match db.sql(q) {
-        Ok(r) => format!("ok {:?}", r.rows),
-        Err(e) => format!("{e}").chars().take(90).collect(),
-    };
-    for n in [40, 41, 42, 43, 44, 45, 46, 47] {
-        println!(
-            "{n} plain: {} | sub: {} | subsub: {} | where: {} | in: {} | values: {}",
-            r(&format!(
-                "SELECT {}1{}",
-                "CASE WHEN 1 THEN ".repeat(n),
-                " END".repeat(n)
-            )),
-            r(&format!(
-                "SELECT * FROM (SELECT {}1{} AS x)",
-                "CASE WHEN 1 THEN ".repeat(n),
-                " END".repeat(n)
-            )),
-            r(&format!(
-                "SELECT * FROM (SELECT * FROM (SELECT {}1{} AS x))",
-                "CASE WHEN 1 THEN ".repeat(n),
-                " END".repeat(n)
-            )),
-            r(&format!(
-                "SELECT * FROM t WHERE {}1{} = 1",
-                "CASE WHEN a THEN ".repeat(n),
-                " END".repeat(n)
-            )),
-            r(&format!(
-                "SELECT * FROM t WHERE a IN (SELECT {}1{})",
-                "CASE WHEN a THEN ".repeat(n),
-                " END".repeat(n)
-            )),
-            r(&format!(
-                "SELECT * FROM (VALUES ({}1{}))",
-                "CASE WHEN 1 THEN ".repeat(n),
-                " END".repeat(n)
-            ))
-        );
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    for v in [
+        "[1e400]",
+        "{\"a\": -1e999}",
+        "[1,",
+        "nope",
+        deep.as_str(),
+        "[1.5e308]",
+    ] {
+        match db.sql_with(
+            "INSERT INTO j (d) VALUES (?)",
+            &[tabula::Value::Text(v.into())],
+        ) {
+            Ok(_) => println!("ok"),
+            Err(e) => println!("{}", e.to_string().chars().take(300).collect::<String>()),
+        }
     }
 }

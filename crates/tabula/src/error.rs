@@ -502,7 +502,7 @@ fn why_not(expected: &str, value: &Value) -> String {
             )
         }
         ("f32", Value::Float(_)) => " (beyond f32's range)".to_owned(),
-        ("json", Value::Text(_)) => " (not a JSON document)".to_owned(),
+        ("json", Value::Text(t)) => format!(" ({})", json_refusal(t)),
         (t, Value::Float(f)) if int_bounds(t).is_some() && (f.fract() != 0.0 || !f.is_finite()) => {
             " (not a whole number)".to_owned()
         }
@@ -511,6 +511,24 @@ fn why_not(expected: &str, value: &Value) -> String {
             None => String::new(),
         },
         _ => String::new(),
+    }
+}
+
+/// Why a `json` column refuses `text`. It holds only what `serde_json::Value` reads back,
+/// so that a typed field reads every stored document: valid JSON is refused too when a
+/// number is beyond a double's range or it nests deeper than serde_json reads.
+fn json_refusal(text: &str) -> String {
+    let Err(e) = serde_json::from_str::<serde_json::Value>(text) else {
+        return "not a JSON document".to_owned();
+    };
+    let place = format!("line {}, column {}", e.line(), e.column());
+    let reason = e.to_string();
+    if reason.starts_with("number out of range") {
+        format!("a number beyond a double's range, at {place}: a json column keeps only numbers a double holds")
+    } else if reason.starts_with("recursion limit exceeded") {
+        format!("nested more than 127 levels deep, at {place}: a json column keeps only what serde_json reads back")
+    } else {
+        format!("not a JSON document: {reason}")
     }
 }
 

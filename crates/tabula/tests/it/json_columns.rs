@@ -114,6 +114,52 @@ fn a_document_nested_deeper_than_json_reads_is_refused() {
     );
 }
 
+/// A SQL `json` column holds what a typed field reads back: valid JSON with a number beyond
+/// a double's range (`1e400`, which SQLite's `json_valid` takes) or nested deeper than
+/// serde_json reads is refused as such, not as "not a JSON document", and nothing is stored.
+#[test]
+fn sql_json_refusals_say_why() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE j (id INTEGER PRIMARY KEY, d JSON)")
+        .unwrap();
+    let deep = format!("{}1{}", "[".repeat(128), "]".repeat(128));
+    for (text, why) in [
+        (
+            "[1e400]",
+            "(a number beyond a double's range, at line 1, column 6",
+        ),
+        (
+            deep.as_str(),
+            "(nested more than 127 levels deep, at line 1, column 128",
+        ),
+        (
+            "[1,",
+            "(not a JSON document: EOF while parsing a value at line 1 column 3)",
+        ),
+    ] {
+        let r = db.sql_with(
+            "INSERT INTO j (d) VALUES (?)",
+            &[tabula::Value::Text(text.to_owned())],
+        );
+        match r {
+            Err(e @ Error::TypeMismatch { .. }) => {
+                let shown = e.to_string();
+                assert!(shown.starts_with("j.d is json"), "{shown}");
+                assert!(shown.contains(why), "{shown}");
+            }
+            other => panic!("expected TypeMismatch for {text}, got {other:?}"),
+        }
+    }
+    let deepest = format!("{}1{}", "[".repeat(127), "]".repeat(127));
+    db.sql_with(
+        "INSERT INTO j (d) VALUES (?), ('[1.5e308]')",
+        &[tabula::Value::Text(deepest)],
+    )
+    .unwrap();
+    let n = db.sql("SELECT COUNT(*) FROM j").unwrap().rows;
+    assert_eq!(n, [[tabula::Value::Int(2)]]);
+}
+
 /// A json column cannot be grouped by, as it cannot be ordered by: its rows would all read
 /// as one group (a typed row shows a json field to the engine as null).
 #[test]
