@@ -122,7 +122,7 @@ pub enum Error {
     },
     /// A SQL expression (`tabula query --where`, `Select::where_sql`) could not be parsed or
     /// does not fit the table.
-    #[error("invalid expression {expression:?}: {reason}")]
+    #[error("invalid expression {}: {reason}", clipped(expression))]
     InvalidExpression {
         /// The expression as written.
         expression: String,
@@ -478,6 +478,18 @@ pub(crate) fn shown_values(values: &[(String, Value)]) -> String {
     let shown: Vec<String> = values.iter().map(|(c, v)| format!("{c} = {v}")).collect();
     shown.join(", ")
 }
+
+/// A text quoted for a message, cut after its first [`CLIPPED`] characters: a message
+/// about a 50 kB expression need not repeat it (the error's field keeps it whole).
+fn clipped(text: &str) -> String {
+    match text.char_indices().nth(CLIPPED) {
+        Some((end, _)) => format!("{:?}… ({} characters)", &text[..end], text.chars().count()),
+        None => format!("{text:?}"),
+    }
+}
+
+/// How much of an expression a message quotes, at most, in characters.
+const CLIPPED: usize = 200;
 
 fn closed_message(path: &std::path::Path) -> String {
     if path.as_os_str().is_empty() {

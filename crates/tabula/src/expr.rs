@@ -321,6 +321,10 @@ fn bad_at(text: &str, e: &Expr, reason: impl Into<String>) -> Error {
         return bad(text, reason);
     }
     let at = e.span().start;
+    if at.line == 0 {
+        // The parser keeps no place for some forms (`s REGEXP 'a'`): none is shown.
+        return bad(text, reason);
+    }
     bad(
         text,
         format!(

@@ -168,6 +168,39 @@ fn unknown_columns_and_bad_values_are_errors() {
     assert!(matches!(e, Error::InvalidColumnUse { .. }), "{e}");
 }
 
+/// A condition's error quotes at most the first 200 characters of a long expression (the
+/// error's field keeps all of it), and shows no place where the parser kept none (it gave
+/// `REGEXP` "Line: 0, Column: 0").
+#[test]
+fn condition_errors_stay_short_and_place_only_what_is_known() {
+    let (_db, s) = school();
+    let long = format!(
+        "{} AND name REGEXP 'a'",
+        vec!["year > 0"; 5_000].join(" AND ")
+    );
+    let e = s.select().where_sql(&long).count().unwrap_err();
+    match &e {
+        Error::InvalidExpression { expression, reason } => {
+            assert_eq!(expression, &long);
+            assert!(reason.contains("REGEXP"), "{reason}");
+        }
+        other => panic!("expected InvalidExpression, got {other:?}"),
+    }
+    let shown = e.to_string();
+    let quoted = format!("invalid expression {:?}…", &long[..200]);
+    assert!(shown.starts_with(&quoted), "{}", &shown[..300]);
+    assert!(
+        shown.contains(&format!("({} characters)", long.len())),
+        "{}",
+        &shown[..300]
+    );
+    let e = s.select().where_sql("name REGEXP 'a'").count().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid expression \"name REGEXP 'a'\": unsupported expression name REGEXP 'a'"
+    );
+}
+
 #[test]
 fn get_and_get_by() {
     let (_db, s) = school();
