@@ -95,8 +95,9 @@ impl ColumnType {
     /// `3.0` into an integer column, `300` into `u16`, a JSON document's text into a `json`
     /// column (its line breaks made spaces: a row is one line of the log). Returns `None`
     /// when it would lose information (`3.5` into an integer, `300` into `u8`, `2^60` into
-    /// `f64`, text that is not JSON into `json`) or the kinds differ. `Null` is returned as
-    /// is; nullability is the column's business.
+    /// `f64`, the float -2^63 into an integer, since every float below `i64` rounds to it,
+    /// text that is not JSON into `json`) or the kinds differ. `Null` is returned as is;
+    /// nullability is the column's business.
     pub fn coerce(self, value: Value) -> Option<Value> {
         match (self, value) {
             (_, Value::Null) => Some(Value::Null),
@@ -111,8 +112,12 @@ impl ColumnType {
             }
             (t, Value::Float(f)) if t.is_int() => {
                 let (lo, hi) = t.int_range()?;
+                // Not -2^63, which is what SQL arithmetic that overflowed below i64 (into a
+                // float, as in SQLite) rounds to: `a - 10` on a row near i64::MIN would be
+                // stored as i64::MIN. SQLite keeps such a float a float for the same reason
+                // (its integer affinity converts only strictly inside i64's range).
                 whole_i64(f)
-                    .filter(|i| (lo..=hi).contains(i))
+                    .filter(|i| (lo..=hi).contains(i) && *i != i64::MIN)
                     .map(Value::Int)
             }
             (ColumnType::F64, v @ Value::Float(_)) => Some(v),
