@@ -52,6 +52,12 @@ pub(crate) fn parse_room<R>(f: impl FnOnce() -> R) -> R {
     stacker::maybe_grow(PARSE, PARSE, f)
 }
 
+/// Runs `f`, a parse of one statement with the recursion limit at twice the parser's
+/// default, with twice [`PARSE`] bytes of stack.
+pub(crate) fn deep_parse_room<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(2 * PARSE, 2 * PARSE, f)
+}
+
 /// Stack a parsed text may take per byte: the tree of `a + a + …` is as deep as the text
 /// is long over two, and a walk of it (dropping it, placing an error in it) takes a frame
 /// per level.

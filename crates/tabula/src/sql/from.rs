@@ -64,6 +64,16 @@ impl Scope for Tables {
                         return Err(format!("no table named {q} in this statement"));
                     }
                 }
+                if qualifier.is_none() && name.eq_ignore_ascii_case("case") {
+                    // The parser, meeting its recursion limit inside a CASE, reads the word
+                    // as a name; a deeper reading may do the same (`Stream`), so it is
+                    // named here.
+                    return Err(format!(
+                        "{name} was read as a column's name, and there is none: a CASE nested \
+                         deeper than the parser reads (recursion limit exceeded), or a column \
+                         named case, which must be quoted"
+                    ));
+                }
                 let near = self
                     .tables
                     .iter()

@@ -44,7 +44,13 @@ pub(crate) struct Stream<'t> {
     index: usize,
     /// At the end, or after an error: nothing more is parsed.
     ended: bool,
+    /// The tokens again, for a text with a `CASE` ([`Stream::deeper_reading`]).
+    case_tokens: Option<Vec<TokenWithSpan>>,
 }
+
+/// The parser's recursion limit for the second reading of a statement with a `CASE`
+/// ([`Stream::deeper_reading`]); its default is 50.
+const DEEPER_LIMIT: usize = 100;
 
 impl<'t> Stream<'t> {
     /// Tokenizes `text` and numbers its `?` placeholders.
@@ -97,7 +103,11 @@ impl<'t> Stream<'t> {
             }
         }
         chains_within_bounds(&tokens)?;
+        let has_case = tokens.iter().any(|t| {
+            matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::CASE)
+        });
         Ok(Stream {
+            case_tokens: has_case.then(|| tokens.clone()),
             parser: Parser::new(&DIALECT).with_tokens_with_locations(tokens),
             text,
             placeholders: marks.max(highest),
@@ -129,10 +139,22 @@ impl<'t> Stream<'t> {
             return Some(Err(self.error(e)));
         }
         let at = self.parser.peek_token_ref().span.start;
+        let first = self.parser.index();
         let parser = &mut self.parser;
         // The parser recurses as deep as the statement nests (parentheses, subqueries,
         // prefixes such as `NOT` or `INTERVAL`), up to its limit.
         let parsed = crate::stack::parse_room(|| parser.parse_statement());
+        if !self.reads_alike_deeper(first, &parsed) {
+            self.ended = true;
+            return Some(Err(Error::Sql {
+                line: at.line,
+                column: at.column,
+                reason: "the statement nests deeper than the parser reads: recursion limit \
+                         exceeded (a CASE, a parenthesis, a subquery and an operator before \
+                         an operand each take a level of about 50)"
+                    .to_owned(),
+            }));
+        }
         match parsed {
             Ok(s) => {
                 self.expecting_delimiter = true;
@@ -143,6 +165,31 @@ impl<'t> Stream<'t> {
                 self.ended = true;
                 Some(Err(self.error(e)))
             }
+        }
+    }
+
+    /// Whether a second reading of the statement that starts at token `first`, with a
+    /// deeper recursion limit, gives what `parsed` is (the statement, ending where it ends,
+    /// or the same error). The parser meets its recursion limit inside a `CASE` without
+    /// saying so: it backs off and reads the word `CASE` as a column's name, so that a
+    /// `CASE` nested about 50 levels deep made `SELECT CASE WHEN …` a column named `CASE`
+    /// aliased `WHEN`. A statement that reads otherwise with room to go deeper met the
+    /// limit. A statement deeper than both readings is read alike by both (each backs off
+    /// to the outermost `CASE`): its `CASE`, then no column, is refused when it is bound
+    /// (`Tables::resolve`). Only a text with a `CASE` is read twice.
+    fn reads_alike_deeper(&self, first: usize, parsed: &Result<Statement, ParserError>) -> bool {
+        let Some(tokens) = &self.case_tokens else {
+            return true;
+        };
+        let rest = tokens.get(first..).unwrap_or_default().to_vec();
+        let mut deeper = Parser::new(&DIALECT)
+            .with_recursion_limit(DEEPER_LIMIT)
+            .with_tokens_with_locations(rest);
+        let again = crate::stack::deep_parse_room(|| deeper.parse_statement());
+        match (parsed, &again) {
+            (Ok(a), Ok(b)) => a == b && self.parser.index() - first == deeper.index(),
+            (Err(a), Err(b)) => a.to_string() == b.to_string(),
+            _ => false,
         }
     }
 
@@ -205,15 +252,13 @@ const DEEPEST_TREE: usize = 2_000;
 /// open levels.
 fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<()> {
     /// One open level: the tokens of its current tree, the deepest group inside that tree,
-    /// the deepest of its earlier trees (siblings), its set operators so far, and the
-    /// levels of the parser's recursion it takes ([`DEEPEST_CASE`]).
+    /// the deepest of its earlier trees (siblings), and its set operators so far.
     #[derive(Default, Clone, Copy)]
     struct Level {
         count: usize,
         group: usize,
         done: usize,
         chain: usize,
-        recursion: usize,
     }
     impl Level {
         fn bound(&self) -> usize {
@@ -232,44 +277,18 @@ fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<()> {
     let mut around = 0usize;
     // Whether the token before ends an operand (a name, a literal, a closing parenthesis).
     let mut after_operand = false;
-    // The levels of the parser's recursion the open levels take, added up, and whether the
-    // token before opened one with a parenthesis.
-    let mut recursion = 0usize;
-    let mut after_open = false;
     for t in tokens {
         if let Token::Whitespace(_) = &t.token {
             continue;
         }
         let level = levels.len() - 1;
-        if after_open && starts_query(&t.token) {
-            // A subquery takes a level more than a parenthesis does.
-            levels[level].recursion += 1;
-            recursion += 1;
-        }
-        after_open = matches!(t.token, Token::LParen);
         match chain_role(&t.token) {
             Role::Open => {
-                recursion += 1;
-                if recursion > DEEPEST_CASE && is_case(&t.token) {
-                    return Err(Error::Sql {
-                        line: t.span.start.line,
-                        column: t.span.start.column,
-                        reason: format!(
-                            "CASE nested too deep: more than {DEEPEST_CASE} levels, counting \
-                             itself and the CASEs, parentheses and subqueries (two levels) \
-                             around it: recursion limit exceeded (the parser's limit)"
-                        ),
-                    });
-                }
                 around += levels[level].bound();
-                levels.push(Level {
-                    recursion: 1,
-                    ..Level::default()
-                });
+                levels.push(Level::default());
             }
             Role::Close if level > 0 => {
                 if let Some(inner) = levels.pop() {
-                    recursion -= inner.recursion;
                     let depth = inner.done.max(inner.bound()) + 1;
                     let outer = &mut levels[level - 1];
                     around -= outer.bound();
@@ -300,23 +319,6 @@ fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The most levels of the parser's recursion a `CASE` may sit in, itself included, each
-/// parenthesis and `CASE` taking one and a subquery two. The parser's recursion limit is
-/// met beyond; inside a `CASE` it reports it as a token it did not expect, or backs off and
-/// reads the `CASE` as a column's name, so such a text is refused before parsing instead.
-/// (A parenthesis too deep gets the parser's own "recursion limit exceeded".)
-const DEEPEST_CASE: usize = 46;
-
-fn is_case(t: &Token) -> bool {
-    matches!(t, Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::CASE)
-}
-
-/// `SELECT`, `WITH` or `VALUES`, which after `(` start a subquery.
-fn starts_query(t: &Token) -> bool {
-    matches!(t, Token::Word(w) if w.quote_style.is_none()
-        && matches!(w.keyword, Keyword::SELECT | Keyword::WITH | Keyword::VALUES))
 }
 
 /// What a token does to the depth [`chains_within_bounds`] counts.

@@ -1180,6 +1180,14 @@ fn deep_texts() {
     for _ in 0..20 {
         nested = format!("SELECT id FROM t WHERE id IN ({nested})");
     }
+    // `n` CASEs, each inside the one before, around 7.
+    let cases = |before: &str, n: usize, after: &str| {
+        format!(
+            "{before}{}7{}{after}",
+            "CASE WHEN 1 THEN ".repeat(n),
+            " END".repeat(n)
+        )
+    };
     // Derived tables inside derived tables: the parser's deepest frames.
     let derived = |n: usize| {
         format!(
@@ -1239,63 +1247,57 @@ fn deep_texts() {
             ),
             Value::Int(7),
         ),
-        // As deep as the parser takes a CASE: 46 levels, a subquery taking two.
+        // As deep as the parser reads a CASE, in the forms it reads to different depths.
+        (cases("SELECT ", 46, ""), Value::Int(7)),
+        // A column named case, read as `k.case`, is no CASE.
         (
             format!(
-                "SELECT {}7{}",
-                "CASE WHEN 1 THEN ".repeat(46),
-                " END".repeat(46)
+                "SELECT {} FROM (SELECT 7 AS \"case\") k",
+                cases("", 40, "").replace('7', "k.case")
+            ),
+            Value::Int(7),
+        ),
+        (
+            format!("SELECT x FROM (SELECT {} AS x)", cases("", 44, "")),
+            Value::Int(7),
+        ),
+        (
+            format!(
+                "WITH w AS (SELECT {} AS x) SELECT x FROM w",
+                cases("", 45, "")
             ),
             Value::Int(7),
         ),
         (
             format!(
-                "SELECT x FROM (SELECT {}7{} AS x)",
-                "CASE WHEN 1 THEN ".repeat(44),
-                " END".repeat(44)
+                "SELECT COUNT(*) FROM t WHERE id = {}",
+                cases("", 44, "").replace('7', "1")
             ),
-            Value::Int(7),
+            Value::Int(1),
         ),
     ];
-    let case_deeper = |n: usize| {
-        format!(
-            "SELECT {}7{}",
-            "CASE WHEN 1 THEN ".repeat(n),
-            " END".repeat(n)
-        )
-    };
     let refused = [
-        // Deeper, the parser said it expected the end of the statement at a number, or
-        // (300 deep) read the outer CASE as a column's name.
-        (case_deeper(47), "CASE nested too deep"),
-        (case_deeper(300), "CASE nested too deep"),
+        // Deeper, the parser read the outer CASE as a column named CASE and the next word
+        // as its alias, then stopped ("Expected: end of statement, found: 1"), or (300
+        // deep) ran the statement and found no column CASE.
+        (cases("SELECT ", 47, ""), "recursion limit exceeded"),
+        (cases("SELECT ", 300, ""), "recursion limit exceeded"),
+        (
+            format!("SELECT x FROM (SELECT {} AS x)", cases("", 45, "")),
+            "recursion limit exceeded",
+        ),
+        (
+            format!("SELECT COUNT(*) FROM t WHERE id = {}", cases("", 46, "")),
+            "recursion limit exceeded",
+        ),
+        // An operator before each CASE takes a level too.
         (
             format!(
-                "SELECT x FROM (SELECT {}7{} AS x)",
-                "CASE WHEN 1 THEN ".repeat(45),
-                " END".repeat(45)
+                "SELECT {}1{}",
+                "CASE WHEN 1 THEN 1 + ".repeat(25),
+                " END".repeat(25)
             ),
-            "CASE nested too deep",
-        ),
-        (
-            format!(
-                "SELECT {}7{}",
-                "CASE WHEN 1 THEN (".repeat(24),
-                ") END".repeat(24)
-            ),
-            "CASE nested too deep",
-        ),
-        (
-            format!("SELECT {}", chain(400, " + ")),
-            "nested more than 200 levels",
-        ),
-        (
-            format!("SELECT {}", chain(200_000, " + ")),
-            "nested more than 200 levels",
-        ),
-        (
-            format!("SELECT 1 WHERE {}", vec!["1 = 0"; 20_000].join(" OR ")),
-            "nested more than 200 levels",
+            "recursion limit exceeded",
         ),
         (joined(65), "at most 64 tables in a join"),
         (derived(30), "recursion limit"),
