@@ -303,8 +303,9 @@ impl Database {
     /// history ([`Database::schema_history`]); it never runs inside a transaction
     /// (`Error::MigrationInTransaction`). [`Database::migration_plan`] shows it first.
     ///
-    /// A check of `T` that does not compile is `Error::InvalidExpression` (with where the
-    /// parser stopped) or `Error::UnknownColumn`.
+    /// A check of `T` that does not compile (it does not parse, names a column `T` lacks,
+    /// or compares one with a value it cannot hold) is `Error::InvalidExpression`, naming
+    /// the check.
     pub fn table<T: Table>(&self) -> Result<TableHandle<T>> {
         let idx = self.engine.attach::<T>()?;
         Ok(TableHandle::new(self.engine.clone(), idx))

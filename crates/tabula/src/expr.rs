@@ -470,7 +470,8 @@ pub(crate) fn rename_columns(text: &str, renames: &[(String, String)]) -> String
 /// Whether `name`, written without quotes in a condition, is read as that name: a word that
 /// is not of a condition's syntax (`and`, `end`: SQLite and PostgreSQL reserve them), and,
 /// parsed as a condition reads it, a column of that name where a condition starts
-/// (`name IS NULL`) and after an operator (`0 = name`): not a function (`user`,
+/// (`name IS NULL`), after an operator (`0 = name`) and after a parenthesis (`(name IS
+/// NULL)`, where `select` would start a subquery): not a function (`user`,
 /// `current_date`), the start of another form (`interval`, `floor`), or, after an operator,
 /// a quantifier (`x = any (…)`, and `some`, `all`, which the parser looks for after every
 /// binary operator, `OR` too).
@@ -481,7 +482,11 @@ fn reads_back_unquoted(name: &str) -> bool {
         .is_some_and(|e| matches!(&e, Expr::IsNull(e) if column(e)));
     let follows = parse_probe(&format!("0 = {name}"))
         .is_some_and(|e| matches!(&e, Expr::BinaryOp { right, .. } if column(right)));
-    starts && follows
+    // After `(` the parser looks for a subquery (`select`, `with`).
+    let grouped = parse_probe(&format!("({name} IS NULL)")).is_some_and(
+        |e| matches!(&e, Expr::Nested(inner) if matches!(&**inner, Expr::IsNull(e) if column(e))),
+    );
+    starts && follows && grouped
 }
 
 /// `text` parsed whole as a condition is, unless it does not parse or starts with a word of
@@ -1110,6 +1115,9 @@ mod tests {
             ("some", r#""some" > 0 AND b < 100"#),
             ("any", r#""any" > 0 AND b < 100"#),
             ("all", r#""all" > 0 AND b < 100"#),
+            // After `(` the parser takes these for a subquery.
+            ("select", r#""select" > 0 AND b < 100"#),
+            ("with", r#""with" > 0 AND b < 100"#),
             ("floor", "floor > 0 AND b < 100"),
             ("Score", "Score > 0 AND b < 100"),
             ("name", "name > 0 AND b < 100"),

@@ -143,12 +143,19 @@ impl ColumnType {
     /// bound on an `f32` column becomes the nearest `f32`, as [`ColumnType::coerce`] makes an
     /// equality's value, so that `where_range(c, x..=x)` finds the rows `where_eq(c, x)`
     /// finds (a row that stored `0.1` holds `0.1f32`, which is above `0.1`). Rounding can
-    /// change an answer only for a row holding that nearest `f32`. Integer bounds stay exact:
+    /// change an answer only for a row holding that nearest `f32`. A finite bound beyond
+    /// `f32`'s range stays as it is (rounded, it would be an infinity). Integer bounds stay exact:
     /// an integer the column can store is an `f32` already, and the column refuses any
     /// other, so there is no stored value to round it to.
     pub(crate) fn range_bound(self, value: Value) -> Value {
         match value {
-            Value::Float(f) if self == ColumnType::F32 => Value::Float(f64::from(f as f32)),
+            // A finite bound beyond f32's range stays as it is: rounded, it would be an
+            // infinity, and the infinities stored would change sides.
+            Value::Float(f)
+                if self == ColumnType::F32 && (f as f32).is_finite() == f.is_finite() =>
+            {
+                Value::Float(f64::from(f as f32))
+            }
             v => v,
         }
     }

@@ -139,7 +139,7 @@ fn mirror_of(schema: &Schema) -> Mirror {
 
 impl<R: Record> TableData<R> {
     /// An empty table of `schema`; fails if one of its checks does not compile
-    /// (`Error::InvalidExpression`, `Error::UnknownColumn`).
+    /// (`Error::InvalidExpression`).
     pub(crate) fn new(schema: Arc<Schema>) -> Result<Self> {
         let checks = checks::compile(&schema)?;
         Ok(Self::with_checks(schema, checks))

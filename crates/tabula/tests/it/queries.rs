@@ -704,5 +704,29 @@ fn f32_columns_compare_constants_as_they_store_them() {
             let want: Vec<Value> = want.into_iter().map(Value::Int).collect();
             assert_eq!(keys(t.select().where_sql(text)), want, "{text}, {context}");
         }
+        // A finite bound beyond f32's range is not rounded to an infinity: the stored
+        // infinities stay outside it.
+        t.delete(|_| true).unwrap();
+        for (id, f) in [(5u64, f64::NEG_INFINITY), (6, 1e30), (7, f64::INFINITY)] {
+            t.insert(row! {"id" => id, "f" => f}).unwrap();
+        }
+        assert_eq!(
+            keys(t.select().where_range("f", -1e300..=1e300)),
+            [Value::Int(6)],
+            "{context}"
+        );
+        assert_eq!(
+            keys(t.select().where_range("f", ..-1e300)),
+            [Value::Int(5)],
+            "{context}"
+        );
+        for (text, want) in [
+            ("f <= 1e300", vec![5, 6]),
+            ("f > 1e300", vec![7]),
+            ("f BETWEEN -1e300 AND 1e300", vec![6]),
+        ] {
+            let want: Vec<Value> = want.into_iter().map(Value::Int).collect();
+            assert_eq!(keys(t.select().where_sql(text)), want, "{text}, {context}");
+        }
     }
 }
