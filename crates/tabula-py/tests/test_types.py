@@ -3,6 +3,7 @@ defaults, table names in snake_case, what the decorator refuses."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import struct
 from dataclasses import dataclass, field
@@ -427,3 +428,50 @@ def test_a_default_the_engine_cannot_hold_is_named_with_its_field():
 
     V.insert()
     assert V.select() == [{"id": 1, "v": 1e20}]
+
+
+def test_a_default_is_refused_as_insert_would_refuse_the_value():
+    """A default the field's type would not take through insert() is refused when the class
+    is declared: a str on a float field (the schema spells NaN as the text "NaN", so the
+    engine took "NaN" for NaN), a list on a dict field, a str on a dict field, a bool on a
+    float field. A json default holding NaN says so, rather than that the factory changes."""
+    cases = [
+        ("score", float, "NaN", r"T.score: the default 'NaN' is a str, but the field is a float"),
+        ("score", float, True, r"T.score: the default True is a bool, but the field is a float"),
+        ("meta", dict, "x", r"T.meta: the default 'x' is a str, but the field is a dict"),
+        ("tags", list, {"a": 1}, r"T.tags: the default \{'a': 1\} is a dict, but the field is a list"),
+    ]
+    for name, ty, value, message in cases:
+        cls = dataclasses.make_dataclass("T", [
+            ("id", int, field(default=None, metadata={"primary_key": True})),
+            (name, ty, field(default_factory=lambda v=value: v)),
+        ])
+        with pytest.raises(TypeError, match=message):
+            tabula.table(db=tabula.Database())(cls)
+    with pytest.raises(TypeError, match=r"T.conf: the default \[\] is a list, but the field "
+                                        r"is a dict"):
+        @tabula.table(db=tabula.Database())
+        @dataclass
+        class T:  # noqa: F811
+            id: int = field(default=None, metadata={"primary_key": True})
+            conf: dict = field(default_factory=list)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"U.limits: the default \{'max': (nan|inf)\} holds "
+                                             r"NaN or an infinity, which JSON cannot write"):
+            @tabula.table(db=tabula.Database())
+            @dataclass
+            class U:
+                id: int = field(default=None, metadata={"primary_key": True})
+                limits: dict = field(default_factory=lambda: {"max": bad})
+    # What the field takes is still a default: an int on a float field, a float NaN.
+    @tabula.table(db=tabula.Database())
+    @dataclass
+    class V:
+        id: int = field(default=None, metadata={"primary_key": True})
+        a: float = 3
+        b: float = float("nan")
+        c: dict = field(default_factory=dict)
+        d: list = field(default_factory=lambda: [1, "x"])
+
+    row = V.get(V.insert())
+    assert row["a"] == 3.0 and math.isnan(row["b"]) and row["c"] == {} and row["d"] == [1, "x"]

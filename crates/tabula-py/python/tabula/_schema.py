@@ -164,13 +164,15 @@ def describe(cls: type, name: str | None, unique: Any, index: Any, check: Any,
                 # that makes the same value every time (list, lambda: ["a"]) can be one.
                 # One that does not (uuid4, datetime.now) would be called once, here.
                 default = f.default_factory()  # type: ignore[misc]
-                if f.default_factory() != default:  # type: ignore[misc]
+                again = f.default_factory()  # type: ignore[misc]
+                # Compared as written too: a value holding NaN is not == itself.
+                if again != default and repr(again) != repr(default):
                     raise TypeError(
                         f"{cls.__name__}.{f.name}: a column default is one stored value, "
                         f"but default_factory={f.default_factory!r} makes a new one each "
                         f"call; pass the value to insert() instead")
             if default is not dataclasses.MISSING and default is not None:
-                col["default"] = _default(cls, f.name, ty, default)
+                col["default"] = _default(cls, f.name, ty, held, default)
         columns.append(col)
     # As the Rust derive: a rename's old name is gone from the class. Otherwise it could
     # ask for a swap or a chain of stored columns, which hints left in the code after their
@@ -223,12 +225,30 @@ def describe(cls: type, name: str | None, unique: Any, index: Any, check: Any,
     return Described(schema, renamed, drops, containers)
 
 
-def _default(cls: type, name: str, ty: str, value: Any) -> Any:
+def _default(cls: type, name: str, ty: str, held: Any, value: Any) -> Any:
+    """A field's default as the schema stores it, refused with what ``insert()`` would say
+    of the same value: the column's type checks a default only by what it can hold, and a
+    float column's schema spells NaN as the text ``"NaN"``."""
     where = f"{cls.__name__}.{name}"
     if ty == "json":
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        if held in (dict, list) and not isinstance(value, held):
+            raise TypeError(
+                f"{where}: the default {value!r} is a {type(value).__name__}, but the field "
+                f"is a {held.__name__}")
+        try:
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False)
+        except ValueError:
+            raise ValueError(
+                f"{where}: the default {value!r} holds NaN or an infinity, which JSON "
+                f"cannot write") from None
         _utf8(where, text, value)
         return text
+    if (ty == "f64" and not isinstance(value, (int, float))) or (
+            isinstance(value, bool) and ty != "bool"):
+        raise TypeError(
+            f"{where}: the default {value!r} is a {type(value).__name__}, but the field "
+            f"is a {held.__name__ if isinstance(held, type) else ty}")
     if isinstance(value, str):
         _utf8(where, value, value)
     if ty == "i64" and isinstance(value, int) and not isinstance(value, bool) and not (
