@@ -91,6 +91,28 @@ fn being_created(dir: &Path) -> bool {
 
 /// `stats()` with exact row counts: a table not yet loaded is counted from its checkpoint,
 /// so the ones with log records since (a live database's, say) are loaded first.
+/// The statistics `tables` and `stats` print: every table that loads is loaded (as
+/// [`exact_stats`]), and one that does not keeps the manifest's figures, marked damaged
+/// with why; its error is returned beside them, so that one damaged table hides neither
+/// the others nor itself.
+pub fn stats_of_what_loads(db: &Database) -> anyhow::Result<(tabula::Stats, Vec<tabula::Error>)> {
+    let mut failed = Vec::new();
+    for t in db.stats()?.tables {
+        if !t.loaded && (t.pending_records > 0 || t.damaged.is_some()) {
+            if let Err(e) = db.dyn_table(&t.name) {
+                failed.push((t.name, e));
+            }
+        }
+    }
+    let mut stats = db.stats()?;
+    for t in &mut stats.tables {
+        if let Some((_, e)) = failed.iter().find(|(name, _)| *name == t.name) {
+            t.damaged.get_or_insert_with(|| e.to_string());
+        }
+    }
+    Ok((stats, failed.into_iter().map(|(_, e)| e).collect()))
+}
+
 pub fn exact_stats(db: &Database) -> anyhow::Result<tabula::Stats> {
     for t in db.stats()?.tables {
         // A damaged snapshot: its load fails with the error naming it, rather than its

@@ -51,7 +51,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use clap::{Parser, Subcommand};
 
-use database::{exact_stats, open_read_only, Committed};
+use database::{open_read_only, stats_of_what_loads, Committed};
 use output::Format;
 
 const AFTER_HELP: &str = "\
@@ -234,7 +234,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { dir } => demo::run(&dir, json)?,
         Command::Tables { dir } => {
             let db = open_read_only(&dir)?;
-            describe::print_tables(&exact_stats(&db)?, format)?;
+            let (stats, unreadable) = stats_of_what_loads(&db)?;
+            describe::print_tables(&stats, format)?;
+            return Ok(reported(&unreadable));
         }
         Command::Sql {
             dir,
@@ -265,7 +267,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Delete(args) => rows::delete(args, json)?,
         Command::Stats { dir } => {
             let db = open_read_only(&dir)?;
-            describe::print_stats(&exact_stats(&db)?, format)?;
+            let (stats, unreadable) = stats_of_what_loads(&db)?;
+            describe::print_stats(&stats, format)?;
+            return Ok(reported(&unreadable));
         }
         Command::Checkpoint { dir } => maintenance::checkpoint(&dir, json)?,
         Command::Export { dir, file } => transfer::export(&dir, &file, json)?,
@@ -323,6 +327,23 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// After `tables` or `stats` printed every table: the errors of those that would not load,
+/// on standard error with where to go next, and exit 1 if there were any (as `verify` exits
+/// when it found problems).
+fn reported(unreadable: &[tabula::Error]) -> ExitCode {
+    if unreadable.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    for e in unreadable {
+        output::err_line(format_args!("tabula: {}", output::escape(&e.to_string())));
+    }
+    output::err_line(format_args!(
+        "tabula: `tabula verify DIR` lists every problem, and `tabula repair DIR` backs up \
+         every file, then rebuilds what can be read (see docs/RECOVERY.md)"
+    ));
+    ExitCode::from(1)
 }
 
 /// For an error naming a table that does not exist: the table whose name differs from it
