@@ -316,10 +316,7 @@ fn main() -> ExitCode {
                 )
             });
             if damaged {
-                output::err_line(format_args!(
-                    "tabula: `tabula verify DIR` lists every problem, and `tabula repair DIR` \
-                     backs up every file, then rebuilds what can be read (see docs/RECOVERY.md)"
-                ));
+                output::err_line(format_args!("tabula: {RESCUE}"));
             }
             match e.downcast_ref::<Committed>() {
                 Some(_) => ExitCode::from(3),
@@ -339,12 +336,13 @@ fn reported(unreadable: &[tabula::Error]) -> ExitCode {
     for e in unreadable {
         output::err_line(format_args!("tabula: {}", output::escape(&e.to_string())));
     }
-    output::err_line(format_args!(
-        "tabula: `tabula verify DIR` lists every problem, and `tabula repair DIR` backs up \
-         every file, then rebuilds what can be read (see docs/RECOVERY.md)"
-    ));
+    output::err_line(format_args!("tabula: {RESCUE}"));
     ExitCode::from(1)
 }
+
+/// Where to go after an error that found a damaged file.
+const RESCUE: &str = "`tabula verify DIR` lists every problem, and `tabula repair DIR` backs up \
+                      every file, then rebuilds what can be read (see docs/RECOVERY.md)";
 
 /// For an error naming a table that does not exist: the table whose name differs from it
 /// only in case, among those `dir` has a schema file for (no open needed), as "; did you
