@@ -125,12 +125,19 @@ pub(crate) fn verify_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<Proble
 /// cannot be asked (a directory this user may only read), the line stays reported.
 fn without_live_tail(fs: &dyn FileSystem, root: &Path, mut reading: Inspection) -> Vec<Problem> {
     if let Some(i) = reading.unfinished_tail {
-        let lock = Layout::new(root).lock();
-        if fs.exists(&lock) && matches!(fs.try_lock(&lock), Ok(None)) {
+        if held_by_a_writer(fs, root) {
             reading.problems.remove(i);
         }
     }
     reading.problems
+}
+
+/// Whether another holder has the database at `root` open for writing (its lock is held):
+/// the lock is taken and given back at once when no one holds it; `false` where it cannot
+/// be asked (a directory this user may only read).
+pub(crate) fn held_by_a_writer(fs: &dyn FileSystem, root: &Path) -> bool {
+    let lock = Layout::new(root).lock();
+    fs.exists(&lock) && matches!(fs.try_lock(&lock), Ok(None))
 }
 
 /// What a checkpoint (or a migration) changes: the manifest's bytes and the names of the

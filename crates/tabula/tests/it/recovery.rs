@@ -191,8 +191,9 @@ fn a_sealed_last_record_that_does_not_read_is_corruption_not_a_tail() {
 }
 
 /// A last log line without its newline is the commit a writer is writing while one has
-/// the database open: `verify` beside it finds no problem (as the read-only open leaves
-/// the line out), where the same bytes with no writer are a crash's unfinished commit.
+/// the database open: `verify` beside it finds no problem and `log_records` (`tabula wal`)
+/// does not list it (as the read-only open leaves the line out), where the same bytes with
+/// no writer are a crash's unfinished commit.
 #[test]
 fn verify_beside_a_writer_leaves_the_commit_being_written_out() {
     let dir = tempfile::tempdir().unwrap();
@@ -213,12 +214,23 @@ fn verify_beside_a_writer_leaves_the_commit_being_written_out() {
         f.write_all(&line[..line.len() / 2]).unwrap();
     }
     assert_eq!(tabula::verify(&path).unwrap(), vec![]);
+    // `tabula wal` lists the records, not the commit being written.
+    let records = tabula::log_records(&path).unwrap();
+    assert!(
+        records.iter().all(|r| r.problem.is_none()) && records.len() == 2,
+        "{records:?}"
+    );
     let copy = dir.path().join("copy");
     copy_dir(&path, &copy);
     let problems = tabula::verify(&copy).unwrap();
     assert!(
         matches!(problems.as_slice(), [p] if p.message.contains("unterminated line")),
         "{problems:?}"
+    );
+    let records = tabula::log_records(&copy).unwrap();
+    assert!(
+        matches!(records.as_slice(), [.., last] if last.problem.is_some()) && records.len() == 3,
+        "{records:?}"
     );
     // A whole last line, newline and all, that fails its checksum is damage, writer or
     // not: a byte of the row changed in the line before the half-written one.
@@ -231,6 +243,11 @@ fn verify_beside_a_writer_leaves_the_commit_being_written_out() {
     assert!(
         matches!(problems.as_slice(), [p] if p.message.contains("checksum")),
         "{problems:?}"
+    );
+    let records = tabula::log_records(&path).unwrap();
+    assert!(
+        matches!(records.as_slice(), [_, last] if last.problem.as_deref().is_some_and(|p| p.contains("checksum"))),
+        "{records:?}"
     );
     drop(s);
     drop(db);

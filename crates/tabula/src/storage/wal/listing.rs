@@ -8,6 +8,7 @@ use crate::storage::fs::{FileSystem, StdFs};
 use crate::storage::inspect::read_log;
 use crate::storage::layout::Layout;
 use crate::storage::manifest::Manifest;
+use crate::storage::verify::held_by_a_writer;
 use crate::storage::wal::scan::{damaged_break_reason, lines};
 
 /// One line of `wal/transaction.log`, as `tabula wal` lists it.
@@ -28,7 +29,9 @@ pub struct LogRecord {
 
 /// Lists the records of the current write-ahead log of the database at `path`, damaged
 /// lines included (with the reason), without changing anything. The preallocated zeros a
-/// running or killed writer leaves after its last record are the end of the log, not a line.
+/// running or killed writer leaves after its last record are the end of the log, not a
+/// line; so, while a writer has the database open, is the commit it is writing (a last line
+/// without its newline).
 ///
 /// ```
 /// # let dir = tempfile::tempdir()?;
@@ -58,7 +61,17 @@ pub(crate) fn log_records_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<L
         .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
         .map_or(0, |m| m.lsn);
     let bytes = read_log(fs, &layout, after)?;
-    Ok(lines(&bytes, after)
+    let mut lines = lines(&bytes, after);
+    // A last line that fails, unsealed and running to the file's end without a newline, is
+    // the commit a writer is writing while one has the database open (as `verify` has it):
+    // not listed, as the read-only open leaves it out. After a crash it is listed, damaged.
+    let unfinished = lines.last().is_some_and(|l| {
+        l.parsed.is_err() && !l.sealed && l.end == bytes.len() && bytes.last() != Some(&b'\n')
+    });
+    if unfinished && held_by_a_writer(fs, root) {
+        lines.pop();
+    }
+    Ok(lines
         .into_iter()
         .map(|l| match l.parsed {
             Ok(rec) => LogRecord {
