@@ -172,6 +172,7 @@ pub(crate) fn repair_with(
     if found.problems.is_empty() {
         return Ok(report);
     }
+    refuse_wrong_kinds(fs, &layout, &found)?;
     let backup = make_backup(fs, root, options.backup_dir.as_deref())?;
     // Rows found in the directory are kept in the new backup; rows found in an interrupted
     // repair's backup are kept there already.
@@ -217,6 +218,43 @@ pub(crate) fn repair_with(
     fs.sync_dir(root).map_err(|e| Error::io(root, e))?;
     report.remaining = inspect(fs, root)?.problems;
     Ok(report)
+}
+
+/// Refuses, before anything is backed up or changed, an entry of the wrong kind where the
+/// repair writes, reads or removes: a directory, a pipe or a device where a file goes (a
+/// snapshot, a schema file, the manifest, the log, a quarantined table's file, an entry of
+/// `data/`), or a file where `schema/`, `data/` or `wal/` goes. The rewrite would fail
+/// halfway on it, leaving a directory every tool refuses, so it is the person's to move
+/// aside first (`Error::Io` naming it).
+fn refuse_wrong_kinds(fs: &dyn FileSystem, layout: &Layout, found: &Inspection) -> Result<()> {
+    let refused = |path: &Path, what: &str| {
+        Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{what} stands where repair writes; move it aside, then repair again"),
+            ),
+        )
+    };
+    let data_dir = layout.data_dir();
+    for dir in [layout.schema_dir(), data_dir.clone(), layout.wal_dir()] {
+        if fs.exists(&dir) && fs.list(&dir).is_err() {
+            return Err(refused(&dir, "a file, not a directory,"));
+        }
+    }
+    let mut files = vec![layout.manifest(), layout.wal()];
+    for name in found.tables.keys() {
+        files.push(layout.schema(name));
+        files.push(layout.records(name));
+    }
+    files.extend(found.quarantined.values().flatten().cloned());
+    files.extend(fs.list(&data_dir).unwrap_or_default());
+    for f in files {
+        if fs.exists(&f) && (fs.is_special(&f) || fs.list(&f).is_ok()) {
+            return Err(refused(&f, "a directory, pipe or device, not a file,"));
+        }
+    }
+    Ok(())
 }
 
 /// The backup an interrupted repair names, if its marker is there. A marker whose backup

@@ -2093,3 +2093,52 @@ fn repair_hands_out_no_key_a_damaged_record_was_given() {
         "9 was I's"
     );
 }
+
+/// A directory where a snapshot goes, or a file where `data/` goes: `repair` refuses before
+/// it backs up or changes anything, naming the entry (before, it backed up, rewrote some
+/// snapshots, then failed on the entry with exit 2, leaving a directory every tool refused
+/// until the entry was moved and it ran again).
+#[test]
+fn repair_refuses_an_entry_of_the_wrong_kind_before_changing_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    let snapshot = path.join("data/registrations.records");
+    fs::remove_file(&snapshot).unwrap();
+    fs::create_dir(&snapshot).unwrap();
+    let data = path.join("data");
+    let moved = dir.path().join("data.aside");
+    for (what, refused) in [("a directory", snapshot.clone()), ("a file", data.clone())] {
+        if what == "a file" {
+            fs::remove_dir(&snapshot).unwrap();
+            fs::rename(&data, &moved).unwrap();
+            fs::write(&data, b"").unwrap();
+        }
+        let before = entries(dir.path());
+        let e = tabula::repair(&path, tabula::RepairOptions::default()).unwrap_err();
+        match &e {
+            Error::Io { path: p, source } => {
+                assert_eq!(p, &refused, "{what}: {e}");
+                assert!(
+                    source
+                        .to_string()
+                        .contains("move it aside, then repair again"),
+                    "{what}: {e}"
+                );
+            }
+            other => panic!("{what}: expected Error::Io, got {other}"),
+        }
+        assert_eq!(
+            entries(dir.path()),
+            before,
+            "{what}: nothing changed, no backup"
+        );
+    }
+    // Moved back, the repair goes ahead: the snapshot that was missing is rebuilt from the
+    // log's archive or reported lost, and the directory opens again.
+    fs::remove_file(&data).unwrap();
+    fs::rename(&moved, &data).unwrap();
+    let report = repair(&path);
+    assert!(report.backup.is_some(), "{report:?}");
+    assert!(report.remaining.is_empty(), "{report:?}");
+    Database::open(&path).unwrap();
+}
