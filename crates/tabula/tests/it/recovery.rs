@@ -975,3 +975,46 @@ fn a_damaged_log_the_manifest_covers_is_cut_and_archives_no_damage() {
         "{problems:?}"
     );
 }
+
+/// A log line repeated (or out of order) is listed by `log_records` (`tabula wal`) with the
+/// problem `verify` reports for it, not as a good record: recovery does not replay it.
+#[test]
+fn a_repeated_log_record_is_listed_as_a_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = four_commits(dir.path());
+    let wal = path.join("wal/transaction.log");
+    let bytes = fs::read(&wal).unwrap();
+    let end = bytes.iter().rposition(|&b| b == b'\n').unwrap() + 1;
+    let second = {
+        let lines: Vec<&[u8]> = bytes[..end].split_inclusive(|&b| b == b'\n').collect();
+        lines[1].to_vec()
+    };
+    let mut damaged = bytes[..end].to_vec();
+    damaged.extend_from_slice(&second);
+    fs::write(&wal, &damaged).unwrap();
+    let records = tabula::log_records(&path).unwrap();
+    let problems: Vec<(u64, &str)> = records
+        .iter()
+        .filter_map(|r| Some((r.line, r.problem.as_deref()?)))
+        .collect();
+    let (lsn_again, last) = (records[1].lsn, records[3].lsn);
+    assert_eq!(
+        problems,
+        [(
+            5,
+            format!(
+                "LSN {lsn_again} again after {last}: a record repeated or out of order, not \
+                 replayed"
+            )
+            .as_str()
+        )],
+        "{records:?}"
+    );
+    assert!(
+        tabula::verify(&path)
+            .unwrap()
+            .iter()
+            .any(|p| p.line == 5 && p.message.contains("again after")),
+        "verify reports the same line"
+    );
+}

@@ -71,10 +71,23 @@ pub(crate) fn log_records_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<L
     if unfinished && held_by_a_writer(fs, root) {
         lines.pop();
     }
+    // LSNs only grow: a record at or below one listed before is a copy or out of place,
+    // which recovery does not replay (`verify` and `repair` say so too).
+    let mut last = 0;
     Ok(lines
         .into_iter()
         .map(|l| match l.parsed {
             Ok(rec) => LogRecord {
+                problem: if rec.lsn <= last {
+                    Some(format!(
+                        "LSN {} again after {last}: a record repeated or out of order, not \
+                         replayed",
+                        rec.lsn
+                    ))
+                } else {
+                    last = rec.lsn;
+                    l.damaged_break.map(damaged_break_reason)
+                },
                 line: l.no,
                 lsn: rec.lsn,
                 tables: rec
@@ -88,7 +101,6 @@ pub(crate) fn log_records_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<L
                     .filter(|t| t.create.is_some())
                     .map(|t| t.table.clone())
                     .collect(),
-                problem: l.damaged_break.map(damaged_break_reason),
             },
             Err(reason) => LogRecord {
                 line: l.no,
