@@ -225,6 +225,8 @@ pub enum Committed {
     Output,
     /// A statement of a `sql` text failed after earlier ones committed.
     LaterStatement,
+    /// A repair failed after it began rewriting files; its marker names the backup.
+    RepairStopped(String),
 }
 
 impl std::fmt::Display for Committed {
@@ -238,6 +240,15 @@ impl std::fmt::Display for Committed {
             Committed::LaterStatement => {
                 "the statements before the failing one are committed (as in sqlite3); \
                  do not run them again"
+            }
+            Committed::RepairStopped(backup) => {
+                return write!(
+                    f,
+                    "repair stopped after it began rewriting files: every file as it was is \
+                     in its backup {backup}, and REPAIRING marks the directory, which the \
+                     other commands refuse until a repair finishes; remove the cause, then \
+                     run repair again (it starts over from that backup)"
+                );
             }
         })
     }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::database::{must_be_database, open, while_created};
+use crate::database::{must_be_database, open, while_created, Committed};
 use crate::output::{self, finish, spinner, Format};
 
 /// `tabula checkpoint`: snapshots of the changed tables, the log archived.
@@ -126,7 +126,22 @@ pub fn wal(dir: &Path, format: Format) -> anyhow::Result<()> {
 }
 
 pub fn repair(dir: &Path, backup_dir: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
-    let report = tabula::repair(dir, tabula::RepairOptions { backup_dir })?;
+    // A repair that fails once it has begun rewriting leaves its marker, naming its backup:
+    // files changed, so the failure is exit 3, and says where everything is.
+    let marker = dir.join("REPAIRING");
+    let marked_before = marker.exists();
+    let report = match tabula::repair(dir, tabula::RepairOptions { backup_dir }) {
+        Ok(report) => report,
+        Err(e) if !marked_before && marker.exists() => {
+            let backup = std::fs::read(&marker)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| v["backup"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| format!("(named in {})", marker.display()));
+            return Err(anyhow::Error::new(e).context(Committed::RepairStopped(backup)));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let text = if json {
         let mut v = serde_json::to_value(&report)?;
         v["clean"] = report.is_clean().into();

@@ -223,7 +223,7 @@ pub(crate) fn repair_with(
 /// Refuses, before anything is backed up or changed, an entry of the wrong kind where the
 /// repair writes, reads or removes: a directory, a pipe or a device where a file goes (a
 /// snapshot, a schema file, the manifest, the log, a quarantined table's file, an entry of
-/// `data/`), or a file where `schema/`, `data/` or `wal/` goes. The rewrite would fail
+/// `data/`), or a file where `schema/`, `data/`, `wal/` or `quarantine/` goes. The rewrite would fail
 /// halfway on it, leaving a directory every tool refuses, so it is the person's to move
 /// aside first (`Error::Io` naming it).
 fn refuse_wrong_kinds(fs: &dyn FileSystem, layout: &Layout, found: &Inspection) -> Result<()> {
@@ -237,7 +237,13 @@ fn refuse_wrong_kinds(fs: &dyn FileSystem, layout: &Layout, found: &Inspection) 
         )
     };
     let data_dir = layout.data_dir();
-    for dir in [layout.schema_dir(), data_dir.clone(), layout.wal_dir()] {
+    let quarantine = layout.root.join(QUARANTINE);
+    for dir in [
+        layout.schema_dir(),
+        data_dir.clone(),
+        layout.wal_dir(),
+        quarantine,
+    ] {
         if fs.exists(&dir) && fs.list(&dir).is_err() {
             return Err(refused(&dir, "a file, not a directory,"));
         }
