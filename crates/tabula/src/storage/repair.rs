@@ -70,7 +70,8 @@ pub struct RepairReport {
     /// The problems `verify` found before.
     pub problems: Vec<Problem>,
     /// Where every file was copied before anything changed (`None` when nothing needed
-    /// repair, and nothing changed). After an interrupted repair, this is a copy of the
+    /// repair, and nothing changed), with this report in its `REPAIR-REPORT.json` (but for
+    /// `remaining`), written before any file changed. After an interrupted repair, this is a copy of the
     /// half-rebuilt directory; the files as they were are in the first repair's backup,
     /// which the first problem names.
     #[serde(serialize_with = "crate::path_text::serialize_option")]
@@ -211,7 +212,17 @@ pub(crate) fn repair_with(
         bytes.push(b'\n');
         write_atomic_with(fs, &layout.repairing(), &bytes)?;
     }
-    report.backup = Some(backup);
+    report.backup = Some(backup.clone());
+    // What this repair drops, kept beside the files as they were before anything changes:
+    // a repair killed once it has committed (after the marker is gone, before its report
+    // is printed) would otherwise leave the rows it dropped reported nowhere, and the
+    // next repair finds nothing to report.
+    let mut report_bytes = serde_json::to_vec_pretty(&report).map_err(|e| Error::Json {
+        context: "the repair report".into(),
+        source: e,
+    })?;
+    report_bytes.push(b'\n');
+    write_atomic_with(fs, &backup.join(REPORT), &report_bytes)?;
     write_rebuilt(fs, &layout, source, &found)?;
     let marker = layout.repairing();
     fs.remove(&marker).map_err(|e| Error::io(&marker, e))?;
@@ -219,6 +230,10 @@ pub(crate) fn repair_with(
     report.remaining = inspect(fs, root)?.problems;
     Ok(report)
 }
+
+/// The file in a repair's backup that holds its report (`RepairReport` as JSON, but for
+/// `remaining`, which only the finished repair knows), written before any file changes.
+pub(crate) const REPORT: &str = "REPAIR-REPORT.json";
 
 /// Refuses, before anything is backed up or changed, an entry of the wrong kind where the
 /// repair writes, reads or removes: a directory, a pipe or a device where a file goes (a
