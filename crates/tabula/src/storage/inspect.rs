@@ -654,7 +654,14 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     );
     check_listed_tables(&mut out, &layout, &schemas);
     snapshots_of_listed_tables(&mut out, fs, &layout, &snapshots, manifest_lsn);
-    read_snapshots(&mut out, fs, &layout, &snapshots, manifest_lsn)?;
+    read_snapshots(
+        &mut out,
+        fs,
+        &layout,
+        &snapshots,
+        manifest_lsn,
+        &schemas.unreadable,
+    )?;
     quarantine_unreadable(&mut out, fs, &layout, &schemas.unreadable);
     replay_log(&mut out, fs, &layout, &log, &log_bytes, manifest_lsn);
     lsns_of_archived_segments(&mut out, fs, &layout)?;
@@ -1013,10 +1020,25 @@ fn read_snapshots(
     layout: &Layout,
     snapshots: &BTreeMap<String, PathBuf>,
     manifest_lsn: u64,
+    unreadable_schemas: &[String],
 ) -> Result<()> {
     for (name, path) in snapshots {
         let entry = out.manifest.as_ref().map(|m| m.tables.get(name).cloned());
         let Some(state) = out.tables.get_mut(name) else {
+            // A stray snapshot: no schema file, log record or sound manifest names its
+            // table (an unreadable schema file or a damaged manifest is reported as such).
+            // It is no part of the database, and `repair` moves it aside: said here, so
+            // that `verify` and `repair` agree.
+            if matches!(entry, Some(None)) && !unreadable_schemas.contains(name) {
+                out.problem(
+                    path,
+                    0,
+                    format!(
+                        "a snapshot of table {name}, which no schema file, log record or the \
+                         manifest names: `repair` moves it to quarantine/"
+                    ),
+                );
+            }
             out.quarantined
                 .entry(name.clone())
                 .or_default()
