@@ -44,12 +44,12 @@ pub(crate) struct Stream<'t> {
     index: usize,
     /// At the end, or after an error: nothing more is parsed.
     ended: bool,
-    /// The tokens again, for a text with a `CASE` ([`Stream::deeper_reading`]).
+    /// The tokens again, for a text with a `CASE` ([`Stream::reads_alike_deeper`]).
     case_tokens: Option<Vec<TokenWithSpan>>,
 }
 
 /// The parser's recursion limit for the second reading of a statement with a `CASE`
-/// ([`Stream::deeper_reading`]); its default is 50.
+/// ([`Stream::reads_alike_deeper`]); its default is 50.
 const DEEPER_LIMIT: usize = 100;
 
 impl<'t> Stream<'t> {
@@ -181,10 +181,16 @@ impl<'t> Stream<'t> {
         let Some(tokens) = &self.case_tokens else {
             return true;
         };
-        let rest = tokens.get(first..).unwrap_or_default().to_vec();
+        // The statement's own tokens, to the `;` that ends it (none is inside one): the
+        // rest of a long script is not copied for each statement.
+        let rest = tokens.get(first..).unwrap_or_default();
+        let end = rest
+            .iter()
+            .position(|t| t.token == Token::SemiColon)
+            .unwrap_or(rest.len());
         let mut deeper = Parser::new(&DIALECT)
             .with_recursion_limit(DEEPER_LIMIT)
-            .with_tokens_with_locations(rest);
+            .with_tokens_with_locations(rest[..end].to_vec());
         let again = crate::stack::deep_parse_room(|| deeper.parse_statement());
         match (parsed, &again) {
             (Ok(a), Ok(b)) => a == b && self.parser.index() - first == deeper.index(),
