@@ -89,12 +89,11 @@ fn being_created(dir: &Path) -> bool {
         })
 }
 
-/// `stats()` with exact row counts: a table not yet loaded is counted from its checkpoint,
-/// so the ones with log records since (a live database's, say) are loaded first.
-/// The statistics `tables` and `stats` print: every table that loads is loaded (as
-/// [`exact_stats`]), and one that does not keeps the manifest's figures, marked damaged
-/// with why; its error is returned beside them, so that one damaged table hides neither
-/// the others nor itself.
+/// The statistics `tables` and `stats` print: `stats()` with exact row counts, where a
+/// table not yet loaded is counted from its checkpoint, so the ones with log records since
+/// (a live database's, say) or a damaged snapshot are loaded first. One that does not load
+/// keeps the manifest's figures, marked damaged with why, and its error is returned beside
+/// them, so that one damaged table hides neither the others nor itself.
 pub fn stats_of_what_loads(db: &Database) -> anyhow::Result<(tabula::Stats, Vec<tabula::Error>)> {
     let mut failed = Vec::new();
     for t in db.stats()?.tables {
@@ -113,15 +112,14 @@ pub fn stats_of_what_loads(db: &Database) -> anyhow::Result<(tabula::Stats, Vec<
     Ok((stats, failed.into_iter().map(|(_, e)| e).collect()))
 }
 
+/// [`stats_of_what_loads`], failing with the first table's error that does not load (its
+/// load's error names the damage, rather than its manifest's count shown as the table's).
 pub fn exact_stats(db: &Database) -> anyhow::Result<tabula::Stats> {
-    for t in db.stats()?.tables {
-        // A damaged snapshot: its load fails with the error naming it, rather than its
-        // manifest's count shown as the table's.
-        if !t.loaded && (t.pending_records > 0 || t.damaged.is_some()) {
-            db.dyn_table(&t.name)?;
-        }
+    let (stats, failed) = stats_of_what_loads(db)?;
+    match failed.into_iter().next() {
+        Some(e) => Err(e.into()),
+        None => Ok(stats),
     }
-    Ok(db.stats()?)
 }
 
 pub fn must_be_database(dir: &Path) -> anyhow::Result<()> {
