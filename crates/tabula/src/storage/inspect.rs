@@ -19,7 +19,9 @@ use crate::storage::snapshot::decode_lines;
 use crate::storage::verify::Problem;
 use crate::storage::wal::decode::{decode_ops, LoggedChanges};
 use crate::storage::wal::line::{damaged_next_keys, fits_key};
-use crate::storage::wal::scan::{damaged_break_found, damaged_break_reason, lines, ScannedLine};
+use crate::storage::wal::scan::{
+    damaged_break_found, damaged_break_reason, lines, repeated_lsn, ScannedLine,
+};
 use crate::storage::wal::MAX_LSN;
 use crate::storage::{Migration, SchemaFile};
 use crate::value::Value;
@@ -1262,10 +1264,7 @@ fn replay_log(
                 } else {
                     reason.clone()
                 };
-                // The last line, running to the file's end (through the log's preallocated
-                // zeros) without a newline.
-                let unterminated = l.end == log_bytes.len() && log_bytes.last() != Some(&b'\n');
-                if i + 1 == log.len() && !l.sealed && unterminated {
+                if i + 1 == log.len() && l.unfinished_in(log_bytes) {
                     out.unfinished_tail = Some(out.problems.len());
                 }
                 out.drop_log_line(&wal_path, l.no, reason);
@@ -1295,10 +1294,7 @@ fn replay_log(
             out.drop_log_line(
                 &wal_path,
                 l.no,
-                format!(
-                    "LSN {} again after {last}: a record repeated or out of order, not replayed",
-                    rec.lsn
-                ),
+                format!("{}, not replayed", repeated_lsn(rec.lsn, last)),
             );
             continue;
         }

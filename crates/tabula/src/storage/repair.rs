@@ -71,9 +71,9 @@ pub struct RepairReport {
     pub problems: Vec<Problem>,
     /// Where every file was copied before anything changed (`None` when nothing needed
     /// repair, and nothing changed), with this report in its `REPAIR-REPORT.json` (but for
-    /// `remaining`), written before any file changed. After an interrupted repair, this is a copy of the
-    /// half-rebuilt directory; the files as they were are in the first repair's backup,
-    /// which the first problem names.
+    /// `remaining`), written before any file changed. After an interrupted repair, this is
+    /// a copy of the half-rebuilt directory; the files as they were are in the first
+    /// repair's backup, which the first problem names.
     #[serde(serialize_with = "crate::path_text::serialize_option")]
     pub backup: Option<PathBuf>,
     /// Per table, what was recovered and dropped.
@@ -238,9 +238,9 @@ pub(crate) const REPORT: &str = "REPAIR-REPORT.json";
 /// Refuses, before anything is backed up or changed, an entry of the wrong kind where the
 /// repair writes, reads or removes: a directory, a pipe or a device where a file goes (a
 /// snapshot, a schema file, the manifest, the log, a quarantined table's file, an entry of
-/// `data/`), or a file where `schema/`, `data/`, `wal/` or `quarantine/` goes. The rewrite would fail
-/// halfway on it, leaving a directory every tool refuses, so it is the person's to move
-/// aside first (`Error::Io` naming it).
+/// `data/`), or a file where `schema/`, `data/`, `wal/` or `quarantine/` goes. The rewrite
+/// would fail halfway on it, leaving a directory every tool refuses, so it is the person's
+/// to move aside first (`Error::Io` naming it).
 fn refuse_wrong_kinds(fs: &dyn FileSystem, layout: &Layout, found: &Inspection) -> Result<()> {
     let refused = |path: &Path, what: &str| {
         Error::io(

@@ -9,7 +9,7 @@ use crate::storage::inspect::read_log;
 use crate::storage::layout::Layout;
 use crate::storage::manifest::Manifest;
 use crate::storage::verify::held_by_a_writer;
-use crate::storage::wal::scan::{damaged_break_reason, lines};
+use crate::storage::wal::scan::{damaged_break_reason, lines, repeated_lsn};
 
 /// One line of `wal/transaction.log`, as `tabula wal` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -62,12 +62,10 @@ pub(crate) fn log_records_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<L
         .map_or(0, |m| m.lsn);
     let bytes = read_log(fs, &layout, after)?;
     let mut lines = lines(&bytes, after);
-    // A last line that fails, unsealed and running to the file's end without a newline, is
-    // the commit a writer is writing while one has the database open (as `verify` has it):
-    // not listed, as the read-only open leaves it out. After a crash it is listed, damaged.
-    let unfinished = lines.last().is_some_and(|l| {
-        l.parsed.is_err() && !l.sealed && l.end == bytes.len() && bytes.last() != Some(&b'\n')
-    });
+    // An unfinished last line is the commit a writer is writing while one has the database
+    // open (as `verify` has it): not listed, as the read-only open leaves it out. After a
+    // crash it is listed, damaged.
+    let unfinished = lines.last().is_some_and(|l| l.unfinished_in(&bytes));
     if unfinished && held_by_a_writer(fs, root) {
         lines.pop();
     }
@@ -79,11 +77,7 @@ pub(crate) fn log_records_with(fs: &dyn FileSystem, root: &Path) -> Result<Vec<L
         .map(|l| match l.parsed {
             Ok(rec) => LogRecord {
                 problem: if rec.lsn <= last {
-                    Some(format!(
-                        "LSN {} again after {last}: a record repeated or out of order, not \
-                         replayed",
-                        rec.lsn
-                    ))
+                    Some(format!("{}, not replayed", repeated_lsn(rec.lsn, last)))
                 } else {
                     last = rec.lsn;
                     l.damaged_break.map(damaged_break_reason)

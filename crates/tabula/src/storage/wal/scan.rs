@@ -70,6 +70,24 @@ pub(crate) struct ScannedLine {
     held: Option<(RawRecord, usize)>,
 }
 
+impl ScannedLine {
+    /// Whether this line, the last of the log `bytes` it was read from, is a commit that was
+    /// never finished: it does not read, is not sealed, and runs to the end of the file
+    /// (through the preallocated zeros) without a newline. While a writer has the database
+    /// open, that is the commit it is writing; after a crash, one the crash cut.
+    pub(crate) fn unfinished_in(&self, bytes: &[u8]) -> bool {
+        self.parsed.is_err()
+            && !self.sealed
+            && self.end == bytes.len()
+            && bytes.last() != Some(&b'\n')
+    }
+}
+
+/// Why a record whose LSN is not above `last`, the LSN read before it, cannot be replayed.
+pub(crate) fn repeated_lsn(lsn: u64, last: u64) -> String {
+    format!("LSN {lsn} again after {last}: a record repeated or out of order")
+}
+
 /// Splits a log into lines and checks each. Zeros where a line would start are the end of
 /// the log (preallocated space no commit has reached); an unterminated last line is an
 /// unfinished commit; and good records written in one go with a damaged one before them are
@@ -402,10 +420,7 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], mode: Recovery, after_lsn: u64) ->
                 }
                 if rec.lsn != out.last_lsn + 1 {
                     let reason = if rec.lsn <= out.last_lsn {
-                        format!(
-                            "LSN {} again after {}: a record repeated or out of order",
-                            rec.lsn, out.last_lsn
-                        )
+                        repeated_lsn(rec.lsn, out.last_lsn)
                     } else {
                         format!(
                             "LSN {} follows {}: records are missing",
