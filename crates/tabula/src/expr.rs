@@ -664,6 +664,30 @@ fn literal(text: &str, e: &Expr) -> Result<Value> {
     }
 }
 
+/// A value compared with a column as `how` says: [`literal`], except that a bound of an
+/// order (`<`, `BETWEEN`) may be any number, as SQL reads it: an integer beyond `i64` is
+/// the nearest float, and a float beyond a double's range is an infinity. Rounded, such a
+/// bound still falls on the same side of every value a column holds (no `i64` lies beyond
+/// it); an equality refuses it, since it would match a value the text does not name.
+fn operand(text: &str, e: &Expr, how: Use) -> Result<Value> {
+    match literal(text, e) {
+        Err(refused) if how == Use::Order => float_reading(e).map(Value::Float).ok_or(refused),
+        read => read,
+    }
+}
+
+/// A number literal (signed, parenthesized) read as SQL reads one beyond `i64`: a float.
+fn float_reading(e: &Expr) -> Option<f64> {
+    match e {
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => float_reading(expr).map(|f| -f),
+        Expr::Nested(inner) => float_reading(inner),
+        e => number_text(e)?.parse::<f64>().ok().filter(|f| !f.is_nan()),
+    }
+}
+
 /// The digits of a number literal, if `e` is one.
 fn number_text(e: &Expr) -> Option<&str> {
     match e {
@@ -799,10 +823,10 @@ fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
             match (column(schema, text, left)?, column(schema, text, right)?) {
                 (Some(a), Some(b)) => Node::Columns(a, op, b),
                 (Some(a), None) => {
-                    Node::Compare(a, op, fit(schema, a, literal(text, right)?, how)?)
+                    Node::Compare(a, op, fit(schema, a, operand(text, right, how)?, how)?)
                 }
                 (None, Some(b)) => {
-                    Node::Compare(b, flip(op), fit(schema, b, literal(text, left)?, how)?)
+                    Node::Compare(b, flip(op), fit(schema, b, operand(text, left, how)?, how)?)
                 }
                 (None, None) => {
                     return Err(bad_at(
@@ -890,8 +914,8 @@ fn compile(schema: &Schema, text: &str, e: &Expr) -> Result<Node> {
             let col = col_of(expr)?;
             Node::Between(
                 col,
-                fit(schema, col, literal(text, low)?, Use::Order)?,
-                fit(schema, col, literal(text, high)?, Use::Order)?,
+                fit(schema, col, operand(text, low, Use::Order)?, Use::Order)?,
+                fit(schema, col, operand(text, high, Use::Order)?, Use::Order)?,
                 *negated,
             )
         }
@@ -1206,6 +1230,44 @@ mod tests {
         );
     }
 
+    /// An order's bound may be any number SQL reads, as `where_range` takes any: beyond
+    /// `i64` it is the nearest float and beyond a double an infinity, on the same side of
+    /// every stored value. An equality still refuses what the column cannot hold.
+    #[test]
+    fn an_order_takes_numbers_beyond_what_a_column_holds() {
+        let s = schema();
+        let m = |e: &str, r: &[Value]| Condition::parse(&s, e).unwrap().matches(r);
+        let ann = row("Ann", 2024, 3.8, None);
+        for yes in [
+            "year < 99999999999999999999",
+            "year > -99999999999999999999",
+            "year > -(99999999999999999999)",
+            "99999999999999999999 > year",
+            "gpa < 1e400",
+            "gpa > -1e400",
+            "year BETWEEN -1e400 AND 1e400",
+            "year <= 9223372036854775808",
+        ] {
+            assert!(m(yes, &ann), "{yes}");
+        }
+        for no in [
+            "year > 99999999999999999999",
+            "gpa >= 1e400",
+            "year < -1e999",
+        ] {
+            assert!(!m(no, &ann), "{no}");
+        }
+        let err = |e: &str| Condition::parse(&s, e).unwrap_err().to_string();
+        assert!(
+            err("year = 99999999999999999999")
+                .contains("99999999999999999999 is beyond the integers a column holds"),
+            "{}",
+            err("year = 99999999999999999999")
+        );
+        assert!(err("gpa = 1e400").contains("1e400 is not a number a column holds"));
+        assert!(err("year IN (1, 1e400)").contains("1e400 is not a number a column holds"));
+    }
+
     #[test]
     fn like_takes_an_escape_character() {
         let s = schema();
@@ -1246,10 +1308,12 @@ mod tests {
         // Ordering takes any number.
         assert!(m("year > -5").unwrap());
         assert!(m("year BETWEEN -5 AND 2030.5").unwrap());
-        // Numbers are never rounded: integers beyond i64 are refused.
-        let e = Condition::parse(&s, "gpa < 18446744073709551615").unwrap_err();
+        // An equality's number is never rounded: an integer beyond i64 is refused. An
+        // order's bound is read as SQL reads it (see `operand`).
+        let e = Condition::parse(&s, "gpa = 18446744073709551615").unwrap_err();
         assert!(e.to_string().contains("beyond the integers"), "{e}");
-        assert!(m("gpa < 1e400").is_err());
+        assert!(m("gpa < 18446744073709551615").unwrap());
+        assert!(m("gpa < 1e400").unwrap());
     }
 
     #[test]
