@@ -1670,6 +1670,14 @@ fn call(f: Func, mut args: Vec<Value>) -> Result<Value> {
                 a
             }
         }
+        // In SQLite's order (func.c, replaceFunc): a null text or pattern gives null, an
+        // empty pattern the text whatever the replacement, and only then a null
+        // replacement null.
+        Func::Replace if args[..2].iter().any(Value::is_null) => Value::Null,
+        // (Only a text is empty as text: a number or a boolean never is.)
+        Func::Replace if matches!(&args[1], Value::Text(p) if p.is_empty()) => {
+            Value::Text(text_of(&args[0]))
+        }
         Func::Replace | Func::Instr | Func::Least | Func::Greatest
             if args.iter().any(Value::is_null) =>
         {
@@ -1677,11 +1685,7 @@ fn call(f: Func, mut args: Vec<Value>) -> Result<Value> {
         }
         Func::Replace => {
             let (x, from, to) = (text_of(&args[0]), text_of(&args[1]), text_of(&args[2]));
-            if from.is_empty() {
-                Value::Text(x)
-            } else {
-                Value::Text(x.replace(&from, &to))
-            }
+            Value::Text(x.replace(&from, &to))
         }
         // The position in characters, from 1; 0 when it is not there.
         Func::Instr => {
@@ -1757,15 +1761,15 @@ fn call(f: Func, mut args: Vec<Value>) -> Result<Value> {
             }
             // SQLite's own algorithm (func.c, substrFunc), in characters; the start and
             // length are read as integers (1.5 is 1, '2' is 2).
-            // In i128, where nothing overflows. Without a length, SQLite's stand-in is its
-            // length limit, 10^9 by default: a start more than that before the text's end
-            // (counted from the end) leaves less than the whole, as in SQLite.
+            // In i128, where nothing overflows. Without a length, SQLite's stand-in (3.54's;
+            // 3.40 took its length limit, 10^9) is the largest i64: only a start within
+            // that of the most negative leaves less than the whole.
             let chars: Vec<char> = text_of(&args[0]).chars().collect();
             let len = chars.len() as i128;
             let mut p1 = i128::from(int_value(&args[1]));
             let mut p2 = args
                 .get(2)
-                .map_or(1_000_000_000, |a| i128::from(int_value(a)));
+                .map_or(i128::from(i64::MAX), |a| i128::from(int_value(a)));
             if p1 < 0 {
                 p1 += len;
                 if p1 < 0 {
