@@ -53,10 +53,13 @@ pub(crate) trait FileSystem:
     fn exists(&self, path: &Path) -> bool;
     fn len(&self, path: &Path) -> io::Result<u64>;
     fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
-    /// Creates or truncates `path`, writes `parts` one after the other, fsyncs the file.
+    /// Creates or truncates `path`, writes `parts` one after the other, fsyncs the file. A
+    /// write that fails once the file is created removes it (best effort): a part written
+    /// on a full disk would hold its space until the next open cleaned up.
     fn write_synced(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()>;
     /// Creates `path`, which must not exist (`ErrorKind::AlreadyExists`, also for a symbolic
-    /// link, which is never followed), writes `parts`, fsyncs the file.
+    /// link, which is never followed), writes `parts`, fsyncs the file; removed again if a
+    /// write fails, as [`FileSystem::write_synced`].
     fn write_new_synced(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()>;
     /// Whether `path` (links followed) exists and is neither a regular file nor a directory:
     /// a device or a pipe, which an export writes through instead of replacing.
@@ -76,6 +79,20 @@ pub(crate) trait FileSystem:
 /// The real file system.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct StdFs;
+
+/// Writes `parts` to the file just created at `path` and fsyncs it; on a failure (a full
+/// disk) removes the file, keeping the write's error.
+fn fill_or_remove(mut f: File, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
+    let written = parts
+        .iter()
+        .try_for_each(|part| f.write_all(part))
+        .and_then(|()| f.sync_all());
+    if written.is_err() {
+        drop(f);
+        let _ = fs::remove_file(path);
+    }
+    written
+}
 
 struct StdLog(File);
 
@@ -222,21 +239,15 @@ impl FileSystem for StdFs {
         Ok(out)
     }
     fn write_synced(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
-        let mut f = File::create(path)?;
-        for part in parts {
-            f.write_all(part)?;
-        }
-        f.sync_all()
+        let f = File::create(path)?;
+        fill_or_remove(f, path, parts)
     }
     fn write_new_synced(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
-        let mut f = fs::OpenOptions::new()
+        let f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(path)?;
-        for part in parts {
-            f.write_all(part)?;
-        }
-        f.sync_all()
+        fill_or_remove(f, path, parts)
     }
     fn is_special(&self, path: &Path) -> bool {
         fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
@@ -296,5 +307,29 @@ impl FileSystem for StdFs {
         // The lock file first: a holder of it and not of the directory does not exist, so a
         // failure here is another writer's lock on the directory.
         Ok(lock_dir(dir).map(|dir| Box::new(StdLock { file: f, dir }) as Box<dyn DirLock>))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write that fails part way (here on a link to `/dev/full`, whose writes fail with
+    /// "no space left", as on a full disk) leaves nothing at its path.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_failed_write_leaves_no_file() {
+        if !Path::new("/dev/full").exists() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.records.tmp");
+        std::os::unix::fs::symlink("/dev/full", &path).unwrap();
+        let e = StdFs.write_synced(&path, &[b"row\n"]).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(28), "{e}"); // ENOSPC
+        assert!(fs::symlink_metadata(&path).is_err(), "the failed file stayed");
+        // A file that works is written and kept.
+        StdFs.write_synced(&path, &[b"a", b"b"]).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"ab");
     }
 }
