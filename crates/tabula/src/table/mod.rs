@@ -400,6 +400,13 @@ impl<R: Record> TableData<R> {
         self.rows.len()
     }
 
+    /// While the key index is dense, the key of slot `s` is this plus `s`: a live slot's
+    /// key is known without reading its row.
+    #[inline]
+    pub(crate) fn dense_key_base(&self) -> Option<i64> {
+        self.pk.dense_base()
+    }
+
     /// Whether live rows in slot order are in key order.
     pub(crate) fn slots_in_order(&self) -> bool {
         self.in_order
