@@ -35,6 +35,7 @@ fn migrate(
     mut draft: Draft,
 ) -> Result<Vec<String>> {
     let old = st.tables[idx].schema().clone();
+    check_reference_kinds(st, new)?;
     let rows = st.tables[idx].dump()?;
     let table = migration::rebuild(&old, new, &mut draft, rows, st.tables[idx].next_key())?;
     check_new_references(storage, st, idx, &old, &table)?;
@@ -126,21 +127,33 @@ impl Engine {
     /// worked out on copies. A refused migration is `Error::SchemaMismatch` listing every
     /// reason; a check of `T` that does not compile is reported as attaching reports it.
     pub(crate) fn migration_plan<T: Table>(&self) -> Result<MigrationPlan> {
-        self.plan(T::schema())
+        self.plan(T::schema(), Missing::Create)
     }
 
     /// What [`Engine::alter`] would do with `schema`, changing nothing (see
-    /// [`Engine::migration_plan`]).
-    pub(crate) fn plan(&self, schema: &Schema) -> Result<MigrationPlan> {
+    /// [`Engine::migration_plan`]); a table that does not exist is the error altering it
+    /// gives.
+    pub(crate) fn alter_plan(&self, schema: &Schema) -> Result<MigrationPlan> {
+        self.plan(schema, Missing::Refuse)
+    }
+
+    fn plan(&self, schema: &Schema, missing: Missing) -> Result<MigrationPlan> {
         let name = &schema.table;
         TableData::<DynRow>::new(Arc::new(schema.clone()))?;
-        let exists = self.state(name)?.by_name.contains_key(name);
-        if !exists {
+        let st = self.state(name)?;
+        if !st.by_name.contains_key(name) {
+            if missing == Missing::Refuse {
+                st.index_of(name)?;
+            }
+            // As creating it would refuse it.
+            crate::schema::check_new_table_name(name)?;
+            check_reference_kinds(&st, schema)?;
             return Ok(MigrationPlan::new(
                 name,
                 vec![format!("create table {name}")],
             ));
         }
+        drop(st);
         self.preload::<DynRow>(name)?;
         // The tables its foreign keys reference are loaded where every reader finds them,
         // not only on the copy below: a read-only open keeps a table's snapshot bytes until
@@ -152,6 +165,9 @@ impl Engine {
         }
         let mut st = (*self.read_state(name)?).clone();
         let Some(&idx) = st.by_name.get(name) else {
+            // As creating it would refuse it.
+            crate::schema::check_new_table_name(name)?;
+            check_reference_kinds(&st, schema)?;
             return Ok(MigrationPlan::new(
                 name,
                 vec![format!("create table {name}")],
@@ -163,6 +179,7 @@ impl Engine {
         let Some(mut draft) = migration::draft(&old, schema)? else {
             return Ok(MigrationPlan::new(name, Vec::new()));
         };
+        check_reference_kinds(&st, schema)?;
         let rows = st.tables[idx].dump()?;
         let table = migration::rebuild(&old, schema, &mut draft, rows, st.tables[idx].next_key())?;
         check_new_references(storage, &mut st, idx, &old, &table)?;
@@ -211,6 +228,15 @@ impl Engine {
     }
 }
 
+/// What a plan does with a table that does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    /// Plans its creation, as attaching a Rust type creates it.
+    Create,
+    /// Refuses, as `Engine::alter` does.
+    Refuse,
+}
+
 /// Checks that every row of `table` (table `idx` rebuilt under a new schema) references a
 /// row that exists through each foreign key the old schema did not have.
 fn check_new_references(
@@ -236,17 +262,14 @@ fn check_new_references(
             value,
             reason,
         };
+        // A table that does not exist yet has no rows: as for a new table, which may
+        // reference one made later, only a stored value refuses it.
         let parent = match st.by_name.get(&fk.table) {
-            Some(&p) => Some(p),
-            None if fk.table == new.table => None,
-            None => {
-                return Err(refused(
-                    Value::Null,
-                    format!("table {} does not exist", fk.table),
-                ))
-            }
+            Some(&p) if !st.is_dropped(p) => Some(Some(p)),
+            _ if fk.table == new.table => Some(None),
+            _ => None,
         };
-        if let Some(p) = parent.filter(|&p| p != idx) {
+        if let Some(Some(p)) = parent.filter(|p| *p != Some(idx)) {
             ensure_loaded(storage, st, p)?;
         }
         let pk = new.primary_key();
@@ -255,23 +278,28 @@ fn check_new_references(
             if v.is_null() {
                 continue;
             }
-            let found = match parent.filter(|&p| p != idx) {
-                Some(p) => {
+            let found = match parent {
+                Some(Some(p)) if p != idx => {
                     let parent_schema = st.tables[p].schema().clone();
                     parent_schema
                         .coerce(parent_schema.primary_key(), v.to_owned())
                         .is_ok_and(|k| st.tables[p].has_key(&k))
                 }
-                None => new
+                Some(_) => new
                     .coerce(new.primary_key(), v.to_owned())
                     .is_ok_and(|k| table.find_key(k.as_ref()).is_some()),
+                None => false,
             };
             if !found {
+                let missing = match parent {
+                    Some(_) => "references no row of",
+                    None => "references a table that does not exist,",
+                };
                 return Err(refused(
                     v.to_owned(),
                     format!(
-                        "the stored row with key {} references no row of {}, so the foreign \
-                         key cannot be added",
+                        "the stored row with key {} {missing} {}, so the foreign key cannot be \
+                         added",
                         row.col(pk),
                         fk.table
                     ),

@@ -420,7 +420,7 @@ pub(crate) fn rebuild(
         }
         let row = Row::with_names(names.clone(), kept)
             .resolve(new)
-            .map_err(|e| stored_row_refused(new, &key, None, e))?;
+            .map_err(|e| stored_row_refused(old, new, &key, None, e))?;
         // Kept to name the row it collides with, if a unique constraint refuses it.
         let copy = has_unique.then(|| row.clone());
         if let Err(e) = table.insert(DynRow(row.into())) {
@@ -430,7 +430,7 @@ pub(crate) fn rebuild(
                 }
                 _ => None,
             };
-            return Err(stored_row_refused(new, &key, first, e));
+            return Err(stored_row_refused(old, new, &key, first, e));
         }
     }
     table.commit();
@@ -464,7 +464,13 @@ fn holder(table: &TableData<DynRow>, new: &Schema, column: &str, row: &[Value]) 
 
 /// Why the stored row with `key` cannot enter the migrated table (`first`: the key of the
 /// row it collides with, for a unique constraint).
-fn stored_row_refused(new: &Schema, key: &Value, first: Option<Value>, e: Error) -> Error {
+fn stored_row_refused(
+    old: &Schema,
+    new: &Schema,
+    key: &Value,
+    first: Option<Value>,
+    e: Error,
+) -> Error {
     let reason = match e {
         Error::TypeMismatch {
             column,
@@ -488,6 +494,19 @@ fn stored_row_refused(new: &Schema, key: &Value, first: Option<Value>, e: Error)
                      than once (again in the row with key {key})"
                 ),
             }
+        }
+        // A check the table had already that a stored row now fails: a column it reads
+        // changed type (an `f32` compared its nearest float, the widened `f64` compares the
+        // double it holds). Said so, since nothing is being added.
+        Error::Check {
+            constraint, values, ..
+        } if old.all_checks().any(|(_, c)| c == constraint) => {
+            format!(
+                "the check {constraint}, which the table has already, is false for the stored \
+                 row with key {key} under the new column types ({}): change the check or the \
+                 row first",
+                crate::error::shown_values(&values)
+            )
         }
         Error::Check {
             constraint, values, ..

@@ -327,7 +327,10 @@ mod tests {
         std::os::unix::fs::symlink("/dev/full", &path).unwrap();
         let e = StdFs.write_synced(&path, &[b"row\n"]).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(28), "{e}"); // ENOSPC
-        assert!(fs::symlink_metadata(&path).is_err(), "the failed file stayed");
+        assert!(
+            fs::symlink_metadata(&path).is_err(),
+            "the failed file stayed"
+        );
         // A file that works is written and kept.
         StdFs.write_synced(&path, &[b"a", b"b"]).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"ab");

@@ -482,12 +482,22 @@ fn a_new_foreign_key_names_the_row_that_references_nothing() {
     let s = db.table::<staff_v1::Staff>().unwrap();
     s.insert(staff_v1::Staff { id: 5, dept_id: 1 }).unwrap();
     s.insert(staff_v1::Staff { id: 6, dept_id: 9 }).unwrap();
-    let e = db.migration_plan::<staff_v2::Staff>().unwrap_err();
-    assert!(
-        e.to_string()
-            .contains("the stored row with key 6 references no row of dept"),
-        "{e}"
-    );
+    for e in [
+        db.migration_plan::<staff_v2::Staff>().unwrap_err(),
+        db.table::<staff_v2::Staff>().unwrap_err(),
+    ] {
+        match &e {
+            Error::ForeignKey { table, value, .. } => {
+                assert_eq!((table.as_str(), value), ("staff", &tabula::Value::Int(9)));
+                assert!(
+                    e.to_string()
+                        .contains("the stored row with key 6 references no row of dept"),
+                    "{e}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
     s.delete_key(6u64).unwrap();
     db.table::<staff_v2::Staff>().unwrap();
     assert_eq!(
@@ -608,4 +618,165 @@ fn a_handle_made_before_a_migration_is_stale_whatever_its_values() {
     );
     stale(old.insert_many_values(vec![vec![None, None]]).unwrap_err());
     assert_eq!(db.dyn_table("t").unwrap().count().unwrap(), 1);
+}
+
+mod coded {
+    use tabula::Table;
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "coded")]
+    pub struct Coded {
+        #[column(primary_key)]
+        pub code: String,
+    }
+}
+
+mod kids_v1 {
+    use tabula::Table;
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "kids")]
+    pub struct Kid {
+        #[column(primary_key)]
+        pub id: u64,
+        pub p: Option<u64>,
+    }
+}
+
+mod kids_v2 {
+    use tabula::Table;
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "kids")]
+    pub struct Kid {
+        #[column(primary_key)]
+        pub id: u64,
+        #[column(references = "coded")]
+        pub p: Option<u64>,
+    }
+}
+
+mod kids_v3 {
+    use tabula::Table;
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "kids")]
+    pub struct Kid {
+        #[column(primary_key)]
+        pub id: u64,
+        pub p: Option<u64>,
+        #[column(references = "later")]
+        pub q: Option<u64>,
+    }
+}
+
+mod fresh_kids {
+    use tabula::Table;
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "fresh_kids")]
+    pub struct Kid {
+        #[column(primary_key)]
+        pub id: u64,
+        #[column(references = "coded")]
+        pub p: Option<u64>,
+    }
+}
+
+/// A foreign key whose column can never hold the referenced key's value (an integer column
+/// referencing a text key) is refused by a migration and its dry run as by creating the
+/// table: every row with a value would be refused after. A table that does not exist yet
+/// may be referenced, as by a new table, while no stored row holds a value.
+#[test]
+fn a_migration_refuses_a_foreign_key_of_the_wrong_kind_as_creating_does() {
+    let db = Database::in_memory();
+    db.table::<coded::Coded>()
+        .unwrap()
+        .insert(coded::Coded { code: "1".into() })
+        .unwrap();
+    let kids = db.table::<kids_v1::Kid>().unwrap();
+    kids.insert(kids_v1::Kid { id: 1, p: None }).unwrap();
+    let want = "column p is u64 but references coded.code, which is text";
+    for e in [
+        db.migration_plan::<kids_v2::Kid>().unwrap_err(),
+        db.table::<kids_v2::Kid>().unwrap_err(),
+        db.migration_plan::<fresh_kids::Kid>().unwrap_err(),
+        db.table::<fresh_kids::Kid>().unwrap_err(),
+    ] {
+        assert!(
+            matches!(&e, Error::SchemaMismatch { reason, .. } if reason.contains(want)),
+            "{e:?}"
+        );
+    }
+    // Nothing changed: the old type still reads its table.
+    assert_eq!(kids.count().unwrap(), 1);
+    assert_eq!(db.table_names().unwrap(), ["coded", "kids"]);
+
+    // A reference to a table not made yet: planned and migrated while every value is null,
+    // refused naming the row once one is not.
+    assert_eq!(
+        db.migration_plan::<kids_v3::Kid>().unwrap().changes(),
+        ["add q (nullable)"]
+    );
+    let v3 = db.table::<kids_v3::Kid>().unwrap();
+    assert_eq!(v3.get(1u64).unwrap().unwrap().q, None);
+}
+
+/// `alter_plan` of a table that does not exist is the error `alter_table` gives, not a plan
+/// to create it (which `alter_table` never does).
+#[test]
+fn the_dry_run_of_altering_a_missing_table_refuses_as_altering_does() {
+    let db = Database::in_memory();
+    let schema = tabula::Schema::new(
+        "ghost",
+        vec![tabula::Column::new("id", tabula::ColumnType::U64).primary_key()],
+    )
+    .unwrap();
+    let planned = db.alter_plan(schema.clone()).unwrap_err();
+    let altered = db.alter_table(schema).unwrap_err();
+    assert!(
+        matches!(&altered, Error::UnknownTable { .. }),
+        "{altered:?}"
+    );
+    assert_eq!(planned.to_string(), altered.to_string());
+}
+
+mod checked_f32 {
+    use tabula::Table;
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "measures")]
+    pub struct M {
+        #[column(primary_key)]
+        pub id: u64,
+        #[column(check = "f <= 0.1")]
+        pub f: f32,
+    }
+}
+
+mod checked_f64 {
+    use tabula::Table;
+    #[derive(Table, Debug, Clone, PartialEq)]
+    #[table(name = "measures")]
+    pub struct M {
+        #[column(primary_key)]
+        pub id: u64,
+        #[column(check = "f <= 0.1")]
+        pub f: f64,
+    }
+}
+
+/// Widening `f32` to `f64` under a check the table has already: the check compared the
+/// nearest `f32` of its constant and now compares the double, and the refusal says that
+/// the check is the old one, not one being added.
+#[test]
+fn a_widening_that_an_unchanged_check_refuses_says_the_check_is_not_new() {
+    let db = Database::in_memory();
+    let m = db.table::<checked_f32::M>().unwrap();
+    m.insert(checked_f32::M { id: 1, f: 0.1 }).unwrap();
+    let e = db.table::<checked_f64::M>().unwrap_err();
+    match &e {
+        Error::SchemaMismatch { reason, .. } => assert_eq!(
+            reason,
+            "the check f <= 0.1, which the table has already, is false for the stored row \
+             with key 1 under the new column types (f = 0.10000000149011612): change the \
+             check or the row first"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(m.get(1u64).unwrap().unwrap().f, 0.1);
 }
