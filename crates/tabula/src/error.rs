@@ -343,6 +343,29 @@ fn sql_message(line: u64, column: u64, reason: &str) -> String {
 
 /// The value a unique constraint's message shows: a composite one's (`column` is a list,
 /// `(x, y)`) is the text of its values, `(1, "a")`, shown as it is rather than quoted again.
+/// A stored row that a Rust type cannot read (a json field whose type changed since the
+/// row was written: `Vec<String>` to `Vec<u32>`) is `Error::SchemaMismatch` naming the row's
+/// key and the column; any other error is returned as it is.
+pub(crate) fn unreadable_stored(table: &str, key: &Value, e: Error) -> Error {
+    match e {
+        Error::Json { context, source } => {
+            let column = context
+                .strip_prefix("column ")
+                .and_then(|c| c.strip_prefix(table))
+                .and_then(|c| c.strip_prefix('.'))
+                .unwrap_or(&context);
+            Error::SchemaMismatch {
+                table: table.to_owned(),
+                reason: format!(
+                    "the stored row with key {key} holds in {column} a JSON document that the \
+                     field's type cannot read: {source}"
+                ),
+            }
+        }
+        e => e,
+    }
+}
+
 pub(crate) fn violating(column: &str, value: &Value) -> String {
     match value {
         Value::Text(t) if column.starts_with('(') => t.clone(),

@@ -81,7 +81,15 @@ impl Engine {
                 .map(|&idx| st.tables[idx].schema().differences(schema).is_empty())
         };
         match same_schema {
-            Some(true) => self.preload::<T>(name)?,
+            Some(true) => {
+                if let Err(e) = self.preload::<T>(name) {
+                    // A row `T` cannot read (a json field whose type changed) fails the load
+                    // as a damaged file would. Loaded as values, the file's soundness
+                    // decides: if it loads, converting the rows to `T` (below) names the
+                    // row instead.
+                    self.preload::<DynRow>(name).map_err(|_| e)?;
+                }
+            }
             Some(false) => self.preload::<DynRow>(name)?,
             None if self.read_only_storage().is_some() => {
                 return Err(Error::UnknownTable {
@@ -127,7 +135,18 @@ impl Engine {
     /// worked out on copies. A refused migration is `Error::SchemaMismatch` listing every
     /// reason; a check of `T` that does not compile is reported as attaching reports it.
     pub(crate) fn migration_plan<T: Table>(&self) -> Result<MigrationPlan> {
-        self.plan(T::schema(), Missing::Create)
+        let name = &T::schema().table;
+        let plan = self.plan(T::schema(), Missing::Create)?;
+        if plan.is_empty() {
+            // Nothing migrates, but attaching still reads the stored rows into `T` (a json
+            // field's type may not read them) and refuses a table another Rust type holds:
+            // done on a copy of the state (`plan` loaded the table), kept from no one.
+            let mut st = (*self.read_state(name)?).clone();
+            if let Some(&idx) = st.by_name.get(name) {
+                st.attach_type::<T>(idx)?;
+            }
+        }
+        Ok(plan)
     }
 
     /// What [`Engine::alter`] would do with `schema`, changing nothing (see

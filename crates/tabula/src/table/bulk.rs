@@ -134,7 +134,13 @@ impl<R: Record> TableData<R> {
     /// indexes hash and compare through the rows' columns, which both kinds give alike (only
     /// `json` columns differ, and those are never indexed).
     pub(crate) fn convert<S: Record>(&self) -> Result<TableData<S>> {
-        let to_s = |r: &R| S::from_row(&self.schema, r.values()?);
+        let pk = self.schema.primary_key();
+        let to_s = |r: &R| {
+            let values = r.values()?;
+            let key = values.get(pk).cloned().unwrap_or(Value::Null);
+            S::from_row(&self.schema, values)
+                .map_err(|e| crate::error::unreadable_stored(&self.schema.table, &key, e))
+        };
         let rows = self.rows.try_map(to_s)?;
         let olds = (self.olds.iter())
             .map(|r| to_s(r).map(Arc::new))

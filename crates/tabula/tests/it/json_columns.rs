@@ -187,3 +187,90 @@ fn a_json_column_is_not_a_group_key() {
     }
     assert_eq!(t.select().group_by("id").count().unwrap().len(), 3);
 }
+
+mod tags_v1 {
+    #[derive(tabula::Table, Debug, Clone, PartialEq)]
+    #[table(name = "tagged")]
+    pub struct Tagged {
+        #[column(primary_key)]
+        pub id: u64,
+        pub tags: Vec<String>,
+    }
+}
+
+mod tags_v2 {
+    #[derive(tabula::Table, Debug, Clone, PartialEq)]
+    #[table(name = "tagged")]
+    pub struct Tagged {
+        #[column(primary_key)]
+        pub id: u64,
+        pub tags: Vec<u32>,
+    }
+}
+
+/// A json field whose Rust type changed (`Vec<String>` to `Vec<u32>`) keeps the column's
+/// schema, so nothing migrates: attaching reads the stored documents into the new type, and
+/// one it cannot read is `SchemaMismatch` naming the table, the row's key and the column
+/// (not a corrupt file: the file is sound), from the dry run as from the attach, on a
+/// fresh open and on a table loaded already; nothing changes.
+#[test]
+fn a_json_field_whose_type_cannot_read_the_stored_documents_is_refused_naming_the_row() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path()).unwrap();
+        let t = db.table::<tags_v1::Tagged>().unwrap();
+        t.insert(tags_v1::Tagged {
+            id: 1,
+            tags: vec![],
+        })
+        .unwrap();
+        t.insert(tags_v1::Tagged {
+            id: 2,
+            tags: vec!["a".into()],
+        })
+        .unwrap();
+        db.checkpoint().unwrap();
+        t.insert(tags_v1::Tagged {
+            id: 3,
+            tags: vec!["b".into()],
+        })
+        .unwrap();
+        db.close().unwrap();
+    }
+    let refused = |e: tabula::Error| match e {
+        tabula::Error::SchemaMismatch { table, reason } => {
+            assert_eq!(table, "tagged");
+            assert!(
+                reason.starts_with(
+                    "the stored row with key 2 holds in tags a JSON document that the field's \
+                     type cannot read: invalid type: string \"a\", expected u32"
+                ),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    };
+    // A fresh open, attached first; then planned first.
+    for plan_first in [false, true] {
+        let db = Database::open(dir.path()).unwrap();
+        if plan_first {
+            refused(db.migration_plan::<tags_v2::Tagged>().unwrap_err());
+        }
+        refused(db.table::<tags_v2::Tagged>().map(drop).unwrap_err());
+        refused(db.migration_plan::<tags_v2::Tagged>().unwrap_err());
+        let old = db.table::<tags_v1::Tagged>().unwrap();
+        assert_eq!(old.count().unwrap(), 3);
+        db.close().unwrap();
+    }
+    // Once every row reads (emptied through the old type), it attaches.
+    let db = Database::open(dir.path()).unwrap();
+    let old = db.table::<tags_v1::Tagged>().unwrap();
+    old.update(|_| true, |r| r.tags.clear()).unwrap();
+    drop(old);
+    db.close().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    assert!(db.migration_plan::<tags_v2::Tagged>().unwrap().is_empty());
+    let t = db.table::<tags_v2::Tagged>().unwrap();
+    assert_eq!(t.get(2u64).unwrap().unwrap().tags, Vec::<u32>::new());
+    assert_eq!(t.count().unwrap(), 3);
+}
