@@ -2,7 +2,7 @@
 //! values kept after that row's ([`WithSubqueries`]), each in its phase ([`Phase`]), and
 //! remembered by the outer values they read ([`Memo`]).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::record::Cols;
 use crate::sql::compound::CteRows;
 use crate::sql::scalar::{self, sql_error, CorrelatedCall, Scalar, Scope, SubKind};
-use crate::sql::select::{self, select_each, Bound};
+use crate::sql::select::select_each;
 use crate::sql::target::Target;
 use crate::value::{Value, ValueRef};
 
@@ -84,7 +84,6 @@ fn correlated_value(
     row: &WithSubqueries,
     params: &[Value],
 ) -> Result<Value> {
-    memo.ran.set(true);
     let firsts = match memo.get(&row.row) {
         Some(firsts) => firsts,
         None => {
@@ -131,39 +130,6 @@ fn correlated_value(
     })
 }
 
-/// Binds each of `calls` that no row of the run `memos` kept ran, for a row of nulls
-/// (`width` values), without running it. SQLite binds a statement whole before it runs, so
-/// that an error in a subquery (a name no table has, an aggregate of the outer query's
-/// columns, several columns used as a value) is the statement's whatever its rows; here a
-/// correlated subquery is bound for each row it runs for, and this binds the ones that no
-/// row reached (an empty table, `LIMIT 0`, a WHERE that kept nothing).
-pub(crate) fn bind_unrun(
-    target: Target<'_, '_>,
-    calls: &[CorrelatedCall],
-    memos: &[Memo],
-    scope: &dyn Scope,
-    width: usize,
-    params: &[Value],
-) -> Result<()> {
-    let nulls = vec![Value::Null; width];
-    for (call, memo) in calls.iter().zip(memos) {
-        if memo.ran.get() {
-            continue;
-        }
-        let reading = Reading::new(scope);
-        let mut bound = Bound::default();
-        let outer: Option<(&dyn Scope, &[Value])> = Some((&reading, &nulls));
-        let r = select::query(target, &call.query, params, outer, None, Some(&mut bound))?;
-        if r.columns.len() != 1 && !matches!(call.kind, SubKind::Exists { .. }) {
-            return Err(sql_error(
-                call.query.span(),
-                "a subquery used as a value returns one column",
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// What a correlated subquery gave (see [`correlated_value`]) for the rows of one run of
 /// the query it is in, by the values of that row's columns the subquery read, so that
 /// rows agreeing on them (`… WHERE t.year = s.year` for ten years) run it once each.
@@ -179,11 +145,7 @@ pub(crate) fn bind_unrun(
 /// read. Rows are looked up by the columns the first run read; a run that read others (a
 /// nested subquery that ran only for some rows) is not kept.
 #[derive(Default)]
-pub(crate) struct Memo {
-    state: RefCell<MemoState>,
-    /// Whether any row ran the subquery (see [`bind_unrun`]).
-    ran: Cell<bool>,
-}
+pub(crate) struct Memo(RefCell<MemoState>);
 
 #[derive(Default)]
 struct MemoState {
@@ -219,19 +181,18 @@ impl Memo {
     pub(crate) fn unused_for(calls: &[CorrelatedCall]) -> Vec<Memo> {
         calls
             .iter()
-            .map(|_| Memo {
-                state: RefCell::new(MemoState {
+            .map(|_| {
+                Memo(RefCell::new(MemoState {
                     off: true,
                     ..MemoState::default()
-                }),
-                ran: Cell::new(false),
+                }))
             })
             .collect()
     }
 
     /// The answer kept for a row agreeing with `row` on the columns read.
     fn get(&self, row: &[Value]) -> Option<Rc<[Value]>> {
-        let mut state = self.state.borrow_mut();
+        let mut state = self.0.borrow_mut();
         let found = state
             .seen
             .get(&Exact::of(state.cols.as_ref()?, row))
@@ -242,7 +203,7 @@ impl Memo {
 
     /// Keeps `firsts`, what the run for `row` gave having read its columns `read`.
     fn keep(&self, read: Vec<usize>, row: &[Value], firsts: &Rc<[Value]>) {
-        let mut state = self.state.borrow_mut();
+        let mut state = self.0.borrow_mut();
         if state.off {
             return;
         }
@@ -394,18 +355,6 @@ impl Correlated<'_, '_, '_> {
             row,
             extra: vec![Value::Null; self.calls.len()],
         }
-    }
-
-    /// Binds the subqueries no row (or group) of this run ran: see [`bind_unrun`].
-    pub(super) fn bind_unrun(&self, width: usize) -> Result<()> {
-        bind_unrun(
-            self.target,
-            self.calls,
-            &self.memos,
-            self.scope,
-            width,
-            self.params,
-        )
     }
 
     /// Runs the subqueries of `phase` for `row`, keeping their values in it.

@@ -643,15 +643,7 @@ impl Matching<'_, '_, '_> {
                 f(r)?;
             }
             Ok(true)
-        })?;
-        correlated::bind_unrun(
-            self.target,
-            self.correlated,
-            &memos,
-            self.scope,
-            width,
-            params,
-        )
+        })
     }
 }
 

@@ -12,7 +12,7 @@ use crate::engine::any_table::AnyTable;
 use crate::error::Result;
 use crate::query::Pred;
 use crate::record::{int_key, Cols};
-use crate::sql::correlated::{bind_unrun, extended, Memo};
+use crate::sql::correlated::{extended, Memo};
 use crate::sql::from::{
     extend_used, fetch, pred_of, reads_text, table_preds, Link, Relation, Source,
 };
@@ -70,12 +70,6 @@ pub(super) fn produce(
                     break;
                 }
             }
-        }
-    }
-    // An ON's subquery that no pair of rows reached is bound all the same.
-    for p in &probes {
-        if let Some((calls, scope, memos)) = &p.correlated {
-            bind_unrun(target, calls, memos, scope, p.width, params)?;
         }
     }
     Ok(())

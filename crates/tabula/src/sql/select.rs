@@ -29,7 +29,7 @@ use crate::record::{int_key, Cols};
 use crate::schema::{ColumnType, Schema};
 use crate::sql::accumulate::Acc;
 use crate::sql::compound;
-use crate::sql::correlated::{self, Correlated, Memo, Phase};
+use crate::sql::correlated::{Correlated, Memo, Phase};
 use crate::sql::from::{resolve_from, table_preds, Link, Relation, Source, Tables};
 use crate::sql::join::{produce, push_where};
 use crate::sql::numeric;
@@ -279,10 +279,6 @@ pub(crate) fn query_body(
     let heap_top = sel.distinct.is_none() && limit.is_some() && !order.is_empty() && !grouped;
     let plain = calls.is_empty() && !grouped && sel.distinct.is_none();
     if let Some(b) = bind_only {
-        // The correlated subqueries are bound too, as none runs (a row of nulls for this
-        // query's row).
-        let none = Memo::for_calls(&calls);
-        correlated::bind_unrun(target, &calls, &none, scope, tables.width, params)?;
         *b = Bound {
             grouped,
             heap_top,
@@ -290,6 +286,15 @@ pub(crate) fn query_body(
                 .zip(limit)
                 .map(|((_, keys), l)| (keys, l.saturating_add(offset))),
         };
+        return Ok(SqlResult {
+            columns,
+            ..SqlResult::default()
+        });
+    }
+    if limit == Some(0) {
+        // `LIMIT 0` reads no row and computes nothing, as SQLite (which jumps past the
+        // whole loop): no WHERE, item, aggregate, HAVING or correlated subquery is
+        // evaluated, so none can fail, and an aggregate makes no group of no rows.
         return Ok(SqlResult {
             columns,
             ..SqlResult::default()
@@ -411,10 +416,6 @@ pub(crate) fn query_body(
                 })?;
             }
         }
-        // `LIMIT 0` reads no row, as a streamed query does and SQLite (which jumps past
-        // the whole loop, aggregates and sorting too): no WHERE, item, aggregate or
-        // correlated subquery is evaluated, so none can fail.
-        (..) if limit == Some(0) => {}
         (None, ..) => produce(target, &rels, &used, params, outer, &mut |row| {
             sink.push(row)
         })?,
@@ -433,9 +434,6 @@ pub(crate) fn query_body(
         })?,
     }
     let out = sink.finish(having.as_ref(), correlated.as_ref())?;
-    if let Some(c) = &correlated {
-        c.bind_unrun(tables.width)?;
-    }
 
     let rows = final_rows(out, sel.distinct.is_some(), &order, (offset, limit), each)?;
     Ok(SqlResult {
