@@ -666,9 +666,11 @@ fn literal(text: &str, e: &Expr) -> Result<Value> {
 
 /// A value compared with a column as `how` says: [`literal`], except that a bound of an
 /// order (`<`, `BETWEEN`) may be any number, as SQL reads it: an integer beyond `i64` is
-/// the nearest float, and a float beyond a double's range is an infinity. Rounded, such a
-/// bound still falls on the same side of every value a column holds (no `i64` lies beyond
-/// it); an equality refuses it, since it would match a value the text does not name.
+/// the nearest float, and a float beyond a double's range is an infinity. On an integer
+/// column the answer is exact (no `i64` lies between the text and its rounding); on a float
+/// column it is SQL's own reading (and an `f32` column's bound is rounded further, as every
+/// float bound is: `ColumnType::range_bound`). An equality refuses it, since it would match
+/// a value the text does not name.
 fn operand(text: &str, e: &Expr, how: Use) -> Result<Value> {
     match literal(text, e) {
         Err(refused) if how == Use::Order => float_reading(e).map(Value::Float).ok_or(refused),

@@ -136,7 +136,12 @@ impl<'a, R> Select<'a, R> {
                 for (col, lo, hi) in c.pushdown() {
                     let name = self.schema.columns[col].name.clone();
                     let r = match (lo, hi) {
-                        (Bound::Included(a), Bound::Included(b)) if a == b => {
+                        // `BETWEEN x AND x` is an equality when the column can hold `x`;
+                        // otherwise (`year BETWEEN 2.5 AND 2.5`, a bound beyond i64) a
+                        // range, which finds nothing, as SQL does, rather than an error.
+                        (Bound::Included(a), Bound::Included(b))
+                            if a == b && self.schema.coerce(col, a.clone()).is_ok() =>
+                        {
                             self.spec.add_eq(self.schema, &name, a)
                         }
                         (lo, hi) => self.spec.add_range(self.schema, &name, lo, hi),

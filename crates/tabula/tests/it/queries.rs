@@ -730,3 +730,39 @@ fn f32_columns_compare_constants_as_they_store_them() {
         }
     }
 }
+
+/// `BETWEEN x AND x` is an equality only where the column can hold `x`: with a bound it
+/// cannot hold (a fraction on an integer column, a number beyond i64 or a double) it is a
+/// range that finds nothing, as SQL answers, not an error; the index serves it either way.
+#[test]
+fn between_equal_bounds_the_column_cannot_hold_finds_nothing() {
+    let (db, s) = crate::common::school();
+    for text in [
+        "year BETWEEN 2.5 AND 2.5",
+        "year BETWEEN 99999999999999999999 AND 99999999999999999999",
+        "year BETWEEN 1e400 AND 1e400",
+        "id BETWEEN 1e400 AND 1e400",
+    ] {
+        assert_eq!(s.select().where_sql(text).count().unwrap(), 0, "{text}");
+        let sql = format!("SELECT COUNT(*) FROM students WHERE {text}");
+        assert_eq!(
+            db.sql(&sql).unwrap().rows,
+            [[tabula::Value::Int(0)]],
+            "{text}"
+        );
+    }
+    assert_eq!(
+        s.select()
+            .where_sql("year BETWEEN 2024 AND 2024")
+            .count()
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.select()
+            .where_sql("year BETWEEN 2023.0 AND 2023.0")
+            .count()
+            .unwrap(),
+        2
+    );
+}
