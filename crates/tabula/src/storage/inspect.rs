@@ -229,6 +229,21 @@ impl TableState {
             .collect()
     }
 
+    /// `refused`'s message, naming where the row kept in its place (row `at`) was read:
+    /// of two rows that collide the first read is kept, and either may be the one a damage
+    /// changed, so the report names both.
+    fn also_held(&self, refused: Error, at: usize) -> String {
+        let held = match self.origins.get(at) {
+            Some(Origin::Snapshot(line)) => format!("line {line} of the snapshot"),
+            Some(Origin::Log(line)) => format!("line {line} of the log"),
+            Some(Origin::Archived(lsn, line)) => {
+                format!("line {line} of the archived segment from LSN {lsn}")
+            }
+            None => return refused.to_string(),
+        };
+        format!("{refused}, which the row from {held} holds too (the row read first is kept)")
+    }
+
     fn put(
         &mut self,
         values: Vec<Value>,
@@ -239,13 +254,13 @@ impl TableState {
         // and an open does not judge it again either (`TableData::insert_stored`).
         let key = self.key_of(&values);
         let existing = self.holders[0].1.get(std::slice::from_ref(&key)).copied();
-        if existing.is_some() && !replace {
-            return Err(Error::UniqueViolation {
+        if let Some(at) = existing.filter(|_| !replace) {
+            let refused = Error::UniqueViolation {
                 table: self.schema.table.clone(),
                 column: self.schema.primary_key_column().name.clone(),
                 value: key,
-            }
-            .to_string());
+            };
+            return Err(self.also_held(refused, at));
         }
         for (cols, holders) in &self.holders[1..] {
             let Some(v) = unique_key(cols, &values) else {
@@ -267,12 +282,12 @@ impl TableState {
                             )
                         }
                     };
-                    return Err(Error::UniqueViolation {
+                    let refused = Error::UniqueViolation {
                         table: self.schema.table.clone(),
                         column,
                         value,
-                    }
-                    .to_string());
+                    };
+                    return Err(self.also_held(refused, other));
                 }
             }
         }
@@ -1134,9 +1149,13 @@ fn read_snapshots(
             }
         }
         let mut lines_seen = 0u64;
+        // Rows that read but collide with a row read before them.
+        let mut colliding = 0u64;
         for (no, row) in decode_lines(&state.schema, &bytes) {
             lines_seen += 1;
+            let read = row.is_ok();
             let kept = row.and_then(|values| state.put(values, false, Origin::Snapshot(no)));
+            colliding += u64::from(read && kept.is_err());
             match kept {
                 Ok(()) => state.read += 1,
                 Err(reason) => {
@@ -1151,13 +1170,16 @@ fn read_snapshots(
         }
         if let Some(entry) = &entry {
             if state.read != entry.rows {
-                problems.push((
-                    0,
-                    format!(
-                        "{} readable rows, the manifest says {}",
-                        state.read, entry.rows
+                let kept = match colliding {
+                    0 => format!("{} readable rows", state.read),
+                    n => format!(
+                        "{} readable rows, {n} of them colliding with a row before them on a \
+                         key or a unique column, so {} kept",
+                        state.read + n,
+                        state.read
                     ),
-                ));
+                };
+                problems.push((0, format!("{kept}, the manifest says {}", entry.rows)));
             }
             state.missing = entry.rows.saturating_sub(lines_seen);
         }

@@ -2181,3 +2181,35 @@ fn a_stray_snapshot_is_reported_by_verify_and_set_aside_by_repair() {
     assert_eq!(tabula::verify(&path).unwrap(), vec![]);
     assert_eq!(student_names(&path).len(), 8);
 }
+
+/// Of two snapshot rows that a changed byte makes collide on a unique column, the first
+/// read is kept and the other dropped; either may be the damaged one, so the report names
+/// both lines, and the count says the rows read but did not fit, rather than calling them
+/// unreadable.
+#[test]
+fn rows_a_damage_makes_collide_are_reported_with_the_line_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seven(dir.path());
+    remove_archived_segments(&path);
+    let snapshot = path.join("data/students.records");
+    let text = fs::read_to_string(&snapshot).unwrap();
+    // B's email becomes A's: line 2 collides with line 1 (both read).
+    let damaged = text.replacen("b@uni.edu", "a@uni.edu", 1);
+    assert_ne!(damaged, text);
+    fs::write(&snapshot, damaged).unwrap();
+    assert_reported(
+        &path,
+        "students.records",
+        "unique constraint students.email violated by \"a@uni.edu\", which the row from line \
+         1 of the snapshot holds too (the row read first is kept)",
+    );
+    assert_reported(
+        &path,
+        "students.records",
+        "7 readable rows, 1 of them colliding with a row before them on a key or a unique \
+         column, so 6 kept, the manifest says 7",
+    );
+    let report = repair(&path);
+    assert_eq!(table(&report, "students").rows_recovered, 7, "{report:?}");
+    assert_eq!(student_names(&path), ["A", "C", "D", "E", "F", "G", "H"]);
+}
