@@ -602,7 +602,7 @@ impl Database {
     pub fn alter_plan(&self, schema: Schema) -> Result<MigrationPlan> {
         let mut schema = schema;
         schema.finish()?;
-        self.engine.alter_plan(&schema)
+        self.engine.plan(&schema)
     }
 
     /// The migrations a table went through, oldest first, each with the log position at

@@ -136,7 +136,7 @@ impl Engine {
     /// reason; a check of `T` that does not compile is reported as attaching reports it.
     pub(crate) fn migration_plan<T: Table>(&self) -> Result<MigrationPlan> {
         let name = &T::schema().table;
-        let plan = self.plan(T::schema(), Missing::Create)?;
+        let plan = self.plan(T::schema())?;
         if plan.is_empty() {
             // Nothing migrates, but attaching still reads the stored rows into `T` (a json
             // field's type may not read them) and refuses a table another Rust type holds:
@@ -150,20 +150,13 @@ impl Engine {
     }
 
     /// What [`Engine::alter`] would do with `schema`, changing nothing (see
-    /// [`Engine::migration_plan`]); a table that does not exist is the error altering it
-    /// gives.
-    pub(crate) fn alter_plan(&self, schema: &Schema) -> Result<MigrationPlan> {
-        self.plan(schema, Missing::Refuse)
-    }
-
-    fn plan(&self, schema: &Schema, missing: Missing) -> Result<MigrationPlan> {
+    /// [`Engine::migration_plan`]); a table that does not exist plans its creation, as
+    /// `Database::create_table` would make it (the Python package's dry run of a class).
+    pub(crate) fn plan(&self, schema: &Schema) -> Result<MigrationPlan> {
         let name = &schema.table;
         TableData::<DynRow>::new(Arc::new(schema.clone()))?;
         let st = self.state(name)?;
         if !st.by_name.contains_key(name) {
-            if missing == Missing::Refuse {
-                st.index_of(name)?;
-            }
             // As creating it would refuse it.
             crate::schema::check_new_table_name(name)?;
             check_reference_kinds(&st, schema)?;
@@ -245,15 +238,6 @@ impl Engine {
             Ok((idx, st.table(idx)?.schema().clone()))
         })
     }
-}
-
-/// What a plan does with a table that does not exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Missing {
-    /// Plans its creation, as attaching a Rust type creates it.
-    Create,
-    /// Refuses, as `Engine::alter` does.
-    Refuse,
 }
 
 /// Checks that every row of `table` (table `idx` rebuilt under a new schema) references a

@@ -717,23 +717,44 @@ fn a_migration_refuses_a_foreign_key_of_the_wrong_kind_as_creating_does() {
     assert_eq!(v3.get(1u64).unwrap().unwrap().q, None);
 }
 
-/// `alter_plan` of a table that does not exist is the error `alter_table` gives, not a plan
-/// to create it (which `alter_table` never does).
+/// `alter_plan` of a table that does not exist plans its creation (what `create_table`
+/// would make; `alter_table` itself refuses), and refuses what creating would refuse.
 #[test]
-fn the_dry_run_of_altering_a_missing_table_refuses_as_altering_does() {
+fn the_dry_run_of_a_missing_table_plans_what_creating_would_do() {
     let db = Database::in_memory();
-    let schema = tabula::Schema::new(
-        "ghost",
-        vec![tabula::Column::new("id", tabula::ColumnType::U64).primary_key()],
-    )
-    .unwrap();
-    let planned = db.alter_plan(schema.clone()).unwrap_err();
-    let altered = db.alter_table(schema).unwrap_err();
+    db.table::<coded::Coded>().unwrap();
+    let schema = |ty| {
+        tabula::Schema::new(
+            "ghost",
+            vec![
+                tabula::Column::new("id", tabula::ColumnType::U64).primary_key(),
+                tabula::Column::new("c", ty)
+                    .nullable()
+                    .references("coded", tabula::OnDelete::Restrict),
+            ],
+        )
+        .unwrap()
+    };
+    let text = schema(tabula::ColumnType::Text);
+    assert_eq!(
+        db.alter_plan(text.clone()).unwrap().changes(),
+        ["create table ghost"]
+    );
+    let altered = db.alter_table(text).unwrap_err();
     assert!(
         matches!(&altered, Error::UnknownTable { .. }),
         "{altered:?}"
     );
-    assert_eq!(planned.to_string(), altered.to_string());
+    let e = db.alter_plan(schema(tabula::ColumnType::U64)).unwrap_err();
+    assert!(
+        matches!(&e, Error::SchemaMismatch { reason, .. }
+            if reason.contains("column c is u64 but references coded.code, which is text")),
+        "{e:?}"
+    );
+    let created = db
+        .create_table(schema(tabula::ColumnType::U64))
+        .unwrap_err();
+    assert_eq!(created.to_string(), e.to_string());
 }
 
 mod checked_f32 {
