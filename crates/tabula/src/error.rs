@@ -341,8 +341,6 @@ fn sql_message(line: u64, column: u64, reason: &str) -> String {
     }
 }
 
-/// The value a unique constraint's message shows: a composite one's (`column` is a list,
-/// `(x, y)`) is the text of its values, `(1, "a")`, shown as it is rather than quoted again.
 /// A stored row that a Rust type cannot read (a json field whose type changed since the
 /// row was written: `Vec<String>` to `Vec<u32>`) is `Error::SchemaMismatch` naming the row's
 /// key and the column; any other error is returned as it is.
@@ -366,6 +364,8 @@ pub(crate) fn unreadable_stored(table: &str, key: &Value, e: Error) -> Error {
     }
 }
 
+/// The value a unique constraint's message shows: a composite one's (`column` is a list,
+/// `(x, y)`) is the text of its values, `(1, "a")`, shown as it is rather than quoted again.
 pub(crate) fn violating(column: &str, value: &Value) -> String {
     match value {
         Value::Text(t) if column.starts_with('(') => t.clone(),
