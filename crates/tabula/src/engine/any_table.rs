@@ -174,20 +174,22 @@ fn kept_slots<R: Record>(
         failed.set(true);
         true
     };
-    let mut slots = match keep {
-        // A test of the integer key (`id % 10 = 0`) in a dense key index reads no row.
-        Some(keep) if !by_value && q.preds.is_empty() && tests_dense_key(t, keep) => {
-            slots_by_dense_key(t, keep, &failing)
-        }
+    // A test of the integer key (`id % 10 = 0`) in a dense key index reads no row.
+    let by_key = match keep {
+        Some(keep) if !by_value && q.preds.is_empty() => slots_by_dense_key(t, keep, &failing),
+        _ => None,
+    };
+    let mut slots = match (by_key, keep) {
+        (Some(slots), _) => slots,
         // The common case first: a test of every row of a table whose slots are in key
         // order walks the slab itself, with the test inlined (what `query::run` does for
         // it, without its layers of dispatch per row).
-        Some(keep) if !by_value && q.preds.is_empty() && t.slots_in_order() => t
+        (None, Some(keep)) if !by_value && q.preds.is_empty() && t.slots_in_order() => t
             .slab()
             .filter(|(_, r)| keep.test(*r).unwrap_or_else(|_| failing()))
             .map(|(s, _)| s)
             .collect(),
-        _ => {
+        (None, _) => {
             let filters = match keep {
                 Some(keep) if !by_value => {
                     let f: Box<dyn Fn(&R) -> bool + '_> =
@@ -220,26 +222,19 @@ fn kept_slots<R: Record>(
     (slots, None)
 }
 
-/// Whether `keep` is a test of an integer in the primary key and `t`'s key index is dense,
-/// so that [`slots_by_dense_key`] answers it.
-fn tests_dense_key<R: Record>(t: &TableData<R>, keep: RowTest<'_>) -> bool {
-    let key = t.schema.primary_key();
-    t.dense_key_base().is_some() && keep.int.is_some_and(|(col, _)| col == key)
-}
-
-/// The live slots whose key passes `keep` (see [`tests_dense_key`]), in slot order, which
-/// is key order in a dense key index: slot `s` holds key `base + s`, so a row is read only
-/// where the test has no answer on the integer (an overflow), and `keep` answers on it
-/// (`failing` noting an error, as in [`kept_slots`]). The scan of every row otherwise waits
-/// on each row's memory to read a key the index already gives.
+/// The live slots whose key passes `keep`, when it is a test of an integer in the primary
+/// key and `t`'s key index is dense (`None` otherwise), in slot order, which is key order
+/// in a dense key index: slot `s` holds key `base + s`, so a row is read only where the
+/// test has no answer on the integer (an overflow), and `keep` answers on it (`failing`
+/// noting an error, as in [`kept_slots`]). The scan of every row otherwise waits on each
+/// row's memory to read a key the index already gives.
 fn slots_by_dense_key<R: Record>(
     t: &TableData<R>,
     keep: RowTest<'_>,
     failing: &dyn Fn() -> bool,
-) -> Vec<u32> {
-    let (Some(base), Some((_, int))) = (t.dense_key_base(), keep.int) else {
-        return Vec::new();
-    };
+) -> Option<Vec<u32>> {
+    let base = t.dense_key_base()?;
+    let (_, int) = keep.int.filter(|&(col, _)| col == t.schema.primary_key())?;
     let mut out = Vec::new();
     for leaf in t.rows().leaves(0..t.slot_count()) {
         for i in Bits(leaf.live) {
@@ -259,7 +254,7 @@ fn slots_by_dense_key<R: Record>(
             }
         }
     }
-    out
+    Some(out)
 }
 
 /// Wraps closure filters over `Row` as filters over the table's own row kind.
