@@ -157,13 +157,7 @@ impl Engine {
         TableData::<DynRow>::new(Arc::new(schema.clone()))?;
         let st = self.state(name)?;
         if !st.by_name.contains_key(name) {
-            // As creating it would refuse it.
-            crate::schema::check_new_table_name(name)?;
-            check_reference_kinds(&st, schema)?;
-            return Ok(MigrationPlan::new(
-                name,
-                vec![format!("create table {name}")],
-            ));
+            return creation_plan(&st, schema);
         }
         drop(st);
         self.preload::<DynRow>(name)?;
@@ -177,13 +171,7 @@ impl Engine {
         }
         let mut st = (*self.read_state(name)?).clone();
         let Some(&idx) = st.by_name.get(name) else {
-            // As creating it would refuse it.
-            crate::schema::check_new_table_name(name)?;
-            check_reference_kinds(&st, schema)?;
-            return Ok(MigrationPlan::new(
-                name,
-                vec![format!("create table {name}")],
-            ));
+            return creation_plan(&st, schema);
         };
         let storage = self.storage.as_ref();
         ensure_loaded(storage, &mut st, idx)?;
@@ -240,6 +228,29 @@ impl Engine {
     }
 }
 
+/// The plan of a table that does not exist: its creation, refused as creating it would
+/// refuse it.
+fn creation_plan(st: &State, schema: &Schema) -> Result<MigrationPlan> {
+    crate::schema::check_new_table_name(&schema.table)?;
+    check_reference_kinds(st, schema)?;
+    let name = &schema.table;
+    Ok(MigrationPlan::new(
+        name,
+        vec![format!("create table {name}")],
+    ))
+}
+
+/// Where a new foreign key's values are looked up (see [`check_new_references`]).
+#[derive(Clone, Copy)]
+enum Parent {
+    /// Another table, at this position.
+    Other(usize),
+    /// The table itself, rebuilt.
+    Itself,
+    /// A table that does not exist yet: no value finds a row.
+    Missing,
+}
+
 /// Checks that every row of `table` (table `idx` rebuilt under a new schema) references a
 /// row that exists through each foreign key the old schema did not have.
 fn check_new_references(
@@ -268,11 +279,12 @@ fn check_new_references(
         // A table that does not exist yet has no rows: as for a new table, which may
         // reference one made later, only a stored value refuses it.
         let parent = match st.by_name.get(&fk.table) {
-            Some(&p) if !st.is_dropped(p) => Some(Some(p)),
-            _ if fk.table == new.table => Some(None),
-            _ => None,
+            Some(&p) if p == idx => Parent::Itself,
+            Some(&p) if !st.is_dropped(p) => Parent::Other(p),
+            _ if fk.table == new.table => Parent::Itself,
+            _ => Parent::Missing,
         };
-        if let Some(Some(p)) = parent.filter(|p| *p != Some(idx)) {
+        if let Parent::Other(p) = parent {
             ensure_loaded(storage, st, p)?;
         }
         let pk = new.primary_key();
@@ -282,21 +294,21 @@ fn check_new_references(
                 continue;
             }
             let found = match parent {
-                Some(Some(p)) if p != idx => {
+                Parent::Other(p) => {
                     let parent_schema = st.tables[p].schema().clone();
                     parent_schema
                         .coerce(parent_schema.primary_key(), v.to_owned())
                         .is_ok_and(|k| st.tables[p].has_key(&k))
                 }
-                Some(_) => new
+                Parent::Itself => new
                     .coerce(new.primary_key(), v.to_owned())
                     .is_ok_and(|k| table.find_key(k.as_ref()).is_some()),
-                None => false,
+                Parent::Missing => false,
             };
             if !found {
                 let missing = match parent {
-                    Some(_) => "references no row of",
-                    None => "references a table that does not exist,",
+                    Parent::Missing => "references a table that does not exist,",
+                    _ => "references no row of",
                 };
                 return Err(refused(
                     v.to_owned(),
