@@ -278,6 +278,7 @@ pub(crate) fn query_body(
     // can (`library_order`), else a heap in the sink.
     let heap_top = sel.distinct.is_none() && limit.is_some() && !order.is_empty() && !grouped;
     let plain = calls.is_empty() && !grouped && sel.distinct.is_none();
+    let binding = bind_only.is_some();
     if let Some(b) = bind_only {
         *b = Bound {
             grouped,
@@ -286,15 +287,11 @@ pub(crate) fn query_body(
                 .zip(limit)
                 .map(|((_, keys), l)| (keys, l.saturating_add(offset))),
         };
-        return Ok(SqlResult {
-            columns,
-            ..SqlResult::default()
-        });
     }
-    if limit == Some(0) {
-        // `LIMIT 0` reads no row and computes nothing, as SQLite (which jumps past the
-        // whole loop): no WHERE, item, aggregate, HAVING or correlated subquery is
-        // evaluated, so none can fail, and an aggregate makes no group of no rows.
+    // Bound, it returns no rows; and `LIMIT 0` reads no row and computes nothing, as SQLite
+    // (which jumps past the whole loop): no WHERE, item, aggregate, HAVING or correlated
+    // subquery is evaluated, so none can fail, and an aggregate makes no group of no rows.
+    if binding || limit == Some(0) {
         return Ok(SqlResult {
             columns,
             ..SqlResult::default()
