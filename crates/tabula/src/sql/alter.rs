@@ -827,7 +827,7 @@ fn sequence_table(target: Target<'_, '_>, seq: &Expr, params: &[Value]) -> Resul
     let stem = stem.as_str();
     // `t_col_seq`, PostgreSQL's name for the sequence of column col of table t.
     if let Some(stem) = stem.strip_suffix("_seq") {
-        if let Target::Tx(tx, _) = target {
+        if let Some(tx) = target.transaction() {
             let names: Vec<String> = tx.tx.state(stem)?.by_name.keys().cloned().collect();
             for t in names {
                 if let Ok(s) = target.schema(&t) {

@@ -293,7 +293,7 @@ pub(crate) fn set_query(
             ));
         }
     }
-    let binding = bind_only.is_some();
+    let binding = bind_only.is_some() || target.binds_only();
     let Member { columns, mut rows } = member(target, &q.body, params, outer, binding)?;
     let order = order_of(q, &columns)?;
     let (limit, offset) = select::window(q, params)?;

@@ -2,7 +2,7 @@
 //! values kept after that row's ([`WithSubqueries`]), each in its phase ([`Phase`]), and
 //! remembered by the outer values they read ([`Memo`]).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
@@ -84,6 +84,7 @@ fn correlated_value(
     row: &WithSubqueries,
     params: &[Value],
 ) -> Result<Value> {
+    memo.ran.set(true);
     let firsts = match memo.get(&row.row) {
         Some(firsts) => firsts,
         None => {
@@ -95,14 +96,7 @@ fn correlated_value(
                 Some((&reading, &row.row)),
                 None,
             )?;
-            if r.columns.len() != 1 && !matches!(call.kind, SubKind::Exists { .. }) {
-                // As SQLite, whether or not it has rows (its `*` is known to be several
-                // columns now; the compiler could only count the items).
-                return Err(sql_error(
-                    call.query.span(),
-                    "a subquery used as a value returns one column",
-                ));
-            }
+            one_column_unless_exists(call, r.columns.len())?;
             // What the kind needs: whether there is a row, the first row's value, or all.
             let keep = match call.kind {
                 SubKind::Exists { .. } | SubKind::Value => 1,
@@ -130,6 +124,67 @@ fn correlated_value(
     })
 }
 
+/// `Err` if `call` is used as a value and its query gives `width` columns, not one: as
+/// SQLite, whether or not it has rows (its `*` is known to be several columns once bound;
+/// the compiler could only count the items).
+fn one_column_unless_exists(call: &CorrelatedCall, width: usize) -> Result<()> {
+    if width != 1 && !matches!(call.kind, SubKind::Exists { .. }) {
+        return Err(sql_error(
+            call.query.span(),
+            "a subquery used as a value returns one column",
+        ));
+    }
+    Ok(())
+}
+
+/// Binds each of `calls` (correlated subqueries of a query whose row is `width` values
+/// wide, named by `scope`) that no row ran (`memos`, one per call), for a row of nulls.
+/// SQLite binds a statement whole before it runs it, so an error in a subquery (a name no
+/// table has, an aggregate of the outer query's columns, several columns used as a value)
+/// is the statement's whatever its rows; here a correlated subquery is bound for each row
+/// it runs for, and this binds the ones no row reached (an empty table, `LIMIT 0`, a WHERE
+/// that kept nothing). It runs nothing, at any depth: the target only binds (see
+/// [`Target::binding`]).
+pub(crate) fn bind_unrun(
+    target: Target<'_, '_>,
+    calls: &[CorrelatedCall],
+    memos: &[Memo],
+    scope: &dyn Scope,
+    width: usize,
+    params: &[Value],
+) -> Result<()> {
+    let unrun = calls
+        .iter()
+        .zip(memos)
+        .filter(|(_, m)| !m.ran.get())
+        .map(|(c, _)| c);
+    bind(target, unrun, scope, width, params)
+}
+
+/// Binds each of `calls` for a row of nulls, running nothing (see [`bind_unrun`]).
+pub(crate) fn bind<'c>(
+    target: Target<'_, '_>,
+    calls: impl IntoIterator<Item = &'c CorrelatedCall>,
+    scope: &dyn Scope,
+    width: usize,
+    params: &[Value],
+) -> Result<()> {
+    let mut nulls = None;
+    for call in calls {
+        let nulls: &[Value] = nulls.get_or_insert_with(|| vec![Value::Null; width]);
+        let reading = Reading::new(scope);
+        let r = select_each(
+            target.binding(),
+            &call.query,
+            params,
+            Some((&reading, nulls)),
+            None,
+        )?;
+        one_column_unless_exists(call, r.columns.len())?;
+    }
+    Ok(())
+}
+
 /// What a correlated subquery gave (see [`correlated_value`]) for the rows of one run of
 /// the query it is in, by the values of that row's columns the subquery read, so that
 /// rows agreeing on them (`… WHERE t.year = s.year` for ten years) run it once each.
@@ -145,7 +200,11 @@ fn correlated_value(
 /// read. Rows are looked up by the columns the first run read; a run that read others (a
 /// nested subquery that ran only for some rows) is not kept.
 #[derive(Default)]
-pub(crate) struct Memo(RefCell<MemoState>);
+pub(crate) struct Memo {
+    state: RefCell<MemoState>,
+    /// Whether any row ran the subquery (see [`bind_unrun`]).
+    ran: Cell<bool>,
+}
 
 #[derive(Default)]
 struct MemoState {
@@ -181,18 +240,19 @@ impl Memo {
     pub(crate) fn unused_for(calls: &[CorrelatedCall]) -> Vec<Memo> {
         calls
             .iter()
-            .map(|_| {
-                Memo(RefCell::new(MemoState {
+            .map(|_| Memo {
+                state: RefCell::new(MemoState {
                     off: true,
                     ..MemoState::default()
-                }))
+                }),
+                ran: Cell::new(false),
             })
             .collect()
     }
 
     /// The answer kept for a row agreeing with `row` on the columns read.
     fn get(&self, row: &[Value]) -> Option<Rc<[Value]>> {
-        let mut state = self.0.borrow_mut();
+        let mut state = self.state.borrow_mut();
         let found = state
             .seen
             .get(&Exact::of(state.cols.as_ref()?, row))
@@ -203,7 +263,7 @@ impl Memo {
 
     /// Keeps `firsts`, what the run for `row` gave having read its columns `read`.
     fn keep(&self, read: Vec<usize>, row: &[Value], firsts: &Rc<[Value]>) {
-        let mut state = self.0.borrow_mut();
+        let mut state = self.state.borrow_mut();
         if state.off {
             return;
         }
@@ -355,6 +415,19 @@ impl Correlated<'_, '_, '_> {
             row,
             extra: vec![Value::Null; self.calls.len()],
         }
+    }
+
+    /// Binds the subqueries no row (or group) of this run ran, for a row `width` values
+    /// wide: see [`bind_unrun`].
+    pub(super) fn bind_unrun(&self, width: usize) -> Result<()> {
+        bind_unrun(
+            self.target,
+            self.calls,
+            &self.memos,
+            self.scope,
+            width,
+            self.params,
+        )
     }
 
     /// Runs the subqueries of `phase` for `row`, keeping their values in it.

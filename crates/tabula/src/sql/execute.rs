@@ -284,10 +284,12 @@ fn insert(
         }
         row
     };
-    let run = |sq: &sqlparser::ast::Query| select::select(target, sq, params).map(|r| r.rows);
+    let run = |sq: &sqlparser::ast::Query, bind: bool| {
+        select::select(target.binding_if(bind), sq, params).map(|r| r.rows)
+    };
     let SetExpr::Values(values) = source.body.as_ref() else {
         // INSERT … SELECT: the query's rows, read before any is inserted.
-        let rows = run(source)?;
+        let rows = run(source, false)?;
         let mut pending = Vec::with_capacity(rows.len());
         for vals in rows {
             if vals.len() != columns.len() {
@@ -343,7 +345,9 @@ fn update(
     let (table, assignments, selection) = (&u.table, &u.assignments, &u.selection);
     let tx = target.writer()?;
     let (name, scope) = single_table(target, table)?;
-    let run = |sq: &sqlparser::ast::Query| select::select(target, sq, params).map(|r| r.rows);
+    let run = |sq: &sqlparser::ast::Query, bind: bool| {
+        select::select(target.binding_if(bind), sq, params).map(|r| r.rows)
+    };
     let mut p = Params::with_subqueries(&run);
     // Correlated subqueries run per row, in SET and WHERE.
     p.correlated = Some(Vec::new());
@@ -469,7 +473,9 @@ fn delete(
         }
     }
     let (name, scope) = single_table(target, table)?;
-    let run = |sq: &sqlparser::ast::Query| select::select(target, sq, params).map(|r| r.rows);
+    let run = |sq: &sqlparser::ast::Query, bind: bool| {
+        select::select(target.binding_if(bind), sq, params).map(|r| r.rows)
+    };
     let mut p = Params::with_subqueries(&run);
     p.correlated = Some(Vec::new());
     let filter = d
@@ -643,7 +649,15 @@ impl Matching<'_, '_, '_> {
                 f(r)?;
             }
             Ok(true)
-        })
+        })?;
+        correlated::bind_unrun(
+            self.target,
+            self.correlated,
+            &memos,
+            self.scope,
+            width,
+            params,
+        )
     }
 }
 

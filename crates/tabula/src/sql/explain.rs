@@ -74,7 +74,7 @@ fn explain_body(
         outer,
     };
     let beyond = Beyond(&scope);
-    let run = |sq: &Query| beyond.rows_of(target, sq, params);
+    let run = |sq: &Query, bind: bool| beyond.rows_of(target.binding_if(bind), sq, params);
     let mut p = Params::with_subqueries(&run);
     p.correlated = Some(Vec::new());
     // WHERE may name an item's alias, as in `select_each`.
@@ -215,11 +215,7 @@ fn explain_body(
                     match correlated {
                         Some(c) => format!(
                             "{kind} {strategy} with {line}, {}",
-                            per_row(
-                                c.calls.len(),
-                                "pair of rows",
-                                matches!(target, Target::Read(_)),
-                            )
+                            per_row(c.calls.len(), "pair of rows", target.is_read(),)
                         ),
                         None => format!("{kind} {strategy} with {line}"),
                     }

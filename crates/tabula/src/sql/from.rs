@@ -202,7 +202,9 @@ pub(super) fn resolve_from(
                         outer,
                     };
                     let beyond = Beyond(&scope);
-                    let run = |sq: &Query| beyond.rows_of(target, sq, params);
+                    let run = |sq: &Query, bind: bool| {
+                        beyond.rows_of(target.binding_if(bind), sq, params)
+                    };
                     let mut p = Params::with_subqueries(&run);
                     p.correlated = Some(Vec::new());
                     let cond = scalar::compile(e, &scope, &mut p)?;

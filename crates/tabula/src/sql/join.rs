@@ -12,7 +12,7 @@ use crate::engine::any_table::AnyTable;
 use crate::error::Result;
 use crate::query::Pred;
 use crate::record::{int_key, Cols};
-use crate::sql::correlated::{extended, Memo};
+use crate::sql::correlated::{bind, bind_unrun, extended, Memo};
 use crate::sql::from::{
     extend_used, fetch, pred_of, reads_text, table_preds, Link, Relation, Source,
 };
@@ -70,6 +70,37 @@ pub(super) fn produce(
                     break;
                 }
             }
+        }
+    }
+    // An ON's subquery that no pair of rows reached is bound all the same.
+    for p in &probes {
+        if let Some((calls, scope, memos)) = &p.correlated {
+            bind_unrun(target, calls, memos, scope, p.width, params)?;
+        }
+    }
+    Ok(())
+}
+
+/// Binds the correlated subqueries of every ON of `rels` (a row `width` values wide),
+/// running nothing (see [`bind`]): for a query that reads no row of them.
+pub(super) fn bind_on(
+    target: Target<'_, '_>,
+    rels: &[Relation],
+    width: usize,
+    params: &[Value],
+    outer: Option<(&dyn Scope, &[Value])>,
+) -> Result<()> {
+    for rel in rels {
+        if let Link::On {
+            correlated: Some(sub),
+            ..
+        } = &rel.link
+        {
+            let scope = QueryScope {
+                tables: &sub.tables,
+                outer,
+            };
+            bind(target, &sub.calls, &scope, width, params)?;
         }
     }
     Ok(())
@@ -346,9 +377,10 @@ impl<'r> Probe<'r> {
                 },
                 // Inside a write transaction the rows may be streamed to a callback that
                 // writes between them (`Statement::each_in`).
-                match target {
-                    Target::Read(_) => Memo::for_calls(&sub.calls),
-                    Target::Tx(..) => Memo::unused_for(&sub.calls),
+                if target.is_read() {
+                    Memo::for_calls(&sub.calls)
+                } else {
+                    Memo::unused_for(&sub.calls)
                 },
             )),
             _ => None,

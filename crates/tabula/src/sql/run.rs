@@ -249,7 +249,7 @@ fn run_statements(
                 let tx = Transaction::new(engine.begin(&written_table(s))?);
                 let outcome = catch_unwind(AssertUnwindSafe(|| {
                     let auto = AutoIndexes::default();
-                    let r = execute(Target::Tx(&tx, &auto), s, params)?;
+                    let r = execute(Target::tx(&tx, &auto), s, params)?;
                     check_forward(&tx, ForwardCheck::Alone)?;
                     Ok(r)
                 }));
@@ -400,7 +400,7 @@ fn write_group(
                 }
                 s => {
                     let auto = AutoIndexes::default();
-                    let result = execute(Target::Tx(&tx, &auto), s, params)
+                    let result = execute(Target::tx(&tx, &auto), s, params)
                         .map_err(|e| numbered(e, inner_at, true))?;
                     group_changed += result.changed;
                     keep(&mut r, result)?;
@@ -531,7 +531,7 @@ fn read_group(
                 start: parsed.start(k),
                 in_transaction: true,
             };
-            let r = execute(Target::Read(&snap), &parsed.statements[k], params);
+            let r = execute(Target::read(&snap), &parsed.statements[k], params);
             // Checked before the statement's own outcome: a torn version can fail it too.
             if snap.torn() {
                 if (k == begin + 1 || !handed_out) && tries < 3 {
@@ -618,7 +618,7 @@ fn streamed_read_group(
                     start: inner_start,
                     in_transaction: true,
                 };
-                let r = execute(Target::Read(&snap), s, params);
+                let r = execute(Target::read(&snap), s, params);
                 if snap.torn() {
                     return Err(Error::Sql {
                         line: at.start.0,
@@ -770,7 +770,7 @@ fn run_read_statements(
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         let snap = Snapshot::within(rt.engine, version);
-        let result = execute(Target::Read(&snap), &statement, params);
+        let result = execute(Target::read(&snap), &statement, params);
         // Kept with the tables it loaded for the next statements; another thread's statement
         // in the same transaction may have kept a later one meanwhile.
         if let Some(version) = snap.into_state() {
@@ -806,7 +806,7 @@ pub(crate) fn result_columns(
         Some(Statement::Query(q)) if !alter::is_setval(q) => {
             let snap = Snapshot::new(engine);
             let mut bound = select::Bound::default();
-            let r = select::query(Target::Read(&snap), q, params, None, None, Some(&mut bound))?;
+            let r = select::query(Target::read(&snap), q, params, None, None, Some(&mut bound))?;
             Ok(Some(r.columns))
         }
         _ => Ok(None),
@@ -889,9 +889,9 @@ fn run_in_statements(
         let auto = AutoIndexes::default();
         let result = match (&*statement, &mut each) {
             (Statement::Query(q), Some(f)) if alone_last && !alter::is_setval(q) => {
-                select::select_each(Target::Tx(tx, &auto), q, params, None, Some(f.reborrow()))
+                select::select_each(Target::tx(tx, &auto), q, params, None, Some(f.reborrow()))
             }
-            (s, _) => execute(Target::Tx(tx, &auto), s, params),
+            (s, _) => execute(Target::tx(tx, &auto), s, params),
         };
         let at = At {
             number: i + 1,
@@ -937,7 +937,7 @@ fn read(
         let r = match (&mut each, s) {
             (Some(f), Statement::Query(q)) if !alter::is_setval(q) => {
                 let r =
-                    select::select_each(Target::Read(&snap), q, params, None, Some(f.reborrow()));
+                    select::select_each(Target::read(&snap), q, params, None, Some(f.reborrow()));
                 if snap.torn() {
                     return Err(Error::Sql {
                         line: 0,
@@ -950,7 +950,7 @@ fn read(
                 }
                 return r;
             }
-            _ => execute(Target::Read(&snap), s, params),
+            _ => execute(Target::read(&snap), s, params),
         };
         tries += 1;
         if snap.torn() && tries == 3 {

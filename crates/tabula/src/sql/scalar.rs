@@ -639,16 +639,29 @@ impl<'s> Params<'s> {
     }
 }
 
-pub(crate) type Subquery<'s> = &'s dyn Fn(&sqlparser::ast::Query) -> Result<Vec<Vec<Value>>>;
+/// Runs an uncorrelated subquery, or with `true` only binds it (no rows, nothing run).
+pub(crate) type Subquery<'s> = &'s dyn Fn(&sqlparser::ast::Query, bool) -> Result<Vec<Vec<Value>>>;
 
 /// The rows of an uncorrelated subquery, or why there are none to have.
+///
+/// Where correlated subqueries run (`params.correlated`), whether this one is correlated
+/// is learnt by binding it first, which runs nothing: its error naming a column of the
+/// query around it. Only then does an uncorrelated one run, so that nothing of a
+/// correlated one runs before a row reaches it (a subquery of its FROM, say, that SQLite
+/// would never run on no rows, or run once per row).
 fn run_subquery(
     q: &sqlparser::ast::Query,
     params: &Params<'_>,
     outer: &dyn Scope,
 ) -> Result<Vec<Vec<Value>>> {
+    let run = |run: Subquery<'_>| {
+        if params.correlated.is_some() {
+            run(q, true)?;
+        }
+        run(q, false)
+    };
     match params.subquery {
-        Some(run) => run(q).map_err(|e| {
+        Some(r) => run(r).map_err(|e| {
             if names_outer(&e, outer) && params.correlated.is_none() {
                 unsupported(
                     "correlated subqueries here (a subquery naming a column of the query \

@@ -29,9 +29,9 @@ use crate::record::{int_key, Cols};
 use crate::schema::{ColumnType, Schema};
 use crate::sql::accumulate::Acc;
 use crate::sql::compound;
-use crate::sql::correlated::{Correlated, Memo, Phase};
+use crate::sql::correlated::{self, Correlated, Memo, Phase};
 use crate::sql::from::{resolve_from, table_preds, Link, Relation, Source, Tables};
-use crate::sql::join::{produce, push_where};
+use crate::sql::join::{bind_on, produce, push_where};
 use crate::sql::numeric;
 use crate::sql::rows_to::{hand_refs, Each};
 use crate::sql::scalar::{
@@ -249,7 +249,7 @@ pub(crate) fn query_body(
     let scope: &dyn Scope = &scope;
     // A subquery run once here still sees the values of the queries around this one.
     let beyond = Beyond(scope);
-    let run = |sq: &Query| beyond.rows_of(target, sq, params);
+    let run = |sq: &Query, bind: bool| beyond.rows_of(target.binding_if(bind), sq, params);
     let mut p = Params::with_subqueries(&run);
     let Clauses {
         filter,
@@ -278,7 +278,7 @@ pub(crate) fn query_body(
     // can (`library_order`), else a heap in the sink.
     let heap_top = sel.distinct.is_none() && limit.is_some() && !order.is_empty() && !grouped;
     let plain = calls.is_empty() && !grouped && sel.distinct.is_none();
-    let binding = bind_only.is_some();
+    let binding = bind_only.is_some() || target.binds_only();
     if let Some(b) = bind_only {
         *b = Bound {
             grouped,
@@ -292,6 +292,9 @@ pub(crate) fn query_body(
     // (which jumps past the whole loop): no WHERE, item, aggregate, HAVING or correlated
     // subquery is evaluated, so none can fail, and an aggregate makes no group of no rows.
     if binding || limit == Some(0) {
+        // Its correlated subqueries are bound all the same, running nothing.
+        correlated::bind(target, &calls, scope, tables.width, params)?;
+        bind_on(target, &rels, tables.width, params, outer)?;
         return Ok(SqlResult {
             columns,
             ..SqlResult::default()
@@ -431,6 +434,9 @@ pub(crate) fn query_body(
         })?,
     }
     let out = sink.finish(having.as_ref(), correlated.as_ref())?;
+    if let Some(c) = &correlated {
+        c.bind_unrun(tables.width)?;
+    }
 
     let rows = final_rows(out, sel.distinct.is_some(), &order, (offset, limit), each)?;
     Ok(SqlResult {

@@ -168,8 +168,17 @@ impl Pinned {
 /// with the automatic indexes of the statement running in it (see
 /// [`auto_index`](super::auto_index): a write to a table they index gives it a new
 /// pointer, so none is used past one).
+///
+/// A target that only binds (see [`Target::binding`]) reads schemas, never rows: every
+/// query run on it returns its columns and no rows, having run nothing.
 #[derive(Clone, Copy)]
-pub(crate) enum Target<'a, 'db> {
+pub(crate) struct Target<'a, 'db> {
+    at: At<'a, 'db>,
+    binding: bool,
+}
+
+#[derive(Clone, Copy)]
+enum At<'a, 'db> {
     Read(&'a Snapshot<'db>),
     Tx(&'a Transaction<'db>, &'a AutoIndexes),
 }
@@ -186,20 +195,74 @@ pub(crate) fn no_table(table: &str, names: &[String]) -> String {
 }
 
 impl<'a, 'db> Target<'a, 'db> {
+    /// A read statement's pinned version.
+    pub(crate) fn read(snap: &'a Snapshot<'db>) -> Self {
+        Target {
+            at: At::Read(snap),
+            binding: false,
+        }
+    }
+
+    /// A write transaction, with the automatic indexes of the statement running in it.
+    pub(crate) fn tx(tx: &'a Transaction<'db>, auto: &'a AutoIndexes) -> Self {
+        Target {
+            at: At::Tx(tx, auto),
+            binding: false,
+        }
+    }
+
+    /// This target, for binding a query without running any of it: a correlated subquery
+    /// no row reached, bound so that its errors are the statement's whatever its rows (as
+    /// SQLite binds a statement whole before it runs). The queries inside it (subqueries
+    /// in FROM, WITH, expressions) bind only too, so nothing reads a row or can fail for
+    /// one.
+    pub(crate) fn binding(self) -> Self {
+        Target {
+            binding: true,
+            ..self
+        }
+    }
+
+    /// [`Target::binding`] when `bind`, else this target.
+    pub(crate) fn binding_if(self, bind: bool) -> Self {
+        Target {
+            binding: self.binding || bind,
+            ..self
+        }
+    }
+
+    /// Whether queries on this target bind without running (see [`Target::binding`]).
+    pub(crate) fn binds_only(&self) -> bool {
+        self.binding
+    }
+
+    /// Whether this is a read statement's pinned version (no write transaction).
+    pub(crate) fn is_read(&self) -> bool {
+        matches!(self.at, At::Read(_))
+    }
+
+    /// The write transaction this target is, if it is one.
+    pub(crate) fn transaction(&self) -> Option<&'a Transaction<'db>> {
+        match self.at {
+            At::Tx(tx, _) => Some(tx),
+            At::Read(_) => None,
+        }
+    }
+
     /// The transaction a statement that writes runs in; `Error::Unsupported` on a pinned
     /// version, which only reads.
     pub(crate) fn writer(self) -> Result<&'a Transaction<'db>> {
-        match self {
-            Target::Tx(tx, _) => Ok(tx),
-            Target::Read(_) => Err(crate::sql::unsupported("writing outside a transaction")),
+        match self.at {
+            At::Tx(tx, _) => Ok(tx),
+            At::Read(_) => Err(crate::sql::unsupported("writing outside a transaction")),
         }
     }
 
     /// [`no_table`] among the tables the statement can see.
     pub(crate) fn no_table(&self, table: &str) -> String {
-        let names = match self {
-            Target::Read(snap) => snap.engine.table_names().unwrap_or_default(),
-            Target::Tx(tx, _) => tx.tx.table_names(),
+        let names = match self.at {
+            At::Read(snap) => snap.engine.table_names().unwrap_or_default(),
+            At::Tx(tx, _) => tx.tx.table_names(),
         };
         no_table(table, &names)
     }
@@ -210,12 +273,12 @@ impl<'a, 'db> Target<'a, 'db> {
         name: &str,
         f: impl FnOnce(&dyn AnyTable) -> Result<O>,
     ) -> Result<O> {
-        match self {
-            Target::Read(snap) => {
+        match self.at {
+            At::Read(snap) => {
                 let (st, idx) = snap.table(name)?;
                 f(st.table(idx)?)
             }
-            Target::Tx(tx, _) => {
+            At::Tx(tx, _) => {
                 let (st, idx) = in_tx(tx, name)?;
                 f(st.table(idx)?)
             }
@@ -226,12 +289,12 @@ impl<'a, 'db> Target<'a, 'db> {
     /// a read statement, its place in the pinned version; `None` inside a transaction,
     /// whose state the statement itself may change between reads.
     pub(crate) fn pinned(&self, name: &str) -> Result<Option<Pinned>> {
-        match self {
-            Target::Read(snap) => {
+        match self.at {
+            At::Read(snap) => {
                 let (state, idx) = snap.table(name)?;
                 Ok(Some(Pinned { state, idx }))
             }
-            Target::Tx(..) => Ok(None),
+            At::Tx(..) => Ok(None),
         }
     }
 
@@ -267,17 +330,17 @@ impl<'a, 'db> Target<'a, 'db> {
             }
             table.scan_cols(&spec(preds), text, f)
         };
-        match self {
-            Target::Read(snap) => {
+        match self.at {
+            At::Read(snap) => {
                 let (st, idx) = snap.table(name)?;
                 scan(&st, idx, Some(&snap.auto), f)
             }
-            Target::Tx(tx, auto) => {
+            At::Tx(tx, auto) => {
                 let (st, idx) = in_tx(tx, name)?;
                 // An index shares the version of the table it was made from, so a later
                 // write copies the table first; the copy carries the transaction's journal
                 // (see `TableData`'s `Clone`).
-                scan(&st, idx, Some(*auto), f)
+                scan(&st, idx, Some(auto), f)
             }
         }
     }
