@@ -53,6 +53,9 @@ pub(crate) struct CteRows {
 struct Ctes<'a, 't, 'db> {
     defs: &'a [CteDef],
     computed: Vec<OnceCell<CteRows>>,
+    /// Those bound, not run, for a query that only binds (see [`Scope::cte`]): their
+    /// columns and no rows, never read by a query that runs.
+    bound: Vec<OnceCell<CteRows>>,
     computing: RefCell<Vec<bool>>,
     target: Target<'t, 'db>,
     params: &'a [Value],
@@ -82,6 +85,7 @@ impl<'a, 't, 'db> Ctes<'a, 't, 'db> {
         Ok(Ctes {
             defs,
             computed: defs.iter().map(|_| OnceCell::new()).collect(),
+            bound: defs.iter().map(|_| OnceCell::new()).collect(),
             computing: RefCell::new(vec![false; defs.len()]),
             target,
             params,
@@ -91,8 +95,17 @@ impl<'a, 't, 'db> Ctes<'a, 't, 'db> {
 
     /// The `i`-th common table expression, computed now if it was not. Its errors are
     /// the statement's, as the name is resolved: nothing of the query has run then.
-    fn get(&self, i: usize) -> Result<&CteRows> {
+    /// `binding`: bound instead, if it was not computed (see [`Scope::cte`]).
+    fn get(&self, i: usize, binding: bool) -> Result<&CteRows> {
         if let Some(c) = self.computed[i].get() {
+            return Ok(c);
+        }
+        let (cell, target) = if binding {
+            (&self.bound[i], self.target.binding())
+        } else {
+            (&self.computed[i], self.target)
+        };
+        if let Some(c) = cell.get() {
             return Ok(c);
         }
         if self.computing.borrow()[i] {
@@ -108,10 +121,10 @@ impl<'a, 't, 'db> Ctes<'a, 't, 'db> {
             ));
         }
         self.computing.borrow_mut()[i] = true;
-        let r = compute(self.target, &self.defs[i], self.params, self);
+        let r = compute(target, &self.defs[i], self.params, self);
         self.computing.borrow_mut()[i] = false;
         let computed = r?;
-        Ok(self.computed[i].get_or_init(|| computed))
+        Ok(cell.get_or_init(|| computed))
     }
 }
 
@@ -128,13 +141,13 @@ impl Scope for Ctes<'_, '_, '_> {
         scope::outer_reason(self.outer, qualifier, name)
     }
 
-    fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
+    fn cte(&self, name: &str, binding: bool) -> Result<Option<&CteRows>> {
         match (
             self.defs.iter().position(|d| d.alias.name.value == name),
             self.outer,
         ) {
-            (Some(i), _) => self.get(i).map(Some),
-            (None, Some((outer, _))) => outer.cte(name),
+            (Some(i), _) => self.get(i, binding).map(Some),
+            (None, Some((outer, _))) => outer.cte(name, binding),
             (None, None) => Ok(None),
         }
     }
@@ -202,13 +215,18 @@ pub(crate) fn with_ctes(
 
 /// The common table expression a table of `FROM` names, if the query or one around it has
 /// one of that name (an unqualified name only: `main.t` is the stored table).
-pub(crate) fn cte_named<'o>(t: &TableFactor, outer: Outer<'o>) -> Result<Option<&'o CteRows>> {
+/// `binding`: see [`Scope::cte`].
+pub(crate) fn cte_named<'o>(
+    t: &TableFactor,
+    outer: Outer<'o>,
+    binding: bool,
+) -> Result<Option<&'o CteRows>> {
     let (Some((scope, _)), TableFactor::Table { name, .. }) = (outer, t) else {
         return Ok(None);
     };
     match name.0.as_slice() {
         [part] => match part.as_ident() {
-            Some(id) => scope.cte(&id.value),
+            Some(id) => scope.cte(&id.value, binding),
             None => Ok(None),
         },
         _ => Ok(None),
@@ -296,7 +314,7 @@ pub(crate) fn set_query(
     let binding = bind_only.is_some() || target.binds_only();
     let Member { columns, mut rows } = member(target, &q.body, params, outer, binding)?;
     let order = order_of(q, &columns)?;
-    let (limit, offset) = select::window(q, params)?;
+    let (limit, offset) = select::window(target, q, params)?;
     if binding {
         return Ok(SqlResult {
             columns,

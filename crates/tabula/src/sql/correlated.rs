@@ -369,8 +369,8 @@ impl Scope for Reading<'_> {
         self.scope.outer_reason(qualifier, name)
     }
 
-    fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
-        self.scope.cte(name)
+    fn cte(&self, name: &str, binding: bool) -> Result<Option<&CteRows>> {
+        self.scope.cte(name, binding)
     }
 }
 

@@ -75,7 +75,7 @@ fn explain_body(
     };
     let beyond = Beyond(&scope);
     let run = |sq: &Query, bind: bool| beyond.rows_of(target.binding_if(bind), sq, params);
-    let mut p = Params::with_subqueries(&run);
+    let mut p = Params::with_subqueries(&run, target.binds_only());
     p.correlated = Some(Vec::new());
     // WHERE may name an item's alias, as in `select_each`.
     let aliased = WithAliases {

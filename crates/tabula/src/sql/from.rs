@@ -205,7 +205,7 @@ pub(super) fn resolve_from(
                     let run = |sq: &Query, bind: bool| {
                         beyond.rows_of(target.binding_if(bind), sq, params)
                     };
-                    let mut p = Params::with_subqueries(&run);
+                    let mut p = Params::with_subqueries(&run, target.binds_only());
                     p.correlated = Some(Vec::new());
                     let cond = scalar::compile(e, &scope, &mut p)?;
                     let calls = p.correlated.take().unwrap_or_default();
@@ -267,7 +267,7 @@ fn relation(
         return Ok((qualifier, r.columns, Source::Rows(Arc::new(r.rows))));
     }
     // A common table expression of this query or one around it hides a table of its name.
-    if let Some(cte) = compound::cte_named(t, outer)? {
+    if let Some(cte) = compound::cte_named(t, outer, target.binds_only())? {
         let (_, alias) = plain_table(t)?;
         let qualifier = alias.map_or_else(|| cte.name.clone(), |a| a.value.clone());
         return Ok((

@@ -54,8 +54,10 @@ pub(crate) trait Scope {
     }
 
     /// The rows of the common table expression `name` (`WITH name AS (…)`) of this query or
-    /// one around it, the innermost first.
-    fn cte(&self, _name: &str) -> Result<Option<&CteRows>> {
+    /// one around it, the innermost first. `binding`: for a query that only binds (see
+    /// [`Target::binding`](super::target::Target::binding)), which needs its columns: one
+    /// not computed yet is then bound, not run, and gives no rows.
+    fn cte(&self, _name: &str, _binding: bool) -> Result<Option<&CteRows>> {
         Ok(None)
     }
 }
@@ -607,6 +609,9 @@ pub(crate) struct Params<'s> {
     pub(crate) agg_base: usize,
     /// Runs an uncorrelated subquery (its rows), where the statement allows them.
     pub(crate) subquery: Option<Subquery<'s>>,
+    /// Whether `subquery` only binds (the statement is being bound, not run): binding a
+    /// subquery once tells all (see [`run_subquery`]).
+    binds_only: bool,
     /// Where the statement allows none: what the refusal calls a subquery there (else
     /// "a subquery here").
     pub(crate) no_subquery: Option<&'static str>,
@@ -623,10 +628,12 @@ pub(crate) struct Params<'s> {
 
 /// Runs a subquery, for [`Params::subquery`]: its result rows.
 impl<'s> Params<'s> {
-    /// A compilation where uncorrelated subqueries run through `run`.
-    pub(crate) fn with_subqueries(run: Subquery<'s>) -> Self {
+    /// A compilation where uncorrelated subqueries run through `run`, which only binds
+    /// them when `binds_only` (the target it runs them on does).
+    pub(crate) fn with_subqueries(run: Subquery<'s>, binds_only: bool) -> Self {
         Params {
             subquery: Some(run),
+            binds_only,
             ..Params::default()
         }
     }
@@ -655,7 +662,9 @@ fn run_subquery(
     outer: &dyn Scope,
 ) -> Result<Vec<Vec<Value>>> {
     let run = |run: Subquery<'_>| {
-        if params.correlated.is_some() {
+        // Bound once only where running binds too: else every level of nesting would
+        // bind twice the level inside it.
+        if params.correlated.is_some() && !params.binds_only {
             run(q, true)?;
         }
         run(q, false)

@@ -31,8 +31,8 @@ impl Scope for WithAliases<'_> {
         self.tables.outer_reason(qualifier, name)
     }
 
-    fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
-        self.tables.cte(name)
+    fn cte(&self, name: &str, binding: bool) -> Result<Option<&CteRows>> {
+        self.tables.cte(name, binding)
     }
 
     fn alias(&self, name: &str) -> Option<(&Expr, &dyn Scope)> {
@@ -66,9 +66,9 @@ impl Scope for QueryScope<'_> {
         outer_reason(self.outer, qualifier, name)
     }
 
-    fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
+    fn cte(&self, name: &str, binding: bool) -> Result<Option<&CteRows>> {
         match self.outer {
-            Some((outer, _)) => outer.cte(name),
+            Some((outer, _)) => outer.cte(name, binding),
             None => Ok(None),
         }
     }
@@ -159,7 +159,7 @@ impl Scope for Beyond<'_> {
         }
     }
 
-    fn cte(&self, name: &str) -> Result<Option<&CteRows>> {
-        self.0.cte(name)
+    fn cte(&self, name: &str, binding: bool) -> Result<Option<&CteRows>> {
+        self.0.cte(name, binding)
     }
 }

@@ -250,7 +250,7 @@ pub(crate) fn query_body(
     // A subquery run once here still sees the values of the queries around this one.
     let beyond = Beyond(scope);
     let run = |sq: &Query, bind: bool| beyond.rows_of(target.binding_if(bind), sq, params);
-    let mut p = Params::with_subqueries(&run);
+    let mut p = Params::with_subqueries(&run, target.binds_only());
     let Clauses {
         filter,
         group_by,
@@ -264,7 +264,7 @@ pub(crate) fn query_body(
         in_group_by,
         in_having,
     } = compile_clauses(q, sel, &tables, scope, &mut p)?;
-    let (limit, offset) = window(q, params)?;
+    let (limit, offset) = window(target, q, params)?;
     if let (Some(h), true) = (&sel.having, group_by.is_empty() && aggs.is_empty()) {
         // SQLite refuses it too; PostgreSQL makes the whole query one group.
         return Err(sql_error(
@@ -1391,8 +1391,13 @@ pub(crate) fn scan_preds(
 }
 
 /// LIMIT and OFFSET, as numbers (placeholders allowed). A negative LIMIT is no limit, as in
-/// SQLite.
-pub(crate) fn window(q: &Query, params: &[Value]) -> Result<(Option<usize>, usize)> {
+/// SQLite. On a target that only binds (see [`Target::binding`]) they are compiled, not
+/// evaluated (SQLite evaluates them as the query starts to run), and there is no window.
+pub(crate) fn window(
+    target: Target<'_, '_>,
+    q: &Query,
+    params: &[Value],
+) -> Result<(Option<usize>, usize)> {
     let Some(clause) = &q.limit_clause else {
         return Ok((None, 0));
     };
@@ -1402,6 +1407,12 @@ pub(crate) fn window(q: &Query, params: &[Value]) -> Result<(Option<usize>, usiz
         }
         LimitClause::OffsetCommaLimit { offset, limit } => (Some(limit), Some(offset)),
     };
+    if target.binds_only() {
+        for e in limit.into_iter().chain(offset) {
+            scalar::compile(e, &Tables::default(), &mut Params::default())?;
+        }
+        return Ok((None, 0));
+    }
     let number = |e: &Expr| -> Result<i64> {
         let mut p = Params::default();
         let v = scalar::compile(e, &Tables::default(), &mut p)?.eval(&[], params)?;
