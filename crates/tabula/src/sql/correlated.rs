@@ -5,6 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::ops::Range;
 use std::rc::Rc;
 
 use sqlparser::ast::Spanned;
@@ -33,23 +34,48 @@ impl Cols for WithSubqueries {
     }
 }
 
-/// `r` (the first `width` columns of a row) with the values of the correlated subqueries
-/// `calls` after it, to evaluate conditions on; `None` when there are none (use `r`).
-/// `memos`: one per call (see [`Memo::for_calls`]), kept for every row of one run.
-pub(crate) fn with_subqueries(
-    target: Target<'_, '_>,
-    calls: &[CorrelatedCall],
-    memos: &[Memo],
-    scope: &dyn Scope,
-    r: &dyn Cols,
-    width: usize,
-    params: &[Value],
-) -> Result<Option<WithSubqueries>> {
-    if calls.is_empty() {
-        return Ok(None);
+/// The correlated subqueries of an UPDATE or DELETE, and what running one for a row of its
+/// table needs.
+pub(crate) struct RowCalls<'a, 't, 'db> {
+    pub(crate) target: Target<'t, 'db>,
+    pub(crate) calls: &'a [CorrelatedCall],
+    /// One per call (see [`Memo::for_calls`]), kept for every row of one run.
+    pub(crate) memos: &'a [Memo],
+    pub(crate) scope: &'a dyn Scope,
+    pub(crate) params: &'a [Value],
+}
+
+impl RowCalls<'_, '_, '_> {
+    /// `r` (the first `width` columns of a row) with room for the values of every call
+    /// after it, those of the calls in `now` computed (the others null until
+    /// [`RowCalls::run`]), to evaluate conditions on; `None` when there are no calls (use
+    /// `r`).
+    pub(crate) fn start(
+        &self,
+        r: &dyn Cols,
+        width: usize,
+        now: Range<usize>,
+    ) -> Result<Option<WithSubqueries>> {
+        if self.calls.is_empty() {
+            return Ok(None);
+        }
+        let mut row = WithSubqueries {
+            row: r.owned_values(width),
+            extra: vec![Value::Null; self.calls.len()],
+        };
+        self.run(&mut row, now)?;
+        Ok(Some(row))
     }
-    let row = r.owned_values(width);
-    extended(target, calls, memos, scope, row, params).map(Some)
+
+    /// Computes the calls in `range` for `row`, in order: a call's `IN` operand reads
+    /// only calls before it, which a range starting at a clause's first call holds.
+    pub(crate) fn run(&self, row: &mut WithSubqueries, range: Range<usize>) -> Result<()> {
+        for i in range {
+            let (call, memo) = (&self.calls[i], &self.memos[i]);
+            row.extra[i] = correlated_value(self.target, call, memo, self.scope, row, self.params)?;
+        }
+        Ok(())
+    }
 }
 
 /// `row` with the values of every one of the correlated subqueries `calls` after it.

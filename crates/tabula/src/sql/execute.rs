@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::query::{Pred, RowTest};
 use crate::record::Cols;
 use crate::schema::Schema;
-use crate::sql::correlated::{self, Memo};
+use crate::sql::correlated::{self, Memo, RowCalls};
 use crate::sql::ddl::parent_key;
 use crate::sql::from::{plain_table, resolve_table};
 use crate::sql::numeric;
@@ -366,6 +366,7 @@ fn update(
             Ok((pos, scalar::compile(&a.value, &scope, &mut p)?))
         })
         .collect::<Result<Vec<_>>>()?;
+    let first_where = p.correlated.as_ref().map_or(0, Vec::len);
     let filter = selection
         .as_ref()
         .map(|w| scalar::compile(w, &scope, &mut p))
@@ -434,6 +435,7 @@ fn update(
         scope: &scope,
         filter: filter.as_ref(),
         correlated: &correlated,
+        first_where,
     };
     matching.for_each(params, read, &mut |r| {
         let mut new = Vec::with_capacity(sets.len());
@@ -504,6 +506,7 @@ fn delete(
         scope: &scope,
         filter: filter.as_ref(),
         correlated: &correlated,
+        first_where: 0,
     };
     // Only the key is read: the rows' text is not fetched ahead (see
     // `Matching::for_each`; a text key is read all the same).
@@ -608,8 +611,11 @@ struct Matching<'a, 't, 'db> {
     schema: &'a Arc<Schema>,
     scope: &'a TableScope,
     filter: Option<&'a Scalar>,
-    /// The correlated subqueries of WHERE and SET, computed for each row read.
+    /// The correlated subqueries of SET then WHERE: WHERE's computed for each row read,
+    /// SET's for each row WHERE keeps.
     correlated: &'a [scalar::CorrelatedCall],
+    /// Where WHERE's subqueries start in `correlated`.
+    first_where: usize,
 }
 
 impl Matching<'_, '_, '_> {
@@ -634,19 +640,26 @@ impl Matching<'_, '_, '_> {
         filter.inspect(|w| w.mark_columns(&mut read));
         let text = from::any_text(self.schema, &read);
         let memos = Memo::for_calls(self.correlated);
+        let calls = RowCalls {
+            target: self.target,
+            calls: self.correlated,
+            memos: &memos,
+            scope: self.scope,
+            params,
+        };
+        let (sets, wheres) = (0..self.first_where, self.first_where..self.correlated.len());
         self.target.scan(self.name, &preds, text, &mut |r| {
-            let extended = correlated::with_subqueries(
-                self.target,
-                self.correlated,
-                &memos,
-                self.scope,
-                r,
-                width,
-                params,
-            )?;
-            let r: &dyn Cols = extended.as_ref().map_or(r, |e| e as &dyn Cols);
-            if select::passes_cols(filter, r, params)? {
-                f(r)?;
+            let mut extended = calls.start(r, width, wheres.clone())?;
+            let passes = {
+                let r: &dyn Cols = extended.as_ref().map_or(r, |e| e as &dyn Cols);
+                select::passes_cols(filter, r, params)?
+            };
+            if passes {
+                // SET's subqueries run for the rows WHERE keeps only, as SQLite's.
+                if let Some(e) = &mut extended {
+                    calls.run(e, sets.clone())?;
+                }
+                f(extended.as_ref().map_or(r, |e| e as &dyn Cols))?;
             }
             Ok(true)
         })?;

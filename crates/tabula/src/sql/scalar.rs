@@ -428,6 +428,11 @@ fn name(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<Scalar> 
             Ok(i) => Scalar::Column(i),
             Err(reason) => match scope.alias(&id.value) {
                 Some((e, inner)) => compile(e, inner, params)?,
+                // Several of this query's tables have it: an error, as in SQLite, never a
+                // column of a query around this one that has the name too.
+                None if super::scope::is_ambiguous(&reason) => {
+                    return Err(sql_error(error_span(e), reason));
+                }
                 None => match scope.outer(None, &id.value) {
                     Some(v) => params.outer_value(v),
                     None => {

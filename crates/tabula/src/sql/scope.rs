@@ -92,7 +92,7 @@ pub(crate) fn outer_value(
 }
 
 /// Whether a scope's reason for not resolving a name is that several of its tables have it.
-fn is_ambiguous(reason: &str) -> bool {
+pub(super) fn is_ambiguous(reason: &str) -> bool {
     reason.starts_with("column ") && reason.contains(" is ambiguous")
 }
 
