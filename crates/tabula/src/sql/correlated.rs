@@ -391,6 +391,10 @@ impl Scope for Reading<'_> {
         self.scope.outer(qualifier, name)
     }
 
+    fn is_alias(&self, name: &str) -> bool {
+        self.scope.is_alias(name)
+    }
+
     fn outer_reason(&self, qualifier: Option<&str>, name: &str) -> Option<String> {
         self.scope.outer_reason(qualifier, name)
     }

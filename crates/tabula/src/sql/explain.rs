@@ -72,6 +72,7 @@ fn explain_body(
     let scope = QueryScope {
         tables: &tables,
         outer,
+        items: &sel.projection,
     };
     let beyond = Beyond(&scope);
     let run = |sq: &Query, bind: bool| beyond.rows_of(target.binding_if(bind), sq, params);

@@ -200,6 +200,7 @@ pub(super) fn resolve_from(
                     let scope = QueryScope {
                         tables: &tables,
                         outer,
+                        items: &[],
                     };
                     let beyond = Beyond(&scope);
                     let run = |sq: &Query, bind: bool| {

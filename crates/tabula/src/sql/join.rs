@@ -99,6 +99,7 @@ pub(super) fn bind_on(
             let scope = QueryScope {
                 tables: &sub.tables,
                 outer,
+                items: &[],
             };
             bind(target, &sub.calls, &scope, width, params)?;
         }
@@ -374,6 +375,7 @@ impl<'r> Probe<'r> {
                 QueryScope {
                     tables: &sub.tables,
                     outer,
+                    items: &[],
                 },
                 // Inside a write transaction the rows may be streamed to a callback that
                 // writes between them (`Statement::each_in`).

@@ -40,6 +40,13 @@ pub(crate) trait Scope {
         None
     }
 
+    /// Whether `name` is an item's `AS` name in this query (not one of its columns): a
+    /// subquery inside it cannot name one, and must not take a column of a query further
+    /// out for it.
+    fn is_alias(&self, _name: &str) -> bool {
+        false
+    }
+
     /// The value of a column of the query around this one, for a correlated subquery run
     /// for one of that query's rows.
     fn outer(&self, _qualifier: Option<&str>, _name: &str) -> Option<Value> {
@@ -426,13 +433,13 @@ fn name(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<Scalar> 
     Ok(match e {
         Expr::Identifier(id) => match scope.resolve(None, &id.value) {
             Ok(i) => Scalar::Column(i),
+            // Several of this query's tables have it: an error, as in SQLite, never an
+            // item's alias or a column of a query around this one that has the name too.
+            Err(reason) if super::scope::is_ambiguous(&reason) => {
+                return Err(sql_error(error_span(e), reason));
+            }
             Err(reason) => match scope.alias(&id.value) {
                 Some((e, inner)) => compile(e, inner, params)?,
-                // Several of this query's tables have it: an error, as in SQLite, never a
-                // column of a query around this one that has the name too.
-                None if super::scope::is_ambiguous(&reason) => {
-                    return Err(sql_error(error_span(e), reason));
-                }
                 None => match scope.outer(None, &id.value) {
                     Some(v) => params.outer_value(v),
                     None => {

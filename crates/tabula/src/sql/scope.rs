@@ -27,6 +27,10 @@ impl Scope for WithAliases<'_> {
         self.tables.outer(qualifier, name)
     }
 
+    fn is_alias(&self, name: &str) -> bool {
+        self.tables.is_alias(name)
+    }
+
     fn outer_reason(&self, qualifier: Option<&str>, name: &str) -> Option<String> {
         self.tables.outer_reason(qualifier, name)
     }
@@ -51,11 +55,20 @@ impl Scope for WithAliases<'_> {
 pub(super) struct QueryScope<'a> {
     pub(super) tables: &'a Tables,
     pub(super) outer: Option<(&'a dyn Scope, &'a [Value])>,
+    /// The query's items, for their `AS` names (see [`Scope::is_alias`]); none where the
+    /// scope is not a query's (an `ON`).
+    pub(super) items: &'a [SelectItem],
 }
 
 impl Scope for QueryScope<'_> {
     fn resolve(&self, qualifier: Option<&str>, name: &str) -> std::result::Result<usize, String> {
         self.tables.resolve(qualifier, name)
+    }
+
+    fn is_alias(&self, name: &str) -> bool {
+        self.items
+            .iter()
+            .any(|i| matches!(i, SelectItem::ExprWithAlias { alias, .. } if alias.value == name))
     }
 
     fn outer(&self, qualifier: Option<&str>, name: &str) -> Option<Value> {
@@ -87,8 +100,19 @@ pub(crate) fn outer_value(
         // Ambiguous in the nearest query that has it: no query further out gives it (SQLite
         // refuses it too).
         Err(r) if is_ambiguous(&r) => None,
+        // An alias of the query around: not a column further out either.
+        Err(_) if qualifier.is_none() && outer.is_alias(name) => None,
         Err(_) => outer.outer(qualifier, name),
     }
+}
+
+/// The refusal of `name`, an `AS` name of a query around a subquery that names it (SQLite
+/// reads it as that item's expression; tabula reads aliases only in their own query).
+fn alias_reason(name: &str) -> String {
+    format!(
+        "{name} is an alias of a query around this subquery, which a subquery cannot name \
+         here: repeat the item's expression"
+    )
 }
 
 /// Whether a scope's reason for not resolving a name is that several of its tables have it.
@@ -107,6 +131,7 @@ pub(crate) fn outer_reason(
     let (outer, _) = outer?;
     match (qualifier, outer.resolve(qualifier, name)) {
         (None, Err(r)) if is_ambiguous(&r) => Some(r),
+        (None, Err(_)) if outer.is_alias(name) => Some(alias_reason(name)),
         // A scope of no tables of its own (`Beyond`, common table expressions) says "no
         // column": the queries around it may have the table.
         (Some(_), Err(r)) if !r.starts_with("no table named ") && !r.starts_with("no column ") => {
@@ -146,8 +171,13 @@ impl Scope for Beyond<'_> {
         match self.0.resolve(qualifier, name) {
             Ok(_) => None,
             Err(r) if is_ambiguous(&r) => None,
+            Err(_) if qualifier.is_none() && self.0.is_alias(name) => None,
             Err(_) => self.0.outer(qualifier, name),
         }
+    }
+
+    fn is_alias(&self, name: &str) -> bool {
+        self.0.is_alias(name)
     }
 
     fn outer_reason(&self, qualifier: Option<&str>, name: &str) -> Option<String> {
@@ -155,6 +185,7 @@ impl Scope for Beyond<'_> {
             // The query's own name: the subquery is correlated with it, no error of its.
             Ok(_) => None,
             Err(r) if qualifier.is_none() && is_ambiguous(&r) => Some(r),
+            Err(_) if qualifier.is_none() && self.0.is_alias(name) => Some(alias_reason(name)),
             Err(_) => self.0.outer_reason(qualifier, name),
         }
     }

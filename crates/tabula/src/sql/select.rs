@@ -245,6 +245,7 @@ pub(crate) fn query_body(
     let scope = QueryScope {
         tables: &tables,
         outer,
+        items: &sel.projection,
     };
     let scope: &dyn Scope = &scope;
     // A subquery run once here still sees the values of the queries around this one.
@@ -505,8 +506,26 @@ fn compile_clauses(
         .map(|h| scalar::compile(h, &aliased, p))
         .transpose()?;
     let in_having = before_having..met(p);
+    let aggregates_before_order = p.aggs.as_ref().map_or(0, Vec::len);
     let order = order_by_keys(q, &exprs, &columns, &aliases, &aliased, p)?;
     let aggs = p.aggs.take().unwrap_or_default();
+    if aggs.len() > aggregates_before_order
+        && aggregates_before_order == 0
+        && group_by.is_empty()
+        && having.is_none()
+    {
+        // As SQLite ("misuse of aggregate"): only an aggregating query sorts by one.
+        let at = match q.order_by.as_ref().map(|o| &o.kind) {
+            Some(OrderByKind::Expressions(list)) => list.first().map(|o| o.expr.span()),
+            _ => None,
+        }
+        .unwrap_or(sel.select_token.0.span);
+        return Err(sql_error(
+            at,
+            "an aggregate in ORDER BY of a query that does not aggregate (no GROUP BY, and \
+             none among its items or in HAVING)",
+        ));
+    }
     let calls = p.correlated.take().unwrap_or_default();
     Ok(Clauses {
         filter,
