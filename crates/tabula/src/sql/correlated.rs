@@ -114,7 +114,7 @@ fn correlated_value(
     let firsts = match memo.get(&row.row) {
         Some(firsts) => firsts,
         None => {
-            let reading = Reading::new(scope);
+            let reading = Reading::new(scope, call);
             let r = select_each(
                 target,
                 &call.query,
@@ -198,7 +198,7 @@ pub(crate) fn bind<'c>(
     let mut nulls = None;
     for call in calls {
         let nulls: &[Value] = nulls.get_or_insert_with(|| vec![Value::Null; width]);
-        let reading = Reading::new(scope);
+        let reading = Reading::new(scope, call);
         let r = select_each(
             target.binding(),
             &call.query,
@@ -357,13 +357,17 @@ impl Hash for Exact {
 struct Reading<'a> {
     scope: &'a dyn Scope,
     read: RefCell<Vec<usize>>,
+    /// The subquery sits where the query reads its items' aliases (see
+    /// [`Scope::aliases_visible`]).
+    aliases: bool,
 }
 
 impl<'a> Reading<'a> {
-    fn new(scope: &'a dyn Scope) -> Self {
+    fn new(scope: &'a dyn Scope, call: &CorrelatedCall) -> Self {
         Reading {
             scope,
             read: RefCell::new(Vec::new()),
+            aliases: call.aliases,
         }
     }
 
@@ -392,7 +396,7 @@ impl Scope for Reading<'_> {
     }
 
     fn is_alias(&self, name: &str) -> bool {
-        self.scope.is_alias(name)
+        self.aliases && self.scope.is_alias(name)
     }
 
     fn outer_reason(&self, qualifier: Option<&str>, name: &str) -> Option<String> {

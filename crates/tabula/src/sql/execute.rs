@@ -284,12 +284,12 @@ fn insert(
         }
         row
     };
-    let run = |sq: &sqlparser::ast::Query, bind: bool| {
+    let run = |sq: &sqlparser::ast::Query, bind: bool, _aliases: bool| {
         select::select(target.binding_if(bind), sq, params).map(|r| r.rows)
     };
     let SetExpr::Values(values) = source.body.as_ref() else {
         // INSERT … SELECT: the query's rows, read before any is inserted.
-        let rows = run(source, false)?;
+        let rows = run(source, false, false)?;
         let mut pending = Vec::with_capacity(rows.len());
         for vals in rows {
             if vals.len() != columns.len() {
@@ -345,7 +345,7 @@ fn update(
     let (table, assignments, selection) = (&u.table, &u.assignments, &u.selection);
     let tx = target.writer()?;
     let (name, scope) = single_table(target, table)?;
-    let run = |sq: &sqlparser::ast::Query, bind: bool| {
+    let run = |sq: &sqlparser::ast::Query, bind: bool, _aliases: bool| {
         select::select(target.binding_if(bind), sq, params).map(|r| r.rows)
     };
     let mut p = Params::with_subqueries(&run, target.binds_only());
@@ -475,7 +475,7 @@ fn delete(
         }
     }
     let (name, scope) = single_table(target, table)?;
-    let run = |sq: &sqlparser::ast::Query, bind: bool| {
+    let run = |sq: &sqlparser::ast::Query, bind: bool, _aliases: bool| {
         select::select(target.binding_if(bind), sq, params).map(|r| r.rows)
     };
     let mut p = Params::with_subqueries(&run, target.binds_only());

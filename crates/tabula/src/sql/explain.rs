@@ -74,8 +74,10 @@ fn explain_body(
         outer,
         items: &sel.projection,
     };
-    let beyond = Beyond(&scope);
-    let run = |sq: &Query, bind: bool| beyond.rows_of(target.binding_if(bind), sq, params);
+    let beyond = Beyond::new(&scope);
+    let run = |sq: &Query, bind: bool, aliases: bool| {
+        beyond.rows_of(target.binding_if(bind), sq, params, aliases)
+    };
     let mut p = Params::with_subqueries(&run, target.binds_only());
     p.correlated = Some(Vec::new());
     // WHERE may name an item's alias, as in `select_each`.

@@ -202,9 +202,9 @@ pub(super) fn resolve_from(
                         outer,
                         items: &[],
                     };
-                    let beyond = Beyond(&scope);
-                    let run = |sq: &Query, bind: bool| {
-                        beyond.rows_of(target.binding_if(bind), sq, params)
+                    let beyond = Beyond::new(&scope);
+                    let run = |sq: &Query, bind: bool, aliases: bool| {
+                        beyond.rows_of(target.binding_if(bind), sq, params, aliases)
                     };
                     let mut p = Params::with_subqueries(&run, target.binds_only());
                     p.correlated = Some(Vec::new());

@@ -47,6 +47,14 @@ pub(crate) trait Scope {
         false
     }
 
+    /// Whether expressions compiled here read the items' aliases (`WHERE`, `HAVING`,
+    /// `ORDER BY`, as SQLite lets them): a subquery among them that names one of those
+    /// aliases is refused rather than given a column of a query further out. In the items
+    /// themselves the alias is no name, and the search goes on outward, as in SQLite.
+    fn aliases_visible(&self) -> bool {
+        false
+    }
+
     /// The value of a column of the query around this one, for a correlated subquery run
     /// for one of that query's rows.
     fn outer(&self, _qualifier: Option<&str>, _name: &str) -> Option<Value> {
@@ -93,6 +101,9 @@ pub(crate) struct CorrelatedCall {
     /// Met in an aggregate's argument or `FILTER`: it runs for each row the aggregate
     /// takes, even in a query that groups (where the others run once per group).
     pub(crate) in_aggregate: bool,
+    /// Met where the query around it reads its items' aliases (see
+    /// [`Scope::aliases_visible`]).
+    pub(crate) aliases: bool,
 }
 
 /// A compiled scalar expression.
@@ -401,7 +412,7 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
         Expr::Exists { subquery, negated } => match run_subquery(subquery, params, scope) {
             Err(e) if names_outer(&e, scope) && params.correlated.is_some() => {
                 let kind = SubKind::Exists { negated: *negated };
-                correlated(subquery, kind, params)
+                correlated(subquery, kind, params, scope)
             }
             rows => Scalar::Literal(Value::Bool(rows?.is_empty() == *negated)),
         },
@@ -409,7 +420,7 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             check_one_column(q, span())?;
             match run_subquery(q, params, scope) {
                 Err(e) if names_outer(&e, scope) && params.correlated.is_some() => {
-                    correlated(q, SubKind::Value, params)
+                    correlated(q, SubKind::Value, params, scope)
                 }
                 rows => {
                     let values = one_column(rows?, span())?;
@@ -596,7 +607,7 @@ fn in_subquery(
                 operand: *operand,
                 negated,
             };
-            correlated(q, kind, params)
+            correlated(q, kind, params, scope)
         }
         rows => {
             let values = one_column(rows?, error_span(whole))?;
@@ -658,8 +669,11 @@ impl<'s> Params<'s> {
     }
 }
 
-/// Runs an uncorrelated subquery, or with `true` only binds it (no rows, nothing run).
-pub(crate) type Subquery<'s> = &'s dyn Fn(&sqlparser::ast::Query, bool) -> Result<Vec<Vec<Value>>>;
+/// Runs an uncorrelated subquery, or with `true` only binds it (no rows, nothing run); the
+/// second flag: whether it sits where the query around it reads aliases (see
+/// [`Scope::aliases_visible`]).
+pub(crate) type Subquery<'s> =
+    &'s dyn Fn(&sqlparser::ast::Query, bool, bool) -> Result<Vec<Vec<Value>>>;
 
 /// The rows of an uncorrelated subquery, or why there are none to have.
 ///
@@ -673,13 +687,14 @@ fn run_subquery(
     params: &Params<'_>,
     outer: &dyn Scope,
 ) -> Result<Vec<Vec<Value>>> {
+    let aliases = outer.aliases_visible();
     let run = |run: Subquery<'_>| {
         // Bound once only where running binds too: else every level of nesting would
         // bind twice the level inside it.
         if params.correlated.is_some() && !params.binds_only {
-            run(q, true)?;
+            run(q, true, aliases)?;
         }
-        run(q, false)
+        run(q, false, aliases)
     };
     match params.subquery {
         Some(r) => run(r).map_err(|e| {
@@ -698,12 +713,18 @@ fn run_subquery(
 }
 
 /// Registers a correlated subquery: its value is a column the query computes per row.
-fn correlated(q: &sqlparser::ast::Query, kind: SubKind, params: &mut Params<'_>) -> Scalar {
+fn correlated(
+    q: &sqlparser::ast::Query,
+    kind: SubKind,
+    params: &mut Params<'_>,
+    scope: &dyn Scope,
+) -> Scalar {
     let list = params.correlated.get_or_insert_with(Vec::new);
     list.push(CorrelatedCall {
         query: q.clone(),
         kind,
         in_aggregate: params.in_aggregate,
+        aliases: scope.aliases_visible(),
     });
     Scalar::Column(CORRELATED_BASE + list.len() - 1)
 }

@@ -31,6 +31,10 @@ impl Scope for WithAliases<'_> {
         self.tables.is_alias(name)
     }
 
+    fn aliases_visible(&self) -> bool {
+        true
+    }
+
     fn outer_reason(&self, qualifier: Option<&str>, name: &str) -> Option<String> {
         self.tables.outer_reason(qualifier, name)
     }
@@ -143,19 +147,37 @@ pub(crate) fn outer_reason(
 }
 
 /// The names of the queries around a scope, but none of its own: what a subquery run once
-/// (not per row) may name beyond its own tables.
-pub(super) struct Beyond<'a>(pub(super) &'a dyn Scope);
+/// (not per row) may name beyond its own tables. `aliases`: whether the subquery is in a
+/// clause of the query around it that reads its items' aliases (see
+/// [`Scope::aliases_visible`]), where an alias stops the search outward.
+pub(super) struct Beyond<'a> {
+    scope: &'a dyn Scope,
+    aliases: bool,
+}
 
-impl Beyond<'_> {
+impl<'a> Beyond<'a> {
+    pub(super) fn new(scope: &'a dyn Scope) -> Self {
+        Beyond {
+            scope,
+            aliases: false,
+        }
+    }
+
     /// The rows of `sq`, a subquery run once (not per row) inside the query this is
-    /// beyond, for [`Params::with_subqueries`](super::scalar::Params::with_subqueries).
+    /// beyond, for [`Params::with_subqueries`](super::scalar::Params::with_subqueries);
+    /// `aliases`: see [`Beyond`].
     pub(super) fn rows_of(
         &self,
         target: Target<'_, '_>,
         sq: &Query,
         params: &[Value],
+        aliases: bool,
     ) -> Result<Vec<Vec<Value>>> {
-        select_each(target, sq, params, Some((self, &[][..])), None).map(|r| r.rows)
+        let beyond = Beyond {
+            scope: self.scope,
+            aliases,
+        };
+        select_each(target, sq, params, Some((&beyond, &[][..])), None).map(|r| r.rows)
     }
 }
 
@@ -168,29 +190,31 @@ impl Scope for Beyond<'_> {
         // A name of the query's own tables (or of several of them) is theirs: a subquery
         // naming it is correlated with that query, which runs it per row, and reads no
         // query further out.
-        match self.0.resolve(qualifier, name) {
+        match self.scope.resolve(qualifier, name) {
             Ok(_) => None,
             Err(r) if is_ambiguous(&r) => None,
-            Err(_) if qualifier.is_none() && self.0.is_alias(name) => None,
-            Err(_) => self.0.outer(qualifier, name),
+            Err(_) if qualifier.is_none() && self.aliases && self.scope.is_alias(name) => None,
+            Err(_) => self.scope.outer(qualifier, name),
         }
     }
 
     fn is_alias(&self, name: &str) -> bool {
-        self.0.is_alias(name)
+        self.aliases && self.scope.is_alias(name)
     }
 
     fn outer_reason(&self, qualifier: Option<&str>, name: &str) -> Option<String> {
-        match self.0.resolve(qualifier, name) {
+        match self.scope.resolve(qualifier, name) {
             // The query's own name: the subquery is correlated with it, no error of its.
             Ok(_) => None,
             Err(r) if qualifier.is_none() && is_ambiguous(&r) => Some(r),
-            Err(_) if qualifier.is_none() && self.0.is_alias(name) => Some(alias_reason(name)),
-            Err(_) => self.0.outer_reason(qualifier, name),
+            Err(_) if qualifier.is_none() && self.aliases && self.scope.is_alias(name) => {
+                Some(alias_reason(name))
+            }
+            Err(_) => self.scope.outer_reason(qualifier, name),
         }
     }
 
     fn cte(&self, name: &str, binding: bool) -> Result<Option<&CteRows>> {
-        self.0.cte(name, binding)
+        self.scope.cte(name, binding)
     }
 }

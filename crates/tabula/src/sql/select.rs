@@ -249,8 +249,10 @@ pub(crate) fn query_body(
     };
     let scope: &dyn Scope = &scope;
     // A subquery run once here still sees the values of the queries around this one.
-    let beyond = Beyond(scope);
-    let run = |sq: &Query, bind: bool| beyond.rows_of(target.binding_if(bind), sq, params);
+    let beyond = Beyond::new(scope);
+    let run = |sq: &Query, bind: bool, aliases: bool| {
+        beyond.rows_of(target.binding_if(bind), sq, params, aliases)
+    };
     let mut p = Params::with_subqueries(&run, target.binds_only());
     let Clauses {
         filter,
