@@ -199,7 +199,14 @@ impl Scope for Beyond<'_> {
     }
 
     fn is_alias(&self, name: &str) -> bool {
-        self.aliases && self.scope.is_alias(name)
+        // A column of the query's own tables (or of several of them) wins over an alias of
+        // its name: the subquery is correlated with it, or the name is ambiguous.
+        self.aliases
+            && self.scope.is_alias(name)
+            && self
+                .scope
+                .resolve(None, name)
+                .is_err_and(|r| !is_ambiguous(&r))
     }
 
     fn outer_reason(&self, qualifier: Option<&str>, name: &str) -> Option<String> {
