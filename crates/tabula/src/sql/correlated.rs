@@ -5,7 +5,6 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::ops::Range;
 use std::rc::Rc;
 
 use sqlparser::ast::Spanned;
@@ -31,50 +30,6 @@ impl Cols for WithSubqueries {
             Some(k) => self.extra.get(k).map_or(ValueRef::Null, Value::as_ref),
             None => self.row.get(col).map_or(ValueRef::Null, Value::as_ref),
         }
-    }
-}
-
-/// The correlated subqueries of an UPDATE or DELETE, and what running one for a row of its
-/// table needs.
-pub(crate) struct RowCalls<'a, 't, 'db> {
-    pub(crate) target: Target<'t, 'db>,
-    pub(crate) calls: &'a [CorrelatedCall],
-    /// One per call (see [`Memo::for_calls`]), kept for every row of one run.
-    pub(crate) memos: &'a [Memo],
-    pub(crate) scope: &'a dyn Scope,
-    pub(crate) params: &'a [Value],
-}
-
-impl RowCalls<'_, '_, '_> {
-    /// `r` (the first `width` columns of a row) with room for the values of every call
-    /// after it, those of the calls in `now` computed (the others null until
-    /// [`RowCalls::run`]), to evaluate conditions on; `None` when there are no calls (use
-    /// `r`).
-    pub(crate) fn start(
-        &self,
-        r: &dyn Cols,
-        width: usize,
-        now: Range<usize>,
-    ) -> Result<Option<WithSubqueries>> {
-        if self.calls.is_empty() {
-            return Ok(None);
-        }
-        let mut row = WithSubqueries {
-            row: r.owned_values(width),
-            extra: vec![Value::Null; self.calls.len()],
-        };
-        self.run(&mut row, now)?;
-        Ok(Some(row))
-    }
-
-    /// Computes the calls in `range` for `row`, in order: a call's `IN` operand reads
-    /// only calls before it, which a range starting at a clause's first call holds.
-    pub(crate) fn run(&self, row: &mut WithSubqueries, range: Range<usize>) -> Result<()> {
-        for i in range {
-            let (call, memo) = (&self.calls[i], &self.memos[i]);
-            row.extra[i] = correlated_value(self.target, call, memo, self.scope, row, self.params)?;
-        }
-        Ok(())
     }
 }
 
@@ -416,7 +371,7 @@ pub(super) enum Phase {
     /// In WHERE: for each row of FROM.
     Where,
     /// In GROUP BY, an aggregate's argument or FILTER, or the items and ORDER BY of a
-    /// query that does not group: for each row WHERE keeps.
+    /// query that does not group (or UPDATE's SET): for each row WHERE keeps.
     Row,
     /// In HAVING: for each group, on its row (its first row, then its aggregates).
     Having,

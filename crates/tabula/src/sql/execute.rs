@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::query::{Pred, RowTest};
 use crate::record::Cols;
 use crate::schema::Schema;
-use crate::sql::correlated::{self, Memo, RowCalls};
+use crate::sql::correlated::{Correlated, Memo, Phase};
 use crate::sql::ddl::parent_key;
 use crate::sql::from::{plain_table, resolve_table};
 use crate::sql::numeric;
@@ -611,8 +611,8 @@ struct Matching<'a, 't, 'db> {
     schema: &'a Arc<Schema>,
     scope: &'a TableScope,
     filter: Option<&'a Scalar>,
-    /// The correlated subqueries of SET then WHERE: WHERE's computed for each row read,
-    /// SET's for each row WHERE keeps.
+    /// The correlated subqueries of SET then WHERE: WHERE's computed for each row read
+    /// (`Phase::Where`), SET's for each row WHERE keeps (`Phase::Row`).
     correlated: &'a [scalar::CorrelatedCall],
     /// Where WHERE's subqueries start in `correlated`.
     first_where: usize,
@@ -639,38 +639,41 @@ impl Matching<'_, '_, '_> {
         }
         filter.inspect(|w| w.mark_columns(&mut read));
         let text = from::any_text(self.schema, &read);
-        let memos = Memo::for_calls(self.correlated);
-        let calls = RowCalls {
+        // WHERE's subqueries run for each row read, SET's for the rows WHERE keeps only,
+        // as SQLite's.
+        let phases = (0..self.correlated.len())
+            .map(|i| match i < self.first_where {
+                true => Phase::Row,
+                false => Phase::Where,
+            })
+            .collect();
+        let calls = Correlated {
             target: self.target,
             calls: self.correlated,
-            memos: &memos,
+            phases,
             scope: self.scope,
             params,
+            memos: Memo::for_calls(self.correlated),
         };
-        let (sets, wheres) = (0..self.first_where, self.first_where..self.correlated.len());
+        let any = !self.correlated.is_empty();
         self.target.scan(self.name, &preds, text, &mut |r| {
-            let mut extended = calls.start(r, width, wheres.clone())?;
+            let mut extended = any.then(|| calls.start(r.owned_values(width)));
+            if let Some(e) = &mut extended {
+                calls.run(Phase::Where, e)?;
+            }
             let passes = {
                 let r: &dyn Cols = extended.as_ref().map_or(r, |e| e as &dyn Cols);
                 select::passes_cols(filter, r, params)?
             };
             if passes {
-                // SET's subqueries run for the rows WHERE keeps only, as SQLite's.
                 if let Some(e) = &mut extended {
-                    calls.run(e, sets.clone())?;
+                    calls.run(Phase::Row, e)?;
                 }
                 f(extended.as_ref().map_or(r, |e| e as &dyn Cols))?;
             }
             Ok(true)
         })?;
-        correlated::bind_unrun(
-            self.target,
-            self.correlated,
-            &memos,
-            self.scope,
-            width,
-            params,
-        )
+        calls.bind_unrun(width)
     }
 }
 

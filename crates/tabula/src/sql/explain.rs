@@ -218,7 +218,7 @@ fn explain_body(
                     match correlated {
                         Some(c) => format!(
                             "{kind} {strategy} with {line}, {}",
-                            per_row(c.calls.len(), "pair of rows", target.is_read(),)
+                            per_row(c.calls.len(), "pair of rows", target.is_read())
                         ),
                         None => format!("{kind} {strategy} with {line}"),
                     }

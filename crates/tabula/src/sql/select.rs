@@ -511,11 +511,7 @@ fn compile_clauses(
     let aggregates_before_order = p.aggs.as_ref().map_or(0, Vec::len);
     let order = order_by_keys(q, &exprs, &columns, &aliases, &aliased, p)?;
     let aggs = p.aggs.take().unwrap_or_default();
-    if aggs.len() > aggregates_before_order
-        && aggregates_before_order == 0
-        && group_by.is_empty()
-        && having.is_none()
-    {
+    if aggregates_before_order == 0 && !aggs.is_empty() && group_by.is_empty() && having.is_none() {
         // As SQLite ("misuse of aggregate"): only an aggregating query sorts by one.
         let at = match q.order_by.as_ref().map(|o| &o.kind) {
             Some(OrderByKind::Expressions(list)) => list.first().map(|o| o.expr.span()),
