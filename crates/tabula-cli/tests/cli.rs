@@ -19,16 +19,16 @@ fn schema_names_a_referenced_table_in_its_own_case() {
         "sql",
         p,
         "CREATE TABLE \"User\" (id INTEGER PRIMARY KEY); \
-         CREATE TABLE \"user\" (id INTEGER PRIMARY KEY); \
+         CREATE TABLE \"mEmber\" (id INTEGER PRIMARY KEY); \
          CREATE TABLE p (id INTEGER PRIMARY KEY, a INTEGER REFERENCES \"User\" ON DELETE SET NULL, \
-         b INTEGER REFERENCES \"user\")",
+         b INTEGER REFERENCES \"mEmber\")",
     ]);
     assert!(o.status.success(), "{}", text(&o));
     let o = tabula(&["schema", p, "p"]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(t.contains("references User (set_null)"), "{t}");
-    assert!(t.contains("references user (restrict)"), "{t}");
+    assert!(t.contains("references mEmber (restrict)"), "{t}");
 }
 
 /// One table's damaged snapshot hides neither the other tables nor itself: `tables` and
@@ -808,6 +808,55 @@ fn insert_reads_a_file_or_stdin_and_names_the_failing_row_by_position() {
         "{}",
         text(&o)
     );
+}
+
+/// A JSON array or object is a json column's document; given to a text column it is
+/// refused (as a number is), by `insert` and by `update --set`, and nothing changes.
+#[test]
+fn a_json_document_for_a_text_column_is_refused() {
+    let (_d, _path, p) = demo();
+    let o = tabula(&["insert", &p, "courses", r#"{"code":"J1","title":["x"]}"#]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(
+        stderr(&o),
+        "tabula: argument 1: nothing was inserted: courses.title is text, which cannot hold \
+         the JSON document [\"x\"]: only a json column takes an array or object (give text as \
+         a JSON string)\n"
+    );
+    let o = tabula(&[
+        "update",
+        &p,
+        "courses",
+        "--where",
+        "id = 1",
+        "--set",
+        r#"title={"a":1}"#,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("cannot hold the JSON document {\"a\":1}"),
+        "{}",
+        text(&o)
+    );
+    // Text that only starts like a document is text.
+    let o = tabula(&[
+        "update",
+        &p,
+        "courses",
+        "--where",
+        "id = 1",
+        "--set",
+        "title=[WIP] draft",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tabula(&[
+        "sql",
+        &p,
+        "SELECT COUNT(*) AS n FROM courses WHERE code = 'J1' OR title LIKE '{%' OR title = '[1]'",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(stdout(&o), "n\n0\n", "{}", text(&o));
 }
 
 /// A null for the key the table assigns is given the next key, as SQL's `INSERT` gives

@@ -16,7 +16,7 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 
 use crate::error::{Error, Result};
-use crate::schema::Schema;
+use crate::schema::{ColumnType, Schema};
 use crate::sql_name::{self, ident};
 use crate::value::{Value, ValueRef};
 
@@ -508,6 +508,89 @@ pub(crate) fn quote_columns(text: &str, columns: &[&str]) -> String {
     rewrite_names(text, |name, _| columns.contains(&name).then(|| ident(name)))
 }
 
+/// Whether `text` (a check, in this module's language) uses `ILIKE`, which SQLite lacks.
+pub(crate) fn uses_ilike(text: &str) -> bool {
+    crate::sql_words::condition_tokens(text).is_ok_and(|tokens| {
+        tokens.iter().any(|t| {
+            matches!(&t.token, Token::Word(w) if w.keyword == Keyword::ILIKE && w.quote_style.is_none())
+        })
+    })
+}
+
+/// `text` (a check, in this module's language) with an `ESCAPE` character given to every
+/// `LIKE` or `ILIKE` pattern that holds a backslash and has none, for PostgreSQL: there a
+/// pattern without `ESCAPE` escapes with backslash (`'%\'` is an error, `'%\%'` ends in
+/// `%`), where tabula and SQLite have no escape character then. The character given is one
+/// the pattern does not hold, so it escapes nothing and the pattern means what it means in
+/// tabula, in all three. Text that does not tokenize is returned as it is.
+pub(crate) fn like_escapes_spelled(text: &str) -> String {
+    let Ok(spanned) = crate::sql_words::condition_tokens(text) else {
+        return text.to_owned();
+    };
+    let tokens: Vec<&Token> = spanned.iter().map(|t| &t.token).collect();
+    let next =
+        |from: usize| (from..tokens.len()).find(|&i| !matches!(tokens[i], Token::Whitespace(_)));
+    let is_word = |i: Option<usize>, k: Keyword| {
+        i.is_some_and(
+            |i| matches!(tokens[i], Token::Word(w) if w.keyword == k && w.quote_style.is_none()),
+        )
+    };
+    // Where each `ESCAPE` goes (the byte after its pattern), with the character.
+    let mut after: Vec<(usize, char)> = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let Token::Word(w) = t else { continue };
+        if w.quote_style.is_some() || !matches!(w.keyword, Keyword::LIKE | Keyword::ILIKE) {
+            continue;
+        }
+        let Some(at) = next(i + 1) else { continue };
+        let Token::SingleQuotedString(pattern) = tokens[at] else {
+            continue;
+        };
+        if !pattern.contains('\\') || is_word(next(at + 1), Keyword::ESCAPE) {
+            continue;
+        }
+        // Punctuation reads best; a pattern holding all of it still lacks some character.
+        let unused = ('!'..=char::MAX).find(|c| {
+            !c.is_alphanumeric()
+                && !c.is_whitespace()
+                && !c.is_control()
+                && !"'\"%_\\".contains(*c)
+                && !pattern.contains(*c)
+        });
+        let end = spanned[at].span.end;
+        if let (Some(c), Some(byte)) = (unused, byte_at(text, end.line, end.column)) {
+            after.push((byte, c));
+        }
+    }
+    // The text as written, every other token untouched, an `ESCAPE` after each pattern.
+    let mut out = String::with_capacity(text.len() + 12 * after.len());
+    let mut from = 0;
+    for (byte, c) in after {
+        out.push_str(&text[from..byte]);
+        out.push_str(&format!(" ESCAPE '{c}'"));
+        from = byte;
+    }
+    out.push_str(&text[from..]);
+    out
+}
+
+/// The byte offset of the tokenizer's `line` and `column` (both from 1) in `text`; the
+/// text's end for the place just past its last character.
+fn byte_at(text: &str, line: u64, column: u64) -> Option<usize> {
+    let (mut l, mut c) = (1, 1);
+    for (i, ch) in text.char_indices() {
+        if (l, c) == (line, column) {
+            return Some(i);
+        }
+        if ch == '\n' {
+            (l, c) = (l + 1, 1);
+        } else {
+            c += 1;
+        }
+    }
+    ((l, c) == (line, column)).then_some(text.len())
+}
+
 /// Words that are the syntax of a condition, never a column's name when unquoted.
 const CONDITION_WORDS: [Keyword; 19] = [
     Keyword::TRUE,
@@ -739,6 +822,57 @@ fn fit(schema: &Schema, col: usize, v: Value, how: Use) -> Result<Value> {
     match (&v, how) {
         (Value::Int(_) | Value::Float(_), Use::Order) if numeric => Ok(ty.range_bound(v)),
         _ => schema.coerce(col, v),
+    }
+}
+
+/// Refuses a new check (one a table is made or migrated with) that compares two columns
+/// of different kinds (`t = i`, text with a number): such values never compare as values
+/// (by the order of kinds, numbers before text, only), and PostgreSQL refuses the check,
+/// so a dump of the table would not load there. A stored check (a schema read from its
+/// file) is not refused: a database made before this rule opens as it did.
+pub(crate) fn refuse_mixed_kinds(schema: &Schema, text: &str) -> Result<()> {
+    // A check that does not compile is refused where the table compiles its checks, which
+    // names the check.
+    let Ok(c) = Condition::parse(schema, text) else {
+        return Ok(());
+    };
+    let mut todo = vec![&c.root];
+    while let Some(node) = todo.pop() {
+        match node {
+            Node::And(v) | Node::Or(v) => todo.extend(v),
+            Node::Not(n) => todo.push(n),
+            Node::Columns(a, _, b) => {
+                let (ca, cb) = (&schema.columns[*a], &schema.columns[*b]);
+                if kind(ca.ty) != kind(cb.ty) {
+                    return Err(bad(
+                        text,
+                        format!(
+                            "it compares {} ({}) with {} ({}): a {} and a {} never compare as \
+                             values (PostgreSQL refuses such a check)",
+                            ca.name,
+                            ca.ty,
+                            cb.name,
+                            cb.ty,
+                            kind(ca.ty),
+                            kind(cb.ty)
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The kind of value a column holds; values compare with their own kind only (integers
+/// with floats: both are numbers).
+fn kind(ty: ColumnType) -> &'static str {
+    match ty {
+        t if t.is_int() || t.is_float() => "number",
+        ColumnType::Text => "text",
+        ColumnType::Bool => "boolean",
+        _ => "JSON document",
     }
 }
 
@@ -1156,6 +1290,33 @@ mod tests {
             quote_columns("group > 0 AND B < x", &["group", "B", "x"]),
             r#""group" > 0 AND "B" < x"#
         );
+    }
+
+    #[test]
+    fn like_patterns_with_a_backslash_get_an_escape_they_do_not_hold() {
+        for (text, want) in [
+            (r"p LIKE 'a%'", r"p LIKE 'a%'"),
+            (r"p NOT LIKE '%\'", r"p NOT LIKE '%\' ESCAPE '!'"),
+            (r"p ILIKE '!\%'", r"p ILIKE '!\%' ESCAPE '#'"),
+            (
+                r"p LIKE 'it''s\' AND q > 1",
+                r"p LIKE 'it''s\' ESCAPE '!' AND q > 1",
+            ),
+            (r"p LIKE '\%' ESCAPE '\'", r"p LIKE '\%' ESCAPE '\'"),
+            (
+                r"p LIKE 'a\' OR p LIKE 'b\'",
+                r"p LIKE 'a\' ESCAPE '!' OR p LIKE 'b\' ESCAPE '!'",
+            ),
+            // Every other token as written: a hex literal, a quoted name, a line break.
+            (
+                "x = -0xFFFFFFFFFFFFFFFF AND\n \"é\" LIKE '\\%'",
+                "x = -0xFFFFFFFFFFFFFFFF AND\n \"é\" LIKE '\\%' ESCAPE '!'",
+            ),
+        ] {
+            assert_eq!(like_escapes_spelled(text), want, "{text}");
+        }
+        assert!(uses_ilike("a ILIKE 'x%'"));
+        assert!(!uses_ilike(r#"a LIKE 'ILIKE' AND "ilike" = 1"#));
     }
 
     fn schema() -> Schema {

@@ -231,7 +231,7 @@ impl Engine {
 /// The plan of a table that does not exist: its creation, refused as creating it would
 /// refuse it.
 fn creation_plan(st: &State, schema: &Schema) -> Result<MigrationPlan> {
-    crate::schema::check_new_table_name(&schema.table)?;
+    st.check_new_table(schema)?;
     check_reference_kinds(st, schema)?;
     let name = &schema.table;
     Ok(MigrationPlan::new(
@@ -355,7 +355,7 @@ impl WriteTx<'_> {
         let storage = self.engine().storage.as_ref();
         let mut st = self.state_mut()?;
         let Some(idx) = st.by_name.get(&schema.table).copied() else {
-            crate::schema::check_new_table_name(&schema.table)?;
+            st.check_new_table(schema)?;
             check_reference_kinds(&st, schema)?;
             let idx = st.push_typed::<T>()?;
             self.note_created(idx);
@@ -389,7 +389,7 @@ impl WriteTx<'_> {
             }
             return Ok(idx);
         }
-        crate::schema::check_new_table_name(&schema.table)?;
+        st.check_new_table(&schema)?;
         check_reference_kinds(&st, &schema)?;
         let idx = st.push_dyn(schema, crate::engine::state::TableMeta::created())?;
         self.note_created(idx);

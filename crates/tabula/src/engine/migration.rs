@@ -260,6 +260,20 @@ pub(crate) fn draft(old: &Schema, new: &Schema) -> Result<Option<Draft>> {
     for c in new.checks.iter().filter(|c| !old_checks.contains(c)) {
         changes.push(format!("add check {c}"));
     }
+    // A check added (not one the table had, renamed) is held to the rules a new table's
+    // are (see `refuse_mixed_kinds`).
+    let had: Vec<String> = old
+        .all_checks()
+        .map(|(_, c)| rename_columns(c, &renames))
+        .collect();
+    for (_, c) in new
+        .all_checks()
+        .filter(|(_, c)| !had.iter().any(|h| h == c))
+    {
+        if let Err(e) = crate::expr::refuse_mixed_kinds(new, c) {
+            problems.push(e.to_string());
+        }
+    }
     let old_order: Vec<String> = old
         .columns
         .iter()

@@ -105,6 +105,36 @@ impl State {
         }
     }
 
+    /// Refuses a new table whose checks compare columns of different kinds (see
+    /// [`refuse_mixed_kinds`](crate::expr::refuse_mixed_kinds)), or whose name is a reserved
+    /// one (see [`check_new_table_name`](crate::schema::check_new_table_name)) or differs
+    /// from another table's (a dropped one's too, whose place this open keeps) only by
+    /// case: on a file system that ignores case (macOS's and Windows' by default) the two
+    /// tables' files would be the same files.
+    pub(crate) fn check_new_table(&self, schema: &crate::schema::Schema) -> Result<()> {
+        let name = schema.table.as_str();
+        crate::schema::check_new_table_name(name)?;
+        for (_, check) in schema.all_checks() {
+            crate::expr::refuse_mixed_kinds(schema, check)?;
+        }
+        let folded = name.to_lowercase();
+        let other = self
+            .tables
+            .iter()
+            .map(|t| t.schema().table.as_str())
+            .find(|t| *t != name && t.to_lowercase() == folded);
+        match other {
+            Some(other) => Err(Error::InvalidName {
+                name: name.to_owned(),
+                reason: format!(
+                    "table {other} differs from it only by case: on a file system that ignores \
+                     case (macOS's and Windows' by default) both would be kept in the same files"
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Whether the table at `idx` was dropped.
     pub(crate) fn is_dropped(&self, idx: usize) -> bool {
         self.meta.get(idx).is_some_and(|m| m.dropped)

@@ -433,6 +433,17 @@ pub(crate) fn check_references(
             key_of(t)
         }
     };
+    // A REFERENCES naming a column other than the key is refused as that first: its
+    // kind compared with the key's would name a column it did not write.
+    for (t, col) in referred {
+        let Some(key) = key_named(t)? else { continue };
+        if col.value != key.name {
+            return Err(unsupported(format!(
+                "REFERENCES {t} ({}): a foreign key references its table's primary key, here {}",
+                col.value, key.name
+            )));
+        }
+    }
     let mut unknown = false;
     for col in &schema.columns {
         let Some(fk) = &col.references else { continue };
@@ -451,15 +462,6 @@ pub(crate) fn check_references(
         };
         if let Some(reason) = col.reference_mismatch(&fk.table, &key) {
             return Err(sql_error(at, reason));
-        }
-    }
-    for (t, col) in referred {
-        let Some(key) = key_named(t)? else { continue };
-        if col.value != key.name {
-            return Err(unsupported(format!(
-                "REFERENCES {t} ({}): a foreign key references its table's primary key, here {}",
-                col.value, key.name
-            )));
         }
     }
     Ok(unknown)

@@ -26,7 +26,7 @@ use std::str::FromStr;
 use crate::engine::any_table::AnyTable;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::expr::quote_columns;
+use crate::expr::{like_escapes_spelled, quote_columns, uses_ilike};
 use crate::schema::{Column, ColumnType, OnDelete, Schema};
 use crate::select::column_names;
 use crate::sql_name::ident;
@@ -105,11 +105,20 @@ pub(crate) fn dump(engine: &Engine, dialect: Dialect, out: &mut dyn Write) -> Re
         w.buf,
         "-- tabula dump, {dialect} dialect: {}.\n\
          -- Load it with `tabula sql DIR < FILE`, or {}.\n\
-         BEGIN;",
+         {}BEGIN;",
         super::compound::count(tables.len(), "table"),
         match dialect {
             Dialect::Sqlite => "`sqlite3 FILE.db < FILE`",
             Dialect::Postgres => "`psql -v ON_ERROR_STOP=1 -f FILE`",
+        },
+        match dialect {
+            // As pg_dump writes them: the script's text is UTF-8 whatever psql's locale,
+            // and a backslash in a literal is a plain character whatever the server's
+            // setting.
+            Dialect::Postgres => {
+                "SET client_encoding = 'UTF8';\nSET standard_conforming_strings = on;\n"
+            }
+            _ => "",
         }
     )
     .map_err(fmt_error)?;
@@ -261,8 +270,8 @@ fn in_cycle(tables: &[&dyn AnyTable]) -> Option<usize> {
     })
 }
 
-/// A string literal: `'it''s'` (backslashes are plain characters in both dialects, with
-/// PostgreSQL's default `standard_conforming_strings`).
+/// A string literal: `'it''s'` (backslashes are plain characters in both dialects; the
+/// PostgreSQL script sets `standard_conforming_strings`, on by default, to be sure).
 fn string_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
@@ -277,6 +286,17 @@ fn float_literal(f: f64) -> String {
 fn check_refs(schema: &Schema) -> Vec<&str> {
     let columns = schema.columns.iter().map(|c| c.name.as_str());
     columns.chain([schema.table.as_str()]).collect()
+}
+
+/// A check of `schema`'s table as the dialect's server reads it: its column names quoted
+/// where SQL needs it and, for PostgreSQL, its `LIKE` patterns' backslashes kept plain
+/// characters (see [`like_escapes_spelled`]).
+fn check_sql(check: &str, schema: &Schema, dialect: Dialect) -> String {
+    let check = quote_columns(check, &check_refs(schema));
+    match dialect {
+        Dialect::Postgres => like_escapes_spelled(&check),
+        _ => check,
+    }
 }
 
 /// PostgreSQL's system columns, which no table's own column may be named.
@@ -312,6 +332,14 @@ fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dial
         }
         match dialect {
             Dialect::Sqlite => {
+                if let Some((col, _)) = s.all_checks().find(|(_, text)| uses_ilike(text)) {
+                    return refuse(format!(
+                        "the check on {}{} uses ILIKE, which SQLite lacks (its LIKE ignores \
+                         the case of ASCII letters only: write the check with LIKE to move it)",
+                        s.table,
+                        col.map(|c| format!(".{c}")).unwrap_or_default()
+                    ));
+                }
                 if let Some(other) = seen.insert(s.table.to_ascii_lowercase(), &s.table) {
                     return refuse(format!(
                         "tables {other} and {}, whose names SQLite does not tell apart",
@@ -588,7 +616,7 @@ fn column_def(
         }
     }
     if let Some(check) = &c.check {
-        let check = quote_columns(check, &check_refs(schema));
+        let check = check_sql(check, schema, dialect);
         fmt(write!(out, " CHECK ({check})"))?;
     }
     if let Some(fk) = &c.references {
@@ -642,7 +670,7 @@ fn create_table(
         parts.push(format!("    UNIQUE ({})", column_list(u)));
     }
     for check in &schema.checks {
-        let check = quote_columns(check, &check_refs(schema));
+        let check = check_sql(check, schema, dialect);
         parts.push(format!("    CHECK ({check})"));
     }
     fmt(writeln!(out, "{}\n);", parts.join(",\n")))

@@ -120,6 +120,53 @@ fn pragma(
     Err(unsupported(format!("{PRAGMAS}: {asked}")))
 }
 
+/// `SET client_encoding = 'UTF8'` and `SET standard_conforming_strings = on`, which a
+/// PostgreSQL dump writes (tabula's and `pg_dump`'s), say what tabula always does: text is
+/// UTF-8, and a backslash in a string literal is a plain character. They change nothing.
+/// Other settings, and other values, are refused: tabula could not honour them.
+fn setting(set: &sqlparser::ast::Set) -> Result<SqlResult> {
+    use sqlparser::ast::{Expr, Set, Value as SqlValue};
+    if let Set::SingleAssignment {
+        hivevar: false,
+        variable,
+        values,
+        ..
+    } = set
+    {
+        let value = match values.as_slice() {
+            [Expr::Value(v)] => match &v.value {
+                SqlValue::SingleQuotedString(s) => Some(s.clone()),
+                SqlValue::Boolean(b) => Some(b.to_string()),
+                SqlValue::Number(n, _) => Some(n.clone()),
+                _ => None,
+            },
+            [Expr::Identifier(i)] => Some(i.value.clone()),
+            _ => None,
+        }
+        .map(|v| v.to_ascii_lowercase());
+        let name = match variable.0.as_slice() {
+            [p] => p.as_ident().map(|i| i.value.to_ascii_lowercase()),
+            _ => None,
+        };
+        let said = match (name.as_deref(), value.as_deref()) {
+            (Some("client_encoding"), Some(v)) => ["utf8", "utf-8", "unicode"].contains(&v),
+            (Some("standard_conforming_strings"), Some(v)) => {
+                ["on", "true", "1", "yes"].contains(&v)
+            }
+            _ => false,
+        };
+        if said {
+            return Ok(SqlResult::default());
+        }
+    }
+    Err(unsupported(format!("{SETTINGS}: {set}")))
+}
+
+/// What tabula says of a `SET` it does not take.
+const SETTINGS: &str = "SET (tabula takes only `SET client_encoding = 'UTF8'` and \
+     `SET standard_conforming_strings = on`, which say what it always does; its settings \
+     are options of Database::open)";
+
 /// What tabula says of a pragma it does not take.
 pub(crate) const PRAGMAS: &str =
     "PRAGMA (tabula checks foreign keys at commit, always, and takes only \
@@ -177,6 +224,7 @@ fn execute_here(target: Target<'_, '_>, s: &Statement, params: &[Value]) -> Resu
         Statement::CreateTable(c) => create_table(target, c),
         Statement::Copy { .. } => crate::sql::copy::copy_from_stdin(target, s),
         Statement::Pragma { name, value, .. } => pragma(name, value.as_ref()),
+        Statement::Set(set) => setting(set),
         other => Err(unsupported(format!(
             "the statement {}",
             statement_kind(&other.to_string())

@@ -989,8 +989,11 @@ fn hand_out(mut each: Each<'_>, rows: &[Vec<Value>]) -> Result<()> {
 pub(crate) fn is_read(s: &Statement) -> bool {
     match s {
         Statement::Query(q) => !alter::is_setval(q),
-        // A pragma tabula takes changes nothing: no write lock for it.
-        s => matches!(s, Statement::Explain { .. } | Statement::Pragma { .. }),
+        // A pragma or setting tabula takes changes nothing: no write lock for it.
+        s => matches!(
+            s,
+            Statement::Explain { .. } | Statement::Pragma { .. } | Statement::Set(_)
+        ),
     }
 }
 
