@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, PoisonError};
 
+use crate::engine::any_table::AnyTable;
 use crate::engine::state::State;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -15,6 +16,49 @@ use crate::storage::wal::line::RawTableOps;
 use crate::storage::wal::Recovery;
 use crate::storage::Storage;
 use crate::table::TableData;
+
+/// A table a read decoded while a writer held the lock (see [`Engine::read_loaded`]), kept
+/// for the next read of the same table as of the same files.
+pub(crate) struct Staged {
+    key: StagedKey,
+    table: Arc<dyn AnyTable>,
+}
+
+/// What a decoded table was decoded from: its schema, its snapshot's manifest entry and
+/// the log records replayed onto it.
+#[derive(Clone)]
+struct StagedKey {
+    idx: usize,
+    schema: Arc<Schema>,
+    entry: Option<TableEntry>,
+    pending: Arc<Vec<(u64, RawTableOps)>>,
+}
+
+impl Staged {
+    /// Table `idx` of `st`, not loaded, as a key.
+    fn key(st: &State, idx: usize) -> StagedKey {
+        StagedKey {
+            idx,
+            schema: st.tables[idx].schema().clone(),
+            entry: st.meta[idx].entry.clone(),
+            pending: st.meta[idx].pending.clone(),
+        }
+    }
+
+    fn is(&self, key: &StagedKey) -> bool {
+        self.key.is(key)
+    }
+}
+
+impl StagedKey {
+    /// The same table decoded from the same files.
+    fn is(&self, other: &StagedKey) -> bool {
+        self.idx == other.idx
+            && Arc::ptr_eq(&self.schema, &other.schema)
+            && Arc::ptr_eq(&self.pending, &other.pending)
+            && self.entry == other.entry
+    }
+}
 
 /// Loads table `idx` as dynamic rows, once.
 pub(crate) fn ensure_loaded(storage: Option<&Storage>, st: &mut State, idx: usize) -> Result<()> {
@@ -120,6 +164,114 @@ pub(crate) fn decode<R: Record>(
 }
 
 impl Engine {
+    /// `pinned` (a SQL statement's version) with table `name` in memory, for a read that
+    /// never waits for a writer. If the published version has the table loaded, that one
+    /// (the statement moves to it, as before). Otherwise the table is decoded as `pinned`
+    /// has it, with no lock held, or taken from [`Engine::staged`] where an earlier read
+    /// left it; installed and published if the writers' lock is free now, else staged for
+    /// the next read; and the read gets `pinned` with the table in it, a version of its own
+    /// that nobody else sees. Nothing here waits: a writer may hold the lock for a whole
+    /// transaction, on another thread or on this one (a read in its callback).
+    ///
+    /// A read-only database (whose refresh replaces the files a load reads) and a salvaging
+    /// open (whose decode reports what it drops) load the usual way, with
+    /// [`Engine::dyn_table`]: no writer holds their lock for long.
+    pub(crate) fn read_loaded(&self, name: &str, pinned: &Arc<State>) -> Result<Arc<State>> {
+        let idx = pinned.index_of(name)?;
+        let Some(storage) = self.storage.as_ref() else {
+            return Ok(pinned.clone());
+        };
+        if pinned.meta[idx].loaded {
+            return Ok(pinned.clone());
+        }
+        if storage.read_only() || storage.options.recovery == Recovery::Salvage {
+            self.dyn_table(name)?;
+            return self.read_state(name);
+        }
+        let now = self.read_state(name)?;
+        if now.index_of(name).is_ok_and(|i| now.meta[i].loaded) {
+            self.unstage_loaded(&now);
+            return Ok(now);
+        }
+        let key = Staged::key(pinned, idx);
+        let found = self
+            .staged()
+            .iter()
+            .find(|s| s.is(&key))
+            .map(|s| s.table.clone());
+        let (table, salvaged) = match found {
+            Some(t) => (t, false),
+            None => {
+                // With the loaders' mutex when it is free (a checkpoint loads under it);
+                // never waiting for it: a loader holding it may be waiting for the
+                // writers' lock.
+                let _one_at_a_time = self.loading.try_lock().ok();
+                match decode::<DynRow>(storage, &key.schema, key.entry.as_ref(), &key.pending) {
+                    Ok((t, salvaged)) => (Arc::new(t) as Arc<dyn AnyTable>, salvaged),
+                    Err(e) => {
+                        // The files moved on since `pinned` (a checkpoint rewrote them,
+                        // having loaded the table first): the loaded table is published.
+                        let now = self.read_state(name)?;
+                        if now.index_of(name).is_ok_and(|i| now.meta[i].loaded) {
+                            return Ok(now);
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        let installed = self.try_update(|head| {
+            let Ok(i) = head.index_of(name) else {
+                return Ok(());
+            };
+            // Loaded meanwhile (by a write under the lock, or another read), or not the
+            // table decoded (its files or schema changed since): left as it is.
+            if i != idx || head.meta[i].loaded || !key.is(&Staged::key(head, i)) {
+                return Ok(());
+            }
+            let meta = &mut head.meta[i];
+            meta.loaded = true;
+            meta.pending = Arc::default();
+            meta.dirty |= salvaged;
+            head.tables[i] = table.clone();
+            Ok(())
+        })?;
+        {
+            let mut staged = self.staged();
+            staged.retain(|s| s.key.idx != idx);
+            if installed.is_none() {
+                staged.push(Staged {
+                    key: key.clone(),
+                    table: table.clone(),
+                });
+            }
+            self.any_staged
+                .store(!staged.is_empty(), std::sync::atomic::Ordering::Release);
+        }
+        let mut own = (**pinned).clone();
+        own.tables[idx] = table;
+        own.meta[idx].loaded = true;
+        own.meta[idx].pending = Arc::default();
+        Ok(Arc::new(own))
+    }
+
+    /// Drops the staged tables `st` (a version being published) has loaded, or has not
+    /// as staged (its files moved on): no read will take them.
+    pub(crate) fn unstage_loaded(&self, st: &State) {
+        let mut staged = self.staged();
+        staged.retain(|s| {
+            let i = s.key.idx;
+            st.meta.get(i).is_some_and(|m| !m.loaded) && s.key.is(&Staged::key(st, i))
+        });
+        self.any_staged
+            .store(!staged.is_empty(), std::sync::atomic::Ordering::Release);
+    }
+
+    /// The tables reads decoded but could not install (see [`Engine::read_loaded`]).
+    fn staged(&self) -> std::sync::MutexGuard<'_, Vec<Staged>> {
+        self.staged.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Loads table `name` as rows of kind `R` if it is not in memory yet, reading and
     /// decoding its files with no lock held: writers of other tables go on meanwhile (and
     /// readers never wait). Only the install takes the writers' lock, for a moment. One

@@ -63,6 +63,11 @@ pub(crate) struct Engine {
     /// Held while a table loads outside the writers' lock ([`Engine::preload`]), and by a
     /// read-only refresh, so that neither installs what the other replaced.
     loading: Mutex<()>,
+    /// Tables SQL reads decoded while a writer held the writers' lock, for the next read
+    /// to take and install ([`Engine::read_loaded`]).
+    staged: Mutex<Vec<load::Staged>>,
+    /// Whether `staged` may hold a table: a commit then drops those it has loaded.
+    any_staged: AtomicBool,
     /// One checkpoint at a time (a manual one and an automatic one may meet; a close and a
     /// migration, which checkpoint under the writers' lock, take it too).
     checkpointing: Mutex<()>,
@@ -91,6 +96,8 @@ impl Engine {
             closed: AtomicBool::new(false),
             released: AtomicBool::new(false),
             loading: Mutex::new(()),
+            staged: Mutex::new(Vec::new()),
+            any_staged: AtomicBool::new(false),
             checkpointing: Mutex::new(()),
         })
     }
@@ -358,6 +365,30 @@ impl Engine {
         Ok(out)
     }
 
+    /// [`Engine::update`] if the writers' lock is free now: `None`, having done nothing,
+    /// while a writer holds it (this thread included: its call does not wait for itself).
+    pub(crate) fn try_update<O>(
+        &self,
+        f: impl FnOnce(&mut State) -> Result<O>,
+    ) -> Result<Option<O>> {
+        if writing(self.id) {
+            return Ok(None);
+        }
+        self.check_open()?;
+        let mut head = match self.head.try_lock() {
+            Ok(head) => head,
+            Err(TryLockError::WouldBlock) => return Ok(None),
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        };
+        // `close` may have emptied the state meanwhile, as in `lock_head`.
+        self.check_open()?;
+        self.settle()?;
+        let mut next = (**head).clone();
+        let out = f(&mut next)?;
+        self.install(&mut head, next);
+        Ok(Some(out))
+    }
+
     /// Makes every commit in the log durable (under `Immediate` durability), so that the
     /// head may be published.
     fn settle(&self) -> Result<()> {
@@ -402,6 +433,9 @@ impl Engine {
     /// waking the reclaiming thread for.
     pub(crate) fn publish_replacing(&self, v: Arc<State>, changes: usize) {
         let weak = Arc::downgrade(&v);
+        // Tables SQL reads decoded beside a writer that this version has loaded (the
+        // writer loaded them too) are dropped (see `Engine::read_loaded`).
+        let unstage = self.any_staged.load(Ordering::Acquire).then(|| v.clone());
         let old = {
             let mut p = self
                 .published
@@ -416,6 +450,9 @@ impl Engine {
             let mut versions = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
             versions.retain(|w| w.strong_count() > 0);
             versions.push(weak);
+        }
+        if let Some(v) = unstage {
+            self.unstage_loaded(&v);
         }
         // The old version is freed outside the lock, if no reader holds it, and off this
         // thread when it can be.

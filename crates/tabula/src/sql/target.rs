@@ -72,54 +72,60 @@ impl<'e> Snapshot<'e> {
 
     /// The pinned version, with table `name` loaded, and its position.
     fn table(&self, name: &str) -> Result<(Arc<State>, usize)> {
-        let mut pinned = self.state.borrow_mut();
-        let st = match pinned.as_ref() {
-            Some(st) => st.clone(),
-            None => {
-                let st = self.engine.read_state(name)?;
-                *pinned = Some(st.clone());
-                st
-            }
-        };
+        let st = self.pinned(name)?;
         let idx = st.index_of(name)?;
         if st.meta[idx].loaded {
             self.note_read(idx);
             return Ok((st, idx));
         }
-        self.engine.dyn_table(name)?;
-        let fresh = self.engine.read_state(name)?;
-        if self.held {
-            if !loaded_alone(&st, &fresh, idx) {
-                return Err(Error::Sql {
-                    line: 0,
-                    column: 0,
-                    reason: format!(
-                        "table {name} was not loaded from disk when this read transaction \
+        let fresh =
+            if self.held {
+                self.engine.dyn_table(name)?;
+                let fresh = self.engine.read_state(name)?;
+                if !loaded_alone(&st, &fresh, idx) {
+                    return Err(Error::Sql {
+                        line: 0,
+                        column: 0,
+                        reason: format!(
+                            "table {name} was not loaded from disk when this read transaction \
                          began, and the database changed before it was: its rows would be \
                          newer than the transaction's; run the transaction again (a table \
                          read once before the transaction, db.dyn_table say, is loaded)"
-                    ),
+                        ),
+                    });
+                }
+                fresh
+            } else {
+                // A version as new as any, the table loaded without waiting for a writer (see
+                // `Engine::read_loaded`); the statement runs again if a table it read already
+                // changed there.
+                let fresh = self.engine.read_loaded(name, &st)?;
+                let changed = self.read.borrow().iter().any(|&i| {
+                    match (st.tables.get(i), fresh.tables.get(i)) {
+                        (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+                        _ => true,
+                    }
                 });
-            }
-            *pinned = Some(fresh.clone());
-            self.note_read(idx);
-            return Ok((fresh, idx));
-        }
-        let changed =
-            self.read
-                .borrow()
-                .iter()
-                .any(|&i| match (st.tables.get(i), fresh.tables.get(i)) {
-                    (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
-                    _ => true,
-                });
-        if changed {
-            self.torn.set(true);
-        }
-        *pinned = Some(fresh.clone());
+                if changed {
+                    self.torn.set(true);
+                }
+                fresh
+            };
+        *self.state.borrow_mut() = Some(fresh.clone());
         let idx = fresh.index_of(name)?;
         self.note_read(idx);
         Ok((fresh, idx))
+    }
+
+    /// The version pinned, pinning the newest published one if none is yet.
+    fn pinned(&self, name: &str) -> Result<Arc<State>> {
+        let mut pinned = self.state.borrow_mut();
+        if let Some(st) = pinned.as_ref() {
+            return Ok(st.clone());
+        }
+        let st = self.engine.read_state(name)?;
+        *pinned = Some(st.clone());
+        Ok(st)
     }
 
     /// Records that table `idx` was read (once: a correlated subquery reads its tables
