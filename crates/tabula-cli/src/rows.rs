@@ -157,6 +157,9 @@ pub fn insert(args: InsertArgs, json: bool) -> anyhow::Result<()> {
     };
     let db = open(&dir)?;
     let schema = db.dyn_table(&table)?.schema().clone();
+    for r in &parsed {
+        r.check_documents(&schema)?;
+    }
     let mut failed_at = None;
     let keys = db.transaction(|tx| {
         let t = tx.dyn_table(&table)?;
@@ -223,6 +226,15 @@ pub fn update(args: UpdateArgs, json: bool) -> anyhow::Result<()> {
         .iter()
         .map(|s| {
             let (c, v) = parse_set(s)?;
+            // Only a value given as a JSON array or object: `--set 'title=[WIP] fix'` is
+            // not JSON, and is text.
+            let (_, given) = s.split_once('=').unwrap_or_default();
+            let document = given.trim_start().starts_with(['[', '{'])
+                && serde_json::from_str::<serde::de::IgnoredAny>(given).is_ok();
+            if document && matches!(v, Value::Text(_)) {
+                refuse_document(t.schema(), c.trim(), Some(&v))
+                    .with_context(|| format!("--set {s}"))?;
+            }
             let v = as_written(t.schema(), &c, v);
             Ok((c, v))
         })
@@ -304,6 +316,43 @@ pub fn delete(args: DeleteArgs, json: bool) -> anyhow::Result<()> {
 struct InputRow {
     place: String,
     row: Row,
+    /// The columns given a JSON array or object, which only a json column takes (their
+    /// text is the column's document).
+    documents: Vec<String>,
+}
+
+impl InputRow {
+    /// Refuses a JSON array or object given to a column that is not a json column: it
+    /// would be stored as its JSON text, where a number or boolean is refused.
+    fn check_documents(&self, schema: &tabula::Schema) -> anyhow::Result<()> {
+        for name in &self.documents {
+            refuse_document(schema, name, self.row.get(name))
+                .with_context(|| format!("{}: nothing was inserted", self.place))?;
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a JSON array or object (`doc`, read as its text) given to column `name` of
+/// `schema` when that is not a json column; nothing for a json column or a column the
+/// table does not have (the write names that).
+fn refuse_document(schema: &tabula::Schema, name: &str, doc: Option<&Value>) -> anyhow::Result<()> {
+    let Some(c) = schema.columns.iter().find(|c| c.name == name) else {
+        return Ok(());
+    };
+    if c.ty == tabula::ColumnType::Json {
+        return Ok(());
+    }
+    let shown = match doc {
+        Some(Value::Text(t)) => t.as_str(),
+        _ => "",
+    };
+    bail!(
+        "{}.{name} is {}, which cannot hold the JSON document {shown}: only a json column \
+         takes an array or object (give text as a JSON string)",
+        schema.table,
+        c.ty
+    )
 }
 
 /// A JSON object's members in the order written, each value's text as written, and the
@@ -358,14 +407,19 @@ fn parse_row(place: &str, table: &str, text: &str) -> anyhow::Result<InputRow> {
         bail!("{place}: {table}.{k} is given twice");
     }
     let mut pairs = Vec::with_capacity(members.pairs.len());
+    let mut documents = Vec::new();
     for (k, raw) in members.pairs {
         let v = Value::parse_json(raw.get())
             .with_context(|| format!("{place}: {table}.{k}: value {} cannot be read", raw.get()))?;
+        if raw.get().trim_start().starts_with(['[', '{']) {
+            documents.push(k.clone());
+        }
         pairs.push((k, v));
     }
     Ok(InputRow {
         place: place.to_owned(),
         row: Row::from_pairs(pairs),
+        documents,
     })
 }
 

@@ -60,8 +60,19 @@ pub fn run(
         });
         match read {
             Err(tabula::Error::ReadOnly { .. }) => {
-                drop((ro, held));
-                let db = crate::database::open(dir)?;
+                drop(ro);
+                let db = match crate::database::open(dir) {
+                    Ok(db) => db,
+                    Err(e) => {
+                        // The statements before the first write ran (on the version read):
+                        // their rows are printed, as before any other failing statement.
+                        for r in held {
+                            printer.take(r)?;
+                        }
+                        return Err(e);
+                    }
+                };
+                drop(held);
                 let last = run_writing(&db, &text, &mut printer)?;
                 // As every writing command: the database closes with a checkpoint.
                 crate::database::close_after_commit(&db)?;

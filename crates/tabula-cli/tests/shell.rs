@@ -541,6 +541,51 @@ tabula>
     assert!(o.status.success(), "{}", text(&o));
 }
 
+/// A script whose write finds the database locked prints the rows of the queries before
+/// that write first, as it does before any other failing statement (and as sqlite3 does).
+#[test]
+fn a_locked_script_prints_the_queries_before_its_first_write() {
+    let (_d, _path, p) = demo();
+    let mut writer = spawn_shell(&p);
+    let mut stdin = writer.stdin.take().expect("stdin");
+    stdin
+        .write_all(b"INSERT INTO courses (code, title) VALUES ('CS999', 'Locks');\n")
+        .expect("write");
+    wait_for(&mut writer, "1 row(s) changed");
+    let o = tabula(&[
+        "sql",
+        &p,
+        "SELECT COUNT(*) AS n FROM courses; DELETE FROM courses WHERE code = 'CS999'; \
+         SELECT 1 AS never",
+        "--format",
+        "csv",
+    ]);
+    assert!(!o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "n\n6\n");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("is locked"), "{err}");
+    drop(stdin);
+    let o = writer.wait_with_output().expect("wait");
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// A script with CR LF line ends, driven through `--interactive`: a carriage return inside
+/// a string literal that spans lines stays the text's (as `tabula sql DIR < FILE` keeps
+/// it), while the ones ending the other lines are white space, dot commands included.
+#[test]
+fn crlf_lines_keep_the_carriage_returns_inside_a_string() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("db");
+    let p = p.to_str().unwrap();
+    let out = shell(
+        p,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\r\n\r\n.mode jsonl\r\n\
+         INSERT INTO t (v) VALUES ('cr\r\nlf');\r\nSELECT v FROM t;\r\n",
+    );
+    assert!(out.contains(r#"{"v":"cr\r\nlf"}"#), "{out}");
+    assert!(!out.contains("error"), "{out}");
+}
+
 /// Reads `child`'s standard output until a line contains `wanted`.
 fn wait_for(child: &mut Child, wanted: &str) {
     let stdout = child.stdout.as_mut().expect("stdout");

@@ -93,9 +93,12 @@ impl Input {
                     Ok(s) => (s, true),
                     Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), false),
                 };
-                // Echoed as a terminal would show it, then refused below.
-                let line = line.trim_end_matches(['\n', '\r']).to_owned();
-                writeln!(out, "{line}")
+                // A carriage return before the line feed stays: inside a string literal
+                // that spans lines it is the text's (`tabula sql DIR < FILE` keeps it too);
+                // elsewhere it is white space. Echoed as a terminal would show the line,
+                // then refused below if it is not UTF-8.
+                let line = line.strip_suffix('\n').unwrap_or(&line).to_owned();
+                writeln!(out, "{}", line.strip_suffix('\r').unwrap_or(&line))
                     .and_then(|()| out.flush())
                     .context("writing to standard output")?;
                 Ok(if valid {
