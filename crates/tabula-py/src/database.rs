@@ -131,6 +131,9 @@ impl Database {
         renamed: Vec<(String, String)>,
         dropped: Vec<String>,
     ) -> PyResult<Vec<String>> {
+        // The plan reads the table, which a reopened database may not have loaded yet: a
+        // load installs it under the writers' lock, which this thread's transaction holds.
+        self.txs.refuse_inside(py, "migration_plan()")?;
         let schema = schema_of(py, schema_json, renamed, dropped)?;
         let db = &self.db;
         py.detach(|| db.alter_plan(schema))
@@ -241,6 +244,9 @@ impl Database {
 
     /// Loads every table now (tables are otherwise loaded when first used).
     fn load(&self, py: Python<'_>) -> PyResult<()> {
+        // A load installs the table under the writers' lock, which this thread's
+        // transaction holds.
+        self.txs.refuse_inside(py, "load()")?;
         let db = &self.db;
         py.detach(|| -> tabula::Result<()> {
             for name in db.table_names()? {

@@ -222,7 +222,11 @@ impl<'a> Calls<'a> {
             .bind(py)
             .call1((&d,))
             .and_then(|r| r.is_truthy());
-        if accepted.is_err() || d.get_refcnt() > 1 {
+        // `get_refcnt` is deprecated for `ffi::Py_REFCNT`, an `unsafe fn`: this crate
+        // writes no unsafe code, and the safe method reads the same count.
+        #[allow(deprecated)]
+        let held = d.get_refcnt() > 1;
+        if accepted.is_err() || held {
             // Something holds the dict past the call (the traceback of what the callable
             // raised, a frame kept by a debugger): it shows the whole row there, as a
             // callable given every row whole would have been. The callable's own

@@ -509,6 +509,36 @@ def test_calls_that_would_wait_for_the_transaction_are_refused(pdb, tmp_path, ca
     assert Student.count() == 1
 
 
+@pytest.mark.parametrize("call", ["load", "migration_plan"])
+def test_a_load_inside_a_transaction_is_refused_not_a_wait_for_itself(tmp_path, call):
+    """After a reopen a table not read yet is loaded under the writer's turn, which the
+    thread's own transaction holds: ``load()`` and the dry run refuse instead of waiting
+    for ever, and the block goes on."""
+    path = str(tmp_path / "db")
+    db = tabula.Database(path=path)
+    db.sql("CREATE TABLE c (id INTEGER PRIMARY KEY, v INTEGER NOT NULL DEFAULT 0)")
+    db.sql("INSERT INTO c (v) VALUES (1)")
+    db.close()
+    db = tabula.Database(path=path)
+    try:
+        @dataclass
+        class C:
+            id: int = field(metadata={"primary_key": True})
+            v: int = 0
+
+        with db.transaction():
+            with pytest.raises(tabula.InTransaction, match=call):
+                if call == "load":
+                    db.load()
+                else:
+                    db.migration_plan(C, name="c")
+            assert db.sql("SELECT v FROM c") == [{"v": 1}]
+        db.load()
+        assert db.migration_plan(C, name="c") == []
+    finally:
+        db.close()
+
+
 def test_a_transaction_object_can_be_used_again(db):
     Student = student_class(db)
     tx = db.transaction()

@@ -3,6 +3,9 @@ writer's transaction."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
 from dataclasses import dataclass, field
 
@@ -454,3 +457,42 @@ def test_sql_in_another_task_refuses_a_table_still_on_disk(tmp_path):
         assert db.sql("SELECT count(*) AS n FROM u") == [{"n": 2}]
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("work", ["insert", "select", "transaction"])
+def test_a_daemon_thread_inside_the_engine_at_exit_does_not_abort_the_interpreter(work):
+    """At exit the interpreter stops its daemon threads where they next take the GIL; one
+    coming back from the engine (which runs without the GIL) is parked there, never
+    unwound through the engine's frames (which aborted the process: "FATAL: exception not
+    rethrown")."""
+    script = textwrap.dedent(f"""
+        import threading, time, tabula
+        from dataclasses import dataclass, field
+
+        @tabula.table()
+        @dataclass
+        class T:
+            id: int = field(metadata={{"primary_key": True}})
+            a: int = 0
+
+        db = tabula.default_database()
+
+        def worker():
+            while True:
+                if {work!r} == "insert":
+                    T.insert(a=1)
+                elif {work!r} == "select":
+                    T.select(where=lambda s: s["a"] > 0)
+                else:
+                    with db.transaction():
+                        T.insert(a=2)
+
+        T.insert_many({{"a": 1}} for _ in range(2000))
+        threading.Thread(target=worker, daemon=True).start()
+        time.sleep(0.3)
+        print("main done")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "main done"

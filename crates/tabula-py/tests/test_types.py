@@ -6,6 +6,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import struct
+import subprocess
+import sys
+import textwrap
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
@@ -366,6 +369,52 @@ def test_the_default_database():
 
     assert "default_db_table_for_test" in tabula.default_database().tables()
     assert tabula.default_database() is tabula.default_database()
+
+
+def test_a_closed_default_database_is_replaced_by_a_new_one():
+    """In a process of its own: closing the default database would close it for every
+    other test here."""
+    script = textwrap.dedent("""
+        import tabula
+        from dataclasses import dataclass, field
+
+        @tabula.table()
+        @dataclass
+        class Early:
+            id: int = field(metadata={"primary_key": True})
+
+        old = tabula.default_database()
+        old.close()
+
+        @tabula.table()
+        @dataclass
+        class Late:
+            id: int = field(metadata={"primary_key": True})
+
+        new = tabula.default_database()
+        assert new is not old and new is tabula.default_database()
+        assert new.tables() == ["late"], new.tables()
+        assert Late.insert() == 1
+        try:
+            Early.insert()
+        except tabula.Closed:
+            print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_on_delete_without_references_is_refused(db):
+    @dataclass
+    class Orphan:
+        id: int = field(metadata={"primary_key": True})
+        parent: int = field(default=0, metadata={"on_delete": "cascade"})
+
+    with pytest.raises(ValueError, match="Orphan.parent: on_delete without references"):
+        table(db=db)(Orphan)
+    assert "orphan" not in db.tables()
 
 
 @pytest.mark.parametrize("annotation", [bytes, "set", Union[int, str], Optional[Union[int, str]]])

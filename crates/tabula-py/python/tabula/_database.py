@@ -317,10 +317,12 @@ _default_lock = threading.Lock()
 
 
 def default_database() -> Database:
-    """The in-memory database that ``@table()`` classes without ``db=`` live in."""
+    """The in-memory database that ``@table()`` classes without ``db=`` live in. Once it
+    is closed, the next call makes a new, empty one (classes bound to the closed one stay
+    bound to it, and raise ``tabula.Closed``)."""
     global _default
     with _default_lock:
-        if _default is None:
+        if _default is None or not _default._native.is_open():
             _default = Database(name="default")
         return _default
 

@@ -144,6 +144,10 @@ def describe(cls: type, name: str | None, unique: Any, index: Any, check: Any,
             col["index"] = True
         if meta.get("check") is not None:
             col["check"] = str(meta["check"])
+        if meta.get("references") is None and "on_delete" in meta:
+            raise ValueError(
+                f"{cls.__name__}.{f.name}: on_delete without references: say which table "
+                f"the column references (references=OtherClass)")
         if meta.get("references") is not None:
             on_delete = str(meta.get("on_delete", "restrict")).lower()
             if on_delete not in _ON_DELETE:
