@@ -480,12 +480,7 @@ fn library_error(dir: &str, sql: &str) -> String {
 #[test]
 fn a_locked_database_leaves_the_shell_read_only() {
     let (_d, _path, p) = demo();
-    let mut writer = spawn_shell(&p);
-    let mut stdin = writer.stdin.take().expect("stdin");
-    stdin
-        .write_all(b"INSERT INTO courses (code, title) VALUES ('CS999', 'Locks');\n")
-        .expect("write");
-    wait_for(&mut writer, "1 row(s) changed");
+    let (writer, stdin) = locking_shell(&p);
     let out = shell(
         &p,
         "SELECT COUNT(*) AS n FROM courses;\nDELETE FROM courses WHERE code = 'CS999';\nBEGIN;\n\
@@ -546,12 +541,7 @@ tabula>
 #[test]
 fn a_locked_script_prints_the_queries_before_its_first_write() {
     let (_d, _path, p) = demo();
-    let mut writer = spawn_shell(&p);
-    let mut stdin = writer.stdin.take().expect("stdin");
-    stdin
-        .write_all(b"INSERT INTO courses (code, title) VALUES ('CS999', 'Locks');\n")
-        .expect("write");
-    wait_for(&mut writer, "1 row(s) changed");
+    let (writer, stdin) = locking_shell(&p);
     let o = tabula(&[
         "sql",
         &p,
@@ -584,6 +574,18 @@ fn crlf_lines_keep_the_carriage_returns_inside_a_string() {
     );
     assert!(out.contains(r#"{"v":"cr\r\nlf"}"#), "{out}");
     assert!(!out.contains("error"), "{out}");
+}
+
+/// A shell that has written to `dir` (course CS999), so holds its lock until its standard
+/// input, returned beside it, closes.
+fn locking_shell(dir: &str) -> (Child, std::process::ChildStdin) {
+    let mut writer = spawn_shell(dir);
+    let mut stdin = writer.stdin.take().expect("stdin");
+    stdin
+        .write_all(b"INSERT INTO courses (code, title) VALUES ('CS999', 'Locks');\n")
+        .expect("write");
+    wait_for(&mut writer, "1 row(s) changed");
+    (writer, stdin)
 }
 
 /// Reads `child`'s standard output until a line contains `wanted`.
