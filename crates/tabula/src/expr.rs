@@ -508,12 +508,24 @@ pub(crate) fn quote_columns(text: &str, columns: &[&str]) -> String {
     rewrite_names(text, |name, _| columns.contains(&name).then(|| ident(name)))
 }
 
-/// Whether `text` (a check, in this module's language) uses `ILIKE`, which SQLite lacks.
-pub(crate) fn uses_ilike(text: &str) -> bool {
-    crate::sql_words::condition_tokens(text).is_ok_and(|tokens| {
-        tokens.iter().any(|t| {
-            matches!(&t.token, Token::Word(w) if w.keyword == Keyword::ILIKE && w.quote_style.is_none())
-        })
+/// Whether `text` (a check, in this module's language) uses `ILIKE`, which SQLite lacks;
+/// `beyond_ascii`: only an `ILIKE` whose pattern holds a character beyond ASCII, whose case
+/// PostgreSQL's `ILIKE` does not fold in a `COLLATE "C"` column, where tabula's does.
+pub(crate) fn uses_ilike(text: &str, beyond_ascii: bool) -> bool {
+    let Ok(tokens) = crate::sql_words::condition_tokens(text) else {
+        return false;
+    };
+    let tokens: Vec<&Token> = tokens
+        .iter()
+        .map(|t| &t.token)
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    tokens.iter().enumerate().any(|(i, t)| {
+        let ilike =
+            matches!(t, Token::Word(w) if w.keyword == Keyword::ILIKE && w.quote_style.is_none());
+        ilike
+            && (!beyond_ascii
+                || !matches!(tokens.get(i + 1), Some(Token::SingleQuotedString(p)) if p.is_ascii()))
     })
 }
 
@@ -549,14 +561,20 @@ pub(crate) fn like_escapes_spelled(text: &str) -> String {
         if !pattern.contains('\\') || is_word(next(at + 1), Keyword::ESCAPE) {
             continue;
         }
-        // Punctuation reads best; a pattern holding all of it still lacks some character.
-        let unused = ('!'..=char::MAX).find(|c| {
-            !c.is_alphanumeric()
-                && !c.is_whitespace()
-                && !c.is_control()
-                && !"'\"%_\\".contains(*c)
-                && !pattern.contains(*c)
-        });
+        // ASCII punctuation reads best, then digits (any server encoding takes ASCII); a
+        // pattern holding all of them still lacks some character. Never a letter, whose
+        // case ILIKE folds.
+        let ascii = ('!'..='~').filter(|c| !c.is_ascii_alphanumeric());
+        let unused = ascii
+            .chain('0'..='9')
+            .chain('\u{a1}'..=char::MAX)
+            .find(|c| {
+                !c.is_alphabetic()
+                    && !c.is_whitespace()
+                    && !c.is_control()
+                    && !"'\"%_\\".contains(*c)
+                    && !pattern.contains(*c)
+            });
         let end = spanned[at].span.end;
         if let (Some(c), Some(byte)) = (unused, byte_at(text, end.line, end.column)) {
             after.push((byte, c));
@@ -1315,8 +1333,16 @@ mod tests {
         ] {
             assert_eq!(like_escapes_spelled(text), want, "{text}");
         }
-        assert!(uses_ilike("a ILIKE 'x%'"));
-        assert!(!uses_ilike(r#"a LIKE 'ILIKE' AND "ilike" = 1"#));
+        assert!(uses_ilike("a ILIKE 'x%'", false));
+        assert!(!uses_ilike(r#"a LIKE 'ILIKE' AND "ilike" = 1"#, false));
+        assert!(!uses_ilike("a ILIKE 'x%'", true));
+        assert!(uses_ilike("a LIKE 'é' OR a ILIKE  'é%'", true));
+        // Every ASCII punctuation mark in the pattern: a digit escapes.
+        let all: String = ('!'..='~')
+            .filter(|c| !c.is_ascii_alphanumeric() && *c != '\'')
+            .collect();
+        let text = format!("p LIKE '{all}'");
+        assert_eq!(like_escapes_spelled(&text), format!("{text} ESCAPE '0'"));
     }
 
     fn schema() -> Schema {

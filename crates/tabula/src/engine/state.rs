@@ -108,9 +108,9 @@ impl State {
     /// Refuses a new table whose checks compare columns of different kinds (see
     /// [`refuse_mixed_kinds`](crate::expr::refuse_mixed_kinds)), or whose name is a reserved
     /// one (see [`check_new_table_name`](crate::schema::check_new_table_name)) or differs
-    /// from another table's (a dropped one's too, whose place this open keeps) only by
-    /// case: on a file system that ignores case (macOS's and Windows' by default) the two
-    /// tables' files would be the same files.
+    /// from another table's (one dropped since the open too) only by case: on a file system
+    /// that ignores case (macOS's and Windows' by default) the two tables' files would be
+    /// the same files.
     pub(crate) fn check_new_table(&self, schema: &crate::schema::Schema) -> Result<()> {
         let name = schema.table.as_str();
         crate::schema::check_new_table_name(name)?;
@@ -118,17 +118,29 @@ impl State {
             crate::expr::refuse_mixed_kinds(schema, check)?;
         }
         let folded = name.to_lowercase();
-        let other = self
-            .tables
-            .iter()
-            .map(|t| t.schema().table.as_str())
-            .find(|t| *t != name && t.to_lowercase() == folded);
+        // A table dropped since the open counts too: its name may still be among the
+        // manifest's dropped, whose files an open removes (a removal that failed), and
+        // those would be the new table's.
+        let other = (0..self.tables.len())
+            .map(|i| (self.tables[i].schema().table.as_str(), self.is_dropped(i)))
+            .find(|(t, _)| *t != name && t.to_lowercase() == folded);
         match other {
-            Some(other) => Err(Error::InvalidName {
+            Some((other, dropped)) => Err(Error::InvalidName {
                 name: name.to_owned(),
                 reason: format!(
-                    "table {other} differs from it only by case: on a file system that ignores \
-                     case (macOS's and Windows' by default) both would be kept in the same files"
+                    "table {other}{} differs from it only by case: on a file system that \
+                     ignores case (macOS's and Windows' by default) both would be kept in the \
+                     same files{}",
+                    if dropped {
+                        " (dropped since this database was opened)"
+                    } else {
+                        ""
+                    },
+                    if dropped {
+                        "; open the database again to use the name"
+                    } else {
+                        ""
+                    },
                 ),
             }),
             None => Ok(()),

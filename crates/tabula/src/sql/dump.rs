@@ -332,7 +332,7 @@ fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dial
         }
         match dialect {
             Dialect::Sqlite => {
-                if let Some((col, _)) = s.all_checks().find(|(_, text)| uses_ilike(text)) {
+                if let Some((col, _)) = s.all_checks().find(|(_, text)| uses_ilike(text, false)) {
                     return refuse(format!(
                         "the check on {}{} uses ILIKE, which SQLite lacks (its LIKE ignores \
                          the case of ASCII letters only: write the check with LIKE to move it)",
@@ -357,6 +357,15 @@ fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dial
                 }
             }
             Dialect::Postgres => {
+                if let Some((col, _)) = s.all_checks().find(|(_, text)| uses_ilike(text, true)) {
+                    return refuse(format!(
+                        "the check on {}{} uses ILIKE with a pattern beyond ASCII: PostgreSQL's \
+                         ILIKE folds the case of ASCII letters only in a COLLATE \"C\" column, \
+                         where tabula's folds every letter's",
+                        s.table,
+                        col.map(|c| format!(".{c}")).unwrap_or_default()
+                    ));
+                }
                 let mut names = std::iter::once(&s.table).chain(s.columns.iter().map(|c| &c.name));
                 if let Some(long) = names.find(|n| n.len() > 63) {
                     return refuse(format!(

@@ -437,6 +437,17 @@ fn an_ilike_check_is_refused_by_the_sqlite_dialect_only() {
     assert!(out.is_empty());
     let script = dump(&db, Dialect::Postgres);
     assert!(script.contains("CHECK (t ILIKE 'a%')"), "{script}");
+    // A pattern beyond ASCII: PostgreSQL's ILIKE would not fold its case in the dump's
+    // COLLATE "C" columns, so rows tabula holds would fail the load there.
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE q (id INTEGER PRIMARY KEY, p TEXT CHECK (p ILIKE 'é%'))")
+        .unwrap();
+    db.sql("INSERT INTO q (p) VALUES ('Éa')").unwrap();
+    let e = db.dump_sql(Dialect::Postgres, &mut Vec::new()).unwrap_err();
+    assert!(
+        matches!(&e, Error::Unsupported { feature } if feature.contains("the check on q.p uses ILIKE with a pattern beyond ASCII")),
+        "{e}"
+    );
 }
 
 /// A NaN in a `NOT NULL` float column: the SQLite dialect (no NaN; a nullable column's NaN
@@ -1278,15 +1289,25 @@ fn a_table_name_differing_only_by_case_is_refused() {
         Err(Error::InvalidName { .. })
     ));
     db.sql("DROP TABLE \"Notes\"").unwrap();
-    assert!(matches!(
-        db.sql("CREATE TABLE notes (id INTEGER PRIMARY KEY)")
-            .unwrap_err()
-            .innermost(),
-        Error::InvalidName { .. }
-    ));
+    let err = db
+        .sql("CREATE TABLE notes (id INTEGER PRIMARY KEY)")
+        .unwrap_err();
+    assert!(
+        matches!(err.innermost(), Error::InvalidName { reason, .. }
+            if reason.contains("(dropped since this database was opened)")
+                && reason.contains("open the database again")),
+        "{err}"
+    );
     db.sql("CREATE TABLE \"Notes\" (id INTEGER PRIMARY KEY)")
         .unwrap();
     assert_eq!(db.table_names().unwrap(), ["Notes"]);
+    // Opened again, the name is free once no table holds it.
+    db.sql("DROP TABLE \"Notes\"").unwrap();
+    db.close().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.sql("CREATE TABLE notes (id INTEGER PRIMARY KEY)")
+        .unwrap();
+    assert_eq!(db.table_names().unwrap(), ["notes"]);
 }
 
 /// An index's made-up name never takes a table's name, nor another index's in another case:
