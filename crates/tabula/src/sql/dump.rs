@@ -309,13 +309,11 @@ const PG_SYSTEM_COLUMNS: [&str; 6] = ["tableoid", "xmin", "cmin", "xmax", "cmax"
 /// like a system column, a table named `pg_…` (found in the system catalog first), and a
 /// table named like the key index (`t_pkey`), a unique constraint's index (`t_email_key`)
 /// or the identity sequence (`t_id_seq`) that PostgreSQL makes for another table, as
-/// PostgreSQL shortens those names to fit 63 bytes. The error names both.
+/// PostgreSQL shortens those names to fit 63 bytes. The error names both, and every
+/// problem found, not only the first.
 fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dialect) -> Result<()> {
-    let refuse = |what: String| {
-        Err(Error::Unsupported {
-            feature: format!("{what} in a {dialect} dump"),
-        })
-    };
+    // Every problem, so that one run says all there is to change.
+    let mut problems: Vec<String> = Vec::new();
     let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
     for s in schemas.clone() {
         // SQLite's default build holds 2,000 columns a table, PostgreSQL 1,600.
@@ -324,7 +322,7 @@ fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dial
             Dialect::Postgres => ("PostgreSQL", 1600),
         };
         if s.columns.len() > most {
-            return refuse(format!(
+            problems.push(format!(
                 "table {} of {} columns ({server} holds at most {most} a table)",
                 s.table,
                 s.columns.len()
@@ -332,8 +330,8 @@ fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dial
         }
         match dialect {
             Dialect::Sqlite => {
-                if let Some((col, _)) = s.all_checks().find(|(_, text)| uses_ilike(text, false)) {
-                    return refuse(format!(
+                for (col, _) in s.all_checks().filter(|(_, text)| uses_ilike(text, false)) {
+                    problems.push(format!(
                         "the check on {}{} uses ILIKE, which SQLite lacks (its LIKE ignores \
                          the case of ASCII letters only: write the check with LIKE to move it)",
                         s.table,
@@ -341,7 +339,7 @@ fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dial
                     ));
                 }
                 if let Some(other) = seen.insert(s.table.to_ascii_lowercase(), &s.table) {
-                    return refuse(format!(
+                    problems.push(format!(
                         "tables {other} and {}, whose names SQLite does not tell apart",
                         s.table
                     ));
@@ -349,7 +347,7 @@ fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dial
                 let mut cols = HashSet::new();
                 for c in &s.columns {
                     if !cols.insert(c.name.to_ascii_lowercase()) {
-                        return refuse(format!(
+                        problems.push(format!(
                             "table {} with two columns named {} but for case, which SQLite does not tell apart",
                             s.table, c.name
                         ));
@@ -357,8 +355,8 @@ fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dial
                 }
             }
             Dialect::Postgres => {
-                if let Some((col, _)) = s.all_checks().find(|(_, text)| uses_ilike(text, true)) {
-                    return refuse(format!(
+                for (col, _) in s.all_checks().filter(|(_, text)| uses_ilike(text, true)) {
+                    problems.push(format!(
                         "the check on {}{} uses ILIKE with a pattern beyond ASCII: PostgreSQL's \
                          ILIKE folds the case of ASCII letters only in a COLLATE \"C\" column, \
                          where tabula's folds every letter's",
@@ -366,19 +364,19 @@ fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dial
                         col.map(|c| format!(".{c}")).unwrap_or_default()
                     ));
                 }
-                let mut names = std::iter::once(&s.table).chain(s.columns.iter().map(|c| &c.name));
-                if let Some(long) = names.find(|n| n.len() > 63) {
-                    return refuse(format!(
+                let names = std::iter::once(&s.table).chain(s.columns.iter().map(|c| &c.name));
+                for long in names.filter(|n| n.len() > 63) {
+                    problems.push(format!(
                         "the name {long} (table {}): PostgreSQL's names hold at most 63 bytes",
                         s.table
                     ));
                 }
-                if let Some(c) = s
+                for c in s
                     .columns
                     .iter()
-                    .find(|c| PG_SYSTEM_COLUMNS.contains(&c.name.as_str()))
+                    .filter(|c| PG_SYSTEM_COLUMNS.contains(&c.name.as_str()))
                 {
-                    return refuse(format!(
+                    problems.push(format!(
                         "column {}.{}, which is the name of a PostgreSQL system column",
                         s.table, c.name
                     ));
@@ -386,7 +384,7 @@ fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dial
                 // An unqualified name is looked up in the system catalog first, where
                 // `pg_class`, `pg_description`, ... are: the rows would go there.
                 if s.table.starts_with("pg_") {
-                    return refuse(format!(
+                    problems.push(format!(
                         "table {}: PostgreSQL looks a name up in its system catalog first, \
                          whose tables are named pg_… (which, varies by version): a table of \
                          the same name there would take its rows",
@@ -416,14 +414,19 @@ fn loadable<'a>(schemas: impl Iterator<Item = &'a Schema> + Clone, dialect: Dial
     if dialect == Dialect::Postgres {
         for s in schemas {
             if let Some(owner) = seen.get(&s.table) {
-                return refuse(format!(
+                problems.push(format!(
                     "table {}, whose name PostgreSQL gives to an index or sequence of table {owner}",
                     s.table
                 ));
             }
         }
     }
-    Ok(())
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Unsupported {
+        feature: format!("{} in a {dialect} dump", problems.join("; ")),
+    })
 }
 
 /// The name PostgreSQL gives an object it makes for a table (`makeObjectName`):

@@ -1262,6 +1262,24 @@ fn table_names_sqlite_keeps_are_refused_naming_them() {
         .unwrap();
 }
 
+/// A dump the server could not load is refused naming every problem, not only the first.
+#[test]
+fn a_refused_dump_names_every_problem() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, ctid INTEGER, xmin INTEGER, tableoid TEXT);
+         CREATE TABLE pg_notes (id INTEGER PRIMARY KEY)",
+    )
+    .unwrap();
+    let e = db.dump_sql(Dialect::Postgres, &mut Vec::new()).unwrap_err();
+    let Error::Unsupported { feature } = &e else {
+        panic!("{e}");
+    };
+    for named in ["t.ctid", "t.xmin", "t.tableoid", "table pg_notes"] {
+        assert!(feature.contains(named), "{named}: {feature}");
+    }
+}
+
 /// A table whose name differs from another's only by case is refused when it is made, by
 /// SQL or by the library, naming both: on a file system that ignores case (macOS's and
 /// Windows' defaults) the two would write the same files. A dropped table's name counts
