@@ -2,7 +2,10 @@
 //! then the log records waiting for it. Loading is not a change: a table's committed rows
 //! move from disk into memory, and nothing is written.
 
-use std::sync::{Arc, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock, PoisonError};
+
+use crate::engine::source::writing;
 
 use crate::engine::any_table::AnyTable;
 use crate::engine::state::State;
@@ -21,7 +24,9 @@ use crate::table::TableData;
 /// for the next read of the same table as of the same files.
 pub(crate) struct Staged {
     key: StagedKey,
-    table: Arc<dyn AnyTable>,
+    /// The table once decoded (`None` if the decode failed); readers of the same table
+    /// wait for it rather than decode it too.
+    cell: Arc<OnceLock<Option<Arc<dyn AnyTable>>>>,
 }
 
 /// What a decoded table was decoded from: its schema, its snapshot's manifest entry and
@@ -57,6 +62,16 @@ impl StagedKey {
             && Arc::ptr_eq(&self.schema, &other.schema)
             && Arc::ptr_eq(&self.pending, &other.pending)
             && self.entry == other.entry
+    }
+}
+
+/// A staged table's cell while its reader decodes it: set to `None` when dropped unset (a
+/// decode that panicked), so that the readers waiting for it go on.
+struct Decoding<'c>(&'c OnceLock<Option<Arc<dyn AnyTable>>>);
+
+impl Drop for Decoding<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.set(None);
     }
 }
 
@@ -194,59 +209,86 @@ impl Engine {
             return Ok(now);
         }
         let key = Staged::key(pinned, idx);
-        let found = self
-            .staged()
-            .iter()
-            .find(|s| s.is(&key))
-            .map(|s| s.table.clone());
-        let (table, salvaged) = match found {
-            Some(t) => (t, false),
+        // The table as another read decoded it (or is decoding it: waited for, a decode
+        // and not a writer), or a cell this read decodes into for the others.
+        let (cell, mine, stale) = {
+            let mut staged = self.staged();
+            match staged.iter().find(|s| s.is(&key)) {
+                Some(s) => (s.cell.clone(), false, Vec::new()),
+                None => {
+                    let cell = Arc::new(OnceLock::new());
+                    let (stale, kept) = std::mem::take(&mut *staged)
+                        .into_iter()
+                        .partition(|s| s.key.idx == idx);
+                    *staged = kept;
+                    staged.push(Staged {
+                        key: key.clone(),
+                        cell: cell.clone(),
+                    });
+                    self.any_staged.store(true, Ordering::Release);
+                    (cell, true, stale)
+                }
+            }
+        };
+        // Freed with no lock held.
+        drop::<Vec<Staged>>(stale);
+        if mine {
+            // Set even if the decode panics, so that no reader waits for ever.
+            let decoding = Decoding(&cell);
+            // With the loaders' mutex when it is free (a checkpoint loads under it); never
+            // waiting for it: a loader holding it may be waiting for the writers' lock.
+            let _one_at_a_time = self.loading.try_lock().ok();
+            let decoded = decode::<DynRow>(storage, &key.schema, key.entry.as_ref(), &key.pending);
+            let _ = decoding
+                .0
+                .set(decoded.ok().map(|(t, _)| Arc::new(t) as Arc<dyn AnyTable>));
+        }
+        let table = match cell.wait().clone() {
+            Some(t) => t,
             None => {
-                // With the loaders' mutex when it is free (a checkpoint loads under it);
-                // never waiting for it: a loader holding it may be waiting for the
-                // writers' lock.
-                let _one_at_a_time = self.loading.try_lock().ok();
-                match decode::<DynRow>(storage, &key.schema, key.entry.as_ref(), &key.pending) {
-                    Ok((t, salvaged)) => (Arc::new(t) as Arc<dyn AnyTable>, salvaged),
-                    Err(e) => {
-                        // The files moved on since `pinned` (a checkpoint rewrote them,
-                        // having loaded the table first): the loaded table is published.
-                        let now = self.read_state(name)?;
-                        if now.index_of(name).is_ok_and(|i| now.meta[i].loaded) {
-                            return Ok(now);
-                        }
-                        return Err(e);
-                    }
+                self.unstage(&key);
+                if writing(self.id) {
+                    // This thread's transaction holds the lock (no drop or migration can
+                    // run): the error is the files'.
+                    let (t, _) =
+                        decode::<DynRow>(storage, &key.schema, key.entry.as_ref(), &key.pending)?;
+                    Arc::new(t)
+                } else {
+                    // The files moved on since `pinned` (a drop, a migration or a
+                    // checkpoint replaced them), or they are damaged: the usual load, which
+                    // waits for the writer doing that and reads what is there then (or
+                    // reports the damage).
+                    self.dyn_table(name)?;
+                    return self.read_state(name);
                 }
             }
         };
         let installed = self.try_update(|head| {
             let Ok(i) = head.index_of(name) else {
-                return Ok(());
+                return false;
             };
             // Loaded meanwhile (by a write under the lock, or another read), or not the
             // table decoded (its files or schema changed since): left as it is.
             if i != idx || head.meta[i].loaded || !key.is(&Staged::key(head, i)) {
-                return Ok(());
+                return false;
             }
             let meta = &mut head.meta[i];
             meta.loaded = true;
             meta.pending = Arc::default();
-            meta.dirty |= salvaged;
             head.tables[i] = table.clone();
-            Ok(())
-        })?;
-        {
-            let mut staged = self.staged();
-            staged.retain(|s| s.key.idx != idx);
-            if installed.is_none() {
-                staged.push(Staged {
-                    key: key.clone(),
-                    table: table.clone(),
-                });
+            true
+        });
+        let installed = match installed {
+            Ok(installed) => installed,
+            Err(e) => {
+                // Closed (or a log that would not sync): nothing will install it.
+                self.unstage(&key);
+                return Err(e);
             }
-            self.any_staged
-                .store(!staged.is_empty(), std::sync::atomic::Ordering::Release);
+        };
+        if installed.is_some() || self.is_closed() {
+            // Taken, or found loaded or changed by the head: no read will want it staged.
+            self.unstage(&key);
         }
         let mut own = (**pinned).clone();
         own.tables[idx] = table;
@@ -255,16 +297,37 @@ impl Engine {
         Ok(Arc::new(own))
     }
 
-    /// Drops the staged tables `st` (a version being published) has loaded, or has not
-    /// as staged (its files moved on): no read will take them.
+    /// Forgets the staged table of `key`.
+    fn unstage(&self, key: &StagedKey) {
+        let gone = {
+            let mut staged = self.staged();
+            let (gone, kept) = std::mem::take(&mut *staged)
+                .into_iter()
+                .partition(|s| s.is(key));
+            *staged = kept;
+            self.any_staged.store(!staged.is_empty(), Ordering::Release);
+            gone
+        };
+        // Freed with no lock held.
+        drop::<Vec<Staged>>(gone);
+    }
+
+    /// Drops the staged tables `st` (a version being published) has loaded, or has not as
+    /// staged (its files moved on): no read will take them. A table still being decoded
+    /// stays (its decoder unstages it).
     pub(crate) fn unstage_loaded(&self, st: &State) {
-        let mut staged = self.staged();
-        staged.retain(|s| {
-            let i = s.key.idx;
-            st.meta.get(i).is_some_and(|m| !m.loaded) && s.key.is(&Staged::key(st, i))
-        });
-        self.any_staged
-            .store(!staged.is_empty(), std::sync::atomic::Ordering::Release);
+        let gone = {
+            let mut staged = self.staged();
+            let (kept, gone) = std::mem::take(&mut *staged).into_iter().partition(|s| {
+                let i = s.key.idx;
+                s.cell.get().is_none()
+                    || (st.meta.get(i).is_some_and(|m| !m.loaded) && s.key.is(&Staged::key(st, i)))
+            });
+            *staged = kept;
+            self.any_staged.store(!staged.is_empty(), Ordering::Release);
+            gone
+        };
+        drop::<Vec<Staged>>(gone);
     }
 
     /// The tables reads decoded but could not install (see [`Engine::read_loaded`]).

@@ -365,12 +365,10 @@ impl Engine {
         Ok(out)
     }
 
-    /// [`Engine::update`] if the writers' lock is free now: `None`, having done nothing,
-    /// while a writer holds it (this thread included: its call does not wait for itself).
-    pub(crate) fn try_update<O>(
-        &self,
-        f: impl FnOnce(&mut State) -> Result<O>,
-    ) -> Result<Option<O>> {
+    /// [`Engine::update`] if the writers' lock is free now, publishing a version only if `f`
+    /// says it changed the state (`true`): `None`, having done nothing, while a writer holds
+    /// the lock (this thread included: its call does not wait for itself).
+    pub(crate) fn try_update(&self, f: impl FnOnce(&mut State) -> bool) -> Result<Option<bool>> {
         if writing(self.id) {
             return Ok(None);
         }
@@ -382,11 +380,13 @@ impl Engine {
         };
         // `close` may have emptied the state meanwhile, as in `lock_head`.
         self.check_open()?;
-        self.settle()?;
         let mut next = (**head).clone();
-        let out = f(&mut next)?;
+        if !f(&mut next) {
+            return Ok(Some(false));
+        }
+        self.settle()?;
         self.install(&mut head, next);
-        Ok(Some(out))
+        Ok(Some(true))
     }
 
     /// Makes every commit in the log durable (under `Immediate` durability), so that the
@@ -569,6 +569,12 @@ impl Engine {
         drop(std::mem::replace(&mut *head, Arc::new(empty)));
         self.publish(head.clone());
         drop(head);
+        // And the tables SQL reads decoded and staged (a read that stages one after this
+        // finds the database closed and unstages it).
+        drop(std::mem::take(
+            &mut *self.staged.lock().unwrap_or_else(PoisonError::into_inner),
+        ));
+        self.any_staged.store(false, Ordering::Release);
         self.released.store(true, Ordering::Release);
         checkpoint.and(closed)
     }

@@ -121,9 +121,11 @@ impl State {
         // A table dropped since the open counts too: its name may still be among the
         // manifest's dropped, whose files an open removes (a removal that failed), and
         // those would be the new table's.
+        // A live table first: it blocks the name after a reopen too.
         let other = (0..self.tables.len())
             .map(|i| (self.tables[i].schema().table.as_str(), self.is_dropped(i)))
-            .find(|(t, _)| *t != name && t.to_lowercase() == folded);
+            .filter(|(t, _)| *t != name && t.to_lowercase() == folded)
+            .min_by_key(|&(_, dropped)| dropped);
         match other {
             Some((other, dropped)) => Err(Error::InvalidName {
                 name: name.to_owned(),

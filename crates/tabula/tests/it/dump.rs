@@ -1319,6 +1319,15 @@ fn a_table_name_differing_only_by_case_is_refused() {
     db.sql("CREATE TABLE \"Notes\" (id INTEGER PRIMARY KEY)")
         .unwrap();
     assert_eq!(db.table_names().unwrap(), ["Notes"]);
+    // The live table is the one named, not the dropped one of the same name.
+    let err = db
+        .sql("CREATE TABLE NOTES (id INTEGER PRIMARY KEY)")
+        .unwrap_err();
+    assert!(
+        matches!(err.innermost(), Error::InvalidName { reason, .. }
+            if reason.starts_with("table Notes differs") && !reason.contains("dropped")),
+        "{err}"
+    );
     // Opened again, the name is free once no table holds it.
     db.sql("DROP TABLE \"Notes\"").unwrap();
     db.close().unwrap();
