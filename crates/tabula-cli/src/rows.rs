@@ -225,15 +225,9 @@ pub fn update(args: UpdateArgs, json: bool) -> anyhow::Result<()> {
     let changes = set
         .iter()
         .map(|s| {
-            let (c, v) = parse_set(s)?;
-            // Only a value given as a JSON array or object: `--set 'title=[WIP] fix'` is
-            // not JSON, and is text.
-            let (_, given) = s.split_once('=').unwrap_or_default();
-            let document = given.trim_start().starts_with(['[', '{'])
-                && serde_json::from_str::<serde::de::IgnoredAny>(given).is_ok();
-            if document && matches!(v, Value::Text(_)) {
-                refuse_document(t.schema(), c.trim(), Some(&v))
-                    .with_context(|| format!("--set {s}"))?;
+            let (c, v, document) = parse_set(s)?;
+            if document {
+                refuse_document(t.schema(), &c, Some(&v)).with_context(|| format!("--set {s}"))?;
             }
             let v = as_written(t.schema(), &c, v);
             Ok((c, v))
@@ -482,13 +476,16 @@ fn row_to_insert(schema: &tabula::Schema, row: &Row) -> Row {
     )
 }
 
-fn parse_set(s: &str) -> anyhow::Result<(String, Value)> {
+/// `--set column=value`: the column, the value, and whether it was given as a JSON array
+/// or object (`--set 'title=[WIP] fix'` is not JSON, and is text).
+fn parse_set(s: &str) -> anyhow::Result<(String, Value, bool)> {
     let (col, val) = s
         .split_once('=')
         .with_context(|| format!("--set {s:?}: expected column=value"))?;
     let col = col.trim();
     // JSON when it is JSON (exact integers); text only when it is not.
-    let value = if serde_json::from_str::<serde::de::IgnoredAny>(val).is_ok() {
+    let json = serde_json::from_str::<serde::de::IgnoredAny>(val).is_ok();
+    let value = if json {
         Value::parse_json(val).with_context(|| {
             if val.trim().parse::<f64>().is_ok_and(f64::is_infinite) {
                 format!(
@@ -502,7 +499,8 @@ fn parse_set(s: &str) -> anyhow::Result<(String, Value)> {
     } else {
         Value::Text(val.trim_matches('\'').to_owned())
     };
-    Ok((col.to_owned(), value))
+    let document = json && val.trim_start().starts_with(['[', '{']);
+    Ok((col.to_owned(), value, document))
 }
 
 /// The keys an insert made, for people: all of them when few, a range when they follow one

@@ -18,6 +18,7 @@ use sqlparser::tokenizer::Token;
 use crate::error::{Error, Result};
 use crate::schema::{ColumnType, Schema};
 use crate::sql_name::{self, ident};
+use crate::sql_words::is_keyword;
 use crate::value::{Value, ValueRef};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -521,9 +522,7 @@ pub(crate) fn uses_ilike(text: &str, beyond_ascii: bool) -> bool {
         .filter(|t| !matches!(t, Token::Whitespace(_)))
         .collect();
     tokens.iter().enumerate().any(|(i, t)| {
-        let ilike =
-            matches!(t, Token::Word(w) if w.keyword == Keyword::ILIKE && w.quote_style.is_none());
-        ilike
+        is_keyword(t, Keyword::ILIKE)
             && (!beyond_ascii
                 || !matches!(tokens.get(i + 1), Some(Token::SingleQuotedString(p)) if p.is_ascii()))
     })
@@ -542,23 +541,18 @@ pub(crate) fn like_escapes_spelled(text: &str) -> String {
     let tokens: Vec<&Token> = spanned.iter().map(|t| &t.token).collect();
     let next =
         |from: usize| (from..tokens.len()).find(|&i| !matches!(tokens[i], Token::Whitespace(_)));
-    let is_word = |i: Option<usize>, k: Keyword| {
-        i.is_some_and(
-            |i| matches!(tokens[i], Token::Word(w) if w.keyword == k && w.quote_style.is_none()),
-        )
-    };
     // Where each `ESCAPE` goes (the byte after its pattern), with the character.
     let mut after: Vec<(usize, char)> = Vec::new();
     for (i, t) in tokens.iter().enumerate() {
-        let Token::Word(w) = t else { continue };
-        if w.quote_style.is_some() || !matches!(w.keyword, Keyword::LIKE | Keyword::ILIKE) {
+        if !is_keyword(t, Keyword::LIKE) && !is_keyword(t, Keyword::ILIKE) {
             continue;
         }
         let Some(at) = next(i + 1) else { continue };
         let Token::SingleQuotedString(pattern) = tokens[at] else {
             continue;
         };
-        if !pattern.contains('\\') || is_word(next(at + 1), Keyword::ESCAPE) {
+        let escaped = next(at + 1).is_some_and(|e| is_keyword(tokens[e], Keyword::ESCAPE));
+        if !pattern.contains('\\') || escaped {
             continue;
         }
         // ASCII punctuation reads best, then digits (any server encoding takes ASCII); a

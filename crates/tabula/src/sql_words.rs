@@ -259,6 +259,11 @@ const BEFORE_AN_EXPRESSION: &[Keyword] = &[
     Keyword::TRIGGER,
 ];
 
+/// Whether `t` is keyword `k` written as a word (not a quoted name that spells it).
+pub(crate) fn is_keyword(t: &Token, k: Keyword) -> bool {
+    matches!(t, Token::Word(w) if w.keyword == k && w.quote_style.is_none())
+}
+
 /// Whether `t` ends an operand: a literal, a name (quoted, or a word that is no keyword, or
 /// a keyword that is a value), a placeholder, a closing parenthesis or `END`.
 pub(crate) fn ends_operand(t: &Token) -> bool {

@@ -5,9 +5,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, PoisonError};
 
-use crate::engine::source::writing;
-
 use crate::engine::any_table::AnyTable;
+use crate::engine::source::writing;
 use crate::engine::state::State;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -39,9 +38,9 @@ struct StagedKey {
     pending: Arc<Vec<(u64, RawTableOps)>>,
 }
 
-impl Staged {
+impl StagedKey {
     /// Table `idx` of `st`, not loaded, as a key.
-    fn key(st: &State, idx: usize) -> StagedKey {
+    fn of(st: &State, idx: usize) -> StagedKey {
         StagedKey {
             idx,
             schema: st.tables[idx].schema().clone(),
@@ -50,12 +49,6 @@ impl Staged {
         }
     }
 
-    fn is(&self, key: &StagedKey) -> bool {
-        self.key.is(key)
-    }
-}
-
-impl StagedKey {
     /// The same table decoded from the same files.
     fn is(&self, other: &StagedKey) -> bool {
         self.idx == other.idx
@@ -208,12 +201,12 @@ impl Engine {
             self.unstage_loaded(&now);
             return Ok(now);
         }
-        let key = Staged::key(pinned, idx);
+        let key = StagedKey::of(pinned, idx);
         // The table as another read decoded it (or is decoding it: waited for, a decode
         // and not a writer), or a cell this read decodes into for the others.
         let (cell, mine, stale) = {
             let mut staged = self.staged();
-            match staged.iter().find(|s| s.is(&key)) {
+            match staged.iter().find(|s| s.key.is(&key)) {
                 Some(s) => (s.cell.clone(), false, Vec::new()),
                 None => {
                     let cell = Arc::new(OnceLock::new());
@@ -269,7 +262,7 @@ impl Engine {
             };
             // Loaded meanwhile (by a write under the lock, or another read), or not the
             // table decoded (its files or schema changed since): left as it is.
-            if i != idx || head.meta[i].loaded || !key.is(&Staged::key(head, i)) {
+            if i != idx || head.meta[i].loaded || !key.is(&StagedKey::of(head, i)) {
                 return false;
             }
             let meta = &mut head.meta[i];
@@ -299,35 +292,30 @@ impl Engine {
 
     /// Forgets the staged table of `key`.
     fn unstage(&self, key: &StagedKey) {
-        let gone = {
-            let mut staged = self.staged();
-            let (gone, kept) = std::mem::take(&mut *staged)
-                .into_iter()
-                .partition(|s| s.is(key));
-            *staged = kept;
-            self.any_staged.store(!staged.is_empty(), Ordering::Release);
-            gone
-        };
-        // Freed with no lock held.
-        drop::<Vec<Staged>>(gone);
+        self.unstage_where(|s| s.key.is(key));
     }
 
     /// Drops the staged tables `st` (a version being published) has loaded, or has not as
     /// staged (its files moved on): no read will take them. A table still being decoded
     /// stays (its decoder unstages it).
     pub(crate) fn unstage_loaded(&self, st: &State) {
-        let gone = {
+        self.unstage_where(|s| {
+            let i = s.key.idx;
+            s.cell.get().is_some()
+                && !(st.meta.get(i).is_some_and(|m| !m.loaded) && s.key.is(&StagedKey::of(st, i)))
+        });
+    }
+
+    /// Forgets the staged tables `gone` picks, freeing them with no lock held.
+    pub(crate) fn unstage_where(&self, gone: impl Fn(&Staged) -> bool) {
+        let gone: Vec<Staged> = {
             let mut staged = self.staged();
-            let (kept, gone) = std::mem::take(&mut *staged).into_iter().partition(|s| {
-                let i = s.key.idx;
-                s.cell.get().is_none()
-                    || (st.meta.get(i).is_some_and(|m| !m.loaded) && s.key.is(&Staged::key(st, i)))
-            });
+            let (gone, kept) = std::mem::take(&mut *staged).into_iter().partition(gone);
             *staged = kept;
             self.any_staged.store(!staged.is_empty(), Ordering::Release);
             gone
         };
-        drop::<Vec<Staged>>(gone);
+        drop(gone);
     }
 
     /// The tables reads decoded but could not install (see [`Engine::read_loaded`]).

@@ -571,10 +571,7 @@ impl Engine {
         drop(head);
         // And the tables SQL reads decoded and staged (a read that stages one after this
         // finds the database closed and unstages it).
-        drop(std::mem::take(
-            &mut *self.staged.lock().unwrap_or_else(PoisonError::into_inner),
-        ));
-        self.any_staged.store(false, Ordering::Release);
+        self.unstage_where(|_| true);
         self.released.store(true, Ordering::Release);
         checkpoint.and(closed)
     }

@@ -127,24 +127,24 @@ impl State {
             .filter(|(t, _)| *t != name && t.to_lowercase() == folded)
             .min_by_key(|&(_, dropped)| dropped);
         match other {
-            Some((other, dropped)) => Err(Error::InvalidName {
-                name: name.to_owned(),
-                reason: format!(
-                    "table {other}{} differs from it only by case: on a file system that \
-                     ignores case (macOS's and Windows' by default) both would be kept in the \
-                     same files{}",
-                    if dropped {
-                        " (dropped since this database was opened)"
-                    } else {
-                        ""
-                    },
-                    if dropped {
-                        "; open the database again to use the name"
-                    } else {
-                        ""
-                    },
-                ),
-            }),
+            Some((other, dropped)) => {
+                let (when, remedy) = if dropped {
+                    (
+                        " (dropped since this database was opened)",
+                        "; open the database again to use the name",
+                    )
+                } else {
+                    ("", "")
+                };
+                Err(Error::InvalidName {
+                    name: name.to_owned(),
+                    reason: format!(
+                        "table {other}{when} differs from it only by case: on a file system \
+                         that ignores case (macOS's and Windows' by default) both would be \
+                         kept in the same files{remedy}"
+                    ),
+                })
+            }
             None => Ok(()),
         }
     }

@@ -107,9 +107,7 @@ fn pragma(
         v => v.to_string(),
     });
     let defer = bare.is_some_and(|n| n.eq_ignore_ascii_case("defer_foreign_keys"));
-    let on = text
-        .as_deref()
-        .is_some_and(|v| ["on", "1", "true", "yes"].contains(&v.to_ascii_lowercase().as_str()));
+    let on = text.as_deref().is_some_and(says_on);
     if defer && on {
         return Ok(SqlResult::default());
     }
@@ -150,9 +148,7 @@ fn setting(set: &sqlparser::ast::Set) -> Result<SqlResult> {
         };
         let said = match (name.as_deref(), value.as_deref()) {
             (Some("client_encoding"), Some(v)) => ["utf8", "utf-8", "unicode"].contains(&v),
-            (Some("standard_conforming_strings"), Some(v)) => {
-                ["on", "true", "1", "yes"].contains(&v)
-            }
+            (Some("standard_conforming_strings"), Some(v)) => says_on(v),
             _ => false,
         };
         if said {
@@ -160,6 +156,13 @@ fn setting(set: &sqlparser::ast::Set) -> Result<SqlResult> {
         }
     }
     Err(unsupported(format!("{SETTINGS}: {set}")))
+}
+
+/// Whether a setting's value turns it on: `on`, `1`, `true` or `yes`, in any case.
+fn says_on(v: &str) -> bool {
+    ["on", "1", "true", "yes"]
+        .iter()
+        .any(|on| v.eq_ignore_ascii_case(on))
 }
 
 /// What tabula says of a `SET` it does not take.

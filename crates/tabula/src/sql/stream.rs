@@ -103,9 +103,9 @@ impl<'t> Stream<'t> {
             }
         }
         chains_within_bounds(&tokens)?;
-        let has_case = tokens.iter().any(|t| {
-            matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::CASE)
-        });
+        let has_case = tokens
+            .iter()
+            .any(|t| crate::sql_words::is_keyword(&t.token, Keyword::CASE));
         Ok(Stream {
             case_tokens: has_case.then(|| tokens.clone()),
             parser: Parser::new(&DIALECT).with_tokens_with_locations(tokens),

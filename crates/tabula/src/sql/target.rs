@@ -78,43 +78,54 @@ impl<'e> Snapshot<'e> {
             self.note_read(idx);
             return Ok((st, idx));
         }
-        let fresh =
-            if self.held {
-                self.engine.dyn_table(name)?;
-                let fresh = self.engine.read_state(name)?;
-                if !loaded_alone(&st, &fresh, idx) {
-                    return Err(Error::Sql {
-                        line: 0,
-                        column: 0,
-                        reason: format!(
-                            "table {name} was not loaded from disk when this read transaction \
-                         began, and the database changed before it was: its rows would be \
-                         newer than the transaction's; run the transaction again (a table \
-                         read once before the transaction, db.dyn_table say, is loaded)"
-                        ),
-                    });
-                }
-                fresh
-            } else {
-                // A version as new as any, the table loaded without waiting for a writer (see
-                // `Engine::read_loaded`); the statement runs again if a table it read already
-                // changed there.
-                let fresh = self.engine.read_loaded(name, &st)?;
-                let changed = self.read.borrow().iter().any(|&i| {
-                    match (st.tables.get(i), fresh.tables.get(i)) {
-                        (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
-                        _ => true,
-                    }
-                });
-                if changed {
-                    self.torn.set(true);
-                }
-                fresh
-            };
+        let fresh = if self.held {
+            self.loaded_in_transaction(&st, name, idx)?
+        } else {
+            self.loaded_beside_writers(&st, name)?
+        };
         *self.state.borrow_mut() = Some(fresh.clone());
         let idx = fresh.index_of(name)?;
         self.note_read(idx);
         Ok((fresh, idx))
+    }
+
+    /// A read transaction's version `st` with table `name` (at `idx`) loaded, which must
+    /// bring in nothing committed after `st` (see [`loaded_alone`]).
+    fn loaded_in_transaction(&self, st: &State, name: &str, idx: usize) -> Result<Arc<State>> {
+        self.engine.dyn_table(name)?;
+        let fresh = self.engine.read_state(name)?;
+        if !loaded_alone(st, &fresh, idx) {
+            return Err(Error::Sql {
+                line: 0,
+                column: 0,
+                reason: format!(
+                    "table {name} was not loaded from disk when this read transaction \
+                     began, and the database changed before it was: its rows would be \
+                     newer than the transaction's; run the transaction again (a table \
+                     read once before the transaction, db.dyn_table say, is loaded)"
+                ),
+            });
+        }
+        Ok(fresh)
+    }
+
+    /// The pinned version `st` with table `name` loaded, or a newer one, never waiting for
+    /// a writer (see `Engine::read_loaded`); the statement runs again if a table it read
+    /// already changed there.
+    fn loaded_beside_writers(&self, st: &Arc<State>, name: &str) -> Result<Arc<State>> {
+        let fresh = self.engine.read_loaded(name, st)?;
+        let changed =
+            self.read
+                .borrow()
+                .iter()
+                .any(|&i| match (st.tables.get(i), fresh.tables.get(i)) {
+                    (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+                    _ => true,
+                });
+        if changed {
+            self.torn.set(true);
+        }
+        Ok(fresh)
     }
 
     /// The version pinned, pinning the newest published one if none is yet.
