@@ -10,7 +10,6 @@ use std::cmp::Ordering;
 use std::ops::Bound;
 
 use sqlparser::ast::{BinaryOperator, Expr, InTarget, Spanned, UnaryOperator, Value as SqlValue};
-use sqlparser::dialect::GenericDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
@@ -188,7 +187,6 @@ fn nesting(text: &str) -> Option<usize> {
 
 /// [`Condition::parse`] on this thread's stack.
 fn parse_here(schema: &Schema, text: &str) -> Result<Condition> {
-    let dialect = GenericDialect {};
     // Every parse error says where: the parser's own position, or the end of the text.
     let located = |e: sqlparser::parser::ParserError| {
         if matches!(e, sqlparser::parser::ParserError::RecursionLimitExceeded) {
@@ -217,7 +215,7 @@ fn parse_here(schema: &Schema, text: &str) -> Result<Condition> {
         } => bad(text, format!("{reason} at Line: {line}, Column: {column}")),
         e => e,
     })?;
-    let mut parser = Parser::new(&dialect)
+    let mut parser = Parser::new(&crate::sql_words::GRAMMAR)
         .with_recursion_limit(PARSER_LIMIT)
         .with_tokens_with_locations(tokens);
     let expr = parser.parse_expr().map_err(located)?;
@@ -498,7 +496,7 @@ fn parse_probe(text: &str) -> Option<Expr> {
     {
         return None;
     }
-    let mut parser = Parser::new(&GenericDialect {}).with_tokens_with_locations(tokens);
+    let mut parser = Parser::new(&crate::sql_words::GRAMMAR).with_tokens_with_locations(tokens);
     let read = parser.parse_expr().ok()?;
     (parser.peek_token().token == Token::EOF).then_some(read)
 }

@@ -163,6 +163,9 @@ pub(crate) enum Op {
 pub(crate) enum CastTo {
     Integer,
     Real,
+    /// SQLite's `NUMERIC` (and `DECIMAL`): text becomes an integer where it holds one,
+    /// numbers stay as they are.
+    Numeric,
     Text,
     Boolean,
 }
@@ -408,7 +411,20 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             target: InTarget::Subquery(q),
             negated,
             ..
-        } => in_subquery(e, expr, q, *negated, scope, params)?,
+        } => match parenthesized_query(q) {
+            // `x IN ((SELECT …))`: a list of one scalar subquery, as SQLite and PostgreSQL
+            // read it (its first row's value, NULL with none), not the set of its rows.
+            Some(inner) => Scalar::in_list(
+                boxed(expr, params)?,
+                vec![compile(
+                    &Expr::Subquery(Box::new(inner.clone())),
+                    scope,
+                    params,
+                )?],
+                *negated,
+            ),
+            None => in_subquery(e, expr, q, *negated, scope, params)?,
+        },
         Expr::Exists { subquery, negated } => match run_subquery(subquery, params, scope) {
             Err(e) if names_outer(&e, scope) && params.correlated.is_some() => {
                 let kind = SubKind::Exists { negated: *negated };
@@ -580,6 +596,27 @@ fn trim(
 
 /// `expr [NOT] IN (SELECT …)`: the subquery's values, run once, or run per row when it
 /// names a column of the query around it (correlated).
+/// The query inside `q` when `q` is nothing but a query in parentheses: `(SELECT …)`, as
+/// the parser reads the target of `x IN ((SELECT …))`.
+fn parenthesized_query(q: &sqlparser::ast::Query) -> Option<&sqlparser::ast::Query> {
+    match q.body.as_ref() {
+        sqlparser::ast::SetExpr::Query(inner)
+            if q.with.is_none()
+                && q.order_by.is_none()
+                && q.limit_clause.is_none()
+                && q.fetch.is_none()
+                && q.locks.is_empty()
+                && q.for_clause.is_none()
+                && q.settings.is_none()
+                && q.format_clause.is_none()
+                && q.pipe_operators.is_empty() =>
+        {
+            Some(inner)
+        }
+        _ => None,
+    }
+}
+
 fn in_subquery(
     whole: &Expr,
     expr: &Expr,
@@ -876,8 +913,8 @@ fn cast_to(t: &DataType) -> Result<CastTo> {
         "INT" | "INTEGER" | "BIGINT" | "SMALLINT" | "TINYINT" | "INT8" | "INT4" | "INT2" => {
             CastTo::Integer
         }
-        "REAL" | "FLOAT" | "DOUBLE" | "DOUBLE PRECISION" | "FLOAT8" | "FLOAT4" | "NUMERIC"
-        | "DECIMAL" => CastTo::Real,
+        "REAL" | "FLOAT" | "DOUBLE" | "DOUBLE PRECISION" | "FLOAT8" | "FLOAT4" => CastTo::Real,
+        "NUMERIC" | "DECIMAL" => CastTo::Numeric,
         "TEXT" | "VARCHAR" | "CHAR" | "STRING" | "CHARACTER VARYING" => CastTo::Text,
         "BOOL" | "BOOLEAN" => CastTo::Boolean,
         _ => return Err(unsupported(format!("CAST to {name}"))),
@@ -1497,6 +1534,17 @@ pub(crate) fn numeric(t: &str) -> Value {
     s.parse::<f64>().map_or(Value::Int(0), Value::Float)
 }
 
+/// A text cast to `NUMERIC`, as SQLite casts it: an integer where the text holds one, or a
+/// float that is a whole number of at most 51 bits (`'2.0'` is 2); else the float.
+fn numeric_text(t: &str) -> Value {
+    match numeric(t) {
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < (1u64 << 51) as f64 => {
+            Value::Int(f as i64)
+        }
+        v => v,
+    }
+}
+
 /// A text as `SUM` and `AVG` add it, as SQLite's `sqlite3_value_numeric_type` reads it: an
 /// integer when the whole text (white space around it aside) is one that fits in 64 bits,
 /// else the float of its numeric prefix (`'5'` is 5, `'5.0'` and `'5x'` are 5.0).
@@ -1700,11 +1748,22 @@ fn cast(v: Value, to: CastTo) -> Value {
         (_, Value::Null) => Value::Null,
         (CastTo::Text, v) => Value::Text(text_of(&v)),
         (CastTo::Integer, v) => Value::Int(int_value(&v)),
+        // Text read as a float, as SQLite's `sqlite3AtoF` reads it: `'-0'` is -0.0.
+        (CastTo::Real, Value::Text(t)) => match numeric(&t) {
+            Value::Int(0) if t.trim_start_matches(is_sqlite_space).starts_with('-') => {
+                Value::Float(-0.0)
+            }
+            Value::Int(i) => Value::Float(i as f64),
+            Value::Float(f) => Value::Float(f),
+            _ => Value::Float(0.0),
+        },
         (CastTo::Real, v) => match as_number(v) {
             Value::Int(i) => Value::Float(i as f64),
             Value::Float(f) => Value::Float(f),
             _ => Value::Float(0.0),
         },
+        (CastTo::Numeric, Value::Text(t)) => numeric_text(&t),
+        (CastTo::Numeric, v) => as_number(v),
         (CastTo::Boolean, v) => truth(&v).map_or(Value::Null, Value::Bool),
     }
 }
@@ -1783,7 +1842,11 @@ fn call(f: Func, mut args: Vec<Value>) -> Result<Value> {
                 reason: "integer overflow in abs()".into(),
             })?),
             Value::Bool(b) => Value::Int(i64::from(*b)),
-            v => float_or_null(real_value(v).abs()),
+            // Negated only below zero, as SQLite's `abs` does: -0.0 stays -0.0.
+            v => float_or_null(match real_value(v) {
+                r if r < 0.0 => -r,
+                r => r,
+            }),
         },
         Func::Round => {
             let digits = match args.get(1) {
@@ -1985,7 +2048,6 @@ mod tests {
     }
 
     fn eval(sql: &str) -> Result<Value> {
-        use sqlparser::dialect::GenericDialect;
         use sqlparser::parser::Parser;
         struct NoColumns;
         impl Scope for NoColumns {
@@ -1993,7 +2055,7 @@ mod tests {
                 Err(format!("no column {name}"))
             }
         }
-        let e = Parser::new(&GenericDialect {})
+        let e = Parser::new(&crate::sql_words::GRAMMAR)
             .try_with_sql(sql)
             .and_then(|mut p| p.parse_expr())
             .map_err(|e| sql_error(Span::empty(), e.to_string()))?;
@@ -2030,6 +2092,20 @@ mod tests {
             "ROUND(-0.4)",
             "ROUND('2.675', 2)",
             "ROUND(2.5, '1.9')",
+            "CAST(7 AS NUMERIC) / 2",
+            "CAST('7' AS NUMERIC) || 'x'",
+            "CAST('2.0' AS NUMERIC)",
+            "CAST(7.0 AS NUMERIC)",
+            "CAST(7.5 AS DECIMAL(10, 2))",
+            "CAST('1e20' AS NUMERIC)",
+            "CAST('12abc' AS NUMERIC)",
+            "CAST('abc' AS NUMERIC)",
+            "CAST('9007199254740993.0' AS NUMERIC)",
+            "CAST(TRUE AS NUMERIC)",
+            "2 * 3 || 4",
+            "-2 || 3",
+            "7 % 4 || 1",
+            "0 / 0 || 1",
         ] {
             let want: rusqlite::types::Value = db
                 .query_row(&format!("SELECT {sql}"), [], |r| r.get(0))
@@ -2042,6 +2118,22 @@ mod tests {
                 rusqlite::types::Value::Blob(_) => Value::Null,
             };
             assert_eq!(eval(sql).expect(sql), want, "{sql}");
+        }
+    }
+
+    /// SQLite keeps the sign of a zero where `==` would not show it.
+    #[test]
+    fn negative_zero_keeps_its_sign() {
+        for sql in [
+            "ABS(-0.0)",
+            "CAST('-0' AS REAL)",
+            "CAST(' -0.0' AS REAL)",
+            "-0.0",
+        ] {
+            match eval(sql).expect(sql) {
+                Value::Float(f) => assert!(f == 0.0 && f.is_sign_negative(), "{sql}: {f}"),
+                v => panic!("{sql}: {v:?}"),
+            }
         }
     }
 

@@ -9,7 +9,6 @@
 use std::borrow::Cow;
 
 use sqlparser::ast::Statement;
-use sqlparser::dialect::GenericDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Token, TokenWithSpan};
@@ -20,7 +19,7 @@ use crate::sql_words as tokens;
 
 /// The dialect every text is parsed in (its tokens are read as SQLite reads them, see
 /// [`tokens`]).
-static DIALECT: GenericDialect = GenericDialect {};
+static DIALECT: &tokens::SqliteGrammar = &tokens::GRAMMAR;
 
 /// The highest `$n` a text may name (SQLite's limit on parameters is 32,766).
 const MOST_PARAMETERS: usize = 65_535;
@@ -108,7 +107,7 @@ impl<'t> Stream<'t> {
             .any(|t| crate::sql_words::is_keyword(&t.token, Keyword::CASE));
         Ok(Stream {
             case_tokens: has_case.then(|| tokens.clone()),
-            parser: Parser::new(&DIALECT).with_tokens_with_locations(tokens),
+            parser: Parser::new(DIALECT).with_tokens_with_locations(tokens),
             text,
             placeholders: marks.max(highest),
             expecting_delimiter: false,
@@ -188,7 +187,7 @@ impl<'t> Stream<'t> {
             .iter()
             .position(|t| t.token == Token::SemiColon)
             .unwrap_or(rest.len());
-        let mut deeper = Parser::new(&DIALECT)
+        let mut deeper = Parser::new(DIALECT)
             .with_recursion_limit(DEEPER_LIMIT)
             .with_tokens_with_locations(rest[..end].to_vec());
         let again = crate::stack::deep_parse_room(|| deeper.parse_statement());
