@@ -37,30 +37,36 @@ pub fn verify(dir: &Path, format: Format) -> anyhow::Result<ExitCode> {
         for p in &problems {
             outln!("{p}");
         }
-        // A lock file that is no file keeps repair out too (it takes the lock):
-        // it goes first, by hand.
-        let lock = dir.join("LOCK");
-        let lock_first = problems.iter().any(|p| p.file == lock);
-        let others = problems.iter().any(|p| p.file != lock);
+        // What is no regular file (the lock file too, which keeps repair out: it takes the
+        // lock) repair refuses to write over: it goes first, by hand.
+        let by_hand: Vec<&Path> = problems
+            .iter()
+            .filter(|p| p.message.contains("not a regular file"))
+            .map(|p| p.file.as_path())
+            .collect();
+        let others = problems.len() - by_hand.len();
         if problems.is_empty() {
             outln!("{}: no problems found", dir.display());
-        } else if lock_first && !others {
-            outln!(
-                "{} problem(s) found; remove {} (no command can take the database's lock while it is there)",
-                problems.len(),
-                lock.display()
-            );
         } else {
-            let first = if lock_first {
-                format!("remove {}, then ", lock.display())
-            } else {
-                String::new()
+            let moved = by_hand
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let advice = match (by_hand.is_empty(), others) {
+                (true, _) => format!(
+                    "`tabula repair {}` backs up every file and rebuilds what can be read",
+                    dir.display()
+                ),
+                (false, 0) => format!(
+                    "move aside or remove {moved} (no command writes the database while it is there)"
+                ),
+                (false, _) => format!(
+                    "move aside or remove {moved}, then `tabula repair {}` backs up every file and rebuilds what can be read",
+                    dir.display()
+                ),
             };
-            outln!(
-                "{} problem(s) found; {first}`tabula repair {}` backs up every file and rebuilds what can be read",
-                problems.len(),
-                dir.display()
-            );
+            outln!("{} problem(s) found; {advice}", problems.len());
         }
     } else {
         output::list(

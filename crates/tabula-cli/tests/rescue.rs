@@ -419,7 +419,9 @@ fn verify_says_to_remove_a_lock_that_is_no_file_before_repairing() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let t = text(&o);
     assert!(
-        t.contains(&format!("1 problem(s) found; remove {p}/LOCK (")),
+        t.contains(&format!(
+            "1 problem(s) found; move aside or remove {p}/LOCK ("
+        )),
         "{t}"
     );
     assert!(!t.contains("tabula repair"), "{t}");
@@ -428,8 +430,110 @@ fn verify_says_to_remove_a_lock_that_is_no_file_before_repairing() {
     std::fs::write(path.join("data/students.records"), rows).unwrap();
     let t = text(&tabula(&["verify", &p]));
     assert!(
-        t.contains(&format!("remove {p}/LOCK, then `tabula repair {p}`")),
+        t.contains(&format!(
+            "move aside or remove {p}/LOCK, then `tabula repair {p}`"
+        )),
         "{t}"
+    );
+}
+
+/// Every file of a database directory, with its bytes (directories and pipes left out).
+#[cfg(unix)]
+fn files_of(dir: &std::path::Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let kind = std::fs::symlink_metadata(&p).unwrap().file_type();
+        if kind.is_dir() {
+            out.extend(files_of(&p));
+        } else if kind.is_file() {
+            out.push((p.clone(), std::fs::read(&p).unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A directory or a pipe where an open for writing removes a checkpoint's leftover
+/// temporary file keeps every writer out: verify names it and says to move it aside (not to
+/// run repair), repair refuses before changing anything, and once it is gone the database
+/// opens for writing again.
+#[cfg(unix)]
+#[test]
+fn a_directory_at_a_temporary_files_name_is_reported_and_repair_leaves_it_to_the_person() {
+    for name in [
+        "manifest.json.tmp",
+        "wal/transaction.log.tmp",
+        "schema/students.schema.json.tmp",
+        "data/students.records.tmp",
+        "wal/transaction.00000000000000000001.next",
+    ] {
+        let (_d, path, p) = demo();
+        let odd = path.join(name);
+        std::fs::create_dir(&odd).unwrap();
+        let before = files_of(&path);
+        let o = tabula(&["verify", &p]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", text(&o));
+        let t = text(&o);
+        assert!(
+            t.contains(&format!(
+                "{p}/{name}: not a regular file: a directory is in the place of a temporary file"
+            )),
+            "{name}: {t}"
+        );
+        assert!(
+            t.contains(&format!(
+                "1 problem(s) found; move aside or remove {p}/{name} ("
+            )),
+            "{name}: {t}"
+        );
+        assert!(!t.contains("tabula repair"), "{name}: {t}");
+        let o = tabula(&["repair", &p]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", text(&o));
+        assert!(
+            text(&o).contains("move it aside, then repair again"),
+            "{name}: {}",
+            text(&o)
+        );
+        assert_eq!(files_of(&path), before, "{name}: repair changed a file");
+        let o = tabula(&["checkpoint", &p]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", text(&o));
+        assert!(
+            text(&o)
+                .contains("not a regular file: a directory is in the place of a temporary file"),
+            "{name}: {}",
+            text(&o)
+        );
+        std::fs::remove_dir(&odd).unwrap();
+        let o = tabula(&["checkpoint", &p]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", text(&o));
+        assert_eq!(tabula(&["verify", &p]).status.code(), Some(0), "{name}");
+    }
+}
+
+/// A pipe in a snapshot's place: verify says to move it aside before repairing, since
+/// repair refuses to write over it.
+#[cfg(unix)]
+#[test]
+fn verify_says_to_move_a_pipe_aside_before_repairing() {
+    let (_d, path, p) = demo();
+    let snapshot = path.join("data/students.records");
+    std::fs::remove_file(&snapshot).unwrap();
+    let made = Command::new("mkfifo").arg(&snapshot).status().unwrap();
+    assert!(made.success());
+    let t = text(&tabula(&["verify", &p]));
+    assert!(
+        t.contains(&format!(
+            "move aside or remove {p}/data/students.records, then `tabula repair {p}`"
+        )),
+        "{t}"
+    );
+    let o = tabula(&["repair", &p]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("move it aside, then repair again"),
+        "{}",
+        text(&o)
     );
 }
 

@@ -633,6 +633,7 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     let layout = Layout::new(root);
     let mut out = Inspection::default();
     check_markers(&mut out, fs, &layout);
+    check_temporary_names(&mut out, fs, &layout)?;
     read_manifest(&mut out, fs, &layout)?;
     let manifest_lsn = out.manifest.as_ref().map_or(0, |m| m.lsn);
     out.last_lsn = manifest_lsn;
@@ -729,6 +730,50 @@ fn check_markers(out: &mut Inspection, fs: &dyn FileSystem, layout: &Layout) {
     }
 }
 
+/// A directory, pipe or device at a temporary file's name (`*.tmp`, or a staged log
+/// `wal/transaction.<lsn>.next`): an open for writing removes what it finds there as a
+/// checkpoint's leftover, and cannot remove that, so no writer can open the database.
+fn check_temporary_names(out: &mut Inspection, fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
+    for dir in [
+        layout.root.clone(),
+        layout.schema_dir(),
+        layout.data_dir(),
+        layout.wal_dir(),
+    ] {
+        for p in listing(fs, &dir)? {
+            let temporary = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(TMP))
+                || (dir == layout.wal_dir() && Layout::is_next_wal(&p));
+            if let Some(what) = wrong_kind(fs, &p).filter(|_| temporary) {
+                out.problem(
+                    &p,
+                    0,
+                    format!(
+                        "not a regular file: {what} is in the place of a temporary file, which \
+                         an open for writing removes and cannot remove this (no process can \
+                         open the database to write it); move it aside"
+                    ),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What stands at `p` if it is there and is no regular file: a directory, or a pipe, device
+/// or socket.
+pub(crate) fn wrong_kind(fs: &dyn FileSystem, p: &Path) -> Option<&'static str> {
+    if fs.is_special(p) {
+        Some("a device, a pipe or a socket")
+    } else if fs.list(p).is_ok() {
+        Some("a directory")
+    } else {
+        None
+    }
+}
+
 /// The manifest, into `out.manifest` when it reads.
 fn read_manifest(out: &mut Inspection, fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
     let manifest_path = layout.manifest();
@@ -765,6 +810,10 @@ fn find_snapshots(
             }
             snapshots.entry(t.to_owned()).or_insert(p.clone());
         } else if let Some(t) = name.strip_suffix(&format!(".records{TMP}")) {
+            if wrong_kind(fs, &p).is_some() {
+                // Reported by `check_temporary_names`.
+                continue;
+            }
             let entry = out.manifest.as_ref().and_then(|m| m.tables.get(t));
             if let Some(entry) = entry {
                 let bytes = read(fs, &p)?;

@@ -527,7 +527,7 @@ fn finish_interrupted_checkpoint(
             fs.rename(&path, &wal).map_err(|e| Error::io(&path, e))?;
         } else {
             tracing::info!(file = %path.display(), "removing a leftover staged log");
-            fs.remove(&path).map_err(|e| Error::io(&path, e))?;
+            remove_leftover(fs, &path)?;
         }
         moved = true;
     }
@@ -575,7 +575,7 @@ fn finish_interrupted_checkpoint(
                     .map_err(|e| Error::io(&path, e))?;
             } else {
                 tracing::info!(file = %path.display(), "removing a leftover temporary file");
-                fs.remove(&path).map_err(|e| Error::io(&path, e))?;
+                remove_leftover(fs, &path)?;
             }
             changed = true;
         }
@@ -584,6 +584,24 @@ fn finish_interrupted_checkpoint(
         }
     }
     Ok(())
+}
+
+/// Removes a checkpoint's leftover temporary file; a directory, pipe or device in its place
+/// (no checkpoint made it) is the person's to move aside, and an error naming it.
+fn remove_leftover(fs: &dyn FileSystem, path: &Path) -> Result<()> {
+    if let Some(what) = crate::storage::inspect::wrong_kind(fs, path) {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "not a regular file: {what} is in the place of a temporary file, which \
+                     an open for writing removes; move it aside"
+                ),
+            ),
+        ));
+    }
+    fs.remove(path).map_err(|e| Error::io(path, e))
 }
 
 /// Every schema file, checked against the manifest where it lists the table; every table

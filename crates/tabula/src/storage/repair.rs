@@ -269,7 +269,17 @@ fn refuse_wrong_kinds(fs: &dyn FileSystem, layout: &Layout, found: &Inspection) 
         files.push(layout.records(name));
     }
     files.extend(found.quarantined.values().flatten().cloned());
-    files.extend(fs.list(&data_dir).unwrap_or_default());
+    // Every entry of `data/`, `schema/` and `wal/` (snapshots, schema files, archived
+    // segments, leftovers the rewrite removes), and the leftovers at the top.
+    for dir in [data_dir, layout.schema_dir(), layout.wal_dir()] {
+        files.extend(fs.list(&dir).unwrap_or_default());
+    }
+    files.extend(
+        fs.list(&layout.root)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "tmp")),
+    );
     for f in files {
         if fs.exists(&f) && (fs.is_special(&f) || fs.list(&f).is_ok()) {
             return Err(refused(&f, "a directory, pipe or device, not a file,"));
