@@ -66,6 +66,28 @@ def test_renamed_from(db):
     assert "name" not in columns(db)
 
 
+def test_schema_history_lists_each_migration(tmp_path):
+    db = Database(path=str(tmp_path / "h"))
+    v1(db)
+    assert db.schema_history("person") == []
+
+    @table(db=db, name="person")
+    @dataclass
+    class Person:
+        id: int = field(metadata={"primary_key": True})
+        full_name: str = field(default="", metadata={"renamed_from": "name"})
+        age: float = 0.0
+        nickname: Optional[str] = None
+
+    history = db.schema_history("person")
+    assert [h["change"] for h in history] == ["rename name -> full_name", "widen age i64 -> f64"]
+    # One migration: its changes share its log position.
+    assert history[0]["lsn"] == history[1]["lsn"] > 0
+    with pytest.raises(tabula.UnknownTable):
+        db.schema_history("nobody")
+    db.close()
+
+
 def test_dropped(db):
     v1(db)
 

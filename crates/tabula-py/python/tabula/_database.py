@@ -172,6 +172,14 @@ class Database:
         """Reads a file :meth:`export_json` wrote, as one transaction; returns the rows."""
         return self._native.import_json(os.fspath(path))
 
+    def schema_history(self, table: str) -> list[dict]:
+        """The schema changes table ``table`` went through, oldest first: one dict
+        ``{"lsn": int, "change": str}`` per change (``"rename name -> full_name"``,
+        ``"widen age i64 -> f64"``, ...), the changes of one migration sharing its log
+        position. Empty for a table never migrated; ``tabula.UnknownTable`` for a name
+        that is no table."""
+        return self._native.schema_history(table)
+
     def tables(self) -> list[str]:
         """The names of the tables, sorted."""
         return self._native.tables()
