@@ -480,7 +480,25 @@ pub(crate) fn plain_table(t: &TableFactor) -> Result<(String, Option<&Ident>)> {
         inheritance,
     } = t
     else {
-        return Err(unsupported("a subquery in FROM (not yet)"));
+        // Subqueries in FROM are read before this (`from::Source`); what comes here is
+        // another kind of table factor.
+        return Err(unsupported(match t {
+            TableFactor::NestedJoin { .. } => {
+                "a join in parentheses in FROM (write the joins one after the other, or \
+                 make the parenthesized join a subquery: (SELECT … FROM u JOIN v ON …) AS uv)"
+            }
+            TableFactor::Derived { .. } => {
+                "a subquery where a table is named (UPDATE, DELETE and INSERT write a table)"
+            }
+            TableFactor::Function { .. } | TableFactor::TableFunction { .. } => {
+                "a table function in FROM"
+            }
+            TableFactor::UNNEST { .. } => "UNNEST in FROM",
+            _ => {
+                "this kind of table in FROM (a table, a subquery or a common table expression \
+                  is taken)"
+            }
+        }));
     };
     // Other dialects' clauses on a table are refused rather than ignored.
     if args.is_some()

@@ -268,14 +268,6 @@ pub(crate) fn query_body(
         in_having,
     } = compile_clauses(q, sel, &tables, scope, &mut p)?;
     let (limit, offset) = window(target, q, params)?;
-    if let (Some(h), true) = (&sel.having, group_by.is_empty() && aggs.is_empty()) {
-        // SQLite refuses it too; PostgreSQL makes the whole query one group.
-        return Err(sql_error(
-            h.span(),
-            "HAVING on a query that does not aggregate (no GROUP BY, no aggregate): \
-             filter its rows with WHERE",
-        ));
-    }
     let grouped = !group_by.is_empty() || !aggs.is_empty() || having.is_some();
     // ORDER BY … LIMIT keeps only the best rows: the table's own read keeps them when it
     // can (`library_order`), else a heap in the sink.
@@ -501,6 +493,17 @@ fn compile_clauses(
         exprs,
         aliases,
     } = items(&sel.projection, tables, scope, p)?;
+    let aggregating_items = p.aggs.as_ref().is_some_and(|a| !a.is_empty());
+    if let (Some(h), true) = (&sel.having, group_by.is_empty() && !aggregating_items) {
+        // As SQLite decides it, by GROUP BY and the items alone: an aggregate only in
+        // HAVING does not make the query one group (PostgreSQL's rule, under which a bare
+        // column's value would come from any row).
+        return Err(sql_error(
+            h.span(),
+            "HAVING on a query that does not aggregate (no GROUP BY, and no aggregate among \
+             its items): filter its rows with WHERE",
+        ));
+    }
     let before_having = met(p);
     let having = sel
         .having
