@@ -38,7 +38,7 @@ impl SqlRow for Row {
 /// `where_eq` and `where_range` can be served by the primary key, a unique column or an
 /// `index` column; `filter` runs a closure on each row reached. Results come in primary-key
 /// order unless ordered; rows with equal sort keys come in primary-key order. Floats order
-/// by [`f64::total_cmp`] (NaN after `+inf`); nulls sort first (last when descending) and
+/// by [`f64::total_cmp`] (NaN after `+inf`, every NaN one value whatever its bits); nulls sort first (last when descending) and
 /// never match a range.
 ///
 /// A column name that does not exist, or a value that does not fit its column, makes the

@@ -140,7 +140,7 @@ impl NumKind {
     fn bits(self, v: ValueRef<'_>) -> Option<u64> {
         match (self, v) {
             (NumKind::Int, ValueRef::Int(i)) => Some(i as u64),
-            (NumKind::Float, ValueRef::Float(f)) => Some(f.to_bits()),
+            (NumKind::Float, ValueRef::Float(f)) => Some(crate::value::one_nan(f).to_bits()),
             (NumKind::Bool, ValueRef::Bool(b)) => Some(u64::from(b)),
             _ => None,
         }

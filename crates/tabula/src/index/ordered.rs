@@ -59,7 +59,7 @@ pub(super) trait IndexKey:
 pub(crate) struct TotalF64(pub(crate) f64);
 impl PartialEq for TotalF64 {
     fn eq(&self, o: &Self) -> bool {
-        self.0.total_cmp(&o.0).is_eq()
+        self.cmp(o).is_eq()
     }
 }
 impl Eq for TotalF64 {}
@@ -70,7 +70,8 @@ impl PartialOrd for TotalF64 {
 }
 impl Ord for TotalF64 {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&o.0)
+        use crate::value::one_nan;
+        one_nan(self.0).total_cmp(&one_nan(o.0))
     }
 }
 

@@ -30,7 +30,7 @@ enum Kind {
 /// `f`'s place in [`f64::total_cmp`]'s order, as an integer ordered the same way (the
 /// transform that function itself applies).
 pub(crate) fn float_key(f: f64) -> i64 {
-    let bits = f.to_bits() as i64;
+    let bits = crate::value::one_nan(f).to_bits() as i64;
     bits ^ ((((bits >> 63) as u64) >> 1) as i64)
 }
 
@@ -266,7 +266,13 @@ mod tests {
         }
         // The same values as a leaf mirrors them, 16 at a time, by kind.
         let kinds: [(NumKind, Vec<u64>); 3] = [
-            (NumKind::Float, floats.iter().map(|f| f.to_bits()).collect()),
+            (
+                NumKind::Float,
+                floats
+                    .iter()
+                    .map(|&f| crate::value::one_nan(f).to_bits())
+                    .collect(),
+            ),
             (NumKind::Int, ints.iter().map(|&i| i as u64).collect()),
             (NumKind::Bool, vec![0, 1]),
         ];

@@ -89,7 +89,9 @@ impl<'t, 'o, R: Record> TopK<'t, 'o, R> {
         let desc = self.order[0].1;
         // The common column types compare inline: this runs once per row scanned.
         let o = match (v, worst_key) {
-            (ValueRef::Float(x), ValueRef::Float(y)) => x.total_cmp(&y),
+            (ValueRef::Float(x), ValueRef::Float(y)) => {
+                crate::value::one_nan(x).total_cmp(&crate::value::one_nan(y))
+            }
             (ValueRef::Int(x), ValueRef::Int(y)) => x.cmp(&y),
             _ => v.total_cmp(worst_key),
         };

@@ -270,3 +270,76 @@ fn a_refused_number_s_message_says_why() {
         [[Value::Int(0)]]
     );
 }
+
+#[derive(tabula::Table, Debug, Clone, PartialEq)]
+#[table(name = "nans")]
+struct Nans {
+    #[column(primary_key)]
+    id: u64,
+    #[column(unique)]
+    u: Option<f64>,
+    #[column(index)]
+    x: f64,
+}
+
+/// A NaN is one value, after `+inf`, whatever its bits, in memory as in the files (which
+/// write every NaN as `NaN`): a NaN with its sign bit set (which `0.0 / 0.0` gives on x86)
+/// once sorted first and was a second value of a unique column until a reopen made the two
+/// one, and the table then failed to load.
+#[test]
+fn every_nan_is_one_value_before_and_after_a_reopen() {
+    let signed = f64::from_bits(f64::NAN.to_bits() | (1 << 63));
+    assert!(signed.is_nan() && signed.is_sign_negative());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let answers = |db: &Database| {
+        let t = db.table::<Nans>().unwrap();
+        let ordered = t.select().order_by("x").keys().unwrap();
+        let nan = t.select().where_eq("x", f64::NAN).keys().unwrap();
+        let signed_nan = t.select().where_eq("x", signed).keys().unwrap();
+        let low = t.select().where_range("x", ..=-1e300).keys().unwrap();
+        let max = t.select().max("x").unwrap();
+        let sql: Vec<Value> = db
+            .sql("SELECT id FROM nans ORDER BY x")
+            .unwrap()
+            .rows
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect();
+        (ordered, nan, signed_nan, low, max.to_string(), sql)
+    };
+    let before = {
+        let db = Database::open(&path).unwrap();
+        let t = db.table::<Nans>().unwrap();
+        for (id, x) in [(1, 1.0), (2, signed), (3, -5.0), (4, f64::NEG_INFINITY)] {
+            t.insert(Nans { id, u: None, x }).unwrap();
+        }
+        t.insert(Nans {
+            id: 5,
+            u: Some(f64::NAN),
+            x: 0.0,
+        })
+        .unwrap();
+        let again = t.insert(Nans {
+            id: 6,
+            u: Some(signed),
+            x: 0.0,
+        });
+        assert!(
+            matches!(again, Err(Error::UniqueViolation { ref column, .. }) if column == "u"),
+            "{again:?}"
+        );
+        let a = answers(&db);
+        db.close().unwrap();
+        a
+    };
+    assert_eq!(before.0, vec![4, 3, 5, 1, 2], "NaN sorts after +inf");
+    assert_eq!(before.1, vec![2]);
+    assert_eq!(before.2, vec![2]);
+    assert_eq!(before.3, vec![4]);
+    assert_eq!(before.4, "NaN");
+    assert_eq!(before.5, [4, 3, 5, 1, 2].map(Value::Int).to_vec());
+    let db = Database::open(&path).unwrap();
+    assert_eq!(answers(&db), before, "a reopen changed an answer");
+    assert_eq!(db.table::<Nans>().unwrap().count().unwrap(), 5);
+}
