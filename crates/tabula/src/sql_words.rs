@@ -103,8 +103,8 @@ pub(crate) struct SqliteGrammar;
 /// Where `*`, `/` and `%` bind: below `||` (the generic dialect puts all four at 40; a
 /// unary minus's operand stops at 40, so `-2 || 3` stays `(-2) || 3`) and above `+`/`-`.
 const MUL_DIV_MOD: u8 = 38;
-/// Where `<`, `<=`, `>` and `>=` bind: above `=` (and `LIKE`, `IN`, `BETWEEN`: 20),
-/// below the bitwise operators tabula does not take.
+/// Where `<`, `<=`, `>` and `>=` bind: above `=` (and `LIKE`, `IN`, `BETWEEN`: 20), level
+/// with sqlparser's `|` and `->` (SQLite binds those tighter; tabula takes neither).
 const ORDERING: u8 = 21;
 
 macro_rules! as_generic {

@@ -411,20 +411,7 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             target: InTarget::Subquery(q),
             negated,
             ..
-        } => match parenthesized_query(q) {
-            // `x IN ((SELECT …))`: a list of one scalar subquery, as SQLite and PostgreSQL
-            // read it (its first row's value, NULL with none), not the set of its rows.
-            Some(inner) => Scalar::in_list(
-                boxed(expr, params)?,
-                vec![compile(
-                    &Expr::Subquery(Box::new(inner.clone())),
-                    scope,
-                    params,
-                )?],
-                *negated,
-            ),
-            None => in_subquery(e, expr, q, *negated, scope, params)?,
-        },
+        } => in_subquery(e, expr, q, *negated, scope, params)?,
         Expr::Exists { subquery, negated } => match run_subquery(subquery, params, scope) {
             Err(e) if names_outer(&e, scope) && params.correlated.is_some() => {
                 let kind = SubKind::Exists { negated: *negated };
@@ -596,27 +583,6 @@ fn trim(
 
 /// `expr [NOT] IN (SELECT …)`: the subquery's values, run once, or run per row when it
 /// names a column of the query around it (correlated).
-/// The query inside `q` when `q` is nothing but a query in parentheses: `(SELECT …)`, as
-/// the parser reads the target of `x IN ((SELECT …))`.
-fn parenthesized_query(q: &sqlparser::ast::Query) -> Option<&sqlparser::ast::Query> {
-    match q.body.as_ref() {
-        sqlparser::ast::SetExpr::Query(inner)
-            if q.with.is_none()
-                && q.order_by.is_none()
-                && q.limit_clause.is_none()
-                && q.fetch.is_none()
-                && q.locks.is_empty()
-                && q.for_clause.is_none()
-                && q.settings.is_none()
-                && q.format_clause.is_none()
-                && q.pipe_operators.is_empty() =>
-        {
-            Some(inner)
-        }
-        _ => None,
-    }
-}
-
 fn in_subquery(
     whole: &Expr,
     expr: &Expr,
@@ -1534,11 +1500,35 @@ pub(crate) fn numeric(t: &str) -> Value {
     s.parse::<f64>().map_or(Value::Int(0), Value::Float)
 }
 
+/// A text read as a float, as SQLite's `sqlite3AtoF` reads it: its numeric prefix, with the
+/// sign of a zero kept (`'-0'` is -0.0) where a digit follows the sign.
+fn text_real(t: &str) -> f64 {
+    match numeric(t) {
+        Value::Int(0) => {
+            let s = t.trim_start_matches(is_sqlite_space);
+            let signed = s
+                .strip_prefix('-')
+                .map(|rest| rest.trim_start_matches('.'))
+                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+            if signed {
+                -0.0
+            } else {
+                0.0
+            }
+        }
+        Value::Int(i) => i as f64,
+        Value::Float(f) => f,
+        _ => 0.0,
+    }
+}
+
 /// A text cast to `NUMERIC`, as SQLite casts it: an integer where the text holds one, or a
 /// float that is a whole number of at most 51 bits (`'2.0'` is 2); else the float.
 fn numeric_text(t: &str) -> Value {
     match numeric(t) {
-        Value::Float(f) if f.fract() == 0.0 && f.abs() < (1u64 << 51) as f64 => {
+        Value::Float(f)
+            if f.fract() == 0.0 && (-((1u64 << 51) as f64)..(1u64 << 51) as f64).contains(&f) =>
+        {
             Value::Int(f as i64)
         }
         v => v,
@@ -1611,6 +1601,9 @@ fn text_to_int(t: &str) -> i64 {
 /// A value as a float, as SQLite's `sqlite3_value_double` reads it (text by its numeric
 /// prefix, 0.0 if none; null is 0.0).
 fn real_value(v: &Value) -> f64 {
+    if let Value::Text(t) = v {
+        return text_real(t);
+    }
     match as_number(v.clone()) {
         Value::Int(i) => i as f64,
         Value::Float(f) => f,
@@ -1749,14 +1742,7 @@ fn cast(v: Value, to: CastTo) -> Value {
         (CastTo::Text, v) => Value::Text(text_of(&v)),
         (CastTo::Integer, v) => Value::Int(int_value(&v)),
         // Text read as a float, as SQLite's `sqlite3AtoF` reads it: `'-0'` is -0.0.
-        (CastTo::Real, Value::Text(t)) => match numeric(&t) {
-            Value::Int(0) if t.trim_start_matches(is_sqlite_space).starts_with('-') => {
-                Value::Float(-0.0)
-            }
-            Value::Int(i) => Value::Float(i as f64),
-            Value::Float(f) => Value::Float(f),
-            _ => Value::Float(0.0),
-        },
+        (CastTo::Real, Value::Text(t)) => Value::Float(text_real(&t)),
         (CastTo::Real, v) => match as_number(v) {
             Value::Int(i) => Value::Float(i as f64),
             Value::Float(f) => Value::Float(f),
@@ -2101,6 +2087,8 @@ mod tests {
             "CAST('12abc' AS NUMERIC)",
             "CAST('abc' AS NUMERIC)",
             "CAST('9007199254740993.0' AS NUMERIC)",
+            "CAST('-2251799813685248.0' AS NUMERIC)",
+            "CAST('2251799813685248.0' AS NUMERIC)",
             "CAST(TRUE AS NUMERIC)",
             "2 * 3 || 4",
             "-2 || 3",
@@ -2126,12 +2114,25 @@ mod tests {
     fn negative_zero_keeps_its_sign() {
         for sql in [
             "ABS(-0.0)",
+            "ABS('-0')",
             "CAST('-0' AS REAL)",
             "CAST(' -0.0' AS REAL)",
+            "CAST('-.0' AS REAL)",
             "-0.0",
         ] {
             match eval(sql).expect(sql) {
                 Value::Float(f) => assert!(f == 0.0 && f.is_sign_negative(), "{sql}: {f}"),
+                v => panic!("{sql}: {v:?}"),
+            }
+        }
+        // No digit after the sign: no negative zero.
+        for sql in [
+            "CAST('-abc' AS REAL)",
+            "CAST('-' AS REAL)",
+            "CAST('- 0' AS REAL)",
+        ] {
+            match eval(sql).expect(sql) {
+                Value::Float(f) => assert!(f == 0.0 && f.is_sign_positive(), "{sql}: {f}"),
                 v => panic!("{sql}: {v:?}"),
             }
         }
