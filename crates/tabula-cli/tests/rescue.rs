@@ -511,6 +511,62 @@ fn a_directory_at_a_temporary_files_name_is_reported_and_repair_leaves_it_to_the
     }
 }
 
+/// A pipe or a symbolic link at a temporary file's name: the open removes it as a
+/// leftover (the link, not what it names), so it keeps no writer out; verify names it,
+/// since repair would write there, and repair refuses to write through it.
+#[cfg(unix)]
+#[test]
+fn a_pipe_or_link_at_a_temporary_files_name_is_removed_by_the_open() {
+    for link in [false, true] {
+        let (d, path, p) = demo();
+        let odd = path.join("manifest.json.tmp");
+        let target = d.path().join("elsewhere");
+        std::fs::create_dir(&target).unwrap();
+        if link {
+            std::os::unix::fs::symlink(&target, &odd).unwrap();
+        } else {
+            assert!(Command::new("mkfifo").arg(&odd).status().unwrap().success());
+        }
+        let what = if link {
+            "a symbolic link"
+        } else {
+            "a device, a pipe or a socket"
+        };
+        let t = text(&tabula(&["verify", &p]));
+        assert!(
+            t.contains(&format!("{p}/manifest.json.tmp: not a regular file: {what} is in the place of a temporary file")),
+            "{t}"
+        );
+        let o = tabula(&["repair", &p]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        let o = tabula(&["checkpoint", &p]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        assert!(
+            std::fs::symlink_metadata(&odd).is_err(),
+            "the leftover stays"
+        );
+        assert!(target.is_dir(), "what the link named is gone");
+        assert_eq!(tabula(&["verify", &p]).status.code(), Some(0));
+    }
+}
+
+/// Repair reads and writes its own names in `wal/` and `schema/`: a directory of another
+/// name there (`lost+found`, where `wal/` is a mount point) does not stop it.
+#[test]
+fn a_foreign_directory_in_wal_does_not_stop_repair() {
+    let (_d, path, p) = demo();
+    assert_eq!(tabula(&["checkpoint", &p]).status.code(), Some(0));
+    std::fs::create_dir(path.join("wal/lost+found")).unwrap();
+    std::fs::create_dir(path.join("schema/old")).unwrap();
+    let mut rows = std::fs::read_to_string(path.join("data/students.records")).unwrap();
+    rows.push_str("garbage\n");
+    std::fs::write(path.join("data/students.records"), rows).unwrap();
+    let o = tabula(&["repair", &p]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(tabula(&["verify", &p]).status.code(), Some(0));
+    assert!(path.join("wal/lost+found").is_dir());
+}
+
 /// A pipe in a snapshot's place: verify says to move it aside before repairing, since
 /// repair refuses to write over it.
 #[cfg(unix)]

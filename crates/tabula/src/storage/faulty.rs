@@ -653,6 +653,10 @@ impl FileSystem for FaultyFs {
     fn is_special(&self, _path: &Path) -> bool {
         false
     }
+    /// Nothing here is a link, a device or a pipe: only a directory is odd.
+    fn odd_entry(&self, path: &Path) -> Option<&'static str> {
+        self.list(path).is_ok().then_some("a directory")
+    }
     fn write_through(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
         self.write_synced(path, parts)
     }

@@ -64,6 +64,9 @@ pub(crate) trait FileSystem:
     /// Whether `path` (links followed) exists and is neither a regular file nor a directory:
     /// a device or a pipe, which an export writes through instead of replacing.
     fn is_special(&self, path: &Path) -> bool;
+    /// What stands at `path`, links not followed, if it is there and is no regular file:
+    /// `"a directory"`, `"a symbolic link"` or `"a device, a pipe or a socket"`.
+    fn odd_entry(&self, path: &Path) -> Option<&'static str>;
     /// Writes `parts` to an existing device or pipe.
     fn write_through(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()>;
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
@@ -251,6 +254,18 @@ impl FileSystem for StdFs {
     }
     fn is_special(&self, path: &Path) -> bool {
         fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+    }
+    fn odd_entry(&self, path: &Path) -> Option<&'static str> {
+        let kind = fs::symlink_metadata(path).ok()?.file_type();
+        if kind.is_dir() {
+            Some("a directory")
+        } else if kind.is_symlink() {
+            Some("a symbolic link")
+        } else if !kind.is_file() {
+            Some("a device, a pipe or a socket")
+        } else {
+            None
+        }
     }
     fn write_through(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
         let mut f = fs::OpenOptions::new().write(true).open(path)?;

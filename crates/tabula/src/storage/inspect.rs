@@ -730,9 +730,10 @@ fn check_markers(out: &mut Inspection, fs: &dyn FileSystem, layout: &Layout) {
     }
 }
 
-/// A directory, pipe or device at a temporary file's name (`*.tmp`, or a staged log
-/// `wal/transaction.<lsn>.next`): an open for writing removes what it finds there as a
-/// checkpoint's leftover, and cannot remove that, so no writer can open the database.
+/// What is no regular file at a temporary file's name (`*.tmp`, or a staged log
+/// `wal/transaction.<lsn>.next`). An open for writing removes what it finds there as a
+/// checkpoint's leftover, and cannot remove a directory, so no writer can open the
+/// database; repair writes there, and refuses to write through a link or a pipe.
 fn check_temporary_names(out: &mut Inspection, fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
     for dir in [
         layout.root.clone(),
@@ -741,37 +742,35 @@ fn check_temporary_names(out: &mut Inspection, fs: &dyn FileSystem, layout: &Lay
         layout.wal_dir(),
     ] {
         for p in listing(fs, &dir)? {
-            let temporary = p
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.ends_with(TMP))
-                || (dir == layout.wal_dir() && Layout::is_next_wal(&p));
-            if let Some(what) = wrong_kind(fs, &p).filter(|_| temporary) {
-                out.problem(
-                    &p,
-                    0,
-                    format!(
-                        "not a regular file: {what} is in the place of a temporary file, which \
-                         an open for writing removes and cannot remove this (no process can \
-                         open the database to write it); move it aside"
-                    ),
-                );
+            let Some(what) = fs.odd_entry(&p) else {
+                continue;
+            };
+            if !is_temporary_name(layout, &p) {
+                continue;
             }
+            let why = if what == "a directory" {
+                "which an open for writing removes and cannot remove this (no process can open \
+                 the database to write it); move it aside"
+            } else {
+                "which the next open for writing removes, and repair refuses to write through; \
+                 remove it"
+            };
+            out.problem(
+                &p,
+                0,
+                format!("not a regular file: {what} is in the place of a temporary file, {why}"),
+            );
         }
     }
     Ok(())
 }
 
-/// What stands at `p` if it is there and is no regular file: a directory, or a pipe, device
-/// or socket.
-pub(crate) fn wrong_kind(fs: &dyn FileSystem, p: &Path) -> Option<&'static str> {
-    if fs.is_special(p) {
-        Some("a device, a pipe or a socket")
-    } else if fs.list(p).is_ok() {
-        Some("a directory")
-    } else {
-        None
-    }
+/// Whether `p` is at a temporary file's name: `*.tmp`, or `wal/transaction.<lsn>.next`.
+pub(crate) fn is_temporary_name(layout: &Layout, p: &Path) -> bool {
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(TMP))
+        || (p.parent() == Some(layout.wal_dir().as_path()) && Layout::is_next_wal(p))
 }
 
 /// The manifest, into `out.manifest` when it reads.
@@ -810,7 +809,7 @@ fn find_snapshots(
             }
             snapshots.entry(t.to_owned()).or_insert(p.clone());
         } else if let Some(t) = name.strip_suffix(&format!(".records{TMP}")) {
-            if wrong_kind(fs, &p).is_some() {
+            if fs.odd_entry(&p).is_some() {
                 // Reported by `check_temporary_names`.
                 continue;
             }

@@ -586,18 +586,17 @@ fn finish_interrupted_checkpoint(
     Ok(())
 }
 
-/// Removes a checkpoint's leftover temporary file; a directory, pipe or device in its place
-/// (no checkpoint made it) is the person's to move aside, and an error naming it.
+/// Removes a checkpoint's leftover temporary file (a link or a pipe in its place too: the
+/// link, not what it names); a directory in its place, which no checkpoint made, is the
+/// person's to move aside, and an error naming it.
 fn remove_leftover(fs: &dyn FileSystem, path: &Path) -> Result<()> {
-    if let Some(what) = crate::storage::inspect::wrong_kind(fs, path) {
+    if fs.odd_entry(path) == Some("a directory") {
         return Err(Error::io(
             path,
             std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
-                format!(
-                    "not a regular file: {what} is in the place of a temporary file, which \
-                     an open for writing removes; move it aside"
-                ),
+                "not a regular file: a directory is in the place of a temporary file, which an \
+                 open for writing removes; move it aside",
             ),
         ));
     }

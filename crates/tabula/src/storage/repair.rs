@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::storage::codec::RowCodec;
 use crate::storage::fs::{FileSystem, StdFs};
-use crate::storage::inspect::{inspect, is_database, Inspection, SchemaSource};
+use crate::storage::inspect::{inspect, is_database, is_temporary_name, Inspection, SchemaSource};
 use crate::storage::layout::{Layout, DAMAGED};
 use crate::storage::manifest::{crc_hex, Manifest, TableEntry, FORMAT};
 use crate::storage::recover::{create_dirs, take_lock};
@@ -269,20 +269,40 @@ fn refuse_wrong_kinds(fs: &dyn FileSystem, layout: &Layout, found: &Inspection) 
         files.push(layout.records(name));
     }
     files.extend(found.quarantined.values().flatten().cloned());
-    // Every entry of `data/`, `schema/` and `wal/` (snapshots, schema files, archived
-    // segments, leftovers the rewrite removes), and the leftovers at the top.
-    for dir in [data_dir, layout.schema_dir(), layout.wal_dir()] {
-        files.extend(fs.list(&dir).unwrap_or_default());
+    files.extend(fs.list(&data_dir).unwrap_or_default());
+    // What repair reads or removes in `schema/` and `wal/` (schema files, the log, archived
+    // and damaged segments), not whatever else is there (`lost+found` on a mount point).
+    let named = |p: &PathBuf, prefix: &str, suffix: &str| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(prefix) && n.ends_with(suffix))
+    };
+    for p in fs.list(&layout.schema_dir()).unwrap_or_default() {
+        if named(&p, "", ".schema.json") {
+            files.push(p);
+        }
     }
-    files.extend(
-        fs.list(&layout.root)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|x| x == "tmp")),
-    );
+    for p in fs.list(&layout.wal_dir()).unwrap_or_default() {
+        if named(&p, "transaction.", "") {
+            files.push(p);
+        }
+    }
     for f in files {
         if fs.exists(&f) && (fs.is_special(&f) || fs.list(&f).is_ok()) {
             return Err(refused(&f, "a directory, pipe or device, not a file,"));
+        }
+    }
+    // Temporary names, which repair writes (and never through a link or a pipe).
+    for dir in [
+        layout.root.clone(),
+        layout.schema_dir(),
+        data_dir,
+        layout.wal_dir(),
+    ] {
+        for p in fs.list(&dir).unwrap_or_default() {
+            if let (Some(what), true) = (fs.odd_entry(&p), is_temporary_name(layout, &p)) {
+                return Err(refused(&p, &format!("{what}, not a file,")));
+            }
         }
     }
     Ok(())
