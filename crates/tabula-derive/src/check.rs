@@ -6,6 +6,10 @@ use syn::{Expr, ExprLit, ExprUnary, Lit, UnOp};
 
 use crate::attr::{ColumnList, Errors, Field, Kind, Model};
 
+/// Said where a field stored as json is refused: the derive knows a type by how it is
+/// written, so an alias of an integer (`type Id = u64`) is not one to it.
+const JSON_BY_NAME: &str = "; a field's type is read as written, so a type alias (`type Id = u64`) is stored as json: write the type itself";
+
 /// A default literal, checked against its column type.
 #[derive(Debug, Clone)]
 pub(crate) enum DefaultValue {
@@ -193,9 +197,14 @@ pub(crate) fn check(model: &Model, errors: &mut Errors) {
             if f.nullable {
                 errors.push(syn::Error::new(span, "a primary key cannot be an Option"));
             } else if !matches!(f.kind, Kind::Int(_) | Kind::Text) {
+                let alias = if f.kind == Kind::Json {
+                    JSON_BY_NAME
+                } else {
+                    ""
+                };
                 errors.push(syn::Error::new(
                     span,
-                    "a primary key must be an integer (auto-increment) or a String",
+                    format!("a primary key must be an integer (auto-increment) or a String{alias}"),
                 ));
             }
             for (flag, name) in [(f.unique, "unique"), (f.index, "index")] {
@@ -215,7 +224,7 @@ pub(crate) fn check(model: &Model, errors: &mut Errors) {
                     errors.push(syn::Error::new(
                         s,
                         format!(
-                            "`{name}` needs an indexable column type (integer, float, bool or String); this field is stored as json"
+                            "`{name}` needs an indexable column type (integer, float, bool or String); this field is stored as json{JSON_BY_NAME}"
                         ),
                     ));
                 }
@@ -342,7 +351,7 @@ fn check_lists(model: &Model, errors: &mut Errors) {
                 errors.push(syn::Error::new(
                     *span,
                     format!(
-                        "column `{name}` in {kind}(...) is stored as json, which cannot be indexed; {kind}(...) needs integer, float, bool or String columns"
+                        "column `{name}` in {kind}(...) is stored as json, which cannot be indexed; {kind}(...) needs integer, float, bool or String columns{JSON_BY_NAME}"
                     ),
                 ));
             }

@@ -20,4 +20,12 @@ struct Named {
     size: usize,
 }
 
+type Id = u64;
+
+#[derive(Table, Clone)]
+struct Aliased {
+    #[column(primary_key)]
+    id: Id,
+}
+
 fn main() {}
