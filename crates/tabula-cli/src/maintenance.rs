@@ -59,7 +59,7 @@ pub fn verify(dir: &Path, format: Format) -> anyhow::Result<ExitCode> {
                     dir.display()
                 ),
                 (false, 0) => format!(
-                    "move aside or remove {moved} (no command writes the database while it is there)"
+                    "move aside or remove {moved} (each line above says why)"
                 ),
                 (false, _) => format!(
                     "move aside or remove {moved}, then `tabula repair {}` backs up every file and rebuilds what can be read",

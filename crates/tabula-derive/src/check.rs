@@ -6,9 +6,36 @@ use syn::{Expr, ExprLit, ExprUnary, Lit, UnOp};
 
 use crate::attr::{ColumnList, Errors, Field, Kind, Model};
 
-/// Said where a field stored as json is refused: the derive knows a type by how it is
-/// written, so an alias of an integer (`type Id = u64`) is not one to it.
-const JSON_BY_NAME: &str = "; a field's type is read as written, so a type alias (`type Id = u64`) is stored as json: write the type itself";
+/// Said where a field stored as json is refused and its type is a bare name (`Id`, or
+/// `Option<Id>`), which may be an alias: the derive knows a type by how it is written, so
+/// an alias of an integer (`type Id = u64`) is not one to it.
+fn alias_hint(f: &Field) -> &'static str {
+    fn bare_name(ty: &syn::Type) -> Option<&syn::PathSegment> {
+        match ty {
+            syn::Type::Path(p) if p.qself.is_none() && p.path.segments.len() == 1 => {
+                p.path.segments.first()
+            }
+            _ => None,
+        }
+    }
+    let mut seg = bare_name(&f.ty);
+    if let Some(s) = seg.filter(|s| s.ident == "Option") {
+        seg = match &s.arguments {
+            syn::PathArguments::AngleBracketed(a) => match a.args.first() {
+                Some(syn::GenericArgument::Type(inner)) => bare_name(inner),
+                _ => None,
+            },
+            _ => None,
+        };
+    }
+    match seg {
+        Some(s) if f.kind == Kind::Json && s.arguments.is_none() => {
+            "; a field's type is read as written, so a type alias (`type Id = u64`) is stored \
+             as json: write the type itself"
+        }
+        _ => "",
+    }
+}
 
 /// A default literal, checked against its column type.
 #[derive(Debug, Clone)]
@@ -197,11 +224,7 @@ pub(crate) fn check(model: &Model, errors: &mut Errors) {
             if f.nullable {
                 errors.push(syn::Error::new(span, "a primary key cannot be an Option"));
             } else if !matches!(f.kind, Kind::Int(_) | Kind::Text) {
-                let alias = if f.kind == Kind::Json {
-                    JSON_BY_NAME
-                } else {
-                    ""
-                };
+                let alias = alias_hint(f);
                 errors.push(syn::Error::new(
                     span,
                     format!("a primary key must be an integer (auto-increment) or a String{alias}"),
@@ -224,7 +247,8 @@ pub(crate) fn check(model: &Model, errors: &mut Errors) {
                     errors.push(syn::Error::new(
                         s,
                         format!(
-                            "`{name}` needs an indexable column type (integer, float, bool or String); this field is stored as json{JSON_BY_NAME}"
+                            "`{name}` needs an indexable column type (integer, float, bool or String); this field is stored as json{}",
+                            alias_hint(f)
                         ),
                     ));
                 }
@@ -351,7 +375,8 @@ fn check_lists(model: &Model, errors: &mut Errors) {
                 errors.push(syn::Error::new(
                     *span,
                     format!(
-                        "column `{name}` in {kind}(...) is stored as json, which cannot be indexed; {kind}(...) needs integer, float, bool or String columns{JSON_BY_NAME}"
+                        "column `{name}` in {kind}(...) is stored as json, which cannot be indexed; {kind}(...) needs integer, float, bool or String columns{}",
+                        alias_hint(f)
                     ),
                 ));
             }

@@ -287,7 +287,6 @@ pub(crate) fn hash_text_into<H: Hasher>(s: &str, state: &mut H) {
     state.write_u8(0xff);
 }
 
-/// Compares an integer with a float exactly (no rounding of large integers).
 /// `f`, or the one NaN (`f64::NAN`) if it is any NaN. The files write every NaN alike
 /// (`NaN`, its sign and payload not kept), so in memory too a NaN is one value, after
 /// `+inf`: two rows whose NaNs differ in bits must not be two values of a unique column
@@ -303,13 +302,11 @@ pub(crate) fn one_nan(f: f64) -> f64 {
     }
 }
 
+/// Compares an integer with a float exactly (no rounding of large integers); the callers
+/// give every NaN as `one_nan`'s, which is above every integer.
 fn cmp_int_float(i: i64, f: f64) -> Ordering {
     if f.is_nan() {
-        return if f.is_sign_negative() {
-            Ordering::Greater
-        } else {
-            Ordering::Less
-        };
+        return Ordering::Less;
     }
     if f >= 9.223_372_036_854_776e18 {
         return Ordering::Less;

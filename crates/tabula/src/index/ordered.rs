@@ -114,12 +114,13 @@ impl IndexKey for i64 {
         };
         match v {
             Value::Int(i) => Ok(exact(*i)),
+            // Every NaN sorts above every number (`value::one_nan`): no integer is at or
+            // above it, every one below.
             Value::Float(f) if f.is_nan() => {
-                // NaN sorts above every number (below, with its sign bit set).
-                if f.is_sign_negative() == is_lower {
-                    Ok(Bound::Unbounded)
-                } else {
+                if is_lower {
                     Err(())
+                } else {
+                    Ok(Bound::Unbounded)
                 }
             }
             // Every integer compares as a float, 0 as +0.0, which is above -0.0: the ints

@@ -484,8 +484,8 @@ pub(crate) fn plain_table(t: &TableFactor) -> Result<(String, Option<&Ident>)> {
         // another kind of table factor.
         return Err(unsupported(match t {
             TableFactor::NestedJoin { .. } => {
-                "a join in parentheses in FROM (write the joins one after the other, or \
-                 make the parenthesized join a subquery: (SELECT … FROM u JOIN v ON …) AS uv)"
+                "a join in parentheses in FROM (make it a subquery: \
+                 (SELECT … FROM u JOIN v ON …) AS uv)"
             }
             TableFactor::Derived { .. } => {
                 "a subquery where a table is named (UPDATE, DELETE and INSERT write a table)"

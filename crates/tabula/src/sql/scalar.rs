@@ -1508,7 +1508,7 @@ fn text_real(t: &str) -> f64 {
             let s = t.trim_start_matches(is_sqlite_space);
             let signed = s
                 .strip_prefix('-')
-                .map(|rest| rest.trim_start_matches('.'))
+                .map(|rest| rest.strip_prefix('.').unwrap_or(rest))
                 .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
             if signed {
                 -0.0
@@ -2130,6 +2130,7 @@ mod tests {
             "CAST('-abc' AS REAL)",
             "CAST('-' AS REAL)",
             "CAST('- 0' AS REAL)",
+            "CAST('-..0' AS REAL)",
         ] {
             match eval(sql).expect(sql) {
                 Value::Float(f) => assert!(f == 0.0 && f.is_sign_positive(), "{sql}: {f}"),

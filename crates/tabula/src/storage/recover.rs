@@ -519,7 +519,9 @@ fn finish_interrupted_checkpoint(
         if !Layout::is_next_wal(&path) {
             continue;
         }
+        // A link or a pipe there is no checkpoint's: removed, never renamed into place.
         if !fs.exists(&wal)
+            && fs.odd_entry(&path).is_none()
             && path == layout.next_wal(manifest.lsn)
             && staged_log(fs, layout, manifest.lsn)
         {
@@ -551,7 +553,10 @@ fn finish_interrupted_checkpoint(
             let final_path = dir.join(final_name);
             let snapshot = final_name.strip_suffix(".records");
             let schema = final_name.strip_suffix(".schema.json");
-            let committed = if let (Some(t), true) = (snapshot, dir == layout.data_dir()) {
+            // A link or a pipe there is no checkpoint's: removed, never renamed into place.
+            let committed = if fs.odd_entry(&path).is_some() {
+                false
+            } else if let (Some(t), true) = (snapshot, dir == layout.data_dir()) {
                 manifest.tables.get(t).is_some_and(|entry| {
                     fs.read(&path)
                         .is_ok_and(|bytes| snapshot_mismatch(&bytes, entry).is_none())

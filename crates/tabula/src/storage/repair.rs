@@ -460,7 +460,14 @@ fn make_backup(fs: &dyn FileSystem, root: &Path, dir: Option<&Path>) -> Result<P
             let Some(file_name) = file.file_name() else {
                 continue;
             };
-            if file == layout.lock() || fs.list(&file).is_ok() {
+            // Directories (`lost+found`, readable or not), and pipes and devices at names
+            // that are not repair's (at its own names `refuse_wrong_kinds` refused them):
+            // no file of the database, and nothing that reads.
+            if file == layout.lock()
+                || fs.list(&file).is_ok()
+                || fs.odd_entry(&file) == Some("a directory")
+                || fs.is_special(&file)
+            {
                 continue;
             }
             let bytes = fs.read(&file).map_err(|e| Error::io(&file, e))?;

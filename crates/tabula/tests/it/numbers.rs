@@ -343,3 +343,38 @@ fn every_nan_is_one_value_before_and_after_a_reopen() {
     assert_eq!(answers(&db), before, "a reopen changed an answer");
     assert_eq!(db.table::<Nans>().unwrap().count().unwrap(), 5);
 }
+
+#[derive(tabula::Table, Debug, Clone, PartialEq)]
+#[table(name = "ints")]
+struct Ints {
+    #[column(primary_key)]
+    id: u64,
+    #[column(index)]
+    n: i64,
+    m: i64,
+}
+
+/// A NaN bound on an integer column: above every integer whatever its bits, through the
+/// index as through a scan.
+#[test]
+fn a_nan_bound_on_integers_reads_alike_through_an_index_and_a_scan() {
+    let signed = f64::from_bits(f64::NAN.to_bits() | (1 << 63));
+    let db = Database::in_memory();
+    let t = db.table::<Ints>().unwrap();
+    for id in 1..=3 {
+        t.insert(Ints {
+            id,
+            n: id as i64,
+            m: id as i64,
+        })
+        .unwrap();
+    }
+    for nan in [f64::NAN, signed] {
+        for col in ["n", "m"] {
+            let above = t.select().where_range(col, nan..).keys().unwrap();
+            let below = t.select().where_range(col, ..=nan).keys().unwrap();
+            assert_eq!(above, Vec::<u64>::new(), "{col} >= {nan:?}");
+            assert_eq!(below, vec![1, 2, 3], "{col} <= {nan:?}");
+        }
+    }
+}
