@@ -550,6 +550,51 @@ fn a_pipe_or_link_at_a_temporary_files_name_is_removed_by_the_open() {
     }
 }
 
+/// A link to an empty file at a checkpoint's staged-log name is no staged log: with the
+/// log gone, the open says the log was lost, rather than starting an empty one.
+#[cfg(unix)]
+#[test]
+fn a_link_at_the_staged_logs_name_does_not_hide_a_lost_log() {
+    let (d, path, p) = demo();
+    assert_eq!(tabula(&["checkpoint", &p]).status.code(), Some(0));
+    let wal = path.join("wal");
+    let segment = std::fs::read_dir(&wal)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("transaction.") && n.ends_with(".log") && n != "transaction.log")
+        .max()
+        .expect("an archived segment");
+    std::fs::remove_file(wal.join("transaction.log")).unwrap();
+    let empty = d.path().join("empty");
+    std::fs::write(&empty, "").unwrap();
+    let next = wal.join(segment.replace(".log", ".next"));
+    std::os::unix::fs::symlink(&empty, &next).unwrap();
+    for args in [["checkpoint", &p], ["tables", &p]] {
+        let o = tabula(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains("lost"), "{args:?}: {}", text(&o));
+    }
+}
+
+/// A symbolic link to nothing where repair's backup reads (a log moved to a disk that is
+/// gone): repair refuses before it makes a backup, rather than stopping halfway through one.
+#[cfg(unix)]
+#[test]
+fn repair_refuses_a_link_to_nothing_before_its_backup() {
+    let (d, path, p) = demo();
+    let log = path.join("wal/transaction.log");
+    std::fs::remove_file(&log).unwrap();
+    std::os::unix::fs::symlink(d.path().join("gone/transaction.log"), &log).unwrap();
+    let o = tabula(&["repair", &p]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("a symbolic link to nothing"),
+        "{}",
+        text(&o)
+    );
+    assert!(backups(d.path()).is_empty(), "a backup was started");
+}
+
 /// Repair reads and writes its own names in `wal/` and `schema/`: a directory of another
 /// name there (`lost+found`, where `wal/` is a mount point) does not stop it.
 #[test]

@@ -442,9 +442,10 @@ fn first_in(fs: &dyn FileSystem, dir: &Path, is_it: fn(&Path) -> bool) -> Option
 /// log's place). With no log in place, it is the log.
 pub(crate) fn staged_log(fs: &dyn FileSystem, layout: &Layout, manifest_lsn: u64) -> bool {
     let next = layout.next_wal(manifest_lsn);
-    // An empty regular file: a device or a pipe (whose length reads 0) is not one.
+    // An empty regular file: a device or a pipe (whose length reads 0) is not one, nor a
+    // link (to an empty file), which the open removes as no checkpoint's.
     fs.len(&next).is_ok_and(|n| n == 0)
-        && !fs.is_special(&next)
+        && fs.odd_entry(&next).is_none()
         && fs.exists(&layout.archived_wal(manifest_lsn))
 }
 

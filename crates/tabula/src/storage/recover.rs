@@ -322,6 +322,11 @@ fn read_consistent_point(
         let mut first = None;
         let mut found = None;
         for p in [&path, &tmp, &path] {
+            // A link or a pipe at the temporary name is no checkpoint's (a writable open
+            // removes it): never read as the snapshot.
+            if p == &tmp && fs.odd_entry(&tmp).is_some() {
+                continue;
+            }
             match fs.read(p) {
                 Ok(bytes) if matches(&bytes) => {
                     found = Some(bytes);

@@ -292,6 +292,24 @@ fn refuse_wrong_kinds(fs: &dyn FileSystem, layout: &Layout, found: &Inspection) 
             return Err(refused(&f, "a directory, pipe or device, not a file,"));
         }
     }
+    // A symbolic link to nothing (its target's disk gone, or a loop) where the backup reads:
+    // the backup could not copy it, and would stop halfway.
+    for dir in [
+        layout.root.clone(),
+        layout.schema_dir(),
+        data_dir.clone(),
+        layout.wal_dir(),
+        layout.root.join(QUARANTINE),
+    ] {
+        for p in fs.list(&dir).unwrap_or_default() {
+            if fs.odd_entry(&p) == Some("a symbolic link") && !fs.exists(&p) {
+                return Err(refused(
+                    &p,
+                    "a symbolic link to nothing (what it names is missing or is a loop)",
+                ));
+            }
+        }
+    }
     // Temporary names, which repair writes (and never through a link or a pipe).
     for dir in [
         layout.root.clone(),
