@@ -1742,12 +1742,7 @@ fn cast(v: Value, to: CastTo) -> Value {
         (CastTo::Text, v) => Value::Text(text_of(&v)),
         (CastTo::Integer, v) => Value::Int(int_value(&v)),
         // Text read as a float, as SQLite's `sqlite3AtoF` reads it: `'-0'` is -0.0.
-        (CastTo::Real, Value::Text(t)) => Value::Float(text_real(&t)),
-        (CastTo::Real, v) => match as_number(v) {
-            Value::Int(i) => Value::Float(i as f64),
-            Value::Float(f) => Value::Float(f),
-            _ => Value::Float(0.0),
-        },
+        (CastTo::Real, v) => Value::Float(real_value(&v)),
         (CastTo::Numeric, Value::Text(t)) => numeric_text(&t),
         (CastTo::Numeric, v) => as_number(v),
         (CastTo::Boolean, v) => truth(&v).map_or(Value::Null, Value::Bool),
@@ -2112,28 +2107,23 @@ mod tests {
     /// SQLite keeps the sign of a zero where `==` would not show it.
     #[test]
     fn negative_zero_keeps_its_sign() {
-        for sql in [
-            "ABS(-0.0)",
-            "ABS('-0')",
-            "CAST('-0' AS REAL)",
-            "CAST(' -0.0' AS REAL)",
-            "CAST('-.0' AS REAL)",
-            "-0.0",
+        // Each text, and whether its zero is negative: only where a digit follows the sign.
+        for (sql, negative) in [
+            ("ABS(-0.0)", true),
+            ("ABS('-0')", true),
+            ("CAST('-0' AS REAL)", true),
+            ("CAST(' -0.0' AS REAL)", true),
+            ("CAST('-.0' AS REAL)", true),
+            ("-0.0", true),
+            ("CAST('-abc' AS REAL)", false),
+            ("CAST('-' AS REAL)", false),
+            ("CAST('- 0' AS REAL)", false),
+            ("CAST('-..0' AS REAL)", false),
         ] {
             match eval(sql).expect(sql) {
-                Value::Float(f) => assert!(f == 0.0 && f.is_sign_negative(), "{sql}: {f}"),
-                v => panic!("{sql}: {v:?}"),
-            }
-        }
-        // No digit after the sign: no negative zero.
-        for sql in [
-            "CAST('-abc' AS REAL)",
-            "CAST('-' AS REAL)",
-            "CAST('- 0' AS REAL)",
-            "CAST('-..0' AS REAL)",
-        ] {
-            match eval(sql).expect(sql) {
-                Value::Float(f) => assert!(f == 0.0 && f.is_sign_positive(), "{sql}: {f}"),
+                Value::Float(f) => {
+                    assert!(f == 0.0 && f.is_sign_negative() == negative, "{sql}: {f}")
+                }
                 v => panic!("{sql}: {v:?}"),
             }
         }

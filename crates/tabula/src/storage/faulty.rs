@@ -12,7 +12,7 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use crate::storage::fs::{DirLock, FileSync, FileSystem, LogFile};
+use crate::storage::fs::{DirLock, FileSync, FileSystem, LogFile, OddEntry};
 use crate::storage::verify::Problem;
 
 /// An in-memory file system for fault-injection and crash tests.
@@ -654,8 +654,8 @@ impl FileSystem for FaultyFs {
         false
     }
     /// Nothing here is a link, a device or a pipe: only a directory is odd.
-    fn odd_entry(&self, path: &Path) -> Option<&'static str> {
-        self.list(path).is_ok().then_some("a directory")
+    fn odd_entry(&self, path: &Path) -> Option<OddEntry> {
+        self.list(path).is_ok().then_some(OddEntry::Directory)
     }
     fn write_through(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
         self.write_synced(path, parts)

@@ -64,9 +64,8 @@ pub(crate) trait FileSystem:
     /// Whether `path` (links followed) exists and is neither a regular file nor a directory:
     /// a device or a pipe, which an export writes through instead of replacing.
     fn is_special(&self, path: &Path) -> bool;
-    /// What stands at `path`, links not followed, if it is there and is no regular file:
-    /// `"a directory"`, `"a symbolic link"` or `"a device, a pipe or a socket"`.
-    fn odd_entry(&self, path: &Path) -> Option<&'static str>;
+    /// What stands at `path`, links not followed, if it is there and is no regular file.
+    fn odd_entry(&self, path: &Path) -> Option<OddEntry>;
     /// Writes `parts` to an existing device or pipe.
     fn write_through(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()>;
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
@@ -158,6 +157,28 @@ fn lock_dir(dir: &Path) -> Option<Option<File>> {
 #[cfg(not(unix))]
 fn lock_dir(_dir: &Path) -> Option<Option<File>> {
     Some(None)
+}
+
+/// What stands at a path that is no regular file, links not followed
+/// ([`FileSystem::odd_entry`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OddEntry {
+    Directory,
+    /// A symbolic link, whatever it names (or if it names nothing).
+    Link,
+    /// A device, a pipe or a socket.
+    Special,
+}
+
+impl OddEntry {
+    /// As the messages name it: "a directory is in its place".
+    pub(crate) fn what(self) -> &'static str {
+        match self {
+            OddEntry::Directory => "a directory",
+            OddEntry::Link => "a symbolic link",
+            OddEntry::Special => "a device, a pipe or a socket",
+        }
+    }
 }
 
 /// Refuses a path that is not a regular file (followed through symbolic links), before it
@@ -255,14 +276,14 @@ impl FileSystem for StdFs {
     fn is_special(&self, path: &Path) -> bool {
         fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
     }
-    fn odd_entry(&self, path: &Path) -> Option<&'static str> {
+    fn odd_entry(&self, path: &Path) -> Option<OddEntry> {
         let kind = fs::symlink_metadata(path).ok()?.file_type();
         if kind.is_dir() {
-            Some("a directory")
+            Some(OddEntry::Directory)
         } else if kind.is_symlink() {
-            Some("a symbolic link")
+            Some(OddEntry::Link)
         } else if !kind.is_file() {
-            Some("a device, a pipe or a socket")
+            Some(OddEntry::Special)
         } else {
             None
         }

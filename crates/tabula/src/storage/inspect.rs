@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::expr::Condition;
 use crate::schema::{column_list, Schema};
 use crate::storage::creation::{archived_creation, fits, matches_manifest};
-use crate::storage::fs::FileSystem;
+use crate::storage::fs::{FileSystem, OddEntry};
 use crate::storage::layout::{Layout, DAMAGED, TMP};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry};
 use crate::storage::snapshot::decode_lines;
@@ -736,6 +736,33 @@ fn check_markers(out: &mut Inspection, fs: &dyn FileSystem, layout: &Layout) {
 /// checkpoint's leftover, and cannot remove a directory, so no writer can open the
 /// database; repair writes there, and refuses to write through a link or a pipe.
 fn check_temporary_names(out: &mut Inspection, fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
+    for (p, odd) in odd_temporaries(fs, layout)? {
+        let why = if odd == OddEntry::Directory {
+            "which an open for writing removes and cannot remove this (no process can open \
+             the database to write it); move it aside"
+        } else {
+            "which the next open for writing removes, and repair refuses to write through; \
+             remove it"
+        };
+        out.problem(
+            &p,
+            0,
+            format!(
+                "not a regular file: {} is in the place of a temporary file, {why}",
+                odd.what()
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Every entry at a temporary file's name ([`is_temporary_name`]) that is no regular file,
+/// in the directories checkpoints and repairs write: the top, `schema/`, `data/`, `wal/`.
+pub(crate) fn odd_temporaries(
+    fs: &dyn FileSystem,
+    layout: &Layout,
+) -> Result<Vec<(PathBuf, OddEntry)>> {
+    let mut odd = Vec::new();
     for dir in [
         layout.root.clone(),
         layout.schema_dir(),
@@ -743,27 +770,12 @@ fn check_temporary_names(out: &mut Inspection, fs: &dyn FileSystem, layout: &Lay
         layout.wal_dir(),
     ] {
         for p in listing(fs, &dir)? {
-            let Some(what) = fs.odd_entry(&p) else {
-                continue;
-            };
-            if !is_temporary_name(layout, &p) {
-                continue;
+            if let (Some(kind), true) = (fs.odd_entry(&p), is_temporary_name(layout, &p)) {
+                odd.push((p, kind));
             }
-            let why = if what == "a directory" {
-                "which an open for writing removes and cannot remove this (no process can open \
-                 the database to write it); move it aside"
-            } else {
-                "which the next open for writing removes, and repair refuses to write through; \
-                 remove it"
-            };
-            out.problem(
-                &p,
-                0,
-                format!("not a regular file: {what} is in the place of a temporary file, {why}"),
-            );
         }
     }
-    Ok(())
+    Ok(odd)
 }
 
 /// Whether `p` is at a temporary file's name: `*.tmp`, or `wal/transaction.<lsn>.next`.

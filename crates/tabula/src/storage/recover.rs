@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::storage::checkpoint::remove_table_files;
-use crate::storage::fs::{DirLock, FileSystem};
+use crate::storage::fs::{DirLock, FileSystem, OddEntry};
 use crate::storage::inspect::{
     checkpointed, committed_schema, is_database, lost_log, newer_segment, read_log, staged_log,
 };
@@ -600,7 +600,7 @@ fn finish_interrupted_checkpoint(
 /// link, not what it names); a directory in its place, which no checkpoint made, is the
 /// person's to move aside, and an error naming it.
 fn remove_leftover(fs: &dyn FileSystem, path: &Path) -> Result<()> {
-    if fs.odd_entry(path) == Some("a directory") {
+    if fs.odd_entry(path) == Some(OddEntry::Directory) {
         return Err(Error::io(
             path,
             std::io::Error::new(

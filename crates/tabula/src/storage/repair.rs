@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::storage::codec::RowCodec;
-use crate::storage::fs::{FileSystem, StdFs};
-use crate::storage::inspect::{inspect, is_database, is_temporary_name, Inspection, SchemaSource};
+use crate::storage::fs::{FileSystem, OddEntry, StdFs};
+use crate::storage::inspect::{inspect, is_database, odd_temporaries, Inspection, SchemaSource};
 use crate::storage::layout::{Layout, DAMAGED};
 use crate::storage::manifest::{crc_hex, Manifest, TableEntry, FORMAT};
 use crate::storage::recover::{create_dirs, take_lock};
@@ -297,12 +297,12 @@ fn refuse_wrong_kinds(fs: &dyn FileSystem, layout: &Layout, found: &Inspection) 
     for dir in [
         layout.root.clone(),
         layout.schema_dir(),
-        data_dir.clone(),
+        data_dir,
         layout.wal_dir(),
         layout.root.join(QUARANTINE),
     ] {
         for p in fs.list(&dir).unwrap_or_default() {
-            if fs.odd_entry(&p) == Some("a symbolic link") && !fs.exists(&p) {
+            if fs.odd_entry(&p) == Some(OddEntry::Link) && !fs.exists(&p) {
                 return Err(refused(
                     &p,
                     "a symbolic link to nothing (what it names is missing or is a loop)",
@@ -311,17 +311,8 @@ fn refuse_wrong_kinds(fs: &dyn FileSystem, layout: &Layout, found: &Inspection) 
         }
     }
     // Temporary names, which repair writes (and never through a link or a pipe).
-    for dir in [
-        layout.root.clone(),
-        layout.schema_dir(),
-        data_dir,
-        layout.wal_dir(),
-    ] {
-        for p in fs.list(&dir).unwrap_or_default() {
-            if let (Some(what), true) = (fs.odd_entry(&p), is_temporary_name(layout, &p)) {
-                return Err(refused(&p, &format!("{what}, not a file,")));
-            }
-        }
+    if let Some((p, odd)) = odd_temporaries(fs, layout)?.into_iter().next() {
+        return Err(refused(&p, &format!("{}, not a file,", odd.what())));
     }
     Ok(())
 }
@@ -483,7 +474,7 @@ fn make_backup(fs: &dyn FileSystem, root: &Path, dir: Option<&Path>) -> Result<P
             // no file of the database, and nothing that reads.
             if file == layout.lock()
                 || fs.list(&file).is_ok()
-                || fs.odd_entry(&file) == Some("a directory")
+                || fs.odd_entry(&file) == Some(OddEntry::Directory)
                 || fs.is_special(&file)
             {
                 continue;
