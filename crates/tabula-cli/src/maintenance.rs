@@ -44,25 +44,42 @@ pub fn verify(dir: &Path, format: Format) -> anyhow::Result<ExitCode> {
             .filter(|p| p.message.contains("not a regular file"))
             .map(|p| p.file.as_path())
             .collect();
-        let others = problems.len() - by_hand.len();
+        // What cannot be read (permission denied) may hold every row: made readable first,
+        // then verified again, as repair refuses until then.
+        let unreadable: Vec<&Path> = problems
+            .iter()
+            .filter(|p| p.message.contains("refuses until it can be read"))
+            .map(|p| p.file.as_path())
+            .collect();
+        let others = problems.len() - by_hand.len() - unreadable.len();
         if problems.is_empty() {
             outln!("{}: no problems found", dir.display());
         } else {
-            let moved = by_hand
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
-            let advice = match (by_hand.is_empty(), others) {
-                (true, _) => format!(
-                    "`tabula repair {}` backs up every file and rebuilds what can be read",
-                    dir.display()
-                ),
-                (false, 0) => format!(
-                    "move aside or remove {moved} (each line above says why)"
-                ),
-                (false, _) => format!(
-                    "move aside or remove {moved}, then `tabula repair {}` backs up every file and rebuilds what can be read",
+            let names = |paths: &[&Path]| {
+                paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let mut first = Vec::new();
+            if !by_hand.is_empty() {
+                first.push(format!("move aside or remove {}", names(&by_hand)));
+            }
+            if !unreadable.is_empty() {
+                first.push(format!("make {} readable", names(&unreadable)));
+            }
+            let repair = format!(
+                "`tabula repair {}` backs up every file and rebuilds what can be read",
+                dir.display()
+            );
+            let advice = match (first.is_empty(), others, unreadable.is_empty()) {
+                (true, _, _) => repair,
+                (false, 0, true) => format!("{} (each line above says why)", first.join(" and ")),
+                (false, _, true) => format!("{}, then {repair}", first.join(" and ")),
+                (false, _, false) => format!(
+                    "{} (each line above says why), then run `tabula verify {}` again",
+                    first.join(" and "),
                     dir.display()
                 ),
             };
@@ -243,8 +260,16 @@ fn repair_text(dir: &Path, r: &tabula::RepairReport) -> String {
         ));
     }
     for q in &r.quarantined {
+        // A table set aside because the table its foreign key names was: its own schema
+        // may be sound, and the problem found says so.
+        let schema_file = Path::new("schema").join(format!("{q}.schema.json"));
+        let why = r
+            .problems
+            .iter()
+            .find(|p| p.file.ends_with(&schema_file) && p.message.starts_with("references table"))
+            .map_or("no readable schema anywhere", |p| p.message.as_str());
         say(format!(
-            "table {q}: no readable schema anywhere; its files were moved to {}",
+            "table {q}: {why}; its files were moved to {}",
             dir.join("quarantine").display()
         ));
     }

@@ -769,3 +769,39 @@ fn a_repair_stopped_midway_says_what_it_changed_and_where_everything_is() {
     assert!(!path.join("REPAIRING").exists());
     assert_eq!(student_count(&p), 7);
 }
+
+/// A table set aside only because the table its foreign key names was (that one's schema
+/// is lost) is reported with that reason, naming the table: it used to be reported as
+/// having no readable schema anywhere, when its own schema file is sound.
+#[test]
+fn repair_names_why_a_referencing_table_is_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q");
+    let p = path.to_str().unwrap();
+    for sql in [
+        "CREATE TABLE p (id INTEGER PRIMARY KEY, n TEXT); \
+         CREATE TABLE c (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p); \
+         INSERT INTO p (n) VALUES ('a'), ('b'); INSERT INTO c (pid) VALUES (1), (2)",
+        // Migrated since its creation: the creation record no longer describes it.
+        "ALTER TABLE p ADD COLUMN z INTEGER",
+    ] {
+        let o = tabula(&["sql", p, sql]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    std::fs::remove_file(path.join("schema/p.schema.json")).unwrap();
+    let o = tabula(&["repair", p]);
+    let t = text(&o);
+    assert!(
+        t.contains("table p: no readable schema anywhere; its files were moved to"),
+        "{t}"
+    );
+    assert!(
+        t.contains(
+            "table c: references table p, which has no readable schema; set aside with it; \
+             its files were moved to"
+        ),
+        "{t}"
+    );
+    assert!(!t.contains("table c: no readable schema"), "{t}");
+    assert!(path.join("quarantine/c.schema.json").exists());
+}

@@ -375,6 +375,10 @@ pub(crate) struct Inspection {
     /// crash's unfinished commit, or, while a writer has the database open, the commit
     /// it is writing (see `verify`).
     pub(crate) unfinished_tail: Option<usize>,
+    /// Files that exist but cannot be read (permission denied, say), each reported as a
+    /// problem. Unreadable is not damaged: their rows may all be there, so `verify` goes on
+    /// to the other files and `repair` refuses, rather than rebuild without them.
+    pub(crate) unreadable: Vec<(PathBuf, std::io::Error)>,
 }
 
 impl Inspection {
@@ -386,6 +390,18 @@ impl Inspection {
             reason: reason.clone(),
         });
         self.problem(file, line, reason);
+    }
+
+    /// A file that exists and cannot be read: reported, and kept for `repair` to refuse.
+    fn unreadable(&mut self, file: &Path, what: &str, e: std::io::Error) {
+        // A directory or a pipe in the file's place reads as "not a regular file".
+        let then = if e.to_string().contains("not a regular file") {
+            "move it aside or remove it: `repair` refuses while it is there"
+        } else {
+            "`repair` refuses until it can be read"
+        };
+        self.problem(file, 0, format!("cannot read {what}: {e}; {then}"));
+        self.unreadable.push((file.to_path_buf(), e));
     }
 
     fn problem(&mut self, file: &Path, line: u64, message: impl Into<String>) {
@@ -690,7 +706,21 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
         next_keys_from_archives(&mut out, fs, &layout, manifest_lsn)?;
     }
     check_foreign_keys(&mut out, &layout);
+    only_unreadable(&mut out);
     Ok(out)
+}
+
+/// A file that cannot be read is reported as that alone: how repair would rebuild it
+/// without its bytes is moot, as repair refuses until it can be read.
+fn only_unreadable(out: &mut Inspection) {
+    if out.unreadable.is_empty() {
+        return;
+    }
+    let tail = out.unfinished_tail.map(|i| out.problems[i].clone());
+    let files: Vec<PathBuf> = out.unreadable.iter().map(|(p, _)| p.clone()).collect();
+    out.problems
+        .retain(|p| !files.contains(&p.file) || p.message.starts_with("cannot read"));
+    out.unfinished_tail = tail.and_then(|t| out.problems.iter().position(|p| *p == t));
 }
 
 /// A file's bytes, an error naming it if they cannot be read.
@@ -895,7 +925,16 @@ fn read_schema_files(
             .as_ref()
             .and_then(|m| m.tables.get(&name))
             .cloned();
-        let bytes = committed_schema(fs, &p, read(fs, &p)?, entry.as_ref());
+        let bytes = match fs.read(&p) {
+            Ok(bytes) => committed_schema(fs, &p, bytes, entry.as_ref()),
+            // Vanished while read: the directory changed (`verify` reads it again).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::io(&p, e)),
+            Err(e) => {
+                out.unreadable(&p, "the schema file", e);
+                unreadable_schemas.push(name);
+                continue;
+            }
+        };
         let mut file: SchemaFile = match serde_json::from_slice(&bytes) {
             Ok(f) => f,
             Err(e) => {
@@ -1144,7 +1183,8 @@ fn read_snapshots(
             Ok(b) => b,
             // Unreadable is not damaged: its rows may all be there (repair would drop them).
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                return Err(Error::io(path, e));
+                out.unreadable(path, "the snapshot", e);
+                continue;
             }
             Err(e) => {
                 let message = format!("cannot read the snapshot: {e}");
@@ -1273,22 +1313,22 @@ fn quarantine_unreadable(
     // A table whose foreign key names a quarantined table cannot open without it: it is set
     // aside too (its rows are not orphans; their parent is only set aside).
     loop {
-        let dependent: Vec<String> = out
+        let dependent: Vec<(String, String)> = out
             .tables
             .iter()
-            .filter(|(_, t)| {
-                t.schema.columns.iter().any(|c| {
+            .filter_map(|(n, t)| {
+                let parent = t.schema.columns.iter().find_map(|c| {
                     c.references
                         .as_ref()
-                        .is_some_and(|fk| out.quarantined.contains_key(&fk.table))
-                })
+                        .filter(|fk| out.quarantined.contains_key(&fk.table))
+                })?;
+                Some((n.clone(), parent.table.clone()))
             })
-            .map(|(n, _)| n.clone())
             .collect();
         if dependent.is_empty() {
             break;
         }
-        for name in dependent {
+        for (name, parent) in dependent {
             out.tables.remove(&name);
             let files = out.quarantined.entry(name.clone()).or_default();
             for f in [layout.schema(&name), layout.records(&name)] {
@@ -1299,7 +1339,10 @@ fn quarantine_unreadable(
             out.problem(
                 &layout.schema(&name),
                 0,
-                "references a table without a readable schema; set aside with it",
+                format!(
+                    "references table {parent}, which has no readable schema; set aside with \
+                     it"
+                ),
             );
         }
     }

@@ -148,6 +148,10 @@ pub(crate) fn repair_with(
     let interrupted = interrupted_repair(fs, &layout)?;
     let source = interrupted.as_deref().unwrap_or(root);
     let mut found = inspect(fs, source)?;
+    // What cannot be read may hold every row: rebuilt without it, they would be gone.
+    if let Some((path, e)) = found.unreadable.drain(..).next() {
+        return Err(Error::io(&path, e));
+    }
     if let Some(first) = &interrupted {
         found.problems.insert(
             0,

@@ -1851,8 +1851,10 @@ fn a_refused_open_keeps_the_files_of_a_table_an_older_manifest_calls_dropped() {
 }
 
 /// A directory or file of the database the process may not read (another user's) is not a
-/// missing one: verify and repair fail naming it, and repair makes no backup and changes
-/// nothing, where they reported the snapshots missing and rebuilt over them.
+/// missing one: repair fails naming it, makes no backup and changes nothing, where it
+/// reported the snapshots missing and rebuilt over them. Verify fails on a directory it
+/// cannot list, and reports a file it cannot read as a problem of its own, then goes on to
+/// the other files (it used to stop there, hiding the rest).
 #[test]
 fn an_unreadable_directory_or_snapshot_is_an_error_not_missing() {
     let fs = tabula::testing::FaultyFs::new();
@@ -1867,23 +1869,47 @@ fn an_unreadable_directory_or_snapshot_is_an_error_not_missing() {
         }
         db.close().unwrap();
     }
-    for denied in [
-        "/db/data",
-        "/db/data/students.records",
-        "/db/wal",
-        "/db/schema",
+    let refused = |denied: &str, e: Error| match &e {
+        Error::Io { path, .. } => assert_eq!(path, Path::new(denied), "{e}"),
+        other => panic!("{denied}: {other}"),
+    };
+    for denied in ["/db/data", "/db/wal", "/db/schema"] {
+        fs.deny(Some(Path::new(denied)));
+        let before = fs.read("/db/manifest.json").unwrap();
+        refused(denied, fs.verify("/db").unwrap_err());
+        refused(
+            denied,
+            fs.repair("/db", RepairOptions::default()).unwrap_err(),
+        );
+        assert_eq!(fs.read("/db/manifest.json").unwrap(), before);
+        fs.deny(None);
+        assert_eq!(fs.verify("/db").unwrap(), vec![], "{denied}");
+    }
+    for (denied, what) in [
+        ("/db/data/students.records", "the snapshot"),
+        ("/db/schema/students.schema.json", "the schema file"),
     ] {
         fs.deny(Some(Path::new(denied)));
         let before = fs.read("/db/manifest.json").unwrap();
-        for e in [
-            fs.verify("/db").unwrap_err(),
+        let problems = fs.verify("/db").unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].file, Path::new(denied));
+        assert!(
+            problems[0]
+                .message
+                .starts_with(&format!("cannot read {what}: ")),
+            "{problems:?}"
+        );
+        assert!(
+            problems[0]
+                .message
+                .ends_with("`repair` refuses until it can be read"),
+            "{problems:?}"
+        );
+        refused(
+            denied,
             fs.repair("/db", RepairOptions::default()).unwrap_err(),
-        ] {
-            match &e {
-                Error::Io { path, .. } => assert_eq!(path, Path::new(denied), "{e}"),
-                other => panic!("{denied}: {other}"),
-            }
-        }
+        );
         assert_eq!(fs.read("/db/manifest.json").unwrap(), before);
         fs.deny(None);
         assert_eq!(fs.verify("/db").unwrap(), vec![], "{denied}");
