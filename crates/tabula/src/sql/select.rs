@@ -640,12 +640,18 @@ fn items<'a>(
             SelectItem::UnnamedExpr(e) => {
                 // Compiled first: it refuses a tree too deep to print.
                 exprs.push(scalar::compile(e, scope, p)?);
-                columns.push(match e {
+                // A column in parentheses is named by the column, as SQLite names it: a
+                // query around it finds `a` in `SELECT (a), b AS c`.
+                let mut bare = e;
+                while let Expr::Nested(inner) = bare {
+                    bare = inner;
+                }
+                columns.push(match bare {
                     Expr::Identifier(id) => id.value.clone(),
                     Expr::CompoundIdentifier(parts) => {
                         parts.last().map(|p| p.value.clone()).unwrap_or_default()
                     }
-                    e => e.to_string(),
+                    _ => e.to_string(),
                 });
             }
             SelectItem::ExprWithAlias { expr, alias } => {

@@ -135,7 +135,8 @@ impl<'t> Stream<'t> {
                 .parser
                 .expected_ref::<()>("end of statement", &found)
                 .err()?;
-            return Some(Err(self.error(e)));
+            // The statement before wants its end.
+            return Some(Err(self.error(e, self.index)));
         }
         let at = self.parser.peek_token_ref().span.start;
         let first = self.parser.index();
@@ -162,7 +163,7 @@ impl<'t> Stream<'t> {
             }
             Err(e) => {
                 self.ended = true;
-                Some(Err(self.error(e)))
+                Some(Err(self.error(e, self.index + 1)))
             }
         }
     }
@@ -220,15 +221,47 @@ impl<'t> Stream<'t> {
     }
 
     /// The parser's error, placed in the text, or `Error::Unsupported` for a word of
-    /// SQLite's it does not know (the text is tokenized again for that, on this path only).
-    fn error(&self, e: ParserError) -> Error {
+    /// SQLite's it does not know (the text is tokenized again for that, on this path only);
+    /// in a text of several statements, naming statement `number` (from 1), as errors met
+    /// running one do.
+    fn error(&self, e: ParserError, number: usize) -> Error {
         let e = parse_error(self.text, e);
-        match &e {
-            Error::Sql { line, column, .. } => tokens::tokenize(self.text)
-                .ok()
-                .and_then(|tokens: Vec<TokenWithSpan>| known_unsupported(&tokens, *line, *column))
-                .unwrap_or(e),
+        let tokens = tokens::tokenize(self.text).unwrap_or_default();
+        let e = match &e {
+            Error::Sql { line, column, .. } => {
+                known_unsupported(&tokens, *line, *column).unwrap_or(e)
+            }
             _ => e,
+        };
+        // Several: a statement came before this one, or another follows a `;`.
+        let several = number > 1 || {
+            let mut after_semicolon = false;
+            tokens.iter().any(|t| match &t.token {
+                Token::SemiColon => {
+                    after_semicolon = true;
+                    false
+                }
+                Token::Whitespace(_) | Token::EOF => false,
+                _ => after_semicolon,
+            })
+        };
+        if !several {
+            return e;
+        }
+        match e {
+            Error::Sql {
+                line,
+                column,
+                reason,
+            } => Error::Sql {
+                line,
+                column,
+                reason: format!("statement {number}: {reason}"),
+            },
+            Error::Unsupported { feature } => Error::Unsupported {
+                feature: format!("{feature} (statement {number})"),
+            },
+            e => e,
         }
     }
 }

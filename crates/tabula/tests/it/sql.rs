@@ -258,6 +258,35 @@ fn errors_say_where_and_what() {
         e.to_string(),
         "not supported: window functions (statement 2, line 2)"
     );
+    // A statement that does not parse is named as well, in a text of several: the one a
+    // word is missing from, or the one a `;` is missing after; a text of one is not.
+    for (text, line, column, reason) in [
+        ("SELECT 1; SELEC 2", 1, 11, "statement 2: "),
+        ("SELEC 1; SELECT 2", 1, 1, "statement 1: "),
+        ("SELECT 1;\nSELECT 2 SELECT 3", 2, 10, "statement 2: "),
+        ("SELECT 1 SELECT 2", 1, 10, "sql parser error"),
+        ("SELEC 1;", 1, 1, "sql parser error"),
+    ] {
+        match db.sql(text) {
+            Err(Error::Sql {
+                line: l,
+                column: c,
+                reason: r,
+            }) => assert!(
+                l == line && c == column && r.starts_with(reason),
+                "{text}: {l}:{c} {r}"
+            ),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    let e = db
+        .sql("SELECT 1; SELECT * FROM people INDEXED BY i")
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "not supported: INDEXED BY and NOT INDEXED (tabula picks the index itself; EXPLAIN \
+         shows which), at line 1, column 40 (statement 2)"
+    );
 }
 
 fn int_literal(r: &mut Rng) -> String {
