@@ -309,10 +309,13 @@ impl Registry {
                 &[],
             ));
         }
+        // Made (importing `contextvars` the first time) before the transaction takes the
+        // writer's turn: Python code run between that and the thread's registration below
+        // (a signal handler, an import hook) would write as outside any transaction and
+        // wait for its own thread's transaction for ever.
+        let owner = self.owner(py)?.0.clone_ref(py);
         let tx = Py::new(py, Tx::begin(py, db, self.clone(), me)?)?;
-        (self.owner(py)?.0)
-            .bind(py)
-            .call_method1("set", (tx.get().serial,))?;
+        owner.bind(py).call_method1("set", (tx.get().serial,))?;
         self.map().insert(me, tx.clone_ref(py));
         self.open.fetch_add(1, Ordering::AcqRel);
         Ok(tx)

@@ -404,3 +404,40 @@ def test_an_empty_or_non_text_table_name_is_refused(name, error):
     with pytest.raises(error, match="@table\\(name=...\\) on Thing takes"):
         tabula.table(db=tabula.Database(), name=name)(Thing)
     assert not hasattr(Thing, "__tabula_options__")
+
+
+def test_python_code_run_while_the_first_transaction_begins_does_not_hang():
+    # The first transaction of a process imports `contextvars`. It used to do so after
+    # taking the writer's turn and before recording the thread as in a transaction: Python
+    # code run by that import (an import hook here; a signal handler alike) that wrote
+    # waited for the thread's own transaction for ever. It now runs before the turn is
+    # taken, and its write commits on its own.
+    script = textwrap.dedent("""
+        import sys
+        from dataclasses import dataclass, field
+        import tabula
+
+        assert "contextvars" not in sys.modules
+        db = tabula.Database()
+
+        @tabula.table(db=db)
+        @dataclass
+        class T:
+            id: int = field(metadata={'primary_key': True})
+            v: int = 0
+
+        class Hook:
+            def find_spec(self, name, path=None, target=None):
+                if name == "contextvars":
+                    T.insert(v=-1)
+                return None
+
+        sys.meta_path.insert(0, Hook())
+        with db.transaction():
+            T.insert(v=1)
+        print(sorted(r["v"] for r in T.select()))
+    """)
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", script],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[-1, 1]"

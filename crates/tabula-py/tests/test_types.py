@@ -430,6 +430,13 @@ def test_unsupported_annotations(db, annotation):
 def test_decorator_refusals(db):
     with pytest.raises(TypeError):
         table(db="not a database")
+    # Without its parentheses the decorator is handed the class as `db`: it says so.
+    with pytest.raises(TypeError, match=r"@tabula.table needs its parentheses: write "
+                                        r"@tabula.table\(\) .* above class Bare"):
+        @table
+        @dataclass
+        class Bare:
+            id: int = field(metadata={"primary_key": True})
     with pytest.raises(TypeError):
         @table(db=db)
         @dataclass

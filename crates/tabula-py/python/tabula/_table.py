@@ -354,6 +354,11 @@ def table(db: Optional[Database] = None, name: Optional[str] = None, *,
     The class gains ``insert``, ``insert_many``, ``select``, ``get``, ``get_by``,
     ``update``, ``delete`` and ``count`` class methods.
     """
+    if isinstance(db, type):
+        # `@tabula.table` without its parentheses: the class came as `db`.
+        raise TypeError(
+            f"@tabula.table needs its parentheses: write @tabula.table() (or "
+            f"@tabula.table(db=...)) above class {db.__name__}")
     if db is not None and not isinstance(db, Database):
         raise TypeError(f"table(db=...) takes a tabula.Database, not {db!r}")
 
