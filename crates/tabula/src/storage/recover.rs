@@ -471,9 +471,18 @@ pub(crate) fn create_dirs(fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
 /// Creates the database's root directory if it is missing, durably (its parent synced).
 fn create_root(fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
     let existed = fs.exists(&layout.root);
-    // Also when it exists: a file in its place is an error naming it.
-    fs.create_dir_all(&layout.root)
-        .map_err(|e| Error::io(&layout.root, e))?;
+    // Also when it exists: a file in its place is an error naming it, said as such rather
+    // than as the "File exists" that creating the directory meets.
+    fs.create_dir_all(&layout.root).map_err(|e| {
+        let e = match e.kind() {
+            std::io::ErrorKind::AlreadyExists => std::io::Error::new(
+                std::io::ErrorKind::NotADirectory,
+                "a file is in its place, and a database is a directory",
+            ),
+            _ => e,
+        };
+        Error::io(&layout.root, e)
+    })?;
     if !existed {
         if let Some(parent) = layout.root.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs.sync_dir(parent).map_err(|e| Error::io(parent, e))?;

@@ -254,6 +254,27 @@ fn keys_are_never_reused() {
     );
 }
 
+/// A file where the database's directory should be is named as that, and left alone (it
+/// used to be "File exists", from creating the directory).
+#[test]
+fn a_file_in_the_place_of_the_directory_is_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    fs::write(&path, "mine").unwrap();
+    match Database::open(&path) {
+        Err(Error::Io { path: p, source }) => {
+            assert_eq!(p, path);
+            assert_eq!(source.kind(), std::io::ErrorKind::NotADirectory);
+            assert_eq!(
+                source.to_string(),
+                "a file is in its place, and a database is a directory"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fs::read_to_string(&path).unwrap(), "mine");
+}
+
 #[test]
 fn a_second_open_is_locked_until_close() {
     let dir = tempfile::tempdir().unwrap();
