@@ -80,6 +80,12 @@ pub fn query(args: QueryArgs, format: Format, guard: CsvGuard) -> anyhow::Result
         columns,
         explain,
     } = args;
+    if let Some(o) = order_by
+        .as_ref()
+        .filter(|o| o.split(',').any(|k| k.trim().is_empty()))
+    {
+        bail!("--order-by {o:?}: a key is empty (a comma at an end, or two together)");
+    }
     let db = open_read_only(&dir)?;
     let t = db.dyn_table(&table)?;
     // Built twice by the table format (measure, then print): a read-only database
@@ -89,12 +95,7 @@ pub fn query(args: QueryArgs, format: Format, guard: CsvGuard) -> anyhow::Result
         if let Some(f) = &filter {
             q = q.where_sql(f);
         }
-        for key in order_by
-            .iter()
-            .flat_map(|o| o.split(','))
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-        {
+        for key in order_by.iter().flat_map(|o| o.split(',')).map(str::trim) {
             q = q.order_by(key);
         }
         if let Some(l) = limit {
@@ -233,8 +234,12 @@ pub fn update(args: UpdateArgs, json: bool) -> anyhow::Result<()> {
             Ok((c, v))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    for (c, _) in &changes {
+    for (i, (c, _)) in changes.iter().enumerate() {
         t.schema().column_index(c)?;
+        // As `insert` refuses a column given twice: which value was meant is not known.
+        if changes[..i].iter().any(|(earlier, _)| earlier == c) {
+            bail!("--set {c} is given twice; give each column once");
+        }
     }
     let n = t.update(
         |r| cond.matches(r.values()),

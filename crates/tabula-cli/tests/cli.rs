@@ -2524,3 +2524,34 @@ fn a_nul_byte_in_a_text_input_is_refused_at_once() {
         );
     }
 }
+
+/// `update --set` naming a column twice is refused, as `insert` refuses a column given
+/// twice (the last one used to win without a word), and changes nothing; an empty key in
+/// `--order-by` is refused, as an empty name in `--columns` is (it was ignored).
+#[test]
+fn update_refuses_a_column_set_twice_and_query_an_empty_order_key() {
+    let (_d, _path, p) = demo();
+    let course = || {
+        stdout(&tabula(&[
+            "query", &p, "courses", "--where", "id = 1", "--format", "csv",
+        ]))
+    };
+    let before = course();
+    let o = tabula(&[
+        "update", &p, "courses", "--where", "id = 1", "--set", "title=a", "--set", "title=b",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(
+        stderr(&o),
+        "tabula: --set title is given twice; give each column once\n"
+    );
+    assert_eq!(course(), before);
+    for keys in [",,", "title,", ",title", "title,,code"] {
+        let o = tabula(&["query", &p, "courses", "--order-by", keys]);
+        assert_eq!(o.status.code(), Some(2), "{keys}: {}", text(&o));
+        assert_eq!(
+            stderr(&o),
+            format!("tabula: --order-by {keys:?}: a key is empty (a comma at an end, or two together)\n")
+        );
+    }
+}
