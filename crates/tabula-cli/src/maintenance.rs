@@ -168,7 +168,7 @@ pub fn repair(dir: &Path, backup_dir: Option<PathBuf>, json: bool) -> anyhow::Re
     let text = if json {
         let mut v = serde_json::to_value(&report)?;
         v["clean"] = report.is_clean().into();
-        serde_json::to_string_pretty(&v)?
+        serde_json::to_string(&v)?
     } else {
         repair_text(dir, &report).trim_end().to_owned()
     };

@@ -472,9 +472,19 @@ fn verify_finds_damage_and_repair_fixes_it_with_a_backup() {
     // A clean directory needs no repair.
     let o = tabula(&["repair", &p]);
     assert!(text(&o).contains("nothing to repair"));
-    let o = tabula(&["repair", &p, "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["clean"], true);
+    // One JSON object on one line, in every format but the table, as every command that
+    // reports one result prints it.
+    for format in ["json", "jsonl", "csv"] {
+        let o = tabula(&["repair", &p, "--format", format]);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).lines().count(),
+            1,
+            "{}",
+            text(&o)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["clean"], true);
+    }
 }
 
 #[test]
