@@ -48,9 +48,14 @@ pub fn verify(dir: &Path, format: Format) -> anyhow::Result<ExitCode> {
         // then verified again, as repair refuses until then.
         let unreadable: Vec<&Path> = problems
             .iter()
-            .filter(|p| p.message.contains("refuses until it can be read"))
+            .filter(|p| {
+                !p.message.contains("not a regular file")
+                    && p.message.starts_with("cannot read ")
+                    && p.message.ends_with("refuses until it can be read")
+            })
             .map(|p| p.file.as_path())
             .collect();
+        // Each problem is in one of the three.
         let others = problems.len() - by_hand.len() - unreadable.len();
         if problems.is_empty() {
             outln!("{}: no problems found", dir.display());

@@ -80,11 +80,12 @@ pub fn query(args: QueryArgs, format: Format, guard: CsvGuard) -> anyhow::Result
         columns,
         explain,
     } = args;
-    if let Some(o) = order_by
-        .as_ref()
-        .filter(|o| o.split(',').any(|k| k.trim().is_empty()))
-    {
-        bail!("--order-by {o:?}: a key is empty (a comma at an end, or two together)");
+    let no_name = |k: &str| k.trim().trim_start_matches('-').trim().is_empty();
+    if let Some(o) = order_by.as_ref().filter(|o| o.split(',').any(no_name)) {
+        bail!(
+            "--order-by {o:?}: a key names no column (an empty key, a lone -, or a comma at \
+             an end or two together)"
+        );
     }
     let db = open_read_only(&dir)?;
     let t = db.dyn_table(&table)?;

@@ -2556,12 +2556,24 @@ fn update_refuses_a_column_set_twice_and_query_an_empty_order_key() {
         "tabula: --set title is given twice; give each column once\n"
     );
     assert_eq!(course(), before);
-    for keys in [",,", "title,", ",title", "title,,code"] {
+    for keys in [
+        ",,",
+        "title,",
+        ",title",
+        "title,,code",
+        "",
+        "-",
+        "-,title",
+        "title, - ",
+    ] {
         let o = tabula(&["query", &p, "courses", "--order-by", keys]);
         assert_eq!(o.status.code(), Some(2), "{keys}: {}", text(&o));
         assert_eq!(
             stderr(&o),
-            format!("tabula: --order-by {keys:?}: a key is empty (a comma at an end, or two together)\n")
+            format!(
+                "tabula: --order-by {keys:?}: a key names no column (an empty key, a lone -, \
+                 or a comma at an end or two together)\n"
+            )
         );
     }
 }

@@ -55,6 +55,11 @@ thread_local! {
     /// so a transaction, checkpoint or close asked for from inside the callback would wait
     /// for this very thread.
     static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Whether this thread is opening a transaction: from the moment its worker may hold
+    /// the writer's turn until the thread is recorded as the transaction's. Python code run
+    /// meanwhile (a garbage collector's callback or a finalizer, run by an allocation) is
+    /// outside the transaction, and its write would wait for it forever: refused instead.
+    static BEGINNING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Cleared when the thread it belongs to exits (its thread-local storage is destroyed):
@@ -164,6 +169,16 @@ impl Registry {
     /// The transaction the calling code runs in, if any; an error in a forked child. See
     /// [`Registry::find`] for which, and for when a write is refused.
     pub fn current(&self, py: Python<'_>, access: Access) -> PyResult<Option<Py<Tx>>> {
+        if access == Access::Write && BEGINNING.with(|b| b.get()) {
+            return Err(errors::raise(
+                py,
+                "InTransaction",
+                "a transaction is being opened on this thread, which this code interrupted \
+                 (a garbage collector's callback, a finalizer or a signal handler): a write \
+                 here would wait for that transaction forever",
+                &[],
+            ));
+        }
         let why = match self.forked.load(Ordering::Acquire) {
             NOT_FORKED => return self.find(py, access),
             FORKED_WRITING => {
@@ -309,14 +324,25 @@ impl Registry {
                 &[],
             ));
         }
-        // Made (importing `contextvars` the first time) before the transaction takes the
-        // writer's turn: Python code run between that and the thread's registration below
-        // (a signal handler, an import hook) would write as outside any transaction and
-        // wait for its own thread's transaction for ever.
+        // Made (importing `contextvars` the first time, which runs Python code: import
+        // hooks) before the transaction takes the writer's turn, so that what that code
+        // writes commits on its own.
         let owner = self.owner(py)?.0.clone_ref(py);
+        // From here until the thread is recorded below, Python code run on this thread by
+        // an allocation (the garbage collector's callbacks and finalizers) would write as
+        // outside any transaction, waiting for this one forever: its writes are refused.
+        struct Beginning;
+        impl Drop for Beginning {
+            fn drop(&mut self) {
+                BEGINNING.with(|b| b.set(false));
+            }
+        }
+        BEGINNING.with(|b| b.set(true));
+        let beginning = Beginning;
         let tx = Py::new(py, Tx::begin(py, db, self.clone(), me)?)?;
         owner.bind(py).call_method1("set", (tx.get().serial,))?;
         self.map().insert(me, tx.clone_ref(py));
+        drop(beginning);
         self.open.fetch_add(1, Ordering::AcqRel);
         Ok(tx)
     }

@@ -441,3 +441,53 @@ def test_python_code_run_while_the_first_transaction_begins_does_not_hang():
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[-1, 1]"
+
+
+def test_a_write_by_the_garbage_collector_while_a_transaction_begins_is_refused_not_hung():
+    # Between the transaction's worker taking the writer's turn and the thread being
+    # recorded as the transaction's, an allocation may run the garbage collector, and its
+    # callbacks or finalizers on this thread. A write there used to wait for the thread's
+    # own transaction forever; it is refused (InTransaction) now, and one run before or
+    # after that moment commits as usual.
+    script = textwrap.dedent("""
+        import gc
+        from dataclasses import dataclass, field
+        import tabula
+
+        db = tabula.Database()
+
+        @tabula.table(db=db)
+        @dataclass
+        class T:
+            id: int = field(metadata={'primary_key': True})
+            v: int = 0
+
+        busy = False
+        refused = []
+
+        def collecting(phase, info):
+            global busy
+            if phase != "start" or busy:
+                return
+            busy = True
+            try:
+                T.insert(v=-1)
+            except tabula.InTransaction as e:
+                refused.append(str(e))
+            finally:
+                busy = False
+
+        gc.callbacks.append(collecting)
+        gc.set_threshold(1)
+        for _ in range(20):
+            with db.transaction():
+                T.insert(v=1)
+        gc.callbacks.remove(collecting)
+        gc.set_threshold(700)
+        assert all("a transaction is being opened on this thread" in r for r in refused), refused
+        print(T.count(where=lambda s: s["v"] == 1))
+    """)
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", script],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "20"

@@ -146,14 +146,19 @@ impl<'t> Stream<'t> {
         let parsed = crate::stack::parse_room(|| parser.parse_statement());
         if !self.reads_alike_deeper(first, &parsed) {
             self.ended = true;
-            return Some(Err(Error::Sql {
-                line: at.line,
-                column: at.column,
-                reason: "the statement nests deeper than the parser reads: recursion limit \
+            let tokens = tokens::tokenize(self.text).unwrap_or_default();
+            return Some(Err(self.numbered(
+                &tokens,
+                self.index + 1,
+                Error::Sql {
+                    line: at.line,
+                    column: at.column,
+                    reason: "the statement nests deeper than the parser reads: recursion limit \
                          exceeded (a CASE, a parenthesis, a subquery and an operator before \
                          an operand each take a level of about 50)"
-                    .to_owned(),
-            }));
+                        .to_owned(),
+                },
+            )));
         }
         match parsed {
             Ok(s) => {
@@ -200,8 +205,7 @@ impl<'t> Stream<'t> {
     }
 
     /// Whether anything but `;` and space is left (a statement, or what will be an error);
-    /// the `;`s are passed over. The parser's own loop (`Parser::parse_statements`) is
-    /// followed: an `END` where a `;` is due ends the text.
+    /// the `;`s are passed over.
     pub(crate) fn has_more(&mut self) -> bool {
         if self.ended {
             return false;
@@ -209,11 +213,10 @@ impl<'t> Stream<'t> {
         while self.parser.consume_token(&Token::SemiColon) {
             self.expecting_delimiter = false;
         }
-        let more = match &self.parser.peek_token_ref().token {
-            Token::EOF => false,
-            Token::Word(w) => !(self.expecting_delimiter && w.keyword == Keyword::END),
-            _ => true,
-        };
+        // Unlike the parser's own loop (`Parser::parse_statements`), an `END` where a `;` is
+        // due does not end the text: the statements after it would be passed over without
+        // a word. It is refused, as SQLite refuses it.
+        let more = !matches!(self.parser.peek_token_ref().token, Token::EOF);
         if !more {
             self.ended = true;
         }
@@ -233,16 +236,25 @@ impl<'t> Stream<'t> {
             }
             _ => e,
         };
-        // Several: a statement came before this one, or another follows a `;`.
+        self.numbered(&tokens, number, e)
+    }
+
+    /// `e`, naming statement `number` (from 1) when the text (`tokens`) has several: a
+    /// statement came before this one, or a `;` that ends a statement is followed by
+    /// another (a `;` before the first statement, or after the last, makes none).
+    fn numbered(&self, tokens: &[TokenWithSpan], number: usize, e: Error) -> Error {
         let several = number > 1 || {
-            let mut after_semicolon = false;
+            let (mut in_statement, mut after_end) = (false, false);
             tokens.iter().any(|t| match &t.token {
                 Token::SemiColon => {
-                    after_semicolon = true;
+                    after_end |= in_statement;
                     false
                 }
                 Token::Whitespace(_) | Token::EOF => false,
-                _ => after_semicolon,
+                _ => {
+                    in_statement = true;
+                    after_end
+                }
             })
         };
         if !several {

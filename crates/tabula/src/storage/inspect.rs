@@ -5,7 +5,7 @@
 //! problems; `repair` writes the rebuilt tables back. Sharing one reading is what makes
 //! them agree: what `verify` calls healthy opens, and what `repair` leaves verifies clean.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -379,6 +379,10 @@ pub(crate) struct Inspection {
     /// problem. Unreadable is not damaged: their rows may all be there, so `verify` goes on
     /// to the other files and `repair` refuses, rather than rebuild without them.
     pub(crate) unreadable: Vec<(PathBuf, std::io::Error)>,
+    /// The tables those files belong to: what their rows or schema are is not known, so
+    /// nothing is concluded from their absence (a foreign key naming no row of one, a log
+    /// record of one, a table referencing one).
+    pub(crate) unreadable_tables: BTreeSet<String>,
 }
 
 impl Inspection {
@@ -393,7 +397,8 @@ impl Inspection {
     }
 
     /// A file that exists and cannot be read: reported, and kept for `repair` to refuse.
-    fn unreadable(&mut self, file: &Path, what: &str, e: std::io::Error) {
+    fn unreadable(&mut self, file: &Path, table: &str, what: &str, e: std::io::Error) {
+        self.unreadable_tables.insert(table.to_owned());
         // A directory or a pipe in the file's place reads as "not a regular file".
         let then = if e.to_string().contains("not a regular file") {
             "move it aside or remove it: `repair` refuses while it is there"
@@ -927,10 +932,23 @@ fn read_schema_files(
             .cloned();
         let bytes = match fs.read(&p) {
             Ok(bytes) => committed_schema(fs, &p, bytes, entry.as_ref()),
+            // A symbolic link to nothing: listed, and no file (repair would write there).
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && fs.odd_entry(&p) == Some(OddEntry::Link) =>
+            {
+                let e = std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "not a regular file: a symbolic link to nothing is in its place",
+                );
+                out.unreadable(&p, &name, "the schema file", e);
+                unreadable_schemas.push(name);
+                continue;
+            }
             // Vanished while read: the directory changed (`verify` reads it again).
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::io(&p, e)),
             Err(e) => {
-                out.unreadable(&p, "the schema file", e);
+                out.unreadable(&p, &name, "the schema file", e);
                 unreadable_schemas.push(name);
                 continue;
             }
@@ -1183,7 +1201,7 @@ fn read_snapshots(
             Ok(b) => b,
             // Unreadable is not damaged: its rows may all be there (repair would drop them).
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                out.unreadable(path, "the snapshot", e);
+                out.unreadable(path, name, "the snapshot", e);
                 continue;
             }
             Err(e) => {
@@ -1312,15 +1330,19 @@ fn quarantine_unreadable(
 
     // A table whose foreign key names a quarantined table cannot open without it: it is set
     // aside too (its rows are not orphans; their parent is only set aside).
+    let mut set_aside = BTreeSet::new();
     loop {
         let dependent: Vec<(String, String)> = out
             .tables
             .iter()
             .filter_map(|(n, t)| {
+                // A table whose schema file could not be read is not known to be lost:
+                // repair refuses until it can be read, and nothing is set aside for it.
                 let parent = t.schema.columns.iter().find_map(|c| {
-                    c.references
-                        .as_ref()
-                        .filter(|fk| out.quarantined.contains_key(&fk.table))
+                    c.references.as_ref().filter(|fk| {
+                        out.quarantined.contains_key(&fk.table)
+                            && !out.unreadable_tables.contains(&fk.table)
+                    })
                 })?;
                 Some((n.clone(), parent.table.clone()))
             })
@@ -1329,6 +1351,12 @@ fn quarantine_unreadable(
             break;
         }
         for (name, parent) in dependent {
+            let why = if set_aside.contains(&parent) {
+                format!("references table {parent}, which is set aside for a table it references")
+            } else {
+                format!("references table {parent}, which has no readable schema")
+            };
+            set_aside.insert(name.clone());
             out.tables.remove(&name);
             let files = out.quarantined.entry(name.clone()).or_default();
             for f in [layout.schema(&name), layout.records(&name)] {
@@ -1339,10 +1367,7 @@ fn quarantine_unreadable(
             out.problem(
                 &layout.schema(&name),
                 0,
-                format!(
-                    "references table {parent}, which has no readable schema; set aside with \
-                     it"
-                ),
+                format!("{why}; set aside with it"),
             );
         }
     }
@@ -1434,7 +1459,10 @@ fn replay_log(
         last = last.max(rec.lsn);
         for ops in &rec.tables {
             let Some(state) = out.tables.get_mut(&ops.table) else {
-                out.drop_log_line(&wal_path, l.no, format!("unknown table {:?}", ops.table));
+                // A table whose schema file could not be read is not unknown.
+                if !out.unreadable_tables.contains(&ops.table) {
+                    out.drop_log_line(&wal_path, l.no, format!("unknown table {:?}", ops.table));
+                }
                 continue;
             };
             // A record writing a table a later record creates names a table that does not
@@ -1866,6 +1894,10 @@ fn check_foreign_keys(out: &mut Inspection, layout: &Layout) {
                 let parent = out.tables.get(&fk.table);
                 if parent.is_none() && out.quarantined.contains_key(&fk.table) {
                     // The parent's rows are set aside, not gone: nothing to check against.
+                    continue;
+                }
+                if out.unreadable_tables.contains(&fk.table) {
+                    // Nor when its snapshot or schema could not be read.
                     continue;
                 }
                 for (row, origin) in state.rows.iter().zip(&state.origins) {

@@ -477,7 +477,11 @@ fn create_root(fs: &dyn FileSystem, layout: &Layout) -> Result<()> {
         let e = match e.kind() {
             std::io::ErrorKind::AlreadyExists => std::io::Error::new(
                 std::io::ErrorKind::NotADirectory,
-                "a file is in its place, and a database is a directory",
+                format!(
+                    "{} is in its place, and a database is a directory",
+                    // A link here leads to no directory (one that does is followed).
+                    fs.odd_entry(&layout.root).map_or("a file", OddEntry::what)
+                ),
             ),
             _ => e,
         };

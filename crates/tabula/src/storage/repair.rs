@@ -150,7 +150,7 @@ pub(crate) fn repair_with(
     let mut found = inspect(fs, source)?;
     // What cannot be read may hold every row: rebuilt without it, they would be gone.
     if let Some((path, e)) = found.unreadable.drain(..).next() {
-        return Err(Error::io(&path, e));
+        return Err(unreadable_refusal(&path, e));
     }
     if let Some(first) = &interrupted {
         found.problems.insert(
@@ -429,6 +429,32 @@ fn make_backup(fs: &dyn FileSystem, root: &Path, dir: Option<&Path>) -> Result<P
             ),
         ));
     }
+    let layout = Layout::new(root);
+    let dirs = [
+        layout.root.clone(),
+        layout.schema_dir(),
+        layout.data_dir(),
+        layout.wal_dir(),
+        root.join(QUARANTINE),
+    ];
+    // Directories (`lost+found`, readable or not), and pipes and devices at names that are
+    // not repair's (at its own names `refuse_wrong_kinds` refused them): no file of the
+    // database, and nothing that reads.
+    let copied = |file: &Path| {
+        !(file == layout.lock()
+            || fs.list(file).is_ok()
+            || fs.odd_entry(file) == Some(OddEntry::Directory)
+            || fs.is_special(file))
+    };
+    // Every file opens before the backup is begun: one that does not (another user's)
+    // would stop the copy halfway, leaving a partial backup.
+    for dir in &dirs {
+        let Ok(files) = fs.list(dir) else { continue };
+        for file in files.iter().filter(|f| copied(f)) {
+            fs.read_from(file, fs.len(file).unwrap_or(0))
+                .map_err(|e| unreadable_refusal(file, e))?;
+        }
+    }
     fs.create_dir_all(&parent)
         .map_err(|e| Error::io(&parent, e))?;
     // As text: the interrupted-repair marker names the backup in JSON, which holds text
@@ -446,14 +472,6 @@ fn make_backup(fs: &dyn FileSystem, root: &Path, dir: Option<&Path>) -> Result<P
             Err(e) => return Err(Error::io(&candidate, e)),
         }
     };
-    let layout = Layout::new(root);
-    let dirs = [
-        layout.root.clone(),
-        layout.schema_dir(),
-        layout.data_dir(),
-        layout.wal_dir(),
-        root.join(QUARANTINE),
-    ];
     // Every directory first, then the backup's own entries made durable: a power loss after
     // the repair must not take a subdirectory of the backup with it.
     for dir in &dirs {
@@ -473,14 +491,7 @@ fn make_backup(fs: &dyn FileSystem, root: &Path, dir: Option<&Path>) -> Result<P
             let Some(file_name) = file.file_name() else {
                 continue;
             };
-            // Directories (`lost+found`, readable or not), and pipes and devices at names
-            // that are not repair's (at its own names `refuse_wrong_kinds` refused them):
-            // no file of the database, and nothing that reads.
-            if file == layout.lock()
-                || fs.list(&file).is_ok()
-                || fs.odd_entry(&file) == Some(OddEntry::Directory)
-                || fs.is_special(&file)
-            {
+            if !copied(&file) {
                 continue;
             }
             let bytes = fs.read(&file).map_err(|e| Error::io(&file, e))?;
@@ -500,6 +511,20 @@ fn make_backup(fs: &dyn FileSystem, root: &Path, dir: Option<&Path>) -> Result<P
     }
     fs.sync_dir(&parent).map_err(|e| Error::io(&parent, e))?;
     Ok(backup)
+}
+
+/// Repair's refusal of a file it cannot read (`e`), saying what to do first.
+fn unreadable_refusal(path: &Path, e: std::io::Error) -> Error {
+    let advice = if e.to_string().contains("not a regular file") {
+        "move it aside, then repair again"
+    } else {
+        "repair backs up every file before it changes one: make this one readable, then \
+         repair again"
+    };
+    Error::io(
+        path,
+        std::io::Error::new(e.kind(), format!("{e}; {advice}")),
+    )
 }
 
 /// Where repair moves the files of a table whose schema cannot be found.

@@ -1916,6 +1916,117 @@ fn an_unreadable_directory_or_snapshot_is_an_error_not_missing() {
     }
 }
 
+/// A file verify cannot read is not evidence about what it holds: verify goes on to the
+/// other files, reporting their damage, and reports nothing that only the unreadable
+/// file's absence would make (registrations naming no student, log records of a table
+/// unknown, a referencing table set aside), with or without the archived segments that
+/// hold the tables' creation.
+#[test]
+fn verify_goes_on_past_an_unreadable_file_and_concludes_nothing_from_it() {
+    for keep_archived in [10, 0] {
+        let fs = tabula::testing::FaultyFs::new();
+        {
+            let db = Database::builder()
+                .file_system(fs.clone())
+                .keep_archived(keep_archived)
+                .open("/db")
+                .unwrap();
+            let s = db.table::<Student>().unwrap();
+            let r = db.table::<Registration>().unwrap();
+            for (i, n) in ["A", "B", "C"].iter().enumerate() {
+                let id = s.insert(student(n, 2020, 3.0)).unwrap();
+                r.insert(Registration {
+                    id: 0,
+                    student_id: id,
+                    course: format!("C{i}"),
+                })
+                .unwrap();
+            }
+            db.checkpoint().unwrap();
+            // In the log only: replayed over the snapshots.
+            let id = s.insert(student("D", 2021, 2.0)).unwrap();
+            r.insert(Registration {
+                id: 0,
+                student_id: id,
+                course: "C9".into(),
+            })
+            .unwrap();
+            drop(db);
+        }
+        let records = fs.read("/db/data/registrations.records").unwrap();
+        let mut damaged = records.clone();
+        damaged.insert(1, b'#');
+        fs.write("/db/data/registrations.records", &damaged)
+            .unwrap();
+        for (denied, what) in [
+            ("/db/data/students.records", "the snapshot"),
+            ("/db/schema/students.schema.json", "the schema file"),
+        ] {
+            fs.deny(Some(Path::new(denied)));
+            let problems = fs.verify("/db").unwrap();
+            let unreadable: Vec<_> = problems
+                .iter()
+                .filter(|p| p.file == Path::new(denied))
+                .collect();
+            assert_eq!(unreadable.len(), 1, "{keep_archived} {problems:#?}");
+            assert!(
+                unreadable[0]
+                    .message
+                    .starts_with(&format!("cannot read {what}: ")),
+                "{problems:#?}"
+            );
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.file == Path::new("/db/data/registrations.records")),
+                "{keep_archived} {denied}: the damaged snapshot goes unreported: {problems:#?}"
+            );
+            for p in &problems {
+                assert!(
+                    !p.message.contains("names no row of students")
+                        && !p.message.contains("unknown table")
+                        && !p.message.contains("references table students"),
+                    "{keep_archived} {denied}: {problems:#?}"
+                );
+            }
+            let before = fs.read("/db/manifest.json").unwrap();
+            match fs.repair("/db", RepairOptions::default()).unwrap_err() {
+                Error::Io { path, .. } => assert_eq!(path, Path::new(denied)),
+                other => panic!("{denied}: {other}"),
+            }
+            assert_eq!(fs.read("/db/manifest.json").unwrap(), before);
+            fs.deny(None);
+        }
+        if keep_archived > 0 {
+            // An archived segment repair cannot read (to back it up) stops it before the
+            // backup is begun, where it used to fail halfway through copying.
+            let manifest: serde_json::Value =
+                serde_json::from_slice(&fs.read("/db/manifest.json").unwrap()).unwrap();
+            let segment = format!(
+                "/db/wal/transaction.{:020}.log",
+                manifest["lsn"].as_u64().unwrap()
+            );
+            assert!(fs.read(&segment).is_ok(), "{segment}");
+            fs.deny(Some(Path::new(&segment)));
+            match fs.repair("/db", RepairOptions::default()).unwrap_err() {
+                Error::Io { path, source } => {
+                    assert_eq!(path, Path::new(&segment));
+                    assert!(
+                        source.to_string().ends_with(
+                            "repair backs up every file before it changes one: make this \
+                             one readable, then repair again"
+                        ),
+                        "{source}"
+                    );
+                }
+                other => panic!("{segment}: {other}"),
+            }
+            assert_eq!(fs.read("/db/data/registrations.records").unwrap(), damaged);
+            fs.deny(None);
+        }
+    }
+}
+
 /// Two snapshots renamed into each other's places: each file's length and checksum are the
 /// other table's in the manifest, so verify says which is which and repair puts them back,
 /// every row kept (it used to drop them all, and exit clean).

@@ -266,6 +266,17 @@ fn errors_say_where_and_what() {
         ("SELECT 1;\nSELECT 2 SELECT 3", 2, 10, "statement 2: "),
         ("SELECT 1 SELECT 2", 1, 10, "sql parser error"),
         ("SELEC 1;", 1, 1, "sql parser error"),
+        (";SELEC 1", 1, 2, "sql parser error"),
+        ("; ;SELEC 1;;", 1, 4, "sql parser error"),
+        // An END where a `;` is due is refused, as SQLite refuses it: it used to end the
+        // text there, passing over the statements after it without a word.
+        ("SELECT 1 END; DELETE FROM people", 1, 10, "statement 1: "),
+        (
+            "SELECT 1 END",
+            1,
+            10,
+            "sql parser error: Expected: end of statement, found: END",
+        ),
     ] {
         match db.sql(text) {
             Err(Error::Sql {
