@@ -55,6 +55,9 @@ impl Engine {
     /// a dump reads, so that a foreign key never points at a row it lacks. `None` when a
     /// read-only database was refreshed under every attempt.
     pub(crate) fn loaded_state(&self, what: &str) -> Result<Option<Arc<State>>> {
+        if let Some(st) = self.loaded_beside_writers(what)? {
+            return Ok(Some(st));
+        }
         // A read-only database's refresh may unload tables between the steps below (a table
         // not loaded would be read empty): then again.
         for _ in 0..EXPORT_ATTEMPTS {
@@ -73,6 +76,43 @@ impl Engine {
             }
             let st = self.read_state(what)?;
             if st.meta.iter().all(|m| m.loaded) {
+                return Ok(Some(st));
+            }
+        }
+        Ok(None)
+    }
+
+    /// [`Engine::loaded_state`] without waiting for a writer: the newest published version,
+    /// each table it has not loaded decoded as that version has it (`Engine::read_loaded`,
+    /// as SQL reads one), so that a write transaction in progress on another thread holds no
+    /// export or dump up. A version `read_loaded` hands back in which a table already read
+    /// differs (a newer one, published meanwhile with the table loaded) starts it again
+    /// from there. `None` when that kept happening, for the caller's way, which waits.
+    fn loaded_beside_writers(&self, what: &str) -> Result<Option<Arc<State>>> {
+        'attempt: for _ in 0..EXPORT_ATTEMPTS {
+            let mut st = self.read_state(what)?;
+            let mut names: Vec<String> = st.by_name.keys().cloned().collect();
+            names.sort();
+            for name in names {
+                let Some(&idx) = st.by_name.get(&name) else {
+                    continue 'attempt;
+                };
+                if st.meta[idx].loaded {
+                    continue;
+                }
+                let fresh = self.read_loaded(&name, &st)?;
+                let kept = st.tables.len() == fresh.tables.len()
+                    && st
+                        .meta
+                        .iter()
+                        .zip(st.tables.iter().zip(&fresh.tables))
+                        .all(|(m, (a, b))| !m.loaded || Arc::ptr_eq(a, b));
+                if !kept {
+                    continue 'attempt;
+                }
+                st = fresh;
+            }
+            if st.by_name.values().all(|&i| st.meta[i].loaded) {
                 return Ok(Some(st));
             }
         }

@@ -756,3 +756,49 @@ fn a_sql_read_of_a_table_not_loaded_yet_never_waits_for_a_writer() {
     let stats = db.stats().unwrap();
     assert!(stats.tables.iter().all(|t| t.loaded), "{stats:?}");
 }
+
+/// After a reopen, an export (and a dump) of tables not loaded yet does not wait for a write
+/// transaction parked on another thread: it writes every table as last committed, the
+/// transaction's uncommitted row left out.
+#[test]
+fn an_export_of_tables_not_loaded_yet_never_waits_for_a_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    two_tables_on_disk(&dir.path().join("db"));
+    let db = Database::open(dir.path().join("db")).unwrap();
+    let (inside, parked) = mpsc::channel();
+    let (release, wait) = mpsc::channel::<()>();
+    let writer = {
+        let db = db.clone();
+        thread::spawn(move || {
+            db.transaction(|tx| {
+                tx.dyn_table("a")?.insert(tabula::row! { "v" => 10 })?;
+                inside.send(()).unwrap();
+                wait.recv().unwrap();
+                Ok(())
+            })
+        })
+    };
+    parked.recv().unwrap();
+    let (reader, out) = (db.clone(), dir.path().join("export.json"));
+    let exported = within_20s(move || {
+        reader.export_json(&out)?;
+        let mut dump = Vec::new();
+        reader.dump_sql(tabula::Dialect::Sqlite, &mut dump)?;
+        Ok::<_, tabula::Error>(String::from_utf8(dump).unwrap())
+    });
+    let Some(dump) = exported else {
+        panic!("the export waited for the write transaction");
+    };
+    let dump = dump.unwrap();
+    assert!(
+        dump.contains("(1, 1),\n(2, 2);") && dump.contains("(1, 3);"),
+        "{dump}"
+    );
+    assert!(!dump.contains("10)"), "{dump}");
+    release.send(()).unwrap();
+    writer.join().unwrap().unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("export.json")).unwrap()).unwrap();
+    let rows = |t: usize| doc["tables"][t]["rows"].as_array().unwrap().len();
+    assert_eq!((rows(0), rows(1)), (2, 1), "{doc}");
+}
