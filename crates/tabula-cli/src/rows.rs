@@ -80,7 +80,11 @@ pub fn query(args: QueryArgs, format: Format, guard: CsvGuard) -> anyhow::Result
         columns,
         explain,
     } = args;
-    let no_name = |k: &str| k.trim().trim_start_matches('-').trim().is_empty();
+    // As `order_by` reads a key: one `-` (or `+`) before the column's name.
+    let no_name = |k: &str| {
+        let k = k.trim();
+        k.strip_prefix(['-', '+']).unwrap_or(k).trim().is_empty()
+    };
     if let Some(o) = order_by.as_ref().filter(|o| o.split(',').any(no_name)) {
         bail!(
             "--order-by {o:?}: a key names no column (an empty key, a lone -, or a comma at \

@@ -2563,6 +2563,7 @@ fn update_refuses_a_column_set_twice_and_query_an_empty_order_key() {
         "title,,code",
         "",
         "-",
+        "+",
         "-,title",
         "title, - ",
     ] {

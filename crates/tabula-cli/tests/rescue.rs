@@ -781,7 +781,9 @@ fn repair_names_why_a_referencing_table_is_set_aside() {
     for sql in [
         "CREATE TABLE p (id INTEGER PRIMARY KEY, n TEXT); \
          CREATE TABLE c (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p); \
-         INSERT INTO p (n) VALUES ('a'), ('b'); INSERT INTO c (pid) VALUES (1), (2)",
+         CREATE TABLE g (id INTEGER PRIMARY KEY, cid INTEGER REFERENCES c); \
+         INSERT INTO p (n) VALUES ('a'), ('b'); INSERT INTO c (pid) VALUES (1), (2); \
+         INSERT INTO g (cid) VALUES (1)",
         // Migrated since its creation: the creation record no longer describes it.
         "ALTER TABLE p ADD COLUMN z INTEGER",
     ] {
@@ -802,6 +804,15 @@ fn repair_names_why_a_referencing_table_is_set_aside() {
         ),
         "{t}"
     );
+    // Down a chain, each with its own reason.
+    assert!(
+        t.contains(
+            "table g: references table c, which is set aside for a table it references; \
+             set aside with it; its files were moved to"
+        ),
+        "{t}"
+    );
     assert!(!t.contains("table c: no readable schema"), "{t}");
     assert!(path.join("quarantine/c.schema.json").exists());
+    assert!(path.join("quarantine/g.schema.json").exists());
 }

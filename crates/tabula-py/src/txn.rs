@@ -55,11 +55,13 @@ thread_local! {
     /// so a transaction, checkpoint or close asked for from inside the callback would wait
     /// for this very thread.
     static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    /// Whether this thread is opening a transaction: from the moment its worker may hold
-    /// the writer's turn until the thread is recorded as the transaction's. Python code run
-    /// meanwhile (a garbage collector's callback or a finalizer, run by an allocation) is
-    /// outside the transaction, and its write would wait for it forever: refused instead.
-    static BEGINNING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The registry (its address) of the database on which this thread is opening a
+    /// transaction, 0 if none: from the moment its worker may hold the writer's turn until
+    /// the thread is recorded as the transaction's. Python code run meanwhile (a garbage
+    /// collector's callback or a finalizer, run by an allocation) is outside the
+    /// transaction, and its write to that database would wait for it forever: refused
+    /// instead.
+    static BEGINNING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Cleared when the thread it belongs to exits (its thread-local storage is destroyed):
@@ -82,6 +84,15 @@ fn this_thread_alive() -> Arc<AtomicBool> {
     ALIVE
         .try_with(|a| a.0.clone())
         .unwrap_or_else(|_| Arc::new(AtomicBool::new(false)))
+}
+
+/// The calling thread's `threading.Thread` (Python code: for a thread `threading` did not
+/// start, it makes a stand-in).
+fn current_thread(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    Ok(py
+        .import("threading")?
+        .call_method0("current_thread")?
+        .unbind())
 }
 
 /// Runs `f` (an engine write that calls back into Python) with this thread marked as
@@ -169,7 +180,7 @@ impl Registry {
     /// The transaction the calling code runs in, if any; an error in a forked child. See
     /// [`Registry::find`] for which, and for when a write is refused.
     pub fn current(&self, py: Python<'_>, access: Access) -> PyResult<Option<Py<Tx>>> {
-        if access == Access::Write && BEGINNING.with(|b| b.get()) {
+        if access == Access::Write && BEGINNING.with(|b| b.get()) == self.address() {
             return Err(errors::raise(
                 py,
                 "InTransaction",
@@ -238,6 +249,11 @@ impl Registry {
             }
         }
         Ok(None)
+    }
+
+    /// This registry's identity for [`BEGINNING`]: its address, never 0.
+    fn address(&self) -> usize {
+        std::ptr::from_ref(self) as usize
     }
 
     /// The context variable `owner` and its bound `get` (called on every call made inside
@@ -334,12 +350,14 @@ impl Registry {
         struct Beginning;
         impl Drop for Beginning {
             fn drop(&mut self) {
-                BEGINNING.with(|b| b.set(false));
+                BEGINNING.with(|b| b.set(0));
             }
         }
-        BEGINNING.with(|b| b.set(true));
+        // Python code, and before the turn is asked for: outside the window.
+        let thread = current_thread(py)?;
+        BEGINNING.with(|b| b.set(self.address()));
         let beginning = Beginning;
-        let tx = Py::new(py, Tx::begin(py, db, self.clone(), me)?)?;
+        let tx = Py::new(py, Tx::begin(py, db, self.clone(), me, thread)?)?;
         owner.bind(py).call_method1("set", (tx.get().serial,))?;
         self.map().insert(me, tx.clone_ref(py));
         drop(beginning);
@@ -378,18 +396,16 @@ pub struct Tx {
 }
 
 impl Tx {
-    /// Opens a transaction on `db`, waiting (without the GIL) until it holds the writer's
-    /// lock, or failing as `Database::transaction` fails (a read-only or closed database).
+    /// Opens a transaction on `db` for `thread` (whose `threading.Thread` is `owner`),
+    /// waiting (without the GIL) until it holds the writer's lock, or failing as
+    /// `Database::transaction` fails (a read-only or closed database).
     fn begin(
         py: Python<'_>,
         db: Database,
         registry: Arc<Registry>,
         thread: ThreadId,
+        owner: Py<PyAny>,
     ) -> PyResult<Tx> {
-        let owner = py
-            .import("threading")?
-            .call_method0("current_thread")?
-            .unbind();
         let (commands, inbox) = channel::<Command>();
         let (report, status) = channel::<Status>();
         // A statement's parse and run take a few MiB of stack at their deepest (the
@@ -444,7 +460,8 @@ impl Tx {
     /// the jobs [`Tx::send`] gives it.
     pub fn unlisted(py: Python<'_>, db: Database) -> PyResult<Tx> {
         let me = std::thread::current().id();
-        Tx::begin(py, db, Arc::new(Registry::default()), me)
+        let thread = current_thread(py)?;
+        Tx::begin(py, db, Arc::new(Registry::default()), me, thread)
     }
 
     /// Runs `f` inside the transaction and returns its result.

@@ -454,7 +454,7 @@ def test_a_write_by_the_garbage_collector_while_a_transaction_begins_is_refused_
         from dataclasses import dataclass, field
         import tabula
 
-        db = tabula.Database()
+        db, other = tabula.Database(), tabula.Database()
 
         @tabula.table(db=db)
         @dataclass
@@ -462,15 +462,24 @@ def test_a_write_by_the_garbage_collector_while_a_transaction_begins_is_refused_
             id: int = field(metadata={'primary_key': True})
             v: int = 0
 
+        @tabula.table(db=other)
+        @dataclass
+        class O:
+            id: int = field(metadata={'primary_key': True})
+            v: int = 0
+
         busy = False
         refused = []
+        calls = 0
 
         def collecting(phase, info):
-            global busy
+            global busy, calls
             if phase != "start" or busy:
                 return
             busy = True
             try:
+                calls += 1
+                O.insert(v=1)  # another database: nothing waits, never refused
                 T.insert(v=-1)
             except tabula.InTransaction as e:
                 refused.append(str(e))
@@ -484,7 +493,9 @@ def test_a_write_by_the_garbage_collector_while_a_transaction_begins_is_refused_
                 T.insert(v=1)
         gc.callbacks.remove(collecting)
         gc.set_threshold(700)
+        assert refused, "no collection ran while a transaction was being opened"
         assert all("a transaction is being opened on this thread" in r for r in refused), refused
+        assert O.count() == calls, (O.count(), calls)
         print(T.count(where=lambda s: s["v"] == 1))
     """)
     done = subprocess.run([sys.executable, "-W", "ignore", "-c", script],

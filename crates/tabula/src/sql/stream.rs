@@ -215,7 +215,8 @@ impl<'t> Stream<'t> {
         }
         // Unlike the parser's own loop (`Parser::parse_statements`), an `END` where a `;` is
         // due does not end the text: the statements after it would be passed over without
-        // a word. It is refused, as SQLite refuses it.
+        // a word. It is refused (SQLite reads a bare `END` there as an alias; tabula, as the
+        // parser, reads it as the keyword).
         let more = !matches!(self.parser.peek_token_ref().token, Token::EOF);
         if !more {
             self.ended = true;

@@ -397,8 +397,10 @@ impl Inspection {
     }
 
     /// A file that exists and cannot be read: reported, and kept for `repair` to refuse.
-    fn unreadable(&mut self, file: &Path, table: &str, what: &str, e: std::io::Error) {
-        self.unreadable_tables.insert(table.to_owned());
+    fn unreadable(&mut self, file: &Path, table: Option<&str>, what: &str, e: std::io::Error) {
+        if let Some(table) = table {
+            self.unreadable_tables.insert(table.to_owned());
+        }
         // A directory or a pipe in the file's place reads as "not a regular file".
         let then = if e.to_string().contains("not a regular file") {
             "move it aside or remove it: `repair` refuses while it is there"
@@ -715,6 +717,15 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     Ok(out)
 }
 
+/// The error of reading through a symbolic link that leads to no file (`e`), as what is in
+/// the file's place.
+fn link_to_nothing(e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(
+        e.kind(),
+        format!("not a regular file: a symbolic link that leads to no file is in its place ({e})"),
+    )
+}
+
 /// A file that cannot be read is reported as that alone: how repair would rebuild it
 /// without its bytes is moot, as repair refuses until it can be read.
 fn only_unreadable(out: &mut Inspection) {
@@ -932,23 +943,19 @@ fn read_schema_files(
             .cloned();
         let bytes = match fs.read(&p) {
             Ok(bytes) => committed_schema(fs, &p, bytes, entry.as_ref()),
-            // A symbolic link to nothing: listed, and no file (repair would write there).
+            // A symbolic link to nothing, or to a loop (repair would write there).
             Err(e)
-                if e.kind() == std::io::ErrorKind::NotFound
+                if e.kind() != std::io::ErrorKind::PermissionDenied
                     && fs.odd_entry(&p) == Some(OddEntry::Link) =>
             {
-                let e = std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "not a regular file: a symbolic link to nothing is in its place",
-                );
-                out.unreadable(&p, &name, "the schema file", e);
+                out.unreadable(&p, Some(&name), "the schema file", link_to_nothing(e));
                 unreadable_schemas.push(name);
                 continue;
             }
             // Vanished while read: the directory changed (`verify` reads it again).
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::io(&p, e)),
             Err(e) => {
-                out.unreadable(&p, &name, "the schema file", e);
+                out.unreadable(&p, Some(&name), "the schema file", e);
                 unreadable_schemas.push(name);
                 continue;
             }
@@ -1201,7 +1208,13 @@ fn read_snapshots(
             Ok(b) => b,
             // Unreadable is not damaged: its rows may all be there (repair would drop them).
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                out.unreadable(path, name, "the snapshot", e);
+                out.unreadable(path, Some(name), "the snapshot", e);
+                continue;
+            }
+            // Nor is a symbolic link that leads to no file (the snapshot may be where it
+            // pointed, on a disk not mounted): repair refuses while it is there.
+            Err(e) if fs.odd_entry(path) == Some(OddEntry::Link) => {
+                out.unreadable(path, Some(name), "the snapshot", link_to_nothing(e));
                 continue;
             }
             Err(e) => {
@@ -1341,7 +1354,8 @@ fn quarantine_unreadable(
                 let parent = t.schema.columns.iter().find_map(|c| {
                     c.references.as_ref().filter(|fk| {
                         out.quarantined.contains_key(&fk.table)
-                            && !out.unreadable_tables.contains(&fk.table)
+                            && (set_aside.contains(&fk.table)
+                                || !out.unreadable_tables.contains(&fk.table))
                     })
                 })?;
                 Some((n.clone(), parent.table.clone()))
@@ -1551,6 +1565,11 @@ fn check_archived_segments(
         let bytes = match fs.read(&p) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            // Another user's: repair, which backs it up first, refuses until it reads.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                out.unreadable(&p, None, "the archived segment", e);
+                continue;
+            }
             Err(e) => {
                 out.problem(&p, 0, format!("cannot be read: {e}"));
                 continue;

@@ -275,6 +275,24 @@ fn a_file_in_the_place_of_the_directory_is_said_so() {
     assert_eq!(fs::read_to_string(&path).unwrap(), "mine");
 }
 
+/// A symbolic link that leads to no directory, where the database should be, is named as
+/// that (a link to a directory is followed, as any path is).
+#[cfg(unix)]
+#[test]
+fn a_link_to_nothing_in_the_place_of_the_directory_is_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    std::os::unix::fs::symlink(dir.path().join("gone"), &path).unwrap();
+    match Database::open(&path) {
+        Err(Error::Io { source, .. }) => assert_eq!(
+            source.to_string(),
+            "a symbolic link is in its place, and a database is a directory"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(!dir.path().join("gone").exists());
+}
+
 #[test]
 fn a_second_open_is_locked_until_close() {
     let dir = tempfile::tempdir().unwrap();

@@ -2027,6 +2027,50 @@ fn verify_goes_on_past_an_unreadable_file_and_concludes_nothing_from_it() {
     }
 }
 
+/// A symbolic link that leads to no file, at a schema file's name or at a snapshot's (the
+/// file on a disk not mounted, say), is reported as what is in the file's place, with
+/// nothing concluded from the rows it would hold; repair refuses before its backup. Verify
+/// used to retry the schema file's as a file vanishing mid-read, then fail, and to report
+/// the snapshot's rows dropped.
+#[cfg(unix)]
+#[test]
+fn a_link_to_nothing_at_a_schema_or_snapshot_name_is_reported_and_stops_repair() {
+    for file in ["schema/students.schema.json", "data/students.records"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = seven(dir.path());
+        let at = path.join(file);
+        fs::remove_file(&at).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("gone"), &at).unwrap();
+        let problems = tabula::verify(&path).unwrap();
+        let here: Vec<_> = problems.iter().filter(|p| p.file == at).collect();
+        assert_eq!(here.len(), 1, "{file}: {problems:#?}");
+        assert!(
+            here[0].message.contains(
+                "not a regular file: a symbolic link that leads to no file is in its place"
+            ),
+            "{problems:#?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .all(|p| !p.message.contains("names no row of students")),
+            "{problems:#?}"
+        );
+        let manifest = fs::read(path.join("manifest.json")).unwrap();
+        let e = tabula::repair(&path, RepairOptions::default()).unwrap_err();
+        assert!(matches!(&e, Error::Io { path: p, .. } if *p == at), "{e}");
+        assert_eq!(fs::read(path.join("manifest.json")).unwrap(), manifest);
+        assert!(
+            fs::read_dir(dir.path()).unwrap().all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("backup")),
+            "{file}: a backup was begun"
+        );
+    }
+}
+
 /// Two snapshots renamed into each other's places: each file's length and checksum are the
 /// other table's in the manifest, so verify says which is which and repair puts them back,
 /// every row kept (it used to drop them all, and exit clean).

@@ -268,8 +268,8 @@ fn errors_say_where_and_what() {
         ("SELEC 1;", 1, 1, "sql parser error"),
         (";SELEC 1", 1, 2, "sql parser error"),
         ("; ;SELEC 1;;", 1, 4, "sql parser error"),
-        // An END where a `;` is due is refused, as SQLite refuses it: it used to end the
-        // text there, passing over the statements after it without a word.
+        // An END where a `;` is due is refused (SQLite reads it as an alias): it used to
+        // end the text there, passing over the statements after it without a word.
         ("SELECT 1 END; DELETE FROM people", 1, 10, "statement 1: "),
         (
             "SELECT 1 END",
@@ -290,6 +290,22 @@ fn errors_say_where_and_what() {
             other => panic!("{text}: {other:?}"),
         }
     }
+    // A text over 4 KiB, run as it is parsed, alike: the statements before the END run,
+    // the one after it does not.
+    let people = db.sql("SELECT COUNT(*) FROM people").unwrap().rows;
+    let long = format!(
+        "{}SELECT 1 END; DELETE FROM people",
+        "SELECT 1;\n".repeat(500)
+    );
+    match db.sql(&long) {
+        Err(Error::Sql {
+            line: 501, reason, ..
+        }) => {
+            assert!(reason.starts_with("statement 501: "), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(db.sql("SELECT COUNT(*) FROM people").unwrap().rows, people);
     let e = db
         .sql("SELECT 1; SELECT * FROM people INDEXED BY i")
         .unwrap_err();
