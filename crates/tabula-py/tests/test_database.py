@@ -65,6 +65,18 @@ def test_path_and_base_path_together_are_a_value_error_naming_both(tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_a_link_to_nothing_as_the_path_is_refused_not_followed(tmp_path):
+    # Followed, the database would be made wherever the link points (a disk not mounted);
+    # the engine refuses it, saying what is there.
+    link = tmp_path / "db"
+    os.symlink(tmp_path / "elsewhere" / "db", link)
+    with pytest.raises(tabula.Io, match="a symbolic link is in its place, and a database "
+                                        "is a directory"):
+        Database(path=str(link))
+    assert not (tmp_path / "elsewhere").exists()
+
+
 def test_a_name_that_is_not_text_is_a_type_error_saying_so(tmp_path):
     with pytest.raises(TypeError, match="a Database name is a str, not bytes"):
         Database(name=b"x", persist=True, base_path=str(tmp_path))

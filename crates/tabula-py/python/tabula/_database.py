@@ -284,7 +284,7 @@ def _directory(name: Optional[str], persist: bool, base_path: str,
             raise ValueError(f"path= names the database directory itself; base_path= "
                              f"({os.fspath(base_path)!r}) places a database by its name, "
                              f"so give one of them")
-        return os.path.realpath(os.fspath(path))
+        return _resolved(os.fspath(path))
     if not persist:
         return None
     if name is not None and not isinstance(name, str):
@@ -294,7 +294,16 @@ def _directory(name: Optional[str], persist: bool, base_path: str,
     if os.sep in name or (os.altsep and os.altsep in name) or name in (".", ".."):
         raise ValueError(f"a Database name is one directory name inside base_path, not "
                          f"{name!r}; use path= for a directory elsewhere")
-    return os.path.realpath(os.path.join(os.fspath(base_path), name))
+    return _resolved(os.path.join(os.fspath(base_path), name))
+
+
+def _resolved(path: str) -> str:
+    """The directory ``path`` names, links followed (one directory opened under two names is
+    one database). A symbolic link that leads nowhere stays as it is: followed, the database
+    would be made wherever it points; the engine refuses it, saying what it is."""
+    if os.path.islink(path) and not os.path.exists(path):
+        return os.path.abspath(path)
+    return os.path.realpath(path)
 
 
 def _after_fork_in_child() -> None:
