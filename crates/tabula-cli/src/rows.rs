@@ -87,8 +87,8 @@ pub fn query(args: QueryArgs, format: Format, guard: CsvGuard) -> anyhow::Result
     };
     if let Some(o) = order_by.as_ref().filter(|o| o.split(',').any(no_name)) {
         bail!(
-            "--order-by {o:?}: a key names no column (an empty key, a lone -, or a comma at \
-             an end or two together)"
+            "--order-by {o:?}: a key names no column (an empty key, a lone - or +, or a comma \
+             at an end or two together)"
         );
     }
     let db = open_read_only(&dir)?;

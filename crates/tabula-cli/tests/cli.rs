@@ -2572,7 +2572,7 @@ fn update_refuses_a_column_set_twice_and_query_an_empty_order_key() {
         assert_eq!(
             stderr(&o),
             format!(
-                "tabula: --order-by {keys:?}: a key names no column (an empty key, a lone -, \
+                "tabula: --order-by {keys:?}: a key names no column (an empty key, a lone - or +, \
                  or a comma at an end or two together)\n"
             )
         );

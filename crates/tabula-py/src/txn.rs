@@ -347,16 +347,17 @@ impl Registry {
         // From here until the thread is recorded below, Python code run on this thread by
         // an allocation (the garbage collector's callbacks and finalizers) would write as
         // outside any transaction, waiting for this one forever: its writes are refused.
-        struct Beginning;
+        // The value before is put back: code run in the window may open a transaction on
+        // another database, whose own window must not end this one's.
+        struct Beginning(usize);
         impl Drop for Beginning {
             fn drop(&mut self) {
-                BEGINNING.with(|b| b.set(0));
+                BEGINNING.with(|b| b.set(self.0));
             }
         }
         // Python code, and before the turn is asked for: outside the window.
         let thread = current_thread(py)?;
-        BEGINNING.with(|b| b.set(self.address()));
-        let beginning = Beginning;
+        let beginning = Beginning(BEGINNING.with(|b| b.replace(self.address())));
         let tx = Py::new(py, Tx::begin(py, db, self.clone(), me, thread)?)?;
         owner.bind(py).call_method1("set", (tx.get().serial,))?;
         self.map().insert(me, tx.clone_ref(py));

@@ -100,7 +100,12 @@ impl Engine {
                 if st.meta[idx].loaded {
                     continue;
                 }
-                let fresh = self.read_loaded(&name, &st)?;
+                let fresh = match self.read_loaded(&name, &st) {
+                    Ok(fresh) => fresh,
+                    // Dropped since `st` (its files removed): again, from a newer version.
+                    Err(Error::UnknownTable { .. }) => continue 'attempt,
+                    Err(e) => return Err(e),
+                };
                 let kept = st.tables.len() == fresh.tables.len()
                     && st
                         .meta

@@ -717,13 +717,15 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     Ok(out)
 }
 
-/// The error of reading through a symbolic link that leads to no file (`e`), as what is in
-/// the file's place.
-fn link_to_nothing(e: std::io::Error) -> std::io::Error {
-    std::io::Error::new(
-        e.kind(),
-        format!("not a regular file: a symbolic link that leads to no file is in its place ({e})"),
-    )
+/// The error of reading through a symbolic link (`e`), as what is in the file's place.
+fn behind_link(e: std::io::Error) -> std::io::Error {
+    // ELOOP: a link that leads back to itself.
+    let what = if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(40) {
+        "a symbolic link that leads to no file is in its place".to_owned()
+    } else {
+        format!("a symbolic link is in its place, and reading through it failed: {e}")
+    };
+    std::io::Error::new(e.kind(), format!("not a regular file: {what}"))
 }
 
 /// A file that cannot be read is reported as that alone: how repair would rebuild it
@@ -948,7 +950,7 @@ fn read_schema_files(
                 if e.kind() != std::io::ErrorKind::PermissionDenied
                     && fs.odd_entry(&p) == Some(OddEntry::Link) =>
             {
-                out.unreadable(&p, Some(&name), "the schema file", link_to_nothing(e));
+                out.unreadable(&p, Some(&name), "the schema file", behind_link(e));
                 unreadable_schemas.push(name);
                 continue;
             }
@@ -1212,9 +1214,14 @@ fn read_snapshots(
                 continue;
             }
             // Nor is a symbolic link that leads to no file (the snapshot may be where it
-            // pointed, on a disk not mounted): repair refuses while it is there.
+            // pointed, on a disk not mounted), or a directory or a pipe in its place:
+            // repair refuses while it is there.
             Err(e) if fs.odd_entry(path) == Some(OddEntry::Link) => {
-                out.unreadable(path, Some(name), "the snapshot", link_to_nothing(e));
+                out.unreadable(path, Some(name), "the snapshot", behind_link(e));
+                continue;
+            }
+            Err(e) if fs.odd_entry(path).is_some() => {
+                out.unreadable(path, Some(name), "the snapshot", e);
                 continue;
             }
             Err(e) => {
@@ -1564,6 +1571,11 @@ fn check_archived_segments(
     for (named, p) in archived_segments(listing(fs, &layout.wal_dir())?) {
         let bytes = match fs.read(&p) {
             Ok(b) => b,
+            // Listed, and leading to no file: repair, which backs it up, refuses.
+            Err(e) if fs.odd_entry(&p) == Some(OddEntry::Link) => {
+                out.unreadable(&p, None, "the archived segment", behind_link(e));
+                continue;
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             // Another user's: repair, which backs it up first, refuses until it reads.
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {

@@ -2027,29 +2027,50 @@ fn verify_goes_on_past_an_unreadable_file_and_concludes_nothing_from_it() {
     }
 }
 
-/// A symbolic link that leads to no file, at a schema file's name or at a snapshot's (the
-/// file on a disk not mounted, say), is reported as what is in the file's place, with
-/// nothing concluded from the rows it would hold; repair refuses before its backup. Verify
-/// used to retry the schema file's as a file vanishing mid-read, then fail, and to report
-/// the snapshot's rows dropped.
+/// A symbolic link that leads to no file, at a schema file's, a snapshot's or an archived
+/// segment's name (the file on a disk not mounted, say), or a directory at a snapshot's, is
+/// reported as what is in the file's place, with nothing concluded from the rows it would
+/// hold; repair refuses before its backup. Verify used to retry the schema file's as a file
+/// vanishing mid-read, then fail, to report the snapshot's rows dropped (and every
+/// registration of them dangling), and to pass the segment's by.
 #[cfg(unix)]
 #[test]
 fn a_link_to_nothing_at_a_schema_or_snapshot_name_is_reported_and_stops_repair() {
-    for file in ["schema/students.schema.json", "data/students.records"] {
+    // The archived segment's name is the manifest's LSN.
+    let segment = |path: &Path| {
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&fs::read(path.join("manifest.json")).unwrap()).unwrap();
+        format!(
+            "wal/transaction.{:020}.log",
+            manifest["lsn"].as_u64().unwrap()
+        )
+    };
+    for (file, directory) in [
+        ("schema/students.schema.json", false),
+        ("data/students.records", false),
+        ("data/students.records", true),
+        ("", false),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let path = seven(dir.path());
-        let at = path.join(file);
+        let file = if file.is_empty() {
+            segment(&path)
+        } else {
+            file.to_owned()
+        };
+        let at = path.join(&file);
         fs::remove_file(&at).unwrap();
-        std::os::unix::fs::symlink(dir.path().join("gone"), &at).unwrap();
+        let expected = if directory {
+            fs::create_dir(&at).unwrap();
+            "not a regular file: a directory is in its place"
+        } else {
+            std::os::unix::fs::symlink(dir.path().join("gone"), &at).unwrap();
+            "not a regular file: a symbolic link that leads to no file is in its place"
+        };
         let problems = tabula::verify(&path).unwrap();
         let here: Vec<_> = problems.iter().filter(|p| p.file == at).collect();
         assert_eq!(here.len(), 1, "{file}: {problems:#?}");
-        assert!(
-            here[0].message.contains(
-                "not a regular file: a symbolic link that leads to no file is in its place"
-            ),
-            "{problems:#?}"
-        );
+        assert!(here[0].message.contains(expected), "{problems:#?}");
         assert!(
             problems
                 .iter()
