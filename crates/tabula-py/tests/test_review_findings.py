@@ -450,7 +450,7 @@ def test_a_write_by_the_garbage_collector_while_a_transaction_begins_is_refused_
     # own transaction forever; it is refused (InTransaction) now, and one run before or
     # after that moment commits as usual.
     script = textwrap.dedent("""
-        import gc
+        import gc, sys
         from dataclasses import dataclass, field
         import tabula
 
@@ -497,7 +497,10 @@ def test_a_write_by_the_garbage_collector_while_a_transaction_begins_is_refused_
                 T.insert(v=1)
         gc.callbacks.remove(collecting)
         gc.set_threshold(700)
-        assert refused, "no collection ran while a transaction was being opened"
+        # Before 3.12 an allocation runs the collector at once; from 3.12 it runs between
+        # bytecodes only, so none runs in the window (which runs none).
+        if sys.version_info < (3, 12):
+            assert refused, "no collection ran while a transaction was being opened"
         assert all("a transaction is being opened on this thread" in r for r in refused), refused
         assert O.count() == 2 * calls, (O.count(), calls)
         print(T.count(where=lambda s: s["v"] == 1))

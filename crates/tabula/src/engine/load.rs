@@ -347,7 +347,10 @@ impl Engine {
         let _one_at_a_time = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
         let (idx, schema, entry, pending) = {
             let st = self.read_state(name)?;
-            let idx = st.index_of(name)?;
+            // Dropped while this waited for the mutex: nothing to load, as above.
+            let Some(&idx) = st.by_name.get(name) else {
+                return Ok(());
+            };
             let meta = &st.meta[idx];
             if meta.loaded {
                 return Ok(());

@@ -424,7 +424,11 @@ impl FaultyFs {
         let ino = sim.find(path.as_ref())?;
         match &sim.nodes[ino] {
             Node::File { data, .. } => Ok(data.clone()),
-            Node::Dir { .. } => Err(io::Error::other("is a directory")),
+            // As the real file system's reads refuse it.
+            Node::Dir { .. } => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file: a directory is in its place",
+            )),
         }
     }
 

@@ -717,10 +717,11 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     Ok(out)
 }
 
-/// The error of reading through a symbolic link (`e`), as what is in the file's place.
-fn behind_link(e: std::io::Error) -> std::io::Error {
-    // ELOOP: a link that leads back to itself.
-    let what = if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(40) {
+/// The error of reading through the symbolic link at `path` (`e`), as what is in the
+/// file's place.
+fn behind_link(fs: &dyn FileSystem, path: &Path, e: std::io::Error) -> std::io::Error {
+    // Followed, it leads to nothing, or back to itself.
+    let what = if !fs.exists(path) {
         "a symbolic link that leads to no file is in its place".to_owned()
     } else {
         format!("a symbolic link is in its place, and reading through it failed: {e}")
@@ -950,7 +951,7 @@ fn read_schema_files(
                 if e.kind() != std::io::ErrorKind::PermissionDenied
                     && fs.odd_entry(&p) == Some(OddEntry::Link) =>
             {
-                out.unreadable(&p, Some(&name), "the schema file", behind_link(e));
+                out.unreadable(&p, Some(&name), "the schema file", behind_link(fs, &p, e));
                 unreadable_schemas.push(name);
                 continue;
             }
@@ -1217,7 +1218,7 @@ fn read_snapshots(
             // pointed, on a disk not mounted), or a directory or a pipe in its place:
             // repair refuses while it is there.
             Err(e) if fs.odd_entry(path) == Some(OddEntry::Link) => {
-                out.unreadable(path, Some(name), "the snapshot", behind_link(e));
+                out.unreadable(path, Some(name), "the snapshot", behind_link(fs, path, e));
                 continue;
             }
             Err(e) if fs.odd_entry(path).is_some() => {
@@ -1572,8 +1573,11 @@ fn check_archived_segments(
         let bytes = match fs.read(&p) {
             Ok(b) => b,
             // Listed, and leading to no file: repair, which backs it up, refuses.
-            Err(e) if fs.odd_entry(&p) == Some(OddEntry::Link) => {
-                out.unreadable(&p, None, "the archived segment", behind_link(e));
+            Err(e)
+                if e.kind() != std::io::ErrorKind::PermissionDenied
+                    && fs.odd_entry(&p) == Some(OddEntry::Link) =>
+            {
+                out.unreadable(&p, None, "the archived segment", behind_link(fs, &p, e));
                 continue;
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
