@@ -588,7 +588,10 @@ fn repair_refuses_a_link_to_nothing_before_its_backup() {
     let o = tabula(&["repair", &p]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        text(&o).contains("a symbolic link to nothing"),
+        text(&o).contains(
+            "not a regular file: a symbolic link that leads to no file is in its place; move \
+             it aside, then repair again"
+        ),
         "{}",
         text(&o)
     );

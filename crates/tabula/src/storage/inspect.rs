@@ -678,7 +678,11 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     let log_bytes = if fs.exists(&wal_path) {
         read(fs, &wal_path)?
     } else {
-        if let Some(reason) = lost_log(fs, &layout, manifest_lsn) {
+        if fs.odd_entry(&wal_path) == Some(OddEntry::Link) {
+            // A link to no file is not a lost log: what it held may be where it pointed.
+            let e = std::io::Error::from(std::io::ErrorKind::NotFound);
+            out.unreadable(&wal_path, None, "the log", behind_link(fs, &wal_path, e));
+        } else if let Some(reason) = lost_log(fs, &layout, manifest_lsn) {
             out.problem(&wal_path, 0, reason);
         }
         Vec::new()
@@ -843,6 +847,16 @@ fn read_manifest(out: &mut Inspection, fs: &dyn FileSystem, layout: &Layout) -> 
             Ok(m) => out.manifest = Some(m),
             Err((line, reason)) => out.problem(&manifest_path, line, reason),
         }
+    } else if fs.odd_entry(&manifest_path) == Some(OddEntry::Link) {
+        // A link to no file is not a missing manifest (repair would rebuild one over it):
+        // reported as what it is, and the problems of a missing one with it left out.
+        let e = std::io::Error::from(std::io::ErrorKind::NotFound);
+        out.unreadable(
+            &manifest_path,
+            None,
+            "the manifest",
+            behind_link(fs, &manifest_path, e),
+        );
     }
     Ok(())
 }

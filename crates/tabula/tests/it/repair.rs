@@ -2027,12 +2027,13 @@ fn verify_goes_on_past_an_unreadable_file_and_concludes_nothing_from_it() {
     }
 }
 
-/// A symbolic link that leads to no file, at a schema file's, a snapshot's or an archived
-/// segment's name (the file on a disk not mounted, say), or a directory at a snapshot's, is
-/// reported as what is in the file's place, with nothing concluded from the rows it would
-/// hold; repair refuses before its backup. Verify used to retry the schema file's as a file
-/// vanishing mid-read, then fail, to report the snapshot's rows dropped (and every
-/// registration of them dangling), and to pass the segment's by.
+/// A symbolic link that leads to no file, at a schema file's, a snapshot's, an archived
+/// segment's, the manifest's or the log's name (the file on a disk not mounted, say), or a
+/// directory at a snapshot's, is reported as what is in the file's place, with nothing
+/// concluded from what it would hold; repair refuses before its backup. Verify used to
+/// retry the schema file's as a file vanishing mid-read, then fail, to report the
+/// snapshot's rows dropped (and every registration of them dangling), to pass the
+/// segment's by, and to report the manifest and the log missing, to be rebuilt.
 #[cfg(unix)]
 #[test]
 fn a_link_to_nothing_at_a_schema_or_snapshot_name_is_reported_and_stops_repair() {
@@ -2050,6 +2051,8 @@ fn a_link_to_nothing_at_a_schema_or_snapshot_name_is_reported_and_stops_repair()
         ("data/students.records", false),
         ("data/students.records", true),
         ("", false),
+        ("manifest.json", false),
+        ("wal/transaction.log", false),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let path = seven(dir.path());
@@ -2077,10 +2080,12 @@ fn a_link_to_nothing_at_a_schema_or_snapshot_name_is_reported_and_stops_repair()
                 .all(|p| !p.message.contains("names no row of students")),
             "{problems:#?}"
         );
-        let manifest = fs::read(path.join("manifest.json")).unwrap();
+        let witness = path.join("data/registrations.records");
+        let before = fs::read(&witness).unwrap();
         let e = tabula::repair(&path, RepairOptions::default()).unwrap_err();
         assert!(matches!(&e, Error::Io { path: p, .. } if *p == at), "{e}");
-        assert_eq!(fs::read(path.join("manifest.json")).unwrap(), manifest);
+        assert_eq!(fs::read(&witness).unwrap(), before);
+        assert!(fs::symlink_metadata(&at).is_ok(), "{file} was removed");
         assert!(
             fs::read_dir(dir.path()).unwrap().all(|e| !e
                 .unwrap()
