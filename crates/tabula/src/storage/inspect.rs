@@ -721,6 +721,24 @@ pub(crate) fn inspect(fs: &dyn FileSystem, root: &Path) -> Result<Inspection> {
     Ok(out)
 }
 
+/// A read of `path` that failed with `e`, sorted: `Ok` with the error to report when the
+/// file is there and unreadable (another user's, or a link, a directory or a pipe in its
+/// place: repair refuses while it is so, as its rows may all be there), `Err(e)` otherwise.
+fn unreadable_cause(
+    fs: &dyn FileSystem,
+    path: &Path,
+    e: std::io::Error,
+) -> std::result::Result<std::io::Error, std::io::Error> {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        return Ok(e);
+    }
+    match fs.odd_entry(path) {
+        Some(OddEntry::Link) => Ok(behind_link(fs, path, e)),
+        Some(_) => Ok(e),
+        None => Err(e),
+    }
+}
+
 /// The error of reading through the symbolic link at `path` (`e`), as what is in the
 /// file's place.
 fn behind_link(fs: &dyn FileSystem, path: &Path, e: std::io::Error) -> std::io::Error {
@@ -958,20 +976,14 @@ fn read_schema_files(
             .as_ref()
             .and_then(|m| m.tables.get(&name))
             .cloned();
-        let bytes = match fs.read(&p) {
+        let bytes = match fs.read(&p).map_err(|e| unreadable_cause(fs, &p, e)) {
             Ok(bytes) => committed_schema(fs, &p, bytes, entry.as_ref()),
-            // A symbolic link to nothing, or to a loop (repair would write there).
-            Err(e)
-                if e.kind() != std::io::ErrorKind::PermissionDenied
-                    && fs.odd_entry(&p) == Some(OddEntry::Link) =>
-            {
-                out.unreadable(&p, Some(&name), "the schema file", behind_link(fs, &p, e));
-                unreadable_schemas.push(name);
-                continue;
-            }
             // Vanished while read: the directory changed (`verify` reads it again).
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::io(&p, e)),
-            Err(e) => {
+            Err(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::io(&p, e))
+            }
+            // Any other failure to read it is the file's: none is damage repair could mend.
+            Err(Ok(e) | Err(e)) => {
                 out.unreadable(&p, Some(&name), "the schema file", e);
                 unreadable_schemas.push(name);
                 continue;
@@ -1221,25 +1233,14 @@ fn read_snapshots(
             Some(Some(e)) => Some(e),
             None => None,
         };
-        let bytes = match fs.read(path) {
+        let bytes = match fs.read(path).map_err(|e| unreadable_cause(fs, path, e)) {
             Ok(b) => b,
             // Unreadable is not damaged: its rows may all be there (repair would drop them).
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err(Ok(e)) => {
                 out.unreadable(path, Some(name), "the snapshot", e);
                 continue;
             }
-            // Nor is a symbolic link that leads to no file (the snapshot may be where it
-            // pointed, on a disk not mounted), or a directory or a pipe in its place:
-            // repair refuses while it is there.
-            Err(e) if fs.odd_entry(path) == Some(OddEntry::Link) => {
-                out.unreadable(path, Some(name), "the snapshot", behind_link(fs, path, e));
-                continue;
-            }
-            Err(e) if fs.odd_entry(path).is_some() => {
-                out.unreadable(path, Some(name), "the snapshot", e);
-                continue;
-            }
-            Err(e) => {
+            Err(Err(e)) => {
                 let message = format!("cannot read the snapshot: {e}");
                 state.dropped.push(DroppedRow {
                     file: path.clone(),
