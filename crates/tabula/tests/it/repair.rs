@@ -29,18 +29,28 @@ fn seven(dir: &Path) -> PathBuf {
     let s = db.table::<Student>().unwrap();
     let r = db.table::<Registration>().unwrap();
     for (i, n) in ["A", "B", "C", "D", "E", "F", "G"].iter().enumerate() {
-        let id = s.insert(student(n, 2020, 3.0)).unwrap();
-        r.insert(Registration {
-            id: 0,
-            student_id: id,
-            course: format!("C{i}"),
-        })
-        .unwrap();
+        enrol(&s, &r, student(n, 2020, 3.0), format!("C{i}"));
     }
     db.checkpoint().unwrap();
     s.insert(student("H", 2021, 2.0)).unwrap();
     drop(db);
     path
+}
+
+/// Inserts `student` and a registration of them for `course`.
+fn enrol(
+    s: &tabula::TableHandle<Student>,
+    r: &tabula::TableHandle<Registration>,
+    student: Student,
+    course: String,
+) {
+    let student_id = s.insert(student).unwrap();
+    r.insert(Registration {
+        id: 0,
+        student_id,
+        course,
+    })
+    .unwrap();
 }
 
 /// A database whose one table and row ("A") are in the log only: never checkpointed.
@@ -1934,23 +1944,11 @@ fn verify_goes_on_past_an_unreadable_file_and_concludes_nothing_from_it() {
             let s = db.table::<Student>().unwrap();
             let r = db.table::<Registration>().unwrap();
             for (i, n) in ["A", "B", "C"].iter().enumerate() {
-                let id = s.insert(student(n, 2020, 3.0)).unwrap();
-                r.insert(Registration {
-                    id: 0,
-                    student_id: id,
-                    course: format!("C{i}"),
-                })
-                .unwrap();
+                enrol(&s, &r, student(n, 2020, 3.0), format!("C{i}"));
             }
             db.checkpoint().unwrap();
             // In the log only: replayed over the snapshots.
-            let id = s.insert(student("D", 2021, 2.0)).unwrap();
-            r.insert(Registration {
-                id: 0,
-                student_id: id,
-                course: "C9".into(),
-            })
-            .unwrap();
+            enrol(&s, &r, student("D", 2021, 2.0), "C9".into());
             drop(db);
         }
         let records = fs.read("/db/data/registrations.records").unwrap();
