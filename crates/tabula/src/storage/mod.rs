@@ -6,6 +6,7 @@
 pub(crate) mod checkpoint;
 pub(crate) mod codec;
 pub(crate) mod creation;
+pub(crate) mod directory;
 pub(crate) mod export;
 #[cfg(any(test, feature = "testing"))]
 pub(crate) mod faulty;

@@ -10,10 +10,10 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::storage::checkpoint::remove_table_files;
-use crate::storage::fs::{DirLock, FileSystem, OddEntry};
-use crate::storage::inspect::{
+use crate::storage::directory::{
     checkpointed, committed_schema, is_database, lost_log, newer_segment, read_log, staged_log,
 };
+use crate::storage::fs::{DirLock, FileSystem, OddEntry};
 use crate::storage::layout::{self, Layout};
 use crate::storage::manifest::{crc_hex, schema_disagreement, Manifest, TableEntry};
 use crate::storage::wal::line::{fits_key, record_run_on, RawRecord, RawTableOps};

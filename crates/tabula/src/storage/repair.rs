@@ -9,8 +9,9 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::storage::codec::RowCodec;
+use crate::storage::directory::{is_database, odd_temporaries};
 use crate::storage::fs::{FileSystem, OddEntry, StdFs};
-use crate::storage::inspect::{inspect, is_database, odd_temporaries, Inspection, SchemaSource};
+use crate::storage::inspect::{inspect, Inspection, SchemaSource};
 use crate::storage::layout::{Layout, DAMAGED};
 use crate::storage::manifest::{crc_hex, Manifest, TableEntry, FORMAT};
 use crate::storage::recover::{create_dirs, take_lock};

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use crate::error::Result;
+use crate::storage::directory::read_log;
 use crate::storage::fs::{FileSystem, StdFs};
-use crate::storage::inspect::read_log;
 use crate::storage::layout::Layout;
 use crate::storage::manifest::Manifest;
 use crate::storage::verify::held_by_a_writer;
