@@ -219,6 +219,43 @@ def test_renames_that_swap_columns_are_refused(db):
     assert db.sql("SELECT name, age FROM person WHERE id = 1") == [{"name": "Ann", "age": 30}]
 
 
+def test_two_fields_renamed_from_one_column_are_refused(db):
+    v1(db)
+    for bind in (lambda cls: table(db=db, name="person")(cls),
+                 lambda cls: db.migration_plan(cls, name="person")):
+        @dataclass
+        class Person:
+            id: int = field(metadata={"primary_key": True})
+            given: str = field(default="", metadata={"renamed_from": "name"})
+            alias: str = field(default="", metadata={"renamed_from": "name"})
+            age: int = 0
+            nickname: Optional[str] = None
+
+        with pytest.raises(tabula.SchemaMismatch,
+                           match="fields 'given' and 'alias' are both renamed_from='name'"):
+            bind(Person)
+    assert columns(db) == ["id", "name", "age", "nickname"]
+
+
+def test_a_column_renamed_by_sql_is_offered_back_as_a_rename(db):
+    v1(db)
+    db.sql("ALTER TABLE person RENAME COLUMN name TO full_name")
+    with pytest.raises(tabula.SchemaMismatch) as e:
+        @table(db=db, name="person")
+        @dataclass
+        class Person:
+            id: int = field(metadata={"primary_key": True})
+            name: str = ""
+            age: int = 0
+            nickname: Optional[str] = None
+    msg = str(e.value)
+    assert ("column full_name is gone from the dataclass, which has a new column name: if "
+            "name is full_name under a new name, mark it "
+            'field(metadata={"renamed_from": "full_name"}) (its values are kept); to drop it '
+            'and its data, name it in @table(dropped=["full_name"])') in msg, msg
+    assert columns(db) == ["id", "full_name", "age", "nickname"]
+
+
 def test_migration_plan_of_an_incompatible_class_raises(db):
     v1(db)
 

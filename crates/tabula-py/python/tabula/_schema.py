@@ -189,6 +189,13 @@ def describe(cls: type, name: str | None, unique: Any, index: Any, check: Any,
                 f"has; a rename's old name must be gone from the class (to swap two "
                 f"columns, rename one through a name the table does not have, one "
                 f"migration at a time)")
+    # Nor two renames of one column: only one field could take its values.
+    for i, (old, new) in enumerate(renamed):
+        twice = [n for o, n in renamed[:i] if o == old]
+        if twice:
+            raise _errors.SchemaMismatch(
+                f"{cls.__name__}: fields {twice[0]!r} and {new!r} are both "
+                f"renamed_from={old!r}; a stored column is renamed to one name")
     if keys != 1:
         raise _errors.SchemaMismatch(
             f"{cls.__name__} needs exactly one primary key field, marked with "

@@ -121,6 +121,36 @@ fn refuse(table: &str, problems: &[String]) -> Error {
     }
 }
 
+/// Why stored column `gone` (neither dropped nor renamed) refuses the migration, and the
+/// two ways out. When the struct has new columns, one may be `gone` under another name (a
+/// rename made elsewhere, by SQL's `RENAME COLUMN` say, with the struct still using the old
+/// name): the rename, which keeps the values, is offered first, naming them.
+fn gone(old: &Schema, new: &Schema, renames: &[(String, String)], gone: &str) -> String {
+    let added: Vec<&str> = new
+        .columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|n| old.position(n).is_none() && !renames.iter().any(|(_, to)| to == n))
+        .collect();
+    let drop = format!("to drop it and its data, name it in #[table(dropped(\"{gone}\"))]");
+    let rename = format!("#[column(renamed_from = \"{gone}\")]");
+    match added.as_slice() {
+        [] => format!(
+            "column {gone} is gone from the struct; {drop}, or to rename it, mark the new field \
+             {rename}"
+        ),
+        [one] => format!(
+            "column {gone} is gone from the struct, which has a new column {one}: if {one} is \
+             {gone} under a new name, mark it {rename} (its values are kept); {drop}"
+        ),
+        more => format!(
+            "column {gone} is gone from the struct, which has new columns {}: if one of them is \
+             {gone} under a new name, mark it {rename} (its values are kept); {drop}",
+            more.join(", ")
+        ),
+    }
+}
+
 /// The changes from stored schema `old` to `new`, with `new`'s evolution hints; `Err`
 /// (`SchemaMismatch`, listing every reason) if one of them is not a migration tabula makes.
 /// `None` when the schemas are the same.
@@ -161,6 +191,17 @@ pub(crate) fn draft(old: &Schema, new: &Schema) -> Result<Option<Draft>> {
             ));
         }
     }
+    // Two renames of one stored column: only one could take its values, and the other
+    // would silently start empty (the derive refuses this at compile time; a schema built
+    // by hand, or the Python package's, reaches here).
+    for (i, (o, n)) in renames.iter().enumerate() {
+        if let Some((_, m)) = renames[..i].iter().find(|(from, _)| from == o) {
+            problems.push(format!(
+                "columns {m} and {n} are both renamed from {o}: a stored column is renamed to \
+                 one name"
+            ));
+        }
+    }
     // Checked before this: a swap of two columns of one type leaves the schema as it was.
     if !problems.is_empty() {
         return Err(refuse(&new.table, &problems));
@@ -189,12 +230,7 @@ pub(crate) fn draft(old: &Schema, new: &Schema) -> Result<Option<Draft>> {
                     o.name, o.name
                 ));
             } else {
-                problems.push(format!(
-                    "column {} is gone from the struct; to drop it and its data, name it in \
-                     #[table(dropped(\"{}\"))], or to rename it, mark the new field \
-                     #[column(renamed_from = \"{}\")]",
-                    o.name, o.name, o.name
-                ));
+                problems.push(gone(old, new, &renames, &o.name));
             }
             continue;
         };

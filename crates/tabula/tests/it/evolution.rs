@@ -230,7 +230,9 @@ fn a_refused_migration_lists_every_reason_and_changes_nothing() {
             panic!("{e}")
         };
         assert_eq!(table, "people");
-        assert!(reason.contains("column nickname is gone from the struct; to drop it and its data, name it in #[table(dropped(\"nickname\"))]"), "{reason}");
+        // `required` is the struct's one new column: the rename that would keep
+        // nickname's values is offered first, naming it.
+        assert!(reason.contains("column nickname is gone from the struct, which has a new column required: if required is nickname under a new name, mark it #[column(renamed_from = \"nickname\")] (its values are kept); to drop it and its data, name it in #[table(dropped(\"nickname\"))]"), "{reason}");
         assert!(
             reason.contains("column age cannot change type from i32 to i16"),
             "{reason}"
@@ -552,6 +554,14 @@ fn renames_that_swap_or_chain_stored_columns_are_refused() {
             names_schema(["last", "family"], &[("first", "last"), ("last", "family")]),
             "last is renamed from first while family is renamed from last",
         ),
+        (
+            {
+                let mut s = names_schema(["given", "alias"], &[("first", "given"), ("first", "alias")]);
+                s.columns.push(tabula::Column::new("last", tabula::ColumnType::Text));
+                s
+            },
+            "columns given and alias are both renamed from first: a stored column is renamed to one name",
+        ),
     ] {
         for e in [
             db.alter_plan(schema.clone()).unwrap_err(),
@@ -578,6 +588,33 @@ fn renames_that_swap_or_chain_stored_columns_are_refused() {
     assert_eq!(
         (row("given"), row("first")),
         (Value::from("Ada"), Value::Null)
+    );
+}
+
+/// A column renamed elsewhere (by SQL, here) while the program's schema still has its old
+/// name: the refusal offers the rename back first, naming the program's new column, not
+/// only the drop that would throw the values away.
+#[test]
+fn a_column_renamed_by_sql_is_offered_back_as_a_rename() {
+    let db = Database::in_memory();
+    db.create_table(names_schema(["first", "last"], &[]))
+        .unwrap();
+    db.sql("ALTER TABLE names RENAME COLUMN first TO given")
+        .unwrap();
+    let e = db
+        .alter_plan(names_schema(["first", "last"], &[]))
+        .unwrap_err();
+    let Error::SchemaMismatch { table, reason } = &e else {
+        panic!("{e}")
+    };
+    assert_eq!(table, "names");
+    assert!(
+        reason.starts_with(
+        "column given is gone from the struct, which has a new column first: if first is given \
+         under a new name, mark it #[column(renamed_from = \"given\")] (its values are kept); \
+         to drop it and its data, name it in #[table(dropped(\"given\"))]; "
+        ),
+        "{reason}"
     );
 }
 
