@@ -344,19 +344,78 @@ impl Database {
 }
 
 impl Database {
-    /// `(columns, rows, changed)` of a result, rows as lists of values.
+    /// `(columns, rows, changed)` of a result, each row a dict of column name to value;
+    /// a name the result repeats is made distinct ([`distinct_names`]) so that no column is
+    /// lost. Each dict is a copy of one holding every name, filled in: the copy takes the
+    /// template's table of keys as it is, where inserting the keys one by one would hash
+    /// and place each again.
     fn sql_result<'py>(
         py: Python<'py>,
         result: tabula::SqlResult,
     ) -> PyResult<(Vec<String>, Bound<'py, PyList>, u64)> {
-        let rows = PyList::empty(py);
-        for r in &result.rows {
-            let row = PyList::empty(py);
-            for v in r {
-                row.append(convert::plain_to_py(py, v)?)?;
-            }
-            rows.append(row)?;
+        let names: Vec<Bound<'py, PyString>> = distinct_names(&result.columns)
+            .iter()
+            .map(|n| PyString::new(py, n))
+            .collect();
+        let template = PyDict::new(py);
+        for name in &names {
+            template.set_item(name, py.None())?;
         }
-        Ok((result.columns, rows, result.changed))
+        let mut rows = Vec::with_capacity(result.rows.len());
+        for r in &result.rows {
+            let row = template.copy()?;
+            for (name, v) in names.iter().zip(r) {
+                row.set_item(name, convert::plain_to_py(py, v)?)?;
+            }
+            rows.push(row);
+        }
+        Ok((result.columns, PyList::new(py, rows)?, result.changed))
+    }
+}
+
+/// Result column names made distinct, the CLI's rule: a repeated name gets `:1`, `:2`, ...
+/// after its first use, skipping a name the query gave a column itself (`2 AS "a:1"`).
+fn distinct_names(columns: &[String]) -> Vec<String> {
+    let given: std::collections::HashSet<&str> = columns.iter().map(String::as_str).collect();
+    if given.len() == columns.len() {
+        return columns.to_vec();
+    }
+    let mut used = std::collections::HashSet::new();
+    // The last suffix given to each name: the next starts after it, so a result repeating
+    // one name thousands of times is named in one pass.
+    let mut last: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(columns.len());
+    for c in columns {
+        let mut name = c.clone();
+        if used.contains(&name) {
+            let n = last.entry(c.as_str()).or_insert(0);
+            while used.contains(&name) || given.contains(name.as_str()) {
+                *n += 1;
+                name = format!("{c}:{n}");
+            }
+        }
+        used.insert(name.clone());
+        out.push(name);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::distinct_names;
+
+    fn names(columns: &[&str]) -> Vec<String> {
+        distinct_names(&columns.iter().map(|c| c.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn repeated_names_are_numbered_after_their_first_use() {
+        assert_eq!(
+            names(&["id", "name", "id", "id"]),
+            ["id", "name", "id:1", "id:2"]
+        );
+        // A name the query gave itself is never given to another column.
+        assert_eq!(names(&["a", "a", "a:1"]), ["a", "a:2", "a:1"]);
+        assert_eq!(names(&["a", "b"]), ["a", "b"]);
     }
 }

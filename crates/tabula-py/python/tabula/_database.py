@@ -204,11 +204,7 @@ class Database:
                 "sql() takes its parameters as a list or tuple (for ? or $1 placeholders), "
                 f"not {type(params).__name__}")
         columns, rows, changed = self._native.sql(text, list(params))
-        if not columns:
-            return changed
-        if len(set(columns)) != len(columns):
-            columns = _distinct_names(columns)
-        return [dict(zip(columns, r)) for r in rows]
+        return rows if columns else changed
 
     @property
     def path(self) -> Optional[str]:
@@ -348,26 +344,3 @@ def open_databases() -> Iterator[Database]:
     """The directories this process has open (for tests and tools)."""
     with _open_lock:
         return iter(list(_open.values()))
-
-
-def _distinct_names(columns: list) -> list:
-    """Result column names made distinct: a repeated name gets ``:1``, ``:2``, ... after
-    its first use (the CLI's rule)."""
-    out: list = []
-    used: set = set()
-    # A name the query gave a column itself (`2 AS "a:1"`) is never given to another.
-    given = set(columns)
-    # The last suffix given to each name: the next one starts after it, so that a result
-    # repeating one name thousands of times is named in one pass.
-    last: dict = {}
-    for c in columns:
-        name = c
-        if name in used:
-            n = last.get(c, 0)
-            while name in used or name in given:
-                n += 1
-                name = f"{c}:{n}"
-            last[c] = n
-        used.add(name)
-        out.append(name)
-    return out
