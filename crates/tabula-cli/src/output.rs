@@ -194,7 +194,10 @@ pub fn grid(headers: &[String], rows: &[Vec<String>]) {
 /// How CSV guards cells that spreadsheets would run as formulas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CsvGuard {
-    /// TEXT values starting with `=`, `+`, `-`, `@`, tab or CR get a leading `'`.
+    /// TEXT values starting with `=`, `+`, `-`, `@`, tab or CR get a leading `'`; so does
+    /// one starting with `'`, so that the guard can be undone (one leading `'` removed from
+    /// every guarded field) without `'=1` and `=1` reading back alike. A spreadsheet hides
+    /// the `'` it adds, showing `'=1` as typed.
     Formulas,
     /// Values as they are.
     Raw,
@@ -213,7 +216,8 @@ pub fn csv_value(v: &Value, guard: CsvGuard) -> String {
     match v {
         Value::Null => String::new(),
         Value::Text(s) => {
-            if guard == CsvGuard::Formulas && s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            if guard == CsvGuard::Formulas && s.starts_with(['=', '+', '-', '@', '\t', '\r', '\''])
+            {
                 csv_quote(&format!("'{s}"))
             } else {
                 csv_quote(s)

@@ -666,6 +666,7 @@ fn csv_guards_only_text_formulas_and_tells_null_from_empty_text() {
         "students",
         r#"{"name":"=cmd()","email":"-x@u","year":2025,"gpa":-0.5,"advisor":""}"#,
         r#"{"name":"@home","email":"plain@u","year":2025,"gpa":1.5}"#,
+        r#"{"name":"'=cmd()","email":"it's@u","year":2025,"gpa":2.5}"#,
     ]);
     assert!(o.status.success(), "{}", text(&o));
     let args = [
@@ -684,13 +685,15 @@ fn csv_guards_only_text_formulas_and_tells_null_from_empty_text() {
     let o = tabula(&args);
     assert_eq!(
         stdout(&o),
-        "name,email,gpa,advisor\nGrace Lee,grace.lee@university.edu,3.6,Dr. Hopper\n'=cmd(),'-x@u,-0.5,\"\"\n'@home,plain@u,1.5,\n"
+        "name,email,gpa,advisor\nGrace Lee,grace.lee@university.edu,3.6,Dr. Hopper\n'=cmd(),'-x@u,-0.5,\"\"\n'@home,plain@u,1.5,\n''=cmd(),it's@u,2.5,\n"
     );
+    // A text starting with ' is guarded too, so `'=cmd()` and `=cmd()` do not read back
+    // alike; a ' elsewhere is left as it is.
     let mut raw = args.to_vec();
     raw.push("--csv-raw");
     let o = tabula(&raw);
     assert!(
-        stdout(&o).contains("\n=cmd(),-x@u,-0.5,\"\"\n@home,plain@u,1.5,\n"),
+        stdout(&o).contains("\n=cmd(),-x@u,-0.5,\"\"\n@home,plain@u,1.5,\n'=cmd(),it's@u,2.5,\n"),
         "{}",
         stdout(&o)
     );
