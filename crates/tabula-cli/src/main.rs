@@ -65,8 +65,9 @@ Examples:
   tabula verify data/university && tabula stats data/university
 
 CSV: NULL is an empty unquoted field, empty text is \"\" (quoted). TEXT values that start
-with =, +, -, @, tab or CR get a leading ' so spreadsheets do not run them as formulas
-(--csv-raw turns this off); numbers are written as they are.
+with =, +, -, @, tab or CR get a leading ' so spreadsheets do not run them as formulas,
+and so do those starting with ', so that removing one leading ' undoes it (--csv-raw turns
+this off); numbers are written as they are.
 
 Output to a closed pipe (e.g. `| head`) ends quietly with exit 0.
 
