@@ -2,9 +2,11 @@
 //! [`Value`]'s variants; a `json` column holds any JSON-able Python value (`dict`, `list`,
 //! ...) as its JSON text, and reads back as what `json.loads` makes of it.
 
+use std::collections::HashMap;
+
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use tabula::{ColumnType, Schema, Value};
 
 use crate::errors;
@@ -551,6 +553,9 @@ pub fn to_value(obj: &Bound<'_, PyAny>, json_column: bool) -> PyResult<Result<Va
     }
     if json_column {
         let py = obj.py();
+        if let Some(why) = colliding_keys(obj, 0)? {
+            return Ok(Err(format!(": not JSON: {why}")));
+        }
         let text = json(py)
             .and_then(|j| j.0.bind(py).call1((obj,)))
             .and_then(|t| t.extract::<String>());
@@ -566,6 +571,75 @@ pub fn to_value(obj: &Bound<'_, PyAny>, json_column: bool) -> PyResult<Result<Va
         };
     }
     Ok(plain_value(obj))
+}
+
+/// How deep [`colliding_keys`] looks: past the nesting a json column holds (127), so that
+/// a value refused for its depth is refused for that, and a deeper one cannot exhaust the
+/// stack here.
+const KEY_DEPTH: usize = 200;
+
+/// Why `obj` cannot be a JSON document without losing a value, if it cannot: a dict whose
+/// keys `json.dumps` writes as one JSON key (`1` and `"1"`, `True` and `"true"`, `None`
+/// and `"null"`): the document would hold that key twice, and reading it keeps only the
+/// last. A dict of `str` keys alone, the common case, cannot; nor can anything but dicts,
+/// lists and tuples, which are not walked.
+fn colliding_keys(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Option<String>> {
+    if depth > KEY_DEPTH {
+        return Ok(None);
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        if !d.keys().iter().all(|k| k.is_instance_of::<PyString>()) {
+            let py = obj.py();
+            let dumps = &json(py)?.0;
+            let mut seen: HashMap<String, Bound<'_, PyAny>> = HashMap::new();
+            for k in d.keys() {
+                let written = if let Ok(text) = k.cast::<PyString>() {
+                    match text.to_cow() {
+                        Ok(text) => text.into_owned(),
+                        // A lone surrogate: the dump refuses it, saying so.
+                        Err(_) => return Ok(None),
+                    }
+                } else {
+                    match dumps
+                        .bind(py)
+                        .call1((&k,))
+                        .and_then(|t| t.extract::<String>())
+                    {
+                        Ok(text) => text,
+                        // A key json.dumps refuses is refused by the dump itself, saying so.
+                        Err(_) => return Ok(None),
+                    }
+                };
+                if let Some(first) = seen.get(&written) {
+                    return Ok(Some(format!(
+                        "the dict's keys {} and {} are both the JSON key {written:?}, and \
+                         only one value could be read back",
+                        first.repr()?,
+                        k.repr()?
+                    )));
+                }
+                seen.insert(written, k);
+            }
+        }
+        for v in d.values() {
+            if let Some(why) = colliding_keys(&v, depth + 1)? {
+                return Ok(Some(why));
+            }
+        }
+    } else if let Ok(l) = obj.cast::<PyList>() {
+        for v in l.iter() {
+            if let Some(why) = colliding_keys(&v, depth + 1)? {
+                return Ok(Some(why));
+            }
+        }
+    } else if let Ok(t) = obj.cast::<PyTuple>() {
+        for v in t.iter() {
+            if let Some(why) = colliding_keys(&v, depth + 1)? {
+                return Ok(Some(why));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// A scalar Python value as an engine value, with no column to say what it should be: a
