@@ -206,7 +206,7 @@ pub enum Error {
     /// end; inside `Database::transaction` use the handles from `tx.table::<T>()`. (A plain
     /// handle's *read* there works: it sees the last committed version, without the
     /// transaction's writes.)
-    #[error("{table}: this call would wait for the transaction running on this thread (a plain handle's write, a load, an export, a checkpoint, a close); inside Database::transaction use tx.table()")]
+    #[error("{table}: this call would wait for the transaction running on this thread (a plain handle's write, a table's first load, an export, a checkpoint, a close); make it after that transaction (inside Database::transaction, write through tx.table())")]
     InTransaction {
         /// The table.
         table: String,

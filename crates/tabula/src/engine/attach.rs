@@ -100,7 +100,9 @@ impl Engine {
         }
         // Loaded (and migrated: its files are rewritten then) as one version, attached to
         // `T` as the next, so that a failure to attach keeps what is on disk in memory too.
-        // A migration checkpoints: not beside another checkpoint.
+        // A migration checkpoints: not beside another checkpoint. Refused first on the
+        // thread of a transaction: a checkpoint holding the mutex waits for its lock.
+        self.refuse_in_transaction(name)?;
         let _no_checkpoint = self
             .checkpointing
             .lock()
@@ -195,6 +197,9 @@ impl Engine {
         let name = schema.table.clone();
         // Checks that do not compile are refused before a row is read.
         TableData::<DynRow>::new(Arc::new(schema.clone()))?;
+        // Before the checkpoint's mutex: a checkpoint holding it waits for the writers'
+        // lock, which this thread holds inside a transaction.
+        self.refuse_in_transaction(&name)?;
         self.preload::<DynRow>(&name)?;
         let _no_checkpoint = self
             .checkpointing

@@ -329,9 +329,6 @@ impl Engine {
     /// load runs at a time; a load that a write made meanwhile (under its own lock) wins,
     /// and this one is dropped.
     pub(crate) fn preload<R: Record>(&self, name: &str) -> Result<()> {
-        // Before the loader's mutex: this thread may hold the writers' lock, which a loader
-        // holding the mutex waits for.
-        self.refuse_in_transaction(name)?;
         let Some(storage) = self.storage.as_ref() else {
             return Ok(());
         };
@@ -341,9 +338,14 @@ impl Engine {
                 return Ok(());
             };
             if st.meta[idx].loaded {
+                // Nothing to wait for: a handle on a loaded table, or a dry run, may be
+                // made inside a transaction.
                 return Ok(());
             }
         }
+        // Before the loader's mutex: this thread may hold the writers' lock, which a loader
+        // holding the mutex waits for, and the install below takes it.
+        self.refuse_in_transaction(name)?;
         let _one_at_a_time = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
         let (idx, schema, entry, pending) = {
             let st = self.read_state(name)?;

@@ -101,13 +101,54 @@ fn plain_handles_inside_a_transaction_read_the_last_commit_and_may_not_write() {
     assert!(matches!(r, Err(Error::InTransaction { .. })), "{r:?}");
     let r = db.transaction(|_tx| db.transaction(|_| Ok(())));
     assert!(matches!(r, Err(Error::InTransaction { .. })));
-    // Calls that load or export would wait for the lock this thread holds (or
-    // for a loader waiting for it): refused at once.
-    let r = db.transaction(|_tx| db.dyn_table("students").map(|_| ()));
-    assert!(matches!(r, Err(Error::InTransaction { .. })), "{r:?}");
+    // A handle on a table in memory, or a dry run, waits for nothing: made inside the
+    // transaction, reading the last commit (a table still on disk is refused, below).
+    let r = db.transaction(|_tx| db.dyn_table("students")?.count());
+    assert_eq!(r.unwrap(), 4);
+    let r = db.transaction(|_tx| db.migration_plan::<Student>());
+    assert!(r.unwrap().is_empty());
+    // An export would wait for the lock this thread holds: refused at once.
     let r = db.transaction(|_tx| db.export_json(std::env::temp_dir().join("never-written.json")));
     assert!(matches!(r, Err(Error::InTransaction { .. })), "{r:?}");
     assert_eq!(s.count().unwrap(), 4);
+}
+
+/// A table's first load installs it under the writers' lock, which the transaction on this
+/// thread holds: a handle on a table still on disk is refused inside it (a wait for itself),
+/// and made after it.
+#[test]
+fn a_table_still_on_disk_is_not_loaded_inside_a_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.table::<Student>()
+        .unwrap()
+        .insert(student("Ann", 2020, 3.0))
+        .unwrap();
+    db.table::<Course>().unwrap();
+    db.close().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.table::<Course>().unwrap();
+    let r = db.transaction(|_tx| db.dyn_table("students").map(|_| ()));
+    let Err(Error::InTransaction { table }) = &r else {
+        panic!("{r:?}")
+    };
+    assert_eq!(table, "students");
+    assert_eq!(db.dyn_table("students").unwrap().count().unwrap(), 1);
+    // Loaded as values, the table is attached to its type under the lock too; a migration
+    // runs outside transactions: both refused before they take the checkpoint's mutex (a
+    // checkpoint holding it waits for the lock this thread holds).
+    let r = db.transaction(|_tx| db.table::<Student>().map(|_| ()));
+    assert!(
+        matches!(&r, Err(Error::InTransaction { table }) if table == "students"),
+        "{r:?}"
+    );
+    let schema = db.dyn_table("students").unwrap().schema().clone();
+    let r = db.transaction(|_tx| db.alter_table(schema.clone()).map(|_| ()));
+    assert!(
+        matches!(&r, Err(Error::InTransaction { table }) if table == "students"),
+        "{r:?}"
+    );
+    assert_eq!(db.table::<Student>().unwrap().count().unwrap(), 1);
 }
 
 #[test]
