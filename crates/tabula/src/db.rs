@@ -306,6 +306,11 @@ impl Database {
     /// A check of `T` that does not compile (it does not parse, names a column `T` lacks,
     /// or compares one with a value it cannot hold) is `Error::InvalidExpression`, naming
     /// the check.
+    ///
+    /// A table holds its rows as one Rust type at a time: once attached to `T`, another
+    /// type of the same schema (a copy of the struct in another module, say) is
+    /// `Error::SchemaMismatch` naming both types, for as long as the database is open.
+    /// [`Database::dyn_table`] reads and writes it beside `T`.
     pub fn table<T: Table>(&self) -> Result<TableHandle<T>> {
         let idx = self.engine.attach::<T>()?;
         Ok(TableHandle::new(self.engine.clone(), idx))

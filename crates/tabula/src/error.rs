@@ -477,11 +477,12 @@ fn place(file: &Path, line: u64) -> String {
 /// The result type of every fallible tabula call.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// `Error::Closed`'s message: the directory, or that the database was in memory.
-/// The row a check refused: by its key, or as a new row before auto-increment gave it one.
+/// The row a check refused: by its key, or as a new row whose key auto-increment had not
+/// given it (a check that reads the key saw the one it would have had, shown with the
+/// values: saying "not assigned" beside `id = 3` would read as a contradiction).
 fn which_row(key: &Value) -> String {
     if key.is_null() {
-        "a new row (its key not assigned yet)".to_owned()
+        "a new row".to_owned()
     } else {
         format!("the row with key {key}")
     }

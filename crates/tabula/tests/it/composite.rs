@@ -122,8 +122,8 @@ fn a_check_is_violated_only_when_false() {
     assert!(is_check(&e, "credits BETWEEN 1 AND 10", Value::Null), "{e}");
     assert_eq!(
         e.to_string(),
-        "check \"credits BETWEEN 1 AND 10\" on table enrollments is false for a new row (its key \
-         not assigned yet): credits = 11"
+        "check \"credits BETWEEN 1 AND 10\" on table enrollments is false for a new row: \
+         credits = 11"
     );
     bad.credits = 3;
     bad.first_year = 2026;
@@ -171,6 +171,32 @@ fn a_check_is_violated_only_when_false() {
     assert_eq!(t.count().unwrap(), 2);
 }
 
+/// A check on an auto-increment key sees the key the new row would have had, shown with
+/// the values; the row is named as new, with nothing saying its key was not assigned.
+#[test]
+fn a_check_on_an_assigned_key_shows_the_key_it_would_have_had() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE k (id INTEGER PRIMARY KEY CHECK (id < 3), v INTEGER); \
+         INSERT INTO k (v) VALUES (1), (2)",
+    )
+    .unwrap();
+    let e = db.sql("INSERT INTO k (v) VALUES (3)").unwrap_err();
+    assert!(
+        matches!(&e, Error::Check { table, constraint, key, .. }
+            if table == "k" && constraint == "id < 3" && key.is_null()),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "check \"id < 3\" on table k is false for a new row: id = 3"
+    );
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM k").unwrap().rows,
+        [[Value::Int(2)]]
+    );
+}
+
 #[test]
 fn a_check_that_is_null_passes() {
     let db = Database::in_memory();
@@ -196,8 +222,7 @@ fn a_check_that_is_null_passes() {
     );
     assert_eq!(
         e.to_string(),
-        "check \"gpa BETWEEN 0 AND 4\" on table grades is false for a new row (its key not \
-         assigned yet): gpa = 4.5"
+        "check \"gpa BETWEEN 0 AND 4\" on table grades is false for a new row: gpa = 4.5"
     );
     // The dynamic update path checks too, naming the row and the value.
     let e = t
