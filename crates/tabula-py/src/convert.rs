@@ -553,7 +553,7 @@ pub fn to_value(obj: &Bound<'_, PyAny>, json_column: bool) -> PyResult<Result<Va
     }
     if json_column {
         let py = obj.py();
-        if let Some(why) = colliding_keys(obj, 0)? {
+        if let Some(why) = colliding_keys(obj, &mut Vec::new())? {
             return Ok(Err(format!(": not JSON: {why}")));
         }
         let text = json(py)
@@ -582,64 +582,109 @@ const KEY_DEPTH: usize = 200;
 /// keys `json.dumps` writes as one JSON key (`1` and `"1"`, `True` and `"true"`, `None`
 /// and `"null"`): the document would hold that key twice, and reading it keeps only the
 /// last. A dict of `str` keys alone, the common case, cannot; nor can anything but dicts,
-/// lists and tuples, which are not walked.
-fn colliding_keys(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Option<String>> {
-    if depth > KEY_DEPTH {
+/// lists and tuples, which are not walked. `path` holds the containers being walked: one
+/// met again is a cycle, left to the dump to refuse. (A dict subclass whose `items()` says
+/// otherwise, or `str` subclasses equal to each other, are read as plain dicts and strs.)
+fn colliding_keys(obj: &Bound<'_, PyAny>, path: &mut Vec<usize>) -> PyResult<Option<String>> {
+    let container = obj.cast::<PyDict>().is_ok()
+        || obj.cast::<PyList>().is_ok()
+        || obj.cast::<PyTuple>().is_ok();
+    let at = obj.as_ptr() as usize;
+    if !container || path.len() > KEY_DEPTH || path.contains(&at) {
         return Ok(None);
     }
+    path.push(at);
+    let found = colliding_keys_in(obj, path);
+    path.pop();
+    found
+}
+
+/// [`colliding_keys`] of one container, its own keys first, then what it holds.
+fn colliding_keys_in(obj: &Bound<'_, PyAny>, path: &mut Vec<usize>) -> PyResult<Option<String>> {
     if let Ok(d) = obj.cast::<PyDict>() {
-        if !d.keys().iter().all(|k| k.is_instance_of::<PyString>()) {
-            let py = obj.py();
-            let dumps = &json(py)?.0;
+        if !d.iter().all(|(k, _)| k.is_instance_of::<PyString>()) {
             let mut seen: HashMap<String, Bound<'_, PyAny>> = HashMap::new();
-            for k in d.keys() {
-                let written = if let Ok(text) = k.cast::<PyString>() {
-                    match text.to_cow() {
-                        Ok(text) => text.into_owned(),
-                        // A lone surrogate: the dump refuses it, saying so.
-                        Err(_) => return Ok(None),
-                    }
-                } else {
-                    match dumps
-                        .bind(py)
-                        .call1((&k,))
-                        .and_then(|t| t.extract::<String>())
-                    {
-                        Ok(text) => text,
-                        // A key json.dumps refuses is refused by the dump itself, saying so.
-                        Err(_) => return Ok(None),
-                    }
+            for (k, _) in d.iter() {
+                let Some(written) = json_key(&k)? else {
+                    // A key json.dumps refuses: the dump says so.
+                    return Ok(None);
                 };
                 if let Some(first) = seen.get(&written) {
                     return Ok(Some(format!(
                         "the dict's keys {} and {} are both the JSON key {written:?}, and \
                          only one value could be read back",
-                        first.repr()?,
-                        k.repr()?
+                        shown(first, &written)?,
+                        shown(&k, &written)?
                     )));
                 }
                 seen.insert(written, k);
             }
         }
-        for v in d.values() {
-            if let Some(why) = colliding_keys(&v, depth + 1)? {
+        for (_, v) in d.iter() {
+            if let Some(why) = colliding_keys(&v, path)? {
                 return Ok(Some(why));
             }
         }
     } else if let Ok(l) = obj.cast::<PyList>() {
         for v in l.iter() {
-            if let Some(why) = colliding_keys(&v, depth + 1)? {
+            if let Some(why) = colliding_keys(&v, path)? {
                 return Ok(Some(why));
             }
         }
     } else if let Ok(t) = obj.cast::<PyTuple>() {
         for v in t.iter() {
-            if let Some(why) = colliding_keys(&v, depth + 1)? {
+            if let Some(why) = colliding_keys(&v, path)? {
                 return Ok(Some(why));
             }
         }
     }
     Ok(None)
+}
+
+/// The JSON key `json.dumps` writes for dict key `k`: a `str` as it is, `True`, `False` and
+/// `None` as `true`, `false`, `null`, an `int` or a `float` as it writes the number;
+/// `None` for a key it refuses (another type, a lone surrogate, a NaN).
+fn json_key(k: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    let py = k.py();
+    if let Ok(text) = k.cast::<PyString>() {
+        return Ok(text.to_cow().ok().map(|t| t.into_owned()));
+    }
+    if k.is_none() {
+        return Ok(Some("null".to_owned()));
+    }
+    if let Ok(b) = k.cast::<PyBool>() {
+        return Ok(Some(b.is_true().to_string()));
+    }
+    if k.is_exact_instance_of::<PyInt>() {
+        if let Ok(i) = k.extract::<i64>() {
+            return Ok(Some(i.to_string()));
+        }
+    }
+    if !(k.is_instance_of::<PyInt>() || k.is_instance_of::<PyFloat>()) {
+        return Ok(None);
+    }
+    // A wide int, an int or float subclass, a float: as json.dumps writes the number.
+    match json(py)?
+        .0
+        .bind(py)
+        .call1((k,))
+        .and_then(|t| t.extract::<String>())
+    {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyException>(py) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A key as the program wrote it (`1`, `'1'`), or as JSON writes it when its `repr` fails.
+fn shown(k: &Bound<'_, PyAny>, written: &str) -> PyResult<String> {
+    match k.repr() {
+        Ok(r) => Ok(r.to_string()),
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyException>(k.py()) => {
+            Ok(format!("{written:?}"))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// A scalar Python value as an engine value, with no column to say what it should be: a

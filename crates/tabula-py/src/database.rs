@@ -141,8 +141,8 @@ impl Database {
             .map(|p| p.changes().to_vec())
     }
 
-    /// Runs SQL text; returns `(columns, rows, changed)` of the last statement, rows as
-    /// lists of values.
+    /// Runs SQL text; returns `(columns, rows, changed)` of the last statement, each row a
+    /// dict of column name to value (repeated names made distinct).
     fn sql<'py>(
         &self,
         py: Python<'py>,
@@ -398,24 +398,4 @@ fn distinct_names(columns: &[String]) -> Vec<String> {
         out.push(name);
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::distinct_names;
-
-    fn names(columns: &[&str]) -> Vec<String> {
-        distinct_names(&columns.iter().map(|c| c.to_string()).collect::<Vec<_>>())
-    }
-
-    #[test]
-    fn repeated_names_are_numbered_after_their_first_use() {
-        assert_eq!(
-            names(&["id", "name", "id", "id"]),
-            ["id", "name", "id:1", "id:2"]
-        );
-        // A name the query gave itself is never given to another column.
-        assert_eq!(names(&["a", "a", "a:1"]), ["a", "a:2", "a:1"]);
-        assert_eq!(names(&["a", "b"]), ["a", "b"]);
-    }
 }

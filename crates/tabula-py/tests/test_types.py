@@ -87,8 +87,18 @@ def test_json_columns_refuse_keys_that_json_writes_alike(db):
         db.sql("UPDATE doc SET meta = ?", [{3: "a", "3": "b"}])
     assert Doc.select() == [{"id": key, "meta": {"k": 0}}]
     # A key of another type alone loses nothing: it reads back as json.loads makes it.
-    other = Doc.insert(meta={1: "a", None: "b"})
-    assert Doc.get(other)["meta"] == {"1": "a", "null": "b"}
+    other = Doc.insert(meta={1: "a", None: "b", 2**70: "c", 1.5: "d"})
+    assert Doc.get(other)["meta"] == {"1": "a", "null": "b", str(2**70): "c", "1.5": "d"}
+    # A value holding itself is refused as json.dumps refuses it, at once.
+    cyclic: dict = {1: 0}
+    cyclic["a"] = cyclic
+    cyclic["b"] = [cyclic, (cyclic,)]
+    with pytest.raises(tabula.TypeMismatch, match="Circular reference"):
+        Doc.insert(meta=cyclic)
+    # A key json.dumps refuses is refused for that, not taken for another key.
+    with pytest.raises(tabula.TypeMismatch, match="keys must be str"):
+        Doc.insert(meta={(1, 2): 1, "[1, 2]": 2, 3: 4})
+    assert Doc.count() == 2
 
 
 def test_json_columns_persist(pdb, tmp_path):
