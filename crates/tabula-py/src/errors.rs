@@ -310,6 +310,17 @@ impl<T> IntoPyResult<T> for tabula::Result<T> {
     }
 }
 
+/// The error for a class whose table migrated, or was dropped and made again, after it
+/// was bound.
+pub fn stale(table: &str) -> Error {
+    Error::SchemaMismatch {
+        table: table.to_owned(),
+        reason: "the table was migrated, or dropped and made again, after this class was \
+                 bound to it; use the class that did that (or bind this one again)"
+            .to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::rename_hint;

@@ -6,6 +6,7 @@
 mod convert;
 mod database;
 mod errors;
+mod per_row;
 mod table;
 mod txn;
 

@@ -5,10 +5,9 @@
 //! Filters come in two kinds. A SQL condition (from a traced `where=` lambda, built by
 //! `tabula/_trace.py`) runs entirely in the engine and may use indexes. A Python callable
 //! is called once per row with the row as a dict (of just the columns it reads, when its
-//! bytecode shows which: see [`Pred`]); an exception it raises ends the operation, changes
+//! bytecode shows which: see [`Pred`](crate::per_row::Pred)); an exception it raises ends the operation, changes
 //! nothing and reaches the caller as it was raised.
 
-use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,6 +18,7 @@ use tabula::{Database, DynTable, Error, Row, Select, Transaction, TxDynTable, Va
 
 use crate::convert::{self, Cols};
 use crate::errors::{self, IntoPyResult};
+use crate::per_row::{Calls, Pred};
 use crate::txn::{self, writing, Access, Registry, Tx};
 
 /// Rows a pipelined `insert_many` converts before handing them to the engine (see
@@ -41,26 +41,15 @@ pub struct Table {
 fn bound<'a>(tx: &'a Transaction<'_>, cols: &Cols) -> tabula::Result<TxDynTable<'a>> {
     let t = tx.dyn_table(&cols.table)?;
     if t.schema() != &cols.schema {
-        return Err(stale(cols));
+        return Err(errors::stale(&cols.table));
     }
     Ok(t)
-}
-
-/// The error for a class whose table migrated, or was dropped and made again, after it
-/// was bound.
-fn stale(cols: &Cols) -> Error {
-    Error::SchemaMismatch {
-        table: cols.table.clone(),
-        reason: "the table was migrated, or dropped and made again, after this class was \
-                 bound to it; use the class that did that (or bind this one again)"
-            .to_owned(),
-    }
 }
 
 /// `bound`'s check outside a transaction: the stored table still has `cols`' schema.
 fn current(db: &Database, cols: &Cols) -> tabula::Result<()> {
     if db.schema(&cols.table)? != cols.schema {
-        return Err(stale(cols));
+        return Err(errors::stale(&cols.table));
     }
     Ok(())
 }
@@ -110,12 +99,12 @@ fn restale(e: Error, cols: &Cols, db: &Database) -> Error {
         Error::SchemaMismatch { ref reason, .. }
             if reason.contains("since this handle was made") =>
         {
-            stale(cols)
+            errors::stale(&cols.table)
         }
         Error::UnknownTable { ref table }
             if *table == cols.table && db.table_names().is_ok_and(|n| n.contains(table)) =>
         {
-            stale(cols)
+            errors::stale(&cols.table)
         }
         other => other,
     }
@@ -139,162 +128,6 @@ fn begun_for(e: Error, table: &str) -> Error {
             }
         }
         e => e,
-    }
-}
-
-/// A Python `where=` callable, and the columns it reads.
-pub(crate) struct Pred {
-    f: Py<PyAny>,
-    /// The positions of the only columns the callable can see, when its bytecode shows
-    /// that it uses its argument only as `row["constant"]` (`_trace.read_columns`): its
-    /// dict then holds just those columns, and is handed from row to row. `None`: the
-    /// callable may do anything with its row, which is a new dict of every column.
-    reads: Option<Vec<usize>>,
-}
-
-impl Pred {
-    /// `f`, which reads only the columns named in `reads` if given (names that are not
-    /// the table's are left out: no dict of a row holds them).
-    fn new(f: Py<PyAny>, reads: Option<Vec<String>>, cols: &Cols) -> Pred {
-        let reads = reads.map(|names| {
-            let mut at: Vec<usize> = names
-                .iter()
-                .filter_map(|n| cols.schema.columns.iter().position(|c| &c.name == n))
-                .collect();
-            at.sort_unstable();
-            at.dedup();
-            at
-        });
-        Pred { f, reads }
-    }
-}
-
-/// One operation's calls of a [`Pred`]: the first exception it raised, which ends the
-/// operation, and the dict the last row was shown in.
-struct Calls<'a> {
-    pred: &'a Pred,
-    cols: &'a Cols,
-    failure: RefCell<Option<PyErr>>,
-    spare: RefCell<Option<Py<PyDict>>>,
-}
-
-impl<'a> Calls<'a> {
-    fn new(pred: &'a Pred, cols: &'a Cols) -> Self {
-        Calls {
-            pred,
-            cols,
-            failure: RefCell::new(None),
-            spare: RefCell::new(None),
-        }
-    }
-
-    /// Whether the callable accepts `row`; once it has raised, every row is refused.
-    /// Takes the GIL (the engine may call this without it).
-    fn accepts(&self, row: &[Value]) -> bool {
-        if self.failure.borrow().is_some() {
-            return false;
-        }
-        Python::attach(|py| match self.call(py, row) {
-            Ok(b) => b,
-            Err(e) => {
-                *self.failure.borrow_mut() = Some(e);
-                false
-            }
-        })
-    }
-
-    /// `bool(pred(row))`.
-    fn call(&self, py: Python<'_>, row: &[Value]) -> PyResult<bool> {
-        let Some(reads) = &self.pred.reads else {
-            let d = self.cols.dict(py, row)?;
-            return self.pred.f.bind(py).call1((d,))?.is_truthy();
-        };
-        if row.len() != self.cols.names.len() {
-            // The engine hands over rows of the schema `cols` was made from (it refuses a
-            // table migrated since before the scan); this only keeps a bug from indexing
-            // past a row.
-            return Err(errors::to_py(py, stale(self.cols)));
-        }
-        let d = self.narrow(py, reads, row)?;
-        let accepted = self
-            .pred
-            .f
-            .bind(py)
-            .call1((&d,))
-            .and_then(|r| r.is_truthy());
-        // `get_refcnt` is deprecated for `ffi::Py_REFCNT`, an `unsafe fn`: this crate
-        // writes no unsafe code, and the safe method reads the same count.
-        #[allow(deprecated)]
-        let held = d.get_refcnt() > 1;
-        if accepted.is_err() || held {
-            // Something holds the dict past the call (the traceback of what the callable
-            // raised, a frame kept by a debugger): it shows the whole row there, as a
-            // callable given every row whole would have been. The callable's own
-            // exception, if any, is what the caller gets, whatever filling it meets.
-            let filled = self.fill(&d, row);
-            if accepted.is_ok() {
-                filled?;
-            }
-        } else {
-            *self.spare.borrow_mut() = Some(d.unbind());
-        }
-        accepted
-    }
-
-    /// The row's `reads` columns in a dict: the last row's dict refilled, unless something
-    /// changed its keys (which only reaching into the callable's frame could do).
-    fn narrow<'py>(
-        &self,
-        py: Python<'py>,
-        reads: &[usize],
-        row: &[Value],
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let set = |d: &Bound<'py, PyDict>| -> PyResult<()> {
-            for &i in reads {
-                let v = convert::column_to_py(py, &row[i], self.cols.json[i])?;
-                d.set_item(self.cols.names[i].bind(py), v)?;
-            }
-            Ok(())
-        };
-        if let Some(d) = self.spare.borrow_mut().take() {
-            let d = d.into_bound(py);
-            set(&d)?;
-            if d.len() == reads.len() {
-                return Ok(d);
-            }
-        }
-        let d = PyDict::new(py);
-        set(&d)?;
-        Ok(d)
-    }
-
-    /// `d` made the row's whole dict, in column order.
-    fn fill(&self, d: &Bound<'_, PyDict>, row: &[Value]) -> PyResult<()> {
-        d.clear();
-        self.cols.fill(d, row)
-    }
-
-    /// Whether the callable has raised (every later row is then refused).
-    fn failed(&self) -> bool {
-        self.failure.borrow().is_some()
-    }
-
-    /// `Err` carrying the Python exception, if one was raised.
-    fn finish(self) -> tabula::Result<()> {
-        match self.failure.take() {
-            Some(e) => Err(Error::abort(e)),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for Calls<'_> {
-    fn drop(&mut self) {
-        // The engine may run the calls without the GIL: the spare dict goes back with it
-        // held, rather than through PyO3's queue of deferred decrements.
-        if let Some(d) = self.spare.take() {
-            Python::attach(|_| drop(d));
-        }
     }
 }
 
