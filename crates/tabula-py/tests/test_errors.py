@@ -320,6 +320,20 @@ def test_unique_and_index_groups_are_read_as_written(db):
     with pytest.raises(tabula.UniqueViolation):
         Pair.insert(a=1, b=2)
 
+    # The same columns in another order are the same constraint: declared twice, refused
+    # (as the Rust derive refuses it), for a new table and for a migration alike.
+    for name in ("twice", "pair"):
+        @dataclass
+        class Twice:
+            id: int = field(metadata={"primary_key": True})
+            a: int = 0
+            b: int = 0
+
+        with pytest.raises(tabula.SchemaMismatch, match=r"unique\(b, a\) repeats unique\(a, b\)"):
+            table(db=db, name=name, unique=[("a", "b"), ("b", "a")])(Twice)
+    assert "twice" not in db.tables()
+    assert Pair.count() == 2
+
     # A bare tuple of names could mean either: refused, saying how to write each, and the
     # table is not made.
     for option in ("unique", "index"):

@@ -290,7 +290,10 @@ fn with_index(mut schema: Schema, c: &CreateIndex) -> Result<Schema> {
             let col = schema.column_index(one)?;
             schema.columns[col].index = true;
         }
-        (true, _) if !schema.unique.contains(&cols) => schema.unique.push(cols),
+        // A unique constraint over the same columns in any order is the same one.
+        (true, _) if !schema.unique.iter().any(|u| same_columns(u, &cols)) => {
+            schema.unique.push(cols)
+        }
         (false, _) if !schema.index.contains(&cols) => schema.index.push(cols),
         _ => {}
     }
@@ -842,4 +845,9 @@ fn sequence_table(target: Target<'_, '_>, seq: &Expr, params: &[Value]) -> Resul
         seq.span(),
         format!("no table's key has the sequence {name}"),
     ))
+}
+
+/// Whether two column lists name the same columns, in any order.
+fn same_columns(a: &[String], b: &[String]) -> bool {
+    a.len() == b.len() && a.iter().all(|c| b.contains(c))
 }

@@ -197,6 +197,44 @@ fn a_check_on_an_assigned_key_shows_the_key_it_would_have_had() {
     );
 }
 
+/// A unique constraint over the same columns as another, in another order, is the same
+/// constraint (the derive refuses it when it compiles): a new table or a migration declaring
+/// it twice is refused saying so, and `CREATE UNIQUE INDEX` finds it there already.
+#[test]
+fn a_unique_constraint_repeated_in_another_order_is_refused() {
+    let db = Database::in_memory();
+    let repeat = "unique(dept, name) repeats unique(name, dept): a unique constraint over the \
+                  same columns, in any order, is the same constraint";
+    let e = db
+        .sql("CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT, dept TEXT, UNIQUE (name, dept), UNIQUE (dept, name))")
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::SchemaMismatch { table, reason } if table == "p" && reason == repeat),
+        "{e}"
+    );
+    db.sql("CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT, dept TEXT, UNIQUE (name, dept))")
+        .unwrap();
+    let e = db.sql("ALTER TABLE p ADD UNIQUE (dept, name)").unwrap_err();
+    assert!(
+        matches!(&e, Error::SchemaMismatch { table, reason } if table == "p" && reason.contains(repeat)),
+        "{e}"
+    );
+    db.sql("CREATE UNIQUE INDEX again ON p (dept, name)")
+        .unwrap();
+    assert_eq!(
+        db.dyn_table("p").unwrap().schema().unique,
+        [["name".to_string(), "dept".to_string()]]
+    );
+    // The dynamic API's schemas are held to it too.
+    let mut schema = db.dyn_table("p").unwrap().schema().clone();
+    schema.unique.push(vec!["dept".into(), "name".into()]);
+    let e = db.alter_table(schema).unwrap_err();
+    assert!(
+        matches!(&e, Error::SchemaMismatch { reason, .. } if reason.contains(repeat)),
+        "{e}"
+    );
+}
+
 #[test]
 fn a_check_that_is_null_passes() {
     let db = Database::in_memory();
