@@ -19,6 +19,7 @@ use crate::engine::source::TxCore;
 use crate::engine::state::State;
 use crate::engine::write::WriteTx;
 use crate::error::{Error, Result};
+use crate::lookup::Lookup;
 use crate::schema::OnDelete;
 use crate::table::Mark;
 use crate::value::Value;
@@ -130,6 +131,51 @@ pub(crate) fn act_now(
     Ok(())
 }
 
+/// Where the cascade that deleted row `key` of table `idx` started, as ` (deleted by the
+/// cascade from t k)`, or nothing: the row's foreign keys, read in `base` (the version the
+/// transaction started from), name a row `st` no longer has through an `on delete cascade`
+/// key, and that row's in turn, up to the row a statement deleted. A user who deleted a 2
+/// is told why b 3 was deleted at all. Nothing when a row was not in `base` (written and
+/// deleted by the transaction) or its table was not loaded then.
+fn cascade_origin(base: &State, st: &State, edges: &[Edge], idx: usize, key: &Value) -> String {
+    let mut at = (idx, key.clone());
+    let mut seen = HashSet::new();
+    let mut root = None;
+    while seen.insert(at.clone()) {
+        let Some(Ok(Some(row))) = base
+            .tables
+            .get(at.0)
+            .map(|t| t.dyn_get(Lookup::owned(at.1.clone())))
+        else {
+            break;
+        };
+        let from = edges
+            .iter()
+            .filter(|e| e.0 == at.0 && e.3 == OnDelete::Cascade)
+            .find_map(|(_, col, parent, _)| {
+                let v = row.get(*col).filter(|v| !v.is_null())?.clone();
+                let &p = st.by_name.get(parent)?;
+                let schema = st.tables[p].schema();
+                let k = schema.coerce(schema.primary_key(), v).ok()?;
+                let gone = base.tables.get(p)?.has_key(&k) && !st.tables[p].has_key(&k);
+                gone.then_some((p, k))
+            });
+        match from {
+            Some(from) => {
+                root = Some(from.clone());
+                at = from;
+            }
+            None => break,
+        }
+    }
+    root.map_or_else(String::new, |(p, k)| {
+        format!(
+            " (deleted by the cascade from {} {k})",
+            st.tables[p].schema().table
+        )
+    })
+}
+
 /// Checks, for everything `tx` wrote, that no row references a row it deleted through a
 /// `restrict` key, and that every row written references a row that exists. The `cascade`
 /// and `set_null` actions ran with the statements that deleted (every deletion goes through
@@ -160,8 +206,10 @@ pub(crate) fn enforce(tx: &WriteTx<'_>) -> Result<()> {
                 ensure_loaded(storage, &mut st, *child)?;
                 let slots = st.tables[*child].slots_where(*col, &key);
                 if !slots.is_empty() {
+                    let origin = cascade_origin(&tx.base(), &st, &all_edges, parent, &key);
                     let reason = format!(
-                        "cannot delete {parent_name} {key}: {} row(s) of {} still reference it",
+                        "cannot delete {parent_name} {key}{origin}: {} row(s) of {} still \
+                         reference it",
                         slots.len(),
                         st.tables[*child].schema().table
                     );

@@ -108,6 +108,12 @@ impl<'e> WriteTx<'e> {
         self.engine
     }
 
+    /// The version this transaction started from (the newest committed one: it holds the
+    /// writers' lock).
+    pub(crate) fn base(&self) -> Arc<State> {
+        Arc::clone(&self.head.borrow())
+    }
+
     /// The tables written so far, with their first marks.
     pub(crate) fn marks(&self) -> Vec<(usize, Mark)> {
         self.marks.borrow().clone()

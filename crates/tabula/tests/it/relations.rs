@@ -280,6 +280,42 @@ fn cascade_chains_and_set_null() {
     );
 }
 
+/// A `restrict` key met by a cascade names the row the user deleted, where the cascade
+/// started: the row it names was never asked for.
+#[test]
+fn restrict_met_by_a_cascade_names_where_the_cascade_started() {
+    let db = Database::in_memory();
+    db.sql(
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);
+         CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a ON DELETE CASCADE);
+         CREATE TABLE c (id INTEGER PRIMARY KEY, b_id INTEGER REFERENCES b ON DELETE CASCADE);
+         CREATE TABLE d (id INTEGER PRIMARY KEY, c_id INTEGER REFERENCES c ON DELETE RESTRICT);
+         INSERT INTO a VALUES (2);
+         INSERT INTO b VALUES (3, 2);
+         INSERT INTO c VALUES (5, 3);
+         INSERT INTO d VALUES (1, 5);",
+    )
+    .unwrap();
+    let e = db.sql("DELETE FROM a WHERE id = 2").unwrap_err();
+    let Error::ForeignKey { table, reason, .. } = &e else {
+        panic!("{e}")
+    };
+    assert_eq!(table, "d");
+    assert_eq!(
+        reason,
+        "cannot delete c 5 (deleted by the cascade from a 2): 1 row(s) of d still reference it"
+    );
+    // Nothing changed; a row deleted by the statement itself is named alone.
+    let count = |t: &str| db.sql(&format!("SELECT COUNT(*) FROM {t}")).unwrap().rows;
+    assert_eq!(count("c"), [[tabula::Value::Int(1)]]);
+    let e = db.sql("DELETE FROM c WHERE id = 5").unwrap_err();
+    assert!(
+        matches!(&e, Error::ForeignKey { reason, .. }
+            if reason == "cannot delete c 5: 1 row(s) of d still reference it"),
+        "{e}"
+    );
+}
+
 #[derive(Table, Debug, Clone, PartialEq)]
 struct Chicken {
     #[column(primary_key)]
