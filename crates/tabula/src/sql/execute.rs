@@ -358,7 +358,7 @@ fn insert(
         return Ok(SqlResult::of_changes(insert(pending)?));
     };
     let mut pending = Vec::with_capacity(values.rows.len());
-    let mut p = Params::with_subqueries(&run, target.binds_only());
+    let mut p = Params::with_subqueries(&run, target.binds_only()).for_run(params);
     for row in &values.rows {
         if row.len() != columns.len() {
             return Err(sql_error(
@@ -399,7 +399,7 @@ fn update(
     let run = |sq: &sqlparser::ast::Query, bind: bool, _aliases: bool| {
         select::select(target.binding_if(bind), sq, params).map(|r| r.rows)
     };
-    let mut p = Params::with_subqueries(&run, target.binds_only());
+    let mut p = Params::with_subqueries(&run, target.binds_only()).for_run(params);
     // Correlated subqueries run per row, in SET and WHERE.
     p.correlated = Some(Vec::new());
     let sets = assignments
@@ -529,7 +529,7 @@ fn delete(
     let run = |sq: &sqlparser::ast::Query, bind: bool, _aliases: bool| {
         select::select(target.binding_if(bind), sq, params).map(|r| r.rows)
     };
-    let mut p = Params::with_subqueries(&run, target.binds_only());
+    let mut p = Params::with_subqueries(&run, target.binds_only()).for_run(params);
     p.correlated = Some(Vec::new());
     let filter = d
         .selection

@@ -22,7 +22,7 @@ use crate::record::Cols;
 use crate::sql::compound::CteRows;
 use crate::sql::numeric::{self, Num, NumExpr};
 use crate::sql::unsupported;
-use crate::sql::value_set::ValueSet;
+use crate::sql::value_set::{ValueSet, HASHED_FROM};
 use crate::value::Value;
 
 mod fp;
@@ -330,13 +330,14 @@ fn compile_node(e: &Expr, scope: &dyn Scope, params: &mut Params<'_>) -> Result<
             target: InTarget::List(list),
             negated,
             ..
-        } => Scalar::in_list(
-            boxed(expr, params)?,
-            list.iter()
+        } => {
+            let x = boxed(expr, params)?;
+            let list = list
+                .iter()
                 .map(|x| compile(x, scope, params))
-                .collect::<Result<_>>()?,
-            *negated,
-        ),
+                .collect::<Result<_>>()?;
+            Scalar::in_list_of(x, list, *negated, params.values)
+        }
         Expr::Between {
             expr,
             negated,
@@ -650,6 +651,10 @@ pub(crate) struct Params<'s> {
     /// How many names were columns of the query around this one (a correlated subquery
     /// compiled for one of its rows), each compiled as its value there.
     outer_names: usize,
+    /// The values the run binds to the placeholders, where the compiled expression serves
+    /// that run alone (a statement is compiled for each run): a long `IN` list of them is
+    /// hashed as a list of literals is (see [`Scalar::in_list_of`]).
+    values: &'s [Value],
 }
 
 /// Runs a subquery, for [`Params::subquery`]: its result rows.
@@ -662,6 +667,11 @@ impl<'s> Params<'s> {
             binds_only,
             ..Params::default()
         }
+    }
+
+    /// The same compilation, for one run with `values` bound to the placeholders.
+    pub(crate) fn for_run(self, values: &'s [Value]) -> Self {
+        Params { values, ..self }
     }
 
     /// A column of the query around this one, compiled as its value for the row it runs
@@ -1160,6 +1170,36 @@ impl Scalar {
             Some(set) => Scalar::InSet(x, Arc::new(set), negated),
             None => Scalar::InList(x, list, negated),
         }
+    }
+
+    /// [`Scalar::in_list`], with the placeholders of a list of literals and placeholders
+    /// read as the run's `values` when there are enough of them to hash: `x IN (?, ?, …)`
+    /// of 10,000 parameters then costs one probe a row, not 10,000 comparisons. A
+    /// placeholder beyond `values` stays one, for the run to report.
+    pub(crate) fn in_list_of(
+        x: Box<Scalar>,
+        list: Vec<Scalar>,
+        negated: bool,
+        values: &[Value],
+    ) -> Scalar {
+        let bound = list.len() >= HASHED_FROM
+            && list.iter().any(|i| matches!(i, Scalar::Param(_)))
+            && list.iter().all(|i| match i {
+                Scalar::Literal(_) => true,
+                Scalar::Param(at) => *at < values.len(),
+                _ => false,
+            });
+        if !bound {
+            return Scalar::in_list(x, list, negated);
+        }
+        let list = list
+            .into_iter()
+            .map(|i| match i {
+                Scalar::Param(at) => Scalar::Literal(values[at].clone()),
+                other => other,
+            })
+            .collect();
+        Scalar::in_list(x, list, negated)
     }
 
     /// Evaluates the expression on `row` with the statement's `params`.

@@ -253,7 +253,7 @@ pub(crate) fn query_body(
     let run = |sq: &Query, bind: bool, aliases: bool| {
         beyond.rows_of(target.binding_if(bind), sq, params, aliases)
     };
-    let mut p = Params::with_subqueries(&run, target.binds_only());
+    let mut p = Params::with_subqueries(&run, target.binds_only()).for_run(params);
     let Clauses {
         filter,
         group_by,

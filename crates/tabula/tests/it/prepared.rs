@@ -951,3 +951,95 @@ fn limit_zero_runs_no_correlated_subquery_and_evaluates_no_item() {
         Vec::<Vec<Value>>::new()
     );
 }
+
+/// A long `IN` list of placeholders is hashed for its run (one probe a row), and answers
+/// as the same list written as literals does: nulls, NaN, values of another kind, `NOT IN`,
+/// in SELECT, UPDATE and DELETE, and again with other values on the next run.
+#[test]
+fn a_long_in_list_of_placeholders_answers_as_its_literals_do() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, x REAL, s TEXT)")
+        .unwrap();
+    for i in 0..200i64 {
+        db.sql_with(
+            "INSERT INTO t (x, s) VALUES (?, ?)",
+            &[
+                if i % 17 == 0 {
+                    Value::Null
+                } else {
+                    Value::Float((i % 40) as f64)
+                },
+                Value::from(format!("s{}", i % 30)),
+            ],
+        )
+        .unwrap();
+    }
+    let lists: Vec<Vec<Value>> = vec![
+        (0..20).map(|i| Value::Int(i * 2)).collect(),
+        (0..20)
+            .map(|i| match i {
+                3 => Value::Null,
+                5 => Value::Float(f64::NAN),
+                7 => Value::from("s3"),
+                _ => Value::Float(i as f64 + 0.5 * (i % 2) as f64),
+            })
+            .collect(),
+        (0..30)
+            .map(|i| Value::from(format!("s{}", i * 3)))
+            .collect(),
+    ];
+    let literal = |v: &Value| match v {
+        Value::Null => "NULL".to_string(),
+        Value::Float(f) if f.is_nan() => "(0.0/0.0)".to_string(),
+        Value::Float(f) => format!("{f:?}"),
+        Value::Text(t) => format!("'{t}'"),
+        other => other.to_string(),
+    };
+    for list in &lists {
+        let marks = vec!["?"; list.len()].join(", ");
+        let written = list.iter().map(literal).collect::<Vec<_>>().join(", ");
+        for (col, not) in [("x", ""), ("x", "NOT "), ("s", ""), ("s", "NOT ")] {
+            let q = |items: &str| format!("SELECT id, {col} {not}IN ({items}) FROM t ORDER BY id");
+            let st = db.prepare(&q(&marks)).unwrap();
+            let by_params = st.run(list).unwrap().rows;
+            let by_literals = db.sql(&q(&written)).unwrap().rows;
+            assert_eq!(by_params, by_literals, "{col} {not}IN {written}");
+            // The next run binds other values: nothing of the first run's set is kept.
+            let shifted: Vec<Value> = list.iter().skip(1).chain(list.first()).cloned().collect();
+            let mut other = shifted.clone();
+            other[0] = Value::from("nothing");
+            let again = st.run(&other).unwrap().rows;
+            let written2 = other.iter().map(literal).collect::<Vec<_>>().join(", ");
+            assert_eq!(again, db.sql(&q(&written2)).unwrap().rows, "{written2}");
+        }
+    }
+    // UPDATE and DELETE pick the rows the list names.
+    let keys: Vec<Value> = (1..=40).map(|i| Value::Int(i * 5)).collect();
+    let marks = vec!["?"; keys.len()].join(", ");
+    let changed = db
+        .sql_with(
+            &format!("UPDATE t SET s = 'picked' WHERE id IN ({marks})"),
+            &keys,
+        )
+        .unwrap()
+        .changed;
+    assert_eq!(changed, 40);
+    let gone = db
+        .sql_with(&format!("DELETE FROM t WHERE id NOT IN ({marks})"), &keys)
+        .unwrap()
+        .changed;
+    assert_eq!(gone, 160);
+    let left = db
+        .sql("SELECT COUNT(*) FROM t WHERE s = 'picked'")
+        .unwrap()
+        .rows;
+    assert_eq!(left, [[Value::Int(40)]]);
+    // Too few parameters is still an error naming the placeholder count.
+    let e = db
+        .sql_with(
+            &format!("SELECT * FROM t WHERE id IN ({marks})"),
+            &keys[..39],
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::Sql { .. }), "{e}");
+}
