@@ -1138,26 +1138,32 @@ fn compare(a: ValueRef<'_>, op: Cmp, b: ValueRef<'_>) -> Option<bool> {
 /// matches nothing.
 pub(crate) fn like_text(text: &str, pattern: &str, escape: Option<char>) -> bool {
     match pattern_of(pattern, pattern, escape, false) {
-        Ok(p) => like(&text.chars().collect::<Vec<_>>(), &p.pieces),
+        Ok(p) => like(text, &p.pieces),
         Err(_) => false,
     }
 }
 
 /// SQL LIKE over a compiled pattern, backtracking to the last `%` only (linear in practice).
-fn like(s: &[char], p: &[Piece]) -> bool {
+/// It walks `s` a character at a time where it stands (`si` and `mark` are byte offsets at
+/// character boundaries), copying nothing, and a `%` that ends the pattern matches the rest
+/// at once: `LIKE 'abc%'` reads three characters of a text of any length.
+fn like(s: &str, p: &[Piece]) -> bool {
     let (mut si, mut pi) = (0, 0);
     let (mut star, mut mark) = (None, 0);
-    while si < s.len() {
+    while let Some(c) = s[si..].chars().next() {
         match p.get(pi) {
             Some(Piece::One) => {
-                si += 1;
+                si += c.len_utf8();
                 pi += 1;
             }
-            Some(Piece::Char(c)) if *c == s[si] => {
-                si += 1;
+            Some(Piece::Char(want)) if *want == c => {
+                si += c.len_utf8();
                 pi += 1;
             }
             Some(Piece::Any) => {
+                if pi + 1 == p.len() {
+                    return true;
+                }
                 star = Some(pi);
                 mark = si;
                 pi += 1;
@@ -1165,7 +1171,16 @@ fn like(s: &[char], p: &[Piece]) -> bool {
             _ => match star {
                 Some(st) => {
                     pi = st + 1;
-                    mark += 1;
+                    // `mark` is before `si`, inside the text: a character follows it.
+                    mark += s[mark..].chars().next().map_or(1, char::len_utf8);
+                    // Where a character follows the `%`, a match can start only where that
+                    // character is: found by a search over bytes (`LIKE '%zzz'`).
+                    if let Some(Piece::Char(first)) = p.get(pi) {
+                        match s[mark..].find(*first) {
+                            Some(at) => mark += at,
+                            None => return false,
+                        }
+                    }
                     si = mark;
                 }
                 None => return false,
@@ -1206,12 +1221,12 @@ fn eval<'v>(n: &Node, get: &dyn Fn(usize) -> ValueRef<'v>) -> Option<bool> {
         Node::IsNull(c, negated) => Some(get(*c).is_null() != *negated),
         Node::Like(c, p, negated) => match get(*c) {
             ValueRef::Text(t) => {
-                let s: Vec<char> = if p.ignore_case {
-                    t.to_lowercase().chars().collect()
+                let hit = if p.ignore_case {
+                    like(&t.to_lowercase(), &p.pieces)
                 } else {
-                    t.chars().collect()
+                    like(t, &p.pieces)
                 };
-                Some(like(&s, &p.pieces) != *negated)
+                Some(hit != *negated)
             }
             _ => None,
         },

@@ -1395,7 +1395,7 @@ impl Scalar {
                 if v.is_null() || p.is_null() {
                     Value::Null
                 } else {
-                    let hit = crate::expr::like_text(&text_of(&v), &text_of(&p), *escape);
+                    let hit = crate::expr::like_text(&text_in(&v), &text_in(&p), *escape);
                     Value::Bool(hit != *negated)
                 }
             }
@@ -1681,6 +1681,14 @@ fn as_number(v: Value) -> Value {
     }
 }
 
+/// [`text_of`], borrowing a text value rather than copying it.
+fn text_in(v: &Value) -> std::borrow::Cow<'_, str> {
+    match v {
+        Value::Text(t) => std::borrow::Cow::Borrowed(t),
+        other => std::borrow::Cow::Owned(text_of(other)),
+    }
+}
+
 pub(crate) fn text_of(v: &Value) -> String {
     match v {
         Value::Text(t) => t.clone(),
@@ -1903,14 +1911,15 @@ fn call(f: Func, mut args: Vec<Value>) -> Result<Value> {
             // In i128, where nothing overflows. Without a length, SQLite's stand-in (3.54's;
             // 3.40 took its length limit, 10^9) is the largest i64: only a start within
             // that of the most negative leaves less than the whole.
-            let chars: Vec<char> = text_of(&args[0]).chars().collect();
-            let len = chars.len() as i128;
+            // The text is read where it stands: counted only for a start from its end, and
+            // cut at the byte offsets of the characters it starts and ends at.
+            let text = text_in(&args[0]);
             let mut p1 = i128::from(int_value(&args[1]));
             let mut p2 = args
                 .get(2)
                 .map_or(i128::from(i64::MAX), |a| i128::from(int_value(a)));
             if p1 < 0 {
-                p1 += len;
+                p1 += text.chars().count() as i128;
                 if p1 < 0 {
                     p2 = if p2 < 0 { 0 } else { p2 + p1 };
                     p1 = 0;
@@ -1924,15 +1933,27 @@ fn call(f: Func, mut args: Vec<Value>) -> Result<Value> {
                 p2 = if p2 < -p1 { p1 } else { -p2 };
                 p1 -= p2;
             }
-            let from = p1.clamp(0, len) as usize;
-            let to = (p1 + p2).clamp(0, len) as usize;
+            let (from, to) = (char_offset(&text, p1), char_offset(&text, p1 + p2));
             Value::Text(if from < to {
-                chars[from..to].iter().collect()
+                text[from..to].to_owned()
             } else {
                 String::new()
             })
         }
     })
+}
+
+/// The byte offset in `text` of its character `n` (from 0): 0 for a negative `n`, the
+/// text's length for one at or past its end (SUBSTR's clamp to the text).
+fn char_offset(text: &str, n: i128) -> usize {
+    if n <= 0 {
+        return 0;
+    }
+    // A text has no more characters than bytes.
+    match usize::try_from(n) {
+        Ok(n) if n < text.len() => text.char_indices().nth(n).map_or(text.len(), |(at, _)| at),
+        _ => text.len(),
+    }
 }
 
 #[cfg(test)]
