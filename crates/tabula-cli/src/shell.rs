@@ -586,7 +586,18 @@ fn dot(
         ("explain", word) if mistyped_switch(word) => {
             anyhow::bail!(".explain takes on, off or a query, not {word:?}")
         }
-        ("explain", query) => print_plan(&session.run(&format!("EXPLAIN {query}"))?)?,
+        ("explain", query) => {
+            // One query, planned and never run: a text of several would run the ones after
+            // the first (a `DROP TABLE` after the `;`). The library plans queries only.
+            let statements = split::split(&format!("{query}\n;")).statements;
+            let [one] = statements.as_slice() else {
+                anyhow::bail!(
+                    ".explain takes one query, not {} statements: nothing was run",
+                    statements.len()
+                )
+            };
+            print_plan(&session.run(&format!("EXPLAIN {}", one.text))?)?
+        }
         ("read", "") => anyhow::bail!(".read takes the name of a file of SQL"),
         ("read", _) if depth >= READ_DEPTH => {
             anyhow::bail!(".read nested {READ_DEPTH} deep (does a file read itself?): stopped")

@@ -1092,6 +1092,30 @@ fn a_reader_gone_mid_transaction_rolls_it_back_and_says_so() {
     assert_eq!(String::from_utf8_lossy(&o.stdout), "n\n100\n");
 }
 
+/// `.explain` plans one query and runs nothing: what follows a `;` (a `DROP TABLE`, an
+/// `UPDATE`) used to run, taking the lock first on the read-only shell.
+#[test]
+fn explain_runs_nothing_after_its_query() {
+    let (_d, _path, p) = demo();
+    let out = shell(
+        &p,
+        ".explain SELECT 1; DROP TABLE registrations
+         .explain SELECT id FROM students; UPDATE students SET gpa = 0
+         .explain SELECT 1; SELECT 2
+         SELECT COUNT(*) AS n FROM students WHERE gpa = 0;
+",
+    );
+    assert_eq!(
+        out.matches("error: .explain takes one query, not 2 statements: nothing was run")
+            .count(),
+        3,
+        "{out}"
+    );
+    assert!(out.contains("│ 0 │"), "{out}");
+    let o = tabula(&["tables", &p]);
+    assert!(text(&o).contains("registrations"), "{}", text(&o));
+}
+
 /// An existing empty directory is a new database, as `tabula sql DIR "…"` makes one.
 #[test]
 fn an_empty_directory_becomes_a_database() {

@@ -8,9 +8,13 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
+use rustyline::completion::Completer;
 use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
-use rustyline::{Config, Editor};
+use rustyline::validate::Validator;
+use rustyline::{Config, Context as LineContext, Editor, Helper};
 
 /// What reading a line gave.
 pub enum Read {
@@ -29,13 +33,42 @@ pub enum Read {
 pub enum Input {
     /// A terminal, through rustyline.
     Terminal {
-        editor: Box<Editor<(), DefaultHistory>>,
+        editor: Box<Editor<TypedTab, DefaultHistory>>,
         history: Option<PathBuf>,
     },
     /// Standard input read line by line; prompts and the lines read are printed to
     /// standard output.
     Plain(std::io::StdinLock<'static>),
 }
+
+/// The line editor's helper, for one thing: Tab is rustyline's completion key, and with
+/// nothing to complete it was dropped, so a tab typed (or pasted without bracketed paste)
+/// inside a string changed the value stored. Its one "completion" is the tab itself, put
+/// where the cursor is.
+pub struct TypedTab;
+
+impl Completer for TypedTab {
+    type Candidate = String;
+
+    fn complete(
+        &self,
+        _line: &str,
+        pos: usize,
+        _ctx: &LineContext<'_>,
+    ) -> rustyline::Result<(usize, Vec<String>)> {
+        Ok((pos, vec!["\t".to_owned()]))
+    }
+}
+
+impl Hinter for TypedTab {
+    type Hint = String;
+}
+
+impl Highlighter for TypedTab {}
+
+impl Validator for TypedTab {}
+
+impl Helper for TypedTab {}
 
 /// How many entries the history keeps.
 const HISTORY_SIZE: usize = 1000;
@@ -53,6 +86,7 @@ impl Input {
             .auto_add_history(false)
             .build();
         let mut editor = Editor::with_config(config).context("starting the line editor")?;
+        editor.set_helper(Some(TypedTab));
         // No home directory (HOME unset or empty): no history file, and no complaint.
         let history = std::env::var_os("HOME")
             .filter(|h| !h.is_empty())
@@ -74,6 +108,12 @@ impl Input {
                 Ok(line) => Ok(Read::Line(line)),
                 Err(ReadlineError::Interrupted) => Ok(Read::Interrupted),
                 Err(ReadlineError::Eof) => Ok(Read::End),
+                // Bytes that are not UTF-8 (a Latin-1 terminal, a stray paste): the line is
+                // dropped with its statement, as on standard input; the shell goes on, its
+                // transaction with it.
+                Err(ReadlineError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    Ok(Read::NotUtf8)
+                }
                 Err(e) => Err(anyhow::Error::new(e).context("reading the terminal")),
             },
             Input::Plain(stdin) => {
