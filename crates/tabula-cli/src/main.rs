@@ -342,7 +342,8 @@ fn reported(unreadable: &[tabula::Error]) -> ExitCode {
 }
 
 /// Where to go after an error that found a damaged file.
-const RESCUE: &str = "`tabula verify DIR` lists every problem, and `tabula repair DIR` backs up \
+pub(crate) const RESCUE: &str =
+    "`tabula verify DIR` lists every problem, and `tabula repair DIR` backs up \
                       every file, then rebuilds what can be read (see docs/RECOVERY.md)";
 
 /// For an error naming a table that does not exist: the table whose name differs from it

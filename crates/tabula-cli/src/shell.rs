@@ -550,13 +550,24 @@ fn dot(
     match (name, rest) {
         ("quit" | "exit", "") => return Ok(Next::Quit),
         ("help", _) => say(HELP),
-        ("tables", "") => crate::describe::print_tables(&session.stats()?, settings.format)?,
+        ("tables", "") => {
+            // As `tabula tables`: every table, a damaged one marked so, then why.
+            let (stats, damaged) = session.stats()?;
+            crate::describe::print_tables(&stats, settings.format)?;
+            for e in &damaged {
+                error(&anyhow::anyhow!("{e}"));
+            }
+            if !damaged.is_empty() {
+                note(crate::RESCUE);
+            }
+        }
         ("schema", table) => {
             let db = session.database()?;
             let names = if table.is_empty() {
                 db.table_names()?
             } else {
-                vec![table.to_owned()]
+                // A name quoted as SQL or a shell would (`.schema "order"`) is that name.
+                vec![unquoted(table).to_owned()]
             };
             if names.is_empty() {
                 say("no tables yet");

@@ -1116,6 +1116,45 @@ fn explain_runs_nothing_after_its_query() {
     assert!(text(&o).contains("registrations"), "{}", text(&o));
 }
 
+/// `.tables` on a database with a damaged snapshot lists every table as `tabula tables`
+/// does, the damaged one marked, then says why and where to go; the others still read.
+#[test]
+fn tables_lists_every_table_beside_a_damaged_one() {
+    let (_d, path, p) = demo();
+    let snapshot = path.join("data/students.records");
+    let mut bytes = std::fs::read(&snapshot).expect("read snapshot");
+    bytes[30] ^= 1;
+    std::fs::write(&snapshot, bytes).expect("write snapshot");
+    let out = shell(
+        &p,
+        ".tables
+SELECT COUNT(*) AS n FROM courses;
+",
+    );
+    for expected in [
+        "│ courses       │ 5 ",
+        "│ students      │ 7 (damaged snapshot) │",
+        "error: DIR/data/students.records: corrupt: checksum",
+        "note: `tabula verify DIR` lists every problem",
+        "│ 5 │",
+    ] {
+        assert!(
+            out.contains(expected),
+            "{expected:?} in
+{out}"
+        );
+    }
+}
+
+/// `.schema` takes a table's name quoted too, as SQL and `.read` take names.
+#[test]
+fn schema_takes_a_quoted_name() {
+    let (_d, _path, p) = demo();
+    let out = shell(&p, ".schema \"courses\"\n.schema 'courses'\n");
+    assert_eq!(out.matches("table courses\n").count(), 2, "{out}");
+    assert!(!out.contains("error:"), "{out}");
+}
+
 /// An existing empty directory is a new database, as `tabula sql DIR "…"` makes one.
 #[test]
 fn an_empty_directory_becomes_a_database() {

@@ -71,12 +71,14 @@ impl Session {
     /// The tables with their row counts. Outside a transaction a read-only database catches
     /// up with the directory first and counts are exact; inside one, they are the committed
     /// state's (the transaction's thread holds the lock that loading a table would take).
-    pub fn stats(&mut self) -> anyhow::Result<Stats> {
+    /// Beside them, the errors of tables that did not load (a damaged snapshot), each
+    /// marked damaged among the others.
+    pub fn stats(&mut self) -> anyhow::Result<(Stats, Vec<tabula::Error>)> {
         if self.tx.is_some() {
-            return Ok(self.db.stats()?);
+            return Ok((self.db.stats()?, Vec::new()));
         }
         self.catch_up()?;
-        crate::database::exact_stats(&self.db)
+        crate::database::stats_of_what_loads(&self.db)
     }
 
     /// The database, for lock-free reads of its committed state (schemas).
