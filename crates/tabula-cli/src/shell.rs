@@ -66,6 +66,31 @@ pub(crate) enum Kind {
     Other,
 }
 
+/// `statement` with its comments (`-- …` to the end of the line, `/* … */`) left out, for
+/// the words of a statement that holds no string or quoted name (a transaction's).
+fn without_comments(statement: &str) -> String {
+    let mut out = String::with_capacity(statement.len());
+    let mut rest = statement;
+    loop {
+        let line = rest.find("--");
+        let block = rest.find("/*");
+        let (at, end) = match (line, block) {
+            (Some(l), Some(b)) if b < l => {
+                (b, rest[b..].find("*/").map_or(rest.len(), |e| b + e + 2))
+            }
+            (Some(l), _) => (l, rest[l..].find('\n').map_or(rest.len(), |e| l + e)),
+            (None, Some(b)) => (b, rest[b..].find("*/").map_or(rest.len(), |e| b + e + 2)),
+            (None, None) => {
+                out.push_str(rest);
+                return out;
+            }
+        };
+        out.push_str(&rest[..at]);
+        out.push(' ');
+        rest = &rest[end..];
+    }
+}
+
 /// The words of `statement`, upper-cased (names, keywords and numbers alike; what is not
 /// a letter, digit or `_` separates them).
 fn words(statement: &str) -> impl Iterator<Item = String> + '_ {
@@ -77,13 +102,38 @@ fn words(statement: &str) -> impl Iterator<Item = String> + '_ {
 
 impl Kind {
     pub(crate) fn of(statement: &str) -> Kind {
-        let mut words = words(statement);
-        let first = words.next().unwrap_or_default();
+        let first = words(statement).next().unwrap_or_default();
+        // A transaction's statement only in the forms SQLite and PostgreSQL write it; any
+        // other (`BEGIN foo`, `COMMIT please`, `ROLLBACK TO a savepoint`) goes to the
+        // library, which says what is wrong with it, rather than being read by its first
+        // word.
+        let rest: Vec<String> = if matches!(
+            first.as_str(),
+            "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK"
+        ) {
+            words(&without_comments(statement))
+                .skip(1)
+                .take(3)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let only = |allowed: &[&str]| {
+            rest.len() <= 1 && rest.iter().all(|w| allowed.contains(&w.as_str()))
+        };
         match first.as_str() {
-            "BEGIN" | "START" => Kind::Begin,
-            "COMMIT" | "END" => Kind::Commit,
-            // ROLLBACK TO a savepoint goes to the library, which says it is not supported.
-            "ROLLBACK" if !words.any(|w| w == "TO") => Kind::Rollback,
+            "BEGIN"
+                if only(&["DEFERRED", "IMMEDIATE", "EXCLUSIVE", "TRANSACTION", "WORK"])
+                    || matches!(rest.as_slice(), [mode, t]
+                    if ["DEFERRED", "IMMEDIATE", "EXCLUSIVE"].contains(&mode.as_str())
+                        && t == "TRANSACTION") =>
+            {
+                Kind::Begin
+            }
+            "START" if rest == ["TRANSACTION"] => Kind::Begin,
+            "COMMIT" if only(&["TRANSACTION", "WORK"]) => Kind::Commit,
+            "END" if only(&["TRANSACTION"]) => Kind::Commit,
+            "ROLLBACK" if only(&["TRANSACTION", "WORK"]) => Kind::Rollback,
             "INSERT" | "UPDATE" | "DELETE" | "REPLACE" => Kind::Change,
             "SELECT" | "WITH" => Kind::Query,
             _ => Kind::Other,

@@ -1146,6 +1146,42 @@ SELECT COUNT(*) AS n FROM courses;
     }
 }
 
+/// A transaction's statement is read in the forms SQL writes it, not by its first word:
+/// `BEGIN foo bar` opened a transaction and `COMMIT please` committed.
+#[test]
+fn transaction_statements_are_read_whole() {
+    let (_d, _path, p) = demo();
+    let out = shell(
+        &p,
+        "BEGIN foo bar;
+COMMIT please;
+BEGIN IMMEDIATE TRANSACTION;
+         DELETE FROM registrations WHERE id = 1;
+COMMIT /* done */;
+         START TRANSACTION;
+ROLLBACK WORK;
+",
+    );
+    let errors = out
+        .lines()
+        .filter(|l| l.starts_with("error: SQL error"))
+        .count();
+    assert_eq!(errors, 2, "{out}");
+    assert!(!out.contains("tabula*> COMMIT please"), "{out}");
+    assert!(
+        out.contains("tabula> BEGIN IMMEDIATE TRANSACTION;\ntransaction open\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("tabula*> COMMIT /* done */;\ncommitted\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("tabula*> ROLLBACK WORK;\nrolled back\n"),
+        "{out}"
+    );
+}
+
 /// `.schema` takes a table's name quoted too, as SQL and `.read` take names.
 #[test]
 fn schema_takes_a_quoted_name() {
