@@ -463,33 +463,6 @@ pub(crate) fn column_list(cols: &[String]) -> String {
     format!("({})", cols.join(", "))
 }
 
-/// Why `schema` declares one composite unique constraint twice, over the same columns in
-/// another order (`unique(b, a)` beside `unique(a, b)`), if it does: the two hold of the
-/// same rows, and the second index would only cost every write. A new table or a migration
-/// adding it is refused, as the derive refuses it when it compiles; a table stored with
-/// one before this rule opens as it is.
-pub(crate) fn repeated_unique(schema: &Schema) -> Option<String> {
-    let sorted = |cols: &[String]| {
-        let mut cols = cols.to_vec();
-        cols.sort();
-        cols
-    };
-    schema.unique.iter().enumerate().find_map(|(i, cols)| {
-        let key = sorted(cols);
-        schema.unique[..i]
-            .iter()
-            .find(|first| sorted(first) == key)
-            .map(|first| {
-                format!(
-                    "unique{} repeats unique{}: a unique constraint over the same columns, in \
-                     any order, is the same constraint",
-                    column_list(cols),
-                    column_list(first)
-                )
-            })
-    })
-}
-
 /// The longest table or column name accepted.
 pub const MAX_NAME_LEN: usize = 64;
 

@@ -14,7 +14,7 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
-use rustyline::{Config, Context as LineContext, Editor, Helper};
+use rustyline::{CompletionType, Config, Context as LineContext, Editor, Helper};
 
 /// What reading a line gave.
 pub enum Read {
@@ -84,6 +84,10 @@ impl Input {
             .and_then(|b| b.history_ignore_dups(true))
             .context("configuring the line editor")?
             .auto_add_history(false)
+            // A lone candidate is inserted and the key handled at once: rustyline's default
+            // (circular) waits in the completion after it, and a second Tab took the first
+            // tab back out.
+            .completion_type(CompletionType::List)
             .build();
         let mut editor = Editor::with_config(config).context("starting the line editor")?;
         editor.set_helper(Some(TypedTab));

@@ -217,6 +217,15 @@ def describe(cls: type, name: str | None, unique: Any, index: Any, check: Any,
                               "columns": columns}
     if unique:
         schema["unique"] = _names(cls, "unique", unique)
+        # As the derive: the same columns in another order are the same constraint, and a
+        # second index would only cost every write.
+        for i, cols in enumerate(schema["unique"]):
+            first = next((u for u in schema["unique"][:i] if sorted(u) == sorted(cols)), None)
+            if first is not None and len(cols) > 1:
+                raise _errors.SchemaMismatch(
+                    f"{cls.__name__}: unique({', '.join(cols)}) repeats "
+                    f"unique({', '.join(first)}): a unique constraint over the same columns, "
+                    f"in any order, is the same constraint")
     if index:
         schema["index"] = _names(cls, "index", index)
     if check:

@@ -19,7 +19,6 @@ use crate::engine::source::TxCore;
 use crate::engine::state::State;
 use crate::engine::write::WriteTx;
 use crate::error::{Error, Result};
-use crate::lookup::Lookup;
 use crate::schema::OnDelete;
 use crate::table::Mark;
 use crate::value::Value;
@@ -88,10 +87,14 @@ pub(crate) fn act_now(
             return Ok(());
         }
         edges(&st)
-            .into_iter()
-            .filter(|e| e.3 != OnDelete::Restrict)
-            .collect::<Vec<_>>()
     };
+    // Where a `restrict` key may refuse the commit, the cascades are noted for the words of
+    // that refusal (see [`cascade_origin`]); elsewhere nothing is kept.
+    let noted = all_edges.iter().any(|e| e.3 == OnDelete::Restrict);
+    let all_edges: Vec<Edge> = all_edges
+        .into_iter()
+        .filter(|e| e.3 != OnDelete::Restrict)
+        .collect();
     // The keys deleted (each looked up, to leave out one inserted again): only now that an
     // action may follow them.
     let deleted = tx.state_mut()?.tables[idx].deleted_since(mark);
@@ -119,6 +122,11 @@ pub(crate) fn act_now(
                 if *action == OnDelete::Cascade {
                     let keys: Vec<Value> = slots.iter().map(|&s| t.key_at(s)).collect();
                     t.dyn_delete_keys(&keys)?;
+                    if noted {
+                        for k in &keys {
+                            tx.note_cascade(*child, k.clone(), (parent, key.clone()));
+                        }
+                    }
                     work.push((*child, keys));
                 } else {
                     for s in slots {
@@ -132,40 +140,21 @@ pub(crate) fn act_now(
 }
 
 /// Where the cascade that deleted row `key` of table `idx` started, as ` (deleted by the
-/// cascade from t k)`, or nothing: the row's foreign keys, read in `base` (the version the
-/// transaction started from), name a row `st` no longer has through an `on delete cascade`
-/// key, and that row's in turn, up to the row a statement deleted. A user who deleted a 2
-/// is told why b 3 was deleted at all. Nothing when a row was not in `base` (written and
-/// deleted by the transaction) or its table was not loaded then.
-fn cascade_origin(base: &State, st: &State, edges: &[Edge], idx: usize, key: &Value) -> String {
+/// cascade from t k)`, or nothing: the cascades the transaction's statements ran, followed
+/// back to a row a statement deleted, while each row they start from is still gone (a
+/// statement that failed put its rows back, and its cascades say nothing). A user who
+/// deleted a 2 is told why b 3 was deleted at all.
+fn cascade_origin(tx: &WriteTx<'_>, st: &State, idx: usize, key: &Value) -> String {
     let mut at = (idx, key.clone());
     let mut seen = HashSet::new();
     let mut root = None;
     while seen.insert(at.clone()) {
-        let Some(Ok(Some(row))) = base
-            .tables
-            .get(at.0)
-            .map(|t| t.dyn_get(Lookup::owned(at.1.clone())))
-        else {
-            break;
-        };
-        let from = edges
-            .iter()
-            .filter(|e| e.0 == at.0 && e.3 == OnDelete::Cascade)
-            .find_map(|(_, col, parent, _)| {
-                let v = row.get(*col).filter(|v| !v.is_null())?.clone();
-                let &p = st.by_name.get(parent)?;
-                let schema = st.tables[p].schema();
-                let k = schema.coerce(schema.primary_key(), v).ok()?;
-                let gone = base.tables.get(p)?.has_key(&k) && !st.tables[p].has_key(&k);
-                gone.then_some((p, k))
-            });
-        match from {
-            Some(from) => {
+        match tx.cascaded_from(at.0, &at.1) {
+            Some(from) if st.tables.get(from.0).is_some_and(|t| !t.has_key(&from.1)) => {
                 root = Some(from.clone());
                 at = from;
             }
-            None => break,
+            _ => break,
         }
     }
     root.map_or_else(String::new, |(p, k)| {
@@ -206,7 +195,7 @@ pub(crate) fn enforce(tx: &WriteTx<'_>) -> Result<()> {
                 ensure_loaded(storage, &mut st, *child)?;
                 let slots = st.tables[*child].slots_where(*col, &key);
                 if !slots.is_empty() {
-                    let origin = cascade_origin(&tx.base(), &st, &all_edges, parent, &key);
+                    let origin = cascade_origin(tx, &st, parent, &key);
                     let reason = format!(
                         "cannot delete {parent_name} {key}{origin}: {} row(s) of {} still \
                          reference it",

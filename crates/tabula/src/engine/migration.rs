@@ -310,9 +310,6 @@ pub(crate) fn draft(old: &Schema, new: &Schema) -> Result<Option<Draft>> {
             problems.push(e.to_string());
         }
     }
-    if crate::schema::repeated_unique(old).is_none() {
-        problems.extend(crate::schema::repeated_unique(new));
-    }
     let old_order: Vec<String> = old
         .columns
         .iter()

@@ -114,12 +114,6 @@ impl State {
     pub(crate) fn check_new_table(&self, schema: &crate::schema::Schema) -> Result<()> {
         let name = schema.table.as_str();
         crate::schema::check_new_table_name(name)?;
-        if let Some(reason) = crate::schema::repeated_unique(schema) {
-            return Err(Error::SchemaMismatch {
-                table: name.to_owned(),
-                reason,
-            });
-        }
         for (_, check) in schema.all_checks() {
             crate::expr::refuse_mixed_kinds(schema, check)?;
         }

@@ -20,6 +20,7 @@ use crate::storage::wal::line::RecordWriter;
 use crate::storage::wal::writer::Committer;
 use crate::storage::wal::Durability;
 use crate::table::Mark;
+use crate::value::Value;
 
 /// A write transaction in progress: the state, held, and what it has written. Begun by
 /// [`Engine::begin`] and ended by [`Engine::finish`] (or both through [`Engine::write`]).
@@ -41,6 +42,9 @@ pub(crate) struct WriteTx<'e> {
     marks: RefCell<Vec<(usize, Mark)>>,
     /// Tables this transaction created, in order (they are the last in the state).
     created: RefCell<Vec<usize>>,
+    /// Rows a cascade deleted, (table, key), with the row whose deletion it followed: for
+    /// a `restrict` refusal's words (see `foreign_keys::cascade_origin`).
+    cascaded: RefCell<hashbrown::HashMap<(usize, Value), (usize, Value)>>,
 }
 
 /// What a commit did: the log record's LSN (if it wrote one), whether it created tables,
@@ -108,10 +112,15 @@ impl<'e> WriteTx<'e> {
         self.engine
     }
 
-    /// The version this transaction started from (the newest committed one: it holds the
-    /// writers' lock).
-    pub(crate) fn base(&self) -> Arc<State> {
-        Arc::clone(&self.head.borrow())
+    /// Notes that a cascade deleted row `key` of table `idx` after row `from` was deleted.
+    pub(crate) fn note_cascade(&self, idx: usize, key: Value, from: (usize, Value)) {
+        self.cascaded.borrow_mut().insert((idx, key), from);
+    }
+
+    /// The row whose deletion a cascade followed to delete row `key` of table `idx`, if
+    /// one did.
+    pub(crate) fn cascaded_from(&self, idx: usize, key: &Value) -> Option<(usize, Value)> {
+        self.cascaded.borrow().get(&(idx, key.clone())).cloned()
     }
 
     /// The tables written so far, with their first marks.
@@ -250,6 +259,7 @@ impl Engine {
             _committer: committer,
             marks: RefCell::new(Vec::new()),
             created: RefCell::new(Vec::new()),
+            cascaded: RefCell::default(),
         })
     }
 

@@ -284,7 +284,8 @@ fn cascade_chains_and_set_null() {
 /// started: the row it names was never asked for.
 #[test]
 fn restrict_met_by_a_cascade_names_where_the_cascade_started() {
-    let db = Database::in_memory();
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
     db.sql(
         "CREATE TABLE a (id INTEGER PRIMARY KEY);
          CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a ON DELETE CASCADE);
@@ -296,6 +297,9 @@ fn restrict_met_by_a_cascade_names_where_the_cascade_started() {
          INSERT INTO d VALUES (1, 5);",
     )
     .unwrap();
+    // Opened again, the tables the cascade reaches are loaded by the delete itself.
+    db.close().unwrap();
+    let db = Database::open(dir.path()).unwrap();
     let e = db.sql("DELETE FROM a WHERE id = 2").unwrap_err();
     let Error::ForeignKey { table, reason, .. } = &e else {
         panic!("{e}")
@@ -314,6 +318,16 @@ fn restrict_met_by_a_cascade_names_where_the_cascade_started() {
             if reason == "cannot delete c 5: 1 row(s) of d still reference it"),
         "{e}"
     );
+    // Deleted by its own statement before the cascade from a 2 came: named alone.
+    let e = db
+        .sql("BEGIN; DELETE FROM c WHERE id = 5; DELETE FROM a WHERE id = 2; COMMIT")
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("cannot delete c 5: 1 row(s) of d still reference it"),
+        "{e}"
+    );
+    assert_eq!(count("a"), [[tabula::Value::Int(1)]]);
 }
 
 #[derive(Table, Debug, Clone, PartialEq)]
