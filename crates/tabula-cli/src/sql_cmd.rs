@@ -339,7 +339,7 @@ pub fn create(dir: &Path) -> anyhow::Result<Database> {
 /// Prints the rows of a result that has columns, in `format`. Rows are printed by name: a
 /// name the result repeats (`a.id, b.id`) becomes `id:1`, `id:2`, … after its first use.
 pub fn print_rows(result: SqlResult, format: Format, guard: CsvGuard) -> anyhow::Result<()> {
-    let names = unique_names(&result.columns);
+    let names = tabula::distinct_column_names(&result.columns);
     let rows: Vec<Row> = result
         .rows
         .into_iter()
@@ -360,31 +360,6 @@ pub fn print_rows(result: SqlResult, format: Format, guard: CsvGuard) -> anyhow:
         format,
         guard,
     )
-}
-
-/// The names rows are printed by: a name the result repeats (`a.id, b.id`) becomes
-/// `id:1`, `id:2`, … after its first use.
-fn unique_names(columns: &[String]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::with_capacity(columns.len());
-    let mut used = std::collections::HashSet::with_capacity(columns.len());
-    // A name the query gave a column itself (`2 AS "a:1"`) is never given to another.
-    let given: std::collections::HashSet<&str> = columns.iter().map(String::as_str).collect();
-    // The last suffix given to each name: the next one starts after it, so that a result
-    // repeating one name thousands of times is named in one pass.
-    let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for c in columns {
-        let mut name = c.clone();
-        if used.contains(&name) {
-            let n = last.entry(c.as_str()).or_insert(0);
-            while used.contains(&name) || given.contains(name.as_str()) {
-                *n += 1;
-                name = format!("{c}:{n}");
-            }
-        }
-        used.insert(name.clone());
-        names.push(name);
-    }
-    names
 }
 
 /// A text that is one query without subqueries or `WITH`, in a format that prints a row at
@@ -412,7 +387,7 @@ fn streamed_query(
         .ok()
         .filter(|st| st.statement_count() == 1 && st.reads_only())?;
     let columns = st.columns(&[]).ok().flatten()?;
-    let names = unique_names(&columns);
+    let names = tabula::distinct_column_names(&columns);
     printer.queried_last = true;
     let printed = output::print_rows(
         &names,

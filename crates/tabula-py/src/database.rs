@@ -344,16 +344,16 @@ impl Database {
 }
 
 impl Database {
-    /// `(columns, rows, changed)` of a result, each row a dict of column name to value;
-    /// a name the result repeats is made distinct ([`distinct_names`]) so that no column is
-    /// lost. Each dict is a copy of one holding every name, filled in: the copy takes the
-    /// template's table of keys as it is, where inserting the keys one by one would hash
-    /// and place each again.
+    /// `(columns, rows, changed)` of a result, each row a dict of column name to value; a
+    /// name the result repeats is made distinct ([`tabula::distinct_column_names`]) so
+    /// that no column is lost. Each dict is a copy of one holding every name, filled in:
+    /// the copy takes the template's table of keys as it is, where inserting the keys one
+    /// by one would hash and place each again.
     fn sql_result<'py>(
         py: Python<'py>,
         result: tabula::SqlResult,
     ) -> PyResult<(Vec<String>, Bound<'py, PyList>, u64)> {
-        let names: Vec<Bound<'py, PyString>> = distinct_names(&result.columns)
+        let names: Vec<Bound<'py, PyString>> = tabula::distinct_column_names(&result.columns)
             .iter()
             .map(|n| PyString::new(py, n))
             .collect();
@@ -371,31 +371,4 @@ impl Database {
         }
         Ok((result.columns, PyList::new(py, rows)?, result.changed))
     }
-}
-
-/// Result column names made distinct, the CLI's rule: a repeated name gets `:1`, `:2`, ...
-/// after its first use, skipping a name the query gave a column itself (`2 AS "a:1"`).
-fn distinct_names(columns: &[String]) -> Vec<String> {
-    let given: std::collections::HashSet<&str> = columns.iter().map(String::as_str).collect();
-    if given.len() == columns.len() {
-        return columns.to_vec();
-    }
-    let mut used = std::collections::HashSet::new();
-    // The last suffix given to each name: the next starts after it, so a result repeating
-    // one name thousands of times is named in one pass.
-    let mut last: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
-    let mut out = Vec::with_capacity(columns.len());
-    for c in columns {
-        let mut name = c.clone();
-        if used.contains(&name) {
-            let n = last.entry(c.as_str()).or_insert(0);
-            while used.contains(&name) || given.contains(name.as_str()) {
-                *n += 1;
-                name = format!("{c}:{n}");
-            }
-        }
-        used.insert(name.clone());
-        out.push(name);
-    }
-    out
 }

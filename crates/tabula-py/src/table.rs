@@ -5,8 +5,8 @@
 //! Filters come in two kinds. A SQL condition (from a traced `where=` lambda, built by
 //! `tabula/_trace.py`) runs entirely in the engine and may use indexes. A Python callable
 //! is called once per row with the row as a dict (of just the columns it reads, when its
-//! bytecode shows which: see [`Pred`](crate::per_row::Pred)); an exception it raises ends the operation, changes
-//! nothing and reaches the caller as it was raised.
+//! bytecode shows which: see [`Pred`](crate::per_row::Pred)); an exception it raises ends
+//! the operation, changes nothing and reaches the caller as it was raised.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -111,7 +111,7 @@ pub use schema::{
     check_name, Column, ColumnType, Evolution, ForeignKey, OnDelete, Schema, MAX_NAME_LEN,
 };
 pub use select::{GroupBy, Select, SqlRow};
-pub use sql::{Dialect, SqlResult, Statement};
+pub use sql::{distinct_column_names, Dialect, SqlResult, Statement};
 pub use storage::export::check_output_path;
 pub use storage::repair::{repair, DroppedRow, RepairOptions, RepairReport, TableRepair};
 pub use storage::verify::{verify, Problem};

@@ -33,7 +33,7 @@ pub(crate) use ddl::{check_forward, ForwardCheck};
 pub use dump::Dialect;
 pub use prepared::Statement;
 pub(crate) use rows_to::Each;
-pub use run::SqlResult;
+pub use run::{distinct_column_names, SqlResult};
 pub(crate) use run::{run, run_each, run_script};
 
 /// `Error::Unsupported` for `feature`, which the SQL layer names in place of a generic

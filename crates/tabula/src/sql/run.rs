@@ -48,6 +48,41 @@ impl SqlResult {
     }
 }
 
+/// A result's column names made distinct, as `tabula sql` prints them and the Python
+/// package names its rows' keys: a name the result repeats (`SELECT a.id, b.id`) is `id`,
+/// then `id:1`, `id:2`, … after its first use, skipping a name the query gave a column
+/// itself (`2 AS "a:1"`), so that no column is lost where names key the values.
+///
+/// ```
+/// let names = |c: &[&str]| tabula::distinct_column_names(&c.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+/// assert_eq!(names(&["id", "name", "id", "id"]), ["id", "name", "id:1", "id:2"]);
+/// assert_eq!(names(&["a", "a", "a:1"]), ["a", "a:2", "a:1"]);
+/// ```
+pub fn distinct_column_names(columns: &[String]) -> Vec<String> {
+    let given: std::collections::HashSet<&str> = columns.iter().map(String::as_str).collect();
+    if given.len() == columns.len() {
+        return columns.to_vec();
+    }
+    let mut names: Vec<String> = Vec::with_capacity(columns.len());
+    let mut used = std::collections::HashSet::with_capacity(columns.len());
+    // The last suffix given to each name: the next one starts after it, so that a result
+    // repeating one name thousands of times is named in one pass.
+    let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for c in columns {
+        let mut name = c.clone();
+        if used.contains(&name) {
+            let n = last.entry(c.as_str()).or_insert(0);
+            while used.contains(&name) || given.contains(name.as_str()) {
+                *n += 1;
+                name = format!("{c}:{n}");
+            }
+        }
+        used.insert(name.clone());
+        names.push(name);
+    }
+    names
+}
+
 /// Runs `text` (one or more statements separated by `;`) with `params` bound to its
 /// placeholders, returning the last statement's result. See `Database::sql`.
 pub(crate) fn run(engine: &Arc<Engine>, text: &str, params: &[Value]) -> Result<SqlResult> {
