@@ -136,7 +136,7 @@ pub(crate) fn commit_migration(
     let schema = table.schema.clone();
     let crc = storage.stage_schema(&schema, &migrations)?;
     st.tables[idx] = Arc::new(table);
-    let meta = &mut st.meta[idx];
+    let meta = Arc::make_mut(&mut st.meta[idx]);
     meta.schema_crc32c = crc;
     meta.schema_on_disk = true;
     meta.migrations = migrations;
@@ -351,7 +351,7 @@ fn write_snapshots_reporting(
 /// changed it after it was encoded (then the next checkpoint writes it again).
 fn record(st: &mut State, written: Vec<Written>) {
     for w in written {
-        let meta = &mut st.meta[w.idx];
+        let meta = Arc::make_mut(&mut st.meta[w.idx]);
         meta.entry = Some(w.entry);
         if meta.commits == w.commits {
             meta.dirty = false;
@@ -374,8 +374,9 @@ pub(crate) fn write_schema_files(storage: &Storage, st: &mut State) -> Result<()
         }
         let schema = st.tables[idx].schema().clone();
         let crc = storage.write_schema(&schema, &st.meta[idx].migrations)?;
-        st.meta[idx].schema_crc32c = crc;
-        st.meta[idx].schema_on_disk = true;
+        let meta = Arc::make_mut(&mut st.meta[idx]);
+        meta.schema_crc32c = crc;
+        meta.schema_on_disk = true;
     }
     Ok(())
 }
@@ -411,14 +412,14 @@ mod tests {
             TableMeta::created(),
         )
         .unwrap();
-        st.meta[0].commits = 3;
-        st.meta[1].commits = 3;
+        Arc::make_mut(&mut st.meta[0]).commits = 3;
+        Arc::make_mut(&mut st.meta[1]).commits = 3;
         let written = |idx| Written {
             idx,
             commits: 3,
             entry: entry(7),
         };
-        st.meta[1].commits += 1; // committed after it was encoded
+        Arc::make_mut(&mut st.meta[1]).commits += 1; // committed after it was encoded
         record(&mut st, vec![written(0), written(1)]);
         assert!(!st.meta[0].dirty);
         assert!(st.meta[1].dirty);

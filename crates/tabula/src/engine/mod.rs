@@ -193,7 +193,7 @@ impl Engine {
                 .into_iter()
                 .map(Some)
                 .collect();
-        let mut metas: Vec<Option<TableMeta>> = std::mem::take(&mut next.meta)
+        let mut metas: Vec<Option<Arc<TableMeta>>> = std::mem::take(&mut next.meta)
             .into_iter()
             .map(Some)
             .collect();

@@ -77,7 +77,7 @@ impl TableMeta {
 #[derive(Default, Clone)]
 pub(crate) struct State {
     pub(crate) tables: Vec<Arc<dyn AnyTable>>,
-    pub(crate) meta: Vec<TableMeta>,
+    pub(crate) meta: Vec<Arc<TableMeta>>,
     pub(crate) by_name: Arc<HashMap<String, usize>>,
     /// Counts the versions of a database up from 0: a newer one has a greater number.
     pub(crate) version: u64,
@@ -167,7 +167,7 @@ impl State {
         let name = schema.table.clone();
         let empty = TableData::<DynRow>::new(schema)?;
         self.tables[idx] = Arc::new(empty);
-        let meta = &mut self.meta[idx];
+        let meta = Arc::make_mut(&mut self.meta[idx]);
         // What the files held is gone with them; the position alone stays (until the
         // database is opened again: a database that drops and makes tables without end grows
         // by one empty table per drop).
@@ -193,7 +193,7 @@ impl State {
         meta.dirty = false;
         meta.dropped = true;
         meta.schema_on_disk = true;
-        self.meta.push(meta);
+        self.meta.push(Arc::new(meta));
         Ok(())
     }
 
@@ -262,7 +262,7 @@ impl State {
         let table = TableData::<T>::new(Arc::new(schema.clone()))?;
         let idx = self.tables.len();
         self.tables.push(Arc::new(table));
-        self.meta.push(TableMeta::created());
+        self.meta.push(Arc::new(TableMeta::created()));
         Arc::make_mut(&mut self.by_name).insert(schema.table.clone(), idx);
         Ok(idx)
     }
@@ -273,7 +273,7 @@ impl State {
         let idx = self.tables.len();
         Arc::make_mut(&mut self.by_name).insert(table.schema.table.clone(), idx);
         self.tables.push(Arc::new(table));
-        self.meta.push(meta);
+        self.meta.push(Arc::new(meta));
         Ok(idx)
     }
 

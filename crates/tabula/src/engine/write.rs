@@ -189,10 +189,11 @@ impl<'e> WriteTx<'e> {
                     Ok(())
                 })?;
                 for &(idx, create) in &parts {
-                    st.meta[idx].dirty = true;
-                    st.meta[idx].commits += 1;
+                    let meta = Arc::make_mut(&mut st.meta[idx]);
+                    meta.dirty = true;
+                    meta.commits += 1;
                     if create {
-                        st.meta[idx].created_lsn = n;
+                        meta.created_lsn = n;
                     }
                 }
                 lsn = Some(n);
