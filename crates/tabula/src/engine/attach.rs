@@ -44,7 +44,7 @@ fn migrate(
         Some(storage) => checkpoint::commit_migration(storage, st, idx, table, &changes)?,
         None => {
             st.tables[idx] = Arc::new(table);
-            Arc::make_mut(&mut st.meta[idx])
+            st.meta_mut(idx)
                 .migrations
                 .extend(changes.iter().map(|c| Migration {
                     lsn: 0,

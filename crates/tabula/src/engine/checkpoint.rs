@@ -136,7 +136,7 @@ pub(crate) fn commit_migration(
     let schema = table.schema.clone();
     let crc = storage.stage_schema(&schema, &migrations)?;
     st.tables[idx] = Arc::new(table);
-    let meta = Arc::make_mut(&mut st.meta[idx]);
+    let meta = st.meta_mut(idx);
     meta.schema_crc32c = crc;
     meta.schema_on_disk = true;
     meta.migrations = migrations;
@@ -351,7 +351,7 @@ fn write_snapshots_reporting(
 /// changed it after it was encoded (then the next checkpoint writes it again).
 fn record(st: &mut State, written: Vec<Written>) {
     for w in written {
-        let meta = Arc::make_mut(&mut st.meta[w.idx]);
+        let meta = st.meta_mut(w.idx);
         meta.entry = Some(w.entry);
         if meta.commits == w.commits {
             meta.dirty = false;
@@ -374,7 +374,7 @@ pub(crate) fn write_schema_files(storage: &Storage, st: &mut State) -> Result<()
         }
         let schema = st.tables[idx].schema().clone();
         let crc = storage.write_schema(&schema, &st.meta[idx].migrations)?;
-        let meta = Arc::make_mut(&mut st.meta[idx]);
+        let meta = st.meta_mut(idx);
         meta.schema_crc32c = crc;
         meta.schema_on_disk = true;
     }
@@ -412,14 +412,14 @@ mod tests {
             TableMeta::created(),
         )
         .unwrap();
-        Arc::make_mut(&mut st.meta[0]).commits = 3;
-        Arc::make_mut(&mut st.meta[1]).commits = 3;
+        st.meta_mut(0).commits = 3;
+        st.meta_mut(1).commits = 3;
         let written = |idx| Written {
             idx,
             commits: 3,
             entry: entry(7),
         };
-        Arc::make_mut(&mut st.meta[1]).commits += 1; // committed after it was encoded
+        st.meta_mut(1).commits += 1; // committed after it was encoded
         record(&mut st, vec![written(0), written(1)]);
         assert!(!st.meta[0].dirty);
         assert!(st.meta[1].dirty);

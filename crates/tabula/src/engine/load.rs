@@ -80,7 +80,7 @@ pub(crate) fn ensure_loaded(storage: Option<&Storage>, st: &mut State, idx: usiz
     }
     let t = load::<DynRow>(storage, st, idx)?;
     st.tables[idx] = Arc::new(t);
-    Arc::make_mut(&mut st.meta[idx]).loaded = true;
+    st.meta_mut(idx).loaded = true;
     Ok(())
 }
 
@@ -96,7 +96,7 @@ pub(crate) fn load_as<R: Record>(
     }
     let t = load::<R>(storage, st, idx)?;
     st.tables[idx] = Arc::new(t);
-    Arc::make_mut(&mut st.meta[idx]).loaded = true;
+    st.meta_mut(idx).loaded = true;
     Ok(true)
 }
 
@@ -107,7 +107,7 @@ fn load<R: Record>(storage: Option<&Storage>, st: &mut State, idx: usize) -> Res
     let Some(storage) = storage else {
         return TableData::<R>::new(schema);
     };
-    let meta = Arc::make_mut(&mut st.meta[idx]);
+    let meta = st.meta_mut(idx);
     let (t, salvaged) = decode::<R>(storage, &schema, meta.entry.as_ref(), &meta.pending)?;
     meta.pending = Arc::default();
     meta.dirty |= salvaged;
@@ -265,7 +265,7 @@ impl Engine {
             if i != idx || head.meta[i].loaded || !key.is(&StagedKey::of(head, i)) {
                 return false;
             }
-            let meta = Arc::make_mut(&mut head.meta[i]);
+            let meta = head.meta_mut(i);
             meta.loaded = true;
             meta.pending = Arc::default();
             head.tables[i] = table.clone();
@@ -285,7 +285,7 @@ impl Engine {
         }
         let mut own = (**pinned).clone();
         own.tables[idx] = table;
-        let meta = Arc::make_mut(&mut own.meta[idx]);
+        let meta = own.meta_mut(idx);
         meta.loaded = true;
         meta.pending = Arc::default();
         Ok(Arc::new(own))
@@ -369,7 +369,7 @@ impl Engine {
                 return Ok(());
             }
             let (t, salvaged) = decoded?;
-            let meta = Arc::make_mut(&mut st.meta[idx]);
+            let meta = st.meta_mut(idx);
             meta.loaded = true;
             meta.pending = Arc::default();
             meta.dirty |= salvaged;

@@ -77,6 +77,8 @@ impl TableMeta {
 #[derive(Default, Clone)]
 pub(crate) struct State {
     pub(crate) tables: Vec<Arc<dyn AnyTable>>,
+    /// Each table's metadata, shared between versions until one changes it
+    /// ([`State::meta_mut`]): a commit copies the pointers, not the metadata.
     pub(crate) meta: Vec<Arc<TableMeta>>,
     pub(crate) by_name: Arc<HashMap<String, usize>>,
     /// Counts the versions of a database up from 0: a newer one has a greater number.
@@ -84,6 +86,12 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// Table `idx`'s metadata, to change in this version: copied first if another version
+    /// shares it (see [`State::meta`]).
+    pub(crate) fn meta_mut(&mut self, idx: usize) -> &mut TableMeta {
+        Arc::make_mut(&mut self.meta[idx])
+    }
+
     pub(crate) fn index_of(&self, name: &str) -> Result<usize> {
         self.by_name
             .get(name)
@@ -167,7 +175,7 @@ impl State {
         let name = schema.table.clone();
         let empty = TableData::<DynRow>::new(schema)?;
         self.tables[idx] = Arc::new(empty);
-        let meta = Arc::make_mut(&mut self.meta[idx]);
+        let meta = self.meta_mut(idx);
         // What the files held is gone with them; the position alone stays (until the
         // database is opened again: a database that drops and makes tables without end grows
         // by one empty table per drop).

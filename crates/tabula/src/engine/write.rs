@@ -189,7 +189,7 @@ impl<'e> WriteTx<'e> {
                     Ok(())
                 })?;
                 for &(idx, create) in &parts {
-                    let meta = Arc::make_mut(&mut st.meta[idx]);
+                    let meta = st.meta_mut(idx);
                     meta.dirty = true;
                     meta.commits += 1;
                     if create {
