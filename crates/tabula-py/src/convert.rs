@@ -586,57 +586,60 @@ const KEY_DEPTH: usize = 200;
 /// met again is a cycle, left to the dump to refuse. (A dict subclass whose `items()` says
 /// otherwise, or `str` subclasses equal to each other, are read as plain dicts and strs.)
 fn colliding_keys(obj: &Bound<'_, PyAny>, path: &mut Vec<usize>) -> PyResult<Option<String>> {
-    let container = obj.cast::<PyDict>().is_ok()
-        || obj.cast::<PyList>().is_ok()
-        || obj.cast::<PyTuple>().is_ok();
     let at = obj.as_ptr() as usize;
-    if !container || path.len() > KEY_DEPTH || path.contains(&at) {
+    if path.len() > KEY_DEPTH || path.contains(&at) {
         return Ok(None);
     }
     path.push(at);
-    let found = colliding_keys_in(obj, path);
+    let found = if let Ok(d) = obj.cast::<PyDict>() {
+        match dict_keys_colliding(d)? {
+            Some(why) => Ok(Some(why)),
+            None => first_colliding(d.iter().map(|(_, v)| v), path),
+        }
+    } else if let Ok(l) = obj.cast::<PyList>() {
+        first_colliding(l.iter(), path)
+    } else if let Ok(t) = obj.cast::<PyTuple>() {
+        first_colliding(t.iter(), path)
+    } else {
+        Ok(None)
+    };
     path.pop();
     found
 }
 
-/// [`colliding_keys`] of one container, its own keys first, then what it holds.
-fn colliding_keys_in(obj: &Bound<'_, PyAny>, path: &mut Vec<usize>) -> PyResult<Option<String>> {
-    if let Ok(d) = obj.cast::<PyDict>() {
-        if !d.iter().all(|(k, _)| k.is_instance_of::<PyString>()) {
-            let mut seen: HashMap<String, Bound<'_, PyAny>> = HashMap::new();
-            for (k, _) in d.iter() {
-                let Some(written) = json_key(&k)? else {
-                    // A key json.dumps refuses: the dump says so.
-                    return Ok(None);
-                };
-                if let Some(first) = seen.get(&written) {
-                    return Ok(Some(format!(
-                        "the dict's keys {} and {} are both the JSON key {written:?}, and \
-                         only one value could be read back",
-                        shown(first, &written)?,
-                        shown(&k, &written)?
-                    )));
-                }
-                seen.insert(written, k);
-            }
+/// [`colliding_keys`] of each of `items` (what a container holds), the first found.
+fn first_colliding<'py>(
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    path: &mut Vec<usize>,
+) -> PyResult<Option<String>> {
+    for v in items {
+        if let Some(why) = colliding_keys(&v, path)? {
+            return Ok(Some(why));
         }
-        for (_, v) in d.iter() {
-            if let Some(why) = colliding_keys(&v, path)? {
-                return Ok(Some(why));
-            }
+    }
+    Ok(None)
+}
+
+/// Why `d`'s own keys collide as JSON keys, if they do (see [`colliding_keys`]).
+fn dict_keys_colliding(d: &Bound<'_, PyDict>) -> PyResult<Option<String>> {
+    if d.iter().all(|(k, _)| k.is_instance_of::<PyString>()) {
+        return Ok(None);
+    }
+    let mut seen: HashMap<String, Bound<'_, PyAny>> = HashMap::new();
+    for (k, _) in d.iter() {
+        let Some(written) = json_key(&k)? else {
+            // A key json.dumps refuses: the dump says so.
+            return Ok(None);
+        };
+        if let Some(first) = seen.get(&written) {
+            return Ok(Some(format!(
+                "the dict's keys {} and {} are both the JSON key {written:?}, and only one \
+                 value could be read back",
+                shown(first, &written)?,
+                shown(&k, &written)?
+            )));
         }
-    } else if let Ok(l) = obj.cast::<PyList>() {
-        for v in l.iter() {
-            if let Some(why) = colliding_keys(&v, path)? {
-                return Ok(Some(why));
-            }
-        }
-    } else if let Ok(t) = obj.cast::<PyTuple>() {
-        for v in t.iter() {
-            if let Some(why) = colliding_keys(&v, path)? {
-                return Ok(Some(why));
-            }
-        }
+        seen.insert(written, k);
     }
     Ok(None)
 }
