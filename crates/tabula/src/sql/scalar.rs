@@ -1862,7 +1862,7 @@ fn call(f: Func, mut args: Vec<Value>) -> Result<Value> {
         // ASCII letters only, as SQLite without ICU.
         Func::Lower => Value::Text(text_of(&args[0]).to_ascii_lowercase()),
         Func::Upper => Value::Text(text_of(&args[0]).to_ascii_uppercase()),
-        Func::Length => Value::Int(text_of(&args[0]).chars().count() as i64),
+        Func::Length => Value::Int(text_in(&args[0]).chars().count() as i64),
         // An integer stays an integer; anything else (text too) is read as a float.
         Func::Abs => match &args[0] {
             Value::Int(i) => Value::Int(i.checked_abs().ok_or_else(|| Error::Sql {
