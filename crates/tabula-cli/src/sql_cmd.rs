@@ -229,7 +229,7 @@ fn dot_command_hint(e: tabula::Error, text: &str) -> anyhow::Error {
 
 /// The longest text tried on an empty database first: a longer one (a dump, which writes
 /// from its first statements) goes to the new database at once, so that it is not
-/// tokenized twice (a long text is tokenized whole before its first statement runs).
+/// read through twice (a long text is read through whole before its first statement runs).
 const PROBED: usize = 4096;
 
 /// `text` run on an empty database in memory, as far as its first statement that writes:

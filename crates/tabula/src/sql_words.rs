@@ -18,7 +18,7 @@ use std::any::TypeId;
 use sqlparser::dialect::{Dialect, GenericDialect, Precedence};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
-use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Whitespace};
+use sqlparser::tokenizer::{Location, Span, Token, TokenWithSpan, Tokenizer, Whitespace};
 
 use crate::error::{Error, Result};
 
@@ -231,9 +231,18 @@ impl Dialect for SqliteGrammar {
 }
 
 /// `text`'s tokens with their places, as SQLite reads its words (see the module's
-/// comment); a token SQLite does not recognize is `Error::Sql` at its place.
+/// comment); a token SQLite does not recognize is `Error::Sql` at its place. (Statements
+/// are read a stretch at a time, [`tokenize_from`].)
+#[cfg(test)]
 pub(crate) fn tokenize(text: &str) -> Result<Vec<TokenWithSpan>> {
-    words(text, true)
+    words(text, true, Location::new(1, 1))
+}
+
+/// [`tokenize`] for a stretch of a longer text that starts at `start` there (a line and
+/// column, from 1) right after a `;` that ends a statement: the tokens' places, and an
+/// error's, are the longer text's.
+pub(crate) fn tokenize_from(stretch: &str, start: Location) -> Result<Vec<TokenWithSpan>> {
+    words(stretch, true, start)
 }
 
 /// [`tokenize`] for a condition (a check, `--where`): `[name]` and hexadecimal integers
@@ -241,20 +250,29 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<TokenWithSpan>> {
 /// stored schema may hold it (sqlparser writes `16L` back as it was given; a check written
 /// in Rust or Python may run a number into a word, `x>0and x<9`, or nest comments).
 pub(crate) fn condition_tokens(text: &str) -> Result<Vec<TokenWithSpan>> {
-    words(text, false)
+    words(text, false, Location::new(1, 1))
 }
 
-/// The tokens of `text`; `statement`: SQLite's reading, strictly (see [`tokenize`]).
-fn words(text: &str, statement: bool) -> Result<Vec<TokenWithSpan>> {
+/// The tokens of `text`, placed as if it started at `start`; `statement`: SQLite's reading,
+/// strictly (see [`tokenize`]).
+fn words(text: &str, statement: bool, start: Location) -> Result<Vec<TokenWithSpan>> {
     let dialect = SqliteWords {
         nested_comments: !statement,
     };
-    let mut tokens = Tokenizer::new(&dialect, text)
-        .tokenize_with_location()
-        .map_err(|e| Error::Sql {
-            line: e.location.line,
-            column: e.location.column,
-            reason: e.message,
+    let mut tokens = Vec::new();
+    let placed = |at: Location| moved(at, start);
+    Tokenizer::new(&dialect, text)
+        .tokenize_with_location_into_buf_with_mapper(&mut tokens, |mut t| {
+            t.span = Span::new(placed(t.span.start), placed(t.span.end));
+            t
+        })
+        .map_err(|e| {
+            let at = placed(e.location);
+            Error::Sql {
+                line: at.line,
+                column: at.column,
+                reason: e.message,
+            }
         })?;
     let unrecognized = |at: Location, what: &str| Error::Sql {
         line: at.line,
@@ -300,6 +318,16 @@ fn words(text: &str, statement: bool) -> Result<Vec<TokenWithSpan>> {
         }
     }
     Ok(null_tests_spelled_out(tokens))
+}
+
+/// `at`, a place in a text that starts at `start` in a longer one, as a place in that one
+/// (a place of line 0 is no place, and stays one).
+fn moved(at: Location, start: Location) -> Location {
+    match at.line {
+        0 => at,
+        1 => Location::new(start.line, start.column + at.column - 1),
+        l => Location::new(start.line + l - 1, at.column),
+    }
 }
 
 /// SQLite's (and PostgreSQL's) postfix `x ISNULL` and `x NOTNULL` as the `x IS NULL` and

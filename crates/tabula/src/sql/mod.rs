@@ -25,6 +25,7 @@ pub(crate) mod scalar;
 mod scope;
 mod select;
 mod stream;
+mod stretches;
 mod target;
 mod upsert;
 mod value_set;

@@ -1,20 +1,25 @@
-//! The statements of a text, parsed one at a time. The text is tokenized once; each `?`
-//! placeholder becomes `$1`, `$2`, … in the order they appear (so that the order expressions
-//! are compiled in does not matter), and the parser takes one statement at a time from the
-//! tokens. Parsed whole, a long script's statements take many times its size in memory at
-//! once (a 20 MB script of single-row INSERTs took about 3 GB): run as they are parsed
-//! ([`Statements::Streamed`]), only the tokens are held. Places in errors are the text's
-//! own (line and column, from 1), whichever statement they are in.
+//! The statements of a text, parsed one at a time. The text is tokenized a stretch at a
+//! time ([`stretches`]); each `?` placeholder becomes `$1`, `$2`, … in the order they appear
+//! (so that the order expressions are compiled in does not matter), and the parser takes
+//! one statement at a time from the tokens. Parsed whole, a long script's statements take
+//! many times its size in memory at once (a 20 MB script of single-row INSERTs took about
+//! 3 GB), and its tokens 45-85 times its size: run as they are parsed
+//! ([`Statements::Streamed`]), only one stretch's tokens are held. Places in errors are the
+//! text's own (line and column, from 1), whichever statement they are in.
+//!
+//! [`stretches`]: crate::sql::stretches
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use sqlparser::ast::Statement;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
-use sqlparser::tokenizer::{Token, TokenWithSpan};
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 
 use crate::error::{Error, Result};
 use crate::sql::parse::{known_unsupported, parse_error, Parsed};
+use crate::sql::stretches::{Stretch, Stretches};
 use crate::sql_words as tokens;
 
 /// The dialect every text is parsed in (its tokens are read as SQLite reads them, see
@@ -32,19 +37,30 @@ pub(crate) struct Next<'p> {
     pub(crate) start: (u64, u64),
 }
 
-/// A text's statements, parsed one at a time from its tokens.
+/// A text's statements, parsed one at a time from its tokens, which are read a stretch at a
+/// time ([`stretches`]): only the current stretch's tokens are held.
 pub(crate) struct Stream<'t> {
     parser: Parser<'static>,
     text: &'t str,
+    /// The stretches after the current one.
+    stretches: Stretches<'t>,
+    /// Where the current stretch is, and its tokens again for a stretch with a `CASE`
+    /// ([`Stream::reads_alike_deeper`]).
+    stretch: Range<usize>,
+    stretch_start: Location,
+    case_tokens: Option<Vec<TokenWithSpan>>,
     /// How many values the text's placeholders take.
     placeholders: usize,
+    /// The `?` placeholders numbered so far.
+    marks: usize,
     /// Whether the last statement still wants its `;` (as `Parser::parse_statements` asks).
     expecting_delimiter: bool,
     index: usize,
     /// At the end, or after an error: nothing more is parsed.
     ended: bool,
-    /// The tokens again, for a text with a `CASE` ([`Stream::reads_alike_deeper`]).
-    case_tokens: Option<Vec<TokenWithSpan>>,
+    /// An error met reading the next stretch, for the statement it is in (none is: the
+    /// text was read through once already, [`Stream::new`]).
+    pending: Option<Error>,
 }
 
 /// The parser's recursion limit for the second reading of a statement with a `CASE`
@@ -52,68 +68,86 @@ pub(crate) struct Stream<'t> {
 const DEEPER_LIMIT: usize = 100;
 
 impl<'t> Stream<'t> {
-    /// Tokenizes `text` and numbers its `?` placeholders.
+    /// Reads `text`'s first stretch of tokens and numbers its `?` placeholders. A text of
+    /// several stretches is read once through first, as a text of one is: what its tokens
+    /// hold that is refused (a token SQLite does not know, a placeholder tabula does not
+    /// read, a chain of operators deeper than it compiles) is refused before any statement
+    /// runs, and the number of values its placeholders take is known (checked before any
+    /// statement runs too).
     pub(crate) fn new(text: &'t str) -> Result<Self> {
-        let mut tokens = tokens::tokenize(text)?;
-        let (mut marks, mut highest) = (0usize, 0usize);
-        for t in &mut tokens {
-            if let Token::Placeholder(p) = &mut t.token {
-                if p == "?" {
-                    marks += 1;
-                    *p = format!("${marks}");
-                } else if let Some(digits) = p
-                    .strip_prefix('$')
-                    .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-                {
-                    // Too long for a number is out of range as well.
-                    let n = digits.parse::<usize>().unwrap_or(usize::MAX);
-                    if n == 0 || n > MOST_PARAMETERS {
-                        return Err(Error::Sql {
-                            line: t.span.start.line,
-                            column: t.span.start.column,
-                            reason: format!(
-                                "placeholder ${digits}: placeholders are numbered from $1 to \
-                                 ${MOST_PARAMETERS}"
-                            ),
-                        });
-                    }
-                    highest = highest.max(n);
-                } else {
-                    // SQLite's `?1`: counted as no parameter, it would be refused as "0
-                    // placeholders" for the values given.
-                    return Err(Error::Sql {
-                        line: t.span.start.line,
-                        column: t.span.start.column,
-                        reason: format!("placeholder {p}: use ? or $1, $2, ..."),
-                    });
-                }
+        let mut stretches = Stretches::new(text);
+        let first = match stretches.next_stretch() {
+            Some(first) => first?,
+            None => Stretch {
+                tokens: Vec::new(),
+                range: 0..0,
+                start: Location::new(1, 1),
+            },
+        };
+        let (mut marks, mut highest) = (0, 0);
+        let Stretch {
+            tokens,
+            range,
+            start,
+        } = first;
+        let tokens = numbered_placeholders(tokens, &mut marks, &mut highest)?;
+        let mut placeholders = marks.max(highest);
+        if range.end < text.len() {
+            // The rest read through once, its tokens let go a stretch at a time.
+            let (mut marks, mut highest) = (marks, highest);
+            let mut rest = stretches.clone();
+            while let Some(stretch) = rest.next_stretch() {
+                numbered_placeholders(stretch?.tokens, &mut marks, &mut highest)?;
             }
+            placeholders = marks.max(highest);
         }
-        // SQLite's `:name`, which the parser reads as a placeholder from two tokens.
-        for pair in tokens.windows(2) {
-            if let (Token::Colon, Token::Word(w)) = (&pair[0].token, &pair[1].token) {
-                if pair[0].span.end == pair[1].span.start && w.quote_style.is_none() {
-                    return Err(Error::Sql {
-                        line: pair[0].span.start.line,
-                        column: pair[0].span.start.column,
-                        reason: format!("placeholder :{}: use ? or $1, $2, ...", w.value),
-                    });
-                }
-            }
-        }
-        chains_within_bounds(&tokens)?;
-        let has_case = tokens
-            .iter()
-            .any(|t| crate::sql_words::is_keyword(&t.token, Keyword::CASE));
-        Ok(Stream {
-            case_tokens: has_case.then(|| tokens.clone()),
-            parser: Parser::new(DIALECT).with_tokens_with_locations(tokens),
+        let mut stream = Stream {
+            parser: Parser::new(DIALECT),
             text,
-            placeholders: marks.max(highest),
+            stretches,
+            stretch: range,
+            stretch_start: start,
+            case_tokens: None,
+            placeholders,
+            marks,
             expecting_delimiter: false,
             index: 0,
             ended: false,
-        })
+            pending: None,
+        };
+        stream.read(tokens);
+        Ok(stream)
+    }
+
+    /// Parses `tokens` (the current stretch's) next.
+    fn read(&mut self, tokens: Vec<TokenWithSpan>) {
+        let has_case = tokens
+            .iter()
+            .any(|t| crate::sql_words::is_keyword(&t.token, Keyword::CASE));
+        self.case_tokens = has_case.then(|| tokens.clone());
+        self.parser = Parser::new(DIALECT).with_tokens_with_locations(tokens);
+    }
+
+    /// Moves on to the next stretch, its placeholders numbered after the ones before;
+    /// `false` at the end of the text. An error reading it is kept for the next statement.
+    fn next_stretch(&mut self) -> bool {
+        let Some(next) = self.stretches.next_stretch() else {
+            return false;
+        };
+        let mut highest = 0;
+        let next = next.and_then(|s| {
+            let tokens = numbered_placeholders(s.tokens, &mut self.marks, &mut highest)?;
+            Ok((tokens, s.range, s.start))
+        });
+        match next {
+            Ok((tokens, range, start)) => {
+                self.stretch = range;
+                self.stretch_start = start;
+                self.read(tokens);
+            }
+            Err(e) => self.pending = Some(e),
+        }
+        true
     }
 
     /// How many values the text's placeholders take.
@@ -126,6 +160,10 @@ impl<'t> Stream<'t> {
     pub(crate) fn next_statement(&mut self) -> Option<Result<(Statement, (u64, u64))>> {
         if !self.has_more() {
             return None;
+        }
+        if let Some(e) = self.pending.take() {
+            self.ended = true;
+            return Some(Err(self.numbered(self.index + 1, e)));
         }
         if self.expecting_delimiter {
             // Two statements without a `;` between them.
@@ -146,9 +184,7 @@ impl<'t> Stream<'t> {
         let parsed = crate::stack::parse_room(|| parser.parse_statement());
         if !self.reads_alike_deeper(first, &parsed) {
             self.ended = true;
-            let tokens = tokens::tokenize(self.text).unwrap_or_default();
             return Some(Err(self.numbered(
-                &tokens,
                 self.index + 1,
                 Error::Sql {
                     line: at.line,
@@ -207,56 +243,81 @@ impl<'t> Stream<'t> {
     /// Whether anything but `;` and space is left (a statement, or what will be an error);
     /// the `;`s are passed over.
     pub(crate) fn has_more(&mut self) -> bool {
-        if self.ended {
-            return false;
+        loop {
+            if self.ended {
+                return false;
+            }
+            if self.pending.is_some() {
+                return true;
+            }
+            while self.parser.consume_token(&Token::SemiColon) {
+                self.expecting_delimiter = false;
+            }
+            // Unlike the parser's own loop (`Parser::parse_statements`), an `END` where a `;`
+            // is due does not end the text: the statements after it would be passed over
+            // without a word. It is refused (SQLite reads a bare `END` there as an alias;
+            // tabula, as the parser, reads it as the keyword).
+            if !matches!(self.parser.peek_token_ref().token, Token::EOF) {
+                return true;
+            }
+            // A stretch ends with a `;`, so that the statement before ended with it.
+            if !self.next_stretch() {
+                self.ended = true;
+            }
         }
-        while self.parser.consume_token(&Token::SemiColon) {
-            self.expecting_delimiter = false;
-        }
-        // Unlike the parser's own loop (`Parser::parse_statements`), an `END` where a `;` is
-        // due does not end the text: the statements after it would be passed over without
-        // a word. It is refused (SQLite reads a bare `END` there as an alias; tabula, as the
-        // parser, reads it as the keyword).
-        let more = !matches!(self.parser.peek_token_ref().token, Token::EOF);
-        if !more {
-            self.ended = true;
-        }
-        more
+    }
+
+    /// The current stretch's tokens again, for an error's sake.
+    fn stretch_tokens(&self) -> Vec<TokenWithSpan> {
+        tokens::tokenize_from(&self.text[self.stretch.clone()], self.stretch_start)
+            .unwrap_or_default()
     }
 
     /// The parser's error, placed in the text, or `Error::Unsupported` for a word of
-    /// SQLite's it does not know (the text is tokenized again for that, on this path only);
-    /// in a text of several statements, naming statement `number` (from 1), as errors met
-    /// running one do.
+    /// SQLite's it does not know (the stretch is tokenized again for that, on this path
+    /// only); in a text of several statements, naming statement `number` (from 1), as
+    /// errors met running one do.
     fn error(&self, e: ParserError, number: usize) -> Error {
         let e = parse_error(self.text, e);
-        let tokens = tokens::tokenize(self.text).unwrap_or_default();
         let e = match &e {
             Error::Sql { line, column, .. } => {
-                known_unsupported(&tokens, *line, *column).unwrap_or(e)
+                known_unsupported(&self.stretch_tokens(), *line, *column).unwrap_or(e)
             }
             _ => e,
         };
-        self.numbered(&tokens, number, e)
+        self.numbered(number, e)
     }
 
-    /// `e`, naming statement `number` (from 1) when the text (`tokens`) has several: a
-    /// statement came before this one, or a `;` that ends a statement is followed by
-    /// another (a `;` before the first statement, or after the last, makes none).
-    fn numbered(&self, tokens: &[TokenWithSpan], number: usize, e: Error) -> Error {
+    /// `e`, naming statement `number` (from 1) when the text has several: a statement came
+    /// before this one, or a `;` that ends a statement is followed by another (a `;` before
+    /// the first statement, or after the last, makes none).
+    fn numbered(&self, number: usize, e: Error) -> Error {
         let several = number > 1 || {
+            // Statement 1 is in the first stretch: a statement after it is in that stretch
+            // or a later one.
             let (mut in_statement, mut after_end) = (false, false);
-            tokens.iter().any(|t| match &t.token {
-                Token::SemiColon => {
-                    after_end |= in_statement;
-                    false
-                }
-                Token::Whitespace(_) | Token::EOF => false,
-                _ => {
-                    in_statement = true;
-                    after_end
-                }
-            })
+            let mut followed = |tokens: &[TokenWithSpan]| {
+                tokens.iter().any(|t| match &t.token {
+                    Token::SemiColon => {
+                        after_end |= in_statement;
+                        false
+                    }
+                    Token::Whitespace(_) | Token::EOF => false,
+                    _ => {
+                        in_statement = true;
+                        after_end
+                    }
+                })
+            };
+            followed(&self.stretch_tokens()) || {
+                let mut rest = self.stretches_after_current();
+                std::iter::from_fn(|| rest.next_stretch()).any(|s| match s {
+                    Ok(s) => followed(&s.tokens),
+                    // Text that does not tokenize is something after the first stretch's
+                    // last `;`.
+                    Err(_) => true,
+                })
+            }
         };
         if !several {
             return e;
@@ -277,6 +338,76 @@ impl<'t> Stream<'t> {
             e => e,
         }
     }
+
+    /// The stretches after the current one, read again from its end.
+    fn stretches_after_current(&self) -> Stretches<'t> {
+        let tokens = self.stretch_tokens();
+        Stretches::after(
+            self.text,
+            &Stretch {
+                tokens,
+                range: self.stretch.clone(),
+                start: self.stretch_start,
+            },
+        )
+    }
+}
+
+/// `tokens` with each `?` placeholder numbered `$n`, after the `marks` numbered before
+/// (`marks` counts them on, `highest` is raised to the highest `$n` written), refusing
+/// placeholders tabula does not read and a chain of operators deeper than it compiles.
+fn numbered_placeholders(
+    mut tokens: Vec<TokenWithSpan>,
+    marks: &mut usize,
+    highest: &mut usize,
+) -> Result<Vec<TokenWithSpan>> {
+    for t in &mut tokens {
+        if let Token::Placeholder(p) = &mut t.token {
+            if p == "?" {
+                *marks += 1;
+                *p = format!("${marks}");
+            } else if let Some(digits) = p
+                .strip_prefix('$')
+                .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            {
+                // Too long for a number is out of range as well.
+                let n = digits.parse::<usize>().unwrap_or(usize::MAX);
+                if n == 0 || n > MOST_PARAMETERS {
+                    return Err(Error::Sql {
+                        line: t.span.start.line,
+                        column: t.span.start.column,
+                        reason: format!(
+                            "placeholder ${digits}: placeholders are numbered from $1 to \
+                             ${MOST_PARAMETERS}"
+                        ),
+                    });
+                }
+                *highest = (*highest).max(n);
+            } else {
+                // SQLite's `?1`: counted as no parameter, it would be refused as "0
+                // placeholders" for the values given.
+                return Err(Error::Sql {
+                    line: t.span.start.line,
+                    column: t.span.start.column,
+                    reason: format!("placeholder {p}: use ? or $1, $2, ..."),
+                });
+            }
+        }
+    }
+    // SQLite's `:name`, which the parser reads as a placeholder from two tokens.
+    for pair in tokens.windows(2) {
+        if let (Token::Colon, Token::Word(w)) = (&pair[0].token, &pair[1].token) {
+            if pair[0].span.end == pair[1].span.start && w.quote_style.is_none() {
+                return Err(Error::Sql {
+                    line: pair[0].span.start.line,
+                    column: pair[0].span.start.column,
+                    reason: format!("placeholder :{}: use ? or $1, $2, ...", w.value),
+                });
+            }
+        }
+    }
+    chains_within_bounds(&tokens)?;
+    Ok(tokens)
 }
 
 /// The deepest a statement's tree may be, as [`chains_within_bounds`] counts it.

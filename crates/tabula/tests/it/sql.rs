@@ -2881,6 +2881,71 @@ fn a_long_script_runs_as_it_is_parsed_with_the_same_rules() {
     assert_eq!(seen, [[Value::from("a")], [Value::from("b")]]);
 }
 
+/// A script many times longer than the stretch its tokens are read in (64 KiB) reads as one
+/// text: statements in later stretches run, a statement there that does not parse is placed
+/// in the whole text and names its number, the ones before it having run, and a text that
+/// does not tokenize, or whose placeholders want other values, runs nothing.
+#[test]
+fn a_script_of_many_stretches_reads_as_one_text() {
+    let db = Database::in_memory();
+    db.sql("CREATE TABLE s (id INTEGER PRIMARY KEY, v TEXT)")
+        .unwrap();
+    // 4,000 lines of about 60 bytes: four stretches and more.
+    let inserts: String = (1..=4_000)
+        .map(|i| format!("INSERT INTO s (v) VALUES ('v{i}; -- not a comment');\n"))
+        .collect();
+    assert!(inserts.len() > 3 * (64 << 10));
+    let count = |db: &Database| db.sql("SELECT count(*) FROM s").unwrap().rows[0][0].clone();
+    let r = db
+        .sql(&format!(
+            "{inserts}SELECT CASE WHEN count(*) = 4000 THEN 'all' ELSE 'some' END FROM s"
+        ))
+        .unwrap();
+    assert_eq!(r.rows, [[Value::from("all")]]);
+
+    // A statement that does not parse, near the end: line 4,001, statement 4,001.
+    let e = db
+        .sql(&format!(
+            "{inserts}SELEC 1;\nINSERT INTO s (v) VALUES ('never')"
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { line: 4_001, column: 1, reason } if reason.starts_with("statement 4001: ")),
+        "{e:?}"
+    );
+    assert_eq!(count(&db), Value::Int(8_000));
+    // A string left open: the text does not tokenize, and nothing runs, as for a short
+    // text (the script is read through once before its first statement runs).
+    let e = db
+        .sql(&format!("{inserts}INSERT INTO s (v) VALUES ('open)"))
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { line: 4_001, column: 27, reason } if reason.contains("Unterminated string")),
+        "{e:?}"
+    );
+    assert_eq!(count(&db), Value::Int(8_000));
+    // The first statement failing names itself when later stretches hold more.
+    let e = db.sql(&format!("SELEC 1;\n{inserts}")).unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { line: 1, reason, .. } if reason.starts_with("statement 1: ")),
+        "{e:?}"
+    );
+    assert_eq!(count(&db), Value::Int(8_000));
+
+    // A placeholder in the last stretch is counted before the first statement runs.
+    let text = format!("{inserts}SELECT count(*) FROM s WHERE v = ?");
+    let e = db.sql(&text).unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { reason, .. } if reason.contains("1 placeholder(s) and 0 value(s)")),
+        "{e:?}"
+    );
+    assert_eq!(count(&db), Value::Int(8_000));
+    let r = db
+        .sql_with(&text, &[Value::from("v7; -- not a comment")])
+        .unwrap();
+    assert_eq!(r.rows, [[Value::Int(3)]]);
+}
+
 /// A `?` before a refused word does not shift the place the refusal names.
 #[test]
 fn places_after_a_placeholder_are_the_text_s_own() {
