@@ -1304,7 +1304,7 @@ fn deep_texts() {
             Value::Int(7),
         ),
         // As deep as the parser reads a CASE, in the forms it reads to different depths.
-        (cases("SELECT ", 46, ""), Value::Int(7)),
+        (cases("SELECT ", 47, ""), Value::Int(7)),
         // A column named case, read as `k.case`, is no CASE.
         (
             format!(
@@ -1314,20 +1314,20 @@ fn deep_texts() {
             Value::Int(7),
         ),
         (
-            format!("SELECT x FROM (SELECT {} AS x)", cases("", 44, "")),
+            format!("SELECT x FROM (SELECT {} AS x)", cases("", 45, "")),
             Value::Int(7),
         ),
         (
             format!(
                 "WITH w AS (SELECT {} AS x) SELECT x FROM w",
-                cases("", 45, "")
+                cases("", 46, "")
             ),
             Value::Int(7),
         ),
         (
             format!(
                 "SELECT COUNT(*) FROM t WHERE id = {}",
-                cases("", 44, "").replace('7', "1")
+                cases("", 45, "").replace('7', "1")
             ),
             Value::Int(1),
         ),
@@ -1336,14 +1336,14 @@ fn deep_texts() {
         // Deeper, the parser read the outer CASE as a column named CASE and the next word
         // as its alias, then stopped ("Expected: end of statement, found: 1"), or (300
         // deep) ran the statement and found no column CASE.
-        (cases("SELECT ", 47, ""), "recursion limit exceeded"),
+        (cases("SELECT ", 48, ""), "recursion limit exceeded"),
         (cases("SELECT ", 300, ""), "recursion limit exceeded"),
         (
-            format!("SELECT x FROM (SELECT {} AS x)", cases("", 45, "")),
+            format!("SELECT x FROM (SELECT {} AS x)", cases("", 46, "")),
             "recursion limit exceeded",
         ),
         (
-            format!("SELECT COUNT(*) FROM t WHERE id = {}", cases("", 46, "")),
+            format!("SELECT COUNT(*) FROM t WHERE id = {}", cases("", 47, "")),
             "recursion limit exceeded",
         ),
         // An operator before each CASE takes a level too.
