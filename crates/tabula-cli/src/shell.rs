@@ -649,15 +649,15 @@ fn dot(
         }
         ("explain", query) => {
             // One query, planned and never run: a text of several would run the ones after
-            // the first (a `DROP TABLE` after the `;`). The library plans queries only.
-            let statements = split::split(&format!("{query}\n;")).statements;
-            let [one] = statements.as_slice() else {
-                anyhow::bail!(
-                    ".explain takes one query, not {} statements: nothing was run",
-                    statements.len()
-                )
-            };
-            print_plan(&session.run(&format!("EXPLAIN {}", one.text))?)?
+            // the first (a `DROP TABLE` after the `;`). Counted by the library's own parse,
+            // which `EXPLAIN` runs: the shell's split reads the text's words for where
+            // statements end, not as the library reads every token (a `E'\''` string), and a
+            // text the library does not parse gets its error, placed in the text.
+            let count = session.database()?.prepare(query)?.statement_count();
+            if count != 1 {
+                anyhow::bail!(".explain takes one query, not {count} statements: nothing was run")
+            }
+            print_plan(&session.run(&format!("EXPLAIN {query}"))?)?
         }
         ("read", "") => anyhow::bail!(".read takes the name of a file of SQL"),
         ("read", _) if depth >= READ_DEPTH => {

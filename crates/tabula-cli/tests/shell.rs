@@ -1102,6 +1102,8 @@ fn explain_runs_nothing_after_its_query() {
         ".explain SELECT 1; DROP TABLE registrations
          .explain SELECT id FROM students; UPDATE students SET gpa = 0
          .explain SELECT 1; SELECT 2
+         .explain SELECT E'\\''; DROP TABLE registrations; SELECT E'\\''
+         .explain SELECT 'open
          SELECT COUNT(*) AS n FROM students WHERE gpa = 0;
 ",
     );
@@ -1111,6 +1113,13 @@ fn explain_runs_nothing_after_its_query() {
         3,
         "{out}"
     );
+    // Where the shell's split of the words sees one statement, the library's tokens see
+    // three (`E'\''` is one string to it).
+    assert!(
+        out.contains("error: .explain takes one query, not 3 statements: nothing was run"),
+        "{out}"
+    );
+    assert!(out.contains("Unterminated string literal"), "{out}");
     assert!(out.contains("│ 0 │"), "{out}");
     let o = tabula(&["tables", &p]);
     assert!(text(&o).contains("registrations"), "{}", text(&o));
