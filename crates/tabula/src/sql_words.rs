@@ -3,7 +3,8 @@
 //! SQLite users type and that dialect reads otherwise. `[name]` is a quoted name (as
 //! `"name"` and `` `name` `` are); `/* … */` does not nest (`/* a /* b */` is one comment);
 //! `0x1F` is an integer (a 64-bit pattern: `0xFFFFFFFFFFFFFFFF` is -1); a number run into
-//! a word (`1e`, `10abc`) is an unrecognized token rather than a number and its alias.
+//! a word (`1e`, `10abc`) is an unrecognized token rather than a number and its alias;
+//! `/*! … */` is a comment like any other (MySQL's hint to the generic dialect).
 //!
 //! The tokenizer reads with this dialect. The tokens are parsed with [`GRAMMAR`]: the
 //! generic dialect but for the binding of a few operators, which is SQLite's (see
@@ -62,8 +63,10 @@ impl Dialect for SqliteWords {
     fn supports_literal_prefix_in_qualified_name(&self) -> bool {
         GENERIC.supports_literal_prefix_in_qualified_name()
     }
+    /// `/*! … */` is a comment, as in SQLite (the generic dialect reads what is inside as
+    /// tokens, MySQL's hint: `SELECT 1 /*!, 2 */` had two columns).
     fn supports_multiline_comment_hints(&self) -> bool {
-        GENERIC.supports_multiline_comment_hints()
+        false
     }
     fn supports_pipe_operator(&self) -> bool {
         GENERIC.supports_pipe_operator()

@@ -479,6 +479,13 @@ fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<()> {
                 }
             }
             Role::Separator => levels[level].sibling(),
+            // A statement's end: the next is a tree of its own (its set operations are
+            // not the last statement's).
+            Role::End => {
+                levels.clear();
+                levels.push(Level::default());
+                around = 0;
+            }
             Role::Clause if after_operand => levels[level].sibling(),
             Role::SetOperator => {
                 levels[level].sibling();
@@ -507,8 +514,10 @@ fn chains_within_bounds(tokens: &[TokenWithSpan]) -> Result<()> {
 enum Role {
     Open,
     Close,
-    /// A comma or `;`: a new tree beside the one before it.
+    /// A comma: a new tree beside the one before it.
     Separator,
+    /// `;`: a new statement.
+    End,
     /// A clause or `CASE` keyword: a new tree when it follows an operand (else it may be a
     /// name, an operand itself).
     Clause,
@@ -522,7 +531,8 @@ fn chain_role(t: &Token) -> Role {
     match t {
         Token::LParen | Token::LBracket => Role::Open,
         Token::RParen | Token::RBracket => Role::Close,
-        Token::Comma | Token::SemiColon => Role::Separator,
+        Token::Comma => Role::Separator,
+        Token::SemiColon => Role::End,
         Token::Word(w) if w.quote_style.is_none() => match w.keyword {
             Keyword::CASE => Role::Open,
             Keyword::END => Role::Close,

@@ -2,18 +2,20 @@
 //! size) are never all held at once: each stretch is tokenized on its own, from the end of
 //! the one before, and ends just after a `;` that ends a statement.
 //!
-//! Where a stretch may end is found by a scan that knows SQLite's strings, quoted names and
-//! comments ([`next_end`]), and then proven by the tokenizer itself ([`ends_cleanly`]): the
-//! stretch's tokens must end with that `;` as a token of its own, and the statement it ends
-//! and every `COPY … FROM stdin` in it must have its rows, which follow its `;`, read to
-//! their end. Since the tokenizer reads
-//! left to right, looking at most at the character after a token before ending it, the
-//! tokens of a stretch that ends so are the tokens the whole text has there, and the
-//! tokenizer starts the next stretch as it would have gone on (after a `;`, nothing read
-//! before it matters). Where the scan is wrong (a text the scan reads otherwise than the
-//! tokenizer, such as a PostgreSQL `E'…\'…'` string), the proof fails and the stretch
-//! grows to a later end, at least twice as long, up to the rest of the text: every token
-//! is still the whole text's.
+//! Where a stretch may end is found by a scan that knows SQLite's strings, quoted names,
+//! comments and `COPY … FROM stdin` rows ([`next_end`]), and then proven by the tokenizer
+//! itself ([`ends_cleanly`]): the stretch's tokens must end with that `;` as a token of its
+//! own, ending where the stretch does (a comment the stretch's end cut would end there
+//! otherwise); every `COPY … FROM stdin` in it must have read its rows, which follow its
+//! `;`, to their end; and it must not end inside a trigger's `BEGIN … END`, whose `;`s the
+//! parser reads as the statement's own. Since the tokenizer reads left to right, looking at
+//! most two characters ahead, and nothing but a string, a quoted name, a comment or COPY's
+//! rows holds a `;`, the tokens of a stretch that ends so are the tokens the whole text has
+//! there, and the tokenizer starts the next stretch as it would have gone on (after a `;`,
+//! nothing read before it matters). Where the scan is wrong (a text the scan reads
+//! otherwise than the tokenizer, such as a PostgreSQL `E'…\'…'` string), the proof fails
+//! and the stretch grows to a later end, at least twice as long, up to the rest of the
+//! text: every token is still the whole text's.
 
 use std::ops::Range;
 
@@ -85,7 +87,7 @@ impl<'t> Stretches<'t> {
             let stretch = &rest[..end];
             let tokens = words::tokenize_from(stretch, self.place);
             match tokens {
-                Ok(tokens) if end == rest.len() || ends_cleanly(&tokens) => {
+                Ok(tokens) if end == rest.len() || ends_cleanly(&tokens, stretch, self.place) => {
                     let range = self.at..self.at + end;
                     let start = self.place;
                     if let Some(last) = tokens.last() {
@@ -112,29 +114,91 @@ impl<'t> Stretches<'t> {
     }
 }
 
-/// Whether a stretch whose text ends with `;` ends with that `;` as a token of its own, and
-/// each `COPY` in it has its rows read to their `\.` line before its `;` (the tokenizer
-/// reads a `COPY … FROM stdin`'s rows with its `;`: a stretch that ended before they do
-/// would read them without their end, or as SQL).
-fn ends_cleanly(tokens: &[TokenWithSpan]) -> bool {
-    if tokens.last().map(|t| &t.token) != Some(&Token::SemiColon) {
+/// Whether the tokens of `stretch` (a text that ends with `;`, starting at `start` in the
+/// whole text) end a statement where the text ends:
+/// - the last token is that `;`, a token of its own that ends where the text does (not
+///   the end of a comment the stretch's end closed);
+/// - each `COPY … FROM stdin` in it has its rows read to their `\.` line before its `;`
+///   (the tokenizer reads the rows with its `;`: a stretch that ended before they do would
+///   read them without their end, or as SQL);
+/// - it does not end inside a `CREATE TRIGGER … BEGIN … END` block (or a procedure's or
+///   function's), whose `;`s the parser reads as the statement's own.
+fn ends_cleanly(tokens: &[TokenWithSpan], stretch: &str, start: Location) -> bool {
+    let Some(last) = tokens.last() else {
+        return false;
+    };
+    if last.token != Token::SemiColon || last.span.end != end_of(stretch, start) {
         return false;
     }
-    let mut statements = tokens.split(|t| t.token == Token::SemiColon);
-    statements.all(|s| {
-        let copy = s
-            .iter()
-            .find(|t| !matches!(t.token, Token::Whitespace(_)))
-            .is_some_and(|t| words::is_keyword(&t.token, Keyword::COPY));
-        !copy
-            || matches!(
-                s.last().map(|t| &t.token),
-                Some(Token::CopyData {
-                    terminated: true,
-                    ..
-                })
-            )
-    })
+    let mut in_block = false;
+    tokens
+        .split(|t| t.token == Token::SemiColon)
+        .all(|statement| {
+            let mut solid = statement
+                .iter()
+                .filter(|t| !matches!(t.token, Token::Whitespace(_)));
+            let first = solid.next().map(|t| &t.token);
+            let is = |t: Option<&Token>, k| t.is_some_and(|t| words::is_keyword(t, k));
+            if in_block {
+                in_block = !is(first, Keyword::END);
+            } else if is(first, Keyword::CREATE) {
+                // `CREATE TRIGGER … BEGIN`, `CREATE PROCEDURE … BEGIN`, … (not a column
+                // named `begin`).
+                let kinds = [Keyword::TRIGGER, Keyword::PROCEDURE, Keyword::FUNCTION];
+                in_block = solid
+                    .skip_while(|t| !kinds.iter().any(|&k| words::is_keyword(&t.token, k)))
+                    .any(|t| words::is_keyword(&t.token, Keyword::BEGIN));
+            }
+            !reads_rows(statement)
+                || matches!(
+                    statement.last().map(|t| &t.token),
+                    Some(Token::CopyData {
+                        terminated: true,
+                        ..
+                    })
+                )
+        })
+        && !in_block
+}
+
+/// Whether the tokenizer reads rows after the `;` that ends `statement`: it starts with
+/// `COPY` and names `FROM STDIN` outside parentheses (as sqlparser's `CopyStatementTracker`
+/// tells).
+fn reads_rows(statement: &[TokenWithSpan]) -> bool {
+    let mut solid = statement
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)));
+    if !solid
+        .next()
+        .is_some_and(|t| matches!(&t.token, Token::Word(w) if w.keyword == Keyword::COPY))
+    {
+        return false;
+    }
+    let (mut depth, mut after_from) = (0u32, false);
+    for t in solid {
+        match &t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::Word(w) if after_from && w.keyword == Keyword::STDIN && depth == 0 => {
+                return true
+            }
+            _ => {}
+        }
+        after_from = matches!(&t.token, Token::Word(w) if w.keyword == Keyword::FROM);
+    }
+    false
+}
+
+/// Where `stretch`, which starts at `start` in the whole text, ends there (as the
+/// tokenizer counts: a line per `\n`, a column per character).
+fn end_of(stretch: &str, start: Location) -> Location {
+    match stretch.rfind('\n') {
+        None => Location::new(start.line, start.column + stretch.chars().count() as u64),
+        Some(at) => Location::new(
+            start.line + stretch.bytes().filter(|&b| b == b'\n').count() as u64,
+            stretch[at + 1..].chars().count() as u64 + 1,
+        ),
+    }
 }
 
 /// Where the stretch of `rest` that starts at its byte 0 may end: just after the first `;`
@@ -152,20 +216,20 @@ fn next_end(rest: &str, from: usize, least: usize) -> usize {
     let bytes = rest.as_bytes();
     let mut state = In::Code;
     // Whether the statement being read starts with the word COPY (its rows follow its `;`
-    // when it reads from stdin), and whether a word of it was seen yet.
-    let (mut copy, mut begun) = (false, false);
+    // when it reads from stdin), whether a word of it was seen yet, and where it started.
+    let (mut copy, mut begun, mut statement) = (false, false, from);
     let mut i = from;
     while i < bytes.len() {
         let b = bytes[i];
         match state {
             In::Code => match b {
                 b';' => {
-                    if copy {
+                    if copy && names_stdin(&bytes[statement..i]) {
                         i = after_copy_rows(bytes, i + 1);
-                        (copy, begun) = (false, false);
+                        (copy, begun, statement) = (false, false, i);
                         continue;
                     }
-                    (copy, begun) = (false, false);
+                    (copy, begun, statement) = (false, false, i + 1);
                     if i + 1 >= least {
                         return i + 1;
                     }
@@ -198,10 +262,14 @@ fn next_end(rest: &str, from: usize, least: usize) -> usize {
                     }
                 }
             },
-            // A doubled quote inside is two quoted runs back to back: the same ends.
+            // A doubled quote is one quote inside (`]]` too, in a `[…]` name).
             In::Quoted(q) => {
                 if b == q {
-                    state = In::Code;
+                    if bytes.get(i + 1) == Some(&q) {
+                        i += 1;
+                    } else {
+                        state = In::Code;
+                    }
                 }
             }
             In::LineComment => {
@@ -219,6 +287,14 @@ fn next_end(rest: &str, from: usize, least: usize) -> usize {
         i += 1;
     }
     bytes.len()
+}
+
+/// Whether the text of a `COPY` statement holds the word `stdin`, in any case (its rows
+/// follow its `;`; the tokens tell for sure, [`reads_rows`]).
+fn names_stdin(statement: &[u8]) -> bool {
+    statement
+        .windows(5)
+        .any(|w| w.eq_ignore_ascii_case(b"stdin"))
 }
 
 /// Where the rows of a `COPY … FROM stdin` whose `;` ends just before byte `i` end: after
@@ -320,7 +396,10 @@ mod tests {
         alike(&format!(
             "{pad}COPY t (a) FROM stdin;\n1;x\n'\n\\.\nSELECT 1;\n{pad}SELECT 2;"
         ));
-        let clean = |text: &str| ends_cleanly(&words::tokenize(text).expect(text));
+        let clean = |text: &str| {
+            let start = Location::new(1, 1);
+            ends_cleanly(&words::tokenize(text).expect(text), text, start)
+        };
         assert!(clean("SELECT 1;"));
         assert!(clean("COPY t FROM stdin;\n1\n\\.\nSELECT 1;"));
         // The tokenizer has read no rows for a COPY whose `;` ends the stretch.
@@ -328,23 +407,72 @@ mod tests {
         assert!(!clean("SELECT 1; -- ;"));
     }
 
+    /// Texts the scan reads otherwise than the tokenizer near a stretch's end: the
+    /// tokenizer's reading wins.
+    #[test]
+    fn where_the_scan_is_wrong_the_tokens_still_are_the_whole_text_s() {
+        let pad = "-- pad\n".repeat(STRETCH / 7 + 1);
+        for tail in [
+            // `]]` is a `]` inside a `[…]` name; `/*! … */` is a comment.
+            "SELECT 1 AS [x]]'y] /*!, 2 AS [b'c]; SELECT 3 AS d; -- */ SELECT 99 AS z;\n\
+             SELECT 4 AS e;",
+            // The scan takes `E'\''` for a string and the start of another: the `;` it
+            // proposes is in a comment the stretch's end would close.
+            "SELECT E'\\'' /* ' ; SELECT 99; */ , 3 AS x;\nSELECT 4;",
+            "SELECT $$a ' ; b$$; SELECT 2;",
+        ] {
+            alike(&format!("{pad}{tail}"));
+        }
+    }
+
     #[test]
     fn a_long_text_is_tokenized_a_stretch_at_a_time() {
+        let stretches_of = |text: &str| {
+            let mut stretches = Stretches::new(text);
+            let mut n = 0;
+            while let Some(s) = stretches.next_stretch() {
+                let s = s.expect("tokens");
+                assert!(
+                    s.range.len() >= STRETCH || s.range.end == text.len(),
+                    "{:?}",
+                    s.range
+                );
+                assert!(s.range.len() < STRETCH + 64, "{:?}", s.range);
+                n += 1;
+            }
+            n
+        };
         let text = long("INSERT INTO t VALUES (1, 'x');\n");
-        let mut stretches = Stretches::new(&text);
-        let mut n = 0;
-        while let Some(s) = stretches.next_stretch() {
-            let s = s.expect("tokens");
-            assert!(
-                s.range.len() >= STRETCH || s.range.end == text.len(),
-                "{:?}",
-                s.range
-            );
-            assert!(s.range.len() < STRETCH + 64, "{:?}", s.range);
-            n += 1;
-        }
         // Three stretches of just over STRETCH bytes each hold the text (3 STRETCH and a
         // line): the last runs to its end.
-        assert_eq!(n, 3);
+        assert_eq!(stretches_of(&text), 3);
+        // A COPY that reads no rows from the text is a statement like any other.
+        assert_eq!(stretches_of(&format!("COPY t (a) TO stdout;\n{text}")), 3);
+    }
+
+    /// A trigger's body holds `;`s that end no statement: no stretch ends among them.
+    #[test]
+    fn no_stretch_ends_inside_a_block() {
+        let pad = "-- pad\n".repeat(STRETCH / 7 + 1);
+        let first = |text: &str| {
+            let s = Stretches::new(text)
+                .next_stretch()
+                .expect("a stretch")
+                .expect("tokens");
+            text[s.range].to_owned()
+        };
+        let text = format!(
+            "{pad}CREATE TRIGGER tr AFTER INSERT ON t BEGIN DELETE FROM t; UPDATE t SET a = 1; \
+             END;\nSELECT 1;\n{pad}SELECT 2;"
+        );
+        let block = first(&text);
+        assert!(
+            !block.ends_with("FROM t;") && !block.ends_with("= 1;"),
+            "{:?}",
+            &block[block.len() - 40..]
+        );
+        // A column named `begin` is no block.
+        let text = format!("{pad}CREATE TABLE t (begin INTEGER);\n{pad}SELECT 2;");
+        assert!(first(&text).ends_with("(begin INTEGER);"));
     }
 }

@@ -2932,6 +2932,21 @@ fn a_script_of_many_stretches_reads_as_one_text() {
     );
     assert_eq!(count(&db), Value::Int(8_000));
 
+    // A trigger's body across a stretch's end reads as one statement, refused by name as
+    // in a short text.
+    let pad = "-- pad\n".repeat(10_000);
+    let e = db
+        .sql(&format!(
+            "{pad}CREATE TRIGGER tr AFTER INSERT ON s BEGIN DELETE FROM s; END;\nSELECT 1;{pad}"
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Unsupported { feature }
+            if feature.contains("CREATE TRIGGER") && feature.contains("line 10001")),
+        "{e:?}"
+    );
+    assert_eq!(count(&db), Value::Int(8_000));
+
     // A placeholder in the last stretch is counted before the first statement runs.
     let text = format!("{inserts}SELECT count(*) FROM s WHERE v = ?");
     let e = db.sql(&text).unwrap_err();
@@ -2944,6 +2959,14 @@ fn a_script_of_many_stretches_reads_as_one_text() {
         .sql_with(&text, &[Value::from("v7; -- not a comment")])
         .unwrap();
     assert_eq!(r.rows, [[Value::Int(3)]]);
+
+    // Each statement's set operations are its own: 2,100 statements of one UNION each
+    // are no chain of 2,100.
+    let r = db.sql(&"SELECT 1 UNION SELECT 2;\n".repeat(2_100)).unwrap();
+    assert_eq!(r.rows, [[Value::Int(1)], [Value::Int(2)]]);
+    // `/*! … */` is a comment, as in SQLite.
+    let r = db.sql("SELECT 1 /*!, 2 */ AS y").unwrap();
+    assert_eq!(r.columns, ["y"]);
 }
 
 /// A `?` before a refused word does not shift the place the refusal names.
