@@ -261,6 +261,18 @@ pub(crate) fn tokenize_from(stretch: &str, start: Location) -> Result<Vec<TokenW
     words(stretch, true, start)
 }
 
+/// [`tokenize_from`] in two steps: the tokenizer's tokens (an error here may be the
+/// stretch's end cutting a string), then [`as_sqlite_reads`] them (an error there is on a
+/// whole token, before the stretch's end, the whole text's own).
+pub(crate) fn tokenizer_tokens(stretch: &str, start: Location) -> Result<Vec<TokenWithSpan>> {
+    tokenizer_words(stretch, true, start)
+}
+
+/// Tokens of [`tokenizer_tokens`] as SQLite reads them in a statement.
+pub(crate) fn as_sqlite_reads(tokens: Vec<TokenWithSpan>) -> Result<Vec<TokenWithSpan>> {
+    sqlite_reading(tokens, true)
+}
+
 /// [`tokenize`] for a condition (a check, `--where`): `[name]` and hexadecimal integers
 /// read as in statements, but nothing refused that conditions have always read, since a
 /// stored schema may hold it (sqlparser writes `16L` back as it was given; a check written
@@ -272,6 +284,11 @@ pub(crate) fn condition_tokens(text: &str) -> Result<Vec<TokenWithSpan>> {
 /// The tokens of `text`, placed as if it started at `start`; `statement`: SQLite's reading,
 /// strictly (see [`tokenize`]).
 fn words(text: &str, statement: bool, start: Location) -> Result<Vec<TokenWithSpan>> {
+    sqlite_reading(tokenizer_words(text, statement, start)?, statement)
+}
+
+/// The tokenizer's tokens of `text`, placed as if it started at `start`.
+fn tokenizer_words(text: &str, statement: bool, start: Location) -> Result<Vec<TokenWithSpan>> {
     let dialect = SqliteWords {
         nested_comments: !statement,
     };
@@ -290,6 +307,12 @@ fn words(text: &str, statement: bool, start: Location) -> Result<Vec<TokenWithSp
                 reason: e.message,
             }
         })?;
+    Ok(tokens)
+}
+
+/// The tokenizer's `tokens` as SQLite reads them (see the module's comment); `statement`:
+/// strictly (see [`tokenize`]).
+fn sqlite_reading(mut tokens: Vec<TokenWithSpan>, statement: bool) -> Result<Vec<TokenWithSpan>> {
     let unrecognized = |at: Location, what: &str| Error::Sql {
         line: at.line,
         column: at.column,

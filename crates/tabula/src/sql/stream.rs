@@ -174,7 +174,7 @@ impl<'t> Stream<'t> {
                 .expected_ref::<()>("end of statement", &found)
                 .err()?;
             // The statement before wants its end.
-            return Some(Err(self.error(e, self.index)));
+            return Some(Err(self.error(e, self.index, found.span.start)));
         }
         let at = self.parser.peek_token_ref().span.start;
         let first = self.parser.index();
@@ -204,7 +204,7 @@ impl<'t> Stream<'t> {
             }
             Err(e) => {
                 self.ended = true;
-                Some(Err(self.error(e, self.index + 1)))
+                Some(Err(self.error(e, self.index + 1, at)))
             }
         }
     }
@@ -273,12 +273,22 @@ impl<'t> Stream<'t> {
             .unwrap_or_default()
     }
 
-    /// The parser's error, placed in the text, or `Error::Unsupported` for a word of
+    /// The parser's error, placed in the text (at `statement`, where its statement starts,
+    /// when the parser gives no place), or `Error::Unsupported` for a word of
     /// SQLite's it does not know (the stretch is tokenized again for that, on this path
     /// only); in a text of several statements, naming statement `number` (from 1), as
     /// errors met running one do.
-    fn error(&self, e: ParserError, number: usize) -> Error {
-        let e = parse_error(self.text, e);
+    fn error(&self, e: ParserError, number: usize, statement: Location) -> Error {
+        let e = match e {
+            // The parser's recursion limit says no place: the statement's, rather than the
+            // text's end (`parse_error`'s place for an error where the text ran out).
+            ParserError::RecursionLimitExceeded => Error::Sql {
+                line: statement.line,
+                column: statement.column,
+                reason: e.to_string(),
+            },
+            e => parse_error(self.text, e),
+        };
         let e = match &e {
             Error::Sql { line, column, .. } => {
                 known_unsupported(&self.stretch_tokens(), *line, *column).unwrap_or(e)

@@ -85,9 +85,18 @@ impl<'t> Stretches<'t> {
         loop {
             let end = next_end(rest, from, least);
             let stretch = &rest[..end];
-            let tokens = words::tokenize_from(stretch, self.place);
+            let tokens = words::tokenizer_tokens(stretch, self.place);
             match tokens {
                 Ok(tokens) if end == rest.len() || ends_cleanly(&tokens, stretch, self.place) => {
+                    // A number SQLite does not read (`1L`) is the text's error wherever it
+                    // is: refused now, not taken for a stretch that ends in a string.
+                    let tokens = match words::as_sqlite_reads(tokens) {
+                        Ok(tokens) => tokens,
+                        Err(e) => {
+                            self.at = self.text.len();
+                            return Some(Err(e));
+                        }
+                    };
                     let range = self.at..self.at + end;
                     let start = self.place;
                     if let Some(last) = tokens.last() {
@@ -250,15 +259,22 @@ fn next_end(rest: &str, from: usize, least: usize) -> usize {
                     state = In::Quoted(b']');
                     begun = true;
                 }
-                b if b.is_ascii_whitespace() => {}
+                b if b.is_ascii_whitespace() || b == 0x0B => {}
                 _ => {
+                    // White space beyond ASCII's (a no-break space), as the tokenizer reads
+                    // it: a character at a time, where one starts.
+                    let c = rest.get(i..).and_then(|r| r.chars().next());
+                    if let Some(c) = c.filter(|c| !c.is_ascii() && c.is_whitespace()) {
+                        i += c.len_utf8();
+                        continue;
+                    }
                     if !begun {
                         begun = true;
                         copy = bytes[i..].len() >= 4
                             && bytes[i..i + 4].eq_ignore_ascii_case(b"copy")
-                            && !bytes
-                                .get(i + 4)
-                                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
+                            && !bytes.get(i + 4).is_some_and(|c| {
+                                c.is_ascii_alphanumeric() || *c == b'_' || !c.is_ascii()
+                            });
                     }
                 }
             },
@@ -448,6 +464,14 @@ mod tests {
         assert_eq!(stretches_of(&text), 3);
         // A COPY that reads no rows from the text is a statement like any other.
         assert_eq!(stretches_of(&format!("COPY t (a) TO stdout;\n{text}")), 3);
+        // White space beyond ASCII's before a COPY, whose rows hold a quote.
+        for space in ["\u{a0}", "\u{b}", "\u{3000}"] {
+            let copy = format!("{space}COPY t (v) FROM stdin;\nit's\n\\.\n{text}");
+            // Stretches of a bounded length (`stretches_of` checks), not the rest of
+            // the text as one.
+            assert!(stretches_of(&copy) >= 3, "{space:?}");
+            alike(&copy);
+        }
     }
 
     /// A trigger's body holds `;`s that end no statement: no stretch ends among them.

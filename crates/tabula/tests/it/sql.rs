@@ -2964,6 +2964,19 @@ fn a_script_of_many_stretches_reads_as_one_text() {
     // are no chain of 2,100.
     let r = db.sql(&"SELECT 1 UNION SELECT 2;\n".repeat(2_100)).unwrap();
     assert_eq!(r.rows, [[Value::Int(1)], [Value::Int(2)]]);
+    // The parser's recursion limit is placed at its statement, not at the text's end.
+    let e = db
+        .sql(&format!(
+            "SELECT 1;\n  SELECT {}1{};\nSELECT 2;\nSELECT 3",
+            "(".repeat(60),
+            ")".repeat(60)
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Sql { line: 2, column: 3, reason }
+            if reason.starts_with("statement 2: ") && reason.contains("recursion limit")),
+        "{e:?}"
+    );
     // `/*! … */` is a comment, as in SQLite.
     let r = db.sql("SELECT 1 /*!, 2 */ AS y").unwrap();
     assert_eq!(r.columns, ["y"]);
