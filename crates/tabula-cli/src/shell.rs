@@ -171,7 +171,7 @@ impl Kind {
     pub(crate) fn of_each(text: &str) -> Vec<Kind> {
         // The line end closes a trailing `--` comment, so that the added `;` ends the
         // statement.
-        let split = split::split(&format!("{text}\n;"));
+        let split = split::split_script(&format!("{text}\n;"));
         split.statements.iter().map(|s| Kind::of(&s.text)).collect()
     }
 

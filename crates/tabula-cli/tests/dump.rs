@@ -207,3 +207,33 @@ fn dump_refuses_an_output_format() {
     let o = tabula(&["dump", &p, "--format", "table"]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+/// The count a script's text prints at its end reads the statements after a `COPY`'s rows
+/// as statements, and the rows as none (a quote in a row opened a string that swallowed
+/// the rest: `ok` was printed for a text that changed two rows).
+#[test]
+fn the_count_after_copy_rows_counts_the_statements_after_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("db");
+    let p = p.to_str().unwrap();
+    for (script, said) in [
+        (
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\nBEGIN;\nCOPY t (v) FROM stdin;\n\
+             it's; here\n\\.\nINSERT INTO t (v) VALUES ('x');\nCOMMIT;\n",
+            "2 row(s) changed\n",
+        ),
+        (
+            "COPY t (v) FROM stdin;\nit's\n\\.\nINSERT INTO t (v) VALUES ('y');\n",
+            "2 row(s) changed\n",
+        ),
+    ] {
+        let o = tabula_with_input(&["sql", p], script.as_bytes());
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), said, "{script}");
+    }
+    let o = tabula(&["sql", p, "--format", "csv", "SELECT v FROM t ORDER BY id"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "v\nit's; here\nx\nit's\ny\n"
+    );
+}

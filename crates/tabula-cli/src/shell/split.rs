@@ -44,10 +44,37 @@ enum State {
     Quoted(char),
     LineComment,
     BlockComment,
+    /// The rest of the line of a `COPY … FROM stdin`'s `;`, then its rows (lines of data,
+    /// to a line of `\.`).
+    CopyRows,
 }
 
 /// Splits `text` at every `;` that ends a statement.
 pub fn split(text: &str) -> Split {
+    split_with(text, false)
+}
+
+/// [`split`] for a whole script, where the lines after a `COPY … FROM stdin` are its rows
+/// (to a line of `\.`), not statements: they hold quotes and `;`s of their own.
+pub fn split_script(text: &str) -> Split {
+    split_with(text, true)
+}
+
+/// Whether `statement` (a statement's text) starts with the word `COPY` and names `stdin`
+/// (its rows follow its `;`, as the library reads it).
+fn copies_from_stdin(statement: &str) -> bool {
+    let words = || {
+        statement
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .filter(|w| !w.is_empty())
+    };
+    words()
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("COPY"))
+        && words().any(|w| w.eq_ignore_ascii_case("stdin"))
+}
+
+fn split_with(text: &str, copy_rows: bool) -> Split {
     let mut statements = Vec::new();
     let mut state = State::Code;
     // Where the current statement's text starts: its first character that is not space
@@ -73,8 +100,12 @@ pub fn split(text: &str) -> Split {
             State::Code => match c {
                 ';' => {
                     if let Some((s, line, column)) = start.take() {
+                        let statement = text[s..i].trim_end();
+                        if copy_rows && copies_from_stdin(statement) {
+                            state = State::CopyRows;
+                        }
                         statements.push(Statement {
-                            text: text[s..i].trim_end().to_owned(),
+                            text: statement.to_owned(),
                             line,
                             column,
                         });
@@ -118,6 +149,22 @@ pub fn split(text: &str) -> Split {
                     state = State::Code;
                 }
             }
+            State::CopyRows => {
+                // A row's line (the first ends the `;`'s): a line of `\.` after it (to its
+                // line end or the text's) ends the rows.
+                if c == '\n' {
+                    let line = &text[i + 1..];
+                    let line = &line[..line.find('\n').unwrap_or(line.len())];
+                    if line.trim_end_matches('\r') == "\\." {
+                        for _ in 0..2 {
+                            if let Some((_, c)) = chars.next() {
+                                advance(c);
+                            }
+                        }
+                        state = State::Code;
+                    }
+                }
+            }
         }
     }
     let complete = start.is_none() && matches!(state, State::Code | State::LineComment);
@@ -129,7 +176,7 @@ pub fn split(text: &str) -> Split {
 
 #[cfg(test)]
 mod tests {
-    use super::split;
+    use super::{split, split_script};
 
     fn statements(text: &str) -> (Vec<String>, bool) {
         let s = split(text);
@@ -198,6 +245,30 @@ mod tests {
             (s.statements[19_999].line, s.statements[19_999].column),
             (1, 29 * 19_999 + 1)
         );
+    }
+
+    /// In a script, the lines after a `COPY … FROM stdin` are its rows, to a line of `\.`;
+    /// typed at the prompt (`split`), there are none.
+    #[test]
+    fn a_script_s_copy_rows_are_no_statements() {
+        let script = "COPY t (v) FROM stdin; -- rows\nit's; here\n\\.\nINSERT INTO t VALUES (1);\n\
+                      copy t FROM STDIN;\r\n\\.\r\nSELECT 2;";
+        let texts: Vec<String> = split_script(script)
+            .statements
+            .into_iter()
+            .map(|s| s.text)
+            .collect();
+        assert_eq!(
+            texts,
+            v(&[
+                "COPY t (v) FROM stdin",
+                "INSERT INTO t VALUES (1)",
+                "copy t FROM STDIN",
+                "SELECT 2"
+            ])
+        );
+        // At the prompt, the quote in the row opens a string the rest is inside.
+        assert_eq!(split(script).statements.len(), 1);
     }
 
     #[test]
