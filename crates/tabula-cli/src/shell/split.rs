@@ -44,8 +44,7 @@ enum State {
     Quoted(char),
     LineComment,
     BlockComment,
-    /// The rest of the line of a `COPY … FROM stdin`'s `;`, then its rows (lines of data,
-    /// to a line of `\.`).
+    /// The rows of a `COPY … FROM stdin` (lines of data, to a line of `\.`).
     CopyRows,
 }
 
@@ -74,9 +73,33 @@ fn copies_from_stdin(statement: &str) -> bool {
         && words().any(|w| w.eq_ignore_ascii_case("stdin"))
 }
 
+/// The state after the line end at byte `i` inside a COPY's rows (or the one that ends
+/// its `;`'s line): `Code` past a line of `\.` that follows it (its characters taken from
+/// `chars`), else `CopyRows`.
+fn rows_from(
+    text: &str,
+    i: usize,
+    chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>,
+    advance: &mut impl FnMut(char) -> (u64, u64),
+) -> State {
+    let line = &text[i + 1..];
+    let line = &line[..line.find(['\n', '\r']).unwrap_or(line.len())];
+    if line != "\\." {
+        return State::CopyRows;
+    }
+    for _ in 0..2 {
+        if let Some((_, c)) = chars.next() {
+            advance(c);
+        }
+    }
+    State::Code
+}
+
 fn split_with(text: &str, copy_rows: bool) -> Split {
     let mut statements = Vec::new();
     let mut state = State::Code;
+    // A `COPY … FROM stdin` ended on this line: its rows start on the next.
+    let mut rows_follow = false;
     // Where the current statement's text starts: its first character that is not space
     // or comment.
     // With the line and column it starts at (counted as the characters go by: the split
@@ -101,9 +124,7 @@ fn split_with(text: &str, copy_rows: bool) -> Split {
                 ';' => {
                     if let Some((s, line, column)) = start.take() {
                         let statement = text[s..i].trim_end();
-                        if copy_rows && copies_from_stdin(statement) {
-                            state = State::CopyRows;
-                        }
+                        rows_follow |= copy_rows && copies_from_stdin(statement);
                         statements.push(Statement {
                             text: statement.to_owned(),
                             line,
@@ -121,6 +142,14 @@ fn split_with(text: &str, copy_rows: bool) -> Split {
                     advance('*');
                     state = State::BlockComment;
                 }
+                // The rows of a COPY start on the line after its `;` (the rest of that
+                // line is statements, as the library reads it).
+                '\n' | '\r' if rows_follow => {
+                    if !(c == '\r' && next == Some('\n')) {
+                        rows_follow = false;
+                        state = rows_from(text, i, &mut chars, &mut advance);
+                    }
+                }
                 c if c.is_whitespace() => {}
                 c => {
                     start.get_or_insert((i, at_line, at_column));
@@ -131,14 +160,22 @@ fn split_with(text: &str, copy_rows: bool) -> Split {
                     }
                 }
             },
-            // A doubled quote inside is two quoted runs back to back: the same result.
+            // A doubled quote is one quote inside (`]]` too, in a `[…]` name).
             State::Quoted(q) => {
                 if c == q {
-                    state = State::Code;
+                    if next == Some(q) {
+                        chars.next();
+                        advance(q);
+                    } else {
+                        state = State::Code;
+                    }
                 }
             }
             State::LineComment => {
-                if c == '\n' {
+                if c == '\n' && rows_follow {
+                    rows_follow = false;
+                    state = rows_from(text, i, &mut chars, &mut advance);
+                } else if c == '\n' {
                     state = State::Code;
                 }
             }
@@ -149,20 +186,10 @@ fn split_with(text: &str, copy_rows: bool) -> Split {
                     state = State::Code;
                 }
             }
+            // A row's line ends at `\n`, `\r\n` or `\r`, as the library reads them.
             State::CopyRows => {
-                // A row's line (the first ends the `;`'s): a line of `\.` after it (to its
-                // line end or the text's) ends the rows.
-                if c == '\n' {
-                    let line = &text[i + 1..];
-                    let line = &line[..line.find('\n').unwrap_or(line.len())];
-                    if line.trim_end_matches('\r') == "\\." {
-                        for _ in 0..2 {
-                            if let Some((_, c)) = chars.next() {
-                                advance(c);
-                            }
-                        }
-                        state = State::Code;
-                    }
+                if c == '\n' || (c == '\r' && next != Some('\n')) {
+                    state = rows_from(text, i, &mut chars, &mut advance);
                 }
             }
         }
@@ -252,7 +279,8 @@ mod tests {
     #[test]
     fn a_script_s_copy_rows_are_no_statements() {
         let script = "COPY t (v) FROM stdin; -- rows\nit's; here\n\\.\nINSERT INTO t VALUES (1);\n\
-                      copy t FROM STDIN;\r\n\\.\r\nSELECT 2;";
+                      copy t FROM STDIN; SELECT 1;\r\n\\.\r\nSELECT 2;\n\
+                      COPY t FROM stdin;\rit's\r\\.\rSELECT [a]]'b];";
         let texts: Vec<String> = split_script(script)
             .statements
             .into_iter()
@@ -264,11 +292,16 @@ mod tests {
                 "COPY t (v) FROM stdin",
                 "INSERT INTO t VALUES (1)",
                 "copy t FROM STDIN",
-                "SELECT 2"
+                // The rest of the `;`'s line is statements; the rows start on the next.
+                "SELECT 1",
+                "SELECT 2",
+                "COPY t FROM stdin",
+                "SELECT [a]]'b]"
             ])
         );
-        // At the prompt, the quote in the row opens a string the rest is inside.
-        assert_eq!(split(script).statements.len(), 1);
+        // At the prompt, the quote in the first row opens a string that runs to the last
+        // row's quote.
+        assert_eq!(split(script).statements.len(), 2);
     }
 
     #[test]

@@ -151,12 +151,21 @@ fn ends_cleanly(tokens: &[TokenWithSpan], stretch: &str, start: Location) -> boo
             if in_block {
                 in_block = !is(first, Keyword::END);
             } else if is(first, Keyword::CREATE) {
-                // `CREATE TRIGGER … BEGIN`, `CREATE PROCEDURE … BEGIN`, … (not a column
-                // named `begin`).
+                // `CREATE [OR REPLACE] [TEMP] TRIGGER … BEGIN`, and procedures' and
+                // functions' (not a table with columns named `function` and `begin`).
+                let modifiers = [
+                    Keyword::OR,
+                    Keyword::REPLACE,
+                    Keyword::TEMP,
+                    Keyword::TEMPORARY,
+                ];
                 let kinds = [Keyword::TRIGGER, Keyword::PROCEDURE, Keyword::FUNCTION];
-                in_block = solid
-                    .skip_while(|t| !kinds.iter().any(|&k| words::is_keyword(&t.token, k)))
-                    .any(|t| words::is_keyword(&t.token, Keyword::BEGIN));
+                let mut rest =
+                    solid.skip_while(|t| modifiers.iter().any(|&k| words::is_keyword(&t.token, k)));
+                in_block = rest
+                    .next()
+                    .is_some_and(|t| kinds.iter().any(|&k| words::is_keyword(&t.token, k)))
+                    && rest.any(|t| words::is_keyword(&t.token, Keyword::BEGIN));
             }
             !reads_rows(statement)
                 || matches!(
@@ -270,11 +279,12 @@ fn next_end(rest: &str, from: usize, least: usize) -> usize {
                     }
                     if !begun {
                         begun = true;
+                        // The word COPY, ended by anything the tokenizer ends a word at
+                        // (`copyé` is a word of its own; a no-break space ends it).
+                        let after = rest.get(i + 4..).and_then(|r| r.chars().next());
                         copy = bytes[i..].len() >= 4
                             && bytes[i..i + 4].eq_ignore_ascii_case(b"copy")
-                            && !bytes.get(i + 4).is_some_and(|c| {
-                                c.is_ascii_alphanumeric() || *c == b'_' || !c.is_ascii()
-                            });
+                            && !after.is_some_and(|c| c.is_alphanumeric() || c == '_');
                     }
                 }
             },
@@ -466,7 +476,7 @@ mod tests {
         assert_eq!(stretches_of(&format!("COPY t (a) TO stdout;\n{text}")), 3);
         // White space beyond ASCII's before a COPY, whose rows hold a quote.
         for space in ["\u{a0}", "\u{b}", "\u{3000}"] {
-            let copy = format!("{space}COPY t (v) FROM stdin;\nit's\n\\.\n{text}");
+            let copy = format!("{space}COPY{space}t (v) FROM stdin;\nit's\n\\.\n{text}");
             // Stretches of a bounded length (`stretches_of` checks), not the rest of
             // the text as one.
             assert!(stretches_of(&copy) >= 3, "{space:?}");
@@ -495,8 +505,8 @@ mod tests {
             "{:?}",
             &block[block.len() - 40..]
         );
-        // A column named `begin` is no block.
-        let text = format!("{pad}CREATE TABLE t (begin INTEGER);\n{pad}SELECT 2;");
-        assert!(first(&text).ends_with("(begin INTEGER);"));
+        // Columns named `function` and `begin` are no block.
+        let text = format!("{pad}CREATE TABLE t (function TEXT, begin INTEGER);\n{pad}SELECT 2;");
+        assert!(first(&text).ends_with("begin INTEGER);"));
     }
 }
