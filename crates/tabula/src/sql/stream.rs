@@ -222,13 +222,15 @@ impl<'t> Stream<'t> {
         let Some(tokens) = &self.case_tokens else {
             return true;
         };
-        // The statement's own tokens, to the `;` that ends it (none is inside one): the
-        // rest of a long script is not copied for each statement.
+        // The statement's tokens, to the first `;` where the parser stopped or after (a
+        // trigger's body holds `;`s of its own; a deeper reading may go on where the first
+        // stopped short): the rest of a stretch is not copied for each statement.
         let rest = tokens.get(first..).unwrap_or_default();
-        let end = rest
+        let stop = self.parser.index().saturating_sub(first).min(rest.len());
+        let end = rest[stop..]
             .iter()
             .position(|t| t.token == Token::SemiColon)
-            .unwrap_or(rest.len());
+            .map_or(rest.len(), |p| stop + p);
         let mut deeper = Parser::new(DIALECT)
             .with_recursion_limit(DEEPER_LIMIT)
             .with_tokens_with_locations(rest[..end].to_vec());
