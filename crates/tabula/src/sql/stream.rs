@@ -322,7 +322,8 @@ impl<'t> Stream<'t> {
                 })
             };
             followed(&self.stretch_tokens()) || {
-                let mut rest = self.stretches_after_current();
+                // `stretches` stands just after the current stretch.
+                let mut rest = self.stretches.clone();
                 std::iter::from_fn(|| rest.next_stretch()).any(|s| match s {
                     Ok(s) => followed(&s.tokens),
                     // Text that does not tokenize is something after the first stretch's
@@ -349,19 +350,6 @@ impl<'t> Stream<'t> {
             },
             e => e,
         }
-    }
-
-    /// The stretches after the current one, read again from its end.
-    fn stretches_after_current(&self) -> Stretches<'t> {
-        let tokens = self.stretch_tokens();
-        Stretches::after(
-            self.text,
-            &Stretch {
-                tokens,
-                range: self.stretch.clone(),
-                start: self.stretch_start,
-            },
-        )
     }
 }
 

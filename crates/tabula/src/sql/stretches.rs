@@ -60,18 +60,6 @@ impl<'t> Stretches<'t> {
         }
     }
 
-    /// The stretches after the one that ends at `range.end` (which must have ended on a
-    /// `;`, or at the end), starting at `place`.
-    pub(crate) fn after(text: &'t str, stretch: &Stretch) -> Self {
-        let place = stretch.tokens.last().map_or(stretch.start, |t| t.span.end);
-        Stretches {
-            text,
-            at: stretch.range.end,
-            place,
-            begun: true,
-        }
-    }
-
     /// The next stretch's tokens; `None` after the last. A tokenizer's error is the text's
     /// (placed in it); after one, `None`.
     pub(crate) fn next_stretch(&mut self) -> Option<Result<Stretch>> {
