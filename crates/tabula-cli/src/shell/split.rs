@@ -59,20 +59,6 @@ pub fn split_script(text: &str) -> Split {
     split_with(text, true)
 }
 
-/// Whether `statement` (a statement's text) starts with the word `COPY` and names `stdin`
-/// (its rows follow its `;`, as the library reads it).
-fn copies_from_stdin(statement: &str) -> bool {
-    let words = || {
-        statement
-            .split(|c: char| !c.is_alphanumeric() && c != '_')
-            .filter(|w| !w.is_empty())
-    };
-    words()
-        .next()
-        .is_some_and(|w| w.eq_ignore_ascii_case("COPY"))
-        && words().any(|w| w.eq_ignore_ascii_case("stdin"))
-}
-
 /// The state after the line end at byte `i` inside a COPY's rows (or the one that ends
 /// its `;`'s line): `Code` past a line of `\.` that follows it (its characters taken from
 /// `chars`), else `CopyRows`.
@@ -124,7 +110,7 @@ fn split_with(text: &str, copy_rows: bool) -> Split {
                 ';' => {
                     if let Some((s, line, column)) = start.take() {
                         let statement = text[s..i].trim_end();
-                        rows_follow |= copy_rows && copies_from_stdin(statement);
+                        rows_follow |= copy_rows && super::Kind::copies_from_stdin(statement);
                         statements.push(Statement {
                             text: statement.to_owned(),
                             line,
